@@ -1,0 +1,86 @@
+"""The ``cnnspec`` command line: argument parsing, output and the one error boundary.
+
+Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
+and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` so that
+``cnnspec --help`` starts fast. User mistakes (:class:`SpecError`) exit 2, run-time failures
+(:class:`RunError`) exit 1; a traceback means a bug.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from cnnspec import __version__
+from cnnspec.errors import RunError, SpecError, SpecErrors
+
+# command name -> module in cnnspec.cli (in the order --help lists them)
+COMMANDS = {
+    "check": "check",
+    "summary": "summary",
+    "export": "export",
+    "fmt": "fmt",
+    "train": "train",
+    "eval": "eval",
+    "predict": "predict",
+    "diagram": "diagram",
+    "filters": "filters",
+    "features": "features",
+    "init-report": "init_report",
+    "compare": "compare",
+}
+
+
+def _available_commands() -> dict:
+    modules = {}
+    for name, module in COMMANDS.items():
+        try:
+            modules[name] = importlib.import_module(f"cnnspec.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"cnnspec.cli.{module}":
+                raise
+    return modules
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cnnspec",
+        description="Write a convolutional network down as a spec; check, summarise, train "
+        "and draw it, and see what its initialisation does to the signal.",
+    )
+    parser.add_argument("--version", action="version", version=f"cnnspec {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in _available_commands().items():
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args._run(args)
+    except (SpecError, SpecErrors) as exc:
+        from cnnspec.diagnostics import format_error
+
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        for err in errors:
+            print(format_error(err), file=sys.stderr)
+        return 2
+    except RunError as exc:
+        print(f"cnnspec: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("cnnspec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

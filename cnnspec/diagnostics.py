@@ -1,0 +1,45 @@
+"""Rendering spec errors the way compilers do: ``file:line:col: error: message``, the source
+line, a caret under the spot, and a hint."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnspec.errors import SpecError
+
+
+def _source_line(err: SpecError, text: str | None) -> str | None:
+    if err.span is None:
+        return None
+    if text is None and err.file:
+        try:
+            text = Path(err.file).read_text(encoding="utf-8")
+        except OSError:
+            return None
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if 1 <= err.span.line <= len(lines):
+        return lines[err.span.line - 1]
+    return None
+
+
+def format_error(err: SpecError, text: str | None = None) -> str:
+    """The full message for one error or warning, without a trailing newline."""
+    where = err.file or "<spec>"
+    if err.span is not None:
+        where += f":{err.span.line}:{err.span.column}"
+    elif err.json_path:
+        where += f": {err.json_path}"
+    out = [f"{where}: {err.severity}: {err.message}"]
+    line = _source_line(err, text)
+    if line is not None:
+        col = err.span.column
+        width = 1
+        if err.span.end_column and (err.span.end_line in (None, err.span.line)):
+            width = max(1, err.span.end_column - col)
+        expanded = line.expandtabs(1)
+        out.append(f"  {expanded}")
+        out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(expanded) - col + 1)))
+    if err.hint:
+        out.append(f"hint: {err.hint}")
+    return "\n".join(out)

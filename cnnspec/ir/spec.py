@@ -1,0 +1,57 @@
+"""The parsed spec: the IR (plain JSON data) plus where each part came from.
+
+The IR itself holds no positions, so it round-trips through JSON unchanged. Positions live
+beside it in :attr:`Spec.spans`, keyed by ``(layer_name, field)``:
+
+- ``(name, None)`` is the layer's declaration (its name, or its kind if unnamed);
+- ``(name, "kernel")``, ``(name, "weight_init")``, ... the token that set that field;
+- ``("input", None)`` the input line; ``("training", key)`` a training setting.
+
+For a ``.json`` IR file there are no spans; :meth:`Spec.error` then points at the JSON path
+(``$.layers[3].kernel``) instead, so later stages report a mistake the same way for both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cnnspec.errors import Span, SpecError
+
+
+@dataclass
+class Spec:
+    ir: dict
+    path: str | None = None
+    text: str | None = None
+    spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.ir["name"]
+
+    def layer_index(self, name: str) -> int | None:
+        for i, layer in enumerate(self.ir["layers"]):
+            if layer["name"] == name:
+                return i
+        return None
+
+    def span_of(self, layer: str, field_name: str | None = None) -> Span | None:
+        """The most precise span known: the field's, else the layer declaration's."""
+        return self.spans.get((layer, field_name)) or self.spans.get((layer, None))
+
+    def json_path_of(self, layer: str, field_name: str | None = None) -> str:
+        if layer == "training":
+            return "$.training" + (f".{field_name}" if field_name else "")
+        if layer == "input":
+            return "$.input.shape"
+        index = self.layer_index(layer)
+        base = f"$.layers[{index}]" if index is not None else "$.layers"
+        return base + (f".{field_name}" if field_name else "")
+
+    def error(self, message: str, layer: str, field_name: str | None = None,
+              hint: str | None = None, severity: str = "error") -> SpecError:
+        """A :class:`SpecError` located at ``layer``/``field_name`` in whichever form applies."""
+        if self.text is not None:
+            return SpecError(message, span=self.span_of(layer, field_name), hint=hint,
+                             severity=severity, file=self.path)
+        return SpecError(message, json_path=self.json_path_of(layer, field_name), hint=hint,
+                         severity=severity, file=self.path)

@@ -1,0 +1,64 @@
+"""Output-size formulas for sliding windows, shared by the checker and the engine.
+
+Each formula exists here once. For a window of size ``k`` with dilation ``d`` the effective size
+is ``d * (k - 1) + 1``; with ``before`` and ``after`` padding and stride ``s`` the output size is
+``floor((n + before + after - effective) / s) + 1`` (the convolution arithmetic of Dumoulin &
+Visin 2016, eq. 15). ``"same"`` padding follows TensorFlow: the output is ``ceil(n / s)`` and the
+total padding ``max((out - 1) * s + effective - n, 0)`` is split with the extra pixel after.
+"""
+from __future__ import annotations
+
+import math
+
+Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
+
+
+def effective_size(kernel: int, dilation: int = 1) -> int:
+    """Span of a dilated window: ``dilation * (kernel - 1) + 1``."""
+    return dilation * (kernel - 1) + 1
+
+
+def same_padding_1d(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding that makes the output ``ceil(size / stride)`` long."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + effective_size(kernel, dilation) - size, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(
+    padding: str | list[int] | tuple[int, ...],
+    in_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int] = (1, 1),
+) -> Padding:
+    """Turn an IR padding (``"valid"``, ``"same"`` or ``[ph, pw]``) into (top, bottom, left, right)."""
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if padding == "same":
+        top, bottom = same_padding_1d(in_hw[0], kernel[0], stride[0], dilation[0])
+        left, right = same_padding_1d(in_hw[1], kernel[1], stride[1], dilation[1])
+        return (top, bottom, left, right)
+    ph, pw = padding
+    return (ph, ph, pw, pw)
+
+
+def window_output_size(size: int, kernel: int, stride: int, before: int, after: int,
+                       dilation: int = 1) -> int:
+    """Number of window positions along one axis; may be < 1 when the window does not fit."""
+    return (size + before + after - effective_size(kernel, dilation)) // stride + 1
+
+
+def window_output_hw(
+    in_hw: tuple[int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    pads: Padding,
+    dilation: tuple[int, int] = (1, 1),
+) -> tuple[int, int]:
+    """(H_out, W_out) of a conv or pooling window over an (H, W) input with resolved padding."""
+    top, bottom, left, right = pads
+    return (
+        window_output_size(in_hw[0], kernel[0], stride[0], top, bottom, dilation[0]),
+        window_output_size(in_hw[1], kernel[1], stride[1], left, right, dilation[1]),
+    )

@@ -1,0 +1,1 @@
+"""The cnnspec grammar (cnnspec.lark), shipped inside the package as ``cnnspec.grammar``."""
