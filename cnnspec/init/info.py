@@ -1,0 +1,30 @@
+"""What an initializer will produce for one parameter, described without drawing it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InitInfo:
+    """The description of one parameter's initialisation.
+
+    ``distribution`` is one of ``constant``, ``uniform``, ``normal``, ``truncated_normal``,
+    ``orthogonal``, ``identity``, ``literal``, ``lsuv``. ``std`` is the theoretical standard
+    deviation of the values (None where it is not a fixed number, e.g. a literal kernel);
+    ``bound`` is ``a`` of U(-a, a) for symmetric uniform, or the truncation limit.
+    ``short`` reads like ``N(0, 0.118^2)`` or ``U(-0.118, 0.118)``; ``formula`` like
+    ``std = sqrt(2 / fan_in) = sqrt(2 / 144)``. ``constant`` is true when every element gets the
+    same value (all filters alike: symmetry never breaks).
+    """
+
+    name: str
+    distribution: str
+    short: str
+    formula: str
+    mean: float | None = None
+    std: float | None = None
+    bound: float | None = None
+    fan_in: int | None = None
+    fan_out: int | None = None
+    constant: bool = False
+    random: bool = False
