@@ -1,0 +1,110 @@
+"""Training curves: loss and accuracy per epoch for the training and validation splits, with
+the learning rate on a second axis (so a schedule's steps line up with the curves' bends).
+
+``metrics`` is the run's list of per-epoch records with keys ``epoch``, ``train_loss``,
+``train_acc``, ``val_loss``, ``val_acc`` and ``lr``; a key may be missing or ``None`` (no
+validation split, say), and that line is then left out.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.render import palette
+from cnnspec.render.figure import new_figure, save_png
+
+# A loss that spans more than this factor (a fast start, or a divergence) is drawn on a log
+# scale so the late epochs are not squashed flat against the axis.
+_LOG_SCALE_RATIO = 30.0
+
+
+def _series(metrics: list[dict], key: str) -> list[float]:
+    """Values of ``key`` per epoch, NaN where missing (Matplotlib leaves a gap there)."""
+    out = []
+    for record in metrics:
+        value = record.get(key)
+        out.append(float(value) if value is not None else math.nan)
+    return out
+
+
+def _present(values: list[float]) -> bool:
+    return any(not math.isnan(v) for v in values)
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def _plot_pair(ax, epochs, metrics, key: str, label: str) -> None:
+    """Draw ``train_<key>`` and ``val_<key>`` on ``ax`` in the shared train/val colours."""
+    for split, colour, style in (("train", palette.TRAIN_COLOUR, "-"),
+                                 ("val", palette.VAL_COLOUR, "--")):
+        values = _series(metrics, f"{split}_{key}")
+        if _present(values):
+            name = "train" if split == "train" else "validation"
+            ax.plot(epochs, values, style, color=colour, marker="o", markersize=3, label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label)
+    ax.grid(True, alpha=0.3)
+
+
+def _maybe_log_scale(ax, metrics) -> None:
+    values = [v for v in _finite(_series(metrics, "train_loss") + _series(metrics, "val_loss"))
+              if v > 0]
+    if values and max(values) / min(values) > _LOG_SCALE_RATIO:
+        ax.set_yscale("log")
+
+
+def _plot_lr(ax, epochs, metrics) -> None:
+    """The learning rate on a twin y-axis of ``ax``, in grey, dotted, as a step line."""
+    lr = _series(metrics, "lr")
+    if not _present(lr):
+        return
+    twin = ax.twinx()
+    twin.step(epochs, lr, ":", where="post", color=palette.LR_COLOUR, label="learning rate")
+    twin.set_ylabel("learning rate", color=palette.LR_COLOUR)
+    twin.tick_params(axis="y", colors=palette.LR_COLOUR)
+    twin.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    lr_values = _finite(lr)
+    if lr_values and min(lr_values) >= 0:
+        twin.set_ylim(bottom=0, top=max(lr_values) * 1.1 or 1.0)
+    # One legend for both axes of the panel.
+    lines, labels = ax.get_legend_handles_labels()
+    more_lines, more_labels = twin.get_legend_handles_labels()
+    ax.legend(lines + more_lines, labels + more_labels, loc="upper right", fontsize=8)
+
+
+def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
+    """Draw loss (left) and accuracy (right) per epoch, train and validation, with the
+    learning rate on a second axis of the loss panel; write a PNG and return its path."""
+    if not metrics:
+        raise RunError("no metrics to plot: the run has no finished epoch",
+                       hint="train for at least one epoch")
+    epochs = [record.get("epoch", i + 1) for i, record in enumerate(metrics)]
+    fig = new_figure(10.0, 4.0)
+    loss_ax, acc_ax = fig.subplots(1, 2)
+
+    _plot_pair(loss_ax, epochs, metrics, "loss", "loss")
+    _maybe_log_scale(loss_ax, metrics)
+    loss_ax.set_title("loss")
+    _plot_lr(loss_ax, epochs, metrics)
+    if not loss_ax.get_legend() and loss_ax.get_legend_handles_labels()[0]:
+        loss_ax.legend(loc="upper right", fontsize=8)
+
+    _plot_pair(acc_ax, epochs, metrics, "acc", "accuracy")
+    acc_values = _finite(_series(metrics, "train_acc") + _series(metrics, "val_acc"))
+    if acc_values and max(acc_values) <= 1.0:
+        acc_ax.set_ylim(0.0, 1.02)
+    acc_ax.set_title("accuracy")
+    if acc_ax.get_legend_handles_labels()[0]:
+        acc_ax.legend(loc="lower right", fontsize=8)
+
+    # Whole epochs only on the x axis.
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (loss_ax, acc_ax):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title)
+    return save_png(fig, out_png)

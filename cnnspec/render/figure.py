@@ -1,0 +1,36 @@
+"""Matplotlib figures drawn off-screen.
+
+Figures are made with :class:`matplotlib.figure.Figure` and the Agg canvas directly rather
+than through ``pyplot``: no display is needed, no global figure registry grows, and a
+library call never changes the user's own Matplotlib backend.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnspec.errors import RunError
+
+
+def new_figure(width: float, height: float):
+    """A blank figure of ``width`` x ``height`` inches attached to an Agg canvas."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_png(fig, out_png, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG at ``out_png`` (parent folders created); returns the path."""
+    out = Path(out_png)
+    if out.suffix.lower() != ".png":
+        raise RunError(f"cannot write {out}: plots are written as PNG",
+                       hint="give an output file ending in .png")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, format="png", dpi=dpi, facecolor="white")
+    except OSError as exc:
+        raise RunError(f"cannot write {out}: {exc.strerror or exc}",
+                       hint="check that the folder exists and is writable") from exc
+    return out
