@@ -1,0 +1,56 @@
+"""``cnnspec init-report SPEC``: what each layer does to the signal right after initialisation."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "per-layer activation and gradient statistics of the freshly initialised network"
+
+EPILOG = """\
+examples:
+  cnnspec init-report specs/plain30.cnn --input gaussian \\
+      --init he_normal --init glorot_uniform --init "normal(0, 0.01)" -o depth.png
+  cnnspec init-report specs/digits.cnn --format json
+"""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec (or .json IR without --init)")
+    parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
+                        help="replace the model-wide default weight init, in the spec language "
+                        "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat "
+                        "to compare several; default: the spec as written")
+    parser.add_argument("--input", choices=("data", "gaussian"), default="data",
+                        help="the batch: training images of the spec's dataset, preprocessed "
+                        "(default), or unit Gaussian noise")
+    parser.add_argument("--batch", type=positive_int, default=64, metavar="N",
+                        help="batch size (default 64)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed of the weights and the batch (default 0)")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="output format (default table)")
+    parser.add_argument("-o", "--output", metavar="FILE.png",
+                        help="also draw activation and gradient std against depth")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where downloaded datasets are cached")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.lab.report import format_json, format_table, init_report, plot
+
+    report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
+                         seed=args.seed, data_dir=args.data_dir)
+    print(format_json(report) if args.format == "json" else format_table(report))
+    if args.output:
+        path = plot(report, args.output)
+        if args.format == "table":
+            print(f"\nwrote {path}")
+    return 0

@@ -1,0 +1,69 @@
+"""The batch an init is measured on: real training data, or unit Gaussian noise.
+
+Real data (the default) is what training will see: the first ``N`` images of a seeded shuffle of
+the spec's training split, preprocessed as the spec says (statistics from the training split).
+Gaussian input (zero mean, unit variance, random labels) isolates the network from the data,
+which is the setting of He et al. 2015's analysis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec
+from cnnspec.errors import RunError
+
+INPUT_KINDS = ("data", "gaussian")
+
+
+@dataclass
+class Batch:
+    """``x`` ``(N, C, H, W)`` (or ``(N, F)``), integer labels ``y`` ``(N,)``, and where it came
+    from (``"gaussian"`` or the dataset's name)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    source: str
+
+
+def num_classes(checked: CheckedSpec) -> int:
+    """The width of the network's output, the number of classes its loss expects."""
+    return int(np.prod(checked.output_shape))
+
+
+def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
+                   dtype: str = "float32") -> Batch:
+    """N(0, 1) inputs of the spec's input shape with uniformly drawn labels."""
+    x = rng.standard_normal((size, *checked.input_shape)).astype(dtype)
+    y = rng.integers(0, num_classes(checked), size=size)
+    return Batch(x, y, "gaussian")
+
+
+def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
+               dtype: str = "float32") -> Batch:
+    """``size`` preprocessed training images of the spec's dataset, drawn with ``seed``."""
+    from cnnspec.data import Preprocessor, load_dataset
+
+    training = checked.ir["training"]
+    dataset = load_dataset(training["data"], seed, data_dir)
+    if tuple(dataset.input_shape) != tuple(checked.input_shape):
+        raise RunError(
+            f"the data '{dataset.name}' has images of shape {list(dataset.input_shape)}, "
+            f"the spec's input is {list(checked.input_shape)}",
+            hint="use --input gaussian, or a dataset whose images fit the input",
+        )
+    pre = Preprocessor.fit(training["preprocess"], dataset.x_train)
+    pick = np.random.default_rng(seed).permutation(len(dataset.x_train))[:size]
+    x = pre.apply(dataset.x_train[pick]).astype(dtype, copy=False)
+    return Batch(x, dataset.y_train[pick], dataset.name)
+
+
+def make_batch(checked: CheckedSpec, kind: str, size: int, seed: int, data_dir=None,
+               dtype: str = "float32") -> Batch:
+    """The batch ``--input`` asks for: ``"data"`` or ``"gaussian"``."""
+    if kind == "gaussian":
+        return gaussian_batch(checked, size, np.random.default_rng(seed), dtype)
+    if kind == "data":
+        return data_batch(checked, size, seed, data_dir, dtype)
+    raise ValueError(f"unknown input kind {kind!r}; expected one of {INPUT_KINDS}")

@@ -1,0 +1,38 @@
+"""The few things the lab reads from a compiled model, in one place.
+
+The lab only uses the engine's public model contract: ``forward``/``backward``, named
+``params()``/``grads()`` keyed ``<layer>.weight`` and ``<layer>.bias`` (PyTorch layouts),
+``train()``/``eval()``, and ``record`` with ``activations``/``activation_grads`` keyed by layer
+name. The checked spec the model was compiled from gives the layer kinds and init statistics.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.lab.stats import WEIGHTED_KINDS
+
+
+def checked_of(model) -> CheckedSpec:
+    """The checked spec the model was compiled from."""
+    return model.checked
+
+
+def weighted_layers(model) -> list[LayerInfo]:
+    """The model's conv and dense layers in network order."""
+    return [info for info in checked_of(model).layers if info.kind in WEIGHTED_KINDS]
+
+
+def is_training(model) -> bool:
+    return bool(model.training)
+
+
+def weight_of(model, layer: str) -> np.ndarray:
+    """The live weight array of ``layer`` (changing it changes the model)."""
+    return model.params()[f"{layer}.weight"]
+
+
+def weight_grad_of(model, layer: str) -> np.ndarray | None:
+    """The gradient of the loss with respect to ``layer``'s weight after ``backward``, if any
+    (frozen layers may have none)."""
+    return model.grads().get(f"{layer}.weight")

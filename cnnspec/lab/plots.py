@@ -1,0 +1,146 @@
+"""The lab's pictures: signal strength against depth, learning curves of init variants, and
+per-layer statistics over training steps. Matplotlib (Agg) through :mod:`cnnspec.render.figure`,
+imported when a picture is drawn.
+
+Stds span many orders of magnitude under a bad init (He et al. 2015: a factor 2^15 over 30
+layers), so every std axis is logarithmic; values that are zero or not finite are left as gaps.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.lab.stats import LayerStats, weighted
+
+
+def _positive(values: list[float | None]) -> list[float]:
+    """Values as floats, NaN where a log axis cannot show them (Matplotlib leaves a gap)."""
+    return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
+
+
+def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
+                       title: str | None = None) -> Path:
+    """Activation std (left) and gradient std (right) of each conv/dense layer's output against
+    its depth, log scale, one line per ``(label, stats)`` variant; writes a PNG."""
+    from cnnspec.render.figure import new_figure, save_png
+
+    if not variants:
+        raise RunError("nothing to plot: no init variant was measured")
+    fig = new_figure(10.0, 4.2)
+    act_ax, grad_ax = fig.subplots(1, 2)
+    for label, stats in variants:
+        depth = weighted(stats)
+        xs = list(range(1, len(depth) + 1))
+        act_ax.plot(xs, _positive([s.act_std for s in depth]), marker="o", markersize=3,
+                    label=label)
+        grad_ax.plot(xs, _positive([s.grad_std for s in depth]), marker="o", markersize=3,
+                     label=label)
+    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
+        ax.set_yscale("log")
+        ax.set_xlabel("depth (conv/dense layer)")
+        ax.set_ylabel(what)
+        ax.set_title(what)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return save_png(fig, out_png)
+
+
+def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
+                         title: str | None = None) -> Path:
+    """Validation accuracy (left) and training loss (right) per epoch, one line per variant:
+    the mean over seeds, with the band between the lowest and highest seed shaded.
+
+    ``curves`` maps a variant label to one list of per-epoch metric dicts per seed.
+    """
+    from cnnspec.render.figure import new_figure, save_png
+
+    if not curves:
+        raise RunError("nothing to plot: no variant finished an epoch")
+    fig = new_figure(10.0, 4.2)
+    acc_ax, loss_ax = fig.subplots(1, 2)
+    for index, (label, runs) in enumerate(curves.items()):
+        colour = f"C{index % 10}"
+        _band(acc_ax, runs, "val_acc", label, colour)
+        _band(loss_ax, runs, "train_loss", label, colour)
+    acc_ax.set_ylabel("validation accuracy")
+    acc_ax.set_ylim(0.0, 1.02)
+    loss_ax.set_ylabel("training loss")
+    loss_ax.set_yscale("log")
+    for ax, what in ((acc_ax, "validation accuracy"), (loss_ax, "training loss")):
+        ax.set_xlabel("epoch")
+        ax.set_title(what)
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return save_png(fig, out_png)
+
+
+def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None:
+    """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it."""
+    length = max((len(run) for run in runs), default=0)
+    if length == 0:
+        return
+    epochs, means, lows, highs = [], [], [], []
+    for e in range(length):
+        values = [run[e].get(key) for run in runs if e < len(run)]
+        values = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+        epochs.append(e + 1)
+        means.append(sum(values) / len(values) if values else math.nan)
+        lows.append(min(values) if values else math.nan)
+        highs.append(max(values) if values else math.nan)
+    ax.plot(epochs, means, marker="o", markersize=3, color=colour, label=label)
+    if len(runs) > 1:
+        ax.fill_between(epochs, lows, highs, color=colour, alpha=0.15, linewidth=0)
+
+
+def plot_training_stats(records: list[dict], out_png, title: str | None = None) -> Path:
+    """Activation std (left) and gradient std (right) of each conv/dense layer against the
+    training step, log scale; one line per layer, coloured from shallow (light) to deep (dark).
+
+    ``records`` are the lines of a run's ``stats.jsonl``: ``{"step": s, "layers": [...]}``
+    with one :class:`LayerStats` dict per layer.
+    """
+    from matplotlib import colormaps
+
+    from cnnspec.render.figure import new_figure, save_png
+
+    if not records:
+        raise RunError("no statistics to plot: no step was recorded",
+                       hint="use a --stats interval smaller than the number of steps")
+    steps = [r["step"] for r in records]
+    names = [row["name"] for row in records[0]["layers"] if row["kind"] in ("conv", "dense")]
+    cmap = colormaps["viridis"]
+    fig = new_figure(10.0, 4.2)
+    act_ax, grad_ax = fig.subplots(1, 2)
+    for depth, name in enumerate(names):
+        colour = cmap(1.0 - depth / max(len(names) - 1, 1))
+        rows = [_row(r, name) for r in records]
+        act_ax.plot(steps, _positive([row.get("act_std") for row in rows]), color=colour,
+                    label=name)
+        grad_ax.plot(steps, _positive([row.get("grad_std") for row in rows]), color=colour,
+                     label=name)
+    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_title(what)
+        ax.grid(True, which="both", alpha=0.3)
+    # A legend for a deep net would cover the plot: name only the first and last layers.
+    handles, labels = act_ax.get_legend_handles_labels()
+    if handles:
+        keep = [0, len(handles) - 1] if len(handles) > 1 else [0]
+        act_ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return save_png(fig, out_png)
+
+
+def _row(record: dict, name: str) -> dict:
+    for row in record["layers"]:
+        if row["name"] == name:
+            return row
+    return {}

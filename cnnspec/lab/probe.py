@@ -1,0 +1,58 @@
+"""One forward and one backward pass of the loss on a batch, read out layer by layer.
+
+The pass runs in training mode, because that is what the first SGD step sees (dropout active,
+batch norm on batch statistics). The model keeps every layer's output and the gradient of the loss
+with respect to it while ``record`` is on; this module turns those into :class:`LayerStats`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.lab import model_access
+from cnnspec.lab.stats import LayerStats, layer_stats, std64
+
+
+def probe(model, x: np.ndarray, y: np.ndarray) -> list[LayerStats]:
+    """Statistics of every layer of ``model`` for the batch ``x`` ``(N, C, H, W)`` with
+    integer labels ``y`` ``(N,)``. Leaves the parameter gradients of this batch in the model."""
+    was_recording = getattr(model, "record", False)
+    model.train()
+    model.record = True
+    try:
+        out = model.forward(x)
+        _, dout = model.loss(out, y)
+        model.backward(dout)
+        return collect(model, input_std=std64(x))
+    finally:
+        model.record = was_recording
+
+
+def collect(model, input_std: float) -> list[LayerStats]:
+    """Statistics of every layer from what the model recorded on its last forward/backward.
+
+    Layers whose output was not recorded (none, unless the engine skips one) are left out.
+    """
+    activations = model.activations
+    activation_grads = getattr(model, "activation_grads", {}) or {}
+    rows = []
+    for info in model_access.checked_of(model).layers:
+        if info.name not in activations:
+            continue
+        has_weight = info.weight_shape is not None
+        rows.append(layer_stats(
+            name=info.name,
+            kind=info.kind,
+            out=activations[info.name],
+            input_std=input_std,
+            dout=activation_grads.get(info.name),
+            weight=model_access.weight_of(model, info.name) if has_weight else None,
+            dweight=model_access.weight_grad_of(model, info.name) if has_weight else None,
+            weight_std_expected=_expected_std(info),
+        ))
+    return rows
+
+
+def _expected_std(info) -> float | None:
+    if info.weight_init is None:
+        return None
+    return info.weight_init.std

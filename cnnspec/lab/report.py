@@ -1,0 +1,128 @@
+"""``cnnspec init-report``: per-layer statistics of a freshly initialised network, per init.
+
+For each init variant the network is compiled with the same seed, LSUV is applied first where a
+layer asks for it (as the trainer would), and one forward and backward pass of the loss runs on
+the same batch. The result answers He et al. 2015's question for the user's own spec: does the
+signal keep its scale through the layers, forward and backward?
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnnspec.lab.batch import Batch, make_batch
+from cnnspec.lab.stats import LayerStats
+from cnnspec.lab.variants import Variant, load_variants
+
+
+@dataclass
+class VariantReport:
+    """The statistics of every layer for one init variant."""
+
+    label: str
+    input_std: float
+    layers: list[LayerStats]
+
+    def to_dict(self) -> dict:
+        return {"init": self.label, "input_std": self.input_std,
+                "layers": [row.to_dict() for row in self.layers]}
+
+
+@dataclass
+class InitReport:
+    spec_name: str
+    source: str
+    batch_size: int
+    seed: int
+    variants: list[VariantReport]
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec_name, "input": self.source, "batch": self.batch_size,
+                "seed": self.seed, "variants": [v.to_dict() for v in self.variants]}
+
+
+def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
+    """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
+    import cnnspec
+    from cnnspec.lab.lsuv import lsuv, lsuv_layers
+    from cnnspec.lab.probe import probe
+    from cnnspec.lab.stats import std64
+
+    model = cnnspec.compile(variant.checked, seed=seed, dtype=dtype)
+    if lsuv_layers(model):
+        lsuv(model, batch.x)
+    return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y))
+
+
+def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
+                batch_size: int = 64, seed: int = 0, data_dir=None,
+                dtype: str = "float32") -> InitReport:
+    """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
+    empty: the spec as written), every variant on the same batch and with the same seed."""
+    variants = load_variants(path, inits)
+    batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
+    reports = [measure(v, batch, seed, dtype) for v in variants]
+    return InitReport(variants[0].checked.ir["name"], batch.source, batch_size, seed, reports)
+
+
+# ---- output -------------------------------------------------------------------------------
+
+_COLUMNS = (
+    ("layer", "name"), ("kind", "kind"), ("act mean", "act_mean"), ("act std", "act_std"),
+    ("std/input", "act_ratio"), ("dead", "dead_frac"), ("w std", "weight_std"),
+    ("w std exp.", "weight_std_expected"), ("grad std", "grad_std"),
+    ("w grad std", "weight_grad_std"),
+)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.3g}"
+
+
+def format_table(report: InitReport) -> str:
+    """One table per variant: a row per layer, a column per statistic."""
+    blocks = [f"{report.spec_name}: {report.batch_size} inputs from {report.source}, "
+              f"seed {report.seed}"]
+    for variant in report.variants:
+        rows = [[_cell(getattr(s, key)) for _, key in _COLUMNS] for s in variant.layers]
+        header = [title for title, _ in _COLUMNS]
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+        lines = [f"init {variant.label} (input std {variant.input_std:.3g})",
+                 "  ".join(h.ljust(w) for h, w in zip(header, widths))]
+        for r in rows:
+            lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                                   for i, (c, w) in enumerate(zip(r, widths))))
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def _json_safe(value):
+    """NaN and infinity as strings: JSON has no literal for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def format_json(report: InitReport) -> str:
+    return json.dumps(_json_safe(report.to_dict()), indent=2)
+
+
+def plot(report: InitReport, out_png) -> Path:
+    """Activation and gradient std against depth, one line per variant (see :mod:`plots`)."""
+    from cnnspec.lab.plots import plot_depth_profile
+
+    variants = [(v.label, v.layers) for v in report.variants]
+    return plot_depth_profile(variants, out_png,
+                              title=f"{report.spec_name}: signal through depth at init")

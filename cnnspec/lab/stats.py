@@ -1,0 +1,109 @@
+"""Per-layer signal statistics: the numbers that say whether an init keeps the signal alive.
+
+He et al. 2015 (sec. 2.2) follow the variance of each layer's response ``y_l`` through the net:
+``Var[y_l] = n_l Var[w_l] E[x_l^2]``; with ReLU ``E[x_l^2] = Var[y_{l-1}] / 2``, so the signal
+keeps its scale only when ``n_l Var[w_l] = 2``. Everything here measures that on real arrays:
+the mean and std of a layer's output, the share of exact zeros a ReLU leaves ("dead"), the std of
+the weights against the init's theoretical std, and the std of the gradients flowing back.
+
+All arrays carry the batch axis first: ``(N, C, H, W)`` or ``(N, F)``. Statistics are taken over
+every element (batch, channels and positions together), in float64 so that a float32 activation
+of 1e-20 still gives a meaningful std.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# Layer kinds whose output is a ReLU's: their exact zeros are the "dead" units of the batch.
+RELU_KINDS = ("relu",)
+# Layer kinds that own a weight tensor; "depth" in the plots counts these.
+WEIGHTED_KINDS = ("conv", "dense")
+
+
+@dataclass
+class LayerStats:
+    """What one layer did to one batch. ``None`` where a number does not apply to the layer.
+
+    ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
+    2015 show falls or grows exponentially with depth under a wrong init.
+    """
+
+    name: str
+    kind: str
+    act_mean: float
+    act_std: float
+    act_ratio: float
+    dead_frac: float | None
+    weight_std: float | None
+    weight_std_expected: float | None
+    grad_std: float | None
+    weight_grad_std: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def std64(x: np.ndarray) -> float:
+    """Population std of every element, accumulated in float64."""
+    return float(np.std(x, dtype=np.float64))
+
+
+def mean64(x: np.ndarray) -> float:
+    """Mean of every element, accumulated in float64."""
+    return float(np.mean(x, dtype=np.float64))
+
+
+def zero_fraction(x: np.ndarray) -> float:
+    """Share of elements that are exactly zero (a ReLU's inactive units on this batch)."""
+    return float(np.count_nonzero(x == 0)) / x.size
+
+
+def layer_stats(
+    name: str,
+    kind: str,
+    out: np.ndarray,
+    input_std: float,
+    dout: np.ndarray | None = None,
+    weight: np.ndarray | None = None,
+    dweight: np.ndarray | None = None,
+    weight_std_expected: float | None = None,
+) -> LayerStats:
+    """Statistics of one layer from its output ``out`` and, where known, the gradient ``dout``
+    of the loss with respect to that output, its weight and the weight's gradient ``dweight``.
+
+    ``out`` and ``dout``: ``(N, C, H, W)`` or ``(N, F)``; ``weight`` and ``dweight``: the
+    parameter's layout, ``(out, in, kh, kw)`` or ``(out, in)``.
+    """
+    act_std = std64(out)
+    return LayerStats(
+        name=name,
+        kind=kind,
+        act_mean=mean64(out),
+        act_std=act_std,
+        act_ratio=act_std / input_std if input_std > 0 else float("nan"),
+        dead_frac=zero_fraction(out) if kind in RELU_KINDS else None,
+        weight_std=std64(weight) if weight is not None else None,
+        weight_std_expected=weight_std_expected,
+        grad_std=std64(dout) if dout is not None else None,
+        weight_grad_std=std64(dweight) if dweight is not None else None,
+    )
+
+
+def weighted(stats: list[LayerStats]) -> list[LayerStats]:
+    """The conv and dense layers only, in order: the depth axis of He et al.'s analysis."""
+    return [s for s in stats if s.kind in WEIGHTED_KINDS]
+
+
+def per_layer_factor(stats: list[LayerStats]) -> float:
+    """Geometric mean of the step-to-step change of ``act_std`` over the weighted layers.
+
+    He et al. 2015 predict 1/sqrt(2) ~ 0.707 per conv layer for a plain ReLU net under Glorot
+    init with equal fan-in and fan-out, and 1.0 under He init.
+    """
+    depth = weighted(stats)
+    if len(depth) < 2:
+        raise ValueError("need at least two conv/dense layers to measure a per-layer factor")
+    first, last = depth[0].act_std, depth[-1].act_std
+    return float((last / first) ** (1.0 / (len(depth) - 1)))

@@ -1,0 +1,68 @@
+"""The lab's statistics on plain arrays, against values worked out by hand."""
+import math
+
+import numpy as np
+import pytest
+
+from cnnspec.lab.stats import LayerStats, layer_stats, per_layer_factor, weighted, zero_fraction
+
+
+def test_zero_fraction_counts_exact_zeros_only():
+    x = np.array([[0.0, 1e-30, -0.0, 2.0]], dtype=np.float32)
+    # -0.0 == 0 is a zero a ReLU can produce; 1e-30 is a live unit however small.
+    assert zero_fraction(x) == 0.5
+
+
+def test_layer_stats_of_a_relu_output():
+    rng = np.random.default_rng(0)
+    pre = rng.standard_normal((64, 4, 8, 8)).astype(np.float32)
+    out = np.maximum(pre, 0)
+    row = layer_stats("relu1", "relu", out, input_std=2.0, dout=3 * pre)
+    # A ReLU of N(0, 1) has mean 1/sqrt(2 pi) and second moment 1/2 (He et al. 2015, eq. 8 ff.).
+    assert row.act_mean == pytest.approx(1 / math.sqrt(2 * math.pi), abs=0.01)
+    assert row.act_std == pytest.approx(math.sqrt(0.5 - 1 / (2 * math.pi)), abs=0.01)
+    assert row.act_ratio == pytest.approx(row.act_std / 2.0)
+    assert row.dead_frac == pytest.approx(0.5, abs=0.02)
+    assert row.grad_std == pytest.approx(3.0, rel=0.02)
+    assert row.weight_std is None and row.weight_grad_std is None
+
+
+def test_layer_stats_of_a_conv_layer():
+    w = np.full((8, 4, 3, 3), 0.5, dtype=np.float32)
+    w[0, 0, 0, 0] = -0.5
+    dw = np.zeros_like(w)
+    out = np.zeros((2, 8, 4, 4), dtype=np.float32)
+    row = layer_stats("conv1", "conv", out, input_std=1.0, weight=w, dweight=dw,
+                      weight_std_expected=0.1)
+    n = w.size
+    # One value of -0.5 among n values of 0.5: std = 1 * sqrt(p (1 - p)) with p = 1/n.
+    assert row.weight_std == pytest.approx(math.sqrt((1 / n) * (1 - 1 / n)), rel=1e-6)
+    assert row.weight_std_expected == 0.1
+    assert row.weight_grad_std == 0.0
+    # Dead units are a ReLU's business: a conv output has none to report.
+    assert row.dead_frac is None
+    assert row.act_std == 0.0
+
+
+def test_stds_are_accumulated_in_float64():
+    # In float32 the squares of 1e-25 underflow to zero; the std must still come out right.
+    x = (np.arange(1000, dtype=np.float32) % 2) * np.float32(2e-25)
+    row = layer_stats("a", "conv", x.reshape(10, 100), input_std=1.0)
+    assert row.act_std == pytest.approx(1e-25, rel=1e-5)
+
+
+def _depth(stds):
+    return [LayerStats(f"conv{i}", "conv", 0.0, s, s, None, None, None, None, None)
+            for i, s in enumerate(stds)] + [
+        LayerStats("relu", "relu", 0.0, 123.0, 1.0, 0.5, None, None, None, None)]
+
+
+def test_per_layer_factor_is_the_geometric_mean_over_weighted_layers():
+    stats = _depth([1.0, 0.5, 0.25, 0.125])
+    assert [s.name for s in weighted(stats)] == ["conv0", "conv1", "conv2", "conv3"]
+    assert per_layer_factor(stats) == pytest.approx(0.5)
+
+
+def test_per_layer_factor_needs_two_layers():
+    with pytest.raises(ValueError):
+        per_layer_factor(_depth([1.0]))
