@@ -1,0 +1,168 @@
+"""Reading, validating and writing the IR as JSON.
+
+A ``.json`` IR file is accepted wherever a ``.cnn`` file is. It is validated against the JSON
+Schema shipped beside this module (``schema.json``, Draft 2020-12, strict: every field required,
+no unknown fields). Every violation is collected and reported as one :class:`SpecError` located by
+the JSON path of the offending value (``$.layers[3].kernel``) with the reason in plain words.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+from importlib.resources import files
+from pathlib import Path
+
+from cnnspec.errors import RunError, Span, SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
+
+SCHEMA_HINT = "the IR is described field by field in docs/ir.md"
+
+
+@functools.cache
+def schema() -> dict:
+    """The IR's JSON Schema (parsed once)."""
+    return json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def to_json(ir: dict) -> str:
+    """The IR as indented JSON text (no trailing newline)."""
+    return json.dumps(ir, indent=2)
+
+
+def validate(ir, path: str | None = None) -> None:
+    """Raise :class:`SpecErrors` listing every schema violation in ``ir`` (nothing if valid)."""
+    violations = sorted(_validator().iter_errors(ir), key=_sort_key)
+    errors = [_to_spec_error(v, path) for v in violations]
+    if errors:
+        raise SpecErrors(_unique(errors))
+
+
+def read_json(path: str | Path) -> Spec:
+    """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(f"no such file: {path}", hint="check the path and the file name") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}",
+                       hint="the IR file must be readable UTF-8 JSON text") from None
+    try:
+        ir = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
+                                    hint="an IR file is what `cnnspec export` prints",
+                                    file=str(path))]) from None
+    validate(ir, str(path))
+    return Spec(ir=ir, path=str(path))
+
+
+# --- turning jsonschema's findings into messages in plain words -------------------------------
+
+def json_path(parts) -> str:
+    """``['layers', 3, 'kernel']`` -> ``$.layers[3].kernel``."""
+    out = "$"
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _sort_key(error) -> tuple:
+    return tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in error.absolute_path)
+
+
+def _unique(errors: list[SpecError]) -> list[SpecError]:
+    seen, out = set(), []
+    for err in errors:
+        key = (err.json_path, err.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(err)
+    return out
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+_TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "a string",
+               "boolean": "true or false", "array": "a list", "object": "an object",
+               "null": "null"}
+
+
+def _expected_type(expected) -> str:
+    kinds = expected if isinstance(expected, list) else [expected]
+    return " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+
+
+def _show(value) -> str:
+    return json.dumps(value) if not isinstance(value, (dict, list)) else _json_type(value)
+
+
+def _to_spec_error(error, path: str | None) -> SpecError:
+    """One jsonschema ``ValidationError`` as a SpecError with a JSON path and a plain reason."""
+    where = list(error.absolute_path)
+    value, rule, schema_part = error.instance, error.validator, error.schema
+    hint = SCHEMA_HINT
+    if rule == "required":
+        missing = [f for f in error.validator_value if not isinstance(value, dict) or f not in value]
+        field = missing[0] if missing else "?"
+        where.append(field)
+        message = f"missing field '{field}'"
+        hint = "the IR spells out every field, defaults included (`cnnspec export` writes them)"
+    elif rule == "additionalProperties":
+        allowed = sorted(schema_part.get("properties", {}))
+        extra = sorted(set(value) - set(allowed))
+        where.append(extra[0])
+        message = f"unknown field '{extra[0]}'"
+        hint = "allowed here: " + ", ".join(allowed)
+        close = difflib.get_close_matches(extra[0], allowed, n=1)
+        if close:
+            hint = f"did you mean '{close[0]}'? " + hint
+    elif rule == "enum":
+        options = [str(o) for o in error.validator_value]
+        message = f"{_show(value)} is not one of: {', '.join(options)}"
+        close = difflib.get_close_matches(str(value), options, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else hint
+    elif rule == "const":
+        message = f"expected {json.dumps(error.validator_value)}, got {_show(value)}"
+    elif rule == "type":
+        message = f"expected {_expected_type(error.validator_value)}, got {_json_type(value)}"
+        if "description" in schema_part:
+            message += f" ({schema_part['description']})"
+    elif rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
+              "exclusiveMaximum": "<"}[rule]
+        message = f"must be {op} {error.validator_value}, got {_show(value)}"
+    elif rule == "minItems":
+        message = f"needs at least {error.validator_value} item(s), got {len(value)}"
+    elif rule == "maxItems":
+        message = f"allows at most {error.validator_value} item(s), got {len(value)}"
+    elif rule == "uniqueItems":
+        message = "has repeated items"
+    elif rule == "pattern":
+        message = f"{_show(value)} is not {schema_part.get('description', 'well formed')}"
+    elif rule in ("anyOf", "oneOf"):
+        message = f"expected {schema_part.get('description', 'a different value')}, got {_show(value)}"
+    else:
+        message = error.message
+    return SpecError(message, json_path=json_path(where), hint=hint, file=path)
