@@ -1,0 +1,13 @@
+"""The NumPy engine: ops with forward and backward passes, and the model graph that runs them.
+
+Conventions (shared by every module here):
+
+- Tensors are NCHW (``(N, C, H, W)``) or ``(N, F)``; float32 by default, float64 for gradient
+  checks. No op upcasts a float32 input to float64.
+- Kernels are pure functions in the CS231n style: ``*_forward(...) -> (out, cache)`` and
+  ``*_backward(dout, cache) -> dx`` (plus parameter gradients). ``dout`` is never written to.
+- Parameter layouts are PyTorch's: conv ``weight`` (F, C, kh, kw), dense ``weight`` (out, in).
+- Window ops (convolution, pooling) keep their results in channel-first memory and return NCHW
+  views of it (see :mod:`cnnspec.engine.windows`); every op accepts arrays of any strides.
+- Randomness (dropout) comes from a ``numpy.random.Generator`` passed in, never global state.
+"""

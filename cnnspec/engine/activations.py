@@ -1,0 +1,78 @@
+"""Elementwise nonlinearities and softmax: ``*_forward(x) -> (out, cache)``,
+``*_backward(dout, cache) -> dx``. Shapes are anything; ``out`` and ``dx`` have ``x``'s shape.
+
+Backward passes multiply ``dout`` by a stored factor (a mask or a derivative) into a new array;
+``dout`` is never written to.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def relu_forward(x):
+    """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(dout, cache):
+    return dout * cache
+
+
+def leaky_relu_forward(x, slope=0.01):
+    """``x`` where ``x > 0``, ``slope * x`` elsewhere (Maas et al. 2013); ``cache`` = the
+    derivative (1 or ``slope``) in ``x``'s dtype."""
+    deriv = np.where(x > 0, x.dtype.type(1), x.dtype.type(slope))
+    return x * deriv, deriv
+
+
+def leaky_relu_backward(dout, cache):
+    return dout * cache
+
+
+def elu_forward(x, alpha=1.0):
+    """``x`` where ``x > 0``, ``alpha * (exp(x) - 1)`` elsewhere (Clevert et al. 2016).
+    ``cache`` = the derivative: 1 where ``x > 0``, ``alpha * exp(x)`` elsewhere."""
+    positive = x > 0
+    neg = alpha * np.expm1(np.minimum(x, 0))
+    out = np.where(positive, x, neg)
+    return out, np.where(positive, x.dtype.type(1), neg + x.dtype.type(alpha))
+
+
+def elu_backward(dout, cache):
+    return dout * cache
+
+
+def tanh_forward(x):
+    """``tanh(x)``; ``cache`` = ``out`` (the derivative is ``1 - out**2``)."""
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    return dout * (1 - cache * cache)
+
+
+def sigmoid_forward(x):
+    """``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x / 2)) / 2`` so no ``exp`` overflows;
+    ``cache`` = ``out`` (the derivative is ``out * (1 - out)``)."""
+    out = 0.5 * (1 + np.tanh(0.5 * x))
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    return dout * cache * (1 - cache)
+
+
+def softmax_forward(x):
+    """Softmax over axis 1 (classes for (N, K), channels for (N, C, H, W)), shifted by the max so
+    ``exp`` never overflows; ``cache`` = ``out``."""
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    out = e / e.sum(axis=1, keepdims=True)
+    return out, out
+
+
+def softmax_backward(dout, cache):
+    """The Jacobian-vector product ``p * (dout - sum(dout * p))`` along axis 1."""
+    p = cache
+    return p * (dout - (dout * p).sum(axis=1, keepdims=True))

@@ -1,0 +1,24 @@
+"""Inverted dropout (Srivastava et al. 2014): in training each value is zeroed with probability
+``p`` and the survivors are scaled by ``1 / (1 - p)``, so evaluation is the identity."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def dropout_forward(x, p, training, rng: np.random.Generator):
+    """``x`` any shape -> ``out`` like ``x``; ``cache`` = the scaled keep-mask (None in eval).
+
+    The mask is drawn from ``rng`` in ``x``'s dtype (the model's own dropout stream).
+    """
+    if not training or p == 0:
+        return x, None
+    if p >= 1:
+        mask = np.zeros(x.shape, dtype=x.dtype)
+    else:
+        mask = (rng.random(x.shape, dtype=x.dtype) >= p).astype(x.dtype)
+        mask *= 1 / (1 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dout, cache):
+    return dout if cache is None else dout * cache

@@ -1,0 +1,110 @@
+"""Sliding-window geometry shared by convolution and pooling: padding, im2col views, col2im.
+
+Internally a window op works on its input in *channel-first, batch-second* memory order: a
+padded buffer of shape ``(C, N, Hp, Wp)``. That way the im2col matrix has rows ``(c, i, j)`` and
+columns ``(n, y, x)``, a whole batch is one GEMM, and the GEMM's result ``(F, N, Ho, Wo)`` is
+already the next layer's channel-first buffer; the op hands it on as the NCHW *view*
+``out.transpose(1, 0, 2, 3)`` (no copy). Every function here accepts NCHW arrays with any
+strides, so callers never see the internal order.
+
+Output sizes come from :mod:`cnnspec.shapes` only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from cnnspec.shapes import Padding, window_output_hw
+
+
+@dataclass(frozen=True)
+class Window:
+    """The geometry of one sliding window over an ``(N, C, H, W)`` input."""
+
+    in_hw: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: Padding  # (top, bottom, left, right)
+    dilation: tuple[int, int] = (1, 1)
+
+    @property
+    def out_hw(self) -> tuple[int, int]:
+        return window_output_hw(self.in_hw, self.kernel, self.stride, self.pads, self.dilation)
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        top, bottom, left, right = self.pads
+        return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
+
+    def offsets(self):
+        """Each kernel offset ``(i, j)`` with the slices of the padded input it reads.
+
+        The slices pick, for every output pixel ``(y, x)``, the input pixel
+        ``(y * sh + i * dh, x * sw + j * dw)`` of the padded input.
+        """
+        (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
+        ho, wo = self.out_hw
+        for i in range(kh):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            for j in range(kw):
+                yield i, j, rows, slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+
+    def unpad(self, xp: np.ndarray) -> np.ndarray:
+        """The unpadded part of a ``(..., Hp, Wp)`` buffer (a view)."""
+        top, _, left, _ = self.pads
+        h, w = self.in_hw
+        return xp[..., top:top + h, left:left + w]
+
+
+def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0) -> np.ndarray:
+    """``x`` (N, C, H, W) as a padded channel-first array ``(C, N, Hp, Wp)``.
+
+    Without padding this is the transposed view of ``x`` (no copy); otherwise a new buffer
+    filled with ``fill`` (0 for convolution and average pooling, -inf for max pooling).
+    """
+    xc = x.transpose(1, 0, 2, 3)
+    if not any(win.pads):
+        return xc
+    c, n = xc.shape[:2]
+    hp, wp = win.padded_hw
+    xp = np.full((c, n, hp, wp), fill, dtype=x.dtype)
+    win.unpad(xp)[...] = xc
+    return xp
+
+
+def im2col(xp: np.ndarray, win: Window) -> np.ndarray:
+    """The im2col matrix of a padded channel-first input.
+
+    ``xp`` (C, N, Hp, Wp), any strides  ->  ``cols`` (C*kh*kw, N*Ho*Wo), C-contiguous, where
+    ``cols[(c, i, j), (n, y, x)] = xp[c, n, y*sh + i*dh, x*sw + j*dw]``. Built from one strided
+    view (no Python loop over pixels) and one copy.
+    """
+    c, n = xp.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    ho, wo = win.out_hw
+    s_c, s_n, s_h, s_w = xp.strides
+    view = as_strided(
+        xp,
+        shape=(c, kh, kw, n, ho, wo),
+        strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
+        writeable=False,
+    )
+    return view.reshape(c * kh * kw, n * ho * wo)
+
+
+def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:
+    """The adjoint of :func:`im2col`: scatter-add columns back onto the input.
+
+    ``dcols`` (C*kh*kw, N*Ho*Wo)  ->  ``dx`` (N, C, H, W) (a view of a channel-first buffer).
+    One slice-add per kernel offset (kh*kw of them), never a loop over pixels.
+    """
+    kh, kw = win.kernel
+    ho, wo = win.out_hw
+    hp, wp = win.padded_hw
+    d = dcols.reshape(channels, kh, kw, batch, ho, wo)
+    dxp = np.zeros((channels, batch, hp, wp), dtype=dcols.dtype)
+    for i, j, rows, cols in win.offsets():
+        dxp[:, :, rows, cols] += d[:, i, j]
+    return win.unpad(dxp).transpose(1, 0, 2, 3)

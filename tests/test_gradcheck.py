@@ -1,0 +1,178 @@
+"""Every op's backward against central finite differences in float64 (relative error < 1e-6).
+
+Each check differentiates the scalar ``sum(out * r)`` for a fixed random ``r``, so every element
+of the output contributes with a different weight.
+"""
+import numpy as np
+import pytest
+
+from cnnspec.engine import activations as act
+from cnnspec.engine import conv, dense, dropout, losses, merge, norm, pool
+from gradcheck import numeric_grad, rel_error
+
+TOL = 1e-6
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def _check(forward, backward, inputs, seed=1):
+    """Compare ``backward(r, cache)`` with finite differences of ``sum(forward(*inputs) * r)``.
+
+    ``backward`` returns one gradient per input (a list or tuple, in ``inputs`` order).
+    """
+    out, cache = forward(*inputs)
+    r = _rng(seed).standard_normal(out.shape)
+    grads = backward(r.copy(), cache)
+    for x, g in zip(inputs, grads):
+        numeric = numeric_grad(lambda: float((forward(*inputs)[0] * r).sum()), x)
+        assert g.shape == x.shape
+        assert rel_error(g, numeric) < TOL
+
+
+CONV_CASES = [
+    # (x shape, w shape, stride, pads, dilation)
+    ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),
+    ((2, 2, 8, 7), (3, 2, 3, 2), (2, 1), (1, 1, 0, 2), (1, 1)),
+    ((1, 2, 9, 9), (2, 2, 3, 3), (2, 2), (1, 2, 2, 1), (2, 2)),
+    ((2, 1, 6, 6), (2, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    ((2, 2, 5, 6), (3, 2, 1, 1), (3, 2), (0, 0, 0, 0), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation", CONV_CASES)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias):
+    rng = _rng()
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0]) if bias else None
+
+    def forward(x, w, *b):
+        return conv.conv2d_forward(x, w, b[0] if b else None, stride, pads, dilation)
+
+    def backward(dout, cache):
+        dx, dw, db = conv.conv2d_backward(dout, cache)
+        return (dx, dw, db) if bias else (dx, dw)
+
+    _check(forward, backward, [x, w, b] if bias else [x, w])
+
+
+def test_conv2d_first_layer_weight_grad_in_chunks():
+    """A thin first layer with many output pixels takes the chunked weight-gradient path."""
+    rng = _rng()
+    x, w = rng.standard_normal((3, 1, 64, 64)), rng.standard_normal((2, 1, 3, 3))
+    out, cache = conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))
+    assert cache[1].shape[1] > 2 * conv._DW_CHUNK
+    r = rng.standard_normal(out.shape)
+    _, dw, _ = conv.conv2d_backward(r, cache, need_dx=False)
+    numeric = numeric_grad(
+        lambda: float((conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))[0] * r).sum()), w)
+    assert rel_error(dw, numeric) < TOL
+
+
+POOL_CASES = [
+    # (x shape, kernel, stride, pads): plain, overlapping, padded, uneven
+    ((2, 3, 6, 6), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ((2, 2, 7, 7), (3, 3), (2, 2), (0, 0, 0, 0)),
+    ((1, 2, 6, 5), (3, 3), (1, 1), (1, 1, 1, 1)),
+    ((2, 2, 7, 6), (3, 2), (2, 1), (1, 0, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, pads", POOL_CASES)
+def test_maxpool(x_shape, kernel, stride, pads):
+    # A permutation keeps every value distinct: no ties, no kinks near the finite differences.
+    x = _rng().permutation(np.prod(x_shape)).reshape(x_shape) * 0.1
+    _check(lambda x: pool.maxpool_forward(x, kernel, stride, pads),
+           lambda d, c: [pool.maxpool_backward(d, c)], [x])
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, pads", POOL_CASES)
+def test_avgpool(x_shape, kernel, stride, pads):
+    x = _rng().standard_normal(x_shape)
+    _check(lambda x: pool.avgpool_forward(x, kernel, stride, pads),
+           lambda d, c: [pool.avgpool_backward(d, c)], [x])
+
+
+def test_global_avgpool():
+    x = _rng().standard_normal((2, 3, 4, 5))
+    _check(pool.global_avgpool_forward, lambda d, c: [pool.global_avgpool_backward(d, c)], [x])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_dense(bias):
+    rng = _rng()
+    x, w = rng.standard_normal((4, 6)), rng.standard_normal((3, 6))
+    b = rng.standard_normal(3) if bias else None
+
+    def backward(dout, cache):
+        dx, dw, db = dense.dense_backward(dout, cache)
+        return (dx, dw, db) if bias else (dx, dw)
+
+    _check(lambda x, w, *b: dense.dense_forward(x, w, b[0] if b else None), backward,
+           [x, w, b] if bias else [x, w])
+
+
+def test_flatten():
+    x = _rng().standard_normal((2, 3, 2, 2))
+    _check(dense.flatten_forward, lambda d, c: [dense.flatten_backward(d, c)], [x])
+
+
+ACTIVATIONS = {
+    "relu": (act.relu_forward, act.relu_backward),
+    "leaky_relu": (lambda x: act.leaky_relu_forward(x, 0.2), act.leaky_relu_backward),
+    "elu": (lambda x: act.elu_forward(x, 0.7), act.elu_backward),
+    "tanh": (act.tanh_forward, act.tanh_backward),
+    "sigmoid": (act.sigmoid_forward, act.sigmoid_backward),
+    "softmax": (act.softmax_forward, act.softmax_backward),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 2, 3)])
+def test_activation(name, shape):
+    forward, backward = ACTIVATIONS[name]
+    x = _rng().standard_normal(shape) * 2
+    _check(forward, lambda d, c: [backward(d, c)], [x])
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 2, 3, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm(shape, training):
+    rng = _rng()
+    x = rng.standard_normal(shape) * 3 + 1
+    c = shape[1]
+    gamma, beta = rng.standard_normal(c), rng.standard_normal(c)
+    mean, var = rng.standard_normal(c), rng.random(c) + 0.5
+
+    def forward(x, gamma, beta):
+        # Fresh copies: the running statistics are updated in place in training mode.
+        return norm.batchnorm_forward(x, gamma, beta, mean.copy(), var.copy(), training)
+
+    _check(forward, lambda d, cache: norm.batchnorm_backward(d, cache), [x, gamma, beta])
+
+
+def test_dropout_backward_uses_the_forward_mask():
+    x = _rng().standard_normal((5, 7))
+
+    def forward(x):
+        return dropout.dropout_forward(x, 0.3, True, np.random.default_rng(7))
+
+    _check(forward, lambda d, c: [dropout.dropout_backward(d, c)], [x])
+
+
+def test_add_and_concat():
+    rng = _rng()
+    xs = [rng.standard_normal((2, 3, 2, 2)) for _ in range(3)]
+    _check(merge.add_forward, merge.add_backward, xs)
+    ys = [rng.standard_normal((2, c, 2, 2)) for c in (1, 3, 2)]
+    _check(merge.concat_forward, merge.concat_backward, ys)
+
+
+@pytest.mark.parametrize("loss", [losses.softmax_cross_entropy, losses.mse])
+def test_losses(loss):
+    rng = _rng()
+    out, y = rng.standard_normal((5, 4)) * 3, rng.integers(0, 4, size=5)
+    _, dout = loss(out, y)
+    assert rel_error(dout, numeric_grad(lambda: loss(out, y)[0], out)) < TOL

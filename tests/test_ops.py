@@ -1,0 +1,141 @@
+"""Forward values of the engine's ops against loop oracles and definitions."""
+import numpy as np
+import pytest
+
+from cnnspec.engine import activations as act
+from cnnspec.engine import conv, dropout, losses, norm, pool
+from oracle import conv2d as conv_oracle
+from oracle import pool2d as pool_oracle
+
+CONV_CASES = [
+    ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),
+    ((2, 2, 8, 7), (3, 2, 3, 2), (2, 1), (1, 1, 0, 2), (1, 1)),
+    ((1, 2, 9, 9), (2, 2, 3, 3), (2, 2), (1, 2, 2, 1), (2, 2)),
+    ((2, 1, 10, 10), (2, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
+    ((1, 2, 11, 8), (2, 2, 3, 3), (3, 2), (0, 0, 0, 0), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation", CONV_CASES)
+def test_conv_matches_loop_oracle(x_shape, w_shape, stride, pads, dilation):
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = rng.standard_normal(w_shape[0])
+    out, _ = conv.conv2d_forward(x, w, b, stride, pads, dilation)
+    np.testing.assert_allclose(out, conv_oracle(x, w, b, stride, pads, dilation), atol=1e-12)
+
+
+def test_conv_on_a_strided_input_view():
+    """Ops receive views of channel-first memory from earlier ops; the result must not change."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 2, 6, 6))
+    view = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    w = rng.standard_normal((2, 2, 3, 3))
+    a, _ = conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))
+    b, _ = conv.conv2d_forward(view, w, None, (1, 1), (1, 1, 1, 1))
+    np.testing.assert_array_equal(a, b)
+
+
+POOL_CASES = [
+    ((2, 3, 6, 6), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ((2, 2, 7, 7), (3, 3), (2, 2), (0, 0, 0, 0)),
+    ((1, 2, 6, 5), (3, 3), (1, 1), (1, 1, 1, 1)),
+    ((2, 2, 7, 6), (3, 2), (2, 1), (1, 0, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, pads", POOL_CASES)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_pool_matches_loop_oracle(x_shape, kernel, stride, pads, kind):
+    x = np.random.default_rng(2).standard_normal(x_shape)
+    forward = pool.maxpool_forward if kind == "max" else pool.avgpool_forward
+    out, _ = forward(x, kernel, stride, pads)
+    np.testing.assert_allclose(out, pool_oracle(x, kernel, stride, pads, kind), atol=1e-12)
+
+
+def test_maxpool_gradient_goes_to_the_first_maximum_on_ties():
+    x = np.ones((1, 1, 2, 2))
+    out, cache = pool.maxpool_forward(x, (2, 2), (2, 2))
+    dx = pool.maxpool_backward(np.ones_like(out), cache)
+    np.testing.assert_array_equal(dx[0, 0], [[1, 0], [0, 0]])
+
+
+def test_avgpool_counts_padded_zeros():
+    x = np.ones((1, 1, 2, 2))
+    out, _ = pool.avgpool_forward(x, (2, 2), (2, 2), (1, 1, 1, 1))
+    np.testing.assert_allclose(out[0, 0], np.full((2, 2), 0.25))
+
+
+@pytest.mark.parametrize("forward", [
+    lambda x: conv.conv2d_forward(x, np.ones((2, 3, 3, 3), np.float32), np.ones(2, np.float32),
+                                  (1, 1), (1, 1, 1, 1))[0],
+    lambda x: pool.maxpool_forward(x, (2, 2), (2, 2), (1, 0, 1, 0))[0],
+    lambda x: pool.avgpool_forward(x, (3, 3), (1, 1), (1, 1, 1, 1))[0],
+    lambda x: act.elu_forward(x, 1.0)[0],
+    lambda x: act.leaky_relu_forward(x, 0.1)[0],
+    lambda x: act.sigmoid_forward(x)[0],
+    lambda x: act.softmax_forward(x)[0],
+    lambda x: dropout.dropout_forward(x, 0.5, True, np.random.default_rng(0))[0],
+    lambda x: norm.batchnorm_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32),
+                                     np.zeros(3, np.float32), np.ones(3, np.float32), True)[0],
+])
+def test_float32_stays_float32(forward):
+    x = np.random.default_rng(3).standard_normal((2, 3, 5, 5)).astype(np.float32)
+    assert forward(x).dtype == np.float32
+
+
+def test_float32_losses_give_float32_gradients():
+    logits = np.zeros((4, 3), np.float32)
+    for loss in (losses.softmax_cross_entropy, losses.mse):
+        _, dout = loss(logits, np.array([0, 1, 2, 0]))
+        assert dout.dtype == np.float32
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 1e4, 0.0]])
+    loss, dlogits = losses.softmax_cross_entropy(logits, np.array([0, 0]))
+    assert np.isfinite(loss) and np.all(np.isfinite(dlogits))
+    assert loss == pytest.approx(1e4 / 2)
+    np.testing.assert_allclose(dlogits, [[0, 0, 0], [-0.5, 0.5, 0]], atol=1e-12)
+
+
+def test_cross_entropy_of_uniform_logits_is_log_k():
+    loss, _ = losses.softmax_cross_entropy(np.zeros((3, 10)), np.array([1, 2, 3]))
+    assert loss == pytest.approx(np.log(10))
+
+
+def test_inverted_dropout_keeps_the_expectation_and_zeroes_p():
+    x = np.ones((200, 500))
+    out, mask = dropout.dropout_forward(x, 0.3, True, np.random.default_rng(0))
+    assert abs((out == 0).mean() - 0.3) < 0.01
+    assert abs(out.mean() - 1.0) < 0.02
+    np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.7])
+    same, _ = dropout.dropout_forward(x, 0.3, False, np.random.default_rng(0))
+    assert same is x
+
+
+def test_batchnorm_running_stats_follow_pytorch():
+    x = np.random.default_rng(4).standard_normal((4, 2, 3, 3)) * 2 + 5
+    mean, var = np.zeros(2), np.ones(2)
+    out, _ = norm.batchnorm_forward(x, np.ones(2), np.zeros(2), mean, var, True, momentum=0.1)
+    n = 4 * 3 * 3
+    np.testing.assert_allclose(mean, 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(var, 0.9 + 0.1 * x.var(axis=(0, 2, 3)) * n / (n - 1))
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, atol=1e-3)
+    evaluated, _ = norm.batchnorm_forward(x, np.ones(2), np.zeros(2), mean, var, False)
+    expected = (x - mean[None, :, None, None]) / np.sqrt(var[None, :, None, None] + 1e-5)
+    np.testing.assert_allclose(evaluated, expected)
+
+
+def test_backward_never_writes_into_dout():
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 4, 4))
+    dout = rng.standard_normal((2, 3, 4, 4))
+    before = dout.copy()
+    for forward, backward in [(act.relu_forward, act.relu_backward),
+                              (act.softmax_forward, act.softmax_backward)]:
+        backward(dout, forward(x)[1])
+    norm.batchnorm_backward(dout, norm.batchnorm_forward(x, np.ones(3), np.zeros(3), np.zeros(3),
+                                                         np.ones(3), True)[1])
+    np.testing.assert_array_equal(dout, before)
