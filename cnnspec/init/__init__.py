@@ -1,0 +1,27 @@
+"""The initializer catalogue: fans, gains, and every init scheme of the language.
+
+``describe`` says what an init will produce (distribution, mean, std, bound, formula) without
+drawing anything; ``create`` draws the values from an explicit ``numpy.random.Generator``. Each
+init name has one meaning, documented in docs/ir.md. Importing this package does not import
+NumPy (the checker and the CLI's start-up stay light); ``create`` loads it when called.
+"""
+from __future__ import annotations
+
+from cnnspec.init.catalogue import ALIASES, INIT_NAMES, canonical
+from cnnspec.init.describe import describe
+from cnnspec.init.fans import fans
+from cnnspec.init.gains import gain
+from cnnspec.init.info import InitInfo
+
+__all__ = ["ALIASES", "INIT_NAMES", "InitInfo", "canonical", "create", "describe", "fans", "gain"]
+
+
+def create(init, shape, rng, dtype=None, fans=None):
+    """Draw the values of ``init`` for a parameter of ``shape``; see :func:`cnnspec.init.draw.create`."""
+    from cnnspec.init.draw import create as _create
+
+    if dtype is None:
+        import numpy as np
+
+        dtype = np.float32
+    return _create(init, shape, rng, dtype=dtype, fans=fans)

@@ -1,0 +1,212 @@
+"""``describe``: what an init will produce for one parameter, computed without drawing it.
+
+Numbers in ``short`` have 3 significant digits; inputs in ``formula`` (gains) 4. ``std`` is the
+theoretical std of the values produced, so for a truncated normal it is the truncated std, not
+the std parameter. ``constant`` is true only when every element gets one value (zeros, ones,
+constant, a box filter, a literal of one repeated number) — a checker can warn that such a
+layer's filters all receive the same gradient. Fixed kernels (literals, named kernels, identity)
+have ``std=None``: their spread is not a scale chosen from the fans.
+"""
+from __future__ import annotations
+
+import math
+
+from cnnspec.errors import SpecError
+from cnnspec.init.catalogue import KERNEL_NAMES, canonical
+from cnnspec.init.fans import fans as fans_of
+from cnnspec.init.gains import gain, gain_text
+from cnnspec.init.info import InitInfo
+from cnnspec.init.kernels import LAYOUTS, flat, kernel_values, nested_shape
+from cnnspec.init.presets import PRESETS
+from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
+
+
+def num(x: float) -> str:
+    """A result for display: 3 significant digits (``0.118``, ``1e-05``)."""
+    return f"{x:.3g}"
+
+
+def describe(init: dict, shape: tuple[int, ...],
+             fans: tuple[int, int] | None = None) -> InitInfo:
+    """Describe ``init`` on a parameter of ``shape`` (OIHW conv, (out, in) dense, (out,) bias).
+
+    ``fans`` overrides the parameter's own fans: a scaled scheme on a bias should be given its
+    layer's weight fans. Raises :class:`SpecError` (without a location; the caller adds it)
+    for inits that cannot apply to this shape or have bad parameters.
+    """
+    init = canonical(init)
+    shape = tuple(int(n) for n in shape)
+    fan_in, fan_out = fans if fans is not None else fans_of(shape)
+    name = init["name"]
+    if name in PRESETS:
+        return _scaled(init, PRESETS[name](init), fan_in, fan_out)
+    if name in KERNEL_NAMES:
+        return _kernel(init, shape, fan_in, fan_out)
+    return _DESCRIBERS[name](init, shape, fan_in, fan_out)
+
+
+def _constant(init, shape, fan_in, fan_out) -> InitInfo:
+    value = {"zeros": 0.0, "ones": 1.0}.get(init["name"], init.get("value"))
+    value = float(value)
+    return InitInfo(init["name"], "constant", f"constant {value:g}", f"every element = {value:g}",
+                    mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True)
+
+
+def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
+    low, high = float(init["low"]), float(init["high"])
+    if not low < high:
+        raise SpecError(f"uniform needs low < high, not low={low:g}, high={high:g}",
+                        hint="for one value everywhere use constant(value)")
+    std = (high - low) / math.sqrt(12)
+    formula = f"std = (high - low) / sqrt(12) = ({high:g} - {low:g}) / sqrt(12) = {num(std)}"
+    return InitInfo("uniform", "uniform", f"U({low:g}, {high:g})", formula,
+                    mean=(low + high) / 2, std=std, bound=high if low == -high else None,
+                    fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def _positive_std(init) -> tuple[float, float]:
+    mean, std = float(init["mean"]), float(init["std"])
+    if not std > 0:
+        raise SpecError(f"{init['name']} needs std > 0, not {std:g}",
+                        hint="for one value everywhere use constant(value)")
+    return mean, std
+
+
+def _normal(init, shape, fan_in, fan_out) -> InitInfo:
+    mean, std = _positive_std(init)
+    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", f"std = {std:g} (given)",
+                    mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
+    mean, sigma = _positive_std(init)
+    std = sigma * TRUNCATED_STD
+    formula = (f"N({mean:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
+               f"std * {TRUNCATED_STD:.4f} = {num(std)}")
+    return InitInfo("truncated_normal", "truncated_normal",
+                    f"TN({mean:g}, {num(sigma)}^2, ±{TRUNCATION:g}σ)", formula, mean=mean,
+                    std=std, bound=TRUNCATION * sigma, fan_in=fan_in, fan_out=fan_out,
+                    random=True)
+
+
+def _scaled(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> InitInfo:
+    std = vs.std(fan_in, fan_out)
+    bound = vs.bound(fan_in, fan_out)
+    sigma = vs.sigma(fan_in, fan_out)
+    short = {"uniform": f"U(-{num(bound)}, {num(bound)})" if bound is not None else "",
+             "normal": f"N(0, {num(std)}^2)",
+             "truncated_normal": f"TN(0, {num(sigma)}^2, ±{TRUNCATION:g}σ)"}[vs.distribution]
+    return InitInfo(init["name"], vs.distribution, short, scaled_formula(init, vs, fan_in, fan_out),
+                    mean=0.0, std=std, bound=bound, fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> str:
+    """``std = gain / sqrt(fan_in) = 1.414 / sqrt(144) = 0.118`` and its uniform and truncated
+    variants, written the way each preset's paper writes it."""
+    # n of "scale / n" as written: fan_avg is (fan_in + fan_out) / 2, so its 2 moves up.
+    if vs.mode == "fan_avg":
+        n_sym, n_num, factor = "(fan_in + fan_out)", f"({fan_in} + {fan_out})", 2
+    else:
+        n_sym, n_num, factor = vs.mode, str(fan_in if vs.mode == "fan_in" else fan_out), 1
+    k = factor * (3 if vs.distribution == "uniform" else 1)
+    name = init["name"]
+    if name == "variance_scaling":
+        top_sym = "scale" if k == 1 else f"{k} * scale"
+        top_num = f"{vs.scale:g}" if k == 1 else f"{k} * {vs.scale:g}"
+        sym, val = f"sqrt({top_sym} / {n_sym})", f"sqrt({top_num} / {n_num})"
+    elif "gain" in init:
+        g = f"{gain(init['gain']):.4g}"
+        if k == 1:
+            sym, val = f"gain / sqrt({n_sym})", f"{g} / sqrt({n_num})"
+        else:
+            sym, val = f"gain * sqrt({k} / {n_sym})", f"{g} * sqrt({k} / {n_num})"
+        if "nonlinearity" in init["gain"]:  # say which nonlinearity the gain is for
+            sym = sym.replace("gain", f"gain({gain_text(init['gain'])})", 1)
+    else:  # lecun: scale 1, fan_in
+        sym, val = ((f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})") if k == 1 else
+                    (f"sqrt({k} / {n_sym})", f"sqrt({k} / {n_num})"))
+    std = vs.std(fan_in, fan_out)
+    if vs.distribution == "uniform":
+        return f"bound = {sym} = {val} = {num(vs.bound(fan_in, fan_out))}"
+    if vs.distribution == "truncated_normal":
+        return (f"sigma = {sym} / {TRUNCATED_STD:.4f} = {val} / {TRUNCATED_STD:.4f} = "
+                f"{num(vs.sigma(fan_in, fan_out))} (truncated at ±2 sigma: std {num(std)})")
+    return f"std = {sym} = {val} = {num(std)}"
+
+
+def _matrix_sides(init, shape) -> tuple[int, int]:
+    if len(shape) < 2:
+        raise SpecError(f"{init['name']} needs a weight of at least 2 dimensions, not "
+                        f"shape {shape}", hint="initialise biases with zeros or a constant")
+    return shape[0], math.prod(shape[1:])
+
+
+def _orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
+    rows, cols = _matrix_sides(init, shape)
+    g = gain(init["gain"])
+    std = abs(g) / math.sqrt(max(rows, cols))
+    formula = (f"W as a {rows}x{cols} matrix with orthonormal "
+               f"{'rows' if rows <= cols else 'columns'}, times gain; "
+               f"std = gain / sqrt(max(rows, cols)) = {g:.4g} / sqrt({max(rows, cols)}) = "
+               f"{num(std)}")
+    return InitInfo("orthogonal", "orthogonal", f"orthogonal {rows}x{cols}, gain {g:.4g}",
+                    formula, mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def _identity(init, shape, fan_in, fan_out) -> InitInfo:
+    rows, cols = _matrix_sides(init, shape)
+    ones = min(shape[0], shape[1])
+    if len(shape) == 2:
+        short, formula = f"eye {rows}x{cols}", f"W[i, i] = 1 for i < min(out, in) = {ones}"
+    else:
+        kernel = "x".join(map(str, shape[2:]))
+        short = f"identity {kernel}"
+        formula = (f"filter i = 1 at the kernel centre of channel i, for i < min(out, in) = "
+                   f"{ones}; 0 elsewhere")
+    return InitInfo("identity", "identity", short, formula, mean=ones / (rows * cols),
+                    fan_in=fan_in, fan_out=fan_out, constant=rows * cols == 1)
+
+
+def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
+    _matrix_sides(init, shape)
+    formula = (f"orthogonal start (Saxe et al. 2014), then rescaled on a data batch until each "
+               f"layer's output variance is 1 ± {float(init['tol']):g} "
+               f"(at most {int(init['max_iter'])} rounds; Mishkin & Matas 2015)")
+    return InitInfo("lsuv", "lsuv", "LSUV (orthogonal, rescaled on data)", formula, mean=0.0,
+                    fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
+    values, placement = kernel_values(init, shape)
+    numbers = flat(values)
+    name = init["name"]
+    size = "x".join(map(str, shape[2:] if len(shape) == 4 else shape))
+    if name == "literal":
+        layout = LAYOUTS[len(nested_shape(values))] if len(shape) == 4 else "every value given"
+        short, formula = f"literal {size}", f"as written, {layout}"
+    elif name == "gaussian":
+        short = f"gaussian(σ={float(init['sigma']):g}) {size}"
+        formula = ("exp(-r^2 / (2 sigma^2)) about the centre, normalised to sum 1, "
+                   f"sigma = {float(init['sigma']):g}; every filter and channel")
+    elif name == "box":
+        short, formula = f"box {size}", f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = " \
+                                        f"{num(numbers[0])} everywhere"
+    else:
+        rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in values)
+        short, formula = f"{name} {size}", f"[{rows}] on every filter and channel"
+    return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
+                    fan_in=fan_in, fan_out=fan_out,
+                    constant=all(v == numbers[0] for v in numbers))
+
+
+_DESCRIBERS = {
+    "zeros": _constant,
+    "ones": _constant,
+    "constant": _constant,
+    "uniform": _uniform,
+    "normal": _normal,
+    "truncated_normal": _truncated_normal,
+    "orthogonal": _orthogonal,
+    "identity": _identity,
+    "lsuv": _lsuv,
+}

@@ -1,0 +1,57 @@
+"""The gain of an initialiser: a number, or the one that suits a nonlinearity.
+
+The table is PyTorch's ``torch.nn.init.calculate_gain``: the factor by which an activation
+shrinks the second moment of a zero-mean signal is undone by scaling the weights by the gain.
+ReLU zeroes half of the signal, so its gain is sqrt(2) (He et al. 2015); leaky ReLU with
+negative slope ``a`` keeps ``(1 + a^2) / 2`` of it, so sqrt(2 / (1 + a^2)); tanh's 5/3 is an
+empirical choice that keeps activations in its non-saturated range.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+
+from cnnspec.errors import SpecError
+
+NONLINEARITIES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid")
+DEFAULT_LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
+
+
+def nonlinearity_gain(nonlinearity: str, slope: float | None = None) -> float:
+    """PyTorch's ``calculate_gain(nonlinearity, slope)``."""
+    if nonlinearity in ("linear", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3.0
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        a = DEFAULT_LEAKY_SLOPE if slope is None else float(slope)
+        return math.sqrt(2.0 / (1.0 + a * a))
+    close = difflib.get_close_matches(str(nonlinearity), NONLINEARITIES, n=1)
+    hint = f"did you mean {close[0]}?" if close else "use one of " + ", ".join(NONLINEARITIES)
+    raise SpecError(f"unknown nonlinearity {nonlinearity!r} for a gain", hint=hint)
+
+
+def gain(gain_ir: dict) -> float:
+    """The gain of an IR gain object: ``{"value": g}`` or ``{"nonlinearity": n, "slope": s}``."""
+    if "value" in gain_ir:
+        return float(gain_ir["value"])
+    if "nonlinearity" in gain_ir:
+        if gain_ir.get("slope") is not None and gain_ir["nonlinearity"] != "leaky_relu":
+            raise SpecError(f"a slope only applies to leaky_relu, not {gain_ir['nonlinearity']}",
+                            hint="drop the slope, or use leaky_relu(slope)")
+        return nonlinearity_gain(gain_ir["nonlinearity"], gain_ir.get("slope"))
+    raise SpecError("a gain needs a value or a nonlinearity",
+                    hint='write {"value": g} or {"nonlinearity": "relu"}')
+
+
+def gain_text(gain_ir: dict) -> str:
+    """How a gain reads in a formula: ``1.5``, ``relu`` or ``leaky_relu(0.2)``."""
+    if "value" in gain_ir:
+        return f"{float(gain_ir['value']):g}"
+    name = gain_ir["nonlinearity"]
+    if name == "leaky_relu":
+        slope = gain_ir.get("slope")
+        return f"leaky_relu({DEFAULT_LEAKY_SLOPE if slope is None else slope:g})"
+    return name

@@ -1,0 +1,118 @@
+"""Fixed kernels: hand-written literals and the named classics, as plain nested lists.
+
+A conv weight is (out, in, kh, kw). A kernel given as 2-D ``[kh][kw]`` goes on every filter and
+input channel, 3-D ``[out][kh][kw]`` gives each filter its own kernel for every channel, and
+4-D ``[out][in][kh][kw]`` gives every value. Any other parameter (a dense weight (out, in), a
+bias (out,)) takes a literal of exactly its own shape. The named kernels (docs/ir.md) are 2-D
+and go on every filter and channel. Pure Python, so the checker can use them without NumPy.
+"""
+from __future__ import annotations
+
+import math
+
+from cnnspec.errors import SpecError
+
+SOBEL_X = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
+SOBEL_Y = [list(row) for row in zip(*SOBEL_X)]
+LAPLACIAN = [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]
+
+LAYOUTS = {2: "every filter and channel", 3: "one per filter, every channel",
+           4: "one per filter and channel"}
+
+
+def nested_shape(values) -> tuple[int, ...]:
+    """The shape of a rectangular nested list of numbers; SpecError if ragged or not numeric."""
+    if isinstance(values, bool) or not isinstance(values, (list, tuple)):
+        if isinstance(values, (int, float)) and not isinstance(values, bool):
+            return ()
+        raise SpecError(f"a kernel literal holds numbers, not {values!r}",
+                        hint="write rows of numbers, e.g. [[1, 0, -1], [2, 0, -2], [1, 0, -1]]")
+    if not values:
+        raise SpecError("a kernel literal cannot be empty", hint="write at least one row")
+    inner = [nested_shape(v) for v in values]
+    if any(s != inner[0] for s in inner):
+        raise SpecError("the rows of a kernel literal differ in length",
+                        hint="every row of a kernel needs the same number of values")
+    return (len(values),) + inner[0]
+
+
+def flat(values) -> list[float]:
+    """All numbers of a nested list, in row-major order."""
+    if isinstance(values, (list, tuple)):
+        return [x for v in values for x in flat(v)]
+    return [float(values)]
+
+
+def literal_placement(vshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape ``values`` broadcasts from onto a parameter of ``shape`` (checked)."""
+    if len(shape) == 4:
+        out, cin, kh, kw = shape
+        dims = len(vshape)
+        if dims not in LAYOUTS:
+            raise SpecError(f"a kernel literal is 2-D, 3-D or 4-D, not {dims}-D",
+                            hint="write [kh][kw], [filters][kh][kw] or [filters][in][kh][kw]")
+        expected = {2: (kh, kw), 3: (out, kh, kw), 4: (out, cin, kh, kw)}[dims]
+        if vshape != expected:
+            raise SpecError(
+                f"the kernel literal is {_dims(vshape)} but this layer needs {_dims(expected)}",
+                hint=f"a {dims}-D literal here is {_dims(expected)} "
+                     f"({'filters x in x ' if dims == 4 else 'filters x ' if dims == 3 else ''}"
+                     f"kernel height x width)")
+        return {2: (1, 1, kh, kw), 3: (out, 1, kh, kw), 4: shape}[dims]
+    if vshape != shape:
+        raise SpecError(f"the literal is {_dims(vshape)} but the parameter is {_dims(shape)}",
+                        hint="outside conv weights a literal gives every value, in the "
+                             "parameter's own shape")
+    return shape
+
+
+def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
+    """The (kh, kw) values of a named kernel: sobel_x/y, laplacian, gaussian, box, x_kernel."""
+    name = init["name"]
+    if name in ("sobel_x", "sobel_y", "laplacian"):
+        if (kh, kw) != (3, 3):
+            raise SpecError(f"{name} is a 3x3 kernel, but this layer's kernel is {kh}x{kw}",
+                            hint="use kernel 3x3 or write the kernel as a literal")
+        return {"sobel_x": SOBEL_X, "sobel_y": SOBEL_Y, "laplacian": LAPLACIAN}[name]
+    if name == "gaussian":
+        return gaussian(float(init["sigma"]), kh, kw)
+    if name == "box":
+        return [[1.0 / (kh * kw)] * kw for _ in range(kh)]
+    if name == "x_kernel":
+        return x_kernel(kh, kw)
+    raise ValueError(f"{name} is not a named kernel")
+
+
+def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
+    """``exp(-((y - cy)^2 + (x - cx)^2) / (2 sigma^2))`` about the exact centre, summing to 1."""
+    if not sigma > 0:
+        raise SpecError(f"gaussian needs sigma > 0, not {sigma:g}", hint="e.g. gaussian(1.0)")
+    cy, cx = (kh - 1) / 2, (kw - 1) / 2
+    raw = [[math.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * sigma * sigma)) for x in range(kw)]
+           for y in range(kh)]
+    total = sum(map(sum, raw))
+    return [[v / total for v in row] for row in raw]
+
+
+def x_kernel(kh: int, kw: int) -> list[list[float]]:
+    """1 on both diagonals of a square kernel, 0 elsewhere."""
+    if kh != kw:
+        raise SpecError(f"x_kernel needs a square kernel, not {kh}x{kw}",
+                        hint="use a square kernel or write the kernel as a literal")
+    return [[1.0 if x in (y, kw - 1 - y) else 0.0 for x in range(kw)] for y in range(kh)]
+
+
+def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, ...]]:
+    """``(values, placement)``: the nested values of a fixed kernel and the shape they broadcast
+    from onto ``shape`` (see :func:`literal_placement`)."""
+    if init["name"] == "literal":
+        values = init["values"]
+        return values, literal_placement(nested_shape(values), shape)
+    if len(shape) != 4:
+        raise SpecError(f"{init['name']} is a conv kernel and cannot initialise a parameter of "
+                        f"shape {_dims(shape)}", hint="use it as a conv layer's weight init")
+    return named_kernel(init, shape[2], shape[3]), (1, 1, shape[2], shape[3])
+
+
+def _dims(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape) if shape else "a single number"

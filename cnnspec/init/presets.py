@@ -1,0 +1,64 @@
+"""The named random initializers, each one line of :class:`VarianceScaling`.
+
+Where libraries disagree, each name here has one meaning (docs/ir.md): He normal is *not*
+truncated (PyTorch's kaiming_normal_; Keras and JAX truncate it, which variance_scaling with
+``truncated_normal`` offers), and Caffe's fan_in-only "xavier" is ``lecun_uniform`` here.
+"""
+from __future__ import annotations
+
+from cnnspec.init.gains import gain
+from cnnspec.init.scaling import VarianceScaling
+
+
+def variance_scaling(init: dict) -> VarianceScaling:
+    """The general rule itself: ``scale``, ``mode`` and ``distribution`` as written."""
+    return VarianceScaling(float(init["scale"]), init["mode"], init["distribution"])
+
+
+def glorot_uniform(init: dict) -> VarianceScaling:
+    """U(-a, a), ``a = gain * sqrt(6 / (fan_in + fan_out))``: variance_scaling(gain^2, fan_avg,
+    uniform). Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward
+    neural networks", eq. 16: a compromise between keeping forward and backward variances."""
+    return VarianceScaling(gain(init["gain"]) ** 2, "fan_avg", "uniform")
+
+
+def glorot_normal(init: dict) -> VarianceScaling:
+    """N(0, gain^2 * 2 / (fan_in + fan_out)): variance_scaling(gain^2, fan_avg, normal).
+    Glorot & Bengio 2010, with the variance of their eq. 16 and a normal distribution."""
+    return VarianceScaling(gain(init["gain"]) ** 2, "fan_avg", "normal")
+
+
+def he_uniform(init: dict) -> VarianceScaling:
+    """U(-a, a), ``a = gain * sqrt(3 / n)``: variance_scaling(gain^2, mode, uniform).
+    He et al. 2015, "Delving Deep into Rectifiers", eq. 10 (fan_in, forward) or eq. 14 (fan_out,
+    backward); gain sqrt(2) for ReLU."""
+    return VarianceScaling(gain(init["gain"]) ** 2, init["mode"], "uniform")
+
+
+def he_normal(init: dict) -> VarianceScaling:
+    """N(0, gain^2 / n), not truncated (as PyTorch's kaiming_normal_): variance_scaling(gain^2,
+    mode, normal). He et al. 2015, eq. 10 / eq. 14."""
+    return VarianceScaling(gain(init["gain"]) ** 2, init["mode"], "normal")
+
+
+def lecun_uniform(init: dict) -> VarianceScaling:
+    """U(-a, a), ``a = sqrt(3 / fan_in)``: variance_scaling(1, fan_in, uniform).
+    LeCun, Bottou, Orr & Mueller 1998, "Efficient BackProp", section 4.6 (Caffe's "xavier")."""
+    return VarianceScaling(1.0, "fan_in", "uniform")
+
+
+def lecun_normal(init: dict) -> VarianceScaling:
+    """N(0, 1 / fan_in), not truncated: variance_scaling(1, fan_in, normal).
+    LeCun et al. 1998, "Efficient BackProp", section 4.6."""
+    return VarianceScaling(1.0, "fan_in", "normal")
+
+
+PRESETS = {
+    "variance_scaling": variance_scaling,
+    "glorot_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "lecun_uniform": lecun_uniform,
+    "lecun_normal": lecun_normal,
+}

@@ -1,0 +1,77 @@
+"""Variance scaling: the one rule under every named random initializer.
+
+``variance_scaling(scale, mode, distribution)`` draws zero-mean weights of variance
+``scale / n``, ``n`` being fan_in, fan_out or their mean (jax.nn.initializers and Keras use the
+same general form). For a layer ``y = W x`` with ``n`` independent inputs of second moment ``q``,
+``Var(y) = n Var(w) q``; ``Var(w) = scale / n`` makes the layer multiply the signal's second
+moment by ``scale``, which the nonlinearity's gain^2 then undoes (He et al. 2015, eq. 10).
+
+- ``uniform``: U(-a, a) with ``a = sqrt(3 scale / n)`` (the variance of U(-a, a) is a^2 / 3);
+- ``normal``: N(0, scale / n);
+- ``truncated_normal``: N(0, sigma^2) redrawn outside +-2 sigma, with sigma chosen so that the
+  *truncated* values have std ``sqrt(scale / n)``: ``sigma = sqrt(scale / n) / 0.8796``,
+  0.8796 being the std of a standard normal truncated at +-2 (as Keras' VarianceScaling).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cnnspec.errors import SpecError
+from cnnspec.init.fans import fan_for_mode
+
+DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+TRUNCATION = 2.0  # truncated normals are cut at mean +- 2 sigma (TensorFlow, Keras, JAX)
+
+
+def truncated_std_factor(limit: float = TRUNCATION) -> float:
+    """Std of N(0, 1) truncated to [-limit, limit]: ``sqrt(1 - 2 limit phi(limit) / Z)``.
+
+    ``phi`` is the standard normal density and ``Z = erf(limit / sqrt 2)`` the mass kept;
+    0.87962566 for limit 2.
+    """
+    density = math.exp(-limit * limit / 2) / math.sqrt(2 * math.pi)
+    kept = math.erf(limit / math.sqrt(2))
+    return math.sqrt(1 - 2 * limit * density / kept)
+
+
+TRUNCATED_STD = truncated_std_factor()
+
+
+@dataclass(frozen=True)
+class VarianceScaling:
+    """A resolved ``variance_scaling(scale, mode, distribution)``."""
+
+    scale: float
+    mode: str
+    distribution: str
+
+    def __post_init__(self) -> None:
+        if self.distribution not in DISTRIBUTIONS:
+            raise SpecError(f"unknown distribution {self.distribution!r}",
+                            hint="distribution is one of " + ", ".join(DISTRIBUTIONS))
+        if not self.scale > 0:
+            raise SpecError(f"variance_scaling needs a scale > 0, not {self.scale:g}",
+                            hint="scale is the target variance times the fan, e.g. 2 for ReLU")
+
+    def std(self, fan_in: int, fan_out: int) -> float:
+        """The std of the values drawn: ``sqrt(scale / n)`` for every distribution."""
+        n = fan_for_mode(self.mode, fan_in, fan_out)
+        if n <= 0:
+            raise SpecError("a parameter with no inputs or outputs cannot be scaled by its fan",
+                            hint="use a constant or normal(mean, std) init here")
+        return math.sqrt(self.scale / n)
+
+    def bound(self, fan_in: int, fan_out: int) -> float | None:
+        """``a`` of U(-a, a), or the truncation limit ``2 sigma``; None for a plain normal."""
+        std = self.std(fan_in, fan_out)
+        if self.distribution == "uniform":
+            return math.sqrt(3.0) * std
+        if self.distribution == "truncated_normal":
+            return TRUNCATION * std / TRUNCATED_STD
+        return None
+
+    def sigma(self, fan_in: int, fan_out: int) -> float:
+        """The std parameter of the (untruncated) normal drawn from; for uniform, the std."""
+        std = self.std(fan_in, fan_out)
+        return std / TRUNCATED_STD if self.distribution == "truncated_normal" else std
