@@ -1,0 +1,36 @@
+"""Which examples go into which batch, decided by the seed alone.
+
+The validation split is the first draw of the run's ``data_order`` stream. Each epoch's order
+then comes from its own child of that stream (the SeedSequence of ``data_order`` extended by the
+epoch number), so the order of epoch ``e`` can be recomputed from the seed without replaying
+the epochs before it: a resumed run sees exactly the batches an uninterrupted one would.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def validation_split(n: int, val_split: float, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices) of ``n`` examples; ``round(val_split * n)`` go to
+    validation (at least one when ``val_split > 0``), both sorted."""
+    perm = rng.permutation(n)
+    n_val = 0 if val_split <= 0 else max(1, int(round(val_split * n)))
+    n_val = min(n_val, n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def epoch_order(data_order: np.random.Generator, epoch: int, n: int) -> np.ndarray:
+    """The permutation of ``n`` training examples for ``epoch`` (0-based).
+
+    Uses a generator derived from ``data_order``'s seed and the epoch number, not the state of
+    ``data_order`` itself, so it does not depend on what was drawn before.
+    """
+    parent = data_order.bit_generator.seed_seq
+    child = np.random.SeedSequence(parent.entropy, spawn_key=(*parent.spawn_key, epoch))
+    return np.random.default_rng(child).permutation(n)
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    """Consecutive slices of at most ``batch_size``; the last batch may be smaller."""
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]

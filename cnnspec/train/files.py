@@ -1,0 +1,103 @@
+"""Reading and writing the files of a run directory safely.
+
+Every write goes to a temporary file in the same folder and is then moved over the target with
+:func:`os.replace`, which is atomic on POSIX and Windows: a crash or Ctrl-C mid-write leaves either
+the old file or the new one, never half of one. Arrays are stored as ``.npz`` and read back with
+``allow_pickle=False``, so a run folder can never execute code when it is opened.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.errors import RunError
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        # Also on KeyboardInterrupt: never leave the temp file behind.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` as an uncompressed ``.npz``, atomically."""
+    arrays = {key: np.asarray(value) for key, value in arrays.items()}
+    for key, value in arrays.items():
+        if value.dtype == object:
+            raise TypeError(f"array {key!r} has dtype object and would need pickle")
+    _atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file (loaded eagerly, pickle refused)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{what} file {path} does not exist",
+                       hint="is this a run folder written by `cnnspec train`?")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise RunError(f"{what} file {path} cannot be read: {exc}",
+                       hint="the file is damaged; train again or resume from another run") from exc
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def read_json(path: Path, what: str = "run file"):
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{what} {path} does not exist",
+                       hint="is this a run folder written by `cnnspec train`?")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise RunError(f"{what} {path} cannot be read: {exc}",
+                       hint="the file is damaged; train again") from exc
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    """Rewrite a JSON-lines file with ``rows`` (one object per line), atomically."""
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The objects of a JSON-lines file; a missing file has none."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as exc:
+            raise RunError(f"{path}:{number}: not a JSON object: {exc}",
+                           hint="the metrics file is damaged") from exc
+    return rows

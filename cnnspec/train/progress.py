@@ -1,0 +1,104 @@
+"""What the user sees while training: a live bar on a terminal, a line per epoch otherwise.
+
+The bar is tqdm's (loss, accuracy and ETA of the current epoch, written to stderr); when stderr
+is not a terminal (a log file, CI) each finished epoch prints one line instead, so logs stay
+readable. ``quiet`` prints nothing.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def format_epoch(row: dict, epochs: int) -> str:
+    """One line for a finished epoch, e.g. ``epoch  3/20  train 0.412 (87.1%)  val ...``."""
+    width = len(str(epochs))
+    text = (f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} "
+            f"acc {100 * row['train_acc']:5.1f}%")
+    if row.get("val_loss") is not None:
+        text += f"  val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:5.1f}%"
+    return text + f"  lr {row['lr']:.3g}  {row['seconds']:.1f}s  {row['images_per_s']:.0f} img/s"
+
+
+class Display:
+    """The silent display; subclasses override what they show."""
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        """``epoch`` is 1-based; ``done`` steps of it already ran (after a resume)."""
+
+    def step(self, loss: float, acc: float) -> None:
+        """One step finished; ``loss`` and ``acc`` are the epoch's running means."""
+
+    def end_epoch(self, row: dict, epochs: int) -> None:
+        """The epoch's metrics row is complete."""
+
+    def message(self, text: str) -> None:
+        """A note worth showing even between bars (resume, LSUV)."""
+
+    def close(self) -> None:
+        pass
+
+
+class LineDisplay(Display):
+    """One line per finished epoch on ``stream``."""
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stdout
+
+    def end_epoch(self, row: dict, epochs: int) -> None:
+        print(format_epoch(row, epochs), file=self.stream, flush=True)
+
+    def message(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+class BarDisplay(LineDisplay):
+    """A tqdm bar per epoch (on stderr) that stays on screen as the epoch's line."""
+
+    def __init__(self, stream=None) -> None:
+        super().__init__(stream or sys.stderr)
+        self.bar = None
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        self.bar = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}",
+                        file=self.stream, leave=True, dynamic_ncols=True, unit="batch")
+
+    def step(self, loss: float, acc: float) -> None:
+        self.bar.set_postfix_str(f"loss {loss:.4f} acc {100 * acc:.1f}%", refresh=False)
+        self.bar.update(1)
+
+    def end_epoch(self, row: dict, epochs: int) -> None:
+        text = f"loss {row['train_loss']:.4f} acc {100 * row['train_acc']:.1f}%"
+        if row.get("val_loss") is not None:
+            text += f" | val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.1f}%"
+        self.bar.set_postfix_str(text)
+        self.close()
+
+    def message(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            super().message(text)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def make_display(progress, quiet: bool) -> Display:
+    """``progress`` is a :class:`Display`, or ``"bar"``, ``"lines"``, ``"none"``, or None to
+    choose: a bar when stderr is a terminal, lines otherwise."""
+    if isinstance(progress, Display):
+        return progress
+    if quiet or progress == "none":
+        return Display()
+    if progress is None:
+        progress = "bar" if sys.stderr.isatty() else "lines"
+    if progress == "bar":
+        return BarDisplay()
+    if progress == "lines":
+        return LineDisplay()
+    raise ValueError(f"progress must be 'bar', 'lines', 'none' or a Display, not {progress!r}")
