@@ -43,6 +43,8 @@ class Spec:
             return "$.training" + (f".{field_name}" if field_name else "")
         if layer == "input":
             return "$.input.shape"
+        if layer == "output" and self.layer_index("output") is None:
+            return "$.output"
         index = self.layer_index(layer)
         base = f"$.layers[{index}]" if index is not None else "$.layers"
         return base + (f".{field_name}" if field_name else "")
