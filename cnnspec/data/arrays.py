@@ -1,0 +1,37 @@
+"""Turning user-supplied image arrays into float32 in [0, 1], with errors that name the problem.
+
+Shared by the ``npz`` dataset and ``predict``'s ``.npy`` inputs. Integer arrays are pixel
+values 0..255 and are divided by 255; float arrays must already lie in [0, 1].
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.errors import RunError
+
+MAX_PIXEL = 255
+
+
+def to_unit_float(x: np.ndarray, what: str) -> np.ndarray:
+    """``x`` as float32 in [0, 1]: integers 0..255 scaled by 1/255, floats checked as they are."""
+    if x.dtype == np.bool_:
+        return x.astype(np.float32)
+    if np.issubdtype(x.dtype, np.integer):
+        if x.size and (x.min() < 0 or x.max() > MAX_PIXEL):
+            raise RunError(f"{what} has integer values outside 0..255 "
+                           f"(min {x.min()}, max {x.max()})",
+                           hint="store pixel values as uint8 0..255 or floats in [0, 1]")
+        return (x / MAX_PIXEL).astype(np.float32)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise RunError(f"{what} has dtype {x.dtype}, not numbers",
+                       hint="store images as uint8 0..255 or floats in [0, 1]")
+    if not np.all(np.isfinite(x)):
+        bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise RunError(f"{what} contains {bad} NaN or infinite values",
+                       hint="replace or drop the affected images")
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise RunError(f"{what} has float values outside [0, 1] "
+                       f"(min {x.min():g}, max {x.max():g})",
+                       hint="scale the images to [0, 1] (e.g. divide 0..255 values by 255); "
+                       "preprocessing such as standardize is applied by cnnspec itself")
+    return x.astype(np.float32)

@@ -1,0 +1,114 @@
+"""The ``npz:PATH`` dataset: the user's own arrays in a NumPy ``.npz`` file.
+
+Keys: ``x`` images (N, C, H, W) or (N, H, W) (one channel), uint8 0..255 or float in [0, 1];
+``y`` (N,) integer labels 0..K-1. Optional: ``x_test`` and ``y_test`` (else a fixed stratified
+80/20 split of ``x``, from ``numpy.random.default_rng(SPLIT_SEED)``, independent of the run's
+seed) and ``classes`` (K strings naming the labels, else "0".."K-1"). The file is read with
+``allow_pickle=False``: object arrays are refused.
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.data.arrays import to_unit_float
+from cnnspec.data.dataset import Dataset, stratified_split
+from cnnspec.errors import RunError
+
+SPLIT_SEED = 0
+TEST_FRACTION = 0.2
+HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or (N, H, W), "
+        "labels integers 0..K-1")
+
+
+def read_npz(path: str) -> dict[str, np.ndarray]:
+    """All arrays of the file; unreadable files and pickled objects are RunErrors."""
+    if not Path(path).is_file():
+        raise RunError(f"npz file not found: {path}", hint=HINT)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as exc:  # object arrays need pickle, which we never load
+        raise RunError(f"cannot read {path}: {exc}", hint=HINT) from None
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise RunError(f"cannot read {path} as a .npz file: {exc}", hint=HINT) from None
+
+
+def images_nchw(x: np.ndarray, key: str, path: str) -> np.ndarray:
+    """``x`` as (N, C, H, W) float32 in [0, 1]; (N, H, W) gets one channel."""
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise RunError(f"{path}: {key!r} has shape {x.shape}; expected (N, C, H, W) or "
+                       "(N, H, W)", hint=HINT)
+    if len(x) == 0:
+        raise RunError(f"{path}: {key!r} holds no images", hint=HINT)
+    return to_unit_float(x, f"{path}: {key!r}")
+
+
+def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
+    """``y`` as (N,) int64 labels >= 0, one per image."""
+    if y.ndim != 1:
+        raise RunError(f"{path}: {key!r} has shape {y.shape}; expected (N,) labels", hint=HINT)
+    if len(y) != n:
+        raise RunError(f"{path}: {len(y)} labels in {key!r} but {n} images", hint=HINT)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise RunError(f"{path}: labels {key!r} have dtype {y.dtype}, not integers",
+                       hint="store class indices 0..K-1 as integers (e.g. y.astype(np.int64))")
+    if y.size and y.min() < 0:
+        raise RunError(f"{path}: labels {key!r} include negative values ({y.min()})", hint=HINT)
+    return y.astype(np.int64)
+
+
+def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> list[str]:
+    """The ``classes`` array as strings, or "0".."K-1"."""
+    if "classes" not in arrays:
+        return [str(i) for i in range(n_classes)]
+    names = arrays["classes"]
+    if names.ndim != 1 or len(names) < n_classes:
+        raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
+                       f"(one per label), got shape {names.shape}", hint=HINT)
+    return [str(v) for v in names]
+
+
+def split_or_given(arrays: dict[str, np.ndarray], path: str):
+    """(x_train, y_train, x_test, y_test) from the file's test arrays or a fixed split."""
+    for key in ("x", "y"):
+        if key not in arrays:
+            found = ", ".join(sorted(arrays)) or "none"
+            raise RunError(f"{path}: missing array {key!r} (found: {found})", hint=HINT)
+    x = images_nchw(arrays["x"], "x", path)
+    y = labels(arrays["y"], "y", path, len(x))
+    has_test = ("x_test" in arrays, "y_test" in arrays)
+    if any(has_test) and not all(has_test):
+        missing = "y_test" if has_test[0] else "x_test"
+        raise RunError(f"{path}: {missing!r} is missing; give both x_test and y_test or "
+                       "neither", hint=HINT)
+    if all(has_test):
+        x_test = images_nchw(arrays["x_test"], "x_test", path)
+        y_test = labels(arrays["y_test"], "y_test", path, len(x_test))
+        if x_test.shape[1:] != x.shape[1:]:
+            raise RunError(f"{path}: 'x_test' images are {x_test.shape[1:]} but 'x' images are "
+                           f"{x.shape[1:]}", hint="both must have the same (C, H, W)")
+        return x, y, x_test, y_test
+    n_test = round(TEST_FRACTION * len(x))
+    if n_test < 1 or n_test >= len(x):
+        raise RunError(f"{path}: {len(x)} images are too few to split into train and test",
+                       hint="give at least 5 images, or x_test and y_test")
+    train, test = stratified_split(y, n_test, np.random.default_rng(SPLIT_SEED))
+    return x[train], y[train], x[test], y[test]
+
+
+def load_npz(path: str) -> Dataset:
+    """The user's dataset in ``path`` (see the module docstring for the keys)."""
+    arrays = read_npz(path)
+    x_train, y_train, x_test, y_test = split_or_given(arrays, path)
+    n_classes = int(max(y_train.max(), y_test.max())) + 1
+    classes = class_names(arrays, path, n_classes)
+    c, h, w = x_train.shape[1:]
+    source = "x_test/y_test" if "x_test" in arrays else "a fixed 80/20 split"
+    description = (f"arrays from {path}: {c}x{h}x{w}, {len(classes)} classes; "
+                   f"{len(x_train)} train / {len(x_test)} test ({source})")
+    return Dataset("npz", x_train, y_train, x_test, y_test, classes, description)

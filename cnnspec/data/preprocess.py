@@ -1,0 +1,99 @@
+"""Input preprocessing from the spec's ``training.preprocess``, fitted on the training split.
+
+- ``none``: the images as loaded (in [0, 1]).
+- ``zero_center``: subtract the per-channel mean of the training images.
+- ``standardize``: subtract that mean and divide by the per-channel standard deviation.
+
+Statistics come from the training split only, so nothing about the validation or test images
+leaks into the model; they are stored in the run (:meth:`Preprocessor.to_dict`) so that
+``eval`` and ``predict`` transform their inputs exactly as training did. A channel whose
+training std is (almost) zero is divided by 1 instead: it carries no information and dividing
+would only blow up noise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnspec.errors import RunError
+
+PREPROCESS_MODES = ("none", "zero_center", "standardize")
+MIN_STD = 1e-6  # below this a channel counts as constant
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in PREPROCESS_MODES:
+        raise RunError(f"unknown preprocess mode {mode!r}",
+                       hint=f"use one of {', '.join(PREPROCESS_MODES)}")
+
+
+@dataclass(frozen=True)
+class Preprocessor:
+    """A fitted preprocessing: ``mode`` and per-channel ``mean`` and ``std``, each (C,) float64.
+
+    For ``none`` the mean is 0 and the std 1; for ``zero_center`` the std is 1.
+    """
+
+    mode: str
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, mode: str, x_train: np.ndarray) -> Preprocessor:
+        """Per-channel statistics of the training images ``x_train`` (N, C, H, W).
+
+        Sums run in float64 so that the mean of many float32 pixels is not rounded away.
+        """
+        _check_mode(mode)
+        if x_train.ndim != 4 or len(x_train) == 0:
+            raise RunError(f"preprocessing needs training images (N, C, H, W), "
+                           f"got an array of shape {x_train.shape}")
+        channels = x_train.shape[1]
+        mean = np.zeros(channels)
+        std = np.ones(channels)
+        if mode in ("zero_center", "standardize"):
+            mean = x_train.mean(axis=(0, 2, 3), dtype=np.float64)
+        if mode == "standardize":
+            std = x_train.std(axis=(0, 2, 3), dtype=np.float64)
+            std = np.where(std < MIN_STD, 1.0, std)
+        return cls(mode, mean, std)
+
+    @property
+    def channels(self) -> int:
+        return len(self.mean)
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        """``(x - mean) / std`` per channel, as a new float32 array.
+
+        ``x`` is (N, C, H, W) or one image (C, H, W); the caller's array is left unchanged.
+        """
+        if x.ndim not in (3, 4) or x.shape[-3] != self.channels:
+            raise RunError(f"cannot preprocess an array of shape {x.shape} (wrong number of channels or axes): expected "
+                           f"(N, {self.channels}, H, W) or ({self.channels}, H, W)",
+                           hint="the input must have as many channels as the training data")
+        mean = self.mean.astype(np.float32).reshape(-1, 1, 1)
+        std = self.std.astype(np.float32).reshape(-1, 1, 1)
+        return ((x.astype(np.float32, copy=False) - mean) / std).astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict:
+        """JSON-ready form: ``{"mode", "mean": [...], "std": [...]}``."""
+        return {"mode": self.mode, "mean": [float(v) for v in self.mean],
+                "std": [float(v) for v in self.std]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preprocessor:
+        """The inverse of :meth:`to_dict`; a malformed record is a RunError."""
+        try:
+            mode, mean, std = d["mode"], d["mean"], d["std"]
+        except (KeyError, TypeError) as exc:
+            raise RunError(f"preprocessing record is missing {exc}",
+                           hint="the run's files may be damaged; train again") from None
+        _check_mode(mode)
+        mean = np.asarray(mean, dtype=np.float64)
+        std = np.asarray(std, dtype=np.float64)
+        if mean.ndim != 1 or mean.shape != std.shape or len(mean) == 0 \
+                or not np.all(np.isfinite(mean)) or not np.all(std > 0):
+            raise RunError("preprocessing record has malformed mean/std",
+                           hint="the run's files may be damaged; train again")
+        return cls(mode, mean, std)

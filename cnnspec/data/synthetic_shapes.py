@@ -1,0 +1,157 @@
+"""The synthetic ``shapes`` dataset: strokes drawn at random places, sizes and widths.
+
+Eight classes (:data:`SHAPE_CLASSES`): ``x``, ``plus``, ``o`` (a circle), ``square`` (its
+outline), ``hbar``, ``vbar``, ``diag`` (top-left to bottom-right, like ``\\``) and
+``antidiag`` (like ``/``). Each image draws one shape, light on a dark background like the
+digits:
+
+- a centre ``(cy, cx)`` and a half-size ``r`` (arm length, radius, half-side) in
+  ``[0.2 S, 0.4 S]`` for an ``S x S`` image (at least 2 pixels), the centre anywhere that keeps
+  the shape inside the image;
+- a stroke width ``w`` in ``[1, 1 + S / 16]`` pixels and a brightness in ``[0.6, 1]``;
+- anti-aliased edges: a pixel at distance ``d`` from the shape's centre line gets
+  ``clip(w / 2 + 0.5 - d, 0, 1)`` times the brightness;
+- Gaussian noise of standard deviation ``noise``, then clipping to [0, 1].
+
+The classes come in pairs that share strokes (``x`` = ``diag`` + ``antidiag``, ``plus`` =
+``hbar`` + ``vbar``, ``o`` and ``square`` alike when small), so a classifier has to look at
+oriented strokes and how they combine: on this data a learned 3x3 filter can be seen to turn
+into an X detector. Labels are balanced (``count / len(classes)`` each, up to one) and in a
+random order; the last fifth of the images (``count // 5``) is the test split.
+
+All randomness comes from the generator passed in (the run's ``dataset`` stream).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.data.dataset import Dataset
+from cnnspec.errors import SpecError
+
+SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag")
+SHAPES_DEFAULTS = {"size": 16, "classes": list(SHAPE_CLASSES), "count": 4000, "noise": 0.1}
+MIN_SIZE = 8  # below this a circle and a square are the same few pixels
+TEST_FRACTION_DENOMINATOR = 5  # the last count // 5 images are the test split (80/20)
+
+
+def segment_distance(along: np.ndarray, across: np.ndarray, half_length: np.ndarray) -> np.ndarray:
+    """Distance from points to a segment centred at 0, given in the segment's own axes.
+
+    ``along`` and ``across`` are the point's coordinates parallel and perpendicular to the
+    segment; the segment runs from ``-half_length`` to ``+half_length`` along it.
+    """
+    beyond = np.maximum(np.abs(along) - half_length, 0.0)
+    return np.hypot(beyond, across)
+
+
+def stroke_distance(kind: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Distance from each pixel to the centre line of shape ``kind``.
+
+    ``dy``, ``dx`` are (n, S, S) offsets from the shape's centre, ``r`` (n, 1, 1) half-sizes.
+    """
+    root2 = np.sqrt(2.0)
+    if kind == "hbar":
+        return segment_distance(dx, dy, r)
+    if kind == "vbar":
+        return segment_distance(dy, dx, r)
+    if kind == "diag":  # from (-r, -r) to (r, r): the main diagonal, "\"
+        return segment_distance((dx + dy) / root2, (dy - dx) / root2, r * root2)
+    if kind == "antidiag":  # from (r, -r) to (-r, r): "/"
+        return segment_distance((dx - dy) / root2, (dx + dy) / root2, r * root2)
+    if kind == "plus":
+        return np.minimum(stroke_distance("hbar", dy, dx, r), stroke_distance("vbar", dy, dx, r))
+    if kind == "x":
+        return np.minimum(stroke_distance("diag", dy, dx, r),
+                          stroke_distance("antidiag", dy, dx, r))
+    if kind == "o":
+        return np.abs(np.hypot(dy, dx) - r)
+    if kind == "square":
+        # Exact distance to the outline of the square [-r, r]^2: outside, to the nearest
+        # edge or corner; inside, to the nearest side.
+        ay, ax = np.abs(dy), np.abs(dx)
+        outside = np.hypot(np.maximum(ay - r, 0.0), np.maximum(ax - r, 0.0))
+        inside = np.maximum(r - np.maximum(ay, ax), 0.0)
+        return outside + inside
+    raise ValueError(f"unknown shape {kind!r}")
+
+
+def draw_shapes(kind: str, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` noise-free images ``(n, size, size)`` float32 of one shape kind."""
+    r = rng.uniform(0.2 * size, 0.4 * size, n).clip(min=2.0)
+    width = rng.uniform(1.0, 1.0 + size / 16, n)
+    brightness = rng.uniform(0.6, 1.0, n)
+    # Keep the whole stroke (half-size plus half the width) inside the image.
+    margin = np.minimum(r + width / 2, (size - 1) / 2)
+    cy = rng.uniform(margin, size - 1 - margin)
+    cx = rng.uniform(margin, size - 1 - margin)
+    grid = np.arange(size, dtype=np.float64)
+    dy = grid[None, :, None] - cy[:, None, None]
+    dx = grid[None, None, :] - cx[:, None, None]
+    d = stroke_distance(kind, dy, dx, r[:, None, None])
+    ink = np.clip(width[:, None, None] / 2 + 0.5 - d, 0.0, 1.0)
+    return (ink * brightness[:, None, None]).astype(np.float32)
+
+
+def generate_shapes(size: int, classes: list[str], count: int, noise: float,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` images ``(count, 1, size, size)`` float32 in [0, 1] and labels ``(count,)`` int64.
+
+    Label ``i`` is ``classes[i]``; the labels are balanced and shuffled.
+    """
+    y = rng.permutation(np.arange(count) % len(classes)).astype(np.int64)
+    x = np.empty((count, 1, size, size), dtype=np.float32)
+    for label, kind in enumerate(classes):
+        members = np.flatnonzero(y == label)
+        x[members, 0] = draw_shapes(kind, len(members), size, rng)
+    x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+    np.clip(x, 0.0, 1.0, out=x)
+    return x, y
+
+
+def _config_error(key: str, message: str, hint: str) -> SpecError:
+    return SpecError(message, json_path=f"$.training.data.{key}", hint=hint)
+
+
+def resolve_shapes_config(cfg: dict) -> dict:
+    """The ``shapes`` settings with defaults filled in, checked; a mistake is a SpecError."""
+    unknown = sorted(set(cfg) - set(SHAPES_DEFAULTS) - {"name"})
+    if unknown:
+        raise _config_error(unknown[0], f"unknown shapes setting {unknown[0]!r}",
+                            f"shapes takes {', '.join(SHAPES_DEFAULTS)}")
+    out = {**SHAPES_DEFAULTS, **{k: v for k, v in cfg.items() if k != "name"}}
+    size, count, noise, classes = out["size"], out["count"], out["noise"], out["classes"]
+    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_SIZE:
+        raise _config_error("size", f"shapes size must be an integer >= {MIN_SIZE}, got {size!r}",
+                            "16 is the default; the input shape must be [1, size, size]")
+    if not isinstance(classes, (list, tuple)) or len(classes) < 2:
+        raise _config_error("classes", "shapes needs a list of at least 2 classes",
+                            f"choose among {', '.join(SHAPE_CLASSES)}")
+    for kind in classes:
+        if kind not in SHAPE_CLASSES:
+            raise _config_error("classes", f"unknown shape class {kind!r}",
+                                f"choose among {', '.join(SHAPE_CLASSES)}")
+    if len(set(classes)) != len(classes):
+        raise _config_error("classes", "a shape class is listed twice",
+                            "list each class once; its position is its label")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 5 * len(classes):
+        raise _config_error("count", f"shapes count must be an integer >= {5 * len(classes)} "
+                            f"(5 per class), got {count!r}", "4000 is the default")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1:
+        raise _config_error("noise", f"shapes noise must be a number in [0, 1], got {noise!r}",
+                            "it is the standard deviation of the added Gaussian noise; "
+                            "0.1 is the default")
+    return {"size": size, "classes": list(classes), "count": count, "noise": float(noise)}
+
+
+def load_shapes(cfg: dict, rng: np.random.Generator) -> Dataset:
+    """The shapes dataset for a ``{"name": "shapes", ...}`` config, drawn from ``rng``."""
+    settings = resolve_shapes_config(cfg)
+    x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
+                           settings["noise"], rng)
+    n_test = settings["count"] // TEST_FRACTION_DENOMINATOR
+    n_train = settings["count"] - n_test
+    size = settings["size"]
+    description = (f"synthetic shapes ({', '.join(settings['classes'])}), {size}x{size}, "
+                   f"noise {settings['noise']:g}; {n_train} train / {n_test} test")
+    return Dataset("shapes", x[:n_train], y[:n_train], x[n_train:], y[n_train:],
+                   settings["classes"], description)
