@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -50,7 +51,5 @@ def run(args: argparse.Namespace) -> int:
                          seed=args.seed, data_dir=args.data_dir)
     print(format_json(report) if args.format == "json" else format_table(report))
     if args.output:
-        path = plot(report, args.output)
-        if args.format == "table":
-            print(f"\nwrote {path}")
+        print(f"wrote {plot(report, args.output)}", file=sys.stderr)
     return 0

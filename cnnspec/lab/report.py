@@ -7,12 +7,12 @@ signal keep its scale through the layers, forward and backward?
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.lab.batch import Batch, make_batch
+from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.stats import LayerStats
 from cnnspec.lab.variants import Variant, load_variants
 
@@ -104,19 +104,9 @@ def format_table(report: InitReport) -> str:
     return "\n\n".join(blocks)
 
 
-def _json_safe(value):
-    """NaN and infinity as strings: JSON has no literal for them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def format_json(report: InitReport) -> str:
-    return json.dumps(_json_safe(report.to_dict()), indent=2)
+    """The report as JSON: per variant, one object per layer (see :class:`LayerStats`)."""
+    return dumps(report.to_dict())
 
 
 def plot(report: InitReport, out_png) -> Path:

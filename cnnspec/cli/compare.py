@@ -1,0 +1,71 @@
+"""``cnnspec compare SPEC --init A --init B``: train each init variant and compare them."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
+
+EPILOG = """\
+examples:
+  cnnspec compare specs/digits.cnn --init he_normal --init "normal(0, 0.01)" --epochs 5
+  cnnspec compare specs/plain30.cnn --init he_normal --init glorot_uniform --init lsuv \\
+      --seeds 3 --jobs 2 -o curves.png
+"""
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec (or .json IR without --init)")
+    parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
+                        help="a model-wide default weight init to try, in the spec language; "
+                        "repeat for each variant (default: the spec as written)")
+    parser.add_argument("--epochs", type=positive_int, metavar="N",
+                        help="epochs per training (default: the spec's)")
+    parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
+                        help="train each variant with seeds 0..K-1 (default 1)")
+    parser.add_argument("--jobs", type=positive_int, metavar="J",
+                        help="trainings run in parallel processes (default: 2 on a machine "
+                        "with two or more cores, else 1)")
+    parser.add_argument("--target", type=fraction, default=0.9, metavar="ACC",
+                        help="validation accuracy whose first epoch is reported (default 0.9)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="folder for the run folders (default runs/compare-<spec>-<time>)")
+    parser.add_argument("-o", "--output", metavar="FILE.png",
+                        help="learning curves of all variants (default <out>/curves.png)")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="output format (default table)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are cached")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from cnnspec.lab.compare import compare, format_table, plot
+    from cnnspec.lab.jsonout import dumps
+
+    comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
+                         jobs=args.jobs, out=args.out, target=args.target,
+                         data_dir=args.data_dir)
+    curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
+    if args.format == "json":
+        print(dumps(comparison.to_dict()))
+    else:
+        print(format_table(comparison))
+    print(f"wrote {curves}", file=sys.stderr)
+    return 0

@@ -1,0 +1,269 @@
+"""``cnnspec compare``: train one spec under several inits and several seeds, side by side.
+
+This is the comparison practitioners make by hand: the same network, the same data in the same
+order, only the init differs. Seed ``k`` of every variant trains with the same run seed, so the
+dataset, the validation split and the batch order are identical across variants (they come from
+their own streams, :mod:`cnnspec.seeding`); the init draws differ because the init does.
+
+Each (variant, seed) training is an independent job; with ``jobs > 1`` they run in separate
+processes (:class:`concurrent.futures.ProcessPoolExecutor`, spawned so that no BLAS thread pool
+is forked). Every job writes its own run folder under the comparison's folder.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cnnspec.errors import RunError
+
+DEFAULT_TARGET = 0.9
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training: variant ``init`` (None: the spec as written) with run seed ``seed``."""
+
+    spec: str
+    init: str | None
+    seed: int
+    epochs: int | None
+    out: str
+    data_dir: str | None = None
+
+
+@dataclass
+class JobResult:
+    """What one training left: per-epoch metrics, the final test accuracy, and whether the
+    loss diverged (NaN or inf) — then ``error`` holds the trainer's message."""
+
+    label: str
+    seed: int
+    metrics: list[dict]
+    test_acc: float | None
+    diverged: bool
+    error: str | None = None
+    out: str | None = None
+
+
+@dataclass
+class VariantSummary:
+    """One row of the comparison table: a variant over all its seeds."""
+
+    label: str
+    seeds: int
+    val_acc_mean: float
+    val_acc_std: float
+    test_acc_mean: float
+    test_acc_std: float
+    epochs_to_target: float | None  # mean over the seeds that reached the target
+    reached: int  # seeds that reached the target
+    diverged: int  # seeds that diverged
+    runs: list[JobResult] = field(default_factory=list)
+
+
+def variant_label(init: str | None) -> str:
+    from cnnspec.lab.variants import SPEC_LABEL
+
+    return SPEC_LABEL if init is None else init
+
+
+def slug(label: str) -> str:
+    """A folder-safe name for a variant: ``normal(0, 0.01)`` -> ``normal_0_0.01``."""
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_") or "variant"
+
+
+def run_job(job: Job) -> JobResult:
+    """Train one variant with one seed (the body of a worker process)."""
+    from cnnspec.lab.variants import load_variant
+    from cnnspec.train.api import train
+
+    label = variant_label(job.init)
+    variant = load_variant(job.spec, job.init)
+    options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir}
+    if job.epochs is not None:
+        options["epochs"] = job.epochs
+    try:
+        run = train(variant.checked, **options)
+    except RunError as exc:
+        if not _is_divergence(job.out):
+            raise
+        return JobResult(label, job.seed, _metrics_on_disk(job.out), None, True, exc.message,
+                         job.out)
+    metrics = list(run.metrics)
+    test_acc = run.summary.get("test_acc")
+    diverged = bool(run.summary.get("diverged")) or not _finite_losses(metrics)
+    return JobResult(label, job.seed, metrics, test_acc, diverged, None, job.out)
+
+
+def _is_divergence(out: str) -> bool:
+    from cnnspec.train.rundir import DIVERGED
+
+    return (Path(out) / DIVERGED).exists()
+
+
+def _metrics_on_disk(out: str) -> list[dict]:
+    from cnnspec.train.files import read_jsonl
+
+    path = Path(out) / "metrics.jsonl"
+    return read_jsonl(path) if path.exists() else []
+
+
+def _finite_losses(metrics: list[dict]) -> bool:
+    values = [m.get("train_loss") for m in metrics]
+    return all(v is None or math.isfinite(v) for v in values)
+
+
+def _limit_blas_threads() -> None:
+    """Worker initialiser: one BLAS thread per process, so ``--jobs`` processes share the
+    cores instead of each starting a thread per core."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def default_jobs(n_jobs: int) -> int:
+    """Two processes when there are two cores and two jobs to share them, else one."""
+    return max(1, min(2, os.cpu_count() or 1, n_jobs))
+
+
+def run_jobs(jobs: list[Job], workers: int) -> list[JobResult]:
+    """Run every job, in this process when ``workers == 1``, else in a process pool; results
+    come back in the order of ``jobs``."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [run_job(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                             initializer=_limit_blas_threads) as pool:
+        return list(pool.map(run_job, jobs))
+
+
+def make_jobs(spec: str, inits: list[str | None], seeds: int, epochs: int | None, out: Path,
+              data_dir: str | None = None) -> list[Job]:
+    """One job per (variant, seed), run folders ``<out>/<variant>-seed<k>``."""
+    return [Job(str(spec), init, seed, epochs, str(out / f"{slug(variant_label(init))}-seed{seed}"),
+                data_dir)
+            for init in inits for seed in range(seeds)]
+
+
+def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
+    """The first epoch whose validation accuracy is at least ``target`` (None if none is)."""
+    for index, row in enumerate(metrics):
+        acc = row.get("val_acc")
+        if acc is not None and acc >= target:
+            return int(row.get("epoch", index + 1))
+    return None
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population std; NaN for no values."""
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummary:
+    """The table row of one variant: final validation and test accuracy over seeds (a diverged
+    run counts with what it reached: chance, usually), epochs to ``target``, divergences."""
+    val = [r.metrics[-1]["val_acc"] for r in runs if r.metrics and
+           r.metrics[-1].get("val_acc") is not None]
+    test = [r.test_acc for r in runs if r.test_acc is not None]
+    reached = [e for e in (epochs_to_reach(r.metrics, target) for r in runs) if e is not None]
+    val_mean, val_std = _mean_std(val)
+    test_mean, test_std = _mean_std(test)
+    return VariantSummary(
+        label=label, seeds=len(runs), val_acc_mean=val_mean, val_acc_std=val_std,
+        test_acc_mean=test_mean, test_acc_std=test_std,
+        epochs_to_target=sum(reached) / len(reached) if reached else None,
+        reached=len(reached), diverged=sum(r.diverged for r in runs), runs=runs)
+
+
+@dataclass
+class Comparison:
+    spec: str
+    target: float
+    out: Path
+    variants: list[VariantSummary]
+    seconds: float
+
+    def curves(self) -> dict[str, list[list[dict]]]:
+        """Per variant, the per-epoch metrics of each seed (for the learning-curve plot)."""
+        return {v.label: [r.metrics for r in v.runs] for v in self.variants}
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
+                "variants": [asdict(v) for v in self.variants]}
+
+
+def default_out(spec: str, runs_dir: str | Path = "runs") -> Path:
+    stem = Path(spec).stem
+    return Path(runs_dir) / f"compare-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
+            jobs: int | None = None, out: str | Path | None = None,
+            target: float = DEFAULT_TARGET, data_dir: str | None = None) -> Comparison:
+    """Train ``spec`` once per init variant and seed; returns the summarised comparison.
+
+    Every variant is checked before any training starts, so a typo in the last ``--init``
+    fails at once rather than after the first variants trained.
+    """
+    from cnnspec.lab.variants import load_variant
+
+    if seeds < 1:
+        raise ValueError("seeds must be at least 1")
+    variants = inits or [None]
+    for init in variants:
+        load_variant(spec, init)
+    folder = Path(out) if out is not None else default_out(spec)
+    job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir)
+    started = time.perf_counter()
+    results = run_jobs(job_list, jobs or default_jobs(len(job_list)))
+    seconds = time.perf_counter() - started
+    rows = [summarize(variant_label(init), [r for r in results
+                                            if r.label == variant_label(init)], target)
+            for init in variants]
+    return Comparison(str(spec), target, folder, rows, seconds)
+
+
+# ---- output -------------------------------------------------------------------------------
+
+def _pct(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{100 * mean:5.1f} +- {100 * std:4.1f}"
+
+
+def format_table(comparison: Comparison) -> str:
+    """The comparison table: one row per variant, accuracies in percent as mean +- std."""
+    target = f"epochs to {100 * comparison.target:g}%"
+    header = ["init", "val acc %", "test acc %", target, "diverged"]
+    rows = []
+    for v in comparison.variants:
+        if v.epochs_to_target is None:
+            reach = f"never (0/{v.seeds})"
+        else:
+            reach = f"{v.epochs_to_target:.1f} ({v.reached}/{v.seeds})"
+        diverged = "no" if v.diverged == 0 else f"yes ({v.diverged}/{v.seeds})"
+        rows.append([v.label, _pct(v.val_acc_mean, v.val_acc_std),
+                     _pct(v.test_acc_mean, v.test_acc_std), reach, diverged])
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    seeds = comparison.variants[0].seeds if comparison.variants else 0
+    lines.append(f"({seeds} seed{'s' if seeds != 1 else ''} per variant, mean +- std over "
+                 f"seeds; runs in {comparison.out})")
+    return "\n".join(lines)
+
+
+def plot(comparison: Comparison, out_png) -> Path:
+    from cnnspec.lab.plots import plot_learning_curves
+
+    return plot_learning_curves(comparison.curves(), out_png,
+                                title=f"{Path(comparison.spec).stem}: inits compared")
