@@ -1,0 +1,260 @@
+"""The syntax tree of a spec: what was written, with where it was written.
+
+A Lark parse tree becomes these dataclasses through :class:`ToAst`. Nothing here knows what a
+``conv`` is; meaning is given by the resolver. Every node has a :class:`~cnnspec.errors.Span`
+so any later mistake can point at the token that caused it. Values keep their source text so
+the formatter can write numbers back exactly as the user wrote them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lark import Token, Transformer, v_args
+
+from cnnspec.errors import Span
+
+
+def token_span(token: Token) -> Span:
+    return Span(token.line, token.column, token.end_line, token.end_column)
+
+
+def meta_span(meta) -> Span:
+    return Span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+# -- values -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Num:
+    value: int | float
+    text: str
+    span: Span
+
+
+@dataclass
+class Dims:
+    values: list[int]
+    text: str
+    span: Span
+
+
+@dataclass
+class Word:
+    name: str
+    span: Span
+
+
+@dataclass
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass
+class Kwarg:
+    name: str
+    name_span: Span
+    value: Value
+
+
+@dataclass
+class Call:
+    name: str
+    name_span: Span
+    args: list[Value]
+    kwargs: list[Kwarg]
+    span: Span
+
+
+@dataclass
+class ListLit:
+    items: list[Value]
+    span: Span
+
+
+Value = Num | Dims | Word | Str | Call | ListLit
+
+
+def describe(value: Value) -> str:
+    """How a value is named in an error message: `'tanh'`, `the number 3`, `a list`."""
+    if isinstance(value, Word):
+        return f"'{value.name}'"
+    if isinstance(value, Num):
+        return f"the number {value.text}"
+    if isinstance(value, Dims):
+        return f"the size {value.text}"
+    if isinstance(value, Str):
+        return f'the string "{value.value}"'
+    if isinstance(value, Call):
+        return f"'{value.name}(...)'"
+    return "a list"
+
+
+# -- statements ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Setting:
+    key: str
+    key_span: Span
+    value: Value
+    span: Span
+
+
+@dataclass
+class ModelStmt:
+    name: str
+    name_span: Span
+    span: Span
+
+
+@dataclass
+class InputStmt:
+    value: Value
+    span: Span
+
+
+@dataclass
+class DefaultStmt:
+    settings: list[Setting]
+    span: Span
+
+
+@dataclass
+class OutputStmt:
+    name: str
+    name_span: Span
+    span: Span
+
+
+@dataclass
+class LayerStmt:
+    label: str | None
+    label_span: Span | None
+    head: Word | Call
+    items: list[Value]
+    inputs: list[Word] | None
+    span: Span
+
+    @property
+    def decl_span(self) -> Span:
+        """Where the layer is declared: its name if it has one, else its kind."""
+        return self.label_span or self.head.span
+
+
+@dataclass
+class RepeatStmt:
+    count: Value
+    name: str | None
+    name_span: Span | None
+    layers: list[LayerStmt]
+    span: Span
+
+
+@dataclass
+class TrainStmt:
+    settings: list[Setting]
+    span: Span
+
+
+Statement = ModelStmt | InputStmt | DefaultStmt | OutputStmt | LayerStmt | RepeatStmt | TrainStmt
+
+
+@dataclass
+class Module:
+    statements: list[Statement] = field(default_factory=list)
+
+
+def _number(token: Token) -> int | float:
+    text = str(token)
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+@v_args(meta=True)
+class ToAst(Transformer):
+    """Parse tree -> AST. One method per grammar rule, in grammar order."""
+
+    def start(self, meta, children):
+        return Module([c for c in children if c is not None])
+
+    def init_expr(self, meta, children):
+        return children[0]
+
+    def model(self, meta, children):
+        (name,) = children
+        return ModelStmt(str(name), token_span(name), meta_span(meta))
+
+    def input(self, meta, children):
+        return InputStmt(children[0], meta_span(meta))
+
+    def default(self, meta, children):
+        return DefaultStmt(list(children), meta_span(meta))
+
+    def output(self, meta, children):
+        (name,) = children
+        return OutputStmt(str(name), token_span(name), meta_span(meta))
+
+    def repeat(self, meta, children):
+        count, name, *layers = children
+        return RepeatStmt(count, str(name) if name is not None else None,
+                          token_span(name) if name is not None else None,
+                          [layer for layer in layers if layer is not None], meta_span(meta))
+
+    def train(self, meta, children):
+        return TrainStmt(list(children), meta_span(meta))
+
+    def setting(self, meta, children):
+        key, value = children
+        return Setting(str(key), token_span(key), value, meta_span(meta))
+
+    def layer(self, meta, children):
+        label, head, *rest = children
+        inputs = rest.pop() if rest else None
+        label_name, label_span = label if label is not None else (None, None)
+        return LayerStmt(label_name, label_span, head, rest, inputs, meta_span(meta))
+
+    def label(self, meta, children):
+        (name,) = children
+        return str(name), token_span(name)
+
+    def head(self, meta, children):
+        (value,) = children
+        if isinstance(value, Token):
+            return Word(str(value), token_span(value))
+        return value
+
+    def inputs(self, meta, children):
+        return [Word(str(t), token_span(t)) for t in children]
+
+    def number(self, meta, children):
+        (token,) = children
+        return Num(_number(token), str(token), token_span(token))
+
+    def dims(self, meta, children):
+        (token,) = children
+        return Dims([int(part) for part in str(token).split("x")], str(token), token_span(token))
+
+    def string(self, meta, children):
+        (token,) = children
+        return Str(str(token)[1:-1], token_span(token))
+
+    def word(self, meta, children):
+        (token,) = children
+        return Word(str(token), token_span(token))
+
+    def call(self, meta, children):
+        name, *args = children
+        positional = [a for a in args if a is not None and not isinstance(a, Kwarg)]
+        keywords = [a for a in args if isinstance(a, Kwarg)]
+        return Call(str(name), token_span(name), positional, keywords, meta_span(meta))
+
+    def kwarg(self, meta, children):
+        name, value = children
+        return Kwarg(str(name), token_span(name), value)
+
+    def list(self, meta, children):
+        return ListLit([c for c in children if c is not None], meta_span(meta))

@@ -1,0 +1,63 @@
+"""Binding the arguments of a call such as ``he_normal(mode=fan_out)`` to named parameters.
+
+One binder serves initializers, datasets, optimizers and schedules: positional arguments fill
+the parameters in order, keywords by name, missing ones take their default (or are an error
+when there is none), and unknown or repeated ones are errors with a suggestion.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cnnspec.errors import SpecError
+from cnnspec.lang.ast import Call, Value, Word
+from cnnspec.lang.suggest import did_you_mean
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter: its name, its default (or REQUIRED) and how to read a written value."""
+
+    name: str
+    default: Any
+    read: Callable[[Value, str], Any]
+
+
+def bind(value: Word | Call, params: list[Param], what: str) -> dict:
+    """The call's arguments as ``{name: value}`` with defaults filled in, in ``params`` order.
+
+    ``what`` names the callee in messages, e.g. "initializer he_normal".
+    """
+    args = value.args if isinstance(value, Call) else []
+    kwargs = value.kwargs if isinstance(value, Call) else []
+    names = [p.name for p in params]
+    signature = f"{value.name}({', '.join(names)})"
+    if len(args) > len(params):
+        extra = args[len(params)]
+        count = "no arguments" if not params else (
+            f"at most {len(params)} argument{'s' if len(params) > 1 else ''}")
+        raise SpecError(f"{what} takes {count}, got {len(args)}", span=extra.span,
+                        hint=f"write {signature}" if params else f"write {value.name}")
+    given: dict[str, Value] = dict(zip(names, args))
+    for kwarg in kwargs:
+        if kwarg.name not in names:
+            raise SpecError(f"{what} has no parameter '{kwarg.name}'", span=kwarg.name_span,
+                            hint=did_you_mean(kwarg.name, names, "parameters")
+                            if names else f"write {value.name} without arguments")
+        if kwarg.name in given:
+            raise SpecError(f"parameter '{kwarg.name}' of {value.name} is given twice",
+                            span=kwarg.name_span)
+        given[kwarg.name] = kwarg.value
+    out = {}
+    for param in params:
+        if param.name in given:
+            out[param.name] = param.read(given[param.name], f"{param.name} of {value.name}")
+        elif param.default is REQUIRED:
+            raise SpecError(f"{what} needs a value for '{param.name}'", span=value.span,
+                            hint=f"write {signature}")
+        else:
+            out[param.name] = param.default
+    return out

@@ -1,0 +1,179 @@
+"""Initializer expressions -> IR init objects (docs/ir.md, "Init objects").
+
+The catalogue below is the one place the language learns which initializers exist, their
+parameters, defaults and aliases. Formulas live with the initializers themselves
+(cnnspec/init/) and in docs/ir.md; here we only check that what was written is well formed:
+``glorot_uniform``, ``he_normal(mode=fan_out, gain=leaky_relu(0.2))``, ``normal(0, 0.01)``,
+``[[1, 0, 1], [0, 1, 0], [1, 0, 1]]`` (a literal kernel).
+"""
+from __future__ import annotations
+
+from cnnspec.errors import SpecError
+from cnnspec.lang import values as read
+from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
+from cnnspec.lang.calls import REQUIRED, Param, bind
+from cnnspec.lang.suggest import did_you_mean
+
+ALIASES = {
+    "xavier_uniform": "glorot_uniform",
+    "xavier_normal": "glorot_normal",
+    "kaiming_uniform": "he_uniform",
+    "kaiming_normal": "he_normal",
+    "dirac": "identity",
+}
+
+NONLINEARITIES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
+MODES = ["fan_in", "fan_out", "fan_avg"]
+DISTRIBUTIONS = ["uniform", "normal", "truncated_normal"]
+
+
+def read_gain(value: Value, what: str) -> dict:
+    """A gain: a number (``{"value": g}``) or a nonlinearity, PyTorch's ``calculate_gain``.
+
+    ``leaky_relu`` takes its negative slope, ``leaky_relu(0.2)``; 0.01 if not given.
+    """
+    if isinstance(value, Num):
+        return {"value": read.positive_number(value, what)}
+    if isinstance(value, Word) and value.name in NONLINEARITIES:
+        if value.name == "leaky_relu":
+            return {"nonlinearity": "leaky_relu", "slope": 0.01}
+        return {"nonlinearity": value.name}
+    if isinstance(value, Call) and value.name == "leaky_relu":
+        slope = bind(value, [Param("slope", 0.01, read.number)], "gain leaky_relu")["slope"]
+        return {"nonlinearity": "leaky_relu", "slope": slope}
+    if isinstance(value, (Word, Call)):
+        raise SpecError(f"unknown nonlinearity '{value.name}' for {what}", span=value.span,
+                        hint="a gain is a number or a nonlinearity; "
+                        + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"))
+    raise SpecError(f"{what} must be a number or a nonlinearity, not {describe(value)}",
+                    span=value.span)
+
+
+def _he_mode(value: Value, what: str) -> str:
+    return read.choice(value, "mode", ["fan_in", "fan_out"])
+
+
+def _mode(value: Value, what: str) -> str:
+    return read.choice(value, "mode", MODES)
+
+
+def _distribution(value: Value, what: str) -> str:
+    return read.choice(value, "distribution", DISTRIBUTIONS)
+
+
+LINEAR = {"nonlinearity": "linear"}
+RELU = {"nonlinearity": "relu"}
+
+# name -> parameters, in the order positional arguments fill them.
+CATALOGUE: dict[str, list[Param]] = {
+    "zeros": [],
+    "ones": [],
+    "constant": [Param("value", REQUIRED, read.number)],
+    "uniform": [Param("low", REQUIRED, read.number), Param("high", REQUIRED, read.number)],
+    "normal": [Param("mean", REQUIRED, read.number), Param("std", REQUIRED, read.positive_number)],
+    "truncated_normal": [Param("mean", REQUIRED, read.number),
+                         Param("std", REQUIRED, read.positive_number)],
+    "variance_scaling": [Param("scale", 1.0, read.positive_number),
+                         Param("mode", "fan_in", _mode),
+                         Param("distribution", "truncated_normal", _distribution)],
+    "glorot_uniform": [Param("gain", LINEAR, read_gain)],
+    "glorot_normal": [Param("gain", LINEAR, read_gain)],
+    "he_uniform": [Param("mode", "fan_in", _he_mode), Param("gain", RELU, read_gain)],
+    "he_normal": [Param("mode", "fan_in", _he_mode), Param("gain", RELU, read_gain)],
+    "lecun_uniform": [],
+    "lecun_normal": [],
+    "orthogonal": [Param("gain", LINEAR, read_gain)],
+    "identity": [],
+    "literal": [Param("values", REQUIRED, lambda v, what: read_kernel_literal(v))],
+    "sobel_x": [],
+    "sobel_y": [],
+    "laplacian": [],
+    "gaussian": [Param("sigma", 1.0, read.positive_number)],
+    "box": [],
+    "x_kernel": [],
+    "lsuv": [Param("tol", 0.1, read.positive_number),
+             Param("max_iter", 10, read.positive_int)],
+}
+
+# What a bias (a vector, no fans, no spatial layout) may be initialised with.
+BIAS_INITS = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal"]
+
+
+def read_kernel_literal(value: Value) -> list:
+    """A rectangular nested list of numbers, 2-D to 4-D: [kh][kw], [out][kh][kw] or
+    [out][in][kh][kw]."""
+    if not isinstance(value, ListLit):
+        raise SpecError(f"a kernel literal must be a list of rows, not {describe(value)}",
+                        span=value.span, hint="e.g. [[1, 0, 1], [0, 1, 0], [1, 0, 1]]")
+    nested = _nested(value)
+    depth = _depth(nested)
+    if not 2 <= depth <= 4:
+        raise SpecError(
+            f"a kernel literal must be 2-D (rows), 3-D (one matrix per filter) or 4-D "
+            f"(per filter and channel), not {depth}-D", span=value.span,
+            hint="write a matrix as a list of rows: [[1, 0], [0, 1]]")
+    return nested
+
+
+def _nested(value: Value) -> list | float:
+    """The list as plain Python data; ragged lists and non-numbers are errors."""
+    if isinstance(value, Num):
+        return value.value
+    if not isinstance(value, ListLit):
+        raise SpecError(f"a kernel literal holds numbers, not {describe(value)}", span=value.span)
+    if not value.items:
+        raise SpecError("a kernel literal may not contain an empty list", span=value.span)
+    items = [_nested(item) for item in value.items]
+    shapes = [_shape(item) for item in items]
+    for item, shape in zip(value.items, shapes):
+        if shape != shapes[0]:
+            raise SpecError(
+                f"ragged kernel literal: this entry has shape {_show(shape)}, the first has "
+                f"{_show(shapes[0])}", span=item.span,
+                hint="every row needs the same number of entries, every matrix the same size")
+    return items
+
+
+def _shape(x) -> tuple[int, ...]:
+    return (len(x),) + _shape(x[0]) if isinstance(x, list) else ()
+
+
+def _depth(x) -> int:
+    return len(_shape(x))
+
+
+def _show(shape: tuple[int, ...]) -> str:
+    return "x".join(str(n) for n in shape) if shape else "a single number"
+
+
+def read_init(value: Value, what: str = "initializer") -> dict:
+    """An initializer expression as an IR init object, with aliases made canonical."""
+    if isinstance(value, ListLit):
+        return {"name": "literal", "values": read_kernel_literal(value)}
+    if isinstance(value, Num):
+        raise SpecError(f"{what} must name an initializer, not the number {value.text}",
+                        span=value.span, hint=f"for a constant write constant({value.text})")
+    if not isinstance(value, (Word, Call)):
+        raise SpecError(f"{what} must name an initializer, not {describe(value)}",
+                        span=value.span)
+    name = ALIASES.get(value.name, value.name)
+    if name not in CATALOGUE:
+        span = value.name_span if isinstance(value, Call) else value.span
+        raise SpecError(f"unknown initializer '{value.name}'", span=span,
+                        hint=did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
+                                          "initializers"))
+    params = bind(value, CATALOGUE[name], f"initializer {value.name}")
+    if name == "uniform" and params["low"] > params["high"]:
+        raise SpecError("uniform(low, high) needs low <= high", span=value.span)
+    return {"name": name, **params}
+
+
+def read_bias_init(value: Value) -> dict:
+    """An init for a bias vector: only the element-wise ones make sense there."""
+    init = read_init(value, "the bias initializer")
+    if init["name"] not in BIAS_INITS:
+        raise SpecError(f"'{init['name']}' cannot initialise a bias",
+                        span=value.span,
+                        hint="a bias is a vector without fans or a kernel shape; use one of "
+                        + ", ".join(BIAS_INITS))
+    return init

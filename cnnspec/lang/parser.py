@@ -1,0 +1,90 @@
+"""Building the Lark parser (once, lazily) and running it.
+
+The grammar (``grammar/cnnspec.lark``, shipped as ``cnnspec.grammar``) is newline-sensitive: a
+statement ends at the end of its line. A small post-lexer makes that comfortable: newlines
+inside ``(...)`` and ``[...]`` are dropped (so a kernel literal may span lines) and runs of
+newlines collapse into one, so blank lines and comment lines never need grammar rules.
+
+Syntax errors become :class:`~cnnspec.errors.SpecError` in :mod:`cnnspec.lang.syntax_errors`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib.resources import files
+
+from lark import Lark, Token, Tree
+from lark.lark import PostLex
+
+OPENERS = {"LPAR", "LSQB"}
+CLOSERS = {"RPAR", "RSQB"}
+
+
+class _Newlines(PostLex):
+    """Drops newlines inside brackets and merges runs of newlines into one ``_NL``."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        depth = 0
+        last_was_newline = False
+        for token in stream:
+            if token.type == "_NL":
+                if depth > 0 or last_was_newline:
+                    continue
+                last_was_newline = True
+            else:
+                last_was_newline = False
+                if token.type in OPENERS:
+                    depth += 1
+                elif token.type in CLOSERS:
+                    depth = max(depth - 1, 0)
+            yield token
+
+
+@lru_cache(maxsize=1)
+def grammar_text() -> str:
+    return (files("cnnspec.grammar") / "cnnspec.lark").read_text(encoding="utf-8")
+
+
+# Comments are skipped by the parser but reported here, so the formatter can keep them. The
+# parser is built once; each parse_tree call collects into a fresh list.
+_comments: list[Token] = []
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser for both start symbols, built on first use."""
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        start=["start", "init_expr"],
+        propagate_positions=True,
+        postlex=_Newlines(),
+        maybe_placeholders=True,
+        lexer_callbacks={"COMMENT": _comments.append},
+    )
+
+
+def parse_tree(text: str, start: str = "start", path: str | None = None) -> Tree:
+    """The parse tree of ``text``; syntax errors raise :class:`SpecError`."""
+    return parse_with_comments(text, start, path)[0]
+
+
+def parse_with_comments(text: str, start: str = "start",
+                        path: str | None = None) -> tuple[Tree, list[Token]]:
+    """The parse tree and the ``#`` comment tokens, in source order."""
+    from lark.exceptions import UnexpectedInput
+
+    from cnnspec.lang.syntax_errors import syntax_error
+
+    lark = parser()
+    _comments.clear()
+    try:
+        tree = lark.parse(text, start=start)
+    except UnexpectedInput as exc:
+        raise syntax_error(exc, text, path, start) from None
+    found = list(_comments)
+    _comments.clear()
+    return tree, found

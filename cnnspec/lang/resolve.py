@@ -1,0 +1,412 @@
+"""AST -> IR: expand repeats, name every layer, connect inputs, fill every default.
+
+The rules (docs/ir.md and docs/language.md):
+
+- a layer without ``name:`` is called ``<kind><n>``, n counting the statements of that kind at
+  the top level from 1 (the next free number if that name is taken);
+- ``conv 16 3x3 relu`` is two layers, the second named ``<conv's name>_relu``;
+- ``repeat N as body { ... }`` writes its layers N times; instance i's layers are called
+  ``body_<i>_<name>`` (an unnamed layer's name being its kind, or kind+ordinal if the kind
+  occurs more than once in the block), with ``group`` ``body_<i>``; inside the block a name
+  refers to the same instance's layer, and ``in`` to the instance's input;
+- a layer's input is the previous layer (``input`` for the first) unless ``<- a, b`` or
+  ``add(a, b)`` says otherwise; only layers written earlier may be used, so the graph is acyclic.
+
+Mistakes are collected, and raised together at the end.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
+from cnnspec.lang import values as read
+from cnnspec.lang.ast import (DefaultStmt, Dims, InputStmt, LayerStmt, ModelStmt, Module,
+                              OutputStmt, RepeatStmt, TrainStmt, Word, describe)
+from cnnspec.lang.inits import read_bias_init, read_init
+from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
+from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.training import read_training
+
+IR_VERSION = 1
+DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
+DEFAULT_BIAS_INIT = {"name": "zeros"}
+BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
+RESERVED = {"input", BLOCK_INPUT}
+
+
+@dataclass
+class Entry:
+    """One layer statement at one place in the expanded network."""
+
+    stmt: LayerStmt
+    name: str
+    group: str | None = None
+    prefix: str = ""
+    local_names: frozenset[str] = frozenset()  # labels of the enclosing block
+    first_in_instance: bool = False
+
+
+@dataclass
+class Header:
+    """The statements that are not layers, at most one of each."""
+
+    model: ModelStmt | None = None
+    input: InputStmt | None = None
+    default: DefaultStmt | None = None
+    output: OutputStmt | None = None
+    train: TrainStmt | None = None
+
+
+@dataclass
+class Resolver:
+    path: str | None
+    weight_default: dict | None
+    errors: list[SpecError] = field(default_factory=list)
+    spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
+
+    # -- the whole spec ---------------------------------------------------------------------
+
+    def resolve(self, module: Module, text: str | None) -> Spec:
+        header, body = self._split(module)
+        shape = self._input_shape(header.input)
+        weight_init, bias_init = self._defaults(header.default)
+        entries = self._expand(body)
+        layers = self._layers(entries, weight_init, bias_init)
+        output = self._output(header.output, layers)
+        training = read_training(header.train.settings if header.train else [], self.errors,
+                                 self.spans)
+        self._raise_errors()
+        ir = {  # deep-copied: layers must not share init objects with each other or defaults
+            "version": IR_VERSION,
+            "name": self._model_name(header.model),
+            "input": {"shape": shape},
+            "layers": layers,
+            "output": output,
+            "training": training,
+        }
+        return Spec(ir=copy.deepcopy(ir), path=self.path, text=text, spans=self.spans)
+
+    def _raise_errors(self) -> None:
+        for err in self.errors:
+            if err.file is None:
+                err.file = self.path
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise SpecErrors(list(self.errors))
+
+    def _split(self, module: Module) -> tuple[Header, list[LayerStmt | RepeatStmt]]:
+        header = Header()
+        body: list[LayerStmt | RepeatStmt] = []
+        slots = {ModelStmt: "model", InputStmt: "input", DefaultStmt: "default",
+                 OutputStmt: "output", TrainStmt: "train"}
+        for stmt in module.statements:
+            slot = slots.get(type(stmt))
+            if slot is None:
+                body.append(stmt)
+            elif getattr(header, slot) is not None:
+                first = getattr(header, slot).span.line
+                self.errors.append(SpecError(
+                    f"a spec has one '{slot}' {'block' if slot == 'train' else 'line'}, "
+                    f"this is the second", span=stmt.span, hint=f"the first is on line {first}"))
+            else:
+                setattr(header, slot, stmt)
+        return header, body
+
+    def _model_name(self, stmt: ModelStmt | None) -> str:
+        if stmt is not None:
+            return stmt.name
+        return Path(self.path).stem if self.path else "model"
+
+    def _input_shape(self, stmt: InputStmt | None) -> list[int]:
+        if stmt is None:
+            self.errors.append(SpecError(
+                "the spec has no input line", span=Span(1, 1),
+                hint="say the input's channels x height x width, e.g. `input 1x28x28`"))
+            return [1, 1, 1]
+        self.spans[("input", None)] = stmt.span
+        value = stmt.value
+        if not isinstance(value, Dims) or len(value.values) != 3:
+            self.errors.append(SpecError(
+                f"the input shape must be channels x height x width, not {describe(value)}",
+                span=value.span, hint="e.g. `input 1x28x28` (one channel, 28 x 28 pixels)"))
+            return [1, 1, 1]
+        if min(value.values) < 1:
+            self.errors.append(SpecError(f"every input size must be at least 1, not {value.text}",
+                                         span=value.span))
+            return [1, 1, 1]
+        return list(value.values)
+
+    def _defaults(self, stmt: DefaultStmt | None) -> tuple[dict, dict]:
+        """The model-wide weight and bias inits (`default weight X, bias Y`)."""
+        weight, bias = DEFAULT_WEIGHT_INIT, DEFAULT_BIAS_INIT
+        seen: set[str] = set()
+        for setting in stmt.settings if stmt else []:
+            if setting.key in seen:
+                self.errors.append(SpecError(f"default {setting.key} is given twice",
+                                             span=setting.key_span))
+                continue
+            seen.add(setting.key)
+            try:
+                if setting.key == "weight":
+                    weight = read_init(setting.value, "the default weight initializer")
+                elif setting.key == "bias":
+                    bias = read_bias_init(setting.value)
+                else:
+                    raise SpecError(f"unknown default '{setting.key}'", span=setting.key_span,
+                                    hint=did_you_mean(setting.key, ["weight", "bias"],
+                                                      "defaults"))
+            except SpecError as err:
+                self.errors.append(err)
+        if self.weight_default is not None:
+            weight = self.weight_default
+        return weight, bias
+
+    # -- names --------------------------------------------------------------------------------
+
+    def _expand(self, body: list[LayerStmt | RepeatStmt]) -> list[Entry]:
+        """Every layer statement at its place in the network, named."""
+        entries: list[Entry] = []
+        taken = self._explicit_names(body)
+        counters: dict[str, int] = {}
+        repeats = 0
+        for stmt in body:
+            if isinstance(stmt, LayerStmt):
+                kind = self._kind(stmt)
+                counters[kind] = counters.get(kind, 0) + 1
+                name = stmt.label or self._fresh(kind, counters[kind], taken)
+                entries.append(Entry(stmt, name))
+                continue
+            repeats += 1
+            entries += self._expand_repeat(stmt, repeats, taken)
+        return entries
+
+    def _kind(self, stmt: LayerStmt) -> str:
+        try:
+            return read_kind(stmt.head)
+        except SpecError:
+            return stmt.head.name  # reported when the layer is read
+
+    def _fresh(self, kind: str, n: int, taken: set[str]) -> str:
+        while f"{kind}{n}" in taken:
+            n += 1
+        taken.add(f"{kind}{n}")
+        return f"{kind}{n}"
+
+    def _explicit_names(self, body: list[LayerStmt | RepeatStmt]) -> set[str]:
+        """Names the user wrote at the top level; duplicates and reserved names reported."""
+        first: dict[str, Span] = {}
+        for stmt in body:
+            if isinstance(stmt, RepeatStmt):
+                self._check_labels(stmt.layers, {})
+                continue
+            self._check_labels([stmt], first)
+        return set(first)
+
+    def _check_labels(self, stmts: list[LayerStmt], first: dict[str, Span]) -> None:
+        for stmt in stmts:
+            if stmt.label is None:
+                continue
+            if stmt.label in RESERVED:
+                self.errors.append(SpecError(
+                    f"'{stmt.label}' is reserved and cannot name a layer", span=stmt.label_span,
+                    hint="`input` is the network's input; `in` a repeat block's input"))
+            elif stmt.label in first:
+                self.errors.append(SpecError(
+                    f"duplicate layer name '{stmt.label}'", span=stmt.label_span,
+                    hint=f"'{stmt.label}' is already defined on line "
+                    f"{first[stmt.label].line}; pick another name"))
+            else:
+                first[stmt.label] = stmt.label_span
+
+    def _expand_repeat(self, stmt: RepeatStmt, index: int, taken: set[str]) -> list[Entry]:
+        try:
+            count = read.positive_int(stmt.count, "the repeat count")
+        except SpecError as err:
+            self.errors.append(err)
+            return []
+        block = stmt.name or f"repeat{index}"
+        local = self._local_names(stmt.layers)
+        labels = frozenset(s.label for s in stmt.layers if s.label)
+        entries = []
+        for i in range(1, count + 1):
+            prefix = f"{block}_{i}_"
+            for j, (layer, name) in enumerate(zip(stmt.layers, local)):
+                entries.append(Entry(layer, prefix + name, group=f"{block}_{i}", prefix=prefix,
+                                     local_names=labels, first_in_instance=(j == 0)))
+        return entries
+
+    def _local_names(self, stmts: list[LayerStmt]) -> list[str]:
+        """Names inside a block: the label, else the kind (numbered if it occurs twice)."""
+        kinds = [self._kind(s) for s in stmts]
+        names, counts = [], {}
+        for stmt, kind in zip(stmts, kinds):
+            counts[kind] = counts.get(kind, 0) + 1
+            if stmt.label:
+                names.append(stmt.label)
+            elif sum(1 for s, k in zip(stmts, kinds) if k == kind and not s.label) == 1:
+                names.append(kind)
+            else:
+                names.append(f"{kind}{counts[kind]}")
+        return names
+
+    # -- layers ---------------------------------------------------------------------------------
+
+    def _layers(self, entries: list[Entry], weight_init: dict, bias_init: dict) -> list[dict]:
+        all_names = self._all_names(entries)
+        defined: dict[str, Span] = {}
+        read_cache: dict[int, ReadLayer | None] = {}
+        layers: list[dict] = []
+        prev, block_input = "input", "input"
+        for entry in entries:
+            if entry.first_in_instance:
+                block_input = prev
+            layer = self._read_once(entry, read_cache)
+            if layer is None:
+                defined[entry.name] = entry.stmt.decl_span
+                prev = entry.name
+                continue
+            inputs = self._inputs(entry, layer, prev, block_input, defined, all_names)
+            layers.append(self._ir_layer(entry, layer, inputs, weight_init, bias_init))
+            self._record_spans(entry, layer)
+            defined[entry.name] = entry.stmt.decl_span
+            prev = entry.name
+            if layer.activation is not None:
+                prev = self._activation_layer(entry, layer, layers, defined)
+        return layers
+
+    def _all_names(self, entries: list[Entry]) -> dict[str, Span]:
+        """Every layer name with its declaration, to tell 'later' from 'undefined'."""
+        names = {}
+        for entry in entries:
+            names.setdefault(entry.name, entry.stmt.decl_span)
+        return names
+
+    def _read_once(self, entry: Entry, cache: dict[int, ReadLayer | None]) -> ReadLayer | None:
+        """Read a statement once even if a repeat uses it many times (one error, not N)."""
+        key = id(entry.stmt)
+        if key not in cache:
+            try:
+                cache[key] = read_layer(entry.stmt, f"'{entry.stmt.label or entry.name}'")
+            except SpecError as err:
+                self.errors.append(err)
+                cache[key] = None
+        return cache[key]
+
+    def _inputs(self, entry: Entry, layer: ReadLayer, prev: str, block_input: str,
+                defined: dict[str, Span], all_names: dict[str, Span]) -> list[str]:
+        stmt = entry.stmt
+        refs = layer.refs
+        if stmt.inputs is not None and refs:
+            self._error(SpecError(f"the inputs of {entry.name} are given twice",
+                                  span=stmt.inputs[0].span,
+                                  hint=f"write either {layer.kind}(a, b) or {layer.kind} <- a, b"))
+        refs = refs or stmt.inputs or []
+        kind = KINDS[layer.kind]
+        if kind.merge and len(refs) < 2:
+            self._error(SpecError(
+                f"{layer.kind} needs at least two inputs", span=stmt.head.span,
+                hint=f"name them: {layer.kind}(a, b) or {layer.kind} <- a, b"))
+            return [self._ref_name(entry, r, block_input) for r in refs] or [prev]
+        if not kind.merge and len(refs) > 1:
+            self._error(SpecError(
+                f"a {layer.kind} layer takes one input, got {len(refs)}", span=refs[1].span,
+                hint="combine several inputs first with add(...) or concat(...)"))
+            refs = refs[:1]
+        if not refs:
+            return [prev]
+        return [self._check_ref(entry, r, block_input, defined, all_names) for r in refs]
+
+    def _ref_name(self, entry: Entry, ref: Word, block_input: str) -> str:
+        if entry.group is not None and ref.name == BLOCK_INPUT:
+            return block_input
+        if ref.name in entry.local_names:
+            return entry.prefix + ref.name
+        return ref.name
+
+    def _check_ref(self, entry: Entry, ref: Word, block_input: str, defined: dict[str, Span],
+                   all_names: dict[str, Span]) -> str:
+        name = self._ref_name(entry, ref, block_input)
+        if name == "input" or name in defined:
+            return name
+        if ref.name == BLOCK_INPUT:
+            self._error(SpecError("'in' (a block's input) is only defined inside a repeat block",
+                                  span=ref.span, hint="refer to the layer by its name"))
+        elif name in all_names:
+            self._error(SpecError(
+                f"layer '{ref.name}' is used before it is defined (line "
+                f"{all_names[name].line})", span=ref.span,
+                hint="a layer may only use layers written before it (this also rules out "
+                "cycles); move this layer below it"))
+        else:
+            self._error(SpecError(f"undefined layer '{ref.name}'", span=ref.span,
+                                  hint=did_you_mean(ref.name, ["input", *defined],
+                                                    "layers defined above")))
+        return name
+
+    def _error(self, err: SpecError) -> None:
+        # A statement inside a repeat is checked once per instance; report it once.
+        if all((e.message, e.span) != (err.message, err.span) for e in self.errors):
+            self.errors.append(err)
+
+    def _ir_layer(self, entry: Entry, layer: ReadLayer, inputs: list[str], weight_init: dict,
+                  bias_init: dict) -> dict:
+        fields = dict(layer.fields)
+        if "weight_init" in fields:
+            if fields["weight_init"] is None:
+                fields["weight_init"] = weight_init
+            if not fields["bias"]:
+                fields["bias_init"] = None
+            elif fields["bias_init"] is None:
+                fields["bias_init"] = bias_init
+        return {"name": entry.name, "kind": layer.kind, "inputs": inputs, "group": entry.group,
+                **fields}
+
+    def _record_spans(self, entry: Entry, layer: ReadLayer) -> None:
+        self.spans[(entry.name, None)] = entry.stmt.decl_span
+        for field_name, span in layer.spans.items():
+            self.spans[(entry.name, field_name)] = span
+        if entry.stmt.inputs:
+            first, last = entry.stmt.inputs[0].span, entry.stmt.inputs[-1].span
+            self.spans[(entry.name, "inputs")] = Span(first.line, first.column, last.end_line,
+                                                      last.end_column)
+        elif layer.refs:
+            self.spans[(entry.name, "inputs")] = entry.stmt.head.span
+
+    def _activation_layer(self, entry: Entry, layer: ReadLayer, layers: list[dict],
+                          defined: dict[str, Span]) -> str:
+        """`conv 16 3x3 relu`: the relu as its own layer, named after the conv."""
+        kind, params, span = layer.activation
+        name = f"{entry.name}_{kind}"
+        if name in defined:
+            self._error(SpecError(
+                f"the activation of {entry.name} would be called '{name}', which is taken",
+                span=span, hint="write the activation as its own, named layer"))
+        layers.append({"name": name, "kind": kind, "inputs": [entry.name], "group": entry.group,
+                       **params})
+        self.spans[(name, None)] = span
+        defined[name] = span
+        return name
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _output(self, stmt: OutputStmt | None, layers: list[dict]) -> str | None:
+        names = [layer["name"] for layer in layers]
+        if not names:
+            if not self.errors:
+                self.errors.append(SpecError("the spec has no layers", span=Span(1, 1),
+                                             hint="add layers below the input line, "
+                                             "e.g. `flatten` then `dense 10`"))
+            return None
+        if stmt is None:
+            return names[-1]
+        if stmt.name not in names:
+            self.errors.append(SpecError(f"output names an undefined layer '{stmt.name}'",
+                                         span=stmt.name_span,
+                                         hint=did_you_mean(stmt.name, names, "layers")))
+            return names[-1]
+        self.spans[("output", None)] = stmt.span
+        return stmt.name

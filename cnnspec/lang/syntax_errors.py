@@ -1,0 +1,170 @@
+"""Syntax errors in the user's terms.
+
+Lark reports an LALR failure as the token it could not use and the terminals it expected
+(``NAME``, ``__ANON_3``, ``$END``). Here that becomes "expected a name, a number or '['" and
+"unexpected end of file". Common mistakes are recognised from a catalogue of known-bad
+snippets with :meth:`lark.exceptions.UnexpectedInput.match_examples` and get a friendlier
+message and a hint; the catalogue doubles as test data (tests/test_syntax_errors.py).
+"""
+from __future__ import annotations
+
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from cnnspec.errors import Span, SpecError
+
+# Terminal names as a user would call them.
+READABLE = {
+    "NAME": "a name",
+    "SIGNED_NUMBER": "a number",
+    "DIMS": "a size such as 3x3",
+    "STRING": 'a quoted string such as "data.npz"',
+    "_NL": "the end of the line",
+    "$END": "the end of the file",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "LSQB": "'['",
+    "RSQB": "']'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "COLON": "':'",
+    "EQUAL": "'='",
+}
+
+
+class FriendlyError:
+    """One class of common mistake: a message, a hint, and snippets that make it."""
+
+    def __init__(self, message: str, hint: str, examples: list[str]) -> None:
+        self.message = message
+        self.hint = hint
+        self.examples = examples
+
+
+# Each example must fail to parse at the point the message describes; tests check that every
+# example is recognised as its own class.
+CATALOGUE: list[FriendlyError] = [
+    FriendlyError(
+        "'=' is only used inside parentheses",
+        "options follow their name with a space, e.g. `stride 2`, `pad same`; "
+        "'=' names an argument inside (...), e.g. he_normal(mode=fan_out)",
+        ["input 1x8x8\nconv 8 3x3 stride=2\n", "input 1x8x8\nconv 8 3x3 pad = same\n",
+         "train {\n  lr=0.1\n}\n"],
+    ),
+    FriendlyError(
+        "a '(' is never closed",
+        "close the argument list with ')' before the end of the line",
+        ["input 1x8x8\nconv 8 3x3 weight he_normal(mode=fan_in\n",
+         "input 1x8x8\nconv 8 3x3 weight normal(0, 0.1\ndense 10\n"],
+    ),
+    FriendlyError(
+        "a '[' is never closed",
+        "a kernel literal needs as many ']' as '[': [[1, 0], [0, 1]]",
+        ["input 1x8x8\nconv 8 3x3 weight [[1,0,1],[0,1,0],[1,0,1]\n",
+         "input 1x8x8\nconv 8 3x3 weight [1, 2\n"],
+    ),
+    FriendlyError(
+        "sizes are written without spaces around 'x'",
+        "write 3x3 or 1x28x28 (no spaces), or a single number for a square size",
+        ["input 1 x 28 x 28\n", "input 1x8x8\nconv 8 3 x 3\n"],
+    ),
+    FriendlyError(
+        "a block ('{') is never closed",
+        "end the block with '}' on its own line",
+        ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n"],
+    ),
+    FriendlyError(
+        "'}' must be on its own line",
+        "put the closing '}' of a block on a new line",
+        ["input 1x8x8\ntrain { lr 0.1 }\n", "input 1x8x8\nrepeat 2 as b { conv 8 3x3 }\n"],
+    ),
+    FriendlyError(
+        "a layer name must be followed by a layer",
+        "write `name: kind ...`, e.g. `conv1: conv 16 3x3`",
+        ["input 1x8x8\nc1:\n", "input 1x8x8\nc1: : conv 8 3x3\n"],
+    ),
+    FriendlyError(
+        "inputs after '<-' are layer names separated by commas",
+        "e.g. `sum: add <- a, b` or `c: conv 8 3x3 <- input`",
+        ["input 1x8x8\nc: conv 8 3x3 <-\n", "input 1x8x8\nc: conv 8 3x3 <- 3\n",
+         "input 1x8x8\nc: conv 8 3x3 <- a b\n"],
+    ),
+    FriendlyError(
+        "'model' needs a name",
+        "e.g. `model lenet5`",
+        ["model\ninput 1x8x8\n", "model 5\n"],
+    ),
+]
+
+
+def _readable(name: str, parser_terminals: dict) -> str:
+    if name in READABLE:
+        return READABLE[name]
+    terminal = parser_terminals.get(name)
+    if terminal is not None and terminal.pattern.type == "str":
+        return f"'{terminal.pattern.value}'"
+    return name
+
+
+def _expected_list(expected: set[str], parser_terminals: dict) -> str:
+    names = sorted({_readable(name, parser_terminals) for name in expected})
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _found(exc: UnexpectedInput) -> str:
+    if isinstance(exc, UnexpectedToken):
+        token = exc.token
+        if token.type == "$END":
+            return "unexpected end of file"
+        if token.type == "_NL":
+            return "unexpected end of line"
+        return f"unexpected '{token.value}'"
+    if isinstance(exc, UnexpectedCharacters):
+        return f"unexpected character {exc.char!r}"
+    return "unexpected end of file"
+
+
+def _span(exc: UnexpectedInput, text: str) -> Span:
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or line in (None, -1):
+        # Point just past the last character of the file.
+        lines = text.splitlines() or [""]
+        while len(lines) > 1 and not lines[-1].strip():
+            lines.pop()
+        return Span(len(lines), len(lines[-1]) + 1)
+    token = getattr(exc, "token", None)
+    if token is not None and getattr(token, "end_column", None) and token.type != "_NL":
+        return Span(line, column, token.end_line, token.end_column)
+    return Span(line, column)
+
+
+def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) -> SpecError:
+    """The :class:`SpecError` for one Lark syntax error."""
+    from cnnspec.lang.parser import parser
+
+    lark = parser()
+    span = _span(exc, text)
+    friendly = None
+    if start == "start":
+        try:
+            friendly = exc.match_examples(
+                lark.parse, {i: c.examples for i, c in enumerate(CATALOGUE)},
+                use_accepts=True)
+        except Exception:  # noqa: BLE001 - matching is best effort; fall back to the plain message
+            friendly = None
+    if friendly is not None:
+        entry = CATALOGUE[friendly]
+        return SpecError(entry.message, span=span, hint=entry.hint, file=path)
+    terminals = {t.name: t for t in lark.terminals}
+    message = _found(exc)
+    hint = None
+    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None)
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
+        expected = {e for e in expected if not e.startswith("_") or e == "_NL"}
+        message += f": expected {_expected_list(expected, terminals)}"
+    elif isinstance(exc, UnexpectedCharacters):
+        hint = "names are letters, digits and '_'; comments start with '#'"
+    return SpecError(message, span=span, hint=hint, file=path)
