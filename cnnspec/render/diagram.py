@@ -1,0 +1,268 @@
+"""The network as a Graphviz diagram: every layer with its settings, shapes, parameter count and
+how its weights start out.
+
+Nodes are HTML-like tables (Graphviz's "HTML labels"): a header in the layer family's colour
+(:mod:`cnnspec.render.palette`) with the name and kind, then the hyper-parameters, a fixed
+kernel's numbers, the weight and bias inits with their concrete scale, and the output shape
+with the parameter count. Edges carry the shape of the tensor they hold; branches (``add``,
+``concat``) come out as the DAG they are because every edge follows a layer's ``inputs``.
+Layers of one repeated block (the IR's ``group``) share a cluster. ``detail="minimal"`` folds
+activations, batch norms, dropouts and flattens into the layer before them and drops the
+lines a reader can infer, so a 30-layer network fits on a screen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.errors import RunError
+from cnnspec.render import palette
+from cnnspec.render.backend import render_source
+from cnnspec.render.kernel_table import is_fixed, kernels_html
+from cnnspec.render.layer_text import (ACTIVATIONS, WEIGHTED, compact_hyperparams, count_text,
+                                       hyperparams, init_text, is_frozen, params_text,
+                                       shape_text)
+
+DETAILS = ("full", "minimal")
+RANKDIRS = ("TB", "LR")
+INPUT_ID = "input"
+FONT = "Helvetica"
+# Layers that only transform values in place (or reshape them): in the minimal diagram they
+# are listed in the node of the layer they follow instead of getting a node of their own.
+FOLDABLE = ACTIVATIONS | {"batchnorm", "dropout", "flatten"}
+
+
+@dataclass
+class Unit:
+    """One diagram node: a layer and, in the minimal diagram, the layers folded into it."""
+
+    layers: list[LayerInfo] = field(default_factory=list)
+
+    @property
+    def head(self) -> LayerInfo:
+        return self.layers[0]
+
+    @property
+    def last(self) -> LayerInfo:
+        return self.layers[-1]
+
+    @property
+    def node_id(self) -> str:
+        return self.head.name
+
+    @property
+    def group(self) -> str | None:
+        return self.head.ir.get("group")
+
+
+def _consumers(checked: CheckedSpec) -> dict[str, int]:
+    """How many layers read each layer's output."""
+    counts: dict[str, int] = {}
+    for layer in checked.layers:
+        for name in layer.inputs:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def units(checked: CheckedSpec, detail: str = "full") -> list[Unit]:
+    """The diagram's nodes in layer order.
+
+    In the minimal diagram a foldable layer joins the unit before it when it reads that unit's
+    last layer, is its only reader, and sits in the same repeated block; so every folded
+    layer's output goes nowhere but the next layer of its unit, and edges between units stay
+    exact.
+    """
+    consumers = _consumers(checked)
+    out: list[Unit] = []
+    for layer in checked.layers:
+        previous = out[-1] if out else None
+        if (detail == "minimal" and previous is not None and layer.kind in FOLDABLE
+                and layer.inputs == [previous.last.name]
+                and consumers.get(previous.last.name) == 1
+                and layer.ir.get("group") == previous.group):
+            previous.layers.append(layer)
+        else:
+            out.append(Unit([layer]))
+    return out
+
+
+def _row(text: str, size: int = 9, align: str = "left", colour: str | None = None) -> str:
+    font = f'<font point-size="{size}"' + (f' color="{colour}"' if colour else "") + ">"
+    return f'<tr><td align="{align}">{font}{escape(text)}</font></td></tr>'
+
+
+def _header(unit: Unit, frozen: bool) -> str:
+    head = unit.head
+    kinds = " + ".join([head.kind] + [layer.kind for layer in unit.layers[1:]])
+    fill = palette.FROZEN_FILL if frozen else palette.fill(head.kind)
+    lock = '  <font color="#555555">frozen</font>' if frozen else ""
+    return (f'<tr><td bgcolor="{fill}" align="center"><font point-size="11">'
+            f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
+
+
+def _init_rows(layer: LayerInfo, with_bias: bool) -> list[str]:
+    rows = []
+    if layer.weight_init is not None:
+        rows.append(_row("W: " + init_text(layer.weight_init)))
+        if is_fixed(layer.weight_init):
+            kernels = kernels_html(layer)
+            if kernels:
+                rows.append(f'<tr><td align="center">{kernels}</td></tr>')
+    if with_bias and layer.bias_init is not None:
+        rows.append(_row("b: " + init_text(layer.bias_init)))
+    return rows
+
+
+def _footer(unit: Unit) -> str:
+    parts = ["out " + shape_text(unit.last.output_shape)]
+    params = sum(layer.params for layer in unit.layers)
+    if params:
+        parts.append(f"{count_text(params)} params")
+    return _row(",  ".join(parts), size=9, colour="#333333")
+
+
+def full_label(layer: LayerInfo) -> str:
+    """The HTML label of one layer in the full diagram."""
+    frozen = is_frozen(layer)
+    rows = [_header(Unit([layer]), frozen)]
+    rows += [_row(text) for text in hyperparams(layer)]
+    rows += _init_rows(layer, with_bias=True)
+    footer = ["out " + shape_text(layer.output_shape)]
+    if layer.params:
+        footer.append(params_text(layer))
+    rows.append(_row(",  ".join(footer), colour="#333333"))
+    return _table(rows, frozen, layer.kind)
+
+
+def minimal_label(unit: Unit) -> str:
+    """The HTML label of one unit in the minimal diagram: header, one line of settings, the
+    weight init (the point of the picture), and output shape with parameter count."""
+    frozen = any(is_frozen(layer) for layer in unit.layers)
+    rows = [_header(unit, frozen)]
+    setting = compact_hyperparams(unit.head)
+    if setting:
+        rows.append(_row(setting))
+    if unit.head.kind in WEIGHTED:
+        rows += _init_rows(unit.head, with_bias=False)
+    rows.append(_footer(unit))
+    return _table(rows, frozen, unit.head.kind)
+
+
+def _table(rows: list[str], frozen: bool, kind: str) -> str:
+    colour = palette.FROZEN_LINE if frozen else palette.line(kind)
+    style = ' style="dashed"' if frozen else ""
+    return (f'<<table border="1" cellborder="0" cellspacing="0" cellpadding="2" '
+            f'color="{colour}" bgcolor="white"{style}>{"".join(rows)}</table>>')
+
+
+def _input_label(checked: CheckedSpec) -> str:
+    rows = [f'<tr><td bgcolor="{palette.fill("input")}"><font point-size="11"><b>input</b>'
+            f"</font></td></tr>", _row(shape_text(checked.input_shape), align="center")]
+    return _table(rows, False, "input")
+
+
+def legend_label(checked: CheckedSpec, unit_list: list[Unit]) -> str:
+    """A small key: the colour of each layer family drawn, and what the marks mean."""
+    seen = []
+    for unit in unit_list:
+        for layer in unit.layers:
+            name = palette.family(layer.kind)
+            if name not in seen:
+                seen.append(name)
+    cells = "".join(
+        f'<td bgcolor="{palette.FAMILIES[name][0]}"><font point-size="9">{escape(name)}'
+        f"</font></td>" for name in seen)
+    notes = ["edge: tensor shape C x H x W", "σ: std of the initial weights",
+             "U(±a): uniform on [-a, a]"]
+    if any(is_frozen(layer) for layer in checked.layers):
+        notes.append("dashed grey: frozen (not trained)")
+    width = max(len(seen), 1)
+    rows = [f'<tr><td colspan="{width}"><font point-size="10"><b>legend</b></font></td></tr>',
+            f"<tr>{cells}</tr>"]
+    rows += [f'<tr><td colspan="{width}" align="left"><font point-size="9">{escape(note)}'
+             f"</font></td></tr>" for note in notes]
+    return (f'<<table border="1" cellborder="0" cellspacing="2" cellpadding="2" '
+            f'color="#bbbbbb">{"".join(rows)}</table>>')
+
+
+def _title(checked: CheckedSpec) -> str:
+    text = f"{checked.spec.name}: {count_text(checked.total_params)} parameters"
+    if checked.frozen_params:
+        text += f" ({count_text(checked.frozen_params)} frozen)"
+    return text
+
+
+def _clusters(unit_list: list[Unit]) -> list[tuple[str | None, list[Unit]]]:
+    """Consecutive units of the same repeated block, as ``(group, units)`` runs."""
+    runs: list[tuple[str | None, list[Unit]]] = []
+    for unit in unit_list:
+        if runs and runs[-1][0] == unit.group:
+            runs[-1][1].append(unit)
+        else:
+            runs.append((unit.group, [unit]))
+    return runs
+
+
+def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full"):
+    """The diagram of a checked spec as a :class:`graphviz.Digraph` (not yet rendered).
+
+    ``rankdir`` is ``"TB"`` (top to bottom) or ``"LR"``; ``detail`` is ``"full"`` (a node per
+    layer with every setting) or ``"minimal"`` (activations and the like folded in).
+    """
+    import graphviz
+
+    if rankdir not in RANKDIRS:
+        raise RunError(f"unknown rankdir {rankdir!r}", hint="use TB or LR")
+    if detail not in DETAILS:
+        raise RunError(f"unknown detail {detail!r}", hint="use full or minimal")
+    unit_list = units(checked, detail)
+    graph = graphviz.Digraph(
+        name=checked.spec.name,
+        graph_attr={"rankdir": rankdir, "fontname": FONT, "label": _title(checked),
+                    "labelloc": "t", "fontsize": "14", "nodesep": "0.3", "ranksep": "0.3",
+                    "bgcolor": "white"},
+        node_attr={"shape": "plain", "fontname": FONT},
+        edge_attr={"fontname": FONT, "fontsize": "8", "fontcolor": "#555555",
+                   "color": "#666666", "arrowsize": "0.6"},
+    )
+    graph.node(INPUT_ID, label=_input_label(checked))
+    label = full_label if detail == "full" else None
+    for group, members in _clusters(unit_list):
+        target = graph
+        if group is not None:
+            target = graphviz.Digraph(name=f"cluster_{group}")
+            target.attr(label=group, style="rounded,dashed", color="#999999",
+                        fontsize="10", fontcolor="#555555", labeljust="l")
+        for unit in members:
+            text = label(unit.head) if label else minimal_label(unit)
+            target.node(unit.node_id, label=text)
+        if group is not None:
+            graph.subgraph(target)
+    _add_edges(graph, checked, unit_list)
+    graph.node("legend", label=legend_label(checked, unit_list))
+    return graph
+
+
+def _add_edges(graph, checked: CheckedSpec, unit_list: list[Unit]) -> None:
+    """One edge per input of each unit's first layer, labelled with that tensor's shape."""
+    unit_of = {layer.name: unit for unit in unit_list for layer in unit.layers}
+    for unit in unit_list:
+        head = unit.head
+        for name, shape in zip(head.inputs, head.input_shapes):
+            source = INPUT_ID if name == INPUT_ID else unit_of[name].node_id
+            graph.edge(source, unit.node_id, label=" " + shape_text(shape))
+
+
+def render_diagram(checked: CheckedSpec, out_path, rankdir: str = "TB",
+                   detail: str = "full") -> Path:
+    """Draw the diagram to ``out_path``; the format follows the extension (``.svg``, ``.png``,
+    ``.pdf`` or ``.dot``). Returns the path written.
+
+    Raises :class:`RunError` if no Graphviz renderer is installed (the ``.dot`` source is then
+    written beside ``out_path`` and the message says how to render it).
+    """
+    out = Path(out_path)
+    render_source(build_graph(checked, rankdir, detail).source, out)
+    return out
