@@ -142,3 +142,242 @@ def test_constant_flag_only_when_every_element_is_one_value():
 def test_kernels_that_do_not_fit_are_spec_errors(init, shape, message):
     with pytest.raises(SpecError, match=message):
         describe(init, shape)
+
+
+# ---------------------------------------------------------------- statistics of create()
+
+def assert_moments(w: np.ndarray, mean: float, std: float, kurtosis: float = 3.0) -> None:
+    """Sample mean and std of ``w`` within 5 standard errors of ``mean`` and ``std``."""
+    x = w.astype(np.float64).ravel()
+    n = x.size
+    assert abs(x.mean() - mean) < 5 * std / math.sqrt(n), (x.mean(), mean)
+    assert abs(x.std() - std) < 5 * std * math.sqrt(kurtosis - 1) / (2 * math.sqrt(n)), \
+        (x.std(), std)
+
+
+R2 = math.sqrt(2)
+FAN_IN, FAN_OUT = 256 * 9, 512 * 9
+VS = "variance_scaling"
+
+# (init, hand-written std of the values, kurtosis of the distribution)
+RANDOM_SCHEMES = [
+    ({"name": "he_normal"}, R2 / math.sqrt(FAN_IN), 3.0),
+    ({"name": "he_normal", "mode": "fan_out"}, R2 / math.sqrt(FAN_OUT), 3.0),
+    ({"name": "he_uniform", "gain": {"nonlinearity": "leaky_relu", "slope": 0.2}},
+     math.sqrt(2 / 1.04) / math.sqrt(FAN_IN), 1.8),
+    ({"name": "glorot_uniform"}, math.sqrt(2 / (FAN_IN + FAN_OUT)), 1.8),
+    ({"name": "glorot_normal", "gain": {"nonlinearity": "tanh"}},
+     5 / 3 * math.sqrt(2 / (FAN_IN + FAN_OUT)), 3.0),
+    ({"name": "lecun_uniform"}, 1 / math.sqrt(FAN_IN), 1.8),
+    ({"name": "lecun_normal"}, 1 / math.sqrt(FAN_IN), 3.0),
+    ({"name": VS, "scale": 2.0, "mode": "fan_avg", "distribution": "truncated_normal"},
+     math.sqrt(2 / ((FAN_IN + FAN_OUT) / 2)), 3.0),
+    ({"name": VS, "scale": 0.5, "mode": "fan_out", "distribution": "uniform"},
+     math.sqrt(0.5 / FAN_OUT), 1.8),
+    ({"name": VS, "scale": 3.0, "mode": "fan_in", "distribution": "normal"},
+     math.sqrt(3 / FAN_IN), 3.0),
+]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20100513)
+
+
+@pytest.mark.parametrize("init, std, kurtosis", RANDOM_SCHEMES,
+                         ids=[f"{i['name']}-{n}" for n, (i, _, _) in enumerate(RANDOM_SCHEMES)])
+def test_scaled_schemes_have_the_stated_std(init, std, kurtosis, rng):
+    info = describe(init, CONV)
+    assert info.std == pytest.approx(std, rel=1e-12)
+    assert_moments(create(init, CONV, rng), 0.0, std, kurtosis)
+
+
+@pytest.mark.parametrize("init, mean, std, kurtosis", [
+    ({"name": "normal", "mean": 0.5, "std": 0.02}, 0.5, 0.02, 3.0),
+    ({"name": "uniform", "low": -0.1, "high": 0.3}, 0.1, 0.4 / math.sqrt(12), 1.8),
+    ({"name": "truncated_normal", "mean": -1.0, "std": 0.1}, -1.0, 0.1 * 0.87962566, 3.0),
+])
+def test_fixed_scale_distributions(init, mean, std, kurtosis, rng):
+    info = describe(init, DENSE)
+    assert (info.mean, info.std) == (pytest.approx(mean), pytest.approx(std, rel=1e-8))
+    w = np.concatenate([create(init, DENSE, rng).ravel() for _ in range(10)])
+    assert_moments(w, mean, std, kurtosis)
+
+
+@pytest.mark.parametrize("init", [
+    {"name": "he_uniform"}, {"name": "glorot_uniform"}, {"name": "lecun_uniform"},
+    {"name": VS, "scale": 1.0, "mode": "fan_avg", "distribution": "uniform"},
+])
+def test_uniform_bounds_are_respected_and_reached(init, rng):
+    bound = describe(init, CONV).bound
+    w = create(init, CONV, rng)
+    assert np.abs(w).max() <= np.float32(bound)
+    assert w.max() > 0.999 * bound and w.min() < -0.999 * bound
+
+
+@pytest.mark.parametrize("init, mean", [
+    ({"name": VS, "scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}, 0.0),
+    ({"name": "truncated_normal", "mean": 0.25, "std": 0.01}, 0.25),
+])
+def test_truncated_normals_stay_within_two_sigma(init, mean, rng):
+    info = describe(init, CONV)
+    w = create(init, CONV, rng, dtype=np.float64)
+    assert np.abs(w - mean).max() <= info.bound
+    assert np.abs(w - mean).max() > 0.99 * info.bound  # truncated at 2 sigma, not narrower
+    assert_moments(w, mean, info.std)
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 3, 3), (300, 200), (40, 40)])
+@pytest.mark.parametrize("gain_ir, g", [({"nonlinearity": "linear"}, 1.0),
+                                        ({"nonlinearity": "relu"}, R2)])
+def test_orthogonal_is_orthogonal_times_gain(shape, gain_ir, g, rng):
+    w = create({"name": "orthogonal", "gain": gain_ir}, shape, rng, dtype=np.float64)
+    m = w.reshape(shape[0], -1)
+    small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    np.testing.assert_allclose(small, g * g * np.eye(len(small)), atol=1e-12)
+    assert describe({"name": "orthogonal", "gain": gain_ir}, shape).std == pytest.approx(
+        m.std(), rel=0.05)
+
+
+def test_lsuv_starts_orthogonal(rng):
+    w = create({"name": "lsuv"}, (16, 8, 3, 3), rng, dtype=np.float64).reshape(16, -1)
+    np.testing.assert_allclose(w @ w.T, np.eye(16), atol=1e-12)
+
+
+def conv_same(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Stride-1 'same' convolution (cross-correlation), padding as cnnspec.shapes says.
+
+    x (N, C, H, W), w (F, C, kh, kw) -> (N, F, H, W).
+    """
+    from cnnspec.shapes import resolve_padding
+
+    kh, kw = w.shape[2:]
+    top, bottom, left, right = resolve_padding("same", x.shape[2:], (kh, kw), (1, 1))
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    patches = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))
+    return np.einsum("nchwij,fcij->nfhw", patches, w)
+
+
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 3), (5, 5), (3, 5), (2, 2), (4, 3)])
+def test_identity_kernel_passes_input_through_same_conv(kernel, rng):
+    x = rng.standard_normal((2, 4, 7, 6))
+    w = create({"name": "identity"}, (4, 4) + kernel, rng, dtype=np.float64)
+    np.testing.assert_array_equal(conv_same(x, w), x)
+
+
+def test_identity_with_more_or_fewer_filters_than_channels(rng):
+    x = rng.standard_normal((1, 3, 5, 5))
+    wide = conv_same(x, create({"name": "dirac"}, (5, 3, 3, 3), rng, dtype=np.float64))
+    np.testing.assert_array_equal(wide[:, :3], x)
+    np.testing.assert_array_equal(wide[:, 3:], 0)
+    narrow = conv_same(x, create({"name": "identity"}, (2, 3, 3, 3), rng, dtype=np.float64))
+    np.testing.assert_array_equal(narrow, x[:, :2])
+
+
+def test_identity_dense_is_eye(rng):
+    np.testing.assert_array_equal(create({"name": "identity"}, (3, 5), rng), np.eye(3, 5))
+
+
+def test_literals_are_placed_exactly(rng):
+    k2 = [[1, 2, 3], [4, 5, 6]]
+    w = create({"name": "literal", "values": k2}, (3, 2, 2, 3), rng)
+    for f in range(3):
+        for c in range(2):
+            np.testing.assert_array_equal(w[f, c], k2)
+    k3 = [[[f * 10 + i * 2 + j for j in range(2)] for i in range(2)] for f in range(3)]
+    w = create({"name": "literal", "values": k3}, (3, 4, 2, 2), rng)
+    for f in range(3):
+        for c in range(4):
+            np.testing.assert_array_equal(w[f, c], k3[f])
+    k4 = np.arange(3 * 2 * 2 * 2, dtype=np.float64).reshape(3, 2, 2, 2)
+    w = create({"name": "literal", "values": k4.tolist()}, k4.shape, rng, dtype=np.float64)
+    np.testing.assert_array_equal(w, k4)
+    assert w.flags.writeable and w.flags.c_contiguous
+    dense = [[1.5, -2.0], [0.0, 3.0]]
+    np.testing.assert_array_equal(create({"name": "literal", "values": dense}, (2, 2), rng),
+                                  dense)
+
+
+@pytest.mark.parametrize("name, kernel", [
+    ("sobel_x", [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+    ("sobel_y", [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]),
+    ("laplacian", [[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    ("x_kernel", [[1, 0, 1], [0, 1, 0], [1, 0, 1]]),
+    ("box", [[1 / 9] * 3] * 3),
+])
+def test_named_kernels(name, kernel, rng):
+    w = create({"name": name}, (2, 3, 3, 3), rng, dtype=np.float64)
+    np.testing.assert_array_equal(w, np.broadcast_to(kernel, w.shape))
+    assert describe({"name": name}, w.shape).mean == pytest.approx(w.mean())
+
+
+def test_x_kernel_5x5_and_gaussian(rng):
+    x5 = create({"name": "x_kernel"}, (1, 1, 5, 5), rng)[0, 0]
+    np.testing.assert_array_equal(x5, np.maximum(np.eye(5), np.fliplr(np.eye(5))))
+    g = create({"name": "gaussian", "sigma": 1.5}, (2, 2, 5, 4), rng, dtype=np.float64)[1, 0]
+    assert g.sum() == pytest.approx(1.0, abs=1e-15)
+    yy, xx = np.mgrid[:5, :4]
+    expected = np.exp(-((yy - 2) ** 2 + (xx - 1.5) ** 2) / (2 * 1.5 ** 2))
+    np.testing.assert_allclose(g, expected / expected.sum(), rtol=1e-14)
+
+
+def test_constants(rng):
+    np.testing.assert_array_equal(create({"name": "zeros"}, (4,), rng), 0)
+    np.testing.assert_array_equal(create({"name": "ones"}, (2, 3), rng), 1)
+    np.testing.assert_array_equal(create({"name": "constant", "value": 0.1}, (5,), rng),
+                                  np.float32(0.1))
+
+
+def test_scaled_bias_uses_the_fans_override(rng):
+    b = create({"name": "he_normal"}, (20000,), rng, fans=(50, 80))
+    assert_moments(b, 0.0, R2 / math.sqrt(50))
+
+
+@pytest.mark.parametrize("name", [n for n in INIT_NAMES if n not in ("literal", "constant",
+                                                                         "uniform", "normal",
+                                                                         "truncated_normal",
+                                                                         "gaussian")])
+def test_same_seed_same_bits_and_dtypes_agree(name):
+    shape = (8, 4, 3, 3)
+    a = create({"name": name}, shape, np.random.default_rng(7))
+    b = create({"name": name}, shape, np.random.default_rng(7))
+    assert a.dtype == np.float32 and a.shape == shape
+    assert a.tobytes() == b.tobytes()
+    c = create({"name": name}, shape, np.random.default_rng(7), dtype=np.float64)
+    np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-7)
+    if describe({"name": name}, shape).random:
+        assert a.tobytes() != create({"name": name}, shape, np.random.default_rng(8)).tobytes()
+
+
+# ---------------------------------------------------------------- against torch.nn.init
+
+def test_random_schemes_match_torch_statistics(rng):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    init = torch.nn.init
+    cases = [
+        ({"name": "he_normal"}, lambda t: init.kaiming_normal_(t, nonlinearity="relu"), 3.0),
+        ({"name": "he_uniform", "mode": "fan_out", "gain": {"nonlinearity": "leaky_relu",
+                                                            "slope": 0.1}},
+         lambda t: init.kaiming_uniform_(t, a=0.1, mode="fan_out"), 1.8),
+        ({"name": "glorot_uniform"}, init.xavier_uniform_, 1.8),
+        ({"name": "glorot_normal", "gain": {"value": 0.7}},
+         lambda t: init.xavier_normal_(t, gain=0.7), 3.0),
+        ({"name": "truncated_normal", "mean": 0.0, "std": 0.05},
+         lambda t: init.trunc_normal_(t, std=0.05, a=-0.1, b=0.1), 3.0),
+    ]
+    for ours, theirs, kurtosis in cases:
+        reference = theirs(torch.empty(CONV, dtype=torch.float64)).numpy()
+        info = describe(ours, CONV)
+        assert_moments(reference, 0.0, info.std, kurtosis)
+        if info.bound is not None:
+            assert np.abs(reference).max() <= info.bound * (1 + 1e-12)
+            assert np.abs(reference).max() > 0.999 * info.bound
+
+
+def test_identity_matches_torch_dirac_for_odd_kernels(rng):
+    torch = pytest.importorskip("torch")
+    for shape in [(6, 4, 3, 3), (3, 5, 5, 1), (4, 4, 1, 1)]:
+        ours = create({"name": "identity"}, shape, rng, dtype=np.float64)
+        np.testing.assert_array_equal(
+            ours, torch.nn.init.dirac_(torch.empty(shape, dtype=torch.float64)).numpy())
