@@ -176,3 +176,115 @@ def test_losses(loss):
     out, y = rng.standard_normal((5, 4)) * 3, rng.integers(0, 4, size=5)
     _, dout = loss(out, y)
     assert rel_error(dout, numeric_grad(lambda: loss(out, y)[0], out)) < TOL
+
+
+# ---------------------------------------------------------------------------- whole graphs
+from cnnspec.engine import layers as L  # noqa: E402
+from cnnspec.engine.model import Model, Node  # noqa: E402
+
+
+def _conv(rng, f, c, k, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), bias=True):
+    # A conv feeding batch norm has no bias: its gradient would be zero in theory, and the
+    # check would compare rounding noise.
+    b = rng.standard_normal(f) * 0.1 if bias else None
+    return L.Conv2d(rng.standard_normal((f, c) + k) * 0.5, b, stride, pads, dilation)
+
+
+def _cnn(rng, loss="cross_entropy"):
+    """Strided+padded conv, batch norm, ReLU -> overlapping padded max pool (fused when not
+    recording), dilated conv, average pool, dense, softmax output."""
+    nodes = [
+        Node("c1", "conv", _conv(rng, 4, 2, (3, 3), (2, 1), (1, 1, 0, 1), bias=False), ["input"]),
+        Node("bn", "batchnorm", L.BatchNorm(4, np.float64), ["c1"]),
+        Node("r1", "relu", L.activation("relu"), ["bn"]),
+        Node("p1", "maxpool", L.Pool("max", (3, 3), (1, 1), (1, 1, 1, 1)), ["r1"]),
+        Node("c2", "conv", _conv(rng, 3, 4, (2, 2), dilation=(2, 2)), ["p1"]),
+        Node("t", "tanh", L.activation("tanh"), ["c2"]),
+        Node("p2", "avgpool", L.Pool("avg", (2, 2), (2, 2), (0, 0, 0, 0)), ["t"]),
+        Node("fl", "flatten", L.Flatten(), ["p2"]),
+        Node("fc", "dense", L.Dense(rng.standard_normal((5, 6)) * 0.3, rng.standard_normal(5)),
+             ["fl"]),
+        Node("sm", "softmax", L.activation("softmax"), ["fc"]),
+    ]
+    return Model(nodes, "sm", loss=loss, dtype="float64")
+
+
+def _residual(rng, loss="cross_entropy"):
+    """A residual DAG: a stem feeding a two-conv branch, an add and a concat (fan-out twice)."""
+    same = (1, 1, 1, 1)
+    nodes = [
+        Node("stem", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["input"]),
+        Node("r0", "relu", L.activation("leaky_relu", slope=0.1), ["stem"]),
+        Node("a", "conv", _conv(rng, 3, 3, (3, 3), pads=same, bias=False), ["r0"]),
+        Node("bn", "batchnorm", L.BatchNorm(3, np.float64), ["a"]),
+        Node("e", "elu", L.activation("elu", alpha=1.0), ["bn"]),
+        Node("b", "conv", _conv(rng, 3, 3, (3, 3), pads=same), ["e"]),
+        Node("sum", "add", L.Merge("add"), ["b", "r0"]),
+        Node("cat", "concat", L.Merge("concat"), ["sum", "r0", "e"]),
+        Node("s", "sigmoid", L.activation("sigmoid"), ["cat"]),
+        Node("gap", "global_avgpool", L.GlobalAvgPool(), ["s"]),
+        Node("fc", "dense", L.Dense(rng.standard_normal((4, 9)), rng.standard_normal(4)), ["gap"]),
+    ]
+    return Model(nodes, "fc", loss=loss, dtype="float64")
+
+
+def _check_model(model, x, y):
+    def loss():
+        return model.loss(model.forward(x), y)[0]
+
+    model.loss(model.forward(x), y)
+    _, dout = model.loss(model.forward(x), y)
+    dx = model.backward(dout)
+    grads = model.grads()
+    assert set(grads) == set(model.params())
+    assert rel_error(dx, numeric_grad(loss, x)) < TOL
+    for name, value in model.params().items():
+        assert rel_error(grads[name], numeric_grad(loss, value)) < TOL, name
+
+
+@pytest.mark.parametrize("build", [_cnn, _residual])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("record", [False, True])
+def test_whole_graph(build, loss, record):
+    rng = _rng(3)
+    model = build(rng, loss)
+    model.record = record
+    x = rng.standard_normal((3, 2, 9, 8))
+    _check_model(model, x, np.array([0, 3, 1]))
+
+
+def test_fusions_change_nothing():
+    """Recording switches the ReLU/max-pool fusion off; results must be bitwise identical."""
+    rng = _rng(4)
+    model = _cnn(rng)
+    assert [n.name for n in model._fused if isinstance(n.layer, L.MaxPoolReLU)] == ["p1"]
+    x, y = rng.standard_normal((3, 2, 9, 8)), np.array([1, 2, 0])
+    results = []
+    for record in (False, True):
+        model.record = record
+        out = model.forward(x)
+        _, dout = model.loss(out, y)
+        dx = model.backward(dout)
+        results.append((out, dx, model.grads()))
+    (out_a, dx_a, g_a), (out_b, dx_b, g_b) = results
+    np.testing.assert_array_equal(out_a, out_b)
+    np.testing.assert_array_equal(dx_a, dx_b)
+    for name in g_a:
+        np.testing.assert_array_equal(g_a[name], g_b[name])
+    assert set(model.activations) == set(model.layer_names)
+
+
+def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():
+    rng = _rng(5)
+    model = _cnn(rng)
+    model._by_name["c2"].layer.trainable = False
+    x, y = rng.standard_normal((2, 2, 9, 8)), np.array([0, 1])
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout, input_grad=False)
+    grads = model.grads()
+    assert "c2.weight" not in grads and "c2.bias" not in grads
+    assert "c2.weight" not in model.trainable_names
+    assert model._by_name["c2"].layer.grads == {}
+    numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0],
+                           model.params()["c1.weight"])
+    assert rel_error(grads["c1.weight"], numeric) < TOL

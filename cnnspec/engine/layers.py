@@ -1,0 +1,231 @@
+"""Layer objects: a kernel pair from this package plus the state the graph keeps for it.
+
+Every layer has ``forward(xs, training) -> out`` (``xs`` the list of its inputs) and
+``backward(dout, need_dx) -> list`` (one gradient per input; None where not ``need_dx``).
+Layers with parameters hold them in ``params`` (``"weight"``, ``"bias"``; PyTorch layouts) and,
+after ``backward``, their gradients in ``grads`` (trainable layers only: a frozen layer's weight
+gradient is never computed). Batch norm also has ``buffers`` (running statistics).
+The cache of the last ``forward`` lives on the layer until the next one.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.engine import activations as act
+from cnnspec.engine import conv, dense, dropout, merge, norm, pool
+
+
+class Layer:
+    """A parameter-free layer with one input; subclasses override the kernel calls."""
+
+    params: dict[str, np.ndarray]
+    buffers: dict[str, np.ndarray]
+    trainable = False
+
+    def __init__(self) -> None:
+        self.params = {}
+        self.buffers = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.cache = None
+
+    def forward(self, xs, training):
+        out, self.cache = self._forward(xs[0], training)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        return [self._backward(dout, self.cache) if need_dx else None]
+
+    def _forward(self, x, training):
+        raise NotImplementedError
+
+    def _backward(self, dout, cache):
+        raise NotImplementedError
+
+
+class Conv2d(Layer):
+    """Convolution: weight (F, C, kh, kw), optional bias (F,)."""
+
+    def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
+        super().__init__()
+        self.params["weight"] = weight
+        if bias is not None:
+            self.params["bias"] = bias
+        self.stride, self.pads, self.dilation = tuple(stride), tuple(pads), tuple(dilation)
+        self.trainable = trainable
+
+    def forward(self, xs, training):
+        out, self.cache = conv.conv2d_forward(xs[0], self.params["weight"],
+                                              self.params.get("bias"), self.stride, self.pads,
+                                              self.dilation)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dw=self.trainable,
+                                          need_dx=need_dx)
+        self.grads = _param_grads(dw, db)
+        return [dx]
+
+
+class Dense(Layer):
+    """Fully connected: weight (out, in), optional bias (out,)."""
+
+    def __init__(self, weight, bias, trainable=True) -> None:
+        super().__init__()
+        self.params["weight"] = weight
+        if bias is not None:
+            self.params["bias"] = bias
+        self.trainable = trainable
+
+    def forward(self, xs, training):
+        out, self.cache = dense.dense_forward(xs[0], self.params["weight"],
+                                              self.params.get("bias"))
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trainable,
+                                          need_dx=need_dx)
+        self.grads = _param_grads(dw, db)
+        return [dx]
+
+
+class BatchNorm(Layer):
+    """Batch normalisation: weight (gamma) and bias (beta) (C,), buffers running_mean/var."""
+
+    def __init__(self, channels, dtype, momentum=0.1, eps=1e-5, trainable=True) -> None:
+        super().__init__()
+        self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
+        self.buffers = {"running_mean": np.zeros(channels, dtype),
+                        "running_var": np.ones(channels, dtype)}
+        self.momentum, self.eps, self.trainable = momentum, eps, trainable
+
+    def forward(self, xs, training):
+        out, self.cache = norm.batchnorm_forward(
+            xs[0], self.params["weight"], self.params["bias"], self.buffers["running_mean"],
+            self.buffers["running_var"], training, self.momentum, self.eps)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dgamma, dbeta = norm.batchnorm_backward(dout, self.cache, need_dw=self.trainable)
+        self.grads = _param_grads(dgamma, dbeta)
+        return [dx if need_dx else None]
+
+
+def _param_grads(dw, db) -> dict[str, np.ndarray]:
+    grads = {}
+    if dw is not None:
+        grads["weight"] = dw
+    if db is not None:
+        grads["bias"] = db
+    return grads
+
+
+class Pool(Layer):
+    """Max or average pooling over (kh, kw) windows with stride and (top, bottom, left, right)
+    padding."""
+
+    def __init__(self, reduce, kernel, stride, pads) -> None:
+        super().__init__()
+        self.reduce, self.kernel, self.stride, self.pads = reduce, kernel, stride, pads
+        if reduce == "max":
+            self._kernels = (pool.maxpool_forward, pool.maxpool_backward)
+        else:
+            self._kernels = (pool.avgpool_forward, pool.avgpool_backward)
+
+    def _forward(self, x, training):
+        return self._kernels[0](x, self.kernel, self.stride, self.pads)
+
+    def _backward(self, dout, cache):
+        return self._kernels[1](dout, cache)
+
+
+class MaxPoolReLU(Pool):
+    """``relu(maxpool(x))``, which equals ``maxpool(relu(x))`` (both are monotone, and ReLU
+    keeps the order of values), on a tensor kh*kw times smaller. The graph substitutes it for a
+    ReLU whose only consumer is a max pool when it does not record each layer's output; values
+    and gradients are identical."""
+
+    def __init__(self, kernel, stride, pads) -> None:
+        super().__init__("max", kernel, stride, pads)
+
+    def _forward(self, x, training):
+        pooled, pool_cache = pool.maxpool_forward(x, self.kernel, self.stride, self.pads)
+        out, mask = act.relu_forward(pooled)
+        return out, (pool_cache, mask)
+
+    def _backward(self, dout, cache):
+        pool_cache, mask = cache
+        return pool.maxpool_backward(act.relu_backward(dout, mask), pool_cache)
+
+
+class Elementwise(Layer):
+    """An activation (or any one-input kernel pair) with fixed keyword arguments."""
+
+    def __init__(self, forward, backward, **kwargs) -> None:
+        super().__init__()
+        self._kernels, self.kwargs = (forward, backward), kwargs
+
+    def _forward(self, x, training):
+        return self._kernels[0](x, **self.kwargs)
+
+    def _backward(self, dout, cache):
+        return self._kernels[1](dout, cache)
+
+
+ACTIVATIONS = {
+    "relu": (act.relu_forward, act.relu_backward),
+    "leaky_relu": (act.leaky_relu_forward, act.leaky_relu_backward),
+    "elu": (act.elu_forward, act.elu_backward),
+    "tanh": (act.tanh_forward, act.tanh_backward),
+    "sigmoid": (act.sigmoid_forward, act.sigmoid_backward),
+    "softmax": (act.softmax_forward, act.softmax_backward),
+}
+
+
+def activation(kind: str, **kwargs) -> Elementwise:
+    """The layer for activation ``kind`` (a key of :data:`ACTIVATIONS`)."""
+    forward, backward = ACTIVATIONS[kind]
+    return Elementwise(forward, backward, **kwargs)
+
+
+class Flatten(Elementwise):
+    def __init__(self) -> None:
+        super().__init__(dense.flatten_forward, dense.flatten_backward)
+
+
+class GlobalAvgPool(Elementwise):
+    def __init__(self) -> None:
+        super().__init__(pool.global_avgpool_forward, pool.global_avgpool_backward)
+
+
+class Dropout(Layer):
+    """Inverted dropout with probability ``p``, drawing masks from ``rng`` (the model's dropout
+    stream)."""
+
+    def __init__(self, p: float, rng: np.random.Generator) -> None:
+        super().__init__()
+        self.p, self.rng = p, rng
+
+    def _forward(self, x, training):
+        return dropout.dropout_forward(x, self.p, training, self.rng)
+
+    def _backward(self, dout, cache):
+        return dropout.dropout_backward(dout, cache)
+
+
+class Merge(Layer):
+    """A layer with several inputs: ``add`` or ``concat``."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__()
+        self.kind = kind
+        if kind == "add":
+            self._kernels = (merge.add_forward, merge.add_backward)
+        else:
+            self._kernels = (merge.concat_forward, merge.concat_backward)
+
+    def forward(self, xs, training):
+        out, self.cache = self._kernels[0](*xs)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        return self._kernels[1](dout, self.cache)

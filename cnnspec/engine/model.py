@@ -1,0 +1,230 @@
+"""The model: layers wired into a DAG, run forward in topological order and backward in reverse.
+
+Values are named by the layer that produces them (``"input"`` for the network's input).
+Backward accumulates gradients where a value fans out (it feeds several layers) into a new
+array, never into the gradient a layer handed back. Only layers the output depends on run.
+
+Loss fusion: with ``loss="cross_entropy"`` and a ``softmax`` output layer, :meth:`Model.forward`
+still returns probabilities, but :meth:`Model.loss` computes the loss from the logits (the
+softmax's input) by log-sum-exp and returns ``dout = (p - onehot) / N``, the gradient with
+respect to the logits; :meth:`Model.backward` recognises that array and starts below the
+softmax. Any other ``dout`` passes through the softmax's own backward.
+
+Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
+values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
+every layer's own output and gradient can be recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnspec.engine import losses
+from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
+from cnnspec.errors import RunError
+
+INPUT = "input"
+
+
+@dataclass
+class Node:
+    """One layer of the graph: its ``name``, the :class:`Layer`, and the names of its inputs."""
+
+    name: str
+    kind: str
+    layer: Layer
+    inputs: list[str]
+
+
+class Model:
+    """An executable network.
+
+    ``forward(x)`` takes ``x`` (N, C, H, W) (or (N, F)) and returns the output layer's output;
+    ``loss(out, y)`` gives ``(loss, dout)`` for integer labels ``y`` (N,); ``backward(dout)``
+    fills the parameter gradients (:meth:`grads`) and returns d loss / d ``x``.
+    """
+
+    def __init__(self, nodes: list[Node], output: str, loss: str = "cross_entropy",
+                 dtype="float32", checked=None) -> None:
+        self.nodes = nodes
+        self.output = output
+        self.loss_name = loss
+        self.dtype = np.dtype(dtype)
+        self.checked = checked  # the CheckedSpec compiled from, when there is one
+        self.training = True
+        self.record = False
+        self.activations: dict[str, np.ndarray] = {}
+        self.activation_grads: dict[str, np.ndarray] = {}
+        self._by_name = {node.name: node for node in nodes}
+        self._plain = self._needed_nodes()
+        self._fused = _fuse_relu_maxpool(self._plain, output)
+        self._fused_softmax = (loss == "cross_entropy"
+                               and self._by_name[output].kind == "softmax")
+        self._last_out = self._logits = self._fused_dout = None
+        self._ran: list[Node] = []
+
+    # ----------------------------------------------------------------- running
+    @property
+    def layer_names(self) -> list[str]:
+        return [node.name for node in self.nodes]
+
+    def train(self) -> "Model":
+        self.training = True
+        return self
+
+    def eval(self) -> "Model":
+        self.training = False
+        return self
+
+    def forward(self, x) -> np.ndarray:
+        """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
+        values = {INPUT: np.asarray(x, dtype=self.dtype)}
+        plan = self._plain if self.record else self._fused
+        if self.record:
+            self.activations = {}
+        for node in plan:
+            out = node.layer.forward([values[name] for name in node.inputs], self.training)
+            values[node.name] = out
+            if self.record:
+                self.activations[node.name] = out
+        self._ran = plan
+        self._last_out = values[self.output]
+        if self._fused_softmax:
+            self._logits = values[self._by_name[self.output].inputs[0]]
+        return self._last_out
+
+    def loss(self, out, y) -> tuple[float, np.ndarray]:
+        """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""
+        if self.loss_name == "mse":
+            return losses.mse(out, y)
+        if not self._fused_softmax:
+            return losses.softmax_cross_entropy(out, y)
+        if out is not self._last_out:
+            raise RunError("the loss of a softmax output needs the output of the last forward",
+                           hint="call model.loss(model.forward(x), y)")
+        loss, dlogits = losses.softmax_cross_entropy(self._logits, y)
+        self._fused_dout = dlogits
+        return loss, dlogits
+
+    def backward(self, dout, input_grad: bool = True):
+        """Backpropagate ``dout`` (d loss / d output, or the array :meth:`loss` returned).
+
+        Fills :meth:`grads` and returns d loss / d input (None when ``input_grad`` is False,
+        which saves the first layer's input-gradient work when training).
+        """
+        nodes = list(self._ran)
+        grads = {self.output: dout}
+        if self._fused_softmax and dout is self._fused_dout:
+            softmax = nodes.pop()  # the output layer; its input receives the logits' gradient
+            grads = {softmax.inputs[0]: dout}
+        self.activation_grads = {}
+        for node in self.nodes:
+            node.layer.grads = {}
+        wanted = self._wants_grad(nodes, input_grad)
+        for node in reversed(nodes):
+            if node.name not in grads:
+                continue  # nothing downstream of this layer reaches the loss
+            d = grads.pop(node.name)
+            if self.record:
+                self.activation_grads[node.name] = d
+            need_dx = any(wanted[name] for name in node.inputs)
+            for name, dx in zip(node.inputs, node.layer.backward(d, need_dx)):
+                if dx is None or not wanted[name]:
+                    continue
+                grads[name] = grads[name] + dx if name in grads else dx
+        return grads.get(INPUT) if input_grad else None
+
+    def _wants_grad(self, nodes: list[Node], input_grad: bool) -> dict[str, bool]:
+        """Which values need a gradient: those with a trainable layer at or before them (or
+        every value while recording, and the input when asked for)."""
+        wanted = {INPUT: input_grad or self.record}
+        for node in nodes:
+            wanted[node.name] = (self.record or node.layer.trainable
+                                 or any(wanted[name] for name in node.inputs))
+        return wanted
+
+    # -------------------------------------------------------------- parameters
+    def params(self) -> dict[str, np.ndarray]:
+        """The live parameter arrays, ``<layer>.weight`` / ``<layer>.bias`` (PyTorch layouts)."""
+        return {f"{node.name}.{key}": value for node in self.nodes
+                for key, value in node.layer.params.items()}
+
+    @property
+    def trainable_names(self) -> list[str]:
+        return [f"{node.name}.{key}" for node in self.nodes if node.layer.trainable
+                for key in node.layer.params]
+
+    def grads(self) -> dict[str, np.ndarray]:
+        """Gradients of the trainable parameters from the last :meth:`backward` (zeros for a
+        layer the loss does not depend on)."""
+        out = {}
+        for node in self.nodes:
+            if not node.layer.trainable:
+                continue
+            for key, value in node.layer.params.items():
+                grad = node.layer.grads.get(key)
+                out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
+        return out
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer (``<layer>.running_mean``/``running_var``)."""
+        state = {name: value.copy() for name, value in self.params().items()}
+        for node in self.nodes:
+            for key, value in node.layer.buffers.items():
+                state[f"{node.name}.{key}"] = value.copy()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy ``state`` into the model's arrays (which stay the same objects)."""
+        targets = self.params()
+        for node in self.nodes:
+            for key, value in node.layer.buffers.items():
+                targets[f"{node.name}.{key}"] = value
+        missing = sorted(set(targets) - set(state))
+        unexpected = sorted(set(state) - set(targets))
+        if missing or unexpected:
+            raise RunError(
+                "the saved state does not match this model"
+                + (f"; missing: {', '.join(missing)}" if missing else "")
+                + (f"; unexpected: {', '.join(unexpected)}" if unexpected else ""),
+                hint="load a checkpoint written by the same spec")
+        for name, target in targets.items():
+            value = np.asarray(state[name])
+            if value.shape != target.shape:
+                raise RunError(f"'{name}' has shape {value.shape} in the saved state but "
+                               f"{target.shape} in the model",
+                               hint="load a checkpoint written by the same spec")
+            np.copyto(target, value, casting="same_kind")
+
+    # ---------------------------------------------------------------- planning
+    def _needed_nodes(self) -> list[Node]:
+        """The nodes the output depends on, in the given (topological) order."""
+        needed = {self.output}
+        for node in reversed(self.nodes):
+            if node.name in needed:
+                needed.update(node.inputs)
+        return [node for node in self.nodes if node.name in needed]
+
+
+def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
+    """The plan with each ReLU -> max pool pair (the ReLU feeding only the pool) replaced by
+    one :class:`MaxPoolReLU` node that keeps the pool's name."""
+    consumers: dict[str, list[Node]] = {}
+    for node in nodes:
+        for name in node.inputs:
+            consumers.setdefault(name, []).append(node)
+    by_name = {node.name: node for node in nodes}
+    plan, skipped = [], set()
+    for node in nodes:
+        source = by_name.get(node.inputs[0]) if len(node.inputs) == 1 else None
+        if (isinstance(node.layer, Pool) and node.layer.reduce == "max" and source is not None
+                and source.kind == "relu" and source.name != output
+                and len(consumers[source.name]) == 1):
+            fused = MaxPoolReLU(node.layer.kernel, node.layer.stride, node.layer.pads)
+            plan = [n for n in plan if n.name != source.name]
+            skipped.add(source.name)
+            plan.append(Node(node.name, node.kind, fused, list(source.inputs)))
+        else:
+            plan.append(node)
+    return plan
