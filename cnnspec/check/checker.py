@@ -1,0 +1,86 @@
+"""``check``: from an IR to a :class:`CheckedSpec`, or every mistake in it at once.
+
+Layers are checked in IR order (a topological order). A layer whose input already failed is
+skipped rather than reported again, so one mistake gives one message. Totals: parameters
+(trainable and frozen), multiply-adds per image (conv and dense products; pooling and
+activations are not counted, as in Keras and torchinfo), and activation memory per image (every
+layer's output in float32, 4 bytes per value).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from cnnspec.check import lints
+from cnnspec.check.graph import INPUT, structure_errors, used_layers
+from cnnspec.check.inits import describe_inits
+from cnnspec.check.layers import infer
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
+
+BYTES_PER_VALUE = 4  # float32
+
+
+def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
+    """LayerInfo for every layer whose inputs are known; errors collected on the way."""
+    known: dict[str, tuple[int, ...]] = {INPUT: tuple(spec.ir["input"]["shape"])}
+    infos = []
+    for layer in spec.ir["layers"]:
+        if any(name not in known for name in layer["inputs"]):
+            continue  # an earlier error already explains it
+        try:
+            info = infer(spec, layer, [known[name] for name in layer["inputs"]])
+            describe_inits(spec, layer, info)
+        except SpecError as err:
+            errors.append(err)
+            continue
+        known[info.name] = info.output_shape
+        infos.append(info)
+    return infos
+
+
+def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
+    used = used_layers(spec)
+    return (lints.constant_weights(spec, infos) + lints.signal_scale(spec, infos, used)
+            + lints.unused_layers(spec, used))
+
+
+def _as_error(warning: SpecError) -> SpecError:
+    return dataclasses.replace(warning, severity="error")
+
+
+def check(spec: Spec, strict: bool = False) -> CheckedSpec:
+    """Shapes, parameters, fans and inits of every layer of ``spec``.
+
+    Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
+    turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
+    """
+    errors = structure_errors(spec)
+    if errors:  # names and references must hold before shapes mean anything
+        raise SpecErrors(errors)
+    errors += lints.softmax_placement(spec)
+    infos = _infer_all(spec, errors)
+    by_name = {info.name: info for info in infos}
+    output = by_name.get(spec.ir["output"])
+    if output is not None:
+        errors += lints.data_fit(spec, output)
+    warnings = _warnings(spec, infos) if not errors else []
+    if strict:
+        errors += [_as_error(w) for w in warnings]
+        warnings = []
+    if errors:
+        raise SpecErrors(errors + warnings)
+    return _checked(spec, infos, output, warnings)
+
+
+def _checked(spec: Spec, infos: list[LayerInfo], output: LayerInfo,
+             warnings: list[SpecError]) -> CheckedSpec:
+    total = sum(info.params for info in infos)
+    trainable = sum(info.trainable_params for info in infos)
+    return CheckedSpec(
+        spec=spec, layers=infos, input_shape=tuple(spec.ir["input"]["shape"]),
+        output_shape=output.output_shape, total_params=total, trainable_params=trainable,
+        frozen_params=total - trainable, macs=sum(info.macs for info in infos),
+        activation_memory=BYTES_PER_VALUE * sum(math.prod(i.output_shape) for i in infos),
+        warnings=warnings)

@@ -1,0 +1,73 @@
+"""The layer graph: names, references, the output, and which layers the output uses.
+
+The parser already rejects duplicate names and references to undefined or later layers in a
+``.cnn`` file; a hand-written ``.json`` IR file reaches the checker without that, so the same
+rules are checked here on the IR. Layers are in a valid topological order when every input is
+``input`` or a layer written earlier, which also rules out cycles.
+"""
+from __future__ import annotations
+
+import difflib
+
+from cnnspec.errors import SpecError
+from cnnspec.ir.spec import Spec
+
+INPUT = "input"
+
+
+def _did_you_mean(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def structure_errors(spec: Spec) -> list[SpecError]:
+    """Duplicate names, unknown or later inputs, and an output that names no layer."""
+    errors: list[SpecError] = []
+    seen: list[str] = []
+    all_names = [layer["name"] for layer in spec.ir["layers"]]
+    for layer in spec.ir["layers"]:
+        name = layer["name"]
+        if name == INPUT or name in seen:
+            errors.append(spec.error(f"the name '{name}' is used twice", name,
+                                     hint="give every layer its own name"))
+        for ref in layer["inputs"]:
+            if ref == INPUT or ref in seen:
+                continue
+            if ref in all_names:
+                message = (f"layer '{name}' uses '{ref}', which is written after it; a layer "
+                           "may only use layers written before it (so there are no cycles)")
+                hint = f"move '{ref}' above '{name}'"
+            else:
+                message = f"layer '{name}' uses '{ref}', which is not defined"
+                hint = _did_you_mean(ref, seen + [INPUT]) + "inputs are `input` or earlier layers"
+            errors.append(spec.error(message, name, "inputs", hint=hint))
+        seen.append(name)
+    output = spec.ir["output"]
+    if output not in all_names:
+        errors.append(spec.error(
+            f"the output layer '{output}' is not found", "output",
+            hint=_did_you_mean(output, all_names) + "`output NAME` names one of the layers"))
+    return errors
+
+
+def used_layers(spec: Spec) -> set[str]:
+    """Names of the layers the output depends on (the output included)."""
+    inputs = {layer["name"]: layer["inputs"] for layer in spec.ir["layers"]}
+    used, todo = set(), [spec.ir["output"]]
+    while todo:
+        name = todo.pop()
+        if name in used or name not in inputs:
+            continue
+        used.add(name)
+        todo.extend(inputs[name])
+    return used
+
+
+def consumers(spec: Spec) -> dict[str, list[str]]:
+    """For every layer (and ``input``), the layers that take it as an input."""
+    out: dict[str, list[str]] = {INPUT: []}
+    for layer in spec.ir["layers"]:
+        out.setdefault(layer["name"], [])
+        for ref in layer["inputs"]:
+            out.setdefault(ref, []).append(layer["name"])
+    return out

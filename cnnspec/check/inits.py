@@ -1,0 +1,113 @@
+"""Each parameter's init, checked against its layer and described by the init catalogue.
+
+What an init produces (distribution, std, bound, formula) is :func:`cnnspec.init.describe`'s
+business; this module adds what only the layer knows and says it in the layer's terms:
+
+- a kernel literal must fit the conv weight ``(out, in, kh, kw)``: one ``kh x kw`` matrix for
+  every filter and channel, one per filter, or one per filter and input channel;
+- ``identity`` on a conv needs a kernel with a centre, i.e. odd height and width. An even kernel
+  has no pixel that maps an input position onto itself, so the "pass-through" would shift the
+  image by half a pixel; rather than pick a corner silently, the checker rejects it;
+- a bias has no kernel: scaled schemes on a bias use the layer's weight fans.
+
+Any other problem ``describe`` finds is re-reported at the init's place in the spec.
+"""
+from __future__ import annotations
+
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError
+from cnnspec.init import describe
+from cnnspec.init.info import InitInfo
+from cnnspec.init.kernels import nested_shape
+from cnnspec.ir.spec import Spec
+
+BATCHNORM_INITS = ({"name": "ones"}, {"name": "zeros"})  # weight, bias (docs/ir.md)
+
+
+def _dims(shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def _relocated(spec: Spec, layer: dict, field: str, err: SpecError) -> SpecError:
+    return spec.error(f"{layer['kind']} '{layer['name']}': {err.message}", layer["name"], field,
+                      hint=err.hint)
+
+
+def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> str | None:
+    """What is wrong with a literal of shape ``vshape`` for a conv weight, or None if it fits."""
+    out, cin, kh, kw = weight
+    if len(vshape) not in (2, 3, 4):
+        return f"the kernel literal is {len(vshape)}-D"
+    if vshape[-2:] != (kh, kw):
+        return f"the kernel literal holds {_dims(vshape[-2:])} matrices, but the kernel is {kh}x{kw}"
+    if len(vshape) >= 3 and vshape[0] != out:
+        return f"the kernel literal holds {vshape[0]} filters, but the layer has {out}"
+    if len(vshape) == 4 and vshape[1] != cin:
+        return (f"the kernel literal holds {vshape[1]} matrices per filter, but the input has "
+                f"{cin} channel(s)")
+    return None
+
+
+def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -> None:
+    """Raise a located SpecError if a literal does not fit a weight of ``shape`` (OIHW or (out, in))."""
+    try:
+        vshape = nested_shape(init["values"])
+    except SpecError as err:
+        raise _relocated(spec, layer, "weight_init", err) from None
+    if len(shape) == 4:
+        problem = _conv_literal_problem(vshape, shape)
+        out, cin, kh, kw = shape
+        expected = (f"expected {kh}x{kw} matrices, one for every filter, one per filter ({out}) "
+                    f"or per filter and input channel ({out}x{cin})")
+        hint = (f"write one {kh}x{kw} matrix, a list of {out}, or {out} lists of {cin}; "
+                "or change the layer's kernel size or filters to match the literal")
+    else:
+        problem = None if vshape == shape else f"the literal is {_dims(vshape)}"
+        expected = f"expected a {_dims(shape)} matrix (units x inputs)"
+        hint = "a dense weight literal gives every value: one row per unit, one column per input"
+    if problem:
+        raise spec.error(f"{layer['kind']} '{layer['name']}': {problem}; {expected}",
+                         layer["name"], "weight_init", hint=hint)
+
+
+def _check_identity(spec: Spec, layer: dict, shape: tuple[int, ...]) -> None:
+    if len(shape) == 4 and (shape[2] % 2 == 0 or shape[3] % 2 == 0):
+        raise spec.error(
+            f"identity on conv '{layer['name']}' needs a kernel with a centre pixel (odd height "
+            f"and width), but its kernel is {shape[2]}x{shape[3]}",
+            layer["name"], "weight_init",
+            hint="use an odd kernel such as 3x3 with `pad same`, or another init")
+
+
+def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:
+    """The described weight init of a conv or dense layer (checked against its shape)."""
+    init = layer["weight_init"]
+    if init["name"] == "literal":
+        check_literal(spec, layer, init, info.weight_shape)
+    if init["name"] == "identity":
+        _check_identity(spec, layer, info.weight_shape)
+    try:
+        return describe(init, info.weight_shape)
+    except SpecError as err:
+        raise _relocated(spec, layer, "weight_init", err) from None
+
+
+def bias_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo | None:
+    """The described bias init (scaled schemes use the weight's fans), or None without a bias."""
+    init = layer.get("bias_init")
+    if init is None or info.bias_shape is None:
+        return None
+    try:
+        return describe(init, info.bias_shape, fans=(info.fan_in, info.fan_out))
+    except SpecError as err:
+        raise _relocated(spec, layer, "bias_init", err) from None
+
+
+def describe_inits(spec: Spec, layer: dict, info: LayerInfo) -> None:
+    """Fill ``info.weight_init`` and ``info.bias_init``; raises a located SpecError."""
+    if layer["kind"] in ("conv", "dense"):
+        info.weight_init = weight_info(spec, layer, info)
+        info.bias_init = bias_info(spec, layer, info)
+    elif layer["kind"] == "batchnorm":
+        info.weight_init = describe(BATCHNORM_INITS[0], info.weight_shape)
+        info.bias_init = describe(BATCHNORM_INITS[1], info.bias_shape)

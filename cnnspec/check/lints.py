@@ -1,0 +1,109 @@
+"""Checks on a spec whose shapes are known: warnings about the init and the graph, and the
+errors that need the whole network (softmax placement, the data the spec trains on).
+
+Warnings (``severity="warning"``; ``--strict`` makes them errors):
+
+- a trainable conv/dense layer whose filters (units) all start the same: with a constant init
+  every filter gets the same gradient and stays equal to the others, so the layer never has more
+  than one distinct filter (the "symmetry breaking" argument for random init);
+- the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
+- layers the output does not use.
+
+Errors: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
+softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
+squash the scores twice), an input shape that is not the dataset's, and an output with fewer
+scores than the dataset has classes (or not a flat vector of scores).
+"""
+from __future__ import annotations
+
+from cnnspec.check import signal
+from cnnspec.check.graph import consumers
+from cnnspec.check.layers import shape_text
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError
+from cnnspec.ir.spec import Spec
+
+# Built-in datasets: (C, H, W) of an image and the number of classes (docs/ir.md).
+DATASETS = {"digits": ((1, 8, 8), 10), "mnist": ((1, 28, 28), 10),
+            "fashion-mnist": ((1, 28, 28), 10)}
+
+
+def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """Trainable conv/dense layers with 2+ filters whose weights are all one value."""
+    out = []
+    for info in layers:
+        init = info.weight_init
+        if info.kind not in ("conv", "dense") or not info.ir["trainable"] or not init.constant:
+            continue
+        count = info.weight_shape[0]
+        if count < 2:
+            continue
+        what = "filters" if info.kind == "conv" else "units"
+        out.append(spec.error(
+            f"all {count} {what} of {info.name} start identical ({init.short}), so they get "
+            f"identical gradients and stay identical: symmetry never breaks",
+            info.name, "weight_init", severity="warning",
+            hint="use a random init such as he_normal (or freeze the layer if the kernel is "
+                 "meant to stay fixed)"))
+    return out
+
+
+def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
+    output = spec.ir["output"]
+    return [spec.error(f"layer '{layer['name']}' is not used: the output '{output}' does not "
+                       "depend on it", layer["name"], severity="warning",
+                       hint="remove it, feed it into a later layer, or name the right `output`")
+            for layer in spec.ir["layers"] if layer["name"] not in used]
+
+
+def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:
+    change = signal.largest_change(layers, used, consumers(spec))
+    if not signal.is_too_large(change):
+        return []
+    return [spec.error(signal.describe_change(change), change.first_weight_layer, "weight_init",
+                       severity="warning",
+                       hint=f"before {change.activation}, use "
+                            f"{signal.suggested_init(change.activation)}, which keeps the "
+                            "factor near 1; or add batchnorm")]
+
+
+def softmax_placement(spec: Spec) -> list[SpecError]:
+    if spec.ir["training"]["loss"] != "cross_entropy":
+        return []
+    return [spec.error(
+        f"softmax '{layer['name']}' is not the output layer, but the loss cross_entropy applies "
+        "softmax to the output itself: the scores would be squashed twice", layer["name"],
+        hint="remove it (cross_entropy takes raw scores) or make it the last layer")
+        for layer in spec.ir["layers"]
+        if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
+
+
+def _dataset(spec: Spec) -> tuple[tuple[int, ...], int] | None:
+    data = spec.ir["training"]["data"]
+    if data["name"] == "shapes":
+        return (1, data["size"], data["size"]), len(data["classes"])
+    return DATASETS.get(data["name"])
+
+
+def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
+    """The input must be the dataset's image shape; the output one score per class."""
+    known = _dataset(spec)
+    if known is None:  # npz: shapes are only known when the file is read
+        return []
+    image, classes = known
+    name = spec.ir["training"]["data"]["name"]
+    errors = []
+    if tuple(spec.ir["input"]["shape"]) != image:
+        errors.append(spec.error(
+            f"the input is {'x'.join(map(str, spec.ir['input']['shape']))}, but the {name} "
+            f"images are {'x'.join(map(str, image))}", "input",
+            hint=f"write `input {'x'.join(map(str, image))}`" + (
+                f" or set shapes(size={spec.ir['input']['shape'][1]})" if name == "shapes" else "")))
+    # More scores than classes trains (the extra ones are never the target); fewer cannot.
+    if len(output.output_shape) != 1 or output.output_shape[0] < classes:
+        errors.append(spec.error(
+            f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {name} "
+            f"has {classes} classes: the loss needs one score per class, shape ({classes},)",
+            output.name,
+            hint=f"end with `dense {classes}` (after `flatten` or `global_avgpool`)"))
+    return errors

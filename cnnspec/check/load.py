@@ -1,0 +1,41 @@
+"""``load``: a ``.cnn`` spec or ``.json`` IR file, parsed (or validated) and checked."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnspec.check.checker import check
+from cnnspec.check.model import CheckedSpec
+from cnnspec.errors import RunError
+from cnnspec.ir.spec import Spec
+
+SUFFIXES = (".cnn", ".json")
+
+
+def read_spec(path: str | Path) -> Spec:
+    """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked)."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise RunError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
+                       hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
+    if not path.is_file():
+        raise RunError(f"no such file: {path}", hint="check the path and the file name")
+    if path.suffix == ".json":
+        from cnnspec.ir.io import read_json
+
+        return read_json(path)
+    from cnnspec.lang import parse_file
+
+    try:
+        return parse_file(str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}",
+                       hint="a spec must be a readable UTF-8 text file") from None
+
+
+def load(path: str | Path, strict: bool = False) -> CheckedSpec:
+    """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it.
+
+    Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
+    :class:`~cnnspec.errors.RunError` for a missing or unreadable file.
+    """
+    return check(read_spec(path), strict=strict)

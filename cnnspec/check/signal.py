@@ -1,0 +1,154 @@
+"""How the size of the forward signal changes through the network at initialisation.
+
+The estimate is the one Glorot & Bengio (2010, eq. 5) and He et al. (2015, eq. 7) derive: for
+``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]``; after
+a ReLU, ``E[relu(y)^2] = Var(y) / 2`` for a symmetric ``y``; after a leaky ReLU of slope ``a``,
+``(1 + a^2) / 2``. Other activations are counted as 1 (tanh is linear near 0). So each conv or
+dense layer followed by its activation scales the signal's second moment by
+
+    fan_in * E[w^2] * activation factor
+
+and the product over the chain is what the input's scale becomes. He init (``Var(w) = 2 /
+fan_in``) makes that factor 1 before a ReLU; Glorot's ``2 / (fan_in + fan_out)`` makes it 1/2
+when fan_in = fan_out, so 30 layers shrink the std by 2^-15.
+
+Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
+inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
+named kernels) use the mean square of their values; biases are ignored (usually zero).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from cnnspec.check.model import LayerInfo
+from cnnspec.init.info import InitInfo
+from cnnspec.init.kernels import flat, kernel_values
+
+LIMIT = 100.0  # warn when the std changes by more than this factor
+
+
+def activation_factor(layer: dict) -> float:
+    """``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``: 1/2 for relu (He et al. 2015)."""
+    if layer["kind"] == "relu":
+        return 0.5
+    if layer["kind"] == "leaky_relu":
+        return (1 + layer["slope"] ** 2) / 2
+    return 1.0
+
+
+def weight_second_moment(info: LayerInfo) -> float | None:
+    """``E[w^2]`` of a conv or dense weight at init; None where data decides it (LSUV)."""
+    init: InitInfo = info.weight_init
+    if init.distribution == "lsuv":
+        return None
+    if init.distribution == "identity":
+        out, cin = info.weight_shape[:2]
+        return min(out, cin) / out / info.fan_in  # fan_in * E[w^2] = share of passed channels
+    if init.std is None:  # a fixed kernel: its own mean square
+        values, _ = kernel_values(info.ir["weight_init"], info.weight_shape)
+        numbers = flat(values)
+        return sum(v * v for v in numbers) / len(numbers)
+    return init.std ** 2 + (init.mean or 0.0) ** 2
+
+
+def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
+    """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
+    q: dict[str, float] = {"input": 1.0}
+    for info in layers:
+        ins = [q[name] for name in info.inputs]
+        kind = info.kind
+        if kind in ("conv", "dense"):
+            ew2 = weight_second_moment(info)
+            q[info.name] = 1.0 if ew2 is None else info.fan_in * ew2 * ins[0]
+        elif kind == "batchnorm":
+            q[info.name] = 1.0
+        elif kind == "add":
+            q[info.name] = sum(ins)
+        elif kind == "concat":
+            channels = [s[0] for s in info.input_shapes]
+            q[info.name] = sum(c * v for c, v in zip(channels, ins)) / sum(channels)
+        else:
+            q[info.name] = activation_factor(info.ir) * ins[0]
+    return q
+
+
+@dataclass
+class SignalChange:
+    """The layer where the estimated std is furthest from the input's, and why."""
+
+    layer: str  # where the std is furthest from 1
+    std_ratio: float  # std there / std of the input
+    first_weight_layer: str  # the first conv/dense layer on the way, to point at
+    init_name: str  # the most common weight init among those layers
+    per_layer: float  # geometric mean of fan_in * E[w^2] * activation factor
+    layers: int  # conv/dense layers on the way
+    activation: str  # the activation most of them feed
+
+
+def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
+                          consumers: dict[str, list[str]]) -> dict:
+    """The activation a conv/dense layer feeds (through dropout/batchnorm), or a linear stand-in."""
+    name = info.name
+    while len(consumers.get(name, [])) == 1:
+        nxt = by_name[consumers[name][0]]
+        if nxt.kind in ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "softmax"):
+            return nxt.ir
+        if nxt.kind not in ("dropout", "batchnorm"):
+            break
+        name = nxt.name
+    return {"kind": "linear"}
+
+
+def largest_change(layers: list[LayerInfo], used: set[str],
+                   consumers: dict[str, list[str]]) -> SignalChange | None:
+    """Where the signal's std changes most; None if no weight layer decides it (or a weight is 0,
+    which the constant-init warning reports)."""
+    q = second_moments(layers)
+    order = [info for info in layers if info.name in used]
+    if any(q[info.name] <= 0 for info in order):
+        return None
+    worst = max(order, key=lambda info: abs(math.log(q[info.name])), default=None)
+    if worst is None:
+        return None
+    upto = order[: order.index(worst) + 1]
+    weighted = [i for i in upto if i.kind in ("conv", "dense") and i.weight_init.distribution != "lsuv"]
+    if not weighted:
+        return None
+    by_name = {info.name: info for info in layers}
+    acts = [_following_activation(i, by_name, consumers) for i in weighted]
+    factors = [i.fan_in * weight_second_moment(i) * activation_factor(a)
+               for i, a in zip(weighted, acts)]
+    names = [i.weight_init.name for i in weighted]
+    kinds = [a["kind"] for a in acts]
+    return SignalChange(
+        layer=worst.name, std_ratio=math.sqrt(q[worst.name]),
+        first_weight_layer=weighted[0].name,
+        init_name=max(set(names), key=names.count),
+        per_layer=math.exp(sum(math.log(f) for f in factors) / len(factors)),
+        layers=len(weighted), activation=max(set(kinds), key=kinds.count))
+
+
+def suggested_init(activation: str, slope: float | None = None) -> str:
+    """The init whose per-layer factor is 1 before ``activation``."""
+    if activation == "relu":
+        return "he_normal (Var(w) = 2 / fan_in, He et al. 2015)"
+    if activation == "leaky_relu":
+        return (f"he_normal(gain=leaky_relu({slope:g})) (Var(w) = 2 / ((1 + slope^2) fan_in))"
+                if slope is not None else "he_normal with gain=leaky_relu(slope)")
+    return "lecun_normal (Var(w) = 1 / fan_in) or glorot_normal (Glorot & Bengio 2010)"
+
+
+def describe_change(change: SignalChange) -> str:
+    """The warning's sentence: how much, where, and the per-layer factor behind it."""
+    verb = "shrink" if change.std_ratio < 1 else "grow"
+    factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
+    exponent = math.log2(change.std_ratio)
+    return (f"the signal's std is estimated to {verb} {factor:.3g}x (2^{exponent:.1f}) from the "
+            f"input to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
+            f"{change.init_name} before {change.activation}, each scale the variance by "
+            f"fan_in * Var(w) * activation factor = {change.per_layer:.3g} on average")
+
+
+def is_too_large(change: SignalChange | None) -> bool:
+    return change is not None and not (1 / LIMIT <= change.std_ratio <= LIMIT)
