@@ -69,8 +69,9 @@ class Preprocessor:
         ``x`` is (N, C, H, W) or one image (C, H, W); the caller's array is left unchanged.
         """
         if x.ndim not in (3, 4) or x.shape[-3] != self.channels:
-            raise RunError(f"cannot preprocess an array of shape {x.shape} (wrong number of channels or axes): expected "
-                           f"(N, {self.channels}, H, W) or ({self.channels}, H, W)",
+            raise RunError(f"cannot preprocess an array of shape {x.shape} (wrong number of "
+                           f"channels or axes): expected (N, {self.channels}, H, W) or "
+                           f"({self.channels}, H, W)",
                            hint="the input must have as many channels as the training data")
         mean = self.mean.astype(np.float32).reshape(-1, 1, 1)
         std = self.std.astype(np.float32).reshape(-1, 1, 1)

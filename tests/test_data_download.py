@@ -1,0 +1,178 @@
+"""MNIST-style downloads against a local HTTP server on 127.0.0.1: mirrors tried in order,
+SHA-256 verification, no partial files, the cache used offline, and the error messages."""
+import hashlib
+import http.server
+import socket
+import threading
+from functools import partial
+
+import numpy as np
+import pytest
+from test_data_idx import write_idx_set
+
+from cnnspec.data import load_dataset
+from cnnspec.data.mnist import FASHION_MNIST, MNIST, cache_root, load_idx_dataset
+from cnnspec.errors import RunError
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """Start a server for a folder; returns its base URL. Stopped after the test."""
+    servers = []
+
+    def start(folder):
+        handler = partial(QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dead_url():
+    """A base URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture
+def published(tmp_path):
+    """The four small IDX files a mirror serves, their SHA-256 digests and arrays."""
+    folder = tmp_path / "mirror"
+    arrays = write_idx_set(folder)
+    digests = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+               for name in arrays}
+    return folder, digests, arrays
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_downloads_verifies_and_loads(tmp_path, serve, published):
+    folder, digests, arrays = published
+    cache = tmp_path / "cache"
+    data = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    assert files_in(cache / "mnist") == sorted(digests)
+    assert data.x_train.shape == (12, 1, 4, 5) and data.x_test.shape == (6, 1, 4, 5)
+    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int64
+    np.testing.assert_allclose(data.x_train[:, 0] * 255, arrays["train-images-idx3-ubyte.gz"],
+                               atol=1e-4)
+    np.testing.assert_array_equal(data.y_test, arrays["t10k-labels-idx1-ubyte.gz"])
+    assert data.classes == list(MNIST.classes)
+
+
+def test_cached_files_are_used_offline(tmp_path, serve, published, dead_url):
+    folder, digests, _ = published
+    cache = tmp_path / "cache"
+    first = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    again = load_idx_dataset("mnist", data_dir=cache, mirrors=[dead_url], checksums=digests)
+    np.testing.assert_array_equal(first.x_train, again.x_train)
+
+
+def test_falls_back_to_the_next_mirror_after_a_corrupt_file(tmp_path, serve, published):
+    folder, digests, _ = published
+    corrupt = tmp_path / "corrupt"
+    write_idx_set(corrupt, n_train=13)  # valid IDX files, but not the published bytes
+    cache = tmp_path / "cache"
+    data = load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(corrupt), serve(folder)],
+                            checksums=digests)
+    assert len(data.x_train) == 12
+
+
+def test_corrupt_download_leaves_no_file_and_says_what_to_do(tmp_path, serve, published):
+    _, digests, _ = published
+    corrupt = tmp_path / "corrupt"
+    write_idx_set(corrupt, n_train=13)
+    cache = tmp_path / "cache"
+    with pytest.raises(RunError, match="SHA-256 mismatch") as info:
+        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(corrupt)], checksums=digests)
+    assert files_in(cache / "mnist") == []  # not even a hidden .part file
+    hint = info.value.hint
+    assert "retry" in hint and "network" in hint and str(cache / "mnist") in hint
+    assert "train-images-idx3-ubyte.gz" in hint
+
+
+def test_missing_file_on_the_server_is_a_404(tmp_path, serve, published):
+    folder, digests, _ = published
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    cache = tmp_path / "cache"
+    with pytest.raises(RunError, match="t10k-labels-idx1-ubyte.gz: .*HTTP 404"):
+        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    # The files that did download are complete and kept; the missing one left nothing behind.
+    assert files_in(cache / "mnist") == sorted(set(digests) - {"t10k-labels-idx1-ubyte.gz"})
+
+
+def test_no_network_lists_every_mirror(tmp_path, dead_url):
+    with pytest.raises(RunError) as info:
+        load_idx_dataset("fashion-mnist", data_dir=tmp_path, mirrors=[dead_url, dead_url + "x/"])
+    assert info.value.message.count("127.0.0.1") == 2
+    assert "CNNSPEC_FASHION_MNIST_MIRROR" in info.value.hint
+
+
+def test_mirror_from_the_environment(tmp_path, serve, published, monkeypatch):
+    folder, digests, _ = published
+    mirrors = f"http://127.0.0.1:9/nothing, {serve(folder)}"
+    monkeypatch.setenv("CNNSPEC_FASHION_MNIST_MIRROR", mirrors)
+    data = load_idx_dataset("fashion-mnist", data_dir=tmp_path, checksums=digests)
+    assert data.classes[0] == "T-shirt/top" and len(data.classes) == 10
+    assert files_in(tmp_path / "fashion-mnist") == sorted(digests)
+
+
+def test_files_placed_by_hand_uncompressed(tmp_path, dead_url, monkeypatch):
+    monkeypatch.setenv("CNNSPEC_MNIST_MIRROR", dead_url)
+    arrays = write_idx_set(tmp_path / "mnist", gz=False)
+    data = load_dataset({"name": "mnist"}, seed=0, data_dir=str(tmp_path))
+    assert data.name == "mnist" and len(data.y_train) == 12
+    np.testing.assert_array_equal(data.y_train, arrays["train-labels-idx1-ubyte.gz"])
+
+
+def test_a_damaged_cached_file_is_reported_not_used(tmp_path, serve, published):
+    folder, digests, _ = published
+    cache = tmp_path / "cache"
+    load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    damaged = cache / "mnist" / "train-images-idx3-ubyte.gz"
+    damaged.write_bytes(damaged.read_bytes()[:-5])
+    with pytest.raises(RunError, match="does not match its published SHA-256") as info:
+        load_idx_dataset("mnist", data_dir=cache, mirrors=[serve(folder)], checksums=digests)
+    assert "delete it" in info.value.hint
+
+
+def test_labels_beyond_the_classes_are_rejected(tmp_path, dead_url):
+    arrays = write_idx_set(tmp_path / "mnist", gz=False)
+    labels = arrays["train-labels-idx1-ubyte.gz"].copy()
+    labels[0] = 10
+    path = tmp_path / "mnist" / "train-labels-idx1-ubyte"
+    path.write_bytes(path.read_bytes()[:8] + labels.tobytes())
+    with pytest.raises(RunError, match="labels go up to 10"):
+        load_idx_dataset("mnist", data_dir=tmp_path, mirrors=[dead_url])
+
+
+def test_cache_root_defaults(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_root() == tmp_path / "cnnspec"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "cnnspec"
+    assert cache_root("elsewhere").name == "elsewhere"
+
+
+def test_built_in_sources_have_four_published_digests():
+    for source in (MNIST, FASHION_MNIST):
+        names = {source.file(s, p) for s in ("train", "test") for p in ("images", "labels")}
+        assert set(source.sha256) == names
+        assert all(len(d) == 64 and int(d, 16) >= 0 for d in source.sha256.values())
+        assert source.mirrors
