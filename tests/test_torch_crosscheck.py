@@ -1,0 +1,212 @@
+"""The engine against PyTorch (skipped without it): every op's output and gradients on random
+float64 inputs, and a whole LeNet-5 with identical weights, agree to 1e-5."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from cnnspec.engine import activations as act  # noqa: E402
+from cnnspec.engine import conv, dense, losses, norm, pool  # noqa: E402
+from cnnspec.engine import layers as L  # noqa: E402
+from cnnspec.engine.model import Model, Node  # noqa: E402
+
+TOL = 1e-5
+
+
+def _t(a):
+    return torch.tensor(np.ascontiguousarray(a), dtype=torch.float64, requires_grad=True)
+
+
+def _close(ours, theirs):
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=TOL, atol=TOL)
+
+
+def helper_test_op(shapes, ours, theirs, seed=0):
+    """Run ``ours(*arrays) -> (out, backward)`` and ``theirs(*tensors) -> out`` on the same
+    random inputs; compare outputs and the gradients of ``sum(out * r)`` for every input.
+    ``backward(r)`` returns one gradient per input."""
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    tensors = [_t(a) for a in arrays]
+    out, backward = ours(*arrays)
+    t_out = theirs(*tensors)
+    _close(out, t_out)
+    r = rng.standard_normal(out.shape)
+    (t_out * torch.tensor(r)).sum().backward()
+    for grad, tensor in zip(backward(r), tensors):
+        _close(grad, tensor.grad)
+
+
+def _torch_pad(x, pads, value=0.0):
+    top, bottom, left, right = pads
+    return F.pad(x, (left, right, top, bottom), value=value)
+
+
+@pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation", [
+    ((2, 3, 9, 9), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+    ((2, 2, 10, 9), (3, 2, 3, 2), (2, 1), (0, 1, 2, 0), (1, 1)),
+    ((1, 2, 11, 11), (2, 2, 3, 3), (2, 3), (2, 2, 1, 1), (2, 2)),
+])
+def test_conv2d(x_shape, w_shape, stride, pads, dilation):
+    def ours(x, w, b):
+        out, cache = conv.conv2d_forward(x, w, b, stride, pads, dilation)
+        return out, lambda r: conv.conv2d_backward(r, cache)
+
+    def theirs(x, w, b):
+        return F.conv2d(_torch_pad(x, pads), w, b, stride=stride, dilation=dilation)
+
+    helper_test_op([x_shape, w_shape, (w_shape[0],)], ours, theirs)
+
+
+@pytest.mark.parametrize("kernel, stride, pads", [
+    ((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (2, 2), (1, 1, 1, 1)), ((3, 2), (1, 2), (1, 0, 1, 0)),
+])
+def test_pooling(kernel, stride, pads):
+    def ours_max(x):
+        out, cache = pool.maxpool_forward(x, kernel, stride, pads)
+        return out, lambda r: [pool.maxpool_backward(r, cache)]
+
+    def ours_avg(x):
+        out, cache = pool.avgpool_forward(x, kernel, stride, pads)
+        return out, lambda r: [pool.avgpool_backward(r, cache)]
+
+    helper_test_op([(2, 3, 7, 8)], ours_max, lambda x: F.max_pool2d(
+        _torch_pad(x, pads, -float("inf")), kernel, stride))
+    helper_test_op([(2, 3, 7, 8)], ours_avg, lambda x: F.avg_pool2d(
+        _torch_pad(x, pads), kernel, stride))
+
+
+def test_global_avgpool_flatten_dense():
+    def ours(x, w, b):
+        g, gc = pool.global_avgpool_forward(x)
+        out, dc = dense.dense_forward(g, w, b)
+
+        def backward(r):
+            dg, dw, db = dense.dense_backward(r, dc)
+            return pool.global_avgpool_backward(dg, gc), dw, db
+        return out, backward
+
+    helper_test_op([(3, 4, 5, 5), (6, 4), (6,)], ours,
+                   lambda x, w, b: F.linear(x.mean(dim=(2, 3)), w, b))
+
+    def ours_flat(x):
+        out, cache = dense.flatten_forward(x)
+        return out, lambda r: [dense.flatten_backward(r, cache)]
+
+    helper_test_op([(2, 3, 2, 4)], ours_flat, lambda x: x.flatten(1))
+
+
+@pytest.mark.parametrize("name, theirs", [
+    ("relu", F.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
+    ("softmax", lambda x: F.softmax(x, dim=1)),
+    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2)), ("elu", lambda x: F.elu(x, 0.7)),
+])
+def test_activations(name, theirs):
+    forward, backward = L.ACTIVATIONS[name]
+    kwargs = {"leaky_relu": {"slope": 0.2}, "elu": {"alpha": 0.7}}.get(name, {})
+
+    def ours(x):
+        out, cache = forward(x, **kwargs)
+        return out, lambda r: [backward(r, cache)]
+
+    helper_test_op([(4, 3, 2, 2)], ours, theirs)
+
+
+@pytest.mark.parametrize("shape", [(8, 3, 4, 4), (10, 5)])
+def test_batchnorm_training_and_running_stats(shape):
+    c = shape[1]
+    mean, var = np.zeros(c), np.ones(c)
+    t_mean, t_var = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+
+    def ours(x, gamma, beta):
+        out, cache = norm.batchnorm_forward(x, gamma, beta, mean, var, True, 0.1, 1e-5)
+        return out, lambda r: norm.batchnorm_backward(r, cache)
+
+    def theirs(x, gamma, beta):
+        return F.batch_norm(x, t_mean, t_var, gamma, beta, training=True, momentum=0.1,
+                            eps=1e-5)
+
+    helper_test_op([shape, (c,), (c,)], ours, theirs)
+    np.testing.assert_allclose(mean, t_mean.numpy(), rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(var, t_var.numpy(), rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("loss, theirs", [
+    (losses.softmax_cross_entropy, lambda out, y: F.cross_entropy(out, y)),
+    (losses.mse, lambda out, y: F.mse_loss(out, F.one_hot(y, 5).double())),
+])
+def test_losses(loss, theirs):
+    rng = np.random.default_rng(1)
+    out, y = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)
+    value, dout = loss(out, y)
+    t_out = _t(out)
+    t_loss = theirs(t_out, torch.tensor(y))
+    t_loss.backward()
+    assert value == pytest.approx(t_loss.item(), rel=TOL)
+    _close(dout, t_out.grad)
+
+
+def _lenet(rng):
+    """LeNet-5 on 1x28x28 with conv1 padded by 2 (so 28 -> 28 -> 14 -> 10 -> 5)."""
+    def conv_layer(f, c, pad):
+        return L.Conv2d(rng.standard_normal((f, c, 5, 5)) * 0.2, rng.standard_normal(f) * 0.1,
+                        (1, 1), (pad,) * 4, (1, 1))
+
+    def dense_layer(o, i):
+        return L.Dense(rng.standard_normal((o, i)) * (1 / np.sqrt(i)), rng.standard_normal(o) * 0.1)
+
+    nodes = [
+        Node("conv1", "conv", conv_layer(6, 1, 2), ["input"]),
+        Node("relu1", "relu", L.activation("relu"), ["conv1"]),
+        Node("pool1", "maxpool", L.Pool("max", (2, 2), (2, 2), (0, 0, 0, 0)), ["relu1"]),
+        Node("conv2", "conv", conv_layer(16, 6, 0), ["pool1"]),
+        Node("relu2", "relu", L.activation("relu"), ["conv2"]),
+        Node("pool2", "maxpool", L.Pool("max", (2, 2), (2, 2), (0, 0, 0, 0)), ["relu2"]),
+        Node("flatten", "flatten", L.Flatten(), ["pool2"]),
+        Node("fc1", "dense", dense_layer(120, 400), ["flatten"]),
+        Node("relu3", "relu", L.activation("relu"), ["fc1"]),
+        Node("fc2", "dense", dense_layer(84, 120), ["relu3"]),
+        Node("relu4", "relu", L.activation("relu"), ["fc2"]),
+        Node("fc3", "dense", dense_layer(10, 84), ["relu4"]),
+    ]
+    return Model(nodes, "fc3", dtype="float64")
+
+
+def _torch_lenet(params):
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+                        nn.Linear(84, 10)).double()
+    names = {"0": "conv1", "3": "conv2", "7": "fc1", "9": "fc2", "11": "fc3"}
+    net.load_state_dict({key: torch.tensor(params[f"{names[key.split('.')[0]]}."
+                                                  f"{key.split('.')[1]}"])
+                         for key in net.state_dict()})
+    return net
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_whole_lenet5(record):
+    rng = np.random.default_rng(2)
+    model = _lenet(rng)
+    model.record = record
+    net = _torch_lenet(model.params())
+    x, y = rng.standard_normal((8, 1, 28, 28)), rng.integers(0, 10, 8)
+
+    out = model.forward(x)
+    loss, dout = model.loss(out, y)
+    dx = model.backward(dout)
+
+    t_x = _t(x)
+    t_out = net(t_x)
+    t_loss = F.cross_entropy(t_out, torch.tensor(y))
+    t_loss.backward()
+    _close(out, t_out)
+    assert loss == pytest.approx(t_loss.item(), rel=TOL)
+    _close(dx, t_x.grad)
+    grads = model.grads()
+    names = {"0": "conv1", "3": "conv2", "7": "fc1", "9": "fc2", "11": "fc3"}
+    for key, p in net.named_parameters():
+        layer, kind = key.split(".")
+        _close(grads[f"{names[layer]}.{kind}"], p.grad)
