@@ -68,8 +68,11 @@ class Position:
     """Where training stands, at a clean point between two steps.
 
     ``epoch`` is the epoch in progress (0-based) and ``batch`` the next batch of it to run;
-    the sums accumulate that epoch's training loss and correct predictions so far, so the
-    epoch's metrics come out the same whether or not it was interrupted.
+    the sums accumulate that epoch's training loss (weighted by batch size) and correct
+    predictions so far, so the epoch's metrics come out the same whether or not it was
+    interrupted. ``metrics`` holds the rows of the finished epochs. Times are in seconds:
+    ``epoch_seconds`` the wall time of the epoch so far, ``step_seconds`` the part spent in
+    training steps (for images per second).
     """
 
     epoch: int = 0
@@ -78,14 +81,16 @@ class Position:
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
-    train_seconds: float = 0.0
-    wall_seconds: float = 0.0
+    epoch_seconds: float = 0.0
+    step_seconds: float = 0.0
     finished: bool = False
     metrics: list = field(default_factory=list)
 
-    def start_epoch(self, epoch: int) -> None:
-        self.epoch, self.batch = epoch, 0
+    def next_epoch(self) -> None:
+        """Move to the start of the following epoch."""
+        self.epoch, self.batch = self.epoch + 1, 0
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+        self.epoch_seconds = self.step_seconds = 0.0
 
 
 def generator_state(rng: np.random.Generator | None) -> dict | None:

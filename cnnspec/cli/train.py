@@ -1,0 +1,113 @@
+"""``cnnspec train SPEC``: train a spec on its data into a run folder."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
+
+EPILOG = """\
+examples:
+  cnnspec train specs/digits.cnn
+  cnnspec train specs/x_detector.cnn --epochs 5 --seed 1 --out runs/x1
+  cnnspec train --resume runs/x1          # continue after Ctrl-C
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("spec", metavar="SPEC", nargs="?",
+                        help="a .cnn spec or .json IR (optional with --resume)")
+    parser.add_argument("--epochs", type=_positive_int, metavar="N",
+                        help="override the spec's number of epochs")
+    parser.add_argument("--lr", type=_positive_float, metavar="LR",
+                        help="override the spec's learning rate")
+    parser.add_argument("--batch-size", type=_positive_int, metavar="N",
+                        help="override the spec's batch size")
+    parser.add_argument("--seed", type=_seed, metavar="S",
+                        help="override the spec's seed (weights, data order, dropout)")
+    parser.add_argument("--data", metavar="NAME",
+                        help="override the spec's dataset: digits, shapes, mnist, "
+                        "fashion-mnist or npz:PATH")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
+                        "must not exist or be empty")
+    parser.add_argument("--runs-dir", metavar="DIR", default="runs",
+                        help="where default run folders go (default runs)")
+    parser.add_argument("--resume", metavar="RUN",
+                        help="continue an interrupted run from its last checkpoint")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress output; only the final result")
+    parser.add_argument("--stats", type=_positive_int, metavar="N",
+                        help="record per-layer activation and gradient statistics every N "
+                        "steps (stats.jsonl and stats.png in the run folder)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.errors import RunError
+    from cnnspec.train.api import train
+    from cnnspec.train.loop import Interrupted
+
+    if args.spec is None and args.resume is None:
+        raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
+                       "or a run to continue (--resume RUN)")
+    try:
+        result = train(args.spec, out=args.out, epochs=args.epochs, lr=args.lr,
+                       batch_size=args.batch_size, seed=args.seed, data=args.data,
+                       data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
+                       runs_dir=args.runs_dir, stats_every=args.stats)
+    except Interrupted as exc:
+        print(f"cnnspec: {exc.message}", file=sys.stderr)
+        print(exc.hint, file=sys.stderr)
+        return 130
+    print(final_report(result))
+    return 0
+
+
+def final_report(result) -> str:
+    """The last lines of ``cnnspec train``: the test figures, the folder, what to try next."""
+    summary = result.summary
+    path = result.path
+    lines = [
+        f"test accuracy {100 * summary['test_acc']:.2f}%  (loss {summary['test_loss']:.4f}, "
+        f"{summary['test_examples']} test images)  in {summary['train_seconds']:.1f}s",
+        f"run folder: {path}",
+        "next:",
+        f"  cnnspec eval {path}",
+        f"  cnnspec predict {path} IMAGE.png",
+        f"  cnnspec filters {path} -o filters.png",
+    ]
+    return "\n".join(lines)

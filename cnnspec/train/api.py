@@ -1,0 +1,356 @@
+"""``cnnspec.train``: train a spec into a run folder, or continue an interrupted run.
+
+The steps of a fresh run: load and check the spec, apply the command-line overrides, load the
+data and check that it fits the network, create the run folder, split off the validation set
+and fit the preprocessing on the rest, compile the model, apply LSUV where the spec asks for it,
+save the initial weights, train (:mod:`cnnspec.train.loop`), evaluate on the test split, write
+the summary and the curves. A resumed run reads all of that back from the folder instead.
+"""
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from cnnspec.errors import RunError
+from cnnspec.train import rundir
+from cnnspec.train.batches import epoch_order, validation_split
+from cnnspec.train.compat import check_data_fits
+from cnnspec.train.files import read_json, write_json, write_npz, write_text
+from cnnspec.train.loop import Diverged, Interrupted, Session, Split, fit
+from cnnspec.train.progress import Display, make_display
+from cnnspec.train.run import Run
+from cnnspec.train.rundir import RunDir, create_run_dir, open_run_dir
+from cnnspec.train.scoring import score
+from cnnspec.train.settings import OVERRIDABLE, check_overrides, effective_ir
+from cnnspec.train.state import Position, load_state, load_weights
+
+LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
+StepHook = Callable[[int, object], None]
+
+
+@dataclass
+class Prepared:
+    """The data of a run, split and preprocessed; ``data_order`` drew the validation split."""
+
+    train: Split
+    val: Split | None
+    test: Split
+    preprocessor: object
+    data_order: np.random.Generator
+
+
+def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=None, data=None,
+          data_dir=None, quiet=False, resume=None, runs_dir="runs", progress=None,
+          stats_every: int | None = None, on_step: StepHook | None = None) -> Run:
+    """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``); return the
+    :class:`Run`.
+
+    ``epochs``, ``lr``, ``batch_size``, ``seed`` and ``data`` (a dataset name, ``npz:PATH`` or
+    an IR data object) override the spec's training settings. ``out`` is the run folder
+    (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``). ``resume`` continues the run in that
+    folder from its last checkpoint (the spec may then be omitted). ``progress`` is ``"bar"``,
+    ``"lines"``, ``"none"``, a :class:`~cnnspec.train.progress.Display` or None (a bar on a
+    terminal, lines otherwise). ``on_step(step, model)`` is called after every optimizer step
+    (a ``KeyboardInterrupt`` raised there stops training like Ctrl-C); ``stats_every`` asks
+    :mod:`cnnspec.lab.recorder` to record per-layer statistics every that many steps.
+    """
+    display = make_display(progress, quiet)
+    overrides = check_overrides({"epochs": epochs, "lr": lr, "batch_size": batch_size,
+                                 "seed": seed, "data": data})
+    try:
+        if resume is not None:
+            return _resume(Path(resume), spec, overrides, data_dir, display, stats_every,
+                           on_step)
+        if spec is None:
+            raise RunError("nothing to train", hint="pass a spec (.cnn or .json) or --resume RUN")
+        return _fresh(_as_checked(spec), overrides, out, runs_dir, data_dir, display,
+                      stats_every, on_step)
+    finally:
+        display.close()
+
+
+def _as_checked(spec):
+    from cnnspec.check.model import CheckedSpec
+
+    if isinstance(spec, CheckedSpec):
+        return spec
+    import cnnspec
+
+    return cnnspec.load(str(spec))
+
+
+def _fresh(checked, overrides, out, runs_dir, data_dir, display, stats_every, on_step) -> Run:
+    import cnnspec
+
+    ir = effective_ir(checked.ir, overrides)
+    training = ir["training"]
+    dataset = _load_data(checked, training, data_dir)
+    run = create_run_dir(ir["name"], out, runs_dir)
+    _write_spec_files(run, checked, ir)
+    prepared = _prepare(training, dataset, preprocessor=None)
+    write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
+    model = cnnspec.compile(checked, seed=training["seed"])
+    optimizer = _optimizer(training)
+    _apply_lsuv(checked, model, prepared, training, display)
+    write_npz(run / rundir.INIT, model.state_dict())
+    summary = _start_summary(ir, dataset, overrides, data_dir, checked.spec.path)
+    recorder = _stats_recorder(run, stats_every)
+    session = _session(checked, model, optimizer, training, prepared, run, display,
+                       recorder, on_step)
+    position = Position()
+    session.save(position)  # step 0: the last good point until the first epoch ends
+    return _train_and_finish(session, position, prepared, summary, recorder)
+
+
+def _resume(path: Path, spec, overrides, data_dir, display, stats_every, on_step) -> Run:
+    import cnnspec
+    from cnnspec.data import Preprocessor
+
+    run = open_run_dir(path)
+    summary = read_json(run.summary, what="run summary")
+    checked = cnnspec.load(str(run.spec_json))
+    training = checked.ir["training"]
+    _check_same_settings(training, overrides, run)
+    if spec is not None:
+        _check_same_network(_as_checked(spec), checked, run)
+    if data_dir is None:
+        data_dir = summary.get("data_dir")
+    dataset = _load_data(checked, training, data_dir)
+    preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
+                                                    what="preprocessing record"))
+    prepared = _prepare(training, dataset, preprocessor)
+    model = cnnspec.compile(checked, seed=training["seed"])
+    load_weights(run, model)
+    optimizer = _optimizer(training)
+    recorder = _stats_recorder(run, stats_every)
+    session = _session(checked, model, optimizer, training, prepared, run, display,
+                       recorder, on_step)
+    position = load_state(run, optimizer, session.dropout_rng)
+    if position.finished:
+        raise RunError(f"run {run.path} already finished all {training['epochs']} epochs",
+                       hint=f"evaluate it with `cnnspec eval {run.path}`, or start a new run "
+                       "with more --epochs")
+    display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
+                    f"step {position.step}")
+    summary["resumed"] = summary.get("resumed", 0) + 1
+    return _train_and_finish(session, position, prepared, summary, recorder)
+
+
+def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
+    for key, value in overrides.items():
+        if training.get(key) != value:
+            flag = "--" + key.replace("_", "-")
+            raise RunError(
+                f"{flag} {value} differs from the run's {key} {training.get(key)}",
+                hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
+                f"would have); drop {flag}, or start a new run")
+
+
+def _check_same_network(given, stored, run: RunDir) -> None:
+    if given.ir["layers"] != stored.ir["layers"] or given.ir["input"] != stored.ir["input"]:
+        raise RunError(f"the spec given is not the network trained in {run.path}",
+                       hint=f"resume with `cnnspec train --resume {run.path}` alone; it uses "
+                       "the spec saved in the run")
+
+
+def _load_data(checked, training: dict, data_dir):
+    from cnnspec.data import load_dataset
+
+    dataset = load_dataset(training["data"], training["seed"], data_dir)
+    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    return dataset
+
+
+def _write_spec_files(run: RunDir, checked, ir: dict) -> None:
+    text = checked.spec.text
+    if text is not None:
+        write_text(run / rundir.SPEC_CNN, text)
+    write_json(run.spec_json, ir)
+
+
+def _prepare(training: dict, dataset, preprocessor) -> Prepared:
+    """Split off the validation set (first draw of the ``data_order`` stream), fit the
+    preprocessing on what is left for training (unless given) and apply it everywhere."""
+    from cnnspec.data import Preprocessor
+    from cnnspec.seeding import streams
+
+    data_order = streams(training["seed"])["data_order"]
+    train_idx, val_idx = validation_split(len(dataset.y_train), training["val_split"],
+                                          data_order)
+    if preprocessor is None:
+        preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
+
+    def split(x, y):
+        return Split(preprocessor.apply(x), np.asarray(y, dtype=np.int64))
+
+    val = split(dataset.x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None
+    return Prepared(
+        train=split(dataset.x_train[train_idx], dataset.y_train[train_idx]),
+        val=val,
+        test=split(dataset.x_test, dataset.y_test),
+        preprocessor=preprocessor,
+        data_order=data_order,
+    )
+
+
+def _optimizer(training: dict):
+    from cnnspec.engine.optim import make_optimizer
+
+    return make_optimizer(training["optimizer"], training["weight_decay"])
+
+
+def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDir,
+             display: Display, recorder, on_step) -> Session:
+    hooks = [hook for hook in (recorder.on_step if recorder else None, on_step)
+             if hook is not None]
+
+    def every_step(step: int, model) -> None:
+        for hook in hooks:
+            hook(step, model)
+
+    return Session(checked=checked, model=model, optimizer=optimizer, training=training,
+                   train=prepared.train, val=prepared.val, run=run, display=display,
+                   data_order=prepared.data_order, dropout_rng=_dropout_rng(model),
+                   on_step=every_step if hooks else None)
+
+
+def _dropout_rng(model) -> np.random.Generator | None:
+    """The model's dropout generator (every dropout layer shares the ``dropout`` stream); its
+    state is part of an exact resume."""
+    for node in model.nodes:
+        rng = getattr(node.layer, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            return rng
+    return None
+
+
+def _stats_recorder(run: RunDir, every: int | None):
+    """The per-layer statistics recorder of ``--stats N`` (:mod:`cnnspec.lab.recorder`)."""
+    if every is None:
+        return None
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise RunError(f"--stats must be a positive number of steps, not {every!r}",
+                       hint="e.g. --stats 50 records statistics every 50 steps")
+    from cnnspec.lab.recorder import StatsRecorder
+
+    return StatsRecorder(run.path, every)
+
+
+def _apply_lsuv(checked, model, prepared: Prepared, training: dict, display: Display) -> None:
+    """Mishkin & Matas 2015: rescale each ``lsuv`` layer on a batch of training data, in
+    network order, before the first step (the weights were drawn orthogonal at compile)."""
+    layers = [info for info in checked.layers
+              if info.kind in ("conv", "dense")
+              and (info.ir.get("weight_init") or {}).get("name") == "lsuv"]
+    if not layers:
+        return
+    from cnnspec.lab.lsuv import lsuv
+
+    order = epoch_order(prepared.data_order, 0, len(prepared.train.y))
+    x = prepared.train.x[order[:LSUV_BATCH]]
+    for info in layers:
+        init = info.ir["weight_init"]
+        for step in lsuv(model, x, tol=init.get("tol", 0.1), max_iter=init.get("max_iter", 10),
+                         layers=[info.name]):
+            display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} -> "
+                            f"{step.variance_after:.3g} in {step.iterations} rescalings")
+
+
+def _versions() -> dict:
+    from cnnspec import __version__
+
+    return {"cnnspec": __version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _command(spec_path, training: dict, overrides: dict) -> str:
+    """The ``cnnspec train`` command line that repeats this run."""
+    words = ["cnnspec", "train", str(spec_path) if spec_path else "SPEC"]
+    for key in OVERRIDABLE:
+        if key not in overrides:
+            continue
+        value = overrides[key]
+        if key == "data":
+            value = f"npz:{value['path']}" if value.get("name") == "npz" else value["name"]
+        words += ["--" + key.replace("_", "-"), str(value)]
+    return " ".join(words)
+
+
+def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path) -> dict:
+    return {
+        "spec": ir["name"],
+        "status": "running",
+        "seed": ir["training"]["seed"],
+        "data": ir["training"]["data"],
+        "data_description": dataset.description,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "classes": list(dataset.classes),
+        "overrides": {key: overrides[key] for key in OVERRIDABLE if key in overrides},
+        "command": _command(spec_path, ir["training"], overrides),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": _versions(),
+        "diverged": False,
+    }
+
+
+def _train_and_finish(session: Session, position: Position, prepared: Prepared,
+                      summary: dict, recorder=None) -> Run:
+    run = session.run
+    write_json(run.summary, summary)
+    started = time.perf_counter()
+    try:
+        if recorder is not None:
+            recorder.start(session.model, position.step)
+        try:
+            fit(session, position)
+        finally:
+            if recorder is not None:
+                recorder.finish(session.model)
+    except (Interrupted, Diverged) as exc:
+        summary["status"] = "interrupted" if isinstance(exc, Interrupted) else "diverged"
+        summary["diverged"] = isinstance(exc, Diverged)
+        summary["message"] = exc.message
+        _close_summary(summary, position, started)
+        write_json(run.summary, summary)
+        _draw_curves(session, position.metrics)
+        raise
+    test = score(session.model, prepared.test.x, prepared.test.y)
+    summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,
+                   test_examples=int(len(prepared.test.y)))
+    _close_summary(summary, position, started)
+    write_json(run.summary, summary)
+    _draw_curves(session, position.metrics)
+    return Run(path=run.path, spec=session.checked, model=session.model,
+               metrics=list(position.metrics), summary=summary,
+               preprocessor=prepared.preprocessor, classes=list(summary["classes"]))
+
+
+def _close_summary(summary: dict, position: Position, started: float) -> None:
+    rows = position.metrics
+    summary["epochs_done"] = len(rows)
+    summary["steps"] = position.step
+    summary["wall_seconds"] = summary.get("wall_seconds", 0.0) + time.perf_counter() - started
+    summary["train_seconds"] = sum(row["seconds"] for row in rows)
+    summary["images_per_s"] = (sum(row["images_per_s"] for row in rows) / len(rows)
+                               if rows else None)
+    if rows:
+        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+            summary[f"final_{key}"] = rows[-1][key]
+    summary["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _draw_curves(session: Session, metrics: list[dict]) -> None:
+    """``curves.png``; a plotting failure is reported, never allowed to lose the run."""
+    if not metrics:
+        return
+    from cnnspec.render.curves import plot_curves
+
+    try:
+        plot_curves(metrics, session.run / rundir.CURVES)
+    except RunError as exc:
+        session.display.message(f"note: curves.png not written: {exc.message}")

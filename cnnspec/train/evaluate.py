@@ -1,0 +1,54 @@
+"""``evaluate``: a trained run's loss, accuracy and confusion matrix on a test split."""
+from __future__ import annotations
+
+from cnnspec.errors import RunError
+from cnnspec.train.compat import check_data_fits
+from cnnspec.train.run import Run
+from cnnspec.train.scoring import confusion_matrix, score
+
+
+def evaluate(run: Run, data=None, data_dir=None) -> dict:
+    """Score ``run``'s model on the test split of its own dataset, or of ``data`` (a name,
+    ``npz:PATH`` or an IR data object), preprocessed as in training.
+
+    Returns ``{"loss", "accuracy", "confusion", "classes", "data", "examples"}``; ``confusion``
+    is a list of rows, row = true class, column = predicted class.
+    """
+    from cnnspec.data import load_dataset, parse_data_arg
+
+    cfg = run.training["data"] if data is None else data
+    if isinstance(cfg, str):
+        cfg = parse_data_arg(cfg)
+    if data_dir is None:
+        data_dir = run.summary.get("data_dir")
+    dataset = load_dataset(cfg, run.training["seed"], data_dir)
+    check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
+    if run.classes and list(dataset.classes) != list(run.classes):
+        raise RunError(
+            f"the data '{dataset.name}' has classes {list(dataset.classes)} but the run was "
+            f"trained on {list(run.classes)}",
+            hint="evaluate on data with the same classes in the same order")
+    x = run.preprocessor.apply(dataset.x_test)
+    result = score(run.model, x, dataset.y_test)
+    matrix = confusion_matrix(dataset.y_test, result.predictions, len(dataset.classes))
+    return {
+        "loss": result.loss,
+        "accuracy": result.accuracy,
+        "confusion": matrix.tolist(),
+        "classes": list(dataset.classes),
+        "data": cfg,
+        "examples": int(len(dataset.y_test)),
+    }
+
+
+def format_confusion(confusion: list[list[int]], classes: list[str]) -> str:
+    """An aligned text table: one row per true class, one column per predicted class."""
+    labels = [str(c) for c in classes]
+    corner = "true \\ predicted"
+    width = max([len(label) for label in labels]
+                + [len(str(v)) for row in confusion for v in row])
+    first = max(len(label) for label in labels + [corner])
+    lines = [corner.ljust(first) + "  " + " ".join(label.rjust(width) for label in labels)]
+    for label, row in zip(labels, confusion):
+        lines.append(label.ljust(first) + "  " + " ".join(str(v).rjust(width) for v in row))
+    return "\n".join(lines)

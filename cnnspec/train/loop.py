@@ -1,0 +1,228 @@
+"""The training loop: epochs of shuffled mini-batches, validation, checkpoints, and the two ways
+a run can stop early (Ctrl-C and divergence).
+
+One step is: forward the batch (training mode), the loss and its gradient, backward, then one
+optimizer update of the trainable parameters at the epoch's learning rate. Between two steps
+the model, the optimizer, the dropout generator and :class:`Position` together describe the run
+completely; that is the only place the loop stops or saves, so a resumed run repeats exactly
+what an uninterrupted one would have done.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.errors import RunError
+from cnnspec.train import rundir
+from cnnspec.train.batches import batch_slices, epoch_order
+from cnnspec.train.files import write_jsonl, write_npz
+from cnnspec.train.interrupts import deferred_interrupts
+from cnnspec.train.progress import Display
+from cnnspec.train.rundir import RunDir
+from cnnspec.train.scoring import score
+from cnnspec.train.state import Position, save_checkpoint
+
+WEIGHTED_KINDS = ("conv", "dense")
+
+
+class Interrupted(RunError):
+    """Training stopped on Ctrl-C after saving a checkpoint it can resume from."""
+
+
+class Diverged(RunError):
+    """The loss or an activation became NaN or infinite."""
+
+
+@dataclass
+class Split:
+    """Preprocessed images ``x`` (N, C, H, W) float32 and labels ``y`` (N,) int64."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class Session:
+    """Everything the loop works with. ``training`` is the effective IR ``training`` block."""
+
+    checked: CheckedSpec
+    model: object
+    optimizer: object
+    training: dict
+    train: Split
+    val: Split | None
+    run: RunDir
+    display: Display
+    data_order: np.random.Generator
+    dropout_rng: np.random.Generator | None = None
+    on_step: Callable[[int, object], None] | None = None
+
+    def save(self, position: Position) -> None:
+        write_jsonl(self.run.metrics, position.metrics)
+        save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
+
+
+def learning_rate(training: dict, epoch: int) -> float:
+    """The schedule's learning rate for ``epoch`` (0-based)."""
+    from cnnspec.engine.schedules import lr_at
+
+    return float(lr_at(training["schedule"], training["lr"], epoch, training["epochs"]))
+
+
+def fit(session: Session, position: Position) -> Position:
+    """Train from ``position`` to the last epoch, saving a checkpoint after each epoch.
+
+    Raises :class:`Interrupted` (after saving) on Ctrl-C or a ``KeyboardInterrupt`` raised by
+    ``on_step``, and :class:`Diverged` when the loss stops being finite.
+    """
+    with deferred_interrupts() as flag:
+        while position.epoch < session.training["epochs"]:
+            _run_epoch(session, position, flag)
+    position.finished = True
+    session.save(position)
+    return position
+
+
+def _run_epoch(session: Session, position: Position, flag) -> None:
+    model, training = session.model, session.training
+    order = epoch_order(session.data_order, position.epoch, len(session.train.y))
+    slices = batch_slices(len(order), training["batch_size"])
+    lr = learning_rate(training, position.epoch)
+    session.display.start_epoch(position.epoch + 1, training["epochs"], len(slices),
+                                position.batch)
+    model.train()
+    started = time.perf_counter() - position.epoch_seconds
+    for i in range(position.batch, len(slices)):
+        index = order[slices[i]]
+        x, y = session.train.x[index], session.train.y[index]
+        t0 = time.perf_counter()
+        loss, correct = _step(session, x, y, lr)
+        if loss is None:
+            _diverged(session, position, x, y, lr)
+        position.step_seconds += time.perf_counter() - t0
+        position.batch = i + 1
+        position.loss_sum += loss * len(y)
+        position.correct += correct
+        position.seen += len(y)
+        session.display.step(position.loss_sum / position.seen, position.correct / position.seen)
+        position.epoch_seconds = time.perf_counter() - started
+        _between_steps(session, position, flag)
+    _end_epoch(session, position, lr, started)
+
+
+def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
+    """One SGD step on the batch; ``(loss, correct)``, or ``(None, None)`` if the loss or the
+    network's output is not finite (nothing is updated then)."""
+    model = session.model
+    out = model.forward(x)
+    loss, dout = model.loss(out, y)
+    loss = float(loss)
+    if not math.isfinite(loss) or not np.all(np.isfinite(out)):
+        return None, None
+    model.backward(dout)
+    params, grads = model.params(), model.grads()
+    names = [name for name in model.trainable_names if name in grads]
+    session.optimizer.step({n: params[n] for n in names}, {n: grads[n] for n in names}, lr)
+    return loss, int(np.count_nonzero(np.argmax(out, axis=1) == y))
+
+
+def _between_steps(session: Session, position: Position, flag) -> None:
+    """The clean point: run the step hook with the index of the step just taken (counted
+    from 0), then stop here if Ctrl-C was pressed."""
+    position.step += 1
+    try:
+        if session.on_step is not None:
+            session.on_step(position.step - 1, session.model)
+        if flag.requested:
+            raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        session.display.close()
+        session.save(position)
+        raise Interrupted(
+            f"training interrupted in epoch {position.epoch + 1} after step {position.step}; "
+            f"checkpoint saved in {session.run.path}",
+            hint=f"continue with: cnnspec train --resume {session.run.path}") from None
+
+
+def _end_epoch(session: Session, position: Position, lr: float, started: float) -> None:
+    val = score(session.model, session.val.x, session.val.y) if session.val else None
+    seconds = time.perf_counter() - started
+    row = {
+        "epoch": position.epoch + 1,
+        "train_loss": position.loss_sum / max(position.seen, 1),
+        "train_acc": position.correct / max(position.seen, 1),
+        "val_loss": val.loss if val else None,
+        "val_acc": val.accuracy if val else None,
+        "lr": lr,
+        "seconds": seconds,
+        "images_per_s": position.seen / max(position.step_seconds, 1e-9),
+    }
+    position.metrics.append(row)
+    position.next_epoch()
+    session.save(position)
+    session.display.end_epoch(row, session.training["epochs"])
+
+
+def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray,
+              lr: float) -> None:
+    """Save the weights and the batch that blew up, find the first layer that did, and stop.
+
+    ``checkpoint.npz`` is left as it was: the last good point (an epoch end, or step 0).
+    """
+    session.display.close()
+    model = session.model
+    write_npz(session.run / rundir.DIVERGED,
+              {**model.state_dict(), "_batch_x": x, "_batch_y": y,
+               "_step": np.asarray(position.step)})
+    where, info = first_blowup(session.checked, model, x)
+    layer_init = init_to_blame(session.checked, info)
+    hint = f"lower the learning rate (it was {lr:g}; try --lr {lr / 10:g})"
+    if layer_init is not None:
+        init = layer_init.weight_init
+        hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
+                 f"{init.name}, {init.short})")
+    raise Diverged(
+        f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
+        f"became NaN or infinite; the weights and the batch are in "
+        f"{session.run / rundir.DIVERGED}", hint=hint)
+
+
+def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, LayerInfo | None]:
+    """Where non-finite numbers first appear: in a layer's weights, else in the first layer
+    (in network order) whose output on ``x`` is not finite, else in the loss."""
+    params = model.params()
+    for info in checked.layers:
+        for suffix in ("weight", "bias"):
+            value = params.get(f"{info.name}.{suffix}")
+            if value is not None and not np.all(np.isfinite(value)):
+                return f"the {suffix} of layer '{info.name}' ({info.kind})", info
+    was_recording = getattr(model, "record", False)
+    model.record = True
+    try:
+        with np.errstate(all="ignore"):
+            model.forward(x)
+        activations = dict(model.activations)
+    finally:
+        model.record = was_recording
+    for info in checked.layers:
+        out = activations.get(info.name)
+        if out is not None and not np.all(np.isfinite(out)):
+            return f"the output of layer '{info.name}' ({info.kind})", info
+    return "the loss", None
+
+
+def init_to_blame(checked: CheckedSpec, info: LayerInfo | None) -> LayerInfo | None:
+    """The conv/dense layer at or before ``info`` (the last one if ``info`` is None) whose
+    weight init scale is worth reconsidering."""
+    candidates = []
+    for layer in checked.layers:
+        if layer.kind in WEIGHTED_KINDS and layer.weight_init is not None:
+            candidates.append(layer)
+        if info is not None and layer.name == info.name:
+            break
+    return candidates[-1] if candidates else None

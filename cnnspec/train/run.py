@@ -1,0 +1,61 @@
+"""A finished (or interrupted) training run, opened from its folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.check.model import CheckedSpec
+from cnnspec.train import rundir
+from cnnspec.train.files import read_json, read_jsonl
+from cnnspec.train.rundir import RunDir, open_run_dir
+
+
+@dataclass
+class Run:
+    """A run folder and what it holds, with the model's weights loaded.
+
+    ``metrics`` is one dict per finished epoch (as in ``metrics.jsonl``); ``summary`` is
+    ``summary.json``; ``preprocessor`` transforms raw images ``(N, C, H, W)`` in [0, 1] the way
+    training did; ``classes[i]`` names output ``i``.
+    """
+
+    path: Path
+    spec: CheckedSpec
+    model: object
+    metrics: list[dict] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    preprocessor: object = None
+    classes: list[str] = field(default_factory=list)
+
+    @property
+    def training(self) -> dict:
+        """The effective training settings (the spec's, with the run's overrides)."""
+        return self.spec.ir["training"]
+
+
+def load_run(path) -> Run:
+    """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
+    import cnnspec
+    from cnnspec.data import Preprocessor
+    from cnnspec.train.state import load_weights
+
+    run = open_run_dir(path)
+    checked = cnnspec.load(str(run.spec_json))
+    model = cnnspec.compile(checked, seed=checked.ir["training"]["seed"])
+    load_weights(run, model)
+    model.eval()
+    summary = read_json(run.summary, what="run summary")
+    return Run(
+        path=run.path,
+        spec=checked,
+        model=model,
+        metrics=read_jsonl(run.metrics),
+        summary=summary,
+        preprocessor=Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
+                                                      what="preprocessing record")),
+        classes=list(summary.get("classes") or []),
+    )
+
+
+def run_dir_of(run: Run) -> RunDir:
+    return RunDir(Path(run.path))

@@ -1,0 +1,48 @@
+"""Loss, accuracy and confusion of a model on a labelled set, in eval mode and in batches."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EVAL_BATCH = 256  # big enough for BLAS to be efficient, small enough for 28x28 nets' memory
+
+
+@dataclass
+class Score:
+    """``predictions`` (N,) int: the arg-max class of each example."""
+
+    loss: float
+    accuracy: float
+    predictions: np.ndarray
+
+
+def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> Score:
+    """Mean loss and accuracy of ``model`` on ``x`` (N, C, H, W), labels ``y`` (N,).
+
+    Runs in eval mode (dropout off, batchnorm running statistics) and puts the model back in
+    the mode it was in. The loss is the mean over examples, accumulated in float64.
+    """
+    was_training = bool(model.training)
+    model.eval()
+    loss_sum = 0.0
+    predictions = np.empty(len(y), dtype=np.int64)
+    try:
+        for start in range(0, len(y), batch_size):
+            stop = min(start + batch_size, len(y))
+            out = model.forward(x[start:stop])
+            loss, _ = model.loss(out, y[start:stop])
+            loss_sum += float(loss) * (stop - start)
+            predictions[start:stop] = np.argmax(out, axis=1)
+    finally:
+        if was_training:
+            model.train()
+    n = max(len(y), 1)
+    return Score(loss_sum / n, float(np.mean(predictions == y)) if len(y) else 0.0, predictions)
+
+
+def confusion_matrix(y: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) counts: row = true class, column = predicted class."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (y, predictions), 1)
+    return matrix
