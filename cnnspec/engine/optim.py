@@ -1,0 +1,203 @@
+"""Optimizers: SGD (with momentum or Nesterov momentum) and Adam, with PyTorch's update rules.
+
+An optimizer holds only its own state (momentum buffers, moment estimates, step counts); the
+parameters and their gradients are passed to :meth:`Optimizer.step` as dicts keyed by
+parameter name (``conv1.weight``), and the parameters are updated in place. A frozen
+parameter is simply absent from ``grads``. Gradients are never written to.
+
+Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
+PyTorch's ``weight_decay`` argument to ``SGD`` and ``Adam`` (not AdamW's decoupled decay).
+
+Every update is done with in-place ufuncs into preallocated scratch arrays of the
+parameter's dtype: Python-float coefficients keep float32 arithmetic in float32 (NumPy 2's
+scalar promotion), and a step allocates nothing after the first.
+
+``state_dict()`` returns plain arrays (``<kind>.<param name>``, e.g. ``exp_avg.conv1.weight``)
+for an ``.npz`` checkpoint; ``load_state_dict`` restores them so a resumed run is bitwise the
+run that was not interrupted. Scratch arrays are not state.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cnnspec.errors import RunError, SpecError
+
+OPTIMIZERS = ("sgd", "adam")
+_PATH = "$.training.optimizer"
+
+
+class Optimizer:
+    """The shared part: weight decay, scratch arrays and the state dict."""
+
+    STATE_KINDS: tuple[str, ...] = ()
+
+    def __init__(self, weight_decay: float = 0.0) -> None:
+        if not weight_decay >= 0:
+            raise SpecError(f"weight_decay must be >= 0, not {weight_decay:g}",
+                            json_path="$.training.weight_decay",
+                            hint="weight_decay is the L2 coefficient, e.g. 0.0005")
+        self.weight_decay = float(weight_decay)
+        self.state: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
+        self._scratch: dict[tuple[str, str], np.ndarray] = {}
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+             lr: float) -> None:
+        """Update every parameter named in ``grads`` in place, with learning rate ``lr``."""
+        lr = float(lr)
+        for name, grad in grads.items():
+            param = params[name]
+            self._update(name, param, self._decayed(name, param, grad), lr)
+
+    def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        """``grad + weight_decay * param`` (a scratch array), or ``grad`` itself when no decay."""
+        if self.weight_decay == 0.0:
+            return grad
+        out = self.scratch("decayed", name, param)
+        np.multiply(param, self.weight_decay, out=out)
+        out += grad
+        return out
+
+    def scratch(self, purpose: str, name: str, like: np.ndarray) -> np.ndarray:
+        """A work array shaped like ``like``, allocated once per parameter and purpose."""
+        key = (purpose, name)
+        buf = self._scratch.get(key)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = self._scratch[key] = np.empty_like(like)
+        return buf
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Plain arrays, ``<kind>.<param name>``; copies, so later steps do not change them."""
+        return {f"{kind}.{name}": np.array(value, copy=True)
+                for kind, per_param in self.state.items() for name, value in per_param.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_dict` returned (replacing the current state)."""
+        restored: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
+        for key, value in state.items():
+            kind, _, name = key.partition(".")
+            if kind not in restored or not name:
+                raise RunError(f"optimizer state {key!r} does not belong to "
+                               f"{type(self).__name__}",
+                               hint="resume with the optimizer the checkpoint was trained with")
+            restored[kind][name] = np.array(value, copy=True)
+        self.state = restored
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD``
+    with dampening 0. For each parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        b = g                       (first step)
+        b = momentum * b + g        (later steps)
+        d = g + momentum * b        (nesterov)   or   d = b   (classical)   or   d = g  (no momentum)
+        p = p - lr * d
+
+    The Nesterov form is Sutskever et al. 2013's, rewritten on the current parameters as in
+    PyTorch (and Bengio et al. 2013).
+    """
+
+    STATE_KINDS = ("momentum_buffer",)
+
+    def __init__(self, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(weight_decay)
+        if not 0.0 <= momentum < 1.0:
+            raise SpecError(f"momentum must be in [0, 1), not {momentum:g}", json_path=_PATH,
+                            hint="a usual momentum is 0.9")
+        if nesterov and momentum == 0.0:
+            raise SpecError("Nesterov momentum needs a momentum > 0", json_path=_PATH,
+                            hint="set momentum, e.g. 0.9, or turn nesterov off")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        direction = grad
+        if self.momentum:
+            buffers = self.state["momentum_buffer"]
+            buf = buffers.get(name)
+            if buf is None:
+                buf = buffers[name] = np.array(grad, copy=True)
+            else:
+                buf *= self.momentum
+                buf += grad
+            direction = buf
+            if self.nesterov:
+                direction = self.scratch("update", name, param)
+                np.multiply(buf, self.momentum, out=direction)
+                direction += grad
+        step = self.scratch("update", name, param)
+        np.multiply(direction, lr, out=step)
+        param -= step
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, as ``torch.optim.Adam`` (amsgrad off).
+    For each parameter ``p`` with gradient ``g`` at step ``t`` (from 1)::
+
+        g = g + weight_decay * p                  (L2, as PyTorch's Adam; not AdamW)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    ``m`` and ``v`` start at zero; ``t`` is counted per parameter, so a parameter that is
+    frozen for a while keeps its own bias correction.
+    """
+
+    STATE_KINDS = ("step", "exp_avg", "exp_avg_sq")
+
+    def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(weight_decay)
+        for key, beta in (("beta1", beta1), ("beta2", beta2)):
+            if not 0.0 <= beta < 1.0:
+                raise SpecError(f"{key} must be in [0, 1), not {beta:g}",
+                                json_path=f"{_PATH}.{key}", hint="usual values: 0.9, 0.999")
+        if not eps > 0:
+            raise SpecError(f"eps must be > 0, not {eps:g}", json_path=f"{_PATH}.eps",
+                            hint="a usual eps is 1e-8")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        t = int(self.state["step"].get(name, 0)) + 1
+        self.state["step"][name] = np.array(t, dtype=np.int64)
+        m, v = self.state["exp_avg"].get(name), self.state["exp_avg_sq"].get(name)
+        if m is None:
+            m = self.state["exp_avg"][name] = np.zeros_like(param)
+            v = self.state["exp_avg_sq"][name] = np.zeros_like(param)
+        work = self.scratch("update", name, param)
+
+        m *= self.beta1
+        np.multiply(grad, 1.0 - self.beta1, out=work)
+        m += work
+        v *= self.beta2
+        np.multiply(grad, grad, out=work)
+        work *= 1.0 - self.beta2
+        v += work
+
+        step_size = lr / (1.0 - self.beta1 ** t)
+        np.sqrt(v, out=work)
+        work /= math.sqrt(1.0 - self.beta2 ** t)
+        work += self.eps
+        np.divide(m, work, out=work)
+        work *= step_size
+        param -= work
+
+
+def make_optimizer(cfg: dict, weight_decay: float = 0.0) -> Optimizer:
+    """The optimizer an IR ``training.optimizer`` object names; missing keys take the IR's
+    defaults (sgd: momentum 0.9, no nesterov; adam: 0.9, 0.999, 1e-8)."""
+    name = cfg.get("name")
+    if name == "sgd":
+        return SGD(float(cfg.get("momentum", 0.9)), bool(cfg.get("nesterov", False)),
+                   weight_decay)
+    if name == "adam":
+        return Adam(float(cfg.get("beta1", 0.9)), float(cfg.get("beta2", 0.999)),
+                    float(cfg.get("eps", 1e-8)), weight_decay)
+    raise SpecError(f"unknown optimizer {name!r}", json_path=f"{_PATH}.name",
+                    hint="optimizer is one of " + ", ".join(OPTIMIZERS))

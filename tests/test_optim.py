@@ -1,0 +1,243 @@
+"""Optimizers and learning-rate schedules, against their update rules written out by hand and
+against torch.optim where PyTorch is installed."""
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+
+from cnnspec.engine.optim import SGD, Adam, make_optimizer
+from cnnspec.engine.schedules import lr_at
+from cnnspec.errors import RunError, SpecError
+
+SHAPES = {"conv1.weight": (4, 3, 3, 3), "conv1.bias": (4,), "fc.weight": (5, 36)}
+LRS = [0.1, 0.05, 0.05, 0.02, 0.01]
+
+
+def problem(dtype=np.float64, seed=0):
+    """Initial parameters and one gradient dict per step (gradients change from step to step)."""
+    rng = np.random.default_rng(seed)
+    params = {k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()}
+    grads = [{k: rng.standard_normal(s).astype(dtype) for k, s in SHAPES.items()} for _ in LRS]
+    return params, grads
+
+
+def run(opt, params, grads, lrs=LRS):
+    params = {k: v.copy() for k, v in params.items()}
+    for g, lr in zip(grads, lrs):
+        opt.step(params, g, lr)
+    return params
+
+
+# ---------------------------------------------------------------- the rules written out
+
+def sgd_by_hand(p, gs, lrs, momentum, nesterov, wd):
+    b = None
+    for g, lr in zip(gs, lrs):
+        g = g + wd * p
+        if momentum:
+            b = g if b is None else momentum * b + g
+            d = g + momentum * b if nesterov else b
+        else:
+            d = g
+        p = p - lr * d
+    return p
+
+
+def adam_by_hand(p, gs, lrs, b1, b2, eps, wd):
+    m = np.zeros_like(p)
+    v = np.zeros_like(p)
+    for t, (g, lr) in enumerate(zip(gs, lrs), start=1):
+        g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** t)
+        v_hat = v / (1 - b2 ** t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+SGD_CASES = [(0.0, False, 0.0), (0.9, False, 0.0), (0.9, True, 0.0), (0.5, False, 0.01),
+             (0.9, True, 0.001)]
+ADAM_CASES = [(0.9, 0.999, 1e-8, 0.0), (0.8, 0.99, 1e-3, 0.01)]
+
+
+@pytest.mark.parametrize("momentum, nesterov, wd", SGD_CASES)
+def test_sgd_follows_the_rule(momentum, nesterov, wd):
+    params, grads = problem()
+    out = run(SGD(momentum, nesterov, wd), params, grads)
+    for k in SHAPES:
+        expected = sgd_by_hand(params[k], [g[k] for g in grads], LRS, momentum, nesterov, wd)
+        np.testing.assert_allclose(out[k], expected, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("b1, b2, eps, wd", ADAM_CASES)
+def test_adam_follows_the_rule(b1, b2, eps, wd):
+    params, grads = problem()
+    out = run(Adam(b1, b2, eps, wd), params, grads)
+    for k in SHAPES:
+        expected = adam_by_hand(params[k], [g[k] for g in grads], LRS, b1, b2, eps, wd)
+        np.testing.assert_allclose(out[k], expected, rtol=1e-12, atol=1e-14)
+
+
+def test_first_sgd_step_moves_by_lr_times_gradient():
+    p = {"w": np.array([1.0, -2.0])}
+    SGD(momentum=0.9).step(p, {"w": np.array([0.5, 0.25])}, lr=0.1)
+    np.testing.assert_allclose(p["w"], [0.95, -2.025], rtol=1e-15)
+
+
+def test_first_adam_step_moves_by_lr_times_sign():
+    # m_hat = g and v_hat = g^2 after one step, so the step is lr * g / (|g| + eps).
+    p = {"w": np.array([1.0, -2.0, 0.0])}
+    Adam(eps=1e-12).step(p, {"w": np.array([3.0, -0.001, 0.5])}, lr=0.01)
+    np.testing.assert_allclose(p["w"], [0.99, -1.99, -0.01], rtol=1e-9)
+
+
+# ---------------------------------------------------------------- behaviour
+
+@pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": True},
+                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
+    params, grads = problem(np.float32)
+    frozen = params["conv1.bias"].copy()
+    grads = [{k: v for k, v in g.items() if k != "conv1.bias"} for g in grads]
+    grads_before = [{k: v.copy() for k, v in g.items()} for g in grads]
+    opt = make_optimizer(cfg, weight_decay=0.01)
+    live = {k: v.copy() for k, v in params.items()}
+    ids = {k: id(v) for k, v in live.items()}
+    for g, lr in zip(grads, LRS):
+        opt.step(live, g, lr)
+    assert {k: id(v) for k, v in live.items()} == ids  # updated in place
+    assert all(v.dtype == np.float32 for v in live.values())
+    assert all(v.dtype == np.float32 for v in opt.state_dict().values() if v.ndim)
+    np.testing.assert_array_equal(live["conv1.bias"], frozen)
+    for g, before in zip(grads, grads_before):
+        for k in g:
+            np.testing.assert_array_equal(g[k], before[k])
+    assert not np.array_equal(live["fc.weight"], params["fc.weight"])
+
+
+@pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
+                                 {"name": "sgd", "momentum": 0.0, "nesterov": False},
+                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+def test_resume_from_state_dict_is_bitwise_identical(cfg):
+    params, grads = problem(np.float32)
+    straight = run(make_optimizer(cfg, 1e-3), params, grads)
+
+    first = make_optimizer(cfg, 1e-3)
+    half = run(first, params, grads[:2], LRS[:2])
+    file = io.BytesIO()
+    np.savez(file, **first.state_dict())
+    file.seek(0)
+    with np.load(file, allow_pickle=False) as saved:
+        state = {k: saved[k] for k in saved.files}
+    second = make_optimizer(cfg, 1e-3)
+    second.load_state_dict(state)
+    resumed = run(second, half, grads[2:], LRS[2:])
+    for k in SHAPES:
+        assert resumed[k].tobytes() == straight[k].tobytes()
+
+
+def test_state_dict_is_a_copy_and_names_its_parts():
+    params, grads = problem()
+    opt = Adam()
+    opt.step(params, grads[0], 0.1)
+    state = opt.state_dict()
+    assert set(state) == {f"{kind}.{k}" for kind in ("step", "exp_avg", "exp_avg_sq")
+                          for k in SHAPES}
+    assert int(state["step.fc.weight"]) == 1
+    before = state["exp_avg.fc.weight"].copy()
+    opt.step(params, grads[1], 0.1)
+    np.testing.assert_array_equal(state["exp_avg.fc.weight"], before)
+
+
+def test_loading_another_optimizers_state_is_a_run_error():
+    params, grads = problem()
+    adam = Adam()
+    adam.step(params, grads[0], 0.1)
+    with pytest.raises(RunError) as err:
+        SGD(0.9).load_state_dict(adam.state_dict())
+    assert err.value.hint
+
+
+@pytest.mark.parametrize("cfg, wd, message", [
+    ({"name": "rmsprop"}, 0.0, "unknown optimizer"),
+    ({"name": "sgd", "momentum": 0.0, "nesterov": True}, 0.0, "Nesterov"),
+    ({"name": "sgd", "momentum": 1.5, "nesterov": False}, 0.0, "momentum"),
+    ({"name": "adam", "beta1": 0.9, "beta2": 1.0, "eps": 1e-8}, 0.0, "beta2"),
+    ({"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 0.0}, 0.0, "eps"),
+    ({"name": "sgd", "momentum": 0.9, "nesterov": False}, -1.0, "weight_decay"),
+])
+def test_bad_optimizer_settings_are_spec_errors(cfg, wd, message):
+    with pytest.raises(SpecError, match=message) as err:
+        make_optimizer(cfg, wd)
+    assert err.value.json_path.startswith("$.training") and err.value.hint
+
+
+# ---------------------------------------------------------------- against torch.optim
+
+TORCH_CASES = [({"name": "sgd", "momentum": m, "nesterov": n}, wd) for m, n, wd in SGD_CASES] + \
+              [({"name": "adam", "beta1": b1, "beta2": b2, "eps": e}, wd)
+               for b1, b2, e, wd in ADAM_CASES]
+
+
+@pytest.mark.parametrize("cfg, wd", TORCH_CASES)
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_matches_torch_optim(cfg, wd, dtype, rtol):
+    torch = pytest.importorskip("torch")
+    params, grads = problem(dtype)
+    ours = run(make_optimizer(cfg, wd), params, grads)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    if cfg["name"] == "sgd":
+        opt = torch.optim.SGD(tensors.values(), lr=LRS[0], momentum=cfg["momentum"],
+                              nesterov=cfg["nesterov"], weight_decay=wd)
+    else:
+        opt = torch.optim.Adam(tensors.values(), lr=LRS[0], betas=(cfg["beta1"], cfg["beta2"]),
+                               eps=cfg["eps"], weight_decay=wd)
+    for g, lr in zip(grads, LRS):
+        for k, t in tensors.items():
+            t.grad = torch.tensor(g[k])
+        opt.param_groups[0]["lr"] = lr
+        opt.step()
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=rtol, atol=rtol)
+
+
+# ---------------------------------------------------------------- schedules
+
+def test_schedules_by_hand():
+    assert lr_at({"name": "constant"}, 0.1, 7, 10) == 0.1
+    step = {"name": "step", "step_size": 3, "gamma": 0.5}
+    assert [lr_at(step, 0.8, e, 10) for e in range(7)] == [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2]
+    cosine = {"name": "cosine", "min_lr": 0.01}
+    assert lr_at(cosine, 0.1, 0, 4) == pytest.approx(0.1)
+    assert lr_at(cosine, 0.1, 2, 4) == pytest.approx(0.055)
+    assert lr_at(cosine, 0.1, 3, 4) == pytest.approx(0.01 + 0.09 * (1 + math.cos(0.75 * math.pi))
+                                                     / 2)
+
+
+def test_unknown_schedule_is_a_spec_error():
+    with pytest.raises(SpecError, match="unknown schedule") as err:
+        lr_at({"name": "cyclic"}, 0.1, 0, 10)
+    assert err.value.json_path == "$.training.schedule.name"
+
+
+@pytest.mark.parametrize("schedule", [{"name": "step", "step_size": 4, "gamma": 0.3},
+                                      {"name": "cosine", "min_lr": 0.001},
+                                      {"name": "cosine", "min_lr": 0.0}])
+def test_schedules_match_torch(schedule):
+    torch = pytest.importorskip("torch")
+    epochs, base = 13, 0.2
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    if schedule["name"] == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, schedule["step_size"], schedule["gamma"])
+    else:
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs,
+                                                           eta_min=schedule["min_lr"])
+    for epoch in range(epochs):
+        assert lr_at(schedule, base, epoch, epochs) == pytest.approx(
+            opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        opt.step()
+        sched.step()
