@@ -177,7 +177,7 @@ def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
 
 
 def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
-    values, placement = kernel_values(init, shape)
+    values, _ = kernel_values(init, shape)  # validates the kernel against the shape
     numbers = flat(values)
     name = init["name"]
     size = "x".join(map(str, shape[2:] if len(shape) == 4 else shape))
@@ -189,8 +189,8 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         formula = ("exp(-r^2 / (2 sigma^2)) about the centre, normalised to sum 1, "
                    f"sigma = {float(init['sigma']):g}; every filter and channel")
     elif name == "box":
-        short, formula = f"box {size}", f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = " \
-                                        f"{num(numbers[0])} everywhere"
+        short = f"box {size}"
+        formula = f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = {num(numbers[0])} everywhere"
     else:
         rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in values)
         short, formula = f"{name} {size}", f"[{rows}] on every filter and channel"
