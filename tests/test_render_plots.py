@@ -56,3 +56,94 @@ def test_curves_empty_is_a_run_error(tmp_path):
 def test_curves_need_png_extension(tmp_path):
     with pytest.raises(RunError, match="PNG"):
         plot_curves(_metrics(), tmp_path / "c.jpg")
+
+
+# --- filters -------------------------------------------------------------------------------
+
+from cnnspec.render.features import plot_features  # noqa: E402
+from cnnspec.render.filters import default_title, filter_image, grid_layout, plot_filters  # noqa: E402
+from cnnspec.render.tiles import side_by_side, symmetric_limit  # noqa: E402
+
+
+def test_filters_png_with_initial_is_wider(tmp_path):
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(8, 1, 3, 3))
+    alone = _png_size(plot_filters(w, tmp_path / "a.png"))
+    paired = _png_size(plot_filters(w, tmp_path / "b.png", initial=w * 0.5, title="conv1"))
+    assert 300 <= alone[0] <= 2000 and 200 <= alone[1] <= 2000
+    assert paired[0] > alone[0]
+
+
+def test_filters_side_by_side_channels_make_wide_tiles(tmp_path):
+    w = np.random.default_rng(1).normal(size=(4, 8, 3, 3))
+    averaged = _png_size(plot_filters(w, tmp_path / "a.png", channels="average"))
+    side = _png_size(plot_filters(w, tmp_path / "s.png", channels="side"))
+    assert side[0] > averaged[0]
+
+
+def test_filter_image_modes():
+    kernels = np.stack([np.ones((3, 3)), -np.ones((3, 3))])
+    assert np.allclose(filter_image(kernels, "average"), 0.0)
+    side = filter_image(kernels, "side")
+    assert side.shape == (3, 7)
+    assert np.isnan(side[:, 3]).all() and (side[:, :3] == 1).all() and (side[:, 4:] == -1).all()
+    assert side_by_side(kernels[:1]).shape == (3, 3)
+
+
+def test_tiles_are_centred_on_zero_and_survive_all_zero():
+    assert symmetric_limit(np.array([[-3.0, 1.0]])) == 3.0
+    assert symmetric_limit(np.zeros((2, 2))) == 1.0
+    assert symmetric_limit(np.array([[np.nan, -2.0]])) == 2.0
+
+
+def test_filters_title_says_how_channels_are_shown():
+    w = np.zeros((100, 4, 3, 3))
+    assert "channels averaged" in default_title(w, "average", 64)
+    assert "first 64 of 100 filters" in default_title(w, "side", 64)
+    assert "side by side" in default_title(w, "side", 64)
+    assert "averaged" not in default_title(np.zeros((2, 1, 3, 3)), "average", 2)
+
+
+@pytest.mark.parametrize("count,tile_w,tile_h,per_filter", [
+    (16, 1.0, 1.25, 1), (64, 1.0, 1.25, 2), (7, 1.0, 1.25, 1), (30, 3.0, 0.6, 1)])
+def test_grid_layout_is_near_four_by_three(count, tile_w, tile_h, per_filter):
+    columns = grid_layout(count, tile_w, tile_h, per_filter)
+    ratio = (columns * per_filter * tile_w) / (math.ceil(count / columns) * tile_h)
+    assert 0.6 < ratio / (4 / 3) < 1.7
+    assert grid_layout(1, 1.0, 1.0, 2) == 1
+
+
+@pytest.mark.parametrize("bad", [
+    dict(weights=np.zeros((3, 3))),
+    dict(weights=np.zeros((2, 1, 3, 3)), initial=np.zeros((2, 1, 5, 5))),
+    dict(weights=np.zeros((2, 1, 3, 3)), channels="sum"),
+])
+def test_filters_reject_bad_input(tmp_path, bad):
+    with pytest.raises(RunError):
+        plot_filters(out_png=tmp_path / "x.png", **bad)
+
+
+# --- features ------------------------------------------------------------------------------
+
+def test_features_png(tmp_path):
+    rng = np.random.default_rng(0)
+    maps = {"conv1": rng.normal(size=(4, 8, 8)), "conv2": rng.normal(size=(20, 4, 4))}
+    width, height = _png_size(plot_features(rng.normal(size=(1, 8, 8)), maps,
+                                            tmp_path / "f.png", title="tiny"))
+    assert width > height > 200  # 16 columns at most, three rows
+
+
+def test_features_rgb_input(tmp_path):
+    rng = np.random.default_rng(0)
+    out = plot_features(rng.normal(size=(3, 8, 8)), {"c": rng.normal(size=(2, 4, 4))},
+                        tmp_path / "f.png")
+    assert _png_size(out)[0] > 0
+
+
+def test_features_reject_bad_input(tmp_path):
+    with pytest.raises(RunError):
+        plot_features(np.zeros((8, 8)), {"c": np.zeros((1, 4, 4))}, tmp_path / "f.png")
+    with pytest.raises(RunError):
+        plot_features(np.zeros((1, 8, 8)), {}, tmp_path / "f.png")
+    with pytest.raises(RunError, match="fc"):
+        plot_features(np.zeros((1, 8, 8)), {"fc": np.zeros(10)}, tmp_path / "f.png")

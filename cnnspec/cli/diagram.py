@@ -1,0 +1,31 @@
+"""``cnnspec diagram SPEC -o FILE``: draw a spec as a network diagram (format from FILE's
+extension: .svg, .png, .pdf or .dot)."""
+from __future__ import annotations
+
+HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="where to write the picture; the extension picks the format")
+    parser.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
+                        help="layout direction: top to bottom (default) or left to right")
+    parser.add_argument("--detail", choices=("full", "minimal"), default="full",
+                        help="full: a node per layer with every setting; minimal: activations "
+                             "and the like folded into the layer before them")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    import cnnspec
+    from cnnspec.render.backend import render_source
+    from cnnspec.render.diagram import build_graph
+
+    checked = cnnspec.load(args.spec)
+    out = Path(args.output)
+    graph = build_graph(checked, rankdir=args.rankdir, detail=args.detail)
+    note = render_source(graph.source, out)
+    print(f"wrote {out} ({note})")
+    return 0

@@ -1,0 +1,135 @@
+"""A conv layer's kernels as a grid of tiles, one per filter, optionally beside the kernels it
+started from.
+
+``weights`` is the conv weight ``(O, I, kh, kw)`` (PyTorch's OIHW layout). A filter has one
+kernel per input channel; ``channels="average"`` draws their mean (one ``kh x kw`` tile per
+filter), ``channels="side"`` draws them left to right. Each tile has its own colour scale,
+centred on zero (:mod:`cnnspec.render.tiles`), captioned with its ``±max|w|``. With ``initial``
+(same shape), each filter gets two tiles, the initial kernel then the learned one: what
+training changed is what differs between the two, and a frozen filter stays identical.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.errors import RunError
+from cnnspec.render.figure import new_figure, save_png
+from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, side_by_side
+
+CHANNEL_MODES = ("average", "side")
+# Beyond this many filters the tiles get too small to read; the title says how many are shown.
+MAX_FILTERS = 64
+_TILE_INCHES = 1.0
+_CAPTION_INCHES = 0.25
+MAX_WIDTH_INCHES = 14.0
+
+
+def filter_image(kernels: np.ndarray, channels: str) -> np.ndarray:
+    """One filter's ``(I, kh, kw)`` kernels as a 2-D image: their mean, or side by side."""
+    if channels == "average":
+        return kernels.mean(axis=0)
+    return side_by_side(kernels)
+
+
+def _check(weights: np.ndarray, initial: np.ndarray | None, channels: str) -> None:
+    if weights.ndim != 4:
+        raise RunError(f"filters are drawn from a conv weight (O, I, kh, kw), not an array of "
+                       f"shape {weights.shape}", hint="pick a conv layer")
+    if initial is not None and initial.shape != weights.shape:
+        raise RunError(f"the initial weights {initial.shape} do not match the learned "
+                       f"{weights.shape}", hint="compare a layer with its own initial weights")
+    if channels not in CHANNEL_MODES:
+        raise RunError(f"unknown channel mode {channels!r}", hint="use average or side")
+
+
+def grid_layout(count: int, tile_w: float, tile_h: float, per_filter: int) -> int:
+    """Columns of filters that make the whole grid closest to a 4:3 page no wider than
+    :data:`MAX_WIDTH_INCHES` (tiles are ``tile_w`` x ``tile_h`` inches)."""
+    best, best_score = 1, math.inf
+    for columns in range(1, count + 1):
+        width = columns * per_filter * tile_w
+        if columns > 1 and width > MAX_WIDTH_INCHES:
+            break
+        height = math.ceil(count / columns) * tile_h
+        score = abs(math.log((width / height) / (4 / 3)))
+        if score < best_score:
+            best, best_score = columns, score
+    return best
+
+
+def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
+    out, cin, kh, kw = weights.shape
+    count = f"{out} filters" if shown == out else f"first {shown} of {out} filters"
+    if cin == 1:
+        return f"{count} {kh}x{kw}, 1 input channel"
+    how = "channels averaged" if channels == "average" else "channels side by side"
+    return f"{count} {kh}x{kw}, {cin} input channels ({how})"
+
+
+def plot_filters(weights, out_png, initial=None, title: str | None = None,
+                 channels: str = "average") -> Path:
+    """Draw the kernels ``weights`` (O, I, kh, kw) as a grid of tiles and write a PNG.
+
+    ``initial`` (O, I, kh, kw), if given, is drawn beside each learned kernel. ``title`` is
+    put above the grid, over a line saying how channels are shown. Returns the path written.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    initial = None if initial is None else np.asarray(initial, dtype=np.float64)
+    _check(weights, initial, channels)
+    shown = min(weights.shape[0], MAX_FILTERS)
+    images = [filter_image(weights[o], channels) for o in range(shown)]
+    starts = None if initial is None else [filter_image(initial[o], channels)
+                                           for o in range(shown)]
+    per_filter = 1 if starts is None else 2
+    tile_w_in, tile_h_in = _tile_inches(images[0].shape)
+    columns = grid_layout(shown, tile_w_in, tile_h_in + _CAPTION_INCHES, per_filter)
+    rows = math.ceil(shown / columns)
+    width = max(columns * per_filter * tile_w_in + 0.3, 5.0)
+    height = rows * (tile_h_in + _CAPTION_INCHES) + 0.8
+    fig = new_figure(width, height)
+    axes = fig.subplots(rows, columns * per_filter, squeeze=False)
+    for ax in axes.flat:
+        hide_ticks(ax)
+        ax.set_axis_off()
+    for o in range(shown):
+        row, col = divmod(o, columns)
+        cells = axes[row, col * per_filter: (col + 1) * per_filter]
+        if starts is not None:
+            _draw(cells[0], starts[o], f"{o + 1} init {scale_text_of(starts[o])}")
+        label = f"{o + 1} learned" if starts is not None else f"{o + 1}"
+        _draw(cells[-1], images[o], f"{label} {scale_text_of(images[o])}")
+    heading = default_title(weights, channels, shown)
+    if starts is not None:
+        heading += "; each pair: initial | learned"
+    heading += ". Red > 0 > blue; each tile scaled to its own ±max"
+    heading = textwrap.fill(heading, width=int(width * 11))
+    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
+    return save_png(fig, out_png)
+
+
+def _tile_inches(shape: tuple[int, int]) -> tuple[float, float]:
+    """Inches for one tile of ``shape`` (rows, columns): 1 inch on the shorter side, wide
+    side-by-side tiles at most 6 inches wide."""
+    rows, cols = shape
+    aspect = cols / rows
+    if aspect <= 1:
+        return _TILE_INCHES, _TILE_INCHES / aspect
+    width = _TILE_INCHES * min(aspect, 6.0)
+    return width, width / aspect
+
+
+def scale_text_of(image: np.ndarray) -> str:
+    from cnnspec.render.tiles import symmetric_limit
+
+    return scale_text(symmetric_limit(image))
+
+
+def _draw(ax, image: np.ndarray, caption: str) -> None:
+    ax.set_axis_on()
+    draw_tile(ax, image, caption)
+    for spine in ax.spines.values():
+        spine.set_color("#bbbbbb")

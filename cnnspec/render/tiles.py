@@ -1,0 +1,53 @@
+"""Small images of signed values on a diverging colour map, each scaled on its own.
+
+A kernel or a feature map is drawn with white at exactly zero, red for positive and blue for
+negative values, with the colour limits at ``±max|x|`` of that one tile: a filter with small
+weights is as readable as one with large weights, and the tile's caption gives the scale so
+magnitudes can still be compared.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.render import palette
+
+
+def symmetric_limit(x: np.ndarray) -> float:
+    """``max|x|`` over the finite values; 1.0 for an all-zero (or empty) tile, so it draws
+    white instead of failing on a zero-width colour range."""
+    finite = np.abs(x[np.isfinite(x)])
+    limit = float(finite.max()) if finite.size else 0.0
+    return limit if limit > 0 else 1.0
+
+
+def draw_tile(ax, x: np.ndarray, caption: str | None = None, font_size: float = 7.0) -> float:
+    """Draw the 2-D array ``x`` (H, W) on ``ax`` centred on zero; returns the limit used."""
+    limit = symmetric_limit(x)
+    # NaN pixels (gaps between channels) are transparent: grey, so they differ from zero.
+    ax.set_facecolor("#d0d0d0")
+    ax.imshow(x, cmap=palette.DIVERGING_CMAP, vmin=-limit, vmax=limit,
+              interpolation="nearest")
+    hide_ticks(ax)
+    if caption:
+        ax.set_title(caption, fontsize=font_size, pad=2)
+    return limit
+
+
+def hide_ticks(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def side_by_side(kernels: np.ndarray) -> np.ndarray:
+    """``(I, kh, kw)`` channels laid out left to right as one ``(kh, I*(kw+1)-1)`` image, with
+    a NaN column between channels (drawn blank) so their borders stay visible."""
+    channels, kh, kw = kernels.shape
+    out = np.full((kh, channels * (kw + 1) - 1), np.nan)
+    for i in range(channels):
+        out[:, i * (kw + 1): i * (kw + 1) + kw] = kernels[i]
+    return out
+
+
+def scale_text(limit: float) -> str:
+    """The caption for a tile's colour limit: ``±0.12``."""
+    return f"±{limit:.2g}"
