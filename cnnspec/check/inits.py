@@ -5,9 +5,9 @@ business; this module adds what only the layer knows and says it in the layer's 
 
 - a kernel literal must fit the conv weight ``(out, in, kh, kw)``: one ``kh x kw`` matrix for
   every filter and channel, one per filter, or one per filter and input channel;
-- ``identity`` on a conv needs a kernel with a centre, i.e. odd height and width. An even kernel
-  has no pixel that maps an input position onto itself, so the "pass-through" would shift the
-  image by half a pixel; rather than pick a corner silently, the checker rejects it;
+- ``identity`` on an even kernel is accepted: docs/ir.md puts the 1 at index ``(k - 1) // 2``,
+  the tap that ``pad same`` (extra pixel after) aligns with the input, so it still passes the
+  input through;
 - a bias has no kernel: scaled schemes on a bias use the layer's weight fans.
 
 Any other problem ``describe`` finds is re-reported at the init's place in the spec.
@@ -70,22 +70,11 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
                          layer["name"], "weight_init", hint=hint)
 
 
-def _check_identity(spec: Spec, layer: dict, shape: tuple[int, ...]) -> None:
-    if len(shape) == 4 and (shape[2] % 2 == 0 or shape[3] % 2 == 0):
-        raise spec.error(
-            f"identity on conv '{layer['name']}' needs a kernel with a centre pixel (odd height "
-            f"and width), but its kernel is {shape[2]}x{shape[3]}",
-            layer["name"], "weight_init",
-            hint="use an odd kernel such as 3x3 with `pad same`, or another init")
-
-
 def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:
     """The described weight init of a conv or dense layer (checked against its shape)."""
     init = layer["weight_init"]
     if init["name"] == "literal":
         check_literal(spec, layer, init, info.weight_shape)
-    if init["name"] == "identity":
-        _check_identity(spec, layer, info.weight_shape)
     try:
         return describe(init, info.weight_shape)
     except SpecError as err:

@@ -32,9 +32,29 @@ def _validator():
     return Draft202012Validator(schema())
 
 
+WIDTH = 100  # a JSON value that fits on one line at its indent is written on one line
+
+
 def to_json(ir: dict) -> str:
-    """The IR as indented JSON text (no trailing newline)."""
-    return json.dumps(ir, indent=2)
+    """The IR as indented JSON text (no trailing newline); short values such as ``[3, 3]`` or
+    ``{"name": "zeros"}`` stay on one line."""
+    return _dump(ir, 0, 0)
+
+
+def _dump(value, indent: int, used: int) -> str:
+    """``value`` at ``indent``, starting after ``used`` characters of the current line."""
+    flat = json.dumps(value)
+    if not isinstance(value, (dict, list)) or not value or used + len(flat) <= WIDTH:
+        return flat
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k)}: " for k in value]
+        items = [head + _dump(v, indent + 2, len(head)) for head, v in zip(items, value.values())]
+        brackets = "{}"
+    else:
+        items = [pad + _dump(v, indent + 2, len(pad)) for v in value]
+        brackets = "[]"
+    return brackets[0] + "\n" + ",\n".join(items) + "\n" + " " * indent + brackets[1]
 
 
 def validate(ir, path: str | None = None) -> None:

@@ -1,0 +1,156 @@
+"""The summary of a checked spec: per layer its shape, parameters and exact init, plus totals.
+
+``summary_dict`` is the data (what ``cnnspec summary --format json`` prints); ``summary_table``
+renders it like Keras' ``model.summary()``, with what Keras does not show: the window of every
+conv and pooling layer, each init's distribution with its concrete scale and fans, the formula
+that gave the scale, and the estimated std of the signal after each layer relative to the
+input's (see :mod:`cnnspec.check.signal`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import second_moments
+from cnnspec.init.info import InitInfo
+
+
+def _dims(values) -> str:
+    return "x".join(str(n) for n in values)
+
+
+def _pair(values) -> str:
+    """``2`` for [2, 2], ``2x1`` for [2, 1]."""
+    return str(values[0]) if values[0] == values[1] else _dims(values)
+
+
+def window_text(info: LayerInfo) -> str:
+    """``5x5 s1 valid``, ``3x3 s2 same d2``, ``2x2 s2 pad 1x1``; empty for other layers."""
+    ir = info.ir
+    size = ir.get("kernel") or ir.get("size")
+    if size is None:
+        return ""
+    padding = ir["padding"]
+    pad = padding if isinstance(padding, str) else f"pad {_dims(padding)}"
+    text = f"{_dims(size)} s{_pair(ir['stride'])} {pad}"
+    if ir.get("dilation", [1, 1]) != [1, 1]:
+        text += f" d{_pair(ir['dilation'])}"
+    return text
+
+
+def init_dict(init: InitInfo | None, ir: dict | None) -> dict | None:
+    """An InitInfo as JSON data, with the IR init it describes."""
+    if init is None:
+        return None
+    return {**dataclasses.asdict(init), "ir": ir}
+
+
+def layer_dict(info: LayerInfo, signal_std: float) -> dict:
+    ir = info.ir
+    return {
+        "name": info.name,
+        "kind": info.kind,
+        "inputs": info.inputs,
+        "group": ir.get("group"),
+        "window": window_text(info) or None,
+        "output_shape": list(info.output_shape),
+        "params": info.params,
+        "trainable_params": info.trainable_params,
+        "weight_shape": list(info.weight_shape) if info.weight_shape else None,
+        "bias_shape": list(info.bias_shape) if info.bias_shape else None,
+        "fan_in": info.fan_in,
+        "fan_out": info.fan_out,
+        "macs": info.macs,
+        "init": {"weight": init_dict(info.weight_init, ir.get("weight_init")),
+                 "bias": init_dict(info.bias_init, ir.get("bias_init"))},
+        "signal_std": signal_std,
+    }
+
+
+def summary_dict(checked: CheckedSpec) -> dict:
+    """Everything the summary shows, as JSON-ready data (shapes as CHW lists)."""
+    moments = second_moments(checked.layers)
+    return {
+        "name": checked.ir["name"],
+        "input_shape": list(checked.input_shape),
+        "output_shape": list(checked.output_shape),
+        "output": checked.ir["output"],
+        "total_params": checked.total_params,
+        "trainable_params": checked.trainable_params,
+        "frozen_params": checked.frozen_params,
+        "macs": checked.macs,
+        "activation_memory_bytes": checked.activation_memory,
+        "layers": [layer_dict(info, math.sqrt(moments[info.name])) for info in checked.layers],
+        "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
+                      "line": w.span.line if w.span else None,
+                      "column": w.span.column if w.span else None}
+                     for w in checked.warnings],
+    }
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+HEADER = ("Layer", "Kind", "Window", "Output", "Params", "Signal", "Init")
+
+
+def _init_text(init: dict | None) -> str:
+    """``he_normal  N(0, 0.118^2)  fan_in=144 fan_out=288``."""
+    if init is None:
+        return ""
+    fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}" if init["random"] else ""
+    return f"{init['name']}  {init['short']}{fans}"
+
+
+def _params_text(layer: dict) -> str:
+    text = f"{layer['params']:,}"
+    if layer["params"] and not layer["trainable_params"]:
+        text += " frozen"
+    return text
+
+
+def _rows(layer: dict) -> list[tuple[str, ...]]:
+    """The layer's line and, for a layer with parameters, lines for the formula and the bias."""
+    weight, bias = layer["init"]["weight"], layer["init"]["bias"]
+    main = (layer["name"], layer["kind"], layer["window"] or "", _dims(layer["output_shape"]),
+            _params_text(layer), f"{layer['signal_std']:.3g}", _init_text(weight))
+    rows = [main]
+    if weight is not None and layer["kind"] != "batchnorm":
+        rows.append(("",) * 6 + (f"  {weight['formula']}",))
+    if bias is not None and layer["kind"] != "batchnorm":
+        rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
+    return rows
+
+
+def _bytes_text(n: int) -> str:
+    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def summary_table(checked: CheckedSpec) -> str:
+    """The Keras-like table with init columns and totals (no trailing newline)."""
+    data = summary_dict(checked)
+    rows = [HEADER] + [row for layer in data["layers"] for row in _rows(layer)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.rjust(w) if i in (4, 5) else cell.ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths))]
+        return "  ".join(cells + [row[-1]]).rstrip()
+
+    rule = "-" * max(len(line(row)) for row in rows)
+    body = [line(row) for row in rows[1:]]
+    totals = [
+        f"Total params: {data['total_params']:,}",
+        f"Trainable params: {data['trainable_params']:,}",
+        f"Frozen params: {data['frozen_params']:,}",
+        f"Multiply-adds per image: {data['macs']:,}",
+        f"Activation memory per image: {_bytes_text(data['activation_memory_bytes'])} "
+        f"(float32, all layer outputs)",
+    ]
+    title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
+             f"output '{data['output']}' {_dims(data['output_shape'])}")
+    note = "Signal: estimated std of each layer's output at init, relative to the input's."
+    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])

@@ -1,0 +1,53 @@
+"""``cnnspec check SPEC...``: check specs and report every error and warning.
+
+Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``); each
+spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout. Exit code 0 when
+every spec is valid, 2 otherwise.
+"""
+from __future__ import annotations
+
+import sys
+
+HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("specs", nargs="+", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat warnings (constant init, signal scale, unused layers) as errors")
+
+
+def report(errors) -> None:
+    """Print spec errors and warnings to stderr, rendered with the source line and a caret."""
+    from cnnspec.diagnostics import format_error
+
+    for err in errors:
+        print(format_error(err), file=sys.stderr)
+
+
+def check_one(path: str, strict: bool) -> bool:
+    """Check one spec, print what was found; True if it is valid."""
+    from cnnspec.check.load import load
+    from cnnspec.errors import RunError, SpecError, SpecErrors
+
+    try:
+        checked = load(path, strict=strict)
+    except SpecErrors as exc:
+        report(exc.errors)
+        return False
+    except SpecError as exc:
+        report([exc])
+        return False
+    except RunError as exc:
+        print(f"cnnspec: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"hint: {exc.hint}", file=sys.stderr)
+        return False
+    report(checked.warnings)
+    print(f"{path}: ok ({len(checked.layers)} layers, {checked.total_params:,} params)")
+    return True
+
+
+def run(args) -> int:
+    results = [check_one(path, args.strict) for path in args.specs]
+    return 0 if all(results) else 2

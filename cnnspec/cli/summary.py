@@ -1,0 +1,28 @@
+"""``cnnspec summary SPEC``: every layer's window, output shape, parameters and exact init."""
+from __future__ import annotations
+
+HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
+        "fans); totals")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="a readable table (default) or JSON with the same content")
+    parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def run(args) -> int:
+    import json
+
+    from cnnspec.check.load import load
+    from cnnspec.check.summary import summary_dict, summary_table
+    from cnnspec.cli.check import report
+
+    checked = load(args.spec, strict=args.strict)
+    report(checked.warnings)
+    if args.format == "json":
+        print(json.dumps(summary_dict(checked), indent=2))
+    else:
+        print(summary_table(checked))
+    return 0
