@@ -47,11 +47,12 @@ def parse_init(text: str) -> dict:
     return read_init(value)
 
 
-def format_source(text: str) -> str:
-    """``text`` in canonical layout (idempotent; comments kept)."""
+def format_source(text: str, path: str | None = None) -> str:
+    """``text`` in canonical layout (idempotent; comments kept). ``path`` names the file in
+    syntax errors."""
     from cnnspec.lang.fmt import format_source as _format
 
-    return _format(text)
+    return _format(text, path)
 
 
 def parse_module(text: str, path: str | None = None):

@@ -223,6 +223,9 @@ def _unexpected(item: Value, kind: Kind, kind_name: str, display: str) -> SpecEr
         if kind.activation:
             valid += list(ACTIVATIONS)
         span = item.name_span if isinstance(item, Call) else item.span
+        if item.name == "x":
+            return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
+                             hint="sizes are written without spaces: 3x3, not 3 x 3")
         if not valid:
             return SpecError(f"{kind_name} takes no options, but got '{item.name}'", span=span,
                              hint=_usage(kind_name))

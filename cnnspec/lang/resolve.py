@@ -79,7 +79,7 @@ class Resolver:
         training = read_training(header.train.settings if header.train else [], self.errors,
                                  self.spans)
         self._raise_errors()
-        ir = {  # deep-copied: layers must not share init objects with each other or defaults
+        ir = {
             "version": IR_VERSION,
             "name": self._model_name(header.model),
             "input": {"shape": shape},
@@ -87,7 +87,7 @@ class Resolver:
             "output": output,
             "training": training,
         }
-        return Spec(ir=copy.deepcopy(ir), path=self.path, text=text, spans=self.spans)
+        return Spec(ir=ir, path=self.path, text=text, spans=self.spans)
 
     def _raise_errors(self) -> None:
         for err in self.errors:
@@ -362,8 +362,9 @@ class Resolver:
                 fields["bias_init"] = None
             elif fields["bias_init"] is None:
                 fields["bias_init"] = bias_init
-        return {"name": entry.name, "kind": layer.kind, "inputs": inputs, "group": entry.group,
-                **fields}
+        # A copy per layer: repeat instances share one ReadLayer, layers share the defaults.
+        return copy.deepcopy({"name": entry.name, "kind": layer.kind, "inputs": inputs,
+                              "group": entry.group, **fields})
 
     def _record_spans(self, entry: Entry, layer: ReadLayer) -> None:
         self.spans[(entry.name, None)] = entry.stmt.decl_span

@@ -66,17 +66,12 @@ CATALOGUE: list[FriendlyError] = [
     FriendlyError(
         "sizes are written without spaces around 'x'",
         "write 3x3 or 1x28x28 (no spaces), or a single number for a square size",
-        ["input 1 x 28 x 28\n", "input 1x8x8\nconv 8 3 x 3\n"],
+        ["input 1 x 28 x 28\n", "input 1 x 8x8\n"],
     ),
     FriendlyError(
         "a block ('{') is never closed",
         "end the block with '}' on its own line",
         ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n"],
-    ),
-    FriendlyError(
-        "'}' must be on its own line",
-        "put the closing '}' of a block on a new line",
-        ["input 1x8x8\ntrain { lr 0.1 }\n", "input 1x8x8\nrepeat 2 as b { conv 8 3x3 }\n"],
     ),
     FriendlyError(
         "a layer name must be followed by a layer",
@@ -151,7 +146,7 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) 
     if start == "start":
         try:
             friendly = exc.match_examples(
-                lark.parse, {i: c.examples for i, c in enumerate(CATALOGUE)},
+                lambda snippet: lark.parse(snippet, start="start"), {i: c.examples for i, c in enumerate(CATALOGUE)},
                 use_accepts=True)
         except Exception:  # noqa: BLE001 - matching is best effort; fall back to the plain message
             friendly = None
@@ -161,7 +156,8 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) 
     terminals = {t.name: t for t in lark.terminals}
     message = _found(exc)
     hint = None
-    expected = getattr(exc, "expected", None) or getattr(exc, "allowed", None)
+    # `accepts` is what the parser could take here; `expected` what the lexer could (wider).
+    expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None)
     if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
         expected = {e for e in expected if not e.startswith("_") or e == "_NL"}
         message += f": expected {_expected_list(expected, terminals)}"

@@ -5,6 +5,7 @@ always holds every key, defaults filled in, so the trainer reads the IR only.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from cnnspec.errors import Span, SpecError
@@ -101,7 +102,7 @@ KEY_ALIASES = {"batch": "batch_size", "learning_rate": "lr"}
 def read_training(settings: list[Setting], errors: list[SpecError],
                   spans: dict[tuple[str, str | None], Span]) -> dict:
     """The full training object; mistakes are appended to ``errors``, spans recorded."""
-    training = dict(DEFAULTS)
+    training = copy.deepcopy(DEFAULTS)
     seen: dict[str, Setting] = {}
     for setting in settings:
         key = KEY_ALIASES.get(setting.key, setting.key)

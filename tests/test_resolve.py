@@ -1,0 +1,249 @@
+"""The resolver: specs in, the IR of docs/ir.md out (names, inputs, defaults, spans)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from cnnspec.errors import Span
+from cnnspec.lang import parse, parse_file, parse_init
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
+
+
+def layers(text):
+    return {layer["name"]: layer for layer in parse(text).ir["layers"]}
+
+
+def names(text):
+    return [layer["name"] for layer in parse(text).ir["layers"]]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_spec_parses_to_json_data(path):
+    spec = parse_file(path)
+    assert spec.path == str(path)
+    assert spec.text == path.read_text()
+    assert json.loads(json.dumps(spec.ir)) == spec.ir
+    assert spec.ir["version"] == 1
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_every_spec_matches_the_ir_schema(path):
+    jsonschema = pytest.importorskip("jsonschema")
+    from importlib.resources import files
+
+    schema_file = files("cnnspec.ir") / "schema.json"
+    if not schema_file.is_file():
+        pytest.skip("the IR schema is not there yet")
+    schema = json.loads(schema_file.read_text())
+    jsonschema.Draft202012Validator(schema).validate(parse_file(path).ir)
+
+
+def test_lenet5_is_resolved_in_full():
+    ir = parse_file(SPECS[0].parent / "lenet5.cnn").ir
+    assert ir["name"] == "lenet5"
+    assert ir["input"] == {"shape": [1, 32, 32]}
+    assert [(layer["name"], layer["kind"]) for layer in ir["layers"]] == [
+        ("conv1", "conv"), ("conv1_tanh", "tanh"), ("pool1", "avgpool"), ("conv2", "conv"),
+        ("conv2_tanh", "tanh"), ("pool2", "avgpool"), ("flatten1", "flatten"),
+        ("fc1", "dense"), ("fc1_tanh", "tanh"), ("fc2", "dense"), ("fc2_tanh", "tanh"),
+        ("fc3", "dense")]
+    conv1 = ir["layers"][0]
+    assert conv1 == {
+        "name": "conv1", "kind": "conv", "inputs": ["input"], "group": None, "filters": 6,
+        "kernel": [5, 5], "stride": [1, 1], "padding": "valid", "dilation": [1, 1],
+        "bias": True, "weight_init": {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}},
+        "bias_init": {"name": "zeros"}, "trainable": True}
+    assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],
+                               "group": None, "size": [2, 2], "stride": [2, 2],
+                               "padding": "valid"}
+    assert ir["output"] == "fc3"
+    assert ir["training"]["data"] == {"name": "shapes", "size": 32,
+                                      "classes": ["x", "plus", "o", "square"], "count": 4000,
+                                      "noise": 0.1}
+
+
+def test_unnamed_layers_count_statements_of_their_kind():
+    assert names("input 1x8x8\nconv 4 3\nc: conv 4 3\nconv 4 3\nflatten\ndense 3 relu\n") == [
+        "conv1", "c", "conv3", "flatten1", "dense1", "dense1_relu"]
+
+
+def test_generated_names_skip_names_the_user_took():
+    assert names("input 1x8x8\nconv2: conv 4 3\nconv 4 3\n") == ["conv2", "conv3"]
+
+
+def test_repeat_expands_with_group_and_prefixed_names():
+    ir = parse("input 1x8x8\nrepeat 2 as body {\n conv 4 3x3 pad same relu\n}\n").ir
+    assert [(x["name"], x["group"], x["inputs"]) for x in ir["layers"]] == [
+        ("body_1_conv", "body_1", ["input"]), ("body_1_conv_relu", "body_1", ["body_1_conv"]),
+        ("body_2_conv", "body_2", ["body_1_conv_relu"]),
+        ("body_2_conv_relu", "body_2", ["body_2_conv"])]
+
+
+def test_repeat_numbers_a_kind_that_occurs_twice_and_defaults_its_name():
+    assert names("input 1x8x8\nrepeat 1 {\n conv 4 3\n conv 4 3\n relu\n}\n") == [
+        "repeat1_1_conv1", "repeat1_1_conv2", "repeat1_1_relu"]
+
+
+def test_residual_block_refers_to_its_own_instance_and_its_input():
+    ir = parse("input 1x8x8\nstem: conv 4 3 pad same\n"
+               "repeat 2 as res {\n a: conv 4 3 pad same relu\n b: conv 4 3 pad same\n"
+               " sum: add(b, in) relu\n}\n").ir
+    by = {x["name"]: x for x in ir["layers"]}
+    assert by["res_1_a"]["inputs"] == ["stem"]
+    assert by["res_1_sum"]["inputs"] == ["res_1_b", "stem"]
+    assert by["res_2_a"]["inputs"] == ["res_1_sum_relu"]
+    assert by["res_2_sum"]["inputs"] == ["res_2_b", "res_1_sum_relu"]
+
+
+def test_explicit_inputs_and_merges():
+    by = layers("input 1x8x8\na: conv 2 3 pad same\nb: conv 3 3 pad same <- input\n"
+                "c: concat <- a, b\nd: add(c, c)\n")
+    assert by["b"]["inputs"] == ["input"]
+    assert by["c"]["inputs"] == ["a", "b"]
+    assert by["d"]["inputs"] == ["c", "c"]
+
+
+def test_model_default_init_and_a_layers_own_setting():
+    by = layers("input 1x8x8\ndefault weight xavier_uniform, bias constant(0.1)\n"
+                "a: conv 2 3\nb: conv 2 3 weight kaiming_normal(mode=fan_out) bias zeros\n"
+                "flatten\nc: dense 2 nobias\n")
+    assert by["a"]["weight_init"] == {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}
+    assert by["a"]["bias_init"] == {"name": "constant", "value": 0.1}
+    assert by["b"]["weight_init"] == {"name": "he_normal", "mode": "fan_out",
+                                      "gain": {"nonlinearity": "relu"}}
+    assert by["b"]["bias_init"] == {"name": "zeros"}
+    assert by["c"]["bias"] is False and by["c"]["bias_init"] is None
+
+
+def test_without_a_default_conv_and_dense_get_he_normal_and_zero_bias():
+    by = layers("input 1x8x8\nconv 2 3\n")
+    assert by["conv1"]["weight_init"] == HE
+    assert by["conv1"]["bias_init"] == {"name": "zeros"}
+
+
+def test_weight_default_argument_replaces_the_specs_default_but_not_a_layers_own():
+    text = "input 1x8x8\ndefault weight zeros\na: conv 2 3\nb: conv 2 3 weight ones\n"
+    by = {x["name"]: x for x in parse(text, weight_default={"name": "lecun_normal"}).ir["layers"]}
+    assert by["a"]["weight_init"] == {"name": "lecun_normal"}
+    assert by["b"]["weight_init"] == {"name": "ones"}
+
+
+def test_layers_do_not_share_init_objects():
+    ir = parse("input 1x8x8\nconv 2 3\nconv 2 3\n").ir
+    ir["layers"][0]["weight_init"]["mode"] = "fan_out"
+    assert ir["layers"][1]["weight_init"]["mode"] == "fan_in"
+    assert parse("input 1x8x8\nconv 2 3\n").ir["layers"][0]["weight_init"] == HE
+
+
+def test_conv_options():
+    by = layers("input 3x16x16\nc: conv 8 3x5 stride 2 pad 1x2 dilation 2 frozen\n"
+                "d: conv 8 3 pad 1\n")
+    c = by["c"]
+    assert (c["kernel"], c["stride"], c["padding"], c["dilation"], c["trainable"]) == (
+        [3, 5], [2, 2], [1, 2], [2, 2], False)
+    assert by["d"]["padding"] == [1, 1]
+
+
+def test_layer_kinds_with_parameters():
+    by = layers("input 1x8x8\nbn: batchnorm eps 1e-3 momentum 0.2 relu\nl: leaky_relu 0.2\n"
+                "l2: leaky_relu(slope=0.3)\ne: elu\nd: dropout 0.5\nd2: dropout(0.1)\n"
+                "g: global_avgpool\ns: sigmoid\nconv 2 3 elu(0.5)\n")
+    assert by["bn"] == {"name": "bn", "kind": "batchnorm", "inputs": ["input"], "group": None,
+                        "eps": 1e-3, "momentum": 0.2, "trainable": True}
+    assert by["bn_relu"]["kind"] == "relu"
+    assert by["l"]["slope"] == 0.2 and by["l2"]["slope"] == 0.3
+    assert by["e"]["alpha"] == 1.0
+    assert by["d"]["p"] == 0.5 and by["d2"]["p"] == 0.1
+    assert by["conv1_elu"] == {"name": "conv1_elu", "kind": "elu", "inputs": ["conv1"],
+                               "group": None, "alpha": 0.5}
+
+
+def test_pool_stride_defaults_to_its_size():
+    by = layers("input 1x8x8\na: maxpool 3\nb: avgpool 2x2 stride 1 pad same\n")
+    assert by["a"]["stride"] == [3, 3]
+    assert (by["b"]["stride"], by["b"]["padding"]) == ([1, 1], "same")
+
+
+@pytest.mark.parametrize("text, init", [
+    ("he_normal(mode=fan_out, gain=leaky_relu(0.2))",
+     {"name": "he_normal", "mode": "fan_out",
+      "gain": {"nonlinearity": "leaky_relu", "slope": 0.2}}),
+    ("he_uniform(gain=leaky_relu)", {"name": "he_uniform", "mode": "fan_in",
+                                     "gain": {"nonlinearity": "leaky_relu", "slope": 0.01}}),
+    ("glorot_normal(gain=tanh)", {"name": "glorot_normal", "gain": {"nonlinearity": "tanh"}}),
+    ("orthogonal(1.5)", {"name": "orthogonal", "gain": {"value": 1.5}}),
+    ("normal(0, 0.01)", {"name": "normal", "mean": 0.0, "std": 0.01}),
+    ("truncated_normal(std=0.02, mean=1)", {"name": "truncated_normal", "mean": 1.0,
+                                            "std": 0.02}),
+    ("uniform(-0.1, 0.1)", {"name": "uniform", "low": -0.1, "high": 0.1}),
+    ("variance_scaling(scale=2, mode=fan_in, distribution=truncated_normal)",
+     {"name": "variance_scaling", "scale": 2.0, "mode": "fan_in",
+      "distribution": "truncated_normal"}),
+    ("variance_scaling", {"name": "variance_scaling", "scale": 1.0, "mode": "fan_in",
+                          "distribution": "truncated_normal"}),
+    ("lecun_uniform", {"name": "lecun_uniform"}),
+    ("dirac", {"name": "identity"}),
+    ("gaussian(sigma=0.8)", {"name": "gaussian", "sigma": 0.8}),
+    ("lsuv", {"name": "lsuv", "tol": 0.1, "max_iter": 10}),
+    ("constant(-2)", {"name": "constant", "value": -2.0}),
+    ("x_kernel", {"name": "x_kernel"}),
+    ("[[1, 0], [0, 1]]", {"name": "literal", "values": [[1, 0], [0, 1]]}),
+    ("[[[1]], [[2]]]", {"name": "literal", "values": [[[1]], [[2]]]}),
+])
+def test_parse_init(text, init):
+    assert parse_init(text) == init
+
+
+def test_kernel_literal_may_span_lines():
+    by = layers("input 1x8x8\nk: conv 1 3 weight [[1, 0, 1],\n  [0, 1, 0],\n\n  [1, 0, 1]]\n")
+    assert by["k"]["weight_init"]["values"] == [[1, 0, 1], [0, 1, 0], [1, 0, 1]]
+
+
+def test_training_defaults_and_aliases():
+    training = parse("input 1x8x8\nconv 2 3\ntrain {\n batch 16\n"
+                     " optimizer adam(beta1=0.8)\n schedule step(5)\n"
+                     " data fashion_mnist\n}\n").ir["training"]
+    assert training == {
+        "data": {"name": "fashion-mnist"}, "preprocess": "standardize",
+        "optimizer": {"name": "adam", "beta1": 0.8, "beta2": 0.999, "eps": 1e-8},
+        "lr": 0.01, "schedule": {"name": "step", "step_size": 5, "gamma": 0.1},
+        "weight_decay": 0.0, "batch_size": 16, "epochs": 10, "val_split": 0.1, "seed": 0,
+        "loss": "cross_entropy"}
+
+
+def test_a_spec_without_train_block_gets_default_training():
+    assert parse("input 1x8x8\nconv 2 3\n").ir["training"]["optimizer"] == {
+        "name": "sgd", "momentum": 0.9, "nesterov": False}
+
+
+def test_model_name_falls_back_to_the_file_stem():
+    assert parse("input 1x8x8\nconv 2 3\n", path="nets/my_net.cnn").name == "my_net"
+    assert parse("model m\ninput 1x8x8\nconv 2 3\n", path="x.cnn").name == "m"
+
+
+def test_output_line():
+    ir = parse("input 1x8x8\na: conv 2 3\nb: conv 2 3\noutput a\n").ir
+    assert ir["output"] == "a"
+
+
+def test_spans_point_at_what_the_user_wrote():
+    text = ("input 1x8x8\n"
+            "c1: conv 8 3x3 stride 2 weight he_uniform relu <- input\n"
+            "train {\n  lr 0.1\n}\n")
+    spans = parse(text).spans
+    assert spans[("input", None)] == Span(1, 1, 1, 12)
+    assert spans[("c1", None)] == Span(2, 1, 2, 3)
+    assert spans[("c1", "filters")] == Span(2, 10, 2, 11)
+    assert spans[("c1", "kernel")] == Span(2, 12, 2, 15)
+    assert spans[("c1", "stride")] == Span(2, 16, 2, 24)
+    assert spans[("c1", "weight_init")] == Span(2, 25, 2, 42)
+    assert spans[("c1_relu", None)] == Span(2, 43, 2, 47)
+    assert spans[("c1", "inputs")] == Span(2, 51, 2, 56)
+    assert spans[("training", "lr")] == Span(4, 3, 4, 9)
+
+
+def test_repeated_layers_point_at_the_block_source():
+    spec = parse("input 1x8x8\nrepeat 3 as b {\n  conv 4 3\n}\n")
+    assert spec.span_of("b_3_conv", "kernel") == Span(3, 10, 3, 11)
