@@ -1,0 +1,157 @@
+"""compile_spec: models of every shipped spec run, parameters are seeded per layer, and the
+Model API (params, grads, state dicts, modes, recording) behaves as documented."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnspec
+from cnnspec.check.checker import check
+from cnnspec.compile import compile_spec
+from cnnspec.errors import RunError
+from cnnspec.lang import parse
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+TRAIN = 'train {\n  data npz(path="unused.npz")\n  seed 3\n  batch %d\n  loss %s\n}\n'
+
+
+def _spec(layers: str, batch: int = 64, loss: str = "cross_entropy", shape="2x8x8"):
+    return check(parse(f"model t\ninput {shape}\n{layers}\n" + TRAIN % (batch, loss)))
+
+
+SMALL = ("c1: conv 4 3x3 pad same relu\nbn: batchnorm\np: maxpool 2\n"
+         "c2: conv 4 3x3 frozen\nd: dropout 0.5\nf: flatten\nfc: dense 3\nsm: softmax")
+
+
+def _batch(checked, n=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n,) + tuple(checked.input_shape)), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_every_spec_compiles_and_runs(path):
+    checked = cnnspec.load(path)
+    model = compile_spec(checked)
+    x, _ = _batch(checked, n=2)
+    out = model.forward(x.astype(np.float32))
+    assert out.shape == (2,) + tuple(checked.output_shape)
+    assert out.dtype == np.float32 and np.all(np.isfinite(out))
+    for info in checked.layers:
+        if info.weight_shape is not None:
+            assert model.params()[f"{info.name}.weight"].shape == tuple(info.weight_shape)
+
+
+def test_compile_from_a_path_uses_the_spec_seed():
+    a = compile_spec(str(SPECS[0]))
+    b = compile_spec(cnnspec.load(SPECS[0]), seed=cnnspec.load(SPECS[0]).ir["training"]["seed"])
+    for name, value in a.params().items():
+        np.testing.assert_array_equal(value, b.params()[name])
+
+
+def test_same_seed_same_weights_bitwise_other_seed_other_weights():
+    checked = _spec(SMALL)
+    a, b, c = (compile_spec(checked, seed=s) for s in (1, 1, 2))
+    for name in a.params():
+        assert a.params()[name].tobytes() == b.params()[name].tobytes()
+    assert not np.array_equal(a.params()["c1.weight"], c.params()["c1.weight"])
+
+
+def test_weights_do_not_depend_on_batch_size_data_or_other_layers():
+    base = compile_spec(_spec(SMALL, batch=64), seed=5).params()
+    other_batch = compile_spec(_spec(SMALL, batch=7, loss="mse"), seed=5).params()
+    wider_tail = compile_spec(_spec(SMALL.replace("dense 3", "dense 5")), seed=5).params()
+    for name in base:
+        np.testing.assert_array_equal(base[name], other_batch[name])
+    np.testing.assert_array_equal(base["c1.weight"], wider_tail["c1.weight"])
+    np.testing.assert_array_equal(base["c2.weight"], wider_tail["c2.weight"])
+
+
+def test_dtype_float64():
+    model = compile_spec(_spec(SMALL), seed=0, dtype="float64")
+    assert all(v.dtype == np.float64 for v in model.params().values())
+    x, _ = _batch(model.checked)
+    assert model.forward(x).dtype == np.float64
+
+
+def test_frozen_layers_are_not_trainable_and_get_no_grads():
+    model = compile_spec(_spec(SMALL), seed=0)
+    assert "c2.weight" not in model.trainable_names and "c1.weight" in model.trainable_names
+    assert "bn.weight" in model.trainable_names
+    x, y = _batch(model.checked)
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout)
+    grads = model.grads()
+    assert set(grads) == set(model.trainable_names)
+    assert all(np.any(g != 0) for g in grads.values())
+
+
+def test_state_dict_round_trip_and_errors():
+    model = compile_spec(_spec(SMALL), seed=0)
+    x, y = _batch(model.checked)
+    model.forward(x)  # updates the batch-norm running statistics
+    state = model.state_dict()
+    assert {"bn.running_mean", "bn.running_var", "c1.weight", "fc.bias"} <= set(state)
+    other = compile_spec(_spec(SMALL), seed=9)
+    weight = other.params()["c1.weight"]
+    other.load_state_dict(state)
+    assert other.params()["c1.weight"] is weight  # loaded in place
+    for name, value in other.state_dict().items():
+        np.testing.assert_array_equal(value, state[name])
+    with pytest.raises(RunError, match="missing: bn.running_mean"):
+        other.load_state_dict({k: v for k, v in state.items() if k != "bn.running_mean"})
+    bad = dict(state, **{"fc.weight": np.zeros((2, 2))})
+    with pytest.raises(RunError, match="fc.weight"):
+        other.load_state_dict(bad)
+
+
+def test_eval_mode_is_deterministic_and_train_mode_drops_out():
+    model = compile_spec(_spec(SMALL), seed=0)
+    x, _ = _batch(model.checked)
+    model.eval()
+    np.testing.assert_array_equal(model.forward(x), model.forward(x))
+    model.train()
+    assert not np.array_equal(model.forward(x), model.forward(x))
+    again = compile_spec(_spec(SMALL), seed=0)
+    first = compile_spec(_spec(SMALL), seed=0)
+    np.testing.assert_array_equal(first.forward(x), again.forward(x))  # seeded dropout stream
+
+
+def test_recording_keeps_every_layer_and_its_gradient():
+    model = compile_spec(_spec(SMALL), seed=0)
+    model.record = True
+    x, y = _batch(model.checked)
+    out = model.forward(x)
+    _, dout = model.loss(out, y)
+    model.backward(dout)
+    assert list(model.activations) == model.layer_names
+    assert model.activations["p"].shape == (4, 4, 4, 4)
+    # the softmax is fused into the loss: gradients start at its input, the logits
+    assert set(model.activation_grads) == set(model.layer_names) - {"sm"}
+    for name, grad in model.activation_grads.items():
+        assert grad.shape == model.activations[name].shape
+
+
+def test_softmax_output_loss_is_fused_and_stable():
+    model = compile_spec(_spec(SMALL), seed=0, dtype="float64")
+    model.eval()
+    x, y = _batch(model.checked)
+    probs = model.forward(x)
+    np.testing.assert_allclose(probs.sum(axis=1), 1)
+    loss, dout = model.loss(probs, y)
+    assert loss == pytest.approx(-np.mean(np.log(probs[np.arange(4), y])))
+    onehot = np.eye(3)[y]
+    np.testing.assert_allclose(dout, (probs - onehot) / 4)
+
+
+def test_a_few_sgd_steps_lower_the_loss():
+    model = compile_spec(_spec(SMALL.replace("dropout 0.5", "dropout 0.0")), seed=0)
+    x, y = _batch(model.checked, n=16)
+    losses = []
+    for _ in range(15):
+        loss, dout = model.loss(model.forward(x), y)
+        losses.append(loss)
+        model.backward(dout, input_grad=False)
+        params = model.params()
+        for name, grad in model.grads().items():
+            params[name] -= 0.1 * grad
+    assert losses[-1] < 0.5 * losses[0]

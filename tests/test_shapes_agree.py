@@ -1,0 +1,79 @@
+"""The checker's inferred shapes (from cnnspec.shapes) equal the shapes the engine produces,
+over a grid of kernel, stride, padding, dilation and input sizes."""
+import itertools
+
+import numpy as np
+import pytest
+
+from cnnspec.check.checker import check
+from cnnspec.compile import compile_spec
+from cnnspec.errors import SpecErrors
+from cnnspec.lang import parse
+
+TRAIN = 'train {\n  data npz(path="unused.npz")\n}\n'
+
+
+def _run(layers_text: str, in_shape: tuple[int, int, int]):
+    """Check a spec, run its model on a batch of 2 with recording on; the checker's and the
+    engine's shape of every layer (None when the checker rejects the spec)."""
+    c, h, w = in_shape
+    text = f"model grid\ninput {c}x{h}x{w}\n{layers_text}\n{TRAIN}"
+    try:
+        checked = check(parse(text))
+    except SpecErrors:
+        return None
+    if any(_all_padding_window(info) for info in checked.layers):
+        return None
+    model = compile_spec(checked, seed=0, dtype="float64")
+    model.record = True
+    model.forward(np.random.default_rng(0).standard_normal((2, c, h, w)))
+    expected = {info.name: info.output_shape for info in checked.layers}
+    produced = {name: out.shape[1:] for name, out in model.activations.items()}
+    return expected, produced
+
+
+def _all_padding_window(info) -> bool:
+    """A max pool whose padding exceeds half its window has windows of padding only (-inf);
+    PyTorch rejects such padding, and so do we here."""
+    if info.kind != "maxpool":
+        return False
+    kh, kw = info.ir["size"]
+    top, bottom, left, right = info.pads
+    return max(top, bottom) > kh // 2 or max(left, right) > kw // 2
+
+
+SIZES = [(5, 7), (8, 8), (9, 6)]
+KERNELS = ["1x1", "2x3", "3x3", "5x2"]
+STRIDES = ["1", "2", "3x1"]
+PADS = ["valid", "same", "1", "2x0"]
+DILATIONS = ["1", "2x1"]
+
+
+@pytest.mark.parametrize("hw", SIZES)
+def test_conv_grid(hw):
+    checked = 0
+    for kernel, stride, pad, dilation in itertools.product(KERNELS, STRIDES, PADS, DILATIONS):
+        layers = (f"c: conv 2 {kernel} stride {stride} pad {pad} dilation {dilation}\n"
+                  "f: flatten\nd: dense 3")
+        result = _run(layers, (2,) + hw)
+        if result is None:
+            continue  # the window does not fit: the checker said so, nothing to run
+        expected, produced = result
+        assert produced == expected, (kernel, stride, pad, dilation, hw)
+        checked += 1
+    assert checked > 60
+
+
+@pytest.mark.parametrize("hw", SIZES)
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_pool_grid(hw, kind):
+    checked = 0
+    for size, stride, pad in itertools.product(["1", "2", "3", "2x3"], STRIDES, PADS):
+        layers = f"p: {kind} {size} stride {stride} pad {pad}\nf: flatten\nd: dense 3"
+        result = _run(layers, (2,) + hw)
+        if result is None:
+            continue
+        expected, produced = result
+        assert produced == expected, (size, stride, pad, hw)
+        checked += 1
+    assert checked > 20
