@@ -91,3 +91,106 @@ def test_unknown_mode_and_wrong_channels_are_run_errors(x_train):
 def test_malformed_records_are_run_errors(record):
     with pytest.raises(RunError):
         Preprocessor.from_dict(record)
+
+
+# Inputs for predict: images and arrays read as one (C, H, W) training-like image
+
+def draw_bar(path, size, background, ink, mode="L"):
+    """A vertical bar 3 pixels wide down the middle of a square image."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new(mode, (size, size), background)
+    mid = size // 2
+    ImageDraw.Draw(image).rectangle([mid - 1, 2, mid + 1, size - 3], fill=ink)
+    image.save(path)
+    return path
+
+
+def test_dark_on_light_image_is_resized_and_inverted(tmp_path):
+    from cnnspec.data import load_image
+
+    x, note = load_image(draw_bar(tmp_path / "one.png", 28, 255, 0), (1, 8, 8))
+    assert x.shape == (1, 8, 8) and x.dtype == np.float32
+    assert note == ("resized 28x28 -> 8x8; inverted to light strokes on a dark background, "
+                    "like the training data")
+    assert x[0, :, 0].max() == 0.0  # background is now dark
+    assert x[0, 2:6, 3:5].min() > 0.3  # the bar is light
+
+
+def test_light_on_dark_image_of_the_right_size_is_untouched(tmp_path):
+    from cnnspec.data import load_image
+
+    path = draw_bar(tmp_path / "bar.png", 8, 0, 200)
+    x, note = load_image(path, (1, 8, 8))
+    assert note is None
+    assert x[0, 4, 4] == pytest.approx(200 / 255) and x[0, 0, 0] == 0.0
+
+
+def test_polarity_can_be_forced(tmp_path):
+    from cnnspec.data import load_image
+
+    path = draw_bar(tmp_path / "bar.png", 8, 0, 255)
+    x, note = load_image(path, (1, 8, 8), invert=True)
+    assert x[0, 0, 0] == 1.0 and "inverted" in note
+    y, note = load_image(draw_bar(tmp_path / "w.png", 8, 255, 0), (1, 8, 8), invert=False)
+    assert y[0, 0, 0] == 1.0 and note is None
+
+
+def test_colour_jpeg_to_three_channels_and_grey_model(tmp_path):
+    from cnnspec.data import load_image
+
+    path = draw_bar(tmp_path / "c.jpg", 16, (255, 0, 0), (0, 0, 255), mode="RGB")
+    x, note = load_image(path, (3, 16, 16))
+    assert x.shape == (3, 16, 16) and note is None
+    assert x[0, 0, 0] > 0.8 and x[2, 0, 0] < 0.2  # red background, channel-first
+    assert x[2, 8, 8] > 0.8
+    grey, _ = load_image(path, (1, 4, 4))
+    assert grey.shape == (1, 4, 4)
+
+
+def test_upscaling_small_images(tmp_path):
+    from cnnspec.data import load_image
+
+    x, note = load_image(draw_bar(tmp_path / "s.png", 8, 0, 255), (1, 16, 20))
+    assert x.shape == (1, 16, 20) and note == "resized 8x8 -> 20x16"
+
+
+@pytest.mark.parametrize("array,shape", [
+    (np.full((1, 5, 5), 128, dtype=np.uint8), (1, 5, 5)),
+    (np.full((5, 5), 0.5), (1, 5, 5)),
+    (np.full((3, 2, 4), 0.5, dtype=np.float32), (3, 2, 4)),
+])
+def test_npy_inputs(tmp_path, array, shape):
+    from cnnspec.data import load_image
+
+    np.save(tmp_path / "a.npy", array)
+    x, note = load_image(tmp_path / "a.npy", shape)
+    assert x.shape == shape and x.dtype == np.float32 and note is None
+    np.testing.assert_allclose(x, 0.5, atol=0.01)
+
+
+@pytest.mark.parametrize("array,shape,message", [
+    (np.zeros((1, 5, 5)), (1, 8, 8), r"shape \(1, 5, 5\); the model takes \(1, 8, 8\)"),
+    (np.zeros((5, 5)), (3, 5, 5), r"the model takes \(3, 5, 5\)"),
+    (np.full((1, 2, 2), np.inf), (1, 2, 2), "NaN or infinite"),
+    (np.full((1, 2, 2), 3.0), (1, 2, 2), r"outside \[0, 1\]"),
+])
+def test_bad_npy_inputs(tmp_path, array, shape, message):
+    from cnnspec.data import load_image
+
+    np.save(tmp_path / "a.npy", array)
+    with pytest.raises(RunError, match=message):
+        load_image(tmp_path / "a.npy", shape)
+
+
+def test_unreadable_inputs(tmp_path):
+    from cnnspec.data import load_image
+
+    with pytest.raises(RunError, match="not found"):
+        load_image(tmp_path / "nothing.png", (1, 8, 8))
+    (tmp_path / "fake.png").write_text("hello")
+    with pytest.raises(RunError, match="cannot read .* as an image"):
+        load_image(tmp_path / "fake.png", (1, 8, 8))
+    draw_bar(tmp_path / "ok.png", 8, 0, 255)
+    with pytest.raises(RunError, match="4-channel"):
+        load_image(tmp_path / "ok.png", (4, 8, 8))

@@ -1,0 +1,95 @@
+"""Reading one input for ``predict``: a PNG/JPEG image or a ``.npy`` array.
+
+The result is ``(C, H, W)`` float32 in [0, 1], like one training image before preprocessing,
+plus a note saying what was done to it (``None`` when nothing was).
+
+Images are converted to the model's channel count (1: greyscale "L"; 3: "RGB") and resized to
+its ``H x W`` when they differ: shrinking averages the pixels each output pixel covers
+(Pillow's box filter -- how the UCI digits themselves were made from 32x32 bitmaps), enlarging
+interpolates bilinearly.
+
+Polarity: every built-in dataset draws light strokes or objects on a dark background (digits,
+MNIST, Fashion-MNIST, shapes), while a scanned or photographed digit is dark ink on light
+paper. For one-channel images ``invert=None`` (the default) decides by the border: when the
+outermost rows and columns are on average lighter than 0.5 the background is light, and the
+image is inverted (``1 - x``) so that it looks like the training data; the note says so.
+``invert=True``/``False`` forces the choice. Colour images and arrays are never inverted.
+
+``.npy`` arrays are used as they are: shape (C, H, W), or (H, W) for a one-channel model,
+exactly the model's size (no resizing), integers 0..255 or floats in [0, 1].
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.data.arrays import to_unit_float
+from cnnspec.errors import RunError
+
+PIL_MODES = {1: "L", 3: "RGB"}
+LIGHT_BACKGROUND = 0.5
+
+
+def load_image(path: str | Path, shape: tuple[int, int, int],
+               invert: bool | None = None) -> tuple[np.ndarray, str | None]:
+    """``(x, note)``: the input at ``path`` as (C, H, W) float32 in [0, 1] for a model taking
+    ``shape`` = (C, H, W), and what was changed (resized, inverted) or None."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"input not found: {path}")
+    if path.suffix.lower() == ".npy":
+        return load_array(path, shape), None
+    return load_picture(path, tuple(shape), invert)
+
+
+def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+    """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise RunError(f"cannot read {path} as a .npy array: {exc}",
+                       hint="save it with np.save(PATH, array)") from None
+    c, h, w = shape
+    if x.ndim == 2 and c == 1:
+        x = x[None]
+    if x.shape != (c, h, w):
+        forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
+        raise RunError(f"{path} holds an array of shape {x.shape}; the model takes {forms}",
+                       hint="arrays are not resized; give an image file to have it resized")
+    return to_unit_float(x, str(path))
+
+
+def load_picture(path: Path, shape: tuple[int, int, int],
+                 invert: bool | None) -> tuple[np.ndarray, str | None]:
+    """A PNG/JPEG (anything Pillow reads) converted, resized and, if needed, inverted."""
+    from PIL import Image, UnidentifiedImageError
+
+    c, h, w = shape
+    if c not in PIL_MODES:
+        raise RunError(f"the model takes {c}-channel inputs; images have 1 or 3 channels",
+                       hint=f"give a .npy array of shape ({c}, {h}, {w}) instead")
+    try:
+        with Image.open(path) as image:
+            image = image.convert(PIL_MODES[c])
+    except (UnidentifiedImageError, OSError) as exc:
+        raise RunError(f"cannot read {path} as an image: {exc}",
+                       hint="give a PNG or JPEG file, or a .npy array") from None
+    notes = []
+    if image.size != (w, h):
+        notes.append(f"resized {image.width}x{image.height} -> {w}x{h}")
+        shrink = image.width >= w and image.height >= h
+        image = image.resize((w, h), Image.Resampling.BOX if shrink
+                             else Image.Resampling.BILINEAR)
+    x = np.asarray(image, dtype=np.float32) / 255.0
+    x = x[None] if c == 1 else x.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
+    if c == 1 and (invert if invert is not None else has_light_background(x[0])):
+        x = 1.0 - x
+        notes.append("inverted to light strokes on a dark background, like the training data")
+    return np.ascontiguousarray(x, dtype=np.float32), "; ".join(notes) or None
+
+
+def has_light_background(x: np.ndarray) -> bool:
+    """Whether the border of an (H, W) image in [0, 1] is on average lighter than 0.5."""
+    border = np.concatenate([x[0], x[-1], x[1:-1, 0], x[1:-1, -1]])
+    return float(border.mean()) > LIGHT_BACKGROUND

@@ -1,0 +1,136 @@
+"""The npz:PATH dataset (the user's own arrays), its validation, and --data parsing."""
+import numpy as np
+import pytest
+
+from cnnspec.data import DATASET_NAMES, load_dataset, parse_data_arg
+from cnnspec.errors import RunError, SpecError
+
+
+def save(tmp_path, **arrays):
+    path = tmp_path / "data.npz"
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def load(path):
+    return load_dataset({"name": "npz", "path": path}, seed=0)
+
+
+@pytest.fixture
+def images():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (50, 6, 7), dtype=np.uint8), np.arange(50) % 5
+
+
+def test_uint8_nhw_becomes_nchw_in_unit_range_with_a_fixed_split(tmp_path, images):
+    x, y = images
+    data = load(save(tmp_path, x=x, y=y))
+    assert data.name == "npz"
+    assert data.x_train.shape == (40, 1, 6, 7) and data.x_test.shape == (10, 1, 6, 7)
+    assert data.x_train.dtype == np.float32 and data.y_train.dtype == np.int64
+    assert np.bincount(data.y_test).tolist() == [2] * 5  # stratified
+    assert data.classes == ["0", "1", "2", "3", "4"]
+    # Every image keeps its label through the split.
+    for xs, ys in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+        for img, label in zip(xs[:, 0], ys):
+            index = np.flatnonzero((x == np.round(img * 255)).all(axis=(1, 2)))
+            assert y[index[0]] == label
+    again = load_dataset({"name": "npz", "path": save(tmp_path, x=x, y=y)}, seed=9)
+    np.testing.assert_array_equal(again.x_test, data.x_test)
+
+
+def test_given_test_arrays_and_class_names(tmp_path, images):
+    x, y = images
+    x4 = (x[:, None].repeat(3, axis=1) / 255).astype(np.float64)
+    data = load(save(tmp_path, x=x4[:30], y=y[:30], x_test=x4[30:], y_test=y[30:],
+                     classes=np.array(["a", "b", "c", "d", "e"])))
+    assert data.x_train.shape == (30, 3, 6, 7) and data.x_test.shape == (20, 3, 6, 7)
+    np.testing.assert_allclose(data.x_test, x4[30:], rtol=1e-6)
+    assert data.classes == ["a", "b", "c", "d", "e"]
+    assert "x_test" in data.description
+
+
+@pytest.mark.parametrize("arrays,message", [
+    ({"y": np.zeros(4, int)}, "missing array 'x'"),
+    ({"x": np.zeros((4, 3, 3))}, "missing array 'y'"),
+    ({"x": np.zeros((4, 9)), "y": np.zeros(4, int)}, r"shape \(4, 9\); expected"),
+    ({"x": np.zeros((4, 1, 3, 3)), "y": np.zeros(5, int)}, "5 labels in 'y' but 4 images"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.array([0, 1, 0.5, 1])}, "not integers"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.zeros((4, 1), int)}, r"shape \(4, 1\)"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.array([0, -1, 0, 1])}, "negative"),
+    ({"x": np.full((4, 3, 3), np.nan), "y": np.zeros(4, int)}, "36 NaN or infinite"),
+    ({"x": np.full((4, 3, 3), 255.0), "y": np.zeros(4, int)}, r"outside \[0, 1\]"),
+    ({"x": np.full((4, 3, 3), 300), "y": np.zeros(4, int)}, "outside 0..255"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 3, 3))},
+     "'y_test' is missing"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 4, 4)),
+      "y_test": np.zeros(2, int)}, "'x_test' images are"),
+    ({"x": np.zeros((2, 3, 3)), "y": np.zeros(2, int)}, "too few"),
+    ({"x": np.zeros((0, 3, 3)), "y": np.zeros(0, int)}, "no images"),
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 3, "classes": np.array(["a", "b"])},
+     "at least 3 names"),
+])
+def test_bad_arrays_are_run_errors_naming_the_problem(tmp_path, arrays, message):
+    with pytest.raises(RunError, match=message) as info:
+        load(save(tmp_path, **arrays))
+    assert info.value.hint
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, x=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=np.zeros(2, int))
+    with pytest.raises(RunError, match="cannot read"):
+        load(str(path))
+
+
+def test_missing_and_non_npz_files(tmp_path):
+    with pytest.raises(RunError, match="not found"):
+        load(str(tmp_path / "absent.npz"))
+    junk = tmp_path / "junk.npz"
+    junk.write_text("not a zip archive")
+    with pytest.raises(RunError, match="cannot read"):
+        load(str(junk))
+
+
+def test_npz_config_needs_a_path():
+    with pytest.raises(SpecError) as info:
+        load_dataset({"name": "npz"}, seed=0)
+    assert info.value.json_path == "$.training.data.path"
+
+
+def test_unknown_dataset_in_the_ir_is_a_spec_error():
+    with pytest.raises(SpecError) as info:
+        load_dataset({"name": "cifar"}, seed=0)
+    assert info.value.json_path == "$.training.data.name"
+
+
+# --data on the command line
+
+@pytest.mark.parametrize("text,cfg", [
+    ("digits", {"name": "digits"}),
+    ("shapes", {"name": "shapes"}),
+    ("mnist", {"name": "mnist"}),
+    ("fashion-mnist", {"name": "fashion-mnist"}),
+    ("npz:some/dir/my data.npz", {"name": "npz", "path": "some/dir/my data.npz"}),
+])
+def test_parse_data_arg(text, cfg):
+    assert parse_data_arg(text) == cfg
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("fashion_mnist", "did you mean 'fashion-mnist'"),
+    ("digit", "did you mean 'digits'"),
+    ("imagenet", "valid datasets: digits, shapes, mnist, fashion-mnist, npz:PATH"),
+    ("npz", "npz:PATH"),
+    ("mine.npz", "npz:mine.npz"),
+    ("npz:", "npz:PATH"),
+])
+def test_parse_data_arg_explains_mistakes(text, hint):
+    with pytest.raises(RunError) as info:
+        parse_data_arg(text)
+    assert hint in info.value.hint
+
+
+def test_every_name_is_described():
+    assert set(DATASET_NAMES) == {"digits", "shapes", "mnist", "fashion-mnist", "npz"}
+    assert all(DATASET_NAMES.values())
