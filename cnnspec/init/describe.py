@@ -2,7 +2,8 @@
 
 Numbers in ``short`` have 3 significant digits; inputs in ``formula`` (gains) 4. ``std`` is the
 theoretical std of the values produced, so for a truncated normal it is the truncated std, not
-the std parameter. ``constant`` is true only when every element gets one value (zeros, ones,
+the std parameter. ``bound`` is ``a`` of a symmetric U(-a, a), or for a truncated normal the
+half-width ``2 sigma`` of the interval about the mean it is cut to. ``constant`` is true only when every element gets one value (zeros, ones,
 constant, a box filter, a literal of one repeated number) — a checker can warn that such a
 layer's filters all receive the same gradient. Fixed kernels (literals, named kernels, identity)
 have ``std=None``: their spread is not a scale chosen from the fans.
