@@ -1,0 +1,149 @@
+"""A table of wrong specs, from syntax to shapes: each must fail with the expected message at the
+expected line and column, through the whole front end (parse, then check), and render like a
+compiler's error."""
+import pytest
+
+from cnnspec.check import check
+from cnnspec.diagnostics import format_error
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.lang import parse
+
+HEAD = "input 1x8x8\n"
+TAIL = "flatten\ndense 10\n"
+
+# (id, spec text, message fragment, line, column)
+CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
+    ("kernel_larger_than_input", HEAD + "conv 4 3x3\nconv 4 7x7\n" + TAIL,
+     "7x7 kernel of conv 'conv2' is larger than its input there: 6x6", 3, 8),
+    ("dilated_kernel_too_large", HEAD + "conv 4 3x3 dilation 4\n" + TAIL,
+     "(dilated to 9x9) of conv 'conv1' is larger than its input there: 8x8", 2, 8),
+    ("pool_after_too_much_pooling", HEAD + "conv 4 3x3\nmaxpool 2\nmaxpool 2\nmaxpool 2\n" + TAIL,
+     "2x2 window of maxpool 'maxpool3' is larger than its input there: 1x1", 5, 9),
+    ("stride_leaves_no_room", HEAD + "conv 4 3x3 stride 4\nconv 4 3x3\n" + TAIL,
+     "its input there: 2x2 (input 'conv1' gives (4, 2, 2))", 3, 8),
+    ("dense_on_feature_map", HEAD + "conv 4 3x3\ndense 10\n",
+     "dense layer 'dense1' needs a flat input, but its input 'conv1' is a (4, 6, 6)", 3, 1),
+    ("conv_after_flatten", HEAD + "flatten\nconv 4 3x3\n" + TAIL,
+     "conv layer 'conv1' needs a (C, H, W) feature map", 3, 1),
+    ("global_avgpool_on_vector", HEAD + "flatten\nglobal_avgpool\ndense 10\n",
+     "global_avgpool layer 'global_avgpool1' needs a (C, H, W) feature map", 3, 1),
+    ("add_shapes_differ", HEAD + "a: conv 4 3x3 pad same\nb: conv 8 3x3 pad same <- input\n"
+     "s: add(a, b)\n" + TAIL, "got 'a' (4, 8, 8), 'b' (8, 8, 8)", 4, 4),
+    ("concat_sizes_differ", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 pad same <- input\n"
+     "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' (4, 6, 6)", 4, 4),
+    ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
+     "expected 3x3 matrices, one for every filter, one per filter (4) or per filter and input "
+     "channel (4x1)", 2, 12),
+    ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
+     + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
+    ("literal_wrong_channel_count", "input 3x8x8\nconv 2 2x2 weight "
+     "[[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]]\n" + TAIL,
+     "1 matrices per filter, but the input has 3 channel(s)", 2, 12),
+    ("sobel_on_5x5", HEAD + "conv 2 5x5 weight sobel_x frozen\n" + TAIL,
+     "sobel_x is a 3x3 kernel, but this layer's kernel is 5x5", 2, 12),
+    ("named_kernel_on_dense", HEAD + "flatten\ndense 10 weight laplacian\n",
+     "laplacian is a conv kernel", 3, 10),
+    ("x_kernel_not_square", HEAD + "conv 2 3x5 weight x_kernel frozen\n" + TAIL,
+     "x_kernel needs a square kernel", 2, 12),
+    ("softmax_not_last", HEAD + "conv 4 3x3\nsoftmax\n" + TAIL,
+     "softmax 'softmax1' is not the output layer", 3, 1),
+    ("input_is_not_the_datasets", "input 1x16x16\n" + TAIL,
+     "the input is 1x16x16, but the digits images are 1x8x8", 1, 1),
+    ("fewer_outputs_than_classes", HEAD + "flatten\ndense 4\n",
+     "digits has 10 classes", 3, 1),
+]
+PARSE_CASES = [  # syntax, names and values: found by the parser
+    ("unknown_layer_kind", HEAD + "convv 4 3x3\n" + TAIL, "unknown layer kind 'convv'", 2, 1),
+    ("unknown_initializer", HEAD + "conv 4 3x3 weight he_normall\n" + TAIL,
+     "unknown initializer 'he_normall'", 2, 19),
+    ("unknown_option", HEAD + "conv 4 3x3 strid 2\n" + TAIL, "unknown option 'strid'", 2, 12),
+    ("unknown_activation", HEAD + "conv 4 3x3 rellu\n" + TAIL, "'rellu'", 2, 12),
+    ("duplicate_name", HEAD + "a: conv 4 3x3\na: conv 4 3x3\n" + TAIL, "duplicate", 3, 1),
+    ("undefined_input", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 <- c\n" + TAIL, "'c'", 3, 18),
+    ("input_written_later", HEAD + "a: conv 4 3x3 <- b\nb: conv 4 3x3 <- input\n" + TAIL,
+     "before it is defined", 2, 18),
+    ("output_not_found", HEAD + "conv 4 3x3\n" + TAIL + "output fc9\n", "'fc9'", 5, 8),
+    ("zero_filters", HEAD + "conv 0 3x3\n" + TAIL, "at least 1, not 0", 2, 6),
+    ("fractional_filters", HEAD + "conv 2.5 3x3\n" + TAIL, "whole number", 2, 6),
+    ("dropout_out_of_range", HEAD + "flatten\ndropout 1.5\ndense 10\n", "[0, 1)", 3, 9),
+    ("unknown_training_key", HEAD + TAIL + "train {\n  epoch 3\n}\n",
+     "unknown training setting 'epoch'", 5, 3),
+    ("unclosed_parenthesis", HEAD + "conv 4 3x3 weight normal(0, 0.1\n" + TAIL,
+     "never closed", 2, 25),
+    ("unclosed_block", HEAD + TAIL + "train {\n  epochs 3\n", "never closed", 5, 11),
+    ("ragged_literal", HEAD + "conv 4 2x2 weight [[1, 0], [0]]\n" + TAIL, "ragged", 2, 28),
+    ("no_input_line", "conv 4 3x3\n" + TAIL, "no input", 1, 1),
+    ("two_dimensional_input", "input 1x8\n" + TAIL, "channels x height x width", 1, 7),
+    ("too_many_init_arguments", HEAD + "flatten\ndense 10 weight normal(0, 0.1, 3)\n",
+     "at most 2 arguments", 3, 32),
+    ("unknown_gain", HEAD + "flatten\ndense 10 weight he_normal(gain=swish)\n", "'swish'", 3, 32),
+    ("stray_token", HEAD + "flatten\ndense 10 =\n", "unexpected '='", 3, 10),
+    ("unknown_padding", HEAD + "conv 4 3x3 pad middle\n" + TAIL, "'middle'", 2, 16),
+    ("unknown_dataset", HEAD + TAIL + "train {\n  data cifar\n}\n", "'cifar'", 5, 8),
+    ("unknown_optimizer", HEAD + TAIL + "train {\n  optimizer adamw\n}\n", "'adamw'", 5, 13),
+    ("negative_learning_rate", HEAD + TAIL + "train {\n  lr -0.1\n}\n", "greater than 0", 5, 6),
+    ("add_with_one_input", HEAD + "a: conv 4 3x3\ns: add(a)\n" + TAIL, "at least two inputs", 3, 4),
+    ("bias_init_that_needs_a_kernel", HEAD + "flatten\ndense 10 bias orthogonal\n",
+     "'orthogonal' cannot initialise a bias", 3, 15),
+]
+CASES = CHECK_CASES + PARSE_CASES
+
+
+def first_error(text: str) -> SpecError:
+    """The first error parse + check report for ``text`` (failing if there is none)."""
+    with pytest.raises((SpecError, SpecErrors)) as info:
+        check(parse(text, path="bad.cnn"))
+    exc = info.value
+    errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+    errors = [e for e in errors if e.severity == "error"]
+    assert errors, "only warnings were reported"
+    return errors[0]
+
+
+def test_the_table_is_large_and_distinct():
+    assert len(CASES) >= 30
+    assert len({case[0] for case in CASES}) == len(CASES)
+    assert len({case[1] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("text, fragment, line, column",
+                         [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_wrong_spec_is_located_and_explained(text, fragment, line, column):
+    err = first_error(text)
+    assert fragment in err.message
+    assert (err.span.line, err.span.column) == (line, column), err.message
+    assert err.file == "bad.cnn"
+
+
+@pytest.mark.parametrize("text", [case[1] for case in CHECK_CASES],
+                         ids=[case[0] for case in CHECK_CASES])
+def test_shape_and_kernel_errors_say_how_to_fix_them(text):
+    assert first_error(text).hint
+
+
+@pytest.mark.parametrize("name, source_line, caret", [
+    ("kernel_larger_than_input", "  conv 4 7x7", "         ^^^"),
+    ("dense_on_feature_map", "  dense 10", "  ^^^^^"),
+    ("literal_wrong_size", "  conv 4 3x3 weight [[1, 0], [0, 1]]",
+     "             " + "^" * len("weight [[1, 0], [0, 1]]")),
+    ("add_shapes_differ", "  s: add(a, b)", "     ^^^^^^^^^"),
+])
+def test_rendered_error_has_source_line_caret_and_hint(name, source_line, caret):
+    text = next(case[1] for case in CASES if case[0] == name)
+    rendered = format_error(first_error(text), text).splitlines()
+    err = first_error(text)
+    assert rendered[0] == f"bad.cnn:{err.span.line}:{err.span.column}: error: {err.message}"
+    assert rendered[1] == source_line
+    assert rendered[2] == caret
+    assert rendered[3].startswith("hint: ")
+
+
+def test_independent_errors_are_reported_together():
+    text = (HEAD + "a: conv 4 3x3 weight [[1, 0], [0, 1]]\n"
+            "b: conv 4 9x9 <- input\n"
+            "c: conv 4 5x5 weight sobel_y <- input\n"
+            "s: add(a, b, c)\n" + TAIL)
+    with pytest.raises(SpecErrors) as info:
+        check(parse(text, path="bad.cnn"))
+    lines = [e.span.line for e in info.value.errors]
+    assert lines == [2, 3, 4]  # the add is not reported: its inputs already failed
