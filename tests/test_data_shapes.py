@@ -60,6 +60,14 @@ def test_same_seed_same_images_from_the_dataset_stream_only():
     np.testing.assert_array_equal(np.concatenate([a.y_train, a.y_test]), y)
 
 
+@pytest.mark.parametrize("size", [4, 5, 8])
+def test_small_images_keep_every_shape_inside(size):
+    for kind in SHAPE_CLASSES:
+        images = draw_shapes(kind, 50, size, np.random.default_rng(0))
+        assert images.shape == (50, size, size)
+        assert np.all(images.reshape(50, -1).max(axis=1) > 0.25), kind
+
+
 def test_generation_is_fast():
     start = time.perf_counter()
     load_dataset({"name": "shapes"}, seed=0)
@@ -129,7 +137,7 @@ def test_noise_free_images_have_a_dark_background():
 
 
 @pytest.mark.parametrize("cfg,key", [
-    ({"size": 4}, "size"),
+    ({"size": 3}, "size"),
     ({"size": 16.5}, "size"),
     ({"classes": ["x", "star"]}, "classes"),
     ({"classes": ["x"]}, "classes"),
