@@ -1,0 +1,307 @@
+"""The checker on hand-written IR: shapes, parameter counts, fans, init scales, totals, lints.
+
+The expected numbers are computed by hand in the comments, not by the formulas under test.
+"""
+import math
+
+import pytest
+
+from cnnspec.check import check
+from cnnspec.errors import SpecErrors
+from cnnspec.ir.spec import Spec
+
+HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
+GLOROT = {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}
+ZEROS = {"name": "zeros"}
+TRAINING = {"data": {"name": "npz", "path": "data.npz"}, "preprocess": "none",
+            "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": False}, "lr": 0.01,
+            "schedule": {"name": "constant"}, "weight_decay": 0.0, "batch_size": 8, "epochs": 1,
+            "val_split": 0.1, "seed": 0, "loss": "cross_entropy"}
+
+
+def conv(name, filters, kernel, inputs, stride=(1, 1), padding="valid", dilation=(1, 1),
+         weight=HE, bias=True, trainable=True):
+    return {"name": name, "kind": "conv", "inputs": list(inputs), "group": None,
+            "filters": filters, "kernel": list(kernel), "stride": list(stride),
+            "padding": padding if isinstance(padding, str) else list(padding),
+            "dilation": list(dilation), "bias": bias, "weight_init": weight,
+            "bias_init": ZEROS if bias else None, "trainable": trainable}
+
+
+def dense(name, units, inputs, weight=HE, trainable=True):
+    return {"name": name, "kind": "dense", "inputs": list(inputs), "group": None, "units": units,
+            "bias": True, "weight_init": weight, "bias_init": ZEROS, "trainable": trainable}
+
+
+def pool(name, kind, size, inputs, stride=None, padding="valid"):
+    return {"name": name, "kind": kind, "inputs": list(inputs), "group": None, "size": list(size),
+            "stride": list(stride or size),
+            "padding": padding if isinstance(padding, str) else list(padding)}
+
+
+def simple(name, kind, inputs, **fields):
+    return {"name": name, "kind": kind, "inputs": list(inputs), "group": None, **fields}
+
+
+def model(input_shape, layers, output=None, loss="cross_entropy"):
+    """A JSON-form spec (no text, so errors carry JSON paths)."""
+    ir = {"version": 1, "name": "test", "input": {"shape": list(input_shape)}, "layers": layers,
+          "output": output or layers[-1]["name"], "training": {**TRAINING, "loss": loss}}
+    return Spec(ir=ir, path="test.json")
+
+
+def lenet5():
+    return model((1, 32, 32), [
+        conv("conv1", 6, (5, 5), ["input"], weight=GLOROT),
+        simple("tanh1", "tanh", ["conv1"]),
+        pool("pool1", "avgpool", (2, 2), ["tanh1"]),
+        conv("conv2", 16, (5, 5), ["pool1"], weight=GLOROT),
+        simple("tanh2", "tanh", ["conv2"]),
+        pool("pool2", "avgpool", (2, 2), ["tanh2"]),
+        simple("flat", "flatten", ["pool2"]),
+        dense("fc1", 120, ["flat"], weight=GLOROT),
+        simple("tanh3", "tanh", ["fc1"]),
+        dense("fc2", 84, ["tanh3"], weight=GLOROT),
+        simple("tanh4", "tanh", ["fc2"]),
+        dense("fc3", 10, ["tanh4"], weight=GLOROT),
+    ])
+
+
+def test_lenet5_shapes_and_parameters_by_hand():
+    checked = check(lenet5())
+    got = {i.name: (i.output_shape, i.params) for i in checked.layers}
+    assert got == {
+        "conv1": ((6, 28, 28), 6 * 1 * 5 * 5 + 6),  # 32 - 5 + 1 = 28; 156
+        "tanh1": ((6, 28, 28), 0),
+        "pool1": ((6, 14, 14), 0),
+        "conv2": ((16, 10, 10), 16 * 6 * 5 * 5 + 16),  # 2,416
+        "tanh2": ((16, 10, 10), 0),
+        "pool2": ((16, 5, 5), 0),
+        "flat": ((400,), 0),
+        "fc1": ((120,), 400 * 120 + 120),  # 48,120
+        "tanh3": ((120,), 0),
+        "fc2": ((84,), 120 * 84 + 84),  # 10,164
+        "tanh4": ((84,), 0),
+        "fc3": ((10,), 84 * 10 + 10),  # 850
+    }
+    assert checked.total_params == checked.trainable_params == 61_706
+    assert checked.frozen_params == 0
+    assert checked.output_shape == (10,)
+    # multiply-adds: 6*28*28*25 + 16*10*10*150 + 400*120 + 120*84 + 84*10
+    assert checked.macs == 117_600 + 240_000 + 48_000 + 10_080 + 840
+    # every layer's output in float32
+    values = 2 * 6 * 28 * 28 + 6 * 14 * 14 + 2 * 16 * 100 + 2 * 400 + 2 * 120 + 2 * 84 + 10
+    assert checked.activation_memory == 4 * values
+    assert checked.warnings == []
+
+
+def test_lenet5_fans_and_init_scales():
+    by_name = check(lenet5()).by_name
+    conv2 = by_name["conv2"]
+    assert conv2.weight_shape == (16, 6, 5, 5) and conv2.bias_shape == (16,)
+    assert (conv2.fan_in, conv2.fan_out) == (150, 400)  # in*kh*kw, out*kh*kw
+    # Glorot uniform: bound = sqrt(6 / (fan_in + fan_out)) = sqrt(6 / 550)
+    assert conv2.weight_init.bound == pytest.approx(math.sqrt(6 / 550))
+    assert conv2.bias_init.constant and conv2.bias_init.mean == 0
+    assert (by_name["fc1"].fan_in, by_name["fc1"].fan_out) == (400, 120)
+
+
+def test_padded_strided_dilated_and_rectangular_windows_by_hand():
+    spec = model((3, 32, 32), [
+        # (32 + 2 + 2 - 5) // 2 + 1 = 16
+        conv("a", 8, (5, 5), ["input"], stride=(2, 2), padding=(2, 2)),
+        # dilation 2: effective 5; 16 - 5 + 1 = 12
+        conv("b", 16, (3, 3), ["a"], dilation=(2, 2)),
+        # same with stride 2: ceil(12 / 2) = 6, whatever the dilation
+        conv("c", 4, (3, 3), ["b"], stride=(2, 2), padding="same", dilation=(2, 2)),
+        # (6 + 1 + 1 - 3) // 2 + 1 = 3
+        pool("d", "maxpool", (3, 3), ["c"], stride=(2, 2), padding=(1, 1)),
+        pool("e", "avgpool", (2, 2), ["d"], stride=(1, 1), padding="same"),
+        # H: 3 - 1 + 1 = 3; W: (3 - 3) // 2 + 1 = 1; no bias
+        conv("f", 2, (1, 3), ["e"], stride=(1, 2), bias=False),
+        simple("flat", "flatten", ["f"]),
+        dense("out", 10, ["flat"]),
+    ])
+    by_name = check(spec).by_name
+    shapes = {name: info.output_shape for name, info in by_name.items()}
+    assert shapes == {"a": (8, 16, 16), "b": (16, 12, 12), "c": (4, 6, 6), "d": (4, 3, 3),
+                      "e": (4, 3, 3), "f": (2, 3, 1), "flat": (6,), "out": (10,)}
+    assert by_name["a"].params == 8 * 3 * 25 + 8
+    assert by_name["b"].params == 16 * 8 * 9 + 16
+    assert by_name["c"].params == 4 * 16 * 9 + 4
+    assert by_name["f"].params == 2 * 4 * 1 * 3
+    assert by_name["f"].bias_shape is None and by_name["f"].bias_init is None
+    assert by_name["a"].pads == (2, 2, 2, 2)
+    # same, 12 -> 6 with stride 2 and effective size 5: total pad (6-1)*2 + 5 - 12 = 3, extra after
+    assert by_name["c"].pads == (1, 2, 1, 2)
+    assert by_name["b"].macs == 16 * 12 * 12 * 8 * 9
+    # He normal: std = sqrt(2 / fan_in), fan_in = 3 * 5 * 5 = 75
+    assert by_name["a"].weight_init.std == pytest.approx(math.sqrt(2 / 75))
+
+
+def test_frozen_layers_and_batchnorm_parameters():
+    spec = model((1, 8, 8), [
+        conv("edges", 2, (3, 3), ["input"], weight={"name": "sobel_x"}, trainable=False),
+        simple("bn", "batchnorm", ["edges"], eps=1e-5, momentum=0.1, trainable=True),
+        simple("flat", "flatten", ["bn"]),
+        dense("out", 10, ["flat"]),
+    ])
+    checked = check(spec)
+    assert checked.by_name["bn"].params == 4  # weight and bias per channel
+    assert checked.frozen_params == 2 * 9 + 2
+    assert checked.trainable_params == 4 + 72 * 10 + 10
+    assert checked.warnings == []  # a frozen fixed kernel is meant to stay as it is
+
+
+def test_residual_add_and_concat():
+    spec = model((1, 8, 8), [
+        conv("a", 4, (3, 3), ["input"], padding="same"),
+        conv("b", 4, (3, 3), ["a"], padding="same"),
+        simple("sum", "add", ["a", "b"]),
+        conv("c", 2, (1, 1), ["a"]),
+        simple("cat", "concat", ["sum", "c"]),
+        simple("gap", "global_avgpool", ["cat"]),
+        dense("out", 10, ["gap"]),
+    ])
+    by_name = check(spec).by_name
+    assert by_name["sum"].output_shape == (4, 8, 8)
+    assert by_name["cat"].output_shape == (6, 8, 8)
+    assert by_name["gap"].output_shape == (6,)
+
+
+def errors_of(spec, strict=False):
+    with pytest.raises(SpecErrors) as info:
+        check(spec, strict=strict)
+    return info.value.errors
+
+
+def test_errors_of_a_json_spec_carry_json_paths():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), conv("b", 4, (9, 9), ["a"]),
+                             simple("flat", "flatten", ["b"]), dense("out", 10, ["flat"])])
+    (err,) = errors_of(spec)
+    assert err.json_path == "$.layers[1].kernel" and err.span is None
+    assert "9x9 kernel of conv 'b'" in err.message and "6x6" in err.message
+    assert "pad same" in err.hint
+
+
+def test_references_are_checked_for_json_input():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["b"]), conv("b", 4, (3, 3), ["inptu"]),
+                             conv("b", 4, (3, 3), ["a"])], output="nowhere")
+    messages = [(e.json_path, e.message) for e in errors_of(spec)]
+    assert ("$.layers[0].inputs", "layer 'a' uses 'b', which is written after it; a layer may "
+            "only use layers written before it (so there are no cycles)") in messages
+    assert ("$.layers[1].inputs", "layer 'b' uses 'inptu', which is not defined") in messages
+    assert any("used twice" in m for _, m in messages)
+    assert ("$.output", "the output layer 'nowhere' is not found") in messages
+
+
+def test_dense_on_a_feature_map_suggests_flatten():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), dense("out", 10, ["a"])])
+    (err,) = errors_of(spec)
+    assert err.hint == "add `flatten` (or `global_avgpool`) before it"
+    assert err.json_path == "$.layers[1]"
+
+
+def test_softmax_last_is_fine_but_not_in_the_middle():
+    last = model((1, 8, 8), [simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"]),
+                             simple("sm", "softmax", ["out"])])
+    assert check(last).output_shape == (10,)
+    middle = model((1, 8, 8), [simple("sm", "softmax", ["input"]),
+                               simple("flat", "flatten", ["sm"]), dense("out", 10, ["flat"])])
+    assert "not the output layer" in errors_of(middle)[0].message
+    mse = model((1, 8, 8), middle.ir["layers"], loss="mse")
+    check(mse)  # with mse no softmax is implied
+
+
+def plain(depth, weight, activation="relu", **act_fields):
+    """``depth`` conv layers of 16 -> 16 channels (fan_in = fan_out = 144), each + activation."""
+    layers, prev = [], "input"
+    for i in range(1, depth + 1):
+        layers += [conv(f"conv{i}", 16, (3, 3), [prev], padding="same", weight=weight),
+                   simple(f"act{i}", activation, [f"conv{i}"], **act_fields)]
+        prev = f"act{i}"
+    return model((16, 8, 8), layers)
+
+
+def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
+    # Glorot with fan_in = fan_out: Var(w) = 1 / fan_in, so each conv+relu halves the variance:
+    # 2^-30 in variance, 2^-15 in std.
+    checked = check(plain(30, GLOROT))
+    (warning,) = checked.warnings
+    assert warning.severity == "warning"
+    assert "shrink 3.28e+04x (2^-15.0)" in warning.message
+    assert "glorot_uniform before relu" in warning.message
+    assert "he_normal" in warning.hint
+    assert warning.json_path == "$.layers[0].weight_init"
+
+
+def test_he_init_keeps_the_signal_and_few_layers_stay_under_the_limit():
+    assert check(plain(30, HE)).warnings == []
+    assert check(plain(12, GLOROT)).warnings == []  # 2^-6 = 1/64 in std: under 100x
+
+
+def test_leaky_relu_factor_and_growth():
+    # N(0, 1) weights: fan_in * Var(w) = 144 per conv; the leaky ReLU keeps (1 + 0.01^2) / 2.
+    # Largest after conv2: 144 * (1 + 0.01^2) / 2 * 144 in variance.
+    big = {"name": "normal", "mean": 0.0, "std": 1.0}
+    (warning,) = check(plain(2, big, "leaky_relu", slope=0.01)).warnings
+    expected_std = math.sqrt(144 * (1 + 0.01 ** 2) / 2 * 144)
+    assert f"grow {expected_std:.3g}x" in warning.message
+    assert "to 'conv2'" in warning.message
+    assert f"= {144 * (1 + 0.01 ** 2) / 2:.3g} on average" in warning.message
+
+
+def test_batchnorm_resets_the_signal_scale():
+    # 24 glorot+relu layers: 2^-12 in std. A batchnorm after the 12th leaves 2^-6 on each side.
+    assert check(plain(24, GLOROT)).warnings
+    spec = plain(24, GLOROT)
+    layers = spec.ir["layers"]
+    layers.insert(24, simple("bn", "batchnorm", ["act12"], eps=1e-5, momentum=0.1,
+                             trainable=True))
+    layers[25]["inputs"] = ["bn"]
+    assert check(spec).warnings == []
+
+
+def test_constant_weights_warn_and_strict_makes_it_an_error():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "constant",
+                                                                       "value": 0.1}),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message.startswith("all 4 filters of a start identical")
+    assert "symmetry never breaks" in warning.message
+    assert "he_normal" in warning.hint
+    (err,) = errors_of(spec, strict=True)
+    assert err.severity == "error" and err.message == warning.message
+
+
+def test_single_filter_or_frozen_constant_weights_do_not_warn():
+    one = model((1, 8, 8), [conv("a", 1, (3, 3), ["input"], weight={"name": "box"}),
+                            simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    assert check(one).warnings == []
+    frozen = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "box"},
+                                    trainable=False),
+                               simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    assert check(frozen).warnings == []
+
+
+def test_unused_layers_warn():
+    spec = model((1, 8, 8), [conv("side", 4, (3, 3), ["input"]),
+                             simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message == "layer 'side' is not used: the output 'out' does not depend on it"
+    assert warning.json_path == "$.layers[0]"
+
+
+def test_identity_on_an_even_kernel_is_accepted():
+    spec = model((2, 8, 8), [conv("a", 2, (2, 2), ["input"], padding="same",
+                                  weight={"name": "identity"}),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    assert check(spec).by_name["a"].output_shape == (2, 8, 8)
+
+
+def test_input_must_match_a_built_in_dataset():
+    spec = model((1, 16, 16), [simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
+    spec.ir["training"]["data"] = {"name": "digits"}
+    (err,) = errors_of(spec)
+    assert err.json_path == "$.input.shape"
+    assert err.message == "the input is 1x16x16, but the digits images are 1x8x8"
