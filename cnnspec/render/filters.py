@@ -63,7 +63,8 @@ def grid_layout(count: int, tile_w: float, tile_h: float, per_filter: int) -> in
 
 def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
     out, cin, kh, kw = weights.shape
-    count = f"{out} filters" if shown == out else f"first {shown} of {out} filters"
+    noun = "filter" if out == 1 else "filters"
+    count = f"{out} {noun}" if shown == out else f"first {shown} of {out} {noun}"
     if cin == 1:
         return f"{count} {kh}x{kw}, 1 input channel"
     how = "channels averaged" if channels == "average" else "channels side by side"
@@ -71,25 +72,32 @@ def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
 
 
 def plot_filters(weights, out_png, initial=None, title: str | None = None,
-                 channels: str = "average") -> Path:
+                 channels: str = "average", labels: list[str] | None = None) -> Path:
     """Draw the kernels ``weights`` (O, I, kh, kw) as a grid of tiles and write a PNG.
 
     ``initial`` (O, I, kh, kw), if given, is drawn beside each learned kernel. ``title`` is
-    put above the grid, over a line saying how channels are shown. Returns the path written.
+    put above the grid, over a line saying how channels are shown. ``labels`` names each
+    filter (default its number from 1). Returns the path written.
     """
     weights = np.asarray(weights, dtype=np.float64)
     initial = None if initial is None else np.asarray(initial, dtype=np.float64)
     _check(weights, initial, channels)
+    if labels is None:
+        labels = [str(o + 1) for o in range(weights.shape[0])]
+    elif len(labels) != weights.shape[0]:
+        raise RunError(f"{len(labels)} labels for {weights.shape[0]} filters",
+                       hint="give one label per filter")
     shown = min(weights.shape[0], MAX_FILTERS)
     images = [filter_image(weights[o], channels) for o in range(shown)]
     starts = None if initial is None else [filter_image(initial[o], channels)
                                            for o in range(shown)]
     per_filter = 1 if starts is None else 2
     tile_w_in, tile_h_in = _tile_inches(images[0].shape)
-    columns = grid_layout(shown, tile_w_in, tile_h_in + _CAPTION_INCHES, per_filter)
+    caption_in = _CAPTION_INCHES * per_filter
+    columns = grid_layout(shown, tile_w_in, tile_h_in + caption_in, per_filter)
     rows = math.ceil(shown / columns)
-    width = max(columns * per_filter * tile_w_in + 0.3, 5.0)
-    height = rows * (tile_h_in + _CAPTION_INCHES) + 0.8
+    width = max(columns * per_filter * tile_w_in + 0.3, 3.5)
+    height = rows * (tile_h_in + caption_in) + 0.8
     fig = new_figure(width, height)
     axes = fig.subplots(rows, columns * per_filter, squeeze=False)
     for ax in axes.flat:
@@ -99,13 +107,15 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
         row, col = divmod(o, columns)
         cells = axes[row, col * per_filter: (col + 1) * per_filter]
         if starts is not None:
-            _draw(cells[0], starts[o], f"{o + 1} init {scale_text_of(starts[o])}")
-        label = f"{o + 1} learned" if starts is not None else f"{o + 1}"
-        _draw(cells[-1], images[o], f"{label} {scale_text_of(images[o])}")
+            # Two caption lines, so long layer names never run into the neighbouring tile.
+            _draw(cells[0], starts[o], f"{labels[o]}\ninit {scale_text_of(starts[o])}")
+            _draw(cells[1], images[o], f"{labels[o]}\nlearned {scale_text_of(images[o])}")
+        else:
+            _draw(cells[0], images[o], f"{labels[o]} {scale_text_of(images[o])}")
     heading = default_title(weights, channels, shown)
     if starts is not None:
         heading += "; each pair: initial | learned"
-    heading += ". Red > 0 > blue; each tile scaled to its own ±max"
+    heading += ". Red positive, blue negative, white zero; each tile scaled to its own ±max"
     heading = textwrap.fill(heading, width=int(width * 11))
     fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
     return save_png(fig, out_png)

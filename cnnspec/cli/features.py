@@ -1,0 +1,44 @@
+"""``cnnspec features RUN INPUT -o FILE.png``: one input and the feature map each conv layer
+of a trained run makes of it."""
+from __future__ import annotations
+
+HELP = "draw an input image and the feature maps every conv layer makes of it"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run", metavar="RUN", help="a run folder written by cnnspec train")
+    parser.add_argument("input", metavar="INPUT", nargs="?",
+                        help="an image file (PNG, JPEG; resized to the model's input) or a "
+                             ".npy array (C, H, W); or use --index")
+    parser.add_argument("--index", type=int, metavar="N",
+                        help="use image N of the run's test split instead of a file")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.png",
+                        help="where to write the PNG")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from cnnspec.errors import RunError
+
+    if (args.input is None) == (args.index is None):
+        raise RunError("give either an INPUT file or --index N, not both and not neither",
+                       hint="e.g. cnnspec features RUN digit.png -o features.png, or "
+                            "cnnspec features RUN --index 0 -o features.png")
+
+    import numpy as np
+
+    from cnnspec.data import load_image
+    from cnnspec.render.run_pictures import features_picture, test_split_image
+    from cnnspec.train.run import load_run
+
+    loaded = load_run(args.run)
+    if args.index is not None:
+        image, caption = test_split_image(loaded, args.index)
+    else:
+        image, note = load_image(args.input, tuple(loaded.spec.input_shape))
+        image = np.asarray(image, dtype=np.float64)
+        caption = Path(args.input).name + (f" ({note})" if note else "")
+    out = features_picture(loaded, image, args.output, caption=caption)
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,30 @@
+"""``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
+from __future__ import annotations
+
+HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run", metavar="RUN", help="a run folder written by cnnspec train")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE.png",
+                        help="where to write the PNG")
+    parser.add_argument("--layer", metavar="NAME",
+                        help="the conv layer to draw (default: the first conv layer); several layers "
+                             "with kernels of one shape, comma-separated, share one grid")
+    parser.add_argument("--compare-init", action="store_true",
+                        help="draw each filter's initial kernel (from init.npz) beside the "
+                             "learned one")
+    parser.add_argument("--channels", choices=("average", "side"), default="average",
+                        help="a filter has a kernel per input channel: draw their mean "
+                             "(default) or draw them side by side")
+
+
+def run(args) -> int:
+    from cnnspec.render.run_pictures import filters_picture
+    from cnnspec.train.run import load_run
+
+    loaded = load_run(args.run)
+    out = filters_picture(loaded, args.output, layer=args.layer,
+                          compare_init=args.compare_init, channels=args.channels)
+    print(f"wrote {out}")
+    return 0

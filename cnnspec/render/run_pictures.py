@@ -1,0 +1,149 @@
+"""Pictures of a trained run: choosing what to draw from a run folder, then drawing it.
+
+The command line stays thin: ``cnnspec filters`` and ``cnnspec features`` call
+:func:`filters_picture` and :func:`features_picture` on a loaded run
+(:func:`cnnspec.train.run.load_run`). Layer names that do not exist get a list of the conv
+layers and a did-you-mean; a run without ``init.npz`` says what comparing needs.
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.errors import RunError
+from cnnspec.render.features import plot_features
+from cnnspec.render.filters import plot_filters
+
+INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/rundir.py)
+
+
+def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
+    """The conv layers of a spec, in order."""
+    return [layer for layer in checked.layers if layer.kind == "conv"]
+
+
+def pick_conv_layer(checked: CheckedSpec, name: str | None = None) -> LayerInfo:
+    """The conv layer called ``name`` (the first conv layer when None); RunError listing the
+    conv layers, with the closest name first, for anything else."""
+    convs = conv_layers(checked)
+    if not convs:
+        raise RunError(f"{checked.spec.name} has no conv layer, so it has no filters to draw",
+                       hint="filters and feature maps are pictures of conv layers")
+    if name is None:
+        return convs[0]
+    by_name = {layer.name: layer for layer in convs}
+    if name in by_name:
+        return by_name[name]
+    valid = ", ".join(by_name)
+    close = difflib.get_close_matches(name, list(by_name), n=1)
+    other = checked.by_name.get(name)
+    if other is not None:
+        message = f"layer {name} is a {other.kind} layer, not a conv layer"
+    else:
+        message = f"{checked.spec.name} has no layer called {name}"
+    hint = (f"did you mean {close[0]}? " if close else "") + f"conv layers: {valid}"
+    raise RunError(message, hint=hint)
+
+
+def initial_weights(run_path, key: str) -> np.ndarray:
+    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz``."""
+    path = Path(run_path) / INIT_FILE
+    if not path.is_file():
+        raise RunError(f"{run_path} has no {INIT_FILE}, so there are no initial weights to "
+                       f"compare with", hint="drop --compare-init, or train the spec again")
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            if key not in saved.files:
+                raise RunError(f"{path} holds no {key}",
+                               hint="the run's files may be damaged; train again")
+            return np.array(saved[key])
+    except (OSError, ValueError) as exc:
+        raise RunError(f"cannot read {path}: {exc}",
+                       hint="the run's files may be damaged; train again") from None
+
+
+def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> list[LayerInfo]:
+    """The conv layers named (a list, or one string with commas: ``xk,learned``), default the
+    first conv layer. Several layers are drawn as one grid, so their kernels must have the same
+    shape (I, kh, kw): layers that read the same input, like the branches of a concat."""
+    if isinstance(names, str):
+        names = [name.strip() for name in names.split(",") if name.strip()]
+    layers = [pick_conv_layer(checked, name) for name in (names or [None])]
+    shapes = {tuple(layer.weight_shape[1:]) for layer in layers}
+    if len(shapes) > 1:
+        listing = ", ".join(f"{layer.name} {'x'.join(map(str, layer.weight_shape[1:]))}"
+                            for layer in layers)
+        raise RunError(f"cannot draw these layers in one grid: their kernels (in x kh x kw) "
+                       f"differ: {listing}", hint="draw each layer in its own picture")
+    return layers
+
+
+def _layer_title(layer: LayerInfo) -> str:
+    text = layer.name + (" (frozen)" if not layer.trainable_params else "")
+    if layer.weight_init is not None:
+        text += f", init {layer.weight_init.name}"
+    return text
+
+
+def filters_picture(run, out_png, layer: str | list[str] | None = None,
+                    compare_init: bool = False, channels: str = "average") -> Path:
+    """Draw the kernels of conv ``layer`` (default the first; several as a list or with commas)
+    of a loaded ``run``; with ``compare_init`` the kernels from ``init.npz`` go beside them."""
+    layers = pick_conv_layers(run.spec, layer)
+    params = run.model.params()
+    keys = [f"{info.name}.weight" for info in layers]
+    weights = np.concatenate([params[key] for key in keys])
+    initial = (np.concatenate([initial_weights(run.path, key) for key in keys])
+               if compare_init else None)
+    labels = None
+    if len(layers) > 1:
+        labels = [info.name if info.weight_shape[0] == 1 else f"{info.name} {o + 1}"
+                  for info in layers for o in range(info.weight_shape[0])]
+    title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
+    return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
+                        labels=labels)
+
+
+def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
+    """The output (C, H, W) of every conv layer for one raw ``image`` (C, H, W) in [0, 1],
+    preprocessed as in training."""
+    x = run.preprocessor.apply(image[None]) if run.preprocessor is not None else image[None]
+    model = run.model
+    model.eval()
+    model.record = True
+    try:
+        model.forward(x)
+        activations = model.activations
+    finally:
+        model.record = False
+    return {layer.name: np.asarray(activations[layer.name][0])
+            for layer in conv_layers(run.spec) if layer.name in activations}
+
+
+def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
+    """Image ``index`` of the run's test split (C, H, W) and a caption naming its label."""
+    from cnnspec.data import load_dataset
+
+    data = load_dataset(run.training["data"], run.training["seed"])
+    count = len(data.x_test)
+    if not 0 <= index < count:
+        raise RunError(f"--index {index} is out of range: the test set has {count} images",
+                       hint=f"use an index from 0 to {count - 1}")
+    label = int(data.y_test[index])
+    name = data.classes[label] if label < len(data.classes) else str(label)
+    return np.asarray(data.x_test[index], dtype=np.float64), f"test image {index} ({name})"
+
+
+def features_picture(run, image: np.ndarray, out_png, caption: str | None = None) -> Path:
+    """Draw one raw ``image`` (C, H, W) and the feature map of every conv layer of ``run``."""
+    pick_conv_layer(run.spec)  # a model without conv layers has nothing to show
+    expected = tuple(run.spec.input_shape)
+    if tuple(image.shape) != expected:
+        raise RunError(f"the image has shape {image.shape}, but the model takes {expected}",
+                       hint="give an image of the model's input size")
+    maps = feature_maps(run, image)
+    title = run.spec.spec.name + (f": {caption}" if caption else "")
+    return plot_features(image, maps, out_png, title=title)
