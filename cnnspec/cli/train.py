@@ -101,9 +101,11 @@ def final_report(result) -> str:
     """The last lines of ``cnnspec train``: the test figures, the folder, what to try next."""
     summary = result.summary
     path = result.path
+    accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
+                f"(loss {summary['test_loss']:.4f}, {summary['test_examples']} test images)  "
+                f"trained in {summary['train_seconds']:.1f}s")
     lines = [
-        f"test accuracy {100 * summary['test_acc']:.2f}%  (loss {summary['test_loss']:.4f}, "
-        f"{summary['test_examples']} test images)  in {summary['train_seconds']:.1f}s",
+        accuracy,
         f"run folder: {path}",
         "next:",
         f"  cnnspec eval {path}",

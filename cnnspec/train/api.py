@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -34,6 +34,17 @@ StepHook = Callable[[int, object], None]
 
 
 @dataclass
+class Options:
+    """How to run, as opposed to what to train (see :func:`train`)."""
+
+    display: Display
+    data_dir: str | None
+    stats_every: int | None
+    on_step: StepHook | None
+    curves: bool
+
+
+@dataclass
 class Prepared:
     """The data of a run, split and preprocessed; ``data_order`` drew the validation split."""
 
@@ -46,7 +57,8 @@ class Prepared:
 
 def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=None, data=None,
           data_dir=None, quiet=False, resume=None, runs_dir="runs", progress=None,
-          stats_every: int | None = None, on_step: StepHook | None = None) -> Run:
+          stats_every: int | None = None, on_step: StepHook | None = None,
+          curves: bool = True) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``); return the
     :class:`Run`.
 
@@ -58,23 +70,30 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
     terminal, lines otherwise). ``on_step(step, model)`` is called after every optimizer step
     (a ``KeyboardInterrupt`` raised there stops training like Ctrl-C); ``stats_every`` asks
     :mod:`cnnspec.lab.recorder` to record per-layer statistics every that many steps.
+    ``curves=False`` skips drawing ``curves.png`` (about a second of Matplotlib per run).
     """
-    display = make_display(progress, quiet)
     overrides = check_overrides({"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                  "seed": seed, "data": data})
+    _check_stats_every(stats_every)
+    options = Options(make_display(progress, quiet), data_dir, stats_every, on_step, curves)
     try:
         if resume is not None:
-            return _resume(Path(resume), spec, overrides, data_dir, display, stats_every,
-                           on_step)
+            return _resume(Path(resume), spec, overrides, options)
         if spec is None:
             raise RunError("nothing to train", hint="pass a spec (.cnn or .json) or --resume RUN")
-        return _fresh(_as_checked(spec), overrides, out, runs_dir, data_dir, display,
-                      stats_every, on_step)
+        return _fresh(as_checked(spec), overrides, out, runs_dir, options)
     finally:
-        display.close()
+        options.display.close()
 
 
-def _as_checked(spec):
+def compile_model(checked, seed: int):
+    """The float32 model of ``checked`` with the initial weights of ``seed``."""
+    from cnnspec.compile import compile_spec
+
+    return compile_spec(checked, seed=seed, dtype="float32")
+
+
+def as_checked(spec):
     from cnnspec.check.model import CheckedSpec
 
     if isinstance(spec, CheckedSpec):
@@ -84,61 +103,55 @@ def _as_checked(spec):
     return cnnspec.load(str(spec))
 
 
-def _fresh(checked, overrides, out, runs_dir, data_dir, display, stats_every, on_step) -> Run:
-    import cnnspec
-
+def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     ir = effective_ir(checked.ir, overrides)
     training = ir["training"]
-    dataset = _load_data(checked, training, data_dir)
+    dataset = _load_data(checked, training, options.data_dir)
     run = create_run_dir(ir["name"], out, runs_dir)
     _write_spec_files(run, checked, ir)
     prepared = _prepare(training, dataset, preprocessor=None)
     write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
-    model = cnnspec.compile(checked, seed=training["seed"])
+    model = compile_model(checked, training["seed"])
     optimizer = _optimizer(training)
-    _apply_lsuv(checked, model, prepared, training, display)
+    _apply_lsuv(checked, model, prepared, options.display)
     write_npz(run / rundir.INIT, model.state_dict())
-    summary = _start_summary(ir, dataset, overrides, data_dir, checked.spec.path)
-    recorder = _stats_recorder(run, stats_every)
-    session = _session(checked, model, optimizer, training, prepared, run, display,
-                       recorder, on_step)
+    summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
+    recorder = _stats_recorder(run, options.stats_every)
+    session = _session(checked, model, optimizer, training, prepared, run, options, recorder)
     position = Position()
     session.save(position)  # step 0: the last good point until the first epoch ends
-    return _train_and_finish(session, position, prepared, summary, recorder)
+    return _train_and_finish(session, position, prepared, summary, recorder, options.curves)
 
 
-def _resume(path: Path, spec, overrides, data_dir, display, stats_every, on_step) -> Run:
-    import cnnspec
+def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     from cnnspec.data import Preprocessor
 
     run = open_run_dir(path)
     summary = read_json(run.summary, what="run summary")
-    checked = cnnspec.load(str(run.spec_json))
+    checked = as_checked(run.spec_json)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
     if spec is not None:
-        _check_same_network(_as_checked(spec), checked, run)
-    if data_dir is None:
-        data_dir = summary.get("data_dir")
+        _check_same_network(as_checked(spec), checked, run)
+    data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
     dataset = _load_data(checked, training, data_dir)
     preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                     what="preprocessing record"))
     prepared = _prepare(training, dataset, preprocessor)
-    model = cnnspec.compile(checked, seed=training["seed"])
+    model = compile_model(checked, training["seed"])
     load_weights(run, model)
     optimizer = _optimizer(training)
-    recorder = _stats_recorder(run, stats_every)
-    session = _session(checked, model, optimizer, training, prepared, run, display,
-                       recorder, on_step)
+    recorder = _stats_recorder(run, options.stats_every)
+    session = _session(checked, model, optimizer, training, prepared, run, options, recorder)
     position = load_state(run, optimizer, session.dropout_rng)
     if position.finished:
         raise RunError(f"run {run.path} already finished all {training['epochs']} epochs",
                        hint=f"evaluate it with `cnnspec eval {run.path}`, or start a new run "
                        "with more --epochs")
-    display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
+    options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
                     f"step {position.step}")
     summary["resumed"] = summary.get("resumed", 0) + 1
-    return _train_and_finish(session, position, prepared, summary, recorder)
+    return _train_and_finish(session, position, prepared, summary, recorder, options.curves)
 
 
 def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
@@ -205,8 +218,8 @@ def _optimizer(training: dict):
 
 
 def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDir,
-             display: Display, recorder, on_step) -> Session:
-    hooks = [hook for hook in (recorder.on_step if recorder else None, on_step)
+             options: Options, recorder) -> Session:
+    hooks = [hook for hook in (recorder.on_step if recorder else None, options.on_step)
              if hook is not None]
 
     def every_step(step: int, model) -> None:
@@ -214,7 +227,7 @@ def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDi
             hook(step, model)
 
     return Session(checked=checked, model=model, optimizer=optimizer, training=training,
-                   train=prepared.train, val=prepared.val, run=run, display=display,
+                   train=prepared.train, val=prepared.val, run=run, display=options.display,
                    data_order=prepared.data_order, dropout_rng=_dropout_rng(model),
                    on_step=every_step if hooks else None)
 
@@ -229,19 +242,23 @@ def _dropout_rng(model) -> np.random.Generator | None:
     return None
 
 
+def _check_stats_every(every) -> None:
+    if every is not None and (isinstance(every, bool) or not isinstance(every, int)
+                              or every < 1):
+        raise RunError(f"--stats must be a positive number of steps, not {every!r}",
+                       hint="e.g. --stats 50 records statistics every 50 steps")
+
+
 def _stats_recorder(run: RunDir, every: int | None):
     """The per-layer statistics recorder of ``--stats N`` (:mod:`cnnspec.lab.recorder`)."""
     if every is None:
         return None
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise RunError(f"--stats must be a positive number of steps, not {every!r}",
-                       hint="e.g. --stats 50 records statistics every 50 steps")
     from cnnspec.lab.recorder import StatsRecorder
 
     return StatsRecorder(run.path, every)
 
 
-def _apply_lsuv(checked, model, prepared: Prepared, training: dict, display: Display) -> None:
+def _apply_lsuv(checked, model, prepared: Prepared, display: Display) -> None:
     """Mishkin & Matas 2015: rescale each ``lsuv`` layer on a batch of training data, in
     network order, before the first step (the weights were drawn orthogonal at compile)."""
     layers = [info for info in checked.layers
@@ -299,7 +316,7 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path) -> d
 
 
 def _train_and_finish(session: Session, position: Position, prepared: Prepared,
-                      summary: dict, recorder=None) -> Run:
+                      summary: dict, recorder, curves: bool) -> Run:
     run = session.run
     write_json(run.summary, summary)
     started = time.perf_counter()
@@ -317,14 +334,16 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         summary["message"] = exc.message
         _close_summary(summary, position, started)
         write_json(run.summary, summary)
-        _draw_curves(session, position.metrics)
+        if curves:
+            _draw_curves(session, position.metrics)
         raise
     test = score(session.model, prepared.test.x, prepared.test.y)
     summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,
-                   test_examples=int(len(prepared.test.y)))
+                   test_examples=len(prepared.test.y))
     _close_summary(summary, position, started)
     write_json(run.summary, summary)
-    _draw_curves(session, position.metrics)
+    if curves:
+        _draw_curves(session, position.metrics)
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
                preprocessor=prepared.preprocessor, classes=list(summary["classes"]))

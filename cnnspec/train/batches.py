@@ -15,7 +15,7 @@ def validation_split(n: int, val_split: float, rng: np.random.Generator
     """(train indices, validation indices) of ``n`` examples; ``round(val_split * n)`` go to
     validation (at least one when ``val_split > 0``), both sorted."""
     perm = rng.permutation(n)
-    n_val = 0 if val_split <= 0 else max(1, int(round(val_split * n)))
+    n_val = 0 if val_split <= 0 else max(1, round(val_split * n))
     n_val = min(n_val, n - 1)
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 

@@ -37,7 +37,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         "confusion": matrix.tolist(),
         "classes": list(dataset.classes),
         "data": cfg,
-        "examples": int(len(dataset.y_test)),
+        "examples": len(dataset.y_test),
     }
 
 

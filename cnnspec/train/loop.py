@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -119,12 +119,15 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     """One SGD step on the batch; ``(loss, correct)``, or ``(None, None)`` if the loss or the
     network's output is not finite (nothing is updated then)."""
     model = session.model
-    out = model.forward(x)
-    loss, dout = model.loss(out, y)
+    # Overflow is what divergence looks like; it is detected below and reported once, so
+    # NumPy's warnings about it would only repeat the message without the diagnosis.
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = model.forward(x)
+        loss, dout = model.loss(out, y)
     loss = float(loss)
     if not math.isfinite(loss) or not np.all(np.isfinite(out)):
         return None, None
-    model.backward(dout)
+    model.backward(dout, input_grad=False)
     params, grads = model.params(), model.grads()
     names = [name for name in model.trainable_names if name in grads]
     session.optimizer.step({n: params[n] for n in names}, {n: grads[n] for n in names}, lr)

@@ -35,13 +35,13 @@ class Run:
 
 def load_run(path) -> Run:
     """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
-    import cnnspec
     from cnnspec.data import Preprocessor
+    from cnnspec.train.api import as_checked, compile_model
     from cnnspec.train.state import load_weights
 
     run = open_run_dir(path)
-    checked = cnnspec.load(str(run.spec_json))
-    model = cnnspec.compile(checked, seed=checked.ir["training"]["seed"])
+    checked = as_checked(run.spec_json)
+    model = compile_model(checked, checked.ir["training"]["seed"])
     load_weights(run, model)
     model.eval()
     summary = read_json(run.summary, what="run summary")

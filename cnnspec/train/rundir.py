@@ -97,7 +97,8 @@ def open_run_dir(path: str | Path) -> RunDir:
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
-                       hint="pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)")
+                       hint="pass the folder `cnnspec train` printed at the end "
+                       "(runs/<name>-<time>)")
     for name in (SPEC_JSON, CHECKPOINT):
         if not (path / name).is_file():
             raise RunError(f"{path} is not a run folder: {name} is missing",

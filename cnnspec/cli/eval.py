@@ -1,0 +1,33 @@
+"""``cnnspec eval RUN``: loss, accuracy and confusion matrix of a trained run."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "evaluate a trained run: test loss, accuracy and confusion matrix"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
+    parser.add_argument("--data", metavar="NAME",
+                        help="evaluate on the test split of this dataset instead of the run's "
+                        "(digits, shapes, mnist, fashion-mnist or npz:PATH)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.train.evaluate import evaluate, format_confusion
+    from cnnspec.train.run import load_run
+
+    result = evaluate(load_run(args.run), data=args.data, data_dir=args.data_dir)
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"data: {result['data'].get('name')} (test split, {result['examples']} images)")
+    print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%")
+    print("confusion matrix (rows: true class, columns: predicted):")
+    print(format_confusion(result["confusion"], result["classes"]))
+    return 0

@@ -1,0 +1,31 @@
+"""``cnnspec predict RUN INPUT...``: class probabilities for images and arrays."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
+    parser.add_argument("inputs", metavar="INPUT", nargs="+",
+                        help="PNG/JPEG images (converted and resized to the model's input; "
+                        "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
+                        "of the model's size, values in [0, 1] or 0..255")
+    parser.add_argument("--top", type=int, default=3, metavar="K",
+                        help="how many of the likeliest classes to list (default 3)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from cnnspec.train.predict import format_predictions, predict
+    from cnnspec.train.run import load_run
+
+    results = predict(load_run(args.run), args.inputs, top=max(1, args.top))
+    if args.format == "json":
+        print(json.dumps(results, indent=2))
+    else:
+        print(format_predictions(results))
+    return 0

@@ -1,0 +1,73 @@
+"""``predict``: class probabilities of a trained run for image files and ``.npy`` arrays.
+
+Each input is read as one image ``(C, H, W)`` in [0, 1] (:func:`cnnspec.data.load_image`
+converts, resizes and, for dark-on-light pictures, inverts it, and says so), preprocessed with
+the run's training statistics, and passed through the model in eval mode.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.train.run import Run
+
+TOP = 3  # classes listed per input in the text output
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) scores, computed in float64 after subtracting the max."""
+    z = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def probabilities(run: Run, x: np.ndarray) -> np.ndarray:
+    """(N, K) class probabilities for raw images ``x`` (N, C, H, W) in [0, 1]."""
+    model = run.model
+    model.eval()
+    out = model.forward(run.preprocessor.apply(x))
+    output_kind = run.spec.by_name[run.spec.ir["output"]].kind
+    # A softmax output layer already gives probabilities; otherwise the outputs are logits.
+    return out.astype(np.float64) if output_kind == "softmax" else softmax(out)
+
+
+def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
+    """One dict per input: ``input``, ``predicted`` (class name), ``probability`` (of that
+    class), ``top`` (the ``top`` likeliest as ``{"class", "probability"}``), ``probabilities``
+    (every class) and ``note`` (what was done to the input to fit the model, or None)."""
+    from cnnspec.data import load_image
+
+    shape = tuple(run.spec.input_shape)
+    images, notes = [], []
+    for path in inputs:
+        x, note = load_image(path, shape)
+        images.append(x)
+        notes.append(note)
+    if not images:
+        return []
+    probs = probabilities(run, np.stack(images))
+    classes = run.classes or [str(i) for i in range(probs.shape[1])]
+    results = []
+    for path, note, p in zip(inputs, notes, probs):
+        order = np.argsort(-p, kind="stable")
+        results.append({
+            "input": str(path),
+            "predicted": classes[order[0]],
+            "probability": float(p[order[0]]),
+            "top": [{"class": classes[i], "probability": float(p[i])} for i in order[:top]],
+            "probabilities": {classes[i]: float(p[i]) for i in range(len(classes))},
+            "note": note,
+        })
+    return results
+
+
+def format_predictions(results: list[dict]) -> str:
+    """Text: per input, its name, any note, and the top classes with their probabilities."""
+    lines = []
+    for result in results:
+        lines.append(f"{result['input']}: {result['predicted']} "
+                     f"({100 * result['probability']:.1f}%)")
+        if result["note"]:
+            lines.append(f"  note: {result['note']}")
+        for entry in result["top"]:
+            lines.append(f"  {entry['class']:>12}  {100 * entry['probability']:6.2f}%")
+    return "\n".join(lines)

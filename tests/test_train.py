@@ -1,0 +1,251 @@
+"""Training: the run folder, its files, determinism, divergence, LSUV and the step hook.
+
+Every run here is a few hundred 8x8 synthetic images for two epochs, well under a second.
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from cnnspec.compile import compile_spec
+from cnnspec.errors import RunError, SpecError
+from cnnspec.seeding import streams
+from cnnspec.train import rundir
+from cnnspec.train.api import train
+from cnnspec.train.batches import batch_slices, epoch_order, validation_split
+from cnnspec.train.files import read_npz, write_npz
+from cnnspec.train.loop import Diverged
+from cnnspec.train.progress import LineDisplay, format_epoch, make_display
+from cnnspec.train.state import flatten, unflatten
+
+TINY = """\
+model tiny
+input 1x8x8
+{weight}
+conv1: conv 4 3x3 pad same relu
+pool1: maxpool 2
+flatten
+fc: dense {units}
+
+train {{
+  data shapes(size=8, classes=[x, plus], count=240)
+  preprocess standardize
+  optimizer sgd(momentum=0.9)
+  lr {lr}
+  batch 16
+  epochs 2
+  val_split 0.2
+  seed 3
+}}
+"""
+FAST = {"quiet": True, "curves": False}  # no output, no Matplotlib: a run takes ~0.2 s
+METRIC_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
+
+
+def write_spec(tmp_path, lr=0.05, units=2, weight="", name="tiny.cnn"):
+    path = tmp_path / name
+    path.write_text(TINY.format(lr=lr, units=units, weight=weight))
+    return path
+
+
+def timeless(rows):
+    """Metrics without the wall-clock fields, which legitimately vary."""
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")}
+            for row in rows]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tiny")
+    return train(write_spec(tmp), out=tmp / "run", quiet=True)  # draws curves.png
+
+
+def test_run_folder_holds_every_file(tiny_run):
+    names = {p.name for p in tiny_run.path.iterdir()}
+    assert {rundir.SPEC_CNN, rundir.SPEC_JSON, rundir.PREPROCESS, rundir.INIT,
+            rundir.CHECKPOINT, rundir.STATE, rundir.METRICS, rundir.SUMMARY,
+            rundir.CURVES} <= names
+    assert (tiny_run.path / rundir.CURVES).read_bytes().startswith(b"\x89PNG")
+    assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_metrics_one_row_per_epoch(tiny_run):
+    rows = [json.loads(line) for line in
+            (tiny_run.path / rundir.METRICS).read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2]
+    for row in rows:
+        assert METRIC_KEYS <= set(row)
+        assert 0.0 <= row["train_acc"] <= 1.0 and row["lr"] == pytest.approx(0.05)
+    assert rows == tiny_run.metrics
+
+
+def test_summary_records_test_figures_and_versions(tiny_run):
+    summary = json.loads((tiny_run.path / rundir.SUMMARY).read_text())
+    assert summary["status"] == "finished"
+    assert summary["test_acc"] > 0.9  # X vs + on 8x8 is easy; chance is 0.5
+    assert summary["seed"] == 3 and summary["data"]["name"] == "shapes"
+    assert summary["versions"]["numpy"] == np.__version__
+    assert summary["epochs_done"] == 2 and summary["classes"] == ["x", "plus"]
+
+
+def test_checkpoint_is_the_state_dict_in_pytorch_layout(tiny_run):
+    arrays = read_npz(tiny_run.path / rundir.CHECKPOINT)
+    weights = {k: v for k, v in arrays.items() if not k.startswith("_")}
+    assert weights["conv1.weight"].shape == (4, 1, 3, 3)
+    assert weights["fc.weight"].shape == (2, 64)
+    assert set(weights) == set(tiny_run.model.state_dict())
+    for key, value in tiny_run.model.state_dict().items():
+        np.testing.assert_array_equal(weights[key], value)
+    init = read_npz(tiny_run.path / rundir.INIT)
+    assert not np.array_equal(init["conv1.weight"], weights["conv1.weight"])
+
+
+def test_spec_json_is_the_effective_ir_with_overrides(tmp_path):
+    run = train(write_spec(tmp_path), out=tmp_path / "r", epochs=1, lr=0.02, **FAST)
+    ir = json.loads((run.path / rundir.SPEC_JSON).read_text())
+    assert ir["training"]["epochs"] == 1 and ir["training"]["lr"] == 0.02
+    assert run.summary["overrides"] == {"epochs": 1, "lr": 0.02}
+    assert "--epochs 1 --lr 0.02" in run.summary["command"]
+    assert (run.path / rundir.SPEC_CNN).read_text() == (tmp_path / "tiny.cnn").read_text()
+
+
+def test_same_seed_same_metrics_and_weights(tmp_path):
+    spec = write_spec(tmp_path)
+    a = train(spec, out=tmp_path / "a", **FAST)
+    b = train(spec, out=tmp_path / "b", **FAST)
+    assert timeless(a.metrics) == timeless(b.metrics)
+    for key, value in a.model.state_dict().items():
+        np.testing.assert_array_equal(value, b.model.state_dict()[key])
+    c = train(spec, out=tmp_path / "c", seed=4, **FAST)
+    assert timeless(c.metrics) != timeless(a.metrics)
+
+
+def test_existing_non_empty_out_is_refused(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="already exists") as info:
+        train(write_spec(tmp_path), out=tmp_path / "busy", **FAST)
+    assert "--resume" in info.value.hint
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+def test_default_run_folder_name(tmp_path):
+    run = train(write_spec(tmp_path), runs_dir=tmp_path / "runs", epochs=1, **FAST)
+    assert re.fullmatch(r"tiny-\d{8}-\d{6}", run.path.name)
+    assert run.path.parent == tmp_path / "runs"
+
+
+def test_data_of_the_wrong_shape_names_both_shapes(tmp_path):
+    with pytest.raises(SpecError) as info:
+        train(write_spec(tmp_path), data="digits", out=tmp_path / "r", **FAST)
+    # digits are 1x8x8 like the spec, but have 10 classes against the spec's 2 units
+    assert "10 classes" in info.value.message and "2 units" in info.value.message
+    spec16 = tmp_path / "sixteen.cnn"
+    spec16.write_text((tmp_path / "tiny.cnn").read_text()
+                      .replace("input 1x8x8", "input 1x16x16").replace("size=8", "size=16"))
+    with pytest.raises(SpecError) as info:  # the checker cannot see an override's shape
+        train(spec16, data="digits", out=tmp_path / "r2", **FAST)
+    assert "1x8x8" in info.value.message and "1x16x16" in info.value.message
+    assert info.value.span is not None and info.value.hint
+    assert not (tmp_path / "r2").exists()
+
+
+def test_bad_overrides_are_spec_errors(tmp_path):
+    for kwargs in ({"epochs": 0}, {"lr": -1.0}, {"batch_size": 2.5}, {"seed": -1}):
+        with pytest.raises(SpecError):
+            train(write_spec(tmp_path), out=tmp_path / "r", quiet=True, **kwargs)
+    with pytest.raises(RunError, match="unknown dataset"):
+        train(write_spec(tmp_path), out=tmp_path / "r", data="digitz", **FAST)
+
+
+def test_divergence_stops_saves_and_names_the_layer(tmp_path):
+    with pytest.raises(Diverged) as info:
+        train(write_spec(tmp_path, lr=1e12), out=tmp_path / "r", **FAST)
+    message, hint = info.value.message, info.value.hint
+    assert "diverged" in message and re.search(r"layer '(conv1|pool1|flatten\d*|fc)'", message)
+    assert "--lr" in hint and "he_normal" in hint
+    diverged = read_npz(tmp_path / "r" / rundir.DIVERGED)
+    assert diverged["_batch_x"].shape[1:] == (1, 8, 8) and "conv1.weight" in diverged
+    # the last good checkpoint (here step 0, before any update) is kept and finite
+    good = read_npz(tmp_path / "r" / rundir.CHECKPOINT)
+    assert all(np.all(np.isfinite(v)) for v in good.values())
+    summary = json.loads((tmp_path / "r" / rundir.SUMMARY).read_text())
+    assert summary["status"] == "diverged" and summary["diverged"] is True
+
+
+def test_on_step_is_called_after_every_step(tmp_path):
+    seen = []
+    run = train(write_spec(tmp_path), out=tmp_path / "r", **FAST,
+                on_step=lambda step, model: seen.append(step))
+    # 240 images, 20% test, then 20% validation: 154 training images in batches of 16
+    steps_per_epoch = len(batch_slices(154, 16))
+    assert seen == list(range(2 * steps_per_epoch))
+    assert run.summary["steps"] == len(seen)
+
+
+def test_lsuv_rescales_the_orthogonal_init_before_the_first_step(tmp_path):
+    spec = write_spec(tmp_path, weight="default weight lsuv")
+    run = train(spec, out=tmp_path / "r", epochs=1, **FAST)
+    compiled = compile_spec(run.spec, seed=3).state_dict()
+    init = read_npz(run.path / rundir.INIT)
+    for name in ("conv1.weight", "fc.weight"):
+        ratio = init[name] / compiled[name]
+        assert not np.allclose(ratio, 1.0)  # LSUV changed the scale ...
+        np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-5)  # ... and only the scale
+
+
+def test_epoch_order_depends_on_seed_and_epoch_only():
+    rng = streams(0)["data_order"]
+    first = epoch_order(rng, 2, 50)
+    rng.random(1000)  # drawing from the stream must not change an epoch's order
+    np.testing.assert_array_equal(first, epoch_order(rng, 2, 50))
+    np.testing.assert_array_equal(first, epoch_order(streams(0)["data_order"], 2, 50))
+    assert not np.array_equal(first, epoch_order(rng, 3, 50))
+    assert not np.array_equal(first, epoch_order(streams(1)["data_order"], 2, 50))
+    assert sorted(first) == list(range(50))
+
+
+def test_validation_split_is_disjoint_and_sized():
+    train_idx, val_idx = validation_split(100, 0.1, streams(0)["data_order"])
+    assert len(val_idx) == 10 and len(train_idx) == 90
+    assert not set(train_idx) & set(val_idx)
+    empty_train, empty_val = validation_split(100, 0.0, streams(0)["data_order"])
+    assert len(empty_val) == 0 and len(empty_train) == 100
+    assert [s.stop - s.start for s in batch_slices(10, 4)] == [4, 4, 2]
+
+
+def test_npz_write_is_atomic_and_refuses_pickle(tmp_path):
+    path = tmp_path / "w.npz"
+    write_npz(path, {"a": np.arange(3)})
+    with pytest.raises(TypeError):
+        write_npz(path, {"a": np.array([{"x": 1}], dtype=object)})
+    np.testing.assert_array_equal(read_npz(path)["a"], np.arange(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(RunError, match="cannot be read"):
+        read_npz(tmp_path / "bad.npz")
+
+
+def test_nested_state_round_trips_through_flat_arrays():
+    tree = {"optimizer": {"momentum.conv1.weight": np.ones((2, 2)), "step": 7},
+            "empty": {}, "nothing": None, "name": "sgd"}
+    back = unflatten(flatten(tree))
+    np.testing.assert_array_equal(back["optimizer"]["momentum.conv1.weight"], np.ones((2, 2)))
+    assert back["optimizer"]["step"] == 7 and back["empty"] == {}
+    assert back["nothing"] is None and back["name"] == "sgd"
+
+
+def test_epoch_lines_and_display_choice(capsys):
+    row = {"epoch": 3, "train_loss": 0.5, "train_acc": 0.8, "val_loss": None, "val_acc": None,
+           "lr": 0.1, "seconds": 1.5, "images_per_s": 1000.0}
+    assert format_epoch(row, 20) == ("epoch  3/20  train loss 0.5000 acc  80.0%  lr 0.1  "
+                                     "1.5s  1000 img/s")
+    LineDisplay().end_epoch(row, 20)
+    assert "epoch  3/20" in capsys.readouterr().out
+    assert type(make_display(None, quiet=True)).__name__ == "Display"
+    assert isinstance(make_display("lines", quiet=False), LineDisplay)
+    with pytest.raises(ValueError):
+        make_display("fancy", quiet=False)
