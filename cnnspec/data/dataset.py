@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 
-@dataclass
+# eq=False: the generated __eq__ would compare arrays, whose truth value is ambiguous.
+@dataclass(eq=False)
 class Dataset:
     """Images and labels of one dataset.
 

@@ -28,7 +28,8 @@ def _check_mode(mode: str) -> None:
                        hint=f"use one of {', '.join(PREPROCESS_MODES)}")
 
 
-@dataclass(frozen=True)
+# eq=False: the generated __eq__ would compare arrays, whose truth value is ambiguous.
+@dataclass(frozen=True, eq=False)
 class Preprocessor:
     """A fitted preprocessing: ``mode`` and per-channel ``mean`` and ``std``, each (C,) float64.
 
