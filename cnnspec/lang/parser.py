@@ -25,20 +25,25 @@ class _Newlines(PostLex):
 
     always_accept = ("_NL",)
 
+    def __init__(self) -> None:
+        # The brackets open at the point of the last parse (or failure), so a syntax error can
+        # point at the '(' that was never closed rather than where the parser gave up.
+        self.open: list[Token] = []
+
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        depth = 0
+        self.open = []
         last_was_newline = False
         for token in stream:
             if token.type == "_NL":
-                if depth > 0 or last_was_newline:
+                if self.open or last_was_newline:
                     continue
                 last_was_newline = True
             else:
                 last_was_newline = False
                 if token.type in OPENERS:
-                    depth += 1
-                elif token.type in CLOSERS:
-                    depth = max(depth - 1, 0)
+                    self.open.append(token)
+                elif token.type in CLOSERS and self.open:
+                    self.open.pop()
             yield token
 
 
@@ -46,6 +51,8 @@ class _Newlines(PostLex):
 def grammar_text() -> str:
     return (files("cnnspec.grammar") / "cnnspec.lark").read_text(encoding="utf-8")
 
+
+_NEWLINES = _Newlines()
 
 # Comments are skipped by the parser but reported here, so the formatter can keep them. The
 # parser is built once; each parse_tree call collects into a fresh list.
@@ -61,7 +68,7 @@ def parser() -> Lark:
         lexer="contextual",
         start=["start", "init_expr"],
         propagate_positions=True,
-        postlex=_Newlines(),
+        postlex=_NEWLINES,
         maybe_placeholders=True,
         lexer_callbacks={"COMMENT": _comments.append},
     )
@@ -84,7 +91,7 @@ def parse_with_comments(text: str, start: str = "start",
     try:
         tree = lark.parse(text, start=start)
     except UnexpectedInput as exc:
-        raise syntax_error(exc, text, path, start) from None
+        raise syntax_error(exc, text, path, start, list(_NEWLINES.open)) from None
     found = list(_comments)
     _comments.clear()
     return tree, found

@@ -136,8 +136,10 @@ def _span(exc: UnexpectedInput, text: str) -> Span:
     return Span(line, column)
 
 
-def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) -> SpecError:
-    """The :class:`SpecError` for one Lark syntax error."""
+def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str,
+                 open_brackets: list | None = None) -> SpecError:
+    """The :class:`SpecError` for one Lark syntax error. ``open_brackets`` are the '(' and '['
+    tokens still open where the parser stopped."""
     from cnnspec.lang.parser import parser
 
     lark = parser()
@@ -150,8 +152,11 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) 
                 use_accepts=True)
         except Exception:  # noqa: BLE001 - matching is best effort; fall back to the plain message
             friendly = None
+    unclosed = open_brackets[-1] if open_brackets else None
     if friendly is not None:
         entry = CATALOGUE[friendly]
+        if unclosed is not None and "never closed" in entry.message:
+            span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         return SpecError(entry.message, span=span, hint=entry.hint, file=path)
     terminals = {t.name: t for t in lark.terminals}
     message = _found(exc)
@@ -163,4 +168,7 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str) 
         message += f": expected {_expected_list(expected, terminals)}"
     elif isinstance(exc, UnexpectedCharacters):
         hint = "names are letters, digits and '_'; comments start with '#'"
+    if unclosed is not None and hint is None:
+        hint = (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
+                "still open here")
     return SpecError(message, span=span, hint=hint, file=path)

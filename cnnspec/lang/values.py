@@ -86,7 +86,7 @@ def choice(value: Value, what: str, options: list[str]) -> str:
         return value.name
     if isinstance(value, Word):
         raise SpecError(f"unknown {what} '{value.name}'", span=value.span,
-                        hint=did_you_mean(value.name, options, what + "s"))
+                        hint=did_you_mean(value.name, options, _plural(what)))
     raise SpecError(f"{what} must be one of {', '.join(options)}, not {describe(value)}",
                     span=value.span)
 
@@ -101,13 +101,18 @@ def string(value: Value, what: str) -> str:
     raise SpecError(f"{what} must be a quoted string, not {describe(value)}", span=value.span)
 
 
-def word_list(value: Value, what: str, options: list[str]) -> list[str]:
-    """A list of words, e.g. ``[x, plus, o]``; each among ``options``; no repeats."""
+def word_list(value: Value, what: str, options: list[str], each: str) -> list[str]:
+    """A list of words, e.g. ``[x, plus, o]``; each (called ``each``) among ``options``;
+    no repeats."""
     if not isinstance(value, ListLit) or not value.items:
         raise SpecError(f"{what} must be a non-empty list such as [{', '.join(options[:2])}]",
                         span=value.span)
-    names = [choice(item, what.rstrip("s"), options) for item in value.items]
+    names = [choice(item, each, options) for item in value.items]
     for item, name in zip(value.items, names):
         if names.count(name) > 1:
             raise SpecError(f"'{name}' is listed twice in {what}", span=item.span)
     return names
+
+
+def _plural(noun: str) -> str:
+    return noun + ("es" if noun.endswith(("s", "x")) else "s")

@@ -1,0 +1,112 @@
+"""The formatter and `cnnspec fmt`: canonical, idempotent, meaning and comments kept."""
+from pathlib import Path
+
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.errors import SpecError
+from cnnspec.lang import format_source, parse
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+
+MESSY = """\
+# A messy spec
+model   m
+input 1x8x8
+
+
+default weight he_normal ,bias zeros
+a:conv 8 3x3 pad same weight [[1,0,1],[0,1,0],  # centre row
+  [1,0,1]]   relu   # trailing
+  # a lonely comment
+b :  concat<-a,input
+repeat 2 as r{
+conv 4 3 relu # inside
+# before the brace
+}
+train{
+ lr 0.1
+      optimizer sgd( momentum = 0.9 , nesterov=true )
+}
+"""
+
+MESSY_FORMATTED = """\
+# A messy spec
+model m
+input 1x8x8
+
+default weight he_normal, bias zeros
+# centre row
+a: conv 8 3x3 pad same weight [[1, 0, 1],
+                               [0, 1, 0],
+                               [1, 0, 1]] relu  # trailing
+# a lonely comment
+b: concat <- a, input
+repeat 2 as r {
+  conv 4 3 relu  # inside
+  # before the brace
+}
+train {
+  lr 0.1
+  optimizer sgd(momentum=0.9, nesterov=true)
+}
+"""
+
+
+def test_messy_spec_gets_the_canonical_layout():
+    assert format_source(MESSY) == MESSY_FORMATTED
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_specs_are_formatted_and_formatting_is_idempotent(path):
+    text = path.read_text()
+    assert format_source(text) == text
+    assert format_source(format_source(MESSY)) == format_source(MESSY)
+
+
+@pytest.mark.parametrize("path", SPECS + [None], ids=lambda p: p.name if p else "messy")
+def test_formatting_keeps_the_meaning_and_every_comment(path):
+    text = path.read_text() if path else MESSY
+    out = format_source(text)
+    assert parse(out).ir == parse(text).ir
+    comments = [line[line.index("#"):].rstrip() for line in text.splitlines() if "#" in line]
+    assert [line[line.index("#"):] for line in out.splitlines() if "#" in line] == comments
+
+
+def test_matrix_columns_are_aligned():
+    out = format_source("input 1x8x8\nconv 1 3 weight [[-1,0,1],[-2,0,2],[-1,0,1]]\n")
+    assert out.splitlines()[1:] == ["conv 1 3 weight [[-1, 0, 1],",
+                                    "                 [-2, 0, 2],",
+                                    "                 [-1, 0, 1]]"]
+
+
+def test_trailing_comments_on_consecutive_lines_align():
+    out = format_source("input 1x8x8  # in\nconv 4 3 relu # c\n\nflatten # f\n")
+    assert out == "input 1x8x8    # in\nconv 4 3 relu  # c\n\nflatten  # f\n"
+
+
+def test_a_syntax_error_is_a_spec_error():
+    with pytest.raises(SpecError):
+        format_source("input 1x8x8\nconv 8 (\n")
+
+
+def test_cli_rewrites_in_place_and_check_reports(tmp_path, capsys):
+    spec = tmp_path / "m.cnn"
+    spec.write_text(MESSY)
+    tidy = tmp_path / "tidy.cnn"
+    tidy.write_text(MESSY_FORMATTED)
+    assert main(["fmt", "--check", str(spec), str(tidy)]) == 1
+    assert spec.read_text() == MESSY
+    assert str(spec) in capsys.readouterr().err
+    assert main(["fmt", str(spec), str(tidy)]) == 0
+    assert spec.read_text() == MESSY_FORMATTED
+    assert main(["fmt", "--check", str(spec)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.cnn", "tidy.cnn"]
+
+
+def test_cli_reports_a_syntax_error_with_its_place(tmp_path, capsys):
+    spec = tmp_path / "bad.cnn"
+    spec.write_text("input 1x8x8\nconv 8 3x3 stride=2\n")
+    assert main(["fmt", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:18: error:" in err and "hint:" in err

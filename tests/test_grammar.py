@@ -1,0 +1,94 @@
+"""The grammar itself: how text becomes statements and values (before any meaning)."""
+from importlib.resources import files
+
+import pytest
+
+from cnnspec.lang import parse_module
+from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
+from cnnspec.lang.parser import grammar_text, parse_tree, parser
+
+
+def only_layer(text):
+    (stmt,) = [s for s in parse_module(text).statements if isinstance(s, LayerStmt)]
+    return stmt
+
+
+def test_grammar_is_the_packaged_file_and_the_parser_is_built_once():
+    assert grammar_text() == (files("cnnspec.grammar") / "cnnspec.lark").read_text()
+    assert parser() is parser()
+    assert parser().options.parser == "lalr"
+    assert parser().options.propagate_positions
+
+
+def test_a_layer_line_splits_into_label_head_values_and_inputs():
+    stmt = only_layer("c1: conv 16 3x3 stride 2 weight he_normal(mode=fan_out) <- input, a\n")
+    assert stmt.label == "c1"
+    assert stmt.head == Word("conv", stmt.head.span)
+    assert [type(v) for v in stmt.items] == [Num, Dims, Word, Num, Word, Call]
+    assert stmt.items[1].values == [3, 3]
+    call = stmt.items[5]
+    assert (call.name, call.args, [k.name for k in call.kwargs]) == ("he_normal", [], ["mode"])
+    assert [w.name for w in stmt.inputs] == ["input", "a"]
+
+
+@pytest.mark.parametrize("text, kind, value", [
+    ("5e-4", Num, 5e-4), ("-0.5", Num, -0.5), ("3", Num, 3), ("1x28x28", Dims, [1, 28, 28]),
+    ("x", Word, "x"), ('"data/a.npz"', Str, "data/a.npz"),
+])
+def test_value_tokens(text, kind, value):
+    (item,) = only_layer(f"dense {text}\n").items
+    assert isinstance(item, kind)
+    assert getattr(item, {Num: "value", Dims: "values", Word: "name", Str: "value"}[kind]) == value
+
+
+def test_integers_stay_integers_and_floats_floats():
+    items = only_layer("dense 3 3.0\n").items
+    assert [type(i.value) for i in items] == [int, float]
+
+
+def test_comments_blank_lines_and_crlf_are_ignored():
+    module = parse_module("# top\r\n\r\ninput 1x8x8   # the input\r\n\r\n\r\n  # x\r\nrelu")
+    assert len(module.statements) == 2
+
+
+def test_newlines_inside_brackets_do_not_end_a_statement():
+    stmt = only_layer("conv 1 3 weight [[1, 0, 1],\n\n   [0, 1, 0],  # middle row\n"
+                      "   [1, 0, 1],\n] bias constant(\n 0.5)\n")
+    literal = stmt.items[3]
+    assert isinstance(literal, ListLit) and len(literal.items) == 3
+    assert stmt.items[5].args[0].value == 0.5
+
+
+def test_keywords_are_names_where_a_keyword_cannot_stand():
+    stmt = only_layer("a: add(input, model) <- train\n")
+    assert [a.name for a in stmt.head.args] == ["input", "model"]
+    assert stmt.inputs[0].name == "train"
+
+
+def test_blocks():
+    module = parse_module("repeat 3 as body {\n  conv 4 3\n\n  relu\n}\ntrain {\n  lr 0.1\n}\n"
+                          "repeat 2 {\n}\ntrain {}\n")
+    repeat, train, empty_repeat, empty_train = module.statements
+    assert isinstance(repeat, RepeatStmt) and repeat.name == "body"
+    assert [s.head.name for s in repeat.layers] == ["conv", "relu"]
+    assert isinstance(train, TrainStmt) and train.settings[0].key == "lr"
+    assert empty_repeat.name is None and empty_repeat.layers == []
+    assert empty_train.settings == []
+
+
+def test_positions_are_one_based_with_exclusive_end():
+    stmt = only_layer("\n  conv 16 3x3\n")
+    assert (stmt.head.span.line, stmt.head.span.column, stmt.head.span.end_column) == (2, 3, 7)
+    assert (stmt.items[1].span.column, stmt.items[1].span.end_column) == (11, 14)
+
+
+def test_the_init_expression_start_symbol():
+    tree = parse_tree("he_normal(mode=fan_out, gain=leaky_relu(0.2))", start="init_expr")
+    assert tree.data == "init_expr"
+    assert tree.children[0].data == "call"
+
+
+def test_list_trailing_comma_and_empty_call():
+    stmt = only_layer("conv 1 1 weight [[1,],] bias zeros()\n")
+    assert isinstance(stmt.items[3], ListLit)
+    assert stmt.items[5].args == [] and stmt.items[5].kwargs == []

@@ -1,0 +1,157 @@
+"""Mistakes in a spec: each is a SpecError with the message, line, column and hint a user needs.
+
+The first test keeps the catalogue of known-bad snippets (used by match_examples) honest: each
+snippet must fail to parse and be recognised as its own class.
+"""
+import re
+
+import pytest
+
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.lang import parse, parse_init
+from cnnspec.lang.syntax_errors import CATALOGUE
+
+
+def error_of(text):
+    with pytest.raises(SpecError) as info:
+        parse(text, path="bad.cnn")
+    return info.value
+
+
+@pytest.mark.parametrize("entry, snippet", [
+    (entry, snippet) for entry in CATALOGUE for snippet in entry.examples
+], ids=lambda x: x if isinstance(x, str) else x.message[:30])
+def test_every_catalogue_example_is_recognised(entry, snippet):
+    err = error_of(snippet)
+    assert (err.message, err.hint) == (entry.message, entry.hint)
+    assert err.file == "bad.cnn" and err.span is not None
+
+
+# (spec text, message pattern, line, column, hint pattern or None)
+CASES = [
+    ("input 1x8x8\nconv 8 3x3 stride=2\n", "'=' is only used inside parentheses", 2, 18,
+     "stride 2"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 0.1\ndense 10\n", "'\\(' is never closed",
+     2, 25, None),
+    ("input 1x8x8\ntrain {\n  lr 0.1\n", "block .* never closed", 3, 9, None),
+    ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
+    ("input 1x8x8\n)\n", "unexpected '\\)'", 2, 1, None),
+    ("input 1x8x8\nconv 8 3x3 weight he_normall\n", "unknown initializer 'he_normall'", 2, 19,
+     "did you mean he_normal\\?"),
+    ("input 1x8x8\nconv 8 3x3 weight xavier_unifrom\n", "unknown initializer", 2, 19,
+     "did you mean xavier_uniform\\?"),
+    ("input 1x8x8\nconvv 8 3x3\n", "unknown layer kind 'convv'", 2, 1, "did you mean conv\\?"),
+    ("input 1x8x8\nconv 8 3x3 strid 2\n", "unknown option 'strid' for conv", 2, 12,
+     "did you mean stride\\?"),
+    ("input 1x8x8\nconv 8 3x3 rellu\n", "unknown option 'rellu'", 2, 12, "did you mean relu\\?"),
+    ("input 1x8x8\nflatten 3\n", "flatten takes no values", 2, 9, None),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  lrr 0.1\n}\n", "unknown training setting 'lrr'",
+     4, 3, "did you mean lr\\?"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adamw\n}\n", "unknown optimizer 'adamw'",
+     4, 13, "did you mean adam\\?"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  data shapes(classes=[x, pluss])\n}\n",
+     "unknown shape class 'pluss'", 4, 27, "did you mean plus\\?"),
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  lr 0.1\n  lr 0.2\n}\n", "given twice", 5, 3,
+     "line 4"),
+    ("input 1x8x8\nconv 0 3x3\n", "filters .* at least 1, not 0", 2, 6, None),
+    ("input 1x8x8\nconv -4 3x3\n", "filters .* at least 1, not -4", 2, 6, None),
+    ("input 1x8x8\nconv 8.5 3x3\n", "must be a whole number, not 8.5", 2, 6, "integer"),
+    ("input 1x8x8\nconv 8 0x3\n", "kernel size .* at least 1", 2, 8, None),
+    ("input 1x8x8\nconv 8 3x3x3\n", "one number or HxW", 2, 8, None),
+    ("input 1x8x8\nconv 8 3x3 stride 0\n", "stride .* at least 1", 2, 19, None),
+    ("input 1x8x8\nconv 8\n", "needs a kernel size", 2, 1, "usage: conv FILTERS KERNEL"),
+    ("input 1x8x8\ndropout 1.0\n", "dropout probability .* \\[0, 1\\)", 2, 9, None),
+    ("input 1x8x8\ndropout -0.1\n", "dropout probability .* \\[0, 1\\)", 2, 9, None),
+    ("input 1x8x8\nconv 8 3x3 pad sam\n", "unknown padding 'sam'", 2, 16, "did you mean same"),
+    ("input 1x8x8\nconv 8 3x3 weight [[1,0],[1]]\n", "ragged kernel literal", 2, 26,
+     "same number"),
+    ("input 1x8x8\nconv 8 3x3 weight [1, 0, 1]\n", "must be 2-D", 2, 19, None),
+    ("input 1x8x8\nconv 8 3x3 weight [[1, a]]\n", "holds numbers, not 'a'", 2, 24, None),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0)\n", "needs a value for 'std'", 2, 19,
+     "normal\\(mean, std\\)"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 1, 2)\n", "at most 2 arguments, got 3", 2, 32,
+     None),
+    ("input 1x8x8\nconv 8 3x3 weight zeros(1)\n", "takes no arguments", 2, 25, None),
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(mod=fan_out)\n", "no parameter 'mod'", 2, 29,
+     "did you mean mode\\?"),
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=fan_avg)\n", "unknown mode 'fan_avg'",
+     2, 34, None),
+    ("input 1x8x8\nconv 8 3x3 weight he_normal(gain=rellu)\n", "unknown nonlinearity 'rellu'",
+     2, 34, "did you mean relu\\?"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, -1)\n", "std of normal .* greater than 0",
+     2, 29, None),
+    ("input 1x8x8\nconv 8 3x3 weight uniform(1, -1)\n", "low <= high", 2, 19, None),
+    ("input 1x8x8\nconv 8 3x3 bias sobel_x\n", "'sobel_x' cannot initialise a bias", 2, 17,
+     None),
+    ("input 1x8x8\nconv 8 3x3 nobias bias zeros\n", "both nobias and bias", 2, 19, None),
+    ("input 1x8x8\nconv 8 3x3 relu tanh\n", "two activations", 2, 17, None),
+    ("input 1x8x8\nconv 8 3x3 stride 1 stride 2\n", "given twice", 2, 21, None),
+    ("input 1x8x8\na: conv 8 3x3\na: conv 8 3x3\n", "duplicate layer name 'a'", 3, 1, "line 2"),
+    ("input 1x8x8\nin: conv 8 3x3\n", "'in' is reserved", 2, 1, None),
+    ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
+     2, 18, "rules out cycles"),
+    ("input 1x8x8\nc1: conv 8 3x3\nc2: conv 8 3x3 <- c3\n", "undefined layer 'c3'", 3, 19,
+     "did you mean c1\\?"),
+    ("input 1x8x8\na: add(input)\n", "needs at least two inputs", 2, 4, None),
+    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- a, input\n", "takes one input, got 2", 3, 19,
+     "add"),
+    ("input 1x8x8\na: add(a1, 2)\n", "layer names, not the number 2", 2, 12, None),
+    ("input 1x8x8\nconv 8 3x3 <- in\n", "only defined inside a repeat block", 2, 15, None),
+    ("input 1x8x8\nrepeat 0 as b {\n conv 8 3\n}\n", "repeat count must be at least 1", 2, 8,
+     None),
+    ("conv 8 3x3\n", "no input line", 1, 1, "input 1x28x28"),
+    ("input 28x28\nconv 8 3x3\n", "channels x height x width", 1, 7, None),
+    ("input 1x0x8\nconv 8 3x3\n", "at least 1", 1, 7, None),
+    ("input 1x8x8\ninput 1x8x8\nconv 8 3\n", "one 'input' line, this is the second", 2, 1,
+     "line 1"),
+    ("input 1x8x8\n", "no layers", 1, 1, None),
+    ("input 1x8x8\nconv 8 3\noutput c\n", "output names an undefined layer 'c'", 3, 8, None),
+    ("input 1x8x8\ndefault weights he_normal\nconv 8 3\n", "unknown default 'weights'", 2, 9,
+     "did you mean weight\\?"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  val_split 1\n}\n", "val_split.* \\[0, 1\\)", 4, 13,
+     None),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  batch 0\n}\n", "at least 1", 4, 9, None),
+    ("input 1x8x8\nconv 8 3 x 3\n", "unexpected 'x'", 2, 10, "without spaces"),
+]
+
+
+@pytest.mark.parametrize("text, message, line, column, hint", CASES,
+                         ids=[c[1][:40] for c in CASES])
+def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, column, hint):
+    err = error_of(text)
+    assert re.search(message, err.message), err.message
+    assert (err.span.line, err.span.column) == (line, column), err
+    if hint is not None:
+        assert err.hint and re.search(hint, err.hint), err.hint
+    assert err.file == "bad.cnn"
+
+
+def test_end_of_input_is_called_end_of_file_and_terminals_read_like_the_language():
+    err = error_of("input 1x8x8\nconv 8 3x3 weight (")
+    assert err.message.startswith("unexpected end of file: expected ")
+    assert not re.search(r"NAME|SIGNED_NUMBER|__ANON|\$END|LPAR", err.message)
+    assert "a name" in err.message and "a number" in err.message
+
+
+def test_several_mistakes_are_reported_together():
+    with pytest.raises(SpecErrors) as info:
+        parse("input 1x8x8\nconv 0 3\nconv 8 3 strid 1\ntrain {\n  lrr 1\n}\n")
+    assert [e.span.line for e in info.value.errors] == [2, 3, 5]
+
+
+def test_a_mistake_inside_a_repeat_is_reported_once():
+    err = error_of("input 1x8x8\nrepeat 5 as b {\n  conv 8 3 <- nowhere\n}\n")
+    assert "undefined layer 'nowhere'" in err.message
+
+
+@pytest.mark.parametrize("text, message", [
+    ("he_normal(", "unexpected end of file"),
+    ("he_normall", "unknown initializer 'he_normall'"),
+    ("normal(0)", "needs a value for 'std'"),
+    ("glorot_uniform gain", "unexpected"),
+    ("3", "not the number 3"),
+])
+def test_parse_init_errors(text, message):
+    with pytest.raises(SpecError) as info:
+        parse_init(text)
+    assert message in info.value.message
