@@ -45,12 +45,12 @@ class InitReport:
 
 def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
-    import cnnspec
+    from cnnspec.compile import compile_spec
     from cnnspec.lab.lsuv import lsuv, lsuv_layers
     from cnnspec.lab.probe import probe
     from cnnspec.lab.stats import std64
 
-    model = cnnspec.compile(variant.checked, seed=seed, dtype=dtype)
+    model = compile_spec(variant.checked, seed=seed, dtype=dtype)
     if lsuv_layers(model):
         lsuv(model, batch.x)
     return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y))
