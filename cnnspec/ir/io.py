@@ -37,7 +37,7 @@ WIDTH = 100  # a JSON value that fits on one line at its indent is written on on
 
 def to_json(ir: dict) -> str:
     """The IR as indented JSON text (no trailing newline); short values such as ``[3, 3]`` or
-    ``{"name": "zeros"}`` stay on one line."""
+    ``{"name": "zeros"}`` stay on one line, and so does every list of numbers or names."""
     return _dump(ir, 0, 0)
 
 
@@ -46,6 +46,8 @@ def _dump(value, indent: int, used: int) -> str:
     flat = json.dumps(value)
     if not isinstance(value, (dict, list)) or not value or used + len(flat) <= WIDTH:
         return flat
+    if isinstance(value, list) and not any(isinstance(v, (dict, list)) for v in value):
+        return flat  # a row of numbers (a kernel literal's) stays a row
     pad = " " * (indent + 2)
     if isinstance(value, dict):
         items = [f"{pad}{json.dumps(k)}: " for k in value]

@@ -1,0 +1,172 @@
+"""The IR's JSON Schema: itself valid, strict (no unknown fields, nothing left implicit), and its
+violations reported with the JSON path of the offending value and a reason in plain words."""
+import copy
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from cnnspec.errors import RunError, SpecErrors
+from cnnspec.ir.io import json_path, read_json, schema, to_json, validate
+
+HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
+VALID = {
+    "version": 1,
+    "name": "tiny",
+    "input": {"shape": [1, 8, 8]},
+    "layers": [
+        {"name": "conv1", "kind": "conv", "inputs": ["input"], "group": None, "filters": 4,
+         "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1], "bias": True,
+         "weight_init": HE, "bias_init": {"name": "zeros"}, "trainable": True},
+        {"name": "relu1", "kind": "relu", "inputs": ["conv1"], "group": None},
+        {"name": "pool", "kind": "maxpool", "inputs": ["relu1"], "group": None, "size": [2, 2],
+         "stride": [2, 2], "padding": [0, 0]},
+        {"name": "flat", "kind": "flatten", "inputs": ["pool"], "group": None},
+        {"name": "fc", "kind": "dense", "inputs": ["flat"], "group": None, "units": 10,
+         "bias": False, "weight_init": {"name": "literal", "values": [[0.0] * 64] * 10},
+         "bias_init": None, "trainable": False},
+    ],
+    "output": "fc",
+    "training": {"data": {"name": "shapes", "size": 8, "classes": ["x", "o"], "count": 100,
+                          "noise": 0.1},
+                 "preprocess": "standardize",
+                 "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                 "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
+                 "weight_decay": 0.0, "batch_size": 32, "epochs": 3, "val_split": 0.1,
+                 "seed": 0, "loss": "cross_entropy"},
+}
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema():
+    Draft202012Validator.check_schema(schema())
+    assert schema()["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_a_complete_ir_validates():
+    validate(VALID)
+
+
+def violations(mutate) -> list[tuple[str, str]]:
+    ir = copy.deepcopy(VALID)
+    mutate(ir)
+    with pytest.raises(SpecErrors) as info:
+        validate(ir, "bad.json")
+    assert all(e.file == "bad.json" and e.span is None for e in info.value.errors)
+    return [(e.json_path, e.message) for e in info.value.errors]
+
+
+def _set(path, value):
+    """A mutation setting ``ir[path...] = value`` (or deleting the key when value is DELETE)."""
+    def mutate(ir):
+        target = ir
+        for key in path[:-1]:
+            target = target[key]
+        if value is DELETE:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+    return mutate
+
+
+DELETE = object()
+
+CASES = [
+    (("layers", 0, "kernel"), [3], "$.layers[0].kernel", "needs at least 2 item(s), got 1"),
+    (("layers", 0, "kernel"), [3, 0], "$.layers[0].kernel[1]", "must be >= 1, got 0"),
+    (("layers", 0, "filters"), 2.5, "$.layers[0].filters", "expected a whole number, got a number"),
+    (("layers", 0, "padding"), "sam", "$.layers[0].padding", 'expected "valid", "same" or a pair'),
+    (("layers", 0, "stride"), DELETE, "$.layers[0].stride", "missing field 'stride'"),
+    (("layers", 0, "strides"), [1, 1], "$.layers[0].strides", "unknown field 'strides'"),
+    (("layers", 0, "kind"), "convolution", "$.layers[0].kind", '"convolution" is not one of'),
+    (("layers", 0, "weight_init", "name"), "he_normall", "$.layers[0].weight_init.name",
+     '"he_normall" is not one of'),
+    (("layers", 0, "weight_init", "mode"), "fan_avg", "$.layers[0].weight_init.mode",
+     '"fan_avg" is not one of: fan_in, fan_out'),
+    (("layers", 0, "weight_init", "gain"), {"nonlinearity": "swish"},
+     "$.layers[0].weight_init.gain", "expected a gain"),
+    (("layers", 0, "bias"), False, "$.layers[0].bias_init",
+     "expected null, got an object (null because bias is false)"),
+    (("layers", 1, "inputs"), ["conv1", "input"], "$.layers[1].inputs",
+     "allows at most 1 item(s), got 2"),
+    (("layers", 2, "padding"), [1, -1], "$.layers[2].padding", "expected"),
+    (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
+     "expected true or false, got a string"),
+    (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
+    (("version",), 2, "$.version", "expected 1, got 2"),
+    (("output",), DELETE, "$.output", "missing field 'output'"),
+    (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
+    (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),
+    (("training", "data", "classes"), ["x", "x"], "$.training.data.classes", "repeated"),
+    (("training", "optimizer", "momentum"), 0.9, "$.training.optimizer.momentum",
+     "unknown field 'momentum'"),
+    (("training", "schedule", "name"), "linear", "$.training.schedule.name",
+     '"linear" is not one of: constant, step, cosine'),
+    (("training", "val_split"), 1.0, "$.training.val_split", "must be < 1, got 1.0"),
+]
+
+
+@pytest.mark.parametrize("path, value, where, fragment", CASES,
+                         ids=[c[2] + ":" + c[3][:20] for c in CASES])
+def test_a_violation_is_reported_at_its_json_path(path, value, where, fragment):
+    found = violations(_set(path, value))
+    assert any(p == where and fragment in m for p, m in found), found
+
+
+def test_every_violation_is_reported_at_once():
+    def mutate(ir):
+        ir["layers"][0]["filters"] = 0
+        ir["layers"][0]["extra"] = 1
+        ir["training"]["seed"] = -1
+    paths = [p for p, _ in violations(mutate)]
+    assert paths == ["$.layers[0].extra", "$.layers[0].filters", "$.training.seed"]
+
+
+def test_unknown_fields_get_a_suggestion():
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["dilaton"] = [1, 1]
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    assert info.value.errors[0].hint.startswith("did you mean 'dilation'?")
+
+
+def test_a_json_file_is_read_and_validated(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(to_json(VALID))
+    spec = read_json(good)
+    assert spec.ir == VALID and spec.text is None and spec.path == str(good)
+    bad = tmp_path / "bad.json"
+    bad.write_text(to_json({**VALID, "output": 3}))
+    with pytest.raises(SpecErrors) as info:
+        read_json(bad)
+    (err,) = info.value.errors
+    assert (err.file, err.json_path) == (str(bad), "$.output")
+
+
+def test_broken_json_is_located_by_line_and_column(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "version": 1,\n  "name": "x",,\n}\n')
+    with pytest.raises(SpecErrors) as info:
+        read_json(path)
+    (err,) = info.value.errors
+    assert (err.span.line, err.span.column) == (3, 15)
+    assert err.message.startswith("not valid JSON")
+
+
+def test_a_missing_file_is_a_run_error(tmp_path):
+    with pytest.raises(RunError) as info:
+        read_json(tmp_path / "nothing.json")
+    assert info.value.hint
+
+
+def test_json_paths_read_like_jsonpath():
+    assert json_path(["layers", 3, "kernel"]) == "$.layers[3].kernel"
+    assert json_path([]) == "$"
+
+
+def test_to_json_is_json_and_keeps_short_values_and_rows_on_one_line():
+    text = to_json(VALID)
+    assert json.loads(text) == VALID
+    assert '"kernel": [3, 3],' in text
+    rows = [line for line in text.splitlines() if line.strip().startswith("[0.0, 0.0")]
+    assert len(rows) == 10  # the literal's rows, one per line
+    assert all(len(line) <= 100 for line in text.splitlines() if line not in rows)

@@ -1,0 +1,59 @@
+"""Every example spec in specs/ parses, checks (cleanly, except zeros.cnn which must warn),
+exports, and round-trips: .cnn -> IR JSON -> schema validation -> the identical IR."""
+import json
+from pathlib import Path
+
+import pytest
+
+import cnnspec
+from cnnspec.cli import main
+from cnnspec.ir.io import read_json, to_json, validate
+from cnnspec.lang import parse_file
+
+SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+MEANT_TO_WARN = {"zeros.cnn"}
+REQUIRED = {"digits.cnn", "lenet5.cnn", "plain30.cnn", "resnet_small.cnn", "x_detector.cnn",
+            "edges.cnn", "zeros.cnn"}
+
+
+def test_the_example_specs_are_all_there():
+    assert REQUIRED <= {p.name for p in SPECS}
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_spec_checks(path):
+    checked = cnnspec.load(path)
+    assert checked.total_params > 0
+    assert checked.layers[-1].name == checked.ir["output"] or checked.ir["output"] in checked.by_name
+    if path.name in MEANT_TO_WARN:
+        assert any("symmetry never breaks" in w.message for w in checked.warnings)
+    else:
+        assert checked.warnings == [], [w.message for w in checked.warnings]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
+def test_spec_round_trips_through_ir_json(path, tmp_path, capsys):
+    spec = parse_file(path)
+    assert main(["export", str(path)]) == 0
+    exported = capsys.readouterr().out
+    ir = json.loads(exported)
+    validate(ir)
+    assert ir == spec.ir
+    assert exported.rstrip("\n") == to_json(spec.ir)
+    ir_file = tmp_path / (path.stem + ".json")
+    ir_file.write_text(exported)
+    assert read_json(ir_file).ir == spec.ir
+    from_json, from_cnn = cnnspec.load(ir_file), cnnspec.load(path)
+    assert [(i.name, i.output_shape, i.params) for i in from_json.layers] == \
+        [(i.name, i.output_shape, i.params) for i in from_cnn.layers]
+
+
+def test_lenet5_has_the_classic_parameter_count():
+    lenet = next(p for p in SPECS if p.name == "lenet5.cnn")
+    assert cnnspec.load(lenet).total_params == 61_706
+
+
+def test_zeros_spec_fails_under_strict():
+    zeros = next(p for p in SPECS if p.name == "zeros.cnn")
+    with pytest.raises(cnnspec.errors.SpecErrors):
+        cnnspec.load(zeros, strict=True)
