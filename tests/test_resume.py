@@ -1,0 +1,157 @@
+"""Ctrl-C and --resume: an interrupted-then-resumed run ends bitwise where an uninterrupted run
+does. The spec has every kind of state a resume must carry: SGD momentum or Adam moments,
+batchnorm running statistics, dropout masks, a schedule that changes per epoch, and an epoch
+whose batches do not divide evenly."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from cnnspec.errors import RunError
+from cnnspec.train import rundir
+from cnnspec.train.api import train
+from cnnspec.train.files import read_npz, write_npz
+from cnnspec.train.loop import Interrupted
+
+SPEC = """\
+model stateful
+input 1x8x8
+conv1: conv 4 3x3 pad same
+bn1: batchnorm
+relu
+pool1: maxpool 2
+flatten
+drop: dropout 0.3
+fc: dense 2
+
+train {{
+  data shapes(size=8, classes=[x, plus], count=200)
+  optimizer {optimizer}
+  lr 0.05
+  schedule cosine
+  batch 24
+  epochs 3
+  seed 5
+}}
+"""
+FAST = {"quiet": True, "curves": False}
+STEPS_PER_EPOCH = 6  # 200 images, 20% test, 10% validation: 144 training images, batch 24
+
+
+class StopAfter:
+    """A step hook that raises KeyboardInterrupt (as Ctrl-C would) once ``k`` steps are done."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, step: int, model) -> None:
+        if step + 1 == self.k:
+            raise KeyboardInterrupt
+
+
+def spec_file(tmp_path, optimizer="sgd(momentum=0.9)"):
+    path = tmp_path / "stateful.cnn"
+    path.write_text(SPEC.format(optimizer=optimizer))
+    return path
+
+
+def weights(path):
+    return {k: v for k, v in read_npz(path / rundir.CHECKPOINT).items() if not k.startswith("_")}
+
+
+def timeless(rows):
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")}
+            for row in rows]
+
+
+def assert_same_run(resumed, straight):
+    a, b = weights(resumed.path), weights(straight.path)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert timeless(resumed.metrics) == timeless(straight.metrics)
+    assert resumed.summary["test_acc"] == straight.summary["test_acc"]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd(momentum=0.9)", "adam"])
+@pytest.mark.parametrize("stop_after", [4, STEPS_PER_EPOCH, 14])
+def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, optimizer, stop_after):
+    spec = spec_file(tmp_path, optimizer)
+    straight = train(spec, out=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted) as info:
+        train(spec, out=tmp_path / "cut", on_step=StopAfter(stop_after), **FAST)
+    assert f"--resume {tmp_path / 'cut'}" in info.value.hint
+    summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
+    assert summary["status"] == "interrupted" and summary["steps"] == stop_after
+    resumed = train(resume=tmp_path / "cut", **FAST)
+    assert resumed.summary["status"] == "finished" and resumed.summary["resumed"] == 1
+    assert_same_run(resumed, straight)
+
+
+def test_two_interruptions(tmp_path):
+    spec = spec_file(tmp_path)
+    straight = train(spec, out=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, out=tmp_path / "cut", on_step=StopAfter(2), **FAST)
+    with pytest.raises(Interrupted):
+        train(resume=tmp_path / "cut", on_step=StopAfter(9), **FAST)
+    assert_same_run(train(resume=tmp_path / "cut", **FAST), straight)
+
+
+def test_ctrl_c_stops_at_the_next_clean_point(tmp_path):
+    """A real SIGINT during a step: the step finishes, then the run saves and stops."""
+    def press_ctrl_c(step, model):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(Interrupted):
+        train(spec_file(tmp_path), out=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
+    assert int(read_npz(tmp_path / "cut" / rundir.CHECKPOINT)["_step"]) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_resume_keeps_the_runs_settings(tmp_path):
+    spec = spec_file(tmp_path)
+    with pytest.raises(Interrupted):
+        train(spec, out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    with pytest.raises(RunError, match="--lr 0.1 differs") as info:
+        train(resume=tmp_path / "cut", lr=0.1, **FAST)
+    assert "start a new run" in info.value.hint
+    train(resume=tmp_path / "cut", lr=0.05, spec=spec, **FAST)  # the same values are fine
+
+
+def test_resume_refuses_another_network(tmp_path):
+    spec = spec_file(tmp_path)
+    with pytest.raises(Interrupted):
+        train(spec, out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    other = tmp_path / "other.cnn"
+    other.write_text(spec.read_text().replace("conv 4 3x3", "conv 6 3x3"))
+    with pytest.raises(RunError, match="not the network"):
+        train(other, resume=tmp_path / "cut", **FAST)
+
+
+def test_resume_of_a_finished_run_says_so(tmp_path):
+    train(spec_file(tmp_path), out=tmp_path / "done", epochs=1, **FAST)
+    with pytest.raises(RunError, match="already finished") as info:
+        train(resume=tmp_path / "done", **FAST)
+    assert "cnnspec eval" in info.value.hint
+
+
+def test_resume_of_a_missing_or_torn_run(tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        train(resume=tmp_path / "nowhere", **FAST)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="not a run folder"):
+        train(resume=tmp_path / "empty", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec_file(tmp_path), out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    # as if the process died between writing the weights and writing the position
+    checkpoint = read_npz(tmp_path / "cut" / rundir.CHECKPOINT)
+    checkpoint["_step"] = np.asarray(7)
+    write_npz(tmp_path / "cut" / rundir.CHECKPOINT, checkpoint)
+    with pytest.raises(RunError, match="different steps"):
+        train(resume=tmp_path / "cut", **FAST)
