@@ -1,0 +1,169 @@
+"""The picture commands end to end: cnnspec diagram, filters and features, with their errors."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnspec.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+X_DETECTOR = ROOT / "specs" / "x_detector.cnn"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SMALL_SHAPES = {"name": "shapes", "size": 16, "classes": ["x", "plus"], "count": 120,
+                "noise": 0.1}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A one-epoch x_detector run on a small synthetic set (well under a second)."""
+    import cnnspec
+
+    out = tmp_path_factory.mktemp("runs") / "x"
+    cnnspec.train(str(X_DETECTOR), out=str(out), epochs=1, quiet=True, curves=False,
+                  data=SMALL_SHAPES)
+    return out
+
+
+def _is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_modules_import_no_heavy_libraries():
+    code = ("import sys, cnnspec.cli.diagram, cnnspec.cli.filters, cnnspec.cli.features; "
+            "heavy = {'numpy', 'matplotlib', 'graphviz', 'lark'} & set(sys.modules); "
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- diagram -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("suffix,magic", [(".svg", b"<?xml"), (".png", PNG_MAGIC),
+                                          (".dot", b"digraph")])
+def test_diagram_formats(tmp_path, capsys, suffix, magic):
+    out = tmp_path / f"x{suffix}"
+    assert main(["diagram", str(X_DETECTOR), "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+    assert str(out) in capsys.readouterr().out
+
+
+def test_diagram_options(tmp_path):
+    out = tmp_path / "x.dot"
+    assert main(["diagram", str(X_DETECTOR), "-o", str(out), "--rankdir", "LR",
+                 "--detail", "minimal"]) == 0
+    source = out.read_text(encoding="utf-8")
+    assert "rankdir=LR" in source
+    assert "both_relu [" not in source  # folded into the concat's node
+
+
+def test_diagram_unknown_format(tmp_path, capsys):
+    assert main(["diagram", str(X_DETECTOR), "-o", str(tmp_path / "x.bmp")]) == 1
+    err = capsys.readouterr().err
+    assert "picture format" in err and "hint:" in err and ".svg" in err
+
+
+def test_diagram_missing_spec(tmp_path, capsys):
+    assert main(["diagram", str(tmp_path / "nope.cnn"), "-o", str(tmp_path / "x.svg")]) != 0
+    assert "nope.cnn" in capsys.readouterr().err
+
+
+# --- filters -------------------------------------------------------------------------------
+
+def test_filters_default_is_first_conv(run_dir, tmp_path, capsys):
+    out = tmp_path / "f.png"
+    assert main(["filters", str(run_dir), "-o", str(out)]) == 0
+    assert _is_png(out)
+
+
+def test_filters_compare_init_shows_the_frozen_x_unchanged(run_dir, tmp_path):
+    out = tmp_path / "f.png"
+    assert main(["filters", str(run_dir), "--layer", "xk,learned", "--compare-init",
+                 "-o", str(out)]) == 0
+    assert _is_png(out)
+    from cnnspec.render.run_pictures import initial_weights
+    from cnnspec.train.run import load_run
+
+    learned = load_run(run_dir).model.params()["xk.weight"]
+    start = initial_weights(run_dir, "xk.weight")
+    assert np.array_equal(start, learned)
+    assert np.array_equal(start[0, 0], [[1, 0, 1], [0, 1, 0], [1, 0, 1]])
+
+
+def test_filters_side_channels(run_dir, tmp_path):
+    out = tmp_path / "f.png"
+    assert main(["filters", str(run_dir), "--layer", "conv2", "--channels", "side",
+                 "-o", str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.size[0] > image.size[1]
+
+
+@pytest.mark.parametrize("layer,expected", [
+    ("lerned", "did you mean learned?"),
+    ("fc", "dense layer, not a conv layer"),
+    ("xk,conv2", "differ"),
+])
+def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected):
+    assert main(["filters", str(run_dir), "--layer", layer, "-o", str(tmp_path / "f.png")]) == 1
+    err = capsys.readouterr().err
+    assert expected in err
+    if layer != "xk,conv2":
+        assert "conv layers: xk, learned, conv2" in err
+
+
+def test_filters_not_a_run_folder(tmp_path, capsys):
+    assert main(["filters", str(tmp_path), "-o", str(tmp_path / "f.png")]) == 1
+    err = capsys.readouterr().err
+    assert "not a run folder" in err and "hint:" in err
+
+
+def test_filters_compare_init_without_init_file(run_dir, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    (copy / "init.npz").unlink()
+    assert main(["filters", str(copy), "--compare-init", "-o", str(tmp_path / "f.png")]) == 1
+    assert "drop --compare-init" in capsys.readouterr().err
+
+
+# --- features ------------------------------------------------------------------------------
+
+def test_features_from_test_index(run_dir, tmp_path):
+    out = tmp_path / "f.png"
+    assert main(["features", str(run_dir), "--index", "0", "-o", str(out)]) == 0
+    assert _is_png(out)
+
+
+def test_features_from_npy_and_png(run_dir, tmp_path):
+    x = np.zeros((16, 16), dtype=np.float32)
+    np.fill_diagonal(x, 1.0)
+    np.fill_diagonal(np.fliplr(x), 1.0)
+    np.save(tmp_path / "x.npy", x)
+    Image.fromarray((x * 255).astype(np.uint8)).save(tmp_path / "x.png")
+    for name in ("x.npy", "x.png"):
+        out = tmp_path / f"{name}.features.png"
+        assert main(["features", str(run_dir), str(tmp_path / name), "-o", str(out)]) == 0
+        assert _is_png(out)
+
+
+@pytest.mark.parametrize("extra,expected", [
+    (["--index", "100000"], "out of range"),
+    ([], "either an INPUT file or --index"),
+    (["in.npy", "--index", "0"], "either an INPUT file or --index"),
+])
+def test_features_bad_input(run_dir, tmp_path, capsys, extra, expected):
+    assert main(["features", str(run_dir), *extra, "-o", str(tmp_path / "f.png")]) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_feature_maps_are_each_conv_output(run_dir):
+    from cnnspec.render.run_pictures import feature_maps
+    from cnnspec.train.run import load_run
+
+    run = load_run(run_dir)
+    maps = feature_maps(run, np.zeros((1, 16, 16)))
+    assert {k: v.shape for k, v in maps.items()} == {
+        "xk": (1, 16, 16), "learned": (7, 16, 16), "conv2": (16, 8, 8)}
+    assert run.model.record is False
