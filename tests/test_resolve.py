@@ -247,3 +247,19 @@ def test_spans_point_at_what_the_user_wrote():
 def test_repeated_layers_point_at_the_block_source():
     spec = parse("input 1x8x8\nrepeat 3 as b {\n  conv 4 3\n}\n")
     assert spec.span_of("b_3_conv", "kernel") == Span(3, 10, 3, 11)
+
+
+def test_language_catalogue_agrees_with_the_init_catalogue():
+    from cnnspec.init import catalogue
+    from cnnspec.lang import inits
+
+    assert inits.ALIASES == catalogue.ALIASES
+    assert list(inits.CATALOGUE) == list(catalogue.PARAMS)
+    for name, params in inits.CATALOGUE.items():
+        theirs = catalogue.PARAMS[name]
+        assert [p.name for p in params] == list(theirs), name
+        for p in params:
+            expected = theirs[p.name]
+            assert (p.default is inits.REQUIRED) == (expected is catalogue.REQUIRED), (name, p)
+            if expected is not catalogue.REQUIRED:
+                assert p.default == expected, (name, p.name)
