@@ -99,6 +99,8 @@ def _init_text(init: dict | None) -> str:
     if init is None:
         return ""
     fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}" if init["random"] else ""
+    if init["short"].startswith(init["name"]):  # "sobel_x 3x3" already names itself
+        return init["short"] + fans
     return f"{init['name']}  {init['short']}{fans}"
 
 

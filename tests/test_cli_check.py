@@ -1,0 +1,186 @@
+"""``cnnspec check / summary / export`` called through ``cnnspec.cli.main``: exit codes, what
+goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fast."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnspec.cli import main
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+GOOD = """\
+input 1x8x8
+conv 4 3x3 pad same relu
+maxpool 2
+flatten
+dense 10
+"""
+BAD = """\
+input 1x8x8
+conv 4 3x3
+conv 4 9x9
+flatten
+dense 10
+"""
+ZEROS = GOOD.replace("conv 4 3x3", "conv 4 3x3 weight zeros")
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(name, text):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+def test_check_good_spec(write, capsys):
+    path = write("good.cnn", GOOD)
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    # conv 4*9+4 = 40, dense 4*4*4*10+10 = 650
+    assert out == f"{path}: ok (5 layers, 690 params)\n"
+    assert err == ""
+
+
+def test_check_reports_errors_in_compiler_format_and_exits_2(write, capsys):
+    path = write("bad.cnn", BAD)
+    assert main(["check", path]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{path}:3:8: error: the 9x9 kernel of conv 'conv2'")
+    assert lines[1] == "  conv 4 9x9"
+    assert lines[2] == "         ^^^"
+    assert lines[3].startswith("hint: ")
+    assert "Traceback" not in err
+
+
+def test_check_several_specs_reports_each(write, capsys):
+    good, bad = write("good.cnn", GOOD), write("bad.cnn", BAD)
+    assert main(["check", good, bad, good]) == 2
+    out, err = capsys.readouterr()
+    assert out.count(": ok (") == 2
+    assert err.count(": error: ") == 1
+
+
+def test_warnings_pass_unless_strict(write, capsys):
+    path = write("zeros.cnn", ZEROS)
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    assert ": ok (" in out
+    assert ": warning: all 4 filters of conv1 start identical" in err
+    assert main(["check", "--strict", path]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert ": error: all 4 filters of conv1 start identical" in err
+
+
+def test_syntax_error_and_missing_file_exit_2_without_traceback(write, capsys):
+    path = write("syntax.cnn", "input 1x8x8\nconv 4 3x3 (\n")
+    missing = str(Path(path).with_name("missing.cnn"))
+    assert main(["check", path, missing]) == 2
+    _, err = capsys.readouterr()
+    assert f"{path}:2:" in err
+    assert f"cnnspec: error: no such file: {missing}" in err
+    assert "Traceback" not in err
+
+
+def test_not_a_spec_file(write, capsys):
+    path = write("notes.txt", "hello")
+    assert main(["check", path]) == 2
+    assert "not a spec file" in capsys.readouterr().err
+
+
+def test_json_ir_is_accepted_everywhere(write, capsys):
+    cnn = write("good.cnn", GOOD)
+    assert main(["export", cnn]) == 0
+    ir_text = capsys.readouterr().out
+    ir_path = write("good.json", ir_text)
+    assert main(["check", ir_path]) == 0
+    assert capsys.readouterr().out == f"{ir_path}: ok (5 layers, 690 params)\n"
+    assert main(["summary", ir_path]) == 0
+    assert "Total params: 690" in capsys.readouterr().out
+    assert main(["export", ir_path]) == 0
+    assert capsys.readouterr().out == ir_text
+
+
+def test_schema_violations_are_reported_with_json_paths(write, capsys):
+    cnn = write("good.cnn", GOOD)
+    main(["export", cnn])
+    ir = json.loads(capsys.readouterr().out)
+    ir["layers"][0]["kernel"] = [3]
+    ir["layers"][2]["units"] = 10
+    path = write("bad.json", json.dumps(ir))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: $.layers[0].kernel: error: needs at least 2 item(s), got 1" in err
+    assert f"{path}: $.layers[2].units: error: unknown field 'units'" in err
+
+
+def test_summary_json(write, capsys):
+    path = write("good.cnn", GOOD)
+    assert main(["summary", path, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["input_shape"] == [1, 8, 8]
+    assert data["total_params"] == data["trainable_params"] == 690
+    assert [layer["output_shape"] for layer in data["layers"]] == \
+        [[4, 8, 8], [4, 8, 8], [4, 4, 4], [64], [10]]
+
+
+def test_summary_of_a_bad_spec_exits_2(write, capsys):
+    assert main(["summary", write("bad.cnn", BAD)]) == 2
+    assert ": error: " in capsys.readouterr().err
+
+
+def test_export_refuses_a_spec_that_does_not_check_unless_asked(write, capsys):
+    path = write("bad.cnn", BAD)
+    assert main(["export", path]) == 2
+    capsys.readouterr()
+    assert main(["export", "--no-check", path]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"][1]["kernel"] == [9, 9]
+
+
+def test_check_every_shipped_spec(capsys):
+    paths = sorted(str(p) for p in SPECS.glob("*.cnn"))
+    assert main(["check", *paths]) == 0
+    assert capsys.readouterr().out.count(": ok (") == len(paths)
+
+
+HELP_PROBE = """
+import sys, time
+start = time.perf_counter()
+from cnnspec.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+elapsed = time.perf_counter() - start
+heavy = sorted(m for m in ("numpy", "lark", "matplotlib", "jsonschema", "torch") if m in sys.modules)
+print("PROBE", elapsed, ",".join(heavy))
+"""
+
+
+def test_help_starts_fast_without_heavy_imports():
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", HELP_PROBE], capture_output=True, text=True,
+                            timeout=60)
+    wall = time.perf_counter() - start
+    assert result.returncode == 0, result.stderr
+    assert "check" in result.stdout and "summary" in result.stdout and "export" in result.stdout
+    probe = next(line for line in result.stdout.splitlines() if line.startswith("PROBE"))
+    _, elapsed, heavy = (probe.split(" ") + [""])[:3]
+    assert heavy == "", f"--help imported {heavy}"
+    assert float(elapsed) < 1.0
+    assert wall < 5.0  # the interpreter itself included, generously
+
+
+@pytest.mark.parametrize("command", ["check", "summary", "export"])
+def test_each_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    assert "SPEC" in capsys.readouterr().out

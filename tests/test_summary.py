@@ -1,0 +1,94 @@
+"""The summary: per layer window, shape, params and the exact init (formula, scale, fans), as a
+table and as JSON, with totals."""
+import json
+import math
+
+import pytest
+
+from cnnspec.check import check
+from cnnspec.check.summary import summary_dict, summary_table
+from cnnspec.lang import parse
+
+PLAIN = """\
+model plain
+input 16x8x8
+default weight he_normal, bias zeros
+conv 16 3x3 pad same relu
+conv 16 3x3 stride 2 dilation 2 pad same relu
+edges: conv 2 3x3 weight sobel_x frozen
+flatten
+dense 10 weight glorot_uniform
+train {
+  data npz("data.npz")
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def checked():
+    return check(parse(PLAIN, path="plain.cnn"))
+
+
+def test_json_has_the_documented_keys(checked):
+    data = json.loads(json.dumps(summary_dict(checked)))  # JSON-ready, no tuples or objects
+    assert data["input_shape"] == [16, 8, 8]
+    assert data["total_params"] == checked.total_params
+    assert data["trainable_params"] == checked.trainable_params
+    assert data["frozen_params"] == 2 * 16 * 9 + 2
+    for layer in data["layers"]:
+        assert {"name", "kind", "output_shape", "params", "fan_in", "fan_out", "init"} <= set(layer)
+        assert isinstance(layer["output_shape"], list)
+
+
+def test_json_init_describes_weight_and_bias_with_scale_and_formula(checked):
+    conv1 = summary_dict(checked)["layers"][0]
+    weight, bias = conv1["init"]["weight"], conv1["init"]["bias"]
+    # he_normal, fan_in = 16 * 3 * 3 = 144: std = sqrt(2 / 144) = 0.1179
+    assert weight["name"] == "he_normal"
+    assert weight["std"] == pytest.approx(math.sqrt(2 / 144))
+    assert weight["fan_in"] == conv1["fan_in"] == 144
+    assert weight["fan_out"] == conv1["fan_out"] == 144
+    assert "144" in weight["formula"]
+    assert bias["name"] == "zeros" and bias["constant"]
+    dense = summary_dict(checked)["layers"][-1]
+    # glorot_uniform: bound = sqrt(6 / (fan_in + fan_out)) with fan_in = 2 * 2 * 2 = 8
+    assert dense["init"]["weight"]["bound"] == pytest.approx(math.sqrt(6 / (8 + 10)))
+
+
+def test_json_output_shapes_are_chw(checked):
+    shapes = {layer["name"]: layer["output_shape"] for layer in summary_dict(checked)["layers"]}
+    assert shapes["conv1"] == [16, 8, 8]
+    assert shapes["conv2"] == [16, 4, 4]  # same, stride 2: ceil(8 / 2)
+    assert shapes["edges"] == [2, 2, 2]
+    assert shapes["flatten1"] == [8]
+
+
+def test_table_shows_window_shape_params_and_init(checked):
+    table = summary_table(checked)
+    lines = table.splitlines()
+    conv1 = next(line for line in lines if line.startswith("conv1 "))
+    assert "3x3 s1 same" in conv1 and "16x8x8" in conv1 and "2,320" in conv1
+    assert "he_normal  N(0, 0.118^2)  fan_in=144 fan_out=144" in conv1
+    conv2 = next(line for line in lines if line.startswith("conv2 "))
+    assert "3x3 s2 same d2" in conv2 and "16x4x4" in conv2
+    edges = next(line for line in lines if line.startswith("edges "))
+    assert "290 frozen" in edges and "  sobel_x 3x3" in edges
+    assert any("std = " in line and "sqrt(144)" in line for line in lines)
+    assert any(line.strip().startswith("bias: zeros") for line in lines)
+
+
+def test_table_totals(checked):
+    table = summary_table(checked)
+    total = checked.total_params
+    assert f"Total params: {total:,}" in table
+    assert f"Trainable params: {checked.trainable_params:,}" in table
+    assert "Frozen params: 290" in table
+    assert f"Multiply-adds per image: {checked.macs:,}" in table
+    assert "Activation memory per image:" in table
+
+
+def test_signal_column_follows_the_estimate(checked):
+    layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
+    # He: fan_in * Var(w) = 2 per conv, relu halves: back to the input's std after each pair
+    assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2))
+    assert layers["conv1_relu"]["signal_std"] == pytest.approx(1)
