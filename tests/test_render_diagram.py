@@ -6,13 +6,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+import cnnspec
 from cnnspec.errors import RunError
 from cnnspec.render import backend
-from cnnspec.render.diagram import build_graph, render_diagram, units
+from cnnspec.render.diagram import build_graph, collapse_plan, render_diagram, units
 from cnnspec.render.layer_text import init_text, shape_text
+from cnnspec.render.repeats import identical_runs
 from render_fixtures import small_checked
 
-SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
+SPECS = sorted(SPEC_DIR.glob("*.cnn"))
 
 
 @pytest.fixture(scope="module")
@@ -111,12 +114,49 @@ def test_without_a_renderer_the_dot_file_is_kept(checked, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
-def test_every_spec_draws_to_svg(spec, tmp_path):
-    load = pytest.importorskip("cnnspec.check.load").load
-    checked = load(spec)
-    for detail in ("full", "minimal"):
-        out = render_diagram(checked, tmp_path / f"{spec.stem}.svg", detail=detail)
-        root = ET.parse(out).getroot()
-        text = " ".join(root.itertext())
-        for unit in units(checked, detail):
-            assert unit.head.name in text
+@pytest.mark.parametrize("detail", ["full", "minimal"])
+def test_every_spec_draws_to_svg_naming_every_layer(spec, detail, tmp_path):
+    checked = cnnspec.load(spec)
+    out = render_diagram(checked, tmp_path / f"{spec.stem}.svg", detail=detail)
+    text = " ".join(ET.parse(out).getroot().itertext())
+    plan = collapse_plan(checked, units(checked, detail), detail)
+    for unit in units(checked, detail):
+        for layer in unit.layers:
+            # A layer is named in its own node, or stands behind the node drawn in its place.
+            shown = plan.node_of.get(unit.head.name, unit.head.name)
+            assert layer.name in text or shown in text.replace(" … ", "__")
+
+
+@pytest.fixture(scope="module")
+def plain30():
+    return cnnspec.load(SPEC_DIR / "plain30.cnn")
+
+
+def test_identical_blocks_are_found(plain30):
+    runs = identical_runs(plain30)
+    assert [[block.group for block in run] for run in runs] == [
+        [f"body_{i}" for i in range(1, 30)]]
+
+
+def test_full_diagram_keeps_first_and_last_block_and_summarises_the_rest(plain30):
+    source = build_graph(plain30, detail="full").source
+    assert "body_1_conv [" in source and "body_29_conv [" in source
+    assert "body_5_conv [" not in source
+    assert "27 more blocks like body_1" in source
+    assert 'body_1_conv_relu -> body_2__body_28 [label=" 16x16x16"]' in source
+    assert 'body_2__body_28 -> body_29_conv [label=" 16x16x16"]' in source
+
+
+def test_minimal_diagram_draws_one_block_for_all(plain30):
+    source = build_graph(plain30, detail="minimal").source
+    assert "body_1_conv [" in source and "body_2_conv [" not in source
+    assert "label=\"body x29\"" in source or 'label="body x29"' in source
+    assert 'body_1_conv -> global_avgpool1 [label=" 16x16x16"]' in source
+    assert source.count(" -> ") == 4  # input, stem, body, pool, head: a chain
+
+
+def test_minimal_resnet_keeps_the_shortcut():
+    checked = cnnspec.load(SPEC_DIR / "resnet_small.cnn")
+    source = build_graph(checked, detail="minimal").source
+    assert 'stem -> res_1_sum [label=" 16x16x16"]' in source
+    assert "res_2_a [" not in source and "res x3" in source

@@ -6,9 +6,12 @@ Nodes are HTML-like tables (Graphviz's "HTML labels"): a header in the layer fam
 kernel's numbers, the weight and bias inits with their concrete scale, and the output shape
 with the parameter count. Edges carry the shape of the tensor they hold; branches (``add``,
 ``concat``) come out as the DAG they are because every edge follows a layer's ``inputs``.
-Layers of one repeated block (the IR's ``group``) share a cluster. ``detail="minimal"`` folds
-activations, batch norms, dropouts and flattens into the layer before them and drops the
-lines a reader can infer, so a 30-layer network fits on a screen.
+Layers of one repeated block (the IR's ``group``) share a cluster, and a run of identical
+instances of a block is drawn short (:mod:`cnnspec.render.repeats`): the full diagram shows
+the first and last instance with one summary node for those between; ``detail="minimal"``
+draws the first instance only, labelled with the run's length, and also folds activations,
+batch norms, dropouts and flattens into the layer before them and drops the lines a reader
+can infer, so a 30-layer network fits on a screen.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from cnnspec.render.kernel_table import is_fixed, kernels_html
 from cnnspec.render.layer_text import (ACTIVATIONS, WEIGHTED, compact_hyperparams, count_text,
                                        hyperparams, init_text, is_frozen, params_text,
                                        shape_text)
+from cnnspec.render.repeats import Block, identical_runs
 
 DETAILS = ("full", "minimal")
 RANKDIRS = ("TB", "LR")
@@ -163,7 +167,8 @@ def _input_label(checked: CheckedSpec) -> str:
     return _table(rows, False, "input")
 
 
-def legend_label(checked: CheckedSpec, unit_list: list[Unit]) -> str:
+def legend_label(checked: CheckedSpec, unit_list: list[Unit],
+                 extra: list[str] | None = None) -> str:
     """A small key: the colour of each layer family drawn, and what the marks mean."""
     seen = []
     for unit in unit_list:
@@ -178,6 +183,7 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit]) -> str:
              "U(±a): uniform on [-a, a]"]
     if any(is_frozen(layer) for layer in checked.layers):
         notes.append("dashed grey: frozen (not trained)")
+    notes += extra or []
     width = max(len(seen), 1)
     rows = [f'<tr><td colspan="{width}"><font point-size="10"><b>legend</b></font></td></tr>',
             f"<tr>{cells}</tr>"]
@@ -192,6 +198,65 @@ def _title(checked: CheckedSpec) -> str:
     if checked.frozen_params:
         text += f" ({count_text(checked.frozen_params)} frozen)"
     return text
+
+
+@dataclass
+class Collapse:
+    """How runs of identical blocks are drawn short.
+
+    ``node_of`` sends each hidden layer to the node drawn in its place; ``summaries`` maps the
+    first hidden instance's group to the summary node standing for the hidden instances (full
+    diagram); ``labels`` overrides cluster labels (minimal diagram: ``body_1 … body_28``).
+    """
+
+    node_of: dict[str, str] = field(default_factory=dict)
+    summaries: dict[str, tuple[str, str]] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # lines for the legend
+
+
+def collapse_plan(checked: CheckedSpec, unit_list: list[Unit], detail: str) -> Collapse:
+    """Full: runs of 3 or more keep their first and last instance and a summary node for the
+    rest. Minimal: runs of 2 or more keep the first instance, which stands for all."""
+    plan = Collapse()
+    unit_of = {layer.name: unit for unit in unit_list for layer in unit.layers}
+    if detail == "full":
+        for run in identical_runs(checked, min_length=3):
+            hidden = run[1:-1]
+            node_id = f"{hidden[0].group}__{hidden[-1].group}"
+            plan.summaries[hidden[0].group] = (node_id, summary_label(run[0], hidden))
+            for block in hidden:
+                for layer in block.layers:
+                    plan.node_of[layer.name] = node_id
+        return plan
+    for run in identical_runs(checked, min_length=2):
+        first = run[0]
+        # Short, so the edge entering the cluster does not cross it.
+        plan.labels[first.group] = f"{first.source} x{len(run)}"
+        plan.notes.append(f"{first.source} x{len(run)}: {first.group} drawn for "
+                          f"{len(run)} identical blocks")
+        for block in run[1:]:
+            for layer, stand_in in zip(block.layers, first.layers):
+                plan.node_of[layer.name] = unit_of[stand_in.name].node_id
+    return plan
+
+
+def summary_label(first: Block, hidden: list[Block]) -> str:
+    """The node standing for ``hidden`` instances identical to ``first``."""
+    kinds = " + ".join(layer.kind for layer in first.layers)
+    params = sum(layer.params for layer in first.layers)
+    name = hidden[0].group if len(hidden) == 1 else f"{hidden[0].group} … {hidden[-1].group}"
+    more = "1 more block" if len(hidden) == 1 else f"{len(hidden)} more blocks"
+    rows = [f'<tr><td bgcolor="{palette.FAMILIES["input"][0]}"><font point-size="11">'
+            f"<b>{escape(name)}</b></font></td></tr>",
+            _row(f"{more} like {first.group}", align="center"),
+            _row(f"each: {kinds}", align="center")]
+    if params:
+        rows.append(_row(f"{count_text(params)} params each", align="center"))
+    rows.append(_row("out " + shape_text(hidden[-1].layers[-1].output_shape), align="center",
+                     colour="#333333"))
+    return (f'<<table border="1" cellborder="0" cellspacing="0" cellpadding="2" '
+            f'color="#999999" bgcolor="white" style="rounded">{"".join(rows)}</table>>')
 
 
 def _clusters(unit_list: list[Unit]) -> list[tuple[str | None, list[Unit]]]:
@@ -228,31 +293,56 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
                    "color": "#666666", "arrowsize": "0.6"},
     )
     graph.node(INPUT_ID, label=_input_label(checked))
-    label = full_label if detail == "full" else None
+    plan = collapse_plan(checked, unit_list, detail)
     for group, members in _clusters(unit_list):
+        if group in plan.summaries:
+            node_id, text = plan.summaries[group]
+            graph.node(node_id, label=text)
+        shown = [unit for unit in members if unit.head.name not in plan.node_of]
+        if not shown:
+            continue
         target = graph
         if group is not None:
             target = graphviz.Digraph(name=f"cluster_{group}")
-            target.attr(label=group, style="rounded,dashed", color="#999999",
-                        fontsize="10", fontcolor="#555555", labeljust="l")
-        for unit in members:
-            text = label(unit.head) if label else minimal_label(unit)
+            target.attr(label=plan.labels.get(group, group), style="rounded,dashed",
+                        color="#999999", fontsize="10", fontcolor="#555555", labeljust="l")
+        for unit in shown:
+            text = full_label(unit.head) if detail == "full" else minimal_label(unit)
             target.node(unit.node_id, label=text)
         if group is not None:
             graph.subgraph(target)
-    _add_edges(graph, checked, unit_list)
-    graph.node("legend", label=legend_label(checked, unit_list))
+    _add_edges(graph, unit_list, plan, skip_hidden=detail == "minimal")
+    graph.node("legend", label=legend_label(checked, unit_list, plan.notes))
     return graph
 
 
-def _add_edges(graph, checked: CheckedSpec, unit_list: list[Unit]) -> None:
-    """One edge per input of each unit's first layer, labelled with that tensor's shape."""
+def _add_edges(graph, unit_list: list[Unit], plan: Collapse, skip_hidden: bool) -> None:
+    """One edge per input of each unit's first layer, labelled with that tensor's shape.
+
+    Hidden layers are replaced by the node drawn in their place; edges that would then join a
+    node to itself, or repeat an edge already drawn, are left out. With ``skip_hidden`` (the
+    minimal diagram) edges into hidden layers are left out too: the instance drawn already
+    shows that wiring.
+    """
     unit_of = {layer.name: unit for unit in unit_list for layer in unit.layers}
+
+    def node_of(name: str) -> str:
+        if name == INPUT_ID:
+            return INPUT_ID
+        return plan.node_of.get(name, unit_of[name].node_id)
+
+    drawn = set()
     for unit in unit_list:
         head = unit.head
+        if skip_hidden and head.name in plan.node_of:
+            continue
+        target = node_of(head.name)
         for name, shape in zip(head.inputs, head.input_shapes):
-            source = INPUT_ID if name == INPUT_ID else unit_of[name].node_id
-            graph.edge(source, unit.node_id, label=" " + shape_text(shape))
+            source = node_of(name)
+            if source == target or (source, target) in drawn:
+                continue
+            drawn.add((source, target))
+            graph.edge(source, target, label=" " + shape_text(shape))
 
 
 def render_diagram(checked: CheckedSpec, out_path, rankdir: str = "TB",
