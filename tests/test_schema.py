@@ -8,6 +8,7 @@ from jsonschema import Draft202012Validator
 
 from cnnspec.errors import RunError, SpecErrors
 from cnnspec.ir.io import json_path, read_json, schema, to_json, validate
+from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
@@ -170,3 +171,70 @@ def test_to_json_is_json_and_keeps_short_values_and_rows_on_one_line():
     rows = [line for line in text.splitlines() if line.strip().startswith("[0.0, 0.0")]
     assert len(rows) == 10  # the literal's rows, one per line
     assert all(len(line) <= 100 for line in text.splitlines() if line not in rows)
+
+
+# Every init of the catalogue, every layer kind and most training options in one spec: what the
+# parser writes must be what the schema accepts.
+EVERYTHING = """\
+model everything
+input 3x16x16
+default weight he_uniform(mode=fan_out, gain=leaky_relu(0.2)), bias constant(0.01)
+
+a: conv 8 3x3 pad same weight zeros bias ones
+b: conv 8 3x3 pad 1 weight constant(0.1) bias uniform(-0.1, 0.1) <- input
+c: conv 8 3x3 pad 1x1 weight uniform(-1, 1) bias normal(0, 0.01) <- input
+d: conv 8 3x3 pad same weight normal(0, 0.1) bias truncated_normal(0, 0.01) <- input
+e: conv 8 3x3 pad same weight truncated_normal(0, 0.1) nobias <- input
+f: conv 8 3x3 pad same weight variance_scaling(scale=2, mode=fan_avg, distribution=uniform) <- input
+g: conv 8 3x3 pad same weight glorot_normal(gain=tanh) <- input
+h: conv 8 3x3 pad same weight he_normal(gain=1.5) <- input
+i: conv 8 3x3 pad same weight lecun_uniform <- input
+j: conv 8 3x3 pad same weight lecun_normal <- input
+k: conv 8 3x3 pad same weight orthogonal(gain=relu) <- input
+l: conv 8 3x3 pad same weight identity <- input
+m: conv 8 3x3 pad same weight [[1, 0, 1], [0, 1, 0], [1, 0, 1]] frozen <- input
+n: conv 8 3x3 pad same weight sobel_x frozen <- input
+o: conv 8 3x3 pad same weight sobel_y frozen <- input
+p: conv 8 3x3 pad same weight laplacian frozen <- input
+q: conv 8 5x5 pad same weight gaussian(1.0) frozen <- input
+r: conv 8 3x3 pad same weight box frozen <- input
+s: conv 8 3x3 pad same weight x_kernel frozen <- input
+t: conv 8 3x3 pad same weight lsuv(tol=0.05, max_iter=5) dilation 2 <- input
+sum: add(a, b, c, d, e, f, g, h, i, j, k)
+cat: concat(sum, l, m, n, o, p, q, r, s, t)
+batchnorm momentum 0.2
+leaky_relu 0.1
+maxpool 2 stride 1 pad same
+avgpool 2x2 stride 2
+repeat 2 as block {
+  conv 8 1x1 elu
+  dropout 0.1
+}
+global_avgpool
+flatten
+dense 8 sigmoid
+dense 4 tanh weight [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]]
+out: dense 4 relu
+softmax
+output out
+
+train {
+  data npz("data.npz")
+  preprocess zero_center
+  optimizer adam(beta1=0.8)
+  schedule step(step_size=2, gamma=0.5)
+  loss mse
+}
+"""
+
+
+def test_the_parsers_ir_for_the_whole_catalogue_validates():
+    ir = parse(EVERYTHING, path="everything.cnn").ir
+    validate(ir)
+    assert json.loads(to_json(ir)) == ir
+    assert {layer["kind"] for layer in ir["layers"]} == {
+        "conv", "dense", "maxpool", "avgpool", "global_avgpool", "flatten", "relu", "tanh",
+        "sigmoid", "softmax", "leaky_relu", "elu", "dropout", "batchnorm", "add", "concat"}
+    inits = {layer["weight_init"]["name"] for layer in ir["layers"] if "weight_init" in layer}
+    assert inits | {"he_uniform", "zeros", "ones"} >= set(schema()["$defs"]["init"]["properties"]
+                                                          ["name"]["enum"])

@@ -98,7 +98,8 @@ def _init_text(init: dict | None) -> str:
     """``he_normal  N(0, 0.118^2)  fan_in=144 fan_out=288``."""
     if init is None:
         return ""
-    fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}" if init["random"] else ""
+    # fans only where they set the scale (not for U(-0.1, 0.1) or a fixed kernel)
+    fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}" if "fan_" in init["formula"] else ""
     if init["short"].startswith(init["name"]):  # "sobel_x 3x3" already names itself
         return init["short"] + fans
     return f"{init['name']}  {init['short']}{fans}"
@@ -142,7 +143,7 @@ def summary_table(checked: CheckedSpec) -> str:
                  for i, (cell, w) in enumerate(zip(row, widths))]
         return "  ".join(cells + [row[-1]]).rstrip()
 
-    rule = "-" * max(len(line(row)) for row in rows)
+    rule = "-" * max(len(line(row)) for row in rows if row[0])  # formula lines may run longer
     body = [line(row) for row in rows[1:]]
     totals = [
         f"Total params: {data['total_params']:,}",
