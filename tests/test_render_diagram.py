@@ -160,3 +160,13 @@ def test_minimal_resnet_keeps_the_shortcut():
     source = build_graph(checked, detail="minimal").source
     assert 'stem -> res_1_sum [label=" 16x16x16"]' in source
     assert "res_2_a [" not in source and "res x3" in source
+
+
+def test_constant_weights_are_flagged_and_missing_bias_said():
+    zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
+    assert "every weight equal: the filters stay identical" in zeros
+    assert "every weight equal: the units stay identical" in zeros
+    x_detector = build_graph(cnnspec.load(SPEC_DIR / "x_detector.cnn")).source
+    node = next(line for line in x_detector.splitlines() if line.strip().startswith("xk ["))
+    assert "b: none" in node and "1 filter 3x3" in node
+    assert "every weight equal" not in x_detector  # frozen or random: nothing to flag

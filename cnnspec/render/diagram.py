@@ -106,16 +106,26 @@ def _header(unit: Unit, frozen: bool) -> str:
             f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
 
 
+# Shown under a trainable layer whose weights all start equal: every filter then gets the
+# same gradient and they stay copies of each other (the symmetry random inits break).
+SYMMETRY_WARNING = "every weight equal: the {} stay identical"
+WARNING_COLOUR = "#b2182b"
+
+
 def _init_rows(layer: LayerInfo, with_bias: bool) -> list[str]:
     rows = []
     if layer.weight_init is not None:
         rows.append(_row("W: " + init_text(layer.weight_init)))
+        if layer.weight_init.constant and layer.trainable_params:
+            what = "filters" if layer.kind == "conv" else "units"
+            rows.append(_row(SYMMETRY_WARNING.format(what), colour=WARNING_COLOUR))
         if is_fixed(layer.weight_init):
             kernels = kernels_html(layer)
             if kernels:
                 rows.append(f'<tr><td align="center">{kernels}</td></tr>')
-    if with_bias and layer.bias_init is not None:
-        rows.append(_row("b: " + init_text(layer.bias_init)))
+    if with_bias and layer.kind in WEIGHTED:
+        rows.append(_row("b: " + (init_text(layer.bias_init) if layer.bias_init is not None
+                                  else "none")))
     return rows
 
 

@@ -42,7 +42,9 @@ def kernel_matrices(layer: LayerInfo) -> list[tuple[str, list[list[float]]]]:
     out = []
     for o in range(grid.shape[0]):
         for i in range(grid.shape[1]):
-            if grid.shape[0] == 1:
+            if shape[0] == 1 and shape[1] == 1:
+                caption = "kernel"
+            elif grid.shape[0] == 1:
                 caption = "every filter" if shape[1] == 1 else "every filter and channel"
             elif grid.shape[1] == 1:
                 caption = f"filter {o + 1}"

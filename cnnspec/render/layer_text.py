@@ -56,7 +56,8 @@ def hyperparams(layer: LayerInfo) -> list[str]:
     ir = layer.ir
     kind = layer.kind
     if kind == "conv":
-        lines = [f"{ir['filters']} filters {pair_text(ir['kernel'])}",
+        noun = "filter" if ir["filters"] == 1 else "filters"
+        lines = [f"{ir['filters']} {noun} {pair_text(ir['kernel'])}",
                  f"stride {step_text(ir['stride'])}, pad {pads_text(layer)}, "
                  f"dilation {step_text(ir['dilation'])}"]
         return lines
@@ -83,7 +84,8 @@ def compact_hyperparams(layer: LayerInfo) -> str:
     if layer.kind == "conv":
         stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
         dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
-        return f"{ir['filters']} filters {pair_text(ir['kernel'])}{stride}{dilation}"
+        noun = "filter" if ir["filters"] == 1 else "filters"
+        return f"{ir['filters']} {noun} {pair_text(ir['kernel'])}{stride}{dilation}"
     if layer.kind == "dense":
         return f"{ir['units']} units"
     if layer.kind in ("maxpool", "avgpool"):
