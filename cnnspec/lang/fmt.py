@@ -17,9 +17,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnspec.lang.ast import (Call, DefaultStmt, Dims, InputStmt, LayerStmt, ListLit,
-                              ModelStmt, Num, OutputStmt, RepeatStmt, Setting, Str, TrainStmt,
-                              Value, Word)
+from cnnspec.lang.ast import (
+    Call,
+    DefaultStmt,
+    Dims,
+    InputStmt,
+    LayerStmt,
+    ListLit,
+    ModelStmt,
+    Num,
+    OutputStmt,
+    RepeatStmt,
+    Setting,
+    Str,
+    TrainStmt,
+    Value,
+    Word,
+)
 
 INDENT = "  "
 

@@ -223,6 +223,9 @@ def _unexpected(item: Value, kind: Kind, kind_name: str, display: str) -> SpecEr
         if kind.activation:
             valid += list(ACTIVATIONS)
         span = item.name_span if isinstance(item, Call) else item.span
+        if item.name == "input":
+            return SpecError(f"unexpected 'input' in {kind_name} layer {display}", span=span,
+                             hint="to take the network's input, end the line with `<- input`")
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")

@@ -23,8 +23,19 @@ from pathlib import Path
 from cnnspec.errors import Span, SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import (DefaultStmt, Dims, InputStmt, LayerStmt, ModelStmt, Module,
-                              OutputStmt, RepeatStmt, TrainStmt, Word, describe)
+from cnnspec.lang.ast import (
+    DefaultStmt,
+    Dims,
+    InputStmt,
+    LayerStmt,
+    ModelStmt,
+    Module,
+    OutputStmt,
+    RepeatStmt,
+    TrainStmt,
+    Word,
+    describe,
+)
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
 from cnnspec.lang.suggest import did_you_mean

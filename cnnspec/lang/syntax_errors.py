@@ -85,6 +85,16 @@ CATALOGUE: list[FriendlyError] = [
          "input 1x8x8\nc: conv 8 3x3 <- a b\n"],
     ),
     FriendlyError(
+        "a repeat block holds layers only",
+        "blocks do not nest, and the train block goes at the top level",
+        ["input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n", "input 1x8x8\nrepeat 2 {\n  train {\n"],
+    ),
+    FriendlyError(
+        "'{' only opens a `repeat` or `train` block",
+        "write `repeat N as NAME {` or `train {`",
+        ["input 1x8x8\nconv 8 3x3 {\n", "input 1x8x8\nrepeat 2 as b {\n  relu {\n"],
+    ),
+    FriendlyError(
         "'model' needs a name",
         "e.g. `model lenet5`",
         ["model\ninput 1x8x8\n", "model 5\n"],
@@ -124,7 +134,8 @@ def _found(exc: UnexpectedInput) -> str:
 def _span(exc: UnexpectedInput, text: str) -> Span:
     line = getattr(exc, "line", None)
     column = getattr(exc, "column", None)
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or line in (None, -1):
+    at_end = isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
+    if at_end or line in (None, -1):
         # Point just past the last character of the file.
         lines = text.splitlines() or [""]
         while len(lines) > 1 and not lines[-1].strip():
@@ -136,39 +147,45 @@ def _span(exc: UnexpectedInput, text: str) -> Span:
     return Span(line, column)
 
 
+def _friendly_class(exc: UnexpectedInput) -> FriendlyError | None:
+    """The catalogue entry whose examples fail in the same parser state on the same token."""
+    from cnnspec.lang.parser import parser
+
+    lark = parser()
+    label = exc.match_examples(lambda snippet: lark.parse(snippet, start="start"),
+                               {i: entry.examples for i, entry in enumerate(CATALOGUE)},
+                               use_accepts=True)
+    return CATALOGUE[label] if label is not None else None
+
+
+def _plain_message(exc: UnexpectedInput) -> str:
+    """"unexpected X: expected one of ..." with the terminals named as a user would."""
+    from cnnspec.lang.parser import parser
+
+    message = _found(exc)
+    # `accepts` is what the parser could take here; `expected` what the lexer could (wider).
+    expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None)
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
+        terminals = {t.name: t for t in parser().terminals}
+        message += f": expected {_expected_list(set(expected), terminals)}"
+    return message
+
+
 def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str,
                  open_brackets: list | None = None) -> SpecError:
     """The :class:`SpecError` for one Lark syntax error. ``open_brackets`` are the '(' and '['
     tokens still open where the parser stopped."""
-    from cnnspec.lang.parser import parser
-
-    lark = parser()
     span = _span(exc, text)
-    friendly = None
-    if start == "start":
-        try:
-            friendly = exc.match_examples(
-                lambda snippet: lark.parse(snippet, start="start"), {i: c.examples for i, c in enumerate(CATALOGUE)},
-                use_accepts=True)
-        except Exception:  # noqa: BLE001 - matching is best effort; fall back to the plain message
-            friendly = None
     unclosed = open_brackets[-1] if open_brackets else None
+    friendly = _friendly_class(exc) if start == "start" else None
     if friendly is not None:
-        entry = CATALOGUE[friendly]
-        if unclosed is not None and "never closed" in entry.message:
+        if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
-        return SpecError(entry.message, span=span, hint=entry.hint, file=path)
-    terminals = {t.name: t for t in lark.terminals}
-    message = _found(exc)
+        return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
     hint = None
-    # `accepts` is what the parser could take here; `expected` what the lexer could (wider).
-    expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None)
-    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
-        expected = {e for e in expected if not e.startswith("_") or e == "_NL"}
-        message += f": expected {_expected_list(expected, terminals)}"
-    elif isinstance(exc, UnexpectedCharacters):
+    if isinstance(exc, UnexpectedCharacters):
         hint = "names are letters, digits and '_'; comments start with '#'"
-    if unclosed is not None and hint is None:
+    elif unclosed is not None:
         hint = (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
                 "still open here")
-    return SpecError(message, span=span, hint=hint, file=path)
+    return SpecError(_plain_message(exc), span=span, hint=hint, file=path)
