@@ -72,7 +72,13 @@ def _plot_lr(ax, epochs, metrics) -> None:
     # One legend for both axes of the panel.
     lines, labels = ax.get_legend_handles_labels()
     more_lines, more_labels = twin.get_legend_handles_labels()
-    ax.legend(lines + more_lines, labels + more_labels, loc="upper right", fontsize=8)
+    _legend_below(ax, lines + more_lines, labels + more_labels)
+
+
+def _legend_below(ax, handles, labels) -> None:
+    """A one-row legend under the panel, where it can never hide a curve."""
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=len(handles), fontsize=8, frameon=False)
 
 
 def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
@@ -82,7 +88,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
         raise RunError("no metrics to plot: the run has no finished epoch",
                        hint="train for at least one epoch")
     epochs = [record.get("epoch", i + 1) for i, record in enumerate(metrics)]
-    fig = new_figure(10.0, 4.0)
+    fig = new_figure(10.0, 4.3)
     loss_ax, acc_ax = fig.subplots(1, 2)
 
     _plot_pair(loss_ax, epochs, metrics, "loss", "loss")
@@ -90,7 +96,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
     loss_ax.set_title("loss")
     _plot_lr(loss_ax, epochs, metrics)
     if not loss_ax.get_legend() and loss_ax.get_legend_handles_labels()[0]:
-        loss_ax.legend(loc="upper right", fontsize=8)
+        _legend_below(loss_ax, *loss_ax.get_legend_handles_labels())
 
     _plot_pair(acc_ax, epochs, metrics, "acc", "accuracy")
     acc_values = _finite(_series(metrics, "train_acc") + _series(metrics, "val_acc"))
@@ -98,7 +104,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
         acc_ax.set_ylim(0.0, 1.02)
     acc_ax.set_title("accuracy")
     if acc_ax.get_legend_handles_labels()[0]:
-        acc_ax.legend(loc="lower right", fontsize=8)
+        _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 
     # Whole epochs only on the x axis.
     from matplotlib.ticker import MaxNLocator
