@@ -9,8 +9,7 @@ were made. Earlier layers are final by the time a later one is scaled, so each l
 signal it will see in training. The output measured is the conv/dense layer's own output, before
 its nonlinearity, as in the paper.
 
-The forward passes run in eval mode, so dropout does not make the measurement random; the model
-is put back in the mode it was in.
+The passes run as in eval mode, so dropout does not make the measurement random.
 """
 from __future__ import annotations
 
@@ -21,6 +20,8 @@ import numpy as np
 from cnnspec.errors import RunError
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
+
+INPUT = "input"  # the network's input, as layers name it (docs/ir.md)
 
 DEFAULT_TOL = 0.1
 DEFAULT_MAX_ITER = 10
@@ -61,41 +62,50 @@ def lsuv(
     ``x``: a data batch ``(N, C, H, W)`` (or ``(N, F)``), preprocessed as in training.
     ``layers`` defaults to the layers whose init is ``lsuv`` (:func:`lsuv_layers`); pass the
     names of any conv/dense layers to apply the rescaling to them. Returns one
-    :class:`LsuvStep` per layer, in order.
+    :class:`LsuvStep` per layer, in network order.
+
+    The batch goes through the graph once, node by node: a layer's input is final once the
+    layers before it are, so re-measuring a layer after a rescaling reruns that layer alone
+    rather than the whole network.
     """
-    names = lsuv_layers(model) if layers is None else list(layers)
-    was_training = model_access.is_training(model)
-    was_recording = getattr(model, "record", False)
-    model.eval()
-    model.record = True
-    try:
-        return [_rescale_layer(model, x, name, tol, max_iter) for name in names]
-    finally:
-        model.record = was_recording
-        if was_training:
-            model.train()
+    targets = set(lsuv_layers(model) if layers is None else layers)
+    unknown = targets - {node.name for node in model_access.nodes_of(model)}
+    if unknown:
+        raise ValueError(f"no such layer(s) in the model: {', '.join(sorted(unknown))}")
+    values = {INPUT: model_access.as_input(model, x)}
+    steps = []
+    for node in model_access.nodes_of(model):
+        if not targets - {step.layer for step in steps}:
+            break
+        inputs = [values[name] for name in node.inputs]
+        if node.name in targets:
+            steps.append(_rescale_layer(model, node, inputs, tol, max_iter))
+        values[node.name] = node.layer.forward(inputs, False)
+    return steps
 
 
-def _rescale_layer(model, x: np.ndarray, name: str, tol: float, max_iter: int) -> LsuvStep:
-    """LSUV's inner loop for one layer: measure, divide the weights by the std, measure again."""
-    weight = model_access.weight_of(model, name)
-    std = _output_std(model, x, name)
+def _rescale_layer(model, node, inputs, tol: float, max_iter: int) -> LsuvStep:
+    """LSUV's inner loop for one layer: measure, divide the weights by the std, measure again.
+
+    Eval mode (``training=False``): dropout does not make the measurement random.
+    """
+    weight = model_access.weight_of(model, node.name)
+    std = _output_std(node, inputs)
     before = std * std
     iterations = 0
     while abs(std * std - 1.0) >= tol and iterations < max_iter:
         weight *= weight.dtype.type(1.0 / std)
-        std = _output_std(model, x, name)
+        std = _output_std(node, inputs)
         iterations += 1
-    return LsuvStep(layer=name, variance_before=before, variance_after=std * std,
+    return LsuvStep(layer=node.name, variance_before=before, variance_after=std * std,
                     iterations=iterations, tol=tol)
 
 
-def _output_std(model, x: np.ndarray, name: str) -> float:
-    model.forward(x)
-    std = std64(model.activations[name])
+def _output_std(node, inputs) -> float:
+    std = std64(node.layer.forward(inputs, False))
     if not np.isfinite(std) or std == 0.0:
         raise RunError(
-            f"LSUV cannot rescale layer '{name}': its output on the batch has std {std}",
+            f"LSUV cannot rescale layer '{node.name}': its output on the batch has std {std}",
             hint="the signal is already dead or infinite before this layer; check the inputs "
             "and the init of the layers before it",
         )

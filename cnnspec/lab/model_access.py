@@ -13,6 +13,17 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.lab.stats import WEIGHTED_KINDS
 
 
+def nodes_of(model) -> list:
+    """The model's graph nodes in topological order: each has ``name``, ``inputs`` (names of
+    earlier nodes, or ``"input"``) and ``layer`` with ``forward(inputs, training)``."""
+    return model.nodes
+
+
+def as_input(model, x) -> np.ndarray:
+    """``x`` in the model's dtype, as :meth:`forward` would take it."""
+    return np.asarray(x, dtype=model.dtype)
+
+
 def checked_of(model) -> CheckedSpec:
     """The checked spec the model was compiled from."""
     return model.checked

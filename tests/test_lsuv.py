@@ -1,0 +1,121 @@
+"""LSUV (Mishkin & Matas 2015): after it, every conv/dense layer's output has unit variance on
+the batch, within the tolerance — on a small net with biases and dropout, and on the 30-layer
+plain net where an orthogonal start alone lets the signal drift."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnspec.compile import compile_spec
+from cnnspec.errors import RunError
+from cnnspec.lab.batch import make_batch
+from cnnspec.lab.lsuv import lsuv, lsuv_layers
+from cnnspec.lab.stats import WEIGHTED_KINDS, std64
+from cnnspec.lab.variants import load_variant
+
+PLAIN30 = Path(__file__).resolve().parent.parent / "specs" / "plain30.cnn"
+
+SMALL = """\
+model small
+input 1x8x8
+default weight lsuv, bias normal(0, 0.3)
+conv 8 3x3 pad same relu
+conv 8 3x3 stride 2 relu
+dropout 0.3
+flatten
+dense 16 relu
+dense 10
+"""
+
+MIXED = """\
+model mixed
+input 1x8x8
+a: conv 8 3x3 pad same weight he_normal relu
+b: conv 8 3x3 pad same weight lsuv relu
+flatten
+c: dense 10 weight glorot_uniform
+"""
+
+
+def _model(path, init=None, seed=0):
+    return compile_spec(load_variant(path, init).checked, seed=seed)
+
+
+def _output_stds(model, x) -> dict[str, float]:
+    """Each conv/dense layer's output std on ``x``, in eval mode."""
+    model.eval()
+    model.record = True
+    model.forward(x)
+    model.record = False
+    return {info.name: std64(model.activations[info.name])
+            for info in model.checked.layers if info.kind in WEIGHTED_KINDS}
+
+
+def _write(tmp_path, text, name):
+    path = tmp_path / f"{name}.cnn"
+    path.write_text(text)
+    return path
+
+
+def test_plain30_gets_unit_variance_in_every_layer():
+    model = _model(PLAIN30, "lsuv")
+    batch = make_batch(model.checked, "data", 8, seed=0)
+    steps = lsuv(model, batch.x)
+    assert model.training  # the mode is the caller's business
+    after = _output_stds(model, batch.x)
+    # Every conv layer is lsuv; the head names its own init (lecun_normal) and keeps it.
+    assert [s.layer for s in steps] == list(after)[:30] and list(after)[30] == "head"
+    convs = {name: after[name] for name in list(after)[:30]}
+    # The orthogonal start alone is off by far more than the tolerance somewhere ...
+    assert max(abs(step.variance_before - 1) for step in steps) > 0.3
+    # ... LSUV brings every layer's output to std 1 +- 0.1 (variance 1 +- 0.1).
+    for name, std in convs.items():
+        assert abs(std - 1) < 0.1, (name, std)
+    assert all(step.converged for step in steps)
+
+
+def test_plain30_on_gaussian_input_with_a_tight_tolerance():
+    model = _model(PLAIN30, "lsuv")
+    x = make_batch(model.checked, "gaussian", 4, seed=3).x
+    lsuv(model, x, tol=0.01)
+    stds = list(_output_stds(model, x).values())[:30]
+    assert all(abs(s * s - 1) < 0.01 for s in stds)
+
+
+def test_biases_and_dropout_still_converge(tmp_path):
+    model = _model(_write(tmp_path, SMALL, "small"))
+    x = np.random.default_rng(0).standard_normal((32, 1, 8, 8)).astype(np.float32)
+    steps = lsuv(model, x, tol=1e-3)
+    assert len(steps) == 4
+    # With biases that differ per unit the output std is not proportional to the weights: one
+    # rescaling is not exact.
+    assert max(step.iterations for step in steps) > 1
+    stds = _output_stds(model, x)
+    assert all(abs(std * std - 1) < 1e-3 for std in stds.values()), stds
+
+
+def test_only_lsuv_layers_are_rescaled(tmp_path):
+    model = _model(_write(tmp_path, MIXED, "mixed"))
+    assert lsuv_layers(model) == ["b"]
+    x = np.random.default_rng(0).standard_normal((16, 1, 8, 8)).astype(np.float32)
+    params = model.params()
+    untouched = {k: params[k].copy() for k in ("a.weight", "c.weight")}
+    lsuv(model, x)
+    for key, value in untouched.items():
+        assert np.array_equal(params[key], value), key
+    assert abs(_output_stds(model, x)["b"] - 1) < 0.1
+
+
+def test_max_iter_bounds_the_rescalings(tmp_path):
+    model = _model(_write(tmp_path, SMALL, "small"))
+    x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)
+    weights = {k: v.copy() for k, v in model.params().items()}
+    steps = lsuv(model, x, max_iter=0)
+    assert all(step.iterations == 0 for step in steps)
+    assert all(np.array_equal(model.params()[k], v) for k, v in weights.items())
+
+
+def test_a_dead_signal_is_a_run_error(tmp_path):
+    model = _model(_write(tmp_path, SMALL.replace("bias normal(0, 0.3)", "bias zeros"), "dead"))
+    with pytest.raises(RunError, match="std 0"):
+        lsuv(model, np.zeros((4, 1, 8, 8), dtype=np.float32))

@@ -1,0 +1,79 @@
+"""Symmetry breaking: why weights start random.
+
+When every weight of a layer starts at one constant, every filter computes the same output and
+receives the same gradient, so no number of SGD steps can make them differ; the layer has the
+capacity of a single filter. Random, zero-mean init breaks that tie (Glorot & Bengio 2010;
+Goodfellow et al. 2016, sec. 8.4). For the tie to hold, what follows the layer must treat its
+channels alike too, so the whole net here shares the model-wide init.
+"""
+import numpy as np
+import pytest
+
+SPEC = """\
+model sym
+input 1x8x8
+conv 4 3x3 pad same relu
+conv 4 3x3 pad same relu
+flatten
+dense 10
+"""
+
+STEPS = 6
+LR = 0.1
+
+
+def _compile(tmp_path, init: str):
+    from cnnspec.compile import compile_spec
+    from cnnspec.lab.variants import load_variant
+
+    path = tmp_path / "sym.cnn"
+    path.write_text(SPEC)
+    return compile_spec(load_variant(path, init).checked, seed=0, dtype="float64")
+
+
+def _train(model, steps: int) -> None:
+    """Plain SGD (w <- w - lr * dw) on one fixed random batch."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((8, 1, 8, 8))
+    y = rng.integers(0, 10, size=8)
+    model.train()
+    for _ in range(steps):
+        out = model.forward(x)
+        _, dout = model.loss(out, y)
+        model.backward(dout)
+        params, grads = model.params(), model.grads()
+        for key, dw in grads.items():
+            params[key] -= LR * dw
+
+
+def _filters(model, layer: str) -> np.ndarray:
+    return model.params()[f"{layer}.weight"]
+
+
+@pytest.mark.parametrize("init", ["constant(0.1)", "constant(-0.05)"])
+def test_constant_init_keeps_every_filter_identical(tmp_path, init):
+    model = _compile(tmp_path, init)
+    _train(model, STEPS)
+    for layer in ("conv1", "conv2"):
+        w = _filters(model, layer)
+        assert np.isfinite(w).all()
+        # Every filter learned exactly what the first one did.
+        assert np.allclose(w, w[:1], rtol=0, atol=1e-12), layer
+
+
+def test_random_init_gives_filters_that_differ(tmp_path):
+    model = _compile(tmp_path, "he_normal")
+    _train(model, STEPS)
+    for layer in ("conv1", "conv2"):
+        w = _filters(model, layer)
+        spread = np.abs(w - w[:1]).reshape(len(w), -1).max(axis=1)
+        # Every filter other than the first differs from it.
+        assert (spread[1:] > 1e-3).all(), layer
+
+
+def test_constant_filters_did_move(tmp_path):
+    """The tie is not a frozen net: the constant weights change, together."""
+    model = _compile(tmp_path, "constant(0.1)")
+    start = _filters(model, "conv1").copy()
+    _train(model, STEPS)
+    assert np.abs(_filters(model, "conv1") - start).max() > 1e-6
