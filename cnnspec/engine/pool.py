@@ -17,38 +17,40 @@ def _window(x, kernel, stride, pads) -> Window:
 
 
 def maxpool_forward(x, kernel, stride, pads=(0, 0, 0, 0)):
-    """Max over each window.
+    """Max over each window: a running ``np.maximum`` over the kh*kw offset views.
 
     ``x`` (N, C, H, W)  ->  ``out`` (N, C, Ho, Wo) (a view of channel-first memory).
-    ``cache`` = (x's shape, ``arg`` (C, N, Ho, Wo): the index ``i*kw + j`` of the first maximal
-    offset of each window, as PyTorch picks it, and the :class:`Window`).
+    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``best`` the
+    channel-first output (C, N, Ho, Wo), the :class:`Window`). Where the maximum sits is found
+    again in the backward pass (cheaper than tracking it here).
     """
     win = _window(x, kernel, stride, pads)
     xp = channel_first_padded(x, win, fill=-np.inf)
-    best = arg = None
-    kw = win.kernel[1]
-    for i, j, rows, cols in win.offsets():
+    best = None
+    for _, _, rows, cols in win.offsets():
         view = xp[:, :, rows, cols]
-        if best is None:
-            best = view.copy()
-            arg = np.zeros(best.shape, dtype=np.int16)
-            continue
-        larger = view > best  # strict: the first maximum keeps the gradient
-        np.copyto(best, view, where=larger)
-        np.copyto(arg, i * kw + j, where=larger)
-    return best.transpose(1, 0, 2, 3), (x.shape, arg, win)
+        best = view.copy() if best is None else np.maximum(best, view, out=best)
+    return best.transpose(1, 0, 2, 3), (x.shape, xp, best, win)
 
 
 def maxpool_backward(dout, cache):
-    """``dout`` (N, C, Ho, Wo)  ->  ``dx`` (N, C, H, W): each window's gradient goes to its max."""
-    x_shape, arg, win = cache
+    """``dout`` (N, C, Ho, Wo)  ->  ``dx`` (N, C, H, W): each window's gradient goes to its
+    maximum; on ties to the first maximal offset in row-major order, as PyTorch does."""
+    x_shape, xp, best, win = cache
     n, c = x_shape[:2]
     dout_c = dout.transpose(1, 0, 2, 3)
     dxp = np.zeros((c, n) + win.padded_hw, dtype=dout.dtype)
-    zero = dout.dtype.type(0)
-    kw = win.kernel[1]
-    for i, j, rows, cols in win.offsets():
-        dxp[:, :, rows, cols] += np.where(arg == i * kw + j, dout_c, zero)
+    # Windows that do not overlap write each input pixel at most once.
+    disjoint = all(s >= k for s, k in zip(win.stride, win.kernel))
+    open_ = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet found
+    for _, _, rows, cols in win.offsets():
+        hit = xp[:, :, rows, cols] == best
+        hit &= open_
+        open_ &= ~hit
+        if disjoint:
+            np.multiply(dout_c, hit, out=dxp[:, :, rows, cols])
+        else:
+            dxp[:, :, rows, cols] += dout_c * hit
     return win.unpad(dxp).transpose(1, 0, 2, 3)
 
 
