@@ -93,7 +93,7 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
                                            for o in range(shown)]
     per_filter = 1 if starts is None else 2
     tile_w_in, tile_h_in = _tile_inches(images[0].shape)
-    caption_in = _CAPTION_INCHES * per_filter
+    caption_in = _CAPTION_INCHES if per_filter == 1 else _CAPTION_INCHES + 0.1  # two lines
     columns = grid_layout(shown, tile_w_in, tile_h_in + caption_in, per_filter)
     rows = math.ceil(shown / columns)
     width = max(columns * per_filter * tile_w_in + 0.3, 3.5)
