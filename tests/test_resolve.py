@@ -59,9 +59,9 @@ def test_lenet5_is_resolved_in_full():
                                "group": None, "size": [2, 2], "stride": [2, 2],
                                "padding": "valid"}
     assert ir["output"] == "fc3"
-    assert ir["training"]["data"] == {"name": "shapes", "size": 32,
-                                      "classes": ["x", "plus", "o", "square"], "count": 4000,
-                                      "noise": 0.1}
+    assert ir["training"]["data"] == {
+        "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,
+        "classes": ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag"]}
 
 
 def test_unnamed_layers_count_statements_of_their_kind():

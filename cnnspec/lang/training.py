@@ -22,7 +22,7 @@ DATASETS: dict[str, list[Param]] = {
     "fashion-mnist": [],
     "shapes": [
         Param("size", 16, lambda v, what: read.positive_int(v, what)),
-        Param("classes", ["x", "plus", "o", "square"],
+        Param("classes", list(SHAPE_CLASSES),
               lambda v, what: read.word_list(v, "shape classes", SHAPE_CLASSES, "shape class")),
         Param("count", 4000, read.positive_int),
         Param("noise", 0.1, read.nonnegative_number),
