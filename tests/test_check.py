@@ -299,9 +299,14 @@ def test_identity_on_an_even_kernel_is_accepted():
     assert check(spec).by_name["a"].output_shape == (2, 8, 8)
 
 
-def test_input_must_match_a_built_in_dataset():
-    spec = model((1, 16, 16), [simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
+def test_input_and_output_that_do_not_fit_the_dataset_warn():
+    spec = model((1, 16, 16), [simple("flat", "flatten", ["input"]), dense("out", 4, ["flat"])])
     spec.ir["training"]["data"] = {"name": "digits"}
-    (err,) = errors_of(spec)
-    assert err.json_path == "$.input.shape"
-    assert err.message == "the input is 1x16x16, but the digits images are 1x8x8"
+    shape, classes = check(spec).warnings  # warnings: `train --data` may bring other data
+    assert shape.json_path == "$.input.shape"
+    assert shape.message == "the input is 1x16x16, but the digits images are 1x8x8"
+    assert classes.json_path == "$.layers[1]"
+    assert "gives (4,), but digits has 10 classes" in classes.message
+    spec.ir["training"]["data"] = {"name": "shapes", "size": 16, "classes": ["x", "o"],
+                                   "count": 100, "noise": 0.0}
+    assert check(spec).warnings == []  # more scores than classes can train

@@ -47,10 +47,11 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
      "x_kernel needs a square kernel", 2, 12),
     ("softmax_not_last", HEAD + "conv 4 3x3\nsoftmax\n" + TAIL,
      "softmax 'softmax1' is not the output layer", 3, 1),
-    ("input_is_not_the_datasets", "input 1x16x16\n" + TAIL,
-     "the input is 1x16x16, but the digits images are 1x8x8", 1, 1),
-    ("fewer_outputs_than_classes", HEAD + "flatten\ndense 4\n",
-     "digits has 10 classes", 3, 1),
+    ("padded_pool_window_too_large", HEAD + "conv 4 7x7\navgpool 5x5 pad 1\n" + TAIL,
+     "5x5 window of avgpool 'avgpool1' is larger than its input there: 2x2, 4x4 after padding",
+     3, 9),
+    ("concat_of_vectors", HEAD + "a: flatten\nb: flatten <- input\nc: concat(a, b)\ndense 10\n",
+     "concat 'c' joins (C, H, W) feature maps", 4, 4),
 ]
 PARSE_CASES = [  # syntax, names and values: found by the parser
     ("unknown_layer_kind", HEAD + "convv 4 3x3\n" + TAIL, "unknown layer kind 'convv'", 2, 1),

@@ -41,9 +41,11 @@ def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
 
 
 def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
+    """Lints of a spec without errors (so every layer has its LayerInfo)."""
     used = used_layers(spec)
-    return (lints.constant_weights(spec, infos) + lints.signal_scale(spec, infos, used)
-            + lints.unused_layers(spec, used))
+    output = next(info for info in infos if info.name == spec.ir["output"])
+    return (lints.data_fit(spec, output) + lints.constant_weights(spec, infos)
+            + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used))
 
 
 def _as_error(warning: SpecError) -> SpecError:
@@ -61,21 +63,17 @@ def check(spec: Spec, strict: bool = False) -> CheckedSpec:
         raise SpecErrors(errors)
     errors += lints.softmax_placement(spec)
     infos = _infer_all(spec, errors)
-    by_name = {info.name: info for info in infos}
-    output = by_name.get(spec.ir["output"])
-    if output is not None:
-        errors += lints.data_fit(spec, output)
     warnings = _warnings(spec, infos) if not errors else []
     if strict:
         errors += [_as_error(w) for w in warnings]
         warnings = []
     if errors:
         raise SpecErrors(errors + warnings)
-    return _checked(spec, infos, output, warnings)
+    return _checked(spec, infos, warnings)
 
 
-def _checked(spec: Spec, infos: list[LayerInfo], output: LayerInfo,
-             warnings: list[SpecError]) -> CheckedSpec:
+def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError]) -> CheckedSpec:
+    output = next(info for info in infos if info.name == spec.ir["output"])
     total = sum(info.params for info in infos)
     trainable = sum(info.trainable_params for info in infos)
     return CheckedSpec(

@@ -7,12 +7,15 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   every filter gets the same gradient and stays equal to the others, so the layer never has more
   than one distinct filter (the "symmetry breaking" argument for random init);
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
-- layers the output does not use.
+- layers the output does not use;
+- an input shape that is not the spec's dataset's, or an output with fewer scores than the
+  dataset has classes (or not a flat vector of scores). These are warnings, not errors, because
+  ``cnnspec train --data`` may train the spec on other data; the trainer checks the data it
+  actually loads.
 
-Errors: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
+Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
-squash the scores twice), an input shape that is not the dataset's, and an output with fewer
-scores than the dataset has classes (or not a flat vector of scores).
+squash the scores twice).
 """
 from __future__ import annotations
 
@@ -86,7 +89,7 @@ def _dataset(spec: Spec) -> tuple[tuple[int, ...], int] | None:
 
 
 def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
-    """The input must be the dataset's image shape; the output one score per class."""
+    """The input should be the dataset's image shape, the output one score per class."""
     known = _dataset(spec)
     if known is None:  # npz: shapes are only known when the file is read
         return []
@@ -96,7 +99,7 @@ def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
     if tuple(spec.ir["input"]["shape"]) != image:
         errors.append(spec.error(
             f"the input is {'x'.join(map(str, spec.ir['input']['shape']))}, but the {name} "
-            f"images are {'x'.join(map(str, image))}", "input",
+            f"images are {'x'.join(map(str, image))}", "input", severity="warning",
             hint=f"write `input {'x'.join(map(str, image))}`" + (
                 f" or set shapes(size={spec.ir['input']['shape'][1]})" if name == "shapes" else "")))
     # More scores than classes trains (the extra ones are never the target); fewer cannot.
@@ -104,6 +107,6 @@ def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
         errors.append(spec.error(
             f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {name} "
             f"has {classes} classes: the loss needs one score per class, shape ({classes},)",
-            output.name,
+            output.name, severity="warning",
             hint=f"end with `dense {classes}` (after `flatten` or `global_avgpool`)"))
     return errors
