@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from render_fixtures import small_checked
 
 import cnnspec
 from cnnspec.errors import RunError
@@ -12,7 +13,6 @@ from cnnspec.render import backend
 from cnnspec.render.diagram import build_graph, collapse_plan, render_diagram, units
 from cnnspec.render.layer_text import init_text, shape_text
 from cnnspec.render.repeats import identical_runs
-from render_fixtures import small_checked
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPECS = sorted(SPEC_DIR.glob("*.cnn"))

@@ -60,9 +60,9 @@ def test_curves_need_png_extension(tmp_path):
 
 # --- filters -------------------------------------------------------------------------------
 
-from cnnspec.render.features import plot_features  # noqa: E402
-from cnnspec.render.filters import default_title, filter_image, grid_layout, plot_filters  # noqa: E402
-from cnnspec.render.tiles import side_by_side, symmetric_limit  # noqa: E402
+from cnnspec.render.features import plot_features
+from cnnspec.render.filters import default_title, filter_image, grid_layout, plot_filters
+from cnnspec.render.tiles import side_by_side, symmetric_limit
 
 
 def test_filters_png_with_initial_is_wider(tmp_path):
@@ -114,9 +114,9 @@ def test_grid_layout_is_near_four_by_three(count, tile_w, tile_h, per_filter):
 
 
 @pytest.mark.parametrize("bad", [
-    dict(weights=np.zeros((3, 3))),
-    dict(weights=np.zeros((2, 1, 3, 3)), initial=np.zeros((2, 1, 5, 5))),
-    dict(weights=np.zeros((2, 1, 3, 3)), channels="sum"),
+    {"weights": np.zeros((3, 3))},
+    {"weights": np.zeros((2, 1, 3, 3)), "initial": np.zeros((2, 1, 5, 5))},
+    {"weights": np.zeros((2, 1, 3, 3)), "channels": "sum"},
 ])
 def test_filters_reject_bad_input(tmp_path, bad):
     with pytest.raises(RunError):

@@ -24,9 +24,17 @@ from cnnspec.errors import RunError
 from cnnspec.render import palette
 from cnnspec.render.backend import render_source
 from cnnspec.render.kernel_table import is_fixed, kernels_html
-from cnnspec.render.layer_text import (ACTIVATIONS, WEIGHTED, compact_hyperparams, count_text,
-                                       hyperparams, init_text, is_frozen, params_text,
-                                       shape_text)
+from cnnspec.render.layer_text import (
+    ACTIVATIONS,
+    WEIGHTED,
+    compact_hyperparams,
+    count_text,
+    hyperparams,
+    init_text,
+    is_frozen,
+    params_text,
+    shape_text,
+)
 from cnnspec.render.repeats import Block, identical_runs
 
 DETAILS = ("full", "minimal")
@@ -172,8 +180,8 @@ def _table(rows: list[str], frozen: bool, kind: str) -> str:
 
 
 def _input_label(checked: CheckedSpec) -> str:
-    rows = [f'<tr><td bgcolor="{palette.fill("input")}"><font point-size="11"><b>input</b>'
-            f"</font></td></tr>", _row(shape_text(checked.input_shape), align="center")]
+    rows = [(f'<tr><td bgcolor="{palette.fill("input")}"><font point-size="11"><b>input</b>'
+            f"</font></td></tr>"), _row(shape_text(checked.input_shape), align="center")]
     return _table(rows, False, "input")
 
 
@@ -189,8 +197,12 @@ def legend_label(checked: CheckedSpec, unit_list: list[Unit],
     cells = "".join(
         f'<td bgcolor="{palette.FAMILIES[name][0]}"><font point-size="9">{escape(name)}'
         f"</font></td>" for name in seen)
-    notes = ["edge: tensor shape C x H x W", "σ: std of the initial weights",
-             "U(±a): uniform on [-a, a]"]
+    inits = " ".join(init_text(layer.weight_init) for layer in checked.layers)
+    notes = ["edge: tensor shape C x H x W"]
+    if "σ=" in inits:
+        notes.append("σ: std of the initial weights")
+    if "U(±" in inits:
+        notes.append("U(±a): uniform on [-a, a]")
     if any(is_frozen(layer) for layer in checked.layers):
         notes.append("dashed grey: frozen (not trained)")
     notes += extra or []
@@ -257,8 +269,8 @@ def summary_label(first: Block, hidden: list[Block]) -> str:
     params = sum(layer.params for layer in first.layers)
     name = hidden[0].group if len(hidden) == 1 else f"{hidden[0].group} … {hidden[-1].group}"
     more = "1 more block" if len(hidden) == 1 else f"{len(hidden)} more blocks"
-    rows = [f'<tr><td bgcolor="{palette.FAMILIES["input"][0]}"><font point-size="11">'
-            f"<b>{escape(name)}</b></font></td></tr>",
+    rows = [(f'<tr><td bgcolor="{palette.FAMILIES["input"][0]}"><font point-size="11">'
+            f"<b>{escape(name)}</b></font></td></tr>"),
             _row(f"{more} like {first.group}", align="center"),
             _row(f"each: {kinds}", align="center")]
     if params:

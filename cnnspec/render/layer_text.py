@@ -58,14 +58,14 @@ def hyperparams(layer: LayerInfo) -> list[str]:
     if kind == "conv":
         noun = "filter" if ir["filters"] == 1 else "filters"
         lines = [f"{ir['filters']} {noun} {pair_text(ir['kernel'])}",
-                 f"stride {step_text(ir['stride'])}, pad {pads_text(layer)}, "
-                 f"dilation {step_text(ir['dilation'])}"]
+                 (f"stride {step_text(ir['stride'])}, pad {pads_text(layer)}, "
+                 f"dilation {step_text(ir['dilation'])}")]
         return lines
     if kind == "dense":
         return [f"{ir['units']} units"]
     if kind in ("maxpool", "avgpool"):
-        return [f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
-                f"pad {pads_text(layer)}"]
+        return [(f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
+                f"pad {pads_text(layer)}")]
     if kind == "leaky_relu":
         return [f"slope {_number(ir['slope'])}"]
     if kind == "elu":

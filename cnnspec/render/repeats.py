@@ -30,7 +30,7 @@ class Block:
     def relative(self, name: str) -> str:
         """A layer name without the instance prefix (``body_3_conv`` -> ``conv``)."""
         prefix = self.group + "_"
-        return name[len(prefix):] if name.startswith(prefix) else name
+        return name.removeprefix(prefix)
 
 
 def blocks(checked: CheckedSpec) -> list[Block]:
