@@ -18,7 +18,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cnnspec.errors import RunError
 
 DEFAULT_TARGET = 0.9
 
@@ -80,29 +79,24 @@ def run_job(job: Job) -> JobResult:
     """Train one variant with one seed (the body of a worker process)."""
     from cnnspec.lab.variants import load_variant
     from cnnspec.train.api import train
+    from cnnspec.train.loop import Diverged
 
     label = variant_label(job.init)
     variant = load_variant(job.spec, job.init)
-    options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir}
+    # One plot of all variants is drawn at the end; the per-run curves are not needed.
+    options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir,
+               "curves": False}
     if job.epochs is not None:
         options["epochs"] = job.epochs
     try:
         run = train(variant.checked, **options)
-    except RunError as exc:
-        if not _is_divergence(job.out):
-            raise
+    except Diverged as exc:
         return JobResult(label, job.seed, _metrics_on_disk(job.out), None, True, exc.message,
                          job.out)
     metrics = list(run.metrics)
     test_acc = run.summary.get("test_acc")
     diverged = bool(run.summary.get("diverged")) or not _finite_losses(metrics)
     return JobResult(label, job.seed, metrics, test_acc, diverged, None, job.out)
-
-
-def _is_divergence(out: str) -> bool:
-    from cnnspec.train.rundir import DIVERGED
-
-    return (Path(out) / DIVERGED).exists()
 
 
 def _metrics_on_disk(out: str) -> list[dict]:

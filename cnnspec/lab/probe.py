@@ -27,7 +27,7 @@ def probe(model, x: np.ndarray, y: np.ndarray) -> list[LayerStats]:
         model.record = was_recording
 
 
-def collect(model, input_std: float) -> list[LayerStats]:
+def collect(model, input_std: float | None) -> list[LayerStats]:
     """Statistics of every layer from what the model recorded on its last forward/backward.
 
     Layers whose output was not recorded (none, unless the engine skips one) are left out.

@@ -59,11 +59,8 @@ class StatsRecorder:
     def _write(self, step: int, model) -> None:
         from cnnspec.lab.jsonout import dumps
         from cnnspec.lab.probe import collect
-        from cnnspec.lab.stats import std64
-
-        x = model.activations.get("input")
-        input_std = std64(x) if x is not None else float("nan")
-        rows = [row.to_dict() for row in collect(model, input_std=input_std)]
+        # The model does not keep its input, so act_ratio is left out (None) here.
+        rows = [row.to_dict() for row in collect(model, input_std=None)]
         with self.path.open("a", encoding="utf-8") as f:
             f.write(dumps({"step": step, "layers": rows}, indent=None) + "\n")
         self.records += 1

@@ -27,14 +27,15 @@ class LayerStats:
     """What one layer did to one batch. ``None`` where a number does not apply to the layer.
 
     ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
-    2015 show falls or grows exponentially with depth under a wrong init.
+    2015 show falls or grows exponentially with depth under a wrong init (None when the input
+    was not seen, as during training).
     """
 
     name: str
     kind: str
     act_mean: float
     act_std: float
-    act_ratio: float
+    act_ratio: float | None
     dead_frac: float | None
     weight_std: float | None
     weight_std_expected: float | None
@@ -64,7 +65,7 @@ def layer_stats(
     name: str,
     kind: str,
     out: np.ndarray,
-    input_std: float,
+    input_std: float | None,
     dout: np.ndarray | None = None,
     weight: np.ndarray | None = None,
     dweight: np.ndarray | None = None,
@@ -82,13 +83,19 @@ def layer_stats(
         kind=kind,
         act_mean=mean64(out),
         act_std=act_std,
-        act_ratio=act_std / input_std if input_std > 0 else float("nan"),
+        act_ratio=_ratio(act_std, input_std),
         dead_frac=zero_fraction(out) if kind in RELU_KINDS else None,
         weight_std=std64(weight) if weight is not None else None,
         weight_std_expected=weight_std_expected,
         grad_std=std64(dout) if dout is not None else None,
         weight_grad_std=std64(dweight) if dweight is not None else None,
     )
+
+
+def _ratio(std: float, input_std: float | None) -> float | None:
+    if input_std is None:
+        return None
+    return std / input_std if input_std > 0 else float("nan")
 
 
 def weighted(stats: list[LayerStats]) -> list[LayerStats]:
