@@ -188,8 +188,9 @@ def test_references_are_checked_for_json_input():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["b"]), conv("b", 4, (3, 3), ["inptu"]),
                              conv("b", 4, (3, 3), ["a"])], output="nowhere")
     messages = [(e.json_path, e.message) for e in errors_of(spec)]
-    assert ("$.layers[0].inputs", "layer 'a' uses 'b', which is written after it; a layer may "
-            "only use layers written before it (so there are no cycles)") in messages
+    later = ("layer 'a' uses 'b', which is written after it; a layer may only use layers "
+             "written before it (so there are no cycles)")
+    assert ("$.layers[0].inputs", later) in messages
     assert ("$.layers[1].inputs", "layer 'b' uses 'inptu', which is not defined") in messages
     assert any("used twice" in m for _, m in messages)
     assert ("$.output", "the output layer 'nowhere' is not found") in messages

@@ -32,8 +32,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("concat_sizes_differ", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 pad same <- input\n"
      "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' (4, 6, 6)", 4, 4),
     ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
-     "expected 3x3 matrices, one for every filter, one per filter (4) or per filter and input "
-     "channel (4x1)", 2, 12),
+     ("expected 3x3 matrices, one for every filter, one per filter (4) or per filter and input "
+      "channel (4x1)"), 2, 12),
     ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
      + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
     ("literal_wrong_channel_count", "input 3x8x8\nconv 2 2x2 weight "

@@ -150,8 +150,8 @@ def summary_table(checked: CheckedSpec) -> str:
         f"Trainable params: {data['trainable_params']:,}",
         f"Frozen params: {data['frozen_params']:,}",
         f"Multiply-adds per image: {data['macs']:,}",
-        f"Activation memory per image: {_bytes_text(data['activation_memory_bytes'])} "
-        f"(float32, all layer outputs)",
+        (f"Activation memory per image: {_bytes_text(data['activation_memory_bytes'])} "
+         "(float32, all layer outputs)"),
     ]
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
              f"output '{data['output']}' {_dims(data['output_shape'])}")
