@@ -155,3 +155,39 @@ def test_a_few_sgd_steps_lower_the_loss():
         for name, grad in model.grads().items():
             params[name] -= 0.1 * grad
     assert losses[-1] < 0.5 * losses[0]
+
+
+def _step(model, x, y):
+    out = model.forward(x)
+    loss, dout = model.loss(out, y)
+    dx = model.backward(dout)
+    return out, loss, dx, model.grads()
+
+
+@pytest.mark.parametrize("layers", [
+    "c1: conv 4 3x3 pad same relu\np: maxpool 2\nf: flatten\nfc: dense 3\nsm: softmax",
+    "c1: conv 4 3x3 stride 2 tanh\ng: global_avgpool\nfc: dense 3",
+])
+def test_two_threads_match_one_thread(layers):
+    model = compile_spec(_spec(layers), seed=0, dtype="float64")
+    x, y = _batch(model.checked, n=21)
+    single = _step(model, x, y)
+    model.threads = 2
+    split = _step(model, x, y)
+    assert model._split
+    np.testing.assert_allclose(split[0], single[0], rtol=1e-12, atol=1e-12)
+    assert split[1] == pytest.approx(single[1], rel=1e-12)
+    np.testing.assert_allclose(split[2], single[2], rtol=1e-10, atol=1e-12)
+    for name, grad in single[3].items():
+        np.testing.assert_allclose(split[3][name], grad, rtol=1e-10, atol=1e-12)
+
+
+def test_batch_norm_keeps_training_in_one_piece():
+    model = compile_spec(_spec(SMALL), seed=0)
+    model.threads = 2
+    x, y = _batch(model.checked, n=32)
+    _step(model, x, y)
+    assert not model._split
+    model.eval()
+    model.forward(x)
+    assert model._split

@@ -13,6 +13,11 @@ softmax. Any other ``dout`` passes through the softmax's own backward.
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
 values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
 every layer's own output and gradient can be recorded.
+
+Threads: with ``model.threads = 2`` (opt-in; the default is 1) a batch of at least 16 runs as
+two halves in two threads (:mod:`cnnspec.engine.parallel`); results equal the one-thread ones
+up to rounding. It is skipped while recording, and while training a model with batch norm or
+dropout.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.engine import losses
+from cnnspec.engine import parallel
 from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
@@ -54,6 +60,7 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
+        self.threads = 1
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
         self._by_name = {node.name: node for node in nodes}
@@ -63,6 +70,9 @@ class Model:
                                and self._by_name[output].kind == "softmax")
         self._last_out = self._logits = self._fused_dout = None
         self._ran: list[Node] = []
+        self._coupled = any(node.kind in parallel.BATCH_COUPLED for node in self._plain)
+        self._parallel: parallel.DataParallel | None = None
+        self._split = False
 
     # ----------------------------------------------------------------- running
     @property
@@ -79,7 +89,12 @@ class Model:
 
     def forward(self, x) -> np.ndarray:
         """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
-        values = {INPUT: np.asarray(x, dtype=self.dtype)}
+        x = np.asarray(x, dtype=self.dtype)
+        self._split = self._can_split(x)
+        if self._split:
+            self._last_out, self._logits = self._data_parallel().forward(x)
+            return self._last_out
+        values = {INPUT: x}
         plan = self._plain if self.record else self._fused
         if self.record:
             self.activations = {}
@@ -113,9 +128,12 @@ class Model:
         Fills :meth:`grads` and returns d loss / d input (None when ``input_grad`` is False,
         which saves the first layer's input-gradient work when training).
         """
+        fused = self._fused_softmax and dout is self._fused_dout
+        if self._split:
+            return self._data_parallel().backward(dout, fused, input_grad)
         nodes = list(self._ran)
         grads = {self.output: dout}
-        if self._fused_softmax and dout is self._fused_dout:
+        if fused:
             softmax = nodes.pop()  # the output layer; its input receives the logits' gradient
             grads = {softmax.inputs[0]: dout}
         self.activation_grads = {}
@@ -143,6 +161,23 @@ class Model:
             wanted[node.name] = (self.record or node.layer.trainable
                                  or any(wanted[name] for name in node.inputs))
         return wanted
+
+    # ---------------------------------------------------------------- threads
+    def replica(self) -> "Model":
+        """A model sharing this one's parameters and buffers, with its own layer caches."""
+        nodes = [Node(n.name, n.kind, parallel.replicate_layer(n.layer), list(n.inputs))
+                 for n in self.nodes]
+        return Model(nodes, self.output, self.loss_name, self.dtype, self.checked)
+
+    def _can_split(self, x: np.ndarray) -> bool:
+        return (self.threads > 1 and not self.record
+                and x.shape[0] >= self.threads * parallel.MIN_PART
+                and not (self.training and self._coupled))
+
+    def _data_parallel(self) -> parallel.DataParallel:
+        if self._parallel is None or self._parallel.parts != self.threads:
+            self._parallel = parallel.DataParallel(self, self.threads)
+        return self._parallel
 
     # -------------------------------------------------------------- parameters
     def params(self) -> dict[str, np.ndarray]:
