@@ -112,6 +112,16 @@ CASES = [
      None),
     ("input 1x8x8\nconv 8 3\ntrain {\n  batch 0\n}\n", "at least 1", 4, 9, None),
     ("input 1x8x8\nconv 8 3 x 3\n", "unexpected 'x'", 2, 10, "without spaces"),
+    ("input 1x8x8\nc: conv 8 3 relu\nc_relu: relu\n", "two layers are called 'c_relu'", 3, 1,
+     "generated"),
+    ("input 1x8x8\nb_1_relu: relu\nrepeat 2 as b {\n  relu\n}\n",
+     "two layers are called 'b_1_relu'", 4, 3, None),
+    ("input 1x8x8\nrepeat 5000 {\n  relu\n}\n", "at most 1000", 2, 8, None),
+    ("input 1x8x8\nconv 8 3 input\n", "unexpected 'input'", 2, 10, "<- input"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(size=8.5)\n}\n", "whole number", 4, 20,
+     None),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  optimizer sgd(nesterov=yes)\n}\n",
+     "nesterov of sgd must be true or false", 4, 26, None),
 ]
 
 

@@ -46,6 +46,7 @@ DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinea
 DEFAULT_BIAS_INIT = {"name": "zeros"}
 BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
 RESERVED = {"input", BLOCK_INPUT}
+MAX_REPEAT = 1000  # far beyond any network trained here; keeps a typo from making 10^9 layers
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Resolver:
     weight_default: dict | None
     errors: list[SpecError] = field(default_factory=list)
     spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
+    reported_duplicates: set[str] = field(default_factory=set)
 
     # -- the whole spec ---------------------------------------------------------------------
 
@@ -226,6 +228,7 @@ class Resolver:
                     f"'{stmt.label}' is reserved and cannot name a layer", span=stmt.label_span,
                     hint="`input` is the network's input; `in` a repeat block's input"))
             elif stmt.label in first:
+                self.reported_duplicates.add(stmt.label)
                 self.errors.append(SpecError(
                     f"duplicate layer name '{stmt.label}'", span=stmt.label_span,
                     hint=f"'{stmt.label}' is already defined on line "
@@ -236,6 +239,9 @@ class Resolver:
     def _expand_repeat(self, stmt: RepeatStmt, index: int, taken: set[str]) -> list[Entry]:
         try:
             count = read.positive_int(stmt.count, "the repeat count")
+            if count > MAX_REPEAT:
+                raise SpecError(f"the repeat count must be at most {MAX_REPEAT}, not {count}",
+                                span=stmt.count.span)
         except SpecError as err:
             self.errors.append(err)
             return []
@@ -287,7 +293,20 @@ class Resolver:
             prev = entry.name
             if layer.activation is not None:
                 prev = self._activation_layer(entry, layer, layers, defined)
+        self._check_unique(layers)
         return layers
+
+    def _check_unique(self, layers: list[dict]) -> None:
+        """Generated names (`conv1_relu`, `body_2_conv`) may meet a name the user wrote."""
+        seen: set[str] = set()
+        for layer in layers:
+            name = layer["name"]
+            if name in seen and name not in self.reported_duplicates:
+                self._error(SpecError(
+                    f"two layers are called '{name}'", span=self.spans.get((name, None)),
+                    hint="names are generated for activations (`<layer>_relu`), unnamed layers "
+                    "(`<kind><n>`) and repeat blocks (`<block>_<i>_<name>`); rename one"))
+            seen.add(name)
 
     def _all_names(self, entries: list[Entry]) -> dict[str, Span]:
         """Every layer name with its declaration, to tell 'later' from 'undefined'."""
@@ -393,10 +412,6 @@ class Resolver:
         """`conv 16 3x3 relu`: the relu as its own layer, named after the conv."""
         kind, params, span = layer.activation
         name = f"{entry.name}_{kind}"
-        if name in defined:
-            self._error(SpecError(
-                f"the activation of {entry.name} would be called '{name}', which is taken",
-                span=span, hint="write the activation as its own, named layer"))
         layers.append({"name": name, "kind": kind, "inputs": [entry.name], "group": entry.group,
                        **params})
         self.spans[(name, None)] = span

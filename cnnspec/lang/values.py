@@ -92,7 +92,9 @@ def choice(value: Value, what: str, options: list[str]) -> str:
 
 
 def boolean(value: Value, what: str) -> bool:
-    return choice(value, what, ["true", "false"]) == "true"
+    if isinstance(value, Word) and value.name in ("true", "false"):
+        return value.name == "true"
+    raise SpecError(f"{what} must be true or false, not {describe(value)}", span=value.span)
 
 
 def string(value: Value, what: str) -> str:
