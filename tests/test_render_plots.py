@@ -147,3 +147,11 @@ def test_features_reject_bad_input(tmp_path):
         plot_features(np.zeros((1, 8, 8)), {}, tmp_path / "f.png")
     with pytest.raises(RunError, match="fc"):
         plot_features(np.zeros((1, 8, 8)), {"fc": np.zeros(10)}, tmp_path / "f.png")
+
+
+def test_scale_captions_have_no_exponents():
+    from cnnspec.render.tiles import scale_text
+
+    assert scale_text(0.1234) == "±0.12"
+    assert scale_text(7.44) == "±7.4"
+    assert scale_text(123.4) == "±123"

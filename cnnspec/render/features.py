@@ -66,8 +66,8 @@ def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
                          loc="left")
     for row, (name, x) in enumerate(maps.items(), start=1):
         _draw_layer(axes[row], name, np.asarray(x, dtype=np.float64))
-    heading = ("feature maps per conv layer: one tile per channel; red > 0 > blue, "
-               "each tile scaled to its own ±max")
+    heading = ("feature maps of each conv layer, one tile per channel: red positive, blue "
+               "negative, white zero; each tile scaled to its own ±max")
     heading = textwrap.fill(heading, width=int((columns * _TILE_INCHES + 0.4) * 12))
     fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=9)
     return save_png(fig, out_png)

@@ -146,4 +146,15 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
                        hint="give an image of the model's input size")
     maps = feature_maps(run, image)
     title = run.spec.spec.name + (f": {caption}" if caption else "")
+    title += f"; {prediction_text(run, image)}"
     return plot_features(image, maps, out_png, title=title)
+
+
+def prediction_text(run, image: np.ndarray) -> str:
+    """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
+    from cnnspec.train.predict import probabilities
+
+    probs = probabilities(run, image[None])[0]
+    best = int(np.argmax(probs))
+    name = run.classes[best] if best < len(run.classes) else str(best)
+    return f"predicted {name} ({probs[best]:.0%})"

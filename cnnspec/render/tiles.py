@@ -49,5 +49,5 @@ def side_by_side(kernels: np.ndarray) -> np.ndarray:
 
 
 def scale_text(limit: float) -> str:
-    """The caption for a tile's colour limit: ``±0.12``."""
-    return f"±{limit:.2g}"
+    """The caption for a tile's colour limit: ``±0.12``, ``±7.4``, ``±130`` (no exponents)."""
+    return f"±{limit:.0f}" if limit >= 100 else f"±{limit:.2g}"
