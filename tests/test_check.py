@@ -263,6 +263,19 @@ def test_batchnorm_resets_the_signal_scale():
     assert check(spec).warnings == []
 
 
+def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
+    spec = plain(30, GLOROT)
+    layers = spec.ir["layers"]
+    layers.insert(10, simple("bn", "batchnorm", ["act5"], eps=1e-5, momentum=0.1,
+                             trainable=True))
+    layers[11]["inputs"] = ["bn"]
+    (warning,) = check(spec).warnings
+    assert "(2^-12.5) from 'bn' to 'act30': 25 conv/dense layer(s)" in warning.message
+    assert warning.json_path == "$.layers[11].weight_init"  # conv6, the first after bn
+    (leaky,) = check(plain(20, GLOROT, "leaky_relu", slope=0.2)).warnings
+    assert "he_normal(gain=leaky_relu(0.2))" in leaky.hint
+
+
 def test_constant_weights_warn_and_strict_makes_it_an_error():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "constant",
                                                                        "value": 0.1}),

@@ -66,7 +66,7 @@ def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[Sp
     return [spec.error(signal.describe_change(change), change.first_weight_layer, "weight_init",
                        severity="warning",
                        hint=f"before {change.activation}, use "
-                            f"{signal.suggested_init(change.activation)}, which keeps the "
+                            f"{signal.suggested_init(change.activation, change.slope)}, which keeps the "
                             "factor near 1; or add batchnorm")]
 
 

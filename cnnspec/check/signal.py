@@ -77,6 +77,7 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
 class SignalChange:
     """The layer where the estimated std is furthest from the input's, and why."""
 
+    start: str  # where the scale was last 1: "input", or a batchnorm/LSUV layer
     layer: str  # where the std is furthest from 1
     std_ratio: float  # std there / std of the input
     first_weight_layer: str  # the first conv/dense layer on the way, to point at
@@ -84,6 +85,7 @@ class SignalChange:
     per_layer: float  # geometric mean of fan_in * E[w^2] * activation factor
     layers: int  # conv/dense layers on the way
     activation: str  # the activation most of them feed
+    slope: float | None = None  # that activation's slope, for leaky_relu
 
 
 def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
@@ -111,8 +113,9 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     worst = max(order, key=lambda info: abs(math.log(q[info.name])), default=None)
     if worst is None:
         return None
-    upto = order[: order.index(worst) + 1]
-    weighted = [i for i in upto if i.kind in ("conv", "dense") and i.weight_init.distribution != "lsuv"]
+    reset = _last_reset(order[: order.index(worst)])
+    upto = order[reset + 1: order.index(worst) + 1]
+    weighted = [i for i in upto if i.kind in ("conv", "dense")]
     if not weighted:
         return None
     by_name = {info.name: info for info in layers}
@@ -121,12 +124,25 @@ def largest_change(layers: list[LayerInfo], used: set[str],
                for i, a in zip(weighted, acts)]
     names = [i.weight_init.name for i in weighted]
     kinds = [a["kind"] for a in acts]
+    activation = max(set(kinds), key=kinds.count)
     return SignalChange(
-        layer=worst.name, std_ratio=math.sqrt(q[worst.name]),
+        start=order[reset].name if reset >= 0 else "input", layer=worst.name, std_ratio=math.sqrt(q[worst.name]),
         first_weight_layer=weighted[0].name,
         init_name=max(set(names), key=names.count),
         per_layer=math.exp(sum(math.log(f) for f in factors) / len(factors)),
-        layers=len(weighted), activation=max(set(kinds), key=kinds.count))
+        layers=len(weighted), activation=activation,
+        slope=next((a["slope"] for a in acts if a["kind"] == "leaky_relu"), None))
+
+
+def _is_reset(info: LayerInfo) -> bool:
+    """Batchnorm and LSUV set the scale to 1 whatever came before."""
+    return info.kind == "batchnorm" or (
+        info.weight_init is not None and info.weight_init.distribution == "lsuv")
+
+
+def _last_reset(layers: list[LayerInfo]) -> int:
+    """Index of the last layer in ``layers`` that resets the scale; -1 if none."""
+    return max((i for i, info in enumerate(layers) if _is_reset(info)), default=-1)
 
 
 def suggested_init(activation: str, slope: float | None = None) -> str:
@@ -144,8 +160,9 @@ def describe_change(change: SignalChange) -> str:
     verb = "shrink" if change.std_ratio < 1 else "grow"
     factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
     exponent = math.log2(change.std_ratio)
-    return (f"the signal's std is estimated to {verb} {factor:.3g}x (2^{exponent:.1f}) from the "
-            f"input to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
+    start = "the input" if change.start == "input" else f"'{change.start}'"
+    return (f"the signal's std is estimated to {verb} {factor:.3g}x (2^{exponent:.1f}) from "
+            f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "
             f"fan_in * Var(w) * activation factor = {change.per_layer:.3g} on average")
 
