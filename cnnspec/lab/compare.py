@@ -163,11 +163,13 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummary:
-    """The table row of one variant: final validation and test accuracy over seeds (a diverged
-    run counts with what it reached: chance, usually), epochs to ``target``, divergences."""
-    val = [r.metrics[-1]["val_acc"] for r in runs if r.metrics and
+    """The table row of one variant: final validation and test accuracy over the seeds whose
+    training finished (a diverged run has no final accuracy; it is counted under
+    ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
+    finished = [r for r in runs if not r.diverged]
+    val = [r.metrics[-1]["val_acc"] for r in finished if r.metrics and
            r.metrics[-1].get("val_acc") is not None]
-    test = [r.test_acc for r in runs if r.test_acc is not None]
+    test = [r.test_acc for r in finished if r.test_acc is not None]
     reached = [e for e in (epochs_to_reach(r.metrics, target) for r in runs) if e is not None]
     val_mean, val_std = _mean_std(val)
     test_mean, test_std = _mean_std(test)
@@ -187,12 +189,17 @@ class Comparison:
     seconds: float
 
     def curves(self) -> dict[str, list[list[dict]]]:
-        """Per variant, the per-epoch metrics of each seed (for the learning-curve plot)."""
-        return {v.label: [r.metrics for r in v.runs] for v in self.variants}
+        """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
+        label says how many seeds diverged (their curves stop where they blew up)."""
+        return {_curve_label(v): [r.metrics for r in v.runs] for v in self.variants}
 
     def to_dict(self) -> dict:
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
                 "variants": [asdict(v) for v in self.variants]}
+
+
+def _curve_label(v: VariantSummary) -> str:
+    return v.label if not v.diverged else f"{v.label} ({v.diverged}/{v.seeds} diverged)"
 
 
 def default_out(spec: str, runs_dir: str | Path = "runs") -> Path:
@@ -251,8 +258,8 @@ def format_table(comparison: Comparison) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     seeds = comparison.variants[0].seeds if comparison.variants else 0
-    lines.append(f"({seeds} seed{'s' if seeds != 1 else ''} per variant, mean +- std over "
-                 f"seeds; runs in {comparison.out})")
+    lines.append(f"({seeds} seed{'s' if seeds != 1 else ''} per variant; accuracies: mean +- "
+                 f"std over the seeds that did not diverge; runs in {comparison.out})")
     return "\n".join(lines)
 
 

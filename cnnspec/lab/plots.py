@@ -69,7 +69,10 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
     acc_ax.set_ylim(0.0, 1.02)
     loss_ax.set_ylabel("training loss")
     loss_ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
     for ax, what in ((acc_ax, "validation accuracy"), (loss_ax, "training loss")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(what)
         ax.grid(True, which="both", alpha=0.3)

@@ -1,0 +1,103 @@
+"""``cnnspec compare``: init variants trained side by side on identical data."""
+import math
+
+import pytest
+
+from cnnspec.lab.compare import (
+    JobResult, compare, epochs_to_reach, format_table, make_jobs, plot, slug, summarize)
+
+TINY = """\
+model tiny
+input 1x8x8
+conv 4 3x3 relu
+flatten
+dense 10
+train {
+  data digits
+  epochs 2
+  batch 64
+  lr 0.05
+}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.cnn"
+    path.write_text(TINY)
+    return path
+
+
+def _epochs(*val_accs):
+    return [{"epoch": i + 1, "val_acc": a, "train_loss": 1.0 / (i + 1)}
+            for i, a in enumerate(val_accs)]
+
+
+def test_epochs_to_reach_is_the_first_epoch_at_the_target():
+    assert epochs_to_reach(_epochs(0.5, 0.91, 0.85, 0.95), 0.9) == 2
+    assert epochs_to_reach(_epochs(0.5, 0.6), 0.9) is None
+    assert epochs_to_reach(_epochs(0.9), 0.9) == 1
+
+
+def test_summary_over_seeds():
+    runs = [JobResult("he", 0, _epochs(0.8, 0.9), 0.88, False),
+            JobResult("he", 1, _epochs(0.7, 0.7), 0.70, False),
+            JobResult("he", 2, _epochs(0.3), None, True, "diverged")]
+    row = summarize("he", runs, target=0.9)
+    # Accuracies over the two seeds that finished; the diverged one is counted apart.
+    assert row.val_acc_mean == pytest.approx(0.8) and row.val_acc_std == pytest.approx(0.1)
+    assert row.test_acc_mean == pytest.approx(0.79) and row.test_acc_std == pytest.approx(0.09)
+    assert (row.epochs_to_target, row.reached, row.diverged, row.seeds) == (2, 1, 1, 3)
+
+
+def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
+    jobs = make_jobs("s.cnn", [None, "normal(0, 0.01)"], seeds=2, epochs=1, out=tmp_path)
+    assert [(j.init, j.seed) for j in jobs] == [(None, 0), (None, 1), ("normal(0, 0.01)", 0),
+                                                ("normal(0, 0.01)", 1)]
+    assert len({j.out for j in jobs}) == 4
+    assert slug("normal(0, 0.01)") == "normal_0_0.01"
+
+
+def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
+    result = compare(str(tiny), ["he_normal", "zeros"], epochs=2, seeds=1, jobs=1,
+                     out=tmp_path / "cmp", target=0.5)
+    he, zeros = result.variants
+    assert (he.label, zeros.label) == ("he_normal", "zeros")
+    for row in (he, zeros):
+        assert len(row.runs[0].metrics) == 2
+        assert 0.0 <= row.test_acc_mean <= 1.0 and row.test_acc_std == 0.0
+    # The tiny digits net learns under He init; all-zero weights get zero gradients (only the
+    # output bias learns the class frequencies), so it stays at chance.
+    assert he.val_acc_mean > 0.5 and he.reached == 1
+    assert zeros.val_acc_mean < 0.3 and zeros.epochs_to_target is None
+    table = format_table(result)
+    assert "he_normal" in table and "zeros" in table and "epochs to 50%" in table
+    assert "never (0/1)" in table
+    png = plot(result, tmp_path / "curves.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_variants_see_the_same_data_in_the_same_order(tiny, tmp_path):
+    """Two variants that differ only in the init's scale by a factor 1 (the same init written
+    two ways) must train to the very same numbers: nothing else differs between variants."""
+    result = compare(str(tiny), ["he_normal", "he_normal(mode=fan_in, gain=relu)"], epochs=1,
+                     jobs=1, out=tmp_path / "cmp")
+    a, b = (v.runs[0].metrics for v in result.variants)
+    assert [r["train_loss"] for r in a] == [r["train_loss"] for r in b]
+
+
+def test_parallel_jobs_give_the_sequential_results(tiny, tmp_path):
+    inits = ["he_normal", "glorot_uniform"]
+    serial = compare(str(tiny), inits, epochs=1, jobs=1, out=tmp_path / "one")
+    parallel = compare(str(tiny), inits, epochs=1, jobs=2, out=tmp_path / "two")
+    for s, p in zip(serial.variants, parallel.variants):
+        assert s.test_acc_mean == p.test_acc_mean
+        assert not math.isnan(s.val_acc_mean)
+
+
+def test_a_wrong_init_fails_before_any_training(tiny, tmp_path):
+    from cnnspec.errors import SpecError, SpecErrors
+
+    with pytest.raises((SpecError, SpecErrors)):
+        compare(str(tiny), ["he_normal", "he_nromal"], epochs=1, out=tmp_path / "cmp")
+    assert not (tmp_path / "cmp").exists()
