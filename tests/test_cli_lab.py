@@ -1,0 +1,117 @@
+"""The lab's commands end to end: ``init-report``, ``compare`` and ``train --stats``."""
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.lab.recorder import read_stats
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+PNG = b"\x89PNG\r\n\x1a\n"
+LAYER_KEYS = {"name", "act_mean", "act_std", "dead_frac", "weight_std", "weight_std_expected",
+              "grad_std", "weight_grad_std"}
+
+TINY = """\
+model tiny
+input 1x8x8
+conv 4 3x3 relu
+flatten
+dense 10
+train {
+  data digits
+  epochs 1
+  batch 64
+}
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.cnn"
+    path.write_text(TINY)
+    return str(path)
+
+
+def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
+    png = tmp_path / "depth.png"
+    code = main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian", "--batch",
+                 "2", "--init", "he_normal", "--init", "normal(0, 0.01)", "--format", "json",
+                 "-o", str(png)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["input"] == "gaussian" and report["batch"] == 2
+    assert [v["init"] for v in report["variants"]] == ["he_normal", "normal(0, 0.01)"]
+    for variant in report["variants"]:
+        layers = variant["layers"]
+        assert len(layers) == 62  # 30 conv + 30 relu + global_avgpool + head
+        assert all(LAYER_KEYS <= set(row) for row in layers)
+        convs = [row for row in layers if row["kind"] == "conv"]
+        assert all(row["weight_std"] > 0 and row["dead_frac"] is None for row in convs)
+        relus = [row for row in layers if row["kind"] == "relu"]
+        assert all(0 <= row["dead_frac"] <= 1 for row in relus)
+    he, small = report["variants"]
+    assert he["layers"][2]["weight_std_expected"] == pytest.approx(math.sqrt(2 / 144))
+    assert small["layers"][2]["weight_std_expected"] == pytest.approx(0.01)
+    assert small["layers"][-2]["act_std"] < 1e-20 < he["layers"][-2]["act_std"]
+    assert png.read_bytes()[:8] == PNG
+
+
+def test_init_report_table_on_real_data(capsys):
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "8 inputs from digits" in out and "init spec" in out
+    for column in ("act std", "dead", "w std exp.", "grad std", "w grad std"):
+        assert column in out
+    assert "conv1_relu" in out and "fc2" in out
+
+
+def test_init_report_unknown_init_is_a_spec_error(capsys):
+    code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
+    assert code == 2
+    assert "he_nromal" in capsys.readouterr().err
+
+
+def test_init_override_needs_a_cnn_file(tmp_path, capsys):
+    assert main(["export", str(SPECS / "digits.cnn")]) == 0
+    ir = tmp_path / "digits.json"
+    ir.write_text(capsys.readouterr().out)
+    assert main(["init-report", str(ir), "--init", "he_normal", "--input", "gaussian"]) == 2
+    err = capsys.readouterr().err
+    assert "--init needs a .cnn spec" in err and "hint:" in err
+    # Without --init an IR file is measured as it is.
+    assert main(["init-report", str(ir), "--input", "gaussian", "--batch", "2"]) == 0
+
+
+def test_compare_command(tiny, tmp_path, capsys):
+    curves = tmp_path / "curves.png"
+    code = main(["compare", tiny, "--init", "he_normal", "--init", "glorot_uniform",
+                 "--epochs", "1", "--jobs", "1", "--out", str(tmp_path / "runs"),
+                 "-o", str(curves), "--target", "0.5"])
+    assert code == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["init", "val", "acc"]
+    assert lines[1].startswith("he_normal") and lines[2].startswith("glorot_uniform")
+    assert "epochs to 50%" in lines[0]
+    assert curves.read_bytes()[:8] == PNG
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
+        "glorot_uniform-seed0", "he_normal-seed0"]
+
+
+def test_train_stats_every_n_steps(tiny, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", tiny, "--stats", "5", "--out", str(run), "--quiet"]) == 0
+    records = read_stats(run / "stats.jsonl")
+    summary = json.loads((run / "summary.json").read_text())
+    steps = summary["steps"]
+    # Steps 0, 5, 10, ... of the run.
+    assert [r["step"] for r in records] == list(range(0, steps, 5))
+    names = [row["name"] for row in records[0]["layers"]]
+    assert names == ["conv1", "conv1_relu", "flatten1", "dense1"]
+    assert all(LAYER_KEYS <= set(row) for r in records for row in r["layers"])
+    # The weights move during training, and the record shows it.
+    first, last = records[0]["layers"][0], records[-1]["layers"][0]
+    assert first["weight_std"] != last["weight_std"]
+    assert (run / "stats.png").read_bytes()[:8] == PNG
