@@ -159,7 +159,7 @@ try:
 except SystemExit:
     pass
 elapsed = time.perf_counter() - start
-heavy = sorted(m for m in ("numpy", "lark", "matplotlib", "jsonschema", "torch") if m in sys.modules)
+heavy = [m for m in ("numpy", "lark", "matplotlib", "jsonschema", "torch") if m in sys.modules]
 print("PROBE", elapsed, ",".join(heavy))
 """
 

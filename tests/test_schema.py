@@ -214,7 +214,8 @@ repeat 2 as block {
 global_avgpool
 flatten
 dense 8 sigmoid
-dense 4 tanh weight [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]]
+dense 4 tanh weight [[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0],
+                    [0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0, 0]]
 out: dense 4 relu
 softmax
 output out

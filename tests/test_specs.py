@@ -24,7 +24,7 @@ def test_the_example_specs_are_all_there():
 def test_spec_checks(path):
     checked = cnnspec.load(path)
     assert checked.total_params > 0
-    assert checked.layers[-1].name == checked.ir["output"] or checked.ir["output"] in checked.by_name
+    assert checked.ir["output"] in checked.by_name
     if path.name in MEANT_TO_WARN:
         assert any("symmetry never breaks" in w.message for w in checked.warnings)
     else:

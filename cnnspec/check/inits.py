@@ -39,7 +39,8 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
     if len(vshape) not in (2, 3, 4):
         return f"the kernel literal is {len(vshape)}-D"
     if vshape[-2:] != (kh, kw):
-        return f"the kernel literal holds {_dims(vshape[-2:])} matrices, but the kernel is {kh}x{kw}"
+        return (f"the kernel literal holds {_dims(vshape[-2:])} matrices, but the kernel is "
+                f"{kh}x{kw}")
     if len(vshape) >= 3 and vshape[0] != out:
         return f"the kernel literal holds {vshape[0]} filters, but the layer has {out}"
     if len(vshape) == 4 and vshape[1] != cin:
@@ -49,7 +50,8 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
 
 
 def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -> None:
-    """Raise a located SpecError if a literal does not fit a weight of ``shape`` (OIHW or (out, in))."""
+    """Raise a located SpecError if a literal does not fit a weight of ``shape`` (OIHW or
+    (out, in))."""
     try:
         vshape = nested_shape(init["values"])
     except SpecError as err:

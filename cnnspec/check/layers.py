@@ -46,7 +46,7 @@ def _needs_map(spec: Spec, layer: dict, shape: Shape) -> None:
 
 
 def _window(spec: Spec, layer: dict, shape: Shape, size_field: str, dilation) -> tuple:
-    """Resolved padding and (H_out, W_out) of a window layer; an error if the window does not fit."""
+    """Resolved padding and (H_out, W_out) of a window layer; an error if it does not fit."""
     size = tuple(layer[size_field])
     stride = tuple(layer["stride"])
     hw = shape[1:]
@@ -140,7 +140,8 @@ def _listed(layer: dict, in_shapes: list[Shape]) -> str:
 def add(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
     if any(s != in_shapes[0] for s in in_shapes):
         raise spec.error(
-            f"add '{layer['name']}' sums inputs of equal shape, but got {_listed(layer, in_shapes)}",
+            f"add '{layer['name']}' sums inputs of equal shape, but got "
+            f"{_listed(layer, in_shapes)}",
             layer["name"], "inputs",
             hint="make the branches agree: the same number of filters, and the same stride "
                  "and padding (a 1x1 conv can adapt the channels of a shortcut)")

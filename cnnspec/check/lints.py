@@ -63,11 +63,11 @@ def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[Sp
     change = signal.largest_change(layers, used, consumers(spec))
     if not signal.is_too_large(change):
         return []
+    better = signal.suggested_init(change.activation, change.slope)
     return [spec.error(signal.describe_change(change), change.first_weight_layer, "weight_init",
                        severity="warning",
-                       hint=f"before {change.activation}, use "
-                            f"{signal.suggested_init(change.activation, change.slope)}, which keeps the "
-                            "factor near 1; or add batchnorm")]
+                       hint=f"before {change.activation}, use {better}, which keeps the factor "
+                            "near 1; or add batchnorm")]
 
 
 def softmax_placement(spec: Spec) -> list[SpecError]:
@@ -95,18 +95,20 @@ def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
         return []
     image, classes = known
     name = spec.ir["training"]["data"]["name"]
-    errors = []
+    warnings = []
     if tuple(spec.ir["input"]["shape"]) != image:
-        errors.append(spec.error(
-            f"the input is {'x'.join(map(str, spec.ir['input']['shape']))}, but the {name} "
-            f"images are {'x'.join(map(str, image))}", "input", severity="warning",
-            hint=f"write `input {'x'.join(map(str, image))}`" + (
-                f" or set shapes(size={spec.ir['input']['shape'][1]})" if name == "shapes" else "")))
+        shape = "x".join(map(str, spec.ir["input"]["shape"]))
+        image_text = "x".join(map(str, image))
+        hint = f"write `input {image_text}`"
+        if name == "shapes":
+            hint += f" or set shapes(size={spec.ir['input']['shape'][1]})"
+        warnings.append(spec.error(f"the input is {shape}, but the {name} images are {image_text}",
+                                 "input", severity="warning", hint=hint))
     # More scores than classes trains (the extra ones are never the target); fewer cannot.
     if len(output.output_shape) != 1 or output.output_shape[0] < classes:
-        errors.append(spec.error(
+        warnings.append(spec.error(
             f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {name} "
             f"has {classes} classes: the loss needs one score per class, shape ({classes},)",
             output.name, severity="warning",
             hint=f"end with `dense {classes}` (after `flatten` or `global_avgpool`)"))
-    return errors
+    return warnings

@@ -126,7 +126,8 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     kinds = [a["kind"] for a in acts]
     activation = max(set(kinds), key=kinds.count)
     return SignalChange(
-        start=order[reset].name if reset >= 0 else "input", layer=worst.name, std_ratio=math.sqrt(q[worst.name]),
+        start=order[reset].name if reset >= 0 else "input", layer=worst.name,
+        std_ratio=math.sqrt(q[worst.name]),
         first_weight_layer=weighted[0].name,
         init_name=max(set(names), key=names.count),
         per_layer=math.exp(sum(math.log(f) for f in factors) / len(factors)),

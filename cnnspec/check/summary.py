@@ -99,7 +99,9 @@ def _init_text(init: dict | None) -> str:
     if init is None:
         return ""
     # fans only where they set the scale (not for U(-0.1, 0.1) or a fixed kernel)
-    fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}" if "fan_" in init["formula"] else ""
+    fans = ""
+    if "fan_" in init["formula"]:
+        fans = f"  fan_in={init['fan_in']} fan_out={init['fan_out']}"
     if init["short"].startswith(init["name"]):  # "sobel_x 3x3" already names itself
         return init["short"] + fans
     return f"{init['name']}  {init['short']}{fans}"

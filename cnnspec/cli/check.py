@@ -14,8 +14,8 @@ HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors
 def add_arguments(parser) -> None:
     parser.add_argument("specs", nargs="+", metavar="SPEC", help="a .cnn spec or .json IR file")
     parser.add_argument("--strict", action="store_true",
-                        help="treat warnings (identical filters, signal scale, unused layers, data fit) "
-                             "as errors")
+                        help="treat warnings (identical filters, signal scale, unused layers, "
+                             "data fit) as errors")
 
 
 def report(errors) -> None:

@@ -146,7 +146,8 @@ def _to_spec_error(error, path: str | None) -> SpecError:
     value, rule, schema_part = error.instance, error.validator, error.schema
     hint = SCHEMA_HINT
     if rule == "required":
-        missing = [f for f in error.validator_value if not isinstance(value, dict) or f not in value]
+        missing = [f for f in error.validator_value
+                   if not isinstance(value, dict) or f not in value]
         field = missing[0] if missing else "?"
         where.append(field)
         message = f"missing field '{field}'"
@@ -184,7 +185,8 @@ def _to_spec_error(error, path: str | None) -> SpecError:
     elif rule == "pattern":
         message = f"{_show(value)} is not {schema_part.get('description', 'well formed')}"
     elif rule in ("anyOf", "oneOf"):
-        message = f"expected {schema_part.get('description', 'a different value')}, got {_show(value)}"
+        wanted = schema_part.get("description", "a different value")
+        message = f"expected {wanted}, got {_show(value)}"
     else:
         message = error.message
     return SpecError(message, json_path=json_path(where), hint=hint, file=path)
