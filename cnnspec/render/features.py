@@ -9,6 +9,7 @@ on zero (:mod:`cnnspec.render.tiles`), so a weak channel is as visible as a stro
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,6 @@ from cnnspec.render.figure import new_figure, save_png
 from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, symmetric_limit
 
 MAX_CHANNELS = 16
-_TILE_INCHES = 0.9
 
 
 def input_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -44,50 +44,80 @@ def _check(image: np.ndarray, maps: dict) -> None:
                            hint="draw the outputs of conv or pooling layers")
 
 
+@dataclass(frozen=True)
+class Layout:
+    """Where each tile goes, in inches: a row for the input, then a row per layer, each row a
+    name line, a caption line per tile and the tiles. Placed by hand rather than by a layout
+    engine: there can be hundreds of tiles and their sizes are all known."""
+
+    columns: int
+    rows: int
+    top: float  # inches above the first row, for the title
+    tile: float = 0.9
+    gap: float = 0.1
+    caption: float = 0.16
+    label: float = 0.2
+    space: float = 0.12  # between a row's tiles and the next row's name
+    margin: float = 0.15
+
+    @property
+    def row_height(self) -> float:
+        return self.space + self.label + self.caption + self.tile
+
+    @property
+    def width(self) -> float:
+        return 2 * self.margin + self.columns * self.tile + (self.columns - 1) * self.gap
+
+    @property
+    def height(self) -> float:
+        return self.top + self.rows * self.row_height + self.margin
+
+    def tile_rect(self, row: int, column: int) -> tuple[float, float, float, float]:
+        """(left, bottom, width, height) of a tile as fractions of the figure."""
+        left = self.margin + column * (self.tile + self.gap)
+        bottom = self.height - self.top - (row + 1) * self.row_height
+        return (left / self.width, bottom / self.height, self.tile / self.width,
+                self.tile / self.height)
+
+    def label_xy(self, row: int) -> tuple[float, float]:
+        """Where a row's name starts (its lower left), as fractions of the figure."""
+        y = self.height - self.top - row * self.row_height - self.space - self.label
+        return self.margin / self.width, y / self.height
+
+
 def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
     """Draw the input ``image`` (C, H, W) above the feature maps ``maps`` (name -> (C, H, W))
     and write a PNG; returns the path written."""
     image = np.asarray(image, dtype=np.float64)
     _check(image, maps)
-    columns = min(max(np.shape(x)[0] for x in maps.values()), MAX_CHANNELS)
-    columns = max(columns, 2)
-    rows = 1 + len(maps)
-    fig = new_figure(columns * _TILE_INCHES + 0.4, rows * (_TILE_INCHES + 0.45) + 0.6)
-    fig.get_layout_engine().set(h_pad=0.2)
-    axes = fig.subplots(rows, columns, squeeze=False)
-    for ax in axes.flat:
-        hide_ticks(ax)
-        ax.set_axis_off()
-
-    shown, cmap = input_image(image)
-    axes[0, 0].set_axis_on()
-    axes[0, 0].imshow(shown, cmap=cmap, interpolation="nearest")
-    axes[0, 0].set_title(f"input {'x'.join(map(str, image.shape))}", fontsize=8, pad=2,
-                         loc="left")
-    for row, (name, x) in enumerate(maps.items(), start=1):
-        _draw_layer(axes[row], name, np.asarray(x, dtype=np.float64))
+    columns = max(min(max(np.shape(x)[0] for x in maps.values()), MAX_CHANNELS), 3)
     heading = ("feature maps of each conv layer, one tile per channel: red positive, blue "
                "negative, white zero; each tile scaled to its own ±max")
-    heading = textwrap.fill(heading, width=int((columns * _TILE_INCHES + 0.4) * 12))
-    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=9)
+    width = Layout(columns, 1, 0.0).width
+    heading = textwrap.fill(heading, width=int(width * 12))
+    text = f"{title}\n{heading}" if title else heading
+    layout = Layout(columns, 1 + len(maps), top=0.25 + 0.17 * (text.count("\n") + 1))
+    fig = new_figure(layout.width, layout.height, layout=None)
+    fig.suptitle(text, fontsize=9, y=1 - 0.1 / layout.height, va="top")
+
+    shown, cmap = input_image(image)
+    ax = fig.add_axes(layout.tile_rect(0, 0))
+    ax.imshow(shown, cmap=cmap, interpolation="nearest")
+    hide_ticks(ax)
+    fig.text(*layout.label_xy(0), f"input {'x'.join(map(str, image.shape))}", fontsize=8,
+             fontweight="bold", color=palette.line("input"), va="bottom")
+    for row, (name, x) in enumerate(maps.items(), start=1):
+        _draw_layer(fig, layout, row, name, np.asarray(x, dtype=np.float64))
     return save_png(fig, out_png)
 
 
-def _draw_layer(row_axes, name: str, x: np.ndarray) -> None:
-    """One row: the channels of ``x`` (C, H, W), the first captioned with the layer's name."""
+def _draw_layer(fig, layout: Layout, row: int, name: str, x: np.ndarray) -> None:
+    """One row: the layer's name, then the channels of ``x`` (C, H, W) as tiles."""
     channels = x.shape[0]
-    shown = min(channels, len(row_axes))
+    shown = min(channels, layout.columns)
     for c in range(shown):
-        ax = row_axes[c]
-        ax.set_axis_on()
+        ax = fig.add_axes(layout.tile_rect(row, c))
         draw_tile(ax, x[c], f"{c + 1} {scale_text(symmetric_limit(x[c]))}", font_size=6)
     more = f", first {shown}" if shown < channels else ""
-    label = f"{name}  {'x'.join(map(str, x.shape))}{more}"
-    # The layer's name sits above its row, clear of the per-tile captions.
-    note = row_axes[0].annotate(label, xy=(0, 1), xycoords="axes fraction", xytext=(0, 11),
-                         textcoords="offset points", fontsize=8, fontweight="bold",
-                         color=palette.line("conv"), ha="left", va="bottom",
-                         annotation_clip=False)
-    # Kept out of the layout so the first column is as wide as the others; the row gap made
-    # in plot_features leaves room for it.
-    note.set_in_layout(False)
+    fig.text(*layout.label_xy(row), f"{name}  {'x'.join(map(str, x.shape))}{more}",
+             fontsize=8, fontweight="bold", color=palette.line("conv"), va="bottom")

@@ -11,12 +11,15 @@ from pathlib import Path
 from cnnspec.errors import RunError
 
 
-def new_figure(width: float, height: float):
-    """A blank figure of ``width`` x ``height`` inches attached to an Agg canvas."""
+def new_figure(width: float, height: float, layout: str | None = "constrained"):
+    """A blank figure of ``width`` x ``height`` inches attached to an Agg canvas.
+
+    ``layout`` is Matplotlib's layout engine; None for figures whose axes are placed by hand.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 
