@@ -124,7 +124,7 @@ def test_every_spec_draws_to_svg_naming_every_layer(spec, detail, tmp_path):
         for layer in unit.layers:
             # A layer is named in its own node, or stands behind the node drawn in its place.
             shown = plan.node_of.get(unit.head.name, unit.head.name)
-            assert layer.name in text or shown in text.replace(" … ", "__")
+            assert layer.name in text or shown in text.replace(" … ", "..")
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +143,8 @@ def test_full_diagram_keeps_first_and_last_block_and_summarises_the_rest(plain30
     assert "body_1_conv [" in source and "body_29_conv [" in source
     assert "body_5_conv [" not in source
     assert "27 more blocks like body_1" in source
-    assert 'body_1_conv_relu -> body_2__body_28 [label=" 16x16x16"]' in source
-    assert 'body_2__body_28 -> body_29_conv [label=" 16x16x16"]' in source
+    assert 'body_1_conv_relu -> "body_2..body_28" [label=" 16x16x16"]' in source
+    assert '"body_2..body_28" -> body_29_conv [label=" 16x16x16"]' in source
 
 
 def test_minimal_diagram_draws_one_block_for_all(plain30):

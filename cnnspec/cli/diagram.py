@@ -6,6 +6,12 @@ HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
 
 def add_arguments(parser) -> None:
+    parser.epilog = (
+        "Rendering uses the system's Graphviz `dot` when installed, else graphviz-pure (a "
+        "port of dot installed with cnnspec; SVG and PNG; a .pdf is then a 200 dpi image). "
+        "With neither, the .dot file is written beside FILE with the command that renders it, "
+        "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
+        "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
     parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="where to write the picture; the extension picks the format")

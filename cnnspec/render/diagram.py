@@ -40,6 +40,9 @@ from cnnspec.render.repeats import Block, identical_runs
 DETAILS = ("full", "minimal")
 RANKDIRS = ("TB", "LR")
 INPUT_ID = "input"
+# Node ids of our own contain a dot, which no layer name can (the grammar's NAME), so they
+# never clash with a layer's node.
+LEGEND_ID = "legend."
 FONT = "Helvetica"
 # Layers that only transform values in place (or reshape them): in the minimal diagram they
 # are listed in the node of the layer they follow instead of getting a node of their own.
@@ -238,14 +241,14 @@ class Collapse:
 
 
 def collapse_plan(checked: CheckedSpec, unit_list: list[Unit], detail: str) -> Collapse:
-    """Full: runs of 3 or more keep their first and last instance and a summary node for the
-    rest. Minimal: runs of 2 or more keep the first instance, which stands for all."""
+    """Full: runs of 3 or more keep their first and last instance and a summary node
+    (``body_2..body_28``) for the rest. Minimal: runs of 2 or more keep the first instance, which stands for all."""
     plan = Collapse()
     unit_of = {layer.name: unit for unit in unit_list for layer in unit.layers}
     if detail == "full":
         for run in identical_runs(checked, min_length=3):
             hidden = run[1:-1]
-            node_id = f"{hidden[0].group}__{hidden[-1].group}"
+            node_id = f"{hidden[0].group}..{hidden[-1].group}"
             plan.summaries[hidden[0].group] = (node_id, summary_label(run[0], hidden))
             for block in hidden:
                 for layer in block.layers:
@@ -334,7 +337,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
         if group is not None:
             graph.subgraph(target)
     _add_edges(graph, unit_list, plan, skip_hidden=detail == "minimal")
-    graph.node("legend", label=legend_label(checked, unit_list, plan.notes))
+    graph.node(LEGEND_ID, label=legend_label(checked, unit_list, plan.notes))
     return graph
 
 
