@@ -167,3 +167,14 @@ def test_feature_maps_are_each_conv_output(run_dir):
     assert {k: v.shape for k, v in maps.items()} == {
         "xk": (1, 16, 16), "learned": (7, 16, 16), "conv2": (16, 8, 8)}
     assert run.model.record is False
+
+
+def test_diagram_without_renderer_says_how_to_render(tmp_path, capsys, monkeypatch):
+    from cnnspec.render import backend
+
+    monkeypatch.setattr(backend, "find_renderer", lambda: None)
+    out = tmp_path / "x.png"
+    assert main(["diagram", str(X_DETECTOR), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"graphviz-pure -Tpng {tmp_path / 'x.dot'} -o {out}" in err
+    assert (tmp_path / "x.dot").is_file() and not out.exists()
