@@ -3,10 +3,12 @@
 Lark reports an LALR failure as the token it could not use and the terminals it expected
 (``NAME``, ``__ANON_3``, ``$END``). Here that becomes "expected a name, a number or '['" and
 "unexpected end of file". Common mistakes are recognised from a catalogue of known-bad
-snippets with :meth:`lark.exceptions.UnexpectedInput.match_examples` and get a friendlier
-message and a hint; the catalogue doubles as test data (tests/test_syntax_errors.py).
+snippets (matched by parser state and token, as Lark's ``match_examples`` does) and get a
+friendlier message and a hint; the catalogue doubles as test data (tests/test_syntax_errors.py).
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -147,15 +149,40 @@ def _span(exc: UnexpectedInput, text: str) -> Span:
     return Span(line, column)
 
 
-def _friendly_class(exc: UnexpectedInput) -> FriendlyError | None:
-    """The catalogue entry whose examples fail in the same parser state on the same token."""
+def _failure_kind(exc: UnexpectedInput) -> str | None:
+    """The token type a parse failed on (None when the lexer found no token at all)."""
+    token = getattr(exc, "token", None)
+    return token.type if token is not None else None
+
+
+@lru_cache(maxsize=1)
+def _catalogue_failures() -> list[tuple[FriendlyError, object, str | None]]:
+    """Where each catalogue example fails: (entry, parser state, token type)."""
     from cnnspec.lang.parser import parser
 
-    lark = parser()
-    label = exc.match_examples(lambda snippet: lark.parse(snippet, start="start"),
-                               {i: entry.examples for i, entry in enumerate(CATALOGUE)},
-                               use_accepts=True)
-    return CATALOGUE[label] if label is not None else None
+    failures = []
+    for entry in CATALOGUE:
+        for snippet in entry.examples:
+            try:
+                parser().parse(snippet, start="start")
+            except UnexpectedInput as exc:
+                failures.append((entry, getattr(exc, "state", None), _failure_kind(exc)))
+    return failures
+
+
+def _friendly_class(exc: UnexpectedInput) -> FriendlyError | None:
+    """The catalogue entry whose examples fail in the same parser state on the same kind of
+    token. This is the idea of Lark's ``UnexpectedInput.match_examples``, kept stricter: that
+    method falls back to any example failing in the same state whatever the token, which gives
+    "'=' is only used inside parentheses" for a stray ')'."""
+    state = getattr(exc, "state", None)
+    if state is None:
+        return None
+    kind = _failure_kind(exc)
+    for entry, other_state, other_kind in _catalogue_failures():
+        if other_state == state and other_kind == kind:
+            return entry
+    return None
 
 
 def _plain_message(exc: UnexpectedInput) -> str:
