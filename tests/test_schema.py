@@ -75,6 +75,8 @@ CASES = [
     (("layers", 0, "kernel"), [3], "$.layers[0].kernel", "needs at least 2 item(s), got 1"),
     (("layers", 0, "kernel"), [3, 0], "$.layers[0].kernel[1]", "must be >= 1, got 0"),
     (("layers", 0, "filters"), 2.5, "$.layers[0].filters", "expected a whole number, got a number"),
+    (("layers", 0, "kernel"), [3.0, 3], "$.layers[0].kernel[0]",
+     "expected a whole number, got a number"),
     (("layers", 0, "padding"), "sam", "$.layers[0].padding", 'expected "valid", "same" or a pair'),
     (("layers", 0, "stride"), DELETE, "$.layers[0].stride", "missing field 'stride'"),
     (("layers", 0, "strides"), [1, 1], "$.layers[0].strides", "unknown field 'strides'"),
@@ -240,3 +242,43 @@ def test_the_parsers_ir_for_the_whole_catalogue_validates():
     inits = {layer["weight_init"]["name"] for layer in ir["layers"] if "weight_init" in layer}
     assert inits | {"zeros", "ones"} >= set(schema()["$defs"]["init"]["properties"]
                                                           ["name"]["enum"])
+
+
+MUTANTS = [0, 1, 3, -1, 2.5, 3.0, "same", "x", None, True, [], [2, 2], [0, 0], {},
+           {"name": "identity"}, {"name": "literal", "values": [[1, 2], [3, 4]]}, "input", "fc",
+           ["input", "input"], {"value": 2}]
+
+
+def _places(value, prefix=()):
+    """Every path into a nested JSON value."""
+    if prefix:
+        yield prefix
+    items = value.items() if isinstance(value, dict) else (
+        enumerate(value) if isinstance(value, list) else ())
+    for key, child in items:
+        yield from _places(child, prefix + (key,))
+
+
+def test_mutated_ir_fails_only_with_spec_errors():
+    """Random replacements anywhere in an IR: validation and the checker report them as spec
+    errors, never as a crash (a hand-edited .json file is user input)."""
+    import random
+
+    from cnnspec.check import check
+    from cnnspec.errors import SpecError
+    from cnnspec.ir.spec import Spec
+
+    rng = random.Random(0)
+    places = list(_places(VALID))
+    for _ in range(60):
+        ir = copy.deepcopy(VALID)
+        place = rng.choice(places)
+        target = ir
+        for key in place[:-1]:
+            target = target[key]
+        target[place[-1]] = copy.deepcopy(rng.choice(MUTANTS))
+        try:
+            validate(ir)
+            check(Spec(ir=ir, path="mutant.json"))
+        except (SpecError, SpecErrors):
+            pass

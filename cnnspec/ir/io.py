@@ -27,9 +27,14 @@ def schema() -> dict:
 
 @functools.cache
 def _validator():
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(schema())
+    # JSON Schema counts 3.0 as an integer; sizes and counts in the IR are written 3, and a
+    # float size would flow into every shape computed from it, so 3.0 is rejected here.
+    strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
+    validator = validators.extend(Draft202012Validator, type_checker=strict_integers)
+    return validator(schema())
 
 
 WIDTH = 100  # a JSON value that fits on one line at its indent is written on one line
