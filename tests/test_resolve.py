@@ -263,3 +263,14 @@ def test_language_catalogue_agrees_with_the_init_catalogue():
             assert (p.default is inits.REQUIRED) == (expected is catalogue.REQUIRED), (name, p)
             if expected is not catalogue.REQUIRED:
                 assert p.default == expected, (name, p.name)
+
+
+def test_parse_file_keeps_the_path_as_given_and_a_missing_file_is_a_run_error(tmp_path):
+    from cnnspec.errors import RunError
+
+    spec_file = tmp_path / "net.cnn"
+    spec_file.write_text("input 1x8x8\nconv 2 3\n")
+    assert parse_file(str(spec_file)).path == str(spec_file)
+    with pytest.raises(RunError) as info:
+        parse_file(tmp_path / "missing.cnn")
+    assert "missing.cnn" in info.value.message
