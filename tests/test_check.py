@@ -288,6 +288,14 @@ def test_constant_weights_warn_and_strict_makes_it_an_error():
     assert err.severity == "error" and err.message == warning.message
 
 
+def test_a_constant_classifier_head_does_not_warn():
+    # the loss gives each output unit its own gradient: a zero-initialised head trains
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), simple("flat", "flatten", ["a"]),
+                             dense("out", 10, ["flat"], weight=ZEROS),
+                             simple("sm", "softmax", ["out"])])
+    assert check(spec).warnings == []
+
+
 def test_single_filter_or_frozen_constant_weights_do_not_warn():
     one = model((1, 8, 8), [conv("a", 1, (3, 3), ["input"], weight={"name": "box"}),
                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])

@@ -1,11 +1,13 @@
-"""Checks on a spec whose shapes are known: warnings about the init and the graph, and the
-errors that need the whole network (softmax placement, the data the spec trains on).
+"""Checks that need the whole network: warnings about the init, the graph and the data, and
+the softmax placement error.
 
 Warnings (``severity="warning"``; ``--strict`` makes them errors):
 
-- a trainable conv/dense layer whose filters (units) all start the same: with a constant init
-  every filter gets the same gradient and stays equal to the others, so the layer never has more
-  than one distinct filter (the "symmetry breaking" argument for random init);
+- a trainable hidden conv/dense layer whose weights are all one value: its filters (units) start
+  identical, get identical gradients and stay identical, so the layer never has more than one
+  distinct filter (the "symmetry breaking" argument for random init). A layer with no conv/dense
+  layer after it is exempt: the loss tells its units apart (each has its own target), which is
+  why a zero-initialised classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
 - an input shape that is not the spec's dataset's, or an output with fewer scores than the
@@ -31,15 +33,31 @@ DATASETS = {"digits": ((1, 8, 8), 10), "mnist": ((1, 28, 28), 10),
             "fashion-mnist": ((1, 28, 28), 10)}
 
 
+def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
+                          after: dict[str, list[str]]) -> bool:
+    """Whether a conv or dense layer lies anywhere downstream of ``name``."""
+    todo, seen = list(after.get(name, [])), set()
+    while todo:
+        nxt = todo.pop()
+        if nxt in seen:
+            continue
+        seen.add(nxt)
+        if by_name[nxt].kind in ("conv", "dense"):
+            return True
+        todo.extend(after.get(nxt, []))
+    return False
+
+
 def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """Trainable conv/dense layers with 2+ filters whose weights are all one value."""
+    """Trainable hidden conv/dense layers with 2+ filters whose weights are all one value."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
     out = []
     for info in layers:
         init = info.weight_init
         if info.kind not in ("conv", "dense") or not info.ir["trainable"] or not init.constant:
             continue
         count = info.weight_shape[0]
-        if count < 2:
+        if count < 2 or not _feeds_a_weight_layer(info.name, by_name, after):
             continue
         what = "filters" if info.kind == "conv" else "units"
         out.append(spec.error(
