@@ -1,7 +1,10 @@
-"""Where a training step's time goes: seconds per layer, forward and backward, on the benchmark
-nets (float32). Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small] [batch] [steps]``."""
+"""Where a training step's time goes: milliseconds per layer, forward and backward, on the
+benchmark nets (float32, one thread). Each figure is the median over the steps, which resists
+the load other processes put on the machine.
+Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small] [batch] [steps]``."""
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections import defaultdict
@@ -13,13 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/nets.py beside
 from nets import checked  # noqa: E402
 
 from cnnspec.compile import compile_spec  # noqa: E402
+from cnnspec.engine.blas import blas_threads  # noqa: E402
 
 
-def _timed(totals, key, fn):
+def _timed(times, key, fn):
     def wrapper(*args, **kwargs):
         start = time.perf_counter()
         result = fn(*args, **kwargs)
-        totals[key] += time.perf_counter() - start
+        times[key].append(time.perf_counter() - start)
         return result
     return wrapper
 
@@ -27,31 +31,33 @@ def _timed(totals, key, fn):
 def profile(name: str, batch: int, steps: int) -> None:
     spec = checked(name)
     model = compile_spec(spec, seed=0)
-    totals: dict[tuple[str, str], float] = defaultdict(float)
+    times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for node in model._plain + model._fused:
         layer = node.layer
         if not hasattr(layer, "_profiled"):
-            layer.forward = _timed(totals, (node.name, "forward"), layer.forward)
-            layer.backward = _timed(totals, (node.name, "backward"), layer.backward)
+            layer.forward = _timed(times, (node.name, "forward"), layer.forward)
+            layer.backward = _timed(times, (node.name, "backward"), layer.backward)
             layer._profiled = True
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    start = None
-    for step in range(steps + 2):
-        if step == 2:  # two warm-up steps
-            totals.clear()
+    walls = []
+    with blas_threads(1):
+        for step in range(steps + 2):
+            if step == 2:  # two warm-up steps
+                times.clear()
             start = time.perf_counter()
-        loss, dout = model.loss(model.forward(x), y)
-        model.backward(dout, input_grad=False)
-        params = model.params()
-        for key, grad in model.grads().items():
-            params[key] -= 0.01 * grad
-    wall = (time.perf_counter() - start) / steps
-    print(f"{name} batch {batch}: {wall * 1e3:.2f} ms/step, {batch / wall:,.0f} images/s")
-    for (layer, phase), seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-        share = seconds / steps / wall
-        print(f"  {layer:>10} {phase:<8} {seconds / steps * 1e3:7.2f} ms  {share:5.1%}")
+            loss, dout = model.loss(model.forward(x), y)
+            model.backward(dout, input_grad=False)
+            params = model.params()
+            for key, grad in model.grads().items():
+                params[key] -= 0.01 * grad
+            walls.append(time.perf_counter() - start)
+    wall = statistics.median(walls[2:])
+    print(f"{name} batch {batch}: {wall * 1e3:.2f} ms/step (median), {batch / wall:,.0f} images/s")
+    medians = {key: statistics.median(values) for key, values in times.items()}
+    for (layer, phase), seconds in sorted(medians.items(), key=lambda kv: -kv[1]):
+        print(f"  {layer:>10} {phase:<8} {seconds * 1e3:7.2f} ms  {seconds / wall:5.1%}")
 
 
 if __name__ == "__main__":

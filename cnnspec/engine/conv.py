@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.engine.windows import Window, channel_first_padded, col2im, im2col
+from cnnspec.engine.windows import Window, channel_first_padded, col2im, im2col, work_buffer
 
 # The weight-gradient GEMM of a first layer is very long and very thin (F x N*Ho*Wo times
 # N*Ho*Wo x C*kh*kw with C*kh*kw ~ 25): BLAS does it far faster when it is summed over
@@ -19,20 +19,21 @@ _DW_CHUNK = 4096
 _THIN = 64
 
 
-def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1)):
+def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
     """Convolve ``x`` with ``w``.
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
     :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
     ``cache`` = (x's shape, ``cols`` (C*kh*kw, N*Ho*Wo), ``w``, whether there is a bias, the
-    :class:`Window`).
+    :class:`Window`). ``work``: a dict the caller keeps per layer, so the padded input and
+    ``cols`` reuse their memory from the previous call (the previous cache is then stale).
     """
     n, c, h, wd = x.shape
     f, _, kh, kw = w.shape
     win = Window((h, wd), (kh, kw), tuple(stride), tuple(pads), tuple(dilation))
     ho, wo = win.out_hw
-    cols = im2col(channel_first_padded(x, win), win)
+    cols = im2col(channel_first_padded(x, win, work=work), win, work=work)
     out = w.reshape(f, -1) @ cols
     if b is not None:
         out += b[:, None]
@@ -40,12 +41,13 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1)):
     return out, (x.shape, cols, w, b is not None, win)
 
 
-def conv2d_backward(dout, cache, need_dw=True, need_dx=True):
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     """Gradients of :func:`conv2d_forward`.
 
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
     (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
+    ``work`` as for :func:`conv2d_forward` (here: the column gradient's memory).
     """
     x_shape, cols, w, has_bias, win = cache
     n, c = x_shape[:2]
@@ -56,7 +58,9 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True):
         dw = _weight_grad(dout_mat, cols).reshape(w.shape)
         db = dout_mat.sum(axis=1) if has_bias else None
     if need_dx:
-        dx = col2im(w.reshape(f, -1).T @ dout_mat, win, c, n)
+        dcols = work_buffer(work, "dcols", cols.shape, cols.dtype)
+        np.matmul(w.reshape(f, -1).T, dout_mat, out=dcols)
+        dx = col2im(dcols, win, c, n)
     return dx, dw, db
 
 

@@ -52,16 +52,17 @@ class Conv2d(Layer):
             self.params["bias"] = bias
         self.stride, self.pads, self.dilation = tuple(stride), tuple(pads), tuple(dilation)
         self.trainable = trainable
+        self.work: dict[str, np.ndarray] = {}  # reused im2col memory (see conv2d_forward)
 
     def forward(self, xs, training):
         out, self.cache = conv.conv2d_forward(xs[0], self.params["weight"],
                                               self.params.get("bias"), self.stride, self.pads,
-                                              self.dilation)
+                                              self.dilation, work=self.work)
         return out
 
     def backward(self, dout, need_dx=True):
         dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dw=self.trainable,
-                                          need_dx=need_dx)
+                                          need_dx=need_dx, work=self.work)
         self.grads = _param_grads(dw, db)
         return [dx]
 

@@ -73,8 +73,11 @@ def _sum(arrays):
 
 
 def replicate_layer(layer):
-    """A shallow copy of ``layer``: shared parameters and buffers, its own cache and grads."""
+    """A shallow copy of ``layer``: shared parameters and buffers, its own cache, gradients and
+    work buffers."""
     twin = copy.copy(layer)
     twin.cache = None
     twin.grads = {}
+    if hasattr(layer, "work"):
+        twin.work = {}  # work buffers are per layer instance: threads must not share them
     return twin

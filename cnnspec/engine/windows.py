@@ -58,28 +58,45 @@ class Window:
         return xp[..., top:top + h, left:left + w]
 
 
-def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0) -> np.ndarray:
+def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
+                fill: float | None = None) -> np.ndarray:
+    """An array of ``shape`` kept in ``work`` under ``key`` and reused by the next call with the
+    same shape (a new one when ``work`` is None). Reuse spares a large allocation and its page
+    faults on every step; a new buffer is filled with ``fill`` when given. Only for arrays that
+    never leave the op that owns ``work``."""
+    dtype = np.dtype(dtype)
+    buf = None if work is None else work.get(key)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
+        if work is not None:
+            work[key] = buf
+    return buf
+
+
+def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0,
+                         work: dict | None = None) -> np.ndarray:
     """``x`` (N, C, H, W) as a padded channel-first array ``(C, N, Hp, Wp)``.
 
-    Without padding this is the transposed view of ``x`` (no copy); otherwise a new buffer
-    filled with ``fill`` (0 for convolution and average pooling, -inf for max pooling).
+    Without padding this is the transposed view of ``x`` (no copy); otherwise a buffer filled
+    with ``fill`` (0 for convolution and average pooling, -inf for max pooling) whose interior
+    receives ``x``. With ``work`` the buffer is reused (its border keeps the fill).
     """
     xc = x.transpose(1, 0, 2, 3)
     if not any(win.pads):
         return xc
     c, n = xc.shape[:2]
     hp, wp = win.padded_hw
-    xp = np.full((c, n, hp, wp), fill, dtype=x.dtype)
+    xp = work_buffer(work, "padded", (c, n, hp, wp), x.dtype, fill=fill)
     win.unpad(xp)[...] = xc
     return xp
 
 
-def im2col(xp: np.ndarray, win: Window) -> np.ndarray:
+def im2col(xp: np.ndarray, win: Window, work: dict | None = None) -> np.ndarray:
     """The im2col matrix of a padded channel-first input.
 
     ``xp`` (C, N, Hp, Wp), any strides  ->  ``cols`` (C*kh*kw, N*Ho*Wo), C-contiguous, where
     ``cols[(c, i, j), (n, y, x)] = xp[c, n, y*sh + i*dh, x*sw + j*dw]``. Built from one strided
-    view (no Python loop over pixels) and one copy.
+    view (no Python loop over pixels) and one copy (into a reused buffer with ``work``).
     """
     c, n = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
@@ -91,7 +108,9 @@ def im2col(xp: np.ndarray, win: Window) -> np.ndarray:
         strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
         writeable=False,
     )
-    return view.reshape(c * kh * kw, n * ho * wo)
+    cols = work_buffer(work, "cols", (c * kh * kw, n * ho * wo), xp.dtype)
+    np.copyto(cols.reshape(view.shape), view)
+    return cols
 
 
 def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:
