@@ -102,44 +102,63 @@ def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None
 
 
 def plot_training_stats(records: list[dict], out_png, title: str | None = None) -> Path:
-    """Activation std (left) and gradient std (right) of each conv/dense layer against the
-    training step, log scale; one line per layer, coloured from shallow (light) to deep (dark).
+    """Per-layer statistics against the training step: activation std and gradient std of each
+    conv/dense layer (log scale), and the share of dead units of each ReLU; one line per layer,
+    coloured from shallow (light) to deep (dark).
 
     ``records`` are the lines of a run's ``stats.jsonl``: ``{"step": s, "layers": [...]}``
     with one :class:`LayerStats` dict per layer.
     """
-    from matplotlib import colormaps
-
     from cnnspec.render.figure import new_figure, save_png
 
     if not records:
         raise RunError("no statistics to plot: no step was recorded",
                        hint="use a --stats interval smaller than the number of steps")
     steps = [r["step"] for r in records]
-    names = [row["name"] for row in records[0]["layers"] if row["kind"] in ("conv", "dense")]
-    cmap = colormaps["viridis"]
-    fig = new_figure(10.0, 4.2)
-    act_ax, grad_ax = fig.subplots(1, 2)
-    for depth, name in enumerate(names):
-        colour = cmap(1.0 - depth / max(len(names) - 1, 1))
-        rows = [_row(r, name) for r in records]
-        act_ax.plot(steps, _positive([row.get("act_std") for row in rows]), color=colour,
-                    label=name)
-        grad_ax.plot(steps, _positive([row.get("grad_std") for row in rows]), color=colour,
-                     label=name)
-    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
-        ax.set_yscale("log")
+    layers = records[0]["layers"]
+    weighted_names = [row["name"] for row in layers if row["kind"] in ("conv", "dense")]
+    relu_names = [row["name"] for row in layers if row.get("dead_frac") is not None]
+    fig = new_figure(14.0, 4.2)
+    act_ax, grad_ax, dead_ax = fig.subplots(1, 3)
+    _per_layer_lines(act_ax, records, steps, weighted_names, "act_std", log=True)
+    _per_layer_lines(grad_ax, records, steps, weighted_names, "grad_std", log=True)
+    _per_layer_lines(dead_ax, records, steps, relu_names, "dead_frac", log=False)
+    dead_ax.set_ylim(0.0, 1.0)
+    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)"),
+                     (dead_ax, "dead ReLU units (exact zeros)")):
         ax.set_xlabel("step")
         ax.set_title(what)
         ax.grid(True, which="both", alpha=0.3)
-    # A legend for a deep net would cover the plot: name only the first and last layers.
-    handles, labels = act_ax.get_legend_handles_labels()
-    if handles:
-        keep = [0, len(handles) - 1] if len(handles) > 1 else [0]
-        act_ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=8)
     if title:
         fig.suptitle(title)
     return save_png(fig, out_png)
+
+
+# Up to this many layers each gets a legend entry; a deeper net names its first and last only,
+# so the legend does not cover the lines.
+_FULL_LEGEND = 8
+
+
+def _per_layer_lines(ax, records, steps, names: list[str], key: str, log: bool) -> None:
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    for depth, name in enumerate(names):
+        colour = cmap(0.9 * (1.0 - depth / max(len(names) - 1, 1)))
+        values = [_row(r, name).get(key) for r in records]
+        ax.plot(steps, _positive(values) if log else _floats(values), color=colour,
+                label=name)
+    if log:
+        ax.set_yscale("log")
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    keep = range(len(handles)) if len(handles) <= _FULL_LEGEND else (0, len(handles) - 1)
+    ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=7)
+
+
+def _floats(values: list[float | None]) -> list[float]:
+    return [float(v) if v is not None else math.nan for v in values]
 
 
 def _row(record: dict, name: str) -> dict:
