@@ -36,6 +36,9 @@ def test_every_spec_compiles_and_runs(path):
     out = model.forward(x.astype(np.float32))
     assert out.shape == (2,) + tuple(checked.output_shape)
     assert out.dtype == np.float32 and np.all(np.isfinite(out))
+    _, dout = model.loss(out, np.zeros(2, dtype=int))
+    model.backward(dout)
+    assert all(g.dtype == np.float32 for g in model.grads().values())  # no float64 upcasts
     for info in checked.layers:
         if info.weight_shape is not None:
             assert model.params()[f"{info.name}.weight"].shape == tuple(info.weight_shape)
@@ -191,3 +194,14 @@ def test_batch_norm_keeps_training_in_one_piece():
     model.eval()
     model.forward(x)
     assert model._split
+
+
+def test_blas_thread_count_is_restored():
+    from cnnspec.engine import blas
+
+    if not blas.available():
+        pytest.skip("NumPy's BLAS is not an OpenBLAS whose thread count can be set")
+    before = blas.get_threads()
+    with blas.blas_threads(1):
+        assert blas.get_threads() == 1
+    assert blas.get_threads() == before

@@ -1,5 +1,16 @@
 """The NumPy engine: ops with forward and backward passes, and the model graph that runs them.
 
+Modules (kernels first, then what is built on them):
+
+- ``windows``: sliding-window geometry, im2col / col2im; ``conv``: 2-D convolution;
+  ``pool``: max, average and global average pooling; ``dense``: dense and flatten;
+  ``activations``; ``norm``: batch normalisation; ``dropout``; ``merge``: add and concat;
+  ``losses``: softmax cross-entropy and mean squared error.
+- ``layers``: a layer object per op (parameters, gradients, cache); ``model``: :class:`Model`,
+  the DAG of layers (built from a checked spec by :func:`cnnspec.compile.compile_spec`);
+  ``parallel`` and ``blas``: batch halves in threads with single-threaded BLAS.
+- ``optim`` and ``schedules``: optimizers and learning-rate schedules.
+
 Conventions (shared by every module here):
 
 - Tensors are NCHW (``(N, C, H, W)``) or ``(N, F)``; float32 by default, float64 for gradient
