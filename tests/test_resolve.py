@@ -274,3 +274,14 @@ def test_parse_file_keeps_the_path_as_given_and_a_missing_file_is_a_run_error(tm
     with pytest.raises(RunError) as info:
         parse_file(tmp_path / "missing.cnn")
     assert "missing.cnn" in info.value.message
+
+
+def test_the_language_reference_mentions_every_kind_initializer_and_setting():
+    from cnnspec.lang.inits import ALIASES, CATALOGUE
+    from cnnspec.lang.layers import ACTIVATIONS, KIND_ALIASES, KINDS
+    from cnnspec.lang.training import KEY_ALIASES, READERS
+
+    doc = (SPECS[0].parent.parent / "docs" / "language.md").read_text()
+    words = [*CATALOGUE, *ALIASES, *KINDS, *KIND_ALIASES, *ACTIVATIONS, *READERS, *KEY_ALIASES]
+    missing = [w for w in words if f"`{w}" not in doc and f"{w}(" not in doc]
+    assert missing == []
