@@ -4,7 +4,15 @@ import math
 import pytest
 
 from cnnspec.lab.compare import (
-    JobResult, compare, epochs_to_reach, format_table, make_jobs, plot, slug, summarize)
+    JobResult,
+    compare,
+    epochs_to_reach,
+    format_table,
+    make_jobs,
+    plot,
+    slug,
+    summarize,
+)
 
 TINY = """\
 model tiny

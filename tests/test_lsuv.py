@@ -106,6 +106,15 @@ def test_only_lsuv_layers_are_rescaled(tmp_path):
     assert abs(_output_stds(model, x)["b"] - 1) < 0.1
 
 
+def test_each_layer_keeps_its_own_tolerance(tmp_path):
+    text = MIXED.replace("weight he_normal", "weight lsuv(tol=0.001)")
+    model = _model(_write(tmp_path, text, "own"))
+    x = np.random.default_rng(0).standard_normal((16, 1, 8, 8)).astype(np.float32)
+    steps = lsuv(model, x)
+    assert [(s.layer, s.tol) for s in steps] == [("a", 0.001), ("b", 0.1)]
+    assert all(s.converged for s in steps)
+
+
 def test_max_iter_bounds_the_rescalings(tmp_path):
     model = _model(_write(tmp_path, SMALL, "small"))
     x = np.random.default_rng(0).standard_normal((8, 1, 8, 8)).astype(np.float32)

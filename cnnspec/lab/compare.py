@@ -18,7 +18,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 DEFAULT_TARGET = 0.9
 
 

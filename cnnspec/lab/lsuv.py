@@ -52,8 +52,8 @@ def lsuv_layers(model) -> list[str]:
 def lsuv(
     model,
     x: np.ndarray,
-    tol: float = DEFAULT_TOL,
-    max_iter: int = DEFAULT_MAX_ITER,
+    tol: float | None = None,
+    max_iter: int | None = None,
     layers: list[str] | None = None,
 ) -> list[LsuvStep]:
     """Rescale the weights of ``layers`` in place until each output's variance on ``x`` is
@@ -61,8 +61,10 @@ def lsuv(
 
     ``x``: a data batch ``(N, C, H, W)`` (or ``(N, F)``), preprocessed as in training.
     ``layers`` defaults to the layers whose init is ``lsuv`` (:func:`lsuv_layers`); pass the
-    names of any conv/dense layers to apply the rescaling to them. Returns one
-    :class:`LsuvStep` per layer, in network order.
+    names of any conv/dense layers to apply the rescaling to them. ``tol`` and ``max_iter``
+    left as None are each layer's own (its ``lsuv(tol=..., max_iter=...)`` init, else 0.1 and
+    10), so one call treats every layer as its spec says. Returns one :class:`LsuvStep` per
+    layer, in network order.
 
     The batch goes through the graph once, node by node: a layer's input is final once the
     layers before it are, so re-measuring a layer after a rescaling reruns that layer alone
@@ -79,9 +81,18 @@ def lsuv(
             break
         inputs = [values[name] for name in node.inputs]
         if node.name in targets:
-            steps.append(_rescale_layer(model, node, inputs, tol, max_iter))
+            own = _own_settings(model, node.name)
+            steps.append(_rescale_layer(model, node, inputs,
+                                        own["tol"] if tol is None else tol,
+                                        own["max_iter"] if max_iter is None else max_iter))
         values[node.name] = node.layer.forward(inputs, False)
     return steps
+
+
+def _own_settings(model, name: str) -> dict:
+    """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (defaults for other inits)."""
+    init = model_access.checked_of(model).by_name[name].ir.get("weight_init") or {}
+    return {"tol": init.get("tol", DEFAULT_TOL), "max_iter": init.get("max_iter", DEFAULT_MAX_ITER)}
 
 
 def _rescale_layer(model, node, inputs, tol: float, max_iter: int) -> LsuvStep:

@@ -89,8 +89,9 @@ def _cell(value) -> str:
 
 def format_table(report: InitReport) -> str:
     """One table per variant: a row per layer, a column per statistic."""
-    blocks = [f"{report.spec_name}: {report.batch_size} inputs from {report.source}, "
-              f"seed {report.seed}"]
+    heading = (f"{report.spec_name}: {report.batch_size} inputs from {report.source}, "
+               f"seed {report.seed}")
+    blocks = [heading]
     for variant in report.variants:
         rows = [[_cell(getattr(s, key)) for _, key in _COLUMNS] for s in variant.layers]
         header = [title for title, _ in _COLUMNS]
