@@ -52,6 +52,8 @@ def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
         relus = [row for row in layers if row["kind"] == "relu"]
         assert all(0 <= row["dead_frac"] <= 1 for row in relus)
     he, small = report["variants"]
+    assert he["signal"]["layers"] == 31
+    assert small["signal"]["act_per_layer"] < 0.1 < he["signal"]["act_per_layer"]
     assert he["layers"][2]["weight_std_expected"] == pytest.approx(math.sqrt(2 / 144))
     assert small["layers"][2]["weight_std_expected"] == pytest.approx(0.01)
     assert small["layers"][-2]["act_std"] < 1e-20 < he["layers"][-2]["act_std"]
@@ -65,6 +67,7 @@ def test_init_report_table_on_real_data(capsys):
     for column in ("act std", "dead", "w std exp.", "grad std", "w grad std"):
         assert column in out
     assert "conv1_relu" in out and "fc2" in out
+    assert "signal: activation std x" in out
 
 
 def test_init_report_unknown_init_is_a_spec_error(capsys):

@@ -4,7 +4,14 @@ import math
 import numpy as np
 import pytest
 
-from cnnspec.lab.stats import LayerStats, layer_stats, per_layer_factor, weighted, zero_fraction
+from cnnspec.lab.stats import (
+    LayerStats,
+    layer_stats,
+    per_layer_factor,
+    summarize_signal,
+    weighted,
+    zero_fraction,
+)
 
 
 def test_zero_fraction_counts_exact_zeros_only():
@@ -66,3 +73,19 @@ def test_per_layer_factor_is_the_geometric_mean_over_weighted_layers():
 def test_per_layer_factor_needs_two_layers():
     with pytest.raises(ValueError):
         per_layer_factor(_depth([1.0]))
+
+
+def test_signal_summary_across_the_weighted_layers():
+    stats = _depth([2.0, 1.0, 0.5])
+    stats[0].grad_std, stats[2].grad_std = 0.01, 0.04
+    summary = summarize_signal(stats)
+    assert summary.layers == 3
+    assert summary.act_change == pytest.approx(0.25)
+    assert summary.act_per_layer == pytest.approx(0.5)
+    assert summary.grad_change == pytest.approx(0.25)
+    assert summary.dead_mean == 0.5  # the one ReLU of _depth
+
+
+def test_signal_summary_of_a_single_layer_says_nothing():
+    summary = summarize_signal(_depth([1.0]))
+    assert summary.act_change is None and summary.act_per_layer is None

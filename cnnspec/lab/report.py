@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.jsonout import dumps
-from cnnspec.lab.stats import LayerStats
+from cnnspec.lab.stats import LayerStats, SignalSummary, summarize_signal
 from cnnspec.lab.variants import Variant, load_variants
 
 
@@ -27,6 +27,7 @@ class VariantReport:
 
     def to_dict(self) -> dict:
         return {"init": self.label, "input_std": self.input_std,
+                "signal": summarize_signal(self.layers).to_dict(),
                 "layers": [row.to_dict() for row in self.layers]}
 
 
@@ -101,8 +102,22 @@ def format_table(report: InitReport) -> str:
         for r in rows:
             lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append(describe_signal(summarize_signal(variant.layers)))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def describe_signal(summary: SignalSummary) -> str:
+    """One line on the signal's fate across the conv/dense layers."""
+    if summary.act_change is None:
+        return "signal: fewer than two conv/dense layers, nothing to compare"
+    text = (f"signal: activation std x{summary.act_change:.3g} from the first to the last of "
+            f"{summary.layers} conv/dense layers (x{summary.act_per_layer:.3g} per layer)")
+    if summary.grad_change is not None:
+        text += f"; gradient std x{summary.grad_change:.3g} on the way back"
+    if summary.dead_mean is not None:
+        text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
+    return text
 
 
 def format_json(report: InitReport) -> str:

@@ -114,3 +114,37 @@ def per_layer_factor(stats: list[LayerStats]) -> float:
         raise ValueError("need at least two conv/dense layers to measure a per-layer factor")
     first, last = depth[0].act_std, depth[-1].act_std
     return float((last / first) ** (1.0 / (len(depth) - 1)))
+
+
+@dataclass
+class SignalSummary:
+    """How the signal changes from the first conv/dense layer to the last, forward and back.
+
+    ``act_change``: last layer's ``act_std`` over the first's; ``act_per_layer``: its geometric
+    mean per layer (:func:`per_layer_factor`); ``grad_change``: the first layer's ``grad_std``
+    over the last's (how much the gradient shrinks or grows on its way back);
+    ``dead_mean``: the mean share of dead units over the ReLU layers (None without ReLUs).
+    """
+
+    layers: int
+    act_change: float | None
+    act_per_layer: float | None
+    grad_change: float | None
+    dead_mean: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarize_signal(stats: list[LayerStats]) -> SignalSummary:
+    depth = weighted(stats)
+    act_change = act_per_layer = grad_change = None
+    if len(depth) >= 2 and depth[0].act_std > 0:
+        act_change = depth[-1].act_std / depth[0].act_std
+        act_per_layer = act_change ** (1.0 / (len(depth) - 1))
+        first, last = depth[0].grad_std, depth[-1].grad_std
+        if first is not None and last:
+            grad_change = first / last
+    dead = [s.dead_frac for s in stats if s.dead_frac is not None]
+    return SignalSummary(len(depth), act_change, act_per_layer, grad_change,
+                         sum(dead) / len(dead) if dead else None)
