@@ -81,8 +81,17 @@ def fit(session: Session, position: Position) -> Position:
     ``on_step``, and :class:`Diverged` when the loss stops being finite.
     """
     with deferred_interrupts() as flag:
-        while position.epoch < session.training["epochs"]:
-            _run_epoch(session, position, flag)
+        try:
+            while position.epoch < session.training["epochs"]:
+                _run_epoch(session, position, flag)
+        except KeyboardInterrupt:
+            # Arrived inside a step (a second Ctrl-C): the model may be half updated, so
+            # nothing is saved and the last checkpoint stays the point to resume from.
+            session.display.close()
+            raise Interrupted(
+                f"training interrupted in the middle of a step; the last checkpoint in "
+                f"{session.run.path} is kept",
+                hint=f"continue with: cnnspec train --resume {session.run.path}") from None
     position.finished = True
     session.save(position)
     return position

@@ -1,0 +1,150 @@
+"""``cnnspec train``, ``eval`` and ``predict`` through ``main([...])``: exit codes, output,
+and messages instead of tracebacks."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.data import load_dataset
+from cnnspec.train import rundir
+
+SPEC = """\
+model tiny
+input 1x8x8
+conv1: conv 4 3x3 pad same relu
+pool1: maxpool 2
+flatten
+fc: dense 2
+
+train {
+  data shapes(size=8, classes=[x, plus], count=240)
+  lr 0.05
+  batch 16
+  epochs 2
+  seed 3
+}
+"""
+
+
+@pytest.fixture
+def no_curves(monkeypatch):
+    """Skip drawing curves.png (a second of Matplotlib per run); one test keeps it."""
+    from cnnspec.train import api
+
+    monkeypatch.setattr(api, "_draw_curves", lambda session, metrics: None)
+
+
+def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    out = tmp_path / "run"
+    code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--epochs", "1",
+                 "--seed", "4", "--batch-size", "32", "--lr", "0.1"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "test accuracy" in printed and f"run folder: {out}" in printed
+    for command in ("cnnspec eval", "cnnspec predict", "cnnspec filters"):
+        assert f"{command} {out}" in printed
+    assert "epoch 1/1" in printed  # not a terminal: one line per epoch
+    summary = json.loads((out / rundir.SUMMARY).read_text())
+    assert summary["overrides"] == {"epochs": 1, "lr": 0.1, "batch_size": 32, "seed": 4}
+    assert (out / rundir.CURVES).is_file()
+
+
+def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r"),
+                 "--epochs", "1", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch" not in captured.out and captured.err == ""
+    assert captured.out.startswith("test accuracy")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train"], "nothing to train"),
+    (["train", "--resume", "no/such/run"], "does not exist"),
+    (["eval", "no/such/run"], "does not exist"),
+    (["predict", "no/such/run", "x.png"], "does not exist"),
+])
+def test_run_errors_exit_1_with_a_hint(argv, message, capsys):
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "cnnspec: error: " in err and message in err and "hint:" in err
+    assert "Traceback" not in err
+
+
+def test_bad_option_values_are_usage_errors(tmp_path, capsys):
+    for argv, message in ((["--epochs", "0"], "must be at least 1"),
+                          (["--lr", "-1"], "must be a positive number"),
+                          (["--batch-size", "x"], "expected a whole number"),
+                          (["--seed", "-2"], "must be 0 or more")):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "spec.cnn", *argv])
+        assert info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_spec_mistakes_exit_2_and_point_at_the_spec(tmp_path, capsys):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    code = main(["train", str(tmp_path / "tiny.cnn"), "--data", "digits",
+                 "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "tiny.cnn:" in err and "10 classes" in err and "hint:" in err
+
+
+def test_existing_out_folder_is_refused(tmp_path, capsys):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "keep.txt").write_text("x")
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r")]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_eval_text_and_json(tmp_path, capsys, no_curves):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    run = tmp_path / "r"
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 0
+    text = capsys.readouterr().out
+    assert "accuracy" in text and "true \\ predicted" in text
+    assert main(["eval", str(run), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"loss", "accuracy", "confusion", "classes"}
+    assert sum(map(sum, result["confusion"])) == result["examples"]
+
+    data = load_dataset({"name": "shapes", "size": 8, "classes": ["x", "plus"],
+                         "count": 240}, seed=3)
+    np.save(tmp_path / "one.npy", data.x_test[0])
+    assert main(["predict", str(run), str(tmp_path / "one.npy"), "--format", "json"]) == 0
+    [prediction] = json.loads(capsys.readouterr().out)
+    assert prediction["predicted"] in ("x", "plus")
+    assert main(["predict", str(run), str(tmp_path / "one.npy"), "--top", "1"]) == 0
+    assert "one.npy:" in capsys.readouterr().out
+
+
+def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch,
+                                                           no_curves):
+    from cnnspec.train import loop
+
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    real_step = loop._step
+    calls = []
+
+    def step_then_ctrl_c(session, x, y, lr):
+        calls.append(1)
+        result = real_step(session, x, y, lr)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # arrives during a step: that step is not saved
+        return result
+
+    monkeypatch.setattr(loop, "_step", step_then_ctrl_c)
+    run = tmp_path / "r"
+    code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert f"cnnspec train --resume {run}" in err
+    monkeypatch.setattr(loop, "_step", real_step)
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0

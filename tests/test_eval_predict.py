@@ -1,0 +1,139 @@
+"""``evaluate``, ``predict`` and ``load_run``: the figures agree with training, inputs are
+preprocessed as in training, and every bad input is a clear error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnspec.data import load_dataset
+from cnnspec.errors import RunError, SpecError
+from cnnspec.train import rundir
+from cnnspec.train.api import train
+from cnnspec.train.evaluate import evaluate, format_confusion
+from cnnspec.train.predict import format_predictions, predict, softmax
+from cnnspec.train.run import load_run
+
+SPEC = """\
+model tiny
+input 1x8x8
+conv1: conv 4 3x3 pad same relu
+pool1: maxpool 2
+flatten
+fc: dense 2
+
+train {
+  data shapes(size=8, classes=[x, plus], count=240)
+  preprocess standardize
+  lr 0.05
+  batch 16
+  epochs 2
+  seed 3
+}
+"""
+DATA = {"name": "shapes", "size": 8, "classes": ["x", "plus"], "count": 240}
+
+
+@pytest.fixture(scope="module")
+def run_path(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evalpredict")
+    (tmp / "tiny.cnn").write_text(SPEC)
+    return train(tmp / "tiny.cnn", out=tmp / "run", quiet=True, curves=False).path
+
+
+@pytest.fixture(scope="module")
+def shapes():
+    return load_dataset(DATA, seed=3)
+
+
+def test_load_run_restores_the_trained_model(run_path):
+    run = load_run(run_path)
+    assert run.classes == ["x", "plus"] and len(run.metrics) == 2
+    assert run.summary["status"] == "finished" and run.preprocessor.mode == "standardize"
+    saved = np.load(run_path / rundir.CHECKPOINT, allow_pickle=False)
+    np.testing.assert_array_equal(run.model.state_dict()["fc.weight"], saved["fc.weight"])
+
+
+def test_evaluate_matches_the_test_figures_of_training(run_path):
+    run = load_run(run_path)
+    result = evaluate(run)
+    assert result["accuracy"] == pytest.approx(run.summary["test_acc"])
+    assert result["loss"] == pytest.approx(run.summary["test_loss"], rel=1e-6)
+    confusion = np.array(result["confusion"])
+    assert confusion.sum() == result["examples"] == run.summary["test_examples"]
+    assert np.trace(confusion) == round(result["accuracy"] * result["examples"])
+    assert result["classes"] == ["x", "plus"]
+
+
+def test_confusion_text_is_aligned():
+    text = format_confusion([[5, 0], [1, 120]], ["x", "plus"])
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # every row as wide as the header
+    assert lines[2].split() == ["plus", "1", "120"]
+
+
+def test_evaluate_on_data_that_does_not_fit(run_path):
+    with pytest.raises(SpecError, match="10 classes"):
+        evaluate(load_run(run_path), data="digits")
+    with pytest.raises(RunError, match="unknown dataset"):
+        evaluate(load_run(run_path), data="digts")
+
+
+def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):
+    run = load_run(run_path)
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"img{i}.npy")
+        np.save(paths[-1], shapes.x_test[i])
+    results = predict(run, [str(p) for p in paths])
+    logits = run.model.forward(run.preprocessor.apply(shapes.x_test[:4]))
+    expected = softmax(logits)
+    for result, p in zip(results, expected):
+        assert sum(result["probabilities"].values()) == pytest.approx(1.0)
+        assert result["probabilities"]["x"] == pytest.approx(p[0], rel=1e-5)
+        assert result["predicted"] == ["x", "plus"][int(np.argmax(p))]
+        assert result["note"] is None and result["top"][0]["class"] == result["predicted"]
+    text = format_predictions(results)
+    assert "img0.npy" in text and "%" in text
+
+
+def test_predict_png_is_resized_and_says_so(run_path, shapes, tmp_path):
+    picture = (shapes.x_test[0, 0] * 255).astype(np.uint8)
+    Image.fromarray(picture).resize((32, 32), Image.Resampling.NEAREST).save(tmp_path / "big.png")
+    [result] = predict(load_run(run_path), [str(tmp_path / "big.png")])
+    assert "resized 32x32 -> 8x8" in result["note"]
+    assert result["predicted"] == ["x", "plus"][shapes.y_test[0]]
+
+
+def test_predict_wrong_shape_names_both_shapes(run_path, tmp_path):
+    np.save(tmp_path / "wide.npy", np.zeros((1, 8, 9), dtype=np.float32))
+    with pytest.raises(RunError) as info:
+        predict(load_run(run_path), [str(tmp_path / "wide.npy")])
+    assert "(1, 8, 9)" in info.value.message and "(1, 8, 8)" in info.value.message
+    with pytest.raises(RunError, match="not found"):
+        predict(load_run(run_path), [str(tmp_path / "missing.png")])
+
+
+def test_broken_run_folders_are_run_errors(run_path, tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        load_run(tmp_path / "nothing")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / rundir.SPEC_JSON).write_text((run_path / rundir.SPEC_JSON).read_text())
+    with pytest.raises(RunError, match="checkpoint.npz is missing"):
+        load_run(broken)
+    (broken / rundir.CHECKPOINT).write_bytes(b"garbage")
+    with pytest.raises(RunError, match="cannot be read"):
+        load_run(broken)
+
+
+def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in (rundir.SPEC_JSON, rundir.SUMMARY, rundir.PREPROCESS):
+        (other / name).write_text((run_path / name).read_text())
+    weights = dict(np.load(run_path / rundir.CHECKPOINT, allow_pickle=False))
+    weights["fc.weight"] = np.zeros((2, 10), dtype=np.float32)
+    np.savez(other / rundir.CHECKPOINT, **weights)
+    with pytest.raises(RunError, match="fc.weight"):
+        load_run(other)

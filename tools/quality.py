@@ -1,0 +1,73 @@
+"""The quality bars of cnnspec's training, measured: each example spec trained with its own
+settings, its test accuracy (and, for the default spec, the time) against the bar.
+
+    python3 tools/quality.py            # both bars; exit status 1 if one is missed
+    python3 tools/quality.py --keep     # keep the run folders (in runs/)
+
+Each figure is printed with the command that reproduces it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Bar:
+    """A spec, the test accuracy it must reach and, if any, the time it must take at most."""
+
+    spec: str
+    min_test_acc: float
+    max_seconds: float | None = None
+
+
+BARS = [
+    Bar("specs/digits.cnn", min_test_acc=0.98, max_seconds=60.0),
+    Bar("specs/x_detector.cnn", min_test_acc=0.99),
+]
+
+
+def measure(bar: Bar, runs_dir: Path) -> bool:
+    """Train ``bar.spec``, print its figures and whether they meet the bar."""
+    from cnnspec.train.api import train
+
+    started = time.perf_counter()
+    run = train(ROOT / bar.spec, runs_dir=runs_dir, quiet=True)
+    seconds = time.perf_counter() - started
+    acc = run.summary["test_acc"]
+    ok = acc >= bar.min_test_acc
+    line = (f"{run.spec.ir['name']}: test accuracy {100 * acc:.2f}% "
+            f"(bar >= {100 * bar.min_test_acc:.0f}%) on {run.summary['test_examples']} test "
+            f"images; {run.summary['epochs_done']} epochs in {seconds:.1f} s")
+    if bar.max_seconds is not None:
+        ok = ok and seconds < bar.max_seconds
+        line += f" (bar < {bar.max_seconds:.0f} s)"
+    print(f"{'PASS' if ok else 'FAIL'}  {line}")
+    print(f"      reproduce: cnnspec train {bar.spec}   (run folder: {run.path})")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the run folders in runs/ instead of a temporary folder")
+    args = parser.parse_args(argv)
+    print(f"cnnspec quality bars on {os.cpu_count()} CPU cores")
+    if args.keep:
+        results = [measure(bar, ROOT / "runs") for bar in BARS]
+    else:
+        with tempfile.TemporaryDirectory(prefix="cnnspec-quality-") as tmp:
+            results = [measure(bar, Path(tmp)) for bar in BARS]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
