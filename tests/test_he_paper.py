@@ -40,11 +40,17 @@ WRONG_FAN = "normal(0, 0.25)"
 
 
 @pytest.fixture(scope="module")
-def depth():
-    """Per variant, the stats of the 30 conv layers (the dense head left out)."""
+def layers():
+    """Per variant, the stats of every layer."""
     report = init_report(SPEC, [HE, GLOROT, SMALL, WRONG_GAIN, WRONG_FAN],
                          input_kind="gaussian", batch_size=BATCH, seed=0)
-    return {v.label: weighted(v.layers)[:CONV_LAYERS] for v in report.variants}
+    return {v.label: v.layers for v in report.variants}
+
+
+@pytest.fixture(scope="module")
+def depth(layers):
+    """Per variant, the stats of the 30 conv layers (the dense head left out)."""
+    return {label: weighted(stats)[:CONV_LAYERS] for label, stats in layers.items()}
 
 
 def _stds(stats) -> list[float]:
@@ -93,11 +99,10 @@ def test_he_keeps_the_scale(depth):
     assert 0.8 < per_layer_factor(depth[HE]) < 1.05
 
 
-def test_he_relus_switch_off_half_the_units():
+def test_he_relus_switch_off_half_the_units(layers):
     """The weights are symmetric about zero, so about half of each ReLU's inputs are negative
     (the factor 1/2 of the analysis)."""
-    report = init_report(SPEC, [HE], input_kind="gaussian", batch_size=BATCH, seed=1)
-    relus = [s for s in report.variants[0].layers if s.kind == "relu"]
+    relus = [s for s in layers[HE] if s.kind == "relu"]
     assert len(relus) == CONV_LAYERS
     mean_dead = sum(s.dead_frac for s in relus) / len(relus)
     assert 0.4 < mean_dead < 0.6

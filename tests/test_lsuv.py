@@ -59,7 +59,7 @@ def _write(tmp_path, text, name):
 
 def test_plain30_gets_unit_variance_in_every_layer():
     model = _model(PLAIN30, "lsuv")
-    batch = make_batch(model.checked, "data", 8, seed=0)
+    batch = make_batch(model.checked, "data", 4, seed=0)
     steps = lsuv(model, batch.x)
     assert model.training  # the mode is the caller's business
     after = _output_stds(model, batch.x)
@@ -76,7 +76,7 @@ def test_plain30_gets_unit_variance_in_every_layer():
 
 def test_plain30_on_gaussian_input_with_a_tight_tolerance():
     model = _model(PLAIN30, "lsuv")
-    x = make_batch(model.checked, "gaussian", 4, seed=3).x
+    x = make_batch(model.checked, "gaussian", 2, seed=3).x
     lsuv(model, x, tol=0.01)
     stds = list(_output_stds(model, x).values())[:30]
     assert all(abs(s * s - 1) < 0.01 for s in stds)
