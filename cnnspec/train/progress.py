@@ -6,7 +6,17 @@ readable. ``quiet`` prints nothing.
 """
 from __future__ import annotations
 
+import os
 import sys
+
+FALLBACK_COLUMNS, FALLBACK_ROWS = 100, 24
+
+
+def _columns(stream) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def format_epoch(row: dict, epochs: int) -> str:
@@ -62,8 +72,13 @@ class BarDisplay(LineDisplay):
         from tqdm import tqdm
 
         self.close()
+        # A terminal that reports a 0x0 size (some pseudo-terminals do) would get no bar from
+        # tqdm's size detection (too narrow, and no row to draw on); give it a fixed size.
+        sized = _columns(self.stream) > 0
         self.bar = tqdm(total=steps, initial=done, desc=f"epoch {epoch}/{epochs}",
-                        file=self.stream, leave=True, dynamic_ncols=True, unit="batch")
+                        file=self.stream, leave=True, dynamic_ncols=sized,
+                        ncols=None if sized else FALLBACK_COLUMNS,
+                        nrows=None if sized else FALLBACK_ROWS, unit="batch")
 
     def step(self, loss: float, acc: float) -> None:
         self.bar.set_postfix_str(f"loss {loss:.4f} acc {100 * acc:.1f}%", refresh=False)
