@@ -90,7 +90,7 @@ def test_frozen_layers_are_not_trainable_and_get_no_grads():
 
 def test_state_dict_round_trip_and_errors():
     model = compile_spec(_spec(SMALL), seed=0)
-    x, y = _batch(model.checked)
+    x, _ = _batch(model.checked)
     model.forward(x)  # updates the batch-norm running statistics
     state = model.state_dict()
     assert {"bn.running_mean", "bn.running_var", "c1.weight", "fc.bias"} <= set(state)

@@ -5,10 +5,10 @@ of the output contributes with a different weight.
 """
 import numpy as np
 import pytest
+from gradcheck import numeric_grad, rel_error
 
 from cnnspec.engine import activations as act
 from cnnspec.engine import conv, dense, dropout, losses, merge, norm, pool
-from gradcheck import numeric_grad, rel_error
 
 TOL = 1e-6
 
@@ -179,8 +179,8 @@ def test_losses(loss):
 
 
 # ---------------------------------------------------------------------------- whole graphs
-from cnnspec.engine import layers as L  # noqa: E402
-from cnnspec.engine.model import Model, Node  # noqa: E402
+from cnnspec.engine import layers as L
+from cnnspec.engine.model import Model, Node
 
 
 def _conv(rng, f, c, k, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), bias=True):

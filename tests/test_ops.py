@@ -1,11 +1,11 @@
 """Forward values of the engine's ops against loop oracles and definitions."""
 import numpy as np
 import pytest
+from oracle import conv2d as conv_oracle
+from oracle import pool2d as pool_oracle
 
 from cnnspec.engine import activations as act
 from cnnspec.engine import conv, dropout, losses, norm, pool
-from oracle import conv2d as conv_oracle
-from oracle import pool2d as pool_oracle
 
 CONV_CASES = [
     ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),
@@ -106,7 +106,7 @@ def test_cross_entropy_of_uniform_logits_is_log_k():
 
 def test_inverted_dropout_keeps_the_expectation_and_zeroes_p():
     x = np.ones((200, 500))
-    out, mask = dropout.dropout_forward(x, 0.3, True, np.random.default_rng(0))
+    out, _ = dropout.dropout_forward(x, 0.3, True, np.random.default_rng(0))
     assert abs((out == 0).mean() - 0.3) < 0.01
     assert abs(out.mean() - 1.0) < 0.02
     np.testing.assert_allclose(np.unique(out), [0.0, 1 / 0.7])

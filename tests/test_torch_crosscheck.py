@@ -6,10 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from cnnspec.engine import activations as act  # noqa: E402
-from cnnspec.engine import conv, dense, losses, norm, pool  # noqa: E402
-from cnnspec.engine import layers as L  # noqa: E402
-from cnnspec.engine.model import Model, Node  # noqa: E402
+from cnnspec.engine import conv, dense, losses, norm, pool
+from cnnspec.engine import layers as L
+from cnnspec.engine.model import Model, Node
 
 TOL = 1e-5
 

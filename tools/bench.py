@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/nets.py beside this script
-from nets import checked  # noqa: E402
-
-from cnnspec.compile import compile_spec  # noqa: E402
-from cnnspec.engine.blas import blas_threads  # noqa: E402
-from cnnspec.engine.optim import make_optimizer  # noqa: E402
+from cnnspec.compile import compile_spec
+from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.optim import make_optimizer
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64)]
 LR = 0.01
@@ -94,14 +90,15 @@ def _torch_net(spec, params):
     return nn.Sequential(*modules)
 
 
-def _block(step, seconds_hint, steps):
+def _block(step, steps):
+    """Seconds taken by ``steps`` steps."""
     start = time.perf_counter()
     for _ in range(steps):
         step()
     return time.perf_counter() - start
 
 
-def _steps_for(step, batch, seconds):
+def _steps_for(step, seconds):
     """How many steps make a block of about ``seconds`` (after two warm-up steps)."""
     step()
     step()
@@ -115,13 +112,13 @@ def bench_case(name, batch, threads, rounds, seconds, torch_ok):
     rng = np.random.default_rng(0)
     ours = CnnspecRunner(spec, batch, threads, rng)
     theirs = TorchRunner(spec, batch, ours.model.params(), ours.x, ours.y) if torch_ok else None
-    steps = _steps_for(ours.step, batch, seconds)
-    t_steps = _steps_for(theirs.step, batch, seconds) if theirs else 0
+    steps = _steps_for(ours.step, seconds)
+    t_steps = _steps_for(theirs.step, seconds) if theirs else 0
     ours_rates, theirs_rates, ratios = [], [], []
     for _ in range(rounds):
-        ours_rates.append(batch * steps / _block(ours.step, seconds, steps))
+        ours_rates.append(batch * steps / _block(ours.step, steps))
         if theirs:
-            theirs_rates.append(batch * t_steps / _block(theirs.step, seconds, t_steps))
+            theirs_rates.append(batch * t_steps / _block(theirs.step, t_steps))
             ratios.append(ours_rates[-1] / theirs_rates[-1])
     line = f"{name:>9} batch {batch:>3}: cnnspec {statistics.median(ours_rates):8,.0f} img/s"
     if theirs:

@@ -8,15 +8,12 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
+from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/nets.py beside this script
-from nets import checked  # noqa: E402
-
-from cnnspec.compile import compile_spec  # noqa: E402
-from cnnspec.engine.blas import blas_threads  # noqa: E402
+from cnnspec.compile import compile_spec
+from cnnspec.engine.blas import blas_threads
 
 
 def _timed(times, key, fn):
@@ -47,7 +44,7 @@ def profile(name: str, batch: int, steps: int) -> None:
             if step == 2:  # two warm-up steps
                 times.clear()
             start = time.perf_counter()
-            loss, dout = model.loss(model.forward(x), y)
+            _, dout = model.loss(model.forward(x), y)
             model.backward(dout, input_grad=False)
             params = model.params()
             for key, grad in model.grads().items():

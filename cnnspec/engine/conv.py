@@ -29,7 +29,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     :class:`Window`). ``work``: a dict the caller keeps per layer, so the padded input and
     ``cols`` reuse their memory from the previous call (the previous cache is then stale).
     """
-    n, c, h, wd = x.shape
+    n, _, h, wd = x.shape
     f, _, kh, kw = w.shape
     win = Window((h, wd), (kh, kw), tuple(stride), tuple(pads), tuple(dilation))
     ho, wo = win.out_hw

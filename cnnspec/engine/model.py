@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnspec.engine import losses
-from cnnspec.engine import parallel
+from cnnspec.engine import losses, parallel
 from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
@@ -79,11 +78,11 @@ class Model:
     def layer_names(self) -> list[str]:
         return [node.name for node in self.nodes]
 
-    def train(self) -> "Model":
+    def train(self) -> Model:
         self.training = True
         return self
 
-    def eval(self) -> "Model":
+    def eval(self) -> Model:
         self.training = False
         return self
 
@@ -163,7 +162,7 @@ class Model:
         return wanted
 
     # ---------------------------------------------------------------- threads
-    def replica(self) -> "Model":
+    def replica(self) -> Model:
         """A model sharing this one's parameters and buffers, with its own layer caches."""
         nodes = [Node(n.name, n.kind, parallel.replicate_layer(n.layer), list(n.inputs))
                  for n in self.nodes]

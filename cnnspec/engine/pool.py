@@ -87,7 +87,7 @@ def global_avgpool_forward(x):
 
 def global_avgpool_backward(dout, cache):
     """``dout`` (N, C)  ->  ``dx`` (N, C, H, W), ``dout / (H*W)`` at every pixel."""
-    n, c, h, w = cache
+    h, w = cache[2:]
     dx = np.empty(cache, dtype=dout.dtype)
     dx[...] = (dout * (1.0 / (h * w)))[:, :, None, None]
     return dx
