@@ -6,6 +6,7 @@ import pytest
 
 from cnnspec.lab.stats import (
     LayerStats,
+    identical_filters,
     layer_stats,
     per_layer_factor,
     summarize_signal,
@@ -89,3 +90,16 @@ def test_signal_summary_across_the_weighted_layers():
 def test_signal_summary_of_a_single_layer_says_nothing():
     summary = summarize_signal(_depth([1.0]))
     assert summary.act_change is None and summary.act_per_layer is None
+
+
+def test_identical_filters_needs_equal_weights_and_equal_gradients():
+    w = np.full((3, 2, 3, 3), 0.1)
+    assert identical_filters(w, np.ones_like(w))
+    dw = np.ones_like(w)
+    dw[2, 0, 0, 0] = 2.0
+    assert not identical_filters(w, dw)
+    w2 = w.copy()
+    w2[1] += 1e-9
+    assert not identical_filters(w2, None)
+    # One filter has nothing to be alike to.
+    assert not identical_filters(w[:1], None)

@@ -77,3 +77,19 @@ def test_constant_filters_did_move(tmp_path):
     start = _filters(model, "conv1").copy()
     _train(model, STEPS)
     assert np.abs(_filters(model, "conv1") - start).max() > 1e-6
+
+
+def test_init_report_flags_the_symmetric_layers(tmp_path):
+    from cnnspec.lab.report import init_report
+
+    path = tmp_path / "sym.cnn"
+    path.write_text(SPEC)
+    report = init_report(path, ["constant(0.1)", "he_normal"], input_kind="gaussian",
+                         batch_size=4)
+    constant, random = ({s.name: s.same_filters for s in v.layers if s.kind != "relu"}
+                        for v in report.variants)
+    # The convs' filters and gradients are all alike; the dense rows are alike too, but each
+    # class gets its own gradient, so its symmetry breaks at the first step.
+    assert constant["conv1"] and constant["conv2"] and not constant["dense1"]
+    assert not any(random[name] for name in ("conv1", "conv2", "dense1"))
+    assert constant["flatten1"] is None

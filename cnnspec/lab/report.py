@@ -74,7 +74,7 @@ _COLUMNS = (
     ("layer", "name"), ("kind", "kind"), ("act mean", "act_mean"), ("act std", "act_std"),
     ("std/input", "act_ratio"), ("dead", "dead_frac"), ("w std", "weight_std"),
     ("w std exp.", "weight_std_expected"), ("grad std", "grad_std"),
-    ("w grad std", "weight_grad_std"),
+    ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
 )
 
 
@@ -83,6 +83,8 @@ def _cell(value) -> str:
         return "-"
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "YES" if value else "no"
     if not math.isfinite(value):
         return str(value)
     return f"{value:.3g}"

@@ -26,6 +26,8 @@ WEIGHTED_KINDS = ("conv", "dense")
 class LayerStats:
     """What one layer did to one batch. ``None`` where a number does not apply to the layer.
 
+    ``same_filters`` is true when every filter (output unit) of the weight is the same and so is
+    its gradient: SGD cannot tell them apart, the symmetry never breaks.
     ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
     2015 show falls or grows exponentially with depth under a wrong init (None when the input
     was not seen, as during training).
@@ -41,6 +43,7 @@ class LayerStats:
     weight_std_expected: float | None
     grad_std: float | None
     weight_grad_std: float | None
+    same_filters: bool | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +62,17 @@ def mean64(x: np.ndarray) -> float:
 def zero_fraction(x: np.ndarray) -> float:
     """Share of elements that are exactly zero (a ReLU's inactive units on this batch)."""
     return float(np.count_nonzero(x == 0)) / x.size
+
+
+def identical_filters(weight: np.ndarray, dweight: np.ndarray | None) -> bool:
+    """Whether all filters of ``weight`` ``(out, ...)`` are equal, and all their gradients in
+    ``dweight`` too (then they stay equal under SGD: Goodfellow et al. 2016, sec. 8.4)."""
+    if len(weight) < 2:
+        return False
+    same = bool((weight == weight[:1]).all())
+    if dweight is not None:
+        same = same and bool((dweight == dweight[:1]).all())
+    return same
 
 
 def layer_stats(
@@ -89,6 +103,7 @@ def layer_stats(
         weight_std_expected=weight_std_expected,
         grad_std=std64(dout) if dout is not None else None,
         weight_grad_std=std64(dweight) if dweight is not None else None,
+        same_filters=identical_filters(weight, dweight) if weight is not None else None,
     )
 
 
