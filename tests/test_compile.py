@@ -205,3 +205,10 @@ def test_blas_thread_count_is_restored():
     with blas.blas_threads(1):
         assert blas.get_threads() == 1
     assert blas.get_threads() == before
+
+
+def test_a_wrongly_shaped_input_is_a_run_error():
+    model = compile_spec(_spec(SMALL), seed=0)
+    with pytest.raises(RunError, match=r"\(N, 2, 8, 8\)") as info:
+        model.forward(np.zeros((3, 1, 8, 8), np.float32))
+    assert "2x8x8" in info.value.hint

@@ -89,6 +89,7 @@ class Model:
     def forward(self, x) -> np.ndarray:
         """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
         x = np.asarray(x, dtype=self.dtype)
+        self._check_input(x)
         self._split = self._can_split(x)
         if self._split:
             self._last_out, self._logits = self._data_parallel().forward(x)
@@ -107,6 +108,15 @@ class Model:
         if self._fused_softmax:
             self._logits = values[self._by_name[self.output].inputs[0]]
         return self._last_out
+
+    def _check_input(self, x: np.ndarray) -> None:
+        expected = None if self.checked is None else tuple(self.checked.input_shape)
+        if expected is not None and tuple(x.shape[1:]) != expected:
+            shape = "x".join(str(n) for n in expected)
+            raise RunError(
+                f"the model takes inputs of shape (N, {', '.join(map(str, expected))}), "
+                f"not {tuple(x.shape)}",
+                hint=f"the spec's input line says {shape}; reshape or resize the data to match")
 
     def loss(self, out, y) -> tuple[float, np.ndarray]:
         """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""
