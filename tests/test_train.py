@@ -249,3 +249,12 @@ def test_epoch_lines_and_display_choice(capsys):
     assert isinstance(make_display("lines", quiet=False), LineDisplay)
     with pytest.raises(ValueError):
         make_display("fancy", quiet=False)
+
+
+def test_stats_every_records_through_the_lab_recorder(tmp_path):
+    run = train(write_spec(tmp_path), out=tmp_path / "r", epochs=1, stats_every=4, **FAST)
+    lines = (run.path / "stats.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    assert steps == list(range(0, run.summary["steps"], 4))
+    with pytest.raises(RunError, match="--stats"):
+        train(write_spec(tmp_path), out=tmp_path / "r2", stats_every=0, **FAST)
