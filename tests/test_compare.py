@@ -109,3 +109,18 @@ def test_a_wrong_init_fails_before_any_training(tiny, tmp_path):
     with pytest.raises((SpecError, SpecErrors)):
         compare(str(tiny), ["he_normal", "he_nromal"], epochs=1, out=tmp_path / "cmp")
     assert not (tmp_path / "cmp").exists()
+
+
+def test_a_diverging_variant_is_reported_not_raised(tmp_path):
+    hot = tmp_path / "hot.cnn"
+    hot.write_text(TINY.replace("lr 0.05", "lr 100"))
+    result = compare(str(hot), ["normal(0, 1)", "zeros"], epochs=1, jobs=1,
+                     out=tmp_path / "cmp")
+    blown, calm = result.variants
+    assert blown.diverged == 1 and "diverged" in blown.runs[0].error
+    assert math.isnan(blown.test_acc_mean)
+    assert calm.diverged == 0
+    table = format_table(result)
+    assert "yes (1/1)" in table
+    assert "normal(0, 1) (1/1 diverged)" in result.curves()
+    assert plot(result, tmp_path / "curves.png").exists()
