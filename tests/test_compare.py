@@ -111,10 +111,8 @@ def test_a_wrong_init_fails_before_any_training(tiny, tmp_path):
     assert not (tmp_path / "cmp").exists()
 
 
-def test_a_diverging_variant_is_reported_not_raised(tmp_path):
-    hot = tmp_path / "hot.cnn"
-    hot.write_text(TINY.replace("lr 0.05", "lr 100"))
-    result = compare(str(hot), ["normal(0, 1)", "zeros"], epochs=1, jobs=1,
+def test_a_diverging_variant_is_reported_not_raised(tiny, tmp_path):
+    result = compare(str(tiny), ["normal(0, 1)", "zeros"], epochs=1, jobs=1, lr=100.0,
                      out=tmp_path / "cmp")
     blown, calm = result.variants
     assert blown.diverged == 1 and "diverged" in blown.runs[0].error

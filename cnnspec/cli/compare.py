@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "repeat for each variant (default: the spec as written)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
+    parser.add_argument("--lr", type=float, metavar="LR",
+                        help="learning rate for every variant (default: the spec's)")
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
+                        help="batch size for every variant (default: the spec's)")
     parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
                         help="train each variant with seeds 0..K-1 (default 1)")
     parser.add_argument("--jobs", type=positive_int, metavar="J",
@@ -61,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                          jobs=args.jobs, out=args.out, target=args.target,
-                         data_dir=args.data_dir)
+                         data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size)
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
     if args.format == "json":
         print(dumps(comparison.to_dict()))

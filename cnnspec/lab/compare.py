@@ -23,7 +23,9 @@ DEFAULT_TARGET = 0.9
 
 @dataclass(frozen=True)
 class Job:
-    """One training: variant ``init`` (None: the spec as written) with run seed ``seed``."""
+    """One training: variant ``init`` (None: the spec as written) with run seed ``seed``;
+    ``epochs``, ``lr`` and ``batch_size`` override the spec's when given (for every variant
+    alike)."""
 
     spec: str
     init: str | None
@@ -31,6 +33,8 @@ class Job:
     epochs: int | None
     out: str
     data_dir: str | None = None
+    lr: float | None = None
+    batch_size: int | None = None
 
 
 @dataclass
@@ -85,8 +89,9 @@ def run_job(job: Job) -> JobResult:
     # One plot of all variants is drawn at the end; the per-run curves are not needed.
     options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir,
                "curves": False}
-    if job.epochs is not None:
-        options["epochs"] = job.epochs
+    for key in ("epochs", "lr", "batch_size"):
+        if getattr(job, key) is not None:
+            options[key] = getattr(job, key)
     try:
         run = train(variant.checked, **options)
     except Diverged as exc:
@@ -137,10 +142,11 @@ def run_jobs(jobs: list[Job], workers: int) -> list[JobResult]:
 
 
 def make_jobs(spec: str, inits: list[str | None], seeds: int, epochs: int | None, out: Path,
-              data_dir: str | None = None) -> list[Job]:
+              data_dir: str | None = None, lr: float | None = None,
+              batch_size: int | None = None) -> list[Job]:
     """One job per (variant, seed), run folders ``<out>/<variant>-seed<k>``."""
     return [Job(str(spec), init, seed, epochs, str(out / f"{slug(variant_label(init))}-seed{seed}"),
-                data_dir)
+                data_dir, lr, batch_size)
             for init in inits for seed in range(seeds)]
 
 
@@ -208,8 +214,13 @@ def default_out(spec: str, runs_dir: str | Path = "runs") -> Path:
 
 def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
             jobs: int | None = None, out: str | Path | None = None,
-            target: float = DEFAULT_TARGET, data_dir: str | None = None) -> Comparison:
+            target: float = DEFAULT_TARGET, data_dir: str | None = None,
+            lr: float | None = None, batch_size: int | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
+
+    ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
+    variant; ``jobs`` trainings run at once (default :func:`default_jobs`); ``target`` is the
+    validation accuracy whose first epoch the table reports.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -222,7 +233,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     for init in variants:
         load_variant(spec, init)
     folder = Path(out) if out is not None else default_out(spec)
-    job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir)
+    job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir, lr, batch_size)
     started = time.perf_counter()
     results = run_jobs(job_list, jobs or default_jobs(len(job_list)))
     seconds = time.perf_counter() - started
