@@ -34,7 +34,7 @@ BARS = [
 ]
 
 
-def measure(bar: Bar, runs_dir: Path) -> bool:
+def measure(bar: Bar, runs_dir: Path, keep: bool) -> bool:
     """Train ``bar.spec``, print its figures and whether they meet the bar."""
     from cnnspec.train.api import train
 
@@ -50,7 +50,8 @@ def measure(bar: Bar, runs_dir: Path) -> bool:
         ok = ok and seconds < bar.max_seconds
         line += f" (bar < {bar.max_seconds:.0f} s)"
     print(f"{'PASS' if ok else 'FAIL'}  {line}")
-    print(f"      reproduce: cnnspec train {bar.spec}   (run folder: {run.path})")
+    where = f"   (run folder: {run.path})" if keep else ""
+    print(f"      reproduce: cnnspec train {bar.spec}{where}")
     return ok
 
 
@@ -62,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"cnnspec quality bars on {os.cpu_count()} CPU cores")
     if args.keep:
-        results = [measure(bar, ROOT / "runs") for bar in BARS]
+        results = [measure(bar, ROOT / "runs", keep=True) for bar in BARS]
     else:
         with tempfile.TemporaryDirectory(prefix="cnnspec-quality-") as tmp:
-            results = [measure(bar, Path(tmp)) for bar in BARS]
+            results = [measure(bar, Path(tmp), keep=False) for bar in BARS]
     return 0 if all(results) else 1
 
 
