@@ -60,12 +60,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from cnnspec.lab.compare import compare, format_table, plot
+    from cnnspec.lab.compare import compare, describe_result, format_table, plot
     from cnnspec.lab.jsonout import dumps
 
     comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                          jobs=args.jobs, out=args.out, target=args.target,
-                         data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size)
+                         data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
+                         on_done=lambda result: print(describe_result(result), file=sys.stderr,
+                                                      flush=True))
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
     if args.format == "json":
         print(dumps(comparison.to_dict()))

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -127,18 +128,43 @@ def default_jobs(n_jobs: int) -> int:
     return max(1, min(2, os.cpu_count() or 1, n_jobs))
 
 
-def run_jobs(jobs: list[Job], workers: int) -> list[JobResult]:
+def run_jobs(jobs: list[Job], workers: int,
+             on_done: Callable[[JobResult], None] | None = None) -> list[JobResult]:
     """Run every job, in this process when ``workers == 1``, else in a process pool; results
-    come back in the order of ``jobs``."""
+    come back in the order of ``jobs``. ``on_done`` hears of each result as it finishes."""
     if workers <= 1 or len(jobs) <= 1:
-        return [run_job(job) for job in jobs]
+        results = []
+        for job in jobs:
+            results.append(run_job(job))
+            if on_done:
+                on_done(results[-1])
+        return results
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_limit_blas_threads) as pool:
-        return list(pool.map(run_job, jobs))
+        futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+        results: list[JobResult | None] = [None] * len(jobs)
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            if on_done:
+                on_done(future.result())
+    return results
+
+
+def describe_result(result: JobResult) -> str:
+    """One line on a finished training, for progress output."""
+    if result.diverged:
+        return f"{result.label}, seed {result.seed}: diverged"
+    last = result.metrics[-1] if result.metrics else {}
+    val = last.get("val_acc")
+    text = f"{result.label}, seed {result.seed}: "
+    text += f"val acc {100 * val:.1f}%" if val is not None else "no validation split"
+    if result.test_acc is not None:
+        text += f", test acc {100 * result.test_acc:.1f}%"
+    return text
 
 
 def make_jobs(spec: str, inits: list[str | None], seeds: int, epochs: int | None, out: Path,
@@ -215,12 +241,14 @@ def default_out(spec: str, runs_dir: str | Path = "runs") -> Path:
 def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
             jobs: int | None = None, out: str | Path | None = None,
             target: float = DEFAULT_TARGET, data_dir: str | None = None,
-            lr: float | None = None, batch_size: int | None = None) -> Comparison:
+            lr: float | None = None, batch_size: int | None = None,
+            on_done: Callable[[JobResult], None] | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
     variant; ``jobs`` trainings run at once (default :func:`default_jobs`); ``target`` is the
-    validation accuracy whose first epoch the table reports.
+    validation accuracy whose first epoch the table reports; ``on_done`` hears of each
+    training as it finishes.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -235,7 +263,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     folder = Path(out) if out is not None else default_out(spec)
     job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir, lr, batch_size)
     started = time.perf_counter()
-    results = run_jobs(job_list, jobs or default_jobs(len(job_list)))
+    results = run_jobs(job_list, jobs or default_jobs(len(job_list)), on_done)
     seconds = time.perf_counter() - started
     rows = [summarize(variant_label(init), [r for r in results
                                             if r.label == variant_label(init)], target)
