@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.engine.windows import Window, channel_first_padded, col2im, im2col, work_buffer
+from cnnspec.engine.windows import (
+    Window,
+    channel_first_padded,
+    col2im,
+    col2im_stride1,
+    im2col,
+    work_buffer,
+)
 
 # The weight-gradient GEMM of a first layer is very long and very thin (F x N*Ho*Wo times
 # N*Ho*Wo x C*kh*kw with C*kh*kw ~ 25): BLAS does it far faster when it is summed over
@@ -58,10 +65,30 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
         dw = _weight_grad(dout_mat, cols).reshape(w.shape)
         db = dout_mat.sum(axis=1) if has_bias else None
     if need_dx:
-        dcols = work_buffer(work, "dcols", cols.shape, cols.dtype)
-        np.matmul(w.reshape(f, -1).T, dout_mat, out=dcols)
-        dx = col2im(dcols, win, c, n)
+        dx = _input_grad(dout, w, win, c, n, cols, work)
     return dx, dw, db
+
+
+def _input_grad(dout, w, win, c, n, cols, work):
+    """``dx`` (N, C, H, W): the column gradient ``w_mat.T @ dout_mat`` put back by col2im.
+
+    For stride 1 the columns are computed in wide coordinates (``dout`` padded with zero
+    columns to the padded input width), which lets col2im add long contiguous runs
+    (:func:`col2im_stride1`) for a slightly larger GEMM.
+    """
+    f = w.shape[0]
+    w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
+    if win.stride != (1, 1):
+        dcols = work_buffer(work, "dcols", cols.shape, cols.dtype)
+        np.matmul(w_t, dout.transpose(1, 0, 2, 3).reshape(f, -1), out=dcols)
+        return col2im(dcols, win, c, n)
+    ho, wo = win.out_hw
+    wp = win.padded_hw[1]
+    dout_wide = work_buffer(work, "dout_wide", (f, n, ho, wp), dout.dtype, fill=0.0)
+    dout_wide[:, :, :, :wo] = dout.transpose(1, 0, 2, 3)  # columns wo.. stay zero
+    dcols = work_buffer(work, "dcols_wide", (cols.shape[0], n * ho * wp), dout.dtype)
+    np.matmul(w_t, dout_wide.reshape(f, -1), out=dcols)
+    return col2im_stride1(dcols, win, c, n)
 
 
 def _weight_grad(dout_mat: np.ndarray, cols: np.ndarray) -> np.ndarray:
