@@ -12,6 +12,7 @@ from cnnspec.lab.compare import (
     plot,
     slug,
     summarize,
+    unique_folders,
 )
 
 TINY = """\
@@ -64,6 +65,15 @@ def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
                                                 ("normal(0, 0.01)", 1)]
     assert len({j.out for j in jobs}) == 4
     assert slug("normal(0, 0.01)") == "normal_0_0.01"
+    assert unique_folders(["normal(0,1)", "normal(0, 1)", "he"]) == [
+        "normal_0_1", "normal_0_1-2", "he"]
+
+
+def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
+    from cnnspec.errors import SpecError
+
+    with pytest.raises(SpecError, match="more than once"):
+        compare(str(tiny), ["he_normal", "he_normal"], out=tmp_path / "cmp")
 
 
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cnnspec.errors import SpecError
+
 DEFAULT_TARGET = 0.9
 
 
@@ -171,9 +173,22 @@ def make_jobs(spec: str, inits: list[str | None], seeds: int, epochs: int | None
               data_dir: str | None = None, lr: float | None = None,
               batch_size: int | None = None) -> list[Job]:
     """One job per (variant, seed), run folders ``<out>/<variant>-seed<k>``."""
-    return [Job(str(spec), init, seed, epochs, str(out / f"{slug(variant_label(init))}-seed{seed}"),
-                data_dir, lr, batch_size)
-            for init in inits for seed in range(seeds)]
+    folders = unique_folders([variant_label(init) for init in inits])
+    return [Job(str(spec), init, seed, epochs, str(out / f"{folder}-seed{seed}"), data_dir, lr,
+                batch_size)
+            for init, folder in zip(inits, folders) for seed in range(seeds)]
+
+
+def unique_folders(labels: list[str]) -> list[str]:
+    """A folder name per label; labels that slug alike (``normal(0,1)`` and ``normal(0, 1)``)
+    get ``-2``, ``-3``... so no two variants share a run folder."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        name = slug(label)
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return out
 
 
 def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
@@ -258,6 +273,10 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     variants = inits or [None]
+    repeated = sorted({v for v in variants if variants.count(v) > 1}, key=str)
+    if repeated:
+        raise SpecError(f"--init {repeated[0]} is given more than once",
+                        hint="name each init variant once; use --seeds K for repeated runs")
     for init in variants:
         load_variant(spec, init)
     folder = Path(out) if out is not None else default_out(spec)
