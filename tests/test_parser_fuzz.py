@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.errors import SpecError, SpecErrors
-from cnnspec.lang import format_source, parse
+from cnnspec.lang import format_source, parse, parse_init
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
 MUTATIONS_PER_SPEC = 60
@@ -67,3 +67,23 @@ def test_mutated_specs_raise_only_spec_errors(path):
 def test_the_unmutated_token_stream_still_parses():
     for path in SPECS:
         assert parse(join(tokens(path.read_text()))).ir == parse(path.read_text()).ir
+
+
+INIT_EXPRESSIONS = [
+    "he_normal(mode=fan_out, gain=leaky_relu(0.2))",
+    "variance_scaling(scale=2, mode=fan_in, distribution=truncated_normal)",
+    "normal(0, 0.01)",
+    "[[1, 0, 1], [0, 1, 0], [1, 0, 1]]",
+    "glorot_uniform(gain=tanh)",
+]
+
+
+def test_mutated_init_expressions_raise_only_spec_errors():
+    rng = random.Random("fuzz:init")
+    for _ in range(200):
+        toks = mutate(tokens(rng.choice(INIT_EXPRESSIONS)), rng)
+        try:
+            init = parse_init(join(toks))
+        except (SpecError, SpecErrors):
+            continue
+        assert isinstance(init, dict) and "name" in init

@@ -113,6 +113,8 @@ CASES = [
      None),
     ("input 1x8x8\nconv 8 3\ntrain {\n  batch 0\n}\n", "at least 1", 4, 9, None),
     ("input 1x8x8\nconv 8 3 x 3\n", "unexpected 'x'", 2, 10, "without spaces"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  lr 1e999\n}\n", "too large", 4, 6, None),
+    ("input 1x8x8\nconv 8 3 weight [[1e999]]\n", "too large", 2, 19, None),
     ("input 1x8x8\nc: conv 8 3 relu\nc_relu: relu\n", "two layers are called 'c_relu'", 3, 1,
      "generated"),
     ("input 1x8x8\nb_1_relu: relu\nrepeat 2 as b {\n  relu\n}\n",
@@ -144,10 +146,11 @@ def test_end_of_input_is_called_end_of_file_and_terminals_read_like_the_language
     assert "a name" in err.message and "a number" in err.message
 
 
-def test_several_mistakes_are_reported_together():
+def test_several_mistakes_are_reported_together_in_file_order():
     with pytest.raises(SpecErrors) as info:
-        parse("input 1x8x8\nconv 0 3\nconv 8 3 strid 1\ntrain {\n  lrr 1\n}\n")
-    assert [e.span.line for e in info.value.errors] == [2, 3, 5]
+        parse("input 1x8x8\nconv 0 3\nconv 8 3 strid 1\nrelu\ntrain {\n  lrr 1\n}\n"
+              "output nowhere\ninput 1x8x8\n")
+    assert [e.span.line for e in info.value.errors] == [2, 3, 6, 8, 9]
 
 
 def test_a_mistake_inside_a_repeat_is_reported_once():

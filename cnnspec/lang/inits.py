@@ -118,6 +118,7 @@ def read_kernel_literal(value: Value) -> list:
 def _nested(value: Value) -> list | float:
     """The list as plain Python data; ragged lists and non-numbers are errors."""
     if isinstance(value, Num):
+        read.number(value, "a kernel entry")  # rejects 1e999
         return value.value
     if not isinstance(value, ListLit):
         raise SpecError(f"a kernel literal holds numbers, not {describe(value)}", span=value.span)

@@ -106,6 +106,8 @@ class Resolver:
         for err in self.errors:
             if err.file is None:
                 err.file = self.path
+        # In the order of the file, as a compiler lists them.
+        self.errors.sort(key=lambda e: (e.span.line, e.span.column) if e.span else (0, 0))
         if len(self.errors) == 1:
             raise self.errors[0]
         if self.errors:

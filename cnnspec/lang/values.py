@@ -6,13 +6,17 @@ value's span.
 """
 from __future__ import annotations
 
+import math
+
 from cnnspec.errors import SpecError
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
 
 def number(value: Value, what: str) -> float:
-    """Any number, as a float (the IR writes real-valued settings as floats)."""
+    """Any finite number, as a float (the IR writes real-valued settings as floats)."""
+    if isinstance(value, Num) and not math.isfinite(float(value.value)):
+        raise SpecError(f"{what} is too large a number: {value.text}", span=value.span)
     if isinstance(value, Num):
         return float(value.value)
     raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span)
