@@ -30,7 +30,7 @@ def parse_file(path: str | Path) -> Spec:
     from cnnspec.errors import RunError
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except FileNotFoundError:
         raise RunError(f"no such file: {path}", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -97,6 +97,14 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1x8x8\nconv 8 3x3 {\n", "input 1x8x8\nrepeat 2 as b {\n  relu {\n"],
     ),
     FriendlyError(
+        "a keyword cannot name a layer",
+        "model, input, default, output, repeat and train start statements; "
+        "pick another name, e.g. `logits: dense 10`",
+        ["input 1x8x8\noutput: dense 10\n", "input 1x8x8\ninput: conv 8 3\n",
+         "model: conv 8 3\n", "input 1x8x8\ntrain: dense 10\n", "input 1x8x8\nrepeat: relu\n",
+         "input 1x8x8\ndefault: relu\n"],
+    ),
+    FriendlyError(
         "'model' needs a name",
         "e.g. `model lenet5`",
         ["model\ninput 1x8x8\n", "model 5\n"],
