@@ -110,3 +110,12 @@ def test_cli_reports_a_syntax_error_with_its_place(tmp_path, capsys):
     assert main(["fmt", str(spec)]) == 2
     err = capsys.readouterr().err
     assert f"{spec}:2:18: error:" in err and "hint:" in err
+
+
+def test_cli_refuses_ir_json_and_missing_files(tmp_path, capsys):
+    ir = tmp_path / "m.json"
+    ir.write_text("{}")
+    assert main(["fmt", str(ir)]) == 1
+    assert main(["fmt", str(tmp_path / "missing.cnn")]) == 1
+    err = capsys.readouterr().err
+    assert "fmt formats .cnn specs" in err and "missing.cnn" in err

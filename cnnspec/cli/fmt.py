@@ -24,8 +24,11 @@ def run(args: argparse.Namespace) -> int:
     changed = []
     for name in args.specs:
         path = Path(name)
+        if path.suffix == ".json":
+            raise RunError(f"{name} is an IR file; fmt formats .cnn specs",
+                           hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is dropped
         except (OSError, UnicodeDecodeError) as exc:
             raise RunError(f"cannot read {name}: {exc}", hint="check the path") from None
         formatted = format_source(text, path=name)
