@@ -92,3 +92,22 @@ def test_list_trailing_comma_and_empty_call():
     stmt = only_layer("conv 1 1 weight [[1,],] bias zeros()\n")
     assert isinstance(stmt.items[3], ListLit)
     assert stmt.items[5].args == [] and stmt.items[5].kwargs == []
+
+
+def _doc_examples():
+    """The untagged code blocks of docs/language.md that are spec text."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "language.md").read_text()
+    blocks = doc.split("```")[1::2]
+    return [b.lstrip("\n") for b in blocks
+            if not b.startswith(("python", "json")) and "error:" not in b and "[NAME" not in b]
+
+
+@pytest.mark.parametrize("example", _doc_examples(), ids=lambda b: b.splitlines()[0][:30])
+def test_the_language_reference_examples_parse(example):
+    from cnnspec.lang import parse
+
+    text = example if "\ninput " in "\n" + example else "input 1x8x8\n" + example
+    spec = parse(text + "relu\n")
+    assert spec.ir["layers"]
