@@ -244,6 +244,11 @@ def test_spans_point_at_what_the_user_wrote():
     assert spans[("training", "lr")] == Span(4, 3, 4, 9)
 
 
+def test_activation_sugar_parameters_have_spans():
+    spans = parse("input 1x8x8\nc: conv 8 3 leaky_relu(0.2)\n").spans
+    assert spans[("c_leaky_relu", "slope")] == Span(2, 13, 2, 28)
+
+
 def test_repeated_layers_point_at_the_block_source():
     spec = parse("input 1x8x8\nrepeat 3 as b {\n  conv 4 3\n}\n")
     assert spec.span_of("b_3_conv", "kernel") == Span(3, 10, 3, 11)

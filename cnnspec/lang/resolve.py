@@ -417,6 +417,8 @@ class Resolver:
         layers.append({"name": name, "kind": kind, "inputs": [entry.name], "group": entry.group,
                        **params})
         self.spans[(name, None)] = span
+        for field_name in params:  # e.g. the slope of `leaky_relu(0.2)`
+            self.spans[(name, field_name)] = span
         defined[name] = span
         return name
 
