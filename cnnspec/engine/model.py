@@ -14,10 +14,13 @@ Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x)
 values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
 every layer's own output and gradient can be recorded.
 
-Threads: with ``model.threads = 2`` (opt-in; the default is 1) a batch of at least 16 runs as
-two halves in two threads (:mod:`cnnspec.engine.parallel`); results equal the one-thread ones
-up to rounding. It is skipped while recording, and while training a model with batch norm or
-dropout.
+Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
+(a BLAS thread pool on these small products, on a busy machine, is many times slower than one
+core); the engine's own parallelism is ``model.threads`` (default 2): a batch of at least
+``2 * 8`` runs as halves in two threads (:mod:`cnnspec.engine.parallel`). The split is fixed,
+so results do not depend on the machine; they equal ``threads = 1`` results up to rounding in
+the summed parameter gradients. It is skipped while recording, and while training a model with
+batch norm or dropout.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.engine import losses, parallel
+from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
@@ -59,7 +63,7 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
-        self.threads = 1
+        self.threads = 2  # batch parts run in threads; 1 runs everything in the caller's thread
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
         self._by_name = {node.name: node for node in nodes}
@@ -91,9 +95,13 @@ class Model:
         x = np.asarray(x, dtype=self.dtype)
         self._check_input(x)
         self._split = self._can_split(x)
-        if self._split:
-            self._last_out, self._logits = self._data_parallel().forward(x)
-            return self._last_out
+        with blas_threads(1):
+            if self._split:
+                self._last_out, self._logits = self._data_parallel().forward(x)
+                return self._last_out
+            return self._forward(x)
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
         values = {INPUT: x}
         plan = self._plain if self.record else self._fused
         if self.record:
@@ -138,8 +146,12 @@ class Model:
         which saves the first layer's input-gradient work when training).
         """
         fused = self._fused_softmax and dout is self._fused_dout
-        if self._split:
-            return self._data_parallel().backward(dout, fused, input_grad)
+        with blas_threads(1):
+            if self._split:
+                return self._data_parallel().backward(dout, fused, input_grad)
+            return self._backward(dout, fused, input_grad)
+
+    def _backward(self, dout, fused: bool, input_grad: bool):
         nodes = list(self._ran)
         grads = {self.output: dout}
         if fused:

@@ -14,6 +14,7 @@ or on the order of random draws (dropout) keep a model from splitting while it t
 from __future__ import annotations
 
 import copy
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -32,7 +33,8 @@ class DataParallel:
         self.model = model
         self.parts = parts
         self.replicas = [model.replica() for _ in range(parts)]
-        self.pool = ThreadPoolExecutor(max_workers=parts, thread_name_prefix="cnnspec-part")
+        self._pool: ThreadPoolExecutor | None = None
+        self._pid = None
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(output, logits or None) of the whole batch ``x`` (N, ...), concatenated from parts."""
@@ -59,10 +61,19 @@ class DataParallel:
         return np.concatenate(dxs) if input_grad else None
 
     def _run(self, fn, parts):
+        pool = self._thread_pool()
         with blas_threads(1):
-            futures = [self.pool.submit(fn, replica, part)
+            futures = [pool.submit(fn, replica, part)
                        for replica, part in zip(self.replicas, parts)]
             return [future.result() for future in futures]
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        # A forked child process inherits the pool object but not its threads: make a new one.
+        if self._pool is None or self._pid != os.getpid():
+            self._pool = ThreadPoolExecutor(max_workers=self.parts,
+                                            thread_name_prefix="cnnspec-part")
+            self._pid = os.getpid()
+        return self._pool
 
 
 def _sum(arrays):
