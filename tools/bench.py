@@ -134,6 +134,7 @@ def conv_gflops(name, batch, repeats=5):
     gradient."""
     spec = checked(name)
     model = compile_spec(spec, seed=0)
+    model.threads = 1  # the timers sit on this model's layers, not on thread replicas
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
     y = rng.integers(0, 10, batch)

@@ -28,6 +28,7 @@ def _timed(times, key, fn):
 def profile(name: str, batch: int, steps: int) -> None:
     spec = checked(name)
     model = compile_spec(spec, seed=0)
+    model.threads = 1  # the timers sit on this model's layers, not on thread replicas
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for node in model._plain + model._fused:
         layer = node.layer
