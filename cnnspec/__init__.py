@@ -28,3 +28,22 @@ def train(spec, **options):
     from cnnspec.train.api import train as _train
 
     return _train(spec, **options)
+
+
+# `compile` and `train` above share their names with the subpackages cnnspec/compile.py and
+# cnnspec/train/. Importing one of those (``from cnnspec.train.api import ...``) makes the import
+# system bind the submodule over the package attribute, after which ``cnnspec.train(...)``
+# fails with "'module' object is not callable". The package keeps its API functions instead;
+# the submodules stay importable by their full names.
+import sys as _sys  # noqa: E402 - after the API it protects
+import types as _types  # noqa: E402
+
+
+class _Package(_types.ModuleType):
+    def __setattr__(self, name, value):
+        if name in ("compile", "train") and isinstance(value, _types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+_sys.modules[__name__].__class__ = _Package
