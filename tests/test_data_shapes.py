@@ -13,7 +13,21 @@ from cnnspec.seeding import streams
 def test_defaults_are_the_documented_ones():
     assert SHAPES_DEFAULTS == {"size": 16, "classes": list(SHAPE_CLASSES), "count": 4000,
                                "noise": 0.1}
-    assert SHAPE_CLASSES == ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag")
+    assert SHAPE_CLASSES == ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag",
+                             "triangle", "diamond")
+
+
+def test_the_language_and_the_schema_know_the_same_classes():
+    import json
+    from importlib.resources import files
+
+    from cnnspec.lang.training import SHAPE_CLASSES as LANGUAGE_CLASSES
+
+    schema = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
+    shapes = next(rule["then"] for rule in schema["$defs"]["data"]["allOf"]
+                  if rule["if"]["properties"]["name"]["const"] == "shapes")
+    assert shapes["properties"]["classes"]["items"]["enum"] == list(SHAPE_CLASSES)
+    assert LANGUAGE_CLASSES == list(SHAPE_CLASSES)
 
 
 def test_default_dataset_is_filled_in_and_split_80_20():
@@ -23,7 +37,7 @@ def test_default_dataset_is_filled_in_and_split_80_20():
     assert data.classes == list(SHAPE_CLASSES)
     assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
     labels = np.concatenate([data.y_train, data.y_test])
-    assert np.bincount(labels).tolist() == [500] * 8
+    assert np.bincount(labels).tolist() == [400] * 10
 
 
 def test_class_subset_sets_the_label_order():
@@ -98,12 +112,38 @@ def test_bars_and_diagonals_have_their_orientation():
         assert np.all(sign * corr > 0.8), kind
 
 
-@pytest.mark.parametrize("kind", ["x", "plus", "o", "square"])
+@pytest.mark.parametrize("kind", ["x", "plus", "o", "square", "diamond"])
 def test_symmetric_shapes_have_no_dominant_direction(kind):
     m = ink_moments(kind)
     corr = m[:, 0, 1] / np.sqrt(m[:, 0, 0] * m[:, 1, 1])
     assert np.all(np.abs(corr) < 0.3)
     assert np.all(np.abs(np.log(m[:, 0, 0] / m[:, 1, 1])) < 0.5)
+
+
+def test_a_triangle_points_up_with_its_base_at_the_bottom():
+    # The base carries 2r of the outline's 6.5r of ink at y = +r, so the ink's centroid lies
+    # about 0.31 r below the middle of its bounding box; and the bottom rows are the widest.
+    images = draw_shapes("triangle", 64, 32, np.random.default_rng(0))
+    ys = np.arange(32)
+    for img in images:
+        rows = np.flatnonzero(img.max(axis=1) > 0.3)
+        top, bottom = rows.min(), rows.max()
+        centroid = (img.sum(axis=1) * ys).sum() / img.sum()
+        assert centroid > (top + bottom) / 2 + 1
+        widths = (img > 0.3).sum(axis=1)
+        assert widths[bottom - 1:bottom + 1].max() > 2 * widths[top:top + 2].max()
+
+
+EARLIER_LABELS = [0, 2, 1, 1, 1, 0, 2, 0, 0, 1]
+EARLIER_INK_SUMS = [13.18, 8.15239, 20.3591, 16.0588, 12.9752]
+
+
+def test_old_classes_draw_the_same_images_as_before_the_new_ones():
+    # Same seed, same class list without the new classes: the images do not depend on which
+    # classes exist. (A digest of images drawn before triangle and diamond were added.)
+    x, y = generate_shapes(8, ["x", "o", "hbar"], 30, 0.1, np.random.default_rng(7))
+    assert y.tolist()[:10] == EARLIER_LABELS
+    np.testing.assert_allclose(x.reshape(30, -1).sum(axis=1)[:5], EARLIER_INK_SUMS, rtol=1e-5)
 
 
 R = 4.0
@@ -121,6 +161,11 @@ ROOT2 = np.sqrt(2.0)
     ("o", (R, R), R * (ROOT2 - 1)),
     ("square", (R, R), 0.0), ("square", (0, -R), 0.0), ("square", (0, 0), R),
     ("square", (R + 1, 0), 1.0), ("square", (R + 3, R + 4), 5.0),
+    ("diamond", (R, 0), 0.0), ("diamond", (0, -R), 0.0), ("diamond", (R / 2, R / 2), 0.0),
+    ("diamond", (0, 0), R / ROOT2), ("diamond", (R, R), R / ROOT2), ("diamond", (R + 2, 0), 2.0),
+    ("triangle", (-R, 0), 0.0), ("triangle", (R, -R), 0.0), ("triangle", (R, 0), 0.0),
+    ("triangle", (0, R / 2), 0.0), ("triangle", (0, 0), R / np.sqrt(5.0)),
+    ("triangle", (R + 1, 0), 1.0), ("triangle", (-R - 2, 0), 2.0),
 ])
 def test_stroke_distance_is_the_distance_to_the_centre_line(kind, point, distance):
     dy, dx = (np.array([[[float(v)]]]) for v in point)

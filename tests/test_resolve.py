@@ -61,7 +61,8 @@ def test_lenet5_is_resolved_in_full():
     assert ir["output"] == "fc3"
     assert ir["training"]["data"] == {
         "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,
-        "classes": ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag"]}
+        "classes": ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
+                    "diamond"]}
 
 
 def test_unnamed_layers_count_statements_of_their_kind():

@@ -1,9 +1,11 @@
 """The synthetic ``shapes`` dataset: strokes drawn at random places, sizes and widths.
 
-Eight classes (:data:`SHAPE_CLASSES`): ``x``, ``plus``, ``o`` (a circle), ``square`` (its
-outline), ``hbar``, ``vbar``, ``diag`` (top-left to bottom-right, like ``\\``) and
-``antidiag`` (like ``/``). Each image draws one shape, light on a dark background like the
-digits:
+Ten classes (:data:`SHAPE_CLASSES`): ``x``, ``plus``, ``o`` (a circle), ``square`` (its
+outline), ``hbar``, ``vbar``, ``diag`` (top-left to bottom-right, like ``\\``), ``antidiag``
+(like ``/``), ``triangle`` (the outline of a triangle pointing up: apex at the top centre, base
+along the bottom) and ``diamond`` (a square outline turned by 45 degrees, corners at the
+middle of each side). Ten, so that a classic 10-way network such as LeNet-5 trains on them.
+Each image draws one shape, light on a dark background like the digits:
 
 - a centre ``(cy, cx)`` and a half-size ``r`` (arm length, radius, half-side) in
   ``[0.2 S, 0.4 S]`` for an ``S x S`` image (at least 2 pixels, at most ``(S - 1) / 2``), the
@@ -14,9 +16,10 @@ digits:
 - Gaussian noise of standard deviation ``noise``, then clipping to [0, 1].
 
 The classes come in pairs that share strokes (``x`` = ``diag`` + ``antidiag``, ``plus`` =
-``hbar`` + ``vbar``, ``o`` and ``square`` alike when small), so a classifier has to look at
-oriented strokes and how they combine: on this data a learned 3x3 filter can be seen to turn
-into an X detector. Labels are balanced (``count / len(classes)`` each, up to one) and in a
+``hbar`` + ``vbar``, ``o`` and ``square`` alike when small, ``diamond`` drawn with the strokes
+of an ``x`` but closed, ``triangle`` a ``hbar`` under two slanted sides), so a classifier has
+to look at oriented strokes and how they combine: on this data a learned 3x3 filter can be
+seen to turn into an X detector. Labels are balanced (``count / len(classes)`` each, up to one) and in a
 random order; the last fifth of the images (``count // 5``) is the test split.
 
 All randomness comes from the generator passed in (the run's ``dataset`` stream).
@@ -28,7 +31,10 @@ import numpy as np
 from cnnspec.data.dataset import Dataset
 from cnnspec.errors import SpecError
 
-SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag")
+# New classes go at the end: the images of the earlier ones, for a given seed and class list,
+# stay what they were.
+SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
+                 "diamond")
 SHAPES_DEFAULTS = {"size": 16, "classes": list(SHAPE_CLASSES), "count": 4000, "noise": 0.1}
 # As small as the IR schema allows; below about 8 pixels an "o" and a "square" become the same
 # few pixels, so such a dataset is harder than it looks.
@@ -44,6 +50,18 @@ def segment_distance(along: np.ndarray, across: np.ndarray, half_length: np.ndar
     """
     beyond = np.maximum(np.abs(along) - half_length, 0.0)
     return np.hypot(beyond, across)
+
+
+def segment_between(dy: np.ndarray, dx: np.ndarray, start: tuple[np.ndarray, np.ndarray],
+                    end: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Distance from points ``(dy, dx)`` to the segment from ``start`` to ``end`` (each a
+    ``(y, x)`` pair of arrays broadcasting against ``dy``)."""
+    (y0, x0), (y1, x1) = start, end
+    mid_y, mid_x = (y0 + y1) / 2, (x0 + x1) / 2
+    length = np.hypot(y1 - y0, x1 - x0)
+    uy, ux = (y1 - y0) / length, (x1 - x0) / length  # unit vector along the segment
+    py, px = dy - mid_y, dx - mid_x
+    return segment_distance(py * uy + px * ux, px * uy - py * ux, length / 2)
 
 
 def stroke_distance(kind: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -74,6 +92,17 @@ def stroke_distance(kind: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) ->
         outside = np.hypot(np.maximum(ay - r, 0.0), np.maximum(ax - r, 0.0))
         inside = np.maximum(r - np.maximum(ay, ax), 0.0)
         return outside + inside
+    if kind == "diamond":
+        # The square outline in axes turned by 45 degrees; its corners, at (+-r, 0) and
+        # (0, +-r), have half-side r / sqrt(2) there.
+        return stroke_distance("square", (dy + dx) / root2, (dx - dy) / root2, r / root2)
+    if kind == "triangle":
+        # Apex (-r, 0) at the top, base from (r, -r) to (r, r): inside the same [-r, r]^2 box
+        # as the square, so the same margin keeps it inside the image.
+        apex, left, right = (-r, np.zeros_like(r)), (r, -r), (r, r)
+        return np.minimum.reduce([segment_between(dy, dx, apex, left),
+                                  segment_between(dy, dx, apex, right),
+                                  segment_between(dy, dx, left, right)])
     raise ValueError(f"unknown shape {kind!r}")
 
 

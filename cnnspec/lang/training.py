@@ -14,7 +14,9 @@ from cnnspec.lang.ast import Call, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
 
-SHAPE_CLASSES = ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag"]
+# As cnnspec.data.SHAPE_CLASSES (not imported: the language does not load NumPy).
+SHAPE_CLASSES = ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
+                 "diamond"]
 
 DATASETS: dict[str, list[Param]] = {
     "digits": [],
