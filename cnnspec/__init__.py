@@ -35,8 +35,8 @@ def train(spec, **options):
 # system bind the submodule over the package attribute, after which ``cnnspec.train(...)``
 # fails with "'module' object is not callable". The package keeps its API functions instead;
 # the submodules stay importable by their full names.
-import sys as _sys  # noqa: E402 - after the API it protects
-import types as _types  # noqa: E402
+import sys as _sys
+import types as _types
 
 
 class _Package(_types.ModuleType):

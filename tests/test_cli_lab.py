@@ -118,3 +118,15 @@ def test_train_stats_every_n_steps(tiny, tmp_path, capsys):
     first, last = records[0]["layers"][0], records[-1]["layers"][0]
     assert first["weight_std"] != last["weight_std"]
     assert (run / "stats.png").read_bytes()[:8] == PNG
+
+
+def test_the_python_api_stays_callable_after_its_subpackages_are_imported():
+    """``cnnspec.train`` and ``cnnspec.compile`` are functions and subpackages at once; the
+    commands above import the subpackages, which must not replace the functions."""
+    import cnnspec
+    import cnnspec.compile
+    import cnnspec.train.api
+
+    assert callable(cnnspec.train) and callable(cnnspec.compile)
+    model = cnnspec.compile(cnnspec.load(str(SPECS / "digits.cnn")), seed=0)
+    assert "conv1.weight" in model.params()
