@@ -7,6 +7,17 @@ import sys
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
 EPILOG = """\
+columns (per layer, over the whole batch):
+  act mean, act std   mean and std of the layer's output
+  std/input           act std over the input's std (He et al. 2015: a good init keeps it
+                      from shrinking or growing exponentially with depth)
+  dead                share of a ReLU's outputs that are exactly zero
+  w std, w std exp.   the weights' std as drawn, and as the init's formula says
+  grad std            std of d loss / d output (the signal on the way back)
+  w grad std          std of d loss / d weight
+  same filters        YES when all filters and their gradients are identical: SGD can never
+                      make them differ (constant init)
+
 examples:
   cnnspec init-report specs/plain30.cnn --input gaussian \\
       --init he_normal --init glorot_uniform --init "normal(0, 0.01)" -o depth.png
