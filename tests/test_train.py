@@ -16,7 +16,7 @@ from cnnspec.seeding import streams
 from cnnspec.train import rundir
 from cnnspec.train.api import train
 from cnnspec.train.batches import batch_slices, epoch_order, validation_split
-from cnnspec.train.files import read_npz, write_npz
+from cnnspec.train.files import read_npz, write_json, write_jsonl, write_npz
 from cnnspec.train.loop import Diverged
 from cnnspec.train.progress import LineDisplay, format_epoch, make_display
 from cnnspec.train.state import flatten, unflatten
@@ -258,3 +258,12 @@ def test_stats_every_records_through_the_lab_recorder(tmp_path):
     assert steps == list(range(0, run.summary["steps"], 4))
     with pytest.raises(RunError, match="--stats"):
         train(write_spec(tmp_path), out=tmp_path / "r2", stats_every=0, **FAST)
+
+
+def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
+    write_jsonl(tmp_path / "m.jsonl", [{"epoch": 1, "val_loss": float("nan"), "lr": 0.1}])
+    write_json(tmp_path / "s.json", {"test_loss": float("inf"), "rows": [1.5, float("-inf")]})
+    assert json.loads((tmp_path / "m.jsonl").read_text()) == {"epoch": 1, "val_loss": None,
+                                                              "lr": 0.1}
+    assert json.loads((tmp_path / "s.json").read_text()) == {"test_loss": None,
+                                                             "rows": [1.5, None]}

@@ -8,6 +8,7 @@ the old file or the new one, never half of one. Arrays are stored as ``.npz`` an
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -58,9 +59,21 @@ def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
                        hint="the file is damaged; train again or resume from another run") from exc
 
 
+def json_safe(value):
+    """``value`` with every NaN or infinite float replaced by None: strict JSON has no NaN,
+    and a figure that overflowed is better shown missing than as an invalid file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
 def write_json(path: Path, obj) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=False) + "\n"
+    """Write ``obj`` as indented (strict) JSON, atomically."""
+    text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
@@ -82,7 +95,7 @@ def read_json(path: Path, what: str = "run file"):
 
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     """Rewrite a JSON-lines file with ``rows`` (one object per line), atomically."""
-    text = "".join(json.dumps(row) + "\n" for row in rows)
+    text = "".join(json.dumps(json_safe(row), allow_nan=False) + "\n" for row in rows)
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 

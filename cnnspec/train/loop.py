@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -129,8 +130,10 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     network's output is not finite (nothing is updated then)."""
     model = session.model
     # Overflow is what divergence looks like; it is detected below and reported once, so
-    # NumPy's warnings about it would only repeat the message without the diagnosis.
-    with np.errstate(over="ignore", invalid="ignore"):
+    # NumPy's warnings about it would only repeat the message without the diagnosis. (A
+    # warnings filter rather than np.errstate, which would not reach the engine's threads.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         out = model.forward(x)
         loss, dout = model.loss(out, y)
     loss = float(loss)
@@ -216,7 +219,8 @@ def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, Layer
     was_recording = getattr(model, "record", False)
     model.record = True
     try:
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             model.forward(x)
         activations = dict(model.activations)
     finally:
