@@ -128,3 +128,9 @@ def test_a_dead_signal_is_a_run_error(tmp_path):
     model = _model(_write(tmp_path, SMALL.replace("bias normal(0, 0.3)", "bias zeros"), "dead"))
     with pytest.raises(RunError, match="std 0"):
         lsuv(model, np.zeros((4, 1, 8, 8), dtype=np.float32))
+
+
+def test_only_conv_and_dense_layers_can_be_rescaled(tmp_path):
+    model = _model(_write(tmp_path, MIXED, "mixed"))
+    with pytest.raises(ValueError, match="a_relu"):
+        lsuv(model, np.ones((2, 1, 8, 8), dtype=np.float32), layers=["a_relu"])

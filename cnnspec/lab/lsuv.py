@@ -71,9 +71,9 @@ def lsuv(
     rather than the whole network.
     """
     targets = set(lsuv_layers(model) if layers is None else layers)
-    unknown = targets - {node.name for node in model_access.nodes_of(model)}
+    unknown = targets - {info.name for info in model_access.weighted_layers(model)}
     if unknown:
-        raise ValueError(f"no such layer(s) in the model: {', '.join(sorted(unknown))}")
+        raise ValueError(f"not conv/dense layers of the model: {', '.join(sorted(unknown))}")
     values = {INPUT: model_access.as_input(model, x)}
     steps = []
     for node in model_access.nodes_of(model):
