@@ -1,13 +1,14 @@
 """Checkpoints: the weights, plus everything else an exact resume needs.
 
-``checkpoint.npz`` holds only the model's ``state_dict()`` (``<layer>.weight``, ``<layer>.bias``,
-batchnorm ``running_mean``/``running_var``, PyTorch layouts), so other tools can read it as is.
+``checkpoint.npz`` holds the model's ``state_dict()`` (``<layer>.weight``, ``<layer>.bias``,
+batchnorm ``running_mean``/``running_var``, PyTorch layouts), so other tools can read it as is,
+plus one bookkeeping key, ``_step`` (keys starting with ``_`` are never weights).
 ``state.npz`` holds the rest: the optimizer's state (momentum buffers, Adam moments and step
 count) under ``optimizer/...``, the position in training (:class:`Position`) and the dropout
 generator's state as JSON strings. Nested dictionaries are flattened with ``/`` between keys,
 because layer names already contain dots.
 
-Both files record the step count (``checkpoint.npz`` as its one extra key, ``_step``): the files
+Both files record the step count (``_step``, and the position's ``step``): the files
 are written one after the other, so a process killed between the two writes leaves them
 disagreeing, and a resume then refuses rather than continuing from a mix of two points.
 """
