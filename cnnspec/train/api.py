@@ -344,6 +344,7 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
     write_json(run.summary, summary)
     if curves:
         _draw_curves(session, position.metrics)
+    session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
                preprocessor=prepared.preprocessor, classes=list(summary["classes"]))
