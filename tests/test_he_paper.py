@@ -123,3 +123,30 @@ def test_gradients_follow_the_same_law_backwards(depth):
     grads = [g.grad_std / h.grad_std for g, h in zip(depth[GLOROT], depth[HE])]
     steps = [grads[i] / grads[i + 1] for i in range(1, CONV_LAYERS - 1)]
     assert all(abs(step - SQRT_HALF) < 0.03 for step in steps)
+
+
+def test_the_drift_is_the_network_not_the_engine():
+    """The same weights in PyTorch give the same per-layer stds, so the slow drift under He
+    init (about 0.87 per layer) belongs to a 16-filter net, not to a bug of ours."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from cnnspec.compile import compile_spec
+    from cnnspec.lab.probe import probe
+    from cnnspec.lab.variants import load_variant
+
+    model = compile_spec(load_variant(SPEC, HE).checked, seed=0, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((BATCH, 1, 16, 16))
+    ours = [s.act_std for s in weighted(probe(model, x, np.zeros(BATCH, dtype=np.int64)))]
+    params = model.params()
+    h = torch.from_numpy(x)
+    theirs = []
+    for info in model.checked.layers:
+        if info.kind != "conv":
+            continue
+        w = torch.from_numpy(params[f"{info.name}.weight"])
+        b = torch.from_numpy(params[f"{info.name}.bias"])
+        out = torch.nn.functional.conv2d(h, w, b, padding=1)
+        theirs.append(out.std(unbiased=False).item())
+        h = torch.relu(out)
+    assert np.allclose(ours[:CONV_LAYERS], theirs, rtol=1e-9)
