@@ -137,3 +137,15 @@ def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):
     np.savez(other / rundir.CHECKPOINT, **weights)
     with pytest.raises(RunError, match="fc.weight"):
         load_run(other)
+
+
+def test_own_npz_data_is_found_again_from_another_directory(shapes, tmp_path, monkeypatch):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    np.savez(tmp_path / "mine.npz", x=shapes.x_train[:, 0], y=shapes.y_train)
+    monkeypatch.chdir(tmp_path)
+    run = train("tiny.cnn", data="npz:mine.npz", out="run", epochs=1, quiet=True,
+                curves=False)
+    monkeypatch.chdir(tmp_path.parent)
+    result = evaluate(load_run(tmp_path / "run"))
+    assert result["data"]["path"] == str(tmp_path / "mine.npz")
+    assert result["accuracy"] == pytest.approx(run.summary["test_acc"])

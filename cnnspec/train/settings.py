@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+from pathlib import Path
 
 from cnnspec.errors import SpecError
 
@@ -42,7 +43,14 @@ def check_overrides(overrides: dict) -> dict:
 
 
 def effective_ir(ir: dict, overrides: dict) -> dict:
-    """A copy of the IR whose ``training`` block has the overrides applied."""
+    """A copy of the IR whose ``training`` block has the overrides applied.
+
+    A relative ``npz`` data path becomes absolute, so that ``eval`` and ``--resume`` find the
+    arrays from any working directory.
+    """
     ir = copy.deepcopy(ir)
     ir["training"].update(copy.deepcopy(overrides))
+    data = ir["training"].get("data")
+    if isinstance(data, dict) and data.get("name") == "npz" and isinstance(data.get("path"), str):
+        data["path"] = str(Path(data["path"]).expanduser().absolute())
     return ir
