@@ -46,7 +46,12 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
     from cnnspec.data import Preprocessor, load_dataset
 
     training = checked.ir["training"]
-    dataset = load_dataset(training["data"], seed, data_dir)
+    try:
+        dataset = load_dataset(training["data"], seed, data_dir)
+    except RunError as exc:
+        # Measuring an init does not need the real data: say so beside the data's own hint.
+        hint = (exc.hint + "; or " if exc.hint else "") + "measure on noise: --input gaussian"
+        raise RunError(exc.message, hint=hint) from exc
     if tuple(dataset.input_shape) != tuple(checked.input_shape):
         raise RunError(
             f"the data '{dataset.name}' has images of shape {list(dataset.input_shape)}, "
