@@ -134,3 +134,14 @@ def test_only_conv_and_dense_layers_can_be_rescaled(tmp_path):
     model = _model(_write(tmp_path, MIXED, "mixed"))
     with pytest.raises(ValueError, match="a_relu"):
         lsuv(model, np.ones((2, 1, 8, 8), dtype=np.float32), layers=["a_relu"])
+
+
+def test_init_report_measures_after_lsuv():
+    from cnnspec.lab.report import format_table, init_report
+
+    report = init_report(PLAIN30, ["lsuv"], input_kind="gaussian", batch_size=2)
+    variant = report.variants[0]
+    assert len(variant.lsuv) == 30 and all(step.converged for step in variant.lsuv)
+    convs = [s for s in variant.layers if s.kind == "conv"]
+    assert all(abs(s.act_std - 1) < 0.1 for s in convs)
+    assert "lsuv: 30 layers rescaled" in format_table(report)

@@ -8,7 +8,7 @@ signal keep its scale through the layers, forward and backward?
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnspec.lab.batch import Batch, make_batch
@@ -24,11 +24,15 @@ class VariantReport:
     label: str
     input_std: float
     layers: list[LayerStats]
+    lsuv: list = field(default_factory=list)  # LsuvStep per rescaled layer, if any
 
     def to_dict(self) -> dict:
-        return {"init": self.label, "input_std": self.input_std,
-                "signal": summarize_signal(self.layers).to_dict(),
-                "layers": [row.to_dict() for row in self.layers]}
+        out = {"init": self.label, "input_std": self.input_std,
+               "signal": summarize_signal(self.layers).to_dict()}
+        if self.lsuv:
+            out["lsuv"] = [asdict(step) for step in self.lsuv]
+        out["layers"] = [row.to_dict() for row in self.layers]
+        return out
 
 
 @dataclass
@@ -52,9 +56,8 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -
     from cnnspec.lab.stats import std64
 
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
-    if lsuv_layers(model):
-        lsuv(model, batch.x)
-    return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y))
+    steps = lsuv(model, batch.x) if lsuv_layers(model) else []
+    return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps)
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
@@ -104,6 +107,8 @@ def format_table(report: InitReport) -> str:
         for r in rows:
             lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                    for i, (c, w) in enumerate(zip(r, widths))))
+        if variant.lsuv:
+            lines.append(describe_lsuv(variant.lsuv))
         lines.append(describe_signal(summarize_signal(variant.layers)))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
@@ -119,6 +124,20 @@ def describe_signal(summary: SignalSummary) -> str:
         text += f"; gradient std x{summary.grad_change:.3g} on the way back"
     if summary.dead_mean is not None:
         text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
+    return text
+
+
+def describe_lsuv(steps) -> str:
+    """One line on what LSUV did before the measurement (Mishkin & Matas 2015)."""
+    before = [step.variance_before for step in steps]
+    after = [step.variance_after for step in steps]
+    rescalings = sum(step.iterations for step in steps)
+    text = (f"lsuv: {len(steps)} layers rescaled on this batch ({rescalings} rescalings); "
+            f"output variance {min(before):.3g}..{max(before):.3g} after the orthogonal start, "
+            f"{min(after):.3g}..{max(after):.3g} after")
+    missed = [step.layer for step in steps if not step.converged]
+    if missed:
+        text += f"; not within tolerance: {', '.join(missed)}"
     return text
 
 
