@@ -173,8 +173,9 @@ def _step(model, x, y):
 ])
 def test_two_threads_match_one_thread(layers):
     model = compile_spec(_spec(layers), seed=0, dtype="float64")
-    assert model.threads == 1  # the default
+    assert model.threads == 2  # the default
     x, y = _batch(model.checked, n=21)
+    model.threads = 1
     single = _step(model, x, y)
     assert not model._split
     model.threads = 2

@@ -54,12 +54,16 @@ def get_threads() -> int | None:
 
 @contextmanager
 def blas_threads(n: int):
-    """Run the block with BLAS limited to ``n`` threads, then restore the previous count."""
+    """Run the block with BLAS limited to ``n`` threads, then restore the previous count.
+
+    When the count already is ``n`` nothing is called: worker threads entering this block while
+    the caller holds it must not race on OpenBLAS's setter (which made every step cost twice
+    the CPU time)."""
     lib = _openblas()
-    if lib is None:
-        yield
+    previous = None if lib is None else int(lib[0]())
+    if previous is None or previous == n:
+        yield  # nothing to change (and no call racing another thread's)
         return
-    previous = int(lib[0]())
     lib[1](ctypes.c_int(n))
     try:
         yield

@@ -14,14 +14,14 @@ Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x)
 values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
 every layer's own output and gradient can be recorded.
 
-Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`:
-on these small products a BLAS thread pool is rarely faster than one core, and on a machine
-busy with other work it is many times slower. The engine's own parallelism is opt-in:
-``model.threads = 2`` runs a batch of at least ``2 * 8`` as halves in two threads
-(:mod:`cnnspec.engine.parallel`), which pays off when a second core is free. The split is
-fixed, so results do not depend on the machine; they equal one-thread results up to rounding
-in the summed parameter gradients. It is skipped while recording, and while training a model
-with batch norm or dropout.
+Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
+(on the small products of a training step a BLAS thread pool gains little, and on a machine
+busy with other work it is many times slower). The engine parallelises itself instead:
+with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves in two
+threads (:mod:`cnnspec.engine.parallel`). The split is fixed, so results do not depend on the
+machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients.
+It is skipped while recording, and while training a model with batch norm or dropout. Set
+``model.threads = 1`` for bitwise one-thread results.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
-        self.threads = 1  # 2: batch halves in two threads (see the module docstring)
+        self.threads = 2  # batch halves in two threads; 1: all in the caller's thread
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
         self._by_name = {node.name: node for node in nodes}
