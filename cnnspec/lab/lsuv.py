@@ -67,25 +67,32 @@ def lsuv(
     layer, in network order.
 
     The batch goes through the graph once, node by node: a layer's input is final once the
-    layers before it are, so re-measuring a layer after a rescaling reruns that layer alone
-    rather than the whole network.
+    layers before it are, and its output after a rescaling follows from the one before, so the
+    whole procedure costs one forward pass.
     """
     targets = set(lsuv_layers(model) if layers is None else layers)
     unknown = targets - {info.name for info in model_access.weighted_layers(model)}
     if unknown:
         raise ValueError(f"not conv/dense layers of the model: {', '.join(sorted(unknown))}")
+    from cnnspec.engine.blas import blas_threads
+
     values = {INPUT: model_access.as_input(model, x)}
     steps = []
-    for node in model_access.nodes_of(model):
-        if not targets - {step.layer for step in steps}:
-            break
-        inputs = [values[name] for name in node.inputs]
-        if node.name in targets:
-            own = _own_settings(model, node.name)
-            steps.append(_rescale_layer(model, node, inputs,
-                                        own["tol"] if tol is None else tol,
-                                        own["max_iter"] if max_iter is None else max_iter))
-        values[node.name] = node.layer.forward(inputs, False)
+    # One BLAS thread, as the model's own forward uses: small products gain nothing from a
+    # thread pool, and a busy machine makes one many times slower.
+    with blas_threads(1):
+        for node in model_access.nodes_of(model):
+            if not targets - {step.layer for step in steps}:
+                break
+            # training=False: dropout must not make the measurement random.
+            out = node.layer.forward([values[name] for name in node.inputs], False)
+            if node.name in targets:
+                own = _own_settings(model, node.name)
+                step, out = _rescale_layer(model, node.name, out,
+                                           own["tol"] if tol is None else tol,
+                                           own["max_iter"] if max_iter is None else max_iter)
+                steps.append(step)
+            values[node.name] = out
     return steps
 
 
@@ -95,28 +102,45 @@ def _own_settings(model, name: str) -> dict:
     return {"tol": init.get("tol", DEFAULT_TOL), "max_iter": init.get("max_iter", DEFAULT_MAX_ITER)}
 
 
-def _rescale_layer(model, node, inputs, tol: float, max_iter: int) -> LsuvStep:
-    """LSUV's inner loop for one layer: measure, divide the weights by the std, measure again.
+def _rescale_layer(model, name: str, out: np.ndarray, tol: float,
+                   max_iter: int) -> tuple[LsuvStep, np.ndarray]:
+    """LSUV's inner loop for one layer: divide the weights by the std of the layer's output
+    ``out`` until its variance is within ``1 +- tol``; returns the step and the final output.
 
-    Eval mode (``training=False``): dropout does not make the measurement random.
+    A conv or dense output is ``W * x + b``, so scaling ``W`` by ``a`` turns ``out`` into
+    ``a (out - b) + b`` exactly: the new output is computed from the old one rather than by
+    running the layer again.
     """
-    weight = model_access.weight_of(model, node.name)
-    std = _output_std(node, inputs)
+    weight = model_access.weight_of(model, name)
+    bias = model_access.params_of(model).get(f"{name}.bias")
+    std = _output_std(name, out)
     before = std * std
     iterations = 0
     while abs(std * std - 1.0) >= tol and iterations < max_iter:
-        weight *= weight.dtype.type(1.0 / std)
-        std = _output_std(node, inputs)
+        scale = weight.dtype.type(1.0 / std)
+        weight *= scale
+        out = _rescaled_output(out, bias, scale)
+        std = _output_std(name, out)
         iterations += 1
-    return LsuvStep(layer=node.name, variance_before=before, variance_after=std * std,
+    step = LsuvStep(layer=name, variance_before=before, variance_after=std * std,
                     iterations=iterations, tol=tol)
+    return step, out
 
 
-def _output_std(node, inputs) -> float:
-    std = std64(node.layer.forward(inputs, False))
+def _rescaled_output(out: np.ndarray, bias: np.ndarray | None, scale) -> np.ndarray:
+    """``scale * (out - b) + b`` with the per-channel bias ``b`` broadcast over ``out``
+    ``(N, C, H, W)`` or ``(N, F)``."""
+    if bias is None:
+        return out * scale
+    b = bias.reshape((1, -1) + (1,) * (out.ndim - 2))
+    return (out - b) * scale + b
+
+
+def _output_std(name: str, out: np.ndarray) -> float:
+    std = std64(out)
     if not np.isfinite(std) or std == 0.0:
         raise RunError(
-            f"LSUV cannot rescale layer '{node.name}': its output on the batch has std {std}",
+            f"LSUV cannot rescale layer '{name}': its output on the batch has std {std}",
             hint="the signal is already dead or infinite before this layer; check the inputs "
             "and the init of the layers before it",
         )

@@ -38,6 +38,11 @@ def is_training(model) -> bool:
     return bool(model.training)
 
 
+def params_of(model) -> dict[str, np.ndarray]:
+    """Every live parameter array, keyed ``<layer>.weight`` / ``<layer>.bias``."""
+    return model.params()
+
+
 def weight_of(model, layer: str) -> np.ndarray:
     """The live weight array of ``layer`` (changing it changes the model)."""
     return model.params()[f"{layer}.weight"]
