@@ -116,9 +116,8 @@ def test_wrong_spec_is_located_and_explained(text, fragment, line, column):
     assert err.file == "bad.cnn"
 
 
-@pytest.mark.parametrize("text", [case[1] for case in CHECK_CASES],
-                         ids=[case[0] for case in CHECK_CASES])
-def test_shape_and_kernel_errors_say_how_to_fix_them(text):
+@pytest.mark.parametrize("text", [case[1] for case in CASES], ids=[case[0] for case in CASES])
+def test_every_error_says_how_to_fix_it(text):
     assert first_error(text).hint
 
 

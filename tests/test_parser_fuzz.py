@@ -1,5 +1,6 @@
 """Robustness: mutated specs (tokens deleted, duplicated, swapped) either parse or raise a
-SpecError / SpecErrors, never anything else; what parses also formats to the same meaning."""
+SpecError / SpecErrors, never anything else; every error is located and has a hint; what parses
+also validates against the IR schema and formats to the same meaning."""
 import random
 import re
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.ir.io import validate
 from cnnspec.lang import format_source, parse, parse_init
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -56,10 +58,13 @@ def test_mutated_specs_raise_only_spec_errors(path):
         text = join(toks)
         try:
             spec = parse(text, path="fuzz.cnn")
-        except (SpecError, SpecErrors):
+        except (SpecError, SpecErrors) as exc:
+            for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
+                assert err.span is not None and err.hint, (text, err.message)
             outcomes["rejected"] += 1
             continue
         outcomes["parsed"] += 1
+        validate(spec.ir)  # nothing the parser accepts fails the schema
         assert parse(format_source(text), path="fuzz.cnn").ir == spec.ir, text
     assert outcomes["rejected"] > 0  # the mutations do break specs
 

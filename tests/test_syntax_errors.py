@@ -126,7 +126,42 @@ CASES = [
     ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(size=8.5)\n}\n", "whole number", 4, 20,
      None),
     ("input 1x8x8\nconv 8 3\ntrain {\n  optimizer sgd(nesterov=yes)\n}\n",
-     "nesterov of sgd must be true or false", 4, 26, None),
+     "nesterov of sgd must be true or false", 4, 26, "lower case"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(size=2)\n}\n",
+     "size of shapes must be at least 4, not 2", 4, 20, "1xSIZExSIZE"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(classes=[x])\n}\n",
+     "at least 2 classes, got 1", 4, 23, "add one of plus"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(classes=[x, o, plus], count=12)\n}\n",
+     "count must be at least 15 \\(5 images per class for 3 classes\\), not 12", 4, 43,
+     "raise count to 15"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(size=8, count=40)\n}\n",
+     "at least 50 .* for 10 classes", 4, 29, None),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data npz(path=\"\")\n}\n", "path of npz is empty", 4, 17,
+     "between the quotes"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data 3\n}\n", "dataset must be a name", 4, 8,
+     "valid datasets: digits, fashion-mnist"),
+    ("input 1x8x8\nconv 8 3 weight normal(std=1, std=2)\n", "'std' of normal is given twice",
+     2, 31, "once"),
+    ("input 1x8x8\nconv 8 3 weight uniform(1, -1)\n", "low <= high", 2, 17,
+     "uniform\\(-1, 1\\)"),
+    ("input 1x8x8\nconv 8 3 pad \"1\"\n", "pad of 'conv1' must be same", 2, 14, "pad 1x2"),
+    ("input 1x8x8\na: conv 4 3\ns: add(a, input, p=1)\n", "add takes layer names only", 3, 18,
+     "add\\(a, b\\)"),
+    ("input 1x8x8\ndefault weight zeros, weight ones\nconv 8 3\n", "default weight is given twice",
+     2, 23, "once"),
+    ("input 1x8x8\nrepeat 2000 {\n relu\n}\n", "at most 1000", 2, 8, "copies"),
+    ("input 1x8x8\nconv 8 3 weight he_normal(gain=[1])\n", "number or a nonlinearity", 2, 32,
+     "leaky_relu\\(0.2\\)"),
+    ("input 1x8x8\nconv 8 3 weight [[]]\n", "empty list", 2, 18, "at least one number"),
+    ("input 1x8x8\nconv 8 3 weight \"he\"\n", "must name an initializer", 2, 17, "he_normal"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  seed -1\n}\n", "at least 0, not -1", 4, 8, None),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  loss 3\n}\n", "loss must be one of", 4, 8,
+     "without quotes"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  lr -0.1\n}\n", "greater than 0", 4, 6, "above 0"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  optimizer sgd(momentum=1)\n}\n",
+     "momentum of sgd must be in \\[0, 1\\)", 4, 26, "e.g. 0.5"),
+    ("input 1x8x8\nconv 8 3 weight [[1, 2]]\n)\n", "unexpected '\\)'", 3, 1, "stray"),
+    ("input 1x8x8\nconv 8 3 <-\n", "unexpected end of line", 2, 12, "line ends"),
 ]
 
 
@@ -139,6 +174,34 @@ def test_wrong_spec_reports_message_line_column_and_hint(text, message, line, co
     if hint is not None:
         assert err.hint and re.search(hint, err.hint), err.hint
     assert err.file == "bad.cnn"
+
+
+def _errors_of(parse_call, text):
+    with pytest.raises((SpecError, SpecErrors)) as info:
+        parse_call(text)
+    return info.value.errors if isinstance(info.value, SpecErrors) else [info.value]
+
+
+INIT_CASES = [
+    ("he_normal(", "unexpected end of file"),
+    ("he_normall", "unknown initializer 'he_normall'"),
+    ("normal(0)", "needs a value for 'std'"),
+    ("glorot_uniform gain", "unexpected"),
+    ("3", "not the number 3"),
+]
+
+
+@pytest.mark.parametrize("text", [c[0] for c in CASES]
+                         + [snippet for entry in CATALOGUE for snippet in entry.examples])
+def test_every_parser_error_has_a_hint(text):
+    for err in _errors_of(parse, text):
+        assert err.hint and err.hint.strip(), err.message
+
+
+@pytest.mark.parametrize("text", [c[0] for c in INIT_CASES])
+def test_every_init_expression_error_has_a_hint(text):
+    for err in _errors_of(parse_init, text):
+        assert err.hint and err.hint.strip(), err.message
 
 
 def test_end_of_input_is_called_end_of_file_and_terminals_read_like_the_language():
@@ -160,13 +223,7 @@ def test_a_mistake_inside_a_repeat_is_reported_once():
     assert "undefined layer 'nowhere'" in err.message
 
 
-@pytest.mark.parametrize("text, message", [
-    ("he_normal(", "unexpected end of file"),
-    ("he_normall", "unknown initializer 'he_normall'"),
-    ("normal(0)", "needs a value for 'std'"),
-    ("glorot_uniform gain", "unexpected"),
-    ("3", "not the number 3"),
-])
+@pytest.mark.parametrize("text, message", INIT_CASES)
 def test_parse_init_errors(text, message):
     with pytest.raises(SpecError) as info:
         parse_init(text)

@@ -34,7 +34,8 @@ def parse_file(path: str | Path) -> Spec:
     except FileNotFoundError:
         raise RunError(f"no such file: {path}", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}") from None
+        raise RunError(f"cannot read {path}: {exc}",
+                       hint="a spec is a UTF-8 text file you can read") from None
     return parse(text, path=str(path))
 
 

@@ -26,6 +26,17 @@ class Param:
     read: Callable[[Value, str], Any]
 
 
+def argument(value: Word | Call, params: list[Param], name: str) -> Value | None:
+    """The value written for parameter ``name`` (by position or keyword), or None."""
+    if not isinstance(value, Call):
+        return None
+    for kwarg in value.kwargs:
+        if kwarg.name == name:
+            return kwarg.value
+    index = [p.name for p in params].index(name)
+    return value.args[index] if index < len(value.args) else None
+
+
 def bind(value: Word | Call, params: list[Param], what: str) -> dict:
     """The call's arguments as ``{name: value}`` with defaults filled in, in ``params`` order.
 
@@ -49,7 +60,8 @@ def bind(value: Word | Call, params: list[Param], what: str) -> dict:
                             if names else f"write {value.name} without arguments")
         if kwarg.name in given:
             raise SpecError(f"parameter '{kwarg.name}' of {value.name} is given twice",
-                            span=kwarg.name_span)
+                            span=kwarg.name_span,
+                            hint=f"give each parameter once, by position or by name: {signature}")
         given[kwarg.name] = kwarg.value
     out = {}
     for param in params:

@@ -46,7 +46,7 @@ def read_gain(value: Value, what: str) -> dict:
                         hint="a gain is a number or a nonlinearity; "
                         + did_you_mean(value.name, NONLINEARITIES, "nonlinearities"))
     raise SpecError(f"{what} must be a number or a nonlinearity, not {describe(value)}",
-                    span=value.span)
+                    span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)")
 
 
 def _he_mode(value: Value, what: str) -> str:
@@ -121,9 +121,11 @@ def _nested(value: Value) -> list | float:
         read.number(value, "a kernel entry")  # rejects 1e999
         return value.value
     if not isinstance(value, ListLit):
-        raise SpecError(f"a kernel literal holds numbers, not {describe(value)}", span=value.span)
+        raise SpecError(f"a kernel literal holds numbers, not {describe(value)}", span=value.span,
+                        hint="write every entry as a number: [[1, 0, -1], [2, 0, -2], [1, 0, -1]]")
     if not value.items:
-        raise SpecError("a kernel literal may not contain an empty list", span=value.span)
+        raise SpecError("a kernel literal may not contain an empty list", span=value.span,
+                        hint="every row needs at least one number: [[1, 0], [0, 1]]")
     items = [_nested(item) for item in value.items]
     shapes = [_shape(item) for item in items]
     for item, shape in zip(value.items, shapes):
@@ -156,7 +158,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         span=value.span, hint=f"for a constant write constant({value.text})")
     if not isinstance(value, (Word, Call)):
         raise SpecError(f"{what} must name an initializer, not {describe(value)}",
-                        span=value.span)
+                        span=value.span, hint="e.g. he_normal, normal(0, 0.01), or a kernel "
+                        "literal such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]")
     name = ALIASES.get(value.name, value.name)
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
@@ -165,7 +168,8 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                                           "initializers"))
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     if name == "uniform" and params["low"] > params["high"]:
-        raise SpecError("uniform(low, high) needs low <= high", span=value.span)
+        raise SpecError("uniform(low, high) needs low <= high", span=value.span,
+                        hint=f"swap them: uniform({params['high']:g}, {params['low']:g})")
     return {"name": name, **params}
 
 

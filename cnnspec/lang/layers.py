@@ -31,7 +31,7 @@ def read_padding(value: Value, what: str) -> str | list[int]:
     if isinstance(value, (Num, Dims)):
         return read.pair(value, what, minimum=0)
     raise SpecError(f"{what} must be same, valid, a number or HxW, not {describe(value)}",
-                    span=value.span)
+                    span=value.span, hint="e.g. pad same, pad valid, pad 1 or pad 1x2")
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,8 @@ def _call_items(head: Call, kind: Kind, layer: ReadLayer) -> list[Value]:
                 raise SpecError(f"the inputs of {head.name} are layer names, not {describe(arg)}",
                                 span=arg.span, hint=f"e.g. {head.name}(a, b)")
         if head.kwargs:
-            raise SpecError(f"{head.name} takes layer names only", span=head.kwargs[0].name_span)
+            raise SpecError(f"{head.name} takes layer names only", span=head.kwargs[0].name_span,
+                            hint=f"name the layers to merge, e.g. {head.name}(a, b)")
         layer.refs = list(head.args)
         return []
     items: list[Value] = list(head.args)

@@ -151,7 +151,9 @@ class Resolver:
             return [1, 1, 1]
         if min(value.values) < 1:
             self.errors.append(SpecError(f"every input size must be at least 1, not {value.text}",
-                                         span=value.span))
+                                         span=value.span,
+                                         hint="channels, height and width count from 1, "
+                                         "e.g. `input 1x28x28`"))
             return [1, 1, 1]
         return list(value.values)
 
@@ -162,7 +164,9 @@ class Resolver:
         for setting in stmt.settings if stmt else []:
             if setting.key in seen:
                 self.errors.append(SpecError(f"default {setting.key} is given twice",
-                                             span=setting.key_span))
+                                             span=setting.key_span,
+                                             hint="say each default once: "
+                                             "`default weight INIT, bias INIT`"))
                 continue
             seen.add(setting.key)
             try:
@@ -243,7 +247,9 @@ class Resolver:
             count = read.positive_int(stmt.count, "the repeat count")
             if count > MAX_REPEAT:
                 raise SpecError(f"the repeat count must be at most {MAX_REPEAT}, not {count}",
-                                span=stmt.count.span)
+                                span=stmt.count.span,
+                                hint="the count is how many copies of the block to chain, "
+                                "e.g. `repeat 3 as stage {`")
         except SpecError as err:
             self.errors.append(err)
             return []

@@ -217,10 +217,28 @@ def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str,
         if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
-    hint = None
+    return SpecError(_plain_message(exc), span=span, hint=_plain_hint(exc, start, unclosed),
+                     file=path)
+
+
+# What the parser reads, for errors no catalogue entry recognises.
+STATEMENT_FORMS = "each line is one statement, e.g. `input 1x28x28` or `c1: conv 16 3x3 relu`"
+INIT_FORMS = ("an initializer is a name (he_normal), a call (normal(0, 0.01)) or a kernel "
+              "literal ([[1, 0], [0, 1]])")
+
+
+def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
+    """A hint for a syntax error outside the catalogue: what is open, what was cut short, or
+    what a statement looks like."""
     if isinstance(exc, UnexpectedCharacters):
-        hint = "names are letters, digits and '_'; comments start with '#'"
-    elif unclosed is not None:
-        hint = (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
+        return "names are letters, digits and '_'; comments start with '#'"
+    if unclosed is not None:
+        return (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
                 "still open here")
-    return SpecError(_plain_message(exc), span=span, hint=hint, file=path)
+    forms = INIT_FORMS if start == "init_expr" else STATEMENT_FORMS
+    kind = _failure_kind(exc)
+    if kind in (None, "$END"):
+        return "the text ends in the middle of a statement; " + forms
+    if kind == "_NL":
+        return "the line ends before the statement is complete; " + forms
+    return f"remove the stray '{exc.token.value}' or check what comes before it; " + forms

@@ -11,26 +11,68 @@ from collections.abc import Callable
 from cnnspec.errors import Span, SpecError
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Setting, Value, Word, describe
-from cnnspec.lang.calls import REQUIRED, Param, bind
+from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
 
 # As cnnspec.data.SHAPE_CLASSES (not imported: the language does not load NumPy).
 SHAPE_CLASSES = ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
                  "diamond"]
 
+# As the data loader (cnnspec/data/synthetic_shapes.py) and the IR schema require.
+SHAPES_MIN_SIZE = 4
+SHAPES_MIN_PER_CLASS = 5
+
+
+def _path(value: Value, what: str) -> str:
+    path = read.string(value, what)
+    if not path:
+        raise SpecError(f"{what} is empty", span=value.span,
+                        hint='write the file\'s path between the quotes, e.g. "data/train.npz"')
+    return path
+
+
+def _shape_classes(value: Value) -> list[str]:
+    classes = read.word_list(value, "shape classes", SHAPE_CLASSES, "shape class")
+    if len(classes) < 2:
+        raise SpecError(f"shapes needs at least 2 classes, got {len(classes)}", span=value.span,
+                        hint=f"a classifier needs something to tell apart: add one of "
+                        f"{', '.join(c for c in SHAPE_CLASSES if c not in classes)}")
+    return classes
+
+
 DATASETS: dict[str, list[Param]] = {
     "digits": [],
     "mnist": [],
     "fashion-mnist": [],
     "shapes": [
-        Param("size", 16, lambda v, what: read.positive_int(v, what)),
-        Param("classes", list(SHAPE_CLASSES),
-              lambda v, what: read.word_list(v, "shape classes", SHAPE_CLASSES, "shape class")),
-        Param("count", 4000, read.positive_int),
-        Param("noise", 0.1, read.nonnegative_number),
+        Param("size", 16, lambda v, what: read.whole_number(
+            v, what, SHAPES_MIN_SIZE, hint="the images are size x size pixels; 16 is the "
+            "default, and the input line must say 1xSIZExSIZE")),
+        Param("classes", list(SHAPE_CLASSES), lambda v, what: _shape_classes(v)),
+        Param("count", 4000, lambda v, what: read.positive_int(
+            v, what, hint="the number of images, train and test together; 4000 is the default")),
+        Param("noise", 0.1, lambda v, what: read.nonnegative_number(
+            v, what, hint="the standard deviation of the added Gaussian noise; 0.1 is the "
+            "default, 0 draws clean images")),
     ],
-    "npz": [Param("path", REQUIRED, read.string)],
+    "npz": [Param("path", REQUIRED, _path)],
 }
+
+
+def _check_shapes(call: Word | Call, settings: dict) -> None:
+    """Settings that are fine one by one but not together: a few images for each class."""
+    least = SHAPES_MIN_PER_CLASS * len(settings["classes"])
+    if settings["count"] < least:
+        count = argument(call, DATASETS["shapes"], "count")
+        raise SpecError(
+            f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS} images per class "
+            f"for {len(settings['classes'])} classes), not {settings['count']}",
+            span=count.span if count is not None else call.span,
+            hint=f"raise count to {least} or more, or list fewer classes")
+
+
+# Checks of a call's settings taken together, after each is read.
+DATASET_CHECKS: dict[str, Callable[[Word | Call, dict], None]] = {"shapes": _check_shapes}
 # Names that cannot be written as a bare word.
 DATASET_ALIASES = {"fashion_mnist": "fashion-mnist"}
 
@@ -64,28 +106,32 @@ DEFAULTS = {
 }
 
 
-def _named(catalogue: dict[str, list[Param]], what: str,
-           aliases: dict[str, str] | None = None) -> Callable[[Value, str], dict]:
+def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
+           checks: dict | None = None) -> Callable[[Value, str], dict]:
     """A reader for `name` or `name(args)` among ``catalogue``."""
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
             raise SpecError(f"{what} must be a name such as {next(iter(catalogue))}, "
-                            f"not {describe(value)}", span=value.span)
+                            f"not {describe(value)}", span=value.span,
+                            hint=f"valid {what}s: {', '.join(sorted(catalogue))}")
         name = (aliases or {}).get(value.name, value.name)
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
                             hint=did_you_mean(value.name, list(catalogue) + list(aliases or {}),
                                               what + "s"))
-        return {"name": name, **bind(value, catalogue[name], f"{what} {value.name}")}
+        settings = bind(value, catalogue[name], f"{what} {value.name}")
+        if name in (checks or {}):
+            checks[name](value, settings)
+        return {"name": name, **settings}
 
     return reader
 
 
 # IR key -> reader. Written keys are these, plus the aliases below.
 READERS: dict[str, Callable[[Value, str], object]] = {
-    "data": _named(DATASETS, "dataset", DATASET_ALIASES),
+    "data": _named(DATASETS, "dataset", DATASET_ALIASES, DATASET_CHECKS),
     "preprocess": lambda v, w: read.choice(v, "preprocessing",
                                            ["none", "zero_center", "standardize"]),
     "optimizer": _named(OPTIMIZERS, "optimizer"),

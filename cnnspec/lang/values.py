@@ -16,54 +16,70 @@ from cnnspec.lang.suggest import did_you_mean
 def number(value: Value, what: str) -> float:
     """Any finite number, as a float (the IR writes real-valued settings as floats)."""
     if isinstance(value, Num) and not math.isfinite(float(value.value)):
-        raise SpecError(f"{what} is too large a number: {value.text}", span=value.span)
+        raise SpecError(f"{what} is too large a number: {value.text}", span=value.span,
+                        hint="numbers must be finite: at most about 1.8e308 in size")
     if isinstance(value, Num):
         return float(value.value)
-    raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span)
+    raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span,
+                    hint="write a number such as 0.5, -2 or 1e-3")
 
 
-def positive_int(value: Value, what: str) -> int:
-    """An integer >= 1."""
-    if isinstance(value, Num) and isinstance(value.value, int) and value.value >= 1:
+def whole_number(value: Value, what: str, minimum: int, hint: str | None = None) -> int:
+    """An integer >= ``minimum``. ``hint`` says what the number means, for a value too small."""
+    if isinstance(value, Num) and isinstance(value.value, int) and value.value >= minimum:
         return value.value
     if isinstance(value, Num) and isinstance(value.value, int):
-        raise SpecError(f"{what} must be at least 1, not {value.text}", span=value.span)
+        raise SpecError(f"{what} must be at least {minimum}, not {value.text}", span=value.span,
+                        hint=hint or f"write a whole number of {minimum} or more")
     if isinstance(value, Num):
         raise SpecError(f"{what} must be a whole number, not {value.text}", span=value.span,
-                        hint=f"write an integer such as {max(1, round(value.value))}")
-    raise SpecError(f"{what} must be a whole number, not {describe(value)}", span=value.span)
+                        hint=f"write an integer such as {max(minimum, round(value.value))}")
+    raise SpecError(f"{what} must be a whole number, not {describe(value)}", span=value.span,
+                    hint=f"write an integer such as {max(minimum, 1)}")
 
 
-def nonnegative_int(value: Value, what: str) -> int:
-    if isinstance(value, Num) and isinstance(value.value, int) and value.value >= 0:
-        return value.value
-    raise SpecError(f"{what} must be a whole number >= 0, not {describe(value)}",
-                    span=value.span)
+def positive_int(value: Value, what: str, hint: str | None = None) -> int:
+    """An integer >= 1."""
+    return whole_number(value, what, 1, hint)
+
+
+def nonnegative_int(value: Value, what: str, hint: str | None = None) -> int:
+    """An integer >= 0."""
+    return whole_number(value, what, 0, hint)
 
 
 def in_range(value: Value, what: str, low: float, high: float, *, high_open: bool = True,
-             low_open: bool = False) -> float:
+             low_open: bool = False, hint: str | None = None) -> float:
     """A number in [low, high) (or the bounds given); the message states the interval."""
     x = number(value, what)
     too_low = x <= low if low_open else x < low
     too_high = x >= high if high_open else x > high
     if too_low or too_high:
         interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
-        raise SpecError(f"{what} must be in {interval}, not {value.text}", span=value.span)
+        raise SpecError(f"{what} must be in {interval}, not {value.text}", span=value.span,
+                        hint=hint or _interval_hint(low, high, low_open, high_open))
     return x
 
 
-def positive_number(value: Value, what: str) -> float:
+def _interval_hint(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    lower = f"above {low:g}" if low_open else f"from {low:g}"
+    upper = f"below {high:g}" if high_open else f"up to {high:g}"
+    return f"write a number {lower} and {upper}, e.g. {(low + high) / 2:g}"
+
+
+def positive_number(value: Value, what: str, hint: str | None = None) -> float:
     x = number(value, what)
     if x <= 0:
-        raise SpecError(f"{what} must be greater than 0, not {value.text}", span=value.span)
+        raise SpecError(f"{what} must be greater than 0, not {value.text}", span=value.span,
+                        hint=hint or "write a number above 0 (0 itself is not allowed)")
     return x
 
 
-def nonnegative_number(value: Value, what: str) -> float:
+def nonnegative_number(value: Value, what: str, hint: str | None = None) -> float:
     x = number(value, what)
     if x < 0:
-        raise SpecError(f"{what} must be 0 or more, not {value.text}", span=value.span)
+        raise SpecError(f"{what} must be 0 or more, not {value.text}", span=value.span,
+                        hint=hint or "write 0 or a positive number")
     return x
 
 
@@ -80,7 +96,9 @@ def pair(value: Value, what: str, *, minimum: int = 1) -> list[int]:
         raise SpecError(f"{what} must be a whole number or HxW, not {describe(value)}",
                         span=value.span, hint="e.g. 3 (square) or 3x5 (height x width)")
     if min(parts) < minimum:
-        raise SpecError(f"{what} must be at least {minimum}, not {value.text}", span=value.span)
+        raise SpecError(f"{what} must be at least {minimum}, not {value.text}", span=value.span,
+                        hint=f"sizes are counted in pixels, {minimum} or more: e.g. "
+                        f"{max(minimum, 1)} or {max(minimum, 1)}x{max(minimum, 1) + 2}")
     return parts
 
 
@@ -92,19 +110,21 @@ def choice(value: Value, what: str, options: list[str]) -> str:
         raise SpecError(f"unknown {what} '{value.name}'", span=value.span,
                         hint=did_you_mean(value.name, options, _plural(what)))
     raise SpecError(f"{what} must be one of {', '.join(options)}, not {describe(value)}",
-                    span=value.span)
+                    span=value.span, hint="write the word alone, without quotes or arguments")
 
 
 def boolean(value: Value, what: str) -> bool:
     if isinstance(value, Word) and value.name in ("true", "false"):
         return value.name == "true"
-    raise SpecError(f"{what} must be true or false, not {describe(value)}", span=value.span)
+    raise SpecError(f"{what} must be true or false, not {describe(value)}", span=value.span,
+                    hint="write true or false, in lower case and without quotes")
 
 
 def string(value: Value, what: str) -> str:
     if isinstance(value, Str):
         return value.value
-    raise SpecError(f"{what} must be a quoted string, not {describe(value)}", span=value.span)
+    raise SpecError(f"{what} must be a quoted string, not {describe(value)}", span=value.span,
+                    hint='put it in double quotes, e.g. "data/train.npz"')
 
 
 def word_list(value: Value, what: str, options: list[str], each: str) -> list[str]:
@@ -112,11 +132,13 @@ def word_list(value: Value, what: str, options: list[str], each: str) -> list[st
     no repeats."""
     if not isinstance(value, ListLit) or not value.items:
         raise SpecError(f"{what} must be a non-empty list such as [{', '.join(options[:2])}]",
-                        span=value.span)
+                        span=value.span, hint=f"write names in brackets, separated by commas; "
+                        f"choose among {', '.join(options)}")
     names = [choice(item, each, options) for item in value.items]
     for item, name in zip(value.items, names):
         if names.count(name) > 1:
-            raise SpecError(f"'{name}' is listed twice in {what}", span=item.span)
+            raise SpecError(f"'{name}' is listed twice in {what}", span=item.span,
+                            hint="list each name once")
     return names
 
 
