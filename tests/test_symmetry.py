@@ -93,3 +93,21 @@ def test_init_report_flags_the_symmetric_layers(tmp_path):
     assert constant["conv1"] and constant["conv2"] and not constant["dense1"]
     assert not any(random[name] for name in ("conv1", "conv2", "dense1"))
     assert constant["flatten1"] is None
+
+
+@pytest.mark.parametrize("optimizer", ["sgd(momentum=0.9, nesterov=true)", "adam"])
+def test_the_trainer_cannot_break_the_tie_either(tmp_path, optimizer):
+    """A whole epoch of the real training loop (momentum or Adam, weight decay, shuffled
+    mini-batches): every update is the same for every filter, so they stay alike."""
+    from cnnspec.lab.variants import load_variant
+    from cnnspec.train.api import train
+
+    path = tmp_path / "sym.cnn"
+    path.write_text(SPEC + f"train {{\n  optimizer {optimizer}\n  weight_decay 1e-4\n"
+                           "  epochs 1\n  lr 0.01\n}\n")
+    run = train(load_variant(path, "constant(0.05)").checked, out=str(tmp_path / "run"),
+                quiet=True, curves=False)
+    for layer in ("conv1", "conv2"):
+        w = _filters(run.model, layer)
+        # Alike up to float32 rounding (a GEMM may sum different rows in different orders).
+        assert np.isfinite(w).all() and np.allclose(w, w[:1], rtol=1e-5, atol=1e-7), layer
