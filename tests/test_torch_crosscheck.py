@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from cnnspec.engine import conv, dense, losses, norm, pool
+from cnnspec.engine import conv, dense, losses, merge, norm, pool
 from cnnspec.engine import layers as L
 from cnnspec.engine.model import Model, Node
 
@@ -210,3 +210,32 @@ def test_whole_lenet5(record):
     for key, p in net.named_parameters():
         layer, kind = key.split(".")
         _close(grads[f"{names[layer]}.{kind}"], p.grad)
+
+
+def test_batchnorm_eval_mode():
+    rng = np.random.default_rng(3)
+    mean, var = rng.standard_normal(3), rng.random(3) + 0.5
+
+    def ours(x, gamma, beta):
+        out, cache = norm.batchnorm_forward(x, gamma, beta, mean, var, False, 0.1, 1e-5)
+        return out, lambda r: norm.batchnorm_backward(r, cache)
+
+    def theirs(x, gamma, beta):
+        return F.batch_norm(x, torch.tensor(mean), torch.tensor(var), gamma, beta,
+                            training=False, eps=1e-5)
+
+    helper_test_op([(4, 3, 3, 3), (3,), (3,)], ours, theirs)
+
+
+def test_add_and_concat():
+    def ours(a, b):
+        s, sc = merge.add_forward(a, b)
+        out, cc = merge.concat_forward(s, a)
+
+        def backward(r):
+            ds, da = merge.concat_backward(r, cc)
+            da_add, db = merge.add_backward(ds, sc)
+            return da + da_add, db
+        return out, backward
+
+    helper_test_op([(2, 3, 4, 4), (2, 3, 4, 4)], ours, lambda a, b: torch.cat([a + b, a], dim=1))
