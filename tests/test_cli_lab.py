@@ -130,3 +130,25 @@ def test_the_python_api_stays_callable_after_its_subpackages_are_imported():
     assert callable(cnnspec.train) and callable(cnnspec.compile)
     model = cnnspec.compile(cnnspec.load(str(SPECS / "digits.cnn")), seed=0)
     assert "conv1.weight" in model.params()
+
+
+def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_path):
+    import numpy as np
+
+    from cnnspec.compile import compile_spec
+    from cnnspec.lab.recorder import StatsRecorder
+    from cnnspec.lab.variants import load_variant
+
+    model = compile_spec(load_variant(tiny).checked, seed=0)
+    recorder = StatsRecorder(tmp_path, every=3)
+    rng = np.random.default_rng(0)
+    recording = []
+    recorder.start(model, step=2)  # as after a resume at step 2
+    for step in range(2, 9):
+        recording.append(model.record)
+        out = model.forward(rng.standard_normal((4, 1, 8, 8)).astype(np.float32))
+        model.backward(model.loss(out, rng.integers(0, 10, size=4))[1])
+        recorder.on_step(step, model)
+    assert recording == [False, True, False, False, True, False, False]
+    assert [r["step"] for r in read_stats(tmp_path / "stats.jsonl")] == [3, 6]
+    assert recorder.finish(model) == tmp_path / "stats.png" and not model.record
