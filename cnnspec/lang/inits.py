@@ -33,7 +33,9 @@ def read_gain(value: Value, what: str) -> dict:
     ``leaky_relu`` takes its negative slope, ``leaky_relu(0.2)``; 0.01 if not given.
     """
     if isinstance(value, Num):
-        return {"value": read.positive_number(value, what)}
+        return {"value": read.positive_number(
+            value, what, hint="the gain multiplies the standard deviation: 1 for linear "
+            "layers, sqrt(2) = 1.414 for ReLU; or name the nonlinearity, e.g. gain=relu")}
     if isinstance(value, Word) and value.name in NONLINEARITIES:
         if value.name == "leaky_relu":
             return {"nonlinearity": "leaky_relu", "slope": 0.01}
@@ -61,6 +63,8 @@ def _distribution(value: Value, what: str) -> str:
     return read.choice(value, "distribution", DISTRIBUTIONS)
 
 
+STD = read.hinted(read.positive_number, "the standard deviation, e.g. 0.01; for the same "
+                  "value everywhere write constant(VALUE)")
 LINEAR = {"nonlinearity": "linear"}
 RELU = {"nonlinearity": "relu"}
 
@@ -70,10 +74,11 @@ CATALOGUE: dict[str, list[Param]] = {
     "ones": [],
     "constant": [Param("value", REQUIRED, read.number)],
     "uniform": [Param("low", REQUIRED, read.number), Param("high", REQUIRED, read.number)],
-    "normal": [Param("mean", 0.0, read.number), Param("std", REQUIRED, read.positive_number)],
-    "truncated_normal": [Param("mean", 0.0, read.number),
-                         Param("std", REQUIRED, read.positive_number)],
-    "variance_scaling": [Param("scale", 1.0, read.positive_number),
+    "normal": [Param("mean", 0.0, read.number), Param("std", REQUIRED, STD)],
+    "truncated_normal": [Param("mean", 0.0, read.number), Param("std", REQUIRED, STD)],
+    "variance_scaling": [Param("scale", 1.0, read.hinted(
+                             read.positive_number, "the variance times the fan: 1 keeps a "
+                             "linear layer's variance, 2 a ReLU layer's (He et al. 2015)")),
                          Param("mode", "fan_in", _mode),
                          Param("distribution", "truncated_normal", _distribution)],
     "glorot_uniform": [Param("gain", LINEAR, read_gain)],
@@ -88,11 +93,14 @@ CATALOGUE: dict[str, list[Param]] = {
     "sobel_x": [],
     "sobel_y": [],
     "laplacian": [],
-    "gaussian": [Param("sigma", REQUIRED, read.positive_number)],
+    "gaussian": [Param("sigma", REQUIRED, read.hinted(
+        read.positive_number, "the blur's standard deviation in pixels, e.g. gaussian(1)"))],
     "box": [],
     "x_kernel": [],
-    "lsuv": [Param("tol", 0.1, read.positive_number),
-             Param("max_iter", 10, read.positive_int)],
+    "lsuv": [Param("tol", 0.1, read.hinted(read.positive_number, "each output's variance "
+                                           "must end within 1 +- tol, e.g. 0.1")),
+             Param("max_iter", 10, read.hinted(read.positive_int, "rescalings tried per "
+                                               "layer, e.g. 10"))],
 }
 
 # What a bias (a vector, no fans, no spatial layout) may be initialised with.

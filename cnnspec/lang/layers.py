@@ -51,6 +51,16 @@ def _size(v: Value, what: str) -> list[int]:
     return read.pair(v, what)
 
 
+# Readers of numbers whose hints say what the number means.
+FILTERS = read.hinted(read.positive_int, "the number of filters (output channels), "
+                      "e.g. conv 16 3x3")
+UNITS = read.hinted(read.positive_int, "the number of outputs, e.g. dense 10")
+DROP_P = read.hinted(read.in_range, "p is the probability of zeroing each value: 0 keeps "
+                     "them all, 0.5 is common; 1 would zero everything", 0, 1)
+SLOPE = read.hinted(read.nonnegative_number, "the slope for negative inputs, e.g. 0.01 or 0.2")
+ALPHA = read.hinted(read.positive_number, "the value large negative inputs approach is "
+                    "-alpha, e.g. 1.0")
+
 PARAM_FLAGS = {"nobias": ("bias", False), "frozen": ("trainable", False)}
 INIT_OPTIONS = {"weight": ("weight_init", lambda v, w: read_init(v, "the weight initializer")),
                 "bias": ("bias_init", lambda v, w: read_bias_init(v))}
@@ -62,13 +72,13 @@ KINDS: dict[str, Kind] = {
         fields={"filters": None, "kernel": None, "stride": [1, 1], "padding": "valid",
                 "dilation": [1, 1], "bias": True, "weight_init": None, "bias_init": None,
                 "trainable": True},
-        positional=(("filters", read.positive_int), ("kernel", _size)),
+        positional=(("filters", FILTERS), ("kernel", _size)),
         options={**WINDOW_OPTIONS, "dilation": ("dilation", _size), **INIT_OPTIONS},
         flags=PARAM_FLAGS, activation=True, required=("filters", "kernel")),
     "dense": Kind(
         fields={"units": None, "bias": True, "weight_init": None, "bias_init": None,
                 "trainable": True},
-        positional=(("units", read.positive_int),),
+        positional=(("units", UNITS),),
         options=dict(INIT_OPTIONS), flags=PARAM_FLAGS, activation=True, required=("units",)),
     "maxpool": Kind(fields={"size": None, "stride": None, "padding": "valid"},
                     positional=(("size", _size),), options=dict(WINDOW_OPTIONS),
@@ -82,19 +92,19 @@ KINDS: dict[str, Kind] = {
     "tanh": Kind(fields={}),
     "sigmoid": Kind(fields={}),
     "softmax": Kind(fields={}),
-    "leaky_relu": Kind(fields={"slope": 0.01}, positional=(("slope", read.nonnegative_number),),
-                       options={"slope": ("slope", read.nonnegative_number)}),
-    "elu": Kind(fields={"alpha": 1.0}, positional=(("alpha", read.positive_number),),
-                options={"alpha": ("alpha", read.positive_number)}),
-    "dropout": Kind(fields={"p": None},
-                    positional=(("p", lambda v, w: read.in_range(v, w, 0, 1)),),
-                    options={"p": ("p", lambda v, w: read.in_range(v, w, 0, 1))},
+    "leaky_relu": Kind(fields={"slope": 0.01}, positional=(("slope", SLOPE),),
+                       options={"slope": ("slope", SLOPE)}),
+    "elu": Kind(fields={"alpha": 1.0}, positional=(("alpha", ALPHA),),
+                options={"alpha": ("alpha", ALPHA)}),
+    "dropout": Kind(fields={"p": None}, positional=(("p", DROP_P),), options={"p": ("p", DROP_P)},
                     required=("p",)),
     "batchnorm": Kind(
         fields={"eps": 1e-5, "momentum": 0.1, "trainable": True},
-        options={"eps": ("eps", read.positive_number),
-                 "momentum": ("momentum", lambda v, w: read.in_range(v, w, 0, 1,
-                                                                    high_open=False))},
+        options={"eps": ("eps", read.hinted(read.positive_number, "a small number added to "
+                                            "the variance before dividing, e.g. 1e-5")),
+                 "momentum": ("momentum", read.hinted(
+                     read.in_range, "the weight of each batch in the running statistics "
+                     "(PyTorch's meaning), e.g. 0.1", 0, 1, high_open=False))},
         flags={"frozen": ("trainable", False)}, activation=True),
     "add": Kind(fields={}, activation=True, merge=True),
     "concat": Kind(fields={}, activation=True, merge=True),
@@ -107,8 +117,8 @@ KIND_ALIASES = {"conv2d": "conv", "fc": "dense", "linear": "dense", "bn": "batch
 # Activations that may end a conv/dense/batchnorm/add/concat line, with their parameters.
 ACTIVATIONS: dict[str, list[Param]] = {
     "relu": [], "tanh": [], "sigmoid": [], "softmax": [],
-    "leaky_relu": [Param("slope", 0.01, read.nonnegative_number)],
-    "elu": [Param("alpha", 1.0, read.positive_number)],
+    "leaky_relu": [Param("slope", 0.01, SLOPE)],
+    "elu": [Param("alpha", 1.0, ALPHA)],
 }
 
 

@@ -244,7 +244,9 @@ class Resolver:
 
     def _expand_repeat(self, stmt: RepeatStmt, index: int, taken: set[str]) -> list[Entry]:
         try:
-            count = read.positive_int(stmt.count, "the repeat count")
+            count = read.positive_int(stmt.count, "the repeat count",
+                                      hint="the count is how many copies of the block to "
+                                      "chain, e.g. `repeat 3 as stage {`")
             if count > MAX_REPEAT:
                 raise SpecError(f"the repeat count must be at most {MAX_REPEAT}, not {count}",
                                 span=stmt.count.span,

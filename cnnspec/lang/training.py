@@ -45,15 +45,15 @@ DATASETS: dict[str, list[Param]] = {
     "mnist": [],
     "fashion-mnist": [],
     "shapes": [
-        Param("size", 16, lambda v, what: read.whole_number(
-            v, what, SHAPES_MIN_SIZE, hint="the images are size x size pixels; 16 is the "
-            "default, and the input line must say 1xSIZExSIZE")),
+        Param("size", 16, read.hinted(read.whole_number, "the images are size x size pixels; "
+                                      "16 is the default, and the input line must say "
+                                      "1xSIZExSIZE", SHAPES_MIN_SIZE)),
         Param("classes", list(SHAPE_CLASSES), lambda v, what: _shape_classes(v)),
-        Param("count", 4000, lambda v, what: read.positive_int(
-            v, what, hint="the number of images, train and test together; 4000 is the default")),
-        Param("noise", 0.1, lambda v, what: read.nonnegative_number(
-            v, what, hint="the standard deviation of the added Gaussian noise; 0.1 is the "
-            "default, 0 draws clean images")),
+        Param("count", 4000, read.hinted(read.positive_int, "the number of images, train and "
+                                         "test together; 4000 is the default")),
+        Param("noise", 0.1, read.hinted(read.nonnegative_number, "the standard deviation of "
+                                        "the added Gaussian noise; 0.1 is the default, 0 "
+                                        "draws clean images")),
     ],
     "npz": [Param("path", REQUIRED, _path)],
 }
@@ -76,19 +76,26 @@ DATASET_CHECKS: dict[str, Callable[[Word | Call, dict], None]] = {"shapes": _che
 # Names that cannot be written as a bare word.
 DATASET_ALIASES = {"fashion_mnist": "fashion-mnist"}
 
+MOMENTUM = read.hinted(read.in_range, "the share of the last step kept, e.g. 0.9; 0 is plain "
+                       "SGD", 0, 1)
+BETA = read.hinted(read.in_range, "the decay rate of one of Adam's running averages, "
+                   "e.g. beta1=0.9, beta2=0.999", 0, 1)
+
 OPTIMIZERS: dict[str, list[Param]] = {
-    "sgd": [Param("momentum", 0.9, lambda v, w: read.in_range(v, w, 0, 1)),
-            Param("nesterov", False, read.boolean)],
-    "adam": [Param("beta1", 0.9, lambda v, w: read.in_range(v, w, 0, 1)),
-             Param("beta2", 0.999, lambda v, w: read.in_range(v, w, 0, 1)),
-             Param("eps", 1e-8, read.positive_number)],
+    "sgd": [Param("momentum", 0.9, MOMENTUM), Param("nesterov", False, read.boolean)],
+    "adam": [Param("beta1", 0.9, BETA), Param("beta2", 0.999, BETA),
+             Param("eps", 1e-8, read.hinted(read.positive_number, "a small number keeping the "
+                                            "update finite, e.g. 1e-8"))],
 }
 
 SCHEDULES: dict[str, list[Param]] = {
     "constant": [],
-    "step": [Param("step_size", 10, read.positive_int),
-             Param("gamma", 0.1, read.positive_number)],
-    "cosine": [Param("min_lr", 0.0, read.nonnegative_number)],
+    "step": [Param("step_size", 10, read.hinted(read.positive_int, "epochs between two "
+                                                "drops of the learning rate, e.g. 10")),
+             Param("gamma", 0.1, read.hinted(read.positive_number, "the factor each drop "
+                                             "multiplies the learning rate by, e.g. 0.1"))],
+    "cosine": [Param("min_lr", 0.0, read.hinted(read.nonnegative_number, "the learning rate "
+                                                "at the last epoch, e.g. 0"))],
 }
 
 DEFAULTS = {
@@ -135,13 +142,17 @@ READERS: dict[str, Callable[[Value, str], object]] = {
     "preprocess": lambda v, w: read.choice(v, "preprocessing",
                                            ["none", "zero_center", "standardize"]),
     "optimizer": _named(OPTIMIZERS, "optimizer"),
-    "lr": read.positive_number,
+    "lr": read.hinted(read.positive_number, "the learning rate is the size of each step, "
+                      "e.g. 0.01"),
     "schedule": _named(SCHEDULES, "schedule"),
-    "weight_decay": read.nonnegative_number,
-    "batch_size": read.positive_int,
-    "epochs": read.positive_int,
-    "val_split": lambda v, w: read.in_range(v, w, 0, 1),
-    "seed": read.nonnegative_int,
+    "weight_decay": read.hinted(read.nonnegative_number, "the L2 penalty added to the "
+                                "gradient, e.g. 5e-4; 0 for none"),
+    "batch_size": read.hinted(read.positive_int, "images per step, e.g. 64"),
+    "epochs": read.hinted(read.positive_int, "passes over the training data, e.g. 10"),
+    "val_split": read.hinted(read.in_range, "the fraction of the training split held out to "
+                             "validate, e.g. 0.1; 0 for none", 0, 1),
+    "seed": read.hinted(read.nonnegative_int, "any whole number from 0; one seed, one set of "
+                        "initial weights and data order"),
     "loss": lambda v, w: read.choice(v, "loss", ["cross_entropy", "mse"]),
 }
 KEY_ALIASES = {"batch": "batch_size", "learning_rate": "lr"}

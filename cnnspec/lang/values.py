@@ -7,10 +7,22 @@ value's span.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from cnnspec.errors import SpecError
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
+
+
+def hinted(reader: Callable[..., object], hint: str, *bounds: float,
+           **options) -> Callable[[Value, str], object]:
+    """``reader`` (with its ``bounds``, e.g. in_range's low and high) as a ``(value, what)``
+    reader whose out-of-range errors carry ``hint``: what the value means and a typical one."""
+
+    def read_value(value: Value, what: str) -> object:
+        return reader(value, what, *bounds, hint=hint, **options)
+
+    return read_value
 
 
 def number(value: Value, what: str) -> float:
@@ -62,9 +74,8 @@ def in_range(value: Value, what: str, low: float, high: float, *, high_open: boo
 
 
 def _interval_hint(low: float, high: float, low_open: bool, high_open: bool) -> str:
-    lower = f"above {low:g}" if low_open else f"from {low:g}"
-    upper = f"below {high:g}" if high_open else f"up to {high:g}"
-    return f"write a number {lower} and {upper}, e.g. {(low + high) / 2:g}"
+    below, above = "<" if low_open else "<=", "<" if high_open else "<="
+    return f"write a number x with {low:g} {below} x {above} {high:g}, e.g. {(low + high) / 2:g}"
 
 
 def positive_number(value: Value, what: str, hint: str | None = None) -> float:
