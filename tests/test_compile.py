@@ -188,6 +188,17 @@ def test_two_threads_match_one_thread(layers):
         np.testing.assert_allclose(split[3][name], grad, rtol=1e-10, atol=1e-12)
 
 
+def test_thread_parts_do_not_split_again():
+    # A batch of 64 gives parts of 32, each large enough to be split again: a replica that
+    # did so would nest thread pools (the step then ran several times slower).
+    model = compile_spec(_spec("c1: conv 4 3x3 relu\nf: flatten\nfc: dense 3"), seed=0)
+    x, y = _batch(model.checked, n=64)
+    _step(model, x, y)
+    assert model._split
+    for replica in model._data_parallel().replicas:
+        assert replica.threads == 1 and not replica._split and replica._parallel is None
+
+
 def test_batch_norm_keeps_training_in_one_piece():
     model = compile_spec(_spec(SMALL), seed=0)
     model.threads = 2

@@ -186,10 +186,13 @@ class Model:
 
     # ---------------------------------------------------------------- threads
     def replica(self) -> Model:
-        """A model sharing this one's parameters and buffers, with its own layer caches."""
+        """A model sharing this one's parameters and buffers, with its own layer caches, that
+        runs in one thread."""
         nodes = [Node(n.name, n.kind, parallel.replicate_layer(n.layer), list(n.inputs))
                  for n in self.nodes]
-        return Model(nodes, self.output, self.loss_name, self.dtype, self.checked)
+        twin = Model(nodes, self.output, self.loss_name, self.dtype, self.checked)
+        twin.threads = 1  # a replica runs its part in its own thread; it must not split again
+        return twin
 
     def _can_split(self, x: np.ndarray) -> bool:
         return (self.threads > 1 and not self.record
