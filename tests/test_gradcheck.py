@@ -39,6 +39,8 @@ CONV_CASES = [
     ((2, 1, 6, 6), (2, 1, 5, 5), (1, 1), (2, 2, 2, 2), (1, 1)),
     ((2, 2, 5, 6), (3, 2, 1, 1), (3, 2), (0, 0, 0, 0), (1, 1)),
     ((2, 2, 7, 8), (3, 2, 3, 2), (1, 1), (2, 0, 1, 3), (2, 3)),
+    # stride 1 but padded wider than the kernel reaches: dx by col2im, not as a convolution
+    ((2, 2, 4, 5), (3, 2, 1, 1), (1, 1), (1, 0, 0, 1), (1, 1)),
 ]
 
 
@@ -59,17 +61,24 @@ def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias):
     _check(forward, backward, [x, w, b] if bias else [x, w])
 
 
-def test_conv2d_first_layer_weight_grad_in_chunks():
-    """A thin first layer with many output pixels takes the chunked weight-gradient path."""
+@pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
+def test_conv2d_in_batch_chunks(monkeypatch, stride):
+    """A batch whose im2col matrix spans several chunks (see conv._chunk_columns), the last one
+    narrower: the chunks' weight gradients add up and each chunk's outputs land in its own
+    images (the input gradient too, when it is a convolution itself at stride 1)."""
     rng = _rng()
-    x, w = rng.standard_normal((3, 1, 64, 64)), rng.standard_normal((2, 1, 3, 3))
-    out, cache = conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))
-    assert cache[1].shape[1] > 2 * conv._DW_CHUNK
-    r = rng.standard_normal(out.shape)
-    _, dw, _ = conv.conv2d_backward(r, cache, need_dx=False)
-    numeric = numeric_grad(
-        lambda: float((conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))[0] * r).sum()), w)
-    assert rel_error(dw, numeric) < TOL
+    x, w = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    b = rng.standard_normal(3)
+
+    def forward(x, w, b):
+        return conv.conv2d_forward(x, w, b, stride, (1, 1, 1, 1))
+
+    pixels = forward(x, w, b)[0][0, 0].size
+    monkeypatch.setattr(conv, "_CHUNK_COLUMNS", 2 * pixels)  # chunks of 2, 2 and 1 images
+    _, cache = forward(x, w, b)
+    assert [stop - start for start, stop, _ in conv._chunk_columns(cache[1], cache[4], None)] \
+        == [2, 2, 1]
+    _check(forward, conv.conv2d_backward, [x, w, b])
 
 
 POOL_CASES = [

@@ -1,10 +1,20 @@
-"""2-D convolution (cross-correlation, as every framework computes it) as im2col + one GEMM.
+"""2-D convolution (cross-correlation, as every framework computes it) as im2col + GEMM.
 
 Forward: ``out[n, f, y, x] = b[f] + sum_{c,i,j} w[f, c, i, j] * xp[n, c, y*sh + i*dh, x*sw + j*dw]``
 where ``xp`` is the zero-padded input. With ``cols`` the im2col matrix (C*kh*kw, N*Ho*Wo) this
-is the single matrix product ``w.reshape(F, -1) @ cols`` (Chellapilla et al. 2006).
-Backward: ``dw = dout_mat @ cols.T``, ``db = dout_mat.sum(1)``, and ``dx`` is the adjoint of
-im2col applied to ``w_mat.T @ dout_mat`` (CS231n's ``conv_backward``).
+is the matrix product ``w.reshape(F, -1) @ cols`` (Chellapilla et al. 2006).
+Backward: ``dw = dout_mat @ cols.T``, ``db = dout_mat.sum(1)``; for stride 1, ``dx`` is the
+convolution of the padded output gradient with the flipped kernels (the transposed
+convolution, Dumoulin & Visin 2016, "A guide to convolution arithmetic", section 4), which
+reuses the im2col + GEMM path; for other strides it is the adjoint of im2col applied to
+``w_mat.T @ dout_mat`` (CS231n's ``conv_backward``).
+
+Batch chunks: the products run over chunks of a few images, so that each chunk's im2col
+matrix stays in a core's cache between the copy that builds it and the GEMM that reads it.
+The whole batch's matrix would be tens of MB on a VGG-style layer; built at once, it is
+written to and read back from main memory, which made the layer 30-40% slower. The backward
+pass builds each chunk's columns again from the kept padded input (a copy in cache is cheaper
+than keeping the whole matrix).
 """
 from __future__ import annotations
 
@@ -19,11 +29,11 @@ from cnnspec.engine.windows import (
     work_buffer,
 )
 
-# The weight-gradient GEMM of a first layer is very long and very thin (F x N*Ho*Wo times
-# N*Ho*Wo x C*kh*kw with C*kh*kw ~ 25): BLAS does it far faster when it is summed over
-# column chunks of this many columns than in one call.
-_DW_CHUNK = 4096
-_THIN = 64
+# A chunk's im2col matrix holds at most this many values (2 MB in float32, a core's L2 cache
+# here) and this many columns: past a few thousand columns the thin GEMMs of a first layer
+# (C*kh*kw ~ 25 rows) run several times slower.
+_CHUNK_VALUES = 2 ** 19
+_CHUNK_COLUMNS = 4096
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
@@ -32,20 +42,20 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
     :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
-    ``cache`` = (x's shape, ``cols`` (C*kh*kw, N*Ho*Wo), ``w``, whether there is a bias, the
-    :class:`Window`). ``work``: a dict the caller keeps per layer, so the padded input and
-    ``cols`` reuse their memory from the previous call (the previous cache is then stale).
+    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``w``,
+    whether there is a bias, the :class:`Window`); ``xp`` is a view of ``x`` when there is no
+    padding, so ``x`` must not change before the backward pass. ``work``: a dict the caller
+    keeps per layer, so the padded input and the columns reuse their memory from the previous
+    call (the previous cache is then stale).
     """
     n, _, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    win = Window((h, wd), (kh, kw), tuple(stride), tuple(pads), tuple(dilation))
-    ho, wo = win.out_hw
-    cols = im2col(channel_first_padded(x, win, work=work), win, work=work)
-    out = w.reshape(f, -1) @ cols
+    f = w.shape[0]
+    win = Window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
+    xp = channel_first_padded(x, win, work=work)
+    out = correlate(xp, w.reshape(f, -1), win, work)
     if b is not None:
-        out += b[:, None]
-    out = out.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)
-    return out, (x.shape, cols, w, b is not None, win)
+        out += b[:, None, None, None]
+    return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win)
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
@@ -54,55 +64,114 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
     (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
-    ``work`` as for :func:`conv2d_forward` (here: the column gradient's memory).
+    ``work`` as for :func:`conv2d_forward`.
     """
-    x_shape, cols, w, has_bias, win = cache
-    n, c = x_shape[:2]
-    f = w.shape[0]
-    dout_mat = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (F, N*Ho*Wo); a view when possible
+    x_shape, xp, w, has_bias, win = cache
+    dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
     dw = db = dx = None
     if need_dw:
-        dw = _weight_grad(dout_mat, cols).reshape(w.shape)
-        db = dout_mat.sum(axis=1) if has_bias else None
+        dw = _weight_grad(xp, dout_c, win, work).reshape(w.shape)
+        db = dout_c.sum(axis=(1, 2, 3)) if has_bias else None
     if need_dx:
-        dx = _input_grad(dout, w, win, c, n, cols, work)
+        dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
 
 
-def _input_grad(dout, w, win, c, n, cols, work):
-    """``dx`` (N, C, H, W): the column gradient ``w_mat.T @ dout_mat`` put back by col2im.
+def correlate(xp, w_mat, win: Window, work=None) -> np.ndarray:
+    """``w_mat @ im2col(xp)``, chunk of images by chunk.
+
+    ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
+    ``out`` (F, N, Ho, Wo), C-contiguous.
+    """
+    f = w_mat.shape[0]
+    ho, wo = win.out_hw
+    out = np.empty((f, xp.shape[1], ho, wo), dtype=xp.dtype)
+    for start, stop, cols in _chunk_columns(xp, win, work):
+        np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
+    return out
+
+
+def _weight_grad(xp, dout_c, win: Window, work) -> np.ndarray:
+    """``dout_mat @ cols.T`` summed over the batch chunks: (F, C*kh*kw), C-contiguous.
+
+    Each chunk's product is computed as ``(cols @ dout_mat.T).T``: BLAS runs that orientation
+    20-40% faster on these long products (measured on the benchmark nets).
+    """
+    f = dout_c.shape[0]
+    dw_t = part = None
+    for start, stop, cols in _chunk_columns(xp, win, work):
+        if dw_t is None:
+            dw_t = np.zeros((cols.shape[0], f), dtype=dout_c.dtype)
+            part = np.empty_like(dw_t)
+        np.matmul(cols, dout_c[:, start:stop].reshape(f, -1).T, out=part)
+        dw_t += part
+    return np.ascontiguousarray(dw_t.T)
+
+
+def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
+    """``dx`` (N, C, H, W), a view of channel-first memory."""
+    f, c = w.shape[:2]
+    back = _transposed_window(win)
+    # The transposed convolution's im2col matrix has F*H*W values per image and tap against
+    # C*Ho*Wo for col2im: with few input channels (LeNet's 6 -> 16 filters) col2im is cheaper.
+    if back is None or f * x_shape[2] * x_shape[3] > 2 * c * dout_c.shape[2] * dout_c.shape[3]:
+        return _input_grad_col2im(dout_c, w, win, x_shape, work)
+    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*kh*kw), a copy
+    sub = None if work is None else work.setdefault("dx", {})
+    dxc = correlate(channel_first_padded(dout, back, work=sub), flipped, back, sub)
+    return dxc.transpose(1, 0, 2, 3)
+
+
+def _transposed_window(win: Window) -> Window | None:
+    """The window of the convolution that maps ``dout`` (N, F, Ho, Wo) to ``dx``: stride 1,
+    ``dout`` padded by ``d*(k-1) - p`` on each side (so every input pixel sees each kernel
+    tap that touched it), the same dilation. None when it does not exist: a stride above 1,
+    or a padding wider than the dilated kernel's reach."""
+    if win.stride != (1, 1):
+        return None
+    (kh, kw), (dh, dw) = win.kernel, win.dilation
+    top, bottom, left, right = win.pads
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
+    if min(pads) < 0:
+        return None
+    return Window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
+
+
+def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
+    """``dx`` as col2im of the column gradient ``w_mat.T @ dout_mat``.
 
     For stride 1 the columns are computed in wide coordinates (``dout`` padded with zero
     columns to the padded input width), which lets col2im add long contiguous runs
     (:func:`col2im_stride1`) for a slightly larger GEMM.
     """
+    n, c = x_shape[:2]
     f = w.shape[0]
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
     if win.stride != (1, 1):
-        dcols = work_buffer(work, "dcols", cols.shape, cols.dtype)
-        np.matmul(w_t, dout.transpose(1, 0, 2, 3).reshape(f, -1), out=dcols)
+        dout_mat = dout_c.reshape(f, -1)
+        dcols = work_buffer(work, "dcols", (w_t.shape[0], dout_mat.shape[1]), dout_c.dtype)
+        np.matmul(w_t, dout_mat, out=dcols)
         return col2im(dcols, win, c, n)
     ho, wo = win.out_hw
     wp = win.padded_hw[1]
-    dout_wide = work_buffer(work, "dout_wide", (f, n, ho, wp), dout.dtype, fill=0.0)
-    dout_wide[:, :, :, :wo] = dout.transpose(1, 0, 2, 3)  # columns wo.. stay zero
-    dcols = work_buffer(work, "dcols_wide", (cols.shape[0], n * ho * wp), dout.dtype)
+    dout_wide = work_buffer(work, "dout_wide", (f, n, ho, wp), dout_c.dtype, fill=0.0)
+    dout_wide[:, :, :, :wo] = dout_c  # columns wo.. stay zero
+    dcols = work_buffer(work, "dcols_wide", (w_t.shape[0], n * ho * wp), dout_c.dtype)
     np.matmul(w_t, dout_wide.reshape(f, -1), out=dcols)
     return col2im_stride1(dcols, win, c, n)
 
 
-def _weight_grad(dout_mat: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``dout_mat @ cols.T``: (F, M) x (M, K) -> (F, K), C-contiguous.
-
-    Computed as ``(cols @ dout_mat.T).T``: BLAS runs that orientation 20-40% faster on these
-    long products (measured on the benchmark nets), and summed over column chunks when K is
-    small (see ``_DW_CHUNK``).
-    """
-    k, m = cols.shape
-    if k > _THIN or m <= 2 * _DW_CHUNK:
-        return np.ascontiguousarray((cols @ dout_mat.T).T)
-    dw_t = np.zeros((k, dout_mat.shape[0]), dtype=cols.dtype)
-    for start in range(0, m, _DW_CHUNK):
-        stop = start + _DW_CHUNK
-        dw_t += cols[:, start:stop] @ dout_mat[:, start:stop].T
-    return np.ascontiguousarray(dw_t.T)
+def _chunk_columns(xp, win: Window, work):
+    """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
+    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo). Every chunk's
+    matrix lives in the same buffer (kept in ``work``), so use it before taking the next."""
+    c, n = xp.shape[:2]
+    rows = c * win.kernel[0] * win.kernel[1]
+    pixels = win.out_hw[0] * win.out_hw[1]
+    step = min(n, max(1, min(_CHUNK_VALUES // (rows * pixels), _CHUNK_COLUMNS // pixels)))
+    flat = work_buffer(work, "cols", (rows * pixels * step,), xp.dtype)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = flat[:rows * pixels * (stop - start)].reshape(rows, -1)
+        yield start, stop, im2col(xp[:, start:stop], win, out=cols)

@@ -91,12 +91,13 @@ def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0,
     return xp
 
 
-def im2col(xp: np.ndarray, win: Window, work: dict | None = None) -> np.ndarray:
+def im2col(xp: np.ndarray, win: Window, out: np.ndarray | None = None) -> np.ndarray:
     """The im2col matrix of a padded channel-first input.
 
     ``xp`` (C, N, Hp, Wp), any strides  ->  ``cols`` (C*kh*kw, N*Ho*Wo), C-contiguous, where
     ``cols[(c, i, j), (n, y, x)] = xp[c, n, y*sh + i*dh, x*sw + j*dw]``. Built from one strided
-    view (no Python loop over pixels) and one copy (into a reused buffer with ``work``).
+    view (no Python loop over pixels) and one copy, into ``out`` when given (C-contiguous, of
+    that shape).
     """
     c, n = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
@@ -108,7 +109,7 @@ def im2col(xp: np.ndarray, win: Window, work: dict | None = None) -> np.ndarray:
         strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
         writeable=False,
     )
-    cols = work_buffer(work, "cols", (c * kh * kw, n * ho * wo), xp.dtype)
+    cols = np.empty((c * kh * kw, n * ho * wo), xp.dtype) if out is None else out
     np.copyto(cols.reshape(view.shape), view)
     return cols
 
@@ -127,8 +128,6 @@ def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndar
     for i, j, rows, cols in win.offsets():
         dxp[:, :, rows, cols] += d[:, i, j]
     return win.unpad(dxp).transpose(1, 0, 2, 3)
-
-
 def col2im_stride1(dcols_wide: np.ndarray, win: Window, channels: int,
                    batch: int) -> np.ndarray:
     """:func:`col2im` for stride 1, from columns in *wide* coordinates.
