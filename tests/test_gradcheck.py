@@ -62,22 +62,26 @@ def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias):
 
 
 @pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
-def test_conv2d_in_batch_chunks(monkeypatch, stride):
+@pytest.mark.parametrize("keep", [False, True])
+def test_conv2d_in_batch_chunks(monkeypatch, stride, keep):
     """A batch whose im2col matrix spans several chunks (see conv._chunk_columns), the last one
     narrower: the chunks' weight gradients add up and each chunk's outputs land in its own
-    images (the input gradient too, when it is a convolution itself at stride 1)."""
+    images (the input gradient too, when it is a convolution itself at stride 1). With a
+    ``work`` dict the small matrix is kept from the forward pass for the backward pass."""
     rng = _rng()
     x, w = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
     b = rng.standard_normal(3)
+    work = {} if keep else None
 
     def forward(x, w, b):
-        return conv.conv2d_forward(x, w, b, stride, (1, 1, 1, 1))
+        return conv.conv2d_forward(x, w, b, stride, (1, 1, 1, 1), work=work)
 
     pixels = forward(x, w, b)[0][0, 0].size
     monkeypatch.setattr(conv, "_CHUNK_COLUMNS", 2 * pixels)  # chunks of 2, 2 and 1 images
     _, cache = forward(x, w, b)
     assert [stop - start for start, stop, _ in conv._chunk_columns(cache[1], cache[4], None)] \
         == [2, 2, 1]
+    assert (cache[5] is not None) == keep
     _check(forward, conv.conv2d_backward, [x, w, b])
 
 

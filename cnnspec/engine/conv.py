@@ -14,7 +14,8 @@ matrix stays in a core's cache between the copy that builds it and the GEMM that
 The whole batch's matrix would be tens of MB on a VGG-style layer; built at once, it is
 written to and read back from main memory, which made the layer 30-40% slower. The backward
 pass builds each chunk's columns again from the kept padded input (a copy in cache is cheaper
-than keeping the whole matrix).
+than reading the whole matrix back from memory), except on small layers where the whole
+matrix stays in cache anyway.
 """
 from __future__ import annotations
 
@@ -34,6 +35,10 @@ from cnnspec.engine.windows import (
 # (C*kh*kw ~ 25 rows) run several times slower.
 _CHUNK_VALUES = 2 ** 19
 _CHUNK_COLUMNS = 4096
+# Up to this many values (8 MB in float32: LeNet's layers) the whole batch's columns are kept
+# from the forward pass for the weight gradient; building them again took a fifth of the
+# backward pass there. Larger matrices are built again chunk by chunk, in cache.
+_KEEP_VALUES = 2 ** 21
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
@@ -43,19 +48,20 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
     :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
     ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``w``,
-    whether there is a bias, the :class:`Window`); ``xp`` is a view of ``x`` when there is no
-    padding, so ``x`` must not change before the backward pass. ``work``: a dict the caller
-    keeps per layer, so the padded input and the columns reuse their memory from the previous
-    call (the previous cache is then stale).
+    whether there is a bias, the :class:`Window`, the kept im2col buffer or None (see
+    :func:`correlate`)); ``xp`` is a view of ``x`` when there is no padding, so ``x`` must not
+    change before the backward pass. ``work``: a dict the caller keeps per layer, so the
+    padded input and the columns reuse their memory from the previous call (the previous
+    cache is then stale).
     """
     n, _, h, wd = x.shape
     f = w.shape[0]
     win = Window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     xp = channel_first_padded(x, win, work=work)
-    out = correlate(xp, w.reshape(f, -1), win, work)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work)
     if b is not None:
         out += b[:, None, None, None]
-    return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win)
+    return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
@@ -66,32 +72,39 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
     ``work`` as for :func:`conv2d_forward`.
     """
-    x_shape, xp, w, has_bias, win = cache
+    x_shape, xp, w, has_bias, win, kept = cache
     dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
     dw = db = dx = None
     if need_dw:
-        dw = _weight_grad(xp, dout_c, win, work).reshape(w.shape)
+        dw = _weight_grad(xp, dout_c, win, work, kept).reshape(w.shape)
         db = dout_c.sum(axis=(1, 2, 3)) if has_bias else None
     if need_dx:
         dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
 
 
-def correlate(xp, w_mat, win: Window, work=None) -> np.ndarray:
+def correlate(xp, w_mat, win: Window, work=None):
     """``w_mat @ im2col(xp)``, chunk of images by chunk.
 
     ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
-    ``out`` (F, N, Ho, Wo), C-contiguous.
+    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` the buffer (in ``work``)
+    that holds the whole batch's im2col matrix chunk after chunk when it is small enough to
+    keep (``_KEEP_VALUES``), else None.
     """
     f = w_mat.shape[0]
+    n = xp.shape[1]
     ho, wo = win.out_hw
-    out = np.empty((f, xp.shape[1], ho, wo), dtype=xp.dtype)
-    for start, stop, cols in _chunk_columns(xp, win, work):
+    values = w_mat.shape[1] * n * ho * wo
+    kept = None
+    if work is not None and values <= _KEEP_VALUES:
+        kept = work_buffer(work, "kept_cols", (values,), xp.dtype)
+    out = np.empty((f, n, ho, wo), dtype=xp.dtype)
+    for start, stop, cols in _chunk_columns(xp, win, work, kept):
         np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
-    return out
+    return out, kept
 
 
-def _weight_grad(xp, dout_c, win: Window, work) -> np.ndarray:
+def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
     """``dout_mat @ cols.T`` summed over the batch chunks: (F, C*kh*kw), C-contiguous.
 
     Each chunk's product is computed as ``(cols @ dout_mat.T).T``: BLAS runs that orientation
@@ -99,7 +112,7 @@ def _weight_grad(xp, dout_c, win: Window, work) -> np.ndarray:
     """
     f = dout_c.shape[0]
     dw_t = part = None
-    for start, stop, cols in _chunk_columns(xp, win, work):
+    for start, stop, cols in _chunk_columns(xp, win, work, kept, built=kept is not None):
         if dw_t is None:
             dw_t = np.zeros((cols.shape[0], f), dtype=dout_c.dtype)
             part = np.empty_like(dw_t)
@@ -118,7 +131,7 @@ def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
         return _input_grad_col2im(dout_c, w, win, x_shape, work)
     flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*kh*kw), a copy
     sub = None if work is None else work.setdefault("dx", {})
-    dxc = correlate(channel_first_padded(dout, back, work=sub), flipped, back, sub)
+    dxc, _ = correlate(channel_first_padded(dout, back, work=sub), flipped, back, sub)
     return dxc.transpose(1, 0, 2, 3)
 
 
@@ -162,16 +175,21 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     return col2im_stride1(dcols, win, c, n)
 
 
-def _chunk_columns(xp, win: Window, work):
+def _chunk_columns(xp, win: Window, work, kept=None, built: bool = False):
     """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
-    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo). Every chunk's
-    matrix lives in the same buffer (kept in ``work``), so use it before taking the next."""
+    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo).
+
+    With ``kept`` (a buffer for the whole batch's matrix, see :func:`correlate`) each chunk
+    has its own part of it, and with ``built`` the parts are taken as a forward pass left them.
+    Otherwise every chunk is built in the same memory (use it before taking the next).
+    """
     c, n = xp.shape[:2]
-    rows = c * win.kernel[0] * win.kernel[1]
-    pixels = win.out_hw[0] * win.out_hw[1]
-    step = min(n, max(1, min(_CHUNK_VALUES // (rows * pixels), _CHUNK_COLUMNS // pixels)))
-    flat = work_buffer(work, "cols", (rows * pixels * step,), xp.dtype)
+    rows, size = c * win.kernel[0] * win.kernel[1], win.out_hw[0] * win.out_hw[1]
+    step = min(n, max(1, min(_CHUNK_VALUES // (rows * size), _CHUNK_COLUMNS // size)))
+    flat = kept if kept is not None else work_buffer(work, "cols", (rows * size * step,),
+                                                     xp.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        cols = flat[:rows * pixels * (stop - start)].reshape(rows, -1)
-        yield start, stop, im2col(xp[:, start:stop], win, out=cols)
+        base = rows * size * start if kept is not None else 0
+        cols = flat[base:base + rows * size * (stop - start)].reshape(rows, -1)
+        yield start, stop, cols if built else im2col(xp[:, start:stop], win, out=cols)
