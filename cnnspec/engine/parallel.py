@@ -61,16 +61,19 @@ class DataParallel:
         return np.concatenate(dxs) if input_grad else None
 
     def _run(self, fn, parts):
+        """``fn(replica, part)`` for every part: the first in the calling thread (which would
+        otherwise only wait), the others in the pool's threads."""
         pool = self._thread_pool()
         with blas_threads(1):
             futures = [pool.submit(fn, replica, part)
-                       for replica, part in zip(self.replicas, parts)]
-            return [future.result() for future in futures]
+                       for replica, part in zip(self.replicas[1:], parts[1:])]
+            first = fn(self.replicas[0], parts[0])
+            return [first] + [future.result() for future in futures]
 
     def _thread_pool(self) -> ThreadPoolExecutor:
         # A forked child process inherits the pool object but not its threads: make a new one.
         if self._pool is None or self._pid != os.getpid():
-            self._pool = ThreadPoolExecutor(max_workers=self.parts,
+            self._pool = ThreadPoolExecutor(max_workers=self.parts - 1,
                                             thread_name_prefix="cnnspec-part")
             self._pid = os.getpid()
         return self._pool
