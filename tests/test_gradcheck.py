@@ -67,7 +67,8 @@ def test_conv2d_in_batch_chunks(monkeypatch, stride, keep):
     """A batch whose im2col matrix spans several chunks (see conv._chunk_columns), the last one
     narrower: the chunks' weight gradients add up and each chunk's outputs land in its own
     images (the input gradient too, when it is a convolution itself at stride 1). With a
-    ``work`` dict the small matrix is kept from the forward pass for the backward pass."""
+    ``work`` dict the small matrix is kept from the forward pass for the backward pass, and
+    the chunks' buffers are reused. (Without it, the stride-1 forward builds wide columns.)"""
     rng = _rng()
     x, w = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
     b = rng.standard_normal(3)

@@ -26,7 +26,10 @@ from cnnspec.engine.windows import (
     channel_first_padded,
     col2im,
     col2im_stride1,
+    from_wide,
     im2col,
+    im2col_wide,
+    wide_columns,
     work_buffer,
 )
 
@@ -58,7 +61,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     f = w.shape[0]
     win = Window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     xp = channel_first_padded(x, win, work=work)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True)
     if b is not None:
         out += b[:, None, None, None]
     return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
@@ -83,24 +86,31 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     return dx, dw, db
 
 
-def correlate(xp, w_mat, win: Window, work=None):
+def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
     """``w_mat @ im2col(xp)``, chunk of images by chunk.
 
     ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
-    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` the buffer (in ``work``)
-    that holds the whole batch's im2col matrix chunk after chunk when it is small enough to
-    keep (``_KEEP_VALUES``), else None.
+    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` and
+    a ``work`` dict, the buffer there that holds the whole batch's im2col matrix chunk after
+    chunk when it is small enough to keep (``_KEEP_VALUES``). Columns that are not kept are
+    built in wide coordinates where they apply (:func:`im2col_wide`: a faster copy; kept ones
+    are read again by the weight gradient, which would have to widen ``dout`` for them).
     """
-    f = w_mat.shape[0]
+    f, rows = w_mat.shape
     n = xp.shape[1]
     ho, wo = win.out_hw
-    values = w_mat.shape[1] * n * ho * wo
     kept = None
-    if work is not None and values <= _KEEP_VALUES:
-        kept = work_buffer(work, "kept_cols", (values,), xp.dtype)
+    if keep and work is not None and rows * ho * wo * n <= _KEEP_VALUES:
+        kept = work_buffer(work, "kept_cols", (rows * ho * wo * n,), xp.dtype)
+    wide = kept is None and wide_columns(xp, win) is not None
     out = np.empty((f, n, ho, wo), dtype=xp.dtype)
-    for start, stop, cols in _chunk_columns(xp, win, work, kept):
-        np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
+    for start, stop, cols in _chunk_columns(xp, win, work, kept, wide=wide):
+        if wide:  # the product in wide coordinates, then its valid pixels
+            product = _carve(work, "product", f, cols.shape[1], xp.dtype)
+            np.matmul(w_mat, cols, out=product)
+            out[:, start:stop] = from_wide(product, stop - start, win)
+        else:
+            np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
     return out, kept
 
 
@@ -175,16 +185,30 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     return col2im_stride1(dcols, win, c, n)
 
 
-def _chunk_columns(xp, win: Window, work, kept=None, built: bool = False):
+def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
+    """A C-contiguous (rows, columns) array at the start of a flat buffer kept in ``work`` (it
+    grows to the largest size asked for, so a narrower last chunk reuses it)."""
+    flat = None if work is None else work.get(key)
+    if flat is None or flat.size < rows * columns or flat.dtype != dtype:
+        flat = np.empty(rows * columns, dtype)
+        if work is not None:
+            work[key] = flat
+    return flat[:rows * columns].reshape(rows, columns)
+
+
+def _chunk_columns(xp, win: Window, work, kept=None, built: bool = False, wide: bool = False):
     """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
-    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo).
+    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo), or in wide
+    coordinates with ``wide`` (:func:`im2col_wide`, (C*kh*kw, (stop - start)*L)).
 
     With ``kept`` (a buffer for the whole batch's matrix, see :func:`correlate`) each chunk
     has its own part of it, and with ``built`` the parts are taken as a forward pass left them.
     Otherwise every chunk is built in the same memory (use it before taking the next).
     """
     c, n = xp.shape[:2]
-    rows, size = c * win.kernel[0] * win.kernel[1], win.out_hw[0] * win.out_hw[1]
+    rows = c * win.kernel[0] * win.kernel[1]
+    size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
+    build = im2col_wide if wide else im2col
     step = min(n, max(1, min(_CHUNK_VALUES // (rows * size), _CHUNK_COLUMNS // size)))
     flat = kept if kept is not None else work_buffer(work, "cols", (rows * size * step,),
                                                      xp.dtype)
@@ -192,4 +216,4 @@ def _chunk_columns(xp, win: Window, work, kept=None, built: bool = False):
         stop = min(start + step, n)
         base = rows * size * start if kept is not None else 0
         cols = flat[base:base + rows * size * (stop - start)].reshape(rows, -1)
-        yield start, stop, cols if built else im2col(xp[:, start:stop], win, out=cols)
+        yield start, stop, cols if built else build(xp[:, start:stop], win, out=cols)

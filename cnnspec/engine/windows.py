@@ -153,3 +153,47 @@ def col2im_stride1(dcols_wide: np.ndarray, win: Window, channels: int,
             dxp[:, :, shift:shift + span] += d[:, i, j]
     planes = dxp[:, :, :hp * wp].reshape(channels, batch, hp, wp)
     return win.unpad(planes).transpose(1, 0, 2, 3)
+
+
+def wide_columns(xp: np.ndarray, win: Window) -> int | None:
+    """Columns per image of :func:`im2col_wide` for ``xp`` (C, N, Hp, Wp), or None when it does
+    not apply (a stride above 1, or planes that are not contiguous rows of ``Wp`` values)."""
+    itemsize = xp.dtype.itemsize
+    hp, wp = win.padded_hw
+    if win.stride != (1, 1) or xp.strides[3] != itemsize or xp.strides[2] != wp * itemsize:
+        return None
+    ho, wo = win.out_hw
+    return (ho - 1) * wp + wo
+
+
+def im2col_wide(xp: np.ndarray, win: Window, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`im2col` of a stride-1 window in *wide* coordinates.
+
+    ``xp`` (C, N, Hp, Wp) with contiguous planes  ->  ``cols`` (C*kh*kw, N*L), where
+    ``L = (Ho - 1)*Wp + Wo`` (:func:`wide_columns`) and column ``(n, t)`` is the output pixel
+    ``(y, x) = divmod(t, Wp)``: ``cols[(c, i, j), (n, t)] = xp[c, n].flat[t + i*dh*Wp + j*dw]``.
+    Columns with ``x >= Wo`` straddle two rows and are junk (:func:`from_wide` skips them).
+    Each row of the matrix is then one contiguous run of ``L`` values per image instead of
+    ``Ho`` runs of ``Wo``, which copies two to three times faster; the GEMM grows by
+    ``Wp / Wo`` (6% on a 32x32 "same" 3x3 layer).
+    """
+    c, n = xp.shape[:2]
+    (kh, kw), (dh, dw) = win.kernel, win.dilation
+    length = wide_columns(xp, win)
+    s_c, s_n, s_h, s_w = xp.strides
+    view = as_strided(xp, shape=(c, kh, kw, n, length),
+                      strides=(s_c, dh * s_h, dw * s_w, s_n, s_w), writeable=False)
+    cols = np.empty((c * kh * kw, n * length), xp.dtype) if out is None else out
+    np.copyto(cols.reshape(view.shape), view)
+    return cols
+
+
+def from_wide(wide: np.ndarray, batch: int, win: Window) -> np.ndarray:
+    """The valid pixels of ``wide`` (F, N*L) in wide coordinates (see :func:`im2col_wide`) as a
+    view (F, N, Ho, Wo)."""
+    ho, wo = win.out_hw
+    wp = win.padded_hw[1]
+    s_f, s = wide.strides
+    length = (ho - 1) * wp + wo
+    return as_strided(wide, shape=(wide.shape[0], batch, ho, wo),
+                      strides=(s_f, length * s, wp * s, s), writeable=wide.flags.writeable)
