@@ -38,10 +38,10 @@ from cnnspec.engine.windows import (
 # (C*kh*kw ~ 25 rows) run several times slower.
 _CHUNK_VALUES = 2 ** 19
 _CHUNK_COLUMNS = 4096
-# Up to this many values (8 MB in float32: LeNet's layers) the whole batch's columns are kept
-# from the forward pass for the weight gradient; building them again took a fifth of the
-# backward pass there. Larger matrices are built again chunk by chunk, in cache.
-_KEEP_VALUES = 2 ** 21
+# Up to this many values (16 MB in float32: LeNet's layers at up to 128 images) the whole
+# batch's columns are kept from the forward pass for the weight gradient; building them again
+# took a fifth of the backward pass there. Larger matrices are built again chunk by chunk.
+_KEEP_VALUES = 2 ** 22
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
