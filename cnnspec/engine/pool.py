@@ -39,14 +39,20 @@ def maxpool_backward(dout, cache):
     x_shape, xp, best, win = cache
     n, c = x_shape[:2]
     dout_c = dout.transpose(1, 0, 2, 3)
-    dxp = np.zeros((c, n) + win.padded_hw, dtype=dout.dtype)
-    # Windows that do not overlap write each input pixel at most once.
+    # Windows that do not overlap write each input pixel at most once; windows that tile the
+    # padded input exactly write every pixel, so it needs no zeroing first.
     disjoint = all(s >= k for s, k in zip(win.stride, win.kernel))
-    open_ = np.ones(best.shape, dtype=bool)  # windows whose maximum is not yet found
-    for _, _, rows, cols in win.offsets():
+    tiled = win.stride == win.kernel and all(
+        o * k == p for o, k, p in zip(win.out_hw, win.kernel, win.padded_hw))
+    dxp = (np.empty if tiled else np.zeros)((c, n) + win.padded_hw, dtype=dout.dtype)
+    offsets = list(win.offsets())
+    open_ = None  # windows whose maximum is not yet found (None: all of them)
+    for k, (_, _, rows, cols) in enumerate(offsets):
         hit = xp[:, :, rows, cols] == best
-        hit &= open_
-        open_ &= ~hit
+        if open_ is not None:
+            hit &= open_
+        if k < len(offsets) - 1:  # the last offset's hits need no bookkeeping
+            open_ = ~hit if open_ is None else np.logical_and(open_, ~hit, out=open_)
         if disjoint:
             np.multiply(dout_c, hit, out=dxp[:, :, rows, cols])
         else:
