@@ -6,7 +6,8 @@ is the matrix product ``w.reshape(F, -1) @ cols`` (Chellapilla et al. 2006).
 Backward: ``dw = dout_mat @ cols.T``, ``db = dout_mat.sum(1)``; for stride 1, ``dx`` is the
 convolution of the padded output gradient with the flipped kernels (the transposed
 convolution, Dumoulin & Visin 2016, "A guide to convolution arithmetic", section 4), which
-reuses the im2col + GEMM path; for other strides it is the adjoint of im2col applied to
+reuses the im2col + GEMM path and needs no scatter-add; otherwise, and where that matrix
+would be much larger (few input channels), it is the adjoint of im2col applied to
 ``w_mat.T @ dout_mat`` (CS231n's ``conv_backward``).
 
 Batch chunks: the products run over chunks of a few images, so that each chunk's im2col

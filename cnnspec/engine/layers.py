@@ -52,7 +52,7 @@ class Conv2d(Layer):
             self.params["bias"] = bias
         self.stride, self.pads, self.dilation = tuple(stride), tuple(pads), tuple(dilation)
         self.trainable = trainable
-        self.work: dict[str, np.ndarray] = {}  # reused im2col memory (see conv2d_forward)
+        self.work: dict = {}  # reused padding, im2col and product memory (see conv2d_forward)
 
     def forward(self, xs, training):
         out, self.cache = conv.conv2d_forward(xs[0], self.params["weight"],
