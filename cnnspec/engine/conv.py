@@ -58,7 +58,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     padded input and the columns reuse their memory from the previous call (the previous
     cache is then stale).
     """
-    n, _, h, wd = x.shape
+    h, wd = x.shape[2:]
     f = w.shape[0]
     win = Window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     xp = channel_first_padded(x, win, work=work)

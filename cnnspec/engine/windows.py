@@ -159,7 +159,7 @@ def wide_columns(xp: np.ndarray, win: Window) -> int | None:
     """Columns per image of :func:`im2col_wide` for ``xp`` (C, N, Hp, Wp), or None when it does
     not apply (a stride above 1, or planes that are not contiguous rows of ``Wp`` values)."""
     itemsize = xp.dtype.itemsize
-    hp, wp = win.padded_hw
+    wp = win.padded_hw[1]
     if win.stride != (1, 1) or xp.strides[3] != itemsize or xp.strides[2] != wp * itemsize:
         return None
     ho, wo = win.out_hw
