@@ -20,7 +20,7 @@ import time
 import numpy as np
 from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
-from cnnspec.compile import compile_spec
+import cnnspec
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.optim import make_optimizer
 
@@ -30,7 +30,7 @@ LR = 0.01
 
 class CnnspecRunner:
     def __init__(self, spec, batch, threads, rng):
-        self.model = compile_spec(spec, seed=0)
+        self.model = cnnspec.compile(spec, seed=0)
         self.model.threads = threads
         self.optimizer = make_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": False})
         self.x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
@@ -133,7 +133,7 @@ def conv_gflops(name, batch, repeats=5):
     2 * MACs for the forward, the weight gradient and (except the first layer) the input
     gradient."""
     spec = checked(name)
-    model = compile_spec(spec, seed=0)
+    model = cnnspec.compile(spec, seed=0)
     model.threads = 1  # the timers sit on this model's layers, not on thread replicas
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)

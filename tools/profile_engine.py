@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
-from cnnspec.compile import compile_spec
+import cnnspec
 from cnnspec.engine.blas import blas_threads
 
 
@@ -27,7 +27,7 @@ def _timed(times, key, fn):
 
 def profile(name: str, batch: int, steps: int) -> None:
     spec = checked(name)
-    model = compile_spec(spec, seed=0)
+    model = cnnspec.compile(spec, seed=0)
     model.threads = 1  # the timers sit on this model's layers, not on thread replicas
     times: dict[tuple[str, str], list[float]] = defaultdict(list)
     for node in model._plain + model._fused:
