@@ -128,30 +128,31 @@ def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndar
     for i, j, rows, cols in win.offsets():
         dxp[:, :, rows, cols] += d[:, i, j]
     return win.unpad(dxp).transpose(1, 0, 2, 3)
-def col2im_stride1(dcols_wide: np.ndarray, win: Window, channels: int,
+def col2im_stride1(dcols_planes: np.ndarray, win: Window, channels: int,
                    batch: int) -> np.ndarray:
-    """:func:`col2im` for stride 1, from columns in *wide* coordinates.
+    """:func:`col2im` for stride 1, from columns laid out as whole padded planes.
 
-    ``dcols_wide`` (C*kh*kw, N*Ho*Wp) has one column per ``(n, y, x)`` with ``x`` running over
-    the padded width ``Wp``; the columns with ``x >= Wo`` must be zero. With stride 1, kernel
-    offset ``(i, j)`` then moves a whole image's columns by the constant ``i*dh*Wp + j*dw``
-    within its flattened padded plane, so each of the kh*kw slice-adds runs over rows of
-    ``Ho*Wp`` contiguous values instead of ``Wo`` (the zero columns land on pixels they do not
-    change). Returns ``dx`` (N, C, H, W), a view of a channel-first buffer.
+    ``dcols_planes`` (C*kh*kw, N*Hp*Wp) has one column per ``(n, y, x)`` with ``y`` running over
+    the padded height ``Hp`` and ``x`` over the padded width ``Wp``; the columns with
+    ``y >= Ho`` or ``x >= Wo`` must be zero. With stride 1, kernel offset ``(i, j)`` then moves
+    every column by the same ``i*dh*Wp + j*dw`` in the flattened batch of padded planes, so
+    each of the kh*kw slice-adds is one contiguous run over the whole batch (the zero columns
+    land on pixels they do not change, some in the next image's plane). Returns ``dx``
+    (N, C, H, W), a view of a channel-first buffer.
     """
     kh, kw = win.kernel
     dh, dw = win.dilation
-    ho, _ = win.out_hw
     hp, wp = win.padded_hw
-    span = ho * wp
-    d = dcols_wide.reshape(channels, kh, kw, batch, span)
+    span = batch * hp * wp
+    d = dcols_planes.reshape(channels, kh, kw, span)
     # Room for the last offset's shift past the end of the last plane (zeros land there).
-    dxp = np.zeros((channels, batch, hp * wp + (kw - 1) * dw), dtype=dcols_wide.dtype)
+    dxp = np.zeros((channels, span + (kh - 1) * dh * wp + (kw - 1) * dw),
+                   dtype=dcols_planes.dtype)
     for i in range(kh):
         for j in range(kw):
             shift = i * dh * wp + j * dw
-            dxp[:, :, shift:shift + span] += d[:, i, j]
-    planes = dxp[:, :, :hp * wp].reshape(channels, batch, hp, wp)
+            dxp[:, shift:shift + span] += d[:, i, j]
+    planes = dxp[:, :span].reshape(channels, batch, hp, wp)
     return win.unpad(planes).transpose(1, 0, 2, 3)
 
 
