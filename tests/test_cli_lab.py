@@ -152,3 +152,11 @@ def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_pat
     assert recording == [False, True, False, False, True, False, False]
     assert [r["step"] for r in read_stats(tmp_path / "stats.jsonl")] == [3, 6]
     assert recorder.finish(model) == tmp_path / "stats.png" and not model.record
+
+
+def test_init_report_of_an_all_lsuv_tanh_net(capsys):
+    """LeNet-5 with every layer LSUV: the checker's signal estimate must leave data-driven
+    layers alone rather than fail on their unknown weight scale."""
+    assert main(["init-report", str(SPECS / "lenet5.cnn"), "--init", "lsuv", "--input",
+                 "gaussian", "--batch", "2"]) == 0
+    assert "lsuv: 5 layers rescaled" in capsys.readouterr().out

@@ -115,7 +115,9 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         return None
     reset = _last_reset(order[: order.index(worst)])
     upto = order[reset + 1: order.index(worst) + 1]
-    weighted = [i for i in upto if i.kind in ("conv", "dense")]
+    # An LSUV layer resets the scale itself (its E[w^2] is the data's to decide): only the
+    # layers after the last reset set the change, and the worst layer may be that reset.
+    weighted = [i for i in upto if i.kind in ("conv", "dense") and not _is_reset(i)]
     if not weighted:
         return None
     by_name = {info.name: info for info in layers}
