@@ -18,32 +18,14 @@ def load(path, strict: bool = False):
 
 def compile(spec, seed: int | None = None, dtype: str = "float32"):  # noqa: A001 - the API's name
     """Build the executable model of a checked spec (or a path to one)."""
-    from cnnspec.compile import compile_spec
+    from cnnspec.compiler import compile_spec
 
     return compile_spec(spec, seed=seed, dtype=dtype)
 
 
 def train(spec, **options):
     """Train a spec (path or ``CheckedSpec``); returns a ``Run``. Options as ``cnnspec train``."""
-    from cnnspec.train.api import train as _train
+    from cnnspec.training.api import train as _train
 
     return _train(spec, **options)
 
-
-# `compile` and `train` above share their names with the subpackages cnnspec/compile.py and
-# cnnspec/train/. Importing one of those (``from cnnspec.train.api import ...``) makes the import
-# system bind the submodule over the package attribute, after which ``cnnspec.train(...)``
-# fails with "'module' object is not callable". The package keeps its API functions instead;
-# the submodules stay importable by their full names.
-import sys as _sys
-import types as _types
-
-
-class _Package(_types.ModuleType):
-    def __setattr__(self, name, value):
-        if name in ("compile", "train") and isinstance(value, _types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-_sys.modules[__name__].__class__ = _Package

@@ -83,7 +83,7 @@ def test_filters_compare_init_shows_the_frozen_x_unchanged(run_dir, tmp_path):
                  "-o", str(out)]) == 0
     assert _is_png(out)
     from cnnspec.render.run_pictures import initial_weights
-    from cnnspec.train.run import load_run
+    from cnnspec.training.run import load_run
 
     learned = load_run(run_dir).model.params()["xk.weight"]
     start = initial_weights(run_dir, "xk.weight")
@@ -160,7 +160,7 @@ def test_features_bad_input(run_dir, tmp_path, capsys, extra, expected):
 
 def test_feature_maps_are_each_conv_output(run_dir):
     from cnnspec.render.run_pictures import feature_maps
-    from cnnspec.train.run import load_run
+    from cnnspec.training.run import load_run
 
     run = load_run(run_dir)
     maps = feature_maps(run, np.zeros((1, 16, 16)))

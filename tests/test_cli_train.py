@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.cli import main
 from cnnspec.data import load_dataset
-from cnnspec.train import rundir
+from cnnspec.training import rundir
 
 SPEC = """\
 model tiny
@@ -32,7 +32,7 @@ train {
 @pytest.fixture
 def no_curves(monkeypatch):
     """Skip drawing curves.png (a second of Matplotlib per run); one test keeps it."""
-    from cnnspec.train import api
+    from cnnspec.training import api
 
     monkeypatch.setattr(api, "_draw_curves", lambda session, metrics: None)
 
@@ -127,7 +127,7 @@ def test_eval_text_and_json(tmp_path, capsys, no_curves):
 
 def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch,
                                                            no_curves):
-    from cnnspec.train import loop
+    from cnnspec.training import loop
 
     (tmp_path / "tiny.cnn").write_text(SPEC)
     real_step = loop._step

@@ -7,7 +7,7 @@ import pytest
 
 import cnnspec
 from cnnspec.check.checker import check
-from cnnspec.compile import compile_spec
+from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
 from cnnspec.lang import parse
 

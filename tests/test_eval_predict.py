@@ -8,11 +8,11 @@ from PIL import Image
 
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError, SpecError
-from cnnspec.train import rundir
-from cnnspec.train.api import train
-from cnnspec.train.evaluate import evaluate, format_confusion
-from cnnspec.train.predict import format_predictions, predict, softmax
-from cnnspec.train.run import load_run
+from cnnspec.training import rundir
+from cnnspec.training.api import train
+from cnnspec.training.evaluate import evaluate, format_confusion
+from cnnspec.training.predict import format_predictions, predict, softmax
+from cnnspec.training.run import load_run
 
 SPEC = """\
 model tiny

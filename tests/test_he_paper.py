@@ -131,7 +131,7 @@ def test_the_drift_is_the_network_not_the_engine():
     torch = pytest.importorskip("torch")
     import numpy as np
 
-    from cnnspec.compile import compile_spec
+    from cnnspec.compiler import compile_spec
     from cnnspec.lab.probe import probe
     from cnnspec.lab.variants import load_variant
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnnspec.compile import compile_spec
+from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.lsuv import lsuv, lsuv_layers

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cnnspec.errors import RunError
-from cnnspec.train import rundir
-from cnnspec.train.api import train
-from cnnspec.train.files import read_npz, write_npz
-from cnnspec.train.loop import Interrupted
+from cnnspec.training import rundir
+from cnnspec.training.api import train
+from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.loop import Interrupted
 
 SPEC = """\
 model stateful

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cnnspec.check.checker import check
-from cnnspec.compile import compile_spec
+from cnnspec.compiler import compile_spec
 from cnnspec.errors import SpecErrors
 from cnnspec.lang import parse
 

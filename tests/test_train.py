@@ -10,16 +10,16 @@ import re
 import numpy as np
 import pytest
 
-from cnnspec.compile import compile_spec
+from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SpecError
 from cnnspec.seeding import streams
-from cnnspec.train import rundir
-from cnnspec.train.api import train
-from cnnspec.train.batches import batch_slices, epoch_order, validation_split
-from cnnspec.train.files import read_npz, write_json, write_jsonl, write_npz
-from cnnspec.train.loop import Diverged
-from cnnspec.train.progress import LineDisplay, format_epoch, make_display
-from cnnspec.train.state import flatten, unflatten
+from cnnspec.training import rundir
+from cnnspec.training.api import train
+from cnnspec.training.batches import batch_slices, epoch_order, validation_split
+from cnnspec.training.files import read_npz, write_json, write_jsonl, write_npz
+from cnnspec.training.loop import Diverged
+from cnnspec.training.progress import LineDisplay, format_epoch, make_display
+from cnnspec.training.state import flatten, unflatten
 
 TINY = """\
 model tiny

@@ -36,7 +36,7 @@ BARS = [
 
 def measure(bar: Bar, runs_dir: Path, keep: bool) -> bool:
     """Train ``bar.spec``, print its figures and whether they meet the bar."""
-    from cnnspec.train.api import train
+    from cnnspec.training.api import train
 
     started = time.perf_counter()
     run = train(ROOT / bar.spec, runs_dir=runs_dir, quiet=True)

@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnspec.train.evaluate import evaluate, format_confusion
-    from cnnspec.train.run import load_run
+    from cnnspec.training.evaluate import evaluate, format_confusion
+    from cnnspec.training.run import load_run
 
     result = evaluate(load_run(args.run), data=args.data, data_dir=args.data_dir)
     if args.format == "json":

@@ -30,7 +30,7 @@ def run(args) -> int:
 
     from cnnspec.data import load_image
     from cnnspec.render.run_pictures import features_picture, test_split_image
-    from cnnspec.train.run import load_run
+    from cnnspec.training.run import load_run
 
     loaded = load_run(args.run)
     if args.index is not None:

@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from cnnspec.render.run_pictures import filters_picture
-    from cnnspec.train.run import load_run
+    from cnnspec.training.run import load_run
 
     loaded = load_run(args.run)
     out = filters_picture(loaded, args.output, layer=args.layer,

@@ -20,8 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnspec.train.predict import format_predictions, predict
-    from cnnspec.train.run import load_run
+    from cnnspec.training.predict import format_predictions, predict
+    from cnnspec.training.run import load_run
 
     results = predict(load_run(args.run), args.inputs, top=max(1, args.top))
     if args.format == "json":

@@ -78,8 +78,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cnnspec.errors import RunError
-    from cnnspec.train.api import train
-    from cnnspec.train.loop import Interrupted
+    from cnnspec.training.api import train
+    from cnnspec.training.loop import Interrupted
 
     if args.spec is None and args.resume is None:
         raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "

@@ -7,7 +7,7 @@ Modules (kernels first, then what is built on them):
   ``activations``; ``norm``: batch normalisation; ``dropout``; ``merge``: add and concat;
   ``losses``: softmax cross-entropy and mean squared error.
 - ``layers``: a layer object per op (parameters, gradients, cache); ``model``: :class:`Model`,
-  the DAG of layers (built from a checked spec by :func:`cnnspec.compile.compile_spec`);
+  the DAG of layers (built from a checked spec by :func:`cnnspec.compiler.compile_spec`);
   ``parallel`` and ``blas``: batch halves in threads with single-threaded BLAS.
 - ``optim`` and ``schedules``: optimizers and learning-rate schedules.
 

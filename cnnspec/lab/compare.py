@@ -84,8 +84,8 @@ def slug(label: str) -> str:
 def run_job(job: Job) -> JobResult:
     """Train one variant with one seed (the body of a worker process)."""
     from cnnspec.lab.variants import load_variant
-    from cnnspec.train.api import train
-    from cnnspec.train.loop import Diverged
+    from cnnspec.training.api import train
+    from cnnspec.training.loop import Diverged
 
     label = variant_label(job.init)
     variant = load_variant(job.spec, job.init)
@@ -107,7 +107,7 @@ def run_job(job: Job) -> JobResult:
 
 
 def _metrics_on_disk(out: str) -> list[dict]:
-    from cnnspec.train.files import read_jsonl
+    from cnnspec.training.files import read_jsonl
 
     path = Path(out) / "metrics.jsonl"
     return read_jsonl(path) if path.exists() else []

@@ -50,7 +50,7 @@ class InitReport:
 
 def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
-    from cnnspec.compile import compile_spec
+    from cnnspec.compiler import compile_spec
     from cnnspec.lab.lsuv import lsuv, lsuv_layers
     from cnnspec.lab.probe import probe
     from cnnspec.lab.stats import std64

@@ -2,7 +2,7 @@
 
 The command line stays thin: ``cnnspec filters`` and ``cnnspec features`` call
 :func:`filters_picture` and :func:`features_picture` on a loaded run
-(:func:`cnnspec.train.run.load_run`). Layer names that do not exist get a list of the conv
+(:func:`cnnspec.training.run.load_run`). Layer names that do not exist get a list of the conv
 layers and a did-you-mean; a run without ``init.npz`` says what comparing needs.
 """
 from __future__ import annotations
@@ -152,7 +152,7 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
 
 def prediction_text(run, image: np.ndarray) -> str:
     """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
-    from cnnspec.train.predict import probabilities
+    from cnnspec.training.predict import probabilities
 
     probs = probabilities(run, image[None])[0]
     best = int(np.argmax(probs))

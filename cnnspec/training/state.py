@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cnnspec.errors import RunError
-from cnnspec.train.files import read_npz, write_npz
-from cnnspec.train.rundir import RunDir
+from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.rundir import RunDir
 
 SEP = "/"
 STEP_KEY = "_step"  # keys starting with "_" are bookkeeping, not weights

@@ -19,14 +19,14 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import RunError
-from cnnspec.train import rundir
-from cnnspec.train.batches import batch_slices, epoch_order
-from cnnspec.train.files import write_jsonl, write_npz
-from cnnspec.train.interrupts import deferred_interrupts
-from cnnspec.train.progress import Display
-from cnnspec.train.rundir import RunDir
-from cnnspec.train.scoring import score
-from cnnspec.train.state import Position, save_checkpoint
+from cnnspec.training import rundir
+from cnnspec.training.batches import batch_slices, epoch_order
+from cnnspec.training.files import write_jsonl, write_npz
+from cnnspec.training.interrupts import deferred_interrupts
+from cnnspec.training.progress import Display
+from cnnspec.training.rundir import RunDir
+from cnnspec.training.scoring import score
+from cnnspec.training.state import Position, save_checkpoint
 
 WEIGHTED_KINDS = ("conv", "dense")
 

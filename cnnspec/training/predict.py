@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.train.run import Run
+from cnnspec.training.run import Run
 
 TOP = 3  # classes listed per input in the text output
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec
-from cnnspec.train import rundir
-from cnnspec.train.files import read_json, read_jsonl
-from cnnspec.train.rundir import RunDir, open_run_dir
+from cnnspec.training import rundir
+from cnnspec.training.files import read_json, read_jsonl
+from cnnspec.training.rundir import RunDir, open_run_dir
 
 
 @dataclass
@@ -36,8 +36,8 @@ class Run:
 def load_run(path) -> Run:
     """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
     from cnnspec.data import Preprocessor
-    from cnnspec.train.api import as_checked, compile_model
-    from cnnspec.train.state import load_weights
+    from cnnspec.training.api import as_checked, compile_model
+    from cnnspec.training.state import load_weights
 
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from cnnspec.errors import RunError
-from cnnspec.train.compat import check_data_fits
-from cnnspec.train.run import Run
-from cnnspec.train.scoring import confusion_matrix, score
+from cnnspec.training.compat import check_data_fits
+from cnnspec.training.run import Run
+from cnnspec.training.scoring import confusion_matrix, score
 
 
 def evaluate(run: Run, data=None, data_dir=None) -> dict:

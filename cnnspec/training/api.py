@@ -1,9 +1,9 @@
-"""``cnnspec.train``: train a spec into a run folder, or continue an interrupted run.
+"""``cnnspec.train()``: train a spec into a run folder, or continue an interrupted run.
 
 The steps of a fresh run: load and check the spec, apply the command-line overrides, load the
 data and check that it fits the network, create the run folder, split off the validation set
 and fit the preprocessing on the rest, compile the model, apply LSUV where the spec asks for it,
-save the initial weights, train (:mod:`cnnspec.train.loop`), evaluate on the test split, write
+save the initial weights, train (:mod:`cnnspec.training.loop`), evaluate on the test split, write
 the summary and the curves. A resumed run reads all of that back from the folder instead.
 """
 from __future__ import annotations
@@ -17,17 +17,17 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.errors import RunError
-from cnnspec.train import rundir
-from cnnspec.train.batches import epoch_order, validation_split
-from cnnspec.train.compat import check_data_fits
-from cnnspec.train.files import read_json, write_json, write_npz, write_text
-from cnnspec.train.loop import Diverged, Interrupted, Session, Split, fit
-from cnnspec.train.progress import Display, make_display
-from cnnspec.train.run import Run
-from cnnspec.train.rundir import RunDir, create_run_dir, open_run_dir
-from cnnspec.train.scoring import score
-from cnnspec.train.settings import OVERRIDABLE, check_overrides, effective_ir
-from cnnspec.train.state import Position, load_state, load_weights
+from cnnspec.training import rundir
+from cnnspec.training.batches import epoch_order, validation_split
+from cnnspec.training.compat import check_data_fits
+from cnnspec.training.files import read_json, write_json, write_npz, write_text
+from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
+from cnnspec.training.progress import Display, make_display
+from cnnspec.training.run import Run
+from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
+from cnnspec.training.scoring import score
+from cnnspec.training.settings import OVERRIDABLE, check_overrides, effective_ir
+from cnnspec.training.state import Position, load_state, load_weights
 
 LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
 StepHook = Callable[[int, object], None]
@@ -66,7 +66,7 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
     an IR data object) override the spec's training settings. ``out`` is the run folder
     (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``). ``resume`` continues the run in that
     folder from its last checkpoint (the spec may then be omitted). ``progress`` is ``"bar"``,
-    ``"lines"``, ``"none"``, a :class:`~cnnspec.train.progress.Display` or None (a bar on a
+    ``"lines"``, ``"none"``, a :class:`~cnnspec.training.progress.Display` or None (a bar on a
     terminal, lines otherwise). ``on_step(step, model)`` is called after every optimizer step
     (a ``KeyboardInterrupt`` raised there stops training like Ctrl-C); ``stats_every`` asks
     :mod:`cnnspec.lab.recorder` to record per-layer statistics every that many steps.
@@ -88,7 +88,7 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
 
 def compile_model(checked, seed: int):
     """The float32 model of ``checked`` with the initial weights of ``seed``."""
-    from cnnspec.compile import compile_spec
+    from cnnspec.compiler import compile_spec
 
     return compile_spec(checked, seed=seed, dtype="float32")
 
