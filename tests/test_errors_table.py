@@ -50,6 +50,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("padded_pool_window_too_large", HEAD + "conv 4 7x7\navgpool 5x5 pad 1\n" + TAIL,
      "5x5 window of avgpool 'avgpool1' is larger than its input there: 2x2, 4x4 after padding",
      3, 9),
+    ("pool_padding_over_half_window", HEAD + "conv 4 3x3\nmaxpool 2 pad 2\n" + TAIL,
+     "padding 2x2 of maxpool 'maxpool1' is more than half its 2x2 window", 3, 11),
     ("concat_of_vectors", HEAD + "a: flatten\nb: flatten <- input\nc: concat(a, b)\ndense 10\n",
      "concat 'c' joins (C, H, W) feature maps", 4, 4),
 ]

@@ -100,9 +100,23 @@ def dense(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
                  fan_in=n_in, fan_out=units, macs=units * n_in)
 
 
+def _pool_padding_fits(spec: Spec, layer: dict) -> None:
+    """Explicit pooling padding may be at most half the window (PyTorch's rule): with more, some
+    windows would cover padding only, and a max-pool would output -inf there."""
+    padding, size = layer["padding"], layer["size"]
+    if isinstance(padding, str) or all(p <= k // 2 for p, k in zip(padding, size)):
+        return
+    raise spec.error(
+        f"padding {_dims(padding)} of {layer['kind']} '{layer['name']}' is more than half its "
+        f"{_dims(size)} window, so some windows would hold nothing but padding",
+        layer["name"], "padding",
+        hint=f"use at most {_dims([k // 2 for k in size])}, or `pad same`")
+
+
 def pool(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
     (shape,) = in_shapes
     _needs_map(spec, layer, shape)
+    _pool_padding_fits(spec, layer)
     pads, (h, w) = _window(spec, layer, shape, "size", (1, 1))
     return _info(layer, in_shapes, (shape[0], h, w), pads=pads)
 
