@@ -31,15 +31,9 @@ COMMANDS = {
 }
 
 
-def _available_commands() -> dict:
-    modules = {}
-    for name, module in COMMANDS.items():
-        try:
-            modules[name] = importlib.import_module(f"cnnspec.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"cnnspec.cli.{module}":
-                raise
-    return modules
+def _command_modules() -> dict:
+    return {name: importlib.import_module(f"cnnspec.cli.{module}")
+            for name, module in COMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cnnspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _available_commands().items():
+    for name, module in _command_modules().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_run=module.run)
