@@ -9,18 +9,11 @@ parameters, defaults and aliases. Formulas live with the initializers themselves
 from __future__ import annotations
 
 from cnnspec.errors import SpecError
+from cnnspec.init.catalogue import ALIASES
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
-
-ALIASES = {
-    "xavier_uniform": "glorot_uniform",
-    "xavier_normal": "glorot_normal",
-    "kaiming_uniform": "he_uniform",
-    "kaiming_normal": "he_normal",
-    "dirac": "identity",
-}
 
 NONLINEARITIES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
 MODES = ["fan_in", "fan_out", "fan_avg"]
