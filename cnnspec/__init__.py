@@ -16,7 +16,7 @@ def load(path, strict: bool = False):
     return _load(path, strict=strict)
 
 
-def compile(spec, seed: int | None = None, dtype: str = "float32"):  # noqa: A001 - the API's name
+def compile(spec, seed: int | None = None, dtype: str = "float32"):
     """Build the executable model of a checked spec (or a path to one)."""
     from cnnspec.compiler import compile_spec
 
