@@ -197,6 +197,32 @@ def test_lsuv_rescales_the_orthogonal_init_before_the_first_step(tmp_path):
         np.testing.assert_allclose(ratio, ratio.flat[0], rtol=1e-5)  # ... and only the scale
 
 
+def test_lsuv_runs_once_with_each_layers_own_tolerance(tmp_path, monkeypatch):
+    """One pass over the graph rescales every lsuv layer, each with the tol and max_iter its
+    own init names (not the first layer's, and without re-running the layers before it)."""
+    import cnnspec.lab.lsuv as lsuv_module
+
+    calls = []
+
+    def counting_lsuv(model, x, **kwargs):
+        steps = real_lsuv(model, x, **kwargs)
+        calls.append((kwargs, steps))
+        return steps
+
+    real_lsuv = lsuv_module.lsuv
+    monkeypatch.setattr(lsuv_module, "lsuv", counting_lsuv)
+    spec = write_spec(tmp_path, weight="default weight lsuv")
+    text = spec.read_text().replace("conv 4 3x3 pad same relu",
+                                    "conv 4 3x3 pad same weight lsuv(tol=0.01, max_iter=20) relu")
+    spec.write_text(text)
+    train(spec, out=tmp_path / "r", epochs=1, **FAST)
+    assert len(calls) == 1
+    kwargs, steps = calls[0]
+    assert kwargs == {}  # every layer's own settings
+    assert [(step.layer, step.tol) for step in steps] == [("conv1", 0.01), ("fc", 0.1)]
+    assert all(step.converged for step in steps)
+
+
 def test_epoch_order_depends_on_seed_and_epoch_only():
     rng = streams(0)["data_order"]
     first = epoch_order(rng, 2, 50)

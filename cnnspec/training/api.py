@@ -113,7 +113,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     model = compile_model(checked, training["seed"])
     optimizer = _optimizer(training)
-    _apply_lsuv(checked, model, prepared, options.display)
+    _apply_lsuv(model, prepared, options.display)
     write_npz(run / rundir.INIT, model.state_dict())
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
     recorder = _stats_recorder(run, options.stats_every)
@@ -258,24 +258,21 @@ def _stats_recorder(run: RunDir, every: int | None):
     return StatsRecorder(run.path, every)
 
 
-def _apply_lsuv(checked, model, prepared: Prepared, display: Display) -> None:
+def _apply_lsuv(model, prepared: Prepared, display: Display) -> None:
     """Mishkin & Matas 2015: rescale each ``lsuv`` layer on a batch of training data, in
-    network order, before the first step (the weights were drawn orthogonal at compile)."""
-    layers = [info for info in checked.layers
-              if info.kind in ("conv", "dense")
-              and (info.ir.get("weight_init") or {}).get("name") == "lsuv"]
-    if not layers:
-        return
-    from cnnspec.lab.lsuv import lsuv
+    network order, before the first step (the weights were drawn orthogonal at compile).
 
+    One call does every layer in one pass over the graph, each with its own ``tol`` and
+    ``max_iter``."""
+    from cnnspec.lab.lsuv import lsuv, lsuv_layers
+
+    if not lsuv_layers(model):
+        return
     order = epoch_order(prepared.data_order, 0, len(prepared.train.y))
     x = prepared.train.x[order[:LSUV_BATCH]]
-    for info in layers:
-        init = info.ir["weight_init"]
-        for step in lsuv(model, x, tol=init.get("tol", 0.1), max_iter=init.get("max_iter", 10),
-                         layers=[info.name]):
-            display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} -> "
-                            f"{step.variance_after:.3g} in {step.iterations} rescalings")
+    for step in lsuv(model, x):
+        display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} -> "
+                        f"{step.variance_after:.3g} in {step.iterations} rescalings")
 
 
 def _versions() -> dict:
