@@ -70,10 +70,33 @@ def test_init_report_table_on_real_data(capsys):
     assert "signal: activation std x" in out
 
 
+def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_path):
+    """Both streams into one pipe, as ``cmd > log 2>&1`` does: the table comes first and the
+    ``wrote`` line starts a line of its own (a block-buffered stdout used to be written after
+    it, or to run its last line into it)."""
+    import os
+    import subprocess
+    import sys
+
+    png = tmp_path / "depth.png"
+    # Python's default buffering, whatever the environment running the tests asks for.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cnnspec", "init-report", tiny, "--input", "gaussian",
+         "--batch", "2", "-o", str(png)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True, env=env)
+    lines = done.stdout.splitlines()
+    assert lines[-2].startswith("signal: ")
+    assert lines[-1] == f"wrote {png}"
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2
-    assert "he_nromal" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # The mistake is in the option, not in the spec: the message names the option's text.
+    assert err.startswith('--init "he_nromal": error: unknown initializer')
+    assert "did you mean he_normal?" in err
 
 
 def test_init_override_needs_a_cnn_file(tmp_path, capsys):

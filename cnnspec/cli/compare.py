@@ -69,9 +69,8 @@ def run(args: argparse.Namespace) -> int:
                          on_done=lambda result: print(describe_result(result), file=sys.stderr,
                                                       flush=True))
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
-    if args.format == "json":
-        print(dumps(comparison.to_dict()))
-    else:
-        print(format_table(comparison))
+    # Flushed before the stderr line: see init_report.run.
+    text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)
+    print(text, flush=True)
     print(f"wrote {curves}", file=sys.stderr)
     return 0

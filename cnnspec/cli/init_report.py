@@ -19,8 +19,8 @@ columns (per layer, over the whole batch):
                       make them differ (constant init)
 
 examples:
-  cnnspec init-report specs/plain30.cnn --input gaussian \\
-      --init he_normal --init glorot_uniform --init "normal(0, 0.01)" -o depth.png
+  cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\
+      --init he_normal --init glorot_normal --init "normal(0, 0.01)" -o depth.png
   cnnspec init-report specs/digits.cnn --format json
 """
 
@@ -60,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
                          seed=args.seed, data_dir=args.data_dir)
-    print(format_json(report) if args.format == "json" else format_table(report))
+    # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
+    # otherwise hold back the table's last newline and run the two lines together.
+    print(format_json(report) if args.format == "json" else format_table(report), flush=True)
     if args.output:
         print(f"wrote {plot(report, args.output)}", file=sys.stderr)
     return 0

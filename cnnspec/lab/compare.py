@@ -292,31 +292,43 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
 
 # ---- output -------------------------------------------------------------------------------
 
-def _pct(mean: float, std: float) -> str:
+def _pct(mean: float, std: float, seeds: int) -> str:
+    """An accuracy in percent; mean +- std when there are several seeds to spread over."""
     if math.isnan(mean):
         return "-"
+    if seeds == 1:
+        return f"{100 * mean:5.1f}"
     return f"{100 * mean:5.1f} +- {100 * std:4.1f}"
 
 
+def _reach(v: VariantSummary) -> str:
+    """Epochs to the target accuracy (their mean over the seeds that reached it) and how many
+    seeds did."""
+    if v.epochs_to_target is None:
+        return f"never (0/{v.seeds})"
+    epochs = f"{v.epochs_to_target:.0f}" if v.seeds == 1 else f"{v.epochs_to_target:.1f}"
+    return f"{epochs} ({v.reached}/{v.seeds})"
+
+
 def format_table(comparison: Comparison) -> str:
-    """The comparison table: one row per variant, accuracies in percent as mean +- std."""
+    """The comparison table: one row per variant, accuracies in percent (mean +- std over
+    the seeds when there are several)."""
     target = f"epochs to {100 * comparison.target:g}%"
     header = ["init", "val acc %", "test acc %", target, "diverged"]
     rows = []
     for v in comparison.variants:
-        if v.epochs_to_target is None:
-            reach = f"never (0/{v.seeds})"
-        else:
-            reach = f"{v.epochs_to_target:.1f} ({v.reached}/{v.seeds})"
         diverged = "no" if v.diverged == 0 else f"yes ({v.diverged}/{v.seeds})"
-        rows.append([v.label, _pct(v.val_acc_mean, v.val_acc_std),
-                     _pct(v.test_acc_mean, v.test_acc_std), reach, diverged])
+        rows.append([v.label, _pct(v.val_acc_mean, v.val_acc_std, v.seeds),
+                     _pct(v.test_acc_mean, v.test_acc_std, v.seeds), _reach(v), diverged])
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     seeds = comparison.variants[0].seeds if comparison.variants else 0
-    lines.append(f"({seeds} seed{'s' if seeds != 1 else ''} per variant; accuracies: mean +- "
-                 f"std over the seeds that did not diverge; runs in {comparison.out})")
+    if seeds == 1:
+        lines.append(f"(1 seed per variant; runs in {comparison.out})")
+    else:
+        lines.append(f"({seeds} seeds per variant; accuracies: mean +- std over the seeds "
+                     f"that did not diverge; runs in {comparison.out})")
     return "\n".join(lines)
 
 

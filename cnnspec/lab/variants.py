@@ -41,9 +41,9 @@ def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
 
 def _load_with_default(path: Path, init: str) -> CheckedSpec:
     from cnnspec.check import check
-    from cnnspec.lang import parse, parse_init
+    from cnnspec.lang import parse
 
-    init_ir = parse_init(init)
+    init_ir = _parse_init_option(init)
     if path.suffix == ".json":
         raise SpecError(
             f"--init needs a .cnn spec; {path.name} is an IR file",
@@ -53,6 +53,17 @@ def _load_with_default(path: Path, init: str) -> CheckedSpec:
         )
     text = _read(path)
     return check(parse(text, str(path), weight_default=init_ir))
+
+
+def _parse_init_option(init: str) -> dict:
+    """The IR init of an ``--init`` text. Its mistakes name the option and its text: the text
+    is no file, so a line and column inside it would point nowhere the user can look."""
+    from cnnspec.lang import parse_init
+
+    try:
+        return parse_init(init)
+    except SpecError as exc:
+        raise SpecError(exc.message, hint=exc.hint, file=f'--init "{init}"') from exc
 
 
 def _read(path: Path) -> str:
