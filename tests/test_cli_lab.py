@@ -99,6 +99,17 @@ def test_init_report_unknown_init_is_a_spec_error(capsys):
     assert "did you mean he_normal?" in err
 
 
+@pytest.mark.parametrize("command", ["init-report", "compare"])
+def test_a_missing_spec_reads_as_everywhere_else(tmp_path, capsys, command):
+    """With or without --init, a wrong path gets ``cnnspec.load``'s message, no traceback."""
+    missing = str(tmp_path / "nope.cnn")
+    assert main([command, missing]) == 1
+    without = capsys.readouterr().err
+    assert main([command, missing, "--init", "he_normal"]) == 1
+    assert capsys.readouterr().err == without == (
+        f"cnnspec: error: no such file: {missing}\nhint: check the path and the file name\n")
+
+
 def test_init_override_needs_a_cnn_file(tmp_path, capsys):
     assert main(["export", str(SPECS / "digits.cnn")]) == 0
     ir = tmp_path / "digits.json"

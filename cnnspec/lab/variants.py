@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec
-from cnnspec.errors import SpecError
+from cnnspec.errors import RunError, SpecError
 
 # The label of the variant that keeps the spec's own inits.
 SPEC_LABEL = "spec"
@@ -51,6 +51,9 @@ def _load_with_default(path: Path, init: str) -> CheckedSpec:
             "to replace; pass the .cnn spec it was exported from",
             file=str(path),
         )
+    if path.suffix != ".cnn":
+        raise RunError(f"{path}: not a spec file (expected a .cnn spec)",
+                       hint="a spec written in the cnnspec language ends in .cnn")
     text = _read(path)
     return check(parse(text, str(path), weight_default=init_ir))
 
@@ -67,10 +70,11 @@ def _parse_init_option(init: str) -> dict:
 
 
 def _read(path: Path) -> str:
-    from cnnspec.errors import RunError
-
+    """The spec's text, failing with the words ``cnnspec.load`` uses for the same mistakes."""
+    if not path.is_file():
+        raise RunError(f"no such file: {path}", hint="check the path and the file name")
     try:
         return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RunError(f"cannot read {path}: {exc.strerror}",
-                       hint="check the path of the spec") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}",
+                       hint="a spec must be a readable UTF-8 text file") from None
