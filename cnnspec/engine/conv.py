@@ -30,6 +30,7 @@ from cnnspec.engine.windows import (
     from_wide,
     im2col,
     im2col_wide,
+    shifted_rows,
     wide_columns,
     work_buffer,
 )
@@ -166,9 +167,9 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     """``dx`` as col2im of the column gradient ``w_mat.T @ dout_mat``.
 
     For stride 1 the columns are computed for whole padded planes (``dout`` padded with zeros
-    to the padded input's height and width), which lets col2im add one contiguous run over
-    the batch per kernel offset (:func:`col2im_stride1`) for a larger GEMM: on LeNet's second
-    layer 15% faster in all.
+    to the padded input's height and width), which turns col2im into one sum over a strided
+    view (:func:`col2im_stride1`) for a larger GEMM: on LeNet's second layer 15% faster in
+    all. The GEMM writes straight into that view's zero-led buffer (:func:`shifted_rows`).
     """
     n, c = x_shape[:2]
     f = w.shape[0]
@@ -182,9 +183,9 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     hp, wp = win.padded_hw
     dout_planes = work_buffer(work, "dout_planes", (f, n, hp, wp), dout_c.dtype, fill=0.0)
     dout_planes[:, :, :ho, :wo] = dout_c  # rows ho.. and columns wo.. stay zero
-    dcols = work_buffer(work, "dcols_planes", (w_t.shape[0], n * hp * wp), dout_c.dtype)
-    np.matmul(w_t, dout_planes.reshape(f, -1), out=dcols)
-    return col2im_stride1(dcols, win, c, n)
+    rows, target = shifted_rows(work, win, c, n, dout_c.dtype)
+    np.matmul(w_t, dout_planes.reshape(f, -1), out=target)
+    return col2im_stride1(rows, win, c, n)
 
 
 def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
