@@ -52,7 +52,7 @@ def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
         relus = [row for row in layers if row["kind"] == "relu"]
         assert all(0 <= row["dead_frac"] <= 1 for row in relus)
     he, small = report["variants"]
-    assert he["signal"]["layers"] == 31
+    assert he["signal"]["layers"] == 30  # hidden conv layers: the dense head is the output
     assert small["signal"]["act_per_layer"] < 0.1 < he["signal"]["act_per_layer"]
     assert he["layers"][2]["weight_std_expected"] == pytest.approx(math.sqrt(2 / 144))
     assert small["layers"][2]["weight_std_expected"] == pytest.approx(0.01)

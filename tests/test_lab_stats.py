@@ -76,9 +76,9 @@ def test_per_layer_factor_needs_two_layers():
         per_layer_factor(_depth([1.0]))
 
 
-def test_signal_summary_across_the_weighted_layers():
-    stats = _depth([2.0, 1.0, 0.5])
-    stats[0].grad_std, stats[2].grad_std = 0.01, 0.04
+def test_signal_summary_across_the_hidden_layers():
+    stats = _depth([2.0, 1.0, 0.5, 9.0])  # the last conv/dense layer is the output: left out
+    stats[0].grad_std, stats[2].grad_std, stats[3].grad_std = 0.01, 0.04, 5.0
     summary = summarize_signal(stats)
     assert summary.layers == 3
     assert summary.act_change == pytest.approx(0.25)
@@ -87,8 +87,8 @@ def test_signal_summary_across_the_weighted_layers():
     assert summary.dead_mean == 0.5  # the one ReLU of _depth
 
 
-def test_signal_summary_of_a_single_layer_says_nothing():
-    summary = summarize_signal(_depth([1.0]))
+def test_signal_summary_of_a_single_hidden_layer_says_nothing():
+    summary = summarize_signal(_depth([1.0, 1.0]))
     assert summary.act_change is None and summary.act_per_layer is None
 
 

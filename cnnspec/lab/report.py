@@ -115,11 +115,11 @@ def format_table(report: InitReport) -> str:
 
 
 def describe_signal(summary: SignalSummary) -> str:
-    """One line on the signal's fate across the conv/dense layers."""
+    """One line on the signal's fate across the hidden conv/dense layers."""
     if summary.act_change is None:
-        return "signal: fewer than two conv/dense layers, nothing to compare"
+        return "signal: fewer than two hidden conv/dense layers, nothing to compare"
     text = (f"signal: activation std x{summary.act_change:.3g} from the first to the last of "
-            f"{summary.layers} conv/dense layers (x{summary.act_per_layer:.3g} per layer)")
+            f"{summary.layers} hidden conv/dense layers (x{summary.act_per_layer:.3g} per layer)")
     if summary.grad_change is not None:
         text += f"; gradient std x{summary.grad_change:.3g} on the way back"
     if summary.dead_mean is not None:

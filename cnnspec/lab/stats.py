@@ -133,12 +133,16 @@ def per_layer_factor(stats: list[LayerStats]) -> float:
 
 @dataclass
 class SignalSummary:
-    """How the signal changes from the first conv/dense layer to the last, forward and back.
+    """How the signal changes through the hidden conv/dense layers, forward and back.
 
-    ``act_change``: last layer's ``act_std`` over the first's; ``act_per_layer``: its geometric
-    mean per layer (:func:`per_layer_factor`); ``grad_change``: the first layer's ``grad_std``
-    over the last's (how much the gradient shrinks or grows on its way back);
-    ``dead_mean``: the mean share of dead units over the ReLU layers (None without ReLUs).
+    The output layer is left out: its output is the logits and its gradient the loss's own, and
+    between it and the hidden layers there is often a pooling that rescales every value alike,
+    which would hide what the hidden layers do to the signal. ``layers``: the hidden layers
+    compared; ``act_change``: the last hidden layer's ``act_std`` over the first's;
+    ``act_per_layer``: its geometric mean per layer (:func:`per_layer_factor`);
+    ``grad_change``: the first hidden layer's ``grad_std`` over the last's (how much the gradient
+    shrinks or grows on its way back); ``dead_mean``: the mean share of dead units over the ReLU
+    layers (None without ReLUs).
     """
 
     layers: int
@@ -152,14 +156,14 @@ class SignalSummary:
 
 
 def summarize_signal(stats: list[LayerStats]) -> SignalSummary:
-    depth = weighted(stats)
+    hidden = weighted(stats)[:-1]
     act_change = act_per_layer = grad_change = None
-    if len(depth) >= 2 and depth[0].act_std > 0:
-        act_change = depth[-1].act_std / depth[0].act_std
-        act_per_layer = act_change ** (1.0 / (len(depth) - 1))
-        first, last = depth[0].grad_std, depth[-1].grad_std
+    if len(hidden) >= 2 and hidden[0].act_std > 0:
+        act_change = hidden[-1].act_std / hidden[0].act_std
+        act_per_layer = act_change ** (1.0 / (len(hidden) - 1))
+        first, last = hidden[0].grad_std, hidden[-1].grad_std
         if first is not None and last:
             grad_change = first / last
     dead = [s.dead_frac for s in stats if s.dead_frac is not None]
-    return SignalSummary(len(depth), act_change, act_per_layer, grad_change,
+    return SignalSummary(len(hidden), act_change, act_per_layer, grad_change,
                          sum(dead) / len(dead) if dead else None)
