@@ -32,6 +32,7 @@ from cnnspec.engine.windows import (
     im2col_wide,
     shifted_rows,
     wide_columns,
+    window,
     work_buffer,
 )
 
@@ -61,7 +62,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     """
     h, wd = x.shape[2:]
     f = w.shape[0]
-    win = Window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
+    win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
     xp = channel_first_padded(x, win, work=work)
     out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True)
     if b is not None:
@@ -160,7 +161,7 @@ def _transposed_window(win: Window) -> Window | None:
     pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
     if min(pads) < 0:
         return None
-    return Window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
+    return window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
 
 
 def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:

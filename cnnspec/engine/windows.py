@@ -11,6 +11,7 @@ Output sizes come from :mod:`cnnspec.shapes` only.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,11 +30,13 @@ class Window:
     pads: Padding  # (top, bottom, left, right)
     dilation: tuple[int, int] = (1, 1)
 
-    @property
+    # Cached: a training step asks a window for its sizes a few dozen times, and the Python
+    # time of a step is paid twice when two threads share the interpreter.
+    @functools.cached_property
     def out_hw(self) -> tuple[int, int]:
         return window_output_hw(self.in_hw, self.kernel, self.stride, self.pads, self.dilation)
 
-    @property
+    @functools.cached_property
     def padded_hw(self) -> tuple[int, int]:
         top, bottom, left, right = self.pads
         return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
@@ -56,6 +59,15 @@ class Window:
         top, _, left, _ = self.pads
         h, w = self.in_hw
         return xp[..., top:top + h, left:left + w]
+
+
+@functools.lru_cache(maxsize=1024)
+def window(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+           pads: Padding, dilation: tuple[int, int] = (1, 1)) -> Window:
+    """The :class:`Window` of this geometry, made once (with its cached sizes) and shared: a
+    network has a handful of geometries and asks for them on every step. Arguments are
+    tuples (hashable)."""
+    return Window(in_hw, kernel, stride, pads, dilation)
 
 
 def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
