@@ -81,7 +81,8 @@ def maxpool_backward(dout, cache):
         if open_ is not None:
             hit &= open_
         if k < len(offsets) - 1:  # the last offset's hits need no bookkeeping
-            open_ = ~hit if open_ is None else np.logical_and(open_, ~hit, out=open_)
+            # hit lies within open_, so "open and not hit" is one xor (one call, no temporary)
+            open_ = ~hit if open_ is None else np.logical_xor(open_, hit, out=open_)
         if disjoint:
             np.multiply(dout_c, hit, out=dxp[:, :, rows, cols])
         else:
