@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli.arguments import fraction, positive_float, positive_int
+
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
 EPILOG = """\
@@ -12,20 +14,6 @@ examples:
   cnnspec compare specs/plain30.cnn --init he_normal --init glorot_uniform --init lsuv \\
       --seeds 3 --jobs 2 -o curves.png
 """
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "repeat for each variant (default: the spec as written)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
-    parser.add_argument("--lr", type=float, metavar="LR",
+    parser.add_argument("--lr", type=positive_float, metavar="LR",
                         help="learning rate for every variant (default: the spec's)")
     parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="batch size for every variant (default: the spec's)")

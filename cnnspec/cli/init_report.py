@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli.arguments import nonnegative_int, positive_int
+
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
 EPILOG = """\
@@ -25,13 +27,6 @@ examples:
 """
 
 
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -45,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default), or unit Gaussian noise")
     parser.add_argument("--batch", type=positive_int, default=64, metavar="N",
                         help="batch size (default 64)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
+    parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
+
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
 EPILOG = """\
@@ -14,48 +16,18 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("spec", metavar="SPEC", nargs="?",
                         help="a .cnn spec or .json IR (optional with --resume)")
-    parser.add_argument("--epochs", type=_positive_int, metavar="N",
+    parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="override the spec's number of epochs")
-    parser.add_argument("--lr", type=_positive_float, metavar="LR",
+    parser.add_argument("--lr", type=positive_float, metavar="LR",
                         help="override the spec's learning rate")
-    parser.add_argument("--batch-size", type=_positive_int, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, metavar="N",
                         help="override the spec's batch size")
-    parser.add_argument("--seed", type=_seed, metavar="S",
+    parser.add_argument("--seed", type=nonnegative_int, metavar="S",
                         help="override the spec's seed (weights, data order, dropout)")
     parser.add_argument("--data", metavar="NAME",
                         help="override the spec's dataset: digits, shapes, mnist, "
@@ -71,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output; only the final result")
-    parser.add_argument("--stats", type=_positive_int, metavar="N",
+    parser.add_argument("--stats", type=positive_int, metavar="N",
                         help="record per-layer activation and gradient statistics every N "
                         "steps (stats.jsonl and stats.png in the run folder)")
 
