@@ -1,0 +1,21 @@
+"""Bad option values are usage errors (exit 2) that name the option and say what was wrong."""
+import pytest
+
+from cnnspec.cli import main
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "specs/digits.cnn", "--epochs", "x"], "--epochs: expected a whole number, got 'x'"),
+    (["train", "specs/digits.cnn", "--epochs", "0"], "--epochs: must be at least 1, got 0"),
+    (["train", "specs/digits.cnn", "--seed", "-1"], "--seed: must be 0 or more, got -1"),
+    (["train", "specs/digits.cnn", "--lr", "-0.1"], "--lr: must be a positive number, got -0.1"),
+    (["train", "specs/digits.cnn", "--lr", "inf"], "--lr: must be a positive number, got inf"),
+    (["compare", "specs/digits.cnn", "--target", "1.5"], "--target: must be in (0, 1], got 1.5"),
+    (["compare", "specs/digits.cnn", "--lr", "abc"], "--lr: expected a number, got 'abc'"),
+    (["init-report", "specs/digits.cnn", "--batch", "0"], "--batch: must be at least 1, got 0"),
+])
+def test_bad_option_value_is_a_usage_error(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
