@@ -5,7 +5,7 @@ from oracle import conv2d as conv_oracle
 from oracle import pool2d as pool_oracle
 
 from cnnspec.engine import activations as act
-from cnnspec.engine import conv, dropout, losses, norm, pool
+from cnnspec.engine import conv, dropout, losses, norm, pool, windows
 
 CONV_CASES = [
     ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),
@@ -42,6 +42,10 @@ POOL_CASES = [
     ((2, 2, 7, 7), (3, 3), (2, 2), (0, 0, 0, 0)),
     ((1, 2, 6, 5), (3, 3), (1, 1), (1, 1, 1, 1)),
     ((2, 2, 7, 6), (3, 2), (2, 1), (1, 0, 0, 1)),
+    # windows that tile the (padded) input exactly take the reshaped-view path
+    ((2, 2, 6, 9), (3, 3), (3, 3), (0, 0, 0, 0)),
+    ((1, 2, 4, 4), (2, 2), (2, 2), (1, 1, 1, 1)),
+    ((2, 1, 3, 6), (1, 2), (1, 2), (0, 0, 0, 0)),
 ]
 
 
@@ -52,6 +56,23 @@ def test_pool_matches_loop_oracle(x_shape, kernel, stride, pads, kind):
     forward = pool.maxpool_forward if kind == "max" else pool.avgpool_forward
     out, _ = forward(x, kernel, stride, pads)
     np.testing.assert_allclose(out, pool_oracle(x, kernel, stride, pads, kind), atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel, pads, dilation", [
+    ((3, 3), (0, 0, 0, 0), (1, 1)), ((5, 5), (2, 2, 2, 2), (1, 1)),
+    ((3, 2), (2, 0, 1, 3), (2, 3)), ((1, 1), (0, 0, 0, 0), (1, 1))])
+def test_stride1_col2im_equals_the_general_scatter(kernel, pads, dilation):
+    """The one-sum stride-1 col2im over zero-led rows of whole padded planes adds the same
+    columns to the same pixels as the per-offset scatter."""
+    channels, batch = 2, 3
+    win = windows.Window((7, 6), kernel, (1, 1), pads, dilation)
+    (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
+    dcols = np.random.default_rng(4).standard_normal((channels * kernel[0] * kernel[1],
+                                                      batch * ho * wo))
+    rows, target = windows.shifted_rows(None, win, channels, batch, np.float64)
+    target.reshape(-1, batch, hp, wp)[:, :, :ho, :wo] = dcols.reshape(-1, batch, ho, wo)
+    np.testing.assert_allclose(windows.col2im_stride1(rows, win, channels, batch),
+                               windows.col2im(dcols, win, channels, batch), atol=1e-12)
 
 
 def test_maxpool_gradient_goes_to_the_first_maximum_on_ties():
