@@ -124,13 +124,38 @@ def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
     20-40% faster on these long products (measured on the benchmark nets).
     """
     f = dout_c.shape[0]
+    if kept is not None:
+        return _weight_grad_kept(dout_c, kept, xp.shape[0] * win.kernel[0] * win.kernel[1])
     dw_t = part = None
-    for start, stop, cols in _chunk_columns(xp, win, work, kept, built=kept is not None):
+    for start, stop, cols in _chunk_columns(xp, win, work):
         if dw_t is None:
             dw_t = np.zeros((cols.shape[0], f), dtype=dout_c.dtype)
             part = np.empty_like(dw_t)
         np.matmul(cols, dout_c[:, start:stop].reshape(f, -1).T, out=part)
         dw_t += part
+    return np.ascontiguousarray(dw_t.T)
+
+
+def _weight_grad_kept(dout_c, kept, rows: int) -> np.ndarray:
+    """:func:`_weight_grad` from the kept columns of a forward pass, with all the equal chunks'
+    products in one batched matrix product and one sum over them.
+
+    ``dout_c`` (F, N, Ho, Wo), ``kept`` the forward's chunk-after-chunk matrix (see
+    :func:`correlate`)  ->  (F, rows) with ``rows = C*kh*kw``. The chunks stay as small as in
+    the forward pass (the thin products of a first layer are fast only on a few thousand
+    columns), but the batch of them is 2-3 NumPy calls instead of two per chunk: each call
+    hands the GIL over, which costs when two threads run the batch halves.
+    """
+    f, n, ho, wo = dout_c.shape
+    size = ho * wo
+    step = _chunk_step(rows, size, n)
+    whole = n // step  # chunks of ``step`` images; a shorter one may follow
+    cols = kept[:rows * size * step * whole].reshape(whole, rows, step * size)
+    douts = dout_c[:, :whole * step].reshape(f, whole, step * size).transpose(1, 2, 0)
+    dw_t = np.matmul(cols, douts).sum(axis=0)  # (rows, F)
+    if whole * step < n:
+        rest = kept[rows * size * step * whole:rows * size * n].reshape(rows, -1)
+        dw_t += rest @ dout_c[:, whole * step:].reshape(f, -1).T
     return np.ascontiguousarray(dw_t.T)
 
 
@@ -200,24 +225,30 @@ def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
     return flat[:rows * columns].reshape(rows, columns)
 
 
-def _chunk_columns(xp, win: Window, work, kept=None, built: bool = False, wide: bool = False):
+def _chunk_columns(xp, win: Window, work, kept=None, wide: bool = False):
     """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
     ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo), or in wide
     coordinates with ``wide`` (:func:`im2col_wide`, (C*kh*kw, (stop - start)*L)).
 
     With ``kept`` (a buffer for the whole batch's matrix, see :func:`correlate`) each chunk
-    has its own part of it, and with ``built`` the parts are taken as a forward pass left them.
-    Otherwise every chunk is built in the same memory (use it before taking the next).
+    is built in its own part of it (read back by :func:`_weight_grad_kept`). Otherwise every
+    chunk is built in the same memory (use it before taking the next).
     """
     c, n = xp.shape[:2]
     rows = c * win.kernel[0] * win.kernel[1]
     size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
     build = im2col_wide if wide else im2col
-    step = min(n, max(1, min(_CHUNK_VALUES // (rows * size), _CHUNK_COLUMNS // size)))
+    step = _chunk_step(rows, size, n)
     flat = kept if kept is not None else work_buffer(work, "cols", (rows * size * step,),
                                                      xp.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
         base = rows * size * start if kept is not None else 0
         cols = flat[base:base + rows * size * (stop - start)].reshape(rows, -1)
-        yield start, stop, cols if built else build(xp[:, start:stop], win, out=cols)
+        yield start, stop, build(xp[:, start:stop], win, out=cols)
+
+
+def _chunk_step(rows: int, size: int, n: int) -> int:
+    """Images per chunk for an im2col matrix of ``rows`` rows and ``size`` columns per image
+    (``_CHUNK_VALUES``, ``_CHUNK_COLUMNS``)."""
+    return min(n, max(1, min(_CHUNK_VALUES // (rows * size), _CHUNK_COLUMNS // size)))
