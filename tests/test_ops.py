@@ -163,9 +163,10 @@ def test_backward_never_writes_into_dout():
     np.testing.assert_array_equal(dout, before)
 
 
-def test_conv_weight_gradient_over_uneven_batch_chunks():
-    """A first layer's columns are kept in chunks of a few images (7 = 5 + 2 here); the batched
-    weight gradient over them must equal the direct sum over images and pixels."""
+def test_conv_over_uneven_batch_chunks_of_kept_columns():
+    """A first layer's columns are kept in chunks of a few images (7 = 5 + 2 here), built and
+    multiplied as a batch of chunks plus the rest; the output and the weight gradient must
+    equal the direct sums over images and pixels."""
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((7, 1, 28, 28)), rng.standard_normal((6, 1, 5, 5))
     out, cache = conv.conv2d_forward(x, w, None, (1, 1), (2, 2, 2, 2), work={})
@@ -174,4 +175,5 @@ def test_conv_weight_gradient_over_uneven_batch_chunks():
     _, dw, _ = conv.conv2d_backward(dout, cache, need_dx=False)
     xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
     windows_ = np.lib.stride_tricks.sliding_window_view(xp, (5, 5), axis=(2, 3))
+    np.testing.assert_allclose(out, np.einsum("fcij,ncyxij->nfyx", w, windows_), atol=1e-10)
     np.testing.assert_allclose(dw, np.einsum("nfyx,ncyxij->fcij", dout, windows_), atol=1e-10)

@@ -29,6 +29,7 @@ from cnnspec.engine.windows import (
     col2im_stride1,
     from_wide,
     im2col,
+    im2col_chunks,
     im2col_wide,
     shifted_rows,
     wide_columns,
@@ -90,7 +91,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
 
 
 def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
-    """``w_mat @ im2col(xp)``, chunk of images by chunk.
+    """``w_mat @ im2col(xp)``, chunk of images by chunk (see :func:`_correlate_kept` for kept
+    columns).
 
     ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
     ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` and
@@ -107,7 +109,10 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
         kept = work_buffer(work, "kept_cols", (rows * ho * wo * n,), xp.dtype)
     wide = kept is None and wide_columns(xp, win) is not None
     out = np.empty((f, n, ho, wo), dtype=xp.dtype)
-    for start, stop, cols in _chunk_columns(xp, win, work, kept, wide=wide):
+    if kept is not None:
+        _correlate_kept(xp, w_mat, win, kept, out)
+        return out, kept
+    for start, stop, cols in _chunk_columns(xp, win, work, wide=wide):
         if wide:  # the product in wide coordinates, then its valid pixels
             product = _carve(work, "product", f, cols.shape[1], xp.dtype)
             np.matmul(w_mat, cols, out=product)
@@ -115,6 +120,31 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
         else:
             np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
     return out, kept
+
+
+def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
+    """:func:`correlate` into a kept matrix: ``out`` (F, N, Ho, Wo) receives ``w_mat`` (F, rows)
+    times the im2col matrix of ``xp`` (C, N, Hp, Wp), which is built into ``kept`` chunk after
+    chunk (the layout :func:`_weight_grad_kept` reads back).
+
+    The equal chunks are built by one copy (:func:`im2col_chunks`) and multiplied by one
+    batched matrix product, a shorter last chunk by one more of each: 2-4 NumPy calls instead
+    of two per chunk. Each call hands the GIL over, which costs when two threads run the batch
+    halves; it outweighs the cache locality of building and multiplying chunk by chunk (LeNet
+    at batch 64 in two threads: 5-9% faster steps; one thread: unchanged).
+    """
+    f, rows = w_mat.shape
+    n = xp.shape[1]
+    size = win.out_hw[0] * win.out_hw[1]
+    step = _chunk_step(rows, size, n)
+    whole = n // step  # chunks of ``step`` images; a shorter one may follow
+    done = rows * size * step * whole
+    cols = im2col_chunks(xp[:, :whole * step], win, step,
+                         out=kept[:done].reshape(whole, rows, step * size))
+    np.matmul(w_mat, cols, out=out[:, :whole * step].reshape(f, whole, -1).transpose(1, 0, 2))
+    if whole * step < n:
+        rest = im2col(xp[:, whole * step:], win, out=kept[done:rows * size * n].reshape(rows, -1))
+        np.matmul(w_mat, rest, out=out[:, whole * step:].reshape(f, -1))
 
 
 def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
@@ -225,26 +255,22 @@ def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
     return flat[:rows * columns].reshape(rows, columns)
 
 
-def _chunk_columns(xp, win: Window, work, kept=None, wide: bool = False):
+def _chunk_columns(xp, win: Window, work, wide: bool = False):
     """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
     ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo), or in wide
     coordinates with ``wide`` (:func:`im2col_wide`, (C*kh*kw, (stop - start)*L)).
 
-    With ``kept`` (a buffer for the whole batch's matrix, see :func:`correlate`) each chunk
-    is built in its own part of it (read back by :func:`_weight_grad_kept`). Otherwise every
-    chunk is built in the same memory (use it before taking the next).
+    Every chunk is built in the same memory (use it before taking the next).
     """
     c, n = xp.shape[:2]
     rows = c * win.kernel[0] * win.kernel[1]
     size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
     build = im2col_wide if wide else im2col
     step = _chunk_step(rows, size, n)
-    flat = kept if kept is not None else work_buffer(work, "cols", (rows * size * step,),
-                                                     xp.dtype)
+    flat = work_buffer(work, "cols", (rows * size * step,), xp.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        base = rows * size * start if kept is not None else 0
-        cols = flat[base:base + rows * size * (stop - start)].reshape(rows, -1)
+        cols = flat[:rows * size * (stop - start)].reshape(rows, -1)
         yield start, stop, build(xp[:, start:stop], win, out=cols)
 
 

@@ -126,6 +126,27 @@ def im2col(xp: np.ndarray, win: Window, out: np.ndarray | None = None) -> np.nda
     return cols
 
 
+def im2col_chunks(xp: np.ndarray, win: Window, step: int, out: np.ndarray) -> np.ndarray:
+    """The im2col matrices of consecutive chunks of ``step`` images, in one copy.
+
+    ``xp`` (C, N, Hp, Wp), any strides, N a multiple of ``step``  ->  ``out`` (N // step,
+    C*kh*kw, step*Ho*Wo), C-contiguous, whose item ``k`` is :func:`im2col` of images
+    ``k*step:(k+1)*step``.
+    """
+    c, n = xp.shape[:2]
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    ho, wo = win.out_hw
+    s_c, s_n, s_h, s_w = xp.strides
+    view = as_strided(
+        xp,
+        shape=(n // step, c, kh, kw, step, ho, wo),
+        strides=(step * s_n, s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
+        writeable=False,
+    )
+    np.copyto(out.reshape(view.shape), view)
+    return out
+
+
 def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:
     """The adjoint of :func:`im2col`: scatter-add columns back onto the input.
 
