@@ -74,7 +74,7 @@ def maxpool_backward(dout, cache):
     # padded input exactly write every pixel, so it needs no zeroing first.
     disjoint = all(s >= k for s, k in zip(win.stride, win.kernel))
     dxp = (np.empty if _tiles(win) else np.zeros)((c, n) + win.padded_hw, dtype=dout.dtype)
-    offsets = list(win.offsets())
+    offsets = win.offsets()
     open_ = None  # windows whose maximum is not yet found (None: all of them)
     for k, (_, _, rows, cols) in enumerate(offsets):
         hit = xp[:, :, rows, cols] == best

@@ -41,18 +41,21 @@ class Window:
         top, bottom, left, right = self.pads
         return self.in_hw[0] + top + bottom, self.in_hw[1] + left + right
 
-    def offsets(self):
+    def offsets(self) -> tuple[tuple[int, int, slice, slice], ...]:
         """Each kernel offset ``(i, j)`` with the slices of the padded input it reads.
 
         The slices pick, for every output pixel ``(y, x)``, the input pixel
         ``(y * sh + i * dh, x * sw + j * dw)`` of the padded input.
         """
+        return self._offsets
+
+    @functools.cached_property
+    def _offsets(self) -> tuple[tuple[int, int, slice, slice], ...]:
         (kh, kw), (sh, sw), (dh, dw) = self.kernel, self.stride, self.dilation
         ho, wo = self.out_hw
-        for i in range(kh):
-            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-            for j in range(kw):
-                yield i, j, rows, slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+        return tuple((i, j, slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                      slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+                     for i in range(kh) for j in range(kw))
 
     def unpad(self, xp: np.ndarray) -> np.ndarray:
         """The unpadded part of a ``(..., Hp, Wp)`` buffer (a view)."""
