@@ -164,13 +164,14 @@ def test_backward_never_writes_into_dout():
 
 
 def test_conv_over_uneven_batch_chunks_of_kept_columns():
-    """A first layer's columns are kept in chunks of a few images (7 = 5 + 2 here), built and
-    multiplied as a batch of chunks plus the rest; the output and the weight gradient must
-    equal the direct sums over images and pixels."""
+    """A first layer's columns are kept in chunks of a few images (7 = equal chunks and a
+    shorter one here), built and multiplied as a batch of chunks plus the rest; the output
+    and the weight gradient must equal the direct sums over images and pixels."""
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((7, 1, 28, 28)), rng.standard_normal((6, 1, 5, 5))
     out, cache = conv.conv2d_forward(x, w, None, (1, 1), (2, 2, 2, 2), work={})
     assert cache[-1] is not None  # the kept columns are what is under test
+    assert 7 % conv._chunk_step(25, 28 * 28, 7) != 0  # and a shorter last chunk
     dout = rng.standard_normal(out.shape)
     _, dw, _ = conv.conv2d_backward(dout, cache, need_dx=False)
     xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
