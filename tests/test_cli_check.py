@@ -184,3 +184,10 @@ def test_each_command_has_help(command, capsys):
         main([command, "--help"])
     assert info.value.code == 0
     assert "SPEC" in capsys.readouterr().out
+
+
+def test_check_one_layer_spec_says_layer_not_layers(write, capsys):
+    path = write("one.cnn", "input 1x4x4\nconv 2 3x3\ntrain {\n  loss mse\n}\n")
+    assert main(["check", path]) == 0
+    out, _ = capsys.readouterr()
+    assert out == f"{path}: ok (1 layer, 20 params)\n"

@@ -32,13 +32,13 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("concat_sizes_differ", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 pad same <- input\n"
      "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' (4, 6, 6)", 4, 4),
     ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
-     ("expected 3x3 matrices, one for every filter, one per filter (4) or per filter and input "
-      "channel (4x1)"), 2, 12),
+     ("expected one 3x3 matrix shared by every filter, 4 of them (one per filter) or 4x1 (one "
+      "per filter and input channel)"), 2, 12),
     ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
      + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
     ("literal_wrong_channel_count", "input 3x8x8\nconv 2 2x2 weight "
      "[[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]]\n" + TAIL,
-     "1 matrices per filter, but the input has 3 channel(s)", 2, 12),
+     "1 matrix per filter, but the input has 3 channels", 2, 12),
     ("sobel_on_5x5", HEAD + "conv 2 5x5 weight sobel_x frozen\n" + TAIL,
      "sobel_x is a 3x3 kernel, but this layer's kernel is 5x5", 2, 12),
     ("named_kernel_on_dense", HEAD + "flatten\ndense 10 weight laplacian\n",

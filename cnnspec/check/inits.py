@@ -28,6 +28,10 @@ def _dims(shape) -> str:
     return "x".join(str(n) for n in shape)
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _relocated(spec: Spec, layer: dict, field: str, err: SpecError) -> SpecError:
     return spec.error(f"{layer['kind']} '{layer['name']}': {err.message}", layer["name"], field,
                       hint=err.hint)
@@ -44,8 +48,8 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
     if len(vshape) >= 3 and vshape[0] != out:
         return f"the kernel literal holds {vshape[0]} filters, but the layer has {out}"
     if len(vshape) == 4 and vshape[1] != cin:
-        return (f"the kernel literal holds {vshape[1]} matrices per filter, but the input has "
-                f"{cin} channel(s)")
+        return (f"the kernel literal holds {_count(vshape[1], 'matrix', 'matrices')} per filter, "
+                f"but the input has {_count(cin, 'channel', 'channels')}")
     return None
 
 
@@ -59,8 +63,8 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
     if len(shape) == 4:
         problem = _conv_literal_problem(vshape, shape)
         out, cin, kh, kw = shape
-        expected = (f"expected {kh}x{kw} matrices, one for every filter, one per filter ({out}) "
-                    f"or per filter and input channel ({out}x{cin})")
+        expected = (f"expected one {kh}x{kw} matrix shared by every filter, {out} of them "
+                    f"(one per filter) or {out}x{cin} (one per filter and input channel)")
         hint = (f"write one {kh}x{kw} matrix, a list of {out}, or {out} lists of {cin}; "
                 "or change the layer's kernel size or filters to match the literal")
     else:

@@ -45,7 +45,8 @@ def check_one(path: str, strict: bool) -> bool:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return False
     report(checked.warnings)
-    print(f"{path}: ok ({len(checked.layers)} layers, {checked.total_params:,} params)")
+    n = len(checked.layers)
+    print(f"{path}: ok ({n} layer{'' if n == 1 else 's'}, {checked.total_params:,} params)")
     return True
 
 
