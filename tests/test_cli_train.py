@@ -94,6 +94,18 @@ def test_spec_mistakes_exit_2_and_point_at_the_spec(tmp_path, capsys):
     assert code == 2 and "tiny.cnn:" in err and "10 classes" in err and "hint:" in err
 
 
+def test_channels_last_arrays_get_a_transpose_hint_not_a_new_input_line(tmp_path, capsys):
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    np.savez(tmp_path / "hwc.npz", x=np.zeros((20, 8, 8, 1), np.float32),
+             y=np.arange(20) % 2)
+    code = main(["train", str(tmp_path / "tiny.cnn"), "--data", f"npz:{tmp_path / 'hwc.npz'}",
+                 "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "shape 8x8x1" in err
+    assert "channels-last" in err and "transpose(0, 3, 1, 2)" in err
+    assert "write `input 8x8x1`" not in err
+
+
 def test_existing_out_folder_is_refused(tmp_path, capsys):
     (tmp_path / "tiny.cnn").write_text(SPEC)
     (tmp_path / "r").mkdir()

@@ -92,6 +92,25 @@ def test_missing_and_non_npz_files(tmp_path):
         load(str(junk))
 
 
+def test_files_that_are_not_zip_archives_say_so_without_pickle_advice(tmp_path):
+    text = tmp_path / "text.npz"
+    text.write_text("x,y\n1,2\n")
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as handle:  # a .npy array under a .npz name
+        np.save(handle, np.zeros((4, 3, 3)))
+    for path in (text, single):
+        with pytest.raises(RunError, match="not a .npz file") as info:
+            load(str(path))
+        assert "pickle" not in str(info.value) and "np.savez" in info.value.hint
+
+
+def test_train_test_key_names_get_a_rename_hint(tmp_path):
+    path = save(tmp_path, x_train=np.zeros((10, 3, 3)), y_train=np.zeros(10, int))
+    with pytest.raises(RunError, match="missing array 'x'") as info:
+        load(path)
+    assert "not x_train and y_train" in info.value.hint
+
+
 def test_npz_config_needs_a_path():
     with pytest.raises(SpecError) as info:
         load_dataset({"name": "npz"}, seed=0)

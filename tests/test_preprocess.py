@@ -152,7 +152,38 @@ def test_upscaling_small_images(tmp_path):
     from cnnspec.data import load_image
 
     x, note = load_image(draw_bar(tmp_path / "s.png", 8, 0, 255), (1, 16, 20))
-    assert x.shape == (1, 16, 20) and note == "resized 8x8 -> 20x16"
+    assert x.shape == (1, 16, 20) and note == "resized 8x8 -> 16x20"  # height x width
+
+
+def test_resize_note_reads_height_by_width_like_the_spec(tmp_path):
+    from PIL import Image
+
+    from cnnspec.data import load_image
+
+    path = tmp_path / "tall.png"
+    Image.new("L", (20, 30), 0).save(path)  # Pillow sizes are (width, height)
+    _, note = load_image(path, (1, 8, 6))
+    assert note == "resized 30x20 -> 8x6"
+
+
+def test_colour_image_for_a_grey_model_says_it_was_converted(tmp_path):
+    from cnnspec.data import load_image
+
+    path = draw_bar(tmp_path / "c.png", 8, (0, 0, 0), (255, 0, 0), mode="RGB")
+    x, note = load_image(path, (1, 8, 8))
+    assert x.shape == (1, 8, 8) and note == "converted RGB to greyscale"
+    _, grey_note = load_image(draw_bar(tmp_path / "g.png", 8, 0, 255), (1, 8, 8))
+    assert grey_note is None
+
+
+def test_wrong_size_array_is_named_in_the_shape_it_was_saved(tmp_path):
+    from cnnspec.data import load_image
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.zeros((16, 16), np.float32))
+    with pytest.raises(RunError, match=r"shape \(16, 16\); the model takes") as info:
+        load_image(path, (1, 8, 8))
+    assert "not resized" in info.value.hint
 
 
 @pytest.mark.parametrize("array,shape", [

@@ -28,6 +28,7 @@ from cnnspec.data.arrays import to_unit_float
 from cnnspec.errors import RunError
 
 PIL_MODES = {1: "L", 3: "RGB"}
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 LIGHT_BACKGROUND = 0.5
 
 
@@ -51,11 +52,12 @@ def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         raise RunError(f"cannot read {path} as a .npy array: {exc}",
                        hint="save it with np.save(PATH, array)") from None
     c, h, w = shape
+    given = x.shape  # named in the message as the user saved it
     if x.ndim == 2 and c == 1:
         x = x[None]
     if x.shape != (c, h, w):
         forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
-        raise RunError(f"{path} holds an array of shape {x.shape}; the model takes {forms}",
+        raise RunError(f"{path} holds an array of shape {given}; the model takes {forms}",
                        hint="arrays are not resized; give an image file to have it resized")
     return to_unit_float(x, str(path))
 
@@ -71,13 +73,18 @@ def load_picture(path: Path, shape: tuple[int, int, int],
                        hint=f"give a .npy array of shape ({c}, {h}, {w}) instead")
     try:
         with Image.open(path) as image:
+            original_mode = image.mode
             image = image.convert(PIL_MODES[c])
     except (UnidentifiedImageError, OSError) as exc:
         raise RunError(f"cannot read {path} as an image: {exc}",
                        hint="give a PNG or JPEG file, or a .npy array") from None
     notes = []
+    if c == 1 and original_mode in COLOUR_MODES:
+        # A colour picture fed to a greyscale model loses its colour; say so.
+        notes.append(f"converted {original_mode} to greyscale")
     if image.size != (w, h):
-        notes.append(f"resized {image.width}x{image.height} -> {w}x{h}")
+        # Sizes read height x width, like the spec's `input CxHxW`.
+        notes.append(f"resized {image.height}x{image.width} -> {h}x{w}")
         shrink = image.width >= w and image.height >= h
         image = image.resize((w, h), Image.Resampling.BOX if shrink
                              else Image.Resampling.BILINEAR)

@@ -27,6 +27,11 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
     if not Path(path).is_file():
         raise RunError(f"npz file not found: {path}", hint=HINT)
+    # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
+    # bare array or complain about pickled data, which would mislead the user.
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"cannot read {path}: not a .npz file (a .npz is a zip archive of "
+                       "named arrays; a single .npy array has no labels)", hint=HINT)
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
@@ -78,7 +83,11 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str):
     for key in ("x", "y"):
         if key not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
-            raise RunError(f"{path}: missing array {key!r} (found: {found})", hint=HINT)
+            hint = HINT
+            if f"{key}_train" in arrays:  # a common layout elsewhere; name the rename
+                hint = ("name the training arrays x and y, not x_train and y_train "
+                        "(np.savez(PATH, x=..., y=..., x_test=..., y_test=...))")
+            raise RunError(f"{path}: missing array {key!r} (found: {found})", hint=hint)
     x = images_nchw(arrays["x"], "x", path)
     y = labels(arrays["y"], "y", path, len(x))
     has_test = ("x_test" in arrays, "y_test" in arrays)
