@@ -20,6 +20,24 @@ from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 
 BYTES_PER_VALUE = 4  # float32
+# More values than this in one weight or one image's layer output (8 GiB of float32) cannot be
+# built or trained on one machine; it is almost always a mistyped size.
+MAX_VALUES = 2**31
+SIZE_FIELDS = {"conv": "filters", "dense": "units"}
+
+
+def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
+    """An error if the layer's weight or output is too large to build, else None."""
+    for what, shape in (("weight", info.weight_shape), ("output", info.output_shape)):
+        values = math.prod(shape) if shape else 0
+        if values > MAX_VALUES:
+            gib = values * BYTES_PER_VALUE / 2**30
+            return spec.error(
+                f"the {what} of {layer['kind']} '{layer['name']}' would hold {values:,} values "
+                f"({gib:,.0f} GiB of float32), more than cnnspec can build",
+                layer["name"], SIZE_FIELDS.get(layer["kind"]),
+                hint="check this layer's sizes and the ones before it for a mistyped number")
+    return None
 
 
 def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
@@ -31,6 +49,9 @@ def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
             continue  # an earlier error already explains it
         try:
             info = infer(spec, layer, [known[name] for name in layer["inputs"]])
+            too_large = _size_error(spec, layer, info)
+            if too_large:
+                raise too_large
             describe_inits(spec, layer, info)
         except SpecError as err:
             errors.append(err)
