@@ -44,6 +44,7 @@ def whole_number(value: Value, what: str, minimum: int, hint: str | None = None)
         raise SpecError(f"{what} must be at least {minimum}, not {value.text}", span=value.span,
                         hint=hint or f"write a whole number of {minimum} or more")
     if isinstance(value, Num):
+        number(value, what)  # an overflowing literal such as 1e999 is reported as too large
         raise SpecError(f"{what} must be a whole number, not {value.text}", span=value.span,
                         hint=f"write an integer such as {max(minimum, round(value.value))}")
     raise SpecError(f"{what} must be a whole number, not {describe(value)}", span=value.span,
