@@ -160,3 +160,32 @@ def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, mo
     assert f"cnnspec train --resume {run}" in err
     monkeypatch.setattr(loop, "_step", real_step)
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
+
+
+def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, capsys,
+                                                                      monkeypatch):
+    """The first Ctrl-C stops training; curves.png is then drawn after the Ctrl-C handler is
+    gone, so a second Ctrl-C there must not replace the resume message with a bare
+    'interrupted'."""
+    from cnnspec.training import api, loop
+
+    (tmp_path / "tiny.cnn").write_text(SPEC)
+    real_step = loop._step
+    calls = []
+
+    def step_then_ctrl_c(session, x, y, lr):
+        calls.append(1)
+        result = real_step(session, x, y, lr)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return result
+
+    def impatient_drawing(session, metrics):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "_step", step_then_ctrl_c)
+    monkeypatch.setattr(api, "_draw_curves", impatient_drawing)
+    run = tmp_path / "r"
+    code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
+    assert code == 130
+    assert f"cnnspec train --resume {run}" in capsys.readouterr().err

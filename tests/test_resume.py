@@ -114,6 +114,35 @@ def test_ctrl_c_stops_at_the_next_clean_point(tmp_path):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_while_saving_leaves_a_resumable_checkpoint(tmp_path, monkeypatch):
+    """A second Ctrl-C right after the weights are written (before the optimizer state)
+    must not tear the checkpoint: it is held until both files are written."""
+    from cnnspec.training import state
+
+    spec = spec_file(tmp_path)
+    straight = train(spec, out=tmp_path / "straight", **FAST)
+    real_write = state.write_npz
+    pressed = []
+
+    def write_then_ctrl_c(path, arrays):
+        real_write(path, arrays)
+        if path.name == rundir.CHECKPOINT and int(arrays["_step"]) == 4 and not pressed:
+            pressed.append(path)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def press_ctrl_c(step, model):  # the first Ctrl-C: a real signal, so the second is raw
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(state, "write_npz", write_then_ctrl_c)
+    with pytest.raises(Interrupted) as info:
+        train(spec, out=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
+    assert pressed and "--resume" in info.value.hint
+    monkeypatch.setattr(state, "write_npz", real_write)
+    assert_same_run(train(resume=tmp_path / "cut", **FAST), straight)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_resume_keeps_the_runs_settings(tmp_path):
     spec = spec_file(tmp_path)
     with pytest.raises(Interrupted):

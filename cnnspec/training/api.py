@@ -332,7 +332,10 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         _close_summary(summary, position, started)
         write_json(run.summary, summary)
         if curves:
-            _draw_curves(session, position.metrics)
+            try:
+                _draw_curves(session, position.metrics)
+            except KeyboardInterrupt:
+                pass  # Ctrl-C again while drawing: skip the picture, keep the resume message
         raise
     test = score(session.model, prepared.test.x, prepared.test.y)
     summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,

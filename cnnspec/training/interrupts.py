@@ -4,6 +4,9 @@ While :func:`deferred_interrupts` is active in the main thread, the first SIGINT
 flag; the loop checks it between steps, saves a checkpoint and stops. A second SIGINT is the
 user insisting: Python's default handler is back, so it raises ``KeyboardInterrupt`` at once
 (and the last saved checkpoint stays the one to resume from).
+
+A checkpoint is two files (weights, then optimizer state and position) that must be from the
+same step; :func:`interrupts_held` keeps a Ctrl-C from landing between the two writes.
 """
 from __future__ import annotations
 
@@ -39,3 +42,21 @@ def deferred_interrupts():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextmanager
+def interrupts_held():
+    """Hold a Ctrl-C that arrives inside the block and deliver it (to whatever handler was
+    active) once the block is done, so the block is never cut in half. Main thread only;
+    elsewhere signals cannot arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if arrived:
+        signal.raise_signal(signal.SIGINT)

@@ -22,7 +22,7 @@ from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
 from cnnspec.training.files import write_jsonl, write_npz
-from cnnspec.training.interrupts import deferred_interrupts
+from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
 from cnnspec.training.scoring import score
@@ -64,8 +64,9 @@ class Session:
     on_step: Callable[[int, object], None] | None = None
 
     def save(self, position: Position) -> None:
-        write_jsonl(self.run.metrics, position.metrics)
-        save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
+        with interrupts_held():  # a checkpoint torn by Ctrl-C could not be resumed
+            write_jsonl(self.run.metrics, position.metrics)
+            save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
 
 
 def learning_rate(training: dict, epoch: int) -> float:
