@@ -6,6 +6,7 @@ import pytest
 from cnnspec.lab.compare import (
     JobResult,
     compare,
+    describe_result,
     epochs_to_reach,
     format_table,
     make_jobs,
@@ -135,3 +136,20 @@ def test_a_diverging_variant_is_reported_not_raised(tiny, tmp_path):
     assert "yes (1/1)" in table
     assert "normal(0, 1) (1/1 diverged)" in result.curves()
     assert plot(result, tmp_path / "curves.png").exists()
+    line = describe_result(blown.runs[0])
+    assert line.startswith("normal(0, 1), seed 0: training diverged in epoch 1")
+    assert "layer" in line and "diverged.npz" not in line
+
+
+def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, monkeypatch):
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    finished = [{"epoch": 1, "val_acc": 0.5, "train_loss": 1.0}]
+    plots.plot_learning_curves({"he_normal": [finished], "normal(std=3) (1/1 diverged)": [[]]},
+                               tmp_path / "c.png")
+    for ax in drawn[0].axes:
+        labels = ax.get_legend_handles_labels()[1]
+        assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]

@@ -159,7 +159,10 @@ def run_jobs(jobs: list[Job], workers: int,
 def describe_result(result: JobResult) -> str:
     """One line on a finished training, for progress output."""
     if result.diverged:
-        return f"{result.label}, seed {result.seed}: diverged"
+        # The trainer's message says when and in which layer; its tail (where the weights
+        # were saved) would make the line too long for progress output.
+        where = result.error.split("; ")[0] if result.error else "diverged"
+        return f"{result.label}, seed {result.seed}: {where}"
     last = result.metrics[-1] if result.metrics else {}
     val = last.get("val_acc")
     text = f"{result.label}, seed {result.seed}: "

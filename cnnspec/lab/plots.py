@@ -87,6 +87,10 @@ def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None
     """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it."""
     length = max((len(run) for run in runs), default=0)
     if length == 0:
+        # Every seed blew up in its first epoch: no point to draw, but the legend must still
+        # name the variant, or it silently vanishes from the comparison.
+        ax.plot([], [], marker="x", linestyle="none", color=colour,
+                label=f"{label}: no epoch finished")
         return
     epochs, means, lows, highs = [], [], [], []
     for e in range(length):
