@@ -225,9 +225,23 @@ def test_minimal_resnet_keeps_the_shortcut():
 
 def test_constant_weights_are_flagged_and_missing_bias_said():
     zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
+    flagged = [line.split(" [")[0].strip() for line in zeros.splitlines()
+               if "every weight equal" in line]
+    assert flagged == ["conv1", "conv2"]  # as `cnnspec check` warns: not the output layer fc
     assert "every weight equal: the filters stay identical" in zeros
-    assert "every weight equal: the units stay identical" in zeros
     x_detector = build_graph(cnnspec.load(SPEC_DIR / "x_detector.cnn")).source
     node = next(line for line in x_detector.splitlines() if line.strip().startswith("xk ["))
     assert "b: none" in node and "1 filter 3x3" in node
     assert "every weight equal" not in x_detector  # frozen or random: nothing to flag
+
+
+def test_batchnorm_scale_of_ones_is_not_flagged():
+    # gamma = 1 is batchnorm's standard start: a per-channel scale, no symmetry to break
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    checked = check(parse("input 1x8x8\nconv 4 3x3\nbatchnorm\nrelu\nflatten\ndense 10\n"))
+    for detail in ("full", "minimal"):
+        source = build_graph(checked, detail=detail).source
+        assert "W: ones" in source or detail == "minimal"
+        assert "every weight equal" not in source

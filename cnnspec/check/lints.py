@@ -48,21 +48,28 @@ def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
     return False
 
 
-def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """Trainable hidden conv/dense layers with 2+ filters whose weights are all one value."""
+def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
+    """Trainable hidden conv/dense layers with 2+ filters whose weights are all one value.
+
+    An output layer is left out: its units' gradients differ with the targets, so a constant
+    start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
+    """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
+    return [info for info in layers
+            if info.kind in ("conv", "dense") and info.ir["trainable"]
+            and info.weight_init.constant and info.weight_shape[0] >= 2
+            and _feeds_a_weight_layer(info.name, by_name, after)]
+
+
+def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each layer of :func:`identical_start`."""
     out = []
-    for info in layers:
-        init = info.weight_init
-        if info.kind not in ("conv", "dense") or not info.ir["trainable"] or not init.constant:
-            continue
-        count = info.weight_shape[0]
-        if count < 2 or not _feeds_a_weight_layer(info.name, by_name, after):
-            continue
+    for info in identical_start(spec, layers):
         what = "filters" if info.kind == "conv" else "units"
         out.append(spec.error(
-            f"all {count} {what} of {info.name} start identical ({init.short}), so they get "
-            f"identical gradients and stay identical: symmetry never breaks",
+            f"all {info.weight_shape[0]} {what} of {info.name} start identical "
+            f"({info.weight_init.short}), so they get identical gradients and stay identical: "
+            "symmetry never breaks",
             info.name, "weight_init", severity="warning",
             hint="use a random init such as he_normal (or freeze the layer if the kernel is "
                  "meant to stay fixed)"))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from cnnspec.check.lints import identical_start
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import RunError
 from cnnspec.render import palette
@@ -117,17 +118,18 @@ def _header(unit: Unit, frozen: bool) -> str:
             f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
 
 
-# Shown under a trainable layer whose weights all start equal: every filter then gets the
-# same gradient and they stay copies of each other (the symmetry random inits break).
+# Shown under the layers `cnnspec check` warns about (check.lints.identical_start): every
+# filter gets the same gradient and they stay copies of each other (the symmetry random inits
+# break).
 SYMMETRY_WARNING = "every weight equal: the {} stay identical"
 WARNING_COLOUR = "#b2182b"
 
 
-def _init_rows(layer: LayerInfo, with_bias: bool) -> list[str]:
+def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool) -> list[str]:
     rows = []
     if layer.weight_init is not None:
         rows.append(_row("W: " + init_text(layer.weight_init)))
-        if layer.weight_init.constant and layer.trainable_params:
+        if symmetric:
             what = "filters" if layer.kind == "conv" else "units"
             rows.append(_row(SYMMETRY_WARNING.format(what), colour=WARNING_COLOUR))
         if is_fixed(layer.weight_init):
@@ -148,12 +150,13 @@ def _footer(unit: Unit) -> str:
     return _row(",  ".join(parts), size=9, colour="#333333")
 
 
-def full_label(layer: LayerInfo) -> str:
-    """The HTML label of one layer in the full diagram."""
+def full_label(layer: LayerInfo, symmetric: bool = False) -> str:
+    """The HTML label of one layer in the full diagram; ``symmetric`` adds the warning that its
+    filters start identical."""
     frozen = is_frozen(layer)
     rows = [_header(Unit([layer]), frozen)]
     rows += [_row(text) for text in hyperparams(layer)]
-    rows += _init_rows(layer, with_bias=True)
+    rows += _init_rows(layer, with_bias=True, symmetric=symmetric)
     footer = ["out " + shape_text(layer.output_shape)]
     if layer.params:
         footer.append(params_text(layer))
@@ -161,7 +164,7 @@ def full_label(layer: LayerInfo) -> str:
     return _table(rows, frozen, layer.kind)
 
 
-def minimal_label(unit: Unit) -> str:
+def minimal_label(unit: Unit, symmetric: bool = False) -> str:
     """The HTML label of one unit in the minimal diagram: header, one line of settings, the
     weight init (the point of the picture), and output shape with parameter count."""
     frozen = any(is_frozen(layer) for layer in unit.layers)
@@ -170,7 +173,7 @@ def minimal_label(unit: Unit) -> str:
     if setting:
         rows.append(_row(setting))
     if unit.head.kind in WEIGHTED:
-        rows += _init_rows(unit.head, with_bias=False)
+        rows += _init_rows(unit.head, with_bias=False, symmetric=symmetric)
     rows.append(_footer(unit))
     return _table(rows, frozen, unit.head.kind)
 
@@ -319,6 +322,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     )
     graph.node(INPUT_ID, label=_input_label(checked))
     plan = collapse_plan(checked, unit_list, detail)
+    identical = {info.name for info in identical_start(checked.spec, checked.layers)}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
@@ -332,7 +336,9 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
             target.attr(label=plan.labels.get(group, group), style="rounded,dashed",
                         color="#999999", fontsize="10", fontcolor="#555555", labeljust="l")
         for unit in shown:
-            text = full_label(unit.head) if detail == "full" else minimal_label(unit)
+            symmetric = unit.head.name in identical
+            text = (full_label(unit.head, symmetric) if detail == "full"
+                    else minimal_label(unit, symmetric))
             target.node(unit.node_id, label=text)
         if group is not None:
             graph.subgraph(target)
