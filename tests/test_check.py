@@ -312,6 +312,17 @@ def test_unused_layers_warn():
     (warning,) = check(spec).warnings
     assert warning.message == "layer 'side' is not used: the output 'out' does not depend on it"
     assert warning.json_path == "$.layers[0]"
+    assert warning.hint.startswith("remove it")
+
+
+def test_unused_activation_sugar_says_which_name_to_use():
+    # `a: conv ... relu` makes a and a_relu; concat(a, ...) takes the conv before its relu
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), simple("a_relu", "relu", ["a"]),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message.startswith("layer 'a_relu' is not used")
+    assert warning.hint == ("'a' names the layer before its relu; to use the activated output "
+                            "where 'a' is used, write 'a_relu'")
 
 
 def test_identity_on_an_even_kernel_is_accepted():

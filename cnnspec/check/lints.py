@@ -76,11 +76,21 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     return out
 
 
+def _unused_hint(layer: dict, used: set[str]) -> str:
+    """How to fix an unused layer. The common case is activation sugar: in `a: conv 8 3 relu`
+    the name `a` is the conv *before* its relu, so `add(a, b)` skips the generated `a_relu`."""
+    before = layer["inputs"][0] if len(layer["inputs"]) == 1 else None
+    if before in used and layer["name"] == f"{before}_{layer['kind']}":
+        return (f"'{before}' names the layer before its {layer['kind']}; to use the activated "
+                f"output where '{before}' is used, write '{layer['name']}'")
+    return "remove it, feed it into a later layer, or name the right `output`"
+
+
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
     output = spec.ir["output"]
     return [spec.error(f"layer '{layer['name']}' is not used: the output '{output}' does not "
                        "depend on it", layer["name"], severity="warning",
-                       hint="remove it, feed it into a later layer, or name the right `output`")
+                       hint=_unused_hint(layer, used))
             for layer in spec.ir["layers"] if layer["name"] not in used]
 
 
