@@ -155,3 +155,28 @@ def test_scale_captions_have_no_exponents():
     assert scale_text(0.1234) == "±0.12"
     assert scale_text(7.44) == "±7.4"
     assert scale_text(123.4) == "±123"
+
+
+def test_one_by_one_kernels_are_drawn_channels_side_by_side_by_default():
+    from cnnspec.render.run_pictures import default_channels
+
+    assert default_channels(np.zeros((6, 4, 1, 1))) == "side"  # a mean would be one pixel
+    assert default_channels(np.zeros((6, 1, 1, 1))) == "average"  # nothing to put side by side
+    assert default_channels(np.zeros((6, 4, 3, 3))) == "average"
+
+
+def test_training_stats_steps_are_whole_numbers(tmp_path, monkeypatch):
+    from cnnspec.lab.plots import plot_training_stats
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    layer = {"name": "c1", "kind": "conv", "act_std": 1.0, "grad_std": 0.01}
+    relu = {"name": "c1_relu", "kind": "relu", "act_std": 0.5, "grad_std": 0.01,
+            "dead_frac": 0.5}
+    records = [{"step": s, "layers": [layer, relu]} for s in range(0, 21, 5)]
+    plot_training_stats(records, tmp_path / "s.png")
+    drawn[0].canvas.draw()  # ticks are placed when drawn
+    for ax in drawn[0].axes:
+        ticks = [t for t in ax.get_xticks() if 0 <= t <= 20]
+        assert ticks and all(float(t).is_integer() for t in ticks)

@@ -128,8 +128,11 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     _per_layer_lines(grad_ax, records, steps, weighted_names, "grad_std", log=True)
     _per_layer_lines(dead_ax, records, steps, relu_names, "dead_frac", log=False)
     dead_ax.set_ylim(0.0, 1.0)
+    from matplotlib.ticker import MaxNLocator
+
     for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)"),
                      (dead_ax, "dead ReLU units (exact zeros)")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
         ax.set_xlabel("step")
         ax.set_title(what)
         ax.grid(True, which="both", alpha=0.3)

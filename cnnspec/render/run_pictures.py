@@ -89,13 +89,15 @@ def _layer_title(layer: LayerInfo) -> str:
 
 
 def filters_picture(run, out_png, layer: str | list[str] | None = None,
-                    compare_init: bool = False, channels: str = "average") -> Path:
+                    compare_init: bool = False, channels: str | None = None) -> Path:
     """Draw the kernels of conv ``layer`` (default the first; several as a list or with commas)
-    of a loaded ``run``; with ``compare_init`` the kernels from ``init.npz`` go beside them."""
+    of a loaded ``run``; with ``compare_init`` the kernels from ``init.npz`` go beside them.
+    ``channels`` None picks "average", except for 1x1 kernels (see :func:`default_channels`)."""
     layers = pick_conv_layers(run.spec, layer)
     params = run.model.params()
     keys = [f"{info.name}.weight" for info in layers]
     weights = np.concatenate([params[key] for key in keys])
+    channels = channels or default_channels(weights)
     initial = (np.concatenate([initial_weights(run.path, key) for key in keys])
                if compare_init else None)
     labels = None
@@ -105,6 +107,16 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
                         labels=labels)
+
+
+def default_channels(weights: np.ndarray) -> str:
+    """How to show the input channels of ``weights`` (C_out, C_in, kh, kw) by default.
+
+    A 1x1 kernel is one weight per input channel: their mean is a single pixel, and as each
+    tile is scaled to its own maximum it would only show its sign. Side by side, the tile
+    shows how the filter mixes the channels, which is all a 1x1 conv does."""
+    one_by_one = weights.shape[2:] == (1, 1) and weights.shape[1] > 1
+    return "side" if one_by_one else "average"
 
 
 def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
