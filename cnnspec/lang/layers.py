@@ -205,7 +205,7 @@ def _read_items(items: list[Value], kind: Kind, layer: ReadLayer, display: str) 
             _set(layer, field_name, reader(item, f"the {_field_words(field_name)} of {display}"),
                  item, item, display)
         else:
-            raise _unexpected(item, kind, layer.kind, display)
+            raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None)
         i += 1
 
 
@@ -228,7 +228,8 @@ def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
     layer.activation = (item.name, params, item.span)
 
 
-def _unexpected(item: Value, kind: Kind, kind_name: str, display: str) -> SpecError:
+def _unexpected(item: Value, kind: Kind, kind_name: str, display: str,
+                before: Value | None) -> SpecError:
     if isinstance(item, (Word, Call)):
         valid = list(kind.options) + list(kind.flags)
         if kind.activation:
@@ -245,8 +246,14 @@ def _unexpected(item: Value, kind: Kind, kind_name: str, display: str) -> SpecEr
                              hint=_usage(kind_name))
         return SpecError(f"unknown option '{item.name}' for {kind_name} layer {display}",
                          span=span, hint=did_you_mean(item.name, valid, "options"))
+    if (isinstance(before, Word) and ACTIVATIONS.get(before.name) and kind.activation
+            and isinstance(item, Num)):  # `leaky_relu 0.2` as sugar: the layer form's spelling
+        return SpecError(f"{describe(item)} after the activation {before.name} is out of place "
+                         f"in {kind_name} layer {display}", span=item.span,
+                         hint=f"an activation written at the end of a layer takes its "
+                              f"parameter in parentheses: {before.name}({item.text})")
     if kind.positional:
-        return SpecError(f"unexpected {describe(item)} in {kind_name} layer {display}",
+        return SpecError(f"{describe(item)} is out of place in {kind_name} layer {display}",
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
