@@ -180,3 +180,20 @@ def test_training_stats_steps_are_whole_numbers(tmp_path, monkeypatch):
     for ax in drawn[0].axes:
         ticks = [t for t in ax.get_xticks() if 0 <= t <= 20]
         assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_features_long_caption_is_wrapped_to_the_figure(tmp_path, monkeypatch):
+    from cnnspec.render import features
+
+    drawn = []
+    monkeypatch.setattr(features, "save_png", lambda fig, out: drawn.append(fig) or out)
+    caption = ("net: photo.png (converted RGB to greyscale; resized 480x640 -> 8x8; inverted "
+               "to light strokes on a dark background, like the training data); predicted 4")
+    plot_features(np.zeros((1, 8, 8)), {"c": np.zeros((4, 8, 8))}, tmp_path / "f.png",
+                  title=caption)
+    fig = drawn[0]
+    fig.canvas.draw()
+    title = fig._suptitle
+    assert " ".join(title.get_text().split()).startswith(" ".join(caption.split()))
+    box = title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width  # no text cut off at either side

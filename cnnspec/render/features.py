@@ -94,8 +94,9 @@ def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
     heading = ("feature maps of each conv layer, one tile per channel: red positive, blue "
                "negative, white zero; each tile scaled to its own ±max")
     width = Layout(columns, 1, 0.0).width
-    heading = textwrap.fill(heading, width=int(width * 12))
-    text = f"{title}\n{heading}" if title else heading
+    text = textwrap.fill(heading, width=int(width * 12))
+    if title:  # a caption with a long resize/invert note would run off both sides
+        text = f"{textwrap.fill(title, width=int(width * 12))}\n{text}"
     layout = Layout(columns, 1 + len(maps), top=0.25 + 0.17 * (text.count("\n") + 1))
     fig = new_figure(layout.width, layout.height, layout=None)
     fig.suptitle(text, fontsize=9, y=1 - 0.1 / layout.height, va="top")
