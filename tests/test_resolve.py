@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnspec.errors import Span
+from cnnspec.errors import Span, SpecError
 from cnnspec.lang import parse, parse_file, parse_init
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -96,6 +96,19 @@ def test_residual_block_refers_to_its_own_instance_and_its_input():
     assert by["res_1_sum"]["inputs"] == ["res_1_b", "stem"]
     assert by["res_2_a"]["inputs"] == ["res_1_sum_relu"]
     assert by["res_2_sum"]["inputs"] == ["res_2_b", "res_1_sum_relu"]
+
+
+def test_block_refers_to_its_own_activations_and_unnamed_layers():
+    # `a_relu` (the sugar's layer) and `conv` (an unnamed layer) are names of the block too
+    by = layers("input 4x8x8\nrepeat 2 as r {\n a: conv 4 3 pad same relu\n conv 4 3 pad same\n"
+                " s: add(a_relu, conv, in)\n}\n")
+    assert by["r_1_s"]["inputs"] == ["r_1_a_relu", "r_1_conv", "input"]
+    assert by["r_2_s"]["inputs"] == ["r_2_a_relu", "r_2_conv", "r_1_s"]
+
+
+def test_a_block_name_written_before_its_layer_is_not_taken_from_another_instance():
+    with pytest.raises(SpecError, match="undefined layer 'conv'"):
+        parse("input 4x8x8\nrepeat 2 as r {\n s: add(conv, in)\n conv 4 3 pad same\n}\n")
 
 
 def test_explicit_inputs_and_merges():

@@ -360,16 +360,21 @@ class Resolver:
             return [prev]
         return [self._check_ref(entry, r, block_input, defined, all_names) for r in refs]
 
-    def _ref_name(self, entry: Entry, ref: Word, block_input: str) -> str:
+    def _ref_name(self, entry: Entry, ref: Word, block_input: str,
+                  defined: dict[str, Span] | None = None) -> str:
+        """The layer a reference names. Inside a block, a label of the block, or a generated
+        name of this instance's earlier layers (`conv`, `a_relu`), is that instance's layer."""
         if entry.group is not None and ref.name == BLOCK_INPUT:
             return block_input
         if ref.name in entry.local_names:
+            return entry.prefix + ref.name
+        if entry.group is not None and defined and entry.prefix + ref.name in defined:
             return entry.prefix + ref.name
         return ref.name
 
     def _check_ref(self, entry: Entry, ref: Word, block_input: str, defined: dict[str, Span],
                    all_names: dict[str, Span]) -> str:
-        name = self._ref_name(entry, ref, block_input)
+        name = self._ref_name(entry, ref, block_input, defined)
         if name == "input" or name in defined:
             return name
         if ref.name == BLOCK_INPUT:
