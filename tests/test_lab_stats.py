@@ -92,6 +92,15 @@ def test_signal_summary_of_a_single_hidden_layer_says_nothing():
     assert summary.act_change is None and summary.act_per_layer is None
 
 
+def test_a_silent_first_layer_is_described_as_such_not_as_too_few_layers():
+    from cnnspec.lab.report import describe_signal
+
+    silent = describe_signal(summarize_signal(_depth([0.0, 0.0, 0.0])))
+    assert "outputs a constant (std 0)" in silent and "fewer than two" not in silent
+    single = describe_signal(summarize_signal(_depth([1.0, 1.0])))
+    assert "fewer than two hidden" in single
+
+
 def test_identical_filters_needs_equal_weights_and_equal_gradients():
     w = np.full((3, 2, 3, 3), 0.1)
     assert identical_filters(w, np.ones_like(w))

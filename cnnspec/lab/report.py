@@ -116,6 +116,14 @@ def format_table(report: InitReport) -> str:
 
 def describe_signal(summary: SignalSummary) -> str:
     """One line on the signal's fate across the hidden conv/dense layers."""
+    if summary.act_change is None and summary.layers >= 2:
+        # Only a first layer with std 0 leaves two or more layers without a ratio: e.g. all
+        # weights zero, where every unit computes the same nothing (the lesson of zeros.cnn).
+        text = ("signal: the first hidden conv/dense layer outputs a constant (std 0), so no "
+                "signal reaches the layers after it")
+        if summary.dead_mean is not None:
+            text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
+        return text
     if summary.act_change is None:
         return "signal: fewer than two hidden conv/dense layers, nothing to compare"
     text = (f"signal: activation std x{summary.act_change:.3g} from the first to the last of "
