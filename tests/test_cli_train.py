@@ -189,3 +189,16 @@ def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, c
     code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
     assert code == 130
     assert f"cnnspec train --resume {run}" in capsys.readouterr().err
+
+
+def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path):
+    from cnnspec.cli.train import chance_note
+
+    (tmp_path / rundir.SPEC_CNN).write_text(SPEC)
+    ten = [str(k) for k in range(10)]
+    note = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path)
+    assert len(note) == 1 and "chance level for 10 classes" in note[0]
+    assert "--lr" in note[0] and f"cnnspec init-report {tmp_path / 'spec.cnn'}" in note[0]
+    assert chance_note({"classes": ten, "test_acc": 0.35}, tmp_path) == []
+    assert chance_note({"classes": ["a", "b"], "test_acc": 0.55}, tmp_path)
+    assert chance_note({"classes": ["a", "b"], "test_acc": 0.65}, tmp_path) == []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
 
@@ -69,6 +70,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# Within this factor of 1/K the accuracy is what guessing one class gets: nothing was learned.
+CHANCE_MARGIN = 1.2
+
+
+def chance_note(summary: dict, path) -> list[str]:
+    """A line for the run in ``path`` when its test accuracy is no better than guessing (a
+    learning rate so large the ReLUs died, or an init that passes no signal), else nothing:
+    10% on digits would otherwise read like a result."""
+    from cnnspec.training import rundir
+
+    classes = len(summary.get("classes") or ())
+    if classes < 2 or summary["test_acc"] > CHANCE_MARGIN / classes:
+        return []
+    spec = Path(path) / rundir.SPEC_CNN
+    if not spec.is_file():  # trained from a .json IR
+        spec = Path(path) / rundir.SPEC_JSON
+    note = (f"note: that is chance level for {classes} classes: the network learned nothing. "
+            f"Try a lower --lr, or see what the init does to the signal with "
+            f"`cnnspec init-report {spec}`")
+    return [note]
+
+
 def final_report(result) -> str:
     """The last lines of ``cnnspec train``: the test figures, the folder, what to try next."""
     summary = result.summary
@@ -76,8 +99,8 @@ def final_report(result) -> str:
     accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
                 f"(loss {summary['test_loss']:.4f}, {summary['test_examples']} test images)  "
                 f"trained in {summary['train_seconds']:.1f}s")
-    lines = [
-        accuracy,
+    lines = [accuracy, *chance_note(summary, path)]
+    lines += [
         f"run folder: {path}",
         "next:",
         f"  cnnspec eval {path}",
