@@ -133,12 +133,17 @@ class ReadLayer:
     refs: list[Word] = field(default_factory=list)
 
 
+STATEMENT_KEYWORDS = ("model", "input", "default", "output", "repeat", "train")
+
+
 def read_kind(head: Word | Call) -> str:
     name = KIND_ALIASES.get(head.name, head.name)
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
-        raise SpecError(f"unknown layer kind '{head.name}'", span=span,
-                        hint=did_you_mean(head.name, KINDS, "layer kinds"))
+        hint = did_you_mean(head.name, KINDS, "layer kinds")
+        if head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
+            hint = f"keywords are lower case: {head.name.lower()}"
+        raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
 
 
