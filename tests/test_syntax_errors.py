@@ -118,6 +118,8 @@ CASES = [
     ("input 1x8x8\nconv 8 3 x 3\n", "unexpected 'x'", 2, 10, "without spaces"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  lr 1e999\n}\n", "too large", 4, 6, None),
     ("input 1x8x8\nconv 8 3 weight [[1e999]]\n", "too large", 2, 19, None),
+    ("input 1x8x8\nconv 8 3\ndropout=0.5\n", "a layer is named with ':', and a value follows", 3,
+     8, "dropout 0.5"),
     ("Input 1x8x8\nconv 8 3\ninput 1x8x8\n", "unknown layer kind 'Input'", 1, 1,
      "^keywords are lower case: input$"),
     ("input 1x8x8\nconv 8 3 ReLU\n", "unknown option 'ReLU'", 2, 10, "^did you mean relu\\?"),

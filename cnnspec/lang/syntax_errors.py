@@ -105,6 +105,12 @@ CATALOGUE: list[FriendlyError] = [
          "input 1x8x8\ndefault: relu\n"],
     ),
     FriendlyError(
+        "'=' after the first word of a line: a layer is named with ':', and a value follows "
+        "a space",
+        "e.g. `conv1: conv 16 3x3` or `dropout 0.5`",
+        ["input 1x8x8\nc1 = conv 8 3x3\n", "input 1x8x8\nfc = dense 10\n"],
+    ),
+    FriendlyError(
         "'model' needs a name",
         "e.g. `model lenet5`",
         ["model\ninput 1x8x8\n", "model 5\n"],
