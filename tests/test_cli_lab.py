@@ -13,25 +13,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 LAYER_KEYS = {"name", "act_mean", "act_std", "dead_frac", "weight_std", "weight_std_expected",
               "grad_std", "weight_grad_std"}
 
-TINY = """\
-model tiny
-input 1x8x8
-conv 4 3x3 relu
-flatten
-dense 10
-train {
-  data digits
-  epochs 1
-  batch 64
-}
-"""
 
 
 @pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.cnn"
-    path.write_text(TINY)
-    return str(path)
+def tiny(tiny_digits_spec):
+    return str(tiny_digits_spec)
 
 
 def test_init_report_json_per_variant_and_layer(tmp_path, capsys):

@@ -11,23 +11,6 @@ from cnnspec.cli import main
 from cnnspec.data import load_dataset
 from cnnspec.training import rundir
 
-SPEC = """\
-model tiny
-input 1x8x8
-conv1: conv 4 3x3 pad same relu
-pool1: maxpool 2
-flatten
-fc: dense 2
-
-train {
-  data shapes(size=8, classes=[x, plus], count=240)
-  lr 0.05
-  batch 16
-  epochs 2
-  seed 3
-}
-"""
-
 
 @pytest.fixture
 def no_curves(monkeypatch):
@@ -37,8 +20,8 @@ def no_curves(monkeypatch):
     monkeypatch.setattr(api, "_draw_curves", lambda session, metrics: None)
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     out = tmp_path / "run"
     code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--epochs", "1",
                  "--seed", "4", "--batch-size", "32", "--lr", "0.1"])
@@ -53,8 +36,8 @@ def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
     assert (out / rundir.CURVES).is_file()
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r"),
                  "--epochs", "1", "--quiet"]) == 0
     captured = capsys.readouterr()
@@ -86,16 +69,16 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_spec_mistakes_exit_2_and_point_at_the_spec(tmp_path, capsys):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     code = main(["train", str(tmp_path / "tiny.cnn"), "--data", "digits",
                  "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and "tiny.cnn:" in err and "10 classes" in err and "hint:" in err
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_channels_last_arrays_get_a_transpose_hint_not_a_new_input_line(tmp_path, capsys):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     np.savez(tmp_path / "hwc.npz", x=np.zeros((20, 8, 8, 1), np.float32),
              y=np.arange(20) % 2)
     code = main(["train", str(tmp_path / "tiny.cnn"), "--data", f"npz:{tmp_path / 'hwc.npz'}",
@@ -106,16 +89,16 @@ def test_channels_last_arrays_get_a_transpose_hint_not_a_new_input_line(tmp_path
     assert "write `input 8x8x1`" not in err
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_existing_out_folder_is_refused(tmp_path, capsys):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "keep.txt").write_text("x")
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r")]) == 1
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_eval_text_and_json(tmp_path, capsys, no_curves):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     run = tmp_path / "r"
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"]) == 0
     capsys.readouterr()
@@ -137,11 +120,11 @@ def test_eval_text_and_json(tmp_path, capsys, no_curves):
     assert "one.npy:" in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch,
                                                            no_curves):
     from cnnspec.training import loop
 
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     real_step = loop._step
     calls = []
 
@@ -162,6 +145,7 @@ def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, mo
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, capsys,
                                                                       monkeypatch):
     """The first Ctrl-C stops training; curves.png is then drawn after the Ctrl-C handler is
@@ -169,7 +153,6 @@ def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, c
     'interrupted'."""
     from cnnspec.training import api, loop
 
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     real_step = loop._step
     calls = []
 
@@ -191,10 +174,10 @@ def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, c
     assert f"cnnspec train --resume {run}" in capsys.readouterr().err
 
 
-def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path):
+def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_shapes_text):
     from cnnspec.cli.train import chance_note
 
-    (tmp_path / rundir.SPEC_CNN).write_text(SPEC)
+    (tmp_path / rundir.SPEC_CNN).write_text(tiny_shapes_text)
     ten = [str(k) for k in range(10)]
     note = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path)
     assert len(note) == 1 and "chance level for 10 classes" in note[0]

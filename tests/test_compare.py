@@ -16,26 +16,10 @@ from cnnspec.lab.compare import (
     unique_folders,
 )
 
-TINY = """\
-model tiny
-input 1x8x8
-conv 4 3x3 relu
-flatten
-dense 10
-train {
-  data digits
-  epochs 2
-  batch 64
-  lr 0.05
-}
-"""
-
 
 @pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.cnn"
-    path.write_text(TINY)
-    return path
+def tiny(tiny_digits_spec):
+    return tiny_digits_spec
 
 
 def _epochs(*val_accs):

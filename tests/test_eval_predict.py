@@ -14,30 +14,13 @@ from cnnspec.training.evaluate import evaluate, format_confusion
 from cnnspec.training.predict import format_predictions, predict, softmax
 from cnnspec.training.run import load_run
 
-SPEC = """\
-model tiny
-input 1x8x8
-conv1: conv 4 3x3 pad same relu
-pool1: maxpool 2
-flatten
-fc: dense 2
-
-train {
-  data shapes(size=8, classes=[x, plus], count=240)
-  preprocess standardize
-  lr 0.05
-  batch 16
-  epochs 2
-  seed 3
-}
-"""
 DATA = {"name": "shapes", "size": 8, "classes": ["x", "plus"], "count": 240}
 
 
 @pytest.fixture(scope="module")
-def run_path(tmp_path_factory):
+def run_path(tmp_path_factory, tiny_shapes_text):
     tmp = tmp_path_factory.mktemp("evalpredict")
-    (tmp / "tiny.cnn").write_text(SPEC)
+    (tmp / "tiny.cnn").write_text(tiny_shapes_text)
     return train(tmp / "tiny.cnn", out=tmp / "run", quiet=True, curves=False).path
 
 
@@ -139,8 +122,8 @@ def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):
         load_run(other)
 
 
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_own_npz_data_is_found_again_from_another_directory(shapes, tmp_path, monkeypatch):
-    (tmp_path / "tiny.cnn").write_text(SPEC)
     np.savez(tmp_path / "mine.npz", x=shapes.x_train[:, 0], y=shapes.y_train)
     monkeypatch.chdir(tmp_path)
     run = train("tiny.cnn", data="npz:mine.npz", out="run", epochs=1, quiet=True,
