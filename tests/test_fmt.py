@@ -119,3 +119,20 @@ def test_cli_refuses_ir_json_and_missing_files(tmp_path, capsys):
     assert main(["fmt", str(tmp_path / "missing.cnn")]) == 1
     err = capsys.readouterr().err
     assert "fmt formats .cnn specs" in err and "missing.cnn" in err
+
+
+def test_cli_formats_every_file_and_reports_every_error(tmp_path, capsys):
+    # an error in one file neither stops the others nor hides a file already rewritten
+    bad = tmp_path / "bad.cnn"
+    bad.write_text("input 1x8x8\nconv 8 3x3 stride=2\n")
+    messy = tmp_path / "m.cnn"
+    messy.write_text(MESSY)
+    missing = tmp_path / "missing.cnn"
+    assert main(["fmt", str(messy), str(bad), str(missing), str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert messy.read_text() == MESSY_FORMATTED
+    assert out == f"reformatted {messy}\n"
+    assert f"{bad}:2:18: error:" in err
+    assert f"cnnspec: error: no such file: {missing}\nhint: " in err
+    assert f"cnnspec: error: {tmp_path} is a directory\nhint: " in err
+    assert "Traceback" not in err and "Errno" not in err

@@ -12,44 +12,84 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="change nothing; exit 1 and name the files that would change")
 
 
-def run(args: argparse.Namespace) -> int:
+def _read(path) -> str:
+    from cnnspec.errors import RunError
+
+    if path.suffix == ".json":
+        raise RunError(f"{path} is an IR file; fmt formats .cnn specs",
+                       hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
+    try:
+        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is dropped
+    except FileNotFoundError:
+        raise RunError(f"no such file: {path}",
+                       hint="check the path and the file name") from None
+    except IsADirectoryError:
+        raise RunError(f"{path} is a directory", hint="name the .cnn files to format") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"cannot read {path}: {exc}", hint="a spec is a UTF-8 text file") from None
+
+
+def _write(path, text: str) -> None:
+    """Write beside the file and rename over it, so an interrupted run never leaves half a spec
+    behind."""
     import os
-    import sys
     import tempfile
     from pathlib import Path
 
     from cnnspec.errors import RunError
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, path.stat().st_mode & 0o7777)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise RunError(f"cannot write {path}: {exc}") from None
+
+
+def _format_one(name: str, check: bool) -> bool:
+    """Format one spec (or, with ``check``, only compare); True if its layout changes."""
+    import sys
+    from pathlib import Path
+
     from cnnspec.lang import format_source
 
-    changed = []
+    path = Path(name)
+    text = _read(path)
+    formatted = format_source(text, path=name)
+    if formatted == text:
+        return False
+    if check:
+        print(f"would reformat {name}", file=sys.stderr)
+    else:
+        _write(path, formatted)
+        print(f"reformatted {name}")  # at once: a later file's error must not hide it
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Every file is handled even if an earlier one has an error (reported, then exit 2 for a
+    spec mistake, 1 for a file that cannot be read or written)."""
+    import sys
+
+    from cnnspec.diagnostics import format_error
+    from cnnspec.errors import RunError, SpecError, SpecErrors
+
+    changed = spec_errors = run_errors = 0
     for name in args.specs:
-        path = Path(name)
-        if path.suffix == ".json":
-            raise RunError(f"{name} is an IR file; fmt formats .cnn specs",
-                           hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
         try:
-            text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is dropped
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RunError(f"cannot read {name}: {exc}", hint="check the path") from None
-        formatted = format_source(text, path=name)
-        if formatted == text:
-            continue
-        changed.append(name)
-        if not args.check:
-            # Write beside the file and rename over it, so an interrupted run never leaves
-            # half a spec behind.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            try:
-                os.chmod(tmp, path.stat().st_mode & 0o7777)
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    handle.write(formatted)
-                os.replace(tmp, path)
-            except OSError as exc:
-                Path(tmp).unlink(missing_ok=True)
-                raise RunError(f"cannot write {name}: {exc}") from None
-    verb = "would reformat" if args.check else "reformatted"
-    for name in changed:
-        print(f"{verb} {name}", file=sys.stderr if args.check else sys.stdout)
-    if args.check and changed:
-        return 1
-    return 0
+            changed += _format_one(name, args.check)
+        except (SpecError, SpecErrors) as exc:
+            spec_errors += 1
+            for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
+                print(format_error(err), file=sys.stderr)
+        except RunError as exc:
+            run_errors += 1
+            print(f"cnnspec: error: {exc.message}", file=sys.stderr)
+            if exc.hint:
+                print(f"hint: {exc.hint}", file=sys.stderr)
+    if spec_errors:
+        return 2
+    return 1 if run_errors or (args.check and changed) else 0
