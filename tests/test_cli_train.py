@@ -67,6 +67,9 @@ def test_bad_option_values_are_usage_errors(tmp_path, capsys):
             main(["train", "spec.cnn", *argv])
         assert info.value.code == 2
         assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # --top 0 used to be taken as --top 1
+        main(["predict", "run", "a.png", "--top", "0"])
+    assert info.value.code == 2 and "must be at least 1" in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")

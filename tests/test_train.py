@@ -128,8 +128,18 @@ def test_existing_non_empty_out_is_refused(tmp_path):
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(RunError, match="already exists") as info:
         train(write_spec(tmp_path), out=tmp_path / "busy", **FAST)
-    assert "--resume" in info.value.hint
+    assert "--resume" not in info.value.hint  # not a run: nothing to continue
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("status,resumable", [("interrupted", True), ("running", True),
+                                              ("finished", False)])
+def test_existing_run_as_out_suggests_resume_only_when_unfinished(tmp_path, status, resumable):
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "summary.json").write_text(json.dumps({"status": status}))
+    with pytest.raises(RunError, match="already exists") as info:
+        train(write_spec(tmp_path), out=tmp_path / "old", **FAST)
+    assert ("--resume" in info.value.hint) == resumable
 
 
 def test_default_run_folder_name(tmp_path):

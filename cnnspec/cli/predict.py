@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnspec.cli.arguments import positive_int
+
 HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 
 
@@ -13,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PNG/JPEG images (converted and resized to the model's input; "
                         "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
                         "of the model's size, values in [0, 1] or 0..255")
-    parser.add_argument("--top", type=int, default=3, metavar="K",
+    parser.add_argument("--top", type=positive_int, default=3, metavar="K",
                         help="how many of the likeliest classes to list (default 3)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text)")
@@ -23,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.predict import format_predictions, predict
     from cnnspec.training.run import load_run
 
-    results = predict(load_run(args.run), args.inputs, top=max(1, args.top))
+    results = predict(load_run(args.run), args.inputs, top=args.top)
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:

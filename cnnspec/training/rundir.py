@@ -79,17 +79,29 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path)
     into: its checkpoint and metrics would no longer describe one run."""
     path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise RunError(
-            f"run folder {path} already exists and is not empty",
-            hint=f"continue it with `cnnspec train --resume {path}`, pick another --out, "
-            "or delete the folder first",
-        )
+        raise RunError(f"run folder {path} already exists and is not empty",
+                       hint=_occupied_hint(path))
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create run folder {path}: {exc}",
                        hint="choose a writable place with --out") from exc
     return RunDir(path)
+
+
+def _occupied_hint(path: Path) -> str:
+    """What to do about an existing ``--out``: only an unfinished run can be continued."""
+    import json
+
+    try:
+        status = json.loads((path / SUMMARY).read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        status = None  # not a run folder (or a torn one): nothing to continue
+    if status in ("running", "interrupted"):
+        return (f"continue it with `cnnspec train --resume {path}`, pick another --out, "
+                "or delete the folder first")
+    what = "a finished run" if status == "finished" else "files"
+    return f"it holds {what}: pick another --out, or delete the folder first"
 
 
 def open_run_dir(path: str | Path) -> RunDir:
