@@ -225,3 +225,14 @@ def test_unreadable_inputs(tmp_path):
     draw_bar(tmp_path / "ok.png", 8, 0, 255)
     with pytest.raises(RunError, match="4-channel"):
         load_image(tmp_path / "ok.png", (4, 8, 8))
+
+
+def test_a_folder_or_a_missing_file_as_input_says_which(tmp_path):
+    from cnnspec.data import load_image
+
+    with pytest.raises(RunError, match="is a folder, not an image") as info:
+        load_image(tmp_path, (1, 8, 8))
+    assert "*.png" in info.value.hint
+    with pytest.raises(RunError, match="input not found") as info:
+        load_image(tmp_path / "absent.png", (1, 8, 8))
+    assert info.value.hint

@@ -37,8 +37,11 @@ def load_image(path: str | Path, shape: tuple[int, int, int],
     """``(x, note)``: the input at ``path`` as (C, H, W) float32 in [0, 1] for a model taking
     ``shape`` = (C, H, W), and what was changed (resized, inverted) or None."""
     path = Path(path)
+    if path.is_dir():
+        raise RunError(f"{path} is a folder, not an image",
+                       hint="give image files (e.g. a shell pattern such as digits/*.png)")
     if not path.is_file():
-        raise RunError(f"input not found: {path}")
+        raise RunError(f"input not found: {path}", hint="check the path and the file name")
     if path.suffix.lower() == ".npy":
         return load_array(path, shape), None
     return load_picture(path, tuple(shape), invert)
