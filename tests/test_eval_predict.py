@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from cnnspec.data import load_dataset
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.evaluate import evaluate, format_confusion
@@ -55,9 +55,14 @@ def test_confusion_text_is_aligned():
     assert lines[2].split() == ["plus", "1", "120"]
 
 
-def test_evaluate_on_data_that_does_not_fit(run_path):
-    with pytest.raises(SpecError, match="10 classes"):
+def test_evaluate_on_data_that_does_not_fit(run_path, tmp_path):
+    # A trained run cannot be edited: the message says the data must change, not the spec.
+    with pytest.raises(RunError, match="10 classes, but the run's network has 2") as info:
         evaluate(load_run(run_path), data="digits")
+    assert "train a new run" in info.value.hint and "input" not in info.value.hint
+    np.savez(tmp_path / "big.npz", x=np.zeros((10, 16, 16), np.float32), y=np.arange(10) % 2)
+    with pytest.raises(RunError, match="shape 1x16x16, but the run takes 1x8x8"):
+        evaluate(load_run(run_path), data=f"npz:{tmp_path / 'big.npz'}")
     with pytest.raises(RunError, match="unknown dataset"):
         evaluate(load_run(run_path), data="digts")
 

@@ -22,6 +22,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     if data_dir is None:
         data_dir = run.summary.get("data_dir")
     dataset = load_dataset(cfg, run.training["seed"], data_dir)
+    _check_run_fits(run, dataset)
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
     if run.classes and list(dataset.classes) != list(run.classes):
         raise RunError(
@@ -39,6 +40,24 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         "data": cfg,
         "examples": len(dataset.y_test),
     }
+
+
+def _check_run_fits(run: Run, dataset) -> None:
+    """A trained network cannot change its input or its number of outputs: say that the data
+    is what must change, rather than pointing at the run's saved spec as if to edit it."""
+    trained = tuple(run.spec.input_shape)
+    given = tuple(dataset.input_shape)
+    outputs = run.spec.output_shape[0] if len(run.spec.output_shape) == 1 else None
+    if given != trained:
+        problem = (f"images of shape {'x'.join(map(str, given))}, but the run takes "
+                   f"{'x'.join(map(str, trained))}")
+    elif outputs is not None and outputs != len(dataset.classes):
+        problem = f"{len(dataset.classes)} classes, but the run's network has {outputs} outputs"
+    else:
+        return
+    raise RunError(f"the data '{dataset.name}' has {problem}",
+                   hint="evaluate on data like the run's own (drop --data to use it), or train "
+                   "a new run on this data")
 
 
 def format_confusion(confusion: list[list[int]], classes: list[str]) -> str:
