@@ -190,6 +190,14 @@ def _to_spec_error(error, path: str | None) -> SpecError:
     elif rule == "pattern":
         message = f"{_show(value)} is not {schema_part.get('description', 'well formed')}"
     elif rule in ("anyOf", "oneOf"):
+        # A list that fits a branch but for an item: report the item (e.g. the string in a
+        # kernel literal's row), not the whole list. Objects keep the branch's description,
+        # which lists every form (a gain's nonlinearities are spread over branches).
+        inner = [e for e in error.context if e.relative_path]
+        if inner and isinstance(value, list):
+            from jsonschema.exceptions import best_match
+
+            return _to_spec_error(best_match(inner), path)
         wanted = schema_part.get("description", "a different value")
         message = f"expected {wanted}, got {_show(value)}"
     else:
