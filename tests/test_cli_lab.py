@@ -76,6 +76,21 @@ def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_
     assert lines[-1] == f"wrote {png}"
 
 
+def test_a_reader_that_stops_early_is_no_traceback(tiny):
+    """``cnnspec init-report SPEC | head -1``: the pipe closes before the table is written;
+    the command stops quietly with the shell's SIGPIPE status, not a BrokenPipeError trace."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cnnspec", "init-report", tiny, "--input", "gaussian",
+         "--batch", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child.stdout.close()  # long before the child has imported NumPy and written anything
+    err = child.stderr.read()
+    assert child.wait(timeout=60) == 141
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

@@ -74,6 +74,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cnnspec: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.
+        # Point stdout at /dev/null so the flush at exit does not raise the same error again.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
 
 
 if __name__ == "__main__":
