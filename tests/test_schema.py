@@ -157,6 +157,17 @@ def test_broken_json_is_located_by_line_and_column(tmp_path):
     assert err.message.startswith("not valid JSON")
 
 
+def test_nan_and_infinity_are_not_json_numbers(tmp_path):
+    # Python's json reads them; a weight init with std Infinity must not pass the check
+    path = tmp_path / "inf.json"
+    path.write_text('{\n  "name": "NaN \\" Infinity",\n  "std": -Infinity\n}\n')
+    with pytest.raises(SpecErrors) as info:
+        read_json(path)
+    (err,) = info.value.errors
+    assert err.message == "not valid JSON: -Infinity is not a number in JSON"
+    assert (err.span.line, err.span.column, err.span.end_column) == (3, 10, 19)
+
+
 def test_a_missing_file_is_a_run_error(tmp_path):
     with pytest.raises(RunError) as info:
         read_json(tmp_path / "nothing.json")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -72,6 +73,24 @@ def validate(ir, path: str | None = None) -> None:
         raise SpecErrors(_unique(errors))
 
 
+class _NotANumber(ValueError):
+    """Python's json reads NaN and Infinity, which JSON itself does not have."""
+
+
+def _reject_constant(name: str):
+    raise _NotANumber(name)
+
+
+def _constant_span(text: str) -> Span | None:
+    """Where the first NaN or Infinity outside a string is (strings are skipped whole)."""
+    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|(-?(?:NaN|Infinity))', text):
+        if match.group(1):
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            return Span(line, column, line, column + len(match.group(1)))
+    return None
+
+
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
     try:
@@ -82,11 +101,15 @@ def read_json(path: str | Path) -> Spec:
         raise RunError(f"cannot read {path}: {exc}",
                        hint="the IR file must be readable UTF-8 JSON text") from None
     try:
-        ir = json.loads(text)
+        ir = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
                                     hint="an IR file is what `cnnspec export` prints",
                                     file=str(path))]) from None
+    except _NotANumber as exc:
+        raise SpecErrors([SpecError(
+            f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
+            hint="every number in the IR must be finite", file=str(path))]) from None
     validate(ir, str(path))
     return Spec(ir=ir, path=str(path))
 
