@@ -111,8 +111,14 @@ def test_broken_run_folders_are_run_errors(run_path, tmp_path):
     with pytest.raises(RunError, match="checkpoint.npz is missing"):
         load_run(broken)
     (broken / rundir.CHECKPOINT).write_bytes(b"garbage")
-    with pytest.raises(RunError, match="cannot be read"):
+    with pytest.raises(RunError, match="cannot be read: it is not a .npz archive") as info:
         load_run(broken)
+    assert "pickle" not in info.value.message  # np.load's advice would be wrong here
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text("model tiny\n")
+    with pytest.raises(RunError, match="is a file, not a run folder") as info:
+        load_run(spec)
+    assert f"cnnspec train {spec}" in info.value.hint
 
 
 def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):

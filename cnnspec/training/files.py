@@ -51,12 +51,16 @@ def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
     if not path.is_file():
         raise RunError(f"{what} file {path} does not exist",
                        hint="is this a run folder written by `cnnspec train`?")
+    damaged = "the file is damaged; train again or resume from another run"
+    # Checked first: np.load takes anything else for a pickle and says so, which misleads.
+    if not zipfile.is_zipfile(path):
+        raise RunError(f"{what} file {path} cannot be read: it is not a .npz archive",
+                       hint=damaged)
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise RunError(f"{what} file {path} cannot be read: {exc}",
-                       hint="the file is damaged; train again or resume from another run") from exc
+        raise RunError(f"{what} file {path} cannot be read: {exc}", hint=damaged) from exc
 
 
 def json_safe(value):

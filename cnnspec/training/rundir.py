@@ -107,6 +107,10 @@ def _occupied_hint(path: Path) -> str:
 def open_run_dir(path: str | Path) -> RunDir:
     """An existing run folder; it must hold at least the resolved spec and a checkpoint."""
     path = Path(path)
+    if path.is_file():  # most often the spec itself, given where its run belongs
+        raise RunError(f"{path} is a file, not a run folder",
+                       hint=f"train it first (cnnspec train {path}) and pass the run folder "
+                       "that prints at the end (runs/<name>-<time>)")
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
                        hint="pass the folder `cnnspec train` printed at the end "
