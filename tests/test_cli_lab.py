@@ -76,6 +76,13 @@ def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_
     assert lines[-1] == f"wrote {png}"
 
 
+def test_compare_target_as_a_percentage_says_to_write_a_fraction(tiny, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["compare", tiny, "--target", "90"])
+    assert info.value.code == 2
+    assert "write 0.9 for 90%" in capsys.readouterr().err
+
+
 def test_a_reader_that_stops_early_is_no_traceback(tiny):
     """``cnnspec init-report SPEC | head -1``: the pipe closes before the table is written;
     the command stops quietly with the shell's SIGPIPE status, not a BrokenPipeError trace."""

@@ -3,6 +3,7 @@ import math
 
 import pytest
 
+from cnnspec.errors import RunError
 from cnnspec.lab.compare import (
     JobResult,
     compare,
@@ -54,11 +55,23 @@ def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
         "normal_0_1", "normal_0_1-2", "he"]
 
 
+def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "curves.png").write_bytes(b"a training run's own picture")
+    with pytest.raises(RunError, match="already exists and is not empty") as info:
+        compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=run)
+    assert "--out" in info.value.hint
+    assert (run / "curves.png").read_bytes() == b"a training run's own picture"
+    assert sorted(p.name for p in run.iterdir()) == ["curves.png"]
+
+
 def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
     from cnnspec.errors import SpecError
 
-    with pytest.raises(SpecError, match="more than once"):
+    with pytest.raises(SpecError, match="more than once") as info:
         compare(str(tiny), ["he_normal", "he_normal"], out=tmp_path / "cmp")
+    assert info.value.file == str(tiny)  # named in the message instead of '<spec>'
 
 
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):

@@ -16,6 +16,19 @@ examples:
 """
 
 
+def accuracy_fraction(text: str) -> float:
+    """``--target``: a fraction in (0, 1]; a percentage such as 90 is named as the mistake."""
+    try:
+        return fraction(text)
+    except argparse.ArgumentTypeError as exc:
+        value = float(text) if text.replace(".", "", 1).isdigit() else None
+        if value is not None and 1.0 < value <= 100.0:
+            raise argparse.ArgumentTypeError(
+                f"{exc}; accuracies are fractions: write {value / 100:g} for {value:g}%"
+            ) from None
+        raise
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -34,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=positive_int, metavar="J",
                         help="trainings run in parallel processes (default: 2 on a machine "
                         "with two or more cores, else 1)")
-    parser.add_argument("--target", type=fraction, default=0.9, metavar="ACC",
+    parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
     parser.add_argument("--out", metavar="DIR",
                         help="folder for the run folders (default runs/compare-<spec>-<time>)")

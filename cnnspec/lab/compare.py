@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import RunError, SpecError
 
 DEFAULT_TARGET = 0.9
 
@@ -279,10 +279,16 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     repeated = sorted({v for v in variants if variants.count(v) > 1}, key=str)
     if repeated:
         raise SpecError(f"--init {repeated[0]} is given more than once",
-                        hint="name each init variant once; use --seeds K for repeated runs")
+                        hint="name each init variant once; use --seeds K for repeated runs",
+                        file=str(spec))
     for init in variants:
         load_variant(spec, init)
     folder = Path(out) if out is not None else default_out(spec)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        # Its curves.png (say, a training run's own) would be overwritten, and run folders
+        # of this comparison mixed with whatever is there.
+        raise RunError(f"{folder} already exists and is not empty",
+                       hint="pick another --out for the comparison, or delete the folder first")
     job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir, lr, batch_size)
     started = time.perf_counter()
     results = run_jobs(job_list, jobs or default_jobs(len(job_list)), on_done)
