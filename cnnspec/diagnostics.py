@@ -6,6 +6,10 @@ from pathlib import Path
 
 from cnnspec.errors import SpecError
 
+# Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
+MAX_SHOWN = 100
+CONTEXT = 40
+
 
 def _source_line(err: SpecError, text: str | None) -> str | None:
     if err.span is None:
@@ -23,6 +27,17 @@ def _source_line(err: SpecError, text: str | None) -> str | None:
     return None
 
 
+def _window(line: str, col: int) -> tuple[str, int]:
+    """The part of a long line around 1-based ``col``, marked with ``...``, and the column there."""
+    if len(line) <= MAX_SHOWN:
+        return line, col
+    start = max(0, col - 1 - CONTEXT)
+    end = min(len(line), col - 1 + CONTEXT)
+    prefix = "..." if start > 0 else ""
+    suffix = "..." if end < len(line) else ""
+    return prefix + line[start:end] + suffix, col - start + len(prefix)
+
+
 def format_error(err: SpecError, text: str | None = None) -> str:
     """The full message for one error or warning, without a trailing newline."""
     where = err.file or "<spec>"
@@ -37,9 +52,9 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         width = 1
         if err.span.end_column and (err.span.end_line in (None, err.span.line)):
             width = max(1, err.span.end_column - col)
-        expanded = line.expandtabs(1)
-        out.append(f"  {expanded}")
-        out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(expanded) - col + 1)))
+        shown, col = _window(line.expandtabs(1), col)
+        out.append(f"  {shown}")
+        out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
     if err.hint:
         out.append(f"hint: {err.hint}")
     return "\n".join(out)
