@@ -197,3 +197,28 @@ def test_features_long_caption_is_wrapped_to_the_figure(tmp_path, monkeypatch):
     assert " ".join(title.get_text().split()).startswith(" ".join(caption.split()))
     box = title.get_window_extent()
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width  # no text cut off at either side
+
+
+def test_depth_profile_names_a_signal_of_zeros_and_counts_layers_in_whole_numbers(
+        tmp_path, monkeypatch):
+    from cnnspec.lab.plots import plot_depth_profile
+    from cnnspec.lab.stats import LayerStats
+    from cnnspec.render import figure
+
+    def stats(act, grad):
+        return [LayerStats(f"c{i}", "conv", 0.0, a, a, None, None, None, g, None)
+                for i, (a, g) in enumerate(zip(act, grad))]
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_depth_profile([("he_normal", stats([1.0, 1.1, 0.9], [0.1, 0.1, 0.2])),
+                        ("zeros", stats([0.0, 0.0, 0.0], [0.0, 0.0, 0.3]))], tmp_path / "d.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    act_ax, grad_ax = fig.axes
+    assert act_ax.get_legend_handles_labels()[1] == [
+        "he_normal", "zeros (0 at every layer: not on a log scale)"]
+    assert grad_ax.get_legend_handles_labels()[1] == [
+        "he_normal", "zeros (0 at 2 of 3 layers: not drawn)"]
+    ticks = [t for t in act_ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)

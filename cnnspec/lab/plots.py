@@ -19,6 +19,18 @@ def _positive(values: list[float | None]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
 
 
+def _log_label(label: str, values: list[float]) -> str:
+    """``label``, saying so when some of ``values`` (from :func:`_positive`) are gaps: a
+    variant whose signal is exactly 0 (all-zero weights) would otherwise be a legend entry
+    with no line."""
+    gaps = sum(math.isnan(v) for v in values)
+    if values and gaps == len(values):
+        return f"{label} (0 at every layer: not on a log scale)"
+    if gaps:
+        return f"{label} (0 at {gaps} of {len(values)} layers: not drawn)"
+    return label
+
+
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
@@ -29,14 +41,16 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         raise RunError("nothing to plot: no init variant was measured")
     fig = new_figure(10.0, 4.2)
     act_ax, grad_ax = fig.subplots(1, 2)
+    from matplotlib.ticker import MaxNLocator
+
     for label, stats in variants:
         depth = weighted(stats)
         xs = list(range(1, len(depth) + 1))
-        act_ax.plot(xs, _positive([s.act_std for s in depth]), marker="o", markersize=3,
-                    label=label)
-        grad_ax.plot(xs, _positive([s.grad_std for s in depth]), marker="o", markersize=3,
-                     label=label)
+        for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
+            values = _positive([getattr(s, key) for s in depth])
+            ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
     for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
         ax.set_yscale("log")
         ax.set_xlabel("depth (conv/dense layer)")
         ax.set_ylabel(what)
