@@ -84,8 +84,9 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path):
 
 
 def test_missing_and_non_npz_files(tmp_path):
-    with pytest.raises(RunError, match="not found"):
+    with pytest.raises(RunError, match="not found") as info:
         load(str(tmp_path / "absent.npz"))
+    assert "--data npz:NEW_PATH" in info.value.hint  # not how to save a file one has
     junk = tmp_path / "junk.npz"
     junk.write_text("not a zip archive")
     with pytest.raises(RunError, match="cannot read"):

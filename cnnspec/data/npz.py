@@ -26,7 +26,9 @@ HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
     if not Path(path).is_file():
-        raise RunError(f"npz file not found: {path}", hint=HINT)
+        raise RunError(f"npz file not found: {path}",
+                       hint="check the path; if it is a run's data file that has moved since, "
+                       "give its new place with --data npz:NEW_PATH")
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
     # bare array or complain about pickled data, which would mislead the user.
     if not zipfile.is_zipfile(path):
