@@ -303,3 +303,23 @@ def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
                                                               "lr": 0.1}
     assert json.loads((tmp_path / "s.json").read_text()) == {"test_loss": None,
                                                              "rows": [1.5, None]}
+
+
+def test_terminal_bar_ends_each_epoch_with_its_full_line():
+    """The bar of a finished epoch gives way to the same line a log gets, so no figure is cut
+    off at the edge of the terminal."""
+    import io
+
+    from cnnspec.training.progress import BarDisplay
+
+    stream = io.StringIO()
+    display = BarDisplay(stream)
+    display.start_epoch(1, 20, 4, 0)
+    for _ in range(4):
+        display.step(0.5, 0.75)
+    row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.75, "val_loss": 0.4, "val_acc": 0.875,
+           "lr": 0.01, "seconds": 0.2, "images_per_s": 640.0}
+    display.end_epoch(row, 20)
+    shown = [part.strip() for part in re.split(r"[\r\n]", stream.getvalue()) if part.strip()]
+    assert shown[-1] == format_epoch(row, 20)
+    assert "val loss 0.4000 acc  87.5%" in shown[-1]

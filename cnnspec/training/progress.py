@@ -62,7 +62,7 @@ class LineDisplay(Display):
 
 
 class BarDisplay(LineDisplay):
-    """A tqdm bar per epoch (on stderr) that stays on screen as the epoch's line."""
+    """A tqdm bar per epoch (on stderr), replaced by the epoch's line when it ends."""
 
     def __init__(self, stream=None) -> None:
         super().__init__(stream or sys.stderr)
@@ -85,11 +85,11 @@ class BarDisplay(LineDisplay):
         self.bar.update(1)
 
     def end_epoch(self, row: dict, epochs: int) -> None:
-        text = f"loss {row['train_loss']:.4f} acc {100 * row['train_acc']:.1f}%"
-        if row.get("val_loss") is not None:
-            text += f" | val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:.1f}%"
-        self.bar.set_postfix_str(text)
+        # The finished bar gives way to the epoch's line, as in a log: kept as the bar, its
+        # figures were cut at the terminal's edge (on 80 columns, the validation accuracy).
+        self.bar.leave = False
         self.close()
+        super().end_epoch(row, epochs)
 
     def message(self, text: str) -> None:
         if self.bar is not None:
