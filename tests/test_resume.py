@@ -150,6 +150,14 @@ def test_resume_keeps_the_runs_settings(tmp_path):
     with pytest.raises(RunError, match="--lr 0.1 differs") as info:
         train(resume=tmp_path / "cut", lr=0.1, **FAST)
     assert "start a new run" in info.value.hint
+    # Datasets are named as on the command line, not as Python dicts.
+    with pytest.raises(RunError, match=r"--data digits differs from the run's data shapes$"):
+        train(resume=tmp_path / "cut", data="digits", **FAST)
+    with pytest.raises(RunError, match=r"--data shapes differs .* data shapes\(size=8, "):
+        train(resume=tmp_path / "cut", data="shapes", **FAST)
+    with pytest.raises(RunError, match="cannot be used with --resume") as info:
+        train(resume=tmp_path / "cut", out=tmp_path / "elsewhere", **FAST)
+    assert not (tmp_path / "elsewhere").exists()
     train(resume=tmp_path / "cut", lr=0.05, spec=spec, **FAST)  # the same values are fine
 
 

@@ -78,6 +78,12 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
     options = Options(make_display(progress, quiet), data_dir, stats_every, on_step, curves)
     try:
         if resume is not None:
+            if out is not None and Path(out).resolve() != Path(resume).resolve():
+                # Silently continuing in the old folder would leave the user looking in `out`.
+                raise RunError(f"--out {out} cannot be used with --resume: a run continues "
+                               f"in its own folder ({resume})",
+                               hint=f"drop --out; to train again elsewhere, start a new run "
+                               f"with --out {out}")
             return _resume(Path(resume), spec, overrides, options)
         if spec is None:
             raise RunError("nothing to train", hint="pass a spec (.cnn or .json) or --resume RUN")
@@ -158,10 +164,24 @@ def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
     for key, value in overrides.items():
         if training.get(key) != value:
             flag = "--" + key.replace("_", "-")
+            given, kept = _setting(value), _setting(training.get(key))
+            if given == kept:  # same dataset, other parameters: show them
+                given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
             raise RunError(
-                f"{flag} {value} differs from the run's {key} {training.get(key)}",
+                f"{flag} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
                 f"would have); drop {flag}, or start a new run")
+
+
+def _setting(value, full: bool = False) -> str:
+    """A training setting as the user writes it: a dataset by its --data name, not as a dict
+    (``full``: with its parameters, as in a spec, e.g. ``shapes(size=16, count=4000)``)."""
+    if not (isinstance(value, dict) and "name" in value):
+        return str(value)
+    if value["name"] == "npz":
+        return f"npz:{value.get('path')}"
+    params = ", ".join(f"{k}={v}" for k, v in value.items() if k != "name")
+    return f"{value['name']}({params})" if full and params else str(value["name"])
 
 
 def _check_same_network(given, stored, run: RunDir) -> None:
