@@ -188,3 +188,13 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
     assert chance_note({"classes": ten, "test_acc": 0.35}, tmp_path) == []
     assert chance_note({"classes": ["a", "b"], "test_acc": 0.55}, tmp_path)
     assert chance_note({"classes": ["a", "b"], "test_acc": 0.65}, tmp_path) == []
+
+
+def test_eval_of_an_unfinished_run_says_what_the_figures_are_of():
+    from cnnspec.cli.eval import unfinished_note
+
+    diverged = unfinished_note({"status": "diverged", "steps": 3}, "runs/r")
+    assert "diverged after 3 steps" in diverged and "last checkpoint" in diverged
+    interrupted = unfinished_note({"status": "interrupted", "steps": 40}, "runs/r")
+    assert "cnnspec train --resume runs/r" in interrupted
+    assert unfinished_note({"status": "finished", "steps": 90}, "runs/r") is None

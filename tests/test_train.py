@@ -184,6 +184,10 @@ def test_divergence_stops_saves_and_names_the_layer(tmp_path):
     assert all(np.all(np.isfinite(v)) for v in good.values())
     summary = json.loads((tmp_path / "r" / rundir.SUMMARY).read_text())
     assert summary["status"] == "diverged" and summary["diverged"] is True
+    # Resuming would replay the same steps to the same blow-up: refused, with what to do.
+    with pytest.raises(RunError, match="diverged; resumed, it would diverge again") as again:
+        train(resume=tmp_path / "r", **FAST)
+    assert "--lr" in again.value.hint and "spec.cnn" in again.value.hint
 
 
 def test_on_step_is_called_after_every_step(tmp_path):

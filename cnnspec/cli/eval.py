@@ -22,12 +22,29 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.evaluate import evaluate, format_confusion
     from cnnspec.training.run import load_run
 
-    result = evaluate(load_run(args.run), data=args.data, data_dir=args.data_dir)
+    loaded = load_run(args.run)
+    result = evaluate(loaded, data=args.data, data_dir=args.data_dir)
     if args.format == "json":
         print(json.dumps(result, indent=2))
         return 0
+    note = unfinished_note(loaded.summary, args.run)
+    if note:
+        print(note)
     print(f"data: {result['data'].get('name')} (test split, {result['examples']} images)")
     print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%")
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(result["confusion"], result["classes"]))
     return 0
+
+
+def unfinished_note(summary: dict, run: str) -> str | None:
+    """A line saying what the figures are of when the run in ``run`` did not finish: it is
+    evaluated with its last checkpoint, which for a diverged run can be its initial weights."""
+    status, steps = summary.get("status"), summary.get("steps", 0)
+    if status == "diverged":
+        return (f"note: this run diverged after {steps} steps; the figures are of its last "
+                "checkpoint, saved before that")
+    if status == "interrupted":
+        return (f"note: this run was interrupted after {steps} steps; the figures are of that "
+                f"checkpoint (continue it with `cnnspec train --resume {run}`)")
+    return None

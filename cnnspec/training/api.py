@@ -134,6 +134,12 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
 
     run = open_run_dir(path)
     summary = read_json(run.summary, what="run summary")
+    if summary.get("status") == "diverged":
+        # Training is deterministic: from its last checkpoint it would diverge again, at the
+        # same step, and a resumed run cannot change its learning rate.
+        raise RunError(f"run {run.path} diverged; resumed, it would diverge again the same way",
+                       hint=f"start a new run with a lower learning rate, e.g. "
+                       f"`cnnspec train {run / rundir.SPEC_CNN} --lr ...`")
     checked = as_checked(run.spec_json)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
