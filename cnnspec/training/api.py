@@ -137,9 +137,11 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     if summary.get("status") == "diverged":
         # Training is deterministic: from its last checkpoint it would diverge again, at the
         # same step, and a resumed run cannot change its learning rate.
+        saved = run / rundir.SPEC_CNN
+        saved = saved if saved.is_file() else run.spec_json  # trained from a .json IR
         raise RunError(f"run {run.path} diverged; resumed, it would diverge again the same way",
                        hint=f"start a new run with a lower learning rate, e.g. "
-                       f"`cnnspec train {run / rundir.SPEC_CNN} --lr ...`")
+                       f"`cnnspec train {saved} --lr ...`")
     checked = as_checked(run.spec_json)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
