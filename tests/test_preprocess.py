@@ -236,3 +236,15 @@ def test_a_folder_or_a_missing_file_as_input_says_which(tmp_path):
     with pytest.raises(RunError, match="input not found") as info:
         load_image(tmp_path / "absent.png", (1, 8, 8))
     assert info.value.hint
+
+
+def test_sixteen_bit_png_keeps_its_grey_levels(tmp_path):
+    from PIL import Image
+
+    from cnnspec.data import load_image
+
+    ramp = np.linspace(0, 65535, 64).reshape(8, 8).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(ramp).save(path)
+    x, _ = load_image(path, (1, 8, 8), invert=False)
+    np.testing.assert_allclose(x[0], ramp / 65535.0, atol=1 / 255)  # not all clipped to white

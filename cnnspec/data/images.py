@@ -28,6 +28,7 @@ from cnnspec.data.arrays import to_unit_float
 from cnnspec.errors import RunError
 
 PIL_MODES = {1: "L", 3: "RGB"}
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
 COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 LIGHT_BACKGROUND = 0.5
 
@@ -77,7 +78,7 @@ def load_picture(path: Path, shape: tuple[int, int, int],
     try:
         with Image.open(path) as image:
             original_mode = image.mode
-            image = image.convert(PIL_MODES[c])
+            image = _eight_bit(image).convert(PIL_MODES[c])
     except (UnidentifiedImageError, OSError) as exc:
         raise RunError(f"cannot read {path} as an image: {exc}",
                        hint="give a PNG or JPEG file, or a .npy array") from None
@@ -97,6 +98,17 @@ def load_picture(path: Path, shape: tuple[int, int, int],
         x = 1.0 - x
         notes.append("inverted to light strokes on a dark background, like the training data")
     return np.ascontiguousarray(x, dtype=np.float32), "; ".join(notes) or None
+
+
+def _eight_bit(image):
+    """16-bit greyscale (PNG mode "I;16", or "I") as 8-bit "L": Pillow's own conversion clips
+    every value above 255 to white, which would turn the picture into a blank."""
+    from PIL import Image
+
+    if image.mode not in SIXTEEN_BIT_MODES:
+        return image
+    values = np.asarray(image, dtype=np.float64) / 65535.0
+    return Image.fromarray(np.round(255.0 * np.clip(values, 0.0, 1.0)).astype(np.uint8), "L")
 
 
 def has_light_background(x: np.ndarray) -> bool:
