@@ -115,17 +115,9 @@ def im2col(xp: np.ndarray, win: Window, out: np.ndarray | None = None) -> np.nda
     that shape).
     """
     c, n = xp.shape[:2]
-    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
-    ho, wo = win.out_hw
-    s_c, s_n, s_h, s_w = xp.strides
-    view = as_strided(
-        xp,
-        shape=(c, kh, kw, n, ho, wo),
-        strides=(s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
-        writeable=False,
-    )
+    (kh, kw), (ho, wo) = win.kernel, win.out_hw
     cols = np.empty((c * kh * kw, n * ho * wo), xp.dtype) if out is None else out
-    np.copyto(cols.reshape(view.shape), view)
+    im2col_chunks(xp, win, n, cols.reshape(1, *cols.shape))  # one chunk of all N images
     return cols
 
 

@@ -45,7 +45,7 @@ class Display:
         """A note worth showing even between bars (resume, LSUV)."""
 
     def close(self) -> None:
-        pass
+        """The run is over: release the terminal (a bar), nothing to do otherwise."""
 
 
 class LineDisplay(Display):
