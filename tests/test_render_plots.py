@@ -222,3 +222,14 @@ def test_depth_profile_names_a_signal_of_zeros_and_counts_layers_in_whole_number
         "he_normal", "zeros (0 at 2 of 3 layers: not drawn)"]
     ticks = [t for t in act_ax.get_xticks() if 1 <= t <= 3]
     assert ticks and all(float(t).is_integer() for t in ticks)
+
+
+def test_pair_captions_say_frozen_where_training_could_not_change_the_kernel():
+    import numpy as np
+
+    from cnnspec.render.filters import pair_captions
+
+    kernel = np.array([[1.0, 0.0], [0.0, -0.5]])
+    first, second = pair_captions("xk", kernel, kernel, frozen=True)
+    assert first.startswith("xk\ninit ") and second.startswith("xk\nfrozen ")
+    assert pair_captions("c 1", kernel, kernel, frozen=False)[1].startswith("c 1\nlearned ")

@@ -71,13 +71,24 @@ def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
     return f"{count} {kh}x{kw}, {cin} input channels ({how})"
 
 
+def pair_captions(label: str, start: np.ndarray, image: np.ndarray,
+                  frozen: bool) -> tuple[str, str]:
+    """Captions of a filter's two tiles: its initial kernel, then its kernel after training —
+    "learned" where training could change it, "frozen" where it could not. Two lines each, so
+    long layer names never run into the neighbouring tile."""
+    after = "frozen" if frozen else "learned"
+    return (f"{label}\ninit {scale_text_of(start)}", f"{label}\n{after} {scale_text_of(image)}")
+
+
 def plot_filters(weights, out_png, initial=None, title: str | None = None,
-                 channels: str = "average", labels: list[str] | None = None) -> Path:
+                 channels: str = "average", labels: list[str] | None = None,
+                 frozen: list[bool] | None = None) -> Path:
     """Draw the kernels ``weights`` (O, I, kh, kw) as a grid of tiles and write a PNG.
 
     ``initial`` (O, I, kh, kw), if given, is drawn beside each learned kernel. ``title`` is
     put above the grid, over a line saying how channels are shown. ``labels`` names each
-    filter (default its number from 1). Returns the path written.
+    filter (default its number from 1); ``frozen`` says, per filter, that its layer is not
+    trained (its second tile is then captioned "frozen"). Returns the path written.
     """
     weights = np.asarray(weights, dtype=np.float64)
     initial = None if initial is None else np.asarray(initial, dtype=np.float64)
@@ -107,14 +118,15 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
         row, col = divmod(o, columns)
         cells = axes[row, col * per_filter: (col + 1) * per_filter]
         if starts is not None:
-            # Two caption lines, so long layer names never run into the neighbouring tile.
-            _draw(cells[0], starts[o], f"{labels[o]}\ninit {scale_text_of(starts[o])}")
-            _draw(cells[1], images[o], f"{labels[o]}\nlearned {scale_text_of(images[o])}")
+            is_frozen = bool(frozen and frozen[o])
+            first, second = pair_captions(labels[o], starts[o], images[o], is_frozen)
+            _draw(cells[0], starts[o], first)
+            _draw(cells[1], images[o], second)
         else:
             _draw(cells[0], images[o], f"{labels[o]} {scale_text_of(images[o])}")
     heading = default_title(weights, channels, shown)
     if starts is not None:
-        heading += "; each pair: initial | learned"
+        heading += "; each pair: initial | after training"
     heading += ". Red positive, blue negative, white zero; each tile scaled to its own ±max"
     heading = textwrap.fill(heading, width=int(width * 11))
     fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)

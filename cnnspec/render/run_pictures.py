@@ -104,9 +104,10 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     if len(layers) > 1:
         labels = [info.name if info.weight_shape[0] == 1 else f"{info.name} {o + 1}"
                   for info in layers for o in range(info.weight_shape[0])]
+    frozen = [not info.ir["trainable"] for info in layers for _ in range(info.weight_shape[0])]
     title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
-                        labels=labels)
+                        labels=labels, frozen=frozen)
 
 
 def default_channels(weights: np.ndarray) -> str:
