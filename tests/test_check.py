@@ -343,3 +343,19 @@ def test_input_and_output_that_do_not_fit_the_dataset_warn():
     spec.ir["training"]["data"] = {"name": "shapes", "size": 16, "classes": ["x", "o"],
                                    "count": 100, "noise": 0.0}
     assert check(spec).warnings == []  # more scores than classes can train
+
+
+@pytest.mark.parametrize("step_size, epochs, warns", [(5, 3, True), (10, 10, True), (2, 3, False)])
+def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
+    from cnnspec.lang import parse
+
+    text = ("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\n"
+            f"train {{\n  schedule step({step_size})\n  epochs {epochs}\n}}\n")
+    warnings = check(parse(text, "s.cnn")).warnings
+    if not warns:
+        assert warnings == []
+        return
+    (warning,) = warnings
+    assert warning.message.startswith(f"the step schedule lowers the lr every {step_size} epochs")
+    assert (warning.span.line, warning.span.column) == (6, 3)
+    assert f"step_size below {epochs}" in warning.hint

@@ -66,7 +66,8 @@ def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
     used = used_layers(spec)
     output = next(info for info in infos if info.name == spec.ir["output"])
     return (lints.data_fit(spec, output) + lints.constant_weights(spec, infos)
-            + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used))
+            + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
+            + lints.schedule_fit(spec))
 
 
 def _as_error(warning: SpecError) -> SpecError:

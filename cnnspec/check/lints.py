@@ -10,6 +10,7 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   why a zero-initialised classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
+- a step schedule whose first step comes after the last epoch (the lr never changes);
 - an input shape that is not the spec's dataset's, or an output with fewer scores than the
   dataset has classes (or not a flat vector of scores). These are warnings, not errors, because
   ``cnnspec train --data`` may train the spec on other data; the trainer checks the data it
@@ -147,3 +148,16 @@ def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
             output.name, severity="warning",
             hint=f"end with `dense {classes}` (after `flatten` or `global_avgpool`)"))
     return warnings
+
+
+def schedule_fit(spec: Spec) -> list[SpecError]:
+    """A step schedule should lower the learning rate at least once within the run."""
+    training = spec.ir["training"]
+    schedule, epochs = training["schedule"], training["epochs"]
+    if schedule["name"] != "step" or schedule["step_size"] < epochs:
+        return []
+    return [spec.error(
+        f"the step schedule lowers the lr every {schedule['step_size']} epochs, but the run "
+        f"has {epochs}: the lr stays {training['lr']:g} throughout",
+        "training", "schedule", severity="warning",
+        hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]
