@@ -123,21 +123,28 @@ def test_eval_text_and_json(tmp_path, capsys, no_curves):
     assert "one.npy:" in capsys.readouterr().out
 
 
+def _ctrl_c_during_step(n: int, real_step):
+    """A stand-in for the training step that raises KeyboardInterrupt inside step ``n`` (after
+    its work, before it returns: that step is not saved), as a Ctrl-C mid-step would."""
+    calls = []
+
+    def step(session, x, y, lr):
+        calls.append(1)
+        result = real_step(session, x, y, lr)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return result
+
+    return step
+
+
 @pytest.mark.usefixtures("tiny_shapes_spec")
 def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch,
                                                            no_curves):
     from cnnspec.training import loop
 
     real_step = loop._step
-    calls = []
-
-    def step_then_ctrl_c(session, x, y, lr):
-        calls.append(1)
-        result = real_step(session, x, y, lr)
-        if len(calls) == 3:
-            raise KeyboardInterrupt  # arrives during a step: that step is not saved
-        return result
-
+    step_then_ctrl_c = _ctrl_c_during_step(3, real_step)
     monkeypatch.setattr(loop, "_step", step_then_ctrl_c)
     run = tmp_path / "r"
     code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
@@ -156,15 +163,7 @@ def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, c
     'interrupted'."""
     from cnnspec.training import api, loop
 
-    real_step = loop._step
-    calls = []
-
-    def step_then_ctrl_c(session, x, y, lr):
-        calls.append(1)
-        result = real_step(session, x, y, lr)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return result
+    step_then_ctrl_c = _ctrl_c_during_step(3, loop._step)
 
     def impatient_drawing(session, metrics):
         raise KeyboardInterrupt
