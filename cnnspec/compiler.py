@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.engine import layers as L
 from cnnspec.engine.model import Model, Node
+from cnnspec.init import create
+from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
 DTYPES = ("float32", "float64")
@@ -60,42 +61,19 @@ def _seed_sequence(rng: np.random.Generator) -> np.random.SeedSequence:
 
 
 def _build_layer(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype,
-                 dropout_rng: np.random.Generator) -> L.Layer:
-    """The engine layer for one checked layer; parameters drawn from ``rng``."""
-    ir, kind = info.ir, info.kind
-    if kind in ("conv", "dense"):
+                 dropout_rng: np.random.Generator):
+    """The engine layer for one checked layer, built by its kind's registry record; a weighted
+    layer's parameters are drawn from ``rng``."""
+    kind = KINDS[info.kind]
+    weight = bias = None
+    if kind.weighted:
         weight, bias = _draw_params(info, rng, dtype)
-        trainable = ir.get("trainable", True)
-        if kind == "dense":
-            return L.Dense(weight, bias, trainable=trainable)
-        return L.Conv2d(weight, bias, ir["stride"], info.pads, ir["dilation"],
-                        trainable=trainable)
-    if kind in ("maxpool", "avgpool"):
-        return L.Pool(kind[:3], tuple(ir["size"]), tuple(ir["stride"]), tuple(info.pads))
-    if kind == "global_avgpool":
-        return L.GlobalAvgPool()
-    if kind == "flatten":
-        return L.Flatten()
-    if kind == "leaky_relu":
-        return L.activation(kind, slope=ir.get("slope", 0.01))
-    if kind == "elu":
-        return L.activation(kind, alpha=ir.get("alpha", 1.0))
-    if kind in L.ACTIVATIONS:
-        return L.activation(kind)
-    if kind == "dropout":
-        return L.Dropout(ir["p"], dropout_rng)
-    if kind == "batchnorm":
-        return L.BatchNorm(info.output_shape[0], dtype, momentum=ir.get("momentum", 0.1),
-                           eps=ir.get("eps", 1e-5), trainable=ir.get("trainable", True))
-    if kind in ("add", "concat"):
-        return L.Merge(kind)
-    raise ValueError(f"the engine has no layer of kind {kind!r}")  # the checker rejects these
+    return kind.build(Build(info.ir, info.output_shape, info.pads, weight, bias, dtype,
+                            dropout_rng))
 
 
 def _draw_params(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype):
-    """The weight, then the bias (or None), of a conv or dense layer."""
-    from cnnspec.init import create
-
+    """The weight, then the bias (or None), of a weighted layer."""
     fans = (info.fan_in, info.fan_out)
     weight = create(info.ir["weight_init"], info.weight_shape, rng, dtype, fans=fans)
     bias = None

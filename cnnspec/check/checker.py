@@ -18,12 +18,12 @@ from cnnspec.check.layers import infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds import KINDS
 
 BYTES_PER_VALUE = 4  # float32
 # More values than this in one weight or one image's layer output (8 GiB of float32) cannot be
 # built or trained on one machine; it is almost always a mistyped size.
 MAX_VALUES = 2**31
-SIZE_FIELDS = {"conv": "filters", "dense": "units"}
 
 
 def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
@@ -35,7 +35,7 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
             return spec.error(
                 f"the {what} of {layer['kind']} '{layer['name']}' would hold {values:,} values "
                 f"({gib:,.0f} GiB of float32), more than cnnspec can build",
-                layer["name"], SIZE_FIELDS.get(layer["kind"]),
+                layer["name"], KINDS[layer["kind"]].size_field,
                 hint="check this layer's sizes and the ones before it for a mistyped number")
     return None
 

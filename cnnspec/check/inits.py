@@ -20,8 +20,7 @@ from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.spec import Spec
-
-BATCHNORM_INITS = ({"name": "ones"}, {"name": "zeros"})  # weight, bias (docs/ir.md)
+from cnnspec.kinds import KINDS
 
 
 def _dims(shape) -> str:
@@ -100,9 +99,11 @@ def bias_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo | None:
 
 def describe_inits(spec: Spec, layer: dict, info: LayerInfo) -> None:
     """Fill ``info.weight_init`` and ``info.bias_init``; raises a located SpecError."""
-    if layer["kind"] in ("conv", "dense"):
+    kind = KINDS[layer["kind"]]
+    if kind.weighted:
         info.weight_init = weight_info(spec, layer, info)
         info.bias_init = bias_info(spec, layer, info)
-    elif layer["kind"] == "batchnorm":
-        info.weight_init = describe(BATCHNORM_INITS[0], info.weight_shape)
-        info.bias_init = describe(BATCHNORM_INITS[1], info.bias_shape)
+    elif kind.fixed_inits:
+        weight_init, bias_init = kind.fixed_inits
+        info.weight_init = describe(weight_init, info.weight_shape)
+        info.bias_init = describe(bias_init, info.bias_shape)

@@ -28,6 +28,7 @@ from cnnspec.check.layers import shape_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
+from cnnspec.kinds import KINDS, is_weighted
 
 # Built-in datasets: (C, H, W) of an image and the number of classes (docs/ir.md).
 DATASETS = {"digits": ((1, 8, 8), 10), "mnist": ((1, 28, 28), 10),
@@ -43,7 +44,7 @@ def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
         if nxt in seen:
             continue
         seen.add(nxt)
-        if by_name[nxt].kind in ("conv", "dense"):
+        if is_weighted(by_name[nxt].kind):
             return True
         todo.extend(after.get(nxt, []))
     return False
@@ -57,7 +58,7 @@ def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
     """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     return [info for info in layers
-            if info.kind in ("conv", "dense") and info.ir["trainable"]
+            if is_weighted(info.kind) and info.ir["trainable"]
             and info.weight_init.constant and info.weight_shape[0] >= 2
             and _feeds_a_weight_layer(info.name, by_name, after)]
 
@@ -66,7 +67,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """A warning for each layer of :func:`identical_start`."""
     out = []
     for info in identical_start(spec, layers):
-        what = "filters" if info.kind == "conv" else "units"
+        what = KINDS[info.kind].noun
         out.append(spec.error(
             f"all {info.weight_shape[0]} {what} of {info.name} start identical "
             f"({info.weight_init.short}), so they get identical gradients and stay identical: "

@@ -24,17 +24,16 @@ from dataclasses import dataclass
 from cnnspec.check.model import LayerInfo
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
+from cnnspec.kinds import KINDS, is_weighted
 
 LIMIT = 100.0  # warn when the std changes by more than this factor
 
 
 def activation_factor(layer: dict) -> float:
-    """``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``: 1/2 for relu (He et al. 2015)."""
-    if layer["kind"] == "relu":
-        return 0.5
-    if layer["kind"] == "leaky_relu":
-        return (1 + layer["slope"] ** 2) / 2
-    return 1.0
+    """``E[f(y)^2] / E[y^2]`` of an activation layer for a symmetric, zero-mean ``y``: 1/2 for
+    relu (He et al. 2015); its registry record's ``signal`` rule applied to a moment of 1."""
+    kind = KINDS.get(layer["kind"])
+    return 1.0 if kind is None else kind.signal(layer, [1.0], [])
 
 
 def weight_second_moment(info: LayerInfo) -> float | None:
@@ -57,19 +56,11 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     q: dict[str, float] = {"input": 1.0}
     for info in layers:
         ins = [q[name] for name in info.inputs]
-        kind = info.kind
-        if kind in ("conv", "dense"):
+        if is_weighted(info.kind):
             ew2 = weight_second_moment(info)
             q[info.name] = 1.0 if ew2 is None else info.fan_in * ew2 * ins[0]
-        elif kind == "batchnorm":
-            q[info.name] = 1.0
-        elif kind == "add":
-            q[info.name] = sum(ins)
-        elif kind == "concat":
-            channels = [s[0] for s in info.input_shapes]
-            q[info.name] = sum(c * v for c, v in zip(channels, ins)) / sum(channels)
         else:
-            q[info.name] = activation_factor(info.ir) * ins[0]
+            q[info.name] = KINDS[info.kind].signal(info.ir, ins, info.input_shapes)
     return q
 
 
@@ -94,9 +85,9 @@ def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
     name = info.name
     while len(consumers.get(name, [])) == 1:
         nxt = by_name[consumers[name][0]]
-        if nxt.kind in ("relu", "leaky_relu", "tanh", "sigmoid", "elu", "softmax"):
+        if KINDS[nxt.kind].is_activation:
             return nxt.ir
-        if nxt.kind not in ("dropout", "batchnorm"):
+        if KINDS[nxt.kind].family not in ("dropout", "norm"):
             break
         name = nxt.name
     return {"kind": "linear"}
@@ -117,7 +108,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     upto = order[reset + 1: order.index(worst) + 1]
     # An LSUV layer resets the scale itself (its E[w^2] is the data's to decide): only the
     # layers after the last reset set the change, and the worst layer may be that reset.
-    weighted = [i for i in upto if i.kind in ("conv", "dense") and not _is_reset(i)]
+    weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
     by_name = {info.name: info for info in layers}
@@ -139,7 +130,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
 
 def _is_reset(info: LayerInfo) -> bool:
     """Batchnorm and LSUV set the scale to 1 whatever came before."""
-    return info.kind == "batchnorm" or (
+    return KINDS[info.kind].family == "norm" or (
         info.weight_init is not None and info.weight_init.distribution == "lsuv")
 
 

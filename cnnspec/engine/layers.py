@@ -21,6 +21,10 @@ class Layer:
     params: dict[str, np.ndarray]
     buffers: dict[str, np.ndarray]
     trainable = False
+    op = ""  # an elementwise op's name (relu, softmax): the graph fuses some of them
+    # True where the training-mode output for one example depends on the others (batch
+    # statistics) or on the order of random draws: such a model does not split its batch.
+    batch_coupled = False
 
     def __init__(self) -> None:
         self.params = {}
@@ -91,6 +95,8 @@ class Dense(Layer):
 
 class BatchNorm(Layer):
     """Batch normalisation: weight (gamma) and bias (beta) (C,), buffers running_mean/var."""
+
+    batch_coupled = True
 
     def __init__(self, channels, dtype, momentum=0.1, eps=1e-5, trainable=True) -> None:
         super().__init__()
@@ -185,7 +191,9 @@ ACTIVATIONS = {
 def activation(kind: str, **kwargs) -> Elementwise:
     """The layer for activation ``kind`` (a key of :data:`ACTIVATIONS`)."""
     forward, backward = ACTIVATIONS[kind]
-    return Elementwise(forward, backward, **kwargs)
+    layer = Elementwise(forward, backward, **kwargs)
+    layer.op = kind
+    return layer
 
 
 class Flatten(Elementwise):
@@ -201,6 +209,8 @@ class GlobalAvgPool(Elementwise):
 class Dropout(Layer):
     """Inverted dropout with probability ``p``, drawing masks from ``rng`` (the model's dropout
     stream)."""
+
+    batch_coupled = True
 
     def __init__(self, p: float, rng: np.random.Generator) -> None:
         super().__init__()

@@ -71,10 +71,10 @@ class Model:
         self._plain = self._needed_nodes()
         self._fused = _fuse_relu_maxpool(self._plain, output)
         self._fused_softmax = (loss == "cross_entropy"
-                               and self._by_name[output].kind == "softmax")
+                               and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
         self._ran: list[Node] = []
-        self._coupled = any(node.kind in parallel.BATCH_COUPLED for node in self._plain)
+        self._coupled = any(node.layer.batch_coupled for node in self._plain)
         self._parallel: parallel.DataParallel | None = None
         self._split = False
 
@@ -279,7 +279,7 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
     for node in nodes:
         source = by_name.get(node.inputs[0]) if len(node.inputs) == 1 else None
         if (isinstance(node.layer, Pool) and node.layer.reduce == "max" and source is not None
-                and source.kind == "relu" and source.name != output
+                and source.layer.op == "relu" and source.name != output
                 and len(consumers[source.name]) == 1):
             fused = MaxPoolReLU(node.layer.kernel, node.layer.stride, node.layer.pads)
             plan = [n for n in plan if n.name != source.name]

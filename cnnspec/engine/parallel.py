@@ -21,8 +21,6 @@ import numpy as np
 
 from cnnspec.engine.blas import blas_threads
 
-# Kinds whose training-mode output for one example depends on the others, or on draw order.
-BATCH_COUPLED = ("batchnorm", "dropout")
 MIN_PART = 8  # smaller parts cost more in thread hand-offs than they save
 
 

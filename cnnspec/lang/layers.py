@@ -3,8 +3,9 @@
 A layer statement is a kind followed by values: positional ones (``conv 16 3x3`` fills
 ``filters`` then ``kernel``), options that take a value (``stride 2``, ``pad same``,
 ``weight he_normal``), flags (``nobias``, ``frozen``), and at most one trailing activation
-(``relu``), which becomes a separate layer. :data:`KINDS` is the table of all of that; the
-fields of each kind and their defaults are those of docs/ir.md.
+(``relu``), which becomes a separate layer. :data:`KINDS` holds all of that per kind, read off
+the layer-kind registry (:mod:`cnnspec.kinds`): a field's reader follows from its declared
+type and bounds, so the language accepts exactly what the IR schema does.
 
 Initializers that are left out (``weight_init``/``bias_init``) are filled in later from the
 model-wide default by the resolver, which knows it.
@@ -15,6 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.kinds import ACTIVATIONS as REGISTRY_ACTIVATIONS
+from cnnspec.kinds import ALIASES, Kind
+from cnnspec.kinds import KINDS as REGISTRY
+from cnnspec.kinds.fields import Field
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Dims, LayerStmt, Num, Value, Word, describe
 from cnnspec.lang.calls import Param, bind
@@ -34,92 +39,65 @@ def read_padding(value: Value, what: str) -> str | list[int]:
                     span=value.span, hint="e.g. pad same, pad valid, pad 1 or pad 1x2")
 
 
+def _reader(f: Field) -> Reader:
+    """How the language reads a value of field ``f``, from its declared type and bounds."""
+    if f.type == "count":
+        return read.hinted(read.positive_int, f.hint)
+    if f.type == "pair":
+        return read.pair
+    if f.type == "padding":
+        return read_padding
+    if f.type == "choice":
+        return lambda value, what: read.choice(value, f.words or f.name, list(f.options))
+    if f.type == "init":
+        return lambda value, what: read_init(value, "the weight initializer")
+    if f.type == "bias_init":
+        return lambda value, what: read_bias_init(value)
+    if f.low is not None and f.high is not None:
+        return read.hinted(read.in_range, f.hint, f.low, f.high, low_open=f.low_open,
+                           high_open=f.high_open)
+    if f.low == 0:
+        return read.hinted(read.positive_number if f.low_open else read.nonnegative_number,
+                           f.hint)
+    return read.number
+
+
 @dataclass(frozen=True)
-class Kind:
-    """One layer kind: its IR fields with defaults and how each may be written."""
+class Syntax:
+    """How the language writes one layer kind, read off its registry record."""
 
-    fields: dict  # IR field -> default, in IR order (None: filled in by the resolver)
-    positional: tuple[tuple[str, Reader], ...] = ()
-    options: dict[str, tuple[str, Reader]] = field(default_factory=dict)  # word -> (field, read)
-    flags: dict[str, tuple[str, object]] = field(default_factory=dict)  # word -> (field, value)
-    activation: bool = False  # may end with an activation, made a separate layer
-    merge: bool = False  # add/concat: takes >= 2 inputs, written as call arguments or `<-`
-    required: tuple[str, ...] = ()
+    kind: Kind
+    fields: dict  # IR field -> default, in IR order (None: required or filled in later)
+    positional: tuple[tuple[str, Reader], ...]
+    options: dict[str, tuple[str, Reader]]  # word -> (field, read)
+    flags: dict[str, tuple[str, object]]  # word -> (field, value)
+    required: tuple[str, ...]
+
+    @property
+    def activation(self) -> bool:  # may end with an activation, made a separate layer
+        return self.kind.takes_activation
+
+    @property
+    def merge(self) -> bool:  # add/concat: takes >= 2 inputs, written as call arguments or `<-`
+        return self.kind.merge
 
 
-def _size(v: Value, what: str) -> list[int]:
-    return read.pair(v, what)
+def _syntax(kind: Kind) -> Syntax:
+    by_name = kind.field_map
+    return Syntax(
+        kind=kind, fields=kind.ir_defaults(),
+        positional=tuple((name, _reader(by_name[name])) for name in kind.positional),
+        options={word: (f.name, _reader(f)) for f in kind.fields for word in f.option},
+        flags={f.flag[0]: (f.name, f.flag[1]) for f in kind.fields if f.flag},
+        required=tuple(f.name for f in kind.fields if f.required))
 
 
-# Readers of numbers whose hints say what the number means.
-FILTERS = read.hinted(read.positive_int, "the number of filters (output channels), "
-                      "e.g. conv 16 3x3")
-UNITS = read.hinted(read.positive_int, "the number of outputs, e.g. dense 10")
-DROP_P = read.hinted(read.in_range, "p is the probability of zeroing each value: 0 keeps "
-                     "them all, 0.5 is common; 1 would zero everything", 0, 1)
-SLOPE = read.hinted(read.nonnegative_number, "the slope for negative inputs, e.g. 0.01 or 0.2")
-ALPHA = read.hinted(read.positive_number, "the value large negative inputs approach is "
-                    "-alpha, e.g. 1.0")
-
-PARAM_FLAGS = {"nobias": ("bias", False), "frozen": ("trainable", False)}
-INIT_OPTIONS = {"weight": ("weight_init", lambda v, w: read_init(v, "the weight initializer")),
-                "bias": ("bias_init", lambda v, w: read_bias_init(v))}
-WINDOW_OPTIONS = {"stride": ("stride", _size), "pad": ("padding", read_padding),
-                  "padding": ("padding", read_padding)}
-
-KINDS: dict[str, Kind] = {
-    "conv": Kind(
-        fields={"filters": None, "kernel": None, "stride": [1, 1], "padding": "valid",
-                "dilation": [1, 1], "bias": True, "weight_init": None, "bias_init": None,
-                "trainable": True},
-        positional=(("filters", FILTERS), ("kernel", _size)),
-        options={**WINDOW_OPTIONS, "dilation": ("dilation", _size), **INIT_OPTIONS},
-        flags=PARAM_FLAGS, activation=True, required=("filters", "kernel")),
-    "dense": Kind(
-        fields={"units": None, "bias": True, "weight_init": None, "bias_init": None,
-                "trainable": True},
-        positional=(("units", UNITS),),
-        options=dict(INIT_OPTIONS), flags=PARAM_FLAGS, activation=True, required=("units",)),
-    "maxpool": Kind(fields={"size": None, "stride": None, "padding": "valid"},
-                    positional=(("size", _size),), options=dict(WINDOW_OPTIONS),
-                    required=("size",)),
-    "avgpool": Kind(fields={"size": None, "stride": None, "padding": "valid"},
-                    positional=(("size", _size),), options=dict(WINDOW_OPTIONS),
-                    required=("size",)),
-    "global_avgpool": Kind(fields={}),
-    "flatten": Kind(fields={}),
-    "relu": Kind(fields={}),
-    "tanh": Kind(fields={}),
-    "sigmoid": Kind(fields={}),
-    "softmax": Kind(fields={}),
-    "leaky_relu": Kind(fields={"slope": 0.01}, positional=(("slope", SLOPE),),
-                       options={"slope": ("slope", SLOPE)}),
-    "elu": Kind(fields={"alpha": 1.0}, positional=(("alpha", ALPHA),),
-                options={"alpha": ("alpha", ALPHA)}),
-    "dropout": Kind(fields={"p": None}, positional=(("p", DROP_P),), options={"p": ("p", DROP_P)},
-                    required=("p",)),
-    "batchnorm": Kind(
-        fields={"eps": 1e-5, "momentum": 0.1, "trainable": True},
-        options={"eps": ("eps", read.hinted(read.positive_number, "a small number added to "
-                                            "the variance before dividing, e.g. 1e-5")),
-                 "momentum": ("momentum", read.hinted(
-                     read.in_range, "the weight of each batch in the running statistics "
-                     "(PyTorch's meaning), e.g. 0.1", 0, 1, high_open=False))},
-        flags={"frozen": ("trainable", False)}, activation=True),
-    "add": Kind(fields={}, activation=True, merge=True),
-    "concat": Kind(fields={}, activation=True, merge=True),
-}
-
-KIND_ALIASES = {"conv2d": "conv", "fc": "dense", "linear": "dense", "bn": "batchnorm",
-                "gap": "global_avgpool", "max_pool": "maxpool", "avg_pool": "avgpool",
-                "cat": "concat"}
+KINDS: dict[str, Syntax] = {name: _syntax(kind) for name, kind in REGISTRY.items()}
 
 # Activations that may end a conv/dense/batchnorm/add/concat line, with their parameters.
 ACTIVATIONS: dict[str, list[Param]] = {
-    "relu": [], "tanh": [], "sigmoid": [], "softmax": [],
-    "leaky_relu": [Param("slope", 0.01, SLOPE)],
-    "elu": [Param("alpha", 1.0, ALPHA)],
-}
+    name: [Param(f.name, f.default, _reader(f)) for f in kind.fields]
+    for name, kind in REGISTRY_ACTIVATIONS.items()}
 
 
 @dataclass
@@ -137,7 +115,7 @@ STATEMENT_KEYWORDS = ("model", "input", "default", "output", "repeat", "train")
 
 
 def read_kind(head: Word | Call) -> str:
-    name = KIND_ALIASES.get(head.name, head.name)
+    name = ALIASES.get(head.name, head.name)
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
@@ -161,12 +139,13 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
             raise SpecError(f"{kind_name} layer {display} needs {_describe_field(name)}",
                             span=stmt.head.span, hint=_usage(kind_name))
     _check_consistency(layer, display)
-    if "stride" in layer.fields and layer.fields["stride"] is None:
-        layer.fields["stride"] = list(layer.fields["size"])  # a pooling window's default stride
+    for f in kind.kind.fields:  # a pooling window's stride defaults to its size
+        if f.default_from and layer.fields[f.name] is None:
+            layer.fields[f.name] = list(layer.fields[f.default_from])
     return layer
 
 
-def _call_items(head: Call, kind: Kind, layer: ReadLayer) -> list[Value]:
+def _call_items(head: Call, kind: Syntax, layer: ReadLayer) -> list[Value]:
     """A head written as a call: ``add(a, b)`` names inputs, ``leaky_relu(0.2)`` /
     ``dropout(p=0.5)`` give values. Keywords become `option value` pairs."""
     if kind.merge:
@@ -185,7 +164,7 @@ def _call_items(head: Call, kind: Kind, layer: ReadLayer) -> list[Value]:
     return items
 
 
-def _read_items(items: list[Value], kind: Kind, layer: ReadLayer, display: str) -> None:
+def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str) -> None:
     slots = list(kind.positional)
     i = 0
     while i < len(items):
@@ -233,7 +212,7 @@ def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
     layer.activation = (item.name, params, item.span)
 
 
-def _unexpected(item: Value, kind: Kind, kind_name: str, display: str,
+def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                 before: Value | None) -> SpecError:
     if isinstance(item, (Word, Call)):
         valid = list(kind.options) + list(kind.flags)
@@ -270,31 +249,16 @@ def _check_consistency(layer: ReadLayer, display: str) -> None:
                         hint="drop `nobias` to keep a bias, or drop its initializer")
 
 
-USAGE = {
-    "conv": "conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] "
-            "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
-    "dense": "dense UNITS [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], "
-             "e.g. dense 10",
-    "maxpool": "maxpool SIZE [stride S] [pad P], e.g. maxpool 2",
-    "avgpool": "avgpool SIZE [stride S] [pad P], e.g. avgpool 2x2 stride 2",
-    "dropout": "dropout P with 0 <= P < 1, e.g. dropout 0.25",
-    "leaky_relu": "leaky_relu [SLOPE], e.g. leaky_relu 0.2",
-    "elu": "elu [ALPHA]",
-    "batchnorm": "batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
-    "add": "add(a, b) or add <- a, b",
-    "concat": "concat(a, b) or concat <- a, b",
-}
-
-
 def _usage(kind: str) -> str:
-    return "usage: " + USAGE.get(kind, kind)
+    return "usage: " + (REGISTRY[kind].usage or kind)
 
 
 def _field_words(field_name: str) -> str:
-    return {"filters": "number of filters", "kernel": "kernel size", "units": "number of units",
-            "size": "window size", "p": "dropout probability", "padding": "padding",
-            "weight_init": "the weight initializer", "bias_init": "the bias initializer",
-            "bias": "nobias", "trainable": "frozen"}.get(field_name, field_name)
+    """How messages name a field: its registry ``words`` ("number of filters") or its name."""
+    for kind in REGISTRY.values():
+        if field_name in kind.field_map:
+            return kind.field_map[field_name].described
+    return field_name
 
 
 def _describe_field(field_name: str) -> str:

@@ -22,12 +22,11 @@ from pathlib import Path
 from cnnspec.check.lints import identical_start
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import RunError
+from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.render import palette
 from cnnspec.render.backend import render_source
 from cnnspec.render.kernel_table import is_fixed, kernels_html
 from cnnspec.render.layer_text import (
-    ACTIVATIONS,
-    WEIGHTED,
     compact_hyperparams,
     count_text,
     hyperparams,
@@ -47,7 +46,7 @@ LEGEND_ID = "legend."
 FONT = "Helvetica"
 # Layers that only transform values in place (or reshape them): in the minimal diagram they
 # are listed in the node of the layer they follow instead of getting a node of their own.
-FOLDABLE = ACTIVATIONS | {"batchnorm", "dropout", "flatten"}
+FOLDABLE_FAMILIES = ("activation", "norm", "dropout", "reshape")
 
 
 @dataclass
@@ -94,7 +93,7 @@ def units(checked: CheckedSpec, detail: str = "full") -> list[Unit]:
     out: list[Unit] = []
     for layer in checked.layers:
         previous = out[-1] if out else None
-        if (detail == "minimal" and previous is not None and layer.kind in FOLDABLE
+        if (detail == "minimal" and previous is not None and KINDS[layer.kind].family in FOLDABLE_FAMILIES
                 and layer.inputs == [previous.last.name]
                 and consumers.get(previous.last.name) == 1
                 and layer.ir.get("group") == previous.group):
@@ -130,13 +129,13 @@ def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool) -> list[str]:
     if layer.weight_init is not None:
         rows.append(_row("W: " + init_text(layer.weight_init)))
         if symmetric:
-            what = "filters" if layer.kind == "conv" else "units"
+            what = KINDS[layer.kind].noun
             rows.append(_row(SYMMETRY_WARNING.format(what), colour=WARNING_COLOUR))
         if is_fixed(layer.weight_init):
             kernels = kernels_html(layer)
             if kernels:
                 rows.append(f'<tr><td align="center">{kernels}</td></tr>')
-    if with_bias and layer.kind in WEIGHTED:
+    if with_bias and is_weighted(layer.kind):
         rows.append(_row("b: " + (init_text(layer.bias_init) if layer.bias_init is not None
                                   else "none")))
     return rows
@@ -172,7 +171,7 @@ def minimal_label(unit: Unit, symmetric: bool = False) -> str:
     setting = compact_hyperparams(unit.head)
     if setting:
         rows.append(_row(setting))
-    if unit.head.kind in WEIGHTED:
+    if is_weighted(unit.head.kind):
         rows += _init_rows(unit.head, with_bias=False, symmetric=symmetric)
     rows.append(_footer(unit))
     return _table(rows, frozen, unit.head.kind)

@@ -12,6 +12,7 @@ from html import escape
 from cnnspec.check.model import LayerInfo
 from cnnspec.init.catalogue import KERNEL_NAMES
 from cnnspec.init.info import InitInfo
+from cnnspec.kinds import KINDS
 
 # Larger kernels would make the node wider than the rest of the diagram.
 MAX_SIDE = 7
@@ -29,7 +30,7 @@ def kernel_matrices(layer: LayerInfo) -> list[tuple[str, list[list[float]]]]:
     """
     init = layer.ir.get("weight_init") or {}
     shape = layer.weight_shape
-    if layer.kind != "conv" or init.get("name") not in KERNEL_NAMES or shape is None:
+    if KINDS[layer.kind].family != "conv" or init.get("name") not in KERNEL_NAMES or shape is None:
         return []
     if shape[2] > MAX_SIDE or shape[3] > MAX_SIDE:
         return []

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
 from cnnspec.init.info import InitInfo
+from cnnspec.kinds import KINDS
+from cnnspec.kinds.text import number_text as _number
+from cnnspec.kinds.text import pads_text as written_pads_text
+from cnnspec.kinds.text import pair_text, step_text
 
-ACTIVATIONS = frozenset({"relu", "leaky_relu", "elu", "tanh", "sigmoid", "softmax"})
-WEIGHTED = frozenset({"conv", "dense"})
+__all__ = ["pair_text", "step_text"]
 
 
 def shape_text(shape) -> str:
@@ -23,73 +26,22 @@ def count_text(n: int) -> str:
     return f"{int(n):,}"
 
 
-def pair_text(pair) -> str:
-    """``[5, 5]`` -> ``5x5``; a pair with equal halves still shows both (it is a 2-D size)."""
-    return f"{int(pair[0])}x{int(pair[1])}"
-
-
-def step_text(pair) -> str:
-    """A stride or dilation: ``[2, 2]`` -> ``2``, ``[1, 2]`` -> ``1x2``."""
-    return str(int(pair[0])) if pair[0] == pair[1] else pair_text(pair)
-
-
 def pads_text(layer: LayerInfo) -> str:
     """Resolved padding; ``same`` keeps its name and shows the pixels it became."""
-    written = layer.ir.get("padding", "valid")
-    pads = layer.pads or (0, 0, 0, 0)
-    top, bottom, left, right = pads
-    if top == bottom == left == right:
-        amount = str(top)
-    elif top == bottom and left == right:
-        amount = f"{top}x{left}"
-    else:
-        amount = f"t{top} b{bottom} l{left} r{right}"
-    return f"same ({amount})" if written == "same" else amount
-
-
-def _number(x: float) -> str:
-    return f"{x:.3g}"
+    return written_pads_text(layer.ir.get("padding", "valid"), layer.pads)
 
 
 def hyperparams(layer: LayerInfo) -> list[str]:
     """The settings that define a layer, one short phrase per line (may be empty)."""
-    ir = layer.ir
-    kind = layer.kind
-    if kind == "conv":
-        noun = "filter" if ir["filters"] == 1 else "filters"
-        lines = [f"{ir['filters']} {noun} {pair_text(ir['kernel'])}",
-                 (f"stride {step_text(ir['stride'])}, pad {pads_text(layer)}, "
-                 f"dilation {step_text(ir['dilation'])}")]
-        return lines
-    if kind == "dense":
-        return [f"{ir['units']} units"]
-    if kind in ("maxpool", "avgpool"):
-        return [(f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
-                f"pad {pads_text(layer)}")]
-    if kind == "leaky_relu":
-        return [f"slope {_number(ir['slope'])}"]
-    if kind == "elu":
-        return [f"alpha {_number(ir['alpha'])}"]
-    if kind == "dropout":
-        return [f"p = {_number(ir['p'])}"]
-    if kind == "batchnorm":
-        return [f"eps {_number(ir['eps'])}, momentum {_number(ir['momentum'])}"]
-    return []
+    return KINDS[layer.kind].phrases(layer.ir, layer.pads)
 
 
 def compact_hyperparams(layer: LayerInfo) -> str:
     """One phrase for the minimal diagram: ``16 filters 3x3 /2`` for a conv with stride 2,
     ``2x2 /2`` for a pool (``/s`` is the stride, ``dN`` a dilation)."""
-    ir = layer.ir
-    if layer.kind == "conv":
-        stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
-        dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
-        noun = "filter" if ir["filters"] == 1 else "filters"
-        return f"{ir['filters']} {noun} {pair_text(ir['kernel'])}{stride}{dilation}"
-    if layer.kind == "dense":
-        return f"{ir['units']} units"
-    if layer.kind in ("maxpool", "avgpool"):
-        return f"{pair_text(ir['size'])} /{step_text(ir['stride'])}"
+    compact = KINDS[layer.kind].compact
+    if compact is not None:
+        return compact(layer.ir)
     hyper = hyperparams(layer)
     return hyper[0] if hyper else ""
 

@@ -7,6 +7,8 @@ for the common forms of colour blindness when paired with the text labels every 
 """
 from __future__ import annotations
 
+from cnnspec.kinds import KINDS
+
 # family -> (fill for diagram nodes, strong colour for lines and titles)
 FAMILIES: dict[str, tuple[str, str]] = {
     "input": ("#e5e5e5", "#525252"),
@@ -18,26 +20,6 @@ FAMILIES: dict[str, tuple[str, str]] = {
     "dropout": ("#f2f2f2", "#999999"),
     "reshape": ("#e5d8bd", "#a65628"),
     "merge": ("#fbb4ae", "#e41a1c"),
-}
-
-KIND_FAMILY: dict[str, str] = {
-    "input": "input",
-    "conv": "conv",
-    "dense": "dense",
-    "maxpool": "pool",
-    "avgpool": "pool",
-    "global_avgpool": "pool",
-    "relu": "activation",
-    "leaky_relu": "activation",
-    "elu": "activation",
-    "tanh": "activation",
-    "sigmoid": "activation",
-    "softmax": "activation",
-    "batchnorm": "norm",
-    "dropout": "dropout",
-    "flatten": "reshape",
-    "add": "merge",
-    "concat": "merge",
 }
 
 # Frozen (trainable = false) layers are drawn greyed out whatever their kind.
@@ -57,8 +39,10 @@ IMAGE_CMAP = "gray"
 
 
 def family(kind: str) -> str:
-    """The colour family of a layer kind; unknown kinds fall back to the neutral 'input' grey."""
-    return KIND_FAMILY.get(kind, "input")
+    """The colour family of a layer kind (its registry family); the network's input and
+    unknown kinds fall back to the neutral 'input' grey."""
+    record = KINDS.get(kind)
+    return record.family if record is not None else "input"
 
 
 def fill(kind: str) -> str:

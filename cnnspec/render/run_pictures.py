@@ -14,6 +14,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import RunError
+from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
 
@@ -22,7 +23,7 @@ INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/r
 
 def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
     """The conv layers of a spec, in order."""
-    return [layer for layer in checked.layers if layer.kind == "conv"]
+    return [layer for layer in checked.layers if KINDS[layer.kind].family == "conv"]
 
 
 def pick_conv_layer(checked: CheckedSpec, name: str | None = None) -> LayerInfo:

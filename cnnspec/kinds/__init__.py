@@ -1,0 +1,28 @@
+"""The layer-kind registry: one :class:`Kind` record per kind of layer the language has.
+
+``KINDS`` maps each kind's name to its record and ``ALIASES`` each alias to a name; every stage
+asks here instead of keeping a table of its own (see :mod:`cnnspec.kinds.catalogue`).
+"""
+from __future__ import annotations
+
+from cnnspec.kinds.catalogue import ALL
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Shape
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in ALL}
+ALIASES: dict[str, str] = {alias: kind.name for kind in ALL for alias in kind.aliases}
+ACTIVATIONS: dict[str, Kind] = {name: k for name, k in KINDS.items() if k.is_activation}
+
+
+def kind_of(name: str) -> Kind | None:
+    """The record of kind ``name`` (or of an alias of it); None for an unknown name."""
+    return KINDS.get(ALIASES.get(name, name))
+
+
+def is_weighted(kind: str) -> bool:
+    """Whether layers of ``kind`` have a weight the spec initialises (conv, dense, ...)."""
+    record = KINDS.get(kind)
+    return record is not None and record.weighted
+
+
+__all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",
+           "KindError", "Shape", "is_weighted", "kind_of"]

@@ -1,0 +1,323 @@
+"""Every layer kind of the language, one record each (see :class:`cnnspec.kinds.kind.Kind`).
+
+Adding a kind is one record here plus its engine op; the language, the JSON Schema, the checker,
+the compiler, pictures, the docs table and the generated tests follow from the record.
+Parameter layouts are PyTorch's: conv weight ``(out, in, kh, kw)``, dense weight ``(out, in)``,
+bias ``(out,)``; fans are :func:`cnnspec.init.fans.fans` of the weight's shape.
+"""
+from __future__ import annotations
+
+import math
+
+from cnnspec.engine import layers as L
+from cnnspec.init.fans import fans
+from cnnspec.kinds import fields as F
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
+from cnnspec.kinds.shape_rules import (
+    listed,
+    needs_flat,
+    needs_map,
+    only_input,
+    window,
+)
+from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
+
+# ---------------------------------------------------------------------------- conv and dense
+
+
+def _conv_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    pads, (h, w) = window(ir, shape, "kernel", tuple(ir["dilation"]))
+    out_c, in_c = ir["filters"], shape[0]
+    weight = (out_c, in_c, *ir["kernel"])
+    fan_in, fan_out = fans(weight)
+    return Inferred((out_c, h, w), pads=pads, weight=weight,
+                    bias=(out_c,) if ir["bias"] else None, fan_in=fan_in, fan_out=fan_out,
+                    macs=out_c * h * w * fan_in)
+
+
+def _conv_build(b: Build):
+    return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
+                    trainable=b.ir["trainable"])
+
+
+def _conv_phrases(ir: dict, pads) -> list[str]:
+    return [f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}",
+            f"stride {step_text(ir['stride'])}, pad {pads_text(ir['padding'], pads)}, "
+            f"dilation {step_text(ir['dilation'])}"]
+
+
+def _conv_compact(ir: dict) -> str:
+    """``16 filters 3x3 /2`` for stride 2 (``/s`` the stride, ``dN`` a dilation)."""
+    stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
+    dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
+    return f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}{stride}{dilation}"
+
+
+def _torch_pad(t, pads, value=0.0):
+    top, bottom, left, right = pads
+    return t.nn.ConstantPad2d((left, right, top, bottom), value)
+
+
+def _conv_torch(t, ir: dict, in_shapes, inferred: Inferred):
+    conv = t.nn.Conv2d(in_shapes[0][0], ir["filters"], tuple(ir["kernel"]),
+                     stride=tuple(ir["stride"]), dilation=tuple(ir["dilation"]), bias=ir["bias"])
+    return t.nn.Sequential(_torch_pad(t, inferred.pads), conv)
+
+
+def _dense_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_flat(ir, shape)
+    weight = (ir["units"], shape[0])
+    fan_in, fan_out = fans(weight)
+    return Inferred((ir["units"],), weight=weight, bias=(ir["units"],) if ir["bias"] else None,
+                    fan_in=fan_in, fan_out=fan_out, macs=ir["units"] * shape[0])
+
+
+PARAMETER_FIELDS = (F.BIAS, F.WEIGHT_INIT, F.BIAS_INIT, F.TRAINABLE)
+STRIDE = F.pair("stride", default=(1, 1), option=("stride",))
+
+CONV = Kind(
+    "conv", "2-D convolution (cross-correlation) with F filters", "conv",
+    infer=_conv_infer, build=_conv_build,
+    fields=(F.count("filters", "number of filters",
+                    "the number of filters (output channels), e.g. conv 16 3x3"),
+            F.pair("kernel", "kernel size"), STRIDE, F.padding(),
+            F.pair("dilation", default=(1, 1), option=("dilation",)), *PARAMETER_FIELDS),
+    positional=("filters", "kernel"),
+    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] "
+          "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
+    aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
+    phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch,
+    examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
+              Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],
+                                     "dilation": [2, 1], "padding": [1, 0]}),
+              Example(((2, 5, 5),), {"filters": 2, "kernel": [1, 1], "bias": False})))
+
+DENSE = Kind(
+    "dense", "fully connected: every output a weighted sum of every input", "dense",
+    infer=_dense_infer,
+    build=lambda b: L.Dense(b.weight, b.bias, trainable=b.ir["trainable"]),
+    fields=(F.count("units", "number of units", "the number of outputs, e.g. dense 10"),
+            *PARAMETER_FIELDS),
+    positional=("units",),
+    usage="dense UNITS [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. dense 10",
+    aliases=("fc", "linear"), takes_activation=True, size_field="units", noun="units",
+    phrases=lambda ir, pads: [f"{ir['units']} units"],
+    compact=lambda ir: f"{ir['units']} units",
+    torch=lambda t, ir, ins, inf: t.nn.Linear(ins[0][0], ir["units"], bias=ir["bias"]),
+    examples=(Example(((6,),), {"units": 3}), Example(((5,),), {"units": 2, "bias": False})))
+
+# ---------------------------------------------------------------------------- pooling
+
+
+def _pool_padding_fits(ir: dict) -> None:
+    """Explicit pooling padding may be at most half the window (PyTorch's rule): with more, some
+    windows would cover padding only, and a max-pool would output -inf there."""
+    padding, size = ir["padding"], ir["size"]
+    if isinstance(padding, str) or all(p <= k // 2 for p, k in zip(padding, size)):
+        return
+    raise KindError(
+        f"padding {pair_text(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
+        f"{pair_text(size)} window, so some windows would hold nothing but padding", "padding",
+        hint=f"use at most {pair_text([k // 2 for k in size])}, or `pad same`")
+
+
+def _pool_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    _pool_padding_fits(ir)
+    pads, (h, w) = window(ir, shape, "size", (1, 1))
+    return Inferred((shape[0], h, w), pads=pads)
+
+
+def _pool_phrases(ir: dict, pads) -> list[str]:
+    return [f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
+            f"pad {pads_text(ir['padding'], pads)}"]
+
+
+def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_value: float,
+               aliases: tuple[str, ...]) -> Kind:
+    def torch(t, ir, ins, inferred):
+        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value),
+                               getattr(t.nn, torch_module)(tuple(ir["size"]), tuple(ir["stride"])))
+
+    return Kind(
+        name, summary, "pool", infer=_pool_infer,
+        build=lambda b: L.Pool(reduce, tuple(b.ir["size"]), tuple(b.ir["stride"]),
+                               tuple(b.pads)),
+        fields=(F.pair("size", "window size"),
+                F.pair("stride", option=("stride",), default_from="size"), F.padding()),
+        positional=("size",),
+        usage=f"{name} SIZE [stride S] [pad P], e.g. {name} 2", aliases=aliases,
+        phrases=_pool_phrases,
+        compact=lambda ir: f"{pair_text(ir['size'])} /{step_text(ir['stride'])}",
+        torch=torch,
+        examples=(Example(((3, 7, 8),), {"size": [2, 2], "stride": [2, 2]}),
+                  Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
+                  Example(((2, 7, 8),), {"size": [3, 2], "stride": [1, 2], "padding": "same"})))
+
+
+MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", "MaxPool2d",
+                     -math.inf, ("max_pool",))
+AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros)",
+                     "AvgPool2d", 0.0, ("avg_pool",))
+
+
+def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    return Inferred((shape[0],))
+
+
+GLOBAL_AVGPOOL = Kind(
+    "global_avgpool", "(C, H, W) -> (C,): the mean of each channel", "pool",
+    infer=_global_pool_infer, build=lambda b: L.GlobalAvgPool(), aliases=("gap",),
+    torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1), t.nn.Flatten()),
+    examples=(Example(((3, 4, 5),)),))
+
+FLATTEN = Kind(
+    "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
+    infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
+    build=lambda b: L.Flatten(), torch=lambda t, ir, ins, inf: t.nn.Flatten(),
+    examples=(Example(((3, 2, 4),)),))
+
+# ---------------------------------------------------------------------------- activations
+
+
+def _same_shape(ir: dict, in_shapes) -> Inferred:
+    return Inferred(only_input(in_shapes))
+
+
+def _activation(name: str, summary: str, torch, signal_factor=lambda ir: 1.0,
+                fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None) -> Kind:
+    """An elementwise activation; its fields are the keyword arguments of its engine op.
+
+    ``signal_factor``: ``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``, the factor by
+    which it scales the signal's second moment (Glorot & Bengio 2010; He et al. 2015).
+    """
+    return Kind(
+        name, summary, "activation", infer=_same_shape,
+        build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
+        fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
+        signal=lambda ir, moments, shapes: signal_factor(ir) * moments[0],
+        phrases=phrases or (lambda ir, pads: []), torch=torch,
+        examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),))
+
+
+RELU = _activation("relu", "max(x, 0)", lambda t, ir, ins, inf: t.nn.ReLU(),
+                   signal_factor=lambda ir: 0.5)
+TANH = _activation("tanh", "tanh(x)", lambda t, ir, ins, inf: t.nn.Tanh())
+SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda t, ir, ins, inf: t.nn.Sigmoid())
+SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
+                      lambda t, ir, ins, inf: t.nn.Softmax(dim=1))
+LEAKY_RELU = _activation(
+    "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
+    lambda t, ir, ins, inf: t.nn.LeakyReLU(ir["slope"]),
+    signal_factor=lambda ir: (1 + ir["slope"] ** 2) / 2,
+    fields=(F.number("slope", 0.01, "the slope for negative inputs, e.g. 0.01 or 0.2", low=0),),
+    usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2",
+    phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
+ELU = _activation(
+    "elu", "x, or alpha·(exp(x) - 1) below 0 (Clevert et al. 2016)",
+    lambda t, ir, ins, inf: t.nn.ELU(ir["alpha"]),
+    fields=(F.number("alpha", 1.0, "the value large negative inputs approach is -alpha, "
+                     "e.g. 1.0", low=0, low_open=True),),
+    usage="elu [ALPHA]", phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
+
+# ---------------------------------------------------------------------------- the rest
+
+DROPOUT = Kind(
+    "dropout", "zeroes each value with probability p while training (inverted dropout)",
+    "dropout", infer=_same_shape, build=lambda b: L.Dropout(b.ir["p"], b.dropout_rng),
+    fields=(F.number("p", F.REQUIRED, "p is the probability of zeroing each value: 0 keeps "
+                     "them all, 0.5 is common; 1 would zero everything", low=0, high=1,
+                     high_open=True, words="dropout probability"),),
+    positional=("p",), usage="dropout P with 0 <= P < 1, e.g. dropout 0.25",
+    phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"],
+    torch=lambda t, ir, ins, inf: t.nn.Dropout(ir["p"]),
+    examples=(Example(((3, 2, 2),), {"p": 0.0}),))
+
+
+def _batchnorm_infer(ir: dict, in_shapes) -> Inferred:
+    """Per-channel (or per-feature) scale and shift: 2 * C parameters (the running statistics
+    are buffers, not parameters)."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
+
+
+def _batchnorm_torch(t, ir, ins, inf):
+    module = t.nn.BatchNorm2d if len(ins[0]) == 3 else t.nn.BatchNorm1d
+    return module(ins[0][0], eps=ir["eps"], momentum=ir["momentum"])
+
+
+BATCHNORM = Kind(
+    "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
+    "norm", infer=_batchnorm_infer,
+    build=lambda b: L.BatchNorm(b.output_shape[0], b.dtype, momentum=b.ir["momentum"],
+                                eps=b.ir["eps"], trainable=b.ir["trainable"]),
+    fields=(F.number("eps", 1e-5, "a small number added to the variance before dividing, "
+                     "e.g. 1e-5", low=0, low_open=True),
+            F.number("momentum", 0.1, "the weight of each batch in the running statistics "
+                     "(PyTorch's meaning), e.g. 0.1", low=0, high=1),
+            F.TRAINABLE),
+    usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
+    aliases=("bn",), takes_activation=True,
+    fixed_inits=({"name": "ones"}, {"name": "zeros"}),
+    signal=lambda ir, moments, shapes: 1.0,
+    phrases=lambda ir, pads: [f"eps {number_text(ir['eps'])}, "
+                              f"momentum {number_text(ir['momentum'])}"],
+    torch=_batchnorm_torch,
+    examples=(Example(((3, 3, 3),)), Example(((5,),))))
+
+
+def _add_infer(ir: dict, in_shapes) -> Inferred:
+    if any(s != in_shapes[0] for s in in_shapes):
+        raise KindError(
+            f"add '{ir['name']}' sums inputs of equal shape, but got {listed(ir, in_shapes)}",
+            "inputs", hint="make the branches agree: the same number of filters, and the same "
+                           "stride and padding (a 1x1 conv can adapt the channels of a shortcut)")
+    return Inferred(in_shapes[0])
+
+
+def _concat_infer(ir: dict, in_shapes) -> Inferred:
+    if any(len(s) != 3 for s in in_shapes) or len({s[1:] for s in in_shapes}) != 1:
+        raise KindError(
+            f"concat '{ir['name']}' joins (C, H, W) feature maps of equal H and W along the "
+            f"channels, but got {listed(ir, in_shapes)}", "inputs",
+            hint="give the branches the same stride and padding (`pad same` keeps H and W)")
+    return Inferred((sum(s[0] for s in in_shapes),) + in_shapes[0][1:])
+
+
+def _concat_signal(ir: dict, moments: list[float], shapes) -> float:
+    """Concatenation averages its inputs' second moments over the channels."""
+    channels = [s[0] for s in shapes]
+    return sum(c * q for c, q in zip(channels, moments)) / sum(channels)
+
+
+def _torch_merge(t, combine):
+    class Merge(t.nn.Module):
+        def forward(self, *xs):
+            return combine(xs)
+
+    return Merge()
+
+
+ADD = Kind(
+    "add", "elementwise sum of >= 2 equally shaped inputs", "merge", infer=_add_infer,
+    build=lambda b: L.Merge("add"), usage="add(a, b) or add <- a, b",
+    takes_activation=True, merge=True,
+    signal=lambda ir, moments, shapes: sum(moments),  # independent branches: moments add
+    torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: sum(xs[1:], xs[0])),
+    examples=(Example(((2, 3, 3), (2, 3, 3), (2, 3, 3))),))
+
+CONCAT = Kind(
+    "concat", "channel concatenation of >= 2 inputs", "merge", infer=_concat_infer,
+    build=lambda b: L.Merge("concat"), usage="concat(a, b) or concat <- a, b",
+    aliases=("cat",), takes_activation=True, merge=True, signal=_concat_signal,
+    torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
+    examples=(Example(((1, 3, 3), (3, 3, 3))),))
+
+ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, FLATTEN, RELU, TANH, SIGMOID, SOFTMAX,
+       LEAKY_RELU, ELU, DROPOUT, BATCHNORM, ADD, CONCAT)

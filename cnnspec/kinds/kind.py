@@ -1,0 +1,123 @@
+"""The record that declares one layer kind, and what its functions take and give.
+
+Everything cnnspec knows about a kind is in its :class:`Kind`: its IR fields (with defaults and
+bounds), how the language writes it, its shape inference and parameter shapes, its flags, how
+the engine builds it, its PyTorch counterpart and how pictures describe it. The language, the
+JSON Schema, the checker, the compiler, the diagram, the docs and the cross-check tests read
+it; none of them names a kind in a table of its own.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cnnspec.kinds.fields import Field
+
+Shape = tuple[int, ...]  # one example's shape: (C, H, W) or (F,)
+
+
+class KindError(Exception):
+    """A layer that does not fit its input, in the user's terms; the checker locates it at the
+    layer's ``field`` (or the layer itself)."""
+
+    def __init__(self, message: str, field: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message, self.field, self.hint = message, field, hint
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What shape inference finds for one layer: its output shape and, for a layer with
+    parameters, their shapes (PyTorch layouts), fans and multiply-adds per example."""
+
+    output: Shape
+    pads: tuple[int, int, int, int] | None = None  # resolved (top, bottom, left, right)
+    weight: Shape | None = None
+    bias: Shape | None = None
+    fan_in: int | None = None
+    fan_out: int | None = None
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class Build:
+    """What the compiler hands a kind's engine builder: the layer's IR, its output shape and
+    resolved pads, its drawn parameters (None without) and the model's dropout stream."""
+
+    ir: dict
+    output_shape: tuple[int, ...]
+    pads: tuple[int, int, int, int] | None
+    weight: object
+    bias: object
+    dtype: object
+    dropout_rng: object
+
+
+@dataclass(frozen=True)
+class Example:
+    """A small case of a kind, for the tests generated from the registry: the input shape(s)
+    (without batch) and the fields that differ from the defaults."""
+
+    inputs: tuple[Shape, ...]
+    fields: dict = field(default_factory=dict)
+
+
+def identity_signal(ir: dict, moments: list[float], shapes: list[Shape]) -> float:
+    """A layer that keeps the second moment of its input."""
+    return moments[0]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One layer kind.
+
+    ``family`` groups kinds for colours and roles: conv, dense, pool, activation, norm,
+    dropout, reshape, merge. ``positional``: the fields that values without an option word
+    fill, in order. ``usage``: the usage line hints show. ``takes_activation``: a line of
+    this kind may end with an activation (made a separate layer). ``merge``: takes two or
+    more inputs. ``size_field``/``noun``: the field that sizes the output and what its
+    elements are called (filters, units). ``fixed_inits``: the (weight, bias) inits of a layer
+    with parameters but no init fields (batch norm). ``signal``: how the second moment of the
+    signal changes through it at init (weighted kinds: from their init, see check.signal).
+    ``phrases``: short descriptions of its settings for pictures. ``torch``: ``(nn, ir,
+    in_shapes, inferred) -> module`` builds, from the ``torch`` module, the PyTorch module
+    that computes the same (its parameters' names end in ``weight``/``bias`` alike).
+    """
+
+    name: str
+    summary: str
+    family: str
+    infer: Callable[[dict, list[Shape]], Inferred]
+    build: Callable[[Build], object]
+    fields: tuple[Field, ...] = ()
+    positional: tuple[str, ...] = ()
+    usage: str = ""
+    aliases: tuple[str, ...] = ()
+    takes_activation: bool = False
+    merge: bool = False
+    size_field: str | None = None
+    noun: str | None = None
+    fixed_inits: tuple[dict, dict] | None = None
+    signal: Callable[[dict, list[float], list[Shape]], float] = identity_signal
+    phrases: Callable[[dict, object], list[str]] = lambda ir, info: []
+    compact: Callable[[dict, object], str] | None = None
+    torch: Callable | None = None
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def weighted(self) -> bool:
+        """A layer whose weight (and optional bias) the spec initialises."""
+        return any(f.type == "init" for f in self.fields)
+
+    @property
+    def is_activation(self) -> bool:
+        """An activation: it may also end another layer's line (``conv 8 3x3 relu``)."""
+        return self.family == "activation"
+
+    @property
+    def field_map(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    def ir_defaults(self) -> dict:
+        """The kind's IR fields, in IR order, with their defaults (None: filled in later)."""
+        return {f.name: f.resolved_default() for f in self.fields}

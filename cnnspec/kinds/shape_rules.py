@@ -1,0 +1,66 @@
+"""Shape inference shared by several layer kinds, in the user's terms.
+
+Shapes exclude the batch axis: a feature map is ``(C, H, W)``, a flat vector ``(F,)``. Window
+output sizes come from :mod:`cnnspec.shapes` only (the engine uses the same formulas). Errors
+are :class:`KindError` naming the layer's field; the checker locates them in the spec.
+"""
+from __future__ import annotations
+
+from cnnspec import shapes
+from cnnspec.kinds.kind import KindError, Shape
+
+
+def dims(shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+def shape_text(shape: Shape) -> str:
+    """``(16, 8, 8)`` or ``(120,)``, as summaries and messages write a shape."""
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+def only_input(in_shapes: list[Shape]) -> Shape:
+    (shape,) = in_shapes
+    return shape
+
+
+def needs_map(ir: dict, shape: Shape) -> None:
+    """A window layer needs a (C, H, W) feature map, not a flat vector."""
+    if len(shape) != 3:
+        raise KindError(
+            f"{ir['kind']} layer '{ir['name']}' needs a (C, H, W) feature map, but its "
+            f"input '{ir['inputs'][0]}' is a flat vector {shape_text(shape)}",
+            hint="put convolution and pooling layers before `flatten`/`global_avgpool`")
+
+
+def needs_flat(ir: dict, shape: Shape) -> None:
+    if len(shape) != 1:
+        raise KindError(
+            f"{ir['kind']} layer '{ir['name']}' needs a flat input, but its input "
+            f"'{ir['inputs'][0]}' is a {shape_text(shape)} feature map",
+            hint="add `flatten` (or `global_avgpool`) before it")
+
+
+def window(ir: dict, shape: Shape, size_field: str, dilation) -> tuple:
+    """Resolved padding and (H_out, W_out) of a window layer; an error if it does not fit."""
+    size = tuple(ir[size_field])
+    stride = tuple(ir["stride"])
+    hw = shape[1:]
+    pads = shapes.resolve_padding(ir["padding"], hw, size, stride, dilation)
+    out_hw = shapes.window_output_hw(hw, size, stride, pads, dilation)
+    if min(out_hw) >= 1:
+        return pads, out_hw
+    effective = tuple(shapes.effective_size(k, d) for k, d in zip(size, dilation))
+    what = "kernel" if size_field == "kernel" else "window"
+    dilated = f" (dilated to {dims(effective)})" if effective != size else ""
+    padded = (hw[0] + pads[0] + pads[1], hw[1] + pads[2] + pads[3])
+    pad_text = f", {dims(padded)} after padding" if padded != hw else ""
+    raise KindError(
+        f"the {dims(size)} {what}{dilated} of {ir['kind']} '{ir['name']}' is larger than "
+        f"its input there: {dims(hw)}{pad_text} (input '{ir['inputs'][0]}' gives "
+        f"{shape_text(shape)})", size_field,
+        hint="use `pad same`, a smaller kernel, or less stride/pooling before this layer")
+
+
+def listed(ir: dict, in_shapes: list[Shape]) -> str:
+    return ", ".join(f"'{n}' {shape_text(s)}" for n, s in zip(ir["inputs"], in_shapes))
