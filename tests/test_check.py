@@ -24,7 +24,7 @@ def conv(name, filters, kernel, inputs, stride=(1, 1), padding="valid", dilation
     return {"name": name, "kind": "conv", "inputs": list(inputs), "group": None,
             "filters": filters, "kernel": list(kernel), "stride": list(stride),
             "padding": padding if isinstance(padding, str) else list(padding),
-            "dilation": list(dilation), "bias": bias, "weight_init": weight,
+            "dilation": list(dilation), "groups": 1, "bias": bias, "weight_init": weight,
             "bias_init": ZEROS if bias else None, "trainable": trainable}
 
 

@@ -121,3 +121,33 @@ def test_forward_and_gradients_match_pytorch(name, case):
     for key, parameter in module.named_parameters():
         np.testing.assert_allclose(layer.grads[key.split(".")[-1]], parameter.grad.numpy(),
                                    rtol=1e-9, atol=1e-9)
+
+
+def _check_text(tmp_path, text):
+    from cnnspec.cli import main
+
+    path = tmp_path / "net.cnn"
+    path.write_text(text)
+    return main(["check", str(path)])
+
+
+def test_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path, capsys):
+    code = _check_text(tmp_path, "input 3x8x8\nconv 4 3x3 groups 2\nflatten\ndense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "net.cnn:2:12: error: conv 'conv1' has 2 groups, but its 3 input channels" in err
+    assert "groups 1 does" in err
+
+
+def test_a_depthwise_separable_block_with_gelu_and_silu_checks(tmp_path, capsys):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 8x6x6\ndw: conv 8 3x3 pad same groups 8 nobias\n"
+                    "pw: conv 16 1x1 gelu(approximate=tanh)\nconv 16 1x1 silu\n"
+                    "global_maxpool\ndense 10\n")
+    checked = cnnspec.load(path)
+    dw = checked.by_name["dw"]
+    assert dw.weight_shape == (8, 1, 3, 3) and (dw.fan_in, dw.fan_out) == (9, 72)
+    assert checked.by_name["pw_gelu"].ir["approximate"] == "tanh"
+    assert checked.output_shape == (10,)

@@ -33,7 +33,7 @@ def _conv(name, inputs, in_shape, filters, init, trainable=True, group=None):
     c, h, w = in_shape
     weight = (filters, c, 3, 3)
     ir = {"name": name, "kind": "conv", "inputs": inputs, "group": group, "filters": filters,
-          "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1],
+          "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1], "groups": 1,
           "bias": True, "weight_init": init, "bias_init": ZEROS, "trainable": trainable}
     params = filters * c * 9 + filters
     return LayerInfo(name, "conv", ir, inputs, [in_shape], (filters, h, w), pads=(1, 1, 1, 1),

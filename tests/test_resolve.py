@@ -52,7 +52,7 @@ def test_lenet5_is_resolved_in_full():
     conv1 = ir["layers"][0]
     assert conv1 == {
         "name": "conv1", "kind": "conv", "inputs": ["input"], "group": None, "filters": 6,
-        "kernel": [5, 5], "stride": [1, 1], "padding": "valid", "dilation": [1, 1],
+        "kernel": [5, 5], "stride": [1, 1], "padding": "valid", "dilation": [1, 1], "groups": 1,
         "bias": True, "weight_init": {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}},
         "bias_init": {"name": "zeros"}, "trainable": True}
     assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],

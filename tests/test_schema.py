@@ -17,7 +17,8 @@ VALID = {
     "input": {"shape": [1, 8, 8]},
     "layers": [
         {"name": "conv1", "kind": "conv", "inputs": ["input"], "group": None, "filters": 4,
-         "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1], "bias": True,
+         "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1], "groups": 1,
+         "bias": True,
          "weight_init": HE, "bias_init": {"name": "zeros"}, "trainable": True},
         {"name": "relu1", "kind": "relu", "inputs": ["conv1"], "group": None},
         {"name": "pool", "kind": "maxpool", "inputs": ["relu1"], "group": None, "size": [2, 2],

@@ -120,6 +120,8 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "layers.conv.stride": layer("conv 4 3 stride {}"),
     "layers.conv.dilation": layer("conv 4 3 dilation {}"),
     "layers.conv.padding": layer("conv 4 3 pad {}"),
+    "layers.conv.groups": layer("conv 4 3 groups {}"),
+    "layers.gelu.approximate": layer("gelu approximate {}"),
     "layers.dense.units": layer("flatten\ndense {}"),
     "layers.dropout.p": layer("dropout {}"),
     "layers.elu.alpha": layer("elu {}"),
@@ -194,7 +196,7 @@ SPELLED = {
 WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.data.name": "cifar",
                 "training.data.shapes.classes": "star", "training.optimizer.name": "adamw",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
-                "training.preprocess": "normalize"}
+                "training.preprocess": "normalize", "layers.gelu.approximate": "tanhh"}
 
 
 def _outside_and_on(c: Constraint):

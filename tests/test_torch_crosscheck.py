@@ -97,22 +97,6 @@ def test_global_avgpool_flatten_dense():
     helper_test_op([(2, 3, 2, 4)], ours_flat, lambda x: x.flatten(1))
 
 
-@pytest.mark.parametrize("name, theirs", [
-    ("relu", F.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
-    ("softmax", lambda x: F.softmax(x, dim=1)),
-    ("leaky_relu", lambda x: F.leaky_relu(x, 0.2)), ("elu", lambda x: F.elu(x, 0.7)),
-])
-def test_activations(name, theirs):
-    forward, backward = L.ACTIVATIONS[name]
-    kwargs = {"leaky_relu": {"slope": 0.2}, "elu": {"alpha": 0.7}}.get(name, {})
-
-    def ours(x):
-        out, cache = forward(x, **kwargs)
-        return out, lambda r: [backward(r, cache)]
-
-    helper_test_op([(4, 3, 2, 2)], ours, theirs)
-
-
 @pytest.mark.parametrize("shape", [(8, 3, 4, 4), (10, 5)])
 def test_batchnorm_training_and_running_stats(shape):
     c = shape[1]

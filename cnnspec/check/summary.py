@@ -26,7 +26,8 @@ def _pair(values) -> str:
 
 
 def window_text(info: LayerInfo) -> str:
-    """``5x5 s1 valid``, ``3x3 s2 same d2``, ``2x2 s2 pad 1x1``; empty for other layers."""
+    """``5x5 s1 valid``, ``3x3 s2 same d2``, ``2x2 s2 pad 1x1``, ``3x3 s1 same g32`` (32
+    groups); empty for other layers."""
     ir = info.ir
     size = ir.get("kernel") or ir.get("size")
     if size is None:
@@ -36,6 +37,8 @@ def window_text(info: LayerInfo) -> str:
     text = f"{_dims(size)} s{_pair(ir['stride'])} {pad}"
     if ir.get("dilation", [1, 1]) != [1, 1]:
         text += f" d{_pair(ir['dilation'])}"
+    if ir.get("groups", 1) > 1:
+        text += f" g{ir['groups']}"
     return text
 
 

@@ -75,3 +75,36 @@ def softmax_backward(dout, cache):
     """The Jacobian-vector product ``p * (dout - sum(dout * p))`` along axis 1."""
     p = cache
     return p * (dout - (dout * p).sum(axis=1, keepdims=True))
+
+
+def gelu_forward(x, approximate="none"):
+    """``x * Phi(x)``, Phi the standard normal CDF (Hendrycks & Gimpel 2016); with
+    ``approximate="tanh"`` their tanh approximation ``x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x^3)))``, as PyTorch's ``GELU(approximate=...)``. ``cache`` = the derivative."""
+    if approximate == "tanh":
+        inner = np.sqrt(2 / np.pi).astype(x.dtype) * (x + x.dtype.type(0.044715) * x ** 3)
+        t = np.tanh(inner)
+        d_inner = np.sqrt(2 / np.pi).astype(x.dtype) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+        out = 0.5 * x * (1 + t)
+        return out, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
+    # imported here: scipy.special takes ~0.15 s to import, which `cnnspec check` never needs
+    from scipy.special import ndtr
+
+    cdf = ndtr(x).astype(x.dtype, copy=False)
+    pdf = np.exp(-0.5 * x * x) * x.dtype.type(1 / np.sqrt(2 * np.pi))
+    return x * cdf, cdf + x * pdf
+
+
+def gelu_backward(dout, cache):
+    return dout * cache
+
+
+def silu_forward(x):
+    """``x * sigmoid(x)`` (SiLU, Elfwing et al. 2018; "swish" with beta 1); ``cache`` = the
+    derivative ``s + x s (1 - s)``."""
+    s, _ = sigmoid_forward(x)
+    return x * s, s * (1 + x * (1 - s))
+
+
+def silu_backward(dout, cache):
+    return dout * cache

@@ -67,7 +67,7 @@ class Conv2d(Layer):
     def backward(self, dout, need_dx=True):
         dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx, work=self.work)
-        self.grads = _param_grads(dw, db)
+        self.grads = param_grads(dw, db)
         return [dx]
 
 
@@ -89,7 +89,7 @@ class Dense(Layer):
     def backward(self, dout, need_dx=True):
         dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx)
-        self.grads = _param_grads(dw, db)
+        self.grads = param_grads(dw, db)
         return [dx]
 
 
@@ -113,11 +113,11 @@ class BatchNorm(Layer):
 
     def backward(self, dout, need_dx=True):
         dx, dgamma, dbeta = norm.batchnorm_backward(dout, self.cache, need_dw=self.trainable)
-        self.grads = _param_grads(dgamma, dbeta)
+        self.grads = param_grads(dgamma, dbeta)
         return [dx if need_dx else None]
 
 
-def _param_grads(dw, db) -> dict[str, np.ndarray]:
+def param_grads(dw, db) -> dict[str, np.ndarray]:
     grads = {}
     if dw is not None:
         grads["weight"] = dw
@@ -178,21 +178,12 @@ class Elementwise(Layer):
         return self._kernels[1](dout, cache)
 
 
-ACTIVATIONS = {
-    "relu": (act.relu_forward, act.relu_backward),
-    "leaky_relu": (act.leaky_relu_forward, act.leaky_relu_backward),
-    "elu": (act.elu_forward, act.elu_backward),
-    "tanh": (act.tanh_forward, act.tanh_backward),
-    "sigmoid": (act.sigmoid_forward, act.sigmoid_backward),
-    "softmax": (act.softmax_forward, act.softmax_backward),
-}
-
-
-def activation(kind: str, **kwargs) -> Elementwise:
-    """The layer for activation ``kind`` (a key of :data:`ACTIVATIONS`)."""
-    forward, backward = ACTIVATIONS[kind]
-    layer = Elementwise(forward, backward, **kwargs)
-    layer.op = kind
+def activation(op: str, **kwargs) -> Elementwise:
+    """The layer of the elementwise op ``op``: the kernel pair ``op_forward``/``op_backward``
+    of :mod:`cnnspec.engine.activations` (so a new activation is one pair of functions there),
+    with the op's keyword arguments (``slope=0.2``)."""
+    layer = Elementwise(getattr(act, f"{op}_forward"), getattr(act, f"{op}_backward"), **kwargs)
+    layer.op = op
     return layer
 
 

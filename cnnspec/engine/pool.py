@@ -127,3 +127,20 @@ def global_avgpool_backward(dout, cache):
     dx = np.empty(cache, dtype=dout.dtype)
     dx[...] = (dout * (1.0 / (h * w)))[:, :, None, None]
     return dx
+
+
+def global_maxpool_forward(x):
+    """``x`` (N, C, H, W)  ->  ``out`` (N, C), the largest value of each channel; ``cache`` =
+    (x's shape, the flat index of that value in each channel: the first one on a tie, where
+    PyTorch's adaptive max pool also routes the gradient)."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    where = flat.argmax(axis=2)
+    return np.take_along_axis(flat, where[:, :, None], axis=2)[:, :, 0], (x.shape, where)
+
+
+def global_maxpool_backward(dout, cache):
+    """``dout`` (N, C)  ->  ``dx`` (N, C, H, W): ``dout`` at each channel's maximum, 0 elsewhere."""
+    shape, where = cache
+    dx = np.zeros((shape[0], shape[1], shape[2] * shape[3]), dtype=dout.dtype)
+    np.put_along_axis(dx, where[:, :, None], dout[:, :, None], axis=2)
+    return dx.reshape(shape)

@@ -10,8 +10,11 @@ from __future__ import annotations
 import math
 
 from cnnspec.engine import layers as L
+from cnnspec.engine import pool
+from cnnspec.engine.grouped import GroupedConv2d
 from cnnspec.init.fans import fans
 from cnnspec.kinds import fields as F
+from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
 from cnnspec.kinds.shape_rules import (
     listed,
@@ -25,11 +28,25 @@ from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_
 # ---------------------------------------------------------------------------- conv and dense
 
 
+def _groups_fit(ir: dict, channels: int) -> None:
+    """Groups split both the input channels and the filters into equal runs."""
+    groups = ir["groups"]
+    for count, what in ((channels, f"input channels (from '{ir['inputs'][0]}')"),
+                        (ir["filters"], "filters")):
+        if count % groups:
+            raise KindError(
+                f"conv '{ir['name']}' has {groups} groups, but its {count} {what} do not "
+                f"split into {groups} equal runs", "groups",
+                hint=f"use a number of groups that divides both {channels} and "
+                     f"{ir['filters']} (groups {math.gcd(channels, ir['filters'])} does)")
+
+
 def _conv_infer(ir: dict, in_shapes) -> Inferred:
     shape = only_input(in_shapes)
     needs_map(ir, shape)
+    _groups_fit(ir, shape[0])
     pads, (h, w) = window(ir, shape, "kernel", tuple(ir["dilation"]))
-    out_c, in_c = ir["filters"], shape[0]
+    out_c, in_c = ir["filters"], shape[0] // ir["groups"]
     weight = (out_c, in_c, *ir["kernel"])
     fan_in, fan_out = fans(weight)
     return Inferred((out_c, h, w), pads=pads, weight=weight,
@@ -38,6 +55,9 @@ def _conv_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _conv_build(b: Build):
+    if b.ir["groups"] > 1:
+        return GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
+                             b.ir["groups"], trainable=b.ir["trainable"])
     return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
                     trainable=b.ir["trainable"])
 
@@ -45,14 +65,17 @@ def _conv_build(b: Build):
 def _conv_phrases(ir: dict, pads) -> list[str]:
     return [f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}",
             f"stride {step_text(ir['stride'])}, pad {pads_text(ir['padding'], pads)}, "
-            f"dilation {step_text(ir['dilation'])}"]
+            f"dilation {step_text(ir['dilation'])}"
+            + (f", groups {ir['groups']}" if ir["groups"] > 1 else "")]
 
 
 def _conv_compact(ir: dict) -> str:
     """``16 filters 3x3 /2`` for stride 2 (``/s`` the stride, ``dN`` a dilation)."""
     stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
     dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
-    return f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}{stride}{dilation}"
+    groups = f" g{ir['groups']}" if ir["groups"] > 1 else ""
+    return (f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}{stride}{dilation}"
+            f"{groups}")
 
 
 def _torch_pad(t, pads, value=0.0):
@@ -62,7 +85,8 @@ def _torch_pad(t, pads, value=0.0):
 
 def _conv_torch(t, ir: dict, in_shapes, inferred: Inferred):
     conv = t.nn.Conv2d(in_shapes[0][0], ir["filters"], tuple(ir["kernel"]),
-                     stride=tuple(ir["stride"]), dilation=tuple(ir["dilation"]), bias=ir["bias"])
+                     stride=tuple(ir["stride"]), dilation=tuple(ir["dilation"]),
+                     groups=ir["groups"], bias=ir["bias"])
     return t.nn.Sequential(_torch_pad(t, inferred.pads), conv)
 
 
@@ -84,16 +108,25 @@ CONV = Kind(
     fields=(F.count("filters", "number of filters",
                     "the number of filters (output channels), e.g. conv 16 3x3"),
             F.pair("kernel", "kernel size"), STRIDE, F.padding(),
-            F.pair("dilation", default=(1, 1), option=("dilation",)), *PARAMETER_FIELDS),
+            F.pair("dilation", default=(1, 1), option=("dilation",)),
+            Field("groups", "count", default=1, option=("groups",),
+                  hint="filters and input channels split into this many runs, each run of "
+                       "filters seeing one run of channels: 1 is an ordinary conv, as many as "
+                       "the input channels a depthwise one"),
+            *PARAMETER_FIELDS),
     positional=("filters", "kernel"),
-    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] "
+    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch,
     examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
               Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],
                                      "dilation": [2, 1], "padding": [1, 0]}),
-              Example(((2, 5, 5),), {"filters": 2, "kernel": [1, 1], "bias": False})))
+              Example(((2, 5, 5),), {"filters": 2, "kernel": [1, 1], "bias": False}),
+              Example(((4, 6, 5),), {"filters": 6, "kernel": [3, 3], "groups": 2,
+                                     "padding": "same"}),
+              Example(((3, 6, 6),), {"filters": 3, "kernel": [3, 3], "groups": 3,
+                                     "stride": [2, 2], "bias": False})))
 
 DENSE = Kind(
     "dense", "fully connected: every output a weighted sum of every input", "dense",
@@ -177,6 +210,14 @@ GLOBAL_AVGPOOL = Kind(
     torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1), t.nn.Flatten()),
     examples=(Example(((3, 4, 5),)),))
 
+GLOBAL_MAXPOOL = Kind(
+    "global_maxpool", "(C, H, W) -> (C,): the largest value of each channel", "pool",
+    infer=_global_pool_infer,
+    build=lambda b: L.Elementwise(pool.global_maxpool_forward, pool.global_maxpool_backward),
+    aliases=("gmp",),
+    torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveMaxPool2d(1), t.nn.Flatten()),
+    examples=(Example(((3, 4, 5),)),))
+
 FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
@@ -191,7 +232,8 @@ def _same_shape(ir: dict, in_shapes) -> Inferred:
 
 
 def _activation(name: str, summary: str, torch, signal_factor=lambda ir: 1.0,
-                fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None) -> Kind:
+                fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
+                cases: tuple[dict, ...] = ()) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``signal_factor``: ``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``, the factor by
@@ -203,7 +245,8 @@ def _activation(name: str, summary: str, torch, signal_factor=lambda ir: 1.0,
         fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
         signal=lambda ir, moments, shapes: signal_factor(ir) * moments[0],
         phrases=phrases or (lambda ir, pads: []), torch=torch,
-        examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),))
+        examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
+                  *(Example(((4, 3),), case) for case in cases)))
 
 
 RELU = _activation("relu", "max(x, 0)", lambda t, ir, ins, inf: t.nn.ReLU(),
@@ -217,14 +260,30 @@ LEAKY_RELU = _activation(
     lambda t, ir, ins, inf: t.nn.LeakyReLU(ir["slope"]),
     signal_factor=lambda ir: (1 + ir["slope"] ** 2) / 2,
     fields=(F.number("slope", 0.01, "the slope for negative inputs, e.g. 0.01 or 0.2", low=0),),
-    usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2",
+    usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
 ELU = _activation(
     "elu", "x, or alpha·(exp(x) - 1) below 0 (Clevert et al. 2016)",
     lambda t, ir, ins, inf: t.nn.ELU(ir["alpha"]),
     fields=(F.number("alpha", 1.0, "the value large negative inputs approach is -alpha, "
                      "e.g. 1.0", low=0, low_open=True),),
-    usage="elu [ALPHA]", phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
+    usage="elu [ALPHA]", cases=({"alpha": 0.7},), phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
+
+# E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
+# 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
+GELU_SECOND_MOMENT = 0.4252
+SILU_SECOND_MOMENT = 0.3558
+
+GELU = _activation(
+    "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
+    "tanh form", lambda t, ir, ins, inf: t.nn.GELU(approximate=ir["approximate"]),
+    signal_factor=lambda ir: GELU_SECOND_MOMENT,
+    fields=(F.choice("approximate", ("none", "tanh"), "none"),),
+    usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
+    phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [])
+SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
+                   lambda t, ir, ins, inf: t.nn.SiLU(),
+                   signal_factor=lambda ir: SILU_SECOND_MOMENT)
 
 # ---------------------------------------------------------------------------- the rest
 
@@ -319,5 +378,5 @@ CONCAT = Kind(
     torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
     examples=(Example(((1, 3, 3), (3, 3, 3))),))
 
-ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, FLATTEN, RELU, TANH, SIGMOID, SOFTMAX,
-       LEAKY_RELU, ELU, DROPOUT, BATCHNORM, ADD, CONCAT)
+ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
+       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, DROPOUT, BATCHNORM, ADD, CONCAT)

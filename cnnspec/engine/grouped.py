@@ -1,0 +1,73 @@
+"""Grouped convolution (PyTorch's ``groups``; Krizhevsky et al. 2012 split AlexNet in two).
+
+With ``G`` groups the C input channels form G runs of C/G and the F filters G runs of F/G;
+filter run ``g`` sees only channel run ``g``, so the weight is (F, C/G, kh, kw) and each output
+channel sums C/G * kh * kw products. ``G = C`` (one filter per channel, or a few) is a
+depthwise convolution (Chollet 2017), which a 1x1 convolution after it makes separable.
+
+All groups share one im2col matrix of the whole input, seen as (G, C/G*kh*kw, N*Ho*Wo), and
+run as one batched matrix product with the weight seen as (G, F/G, C/G*kh*kw): one BLAS call
+for the G products instead of G calls (a depthwise layer of 32 channels would otherwise make
+32 small ones). The input gradient is the col2im of the batched product of the transposed
+weight with ``dout``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.engine.layers import Conv2d, param_grads
+from cnnspec.engine.windows import channel_first_padded, col2im, im2col, window
+
+
+def grouped_conv2d_forward(x, w, b, groups, stride, pads, dilation):
+    """``x`` (N, C, H, W), ``w`` (F, C/G, kh, kw), ``b`` (F,) or None  ->  ``out`` (N, F, Ho,
+    Wo) (a view of filter-first memory); ``cache`` = (x's shape, the grouped im2col matrix
+    (G, C/G*kh*kw, N*Ho*Wo), ``w``, whether there is a bias, the window)."""
+    n, _, h, wd = x.shape
+    f = w.shape[0]
+    win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
+    cols = im2col(channel_first_padded(x, win), win).reshape(groups, -1, n * win.out_hw[0]
+                                                              * win.out_hw[1])
+    out = np.matmul(w.reshape(groups, f // groups, -1), cols)  # (G, F/G, N*Ho*Wo)
+    out = out.reshape(f, n, *win.out_hw)
+    if b is not None:
+        out += b[:, None, None, None]
+    return out.transpose(1, 0, 2, 3), (x.shape, cols, w, b is not None, win)
+
+
+def grouped_conv2d_backward(dout, cache, need_dw=True, need_dx=True):
+    """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)`` as :func:`conv2d_backward`: ``dx`` (N, C,
+    H, W) or None, ``dw`` (F, C/G, kh, kw) and ``db`` (F,) or None."""
+    x_shape, cols, w, has_bias, win = cache
+    groups = cols.shape[0]
+    f = w.shape[0]
+    dout_g = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(groups, f // groups, -1)
+    dw = db = dx = None
+    if need_dw:
+        dw = np.matmul(dout_g, cols.transpose(0, 2, 1)).reshape(w.shape)
+        db = dout_g.sum(axis=2).reshape(f) if has_bias else None
+    if need_dx:
+        w_t = w.reshape(groups, f // groups, -1).transpose(0, 2, 1)  # (G, C/G*kh*kw, F/G)
+        dcols = np.matmul(w_t, dout_g).reshape(-1, dout_g.shape[2])
+        dx = col2im(dcols, win, x_shape[1], x_shape[0])
+    return dx, dw, db
+
+
+class GroupedConv2d(Conv2d):
+    """Convolution in ``groups`` groups: weight (F, C/G, kh, kw), optional bias (F,)."""
+
+    def __init__(self, weight, bias, stride, pads, dilation, groups, trainable=True) -> None:
+        super().__init__(weight, bias, stride, pads, dilation, trainable=trainable)
+        self.groups = groups
+
+    def forward(self, xs, training):
+        out, self.cache = grouped_conv2d_forward(
+            xs[0], self.params["weight"], self.params.get("bias"), self.groups, self.stride,
+            self.pads, self.dilation)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dw, db = grouped_conv2d_backward(dout, self.cache, need_dw=self.trainable,
+                                             need_dx=need_dx)
+        self.grads = param_grads(dw, db)
+        return [dx]
