@@ -74,7 +74,7 @@ def _inputs(shapes, seed=1, batch=3):
 
 @pytest.mark.parametrize("name, case", CASES)
 def test_inferred_shape_is_the_engines(name, case):
-    kind, ir, shapes, inferred, layer = _layer(name, case)
+    _, _, shapes, inferred, layer = _layer(name, case)
     out = layer.forward(_inputs(shapes), True)
     assert out.shape[1:] == tuple(inferred.output)
     if inferred.weight is not None:
@@ -84,7 +84,7 @@ def test_inferred_shape_is_the_engines(name, case):
 
 @pytest.mark.parametrize("name, case", CASES)
 def test_gradients_match_finite_differences(name, case):
-    kind, ir, shapes, inferred, layer = _layer(name, case)
+    _, _, shapes, inferred, layer = _layer(name, case)
     xs = _inputs(shapes)
     r = np.random.default_rng(2).standard_normal((3, *inferred.output))
 

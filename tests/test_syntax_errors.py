@@ -82,7 +82,7 @@ CASES = [
      2, 34, "did you mean relu\\?"),
     ("input 1x8x8\nconv 8 3x3 weight normal(0, -1)\n", "std of normal .* greater than 0",
      2, 29, None),
-    ("input 1x8x8\nconv 8 3x3 weight uniform(1, -1)\n", "low <= high", 2, 19, None),
+    ("input 1x8x8\nconv 8 3x3 weight uniform(1, -1)\n", "low < high", 2, 19, None),
     ("input 1x8x8\nconv 8 3x3 bias sobel_x\n", "'sobel_x' cannot initialise a bias", 2, 17,
      None),
     ("input 1x8x8\nconv 8 3x3 nobias bias zeros\n", "both nobias and bias", 2, 19, None),
@@ -156,7 +156,7 @@ CASES = [
      "valid datasets: digits, fashion-mnist"),
     ("input 1x8x8\nconv 8 3 weight normal(std=1, std=2)\n", "'std' of normal is given twice",
      2, 31, "once"),
-    ("input 1x8x8\nconv 8 3 weight uniform(1, -1)\n", "low <= high", 2, 17,
+    ("input 1x8x8\nconv 8 3 weight uniform(1, -1)\n", "low < high", 2, 17,
      "uniform\\(-1, 1\\)"),
     ("input 1x8x8\nconv 8 3 pad \"1\"\n", "pad of 'conv1' must be same", 2, 14, "pad 1x2"),
     ("input 1x8x8\na: conv 4 3\ns: add(a, input, p=1)\n", "add takes layer names only", 3, 18,
@@ -250,3 +250,25 @@ def test_same_state_but_different_token_gets_the_plain_message():
     err = error_of("input grad: concat(gx, gy)\n")
     assert err.message.startswith("unexpected ':'")
     assert (err.span.line, err.span.column) == (1, 11)
+
+
+def test_uniform_with_equal_bounds_is_refused_where_written_with_a_constant_hint():
+    from cnnspec.lang import parse
+
+    with pytest.raises(SpecError) as caught:
+        parse("input 1x8x8\nconv 8 3x3 weight uniform(0.1, 0.1)\n")
+    err = caught.value
+    assert (err.span.line, err.span.column) == (2, 19)
+    assert "low < high" in err.message and "constant(0.1)" in err.hint
+
+
+def test_the_languages_initializers_are_the_catalogues_with_its_defaults():
+    from cnnspec.init.catalogue import PARAMS, REQUIRED
+    from cnnspec.lang import calls
+    from cnnspec.lang.inits import CATALOGUE
+
+    assert list(CATALOGUE) == list(PARAMS)
+    for name, params in CATALOGUE.items():
+        declared = {k: (None if v is REQUIRED else v) for k, v in PARAMS[name].items()}
+        written = {p.name: (None if p.default is calls.REQUIRED else p.default) for p in params}
+        assert written == declared, name

@@ -18,7 +18,7 @@ def relu_backward(dout, cache):
     return dout * cache
 
 
-def leaky_relu_forward(x, slope=0.01):
+def leaky_relu_forward(x, slope):
     """``x`` where ``x > 0``, ``slope * x`` elsewhere (Maas et al. 2013); ``cache`` = the
     derivative (1 or ``slope``) in ``x``'s dtype."""
     deriv = np.where(x > 0, x.dtype.type(1), x.dtype.type(slope))

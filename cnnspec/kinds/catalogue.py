@@ -13,6 +13,7 @@ from cnnspec.engine import layers as L
 from cnnspec.engine import pool
 from cnnspec.engine.grouped import GroupedConv2d
 from cnnspec.init.fans import fans
+from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
@@ -166,8 +167,8 @@ def _pool_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _pool_phrases(ir: dict, pads) -> list[str]:
-    return [f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
-            f"pad {pads_text(ir['padding'], pads)}"]
+    return [(f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
+             f"pad {pads_text(ir['padding'], pads)}")]
 
 
 def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_value: float,
@@ -259,7 +260,8 @@ LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
     lambda t, ir, ins, inf: t.nn.LeakyReLU(ir["slope"]),
     signal_factor=lambda ir: (1 + ir["slope"] ** 2) / 2,
-    fields=(F.number("slope", 0.01, "the slope for negative inputs, e.g. 0.01 or 0.2", low=0),),
+    fields=(F.number("slope", DEFAULT_LEAKY_SLOPE, "the slope for negative inputs, e.g. 0.01 "
+                     "or 0.2", low=0),),
     usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
 ELU = _activation(
@@ -325,8 +327,8 @@ BATCHNORM = Kind(
     aliases=("bn",), takes_activation=True,
     fixed_inits=({"name": "ones"}, {"name": "zeros"}),
     signal=lambda ir, moments, shapes: 1.0,
-    phrases=lambda ir, pads: [f"eps {number_text(ir['eps'])}, "
-                              f"momentum {number_text(ir['momentum'])}"],
+    phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
+                               f"momentum {number_text(ir['momentum'])}")],
     torch=_batchnorm_torch,
     examples=(Example(((3, 3, 3),)), Example(((5,),))))
 

@@ -1,29 +1,31 @@
 """Initializer expressions -> IR init objects (docs/ir.md, "Init objects").
 
-The catalogue below is the one place the language learns which initializers exist, their
-parameters, defaults and aliases. Formulas live with the initializers themselves
-(cnnspec/init/) and in docs/ir.md; here we only check that what was written is well formed:
+Which initializers exist, their parameters in order, their defaults and aliases are
+declared once, in :mod:`cnnspec.init.catalogue`; the language adds only how each parameter is
+read and what its hint says. Formulas live with the initializers themselves (cnnspec/init/)
+and in docs/ir.md; here we only check that what was written is well formed:
 ``glorot_uniform``, ``he_normal(mode=fan_out, gain=leaky_relu(0.2))``, ``normal(0, 0.01)``,
 ``[[1, 0, 1], [0, 1, 0], [1, 0, 1]]`` (a literal kernel).
 """
 from __future__ import annotations
 
 from cnnspec.errors import SpecError
+from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
+from cnnspec.init.fans import FAN_MODES
+from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
 
-NONLINEARITIES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid"]
-MODES = ["fan_in", "fan_out", "fan_avg"]
 DISTRIBUTIONS = ["uniform", "normal", "truncated_normal"]
 
 
 def read_gain(value: Value, what: str) -> dict:
     """A gain: a number (``{"value": g}``) or a nonlinearity, PyTorch's ``calculate_gain``.
 
-    ``leaky_relu`` takes its negative slope, ``leaky_relu(0.2)``; 0.01 if not given.
+    ``leaky_relu`` takes its negative slope, ``leaky_relu(0.2)``; PyTorch's 0.01 if not given.
     """
     if isinstance(value, Num):
         return {"value": read.positive_number(
@@ -31,10 +33,11 @@ def read_gain(value: Value, what: str) -> dict:
             "layers, sqrt(2) = 1.414 for ReLU; or name the nonlinearity, e.g. gain=relu")}
     if isinstance(value, Word) and value.name in NONLINEARITIES:
         if value.name == "leaky_relu":
-            return {"nonlinearity": "leaky_relu", "slope": 0.01}
+            return {"nonlinearity": "leaky_relu", "slope": DEFAULT_LEAKY_SLOPE}
         return {"nonlinearity": value.name}
     if isinstance(value, Call) and value.name == "leaky_relu":
-        slope = bind(value, [Param("slope", 0.01, read.number)], "gain leaky_relu")["slope"]
+        slope = bind(value, [Param("slope", DEFAULT_LEAKY_SLOPE, read.number)],
+                     "gain leaky_relu")["slope"]
         return {"nonlinearity": "leaky_relu", "slope": slope}
     if isinstance(value, (Word, Call)):
         raise SpecError(f"unknown nonlinearity '{value.name}' for {what}", span=value.span,
@@ -49,7 +52,7 @@ def _he_mode(value: Value, what: str) -> str:
 
 
 def _mode(value: Value, what: str) -> str:
-    return read.choice(value, "mode", MODES)
+    return read.choice(value, "mode", list(FAN_MODES))
 
 
 def _distribution(value: Value, what: str) -> str:
@@ -58,43 +61,35 @@ def _distribution(value: Value, what: str) -> str:
 
 STD = read.hinted(read.positive_number, "the standard deviation, e.g. 0.01; for the same "
                   "value everywhere write constant(VALUE)")
-LINEAR = {"nonlinearity": "linear"}
-RELU = {"nonlinearity": "relu"}
+# How each parameter is read, by name (a parameter's meaning is the same in every init).
+READERS = {
+    "value": read.number, "low": read.number, "high": read.number, "mean": read.number,
+    "std": STD,
+    "scale": read.hinted(read.positive_number, "the variance times the fan: 1 keeps a linear "
+                         "layer's variance, 2 a ReLU layer's (He et al. 2015)"),
+    "distribution": _distribution,
+    "gain": read_gain,
+    "values": lambda v, what: read_kernel_literal(v),
+    "sigma": read.hinted(read.positive_number,
+                         "the blur's standard deviation in pixels, e.g. gaussian(1)"),
+    "tol": read.hinted(read.positive_number,
+                       "each output's variance must end within 1 +- tol, e.g. 0.1"),
+    "max_iter": read.hinted(read.positive_int, "rescalings tried per layer, e.g. 10"),
+}
+# He's schemes pick one fan (fan_avg is Glorot's); variance_scaling takes any of the three.
+MODE_READERS = {"he_uniform": _he_mode, "he_normal": _he_mode}
+
+
+def _params(name: str, defaults: dict) -> list[Param]:
+    """The catalogue's parameters of init ``name`` as the call binder's, in their order."""
+    return [Param(param, REQUIRED if default is catalogue.REQUIRED else default,
+                  MODE_READERS.get(name, _mode) if param == "mode" else READERS[param])
+            for param, default in defaults.items()]
+
 
 # name -> parameters, in the order positional arguments fill them.
-CATALOGUE: dict[str, list[Param]] = {
-    "zeros": [],
-    "ones": [],
-    "constant": [Param("value", REQUIRED, read.number)],
-    "uniform": [Param("low", REQUIRED, read.number), Param("high", REQUIRED, read.number)],
-    "normal": [Param("mean", 0.0, read.number), Param("std", REQUIRED, STD)],
-    "truncated_normal": [Param("mean", 0.0, read.number), Param("std", REQUIRED, STD)],
-    "variance_scaling": [Param("scale", 1.0, read.hinted(
-                             read.positive_number, "the variance times the fan: 1 keeps a "
-                             "linear layer's variance, 2 a ReLU layer's (He et al. 2015)")),
-                         Param("mode", "fan_in", _mode),
-                         Param("distribution", "truncated_normal", _distribution)],
-    "glorot_uniform": [Param("gain", LINEAR, read_gain)],
-    "glorot_normal": [Param("gain", LINEAR, read_gain)],
-    "he_uniform": [Param("mode", "fan_in", _he_mode), Param("gain", RELU, read_gain)],
-    "he_normal": [Param("mode", "fan_in", _he_mode), Param("gain", RELU, read_gain)],
-    "lecun_uniform": [],
-    "lecun_normal": [],
-    "orthogonal": [Param("gain", LINEAR, read_gain)],
-    "identity": [],
-    "literal": [Param("values", REQUIRED, lambda v, what: read_kernel_literal(v))],
-    "sobel_x": [],
-    "sobel_y": [],
-    "laplacian": [],
-    "gaussian": [Param("sigma", REQUIRED, read.hinted(
-        read.positive_number, "the blur's standard deviation in pixels, e.g. gaussian(1)"))],
-    "box": [],
-    "x_kernel": [],
-    "lsuv": [Param("tol", 0.1, read.hinted(read.positive_number, "each output's variance "
-                                           "must end within 1 +- tol, e.g. 0.1")),
-             Param("max_iter", 10, read.hinted(read.positive_int, "rescalings tried per "
-                                               "layer, e.g. 10"))],
-}
+CATALOGUE: dict[str, list[Param]] = {name: _params(name, defaults)
+                                     for name, defaults in catalogue.PARAMS.items()}
 
 # What a bias (a vector, no fans, no spatial layout) may be initialised with.
 BIAS_INITS = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal"]
@@ -168,9 +163,11 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         hint=did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                           "initializers"))
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
-    if name == "uniform" and params["low"] > params["high"]:
-        raise SpecError("uniform(low, high) needs low <= high", span=value.span,
-                        hint=f"swap them: uniform({params['high']:g}, {params['low']:g})")
+    if name == "uniform" and params["low"] >= params["high"]:
+        raise SpecError("uniform(low, high) needs low < high", span=value.span,
+                        hint=f"swap them: uniform({params['high']:g}, {params['low']:g})"
+                        if params["low"] > params["high"] else
+                        f"for the same value everywhere write constant({params['low']:g})")
     return {"name": name, **params}
 
 
