@@ -13,7 +13,7 @@ import pytest
 
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
-from cnnspec.training.api import train
+from cnnspec import train
 from cnnspec.training.files import read_npz, write_npz
 from cnnspec.training.loop import Interrupted
 

@@ -11,8 +11,8 @@ import argparse
 import importlib
 import sys
 
-from cnnspec import __version__
 from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
 COMMANDS = {

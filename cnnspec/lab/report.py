@@ -51,12 +51,12 @@ class InitReport:
 def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
     from cnnspec.compiler import compile_spec
-    from cnnspec.lab.lsuv import lsuv, lsuv_layers
+    from cnnspec.lab.lsuv import lsuv
     from cnnspec.lab.probe import probe
     from cnnspec.lab.stats import std64
 
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
-    steps = lsuv(model, batch.x) if lsuv_layers(model) else []
+    steps = lsuv(model, batch.x)
     return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps)
 
 
