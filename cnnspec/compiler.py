@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine import layers as L
 from cnnspec.engine.model import Model, Node
+from cnnspec.init import create
 from cnnspec.seeding import streams
 
 DTYPES = ("float32", "float64")
@@ -49,8 +51,6 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
 def _checked(spec) -> CheckedSpec:
     if isinstance(spec, CheckedSpec):
         return spec
-    from cnnspec import load
-
     return load(spec)
 
 
@@ -94,8 +94,6 @@ def _build_layer(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype,
 
 def _draw_params(info: LayerInfo, rng: np.random.Generator, dtype: np.dtype):
     """The weight, then the bias (or None), of a conv or dense layer."""
-    from cnnspec.init import create
-
     fans = (info.fan_in, info.fan_out)
     weight = create(info.ir["weight_init"], info.weight_shape, rng, dtype, fans=fans)
     bias = None
