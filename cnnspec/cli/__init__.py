@@ -12,7 +12,6 @@ import importlib
 import os
 import sys
 
-from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.version import __version__
 
@@ -62,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args._run(args)
     except (SpecError, SpecErrors) as exc:
+        from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
+
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
             print(format_error(err), file=sys.stderr)

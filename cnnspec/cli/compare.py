@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import fraction, positive_float, positive_int
-from cnnspec.lab.jsonout import dumps
 
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
@@ -61,8 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # deferred: training (NumPy) loads when the command runs, so `cnnspec --help` stays fast
+    # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lab.compare import compare, describe_result, format_table, plot
+    from cnnspec.lab.jsonout import dumps
 
     comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                          jobs=args.jobs, out=args.out, target=args.target,

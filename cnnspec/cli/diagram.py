@@ -27,7 +27,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the diagram code (Graphviz) loads when the command runs, so `cnnspec --help` stays fast
+    # deferred: Graphviz loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.render.backend import render_source
     from cnnspec.render.diagram import build_graph
 

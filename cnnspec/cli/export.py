@@ -12,7 +12,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the checker (with Lark and jsonschema) loads when the command runs, so `cnnspec --help` stays fast
+    # deferred: the checker, Lark and jsonschema load when it runs (`cnnspec --help` stays fast)
     from cnnspec.check import check
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate

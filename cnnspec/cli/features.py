@@ -26,7 +26,7 @@ def run(args) -> int:
                        hint="e.g. cnnspec features RUN digit.png -o features.png, or "
                             "cnnspec features RUN --index 0 -o features.png")
 
-    # deferred: NumPy loads when the command runs, so `cnnspec --help` stays fast
+    # deferred: NumPy loads when the command runs (`cnnspec --help` stays fast)
     import numpy as np
 
     from cnnspec.data import load_image

@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
@@ -51,7 +50,7 @@ def _write(path, text: str) -> None:
 
 def _format_one(name: str, check: bool) -> bool:
     """Format one spec (or, with ``check``, only compare); True if its layout changes."""
-    # deferred: Lark loads when the command runs, so `cnnspec --help` stays fast
+    # deferred: Lark loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lang import format_source
 
     path = Path(name)
@@ -70,6 +69,8 @@ def _format_one(name: str, check: bool) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Every file is handled even if an earlier one has an error (reported, then exit 2 for a
     spec mistake, 1 for a file that cannot be read or written)."""
+    from cnnspec.diagnostics import format_error  # kept out of --help's start-up
+
     changed = spec_errors = run_errors = 0
     for name in args.specs:
         try:

@@ -8,7 +8,6 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
 from cnnspec.errors import RunError
-from cnnspec.training import rundir
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
@@ -79,6 +78,8 @@ def chance_note(summary: dict, path) -> list[str]:
     """A line for the run in ``path`` when its test accuracy is no better than guessing (a
     learning rate so large the ReLUs died, or an init that passes no signal), else nothing:
     10% on digits would otherwise read like a result."""
+    from cnnspec.training import rundir  # kept out of --help's start-up
+
     classes = len(summary.get("classes") or ())
     if classes < 2 or summary["test_acc"] > CHANCE_MARGIN / classes:
         return []
