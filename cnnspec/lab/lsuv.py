@@ -23,15 +23,13 @@ import numpy as np
 
 from cnnspec.engine.blas import blas_threads
 from cnnspec.errors import RunError
+from cnnspec.init.catalogue import PARAMS
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
 from cnnspec.training.callbacks import InitContext
 
 INPUT = "input"  # the network's input, as layers name it (docs/ir.md)
 LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
-
-DEFAULT_TOL = 0.1
-DEFAULT_MAX_ITER = 10
 
 
 @dataclass
@@ -113,9 +111,10 @@ def lsuv_init_step(start: InitContext) -> None:
 
 
 def _own_settings(model, name: str) -> dict:
-    """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (defaults for other inits)."""
+    """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (for another init, the
+    catalogue's defaults of ``lsuv``)."""
     init = model_access.checked_of(model).by_name[name].ir.get("weight_init") or {}
-    return {"tol": init.get("tol", DEFAULT_TOL), "max_iter": init.get("max_iter", DEFAULT_MAX_ITER)}
+    return {key: init.get(key, default) for key, default in PARAMS["lsuv"].items()}
 
 
 def _rescale_layer(model, name: str, out: np.ndarray, tol: float,
