@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
@@ -50,8 +51,6 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
 def _checked(spec) -> CheckedSpec:
     if isinstance(spec, CheckedSpec):
         return spec
-    from cnnspec import load
-
     return load(spec)
 
 

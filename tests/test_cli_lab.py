@@ -182,10 +182,10 @@ def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_pat
     from cnnspec.lab.variants import load_variant
 
     model = compile_spec(load_variant(tiny).checked, seed=0)
-    recorder = StatsRecorder(tmp_path, every=3)
+    recorder = StatsRecorder(every=3)
     rng = np.random.default_rng(0)
     recording = []
-    recorder.start(model, step=2)  # as after a resume at step 2
+    recorder.on_start(model, 2, tmp_path)  # as after a resume at step 2
     for step in range(2, 9):
         recording.append(model.record)
         out = model.forward(rng.standard_normal((4, 1, 8, 8)).astype(np.float32))
@@ -193,7 +193,8 @@ def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_pat
         recorder.on_step(step, model)
     assert recording == [False, True, False, False, True, False, False]
     assert [r["step"] for r in read_stats(tmp_path / "stats.jsonl")] == [3, 6]
-    assert recorder.finish(model) == tmp_path / "stats.png" and not model.record
+    recorder.on_stop(model)
+    assert (tmp_path / "stats.png").is_file() and not model.record
 
 
 def test_init_report_of_an_all_lsuv_tanh_net(capsys):

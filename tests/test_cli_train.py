@@ -9,15 +9,14 @@ import pytest
 
 from cnnspec.cli import main
 from cnnspec.data import load_dataset
+from cnnspec.render.curves import Curves
 from cnnspec.training import rundir
 
 
 @pytest.fixture
 def no_curves(monkeypatch):
     """Skip drawing curves.png (a second of Matplotlib per run); one test keeps it."""
-    from cnnspec.training import api
-
-    monkeypatch.setattr(api, "_draw_curves", lambda session, metrics: None)
+    monkeypatch.setattr(Curves, "on_end", lambda self, metrics, run_dir, display: None)
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")
@@ -161,15 +160,15 @@ def test_second_ctrl_c_while_drawing_curves_keeps_the_resume_message(tmp_path, c
     """The first Ctrl-C stops training; curves.png is then drawn after the Ctrl-C handler is
     gone, so a second Ctrl-C there must not replace the resume message with a bare
     'interrupted'."""
-    from cnnspec.training import api, loop
+    from cnnspec.training import loop
 
     step_then_ctrl_c = _ctrl_c_during_step(3, loop._step)
 
-    def impatient_drawing(session, metrics):
+    def impatient_drawing(self, metrics, run_dir, display):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(loop, "_step", step_then_ctrl_c)
-    monkeypatch.setattr(api, "_draw_curves", impatient_drawing)
+    monkeypatch.setattr(Curves, "on_end", impatient_drawing)
     run = tmp_path / "r"
     code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
     assert code == 130

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnnspec import train
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
-from cnnspec.training.api import train
 from cnnspec.training.evaluate import evaluate, format_confusion
 from cnnspec.training.predict import format_predictions, predict, softmax
 from cnnspec.training.run import load_run

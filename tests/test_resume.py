@@ -11,9 +11,9 @@ import signal
 import numpy as np
 import pytest
 
+from cnnspec import train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
-from cnnspec.training.api import train
 from cnnspec.training.files import read_npz, write_npz
 from cnnspec.training.loop import Interrupted
 

@@ -99,8 +99,8 @@ def test_init_report_flags_the_symmetric_layers(tmp_path):
 def test_the_trainer_cannot_break_the_tie_either(tmp_path, optimizer):
     """A whole epoch of the real training loop (momentum or Adam, weight decay, shuffled
     mini-batches): every update is the same for every filter, so they stay alike."""
+    from cnnspec import train
     from cnnspec.lab.variants import load_variant
-    from cnnspec.training.api import train
 
     path = tmp_path / "sym.cnn"
     path.write_text(SPEC + f"train {{\n  optimizer {optimizer}\n  weight_decay 1e-4\n"

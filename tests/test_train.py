@@ -10,11 +10,11 @@ import re
 import numpy as np
 import pytest
 
+from cnnspec import train
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SpecError
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
-from cnnspec.training.api import train
 from cnnspec.training.batches import batch_slices, epoch_order, validation_split
 from cnnspec.training.files import read_npz, write_json, write_jsonl, write_npz
 from cnnspec.training.loop import Diverged

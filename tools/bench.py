@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 from nets import checked  # tools/nets.py: the script's folder is on sys.path
+from threadpoolctl import threadpool_info
 
 import cnnspec
 from cnnspec.engine.blas import blas_threads
@@ -193,6 +194,11 @@ def main(argv=None):
             print("PyTorch is not installed: cnnspec alone")
     print(f"threads {args.threads}, {args.rounds} rounds of alternating blocks of "
           f"~{args.seconds} s, float32, SGD momentum 0.9", flush=True)
+    for lib in threadpool_info():
+        if lib["user_api"] == "blas":
+            print(f"BLAS: {lib['internal_api']} {lib['version']} "
+                  f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
+                  f"{lib['num_threads']} threads by default", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     with blas_threads(1):

@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cnnspec
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -36,10 +38,8 @@ BARS = [
 
 def measure(bar: Bar, runs_dir: Path, keep: bool) -> bool:
     """Train ``bar.spec``, print its figures and whether they meet the bar."""
-    from cnnspec.training.api import train
-
     started = time.perf_counter()
-    run = train(ROOT / bar.spec, runs_dir=runs_dir, quiet=True)
+    run = cnnspec.train(ROOT / bar.spec, runs_dir=runs_dir, quiet=True)
     seconds = time.perf_counter() - started
     acc = run.summary["test_acc"]
     ok = acc >= bar.min_test_acc

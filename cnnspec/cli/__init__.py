@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from cnnspec import __version__
 from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
 COMMANDS = {
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args._run(args)
     except (SpecError, SpecErrors) as exc:
-        from cnnspec.diagnostics import format_error
+        from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
 
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
@@ -77,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.
         # Point stdout at /dev/null so the flush at exit does not raise the same error again.
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from cnnspec.errors import RunError, SpecError, SpecErrors
+
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
 
@@ -20,7 +22,7 @@ def add_arguments(parser) -> None:
 
 def report(errors) -> None:
     """Print spec errors and warnings to stderr, rendered with the source line and a caret."""
-    from cnnspec.diagnostics import format_error
+    from cnnspec.diagnostics import format_error  # only when there is one: --help stays fast
 
     for err in errors:
         print(format_error(err), file=sys.stderr)
@@ -28,8 +30,8 @@ def report(errors) -> None:
 
 def check_one(path: str, strict: bool) -> bool:
     """Check one spec, print what was found; True if it is valid."""
+    # deferred: the checker (with Lark) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
-    from cnnspec.errors import RunError, SpecError, SpecErrors
 
     try:
         checked = load(path, strict=strict)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from cnnspec.cli.arguments import fraction, positive_float, positive_int
 
@@ -59,8 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lab.compare import compare, describe_result, format_table, plot
     from cnnspec.lab.jsonout import dumps
 

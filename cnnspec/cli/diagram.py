@@ -2,6 +2,10 @@
 extension: .svg, .png, .pdf or .dot)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import cnnspec
+
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
 
@@ -23,9 +27,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    import cnnspec
+    # deferred: Graphviz loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.render.backend import render_source
     from cnnspec.render.diagram import build_graph
 

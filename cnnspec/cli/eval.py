@@ -19,6 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.training.evaluate import evaluate, format_confusion
     from cnnspec.training.run import load_run
 

@@ -12,6 +12,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # deferred: the checker, Lark and jsonschema load when it runs (`cnnspec --help` stays fast)
     from cnnspec.check import check
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate

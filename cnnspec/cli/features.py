@@ -2,6 +2,10 @@
 of a trained run makes of it."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from cnnspec.errors import RunError
+
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
 
@@ -17,15 +21,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from cnnspec.errors import RunError
-
     if (args.input is None) == (args.index is None):
         raise RunError("give either an INPUT file or --index N, not both and not neither",
                        hint="e.g. cnnspec features RUN digit.png -o features.png, or "
                             "cnnspec features RUN --index 0 -o features.png")
 
+    # deferred: NumPy loads when the command runs (`cnnspec --help` stays fast)
     import numpy as np
 
     from cnnspec.data import load_image

@@ -21,6 +21,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    # deferred: NumPy loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.render.run_pictures import filters_picture
     from cnnspec.training.run import load_run
 

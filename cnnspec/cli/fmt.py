@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
+
+from cnnspec.errors import RunError, SpecError, SpecErrors
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
 
@@ -13,8 +18,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(path) -> str:
-    from cnnspec.errors import RunError
-
     if path.suffix == ".json":
         raise RunError(f"{path} is an IR file; fmt formats .cnn specs",
                        hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
@@ -32,11 +35,7 @@ def _read(path) -> str:
 def _write(path, text: str) -> None:
     """Write beside the file and rename over it, so an interrupted run never leaves half a spec
     behind."""
-    import os
-    import tempfile
-    from pathlib import Path
-
-    from cnnspec.errors import RunError
+    import tempfile  # a few ms of imports, paid only when a file is rewritten
 
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -51,9 +50,7 @@ def _write(path, text: str) -> None:
 
 def _format_one(name: str, check: bool) -> bool:
     """Format one spec (or, with ``check``, only compare); True if its layout changes."""
-    import sys
-    from pathlib import Path
-
+    # deferred: Lark loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lang import format_source
 
     path = Path(name)
@@ -72,10 +69,7 @@ def _format_one(name: str, check: bool) -> bool:
 def run(args: argparse.Namespace) -> int:
     """Every file is handled even if an earlier one has an error (reported, then exit 2 for a
     spec mistake, 1 for a file that cannot be read or written)."""
-    import sys
-
-    from cnnspec.diagnostics import format_error
-    from cnnspec.errors import RunError, SpecError, SpecErrors
+    from cnnspec.diagnostics import format_error  # kept out of --help's start-up
 
     changed = spec_errors = run_errors = 0
     for name in args.specs:

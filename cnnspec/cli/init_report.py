@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: the lab (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lab.report import format_json, format_table, init_report, plot
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,

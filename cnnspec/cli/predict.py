@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.training.predict import format_predictions, predict
     from cnnspec.training.run import load_run
 

@@ -1,6 +1,10 @@
 """``cnnspec summary SPEC``: every layer's window, output shape, parameters and exact init."""
 from __future__ import annotations
 
+import json
+
+from cnnspec.cli.check import report
+
 HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
         "fans); totals")
 
@@ -13,11 +17,9 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import json
-
+    # deferred: the checker (with Lark) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
     from cnnspec.check.summary import summary_dict, summary_table
-    from cnnspec.cli.check import report
 
     checked = load(args.spec, strict=args.strict)
     report(checked.warnings)

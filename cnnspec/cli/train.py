@@ -5,7 +5,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import cnnspec
 from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
+from cnnspec.errors import RunError
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
@@ -50,18 +52,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnspec.errors import RunError
-    from cnnspec.training.api import train
-    from cnnspec.training.loop import Interrupted
+    from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
         raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
                        "or a run to continue (--resume RUN)")
     try:
-        result = train(args.spec, out=args.out, epochs=args.epochs, lr=args.lr,
-                       batch_size=args.batch_size, seed=args.seed, data=args.data,
-                       data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
-                       runs_dir=args.runs_dir, stats_every=args.stats)
+        result = cnnspec.train(args.spec, out=args.out, epochs=args.epochs, lr=args.lr,
+                               batch_size=args.batch_size, seed=args.seed, data=args.data,
+                               data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
+                               runs_dir=args.runs_dir, stats_every=args.stats)
     except Interrupted as exc:
         print(f"cnnspec: {exc.message}", file=sys.stderr)
         print(exc.hint, file=sys.stderr)
@@ -78,7 +78,7 @@ def chance_note(summary: dict, path) -> list[str]:
     """A line for the run in ``path`` when its test accuracy is no better than guessing (a
     learning rate so large the ReLUs died, or an init that passes no signal), else nothing:
     10% on digits would otherwise read like a result."""
-    from cnnspec.training import rundir
+    from cnnspec.training import rundir  # kept out of --help's start-up
 
     classes = len(summary.get("classes") or ())
     if classes < 2 or summary["test_acc"] > CHANCE_MARGIN / classes:

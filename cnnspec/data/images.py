@@ -69,7 +69,7 @@ def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
 def load_picture(path: Path, shape: tuple[int, int, int],
                  invert: bool | None) -> tuple[np.ndarray, str | None]:
     """A PNG/JPEG (anything Pillow reads) converted, resized and, if needed, inverted."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError  # Pillow loads only to read an image
 
     c, h, w = shape
     if c not in PIL_MODES:
@@ -103,7 +103,7 @@ def load_picture(path: Path, shape: tuple[int, int, int],
 def _eight_bit(image):
     """16-bit greyscale (PNG mode "I;16", or "I") as 8-bit "L": Pillow's own conversion clips
     every value above 255 to white, which would turn the picture into a blank."""
-    from PIL import Image
+    from PIL import Image  # Pillow loads only to write an image
 
     if image.mode not in SIXTEEN_BIT_MODES:
         return image

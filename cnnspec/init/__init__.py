@@ -18,10 +18,10 @@ __all__ = ["ALIASES", "INIT_NAMES", "InitInfo", "canonical", "create", "describe
 
 def create(init, shape, rng, dtype=None, fans=None):
     """Draw the values of ``init`` for a parameter of ``shape``; see :func:`cnnspec.init.draw.create`."""
-    from cnnspec.init.draw import create as _create
+    from cnnspec.init.draw import create as _create  # NumPy: see the docstring above
 
     if dtype is None:
-        import numpy as np
+        import numpy as np  # NumPy: see the docstring above
 
         dtype = np.float32
     return _create(init, shape, rng, dtype=dtype, fans=fans)

@@ -6,9 +6,11 @@
 - :mod:`cnnspec.lab.variants`: a spec checked with another model-wide weight init (``--init``);
 - :mod:`cnnspec.lab.batch`: the batch to measure on (the spec's data, or Gaussian noise);
 - :mod:`cnnspec.lab.report`: ``cnnspec init-report`` — the statistics per init variant;
-- :mod:`cnnspec.lab.lsuv`: layer-sequential unit-variance init (Mishkin & Matas 2015);
+- :mod:`cnnspec.lab.lsuv`: layer-sequential unit-variance init (Mishkin & Matas 2015), also
+  as the init step of a training run;
 - :mod:`cnnspec.lab.compare`: ``cnnspec compare`` — train each init variant, side by side;
-- :mod:`cnnspec.lab.recorder`: ``cnnspec train --stats N`` — the statistics during training;
+- :mod:`cnnspec.lab.recorder`: ``cnnspec train --stats N`` — the statistics during training,
+  recorded by a training callback;
 - :mod:`cnnspec.lab.plots`: their pictures; :mod:`cnnspec.lab.jsonout`: their JSON;
 - :mod:`cnnspec.lab.model_access`: the few things read from a compiled model.
 

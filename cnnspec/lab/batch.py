@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
+from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.errors import RunError
 
 INPUT_KINDS = ("data", "gaussian")
@@ -43,8 +44,6 @@ def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
 def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
                dtype: str = "float32") -> Batch:
     """``size`` preprocessed training images of the spec's dataset, drawn with ``seed``."""
-    from cnnspec.data import Preprocessor, load_dataset
-
     training = checked.ir["training"]
     try:
         dataset = load_dataset(training["data"], seed, data_dir)

@@ -12,14 +12,22 @@ is forked). Every job writes its own run folder under the comparison's folder.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import RunError, SpecError
+from cnnspec.lab.lsuv import lsuv_init_step
+from cnnspec.lab.plots import plot_learning_curves
+from cnnspec.lab.variants import SPEC_LABEL, load_variant
+from cnnspec.training.api import train
+from cnnspec.training.files import read_jsonl
+from cnnspec.training.loop import Diverged
 
 DEFAULT_TARGET = 0.9
 
@@ -71,8 +79,6 @@ class VariantSummary:
 
 
 def variant_label(init: str | None) -> str:
-    from cnnspec.lab.variants import SPEC_LABEL
-
     return SPEC_LABEL if init is None else init
 
 
@@ -82,16 +88,13 @@ def slug(label: str) -> str:
 
 
 def run_job(job: Job) -> JobResult:
-    """Train one variant with one seed (the body of a worker process)."""
-    from cnnspec.lab.variants import load_variant
-    from cnnspec.training.api import train
-    from cnnspec.training.loop import Diverged
-
+    """Train one variant with one seed (the body of a worker process): with LSUV where the
+    variant asks for it, and without per-run curves (one plot of all variants is drawn at the
+    end)."""
     label = variant_label(job.init)
     variant = load_variant(job.spec, job.init)
-    # One plot of all variants is drawn at the end; the per-run curves are not needed.
     options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir,
-               "curves": False}
+               "init_steps": [lsuv_init_step]}
     for key in ("epochs", "lr", "batch_size"):
         if getattr(job, key) is not None:
             options[key] = getattr(job, key)
@@ -107,8 +110,6 @@ def run_job(job: Job) -> JobResult:
 
 
 def _metrics_on_disk(out: str) -> list[dict]:
-    from cnnspec.training.files import read_jsonl
-
     path = Path(out) / "metrics.jsonl"
     return read_jsonl(path) if path.exists() else []
 
@@ -141,9 +142,6 @@ def run_jobs(jobs: list[Job], workers: int,
             if on_done:
                 on_done(results[-1])
         return results
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context,
                              initializer=_limit_blas_threads) as pool:
@@ -271,8 +269,6 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
     """
-    from cnnspec.lab.variants import load_variant
-
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     variants = inits or [None]
@@ -342,7 +338,5 @@ def format_table(comparison: Comparison) -> str:
 
 
 def plot(comparison: Comparison, out_png) -> Path:
-    from cnnspec.lab.plots import plot_learning_curves
-
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{Path(comparison.spec).stem}: inits compared")

@@ -10,6 +10,10 @@ signal it will see in training. The output measured is the conv/dense layer's ow
 its nonlinearity, as in the paper.
 
 The passes run as in eval mode, so dropout does not make the measurement random.
+
+Everything LSUV is here: :func:`lsuv` is the one entry point (``cnnspec init-report`` calls it
+on its batch); :func:`lsuv_init_step` is the same call as an init step of a training run
+(:mod:`cnnspec.training.callbacks`), on the first :data:`LSUV_BATCH` training images.
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnspec.engine.blas import blas_threads
 from cnnspec.errors import RunError
+from cnnspec.init.catalogue import PARAMS
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
+from cnnspec.training.callbacks import InitContext
 
 INPUT = "input"  # the network's input, as layers name it (docs/ir.md)
-
-DEFAULT_TOL = 0.1
-DEFAULT_MAX_ITER = 10
+LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
 
 
 @dataclass
@@ -74,8 +79,8 @@ def lsuv(
     unknown = targets - {info.name for info in model_access.weighted_layers(model)}
     if unknown:
         raise ValueError(f"not conv/dense layers of the model: {', '.join(sorted(unknown))}")
-    from cnnspec.engine.blas import blas_threads
-
+    if not targets:
+        return []
     values = {INPUT: model_access.as_input(model, x)}
     steps = []
     # One BLAS thread, as the model's own forward uses: small products gain nothing from a
@@ -96,10 +101,20 @@ def lsuv(
     return steps
 
 
+def lsuv_init_step(start: InitContext) -> None:
+    """Before a fresh run's first step: :func:`lsuv` on the first :data:`LSUV_BATCH` training
+    images (each ``lsuv`` layer with its own settings), one line of report per layer."""
+    steps = lsuv(start.model, start.first_batch(LSUV_BATCH)) if lsuv_layers(start.model) else []
+    for step in steps:
+        start.display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} "
+                              f"-> {step.variance_after:.3g} in {step.iterations} rescalings")
+
+
 def _own_settings(model, name: str) -> dict:
-    """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (defaults for other inits)."""
+    """The ``tol`` and ``max_iter`` of the layer's ``lsuv`` init (for another init, the
+    catalogue's defaults of ``lsuv``)."""
     init = model_access.checked_of(model).by_name[name].ir.get("weight_init") or {}
-    return {"tol": init.get("tol", DEFAULT_TOL), "max_iter": init.get("max_iter", DEFAULT_MAX_ITER)}
+    return {key: init.get(key, default) for key, default in PARAMS["lsuv"].items()}
 
 
 def _rescale_layer(model, name: str, out: np.ndarray, tol: float,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cnnspec.errors import RunError
 from cnnspec.lab.stats import LayerStats, weighted
+from cnnspec.render import figure
 
 
 def _positive(values: list[float | None]) -> list[float]:
@@ -35,13 +36,11 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
     its depth, log scale, one line per ``(label, stats)`` variant; writes a PNG."""
-    from cnnspec.render.figure import new_figure, save_png
-
     if not variants:
         raise RunError("nothing to plot: no init variant was measured")
-    fig = new_figure(10.0, 4.2)
+    fig = figure.new_figure(10.0, 4.2)
     act_ax, grad_ax = fig.subplots(1, 2)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     for label, stats in variants:
         depth = weighted(stats)
@@ -59,7 +58,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_png(fig, out_png)
+    return figure.save_png(fig, out_png)
 
 
 def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
@@ -69,11 +68,9 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
 
     ``curves`` maps a variant label to one list of per-epoch metric dicts per seed.
     """
-    from cnnspec.render.figure import new_figure, save_png
-
     if not curves:
         raise RunError("nothing to plot: no variant finished an epoch")
-    fig = new_figure(10.0, 4.2)
+    fig = figure.new_figure(10.0, 4.2)
     acc_ax, loss_ax = fig.subplots(1, 2)
     for index, (label, runs) in enumerate(curves.items()):
         colour = f"C{index % 10}"
@@ -83,7 +80,7 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
     acc_ax.set_ylim(0.0, 1.02)
     loss_ax.set_ylabel("training loss")
     loss_ax.set_yscale("log")
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     for ax, what in ((acc_ax, "validation accuracy"), (loss_ax, "training loss")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -94,7 +91,7 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
             ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_png(fig, out_png)
+    return figure.save_png(fig, out_png)
 
 
 def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None:
@@ -127,8 +124,6 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     ``records`` are the lines of a run's ``stats.jsonl``: ``{"step": s, "layers": [...]}``
     with one :class:`LayerStats` dict per layer.
     """
-    from cnnspec.render.figure import new_figure, save_png
-
     if not records:
         raise RunError("no statistics to plot: no step was recorded",
                        hint="use a --stats interval smaller than the number of steps")
@@ -136,13 +131,13 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     layers = records[0]["layers"]
     weighted_names = [row["name"] for row in layers if row["kind"] in ("conv", "dense")]
     relu_names = [row["name"] for row in layers if row.get("dead_frac") is not None]
-    fig = new_figure(14.0, 4.2)
+    fig = figure.new_figure(14.0, 4.2)
     act_ax, grad_ax, dead_ax = fig.subplots(1, 3)
     _per_layer_lines(act_ax, records, steps, weighted_names, "act_std", log=True)
     _per_layer_lines(grad_ax, records, steps, weighted_names, "grad_std", log=True)
     _per_layer_lines(dead_ax, records, steps, relu_names, "dead_frac", log=False)
     dead_ax.set_ylim(0.0, 1.0)
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)"),
                      (dead_ax, "dead ReLU units (exact zeros)")):
@@ -152,7 +147,7 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
         ax.grid(True, which="both", alpha=0.3)
     if title:
         fig.suptitle(title)
-    return save_png(fig, out_png)
+    return figure.save_png(fig, out_png)
 
 
 # Up to this many layers each gets a legend entry; a deeper net names its first and last only,
@@ -161,7 +156,7 @@ _FULL_LEGEND = 8
 
 
 def _per_layer_lines(ax, records, steps, names: list[str], key: str, log: bool) -> None:
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # Matplotlib loads only when drawing
 
     cmap = colormaps["viridis"]
     for depth, name in enumerate(names):

@@ -1,7 +1,8 @@
 """``cnnspec train --stats N``: the per-layer statistics of ``init-report``, every N steps of
 training, into the run folder (fastai's ActivationStats idea, for any spec).
 
-The trainer calls :meth:`StatsRecorder.on_step` after each optimisation step. Keeping every
+A training callback (:class:`cnnspec.training.callbacks.Callback`): the trainer calls
+:meth:`StatsRecorder.on_step` after each optimisation step. Keeping every
 layer's output costs memory, so the model records only during the steps that are measured: after
 step ``s`` the recorder switches ``model.record`` on when step ``s + 1`` is one to measure, and
 off again once it has read it. Step 0 is the batch before the first update, when the init alone
@@ -14,29 +15,38 @@ step's update; the activations and gradients those of the step's own forward and
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.lab.jsonout import dumps
+from cnnspec.lab.plots import plot_training_stats
+from cnnspec.lab.probe import collect
+from cnnspec.training.callbacks import Callback
 
 STATS_FILE = "stats.jsonl"
 STATS_PLOT = "stats.png"
 
 
-class StatsRecorder:
-    """Write per-layer statistics every ``every`` steps to ``<run_dir>/stats.jsonl``."""
+class StatsRecorder(Callback):
+    """Write per-layer statistics every ``every`` steps to ``<run folder>/stats.jsonl`` and
+    draw them into ``stats.png`` when training stops."""
 
-    def __init__(self, run_dir: str | Path, every: int) -> None:
-        if every < 1:
-            raise ValueError(f"the statistics interval must be at least 1 step, got {every}")
-        self.path = Path(run_dir) / STATS_FILE
-        self.plot_path = Path(run_dir) / STATS_PLOT
+    def __init__(self, every: int) -> None:
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise RunError(f"--stats must be a positive number of steps, not {every!r}",
+                           hint="e.g. --stats 50 records statistics every 50 steps")
         self.every = every
+        self.path: Path | None = None
         self.records = 0
 
     def wants(self, step: int) -> bool:
         """Whether step ``step`` (counted from 0) is measured."""
         return step % self.every == 0
 
-    def start(self, model, step: int = 0) -> None:
+    def on_start(self, model, step: int, run_dir: Path) -> None:
         """Before the first step to run (``step``; not 0 when a run is resumed)."""
+        self.path = Path(run_dir) / STATS_FILE
         model.record = self.wants(step)
 
     def on_step(self, step: int, model) -> None:
@@ -45,20 +55,15 @@ class StatsRecorder:
             self._write(step, model)
         model.record = self.wants(step + 1)
 
-    def finish(self, model=None) -> Path | None:
-        """Stop recording and draw ``stats.png``; returns its path (None if nothing recorded)."""
-        from cnnspec.lab.plots import plot_training_stats
-
-        if model is not None:
-            model.record = False
+    def on_stop(self, model) -> None:
+        """Stop recording and draw ``stats.png`` (when anything was recorded)."""
+        model.record = False
         records = read_stats(self.path)
-        if not records:
-            return None
-        return plot_training_stats(records, self.plot_path, title="per-layer statistics")
+        if records:
+            plot_training_stats(records, self.path.with_name(STATS_PLOT),
+                                title="per-layer statistics")
 
     def _write(self, step: int, model) -> None:
-        from cnnspec.lab.jsonout import dumps
-        from cnnspec.lab.probe import collect
         # The model does not keep its input, so act_ratio is left out (None) here.
         rows = [row.to_dict() for row in collect(model, input_std=None)]
         with self.path.open("a", encoding="utf-8") as f:
@@ -68,8 +73,6 @@ class StatsRecorder:
 
 def read_stats(path: str | Path) -> list[dict]:
     """The records of a ``stats.jsonl`` file ([] when there is none)."""
-    import json
-
     path = Path(path)
     if not path.exists():
         return []

@@ -1,7 +1,7 @@
 """``cnnspec init-report``: per-layer statistics of a freshly initialised network, per init.
 
 For each init variant the network is compiled with the same seed, LSUV is applied first where a
-layer asks for it (as the trainer would), and one forward and backward pass of the loss runs on
+layer asks for it (as a training run does), and one forward and backward pass of the loss runs on
 the same batch. The result answers He et al. 2015's question for the user's own spec: does the
 signal keep its scale through the layers, forward and backward?
 """
@@ -11,9 +11,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cnnspec.compiler import compile_spec
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.jsonout import dumps
-from cnnspec.lab.stats import LayerStats, SignalSummary, summarize_signal
+from cnnspec.lab.lsuv import lsuv
+from cnnspec.lab.plots import plot_depth_profile
+from cnnspec.lab.probe import probe
+from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
 from cnnspec.lab.variants import Variant, load_variants
 
 
@@ -50,13 +54,8 @@ class InitReport:
 
 def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
-    from cnnspec.compiler import compile_spec
-    from cnnspec.lab.lsuv import lsuv, lsuv_layers
-    from cnnspec.lab.probe import probe
-    from cnnspec.lab.stats import std64
-
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
-    steps = lsuv(model, batch.x) if lsuv_layers(model) else []
+    steps = lsuv(model, batch.x)
     return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps)
 
 
@@ -156,8 +155,6 @@ def format_json(report: InitReport) -> str:
 
 def plot(report: InitReport, out_png) -> Path:
     """Activation and gradient std against depth, one line per variant (see :mod:`plots`)."""
-    from cnnspec.lab.plots import plot_depth_profile
-
     variants = [(v.label, v.layers) for v in report.variants]
     return plot_depth_profile(variants, out_png,
                               title=f"{report.spec_name}: signal through depth at init")

@@ -10,8 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnspec.check import check
+from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.errors import RunError, SpecError
+from cnnspec.lang import parse, parse_init
 
 # The label of the variant that keeps the spec's own inits.
 SPEC_LABEL = "spec"
@@ -27,10 +30,8 @@ class Variant:
 
 def load_variant(path: str | Path, init: str | None = None) -> Variant:
     """Parse and check ``path`` with ``init`` (language syntax) as the default weight init."""
-    import cnnspec
-
     if init is None:
-        return Variant(SPEC_LABEL, cnnspec.load(path))
+        return Variant(SPEC_LABEL, load(path))
     return Variant(init, _load_with_default(Path(path), init))
 
 
@@ -40,9 +41,6 @@ def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
 
 
 def _load_with_default(path: Path, init: str) -> CheckedSpec:
-    from cnnspec.check import check
-    from cnnspec.lang import parse
-
     init_ir = _parse_init_option(init)
     if path.suffix == ".json":
         raise SpecError(
@@ -61,8 +59,6 @@ def _load_with_default(path: Path, init: str) -> CheckedSpec:
 def _parse_init_option(init: str) -> dict:
     """The IR init of an ``--init`` text. Its mistakes name the option and its text: the text
     is no file, so a line and column inside it would point nowhere the user can look."""
-    from cnnspec.lang import parse_init
-
     try:
         return parse_init(init)
     except SpecError as exc:
@@ -70,7 +66,7 @@ def _parse_init_option(init: str) -> dict:
 
 
 def _read(path: Path) -> str:
-    """The spec's text, failing with the words ``cnnspec.load`` uses for the same mistakes."""
+    """The spec's text, failing with the words :func:`load` uses for the same mistakes."""
     if not path.is_file():
         raise RunError(f"no such file: {path}", hint="check the path and the file name")
     try:

@@ -12,23 +12,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import RunError
 from cnnspec.ir.spec import Spec
+from cnnspec.lang.ast import to_ast
+from cnnspec.lang.inits import read_init
+from cnnspec.lang.parser import parse_tree
+from cnnspec.lang.resolve import Resolver
 
 
 def parse(text: str, path: str | None = None, weight_default: dict | None = None) -> Spec:
     """Parse and resolve a spec. ``weight_default`` (an IR init object) replaces the model-wide
     default weight init, as if the spec's ``default weight`` said it."""
-    from cnnspec.lang.resolve import Resolver
-
     module = parse_module(text, path)
     return Resolver(path, weight_default).resolve(module, text)
 
 
 def parse_file(path: str | Path) -> Spec:
     """Read and parse a ``.cnn`` file; ``Spec.path`` is ``path`` as given."""
-    from cnnspec.errors import RunError
-
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
     except FileNotFoundError:
@@ -42,43 +42,21 @@ def parse_file(path: str | Path) -> Spec:
 def parse_init(text: str) -> dict:
     """One initializer expression (``he_normal(mode=fan_out)``, ``normal(0, 0.01)``) as an IR
     init object, parsed by the spec grammar's ``init_expr`` start symbol."""
-    from cnnspec.lang.inits import read_init
-
-    value = _transform(_tree(text, "init_expr", None), None)
-    return read_init(value)
+    return read_init(to_ast(parse_tree(text, start="init_expr")))
 
 
 def format_source(text: str, path: str | None = None) -> str:
     """``text`` in canonical layout (idempotent; comments kept). ``path`` names the file in
     syntax errors."""
-    from cnnspec.lang.fmt import format_source as _format
+    # The formatter's ~5 ms of imports are for `cnnspec fmt`, not for every parse.
+    from cnnspec.lang.fmt import format_source as format_text
 
-    return _format(text, path)
+    return format_text(text, path)
 
 
 def parse_module(text: str, path: str | None = None):
     """The AST (:class:`cnnspec.lang.ast.Module`) of a spec, before resolving."""
-    return _transform(_tree(text, "start", path), path)
-
-
-def _tree(text: str, start: str, path: str | None):
-    from cnnspec.lang.parser import parse_tree
-
-    return parse_tree(text, start=start, path=path)
-
-
-def _transform(tree, path: str | None):
-    from lark.exceptions import VisitError
-
-    from cnnspec.lang.ast import ToAst
-
-    try:
-        return ToAst().transform(tree)
-    except VisitError as exc:  # an error raised inside a transformer method
-        if isinstance(exc.orig_exc, SpecError):
-            exc.orig_exc.file = exc.orig_exc.file or path
-            raise exc.orig_exc from None
-        raise
+    return to_ast(parse_tree(text, start="start", path=path), path)
 
 
 __all__ = ["Spec", "format_source", "parse", "parse_file", "parse_init", "parse_module"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lark import Token, Transformer, v_args
+from lark.exceptions import VisitError
 
-from cnnspec.errors import Span
+from cnnspec.errors import Span, SpecError
 
 
 def token_span(token: Token) -> Span:
@@ -258,3 +259,17 @@ class ToAst(Transformer):
 
     def list(self, meta, children):
         return ListLit([c for c in children if c is not None], meta_span(meta))
+
+
+def to_ast(tree, path: str | None = None):
+    """The AST of a parse tree (a :class:`Module`, or a :data:`Value` for ``init_expr``).
+
+    A :class:`SpecError` raised inside a transformer method arrives wrapped in Lark's
+    ``VisitError``; it is unwrapped here, with ``path`` filled in."""
+    try:
+        return ToAst().transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, SpecError):
+            exc.orig_exc.file = exc.orig_exc.file or path
+            raise exc.orig_exc from None
+        raise

@@ -33,7 +33,9 @@ from cnnspec.lang.ast import (
     TrainStmt,
     Value,
     Word,
+    to_ast,
 )
+from cnnspec.lang.parser import parse_with_comments
 
 INDENT = "  "
 
@@ -51,11 +53,10 @@ class Element:
 
 
 def format_source(text: str, path: str | None = None) -> str:
-    from cnnspec.lang import _transform
-    from cnnspec.lang.parser import parse_with_comments
-
+    """``text`` in canonical layout (idempotent; comments kept). ``path`` names the file in
+    syntax errors."""
     tree, comments = parse_with_comments(text, path=path)
-    module = _transform(tree, path)
+    module = to_ast(tree, path)
     elements = []
     for stmt in module.statements:
         elements += _statement(stmt, 0)

@@ -14,7 +14,10 @@ from functools import lru_cache
 from importlib.resources import files
 
 from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
 from lark.lark import PostLex
+
+from cnnspec.lang.syntax_errors import syntax_error
 
 OPENERS = {"LPAR", "LSQB"}
 CLOSERS = {"RPAR", "RSQB"}
@@ -82,16 +85,12 @@ def parse_tree(text: str, start: str = "start", path: str | None = None) -> Tree
 def parse_with_comments(text: str, start: str = "start",
                         path: str | None = None) -> tuple[Tree, list[Token]]:
     """The parse tree and the ``#`` comment tokens, in source order."""
-    from lark.exceptions import UnexpectedInput
-
-    from cnnspec.lang.syntax_errors import syntax_error
-
     lark = parser()
     _comments.clear()
     try:
         tree = lark.parse(text, start=start)
     except UnexpectedInput as exc:
-        raise syntax_error(exc, text, path, start, list(_NEWLINES.open)) from None
+        raise syntax_error(exc, lark, text, path, start, list(_NEWLINES.open)) from None
     found = list(_comments)
     _comments.clear()
     return tree, found

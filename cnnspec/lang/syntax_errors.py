@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from cnnspec.errors import Span, SpecError
@@ -170,21 +171,19 @@ def _failure_kind(exc: UnexpectedInput) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _catalogue_failures() -> list[tuple[FriendlyError, object, str | None]]:
-    """Where each catalogue example fails: (entry, parser state, token type)."""
-    from cnnspec.lang.parser import parser
-
+def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | None]]:
+    """Where each catalogue example fails with ``lark``: (entry, parser state, token type)."""
     failures = []
     for entry in CATALOGUE:
         for snippet in entry.examples:
             try:
-                parser().parse(snippet, start="start")
+                lark.parse(snippet, start="start")
             except UnexpectedInput as exc:
                 failures.append((entry, getattr(exc, "state", None), _failure_kind(exc)))
     return failures
 
 
-def _friendly_class(exc: UnexpectedInput) -> FriendlyError | None:
+def _friendly_class(exc: UnexpectedInput, lark: Lark) -> FriendlyError | None:
     """The catalogue entry whose examples fail in the same parser state on the same kind of
     token. This is the idea of Lark's ``UnexpectedInput.match_examples``, kept stricter: that
     method falls back to any example failing in the same state whatever the token, which gives
@@ -193,37 +192,36 @@ def _friendly_class(exc: UnexpectedInput) -> FriendlyError | None:
     if state is None:
         return None
     kind = _failure_kind(exc)
-    for entry, other_state, other_kind in _catalogue_failures():
+    for entry, other_state, other_kind in _catalogue_failures(lark):
         if other_state == state and other_kind == kind:
             return entry
     return None
 
 
-def _plain_message(exc: UnexpectedInput) -> str:
+def _plain_message(exc: UnexpectedInput, lark: Lark) -> str:
     """"unexpected X: expected one of ..." with the terminals named as a user would."""
-    from cnnspec.lang.parser import parser
-
     message = _found(exc)
     # `accepts` is what the parser could take here; `expected` what the lexer could (wider).
     expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None)
     if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
-        terminals = {t.name: t for t in parser().terminals}
+        terminals = {t.name: t for t in lark.terminals}
         message += f": expected {_expected_list(set(expected), terminals)}"
     return message
 
 
-def syntax_error(exc: UnexpectedInput, text: str, path: str | None, start: str,
+def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, start: str,
                  open_brackets: list | None = None) -> SpecError:
-    """The :class:`SpecError` for one Lark syntax error. ``open_brackets`` are the '(' and '['
-    tokens still open where the parser stopped."""
+    """The :class:`SpecError` for one syntax error of the parser ``lark`` (which also sorts the
+    catalogue's examples). ``open_brackets`` are the '(' and '[' tokens still open where the
+    parser stopped."""
     span = _span(exc, text)
     unclosed = open_brackets[-1] if open_brackets else None
-    friendly = _friendly_class(exc) if start == "start" else None
+    friendly = _friendly_class(exc, lark) if start == "start" else None
     if friendly is not None:
         if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
-    return SpecError(_plain_message(exc), span=span, hint=_plain_hint(exc, start, unclosed),
+    return SpecError(_plain_message(exc, lark), span=span, hint=_plain_hint(exc, start, unclosed),
                      file=path)
 
 

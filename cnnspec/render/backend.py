@@ -82,7 +82,7 @@ def _run(renderer: Renderer, source: str, fmt: str, out_path: Path, dpi: int) ->
 
 def _pdf_from_png(renderer: Renderer, source: str, out_path: Path) -> None:
     """A raster PDF: render a PNG at :data:`PDF_DPI` and let Pillow wrap it in a PDF."""
-    from PIL import Image
+    from PIL import Image  # Pillow loads only to convert a picture
 
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "diagram.png"

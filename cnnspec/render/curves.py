@@ -3,7 +3,8 @@ the learning rate on a second axis (so a schedule's steps line up with the curve
 
 ``metrics`` is the run's list of per-epoch records with keys ``epoch``, ``train_loss``,
 ``train_acc``, ``val_loss``, ``val_acc`` and ``lr``; a key may be missing or ``None`` (no
-validation split, say), and that line is then left out.
+validation split, say), and that line is then left out. :class:`Curves` draws them into a
+training run's folder as a training callback.
 """
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from pathlib import Path
 from cnnspec.errors import RunError
 from cnnspec.render import palette
 from cnnspec.render.figure import new_figure, save_png
+from cnnspec.training import rundir
+from cnnspec.training.callbacks import Callback
+from cnnspec.training.progress import Display
 
 # A loss that spans more than this factor (a fast start, or a divergence) is drawn on a log
 # scale so the late epochs are not squashed flat against the axis.
@@ -107,10 +111,23 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 
     # Whole epochs only on the x axis.
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing (slow import)
 
     for ax in (loss_ax, acc_ax):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     return save_png(fig, out_png)
+
+
+class Curves(Callback):
+    """Training callback: ``curves.png`` in the run folder when training ends (finished,
+    interrupted or diverged). A plotting failure is reported, never allowed to lose the run."""
+
+    def on_end(self, metrics: list[dict], run_dir: Path, display: Display) -> None:
+        if not metrics:
+            return
+        try:
+            plot_curves(metrics, Path(run_dir) / rundir.CURVES)
+        except RunError as exc:
+            display.message(f"note: curves.png not written: {exc.message}")

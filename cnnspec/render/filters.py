@@ -18,7 +18,7 @@ import numpy as np
 
 from cnnspec.errors import RunError
 from cnnspec.render.figure import new_figure, save_png
-from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, side_by_side
+from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, side_by_side, symmetric_limit
 
 CHANNEL_MODES = ("average", "side")
 # Beyond this many filters the tiles get too small to read; the title says how many are shown.
@@ -145,8 +145,6 @@ def _tile_inches(shape: tuple[int, int]) -> tuple[float, float]:
 
 
 def scale_text_of(image: np.ndarray) -> str:
-    from cnnspec.render.tiles import symmetric_limit
-
     return scale_text(symmetric_limit(image))
 
 

@@ -34,6 +34,7 @@ def kernel_matrices(layer: LayerInfo) -> list[tuple[str, list[list[float]]]]:
         return []
     if shape[2] > MAX_SIDE or shape[3] > MAX_SIDE:
         return []
+    # NumPy loads only for a spec with a kernel literal; other diagrams never need it.
     import numpy as np
 
     from cnnspec.init.kernels import kernel_values

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
+from cnnspec.training.predict import probabilities
 
 INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/rundir.py)
 
@@ -139,8 +141,6 @@ def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
 
 def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
     """Image ``index`` of the run's test split (C, H, W) and a caption naming its label."""
-    from cnnspec.data import load_dataset
-
     data = load_dataset(run.training["data"], run.training["seed"])
     count = len(data.x_test)
     if not 0 <= index < count:
@@ -166,8 +166,6 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
 
 def prediction_text(run, image: np.ndarray) -> str:
     """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
-    from cnnspec.training.predict import probabilities
-
     probs = probabilities(run, image[None])[0]
     best = int(np.argmax(probs))
     name = run.classes[best] if best < len(run.classes) else str(best)

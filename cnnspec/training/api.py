@@ -1,36 +1,40 @@
-"""``cnnspec.train()``: train a spec into a run folder, or continue an interrupted run.
+"""Train a spec into a run folder, or continue an interrupted run.
 
 The steps of a fresh run: load and check the spec, apply the command-line overrides, load the
 data and check that it fits the network, create the run folder, split off the validation set
-and fit the preprocessing on the rest, compile the model, apply LSUV where the spec asks for it,
-save the initial weights, train (:mod:`cnnspec.training.loop`), evaluate on the test split, write
-the summary and the curves. A resumed run reads all of that back from the folder instead.
+and fit the preprocessing on the rest, compile the model, run the init steps (LSUV, where the
+composer passes it), save the initial weights, train (:mod:`cnnspec.training.loop`), evaluate
+on the test split, write the summary. A resumed run reads all of that back from the folder
+instead. Statistics, curves and the like join through callbacks
+(:mod:`cnnspec.training.callbacks`); ``cnnspec.train`` composes the usual ones.
 """
 from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data import Preprocessor, load_dataset
+from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import RunError
+from cnnspec.seeding import streams
 from cnnspec.training import rundir
-from cnnspec.training.batches import epoch_order, validation_split
+from cnnspec.training.batches import validation_split
+from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.files import read_json, write_json, write_npz, write_text
 from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
 from cnnspec.training.progress import Display, make_display
-from cnnspec.training.run import Run
+from cnnspec.training.run import Run, as_checked, compile_model
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
 from cnnspec.training.settings import OVERRIDABLE, check_overrides, effective_ir
 from cnnspec.training.state import Position, load_state, load_weights
-
-LSUV_BATCH = 256  # examples LSUV measures the output variance on (Mishkin & Matas use a batch)
-StepHook = Callable[[int, object], None]
+from cnnspec.version import __version__
 
 
 @dataclass
@@ -39,9 +43,8 @@ class Options:
 
     display: Display
     data_dir: str | None
-    stats_every: int | None
-    on_step: StepHook | None
-    curves: bool
+    callbacks: Sequence[Callback]
+    init_steps: Sequence[InitStep]
 
 
 @dataclass
@@ -57,8 +60,7 @@ class Prepared:
 
 def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=None, data=None,
           data_dir=None, quiet=False, resume=None, runs_dir="runs", progress=None,
-          stats_every: int | None = None, on_step: StepHook | None = None,
-          curves: bool = True) -> Run:
+          callbacks: Sequence[Callback] = (), init_steps: Sequence[InitStep] = ()) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``); return the
     :class:`Run`.
 
@@ -67,15 +69,15 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
     (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``). ``resume`` continues the run in that
     folder from its last checkpoint (the spec may then be omitted). ``progress`` is ``"bar"``,
     ``"lines"``, ``"none"``, a :class:`~cnnspec.training.progress.Display` or None (a bar on a
-    terminal, lines otherwise). ``on_step(step, model)`` is called after every optimizer step
-    (a ``KeyboardInterrupt`` raised there stops training like Ctrl-C); ``stats_every`` asks
-    :mod:`cnnspec.lab.recorder` to record per-layer statistics every that many steps.
-    ``curves=False`` skips drawing ``curves.png`` (about a second of Matplotlib per run).
+    terminal, lines otherwise). ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`)
+    hear of the run as it goes; ``init_steps`` change a fresh run's compiled weights on its
+    training data before the first step (see :mod:`cnnspec.training.callbacks`). This function
+    draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = check_overrides({"epochs": epochs, "lr": lr, "batch_size": batch_size,
                                  "seed": seed, "data": data})
-    _check_stats_every(stats_every)
-    options = Options(make_display(progress, quiet), data_dir, stats_every, on_step, curves)
+    options = Options(make_display(progress, quiet), data_dir, list(callbacks),
+                      list(init_steps))
     try:
         if resume is not None:
             if out is not None and Path(out).resolve() != Path(resume).resolve():
@@ -92,23 +94,6 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
         options.display.close()
 
 
-def compile_model(checked, seed: int):
-    """The float32 model of ``checked`` with the initial weights of ``seed``."""
-    from cnnspec.compiler import compile_spec
-
-    return compile_spec(checked, seed=seed, dtype="float32")
-
-
-def as_checked(spec):
-    from cnnspec.check.model import CheckedSpec
-
-    if isinstance(spec, CheckedSpec):
-        return spec
-    import cnnspec
-
-    return cnnspec.load(str(spec))
-
-
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     ir = effective_ir(checked.ir, overrides)
     training = ir["training"]
@@ -119,19 +104,18 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     model = compile_model(checked, training["seed"])
     optimizer = _optimizer(training)
-    _apply_lsuv(model, prepared, options.display)
+    context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
+    for init_step in options.init_steps:
+        init_step(context)
     write_npz(run / rundir.INIT, model.state_dict())
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
-    recorder = _stats_recorder(run, options.stats_every)
-    session = _session(checked, model, optimizer, training, prepared, run, options, recorder)
+    session = _session(checked, model, optimizer, training, prepared, run, options)
     position = Position()
     session.save(position)  # step 0: the last good point until the first epoch ends
-    return _train_and_finish(session, position, prepared, summary, recorder, options.curves)
+    return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
 def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
-    from cnnspec.data import Preprocessor
-
     run = open_run_dir(path)
     summary = read_json(run.summary, what="run summary")
     if summary.get("status") == "diverged":
@@ -155,8 +139,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     model = compile_model(checked, training["seed"])
     load_weights(run, model)
     optimizer = _optimizer(training)
-    recorder = _stats_recorder(run, options.stats_every)
-    session = _session(checked, model, optimizer, training, prepared, run, options, recorder)
+    session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_state(run, optimizer, session.dropout_rng)
     if position.finished:
         raise RunError(f"run {run.path} already finished all {training['epochs']} epochs",
@@ -165,7 +148,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
                     f"step {position.step}")
     summary["resumed"] = summary.get("resumed", 0) + 1
-    return _train_and_finish(session, position, prepared, summary, recorder, options.curves)
+    return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
 def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
@@ -200,8 +183,6 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 
 
 def _load_data(checked, training: dict, data_dir):
-    from cnnspec.data import load_dataset
-
     dataset = load_dataset(training["data"], training["seed"], data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     return dataset
@@ -217,9 +198,6 @@ def _write_spec_files(run: RunDir, checked, ir: dict) -> None:
 def _prepare(training: dict, dataset, preprocessor) -> Prepared:
     """Split off the validation set (first draw of the ``data_order`` stream), fit the
     preprocessing on what is left for training (unless given) and apply it everywhere."""
-    from cnnspec.data import Preprocessor
-    from cnnspec.seeding import streams
-
     data_order = streams(training["seed"])["data_order"]
     train_idx, val_idx = validation_split(len(dataset.y_train), training["val_split"],
                                           data_order)
@@ -240,24 +218,21 @@ def _prepare(training: dict, dataset, preprocessor) -> Prepared:
 
 
 def _optimizer(training: dict):
-    from cnnspec.engine.optim import make_optimizer
-
     return make_optimizer(training["optimizer"], training["weight_decay"])
 
 
 def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDir,
-             options: Options, recorder) -> Session:
-    hooks = [hook for hook in (recorder.on_step if recorder else None, options.on_step)
-             if hook is not None]
+             options: Options) -> Session:
+    callbacks = options.callbacks
 
     def every_step(step: int, model) -> None:
-        for hook in hooks:
-            hook(step, model)
+        for callback in callbacks:
+            callback.on_step(step, model)
 
     return Session(checked=checked, model=model, optimizer=optimizer, training=training,
                    train=prepared.train, val=prepared.val, run=run, display=options.display,
                    data_order=prepared.data_order, dropout_rng=_dropout_rng(model),
-                   on_step=every_step if hooks else None)
+                   on_step=every_step if callbacks else None)
 
 
 def _dropout_rng(model) -> np.random.Generator | None:
@@ -270,42 +245,7 @@ def _dropout_rng(model) -> np.random.Generator | None:
     return None
 
 
-def _check_stats_every(every) -> None:
-    if every is not None and (isinstance(every, bool) or not isinstance(every, int)
-                              or every < 1):
-        raise RunError(f"--stats must be a positive number of steps, not {every!r}",
-                       hint="e.g. --stats 50 records statistics every 50 steps")
-
-
-def _stats_recorder(run: RunDir, every: int | None):
-    """The per-layer statistics recorder of ``--stats N`` (:mod:`cnnspec.lab.recorder`)."""
-    if every is None:
-        return None
-    from cnnspec.lab.recorder import StatsRecorder
-
-    return StatsRecorder(run.path, every)
-
-
-def _apply_lsuv(model, prepared: Prepared, display: Display) -> None:
-    """Mishkin & Matas 2015: rescale each ``lsuv`` layer on a batch of training data, in
-    network order, before the first step (the weights were drawn orthogonal at compile).
-
-    One call does every layer in one pass over the graph, each with its own ``tol`` and
-    ``max_iter``."""
-    from cnnspec.lab.lsuv import lsuv, lsuv_layers
-
-    if not lsuv_layers(model):
-        return
-    order = epoch_order(prepared.data_order, 0, len(prepared.train.y))
-    x = prepared.train.x[order[:LSUV_BATCH]]
-    for step in lsuv(model, x):
-        display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} -> "
-                        f"{step.variance_after:.3g} in {step.iterations} rescalings")
-
-
 def _versions() -> dict:
-    from cnnspec import __version__
-
     return {"cnnspec": __version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
@@ -341,37 +281,35 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path) -> d
 
 
 def _train_and_finish(session: Session, position: Position, prepared: Prepared,
-                      summary: dict, recorder, curves: bool) -> Run:
+                      summary: dict, callbacks: Sequence[Callback]) -> Run:
     run = session.run
     write_json(run.summary, summary)
     started = time.perf_counter()
     try:
-        if recorder is not None:
-            recorder.start(session.model, position.step)
+        for callback in callbacks:
+            callback.on_start(session.model, position.step, run.path)
         try:
             fit(session, position)
         finally:
-            if recorder is not None:
-                recorder.finish(session.model)
+            for callback in callbacks:
+                callback.on_stop(session.model)
     except (Interrupted, Diverged) as exc:
         summary["status"] = "interrupted" if isinstance(exc, Interrupted) else "diverged"
         summary["diverged"] = isinstance(exc, Diverged)
         summary["message"] = exc.message
         _close_summary(summary, position, started)
         write_json(run.summary, summary)
-        if curves:
-            try:
-                _draw_curves(session, position.metrics)
-            except KeyboardInterrupt:
-                pass  # Ctrl-C again while drawing: skip the picture, keep the resume message
+        try:
+            _end(callbacks, session, position.metrics)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C again (while drawing, say): skip the rest, keep the resume message
         raise
     test = score(session.model, prepared.test.x, prepared.test.y)
     summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,
                    test_examples=len(prepared.test.y))
     _close_summary(summary, position, started)
     write_json(run.summary, summary)
-    if curves:
-        _draw_curves(session, position.metrics)
+    _end(callbacks, session, position.metrics)
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
@@ -392,13 +330,6 @@ def _close_summary(summary: dict, position: Position, started: float) -> None:
     summary["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _draw_curves(session: Session, metrics: list[dict]) -> None:
-    """``curves.png``; a plotting failure is reported, never allowed to lose the run."""
-    if not metrics:
-        return
-    from cnnspec.render.curves import plot_curves
-
-    try:
-        plot_curves(metrics, session.run / rundir.CURVES)
-    except RunError as exc:
-        session.display.message(f"note: curves.png not written: {exc.message}")
+def _end(callbacks: Sequence[Callback], session: Session, metrics: list[dict]) -> None:
+    for callback in callbacks:
+        callback.on_end(metrics, session.run.path, session.display)

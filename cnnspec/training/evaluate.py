@@ -1,6 +1,7 @@
 """``evaluate``: a trained run's loss, accuracy and confusion matrix on a test split."""
 from __future__ import annotations
 
+from cnnspec.data import load_dataset, parse_data_arg
 from cnnspec.errors import RunError
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
@@ -14,8 +15,6 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     Returns ``{"loss", "accuracy", "confusion", "classes", "data", "examples"}``; ``confusion``
     is a list of rows, row = true class, column = predicted class.
     """
-    from cnnspec.data import load_dataset, parse_data_arg
-
     cfg = run.training["data"] if data is None else data
     if isinstance(cfg, str):
         cfg = parse_data_arg(cfg)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.engine.schedules import lr_at
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -71,8 +72,6 @@ class Session:
 
 def learning_rate(training: dict, epoch: int) -> float:
     """The schedule's learning rate for ``epoch`` (0-based)."""
-    from cnnspec.engine.schedules import lr_at
-
     return float(lr_at(training["schedule"], training["lr"], epoch, training["epochs"]))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.data import load_image
 from cnnspec.training.run import Run
 
 TOP = 3  # classes listed per input in the text output
@@ -34,8 +35,6 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
     """One dict per input: ``input``, ``predicted`` (class name), ``probability`` (of that
     class), ``top`` (the ``top`` likeliest as ``{"class", "probability"}``), ``probabilities``
     (every class) and ``note`` (what was done to the input to fit the model, or None)."""
-    from cnnspec.data import load_image
-
     shape = tuple(run.spec.input_shape)
     images, notes = [], []
     for path in inputs:

@@ -69,7 +69,7 @@ class BarDisplay(LineDisplay):
         self.bar = None
 
     def start_epoch(self, epoch: int, epochs: int, steps: int, done: int) -> None:
-        from tqdm import tqdm
+        from tqdm import tqdm  # ~40 ms of imports, for the bar only
 
         self.close()
         # A terminal that reports a 0x0 size (some pseudo-terminals do) would get no bar from

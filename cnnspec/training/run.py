@@ -4,10 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
+from cnnspec.compiler import compile_spec
+from cnnspec.data import Preprocessor
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
+from cnnspec.training.state import load_weights
 
 
 @dataclass
@@ -35,10 +39,6 @@ class Run:
 
 def load_run(path) -> Run:
     """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
-    from cnnspec.data import Preprocessor
-    from cnnspec.training.api import as_checked, compile_model
-    from cnnspec.training.state import load_weights
-
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)
     model = compile_model(checked, checked.ir["training"]["seed"])
@@ -55,6 +55,18 @@ def load_run(path) -> Run:
                                                       what="preprocessing record")),
         classes=list(summary.get("classes") or []),
     )
+
+
+def as_checked(spec) -> CheckedSpec:
+    """``spec`` itself if checked already, else the spec loaded and checked from that path."""
+    if isinstance(spec, CheckedSpec):
+        return spec
+    return load(str(spec))
+
+
+def compile_model(checked: CheckedSpec, seed: int):
+    """The float32 model of ``checked`` with the initial weights of ``seed``."""
+    return compile_spec(checked, seed=seed, dtype="float32")
 
 
 def run_dir_of(run: Run) -> RunDir:

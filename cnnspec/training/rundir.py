@@ -15,6 +15,7 @@ Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,6 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path)
 
 def _occupied_hint(path: Path) -> str:
     """What to do about an existing ``--out``: only an unfinished run can be continued."""
-    import json
-
     try:
         status = json.loads((path / SUMMARY).read_text()).get("status")
     except (OSError, ValueError, AttributeError):

@@ -10,6 +10,7 @@ import copy
 import math
 from pathlib import Path
 
+from cnnspec.data import parse_data_arg
 from cnnspec.errors import SpecError
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
@@ -36,8 +37,6 @@ def check_overrides(overrides: dict) -> dict:
             raise _bad("--lr", f"must be a positive number, not {lr!r}", "e.g. --lr 0.01")
         given["lr"] = float(lr)
     if "data" in given and isinstance(given["data"], str):
-        from cnnspec.data import parse_data_arg
-
         given["data"] = parse_data_arg(given["data"])
     return given
 
