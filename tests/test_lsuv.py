@@ -8,9 +8,10 @@ import pytest
 
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
+from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.lsuv import lsuv, lsuv_layers
-from cnnspec.lab.stats import WEIGHTED_KINDS, std64
+from cnnspec.lab.stats import std64
 from cnnspec.lab.variants import load_variant
 
 PLAIN30 = Path(__file__).resolve().parent.parent / "specs" / "plain30.cnn"
@@ -48,7 +49,7 @@ def _output_stds(model, x) -> dict[str, float]:
     model.forward(x)
     model.record = False
     return {info.name: std64(model.activations[info.name])
-            for info in model.checked.layers if info.kind in WEIGHTED_KINDS}
+            for info in model.checked.layers if is_weighted(info.kind)}
 
 
 def _write(tmp_path, text, name):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.lab.stats import WEIGHTED_KINDS
+from cnnspec.kinds import is_weighted
 
 
 def nodes_of(model) -> list:
@@ -31,7 +31,7 @@ def checked_of(model) -> CheckedSpec:
 
 def weighted_layers(model) -> list[LayerInfo]:
     """The model's conv and dense layers in network order."""
-    return [info for info in checked_of(model).layers if info.kind in WEIGHTED_KINDS]
+    return [info for info in checked_of(model).layers if is_weighted(info.kind)]
 
 
 def is_training(model) -> bool:

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.kinds import is_weighted
 from cnnspec.lab.stats import LayerStats, weighted
 from cnnspec.render import figure
 
@@ -129,7 +130,7 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
                        hint="use a --stats interval smaller than the number of steps")
     steps = [r["step"] for r in records]
     layers = records[0]["layers"]
-    weighted_names = [row["name"] for row in layers if row["kind"] in ("conv", "dense")]
+    weighted_names = [row["name"] for row in layers if is_weighted(row["kind"])]
     relu_names = [row["name"] for row in layers if row.get("dead_frac") is not None]
     fig = figure.new_figure(14.0, 4.2)
     act_ax, grad_ax, dead_ax = fig.subplots(1, 3)

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from cnnspec.kinds import is_weighted
+
 # Layer kinds whose output is a ReLU's: their exact zeros are the "dead" units of the batch.
 RELU_KINDS = ("relu",)
-# Layer kinds that own a weight tensor; "depth" in the plots counts these.
-WEIGHTED_KINDS = ("conv", "dense")
 
 
 @dataclass
@@ -115,7 +115,7 @@ def _ratio(std: float, input_std: float | None) -> float | None:
 
 def weighted(stats: list[LayerStats]) -> list[LayerStats]:
     """The conv and dense layers only, in order: the depth axis of He et al.'s analysis."""
-    return [s for s in stats if s.kind in WEIGHTED_KINDS]
+    return [s for s in stats if is_weighted(s.kind)]
 
 
 def per_layer_factor(stats: list[LayerStats]) -> float:

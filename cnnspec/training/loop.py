@@ -20,6 +20,7 @@ import numpy as np
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.schedules import lr_at
 from cnnspec.errors import RunError
+from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
 from cnnspec.training.files import write_jsonl, write_npz
@@ -28,8 +29,6 @@ from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
 from cnnspec.training.scoring import score
 from cnnspec.training.state import Position, save_checkpoint
-
-WEIGHTED_KINDS = ("conv", "dense")
 
 
 class Interrupted(RunError):
@@ -237,7 +236,7 @@ def init_to_blame(checked: CheckedSpec, info: LayerInfo | None) -> LayerInfo | N
     weight init scale is worth reconsidering."""
     candidates = []
     for layer in checked.layers:
-        if layer.kind in WEIGHTED_KINDS and layer.weight_init is not None:
+        if is_weighted(layer.kind) and layer.weight_init is not None:
             candidates.append(layer)
         if info is not None and layer.name == info.name:
             break
