@@ -174,7 +174,6 @@ NOT_WRITTEN = {
 
 # Where the parser is stricter than the schema on purpose, so the value on the bound is refused.
 STRICTER = {
-    ("init.normal.std", "minimum"): "std 0 is a constant; the language says constant(mean)",
     ("training.data.shapes.count", "minimum"): "the loader draws at least 5 images per class",
 }
 

@@ -1,4 +1,10 @@
-"""The names of the initializer catalogue, their parameters and defaults.
+"""The initializer catalogue: every init's name, aliases, parameters (type, default, meaning),
+family, whether it may initialise a bias, and what it draws.
+
+This is the one declaration: the language builds its readers from it (lang/inits.py), the IR's
+JSON Schema holds the ``$defs/init`` made from it (init/schema.py, written by
+tools/generate.py), the docs table of initializers is generated from it, and ``describe`` and
+``create`` dispatch on its names.
 
 Every init in the IR is ``{"name": ..., <params>}`` with a canonical name and every parameter
 explicit (docs/ir.md). :func:`canonical` turns a possibly partial init (an alias, missing
@@ -8,57 +14,141 @@ package can read an init without guessing.
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 
 from cnnspec.errors import SpecError
+from cnnspec.init.fans import FAN_MODES
 
 REQUIRED = object()  # marks a parameter without a default
 
 RELU_GAIN = {"nonlinearity": "relu"}
 LINEAR_GAIN = {"nonlinearity": "linear"}
 
+# Parameter types: what a value may be, in the IR's JSON Schema and in the language alike.
+PARAM_TYPES = {
+    "number": {"type": "number"},
+    "positive": {"type": "number", "exclusiveMinimum": 0},
+    "count": {"$ref": "#/$defs/size"},
+    "fan_mode": {"enum": list(FAN_MODES)},
+    "he_mode": {"enum": ["fan_in", "fan_out"]},  # He's schemes pick one fan; fan_avg is Glorot's
+    "distribution": {"enum": ["uniform", "normal", "truncated_normal"]},
+    "gain": {"$ref": "#/$defs/gain"},
+    "numbers": {"$ref": "#/$defs/numbers"},
+}
+
+
+@dataclass(frozen=True)
+class InitParam:
+    """One parameter of an init: its name, type (a key of :data:`PARAM_TYPES`), default (or
+    :data:`REQUIRED`) and what it means, with a typical value, for a value out of range."""
+
+    name: str
+    type: str
+    default: object = REQUIRED
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Init:
+    """One named init. ``family``: ``constant``, ``random`` (a distribution with explicit
+    parameters), ``scaled`` (a variance set by the fans), ``matrix`` (a structured matrix),
+    ``kernel`` (fixed values) or ``data`` (set from a batch of data). ``bias``: whether it may
+    initialise a bias (scaled ones then use the layer's weight fans). ``doc``: what it draws,
+    with its formula and source, for the docs table."""
+
+    name: str
+    family: str
+    doc: str
+    params: tuple[InitParam, ...] = ()
+    aliases: tuple[str, ...] = ()
+    bias: bool = False
+    written: str | None = None  # how the docs write it, where not name(params)
+
+
+STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
+                "everywhere write constant(VALUE)")
+MEAN = InitParam("mean", "number", 0.0)
+
+
+def _gain(default: dict) -> InitParam:
+    return InitParam("gain", "gain", default)
+
+
+INITS: tuple[Init, ...] = (
+    Init("zeros", "constant", "every element 0", bias=True),
+    Init("ones", "constant", "every element 1", bias=True),
+    Init("constant", "constant", "every element the same value. Warned about on trainable "
+         "layers: every filter then gets the same gradient, so symmetry never breaks.",
+         (InitParam("value", "number"),), bias=True),
+    Init("uniform", "random", "U(low, high)", (InitParam("low", "number"),
+                                               InitParam("high", "number")), bias=True),
+    Init("normal", "random", "N(mean, std²)", (MEAN, STD), bias=True),
+    Init("truncated_normal", "random", "N(mean, std²) redrawn outside mean ± 2·std (std before "
+         "truncation, as Keras)", (MEAN, STD), bias=True),
+    Init("variance_scaling", "scaled",
+         "variance `scale / n`, n the fan chosen by `mode` (`fan_in`, `fan_out`, `fan_avg` = "
+         "(in+out)/2); `uniform`: U(−√(3·scale/n), +√(3·scale/n)); `normal`: N(0, scale/n); "
+         "`truncated_normal`: cut at ±2σ with σ = √(scale/n) / 0.87962566 so that the "
+         "*truncated* std is √(scale/n). On a bias, the layer's weight fans: "
+         "`variance_scaling(0.333333, fan_in, uniform)` is PyTorch's default bias, "
+         "U(±1/√fan_in) (scale 1/3).",
+         (InitParam("scale", "positive", 1.0, "the variance times the fan: 1 keeps a linear "
+                    "layer's variance, 2 a ReLU layer's (He et al. 2015)"),
+          InitParam("mode", "fan_mode", "fan_in"),
+          InitParam("distribution", "distribution", "truncated_normal")), bias=True),
+    Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
+         "a = gain·√(6 / (fan_in + fan_out)) — Glorot & Bengio 2010",
+         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True),
+    Init("glorot_normal", "scaled", "variance_scaling(gain², fan_avg, normal): N(0, gain²·2 / "
+         "(fan_in + fan_out)), not truncated — Glorot & Bengio 2010",
+         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True),
+    Init("he_uniform", "scaled", "variance_scaling(gain², mode, uniform): U(−a, a) with a = "
+         "gain·√(3 / fan) — He et al. 2015. `mode=fan_in` keeps the forward signal's "
+         "variance, `fan_out` the backward gradient's.",
+         (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_uniform",),
+         bias=True),
+    Init("he_normal", "scaled", "variance_scaling(gain², mode, normal): std = gain / √fan = "
+         "√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — He et al. 2015",
+         (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_normal",),
+         bias=True),
+    Init("lecun_uniform", "scaled", "variance_scaling(1, fan_in, uniform) — LeCun et al. 1998. "
+         "Caffe's `xavier` is this one.", bias=True),
+    Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
+         "et al. 1998", bias=True),
+    Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
+         "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
+    Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
+         "passes its input through; dense: the identity matrix", aliases=("dirac",)),
+    Init("literal", "kernel", "a hand-written kernel (below)",
+         (InitParam("values", "numbers"),), written="[[...]] (or literal([[...]]))"),
+    Init("sobel_x", "kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]] for every filter and channel"),
+    Init("sobel_y", "kernel", "the transpose of sobel_x"),
+    Init("laplacian", "kernel", "[[0,1,0],[1,-4,1],[0,1,0]]"),
+    Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
+         (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
+                    "gaussian(1)"),)),
+    Init("box", "kernel", "1/(kh·kw) everywhere (a mean filter)"),
+    Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]"),
+    Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
+         "data until each output's variance is 1 ± tol — Mishkin & Matas 2015",
+         (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
+                    "e.g. 0.1"),
+          InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10"))),
+)
+
+BY_NAME: dict[str, Init] = {init.name: init for init in INITS}
 # name -> {param: default}; the order is the order users meet them in docs/ir.md.
 PARAMS: dict[str, dict[str, object]] = {
-    "zeros": {},
-    "ones": {},
-    "constant": {"value": REQUIRED},
-    "uniform": {"low": REQUIRED, "high": REQUIRED},
-    "normal": {"mean": 0.0, "std": REQUIRED},
-    "truncated_normal": {"mean": 0.0, "std": REQUIRED},
-    "variance_scaling": {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"},
-    "glorot_uniform": {"gain": LINEAR_GAIN},
-    "glorot_normal": {"gain": LINEAR_GAIN},
-    "he_uniform": {"mode": "fan_in", "gain": RELU_GAIN},
-    "he_normal": {"mode": "fan_in", "gain": RELU_GAIN},
-    "lecun_uniform": {},
-    "lecun_normal": {},
-    "orthogonal": {"gain": LINEAR_GAIN},
-    "identity": {},
-    "literal": {"values": REQUIRED},
-    "sobel_x": {},
-    "sobel_y": {},
-    "laplacian": {},
-    "gaussian": {"sigma": REQUIRED},
-    "box": {},
-    "x_kernel": {},
-    "lsuv": {"tol": 0.1, "max_iter": 10},
-}
-
+    init.name: {p.name: p.default for p in init.params} for init in INITS}
 INIT_NAMES: tuple[str, ...] = tuple(PARAMS)
-
 # Spellings the language accepts for the same scheme; the IR only holds the canonical name.
-ALIASES = {
-    "xavier_uniform": "glorot_uniform",
-    "xavier_normal": "glorot_normal",
-    "kaiming_uniform": "he_uniform",
-    "kaiming_normal": "he_normal",
-    "dirac": "identity",
-}
-
+ALIASES = {alias: init.name for init in INITS for alias in init.aliases}
 # Fixed kernels: no randomness, the same values every time.
-KERNEL_NAMES = ("literal", "sobel_x", "sobel_y", "laplacian", "gaussian", "box", "x_kernel")
+KERNEL_NAMES = tuple(init.name for init in INITS if init.family == "kernel")
 # Schemes drawn from a distribution whose scale follows from the fans.
-SCALED_NAMES = ("variance_scaling", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
-                "lecun_uniform", "lecun_normal")
+SCALED_NAMES = tuple(init.name for init in INITS if init.family == "scaled")
+# What may initialise a bias (a vector: no kernel shape; scaled ones use the weight's fans).
+BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
 def canonical_name(name: str) -> str:

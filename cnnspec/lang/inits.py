@@ -12,14 +12,11 @@ from __future__ import annotations
 from cnnspec.errors import SpecError
 from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
-from cnnspec.init.fans import FAN_MODES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
-
-DISTRIBUTIONS = ["uniform", "normal", "truncated_normal"]
 
 
 def read_gain(value: Value, what: str) -> dict:
@@ -47,52 +44,31 @@ def read_gain(value: Value, what: str) -> dict:
                     span=value.span, hint="e.g. gain=1.5, gain=relu or gain=leaky_relu(0.2)")
 
 
-def _he_mode(value: Value, what: str) -> str:
-    return read.choice(value, "mode", ["fan_in", "fan_out"])
-
-
-def _mode(value: Value, what: str) -> str:
-    return read.choice(value, "mode", list(FAN_MODES))
-
-
-def _distribution(value: Value, what: str) -> str:
-    return read.choice(value, "distribution", DISTRIBUTIONS)
-
-
-STD = read.hinted(read.positive_number, "the standard deviation, e.g. 0.01; for the same "
-                  "value everywhere write constant(VALUE)")
-# How each parameter is read, by name (a parameter's meaning is the same in every init).
-READERS = {
-    "value": read.number, "low": read.number, "high": read.number, "mean": read.number,
-    "std": STD,
-    "scale": read.hinted(read.positive_number, "the variance times the fan: 1 keeps a linear "
-                         "layer's variance, 2 a ReLU layer's (He et al. 2015)"),
-    "distribution": _distribution,
-    "gain": read_gain,
-    "values": lambda v, what: read_kernel_literal(v),
-    "sigma": read.hinted(read.positive_number,
-                         "the blur's standard deviation in pixels, e.g. gaussian(1)"),
-    "tol": read.hinted(read.positive_number,
-                       "each output's variance must end within 1 +- tol, e.g. 0.1"),
-    "max_iter": read.hinted(read.positive_int, "rescalings tried per layer, e.g. 10"),
-}
-# He's schemes pick one fan (fan_avg is Glorot's); variance_scaling takes any of the three.
-MODE_READERS = {"he_uniform": _he_mode, "he_normal": _he_mode}
-
-
-def _params(name: str, defaults: dict) -> list[Param]:
-    """The catalogue's parameters of init ``name`` as the call binder's, in their order."""
-    return [Param(param, REQUIRED if default is catalogue.REQUIRED else default,
-                  MODE_READERS.get(name, _mode) if param == "mode" else READERS[param])
-            for param, default in defaults.items()]
+def _param_reader(param: catalogue.InitParam):
+    """How the language reads a value of ``param``, from its declared type and meaning."""
+    if param.type == "number":
+        return read.number
+    if param.type == "positive":
+        return read.hinted(read.positive_number, param.hint)
+    if param.type == "count":
+        return read.hinted(read.positive_int, param.hint)
+    if param.type == "gain":
+        return read_gain
+    if param.type == "numbers":
+        return lambda value, what: read_kernel_literal(value)
+    options = catalogue.PARAM_TYPES[param.type]["enum"]
+    return lambda value, what: read.choice(value, param.name, list(options))
 
 
 # name -> parameters, in the order positional arguments fill them.
-CATALOGUE: dict[str, list[Param]] = {name: _params(name, defaults)
-                                     for name, defaults in catalogue.PARAMS.items()}
+CATALOGUE: dict[str, list[Param]] = {
+    init.name: [Param(p.name, REQUIRED if p.default is catalogue.REQUIRED else p.default,
+                      _param_reader(p)) for p in init.params]
+    for init in catalogue.INITS}
 
-# What a bias (a vector, no fans, no spatial layout) may be initialised with.
-BIAS_INITS = ["zeros", "ones", "constant", "uniform", "normal", "truncated_normal"]
+# What a bias may be initialised with: element-wise schemes, and scaled ones (which use the
+# layer's weight fans, as PyTorch's default bias U(±1/sqrt(fan_in)) does).
+BIAS_INITS = list(catalogue.BIAS_NAMES)
 
 
 def read_kernel_literal(value: Value) -> list:
@@ -177,6 +153,6 @@ def read_bias_init(value: Value) -> dict:
     if init["name"] not in BIAS_INITS:
         raise SpecError(f"'{init['name']}' cannot initialise a bias",
                         span=value.span,
-                        hint="a bias is a vector without fans or a kernel shape; use one of "
+                        hint="a bias is a vector without a kernel shape; use one of "
                         + ", ".join(BIAS_INITS))
     return init

@@ -1,0 +1,32 @@
+"""The table of initializers in docs/language.md, generated from the catalogue."""
+from __future__ import annotations
+
+from cnnspec.init.catalogue import INITS, REQUIRED, Init
+from cnnspec.init.gains import gain_text
+
+
+def _default(value) -> str:
+    return gain_text(value) if isinstance(value, dict) else f"{value:g}" if isinstance(
+        value, float) else str(value)
+
+
+def _written(init: Init) -> str:
+    if init.written:
+        return f"`{init.written}`"
+    if not init.params:
+        call = init.name
+    else:
+        args = [p.name if p.default is REQUIRED else f"{p.name}={_default(p.default)}"
+                for p in init.params]
+        call = f"{init.name}({', '.join(args)})"
+    return f"`{call}`" + "".join(f", `{alias}`" for alias in init.aliases)
+
+
+def init_table() -> str:
+    """The markdown table: how each init is written (with its aliases), what it draws, and
+    whether it may initialise a bias."""
+    rows = ["| written | distribution | bias |", "|---|---|---|"]
+    for init in INITS:
+        rows.append(f"| {_written(init)} | {init.doc.replace('|', chr(92) + '|')} | "
+                    f"{'yes' if init.bias else ''} |")
+    return "\n".join(rows)

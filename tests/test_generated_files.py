@@ -1,0 +1,49 @@
+"""Files generated from the init catalogue are in sync with it, and what it newly allows works:
+a scaled init on a bias (the layer's weight fans), as PyTorch's default bias is."""
+import json
+import math
+from importlib.resources import files
+from pathlib import Path
+
+from cnnspec.init.docs import init_table
+from cnnspec.init.schema import init_schema
+from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_shipped_schema_holds_the_catalogue_inits():
+    shipped = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
+    assert shipped["$defs"]["init"] == init_schema(), "run python tools/generate.py"
+
+
+def test_the_language_reference_holds_the_catalogue_table():
+    page = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    shipped = between_markers(page, begin_marker("initializers", "cnnspec/init/catalogue.py"),
+                              end_marker("initializers"))
+    assert shipped == init_table(), "run python tools/generate.py"
+
+
+def test_a_fan_scaled_bias_is_pytorchs_default_bias(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 3x8x8\nc: conv 4 3x3 bias variance_scaling(0.3333333333333333, "
+                    "fan_in, uniform)\nflatten\ndense 10\n")
+    c = cnnspec.load(path).by_name["c"]
+    assert c.fan_in == 27
+    assert math.isclose(c.bias_init.bound, 1 / math.sqrt(27), rel_tol=1e-12)
+    model = cnnspec.compile(cnnspec.load(path), seed=0)
+    bias = model.params()["c.bias"]
+    assert abs(bias).max() <= 1 / math.sqrt(27)
+
+
+def test_an_orthogonal_bias_is_refused_where_written(tmp_path, capsys):
+    from cnnspec.cli import main
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 3x8x8\nconv 4 3x3 bias orthogonal\nflatten\ndense 10\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "net.cnn:2:17: error: 'orthogonal' cannot initialise a bias" in err
+    assert "he_normal" in err
