@@ -47,3 +47,29 @@ def test_an_orthogonal_bias_is_refused_where_written(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "net.cnn:2:17: error: 'orthogonal' cannot initialise a bias" in err
     assert "he_normal" in err
+
+
+def test_an_ir_file_of_version_1_is_brought_up_to_date(tmp_path):
+    """A spec exported (or a run's spec.json written) before groups and default_inits existed
+    still loads, meaning what it meant: ordinary convs, no init marked as defaulted."""
+    import cnnspec
+    from cnnspec.ir.migrate import IR_VERSION
+
+    old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
+    old["version"] = 1
+    for layer in old["layers"]:
+        layer.pop("groups", None)
+        layer.pop("default_inits", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    ir = cnnspec.load(path).ir
+    assert ir["version"] == IR_VERSION
+    conv1 = ir["layers"][0]
+    assert conv1["groups"] == 1 and conv1["default_inits"] == []
+
+
+def test_the_shipped_schema_states_the_current_ir_version():
+    from cnnspec.ir.migrate import IR_VERSION
+
+    shipped = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
+    assert shipped["properties"]["version"] == {"const": IR_VERSION}

@@ -25,7 +25,7 @@ def test_every_spec_parses_to_json_data(path):
     assert spec.path == str(path)
     assert spec.text == path.read_text()
     assert json.loads(json.dumps(spec.ir)) == spec.ir
-    assert spec.ir["version"] == 1
+    assert spec.ir["version"] == 2
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -54,7 +54,8 @@ def test_lenet5_is_resolved_in_full():
         "name": "conv1", "kind": "conv", "inputs": ["input"], "group": None, "filters": 6,
         "kernel": [5, 5], "stride": [1, 1], "padding": "valid", "dilation": [1, 1], "groups": 1,
         "bias": True, "weight_init": {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}},
-        "bias_init": {"name": "zeros"}, "trainable": True}
+        "bias_init": {"name": "zeros"}, "default_inits": ["weight_init", "bias_init"],
+        "trainable": True}
     assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],
                                "group": None, "size": [2, 2], "stride": [2, 2],
                                "padding": "valid"}

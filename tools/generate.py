@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
+from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.docs import begin_marker, end_marker, layer_table, replace_between_markers
 from cnnspec.kinds.schema import layer_schema
@@ -26,6 +27,7 @@ def main() -> None:
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     schema["$defs"]["layer"] = layer_schema(list(KINDS.values()))
     schema["$defs"]["init"] = init_schema()
+    schema["properties"]["version"] = {"const": IR_VERSION}
     schema_path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n",
                            encoding="utf-8")
     docs_path = ROOT / "docs" / "language.md"

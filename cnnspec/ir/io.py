@@ -15,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from cnnspec.errors import RunError, Span, SpecError, SpecErrors
+from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 
 SCHEMA_HINT = "the IR is described field by field in docs/ir.md"
@@ -110,6 +111,7 @@ def read_json(path: str | Path) -> Spec:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
+    upgrade(ir)
     validate(ir, str(path))
     return Spec(ir=ir, path=str(path))
 

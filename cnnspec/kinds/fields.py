@@ -7,7 +7,7 @@ and the docs table lists it; none of them spells the field's type or range again
 Types: ``count`` (a whole number >= 1), ``pair`` ([height, width], each >= 1), ``padding``
 (``valid``, ``same`` or [ph, pw]), ``number`` (a float within the bounds given), ``choice`` (a
 word among ``options``), ``bool``, ``init`` (a weight initializer), ``bias_init`` (a bias
-initializer, null when the layer has no bias).
+initializer, null when the layer has no bias), ``init_fields`` (a list of init field names).
 """
 from __future__ import annotations
 
@@ -95,6 +95,11 @@ WEIGHT_INIT = Field("weight_init", "init", default=FROM_DEFAULT, words="the weig
                     option=("weight",))
 BIAS_INIT = Field("bias_init", "bias_init", default=FROM_DEFAULT, words="the bias initializer",
                   option=("bias",))
+# Which of a layer's inits came from the model-wide default (or the built-in he_normal/zeros)
+# rather than the layer's own line: what an init variant (`--init`) replaces, as a transform
+# of the IR. Filled in by the resolver; the language has no word for it.
+DEFAULT_INITS = Field("default_inits", "init_fields", default=(),
+                      words="the inits taken from the model-wide default")
 BIAS = flag("bias", "nobias", False)
 TRAINABLE = flag("trainable", "frozen", False)
 
@@ -113,6 +118,9 @@ def field_schema(f: Field) -> dict:
         return {"$ref": "#/$defs/init"}
     if f.type == "bias_init":
         return {}  # its layer's schema makes it an init, or null without a bias
+    if f.type == "init_fields":
+        return {"type": "array", "items": {"enum": ["weight_init", "bias_init"]},
+                "uniqueItems": True}
     if f.type == "choice":
         return {"enum": list(f.options)}
     schema: dict = {"type": "number"}

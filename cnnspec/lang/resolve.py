@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import (
@@ -41,7 +42,6 @@ from cnnspec.lang.layers import KINDS, ReadLayer, read_kind, read_layer
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.training import read_training
 
-IR_VERSION = 1
 DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 DEFAULT_BIAS_INIT = {"name": "zeros"}
 BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
@@ -401,12 +401,16 @@ class Resolver:
                   bias_init: dict) -> dict:
         fields = dict(layer.fields)
         if "weight_init" in fields:
+            defaulted = []
             if fields["weight_init"] is None:
                 fields["weight_init"] = weight_init
+                defaulted.append("weight_init")
             if not fields["bias"]:
                 fields["bias_init"] = None
             elif fields["bias_init"] is None:
                 fields["bias_init"] = bias_init
+                defaulted.append("bias_init")
+            fields["default_inits"] = defaulted
         # A copy per layer: repeat instances share one ReadLayer, layers share the defaults.
         return copy.deepcopy({"name": entry.name, "kind": layer.kind, "inputs": inputs,
                               "group": entry.group, **fields})

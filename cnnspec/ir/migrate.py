@@ -1,0 +1,36 @@
+"""IR versions: the current one, and how an IR file written by an earlier cnnspec is brought
+up to it before it is validated, so an exported spec or a run's spec.json keeps working.
+
+Each step adds what its version introduced, with the value that means what the older file
+meant. Version 2 added ``groups`` to convolutions (1: an ordinary conv) and ``default_inits``
+to layers with inits (which came from the model-wide default; an older file does not say, so
+none is marked and init variants leave every layer's written init alone).
+"""
+from __future__ import annotations
+
+IR_VERSION = 2
+
+
+def _to_2(ir: dict) -> None:
+    for layer in ir.get("layers", []):
+        if not isinstance(layer, dict):
+            continue  # validation reports it
+        if "dilation" in layer and "kernel" in layer:  # a convolution
+            layer.setdefault("groups", 1)
+        if "weight_init" in layer:
+            layer.setdefault("default_inits", [])
+
+
+STEPS = {1: _to_2}  # version -> the step that makes it version + 1
+
+
+def upgrade(ir) -> None:
+    """Bring ``ir`` (parsed JSON, any shape) to :data:`IR_VERSION` in place; an IR of an unknown
+    or the current version is left for validation to judge."""
+    if not isinstance(ir, dict):
+        return
+    version = ir.get("version")
+    while isinstance(version, int) and not isinstance(version, bool) and version in STEPS:
+        STEPS[version](ir)
+        version += 1
+        ir["version"] = version
