@@ -93,13 +93,9 @@ def _constant_span(text: str) -> Span | None:
 
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"no such file: {path}", hint="check the path and the file name") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="the IR file must be readable UTF-8 JSON text") from None
+    from cnnspec.sourcefile import read_spec_text
+
+    text = read_spec_text(path)
     try:
         ir = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:

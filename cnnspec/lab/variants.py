@@ -54,8 +54,9 @@ def _load_with_default(path: Path, init: str) -> CheckedSpec:
     if path.suffix != ".cnn":
         raise RunError(f"{path}: not a spec file (expected a .cnn spec)",
                        hint="a spec written in the cnnspec language ends in .cnn")
-    text = _read(path)
-    return check(parse(text, str(path), weight_default=init_ir))
+    from cnnspec.sourcefile import read_spec_text
+
+    return check(parse(read_spec_text(path), str(path), weight_default=init_ir))
 
 
 def _parse_init_option(init: str) -> dict:
@@ -68,13 +69,3 @@ def _parse_init_option(init: str) -> dict:
     except SpecError as exc:
         raise SpecError(exc.message, hint=exc.hint, file=f'--init "{init}"') from exc
 
-
-def _read(path: Path) -> str:
-    """The spec's text, failing with the words ``cnnspec.load`` uses for the same mistakes."""
-    if not path.is_file():
-        raise RunError(f"no such file: {path}", hint="check the path and the file name")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="a spec must be a readable UTF-8 text file") from None

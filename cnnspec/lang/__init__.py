@@ -27,16 +27,9 @@ def parse(text: str, path: str | None = None, weight_default: dict | None = None
 
 def parse_file(path: str | Path) -> Spec:
     """Read and parse a ``.cnn`` file; ``Spec.path`` is ``path`` as given."""
-    from cnnspec.errors import RunError
+    from cnnspec.sourcefile import read_spec_text
 
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
-    except FileNotFoundError:
-        raise RunError(f"no such file: {path}", hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="a spec is a UTF-8 text file you can read") from None
-    return parse(text, path=str(path))
+    return parse(read_spec_text(path), path=str(path))
 
 
 def parse_init(text: str) -> dict:
