@@ -106,8 +106,20 @@ def read_json(path: str | Path) -> Spec:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
+    _canonical_dataset_name(ir)
     validate(ir, str(path))
     return Spec(ir=ir, path=str(path))
+
+
+def _canonical_dataset_name(ir) -> None:
+    """Another spelling of a dataset's name (``fashion_mnist``) becomes its canonical one, so
+    everything after the loader sees one name."""
+    from cnnspec.ir.datasets import canonical_name
+
+    training = ir.get("training") if isinstance(ir, dict) else None
+    data = training.get("data") if isinstance(training, dict) else None
+    if isinstance(data, dict) and "name" in data:
+        data["name"] = canonical_name(data["name"]) or data["name"]
 
 
 # --- turning jsonschema's findings into messages in plain words -------------------------------
