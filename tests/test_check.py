@@ -353,15 +353,30 @@ def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
     assert check(spec).warnings == []
 
 
-@pytest.mark.parametrize("step_size, epochs, warns", [(5, 3, True), (10, 10, True), (2, 3, False)])
-def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
+def schedule_warnings(settings: str) -> list:
+    """The warnings of a small digits spec with these training settings."""
     from cnnspec.lang import parse
 
-    text = ("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\n"
-            f"train {{\n  schedule step({step_size})\n  epochs {epochs}\n}}\n")
-    warnings = check(parse(text, "s.cnn")).warnings
+    text = f"input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\ntrain {{\n{settings}\n}}\n"
+    return check(parse(text, "s.cnn")).warnings
+
+
+@pytest.mark.parametrize("min_lr, warns", [(0.02, True), (0.01, False), (0.0, False)])
+def test_a_cosine_schedule_that_rises_warns(min_lr, warns):
+    warnings = schedule_warnings(f"  lr 0.01\n  schedule cosine(min_lr={min_lr})")
+    assert len(warnings) == warns
+    if warns:
+        assert warnings[0].message == ("the cosine schedule's min_lr 0.02 is above the lr 0.01: "
+                                       "the lr rises over the run instead of falling")
+        assert (warnings[0].span.line, warnings[0].span.column) == (7, 26)
+        assert warnings[0].hint == "use a min_lr below 0.01, e.g. 0 (the default)"
+
+
+@pytest.mark.parametrize("step_size, epochs, warns", [(5, 3, True), (10, 10, True), (2, 3, False)])
+def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
+    warnings = schedule_warnings(f"  schedule step({step_size})\n  epochs {epochs}")
+    assert len(warnings) == warns
     if not warns:
-        assert warnings == []
         return
     (warning,) = warnings
     assert warning.message.startswith(f"the step schedule lowers the lr every {step_size} epochs")

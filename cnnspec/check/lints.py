@@ -10,7 +10,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   why a zero-initialised classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
-- a step schedule whose first step comes after the last epoch (the lr never changes).
+- a step schedule whose first step comes after the last epoch (the lr never changes), or a
+  cosine schedule whose min_lr is above the lr (the lr rises).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -110,9 +111,16 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
 
 
 def schedule_fit(spec: Spec) -> list[SpecError]:
-    """A step schedule should lower the learning rate at least once within the run."""
+    """A step schedule should lower the learning rate at least once within the run, and a
+    cosine schedule should lower it at all."""
     training = spec.ir["training"]
     schedule, epochs = training["schedule"], training["epochs"]
+    if schedule["name"] == "cosine" and schedule["min_lr"] > training["lr"]:
+        return [spec.error(
+            f"the cosine schedule's min_lr {schedule['min_lr']:g} is above the lr "
+            f"{training['lr']:g}: the lr rises over the run instead of falling",
+            "training", "schedule.min_lr", severity="warning",
+            hint=f"use a min_lr below {training['lr']:g}, e.g. 0 (the default)")]
     if schedule["name"] != "step" or schedule["step_size"] < epochs:
         return []
     return [spec.error(
