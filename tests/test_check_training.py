@@ -191,3 +191,17 @@ def test_the_command_line_takes_both_spellings_of_fashion_mnist(write, tmp_path)
         assert checked.ir["training"]["data"] == {"name": "fashion-mnist"}
     with pytest.raises(SpecErrors, match="the input is 1x28x28, but the digits images"):
         checked_with_overrides(path, {})
+
+
+def test_check_reads_any_spelling_of_a_dataset_in_an_ir_built_in_python():
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    spec = parse(spec_text("  data digits", input="1x28x28"))
+    spec.ir["training"]["data"] = {"name": "fashion_mnist"}
+    assert check(spec).output_shape == (10,)
+    spec.ir["training"]["data"] = {"name": "cifar"}
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    (error,) = info.value.errors
+    assert error.message == "unknown dataset 'cifar'" and "fashion-mnist" in error.hint

@@ -14,10 +14,8 @@ def _config(cfg) -> dict:
         raise SpecError("training.data must be an object with a name",
                         json_path="$.training.data", hint='e.g. {"name": "digits"}')
     name = canonical_name(cfg.get("name"))
-    if name is None:
-        raise SpecError(f"unknown dataset {cfg.get('name')!r}", json_path="$.training.data.name",
-                        hint="valid datasets: " + ", ".join(DATASETS))
-    cfg = {**DATASETS[name].defaults, **cfg, "name": name}
+    if name is not None:
+        cfg = {**DATASETS[name].defaults, **cfg, "name": name}
     for problem in problems(cfg):
         raise SpecError(problem.message, json_path=f"$.training.data.{problem.arg}",
                         hint=problem.hint)

@@ -134,10 +134,9 @@ def generate_shapes(size: int, classes: list[str], count: int, noise: float,
     return x, y
 
 
-def load_shapes(cfg: dict, rng: np.random.Generator) -> Dataset:
+def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
     """The shapes dataset for a checked ``{"name": "shapes", ...}`` config (every argument
     given), drawn from ``rng``."""
-    settings = cfg
     x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
                            settings["noise"], rng)
     n_test = settings["count"] // TEST_FRACTION_DENOMINATOR

@@ -97,6 +97,8 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10),
     DatasetKind("shapes", "synthetic shapes: x, plus, o, square, bars, diagonals (generated "
                 "from the seed)", args=(
+                    # 4 is the least that draws; below about 8 pixels an "o" and a "square"
+                    # become the same few pixels, so such a dataset is harder than it looks.
                     Arg("size", 16, "int", 4, "the images are size x size pixels; 16 is "
                         "the default, and the input line must say 1xSIZExSIZE"),
                     Arg("classes", list(SHAPE_CLASSES), "classes", 2,
@@ -126,18 +128,17 @@ def canonical_name(name) -> str | None:
 
 
 def image_shape(data: dict) -> tuple[int, int, int] | None:
-    """(C, H, W) of the images of an IR ``training.data`` object, if known before loading."""
-    if data["name"] == "shapes":
-        return (1, data["size"], data["size"])
-    return DATASETS[data["name"]].image
+    """(C, H, W) of the images of a valid IR ``training.data`` object, if known before
+    loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    return (1, data["size"], data["size"]) if kind.name == "shapes" else kind.image
 
 
 def class_count(data: dict) -> int | None:
-    """How many classes the labels of an IR ``training.data`` object have, if known before
-    loading."""
-    if data["name"] == "shapes":
-        return len(data["classes"])
-    return DATASETS[data["name"]].classes
+    """How many classes the labels of a valid IR ``training.data`` object have, if known
+    before loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    return len(data["classes"]) if kind.name == "shapes" else kind.classes
 
 
 @dataclass(frozen=True)
@@ -151,9 +152,13 @@ class Problem:
 
 
 def problems(data: dict) -> list[Problem]:
-    """Every mistake in an IR ``training.data`` object whose name is canonical: unknown or
-    missing arguments, values out of range, and arguments that do not work together."""
-    kind = DATASETS[data["name"]]
+    """Every mistake in an IR ``training.data`` object: an unknown name, unknown or missing
+    arguments, values out of range, and arguments that do not work together."""
+    name = canonical_name(data.get("name"))
+    if name is None:
+        return [Problem("name", f"unknown dataset {data.get('name')!r}",
+                        "valid datasets: " + ", ".join(DATASETS))]
+    kind = DATASETS[name]
     names = [a.name for a in kind.args]
     found = [Problem(key, f"{kind.name} has no argument '{key}'",
                      f"{kind.name} takes {', '.join(names)}" if names else

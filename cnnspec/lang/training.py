@@ -26,7 +26,7 @@ def _path(value: Value, what: str) -> str:
     return path
 
 
-def _shape_classes(value: Value, what: str, least: int) -> list[str]:
+def _shape_classes(value: Value, least: int) -> list[str]:
     classes = read.word_list(value, "shape classes", list(SHAPE_CLASSES), "shape class")
     if len(classes) < least:
         raise SpecError(f"shapes needs at least {least} classes, got {len(classes)}",
@@ -41,7 +41,7 @@ def _shape_classes(value: Value, what: str, least: int) -> list[str]:
 _ARG_READERS: dict[str, Callable[[Value, str, Arg], object]] = {
     "int": lambda v, what, arg: read.whole_number(v, what, int(arg.minimum), arg.hint),
     "number": lambda v, what, arg: read.number(v, what),
-    "classes": lambda v, what, arg: _shape_classes(v, what, int(arg.minimum)),
+    "classes": lambda v, what, arg: _shape_classes(v, int(arg.minimum)),
     "path": lambda v, what, arg: _path(v, what),
 }
 
