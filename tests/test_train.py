@@ -132,6 +132,16 @@ def test_existing_non_empty_out_is_refused(tmp_path):
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
+def test_a_taken_out_is_said_before_the_data_is_loaded(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    spec = tmp_path / "flat.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\n")
+    # The data is only read after the spec is checked; a download could take minutes.
+    with pytest.raises(RunError, match="already exists"):
+        train(spec, out=tmp_path / "busy", data=f"npz:{tmp_path / 'missing.npz'}", **FAST)
+
+
 @pytest.mark.parametrize("status,resumable", [("interrupted", True), ("running", True),
                                               ("finished", False)])
 def test_existing_run_as_out_suggests_resume_only_when_unfinished(tmp_path, status, resumable):

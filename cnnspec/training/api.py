@@ -129,6 +129,8 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     # runs before the run folder is made: a refused run leaves nothing behind.
     ir = checked.ir
     training = ir["training"]
+    if out is not None:
+        rundir.refuse_occupied(out)
     dataset = _load_data(checked, training, options.data_dir)
     prepared = _prepare(training, dataset, preprocessor=None)
     model = compile_model(checked, training["seed"])
