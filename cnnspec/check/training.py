@@ -53,7 +53,8 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     given = tuple(spec.ir["input"]["shape"])
     if tuple(image) != given:
         errors.append(spec.error(
-            f"the input is {_dims(given)}, but the {data_name} images are {_dims(image)}", "input", hint=_input_hint(tuple(image), given, data_name)))
+            f"the input is {_dims(given)}, but the {data_name} images are {_dims(image)}",
+            "input", hint=_input_hint(tuple(image), given, data_name)))
     by_name = {info.name: info for info in layers}
     output = by_name[spec.ir["output"]]
     if len(output.output_shape) != 1:

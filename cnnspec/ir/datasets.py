@@ -47,7 +47,8 @@ class Arg:
         if self.kind == "classes":
             return _classes_problem(value, int(self.minimum or 1))
         if self.kind == "path":
-            return None if isinstance(value, str) and value else f"must name a file, not {value!r}"
+            good = isinstance(value, str) and value
+            return None if good else f"must name a file, not {value!r}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a {'whole ' if self.kind == 'int' else ''}number, not {value!r}"
         if self.kind == "int" and not isinstance(value, int):
@@ -180,15 +181,15 @@ def problems(data: dict) -> list[Problem]:
 
 def _shapes_together(data: dict) -> list[Problem]:
     """Shapes arguments that are fine one by one but not together."""
-    least = SHAPES_MIN_PER_CLASS * len(data["classes"])
-    if data["count"] < least:
-        return [Problem("count", f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS} images per "
-                        f"class for {len(data['classes'])} classes), not {data['count']}",
+    count, size, classes = data["count"], data["size"], len(data["classes"])
+    least = SHAPES_MIN_PER_CLASS * classes
+    if count < least:
+        return [Problem("count", f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS}"
+                        f" images per class for {classes} classes), not {count}",
                         f"raise count to {least} or more, or list fewer classes")]
-    pixels = data["count"] * data["size"] ** 2
-    if pixels > SHAPES_MAX_PIXELS:
-        most = SHAPES_MAX_PIXELS // data["size"] ** 2
-        return [Problem("count", f"shapes count of {data['count']:,} images of {data['size']}x{data['size']}"
+    if count * size**2 > SHAPES_MAX_PIXELS:
+        most = SHAPES_MAX_PIXELS // size**2
+        return [Problem("count", f"shapes count of {count:,} images of {size}x{size}"
                         f" pixels is more than cnnspec draws ({SHAPES_MAX_PIXELS:,} pixels in "
                         "all)", f"at this size, at most {most:,} images; or make them smaller")]
     return []

@@ -14,7 +14,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import RunError, Span, SpecError, SpecErrors
+from cnnspec.errors import Span, SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 
 SCHEMA_HINT = "the IR is described field by field in docs/ir.md"

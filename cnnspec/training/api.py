@@ -4,8 +4,9 @@ The steps of a fresh run: load the spec, apply the command-line overrides and ch
 the data and check that it fits the network, split off the validation set and fit the
 preprocessing on the rest, compile the model, apply LSUV where the spec asks for it; then (and
 only then, so a refused run leaves no folder) create the run folder, save the spec, the
-preprocessing and the initial weights, train (:mod:`cnnspec.training.loop`), evaluate on the test split, write
-the summary and the curves. A resumed run reads all of that back from the folder instead.
+preprocessing and the initial weights, train (:mod:`cnnspec.training.loop`), evaluate on the
+test split, write the summary and the curves. A resumed run reads all of that back from the
+folder instead.
 """
 from __future__ import annotations
 
