@@ -205,3 +205,13 @@ def test_check_reads_any_spelling_of_a_dataset_in_an_ir_built_in_python():
         check(spec)
     (error,) = info.value.errors
     assert error.message == "unknown dataset 'cifar'" and "fashion-mnist" in error.hint
+
+
+def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
+    path = write("input 1x28x28\nflatten\ndense 10\n")
+    err = check_error(path, capsys)
+    assert (f"{path}:1:1: error: the input is 1x28x28, but the digits images are 1x8x8 (the spec "
+            "names no data; digits is the default)") in err
+    assert "; or name the data to train on in the train block: `data ...`" in err
+    assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
+                 ]) == 0

@@ -42,7 +42,12 @@ def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     image, classes = image_shape(data), class_count(data)
     if image is None or classes is None:
         return []
-    return data_fit_errors(spec, layers, image, classes, data["name"])
+    errors = data_fit_errors(spec, layers, image, classes, data["name"])
+    if spec.text is not None and ("training", "data") not in spec.spans:
+        for error in errors:  # the user may not know which data the spec trains on
+            error.message += f" (the spec names no data; {data['name']} is the default)"
+            error.hint += "; or name the data to train on in the train block: `data ...`"
+    return errors
 
 
 def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...], classes: int,
@@ -109,5 +114,5 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
                 f"`input {_dims(image)}`")
     if data_name == "shapes" and given[0] == 1 and given[1] == given[2]:
         return f"write `input {_dims(image)}`, or set shapes(size={given[1]})"
-    return (f"write `input {_dims(image)}`, or train on data of shape "
-            f"{_dims(given)} (--data)")
+    return (f"write `input {_dims(image)}`, or train on data of shape {_dims(given)} "
+            "(--data)")
