@@ -18,7 +18,8 @@ and fails on an import against it, or on any cycle)::
     cnnspec.check                          shapes, parameters, lints
     cnnspec.lang                           .cnn text -> IR
     cnnspec.kinds                          the layer-kind registry every stage above reads
-    cnnspec.ir, init, engine, data, ...    the IR, the initializers, the NumPy engine, datasets
+    cnnspec.data                           datasets (named in the IR's table, ir/datasets.py)
+    cnnspec.ir, init, engine, ...          the IR, the initializers, the NumPy engine
 
 So training knows nothing of the lab or of render: :func:`train` composes a run from
 :func:`cnnspec.training.api.train` with LSUV (an init step), the statistics recorder and the

@@ -2,9 +2,8 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from cnnspec.errors import SpecError
+from cnnspec.sourcefile import lenient_text
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
@@ -15,10 +14,7 @@ def _source_line(err: SpecError, text: str | None) -> str | None:
     if err.span is None:
         return None
     if text is None and err.file:
-        try:
-            text = Path(err.file).read_text(encoding="utf-8")
-        except OSError:
-            return None
+        text = lenient_text(err.file)
     if text is None:
         return None
     lines = text.splitlines()

@@ -332,28 +332,51 @@ def test_identity_on_an_even_kernel_is_accepted():
     assert check(spec).by_name["a"].output_shape == (2, 8, 8)
 
 
-def test_input_and_output_that_do_not_fit_the_dataset_warn():
+def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
     spec = model((1, 16, 16), [simple("flat", "flatten", ["input"]), dense("out", 4, ["flat"])])
     spec.ir["training"]["data"] = {"name": "digits"}
-    shape, classes = check(spec).warnings  # warnings: `train --data` may bring other data
+    with pytest.raises(SpecErrors) as info:  # train would refuse it: so does check
+        check(spec)
+    shape, classes = info.value.errors
     assert shape.json_path == "$.input.shape"
     assert shape.message == "the input is 1x16x16, but the digits images are 1x8x8"
-    assert classes.json_path == "$.layers[1]"
-    assert "gives (4,), but digits has 10 classes" in classes.message
-    spec.ir["training"]["data"] = {"name": "shapes", "size": 16, "classes": ["x", "o"],
+    assert shape.hint == "write `input 1x8x8`, or train on data of shape 1x16x16 (--data)"
+    assert classes.json_path == "$.layers[1].units"
+    assert classes.message == ("the output 'out' gives 4 scores, but digits has 10 classes: the "
+                               "loss needs one score per class")
+    assert classes.hint == "give 'out' 10 units"
+    spec.ir["training"]["data"] = {"name": "shapes", "size": 16, "classes": ["x", "o", "plus"],
                                    "count": 100, "noise": 0.0}
-    assert check(spec).warnings == []  # more scores than classes can train
+    with pytest.raises(SpecErrors, match="gives 4 scores, but shapes has 3 classes"):
+        check(spec)  # more scores than classes: train refuses it too
+    spec.ir["training"]["data"]["classes"].append("square")
+    assert check(spec).warnings == []
+
+
+def schedule_warnings(settings: str) -> list:
+    """The warnings of a small digits spec with these training settings."""
+    from cnnspec.lang import parse
+
+    text = f"input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\ntrain {{\n{settings}\n}}\n"
+    return check(parse(text, "s.cnn")).warnings
+
+
+@pytest.mark.parametrize("min_lr, warns", [(0.02, True), (0.01, False), (0.0, False)])
+def test_a_cosine_schedule_that_rises_warns(min_lr, warns):
+    warnings = schedule_warnings(f"  lr 0.01\n  schedule cosine(min_lr={min_lr})")
+    assert len(warnings) == warns
+    if warns:
+        assert warnings[0].message == ("the cosine schedule's min_lr 0.02 is above the lr 0.01: "
+                                       "the lr rises over the run instead of falling")
+        assert (warnings[0].span.line, warnings[0].span.column) == (7, 26)
+        assert warnings[0].hint == "use a min_lr below 0.01, e.g. 0 (the default)"
 
 
 @pytest.mark.parametrize("step_size, epochs, warns", [(5, 3, True), (10, 10, True), (2, 3, False)])
 def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
-    from cnnspec.lang import parse
-
-    text = ("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\n"
-            f"train {{\n  schedule step({step_size})\n  epochs {epochs}\n}}\n")
-    warnings = check(parse(text, "s.cnn")).warnings
+    warnings = schedule_warnings(f"  schedule step({step_size})\n  epochs {epochs}")
+    assert len(warnings) == warns
     if not warns:
-        assert warnings == []
         return
     (warning,) = warnings
     assert warning.message.startswith(f"the step schedule lowers the lr every {step_size} epochs")

@@ -118,15 +118,24 @@ def test_a_missing_spec_reads_as_everywhere_else(tmp_path, capsys, command):
         f"cnnspec: error: no such file: {missing}\nhint: check the path and the file name\n")
 
 
-def test_init_override_needs_a_cnn_file(tmp_path, capsys):
+def test_init_variants_of_an_ir_file_are_those_of_its_cnn(tmp_path, capsys):
+    """The IR records which inits came from the default, so --init works on an exported IR
+    and gives the report of the .cnn it came from."""
     assert main(["export", str(SPECS / "digits.cnn")]) == 0
     ir = tmp_path / "digits.json"
     ir.write_text(capsys.readouterr().out)
-    assert main(["init-report", str(ir), "--init", "he_normal", "--input", "gaussian"]) == 2
-    err = capsys.readouterr().err
-    assert "--init needs a .cnn spec" in err and "hint:" in err
-    # Without --init an IR file is measured as it is.
-    assert main(["init-report", str(ir), "--input", "gaussian", "--batch", "2"]) == 0
+    reports = []
+    for spec in (SPECS / "digits.cnn", ir):
+        assert main(["init-report", str(spec), "--init", "lecun_normal", "--input", "gaussian",
+                     "--batch", "2", "--format", "json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out)["variants"])
+    assert reports[0] == reports[1]
+    # The default's layers get lecun_normal (std 1/sqrt(fan_in)); fc2 names its own init,
+    # glorot_uniform (std sqrt(2 / (fan_in + fan_out))), and keeps it.
+    expected = {row["name"]: row["weight_std_expected"] for row in reports[1][0]["layers"]}
+    assert expected["conv1"] == pytest.approx(1 / 3)
+    assert expected["fc1"] == pytest.approx(1 / 16)
+    assert expected["fc2"] == pytest.approx((2 / (128 + 10)) ** 0.5)
 
 
 def test_compare_command(tiny, tmp_path, capsys):

@@ -86,7 +86,7 @@ def test_channels_last_arrays_get_a_transpose_hint_not_a_new_input_line(tmp_path
     code = main(["train", str(tmp_path / "tiny.cnn"), "--data", f"npz:{tmp_path / 'hwc.npz'}",
                  "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
-    assert code == 2 and "shape 8x8x1" in err
+    assert code == 2 and "the npz images are 8x8x1" in err
     assert "channels-last" in err and "transpose(0, 3, 1, 2)" in err
     assert "write `input 8x8x1`" not in err
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cnnspec.data import DATASET_NAMES, load_dataset, parse_data_arg
+from cnnspec.data import DATASET_NAMES, SHAPE_CLASSES, load_dataset, parse_data_arg
 from cnnspec.errors import RunError, SpecError
 
 
@@ -128,9 +128,11 @@ def test_unknown_dataset_in_the_ir_is_a_spec_error():
 
 @pytest.mark.parametrize("text,cfg", [
     ("digits", {"name": "digits"}),
-    ("shapes", {"name": "shapes"}),
+    ("shapes", {"name": "shapes", "size": 16, "classes": list(SHAPE_CLASSES), "count": 4000,
+                "noise": 0.1}),
     ("mnist", {"name": "mnist"}),
     ("fashion-mnist", {"name": "fashion-mnist"}),
+    ("fashion_mnist", {"name": "fashion-mnist"}),  # the language's spelling
     ("npz:some/dir/my data.npz", {"name": "npz", "path": "some/dir/my data.npz"}),
 ])
 def test_parse_data_arg(text, cfg):
@@ -138,7 +140,8 @@ def test_parse_data_arg(text, cfg):
 
 
 @pytest.mark.parametrize("text,hint", [
-    ("fashion_mnist", "did you mean 'fashion-mnist'"),
+    ("fashion", "did you mean 'fashion-mnist'"),
+    ("Fashion_MNIST", "did you mean 'fashion-mnist'"),
     ("digit", "did you mean 'digits'"),
     ("imagenet", "valid datasets: digits, shapes, mnist, fashion-mnist, npz:PATH"),
     ("npz", "npz:PATH"),

@@ -17,17 +17,30 @@ def test_defaults_are_the_documented_ones():
                              "triangle", "diamond")
 
 
-def test_the_language_and_the_schema_know_the_same_classes():
-    import json
-    from importlib.resources import files
+def test_the_schema_knows_the_declared_datasets_arguments_and_bounds():
+    """The IR schema's data part says what cnnspec/ir/datasets.py declares, no more."""
+    from cnnspec.ir.datasets import DATASETS
+    from cnnspec.ir.io import schema
 
-    from cnnspec.lang.training import SHAPE_CLASSES as LANGUAGE_CLASSES
-
-    schema = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
-    shapes = next(rule["then"] for rule in schema["$defs"]["data"]["allOf"]
-                  if rule["if"]["properties"]["name"]["const"] == "shapes")
-    assert shapes["properties"]["classes"]["items"]["enum"] == list(SHAPE_CLASSES)
-    assert LANGUAGE_CLASSES == list(SHAPE_CLASSES)
+    data = schema()["$defs"]["data"]
+    assert set(data["properties"]["name"]["enum"]) == set(DATASETS)
+    branches = {rule["if"]["properties"]["name"]["const"]: rule["then"]
+                for rule in data["allOf"]}
+    assert set(branches) == set(DATASETS)
+    for name, kind in DATASETS.items():
+        properties = branches[name]["properties"]
+        assert sorted(properties) == sorted(["name", *(arg.name for arg in kind.args)])
+        for arg in kind.args:
+            bound = properties[arg.name]
+            if arg.kind == "classes":
+                assert bound["items"]["enum"] == list(SHAPE_CLASSES)
+                assert bound["minItems"] == arg.minimum
+            elif arg.kind == "path":
+                assert bound["minLength"] == 1
+            else:
+                if "$ref" in bound:  # "#/$defs/size"
+                    bound = schema()["$defs"][bound["$ref"].rsplit("/", 1)[1]]
+                assert bound["minimum"] == arg.minimum, (name, arg.name)
 
 
 def test_default_dataset_is_filled_in_and_split_80_20():

@@ -134,5 +134,5 @@ def test_cli_formats_every_file_and_reports_every_error(tmp_path, capsys):
     assert out == f"reformatted {messy}\n"
     assert f"{bad}:2:18: error:" in err
     assert f"cnnspec: error: no such file: {missing}\nhint: " in err
-    assert f"cnnspec: error: {tmp_path} is a directory\nhint: " in err
+    assert f"cnnspec: error: {tmp_path} is a folder, not a spec file\nhint: " in err
     assert "Traceback" not in err and "Errno" not in err

@@ -28,21 +28,21 @@ def test_a_fan_scaled_bias_is_pytorchs_default_bias(tmp_path):
     import cnnspec
 
     path = tmp_path / "net.cnn"
-    path.write_text("input 3x8x8\nc: conv 4 3x3 bias variance_scaling(0.3333333333333333, "
+    path.write_text("input 1x8x8\nc: conv 4 3x3 bias variance_scaling(0.3333333333333333, "
                     "fan_in, uniform)\nflatten\ndense 10\n")
     c = cnnspec.load(path).by_name["c"]
-    assert c.fan_in == 27
-    assert math.isclose(c.bias_init.bound, 1 / math.sqrt(27), rel_tol=1e-12)
+    assert c.fan_in == 9
+    assert math.isclose(c.bias_init.bound, 1 / 3, rel_tol=1e-12)
     model = cnnspec.compile(cnnspec.load(path), seed=0)
     bias = model.params()["c.bias"]
-    assert abs(bias).max() <= 1 / math.sqrt(27)
+    assert abs(bias).max() <= 1 / 3
 
 
 def test_an_orthogonal_bias_is_refused_where_written(tmp_path, capsys):
     from cnnspec.cli import main
 
     path = tmp_path / "net.cnn"
-    path.write_text("input 3x8x8\nconv 4 3x3 bias orthogonal\nflatten\ndense 10\n")
+    path.write_text("input 1x8x8\nconv 4 3x3 bias orthogonal\nflatten\ndense 10\n")
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "net.cnn:2:17: error: 'orthogonal' cannot initialise a bias" in err

@@ -21,7 +21,9 @@ PACKAGE = Path(cnnspec.__file__).parent
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version"),
-    ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.data", "cnnspec.diagnostics"),
+    ("cnnspec.sourcefile",),
+    ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
+    ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)
     ("cnnspec.kinds",),  # the layer-kind registry: builds engine ops, read by every stage above
     ("cnnspec.lang",),
     ("cnnspec.check",),

@@ -132,10 +132,11 @@ def _check_text(tmp_path, text):
 
 
 def test_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path, capsys):
-    code = _check_text(tmp_path, "input 3x8x8\nconv 4 3x3 groups 2\nflatten\ndense 10\n")
+    code = _check_text(tmp_path, "input 1x8x8\nconv 3 1x1\nconv 4 3x3 groups 2\nflatten\n"
+                                 "dense 10\n")
     err = capsys.readouterr().err
     assert code == 2
-    assert "net.cnn:2:12: error: conv 'conv1' has 2 groups, but its 3 input channels" in err
+    assert "net.cnn:3:12: error: conv 'conv2' has 2 groups, but its 3 input channels" in err
     assert "groups 1 does" in err
 
 
@@ -143,7 +144,7 @@ def test_a_depthwise_separable_block_with_gelu_and_silu_checks(tmp_path, capsys)
     import cnnspec
 
     path = tmp_path / "net.cnn"
-    path.write_text("input 8x6x6\ndw: conv 8 3x3 pad same groups 8 nobias\n"
+    path.write_text("input 1x8x8\nconv 8 3x3\ndw: conv 8 3x3 pad same groups 8 nobias\n"
                     "pw: conv 16 1x1 gelu(approximate=tanh)\nconv 16 1x1 silu\n"
                     "global_maxpool\ndense 10\n")
     checked = cnnspec.load(path)

@@ -138,11 +138,17 @@ def test_without_a_default_conv_and_dense_get_he_normal_and_zero_bias():
     assert by["conv1"]["bias_init"] == {"name": "zeros"}
 
 
-def test_weight_default_argument_replaces_the_specs_default_but_not_a_layers_own():
+def test_an_init_variant_replaces_the_specs_default_but_not_a_layers_own():
+    from cnnspec.lab.variants import with_default_weight
+
     text = "input 1x8x8\ndefault weight zeros\na: conv 2 3\nb: conv 2 3 weight ones\n"
-    by = {x["name"]: x for x in parse(text, weight_default={"name": "lecun_normal"}).ir["layers"]}
+    spec = parse(text)
+    assert [x["default_inits"] for x in spec.ir["layers"]] == [["weight_init", "bias_init"],
+                                                                ["bias_init"]]
+    by = {x["name"]: x for x in with_default_weight(spec, {"name": "lecun_normal"}).ir["layers"]}
     assert by["a"]["weight_init"] == {"name": "lecun_normal"}
     assert by["b"]["weight_init"] == {"name": "ones"}
+    assert spec.ir["layers"][0]["weight_init"] == {"name": "zeros"}  # the spec is unchanged
 
 
 def test_layers_do_not_share_init_objects():

@@ -153,7 +153,8 @@ def test_resume_keeps_the_runs_settings(tmp_path):
     # Datasets are named as on the command line, not as Python dicts.
     with pytest.raises(RunError, match=r"--data digits differs from the run's data shapes$"):
         train(resume=tmp_path / "cut", data="digits", **FAST)
-    with pytest.raises(RunError, match=r"--data shapes differs .* data shapes\(size=8, "):
+    with pytest.raises(RunError,
+                       match=r"--data shapes\(size=16, .*\) differs .* data shapes\(size=8, "):
         train(resume=tmp_path / "cut", data="shapes", **FAST)
     with pytest.raises(RunError, match="cannot be used with --resume") as info:
         train(resume=tmp_path / "cut", out=tmp_path / "elsewhere", **FAST)

@@ -221,7 +221,7 @@ def test_every_init_expression_error_has_a_hint(text):
 def test_end_of_input_is_called_end_of_file_and_terminals_read_like_the_language():
     err = error_of("input 1x8x8\nconv 8 3x3 weight (")
     assert err.message.startswith("unexpected end of file: expected ")
-    assert not re.search(r"NAME|SIGNED_NUMBER|__ANON|\$END|LPAR", err.message)
+    assert not re.search(r"NAME|DASHED|SIGNED_NUMBER|__ANON|\$END|LPAR", err.message)
     assert "a name" in err.message and "a number" in err.message
 
 

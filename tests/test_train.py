@@ -12,7 +12,7 @@ import pytest
 
 from cnnspec import train
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order, validation_split
@@ -132,6 +132,16 @@ def test_existing_non_empty_out_is_refused(tmp_path):
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
 
+def test_a_taken_out_is_said_before_the_data_is_loaded(tmp_path):
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    spec = tmp_path / "flat.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\n")
+    # The data is only read after the spec is checked; a download could take minutes.
+    with pytest.raises(RunError, match="already exists"):
+        train(spec, out=tmp_path / "busy", data=f"npz:{tmp_path / 'missing.npz'}", **FAST)
+
+
 @pytest.mark.parametrize("status,resumable", [("interrupted", True), ("running", True),
                                               ("finished", False)])
 def test_existing_run_as_out_suggests_resume_only_when_unfinished(tmp_path, status, resumable):
@@ -149,17 +159,19 @@ def test_default_run_folder_name(tmp_path):
 
 
 def test_data_of_the_wrong_shape_names_both_shapes(tmp_path):
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(SpecErrors) as info:
         train(write_spec(tmp_path), data="digits", out=tmp_path / "r", **FAST)
     # digits are 1x8x8 like the spec, but have 10 classes against the spec's 2 units
-    assert "10 classes" in info.value.message and "2 units" in info.value.message
+    (error,) = info.value.errors
+    assert "gives 2 scores, but digits has 10 classes" in error.message
     spec16 = tmp_path / "sixteen.cnn"
     spec16.write_text((tmp_path / "tiny.cnn").read_text()
                       .replace("input 1x8x8", "input 1x16x16").replace("size=8", "size=16"))
-    with pytest.raises(SpecError) as info:  # the checker cannot see an override's shape
+    with pytest.raises(SpecErrors) as info:  # the spec is checked with --data applied
         train(spec16, data="digits", out=tmp_path / "r2", **FAST)
-    assert "1x8x8" in info.value.message and "1x16x16" in info.value.message
-    assert info.value.span is not None and info.value.hint
+    error = info.value.errors[0]
+    assert "1x8x8" in error.message and "1x16x16" in error.message
+    assert error.span is not None and error.hint
     assert not (tmp_path / "r2").exists()
 
 

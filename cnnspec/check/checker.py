@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check import lints
+from cnnspec.check import lints, training
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import infer
@@ -64,8 +64,7 @@ def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
 def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo)."""
     used = used_layers(spec)
-    output = next(info for info in infos if info.name == spec.ir["output"])
-    return (lints.data_fit(spec, output) + lints.constant_weights(spec, infos)
+    return (lints.constant_weights(spec, infos)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.schedule_fit(spec))
 
@@ -83,8 +82,10 @@ def check(spec: Spec, strict: bool = False) -> CheckedSpec:
     errors = structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(errors)
-    errors += lints.softmax_placement(spec)
+    errors += lints.softmax_placement(spec) + training.settings_errors(spec)
     infos = _infer_all(spec, errors)
+    if not errors:  # the data against the network needs every layer's shape
+        errors += training.declared_data_fit(spec, infos)
     warnings = _warnings(spec, infos) if not errors else []
     if strict:
         errors += [_as_error(w) for w in warnings]

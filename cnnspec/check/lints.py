@@ -1,5 +1,5 @@
-"""Checks that need the whole network: warnings about the init, the graph and the data, and
-the softmax placement error.
+"""Checks that need the whole network: warnings about the init, the graph and the schedule,
+and the softmax placement error.
 
 Warnings (``severity="warning"``; ``--strict`` makes them errors):
 
@@ -10,29 +10,22 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   why a zero-initialised classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
-- a step schedule whose first step comes after the last epoch (the lr never changes);
-- an input shape that is not the spec's dataset's, or an output with fewer scores than the
-  dataset has classes (or not a flat vector of scores). These are warnings, not errors, because
-  ``cnnspec train --data`` may train the spec on other data; the trainer checks the data it
-  actually loads.
+- a step schedule whose first step comes after the last epoch (the lr never changes), or a
+  cosine schedule whose min_lr is above the lr (the lr rises).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
-squash the scores twice).
+squash the scores twice). The data against the network is checked in
+:mod:`cnnspec.check.training`.
 """
 from __future__ import annotations
 
 from cnnspec.check import signal
 from cnnspec.check.graph import consumers
-from cnnspec.check.layers import shape_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
-
-# Built-in datasets: (C, H, W) of an image and the number of classes (docs/ir.md).
-DATASETS = {"digits": ((1, 8, 8), 10), "mnist": ((1, 28, 28), 10),
-            "fashion-mnist": ((1, 28, 28), 10)}
 
 
 def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
@@ -118,43 +111,17 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
 
 
-def _dataset(spec: Spec) -> tuple[tuple[int, ...], int] | None:
-    data = spec.ir["training"]["data"]
-    if data["name"] == "shapes":
-        return (1, data["size"], data["size"]), len(data["classes"])
-    return DATASETS.get(data["name"])
-
-
-def data_fit(spec: Spec, output: LayerInfo) -> list[SpecError]:
-    """The input should be the dataset's image shape, the output one score per class."""
-    known = _dataset(spec)
-    if known is None:  # npz: shapes are only known when the file is read
-        return []
-    image, classes = known
-    name = spec.ir["training"]["data"]["name"]
-    warnings = []
-    if tuple(spec.ir["input"]["shape"]) != image:
-        shape = "x".join(map(str, spec.ir["input"]["shape"]))
-        image_text = "x".join(map(str, image))
-        hint = f"write `input {image_text}`"
-        if name == "shapes":
-            hint += f" or set shapes(size={spec.ir['input']['shape'][1]})"
-        warnings.append(spec.error(f"the input is {shape}, but the {name} images are {image_text}",
-                                 "input", severity="warning", hint=hint))
-    # More scores than classes trains (the extra ones are never the target); fewer cannot.
-    if len(output.output_shape) != 1 or output.output_shape[0] < classes:
-        warnings.append(spec.error(
-            f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {name} "
-            f"has {classes} classes: the loss needs one score per class, shape ({classes},)",
-            output.name, severity="warning",
-            hint=f"end with `dense {classes}` (after `flatten` or `global_avgpool`)"))
-    return warnings
-
-
 def schedule_fit(spec: Spec) -> list[SpecError]:
-    """A step schedule should lower the learning rate at least once within the run."""
+    """A step schedule should lower the learning rate at least once within the run, and a
+    cosine schedule should lower it at all."""
     training = spec.ir["training"]
     schedule, epochs = training["schedule"], training["epochs"]
+    if schedule["name"] == "cosine" and schedule["min_lr"] > training["lr"]:
+        return [spec.error(
+            f"the cosine schedule's min_lr {schedule['min_lr']:g} is above the lr "
+            f"{training['lr']:g}: the lr rises over the run instead of falling",
+            "training", "schedule.min_lr", severity="warning",
+            hint=f"use a min_lr below {training['lr']:g}, e.g. 0 (the default)")]
     if schedule["name"] != "step" or schedule["step_size"] < epochs:
         return []
     return [spec.error(

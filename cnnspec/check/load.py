@@ -17,19 +17,13 @@ def read_spec(path: str | Path) -> Spec:
     if path.suffix not in SUFFIXES:
         raise RunError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
                        hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
-    if not path.is_file():
-        raise RunError(f"no such file: {path}", hint="check the path and the file name")
     if path.suffix == ".json":
         from cnnspec.ir.io import read_json
 
         return read_json(path)
     from cnnspec.lang import parse_file
 
-    try:
-        return parse_file(str(path))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="a spec must be a readable UTF-8 text file") from None
+    return parse_file(str(path))
 
 
 def load(path: str | Path, strict: bool = False) -> CheckedSpec:

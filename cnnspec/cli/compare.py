@@ -33,7 +33,7 @@ def accuracy_fraction(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec (or .json IR without --init)")
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="a model-wide default weight init to try, in the spec language; "
                         "repeat for each variant (default: the spec as written)")

@@ -21,15 +21,9 @@ def _read(path) -> str:
     if path.suffix == ".json":
         raise RunError(f"{path} is an IR file; fmt formats .cnn specs",
                        hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
-    try:
-        return path.read_text(encoding="utf-8-sig")  # a byte-order mark is dropped
-    except FileNotFoundError:
-        raise RunError(f"no such file: {path}",
-                       hint="check the path and the file name") from None
-    except IsADirectoryError:
-        raise RunError(f"{path} is a directory", hint="name the .cnn files to format") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}", hint="a spec is a UTF-8 text file") from None
+    from cnnspec.sourcefile import read_spec_text
+
+    return read_spec_text(path)  # a byte-order mark is dropped, and so stays dropped
 
 
 def _write(path, text: str) -> None:

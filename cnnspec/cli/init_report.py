@@ -30,7 +30,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec (or .json IR without --init)")
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="replace the model-wide default weight init, in the spec language "
                         "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat "

@@ -1,18 +1,17 @@
-"""Dataset names and the command line's ``--data`` argument (no NumPy needed here)."""
+"""The command line's ``--data`` argument (no NumPy needed here).
+
+The datasets themselves, their names and the other spellings of them, are declared in
+:mod:`cnnspec.ir.datasets`.
+"""
 from __future__ import annotations
 
 import difflib
 
 from cnnspec.errors import RunError
+from cnnspec.ir.datasets import ALIASES, DATASETS, canonical_name
 
 # name -> what it is, for messages and --help
-DATASET_NAMES = {
-    "digits": "UCI handwritten digits, 8x8 (built in)",
-    "shapes": "synthetic shapes: x, plus, o, square, bars, diagonals (generated from the seed)",
-    "mnist": "MNIST handwritten digits, 28x28 (downloaded on first use)",
-    "fashion-mnist": "Fashion-MNIST clothing images, 28x28 (downloaded on first use)",
-    "npz": "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer labels y",
-}
+DATASET_NAMES = {name: kind.description for name, kind in DATASETS.items()}
 NPZ_PREFIX = "npz:"
 
 
@@ -23,8 +22,9 @@ def _valid_forms() -> str:
 def parse_data_arg(text: str) -> dict:
     """The IR ``training.data`` object for a ``--data`` value.
 
-    ``digits``, ``shapes``, ``mnist``, ``fashion-mnist`` name a dataset (``shapes`` with its
-    defaults); ``npz:PATH`` points at a ``.npz`` file of the user's own arrays.
+    ``digits``, ``shapes``, ``mnist``, ``fashion-mnist`` (or another spelling of one, such as
+    ``fashion_mnist``) name a dataset (``shapes`` with its defaults); ``npz:PATH`` points at a
+    ``.npz`` file of the user's own arrays.
     """
     text = text.strip()
     if text.startswith(NPZ_PREFIX):
@@ -33,8 +33,9 @@ def parse_data_arg(text: str) -> dict:
             raise RunError("--data npz: needs a path", hint="write it as npz:PATH, "
                            "e.g. npz:my_images.npz")
         return {"name": "npz", "path": path}
-    if text in DATASET_NAMES and text != "npz":
-        return {"name": text}
+    name = canonical_name(text)
+    if name is not None and name != "npz":
+        return {"name": name, **DATASETS[name].defaults}
     raise RunError(f"unknown dataset {text!r}", hint=_unknown_hint(text))
 
 
@@ -43,8 +44,8 @@ def _unknown_hint(text: str) -> str:
         path = "PATH" if text == "npz" else text
         return f"for your own arrays write npz:{path}"
     hint = f"valid datasets: {_valid_forms()}"
-    close = difflib.get_close_matches(text.lower(), [n for n in DATASET_NAMES if n != "npz"],
-                                      n=1, cutoff=0.6)
+    names = [n for n in [*DATASET_NAMES, *ALIASES] if n != "npz"]
+    close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
     if close:
-        hint = f"did you mean {close[0]!r}? " + hint
+        hint = f"did you mean {canonical_name(close[0])!r}? " + hint
     return hint

@@ -29,16 +29,12 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.data.dataset import Dataset
-from cnnspec.errors import SpecError
+from cnnspec.ir.datasets import (
+    DATASETS,
+    SHAPE_CLASSES,  # noqa: F401  (cnnspec.data.SHAPE_CLASSES)
+)
 
-# New classes go at the end: the images of the earlier ones, for a given seed and class list,
-# stay what they were.
-SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
-                 "diamond")
-SHAPES_DEFAULTS = {"size": 16, "classes": list(SHAPE_CLASSES), "count": 4000, "noise": 0.1}
-# As small as the IR schema allows; below about 8 pixels an "o" and a "square" become the same
-# few pixels, so such a dataset is harder than it looks.
-MIN_SIZE = 4
+SHAPES_DEFAULTS = DATASETS["shapes"].defaults
 TEST_FRACTION_DENOMINATOR = 5  # the last count // 5 images are the test split (80/20)
 
 
@@ -134,49 +130,15 @@ def generate_shapes(size: int, classes: list[str], count: int, noise: float,
     for label, kind in enumerate(classes):
         members = np.flatnonzero(y == label)
         x[members, 0] = draw_shapes(kind, len(members), size, rng)
-    x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+    if noise > 0:  # -0.0 is no noise too (NumPy's normal() refuses it as a negative scale)
+        x += rng.normal(0.0, noise, x.shape).astype(np.float32)
     np.clip(x, 0.0, 1.0, out=x)
     return x, y
 
 
-def _config_error(key: str, message: str, hint: str) -> SpecError:
-    return SpecError(message, json_path=f"$.training.data.{key}", hint=hint)
-
-
-def resolve_shapes_config(cfg: dict) -> dict:
-    """The ``shapes`` settings with defaults filled in, checked; a mistake is a SpecError."""
-    unknown = sorted(set(cfg) - set(SHAPES_DEFAULTS) - {"name"})
-    if unknown:
-        raise _config_error(unknown[0], f"unknown shapes setting {unknown[0]!r}",
-                            f"shapes takes {', '.join(SHAPES_DEFAULTS)}")
-    out = {**SHAPES_DEFAULTS, **{k: v for k, v in cfg.items() if k != "name"}}
-    size, count, noise, classes = out["size"], out["count"], out["noise"], out["classes"]
-    if not isinstance(size, int) or isinstance(size, bool) or size < MIN_SIZE:
-        raise _config_error("size", f"shapes size must be an integer >= {MIN_SIZE}, got {size!r}",
-                            "16 is the default; the input shape must be [1, size, size]")
-    if not isinstance(classes, (list, tuple)) or len(classes) < 2:
-        raise _config_error("classes", "shapes needs a list of at least 2 classes",
-                            f"choose among {', '.join(SHAPE_CLASSES)}")
-    for kind in classes:
-        if kind not in SHAPE_CLASSES:
-            raise _config_error("classes", f"unknown shape class {kind!r}",
-                                f"choose among {', '.join(SHAPE_CLASSES)}")
-    if len(set(classes)) != len(classes):
-        raise _config_error("classes", "a shape class is listed twice",
-                            "list each class once; its position is its label")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 5 * len(classes):
-        raise _config_error("count", f"shapes count must be an integer >= {5 * len(classes)} "
-                            f"(5 per class), got {count!r}", "4000 is the default")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
-        raise _config_error("noise", f"shapes noise must be a number >= 0, got {noise!r}",
-                            "it is the standard deviation of the added Gaussian noise; "
-                            "0.1 is the default")
-    return {"size": size, "classes": list(classes), "count": count, "noise": float(noise)}
-
-
-def load_shapes(cfg: dict, rng: np.random.Generator) -> Dataset:
-    """The shapes dataset for a ``{"name": "shapes", ...}`` config, drawn from ``rng``."""
-    settings = resolve_shapes_config(cfg)
+def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
+    """The shapes dataset for a checked ``{"name": "shapes", ...}`` config (every argument
+    given), drawn from ``rng``."""
     x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
                            settings["noise"], rng)
     n_test = settings["count"] // TEST_FRACTION_DENOMINATOR

@@ -14,7 +14,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import RunError, Span, SpecError, SpecErrors
+from cnnspec.errors import Span, SpecError, SpecErrors
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 
@@ -94,13 +94,9 @@ def _constant_span(text: str) -> Span | None:
 
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"no such file: {path}", hint="check the path and the file name") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="the IR file must be readable UTF-8 JSON text") from None
+    from cnnspec.sourcefile import read_spec_text
+
+    text = read_spec_text(path)
     try:
         ir = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -112,8 +108,20 @@ def read_json(path: str | Path) -> Spec:
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
     upgrade(ir)
+    _canonical_dataset_name(ir)
     validate(ir, str(path))
     return Spec(ir=ir, path=str(path))
+
+
+def _canonical_dataset_name(ir) -> None:
+    """Another spelling of a dataset's name (``fashion_mnist``) becomes its canonical one, so
+    everything after the loader sees one name."""
+    from cnnspec.ir.datasets import canonical_name
+
+    training = ir.get("training") if isinstance(ir, dict) else None
+    data = training.get("data") if isinstance(training, dict) else None
+    if isinstance(data, dict) and "name" in data:
+        data["name"] = canonical_name(data["name"]) or data["name"]
 
 
 # --- turning jsonschema's findings into messages in plain words -------------------------------

@@ -5,7 +5,8 @@ beside it in :attr:`Spec.spans`, keyed by ``(layer_name, field)``:
 
 - ``(name, None)`` is the layer's declaration (its name, or its kind if unnamed);
 - ``(name, "kernel")``, ``(name, "weight_init")``, ... the token that set that field;
-- ``("input", None)`` the input line; ``("training", key)`` a training setting.
+- ``("input", None)`` the input line; ``("training", key)`` a training setting, and
+  ``("training", "key.arg")`` an argument written in it (``data.count``, ``optimizer.nesterov``).
 
 For a ``.json`` IR file there are no spans; :meth:`Spec.error` then points at the JSON path
 (``$.layers[3].kernel``) instead, so later stages report a mistake the same way for both.
@@ -35,8 +36,11 @@ class Spec:
         return None
 
     def span_of(self, layer: str, field_name: str | None = None) -> Span | None:
-        """The most precise span known: the field's, else the layer declaration's."""
-        return self.spans.get((layer, field_name)) or self.spans.get((layer, None))
+        """The most precise span known: the field's (for an argument such as
+        ``("training", "data.count")``, else its setting's), else the layer declaration's."""
+        setting = field_name.partition(".")[0] if field_name else None
+        return (self.spans.get((layer, field_name)) or self.spans.get((layer, setting))
+                or self.spans.get((layer, None)))
 
     def json_path_of(self, layer: str, field_name: str | None = None) -> str:
         if layer == "training":

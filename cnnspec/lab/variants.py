@@ -1,20 +1,26 @@
 """Init variants: one spec, checked several times with a different model-wide weight init.
 
 ``--init he_normal`` means "this spec, with he_normal as its default weight init": it replaces
-the model-wide default (and the built-in he_normal default), while a layer that names its own
-init keeps it — a hand-written, frozen kernel stays what the author wrote. The init text uses the
-language's own grammar (``normal(0, 0.01)``, ``he_uniform(mode=fan_out)``...).
+every weight init the spec took from its model-wide default (or the built-in he_normal), while
+a layer that names its own init keeps it — a hand-written, frozen kernel stays what the author
+wrote. The IR records which inits came from the default (``default_inits``), so a variant is a
+transform of the IR: it works on a ``.json`` IR as on the ``.cnn`` it came from, and the spec's
+source positions still locate its mistakes. The init text uses the language's own grammar
+(``normal(0, 0.01)``, ``he_uniform(mode=fan_out)``...).
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
-from cnnspec.errors import RunError, SpecError
-from cnnspec.lang import parse, parse_init
+from cnnspec.errors import SpecError
+from cnnspec.ir.spec import Spec
+from cnnspec.lang import parse_init
 
 # The label of the variant that keeps the spec's own inits.
 SPEC_LABEL = "spec"
@@ -29,10 +35,12 @@ class Variant:
 
 
 def load_variant(path: str | Path, init: str | None = None) -> Variant:
-    """Parse and check ``path`` with ``init`` (language syntax) as the default weight init."""
+    """Load and check ``path`` (``.cnn`` or ``.json``) with ``init`` (language syntax) as the
+    default weight init."""
     if init is None:
         return Variant(SPEC_LABEL, load(path))
-    return Variant(init, _load_with_default(Path(path), init))
+    init_ir = _parse_init_option(init)
+    return Variant(init, check(with_default_weight(load(path).spec, init_ir)))
 
 
 def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
@@ -40,20 +48,14 @@ def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
     return [load_variant(path, init) for init in (inits or [None])]
 
 
-def _load_with_default(path: Path, init: str) -> CheckedSpec:
-    init_ir = _parse_init_option(init)
-    if path.suffix == ".json":
-        raise SpecError(
-            f"--init needs a .cnn spec; {path.name} is an IR file",
-            hint="an IR file has every layer's init written out and no model-wide default "
-            "to replace; pass the .cnn spec it was exported from",
-            file=str(path),
-        )
-    if path.suffix != ".cnn":
-        raise RunError(f"{path}: not a spec file (expected a .cnn spec)",
-                       hint="a spec written in the cnnspec language ends in .cnn")
-    text = _read(path)
-    return check(parse(text, str(path), weight_default=init_ir))
+def with_default_weight(spec: Spec, init_ir: dict) -> Spec:
+    """``spec`` with ``init_ir`` as the weight init of every layer whose weight init came from
+    the model-wide default; other layers, and the spec itself, unchanged."""
+    ir = copy.deepcopy(spec.ir)
+    for layer in ir["layers"]:
+        if "weight_init" in layer.get("default_inits", ()):
+            layer["weight_init"] = copy.deepcopy(init_ir)
+    return dataclasses.replace(spec, ir=ir)
 
 
 def _parse_init_option(init: str) -> dict:
@@ -63,14 +65,3 @@ def _parse_init_option(init: str) -> dict:
         return parse_init(init)
     except SpecError as exc:
         raise SpecError(exc.message, hint=exc.hint, file=f'--init "{init}"') from exc
-
-
-def _read(path: Path) -> str:
-    """The spec's text, failing with the words :func:`load` uses for the same mistakes."""
-    if not path.is_file():
-        raise RunError(f"no such file: {path}", hint="check the path and the file name")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="a spec must be a readable UTF-8 text file") from None

@@ -1,6 +1,6 @@
 """The cnnspec language: parsing ``.cnn`` text into the IR, and formatting it.
 
-    parse(text, path=None, weight_default=None) -> Spec   # the resolved IR plus source spans
+    parse(text, path=None) -> Spec                        # the resolved IR plus source spans
     parse_file(path) -> Spec
     parse_init(text) -> dict                              # one init expression, as an IR init
     format_source(text) -> str                            # canonical layout, comments kept
@@ -12,31 +12,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.errors import RunError
 from cnnspec.ir.spec import Spec
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_init
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.resolve import Resolver
+from cnnspec.sourcefile import read_spec_text
 
 
-def parse(text: str, path: str | None = None, weight_default: dict | None = None) -> Spec:
-    """Parse and resolve a spec. ``weight_default`` (an IR init object) replaces the model-wide
-    default weight init, as if the spec's ``default weight`` said it."""
+def parse(text: str, path: str | None = None) -> Spec:
+    """Parse and resolve a spec."""
     module = parse_module(text, path)
-    return Resolver(path, weight_default).resolve(module, text)
+    return Resolver(path).resolve(module, text)
 
 
 def parse_file(path: str | Path) -> Spec:
     """Read and parse a ``.cnn`` file; ``Spec.path`` is ``path`` as given."""
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # tolerate a byte-order mark
-    except FileNotFoundError:
-        raise RunError(f"no such file: {path}", hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="a spec is a UTF-8 text file you can read") from None
-    return parse(text, path=str(path))
+    return parse(read_spec_text(path), path=str(path))
 
 
 def parse_init(text: str) -> dict:

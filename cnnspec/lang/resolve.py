@@ -75,7 +75,6 @@ class Header:
 @dataclass
 class Resolver:
     path: str | None
-    weight_default: dict | None
     errors: list[SpecError] = field(default_factory=list)
     spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
     reported_duplicates: set[str] = field(default_factory=set)
@@ -180,8 +179,6 @@ class Resolver:
                                                       "defaults"))
             except SpecError as err:
                 self.errors.append(err)
-        if self.weight_default is not None:
-            weight = self.weight_default
         return weight, bias
 
     # -- names --------------------------------------------------------------------------------

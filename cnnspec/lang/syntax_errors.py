@@ -18,6 +18,7 @@ from cnnspec.errors import Span, SpecError
 # Terminal names as a user would call them.
 READABLE = {
     "NAME": "a name",
+    "DASHED": "a name",  # a value such as fashion-mnist
     "SIGNED_NUMBER": "a number",
     "DIMS": "a size such as 3x3",
     "STRING": 'a quoted string such as "data.npz"',

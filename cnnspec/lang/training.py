@@ -9,18 +9,13 @@ import copy
 from collections.abc import Callable
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.datasets import ALIASES as DATASET_ALIASES
+from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
+from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
-
-# As cnnspec.data.SHAPE_CLASSES (not imported: the language does not load NumPy).
-SHAPE_CLASSES = ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
-                 "diamond"]
-
-# As the data loader (cnnspec/data/synthetic_shapes.py) and the IR schema require.
-SHAPES_MIN_SIZE = 4
-SHAPES_MIN_PER_CLASS = 5
 
 
 def _path(value: Value, what: str) -> str:
@@ -31,50 +26,51 @@ def _path(value: Value, what: str) -> str:
     return path
 
 
-def _shape_classes(value: Value) -> list[str]:
-    classes = read.word_list(value, "shape classes", SHAPE_CLASSES, "shape class")
-    if len(classes) < 2:
-        raise SpecError(f"shapes needs at least 2 classes, got {len(classes)}", span=value.span,
+def _shape_classes(value: Value, least: int) -> list[str]:
+    classes = read.word_list(value, "shape classes", list(SHAPE_CLASSES), "shape class")
+    if len(classes) < least:
+        raise SpecError(f"shapes needs at least {least} classes, got {len(classes)}",
+                        span=value.span,
                         hint=f"a classifier needs something to tell apart: add one of "
                         f"{', '.join(c for c in SHAPE_CLASSES if c not in classes)}")
     return classes
 
 
-DATASETS: dict[str, list[Param]] = {
-    "digits": [],
-    "mnist": [],
-    "fashion-mnist": [],
-    "shapes": [
-        Param("size", 16, read.hinted(read.whole_number, "the images are size x size pixels; "
-                                      "16 is the default, and the input line must say "
-                                      "1xSIZExSIZE", SHAPES_MIN_SIZE)),
-        Param("classes", list(SHAPE_CLASSES), lambda v, what: _shape_classes(v)),
-        Param("count", 4000, read.hinted(read.positive_int, "the number of images, train and "
-                                         "test together; 4000 is the default")),
-        Param("noise", 0.1, read.hinted(read.nonnegative_number, "the standard deviation of "
-                                        "the added Gaussian noise; 0.1 is the default, 0 "
-                                        "draws clean images")),
-    ],
-    "npz": [Param("path", REQUIRED, _path)],
+# How the language reads each kind of dataset argument (cnnspec.ir.datasets.Arg.kind); the
+# ranges are the declared ones.
+_ARG_READERS: dict[str, Callable[[Value, str, Arg], object]] = {
+    "int": lambda v, what, arg: read.whole_number(v, what, int(arg.minimum), arg.hint),
+    "number": lambda v, what, arg: read.number(v, what),
+    "classes": lambda v, what, arg: _shape_classes(v, int(arg.minimum)),
+    "path": lambda v, what, arg: _path(v, what),
 }
 
 
-def _check_shapes(call: Word | Call, settings: dict) -> None:
-    """Settings that are fine one by one but not together: a few images for each class."""
-    least = SHAPES_MIN_PER_CLASS * len(settings["classes"])
-    if settings["count"] < least:
-        count = argument(call, DATASETS["shapes"], "count")
-        raise SpecError(
-            f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS} images per class "
-            f"for {len(settings['classes'])} classes), not {settings['count']}",
-            span=count.span if count is not None else call.span,
-            hint=f"raise count to {least} or more, or list fewer classes")
+def _dataset_param(arg: Arg) -> Param:
+    """A dataset argument as a parameter of the call that names the dataset."""
+
+    def reader(value: Value, what: str) -> object:
+        out = _ARG_READERS[arg.kind](value, what, arg)
+        problem = arg.problem(out)
+        if problem:
+            raise SpecError(f"{what} {problem}", span=value.span, hint=arg.hint)
+        return out
+
+    return Param(arg.name, REQUIRED if arg.default is None else arg.default, reader)
 
 
-# Checks of a call's settings taken together, after each is read.
-DATASET_CHECKS: dict[str, Callable[[Word | Call, dict], None]] = {"shapes": _check_shapes}
-# Names that cannot be written as a bare word.
-DATASET_ALIASES = {"fashion_mnist": "fashion-mnist"}
+DATASETS: dict[str, list[Param]] = {
+    name: [_dataset_param(arg) for arg in kind.args] for name, kind in DATASET_KINDS.items()}
+
+
+def _check_dataset(call: Word | Call, settings: dict) -> None:
+    """Arguments that are fine one by one but not together (a few images for each class)."""
+    name = canonical_name(call.name)
+    for problem in problems({"name": name, **settings}):
+        value = argument(call, DATASETS[name], problem.arg)
+        raise SpecError(problem.message, span=value.span if value is not None else call.span,
+                        hint=problem.hint)
+
 
 MOMENTUM = read.hinted(read.in_range, "the share of the last step kept, e.g. 0.9; 0 is plain "
                        "SGD", 0, 1)
@@ -114,7 +110,8 @@ DEFAULTS = {
 
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
-           checks: dict | None = None) -> Callable[[Value, str], dict]:
+           check: Callable[[Word | Call, dict], None] | None = None
+           ) -> Callable[[Value, str], dict]:
     """A reader for `name` or `name(args)` among ``catalogue``."""
 
     def reader(value: Value, _what: str) -> dict:
@@ -129,8 +126,8 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
                             hint=did_you_mean(value.name, list(catalogue) + list(aliases or {}),
                                               what + "s"))
         settings = bind(value, catalogue[name], f"{what} {value.name}")
-        if name in (checks or {}):
-            checks[name](value, settings)
+        if check is not None:
+            check(value, settings)
         return {"name": name, **settings}
 
     return reader
@@ -138,7 +135,7 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
 
 # IR key -> reader. Written keys are these, plus the aliases below.
 READERS: dict[str, Callable[[Value, str], object]] = {
-    "data": _named(DATASETS, "dataset", DATASET_ALIASES, DATASET_CHECKS),
+    "data": _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset),
     "preprocess": lambda v, w: read.choice(v, "preprocessing",
                                            ["none", "zero_center", "standardize"]),
     "optimizer": _named(OPTIMIZERS, "optimizer"),
@@ -156,6 +153,8 @@ READERS: dict[str, Callable[[Value, str], object]] = {
     "loss": lambda v, w: read.choice(v, "loss", ["cross_entropy", "mse"]),
 }
 KEY_ALIASES = {"batch": "batch_size", "learning_rate": "lr"}
+# Settings written as a call, and the parameters of each name.
+CALLS = {"data": DATASETS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
 
 
 def read_training(settings: list[Setting], errors: list[SpecError],
@@ -182,4 +181,19 @@ def read_training(settings: list[Setting], errors: list[SpecError],
             errors.append(err)
             continue
         spans[("training", key)] = setting.span
+        _record_argument_spans(key, setting.value, training[key], spans)
     return training
+
+
+def _record_argument_spans(key: str, value: Value, read: object,
+                           spans: dict[tuple[str, str | None], Span]) -> None:
+    """Where each argument written in a call such as ``sgd(momentum=0, nesterov=true)`` is, as
+    ``("training", "optimizer.nesterov")``, so the checker can point at the argument."""
+    catalogue = CALLS.get(key)
+    if catalogue is None or not isinstance(value, Call):
+        return
+    params = catalogue[read["name"]]
+    for param in params:
+        written = argument(value, params, param.name)
+        if written is not None:
+            spans[("training", f"{key}.{param.name}")] = written.span

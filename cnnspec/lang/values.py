@@ -31,7 +31,7 @@ def number(value: Value, what: str) -> float:
         raise SpecError(f"{what} is too large a number: {value.text}", span=value.span,
                         hint="numbers must be finite: at most about 1.8e308 in size")
     if isinstance(value, Num):
-        return float(value.value)
+        return float(value.value) + 0.0  # -0.0 reads as 0.0 (NumPy refuses a scale of -0.0)
     raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span,
                     hint="write a number such as 0.5, -2 or 1e-3")
 

@@ -1,15 +1,17 @@
 """Train a spec into a run folder, or continue an interrupted run.
 
-The steps of a fresh run: load and check the spec, apply the command-line overrides, load the
-data and check that it fits the network, create the run folder, split off the validation set
-and fit the preprocessing on the rest, compile the model, run the init steps (LSUV, where the
-composer passes it), save the initial weights, train (:mod:`cnnspec.training.loop`), evaluate
-on the test split, write the summary. A resumed run reads all of that back from the folder
-instead. Statistics, curves and the like join through callbacks
+The steps of a fresh run: load the spec, apply the command-line overrides and check it, load
+the data and check that it fits the network, split off the validation set and fit the
+preprocessing on the rest, compile the model, run the init steps (LSUV, where the composer
+passes it); then (and only then, so a refused run leaves no folder) create the run folder, save
+the spec, the preprocessing and the initial weights, train (:mod:`cnnspec.training.loop`),
+evaluate on the test split, write the summary. A resumed run reads all of that back from the
+folder instead. Statistics, curves and the like join through callbacks
 (:mod:`cnnspec.training.callbacks`); ``cnnspec.train`` composes the usual ones.
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Sequence
@@ -18,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.check import check
+from cnnspec.check.load import read_spec
+from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import RunError
@@ -89,24 +94,36 @@ def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=No
             return _resume(Path(resume), spec, overrides, options)
         if spec is None:
             raise RunError("nothing to train", hint="pass a spec (.cnn or .json) or --resume RUN")
-        return _fresh(as_checked(spec), overrides, out, runs_dir, options)
+        return _fresh(checked_with_overrides(spec, overrides), overrides, out, runs_dir,
+                      options)
     finally:
         options.display.close()
 
 
+def checked_with_overrides(spec, overrides: dict) -> CheckedSpec:
+    """``spec`` (a path or a ``CheckedSpec``) checked as it will be trained: with the
+    command-line overrides in its training settings (``--data`` may make a spec fit, or not)."""
+    parsed = spec.spec if isinstance(spec, CheckedSpec) else read_spec(str(spec))
+    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides)))
+
+
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
-    ir = effective_ir(checked.ir, overrides)
+    # Everything that can fail before training starts (data, preprocessing, compiling, LSUV)
+    # runs before the run folder is made: a refused run leaves nothing behind.
+    ir = checked.ir
     training = ir["training"]
+    if out is not None:
+        rundir.refuse_occupied(out)
     dataset = _load_data(checked, training, options.data_dir)
-    run = create_run_dir(ir["name"], out, runs_dir)
-    _write_spec_files(run, checked, ir)
     prepared = _prepare(training, dataset, preprocessor=None)
-    write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     model = compile_model(checked, training["seed"])
     optimizer = _optimizer(training)
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
     for init_step in options.init_steps:
         init_step(context)
+    run = create_run_dir(ir["name"], out, runs_dir)
+    _write_spec_files(run, checked, ir)
+    write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     write_npz(run / rundir.INIT, model.state_dict())
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
     session = _session(checked, model, optimizer, training, prepared, run, options)

@@ -79,15 +79,22 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path)
     """A new, empty run folder. An existing non-empty ``out`` is refused rather than mixed
     into: its checkpoint and metrics would no longer describe one run."""
     path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise RunError(f"run folder {path} already exists and is not empty",
-                       hint=_occupied_hint(path))
+    refuse_occupied(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise RunError(f"cannot create run folder {path}: {exc}",
                        hint="choose a writable place with --out") from exc
     return RunDir(path)
+
+
+def refuse_occupied(path: str | Path) -> None:
+    """Raise :class:`RunError` if ``path`` exists and is not an empty folder. Called before a
+    run's data is loaded too, so that a taken ``--out`` is said at once."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise RunError(f"run folder {path} already exists and is not empty",
+                       hint=_occupied_hint(path))
 
 
 def _occupied_hint(path: Path) -> str:

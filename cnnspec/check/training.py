@@ -1,0 +1,118 @@
+"""The training settings, checked the way ``train`` needs them: whatever ``train`` would refuse
+at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` IR's path.
+
+- the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
+- arguments of the optimizer that contradict each other;
+- the data against the network: the input must be the dataset's image shape, and the output
+  one score per class. ``train`` checks the spec with its command-line overrides applied, so
+  ``--data`` can train a spec on other data; for ``npz`` data the shapes are only known once
+  the file is read, and the trainer calls :func:`data_fit_errors` with what it loaded.
+"""
+from __future__ import annotations
+
+from cnnspec.check.graph import INPUT
+from cnnspec.check.layers import shape_text
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError
+from cnnspec.ir.datasets import class_count, image_shape, problems
+from cnnspec.ir.spec import Spec
+
+# The field that sets the width of a layer's output, for the layers that set one.
+WIDTH_FIELDS = {"dense": "units", "conv": "filters"}
+
+
+def settings_errors(spec: Spec) -> list[SpecError]:
+    """Mistakes in the training settings alone (no shapes needed)."""
+    training = spec.ir["training"]
+    errors = [spec.error(p.message, "training", f"data.{p.arg}", hint=p.hint)
+              for p in problems(training["data"])]
+    optimizer = training["optimizer"]
+    if optimizer["name"] == "sgd" and optimizer["nesterov"] and optimizer["momentum"] == 0:
+        errors.append(spec.error(
+            "Nesterov momentum needs a momentum above 0, but this sgd's momentum is 0",
+            "training", "optimizer.nesterov",
+            hint="set a momentum, e.g. sgd(momentum=0.9, nesterov=true), or drop nesterov"))
+    return errors
+
+
+def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """:func:`data_fit_errors` for the spec's own dataset, when its shapes are known without
+    reading it (every dataset but npz)."""
+    data = spec.ir["training"]["data"]
+    image, classes = image_shape(data), class_count(data)
+    if image is None or classes is None:
+        return []
+    errors = data_fit_errors(spec, layers, image, classes, data["name"])
+    if spec.text is not None and ("training", "data") not in spec.spans:
+        for error in errors:  # the user may not know which data the spec trains on
+            error.message += f" (the spec names no data; {data['name']} is the default)"
+            error.hint += "; or name the data to train on in the train block: `data ...`"
+    return errors
+
+
+def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...], classes: int,
+                    data_name: str) -> list[SpecError]:
+    """Errors when images of shape ``image`` (C, H, W) or labels of ``classes`` classes do not
+    fit the network whose checked ``layers`` are given."""
+    errors = []
+    given = tuple(spec.ir["input"]["shape"])
+    if tuple(image) != given:
+        errors.append(spec.error(
+            f"the input is {_dims(given)}, but the {data_name} images are {_dims(image)}",
+            "input", hint=_input_hint(tuple(image), given, data_name)))
+    by_name = {info.name: info for info in layers}
+    output = by_name[spec.ir["output"]]
+    if len(output.output_shape) != 1:
+        errors.append(spec.error(
+            f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {data_name}"
+            f" has {classes} classes: the loss needs one score per class, shape ({classes},)",
+            output.name, hint=f"end with `dense {classes}` (after `flatten` or "
+                              "`global_avgpool`)"))
+    elif output.output_shape[0] != classes:
+        layer, field_name = _width_source(output, by_name)
+        what = field_name or "scores"
+        errors.append(spec.error(
+            f"the output '{output.name}' gives {output.output_shape[0]} scores, but {data_name} "
+            f"has {classes} classes: the loss needs one score per class", layer, field_name,
+            hint=f"give '{layer}' {classes} {what}" if field_name else
+            f"end with `dense {classes}`"))
+    return errors
+
+
+def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str, str | None]:
+    """The layer and field that set the output's width: back from the output through layers
+    that keep the width (activations, dropout, global pooling) to a dense or conv layer."""
+    info = output
+    while info.kind not in WIDTH_FIELDS:
+        if len(info.inputs) != 1 or info.inputs[0] == INPUT:
+            return output.name, None
+        before = by_name[info.inputs[0]]
+        if before.output_shape[0] != info.output_shape[0]:
+            return output.name, None
+        info = before
+    return info.name, WIDTH_FIELDS[info.kind]
+
+
+def _dims(shape) -> str:
+    """``(1, 28, 28)`` as the input line writes it: ``1x28x28``."""
+    return "x".join(str(int(d)) for d in shape)
+
+
+def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
+    """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``."""
+    c, h, w = image
+    if w in (1, 3, 4) and c not in (1, 3, 4):
+        # Images stored channels-last (H, W, C) look like C, H, W = H, W, C: the fix then is
+        # to transpose the data, not to copy its shape into the spec.
+        transposed = (w, c, h)
+        then = "" if transposed == given else f", and write `input {_dims(transposed)}`"
+        return (f"the images look stored channels-last (N, H, W, C): store them as "
+                f"(N, C, H, W), e.g. x.transpose(0, 3, 1, 2), which gives "
+                f"{_dims(transposed)}{then}")
+    if (h, w) == tuple(given[1:]):
+        return (f"the {data_name} images have {c} channel{'s' if c != 1 else ''}: write "
+                f"`input {_dims(image)}`")
+    if data_name == "shapes" and given[0] == 1 and given[1] == given[2]:
+        return f"write `input {_dims(image)}`, or set shapes(size={given[1]})"
+    return (f"write `input {_dims(image)}`, or train on data of shape {_dims(given)} "
+            "(--data)")

@@ -1,0 +1,195 @@
+"""The datasets a spec can train on, declared once: names, arguments with their ranges, and
+what an image and the labels look like.
+
+Read by the language (``data shapes(size=32)``), the command line's ``--data``, the IR loader,
+the checker (which validates a ``.json`` IR's data the same way the parser validates a
+``.cnn`` file's), the data loaders and the docs. No NumPy here: the language and the command
+line read this table without loading it.
+
+Each dataset has one canonical name, the one the IR and run folders record, and may have
+aliases: other spellings accepted wherever a name is read (``fashion_mnist``, which the
+language can write as a bare word, for ``fashion-mnist``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# New classes go at the end: the images of the earlier ones, for a given seed and class list,
+# stay what they were (cnnspec/data/synthetic_shapes.py draws them).
+SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
+                 "diamond")
+SHAPES_MIN_PER_CLASS = 5  # a few images of each class in the training and the test split
+# The images of a shapes dataset are drawn in float64 before they are stored in float32; past
+# this many pixels (count x size x size, 1 GiB of float32) drawing them takes more memory than
+# a typical machine has: it is almost always a mistyped number.
+SHAPES_MAX_PIXELS = 2**28
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a dataset: its name, default, kind and range.
+
+    ``kind`` is ``"int"``, ``"number"``, ``"classes"`` (a list of :data:`SHAPE_CLASSES`) or
+    ``"path"`` (a non-empty string); ``minimum`` bounds a number (inclusive) or the length of
+    a list. ``hint`` says what the argument means and a typical value.
+    """
+
+    name: str
+    default: object
+    kind: str
+    minimum: float | None = None
+    hint: str = ""
+
+    def problem(self, value) -> str | None:
+        """What is wrong with ``value`` for this argument, in words ("must be at least 4, not
+        2"), or None when it is fine."""
+        if self.kind == "classes":
+            return _classes_problem(value, int(self.minimum or 1))
+        if self.kind == "path":
+            good = isinstance(value, str) and value
+            return None if good else f"must name a file, not {value!r}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a {'whole ' if self.kind == 'int' else ''}number, not {value!r}"
+        if self.kind == "int" and not isinstance(value, int):
+            return f"must be a whole number, not {value!r}"
+        if not math.isfinite(value):
+            return f"must be a finite number, not {value!r}"
+        if self.minimum is not None and value < self.minimum:
+            return f"must be at least {self.minimum:g}, not {value:g}"
+        return None
+
+
+def _classes_problem(value, least: int) -> str | None:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        return "must be a list of shape class names"
+    unknown = [v for v in value if v not in SHAPE_CLASSES]
+    if unknown:
+        return f"has an unknown shape class {unknown[0]!r}"
+    repeated = [v for i, v in enumerate(value) if v in value[:i]]
+    if repeated:
+        return f"lists {repeated[0]!r} twice"
+    if len(value) < least:
+        return f"needs at least {least} classes, got {len(value)}"
+    return None
+
+
+@dataclass(frozen=True)
+class DatasetKind:
+    """A dataset the IR can name. ``image`` (C, H, W) and ``classes`` (how many) are None when
+    they depend on the arguments (shapes) or on the file (npz)."""
+
+    name: str
+    description: str
+    args: tuple[Arg, ...] = ()
+    aliases: tuple[str, ...] = ()
+    image: tuple[int, int, int] | None = None
+    classes: int | None = None
+
+    def arg(self, name: str) -> Arg:
+        return next(a for a in self.args if a.name == name)
+
+    @property
+    def defaults(self) -> dict:
+        return {a.name: a.default for a in self.args}
+
+
+DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
+    DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10),
+    DatasetKind("shapes", "synthetic shapes: x, plus, o, square, bars, diagonals (generated "
+                "from the seed)", args=(
+                    # 4 is the least that draws; below about 8 pixels an "o" and a "square"
+                    # become the same few pixels, so such a dataset is harder than it looks.
+                    Arg("size", 16, "int", 4, "the images are size x size pixels; 16 is "
+                        "the default, and the input line must say 1xSIZExSIZE"),
+                    Arg("classes", list(SHAPE_CLASSES), "classes", 2,
+                        f"choose among {', '.join(SHAPE_CLASSES)}; a class's position is its "
+                        "label"),
+                    Arg("count", 4000, "int", 1, "the number of images, train and "
+                        "test together; 4000 is the default"),
+                    Arg("noise", 0.1, "number", 0, "the standard deviation of the added "
+                        "Gaussian noise; 0.1 is the default, 0 draws clean images"))),
+    DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
+                image=(1, 28, 28), classes=10),
+    DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
+                "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10),
+    DatasetKind("npz", "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer "
+                "labels y", args=(Arg("path", None, "path", hint='the .npz file\'s path, e.g. '
+                                      '"data/train.npz"'),)),
+)}
+ALIASES = {alias: kind.name for kind in DATASETS.values() for alias in kind.aliases}
+
+
+def canonical_name(name) -> str | None:
+    """The canonical name of a dataset written ``name`` (itself or an alias), else None."""
+    if not isinstance(name, str):
+        return None
+    name = ALIASES.get(name, name)
+    return name if name in DATASETS else None
+
+
+def image_shape(data: dict) -> tuple[int, int, int] | None:
+    """(C, H, W) of the images of a valid IR ``training.data`` object, if known before
+    loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    return (1, data["size"], data["size"]) if kind.name == "shapes" else kind.image
+
+
+def class_count(data: dict) -> int | None:
+    """How many classes the labels of a valid IR ``training.data`` object have, if known
+    before loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    return len(data["classes"]) if kind.name == "shapes" else kind.classes
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A mistake in a dataset's arguments: which argument, what is wrong (a sentence naming
+    the dataset and the argument) and how to fix it."""
+
+    arg: str
+    message: str
+    hint: str
+
+
+def problems(data: dict) -> list[Problem]:
+    """Every mistake in an IR ``training.data`` object: an unknown name, unknown or missing
+    arguments, values out of range, and arguments that do not work together."""
+    name = canonical_name(data.get("name"))
+    if name is None:
+        return [Problem("name", f"unknown dataset {data.get('name')!r}",
+                        "valid datasets: " + ", ".join(DATASETS))]
+    kind = DATASETS[name]
+    names = [a.name for a in kind.args]
+    found = [Problem(key, f"{kind.name} has no argument '{key}'",
+                     f"{kind.name} takes {', '.join(names)}" if names else
+                     f"{kind.name} takes no arguments")
+             for key in data if key != "name" and key not in names]
+    for arg in kind.args:
+        if arg.name not in data:
+            found.append(Problem(arg.name, f"{kind.name} needs a value for '{arg.name}'",
+                                 "the IR spells out every argument (`cnnspec export` writes "
+                                 "them)"))
+            continue
+        problem = arg.problem(data[arg.name])
+        if problem:
+            found.append(Problem(arg.name, f"{kind.name} {arg.name} {problem}", arg.hint))
+    if kind.name == "shapes" and not found:
+        found += _shapes_together(data)
+    return found
+
+
+def _shapes_together(data: dict) -> list[Problem]:
+    """Shapes arguments that are fine one by one but not together."""
+    count, size, classes = data["count"], data["size"], len(data["classes"])
+    least = SHAPES_MIN_PER_CLASS * classes
+    if count < least:
+        return [Problem("count", f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS}"
+                        f" images per class for {classes} classes), not {count}",
+                        f"raise count to {least} or more, or list fewer classes")]
+    if count * size**2 > SHAPES_MAX_PIXELS:
+        most = SHAPES_MAX_PIXELS // size**2
+        return [Problem("count", f"shapes count of {count:,} images of {size}x{size}"
+                        f" pixels is more than cnnspec draws ({SHAPES_MAX_PIXELS:,} pixels in "
+                        "all)", f"at this size, at most {most:,} images; or make them smaller")]
+    return []

@@ -1,0 +1,217 @@
+"""One validation pass: whatever ``train`` refuses at start-up, ``check`` reports first, located
+in the ``.cnn`` file (line, column, hint) or at the ``.json`` IR's path, and a refused ``train``
+leaves no run folder behind."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.errors import SpecErrors
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+NET = """\
+input {input}
+conv 4 3x3 relu
+flatten
+out: dense {units}
+train {{
+{settings}
+  epochs 1
+  batch 32
+}}
+"""
+
+
+def spec_text(settings: str, input: str = "1x8x8", units: int = 10) -> str:
+    return NET.format(input=input, units=units, settings=settings)
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text: str, name: str = "net.cnn") -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+def check_error(path: str, capsys) -> str:
+    """The stderr of a ``check`` that fails with exit code 2 (and no traceback)."""
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def as_json(path: str, tmp_path, edit, capsys) -> str:
+    """``path`` exported to a ``.json`` IR file with ``edit(ir)`` applied to it."""
+    assert main(["export", path, "--no-check"]) == 0
+    ir = json.loads(capsys.readouterr().out)
+    edit(ir)
+    out = tmp_path / "net.json"
+    out.write_text(json.dumps(ir))
+    return str(out)
+
+
+def test_the_first_example_of_the_language_docs_checks_and_trains(tmp_path, capsys):
+    text = re.search(r"```\n(# LeNet.*?)```", (DOCS / "language.md").read_text(), re.DOTALL)[1]
+    path = tmp_path / "lenet.cnn"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    assert main(["train", str(path), "--epochs", "1", "--quiet", "--out",
+                 str(tmp_path / "run")]) == 0, capsys.readouterr().err
+
+
+def test_more_outputs_than_classes_is_an_error_at_the_units(write, tmp_path, capsys):
+    path = write(spec_text("  data shapes(size=8, classes=[x, plus, o, square])"))
+    err = check_error(path, capsys)
+    assert (f"{path}:4:12: error: the output 'out' gives 10 scores, but shapes has 4 classes"
+            in err)
+    assert "  out: dense 10\n             ^^\nhint: give 'out' 4 units" in err
+    json_path = as_json(path, tmp_path, lambda ir: None, capsys)
+    assert f"{json_path}: $.layers[3].units: error: the output 'out' gives 10" in check_error(
+        json_path, capsys)
+
+
+def test_the_output_width_is_traced_back_through_activations(write, capsys):
+    path = write(spec_text("  data digits").replace("out: dense {units}", "")
+                 .replace("out: dense 10", "fc: dense 4 relu\nout: softmax"))
+    err = check_error(path, capsys)
+    assert f"{path}:4:11: error: the output 'out' gives 4 scores, but digits has 10" in err
+    assert "hint: give 'fc' 10 units" in err
+
+
+def test_an_input_with_other_channels_than_the_data_is_an_error_with_the_right_hint(
+        write, capsys):
+    path = write(spec_text("  data shapes(size=8)", input="3x8x8"))
+    err = check_error(path, capsys)
+    assert f"{path}:1:1: error: the input is 3x8x8, but the shapes images are 1x8x8" in err
+    assert "hint: the shapes images have 1 channel: write `input 1x8x8`" in err
+
+
+def test_an_input_of_another_size_than_shapes_suggests_either_fix(write, capsys):
+    path = write(spec_text("  data shapes(size=16)"))
+    assert ("hint: write `input 1x16x16`, or set shapes(size=8)"
+            in check_error(path, capsys))
+
+
+def test_nesterov_without_momentum_is_a_check_error_and_train_makes_no_folder(
+        write, tmp_path, capsys):
+    path = write(spec_text("  data digits\n  optimizer sgd(momentum=0, nesterov=true)"))
+    err = check_error(path, capsys)
+    assert f"{path}:7:38: error: Nesterov momentum needs a momentum above 0" in err
+    assert "hint: set a momentum, e.g. sgd(momentum=0.9, nesterov=true)" in err
+    runs = tmp_path / "runs"
+    assert main(["train", path, "--runs-dir", str(runs), "--quiet"]) == 2
+    assert f"{path}:7:38: error: Nesterov" in capsys.readouterr().err
+    assert not runs.exists()
+    json_path = as_json(path, tmp_path, lambda ir: None, capsys)
+    assert f"{json_path}: $.training.optimizer.nesterov: error: Nesterov" in check_error(
+        json_path, capsys)
+
+
+def test_train_makes_no_folder_for_data_that_does_not_fit(write, tmp_path, capsys):
+    path = write(spec_text("  data digits"))
+    assert main(["check", path]) == 0
+    runs = tmp_path / "runs"
+    assert main(["train", path, "--data", "shapes", "--runs-dir", str(runs), "--quiet"]) == 2
+    assert f"{path}:1:1: error: the input is 1x8x8, but the shapes images are 1x16x16" in (
+        capsys.readouterr().err)
+    assert not runs.exists()
+
+
+def test_too_many_shapes_is_an_error_at_the_count(write, tmp_path, capsys):
+    path = write(spec_text("  data shapes(size=8, count=1000000000000)"))
+    err = check_error(path, capsys)
+    assert (f"{path}:6:29: error: shapes count of 1,000,000,000,000 images of 8x8 pixels is more"
+            in err)
+    assert "hint: at this size, at most 4,194,304 images" in err
+
+    def many(ir):
+        ir["training"]["data"]["count"] = 10**12
+
+    json_path = as_json(write(spec_text("  data shapes(size=8)")), tmp_path, many, capsys)
+    assert f"{json_path}: $.training.data.count: error: shapes count of 1,000,000,000,000" in (
+        check_error(json_path, capsys))
+
+
+def test_negative_zero_noise_is_no_noise(write, tmp_path, capsys):
+    from cnnspec import load
+    from cnnspec.data import load_dataset
+
+    path = write(spec_text("  data shapes(size=8, count=100, noise=-0.0)"))
+    checked = load(path)
+    noise = checked.ir["training"]["data"]["noise"]
+    assert noise == 0 and str(noise) == "0.0"
+    clean = load_dataset({"name": "shapes", "size": 8, "count": 100, "noise": 0.0}, seed=1)
+    signed = load_dataset({"name": "shapes", "size": 8, "count": 100, "noise": -0.0}, seed=1)
+    assert (clean.x_train == signed.x_train).all()
+    assert main(["train", path, "--quiet", "--out", str(tmp_path / "run")]) == 0
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("noise", -0.5, "must be >= 0, got -0.5"),
+    ("size", 3, "must be >= 4, got 3"),
+    ("count", 12, "shapes count must be at least 50 (5 images per class for 10 classes)"),
+])
+def test_a_json_ir_gets_the_dataset_checks_at_their_path(field, value, message, write,
+                                                         tmp_path, capsys):
+    def edit(ir):
+        ir["training"]["data"][field] = value
+
+    json_path = as_json(write(spec_text("  data shapes(size=8)")), tmp_path, edit, capsys)
+    err = check_error(json_path, capsys)
+    assert f"{json_path}: $.training.data.{field}: error: {message}" in err
+
+
+@pytest.mark.parametrize("written", ["fashion-mnist", "fashion_mnist"])
+def test_fashion_mnist_has_one_name_and_two_spellings(written, write, tmp_path, capsys):
+    path = write(spec_text(f"  data {written}", input="1x28x28"))
+    assert main(["export", path]) == 0
+    ir = json.loads(capsys.readouterr().out)
+    assert ir["training"]["data"] == {"name": "fashion-mnist"}
+
+    def spelt(ir):
+        ir["training"]["data"]["name"] = written
+
+    json_path = as_json(path, tmp_path, spelt, capsys)
+    assert main(["export", json_path]) == 0
+    assert json.loads(capsys.readouterr().out)["training"]["data"] == {"name": "fashion-mnist"}
+
+
+def test_the_command_line_takes_both_spellings_of_fashion_mnist(write, tmp_path):
+    from cnnspec.training.api import checked_with_overrides
+    from cnnspec.training.settings import check_overrides
+
+    path = write(spec_text("  data digits", input="1x28x28"))
+    for written in ("fashion-mnist", "fashion_mnist"):
+        checked = checked_with_overrides(path, check_overrides({"data": written}))
+        assert checked.ir["training"]["data"] == {"name": "fashion-mnist"}
+    with pytest.raises(SpecErrors, match="the input is 1x28x28, but the digits images"):
+        checked_with_overrides(path, {})
+
+
+def test_check_reads_any_spelling_of_a_dataset_in_an_ir_built_in_python():
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    spec = parse(spec_text("  data digits", input="1x28x28"))
+    spec.ir["training"]["data"] = {"name": "fashion_mnist"}
+    assert check(spec).output_shape == (10,)
+    spec.ir["training"]["data"] = {"name": "cifar"}
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    (error,) = info.value.errors
+    assert error.message == "unknown dataset 'cifar'" and "fashion-mnist" in error.hint
+
+
+def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
+    path = write("input 1x28x28\nflatten\ndense 10\n")
+    err = check_error(path, capsys)
+    assert (f"{path}:1:1: error: the input is 1x28x28, but the digits images are 1x8x8 (the spec "
+            "names no data; digits is the default)") in err
+    assert "; or name the data to train on in the train block: `data ...`" in err
+    assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
+                 ]) == 0
