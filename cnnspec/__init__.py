@@ -4,7 +4,9 @@ The Python API mirrors the command line::
 
     spec = cnnspec.load("specs/digits.cnn")      # parsed and checked (.cnn or .json IR)
     model = cnnspec.compile(spec, seed=0)         # an executable NumPy graph
-    run = cnnspec.train("specs/digits.cnn")       # trains; a run with metrics and the model
+    run = cnnspec.train("specs/digits.cnn", cnnspec.Settings(epochs=5))  # a Run
+    run = cnnspec.resume(run.path)                # continues a run stopped by Ctrl-C
+    run = cnnspec.load_run("runs/digits-...")     # a finished run: run.predict(images)
 
 Imports point one way, from the top of this list down (tests/test_imports.py holds the order
 and fails on an import against it, or on any cycle)::
@@ -45,10 +47,13 @@ def compile(spec, seed: int | None = None, dtype: str = "float32"):
     return compile_spec(spec, seed=seed, dtype=dtype)
 
 
-def train(spec=None, *, stats_every: int | None = None, on_step=None, callbacks=(),
-          curves: bool = True, **options):
-    """Train a spec (path or ``CheckedSpec``), or continue a run (``resume=RUN``); returns a
-    ``Run``. ``options`` as ``cnnspec train`` (see :func:`cnnspec.training.api.train`).
+def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, on_step=None,
+          callbacks=(), curves: bool = True, **options):
+    """Train a spec (a path or a ``CheckedSpec``) into a new run folder; returns its ``Run``.
+
+    ``settings`` (:class:`Settings`) changes the spec's epochs, lr, batch size, seed or data;
+    ``run_dir`` is the run folder (default ``runs/<name>-<time>``); ``options`` are
+    ``runs_dir``, ``data_dir`` and ``progress`` (see :func:`cnnspec.training.api.train`).
 
     The run applies LSUV to the layers whose init is ``lsuv`` (:mod:`cnnspec.lab.lsuv`), records
     per-layer statistics every ``stats_every`` steps (``--stats``, :mod:`cnnspec.lab.recorder`),
@@ -57,11 +62,37 @@ def train(spec=None, *, stats_every: int | None = None, on_step=None, callbacks=
     (:class:`cnnspec.training.callbacks.Callback`), and draws ``curves.png`` unless
     ``curves=False`` (about a second of Matplotlib per run).
     """
-    # deferred: NumPy and the training modules, see above
-    from cnnspec.lab.lsuv import lsuv_init_step
+    from cnnspec.lab.lsuv import lsuv_init_step  # deferred: NumPy, see above
+    from cnnspec.training.api import train as train_run
+
+    hooks = _callbacks(stats_every, on_step, callbacks, curves)
+    return train_run(spec, settings, run_dir, callbacks=hooks, init_steps=[lsuv_init_step],
+                     **options)
+
+
+def resume(run_dir, settings=None, *, spec=None, stats_every: int | None = None, on_step=None,
+           callbacks=(), curves: bool = True, **options):
+    """Continue the run in ``run_dir`` (stopped by Ctrl-C or an error) from its last checkpoint;
+    returns its ``Run``. ``settings`` and ``spec``, when given, must be the run's own;
+    ``options`` are ``data_dir`` and ``progress``; the rest as for :func:`train`."""
+    from cnnspec.training.api import resume as resume_run  # deferred: NumPy, see above
+
+    hooks = _callbacks(stats_every, on_step, callbacks, curves)
+    return resume_run(run_dir, settings, spec=spec, callbacks=hooks, **options)
+
+
+def load_run(path):
+    """Open a run folder: its checked spec, the trained model, metrics and summary (``Run``);
+    ``run.predict(images)`` gives class probabilities."""
+    from cnnspec.training.run import load_run as _load_run  # deferred: NumPy, see above
+
+    return _load_run(path)
+
+
+def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:
+    # deferred: NumPy and Matplotlib, see above
     from cnnspec.lab.recorder import StatsRecorder
     from cnnspec.render.curves import Curves
-    from cnnspec.training.api import train as train_run
     from cnnspec.training.callbacks import StepHook
 
     hooks = [StatsRecorder(stats_every)] if stats_every is not None else []
@@ -70,4 +101,14 @@ def train(spec=None, *, stats_every: int | None = None, on_step=None, callbacks=
     hooks += list(callbacks)
     if curves:
         hooks.append(Curves())
-    return train_run(spec, callbacks=hooks, init_steps=[lsuv_init_step], **options)
+    return hooks
+
+
+def __getattr__(name: str):
+    # Settings lives with the training code; imported on first use so `import cnnspec` stays
+    # light (see above).
+    if name == "Settings":
+        from cnnspec.training.settings import Settings
+
+        return Settings
+    raise AttributeError(f"module 'cnnspec' has no attribute {name!r}")

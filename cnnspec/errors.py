@@ -64,3 +64,95 @@ class RunError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class WordedError(RunError):
+    """A :class:`RunError` that names settings or suggests commands, worded for whoever called.
+
+    ``message`` and ``hint`` are templates in which ``{name}`` fields stand for settings
+    (``"{epochs} must be at least 1"``) and ``{resume_command:PATH}`` for a command with its
+    argument. The library words them as its own parameters and functions
+    (:data:`LIBRARY_NAMES`); :meth:`worded` words them as a front end calls them (the CLI:
+    ``--epochs``, ``cnnspec train --resume PATH``).
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        self.template, self.hint_template = message, hint
+        message, hint = self.worded(LIBRARY_NAMES)
+        super().__init__(message, hint)
+
+    def worded(self, names: dict) -> tuple[str, str | None]:
+        """``(message, hint)`` with each setting called ``names.get(setting, setting)`` (a
+        :class:`Call` or :class:`Command` for a command that takes an argument)."""
+        fields = _Names(names)
+        hint = self.hint_template.format_map(fields) if self.hint_template else None
+        return self.template.format_map(fields), hint
+
+
+class SettingError(WordedError):
+    """A setting passed to the library (``Settings(epochs=0)``, ``run_dir=``) that cannot apply.
+    ``invalid``: the value itself is wrong (a usage mistake, exit 2 on the command line) rather
+    than at odds with the run it is applied to (exit 1)."""
+
+    def __init__(self, message: str, hint: str | None = None, invalid: bool = False) -> None:
+        super().__init__(message, hint)
+        self.invalid = invalid
+
+
+def literal(text: str) -> str:
+    """``text`` inside a :class:`SettingError` template: its braces name no setting."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+class Keyword:
+    """How the library words a setting: ``{epochs}`` reads ``epochs``, ``{epochs:10}`` reads
+    ``epochs=10``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}={value}" if value else self.name
+
+
+class Option:
+    """How a command line words it: ``{epochs}`` reads ``--epochs``, ``{epochs:10}`` reads
+    ``--epochs 10``."""
+
+    def __init__(self, flag: str) -> None:
+        self.flag = flag
+
+    def __format__(self, value: str) -> str:
+        return f"{self.flag} {value}" if value else self.flag
+
+
+class Call:
+    """How the library words a command in a hint: ``{resume_command:runs/x}`` reads
+    ``cnnspec.resume('runs/x')``."""
+
+    def __init__(self, function: str) -> None:
+        self.function = function
+
+    def __format__(self, argument: str) -> str:
+        return f"{self.function}({argument!r})"
+
+
+class Command:
+    """How a command line words it: ``{resume_command:runs/x}`` reads
+    ``cnnspec train --resume runs/x``."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+    def __format__(self, argument: str) -> str:
+        return f"{self.words} {argument}".rstrip()
+
+
+# How the library words the settings whose name is not a parameter's: the commands a hint
+# suggests.
+LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train")}
+
+
+class _Names(dict):
+    def __missing__(self, key: str) -> Keyword:
+        return Keyword(key)

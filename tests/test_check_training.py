@@ -183,11 +183,11 @@ def test_fashion_mnist_has_one_name_and_two_spellings(written, write, tmp_path, 
 
 def test_the_command_line_takes_both_spellings_of_fashion_mnist(write, tmp_path):
     from cnnspec.training.api import checked_with_overrides
-    from cnnspec.training.settings import check_overrides
+    from cnnspec.training.settings import Settings
 
     path = write(spec_text("  data digits", input="1x28x28"))
     for written in ("fashion-mnist", "fashion_mnist"):
-        checked = checked_with_overrides(path, check_overrides({"data": written}))
+        checked = checked_with_overrides(path, Settings(data=written).overrides())
         assert checked.ir["training"]["data"] == {"name": "fashion-mnist"}
     with pytest.raises(SpecErrors, match="the input is 1x28x28, but the digits images"):
         checked_with_overrides(path, {})

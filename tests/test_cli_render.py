@@ -22,8 +22,8 @@ def run_dir(tmp_path_factory):
     import cnnspec
 
     out = tmp_path_factory.mktemp("runs") / "x"
-    cnnspec.train(str(X_DETECTOR), out=str(out), epochs=1, quiet=True, curves=False,
-                  data=SMALL_SHAPES)
+    cnnspec.train(str(X_DETECTOR), cnnspec.Settings(epochs=1, data=SMALL_SHAPES),
+                  run_dir=str(out), curves=False, progress="none")
     return out
 
 

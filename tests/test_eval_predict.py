@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnnspec import train
+from cnnspec import Settings, train
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.evaluate import evaluate, format_confusion
-from cnnspec.training.predict import format_predictions, predict, softmax
-from cnnspec.training.run import load_run
+from cnnspec.training.predict import format_predictions, predict
+from cnnspec.training.run import load_run, softmax
 
 DATA = {"name": "shapes", "size": 8, "classes": ["x", "plus"], "count": 240}
 
@@ -21,7 +21,7 @@ DATA = {"name": "shapes", "size": 8, "classes": ["x", "plus"], "count": 240}
 def run_path(tmp_path_factory, tiny_shapes_text):
     tmp = tmp_path_factory.mktemp("evalpredict")
     (tmp / "tiny.cnn").write_text(tiny_shapes_text)
-    return train(tmp / "tiny.cnn", out=tmp / "run", quiet=True, curves=False).path
+    return train(tmp / "tiny.cnn", run_dir=tmp / "run", curves=False, progress="none").path
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +85,18 @@ def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):
     assert "img0.npy" in text and "%" in text
 
 
+def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
+    """cnnspec.load_run(path).predict(images): preprocessing as in training, eval mode."""
+    import cnnspec
+
+    run = cnnspec.load_run(run_path)
+    probs = run.predict(shapes.x_test[:6])
+    assert probs.shape == (6, 2) and probs.dtype == np.float64
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0)
+    accuracy = float(np.mean(probs.argmax(axis=1) == shapes.y_test[:6]))
+    assert accuracy >= 0.5  # the tiny run learned x against plus
+
+
 def test_predict_png_is_resized_and_says_so(run_path, shapes, tmp_path):
     picture = (shapes.x_test[0, 0] * 255).astype(np.uint8)
     Image.fromarray(picture).resize((32, 32), Image.Resampling.NEAREST).save(tmp_path / "big.png")
@@ -137,8 +149,8 @@ def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):
 def test_own_npz_data_is_found_again_from_another_directory(shapes, tmp_path, monkeypatch):
     np.savez(tmp_path / "mine.npz", x=shapes.x_train[:, 0], y=shapes.y_train)
     monkeypatch.chdir(tmp_path)
-    run = train("tiny.cnn", data="npz:mine.npz", out="run", epochs=1, quiet=True,
-                curves=False)
+    run = train("tiny.cnn", Settings(epochs=1, data="npz:mine.npz"), run_dir="run",
+                curves=False, progress="none")
     monkeypatch.chdir(tmp_path.parent)
     result = evaluate(load_run(tmp_path / "run"))
     assert result["data"]["path"] == str(tmp_path / "mine.npz")

@@ -11,7 +11,7 @@ import signal
 import numpy as np
 import pytest
 
-from cnnspec import train
+from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.files import read_npz, write_npz
@@ -38,7 +38,7 @@ train {{
   seed 5
 }}
 """
-FAST = {"quiet": True, "curves": False}
+FAST = {"progress": "none", "curves": False}
 STEPS_PER_EPOCH = 6  # 200 images, 20% test, 10% validation: 144 training images, batch 24
 
 
@@ -81,25 +81,25 @@ def assert_same_run(resumed, straight):
 @pytest.mark.parametrize("stop_after", [4, STEPS_PER_EPOCH, 14])
 def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, optimizer, stop_after):
     spec = spec_file(tmp_path, optimizer)
-    straight = train(spec, out=tmp_path / "straight", **FAST)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
     with pytest.raises(Interrupted) as info:
-        train(spec, out=tmp_path / "cut", on_step=StopAfter(stop_after), **FAST)
-    assert f"--resume {tmp_path / 'cut'}" in info.value.hint
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(stop_after), **FAST)
+    assert f"cnnspec.resume('{tmp_path / 'cut'}')" in info.value.hint
     summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
     assert summary["status"] == "interrupted" and summary["steps"] == stop_after
-    resumed = train(resume=tmp_path / "cut", **FAST)
+    resumed = resume(tmp_path / "cut", **FAST)
     assert resumed.summary["status"] == "finished" and resumed.summary["resumed"] == 1
     assert_same_run(resumed, straight)
 
 
 def test_two_interruptions(tmp_path):
     spec = spec_file(tmp_path)
-    straight = train(spec, out=tmp_path / "straight", **FAST)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
     with pytest.raises(Interrupted):
-        train(spec, out=tmp_path / "cut", on_step=StopAfter(2), **FAST)
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(2), **FAST)
     with pytest.raises(Interrupted):
-        train(resume=tmp_path / "cut", on_step=StopAfter(9), **FAST)
-    assert_same_run(train(resume=tmp_path / "cut", **FAST), straight)
+        resume(tmp_path / "cut", on_step=StopAfter(9), **FAST)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
 
 
 def test_ctrl_c_stops_at_the_next_clean_point(tmp_path):
@@ -109,7 +109,7 @@ def test_ctrl_c_stops_at_the_next_clean_point(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(Interrupted):
-        train(spec_file(tmp_path), out=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
+        train(spec_file(tmp_path), run_dir=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
     assert int(read_npz(tmp_path / "cut" / rundir.CHECKPOINT)["_step"]) == 3
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -120,7 +120,7 @@ def test_ctrl_c_while_saving_leaves_a_resumable_checkpoint(tmp_path, monkeypatch
     from cnnspec.training import state
 
     spec = spec_file(tmp_path)
-    straight = train(spec, out=tmp_path / "straight", **FAST)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
     real_write = state.write_npz
     pressed = []
 
@@ -136,60 +136,66 @@ def test_ctrl_c_while_saving_leaves_a_resumable_checkpoint(tmp_path, monkeypatch
 
     monkeypatch.setattr(state, "write_npz", write_then_ctrl_c)
     with pytest.raises(Interrupted) as info:
-        train(spec, out=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
-    assert pressed and "--resume" in info.value.hint
+        train(spec, run_dir=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
+    assert pressed and "cnnspec.resume(" in info.value.hint
     monkeypatch.setattr(state, "write_npz", real_write)
-    assert_same_run(train(resume=tmp_path / "cut", **FAST), straight)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_resume_keeps_the_runs_settings(tmp_path):
+def test_resume_keeps_the_runs_settings(tmp_path, capsys):
     spec = spec_file(tmp_path)
     with pytest.raises(Interrupted):
-        train(spec, out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
-    with pytest.raises(RunError, match="--lr 0.1 differs") as info:
-        train(resume=tmp_path / "cut", lr=0.1, **FAST)
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    with pytest.raises(RunError, match="lr 0.1 differs") as info:
+        resume(tmp_path / "cut", Settings(lr=0.1), **FAST)
     assert "start a new run" in info.value.hint
-    # Datasets are named as on the command line, not as Python dicts.
-    with pytest.raises(RunError, match=r"--data digits differs from the run's data shapes$"):
-        train(resume=tmp_path / "cut", data="digits", **FAST)
+    # Datasets are named as written (a name, a call), not as Python dicts.
+    with pytest.raises(RunError, match=r"data digits differs from the run's data shapes$"):
+        resume(tmp_path / "cut", Settings(data="digits"), **FAST)
     with pytest.raises(RunError,
-                       match=r"--data shapes\(size=16, .*\) differs .* data shapes\(size=8, "):
-        train(resume=tmp_path / "cut", data="shapes", **FAST)
-    with pytest.raises(RunError, match="cannot be used with --resume") as info:
-        train(resume=tmp_path / "cut", out=tmp_path / "elsewhere", **FAST)
+                       match=r"data shapes\(size=16, .*\) differs .* data shapes\(size=8, "):
+        resume(tmp_path / "cut", Settings(data="shapes"), **FAST)
+    # The command line words the same refusals with its flags.
+    from cnnspec.cli import main
+
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--lr", "0.1", "--quiet"]) == 1
+    assert "--lr 0.1 differs from the run's lr 0.05" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "cut"), "--out",
+                 str(tmp_path / "elsewhere")]) == 1
+    assert "cannot be used with --resume" in capsys.readouterr().err
     assert not (tmp_path / "elsewhere").exists()
-    train(resume=tmp_path / "cut", lr=0.05, spec=spec, **FAST)  # the same values are fine
+    resume(tmp_path / "cut", Settings(lr=0.05), spec=spec, **FAST)  # the same values are fine
 
 
 def test_resume_refuses_another_network(tmp_path):
     spec = spec_file(tmp_path)
     with pytest.raises(Interrupted):
-        train(spec, out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
     other = tmp_path / "other.cnn"
     other.write_text(spec.read_text().replace("conv 4 3x3", "conv 6 3x3"))
     with pytest.raises(RunError, match="not the network"):
-        train(other, resume=tmp_path / "cut", **FAST)
+        resume(tmp_path / "cut", spec=other, **FAST)
 
 
 def test_resume_of_a_finished_run_says_so(tmp_path):
-    train(spec_file(tmp_path), out=tmp_path / "done", epochs=1, **FAST)
+    train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST)
     with pytest.raises(RunError, match="already finished") as info:
-        train(resume=tmp_path / "done", **FAST)
+        resume(tmp_path / "done", **FAST)
     assert "cnnspec eval" in info.value.hint
 
 
 def test_resume_of_a_missing_or_torn_run(tmp_path):
     with pytest.raises(RunError, match="does not exist"):
-        train(resume=tmp_path / "nowhere", **FAST)
+        resume(tmp_path / "nowhere", **FAST)
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="not a run folder"):
-        train(resume=tmp_path / "empty", **FAST)
+        resume(tmp_path / "empty", **FAST)
     with pytest.raises(Interrupted):
-        train(spec_file(tmp_path), out=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+        train(spec_file(tmp_path), run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
     # as if the process died between writing the weights and writing the position
     checkpoint = read_npz(tmp_path / "cut" / rundir.CHECKPOINT)
     checkpoint["_step"] = np.asarray(7)
     write_npz(tmp_path / "cut" / rundir.CHECKPOINT, checkpoint)
     with pytest.raises(RunError, match="different steps"):
-        train(resume=tmp_path / "cut", **FAST)
+        resume(tmp_path / "cut", **FAST)

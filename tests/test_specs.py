@@ -63,6 +63,6 @@ def test_zeros_spec_fails_under_strict():
 def test_lenet5_learns_the_ten_shape_classes_in_its_own_epochs(tmp_path):
     # About 10 s on 2 cores; 99% test accuracy when written (chance is 10%).
     lenet = next(p for p in SPECS if p.name == "lenet5.cnn")
-    summary = cnnspec.train(lenet, out=tmp_path / "run", quiet=True).summary
+    summary = cnnspec.train(lenet, run_dir=tmp_path / "run", progress="none").summary
     assert summary["status"] == "finished" and len(summary["classes"]) == 10
     assert summary["test_acc"] > 0.95

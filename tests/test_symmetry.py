@@ -105,8 +105,8 @@ def test_the_trainer_cannot_break_the_tie_either(tmp_path, optimizer):
     path = tmp_path / "sym.cnn"
     path.write_text(SPEC + f"train {{\n  optimizer {optimizer}\n  weight_decay 1e-4\n"
                            "  epochs 1\n  lr 0.01\n}\n")
-    run = train(load_variant(path, "constant(0.05)").checked, out=str(tmp_path / "run"),
-                quiet=True, curves=False)
+    run = train(load_variant(path, "constant(0.05)").checked, run_dir=str(tmp_path / "run"),
+                curves=False, progress="none")
     for layer in ("conv1", "conv2"):
         w = _filters(run.model, layer)
         # Alike up to float32 rounding (a GEMM may sum different rows in different orders).

@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from cnnspec import train
+from cnnspec import Settings, resume, train
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order, validation_split
@@ -41,7 +41,7 @@ train {{
   seed 3
 }}
 """
-FAST = {"quiet": True, "curves": False}  # no output, no Matplotlib: a run takes ~0.2 s
+FAST = {"progress": "none", "curves": False}  # no output, no Matplotlib: a run takes ~0.2 s
 METRIC_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"}
 
 
@@ -60,7 +60,7 @@ def timeless(rows):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("tiny")
-    return train(write_spec(tmp), out=tmp / "run", quiet=True)  # draws curves.png
+    return train(write_spec(tmp), run_dir=tmp / "run", progress="none")  # draws curves.png
 
 
 def test_run_folder_holds_every_file(tiny_run):
@@ -104,7 +104,7 @@ def test_checkpoint_is_the_state_dict_in_pytorch_layout(tiny_run):
 
 
 def test_spec_json_is_the_effective_ir_with_overrides(tmp_path):
-    run = train(write_spec(tmp_path), out=tmp_path / "r", epochs=1, lr=0.02, **FAST)
+    run = train(write_spec(tmp_path), Settings(epochs=1, lr=0.02), run_dir=tmp_path / "r", **FAST)
     ir = json.loads((run.path / rundir.SPEC_JSON).read_text())
     assert ir["training"]["epochs"] == 1 and ir["training"]["lr"] == 0.02
     assert run.summary["overrides"] == {"epochs": 1, "lr": 0.02}
@@ -114,12 +114,12 @@ def test_spec_json_is_the_effective_ir_with_overrides(tmp_path):
 
 def test_same_seed_same_metrics_and_weights(tmp_path):
     spec = write_spec(tmp_path)
-    a = train(spec, out=tmp_path / "a", **FAST)
-    b = train(spec, out=tmp_path / "b", **FAST)
+    a = train(spec, run_dir=tmp_path / "a", **FAST)
+    b = train(spec, run_dir=tmp_path / "b", **FAST)
     assert timeless(a.metrics) == timeless(b.metrics)
     for key, value in a.model.state_dict().items():
         np.testing.assert_array_equal(value, b.model.state_dict()[key])
-    c = train(spec, out=tmp_path / "c", seed=4, **FAST)
+    c = train(spec, Settings(seed=4), run_dir=tmp_path / "c", **FAST)
     assert timeless(c.metrics) != timeless(a.metrics)
 
 
@@ -127,7 +127,7 @@ def test_existing_non_empty_out_is_refused(tmp_path):
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(RunError, match="already exists") as info:
-        train(write_spec(tmp_path), out=tmp_path / "busy", **FAST)
+        train(write_spec(tmp_path), run_dir=tmp_path / "busy", **FAST)
     assert "--resume" not in info.value.hint  # not a run: nothing to continue
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
@@ -139,7 +139,8 @@ def test_a_taken_out_is_said_before_the_data_is_loaded(tmp_path):
     spec.write_text("input 1x8x8\nflatten\ndense 10\n")
     # The data is only read after the spec is checked; a download could take minutes.
     with pytest.raises(RunError, match="already exists"):
-        train(spec, out=tmp_path / "busy", data=f"npz:{tmp_path / 'missing.npz'}", **FAST)
+        train(spec, Settings(data=f"npz:{tmp_path / 'missing.npz'}"), run_dir=tmp_path / "busy",
+              **FAST)
 
 
 @pytest.mark.parametrize("status,resumable", [("interrupted", True), ("running", True),
@@ -148,19 +149,19 @@ def test_existing_run_as_out_suggests_resume_only_when_unfinished(tmp_path, stat
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "summary.json").write_text(json.dumps({"status": status}))
     with pytest.raises(RunError, match="already exists") as info:
-        train(write_spec(tmp_path), out=tmp_path / "old", **FAST)
-    assert ("--resume" in info.value.hint) == resumable
+        train(write_spec(tmp_path), run_dir=tmp_path / "old", **FAST)
+    assert ("cnnspec.resume(" in info.value.hint) == resumable
 
 
 def test_default_run_folder_name(tmp_path):
-    run = train(write_spec(tmp_path), runs_dir=tmp_path / "runs", epochs=1, **FAST)
+    run = train(write_spec(tmp_path), Settings(epochs=1), runs_dir=tmp_path / "runs", **FAST)
     assert re.fullmatch(r"tiny-\d{8}-\d{6}", run.path.name)
     assert run.path.parent == tmp_path / "runs"
 
 
 def test_data_of_the_wrong_shape_names_both_shapes(tmp_path):
     with pytest.raises(SpecErrors) as info:
-        train(write_spec(tmp_path), data="digits", out=tmp_path / "r", **FAST)
+        train(write_spec(tmp_path), Settings(data="digits"), run_dir=tmp_path / "r", **FAST)
     # digits are 1x8x8 like the spec, but have 10 classes against the spec's 2 units
     (error,) = info.value.errors
     assert "gives 2 scores, but digits has 10 classes" in error.message
@@ -168,24 +169,27 @@ def test_data_of_the_wrong_shape_names_both_shapes(tmp_path):
     spec16.write_text((tmp_path / "tiny.cnn").read_text()
                       .replace("input 1x8x8", "input 1x16x16").replace("size=8", "size=16"))
     with pytest.raises(SpecErrors) as info:  # the spec is checked with --data applied
-        train(spec16, data="digits", out=tmp_path / "r2", **FAST)
+        train(spec16, Settings(data="digits"), run_dir=tmp_path / "r2", **FAST)
     error = info.value.errors[0]
     assert "1x8x8" in error.message and "1x16x16" in error.message
     assert error.span is not None and error.hint
     assert not (tmp_path / "r2").exists()
 
 
-def test_bad_overrides_are_spec_errors(tmp_path):
+def test_bad_settings_are_invalid_setting_errors_named_as_parameters(tmp_path):
     for kwargs in ({"epochs": 0}, {"lr": -1.0}, {"batch_size": 2.5}, {"seed": -1}):
-        with pytest.raises(SpecError):
-            train(write_spec(tmp_path), out=tmp_path / "r", quiet=True, **kwargs)
+        with pytest.raises(SettingError) as info:
+            train(write_spec(tmp_path), Settings(**kwargs), run_dir=tmp_path / "r", **FAST)
+        (name,) = kwargs
+        assert info.value.invalid and info.value.message.startswith(f"{name} must be")
+        assert "--" not in info.value.message + info.value.hint
     with pytest.raises(RunError, match="unknown dataset"):
-        train(write_spec(tmp_path), out=tmp_path / "r", data="digitz", **FAST)
+        train(write_spec(tmp_path), Settings(data="digitz"), run_dir=tmp_path / "r", **FAST)
 
 
 def test_divergence_stops_saves_and_names_the_layer(tmp_path):
     with pytest.raises(Diverged) as info:
-        train(write_spec(tmp_path, lr=1e12), out=tmp_path / "r", **FAST)
+        train(write_spec(tmp_path, lr=1000000000000.0), run_dir=tmp_path / "r", **FAST)
     message, hint = info.value.message, info.value.hint
     assert "diverged" in message and re.search(r"layer '(conv1|pool1|flatten\d*|fc)'", message)
     assert "--lr" in hint and "he_normal" in hint
@@ -198,14 +202,15 @@ def test_divergence_stops_saves_and_names_the_layer(tmp_path):
     assert summary["status"] == "diverged" and summary["diverged"] is True
     # Resuming would replay the same steps to the same blow-up: refused, with what to do.
     with pytest.raises(RunError, match="diverged; resumed, it would diverge again") as again:
-        train(resume=tmp_path / "r", **FAST)
-    assert "--lr" in again.value.hint and "spec.cnn" in again.value.hint
+        resume(tmp_path / "r", **FAST)
+    assert "cnnspec.train('" in again.value.hint and "spec.cnn" in again.value.hint
+    assert "with lr" in again.value.hint
 
 
 def test_on_step_is_called_after_every_step(tmp_path):
     seen = []
-    run = train(write_spec(tmp_path), out=tmp_path / "r", **FAST,
-                on_step=lambda step, model: seen.append(step))
+    run = train(write_spec(tmp_path), run_dir=tmp_path / "r",
+                on_step=lambda step, model: seen.append(step), **FAST)
     # 240 images, 20% test, then 20% validation: 154 training images in batches of 16
     steps_per_epoch = len(batch_slices(154, 16))
     assert seen == list(range(2 * steps_per_epoch))
@@ -214,7 +219,7 @@ def test_on_step_is_called_after_every_step(tmp_path):
 
 def test_lsuv_rescales_the_orthogonal_init_before_the_first_step(tmp_path):
     spec = write_spec(tmp_path, weight="default weight lsuv")
-    run = train(spec, out=tmp_path / "r", epochs=1, **FAST)
+    run = train(spec, Settings(epochs=1), run_dir=tmp_path / "r", **FAST)
     compiled = compile_spec(run.spec, seed=3).state_dict()
     init = read_npz(run.path / rundir.INIT)
     for name in ("conv1.weight", "fc.weight"):
@@ -241,7 +246,7 @@ def test_lsuv_runs_once_with_each_layers_own_tolerance(tmp_path, monkeypatch):
     text = spec.read_text().replace("conv 4 3x3 pad same relu",
                                     "conv 4 3x3 pad same weight lsuv(tol=0.01, max_iter=20) relu")
     spec.write_text(text)
-    train(spec, out=tmp_path / "r", epochs=1, **FAST)
+    train(spec, Settings(epochs=1), run_dir=tmp_path / "r", **FAST)
     assert len(calls) == 1
     kwargs, steps = calls[0]
     assert kwargs == {}  # every layer's own settings
@@ -304,12 +309,13 @@ def test_epoch_lines_and_display_choice(capsys):
 
 
 def test_stats_every_records_through_the_lab_recorder(tmp_path):
-    run = train(write_spec(tmp_path), out=tmp_path / "r", epochs=1, stats_every=4, **FAST)
+    run = train(write_spec(tmp_path), Settings(epochs=1), run_dir=tmp_path / "r", stats_every=4,
+                **FAST)
     lines = (run.path / "stats.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps == list(range(0, run.summary["steps"], 4))
     with pytest.raises(RunError, match="--stats"):
-        train(write_spec(tmp_path), out=tmp_path / "r2", stats_every=0, **FAST)
+        train(write_spec(tmp_path), run_dir=tmp_path / "r2", stats_every=0, **FAST)
 
 
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):

@@ -39,7 +39,7 @@ BARS = [
 def measure(bar: Bar, runs_dir: Path, keep: bool) -> bool:
     """Train ``bar.spec``, print its figures and whether they meet the bar."""
     started = time.perf_counter()
-    run = cnnspec.train(ROOT / bar.spec, runs_dir=runs_dir, quiet=True)
+    run = cnnspec.train(ROOT / bar.spec, runs_dir=runs_dir, progress="none")
     seconds = time.perf_counter() - started
     acc = run.summary["test_acc"]
     ok = acc >= bar.min_test_acc

@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import Command, Option, RunError, SpecError, SpecErrors, WordedError
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What the library calls a setting (a SettingError's fields) -> how this command line writes it.
+OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
+                "batch_size": Option("--batch-size"), "seed": Option("--seed"),
+                "data": Option("--data"), "run_dir": Option("--out"),
+                "data_dir": Option("--data-dir"), "resume_command": Command("cnnspec train --resume"),
+                "train_command": Command("cnnspec train")}
+
+
+def _print_run_error(message: str, hint: str | None) -> None:
+    print(f"cnnspec: error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,10 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         for err in errors:
             print(format_error(err), file=sys.stderr)
         return 2
+    except WordedError as exc:
+        message, hint = exc.worded(OPTION_NAMES)
+        _print_run_error(message, hint)
+        return 2 if getattr(exc, "invalid", False) else 1
     except RunError as exc:
-        print(f"cnnspec: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        _print_run_error(exc.message, exc.hint)
         return 1
     except KeyboardInterrupt:
         print("cnnspec: interrupted", file=sys.stderr)

@@ -52,22 +52,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cnnspec.cli import OPTION_NAMES
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
         raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
                        "or a run to continue (--resume RUN)")
+    settings = cnnspec.Settings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                                seed=args.seed, data=args.data)
+    options = {"data_dir": args.data_dir, "stats_every": args.stats,
+               "progress": "none" if args.quiet else None}
     try:
-        result = cnnspec.train(args.spec, out=args.out, epochs=args.epochs, lr=args.lr,
-                               batch_size=args.batch_size, seed=args.seed, data=args.data,
-                               data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
-                               runs_dir=args.runs_dir, stats_every=args.stats)
+        if args.resume is not None:
+            _refuse_out_elsewhere(args.out, args.resume)
+            result = cnnspec.resume(args.resume, settings, spec=args.spec, **options)
+        else:
+            result = cnnspec.train(args.spec, settings, args.out, runs_dir=args.runs_dir,
+                                   **options)
     except Interrupted as exc:
-        print(f"cnnspec: {exc.message}", file=sys.stderr)
-        print(exc.hint, file=sys.stderr)
+        message, hint = exc.worded(OPTION_NAMES)
+        print(f"cnnspec: {message}", file=sys.stderr)
+        print(hint, file=sys.stderr)
         return 130
     print(final_report(result))
     return 0
+
+
+def _refuse_out_elsewhere(out, resume) -> None:
+    """A run continues in its own folder: silently doing so would leave the user looking in
+    ``--out``."""
+    if out is not None and Path(out).resolve() != Path(resume).resolve():
+        raise RunError(f"--out {out} cannot be used with --resume: a run continues in its own "
+                       f"folder ({resume})",
+                       hint=f"drop --out; to train again elsewhere, start a new run with "
+                       f"--out {out}")
 
 
 # Within this factor of 1/K the accuracy is what guessing one class gets: nothing was learned.

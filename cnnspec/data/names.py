@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 
-from cnnspec.errors import RunError
+from cnnspec.errors import SettingError, literal
 from cnnspec.ir.datasets import ALIASES, DATASETS, canonical_name
 
 # name -> what it is, for messages and --help
@@ -30,13 +30,15 @@ def parse_data_arg(text: str) -> dict:
     if text.startswith(NPZ_PREFIX):
         path = text[len(NPZ_PREFIX):]
         if not path:
-            raise RunError("--data npz: needs a path", hint="write it as npz:PATH, "
-                           "e.g. npz:my_images.npz")
+            raise SettingError("{data} npz: needs a path", hint="write it as npz:PATH, "
+                               "e.g. npz:my_images.npz")
         return {"name": "npz", "path": path}
     name = canonical_name(text)
     if name is not None and name != "npz":
         return {"name": name, **DATASETS[name].defaults}
-    raise RunError(f"unknown dataset {text!r}", hint=_unknown_hint(text))
+    raise SettingError(f"unknown dataset {literal(repr(text))}",
+                       hint=literal(_unknown_hint(text)))
+
 
 
 def _unknown_hint(text: str) -> str:

@@ -28,6 +28,7 @@ from cnnspec.lab.variants import SPEC_LABEL, load_variant
 from cnnspec.training.api import train
 from cnnspec.training.files import read_jsonl
 from cnnspec.training.loop import Diverged
+from cnnspec.training.settings import Settings
 
 DEFAULT_TARGET = 0.9
 
@@ -93,13 +94,10 @@ def run_job(job: Job) -> JobResult:
     end)."""
     label = variant_label(job.init)
     variant = load_variant(job.spec, job.init)
-    options = {"out": job.out, "seed": job.seed, "quiet": True, "data_dir": job.data_dir,
-               "init_steps": [lsuv_init_step]}
-    for key in ("epochs", "lr", "batch_size"):
-        if getattr(job, key) is not None:
-            options[key] = getattr(job, key)
+    settings = Settings(epochs=job.epochs, lr=job.lr, batch_size=job.batch_size, seed=job.seed)
     try:
-        run = train(variant.checked, **options)
+        run = train(variant.checked, settings, job.out, progress="none",
+                    data_dir=job.data_dir, init_steps=[lsuv_init_step])
     except Diverged as exc:
         return JobResult(label, job.seed, _metrics_on_disk(job.out), None, True, exc.message,
                          job.out)

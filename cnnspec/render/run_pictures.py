@@ -18,7 +18,6 @@ from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
-from cnnspec.training.predict import probabilities
 
 INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/rundir.py)
 
@@ -166,7 +165,7 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
 
 def prediction_text(run, image: np.ndarray) -> str:
     """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
-    probs = probabilities(run, image[None])[0]
+    probs = run.predict(image[None])[0]
     best = int(np.argmax(probs))
     name = run.classes[best] if best < len(run.classes) else str(best)
     return f"predicted {name} ({probs[best]:.0%})"

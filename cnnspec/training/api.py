@@ -25,7 +25,7 @@ from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import RunError
+from cnnspec.errors import SettingError, literal
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import validation_split
@@ -37,7 +37,7 @@ from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import Run, as_checked, compile_model
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
-from cnnspec.training.settings import OVERRIDABLE, check_overrides, effective_ir
+from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
 from cnnspec.training.state import Position, load_state, load_weights
 from cnnspec.version import __version__
 
@@ -63,39 +63,46 @@ class Prepared:
     data_order: np.random.Generator
 
 
-def train(spec=None, *, out=None, epochs=None, lr=None, batch_size=None, seed=None, data=None,
-          data_dir=None, quiet=False, resume=None, runs_dir="runs", progress=None,
-          callbacks: Sequence[Callback] = (), init_steps: Sequence[InitStep] = ()) -> Run:
-    """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``); return the
-    :class:`Run`.
+def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="runs",
+          data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
+          init_steps: Sequence[InitStep] = ()) -> Run:
+    """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
+    folder; return the :class:`Run`.
 
-    ``epochs``, ``lr``, ``batch_size``, ``seed`` and ``data`` (a dataset name, ``npz:PATH`` or
-    an IR data object) override the spec's training settings. ``out`` is the run folder
-    (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``). ``resume`` continues the run in that
-    folder from its last checkpoint (the spec may then be omitted). ``progress`` is ``"bar"``,
-    ``"lines"``, ``"none"``, a :class:`~cnnspec.training.progress.Display` or None (a bar on a
-    terminal, lines otherwise). ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`)
-    hear of the run as it goes; ``init_steps`` change a fresh run's compiled weights on its
-    training data before the first step (see :mod:`cnnspec.training.callbacks`). This function
-    draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
+    ``settings`` (:class:`Settings`) changes the spec's epochs, lr, batch size, seed or data.
+    ``run_dir`` is the run folder (default ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>``); it must not
+    exist or be empty. ``data_dir`` caches downloaded datasets (default ``~/.cache/cnnspec``).
+    ``progress`` is ``"bar"``, ``"lines"``, ``"none"``, a
+    :class:`~cnnspec.training.progress.Display` or None (a bar on a terminal, lines otherwise).
+    ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`) hear of the run as it goes;
+    ``init_steps`` change the compiled weights on the training data before the first step (see
+    :mod:`cnnspec.training.callbacks`). This function draws no pictures and applies no LSUV by
+    itself: ``cnnspec.train`` adds those.
     """
-    overrides = check_overrides({"epochs": epochs, "lr": lr, "batch_size": batch_size,
-                                 "seed": seed, "data": data})
-    options = Options(make_display(progress, quiet), data_dir, list(callbacks),
+    overrides = (settings or Settings()).overrides()
+    options = Options(make_display(progress, False), data_dir, list(callbacks),
                       list(init_steps))
     try:
-        if resume is not None:
-            if out is not None and Path(out).resolve() != Path(resume).resolve():
-                # Silently continuing in the old folder would leave the user looking in `out`.
-                raise RunError(f"--out {out} cannot be used with --resume: a run continues "
-                               f"in its own folder ({resume})",
-                               hint=f"drop --out; to train again elsewhere, start a new run "
-                               f"with --out {out}")
-            return _resume(Path(resume), spec, overrides, options)
-        if spec is None:
-            raise RunError("nothing to train", hint="pass a spec (.cnn or .json) or --resume RUN")
-        return _fresh(checked_with_overrides(spec, overrides), overrides, out, runs_dir,
+        return _fresh(checked_with_overrides(spec, overrides), overrides, run_dir, runs_dir,
                       options)
+    finally:
+        options.display.close()
+
+
+def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=None,
+           progress=None, callbacks: Sequence[Callback] = ()) -> Run:
+    """Continue the run in ``run_dir`` from its last checkpoint, bitwise as if it had never
+    stopped; return the :class:`Run`.
+
+    A resumed run keeps its settings and network: ``settings`` and ``spec``, when given, must
+    be the run's own (a check against continuing something else by mistake). ``data_dir``
+    defaults to the one the run was started with; ``progress`` and ``callbacks`` as for
+    :func:`train`.
+    """
+    overrides = (settings or Settings()).overrides()
+    options = Options(make_display(progress, False), data_dir, list(callbacks), [])
+    try:
+        return _resume(Path(run_dir), spec, overrides, options)
     finally:
         options.display.close()
 
@@ -140,9 +147,9 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
         # same step, and a resumed run cannot change its learning rate.
         saved = run / rundir.SPEC_CNN
         saved = saved if saved.is_file() else run.spec_json  # trained from a .json IR
-        raise RunError(f"run {run.path} diverged; resumed, it would diverge again the same way",
-                       hint=f"start a new run with a lower learning rate, e.g. "
-                       f"`cnnspec train {saved} --lr ...`")
+        raise SettingError(f"run {run.path} diverged; resumed, it would diverge again the same "
+                           "way", hint=f"start a new run with a lower learning rate: "
+                           f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
     checked = as_checked(run.spec_json)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
@@ -159,9 +166,9 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_state(run, optimizer, session.dropout_rng)
     if position.finished:
-        raise RunError(f"run {run.path} already finished all {training['epochs']} epochs",
-                       hint=f"evaluate it with `cnnspec eval {run.path}`, or start a new run "
-                       "with more --epochs")
+        raise SettingError(f"run {run.path} already finished all {training['epochs']} epochs",
+                           hint=f"evaluate it (`cnnspec eval {run.path}`), or start a new run "
+                           "with more {epochs}")
     options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
                     f"step {position.step}")
     summary["resumed"] = summary.get("resumed", 0) + 1
@@ -171,14 +178,13 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
 def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
     for key, value in overrides.items():
         if training.get(key) != value:
-            flag = "--" + key.replace("_", "-")
             given, kept = _setting(value), _setting(training.get(key))
             if given == kept:  # same dataset, other parameters: show them
                 given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
-            raise RunError(
-                f"{flag} {given} differs from the run's {key} {kept}",
+            raise SettingError(
+                f"{{{key}}} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
-                f"would have); drop {flag}, or start a new run")
+                f"would have); drop {{{key}}}, or start a new run")
 
 
 def _setting(value, full: bool = False) -> str:
@@ -194,9 +200,9 @@ def _setting(value, full: bool = False) -> str:
 
 def _check_same_network(given, stored, run: RunDir) -> None:
     if given.ir["layers"] != stored.ir["layers"] or given.ir["input"] != stored.ir["input"]:
-        raise RunError(f"the spec given is not the network trained in {run.path}",
-                       hint=f"resume with `cnnspec train --resume {run.path}` alone; it uses "
-                       "the spec saved in the run")
+        raise SettingError(f"the spec given is not the network trained in {run.path}",
+                           hint=f"resume with `{{resume_command:{literal(str(run.path))}}}` "
+                           "alone; it uses the spec saved in the run")
 
 
 def _load_data(checked, training: dict, data_dir):

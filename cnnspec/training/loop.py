@@ -19,7 +19,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.schedules import lr_at
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, WordedError, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -31,7 +31,7 @@ from cnnspec.training.scoring import score
 from cnnspec.training.state import Position, save_checkpoint
 
 
-class Interrupted(RunError):
+class Interrupted(WordedError):
     """Training stopped on Ctrl-C after saving a checkpoint it can resume from."""
 
 
@@ -89,9 +89,10 @@ def fit(session: Session, position: Position) -> Position:
             # nothing is saved and the last checkpoint stays the point to resume from.
             session.display.close()
             raise Interrupted(
-                f"training interrupted in the middle of a step; the last checkpoint in "
-                f"{session.run.path} is kept",
-                hint=f"continue with: cnnspec train --resume {session.run.path}") from None
+                literal(f"training interrupted in the middle of a step; the last checkpoint in "
+                        f"{session.run.path} is kept"),
+                hint=f"continue with: {{resume_command:{literal(str(session.run.path))}}}"
+            ) from None
     position.finished = True
     session.save(position)
     return position
@@ -158,9 +159,9 @@ def _between_steps(session: Session, position: Position, flag) -> None:
         session.display.close()
         session.save(position)
         raise Interrupted(
-            f"training interrupted in epoch {position.epoch + 1} after step {position.step}; "
-            f"checkpoint saved in {session.run.path}",
-            hint=f"continue with: cnnspec train --resume {session.run.path}") from None
+            literal(f"training interrupted in epoch {position.epoch + 1} after step "
+                    f"{position.step}; checkpoint saved in {session.run.path}"),
+            hint=f"continue with: {{resume_command:{literal(str(session.run.path))}}}") from None
 
 
 def _end_epoch(session: Session, position: Position, lr: float, started: float) -> None:

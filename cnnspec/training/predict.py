@@ -14,23 +14,6 @@ from cnnspec.training.run import Run
 TOP = 3  # classes listed per input in the text output
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, K) scores, computed in float64 after subtracting the max."""
-    z = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def probabilities(run: Run, x: np.ndarray) -> np.ndarray:
-    """(N, K) class probabilities for raw images ``x`` (N, C, H, W) in [0, 1]."""
-    model = run.model
-    model.eval()
-    out = model.forward(run.preprocessor.apply(x))
-    output_kind = run.spec.by_name[run.spec.ir["output"]].kind
-    # A softmax output layer already gives probabilities; otherwise the outputs are logits.
-    return out.astype(np.float64) if output_kind == "softmax" else softmax(out)
-
-
 def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
     """One dict per input: ``input``, ``predicted`` (class name), ``probability`` (of that
     class), ``top`` (the ``top`` likeliest as ``{"class", "probability"}``), ``probabilities``
@@ -43,7 +26,7 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
         notes.append(note)
     if not images:
         return []
-    probs = probabilities(run, np.stack(images))
+    probs = run.predict(np.stack(images))
     classes = run.classes or [str(i) for i in range(probs.shape[1])]
     results = []
     for path, note, p in zip(inputs, notes, probs):

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
@@ -35,6 +37,24 @@ class Run:
     def training(self) -> dict:
         """The effective training settings (the spec's, with the run's overrides)."""
         return self.spec.ir["training"]
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """(N, K) class probabilities (float64) for raw images (N, C, H, W) in [0, 1],
+        preprocessed as in training and run through the model in eval mode;
+        ``classes[k]`` names column k."""
+        self.model.eval()
+        out = self.model.forward(self.preprocessor.apply(images))
+        # A softmax output layer already gives probabilities; otherwise the outputs are logits.
+        if self.spec.by_name[self.spec.ir["output"]].kind == "softmax":
+            return out.astype(np.float64)
+        return softmax(out)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) scores, computed in float64 after subtracting the max."""
+    z = scores.astype(np.float64) - scores.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def load_run(path) -> Run:

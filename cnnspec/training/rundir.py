@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError, literal
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -83,8 +83,8 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunError(f"cannot create run folder {path}: {exc}",
-                       hint="choose a writable place with --out") from exc
+        raise SettingError(literal(f"cannot create run folder {path}: {exc}"),
+                           hint="choose a writable place with {run_dir}") from exc
     return RunDir(path)
 
 
@@ -93,21 +93,23 @@ def refuse_occupied(path: str | Path) -> None:
     run's data is loaded too, so that a taken ``--out`` is said at once."""
     path = Path(path)
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise RunError(f"run folder {path} already exists and is not empty",
-                       hint=_occupied_hint(path))
+        raise SettingError(literal(f"run folder {path} already exists and is not empty"),
+                           hint=_occupied_hint(path))
 
 
 def _occupied_hint(path: Path) -> str:
-    """What to do about an existing ``--out``: only an unfinished run can be continued."""
+    """What to do about an existing run folder (a :class:`SettingError` template): only an
+    unfinished run can be continued."""
     try:
         status = json.loads((path / SUMMARY).read_text()).get("status")
     except (OSError, ValueError, AttributeError):
         status = None  # not a run folder (or a torn one): nothing to continue
     if status in ("running", "interrupted"):
-        return (f"continue it with `cnnspec train --resume {path}`, pick another --out, "
-                "or delete the folder first")
+        return (f"continue it with `{{resume_command:{literal(str(path))}}}`, pick another "
+                "{run_dir}, or delete the folder first")
     what = "a finished run" if status == "finished" else "files"
-    return f"it holds {what}: pick another --out, or delete the folder first"
+    return f"it holds {what}: pick another {{run_dir}}, or delete the folder first"
+
 
 
 def open_run_dir(path: str | Path) -> RunDir:

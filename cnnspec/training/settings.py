@@ -1,44 +1,58 @@
-"""The training settings of one run: the spec's ``training`` block with command-line overrides.
+"""The training settings of one run: the spec's ``training`` block with a run's overrides.
 
-The overrides (``--epochs``, ``--lr``, ``--batch-size``, ``--seed``, ``--data``) are checked
-here, recorded in ``summary.json`` and written into the run's ``spec.json``, so that the run
-folder alone says exactly how it was trained.
+:class:`Settings` holds what a run may change (the CLI's ``--epochs``, ``--lr``,
+``--batch-size``, ``--seed``, ``--data``). The overrides are checked here, recorded in
+``summary.json`` and written into the run's ``spec.json``, so that the run folder alone says
+exactly how it was trained.
 """
 from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
-from cnnspec.errors import SpecError
+from cnnspec.errors import SettingError
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
 
 
-def _bad(option: str, message: str, hint: str) -> SpecError:
-    return SpecError(f"{option} {message}", hint=hint)
+@dataclass(frozen=True)
+class Settings:
+    """What a run changes of its spec's training settings; None keeps the spec's own.
 
+    ``data`` is a dataset name (``"digits"``, ``"shapes"``, ``"fashion-mnist"``), ``"npz:PATH"``
+    or an IR data object (``{"name": "shapes", "size": 16}``).
+    """
 
-def check_overrides(overrides: dict) -> dict:
-    """The overrides that were given (not None), each checked; raises :class:`SpecError`."""
-    given = {key: value for key, value in overrides.items() if value is not None}
-    for key in ("epochs", "batch_size", "seed"):
-        if key in given:
-            value = given[key]
-            low = 0 if key == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise _bad(f"--{key.replace('_', '-')}", f"must be an integer >= {low}, "
-                           f"not {value!r}", "e.g. --epochs 10 --batch-size 64 --seed 0")
-    if "lr" in given:
-        lr = given["lr"]
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
-                or lr <= 0:
-            raise _bad("--lr", f"must be a positive number, not {lr!r}", "e.g. --lr 0.01")
-        given["lr"] = float(lr)
-    if "data" in given and isinstance(given["data"], str):
-        given["data"] = parse_data_arg(given["data"])
-    return given
+    epochs: int | None = None
+    lr: float | None = None
+    batch_size: int | None = None
+    seed: int | None = None
+    data: str | dict | None = None
+
+    def overrides(self) -> dict:
+        """The settings given (not None), checked; raises :class:`SettingError`."""
+        given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
+        for key in ("epochs", "batch_size", "seed"):
+            if key in given:
+                value = given[key]
+                low = 0 if key == "seed" else 1
+                if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                    raise SettingError(f"{{{key}}} must be an integer >= {low}, not {value!r}",
+                                       "e.g. {epochs:10} {batch_size:64} {seed:0}",
+                                       invalid=True)
+        if "lr" in given:
+            lr = given["lr"]
+            if isinstance(lr, bool) or not isinstance(lr, (int, float)) \
+                    or not math.isfinite(lr) or lr <= 0:
+                raise SettingError(f"{{lr}} must be a positive number, not {lr!r}",
+                                   "e.g. {lr:0.01}", invalid=True)
+            given["lr"] = float(lr)
+        if "data" in given and isinstance(given["data"], str):
+            given["data"] = parse_data_arg(given["data"])
+        return given
 
 
 def effective_ir(ir: dict, overrides: dict) -> dict:
