@@ -3,6 +3,10 @@ and messages instead of tracebacks."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,20 +142,25 @@ def _ctrl_c_during_step(n: int, real_step):
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")
-def test_interrupted_train_exits_130_and_says_how_to_resume(tmp_path, capsys, monkeypatch,
-                                                           no_curves):
-    from cnnspec.training import loop
-
-    real_step = loop._step
-    step_then_ctrl_c = _ctrl_c_during_step(3, real_step)
-    monkeypatch.setattr(loop, "_step", step_then_ctrl_c)
+def test_a_real_ctrl_c_exits_130_and_the_run_resumes_to_the_end(tmp_path):
+    """SIGINT sent to a real `cnnspec train` process once its first epoch is printed."""
     run = tmp_path / "r"
-    code = main(["train", str(tmp_path / "tiny.cnn"), "--out", str(run), "--quiet"])
-    assert code == 130
-    err = capsys.readouterr().err
-    assert f"cnnspec train --resume {run}" in err
-    monkeypatch.setattr(loop, "_step", real_step)
+    command = [sys.executable, "-m", "cnnspec", "train", str(tmp_path / "tiny.cnn"), "--out",
+               str(run), "--epochs", "100"]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}  # each epoch line as it is printed
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=environment) as process:
+        for line in process.stdout:
+            if line.split()[:2] == ["epoch", "1/100"]:
+                process.send_signal(signal.SIGINT)
+                break
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert f"cnnspec train --resume {run}" in err and "Traceback" not in err
+    status = json.loads((run / rundir.SUMMARY).read_text())["status"]
+    assert status == "interrupted"
     assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "finished"
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")
