@@ -33,11 +33,15 @@ from cnnspec.version import __version__ as __version__
 # `cnnspec` command, even `--help`, does) does not load NumPy, Lark or Matplotlib.
 
 
-def load(path, strict: bool = False):
-    """Parse and check a ``.cnn`` spec or ``.json`` IR file; returns a ``CheckedSpec``."""
+def load(path, strict: bool = False, max_memory: int | None = None):
+    """Parse and check a ``.cnn`` spec or ``.json`` IR file; returns a ``CheckedSpec``.
+
+    A training step that would need more than ``max_memory`` bytes (the machine's memory when
+    None) is an error, more than half of it a warning (:mod:`cnnspec.check.memory`).
+    """
     from cnnspec.check.load import load as _load  # deferred: Lark, see above
 
-    return _load(path, strict=strict)
+    return _load(path, strict=strict, max_memory=max_memory)
 
 
 def compile(spec, seed: int | None = None, dtype: str = "float32"):

@@ -19,3 +19,20 @@ def test_bad_option_value_is_a_usage_error(argv, message, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, size", [("512M", 512 << 20), ("2G", 2 << 30), ("1.5GiB", 3 << 29),
+                                        ("4096", 4096), ("64kb", 64 << 10)])
+def test_memory_sizes_read_with_their_units(text, size):
+    from cnnspec.cli.arguments import memory_size
+
+    assert memory_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["lots", "-1G", "0", "G"])
+def test_a_bad_memory_size_is_a_usage_error(text, capsys):
+    from cnnspec.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "specs/digits.cnn", "--max-memory", text])
+    assert exit_info.value.code == 2 and "--max-memory" in capsys.readouterr().err

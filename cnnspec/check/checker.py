@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check import lints, training
+from cnnspec.check import lints, memory, training
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import infer
@@ -73,8 +73,9 @@ def _as_error(warning: SpecError) -> SpecError:
     return dataclasses.replace(warning, severity="error")
 
 
-def check(spec: Spec, strict: bool = False) -> CheckedSpec:
-    """Shapes, parameters, fans and inits of every layer of ``spec``.
+def check(spec: Spec, strict: bool = False, max_memory: int | None = None) -> CheckedSpec:
+    """Shapes, parameters, fans and inits of every layer of ``spec``, and the memory a training
+    step needs (against ``max_memory`` bytes, the machine's memory when None).
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
     turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
@@ -86,16 +87,23 @@ def check(spec: Spec, strict: bool = False) -> CheckedSpec:
     infos = _infer_all(spec, errors)
     if not errors:  # the data against the network needs every layer's shape
         errors += training.declared_data_fit(spec, infos)
-    warnings = _warnings(spec, infos) if not errors else []
+    step_memory = memory.estimate(spec, infos) if not errors else None
+    warnings = []
+    if step_memory is not None:
+        found = memory.memory_problems(spec, step_memory, max_memory)
+        errors += [e for e in found if e.severity == "error"]
+        warnings += [w for w in found if w.severity == "warning"]
+    warnings = _warnings(spec, infos) + warnings if not errors else []
     if strict:
         errors += [_as_error(w) for w in warnings]
         warnings = []
     if errors:
         raise SpecErrors(errors + warnings)
-    return _checked(spec, infos, warnings)
+    return _checked(spec, infos, warnings, step_memory)
 
 
-def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError]) -> CheckedSpec:
+def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
+             step_memory: memory.MemoryEstimate) -> CheckedSpec:
     output = next(info for info in infos if info.name == spec.ir["output"])
     total = sum(info.params for info in infos)
     trainable = sum(info.trainable_params for info in infos)
@@ -104,4 +112,4 @@ def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError]) -> C
         output_shape=output.output_shape, total_params=total, trainable_params=trainable,
         frozen_params=total - trainable, macs=sum(info.macs for info in infos),
         activation_memory=BYTES_PER_VALUE * sum(math.prod(i.output_shape) for i in infos),
-        warnings=warnings)
+        step_memory=step_memory, warnings=warnings)

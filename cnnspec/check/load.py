@@ -26,10 +26,10 @@ def read_spec(path: str | Path) -> Spec:
     return parse_file(str(path))
 
 
-def load(path: str | Path, strict: bool = False) -> CheckedSpec:
+def load(path: str | Path, strict: bool = False, max_memory: int | None = None) -> CheckedSpec:
     """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it.
 
     Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
     :class:`~cnnspec.errors.RunError` for a missing or unreadable file.
     """
-    return check(read_spec(path), strict=strict)
+    return check(read_spec(path), strict=strict, max_memory=max_memory)

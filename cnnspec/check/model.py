@@ -41,6 +41,7 @@ class CheckedSpec:
     frozen_params: int
     macs: int
     activation_memory: int  # bytes per image in float32, all layer outputs
+    step_memory: object = None  # check.memory.MemoryEstimate of one training step
     warnings: list[SpecError] = field(default_factory=list)
 
     @property

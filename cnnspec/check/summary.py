@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from cnnspec.check.memory import bytes_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
@@ -84,12 +85,21 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "frozen_params": checked.frozen_params,
         "macs": checked.macs,
         "activation_memory_bytes": checked.activation_memory,
+        "step_memory": _step_memory_dict(checked.step_memory),
         "layers": [layer_dict(info, math.sqrt(moments[info.name])) for info in checked.layers],
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None}
                      for w in checked.warnings],
     }
+
+
+def _step_memory_dict(memory) -> dict | None:
+    if memory is None:
+        return None
+    return {"total_bytes": memory.total, "parameter_bytes": memory.parameters,
+            "activation_bytes": memory.activations, "work_bytes": memory.work,
+            "batch_size": memory.batch_size, "heaviest_layer": memory.heaviest}
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -130,13 +140,6 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     return rows
 
 
-def _bytes_text(n: int) -> str:
-    for unit, size in (("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
 def summary_table(checked: CheckedSpec) -> str:
     """The Keras-like table with init columns and totals (no trailing newline)."""
     data = summary_dict(checked)
@@ -155,9 +158,16 @@ def summary_table(checked: CheckedSpec) -> str:
         f"Trainable params: {data['trainable_params']:,}",
         f"Frozen params: {data['frozen_params']:,}",
         f"Multiply-adds per image: {data['macs']:,}",
-        (f"Activation memory per image: {_bytes_text(data['activation_memory_bytes'])} "
+        (f"Activation memory per image: {bytes_text(data['activation_memory_bytes'])} "
          "(float32, all layer outputs)"),
     ]
+    step = data["step_memory"]
+    if step is not None:
+        totals.append(
+            f"Training step memory: about {bytes_text(step['total_bytes'])} at batch "
+            f"{step['batch_size']} ({bytes_text(step['parameter_bytes'])} parameters, gradients "
+            f"and optimizer state, {bytes_text(step['activation_bytes'])} activations, "
+            f"{bytes_text(step['work_bytes'])} convolution work buffers)")
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
              f"output '{data['output']}' {_dims(data['output_shape'])}")
     note = "Signal: estimated std of each layer's output at init, relative to the input's."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 
+from cnnspec.cli.arguments import memory_size
 from cnnspec.errors import RunError, SpecError, SpecErrors
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
@@ -18,6 +19,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (identical filters, signal scale, unused layers, "
                              "data fit) as errors")
+    parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                        help="refuse a spec whose training step needs more than SIZE (e.g. "
+                             "512M, 2G; default: this machine's memory)")
 
 
 def report(errors) -> None:
@@ -28,13 +32,13 @@ def report(errors) -> None:
         print(format_error(err), file=sys.stderr)
 
 
-def check_one(path: str, strict: bool) -> bool:
+def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     """Check one spec, print what was found; True if it is valid."""
     # deferred: the checker (with Lark) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
 
     try:
-        checked = load(path, strict=strict)
+        checked = load(path, strict=strict, max_memory=max_memory)
     except SpecErrors as exc:
         report(exc.errors)
         return False
@@ -53,5 +57,5 @@ def check_one(path: str, strict: bool) -> bool:
 
 
 def run(args) -> int:
-    results = [check_one(path, args.strict) for path in args.specs]
+    results = [check_one(path, args.strict, args.max_memory) for path in args.specs]
     return 0 if all(results) else 2

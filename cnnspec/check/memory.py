@@ -1,0 +1,136 @@
+"""The memory one training step needs, estimated before anything is allocated.
+
+``check`` refuses a spec whose step would not fit in the machine's memory (or a limit the user
+sets) and warns when it takes most of it; ``summary`` shows the figure. Everything is float32
+(4 bytes a value) at the spec's batch size B:
+
+- parameters, their gradients, and the optimizer's state (counted by stepping the spec's own
+  optimizer once on a small parameter: SGD with momentum keeps one buffer per parameter, Adam
+  two);
+- activations kept for the backward pass: every layer's output, and about as much again in
+  the caches the layers keep (a conv's padded input, a ReLU's mask, a pool's input), B x
+  twice the sum of the layer outputs;
+- work buffers: each convolution keeps its im2col matrix, (C_in x kh x kw) x (B x H_out x
+  W_out) values, the buffers of its gradients (about as large again, twice over) and its
+  padded input (which a large dilation with ``pad same`` makes huge) from one step to the
+  next, so that later steps reuse the memory; they add up over the conv layers.
+
+tests/test_memory.py measures the real peak of a training step (NumPy's allocations, with
+tracemalloc) against this estimate: the estimate is at least the measurement and at most
+:data:`OVERESTIMATE` times it.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from cnnspec.check.model import LayerInfo
+from cnnspec.errors import SpecError
+from cnnspec.ir.spec import Spec
+from cnnspec.kinds import KINDS
+
+BYTES_PER_VALUE = 4  # float32
+OVERESTIMATE = 3.0  # the factor the estimate may exceed a measured step by (tested)
+WARN_SHARE = 0.5  # warn when a step takes more than this share of the limit
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Bytes of one training step, by what holds them, and the layer that weighs most."""
+
+    parameters: int  # weights, gradients and optimizer state
+    activations: int  # kept for the backward pass
+    work: int  # the convolutions' work buffers
+    heaviest: str  # the layer with the largest activation or work buffer
+    batch_size: int
+
+    @property
+    def total(self) -> int:
+        return self.parameters + self.activations + self.work
+
+
+def optimizer_buffers(training: dict) -> int:
+    """Arrays the spec's optimizer keeps per parameter array, counted by one real step."""
+    import numpy as np  # the engine's optimizer: NumPy, only when a spec is measured
+
+    from cnnspec.engine.optim import make_optimizer
+
+    optimizer = make_optimizer(training["optimizer"], training.get("weight_decay", 0.0))
+    values = 1000
+    param, grad = np.zeros(values, np.float32), np.ones(values, np.float32)
+    optimizer.step({"p": param}, {"p": grad}, 0.01)
+    kept = sum(array.size for array in optimizer.state_dict().values())
+    decay_scratch = 1 if training.get("weight_decay", 0.0) > 0 else 0
+    return round(kept / values) + decay_scratch
+
+
+# A conv keeps its im2col matrix and buffers for its gradients about twice as large again.
+WORK_PER_COLUMN_VALUE = 3
+
+
+def _work_values(info: LayerInfo, batch: int) -> int:
+    """Values of the work buffers a layer keeps for a batch: a conv's im2col matrix and the
+    buffers of its gradients."""
+    if KINDS[info.kind].family != "conv":
+        return 0
+    in_channels, height, width = info.input_shapes[0]
+    kh, kw = info.ir["kernel"]
+    columns = in_channels * kh * kw * batch * math.prod(info.output_shape[1:])
+    top, bottom, left, right = info.pads
+    padded = in_channels * batch * (height + top + bottom) * (width + left + right)
+    return WORK_PER_COLUMN_VALUE * columns + padded
+
+
+def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
+    training = spec.ir["training"]
+    batch = training["batch_size"]
+    total = sum(info.params for info in layers)
+    trainable = sum(info.trainable_params for info in layers)
+    parameter_values = total + trainable * (1 + optimizer_buffers(training))
+    outputs = {info.name: batch * math.prod(info.output_shape) for info in layers}
+    works = {info.name: _work_values(info, batch) for info in layers}
+    heaviest = max(layers, key=lambda info: max(outputs[info.name], works[info.name])).name
+    return MemoryEstimate(
+        parameters=BYTES_PER_VALUE * parameter_values,
+        activations=BYTES_PER_VALUE * 2 * sum(outputs.values()),
+        work=BYTES_PER_VALUE * sum(works.values()),
+        heaviest=heaviest, batch_size=batch)
+
+
+def machine_memory() -> int | None:
+    """Bytes of physical memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def bytes_text(n: float) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> list[SpecError]:
+    """An error when a training step would not fit in ``limit`` bytes (the machine's memory when
+    None), a warning when it takes more than half of it; located at the heaviest layer."""
+    limit = machine_memory() if limit is None else limit
+    if limit is None or memory.total <= WARN_SHARE * limit:
+        return []
+    parts = (f"{bytes_text(memory.parameters)} parameters, gradients and optimizer state, "
+             f"{bytes_text(memory.activations)} activations, {bytes_text(memory.work)} "
+             f"convolution work buffers")
+    if memory.total > limit:
+        return [spec.error(
+            f"a training step would need about {bytes_text(memory.total)} at batch "
+            f"{memory.batch_size} ({parts}), more than the {bytes_text(limit)} available; "
+            f"'{memory.heaviest}' weighs most", memory.heaviest,
+            hint="use fewer filters or units, more stride or pooling early, or a smaller "
+                 "batch; `cnnspec summary` lists what each layer holds")]
+    return [spec.error(
+        f"a training step needs about {bytes_text(memory.total)} at batch {memory.batch_size} "
+        f"({parts}), over half the {bytes_text(limit)} available", memory.heaviest,
+        severity="warning",
+        hint="other programs may then run out of memory; a smaller batch lowers the activations")]
