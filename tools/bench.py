@@ -22,7 +22,9 @@ from nets import checked  # tools/nets.py: the script's folder is on sys.path
 from threadpoolctl import threadpool_info
 
 import cnnspec
+from cnnspec.engine import conv_tuned
 from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64)]
@@ -199,6 +201,12 @@ def main(argv=None):
             print(f"BLAS: {lib['internal_api']} {lib['version']} "
                   f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
                   f"{lib['num_threads']} threads by default", flush=True)
+    print(f"CPU: {cpu_model()}", flush=True)
+    limits = thresholds()
+    print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
+          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
+          f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
+          f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     with blas_threads(1):

@@ -2,7 +2,9 @@
 
 Modules (kernels first, then what is built on them):
 
-- ``windows``: sliding-window geometry, im2col / col2im; ``conv``: 2-D convolution;
+- ``windows``: sliding-window geometry, im2col / col2im; ``conv``: 2-D convolution, the
+  reference; ``conv_tuned``: the same, faster (the one layers run), with thresholds from
+  ``calibrate``;
   ``pool``: max, average and global average pooling; ``dense``: dense and flatten;
   ``activations``; ``norm``: batch normalisation; ``dropout``; ``merge``: add and concat;
   ``losses``: softmax cross-entropy and mean squared error.

@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.engine import activations as act
-from cnnspec.engine import conv, dense, dropout, merge, norm, pool
+from cnnspec.engine import conv_tuned as conv
+from cnnspec.engine import dense, dropout, merge, norm, pool
 
 
 class Layer:
