@@ -141,12 +141,12 @@ def test_wide_columns_at_stride_1_only(calls):
 
 
 def test_input_gradient_paths_on_both_sides_of_the_ratio(calls):
-    """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= 2C, col2im
+    """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
     over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
-    assert conv_tuned.TRANSPOSED_RATIO == 2
-    _path_case((8, 8), 3, 6, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = 2C: transposed
+    assert conv_tuned.TRANSPOSED_RATIO == 1
+    _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
-    _path_case((8, 8), 3, 7, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > 2C: col2im
+    _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
     assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 1
     _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
     assert calls["col2im"] == 1

@@ -53,8 +53,17 @@ from cnnspec.engine.windows import (
 KEEP_BYTES = 2 ** 24
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
 # image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
-# whole planes (with few input channels, LeNet's 6 -> 16 filters, col2im is cheaper).
-TRANSPOSED_RATIO = 2
+# whole planes. A constant: the crossing point depends on the layer more than on the machine.
+# Input gradient of a 3x3 "same" layer, batch 32, one thread, best of 15 interleaved runs, ms,
+# transposed / col2im (AMD EPYC, Zen 4, OpenBLAS 0.3.31; a second run in brackets):
+#   C=32 F=32 32x32: 10.2 / 12.3    C=64 F=64 16x16: 9.1 / 14.2 (9.7 / 10.5)    F = C
+#   C=16 F=32 16x16:  1.70 / 1.30   C=32 F=64 16x16: 5.69 / 5.26                F = 2C
+# and earlier, single runs: C=16 F=24 16x16: 1.25 / 1.05, C=32 F=48 16x16: 3.86 / 3.94,
+# C=6 F=6 16x16: 0.37 / 0.25. So the transposed convolution pays up to about F = C (a ratio of
+# 1; it was 2, which sent F = 2C layers such as vgg_small's third to the slower path), except
+# with very few channels, where both take a fraction of a millisecond.
+TRANSPOSED_RATIO = 1
+
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
     """Convolve ``x`` with ``w``.
