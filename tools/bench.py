@@ -7,7 +7,9 @@ the two engines run in alternating blocks of steps in one process (A B A B ...) 
 reported ratio is the median of the per-round ratios. Both use the same number of threads:
 PyTorch via ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads).
 It also reports the GFLOP/s the conv layers reach (forward and backward, one thread) against a
-large float32 matrix product on the same machine.
+large float32 matrix product on the same machine, and prints the CPU model and the thresholds
+the tuned convolution uses there (see cnnspec.engine.calibrate), so that figures from two
+machines can be told apart.
 
 Usage: ``python3 tools/bench.py [--threads 2] [--rounds 7] [--seconds 0.4]``
 """
