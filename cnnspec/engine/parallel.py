@@ -6,10 +6,11 @@ each running half the batch with single-threaded BLAS keep two cores busy on the
 
 A replica is a shallow copy of every layer: it shares the parameter (and batch-norm buffer)
 arrays with the model and keeps its own caches. The parameter gradients each replica's
-backward returned are summed into new arrays (the loss is a mean over the whole batch, so each part's gradient already
-carries the 1/N). Results equal the single-threaded ones up to floating-point rounding in those
-sums. Layers whose training-mode result depends on the whole batch (batch norm's statistics)
-or on the order of random draws (dropout) keep a model from splitting while it trains.
+backward returned are summed into new arrays (the loss is a mean over the whole batch, so each
+part's gradient already carries the 1/N). Results equal the single-threaded ones up to
+floating-point rounding in those sums. Layers whose training-mode result depends on the whole
+batch (batch norm's statistics) or on the order of random draws (dropout) keep a model from
+splitting while it trains.
 """
 from __future__ import annotations
 
