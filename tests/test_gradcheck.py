@@ -8,7 +8,8 @@ import pytest
 from gradcheck import numeric_grad, rel_error
 
 from cnnspec.engine import activations as act
-from cnnspec.engine import conv, dense, dropout, losses, merge, norm, pool
+from cnnspec.engine import conv, conv_tuned, dense, dropout, losses, merge, norm, pool
+from cnnspec.engine.calibrate import Thresholds
 
 TOL = 1e-6
 
@@ -48,16 +49,17 @@ CONV_CASES = [
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation", CONV_CASES)
 @pytest.mark.parametrize("bias", [True, False])
-def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias):
+@pytest.mark.parametrize("module", [conv, conv_tuned], ids=["reference", "tuned"])
+def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias, module):
     rng = _rng()
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0]) if bias else None
 
     def forward(x, w, *b):
-        return conv.conv2d_forward(x, w, b[0] if b else None, stride, pads, dilation)
+        return module.conv2d_forward(x, w, b[0] if b else None, stride, pads, dilation)
 
     def backward(dout, cache):
-        dx, dw, db = conv.conv2d_backward(dout, cache)
+        dx, dw, db = module.conv2d_backward(dout, cache)
         return (dx, dw, db) if bias else (dx, dw)
 
     _check(forward, backward, [x, w, b] if bias else [x, w])
@@ -66,7 +68,8 @@ def test_conv2d(x_shape, w_shape, stride, pads, dilation, bias):
 @pytest.mark.parametrize("stride", [(1, 1), (2, 2)])
 @pytest.mark.parametrize("keep", [False, True])
 def test_conv2d_in_batch_chunks(monkeypatch, stride, keep):
-    """A batch whose im2col matrix spans several chunks (see conv._chunk_columns), the last one
+    """A batch whose im2col matrix spans several chunks (see conv_tuned._chunk_columns), the
+    last one
     narrower: the chunks' weight gradients add up and each chunk's outputs land in its own
     images (the input gradient too, when it is a convolution itself at stride 1). With a
     ``work`` dict the small matrix is kept from the forward pass for the backward pass, and
@@ -77,15 +80,16 @@ def test_conv2d_in_batch_chunks(monkeypatch, stride, keep):
     work = {} if keep else None
 
     def forward(x, w, b):
-        return conv.conv2d_forward(x, w, b, stride, (1, 1, 1, 1), work=work)
+        return conv_tuned.conv2d_forward(x, w, b, stride, (1, 1, 1, 1), work=work)
 
     pixels = forward(x, w, b)[0][0, 0].size
-    monkeypatch.setattr(conv, "_CHUNK_COLUMNS", 2 * pixels)  # chunks of 2, 2 and 1 images
+    chunks_of_two = Thresholds(chunk_bytes=2 ** 30, chunk_columns=2 * pixels)
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: chunks_of_two)
     _, cache = forward(x, w, b)
-    assert [stop - start for start, stop, _ in conv._chunk_columns(cache[1], cache[4], None)] \
-        == [2, 2, 1]
+    chunks = conv_tuned._chunk_columns(cache[1], cache[4], None)
+    assert [stop - start for start, stop, _ in chunks] == [2, 2, 1]
     assert (cache[5] is not None) == keep
-    _check(forward, conv.conv2d_backward, [x, w, b])
+    _check(forward, conv_tuned.conv2d_backward, [x, w, b])
 
 
 POOL_CASES = [
@@ -301,7 +305,7 @@ def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():
     grads = model.grads()
     assert "c2.weight" not in grads and "c2.bias" not in grads
     assert "c2.weight" not in model.trainable_names
-    assert model._by_name["c2"].layer.grads == {}
+    assert "c2" not in model._param_grads  # its backward returned no parameter gradient
     numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0],
                            model.params()["c1.weight"])
     assert rel_error(grads["c1.weight"], numeric) < TOL

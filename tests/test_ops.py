@@ -5,7 +5,8 @@ from oracle import conv2d as conv_oracle
 from oracle import pool2d as pool_oracle
 
 from cnnspec.engine import activations as act
-from cnnspec.engine import conv, dropout, losses, norm, pool, windows
+from cnnspec.engine import conv, conv_tuned, dropout, losses, norm, pool, windows
+from cnnspec.engine.calibrate import Thresholds
 
 CONV_CASES = [
     ((2, 3, 7, 7), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1)),
@@ -18,22 +19,24 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("x_shape, w_shape, stride, pads, dilation", CONV_CASES)
-def test_conv_matches_loop_oracle(x_shape, w_shape, stride, pads, dilation):
+@pytest.mark.parametrize("module", [conv, conv_tuned], ids=["reference", "tuned"])
+def test_conv_matches_loop_oracle(x_shape, w_shape, stride, pads, dilation, module):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
     b = rng.standard_normal(w_shape[0])
-    out, _ = conv.conv2d_forward(x, w, b, stride, pads, dilation)
+    out, _ = module.conv2d_forward(x, w, b, stride, pads, dilation)
     np.testing.assert_allclose(out, conv_oracle(x, w, b, stride, pads, dilation), atol=1e-12)
 
 
-def test_conv_on_a_strided_input_view():
+@pytest.mark.parametrize("module", [conv, conv_tuned], ids=["reference", "tuned"])
+def test_conv_on_a_strided_input_view(module):
     """Ops receive views of channel-first memory from earlier ops; the result must not change."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 2, 6, 6))
     view = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     w = rng.standard_normal((2, 2, 3, 3))
-    a, _ = conv.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))
-    b, _ = conv.conv2d_forward(view, w, None, (1, 1), (1, 1, 1, 1))
+    a, _ = module.conv2d_forward(x, w, None, (1, 1), (1, 1, 1, 1))
+    b, _ = module.conv2d_forward(view, w, None, (1, 1), (1, 1, 1, 1))
     np.testing.assert_array_equal(a, b)
 
 
@@ -91,6 +94,8 @@ def test_avgpool_counts_padded_zeros():
 @pytest.mark.parametrize("forward", [
     lambda x: conv.conv2d_forward(x, np.ones((2, 3, 3, 3), np.float32), np.ones(2, np.float32),
                                   (1, 1), (1, 1, 1, 1))[0],
+    lambda x: conv_tuned.conv2d_forward(x, np.ones((2, 3, 3, 3), np.float32),
+                                        np.ones(2, np.float32), (1, 1), (1, 1, 1, 1))[0],
     lambda x: pool.maxpool_forward(x, (2, 2), (2, 2), (1, 0, 1, 0))[0],
     lambda x: pool.avgpool_forward(x, (3, 3), (1, 1), (1, 1, 1, 1))[0],
     lambda x: act.elu_forward(x, 1.0)[0],
@@ -163,17 +168,19 @@ def test_backward_never_writes_into_dout():
     np.testing.assert_array_equal(dout, before)
 
 
-def test_conv_over_uneven_batch_chunks_of_kept_columns():
+def test_conv_over_uneven_batch_chunks_of_kept_columns(monkeypatch):
     """A first layer's columns are kept in chunks of a few images (7 = equal chunks and a
     shorter one here), built and multiplied as a batch of chunks plus the rest; the output
     and the weight gradient must equal the direct sums over images and pixels."""
+    chunks_of_two = Thresholds(chunk_bytes=2 ** 30, chunk_columns=2 * 28 * 28)
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: chunks_of_two)
     rng = np.random.default_rng(5)
     x, w = rng.standard_normal((7, 1, 28, 28)), rng.standard_normal((6, 1, 5, 5))
-    out, cache = conv.conv2d_forward(x, w, None, (1, 1), (2, 2, 2, 2), work={})
+    out, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (2, 2, 2, 2), work={})
     assert cache[-1] is not None  # the kept columns are what is under test
-    assert 7 % conv._chunk_step(25, 28 * 28, 7) != 0  # and a shorter last chunk
+    assert conv_tuned._chunk_step(25, 28 * 28, 7, x.itemsize) == 2  # and a shorter last chunk
     dout = rng.standard_normal(out.shape)
-    _, dw, _ = conv.conv2d_backward(dout, cache, need_dx=False)
+    _, dw, _ = conv_tuned.conv2d_backward(dout, cache, need_dx=False)
     xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))
     windows_ = np.lib.stride_tricks.sliding_window_view(xp, (5, 5), axis=(2, 3))
     np.testing.assert_allclose(out, np.einsum("fcij,ncyxij->nfyx", w, windows_), atol=1e-10)

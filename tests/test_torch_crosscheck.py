@@ -6,7 +6,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from cnnspec.engine import conv, dense, losses, merge, norm, pool
+from cnnspec.engine import conv, conv_tuned, dense, losses, merge, norm, pool
 from cnnspec.engine import layers as L
 from cnnspec.engine.model import Model, Node
 
@@ -48,10 +48,11 @@ def _torch_pad(x, pads, value=0.0):
     ((1, 2, 11, 11), (2, 2, 3, 3), (2, 3), (2, 2, 1, 1), (2, 2)),
     ((2, 3, 8, 9), (2, 3, 3, 2), (1, 1), (0, 2, 3, 1), (2, 3)),
 ])
-def test_conv2d(x_shape, w_shape, stride, pads, dilation):
+@pytest.mark.parametrize("module", [conv, conv_tuned], ids=["reference", "tuned"])
+def test_conv2d(x_shape, w_shape, stride, pads, dilation, module):
     def ours(x, w, b):
-        out, cache = conv.conv2d_forward(x, w, b, stride, pads, dilation)
-        return out, lambda r: conv.conv2d_backward(r, cache)
+        out, cache = module.conv2d_forward(x, w, b, stride, pads, dilation)
+        return out, lambda r: module.conv2d_backward(r, cache)
 
     def theirs(x, w, b):
         return F.conv2d(_torch_pad(x, pads), w, b, stride=stride, dilation=dilation)

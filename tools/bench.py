@@ -7,7 +7,9 @@ the two engines run in alternating blocks of steps in one process (A B A B ...) 
 reported ratio is the median of the per-round ratios. Both use the same number of threads:
 PyTorch via ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads).
 It also reports the GFLOP/s the conv layers reach (forward and backward, one thread) against a
-large float32 matrix product on the same machine.
+large float32 matrix product on the same machine, and prints the CPU model and the thresholds
+the tuned convolution uses there (see cnnspec.engine.calibrate), so that figures from two
+machines can be told apart.
 
 Usage: ``python3 tools/bench.py [--threads 2] [--rounds 7] [--seconds 0.4]``
 """
@@ -22,7 +24,9 @@ from nets import checked  # tools/nets.py: the script's folder is on sys.path
 from threadpoolctl import threadpool_info
 
 import cnnspec
+from cnnspec.engine import conv_tuned
 from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64)]
@@ -199,6 +203,12 @@ def main(argv=None):
             print(f"BLAS: {lib['internal_api']} {lib['version']} "
                   f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
                   f"{lib['num_threads']} threads by default", flush=True)
+    print(f"CPU: {cpu_model()}", flush=True)
+    limits = thresholds()
+    print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
+          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
+          f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
+          f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     with blas_threads(1):

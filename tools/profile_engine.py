@@ -14,6 +14,7 @@ from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
 import cnnspec
 from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.calibrate import cpu_model, thresholds
 
 
 def _timed(times, key, fn):
@@ -52,6 +53,7 @@ def profile(name: str, batch: int, steps: int) -> None:
                 params[key] -= 0.01 * grad
             walls.append(time.perf_counter() - start)
     wall = statistics.median(walls[2:])
+    print(f"CPU: {cpu_model()}; conv thresholds: {thresholds()}")
     print(f"{name} batch {batch}: {wall * 1e3:.2f} ms/step (median), {batch / wall:,.0f} images/s")
     medians = {key: statistics.median(values) for key, values in times.items()}
     for (layer, phase), seconds in sorted(medians.items(), key=lambda kv: -kv[1]):

@@ -1,281 +1,68 @@
-"""2-D convolution (cross-correlation, as every framework computes it) as im2col + GEMM.
+"""2-D convolution, the reference: im2col and one matrix product, written to be read.
 
-Forward: ``out[n, f, y, x] = b[f] + sum_{c,i,j} w[f, c, i, j] * xp[n, c, y*sh + i*dh, x*sw + j*dw]``
-where ``xp`` is the zero-padded input. With ``cols`` the im2col matrix (C*kh*kw, N*Ho*Wo) this
-is the matrix product ``w.reshape(F, -1) @ cols`` (Chellapilla et al. 2006).
-Backward: ``dw = dout_mat @ cols.T``, ``db = dout_mat.sum(1)``; for stride 1, ``dx`` is the
-convolution of the padded output gradient with the flipped kernels (the transposed
-convolution, Dumoulin & Visin 2016, "A guide to convolution arithmetic", section 4), which
-reuses the im2col + GEMM path and needs no scatter-add; otherwise, and where that matrix
-would be much larger (few input channels), it is the adjoint of im2col applied to
-``w_mat.T @ dout_mat`` (CS231n's ``conv_backward``).
+The engine runs :mod:`cnnspec.engine.conv_tuned`, which computes the same functions with the
+same signatures faster; tests hold it to this module.
 
-Batch chunks: the products run over chunks of a few images, so that each chunk's im2col
-matrix stays in a core's cache between the copy that builds it and the GEMM that reads it.
-The whole batch's matrix would be tens of MB on a VGG-style layer; built at once, it is
-written to and read back from main memory, which made the layer 30-40% slower. The backward
-pass builds each chunk's columns again from the kept padded input (a copy in cache is cheaper
-than reading the whole matrix back from memory), except on small layers where the whole
-matrix stays in cache anyway.
+Convolution here is cross-correlation, as every framework computes it. With ``xp`` the
+zero-padded input, stride (sh, sw) and dilation (dh, dw):
+
+    out[n, f, y, x] = b[f] + sum_{c,i,j} w[f, c, i, j] * xp[n, c, y*sh + i*dh, x*sw + j*dw]
+
+im2col (Chellapilla et al. 2006, "High performance convolutional neural networks for document
+processing") lays every window out as a column: ``cols`` (C*kh*kw, N*Ho*Wo) with
+``cols[(c, i, j), (n, y, x)] = xp[n, c, y*sh + i*dh, x*sw + j*dw]``
+(:func:`cnnspec.engine.windows.im2col`), so that with ``w_mat = w.reshape(F, C*kh*kw)``
+
+    out_mat = w_mat @ cols                  (F, N*Ho*Wo)
+
+and, with ``dout_mat`` the output gradient laid out like ``out_mat`` (CS231n, "conv_backward"):
+
+    dw = dout_mat @ cols.T                  (F, C*kh*kw)
+    db = dout_mat summed over its columns   (F,)
+    dx = col2im(w_mat.T @ dout_mat)         (N, C, H, W)
+
+where col2im, the adjoint of im2col, adds each column back onto the pixels it was read from.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from cnnspec.engine.windows import (
-    Window,
-    channel_first_padded,
-    col2im,
-    col2im_stride1,
-    from_wide,
-    im2col,
-    im2col_chunks,
-    im2col_wide,
-    shifted_rows,
-    wide_columns,
-    window,
-    work_buffer,
-)
-
-# A chunk's im2col matrix holds at most this many values (2 MB in float32, a core's L2 cache
-# here) and this many columns: past a few thousand columns the thin GEMMs of a first layer
-# (C*kh*kw ~ 25 rows) run several times slower. Since kept chunks are multiplied as one batch
-# (one NumPy call however many there are), 2048 beat 4096 by 2-3% on LeNet and the VGG net.
-_CHUNK_VALUES = 2 ** 19
-_CHUNK_COLUMNS = 2048
-# Up to this many values (16 MB in float32: LeNet's layers at up to 128 images) the whole
-# batch's columns are kept from the forward pass for the weight gradient; building them again
-# took a fifth of the backward pass there. Larger matrices are built again chunk by chunk.
-_KEEP_VALUES = 2 ** 22
+from cnnspec.engine.windows import channel_first_padded, col2im, im2col, window
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
-    """Convolve ``x`` with ``w``.
+    """``out = w_mat @ cols + b``.
 
-    Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
-    ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
-    :func:`cnnspec.shapes.window_output_hw`. ``out`` is a view whose memory is channel-first.
-    ``cache`` = (x's shape, ``xp`` the padded channel-first input (C, N, Hp, Wp), ``w``,
-    whether there is a bias, the :class:`Window`, the kept im2col buffer or None (see
-    :func:`correlate`)); ``xp`` is a view of ``x`` when there is no padding, so ``x`` must not
-    change before the backward pass. ``work``: a dict the caller keeps per layer, so the
-    padded input and the columns reuse their memory from the previous call (the previous
-    cache is then stale).
+    Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None, ``pads`` (top,
+    bottom, left, right)  ->  ``out`` (N, F, Ho, Wo), Ho and Wo from
+    :func:`cnnspec.shapes.window_output_hw`. ``cache`` = (x's shape, ``cols``, ``w``, whether
+    there is a bias, the :class:`~cnnspec.engine.windows.Window`). ``work`` is accepted for the
+    tuned module's signature and not used.
     """
-    h, wd = x.shape[2:]
+    n, _, h, wd = x.shape
     f = w.shape[0]
     win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
-    xp = channel_first_padded(x, win, work=work)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True)
+    cols = im2col(channel_first_padded(x, win), win)  # (C*kh*kw, N*Ho*Wo)
+    out_mat = w.reshape(f, -1) @ cols  # (F, N*Ho*Wo)
     if b is not None:
-        out += b[:, None, None, None]
-    return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
+        out_mat += b[:, None]
+    out = out_mat.reshape(f, n, *win.out_hw).transpose(1, 0, 2, 3)
+    return out, (x.shape, cols, w, b is not None, win)
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
-    """Gradients of :func:`conv2d_forward`.
+    """``dw = dout_mat @ cols.T``, ``db`` the sum of ``dout_mat``'s columns,
+    ``dx = col2im(w_mat.T @ dout_mat)``.
 
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
-    ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
-    (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
-    ``work`` as for :func:`conv2d_forward`.
+    ``need_dx``; ``dw`` (F, C, kh, kw) and ``db`` (F,) or None when not ``need_dw`` (``db``
+    also without bias). ``dout`` is never written to.
     """
-    x_shape, xp, w, has_bias, win, kept = cache
-    dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
-    dw = db = dx = None
-    if need_dw:
-        dw = _weight_grad(xp, dout_c, win, work, kept).reshape(w.shape)
-        db = dout_c.sum(axis=(1, 2, 3)) if has_bias else None
-    if need_dx:
-        dx = _input_grad(dout, dout_c, w, win, x_shape, work)
-    return dx, dw, db
-
-
-def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
-    """``w_mat @ im2col(xp)``, chunk of images by chunk (see :func:`_correlate_kept` for kept
-    columns).
-
-    ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
-    ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` and
-    a ``work`` dict, the buffer there that holds the whole batch's im2col matrix chunk after
-    chunk when it is small enough to keep (``_KEEP_VALUES``). Columns that are not kept are
-    built in wide coordinates where they apply (:func:`im2col_wide`: a faster copy; kept ones
-    are read again by the weight gradient, which would have to widen ``dout`` for them).
-    """
-    f, rows = w_mat.shape
-    n = xp.shape[1]
-    ho, wo = win.out_hw
-    kept = None
-    if keep and work is not None and rows * ho * wo * n <= _KEEP_VALUES:
-        kept = work_buffer(work, "kept_cols", (rows * ho * wo * n,), xp.dtype)
-    wide = kept is None and wide_columns(xp, win) is not None
-    out = np.empty((f, n, ho, wo), dtype=xp.dtype)
-    if kept is not None:
-        _correlate_kept(xp, w_mat, win, kept, out)
-        return out, kept
-    for start, stop, cols in _chunk_columns(xp, win, work, wide=wide):
-        if wide:  # the product in wide coordinates, then its valid pixels
-            product = _carve(work, "product", f, cols.shape[1], xp.dtype)
-            np.matmul(w_mat, cols, out=product)
-            out[:, start:stop] = from_wide(product, stop - start, win)
-        else:
-            np.matmul(w_mat, cols, out=out[:, start:stop].reshape(f, -1))
-    return out, kept
-
-
-def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
-    """:func:`correlate` into a kept matrix: ``out`` (F, N, Ho, Wo) receives ``w_mat`` (F, rows)
-    times the im2col matrix of ``xp`` (C, N, Hp, Wp), which is built into ``kept`` chunk after
-    chunk (the layout :func:`_weight_grad_kept` reads back).
-
-    The equal chunks are built by one copy (:func:`im2col_chunks`) and multiplied by one
-    batched matrix product, a shorter last chunk by one more of each: 2-4 NumPy calls instead
-    of two per chunk. Each call hands the GIL over, which costs when two threads run the batch
-    halves; it outweighs the cache locality of building and multiplying chunk by chunk (LeNet
-    at batch 64 in two threads: 5-9% faster steps; one thread: unchanged).
-    """
-    f, rows = w_mat.shape
-    n = xp.shape[1]
-    size = win.out_hw[0] * win.out_hw[1]
-    step = _chunk_step(rows, size, n)
-    whole = n // step  # chunks of ``step`` images; a shorter one may follow
-    done = rows * size * step * whole
-    cols = im2col_chunks(xp[:, :whole * step], win, step,
-                         out=kept[:done].reshape(whole, rows, step * size))
-    np.matmul(w_mat, cols, out=out[:, :whole * step].reshape(f, whole, -1).transpose(1, 0, 2))
-    if whole * step < n:
-        rest = im2col(xp[:, whole * step:], win, out=kept[done:rows * size * n].reshape(rows, -1))
-        np.matmul(w_mat, rest, out=out[:, whole * step:].reshape(f, -1))
-
-
-def _weight_grad(xp, dout_c, win: Window, work, kept) -> np.ndarray:
-    """``dout_mat @ cols.T`` summed over the batch chunks: (F, C*kh*kw), C-contiguous.
-
-    Each chunk's product is computed as ``(cols @ dout_mat.T).T``: BLAS runs that orientation
-    20-40% faster on these long products (measured on the benchmark nets).
-    """
-    f = dout_c.shape[0]
-    if kept is not None:
-        return _weight_grad_kept(dout_c, kept, xp.shape[0] * win.kernel[0] * win.kernel[1])
-    dw_t = part = None
-    for start, stop, cols in _chunk_columns(xp, win, work):
-        if dw_t is None:
-            dw_t = np.zeros((cols.shape[0], f), dtype=dout_c.dtype)
-            part = np.empty_like(dw_t)
-        np.matmul(cols, dout_c[:, start:stop].reshape(f, -1).T, out=part)
-        dw_t += part
-    return np.ascontiguousarray(dw_t.T)
-
-
-def _weight_grad_kept(dout_c, kept, rows: int) -> np.ndarray:
-    """:func:`_weight_grad` from the kept columns of a forward pass, with all the equal chunks'
-    products in one batched matrix product and one sum over them.
-
-    ``dout_c`` (F, N, Ho, Wo), ``kept`` the forward's chunk-after-chunk matrix (see
-    :func:`correlate`)  ->  (F, rows) with ``rows = C*kh*kw``. The chunks stay as small as in
-    the forward pass (the thin products of a first layer are fast only on a few thousand
-    columns), but the batch of them is 2-3 NumPy calls instead of two per chunk: each call
-    hands the GIL over, which costs when two threads run the batch halves.
-    """
-    f, n, ho, wo = dout_c.shape
-    size = ho * wo
-    step = _chunk_step(rows, size, n)
-    whole = n // step  # chunks of ``step`` images; a shorter one may follow
-    cols = kept[:rows * size * step * whole].reshape(whole, rows, step * size)
-    douts = dout_c[:, :whole * step].reshape(f, whole, step * size).transpose(1, 2, 0)
-    dw_t = np.matmul(cols, douts).sum(axis=0)  # (rows, F)
-    if whole * step < n:
-        rest = kept[rows * size * step * whole:rows * size * n].reshape(rows, -1)
-        dw_t += rest @ dout_c[:, whole * step:].reshape(f, -1).T
-    return np.ascontiguousarray(dw_t.T)
-
-
-def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
-    """``dx`` (N, C, H, W), a view of channel-first memory."""
-    f, c = w.shape[:2]
-    back = _transposed_window(win)
-    # The transposed convolution's im2col matrix has F*H*W values per image and tap against
-    # C*Ho*Wo for col2im: with few input channels (LeNet's 6 -> 16 filters) col2im is cheaper.
-    if back is None or f * x_shape[2] * x_shape[3] > 2 * c * dout_c.shape[2] * dout_c.shape[3]:
-        return _input_grad_col2im(dout_c, w, win, x_shape, work)
-    flipped = w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(c, -1)  # (C, F*kh*kw), a copy
-    sub = None if work is None else work.setdefault("dx", {})
-    dxc, _ = correlate(channel_first_padded(dout, back, work=sub), flipped, back, sub)
-    return dxc.transpose(1, 0, 2, 3)
-
-
-def _transposed_window(win: Window) -> Window | None:
-    """The window of the convolution that maps ``dout`` (N, F, Ho, Wo) to ``dx``: stride 1,
-    ``dout`` padded by ``d*(k-1) - p`` on each side (so every input pixel sees each kernel
-    tap that touched it), the same dilation. None when it does not exist: a stride above 1,
-    or a padding wider than the dilated kernel's reach."""
-    if win.stride != (1, 1):
-        return None
-    (kh, kw), (dh, dw) = win.kernel, win.dilation
-    top, bottom, left, right = win.pads
-    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
-    pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
-    if min(pads) < 0:
-        return None
-    return window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
-
-
-def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
-    """``dx`` as col2im of the column gradient ``w_mat.T @ dout_mat``.
-
-    For stride 1 the columns are computed for whole padded planes (``dout`` padded with zeros
-    to the padded input's height and width), which turns col2im into one sum over a strided
-    view (:func:`col2im_stride1`) for a larger GEMM: on LeNet's second layer 15% faster in
-    all. The GEMM writes straight into that view's zero-led buffer (:func:`shifted_rows`).
-    """
-    n, c = x_shape[:2]
+    x_shape, cols, w, has_bias, win = cache
     f = w.shape[0]
-    w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
-    if win.stride != (1, 1):
-        dout_mat = dout_c.reshape(f, -1)
-        dcols = work_buffer(work, "dcols", (w_t.shape[0], dout_mat.shape[1]), dout_c.dtype)
-        np.matmul(w_t, dout_mat, out=dcols)
-        return col2im(dcols, win, c, n)
-    ho, wo = win.out_hw
-    hp, wp = win.padded_hw
-    dout_planes = work_buffer(work, "dout_planes", (f, n, hp, wp), dout_c.dtype, fill=0.0)
-    dout_planes[:, :, :ho, :wo] = dout_c  # rows ho.. and columns wo.. stay zero
-    rows, target = shifted_rows(work, win, c, n, dout_c.dtype)
-    np.matmul(w_t, dout_planes.reshape(f, -1), out=target)
-    return col2im_stride1(rows, win, c, n)
-
-
-def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
-    """A C-contiguous (rows, columns) array at the start of a flat buffer kept in ``work`` (it
-    grows to the largest size asked for, so a narrower last chunk reuses it)."""
-    flat = None if work is None else work.get(key)
-    if flat is None or flat.size < rows * columns or flat.dtype != dtype:
-        flat = np.empty(rows * columns, dtype)
-        if work is not None:
-            work[key] = flat
-    return flat[:rows * columns].reshape(rows, columns)
-
-
-def _chunk_columns(xp, win: Window, work, wide: bool = False):
-    """For each batch chunk, ``(start, stop, cols)``: ``cols`` the im2col matrix of images
-    ``start:stop`` of ``xp`` (C, N, Hp, Wp), shape (C*kh*kw, (stop - start)*Ho*Wo), or in wide
-    coordinates with ``wide`` (:func:`im2col_wide`, (C*kh*kw, (stop - start)*L)).
-
-    Every chunk is built in the same memory (use it before taking the next).
-    """
-    c, n = xp.shape[:2]
-    rows = c * win.kernel[0] * win.kernel[1]
-    size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
-    build = im2col_wide if wide else im2col
-    step = _chunk_step(rows, size, n)
-    flat = work_buffer(work, "cols", (rows * size * step,), xp.dtype)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        cols = flat[:rows * size * (stop - start)].reshape(rows, -1)
-        yield start, stop, build(xp[:, start:stop], win, out=cols)
-
-
-def _chunk_step(rows: int, size: int, n: int) -> int:
-    """Images per chunk for an im2col matrix of ``rows`` rows and ``size`` columns per image
-    (``_CHUNK_VALUES``, ``_CHUNK_COLUMNS``)."""
-    return min(n, max(1, min(_CHUNK_VALUES // (rows * size), _CHUNK_COLUMNS // size)))
+    dout_mat = dout.transpose(1, 0, 2, 3).reshape(f, -1)  # (F, N*Ho*Wo), a copy
+    dx = dw = db = None
+    if need_dw:
+        dw = (dout_mat @ cols.T).reshape(w.shape)
+        db = dout_mat.sum(axis=1) if has_bias else None
+    if need_dx:
+        dx = col2im(w.reshape(f, -1).T @ dout_mat, win, x_shape[1], x_shape[0])
+    return dx, dw, db

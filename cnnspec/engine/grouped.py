@@ -69,5 +69,4 @@ class GroupedConv2d(Conv2d):
     def backward(self, dout, need_dx=True):
         dx, dw, db = grouped_conv2d_backward(dout, self.cache, need_dw=self.trainable,
                                              need_dx=need_dx)
-        self.grads = param_grads(dw, db)
-        return [dx]
+        return [dx], param_grads(dw, db)

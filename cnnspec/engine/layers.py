@@ -1,18 +1,25 @@
 """Layer objects: a kernel pair from this package plus the state the graph keeps for it.
 
-Every layer has ``forward(xs, training) -> out`` (``xs`` the list of its inputs) and
-``backward(dout, need_dx) -> list`` (one gradient per input; None where not ``need_dx``).
-Layers with parameters hold them in ``params`` (``"weight"``, ``"bias"``; PyTorch layouts) and,
-after ``backward``, their gradients in ``grads`` (trainable layers only: a frozen layer's weight
-gradient is never computed). Batch norm also has ``buffers`` (running statistics).
-The cache of the last ``forward`` lives on the layer until the next one.
+One contract for every layer:
+
+- ``forward(xs, training) -> out``: ``xs`` the list of its inputs; the cache backward needs is
+  kept on the layer (``cache``) until the next ``forward``.
+- ``backward(dout, need_dx=True) -> (dxs, grads)``: ``dxs`` one input gradient per input (None
+  where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed like ``params``
+  (``"weight"``, ``"bias"``), empty for a layer without parameters or a frozen one (whose
+  weight gradient is never computed). Nothing is stored on the layer; the caller sums what it
+  receives (:class:`cnnspec.engine.model.Model`). ``dout`` is never written to.
+
+Layers with parameters hold them in ``params`` (PyTorch layouts); batch norm also has
+``buffers`` (running statistics).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from cnnspec.engine import activations as act
-from cnnspec.engine import conv, dense, dropout, merge, norm, pool
+from cnnspec.engine import conv_tuned as conv
+from cnnspec.engine import dense, dropout, merge, norm, pool
 
 
 class Layer:
@@ -29,7 +36,6 @@ class Layer:
     def __init__(self) -> None:
         self.params = {}
         self.buffers = {}
-        self.grads: dict[str, np.ndarray] = {}
         self.cache = None
 
     def forward(self, xs, training):
@@ -37,7 +43,7 @@ class Layer:
         return out
 
     def backward(self, dout, need_dx=True):
-        return [self._backward(dout, self.cache) if need_dx else None]
+        return [self._backward(dout, self.cache) if need_dx else None], {}
 
     def _forward(self, x, training):
         raise NotImplementedError
@@ -67,8 +73,7 @@ class Conv2d(Layer):
     def backward(self, dout, need_dx=True):
         dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx, work=self.work)
-        self.grads = param_grads(dw, db)
-        return [dx]
+        return [dx], param_grads(dw, db)
 
 
 class Dense(Layer):
@@ -89,8 +94,7 @@ class Dense(Layer):
     def backward(self, dout, need_dx=True):
         dx, dw, db = dense.dense_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx)
-        self.grads = param_grads(dw, db)
-        return [dx]
+        return [dx], param_grads(dw, db)
 
 
 class BatchNorm(Layer):
@@ -113,11 +117,11 @@ class BatchNorm(Layer):
 
     def backward(self, dout, need_dx=True):
         dx, dgamma, dbeta = norm.batchnorm_backward(dout, self.cache, need_dw=self.trainable)
-        self.grads = param_grads(dgamma, dbeta)
-        return [dx if need_dx else None]
+        return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
 
 def param_grads(dw, db) -> dict[str, np.ndarray]:
+    """The ``grads`` dict of a layer's backward: ``dw`` and ``db`` where they are not None."""
     grads = {}
     if dw is not None:
         grads["weight"] = dw
@@ -230,4 +234,4 @@ class Merge(Layer):
         return out
 
     def backward(self, dout, need_dx=True):
-        return self._kernels[1](dout, self.cache)
+        return list(self._kernels[1](dout, self.cache)), {}  # views of dout: nothing to save

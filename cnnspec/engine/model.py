@@ -1,8 +1,11 @@
 """The model: layers wired into a DAG, run forward in topological order and backward in reverse.
 
 Values are named by the layer that produces them (``"input"`` for the network's input).
-Backward accumulates gradients where a value fans out (it feeds several layers) into a new
-array, never into the gradient a layer handed back. Only layers the output depends on run.
+Backward calls each layer's ``backward(dout, need_dx) -> (dxs, grads)`` (the contract of
+:mod:`cnnspec.engine.layers`) and keeps what it returns: the parameter gradients per layer
+(read by :meth:`Model.grads`), and the input gradients, summed where a value fans out (it
+feeds several layers) into a new array, never into the gradient a layer handed back. Only
+layers the output depends on run.
 
 Loss fusion: with ``loss="cross_entropy"`` and a ``softmax`` output layer, :meth:`Model.forward`
 still returns probabilities, but :meth:`Model.loss` computes the loss from the logits (the
@@ -74,6 +77,7 @@ class Model:
                                and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
         self._ran: list[Node] = []
+        self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
         self._coupled = any(node.layer.batch_coupled for node in self._plain)
         self._parallel: parallel.DataParallel | None = None
         self._split = False
@@ -159,8 +163,7 @@ class Model:
             softmax = nodes.pop()  # the output layer; its input receives the logits' gradient
             grads = {softmax.inputs[0]: dout}
         self.activation_grads = {}
-        for node in self.nodes:
-            node.layer.grads = {}
+        self._param_grads = {}
         wanted = self._wants_grad(nodes, input_grad)
         for node in reversed(nodes):
             if node.name not in grads:
@@ -169,10 +172,13 @@ class Model:
             if self.record:
                 self.activation_grads[node.name] = d
             need_dx = any(wanted[name] for name in node.inputs)
-            for name, dx in zip(node.inputs, node.layer.backward(d, need_dx)):
+            dxs, param_grads = node.layer.backward(d, need_dx)
+            if param_grads:
+                self._param_grads[node.name] = param_grads
+            for name, dx in zip(node.inputs, dxs):
                 if dx is None or not wanted[name]:
                     continue
-                grads[name] = grads[name] + dx if name in grads else dx
+                grads[name] = grads[name] + dx if name in grads else dx  # a new array
         return grads.get(INPUT) if input_grad else None
 
     def _wants_grad(self, nodes: list[Node], input_grad: bool) -> dict[str, bool]:
@@ -222,8 +228,9 @@ class Model:
         for node in self.nodes:
             if not node.layer.trainable:
                 continue
+            layer_grads = self._param_grads.get(node.name, {})
             for key, value in node.layer.params.items():
-                grad = node.layer.grads.get(key)
+                grad = layer_grads.get(key)
                 out[f"{node.name}.{key}"] = np.zeros_like(value) if grad is None else grad
         return out
 

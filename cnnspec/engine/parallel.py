@@ -5,11 +5,12 @@ each running half the batch with single-threaded BLAS keep two cores busy on the
 (im2col copies, pooling and elementwise work included), not only inside the GEMMs.
 
 A replica is a shallow copy of every layer: it shares the parameter (and batch-norm buffer)
-arrays with the model and keeps its own caches and gradients. The parameter gradients of the
-parts are summed (the loss is a mean over the whole batch, so each part's gradient already
-carries the 1/N). Results equal the single-threaded ones up to floating-point rounding in those
-sums. Layers whose training-mode result depends on the whole batch (batch norm's statistics)
-or on the order of random draws (dropout) keep a model from splitting while it trains.
+arrays with the model and keeps its own caches. The parameter gradients each replica's
+backward returned are summed into new arrays (the loss is a mean over the whole batch, so each
+part's gradient already carries the 1/N). Results equal the single-threaded ones up to
+floating-point rounding in those sums. Layers whose training-mode result depends on the whole
+batch (batch norm's statistics) or on the order of random draws (dropout) keep a model from
+splitting while it trains.
 """
 from __future__ import annotations
 
@@ -46,16 +47,18 @@ class DataParallel:
         return np.concatenate(outs), logits
 
     def backward(self, dout: np.ndarray, fused: bool, input_grad: bool):
-        """Backward of every part; sums parameter gradients into the model's layers and returns
-        the concatenated input gradient (None unless ``input_grad``)."""
+        """Backward of every part; sums the parts' parameter gradients into the model's (read by
+        its ``grads()``) and returns the concatenated input gradient (None unless
+        ``input_grad``)."""
         parts = np.array_split(dout, self.parts)
         if fused:
             for replica, part in zip(self.replicas, parts):
                 replica._fused_dout = part  # each part starts below the softmax, as the whole
         dxs = self._run(lambda replica, part: replica.backward(part, input_grad), parts)
-        for i, node in enumerate(self.model.nodes):
-            grads = [replica.nodes[i].layer.grads for replica in self.replicas]
-            node.layer.grads = {key: _sum([g[key] for g in grads]) for key in grads[0]}
+        per_part = [replica._param_grads for replica in self.replicas]
+        self.model._param_grads = {
+            name: {key: _sum([grads[name][key] for grads in per_part]) for key in layer_grads}
+            for name, layer_grads in per_part[0].items()}
         return np.concatenate(dxs) if input_grad else None
 
     def _run(self, fn, parts):
@@ -85,11 +88,10 @@ def _sum(arrays):
 
 
 def replicate_layer(layer):
-    """A shallow copy of ``layer``: shared parameters and buffers, its own cache, gradients and
-    work buffers."""
+    """A shallow copy of ``layer``: shared parameters and buffers, its own cache and work
+    buffers."""
     twin = copy.copy(layer)
     twin.cache = None
-    twin.grads = {}
     if hasattr(layer, "work"):
         twin.work = {}  # work buffers are per layer instance: threads must not share them
     return twin

@@ -1,0 +1,186 @@
+"""The thresholds of the tuned convolution (:mod:`cnnspec.engine.conv_tuned`), chosen on the
+machine that runs it, once, at first use.
+
+The tuned convolution multiplies a batch chunk by chunk, so that each chunk's im2col matrix
+stays in a core's cache between the copy that builds it and the GEMM that reads it. How big a
+chunk should be depends on the machine (the constants this replaces were tuned where a core
+had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
+
+- ``chunk_bytes``, the most a chunk's im2col matrix holds: one core's L2 cache, as the CPU
+  reports it (Linux: ``/sys/devices/system/cpu/cpu0/cache``). That is the quantity the rule is
+  about, so it is read, not timed: timing whole layers at five chunk sizes on a shared two-core
+  machine gave run-to-run spreads of 10-40% for the same setting, far above the differences
+  sought, and far beyond a 0.3 s budget to average out. Without a report, 2 MB.
+- ``chunk_columns``, the most columns a chunk has: thin products (a first layer's
+  C*kh*kw ~ 25 rows) slow down past a few thousand columns, where the BLAS kernel's blocking
+  falls out of cache; where that happens depends on the BLAS build and the CPU, so it is
+  timed (:func:`time_columns`: LeNet's first layer, chunked, each candidate in turn, the best of
+  several short rounds; about 0.1 s) and the smallest candidate within 10% of the fastest wins.
+  Without a measurement, 2048.
+
+The kept-columns limit and the input-gradient rule of :mod:`cnnspec.engine.conv_tuned` are
+constants justified there.
+
+Chunk sizes change only speed, and values up to float summation order: the weight gradient is
+a sum of per-chunk products, and OpenBLAS picks its kernels (and so the order of each dot
+product's sums) by the size of a product, so two chunkings give outputs and gradients that
+differ in the last bits (a few float32 ulps: 1e-6 relative on LeNet's first layer; the tests
+compare tuned and reference convolutions to 1e-12 in float64). For runs to repeat bitwise on a
+machine, the timed threshold is measured once per machine and kept in
+``$XDG_CACHE_HOME/cnnspec`` (default ``~/.cache/cnnspec``), in a file named after the CPU model,
+the BLAS library and the NumPy version; the first process to write it wins and every process
+uses what the file holds. Where the file cannot be written, or with
+``CNNSPEC_CALIBRATE=0``, the fallback constants are used (they are deterministic too).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.engine.windows import channel_first_padded, im2col, window
+
+FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
+FALLBACK_CHUNK_COLUMNS = 2048
+COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)
+_WITHIN = 1.10  # the smallest candidate this close to the fastest: a smaller chunk, same speed
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """``chunk_bytes`` and ``chunk_columns`` (see the module docstring) and where they came
+    from (``source``: "measured", "cached" or "fallback")."""
+
+    chunk_bytes: int = FALLBACK_CHUNK_BYTES
+    chunk_columns: int = FALLBACK_CHUNK_COLUMNS
+    source: str = "fallback"
+
+
+def cpu_model() -> str:
+    """The CPU's name: ``model name`` in ``/proc/cpuinfo`` (Linux), else what Python knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def l2_cache_bytes() -> int | None:
+    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere)."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() != "2":
+                continue
+            size = (index / "size").read_text().strip()  # "1024K"
+        except OSError:
+            continue
+        units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+        if size[-1:].upper() in units and size[:-1].isdigit():
+            return int(size[:-1]) * units[size[-1].upper()]
+        if size.isdigit():
+            return int(size)
+    return None
+
+
+def time_columns(candidates=COLUMN_CANDIDATES, rounds: int = 7) -> dict[int, float]:
+    """Seconds per column of a chunked thin product for each column limit in ``candidates``:
+    LeNet's first layer (1 -> 6 channels, 5x5, 28x28 padded by 2) over 32 images, its im2col
+    matrix built and multiplied chunk by chunk. The candidates take turns, so a burst of load
+    from other processes hits them alike; each keeps its best round (load only adds time)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 1, 28, 28)).astype(np.float32)
+    w_mat = rng.standard_normal((6, 25)).astype(np.float32)
+    win = window((28, 28), (5, 5), (1, 1), (2, 2, 2, 2))
+    xp = channel_first_padded(x, win)
+    size = win.out_hw[0] * win.out_hw[1]
+    out = np.empty((6, 32 * size), np.float32)
+    buffer = np.empty(25 * max(candidates), np.float32)
+    best = {columns: float("inf") for columns in candidates}
+    for _ in range(rounds):
+        for columns in candidates:
+            step = max(1, columns // size)
+            start = time.perf_counter()
+            for first in range(0, 32, step):
+                images = min(step, 32 - first)
+                cols = im2col(xp[:, first:first + images], win,
+                              out=buffer[:25 * size * images].reshape(25, -1))
+                np.matmul(w_mat, cols, out=out[:, first * size:(first + images) * size])
+            best[columns] = min(best[columns], time.perf_counter() - start)
+    return {columns: seconds / out.shape[1] for columns, seconds in best.items()}
+
+
+def choose_columns(seconds: dict[int, float]) -> int:
+    """The smallest column limit within 10% of the fastest."""
+    fastest = min(seconds.values())
+    return min(columns for columns, value in seconds.items() if value <= _WITHIN * fastest)
+
+
+def measure() -> Thresholds:
+    """Thresholds for this machine, measured now (no file read or written)."""
+    return Thresholds(l2_cache_bytes() or FALLBACK_CHUNK_BYTES,
+                      choose_columns(time_columns()), "measured")
+
+
+@functools.cache
+def thresholds() -> Thresholds:
+    """This machine's thresholds: from the cache file, else measured and written there first;
+    the fallback constants when calibration is switched off or the file cannot be written."""
+    if os.environ.get("CNNSPEC_CALIBRATE", "1") == "0":
+        return Thresholds()
+    path = _cache_path()
+    stored = _read(path)
+    if stored is not None:
+        return stored
+    try:
+        _write_once(path, measure())
+    except OSError:
+        return Thresholds()
+    return _read(path) or Thresholds()  # the first writer's values, whoever that was
+
+
+def machine_key() -> str:
+    """What the thresholds depend on: the CPU model, the BLAS library and NumPy's version."""
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')}"
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    return " | ".join([cpu_model(), *blas, f"numpy {np.__version__}"])
+
+
+def _cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    digest = hashlib.sha256(machine_key().encode()).hexdigest()[:16]
+    return Path(base) / "cnnspec" / f"engine-thresholds-{digest}.json"
+
+
+def _read(path: Path) -> Thresholds | None:
+    try:
+        data = json.loads(path.read_text())
+        return Thresholds(int(data["chunk_bytes"]), int(data["chunk_columns"]), "cached")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_once(path: Path, found: Thresholds) -> None:
+    """Write ``found`` to ``path`` unless a file is already there (a temporary file hard-linked
+    into place: a concurrent writer's file is never replaced, nor read half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    record = {**asdict(found), "key": machine_key()}
+    del record["source"]
+    temp.write_text(json.dumps(record, indent=1) + "\n")
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        pass
+    finally:
+        temp.unlink(missing_ok=True)

@@ -1,0 +1,188 @@
+"""The tuned convolution (what the engine runs) against the reference (im2col + one GEMM):
+values and all three gradients over a grid of shapes, float64 tight and float32 loose, with
+the machine's thresholds and with tiny ones that make every shape cross them; then one case
+per tuned path, each checked to take that path, on both sides of every threshold."""
+import numpy as np
+import pytest
+
+from cnnspec.engine import conv, conv_tuned
+from cnnspec.engine.calibrate import Thresholds
+
+TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
+
+KERNELS = [(1, 1), (3, 3), (5, 5), (3, 2)]
+STRIDES = [(1, 1), (2, 2), (2, 1)]
+PADS = ["valid", "same", "asymmetric"]
+DILATIONS = [(1, 1), (2, 2)]
+CHANNELS = [(1, 6), (3, 4), (16, 16), (64, 8), (8, 64), (2, 3)]  # (C, F)
+BATCHES = [1, 3, 9]
+GRID = [(k, s, p, d) for k in KERNELS for s in STRIDES for p in PADS for d in DILATIONS]
+
+
+def _pads(kind, kernel, dilation):
+    if kind == "valid":
+        return (0, 0, 0, 0)
+    if kind == "asymmetric":  # wider than a 1x1 kernel reaches: no transposed convolution
+        return (2, 0, 1, 3)
+    reach_h, reach_w = (d * (k - 1) for k, d in zip(kernel, dilation))
+    return (reach_h // 2, reach_h - reach_h // 2, reach_w // 2, reach_w - reach_w // 2)
+
+
+def _close(ours, reference, dtype):
+    assert ours.dtype == reference.dtype == dtype
+    scale = max(1.0, float(np.abs(reference).max()))
+    np.testing.assert_allclose(ours, reference, rtol=0, atol=TOL[dtype] * scale)
+
+
+def _compare(x, w, b, stride, pads, dilation, work=None, repeat=1):
+    """Forward and every gradient of both modules on the same arrays; with ``work`` the tuned
+    module runs ``repeat`` times with new values, reusing its buffers."""
+    rng = np.random.default_rng(7)
+    for _ in range(repeat):
+        out, cache = conv.conv2d_forward(x, w, b, stride, pads, dilation)
+        t_out, t_cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, dilation, work=work)
+        _close(t_out, out, x.dtype)
+        dout = rng.standard_normal(out.shape).astype(x.dtype)
+        before = dout.copy()
+        for ours, theirs in zip(conv_tuned.conv2d_backward(dout, t_cache, work=work),
+                                conv.conv2d_backward(dout, cache)):
+            if theirs is None:
+                assert ours is None
+            else:
+                _close(ours, theirs, x.dtype)
+        np.testing.assert_array_equal(dout, before)
+        x = x + rng.standard_normal(x.shape).astype(x.dtype)  # new values, same buffers
+
+
+def _arrays(n, c, f, kernel, dtype, seed=0, hw=(11, 10)):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *hw)).astype(dtype)
+    w = (rng.standard_normal((f, c, *kernel)) / np.sqrt(c * kernel[0] * kernel[1])).astype(dtype)
+    return x, w, rng.standard_normal(f).astype(dtype)
+
+
+TINY = Thresholds(chunk_bytes=4096, chunk_columns=64)  # one image per chunk, nothing kept
+
+
+@pytest.mark.parametrize("limits", ["machine", "tiny"])
+@pytest.mark.parametrize("index, kernel, stride, pad, dilation",
+                         [(i, *case) for i, case in enumerate(GRID)])
+def test_tuned_equals_reference_over_the_grid(monkeypatch, limits, index, kernel, stride, pad,
+                                              dilation):
+    if limits == "tiny":
+        monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+        monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 64 * 2 ** 10)
+    c, f = CHANNELS[index % len(CHANNELS)]
+    n = BATCHES[(index // len(CHANNELS)) % len(BATCHES)]
+    pads = _pads(pad, kernel, dilation)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(n, c, f, kernel, dtype, seed=index)
+        _compare(x, w, b, stride, pads, dilation)
+        _compare(x, w, None, stride, pads, dilation, work={}, repeat=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batches_larger_than_the_machines_chunks(dtype):
+    """A LeNet first layer and a VGG-style layer at batches that span several chunks of the
+    calibrated size, kept and not, with a shorter last chunk."""
+    limits = conv_tuned.thresholds()
+    size = 28 * 28
+    n = 2 * max(1, limits.chunk_columns // size) + 1
+    x, w, b = _arrays(n, 1, 6, (5, 5), dtype, hw=(28, 28))
+    assert conv_tuned._chunk_step(25, size, n, x.itemsize) < n
+    _compare(x, w, b, (1, 1), (2, 2, 2, 2), (1, 1), work={})
+    _compare(x, w, b, (1, 1), (2, 2, 2, 2), (1, 1))
+    x, w, b = _arrays(24, 32, 32, (3, 3), dtype, hw=(16, 16))
+    assert conv_tuned._chunk_step(32 * 9, 256, 24, x.itemsize) < 24
+    _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={})
+
+
+SPIED = ["correlate", "_correlate_kept", "_weight_grad_kept", "_input_grad_col2im", "col2im",
+         "col2im_stride1", "im2col_wide"]
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """How often each spied function of the tuned module ran."""
+    counts = dict.fromkeys(SPIED, 0)
+    for name in SPIED:
+        original = getattr(conv_tuned, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            counts[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(conv_tuned, name, spy)
+    return counts
+
+
+def _path_case(x_hw, c, f, kernel, stride, pads, work, dtype=np.float64):
+    x, w, b = _arrays(3, c, f, kernel, dtype, hw=x_hw)
+    _compare(x, w, b, stride, pads, (1, 1), work=work)
+    return x, w
+
+
+def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls):
+    size = 3 * 2 * 9 * 8 * 8 * 8  # rows * columns * batch * bytes of the case below
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size)
+    _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
+    assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size - 1)
+    _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
+    assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not again
+
+
+def test_wide_columns_at_stride_1_only(calls):
+    _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=None)
+    assert calls["im2col_wide"] > 0
+    wide = calls["im2col_wide"]
+    _path_case((8, 8), 2, 3, (3, 3), (2, 2), (1, 1, 1, 1), work=None)
+    assert calls["im2col_wide"] == wide
+
+
+def test_input_gradient_paths_on_both_sides_of_the_ratio(calls):
+    """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
+    over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
+    assert conv_tuned.TRANSPOSED_RATIO == 1
+    _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
+    assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
+    _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
+    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 1
+    _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
+    assert calls["col2im"] == 1
+    _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
+    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 2
+
+
+@pytest.mark.parametrize("columns", [3 * 64, 3 * 64 - 1, 64, 63])
+def test_chunks_on_both_sides_of_the_column_limit(monkeypatch, columns):
+    """3 images of 8x8 outputs: one chunk, two, three, and one image per chunk with a limit
+    below one image."""
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=columns))
+    for work in (None, {}):
+        _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
+        _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work, dtype=np.float32)
+
+
+@pytest.mark.parametrize("chunk_bytes", [18 * 64 * 3 * 8, 18 * 64 * 3 * 8 - 1, 18 * 64 * 8, 1])
+def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, chunk_bytes):
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=chunk_bytes, chunk_columns=2 ** 30))
+    for work in (None, {}):
+        _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
+
+
+def test_chunking_changes_values_only_by_summation_order(monkeypatch):
+    """Two chunkings of one layer: outputs and input gradients equal to rounding of the
+    products' order, weight gradients equal up to the order of the per-chunk sums."""
+    x, w, b = _arrays(7, 1, 6, (5, 5), np.float32, hw=(28, 28))
+    results = []
+    for columns in (28 * 28, 7 * 28 * 28):
+        monkeypatch.setattr(conv_tuned, "thresholds",
+                            lambda columns=columns: Thresholds(2 ** 30, columns))
+        out, cache = conv_tuned.conv2d_forward(x, w, b, (1, 1), (2, 2, 2, 2), (1, 1), work={})
+        dout = np.random.default_rng(3).standard_normal(out.shape).astype(np.float32)
+        results.append((out.copy(), *conv_tuned.conv2d_backward(dout, cache, work={})))
+    for one, seven in zip(*results):
+        np.testing.assert_allclose(one, seven, rtol=1e-5, atol=1e-5 * np.abs(seven).max())

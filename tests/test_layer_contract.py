@@ -1,0 +1,107 @@
+"""The one contract every engine layer keeps: ``forward(xs, training) -> out`` keeps a cache;
+``backward(dout, need_dx) -> (dxs, grads)`` returns one input gradient per input and a new dict
+of parameter gradients, stores no gradient on the layer and never writes into ``dout``."""
+import numpy as np
+import pytest
+
+from cnnspec.engine import layers as L
+from cnnspec.engine.grouped import GroupedConv2d
+from cnnspec.engine.model import Model, Node
+
+
+def _rng():
+    return np.random.default_rng(0)
+
+
+LAYERS = {
+    "conv": lambda r: L.Conv2d(r.standard_normal((4, 2, 3, 3)), r.standard_normal(4), (1, 1),
+                               (1, 1, 1, 1), (1, 1)),
+    "conv_no_bias": lambda r: L.Conv2d(r.standard_normal((3, 2, 3, 2)), None, (2, 1),
+                                       (0, 1, 1, 0), (1, 1)),
+    "grouped": lambda r: GroupedConv2d(r.standard_normal((4, 1, 3, 3)), r.standard_normal(4),
+                                       (1, 1), (1, 1, 1, 1), (1, 1), groups=2),
+    "batchnorm": lambda r: L.BatchNorm(2, np.float64),
+    "maxpool": lambda r: L.Pool("max", (2, 2), (2, 2), (0, 0, 0, 0)),
+    "maxpool_relu": lambda r: L.MaxPoolReLU((2, 2), (2, 2), (0, 0, 0, 0)),
+    "avgpool": lambda r: L.Pool("avg", (3, 3), (1, 1), (1, 1, 1, 1)),
+    "relu": lambda r: L.activation("relu"),
+    "leaky_relu": lambda r: L.activation("leaky_relu", slope=0.1),
+    "flatten": lambda r: L.Flatten(),
+    "global_avgpool": lambda r: L.GlobalAvgPool(),
+    "dropout": lambda r: L.Dropout(0.5, np.random.default_rng(1)),
+    "add": lambda r: L.Merge("add"),
+    "concat": lambda r: L.Merge("concat"),
+}
+DENSE = lambda r: L.Dense(r.standard_normal((3, 2 * 6 * 5)), r.standard_normal(3))  # noqa: E731
+
+
+def _run(layer, n_inputs, frozen=False):
+    rng = _rng()
+    if frozen:
+        layer.trainable = False
+    shape = (2, 2 * 6 * 5) if isinstance(layer, L.Dense) else (2, 2, 6, 5)
+    xs = [rng.standard_normal(shape) for _ in range(n_inputs)]
+    out = layer.forward(xs, True)
+    dout = rng.standard_normal(out.shape)
+    before = dout.copy()
+    result = layer.backward(dout, need_dx=True)
+    np.testing.assert_array_equal(dout, before)  # never written into
+    return xs, result
+
+
+CASES = [(name, build, 2 if name in ("add", "concat") else 1) for name, build in LAYERS.items()]
+CASES.append(("dense", DENSE, 1))
+
+
+@pytest.mark.parametrize("name, build, n_inputs", CASES)
+def test_backward_returns_input_and_parameter_gradients(name, build, n_inputs):
+    layer = build(_rng())
+    xs, (dxs, grads) = _run(layer, n_inputs)
+    assert isinstance(dxs, list) and len(dxs) == n_inputs
+    for x, dx in zip(xs, dxs):
+        assert dx.shape == x.shape and dx.dtype == x.dtype
+    assert set(grads) == (set(layer.params) if layer.trainable else set())
+    for key, grad in grads.items():
+        assert grad.shape == layer.params[key].shape and grad.dtype == layer.params[key].dtype
+    assert not hasattr(layer, "grads")  # gradients are returned, not kept on the layer
+    _, again = layer.backward(np.ones_like(layer.forward(xs, True)))
+    assert again is not grads  # a new dict each call
+
+
+@pytest.mark.parametrize("name, build, n_inputs",
+                         [case for case in CASES if case[0] in ("conv", "grouped", "dense",
+                                                                "batchnorm")])
+def test_a_frozen_layer_returns_no_parameter_gradient(name, build, n_inputs):
+    _, (dxs, grads) = _run(build(_rng()), n_inputs, frozen=True)
+    assert grads == {} and dxs[0] is not None
+
+
+def test_without_need_dx_the_input_gradients_are_none():
+    rng = _rng()
+    layer = LAYERS["conv"](rng)
+    layer.forward([rng.standard_normal((2, 2, 6, 5))], True)
+    dxs, grads = layer.backward(rng.standard_normal((2, 4, 6, 5)), need_dx=False)
+    assert dxs == [None] and set(grads) == {"weight", "bias"}
+
+
+def test_fan_out_sums_into_a_new_array():
+    """``a`` feeds the add twice over two paths; the add hands back ``dout`` itself to both, and
+    the model sums them without writing into either."""
+    rng = _rng()
+    nodes = [Node("a", "conv", LAYERS["conv"](rng), ["input"]),
+             Node("r", "relu", L.activation("relu"), ["a"]),
+             Node("sum", "add", L.Merge("add"), ["a", "r"]),
+             Node("gap", "global_avgpool", L.GlobalAvgPool(), ["sum"])]
+    model = Model(nodes, "gap", loss="mse", dtype="float64")
+    model.threads = 1
+    x = rng.standard_normal((2, 2, 6, 5))
+    out = model.forward(x)
+    _, dout = model.loss(out, np.array([1, 3]))
+    before = dout.copy()
+    model.backward(dout)
+    np.testing.assert_array_equal(dout, before)
+    a_out = nodes[0].layer.forward([x], True)
+    d_sum = np.broadcast_to(dout[:, :, None, None] / 30, a_out.shape)
+    _, expected = nodes[0].layer.backward(d_sum * (1 + (a_out > 0)))
+    for key, grad in expected.items():
+        np.testing.assert_allclose(model.grads()[f"a.{key}"], grad, rtol=1e-12)
