@@ -18,10 +18,10 @@ def read_spec(path: str | Path) -> Spec:
         raise RunError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
                        hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
     if path.suffix == ".json":
-        from cnnspec.ir.io import read_json
+        from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 
         return read_json(path)
-    from cnnspec.lang import parse_file
+    from cnnspec.lang import parse_file  # Lark loads only for a .cnn file
 
     return parse_file(str(path))
 

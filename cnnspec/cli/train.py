@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cnnspec
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
 from cnnspec.errors import RunError
 
@@ -52,7 +53,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cnnspec.cli import OPTION_NAMES
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:

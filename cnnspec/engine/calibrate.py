@@ -149,7 +149,7 @@ def thresholds() -> Thresholds:
 
 def machine_key() -> str:
     """What the thresholds depend on: the CPU model, the BLAS library and NumPy's version."""
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info  # only on the first calibration of a machine
 
     blas = [f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture')}"
             for lib in threadpool_info() if lib.get("user_api") == "blas"]

@@ -15,8 +15,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.datasets import canonical_name
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
+from cnnspec.sourcefile import read_spec_text
 
 SCHEMA_HINT = "the IR is described field by field in docs/ir.md"
 
@@ -29,6 +31,7 @@ def schema() -> dict:
 
 @functools.cache
 def _validator():
+    # jsonschema (~40 ms) loads on the first validation, not when a .cnn command starts
     from jsonschema import Draft202012Validator, validators
 
     # JSON Schema counts 3.0 as an integer; sizes and counts in the IR are written 3, and a
@@ -94,8 +97,6 @@ def _constant_span(text: str) -> Span | None:
 
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
-    from cnnspec.sourcefile import read_spec_text
-
     text = read_spec_text(path)
     try:
         ir = json.loads(text, parse_constant=_reject_constant)
@@ -116,8 +117,6 @@ def read_json(path: str | Path) -> Spec:
 def _canonical_dataset_name(ir) -> None:
     """Another spelling of a dataset's name (``fashion_mnist``) becomes its canonical one, so
     everything after the loader sees one name."""
-    from cnnspec.ir.datasets import canonical_name
-
     training = ir.get("training") if isinstance(ir, dict) else None
     data = training.get("data") if isinstance(training, dict) else None
     if isinstance(data, dict) and "name" in data:
@@ -228,7 +227,7 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         # which lists every form (a gain's nonlinearities are spread over branches).
         inner = [e for e in error.context if e.relative_path]
         if inner and isinstance(value, list):
-            from jsonschema.exceptions import best_match
+            from jsonschema.exceptions import best_match  # see _validator
 
             return _to_spec_error(best_match(inner), path)
         wanted = schema_part.get("description", "a different value")

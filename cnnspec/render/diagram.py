@@ -303,7 +303,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     ``rankdir`` is ``"TB"`` (top to bottom) or ``"LR"``; ``detail`` is ``"full"`` (a node per
     layer with every setting) or ``"minimal"`` (activations and the like folded in).
     """
-    import graphviz
+    import graphviz  # only when a diagram is drawn: the CLI's start-up stays light
 
     if rankdir not in RANKDIRS:
         raise RunError(f"unknown rankdir {rankdir!r}", hint="use TB or LR")

@@ -37,7 +37,7 @@ def kernel_matrices(layer: LayerInfo) -> list[tuple[str, list[list[float]]]]:
     # NumPy loads only for a spec with a kernel literal; other diagrams never need it.
     import numpy as np
 
-    from cnnspec.init.kernels import kernel_values
+    from cnnspec.init.kernels import kernel_values  # NumPy, as above
 
     values, placement = kernel_values(init, tuple(shape))
     grid = np.asarray(values, dtype=float).reshape(placement)
