@@ -15,7 +15,7 @@ from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_docs import training_table
+from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
 from cnnspec.lang import parse
@@ -30,12 +30,14 @@ def test_the_shipped_schema_holds_the_catalogue_settings():
         assert shipped["$defs"][name] == schema, "run python tools/generate.py"
 
 
-def test_the_language_reference_holds_the_catalogue_table():
-    page = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
-    shipped = between_markers(
-        page, begin_marker("training settings", "cnnspec/ir/training_catalogue.py"),
-        end_marker("training settings"))
-    assert shipped == training_table(), "run python tools/generate.py"
+@pytest.mark.parametrize("page, table, generate", [
+    ("language.md", "training settings", training_table),
+    ("ir.md", "IR training settings", ir_training_table)])
+def test_the_references_hold_the_catalogue_tables(page, table, generate):
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    shipped = between_markers(text, begin_marker(table, "cnnspec/ir/training_catalogue.py"),
+                              end_marker(table))
+    assert shipped == generate(), "run python tools/generate.py"
 
 
 def test_the_language_fills_in_the_catalogue_defaults():

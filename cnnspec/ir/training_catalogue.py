@@ -142,14 +142,14 @@ BETA_HINT = ("the decay rate of one of Adam's running averages, e.g. beta1=0.9, 
 
 OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
-          "(`nesterov` needs a momentum above 0); `torch.optim.SGD`'s update rule",
+          "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
           "cnnspec.engine.optim.SGD",
           (Arg("momentum", "number", 0.9, "the share of the last step kept, e.g. 0.9; 0 is "
                "plain SGD", 0, 1, high_open=True),
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
           rules=(_nesterov_needs_momentum,)),
-    Entry("adam", "Adam with bias correction (Kingma & Ba 2015); `torch.optim.Adam`'s update "
-          "rule", "cnnspec.engine.optim.Adam",
+    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, as `torch.optim.Adam`",
+          "cnnspec.engine.optim.Adam",
           (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
            Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
            Arg("eps", "number", 1e-8, "a small number keeping the update finite, e.g. 1e-8", 0,
@@ -158,14 +158,14 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
 
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant"),
-    Entry("step", "lr · gamma^floor(epoch / step_size) (PyTorch's `StepLR`)",
+    Entry("step", "lr · gamma^floor(epoch / step_size), as PyTorch's `StepLR`",
           "cnnspec.engine.schedules.step",
           (Arg("step_size", "int", 10, "epochs between two drops of the learning rate, e.g. 10",
                1),
            Arg("gamma", "number", 0.1, "the factor each drop multiplies the learning rate by, "
                "e.g. 0.1", 0, low_open=True))),
-    Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine (PyTorch's "
-          "`CosineAnnealingLR`, Loshchilov & Hutter 2017)", "cnnspec.engine.schedules.cosine",
+    Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine, Loshchilov & "
+          "Hutter 2017, as PyTorch's `CosineAnnealingLR`", "cnnspec.engine.schedules.cosine",
           (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),)),
 )}
 
@@ -180,7 +180,7 @@ PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
           "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy"),
-    Entry("mse", "mean squared error against one-hot targets (PyTorch's `MSELoss`)",
+    Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
           "cnnspec.engine.losses.mse"),
 )}
 

@@ -1,7 +1,10 @@
-"""The table of training settings in docs/language.md, generated from the training catalogue
-and the dataset table (``python tools/generate.py`` writes it between its marker lines; a test
-fails when the shipped page is stale)."""
+"""The tables of training settings in docs/language.md (as the language writes them) and in
+docs/ir.md (as the IR holds them), generated from the training catalogue and the dataset table
+(``python tools/generate.py`` writes each between its marker lines; a test fails when a shipped
+page is stale)."""
 from __future__ import annotations
+
+import json
 
 from cnnspec.ir.datasets import (
     DATASETS,
@@ -56,18 +59,26 @@ def _value(arg: Arg) -> str:
     return f"{what} {arg.range_text()}".strip()
 
 
-def _entry(entry: Entry) -> str:
+def _entry(written: str, entry: Entry) -> str:
+    """``written``, what the entry does and the ranges of its arguments."""
     ranges = [f"{a.name} {a.range_text()}" for a in entry.args if a.range_text()]
-    return f"{_code(entry.written())}: {entry.summary}" + (
-        f" ({', '.join(ranges)})" if ranges else "")
+    return f"{_code(written)}: {entry.summary}" + (f" ({', '.join(ranges)})" if ranges else "")
 
 
-def _values(key: Key) -> str:
+def _written(key: Key, entry: Entry, ir: bool) -> str:
+    """How the language (or, with ``ir``, the IR) writes ``entry`` with its defaults."""
+    if not ir:
+        return entry.written()
+    return json.dumps({"name": entry.name, **entry.defaults} if key.objects else entry.name)
+
+
+def _values(key: Key, ir: bool = False) -> str:
     if key.name == "data":
-        return "; ".join(_dataset(kind) for kind in DATASETS.values())
+        return ("a dataset object (above)" if ir else
+                "; ".join(_dataset(kind) for kind in DATASETS.values()))
     if key.arg is not None:
         return f"{_value(key.arg)}: {key.doc}"
-    text = "; ".join(_entry(entry) for entry in key.catalogue.values())
+    text = "; ".join(_entry(_written(key, entry, ir), entry) for entry in key.catalogue.values())
     return f"{text}. {key.doc[0].upper()}{key.doc[1:]}" if key.doc else text
 
 
@@ -84,4 +95,17 @@ def training_table() -> str:
     for key in KEYS.values():
         name = _code(key.name) + "".join(f" (or {_code(a)})" for a in key.aliases)
         rows.append(f"| {name} | {_cell(_values(key))} | {_default(key)} |")
+    return "\n".join(rows)
+
+
+def _json(value) -> str:
+    return _code(json.dumps(value))
+
+
+def ir_training_table() -> str:
+    """The markdown table of docs/ir.md: each key of the IR's ``training`` object, the values
+    it holds (objects with every argument, shown with the defaults) and its default."""
+    rows = ["| key | values | default |", "|---|---|---|"]
+    for key in KEYS.values():
+        rows.append(f"| {_code(key.name)} | {_cell(_values(key, ir=True))} | {_json(key.default)} |")
     return "\n".join(rows)

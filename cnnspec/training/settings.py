@@ -7,11 +7,11 @@ folder alone says exactly how it was trained.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
 from cnnspec.errors import SpecError
+from cnnspec.ir.training_catalogue import KEYS
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
 
@@ -24,18 +24,15 @@ def check_overrides(overrides: dict) -> dict:
     """The overrides that were given (not None), each checked; raises :class:`SpecError`."""
     given = {key: value for key, value in overrides.items() if value is not None}
     for key in ("epochs", "batch_size", "seed"):
-        if key in given:
-            value = given[key]
-            low = 0 if key == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise _bad(f"--{key.replace('_', '-')}", f"must be an integer >= {low}, "
-                           f"not {value!r}", "e.g. --epochs 10 --batch-size 64 --seed 0")
+        arg = KEYS[key].arg  # the ranges are the spec's own (cnnspec/ir/training_catalogue.py)
+        if key in given and arg.problem(given[key]):
+            raise _bad(f"--{key.replace('_', '-')}", f"must be an integer >= {arg.low:g}, "
+                       f"not {given[key]!r}", "e.g. --epochs 10 --batch-size 64 --seed 0")
     if "lr" in given:
-        lr = given["lr"]
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
-                or lr <= 0:
-            raise _bad("--lr", f"must be a positive number, not {lr!r}", "e.g. --lr 0.01")
-        given["lr"] = float(lr)
+        if KEYS["lr"].arg.problem(given["lr"]):
+            raise _bad("--lr", f"must be a positive number, not {given['lr']!r}",
+                       "e.g. --lr 0.01")
+        given["lr"] = float(given["lr"])
     if "data" in given and isinstance(given["data"], str):
         given["data"] = parse_data_arg(given["data"])
     return given
