@@ -2,6 +2,10 @@
 
 Each key has one reader; unknown keys are errors with a suggestion, never ignored. The result
 always holds every key, defaults filled in, so the trainer reads the IR only.
+
+The keys, their defaults and ranges, and the optimizers, schedules, preprocessings and losses
+with their arguments are declared in :mod:`cnnspec.ir.training_catalogue`, the datasets in
+:mod:`cnnspec.ir.datasets`; each reader here follows from a declared type and range.
 """
 from __future__ import annotations
 
@@ -84,16 +88,15 @@ def value_reader(arg: TrainingArg) -> Callable[[Value, str], object]:
     return read.bounded_number(arg.hint, arg.low, arg.high, arg.low_open, arg.high_open)
 
 
-def _params(catalogue: dict[str, Entry]) -> dict[str, list[Param]]:
+def _params(entries: dict[str, Entry]) -> dict[str, list[Param]]:
     return {name: [Param(a.name, a.default, value_reader(a)) for a in entry.args]
-            for name, entry in catalogue.items()}
+            for name, entry in entries.items()}
 
 
 # Settings written as a call, and the parameters of each name.
 CALLS: dict[str, dict[str, list[Param]]] = {
     "data": DATASETS,
     **{name: _params(key.catalogue) for name, key in catalogue.KEYS.items() if key.objects}}
-OPTIMIZERS, SCHEDULES = CALLS["optimizer"], CALLS["schedule"]
 DEFAULTS = catalogue.defaults()
 
 
