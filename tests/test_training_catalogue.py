@@ -189,3 +189,21 @@ def test_nesterov_without_momentum_is_refused_at_the_argument_in_both_forms():
         check(spec)
     span = info.value.errors[0].span
     assert (span.line, span.column) == (5, 38)  # at the `true` of nesterov=true
+
+
+@pytest.mark.parametrize("key, value, where", [
+    ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, ["optimizer", "momentum"]),
+    ("schedule", {"name": "step", "step_size": 4, "gamma": 0}, ["schedule", "gamma"]),
+    ("val_split", 1.0, ["val_split"]),
+])
+def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, where):
+    ir = parse(NET).ir
+    ir["training"][key] = value
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    arg = catalogue.declared_arg(ir, ["training", *where])
+    assert [e.hint for e in info.value.errors] == [arg.hint]
+    written = f"{value['name']}({where[1]}={value[where[1]]})" if len(where) == 2 else value
+    with pytest.raises(SpecError) as info:
+        parse(NET + f"train {{\n  {key} {written}\n}}\n")
+    assert info.value.hint == arg.hint

@@ -295,3 +295,18 @@ def problems(training: dict) -> list[tuple[str, Problem]]:
             found.append((where, problem))
     return found
 
+
+
+def declared_arg(ir, where: list) -> Arg | None:
+    """The declaration of the training value at ``where`` in ``ir`` (``["training", "lr"]``,
+    ``["training", "optimizer", "momentum"]``), or None when there is none."""
+    if len(where) < 2 or where[0] != "training" or where[1] not in KEYS:
+        return None
+    key = KEYS[where[1]]
+    if len(where) == 2:
+        return key.arg
+    value = ir["training"][key.name]
+    if len(where) != 3 or not key.objects or not isinstance(value, dict):
+        return None
+    entry = key.catalogue.get(value.get("name"))
+    return next((a for a in entry.args if a.name == where[2]), None) if entry else None
