@@ -6,9 +6,11 @@ implements it.
 Read by the language (``lang/training.py`` builds its readers from the types and ranges), the
 IR's JSON Schema (``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training`` are generated
 from here by ``tools/generate.py``; a test fails when they are stale), the checker (which
-reports :func:`problems` at the key's line or JSON path), the command line's overrides, the
-data loader (the preprocessing modes) and the docs table of training settings. The datasets
-have their own table, :mod:`cnnspec.ir.datasets`.
+reports :func:`problems` at the key's line or JSON path), the IR loader (the hints of its range
+errors), the command line's overrides, the data loader (the preprocessing modes), the compiler
+and trainer (which read the checked settings without defaults of their own) and the tables of
+training settings in docs/language.md and docs/ir.md. The datasets have their own table,
+:mod:`cnnspec.ir.datasets`.
 
 No NumPy and no engine import here: an entry names the engine object that implements it
 (``cnnspec.engine.optim.SGD``) and the engine maps names to its own classes; a test holds the
