@@ -33,9 +33,9 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
     if str(np.dtype(dtype)) not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
     dtype = np.dtype(dtype)
-    training = checked.ir.get("training", {})
+    training = checked.ir["training"]  # checked: every key is there (ir/training_catalogue.py)
     if seed is None:
-        seed = training.get("seed", 0)
+        seed = training["seed"]
     rngs = streams(seed)
     layer_seeds = _seed_sequence(rngs["init"]).spawn(len(checked.layers))
     nodes = [
@@ -45,7 +45,7 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
         for info, layer_seed in zip(checked.layers, layer_seeds)
     ]
     return Model(nodes, output=checked.ir["output"],
-                 loss=training.get("loss", "cross_entropy"), dtype=dtype, checked=checked)
+                 loss=training["loss"], dtype=dtype, checked=checked)
 
 
 def _checked(spec) -> CheckedSpec:

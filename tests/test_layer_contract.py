@@ -32,7 +32,7 @@ LAYERS = {
     "add": lambda r: L.Merge("add"),
     "concat": lambda r: L.Merge("concat"),
 }
-DENSE = lambda r: L.Dense(r.standard_normal((3, 2 * 6 * 5)), r.standard_normal(3))  # noqa: E731
+DENSE = lambda r: L.Dense(r.standard_normal((3, 2 * 6 * 5)), r.standard_normal(3))
 
 
 def _run(layer, n_inputs, frozen=False):

@@ -1,9 +1,10 @@
-"""Write the files generated from the registries: the layer and init parts of the IR's JSON
-Schema (cnnspec/ir/schema.json, ``$defs/layer`` and ``$defs/init``) and the tables of layer
-kinds and of initializers in docs/language.md.
+"""Write the files generated from the registries: the layer, init and training parts of the
+IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/optimizer``,
+``$defs/schedule`` and ``$defs/training``) and the tables of layer kinds, initializers and
+training settings in docs/language.md and docs/ir.md.
 
-Run it after changing cnnspec/kinds or cnnspec/init/catalogue.py; tests fail while any of
-these is stale.
+Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py or
+cnnspec/ir/training_catalogue.py; tests fail while any of these is stale.
 """
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from pathlib import Path
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
 from cnnspec.ir.migrate import IR_VERSION
+from cnnspec.ir.training_docs import ir_training_table, training_table
+from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.docs import begin_marker, end_marker, layer_table, replace_between_markers
 from cnnspec.kinds.schema import layer_schema
 
 INIT_TABLE = ("initializers", "cnnspec/init/catalogue.py")
+TRAINING_TABLE = ("training settings", "cnnspec/ir/training_catalogue.py")
+IR_TRAINING_TABLE = ("IR training settings", "cnnspec/ir/training_catalogue.py")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,6 +32,7 @@ def main() -> None:
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     schema["$defs"]["layer"] = layer_schema(list(KINDS.values()))
     schema["$defs"]["init"] = init_schema()
+    schema["$defs"].update(training_schemas())
     schema["properties"]["version"] = {"const": IR_VERSION}
     schema_path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n",
                            encoding="utf-8")
@@ -35,8 +41,16 @@ def main() -> None:
     page = replace_between_markers(page, layer_table(list(KINDS.values())))
     page = replace_between_markers(page, init_table(), begin_marker(*INIT_TABLE),
                                    end_marker(INIT_TABLE[0]))
+    page = replace_between_markers(page, training_table(), begin_marker(*TRAINING_TABLE),
+                                   end_marker(TRAINING_TABLE[0]))
     docs_path.write_text(page, encoding="utf-8")
-    print(f"wrote {schema_path.relative_to(ROOT)} and {docs_path.relative_to(ROOT)}")
+    ir_docs_path = ROOT / "docs" / "ir.md"
+    page = ir_docs_path.read_text(encoding="utf-8")
+    page = replace_between_markers(page, ir_training_table(), begin_marker(*IR_TRAINING_TABLE),
+                                   end_marker(IR_TRAINING_TABLE[0]))
+    ir_docs_path.write_text(page, encoding="utf-8")
+    print(f"wrote {schema_path.relative_to(ROOT)}, {docs_path.relative_to(ROOT)} and "
+          f"{ir_docs_path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

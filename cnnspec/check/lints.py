@@ -101,7 +101,7 @@ def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[Sp
 
 
 def softmax_placement(spec: Spec) -> list[SpecError]:
-    if spec.ir["training"]["loss"] != "cross_entropy":
+    if spec.ir["training"].get("loss") != "cross_entropy":  # a missing loss: settings_errors
         return []
     return [spec.error(
         f"softmax '{layer['name']}' is not the output layer, but the loss cross_entropy applies "

@@ -2,7 +2,9 @@
 at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` IR's path.
 
 - the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
-- arguments of the optimizer that contradict each other;
+- every other setting against the training catalogue (:mod:`cnnspec.ir.training_catalogue`):
+  names, arguments and their ranges, and arguments that contradict each other (Nesterov
+  momentum without momentum);
 - the data against the network: the input must be the dataset's image shape, and the output
   one score per class. ``train`` checks the spec with its command-line overrides applied, so
   ``--data`` can train a spec on other data; for ``npz`` data the shapes are only known once
@@ -16,22 +18,21 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import class_count, image_shape, problems
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import problems as training_problems
 
 # The field that sets the width of a layer's output, for the layers that set one.
 WIDTH_FIELDS = {"dense": "units", "conv": "filters"}
 
 
 def settings_errors(spec: Spec) -> list[SpecError]:
-    """Mistakes in the training settings alone (no shapes needed)."""
+    """Mistakes in the training settings alone (no shapes needed): every key against the
+    training catalogue, the data against the dataset table."""
     training = spec.ir["training"]
+    data = training.get("data")
     errors = [spec.error(p.message, "training", f"data.{p.arg}", hint=p.hint)
-              for p in problems(training["data"])]
-    optimizer = training["optimizer"]
-    if optimizer["name"] == "sgd" and optimizer["nesterov"] and optimizer["momentum"] == 0:
-        errors.append(spec.error(
-            "Nesterov momentum needs a momentum above 0, but this sgd's momentum is 0",
-            "training", "optimizer.nesterov",
-            hint="set a momentum, e.g. sgd(momentum=0.9, nesterov=true), or drop nesterov"))
+              for p in (problems(data) if isinstance(data, dict) else [])]
+    errors += [spec.error(p.message, "training", where, hint=p.hint)
+               for where, p in training_problems(training)]
     return errors
 
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.errors import RunError
+from cnnspec.ir.training_catalogue import PREPROCESSORS
 
-PREPROCESS_MODES = ("none", "zero_center", "standardize")
+PREPROCESS_MODES = tuple(PREPROCESSORS)  # declared, with what each does, in the IR's catalogue
 MIN_STD = 1e-6  # below this a channel counts as constant
 
 

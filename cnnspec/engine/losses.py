@@ -44,3 +44,7 @@ def mse(out, y):
     diff = out - _one_hot(y, out.shape[1], out.dtype)
     loss = float(np.mean(diff * diff, dtype=np.float64))
     return loss, diff * (2 / diff.size)
+
+
+# The losses the IR names (cnnspec/ir/training_catalogue.py declares them).
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse}

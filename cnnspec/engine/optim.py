@@ -20,6 +20,7 @@ The settings are the checker's: a setting out of range is a mistake in cnnspec, 
 """
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -175,14 +176,18 @@ class Adam(Optimizer):
         param -= work
 
 
+# The optimizers the IR names (cnnspec/ir/training_catalogue.py declares them, with their
+# arguments: the keyword arguments of these constructors).
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+
+
 def make_optimizer(cfg: dict, weight_decay: float = 0.0) -> Optimizer:
-    """The optimizer an IR ``training.optimizer`` object names; missing keys take the IR's
-    defaults (sgd: momentum 0.9, no nesterov; adam: 0.9, 0.999, 1e-8)."""
+    """The optimizer an IR ``training.optimizer`` object names, every argument written out (the
+    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``)."""
     name = cfg.get("name")
-    if name == "sgd":
-        return SGD(float(cfg.get("momentum", 0.9)), bool(cfg.get("nesterov", False)),
-                   weight_decay)
-    if name == "adam":
-        return Adam(float(cfg.get("beta1", 0.9)), float(cfg.get("beta2", 0.999)),
-                    float(cfg.get("eps", 1e-8)), weight_decay)
-    raise AssertionError(f"unknown optimizer {name!r}")  # the checker knows only these
+    assert name in OPTIMIZERS, f"unknown optimizer {name!r}"  # the checker knows only these
+    cls = OPTIMIZERS[name]
+    args = {key: value for key, value in cfg.items() if key != "name"}
+    expected = set(inspect.signature(cls).parameters) - {"weight_decay"}
+    assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
+    return cls(**args, weight_decay=weight_decay)

@@ -49,15 +49,24 @@ class Arg:
         if self.kind == "path":
             good = isinstance(value, str) and value
             return None if good else f"must name a file, not {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a {'whole ' if self.kind == 'int' else ''}number, not {value!r}"
-        if self.kind == "int" and not isinstance(value, int):
-            return f"must be a whole number, not {value!r}"
-        if not math.isfinite(value):
-            return f"must be a finite number, not {value!r}"
+        not_a_number = number_problem(value, whole=self.kind == "int")
+        if not_a_number:
+            return not_a_number
         if self.minimum is not None and value < self.minimum:
             return f"must be at least {self.minimum:g}, not {value:g}"
         return None
+
+
+def number_problem(value, whole: bool = False) -> str | None:
+    """What keeps ``value`` from being a finite number (a whole one if ``whole``), or None.
+    JSON's true and false are not numbers, though Python counts them as ints."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"must be a {'whole ' if whole else ''}number, not {value!r}"
+    if whole and not isinstance(value, int):
+        return f"must be a whole number, not {value!r}"
+    if not math.isfinite(value):
+        return f"must be a finite number, not {value!r}"
+    return None
 
 
 def _classes_problem(value, least: int) -> str | None:
@@ -160,22 +169,30 @@ def problems(data: dict) -> list[Problem]:
         return [Problem("name", f"unknown dataset {data.get('name')!r}",
                         "valid datasets: " + ", ".join(DATASETS))]
     kind = DATASETS[name]
-    names = [a.name for a in kind.args]
-    found = [Problem(key, f"{kind.name} has no argument '{key}'",
-                     f"{kind.name} takes {', '.join(names)}" if names else
-                     f"{kind.name} takes no arguments")
-             for key in data if key != "name" and key not in names]
-    for arg in kind.args:
-        if arg.name not in data:
-            found.append(Problem(arg.name, f"{kind.name} needs a value for '{arg.name}'",
+    found = argument_problems(kind.name, kind.args, data)
+    if kind.name == "shapes" and not found:
+        found += _shapes_together(data)
+    return found
+
+
+def argument_problems(name: str, args, values: dict) -> list[Problem]:
+    """The mistakes in the arguments ``values`` (an IR object, its ``name`` aside) of ``name``,
+    whose declared arguments are ``args`` (each with a ``name``, a ``hint`` and a ``problem``
+    method): unknown ones, missing ones and values out of range."""
+    names = [a.name for a in args]
+    found = [Problem(key, f"{name} has no argument '{key}'",
+                     f"{name} takes {', '.join(names)}" if names else f"{name} takes no "
+                     "arguments")
+             for key in values if key != "name" and key not in names]
+    for arg in args:
+        if arg.name not in values:
+            found.append(Problem(arg.name, f"{name} needs a value for '{arg.name}'",
                                  "the IR spells out every argument (`cnnspec export` writes "
                                  "them)"))
             continue
-        problem = arg.problem(data[arg.name])
+        problem = arg.problem(values[arg.name])
         if problem:
-            found.append(Problem(arg.name, f"{kind.name} {arg.name} {problem}", arg.hint))
-    if kind.name == "shapes" and not found:
-        found += _shapes_together(data)
+            found.append(Problem(arg.name, f"{name} {arg.name} {problem}", arg.hint))
     return found
 
 

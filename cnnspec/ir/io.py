@@ -72,7 +72,7 @@ def _dump(value, indent: int, used: int) -> str:
 def validate(ir, path: str | None = None) -> None:
     """Raise :class:`SpecErrors` listing every schema violation in ``ir`` (nothing if valid)."""
     violations = sorted(_validator().iter_errors(ir), key=_sort_key)
-    errors = [_to_spec_error(v, path) for v in violations]
+    errors = [_with_declared_hint(_to_spec_error(v, path), v, ir) for v in violations]
     if errors:
         raise SpecErrors(_unique(errors))
 
@@ -175,6 +175,18 @@ def _expected_type(expected) -> str:
 
 def _show(value) -> str:
     return json.dumps(value) if not isinstance(value, (dict, list)) else _json_type(value)
+
+
+def _with_declared_hint(spec_error: SpecError, error, ir) -> SpecError:
+    """A training value out of its range gets the hint its declaration gives (what the value
+    means, a typical one), as the language gives it for a ``.cnn`` file."""
+    if error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        from cnnspec.ir.training_catalogue import declared_arg
+
+        arg = declared_arg(ir, list(error.absolute_path))
+        if arg is not None and arg.hint:
+            spec_error.hint = arg.hint
+    return spec_error
 
 
 def _to_spec_error(error, path: str | None) -> SpecError:

@@ -53,13 +53,7 @@ def _reader(f: Field) -> Reader:
         return lambda value, what: read_init(value, "the weight initializer")
     if f.type == "bias_init":
         return lambda value, what: read_bias_init(value)
-    if f.low is not None and f.high is not None:
-        return read.hinted(read.in_range, f.hint, f.low, f.high, low_open=f.low_open,
-                           high_open=f.high_open)
-    if f.low == 0:
-        return read.hinted(read.positive_number if f.low_open else read.nonnegative_number,
-                           f.hint)
-    return read.number
+    return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
 
 
 @dataclass(frozen=True)

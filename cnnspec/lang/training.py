@@ -2,6 +2,10 @@
 
 Each key has one reader; unknown keys are errors with a suggestion, never ignored. The result
 always holds every key, defaults filled in, so the trainer reads the IR only.
+
+The keys, their defaults and ranges, and the optimizers, schedules, preprocessings and losses
+with their arguments are declared in :mod:`cnnspec.ir.training_catalogue`, the datasets in
+:mod:`cnnspec.ir.datasets`; each reader here follows from a declared type and range.
 """
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ import copy
 from collections.abc import Callable
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.datasets import ALIASES as DATASET_ALIASES
 from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
 from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
+from cnnspec.ir.training_catalogue import Arg as TrainingArg
+from cnnspec.ir.training_catalogue import Entry, Key
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
@@ -72,41 +79,25 @@ def _check_dataset(call: Word | Call, settings: dict) -> None:
                         hint=problem.hint)
 
 
-MOMENTUM = read.hinted(read.in_range, "the share of the last step kept, e.g. 0.9; 0 is plain "
-                       "SGD", 0, 1)
-BETA = read.hinted(read.in_range, "the decay rate of one of Adam's running averages, "
-                   "e.g. beta1=0.9, beta2=0.999", 0, 1)
+def value_reader(arg: TrainingArg) -> Callable[[Value, str], object]:
+    """How the language reads a value of ``arg``, from its declared type and range."""
+    if arg.type == "bool":
+        return read.boolean
+    if arg.type == "int":
+        return lambda value, what: read.whole_number(value, what, int(arg.low), arg.hint)
+    return read.bounded_number(arg.hint, arg.low, arg.high, arg.low_open, arg.high_open)
 
-OPTIMIZERS: dict[str, list[Param]] = {
-    "sgd": [Param("momentum", 0.9, MOMENTUM), Param("nesterov", False, read.boolean)],
-    "adam": [Param("beta1", 0.9, BETA), Param("beta2", 0.999, BETA),
-             Param("eps", 1e-8, read.hinted(read.positive_number, "a small number keeping the "
-                                            "update finite, e.g. 1e-8"))],
-}
 
-SCHEDULES: dict[str, list[Param]] = {
-    "constant": [],
-    "step": [Param("step_size", 10, read.hinted(read.positive_int, "epochs between two "
-                                                "drops of the learning rate, e.g. 10")),
-             Param("gamma", 0.1, read.hinted(read.positive_number, "the factor each drop "
-                                             "multiplies the learning rate by, e.g. 0.1"))],
-    "cosine": [Param("min_lr", 0.0, read.hinted(read.nonnegative_number, "the learning rate "
-                                                "at the last epoch, e.g. 0"))],
-}
+def _params(entries: dict[str, Entry]) -> dict[str, list[Param]]:
+    return {name: [Param(a.name, a.default, value_reader(a)) for a in entry.args]
+            for name, entry in entries.items()}
 
-DEFAULTS = {
-    "data": {"name": "digits"},
-    "preprocess": "standardize",
-    "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": False},
-    "lr": 0.01,
-    "schedule": {"name": "constant"},
-    "weight_decay": 0.0,
-    "batch_size": 64,
-    "epochs": 10,
-    "val_split": 0.1,
-    "seed": 0,
-    "loss": "cross_entropy",
-}
+
+# Settings written as a call, and the parameters of each name.
+CALLS: dict[str, dict[str, list[Param]]] = {
+    "data": DATASETS,
+    **{name: _params(key.catalogue) for name, key in catalogue.KEYS.items() if key.objects}}
+DEFAULTS = catalogue.defaults()
 
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
@@ -133,28 +124,23 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
     return reader
 
 
-# IR key -> reader. Written keys are these, plus the aliases below.
+def _key_reader(key: Key) -> Callable[[Value, str], object]:
+    """How the language reads the value of a training key. Arguments of an optimizer that are
+    fine one by one but not together (nesterov without momentum) are left to the checker,
+    which reports the catalogue's rules for a ``.cnn`` file and a ``.json`` IR alike."""
+    if key.name == "data":
+        return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset)
+    if key.arg is not None:
+        return value_reader(key.arg)
+    if key.objects:
+        return _named(CALLS[key.name], key.words)
+    return lambda value, what: read.choice(value, key.words, list(key.catalogue))
+
+
+# IR key -> reader. Written keys are these, plus the aliases.
 READERS: dict[str, Callable[[Value, str], object]] = {
-    "data": _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset),
-    "preprocess": lambda v, w: read.choice(v, "preprocessing",
-                                           ["none", "zero_center", "standardize"]),
-    "optimizer": _named(OPTIMIZERS, "optimizer"),
-    "lr": read.hinted(read.positive_number, "the learning rate is the size of each step, "
-                      "e.g. 0.01"),
-    "schedule": _named(SCHEDULES, "schedule"),
-    "weight_decay": read.hinted(read.nonnegative_number, "the L2 penalty added to the "
-                                "gradient, e.g. 5e-4; 0 for none"),
-    "batch_size": read.hinted(read.positive_int, "images per step, e.g. 64"),
-    "epochs": read.hinted(read.positive_int, "passes over the training data, e.g. 10"),
-    "val_split": read.hinted(read.in_range, "the fraction of the training split held out to "
-                             "validate, e.g. 0.1; 0 for none", 0, 1),
-    "seed": read.hinted(read.nonnegative_int, "any whole number from 0; one seed, one set of "
-                        "initial weights and data order"),
-    "loss": lambda v, w: read.choice(v, "loss", ["cross_entropy", "mse"]),
-}
-KEY_ALIASES = {"batch": "batch_size", "learning_rate": "lr"}
-# Settings written as a call, and the parameters of each name.
-CALLS = {"data": DATASETS, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}
+    name: _key_reader(key) for name, key in catalogue.KEYS.items()}
+KEY_ALIASES = catalogue.KEY_ALIASES
 
 
 def read_training(settings: list[Setting], errors: list[SpecError],

@@ -95,6 +95,19 @@ def nonnegative_number(value: Value, what: str, hint: str | None = None) -> floa
     return x
 
 
+def bounded_number(hint: str | None, low: float | None = None, high: float | None = None,
+                   low_open: bool = False, high_open: bool = False
+                   ) -> Callable[[Value, str], float]:
+    """A reader of numbers within the declared bounds (both, or a lower bound of 0, or none),
+    whose out-of-range errors carry ``hint``."""
+    if low is not None and high is not None:
+        return hinted(in_range, hint, low, high, low_open=low_open, high_open=high_open)
+    if low == 0 and high is None:
+        return hinted(positive_number if low_open else nonnegative_number, hint)
+    assert low is None and high is None, (low, high)  # another range needs its own reader
+    return number
+
+
 def pair(value: Value, what: str, *, minimum: int = 1) -> list[int]:
     """A size written `3` (square) or `3x5` (height x width), each >= ``minimum``."""
     if isinstance(value, Num) and isinstance(value.value, int):

@@ -8,12 +8,12 @@ exactly how it was trained.
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
 from cnnspec.errors import SettingError
+from cnnspec.ir.training_catalogue import KEYS
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
 
@@ -33,23 +33,20 @@ class Settings:
     data: str | dict | None = None
 
     def overrides(self) -> dict:
-        """The settings given (not None), checked; raises :class:`SettingError`."""
+        """The settings given (not None), each checked against the range the spec's own
+        setting has (cnnspec/ir/training_catalogue.py); raises :class:`SettingError`."""
         given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
         for key in ("epochs", "batch_size", "seed"):
-            if key in given:
-                value = given[key]
-                low = 0 if key == "seed" else 1
-                if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                    raise SettingError(f"{{{key}}} must be an integer >= {low}, not {value!r}",
-                                       "e.g. {epochs:10} {batch_size:64} {seed:0}",
-                                       invalid=True)
+            arg = KEYS[key].arg
+            if key in given and arg.problem(given[key]):
+                raise SettingError(f"{{{key}}} must be an integer >= {arg.low:g}, "
+                                   f"not {given[key]!r}",
+                                   "e.g. {epochs:10} {batch_size:64} {seed:0}", invalid=True)
         if "lr" in given:
-            lr = given["lr"]
-            if isinstance(lr, bool) or not isinstance(lr, (int, float)) \
-                    or not math.isfinite(lr) or lr <= 0:
-                raise SettingError(f"{{lr}} must be a positive number, not {lr!r}",
+            if KEYS["lr"].arg.problem(given["lr"]):
+                raise SettingError(f"{{lr}} must be a positive number, not {given['lr']!r}",
                                    "e.g. {lr:0.01}", invalid=True)
-            given["lr"] = float(lr)
+            given["lr"] = float(given["lr"])
         if "data" in given and isinstance(given["data"], str):
             given["data"] = parse_data_arg(given["data"])
         return given

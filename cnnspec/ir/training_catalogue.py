@@ -1,0 +1,314 @@
+"""The training settings, declared once: the keys of the IR's ``training`` object with their
+defaults and ranges, and the catalogues a key names from (optimizers, learning-rate
+schedules, preprocessings, losses), each entry with its arguments and the engine object that
+implements it.
+
+Read by the language (``lang/training.py`` builds its readers from the types and ranges), the
+IR's JSON Schema (``$defs/optimizer``, ``$defs/schedule`` and ``$defs/training`` are generated
+from here by ``tools/generate.py``; a test fails when they are stale), the checker (which
+reports :func:`problems` at the key's line or JSON path), the IR loader (the hints of its range
+errors), the command line's overrides, the data loader (the preprocessing modes), the compiler
+and trainer (which read the checked settings without defaults of their own) and the tables of
+training settings in docs/language.md and docs/ir.md. The datasets have their own table,
+:mod:`cnnspec.ir.datasets`.
+
+No NumPy and no engine import here: an entry names the engine object that implements it
+(``cnnspec.engine.optim.SGD``) and the engine maps names to its own classes; a test holds the
+two to each other (the names, and the constructor's arguments to the declared ones).
+"""
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cnnspec.ir.datasets import Problem, argument_problems, number_problem
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One value: an argument of a catalogue entry (``momentum``) or a training key (``lr``).
+
+    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number) or ``"bool"``;
+    ``low``/``high`` bound a number (inclusive unless ``low_open``/``high_open``). ``hint``
+    says what the value means, with a typical one, for a value out of range.
+    """
+
+    name: str
+    type: str
+    default: object
+    hint: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def schema(self) -> dict:
+        """The JSON Schema of the value (a whole number >= 1 is the IR's ``size``)."""
+        if self.type == "bool":
+            return {"type": "boolean"}
+        if self.type == "int" and self.low == 1 and self.high is None:
+            return {"$ref": "#/$defs/size"}
+        schema: dict = {"type": "integer" if self.type == "int" else "number"}
+        if self.low is not None:
+            schema["exclusiveMinimum" if self.low_open else "minimum"] = self.low
+        if self.high is not None:
+            schema["exclusiveMaximum" if self.high_open else "maximum"] = self.high
+        return schema
+
+    def interval(self) -> str:
+        """The range in words as the messages write it: ``[0, 1)``, ``at least 1``, ``greater
+        than 0``, ``0 or more``; empty when any value goes."""
+        if self.low is not None and self.high is not None:
+            return (("(" if self.low_open else "[") + f"{self.low:g}, {self.high:g}"
+                    + (")" if self.high_open else "]"))
+        if self.low is None:
+            return ""
+        if self.type == "int":
+            return f"at least {self.low:g}"
+        return f"greater than {self.low:g}" if self.low_open else f"{self.low:g} or more"
+
+    def range_text(self) -> str:
+        """The range as the docs table writes it: ``in [0, 1)``, ``>= 1``, ``> 0``."""
+        if self.low is not None and self.high is not None:
+            return f"in {self.interval()}"
+        if self.low is None:
+            return ""
+        return f"{'>' if self.low_open else '>='} {self.low:g}"
+
+    def problem(self, value) -> str | None:
+        """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None."""
+        if self.type == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        not_a_number = number_problem(value, whole=self.type == "int")
+        if not_a_number:
+            return not_a_number
+        too_low = self.low is not None and (value <= self.low if self.low_open
+                                            else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open
+                                              else value > self.high)
+        if not (too_low or too_high):
+            return None
+        if self.high is not None and self.low is not None:
+            return f"must be in {self.interval()}, not {value:g}"
+        return f"must be {self.interval()}, not {value:g}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name a training key may take: an optimizer, a schedule, a preprocessing or a loss.
+
+    ``summary``: what it does and whose rule it follows, for the docs. ``engine``: the dotted
+    name of the object that implements it. ``rules``: checks of arguments that are fine one by
+    one but not together, each returning a :class:`~cnnspec.ir.datasets.Problem` or None.
+    """
+
+    name: str
+    summary: str
+    engine: str
+    args: tuple[Arg, ...] = ()
+    rules: tuple[Callable[[dict], Problem | None], ...] = ()
+
+    @property
+    def defaults(self) -> dict:
+        return {a.name: a.default for a in self.args}
+
+    def written(self) -> str:
+        """How the language writes it with its defaults: ``sgd(momentum=0.9, nesterov=false)``."""
+        if not self.args:
+            return self.name
+        return f"{self.name}({', '.join(f'{a.name}={value_text(a.default)}' for a in self.args)})"
+
+
+def value_text(value) -> str:
+    """A value as the language writes it: ``true``, ``0.9``, ``1e-8``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2],
+                      f"{value:g}")
+    return str(value)
+
+
+def _nesterov_needs_momentum(sgd: dict) -> Problem | None:
+    if sgd["nesterov"] and sgd["momentum"] == 0:
+        return Problem("nesterov", "Nesterov momentum needs a momentum above 0, but this sgd's "
+                       "momentum is 0", "set a momentum, e.g. sgd(momentum=0.9, nesterov=true), "
+                       "or drop nesterov")
+    return None
+
+
+BETA_HINT = ("the decay rate of one of Adam's running averages, e.g. beta1=0.9, "
+             "beta2=0.999")
+
+OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
+          "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
+          "cnnspec.engine.optim.SGD",
+          (Arg("momentum", "number", 0.9, "the share of the last step kept, e.g. 0.9; 0 is "
+               "plain SGD", 0, 1, high_open=True),
+           Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
+          rules=(_nesterov_needs_momentum,)),
+    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, as `torch.optim.Adam`",
+          "cnnspec.engine.optim.Adam",
+          (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
+           Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
+           Arg("eps", "number", 1e-8, "a small number keeping the update finite, e.g. 1e-8", 0,
+               low_open=True))),
+)}
+
+SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant"),
+    Entry("step", "lr · gamma^floor(epoch / step_size), as PyTorch's `StepLR`",
+          "cnnspec.engine.schedules.step",
+          (Arg("step_size", "int", 10, "epochs between two drops of the learning rate, e.g. 10",
+               1),
+           Arg("gamma", "number", 0.1, "the factor each drop multiplies the learning rate by, "
+               "e.g. 0.1", 0, low_open=True))),
+    Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine, Loshchilov & "
+          "Hutter 2017, as PyTorch's `CosineAnnealingLR`", "cnnspec.engine.schedules.cosine",
+          (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),)),
+)}
+
+PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("none", "the images as loaded, in [0, 1]", "cnnspec.data.preprocess.Preprocessor"),
+    Entry("zero_center", "subtract the per-channel mean of the training split",
+          "cnnspec.data.preprocess.Preprocessor"),
+    Entry("standardize", "subtract the per-channel mean of the training split and divide by "
+          "its standard deviation", "cnnspec.data.preprocess.Preprocessor"),
+)}
+
+LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
+          "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy"),
+    Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
+          "cnnspec.engine.losses.mse"),
+)}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of the IR's ``training`` object.
+
+    A key holds one plain value (``arg`` says its type and range) or names an entry of
+    ``catalogue``: written ``name(args)`` and stored as an object when ``objects`` (optimizer,
+    schedule), else a bare word stored as a string (preprocess, loss). ``data`` names a
+    dataset, whose table is :data:`cnnspec.ir.datasets.DATASETS`. ``words``: how messages name
+    the kind of thing (``optimizer``); ``aliases``: other spellings of the key in the language.
+    """
+
+    name: str
+    default: object
+    doc: str = ""
+    arg: Arg | None = None
+    catalogue: dict[str, Entry] | None = None
+    objects: bool = False
+    words: str = ""
+    aliases: tuple[str, ...] = ()
+
+
+def _value(name: str, type_: str, default, hint: str, low: float | None = None,
+           high: float | None = None, aliases: tuple[str, ...] = (), doc: str = "",
+           **bounds) -> Key:
+    return Key(name, default, doc, Arg(name, type_, default, hint, low, high, **bounds),
+               aliases=aliases)
+
+
+# In the order of the IR (docs/ir.md) and of the docs table.
+KEYS: dict[str, Key] = {key.name: key for key in (
+    Key("data", {"name": "digits"}, words="dataset"),
+    Key("preprocess", "standardize", "per channel, statistics from the training split only",
+        catalogue=PREPROCESSORS, words="preprocessing"),
+    Key("optimizer", {"name": "sgd", **OPTIMIZERS["sgd"].defaults},
+        "weight decay is added to the gradient (L2), as PyTorch's `weight_decay`",
+        catalogue=OPTIMIZERS, objects=True, words="optimizer"),
+    _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
+           low_open=True, aliases=("learning_rate",), doc="the learning rate"),
+    Key("schedule", {"name": "constant"}, "per epoch, counted from 0; `check` warns about a "
+        "step schedule that never steps within `epochs`, and a cosine `min_lr` above `lr` (the "
+        "lr would rise)", catalogue=SCHEDULES, objects=True, words="schedule"),
+    _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
+           "for none", 0, doc="L2, added to the gradient"),
+    _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
+           doc="images per step"),
+    _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
+           doc="passes over the training data"),
+    _value("val_split", "number", 0.1, "the fraction of the training split held out to "
+           "validate, e.g. 0.1; 0 for none", 0, 1, high_open=True,
+           doc="the fraction of the training split held out to validate"),
+    _value("seed", "int", 0, "any whole number from 0; one seed, one set of initial weights "
+           "and data order", 0, doc="the initial weights, the data order and dropout all follow "
+           "from it"),
+    Key("loss", "cross_entropy", catalogue=LOSSES, words="loss"),
+)}
+
+# Other spellings of a key in the language; the IR holds the key's own name.
+KEY_ALIASES = {alias: key.name for key in KEYS.values() for alias in key.aliases}
+
+
+def defaults() -> dict:
+    """A fresh ``training`` object holding every key's default."""
+    return {name: copy.deepcopy(key.default) for name, key in KEYS.items()}
+
+
+def entry_problems(key: Key, value) -> list[Problem]:
+    """Every mistake in the value of a key that names an entry of its catalogue: an unknown
+    name, unknown or missing arguments, values out of range, arguments that do not work
+    together. ``Problem.arg`` is ``name`` or the argument's name."""
+    catalogue = key.catalogue
+    assert catalogue is not None, key.name
+    name = value.get("name") if key.objects and isinstance(value, dict) else value
+    if not isinstance(name, str) or name not in catalogue:
+        return [Problem("name", f"unknown {key.words} {name!r}",
+                        f"valid {key.words}s: {', '.join(catalogue)}")]
+    if not key.objects:
+        return []
+    entry = catalogue[name]
+    found = argument_problems(name, entry.args, value)
+    if not found:
+        found += [p for rule in entry.rules if (p := rule(value)) is not None]
+    return found
+
+
+def problems(training: dict) -> list[tuple[str, Problem]]:
+    """Every mistake in an IR ``training`` object but its data (the dataset table's
+    :func:`~cnnspec.ir.datasets.problems` checks that), as ``(where, problem)``: ``where`` is
+    the key, or ``key.arg`` for the name or an argument of an optimizer or schedule."""
+    found = [(name, Problem(name, f"unknown training setting '{name}'",
+                            f"the training settings are {', '.join(KEYS)}"))
+             for name in training if name not in KEYS]
+    for name, key in KEYS.items():
+        if name not in training:
+            found.append((name, Problem(name, f"the training settings need a value for "
+                                        f"'{name}'", "the IR spells out every setting "
+                                        "(`cnnspec export` writes them)")))
+            continue
+        if name == "data":
+            continue
+        value = training[name]
+        if key.arg is not None:
+            problem = key.arg.problem(value)
+            if problem:
+                found.append((name, Problem(name, f"{name} {problem}", key.arg.hint)))
+            continue
+        for problem in entry_problems(key, value):
+            where = f"{name}.{problem.arg}" if key.objects else name
+            found.append((where, problem))
+    return found
+
+
+
+def declared_arg(ir, where: list) -> Arg | None:
+    """The declaration of the training value at ``where`` in ``ir`` (``["training", "lr"]``,
+    ``["training", "optimizer", "momentum"]``), or None when there is none."""
+    if len(where) < 2 or where[0] != "training" or where[1] not in KEYS:
+        return None
+    key = KEYS[where[1]]
+    if len(where) == 2:
+        return key.arg
+    value = ir["training"][key.name]
+    if len(where) != 3 or not key.objects or not isinstance(value, dict):
+        return None
+    entry = key.catalogue.get(value.get("name"))
+    return next((a for a in entry.args if a.name == where[2]), None) if entry else None

@@ -1,0 +1,58 @@
+"""The JSON Schema of the IR's training settings, generated from the training catalogue.
+
+``cnnspec/ir/schema.json`` ships these as ``$defs/optimizer``, ``$defs/schedule`` and
+``$defs/training`` (``python tools/generate.py`` writes them; a test fails when they are stale).
+The data part, ``$defs/data``, is written by hand and held to the dataset table by a test.
+Every argument is required: the IR is resolved, defaults written out.
+"""
+from __future__ import annotations
+
+from cnnspec.ir.training_catalogue import KEYS, OPTIMIZERS, SCHEDULES, Entry
+
+# The words of each object's description: "an optimizer: sgd or adam".
+DESCRIBED = {"optimizer": "an optimizer", "schedule": "a learning-rate schedule"}
+
+
+def _names(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _entry_schema(entry: Entry) -> dict:
+    properties = {"name": {"const": entry.name}}
+    properties.update({a.name: a.schema() for a in entry.args})
+    return {"type": "object", "properties": properties,
+            "required": ["name", *(a.name for a in entry.args)],
+            "additionalProperties": False}
+
+
+def catalogue_schema(key: str, catalogue: dict[str, Entry]) -> dict:
+    """The schema of an object naming an entry of ``catalogue``: one if/then per name."""
+    return {
+        "description": f"{DESCRIBED[key]}: {_names(list(catalogue))}",
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"enum": list(catalogue)}},
+        "allOf": [{"if": {"properties": {"name": {"const": name}}, "required": ["name"]},
+                   "then": _entry_schema(entry)} for name, entry in catalogue.items()],
+    }
+
+
+def _key_schema(name: str) -> dict:
+    key = KEYS[name]
+    if key.arg is not None:
+        return key.arg.schema()
+    if key.objects or name == "data":
+        return {"$ref": f"#/$defs/{name}"}
+    return {"enum": list(key.catalogue)}
+
+
+def training_schemas() -> dict[str, dict]:
+    """``$defs`` name -> schema, for every part generated from the catalogue."""
+    return {
+        "optimizer": catalogue_schema("optimizer", OPTIMIZERS),
+        "schedule": catalogue_schema("schedule", SCHEDULES),
+        "training": {"type": "object",
+                     "properties": {name: _key_schema(name) for name in KEYS},
+                     "required": list(KEYS),
+                     "additionalProperties": False},
+    }

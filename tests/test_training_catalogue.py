@@ -1,0 +1,209 @@
+"""The training catalogue is the one declaration of the training settings: the shipped schema
+and docs table are generated from it, the language reads exactly what it declares, the checker
+reports what it refuses, and the engine implements each name it lists with the arguments it
+declares."""
+import copy
+import importlib
+import inspect
+import json
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.ir import training_catalogue as catalogue
+from cnnspec.ir.io import validate
+from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_docs import ir_training_table, training_table
+from cnnspec.ir.training_schema import training_schemas
+from cnnspec.kinds.docs import begin_marker, between_markers, end_marker
+from cnnspec.lang import parse
+
+ROOT = Path(__file__).resolve().parent.parent
+NET = "input 1x8x8\nflatten\ndense 10\n"
+
+
+def test_the_shipped_schema_holds_the_catalogue_settings():
+    shipped = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
+    for name, schema in training_schemas().items():
+        assert shipped["$defs"][name] == schema, "run python tools/generate.py"
+
+
+@pytest.mark.parametrize("page, table, generate", [
+    ("language.md", "training settings", training_table),
+    ("ir.md", "IR training settings", ir_training_table)])
+def test_the_references_hold_the_catalogue_tables(page, table, generate):
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    shipped = between_markers(text, begin_marker(table, "cnnspec/ir/training_catalogue.py"),
+                              end_marker(table))
+    assert shipped == generate(), "run python tools/generate.py"
+
+
+def test_the_language_fills_in_the_catalogue_defaults():
+    assert parse(NET).ir["training"] == catalogue.defaults()
+
+
+def _engine_object(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _keywords(function, leading: int = 0) -> list[str]:
+    names = list(inspect.signature(function).parameters)[leading:]
+    return [n for n in names if n != "weight_decay"]
+
+
+def test_each_optimizer_is_the_engine_class_it_names_with_the_declared_arguments():
+    from cnnspec.engine.optim import OPTIMIZERS
+
+    assert list(OPTIMIZERS) == list(catalogue.OPTIMIZERS)
+    for name, entry in catalogue.OPTIMIZERS.items():
+        assert _engine_object(entry.engine) is OPTIMIZERS[name]
+        assert _keywords(OPTIMIZERS[name]) == [a.name for a in entry.args]
+
+
+def test_each_schedule_is_the_engine_function_it_names_with_the_declared_arguments():
+    from cnnspec.engine.schedules import SCHEDULES
+
+    assert list(SCHEDULES) == list(catalogue.SCHEDULES)
+    for name, entry in catalogue.SCHEDULES.items():
+        assert _engine_object(entry.engine) is SCHEDULES[name]
+        assert _keywords(SCHEDULES[name], leading=3) == [a.name for a in entry.args]
+
+
+def test_each_loss_and_preprocessing_has_its_implementation():
+    from cnnspec.data.preprocess import PREPROCESS_MODES, Preprocessor
+    from cnnspec.engine.losses import LOSSES
+
+    assert list(LOSSES) == list(catalogue.LOSSES)
+    for name, entry in catalogue.LOSSES.items():
+        assert _engine_object(entry.engine) is LOSSES[name]
+    assert PREPROCESS_MODES == tuple(catalogue.PREPROCESSORS)
+    assert all(_engine_object(e.engine) is Preprocessor
+               for e in catalogue.PREPROCESSORS.values())
+
+
+def _values():
+    """Every declared value with a range: (key, argument or None, arg)."""
+    for key in catalogue.KEYS.values():
+        if key.arg is not None:
+            yield key.name, None, key.arg
+        elif key.objects:
+            for entry in key.catalogue.values():
+                for arg in entry.args:
+                    yield key.name, entry, arg
+
+
+def _edges(arg):
+    """(value, accepted) pairs at each end of the declared range."""
+    step = 1 if arg.type == "int" else 1e-3
+    if arg.low is not None:
+        yield arg.low, not arg.low_open
+        yield arg.low - step, False
+    if arg.high is not None:
+        yield arg.high, not arg.high_open
+        yield arg.high + step, False
+
+
+CASES = [(key, entry, arg, value, ok) for key, entry, arg in _values()
+         for value, ok in _edges(arg)]
+
+
+def _ids(case):
+    key, entry, arg, value, _ = case
+    return f"{key}-{entry.name + '.' if entry else ''}{arg.name}={value:g}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_language_schema_and_checker_agree_on_each_range(case):
+    key, entry, arg, value, ok = case
+    written = repr(value) if isinstance(value, float) else str(value)
+    if entry is None:
+        setting = f"{key} {written}"
+    else:
+        setting = f"{key} {entry.name}({arg.name}={written})"
+    if ok:
+        ir = parse(NET + f"train {{\n  {setting}\n}}\n").ir
+        validate(ir)
+    else:
+        with pytest.raises((SpecError, SpecErrors)) as info:
+            parse(NET + f"train {{\n  {setting}\n}}\n")
+        assert getattr(info.value, "errors", [info.value])[0].span.line == 5
+        ir = parse(NET).ir
+    training = ir["training"]
+    if entry is None:
+        training[key] = value
+    else:
+        training[key] = {"name": entry.name, **entry.defaults, arg.name: value}
+    assert (arg.problem(value) is None) == ok
+    where = f"$.training.{key}" + (f".{arg.name}" if entry else "")
+    if ok:
+        validate(ir)
+    else:
+        with pytest.raises(SpecErrors) as info:
+            validate(copy.deepcopy(ir))
+        assert [e.json_path for e in info.value.errors] == [where]
+
+
+def _check(ir):
+    from cnnspec.check.checker import check
+
+    return check(Spec(ir=ir))
+
+
+@pytest.mark.parametrize("key, value, where, message", [
+    ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, "optimizer.momentum",
+     "sgd momentum must be in [0, 1), not 1.5"),
+    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999}, "optimizer.eps",
+     "adam needs a value for 'eps'"),
+    ("schedule", {"name": "step", "step_size": 0, "gamma": 0.1}, "schedule.step_size",
+     "step step_size must be at least 1, not 0"),
+    ("schedule", {"name": "cyclic"}, "schedule.name", "unknown schedule 'cyclic'"),
+    ("loss", "hinge", "loss", "unknown loss 'hinge'"),
+    ("epochs", 0, "epochs", "epochs must be at least 1, not 0"),
+    ("val_split", 1.0, "val_split", "val_split must be in [0, 1), not 1"),
+    ("lr", 0.0, "lr", "lr must be greater than 0, not 0"),
+])
+def test_the_checker_refuses_what_train_would_in_an_ir_built_in_python(key, value, where,
+                                                                      message):
+    """An IR handed to ``check`` without the JSON Schema (built in Python) is held to the
+    catalogue too: the engine would otherwise assert at start-up."""
+    ir = parse(NET).ir
+    ir["training"][key] = value
+    with pytest.raises(SpecErrors) as info:
+        _check(ir)
+    errors = info.value.errors
+    assert [(e.json_path, e.message) for e in errors] == [(f"$.training.{where}", message)]
+    assert errors[0].hint
+
+
+def test_nesterov_without_momentum_is_refused_at_the_argument_in_both_forms():
+    with pytest.raises(SpecErrors) as info:
+        _check(parse(NET + "train {\n  optimizer sgd(momentum=0, nesterov=true)\n}\n").ir)
+    assert info.value.errors[0].json_path == "$.training.optimizer.nesterov"
+    spec = parse(NET + "train {\n  optimizer sgd(momentum=0, nesterov=true)\n}\n")
+    from cnnspec.check.checker import check
+
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    span = info.value.errors[0].span
+    assert (span.line, span.column) == (5, 38)  # at the `true` of nesterov=true
+
+
+@pytest.mark.parametrize("key, value, where", [
+    ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, ["optimizer", "momentum"]),
+    ("schedule", {"name": "step", "step_size": 4, "gamma": 0}, ["schedule", "gamma"]),
+    ("val_split", 1.0, ["val_split"]),
+])
+def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, where):
+    ir = parse(NET).ir
+    ir["training"][key] = value
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    arg = catalogue.declared_arg(ir, ["training", *where])
+    assert [e.hint for e in info.value.errors] == [arg.hint]
+    written = f"{value['name']}({where[1]}={value[where[1]]})" if len(where) == 2 else value
+    with pytest.raises(SpecError) as info:
+        parse(NET + f"train {{\n  {key} {written}\n}}\n")
+    assert info.value.hint == arg.hint
