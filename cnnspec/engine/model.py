@@ -62,6 +62,7 @@ class Model:
                  dtype="float32", checked=None) -> None:
         self.nodes = nodes
         self.output = output
+        assert loss in losses.LOSSES, loss  # the checker knows the losses' names
         self.loss_name = loss
         self.dtype = np.dtype(dtype)
         self.checked = checked  # the CheckedSpec compiled from, when there is one
@@ -133,10 +134,8 @@ class Model:
 
     def loss(self, out, y) -> tuple[float, np.ndarray]:
         """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""
-        if self.loss_name == "mse":
-            return losses.mse(out, y)
         if not self._fused_softmax:
-            return losses.softmax_cross_entropy(out, y)
+            return losses.LOSSES[self.loss_name](out, y)
         if out is not self._last_out:
             raise RunError("the loss of a softmax output needs the output of the last forward",
                            hint="call model.loss(model.forward(x), y)")
