@@ -205,3 +205,17 @@ def test_eval_of_an_unfinished_run_says_what_the_figures_are_of():
     interrupted = unfinished_note({"status": "interrupted", "steps": 40}, "runs/r")
     assert "cnnspec train --resume runs/r" in interrupted
     assert unfinished_note({"status": "finished", "steps": 90}, "runs/r") is None
+
+
+@pytest.mark.usefixtures("tiny_shapes_spec")
+def test_data_on_the_command_line_is_written_as_in_a_spec(tmp_path, capsys, no_curves):
+    out = tmp_path / "r"
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--quiet", "--data",
+                 "shapes(size=8, classes=[x, o], count=120)"]) == 0
+    ir = json.loads((out / rundir.SPEC_JSON).read_text())
+    assert ir["training"]["data"] == {"name": "shapes", "size": 8, "classes": ["x", "o"],
+                                      "count": 120, "noise": 0.1}
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--quiet", "--data",
+                 "shapes(size=8, colour=1)"]) == 2
+    err = capsys.readouterr().err
+    assert "--data 'shapes(size=8, colour=1)': dataset shapes has no parameter 'colour'" in err

@@ -33,9 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's batch size")
     parser.add_argument("--seed", type=nonnegative_int, metavar="S",
                         help="override the spec's seed (weights, data order, dropout)")
-    parser.add_argument("--data", metavar="NAME",
-                        help="override the spec's dataset: digits, shapes, mnist, "
-                        "fashion-mnist or npz:PATH")
+    parser.add_argument("--data", metavar="DATA",
+                        help="override the spec's dataset, written as its `data` setting is: "
+                        "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
+                        "npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--out", metavar="DIR",

@@ -3,6 +3,7 @@
     parse(text, path=None) -> Spec                        # the resolved IR plus source spans
     parse_file(path) -> Spec
     parse_init(text) -> dict                              # one init expression, as an IR init
+    parse_data(text) -> dict                              # a dataset as `data` writes it
     format_source(text) -> str                            # canonical layout, comments kept
 
 Grammar: grammar/cnnspec.lark. Pipeline: Lark parse tree -> AST (ast.py) -> IR (resolve.py).
@@ -17,6 +18,7 @@ from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_init
 from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.resolve import Resolver
+from cnnspec.lang.training import READERS
 from cnnspec.sourcefile import read_spec_text
 
 
@@ -37,6 +39,13 @@ def parse_init(text: str) -> dict:
     return read_init(to_ast(parse_tree(text, start="init_expr")))
 
 
+def parse_data(text: str) -> dict:
+    """A dataset written as the spec's ``data`` setting writes it (``digits``,
+    ``shapes(size=8, classes=[x, o])``, ``fashion-mnist``) as an IR data object, defaults
+    filled in; mistakes are :class:`SpecError` located in ``text``."""
+    return READERS["data"](to_ast(parse_tree(text, start="init_expr")), "the dataset")
+
+
 def format_source(text: str, path: str | None = None) -> str:
     """``text`` in canonical layout (idempotent; comments kept). ``path`` names the file in
     syntax errors."""
@@ -51,4 +60,5 @@ def parse_module(text: str, path: str | None = None):
     return to_ast(parse_tree(text, start="start", path=path), path)
 
 
-__all__ = ["Spec", "format_source", "parse", "parse_file", "parse_init", "parse_module"]
+__all__ = ["Spec", "format_source", "parse", "parse_data", "parse_file", "parse_init",
+           "parse_module"]

@@ -1,11 +1,12 @@
 """``evaluate``: a trained run's loss, accuracy and confusion matrix on a test split."""
 from __future__ import annotations
 
-from cnnspec.data import load_dataset, parse_data_arg
+from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
 from cnnspec.training.scoring import confusion_matrix, score
+from cnnspec.training.settings import data_setting
 
 
 def evaluate(run: Run, data=None, data_dir=None) -> dict:
@@ -17,7 +18,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     """
     cfg = run.training["data"] if data is None else data
     if isinstance(cfg, str):
-        cfg = parse_data_arg(cfg)
+        cfg = data_setting(cfg)
     if data_dir is None:
         data_dir = run.summary.get("data_dir")
     dataset = load_dataset(cfg, run.training["seed"], data_dir)

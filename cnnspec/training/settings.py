@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
-from cnnspec.errors import SettingError
+from cnnspec.data.names import NPZ_PREFIX
+from cnnspec.errors import SettingError, SpecError, literal
 from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.lang import parse_data
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
 
@@ -48,8 +50,21 @@ class Settings:
                                    "e.g. {lr:0.01}", invalid=True)
             given["lr"] = float(given["lr"])
         if "data" in given and isinstance(given["data"], str):
-            given["data"] = parse_data_arg(given["data"])
+            given["data"] = data_setting(given["data"])
         return given
+
+
+def data_setting(text: str) -> dict:
+    """The IR data object of a dataset written as text: what a spec's ``data`` setting accepts
+    (``digits``, ``shapes(size=8, classes=[x, o])``), or ``npz:PATH``. Its mistakes are a
+    :class:`SettingError` quoting the text (a line and column inside it would point nowhere)."""
+    if text.strip().startswith(NPZ_PREFIX) or "(" not in text:
+        return parse_data_arg(text)  # a name alone: with its --data spellings and hints
+    try:
+        return parse_data(text)
+    except SpecError as exc:
+        raise SettingError(f"{{data}} {literal(repr(text))}: {literal(exc.message)}",
+                           literal(exc.hint) if exc.hint else None, invalid=True) from None
 
 
 def effective_ir(ir: dict, overrides: dict) -> dict:
