@@ -219,3 +219,17 @@ def test_data_on_the_command_line_is_written_as_in_a_spec(tmp_path, capsys, no_c
                  "shapes(size=8, colour=1)"]) == 2
     err = capsys.readouterr().err
     assert "--data 'shapes(size=8, colour=1)': dataset shapes has no parameter 'colour'" in err
+
+
+@pytest.mark.usefixtures("tiny_shapes_spec")
+def test_a_float64_run_evaluates_and_predicts_in_float64(tmp_path, capsys, no_curves):
+    out = tmp_path / "r"
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--quiet",
+                 "--epochs", "1", "--dtype", "float64"]) == 0
+    capsys.readouterr()
+    assert json.loads((out / rundir.SUMMARY).read_text())["dtype"] == "float64"
+    assert main(["eval", str(out), "--format", "json"]) == 0
+    assert 0.0 <= json.loads(capsys.readouterr().out)["accuracy"] <= 1.0
+    image = tmp_path / "one.npy"
+    np.save(image, np.zeros((1, 8, 8), np.float32))
+    assert main(["predict", str(out), str(image)]) == 0

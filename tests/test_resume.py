@@ -11,6 +11,7 @@ import signal
 import numpy as np
 import pytest
 
+import cnnspec
 from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
@@ -199,3 +200,15 @@ def test_resume_of_a_missing_or_torn_run(tmp_path):
     write_npz(tmp_path / "cut" / rundir.CHECKPOINT, checkpoint)
     with pytest.raises(RunError, match="different steps"):
         resume(tmp_path / "cut", **FAST)
+
+
+def test_a_float64_run_trains_checkpoints_and_resumes_in_float64(tmp_path):
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", dtype="float64", **FAST)
+    assert straight.summary["dtype"] == "float64"
+    weights = read_npz(tmp_path / "straight" / rundir.CHECKPOINT)
+    assert all(v.dtype == np.float64 for k, v in weights.items() if not k.startswith("_"))
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), dtype="float64", **FAST)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
+    assert cnnspec.load_run(tmp_path / "cut").model.dtype == np.float64

@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
 OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
                 "data": Option("--data"), "run_dir": Option("--out"),
-                "data_dir": Option("--data-dir"), "resume_command": Command("cnnspec train --resume"),
+                "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
+                "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
 
 

@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where default run folders go (default runs)")
     parser.add_argument("--resume", metavar="RUN",
                         help="continue an interrupted run from its last checkpoint")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="the precision of the model, its data and checkpoints (default "
+                        "float32; float64 is slower and matches finite differences)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output; only the final result")
     parser.add_argument("--stats", type=positive_int, metavar="N",
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             result = cnnspec.resume(args.resume, settings, spec=args.spec, **options)
         else:
             result = cnnspec.train(args.spec, settings, args.out, runs_dir=args.runs_dir,
-                                   **options)
+                                   dtype=args.dtype, **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)

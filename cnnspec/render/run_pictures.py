@@ -125,7 +125,7 @@ def default_channels(weights: np.ndarray) -> str:
 def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
     """The output (C, H, W) of every conv layer for one raw ``image`` (C, H, W) in [0, 1],
     preprocessed as in training."""
-    x = run.preprocessor.apply(image[None]) if run.preprocessor is not None else image[None]
+    x = run.prepare(image[None]) if run.preprocessor is not None else image[None]
     model = run.model
     model.eval()
     model.record = True

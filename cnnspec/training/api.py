@@ -34,7 +34,7 @@ from cnnspec.training.compat import check_data_fits
 from cnnspec.training.files import read_json, write_json, write_npz, write_text
 from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
 from cnnspec.training.progress import Display, make_display
-from cnnspec.training.run import Run, as_checked, compile_model
+from cnnspec.training.run import DTYPES, Run, as_checked, compile_model
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
 from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
@@ -50,6 +50,7 @@ class Options:
     data_dir: str | None
     callbacks: Sequence[Callback]
     init_steps: Sequence[InitStep]
+    dtype: str = "float32"
 
 
 @dataclass
@@ -65,7 +66,7 @@ class Prepared:
 
 def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="runs",
           data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
-          init_steps: Sequence[InitStep] = ()) -> Run:
+          init_steps: Sequence[InitStep] = (), dtype: str = "float32") -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
     folder; return the :class:`Run`.
 
@@ -76,12 +77,16 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     :class:`~cnnspec.training.progress.Display` or None (a bar on a terminal, lines otherwise).
     ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`) hear of the run as it goes;
     ``init_steps`` change the compiled weights on the training data before the first step (see
-    :mod:`cnnspec.training.callbacks`). This function draws no pictures and applies no LSUV by
-    itself: ``cnnspec.train`` adds those.
+    :mod:`cnnspec.training.callbacks`). ``dtype`` is ``"float32"`` or ``"float64"`` (the
+    model, its data and its checkpoints; a resumed run keeps its own). This function draws no
+    pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = (settings or Settings()).overrides()
+    if dtype not in DTYPES:
+        raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
+                           invalid=True)
     options = Options(make_display(progress, False), data_dir, list(callbacks),
-                      list(init_steps))
+                      list(init_steps), dtype)
     try:
         return _fresh(checked_with_overrides(spec, overrides), overrides, run_dir, runs_dir,
                       options)
@@ -122,8 +127,8 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     if out is not None:
         rundir.refuse_occupied(out)
     dataset = _load_data(checked, training, options.data_dir)
-    prepared = _prepare(training, dataset, preprocessor=None)
-    model = compile_model(checked, training["seed"])
+    prepared = _prepare(training, dataset, None, options.dtype)
+    model = compile_model(checked, training["seed"], options.dtype)
     optimizer = _optimizer(training)
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
     for init_step in options.init_steps:
@@ -133,6 +138,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     write_npz(run / rundir.INIT, model.state_dict())
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
+    summary["dtype"] = options.dtype
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = Position()
     session.save(position)  # step 0: the last good point until the first epoch ends
@@ -159,8 +165,9 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     dataset = _load_data(checked, training, data_dir)
     preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                     what="preprocessing record"))
-    prepared = _prepare(training, dataset, preprocessor)
-    model = compile_model(checked, training["seed"])
+    dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
+    prepared = _prepare(training, dataset, preprocessor, dtype)
+    model = compile_model(checked, training["seed"], dtype)
     load_weights(run, model)
     optimizer = _optimizer(training)
     session = _session(checked, model, optimizer, training, prepared, run, options)
@@ -218,9 +225,10 @@ def _write_spec_files(run: RunDir, checked, ir: dict) -> None:
     write_json(run.spec_json, ir)
 
 
-def _prepare(training: dict, dataset, preprocessor) -> Prepared:
+def _prepare(training: dict, dataset, preprocessor, dtype: str) -> Prepared:
     """Split off the validation set (first draw of the ``data_order`` stream), fit the
-    preprocessing on what is left for training (unless given) and apply it everywhere."""
+    preprocessing on what is left for training (unless given) and apply it everywhere, in
+    ``dtype``."""
     data_order = streams(training["seed"])["data_order"]
     train_idx, val_idx = validation_split(len(dataset.y_train), training["val_split"],
                                           data_order)
@@ -228,7 +236,8 @@ def _prepare(training: dict, dataset, preprocessor) -> Prepared:
         preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
 
     def split(x, y):
-        return Split(preprocessor.apply(x), np.asarray(y, dtype=np.int64))
+        return Split(preprocessor.apply(x).astype(dtype, copy=False),
+                     np.asarray(y, dtype=np.int64))
 
     val = split(dataset.x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None
     return Prepared(

@@ -29,7 +29,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
             f"the data '{dataset.name}' has classes {list(dataset.classes)} but the run was "
             f"trained on {list(run.classes)}",
             hint="evaluate on data with the same classes in the same order")
-    x = run.preprocessor.apply(dataset.x_test)
+    x = run.prepare(dataset.x_test)
     result = score(run.model, x, dataset.y_test)
     matrix = confusion_matrix(dataset.y_test, result.predictions, len(dataset.classes))
     return {

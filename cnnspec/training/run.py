@@ -10,6 +10,7 @@ from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
+from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
@@ -38,12 +39,17 @@ class Run:
         """The effective training settings (the spec's, with the run's overrides)."""
         return self.spec.ir["training"]
 
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """Raw images (N, C, H, W) in [0, 1] as the model takes them: preprocessed as in
+        training, in the model's dtype."""
+        return self.preprocessor.apply(images).astype(self.model.dtype, copy=False)
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         """(N, K) class probabilities (float64) for raw images (N, C, H, W) in [0, 1],
         preprocessed as in training and run through the model in eval mode;
         ``classes[k]`` names column k."""
         self.model.eval()
-        out = self.model.forward(self.preprocessor.apply(images))
+        out = self.model.forward(self.prepare(images))
         # A softmax output layer already gives probabilities; otherwise the outputs are logits.
         if self.spec.by_name[self.spec.ir["output"]].kind == "softmax":
             return out.astype(np.float64)
@@ -61,7 +67,7 @@ def load_run(path) -> Run:
     """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)
-    model = compile_model(checked, checked.ir["training"]["seed"])
+    model = compile_model(checked, checked.ir["training"]["seed"], _run_dtype(run))
     load_weights(run, model)
     model.eval()
     summary = read_json(run.summary, what="run summary")
@@ -77,6 +83,15 @@ def load_run(path) -> Run:
     )
 
 
+def _run_dtype(run: RunDir) -> str:
+    """The dtype a run trained in: float32 for runs from before --dtype, and where the summary
+    cannot be read (reading it again reports that, after the checkpoint is checked)."""
+    try:
+        return read_json(run.summary, what="run summary").get("dtype", "float32")
+    except RunError:
+        return "float32"
+
+
 def as_checked(spec) -> CheckedSpec:
     """``spec`` itself if checked already, else the spec loaded and checked from that path."""
     if isinstance(spec, CheckedSpec):
@@ -84,9 +99,12 @@ def as_checked(spec) -> CheckedSpec:
     return load(str(spec))
 
 
-def compile_model(checked: CheckedSpec, seed: int):
-    """The float32 model of ``checked`` with the initial weights of ``seed``."""
-    return compile_spec(checked, seed=seed, dtype="float32")
+DTYPES = ("float32", "float64")
+
+
+def compile_model(checked: CheckedSpec, seed: int, dtype: str = "float32"):
+    """The model of ``checked`` in ``dtype`` with the initial weights of ``seed``."""
+    return compile_spec(checked, seed=seed, dtype=dtype)
 
 
 def run_dir_of(run: Run) -> RunDir:
