@@ -2,6 +2,8 @@
 preprocessed as in training, and every bad input is a clear error."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -155,3 +157,49 @@ def test_own_npz_data_is_found_again_from_another_directory(shapes, tmp_path, mo
     result = evaluate(load_run(tmp_path / "run"))
     assert result["data"]["path"] == str(tmp_path / "mine.npz")
     assert result["accuracy"] == pytest.approx(run.summary["test_acc"])
+
+
+def test_predict_a_npy_batch_gives_one_result_per_image(run_path, shapes, tmp_path):
+    run = load_run(run_path)
+    batch = tmp_path / "batch.npy"
+    np.save(batch, (shapes.x_test[:5] * 255).astype(np.uint8))  # uint8 0..255 as pictures are
+    results = predict(run, [str(batch)])
+    assert [r["input"] for r in results] == [f"{batch}[{i}]" for i in range(5)]
+    expected = run.predict(shapes.x_test[:5])
+    for result, p in zip(results, expected):
+        assert result["probabilities"]["x"] == pytest.approx(p[0], abs=0.02)
+    wrong = tmp_path / "wrong.npy"
+    np.save(wrong, np.zeros((2, 1, 9, 9), np.float32))
+    with pytest.raises(RunError, match=r"holds a batch of shape \(2, 1, 9, 9\); the model takes"):
+        predict(run, [str(wrong)])
+
+
+def test_precision_recall_and_top_k_are_those_of_the_confusion_matrix():
+    from cnnspec.training.evaluate import format_per_class
+    from cnnspec.training.scoring import Score, per_class
+
+    rows = per_class(np.array([[5, 1, 0], [2, 6, 0], [0, 0, 0]]))
+    assert rows[0] == {"precision": 5 / 7, "recall": 5 / 6, "support": 6}
+    assert rows[1] == {"precision": 6 / 7, "recall": 6 / 8, "support": 8}
+    assert rows[2] == {"precision": None, "recall": None, "support": 0}
+    text = format_per_class([{"class": c, **r} for c, r in zip(["x", "plus", "o"], rows)])
+    assert "71.4%" in text and "83.3%" in text and text.splitlines()[3].split()[1] == "-"
+    ranks = Score(0.0, 0.5, np.zeros(4, np.int64), np.array([0, 1, 2, 0]))
+    assert (ranks.top_k_accuracy(1), ranks.top_k_accuracy(2), ranks.top_k_accuracy(3)) == (
+        0.5, 0.75, 1.0)
+
+
+def test_eval_of_ten_classes_reports_top_3_and_every_class(tmp_path, capsys):
+    from cnnspec.cli import main
+
+    spec = tmp_path / "d.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\ntrain {\n  data digits\n  epochs 1\n}\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "r"), "--format", "json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["top_k_accuracy"]) == {"2", "3", "5"}
+    assert result["accuracy"] <= result["top_k_accuracy"]["2"] <= result["top_k_accuracy"]["5"]
+    assert [row["class"] for row in result["per_class"]] == [str(k) for k in range(10)]
+    assert main(["eval", str(tmp_path / "r")]) == 0
+    assert "top-3" in capsys.readouterr().out

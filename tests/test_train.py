@@ -67,9 +67,22 @@ def test_run_folder_holds_every_file(tiny_run):
     names = {p.name for p in tiny_run.path.iterdir()}
     assert {rundir.SPEC_CNN, rundir.SPEC_JSON, rundir.PREPROCESS, rundir.INIT,
             rundir.CHECKPOINT, rundir.STATE, rundir.METRICS, rundir.SUMMARY,
-            rundir.CURVES} <= names
+            rundir.CURVES, rundir.METRICS_CSV} <= names
     assert (tiny_run.path / rundir.CURVES).read_bytes().startswith(b"\x89PNG")
     assert not [n for n in names if n.endswith(".tmp")]
+
+
+def test_metrics_csv_is_the_jsonl_as_a_table(tiny_run):
+    import csv
+
+    with open(tiny_run.path / rundir.METRICS_CSV, newline="") as f:
+        table = list(csv.DictReader(f))
+    rows = [json.loads(line) for line in
+            (tiny_run.path / rundir.METRICS).read_text().splitlines()]
+    assert [int(r["epoch"]) for r in table] == [row["epoch"] for row in rows]
+    for csv_row, row in zip(table, rows):
+        assert float(csv_row["val_acc"]) == pytest.approx(row["val_acc"])
+        assert set(csv_row) == set(row)
 
 
 def test_metrics_one_row_per_epoch(tiny_run):

@@ -4,14 +4,16 @@ from __future__ import annotations
 import argparse
 import json
 
-HELP = "evaluate a trained run: test loss, accuracy and confusion matrix"
+HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
+        "recall, confusion matrix")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
-    parser.add_argument("--data", metavar="NAME",
-                        help="evaluate on the test split of this dataset instead of the run's "
-                        "(digits, shapes, mnist, fashion-mnist or npz:PATH)")
+    parser.add_argument("--data", metavar="DATA",
+                        help="evaluate on the test split of this dataset instead of the run's, "
+                        "written as a spec's data setting (digits, shapes(size=8), mnist, "
+                        "fashion-mnist) or npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
-    from cnnspec.training.evaluate import evaluate, format_confusion
+    from cnnspec.training.evaluate import evaluate, format_confusion, format_per_class
     from cnnspec.training.run import load_run
 
     loaded = load_run(args.run)
@@ -32,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note)
     print(f"data: {result['data'].get('name')} (test split, {result['examples']} images)")
-    print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%")
+    top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
+    print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%{top}")
+    print(format_per_class(result["per_class"]))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(result["confusion"], result["classes"]))
     return 0

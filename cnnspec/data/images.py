@@ -48,6 +48,39 @@ def load_image(path: str | Path, shape: tuple[int, int, int],
     return load_picture(path, tuple(shape), invert)
 
 
+def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str, np.ndarray,
+                                                                            str | None]]:
+    """``[(label, x, note)]``: the images in the input at ``path`` for a model taking ``shape``
+    (C, H, W): one for a picture or a ``.npy`` image, N for a ``.npy`` batch (N, C, H, W) (or
+    (N, H, W) for one channel), labelled ``file.npy[i]``."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy" and path.is_file():
+        batch = _npy_batch(path, shape)
+        if batch is not None:
+            return [(f"{path}[{i}]", x, None) for i, x in enumerate(batch)]
+    x, note = load_image(path, shape)
+    return [(str(path), x, note)]
+
+
+def _npy_batch(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
+    """A ``.npy`` batch (N, C, H, W) (or (N, H, W) of a one-channel model, N > 1) as float32 in
+    [0, 1]; None for anything else (read then as one image, with its own messages)."""
+    try:
+        x = np.load(path, allow_pickle=False, mmap_mode="r")
+    except (ValueError, OSError, EOFError):
+        return None
+    c, h, w = shape
+    if x.ndim == 3 and c == 1 and x.shape[0] != 1 and x.shape[1:] == (h, w):
+        return to_unit_float(np.asarray(x)[:, None], str(path))
+    if x.ndim == 4 and x.shape[1:] == (c, h, w):
+        return to_unit_float(np.asarray(x), str(path))
+    if x.ndim == 4:
+        raise RunError(f"{path} holds a batch of shape {x.shape}; the model takes "
+                       f"(N, {c}, {h}, {w})",
+                       hint="arrays are not resized; give image files to have them resized")
+    return None
+
+
 def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
     """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
     try:

@@ -5,16 +5,21 @@ from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
-from cnnspec.training.scoring import confusion_matrix, score
+from cnnspec.training.scoring import confusion_matrix, per_class, score
 from cnnspec.training.settings import data_setting
+
+TOP_K = (2, 3, 5)  # the top-k accuracies reported, where there are more classes than k
 
 
 def evaluate(run: Run, data=None, data_dir=None) -> dict:
     """Score ``run``'s model on the test split of its own dataset, or of ``data`` (a name,
     ``npz:PATH`` or an IR data object), preprocessed as in training.
 
-    Returns ``{"loss", "accuracy", "confusion", "classes", "data", "examples"}``; ``confusion``
-    is a list of rows, row = true class, column = predicted class.
+    Returns ``{"loss", "accuracy", "top_k_accuracy", "per_class", "confusion", "classes",
+    "data", "examples"}``; ``top_k_accuracy`` maps k (2, 3, 5, fewer than the classes) to the
+    share of examples whose class is among the k highest scores; ``per_class`` lists each
+    class's precision, recall and support; ``confusion`` is a list of rows, row = true
+    class, column = predicted class.
     """
     cfg = run.training["data"] if data is None else data
     if isinstance(cfg, str):
@@ -35,6 +40,10 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     return {
         "loss": result.loss,
         "accuracy": result.accuracy,
+        "top_k_accuracy": {str(k): result.top_k_accuracy(k)
+                           for k in TOP_K if k < len(dataset.classes)},
+        "per_class": [{"class": name, **row}
+                      for name, row in zip(dataset.classes, per_class(matrix))],
         "confusion": matrix.tolist(),
         "classes": list(dataset.classes),
         "data": cfg,
@@ -58,6 +67,20 @@ def _check_run_fits(run: Run, dataset) -> None:
     raise RunError(f"the data '{dataset.name}' has {problem}",
                    hint="evaluate on data like the run's own (drop --data to use it), or train "
                    "a new run on this data")
+
+
+def format_per_class(rows: list[dict]) -> str:
+    """An aligned table: class, precision, recall, support (``-`` where undefined)."""
+    width = max(len("class"), *(len(str(row["class"])) for row in rows))
+
+    def percent(value) -> str:
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    lines = [f"{'class'.ljust(width)}  precision  recall  support"]
+    for row in rows:
+        lines.append(f"{str(row['class']).ljust(width)}  {percent(row['precision']):>9}  "
+                     f"{percent(row['recall']):>6}  {row['support']:>7}")
+    return "\n".join(lines)
 
 
 def format_confusion(confusion: list[list[int]], classes: list[str]) -> str:

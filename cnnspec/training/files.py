@@ -7,6 +7,8 @@ the old file or the new one, never half of one. Arrays are stored as ``.npz`` an
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
@@ -100,6 +102,18 @@ def read_json(path: Path, what: str = "run file"):
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     """Rewrite a JSON-lines file with ``rows`` (one object per line), atomically."""
     text = "".join(json.dumps(json_safe(row), allow_nan=False) + "\n" for row in rows)
+    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rewrite a CSV file with ``rows`` (a header of every key, in first-seen order; a value
+    missing from a row is empty), atomically."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(json_safe(row) for row in rows)
+    text = buffer.getvalue()
     _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 

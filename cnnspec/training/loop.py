@@ -23,7 +23,7 @@ from cnnspec.errors import RunError, WordedError, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
-from cnnspec.training.files import write_jsonl, write_npz
+from cnnspec.training.files import write_csv, write_jsonl, write_npz
 from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
@@ -66,6 +66,7 @@ class Session:
     def save(self, position: Position) -> None:
         with interrupts_held():  # a checkpoint torn by Ctrl-C could not be resumed
             write_jsonl(self.run.metrics, position.metrics)
+            write_csv(self.run / rundir.METRICS_CSV, position.metrics)
             save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
 
 

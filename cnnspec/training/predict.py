@@ -1,14 +1,15 @@
 """``predict``: class probabilities of a trained run for image files and ``.npy`` arrays.
 
-Each input is read as one image ``(C, H, W)`` in [0, 1] (:func:`cnnspec.data.load_image`
-converts, resizes and, for dark-on-light pictures, inverts it, and says so), preprocessed with
-the run's training statistics, and passed through the model in eval mode.
+Each input is one image ``(C, H, W)`` in [0, 1] (:func:`cnnspec.data.load_image`
+converts, resizes and, for dark-on-light pictures, inverts it, and says so), or a ``.npy`` batch
+(N, C, H, W) whose images are predicted one by one; all are preprocessed with the run's
+training statistics and passed through the model in eval mode.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.data import load_image
+from cnnspec.data.images import load_inputs
 from cnnspec.training.run import Run
 
 TOP = 3  # classes listed per input in the text output
@@ -19,17 +20,14 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
     class), ``top`` (the ``top`` likeliest as ``{"class", "probability"}``), ``probabilities``
     (every class) and ``note`` (what was done to the input to fit the model, or None)."""
     shape = tuple(run.spec.input_shape)
-    images, notes = [], []
-    for path in inputs:
-        x, note = load_image(path, shape)
-        images.append(x)
-        notes.append(note)
-    if not images:
+    loaded = [item for path in inputs for item in load_inputs(path, shape)]
+    if not loaded:
         return []
+    labels, images, notes = zip(*loaded)
     probs = run.predict(np.stack(images))
     classes = run.classes or [str(i) for i in range(probs.shape[1])]
     results = []
-    for path, note, p in zip(inputs, notes, probs):
+    for path, note, p in zip(labels, notes, probs):
         order = np.argsort(-p, kind="stable")
         results.append({
             "input": str(path),

@@ -9,6 +9,8 @@ Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)
     checkpoint.npz    the latest weights: <layer>.weight, <layer>.bias, batchnorm buffers
     state.npz         what resuming needs besides weights: optimizer, position, RNG states
     metrics.jsonl     one object per finished epoch
+    metrics.csv       the same, as a table for spreadsheets, pandas or gnuplot (no dependency,
+                      rewritten with each epoch, as a TensorBoard event log would need one)
     summary.json      settings, status and (when finished) the test figures
     curves.png        loss and accuracy per epoch
     diverged.npz      only after divergence: the weights and the batch that blew up
@@ -29,6 +31,7 @@ INIT = "init.npz"
 CHECKPOINT = "checkpoint.npz"
 STATE = "state.npz"
 METRICS = "metrics.jsonl"
+METRICS_CSV = "metrics.csv"
 SUMMARY = "summary.json"
 CURVES = "curves.png"
 DIVERGED = "diverged.npz"

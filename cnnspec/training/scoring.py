@@ -10,11 +10,17 @@ EVAL_BATCH = 256  # big enough for BLAS to be efficient, small enough for 28x28 
 
 @dataclass
 class Score:
-    """``predictions`` (N,) int: the arg-max class of each example."""
+    """``predictions`` (N,) int: the arg-max class of each example; ``true_ranks`` (N,) int:
+    how many classes scored above the true one (0: predicted; below k: in the top k)."""
 
     loss: float
     accuracy: float
     predictions: np.ndarray
+    true_ranks: np.ndarray
+
+    def top_k_accuracy(self, k: int) -> float:
+        """The share of examples whose true class is among the ``k`` highest scores."""
+        return float(np.mean(self.true_ranks < k)) if len(self.true_ranks) else 0.0
 
 
 def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> Score:
@@ -27,6 +33,7 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
     model.eval()
     loss_sum = 0.0
     predictions = np.empty(len(y), dtype=np.int64)
+    ranks = np.empty(len(y), dtype=np.int64)
     try:
         for start in range(0, len(y), batch_size):
             stop = min(start + batch_size, len(y))
@@ -34,11 +41,14 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
             loss, _ = model.loss(out, y[start:stop])
             loss_sum += float(loss) * (stop - start)
             predictions[start:stop] = np.argmax(out, axis=1)
+            true_scores = out[np.arange(stop - start), y[start:stop]]
+            ranks[start:stop] = np.sum(out > true_scores[:, None], axis=1)
     finally:
         if was_training:
             model.train()
     n = max(len(y), 1)
-    return Score(loss_sum / n, float(np.mean(predictions == y)) if len(y) else 0.0, predictions)
+    return Score(loss_sum / n, float(np.mean(predictions == y)) if len(y) else 0.0, predictions,
+                 ranks)
 
 
 def confusion_matrix(y: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
@@ -46,3 +56,15 @@ def confusion_matrix(y: np.ndarray, predictions: np.ndarray, n_classes: int) -> 
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (y, predictions), 1)
     return matrix
+
+
+def per_class(matrix: np.ndarray) -> list[dict]:
+    """Precision (of the predictions of a class, the share that were right), recall (of the
+    examples of a class, the share found) and support (examples) per class, from a confusion
+    matrix; a precision or recall with nothing to divide by is None."""
+    rows = []
+    for k in range(len(matrix)):
+        predicted, actual, right = int(matrix[:, k].sum()), int(matrix[k].sum()), int(matrix[k, k])
+        rows.append({"precision": right / predicted if predicted else None,
+                     "recall": right / actual if actual else None, "support": actual})
+    return rows
