@@ -179,6 +179,23 @@ def test_resume_refuses_another_network(tmp_path):
         resume(tmp_path / "cut", spec=other, **FAST)
 
 
+def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
+    """With a constant learning rate, 1 epoch then 2 more end bitwise where 3 epochs do."""
+    spec = tmp_path / "constant.cnn"
+    spec.write_text(SPEC.format(optimizer="sgd(momentum=0.9)").replace("schedule cosine",
+                                                                       "schedule constant"))
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    train(spec, Settings(epochs=1), run_dir=tmp_path / "short", **FAST)
+    extended = resume(tmp_path / "short", Settings(epochs=3), **FAST)
+    assert_same_run(extended, straight)
+    assert extended.summary["extended"] == [{"from_epochs": 1, "to_epochs": 3}]
+    saved = json.loads((tmp_path / "short" / rundir.SPEC_JSON).read_text())
+    assert saved["training"]["epochs"] == 3
+    with pytest.raises(RunError, match="epochs 2 differs from the run's epochs 3") as info:
+        resume(tmp_path / "short", Settings(epochs=2), **FAST)
+    assert "fewer cannot undo" in info.value.hint
+
+
 def test_resume_of_a_finished_run_says_so(tmp_path):
     train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST)
     with pytest.raises(RunError, match="already finished") as info:

@@ -157,6 +157,10 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
                            "way", hint=f"start a new run with a lower learning rate: "
                            f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
     checked = as_checked(run.spec_json)
+    planned = checked.ir["training"]["epochs"]
+    more = overrides.get("epochs", planned) > planned
+    if more:  # extend the run: the rest of its settings must still be its own
+        checked = _with_epochs(checked, overrides["epochs"], run)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
     if spec is not None:
@@ -172,6 +176,11 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     optimizer = _optimizer(training)
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_state(run, optimizer, session.dropout_rng)
+    if more:
+        position.finished = False
+        summary.setdefault("extended", []).append({"from_epochs": planned,
+                                                   "to_epochs": training["epochs"]})
+        summary.setdefault("overrides", {})["epochs"] = training["epochs"]
     if position.finished:
         raise SettingError(f"run {run.path} already finished all {training['epochs']} epochs",
                            hint=f"evaluate it (`cnnspec eval {run.path}`), or start a new run "
@@ -182,16 +191,27 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
+def _with_epochs(checked, epochs: int, run: RunDir):
+    """``checked`` planned for ``epochs`` in all, its spec.json rewritten so that the run folder
+    says so. The learning-rate schedule then runs over the new total from the next epoch (a
+    cosine schedule's rate rises again to where the longer plan would have it)."""
+    ir = effective_ir(checked.ir, {"epochs": epochs})
+    write_json(run.spec_json, ir)
+    return check(dataclasses.replace(checked.spec, ir=ir))
+
+
 def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
     for key, value in overrides.items():
         if training.get(key) != value:
             given, kept = _setting(value), _setting(training.get(key))
             if given == kept:  # same dataset, other parameters: show them
                 given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
+            more = " (more epochs extend a run; fewer cannot undo what it trained)" \
+                if key == "epochs" else ""
             raise SettingError(
                 f"{{{key}}} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
-                f"would have); drop {{{key}}}, or start a new run")
+                f"would have){more}; drop {{{key}}}, or start a new run")
 
 
 def _setting(value, full: bool = False) -> str:
