@@ -312,3 +312,26 @@ def test_the_language_reference_mentions_every_kind_initializer_and_setting():
     words = [*CATALOGUE, *ALIASES, *KINDS, *KIND_ALIASES, *ACTIVATIONS, *READERS, *KEY_ALIASES]
     missing = [w for w in words if f"`{w}" not in doc and f"{w}(" not in doc]
     assert missing == []
+
+
+def test_a_norm_on_a_layer_line_is_its_own_layer_between_the_layer_and_its_activation():
+    """`conv 16 3x3 bn relu`: the everyday conv-batchnorm-relu triple on one line."""
+    ir = parse("input 1x8x8\nc: conv 4 3x3 pad same nobias bn relu\n"
+               "d: dense 3 batchnorm\n").ir
+    by = {x["name"]: x for x in ir["layers"]}
+    assert [x["name"] for x in ir["layers"]] == ["c", "c_bn", "c_relu", "d", "d_batchnorm"]
+    assert by["c_bn"] == {"name": "c_bn", "kind": "batchnorm", "inputs": ["c"], "group": None,
+                          "eps": 1e-5, "momentum": 0.1, "trainable": True}
+    assert by["c_relu"]["inputs"] == ["c_bn"] and by["d"]["inputs"] == ["c_relu"]
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("conv 4 3x3 relu bn", "comes after its activation", 17),
+    ("conv 4 3x3 bn bn", "has two normalisations", 15),
+    ("maxpool 2 bn", "unknown option 'bn'", 11),
+])
+def test_norm_sugar_mistakes_are_located(text, message, column):
+    with pytest.raises(SpecError) as info:
+        parse(f"input 1x8x8\n{text}\n")
+    assert message in info.value.message
+    assert (info.value.span.line, info.value.span.column) == (2, column)

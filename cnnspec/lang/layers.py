@@ -88,6 +88,14 @@ def _syntax(kind: Kind) -> Syntax:
 
 KINDS: dict[str, Syntax] = {name: _syntax(kind) for name, kind in REGISTRY.items()}
 
+# Normalisations that may follow a conv or dense layer on its line (`conv 16 3x3 bn relu`,
+# the everyday conv-batchnorm-relu triple): the norm kinds that need no value, by name and
+# alias.
+NORM_SUGAR: dict[str, str] = {
+    word: name for name, kind in REGISTRY.items()
+    if kind.family == "norm" and not any(f.required for f in kind.fields)
+    for word in (name, *kind.aliases)}
+
 # Activations that may end a conv/dense/batchnorm/add/concat line, with their parameters.
 ACTIVATIONS: dict[str, list[Param]] = {
     name: [Param(f.name, f.default, _reader(f)) for f in kind.fields]
@@ -102,6 +110,7 @@ class ReadLayer:
     fields: dict
     spans: dict[str, Span]
     activation: tuple[str, dict, Span] | None = None
+    norm: tuple[str, str, Span] | None = None  # `conv 16 3x3 bn relu`: kind, word written
     refs: list[Word] = field(default_factory=list)
 
 
@@ -178,6 +187,8 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             _set(layer, field_name, value, item, item, display)
         elif kind.activation and isinstance(item, (Word, Call)) and item.name in ACTIVATIONS:
             _set_activation(layer, item, display)
+        elif kind.kind.weighted and isinstance(item, Word) and item.name in NORM_SUGAR:
+            _set_norm(layer, item, display)
         elif slots and isinstance(item, (Num, Dims)):
             field_name, reader = slots.pop(0)
             _set(layer, field_name, reader(item, f"the {_field_words(field_name)} of {display}"),
@@ -198,6 +209,18 @@ def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,
                                    last.span.end_column)
 
 
+def _set_norm(layer: ReadLayer, item: Word, display: str) -> None:
+    if layer.norm is not None:
+        raise SpecError(f"{display} has two normalisations", span=item.span,
+                        hint="write the second one as its own layer")
+    if layer.activation is not None:
+        raise SpecError(f"the normalisation '{item.name}' of {display} comes after its "
+                        "activation", span=item.span,
+                        hint=f"write it before the activation: ... {item.name} "
+                        f"{layer.activation[0]} (the layer, then the norm, then the activation)")
+    layer.norm = (NORM_SUGAR[item.name], item.name, item.span)
+
+
 def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
     if layer.activation is not None:
         raise SpecError(f"{display} has two activations", span=item.span,
@@ -212,6 +235,8 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         valid = list(kind.options) + list(kind.flags)
         if kind.activation:
             valid += list(ACTIVATIONS)
+        if kind.kind.weighted:
+            valid += list(NORM_SUGAR)
         span = item.name_span if isinstance(item, Call) else item.span
         if item.name == "input":
             return SpecError(f"unexpected 'input' in {kind_name} layer {display}", span=span,

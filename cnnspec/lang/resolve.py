@@ -298,8 +298,10 @@ class Resolver:
             self._record_spans(entry, layer)
             defined[entry.name] = entry.stmt.decl_span
             prev = entry.name
+            if layer.norm is not None:
+                prev = self._norm_layer(entry, layer, layers, defined)
             if layer.activation is not None:
-                prev = self._activation_layer(entry, layer, layers, defined)
+                prev = self._activation_layer(entry, layer, prev, layers, defined)
         self._check_unique(layers)
         return layers
 
@@ -423,12 +425,25 @@ class Resolver:
         elif layer.refs:
             self.spans[(entry.name, "inputs")] = entry.stmt.head.span
 
-    def _activation_layer(self, entry: Entry, layer: ReadLayer, layers: list[dict],
+    def _norm_layer(self, entry: Entry, layer: ReadLayer, layers: list[dict],
+                    defined: dict[str, Span]) -> str:
+        """`conv 16 3x3 bn relu`: the batch norm as its own layer with its defaults, named
+        ``<conv's name>_<the word written>`` (``conv1_bn``)."""
+        kind, word, span = layer.norm
+        name = f"{entry.name}_{word}"
+        layers.append({"name": name, "kind": kind, "inputs": [entry.name], "group": entry.group,
+                       **copy.deepcopy(KINDS[kind].fields)})
+        self.spans[(name, None)] = span
+        defined[name] = span
+        return name
+
+    def _activation_layer(self, entry: Entry, layer: ReadLayer, source: str, layers: list[dict],
                           defined: dict[str, Span]) -> str:
-        """`conv 16 3x3 relu`: the relu as its own layer, named after the conv."""
+        """`conv 16 3x3 relu`: the relu as its own layer after ``source`` (the conv, or its
+        norm), named after the conv."""
         kind, params, span = layer.activation
         name = f"{entry.name}_{kind}"
-        layers.append({"name": name, "kind": kind, "inputs": [entry.name], "group": entry.group,
+        layers.append({"name": name, "kind": kind, "inputs": [source], "group": entry.group,
                        **params})
         self.spans[(name, None)] = span
         for field_name in params:  # e.g. the slope of `leaky_relu(0.2)`
