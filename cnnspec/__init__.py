@@ -109,10 +109,14 @@ def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:
 
 
 def __getattr__(name: str):
-    # Settings lives with the training code; imported on first use so `import cnnspec` stays
-    # light (see above).
+    # Settings and WeightsFrom live with the training code; imported on first use so
+    # `import cnnspec` stays light (see above).
     if name == "Settings":
         from cnnspec.training.settings import Settings
 
         return Settings
+    if name == "WeightsFrom":
+        from cnnspec.training.finetune import WeightsFrom
+
+        return WeightsFrom
     raise AttributeError(f"module 'cnnspec' has no attribute {name!r}")

@@ -44,6 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "must not exist or be empty")
     parser.add_argument("--runs-dir", metavar="DIR", default="runs",
                         help="where default run folders go (default runs)")
+    parser.add_argument("--weights-from", metavar="RUN",
+                        help="start from the trained weights of RUN (fine-tuning): every layer "
+                        "the networks share (same name and shapes), or those of --layers")
+    parser.add_argument("--layers", metavar="NAME,...",
+                        help="with --weights-from: the layers to take, separated by commas")
+    parser.add_argument("--freeze", action="store_true",
+                        help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN",
                         help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
@@ -72,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
             result = cnnspec.resume(args.resume, settings, spec=args.spec, **options)
         else:
             result = cnnspec.train(args.spec, settings, args.out, runs_dir=args.runs_dir,
-                                   dtype=args.dtype, **options)
+                                   dtype=args.dtype, weights_from=_weights_from(args),
+                                   **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)
@@ -80,6 +88,17 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(final_report(result))
     return 0
+
+
+def _weights_from(args: argparse.Namespace):
+    if args.weights_from is None:
+        if args.layers is not None or args.freeze:
+            raise RunError("--layers and --freeze go with --weights-from RUN",
+                           hint="name the run whose weights to start from")
+        return None
+    layers = None if args.layers is None else tuple(
+        name.strip() for name in args.layers.split(",") if name.strip())
+    return cnnspec.WeightsFrom(args.weights_from, layers, args.freeze)
 
 
 def _refuse_out_elsewhere(out, resume) -> None:

@@ -32,6 +32,13 @@ from cnnspec.training.batches import validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.files import read_json, write_json, write_npz, write_text
+from cnnspec.training.finetune import (
+    WeightsFrom,
+    chosen_layers,
+    copy_weights,
+    frozen_ir,
+    source_weights,
+)
 from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import DTYPES, Run, as_checked, compile_model
@@ -51,6 +58,7 @@ class Options:
     callbacks: Sequence[Callback]
     init_steps: Sequence[InitStep]
     dtype: str = "float32"
+    start_weights: tuple[dict, list[str], WeightsFrom] | None = None  # fine-tuning
 
 
 @dataclass
@@ -66,7 +74,8 @@ class Prepared:
 
 def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="runs",
           data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
-          init_steps: Sequence[InitStep] = (), dtype: str = "float32") -> Run:
+          init_steps: Sequence[InitStep] = (), dtype: str = "float32",
+          weights_from: WeightsFrom | None = None) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
     folder; return the :class:`Run`.
 
@@ -78,8 +87,10 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`) hear of the run as it goes;
     ``init_steps`` change the compiled weights on the training data before the first step (see
     :mod:`cnnspec.training.callbacks`). ``dtype`` is ``"float32"`` or ``"float64"`` (the
-    model, its data and its checkpoints; a resumed run keeps its own). This function draws no
-    pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
+    model, its data and its checkpoints; a resumed run keeps its own). ``weights_from``
+    (:class:`~cnnspec.training.finetune.WeightsFrom`) starts from another run's weights, for
+    all the layers the networks share or the ones named, optionally frozen. This function
+    draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = (settings or Settings()).overrides()
     if dtype not in DTYPES:
@@ -88,10 +99,23 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     options = Options(make_display(progress, False), data_dir, list(callbacks),
                       list(init_steps), dtype)
     try:
-        return _fresh(checked_with_overrides(spec, overrides), overrides, run_dir, runs_dir,
-                      options)
+        checked = checked_with_overrides(spec, overrides)
+        if weights_from is not None:
+            checked = _start_from(checked, weights_from, options)
+        return _fresh(checked, overrides, run_dir, runs_dir, options)
     finally:
         options.display.close()
+
+
+def _start_from(checked, source: WeightsFrom, options: Options):
+    """Choose the layers to copy from ``source`` (freezing them in the IR when asked) and keep
+    their weights in ``options`` for after the init steps."""
+    weights = source_weights(source)
+    layers = chosen_layers(source, weights, compile_model(checked, 0).state_dict())
+    options.start_weights = (weights, layers, source)
+    if not source.freeze:
+        return checked
+    return check(dataclasses.replace(checked.spec, ir=frozen_ir(checked.ir, layers)))
 
 
 def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=None,
@@ -133,12 +157,18 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
     for init_step in options.init_steps:
         init_step(context)
+    if options.start_weights is not None:
+        copy_weights(model, *options.start_weights[:2])
     run = create_run_dir(ir["name"], out, runs_dir)
     _write_spec_files(run, checked, ir)
     write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
     write_npz(run / rundir.INIT, model.state_dict())
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
     summary["dtype"] = options.dtype
+    if options.start_weights is not None:
+        _, layers, source = options.start_weights
+        summary["weights_from"] = {"run": str(source.run), "layers": layers,
+                                   "frozen": source.freeze}
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = Position()
     session.save(position)  # step 0: the last good point until the first epoch ends
