@@ -1,7 +1,10 @@
-"""Specs shared by the training, evaluation and lab tests. Each trains in well under a second,
-so tests can train them freely."""
+"""Specs shared by the training, evaluation and lab tests (each trains in well under a second,
+so tests can train them freely), and a local HTTP server for the download tests."""
 from __future__ import annotations
 
+import http.server
+import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,27 @@ def tiny_digits_spec(tmp_path) -> Path:
     path = tmp_path / "tiny.cnn"
     path.write_text(TINY_DIGITS)
     return path
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """Start a server for a folder; returns its base URL. Stopped after the test."""
+    servers = []
+
+    def start(folder):
+        handler = partial(QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,10 +1,7 @@
 """MNIST-style downloads against a local HTTP server on 127.0.0.1: mirrors tried in order,
 SHA-256 verification, no partial files, the cache used offline, and the error messages."""
 import hashlib
-import http.server
 import socket
-import threading
-from functools import partial
 
 import numpy as np
 import pytest
@@ -13,30 +10,6 @@ from test_data_idx import write_idx_set
 from cnnspec.data import load_dataset
 from cnnspec.data.mnist import FASHION_MNIST, MNIST, cache_root, load_idx_dataset
 from cnnspec.errors import RunError
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def serve():
-    """Start a server for a folder; returns its base URL. Stopped after the test."""
-    servers = []
-
-    def start(folder):
-        handler = partial(QuietHandler, directory=str(folder))
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture

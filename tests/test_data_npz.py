@@ -143,7 +143,7 @@ def test_parse_data_arg(text, cfg):
     ("fashion", "did you mean 'fashion-mnist'"),
     ("Fashion_MNIST", "did you mean 'fashion-mnist'"),
     ("digit", "did you mean 'digits'"),
-    ("imagenet", "valid datasets: digits, shapes, mnist, fashion-mnist, npz:PATH"),
+    ("imagenet", "valid datasets: digits, shapes, mnist, fashion-mnist, cifar10, npz:PATH"),
     ("npz", "npz:PATH"),
     ("mine.npz", "npz:mine.npz"),
     ("npz:", "npz:PATH"),
@@ -155,5 +155,5 @@ def test_parse_data_arg_explains_mistakes(text, hint):
 
 
 def test_every_name_is_described():
-    assert set(DATASET_NAMES) == {"digits", "shapes", "mnist", "fashion-mnist", "npz"}
+    assert set(DATASET_NAMES) == {"digits", "shapes", "mnist", "fashion-mnist", "cifar10", "npz"}
     assert all(DATASET_NAMES.values())

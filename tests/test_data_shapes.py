@@ -17,6 +17,13 @@ def test_defaults_are_the_documented_ones():
                              "triangle", "diamond")
 
 
+def test_the_shipped_data_schema_is_generated_from_the_dataset_table():
+    from cnnspec.ir.datasets_schema import data_schema
+    from cnnspec.ir.io import schema
+
+    assert schema()["$defs"]["data"] == data_schema(), "run python tools/generate.py"
+
+
 def test_the_schema_knows_the_declared_datasets_arguments_and_bounds():
     """The IR schema's data part says what cnnspec/ir/datasets.py declares, no more."""
     from cnnspec.ir.datasets import DATASETS

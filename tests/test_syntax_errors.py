@@ -153,7 +153,7 @@ CASES = [
     ("input 1x8x8\nconv 8 3\ntrain {\n  data npz(path=\"\")\n}\n", "path of npz is empty", 4, 17,
      "between the quotes"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  data 3\n}\n", "dataset must be a name", 4, 8,
-     "valid datasets: digits, fashion-mnist"),
+     "valid datasets: cifar10, digits, fashion-mnist"),
     ("input 1x8x8\nconv 8 3 weight normal(std=1, std=2)\n", "'std' of normal is given twice",
      2, 31, "once"),
     ("input 1x8x8\nconv 8 3 weight uniform(1, -1)\n", "low < high", 2, 17,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
+from cnnspec.ir.datasets_schema import data_schema
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.training_docs import ir_training_table, training_table
 from cnnspec.ir.training_schema import training_schemas
@@ -32,6 +33,7 @@ def main() -> None:
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     schema["$defs"]["layer"] = layer_schema(list(KINDS.values()))
     schema["$defs"]["init"] = init_schema()
+    schema["$defs"]["data"] = data_schema()
     schema["$defs"].update(training_schemas())
     schema["properties"]["version"] = {"const": IR_VERSION}
     schema_path.write_text(json.dumps(schema, indent=2, ensure_ascii=False) + "\n",

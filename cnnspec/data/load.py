@@ -46,6 +46,10 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None) -> Dataset:
         from cnnspec.data.mnist import load_idx_dataset
 
         return load_idx_dataset(name, data_dir=data_dir)
+    if name == "cifar10":
+        from cnnspec.data.cifar import load_cifar10
+
+        return load_cifar10(data_dir=data_dir)
     from cnnspec.data.npz import load_npz
 
     return load_npz(cfg["path"])

@@ -124,9 +124,11 @@ def mirror_list(source: IdxSource, mirrors: list[str] | None = None) -> list[str
 
 def _by_hand_hint(source: IdxSource, folder: Path) -> str:
     files = ", ".join(source.sha256)
+    what = (f"the {len(source.sha256)} files ({files})" if len(source.sha256) > 1
+            else f"{files}")
     return (f"retry later and check the network connection (or set {source.mirror_env} to "
-            f"another mirror); or download the four files ({files}) yourself and place them, "
-            f"gzipped or not, in {folder}")
+            f"another mirror); or download {what} yourself and place "
+            f"{'them' if len(source.sha256) > 1 else 'it'} in {folder}")
 
 
 def local_or_download(source: IdxSource, filename: str, folder: Path, mirrors: list[str],

@@ -122,6 +122,8 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                 image=(1, 28, 28), classes=10),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
                 "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10),
+    DatasetKind("cifar10", "CIFAR-10 colour images, 32x32 (downloaded on first use)",
+                aliases=("cifar-10", "cifar_10"), image=(3, 32, 32), classes=10),
     DatasetKind("npz", "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer "
                 "labels y", args=(Arg("path", None, "path", hint='the .npz file\'s path, e.g. '
                                       '"data/train.npz"'),)),
