@@ -13,6 +13,9 @@ from cnnspec.engine.optim import SGD, Adam, make_optimizer
 from cnnspec.engine.schedules import lr_at
 from cnnspec.errors import RunError, SpecErrors
 
+ADAM = {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}
+RMSPROP = {"name": "rmsprop", "alpha": 0.9, "eps": 1e-8, "momentum": 0.5, "centered": True}
+ADAGRAD = {"name": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-10}
 SHAPES = {"conv1.weight": (4, 3, 3, 3), "conv1.bias": (4,), "fc.weight": (5, 36)}
 LRS = [0.1, 0.05, 0.05, 0.02, 0.01]
 
@@ -77,7 +80,7 @@ def test_sgd_follows_the_rule(momentum, nesterov, wd):
 @pytest.mark.parametrize("b1, b2, eps, wd", ADAM_CASES)
 def test_adam_follows_the_rule(b1, b2, eps, wd):
     params, grads = problem()
-    out = run(Adam(b1, b2, eps, wd), params, grads)
+    out = run(Adam(b1, b2, eps, weight_decay=wd), params, grads)
     for k in SHAPES:
         expected = adam_by_hand(params[k], [g[k] for g in grads], LRS, b1, b2, eps, wd)
         np.testing.assert_allclose(out[k], expected, rtol=1e-12, atol=1e-14)
@@ -99,7 +102,8 @@ def test_first_adam_step_moves_by_lr_times_sign():
 # ---------------------------------------------------------------- behaviour
 
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": True},
-                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+                                 ADAM, {**ADAM, "amsgrad": True},
+                                 {**ADAM, "name": "adamw"}, RMSPROP, ADAGRAD])
 def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
     params, grads = problem(np.float32)
     frozen = params["conv1.bias"].copy()
@@ -122,7 +126,8 @@ def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
 
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
                                  {"name": "sgd", "momentum": 0.0, "nesterov": False},
-                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+                                 ADAM, {**ADAM, "amsgrad": True},
+                                 {**ADAM, "name": "adamw"}, RMSPROP, ADAGRAD])
 def test_resume_from_state_dict_is_bitwise_identical(cfg):
     params, grads = problem(np.float32)
     straight = run(make_optimizer(cfg, 1e-3), params, grads)
@@ -164,11 +169,15 @@ def test_loading_another_optimizers_state_is_a_run_error():
 
 
 @pytest.mark.parametrize("cfg, wd, where", [
-    ({"name": "rmsprop"}, 0.0, "optimizer.name"),
+    ({"name": "lamb"}, 0.0, "optimizer.name"),
+    ({"name": "rmsprop", "alpha": 1.0, "eps": 1e-8, "momentum": 0.0, "centered": False}, 0.0,
+     "optimizer.alpha"),
+    ({"name": "adagrad", "lr_decay": -0.1, "initial_accumulator_value": 0.0, "eps": 1e-10}, 0.0,
+     "optimizer.lr_decay"),
     ({"name": "sgd", "momentum": 0.0, "nesterov": True}, 0.0, "optimizer.nesterov"),
     ({"name": "sgd", "momentum": 1.5, "nesterov": False}, 0.0, "optimizer.momentum"),
-    ({"name": "adam", "beta1": 0.9, "beta2": 1.0, "eps": 1e-8}, 0.0, "optimizer.beta2"),
-    ({"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 0.0}, 0.0, "optimizer.eps"),
+    ({**ADAM, "beta2": 1.0}, 0.0, "optimizer.beta2"),
+    ({**ADAM, "eps": 0.0}, 0.0, "optimizer.eps"),
     ({"name": "sgd", "momentum": 0.9, "nesterov": False}, -1.0, "weight_decay"),
 ])
 def test_bad_optimizer_settings_are_check_errors_and_engine_assertions(cfg, wd, where, tmp_path):
@@ -191,8 +200,30 @@ def test_bad_optimizer_settings_are_check_errors_and_engine_assertions(cfg, wd, 
 # ---------------------------------------------------------------- against torch.optim
 
 TORCH_CASES = [({"name": "sgd", "momentum": m, "nesterov": n}, wd) for m, n, wd in SGD_CASES] + \
-              [({"name": "adam", "beta1": b1, "beta2": b2, "eps": e}, wd)
-               for b1, b2, e, wd in ADAM_CASES]
+              [({**ADAM, "beta1": b1, "beta2": b2, "eps": e}, wd)
+               for b1, b2, e, wd in ADAM_CASES] + [
+    ({**ADAM, "amsgrad": True}, 0.0),
+    ({**ADAM, "beta1": 0.8, "eps": 1e-3, "amsgrad": True}, 0.01),
+    ({**ADAM, "name": "adamw"}, 0.0),
+    ({**ADAM, "name": "adamw"}, 0.05),
+    ({**ADAM, "name": "adamw", "amsgrad": True}, 0.05),
+    ({**RMSPROP, "alpha": 0.99, "momentum": 0.0, "centered": False}, 0.0),
+    ({**RMSPROP, "momentum": 0.9, "centered": False}, 0.01),
+    ({**RMSPROP, "momentum": 0.0, "centered": True}, 0.0),
+    (RMSPROP, 0.01),
+    ({**ADAGRAD, "lr_decay": 0.0, "initial_accumulator_value": 0.0}, 0.0),
+    (ADAGRAD, 0.01),
+]
+
+
+def torch_optimizer(torch, cfg, params, lr, wd):
+    """The torch.optim optimizer an IR optimizer object names."""
+    args = {k: v for k, v in cfg.items() if k != "name"}
+    if cfg["name"] in ("adam", "adamw"):
+        args["betas"] = (args.pop("beta1"), args.pop("beta2"))
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+           "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[cfg["name"]]
+    return cls(params, lr=lr, weight_decay=wd, **args)
 
 
 @pytest.mark.parametrize("cfg, wd", TORCH_CASES)
@@ -202,12 +233,7 @@ def test_matches_torch_optim(cfg, wd, dtype, rtol):
     params, grads = problem(dtype)
     ours = run(make_optimizer(cfg, wd), params, grads)
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    if cfg["name"] == "sgd":
-        opt = torch.optim.SGD(tensors.values(), lr=LRS[0], momentum=cfg["momentum"],
-                              nesterov=cfg["nesterov"], weight_decay=wd)
-    else:
-        opt = torch.optim.Adam(tensors.values(), lr=LRS[0], betas=(cfg["beta1"], cfg["beta2"]),
-                               eps=cfg["eps"], weight_decay=wd)
+    opt = torch_optimizer(torch, cfg, tensors.values(), LRS[0], wd)
     for g, lr in zip(grads, LRS):
         for k, t in tensors.items():
             t.grad = torch.tensor(g[k])

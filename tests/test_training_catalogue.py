@@ -155,7 +155,8 @@ def _check(ir):
 @pytest.mark.parametrize("key, value, where, message", [
     ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, "optimizer.momentum",
      "sgd momentum must be in [0, 1), not 1.5"),
-    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999}, "optimizer.eps",
+    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999, "amsgrad": True},
+     "optimizer.eps",
      "adam needs a value for 'eps'"),
     ("schedule", {"name": "step", "step_size": 0, "gamma": 0.1}, "schedule.step_size",
      "step step_size must be at least 1, not 0"),

@@ -4,11 +4,12 @@ up to it before it is validated, so an exported spec or a run's spec.json keeps 
 Each step adds what its version introduced, with the value that means what the older file
 meant. Version 2 added ``groups`` to convolutions (1: an ordinary conv) and ``default_inits``
 to layers with inits (which came from the model-wide default; an older file does not say, so
-none is marked and init variants leave every layer's written init alone).
+none is marked and init variants leave every layer's written init alone). Version 3 added
+training settings (their defaults change nothing: AMSGrad off).
 """
 from __future__ import annotations
 
-IR_VERSION = 2
+IR_VERSION = 3
 
 
 def _to_2(ir: dict) -> None:
@@ -21,7 +22,16 @@ def _to_2(ir: dict) -> None:
             layer.setdefault("default_inits", [])
 
 
-STEPS = {1: _to_2}  # version -> the step that makes it version + 1
+def _to_3(ir: dict) -> None:
+    training = ir.get("training")
+    if not isinstance(training, dict):
+        return  # validation reports it
+    optimizer = training.get("optimizer")
+    if isinstance(optimizer, dict) and optimizer.get("name") == "adam":
+        optimizer.setdefault("amsgrad", False)
+
+
+STEPS = {1: _to_2, 2: _to_3}  # version -> the step that makes it version + 1
 
 
 def upgrade(ir) -> None:

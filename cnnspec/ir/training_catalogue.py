@@ -142,6 +142,13 @@ def _nesterov_needs_momentum(sgd: dict) -> Problem | None:
 BETA_HINT = ("the decay rate of one of Adam's running averages, e.g. beta1=0.9, "
              "beta2=0.999")
 
+EPS_HINT = "a small number keeping the update finite, e.g. 1e-8"
+ADAM_ARGS = (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
+             Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
+             Arg("eps", "number", 1e-8, EPS_HINT, 0, low_open=True),
+             Arg("amsgrad", "bool", False, "true for AMSGrad: divide by the largest second "
+                 "moment seen so far (Reddi et al. 2018)"))
+
 OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
           "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
@@ -150,12 +157,30 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "plain SGD", 0, 1, high_open=True),
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
           rules=(_nesterov_needs_momentum,)),
-    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, as `torch.optim.Adam`",
-          "cnnspec.engine.optim.Adam",
-          (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
-           Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
-           Arg("eps", "number", 1e-8, "a small number keeping the update finite, e.g. 1e-8", 0,
-               low_open=True))),
+    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
+          "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
+          "cnnspec.engine.optim.Adam", ADAM_ARGS),
+    Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
+          "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
+          "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS),
+    Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
+          "gradients (`centered`: by their running standard deviation), with optional "
+          "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",
+          (Arg("alpha", "number", 0.99, "the decay rate of the running mean of squared "
+               "gradients, e.g. 0.99", 0, 1, high_open=True),
+           Arg("eps", "number", 1e-8, EPS_HINT, 0, low_open=True),
+           Arg("momentum", "number", 0.0, "the share of the last step kept, e.g. 0.9; 0 for "
+               "none", 0, 1, high_open=True),
+           Arg("centered", "bool", False, "true to divide by the gradients' running standard "
+               "deviation instead of their root mean square (Graves 2013)"))),
+    Entry("adagrad", "Adagrad, Duchi et al. 2011: each step divided by the root of the sum of "
+          "all squared gradients so far, the lr divided by 1 + (t - 1) · lr_decay at step t, "
+          "as `torch.optim.Adagrad`", "cnnspec.engine.optim.Adagrad",
+          (Arg("lr_decay", "number", 0.0, "how fast the lr falls with the step count, e.g. "
+               "0; 0 for not at all", 0),
+           Arg("initial_accumulator_value", "number", 0.0, "what the sum of squared gradients "
+               "starts at, e.g. 0 or 0.1", 0),
+           Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True))),
 )}
 
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
@@ -221,7 +246,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     Key("preprocess", "standardize", "per channel, statistics from the training split only",
         catalogue=PREPROCESSORS, words="preprocessing"),
     Key("optimizer", {"name": "sgd", **OPTIMIZERS["sgd"].defaults},
-        "weight decay is added to the gradient (L2), as PyTorch's `weight_decay`",
+        "weight decay is added to the gradient (L2), as PyTorch's `weight_decay`, except in "
+        "adamw, which decouples it",
         catalogue=OPTIMIZERS, objects=True, words="optimizer"),
     _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
            low_open=True, aliases=("learning_rate",), doc="the learning rate"),
@@ -229,7 +255,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
         "step schedule that never steps within `epochs`, and a cosine `min_lr` above `lr` (the "
         "lr would rise)", catalogue=SCHEDULES, objects=True, words="schedule"),
     _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
-           "for none", 0, doc="L2, added to the gradient"),
+           "for none", 0, doc="L2, added to the gradient (adamw: decoupled, the weights shrink "
+           "by lr · weight_decay each step)"),
     _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
            doc="images per step"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
