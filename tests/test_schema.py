@@ -36,7 +36,8 @@ VALID = {
                  "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                                "amsgrad": False},
                  "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
-                 "weight_decay": 0.0, "batch_size": 32, "epochs": 3, "val_split": 0.1,
+                 "warmup": 0, "weight_decay": 0.0, "clip_norm": 0.0, "clip_value": 0.0,
+                 "batch_size": 32, "epochs": 3, "val_split": 0.1,
                  "seed": 0, "loss": "cross_entropy"},
 }
 
@@ -108,7 +109,7 @@ CASES = [
     (("training", "optimizer", "momentum"), 0.9, "$.training.optimizer.momentum",
      "unknown field 'momentum'"),
     (("training", "schedule", "name"), "linear", "$.training.schedule.name",
-     '"linear" is not one of: constant, step, cosine'),
+     '"linear" is not one of: constant, step, multistep, exp, cosine, poly, inv, plateau'),
     (("training", "val_split"), 1.0, "$.training.val_split", "must be < 1, got 1.0"),
 ]
 

@@ -4,7 +4,7 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 - the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
 - every other setting against the training catalogue (:mod:`cnnspec.ir.training_catalogue`):
   names, arguments and their ranges, and arguments that contradict each other (Nesterov
-  momentum without momentum);
+  momentum without momentum), or settings (a plateau schedule without validation data);
 - the data against the network: the input must be the dataset's image shape, and the output
   one score per class. ``train`` checks the spec with its command-line overrides applied, so
   ``--data`` can train a spec on other data; for ``npz`` data the shapes are only known once
@@ -33,6 +33,14 @@ def settings_errors(spec: Spec) -> list[SpecError]:
               for p in (problems(data) if isinstance(data, dict) else [])]
     errors += [spec.error(p.message, "training", where, hint=p.hint)
                for where, p in training_problems(training)]
+    schedule = training.get("schedule")
+    if (not errors and isinstance(schedule, dict) and schedule.get("name") == "plateau"
+            and training["val_split"] == 0):
+        errors.append(spec.error(
+            "the plateau schedule lowers the lr when the validation loss stops falling, but "
+            "val_split is 0: there is no validation loss", "training", "schedule",
+            hint="hold out data to validate on, e.g. `val_split 0.1`, or choose another "
+            "schedule"))
     return errors
 
 

@@ -1,5 +1,6 @@
 """Optimizers: SGD (with momentum or Nesterov momentum), Adam (optionally AMSGrad), AdamW,
-RMSprop and Adagrad, each with the update rule of its ``torch.optim`` namesake.
+RMSprop and Adagrad, each with the update rule of its ``torch.optim`` namesake; and the
+gradient clipping that may come before a step (:func:`clip_gradients`).
 
 An optimizer holds only its own state (momentum buffers, moment estimates, step counts); the
 parameters and their gradients are passed to :meth:`Optimizer.step` as dicts keyed by
@@ -310,3 +311,25 @@ def make_optimizer(cfg: dict, weight_decay: float = 0.0) -> Optimizer:
     expected = set(inspect.signature(cls).parameters) - {"weight_decay"}
     assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
     return cls(**args, weight_decay=weight_decay)
+
+
+def clip_gradients(grads: dict[str, np.ndarray], clip_norm: float = 0.0,
+                   clip_value: float = 0.0) -> dict[str, np.ndarray]:
+    """The gradients an optimizer step should use, clipped: by their global norm, then by
+    value; 0 turns either off. ``grads`` is not written to: a clipped gradient is a new array.
+
+    - ``clip_norm``: as ``torch.nn.utils.clip_grad_norm_``: with ``n`` the L2 norm of all the
+      gradients together, each is multiplied by ``clip_norm / (n + 1e-6)`` when that is below 1.
+    - ``clip_value``: as ``torch.nn.utils.clip_grad_value_``: each element is clipped to
+      ``[-clip_value, clip_value]``.
+    """
+    assert clip_norm >= 0 and clip_value >= 0, (clip_norm, clip_value)  # the checker's job
+    out = dict(grads)
+    if clip_norm:
+        norm = math.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in out.values()))
+        scale = clip_norm / (norm + 1e-6)
+        if scale < 1.0:
+            out = {name: g * scale for name, g in out.items()}
+    if clip_value:
+        out = {name: np.clip(g, -clip_value, clip_value) for name, g in out.items()}
+    return out

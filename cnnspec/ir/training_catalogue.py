@@ -19,6 +19,7 @@ two to each other (the names, and the constructor's arguments to the declared on
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 class Arg:
     """One value: an argument of a catalogue entry (``momentum``) or a training key (``lr``).
 
-    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number) or ``"bool"``;
+    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number), ``"bool"`` or
+    ``"ints"`` (a non-empty list of increasing whole numbers, each within the bounds);
     ``low``/``high`` bound a number (inclusive unless ``low_open``/``high_open``). ``hint``
     says what the value means, with a typical one, for a value out of range.
     """
@@ -48,6 +50,9 @@ class Arg:
         """The JSON Schema of the value (a whole number >= 1 is the IR's ``size``)."""
         if self.type == "bool":
             return {"type": "boolean"}
+        if self.type == "ints":
+            return {"type": "array", "minItems": 1,
+                    "items": Arg(self.name, "int", None, self.hint, self.low).schema()}
         if self.type == "int" and self.low == 1 and self.high is None:
             return {"$ref": "#/$defs/size"}
         schema: dict = {"type": "integer" if self.type == "int" else "number"}
@@ -75,12 +80,16 @@ class Arg:
             return f"in {self.interval()}"
         if self.low is None:
             return ""
+        if self.type == "ints":
+            return f"increasing, each >= {self.low:g}"
         return f"{'>' if self.low_open else '>='} {self.low:g}"
 
     def problem(self, value) -> str | None:
         """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None."""
         if self.type == "bool":
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        if self.type == "ints":
+            return self._list_problem(value)
         not_a_number = number_problem(value, whole=self.type == "int")
         if not_a_number:
             return not_a_number
@@ -93,6 +102,19 @@ class Arg:
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value:g}"
         return f"must be {self.interval()}, not {value:g}"
+
+
+    def _list_problem(self, value) -> str | None:
+        if not isinstance(value, list) or not value:
+            return f"must be a non-empty list of whole numbers, not {value!r}"
+        each = Arg(self.name, "int", None, self.hint, self.low)
+        for item in value:
+            problem = each.problem(item)
+            if problem:
+                return f"{problem.replace('must be', 'must each be', 1)}"
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            return f"must be in increasing order, not {value_text(value)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,8 @@ def value_text(value) -> str:
     """A value as the language writes it: ``true``, ``0.9``, ``1e-8``."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return f"[{', '.join(value_text(v) for v in value)}]"
     if isinstance(value, float):
         return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2],
                       f"{value:g}")
@@ -183,17 +207,52 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
            Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True))),
 )}
 
+GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"
+
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant"),
     Entry("step", "lr · gamma^floor(epoch / step_size), as PyTorch's `StepLR`",
           "cnnspec.engine.schedules.step",
           (Arg("step_size", "int", 10, "epochs between two drops of the learning rate, e.g. 10",
                1),
-           Arg("gamma", "number", 0.1, "the factor each drop multiplies the learning rate by, "
-               "e.g. 0.1", 0, low_open=True))),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+    Entry("multistep", "lr · gamma^(the number of milestones reached), the milestones in "
+          "epochs, as PyTorch's `MultiStepLR` (Caffe's `multistep` counts steps)",
+          "cnnspec.engine.schedules.multistep",
+          (Arg("milestones", "ints", [30, 60, 90], "the epochs at which the learning rate "
+               "drops, in increasing order, e.g. [30, 60, 90]", 1),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+    Entry("exp", "lr · gamma^epoch, as PyTorch's `ExponentialLR`",
+          "cnnspec.engine.schedules.exp",
+          (Arg("gamma", "number", 0.95, "the factor each epoch multiplies the learning rate by, "
+               "e.g. 0.95", 0, 1, low_open=True),)),
     Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine, Loshchilov & "
           "Hutter 2017, as PyTorch's `CosineAnnealingLR`", "cnnspec.engine.schedules.cosine",
           (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),)),
+    Entry("poly", "lr · (1 - iteration / iterations)^power per step, down to 0 at the end of "
+          "the run, as Caffe's `poly` (max_iter: the run's steps) and PyTorch's `PolynomialLR` "
+          "stepped per batch", "cnnspec.engine.schedules.poly",
+          (Arg("power", "number", 1.0, "the curve's exponent, e.g. 1 (a straight line) or 0.9",
+               0),)),
+    Entry("inv", "lr · (1 + gamma · iteration)^-power per step, iteration counted from 0 over "
+          "the run, as Caffe's `inv` (its MNIST LeNet solver: gamma=1e-4, power=0.75)",
+          "cnnspec.engine.schedules.inv",
+          (Arg("gamma", "number", 1e-4, "how fast the learning rate falls with the step count, "
+               "e.g. 1e-4", 0),
+           Arg("power", "number", 0.75, "the exponent of the fall, e.g. 0.75", 0))),
+    Entry("plateau", "lr · factor each time the validation loss has not improved (fallen below "
+          "best · (1 - threshold)) for more than `patience` epochs, not below min_lr, then "
+          "`cooldown` epochs without counting, as PyTorch's `ReduceLROnPlateau` (mode min; "
+          "needs a val_split above 0)", "cnnspec.engine.schedules.plateau",
+          (Arg("factor", "number", 0.1, "what each reduction multiplies the learning rate by, "
+               "e.g. 0.1", 0, 1, low_open=True, high_open=True),
+           Arg("patience", "int", 10, "epochs without improvement tolerated before a "
+               "reduction, e.g. 10", 0),
+           Arg("threshold", "number", 1e-4, "the relative fall of the validation loss that "
+               "counts as an improvement, e.g. 1e-4", 0),
+           Arg("cooldown", "int", 0, "epochs after a reduction before bad epochs count again, "
+               "e.g. 0", 0),
+           Arg("min_lr", "number", 0.0, "the learning rate never goes below it, e.g. 0", 0))),
 )}
 
 PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
@@ -251,12 +310,27 @@ KEYS: dict[str, Key] = {key.name: key for key in (
         catalogue=OPTIMIZERS, objects=True, words="optimizer"),
     _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
            low_open=True, aliases=("learning_rate",), doc="the learning rate"),
-    Key("schedule", {"name": "constant"}, "per epoch, counted from 0; `check` warns about a "
-        "step schedule that never steps within `epochs`, and a cosine `min_lr` above `lr` (the "
-        "lr would rise)", catalogue=SCHEDULES, objects=True, words="schedule"),
+    Key("schedule", {"name": "constant"}, "per epoch, counted from 0, except poly and inv, "
+        "per step; `check` warns about a step or multistep schedule that never steps within "
+        "`epochs`, and a cosine `min_lr` above `lr` (the lr would rise)", catalogue=SCHEDULES,
+        objects=True, words="schedule"),
+    _value("warmup", "int", 0, "epochs over which the learning rate grows linearly from "
+           "lr / steps to the schedule's, e.g. 5; 0 for none", 0,
+           doc="epochs of linear warmup, step by step, multiplying any schedule: the k-th of "
+           "the T steps of `warmup` epochs runs at k / T of the schedule's lr (PyTorch's "
+           "`LinearLR(start_factor=1/T, total_iters=T-1)`); 0 for none"),
     _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
            "for none", 0, doc="L2, added to the gradient (adamw: decoupled, the weights shrink "
            "by lr · weight_decay each step)"),
+    _value("clip_norm", "number", 0.0, "the largest norm of all gradients together, e.g. 1 or "
+           "5; 0 for no clipping", 0,
+           doc="before each step the gradients, all together, are scaled down to this norm "
+           "when above it, as `torch.nn.utils.clip_grad_norm_`; 0 for none"),
+    _value("clip_value", "number", 0.0, "the largest magnitude of a gradient element, e.g. "
+           "0.5; 0 for no clipping", 0,
+           doc="before each step every gradient element is clipped to [-clip_value, "
+           "clip_value], as `torch.nn.utils.clip_grad_value_` (after clip_norm when both are "
+           "given); 0 for none"),
     _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
            doc="images per step"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,

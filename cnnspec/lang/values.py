@@ -51,6 +51,19 @@ def whole_number(value: Value, what: str, minimum: int, hint: str | None = None)
                     hint=f"write an integer such as {max(minimum, 1)}")
 
 
+def increasing_whole_numbers(value: Value, what: str, minimum: int, hint: str) -> list[int]:
+    """A non-empty list of integers >= ``minimum`` in increasing order, e.g. ``[30, 60]``."""
+    if not isinstance(value, ListLit) or not value.items:
+        raise SpecError(f"{what} must be a non-empty list of whole numbers such as [30, 60], "
+                        f"not {describe(value)}", span=value.span, hint=hint)
+    numbers = [whole_number(item, f"each of {what}", minimum, hint) for item in value.items]
+    for i in range(1, len(numbers)):
+        if numbers[i] <= numbers[i - 1]:
+            raise SpecError(f"{what} must be in increasing order: {numbers[i]} comes after "
+                            f"{numbers[i - 1]}", span=value.items[i].span, hint=hint)
+    return numbers
+
+
 def positive_int(value: Value, what: str, hint: str | None = None) -> int:
     """An integer >= 1."""
     return whole_number(value, what, 1, hint)
