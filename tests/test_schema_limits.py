@@ -152,13 +152,15 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.preprocess": training("preprocess {}"),
     "training.optimizer.name": training("optimizer {}"),
     **{f"training.{key}.{entry.name}.{arg.name}": training(
-        f"{key} {entry.name}({arg.name}={'[{}]' if arg.type == 'ints' else '{}'})")
+        f"{key} {entry.name}({arg.name}={'[{}]' if arg.type in catalogue.LISTS else '{}'})")
        for key in ("optimizer", "schedule") for entry in catalogue.KEYS[key].catalogue.values()
        for arg in entry.args if arg.low is not None or arg.high is not None},
     "training.lr": training("lr {}"),
     "training.warmup": training("warmup {}"),
     "training.clip_norm": training("clip_norm {}"),
     "training.clip_value": training("clip_value {}"),
+    "training.label_smoothing": training("label_smoothing {}"),
+    "training.class_weights": training("class_weights [{}]"),
     "training.schedule.name": training("schedule {}"),
     "training.weight_decay": training("weight_decay {}"),
     "training.batch_size": training("batch {}"),

@@ -97,9 +97,9 @@ def _values():
 
 def _edges(arg):
     """(value, accepted) pairs at each end of the declared range."""
-    if arg.type == "ints":  # a list: its first element at the bound, then beyond it
-        yield [int(arg.low), int(arg.low) + 1], True
-        yield [int(arg.low) - 1, int(arg.low)], False
+    if arg.type in catalogue.LISTS:  # a list of one element at each end of its range
+        for value, ok in _edges(arg.each()):
+            yield [value], ok
         return
     step = 1 if arg.type == "int" else 1e-3
     if arg.low is not None:
@@ -214,3 +214,35 @@ def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, wh
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {written}\n}}\n")
     assert info.value.hint == arg.hint
+
+
+@pytest.mark.parametrize("settings, where, message", [
+    ("loss mse\n  label_smoothing 0.1", "label_smoothing",
+     "label_smoothing applies to the cross_entropy loss, but the loss is mse"),
+    ("loss mse\n  class_weights [1, 1, 1, 1, 1, 1, 1, 1, 1, 2]", "class_weights",
+     "class_weights applies to the cross_entropy loss, but the loss is mse"),
+    ("class_weights [1, 2]", "class_weights",
+     "class_weights gives 2 weights, but digits has 10 classes"),
+])
+def test_the_loss_settings_fit_the_loss_and_the_classes(settings, where, message):
+    from cnnspec.check.checker import check
+
+    spec = parse(NET + f"train {{\n  {settings}\n}}\n")
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    (error,) = info.value.errors
+    assert error.message.startswith(message) and error.hint
+    lines = settings.split("\n")
+    assert error.span.line == 5 + next(i for i, line in enumerate(lines) if where in line)
+
+
+def test_the_compiled_model_uses_the_loss_settings():
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+
+    spec = parse(NET + "train {\n  label_smoothing 0.1\n  class_weights "
+                 "[1, 2, 1, 1, 1, 1, 1, 1, 1, 3]\n}\n")
+    model = compile_spec(check(spec))
+    assert model.loss_args == {"label_smoothing": 0.1,
+                               "class_weights": [1.0, 2.0] + [1.0] * 7 + [3.0]}
+    assert compile_spec(check(parse(NET))).loss_args == {}

@@ -26,13 +26,17 @@ from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 
+# The list types of a value, and the type of their elements.
+LISTS = {"ints": "int", "numbers": "number"}
+
 
 @dataclass(frozen=True)
 class Arg:
     """One value: an argument of a catalogue entry (``momentum``) or a training key (``lr``).
 
-    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number), ``"bool"`` or
-    ``"ints"`` (a non-empty list of increasing whole numbers, each within the bounds);
+    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number), ``"bool"``,
+    ``"ints"`` (a non-empty list of increasing whole numbers, each within the bounds) or
+    ``"numbers"`` (a list of numbers, each within the bounds, maybe empty);
     ``low``/``high`` bound a number (inclusive unless ``low_open``/``high_open``). ``hint``
     says what the value means, with a typical one, for a value out of range.
     """
@@ -50,9 +54,9 @@ class Arg:
         """The JSON Schema of the value (a whole number >= 1 is the IR's ``size``)."""
         if self.type == "bool":
             return {"type": "boolean"}
-        if self.type == "ints":
-            return {"type": "array", "minItems": 1,
-                    "items": Arg(self.name, "int", None, self.hint, self.low).schema()}
+        if self.type in LISTS:
+            return {"type": "array", "minItems": 1 if self.type == "ints" else 0,
+                    "items": self.each().schema()}
         if self.type == "int" and self.low == 1 and self.high is None:
             return {"$ref": "#/$defs/size"}
         schema: dict = {"type": "integer" if self.type == "int" else "number"}
@@ -82,13 +86,15 @@ class Arg:
             return ""
         if self.type == "ints":
             return f"increasing, each >= {self.low:g}"
+        if self.type == "numbers":
+            return f"each {self.each().range_text()}"
         return f"{'>' if self.low_open else '>='} {self.low:g}"
 
     def problem(self, value) -> str | None:
         """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None."""
         if self.type == "bool":
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
-        if self.type == "ints":
+        if self.type in LISTS:
             return self._list_problem(value)
         not_a_number = number_problem(value, whole=self.type == "int")
         if not_a_number:
@@ -104,15 +110,22 @@ class Arg:
         return f"must be {self.interval()}, not {value:g}"
 
 
+    def each(self) -> Arg:
+        """The declaration of one element of a list."""
+        return Arg(self.name, LISTS[self.type], None, self.hint, self.low, self.high,
+                   self.low_open, self.high_open)
+
     def _list_problem(self, value) -> str | None:
-        if not isinstance(value, list) or not value:
+        if self.type == "numbers" and not isinstance(value, list):
+            return f"must be a list of numbers, not {value!r}"
+        if not isinstance(value, list) or (self.type == "ints" and not value):
             return f"must be a non-empty list of whole numbers, not {value!r}"
-        each = Arg(self.name, "int", None, self.hint, self.low)
+        each = self.each()
         for item in value:
             problem = each.problem(item)
             if problem:
                 return f"{problem.replace('must be', 'must each be', 1)}"
-        if any(b <= a for a, b in itertools.pairwise(value)):
+        if self.type == "ints" and any(b <= a for a, b in itertools.pairwise(value)):
             return f"must be in increasing order, not {value_text(value)}"
         return None
 
@@ -342,6 +355,14 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "and data order", 0, doc="the initial weights, the data order and dropout all follow "
            "from it"),
     Key("loss", "cross_entropy", catalogue=LOSSES, words="loss"),
+    _value("label_smoothing", "number", 0.0, "the share of each target spread evenly over the "
+           "classes, e.g. 0.1; 0 for none", 0, 1, high_open=True,
+           doc="cross_entropy's target becomes (1 - e) · onehot + e / classes, as PyTorch's "
+           "`label_smoothing`; 0 for none"),
+    _value("class_weights", "numbers", [], "one weight above 0 per class, in the order of "
+           "the classes, e.g. [1, 2]; [] for all 1", 0, low_open=True,
+           doc="cross_entropy weighs each image's loss by its class's weight and divides by "
+           "the batch's total weight, as PyTorch's `weight`; one per class, [] for all 1"),
 )}
 
 # Other spellings of a key in the language; the IR holds the key's own name.

@@ -64,6 +64,19 @@ def increasing_whole_numbers(value: Value, what: str, minimum: int, hint: str) -
     return numbers
 
 
+def list_of(read_each: Callable[[Value, str], object]) -> Callable[[Value, str], list]:
+    """A reader of a list, maybe empty, whose elements ``read_each`` reads: ``[1, 2.5]``."""
+
+    def reader(value: Value, what: str) -> list:
+        if not isinstance(value, ListLit):
+            raise SpecError(f"{what} must be a list such as [1, 2], not {describe(value)}",
+                            span=value.span, hint="write numbers in brackets, separated by "
+                            "commas; [] for none")
+        return [read_each(item, f"each of {what}") for item in value.items]
+
+    return reader
+
+
 def positive_int(value: Value, what: str, hint: str | None = None) -> int:
     """An integer >= 1."""
     return whole_number(value, what, 1, hint)
