@@ -84,7 +84,8 @@ def test_an_ir_file_of_version_2_gets_the_training_settings_of_version_3(tmp_pat
     old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
     old["version"] = 2
     old["training"]["optimizer"] = {"name": "adam", "beta1": 0.9, "beta2": 0.99, "eps": 1e-8}
-    for key in ("warmup", "clip_norm", "clip_value", "label_smoothing", "class_weights"):
+    for key in ("warmup", "decay_bias", "clip_norm", "clip_value", "label_smoothing",
+                "class_weights"):
         del old["training"][key]
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
@@ -92,6 +93,6 @@ def test_an_ir_file_of_version_2_gets_the_training_settings_of_version_3(tmp_pat
     assert ir["version"] == IR_VERSION
     assert ir["training"]["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.99,
                                            "eps": 1e-8, "amsgrad": False}
-    assert [ir["training"][key] for key in ("warmup", "clip_norm", "clip_value",
+    assert [ir["training"][key] for key in ("warmup", "decay_bias", "clip_norm", "clip_value",
                                             "label_smoothing", "class_weights")] == [
-        0, 0.0, 0.0, 0.0, []]
+        0, True, 0.0, 0.0, 0.0, []]

@@ -243,6 +243,30 @@ def test_matches_torch_optim(cfg, wd, dtype, rtol):
         np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
+                                 {**ADAM, "name": "adamw"}, RMSPROP])
+def test_parameters_spared_from_decay_match_a_torch_group_without_it(cfg):
+    torch = pytest.importorskip("torch")
+    params, grads = problem()
+    spared = ["conv1.bias"]
+    ours = run(make_optimizer(cfg, 0.05, no_decay=spared), params, grads)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    opt = torch_optimizer(torch, cfg, [
+        {"params": [t for k, t in tensors.items() if k not in spared]},
+        {"params": [tensors[k] for k in spared], "weight_decay": 0.0}], LRS[0], 0.05)
+    for g, lr in zip(grads, LRS):
+        for k, t in tensors.items():
+            t.grad = torch.tensor(g[k])
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    decayed = run(make_optimizer(cfg, 0.05), params, grads)
+    assert not np.allclose(decayed["conv1.bias"], ours["conv1.bias"])
+    np.testing.assert_array_equal(decayed["fc.weight"], ours["fc.weight"])
+
+
 # ---------------------------------------------------------------- schedules
 
 def clock(epoch, epochs=10, batch=0, batches=1, val_losses=()):

@@ -36,7 +36,7 @@ VALID = {
                  "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                                "amsgrad": False},
                  "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
-                 "warmup": 0, "weight_decay": 0.0, "clip_norm": 0.0, "clip_value": 0.0,
+                 "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0,
                  "batch_size": 32, "epochs": 3, "val_split": 0.1,
                  "seed": 0, "loss": "cross_entropy", "label_smoothing": 0.0,
                  "class_weights": []},

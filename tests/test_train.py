@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cnnspec import Settings, resume, train
+from cnnspec.check.load import load
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.seeding import streams
@@ -379,3 +380,18 @@ def test_gradient_clipping_changes_the_steps_it_should(tmp_path):
     _, w_tight = final_weights("  clip_norm 1e-3")
     assert timeless(loose) == timeless(plain) and np.array_equal(w_loose, w)
     assert not np.allclose(w_tight, w)
+
+
+def test_decay_bias_false_spares_biases_and_batch_norm_from_weight_decay(tmp_path):
+    from cnnspec.training.api import undecayed
+
+    path = tmp_path / "bn.cnn"
+    path.write_text(write_spec(tmp_path).read_text().replace(
+        "conv1: conv 4 3x3 pad same relu", "conv1: conv 4 3x3 pad same\nbn1: batchnorm relu")
+        .replace("  batch 16", "  batch 16\n  weight_decay 0.1\n  decay_bias false"))
+    model = compile_spec(load(path))
+    assert sorted(undecayed(model)) == ["bn1.bias", "bn1.weight", "conv1.bias", "fc.bias"]
+    spared = train(path, run_dir=tmp_path / "spared", **FAST)
+    path.write_text(path.read_text().replace("  decay_bias false\n", ""))
+    decayed = train(path, run_dir=tmp_path / "decayed", **FAST)
+    assert timeless(spared.metrics) != timeless(decayed.metrics)

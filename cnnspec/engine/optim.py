@@ -9,7 +9,8 @@ parameter is simply absent from ``grads``. Gradients are never written to.
 
 Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
 PyTorch's ``weight_decay`` argument to ``SGD``, ``Adam``, ``RMSprop`` and ``Adagrad``; AdamW
-decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`).
+decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`). The parameters named
+in ``no_decay`` are spared, as a PyTorch parameter group with ``weight_decay=0``.
 
 Every update is done with in-place ufuncs into preallocated scratch arrays of the
 parameter's dtype: Python-float coefficients keep float32 arithmetic in float32 (NumPy 2's
@@ -42,6 +43,7 @@ class Optimizer:
     def __init__(self, weight_decay: float = 0.0) -> None:
         assert weight_decay >= 0, weight_decay  # the checker validates the settings
         self.weight_decay = float(weight_decay)
+        self.no_decay: frozenset[str] = frozenset()  # parameter names weight decay spares
         self.state: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
         self._scratch: dict[tuple[str, str], np.ndarray] = {}
 
@@ -52,7 +54,7 @@ class Optimizer:
         for name, grad in grads.items():
             param = params[name]
             if self.DECOUPLED:
-                if self.weight_decay:
+                if self.weight_decay and name not in self.no_decay:
                     param *= 1.0 - lr * self.weight_decay
                 self._update(name, param, grad, lr)
             else:
@@ -60,7 +62,7 @@ class Optimizer:
 
     def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """``grad + weight_decay * param`` (a scratch array), or ``grad`` itself when no decay."""
-        if self.weight_decay == 0.0:
+        if self.weight_decay == 0.0 or name in self.no_decay:
             return grad
         out = self.scratch("decayed", name, param)
         np.multiply(param, self.weight_decay, out=out)
@@ -301,16 +303,19 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
                                           "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def make_optimizer(cfg: dict, weight_decay: float = 0.0) -> Optimizer:
+def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=()) -> Optimizer:
     """The optimizer an IR ``training.optimizer`` object names, every argument written out (the
-    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``)."""
+    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``); weight decay
+    spares the parameters named in ``no_decay``."""
     name = cfg.get("name")
     assert name in OPTIMIZERS, f"unknown optimizer {name!r}"  # the checker knows only these
     cls = OPTIMIZERS[name]
     args = {key: value for key, value in cfg.items() if key != "name"}
     expected = set(inspect.signature(cls).parameters) - {"weight_decay"}
     assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
-    return cls(**args, weight_decay=weight_decay)
+    optimizer = cls(**args, weight_decay=weight_decay)
+    optimizer.no_decay = frozenset(no_decay)
+    return optimizer
 
 
 def clip_gradients(grads: dict[str, np.ndarray], clip_norm: float = 0.0,

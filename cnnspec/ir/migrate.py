@@ -5,8 +5,8 @@ Each step adds what its version introduced, with the value that means what the o
 meant. Version 2 added ``groups`` to convolutions (1: an ordinary conv) and ``default_inits``
 to layers with inits (which came from the model-wide default; an older file does not say, so
 none is marked and init variants leave every layer's written init alone). Version 3 added
-training settings (their defaults change nothing: no warmup, no gradient clipping, no label
-smoothing, every class weighing 1, AMSGrad off).
+training settings (their defaults change nothing: no warmup, weight decay on every
+parameter, no gradient clipping, no label smoothing, every class weighing 1, AMSGrad off).
 """
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def _to_3(ir: dict) -> None:
     training = ir.get("training")
     if not isinstance(training, dict):
         return  # validation reports it
-    for key, default in (("warmup", 0), ("clip_norm", 0.0), ("clip_value", 0.0),
+    for key, default in (("warmup", 0), ("decay_bias", True), ("clip_norm", 0.0),
+                         ("clip_value", 0.0),
                          ("label_smoothing", 0.0), ("class_weights", [])):
         training.setdefault(key, default)
     optimizer = training.get("optimizer")

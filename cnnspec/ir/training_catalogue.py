@@ -335,6 +335,10 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
            "for none", 0, doc="L2, added to the gradient (adamw: decoupled, the weights shrink "
            "by lr · weight_decay each step)"),
+    _value("decay_bias", "bool", True, "false to spare the biases and the normalisation "
+           "layers' scale and shift from weight decay", doc="true: weight decay applies to "
+           "every parameter, as in PyTorch and Caffe; false: only to the weights of conv and "
+           "dense layers, not to biases nor batch norm's scale and shift"),
     _value("clip_norm", "number", 0.0, "the largest norm of all gradients together, e.g. 1 or "
            "5; 0 for no clipping", 0,
            doc="before each step the gradients, all together, are scaled down to this norm "

@@ -3,10 +3,10 @@ a run can stop early (Ctrl-C and divergence).
 
 One step is: forward the batch (training mode), the loss and its gradient, backward, the
 gradients clipped (when the settings say so), then one optimizer update of the trainable
-parameters at the step's learning rate. Between two steps
-the model, the optimizer, the dropout generator and :class:`Position` together describe the run
-completely; that is the only place the loop stops or saves, so a resumed run repeats exactly
-what an uninterrupted one would have done.
+parameters at the step's learning rate (an epoch's metrics record its last step's). Between
+two steps the model, the optimizer, the dropout generator and :class:`Position` together
+describe the run completely; that is the only place the loop stops or saves, so a resumed run
+repeats exactly what an uninterrupted one would have done.
 """
 from __future__ import annotations
 
