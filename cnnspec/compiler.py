@@ -45,7 +45,19 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
         for info, layer_seed in zip(checked.layers, layer_seeds)
     ]
     return Model(nodes, output=checked.ir["output"],
-                 loss=training["loss"], dtype=dtype, checked=checked)
+                 loss=training["loss"], dtype=dtype, checked=checked,
+                 loss_args=loss_args(training))
+
+
+def loss_args(training: dict) -> dict:
+    """The keyword arguments of the loss: the settings that apply to cross_entropy, when
+    given (the checker refuses them for another loss)."""
+    args: dict = {}
+    if training["label_smoothing"]:
+        args["label_smoothing"] = training["label_smoothing"]
+    if training["class_weights"]:
+        args["class_weights"] = list(training["class_weights"])
+    return args
 
 
 def _checked(spec) -> CheckedSpec:

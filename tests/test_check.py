@@ -9,11 +9,13 @@ import pytest
 from cnnspec.check import check
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import defaults as training_defaults
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 GLOROT = {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}
 ZEROS = {"name": "zeros"}
-TRAINING = {"data": {"name": "npz", "path": "data.npz"}, "preprocess": "none",
+TRAINING = {**training_defaults(), "data": {"name": "npz", "path": "data.npz"},
+            "preprocess": "none",
             "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": False}, "lr": 0.01,
             "schedule": {"name": "constant"}, "weight_decay": 0.0, "batch_size": 8, "epochs": 1,
             "val_split": 0.1, "seed": 0, "loss": "cross_entropy"}
@@ -382,3 +384,39 @@ def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
     assert warning.message.startswith(f"the step schedule lowers the lr every {step_size} epochs")
     assert (warning.span.line, warning.span.column) == (6, 3)
     assert f"step_size below {epochs}" in warning.hint
+
+
+@pytest.mark.parametrize("milestones, epochs, late", [("[3, 8]", 10, ""), ("[3, 10]", 10, "10"),
+                                                      ("[12, 15]", 10, "12, 15")])
+def test_a_multistep_milestone_after_the_last_epoch_warns(milestones, epochs, late):
+    warnings = schedule_warnings(f"  schedule multistep({milestones})\n  epochs {epochs}")
+    assert len(warnings) == bool(late)
+    if late:
+        assert f"milestone{'s' if ',' in late else ''} {late} come" in warnings[0].message
+        assert (warnings[0].span.line, warnings[0].span.column) == (6, 22)
+
+
+@pytest.mark.parametrize("written, message", [
+    ("[5, 3]", "must be in increasing order: 3 comes after 5"),
+    ("[0, 3]", "must be at least 1, not 0"),
+    ("[]", "must be a non-empty list"),
+    ("4", "must be a non-empty list"),
+])
+def test_multistep_milestones_are_increasing_epochs(written, message):
+    from cnnspec.errors import SpecError
+    from cnnspec.lang import parse
+
+    with pytest.raises(SpecError, match=message):
+        parse(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n  schedule multistep({written})\n}}\n")
+
+
+def test_a_plateau_schedule_without_validation_data_is_an_error_at_the_schedule():
+    from cnnspec.lang import parse
+
+    text = ("input 1x8x8\nflatten\ndense 10\ntrain {\n  schedule plateau(patience=2)\n"
+            "  val_split 0\n}\n")
+    with pytest.raises(SpecErrors) as info:
+        check(parse(text, "s.cnn"))
+    (error,) = info.value.errors
+    assert "val_split is 0" in error.message and (error.span.line, error.span.column) == (5, 3)
+    assert check(parse(text.replace("val_split 0", "val_split 0.1"), "s.cnn"))

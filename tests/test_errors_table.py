@@ -89,7 +89,7 @@ PARSE_CASES = [  # syntax, names and values: found by the parser
     ("stray_token", HEAD + "flatten\ndense 10 =\n", "unexpected '='", 3, 10),
     ("unknown_padding", HEAD + "conv 4 3x3 pad middle\n" + TAIL, "'middle'", 2, 16),
     ("unknown_dataset", HEAD + TAIL + "train {\n  data cifar\n}\n", "'cifar'", 5, 8),
-    ("unknown_optimizer", HEAD + TAIL + "train {\n  optimizer adamw\n}\n", "'adamw'", 5, 13),
+    ("unknown_optimizer", HEAD + TAIL + "train {\n  optimizer adamx\n}\n", "'adamx'", 5, 13),
     ("negative_learning_rate", HEAD + TAIL + "train {\n  lr -0.1\n}\n", "greater than 0", 5, 6),
     ("add_with_one_input", HEAD + "a: conv 4 3x3\ns: add(a)\n" + TAIL, "at least two inputs", 3, 4),
     ("bias_init_that_needs_a_kernel", HEAD + "flatten\ndense 10 bias orthogonal\n",

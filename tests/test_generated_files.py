@@ -73,3 +73,26 @@ def test_the_shipped_schema_states_the_current_ir_version():
 
     shipped = json.loads((files("cnnspec.ir") / "schema.json").read_text(encoding="utf-8"))
     assert shipped["properties"]["version"] == {"const": IR_VERSION}
+
+
+def test_an_ir_file_of_version_2_gets_the_training_settings_of_version_3(tmp_path):
+    """An adam optimizer written before amsgrad existed is plain Adam; no warmup, no
+    clipping."""
+    import cnnspec
+    from cnnspec.ir.migrate import IR_VERSION
+
+    old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
+    old["version"] = 2
+    old["training"]["optimizer"] = {"name": "adam", "beta1": 0.9, "beta2": 0.99, "eps": 1e-8}
+    for key in ("warmup", "decay_bias", "clip_norm", "clip_value", "label_smoothing",
+                "class_weights"):
+        del old["training"][key]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    ir = cnnspec.load(path).ir
+    assert ir["version"] == IR_VERSION
+    assert ir["training"]["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.99,
+                                           "eps": 1e-8, "amsgrad": False}
+    assert [ir["training"][key] for key in ("warmup", "decay_bias", "clip_norm", "clip_value",
+                                            "label_smoothing", "class_weights")] == [
+        0, True, 0.0, 0.0, 0.0, []]

@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules, against their update rules written out by hand and
+"""Optimizers, learning-rate schedules and gradient clipping, against their update rules written out by hand and
 against torch.optim where PyTorch is installed."""
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import math
 import numpy as np
 import pytest
 
-from cnnspec.engine.optim import SGD, Adam, make_optimizer
-from cnnspec.engine.schedules import lr_at
+from cnnspec.engine.optim import SGD, Adam, clip_gradients, make_optimizer
+from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, SpecErrors
 
+ADAM = {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "amsgrad": False}
+RMSPROP = {"name": "rmsprop", "alpha": 0.9, "eps": 1e-8, "momentum": 0.5, "centered": True}
+ADAGRAD = {"name": "adagrad", "lr_decay": 0.01, "initial_accumulator_value": 0.1, "eps": 1e-10}
 SHAPES = {"conv1.weight": (4, 3, 3, 3), "conv1.bias": (4,), "fc.weight": (5, 36)}
 LRS = [0.1, 0.05, 0.05, 0.02, 0.01]
 
@@ -77,7 +80,7 @@ def test_sgd_follows_the_rule(momentum, nesterov, wd):
 @pytest.mark.parametrize("b1, b2, eps, wd", ADAM_CASES)
 def test_adam_follows_the_rule(b1, b2, eps, wd):
     params, grads = problem()
-    out = run(Adam(b1, b2, eps, wd), params, grads)
+    out = run(Adam(b1, b2, eps, weight_decay=wd), params, grads)
     for k in SHAPES:
         expected = adam_by_hand(params[k], [g[k] for g in grads], LRS, b1, b2, eps, wd)
         np.testing.assert_allclose(out[k], expected, rtol=1e-12, atol=1e-14)
@@ -99,7 +102,8 @@ def test_first_adam_step_moves_by_lr_times_sign():
 # ---------------------------------------------------------------- behaviour
 
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": True},
-                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+                                 ADAM, {**ADAM, "amsgrad": True},
+                                 {**ADAM, "name": "adamw"}, RMSPROP, ADAGRAD])
 def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
     params, grads = problem(np.float32)
     frozen = params["conv1.bias"].copy()
@@ -122,7 +126,8 @@ def test_float32_stays_float32_and_frozen_params_and_grads_are_untouched(cfg):
 
 @pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
                                  {"name": "sgd", "momentum": 0.0, "nesterov": False},
-                                 {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}])
+                                 ADAM, {**ADAM, "amsgrad": True},
+                                 {**ADAM, "name": "adamw"}, RMSPROP, ADAGRAD])
 def test_resume_from_state_dict_is_bitwise_identical(cfg):
     params, grads = problem(np.float32)
     straight = run(make_optimizer(cfg, 1e-3), params, grads)
@@ -164,11 +169,15 @@ def test_loading_another_optimizers_state_is_a_run_error():
 
 
 @pytest.mark.parametrize("cfg, wd, where", [
-    ({"name": "rmsprop"}, 0.0, "optimizer.name"),
+    ({"name": "lamb"}, 0.0, "optimizer.name"),
+    ({"name": "rmsprop", "alpha": 1.0, "eps": 1e-8, "momentum": 0.0, "centered": False}, 0.0,
+     "optimizer.alpha"),
+    ({"name": "adagrad", "lr_decay": -0.1, "initial_accumulator_value": 0.0, "eps": 1e-10}, 0.0,
+     "optimizer.lr_decay"),
     ({"name": "sgd", "momentum": 0.0, "nesterov": True}, 0.0, "optimizer.nesterov"),
     ({"name": "sgd", "momentum": 1.5, "nesterov": False}, 0.0, "optimizer.momentum"),
-    ({"name": "adam", "beta1": 0.9, "beta2": 1.0, "eps": 1e-8}, 0.0, "optimizer.beta2"),
-    ({"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 0.0}, 0.0, "optimizer.eps"),
+    ({**ADAM, "beta2": 1.0}, 0.0, "optimizer.beta2"),
+    ({**ADAM, "eps": 0.0}, 0.0, "optimizer.eps"),
     ({"name": "sgd", "momentum": 0.9, "nesterov": False}, -1.0, "weight_decay"),
 ])
 def test_bad_optimizer_settings_are_check_errors_and_engine_assertions(cfg, wd, where, tmp_path):
@@ -191,8 +200,30 @@ def test_bad_optimizer_settings_are_check_errors_and_engine_assertions(cfg, wd, 
 # ---------------------------------------------------------------- against torch.optim
 
 TORCH_CASES = [({"name": "sgd", "momentum": m, "nesterov": n}, wd) for m, n, wd in SGD_CASES] + \
-              [({"name": "adam", "beta1": b1, "beta2": b2, "eps": e}, wd)
-               for b1, b2, e, wd in ADAM_CASES]
+              [({**ADAM, "beta1": b1, "beta2": b2, "eps": e}, wd)
+               for b1, b2, e, wd in ADAM_CASES] + [
+    ({**ADAM, "amsgrad": True}, 0.0),
+    ({**ADAM, "beta1": 0.8, "eps": 1e-3, "amsgrad": True}, 0.01),
+    ({**ADAM, "name": "adamw"}, 0.0),
+    ({**ADAM, "name": "adamw"}, 0.05),
+    ({**ADAM, "name": "adamw", "amsgrad": True}, 0.05),
+    ({**RMSPROP, "alpha": 0.99, "momentum": 0.0, "centered": False}, 0.0),
+    ({**RMSPROP, "momentum": 0.9, "centered": False}, 0.01),
+    ({**RMSPROP, "momentum": 0.0, "centered": True}, 0.0),
+    (RMSPROP, 0.01),
+    ({**ADAGRAD, "lr_decay": 0.0, "initial_accumulator_value": 0.0}, 0.0),
+    (ADAGRAD, 0.01),
+]
+
+
+def torch_optimizer(torch, cfg, params, lr, wd):
+    """The torch.optim optimizer an IR optimizer object names."""
+    args = {k: v for k, v in cfg.items() if k != "name"}
+    if cfg["name"] in ("adam", "adamw"):
+        args["betas"] = (args.pop("beta1"), args.pop("beta2"))
+    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+           "rmsprop": torch.optim.RMSprop, "adagrad": torch.optim.Adagrad}[cfg["name"]]
+    return cls(params, lr=lr, weight_decay=wd, **args)
 
 
 @pytest.mark.parametrize("cfg, wd", TORCH_CASES)
@@ -202,12 +233,7 @@ def test_matches_torch_optim(cfg, wd, dtype, rtol):
     params, grads = problem(dtype)
     ours = run(make_optimizer(cfg, wd), params, grads)
     tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
-    if cfg["name"] == "sgd":
-        opt = torch.optim.SGD(tensors.values(), lr=LRS[0], momentum=cfg["momentum"],
-                              nesterov=cfg["nesterov"], weight_decay=wd)
-    else:
-        opt = torch.optim.Adam(tensors.values(), lr=LRS[0], betas=(cfg["beta1"], cfg["beta2"]),
-                               eps=cfg["eps"], weight_decay=wd)
+    opt = torch_optimizer(torch, cfg, tensors.values(), LRS[0], wd)
     for g, lr in zip(grads, LRS):
         for k, t in tensors.items():
             t.grad = torch.tensor(g[k])
@@ -217,38 +243,195 @@ def test_matches_torch_optim(cfg, wd, dtype, rtol):
         np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=rtol, atol=rtol)
 
 
+@pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
+                                 {**ADAM, "name": "adamw"}, RMSPROP])
+def test_parameters_spared_from_decay_match_a_torch_group_without_it(cfg):
+    torch = pytest.importorskip("torch")
+    params, grads = problem()
+    spared = ["conv1.bias"]
+    ours = run(make_optimizer(cfg, 0.05, no_decay=spared), params, grads)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    opt = torch_optimizer(torch, cfg, [
+        {"params": [t for k, t in tensors.items() if k not in spared]},
+        {"params": [tensors[k] for k in spared], "weight_decay": 0.0}], LRS[0], 0.05)
+    for g, lr in zip(grads, LRS):
+        for k, t in tensors.items():
+            t.grad = torch.tensor(g[k])
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.step()
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    decayed = run(make_optimizer(cfg, 0.05), params, grads)
+    assert not np.allclose(decayed["conv1.bias"], ours["conv1.bias"])
+    np.testing.assert_array_equal(decayed["fc.weight"], ours["fc.weight"])
+
+
 # ---------------------------------------------------------------- schedules
 
+def clock(epoch, epochs=10, batch=0, batches=1, val_losses=()):
+    return Clock(epoch, epochs, batch, batches, tuple(val_losses))
+
+
 def test_schedules_by_hand():
-    assert lr_at({"name": "constant"}, 0.1, 7, 10) == 0.1
+    assert lr_at({"name": "constant"}, 0.1, clock(7)) == 0.1
     step = {"name": "step", "step_size": 3, "gamma": 0.5}
-    assert [lr_at(step, 0.8, e, 10) for e in range(7)] == [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2]
+    assert [lr_at(step, 0.8, clock(e)) for e in range(7)] == [0.8, 0.8, 0.8, 0.4, 0.4, 0.4, 0.2]
     cosine = {"name": "cosine", "min_lr": 0.01}
-    assert lr_at(cosine, 0.1, 0, 4) == pytest.approx(0.1)
-    assert lr_at(cosine, 0.1, 2, 4) == pytest.approx(0.055)
-    assert lr_at(cosine, 0.1, 3, 4) == pytest.approx(0.01 + 0.09 * (1 + math.cos(0.75 * math.pi))
-                                                     / 2)
+    assert lr_at(cosine, 0.1, clock(0, 4)) == pytest.approx(0.1)
+    assert lr_at(cosine, 0.1, clock(2, 4)) == pytest.approx(0.055)
+    assert lr_at(cosine, 0.1, clock(3, 4)) == pytest.approx(
+        0.01 + 0.09 * (1 + math.cos(0.75 * math.pi)) / 2)
+    multistep = {"name": "multistep", "milestones": [2, 5], "gamma": 0.1}
+    assert [lr_at(multistep, 1.0, clock(e)) for e in range(7)] == pytest.approx(
+        [1, 1, 0.1, 0.1, 0.1, 0.01, 0.01])
+    # Caffe's MNIST LeNet solver: lr 0.01, inv gamma 1e-4 power 0.75; iteration 10000 is the
+    # 10001st step: epoch 100 of 100-step epochs.
+    inv = {"name": "inv", "gamma": 1e-4, "power": 0.75}
+    assert lr_at(inv, 0.01, clock(100, 200, 0, 100)) == pytest.approx(0.01 * 2 ** -0.75)
+    poly = {"name": "poly", "power": 2.0}
+    assert lr_at(poly, 0.1, clock(1, 2, 1, 4)) == pytest.approx(0.1 * (1 - 5 / 8) ** 2)
+
+
+def test_warmup_rises_step_by_step_then_hands_over_to_the_schedule():
+    step = {"name": "step", "step_size": 1, "gamma": 0.5}
+    lrs = [lr_at(step, 1.0, clock(e, 4, b, 3), warmup=2) for e in range(4) for b in range(3)]
+    assert lrs == pytest.approx([1 / 6, 2 / 6, 3 / 6, 0.5 * 4 / 6, 0.5 * 5 / 6, 0.5,
+                                 0.25, 0.25, 0.25, 0.125, 0.125, 0.125])
+
+
+def test_plateau_replays_the_validation_losses():
+    plateau = {"name": "plateau", "factor": 0.5, "patience": 1, "threshold": 0.0,
+               "cooldown": 1, "min_lr": 0.2}
+    losses = [1.0, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95]
+    lrs = [lr_at(plateau, 1.0, clock(e, 9, val_losses=losses)) for e in range(9)]
+    # bad epochs 2 and 3 (> patience 1): halve after epoch index 3; cooldown 1 skips epoch 4;
+    # epochs 5 and 6 bad: halve again; then min_lr 0.2 stops at 0.25 -> 0.2.
+    assert lrs == pytest.approx([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25])
 
 
 def test_unknown_schedule_is_an_engine_assertion():  # the schema knows the schedules
     with pytest.raises(AssertionError, match="unknown schedule"):
-        lr_at({"name": "cyclic"}, 0.1, 0, 10)
+        lr_at({"name": "cyclic"}, 0.1, clock(0))
 
 
-@pytest.mark.parametrize("schedule", [{"name": "step", "step_size": 4, "gamma": 0.3},
-                                      {"name": "cosine", "min_lr": 0.001},
-                                      {"name": "cosine", "min_lr": 0.0}])
-def test_schedules_match_torch(schedule):
+PER_EPOCH = [{"name": "step", "step_size": 4, "gamma": 0.3},
+             {"name": "multistep", "milestones": [3, 4, 9], "gamma": 0.5},
+             {"name": "exp", "gamma": 0.8},
+             {"name": "cosine", "min_lr": 0.001},
+             {"name": "cosine", "min_lr": 0.0}]
+PER_STEP = [{"name": "poly", "power": 0.9}, {"name": "poly", "power": 2.0},
+            {"name": "inv", "gamma": 0.05, "power": 0.75}]
+
+
+def torch_scheduler(torch, opt, schedule, epochs, batches):
+    lr_scheduler = torch.optim.lr_scheduler
+    name, args = schedule["name"], {k: v for k, v in schedule.items() if k != "name"}
+    if name == "step":
+        return lr_scheduler.StepLR(opt, **args)
+    if name == "multistep":
+        return lr_scheduler.MultiStepLR(opt, **args)
+    if name == "exp":
+        return lr_scheduler.ExponentialLR(opt, **args)
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=args["min_lr"])
+    if name == "poly":
+        return lr_scheduler.PolynomialLR(opt, total_iters=epochs * batches, **args)
+    # Caffe's inv has no torch.optim class; LambdaLR with Caffe's formula written out.
+    return lr_scheduler.LambdaLR(
+        opt, lambda it: (1 + args["gamma"] * it) ** -args["power"])
+
+
+@pytest.mark.parametrize("schedule", PER_EPOCH + PER_STEP, ids=lambda s: s["name"])
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_schedules_match_torch(schedule, warmup):
+    """Per-epoch schedules stepped after each epoch, per-step ones after each batch, as a torch
+    training loop would; warmup multiplies them by the factor of a LinearLR stepped after each
+    batch (run on an optimizer of its own: torch's closed and chained forms of some
+    schedulers, cosine's among them, differ once another scheduler changes the lr)."""
     torch = pytest.importorskip("torch")
-    epochs, base = 13, 0.2
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
-    if schedule["name"] == "step":
-        sched = torch.optim.lr_scheduler.StepLR(opt, schedule["step_size"], schedule["gamma"])
-    else:
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs,
-                                                           eta_min=schedule["min_lr"])
+    epochs, batches, base = 13, 3, 0.2
+
+    def optimizer():
+        return torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+
+    opt, warm_opt = optimizer(), optimizer()
+    sched = torch_scheduler(torch, opt, schedule, epochs, batches)
+    steps = warmup * batches
+    warm = (torch.optim.lr_scheduler.LinearLR(warm_opt, start_factor=1 / steps,
+                                              total_iters=steps - 1) if warmup else None)
+    per_step = schedule in PER_STEP
     for epoch in range(epochs):
-        assert lr_at(schedule, base, epoch, epochs) == pytest.approx(
-            opt.param_groups[0]["lr"], rel=1e-12, abs=1e-15)
+        for batch in range(batches):
+            expected = opt.param_groups[0]["lr"] * warm_opt.param_groups[0]["lr"] / base
+            ours = lr_at(schedule, base, clock(epoch, epochs, batch, batches), warmup)
+            assert ours == pytest.approx(expected, rel=1e-9, abs=1e-15)
+            opt.step()
+            warm_opt.step()
+            if per_step:
+                sched.step()
+            if warm is not None:
+                warm.step()
+        if not per_step:
+            sched.step()
+
+
+@pytest.mark.parametrize("factor, patience, threshold, cooldown, min_lr", [
+    (0.1, 10, 1e-4, 0, 0.0), (0.5, 1, 1e-4, 0, 0.0), (0.5, 0, 0.01, 2, 0.01),
+    (0.3, 2, 0.0, 1, 0.001)])
+def test_plateau_matches_torch(factor, patience, threshold, cooldown, min_lr):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    epochs, base = 60, 0.1
+    # a loss that falls, then wanders: improvements, plateaus and ties
+    losses = list(np.round(np.maximum(np.linspace(1, 0, epochs), 0.5)
+                           + 0.02 * rng.integers(0, 3, epochs), 3))
+    schedule = {"name": "plateau", "factor": factor, "patience": patience,
+                "threshold": threshold, "cooldown": cooldown, "min_lr": min_lr}
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=factor, patience=patience, threshold=threshold, cooldown=cooldown,
+        min_lr=min_lr)
+    seen = []
+    for epoch in range(epochs):
+        assert lr_at(schedule, base, clock(epoch, epochs, val_losses=losses)) == pytest.approx(
+            opt.param_groups[0]["lr"], rel=1e-12)
+        seen.append(opt.param_groups[0]["lr"])
         opt.step()
-        sched.step()
+        sched.step(losses[epoch])
+    assert len(set(seen)) > 1  # the case does reduce the lr
+
+
+# ---------------------------------------------------------------- gradient clipping
+
+@pytest.mark.parametrize("max_norm", [0.5, 3.0, 1e6])
+def test_clip_norm_matches_torch(max_norm):
+    torch = pytest.importorskip("torch")
+    _, grads = problem()
+    ours = clip_gradients(grads[0], clip_norm=max_norm, clip_value=0.0)
+    tensors = {k: torch.zeros(v.shape, dtype=torch.float64, requires_grad=True)
+               for k, v in grads[0].items()}
+    for k, t in tensors.items():
+        t.grad = torch.tensor(grads[0][k])
+    torch.nn.utils.clip_grad_norm_(list(tensors.values()), max_norm)
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.grad.numpy(), rtol=1e-12, atol=1e-15)
+    if max_norm == 1e6:
+        assert all(ours[k] is grads[0][k] for k in ours)  # nothing to clip, nothing copied
+
+
+@pytest.mark.parametrize("clip_value", [0.1, 1.0])
+def test_clip_value_matches_torch_after_clip_norm(clip_value):
+    torch = pytest.importorskip("torch")
+    _, grads = problem()
+    before = {k: v.copy() for k, v in grads[0].items()}
+    ours = clip_gradients(grads[0], clip_norm=5.0, clip_value=clip_value)
+    tensors = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True)
+               for g in grads[0].values()]
+    for t, g in zip(tensors, grads[0].values()):
+        t.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_norm_(tensors, 5.0)
+    torch.nn.utils.clip_grad_value_(tensors, clip_value)
+    for k, t in zip(grads[0], tensors):
+        np.testing.assert_allclose(ours[k], t.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(grads[0][k], before[k])  # the gradients are not written

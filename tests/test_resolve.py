@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.lang import parse, parse_file, parse_init
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -25,7 +26,7 @@ def test_every_spec_parses_to_json_data(path):
     assert spec.path == str(path)
     assert spec.text == path.read_text()
     assert json.loads(json.dumps(spec.ir)) == spec.ir
-    assert spec.ir["version"] == 2
+    assert spec.ir["version"] == IR_VERSION
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -228,10 +229,11 @@ def test_training_defaults_and_aliases():
                      " data fashion_mnist\n}\n").ir["training"]
     assert training == {
         "data": {"name": "fashion-mnist"}, "preprocess": "standardize",
-        "optimizer": {"name": "adam", "beta1": 0.8, "beta2": 0.999, "eps": 1e-8},
-        "lr": 0.01, "schedule": {"name": "step", "step_size": 5, "gamma": 0.1},
-        "weight_decay": 0.0, "batch_size": 16, "epochs": 10, "val_split": 0.1, "seed": 0,
-        "loss": "cross_entropy"}
+        "optimizer": {"name": "adam", "beta1": 0.8, "beta2": 0.999, "eps": 1e-8,
+                      "amsgrad": False},
+        "lr": 0.01, "schedule": {"name": "step", "step_size": 5, "gamma": 0.1}, "warmup": 0,
+        "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0, "batch_size": 16, "epochs": 10, "val_split": 0.1, "seed": 0,
+        "loss": "cross_entropy", "label_smoothing": 0.0, "class_weights": []}
 
 
 def test_a_spec_without_train_block_gets_default_training():

@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 2,
+    "version": 3,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -33,10 +33,13 @@ VALID = {
     "training": {"data": {"name": "shapes", "size": 8, "classes": ["x", "o"], "count": 100,
                           "noise": 0.1},
                  "preprocess": "standardize",
-                 "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+                 "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
+                               "amsgrad": False},
                  "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
-                 "weight_decay": 0.0, "batch_size": 32, "epochs": 3, "val_split": 0.1,
-                 "seed": 0, "loss": "cross_entropy"},
+                 "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0,
+                 "batch_size": 32, "epochs": 3, "val_split": 0.1,
+                 "seed": 0, "loss": "cross_entropy", "label_smoothing": 0.0,
+                 "class_weights": []},
 }
 
 
@@ -99,7 +102,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 2, got 1"),
+    (("version",), 1, "$.version", "expected 3, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),
@@ -107,7 +110,7 @@ CASES = [
     (("training", "optimizer", "momentum"), 0.9, "$.training.optimizer.momentum",
      "unknown field 'momentum'"),
     (("training", "schedule", "name"), "linear", "$.training.schedule.name",
-     '"linear" is not one of: constant, step, cosine'),
+     '"linear" is not one of: constant, step, multistep, exp, cosine, poly, inv, plateau'),
     (("training", "val_split"), 1.0, "$.training.val_split", "must be < 1, got 1.0"),
 ]
 

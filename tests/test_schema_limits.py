@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from cnnspec.errors import SpecError
+from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import schema, validate
 from cnnspec.lang import parse
 
@@ -150,15 +151,17 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.data.npz.path": training("data npz(path={})"),
     "training.preprocess": training("preprocess {}"),
     "training.optimizer.name": training("optimizer {}"),
-    "training.optimizer.sgd.momentum": training("optimizer sgd(momentum={})"),
-    "training.optimizer.adam.beta1": training("optimizer adam(beta1={})"),
-    "training.optimizer.adam.beta2": training("optimizer adam(beta2={})"),
-    "training.optimizer.adam.eps": training("optimizer adam(eps={})"),
+    **{f"training.{key}.{entry.name}.{arg.name}": training(
+        f"{key} {entry.name}({arg.name}={'[{}]' if arg.type in catalogue.LISTS else '{}'})")
+       for key in ("optimizer", "schedule") for entry in catalogue.KEYS[key].catalogue.values()
+       for arg in entry.args if arg.low is not None or arg.high is not None},
     "training.lr": training("lr {}"),
+    "training.warmup": training("warmup {}"),
+    "training.clip_norm": training("clip_norm {}"),
+    "training.clip_value": training("clip_value {}"),
+    "training.label_smoothing": training("label_smoothing {}"),
+    "training.class_weights": training("class_weights [{}]"),
     "training.schedule.name": training("schedule {}"),
-    "training.schedule.step.step_size": training("schedule step(step_size={})"),
-    "training.schedule.step.gamma": training("schedule step(gamma={})"),
-    "training.schedule.cosine.min_lr": training("schedule cosine(min_lr={})"),
     "training.weight_decay": training("weight_decay {}"),
     "training.batch_size": training("batch {}"),
     "training.epochs": training("epochs {}"),
@@ -195,7 +198,7 @@ SPELLED = {
 }
 # A near miss for each enum, rejected where it is written.
 WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.data.name": "cifar",
-                "training.data.shapes.classes": "star", "training.optimizer.name": "adamw",
+                "training.data.shapes.classes": "star", "training.optimizer.name": "adamx",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
                 "training.preprocess": "normalize", "layers.gelu.approximate": "tanhh"}
 

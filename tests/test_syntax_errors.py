@@ -48,7 +48,7 @@ CASES = [
     ("input 1x8x8\nflatten 3\n", "flatten takes no values", 2, 9, None),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lrr 0.1\n}\n", "unknown training setting 'lrr'",
      4, 3, "did you mean lr\\?"),
-    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adamw\n}\n", "unknown optimizer 'adamw'",
+    ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adan\n}\n", "unknown optimizer 'adan'",
      4, 13, "did you mean adam\\?"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  data shapes(classes=[x, pluss])\n}\n",
      "unknown shape class 'pluss'", 4, 27, "did you mean plus\\?"),

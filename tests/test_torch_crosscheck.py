@@ -1,5 +1,7 @@
 """The engine against PyTorch (skipped without it): every op's output and gradients on random
 float64 inputs, and a whole LeNet-5 with identical weights, agree to 1e-5."""
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -117,10 +119,20 @@ def test_batchnorm_training_and_running_stats(shape):
     np.testing.assert_allclose(var, t_var.numpy(), rtol=TOL, atol=TOL)
 
 
+WEIGHTS = [1.0, 2.0, 0.5, 3.0, 1.5]
+
+
 @pytest.mark.parametrize("loss, theirs", [
     (losses.softmax_cross_entropy, lambda out, y: F.cross_entropy(out, y)),
+    (partial(losses.softmax_cross_entropy, label_smoothing=0.1),
+     lambda out, y: F.cross_entropy(out, y, label_smoothing=0.1)),
+    (partial(losses.softmax_cross_entropy, class_weights=WEIGHTS),
+     lambda out, y: F.cross_entropy(out, y, weight=torch.tensor(WEIGHTS, dtype=torch.float64))),
+    (partial(losses.softmax_cross_entropy, label_smoothing=0.3, class_weights=WEIGHTS),
+     lambda out, y: F.cross_entropy(out, y, label_smoothing=0.3,
+                                    weight=torch.tensor(WEIGHTS, dtype=torch.float64))),
     (losses.mse, lambda out, y: F.mse_loss(out, F.one_hot(y, 5).double())),
-])
+], ids=["cross_entropy", "label_smoothing", "class_weights", "both", "mse"])
 def test_losses(loss, theirs):
     rng = np.random.default_rng(1)
     out, y = rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6)

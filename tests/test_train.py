@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from cnnspec import Settings, resume, train
+from cnnspec.check.load import load
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.seeding import streams
@@ -358,3 +359,52 @@ def test_terminal_bar_ends_each_epoch_with_its_full_line():
     shown = [part.strip() for part in re.split(r"[\r\n]", stream.getvalue()) if part.strip()]
     assert shown[-1] == format_epoch(row, 20)
     assert "val loss 0.4000 acc  87.5%" in shown[-1]
+
+
+def test_warmup_and_a_per_step_schedule_set_each_steps_lr(tmp_path):
+    """The lr recorded for an epoch is its last step's; inv and warmup count steps."""
+    from cnnspec.engine.schedules import Clock, lr_at
+
+    text = write_spec(tmp_path).read_text().replace(
+        "  batch 16", "  batch 16\n  schedule inv(gamma=0.1, power=0.75)\n  warmup 1")
+    path = tmp_path / "warm.cnn"
+    path.write_text(text)
+    seen = []
+    run = train(path, run_dir=tmp_path / "r", on_step=lambda step, model: seen.append(step),
+                **FAST)
+    batches = len(seen) // 2
+    schedule = {"name": "inv", "gamma": 0.1, "power": 0.75}
+    assert [row["lr"] for row in run.metrics] == [
+        pytest.approx(lr_at(schedule, 0.05, Clock(e, 2, batches - 1, batches), 1))
+        for e in range(2)]
+    assert run.metrics[0]["lr"] == pytest.approx(0.05 * (1 + 0.1 * (batches - 1)) ** -0.75)
+
+
+def test_gradient_clipping_changes_the_steps_it_should(tmp_path):
+    def final_weights(settings):
+        path = tmp_path / f"clip{len(list(tmp_path.iterdir()))}.cnn"
+        path.write_text(write_spec(tmp_path).read_text().replace("  batch 16",
+                                                                 "  batch 16\n" + settings))
+        run = train(path, run_dir=tmp_path / path.stem, **FAST)
+        return run.metrics, np.load(tmp_path / path.stem / "checkpoint.npz")["fc.weight"]
+
+    plain, w = final_weights("")
+    loose, w_loose = final_weights("  clip_norm 1e6\n  clip_value 1e6")
+    _, w_tight = final_weights("  clip_norm 1e-3")
+    assert timeless(loose) == timeless(plain) and np.array_equal(w_loose, w)
+    assert not np.allclose(w_tight, w)
+
+
+def test_decay_bias_false_spares_biases_and_batch_norm_from_weight_decay(tmp_path):
+    from cnnspec.training.api import undecayed
+
+    path = tmp_path / "bn.cnn"
+    path.write_text(write_spec(tmp_path).read_text().replace(
+        "conv1: conv 4 3x3 pad same relu", "conv1: conv 4 3x3 pad same\nbn1: batchnorm relu")
+        .replace("  batch 16", "  batch 16\n  weight_decay 0.1\n  decay_bias false"))
+    model = compile_spec(load(path))
+    assert sorted(undecayed(model)) == ["bn1.bias", "bn1.weight", "conv1.bias", "fc.bias"]
+    spared = train(path, run_dir=tmp_path / "spared", **FAST)
+    path.write_text(path.read_text().replace("  decay_bias false\n", ""))
+    decayed = train(path, run_dir=tmp_path / "decayed", **FAST)
+    assert timeless(spared.metrics) != timeless(decayed.metrics)

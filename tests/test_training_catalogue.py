@@ -69,7 +69,7 @@ def test_each_schedule_is_the_engine_function_it_names_with_the_declared_argumen
     assert list(SCHEDULES) == list(catalogue.SCHEDULES)
     for name, entry in catalogue.SCHEDULES.items():
         assert _engine_object(entry.engine) is SCHEDULES[name]
-        assert _keywords(SCHEDULES[name], leading=3) == [a.name for a in entry.args]
+        assert _keywords(SCHEDULES[name], leading=2) == [a.name for a in entry.args]
 
 
 def test_each_loss_and_preprocessing_has_its_implementation():
@@ -97,6 +97,10 @@ def _values():
 
 def _edges(arg):
     """(value, accepted) pairs at each end of the declared range."""
+    if arg.type in catalogue.LISTS:  # a list of one element at each end of its range
+        for value, ok in _edges(arg.each()):
+            yield [value], ok
+        return
     step = 1 if arg.type == "int" else 1e-3
     if arg.low is not None:
         yield arg.low, not arg.low_open
@@ -112,7 +116,8 @@ CASES = [(key, entry, arg, value, ok) for key, entry, arg in _values()
 
 def _ids(case):
     key, entry, arg, value, _ = case
-    return f"{key}-{entry.name + '.' if entry else ''}{arg.name}={value:g}"
+    written = catalogue.value_text(value) if isinstance(value, list) else f"{value:g}"
+    return f"{key}-{entry.name + '.' if entry else ''}{arg.name}={written}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
@@ -138,6 +143,7 @@ def test_language_schema_and_checker_agree_on_each_range(case):
         training[key] = {"name": entry.name, **entry.defaults, arg.name: value}
     assert (arg.problem(value) is None) == ok
     where = f"$.training.{key}" + (f".{arg.name}" if entry else "")
+    where += "[0]" if isinstance(value, list) else ""  # the list's element out of range
     if ok:
         validate(ir)
     else:
@@ -155,7 +161,8 @@ def _check(ir):
 @pytest.mark.parametrize("key, value, where, message", [
     ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, "optimizer.momentum",
      "sgd momentum must be in [0, 1), not 1.5"),
-    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999}, "optimizer.eps",
+    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999, "amsgrad": True},
+     "optimizer.eps",
      "adam needs a value for 'eps'"),
     ("schedule", {"name": "step", "step_size": 0, "gamma": 0.1}, "schedule.step_size",
      "step step_size must be at least 1, not 0"),
@@ -207,3 +214,35 @@ def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, wh
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {written}\n}}\n")
     assert info.value.hint == arg.hint
+
+
+@pytest.mark.parametrize("settings, where, message", [
+    ("loss mse\n  label_smoothing 0.1", "label_smoothing",
+     "label_smoothing applies to the cross_entropy loss, but the loss is mse"),
+    ("loss mse\n  class_weights [1, 1, 1, 1, 1, 1, 1, 1, 1, 2]", "class_weights",
+     "class_weights applies to the cross_entropy loss, but the loss is mse"),
+    ("class_weights [1, 2]", "class_weights",
+     "class_weights gives 2 weights, but digits has 10 classes"),
+])
+def test_the_loss_settings_fit_the_loss_and_the_classes(settings, where, message):
+    from cnnspec.check.checker import check
+
+    spec = parse(NET + f"train {{\n  {settings}\n}}\n")
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    (error,) = info.value.errors
+    assert error.message.startswith(message) and error.hint
+    lines = settings.split("\n")
+    assert error.span.line == 5 + next(i for i, line in enumerate(lines) if where in line)
+
+
+def test_the_compiled_model_uses_the_loss_settings():
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+
+    spec = parse(NET + "train {\n  label_smoothing 0.1\n  class_weights "
+                 "[1, 2, 1, 1, 1, 1, 1, 1, 1, 3]\n}\n")
+    model = compile_spec(check(spec))
+    assert model.loss_args == {"label_smoothing": 0.1,
+                               "class_weights": [1.0, 2.0] + [1.0] * 7 + [3.0]}
+    assert compile_spec(check(parse(NET))).loss_args == {}

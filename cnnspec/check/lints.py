@@ -10,8 +10,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   why a zero-initialised classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
-- a step schedule whose first step comes after the last epoch (the lr never changes), or a
-  cosine schedule whose min_lr is above the lr (the lr rises).
+- a step schedule whose first step comes after the last epoch (the lr never changes), a
+  multistep milestone after the last epoch, or a cosine schedule whose min_lr is above the lr
+  (the lr rises).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -112,8 +113,8 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
 
 
 def schedule_fit(spec: Spec) -> list[SpecError]:
-    """A step schedule should lower the learning rate at least once within the run, and a
-    cosine schedule should lower it at all."""
+    """A step schedule should lower the learning rate at least once within the run, a
+    multistep schedule at each milestone, and a cosine schedule should lower it at all."""
     training = spec.ir["training"]
     schedule, epochs = training["schedule"], training["epochs"]
     if schedule["name"] == "cosine" and schedule["min_lr"] > training["lr"]:
@@ -122,6 +123,14 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
             f"{training['lr']:g}: the lr rises over the run instead of falling",
             "training", "schedule.min_lr", severity="warning",
             hint=f"use a min_lr below {training['lr']:g}, e.g. 0 (the default)")]
+    if schedule["name"] == "multistep" and schedule["milestones"][-1] >= epochs:
+        late = [m for m in schedule["milestones"] if m >= epochs]
+        return [spec.error(
+            f"the multistep schedule's milestone{'s' if len(late) > 1 else ''} "
+            f"{', '.join(map(str, late))} come{'' if len(late) > 1 else 's'} after the last "
+            f"epoch ({epochs - 1}, counted from 0): the lr never drops there",
+            "training", "schedule.milestones", severity="warning",
+            hint=f"use milestones below {epochs}, or more epochs")]
     if schedule["name"] != "step" or schedule["step_size"] < epochs:
         return []
     return [spec.error(

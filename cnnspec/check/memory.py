@@ -51,7 +51,8 @@ class MemoryEstimate:
 
 
 def optimizer_buffers(training: dict) -> int:
-    """Arrays the spec's optimizer keeps per parameter array, counted by one real step."""
+    """Arrays the spec's optimizer keeps per parameter array, counted by one real step, and
+    the clipped copy of the gradients when they are clipped."""
     import numpy as np  # the engine's optimizer: NumPy, only when a spec is measured
 
     from cnnspec.engine.optim import make_optimizer
@@ -62,7 +63,8 @@ def optimizer_buffers(training: dict) -> int:
     optimizer.step({"p": param}, {"p": grad}, 0.01)
     kept = sum(array.size for array in optimizer.state_dict().values())
     decay_scratch = 1 if training.get("weight_decay", 0.0) > 0 else 0
-    return round(kept / values) + decay_scratch
+    clipped = 1 if training.get("clip_norm") or training.get("clip_value") else 0  # a copy
+    return round(kept / values) + decay_scratch + clipped
 
 
 # A conv keeps its im2col matrix and buffers for its gradients about twice as large again.

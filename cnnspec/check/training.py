@@ -4,11 +4,13 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 - the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
 - every other setting against the training catalogue (:mod:`cnnspec.ir.training_catalogue`):
   names, arguments and their ranges, and arguments that contradict each other (Nesterov
-  momentum without momentum);
-- the data against the network: the input must be the dataset's image shape, and the output
-  one score per class. ``train`` checks the spec with its command-line overrides applied, so
-  ``--data`` can train a spec on other data; for ``npz`` data the shapes are only known once
-  the file is read, and the trainer calls :func:`data_fit_errors` with what it loaded.
+  momentum without momentum), or settings (a plateau schedule without validation data, label
+  smoothing or class weights for a loss other than cross_entropy);
+- the data against the network: the input must be the dataset's image shape, the output
+  one score per class, and the class weights (when given) one per class. ``train`` checks the
+  spec with its command-line overrides applied, so ``--data`` can train a spec on other data;
+  for ``npz`` data the shapes are only known once the file is read, and the trainer calls
+  :func:`data_fit_errors` with what it loaded.
 """
 from __future__ import annotations
 
@@ -33,6 +35,19 @@ def settings_errors(spec: Spec) -> list[SpecError]:
               for p in (problems(data) if isinstance(data, dict) else [])]
     errors += [spec.error(p.message, "training", where, hint=p.hint)
                for where, p in training_problems(training)]
+    schedule = training.get("schedule")
+    if (not errors and isinstance(schedule, dict) and schedule.get("name") == "plateau"
+            and training["val_split"] == 0):
+        errors.append(spec.error(
+            "the plateau schedule lowers the lr when the validation loss stops falling, but "
+            "val_split is 0: there is no validation loss", "training", "schedule",
+            hint="hold out data to validate on, e.g. `val_split 0.1`, or choose another "
+            "schedule"))
+    if not errors and training["loss"] != "cross_entropy":
+        errors += [spec.error(
+            f"{key} applies to the cross_entropy loss, but the loss is {training['loss']}",
+            "training", key, hint=f"drop {key}, or use `loss cross_entropy`")
+            for key in ("label_smoothing", "class_weights") if training[key]]
     return errors
 
 
@@ -61,6 +76,12 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
         errors.append(spec.error(
             f"the input is {_dims(given)}, but the {data_name} images are {_dims(image)}",
             "input", hint=_input_hint(tuple(image), given, data_name)))
+    weights = spec.ir["training"]["class_weights"]
+    if weights and len(weights) != classes:
+        errors.append(spec.error(
+            f"class_weights gives {len(weights)} weights, but {data_name} has {classes} "
+            "classes", "training", "class_weights",
+            hint=f"give one weight per class, {classes} in all, in the order of the classes"))
     by_name = {info.name: info for info in layers}
     output = by_name[spec.ir["output"]]
     if len(output.output_shape) != 1:

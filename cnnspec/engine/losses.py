@@ -1,7 +1,8 @@
 """Losses: ``loss(out, y) -> (loss, dout)`` with ``loss`` a Python float (the mean over the
 batch) and ``dout`` the gradient d loss / d ``out``, in ``out``'s dtype.
 
-``y`` holds integer class labels (N,).
+``y`` holds integer class labels (N,). Keyword arguments of a loss (label smoothing, class
+weights) are the training settings that apply to it (cnnspec/ir/training_catalogue.py).
 """
 from __future__ import annotations
 
@@ -21,20 +22,42 @@ def log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def softmax_cross_entropy(logits, y):
-    """Mean cross-entropy of softmax(``logits``) against labels ``y``.
+def softmax_cross_entropy(logits, y, label_smoothing: float = 0.0, class_weights=None):
+    """Mean cross-entropy of softmax(``logits``) against labels ``y``, as PyTorch's
+    ``CrossEntropyLoss(weight=class_weights, label_smoothing=label_smoothing)``.
 
-    Shapes: ``logits`` (N, K), ``y`` (N,) integers. The gradient is the stable
-    ``(softmax(logits) - onehot(y)) / N`` (computed from the log-softmax, never from a division by
-    a probability).
+    Shapes: ``logits`` (N, K), ``y`` (N,) integers, ``class_weights`` (K,) or None (all 1).
+    With ``p = softmax(logits)``, ``w`` the weights, ``W = sum_i w[y_i]`` and
+    ``e = label_smoothing``::
+
+        loss = ((1 - e) * sum_i w[y_i] * -log p[i, y_i] + e / K * sum_i sum_c w[c] * -log p[i, c]) / W
+
+    so without weights the target is ``(1 - e) * onehot(y) + e / K`` and ``W = N``. The
+    gradient is the stable ``(softmax(logits) - target) / N`` form, weighted (computed from the
+    log-softmax, never from a division by a probability).
     """
-    n = logits.shape[0]
+    n, k = logits.shape
     logp = log_softmax(logits)
     y = np.asarray(y)
-    loss = -float(logp[np.arange(n), y].sum(dtype=np.float64)) / n
+    rows = np.arange(n)
+    if class_weights is None and not label_smoothing:
+        loss = -float(logp[rows, y].sum(dtype=np.float64)) / n
+        dlogits = np.exp(logp)
+        dlogits[rows, y] -= 1
+        dlogits *= 1 / n
+        return loss, dlogits
+    e = float(label_smoothing)
+    w = np.ones(k) if class_weights is None else np.asarray(class_weights, dtype=np.float64)
+    w_y = w[y]
+    total = float(w_y.sum())
+    loss = ((1 - e) * -float((w_y * logp[rows, y]).sum(dtype=np.float64))
+            - e / k * float((logp * w.astype(logp.dtype)).sum(dtype=np.float64))) / total
+    # d/dlogits of -log p[i, c] is p[i] - onehot(c): weighted and summed as the loss is.
     dlogits = np.exp(logp)
-    dlogits[np.arange(n), y] -= 1
-    dlogits *= 1 / n
+    dlogits *= ((1 - e) * w_y + e / k * w.sum()).astype(logp.dtype)[:, None]
+    dlogits[rows, y] -= ((1 - e) * w_y).astype(logp.dtype)
+    dlogits -= (e / k * w).astype(logp.dtype)
+    dlogits *= 1 / total
     return loss, dlogits
 
 

@@ -59,11 +59,12 @@ class Model:
     """
 
     def __init__(self, nodes: list[Node], output: str, loss: str = "cross_entropy",
-                 dtype="float32", checked=None) -> None:
+                 dtype="float32", checked=None, loss_args: dict | None = None) -> None:
         self.nodes = nodes
         self.output = output
         assert loss in losses.LOSSES, loss  # the checker knows the losses' names
         self.loss_name = loss
+        self.loss_args = dict(loss_args or {})  # label smoothing, class weights
         self.dtype = np.dtype(dtype)
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
@@ -135,11 +136,11 @@ class Model:
     def loss(self, out, y) -> tuple[float, np.ndarray]:
         """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""
         if not self._fused_softmax:
-            return losses.LOSSES[self.loss_name](out, y)
+            return losses.LOSSES[self.loss_name](out, y, **self.loss_args)
         if out is not self._last_out:
             raise RunError("the loss of a softmax output needs the output of the last forward",
                            hint="call model.loss(model.forward(x), y)")
-        loss, dlogits = losses.softmax_cross_entropy(self._logits, y)
+        loss, dlogits = losses.softmax_cross_entropy(self._logits, y, **self.loss_args)
         self._fused_dout = dlogits
         return loss, dlogits
 
@@ -195,7 +196,8 @@ class Model:
         runs in one thread."""
         nodes = [Node(n.name, n.kind, parallel.replicate_layer(n.layer), list(n.inputs))
                  for n in self.nodes]
-        twin = Model(nodes, self.output, self.loss_name, self.dtype, self.checked)
+        twin = Model(nodes, self.output, self.loss_name, self.dtype, self.checked,
+                     self.loss_args)
         twin.threads = 1  # a replica runs its part in its own thread; it must not split again
         return twin
 

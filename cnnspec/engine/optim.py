@@ -1,4 +1,6 @@
-"""Optimizers: SGD (with momentum or Nesterov momentum) and Adam, with PyTorch's update rules.
+"""Optimizers: SGD (with momentum or Nesterov momentum), Adam (optionally AMSGrad), AdamW,
+RMSprop and Adagrad, each with the update rule of its ``torch.optim`` namesake; and the
+gradient clipping that may come before a step (:func:`clip_gradients`).
 
 An optimizer holds only its own state (momentum buffers, moment estimates, step counts); the
 parameters and their gradients are passed to :meth:`Optimizer.step` as dicts keyed by
@@ -6,7 +8,9 @@ parameter name (``conv1.weight``), and the parameters are updated in place. A fr
 parameter is simply absent from ``grads``. Gradients are never written to.
 
 Weight decay is L2 regularisation added to the gradient, ``g <- g + weight_decay * p``, as
-PyTorch's ``weight_decay`` argument to ``SGD`` and ``Adam`` (not AdamW's decoupled decay).
+PyTorch's ``weight_decay`` argument to ``SGD``, ``Adam``, ``RMSprop`` and ``Adagrad``; AdamW
+decays the parameters themselves instead (:attr:`Optimizer.DECOUPLED`). The parameters named
+in ``no_decay`` are spared, as a PyTorch parameter group with ``weight_decay=0``.
 
 Every update is done with in-place ufuncs into preallocated scratch arrays of the
 parameter's dtype: Python-float coefficients keep float32 arithmetic in float32 (NumPy 2's
@@ -32,10 +36,14 @@ class Optimizer:
     """The shared part: weight decay, scratch arrays and the state dict."""
 
     STATE_KINDS: tuple[str, ...] = ()
+    # True when weight decay shrinks the parameters before the update (AdamW) instead of being
+    # added to the gradient.
+    DECOUPLED = False
 
     def __init__(self, weight_decay: float = 0.0) -> None:
         assert weight_decay >= 0, weight_decay  # the checker validates the settings
         self.weight_decay = float(weight_decay)
+        self.no_decay: frozenset[str] = frozenset()  # parameter names weight decay spares
         self.state: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
         self._scratch: dict[tuple[str, str], np.ndarray] = {}
 
@@ -45,11 +53,16 @@ class Optimizer:
         lr = float(lr)
         for name, grad in grads.items():
             param = params[name]
-            self._update(name, param, self._decayed(name, param, grad), lr)
+            if self.DECOUPLED:
+                if self.weight_decay and name not in self.no_decay:
+                    param *= 1.0 - lr * self.weight_decay
+                self._update(name, param, grad, lr)
+            else:
+                self._update(name, param, self._decayed(name, param, grad), lr)
 
     def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
         """``grad + weight_decay * param`` (a scratch array), or ``grad`` itself when no decay."""
-        if self.weight_decay == 0.0:
+        if self.weight_decay == 0.0 or name in self.no_decay:
             return grad
         out = self.scratch("decayed", name, param)
         np.multiply(param, self.weight_decay, out=out)
@@ -72,6 +85,20 @@ class Optimizer:
         return {f"{kind}.{name}": np.array(value, copy=True)
                 for kind, per_param in self.state.items() for name, value in per_param.items()}
 
+    def _step_count(self, name: str) -> int:
+        """This parameter's step, counted from 1 (a parameter frozen for a while keeps its
+        own count, as in PyTorch)."""
+        t = int(self.state["step"].get(name, 0)) + 1
+        self.state["step"][name] = np.array(t, dtype=np.int64)
+        return t
+
+    def _zeros(self, kind: str, name: str, like: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """The state array ``kind`` of parameter ``name``, created filled with ``fill``."""
+        value = self.state[kind].get(name)
+        if value is None:
+            value = self.state[kind][name] = np.full_like(like, fill)
+        return value
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`state_dict` returned (replacing the current state)."""
         restored: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
@@ -83,6 +110,13 @@ class Optimizer:
                                hint="resume with the optimizer the checkpoint was trained with")
             restored[kind][name] = np.array(value, copy=True)
         self.state = restored
+
+
+def _running_average(avg: np.ndarray, x: np.ndarray, decay: float, work: np.ndarray) -> None:
+    """``avg = decay * avg + (1 - decay) * x`` in place; ``work`` is scratch (may be ``x``)."""
+    avg *= decay
+    np.multiply(x, 1.0 - decay, out=work)
+    avg += work
 
 
 class SGD(Optimizer):
@@ -130,42 +164,41 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction, as ``torch.optim.Adam`` (amsgrad off).
+    """Adam (Kingma & Ba 2015) with bias correction, as ``torch.optim.Adam``.
     For each parameter ``p`` with gradient ``g`` at step ``t`` (from 1)::
 
-        g = g + weight_decay * p                  (L2, as PyTorch's Adam; not AdamW)
+        g = g + weight_decay * p                  (L2, as PyTorch's Adam; AdamW decouples it)
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g^2
+        v = max(v_max, v)  kept as v_max          (amsgrad, Reddi et al. 2018)
         p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
     ``m`` and ``v`` start at zero; ``t`` is counted per parameter, so a parameter that is
     frozen for a while keeps its own bias correction.
     """
 
-    STATE_KINDS = ("step", "exp_avg", "exp_avg_sq")
+    STATE_KINDS = ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0) -> None:
+                 amsgrad: bool = False, weight_decay: float = 0.0) -> None:
         super().__init__(weight_decay)
         assert 0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0 and eps > 0, (beta1, beta2, eps)
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.amsgrad = bool(amsgrad)
 
     def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
-        t = int(self.state["step"].get(name, 0)) + 1
-        self.state["step"][name] = np.array(t, dtype=np.int64)
-        m, v = self.state["exp_avg"].get(name), self.state["exp_avg_sq"].get(name)
-        if m is None:
-            m = self.state["exp_avg"][name] = np.zeros_like(param)
-            v = self.state["exp_avg_sq"][name] = np.zeros_like(param)
+        t = self._step_count(name)
+        m = self._zeros("exp_avg", name, param)
+        v = self._zeros("exp_avg_sq", name, param)
         work = self.scratch("update", name, param)
 
-        m *= self.beta1
-        np.multiply(grad, 1.0 - self.beta1, out=work)
-        m += work
-        v *= self.beta2
+        _running_average(m, grad, self.beta1, work)
         np.multiply(grad, grad, out=work)
-        work *= 1.0 - self.beta2
-        v += work
+        _running_average(v, work, self.beta2, work)
+        if self.amsgrad:
+            v_max = self._zeros("max_exp_avg_sq", name, param)
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
 
         step_size = lr / (1.0 - self.beta1 ** t)
         np.sqrt(v, out=work)
@@ -176,18 +209,132 @@ class Adam(Optimizer):
         param -= work
 
 
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), as ``torch.optim.AdamW``:
+    before Adam's update (without L2), ``p = p * (1 - lr * weight_decay)``. The decay is the
+    training's ``weight_decay`` (0 by default, where PyTorch's AdamW defaults to 0.01)."""
+
+    DECOUPLED = True
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e; Graves 2013 for the centered form), as
+    ``torch.optim.RMSprop``. For each parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        s = alpha * s + (1 - alpha) * g^2
+        a = alpha * a + (1 - alpha) * g           (centered)
+        d = sqrt(s - a^2) + eps   (centered)   or   d = sqrt(s) + eps
+        b = momentum * b + g / d,  p = p - lr * b   (momentum > 0)
+        p = p - lr * g / d                          (momentum 0)
+
+    ``s``, ``a`` and ``b`` start at zero; eps is added outside the square root, as in PyTorch.
+    """
+
+    STATE_KINDS = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def __init__(self, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
+                 centered: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(weight_decay)
+        assert 0.0 <= alpha < 1.0 and eps > 0 and 0.0 <= momentum < 1.0, (alpha, eps, momentum)
+        self.alpha, self.eps, self.momentum = float(alpha), float(eps), float(momentum)
+        self.centered = bool(centered)
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        s = self._zeros("square_avg", name, param)
+        work = self.scratch("update", name, param)
+        np.multiply(grad, grad, out=work)
+        _running_average(s, work, self.alpha, work)
+        if self.centered:
+            a = self._zeros("grad_avg", name, param)
+            _running_average(a, grad, self.alpha, work)
+            np.multiply(a, a, out=work)
+            np.subtract(s, work, out=work)
+            np.sqrt(work, out=work)
+        else:
+            np.sqrt(s, out=work)
+        work += self.eps
+        np.divide(grad, work, out=work)
+        if self.momentum:
+            b = self._zeros("momentum_buffer", name, param)
+            b *= self.momentum
+            b += work
+            np.multiply(b, lr, out=work)
+        else:
+            work *= lr
+        param -= work
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011), as ``torch.optim.Adagrad``. For each parameter ``p`` with
+    gradient ``g`` at step ``t`` (from 1)::
+
+        g = g + weight_decay * p
+        s = s + g^2                               (s starts at initial_accumulator_value)
+        p = p - lr / (1 + (t - 1) * lr_decay) * g / (sqrt(s) + eps)
+    """
+
+    STATE_KINDS = ("step", "sum")
+
+    def __init__(self, lr_decay: float = 0.0, initial_accumulator_value: float = 0.0,
+                 eps: float = 1e-10, weight_decay: float = 0.0) -> None:
+        super().__init__(weight_decay)
+        assert lr_decay >= 0 and initial_accumulator_value >= 0 and eps > 0, (
+            lr_decay, initial_accumulator_value, eps)
+        self.lr_decay, self.eps = float(lr_decay), float(eps)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+
+    def _update(self, name: str, param: np.ndarray, grad: np.ndarray, lr: float) -> None:
+        t = self._step_count(name)
+        s = self._zeros("sum", name, param, self.initial_accumulator_value)
+        work = self.scratch("update", name, param)
+        np.multiply(grad, grad, out=work)
+        s += work
+        np.sqrt(s, out=work)
+        work += self.eps
+        np.divide(grad, work, out=work)
+        work *= lr / (1.0 + (t - 1) * self.lr_decay)
+        param -= work
+
+
 # The optimizers the IR names (cnnspec/ir/training_catalogue.py declares them, with their
 # arguments: the keyword arguments of these constructors).
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam}
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW,
+                                          "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def make_optimizer(cfg: dict, weight_decay: float = 0.0) -> Optimizer:
+def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=()) -> Optimizer:
     """The optimizer an IR ``training.optimizer`` object names, every argument written out (the
-    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``)."""
+    IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``); weight decay
+    spares the parameters named in ``no_decay``."""
     name = cfg.get("name")
     assert name in OPTIMIZERS, f"unknown optimizer {name!r}"  # the checker knows only these
     cls = OPTIMIZERS[name]
     args = {key: value for key, value in cfg.items() if key != "name"}
     expected = set(inspect.signature(cls).parameters) - {"weight_decay"}
     assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
-    return cls(**args, weight_decay=weight_decay)
+    optimizer = cls(**args, weight_decay=weight_decay)
+    optimizer.no_decay = frozenset(no_decay)
+    return optimizer
+
+
+def clip_gradients(grads: dict[str, np.ndarray], clip_norm: float = 0.0,
+                   clip_value: float = 0.0) -> dict[str, np.ndarray]:
+    """The gradients an optimizer step should use, clipped: by their global norm, then by
+    value; 0 turns either off. ``grads`` is not written to: a clipped gradient is a new array.
+
+    - ``clip_norm``: as ``torch.nn.utils.clip_grad_norm_``: with ``n`` the L2 norm of all the
+      gradients together, each is multiplied by ``clip_norm / (n + 1e-6)`` when that is below 1.
+    - ``clip_value``: as ``torch.nn.utils.clip_grad_value_``: each element is clipped to
+      ``[-clip_value, clip_value]``.
+    """
+    assert clip_norm >= 0 and clip_value >= 0, (clip_norm, clip_value)  # the checker's job
+    out = dict(grads)
+    if clip_norm:
+        norm = math.sqrt(sum(float(np.vdot(g.ravel(), g.ravel())) for g in out.values()))
+        scale = clip_norm / (norm + 1e-6)
+        if scale < 1.0:
+            out = {name: g * scale for name, g in out.items()}
+    if clip_value:
+        out = {name: np.clip(g, -clip_value, clip_value) for name, g in out.items()}
+    return out

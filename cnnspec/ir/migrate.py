@@ -4,11 +4,13 @@ up to it before it is validated, so an exported spec or a run's spec.json keeps 
 Each step adds what its version introduced, with the value that means what the older file
 meant. Version 2 added ``groups`` to convolutions (1: an ordinary conv) and ``default_inits``
 to layers with inits (which came from the model-wide default; an older file does not say, so
-none is marked and init variants leave every layer's written init alone).
+none is marked and init variants leave every layer's written init alone). Version 3 added
+training settings (their defaults change nothing: no warmup, weight decay on every
+parameter, no gradient clipping, no label smoothing, every class weighing 1, AMSGrad off).
 """
 from __future__ import annotations
 
-IR_VERSION = 2
+IR_VERSION = 3
 
 
 def _to_2(ir: dict) -> None:
@@ -21,7 +23,20 @@ def _to_2(ir: dict) -> None:
             layer.setdefault("default_inits", [])
 
 
-STEPS = {1: _to_2}  # version -> the step that makes it version + 1
+def _to_3(ir: dict) -> None:
+    training = ir.get("training")
+    if not isinstance(training, dict):
+        return  # validation reports it
+    for key, default in (("warmup", 0), ("decay_bias", True), ("clip_norm", 0.0),
+                         ("clip_value", 0.0),
+                         ("label_smoothing", 0.0), ("class_weights", [])):
+        training.setdefault(key, default)
+    optimizer = training.get("optimizer")
+    if isinstance(optimizer, dict) and optimizer.get("name") == "adam":
+        optimizer.setdefault("amsgrad", False)
+
+
+STEPS = {1: _to_2, 2: _to_3}  # version -> the step that makes it version + 1
 
 
 def upgrade(ir) -> None:

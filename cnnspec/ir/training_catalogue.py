@@ -19,18 +19,24 @@ two to each other (the names, and the constructor's arguments to the declared on
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 
+# The list types of a value, and the type of their elements.
+LISTS = {"ints": "int", "numbers": "number"}
+
 
 @dataclass(frozen=True)
 class Arg:
     """One value: an argument of a catalogue entry (``momentum``) or a training key (``lr``).
 
-    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number) or ``"bool"``;
+    ``type`` is ``"number"`` (a finite float), ``"int"`` (a whole number), ``"bool"``,
+    ``"ints"`` (a non-empty list of increasing whole numbers, each within the bounds) or
+    ``"numbers"`` (a list of numbers, each within the bounds, maybe empty);
     ``low``/``high`` bound a number (inclusive unless ``low_open``/``high_open``). ``hint``
     says what the value means, with a typical one, for a value out of range.
     """
@@ -48,6 +54,9 @@ class Arg:
         """The JSON Schema of the value (a whole number >= 1 is the IR's ``size``)."""
         if self.type == "bool":
             return {"type": "boolean"}
+        if self.type in LISTS:
+            return {"type": "array", "minItems": 1 if self.type == "ints" else 0,
+                    "items": self.each().schema()}
         if self.type == "int" and self.low == 1 and self.high is None:
             return {"$ref": "#/$defs/size"}
         schema: dict = {"type": "integer" if self.type == "int" else "number"}
@@ -75,12 +84,18 @@ class Arg:
             return f"in {self.interval()}"
         if self.low is None:
             return ""
+        if self.type == "ints":
+            return f"increasing, each >= {self.low:g}"
+        if self.type == "numbers":
+            return f"each {self.each().range_text()}"
         return f"{'>' if self.low_open else '>='} {self.low:g}"
 
     def problem(self, value) -> str | None:
         """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None."""
         if self.type == "bool":
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        if self.type in LISTS:
+            return self._list_problem(value)
         not_a_number = number_problem(value, whole=self.type == "int")
         if not_a_number:
             return not_a_number
@@ -93,6 +108,26 @@ class Arg:
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value:g}"
         return f"must be {self.interval()}, not {value:g}"
+
+
+    def each(self) -> Arg:
+        """The declaration of one element of a list."""
+        return Arg(self.name, LISTS[self.type], None, self.hint, self.low, self.high,
+                   self.low_open, self.high_open)
+
+    def _list_problem(self, value) -> str | None:
+        if self.type == "numbers" and not isinstance(value, list):
+            return f"must be a list of numbers, not {value!r}"
+        if not isinstance(value, list) or (self.type == "ints" and not value):
+            return f"must be a non-empty list of whole numbers, not {value!r}"
+        each = self.each()
+        for item in value:
+            problem = each.problem(item)
+            if problem:
+                return f"{problem.replace('must be', 'must each be', 1)}"
+        if self.type == "ints" and any(b <= a for a, b in itertools.pairwise(value)):
+            return f"must be in increasing order, not {value_text(value)}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,8 @@ def value_text(value) -> str:
     """A value as the language writes it: ``true``, ``0.9``, ``1e-8``."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return f"[{', '.join(value_text(v) for v in value)}]"
     if isinstance(value, float):
         return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2],
                       f"{value:g}")
@@ -142,6 +179,13 @@ def _nesterov_needs_momentum(sgd: dict) -> Problem | None:
 BETA_HINT = ("the decay rate of one of Adam's running averages, e.g. beta1=0.9, "
              "beta2=0.999")
 
+EPS_HINT = "a small number keeping the update finite, e.g. 1e-8"
+ADAM_ARGS = (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
+             Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
+             Arg("eps", "number", 1e-8, EPS_HINT, 0, low_open=True),
+             Arg("amsgrad", "bool", False, "true for AMSGrad: divide by the largest second "
+                 "moment seen so far (Reddi et al. 2018)"))
+
 OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
           "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
@@ -150,13 +194,33 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "plain SGD", 0, 1, high_open=True),
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
           rules=(_nesterov_needs_momentum,)),
-    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, as `torch.optim.Adam`",
-          "cnnspec.engine.optim.Adam",
-          (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
-           Arg("beta2", "number", 0.999, BETA_HINT, 0, 1, high_open=True),
-           Arg("eps", "number", 1e-8, "a small number keeping the update finite, e.g. 1e-8", 0,
-               low_open=True))),
+    Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
+          "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
+          "cnnspec.engine.optim.Adam", ADAM_ARGS),
+    Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
+          "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
+          "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS),
+    Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
+          "gradients (`centered`: by their running standard deviation), with optional "
+          "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",
+          (Arg("alpha", "number", 0.99, "the decay rate of the running mean of squared "
+               "gradients, e.g. 0.99", 0, 1, high_open=True),
+           Arg("eps", "number", 1e-8, EPS_HINT, 0, low_open=True),
+           Arg("momentum", "number", 0.0, "the share of the last step kept, e.g. 0.9; 0 for "
+               "none", 0, 1, high_open=True),
+           Arg("centered", "bool", False, "true to divide by the gradients' running standard "
+               "deviation instead of their root mean square (Graves 2013)"))),
+    Entry("adagrad", "Adagrad, Duchi et al. 2011: each step divided by the root of the sum of "
+          "all squared gradients so far, the lr divided by 1 + (t - 1) · lr_decay at step t, "
+          "as `torch.optim.Adagrad`", "cnnspec.engine.optim.Adagrad",
+          (Arg("lr_decay", "number", 0.0, "how fast the lr falls with the step count, e.g. "
+               "0; 0 for not at all", 0),
+           Arg("initial_accumulator_value", "number", 0.0, "what the sum of squared gradients "
+               "starts at, e.g. 0 or 0.1", 0),
+           Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True))),
 )}
+
+GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"
 
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant"),
@@ -164,11 +228,44 @@ SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
           "cnnspec.engine.schedules.step",
           (Arg("step_size", "int", 10, "epochs between two drops of the learning rate, e.g. 10",
                1),
-           Arg("gamma", "number", 0.1, "the factor each drop multiplies the learning rate by, "
-               "e.g. 0.1", 0, low_open=True))),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+    Entry("multistep", "lr · gamma^(the number of milestones reached), the milestones in "
+          "epochs, as PyTorch's `MultiStepLR` (Caffe's `multistep` counts steps)",
+          "cnnspec.engine.schedules.multistep",
+          (Arg("milestones", "ints", [30, 60, 90], "the epochs at which the learning rate "
+               "drops, in increasing order, e.g. [30, 60, 90]", 1),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+    Entry("exp", "lr · gamma^epoch, as PyTorch's `ExponentialLR`",
+          "cnnspec.engine.schedules.exp",
+          (Arg("gamma", "number", 0.95, "the factor each epoch multiplies the learning rate by, "
+               "e.g. 0.95", 0, 1, low_open=True),)),
     Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine, Loshchilov & "
           "Hutter 2017, as PyTorch's `CosineAnnealingLR`", "cnnspec.engine.schedules.cosine",
           (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),)),
+    Entry("poly", "lr · (1 - iteration / iterations)^power per step, down to 0 at the end of "
+          "the run, as Caffe's `poly` (max_iter: the run's steps) and PyTorch's `PolynomialLR` "
+          "stepped per batch", "cnnspec.engine.schedules.poly",
+          (Arg("power", "number", 1.0, "the curve's exponent, e.g. 1 (a straight line) or 0.9",
+               0),)),
+    Entry("inv", "lr · (1 + gamma · iteration)^-power per step, iteration counted from 0 over "
+          "the run, as Caffe's `inv` (its MNIST LeNet solver: gamma=1e-4, power=0.75)",
+          "cnnspec.engine.schedules.inv",
+          (Arg("gamma", "number", 1e-4, "how fast the learning rate falls with the step count, "
+               "e.g. 1e-4", 0),
+           Arg("power", "number", 0.75, "the exponent of the fall, e.g. 0.75", 0))),
+    Entry("plateau", "lr · factor each time the validation loss has not improved (fallen below "
+          "best · (1 - threshold)) for more than `patience` epochs, not below min_lr, then "
+          "`cooldown` epochs without counting, as PyTorch's `ReduceLROnPlateau` (mode min; "
+          "needs a val_split above 0)", "cnnspec.engine.schedules.plateau",
+          (Arg("factor", "number", 0.1, "what each reduction multiplies the learning rate by, "
+               "e.g. 0.1", 0, 1, low_open=True, high_open=True),
+           Arg("patience", "int", 10, "epochs without improvement tolerated before a "
+               "reduction, e.g. 10", 0),
+           Arg("threshold", "number", 1e-4, "the relative fall of the validation loss that "
+               "counts as an improvement, e.g. 1e-4", 0),
+           Arg("cooldown", "int", 0, "epochs after a reduction before bad epochs count again, "
+               "e.g. 0", 0),
+           Arg("min_lr", "number", 0.0, "the learning rate never goes below it, e.g. 0", 0))),
 )}
 
 PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
@@ -221,15 +318,36 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     Key("preprocess", "standardize", "per channel, statistics from the training split only",
         catalogue=PREPROCESSORS, words="preprocessing"),
     Key("optimizer", {"name": "sgd", **OPTIMIZERS["sgd"].defaults},
-        "weight decay is added to the gradient (L2), as PyTorch's `weight_decay`",
+        "weight decay is added to the gradient (L2), as PyTorch's `weight_decay`, except in "
+        "adamw, which decouples it",
         catalogue=OPTIMIZERS, objects=True, words="optimizer"),
     _value("lr", "number", 0.01, "the learning rate is the size of each step, e.g. 0.01", 0,
            low_open=True, aliases=("learning_rate",), doc="the learning rate"),
-    Key("schedule", {"name": "constant"}, "per epoch, counted from 0; `check` warns about a "
-        "step schedule that never steps within `epochs`, and a cosine `min_lr` above `lr` (the "
-        "lr would rise)", catalogue=SCHEDULES, objects=True, words="schedule"),
+    Key("schedule", {"name": "constant"}, "per epoch, counted from 0, except poly and inv, "
+        "per step; `check` warns about a step or multistep schedule that never steps within "
+        "`epochs`, and a cosine `min_lr` above `lr` (the lr would rise)", catalogue=SCHEDULES,
+        objects=True, words="schedule"),
+    _value("warmup", "int", 0, "epochs over which the learning rate grows linearly from "
+           "lr / steps to the schedule's, e.g. 5; 0 for none", 0,
+           doc="epochs of linear warmup, step by step, multiplying any schedule: the k-th of "
+           "the T steps of `warmup` epochs runs at k / T of the schedule's lr (PyTorch's "
+           "`LinearLR(start_factor=1/T, total_iters=T-1)`); 0 for none"),
     _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
-           "for none", 0, doc="L2, added to the gradient"),
+           "for none", 0, doc="L2, added to the gradient (adamw: decoupled, the weights shrink "
+           "by lr · weight_decay each step)"),
+    _value("decay_bias", "bool", True, "false to spare the biases and the normalisation "
+           "layers' scale and shift from weight decay", doc="true: weight decay applies to "
+           "every parameter, as in PyTorch and Caffe; false: only to the weights of conv and "
+           "dense layers, not to biases nor batch norm's scale and shift"),
+    _value("clip_norm", "number", 0.0, "the largest norm of all gradients together, e.g. 1 or "
+           "5; 0 for no clipping", 0,
+           doc="before each step the gradients, all together, are scaled down to this norm "
+           "when above it, as `torch.nn.utils.clip_grad_norm_`; 0 for none"),
+    _value("clip_value", "number", 0.0, "the largest magnitude of a gradient element, e.g. "
+           "0.5; 0 for no clipping", 0,
+           doc="before each step every gradient element is clipped to [-clip_value, "
+           "clip_value], as `torch.nn.utils.clip_grad_value_` (after clip_norm when both are "
+           "given); 0 for none"),
     _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
            doc="images per step"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
@@ -241,6 +359,14 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "and data order", 0, doc="the initial weights, the data order and dropout all follow "
            "from it"),
     Key("loss", "cross_entropy", catalogue=LOSSES, words="loss"),
+    _value("label_smoothing", "number", 0.0, "the share of each target spread evenly over the "
+           "classes, e.g. 0.1; 0 for none", 0, 1, high_open=True,
+           doc="cross_entropy's target becomes (1 - e) · onehot + e / classes, as PyTorch's "
+           "`label_smoothing`; 0 for none"),
+    _value("class_weights", "numbers", [], "one weight above 0 per class, in the order of "
+           "the classes, e.g. [1, 2]; [] for all 1", 0, low_open=True,
+           doc="cross_entropy weighs each image's loss by its class's weight and divides by "
+           "the batch's total weight, as PyTorch's `weight`; one per class, [] for all 1"),
 )}
 
 # Other spellings of a key in the language; the IR holds the key's own name.

@@ -54,8 +54,8 @@ def _dataset(kind: DatasetKind) -> str:
 
 
 def _value(arg: Arg) -> str:
-    what = "a whole number" if arg.type == "int" else "true or false" if arg.type == "bool" \
-        else "a number"
+    what = {"int": "a whole number", "bool": "true or false", "ints": "a list of whole numbers",
+            "numbers": "a list of numbers"}.get(arg.type, "a number")
     return f"{what} {arg.range_text()}".strip()
 
 

@@ -85,6 +85,11 @@ def value_reader(arg: TrainingArg) -> Callable[[Value, str], object]:
         return read.boolean
     if arg.type == "int":
         return lambda value, what: read.whole_number(value, what, int(arg.low), arg.hint)
+    if arg.type == "ints":
+        return lambda value, what: read.increasing_whole_numbers(value, what, int(arg.low),
+                                                                 arg.hint)
+    if arg.type == "numbers":
+        return read.list_of(value_reader(arg.each()))
     return read.bounded_number(arg.hint, arg.low, arg.high, arg.low_open, arg.high_open)
 
 

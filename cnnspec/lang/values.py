@@ -51,6 +51,32 @@ def whole_number(value: Value, what: str, minimum: int, hint: str | None = None)
                     hint=f"write an integer such as {max(minimum, 1)}")
 
 
+def increasing_whole_numbers(value: Value, what: str, minimum: int, hint: str) -> list[int]:
+    """A non-empty list of integers >= ``minimum`` in increasing order, e.g. ``[30, 60]``."""
+    if not isinstance(value, ListLit) or not value.items:
+        raise SpecError(f"{what} must be a non-empty list of whole numbers such as [30, 60], "
+                        f"not {describe(value)}", span=value.span, hint=hint)
+    numbers = [whole_number(item, f"each of {what}", minimum, hint) for item in value.items]
+    for i in range(1, len(numbers)):
+        if numbers[i] <= numbers[i - 1]:
+            raise SpecError(f"{what} must be in increasing order: {numbers[i]} comes after "
+                            f"{numbers[i - 1]}", span=value.items[i].span, hint=hint)
+    return numbers
+
+
+def list_of(read_each: Callable[[Value, str], object]) -> Callable[[Value, str], list]:
+    """A reader of a list, maybe empty, whose elements ``read_each`` reads: ``[1, 2.5]``."""
+
+    def reader(value: Value, what: str) -> list:
+        if not isinstance(value, ListLit):
+            raise SpecError(f"{what} must be a list such as [1, 2], not {describe(value)}",
+                            span=value.span, hint="write numbers in brackets, separated by "
+                            "commas; [] for none")
+        return [read_each(item, f"each of {what}") for item in value.items]
+
+    return reader
+
+
 def positive_int(value: Value, what: str, hint: str | None = None) -> int:
     """An integer >= 1."""
     return whole_number(value, what, 1, hint)

@@ -26,6 +26,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, literal
+from cnnspec.kinds import is_weighted
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import validation_split
@@ -153,7 +154,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     dataset = _load_data(checked, training, options.data_dir)
     prepared = _prepare(training, dataset, None, options.dtype)
     model = compile_model(checked, training["seed"], options.dtype)
-    optimizer = _optimizer(training)
+    optimizer = _optimizer(training, model)
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
     for init_step in options.init_steps:
         init_step(context)
@@ -203,7 +204,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     prepared = _prepare(training, dataset, preprocessor, dtype)
     model = compile_model(checked, training["seed"], dtype)
     load_weights(run, model)
-    optimizer = _optimizer(training)
+    optimizer = _optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_state(run, optimizer, session.dropout_rng)
     if more:
@@ -299,8 +300,22 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str) -> Prepared:
     )
 
 
-def _optimizer(training: dict):
-    return make_optimizer(training["optimizer"], training["weight_decay"])
+def _optimizer(training: dict, model):
+    """The optimizer of the settings; with ``decay_bias`` false, weight decay spares the
+    biases and every parameter of a layer without a weight (batch norm's scale and shift)."""
+    spared = () if training["decay_bias"] else undecayed(model)
+    return make_optimizer(training["optimizer"], training["weight_decay"], spared)
+
+
+def undecayed(model) -> list[str]:
+    """The parameters that are not the weight of a weighted layer (conv, dense, ...)."""
+    kinds = {info.name: info.kind for info in model.checked.layers}
+    spared = []
+    for name in model.params():
+        layer, _, part = name.rpartition(".")
+        if part != "weight" or not is_weighted(kinds[layer]):
+            spared.append(name)
+    return spared
 
 
 def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDir,

@@ -1,11 +1,12 @@
 """The training loop: epochs of shuffled mini-batches, validation, checkpoints, and the two ways
 a run can stop early (Ctrl-C and divergence).
 
-One step is: forward the batch (training mode), the loss and its gradient, backward, then one
-optimizer update of the trainable parameters at the epoch's learning rate. Between two steps
-the model, the optimizer, the dropout generator and :class:`Position` together describe the run
-completely; that is the only place the loop stops or saves, so a resumed run repeats exactly
-what an uninterrupted one would have done.
+One step is: forward the batch (training mode), the loss and its gradient, backward, the
+gradients clipped (when the settings say so), then one optimizer update of the trainable
+parameters at the step's learning rate (an epoch's metrics record its last step's). Between
+two steps the model, the optimizer, the dropout generator and :class:`Position` together
+describe the run completely; that is the only place the loop stops or saves, so a resumed run
+repeats exactly what an uninterrupted one would have done.
 """
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.engine.schedules import lr_at
+from cnnspec.engine.optim import clip_gradients
+from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, WordedError, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
@@ -70,9 +72,9 @@ class Session:
             save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
 
 
-def learning_rate(training: dict, epoch: int) -> float:
-    """The schedule's learning rate for ``epoch`` (0-based)."""
-    return float(lr_at(training["schedule"], training["lr"], epoch, training["epochs"]))
+def learning_rate(training: dict, clock: Clock) -> float:
+    """The learning rate of the step at ``clock``: the schedule's, warmup included."""
+    return float(lr_at(training["schedule"], training["lr"], clock, training["warmup"]))
 
 
 def fit(session: Session, position: Position) -> Position:
@@ -103,7 +105,8 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
     model, training = session.model, session.training
     order = epoch_order(session.data_order, position.epoch, len(session.train.y))
     slices = batch_slices(len(order), training["batch_size"])
-    lr = learning_rate(training, position.epoch)
+    clock = Clock(position.epoch, training["epochs"], batches=len(slices),
+                  val_losses=tuple(row["val_loss"] for row in position.metrics))
     session.display.start_epoch(position.epoch + 1, training["epochs"], len(slices),
                                 position.batch)
     model.train()
@@ -112,6 +115,7 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
         index = order[slices[i]]
         x, y = session.train.x[index], session.train.y[index]
         t0 = time.perf_counter()
+        lr = learning_rate(training, clock.at(i))
         loss, correct = _step(session, x, y, lr)
         if loss is None:
             _diverged(session, position, x, y, lr)
@@ -123,7 +127,7 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
         session.display.step(position.loss_sum / position.seen, position.correct / position.seen)
         position.epoch_seconds = time.perf_counter() - started
         _between_steps(session, position, flag)
-    _end_epoch(session, position, lr, started)
+    _end_epoch(session, position, learning_rate(training, clock.at(len(slices) - 1)), started)
 
 
 def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
@@ -143,7 +147,9 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     model.backward(dout, input_grad=False)
     params, grads = model.params(), model.grads()
     names = [name for name in model.trainable_names if name in grads]
-    session.optimizer.step({n: params[n] for n in names}, {n: grads[n] for n in names}, lr)
+    grads = clip_gradients({n: grads[n] for n in names}, session.training["clip_norm"],
+                           session.training["clip_value"])
+    session.optimizer.step({n: params[n] for n in names}, grads, lr)
     return loss, int(np.count_nonzero(np.argmax(out, axis=1) == y))
 
 
