@@ -381,3 +381,48 @@ def test_identity_matches_torch_dirac_for_odd_kernels(rng):
         ours = create({"name": "identity"}, shape, rng, dtype=np.float64)
         np.testing.assert_array_equal(
             ours, torch.nn.init.dirac_(torch.empty(shape, dtype=torch.float64)).numpy())
+
+
+# ---------------------------------------------------------------- what other libraries write
+
+def test_torch_default_is_a_uniform_of_one_over_root_fan_in():
+    info = describe({"name": "torch_default"}, (16, 16, 3, 3))
+    assert info.bound == pytest.approx(1 / 12)
+    assert info.std == pytest.approx(1 / 12 / math.sqrt(3))
+    assert info.formula == "bound = 1 / sqrt(fan_in) = 1 / sqrt(144) = 0.0833"
+    bias = describe({"name": "torch_default"}, (16,), fans=(144, 144))
+    assert (bias.bound, bias.formula) == (info.bound, info.formula)
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 3, 3), (200, 300)])
+def test_torch_default_matches_torch_layers_ks(shape, rng):
+    """Two-sample KS tests of our weights and biases against what torch's nn.Conv2d and
+    nn.Linear put in a layer of the same shape when left alone (their reset_parameters)."""
+    torch = pytest.importorskip("torch")
+    stats = pytest.importorskip("scipy.stats")
+    torch.manual_seed(0)
+    layer = (torch.nn.Conv2d(shape[1], shape[0], shape[2:]) if len(shape) == 4 else
+             torch.nn.Linear(shape[1], shape[0]))
+    weights, biases = [], []
+    for _ in range(20):  # a bias is one value per unit: several draws make a sample
+        layer.reset_parameters()
+        weights.append(layer.weight.detach().numpy().ravel().copy())  # not a view
+        biases.append(layer.bias.detach().numpy().ravel().copy())
+    theirs_w, theirs_b = np.concatenate(weights), np.concatenate(biases)
+    fan = fans(shape)
+    ours_w = create({"name": "torch_default"}, shape, rng).ravel()
+    ours_b = np.concatenate([create({"name": "torch_default"}, (shape[0],), rng, fans=fan)
+                             for _ in range(20)])
+    assert stats.ks_2samp(ours_w, theirs_w[:ours_w.size]).pvalue > 1e-3
+    assert stats.ks_2samp(ours_b, theirs_b).pvalue > 1e-3
+    bound = describe({"name": "torch_default"}, shape).bound
+    for sample in (ours_w, ours_b, theirs_w, theirs_b):
+        assert np.abs(sample).max() <= bound * (1 + 1e-6)
+        assert stats.kstest(sample, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("name", ["xavier", "Xavier"])
+def test_xavier_says_which_xavier(name):
+    with pytest.raises(SpecError) as err:
+        canonical({"name": name})
+    assert "lecun_uniform" in err.value.hint and "glorot_uniform" in err.value.hint

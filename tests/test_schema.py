@@ -218,7 +218,8 @@ q: conv 8 5x5 pad same weight gaussian(1.0) frozen <- input
 r: conv 8 3x3 pad same weight box frozen <- input
 s: conv 8 3x3 pad same weight x_kernel frozen <- input
 t: conv 8 3x3 pad same weight lsuv(tol=0.05, max_iter=5) dilation 2 <- input
-sum: add(a, b, c, d, e, f, g, h, h2, i, j, k)
+u: conv 8 3x3 pad same weight torch_default bias torch_default <- input
+sum: add(a, b, c, d, e, f, g, h, h2, i, j, k, u)
 cat: concat(sum, l, m, n, o, p, q, r, s, t)
 batchnorm momentum 0.2
 leaky_relu 0.1

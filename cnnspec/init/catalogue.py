@@ -115,6 +115,10 @@ INITS: tuple[Init, ...] = (
          "Caffe's `xavier` is this one.", bias=True),
     Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
          "et al. 1998", bias=True),
+    Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
+         "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
+         "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
+         "their reset_parameters does", bias=True),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
@@ -151,13 +155,30 @@ SCALED_NAMES = tuple(init.name for init in INITS if init.family == "scaled")
 BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
+# Names other libraries use for schemes that have a different name here, or that mean different
+# things in different libraries: the hint an unknown name gets instead of a spelling guess.
+FOREIGN_NAMES = {
+    "xavier": "Caffe's xavier (U(±√(3/fan_in))) is lecun_uniform here; Keras' and PyTorch's "
+              "xavier/glorot (U(±√(6/(fan_in + fan_out)))) is glorot_uniform",
+    "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
+    "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
+               "what nn.Conv2d and nn.Linear draw by default is torch_default",
+}
+
+
+def unknown_name_hint(name: str) -> str | None:
+    """The hint for a name another library uses for one of our schemes, or None."""
+    return FOREIGN_NAMES.get(str(name).lower())
+
+
 def canonical_name(name: str) -> str:
     """The canonical name of an init, resolving aliases; SpecError with a suggestion otherwise."""
     name = ALIASES.get(name, name)
     if name in PARAMS:
         return name
     close = difflib.get_close_matches(str(name), list(INIT_NAMES) + list(ALIASES), n=1)
-    hint = f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES)
+    hint = unknown_name_hint(name) or (
+        f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES))
     raise SpecError(f"unknown initializer {name!r}", hint=hint)
 
 

@@ -115,6 +115,8 @@ def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -
         top_sym = "scale" if k == 1 else f"{k} * scale"
         top_num = f"{vs.scale:g}" if k == 1 else f"{k} * {vs.scale:g}"
         sym, val = f"sqrt({top_sym} / {n_sym})", f"sqrt({top_num} / {n_num})"
+    elif name == "torch_default":  # PyTorch writes the bound, 1 / sqrt(fan_in)
+        sym, val = f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})"
     elif "gain" in init:
         g = f"{gain(init['gain']):.4g}"
         if k == 1:
