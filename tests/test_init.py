@@ -421,6 +421,96 @@ def test_torch_default_matches_torch_layers_ks(shape, rng):
         assert stats.kstest(sample, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
 
 
+def caffe_bilinear(blob_shape):
+    """Caffe 1.0's BilinearFiller::Fill (include/caffe/filler.hpp), written out loop by loop."""
+    num, channels, height, width = blob_shape
+    assert width == height  # CHECK_EQ(blob->width(), blob->height()) << "Filter must be square"
+    count = num * channels * height * width
+    data = [0.0] * count
+    f = math.ceil(width / 2.0)
+    c = (width - 1) / (2.0 * f)
+    for i in range(count):
+        x = i % width
+        y = (i // width) % height
+        data[i] = (1 - abs(x / f - c)) * (1 - abs(y / f - c))
+    return np.array(data).reshape(blob_shape)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8, 16])
+def test_bilinear_is_caffes_filler(k, rng):
+    shape = (3, 2, k, k)
+    ours = create({"name": "bilinear"}, shape, rng, dtype=np.float64)
+    np.testing.assert_allclose(ours, caffe_bilinear(shape), rtol=0, atol=1e-15)
+    # Caffe's older c = (2f - 1 - f % 2) / (2f) agrees on the sizes 2f - f % 2 its recipe uses
+    f = math.ceil(k / 2)
+    if k == 2 * f - f % 2:
+        old_c = (2 * f - 1 - f % 2) / (2 * f)
+        taps = [1 - abs(x / f - old_c) for x in range(k)]
+        np.testing.assert_allclose(ours[0, 0], np.outer(taps, taps), atol=1e-15)
+
+
+def test_bilinear_values_written_out(rng):
+    quarter = [0.25, 0.75, 0.75, 0.25]  # k = 4: f = 2, c = 3/4 (upsampling by 2)
+    np.testing.assert_array_equal(create({"name": "bilinear"}, (1, 1, 4, 4), rng)[0, 0],
+                                  np.outer(quarter, quarter))
+    third = [1 / 3, 2 / 3, 1, 2 / 3, 1 / 3]  # k = 5: f = 3, c = 2/3 (upsampling by 3)
+    np.testing.assert_allclose(create({"name": "bilinear"}, (1, 1, 5, 5), rng, np.float64)[0, 0],
+                               np.outer(third, third), atol=1e-15)
+    oblong = create({"name": "bilinear"}, (1, 1, 3, 4), rng, np.float64)[0, 0]
+    np.testing.assert_allclose(oblong, np.outer([0.5, 1, 0.5], quarter), atol=1e-15)
+
+
+def test_bilinear_transposed_conv_upsamples_linearly():
+    """A stride-2 transposed conv with the 4x4 kernel (pad 1) interpolates linearly: a ramp
+    stays a ramp away from the border."""
+    x = np.arange(6, dtype=np.float64)[None, :] * np.ones((6, 1))
+    k = np.asarray(create({"name": "bilinear"}, (1, 1, 4, 4), None, np.float64))[0, 0]
+    full = np.zeros((2 * 6 + 2, 2 * 6 + 2))
+    for i in range(6):
+        for j in range(6):
+            full[2 * i:2 * i + 4, 2 * j:2 * j + 4] += x[i, j] * k
+    out = full[1:-1, 1:-1]  # pad 1 = ceil((factor - 1) / 2)
+    inner = out[2:-2, 2:-2]
+    np.testing.assert_allclose(np.diff(inner, axis=1), 0.5)
+    np.testing.assert_allclose(np.diff(inner, axis=0), 0.0, atol=1e-12)
+
+
+def caffe_positive_unitball(u):
+    """Caffe's PositiveUnitballFiller::Fill after its rng_uniform(count, 0, 1): each of the
+    num rows of dim = count / num values divided by its sum, written out loop by loop."""
+    data = u.ravel().tolist()
+    num = u.shape[0]
+    dim = len(data) // num
+    for i in range(num):
+        total = 0.0
+        for j in range(dim):
+            total += data[i * dim + j]
+        for j in range(dim):
+            data[i * dim + j] /= total
+    return np.array(data).reshape(u.shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 3, 3), (5, 7)])
+def test_positive_unitball_is_caffes_filler(shape):
+    ours = create({"name": "positive_unitball"}, shape, np.random.default_rng(3), np.float64)
+    u = np.random.default_rng(3).uniform(0.0, 1.0, size=(shape[0], math.prod(shape[1:])))
+    np.testing.assert_allclose(ours, caffe_positive_unitball(u.reshape(shape)), rtol=1e-14)
+    rows = ours.reshape(shape[0], -1)
+    assert (rows > 0).all()
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(40000, 4, 1, 1), (20000, 3, 3, 3), (200, 2304)])
+def test_positive_unitball_statistics(shape, rng):
+    info = describe({"name": "positive_unitball"}, shape)
+    n = math.prod(shape[1:])
+    assert info.mean == pytest.approx(1 / n)
+    w = create({"name": "positive_unitball"}, shape, rng, np.float64)
+    assert w.mean() == pytest.approx(1 / n, rel=1e-12)  # every row sums to 1
+    # describe's std is within 1% of the true one (its docstring); 5 standard errors on top
+    assert w.std() == pytest.approx(info.std, rel=0.01 + 5 * math.sqrt(2) / (2 * math.sqrt(w.size)))
+
+
 @pytest.mark.parametrize("name", ["xavier", "Xavier"])
 def test_xavier_says_which_xavier(name):
     with pytest.raises(SpecError) as err:

@@ -119,6 +119,9 @@ INITS: tuple[Init, ...] = (
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
          "their reset_parameters does", bias=True),
+    Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
+         "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
+         "`positive_unitball` filler"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
@@ -131,6 +134,9 @@ INITS: tuple[Init, ...] = (
     Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
          (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
                     "gaussian(1)"),)),
+    Init("bilinear", "kernel", "Caffe's `bilinear` filler, for upsampling with a transposed "
+         "conv of stride s and kernel 2s − s%2: on each axis f = ⌈k/2⌉, c = (k − 1)/(2f), "
+         "w[y, x] = (1 − |x/f − c|)(1 − |y/f − c|); every filter and channel"),
     Init("box", "kernel", "1/(kh·kw) everywhere (a mean filter)"),
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]"),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "

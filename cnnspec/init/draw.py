@@ -117,6 +117,13 @@ def _identity(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
     return identity(shape)
 
 
+def _positive_unitball(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Caffe's PositiveUnitballFiller: U(0, 1), then each unit's incoming weights (a row of the
+    weight as (out, in*kh*kw)) divided by their sum."""
+    u = rng.uniform(0.0, 1.0, size=(shape[0], math.prod(shape[1:])))
+    return (u / u.sum(axis=1, keepdims=True)).reshape(shape)
+
+
 def fixed_kernel(init: dict, shape: tuple[int, ...]) -> np.ndarray:
     """A literal or named kernel broadcast onto ``shape`` (see cnnspec.init.kernels)."""
     values, placement = kernel_values(init, shape)
@@ -134,4 +141,5 @@ _DRAW = {
     "orthogonal": _orthogonal,
     "lsuv": _orthogonal,
     "identity": _identity,
+    "positive_unitball": _positive_unitball,
 }
