@@ -511,6 +511,60 @@ def test_positive_unitball_statistics(shape, rng):
     assert w.std() == pytest.approx(info.std, rel=0.01 + 5 * math.sqrt(2) / (2 * math.sqrt(w.size)))
 
 
+def test_sparse_has_k_gaussian_weights_per_unit(rng):
+    stats = pytest.importorskip("scipy.stats")
+    shape = (2000, 16, 3, 3)  # fan_in 144
+    init = {"name": "sparse", "nonzero": 15, "std": 0.5}
+    info = describe(init, shape)
+    assert info.std == pytest.approx(0.5 * math.sqrt(15 / 144))
+    w = create(init, shape, rng, np.float64).reshape(shape[0], -1)
+    assert ((w != 0).sum(axis=1) == 15).all()
+    values = w[w != 0]
+    assert stats.kstest(values, stats.norm(0, 0.5).cdf).pvalue > 1e-3
+    # positions are uniform: each input is kept by 15/144 of the units
+    kept = (w != 0).sum(axis=0)
+    expected = shape[0] * 15 / 144
+    assert stats.chisquare(kept, np.full(kept.size, expected)).pvalue > 1e-3
+    assert_moments(w, 0.0, info.std, kurtosis=3 * 144 / 15)
+
+
+def test_sparse_defaults_and_clips_to_fan_in(rng):
+    assert canonical({"name": "sparse"}) == {"name": "sparse", "nonzero": 15, "std": 1.0}
+    w = create({"name": "sparse"}, (30, 8), rng, np.float64)
+    assert (w != 0).all()  # 15 > fan_in 8: every weight is drawn
+    assert describe({"name": "sparse"}, (30, 8)).std == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shape", [(16, 16, 3, 3), (32, 8, 5, 5), (8, 32, 3, 1), (6, 6, 4, 4)])
+def test_delta_orthogonal_is_orthogonal_at_the_centre(shape, rng):
+    gain_ir = {"nonlinearity": "relu"}
+    w = create({"name": "delta_orthogonal", "gain": gain_ir}, shape, rng, np.float64)
+    out, cin, kh, kw = shape
+    centre = w[:, :, (kh - 1) // 2, (kw - 1) // 2]
+    rest = w.copy()
+    rest[:, :, (kh - 1) // 2, (kw - 1) // 2] = 0
+    np.testing.assert_array_equal(rest, 0)
+    small = centre.T @ centre if out >= cin else centre @ centre.T
+    np.testing.assert_allclose(small, 2 * np.eye(min(out, cin)), atol=1e-12)
+    info = describe({"name": "delta_orthogonal", "gain": gain_ir}, shape)
+    assert info.std == pytest.approx(np.sqrt((w ** 2).mean()), rel=1e-12)
+
+
+def test_delta_orthogonal_keeps_the_norm_through_a_same_conv(rng):
+    """out >= in: the conv at init is an isometry (Xiao et al. 2018)."""
+    x = rng.standard_normal((2, 8, 9, 9))
+    w = create({"name": "delta_orthogonal"}, (12, 8, 3, 3), rng, np.float64)
+    y = conv_same(x, w)
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), np.linalg.norm(x, axis=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape, message", [((10, 20), "conv init"), ((10,), "conv init")])
+def test_delta_orthogonal_needs_a_conv_weight(shape, message):
+    with pytest.raises(SpecError, match=message) as err:
+        describe({"name": "delta_orthogonal"}, shape)
+    assert err.value.hint
+
+
 @pytest.mark.parametrize("name", ["xavier", "Xavier"])
 def test_xavier_says_which_xavier(name):
     with pytest.raises(SpecError) as err:

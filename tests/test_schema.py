@@ -221,7 +221,9 @@ t: conv 8 3x3 pad same weight lsuv(tol=0.05, max_iter=5) dilation 2 <- input
 u: conv 8 3x3 pad same weight torch_default bias torch_default <- input
 v: conv 8 4x4 pad same weight bilinear nobias frozen <- input
 w: conv 8 3x3 pad same weight positive_unitball <- input
-sum: add(a, b, c, d, e, f, g, h, h2, i, j, k, u, w)
+x: conv 8 3x3 pad same weight sparse(nonzero=4, std=0.5) <- input
+y: conv 8 3x3 pad same weight delta_orthogonal(gain=relu) <- input
+sum: add(a, b, c, d, e, f, g, h, h2, i, j, k, u, w, x, y)
 cat: concat(sum, l, m, n, o, p, q, r, s, t, v)
 batchnorm momentum 0.2
 leaky_relu 0.1

@@ -119,11 +119,23 @@ INITS: tuple[Init, ...] = (
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
          "their reset_parameters does", bias=True),
+    Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
+         "drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — Martens 2010, "
+         "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
+         "as Sutskever et al. 2013 describe it). Not "
+         "torch's `sparse_`, which zeroes a fraction of each column.",
+         (InitParam("nonzero", "count", 15, "nonzero incoming weights per unit, e.g. 15"),
+          InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1"))),
     Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
          "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
          "`positive_unitball` filler"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
+    Init("delta_orthogonal", "matrix", "conv only: an (out, in) matrix with orthonormal "
+         "columns (out ≥ in: the isometry of the paper) or rows (out < in), times gain, at the "
+         "kernel centre ((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et "
+         "al. 2018, \"Dynamical isometry and a mean field theory of CNNs\"",
+         (_gain(LINEAR_GAIN),)),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
          "passes its input through; dense: the identity matrix", aliases=("dirac",)),
     Init("literal", "kernel", "a hand-written kernel (below)",

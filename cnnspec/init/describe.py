@@ -156,6 +156,35 @@ def _orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
                     formula, mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
+def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
+    if len(shape) != 4:
+        hint = ("on a dense layer a delta kernel is just orthogonal(gain=...)" if len(shape) == 2
+                else "use it as a conv layer's weight init")
+        raise SpecError(f"delta_orthogonal is a conv init and cannot initialise a parameter of "
+                        f"shape {'x'.join(map(str, shape))}", hint=hint)
+    out, cin, kh, kw = shape
+    g = gain(init["gain"])
+    # min(out, in) unit vectors times gain, spread over out*in*kh*kw values
+    std = abs(g) / math.sqrt(max(out, cin) * kh * kw)
+    sides = "columns (out >= in)" if out >= cin else "rows (out < in)"
+    formula = (f"W[:, :, {(kh - 1) // 2}, {(kw - 1) // 2}] = gain * a {out}x{cin} matrix with "
+               f"orthonormal {sides}, 0 at the other taps; std = gain / sqrt(max(out, in) * kh "
+               f"* kw) = {g:.4g} / sqrt({max(out, cin)} * {kh * kw}) = {num(std)}")
+    return InitInfo("delta_orthogonal", "delta_orthogonal",
+                    f"delta orthogonal {out}x{cin}, gain {g:.4g}", formula, mean=0.0, std=std,
+                    fan_in=fan_in, fan_out=fan_out, random=True)
+
+
+def _sparse(init, shape, fan_in, fan_out) -> InitInfo:
+    _, cols = _matrix_sides(init, shape)
+    k, sigma = min(int(init["nonzero"]), cols), float(init["std"])
+    std = sigma * math.sqrt(k / cols)  # k of the cols values of a unit are N(0, sigma^2)
+    formula = (f"{k} of the {cols} incoming weights of each unit N(0, {sigma:g}^2), the rest 0; "
+               f"std = std * sqrt(k / fan_in) = {sigma:g} * sqrt({k} / {cols}) = {num(std)}")
+    return InitInfo("sparse", "sparse", f"sparse {k}/{cols}, N(0, {num(sigma)}^2)", formula,
+                    mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+
+
 def positive_unitball_std(n: int) -> float:
     """The std of one of ``n`` U(0, 1) values divided by their sum, approximately.
 
@@ -239,6 +268,8 @@ _DESCRIBERS = {
     "truncated_normal": _truncated_normal,
     "orthogonal": _orthogonal,
     "identity": _identity,
+    "delta_orthogonal": _delta_orthogonal,
+    "sparse": _sparse,
     "positive_unitball": _positive_unitball,
     "lsuv": _lsuv,
 }

@@ -117,6 +117,27 @@ def _identity(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
     return identity(shape)
 
 
+def _delta_orthogonal(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Xiao et al. 2018, Algorithm 2: an orthogonal (out, in) matrix at the kernel centre, so
+    the conv's Jacobian is that matrix at every frequency (dynamical isometry). The centre is
+    identity's, ``(k - 1) // 2``."""
+    out, cin, kh, kw = shape
+    w = np.zeros(shape)
+    w[:, :, (kh - 1) // 2, (kw - 1) // 2] = gain(init["gain"]) * orthogonal(rng, out, cin)
+    return w
+
+
+def _sparse(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Martens 2010, section 5: each unit keeps ``k`` of its incoming weights, chosen uniformly
+    without replacement (the first k of a random permutation of each row), N(0, std^2)."""
+    rows, cols = shape[0], math.prod(shape[1:])
+    k = min(int(init["nonzero"]), cols)
+    keep = np.argsort(rng.random((rows, cols)), axis=1)[:, :k]
+    w = np.zeros((rows, cols))
+    np.put_along_axis(w, keep, float(init["std"]) * rng.standard_normal((rows, k)), axis=1)
+    return w.reshape(shape)
+
+
 def _positive_unitball(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
     """Caffe's PositiveUnitballFiller: U(0, 1), then each unit's incoming weights (a row of the
     weight as (out, in*kh*kw)) divided by their sum."""
@@ -141,5 +162,7 @@ _DRAW = {
     "orthogonal": _orthogonal,
     "lsuv": _orthogonal,
     "identity": _identity,
+    "delta_orthogonal": _delta_orthogonal,
+    "sparse": _sparse,
     "positive_unitball": _positive_unitball,
 }
