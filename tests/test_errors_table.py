@@ -43,8 +43,6 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
      "sobel_x is a 3x3 kernel, but this layer's kernel is 5x5", 2, 12),
     ("named_kernel_on_dense", HEAD + "flatten\ndense 10 weight laplacian\n",
      "laplacian is a conv kernel", 3, 10),
-    ("delta_orthogonal_on_dense", HEAD + "flatten\ndense 10 weight delta_orthogonal\n",
-     "delta_orthogonal is a conv init", 3, 10),
     ("mistyped_huge_filter_count", HEAD + "conv 99999999999999999999 3x3\n" + TAIL,
      "the weight of conv 'conv1' would hold 899,999,999,999,999,999,991 values", 2, 6),
     ("dense_weight_too_large", HEAD + "flatten\ndense 99999\ndense 99999\n",

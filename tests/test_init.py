@@ -558,10 +558,19 @@ def test_delta_orthogonal_keeps_the_norm_through_a_same_conv(rng):
     np.testing.assert_allclose(np.linalg.norm(y, axis=1), np.linalg.norm(x, axis=1), rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape, message", [((10, 20), "conv init"), ((10,), "conv init")])
-def test_delta_orthogonal_needs_a_conv_weight(shape, message):
-    with pytest.raises(SpecError, match=message) as err:
-        describe({"name": "delta_orthogonal"}, shape)
+def test_delta_orthogonal_on_a_dense_weight_is_orthogonal():
+    """A dense weight is a 1x1 kernel: its only tap is the centre."""
+    shape, gain_ir = (10, 20), {"nonlinearity": "tanh"}
+    ours = create({"name": "delta_orthogonal", "gain": gain_ir}, shape, np.random.default_rng(5))
+    plain = create({"name": "orthogonal", "gain": gain_ir}, shape, np.random.default_rng(5))
+    np.testing.assert_array_equal(ours, plain)
+    assert describe({"name": "delta_orthogonal", "gain": gain_ir}, shape).std == pytest.approx(
+        describe({"name": "orthogonal", "gain": gain_ir}, shape).std)
+
+
+def test_delta_orthogonal_needs_a_weight():
+    with pytest.raises(SpecError, match="conv or dense weight") as err:
+        describe({"name": "delta_orthogonal"}, (10,))
     assert err.value.hint
 
 

@@ -131,10 +131,11 @@ INITS: tuple[Init, ...] = (
          "`positive_unitball` filler"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
-    Init("delta_orthogonal", "matrix", "conv only: an (out, in) matrix with orthonormal "
-         "columns (out ≥ in: the isometry of the paper) or rows (out < in), times gain, at the "
-         "kernel centre ((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et "
-         "al. 2018, \"Dynamical isometry and a mean field theory of CNNs\"",
+    Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
+         "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
+         "((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et al. 2018, "
+         "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
+         "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
          (_gain(LINEAR_GAIN),)),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
          "passes its input through; dense: the identity matrix", aliases=("dirac",)),

@@ -156,20 +156,26 @@ def _orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
                     formula, mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
+def delta_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """``(out, in, kh, kw)`` of a conv weight, or of a dense weight read as a 1x1 kernel."""
+    return tuple(shape) if len(shape) == 4 else (shape[0], shape[1], 1, 1)
+
+
 def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
-    if len(shape) != 4:
-        hint = ("on a dense layer a delta kernel is just orthogonal(gain=...)" if len(shape) == 2
-                else "use it as a conv layer's weight init")
-        raise SpecError(f"delta_orthogonal is a conv init and cannot initialise a parameter of "
-                        f"shape {'x'.join(map(str, shape))}", hint=hint)
-    out, cin, kh, kw = shape
+    if len(shape) not in (2, 4):
+        raise SpecError(f"delta_orthogonal needs a conv or dense weight, not a parameter of "
+                        f"shape {'x'.join(map(str, shape))}",
+                        hint="initialise biases with zeros or a constant")
+    out, cin, kh, kw = delta_shape(shape)
     g = gain(init["gain"])
     # min(out, in) unit vectors times gain, spread over out*in*kh*kw values
     std = abs(g) / math.sqrt(max(out, cin) * kh * kw)
     sides = "columns (out >= in)" if out >= cin else "rows (out < in)"
-    formula = (f"W[:, :, {(kh - 1) // 2}, {(kw - 1) // 2}] = gain * a {out}x{cin} matrix with "
-               f"orthonormal {sides}, 0 at the other taps; std = gain / sqrt(max(out, in) * kh "
-               f"* kw) = {g:.4g} / sqrt({max(out, cin)} * {kh * kw}) = {num(std)}")
+    where = (f"W[:, :, {(kh - 1) // 2}, {(kw - 1) // 2}] = " if len(shape) == 4 else
+             "W (dense: the only tap of a 1x1 kernel) = ")
+    formula = (f"{where}gain * a {out}x{cin} matrix with orthonormal {sides}, 0 at the other "
+               f"taps; std = gain / sqrt(max(out, in) * kh * kw) = {g:.4g} / "
+               f"sqrt({max(out, cin)} * {kh * kw}) = {num(std)}")
     return InitInfo("delta_orthogonal", "delta_orthogonal",
                     f"delta orthogonal {out}x{cin}, gain {g:.4g}", formula, mean=0.0, std=std,
                     fan_in=fan_in, fan_out=fan_out, random=True)

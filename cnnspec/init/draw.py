@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from cnnspec.init.catalogue import KERNEL_NAMES, canonical
-from cnnspec.init.describe import describe
+from cnnspec.init.describe import delta_shape, describe
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import kernel_values
@@ -120,11 +120,11 @@ def _identity(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
 def _delta_orthogonal(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
     """Xiao et al. 2018, Algorithm 2: an orthogonal (out, in) matrix at the kernel centre, so
     the conv's Jacobian is that matrix at every frequency (dynamical isometry). The centre is
-    identity's, ``(k - 1) // 2``."""
-    out, cin, kh, kw = shape
-    w = np.zeros(shape)
+    identity's, ``(k - 1) // 2``; a dense weight is the 1x1 case, gain * orthogonal."""
+    out, cin, kh, kw = delta_shape(shape)
+    w = np.zeros((out, cin, kh, kw))
     w[:, :, (kh - 1) // 2, (kw - 1) // 2] = gain(init["gain"]) * orthogonal(rng, out, cin)
-    return w
+    return w.reshape(shape)
 
 
 def _sparse(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
