@@ -92,6 +92,10 @@ PARSE_CASES = [  # syntax, names and values: found by the parser
     ("unknown_optimizer", HEAD + TAIL + "train {\n  optimizer adamx\n}\n", "'adamx'", 5, 13),
     ("negative_learning_rate", HEAD + TAIL + "train {\n  lr -0.1\n}\n", "greater than 0", 5, 6),
     ("add_with_one_input", HEAD + "a: conv 4 3x3\ns: add(a)\n" + TAIL, "at least two inputs", 3, 4),
+    ("sparse_bias", HEAD + "flatten\ndense 10 bias sparse(3)\n",
+     "'sparse' cannot initialise a bias", 3, 15),
+    ("positive_unitball_bias", HEAD + "flatten\ndense 10 bias positive_unitball\n",
+     "'positive_unitball' cannot initialise a bias", 3, 15),
     ("bias_init_that_needs_a_kernel", HEAD + "flatten\ndense 10 bias orthogonal\n",
      "'orthogonal' cannot initialise a bias", 3, 15),
 ]

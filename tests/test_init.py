@@ -381,3 +381,201 @@ def test_identity_matches_torch_dirac_for_odd_kernels(rng):
         ours = create({"name": "identity"}, shape, rng, dtype=np.float64)
         np.testing.assert_array_equal(
             ours, torch.nn.init.dirac_(torch.empty(shape, dtype=torch.float64)).numpy())
+
+
+# ---------------------------------------------------------------- what other libraries write
+
+def test_torch_default_is_a_uniform_of_one_over_root_fan_in():
+    info = describe({"name": "torch_default"}, (16, 16, 3, 3))
+    assert info.bound == pytest.approx(1 / 12)
+    assert info.std == pytest.approx(1 / 12 / math.sqrt(3))
+    assert info.formula == "bound = 1 / sqrt(fan_in) = 1 / sqrt(144) = 0.0833"
+    bias = describe({"name": "torch_default"}, (16,), fans=(144, 144))
+    assert (bias.bound, bias.formula) == (info.bound, info.formula)
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 3, 3), (200, 300)])
+def test_torch_default_matches_torch_layers_ks(shape, rng):
+    """Two-sample KS tests of our weights and biases against what torch's nn.Conv2d and
+    nn.Linear put in a layer of the same shape when left alone (their reset_parameters)."""
+    torch = pytest.importorskip("torch")
+    stats = pytest.importorskip("scipy.stats")
+    torch.manual_seed(0)
+    layer = (torch.nn.Conv2d(shape[1], shape[0], shape[2:]) if len(shape) == 4 else
+             torch.nn.Linear(shape[1], shape[0]))
+    weights, biases = [], []
+    for _ in range(20):  # a bias is one value per unit: several draws make a sample
+        layer.reset_parameters()
+        weights.append(layer.weight.detach().numpy().ravel().copy())  # not a view
+        biases.append(layer.bias.detach().numpy().ravel().copy())
+    theirs_w, theirs_b = np.concatenate(weights), np.concatenate(biases)
+    fan = fans(shape)
+    ours_w = create({"name": "torch_default"}, shape, rng).ravel()
+    ours_b = np.concatenate([create({"name": "torch_default"}, (shape[0],), rng, fans=fan)
+                             for _ in range(20)])
+    assert stats.ks_2samp(ours_w, theirs_w[:ours_w.size]).pvalue > 1e-3
+    assert stats.ks_2samp(ours_b, theirs_b).pvalue > 1e-3
+    bound = describe({"name": "torch_default"}, shape).bound
+    for sample in (ours_w, ours_b, theirs_w, theirs_b):
+        assert np.abs(sample).max() <= bound * (1 + 1e-6)
+        assert stats.kstest(sample, stats.uniform(-bound, 2 * bound).cdf).pvalue > 1e-3
+
+
+def caffe_bilinear(blob_shape):
+    """Caffe 1.0's BilinearFiller::Fill (include/caffe/filler.hpp), written out loop by loop."""
+    num, channels, height, width = blob_shape
+    assert width == height  # CHECK_EQ(blob->width(), blob->height()) << "Filter must be square"
+    count = num * channels * height * width
+    data = [0.0] * count
+    f = math.ceil(width / 2.0)
+    c = (width - 1) / (2.0 * f)
+    for i in range(count):
+        x = i % width
+        y = (i // width) % height
+        data[i] = (1 - abs(x / f - c)) * (1 - abs(y / f - c))
+    return np.array(data).reshape(blob_shape)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 5, 6, 7, 8, 16])
+def test_bilinear_is_caffes_filler(k, rng):
+    shape = (3, 2, k, k)
+    ours = create({"name": "bilinear"}, shape, rng, dtype=np.float64)
+    np.testing.assert_allclose(ours, caffe_bilinear(shape), rtol=0, atol=1e-15)
+    # Caffe's older c = (2f - 1 - f % 2) / (2f) agrees on the sizes 2f - f % 2 its recipe uses
+    f = math.ceil(k / 2)
+    if k == 2 * f - f % 2:
+        old_c = (2 * f - 1 - f % 2) / (2 * f)
+        taps = [1 - abs(x / f - old_c) for x in range(k)]
+        np.testing.assert_allclose(ours[0, 0], np.outer(taps, taps), atol=1e-15)
+
+
+def test_bilinear_values_written_out(rng):
+    quarter = [0.25, 0.75, 0.75, 0.25]  # k = 4: f = 2, c = 3/4 (upsampling by 2)
+    np.testing.assert_array_equal(create({"name": "bilinear"}, (1, 1, 4, 4), rng)[0, 0],
+                                  np.outer(quarter, quarter))
+    third = [1 / 3, 2 / 3, 1, 2 / 3, 1 / 3]  # k = 5: f = 3, c = 2/3 (upsampling by 3)
+    np.testing.assert_allclose(create({"name": "bilinear"}, (1, 1, 5, 5), rng, np.float64)[0, 0],
+                               np.outer(third, third), atol=1e-15)
+    oblong = create({"name": "bilinear"}, (1, 1, 3, 4), rng, np.float64)[0, 0]
+    np.testing.assert_allclose(oblong, np.outer([0.5, 1, 0.5], quarter), atol=1e-15)
+
+
+def test_bilinear_transposed_conv_upsamples_linearly():
+    """A stride-2 transposed conv with the 4x4 kernel (pad 1) interpolates linearly: a ramp
+    stays a ramp away from the border."""
+    x = np.arange(6, dtype=np.float64)[None, :] * np.ones((6, 1))
+    k = np.asarray(create({"name": "bilinear"}, (1, 1, 4, 4), None, np.float64))[0, 0]
+    full = np.zeros((2 * 6 + 2, 2 * 6 + 2))
+    for i in range(6):
+        for j in range(6):
+            full[2 * i:2 * i + 4, 2 * j:2 * j + 4] += x[i, j] * k
+    out = full[1:-1, 1:-1]  # pad 1 = ceil((factor - 1) / 2)
+    inner = out[2:-2, 2:-2]
+    np.testing.assert_allclose(np.diff(inner, axis=1), 0.5)
+    np.testing.assert_allclose(np.diff(inner, axis=0), 0.0, atol=1e-12)
+
+
+def caffe_positive_unitball(u):
+    """Caffe's PositiveUnitballFiller::Fill after its rng_uniform(count, 0, 1): each of the
+    num rows of dim = count / num values divided by its sum, written out loop by loop."""
+    data = u.ravel().tolist()
+    num = u.shape[0]
+    dim = len(data) // num
+    for i in range(num):
+        total = 0.0
+        for j in range(dim):
+            total += data[i * dim + j]
+        for j in range(dim):
+            data[i * dim + j] /= total
+    return np.array(data).reshape(u.shape)
+
+
+@pytest.mark.parametrize("shape", [(6, 3, 3, 3), (5, 7)])
+def test_positive_unitball_is_caffes_filler(shape):
+    ours = create({"name": "positive_unitball"}, shape, np.random.default_rng(3), np.float64)
+    u = np.random.default_rng(3).uniform(0.0, 1.0, size=(shape[0], math.prod(shape[1:])))
+    np.testing.assert_allclose(ours, caffe_positive_unitball(u.reshape(shape)), rtol=1e-14)
+    rows = ours.reshape(shape[0], -1)
+    assert (rows > 0).all()
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("shape", [(40000, 4, 1, 1), (20000, 3, 3, 3), (200, 2304)])
+def test_positive_unitball_statistics(shape, rng):
+    info = describe({"name": "positive_unitball"}, shape)
+    n = math.prod(shape[1:])
+    assert info.mean == pytest.approx(1 / n)
+    w = create({"name": "positive_unitball"}, shape, rng, np.float64)
+    assert w.mean() == pytest.approx(1 / n, rel=1e-12)  # every row sums to 1
+    # describe's std is within 1% of the true one (its docstring); 5 standard errors on top
+    assert w.std() == pytest.approx(info.std, rel=0.01 + 5 * math.sqrt(2) / (2 * math.sqrt(w.size)))
+
+
+def test_sparse_has_k_gaussian_weights_per_unit(rng):
+    stats = pytest.importorskip("scipy.stats")
+    shape = (2000, 16, 3, 3)  # fan_in 144
+    init = {"name": "sparse", "nonzero": 15, "std": 0.5}
+    info = describe(init, shape)
+    assert info.std == pytest.approx(0.5 * math.sqrt(15 / 144))
+    w = create(init, shape, rng, np.float64).reshape(shape[0], -1)
+    assert ((w != 0).sum(axis=1) == 15).all()
+    values = w[w != 0]
+    assert stats.kstest(values, stats.norm(0, 0.5).cdf).pvalue > 1e-3
+    # positions are uniform: each input is kept by 15/144 of the units
+    kept = (w != 0).sum(axis=0)
+    expected = shape[0] * 15 / 144
+    assert stats.chisquare(kept, np.full(kept.size, expected)).pvalue > 1e-3
+    assert_moments(w, 0.0, info.std, kurtosis=3 * 144 / 15)
+
+
+def test_sparse_defaults_and_clips_to_fan_in(rng):
+    assert canonical({"name": "sparse"}) == {"name": "sparse", "nonzero": 15, "std": 1.0}
+    w = create({"name": "sparse"}, (30, 8), rng, np.float64)
+    assert (w != 0).all()  # 15 > fan_in 8: every weight is drawn
+    assert describe({"name": "sparse"}, (30, 8)).std == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("shape", [(16, 16, 3, 3), (32, 8, 5, 5), (8, 32, 3, 1), (6, 6, 4, 4)])
+def test_delta_orthogonal_is_orthogonal_at_the_centre(shape, rng):
+    gain_ir = {"nonlinearity": "relu"}
+    w = create({"name": "delta_orthogonal", "gain": gain_ir}, shape, rng, np.float64)
+    out, cin, kh, kw = shape
+    centre = w[:, :, (kh - 1) // 2, (kw - 1) // 2]
+    rest = w.copy()
+    rest[:, :, (kh - 1) // 2, (kw - 1) // 2] = 0
+    np.testing.assert_array_equal(rest, 0)
+    small = centre.T @ centre if out >= cin else centre @ centre.T
+    np.testing.assert_allclose(small, 2 * np.eye(min(out, cin)), atol=1e-12)
+    info = describe({"name": "delta_orthogonal", "gain": gain_ir}, shape)
+    assert info.std == pytest.approx(np.sqrt((w ** 2).mean()), rel=1e-12)
+
+
+def test_delta_orthogonal_keeps_the_norm_through_a_same_conv(rng):
+    """out >= in: the conv at init is an isometry (Xiao et al. 2018)."""
+    x = rng.standard_normal((2, 8, 9, 9))
+    w = create({"name": "delta_orthogonal"}, (12, 8, 3, 3), rng, np.float64)
+    y = conv_same(x, w)
+    np.testing.assert_allclose(np.linalg.norm(y, axis=1), np.linalg.norm(x, axis=1), rtol=1e-12)
+
+
+def test_delta_orthogonal_on_a_dense_weight_is_orthogonal():
+    """A dense weight is a 1x1 kernel: its only tap is the centre."""
+    shape, gain_ir = (10, 20), {"nonlinearity": "tanh"}
+    ours = create({"name": "delta_orthogonal", "gain": gain_ir}, shape, np.random.default_rng(5))
+    plain = create({"name": "orthogonal", "gain": gain_ir}, shape, np.random.default_rng(5))
+    np.testing.assert_array_equal(ours, plain)
+    assert describe({"name": "delta_orthogonal", "gain": gain_ir}, shape).std == pytest.approx(
+        describe({"name": "orthogonal", "gain": gain_ir}, shape).std)
+
+
+def test_delta_orthogonal_needs_a_weight():
+    with pytest.raises(SpecError, match="conv or dense weight") as err:
+        describe({"name": "delta_orthogonal"}, (10,))
+    assert err.value.hint
+
+
+@pytest.mark.parametrize("name", ["xavier", "Xavier"])
+def test_xavier_says_which_xavier(name):
+    with pytest.raises(SpecError) as err:
+        canonical({"name": name})
+    assert "lecun_uniform" in err.value.hint and "glorot_uniform" in err.value.hint

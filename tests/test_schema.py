@@ -221,8 +221,13 @@ q: conv 8 5x5 pad same weight gaussian(1.0) frozen <- input
 r: conv 8 3x3 pad same weight box frozen <- input
 s: conv 8 3x3 pad same weight x_kernel frozen <- input
 t: conv 8 3x3 pad same weight lsuv(tol=0.05, max_iter=5) dilation 2 <- input
-sum: add(a, b, c, d, e, f, g, h, h2, i, j, k)
-cat: concat(sum, l, m, n, o, p, q, r, s, t)
+u: conv 8 3x3 pad same weight torch_default bias torch_default <- input
+v: conv 8 4x4 pad same weight bilinear nobias frozen <- input
+w: conv 8 3x3 pad same weight positive_unitball <- input
+x: conv 8 3x3 pad same weight sparse(nonzero=4, std=0.5) <- input
+y: conv 8 3x3 pad same weight delta_orthogonal(gain=relu) <- input
+sum: add(a, b, c, d, e, f, g, h, h2, i, j, k, u, w, x, y)
+cat: concat(sum, l, m, n, o, p, q, r, s, t, v)
 batchnorm momentum 0.2
 leaky_relu 0.1
 maxpool 2 stride 1 pad same

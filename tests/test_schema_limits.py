@@ -108,7 +108,8 @@ def training(line: str) -> str:
     return TRAIN % line
 
 
-GAINED = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "orthogonal")
+GAINED = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "orthogonal",
+          "delta_orthogonal")
 
 # Schema place -> a spec with `{}` where the value goes. A tuple (spec, form) writes the value
 # through `form`, e.g. a size inside `1x{}x8`.
@@ -141,6 +142,8 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     **{f"init.{name}.gain.value": init(name + "(gain={})") for name in GAINED},
     **{f"init.{name}.gain.nonlinearity": init(name + "(gain={})") for name in GAINED},
     "init.gaussian.sigma": init("gaussian({})"),
+    "init.sparse.nonzero": init("sparse(nonzero={})"),
+    "init.sparse.std": init("sparse(std={})"),
     "init.lsuv.tol": init("lsuv(tol={})"),
     "init.lsuv.max_iter": init("lsuv(max_iter={})"),
     "training.data.name": training("data {}"),

@@ -92,3 +92,17 @@ def test_signal_column_follows_the_estimate(checked):
     # He: fan_in * Var(w) = 2 per conv, relu halves: back to the input's std after each pair
     assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2))
     assert layers["conv1_relu"]["signal_std"] == pytest.approx(1)
+
+
+def test_torch_default_as_the_model_default_bounds_weight_and_bias_by_the_weight_fan_in():
+    text = PLAIN.replace("default weight he_normal, bias zeros",
+                         "default weight torch_default, bias torch_default").replace(
+        "dense 10 weight glorot_uniform", "dense 10")
+    layers = summary_dict(check(parse(text, path="plain.cnn")))["layers"]
+    for layer in (layers[0], layers[-1]):  # conv fan_in 16 * 3 * 3 = 144; dense fan_in 8
+        weight, bias = layer["init"]["weight"], layer["init"]["bias"]
+        assert weight["name"] == bias["name"] == "torch_default"
+        assert weight["bound"] == bias["bound"] == pytest.approx(1 / math.sqrt(layer["fan_in"]))
+        assert bias["formula"] == weight["formula"] == (
+            f"bound = 1 / sqrt(fan_in) = 1 / sqrt({layer['fan_in']}) = "
+            f"{1 / math.sqrt(layer['fan_in']):.3g}")

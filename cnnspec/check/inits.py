@@ -5,9 +5,10 @@ business; this module adds what only the layer knows and says it in the layer's 
 
 - a kernel literal must fit the conv weight ``(out, in, kh, kw)``: one ``kh x kw`` matrix for
   every filter and channel, one per filter, or one per filter and input channel;
-- ``identity`` on an even kernel is accepted: docs/ir.md puts the 1 at index ``(k - 1) // 2``,
-  the tap that ``pad same`` (extra pixel after) aligns with the input, so it still passes the
-  input through;
+- ``identity`` and ``delta_orthogonal`` on an even kernel are accepted: docs/ir.md puts the
+  delta at index ``(k - 1) // 2``, the tap that ``pad same`` (extra pixel after) aligns with
+  the input, so it still passes the input through (times the orthogonal matrix, for
+  delta_orthogonal);
 - a bias has no kernel: scaled schemes on a bias use the layer's weight fans.
 
 Any other problem ``describe`` finds is re-reported at the init's place in the spec.

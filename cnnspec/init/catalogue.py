@@ -115,8 +115,28 @@ INITS: tuple[Init, ...] = (
          "Caffe's `xavier` is this one.", bias=True),
     Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
          "et al. 1998", bias=True),
+    Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
+         "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
+         "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
+         "their reset_parameters does", bias=True),
+    Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
+         "drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — Martens 2010, "
+         "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
+         "as Sutskever et al. 2013 describe it). Not "
+         "torch's `sparse_`, which zeroes a fraction of each column.",
+         (InitParam("nonzero", "count", 15, "nonzero incoming weights per unit, e.g. 15"),
+          InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1"))),
+    Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
+         "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
+         "`positive_unitball` filler"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
          "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
+    Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
+         "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
+         "((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et al. 2018, "
+         "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
+         "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
+         (_gain(LINEAR_GAIN),)),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
          "passes its input through; dense: the identity matrix", aliases=("dirac",)),
     Init("literal", "kernel", "a hand-written kernel (below)",
@@ -127,6 +147,9 @@ INITS: tuple[Init, ...] = (
     Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
          (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
                     "gaussian(1)"),)),
+    Init("bilinear", "kernel", "Caffe's `bilinear` filler, for upsampling with a transposed "
+         "conv of stride s and kernel 2s − s%2: on each axis f = ⌈k/2⌉, c = (k − 1)/(2f), "
+         "w[y, x] = (1 − |x/f − c|)(1 − |y/f − c|); every filter and channel"),
     Init("box", "kernel", "1/(kh·kw) everywhere (a mean filter)"),
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]"),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
@@ -151,13 +174,30 @@ SCALED_NAMES = tuple(init.name for init in INITS if init.family == "scaled")
 BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
+# Names other libraries use for schemes that have a different name here, or that mean different
+# things in different libraries: the hint an unknown name gets instead of a spelling guess.
+FOREIGN_NAMES = {
+    "xavier": "Caffe's xavier (U(±√(3/fan_in))) is lecun_uniform here; Keras' and PyTorch's "
+              "xavier/glorot (U(±√(6/(fan_in + fan_out)))) is glorot_uniform",
+    "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
+    "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
+               "what nn.Conv2d and nn.Linear draw by default is torch_default",
+}
+
+
+def unknown_name_hint(name: str) -> str | None:
+    """The hint for a name another library uses for one of our schemes, or None."""
+    return FOREIGN_NAMES.get(str(name).lower())
+
+
 def canonical_name(name: str) -> str:
     """The canonical name of an init, resolving aliases; SpecError with a suggestion otherwise."""
     name = ALIASES.get(name, name)
     if name in PARAMS:
         return name
     close = difflib.get_close_matches(str(name), list(INIT_NAMES) + list(ALIASES), n=1)
-    hint = f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES)
+    hint = unknown_name_hint(name) or (
+        f"did you mean {close[0]}?" if close else "known inits: " + ", ".join(INIT_NAMES))
     raise SpecError(f"unknown initializer {name!r}", hint=hint)
 
 

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from cnnspec.init.catalogue import KERNEL_NAMES, canonical
-from cnnspec.init.describe import describe
+from cnnspec.init.describe import delta_shape, describe
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import kernel_values
@@ -117,6 +117,34 @@ def _identity(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
     return identity(shape)
 
 
+def _delta_orthogonal(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Xiao et al. 2018, Algorithm 2: an orthogonal (out, in) matrix at the kernel centre, so
+    the conv's Jacobian is that matrix at every frequency (dynamical isometry). The centre is
+    identity's, ``(k - 1) // 2``; a dense weight is the 1x1 case, gain * orthogonal."""
+    out, cin, kh, kw = delta_shape(shape)
+    w = np.zeros((out, cin, kh, kw))
+    w[:, :, (kh - 1) // 2, (kw - 1) // 2] = gain(init["gain"]) * orthogonal(rng, out, cin)
+    return w.reshape(shape)
+
+
+def _sparse(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Martens 2010, section 5: each unit keeps ``k`` of its incoming weights, chosen uniformly
+    without replacement (the first k of a random permutation of each row), N(0, std^2)."""
+    rows, cols = shape[0], math.prod(shape[1:])
+    k = min(int(init["nonzero"]), cols)
+    keep = np.argsort(rng.random((rows, cols)), axis=1)[:, :k]
+    w = np.zeros((rows, cols))
+    np.put_along_axis(w, keep, float(init["std"]) * rng.standard_normal((rows, k)), axis=1)
+    return w.reshape(shape)
+
+
+def _positive_unitball(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
+    """Caffe's PositiveUnitballFiller: U(0, 1), then each unit's incoming weights (a row of the
+    weight as (out, in*kh*kw)) divided by their sum."""
+    u = rng.uniform(0.0, 1.0, size=(shape[0], math.prod(shape[1:])))
+    return (u / u.sum(axis=1, keepdims=True)).reshape(shape)
+
+
 def fixed_kernel(init: dict, shape: tuple[int, ...]) -> np.ndarray:
     """A literal or named kernel broadcast onto ``shape`` (see cnnspec.init.kernels)."""
     values, placement = kernel_values(init, shape)
@@ -134,4 +162,7 @@ _DRAW = {
     "orthogonal": _orthogonal,
     "lsuv": _orthogonal,
     "identity": _identity,
+    "delta_orthogonal": _delta_orthogonal,
+    "sparse": _sparse,
+    "positive_unitball": _positive_unitball,
 }

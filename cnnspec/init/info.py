@@ -9,7 +9,8 @@ class InitInfo:
     """The description of one parameter's initialisation.
 
     ``distribution`` is one of ``constant``, ``uniform``, ``normal``, ``truncated_normal``,
-    ``orthogonal``, ``identity``, ``literal``, ``lsuv``. ``std`` is the theoretical standard
+    ``orthogonal``, ``delta_orthogonal``, ``sparse``, ``positive_unitball``, ``identity``,
+    ``literal``, ``lsuv``. ``std`` is the theoretical standard
     deviation of the values (None where it is not a fixed number, e.g. a literal kernel);
     ``bound`` is ``a`` of U(-a, a) for symmetric uniform, or the truncation limit.
     ``short`` reads like ``N(0, 0.118^2)`` or ``U(-0.118, 0.118)``; ``formula`` like

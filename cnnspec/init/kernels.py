@@ -67,7 +67,8 @@ def literal_placement(vshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[
 
 
 def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
-    """The (kh, kw) values of a named kernel: sobel_x/y, laplacian, gaussian, box, x_kernel."""
+    """The (kh, kw) values of a named kernel: sobel_x/y, laplacian, gaussian, box, x_kernel,
+    bilinear."""
     name = init["name"]
     if name in ("sobel_x", "sobel_y", "laplacian"):
         if (kh, kw) != (3, 3):
@@ -80,6 +81,8 @@ def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
         return [[1.0 / (kh * kw)] * kw for _ in range(kh)]
     if name == "x_kernel":
         return x_kernel(kh, kw)
+    if name == "bilinear":
+        return bilinear(kh, kw)
     raise ValueError(f"{name} is not a named kernel")
 
 
@@ -92,6 +95,24 @@ def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
            for y in range(kh)]
     total = sum(map(sum, raw))
     return [[v / total for v in row] for row in raw]
+
+
+def bilinear_taps(k: int) -> list[float]:
+    """One axis of Caffe's BilinearFiller (include/caffe/filler.hpp): ``f = ceil(k / 2)``,
+    ``c = (k - 1) / (2 f)``, tap ``x`` gets ``1 - |x / f - c|``: the weights of linear
+    interpolation at upsampling factor f, centred on the kernel. (Caffe before 1.0 wrote
+    ``c = (2f - 1 - f % 2) / (2f)``, equal for the kernel sizes ``2f - f % 2`` its recipe uses.)"""
+    f = math.ceil(k / 2)
+    c = (k - 1) / (2 * f)
+    return [1 - abs(x / f - c) for x in range(k)]
+
+
+def bilinear(kh: int, kw: int) -> list[list[float]]:
+    """Caffe's ``bilinear`` filler: the outer product of :func:`bilinear_taps` on each axis.
+    Caffe accepts only square kernels; on a square one the values are Caffe's, and an oblong
+    one gets each axis's own factor."""
+    rows, cols = bilinear_taps(kh), bilinear_taps(kw)
+    return [[r * c for c in cols] for r in rows]
 
 
 def x_kernel(kh: int, kw: int) -> list[list[float]]:

@@ -2,7 +2,8 @@
 
 Where libraries disagree, each name here has one meaning (docs/ir.md): He normal is *not*
 truncated (PyTorch's kaiming_normal_; Keras and JAX truncate it, which variance_scaling with
-``truncated_normal`` offers), and Caffe's fan_in-only "xavier" is ``lecun_uniform`` here.
+``truncated_normal`` offers; so are Keras' glorot_normal and lecun_normal), and Caffe's
+fan_in-only "xavier" is ``lecun_uniform`` here.
 """
 from __future__ import annotations
 
@@ -53,6 +54,14 @@ def lecun_normal(init: dict) -> VarianceScaling:
     return VarianceScaling(1.0, "fan_in", "normal")
 
 
+def torch_default(init: dict) -> VarianceScaling:
+    """U(-1/sqrt(fan_in), +1/sqrt(fan_in)): variance_scaling(1/3, fan_in, uniform). What
+    PyTorch's nn.Conv2d and nn.Linear ``reset_parameters`` draw: ``kaiming_uniform_(a=sqrt(5))``,
+    gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); their
+    bias is U(+-1/sqrt(fan_in)) with the weight's fan_in, which the same rule gives on a bias."""
+    return VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+
+
 PRESETS = {
     "variance_scaling": variance_scaling,
     "glorot_uniform": glorot_uniform,
@@ -61,4 +70,5 @@ PRESETS = {
     "he_normal": he_normal,
     "lecun_uniform": lecun_uniform,
     "lecun_normal": lecun_normal,
+    "torch_default": torch_default,
 }

@@ -136,8 +136,9 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     if name not in CATALOGUE:
         span = value.name_span if isinstance(value, Call) else value.span
         raise SpecError(f"unknown initializer '{value.name}'", span=span,
-                        hint=did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
-                                          "initializers"))
+                        hint=catalogue.unknown_name_hint(value.name)
+                        or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
+                                        "initializers"))
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     if name == "uniform" and params["low"] >= params["high"]:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
