@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from gradcheck import numeric_grad, rel_error
 
+from cnnspec.check.signal import second_moments
+from cnnspec.engine import layers as L
 from cnnspec.kinds import KINDS, Build
 from cnnspec.kinds.docs import BEGIN, END, layer_table
 from cnnspec.kinds.schema import layer_schema
@@ -151,3 +153,62 @@ def test_a_depthwise_separable_block_with_gelu_and_silu_checks(tmp_path, capsys)
     assert dw.weight_shape == (8, 1, 3, 3) and (dw.fan_in, dw.fan_out) == (9, 72)
     assert checked.by_name["pw_gelu"].ir["approximate"] == "tanh"
     assert checked.output_shape == (10,)
+
+
+def test_groupnorm_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path,
+                                                                                  capsys):
+    code = _check_text(tmp_path, "input 1x8x8\nconv 6 3x3\ngroupnorm 4 relu\nflatten\n"
+                                 "dense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("net.cnn:3:11: error: groupnorm 'groupnorm1' splits its 6 channels (from 'conv1') "
+            "into 4 groups, but 4 does not divide 6") in err
+    assert "hint: use a number of groups that divides 6: 1, 2, 3, 6" in err
+
+
+def test_instancenorm_and_dropout2d_need_a_feature_map(tmp_path, capsys):
+    for line in ("instancenorm", "dropout2d 0.1"):
+        code = _check_text(tmp_path, f"input 1x8x8\nflatten\n{line}\ndense 10\n")
+        err = capsys.readouterr().err
+        assert code == 2
+        assert "net.cnn:3:1: error:" in err and "needs a (C, H, W) feature map" in err
+
+
+def test_per_example_norms_and_prelu_count_their_parameters_and_reset_the_signal(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\nconv 8 3x3 weight normal(0, 3)\nln: layernorm prelu\n"
+                    "conv 8 3x3\ngn: groupnorm 4 relu6\ninorm: instancenorm hardswish\n"
+                    "dropout2d 0.2\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    by_name = checked.by_name
+    assert by_name["ln"].weight_shape == (8, 6, 6) and by_name["ln"].params == 2 * 8 * 36
+    assert by_name["ln_prelu"].weight_shape == (8,) and by_name["ln_prelu"].params == 8
+    assert by_name["ln_prelu"].weight_init.name == "constant"
+    assert by_name["gn"].params == by_name["inorm"].params == 16
+    moments = second_moments(checked.layers)
+    assert moments["conv1"] > 50 and moments["ln"] == moments["gn"] == moments["inorm"] == 1
+    model = cnnspec.compile(checked)
+    np.testing.assert_array_equal(model.params()["ln_prelu.weight"], np.full(8, 0.25))
+
+
+def test_norms_without_batch_statistics_leave_the_batch_uncoupled():
+    x = np.random.default_rng(0).standard_normal((4, 4, 3, 2))
+    for layer in (L.LayerNorm((4, 3, 2), np.float64), L.GroupNorm(4, 2, np.float64)):
+        assert not layer.batch_coupled
+        whole = layer.forward([x], True)
+        halves = np.concatenate([layer.forward([x[:2]], True), layer.forward([x[2:]], True)])
+        np.testing.assert_allclose(whole, halves, rtol=1e-12)
+        np.testing.assert_allclose(layer.forward([x], False), whole, rtol=1e-12)
+
+
+def test_dropout2d_zeroes_whole_channels():
+    layer = L.Dropout2d(0.5, np.random.default_rng(0))
+    assert layer.batch_coupled
+    out = layer.forward([np.ones((8, 6, 3, 3))], True)
+    per_channel = out.reshape(8, 6, 9)
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()
+    dxs, _ = layer.backward(np.ones_like(out))
+    np.testing.assert_array_equal(dxs[0], out)

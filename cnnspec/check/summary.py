@@ -15,6 +15,7 @@ from cnnspec.check.memory import bytes_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
+from cnnspec.kinds import KINDS
 
 
 def _dims(values) -> str:
@@ -133,9 +134,10 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     main = (layer["name"], layer["kind"], layer["window"] or "", _dims(layer["output_shape"]),
             _params_text(layer), f"{layer['signal_std']:.3g}", _init_text(weight))
     rows = [main]
-    if weight is not None and layer["kind"] != "batchnorm":
+    fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
+    if weight is not None and not fixed:
         rows.append(("",) * 6 + (f"  {weight['formula']}",))
-    if bias is not None and layer["kind"] != "batchnorm":
+    if bias is not None and not fixed:
         rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
     return rows
 

@@ -287,6 +287,36 @@ SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda t, ir, ins, inf: t.nn.SiLU(),
                    signal_factor=lambda ir: SILU_SECOND_MOMENT)
 
+# E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
+# that it keeps ReLU's 1/2; hard swish is close to SiLU.
+HARDSWISH_SECOND_MOMENT = 0.3316
+
+RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)",
+                    lambda t, ir, ins, inf: t.nn.ReLU6(), signal_factor=lambda ir: 0.5)
+HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
+                        lambda t, ir, ins, inf: t.nn.Hardswish(),
+                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)
+
+PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
+
+
+def _prelu_infer(ir: dict, in_shapes) -> Inferred:
+    """One learned slope per channel (per feature of a flat input): C parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=(shape[0],))
+
+
+PRELU = Kind(
+    "prelu", "x, or a·x below 0 with a learned per channel, starting at 0.25 (He et al. 2015)",
+    "activation", infer=_prelu_infer,
+    build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
+    usage="prelu, e.g. conv 16 3x3 prelu",
+    fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
+    signal=lambda ir, moments, shapes: (1 + PRELU_INIT ** 2) / 2 * moments[0],
+    phrases=lambda ir, pads: [f"slopes learned, from {PRELU_INIT:g}"],
+    torch=lambda t, ir, ins, inf: t.nn.PReLU(num_parameters=ins[0][0], init=PRELU_INIT),
+    examples=(Example(((3, 2, 2),)), Example(((5,),))))
+
 # ---------------------------------------------------------------------------- the rest
 
 DROPOUT = Kind(
@@ -299,6 +329,23 @@ DROPOUT = Kind(
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"],
     torch=lambda t, ir, ins, inf: t.nn.Dropout(ir["p"]),
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
+
+
+def _dropout2d_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    return Inferred(shape)
+
+
+DROPOUT2D = Kind(
+    "dropout2d", "zeroes each whole channel with probability p while training (Tompson et "
+    "al. 2015)", "dropout", infer=_dropout2d_infer,
+    build=lambda b: L.Dropout2d(b.ir["p"], b.dropout_rng),
+    fields=DROPOUT.fields, positional=("p",),
+    usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1",
+    phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
+    torch=lambda t, ir, ins, inf: t.nn.Dropout2d(ir["p"]),
+    aliases=("spatial_dropout",), examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
 def _batchnorm_infer(ir: dict, in_shapes) -> Inferred:
@@ -331,6 +378,92 @@ BATCHNORM = Kind(
                                f"momentum {number_text(ir['momentum'])}")],
     torch=_batchnorm_torch,
     examples=(Example(((3, 3, 3),)), Example(((5,),))))
+
+
+NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before dividing, "
+                    "e.g. 1e-5", low=0, low_open=True)
+
+
+def _per_channel_norm_infer(ir: dict, in_shapes) -> Inferred:
+    """A scale and a shift per channel: 2 * C parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
+
+
+def _groups_divide(ir: dict, channels: int) -> None:
+    groups = ir["groups"]
+    if channels % groups:
+        divisors = [d for d in range(1, channels + 1) if channels % d == 0]
+        raise KindError(
+            f"groupnorm '{ir['name']}' splits its {channels} channels (from "
+            f"'{ir['inputs'][0]}') into {groups} groups, but {groups} does not divide "
+            f"{channels}", "groups",
+            hint=f"use a number of groups that divides {channels}: "
+                 f"{', '.join(map(str, divisors))}")
+
+
+def _groupnorm_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    _groups_divide(ir, shape[0])
+    return _per_channel_norm_infer(ir, in_shapes)
+
+
+def _instancenorm_infer(ir: dict, in_shapes) -> Inferred:
+    needs_map(ir, only_input(in_shapes))
+    return _per_channel_norm_infer(ir, in_shapes)
+
+
+def _layernorm_infer(ir: dict, in_shapes) -> Inferred:
+    """A scale and a shift per element of an example, as PyTorch's nn.LayerNorm(C, H, W):
+    2 * C * H * W parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=shape, bias=shape)
+
+
+def _norm_kind(name: str, summary: str, infer, build, torch, *, fields=(), positional=(),
+               usage: str = "", phrases=None, examples=(), aliases=()) -> Kind:
+    """A normalisation by each example's own statistics: a scale (ones) and a shift (zeros),
+    the same in training and evaluation, nothing shared across the batch; it resets the
+    signal's scale to 1 as batch norm does."""
+    return Kind(
+        name, summary, "norm", infer=infer, build=build,
+        fields=(*fields, NORM_EPS, F.TRAINABLE), positional=positional,
+        usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
+        takes_activation=True, fixed_inits=({"name": "ones"}, {"name": "zeros"}),
+        signal=lambda ir, moments, shapes: 1.0,
+        phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
+        torch=torch, examples=examples)
+
+
+LAYERNORM = _norm_kind(
+    "layernorm", "normalises each example over all its values (C, H, W), then scales and "
+    "shifts each value (Ba et al. 2016)", _layernorm_infer,
+    lambda b: L.LayerNorm(b.output_shape, b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.LayerNorm(list(ins[0]), eps=ir["eps"]),
+    aliases=("ln",), examples=(Example(((3, 3, 2),)), Example(((5,),), {"eps": 1e-3})))
+
+GROUPNORM = _norm_kind(
+    "groupnorm", "normalises each example's channels in G groups, then scales and shifts each "
+    "channel (Wu & He 2018)", _groupnorm_infer,
+    lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.GroupNorm(ir["groups"], ins[0][0], eps=ir["eps"]),
+    fields=(F.count("groups", "number of groups", "the channels split into this many equal "
+                    "runs, each normalised on its own, e.g. groupnorm 8 (32 in Wu & He)"),),
+    positional=("groups",), usage="groupnorm G [eps E] [frozen] [ACTIVATION], e.g. groupnorm 4",
+    phrases=lambda ir, pads: [
+        f"{counted(ir['groups'], 'groups')}, eps {number_text(ir['eps'])}"],
+    aliases=("gn",),
+    examples=(Example(((4, 3, 2),), {"groups": 2}), Example(((6,),), {"groups": 3})))
+
+INSTANCENORM = _norm_kind(
+    "instancenorm", "normalises each channel of each example over its pixels, then scales and "
+    "shifts each channel (Ulyanov et al. 2016)", _instancenorm_infer,
+    lambda b: L.GroupNorm(b.output_shape[0], b.output_shape[0], b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.InstanceNorm2d(ins[0][0], eps=ir["eps"], affine=True),
+    examples=(Example(((3, 3, 4),)),))
 
 
 def _add_infer(ir: dict, in_shapes) -> Inferred:
@@ -381,4 +514,4 @@ CONCAT = Kind(
     examples=(Example(((1, 3, 3), (3, 3, 3))),))
 
 ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
-       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, DROPOUT, BATCHNORM, ADD, CONCAT)
+       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU, DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)
