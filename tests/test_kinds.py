@@ -212,3 +212,16 @@ def test_dropout2d_zeroes_whole_channels():
     assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()
     dxs, _ = layer.backward(np.ones_like(out))
     np.testing.assert_array_equal(dxs[0], out)
+
+
+def test_concat_joins_flat_vectors_along_the_features(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\na: conv 4 3x3 relu\nga: global_avgpool\n"
+                    "b: flatten <- input\nd: dense 6 <- b\nboth: concat(ga, d) relu\n"
+                    "dense 10\n")
+    checked = cnnspec.load(path)
+    assert checked.by_name["both"].output_shape == (10,)
+    out = cnnspec.compile(checked, dtype="float64").forward(np.zeros((2, 1, 8, 8)))
+    assert out.shape == (2, 10)

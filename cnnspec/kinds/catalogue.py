@@ -476,7 +476,16 @@ def _add_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _concat_infer(ir: dict, in_shapes) -> Inferred:
-    if any(len(s) != 3 for s in in_shapes) or len({s[1:] for s in in_shapes}) != 1:
+    """Feature maps join along the channels, flat vectors along the features."""
+    ranks = {len(s) for s in in_shapes}
+    if ranks == {1}:
+        return Inferred((sum(s[0] for s in in_shapes),))
+    if len(ranks) > 1:
+        raise KindError(
+            f"concat '{ir['name']}' joins either (C, H, W) feature maps or flat vectors, but "
+            f"got both: {listed(ir, in_shapes)}", "inputs",
+            hint="flatten (or global_avgpool) the feature maps first to join flat vectors")
+    if len({s[1:] for s in in_shapes}) != 1:
         raise KindError(
             f"concat '{ir['name']}' joins (C, H, W) feature maps of equal H and W along the "
             f"channels, but got {listed(ir, in_shapes)}", "inputs",
@@ -485,7 +494,7 @@ def _concat_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _concat_signal(ir: dict, moments: list[float], shapes) -> float:
-    """Concatenation averages its inputs' second moments over the channels."""
+    """Concatenation averages its inputs' second moments over the channels (features)."""
     channels = [s[0] for s in shapes]
     return sum(c * q for c, q in zip(channels, moments)) / sum(channels)
 
@@ -507,11 +516,12 @@ ADD = Kind(
     examples=(Example(((2, 3, 3), (2, 3, 3), (2, 3, 3))),))
 
 CONCAT = Kind(
-    "concat", "channel concatenation of >= 2 inputs", "merge", infer=_concat_infer,
+    "concat", "concatenation of >= 2 inputs: feature maps along the channels, flat vectors "
+    "along the features", "merge", infer=_concat_infer,
     build=lambda b: L.Merge("concat"), usage="concat(a, b) or concat <- a, b",
     aliases=("cat",), takes_activation=True, merge=True, signal=_concat_signal,
     torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
-    examples=(Example(((1, 3, 3), (3, 3, 3))),))
+    examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
        SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU, DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)
