@@ -225,3 +225,47 @@ def test_concat_joins_flat_vectors_along_the_features(tmp_path):
     assert checked.by_name["both"].output_shape == (10,)
     out = cnnspec.compile(checked, dtype="float64").forward(np.zeros((2, 1, 8, 8)))
     assert out.shape == (2, 10)
+
+
+def test_pool_options_and_asymmetric_padding_are_read_and_shaped(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\np: maxpool 3 stride 2 ceil_mode true\n"
+                    "c: conv 4 3x3 pad 0x1x1x0\n"
+                    "a: avgpool 2 pad 1x0x0x1 count_include_pad false\nflatten\ndense 10\n")
+    by_name = cnnspec.load(path).by_name
+    assert by_name["p"].ir["ceil_mode"] and by_name["p"].output_shape == (1, 4, 4)
+    assert by_name["c"].ir["padding"] == [0, 1, 1, 0] and by_name["c"].pads == (0, 1, 1, 0)
+    assert by_name["c"].output_shape == (4, 3, 3)
+    assert by_name["a"].ir["count_include_pad"] is False
+    assert by_name["a"].output_shape == (4, 2, 2)
+
+
+@pytest.mark.parametrize("line, where, message, hint", [
+    ("conv 4 3 pad 1x2x3", "2:14", "the pad of 'conv1' must be P, PHxPW or TxBxLxR, not 1x2x3",
+     "pad 0x1x0x1 (top x bottom x left x right)"),
+    ("maxpool 2 pad 0x2x0x0", "2:11", "padding 0x2x0x0 of maxpool 'maxpool1' is more than half",
+     "use at most 1x1 on each side"),
+    ("maxpool 2 ceil_mode yes", "2:21", "unknown ceil mode 'yes'", "true"),
+    ("avgpool 2 count_include_pad 0", "2:29", "whether padding counts must be true or false",
+     "true or false"),
+])
+def test_pool_option_errors_are_located_with_a_hint(tmp_path, capsys, line, where, message,
+                                                    hint):
+    code = _check_text(tmp_path, f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"net.cnn:{where}: error: " in err and message in err
+    assert "hint:" in err and hint in err.split("hint:")[1]
+
+
+def test_ceil_mode_drops_a_last_window_that_would_start_in_the_trailing_padding():
+    from cnnspec import shapes
+
+    # 5 + 1 + 1 - 3 = 4 over stride 3: rounded up, 3 windows; the third would start at 6, in the
+    # right padding (the input ends at 1 + 5 = 6), so there are 2, as in PyTorch.
+    assert shapes.window_output_size(5, 3, 3, 1, 1, ceil_mode=True) == 2
+    assert shapes.window_output_size(8, 3, 2, 0, 0, ceil_mode=True) == 4
+    assert shapes.window_output_size(8, 3, 2, 0, 0) == 3
+    assert shapes.ceil_mode_pads((8, 8), (3, 3), (2, 2), (0, 0, 0, 0)) == (0, 1, 0, 1)

@@ -25,7 +25,7 @@ def test_every_spec_parses_to_json_data(path):
     assert spec.path == str(path)
     assert spec.text == path.read_text()
     assert json.loads(json.dumps(spec.ir)) == spec.ir
-    assert spec.ir["version"] == 2
+    assert spec.ir["version"] == 3
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -58,7 +58,8 @@ def test_lenet5_is_resolved_in_full():
         "trainable": True}
     assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],
                                "group": None, "size": [2, 2], "stride": [2, 2],
-                               "padding": "valid"}
+                               "padding": "valid", "ceil_mode": False,
+                               "count_include_pad": True}
     assert ir["output"] == "fc3"
     assert ir["training"]["data"] == {
         "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,

@@ -29,7 +29,7 @@ def _pair(values) -> str:
 
 def window_text(info: LayerInfo) -> str:
     """``5x5 s1 valid``, ``3x3 s2 same d2``, ``2x2 s2 pad 1x1``, ``3x3 s1 same g32`` (32
-    groups); empty for other layers."""
+    groups), ``3x3 s2 pad 0x1x0x1 ceil`` (ceil mode); empty for other layers."""
     ir = info.ir
     size = ir.get("kernel") or ir.get("size")
     if size is None:
@@ -41,6 +41,10 @@ def window_text(info: LayerInfo) -> str:
         text += f" d{_pair(ir['dilation'])}"
     if ir.get("groups", 1) > 1:
         text += f" g{ir['groups']}"
+    if ir.get("ceil_mode"):
+        text += " ceil"
+    if ir.get("count_include_pad") is False:
+        text += " pad uncounted"
     return text
 
 

@@ -189,18 +189,22 @@ def param_grads(dw, db) -> dict[str, np.ndarray]:
 
 class Pool(Layer):
     """Max or average pooling over (kh, kw) windows with stride and (top, bottom, left, right)
-    padding."""
+    padding, optionally in ceil mode; an average may leave the padding out of its count."""
 
-    def __init__(self, reduce, kernel, stride, pads) -> None:
+    def __init__(self, reduce, kernel, stride, pads, ceil_mode=False,
+                 count_include_pad=True) -> None:
         super().__init__()
         self.reduce, self.kernel, self.stride, self.pads = reduce, kernel, stride, pads
+        self.ceil_mode = ceil_mode
         if reduce == "max":
             self._kernels = (pool.maxpool_forward, pool.maxpool_backward)
+            self.kwargs = {"ceil_mode": ceil_mode}
         else:
             self._kernels = (pool.avgpool_forward, pool.avgpool_backward)
+            self.kwargs = {"ceil_mode": ceil_mode, "count_include_pad": count_include_pad}
 
     def _forward(self, x, training):
-        return self._kernels[0](x, self.kernel, self.stride, self.pads)
+        return self._kernels[0](x, self.kernel, self.stride, self.pads, **self.kwargs)
 
     def _backward(self, dout, cache):
         return self._kernels[1](dout, cache)
@@ -212,11 +216,12 @@ class MaxPoolReLU(Pool):
     ReLU whose only consumer is a max pool when it does not record each layer's output; values
     and gradients are identical."""
 
-    def __init__(self, kernel, stride, pads) -> None:
-        super().__init__("max", kernel, stride, pads)
+    def __init__(self, kernel, stride, pads, ceil_mode=False) -> None:
+        super().__init__("max", kernel, stride, pads, ceil_mode)
 
     def _forward(self, x, training):
-        pooled, pool_cache = pool.maxpool_forward(x, self.kernel, self.stride, self.pads)
+        pooled, pool_cache = pool.maxpool_forward(x, self.kernel, self.stride, self.pads,
+                                                  self.ceil_mode)
         out, mask = act.relu_forward(pooled)
         return out, (pool_cache, mask)
 

@@ -4,11 +4,13 @@ up to it before it is validated, so an exported spec or a run's spec.json keeps 
 Each step adds what its version introduced, with the value that means what the older file
 meant. Version 2 added ``groups`` to convolutions (1: an ordinary conv) and ``default_inits``
 to layers with inits (which came from the model-wide default; an older file does not say, so
-none is marked and init variants leave every layer's written init alone).
+none is marked and init variants leave every layer's written init alone). Version 3 added
+``ceil_mode`` to pooling layers and ``count_include_pad`` to average pooling (false and true:
+the rounding down and the divisor of before).
 """
 from __future__ import annotations
 
-IR_VERSION = 2
+IR_VERSION = 3
 
 
 def _to_2(ir: dict) -> None:
@@ -21,7 +23,17 @@ def _to_2(ir: dict) -> None:
             layer.setdefault("default_inits", [])
 
 
-STEPS = {1: _to_2}  # version -> the step that makes it version + 1
+def _to_3(ir: dict) -> None:
+    for layer in ir.get("layers", []):
+        if not isinstance(layer, dict):
+            continue
+        if layer.get("kind") in ("maxpool", "avgpool"):
+            layer.setdefault("ceil_mode", False)
+        if layer.get("kind") == "avgpool":
+            layer.setdefault("count_include_pad", True)
+
+
+STEPS = {1: _to_2, 2: _to_3}  # version -> the step that makes it version + 1
 
 
 def upgrade(ir) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from cnnspec import shapes
 from cnnspec.engine import layers as L
 from cnnspec.engine import pool
 from cnnspec.engine.grouped import GroupedConv2d
@@ -18,6 +19,7 @@ from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
 from cnnspec.kinds.shape_rules import (
+    dims,
     listed,
     needs_flat,
     needs_map,
@@ -116,7 +118,7 @@ CONV = Kind(
                        "the input channels a depthwise one"),
             *PARAMETER_FIELDS),
     positional=("filters", "kernel"),
-    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] [groups G] "
+    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW|TxBxLxR] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch,
@@ -147,15 +149,18 @@ DENSE = Kind(
 
 
 def _pool_padding_fits(ir: dict) -> None:
-    """Explicit pooling padding may be at most half the window (PyTorch's rule): with more, some
-    windows would cover padding only, and a max-pool would output -inf there."""
+    """Explicit pooling padding may be at most half the window on each side (PyTorch's rule):
+    with more, some windows would cover padding only, and a max-pool would output -inf there."""
     padding, size = ir["padding"], ir["size"]
-    if isinstance(padding, str) or all(p <= k // 2 for p, k in zip(padding, size)):
+    if isinstance(padding, str):
+        return
+    top, bottom, left, right = shapes.resolve_padding(padding, (0, 0), size, size)
+    if max(top, bottom) <= size[0] // 2 and max(left, right) <= size[1] // 2:
         return
     raise KindError(
-        f"padding {pair_text(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
+        f"padding {dims(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
         f"{pair_text(size)} window, so some windows would hold nothing but padding", "padding",
-        hint=f"use at most {pair_text([k // 2 for k in size])}, or `pad same`")
+        hint=f"use at most {pair_text([k // 2 for k in size])} on each side, or `pad same`")
 
 
 def _pool_infer(ir: dict, in_shapes) -> Inferred:
@@ -168,35 +173,108 @@ def _pool_infer(ir: dict, in_shapes) -> Inferred:
 
 def _pool_phrases(ir: dict, pads) -> list[str]:
     return [(f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
-             f"pad {pads_text(ir['padding'], pads)}")]
+             f"pad {pads_text(ir['padding'], pads)}"
+             + (", ceil mode" if ir.get("ceil_mode") else "")
+             + (", padding not counted" if not ir.get("count_include_pad", True) else ""))]
+
+
+def _pool_compact(ir: dict) -> str:
+    """``3x3 /2``, with ``ceil`` in ceil mode."""
+    ceil = " ceil" if ir.get("ceil_mode") else ""
+    return f"{pair_text(ir['size'])} /{step_text(ir['stride'])}{ceil}"
+
+
+def _torch_pool(t, ir, inferred: Inferred, module: str, pad_value: float):
+    """PyTorch's pooling module of this layer. Symmetric padding is the module's own (so ceil
+    mode's rule on where the last window may start is PyTorch's); other padding is F.pad's,
+    and the output is cut to the inferred size, since PyTorch's rule then sees the padding as
+    input. An average that leaves padding out divides window sums by window counts of a mask
+    of the input."""
+    top, bottom, left, right = inferred.pads
+    h, w = inferred.output[1:]
+    options = {"ceil_mode": ir["ceil_mode"]}
+    if module == "AvgPool2d":
+        options["count_include_pad"] = ir["count_include_pad"]
+    if (top, left) == (bottom, right):
+        return getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), padding=(top, left),
+                                     **options)
+    if options.get("count_include_pad", True):
+        inner = getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), **options)
+        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value), inner,
+                               _torch_crop(t, h, w))
+    sums = t.nn.Sequential(_torch_pad(t, inferred.pads), t.nn.AvgPool2d(
+        tuple(ir["size"]), tuple(ir["stride"]), ceil_mode=ir["ceil_mode"], divisor_override=1),
+        _torch_crop(t, h, w))
+    return _torch_module(t, lambda x: sums(x) / sums(t.ones_like(x[:1, :1])))
+
+
+def _torch_crop(t, h, w):
+    return _torch_module(t, lambda x: x[..., :h, :w])
+
+
+def _torch_module(t, function):
+    class Function(t.nn.Module):
+        def forward(self, x):
+            return function(x)
+
+    return Function()
+
+
+POOL_EXAMPLES = (
+    Example(((3, 7, 8),), {"size": [2, 2], "stride": [2, 2]}),
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
+    Example(((2, 7, 8),), {"size": [3, 2], "stride": [1, 2], "padding": "same"}),
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "ceil_mode": True}),
+    Example(((2, 6, 7),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "ceil_mode": True}),
+    # ceil mode's last window would start in the trailing padding: PyTorch drops it
+    Example(((2, 5, 5),), {"size": [3, 3], "stride": [3, 3], "padding": [1, 1],
+                           "ceil_mode": True}),
+    Example(((2, 7, 6),), {"size": [3, 2], "stride": [2, 2], "padding": [1, 0, 0, 1]}),
+    Example(((2, 7, 6),), {"size": [3, 3], "stride": [2, 2], "padding": [0, 1, 1, 0],
+                           "ceil_mode": True}))
+AVGPOOL_EXAMPLES = (
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "count_include_pad": False}),
+    Example(((2, 6, 7),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "ceil_mode": True, "count_include_pad": False}),
+    Example(((2, 7, 6),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 0, 1, 1],
+                           "ceil_mode": True, "count_include_pad": False}))
+
+CEIL_MODE = Field("ceil_mode", "bool", default=False, option=("ceil_mode",),
+                  words="ceil mode",
+                  hint="true rounds the output size up, keeping a last window that hangs over "
+                       "the end (Caffe's rounding), false rounds it down")
+COUNT_INCLUDE_PAD = Field(
+    "count_include_pad", "bool", default=True, option=("count_include_pad",),
+    words="whether padding counts", hint="true divides each window's sum by its whole size, "
+                                         "padding included; false by its input pixels only")
 
 
 def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_value: float,
-               aliases: tuple[str, ...]) -> Kind:
-    def torch(t, ir, ins, inferred):
-        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value),
-                               getattr(t.nn, torch_module)(tuple(ir["size"]), tuple(ir["stride"])))
-
+               aliases: tuple[str, ...], extra_fields=(), usage_extra: str = "",
+               examples=()) -> Kind:
     return Kind(
         name, summary, "pool", infer=_pool_infer,
         build=lambda b: L.Pool(reduce, tuple(b.ir["size"]), tuple(b.ir["stride"]),
-                               tuple(b.pads)),
+                               tuple(b.pads), b.ir["ceil_mode"],
+                               b.ir.get("count_include_pad", True)),
         fields=(F.pair("size", "window size"),
-                F.pair("stride", option=("stride",), default_from="size"), F.padding()),
+                F.pair("stride", option=("stride",), default_from="size"), F.padding(),
+                CEIL_MODE, *extra_fields),
         positional=("size",),
-        usage=f"{name} SIZE [stride S] [pad P], e.g. {name} 2", aliases=aliases,
-        phrases=_pool_phrases,
-        compact=lambda ir: f"{pair_text(ir['size'])} /{step_text(ir['stride'])}",
-        torch=torch,
-        examples=(Example(((3, 7, 8),), {"size": [2, 2], "stride": [2, 2]}),
-                  Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
-                  Example(((2, 7, 8),), {"size": [3, 2], "stride": [1, 2], "padding": "same"})))
+        usage=f"{name} SIZE [stride S] [pad P] [ceil_mode true]{usage_extra}, e.g. {name} 2",
+        aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
+        torch=lambda t, ir, ins, inferred: _torch_pool(t, ir, inferred, torch_module, pad_value),
+        examples=POOL_EXAMPLES + examples)
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", "MaxPool2d",
                      -math.inf, ("max_pool",))
-AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros)",
-                     "AvgPool2d", 0.0, ("avg_pool",))
+AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros unless "
+                     "count_include_pad false)", "AvgPool2d", 0.0, ("avg_pool",),
+                     extra_fields=(COUNT_INCLUDE_PAD,),
+                     usage_extra=" [count_include_pad false]", examples=AVGPOOL_EXAMPLES)
 
 
 def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
