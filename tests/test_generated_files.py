@@ -68,6 +68,21 @@ def test_an_ir_file_of_version_1_is_brought_up_to_date(tmp_path):
     assert conv1["groups"] == 1 and conv1["default_inits"] == []
 
 
+def test_an_ir_file_of_version_2_gets_the_pooling_options_it_meant(tmp_path):
+    """Before version 3 pools rounded down and averages counted their padding."""
+    import cnnspec
+
+    old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
+    old["version"] = 2
+    for layer in old["layers"]:
+        layer.pop("ceil_mode", None)
+        layer.pop("count_include_pad", None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    pool1 = next(layer for layer in cnnspec.load(path).ir["layers"] if layer["name"] == "pool1")
+    assert pool1["ceil_mode"] is False and pool1["count_include_pad"] is True
+
+
 def test_the_shipped_schema_states_the_current_ir_version():
     from cnnspec.ir.migrate import IR_VERSION
 
