@@ -5,6 +5,9 @@ is ``d * (k - 1) + 1``; with ``before`` and ``after`` padding and stride ``s`` t
 ``floor((n + before + after - effective) / s) + 1`` (the convolution arithmetic of Dumoulin &
 Visin 2016, eq. 15). ``"same"`` padding follows TensorFlow: the output is ``ceil(n / s)`` and the
 total padding ``max((out - 1) * s + effective - n, 0)`` is split with the extra pixel after.
+Pooling's ``ceil_mode`` (Caffe's rounding, PyTorch's ``ceil_mode=True``) rounds the division up
+instead, keeping a last window that hangs over the end only if it starts inside the input or
+its leading padding (PyTorch's rule: no window starts in trailing padding).
 """
 from __future__ import annotations
 
@@ -32,21 +35,30 @@ def resolve_padding(
     stride: tuple[int, int],
     dilation: tuple[int, int] = (1, 1),
 ) -> Padding:
-    """Turn an IR padding (``"valid"``, ``"same"`` or ``[ph, pw]``) into (top, bottom, left, right)."""
+    """Turn an IR padding (``"valid"``, ``"same"``, ``[ph, pw]`` or ``[top, bottom, left,
+    right]``) into (top, bottom, left, right)."""
     if padding == "valid":
         return (0, 0, 0, 0)
     if padding == "same":
         top, bottom = same_padding_1d(in_hw[0], kernel[0], stride[0], dilation[0])
         left, right = same_padding_1d(in_hw[1], kernel[1], stride[1], dilation[1])
         return (top, bottom, left, right)
+    if len(padding) == 4:
+        return tuple(padding)
     ph, pw = padding
     return (ph, ph, pw, pw)
 
 
 def window_output_size(size: int, kernel: int, stride: int, before: int, after: int,
-                       dilation: int = 1) -> int:
+                       dilation: int = 1, ceil_mode: bool = False) -> int:
     """Number of window positions along one axis; may be < 1 when the window does not fit."""
-    return (size + before + after - effective_size(kernel, dilation)) // stride + 1
+    span = size + before + after - effective_size(kernel, dilation)
+    if not ceil_mode or span < 0:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + before:  # the last window would start in trailing padding
+        out -= 1
+    return out
 
 
 def window_output_hw(
@@ -55,10 +67,22 @@ def window_output_hw(
     stride: tuple[int, int],
     pads: Padding,
     dilation: tuple[int, int] = (1, 1),
+    ceil_mode: bool = False,
 ) -> tuple[int, int]:
     """(H_out, W_out) of a conv or pooling window over an (H, W) input with resolved padding."""
     top, bottom, left, right = pads
     return (
-        window_output_size(in_hw[0], kernel[0], stride[0], top, bottom, dilation[0]),
-        window_output_size(in_hw[1], kernel[1], stride[1], left, right, dilation[1]),
+        window_output_size(in_hw[0], kernel[0], stride[0], top, bottom, dilation[0], ceil_mode),
+        window_output_size(in_hw[1], kernel[1], stride[1], left, right, dilation[1], ceil_mode),
     )
+
+
+def ceil_mode_pads(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+                   pads: Padding) -> Padding:
+    """``pads`` with the overhang of ceil mode's last windows added after (bottom, right): a
+    window over an input padded so has the ceil-mode output size."""
+    out_hw = window_output_hw(in_hw, kernel, stride, pads, ceil_mode=True)
+    top, bottom, left, right = pads
+    extra = [max((o - 1) * s + k - (n + before + after), 0) for o, s, k, n, before, after in
+             zip(out_hw, stride, kernel, in_hw, (top, left), (bottom, right))]
+    return (top, bottom + extra[0], left, right + extra[1])

@@ -226,3 +226,20 @@ def test_a_wrongly_shaped_input_is_a_run_error():
     with pytest.raises(RunError, match=r"\(N, 2, 8, 8\)") as info:
         model.forward(np.zeros((3, 1, 8, 8), np.float32))
     assert "2x8x8" in info.value.hint
+
+
+def test_a_relu_fused_into_a_ceil_mode_max_pool_keeps_the_ceil_mode():
+    spec = _spec("c: conv 3 3x3 pad same relu\np: maxpool 3 stride 2 ceil_mode true\n"
+                 "f: flatten\nfc: dense 3")
+    fused, recorded = compile_spec(spec, seed=0, dtype="float64"), compile_spec(
+        spec, seed=0, dtype="float64")
+    recorded.record = True  # recording keeps every layer: no fusion
+    assert any(type(node.layer).__name__ == "MaxPoolReLU" for node in fused._fused)
+    x, y = _batch(spec)
+    out = fused.forward(x)
+    np.testing.assert_allclose(out, recorded.forward(x), rtol=1e-12)
+    assert recorded.activations["p"].shape == (4, 3, 4, 4)
+    for model in (fused, recorded):
+        model.backward(model.loss(model.forward(x), y)[1])
+    np.testing.assert_allclose(fused.grads()["c.weight"], recorded.grads()["c.weight"],
+                               rtol=1e-10)

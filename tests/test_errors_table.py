@@ -58,8 +58,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
      3, 9),
     ("pool_padding_over_half_window", HEAD + "conv 4 3x3\nmaxpool 2 pad 2\n" + TAIL,
      "padding 2x2 of maxpool 'maxpool1' is more than half its 2x2 window", 3, 11),
-    ("concat_of_vectors", HEAD + "a: flatten\nb: flatten <- input\nc: concat(a, b)\ndense 10\n",
-     "concat 'c' joins (C, H, W) feature maps", 4, 4),
+    ("concat_of_a_vector_and_a_map", HEAD + "a: flatten\nc: concat(a, input)\ndense 10\n",
+     "concat 'c' joins either (C, H, W) feature maps or flat vectors, but got both", 3, 4),
 ]
 PARSE_CASES = [  # syntax, names and values: found by the parser
     ("unknown_layer_kind", HEAD + "convv 4 3x3\n" + TAIL, "unknown layer kind 'convv'", 2, 1),

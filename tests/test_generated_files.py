@@ -49,23 +49,40 @@ def test_an_orthogonal_bias_is_refused_where_written(tmp_path, capsys):
     assert "he_normal" in err
 
 
+POOLING_FIELDS = ("ceil_mode", "count_include_pad")  # added by version 3
+
+
+def _lenet_written_as(tmp_path, version: int, *missing: str) -> dict:
+    """lenet5's IR as a file of ``version`` without the fields ``missing`` (those added
+    since), loaded again: the IR it is brought up to."""
+    import cnnspec
+
+    old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
+    old["version"] = version
+    for layer in old["layers"]:
+        for name in missing:
+            layer.pop(name, None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    return cnnspec.load(path).ir
+
+
 def test_an_ir_file_of_version_1_is_brought_up_to_date(tmp_path):
     """A spec exported (or a run's spec.json written) before groups and default_inits existed
     still loads, meaning what it meant: ordinary convs, no init marked as defaulted."""
-    import cnnspec
     from cnnspec.ir.migrate import IR_VERSION
 
-    old = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
-    old["version"] = 1
-    for layer in old["layers"]:
-        layer.pop("groups", None)
-        layer.pop("default_inits", None)
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(old))
-    ir = cnnspec.load(path).ir
+    ir = _lenet_written_as(tmp_path, 1, "groups", "default_inits", *POOLING_FIELDS)
     assert ir["version"] == IR_VERSION
     conv1 = ir["layers"][0]
     assert conv1["groups"] == 1 and conv1["default_inits"] == []
+
+
+def test_an_ir_file_of_version_2_gets_the_pooling_options_it_meant(tmp_path):
+    """Before version 3 pools rounded down and averages counted their padding."""
+    ir = _lenet_written_as(tmp_path, 2, *POOLING_FIELDS)
+    pool1 = next(layer for layer in ir["layers"] if layer["name"] == "pool1")
+    assert pool1["ceil_mode"] is False and pool1["count_include_pad"] is True
 
 
 def test_the_shipped_schema_states_the_current_ir_version():

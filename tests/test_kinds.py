@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from gradcheck import numeric_grad, rel_error
 
+from cnnspec.check.signal import second_moments
+from cnnspec.engine import layers as L
 from cnnspec.kinds import KINDS, Build
 from cnnspec.kinds.docs import BEGIN, END, layer_table
 from cnnspec.kinds.schema import layer_schema
@@ -151,3 +153,119 @@ def test_a_depthwise_separable_block_with_gelu_and_silu_checks(tmp_path, capsys)
     assert dw.weight_shape == (8, 1, 3, 3) and (dw.fan_in, dw.fan_out) == (9, 72)
     assert checked.by_name["pw_gelu"].ir["approximate"] == "tanh"
     assert checked.output_shape == (10,)
+
+
+def test_groupnorm_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path,
+                                                                                  capsys):
+    code = _check_text(tmp_path, "input 1x8x8\nconv 6 3x3\ngroupnorm 4 relu\nflatten\n"
+                                 "dense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert ("net.cnn:3:11: error: groupnorm 'groupnorm1' splits its 6 channels (from 'conv1') "
+            "into 4 groups, but 4 does not divide 6") in err
+    assert "hint: use a number of groups that divides 6: 1, 2, 3, 6" in err
+
+
+def test_instancenorm_and_dropout2d_need_a_feature_map(tmp_path, capsys):
+    for line in ("instancenorm", "dropout2d 0.1"):
+        code = _check_text(tmp_path, f"input 1x8x8\nflatten\n{line}\ndense 10\n")
+        err = capsys.readouterr().err
+        assert code == 2
+        assert "net.cnn:3:1: error:" in err and "needs a (C, H, W) feature map" in err
+
+
+def test_per_example_norms_and_prelu_count_their_parameters_and_reset_the_signal(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\nconv 8 3x3 weight normal(0, 3)\nln: layernorm prelu\n"
+                    "conv 8 3x3\ngn: groupnorm 4 relu6\ninorm: instancenorm hardswish\n"
+                    "dropout2d 0.2\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    by_name = checked.by_name
+    assert by_name["ln"].weight_shape == (8, 6, 6) and by_name["ln"].params == 2 * 8 * 36
+    assert by_name["ln_prelu"].weight_shape == (8,) and by_name["ln_prelu"].params == 8
+    assert by_name["ln_prelu"].weight_init.name == "constant"
+    assert by_name["gn"].params == by_name["inorm"].params == 16
+    moments = second_moments(checked.layers)
+    assert moments["conv1"] > 50 and moments["ln"] == moments["gn"] == moments["inorm"] == 1
+    model = cnnspec.compile(checked)
+    np.testing.assert_array_equal(model.params()["ln_prelu.weight"], np.full(8, 0.25))
+
+
+def test_norms_without_batch_statistics_leave_the_batch_uncoupled():
+    x = np.random.default_rng(0).standard_normal((4, 4, 3, 2))
+    for layer in (L.LayerNorm((4, 3, 2), np.float64), L.GroupNorm(4, 2, np.float64)):
+        assert not layer.batch_coupled
+        whole = layer.forward([x], True)
+        halves = np.concatenate([layer.forward([x[:2]], True), layer.forward([x[2:]], True)])
+        np.testing.assert_allclose(whole, halves, rtol=1e-12)
+        np.testing.assert_allclose(layer.forward([x], False), whole, rtol=1e-12)
+
+
+def test_dropout2d_zeroes_whole_channels():
+    layer = L.Dropout2d(0.5, np.random.default_rng(0))
+    assert layer.batch_coupled
+    out = layer.forward([np.ones((8, 6, 3, 3))], True)
+    per_channel = out.reshape(8, 6, 9)
+    assert set(np.unique(per_channel)) == {0.0, 2.0}
+    assert (per_channel.min(axis=2) == per_channel.max(axis=2)).all()
+    dxs, _ = layer.backward(np.ones_like(out))
+    np.testing.assert_array_equal(dxs[0], out)
+
+
+def test_concat_joins_flat_vectors_along_the_features(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\na: conv 4 3x3 relu\nga: global_avgpool\n"
+                    "b: flatten <- input\nd: dense 6 <- b\nboth: concat(ga, d) relu\n"
+                    "dense 10\n")
+    checked = cnnspec.load(path)
+    assert checked.by_name["both"].output_shape == (10,)
+    out = cnnspec.compile(checked, dtype="float64").forward(np.zeros((2, 1, 8, 8)))
+    assert out.shape == (2, 10)
+
+
+def test_pool_options_and_asymmetric_padding_are_read_and_shaped(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "net.cnn"
+    path.write_text("input 1x8x8\np: maxpool 3 stride 2 ceil_mode true\n"
+                    "c: conv 4 3x3 pad 0x1x1x0\n"
+                    "a: avgpool 2 pad 1x0x0x1 count_include_pad false\nflatten\ndense 10\n")
+    by_name = cnnspec.load(path).by_name
+    assert by_name["p"].ir["ceil_mode"] and by_name["p"].output_shape == (1, 4, 4)
+    assert by_name["c"].ir["padding"] == [0, 1, 1, 0] and by_name["c"].pads == (0, 1, 1, 0)
+    assert by_name["c"].output_shape == (4, 3, 3)
+    assert by_name["a"].ir["count_include_pad"] is False
+    assert by_name["a"].output_shape == (4, 2, 2)
+
+
+@pytest.mark.parametrize("line, where, message, hint", [
+    ("conv 4 3 pad 1x2x3", "2:14", "the pad of 'conv1' must be P, PHxPW or TxBxLxR, not 1x2x3",
+     "pad 0x1x0x1 (top x bottom x left x right)"),
+    ("maxpool 2 pad 0x2x0x0", "2:11", "padding 0x2x0x0 of maxpool 'maxpool1' is more than half",
+     "use at most 1x1 on each side"),
+    ("maxpool 2 ceil_mode yes", "2:21", "unknown ceil mode 'yes'", "true"),
+    ("avgpool 2 count_include_pad 0", "2:29", "whether padding counts must be true or false",
+     "true or false"),
+])
+def test_pool_option_errors_are_located_with_a_hint(tmp_path, capsys, line, where, message,
+                                                    hint):
+    code = _check_text(tmp_path, f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"net.cnn:{where}: error: " in err and message in err
+    assert "hint:" in err and hint in err.split("hint:")[1]
+
+
+def test_ceil_mode_drops_a_last_window_that_would_start_in_the_trailing_padding():
+    from cnnspec import shapes
+
+    # 5 + 1 + 1 - 3 = 4 over stride 3: rounded up, 3 windows; the third would start at 6, in the
+    # right padding (the input ends at 1 + 5 = 6), so there are 2, as in PyTorch.
+    assert shapes.window_output_size(5, 3, 3, 1, 1, ceil_mode=True) == 2
+    assert shapes.window_output_size(8, 3, 2, 0, 0, ceil_mode=True) == 4
+    assert shapes.window_output_size(8, 3, 2, 0, 0) == 3
+    assert shapes.ceil_mode_pads((8, 8), (3, 3), (2, 2), (0, 0, 0, 0)) == (0, 1, 0, 1)

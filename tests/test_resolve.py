@@ -59,7 +59,8 @@ def test_lenet5_is_resolved_in_full():
         "trainable": True}
     assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],
                                "group": None, "size": [2, 2], "stride": [2, 2],
-                               "padding": "valid"}
+                               "padding": "valid", "ceil_mode": False,
+                               "count_include_pad": True}
     assert ir["output"] == "fc3"
     assert ir["training"]["data"] == {
         "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,

@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 3,
+    "version": 4,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -23,7 +23,7 @@ VALID = {
          "trainable": True},
         {"name": "relu1", "kind": "relu", "inputs": ["conv1"], "group": None},
         {"name": "pool", "kind": "maxpool", "inputs": ["relu1"], "group": None, "size": [2, 2],
-         "stride": [2, 2], "padding": [0, 0]},
+         "stride": [2, 2], "padding": [0, 0], "ceil_mode": False},
         {"name": "flat", "kind": "global_avgpool", "inputs": ["pool"], "group": None},
         {"name": "fc", "kind": "dense", "inputs": ["flat"], "group": None, "units": 10,
          "bias": False, "weight_init": {"name": "literal", "values": [[0.0] * 4] * 10},
@@ -82,7 +82,7 @@ CASES = [
     (("layers", 0, "filters"), 2.5, "$.layers[0].filters", "expected a whole number, got a number"),
     (("layers", 0, "kernel"), [3.0, 3], "$.layers[0].kernel[0]",
      "expected a whole number, got a number"),
-    (("layers", 0, "padding"), "sam", "$.layers[0].padding", 'expected "valid", "same" or a pair'),
+    (("layers", 0, "padding"), "sam", "$.layers[0].padding", 'expected "valid", "same", a pair'),
     (("layers", 0, "stride"), DELETE, "$.layers[0].stride", "missing field 'stride'"),
     (("layers", 0, "strides"), [1, 1], "$.layers[0].strides", "unknown field 'strides'"),
     (("layers", 0, "kind"), "convolution", "$.layers[0].kind", '"convolution" is not one of'),
@@ -102,7 +102,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 3, got 1"),
+    (("version",), 1, "$.version", "expected 4, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

@@ -45,7 +45,7 @@ def _all_padding_window(info) -> bool:
 SIZES = [(5, 7), (8, 8), (9, 6)]
 KERNELS = ["1x1", "2x3", "3x3", "5x2"]
 STRIDES = ["1", "2", "3x1"]
-PADS = ["valid", "same", "1", "2x0"]
+PADS = ["valid", "same", "1", "2x0", "0x1x1x0"]
 DILATIONS = ["1", "2x1"]
 
 
@@ -68,12 +68,14 @@ def test_conv_grid(hw):
 @pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
 def test_pool_grid(hw, kind):
     checked = 0
-    for size, stride, pad in itertools.product(["1", "2", "3", "2x3"], STRIDES, PADS):
-        layers = f"p: {kind} {size} stride {stride} pad {pad}\nf: flatten\nd: dense 3"
+    for size, stride, pad, ceil in itertools.product(["1", "2", "3", "2x3"], STRIDES, PADS,
+                                                     ["false", "true"]):
+        layers = (f"p: {kind} {size} stride {stride} pad {pad} ceil_mode {ceil}\n"
+                  "f: flatten\nd: dense 3")
         result = _run(layers, (2,) + hw)
         if result is None:
             continue
         expected, produced = result
-        assert produced == expected, (size, stride, pad, hw)
+        assert produced == expected, (size, stride, pad, ceil, hw)
         checked += 1
-    assert checked > 20
+    assert checked > 40

@@ -107,4 +107,4 @@ def describe_inits(spec: Spec, layer: dict, info: LayerInfo) -> None:
     elif kind.fixed_inits:
         weight_init, bias_init = kind.fixed_inits
         info.weight_init = describe(weight_init, info.weight_shape)
-        info.bias_init = describe(bias_init, info.bias_shape)
+        info.bias_init = None if bias_init is None else describe(bias_init, info.bias_shape)

@@ -15,6 +15,7 @@ from cnnspec.check.memory import bytes_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
+from cnnspec.kinds import KINDS
 
 
 def _dims(values) -> str:
@@ -28,7 +29,7 @@ def _pair(values) -> str:
 
 def window_text(info: LayerInfo) -> str:
     """``5x5 s1 valid``, ``3x3 s2 same d2``, ``2x2 s2 pad 1x1``, ``3x3 s1 same g32`` (32
-    groups); empty for other layers."""
+    groups), ``3x3 s2 pad 0x1x0x1 ceil`` (ceil mode); empty for other layers."""
     ir = info.ir
     size = ir.get("kernel") or ir.get("size")
     if size is None:
@@ -40,6 +41,10 @@ def window_text(info: LayerInfo) -> str:
         text += f" d{_pair(ir['dilation'])}"
     if ir.get("groups", 1) > 1:
         text += f" g{ir['groups']}"
+    if ir.get("ceil_mode"):
+        text += " ceil"
+    if ir.get("count_include_pad") is False:
+        text += " pad uncounted"
     return text
 
 
@@ -133,9 +138,10 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     main = (layer["name"], layer["kind"], layer["window"] or "", _dims(layer["output_shape"]),
             _params_text(layer), f"{layer['signal_std']:.3g}", _init_text(weight))
     rows = [main]
-    if weight is not None and layer["kind"] != "batchnorm":
+    fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
+    if weight is not None and not fixed:
         rows.append(("",) * 6 + (f"  {weight['formula']}",))
-    if bias is not None and layer["kind"] != "batchnorm":
+    if bias is not None and not fixed:
         rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
     return rows
 

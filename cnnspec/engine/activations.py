@@ -108,3 +108,52 @@ def silu_forward(x):
 
 def silu_backward(dout, cache):
     return dout * cache
+
+
+def relu6_forward(x):
+    """``min(max(x, 0), 6)`` (Krizhevsky 2010; MobileNet); ``cache`` = the derivative, 1 on
+    the open interval (0, 6) and 0 elsewhere (PyTorch's hardtanh rule at the corners)."""
+    return np.clip(x, 0, 6), ((x > 0) & (x < 6)).astype(x.dtype)
+
+
+def relu6_backward(dout, cache):
+    return dout * cache
+
+
+def hardswish_forward(x):
+    """``x * relu6(x + 3) / 6`` (Howard et al. 2019, MobileNetV3); ``cache`` = the derivative as
+    PyTorch defines it: 0 below -3, ``x / 3 + 1/2`` on [-3, 3], 1 above 3."""
+    out = x * np.clip(x + 3, 0, 6) * x.dtype.type(1 / 6)
+    deriv = np.where(x < -3, x.dtype.type(0),
+                     np.where(x <= 3, x * x.dtype.type(1 / 3) + x.dtype.type(0.5),
+                              x.dtype.type(1)))
+    return out, deriv
+
+
+def hardswish_backward(dout, cache):
+    return dout * cache
+
+
+def _channel_view(a, x):
+    """A per-channel (C,) array shaped to broadcast over ``x`` (N, C, ...) along axis 1."""
+    return a.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def prelu_forward(x, slope):
+    """``x`` where ``x > 0``, ``slope[c] * x`` elsewhere, one learned slope per channel (He et
+    al. 2015). ``x`` (N, C, H, W) or (N, F), ``slope`` (C,) -> ``out`` like ``x``; ``cache`` =
+    (``x``, ``slope``)."""
+    out = np.where(x > 0, x, x * _channel_view(slope, x))
+    return out, (x, slope)
+
+
+def prelu_backward(dout, cache, need_dw=True):
+    """``dout`` like ``x`` -> ``(dx, dslope (C,))``; ``dslope`` is None when not ``need_dw``."""
+    x, slope = cache
+    negative = x <= 0
+    dx = dout * np.where(negative, _channel_view(slope, x), x.dtype.type(1))
+    dslope = None
+    if need_dw:
+        axes = (0,) + tuple(range(2, x.ndim))
+        dslope = (dout * np.where(negative, x, 0)).sum(axis=axes)
+    return dx, dslope

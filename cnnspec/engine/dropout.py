@@ -22,3 +22,19 @@ def dropout_forward(x, p, training, rng: np.random.Generator):
 
 def dropout_backward(dout, cache):
     return dout if cache is None else dout * cache
+
+
+def dropout2d_forward(x, p, training, rng: np.random.Generator):
+    """Channel dropout (Tompson et al. 2015), as PyTorch's ``nn.Dropout2d``: in training each
+    whole channel of each example is zeroed with probability ``p``, survivors scaled by
+    ``1 / (1 - p)``. ``x`` (N, C, H, W) -> ``out`` like ``x``; ``cache`` = the scaled keep-mask
+    (N, C, 1, 1) (None in eval)."""
+    if not training or p == 0:
+        return x, None
+    mask_shape = x.shape[:2] + (1,) * (x.ndim - 2)
+    if p >= 1:
+        mask = np.zeros(mask_shape, dtype=x.dtype)
+    else:
+        mask = (rng.random(mask_shape, dtype=x.dtype) >= p).astype(x.dtype)
+        mask *= 1 / (1 - p)
+    return x * mask, mask

@@ -120,6 +120,63 @@ class BatchNorm(Layer):
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
 
 
+class GroupNorm(Layer):
+    """Group normalisation: weight and bias (C,); ``groups`` runs of channels per example
+    (1: layer norm with per-channel affine, C: instance norm). No buffers: it normalises by
+    each example's own statistics in training and evaluation alike, so it is not batch-coupled."""
+
+    def __init__(self, channels, groups, dtype, eps=1e-5, trainable=True) -> None:
+        super().__init__()
+        self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
+        self.groups, self.eps, self.trainable = groups, eps, trainable
+
+    def forward(self, xs, training):
+        out, self.cache = norm.groupnorm_forward(xs[0], self.params["weight"],
+                                                 self.params["bias"], self.groups, self.eps)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dgamma, dbeta = norm.groupnorm_backward(dout, self.cache, need_dw=self.trainable)
+        return [dx if need_dx else None], param_grads(dgamma, dbeta)
+
+
+class LayerNorm(Layer):
+    """Layer normalisation over each example's (C, H, W) (or (F,)): weight and bias of that
+    shape (elementwise, as PyTorch's ``nn.LayerNorm(normalized_shape)``)."""
+
+    def __init__(self, shape, dtype, eps=1e-5, trainable=True) -> None:
+        super().__init__()
+        self.params = {"weight": np.ones(shape, dtype), "bias": np.zeros(shape, dtype)}
+        self.eps, self.trainable = eps, trainable
+
+    def forward(self, xs, training):
+        out, self.cache = norm.layernorm_forward(xs[0], self.params["weight"],
+                                                 self.params["bias"], self.eps)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dgamma, dbeta = norm.layernorm_backward(dout, self.cache, need_dw=self.trainable)
+        return [dx if need_dx else None], param_grads(dgamma, dbeta)
+
+
+class PReLU(Layer):
+    """A leaky ReLU whose negative slope is learned per channel: weight (C,), as PyTorch's
+    ``nn.PReLU(num_parameters=C)``, starting at ``init`` (PyTorch's 0.25)."""
+
+    def __init__(self, channels, dtype, init=0.25, trainable=True) -> None:
+        super().__init__()
+        self.params = {"weight": np.full(channels, init, dtype)}
+        self.trainable = trainable
+
+    def forward(self, xs, training):
+        out, self.cache = act.prelu_forward(xs[0], self.params["weight"])
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dslope = act.prelu_backward(dout, self.cache, need_dw=self.trainable)
+        return [dx if need_dx else None], param_grads(dslope, None)
+
+
 def param_grads(dw, db) -> dict[str, np.ndarray]:
     """The ``grads`` dict of a layer's backward: ``dw`` and ``db`` where they are not None."""
     grads = {}
@@ -132,18 +189,22 @@ def param_grads(dw, db) -> dict[str, np.ndarray]:
 
 class Pool(Layer):
     """Max or average pooling over (kh, kw) windows with stride and (top, bottom, left, right)
-    padding."""
+    padding, optionally in ceil mode; an average may leave the padding out of its count."""
 
-    def __init__(self, reduce, kernel, stride, pads) -> None:
+    def __init__(self, reduce, kernel, stride, pads, ceil_mode=False,
+                 count_include_pad=True) -> None:
         super().__init__()
         self.reduce, self.kernel, self.stride, self.pads = reduce, kernel, stride, pads
+        self.ceil_mode = ceil_mode
         if reduce == "max":
             self._kernels = (pool.maxpool_forward, pool.maxpool_backward)
+            self.kwargs = {"ceil_mode": ceil_mode}
         else:
             self._kernels = (pool.avgpool_forward, pool.avgpool_backward)
+            self.kwargs = {"ceil_mode": ceil_mode, "count_include_pad": count_include_pad}
 
     def _forward(self, x, training):
-        return self._kernels[0](x, self.kernel, self.stride, self.pads)
+        return self._kernels[0](x, self.kernel, self.stride, self.pads, **self.kwargs)
 
     def _backward(self, dout, cache):
         return self._kernels[1](dout, cache)
@@ -155,11 +216,12 @@ class MaxPoolReLU(Pool):
     ReLU whose only consumer is a max pool when it does not record each layer's output; values
     and gradients are identical."""
 
-    def __init__(self, kernel, stride, pads) -> None:
-        super().__init__("max", kernel, stride, pads)
+    def __init__(self, kernel, stride, pads, ceil_mode=False) -> None:
+        super().__init__("max", kernel, stride, pads, ceil_mode)
 
     def _forward(self, x, training):
-        pooled, pool_cache = pool.maxpool_forward(x, self.kernel, self.stride, self.pads)
+        pooled, pool_cache = pool.maxpool_forward(x, self.kernel, self.stride, self.pads,
+                                                  self.ceil_mode)
         out, mask = act.relu_forward(pooled)
         return out, (pool_cache, mask)
 
@@ -216,6 +278,13 @@ class Dropout(Layer):
 
     def _backward(self, dout, cache):
         return dropout.dropout_backward(dout, cache)
+
+
+class Dropout2d(Dropout):
+    """Channel dropout: whole channels of each example zeroed with probability ``p``."""
+
+    def _forward(self, x, training):
+        return dropout.dropout2d_forward(x, self.p, training, self.rng)
 
 
 class Merge(Layer):

@@ -289,7 +289,8 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
         if (isinstance(node.layer, Pool) and node.layer.reduce == "max" and source is not None
                 and source.layer.op == "relu" and source.name != output
                 and len(consumers[source.name]) == 1):
-            fused = MaxPoolReLU(node.layer.kernel, node.layer.stride, node.layer.pads)
+            fused = MaxPoolReLU(node.layer.kernel, node.layer.stride, node.layer.pads,
+                                node.layer.ceil_mode)
             plan = [n for n in plan if n.name != source.name]
             skipped.add(source.name)
             plan.append(Node(node.name, node.kind, fused, list(source.inputs)))

@@ -64,3 +64,75 @@ def batchnorm_backward(dout, cache, need_dw=True):
     if not need_dw:
         dgamma = dbeta = None
     return dx, dgamma, dbeta
+
+
+def groupnorm_forward(x, gamma, beta, groups, eps=1e-5):
+    """Group normalisation (Wu & He 2018), as PyTorch's ``nn.GroupNorm(groups, C)``: each
+    example's channels split into ``groups`` equal runs, each run normalised by its own mean and
+    biased variance over its channels and pixels; then a per-channel scale and shift. Layer
+    norm over (C, H, W) is 1 group, instance norm C groups. Nothing couples the examples of a
+    batch, and training and evaluation compute the same.
+
+    Shapes: ``x`` (N, C, H, W) or (N, C); ``gamma``, ``beta`` (C,) -> ``out`` like ``x``.
+    ``cache`` = (``xhat`` the normalised input as (N, G, C/G * H * W), ``inv_std`` (N, G, 1),
+    ``gamma``, x's shape).
+    """
+    n = x.shape[0]
+    grouped = x.reshape(n, groups, -1)
+    mean = grouped.mean(axis=2, keepdims=True)
+    centred = grouped - mean
+    var = (centred * centred).mean(axis=2, keepdims=True)
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
+    xhat = centred * inv_std
+    _, shape = _axes_and_shape(x)
+    out = xhat.reshape(x.shape) * gamma.reshape(shape) + beta.reshape(shape)
+    return out, (xhat, inv_std, gamma, x.shape)
+
+
+def groupnorm_backward(dout, cache, need_dw=True):
+    """``dout`` like ``x`` -> ``(dx, dgamma (C,), dbeta (C,))`` (None when not ``need_dw``).
+
+    Per group of m values: ``dx = inv_std / m * (m * dxhat - sum(dxhat) - xhat * sum(dxhat *
+    xhat))``, with ``dxhat = dout * gamma`` (batch norm's rule, within one example's group).
+    """
+    xhat, inv_std, gamma, x_shape = cache
+    n, groups, m = xhat.shape
+    axes, shape = _axes_and_shape(dout)
+    dgamma = dbeta = None
+    if need_dw:
+        dgamma = (dout * xhat.reshape(x_shape)).sum(axis=axes)
+        dbeta = dout.sum(axis=axes)
+    dxhat = (dout * gamma.reshape(shape)).reshape(n, groups, m)
+    dx = inv_std * (dxhat - dxhat.mean(axis=2, keepdims=True)
+                    - xhat * (dxhat * xhat).mean(axis=2, keepdims=True))
+    return dx.reshape(x_shape), dgamma, dbeta
+
+
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    """Layer normalisation (Ba et al. 2016) over all of one example's values, (C, H, W) or
+    (F,), with an elementwise scale and shift as PyTorch's ``nn.LayerNorm(x.shape[1:])``.
+
+    Shapes: ``x`` (N, ...); ``gamma``, ``beta`` x.shape[1:] -> ``out`` like ``x``. ``cache`` =
+    (``xhat`` (N, ...), ``inv_std`` (N, 1), ``gamma``).
+    """
+    flat = x.reshape(x.shape[0], -1)
+    mean = flat.mean(axis=1, keepdims=True)
+    centred = flat - mean
+    var = (centred * centred).mean(axis=1, keepdims=True)
+    inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
+    xhat = (centred * inv_std).reshape(x.shape)
+    return xhat * gamma + beta, (xhat, inv_std, gamma)
+
+
+def layernorm_backward(dout, cache, need_dw=True):
+    """``dout`` like ``x`` -> ``(dx, dgamma, dbeta)`` (the last two shaped like ``gamma``, None
+    when not ``need_dw``); the same rule as :func:`groupnorm_backward` with one group."""
+    xhat, inv_std, gamma = cache
+    dgamma = (dout * xhat).sum(axis=0) if need_dw else None
+    dbeta = dout.sum(axis=0) if need_dw else None
+    n = dout.shape[0]
+    dxhat = (dout * gamma).reshape(n, -1)
+    flat_hat = xhat.reshape(n, -1)
+    dx = inv_std * (dxhat - dxhat.mean(axis=1, keepdims=True)
+                    - flat_hat * (dxhat * flat_hat).mean(axis=1, keepdims=True))
+    return dx.reshape(dout.shape), dgamma, dbeta

@@ -3,20 +3,29 @@
 Each pooling op visits its kh*kw kernel offsets once (a strided slice of the padded input per
 offset, see :meth:`Window.offsets`), never the pixels. Windows may overlap and be padded: max
 pooling pads with -inf (padding never wins), average pooling pads with zeros that count in the
-divisor (PyTorch's default ``count_include_pad=True``).
+divisor (PyTorch's default ``count_include_pad=True``) unless ``count_include_pad`` is False.
+With ``ceil_mode`` the last windows may hang over the padded input's end
+(:func:`cnnspec.shapes.ceil_mode_pads` pads for them); an average never counts that overhang,
+as in PyTorch.
 """
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
 from cnnspec.engine.windows import Window, channel_first_padded, window
+from cnnspec.shapes import Padding, ceil_mode_pads
 
 
-def _window(x, kernel, stride, pads) -> Window:
-    return window(tuple(x.shape[2:]), tuple(kernel), tuple(stride), tuple(pads))
+def _window(x, kernel, stride, pads, ceil_mode=False) -> Window:
+    in_hw, kernel, stride, pads = tuple(x.shape[2:]), tuple(kernel), tuple(stride), tuple(pads)
+    if ceil_mode:
+        pads = ceil_mode_pads(in_hw, kernel, stride, pads)
+    return window(in_hw, kernel, stride, pads)
 
 
-def maxpool_forward(x, kernel, stride, pads=(0, 0, 0, 0)):
+def maxpool_forward(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False):
     """Max over each window: a running ``np.maximum`` over the kh*kw offset views.
 
     ``x`` (N, C, H, W)  ->  ``out`` (N, C, Ho, Wo) (a view of channel-first memory).
@@ -24,7 +33,7 @@ def maxpool_forward(x, kernel, stride, pads=(0, 0, 0, 0)):
     channel-first output (C, N, Ho, Wo), the :class:`Window`). Where the maximum sits is found
     again in the backward pass (cheaper than tracking it here).
     """
-    win = _window(x, kernel, stride, pads)
+    win = _window(x, kernel, stride, pads, ceil_mode)
     xp = channel_first_padded(x, win, fill=-np.inf)
     if _tiles(win):
         best = _tiled_max(xp, win)
@@ -90,26 +99,50 @@ def maxpool_backward(dout, cache):
     return win.unpad(dxp).transpose(1, 0, 2, 3)
 
 
-def avgpool_forward(x, kernel, stride, pads=(0, 0, 0, 0)):
-    """Mean over each window, padded zeros included in the count.
+def avgpool_forward(x, kernel, stride, pads=(0, 0, 0, 0), ceil_mode=False,
+                    count_include_pad=True):
+    """Mean over each window: its sum over the number of pixels it counts, which are the
+    input's and (with ``count_include_pad``) the padding's, never ceil mode's overhang.
 
-    ``x`` (N, C, H, W)  ->  ``out`` (N, C, Ho, Wo); ``cache`` = (x's shape, the :class:`Window`).
+    ``x`` (N, C, H, W)  ->  ``out`` (N, C, Ho, Wo); ``cache`` = (x's shape, the :class:`Window`,
+    the inverse counts: one number, or (Ho, Wo) where windows count different numbers).
     """
-    win = _window(x, kernel, stride, pads)
+    win = _window(x, kernel, stride, pads, ceil_mode)
     xp = channel_first_padded(x, win, fill=0.0)
     total = None
     for _, _, rows, cols in win.offsets():
         view = xp[:, :, rows, cols]
         total = view.copy() if total is None else np.add(total, view, out=total)
-    total *= 1.0 / (win.kernel[0] * win.kernel[1])
-    return total.transpose(1, 0, 2, 3), (x.shape, win)
+    inverse = _inverse_counts(win, tuple(pads) if count_include_pad else (0, 0, 0, 0))
+    total *= inverse if np.isscalar(inverse) else inverse.astype(x.dtype)
+    return total.transpose(1, 0, 2, 3), (x.shape, win, inverse)
+
+
+@functools.lru_cache(maxsize=256)
+def _inverse_counts(win: Window, counted: Padding):
+    """``1 / `` the number of pixels each window counts: those of the input and of its
+    ``counted`` padding (top, bottom, left, right). One number when every window counts all
+    kh*kw of its pixels (the usual case), else an (Ho, Wo) array, read-only."""
+    kh, kw = win.kernel
+    (h, w), (top, _, left, _) = win.in_hw, win.pads
+    c_top, c_bottom, c_left, c_right = counted
+    mask = np.zeros(win.padded_hw)
+    mask[top - c_top:top + h + c_bottom, left - c_left:left + w + c_right] = 1
+    counts = sum(mask[rows, cols] for _, _, rows, cols in win.offsets())
+    if (counts == kh * kw).all():
+        return 1.0 / (kh * kw)
+    inverse = 1.0 / counts
+    inverse.flags.writeable = False
+    return inverse
 
 
 def avgpool_backward(dout, cache):
-    """``dout`` (N, C, Ho, Wo)  ->  ``dx`` (N, C, H, W): each window spreads its gradient evenly."""
-    x_shape, win = cache
+    """``dout`` (N, C, Ho, Wo)  ->  ``dx`` (N, C, H, W): each window spreads its gradient evenly
+    over the pixels it counts (padding and overhang then drop out with the unpadding)."""
+    x_shape, win, inverse = cache
     n, c = x_shape[:2]
-    share = dout.transpose(1, 0, 2, 3) * (1.0 / (win.kernel[0] * win.kernel[1]))
+    scale = inverse if np.isscalar(inverse) else inverse.astype(dout.dtype)
+    share = dout.transpose(1, 0, 2, 3) * scale
     dxp = np.zeros((c, n) + win.padded_hw, dtype=dout.dtype)
     for _, _, rows, cols in win.offsets():
         dxp[:, :, rows, cols] += share

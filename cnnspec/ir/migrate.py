@@ -7,10 +7,12 @@ to layers with inits (which came from the model-wide default; an older file does
 none is marked and init variants leave every layer's written init alone). Version 3 added
 training settings (their defaults change nothing: no warmup, weight decay on every
 parameter, no gradient clipping, no label smoothing, every class weighing 1, AMSGrad off).
+Version 4 added ``ceil_mode`` to pooling layers and ``count_include_pad`` to average pooling
+(false and true: the rounding down and the divisor of before).
 """
 from __future__ import annotations
 
-IR_VERSION = 3
+IR_VERSION = 4
 
 
 def _to_2(ir: dict) -> None:
@@ -36,7 +38,17 @@ def _to_3(ir: dict) -> None:
         optimizer.setdefault("amsgrad", False)
 
 
-STEPS = {1: _to_2, 2: _to_3}  # version -> the step that makes it version + 1
+def _to_4(ir: dict) -> None:
+    for layer in ir.get("layers", []):
+        if not isinstance(layer, dict):
+            continue
+        if layer.get("kind") in ("maxpool", "avgpool"):
+            layer.setdefault("ceil_mode", False)
+        if layer.get("kind") == "avgpool":
+            layer.setdefault("count_include_pad", True)
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4}  # version -> the step that makes it version + 1
 
 
 def upgrade(ir) -> None:

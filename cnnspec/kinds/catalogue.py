@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from cnnspec import shapes
 from cnnspec.engine import layers as L
 from cnnspec.engine import pool
 from cnnspec.engine.grouped import GroupedConv2d
@@ -18,6 +19,7 @@ from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
 from cnnspec.kinds.shape_rules import (
+    dims,
     listed,
     needs_flat,
     needs_map,
@@ -116,7 +118,7 @@ CONV = Kind(
                        "the input channels a depthwise one"),
             *PARAMETER_FIELDS),
     positional=("filters", "kernel"),
-    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW] [dilation D] [groups G] "
+    usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW|TxBxLxR] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch,
@@ -147,15 +149,18 @@ DENSE = Kind(
 
 
 def _pool_padding_fits(ir: dict) -> None:
-    """Explicit pooling padding may be at most half the window (PyTorch's rule): with more, some
-    windows would cover padding only, and a max-pool would output -inf there."""
+    """Explicit pooling padding may be at most half the window on each side (PyTorch's rule):
+    with more, some windows would cover padding only, and a max-pool would output -inf there."""
     padding, size = ir["padding"], ir["size"]
-    if isinstance(padding, str) or all(p <= k // 2 for p, k in zip(padding, size)):
+    if isinstance(padding, str):
+        return
+    top, bottom, left, right = shapes.resolve_padding(padding, (0, 0), size, size)
+    if max(top, bottom) <= size[0] // 2 and max(left, right) <= size[1] // 2:
         return
     raise KindError(
-        f"padding {pair_text(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
+        f"padding {dims(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
         f"{pair_text(size)} window, so some windows would hold nothing but padding", "padding",
-        hint=f"use at most {pair_text([k // 2 for k in size])}, or `pad same`")
+        hint=f"use at most {pair_text([k // 2 for k in size])} on each side, or `pad same`")
 
 
 def _pool_infer(ir: dict, in_shapes) -> Inferred:
@@ -168,35 +173,108 @@ def _pool_infer(ir: dict, in_shapes) -> Inferred:
 
 def _pool_phrases(ir: dict, pads) -> list[str]:
     return [(f"{pair_text(ir['size'])}, stride {step_text(ir['stride'])}, "
-             f"pad {pads_text(ir['padding'], pads)}")]
+             f"pad {pads_text(ir['padding'], pads)}"
+             + (", ceil mode" if ir.get("ceil_mode") else "")
+             + (", padding not counted" if not ir.get("count_include_pad", True) else ""))]
+
+
+def _pool_compact(ir: dict) -> str:
+    """``3x3 /2``, with ``ceil`` in ceil mode."""
+    ceil = " ceil" if ir.get("ceil_mode") else ""
+    return f"{pair_text(ir['size'])} /{step_text(ir['stride'])}{ceil}"
+
+
+def _torch_pool(t, ir, inferred: Inferred, module: str, pad_value: float):
+    """PyTorch's pooling module of this layer. Symmetric padding is the module's own (so ceil
+    mode's rule on where the last window may start is PyTorch's); other padding is F.pad's,
+    and the output is cut to the inferred size, since PyTorch's rule then sees the padding as
+    input. An average that leaves padding out divides window sums by window counts of a mask
+    of the input."""
+    top, bottom, left, right = inferred.pads
+    h, w = inferred.output[1:]
+    options = {"ceil_mode": ir["ceil_mode"]}
+    if module == "AvgPool2d":
+        options["count_include_pad"] = ir["count_include_pad"]
+    if (top, left) == (bottom, right):
+        return getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), padding=(top, left),
+                                     **options)
+    if options.get("count_include_pad", True):
+        inner = getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), **options)
+        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value), inner,
+                               _torch_crop(t, h, w))
+    sums = t.nn.Sequential(_torch_pad(t, inferred.pads), t.nn.AvgPool2d(
+        tuple(ir["size"]), tuple(ir["stride"]), ceil_mode=ir["ceil_mode"], divisor_override=1),
+        _torch_crop(t, h, w))
+    return _torch_module(t, lambda x: sums(x) / sums(t.ones_like(x[:1, :1])))
+
+
+def _torch_crop(t, h, w):
+    return _torch_module(t, lambda x: x[..., :h, :w])
+
+
+def _torch_module(t, function):
+    class Function(t.nn.Module):
+        def forward(self, x):
+            return function(x)
+
+    return Function()
+
+
+POOL_EXAMPLES = (
+    Example(((3, 7, 8),), {"size": [2, 2], "stride": [2, 2]}),
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
+    Example(((2, 7, 8),), {"size": [3, 2], "stride": [1, 2], "padding": "same"}),
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "ceil_mode": True}),
+    Example(((2, 6, 7),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "ceil_mode": True}),
+    # ceil mode's last window would start in the trailing padding: PyTorch drops it
+    Example(((2, 5, 5),), {"size": [3, 3], "stride": [3, 3], "padding": [1, 1],
+                           "ceil_mode": True}),
+    Example(((2, 7, 6),), {"size": [3, 2], "stride": [2, 2], "padding": [1, 0, 0, 1]}),
+    Example(((2, 7, 6),), {"size": [3, 3], "stride": [2, 2], "padding": [0, 1, 1, 0],
+                           "ceil_mode": True}))
+AVGPOOL_EXAMPLES = (
+    Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "count_include_pad": False}),
+    Example(((2, 6, 7),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1],
+                           "ceil_mode": True, "count_include_pad": False}),
+    Example(((2, 7, 6),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 0, 1, 1],
+                           "ceil_mode": True, "count_include_pad": False}))
+
+CEIL_MODE = Field("ceil_mode", "bool", default=False, option=("ceil_mode",),
+                  words="ceil mode",
+                  hint="true rounds the output size up, keeping a last window that hangs over "
+                       "the end (Caffe's rounding), false rounds it down")
+COUNT_INCLUDE_PAD = Field(
+    "count_include_pad", "bool", default=True, option=("count_include_pad",),
+    words="whether padding counts", hint="true divides each window's sum by its whole size, "
+                                         "padding included; false by its input pixels only")
 
 
 def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_value: float,
-               aliases: tuple[str, ...]) -> Kind:
-    def torch(t, ir, ins, inferred):
-        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value),
-                               getattr(t.nn, torch_module)(tuple(ir["size"]), tuple(ir["stride"])))
-
+               aliases: tuple[str, ...], extra_fields=(), usage_extra: str = "",
+               examples=()) -> Kind:
     return Kind(
         name, summary, "pool", infer=_pool_infer,
         build=lambda b: L.Pool(reduce, tuple(b.ir["size"]), tuple(b.ir["stride"]),
-                               tuple(b.pads)),
+                               tuple(b.pads), b.ir["ceil_mode"],
+                               b.ir.get("count_include_pad", True)),
         fields=(F.pair("size", "window size"),
-                F.pair("stride", option=("stride",), default_from="size"), F.padding()),
+                F.pair("stride", option=("stride",), default_from="size"), F.padding(),
+                CEIL_MODE, *extra_fields),
         positional=("size",),
-        usage=f"{name} SIZE [stride S] [pad P], e.g. {name} 2", aliases=aliases,
-        phrases=_pool_phrases,
-        compact=lambda ir: f"{pair_text(ir['size'])} /{step_text(ir['stride'])}",
-        torch=torch,
-        examples=(Example(((3, 7, 8),), {"size": [2, 2], "stride": [2, 2]}),
-                  Example(((2, 7, 8),), {"size": [3, 3], "stride": [2, 2], "padding": [1, 1]}),
-                  Example(((2, 7, 8),), {"size": [3, 2], "stride": [1, 2], "padding": "same"})))
+        usage=f"{name} SIZE [stride S] [pad P] [ceil_mode true]{usage_extra}, e.g. {name} 2",
+        aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
+        torch=lambda t, ir, ins, inferred: _torch_pool(t, ir, inferred, torch_module, pad_value),
+        examples=POOL_EXAMPLES + examples)
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", "MaxPool2d",
                      -math.inf, ("max_pool",))
-AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros)",
-                     "AvgPool2d", 0.0, ("avg_pool",))
+AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros unless "
+                     "count_include_pad false)", "AvgPool2d", 0.0, ("avg_pool",),
+                     extra_fields=(COUNT_INCLUDE_PAD,),
+                     usage_extra=" [count_include_pad false]", examples=AVGPOOL_EXAMPLES)
 
 
 def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
@@ -287,6 +365,36 @@ SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda t, ir, ins, inf: t.nn.SiLU(),
                    signal_factor=lambda ir: SILU_SECOND_MOMENT)
 
+# E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
+# that it keeps ReLU's 1/2; hard swish is close to SiLU.
+HARDSWISH_SECOND_MOMENT = 0.3316
+
+RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)",
+                    lambda t, ir, ins, inf: t.nn.ReLU6(), signal_factor=lambda ir: 0.5)
+HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
+                        lambda t, ir, ins, inf: t.nn.Hardswish(),
+                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)
+
+PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
+
+
+def _prelu_infer(ir: dict, in_shapes) -> Inferred:
+    """One learned slope per channel (per feature of a flat input): C parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=(shape[0],))
+
+
+PRELU = Kind(
+    "prelu", "x, or a·x below 0 with a learned per channel, starting at 0.25 (He et al. 2015)",
+    "activation", infer=_prelu_infer,
+    build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
+    usage="prelu, e.g. conv 16 3x3 prelu",
+    fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
+    signal=lambda ir, moments, shapes: (1 + PRELU_INIT ** 2) / 2 * moments[0],
+    phrases=lambda ir, pads: [f"slopes learned, from {PRELU_INIT:g}"],
+    torch=lambda t, ir, ins, inf: t.nn.PReLU(num_parameters=ins[0][0], init=PRELU_INIT),
+    examples=(Example(((3, 2, 2),)), Example(((5,),))))
+
 # ---------------------------------------------------------------------------- the rest
 
 DROPOUT = Kind(
@@ -299,6 +407,23 @@ DROPOUT = Kind(
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"],
     torch=lambda t, ir, ins, inf: t.nn.Dropout(ir["p"]),
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
+
+
+def _dropout2d_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    return Inferred(shape)
+
+
+DROPOUT2D = Kind(
+    "dropout2d", "zeroes each whole channel with probability p while training (Tompson et "
+    "al. 2015)", "dropout", infer=_dropout2d_infer,
+    build=lambda b: L.Dropout2d(b.ir["p"], b.dropout_rng),
+    fields=DROPOUT.fields, positional=("p",),
+    usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1",
+    phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
+    torch=lambda t, ir, ins, inf: t.nn.Dropout2d(ir["p"]),
+    aliases=("spatial_dropout",), examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
 def _batchnorm_infer(ir: dict, in_shapes) -> Inferred:
@@ -333,6 +458,92 @@ BATCHNORM = Kind(
     examples=(Example(((3, 3, 3),)), Example(((5,),))))
 
 
+NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before dividing, "
+                    "e.g. 1e-5", low=0, low_open=True)
+
+
+def _per_channel_norm_infer(ir: dict, in_shapes) -> Inferred:
+    """A scale and a shift per channel: 2 * C parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
+
+
+def _groups_divide(ir: dict, channels: int) -> None:
+    groups = ir["groups"]
+    if channels % groups:
+        divisors = [d for d in range(1, channels + 1) if channels % d == 0]
+        raise KindError(
+            f"groupnorm '{ir['name']}' splits its {channels} channels (from "
+            f"'{ir['inputs'][0]}') into {groups} groups, but {groups} does not divide "
+            f"{channels}", "groups",
+            hint=f"use a number of groups that divides {channels}: "
+                 f"{', '.join(map(str, divisors))}")
+
+
+def _groupnorm_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    _groups_divide(ir, shape[0])
+    return _per_channel_norm_infer(ir, in_shapes)
+
+
+def _instancenorm_infer(ir: dict, in_shapes) -> Inferred:
+    needs_map(ir, only_input(in_shapes))
+    return _per_channel_norm_infer(ir, in_shapes)
+
+
+def _layernorm_infer(ir: dict, in_shapes) -> Inferred:
+    """A scale and a shift per element of an example, as PyTorch's nn.LayerNorm(C, H, W):
+    2 * C * H * W parameters."""
+    shape = only_input(in_shapes)
+    return Inferred(shape, weight=shape, bias=shape)
+
+
+def _norm_kind(name: str, summary: str, infer, build, torch, *, fields=(), positional=(),
+               usage: str = "", phrases=None, examples=(), aliases=()) -> Kind:
+    """A normalisation by each example's own statistics: a scale (ones) and a shift (zeros),
+    the same in training and evaluation, nothing shared across the batch; it resets the
+    signal's scale to 1 as batch norm does."""
+    return Kind(
+        name, summary, "norm", infer=infer, build=build,
+        fields=(*fields, NORM_EPS, F.TRAINABLE), positional=positional,
+        usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
+        takes_activation=True, fixed_inits=({"name": "ones"}, {"name": "zeros"}),
+        signal=lambda ir, moments, shapes: 1.0,
+        phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
+        torch=torch, examples=examples)
+
+
+LAYERNORM = _norm_kind(
+    "layernorm", "normalises each example over all its values (C, H, W), then scales and "
+    "shifts each value (Ba et al. 2016)", _layernorm_infer,
+    lambda b: L.LayerNorm(b.output_shape, b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.LayerNorm(list(ins[0]), eps=ir["eps"]),
+    aliases=("ln",), examples=(Example(((3, 3, 2),)), Example(((5,),), {"eps": 1e-3})))
+
+GROUPNORM = _norm_kind(
+    "groupnorm", "normalises each example's channels in G groups, then scales and shifts each "
+    "channel (Wu & He 2018)", _groupnorm_infer,
+    lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.GroupNorm(ir["groups"], ins[0][0], eps=ir["eps"]),
+    fields=(F.count("groups", "number of groups", "the channels split into this many equal "
+                    "runs, each normalised on its own, e.g. groupnorm 8 (32 in Wu & He)"),),
+    positional=("groups",), usage="groupnorm G [eps E] [frozen] [ACTIVATION], e.g. groupnorm 4",
+    phrases=lambda ir, pads: [
+        f"{counted(ir['groups'], 'groups')}, eps {number_text(ir['eps'])}"],
+    aliases=("gn",),
+    examples=(Example(((4, 3, 2),), {"groups": 2}), Example(((6,),), {"groups": 3})))
+
+INSTANCENORM = _norm_kind(
+    "instancenorm", "normalises each channel of each example over its pixels, then scales and "
+    "shifts each channel (Ulyanov et al. 2016)", _instancenorm_infer,
+    lambda b: L.GroupNorm(b.output_shape[0], b.output_shape[0], b.dtype, eps=b.ir["eps"],
+                          trainable=b.ir["trainable"]),
+    lambda t, ir, ins, inf: t.nn.InstanceNorm2d(ins[0][0], eps=ir["eps"], affine=True),
+    examples=(Example(((3, 3, 4),)),))
+
+
 def _add_infer(ir: dict, in_shapes) -> Inferred:
     if any(s != in_shapes[0] for s in in_shapes):
         raise KindError(
@@ -343,7 +554,16 @@ def _add_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _concat_infer(ir: dict, in_shapes) -> Inferred:
-    if any(len(s) != 3 for s in in_shapes) or len({s[1:] for s in in_shapes}) != 1:
+    """Feature maps join along the channels, flat vectors along the features."""
+    ranks = {len(s) for s in in_shapes}
+    if ranks == {1}:
+        return Inferred((sum(s[0] for s in in_shapes),))
+    if len(ranks) > 1:
+        raise KindError(
+            f"concat '{ir['name']}' joins either (C, H, W) feature maps or flat vectors, but "
+            f"got both: {listed(ir, in_shapes)}", "inputs",
+            hint="flatten (or global_avgpool) the feature maps first to join flat vectors")
+    if len({s[1:] for s in in_shapes}) != 1:
         raise KindError(
             f"concat '{ir['name']}' joins (C, H, W) feature maps of equal H and W along the "
             f"channels, but got {listed(ir, in_shapes)}", "inputs",
@@ -352,7 +572,7 @@ def _concat_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _concat_signal(ir: dict, moments: list[float], shapes) -> float:
-    """Concatenation averages its inputs' second moments over the channels."""
+    """Concatenation averages its inputs' second moments over the channels (features)."""
     channels = [s[0] for s in shapes]
     return sum(c * q for c, q in zip(channels, moments)) / sum(channels)
 
@@ -374,11 +594,12 @@ ADD = Kind(
     examples=(Example(((2, 3, 3), (2, 3, 3), (2, 3, 3))),))
 
 CONCAT = Kind(
-    "concat", "channel concatenation of >= 2 inputs", "merge", infer=_concat_infer,
+    "concat", "concatenation of >= 2 inputs: feature maps along the channels, flat vectors "
+    "along the features", "merge", infer=_concat_infer,
     build=lambda b: L.Merge("concat"), usage="concat(a, b) or concat <- a, b",
     aliases=("cat",), takes_activation=True, merge=True, signal=_concat_signal,
     torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
-    examples=(Example(((1, 3, 3), (3, 3, 3))),))
+    examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
-       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, DROPOUT, BATCHNORM, ADD, CONCAT)
+       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU, DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)

@@ -5,7 +5,7 @@ from it (:mod:`cnnspec.kinds.schema`), the language builds its reader from it (`
 and the docs table lists it; none of them spells the field's type or range again.
 
 Types: ``count`` (a whole number >= 1), ``pair`` ([height, width], each >= 1), ``padding``
-(``valid``, ``same`` or [ph, pw]), ``number`` (a float within the bounds given), ``choice`` (a
+(``valid``, ``same``, [ph, pw] or [top, bottom, left, right]), ``number`` (a float within the bounds given), ``choice`` (a
 word among ``options``), ``bool``, ``init`` (a weight initializer), ``bias_init`` (a bias
 initializer, null when the layer has no bias), ``init_fields`` (a list of init field names).
 """

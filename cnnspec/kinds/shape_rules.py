@@ -47,7 +47,8 @@ def window(ir: dict, shape: Shape, size_field: str, dilation) -> tuple:
     stride = tuple(ir["stride"])
     hw = shape[1:]
     pads = shapes.resolve_padding(ir["padding"], hw, size, stride, dilation)
-    out_hw = shapes.window_output_hw(hw, size, stride, pads, dilation)
+    out_hw = shapes.window_output_hw(hw, size, stride, pads, dilation,
+                                     ceil_mode=ir.get("ceil_mode", False))
     if min(out_hw) >= 1:
         return pads, out_hw
     effective = tuple(shapes.effective_size(k, d) for k, d in zip(size, dilation))

@@ -29,14 +29,34 @@ from cnnspec.lang.suggest import did_you_mean
 Reader = Callable[[Value, str], object]
 
 
+PADDING_HINT = ("e.g. pad same, pad valid, pad 1, pad 1x2 (rows, columns) or pad 0x1x0x1 "
+                "(top x bottom x left x right)")
+
+
 def read_padding(value: Value, what: str) -> str | list[int]:
-    """``same``, ``valid``, ``1`` (both sides of both axes) or ``1x2`` ([ph, pw])."""
+    """``same``, ``valid``, ``1`` (both sides of both axes), ``1x2`` ([ph, pw]) or ``0x1x0x1``
+    ([top, bottom, left, right])."""
     if isinstance(value, Word):
         return read.choice(value, "padding", ["same", "valid"])
+    if isinstance(value, Dims) and len(value.values) == 4:
+        if min(value.values) < 0:  # the grammar writes no signs; a JSON IR's schema says >= 0
+            raise SpecError(f"{what} must be at least 0", span=value.span, hint=PADDING_HINT)
+        return list(value.values)
+    if isinstance(value, Dims) and len(value.values) != 2:
+        raise SpecError(f"{what} must be P, PHxPW or TxBxLxR, not {value.text}",
+                        span=value.span, hint=PADDING_HINT)
     if isinstance(value, (Num, Dims)):
         return read.pair(value, what, minimum=0)
-    raise SpecError(f"{what} must be same, valid, a number or HxW, not {describe(value)}",
-                    span=value.span, hint="e.g. pad same, pad valid, pad 1 or pad 1x2")
+    raise SpecError(f"{what} must be same, valid, a number, HxW or TxBxLxR, not "
+                    f"{describe(value)}", span=value.span, hint=PADDING_HINT)
+
+
+def read_bool(value: Value, what: str) -> bool:
+    """``true`` or ``false``."""
+    if isinstance(value, Word):
+        return read.choice(value, what, ["true", "false"]) == "true"
+    raise SpecError(f"{what} must be true or false, not {describe(value)}", span=value.span,
+                    hint="write true or false, e.g. ceil_mode true")
 
 
 def _reader(f: Field) -> Reader:
@@ -47,6 +67,8 @@ def _reader(f: Field) -> Reader:
         return read.pair
     if f.type == "padding":
         return read_padding
+    if f.type == "bool":
+        return lambda value, what: read_bool(value, f.words or f.name)
     if f.type == "choice":
         return lambda value, what: read.choice(value, f.words or f.name, list(f.options))
     if f.type == "init":
