@@ -203,3 +203,21 @@ def test_eval_of_ten_classes_reports_top_3_and_every_class(tmp_path, capsys):
     assert [row["class"] for row in result["per_class"]] == [str(k) for k in range(10)]
     assert main(["eval", str(tmp_path / "r")]) == 0
     assert "top-3" in capsys.readouterr().out
+
+
+def test_whole_float_pixels_0_to_255_are_scaled_and_the_result_says_so(run_path, shapes,
+                                                                       tmp_path):
+    run = load_run(run_path)
+    unscaled = tmp_path / "unscaled.npy"
+    pixels = np.round(shapes.x_test[0] * 255.0)
+    np.save(unscaled, pixels)
+    [result] = predict(run, [str(unscaled)])
+    assert "read as 0..255 and divided by 255" in result["note"]
+    expected = run.predict((pixels / 255.0)[None])[0]
+    assert result["probabilities"]["x"] == pytest.approx(expected[0], abs=1e-5)
+    too_bright = tmp_path / "bright.npy"
+    bright = np.round(shapes.x_test[0] * 255.0)
+    bright[0, 0, 0] = 300.0
+    np.save(too_bright, bright)
+    with pytest.raises(RunError, match="float values outside"):
+        predict(run, [str(too_bright)])

@@ -204,7 +204,7 @@ def test_npy_inputs(tmp_path, array, shape):
     (np.zeros((1, 5, 5)), (1, 8, 8), r"shape \(1, 5, 5\); the model takes \(1, 8, 8\)"),
     (np.zeros((5, 5)), (3, 5, 5), r"the model takes \(3, 5, 5\)"),
     (np.full((1, 2, 2), np.inf), (1, 2, 2), "NaN or infinite"),
-    (np.full((1, 2, 2), 3.0), (1, 2, 2), r"outside \[0, 1\]"),
+    (np.full((1, 2, 2), 3.5), (1, 2, 2), r"outside \[0, 1\]"),
 ])
 def test_bad_npy_inputs(tmp_path, array, shape, message):
     from cnnspec.data import load_image

@@ -16,7 +16,9 @@ image is inverted (``1 - x``) so that it looks like the training data; the note 
 ``invert=True``/``False`` forces the choice. Colour images and arrays are never inverted.
 
 ``.npy`` arrays are used as they are: shape (C, H, W), or (H, W) for a one-channel model,
-exactly the model's size (no resizing), integers 0..255 or floats in [0, 1].
+or a batch (N, C, H, W); exactly the model's size (no resizing); integers 0..255 or floats in
+[0, 1] -- or floats holding whole pixel values 0..255, which are divided by 255 (the note
+says so).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.data.arrays import to_unit_float
+from cnnspec.data.arrays import MAX_PIXEL, to_unit_float
 from cnnspec.errors import RunError
 
 PIL_MODES = {1: "L", 3: "RGB"}
@@ -44,7 +46,7 @@ def load_image(path: str | Path, shape: tuple[int, int, int],
     if not path.is_file():
         raise RunError(f"input not found: {path}", hint="check the path and the file name")
     if path.suffix.lower() == ".npy":
-        return load_array(path, shape), None
+        return load_array(path, shape)
     return load_picture(path, tuple(shape), invert)
 
 
@@ -57,12 +59,14 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
     if path.suffix.lower() == ".npy" and path.is_file():
         batch = _npy_batch(path, shape)
         if batch is not None:
-            return [(f"{path}[{i}]", x, None) for i, x in enumerate(batch)]
+            images, note = batch
+            return [(f"{path}[{i}]", x, note) for i, x in enumerate(images)]
     x, note = load_image(path, shape)
     return [(str(path), x, note)]
 
 
-def _npy_batch(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
+def _npy_batch(path: Path, shape: tuple[int, int, int]
+               ) -> tuple[np.ndarray, str | None] | None:
     """A ``.npy`` batch (N, C, H, W) (or (N, H, W) of a one-channel model, N > 1) as float32 in
     [0, 1]; None for anything else (read then as one image, with its own messages)."""
     try:
@@ -71,9 +75,9 @@ def _npy_batch(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
         return None
     c, h, w = shape
     if x.ndim == 3 and c == 1 and x.shape[0] != 1 and x.shape[1:] == (h, w):
-        return to_unit_float(np.asarray(x)[:, None], str(path))
+        return input_float(np.asarray(x)[:, None], str(path))
     if x.ndim == 4 and x.shape[1:] == (c, h, w):
-        return to_unit_float(np.asarray(x), str(path))
+        return input_float(np.asarray(x), str(path))
     if x.ndim == 4:
         raise RunError(f"{path} holds a batch of shape {x.shape}; the model takes "
                        f"(N, {c}, {h}, {w})",
@@ -81,7 +85,19 @@ def _npy_batch(path: Path, shape: tuple[int, int, int]) -> np.ndarray | None:
     return None
 
 
-def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
+def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
+    """An input to predict as float32 in [0, 1], and a note when it was rescaled: integers
+    0..255, and floats holding whole numbers 0..255 above 1 (pixel values saved unscaled), are
+    divided by 255. Other floats must be in [0, 1]: a fraction above 1 is more likely data
+    that was preprocessed already than an image."""
+    if np.issubdtype(x.dtype, np.floating) and x.size and np.all(np.isfinite(x)) \
+            and x.min() >= 0 and 1 < x.max() <= MAX_PIXEL and np.all(x == np.round(x)):
+        note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
+        return (x / MAX_PIXEL).astype(np.float32), note
+    return to_unit_float(x, what), None
+
+
+def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
     """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
     try:
         x = np.load(path, allow_pickle=False)
@@ -96,7 +112,7 @@ def load_array(path: Path, shape: tuple[int, int, int]) -> np.ndarray:
         forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
         raise RunError(f"{path} holds an array of shape {given}; the model takes {forms}",
                        hint="arrays are not resized; give an image file to have it resized")
-    return to_unit_float(x, str(path))
+    return input_float(x, str(path))
 
 
 def load_picture(path: Path, shape: tuple[int, int, int],
