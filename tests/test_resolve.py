@@ -63,7 +63,7 @@ def test_lenet5_is_resolved_in_full():
                                "count_include_pad": True}
     assert ir["output"] == "fc3"
     assert ir["training"]["data"] == {
-        "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,
+        "name": "shapes", "size": 32, "count": 4000, "noise": 0.1, "colour": False,
         "classes": ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
                     "diamond"]}
 
