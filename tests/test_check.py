@@ -348,7 +348,7 @@ def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
                                "loss needs one score per class")
     assert classes.hint == "give 'out' 10 units"
     spec.ir["training"]["data"] = {"name": "shapes", "size": 16, "classes": ["x", "o", "plus"],
-                                   "count": 100, "noise": 0.0}
+                                   "count": 100, "noise": 0.0, "colour": False}
     with pytest.raises(SpecErrors, match="gives 4 scores, but shapes has 3 classes"):
         check(spec)  # more scores than classes: train refuses it too
     spec.ir["training"]["data"]["classes"].append("square")

@@ -91,6 +91,29 @@ def test_an_input_with_other_channels_than_the_data_is_an_error_with_the_right_h
     assert "hint: the shapes images have 1 channel: write `input 1x8x8`" in err
 
 
+def test_a_colour_input_on_greyscale_shapes_suggests_colour(write, capsys):
+    path = write(spec_text("  data shapes(size=8)", input="3x8x8"))
+    assert ("hint: the shapes images have 1 channel: write `input 1x8x8`, or set "
+            "shapes(colour=true)" in check_error(path, capsys))
+    path = write(spec_text("  data shapes(size=16, colour=true)", input="3x8x8"))
+    assert ("hint: write `input 3x16x16`, or set shapes(size=8)"
+            in check_error(path, capsys))
+    path = write(spec_text("  data shapes(size=16, colour=true)"))
+    assert ("hint: write `input 3x16x16`, or set shapes(size=8, colour=false)"
+            in check_error(path, capsys))
+
+
+def test_colour_must_be_true_or_false(write, capsys):
+    path = write(spec_text("  data shapes(size=8, colour=1)", input="3x8x8"))
+    err = check_error(path, capsys)
+    assert f"{path}:6:30: error: colour of shapes must be true or false" in err
+
+
+def test_colour_shapes_fit_a_3_channel_input(write, capsys):
+    path = write(spec_text("  data shapes(size=8, colour=true)", input="3x8x8"))
+    assert main(["check", path]) == 0
+
+
 def test_an_input_of_another_size_than_shapes_suggests_either_fix(write, capsys):
     path = write(spec_text("  data shapes(size=16)"))
     assert ("hint: write `input 1x16x16`, or set shapes(size=8)"

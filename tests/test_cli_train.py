@@ -214,11 +214,11 @@ def test_data_on_the_command_line_is_written_as_in_a_spec(tmp_path, capsys, no_c
                  "shapes(size=8, classes=[x, o], count=120)"]) == 0
     ir = json.loads((out / rundir.SPEC_JSON).read_text())
     assert ir["training"]["data"] == {"name": "shapes", "size": 8, "classes": ["x", "o"],
-                                      "count": 120, "noise": 0.1}
+                                      "count": 120, "noise": 0.1, "colour": False}
     assert main(["train", str(tmp_path / "tiny.cnn"), "--quiet", "--data",
-                 "shapes(size=8, colour=1)"]) == 2
+                 "shapes(size=8, color=true)"]) == 2
     err = capsys.readouterr().err
-    assert "--data 'shapes(size=8, colour=1)': dataset shapes has no parameter 'colour'" in err
+    assert "--data 'shapes(size=8, color=true)': dataset shapes has no parameter 'color'" in err
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")

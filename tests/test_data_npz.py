@@ -129,7 +129,7 @@ def test_unknown_dataset_in_the_ir_is_a_spec_error():
 @pytest.mark.parametrize("text,cfg", [
     ("digits", {"name": "digits"}),
     ("shapes", {"name": "shapes", "size": 16, "classes": list(SHAPE_CLASSES), "count": 4000,
-                "noise": 0.1}),
+                "noise": 0.1, "colour": False}),
     ("mnist", {"name": "mnist"}),
     ("fashion-mnist", {"name": "fashion-mnist"}),
     ("fashion_mnist", {"name": "fashion-mnist"}),  # the language's spelling

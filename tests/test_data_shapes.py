@@ -1,18 +1,26 @@
 """The synthetic shapes dataset: defaults, determinism, speed, and what each class looks like."""
+import hashlib
 import time
 
 import numpy as np
 import pytest
 
 from cnnspec.data import SHAPE_CLASSES, SHAPES_DEFAULTS, load_dataset
-from cnnspec.data.synthetic_shapes import draw_shapes, generate_shapes, stroke_distance
+from cnnspec.data.synthetic_shapes import (
+    LUMA_WEIGHTS,
+    MIN_LUMA_CONTRAST,
+    draw_colours,
+    draw_shapes,
+    generate_shapes,
+    stroke_distance,
+)
 from cnnspec.errors import SpecError
 from cnnspec.seeding import streams
 
 
 def test_defaults_are_the_documented_ones():
     assert SHAPES_DEFAULTS == {"size": 16, "classes": list(SHAPE_CLASSES), "count": 4000,
-                               "noise": 0.1}
+                               "noise": 0.1, "colour": False}
     assert SHAPE_CLASSES == ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag",
                              "triangle", "diamond")
 
@@ -44,6 +52,8 @@ def test_the_schema_knows_the_declared_datasets_arguments_and_bounds():
                 assert bound["minItems"] == arg.minimum
             elif arg.kind == "path":
                 assert bound["minLength"] == 1
+            elif arg.kind == "bool":
+                assert bound == {"type": "boolean"}
             else:
                 if "$ref" in bound:  # "#/$defs/size"
                     bound = schema()["$defs"][bound["$ref"].rsplit("/", 1)[1]]
@@ -210,9 +220,95 @@ def test_noise_free_images_have_a_dark_background():
     ({"count": 10}, "count"),
     ({"noise": -0.1}, "noise"),
     ({"nosie": 0.1}, "nosie"),
+    ({"colour": 1}, "colour"),
+    ({"colour": "true"}, "colour"),
+    ({"colour": True, "size": 64, "count": 30_000}, "count"),
 ])
 def test_bad_settings_are_spec_errors_at_their_json_path(cfg, key):
     with pytest.raises(SpecError) as info:
         load_dataset({"name": "shapes", **cfg}, seed=0)
     assert info.value.json_path == f"$.training.data.{key}"
     assert info.value.hint
+
+
+# generate_shapes(16, all classes, 200, 0.1, seed 0's dataset stream): images and labels as
+# cnnspec drew them before colour existed. Greyscale must stay bitwise what it was.
+GREYSCALE_DIGEST = "849cfd0c5142d8bab1970fec8d6d6cba4838304997289c14daab2b11d6882132"
+
+
+def test_greyscale_images_are_bitwise_what_they_were():
+    x, y = generate_shapes(16, list(SHAPE_CLASSES), 200, 0.1, streams(0)["dataset"])
+    assert hashlib.sha256(x.tobytes() + y.tobytes()).hexdigest() == GREYSCALE_DIGEST
+    default = load_dataset({"name": "shapes", "count": 200}, seed=0)
+    grey = load_dataset({"name": "shapes", "count": 200, "colour": False}, seed=0)
+    np.testing.assert_array_equal(default.x_train, grey.x_train)
+    np.testing.assert_array_equal(default.y_test, grey.y_test)
+
+
+def test_colour_images_have_three_channels_in_range():
+    data = load_dataset({"name": "shapes", "size": 12, "count": 100, "colour": True}, seed=0)
+    assert data.x_train.shape == (80, 3, 12, 12) and data.x_test.shape == (20, 3, 12, 12)
+    assert data.x_train.dtype == np.float32
+    assert 0.0 <= data.x_train.min() and data.x_train.max() <= 1.0
+    assert data.description.startswith("synthetic colour shapes")
+
+
+def test_colour_images_are_drawn_from_the_seed():
+    cfg = {"name": "shapes", "count": 100, "colour": True}
+    a, b = load_dataset(cfg, seed=5), load_dataset(dict(cfg), seed=5)
+    np.testing.assert_array_equal(a.x_train, b.x_train)
+    assert not np.array_equal(a.x_train, load_dataset(cfg, seed=6).x_train)
+
+
+def test_colour_places_the_same_shapes_as_greyscale():
+    """The colours only paint the strokes: a clean colour image's distance from its background
+    colour is zero exactly where the greyscale image of the same seed has no ink."""
+    grey, y = generate_shapes(16, list(SHAPE_CLASSES), 100, 0.0, streams(2)["dataset"])
+    colour, y_colour = generate_shapes(16, list(SHAPE_CLASSES), 100, 0.0,
+                                       streams(2)["dataset"], colour=True)
+    np.testing.assert_array_equal(y, y_colour)
+    clear = grey[:, 0, 0, 0] == 0  # images whose top-left pixel is background
+    assert clear.sum() > 80
+    background = colour[clear][:, :, :1, :1]
+    paint = np.abs(colour[clear] - background).max(axis=1)
+    np.testing.assert_array_equal(paint > 1e-6, grey[clear, 0] > 0)
+
+
+def test_colours_vary_and_contrast():
+    shape, background = draw_colours(2000, np.random.default_rng(0))
+    assert shape.shape == background.shape == (2000, 3)
+    assert np.all(np.abs((shape - background) @ LUMA_WEIGHTS) >= MIN_LUMA_CONTRAST)
+    # Both colours spread over the RGB cube, each channel, and either may be the lighter.
+    for colours in (shape, background):
+        assert np.all(colours.min(axis=0) < 0.05) and np.all(colours.max(axis=0) > 0.95)
+    lighter_shape = np.mean(shape @ LUMA_WEIGHTS > background @ LUMA_WEIGHTS)
+    assert 0.4 < lighter_shape < 0.6
+
+
+def test_no_class_can_be_told_by_its_colours():
+    """Each class's mean shape and background colours are the overall ones, within sampling
+    error: the colours are drawn independently of the labels."""
+    x, y = generate_shapes(8, list(SHAPE_CLASSES), 4000, 0.0, np.random.default_rng(0),
+                           colour=True)
+    # An image's lightest and darkest pixels hold its two colours (whichever is the shape's).
+    luma = np.einsum("nchw,c->nhw", x, LUMA_WEIGHTS.astype(np.float32)).reshape(len(x), -1)
+    flat = x.reshape(len(x), 3, -1)
+    light = flat[np.arange(len(x)), :, luma.argmax(axis=1)]
+    dark = flat[np.arange(len(x)), :, luma.argmin(axis=1)]
+    for colours in (light, dark):
+        overall = colours.mean(axis=0)
+        for label in range(len(SHAPE_CLASSES)):
+            # 400 images a class, a channel's standard deviation below 0.3: the standard
+            # error of a class mean is below 0.015.
+            np.testing.assert_allclose(colours[y == label].mean(axis=0), overall, atol=0.06)
+
+
+def test_noise_free_colour_images_hold_only_the_two_colours_and_their_blends():
+    x, _ = generate_shapes(16, ["x", "o"], 20, 0.0, np.random.default_rng(1), colour=True)
+    for image in x:
+        pixels = image.reshape(3, -1).T
+        ends = pixels[[np.argmin(pixels @ LUMA_WEIGHTS), np.argmax(pixels @ LUMA_WEIGHTS)]]
+        # Every pixel lies on the segment between the two colours.
+        t = (pixels - ends[0]) @ (ends[1] - ends[0]) / np.sum((ends[1] - ends[0]) ** 2)
+        np.testing.assert_allclose(ends[0] + t[:, None] * (ends[1] - ends[0]), pixels,
+                                   atol=1e-5)

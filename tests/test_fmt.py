@@ -136,3 +136,13 @@ def test_cli_formats_every_file_and_reports_every_error(tmp_path, capsys):
     assert f"cnnspec: error: no such file: {missing}\nhint: " in err
     assert f"cnnspec: error: {tmp_path} is a folder, not a spec file\nhint: " in err
     assert "Traceback" not in err and "Errno" not in err
+
+
+def test_nested_repeat_blocks_are_indented_per_level_and_idempotent():
+    messy = ("input 1x8x8\nrepeat 2 as a {\nconv 4 3   pad same  # outer\n   repeat 3 as b {\n"
+             "relu\n\n\n      add(relu, in)\n}\n}\n")
+    tidy = format_source(messy)
+    assert tidy == ("input 1x8x8\nrepeat 2 as a {\n  conv 4 3 pad same  # outer\n"
+                    "  repeat 3 as b {\n    relu\n\n    add(relu, in)\n  }\n}\n")
+    assert format_source(tidy) == tidy
+    assert parse(tidy).ir == parse(messy).ir

@@ -85,6 +85,27 @@ def test_an_ir_file_of_version_2_gets_the_pooling_options_it_meant(tmp_path):
     assert pool1["ceil_mode"] is False and pool1["count_include_pad"] is True
 
 
+def test_an_ir_file_of_version_4_gets_greyscale_shapes(tmp_path):
+    """Before version 5 the shapes were greyscale: such a file's shapes data gets colour
+    false, and no other dataset gets a colour."""
+    import cnnspec
+    from cnnspec.ir.datasets import SHAPE_CLASSES
+    from cnnspec.ir.migrate import IR_VERSION, upgrade
+
+    ir = json.loads(json.dumps(cnnspec.load(ROOT / "specs" / "lenet5.cnn").ir))
+    ir["version"] = 4
+    ir["training"]["data"] = {"name": "shapes", "size": 32, "classes": list(SHAPE_CLASSES),
+                              "count": 100, "noise": 0.1}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(ir))
+    loaded = cnnspec.load(path).ir
+    assert loaded["version"] == IR_VERSION
+    assert loaded["training"]["data"]["colour"] is False
+    digits = {"version": 4, "training": {"data": {"name": "digits"}}}
+    upgrade(digits)
+    assert digits == {"version": IR_VERSION, "training": {"data": {"name": "digits"}}}
+
+
 def test_the_shipped_schema_states_the_current_ir_version():
     from cnnspec.ir.migrate import IR_VERSION
 

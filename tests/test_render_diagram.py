@@ -245,3 +245,18 @@ def test_batchnorm_scale_of_ones_is_not_flagged():
         source = build_graph(checked, detail=detail).source
         assert "W: ones" in source or detail == "minimal"
         assert "every weight equal" not in source
+
+
+def test_nested_repeats_cluster_each_inner_instance(tmp_path):
+    path = tmp_path / "nested.cnn"
+    path.write_text("input 1x8x8\nrepeat 2 as stage {\n  conv 2 3 pad same relu\n"
+                    "  repeat 3 as unit {\n    a: conv 2 3 pad same relu\n    add(a, in)\n"
+                    "  }\n}\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    runs = identical_runs(checked)
+    assert [[block.group for block in run] for run in runs] == [
+        [f"stage_{s}_unit_{u}" for u in (1, 2, 3)] for s in (1, 2)]
+    source = build_graph(checked, detail="full").source
+    cluster = source.split("subgraph cluster_stage_1_unit_1 ")[1].split("}")[0]
+    assert "stage_1_unit_1_a [" in cluster and "stage_1_conv [" not in cluster
+    assert "subgraph cluster_stage_2 " in source

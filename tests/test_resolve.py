@@ -63,7 +63,7 @@ def test_lenet5_is_resolved_in_full():
                                "count_include_pad": True}
     assert ir["output"] == "fc3"
     assert ir["training"]["data"] == {
-        "name": "shapes", "size": 32, "count": 4000, "noise": 0.1,
+        "name": "shapes", "size": 32, "count": 4000, "noise": 0.1, "colour": False,
         "classes": ["x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
                     "diamond"]}
 
@@ -338,3 +338,75 @@ def test_norm_sugar_mistakes_are_located(text, message, column):
         parse(f"input 1x8x8\n{text}\n")
     assert message in info.value.message
     assert (info.value.span.line, info.value.span.column) == (2, column)
+
+
+NESTED = """\
+input 4x8x8
+stem: conv 4 3 pad same
+repeat 2 as stage {
+  entry: conv 4 3 pad same relu
+  repeat 2 as unit {
+    a: conv 4 3 pad same relu
+    sum: add(a, in, entry)
+  }
+  conv 4 1
+  out: add(in, conv)
+}
+"""
+
+
+def test_nested_repeats_name_each_instance_at_both_levels():
+    ir = parse(NESTED).ir
+    by = {layer["name"]: layer for layer in ir["layers"]}
+    assert [n for n in by if n.startswith("stage_1_")] == [
+        "stage_1_entry", "stage_1_entry_relu",
+        "stage_1_unit_1_a", "stage_1_unit_1_a_relu", "stage_1_unit_1_sum",
+        "stage_1_unit_2_a", "stage_1_unit_2_a_relu", "stage_1_unit_2_sum",
+        "stage_1_conv", "stage_1_out"]
+    assert len(by) == 1 + 2 * 10
+    # The group is the innermost instance.
+    assert by["stage_2_unit_1_a"]["group"] == "stage_2_unit_1"
+    assert by["stage_2_entry"]["group"] == by["stage_2_out"]["group"] == "stage_2"
+    assert by["stem"]["group"] is None
+
+
+def test_nested_repeats_refer_to_the_same_instance_at_each_level():
+    by = layers(NESTED)
+    # `in` is the innermost instance's input; `entry` the enclosing stage instance's layer.
+    assert by["stage_2_unit_1_a"]["inputs"] == ["stage_2_entry_relu"]
+    assert by["stage_2_unit_1_sum"]["inputs"] == [
+        "stage_2_unit_1_a", "stage_2_entry_relu", "stage_2_entry"]
+    assert by["stage_2_unit_2_sum"]["inputs"] == [
+        "stage_2_unit_2_a", "stage_2_unit_1_sum", "stage_2_entry"]
+    # After the inner block, `in` is the stage instance's input again; the layer right after
+    # the inner block follows its last instance.
+    assert by["stage_2_conv"]["inputs"] == ["stage_2_unit_2_sum"]
+    assert by["stage_1_out"]["inputs"] == ["stem", "stage_1_conv"]
+    assert by["stage_2_out"]["inputs"] == ["stage_1_out", "stage_2_conv"]
+
+
+def test_an_unnamed_nested_block_is_numbered_in_its_block():
+    assert names("input 1x8x8\nrepeat 2 {\n repeat 1 {\n  relu\n }\n repeat 1 {\n  relu\n }\n"
+                 "}\n") == ["repeat1_1_repeat1_1_relu", "repeat1_1_repeat2_1_relu",
+                            "repeat1_2_repeat1_1_relu", "repeat1_2_repeat2_1_relu"]
+
+
+@pytest.mark.parametrize("text,where,message", [
+    ("input 1x8x8\nrepeat 1001 as a {\n  repeat 2 as b {\n    relu\n  }\n}\n", "2:8",
+     "the repeat count must be at most 1000, not 1001"),
+    ("input 1x8x8\nrepeat 2 as a {\n  repeat 1001 as b {\n    relu\n  }\n}\n", "3:10",
+     "the repeat count must be at most 1000, not 1001"),
+    ("input 1x8x8\nrepeat 40 as a {\n  repeat 30 as b {\n    relu\n  }\n}\n", "3:10",
+     "the repeat count 30 inside 40 copies of the blocks around it makes 1,200 copies"),
+    ("input 1x8x8\nrepeat 2 as a {\n  repeat 0 as b {\n    relu\n  }\n}\n", "3:10",
+     "the repeat count"),
+    (("input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    c: conv 1 3 pad same\n  }\n"
+     "  add(c, in)\n}\n"), "6:7", "undefined layer 'c'"),
+    ("input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    c: relu\n    c: relu\n  }\n}\n",
+     "5:5", "duplicate layer name 'c'"),
+])
+def test_nested_repeat_mistakes_are_located_once(text, where, message):
+    with pytest.raises(SpecError) as info:
+        parse(text, path="net.cnn")
+    assert f"{info.value.span.line}:{info.value.span.column}" == where
+    assert message in info.value.message

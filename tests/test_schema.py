@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 4,
+    "version": 5,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -31,7 +31,7 @@ VALID = {
     ],
     "output": "fc",
     "training": {"data": {"name": "shapes", "size": 8, "classes": ["x", "o"], "count": 100,
-                          "noise": 0.1},
+                          "noise": 0.1, "colour": False},
                  "preprocess": "standardize",
                  "optimizer": {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-8,
                                "amsgrad": False},
@@ -102,7 +102,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 4, got 1"),
+    (("version",), 1, "$.version", "expected 5, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

@@ -13,7 +13,7 @@ from cnnspec.lang import parse_file
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
 MEANT_TO_WARN = {"zeros.cnn"}
 REQUIRED = {"digits.cnn", "lenet5.cnn", "plain30.cnn", "resnet_small.cnn", "x_detector.cnn",
-            "edges.cnn", "zeros.cnn", "caffe_lenet.cnn"}
+            "edges.cnn", "zeros.cnn", "caffe_lenet.cnn", "cifar10_vgg.cnn"}
 
 
 def test_the_example_specs_are_all_there():
@@ -51,6 +51,23 @@ def test_spec_round_trips_through_ir_json(path, tmp_path, capsys):
 def test_lenet5_has_the_classic_parameter_count():
     lenet = next(p for p in SPECS if p.name == "lenet5.cnn")
     assert cnnspec.load(lenet).total_params == 61_706
+
+
+def test_cifar10_vgg_checks_against_cifar10_as_its_comments_say(tmp_path):
+    """It trains offline on the colour shapes; with `data cifar10` written instead (as its
+    comments tell), it checks with the same shapes and parameters."""
+    path = next(p for p in SPECS if p.name == "cifar10_vgg.cnn")
+    text = path.read_text()
+    offline = "data shapes(size=32, count=3000, colour=true)"
+    assert offline in text and "`data cifar10`" in text
+    cifar = tmp_path / "cifar10_vgg.cnn"
+    cifar.write_text(text.replace(offline, "data cifar10"))
+    shapes, on_cifar = cnnspec.load(path), cnnspec.load(cifar)
+    assert on_cifar.ir["training"]["data"] == {"name": "cifar10"}
+    assert on_cifar.warnings == []
+    assert [(i.name, i.output_shape, i.params) for i in on_cifar.layers] == \
+        [(i.name, i.output_shape, i.params) for i in shapes.layers]
+    assert shapes.total_params == 72_954 and f"{shapes.total_params:,} parameters" in text
 
 
 def test_zeros_spec_fails_under_strict():

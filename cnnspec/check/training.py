@@ -131,10 +131,15 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
         return (f"the images look stored channels-last (N, H, W, C): store them as "
                 f"(N, C, H, W), e.g. x.transpose(0, 3, 1, 2), which gives "
                 f"{_dims(transposed)}{then}")
+    shapes_fit = data_name == "shapes" and given[0] in (1, 3) and given[1] == given[2]
+    # The shapes arguments that would draw images of the given shape (colour: 3 channels).
+    colour = f"colour={'true' if given[0] == 3 else 'false'}" if given[0] != c else ""
     if (h, w) == tuple(given[1:]):
+        also = f", or set shapes({colour})" if shapes_fit else ""
         return (f"the {data_name} images have {c} channel{'s' if c != 1 else ''}: write "
-                f"`input {_dims(image)}`")
-    if data_name == "shapes" and given[0] == 1 and given[1] == given[2]:
-        return f"write `input {_dims(image)}`, or set shapes(size={given[1]})"
+                f"`input {_dims(image)}`{also}")
+    if shapes_fit:
+        arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
+        return f"write `input {_dims(image)}`, or set shapes({arguments})"
     return (f"write `input {_dims(image)}`, or train on data of shape {_dims(given)} "
             "(--data)")

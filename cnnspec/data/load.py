@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from cnnspec.data.dataset import Dataset
 from cnnspec.errors import SpecError
-from cnnspec.ir.datasets import DATASETS, canonical_name, problems
+from cnnspec.ir.datasets import problems, with_defaults
 from cnnspec.seeding import streams
 
 
@@ -13,9 +13,7 @@ def _config(cfg) -> dict:
     if not isinstance(cfg, dict):
         raise SpecError("training.data must be an object with a name",
                         json_path="$.training.data", hint='e.g. {"name": "digits"}')
-    name = canonical_name(cfg.get("name"))
-    if name is not None:
-        cfg = {**DATASETS[name].defaults, **cfg, "name": name}
+    cfg = with_defaults(cfg)
     for problem in problems(cfg):
         raise SpecError(problem.message, json_path=f"$.training.data.{problem.arg}",
                         hint=problem.hint)

@@ -15,6 +15,15 @@ Each image draws one shape, light on a dark background like the digits:
   ``clip(w / 2 + 0.5 - d, 0, 1)`` times the brightness;
 - Gaussian noise of standard deviation ``noise``, then clipping to [0, 1].
 
+With ``colour`` the images have 3 channels (RGB): the same strokes are drawn (the brightness
+is drawn and left unused, so a seed places the same shapes as in greyscale), then each image
+gets a shape colour and a background colour, uniform in the RGB cube, drawn again until their
+luma (ITU-R BT.601: ``0.299 R + 0.587 G + 0.114 B``) differs by at least
+:data:`MIN_LUMA_CONTRAST`, so the shape stands out even to a greyscale eye. A pixel is
+``background + ink * (shape - background)``. The colours are drawn for all images at once,
+after the labels and independently of them, so no class can be told by its colours; either
+colour may be the lighter one.
+
 The classes come in pairs that share strokes (``x`` = ``diag`` + ``antidiag``, ``plus`` =
 ``hbar`` + ``vbar``, ``o`` and ``square`` alike when small, ``diamond`` drawn with the strokes
 of an ``x`` but closed, ``triangle`` a ``hbar`` under two slanted sides), so a classifier has
@@ -36,6 +45,10 @@ from cnnspec.ir.datasets import (
 
 SHAPES_DEFAULTS = DATASETS["shapes"].defaults
 TEST_FRACTION_DENOMINATOR = 5  # the last count // 5 images are the test split (80/20)
+# The least luma difference between a colour image's shape and background: about half of the
+# pairs of uniform colours have it, so the redrawing ends fast.
+MIN_LUMA_CONTRAST = 0.3
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601
 
 
 def segment_distance(along: np.ndarray, across: np.ndarray, half_length: np.ndarray) -> np.ndarray:
@@ -104,6 +117,14 @@ def stroke_distance(kind: str, dy: np.ndarray, dx: np.ndarray, r: np.ndarray) ->
 
 def draw_shapes(kind: str, n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` noise-free images ``(n, size, size)`` float32 of one shape kind."""
+    ink, brightness = draw_ink(kind, n, size, rng)
+    return (ink * brightness[:, None, None]).astype(np.float32)
+
+
+def draw_ink(kind: str, n: int, size: int, rng: np.random.Generator
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """How much of each pixel ``n`` shapes of one kind cover, ``(n, size, size)`` float64 in
+    [0, 1], and the brightness ``(n,)`` of each (a greyscale image is their product)."""
     r = rng.uniform(0.2 * size, 0.4 * size, n).clip(min=min(2.0, (size - 1) / 2))
     width = rng.uniform(1.0, 1.0 + size / 16, n)
     brightness = rng.uniform(0.6, 1.0, n)
@@ -116,35 +137,65 @@ def draw_shapes(kind: str, n: int, size: int, rng: np.random.Generator) -> np.nd
     dx = grid[None, None, :] - cx[:, None, None]
     d = stroke_distance(kind, dy, dx, r[:, None, None])
     ink = np.clip(width[:, None, None] / 2 + 0.5 - d, 0.0, 1.0)
-    return (ink * brightness[:, None, None]).astype(np.float32)
+    return ink, brightness
+
+
+def draw_colours(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` pairs of RGB colours ``(n, 3)`` float64 in [0, 1], a shape's and its background's,
+    whose lumas differ by at least :data:`MIN_LUMA_CONTRAST`."""
+    shape = rng.uniform(0.0, 1.0, (n, 3))
+    background = rng.uniform(0.0, 1.0, (n, 3))
+    while True:
+        faint = np.flatnonzero(np.abs((shape - background) @ LUMA_WEIGHTS) < MIN_LUMA_CONTRAST)
+        if not len(faint):
+            return shape, background
+        shape[faint] = rng.uniform(0.0, 1.0, (len(faint), 3))
+        background[faint] = rng.uniform(0.0, 1.0, (len(faint), 3))
 
 
 def generate_shapes(size: int, classes: list[str], count: int, noise: float,
-                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` images ``(count, 1, size, size)`` float32 in [0, 1] and labels ``(count,)`` int64.
+                    rng: np.random.Generator, colour: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` images ``(count, C, size, size)`` float32 in [0, 1] and labels ``(count,)``
+    int64; ``C`` is 3 (RGB) with ``colour``, else 1.
 
     Label ``i`` is ``classes[i]``; the labels are balanced and shuffled.
     """
     y = rng.permutation(np.arange(count) % len(classes)).astype(np.int64)
-    x = np.empty((count, 1, size, size), dtype=np.float32)
-    for label, kind in enumerate(classes):
-        members = np.flatnonzero(y == label)
-        x[members, 0] = draw_shapes(kind, len(members), size, rng)
+    if colour:
+        x = _colour_images(size, classes, y, rng)
+    else:
+        x = np.empty((count, 1, size, size), dtype=np.float32)
+        for label, kind in enumerate(classes):
+            members = np.flatnonzero(y == label)
+            x[members, 0] = draw_shapes(kind, len(members), size, rng)
     if noise > 0:  # -0.0 is no noise too (NumPy's normal() refuses it as a negative scale)
         x += rng.normal(0.0, noise, x.shape).astype(np.float32)
     np.clip(x, 0.0, 1.0, out=x)
     return x, y
 
 
+def _colour_images(size: int, classes: list[str], y: np.ndarray, rng: np.random.Generator
+                   ) -> np.ndarray:
+    """Noise-free RGB images ``(len(y), 3, size, size)`` float32 of the shapes ``y`` labels."""
+    ink = np.empty((len(y), 1, size, size), dtype=np.float32)
+    for label, kind in enumerate(classes):
+        members = np.flatnonzero(y == label)
+        ink[members, 0] = draw_ink(kind, len(members), size, rng)[0]
+    shape, background = (c.astype(np.float32)[:, :, None, None] for c in draw_colours(len(y), rng))
+    return background + ink * (shape - background)
+
+
 def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
     """The shapes dataset for a checked ``{"name": "shapes", ...}`` config (every argument
     given), drawn from ``rng``."""
     x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
-                           settings["noise"], rng)
+                           settings["noise"], rng, settings["colour"])
     n_test = settings["count"] // TEST_FRACTION_DENOMINATOR
     n_train = settings["count"] - n_test
     size = settings["size"]
-    description = (f"synthetic shapes ({', '.join(settings['classes'])}), {size}x{size}, "
+    colour = "colour " if settings["colour"] else ""
+    description = (f"synthetic {colour}shapes ({', '.join(settings['classes'])}), {size}x{size}, "
                    f"noise {settings['noise']:g}; {n_train} train / {n_test} test")
     return Dataset("shapes", x[:n_train], y[:n_train], x[n_train:], y[n_train:],
                    settings["classes"], description)

@@ -21,7 +21,7 @@ SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag",
                  "diamond")
 SHAPES_MIN_PER_CLASS = 5  # a few images of each class in the training and the test split
 # The images of a shapes dataset are drawn in float64 before they are stored in float32; past
-# this many pixels (count x size x size, 1 GiB of float32) drawing them takes more memory than
+# this many pixel values (count x channels x size x size, 1 GiB of float32) drawing them takes more memory than
 # a typical machine has: it is almost always a mistyped number.
 SHAPES_MAX_PIXELS = 2**28
 
@@ -30,8 +30,8 @@ SHAPES_MAX_PIXELS = 2**28
 class Arg:
     """One argument of a dataset: its name, default, kind and range.
 
-    ``kind`` is ``"int"``, ``"number"``, ``"classes"`` (a list of :data:`SHAPE_CLASSES`) or
-    ``"path"`` (a non-empty string); ``minimum`` bounds a number (inclusive) or the length of
+    ``kind`` is ``"int"``, ``"number"``, ``"bool"`` (true or false), ``"classes"`` (a list of
+    :data:`SHAPE_CLASSES`) or ``"path"`` (a non-empty string); ``minimum`` bounds a number (inclusive) or the length of
     a list. ``hint`` says what the argument means and a typical value.
     """
 
@@ -49,6 +49,8 @@ class Arg:
         if self.kind == "path":
             good = isinstance(value, str) and value
             return None if good else f"must name a file, not {value!r}"
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
         not_a_number = number_problem(value, whole=self.kind == "int")
         if not_a_number:
             return not_a_number
@@ -117,7 +119,11 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                     Arg("count", 4000, "int", 1, "the number of images, train and "
                         "test together; 4000 is the default"),
                     Arg("noise", 0.1, "number", 0, "the standard deviation of the added "
-                        "Gaussian noise; 0.1 is the default, 0 draws clean images"))),
+                        "Gaussian noise; 0.1 is the default, 0 draws clean images"),
+                    Arg("colour", False, "bool", hint="true draws each shape in a random "
+                        "colour on a random background colour, 3 channels (the input line "
+                        "then says 3xSIZExSIZE); false, the default, draws light on dark in "
+                        "1 channel"))),
     DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
                 image=(1, 28, 28), classes=10),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
@@ -139,11 +145,27 @@ def canonical_name(name) -> str | None:
     return name if name in DATASETS else None
 
 
+def with_defaults(data: dict) -> dict:
+    """An IR ``training.data`` object with its canonical name and the arguments it leaves out
+    filled in with their defaults (``{"name": "shapes", "size": 8}``, as a Python user may
+    write it); an unknown name is left for :func:`problems` to report."""
+    name = canonical_name(data.get("name"))
+    return data if name is None else {**DATASETS[name].defaults, **data, "name": name}
+
+
 def image_shape(data: dict) -> tuple[int, int, int] | None:
     """(C, H, W) of the images of a valid IR ``training.data`` object, if known before
     loading."""
     kind = DATASETS[canonical_name(data["name"])]
-    return (1, data["size"], data["size"]) if kind.name == "shapes" else kind.image
+    if kind.name == "shapes":
+        return (shapes_channels(data), data["size"], data["size"])
+    return kind.image
+
+
+def shapes_channels(data: dict) -> int:
+    """How many channels the images of a valid shapes ``training.data`` object have: 3 in
+    colour, else 1."""
+    return 3 if data["colour"] else 1
 
 
 def class_count(data: dict) -> int | None:
@@ -201,14 +223,16 @@ def argument_problems(name: str, args, values: dict) -> list[Problem]:
 def _shapes_together(data: dict) -> list[Problem]:
     """Shapes arguments that are fine one by one but not together."""
     count, size, classes = data["count"], data["size"], len(data["classes"])
+    channels = shapes_channels(data)
     least = SHAPES_MIN_PER_CLASS * classes
     if count < least:
         return [Problem("count", f"shapes count must be at least {least} ({SHAPES_MIN_PER_CLASS}"
                         f" images per class for {classes} classes), not {count}",
                         f"raise count to {least} or more, or list fewer classes")]
-    if count * size**2 > SHAPES_MAX_PIXELS:
-        most = SHAPES_MAX_PIXELS // size**2
-        return [Problem("count", f"shapes count of {count:,} images of {size}x{size}"
+    if count * channels * size**2 > SHAPES_MAX_PIXELS:
+        most = SHAPES_MAX_PIXELS // (channels * size**2)
+        colour = " colour" if channels > 1 else ""
+        return [Problem("count", f"shapes count of {count:,}{colour} images of {size}x{size}"
                         f" pixels is more than cnnspec draws ({SHAPES_MAX_PIXELS:,} pixels in "
                         "all)", f"at this size, at most {most:,} images; or make them smaller")]
     return []

@@ -15,6 +15,8 @@ def _arg_schema(arg: Arg) -> dict:
                 "minItems": int(arg.minimum), "uniqueItems": True}
     if arg.kind == "path":
         return {"type": "string", "minLength": 1}
+    if arg.kind == "bool":
+        return {"type": "boolean"}
     if arg.kind == "int" and arg.minimum == 1:
         return {"$ref": "#/$defs/size"}
     schema: dict = {"type": "integer" if arg.kind == "int" else "number"}

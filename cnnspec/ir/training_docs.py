@@ -37,6 +37,8 @@ def _data_range(arg: DataArg) -> str:
                 f"{', '.join(_code(c) for c in SHAPE_CLASSES)}, all by default")
     if arg.kind == "path":
         return ""
+    if arg.kind == "bool":
+        return f"{arg.name}: true or false"
     return f"{arg.name} >= {arg.minimum:g}"
 
 
@@ -49,7 +51,7 @@ def _dataset(kind: DatasetKind) -> str:
     ranges = [r for r in (_data_range(a) for a in kind.args) if r]
     if kind.name == "shapes":
         ranges.append(f"at least {SHAPES_MIN_PER_CLASS} images per class, at most "
-                      f"{SHAPES_MAX_PIXELS:,} pixels in all (count x size x size)")
+                      f"{SHAPES_MAX_PIXELS:,} pixel values in all (count x channels x size x size)")
     return f"{text}: {kind.description}" + (f"; {', '.join(ranges)}" if ranges else "")
 
 

@@ -149,7 +149,7 @@ class RepeatStmt:
     count: Value
     name: str | None
     name_span: Span | None
-    layers: list[LayerStmt]
+    layers: list[LayerStmt | RepeatStmt]  # in the order written; a member may be a block
     span: Span
 
 

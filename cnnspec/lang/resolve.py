@@ -9,6 +9,10 @@ The rules (docs/ir.md and docs/language.md):
   ``body_<i>_<name>`` (an unnamed layer's name being its kind, or kind+ordinal if the kind
   occurs more than once in the block), with ``group`` ``body_<i>``; inside the block a name
   refers to the same instance's layer, and ``in`` to the instance's input;
+- blocks nest: an inner block's layers are called ``<outer>_<i>_<inner>_<j>_<name>``, with
+  ``group`` the innermost instance (``<outer>_<i>_<inner>_<j>``); ``in`` is the innermost
+  instance's input, and a name refers to the layer of the same instance at each level (the
+  innermost block that has it first, then the blocks around it, then the top level);
 - a layer's input is the previous layer (``input`` for the first) unless ``<- a, b`` or
   ``add(a, b)`` says otherwise; only layers written earlier may be used, so the graph is acyclic.
 
@@ -46,19 +50,31 @@ DEFAULT_WEIGHT_INIT = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinea
 DEFAULT_BIAS_INIT = {"name": "zeros"}
 BLOCK_INPUT = "in"  # inside a repeat block: the input of the current instance
 RESERVED = {"input", BLOCK_INPUT}
-MAX_REPEAT = 1000  # far beyond any network trained here; keeps a typo from making 10^9 layers
+# Far beyond any network trained here; keeps a typo from making 10^9 layers. Nested blocks:
+# the copies of the innermost block, all levels multiplied, are bounded too.
+MAX_REPEAT = 1000
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One instance of a block around a layer: its name prefix (``body_2_``) and the labels
+    written in the block."""
+
+    prefix: str
+    labels: frozenset[str]
 
 
 @dataclass
 class Entry:
-    """One layer statement at one place in the expanded network."""
+    """One layer statement at one place in the expanded network. ``scopes`` are the block
+    instances around it, outermost first; ``opens`` the instances (groups) it is the first
+    layer of."""
 
     stmt: LayerStmt
     name: str
     group: str | None = None
-    prefix: str = ""
-    local_names: frozenset[str] = frozenset()  # labels of the enclosing block
-    first_in_instance: bool = False
+    scopes: tuple[Scope, ...] = ()
+    opens: tuple[str, ...] = ()
 
 
 @dataclass
@@ -213,11 +229,12 @@ class Resolver:
         return f"{kind}{n}"
 
     def _explicit_names(self, body: list[LayerStmt | RepeatStmt]) -> set[str]:
-        """Names the user wrote at the top level; duplicates and reserved names reported."""
+        """Names the user wrote at one level (the top, or a block's); duplicates and reserved
+        names reported, in nested blocks too."""
         first: dict[str, Span] = {}
         for stmt in body:
             if isinstance(stmt, RepeatStmt):
-                self._check_labels(stmt.layers, {})
+                self._explicit_names(stmt.layers)
                 continue
             self._check_labels([stmt], first)
         return set(first)
@@ -239,35 +256,64 @@ class Resolver:
             else:
                 first[stmt.label] = stmt.label_span
 
-    def _expand_repeat(self, stmt: RepeatStmt, index: int, taken: set[str]) -> list[Entry]:
-        try:
-            count = read.positive_int(stmt.count, "the repeat count",
-                                      hint="the count is how many copies of the block to "
-                                      "chain, e.g. `repeat 3 as stage {`")
-            if count > MAX_REPEAT:
-                raise SpecError(f"the repeat count must be at most {MAX_REPEAT}, not {count}",
-                                span=stmt.count.span,
-                                hint="the count is how many copies of the block to chain, "
-                                "e.g. `repeat 3 as stage {`")
-        except SpecError as err:
-            self.errors.append(err)
+    def _expand_repeat(self, stmt: RepeatStmt, index: int, taken: set[str],
+                       outer: tuple[Scope, ...] = (), copies: int = 1) -> list[Entry]:
+        """The layers of block ``stmt`` (the ``index``-th block at its level) in each of its
+        instances; ``outer`` are the instances around it, ``copies`` how many there are."""
+        count = self._repeat_count(stmt, copies)
+        if count is None:
             return []
-        block = stmt.name or f"repeat{index}"
+        block = (outer[-1].prefix if outer else "") + (stmt.name or f"repeat{index}")
         local = self._local_names(stmt.layers)
-        labels = frozenset(s.label for s in stmt.layers if s.label)
+        labels = frozenset(s.label for s in stmt.layers
+                           if isinstance(s, LayerStmt) and s.label)
         entries = []
         for i in range(1, count + 1):
-            prefix = f"{block}_{i}_"
-            for j, (layer, name) in enumerate(zip(stmt.layers, local)):
-                entries.append(Entry(layer, prefix + name, group=f"{block}_{i}", prefix=prefix,
-                                     local_names=labels, first_in_instance=(j == 0)))
+            group = f"{block}_{i}"
+            scopes = (*outer, Scope(group + "_", labels))
+            instance: list[Entry] = []
+            blocks = 0
+            for member, name in zip(stmt.layers, local):
+                if isinstance(member, RepeatStmt):
+                    blocks += 1
+                    instance += self._expand_repeat(member, blocks, taken, scopes,
+                                                    copies * count)
+                else:
+                    instance.append(Entry(member, scopes[-1].prefix + name, group, scopes))
+            if instance:
+                instance[0].opens = (group, *instance[0].opens)
+            entries += instance
         return entries
 
-    def _local_names(self, stmts: list[LayerStmt]) -> list[str]:
-        """Names inside a block: the label, else the kind (numbered if it occurs twice)."""
-        kinds = [self._kind(s) for s in stmts]
+    def _repeat_count(self, stmt: RepeatStmt, copies: int) -> int | None:
+        """A block's count, checked (None after an error); ``copies`` is how many instances
+        of the blocks around it there are."""
+        hint = ("the count is how many copies of the block to chain, e.g. "
+                "`repeat 3 as stage {`")
+        try:
+            count = read.positive_int(stmt.count, "the repeat count", hint=hint)
+            if count > MAX_REPEAT:
+                raise SpecError(f"the repeat count must be at most {MAX_REPEAT}, not {count}",
+                                span=stmt.count.span, hint=hint)
+            if count * copies > MAX_REPEAT:
+                raise SpecError(f"the repeat count {count} inside {copies:,} copies of the "
+                                f"blocks around it makes {count * copies:,} copies, more "
+                                f"than {MAX_REPEAT}", span=stmt.count.span,
+                                hint="nested counts multiply; make one of them smaller")
+        except SpecError as err:
+            self._error(err)  # an inner block is read once per outer instance: report once
+            return None
+        return count
+
+    def _local_names(self, stmts: list[LayerStmt | RepeatStmt]) -> list[str | None]:
+        """Names inside a block: the label, else the kind (numbered if it occurs twice);
+        None for a nested block."""
+        kinds = [self._kind(s) if isinstance(s, LayerStmt) else None for s in stmts]
         names, counts = [], {}
         for stmt, kind in zip(stmts, kinds):
+            if kind is None:
+                names.append(None)
+                continue
             counts[kind] = counts.get(kind, 0) + 1
             if stmt.label:
                 names.append(stmt.label)
@@ -284,10 +330,12 @@ class Resolver:
         defined: dict[str, Span] = {}
         read_cache: dict[int, ReadLayer | None] = {}
         layers: list[dict] = []
-        prev, block_input = "input", "input"
+        prev = "input"
+        block_inputs: dict[str, str] = {}  # each block instance's input
         for entry in entries:
-            if entry.first_in_instance:
-                block_input = prev
+            for group in entry.opens:
+                block_inputs[group] = prev
+            block_input = block_inputs.get(entry.group, "input")
             layer = self._read_once(entry, read_cache)
             if layer is None:
                 defined[entry.name] = entry.stmt.decl_span
@@ -310,7 +358,12 @@ class Resolver:
         seen: set[str] = set()
         for layer in layers:
             name = layer["name"]
-            if name in seen and name not in self.reported_duplicates:
+            span = self.spans.get((name, None))
+            # A label written twice in a block is reported once, at the label; not again for
+            # each instance's (prefixed) name.
+            told = name in self.reported_duplicates or any(
+                e.span == span and e.message.startswith("duplicate") for e in self.errors)
+            if name in seen and not told:
                 self._error(SpecError(
                     f"two layers are called '{name}'", span=self.spans.get((name, None)),
                     hint="names are generated for activations (`<layer>_relu`), unnamed layers "
@@ -362,13 +415,13 @@ class Resolver:
     def _ref_name(self, entry: Entry, ref: Word, block_input: str,
                   defined: dict[str, Span] | None = None) -> str:
         """The layer a reference names. Inside a block, a label of the block, or a generated
-        name of this instance's earlier layers (`conv`, `a_relu`), is that instance's layer."""
+        name of this instance's earlier layers (`conv`, `a_relu`), is that instance's layer;
+        in nested blocks the innermost that has the name decides."""
         if entry.group is not None and ref.name == BLOCK_INPUT:
             return block_input
-        if ref.name in entry.local_names:
-            return entry.prefix + ref.name
-        if entry.group is not None and defined and entry.prefix + ref.name in defined:
-            return entry.prefix + ref.name
+        for scope in reversed(entry.scopes):
+            if ref.name in scope.labels or (defined and scope.prefix + ref.name in defined):
+                return scope.prefix + ref.name
         return ref.name
 
     def _check_ref(self, entry: Entry, ref: Word, block_input: str, defined: dict[str, Span],

@@ -89,9 +89,10 @@ CATALOGUE: list[FriendlyError] = [
          "input 1x8x8\nc: conv 8 3x3 <- a b\n"],
     ),
     FriendlyError(
-        "a repeat block holds layers only",
-        "blocks do not nest, and the train block goes at the top level",
-        ["input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n", "input 1x8x8\nrepeat 2 {\n  train {\n"],
+        "a repeat block holds layers and repeat blocks only",
+        "the train block goes at the top level",
+        ["input 1x8x8\nrepeat 2 {\n  train {\n",
+         "input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    train {\n"],
     ),
     FriendlyError(
         "'{' only opens a `repeat` or `train` block",

@@ -50,6 +50,7 @@ _ARG_READERS: dict[str, Callable[[Value, str, Arg], object]] = {
     "number": lambda v, what, arg: read.number(v, what),
     "classes": lambda v, what, arg: _shape_classes(v, int(arg.minimum)),
     "path": lambda v, what, arg: _path(v, what),
+    "bool": lambda v, what, arg: read.boolean(v, what),
 }
 
 

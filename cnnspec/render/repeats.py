@@ -1,7 +1,9 @@
 """Finding runs of identical repeated blocks, so a deep network can be drawn short.
 
 A ``repeat`` block expands into instances whose layers carry the instance name in ``group``
-(``body_1``, ``body_2``, ...; docs/ir.md) and are named ``<group>_<name>``. Two consecutive
+(``body_1``, ``body_2``, ...; docs/ir.md) and are named ``<group>_<name>``; in nested blocks
+the group is the innermost instance (``stage_1_unit_2``), so each inner instance is a block and
+the runs of identical ones are found within each outer instance. Two consecutive
 instances are *identical* when, layer by layer, they have the same kinds, settings, inits,
 shapes and wiring (an input from outside the instance counts as "outside"). A run of identical
 instances is drawn once (or first, ``…``, last) instead of in full.

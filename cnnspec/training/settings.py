@@ -14,6 +14,7 @@ from pathlib import Path
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
 from cnnspec.errors import SettingError, SpecError, literal
+from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.lang import parse_data
 
@@ -51,6 +52,8 @@ class Settings:
             given["lr"] = float(given["lr"])
         if "data" in given and isinstance(given["data"], str):
             given["data"] = data_setting(given["data"])
+        elif "data" in given and isinstance(given["data"], dict):
+            given["data"] = with_defaults(given["data"])
         return given
 
 
