@@ -5,6 +5,8 @@ whenever there is a validation split, survives Ctrl-C and resume, and is what ``
 from __future__ import annotations
 
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -148,6 +150,26 @@ def test_resume_across_the_stop_point_ends_as_the_straight_run(tmp_path, cuts):
         a, b = read_npz(cut / name), read_npz(tmp_path / "straight" / name)
         assert_same_weights(a, b)
     assert int(read_npz(cut / rundir.BEST)["_epoch"]) == straight.summary["best_epoch"]
+
+
+def test_a_real_ctrl_c_after_the_best_epoch_keeps_it_through_resume(tmp_path):
+    """A SIGINT in epoch 3, after best.npz was written at the end of epoch 2: the resumed run
+    keeps that best, counts epoch 3 and 4 against it and stops where the straight run does."""
+    def press_ctrl_c(step, model):
+        if step == 2 * STEPS_PER_EPOCH + 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=press_ctrl_c, **FAST)
+    best = read_npz(tmp_path / "cut" / rundir.BEST)
+    assert int(best["_epoch"]) == 2
+    resumed = resume(tmp_path / "cut", **FAST)
+    assert resumed.summary["stopped_early"] == straight.summary["stopped_early"] == 4
+    assert resumed.summary["best_epoch"] == 2
+    assert_same_weights(best, read_npz(tmp_path / "straight" / rundir.BEST))
+    assert_same_weights(read_npz(tmp_path / "cut" / rundir.BEST), best)
 
 
 def test_a_run_that_stopped_early_is_not_resumed(tmp_path):
