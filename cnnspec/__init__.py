@@ -85,12 +85,14 @@ def resume(run_dir, settings=None, *, spec=None, stats_every: int | None = None,
     return resume_run(run_dir, settings, spec=spec, callbacks=hooks, **options)
 
 
-def load_run(path):
+def load_run(path, which: str = "best"):
     """Open a run folder: its checked spec, the trained model, metrics and summary (``Run``);
-    ``run.predict(images)`` gives class probabilities."""
+    ``run.predict(images)`` gives class probabilities. ``which``: ``"best"``, the weights of
+    the best epoch by validation (``best.npz``) when the run has them, else the last;
+    ``"last"``, the last checkpoint's (``run.weights`` says which were loaded)."""
     from cnnspec.training.run import load_run as _load_run  # deferred: NumPy, see above
 
-    return _load_run(path)
+    return _load_run(path, which)
 
 
 def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:

@@ -31,16 +31,19 @@ def shapes():
     return load_dataset(DATA, seed=3)
 
 
-def test_load_run_restores_the_trained_model(run_path):
-    run = load_run(run_path)
+@pytest.mark.parametrize("which, name", [("last", rundir.CHECKPOINT), ("best", rundir.BEST)])
+def test_load_run_restores_the_trained_model(run_path, which, name):
+    run = load_run(run_path, which)
     assert run.classes == ["x", "plus"] and len(run.metrics) == 2
     assert run.summary["status"] == "finished" and run.preprocessor.mode == "standardize"
-    saved = np.load(run_path / rundir.CHECKPOINT, allow_pickle=False)
+    saved = np.load(run_path / name, allow_pickle=False)
     np.testing.assert_array_equal(run.model.state_dict()["fc.weight"], saved["fc.weight"])
+    assert run.weights == which
 
 
 def test_evaluate_matches_the_test_figures_of_training(run_path):
-    run = load_run(run_path)
+    """The summary's test figures are the last epoch's (eval's default is the best's)."""
+    run = load_run(run_path, "last")
     result = evaluate(run)
     assert result["accuracy"] == pytest.approx(run.summary["test_acc"])
     assert result["loss"] == pytest.approx(run.summary["test_loss"], rel=1e-6)

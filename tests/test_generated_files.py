@@ -103,7 +103,7 @@ def test_an_ir_file_of_version_4_gets_greyscale_shapes(tmp_path):
     assert loaded["training"]["data"]["colour"] is False
     digits = {"version": 4, "training": {"data": {"name": "digits"}}}
     upgrade(digits)
-    assert digits == {"version": IR_VERSION, "training": {"data": {"name": "digits"}}}
+    assert digits["version"] == IR_VERSION and digits["training"]["data"] == {"name": "digits"}
 
 
 def test_the_shipped_schema_states_the_current_ir_version():

@@ -10,6 +10,7 @@ import signal
 
 import numpy as np
 import pytest
+from stops import StopAfter
 
 import cnnspec
 from cnnspec import Settings, resume, train
@@ -41,17 +42,6 @@ train {{
 """
 FAST = {"progress": "none", "curves": False}
 STEPS_PER_EPOCH = 6  # 200 images, 20% test, 10% validation: 144 training images, batch 24
-
-
-class StopAfter:
-    """A step hook that raises KeyboardInterrupt (as Ctrl-C would) once ``k`` steps are done."""
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-
-    def __call__(self, step: int, model) -> None:
-        if step + 1 == self.k:
-            raise KeyboardInterrupt
 
 
 def spec_file(tmp_path, optimizer="sgd(momentum=0.9)"):

@@ -175,6 +175,9 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.epochs": training("epochs {}"),
     "training.val_split": training("val_split {}"),
     "training.seed": training("seed {}"),
+    "training.monitor": training("monitor {}"),
+    "training.early_stop": training("early_stop {}"),
+    "training.min_delta": training("min_delta {}"),
     "training.loss": training("loss {}"),
 }
 
@@ -209,7 +212,7 @@ SPELLED = {
 WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.data.name": "cifar",
                 "training.data.shapes.classes": "star", "training.optimizer.name": "adamx",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
-                "training.preprocess": "normalize", "layers.gelu.approximate": "tanhh"}
+                "training.preprocess": "normalize", "training.monitor": "val_los", "layers.gelu.approximate": "tanhh"}
 
 
 def _outside_and_on(c: Constraint):

@@ -43,6 +43,11 @@ def settings_errors(spec: Spec) -> list[SpecError]:
             "val_split is 0: there is no validation loss", "training", "schedule",
             hint="hold out data to validate on, e.g. `val_split 0.1`, or choose another "
             "schedule"))
+    if not errors and training["early_stop"] and training["val_split"] == 0:
+        errors.append(spec.error(
+            f"early_stop stops training when {training['monitor']} stops improving, but "
+            f"val_split is 0: there is no {training['monitor']}", "training", "early_stop",
+            hint="hold out data to validate on, e.g. `val_split 0.1`, or drop early_stop"))
     if not errors and training["loss"] != "cross_entropy":
         errors += [spec.error(
             f"{key} applies to the cross_entropy loss, but the loss is {training['loss']}",

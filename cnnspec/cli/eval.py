@@ -16,6 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "fashion-mnist) or npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    parser.add_argument("--last", action="store_true",
+                        help="evaluate the last checkpoint instead of the best epoch's weights "
+                        "(best.npz, chosen on the validation split by the spec's monitor)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text)")
 
@@ -25,14 +28,15 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.evaluate import evaluate, format_confusion, format_per_class
     from cnnspec.training.run import load_run
 
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, "last" if args.last else "best")
     result = evaluate(loaded, data=args.data, data_dir=args.data_dir)
     if args.format == "json":
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, **weights_record(loaded)}, indent=2))
         return 0
-    note = unfinished_note(loaded.summary, args.run)
+    note = unfinished_note(loaded.summary, args.run, loaded.weights)
     if note:
         print(note)
+    print(f"weights: {weights_text(loaded)}")
     print(f"data: {result['data'].get('name')} (test split, {result['examples']} images)")
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
     print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%{top}")
@@ -42,14 +46,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def unfinished_note(summary: dict, run: str) -> str | None:
+def weights_text(loaded) -> str:
+    """Which weights are evaluated: ``best epoch 7 of 10 by val_loss`` or ``last epoch (10 of
+    10)``; the epochs counted are those trained so far."""
+    summary, done = loaded.summary, len(loaded.metrics)
+    if loaded.weights == "best":
+        monitor = summary.get("monitor") or loaded.training["monitor"]
+        stopped = summary.get("stopped_early")
+        why = f", stopped early at epoch {stopped}" if stopped else ""
+        return (f"best epoch {loaded.weights_epoch} of {done} by {monitor}{why} "
+                "(--last for the last)")
+    if done == 0:
+        return "the initial weights (no epoch finished)"
+    return f"last epoch ({done} of {done})"
+
+
+def weights_record(loaded) -> dict:
+    """The weights evaluated, for the JSON output: ``{"weights": "best", "weights_epoch": 7}``."""
+    return {"weights": loaded.weights, "weights_epoch": loaded.weights_epoch}
+
+
+def unfinished_note(summary: dict, run: str, weights: str = "last") -> str | None:
     """A line saying what the figures are of when the run in ``run`` did not finish: it is
-    evaluated with its last checkpoint, which for a diverged run can be its initial weights."""
+    evaluated with its best epoch so far (``weights`` "best") or its last checkpoint, which
+    for a diverged run can be its initial weights."""
     status, steps = summary.get("status"), summary.get("steps", 0)
+    which = "best epoch so far" if weights == "best" else "last checkpoint"
     if status == "diverged":
-        return (f"note: this run diverged after {steps} steps; the figures are of its last "
-                "checkpoint, saved before that")
+        return (f"note: this run diverged after {steps} steps; the figures are of its {which}, "
+                "saved before that")
     if status == "interrupted":
-        return (f"note: this run was interrupted after {steps} steps; the figures are of that "
-                f"checkpoint (continue it with `cnnspec train --resume {run}`)")
+        return (f"note: this run was interrupted after {steps} steps; the figures are of its "
+                f"{which} (continue it with `cnnspec train --resume {run}`)")
     return None

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "of the model's size, values in [0, 1] or 0..255")
     parser.add_argument("--top", type=positive_int, default=3, metavar="K",
                         help="how many of the likeliest classes to list (default 3)")
+    parser.add_argument("--last", action="store_true",
+                        help="use the last checkpoint instead of the best epoch's weights "
+                        "(best.npz, when the run validated)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="output format (default text)")
 
@@ -26,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.predict import format_predictions, predict
     from cnnspec.training.run import load_run
 
-    results = predict(load_run(args.run), args.inputs, top=args.top)
+    results = predict(load_run(args.run, "last" if args.last else "best"), args.inputs, top=args.top)
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:

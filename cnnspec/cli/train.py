@@ -133,6 +133,21 @@ def chance_note(summary: dict, path) -> list[str]:
     return [note]
 
 
+def best_lines(summary: dict, training: dict) -> list[str]:
+    """Where the run stopped and which epoch validated best (kept in best.npz, which eval and
+    predict use), when it had a validation split."""
+    lines = []
+    if summary.get("stopped_early"):
+        lines.append(f"stopped early at epoch {summary['stopped_early']} of "
+                     f"{training['epochs']}: {summary['monitor']} did not improve for "
+                     f"{training['early_stop']} epochs (early_stop {training['early_stop']})")
+    if summary.get("best_epoch"):
+        lines.append(f"best epoch {summary['best_epoch']} by {summary['monitor']} "
+                     f"({summary['best_value']:.4f}), kept in best.npz: eval and predict use it "
+                     "(the test figures above are the last epoch's; --last for those)")
+    return lines
+
+
 def final_report(result) -> str:
     """The last lines of ``cnnspec train``: the test figures, the folder, what to try next."""
     summary = result.summary
@@ -140,7 +155,8 @@ def final_report(result) -> str:
     accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
                 f"(loss {summary['test_loss']:.4f}, {summary['test_examples']} test images)  "
                 f"trained in {summary['train_seconds']:.1f}s")
-    lines = [accuracy, *chance_note(summary, path)]
+    lines = [accuracy, *chance_note(summary, path),
+             *best_lines(summary, result.training)]
     lines += [
         f"run folder: {path}",
         "next:",

@@ -9,13 +9,13 @@ training settings (their defaults change nothing: no warmup, weight decay on eve
 parameter, no gradient clipping, no label smoothing, every class weighing 1, AMSGrad off).
 Version 4 added ``ceil_mode`` to pooling layers and ``count_include_pad`` to average pooling
 (false and true: the rounding down and the divisor of before). Version 5 added ``colour`` to
-the shapes dataset (false: the greyscale images of before); the step is
-:func:`_to_5_shapes_colour`, named for what it adds so that a merge with another version 5
-can renumber it.
+the shapes dataset (false: the greyscale images of before). Version 6 added the training
+settings ``monitor``, ``early_stop`` and ``min_delta`` (val_loss, 0 and 0: every epoch is
+trained, as before).
 """
 from __future__ import annotations
 
-IR_VERSION = 5
+IR_VERSION = 6
 
 
 def _to_2(ir: dict) -> None:
@@ -51,14 +51,22 @@ def _to_4(ir: dict) -> None:
             layer.setdefault("count_include_pad", True)
 
 
-def _to_5_shapes_colour(ir: dict) -> None:
+def _to_5(ir: dict) -> None:
     training = ir.get("training")
     data = training.get("data") if isinstance(training, dict) else None
     if isinstance(data, dict) and data.get("name") == "shapes":
         data.setdefault("colour", False)
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5_shapes_colour}  # version -> the step that makes it version + 1
+def _to_6(ir: dict) -> None:
+    training = ir.get("training")
+    if not isinstance(training, dict):
+        return  # validation reports it
+    for key, default in (("monitor", "val_loss"), ("early_stop", 0), ("min_delta", 0.0)):
+        training.setdefault(key, default)
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}  # version -> the step to version + 1
 
 
 def upgrade(ir) -> None:

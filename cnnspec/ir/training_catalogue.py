@@ -283,6 +283,14 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
           "cnnspec.engine.losses.mse"),
 )}
 
+# The validation figures an epoch is judged by, each a column of the metrics rows (no engine
+# object: the training loop compares rows), and which way is better.
+MONITORS: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("val_loss", "the validation loss; lower is better", ""),
+    Entry("val_acc", "the validation accuracy; higher is better", ""),
+)}
+LOWER_IS_BETTER = {"val_loss": True, "val_acc": False}
+
 
 @dataclass(frozen=True)
 class Key:
@@ -358,6 +366,17 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     _value("seed", "int", 0, "any whole number from 0; one seed, one set of initial weights "
            "and data order", 0, doc="the initial weights, the data order and dropout all follow "
            "from it"),
+    Key("monitor", "val_loss", "the validation figure that chooses the run's best epoch, kept "
+        "as `best.npz` beside the last one (with a val_split above 0), and that `early_stop` "
+        "watches", catalogue=MONITORS, words="validation metric"),
+    _value("early_stop", "int", 0, "epochs in a row without improvement of the monitored "
+           "metric before training stops, e.g. 5; 0 to train all the epochs", 0,
+           doc="stop after this many epochs in a row without improvement of `monitor` (Keras's "
+           "`EarlyStopping(patience=)`); needs a val_split above 0; 0 for never"),
+    _value("min_delta", "number", 0.0, "the smallest change of the monitored metric that "
+           "counts as an improvement, e.g. 0.001; 0 for any", 0,
+           doc="an epoch improves on the best when `monitor` moves past it by more than this "
+           "(down for val_loss, up for val_acc), as Keras's `min_delta`"),
     Key("loss", "cross_entropy", catalogue=LOSSES, words="loss"),
     _value("label_smoothing", "number", 0.0, "the share of each target spread evenly over the "
            "classes, e.g. 0.1; 0 for none", 0, 1, high_open=True,

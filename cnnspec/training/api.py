@@ -187,6 +187,14 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
         raise SettingError(f"run {run.path} diverged; resumed, it would diverge again the same "
                            "way", hint=f"start a new run with a lower learning rate: "
                            f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
+    if summary.get("stopped_early"):
+        # Resumed, the same epochs without improvement would stop it again at once.
+        path = literal(str(run.path))
+        raise SettingError(
+            f"run {path} stopped early at epoch {summary['stopped_early']}: its "
+            f"{summary.get('monitor')} had stopped improving",
+            hint=f"evaluate it (`cnnspec eval {path}` uses its best epoch, "
+            f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     checked = as_checked(run.spec_json)
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
@@ -394,7 +402,7 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         summary["status"] = "interrupted" if isinstance(exc, Interrupted) else "diverged"
         summary["diverged"] = isinstance(exc, Diverged)
         summary["message"] = exc.message
-        _close_summary(summary, position, started)
+        _close_summary(summary, position, started, session.training["monitor"])
         write_json(run.summary, summary)
         try:
             _end(callbacks, session, position.metrics)
@@ -404,16 +412,20 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
     test = score(session.model, prepared.test.x, prepared.test.y)
     summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,
                    test_examples=len(prepared.test.y))
-    _close_summary(summary, position, started)
+    _close_summary(summary, position, started, session.training["monitor"])
     write_json(run.summary, summary)
     _end(callbacks, session, position.metrics)
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
-               preprocessor=prepared.preprocessor, classes=list(summary["classes"]))
+               preprocessor=prepared.preprocessor, classes=list(summary["classes"]),
+               weights="last", weights_epoch=len(position.metrics))
 
 
-def _close_summary(summary: dict, position: Position, started: float) -> None:
+def _close_summary(summary: dict, position: Position, started: float, monitor: str) -> None:
+    """The summary's figures of the run so far: ``best_epoch`` (with ``monitor`` and
+    ``best_value``) once an epoch was validated, ``stopped_early`` the epoch after which
+    ``early_stop`` ended the run (None when it did not)."""
     rows = position.metrics
     summary["epochs_done"] = len(rows)
     summary["steps"] = position.step
@@ -424,6 +436,10 @@ def _close_summary(summary: dict, position: Position, started: float) -> None:
     if rows:
         for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
             summary[f"final_{key}"] = rows[-1][key]
+    if position.best_epoch:
+        summary.update(best_epoch=position.best_epoch, monitor=monitor,
+                       best_value=position.best_value)
+    summary["stopped_early"] = position.epoch if position.stopped_early else None
     summary["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 

@@ -1,5 +1,6 @@
-"""The training loop: epochs of shuffled mini-batches, validation, checkpoints, and the two ways
-a run can stop early (Ctrl-C and divergence).
+"""The training loop: epochs of shuffled mini-batches, validation, checkpoints, the best
+epoch's weights, and the three ways a run can stop early (Ctrl-C, divergence, and the
+``early_stop`` setting when the monitored validation metric stops improving).
 
 One step is: forward the batch (training mode), the loss and its gradient, backward, the
 gradients clipped (when the settings say so), then one optimizer update of the trainable
@@ -22,6 +23,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, WordedError, literal
+from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -30,7 +32,7 @@ from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
 from cnnspec.training.scoring import score
-from cnnspec.training.state import Position, save_checkpoint
+from cnnspec.training.state import BEST_EPOCH_KEY, Position, save_checkpoint
 
 
 class Interrupted(WordedError):
@@ -80,12 +82,13 @@ def learning_rate(training: dict, clock: Clock) -> float:
 def fit(session: Session, position: Position) -> Position:
     """Train from ``position`` to the last epoch, saving a checkpoint after each epoch.
 
+    Stops before the last epoch when ``early_stop`` says so (``position.stopped_early``).
     Raises :class:`Interrupted` (after saving) on Ctrl-C or a ``KeyboardInterrupt`` raised by
     ``on_step``, and :class:`Diverged` when the loss stops being finite.
     """
     with deferred_interrupts() as flag:
         try:
-            while position.epoch < session.training["epochs"]:
+            while position.epoch < session.training["epochs"] and not position.stopped_early:
                 _run_epoch(session, position, flag)
         except KeyboardInterrupt:
             # Arrived inside a step (a second Ctrl-C): the model may be half updated, so
@@ -185,9 +188,40 @@ def _end_epoch(session: Session, position: Position, lr: float, started: float) 
         "images_per_s": position.seen / max(position.step_seconds, 1e-9),
     }
     position.metrics.append(row)
+    _track_best(session, position, row)
     position.next_epoch()
     session.save(position)
     session.display.end_epoch(row, session.training["epochs"])
+
+
+def improves(value: float, best: float | None, monitor: str, min_delta: float) -> bool:
+    """Whether an epoch's ``monitor`` figure ``value`` beats ``best`` (None: no epoch yet) by
+    more than ``min_delta``, as Keras's ``EarlyStopping`` compares them."""
+    if not math.isfinite(value):
+        return False
+    if best is None:
+        return True
+    return value < best - min_delta if LOWER_IS_BETTER[monitor] else value > best + min_delta
+
+
+def _track_best(session: Session, position: Position, row: dict) -> None:
+    """After an epoch with validation: keep its weights in ``best.npz`` when it is the best so
+    far by ``monitor``, else count it as one more epoch without improvement (the count and
+    the best figure are in ``position``, so a resumed run judges as an uninterrupted one)."""
+    training = session.training
+    value = row[training["monitor"]]
+    if value is None:
+        return  # no validation split
+    if improves(value, position.best_value, training["monitor"], training["min_delta"]):
+        position.best_epoch, position.best_value, position.bad_epochs = row["epoch"], value, 0
+        with interrupts_held():
+            write_npz(session.run / rundir.BEST, {**session.model.state_dict(),
+                                                   BEST_EPOCH_KEY: np.asarray(row["epoch"])})
+    else:
+        position.bad_epochs += 1
+    patience = training["early_stop"]
+    position.stopped_early = (patience > 0 and position.bad_epochs >= patience
+                              and row["epoch"] < training["epochs"])
 
 
 def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray,

@@ -10,11 +10,13 @@ from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError
 from cnnspec.training import rundir
-from cnnspec.training.files import read_json, read_jsonl
+from cnnspec.training.files import read_json, read_jsonl, read_npz
 from cnnspec.training.rundir import RunDir, open_run_dir
-from cnnspec.training.state import load_weights
+from cnnspec.training.state import BEST_EPOCH_KEY, load_weights
+
+WHICH = ("best", "last")  # the weights load_run can open
 
 
 @dataclass
@@ -23,7 +25,9 @@ class Run:
 
     ``metrics`` is one dict per finished epoch (as in ``metrics.jsonl``); ``summary`` is
     ``summary.json``; ``preprocessor`` transforms raw images ``(N, C, H, W)`` in [0, 1] the way
-    training did; ``classes[i]`` names output ``i``.
+    training did; ``classes[i]`` names output ``i``. ``weights`` says which weights the model
+    holds: ``"best"`` (``best.npz``, the best epoch by the ``monitor`` setting, which is
+    ``weights_epoch``) or ``"last"`` (``checkpoint.npz``, the last saved).
     """
 
     path: Path
@@ -33,6 +37,8 @@ class Run:
     summary: dict = field(default_factory=dict)
     preprocessor: object = None
     classes: list[str] = field(default_factory=list)
+    weights: str = "last"
+    weights_epoch: int | None = None
 
     @property
     def training(self) -> dict:
@@ -63,14 +69,27 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def load_run(path) -> Run:
-    """Open a run folder: its resolved spec, the checkpoint's weights, metrics and summary."""
+def load_run(path, which: str = "best") -> Run:
+    """Open a run folder: its resolved spec, metrics, summary and weights: with ``which``
+    ``"best"`` those of its best epoch (``best.npz``) when it has one (a run with a validation
+    split), else the last checkpoint's; with ``"last"`` the last checkpoint's."""
+    if which not in WHICH:
+        raise SettingError(f"which must be one of {', '.join(WHICH)}, not {which!r}",
+                           invalid=True)
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)
     model = compile_model(checked, checked.ir["training"]["seed"], _run_dtype(run))
-    load_weights(run, model)
+    best = run / rundir.BEST
+    if which == "best" and best.is_file():
+        load_weights(run, model, rundir.BEST)
+        epoch = int(read_npz(best, what="best checkpoint")[BEST_EPOCH_KEY])
+    else:
+        load_weights(run, model)
+        which, epoch = "last", None
     model.eval()
     summary = read_json(run.summary, what="run summary")
+    if which == "last":
+        epoch = summary.get("epochs_done")
     return Run(
         path=run.path,
         spec=checked,
@@ -80,6 +99,8 @@ def load_run(path) -> Run:
         preprocessor=Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                       what="preprocessing record")),
         classes=list(summary.get("classes") or []),
+        weights=which,
+        weights_epoch=epoch,
     )
 
 

@@ -7,6 +7,8 @@ Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)
     preprocess.json   the preprocessing fitted on the training split
     init.npz          the weights at step 0 (after LSUV where used)
     checkpoint.npz    the latest weights: <layer>.weight, <layer>.bias, batchnorm buffers
+    best.npz          with a validation split: the weights of the best epoch so far by the
+                      training setting `monitor` (and _epoch, that epoch, from 1)
     state.npz         what resuming needs besides weights: optimizer, position, RNG states
     metrics.jsonl     one object per finished epoch
     metrics.csv       the same, as a table for spreadsheets, pandas or gnuplot (no dependency,
@@ -29,6 +31,7 @@ SPEC_JSON = "spec.json"
 PREPROCESS = "preprocess.json"
 INIT = "init.npz"
 CHECKPOINT = "checkpoint.npz"
+BEST = "best.npz"
 STATE = "state.npz"
 METRICS = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"

@@ -25,6 +25,7 @@ from cnnspec.training.rundir import RunDir
 
 SEP = "/"
 STEP_KEY = "_step"  # keys starting with "_" are bookkeeping, not weights
+BEST_EPOCH_KEY = "_epoch"  # in best.npz: the epoch (from 1) whose weights it holds
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -73,7 +74,10 @@ class Position:
     predictions so far, so the epoch's metrics come out the same whether or not it was
     interrupted. ``metrics`` holds the rows of the finished epochs. Times are in seconds:
     ``epoch_seconds`` the wall time of the epoch so far, ``step_seconds`` the part spent in
-    training steps (for images per second).
+    training steps (for images per second). ``best_epoch`` (from 1; 0 before any) and
+    ``best_value`` are the best epoch so far by the ``monitor`` setting (its weights are in
+    ``best.npz``), ``bad_epochs`` the epochs since then; ``stopped_early`` is set when
+    ``early_stop`` ended the run.
     """
 
     epoch: int = 0
@@ -86,6 +90,10 @@ class Position:
     step_seconds: float = 0.0
     finished: bool = False
     metrics: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_value: float | None = None
+    bad_epochs: int = 0
+    stopped_early: bool = False
 
     def next_epoch(self) -> None:
         """Move to the start of the following epoch."""
