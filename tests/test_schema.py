@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 4,
+    "version": 5,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -39,7 +39,8 @@ VALID = {
                  "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0,
                  "batch_size": 32, "epochs": 3, "val_split": 0.1,
                  "seed": 0, "loss": "cross_entropy", "label_smoothing": 0.0,
-                 "class_weights": []},
+                 "class_weights": [],
+                 "augment": [{"name": "crop", "pad": 2}, {"name": "flip", "p": 0.5}]},
 }
 
 
@@ -102,7 +103,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 4, got 1"),
+    (("version",), 1, "$.version", "expected 5, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

@@ -8,11 +8,12 @@ none is marked and init variants leave every layer's written init alone). Versio
 training settings (their defaults change nothing: no warmup, weight decay on every
 parameter, no gradient clipping, no label smoothing, every class weighing 1, AMSGrad off).
 Version 4 added ``ceil_mode`` to pooling layers and ``count_include_pad`` to average pooling
-(false and true: the rounding down and the divisor of before).
+(false and true: the rounding down and the divisor of before). Version 5 added the training
+setting ``augment`` (an empty list: no data augmentation).
 """
 from __future__ import annotations
 
-IR_VERSION = 4
+IR_VERSION = 5
 
 
 def _to_2(ir: dict) -> None:
@@ -48,7 +49,13 @@ def _to_4(ir: dict) -> None:
             layer.setdefault("count_include_pad", True)
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4}  # version -> the step that makes it version + 1
+def _to_5(ir: dict) -> None:
+    training = ir.get("training")
+    if isinstance(training, dict):
+        training.setdefault("augment", [])
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}  # version -> the step that makes it version + 1
 
 
 def upgrade(ir) -> None:
