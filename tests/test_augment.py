@@ -204,7 +204,10 @@ def test_flip_on_digits_and_a_translation_of_half_the_image_are_warnings_at_thei
     assert warnings.keys() == {(5, 21), (5, 35)}
     assert "half of its 8-pixel side" in warnings[(5, 21)]
     assert "flip mirrors the digits images" in warnings[(5, 35)]
-    assert not check_text(train_block("augment [crop(pad=2), shift(1)]")).warnings
+    assert not check_text(train_block("augment [crop(pad=2), shift(1), rotate(30)]")).warnings
+    (turned,) = check_text(train_block("augment rotate(120)")).warnings
+    assert "a 6 turned half way round is a 9" in turned.message
+    assert (turned.span.line, turned.span.column) == (5, 18)
 
 
 def test_flip_on_shapes_is_fine():

@@ -14,7 +14,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   multistep milestone after the last epoch, or a cosine schedule whose min_lr is above the lr
   (the lr rises);
 - augmentation that changes what an image shows: ``flip`` on digits (a mirrored 2, 3, 4, 7 or
-  9 is no digit at all), a translation (``crop``'s pad, ``shift``'s pixels) of half the
+  9 is no digit at all), ``rotate`` by up to 90 degrees or more on digits (a 6 turned half way
+  round is a 9), a translation (``crop``'s pad, ``shift``'s pixels) of half the
   image's side or more, which can move the whole object out of the frame.
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
@@ -120,8 +121,8 @@ UNFLIPPABLE = ("digits", "mnist")
 
 
 def augment_fit(spec: Spec) -> list[SpecError]:
-    """Transforms that do not keep an image's class: ``flip`` on digits, translations of half
-    the image or more."""
+    """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
+    translations of half the image or more."""
     training = spec.ir["training"]
     found = []
     data = training["data"].get("name") if isinstance(training["data"], dict) else None
@@ -134,6 +135,13 @@ def augment_fit(spec: Spec) -> list[SpecError]:
                 f"augment[{i}]", severity="warning",
                 hint="drop flip for digits; crop, shift, small rotations and noise keep them "
                 "digits"))
+        if transform["name"] == "rotate" and transform["degrees"] >= 90 \
+                and data in UNFLIPPABLE:
+            found.append(spec.error(
+                f"rotate turns the {data} images by up to {transform['degrees']:g} degrees, "
+                "but a 6 turned half way round is a 9: the network learns from mislabelled "
+                "images", "training", f"augment[{i}].degrees", severity="warning",
+                hint="keep digits' rotations small, e.g. rotate(10)"))
         moved = transform.get("pad", transform.get("pixels"))
         if moved is not None and 2 * moved >= side:
             arg = "pad" if transform["name"] == "crop" else "pixels"
