@@ -299,3 +299,13 @@ def test_a_version_4_ir_reads_as_training_without_augmentation():
     upgrade(ir)
     assert ir["version"] == IR_VERSION == 5 and ir["training"]["augment"] == []
     validate(ir)
+
+
+def test_the_picture_draws_colour_images_and_classes_with_fewer_images(tmp_path):
+    from cnnspec.render.augment_grid import plot_augmented
+
+    x = images(n=3, c=3, h=8, w=8)
+    originals = [x, x[:1]]  # the second class has one image only
+    augmented = [Augmenter([{"name": "noise", "std": 0.3}], 3)(o, rng()) for o in originals]
+    out = plot_augmented(originals, augmented, ["cat", "dog"], tmp_path / "rgb.png", "title")
+    assert out.read_bytes()[:4] == b"\x89PNG"
