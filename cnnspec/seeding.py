@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-STREAMS = ("init", "data_order", "dropout", "dataset")
+STREAMS = ("init", "data_order", "dropout", "dataset", "augment")
 
 
 def streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent generators for ``init``, ``data_order``, ``dropout`` and ``dataset``."""
+    """Independent generators for ``init``, ``data_order``, ``dropout``, ``dataset`` and
+    ``augment`` (the training batches' random transforms)."""
     children = np.random.SeedSequence(seed).spawn(len(STREAMS))
     return {name: np.random.default_rng(child) for name, child in zip(STREAMS, children)}

@@ -235,7 +235,8 @@ def test_training_defaults_and_aliases():
         "lr": 0.01, "schedule": {"name": "step", "step_size": 5, "gamma": 0.1}, "warmup": 0,
         "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0, "batch_size": 16, "epochs": 10, "val_split": 0.1, "seed": 0,
         "monitor": "val_loss", "early_stop": 0, "min_delta": 0.0,
-        "loss": "cross_entropy", "label_smoothing": 0.0, "class_weights": []}
+        "loss": "cross_entropy", "label_smoothing": 0.0, "class_weights": [],
+        "augment": []}
 
 
 def test_a_spec_without_train_block_gets_default_training():

@@ -219,3 +219,18 @@ def test_a_float64_run_trains_checkpoints_and_resumes_in_float64(tmp_path):
         train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), dtype="float64", **FAST)
     assert_same_run(resume(tmp_path / "cut", **FAST), straight)
     assert cnnspec.load_run(tmp_path / "cut").model.dtype == np.float64
+
+
+@pytest.mark.parametrize("stop_after", [4, 14])
+def test_an_augmented_run_resumed_draws_the_augmentations_of_an_uninterrupted_one(
+        tmp_path, stop_after):
+    spec = tmp_path / "augmented.cnn"
+    spec.write_text(SPEC.format(optimizer="sgd(momentum=0.9)").replace(
+        "  seed 5\n", "  seed 5\n  augment [crop(pad=1), flip, rotate(10), noise(0.05)]\n"))
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(stop_after), **FAST)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
+    plain = train(spec_file(tmp_path), run_dir=tmp_path / "plain", **FAST)
+    assert not np.array_equal(weights(plain.path)["fc.weight"],
+                              weights(straight.path)["fc.weight"])

@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 6,
+    "version": 7,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -40,7 +40,8 @@ VALID = {
                  "batch_size": 32, "epochs": 3, "val_split": 0.1,
                  "seed": 0, "monitor": "val_loss", "early_stop": 0, "min_delta": 0.0,
                  "loss": "cross_entropy", "label_smoothing": 0.0,
-                 "class_weights": []},
+                 "class_weights": [],
+                 "augment": [{"name": "crop", "pad": 2}, {"name": "flip", "p": 0.5}]},
 }
 
 
@@ -103,7 +104,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 6, got 1"),
+    (("version",), 1, "$.version", "expected 7, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

@@ -161,7 +161,8 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.optimizer.name": training("optimizer {}"),
     **{f"training.{key}.{entry.name}.{arg.name}": training(
         f"{key} {entry.name}({arg.name}={'[{}]' if arg.type in catalogue.LISTS else '{}'})")
-       for key in ("optimizer", "schedule") for entry in catalogue.KEYS[key].catalogue.values()
+       for key in ("optimizer", "schedule", "augment")
+       for entry in catalogue.KEYS[key].catalogue.values()
        for arg in entry.args if arg.low is not None or arg.high is not None},
     "training.lr": training("lr {}"),
     "training.warmup": training("warmup {}"),
@@ -170,6 +171,7 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.label_smoothing": training("label_smoothing {}"),
     "training.class_weights": training("class_weights [{}]"),
     "training.schedule.name": training("schedule {}"),
+    "training.augment.name": training("augment [{}]"),
     "training.weight_decay": training("weight_decay {}"),
     "training.batch_size": training("batch {}"),
     "training.epochs": training("epochs {}"),
@@ -212,7 +214,8 @@ SPELLED = {
 WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.data.name": "cifar",
                 "training.data.shapes.classes": "star", "training.optimizer.name": "adamx",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
-                "training.preprocess": "normalize", "training.monitor": "val_los", "layers.gelu.approximate": "tanhh"}
+                "training.preprocess": "normalize", "training.monitor": "val_los",
+                "layers.gelu.approximate": "tanhh", "training.augment.name": "flop"}
 
 
 def _outside_and_on(c: Constraint):

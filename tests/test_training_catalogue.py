@@ -84,6 +84,16 @@ def test_each_loss_and_preprocessing_has_its_implementation():
                for e in catalogue.PREPROCESSORS.values())
 
 
+def test_each_transform_is_the_function_it_names_with_the_declared_arguments():
+    from cnnspec.data.augment import TRANSFORMS
+
+    assert list(TRANSFORMS) == list(catalogue.TRANSFORMS)
+    for name, entry in catalogue.TRANSFORMS.items():
+        assert _engine_object(entry.engine) is TRANSFORMS[name]
+        # (x, rng, fill, scale, then the declared arguments)
+        assert _keywords(TRANSFORMS[name], leading=4) == [a.name for a in entry.args]
+
+
 def _values():
     """Every declared value with a range: (key, argument or None, arg)."""
     for key in catalogue.KEYS.values():
@@ -137,12 +147,14 @@ def test_language_schema_and_checker_agree_on_each_range(case):
         assert getattr(info.value, "errors", [info.value])[0].span.line == 5
         ir = parse(NET).ir
     training = ir["training"]
+    many = catalogue.KEYS[key].many  # a list of objects (augment): the first one's argument
     if entry is None:
         training[key] = value
     else:
         training[key] = {"name": entry.name, **entry.defaults, arg.name: value}
+        training[key] = [training[key]] if many else training[key]
     assert (arg.problem(value) is None) == ok
-    where = f"$.training.{key}" + (f".{arg.name}" if entry else "")
+    where = f"$.training.{key}" + ("[0]" if many else "") + (f".{arg.name}" if entry else "")
     where += "[0]" if isinstance(value, list) else ""  # the list's element out of range
     if ok:
         validate(ir)
@@ -171,6 +183,11 @@ def _check(ir):
     ("epochs", 0, "epochs", "epochs must be at least 1, not 0"),
     ("val_split", 1.0, "val_split", "val_split must be in [0, 1), not 1"),
     ("lr", 0.0, "lr", "lr must be greater than 0, not 0"),
+    ("augment", [{"name": "flip", "p": 0.5}, {"name": "crop", "pad": 0}], "augment[1].pad",
+     "crop pad must be at least 1, not 0"),
+    ("augment", [{"name": "blur"}], "augment[0].name", "unknown transform 'blur'"),
+    ("augment", [{"name": "rotate"}], "augment[0].degrees",
+     "rotate needs a value for 'degrees'"),
 ])
 def test_the_checker_refuses_what_train_would_in_an_ir_built_in_python(key, value, where,
                                                                       message):
@@ -202,6 +219,7 @@ def test_nesterov_without_momentum_is_refused_at_the_argument_in_both_forms():
     ("optimizer", {"name": "sgd", "momentum": 1.5, "nesterov": False}, ["optimizer", "momentum"]),
     ("schedule", {"name": "step", "step_size": 4, "gamma": 0}, ["schedule", "gamma"]),
     ("val_split", 1.0, ["val_split"]),
+    ("augment", [{"name": "noise", "std": 2.0}], ["augment", 0, "std"]),
 ])
 def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, where):
     ir = parse(NET).ir
@@ -210,6 +228,8 @@ def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, wh
         validate(ir)
     arg = catalogue.declared_arg(ir, ["training", *where])
     assert [e.hint for e in info.value.errors] == [arg.hint]
+    if isinstance(value, list):  # augment [noise(std=2.0)]
+        value, where = value[0], [where[0], where[2]]
     written = f"{value['name']}({where[1]}={value[where[1]]})" if len(where) == 2 else value
     with pytest.raises(SpecError) as info:
         parse(NET + f"train {{\n  {key} {written}\n}}\n")

@@ -12,7 +12,11 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - layers the output does not use;
 - a step schedule whose first step comes after the last epoch (the lr never changes), a
   multistep milestone after the last epoch, or a cosine schedule whose min_lr is above the lr
-  (the lr rises).
+  (the lr rises);
+- augmentation that changes what an image shows: ``flip`` on digits (a mirrored 2, 3, 4, 7 or
+  9 is no digit at all), ``rotate`` by up to 90 degrees or more on digits (a 6 turned half way
+  round is a 9), a translation (``crop``'s pad, ``shift``'s pixels) of half the
+  image's side or more, which can move the whole object out of the frame.
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -110,6 +114,43 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         hint="remove it (cross_entropy takes raw scores) or make it the last layer")
         for layer in spec.ir["layers"]
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
+
+
+# Datasets whose images a horizontal flip turns into something else (digits are not symmetric).
+UNFLIPPABLE = ("digits", "mnist")
+
+
+def augment_fit(spec: Spec) -> list[SpecError]:
+    """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
+    translations of half the image or more."""
+    training = spec.ir["training"]
+    found = []
+    data = training["data"].get("name") if isinstance(training["data"], dict) else None
+    side = min(spec.ir["input"]["shape"][1:])
+    for i, transform in enumerate(training["augment"]):
+        if transform["name"] == "flip" and data in UNFLIPPABLE:
+            found.append(spec.error(
+                f"flip mirrors the {data} images, but a mirrored 2, 3, 4, 7 or 9 is no digit "
+                "at all: the network learns from images of no class", "training",
+                f"augment[{i}]", severity="warning",
+                hint="drop flip for digits; crop, shift, small rotations and noise keep them "
+                "digits"))
+        if transform["name"] == "rotate" and transform["degrees"] >= 90 \
+                and data in UNFLIPPABLE:
+            found.append(spec.error(
+                f"rotate turns the {data} images by up to {transform['degrees']:g} degrees, "
+                "but a 6 turned half way round is a 9: the network learns from mislabelled "
+                "images", "training", f"augment[{i}].degrees", severity="warning",
+                hint="keep digits' rotations small, e.g. rotate(10)"))
+        moved = transform.get("pad", transform.get("pixels"))
+        if moved is not None and 2 * moved >= side:
+            arg = "pad" if transform["name"] == "crop" else "pixels"
+            found.append(spec.error(
+                f"{transform['name']} moves the image by up to {moved} pixels, half of its "
+                f"{side}-pixel side or more: the whole object can leave the frame", "training",
+                f"augment[{i}].{arg}", severity="warning",
+                hint=f"use a few pixels, e.g. {transform['name']}({max(1, side // 8)})"))
+    return found
 
 
 def schedule_fit(spec: Spec) -> list[SpecError]:

@@ -24,6 +24,7 @@ COMMANDS = {
     "train": "train",
     "eval": "eval",
     "predict": "predict",
+    "data": "data",
     "diagram": "diagram",
     "filters": "filters",
     "features": "features",

@@ -11,11 +11,12 @@ Version 4 added ``ceil_mode`` to pooling layers and ``count_include_pad`` to ave
 (false and true: the rounding down and the divisor of before). Version 5 added ``colour`` to
 the shapes dataset (false: the greyscale images of before). Version 6 added the training
 settings ``monitor``, ``early_stop`` and ``min_delta`` (val_loss, 0 and 0: every epoch is
-trained, as before).
+trained, as before). Version 7 added the training setting ``augment`` (an empty list: no
+data augmentation).
 """
 from __future__ import annotations
 
-IR_VERSION = 6
+IR_VERSION = 7
 
 
 def _to_2(ir: dict) -> None:
@@ -66,7 +67,13 @@ def _to_6(ir: dict) -> None:
         training.setdefault(key, default)
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}  # version -> the step to version + 1
+def _to_7(ir: dict) -> None:
+    training = ir.get("training")
+    if isinstance(training, dict):
+        training.setdefault("augment", [])
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7}  # version -> version + 1
 
 
 def upgrade(ir) -> None:

@@ -276,6 +276,37 @@ PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
           "its standard deviation", "cnnspec.data.preprocess.Preprocessor"),
 )}
 
+# Data augmentation: each transform applies to the training batches only (never validation or
+# test), in the order written, with its own random draws per image from the run's ``augment``
+# stream. Pixel values are those of the images as loaded, in [0, 1] (the preprocessing comes
+# after): zero fill is black, a noise std of 0.05 is 5% of the pixel range.
+TRANSFORMS: dict[str, Entry] = {entry.name: entry for entry in (
+    Entry("crop", "pad each side with `pad` zero pixels and crop a random window of the "
+          "image's size: an integer translation by up to `pad` pixels along each axis, zero "
+          "fill, as torchvision's `RandomCrop(size, padding=pad)`",
+          "cnnspec.data.augment.crop",
+          (Arg("pad", "int", 4, "the zero padding on each side, the largest translation in "
+               "pixels, e.g. 2 for 28x28 digits, 4 for 32x32 CIFAR", 1),)),
+    Entry("flip", "mirror left to right with probability `p`, as torchvision's "
+          "`RandomHorizontalFlip` (Keras' `horizontal_flip`); not for digits or letters, whose "
+          "mirror image is another symbol or none", "cnnspec.data.augment.flip",
+          (Arg("p", "number", 0.5, "the probability that an image is mirrored, e.g. 0.5",
+               0, 1, low_open=True),)),
+    Entry("shift", "an integer translation by up to `pixels` along each axis, the edge "
+          "pixels repeated into the gap, as Keras' `width_shift_range` and "
+          "`height_shift_range` with `fill_mode=\"nearest\"`", "cnnspec.data.augment.shift",
+          (Arg("pixels", "int", 2, "the largest translation in pixels, e.g. 2", 1),)),
+    Entry("rotate", "a rotation about the image's centre by an angle drawn uniformly from "
+          "[-degrees, degrees], bilinear, zero fill, as torchvision's `RandomRotation` with "
+          "bilinear interpolation", "cnnspec.data.augment.rotate",
+          (Arg("degrees", "number", 10.0, "the largest rotation either way, in degrees, "
+               "e.g. 10", 0, 180, low_open=True),)),
+    Entry("noise", "Gaussian noise of standard deviation `std` added to every pixel (not "
+          "clipped), as Keras' `GaussianNoise`", "cnnspec.data.augment.noise",
+          (Arg("std", "number", 0.05, "the standard deviation in pixel values (images are in "
+               "[0, 1]), e.g. 0.05", 0, 1, low_open=True),)),
+)}
+
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
           "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy"),
@@ -298,7 +329,8 @@ class Key:
 
     A key holds one plain value (``arg`` says its type and range) or names an entry of
     ``catalogue``: written ``name(args)`` and stored as an object when ``objects`` (optimizer,
-    schedule), else a bare word stored as a string (preprocess, loss). ``data`` names a
+    schedule), else a bare word stored as a string (preprocess, loss); with ``many`` too, a
+    list of such objects (augment), written ``[crop(pad=2), flip]`` or one alone. ``data`` names a
     dataset, whose table is :data:`cnnspec.ir.datasets.DATASETS`. ``words``: how messages name
     the kind of thing (``optimizer``); ``aliases``: other spellings of the key in the language.
     """
@@ -309,6 +341,7 @@ class Key:
     arg: Arg | None = None
     catalogue: dict[str, Entry] | None = None
     objects: bool = False
+    many: bool = False
     words: str = ""
     aliases: tuple[str, ...] = ()
 
@@ -386,6 +419,12 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "the classes, e.g. [1, 2]; [] for all 1", 0, low_open=True,
            doc="cross_entropy weighs each image's loss by its class's weight and divides by "
            "the batch's total weight, as PyTorch's `weight`; one per class, [] for all 1"),
+    Key("augment", [], "applied to the training batches only (never to validation or test "
+        "images), in the order written, e.g. `augment [crop(pad=2), rotate(10), noise(0.05)]`; "
+        "[] for none. The random draws "
+        "come from their own stream of the seed: turning augmentation on changes neither the "
+        "initial weights nor the data order, and a resumed run draws what an uninterrupted one "
+        "does", catalogue=TRANSFORMS, objects=True, many=True, words="transform"),
 )}
 
 # Other spellings of a key in the language; the IR holds the key's own name.
@@ -437,9 +476,25 @@ def problems(training: dict) -> list[tuple[str, Problem]]:
             if problem:
                 found.append((name, Problem(name, f"{name} {problem}", key.arg.hint)))
             continue
+        if key.many:
+            found += _many_problems(key, value)
+            continue
         for problem in entry_problems(key, value):
             where = f"{name}.{problem.arg}" if key.objects else name
             found.append((where, problem))
+    return found
+
+
+def _many_problems(key: Key, value) -> list[tuple[str, Problem]]:
+    """The mistakes in a list of entries (augment), each at ``key[i]`` or ``key[i].arg``."""
+    if not isinstance(value, list):
+        return [(key.name, Problem(key.name, f"{key.name} must be a list of {key.words}s, not "
+                                   f"{value!r}", f"e.g. [{', '.join(key.catalogue)}]; [] for "
+                                   "none"))]
+    found = []
+    for i, item in enumerate(value):
+        for problem in entry_problems(key, item):
+            found.append((f"{key.name}[{i}].{problem.arg}", problem))
     return found
 
 
@@ -453,6 +508,9 @@ def declared_arg(ir, where: list) -> Arg | None:
     if len(where) == 2:
         return key.arg
     value = ir["training"][key.name]
+    if key.many and len(where) == 4 and isinstance(value, list) and isinstance(where[2], int) \
+            and where[2] < len(value):
+        value, where = value[where[2]], [*where[:2], where[3]]
     if len(where) != 3 or not key.objects or not isinstance(value, dict):
         return None
     entry = key.catalogue.get(value.get("name"))

@@ -81,10 +81,14 @@ def _values(key: Key, ir: bool = False) -> str:
     if key.arg is not None:
         return f"{_value(key.arg)}: {key.doc}"
     text = "; ".join(_entry(_written(key, entry, ir), entry) for entry in key.catalogue.values())
+    if key.many:
+        text = f"a list of {key.words}s, each one of: {text}"
     return f"{text}. {key.doc[0].upper()}{key.doc[1:]}" if key.doc else text
 
 
 def _default(key: Key) -> str:
+    if key.many:
+        return _code(value_text(key.default))
     if isinstance(key.default, dict):
         return _code(key.default["name"])
     return _code(value_text(key.default))

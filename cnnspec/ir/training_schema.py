@@ -1,16 +1,17 @@
 """The JSON Schema of the IR's training settings, generated from the training catalogue.
 
-``cnnspec/ir/schema.json`` ships these as ``$defs/optimizer``, ``$defs/schedule`` and
-``$defs/training`` (``python tools/generate.py`` writes them; a test fails when they are stale).
+``cnnspec/ir/schema.json`` ships these as ``$defs/optimizer``, ``$defs/schedule``,
+``$defs/transform`` (one data augmentation) and ``$defs/training`` (``python tools/generate.py`` writes them; a test fails when they are stale).
 The data part, ``$defs/data``, is written by hand and held to the dataset table by a test.
 Every argument is required: the IR is resolved, defaults written out.
 """
 from __future__ import annotations
 
-from cnnspec.ir.training_catalogue import KEYS, OPTIMIZERS, SCHEDULES, Entry
+from cnnspec.ir.training_catalogue import KEYS, OPTIMIZERS, SCHEDULES, TRANSFORMS, Entry
 
 # The words of each object's description: "an optimizer: sgd or adam".
-DESCRIBED = {"optimizer": "an optimizer", "schedule": "a learning-rate schedule"}
+DESCRIBED = {"optimizer": "an optimizer", "schedule": "a learning-rate schedule",
+             "transform": "a data augmentation"}
 
 
 def _names(names: list[str]) -> str:
@@ -41,6 +42,8 @@ def _key_schema(name: str) -> dict:
     key = KEYS[name]
     if key.arg is not None:
         return key.arg.schema()
+    if key.many:
+        return {"type": "array", "items": {"$ref": "#/$defs/transform"}}
     if key.objects or name == "data":
         return {"$ref": f"#/$defs/{name}"}
     return {"enum": list(key.catalogue)}
@@ -51,6 +54,7 @@ def training_schemas() -> dict[str, dict]:
     return {
         "optimizer": catalogue_schema("optimizer", OPTIMIZERS),
         "schedule": catalogue_schema("schedule", SCHEDULES),
+        "transform": catalogue_schema("transform", TRANSFORMS),
         "training": {"type": "object",
                      "properties": {name: _key_schema(name) for name in KEYS},
                      "required": list(KEYS),

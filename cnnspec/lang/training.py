@@ -20,7 +20,7 @@ from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
 from cnnspec.ir.training_catalogue import Entry, Key
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Setting, Value, Word, describe
+from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
 
@@ -138,9 +138,22 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
         return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset)
     if key.arg is not None:
         return value_reader(key.arg)
+    if key.many:
+        return _many(_named(CALLS[key.name], key.words))
     if key.objects:
         return _named(CALLS[key.name], key.words)
     return lambda value, what: read.choice(value, key.words, list(key.catalogue))
+
+
+def _many(read_each: Callable[[Value, str], dict]) -> Callable[[Value, str], list]:
+    """A reader of a list of named calls (``[crop(pad=2), flip]``; one alone needs no
+    brackets: ``augment flip``)."""
+
+    def reader(value: Value, what: str) -> list:
+        items = value.items if isinstance(value, ListLit) else [value]
+        return [read_each(item, what) for item in items]
+
+    return reader
 
 
 # IR key -> reader. Written keys are these, plus the aliases.
@@ -182,10 +195,22 @@ def _record_argument_spans(key: str, value: Value, read: object,
     """Where each argument written in a call such as ``sgd(momentum=0, nesterov=true)`` is, as
     ``("training", "optimizer.nesterov")``, so the checker can point at the argument."""
     catalogue = CALLS.get(key)
+    if catalogue is not None and isinstance(read, list):  # a list of calls: augment[i].arg
+        items = value.items if isinstance(value, ListLit) else [value]
+        for i, (item, one) in enumerate(zip(items, read)):
+            spans[("training", f"{key}[{i}]")] = item.span
+            _record_call_spans(f"{key}[{i}]", item, catalogue[one["name"]], spans)
+        return
     if catalogue is None or not isinstance(value, Call):
         return
-    params = catalogue[read["name"]]
+    _record_call_spans(key, value, catalogue[read["name"]], spans)
+
+
+def _record_call_spans(where: str, value: Value, params: list[Param],
+                       spans: dict[tuple[str, str | None], Span]) -> None:
+    if not isinstance(value, Call):
+        return
     for param in params:
         written = argument(value, params, param.name)
         if written is not None:
-            spans[("training", f"{key}.{param.name}")] = written.span
+            spans[("training", f"{where}.{param.name}")] = written.span

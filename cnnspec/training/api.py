@@ -24,6 +24,7 @@ from cnnspec.check import check
 from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
+from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, literal
 from cnnspec.kinds import is_weighted
@@ -337,7 +338,22 @@ def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDi
     return Session(checked=checked, model=model, optimizer=optimizer, training=training,
                    train=prepared.train, val=prepared.val, run=run, display=options.display,
                    data_order=prepared.data_order, dropout_rng=_dropout_rng(model),
-                   on_step=every_step if callbacks else None)
+                   on_step=every_step if callbacks else None,
+                   augment=_augment(training, prepared.preprocessor))
+
+
+def _augment(training: dict, preprocessor):
+    """The training batches' augmentation (None for none): the ``augment`` transforms, their
+    random draws from the seed's ``augment`` stream, per epoch and batch."""
+    if not training["augment"]:
+        return None
+    augmenter = Augmenter.for_preprocessor(training["augment"], preprocessor)
+    stream = streams(training["seed"])["augment"]
+
+    def augment(x, epoch: int, batch: int):
+        return augmenter(x, batch_rng(stream, epoch, batch))
+
+    return augment
 
 
 def _dropout_rng(model) -> np.random.Generator | None:

@@ -66,6 +66,9 @@ class Session:
     data_order: np.random.Generator
     dropout_rng: np.random.Generator | None = None
     on_step: Callable[[int, object], None] | None = None
+    # (batch, epoch, index of the batch in the epoch) -> the batch augmented; a function of
+    # those alone (no state), so a resumed run augments as an uninterrupted one does.
+    augment: Callable[[np.ndarray, int, int], np.ndarray] | None = None
 
     def save(self, position: Position) -> None:
         with interrupts_held():  # a checkpoint torn by Ctrl-C could not be resumed
@@ -117,6 +120,8 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
     for i in range(position.batch, len(slices)):
         index = order[slices[i]]
         x, y = session.train.x[index], session.train.y[index]
+        if session.augment is not None:
+            x = session.augment(x, position.epoch, i)
         t0 = time.perf_counter()
         lr = learning_rate(training, clock.at(i))
         loss, correct = _step(session, x, y, lr)

@@ -1,0 +1,28 @@
+"""``cnnspec data SPEC [-o FILE.png] [--per-class K]``: a few training images of each class,
+as loaded and as the spec's ``augment`` setting changes them."""
+from __future__ import annotations
+
+HELP = "draw training images of each class of a spec's data, as loaded and augmented"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn or .json spec")
+    parser.add_argument("-o", "--output", metavar="FILE.png",
+                        help="where to write the PNG (default: <spec name>-data.png)")
+    parser.add_argument("--per-class", type=int, default=6, metavar="K",
+                        help="images of each class (default 6, at most 16)")
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+
+
+def run(args) -> int:
+    # deferred: NumPy and Matplotlib load when the command runs (`cnnspec --help` stays fast)
+    from pathlib import Path
+
+    from cnnspec.render.augment_grid import augment_picture
+
+    output = args.output or f"{Path(args.spec).stem}-data.png"
+    out = augment_picture(args.spec, output, per_class=args.per_class,
+                          data_dir=args.data_dir)
+    print(f"wrote {out}")
+    return 0
