@@ -65,6 +65,8 @@ def _reader(f: Field) -> Reader:
         return read.hinted(read.positive_int, f.hint)
     if f.type == "pair":
         return read.pair
+    if f.type == "margin":
+        return lambda value, what: read.pair(value, what, minimum=0)
     if f.type == "padding":
         return read_padding
     if f.type == "bool":

@@ -1,0 +1,94 @@
+"""Transposed convolution and upsampling beyond the registry's generated cases: the language's
+words and errors, PyTorch's fans, and what Caffe's bilinear recipe computes."""
+import math
+
+import numpy as np
+import pytest
+
+import cnnspec
+
+
+def _check_text(tmp_path, text):
+    from cnnspec.cli import main
+
+    path = tmp_path / "net.cnn"
+    path.write_text(text)
+    return main(["check", str(path)])
+
+
+def _load(tmp_path, text):
+    path = tmp_path / "net.cnn"
+    path.write_text(text)
+    return cnnspec.load(path)
+
+
+def _outputs_of(checked, names, x):
+    model = cnnspec.compile(checked, dtype="float64")
+    model.record = True
+    model.forward(x)
+    return [model.activations[name] for name in names]
+
+
+def test_conv_transpose_reads_its_options_and_has_pytorchs_fans(tmp_path):
+    torch = pytest.importorskip("torch")
+    checked = _load(tmp_path, "input 1x8x8\nc: conv 3 4x4\nup: deconv 8 3x3 stride 2 pad 1 "
+                              "output_pad 1 "
+                              "groups 1 relu\nsame: conv_transpose 4 2x3 stride 3 pad same "
+                              "groups 4 nobias\nflatten\ndense 10\n")
+    up, same = checked.by_name["up"], checked.by_name["same"]
+    assert up.ir["kind"] == "conv_transpose" and up.ir["output_pad"] == [1, 1]
+    assert up.output_shape == (8, 10, 10) and same.output_shape == (4, 30, 30)
+    assert up.weight_shape == (3, 8, 3, 3) and same.weight_shape == (8, 1, 2, 3)
+    for info in (up, same):
+        weight = torch.empty(info.weight_shape)
+        assert (info.fan_in, info.fan_out) == torch.nn.init._calculate_fan_in_and_fan_out(weight)
+    assert (up.fan_in, up.fan_out) == (8 * 9, 3 * 9)
+
+
+@pytest.mark.parametrize("line, where, message, hint", [
+    ("conv_transpose 4 3x3 stride 2 output_pad 2", "3:31",
+     ("output_pad 2x2 of conv_transpose 'conv_transpose1' must be smaller than its stride 2 "
+      "or its dilation 1"), "0 to stride - 1"),
+    ("conv_transpose 4 3x3 stride 2 pad same output_pad 1", "3:40", "takes no output_pad",
+     "leave out output_pad"),
+    ("conv_transpose 4 1x1 pad 1", "3:22", "crops away its whole output: 0x0 from a 2x2",
+     "pad at most"),
+    ("conv_transpose 4 3x3 groups 3", "3:22", "conv_transpose 'conv_transpose1' has 3 groups",
+     "groups 2 does"),
+])
+def test_conv_transpose_errors_are_located_with_a_hint(tmp_path, capsys, line, where, message,
+                                                      hint):
+    code = _check_text(tmp_path, f"input 1x8x8\nconv 2 7x7\n{line}\nflatten\n"
+                                 "dense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"net.cnn:{where}: error: " in err and message in err
+    assert "hint:" in err and hint in err.split("hint:")[1]
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_caffes_bilinear_recipe_is_bilinear_interpolation_of_the_zero_bordered_input(
+        tmp_path, factor):
+    """Caffe's recipe for upsampling by f (caffe/include/caffe/filler.hpp, BilinearFiller):
+    Deconvolution with kernel 2f - f%2, stride f, pad ceil((f - 1) / 2), group = channels, the
+    bilinear filler, no bias. It computes ``F.interpolate(mode='bilinear',
+    align_corners=False)`` of the input surrounded by one pixel of zeros, cropped back by f:
+    inside, the same as interpolating the input itself; on the border ring, where
+    ``F.interpolate`` repeats the edge pixel, the zeros outside weigh in."""
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    f, channels = factor, 3
+    kernel, pad = 2 * f - f % 2, math.ceil((f - 1) / 2)
+    checked = _load(tmp_path, f"input 1x8x8\nc: conv {channels} 4x3\nup: conv_transpose {channels} {kernel}x"
+                              f"{kernel} stride {f} pad {pad} groups {channels} weight bilinear "
+                              f"nobias\nflatten\ndense 10\n")
+    assert checked.by_name["up"].output_shape == (channels, 5 * f, 6 * f)
+    x, up = _outputs_of(checked, ("c", "up"), np.random.default_rng(f).random((2, 1, 8, 8)))
+    t = torch.from_numpy(x)
+    bordered = functional.interpolate(functional.pad(t, (1, 1, 1, 1)), scale_factor=f,
+                                      mode="bilinear", align_corners=False)
+    np.testing.assert_allclose(up, bordered[..., f:-f, f:-f].numpy(), rtol=0, atol=1e-12)
+    plain = functional.interpolate(t, scale_factor=f, mode="bilinear",
+                                   align_corners=False).numpy()
+    np.testing.assert_allclose(up[..., f:-f, f:-f], plain[..., f:-f, f:-f], rtol=0, atol=1e-12)
+    assert np.abs(up - plain).max() > 0.1  # the border differs
