@@ -131,6 +131,8 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "layers.conv_transpose.output_pad": layer("conv_transpose 4 3 stride 2 output_pad {}"),
     "layers.conv_transpose.groups": layer("conv_transpose 4 3 groups {}"),
     "layers.gelu.approximate": layer("gelu approximate {}"),
+    "layers.upsample.factor": layer("upsample {}"),
+    "layers.upsample.mode": layer("upsample 2 {}"),
     "layers.dense.units": layer("flatten\ndense {}"),
     "layers.dropout.p": layer("dropout {}"),
     "layers.elu.alpha": layer("elu {}"),
@@ -200,6 +202,7 @@ STRICTER = {
 # Enum members written differently in the language, or needing arguments.
 SPELLED = {
     "layers.kind": {"conv": "conv 4 3", "conv_transpose": "conv_transpose 4 3",
+                    "upsample": "upsample 2",
                     "dense": "flatten\ndense 4", "maxpool": "maxpool 2",
                     "avgpool": "avgpool 2", "dropout": "dropout 0.5",
                     "dropout2d": "dropout2d 0.5", "groupnorm": "groupnorm 1",
@@ -217,7 +220,8 @@ SPELLED = {
 WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.data.name": "cifar",
                 "training.data.shapes.classes": "star", "training.optimizer.name": "adamx",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
-                "training.preprocess": "normalize", "layers.gelu.approximate": "tanhh"}
+                "training.preprocess": "normalize", "layers.gelu.approximate": "tanhh",
+                "layers.upsample.mode": "bilinearr"}
 
 
 def _outside_and_on(c: Constraint):

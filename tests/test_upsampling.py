@@ -92,3 +92,29 @@ def test_caffes_bilinear_recipe_is_bilinear_interpolation_of_the_zero_bordered_i
                                    align_corners=False).numpy()
     np.testing.assert_allclose(up[..., f:-f, f:-f], plain[..., f:-f, f:-f], rtol=0, atol=1e-12)
     assert np.abs(up - plain).max() > 0.1  # the border differs
+
+
+def test_upsample_reads_its_factor_and_mode(tmp_path):
+    checked = _load(tmp_path, "input 1x8x8\nc: conv 2 3x3 stride 2 pad same\n"
+                              "a: upsample 2 bilinear\nb: upsampling 2x3 <- c\n"
+                              "m: upsample 2 mode nearest <- c\nconcat(a, m)\nflatten\n"
+                              "dense 10\n")
+    a, b, m = (checked.by_name[name] for name in "abm")
+    assert (a.ir["factor"], a.ir["mode"], a.output_shape) == ([2, 2], "bilinear", (2, 8, 8))
+    assert (b.ir["factor"], b.ir["mode"], b.output_shape) == ([2, 3], "nearest", (2, 8, 12))
+    assert m.ir["mode"] == "nearest"
+    x, up = _outputs_of(checked, ("c", "m"), np.random.default_rng(0).random((2, 1, 8, 8)))
+    np.testing.assert_array_equal(up, x.repeat(2, axis=2).repeat(2, axis=3))
+
+
+@pytest.mark.parametrize("line, where, message, hint", [
+    ("upsample 2 bicubic", "2:12", "unknown upsampling mode 'bicubic'", "bilinear, nearest"),
+    ("upsample 2 bilinear nearest", "2:21", "unknown option 'nearest'", "mode"),
+    ("flatten\nupsample 2", "3:1", "needs a (C, H, W) feature map", "before"),
+])
+def test_upsample_errors_are_located_with_a_hint(tmp_path, capsys, line, where, message, hint):
+    code = _check_text(tmp_path, f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"net.cnn:{where}: error: " in err and message in err
+    assert "hint:" in err and hint in err.split("hint:")[1]

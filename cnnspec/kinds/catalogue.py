@@ -11,7 +11,7 @@ import math
 
 from cnnspec import shapes
 from cnnspec.engine import layers as L
-from cnnspec.engine import pool
+from cnnspec.engine import pool, resize
 from cnnspec.engine.grouped import GroupedConv2d
 from cnnspec.engine.transposed import ConvTranspose2d
 from cnnspec.init.fans import fans
@@ -432,6 +432,42 @@ GLOBAL_MAXPOOL = Kind(
     torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveMaxPool2d(1), t.nn.Flatten()),
     examples=(Example(((3, 4, 5),)),))
 
+def _upsample_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    c, h, w = shape
+    fh, fw = ir["factor"]
+    return Inferred((c, h * fh, w * fw))
+
+
+def _upsample_torch(t, ir, ins, inferred):
+    return t.nn.Upsample(scale_factor=tuple(float(f) for f in ir["factor"]), mode=ir["mode"],
+                         align_corners=False if ir["mode"] == "bilinear" else None)
+
+
+UPSAMPLE = Kind(
+    "upsample", "(C, H, W) -> (C, H·fh, W·fw): each pixel repeated (nearest) or linearly "
+    "interpolated between pixel centres (bilinear, align_corners=False)", "reshape",
+    infer=_upsample_infer,
+    build=lambda b: L.Elementwise(*{"nearest": (resize.nearest_forward,
+                                                resize.nearest_backward),
+                                    "bilinear": (resize.bilinear_forward,
+                                                 resize.bilinear_backward)}[b.ir["mode"]],
+                                  factor=tuple(b.ir["factor"])),
+    fields=(F.pair("factor", "upsampling factor"),
+            F.choice("mode", ("nearest", "bilinear"), "nearest", words="upsampling mode")),
+    positional=("factor", "mode"),
+    usage="upsample FACTOR [nearest|bilinear], e.g. upsample 2 or upsample 2x3 bilinear",
+    aliases=("upsampling",),
+    phrases=lambda ir, pads: [f"x{step_text(ir['factor'])} {ir['mode']}"],
+    compact=lambda ir: f"x{step_text(ir['factor'])} {ir['mode']}",
+    torch=_upsample_torch,
+    examples=(Example(((2, 3, 4),), {"factor": [2, 2]}),
+              Example(((2, 3, 2),), {"factor": [2, 3]}),
+              Example(((2, 3, 4),), {"factor": [2, 2], "mode": "bilinear"}),
+              Example(((2, 1, 3),), {"factor": [3, 2], "mode": "bilinear"}),
+              Example(((1, 4, 1),), {"factor": [1, 4], "mode": "bilinear"})))
+
 FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
@@ -736,5 +772,6 @@ CONCAT = Kind(
     torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
-ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
-       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU, DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)
+ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,
+       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU,
+       DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)
