@@ -118,3 +118,25 @@ def test_upsample_errors_are_located_with_a_hint(tmp_path, capsys, line, where, 
     assert code == 2
     assert f"net.cnn:{where}: error: " in err and message in err
     assert "hint:" in err and hint in err.split("hint:")[1]
+
+
+def test_the_signal_estimate_counts_the_products_each_transposed_output_sums(tmp_path):
+    """Each output of a transposed convolution sums C/G·kh·kw·H·W / (Ho·Wo) products on
+    average (about C·kh·kw / stride²), not its fan_in (F·kh·kw, PyTorch's): with a fixed weight
+    c and independent unit inputs, E[out^2] is exactly c² times that."""
+    from cnnspec.check.signal import second_moments
+
+    checked = _load(tmp_path, "input 1x8x8\nc: conv 3 5x5 weight constant(0.1) nobias\n"
+                              "up: conv_transpose 6 3x3 stride 2 weight constant(0.5) nobias\n"
+                              "flatten\ndense 10\n")
+    up = checked.by_name["up"]
+    assert up.output_shape == (6, 9, 9) and up.fan_in == 6 * 9
+    terms = 3 * 9 * 16 / 81
+    moments = second_moments(checked.layers)
+    assert moments["up"] / moments["c"] == pytest.approx(0.25 * terms)
+    from cnnspec.engine.transposed import conv_transpose2d_forward
+
+    x = np.random.default_rng(0).standard_normal((4000, 3, 4, 4))
+    out, _ = conv_transpose2d_forward(x, np.full(up.weight_shape, 0.5), None, 1, (2, 2),
+                                      (1, 1), (0, 0), (9, 9))
+    assert np.mean(out ** 2) == pytest.approx(0.25 * terms, rel=0.02)
