@@ -140,3 +140,20 @@ def test_the_signal_estimate_counts_the_products_each_transposed_output_sums(tmp
     out, _ = conv_transpose2d_forward(x, np.full(up.weight_shape, 0.5), None, 1, (2, 2),
                                       (1, 1), (0, 0), (9, 9))
     assert np.mean(out ** 2) == pytest.approx(0.25 * terms, rel=0.02)
+
+
+def test_filter_pictures_regroup_a_transposed_weight_by_output_channel(tmp_path):
+    from cnnspec.render.run_pictures import as_filters
+
+    checked = _load(tmp_path, "input 1x8x8\nc: conv 4 3x3\nup: conv_transpose 6 2x3 stride 2 "
+                              "groups 2\nflatten\ndense 10\n")
+    up = checked.by_name["up"]
+    weight = np.random.default_rng(0).standard_normal(up.weight_shape)  # (4, 3, 2, 3)
+    filters = as_filters(up, weight)
+    assert filters.shape == (6, 2, 2, 3)
+    for f in range(6):
+        group, within = divmod(f, 3)
+        for c in range(2):
+            np.testing.assert_array_equal(filters[f, c], weight[group * 2 + c, within])
+    conv = checked.by_name["c"]
+    assert as_filters(conv, weight) is weight
