@@ -86,3 +86,30 @@ def ceil_mode_pads(in_hw: tuple[int, int], kernel: tuple[int, int], stride: tupl
     extra = [max((o - 1) * s + k - (n + before + after), 0) for o, s, k, n, before, after in
              zip(out_hw, stride, kernel, in_hw, (top, left), (bottom, right))]
     return (top, bottom + extra[0], left, right + extra[1])
+
+
+def transposed_output_size(size: int, kernel: int, stride: int, before: int, after: int,
+                           dilation: int = 1, output_pad: int = 0) -> int:
+    """Output length of a transposed convolution along one axis; may be < 1.
+
+    ``(size - 1) * stride - before - after + dilation * (kernel - 1) + output_pad + 1``:
+    PyTorch's ``nn.ConvTranspose2d`` formula with ``padding`` split into ``before`` and
+    ``after`` (Dumoulin & Visin 2016, section 4.6, relationship 14). Without padding and
+    output padding it is the whole span the kernel taps reach, ``(size - 1) * stride +
+    effective``; padding crops that span on each side, output padding adds rows after it (no
+    tap reaches them: they hold the bias only). The convolution of the same kernel, stride and
+    padding maps this length back to ``size`` as long as ``output_pad < stride``.
+    """
+    return ((size - 1) * stride - before - after + effective_size(kernel, dilation)
+            + output_pad)
+
+
+def transposed_same_padding_1d(size: int, kernel: int, stride: int,
+                               dilation: int = 1) -> tuple[int, int, int]:
+    """``(before, after, output_pad)`` of a ``"same"`` transposed convolution, whose output is
+    ``size * stride`` long: TensorFlow's ``conv2d_transpose`` (Keras ``Conv2DTranspose``),
+    the input gradient of a ``"same"`` convolution over ``size * stride`` pixels
+    (:func:`same_padding_1d`, the extra pixel after); a kernel that spans less than the
+    stride leaves ``stride - effective`` rows after its taps (``output_pad``)."""
+    before, after = same_padding_1d(size * stride, kernel, stride, dilation)
+    return before, after, max(stride - effective_size(kernel, dilation), 0)

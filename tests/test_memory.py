@@ -42,7 +42,7 @@ def _measured_step(checked) -> int:
 
 
 @pytest.mark.parametrize("name", ["digits.cnn", "lenet5.cnn", "resnet_small.cnn",
-                                  "separable.cnn", "x_detector.cnn"])
+                                  "separable.cnn", "x_detector.cnn", "encoder_decoder.cnn"])
 def test_the_estimate_bounds_a_measured_training_step(name):
     checked = cnnspec.load(SPECS / name)
     measured = _measured_step(checked)

@@ -123,7 +123,16 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "layers.conv.dilation": layer("conv 4 3 dilation {}"),
     "layers.conv.padding": layer("conv 4 3 pad {}"),
     "layers.conv.groups": layer("conv 4 3 groups {}"),
+    "layers.conv_transpose.filters": layer("conv_transpose {} 3"),
+    "layers.conv_transpose.kernel": layer("conv_transpose 4 {}"),
+    "layers.conv_transpose.stride": layer("conv_transpose 4 3 stride {}"),
+    "layers.conv_transpose.dilation": layer("conv_transpose 4 3 dilation {}"),
+    "layers.conv_transpose.padding": layer("conv_transpose 4 3 pad {}"),
+    "layers.conv_transpose.output_pad": layer("conv_transpose 4 3 stride 2 output_pad {}"),
+    "layers.conv_transpose.groups": layer("conv_transpose 4 3 groups {}"),
     "layers.gelu.approximate": layer("gelu approximate {}"),
+    "layers.upsample.factor": layer("upsample {}"),
+    "layers.upsample.mode": layer("upsample 2 {}"),
     "layers.dense.units": layer("flatten\ndense {}"),
     "layers.dropout.p": layer("dropout {}"),
     "layers.elu.alpha": layer("elu {}"),
@@ -187,7 +196,7 @@ NOT_WRITTEN = {
     "version": "the resolver writes the IR version; a spec does not",
     "name": "a model name is a NAME token or the file's stem, never empty",
     **{f"layers.{kind}.default_inits": "the resolver marks the inits a layer took from the "
-       "model-wide default; a spec does not write it" for kind in ("conv", "dense")},
+       "model-wide default; a spec does not write it" for kind in ("conv", "conv_transpose", "dense")},
 }
 
 # Where the parser is stricter than the schema on purpose, so the value on the bound is refused.
@@ -197,7 +206,9 @@ STRICTER = {
 
 # Enum members written differently in the language, or needing arguments.
 SPELLED = {
-    "layers.kind": {"conv": "conv 4 3", "dense": "flatten\ndense 4", "maxpool": "maxpool 2",
+    "layers.kind": {"conv": "conv 4 3", "conv_transpose": "conv_transpose 4 3",
+                    "upsample": "upsample 2",
+                    "dense": "flatten\ndense 4", "maxpool": "maxpool 2",
                     "avgpool": "avgpool 2", "dropout": "dropout 0.5",
                     "dropout2d": "dropout2d 0.5", "groupnorm": "groupnorm 1",
                     "add": "add(input, input)", "concat": "concat(input, input)"},
@@ -215,7 +226,8 @@ WRONG_MEMBER = {"layers.kind": "convv", "init.name": "he_normall", "training.dat
                 "training.data.shapes.classes": "star", "training.optimizer.name": "adamx",
                 "training.schedule.name": "cosin", "training.loss": "hinge",
                 "training.preprocess": "normalize", "training.monitor": "val_los",
-                "layers.gelu.approximate": "tanhh", "training.augment.name": "flop"}
+                "layers.gelu.approximate": "tanhh", "training.augment.name": "flop",
+                "layers.upsample.mode": "bilinearr"}
 
 
 def _outside_and_on(c: Constraint):

@@ -77,8 +77,9 @@ def _work_values(info: LayerInfo, batch: int) -> int:
     if KINDS[info.kind].family != "conv":
         return 0
     in_channels, height, width = info.input_shapes[0]
-    kh, kw = info.ir["kernel"]
-    columns = in_channels * kh * kw * batch * math.prod(info.output_shape[1:])
+    # A conv's im2col matrix is (C*kh*kw, N*Ho*Wo), a transposed conv's (F*kh*kw, N*H*W): both
+    # are the multiply-adds over the weight's first axis (F, or C) per group.
+    columns = batch * info.macs * info.ir["groups"] // info.weight_shape[0]
     top, bottom, left, right = info.pads
     padded = in_channels * batch * (height + top + bottom) * (width + left + right)
     return WORK_PER_COLUMN_VALUE * columns + padded

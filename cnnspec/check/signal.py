@@ -1,7 +1,8 @@
 """How the size of the forward signal changes through the network at initialisation.
 
 The estimate is the one Glorot & Bengio (2010, eq. 5) and He et al. (2015, eq. 7) derive: for
-``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]``; after
+``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]`` (for
+a transposed convolution, the products each output sums instead of fan_in); after
 a ReLU, ``E[relu(y)^2] = Var(y) / 2`` for a symmetric ``y``; after a leaky ReLU of slope ``a``,
 ``(1 + a^2) / 2``. Other activations are counted as 1 (tanh is linear near 0). So each conv or
 dense layer followed by its activation scales the signal's second moment by
@@ -51,6 +52,15 @@ def weight_second_moment(info: LayerInfo) -> float | None:
     return init.std ** 2 + (init.mean or 0.0) ** 2
 
 
+def summed_terms(info: LayerInfo) -> float:
+    """The products each output value of a conv or dense layer sums, on average: its
+    multiply-adds over its output size. That is the fan_in of a conv or dense layer; a
+    transposed convolution's fan_in (PyTorch's, F/G·kh·kw) counts the outputs each *input*
+    pixel reaches, while each output sums about C/G·kh·kw / stride² products."""
+    outputs = math.prod(info.output_shape)
+    return info.macs / outputs if info.macs and outputs else info.fan_in
+
+
 def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
     q: dict[str, float] = {"input": 1.0}
@@ -58,7 +68,7 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
         ins = [q[name] for name in info.inputs]
         if is_weighted(info.kind):
             ew2 = weight_second_moment(info)
-            q[info.name] = 1.0 if ew2 is None else info.fan_in * ew2 * ins[0]
+            q[info.name] = 1.0 if ew2 is None else summed_terms(info) * ew2 * ins[0]
         else:
             q[info.name] = KINDS[info.kind].signal(info.ir, ins, info.input_shapes)
     return q
@@ -113,7 +123,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         return None
     by_name = {info.name: info for info in layers}
     acts = [_following_activation(i, by_name, consumers) for i in weighted]
-    factors = [i.fan_in * weight_second_moment(i) * activation_factor(a)
+    factors = [summed_terms(i) * weight_second_moment(i) * activation_factor(a)
                for i, a in zip(weighted, acts)]
     names = [i.weight_init.name for i in weighted]
     kinds = [a["kind"] for a in acts]

@@ -11,8 +11,9 @@ import math
 
 from cnnspec import shapes
 from cnnspec.engine import layers as L
-from cnnspec.engine import pool
+from cnnspec.engine import pool, resize
 from cnnspec.engine.grouped import GroupedConv2d
+from cnnspec.engine.transposed import ConvTranspose2d
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
@@ -38,7 +39,7 @@ def _groups_fit(ir: dict, channels: int) -> None:
                         (ir["filters"], "filters")):
         if count % groups:
             raise KindError(
-                f"conv '{ir['name']}' has {groups} groups, but its {count} {what} do not "
+                f"{ir['kind']} '{ir['name']}' has {groups} groups, but its {count} {what} do not "
                 f"split into {groups} equal runs", "groups",
                 hint=f"use a number of groups that divides both {channels} and "
                      f"{ir['filters']} (groups {math.gcd(channels, ir['filters'])} does)")
@@ -130,6 +131,140 @@ CONV = Kind(
                                      "padding": "same"}),
               Example(((3, 6, 6),), {"filters": 3, "kernel": [3, 3], "groups": 3,
                                      "stride": [2, 2], "bias": False})))
+
+def _conv_transpose_pads(ir: dict, hw) -> tuple[tuple[int, int, int, int], list[int]]:
+    """Resolved (top, bottom, left, right) padding and the output padding per axis: ``same``
+    is TensorFlow's (an output ``stride`` times the input), the rest PyTorch's."""
+    kernel, stride, dilation = ir["kernel"], ir["stride"], ir["dilation"]
+    if ir["padding"] == "same":
+        if any(ir["output_pad"]):
+            raise KindError(
+                f"conv_transpose '{ir['name']}' has `pad same`, which fixes its output at "
+                f"{step_text(stride)} times its input, so it takes no output_pad", "output_pad",
+                hint="leave out output_pad, or give the padding as a number")
+        (top, bottom, op_h), (left, right, op_w) = (
+            shapes.transposed_same_padding_1d(n, k, s, d)
+            for n, k, s, d in zip(hw, kernel, stride, dilation))
+        return (top, bottom, left, right), [op_h, op_w]
+    for axis, (q, s, d) in enumerate(zip(ir["output_pad"], stride, dilation)):
+        if q >= s and q >= d:
+            raise KindError(
+                f"output_pad {dims(ir['output_pad'])} of conv_transpose '{ir['name']}' must be "
+                f"smaller than its stride {step_text(stride)} or its dilation "
+                f"{step_text(dilation)} ({('height', 'width')[axis]}: {q})", "output_pad",
+                hint="output_pad picks one of the stride's output sizes that a convolution "
+                     "maps back to the same input: 0 to stride - 1 (PyTorch's rule)")
+    pads = shapes.resolve_padding(ir["padding"], hw, tuple(kernel), tuple(stride),
+                                  tuple(dilation))
+    return pads, list(ir["output_pad"])
+
+
+def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
+    """PyTorch's layout (C, F/G, kh, kw) and fans: ``fans`` of that shape is what PyTorch's
+    ``_calculate_fan_in_and_fan_out`` computes for ``nn.ConvTranspose2d``, ``fan_in = F/G*kh*kw``
+    (what each input pixel reaches), ``fan_out = C*kh*kw``."""
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    _groups_fit(ir, shape[0])
+    hw = shape[1:]
+    pads, output_pad = _conv_transpose_pads(ir, hw)
+    out_hw = tuple(shapes.transposed_output_size(n, k, s, before, after, d, q)
+                   for n, k, s, before, after, d, q in zip(
+                       hw, ir["kernel"], ir["stride"], pads[::2], pads[1::2], ir["dilation"],
+                       output_pad))
+    if min(out_hw) < 1:
+        raise KindError(
+            f"the padding {pads_text(ir['padding'], pads)} of conv_transpose '{ir['name']}' "
+            f"crops away its whole output: {dims(out_hw)} from a {dims(hw)} input", "padding",
+            hint="pad at most (kernel - 1) / 2 on each side, or use a larger kernel or stride")
+    in_c, out_c = shape[0], ir["filters"]
+    weight = (in_c, out_c // ir["groups"], *ir["kernel"])
+    fan_in, fan_out = fans(weight)
+    return Inferred((out_c, *out_hw), pads=pads, weight=weight,
+                    bias=(out_c,) if ir["bias"] else None, fan_in=fan_in, fan_out=fan_out,
+                    macs=in_c * hw[0] * hw[1] * fan_in)
+
+
+def _conv_transpose_build(b: Build):
+    return ConvTranspose2d(b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
+                           (b.pads[0], b.pads[2]), b.output_shape[1:],
+                           trainable=b.ir["trainable"])
+
+
+def _conv_transpose_phrases(ir: dict, pads) -> list[str]:
+    phrases = _conv_phrases(ir, pads)
+    if any(ir["output_pad"]):
+        phrases[1] += f", output_pad {step_text(ir['output_pad'])}"
+    return phrases
+
+
+def _conv_transpose_torch(t, ir: dict, in_shapes, inferred: Inferred):
+    """``nn.ConvTranspose2d`` itself for symmetric padding; otherwise the module without
+    padding or bias, cropped (and extended by output padding) to the inferred size by
+    ``F.pad``, then the bias added (output padding's rows hold the bias too)."""
+    top, bottom, left, right = inferred.pads
+    symmetric = ir["padding"] != "same" and (top, left) == (bottom, right)
+    conv = t.nn.ConvTranspose2d(
+        in_shapes[0][0], ir["filters"], tuple(ir["kernel"]), stride=tuple(ir["stride"]),
+        padding=(top, left) if symmetric else 0,
+        output_padding=tuple(ir["output_pad"]) if symmetric else 0, groups=ir["groups"],
+        bias=ir["bias"] and symmetric, dilation=tuple(ir["dilation"]))
+    if symmetric:
+        return conv
+    h, w = inferred.output[1:]
+
+    class Cropped(t.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = conv
+            self.bias = t.nn.Parameter(t.zeros(ir["filters"])) if ir["bias"] else None
+
+        def forward(self, x):
+            full = self.conv(x)
+            out = t.nn.functional.pad(full, (-left, w + left - full.shape[3],
+                                             -top, h + top - full.shape[2]))
+            return out if self.bias is None else out + self.bias[:, None, None]
+
+    return Cropped()
+
+
+CONV_TRANSPOSE = Kind(
+    "conv_transpose", "transposed convolution (PyTorch's ConvTranspose2d, Caffe's "
+    "Deconvolution): each input pixel adds its kernel-weighted values to a patch of the "
+    "output, patches stride apart, so stride s upsamples s times", "conv",
+    infer=_conv_transpose_infer, build=_conv_transpose_build,
+    fields=(*CONV.fields[:5],
+            Field("output_pad", "margin", default=(0, 0), option=("output_pad",),
+                  words="output padding",
+                  hint="rows and columns added after the output, below the stride (PyTorch's "
+                       "output_padding): with stride 2, pad 1 and a 3x3 kernel, output_pad 1 "
+                       "makes the output exactly twice the input"),
+            *CONV.fields[5:]),
+    positional=("filters", "kernel"),
+    usage="conv_transpose FILTERS KERNEL [stride S] [pad same|P|PHxPW|TxBxLxR] [output_pad Q] "
+          "[dilation D] [groups G] [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], "
+          "e.g. conv_transpose 16 2x2 stride 2 relu",
+    aliases=("deconv", "conv2d_transpose"), takes_activation=True, size_field="filters",
+    noun="filters", phrases=_conv_transpose_phrases, compact=lambda ir: "T " + _conv_compact(ir),
+    torch=_conv_transpose_torch,
+    examples=(Example(((3, 4, 5),), {"filters": 2, "kernel": [3, 3]}),
+              Example(((2, 4, 3),), {"filters": 3, "kernel": [2, 2], "stride": [2, 2]}),
+              Example(((2, 4, 4),), {"filters": 3, "kernel": [3, 3], "stride": [2, 2],
+                                     "padding": [1, 1], "output_pad": [1, 1]}),
+              Example(((2, 3, 4),), {"filters": 2, "kernel": [4, 3], "stride": [2, 3],
+                                     "padding": [1, 0], "output_pad": [0, 2],
+                                     "dilation": [1, 2], "bias": False}),
+              Example(((4, 3, 3),), {"filters": 6, "kernel": [3, 3], "stride": [2, 2],
+                                     "groups": 2, "padding": "same"}),
+              Example(((3, 3, 4),), {"filters": 3, "kernel": [4, 4], "stride": [2, 2],
+                                     "groups": 3, "padding": [1, 1]}),
+              Example(((2, 4, 3),), {"filters": 2, "kernel": [3, 2], "stride": [2, 2],
+                                     "padding": [0, 1, 1, 0], "output_pad": [1, 0]}),
+              Example(((2, 3, 3),), {"filters": 2, "kernel": [1, 1], "stride": [3, 3],
+                                     "padding": "same"}),
+              # output_pad may reach the stride when it is below the dilation (PyTorch's rule)
+              Example(((2, 4, 4),), {"filters": 2, "kernel": [3, 3], "dilation": [2, 2],
+                                     "padding": [1, 1], "output_pad": [1, 1]})))
 
 DENSE = Kind(
     "dense", "fully connected: every output a weighted sum of every input", "dense",
@@ -296,6 +431,42 @@ GLOBAL_MAXPOOL = Kind(
     aliases=("gmp",),
     torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveMaxPool2d(1), t.nn.Flatten()),
     examples=(Example(((3, 4, 5),)),))
+
+def _upsample_infer(ir: dict, in_shapes) -> Inferred:
+    shape = only_input(in_shapes)
+    needs_map(ir, shape)
+    c, h, w = shape
+    fh, fw = ir["factor"]
+    return Inferred((c, h * fh, w * fw))
+
+
+def _upsample_torch(t, ir, ins, inferred):
+    return t.nn.Upsample(scale_factor=tuple(float(f) for f in ir["factor"]), mode=ir["mode"],
+                         align_corners=False if ir["mode"] == "bilinear" else None)
+
+
+UPSAMPLE = Kind(
+    "upsample", "(C, H, W) -> (C, H·fh, W·fw): each pixel repeated (nearest) or linearly "
+    "interpolated between pixel centres (bilinear, align_corners=False)", "reshape",
+    infer=_upsample_infer,
+    build=lambda b: L.Elementwise(*{"nearest": (resize.nearest_forward,
+                                                resize.nearest_backward),
+                                    "bilinear": (resize.bilinear_forward,
+                                                 resize.bilinear_backward)}[b.ir["mode"]],
+                                  factor=tuple(b.ir["factor"])),
+    fields=(F.pair("factor", "upsampling factor"),
+            F.choice("mode", ("nearest", "bilinear"), "nearest", words="upsampling mode")),
+    positional=("factor", "mode"),
+    usage="upsample FACTOR [nearest|bilinear], e.g. upsample 2 or upsample 2x3 bilinear",
+    aliases=("upsampling",),
+    phrases=lambda ir, pads: [f"x{step_text(ir['factor'])} {ir['mode']}"],
+    compact=lambda ir: f"x{step_text(ir['factor'])} {ir['mode']}",
+    torch=_upsample_torch,
+    examples=(Example(((2, 3, 4),), {"factor": [2, 2]}),
+              Example(((2, 3, 2),), {"factor": [2, 3]}),
+              Example(((2, 3, 4),), {"factor": [2, 2], "mode": "bilinear"}),
+              Example(((2, 1, 3),), {"factor": [3, 2], "mode": "bilinear"}),
+              Example(((1, 4, 1),), {"factor": [1, 4], "mode": "bilinear"})))
 
 FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
@@ -601,5 +772,6 @@ CONCAT = Kind(
     torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
-ALL = (CONV, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, FLATTEN, RELU, TANH,
-       SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU, DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)
+ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,
+       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU,
+       DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)

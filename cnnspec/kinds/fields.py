@@ -4,7 +4,8 @@ A :class:`Field` is the one declaration of an IR field. The JSON Schema of a lay
 from it (:mod:`cnnspec.kinds.schema`), the language builds its reader from it (``lang.layers``)
 and the docs table lists it; none of them spells the field's type or range again.
 
-Types: ``count`` (a whole number >= 1), ``pair`` ([height, width], each >= 1), ``padding``
+Types: ``count`` (a whole number >= 1), ``pair`` ([height, width], each >= 1), ``margin``
+([height, width], each >= 0: a transposed convolution's output padding), ``padding``
 (``valid``, ``same``, [ph, pw] or [top, bottom, left, right]), ``number`` (a float within the bounds given), ``choice`` (a
 word among ``options``), ``bool``, ``init`` (a weight initializer), ``bias_init`` (a bias
 initializer, null when the layer has no bias), ``init_fields`` (a list of init field names).
@@ -112,6 +113,9 @@ def field_schema(f: Field) -> dict:
         return {"$ref": "#/$defs/pair"}
     if f.type == "padding":
         return {"$ref": "#/$defs/padding"}
+    if f.type == "margin":
+        return {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
+                "maxItems": 2}
     if f.type == "bool":
         return {"type": "boolean"}
     if f.type == "init":

@@ -65,6 +65,8 @@ def _reader(f: Field) -> Reader:
         return read.hinted(read.positive_int, f.hint)
     if f.type == "pair":
         return read.pair
+    if f.type == "margin":
+        return lambda value, what: read.pair(value, what, minimum=0)
     if f.type == "padding":
         return read_padding
     if f.type == "bool":
@@ -211,13 +213,18 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             _set_activation(layer, item, display)
         elif kind.kind.weighted and isinstance(item, Word) and item.name in NORM_SUGAR:
             _set_norm(layer, item, display)
-        elif slots and isinstance(item, (Num, Dims)):
+        elif slots and (isinstance(item, (Num, Dims)) or _chooses(kind, slots[0], item)):
             field_name, reader = slots.pop(0)
             _set(layer, field_name, reader(item, f"the {_field_words(field_name)} of {display}"),
                  item, item, display)
         else:
             raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None)
         i += 1
+
+
+def _chooses(kind: Syntax, slot: tuple[str, Reader], item: Value) -> bool:
+    """A bare word fills a positional choice field (``upsample 2 bilinear``)."""
+    return isinstance(item, Word) and kind.kind.field_map[slot[0]].type == "choice"
 
 
 def _set(layer: ReadLayer, field_name: str, value, first: Value, last: Value,

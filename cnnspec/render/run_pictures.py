@@ -67,6 +67,24 @@ def initial_weights(run_path, key: str) -> np.ndarray:
                        hint="the run's files may be damaged; train again") from None
 
 
+def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:
+    """A conv layer's weight as filters (F, C/G, kh, kw). A transposed convolution's weight is
+    (C, F/G, kh, kw) (PyTorch's layout); regrouped, filter ``f`` holds the kernels output
+    channel ``f`` receives from each input channel of its group (what each pixel of that
+    channel scatters)."""
+    if info.kind != "conv_transpose":
+        return weight
+    groups = info.ir["groups"]
+    c, per_group, kh, kw = weight.shape
+    return (weight.reshape(groups, c // groups, per_group, kh, kw).transpose(0, 2, 1, 3, 4)
+            .reshape(groups * per_group, c // groups, kh, kw))
+
+
+def _kernel_shape(info: LayerInfo) -> tuple[int, ...]:
+    """(C/G, kh, kw): the kernels of one filter of :func:`as_filters`."""
+    return as_filters(info, np.empty(info.weight_shape, np.float32)).shape[1:]
+
+
 def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> list[LayerInfo]:
     """The conv layers named (a list, or one string with commas: ``xk,learned``), default the
     first conv layer. Several layers are drawn as one grid, so their kernels must have the same
@@ -74,9 +92,9 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
     if isinstance(names, str):
         names = [name.strip() for name in names.split(",") if name.strip()]
     layers = [pick_conv_layer(checked, name) for name in (names or [None])]
-    shapes = {tuple(layer.weight_shape[1:]) for layer in layers}
+    shapes = {_kernel_shape(layer) for layer in layers}
     if len(shapes) > 1:
-        listing = ", ".join(f"{layer.name} {'x'.join(map(str, layer.weight_shape[1:]))}"
+        listing = ", ".join(f"{layer.name} {'x'.join(map(str, _kernel_shape(layer)))}"
                             for layer in layers)
         raise RunError(f"cannot draw these layers in one grid: their kernels (in x kh x kw) "
                        f"differ: {listing}", hint="draw each layer in its own picture")
@@ -98,15 +116,15 @@ def filters_picture(run, out_png, layer: str | list[str] | None = None,
     layers = pick_conv_layers(run.spec, layer)
     params = run.model.params()
     keys = [f"{info.name}.weight" for info in layers]
-    weights = np.concatenate([params[key] for key in keys])
+    weights = np.concatenate([as_filters(info, params[key]) for info, key in zip(layers, keys)])
     channels = channels or default_channels(weights)
-    initial = (np.concatenate([initial_weights(run.path, key) for key in keys])
-               if compare_init else None)
+    initial = (np.concatenate([as_filters(info, initial_weights(run.path, key))
+                               for info, key in zip(layers, keys)]) if compare_init else None)
     labels = None
     if len(layers) > 1:
-        labels = [info.name if info.weight_shape[0] == 1 else f"{info.name} {o + 1}"
-                  for info in layers for o in range(info.weight_shape[0])]
-    frozen = [not info.ir["trainable"] for info in layers for _ in range(info.weight_shape[0])]
+        labels = [info.name if info.ir["filters"] == 1 else f"{info.name} {o + 1}"
+                  for info in layers for o in range(info.ir["filters"])]
+    frozen = [not info.ir["trainable"] for info in layers for _ in range(info.ir["filters"])]
     title = f"{run.spec.spec.name}: " + "; ".join(_layer_title(info) for info in layers)
     return plot_filters(weights, out_png, initial=initial, title=title, channels=channels,
                         labels=labels, frozen=frozen)

@@ -1,0 +1,111 @@
+"""Transposed convolution (PyTorch's ``nn.ConvTranspose2d``; "deconvolution" in Caffe).
+
+A transposed convolution is the input gradient of a convolution, run forward (Dumoulin & Visin
+2016, "A guide to convolution arithmetic", section 4): every input pixel scatters its values,
+weighted by the kernel, onto a ``kh x kw`` patch of the output, patches ``stride`` apart. The
+weight is ``(C, F/G, kh, kw)`` (PyTorch's layout: input channels first), which is a
+convolution's ``(F', C', kh, kw)`` with the convolution's output channels ``F' = C`` in
+front, so with the convolution's im2col geometry (:mod:`cnnspec.engine.conv`):
+
+    cols = w_mat.T @ x_mat                    (F*kh*kw, N*H*W), w_mat = w as (C, F*kh*kw)
+    full = col2im(cols)                       (N, F, Hf, Wf), Hf = (H - 1)*sh + dh*(kh - 1) + 1
+    out  = full cropped by the padding, then output padding's zero rows, plus b
+
+and the backward pass is the convolution itself, one im2col and two products:
+
+    dcols = im2col(dfull)                     dfull: dout placed back into the full span
+    dx    = w_mat @ dcols                     (C, N*H*W)
+    dw    = x_mat @ dcols.T                   (C, F*kh*kw)
+    db    = dout summed over N, H and W       (F,)
+
+With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
+:mod:`cnnspec.engine.grouped`): input channel run ``g`` writes output channel run ``g``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cnnspec.engine.layers import Layer, param_grads
+from cnnspec.engine.windows import col2im, im2col, window
+from cnnspec.shapes import transposed_output_size
+
+
+def _geometry(in_hw, kernel, stride, dilation, crop, out_hw):
+    """The window whose im2col columns are the input's pixels (over the full span of the taps)
+    and the slices where the output and the full span overlap: ``(win, full, out)``."""
+    full_hw = tuple(transposed_output_size(n, k, s, 0, 0, d)
+                    for n, k, s, d in zip(in_hw, kernel, stride, dilation))
+    win = window(full_hw, tuple(kernel), tuple(stride), (0, 0, 0, 0), tuple(dilation))
+    kept = [max(min(f - c, o), 0) for f, c, o in zip(full_hw, crop, out_hw)]
+    full = (slice(crop[0], crop[0] + kept[0]), slice(crop[1], crop[1] + kept[1]))
+    out = (slice(0, kept[0]), slice(0, kept[1]))
+    return win, full, out
+
+
+def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
+    """``x`` (N, C, H, W), ``w`` (C, F/G, kh, kw), ``b`` (F,) or None, ``crop`` the (top, left)
+    padding, ``out_hw`` (Ho, Wo) from :func:`cnnspec.shapes.transposed_output_size`  ->
+    ``out`` (N, F, Ho, Wo). ``cache`` = (``x`` as (G, C/G, N*H*W), ``w``, whether there is a
+    bias, x's shape, the geometry of :func:`_geometry`)."""
+    n, c, h, wd = x.shape
+    _, fg, kh, kw = w.shape
+    f = fg * groups
+    geometry = _geometry((h, wd), (kh, kw), stride, dilation, crop, out_hw)
+    win, full_part, out_part = geometry
+    x_g = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(groups, c // groups, n * h * wd)
+    w_g = w.reshape(groups, c // groups, fg * kh * kw)
+    cols = np.matmul(w_g.transpose(0, 2, 1), x_g).reshape(f * kh * kw, n * h * wd)
+    full = col2im(cols, win, f, n)  # (N, F, Hf, Wf)
+    out = np.zeros((n, f, *out_hw), dtype=x.dtype)
+    out[:, :, out_part[0], out_part[1]] = full[:, :, full_part[0], full_part[1]]
+    if b is not None:
+        out += b[:, None, None]
+    return out, (x_g, w, b is not None, x.shape, geometry)
+
+
+def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
+    """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
+    ``need_dx``; ``dw`` (C, F/G, kh, kw) and ``db`` (F,) or None when not ``need_dw`` (``db``
+    also without bias). ``dout`` is never written to."""
+    x_g, w, has_bias, x_shape, (win, full_part, out_part) = cache
+    groups = x_g.shape[0]
+    n, c, h, wd = x_shape
+    f = w.shape[1] * groups
+    dfull = np.zeros((f, n, *win.in_hw), dtype=dout.dtype)  # channel-first, as im2col reads
+    dfull[:, :, full_part[0], full_part[1]] = \
+        dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]
+    dcols = im2col(dfull, win).reshape(groups, -1, n * h * wd)  # (G, F/G*kh*kw, N*H*W)
+    w_g = w.reshape(groups, c // groups, -1)
+    dx = dw = db = None
+    if need_dw:
+        dw = np.matmul(x_g, dcols.transpose(0, 2, 1)).reshape(w.shape)
+        db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    if need_dx:
+        dx = np.matmul(w_g, dcols).reshape(c, n, h, wd).transpose(1, 0, 2, 3)
+    return dx, dw, db
+
+
+class ConvTranspose2d(Layer):
+    """Transposed convolution: weight (C, F/G, kh, kw), optional bias (F,); ``crop`` is the
+    (top, left) padding and ``out_hw`` the output size the checker inferred."""
+
+    def __init__(self, weight, bias, stride, dilation, groups, crop, out_hw,
+                 trainable=True) -> None:
+        super().__init__()
+        self.params["weight"] = weight
+        if bias is not None:
+            self.params["bias"] = bias
+        self.stride, self.dilation = tuple(stride), tuple(dilation)
+        self.groups, self.crop, self.out_hw = groups, tuple(crop), tuple(out_hw)
+        self.trainable = trainable
+
+    def forward(self, xs, training):
+        out, self.cache = conv_transpose2d_forward(
+            xs[0], self.params["weight"], self.params.get("bias"), self.groups, self.stride,
+            self.dilation, self.crop, self.out_hw)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        dx, dw, db = conv_transpose2d_backward(dout, self.cache, need_dw=self.trainable,
+                                               need_dx=need_dx)
+        return [dx], param_grads(dw, db)
