@@ -50,8 +50,8 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
 
 
 def loss_args(training: dict) -> dict:
-    """The keyword arguments of the loss: the settings that apply to cross_entropy, when
-    given (the checker refuses them for another loss)."""
+    """The keyword arguments of the loss: the settings given that apply to it (the checker
+    refuses the others)."""
     args: dict = {}
     if training["label_smoothing"]:
         args["label_smoothing"] = training["label_smoothing"]

@@ -9,8 +9,10 @@ import json
 from importlib.resources import files
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cnnspec.check import check
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
@@ -240,7 +242,7 @@ def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, wh
     ("loss mse\n  label_smoothing 0.1", "label_smoothing",
      "label_smoothing applies to the cross_entropy loss, but the loss is mse"),
     ("loss mse\n  class_weights [1, 1, 1, 1, 1, 1, 1, 1, 1, 2]", "class_weights",
-     "class_weights applies to the cross_entropy loss, but the loss is mse"),
+     "class_weights applies to the cross_entropy and nll loss, but the loss is mse"),
     ("class_weights [1, 2]", "class_weights",
      "class_weights gives 2 weights, but digits has 10 classes"),
 ])
@@ -266,3 +268,38 @@ def test_the_compiled_model_uses_the_loss_settings():
     assert model.loss_args == {"label_smoothing": 0.1,
                                "class_weights": [1.0, 2.0] + [1.0] * 7 + [3.0]}
     assert compile_spec(check(parse(NET))).loss_args == {}
+
+
+@pytest.mark.parametrize("weights", [None, [1.0, 2.0, 0.5, 1.0]])
+def test_nll_is_pytorchs_nll_loss_on_log_softmax_outputs(weights):
+    torch = pytest.importorskip("torch")
+    from cnnspec.engine import losses
+    from cnnspec.engine.activations import log_softmax_forward
+
+    rng = np.random.default_rng(4)
+    logits, y = rng.standard_normal((6, 4)) * 3, rng.integers(0, 4, 6)
+    logp, _ = log_softmax_forward(logits)
+    value, dout = losses.nll(logp, y, class_weights=weights)
+    t_logp = torch.tensor(logp, requires_grad=True)
+    t_weights = None if weights is None else torch.tensor(weights, dtype=torch.float64)
+    t_loss = torch.nn.functional.nll_loss(t_logp, torch.tensor(y), weight=t_weights)
+    t_loss.backward()
+    assert value == pytest.approx(t_loss.item(), rel=1e-12)
+    np.testing.assert_allclose(dout, t_logp.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_nll_needs_a_log_softmax_output_and_trains_with_one(tmp_path):
+    from cnnspec import Settings, train
+
+    bad = "input 1x8x8\nflatten\nfc: dense 10\ntrain {\n  data digits\n  loss nll\n}\n"
+    with pytest.raises(SpecErrors, match="nll loss takes log-probabilities, but the output "
+                                         "layer 'fc' is a dense") as info:
+        check(parse(bad, "s.cnn"))
+    assert info.value.errors[0].span.line == 3
+    good = tmp_path / "nll.cnn"
+    good.write_text(bad.replace("fc: dense 10", "fc: dense 10 log_softmax"))
+    run = train(good, Settings(epochs=2, lr=0.1), run_dir=tmp_path / "r", progress="none",
+                curves=False)
+    assert run.summary["test_acc"] > 0.5
+    probabilities = run.predict(np.zeros((2, 1, 8, 8), np.float32))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)

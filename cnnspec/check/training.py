@@ -48,11 +48,32 @@ def settings_errors(spec: Spec) -> list[SpecError]:
             f"early_stop stops training when {training['monitor']} stops improving, but "
             f"val_split is 0: there is no {training['monitor']}", "training", "early_stop",
             hint="hold out data to validate on, e.g. `val_split 0.1`, or drop early_stop"))
-    if not errors and training["loss"] != "cross_entropy":
-        errors += [spec.error(
-            f"{key} applies to the cross_entropy loss, but the loss is {training['loss']}",
-            "training", key, hint=f"drop {key}, or use `loss cross_entropy`")
-            for key in ("label_smoothing", "class_weights") if training[key]]
+    if not errors:
+        errors += _loss_errors(spec, training)
+    return errors
+
+
+# The losses each loss setting applies to (PyTorch's: CrossEntropyLoss takes both, NLLLoss
+# takes class weights).
+LOSS_SETTINGS = {"label_smoothing": ("cross_entropy",), "class_weights": ("cross_entropy", "nll")}
+
+
+def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
+    """Loss settings the loss does not take, and an nll loss on an output that is not
+    log-probabilities."""
+    loss = training["loss"]
+    errors = [spec.error(f"{key} applies to the {' and '.join(losses)} loss, but the loss is "
+                         f"{loss}", "training", key,
+                         hint=f"drop {key}, or use `loss {losses[0]}`")
+              for key, losses in LOSS_SETTINGS.items() if training[key] and loss not in losses]
+    output = next((layer for layer in spec.ir["layers"] if layer["name"] == spec.ir["output"]),
+                  None)
+    if loss == "nll" and output is not None and output["kind"] != "log_softmax":
+        errors.append(spec.error(
+            f"the nll loss takes log-probabilities, but the output layer '{output['name']}' is "
+            f"a {output['kind']}", output["name"],
+            hint="end the network with `log_softmax` (e.g. `dense 10 log_softmax`), or use "
+            "`loss cross_entropy` on the raw scores"))
     return errors
 
 

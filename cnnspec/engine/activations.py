@@ -71,6 +71,18 @@ def softmax_forward(x):
     return out, out
 
 
+def log_softmax_forward(x):
+    """``x - logsumexp(x)`` over axis 1, shifted by the max; ``cache`` = the softmax ``p``."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    out = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return out, np.exp(out)
+
+
+def log_softmax_backward(dout, cache):
+    """``dout - p * sum(dout)`` along axis 1 (the Jacobian of log-softmax is ``I - p``)."""
+    return dout - cache * dout.sum(axis=1, keepdims=True)
+
+
 def softmax_backward(dout, cache):
     """The Jacobian-vector product ``p * (dout - sum(dout * p))`` along axis 1."""
     p = cache

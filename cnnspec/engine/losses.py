@@ -69,5 +69,20 @@ def mse(out, y):
     return loss, diff * (2 / diff.size)
 
 
+def nll(logp, y, class_weights=None):
+    """Mean negative log-likelihood of log-probabilities ``logp`` (N, K) (a ``log_softmax``
+    output) at labels ``y``, as PyTorch's ``NLLLoss(weight=class_weights)``: ``-sum_i w[y_i]
+    logp[i, y_i] / sum_i w[y_i]``; ``dout`` is ``-w[y_i] / W`` at each label, 0 elsewhere."""
+    n = logp.shape[0]
+    y = np.asarray(y)
+    rows = np.arange(n)
+    w_y = np.ones(n) if class_weights is None else np.asarray(class_weights, np.float64)[y]
+    total = float(w_y.sum())
+    loss = -float((w_y * logp[rows, y]).sum(dtype=np.float64)) / total
+    dout = np.zeros_like(logp)
+    dout[rows, y] = (-w_y / total).astype(logp.dtype)
+    return loss, dout
+
+
 # The losses the IR names (cnnspec/ir/training_catalogue.py declares them).
-LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse}
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse, "nll": nll}

@@ -312,6 +312,8 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
           "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy"),
     Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
           "cnnspec.engine.losses.mse"),
+    Entry("nll", "negative log-likelihood of log-probabilities (the output a `log_softmax` "
+          "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll"),
 )}
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine

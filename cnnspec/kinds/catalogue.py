@@ -505,6 +505,9 @@ TANH = _activation("tanh", "tanh(x)", lambda t, ir, ins, inf: t.nn.Tanh())
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda t, ir, ins, inf: t.nn.Sigmoid())
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda t, ir, ins, inf: t.nn.Softmax(dim=1))
+LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "
+                          "log-probabilities, what the nll loss takes",
+                          lambda t, ir, ins, inf: t.nn.LogSoftmax(dim=1))
 LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
     lambda t, ir, ins, inf: t.nn.LeakyReLU(ir["slope"]),
@@ -773,5 +776,5 @@ CONCAT = Kind(
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,
-       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU,
+       FLATTEN, RELU, TANH, SIGMOID, SOFTMAX, LOG_SOFTMAX, LEAKY_RELU, ELU, GELU, SILU, RELU6, HARDSWISH, PRELU,
        DROPOUT, DROPOUT2D, BATCHNORM, LAYERNORM, GROUPNORM, INSTANCENORM, ADD, CONCAT)

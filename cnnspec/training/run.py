@@ -56,9 +56,13 @@ class Run:
         ``classes[k]`` names column k."""
         self.model.eval()
         out = self.model.forward(self.prepare(images))
-        # A softmax output layer already gives probabilities; otherwise the outputs are logits.
-        if self.spec.by_name[self.spec.ir["output"]].kind == "softmax":
+        # A softmax output layer already gives probabilities and a log_softmax one their logs;
+        # otherwise the outputs are logits.
+        kind = self.spec.by_name[self.spec.ir["output"]].kind
+        if kind == "softmax":
             return out.astype(np.float64)
+        if kind == "log_softmax":
+            return np.exp(out.astype(np.float64))
         return softmax(out)
 
 
