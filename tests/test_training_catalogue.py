@@ -242,7 +242,7 @@ def test_an_ir_value_out_of_range_has_the_hint_the_language_gives(key, value, wh
     ("loss mse\n  label_smoothing 0.1", "label_smoothing",
      "label_smoothing applies to the cross_entropy loss, but the loss is mse"),
     ("loss mse\n  class_weights [1, 1, 1, 1, 1, 1, 1, 1, 1, 2]", "class_weights",
-     "class_weights applies to the cross_entropy and nll loss, but the loss is mse"),
+     "class_weights applies to the cross_entropy, nll and bce loss, but the loss is mse"),
     ("class_weights [1, 2]", "class_weights",
      "class_weights gives 2 weights, but digits has 10 classes"),
 ])
@@ -303,3 +303,42 @@ def test_nll_needs_a_log_softmax_output_and_trains_with_one(tmp_path):
     assert run.summary["test_acc"] > 0.5
     probabilities = run.predict(np.zeros((2, 1, 8, 8), np.float32))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("weights", [None, [1.0, 3.0]])
+def test_bce_is_pytorchs_bce_with_logits(weights):
+    torch = pytest.importorskip("torch")
+    from cnnspec.engine import losses
+
+    rng = np.random.default_rng(5)
+    logits, y = rng.standard_normal((7, 1)) * 4, rng.integers(0, 2, 7)
+    value, dout = losses.bce(logits, y, class_weights=weights)
+    t_logits = torch.tensor(logits, requires_grad=True)
+    t_weight = None if weights is None else torch.tensor(np.asarray(weights)[y][:, None])
+    t_loss = torch.nn.functional.binary_cross_entropy_with_logits(
+        t_logits, torch.tensor(y[:, None], dtype=torch.float64), weight=t_weight)
+    t_loss.backward()
+    assert value == pytest.approx(t_loss.item(), rel=1e-12)
+    np.testing.assert_allclose(dout, t_logits.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_bce_takes_one_logit_for_two_classes_and_trains(tmp_path, capsys):
+    from cnnspec import Settings, train
+    from cnnspec.cli import main
+
+    text = ("input 1x8x8\nconv 4 3x3 pad same relu\nflatten\nfc: dense {units}\n"
+            "train {{\n  data shapes(size=8, classes=[{classes}], count=240)\n  loss bce\n}}\n")
+    with pytest.raises(SpecErrors, match="the loss needs one score, a logit") as info:
+        check(parse(text.format(units=2, classes="x, plus"), "s.cnn"))
+    assert "give 'fc' 1 units" in info.value.errors[0].hint
+    with pytest.raises(SpecErrors, match="the bce loss is for 2 classes, but shapes has 3"):
+        check(parse(text.format(units=1, classes="x, plus, o"), "s.cnn"))
+    spec = tmp_path / "bce.cnn"
+    spec.write_text(text.format(units=1, classes="x, plus"))
+    run = train(spec, Settings(epochs=3, lr=0.05), run_dir=tmp_path / "r", progress="none",
+                curves=False)
+    assert run.summary["test_acc"] > 0.8
+    probabilities = run.predict(np.zeros((3, 1, 8, 8), np.float32))
+    assert probabilities.shape == (3, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    assert main(["eval", str(tmp_path / "r"), "--format", "json"]) == 0, capsys.readouterr()

@@ -55,14 +55,26 @@ def settings_errors(spec: Spec) -> list[SpecError]:
 
 # The losses each loss setting applies to (PyTorch's: CrossEntropyLoss takes both, NLLLoss
 # takes class weights).
-LOSS_SETTINGS = {"label_smoothing": ("cross_entropy",), "class_weights": ("cross_entropy", "nll")}
+LOSS_SETTINGS = {"label_smoothing": ("cross_entropy",),
+                 "class_weights": ("cross_entropy", "nll", "bce")}
+
+
+def scores_needed(loss: str, classes: int) -> int:
+    """How many scores the network's output gives per image for ``classes`` classes: one per
+    class, or one logit for the 2 classes of the bce loss."""
+    return 1 if loss == "bce" else classes
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     """Loss settings the loss does not take, and an nll loss on an output that is not
     log-probabilities."""
     loss = training["loss"]
-    errors = [spec.error(f"{key} applies to the {' and '.join(losses)} loss, but the loss is "
+    errors = [spec.error(f"{key} applies to the {_listed(losses)} loss, but the loss is "
                          f"{loss}", "training", key,
                          hint=f"drop {key}, or use `loss {losses[0]}`")
               for key, losses in LOSS_SETTINGS.items() if training[key] and loss not in losses]
@@ -110,20 +122,28 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
             hint=f"give one weight per class, {classes} in all, in the order of the classes"))
     by_name = {info.name: info for info in layers}
     output = by_name[spec.ir["output"]]
+    binary = spec.ir["training"]["loss"] == "bce"  # one score, a logit, for 2 classes
+    if binary and classes != 2:
+        errors.append(spec.error(
+            f"the bce loss is for 2 classes, but {data_name} has {classes}", "training", "loss",
+            hint="use `loss cross_entropy` (one score per class) for more classes"))
+        return errors
+    scores = scores_needed(spec.ir["training"]["loss"], classes)
+    needs = "one score, a logit" if binary else "one score per class"
     if len(output.output_shape) != 1:
         errors.append(spec.error(
             f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {data_name}"
-            f" has {classes} classes: the loss needs one score per class, shape ({classes},)",
-            output.name, hint=f"end with `dense {classes}` (after `flatten` or "
+            f" has {classes} classes: the loss needs {needs}, shape ({scores},)",
+            output.name, hint=f"end with `dense {scores}` (after `flatten` or "
                               "`global_avgpool`)"))
-    elif output.output_shape[0] != classes:
+    elif output.output_shape[0] != scores:
         layer, field_name = _width_source(output, by_name)
         what = field_name or "scores"
         errors.append(spec.error(
             f"the output '{output.name}' gives {output.output_shape[0]} scores, but {data_name} "
-            f"has {classes} classes: the loss needs one score per class", layer, field_name,
-            hint=f"give '{layer}' {classes} {what}" if field_name else
-            f"end with `dense {classes}`"))
+            f"has {classes} classes: the loss needs {needs}", layer, field_name,
+            hint=f"give '{layer}' {scores} {what}" if field_name else
+            f"end with `dense {scores}`"))
     return errors
 
 

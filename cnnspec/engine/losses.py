@@ -84,5 +84,21 @@ def nll(logp, y, class_weights=None):
     return loss, dout
 
 
+def bce(logits, y, class_weights=None):
+    """Mean binary cross-entropy of one score per example, a logit (N, 1), against labels
+    ``y`` (N,) in {0, 1}, as PyTorch's ``BCEWithLogitsLoss``: ``max(z, 0) - z y + log(1 +
+    exp(-|z|))`` (no exp overflows); ``dout = (sigmoid(z) - y) / N``. ``class_weights`` (2,)
+    weigh each example by its class, divided by N as PyTorch's ``weight=`` does."""
+    z = logits[:, 0].astype(np.float64)
+    target = np.asarray(y, dtype=np.float64)
+    w = np.ones(len(z)) if class_weights is None else np.asarray(class_weights, np.float64)[y]
+    n = len(z)
+    losses = np.maximum(z, 0) - z * target + np.log1p(np.exp(-np.abs(z)))
+    loss = float((w * losses).sum()) / n
+    sigmoid = 0.5 * (1 + np.tanh(0.5 * z))
+    dout = (w * (sigmoid - target) / n).astype(logits.dtype)[:, None]
+    return loss, dout
+
+
 # The losses the IR names (cnnspec/ir/training_catalogue.py declares them).
-LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse, "nll": nll}
+LOSSES = {"cross_entropy": softmax_cross_entropy, "mse": mse, "nll": nll, "bce": bce}

@@ -314,6 +314,8 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
           "cnnspec.engine.losses.mse"),
     Entry("nll", "negative log-likelihood of log-probabilities (the output a `log_softmax` "
           "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll"),
+    Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`), as "
+          "PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce"),
 )}
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine

@@ -1,6 +1,7 @@
 """``evaluate``: a trained run's loss, accuracy and confusion matrix on a test split."""
 from __future__ import annotations
 
+from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training.compat import check_data_fits
@@ -60,7 +61,8 @@ def _check_run_fits(run: Run, dataset) -> None:
     if given != trained:
         problem = (f"images of shape {'x'.join(map(str, given))}, but the run takes "
                    f"{'x'.join(map(str, trained))}")
-    elif outputs is not None and outputs != len(dataset.classes):
+    elif outputs is not None and outputs != scores_needed(run.training["loss"],
+                                                          len(dataset.classes)):
         problem = f"{len(dataset.classes)} classes, but the run's network has {outputs} outputs"
     else:
         return

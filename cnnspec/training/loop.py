@@ -31,7 +31,7 @@ from cnnspec.training.files import write_csv, write_jsonl, write_npz
 from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
-from cnnspec.training.scoring import score
+from cnnspec.training.scoring import predicted, score
 from cnnspec.training.state import BEST_EPOCH_KEY, Position, save_checkpoint
 
 
@@ -158,7 +158,7 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     grads = clip_gradients({n: grads[n] for n in names}, session.training["clip_norm"],
                            session.training["clip_value"])
     session.optimizer.step({n: params[n] for n in names}, grads, lr)
-    return loss, int(np.count_nonzero(np.argmax(out, axis=1) == y))
+    return loss, int(np.count_nonzero(predicted(out) == y))
 
 
 def _between_steps(session: Session, position: Position, flag) -> None:

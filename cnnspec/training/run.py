@@ -63,6 +63,9 @@ class Run:
             return out.astype(np.float64)
         if kind == "log_softmax":
             return np.exp(out.astype(np.float64))
+        if out.shape[1] == 1:  # one logit for 2 classes (the bce loss): [1 - p, p]
+            p = 0.5 * (1 + np.tanh(0.5 * out[:, 0].astype(np.float64)))
+            return np.stack([1 - p, p], axis=1)
         return softmax(out)
 
 

@@ -23,6 +23,22 @@ class Score:
         return float(np.mean(self.true_ranks < k)) if len(self.true_ranks) else 0.0
 
 
+def predicted(out: np.ndarray) -> np.ndarray:
+    """The predicted class of each row of scores (N, K): the arg-max, or, for one score (a
+    2-class logit, the bce loss), class 1 where it is above 0."""
+    if out.shape[1] == 1:
+        return (out[:, 0] > 0).astype(np.int64)
+    return np.argmax(out, axis=1)
+
+
+def true_ranks(out: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """How many classes scored above the true one, per row (for one score: 0 or 1)."""
+    if out.shape[1] == 1:
+        return (predicted(out) != y).astype(np.int64)
+    true_scores = out[np.arange(len(y)), y]
+    return np.sum(out > true_scores[:, None], axis=1)
+
+
 def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> Score:
     """Mean loss and accuracy of ``model`` on ``x`` (N, C, H, W), labels ``y`` (N,).
 
@@ -40,9 +56,8 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
             out = model.forward(x[start:stop])
             loss, _ = model.loss(out, y[start:stop])
             loss_sum += float(loss) * (stop - start)
-            predictions[start:stop] = np.argmax(out, axis=1)
-            true_scores = out[np.arange(stop - start), y[start:stop]]
-            ranks[start:stop] = np.sum(out > true_scores[:, None], axis=1)
+            predictions[start:stop] = predicted(out)
+            ranks[start:stop] = true_ranks(out, y[start:stop])
     finally:
         if was_training:
             model.train()
