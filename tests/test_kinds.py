@@ -46,9 +46,9 @@ def test_every_kind_is_complete(name):
         assert kind.size_field in kind.field_map and kind.noun
 
 
-def _layer(name: str, case: int):
-    """The example's IR, input shapes, what inference says, and the built float64 layer with
-    random parameters."""
+def _layer(name: str, case: int, dtype: str = "float64"):
+    """The example's IR, input shapes, what inference says, and the built layer (float64 unless
+    ``dtype`` says otherwise) with random parameters."""
     kind = KINDS[name]
     example = kind.examples[case]
     inputs = [f"in{i}" for i in range(len(example.inputs))]
@@ -60,18 +60,19 @@ def _layer(name: str, case: int):
     shapes = [tuple(s) for s in example.inputs]
     inferred = kind.infer(ir, shapes)
     rng = np.random.default_rng(case)
-    weight = rng.standard_normal(inferred.weight) if kind.weighted else None
-    bias = rng.standard_normal(inferred.bias) if kind.weighted and inferred.bias else None
+    weight = rng.standard_normal(inferred.weight).astype(dtype) if kind.weighted else None
+    bias = (rng.standard_normal(inferred.bias).astype(dtype)
+            if kind.weighted and inferred.bias else None)
     layer = kind.build(Build(ir, inferred.output, inferred.pads, weight, bias,
-                             np.dtype("float64"), np.random.default_rng(0)))
+                             np.dtype(dtype), np.random.default_rng(0)))
     for value in layer.params.values():
         value[...] = rng.standard_normal(value.shape)
     return kind, ir, shapes, inferred, layer
 
 
-def _inputs(shapes, seed=1, batch=3):
+def _inputs(shapes, seed=1, batch=3, dtype="float64"):
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal((batch, *s)) for s in shapes]
+    return [rng.standard_normal((batch, *s)).astype(dtype) for s in shapes]
 
 
 @pytest.mark.parametrize("name, case", CASES)
@@ -101,27 +102,67 @@ def test_gradients_match_finite_differences(name, case):
         assert rel_error(grads[key], numeric_grad(loss, value)) < 1e-6
 
 
-@pytest.mark.parametrize("name, case", CASES)
-def test_forward_and_gradients_match_pytorch(name, case):
-    torch = pytest.importorskip("torch")
-    kind, ir, shapes, inferred, layer = _layer(name, case)
-    module = kind.torch(torch, ir, shapes, inferred).double().train()
+# float64 agrees to 1e-9; float32 to 1e-4 of the largest value compared.
+PRECISION = {"float64": 1e-9, "float32": 1e-4}
+
+
+def _close(ours, theirs, dtype):
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else theirs
+    scale = 1.0 if dtype == "float64" else max(1.0, float(np.abs(theirs).max(initial=0.0)))
+    np.testing.assert_allclose(ours, theirs, rtol=PRECISION[dtype],
+                               atol=PRECISION[dtype] * scale)
+
+
+def _torch_twin(torch, kind, ir, shapes, inferred, layer, dtype):
+    module = kind.torch(torch, ir, shapes, inferred).to(getattr(torch, dtype)).train()
     with torch.no_grad():
         for key, parameter in module.named_parameters():
             parameter.copy_(torch.from_numpy(layer.params[key.split(".")[-1]]))
-    xs = _inputs(shapes)
+    return module
+
+
+@pytest.mark.parametrize("dtype", sorted(PRECISION))
+@pytest.mark.parametrize("name, case", CASES)
+def test_forward_and_gradients_match_pytorch(name, case, dtype):
+    torch = pytest.importorskip("torch")
+    kind, ir, shapes, inferred, layer = _layer(name, case, dtype)
+    module = _torch_twin(torch, kind, ir, shapes, inferred, layer, dtype)
+    xs = _inputs(shapes, dtype=dtype)
     tensors = [torch.tensor(x, requires_grad=True) for x in xs]
     out = layer.forward(xs, True)
     t_out = module(*tensors)
-    np.testing.assert_allclose(out, t_out.detach().numpy(), rtol=1e-9, atol=1e-9)
-    r = np.random.default_rng(2).standard_normal(out.shape)
+    _close(out, t_out, dtype)
+    r = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
     dxs, grads = layer.backward(r)
     (t_out * torch.from_numpy(r)).sum().backward()
     for dx, tensor in zip(dxs, tensors):
-        np.testing.assert_allclose(dx, tensor.grad.numpy(), rtol=1e-9, atol=1e-9)
+        _close(dx, tensor.grad, dtype)
     for key, parameter in module.named_parameters():
-        np.testing.assert_allclose(grads[key.split(".")[-1]], parameter.grad.numpy(),
-                                   rtol=1e-9, atol=1e-9)
+        _close(grads[key.split(".")[-1]], parameter.grad, dtype)
+
+
+@pytest.mark.parametrize("name, case", [c for c in CASES if KINDS[c[0]].weighted
+                                        or KINDS[c[0]].fixed_inits])
+def test_a_few_sgd_steps_match_pytorch(name, case):
+    """Three steps of SGD with momentum on the layer's parameters, here and in PyTorch."""
+    torch = pytest.importorskip("torch")
+    from cnnspec.engine.optim import make_optimizer
+
+    kind, ir, shapes, inferred, layer = _layer(name, case)
+    module = _torch_twin(torch, kind, ir, shapes, inferred, layer, "float64")
+    optimizer = make_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": False})
+    t_optimizer = torch.optim.SGD(module.parameters(), lr=0.05, momentum=0.9)
+    xs = _inputs(shapes)
+    for step in range(3):
+        r = np.random.default_rng(10 + step).standard_normal((3, *inferred.output))
+        layer.forward(xs, True)
+        _, grads = layer.backward(r)
+        optimizer.step(layer.params, grads, 0.05)
+        t_optimizer.zero_grad()
+        (module(*[torch.tensor(x) for x in xs]) * torch.from_numpy(r)).sum().backward()
+        t_optimizer.step()
+    for key, parameter in module.named_parameters():
+        _close(layer.params[key.split(".")[-1]], parameter, "float64")
 
 
 def _check_text(tmp_path, text):
