@@ -261,6 +261,6 @@ def test_an_ir_from_before_early_stopping_trains_every_epoch():
 
     ir = {"version": 5, "training": {"epochs": 3}}
     upgrade(ir)
-    assert ir["version"] == 7
+    assert ir["version"] == 8
     assert ir["training"] == {"epochs": 3, "monitor": "val_loss", "early_stop": 0,
                               "min_delta": 0.0, "augment": []}

@@ -435,3 +435,42 @@ def test_clip_value_matches_torch_after_clip_norm(clip_value):
     for k, t in zip(grads[0], tensors):
         np.testing.assert_allclose(ours[k], t.grad.numpy(), rtol=1e-12, atol=1e-15)
         np.testing.assert_array_equal(grads[0][k], before[k])  # the gradients are not written
+
+
+@pytest.mark.parametrize("cfg", [{"name": "sgd", "momentum": 0.9, "nesterov": False},
+                                 {**ADAM, "name": "adamw"}, RMSPROP])
+def test_lr_and_decay_multipliers_match_torch_groups_with_their_own_lr_and_decay(cfg):
+    """Caffe's lr_mult / decay_mult: a bias at twice the rate and without decay is a PyTorch
+    parameter group with lr 2x and weight_decay 0."""
+    torch = pytest.importorskip("torch")
+    params, grads = problem()
+    lr_mult, decay_mult = {"conv1.bias": 2.0}, {"conv1.bias": 0.0}
+    ours = run(make_optimizer(cfg, 0.05, (), lr_mult, decay_mult), params, grads)
+    tensors = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    opt = torch_optimizer(torch, cfg, [
+        {"params": [t for k, t in tensors.items() if k != "conv1.bias"]},
+        {"params": [tensors["conv1.bias"]], "weight_decay": 0.0}], LRS[0], 0.05)
+    for g, lr in zip(grads, LRS):
+        for k, t in tensors.items():
+            t.grad = torch.tensor(g[k])
+        opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = lr, 2 * lr
+        opt.step()
+    for k, t in tensors.items():
+        np.testing.assert_allclose(ours[k], t.detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_a_spec_writes_lr_mult_and_decay_mult_per_layer_as_caffe_does(tmp_path):
+    from cnnspec import Settings, load, train
+    from cnnspec.training.api import parameter_mults
+
+    spec = tmp_path / "mults.cnn"
+    spec.write_text("input 1x8x8\nc: conv 4 3x3 lr_mult [1, 2] decay_mult [1, 0] relu\n"
+                    "flatten\nfc: dense 10 lr_mult 0\ntrain {\n  data digits\n}\n")
+    c = load(spec).by_name["c"].ir
+    assert (c["lr_mult"], c["decay_mult"]) == ([1.0, 2.0], [1.0, 0.0])
+    run = train(spec, Settings(epochs=1), run_dir=tmp_path / "r", progress="none",
+                curves=False)
+    lr_mult, decay_mult = parameter_mults(run.model)
+    assert lr_mult["c.bias"] == 2.0 and decay_mult["c.bias"] == 0.0
+    start = np.load(tmp_path / "r" / "init.npz")
+    np.testing.assert_array_equal(run.model.params()["fc.weight"], start["fc.weight"])

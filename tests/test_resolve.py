@@ -56,7 +56,7 @@ def test_lenet5_is_resolved_in_full():
         "kernel": [5, 5], "stride": [1, 1], "padding": "valid", "dilation": [1, 1], "groups": 1,
         "bias": True, "weight_init": {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}},
         "bias_init": {"name": "zeros"}, "default_inits": ["weight_init", "bias_init"],
-        "trainable": True}
+        "trainable": True, "lr_mult": [1.0, 1.0], "decay_mult": [1.0, 1.0]}
     assert ir["layers"][2] == {"name": "pool1", "kind": "avgpool", "inputs": ["conv1_tanh"],
                                "group": None, "size": [2, 2], "stride": [2, 2],
                                "padding": "valid", "ceil_mode": False,

@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 7,
+    "version": 8,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -20,14 +20,15 @@ VALID = {
          "kernel": [3, 3], "stride": [1, 1], "padding": "same", "dilation": [1, 1], "groups": 1,
          "bias": True,
          "weight_init": HE, "bias_init": {"name": "zeros"}, "default_inits": [],
-         "trainable": True},
+         "trainable": True, "lr_mult": [1.0, 1.0], "decay_mult": [1.0, 1.0]},
         {"name": "relu1", "kind": "relu", "inputs": ["conv1"], "group": None},
         {"name": "pool", "kind": "maxpool", "inputs": ["relu1"], "group": None, "size": [2, 2],
          "stride": [2, 2], "padding": [0, 0], "ceil_mode": False},
         {"name": "flat", "kind": "global_avgpool", "inputs": ["pool"], "group": None},
         {"name": "fc", "kind": "dense", "inputs": ["flat"], "group": None, "units": 10,
          "bias": False, "weight_init": {"name": "literal", "values": [[0.0] * 4] * 10},
-         "bias_init": None, "default_inits": [], "trainable": False},
+         "bias_init": None, "default_inits": [], "trainable": False,
+         "lr_mult": [1.0, 1.0], "decay_mult": [1.0, 1.0]},
     ],
     "output": "fc",
     "training": {"data": {"name": "shapes", "size": 8, "classes": ["x", "o"], "count": 100,
@@ -104,7 +105,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 7, got 1"),
+    (("version",), 1, "$.version", "expected 8, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

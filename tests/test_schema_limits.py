@@ -123,6 +123,10 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "layers.conv.dilation": layer("conv 4 3 dilation {}"),
     "layers.conv.padding": layer("conv 4 3 pad {}"),
     "layers.conv.groups": layer("conv 4 3 groups {}"),
+    **{f"layers.{kind}.{mult}": layer(f"{line} {mult} {{}}")
+       for kind, line in (("conv", "conv 4 3"), ("conv_transpose", "conv_transpose 4 3"),
+                          ("dense", "flatten\ndense 4"))
+       for mult in ("lr_mult", "decay_mult")},
     "layers.conv_transpose.filters": layer("conv_transpose {} 3"),
     "layers.conv_transpose.kernel": layer("conv_transpose 4 {}"),
     "layers.conv_transpose.stride": layer("conv_transpose 4 3 stride {}"),

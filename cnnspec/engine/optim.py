@@ -43,29 +43,34 @@ class Optimizer:
     def __init__(self, weight_decay: float = 0.0) -> None:
         assert weight_decay >= 0, weight_decay  # the checker validates the settings
         self.weight_decay = float(weight_decay)
-        self.no_decay: frozenset[str] = frozenset()  # parameter names weight decay spares
+        # Per-parameter multipliers of the learning rate and of the weight decay (Caffe's
+        # lr_mult and decay_mult); a parameter not named has 1 for both.
+        self.lr_mult: dict[str, float] = {}
+        self.decay_mult: dict[str, float] = {}
         self.state: dict[str, dict[str, np.ndarray]] = {kind: {} for kind in self.STATE_KINDS}
         self._scratch: dict[tuple[str, str], np.ndarray] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
              lr: float) -> None:
         """Update every parameter named in ``grads`` in place, with learning rate ``lr``."""
-        lr = float(lr)
         for name, grad in grads.items():
             param = params[name]
+            lr_here = float(lr) * self.lr_mult.get(name, 1.0)
+            decay = self.weight_decay * self.decay_mult.get(name, 1.0)
             if self.DECOUPLED:
-                if self.weight_decay and name not in self.no_decay:
-                    param *= 1.0 - lr * self.weight_decay
-                self._update(name, param, grad, lr)
+                if decay:
+                    param *= 1.0 - lr_here * decay
+                self._update(name, param, grad, lr_here)
             else:
-                self._update(name, param, self._decayed(name, param, grad), lr)
+                self._update(name, param, self._decayed(name, param, grad, decay), lr_here)
 
-    def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        """``grad + weight_decay * param`` (a scratch array), or ``grad`` itself when no decay."""
-        if self.weight_decay == 0.0 or name in self.no_decay:
+    def _decayed(self, name: str, param: np.ndarray, grad: np.ndarray,
+                 decay: float) -> np.ndarray:
+        """``grad + decay * param`` (a scratch array), or ``grad`` itself when no decay."""
+        if decay == 0.0:
             return grad
         out = self.scratch("decayed", name, param)
-        np.multiply(param, self.weight_decay, out=out)
+        np.multiply(param, decay, out=out)
         out += grad
         return out
 
@@ -303,10 +308,13 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": Ada
                                           "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=()) -> Optimizer:
+def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=(),
+                   lr_mult: dict | None = None, decay_mult: dict | None = None) -> Optimizer:
     """The optimizer an IR ``training.optimizer`` object names, every argument written out (the
     IR is resolved: ``{"name": "sgd", "momentum": 0.9, "nesterov": false}``); weight decay
-    spares the parameters named in ``no_decay``."""
+    spares the parameters named in ``no_decay``; ``lr_mult`` and ``decay_mult`` scale the
+    learning rate and the weight decay of the parameters they name, as PyTorch's parameter
+    groups with their own ``lr`` and ``weight_decay`` do."""
     name = cfg.get("name")
     assert name in OPTIMIZERS, f"unknown optimizer {name!r}"  # the checker knows only these
     cls = OPTIMIZERS[name]
@@ -314,7 +322,8 @@ def make_optimizer(cfg: dict, weight_decay: float = 0.0, no_decay=()) -> Optimiz
     expected = set(inspect.signature(cls).parameters) - {"weight_decay"}
     assert set(args) == expected, f"{name} takes {sorted(expected)}, got {sorted(args)}"
     optimizer = cls(**args, weight_decay=weight_decay)
-    optimizer.no_decay = frozenset(no_decay)
+    optimizer.lr_mult = dict(lr_mult or {})
+    optimizer.decay_mult = {**(decay_mult or {}), **{name: 0.0 for name in no_decay}}
     return optimizer
 
 

@@ -12,11 +12,12 @@ Version 4 added ``ceil_mode`` to pooling layers and ``count_include_pad`` to ave
 the shapes dataset (false: the greyscale images of before). Version 6 added the training
 settings ``monitor``, ``early_stop`` and ``min_delta`` (val_loss, 0 and 0: every epoch is
 trained, as before). Version 7 added the training setting ``augment`` (an empty list: no
-data augmentation).
+data augmentation). Version 8 added ``lr_mult`` and ``decay_mult`` to layers with a weight
+(1 and 1: the training's learning rate and weight decay, as before).
 """
 from __future__ import annotations
 
-IR_VERSION = 7
+IR_VERSION = 8
 
 
 def _to_2(ir: dict) -> None:
@@ -73,7 +74,14 @@ def _to_7(ir: dict) -> None:
         training.setdefault("augment", [])
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7}  # version -> version + 1
+def _to_8(ir: dict) -> None:
+    for layer in ir.get("layers", []):
+        if isinstance(layer, dict) and "weight_init" in layer:
+            layer.setdefault("lr_mult", [1.0, 1.0])
+            layer.setdefault("decay_mult", [1.0, 1.0])
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8}
 
 
 def upgrade(ir) -> None:

@@ -103,7 +103,8 @@ def _dense_infer(ir: dict, in_shapes) -> Inferred:
                     fan_in=fan_in, fan_out=fan_out, macs=ir["units"] * shape[0])
 
 
-PARAMETER_FIELDS = (F.BIAS, F.WEIGHT_INIT, F.BIAS_INIT, F.DEFAULT_INITS, F.TRAINABLE)
+PARAMETER_FIELDS = (F.BIAS, F.WEIGHT_INIT, F.BIAS_INIT, F.DEFAULT_INITS, F.TRAINABLE, F.LR_MULT,
+                    F.DECAY_MULT)
 STRIDE = F.pair("stride", default=(1, 1), option=("stride",))
 
 CONV = Kind(

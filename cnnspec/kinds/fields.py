@@ -101,12 +101,23 @@ BIAS_INIT = Field("bias_init", "bias_init", default=FROM_DEFAULT, words="the bia
 # of the IR. Filled in by the resolver; the language has no word for it.
 DEFAULT_INITS = Field("default_inits", "init_fields", default=(),
                       words="the inits taken from the model-wide default")
+# Caffe's lr_mult and decay_mult: the learning rate and the weight decay of the layer's weight
+# and bias, as multiples of the training's (`lr_mult [1, 2] decay_mult [1, 0]`: the bias at
+# twice the rate and without decay, Caffe's usual setting).
+LR_MULT = Field("lr_mult", "mults", default=(1.0, 1.0), words="lr_mult", option=("lr_mult",),
+                hint="multiples of the learning rate for the weight and the bias, e.g. [1, 2]")
+DECAY_MULT = Field("decay_mult", "mults", default=(1.0, 1.0), words="decay_mult",
+                   option=("decay_mult",),
+                   hint="multiples of the weight decay for the weight and the bias, e.g. [1, 0]")
 BIAS = flag("bias", "nobias", False)
 TRAINABLE = flag("trainable", "frozen", False)
 
 
 def field_schema(f: Field) -> dict:
     """The JSON Schema of one field's value."""
+    if f.type == "mults":
+        return {"type": "array", "items": {"type": "number", "minimum": 0},
+                "minItems": 2, "maxItems": 2}
     if f.type == "count":
         return {"$ref": "#/$defs/size"}
     if f.type == "pair":

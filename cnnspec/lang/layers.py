@@ -21,7 +21,7 @@ from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
 from cnnspec.kinds.fields import Field
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Dims, LayerStmt, Num, Value, Word, describe
+from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.suggest import did_you_mean
@@ -59,8 +59,21 @@ def read_bool(value: Value, what: str) -> bool:
                     hint="write true or false, e.g. ceil_mode true")
 
 
+def read_mults(value: Value, what: str, hint: str | None) -> list[float]:
+    """Multipliers of a weight and its bias: ``[1, 2]``, or one number for both."""
+    if isinstance(value, Num):
+        factor = read.nonnegative_number(value, what, hint)
+        return [factor, factor]
+    if isinstance(value, ListLit) and len(value.items) == 2:
+        return [read.nonnegative_number(item, what, hint) for item in value.items]
+    raise SpecError(f"{what} must be two numbers [weight, bias] or one for both, not "
+                    f"{describe(value)}", span=value.span, hint=hint)
+
+
 def _reader(f: Field) -> Reader:
     """How the language reads a value of field ``f``, from its declared type and bounds."""
+    if f.type == "mults":
+        return lambda value, what: read_mults(value, what, f.hint)
     if f.type == "count":
         return read.hinted(read.positive_int, f.hint)
     if f.type == "pair":

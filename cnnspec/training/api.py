@@ -313,7 +313,22 @@ def _optimizer(training: dict, model):
     """The optimizer of the settings; with ``decay_bias`` false, weight decay spares the
     biases and every parameter of a layer without a weight (batch norm's scale and shift)."""
     spared = () if training["decay_bias"] else undecayed(model)
-    return make_optimizer(training["optimizer"], training["weight_decay"], spared)
+    lr_mult, decay_mult = parameter_mults(model)
+    return make_optimizer(training["optimizer"], training["weight_decay"], spared, lr_mult,
+                          decay_mult)
+
+
+def parameter_mults(model) -> tuple[dict[str, float], dict[str, float]]:
+    """The learning-rate and weight-decay multipliers of each parameter, from its layer's
+    ``lr_mult`` and ``decay_mult`` ([weight, bias]; Caffe's per-blob multipliers)."""
+    lr_mult, decay_mult = {}, {}
+    for layer in model.checked.ir["layers"]:
+        for i, part in enumerate(("weight", "bias")):
+            name = f"{layer['name']}.{part}"
+            if "lr_mult" in layer:
+                lr_mult[name] = float(layer["lr_mult"][i])
+                decay_mult[name] = float(layer["decay_mult"][i])
+    return lr_mult, decay_mult
 
 
 def undecayed(model) -> list[str]:
