@@ -165,12 +165,22 @@ def test_a_few_sgd_steps_match_pytorch(name, case):
         _close(layer.params[key.split(".")[-1]], parameter, "float64")
 
 
+def _spec_file(tmp_path, text):
+    path = tmp_path / "net.cnn"
+    path.write_text(text)
+    return path
+
+
 def _check_text(tmp_path, text):
     from cnnspec.cli import main
 
-    path = tmp_path / "net.cnn"
-    path.write_text(text)
-    return main(["check", str(path)])
+    return main(["check", str(_spec_file(tmp_path, text))])
+
+
+def _loaded(tmp_path, text):
+    import cnnspec
+
+    return cnnspec.load(_spec_file(tmp_path, text))
 
 
 def test_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path, capsys):
@@ -183,13 +193,10 @@ def test_groups_that_do_not_divide_the_channels_are_an_error_at_groups(tmp_path,
 
 
 def test_a_depthwise_separable_block_with_gelu_and_silu_checks(tmp_path, capsys):
-    import cnnspec
-
-    path = tmp_path / "net.cnn"
-    path.write_text("input 1x8x8\nconv 8 3x3\ndw: conv 8 3x3 pad same groups 8 nobias\n"
-                    "pw: conv 16 1x1 gelu(approximate=tanh)\nconv 16 1x1 silu\n"
-                    "global_maxpool\ndense 10\n")
-    checked = cnnspec.load(path)
+    checked = _loaded(tmp_path, "input 1x8x8\nconv 8 3x3\n"
+                      "dw: conv 8 3x3 pad same groups 8 nobias\n"
+                      "pw: conv 16 1x1 gelu(approximate=tanh)\nconv 16 1x1 silu\n"
+                      "global_maxpool\ndense 10\n")
     dw = checked.by_name["dw"]
     assert dw.weight_shape == (8, 1, 3, 3) and (dw.fan_in, dw.fan_out) == (9, 72)
     assert checked.by_name["pw_gelu"].ir["approximate"] == "tanh"
@@ -218,11 +225,9 @@ def test_instancenorm_and_dropout2d_need_a_feature_map(tmp_path, capsys):
 def test_per_example_norms_and_prelu_count_their_parameters_and_reset_the_signal(tmp_path):
     import cnnspec
 
-    path = tmp_path / "net.cnn"
-    path.write_text("input 1x8x8\nconv 8 3x3 weight normal(0, 3)\nln: layernorm prelu\n"
-                    "conv 8 3x3\ngn: groupnorm 4 relu6\ninorm: instancenorm hardswish\n"
-                    "dropout2d 0.2\nflatten\ndense 10\n")
-    checked = cnnspec.load(path)
+    checked = _loaded(tmp_path, "input 1x8x8\nconv 8 3x3 weight normal(0, 3)\n"
+                      "ln: layernorm prelu\nconv 8 3x3\ngn: groupnorm 4 relu6\n"
+                      "inorm: instancenorm hardswish\ndropout2d 0.2\nflatten\ndense 10\n")
     by_name = checked.by_name
     assert by_name["ln"].weight_shape == (8, 6, 6) and by_name["ln"].params == 2 * 8 * 36
     assert by_name["ln_prelu"].weight_shape == (8,) and by_name["ln_prelu"].params == 8
@@ -258,24 +263,20 @@ def test_dropout2d_zeroes_whole_channels():
 def test_concat_joins_flat_vectors_along_the_features(tmp_path):
     import cnnspec
 
-    path = tmp_path / "net.cnn"
-    path.write_text("input 1x8x8\na: conv 4 3x3 relu\nga: global_avgpool\n"
-                    "b: flatten <- input\nd: dense 6 <- b\nboth: concat(ga, d) relu\n"
-                    "dense 10\n")
-    checked = cnnspec.load(path)
+    checked = _loaded(tmp_path, "input 1x8x8\na: conv 4 3x3 relu\nga: global_avgpool\n"
+                      "b: flatten <- input\nd: dense 6 <- b\nboth: concat(ga, d) relu\n"
+                      "dense 10\n")
     assert checked.by_name["both"].output_shape == (10,)
     out = cnnspec.compile(checked, dtype="float64").forward(np.zeros((2, 1, 8, 8)))
     assert out.shape == (2, 10)
 
 
 def test_pool_options_and_asymmetric_padding_are_read_and_shaped(tmp_path):
-    import cnnspec
 
-    path = tmp_path / "net.cnn"
-    path.write_text("input 1x8x8\np: maxpool 3 stride 2 ceil_mode true\n"
-                    "c: conv 4 3x3 pad 0x1x1x0\n"
-                    "a: avgpool 2 pad 1x0x0x1 count_include_pad false\nflatten\ndense 10\n")
-    by_name = cnnspec.load(path).by_name
+    by_name = _loaded(tmp_path, "input 1x8x8\np: maxpool 3 stride 2 ceil_mode true\n"
+                      "c: conv 4 3x3 pad 0x1x1x0\n"
+                      "a: avgpool 2 pad 1x0x0x1 count_include_pad false\nflatten\n"
+                      "dense 10\n").by_name
     assert by_name["p"].ir["ceil_mode"] and by_name["p"].output_shape == (1, 4, 4)
     assert by_name["c"].ir["padding"] == [0, 1, 1, 0] and by_name["c"].pads == (0, 1, 1, 0)
     assert by_name["c"].output_shape == (4, 3, 3)

@@ -70,7 +70,7 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:
-        pass
+        pass  # no /proc (not Linux): Python's own names below
     return platform.processor() or platform.machine() or "unknown"
 
 
@@ -181,6 +181,6 @@ def _write_once(path: Path, found: Thresholds) -> None:
     try:
         os.link(temp, path)
     except FileExistsError:
-        pass
+        pass  # another process wrote it first: its thresholds stand, so runs agree
     finally:
         temp.unlink(missing_ok=True)

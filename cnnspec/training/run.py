@@ -12,7 +12,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.errors import RunError, SettingError
 from cnnspec.training import rundir
-from cnnspec.training.files import read_json, read_jsonl, read_npz
+from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
 from cnnspec.training.state import BEST_EPOCH_KEY, load_weights
 
@@ -85,16 +85,21 @@ def load_run(path, which: str = "best") -> Run:
                            invalid=True)
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)
-    model = compile_model(checked, checked.ir["training"]["seed"], _run_dtype(run))
-    best = run / rundir.BEST
-    if which == "best" and best.is_file():
-        load_weights(run, model, rundir.BEST)
-        epoch = int(read_npz(best, what="best checkpoint")[BEST_EPOCH_KEY])
+    try:
+        summary, unreadable = read_json(run.summary, what="run summary"), None
+    except RunError as exc:  # said after the checkpoint is checked, as before
+        summary, unreadable = {}, exc
+    # Runs from before --dtype trained in float32.
+    model = compile_model(checked, checked.ir["training"]["seed"],
+                          summary.get("dtype", "float32"))
+    if which == "best" and (run / rundir.BEST).is_file():
+        epoch = int(load_weights(run, model, rundir.BEST)[BEST_EPOCH_KEY])
     else:
         load_weights(run, model)
         which, epoch = "last", None
     model.eval()
-    summary = read_json(run.summary, what="run summary")
+    if unreadable is not None:
+        raise unreadable
     if which == "last":
         epoch = summary.get("epochs_done")
     return Run(
@@ -109,15 +114,6 @@ def load_run(path, which: str = "best") -> Run:
         weights=which,
         weights_epoch=epoch,
     )
-
-
-def _run_dtype(run: RunDir) -> str:
-    """The dtype a run trained in: float32 for runs from before --dtype, and where the summary
-    cannot be read (reading it again reports that, after the checkpoint is checked)."""
-    try:
-        return read_json(run.summary, what="run summary").get("dtype", "float32")
-    except RunError:
-        return "float32"
 
 
 def as_checked(spec) -> CheckedSpec:

@@ -129,24 +129,28 @@ def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {key: value for key, value in arrays.items() if not key.startswith("_")}
 
 
-def load_weights(run: RunDir, model, name: str | None = None) -> None:
-    """Load ``checkpoint.npz`` (or another weights file of the run) into ``model``."""
+def load_weights(run: RunDir, model, name: str | None = None) -> dict[str, np.ndarray]:
+    """Load ``checkpoint.npz`` (or another weights file of the run) into ``model``; returns
+    every array of the file (its ``_``-prefixed bookkeeping too)."""
     path = run.checkpoint if name is None else run / name
-    weights = weights_only(read_npz(path, what="checkpoint"))
-    expected = set(model.state_dict())
+    arrays = read_npz(path, what="checkpoint")
+    weights = weights_only(arrays)
+    state = model.state_dict()
+    expected = set(state)
     missing, extra = expected - set(weights), set(weights) - expected
     if missing or extra:
         raise RunError(
             f"checkpoint {path} does not fit the run's spec "
             f"(missing {sorted(missing)[:4]}, unexpected {sorted(extra)[:4]})",
             hint="the checkpoint was written for a different network; train again")
-    for key, value in model.state_dict().items():
+    for key, value in state.items():
         if np.shape(weights[key]) != np.shape(value):
             raise RunError(
                 f"checkpoint {path}: {key} has shape {tuple(np.shape(weights[key]))}, "
                 f"the spec needs {tuple(np.shape(value))}",
                 hint="the checkpoint was written for a different network; train again")
     model.load_state_dict(weights)
+    return arrays
 
 
 def load_state(run: RunDir, optimizer, dropout_rng: np.random.Generator | None) -> Position:
