@@ -16,7 +16,7 @@ import cnnspec
 from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
-from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.files import read_npz
 from cnnspec.training.loop import Interrupted
 
 SPEC = """\
@@ -199,14 +199,7 @@ def test_resume_of_a_missing_or_torn_run(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(RunError, match="not a run folder"):
         resume(tmp_path / "empty", **FAST)
-    with pytest.raises(Interrupted):
-        train(spec_file(tmp_path), run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
-    # as if the process died between writing the weights and writing the position
-    checkpoint = read_npz(tmp_path / "cut" / rundir.CHECKPOINT)
-    checkpoint["_step"] = np.asarray(7)
-    write_npz(tmp_path / "cut" / rundir.CHECKPOINT, checkpoint)
-    with pytest.raises(RunError, match="different steps"):
-        resume(tmp_path / "cut", **FAST)
+    # A torn checkpoint of the older two-file layout: tests/test_checkpoint_atomic.py.
 
 
 def test_a_float64_run_trains_checkpoints_and_resumes_in_float64(tmp_path):

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data import arrayfiles
+from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, to_unit_float
 from cnnspec.errors import RunError
 
@@ -57,27 +59,25 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
     (N, H, W) for one channel), labelled ``file.npy[i]``."""
     path = Path(path)
     if path.suffix.lower() == ".npy" and path.is_file():
-        batch = _npy_batch(path, shape)
+        x = read_array(path)
+        batch = _npy_batch(x, path, shape)
         if batch is not None:
             images, note = batch
             return [(f"{path}[{i}]", x, note) for i, x in enumerate(images)]
+        return [(str(path), *array_input(x, path, shape))]
     x, note = load_image(path, shape)
     return [(str(path), x, note)]
 
 
-def _npy_batch(path: Path, shape: tuple[int, int, int]
+def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int]
                ) -> tuple[np.ndarray, str | None] | None:
     """A ``.npy`` batch (N, C, H, W) (or (N, H, W) of a one-channel model, N > 1) as float32 in
     [0, 1]; None for anything else (read then as one image, with its own messages)."""
-    try:
-        x = np.load(path, allow_pickle=False, mmap_mode="r")
-    except (ValueError, OSError, EOFError):
-        return None
     c, h, w = shape
     if x.ndim == 3 and c == 1 and x.shape[0] != 1 and x.shape[1:] == (h, w):
-        return input_float(np.asarray(x)[:, None], str(path))
+        return input_float(x[:, None], str(path))
     if x.ndim == 4 and x.shape[1:] == (c, h, w):
-        return input_float(np.asarray(x), str(path))
+        return input_float(x, str(path))
     if x.ndim == 4:
         raise RunError(f"{path} holds a batch of shape {x.shape}; the model takes "
                        f"(N, {c}, {h}, {w})",
@@ -97,13 +97,23 @@ def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
     return to_unit_float(x, what), None
 
 
-def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
-    """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
+def read_array(path: Path) -> np.ndarray:
+    """The array of a ``.npy`` file, its declared size checked before it is allocated."""
     try:
-        x = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        return arrayfiles.read_npy(path)
+    except (OSError, DamagedArray) as exc:
         raise RunError(f"cannot read {path} as a .npy array: {exc}",
                        hint="save it with np.save(PATH, array)") from None
+
+
+def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
+    """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
+    return array_input(read_array(path), path, shape)
+
+
+def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int]
+                ) -> tuple[np.ndarray, str | None]:
+    """One input array (C, H, W) or (H, W), checked against the model's ``shape``."""
     c, h, w = shape
     given = x.shape  # named in the message as the user saved it
     if x.ndim == 2 and c == 1:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data import arrayfiles
+from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.errors import RunError
@@ -35,11 +37,8 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         raise RunError(f"cannot read {path}: not a .npz file (a .npz is a zip archive of "
                        "named arrays; a single .npy array has no labels)", hint=HINT)
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as exc:  # object arrays need pickle, which we never load
-        raise RunError(f"cannot read {path}: {exc}", hint=HINT) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        return arrayfiles.read_npz(path)
+    except (OSError, DamagedArray) as exc:
         raise RunError(f"cannot read {path} as a .npz file: {exc}", hint=HINT) from None
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+import shlex
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from cnnspec.training.run import DTYPES, Run, as_checked, compile_model
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
 from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
-from cnnspec.training.state import Position, load_state, load_weights
+from cnnspec.training.state import Position, load_checkpoint
 from cnnspec.version import __version__
 
 
@@ -161,19 +162,24 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
         init_step(context)
     if options.start_weights is not None:
         copy_weights(model, *options.start_weights[:2])
-    run = create_run_dir(ir["name"], out, runs_dir)
-    _write_spec_files(run, checked, ir)
-    write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
-    write_npz(run / rundir.INIT, model.state_dict())
-    summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path)
+    summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path, out)
     summary["dtype"] = options.dtype
     if options.start_weights is not None:
         _, layers, source = options.start_weights
         summary["weights_from"] = {"run": str(source.run), "layers": layers,
                                    "frozen": source.freeze}
-    session = _session(checked, model, optimizer, training, prepared, run, options)
+    session = _session(checked, model, optimizer, training, prepared, None, options)
     position = Position()
-    session.save(position)  # step 0: the last good point until the first epoch ends
+
+    def fill(run: RunDir) -> None:
+        session.run = run
+        write_json(run.summary, summary)
+        _write_spec_files(run, checked, ir)
+        write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
+        write_npz(run / rundir.INIT, model.state_dict())
+        session.save(position)  # step 0: the last good point until the first epoch ends
+
+    session.run = create_run_dir(ir["name"], out, runs_dir, fill)
     return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
@@ -212,21 +218,24 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
     prepared = _prepare(training, dataset, preprocessor, dtype)
     model = compile_model(checked, training["seed"], dtype)
-    load_weights(run, model)
     optimizer = _optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
-    position = load_state(run, optimizer, session.dropout_rng)
+    position = load_checkpoint(run, model, optimizer, session.dropout_rng)
     if more:
         position.finished = False
         summary.setdefault("extended", []).append({"from_epochs": planned,
                                                    "to_epochs": training["epochs"]})
         summary.setdefault("overrides", {})["epochs"] = training["epochs"]
-    if position.finished:
+    if position.finished and summary.get("status") == "finished":
         raise SettingError(f"run {run.path} already finished all {training['epochs']} epochs",
                            hint=f"evaluate it (`cnnspec eval {run.path}`), or start a new run "
                            "with more {epochs}")
-    options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
-                    f"step {position.step}")
+    if position.finished:  # stopped after its last epoch, before its test figures or pictures
+        options.display.message(f"finishing {run.path}: all {training['epochs']} epochs are "
+                                "trained; scoring the test split and drawing the curves")
+    else:
+        options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
+                                f"step {position.step}")
     summary["resumed"] = summary.get("resumed", 0) + 1
     return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
@@ -386,20 +395,23 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _command(spec_path, training: dict, overrides: dict) -> str:
-    """The ``cnnspec train`` command line that repeats this run."""
-    words = ["cnnspec", "train", str(spec_path) if spec_path else "SPEC"]
+def _command(spec_path, overrides: dict, out) -> str:
+    """The ``cnnspec train`` command line that repeats this run (into ``out`` when one was
+    given; that folder must then be moved away or deleted first)."""
+    words = ["cnnspec", "train", shlex.quote(str(spec_path)) if spec_path else "SPEC"]
     for key in OVERRIDABLE:
         if key not in overrides:
             continue
         value = overrides[key]
         if key == "data":
             value = f"npz:{value['path']}" if value.get("name") == "npz" else value["name"]
-        words += ["--" + key.replace("_", "-"), str(value)]
+        words += ["--" + key.replace("_", "-"), shlex.quote(str(value))]
+    if out is not None:
+        words += ["--out", shlex.quote(str(out))]
     return " ".join(words)
 
 
-def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path) -> dict:
+def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out) -> dict:
     return {
         "spec": ir["name"],
         "status": "running",
@@ -409,7 +421,7 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path) -> d
         "data_dir": None if data_dir is None else str(data_dir),
         "classes": list(dataset.classes),
         "overrides": {key: overrides[key] for key in OVERRIDABLE if key in overrides},
-        "command": _command(spec_path, ir["training"], overrides),
+        "command": _command(spec_path, overrides, out),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": _versions(),
         "diverged": False,
@@ -441,11 +453,15 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
             pass  # Ctrl-C again (while drawing, say): skip the rest, keep the resume message
         raise
     test = score(session.model, prepared.test.x, prepared.test.y)
-    summary.update(status="finished", test_loss=test.loss, test_acc=test.accuracy,
+    summary.update(test_loss=test.loss, test_acc=test.accuracy,
                    test_examples=len(prepared.test.y))
     _close_summary(summary, position, started, session.training["monitor"])
     write_json(run.summary, summary)
     _end(callbacks, session, position.metrics)
+    # Finished only now: stopped before this point (Ctrl-C while drawing), the run is still
+    # "running" and a resume completes the test figures and the pictures.
+    summary["status"] = "finished"
+    write_json(run.summary, summary)
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,

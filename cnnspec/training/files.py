@@ -2,8 +2,12 @@
 
 Every write goes to a temporary file in the same folder and is then moved over the target with
 :func:`os.replace`, which is atomic on POSIX and Windows: a crash or Ctrl-C mid-write leaves either
-the old file or the new one, never half of one. Arrays are stored as ``.npz`` and read back with
-``allow_pickle=False``, so a run folder can never execute code when it is opened.
+the old file or the new one, never half of one. A process killed mid-write (SIGKILL, power loss)
+leaves its temporary file behind; the name says whose it was (``.<target>.<pid>.<random>.tmp``),
+and :func:`remove_stale_temporaries` deletes those whose writer is no longer running. Arrays
+are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle, sizes
+checked before anything is allocated), so opening a run folder can never execute code or
+exhaust memory.
 """
 from __future__ import annotations
 
@@ -12,19 +16,67 @@ import io
 import json
 import math
 import os
+import re
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data import arrayfiles
+from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
+
+TEMP_SUFFIX = ".tmp"
+# .<name>.<pid>.<random>.tmp; files from before the pid was part of the name have none.
+TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
+
+
+def temp_prefix(name: str) -> str:
+    """The start of a temporary name for ``name`` written by this process."""
+    return f".{name}.{os.getpid()}."
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete the temporary files and folders in ``folder`` left by writers that are no longer
+    running (killed mid-write); returns what was removed. Best effort: what cannot be removed
+    (a read-only folder) stays."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = TEMP_NAME.match(entry.name)
+        if match is None or _alive(match["pid"]):
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: str | None) -> bool:
+    """Whether process ``pid`` is running (None, a name without a pid: no)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or no way to tell): leave its files alone
+    return True
 
 
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -59,10 +111,9 @@ def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
         raise RunError(f"{what} file {path} cannot be read: it is not a .npz archive",
                        hint=damaged)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise RunError(f"{what} file {path} cannot be read: {exc}", hint=damaged) from exc
+        return arrayfiles.read_npz(path)
+    except (OSError, DamagedArray) as exc:
+        raise RunError(f"{what} file {path} cannot be read: {exc}", hint=damaged) from None
 
 
 def json_safe(value):

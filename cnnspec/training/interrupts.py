@@ -5,8 +5,9 @@ flag; the loop checks it between steps, saves a checkpoint and stops. A second S
 user insisting: Python's default handler is back, so it raises ``KeyboardInterrupt`` at once
 (and the last saved checkpoint stays the one to resume from).
 
-A checkpoint is two files (weights, then optimizer state and position) that must be from the
-same step; :func:`interrupts_held` keeps a Ctrl-C from landing between the two writes.
+Saving is several files (the metrics, then the checkpoint) that should describe the same step;
+:func:`interrupts_held` keeps a Ctrl-C from landing between the writes. (A SIGKILL cannot be
+held; the checkpoint, one file written atomically, is what a resume relies on.)
 """
 from __future__ import annotations
 

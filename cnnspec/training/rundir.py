@@ -6,10 +6,13 @@ Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)
     spec.json         the resolved IR
     preprocess.json   the preprocessing fitted on the training split
     init.npz          the weights at step 0 (after LSUV where used)
-    checkpoint.npz    the latest weights: <layer>.weight, <layer>.bias, batchnorm buffers
+    checkpoint.npz    the latest weights: <layer>.weight, <layer>.bias, batchnorm buffers, and
+                      (under _-prefixed keys) what resuming needs besides: optimizer state,
+                      position, RNG states -- one file, so a checkpoint is one atomic unit
     best.npz          with a validation split: the weights of the best epoch so far by the
                       training setting `monitor` (and _epoch, that epoch, from 1)
-    state.npz         what resuming needs besides weights: optimizer, position, RNG states
+    state.npz         only in runs from before the one-file checkpoint: the optimizer state,
+                      position and RNG states (read on resume, removed by the next save)
     metrics.jsonl     one object per finished epoch
     metrics.csv       the same, as a table for spreadsheets, pandas or gnuplot (no dependency,
                       rewritten with each epoch, as a TensorBoard event log would need one)
@@ -19,12 +22,18 @@ Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)
 """
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import shutil
+import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import RunError, SettingError, literal
+from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries, temp_prefix
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -38,6 +47,7 @@ METRICS_CSV = "metrics.csv"
 SUMMARY = "summary.json"
 CURVES = "curves.png"
 DIVERGED = "diverged.npz"
+CLAIM = ".claimed"  # in an existing empty folder new_folder gave to one process
 
 
 @dataclass(frozen=True)
@@ -71,27 +81,103 @@ class RunDir:
 
 
 def default_run_path(spec_name: str, runs_dir: str | Path, now: float | None = None) -> Path:
-    """``<runs_dir>/<spec-name>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... if that exists."""
+    """``<runs_dir>/<spec-name>-<YYYYmmdd-HHMMSS>``."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    base = Path(runs_dir) / f"{spec_name}-{stamp}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return path
+    return Path(runs_dir) / f"{spec_name}-{stamp}"
 
 
-def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path) -> RunDir:
-    """A new, empty run folder. An existing non-empty ``out`` is refused rather than mixed
-    into: its checkpoint and metrics would no longer describe one run."""
-    path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
-    refuse_occupied(path)
+def numbered(base: Path):
+    """``base``, then ``base-2``, ``base-3``...: the names to try for a new folder."""
+    yield base
+    for n in itertools.count(2):
+        yield base.with_name(f"{base.name}-{n}")
+
+
+def new_folder(path: str | Path, number: bool) -> Path:
+    """Create the folder ``path`` (and its parents) for one writer only. With ``number``
+    (an automatic name), a name another process took first gets the next free suffix
+    (``-2``, ``-3``...); without (a name the user chose), an existing empty folder is used
+    and anything else is refused. ``os.mkdir`` is atomic, so of two processes asking for the
+    same name at once exactly one gets it; claiming an existing empty folder creates a marker
+    file in it (``.claimed``, holding the process id) with ``O_EXCL``, for the same reason."""
+    path = Path(path)
+    for candidate in (numbered(path) if number else (path,)):
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            if not number and _claim_empty(candidate):
+                return candidate
+        except OSError as exc:
+            raise SettingError(literal(f"cannot create folder {path}: {exc.strerror}"),
+                               hint="choose a writable place with a shorter name") from None
+        if not number:
+            raise SettingError(literal(f"folder {path} already exists and is not empty"),
+                               hint=_occupied_hint(path))
+    raise AssertionError("unreachable")
+
+
+def _claim_empty(path: Path) -> bool:
+    """Whether this process got the existing folder ``path`` for itself: it was empty and no
+    one else claimed it at the same moment."""
+    if not path.is_dir() or any(path.iterdir()):
+        return False
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except OSError:
+        return False  # claimed by another process a moment ago
+    with os.fdopen(fd, "w") as marker:
+        marker.write(f"{os.getpid()}\n")
+    return True
+
+
+def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
+                   fill: Callable[[RunDir], None]) -> RunDir:
+    """A new run folder holding what ``fill(run)`` writes into it, made visible only once
+    ``fill`` is done: the files are written into a hidden temporary folder beside the target,
+    then renamed into place in one step. A run folder therefore always holds a complete
+    start (spec, preprocessing, summary, step-0 checkpoint), whatever stops the process, and
+    two processes never share one: ``os.rename`` onto an existing folder fails unless it is
+    empty, so of two asking for the same ``out`` exactly one gets it. With no ``out`` the
+    folder is ``<runs_dir>/<spec-name>-<time>``, with ``-2``, ``-3``... when taken; an
+    existing non-empty ``out`` is refused rather than mixed into (its checkpoint and metrics
+    would no longer describe one run). A temporary folder left by a killed process is removed
+    the next time a run is created beside it."""
+    path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path.parent)
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                        dir=path.parent))
     except OSError as exc:
-        raise SettingError(literal(f"cannot create run folder {path}: {exc}"),
-                           hint="choose a writable place with {run_dir}") from exc
-    return RunDir(path)
+        raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
+                           hint="choose a writable place with {run_dir}") from None
+    try:
+        fill(RunDir(staging))
+        return RunDir(_move_into_place(staging, path, number=out is None))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
+    """Rename ``staging`` to ``path`` (with a numbered name when ``number`` and it is taken)."""
+    for candidate in (numbered(path) if number else (path,)):
+        if number and candidate.exists():
+            continue
+        try:
+            os.rename(staging, candidate)  # replaces only an empty folder, atomically
+            return candidate
+        except OSError as exc:
+            if number and candidate.exists():
+                continue  # taken between the check and the rename
+            if candidate.exists():
+                raise SettingError(literal(f"run folder {path} already exists and is not "
+                                           "empty"), hint=_occupied_hint(path)) from None
+            raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
+                               hint="choose a writable place with {run_dir}") from None
+    raise AssertionError("unreachable")
 
 
 def refuse_occupied(path: str | Path) -> None:
@@ -134,4 +220,5 @@ def open_run_dir(path: str | Path) -> RunDir:
             raise RunError(f"{path} is not a run folder: {name} is missing",
                            hint="pass the folder `cnnspec train` printed at the end "
                            "(runs/<name>-<time>)")
+    remove_stale_temporaries(path)  # half-written files of a process killed mid-write
     return RunDir(path)

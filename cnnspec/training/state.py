@@ -1,16 +1,18 @@
-"""Checkpoints: the weights, plus everything else an exact resume needs.
+"""Checkpoints: the weights, plus everything else an exact resume needs, in one file.
 
 ``checkpoint.npz`` holds the model's ``state_dict()`` (``<layer>.weight``, ``<layer>.bias``,
 batchnorm ``running_mean``/``running_var``, PyTorch layouts), so other tools can read it as is,
-plus one bookkeeping key, ``_step`` (keys starting with ``_`` are never weights).
-``state.npz`` holds the rest: the optimizer's state (momentum buffers, Adam moments and step
-count) under ``optimizer/...``, the position in training (:class:`Position`) and the dropout
-generator's state as JSON strings. Nested dictionaries are flattened with ``/`` between keys,
+and bookkeeping under keys starting with ``_`` (never weights): ``_step``, the optimizer's
+state (momentum buffers, Adam moments and step count) under ``_optimizer/...``, and the
+position in training (:class:`Position`) and the dropout generator's state as JSON strings
+(``_position``, ``_dropout_rng``). Nested dictionaries are flattened with ``/`` between keys,
 because layer names already contain dots.
 
-Both files record the step count (``_step``, and the position's ``step``): the files
-are written one after the other, so a process killed between the two writes leaves them
-disagreeing, and a resume then refuses rather than continuing from a mix of two points.
+One file, written to a temporary file and renamed into place, is one atomic unit: a process
+killed at any moment leaves either the previous checkpoint or the new one, whole. Runs written
+before this layout kept the optimizer state and the position in a second file, ``state.npz``,
+next to a checkpoint recording only ``_step``; they are still read (both files must then be
+from the same step), and their next save moves them to the one-file layout.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ from cnnspec.training.rundir import RunDir
 SEP = "/"
 STEP_KEY = "_step"  # keys starting with "_" are bookkeeping, not weights
 BEST_EPOCH_KEY = "_epoch"  # in best.npz: the epoch (from 1) whose weights it holds
+OPTIMIZER_KEY = "_optimizer"
+POSITION_KEY = "_position"
+DROPOUT_KEY = "_dropout_rng"
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -102,6 +107,17 @@ class Position:
         self.epoch_seconds = self.step_seconds = 0.0
 
 
+# The types each Position field must have in a saved checkpoint (JSON gives ints for
+# floats that happen to be whole, so floats accept ints).
+NUMBER = (int, float)
+POSITION_TYPES = {
+    "epoch": (int,), "batch": (int,), "step": (int,), "loss_sum": NUMBER, "correct": (int,),
+    "seen": (int,), "epoch_seconds": NUMBER, "step_seconds": NUMBER, "finished": (bool,),
+    "metrics": (list,), "best_epoch": (int,), "best_value": (*NUMBER, type(None)),
+    "bad_epochs": (int,), "stopped_early": (bool,),
+}
+
+
 def generator_state(rng: np.random.Generator | None) -> dict | None:
     return None if rng is None else rng.bit_generator.state
 
@@ -113,15 +129,16 @@ def set_generator_state(rng: np.random.Generator | None, state: dict | None) -> 
 
 def save_checkpoint(run: RunDir, model, optimizer, position: Position,
                     dropout_rng: np.random.Generator | None) -> None:
-    """Write ``checkpoint.npz`` (weights) then ``state.npz`` (everything else)."""
-    weights = dict(model.state_dict())
-    weights[STEP_KEY] = np.asarray(position.step)
-    write_npz(run.checkpoint, weights)
-    arrays = flatten({"optimizer": optimizer.state_dict()})
-    arrays["position"] = np.asarray(json.dumps(asdict(position)))
+    """Write ``checkpoint.npz``: the weights and the state of training, as one file."""
+    arrays = dict(model.state_dict())
+    arrays[STEP_KEY] = np.asarray(position.step)
+    arrays.update(flatten({OPTIMIZER_KEY: optimizer.state_dict()}))
+    arrays[POSITION_KEY] = np.asarray(json.dumps(asdict(position)))
     # PCG64 states are 128-bit integers: JSON keeps them exact, a NumPy array would not.
-    arrays["dropout_rng"] = np.asarray(json.dumps(generator_state(dropout_rng)))
-    write_npz(run.state, arrays)
+    arrays[DROPOUT_KEY] = np.asarray(json.dumps(generator_state(dropout_rng)))
+    write_npz(run.checkpoint, arrays)
+    if run.state.exists():  # a run from before the one-file layout: its state moved in
+        run.state.unlink()
 
 
 def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -134,39 +151,96 @@ def load_weights(run: RunDir, model, name: str | None = None) -> dict[str, np.nd
     every array of the file (its ``_``-prefixed bookkeeping too)."""
     path = run.checkpoint if name is None else run / name
     arrays = read_npz(path, what="checkpoint")
-    weights = weights_only(arrays)
+    put_weights(model, weights_only(arrays), path)
+    return arrays
+
+
+def put_weights(model, weights: dict[str, np.ndarray], path) -> None:
+    """Load ``weights`` (read from ``path``) into ``model`` after checking that they fit it:
+    the same names and shapes, and real numbers."""
+    hint = "the checkpoint was written for a different network; train again"
     state = model.state_dict()
     expected = set(state)
     missing, extra = expected - set(weights), set(weights) - expected
     if missing or extra:
         raise RunError(
             f"checkpoint {path} does not fit the run's spec "
-            f"(missing {sorted(missing)[:4]}, unexpected {sorted(extra)[:4]})",
-            hint="the checkpoint was written for a different network; train again")
+            f"(missing {sorted(missing)[:4]}, unexpected {sorted(extra)[:4]})", hint=hint)
     for key, value in state.items():
         if np.shape(weights[key]) != np.shape(value):
             raise RunError(
                 f"checkpoint {path}: {key} has shape {tuple(np.shape(weights[key]))}, "
-                f"the spec needs {tuple(np.shape(value))}",
-                hint="the checkpoint was written for a different network; train again")
+                f"the spec needs {tuple(np.shape(value))}", hint=hint)
+        if weights[key].dtype.kind not in "fiub":
+            raise RunError(f"checkpoint {path}: {key} has dtype {weights[key].dtype}, "
+                           "not real numbers", hint="the file is damaged; train again")
     model.load_state_dict(weights)
-    return arrays
 
 
-def load_state(run: RunDir, optimizer, dropout_rng: np.random.Generator | None) -> Position:
-    """Restore the optimizer and the dropout generator from ``state.npz``; return the position."""
-    arrays = read_npz(run.state, what="training state")
-    try:
-        position = Position(**json.loads(str(arrays.pop("position"))))
-        rng_state = json.loads(str(arrays.pop("dropout_rng")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunError(f"training state {run.state} is incomplete: {exc}",
-                       hint="this run cannot be resumed; train again") from exc
-    saved_step = read_npz(run.checkpoint).get(STEP_KEY)
-    if saved_step is None or int(saved_step) != position.step:
+def load_checkpoint(run: RunDir, model, optimizer,
+                    dropout_rng: np.random.Generator | None) -> Position:
+    """Restore a run's last checkpoint into ``model``, ``optimizer`` and the dropout
+    generator; return the position. Reads the one-file layout and the older two-file one."""
+    arrays = load_weights(run, model)
+    if POSITION_KEY in arrays:
+        state, source = arrays, run.checkpoint
+        keys = (POSITION_KEY, DROPOUT_KEY, OPTIMIZER_KEY)
+    else:  # before the one-file layout: the rest is in state.npz
+        state, source = read_npz(run.state, what="training state"), run.state
+        keys = ("position", "dropout_rng", "optimizer")
+    position, rng_state = _position(state, source, keys)
+    if source == run.state and _step(arrays) != position.step:
         raise RunError(f"{run.checkpoint} and {run.state} were saved at different steps",
                        hint="the run was stopped while saving; it cannot be resumed exactly, "
                        "train again")
-    optimizer.load_state_dict(unflatten(arrays).get("optimizer", {}))
-    set_generator_state(dropout_rng, rng_state)
+    saved = unflatten({key: value for key, value in state.items()
+                       if key.startswith(keys[2] + SEP)}).get(keys[2], {})
+    optimizer.load_state_dict(saved)
+    _check_optimizer_state(optimizer.state, model.params(), source)
+    try:
+        set_generator_state(dropout_rng, rng_state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"training state in {source}: the dropout generator's state is "
+                       f"damaged: {exc!r}", hint="this run cannot be resumed; train again") from None
     return position
+
+
+def _check_optimizer_state(state: dict, params: dict, source) -> None:
+    """Every saved optimizer array belongs to a parameter and, except the per-parameter step
+    counts (scalars), has its shape; all are real numbers."""
+    for kind, arrays in state.items():
+        for name, value in arrays.items():
+            want = () if kind == "step" else np.shape(params.get(name, ()))
+            if name not in params or value.shape != want or value.dtype.kind not in "fiu":
+                raise RunError(f"training state in {source}: optimizer {kind} of {name!r} "
+                               f"({value.dtype} {value.shape}) does not fit the model",
+                               hint="this run cannot be resumed; train again")
+
+
+def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position, dict | None]:
+    """The :class:`Position` and the dropout generator's state, checked field by field."""
+    damaged = "this run cannot be resumed; train again"
+    try:
+        fields = json.loads(str(state[keys[0]]))
+        rng_state = json.loads(str(state[keys[1]]))
+        position = Position(**fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"training state in {source} is incomplete: {exc!r}",
+                       hint=damaged) from None
+    for name, kind in POSITION_TYPES.items():
+        value = getattr(position, name)
+        if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+            raise RunError(f"training state in {source}: position field {name!r} is "
+                           f"{value!r}", hint=damaged)
+    if not (rng_state is None or isinstance(rng_state, dict)):
+        raise RunError(f"training state in {source}: the dropout generator's state is "
+                       f"{rng_state!r}", hint=damaged)
+    return position, rng_state
+
+
+def _step(arrays: dict) -> int | None:
+    """The checkpoint's ``_step``, or None when it has none or it is not an integer."""
+    value = arrays.get(STEP_KEY)
+    if value is None or value.shape != () or value.dtype.kind not in "iu":
+        return None
+    return int(value)

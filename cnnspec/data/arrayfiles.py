@@ -1,0 +1,118 @@
+"""Reading ``.npy`` and ``.npz`` files that may be damaged or hostile, without trusting them.
+
+``numpy.load`` allocates the array a header declares before it reads a byte of data, so a
+150-byte file whose header says ``'shape': (1000000, 1000000)`` asks for terabytes. Here each
+array's header is parsed first (``numpy.lib.format.read_magic`` and
+``read_array_header_1_0``/``_2_0``), its size in bytes is compared with the bytes the file
+can hold, and only then is the array allocated and filled. Object arrays (which would need
+pickle) and structured dtypes are refused; so are ``.npz`` members that are not arrays or
+that use a compression other than deflate. Every problem is a :class:`DamagedArray`
+(a ``ValueError``) saying what is wrong; callers add the file's role and a hint.
+
+Deflate expands data at most 1032-fold (RFC 1951: one 258-byte match per two bits at best),
+so a compressed member cannot honestly hold more than ``1032 x`` its compressed size; a
+member declaring more is damaged, and that bound is what allocation is checked against.
+"""
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+MAX_DEFLATE_RATIO = 1032  # RFC 1951's best case: 258 bytes out of every 2 bits in
+# The members a .npz may use: what np.savez and np.savez_compressed write.
+COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+class DamagedArray(ValueError):
+    """An array file that cannot be read as it is; the message says why."""
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """The array of a ``.npy`` file (see the module docstring for what is checked)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        return _read_array(f, os.path.getsize(path), path.name)
+
+
+def read_npz(path: str | Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, by name (a member ``x.npy`` is ``x``)."""
+    path = Path(path)
+    file_size = os.path.getsize(path)
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                name = info.filename[:-4] if info.filename.endswith(".npy") else None
+                if name is None:
+                    raise DamagedArray(f"member {info.filename!r} is not a .npy array")
+                with archive.open(info) as member:
+                    arrays[name] = _read_array(member, _member_bound(info, file_size),
+                                               info.filename)
+    except zipfile.BadZipFile as exc:
+        raise DamagedArray(f"the archive is damaged ({exc})") from None
+    except (NotImplementedError, EOFError) as exc:
+        raise DamagedArray(f"the archive cannot be read ({exc})") from None
+    return arrays
+
+
+def _member_bound(info: zipfile.ZipInfo, file_size: int) -> int:
+    """The most bytes a member can hold: its declared size, which must fit in the file."""
+    if info.compress_type not in COMPRESSIONS:
+        raise DamagedArray(f"member {info.filename!r} uses compression method "
+                           f"{info.compress_type}; only stored and deflated members are read")
+    packed = min(info.compress_size, file_size)
+    most = packed if info.compress_type == zipfile.ZIP_STORED else packed * MAX_DEFLATE_RATIO
+    if info.file_size > most:
+        raise DamagedArray(f"member {info.filename!r} declares {info.file_size} bytes, more "
+                           f"than its {packed} stored bytes can hold")
+    return info.file_size
+
+
+def _read_array(f, size: int, name: str) -> np.ndarray:
+    """Read one ``.npy`` stream of ``size`` bytes from ``f``, checking before allocating."""
+    shape, fortran_order, dtype = _header(f, name)
+    if dtype.hasobject:
+        raise DamagedArray(f"{name} holds Python objects, which would need pickle to load")
+    if dtype.fields is not None or dtype.subdtype is not None:
+        raise DamagedArray(f"{name} has a structured dtype ({dtype}); plain arrays only")
+    if any(n < 0 for n in shape):
+        raise DamagedArray(f"{name} declares a negative size in its shape {shape}")
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    available = size - f.tell()
+    if nbytes > available:
+        raise DamagedArray(f"{name} declares shape {shape} of {dtype} ({nbytes:,} bytes) but "
+                           f"the file holds only {max(available, 0):,} bytes of data")
+    array = np.empty(count, dtype)
+    view = memoryview(array).cast("B") if nbytes else memoryview(b"")
+    filled = 0
+    while filled < nbytes:
+        got = f.readinto(view[filled:])
+        if not got:
+            raise DamagedArray(f"{name} ends after {filled:,} of {nbytes:,} bytes of data")
+        filled += got
+    if f.read(1):  # also makes a zip member check its CRC
+        raise DamagedArray(f"{name} has bytes after its data (shape {shape} of {dtype})")
+    if fortran_order:
+        return array.reshape(shape[::-1]).transpose()
+    return array.reshape(shape)
+
+
+def _header(f, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    try:
+        version = npy_format.read_magic(f)
+        if version == (1, 0):
+            return npy_format.read_array_header_1_0(f)
+        if version == (2, 0):
+            return npy_format.read_array_header_2_0(f)
+    except (ValueError, RecursionError, MemoryError, EOFError) as exc:
+        raise DamagedArray(f"{name} is not a readable .npy array ({exc})") from None
+    raise DamagedArray(f"{name} uses .npy format version {version[0]}.{version[1]}, which "
+                       "holds structured dtypes; plain arrays only")

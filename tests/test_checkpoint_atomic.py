@@ -1,0 +1,154 @@
+"""A checkpoint is one atomic file; runs of the older two-file layout still resume; what a
+killed or interrupted process leaves behind is cleaned up or completed on resume."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from stops import StopAfter
+from test_resume import FAST, assert_same_run, spec_file, weights
+
+from cnnspec import resume, train
+from cnnspec.errors import RunError
+from cnnspec.training import rundir, state
+from cnnspec.training.callbacks import Callback
+from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.loop import Interrupted
+
+
+def to_two_file_layout(path, step_in_checkpoint=None) -> None:
+    """Rewrite a run's checkpoint as runs before the one-file layout saved it: weights and
+    ``_step`` in checkpoint.npz, the rest in state.npz under the old key names."""
+    arrays = read_npz(path / rundir.CHECKPOINT)
+    old = {"position": arrays.pop(state.POSITION_KEY),
+           "dropout_rng": arrays.pop(state.DROPOUT_KEY)}
+    for key in [k for k in arrays if k.startswith(state.OPTIMIZER_KEY + state.SEP)]:
+        old["optimizer" + key[len(state.OPTIMIZER_KEY):]] = arrays.pop(key)
+    if step_in_checkpoint is not None:
+        arrays[state.STEP_KEY] = np.asarray(step_in_checkpoint)
+    write_npz(path / rundir.CHECKPOINT, arrays)
+    write_npz(path / rundir.STATE, old)
+
+
+def test_one_file_holds_the_weights_and_the_state_of_training(tmp_path):
+    with pytest.raises(Interrupted):
+        train(spec_file(tmp_path), run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    arrays = read_npz(tmp_path / "cut" / rundir.CHECKPOINT)
+    assert not (tmp_path / "cut" / rundir.STATE).exists()
+    assert json.loads(str(arrays[state.POSITION_KEY]))["step"] == int(arrays["_step"]) == 3
+    assert any(k.startswith("_optimizer/momentum_buffer.") for k in arrays)
+    assert "conv1.weight" in state.weights_only(arrays)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd(momentum=0.9)", "adam"])
+def test_a_run_of_the_two_file_layout_resumes_bitwise(tmp_path, optimizer):
+    spec = spec_file(tmp_path, optimizer)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(8), **FAST)
+    to_two_file_layout(tmp_path / "cut")
+    with pytest.raises(Interrupted):  # its next save moves it to the one-file layout
+        resume(tmp_path / "cut", on_step=StopAfter(11), **FAST)
+    assert not (tmp_path / "cut" / rundir.STATE).exists()
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
+
+
+def test_a_torn_two_file_checkpoint_is_refused(tmp_path):
+    with pytest.raises(Interrupted):
+        train(spec_file(tmp_path), run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    # as if the older layout's process died between writing the weights and the position
+    to_two_file_layout(tmp_path / "cut", step_in_checkpoint=7)
+    with pytest.raises(RunError, match="different steps"):
+        resume(tmp_path / "cut", **FAST)
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_temporary_files_of_dead_writers_are_removed_on_resume(tmp_path):
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(5), **FAST)
+    cut = tmp_path / "cut"
+    dead = cut / f".checkpoint.npz.{dead_pid()}.k2j4h5ab.tmp"
+    older = cut / ".checkpoint.npz.x8f0qv1z.tmp"  # named before the pid was in the name
+    live = cut / f".metrics.jsonl.{os.getpid()}.abcdefgh.tmp"
+    for path in (dead, older, live):
+        path.write_bytes(b"half a file")
+    assert_same_run(resume(cut, **FAST), straight)
+    assert not dead.exists() and not older.exists()
+    assert live.exists()  # its writer (this process) is still running
+
+
+class DrawingInterrupted(Callback):
+    """Ctrl-C while the pictures are drawn, once."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+    def on_end(self, metrics, run_dir, display) -> None:
+        if not self.fired:
+            self.fired = True
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_while_drawing_after_the_last_epoch_is_finished_by_resume(tmp_path):
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec, run_dir=tmp_path / "cut", callbacks=[DrawingInterrupted()],
+              progress="none")
+    summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
+    assert summary["status"] == "running"  # not finished: no pictures yet
+    finished = resume(tmp_path / "cut", progress="none")
+    assert (tmp_path / "cut" / rundir.CURVES).read_bytes().startswith(b"\x89PNG")
+    assert finished.summary["status"] == "finished"
+    assert finished.summary["test_acc"] == straight.summary["test_acc"]
+    assert_same_run(finished, straight)
+    with pytest.raises(RunError, match="already finished"):
+        resume(tmp_path / "cut", **FAST)
+
+
+def test_ctrl_c_during_the_first_save_leaves_no_folder_and_the_out_free(tmp_path,
+                                                                         monkeypatch):
+    real = state.write_npz
+
+    def interrupted(path, arrays):
+        monkeypatch.setattr(state, "write_npz", real)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(state, "write_npz", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(spec_file(tmp_path), run_dir=tmp_path / "out", **FAST)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    run = train(spec_file(tmp_path), run_dir=tmp_path / "out", **FAST)
+    assert run.summary["status"] == "finished"
+
+
+def test_a_run_folder_appears_whole(tmp_path, monkeypatch):
+    """Until the step-0 checkpoint is written the folder has no public name; once it has,
+    everything a resume needs is there."""
+    seen = []
+    real = state.write_npz
+
+    def watching(path, arrays):
+        seen.append(sorted(p.name for p in tmp_path.iterdir()))
+        real(path, arrays)
+
+    monkeypatch.setattr(state, "write_npz", watching)
+    with pytest.raises(Interrupted):
+        train(spec_file(tmp_path), run_dir=tmp_path / "out", on_step=StopAfter(1), **FAST)
+    first = seen[0]
+    assert "out" not in first and len(first) == 2  # the spec and the hidden folder
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert weights(tmp_path / "out")
