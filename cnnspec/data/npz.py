@@ -20,6 +20,9 @@ from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.errors import RunError
 
 SPLIT_SEED = 0
+# Labels are class indices 0..K-1. A label above this is an id, not an index (ImageNet-21k
+# has 21,841 classes); taken at its word it would need that many class names and outputs.
+MAX_CLASSES = 1_000_000
 TEST_FRACTION = 0.2
 HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or (N, H, W), "
         "labels integers 0..K-1")
@@ -65,6 +68,11 @@ def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
                        hint="store class indices 0..K-1 as integers (e.g. y.astype(np.int64))")
     if y.size and y.min() < 0:
         raise RunError(f"{path}: labels {key!r} include negative values ({y.min()})", hint=HINT)
+    if y.size and y.max() >= MAX_CLASSES:
+        raise RunError(f"{path}: labels {key!r} go up to {y.max()}; labels are class indices "
+                       f"0..K-1, with at most {MAX_CLASSES:,} classes",
+                       hint="number the classes from 0 (e.g. np.unique(y, return_inverse=True)"
+                       "[1] turns ids into indices)")
     return y.astype(np.int64)
 
 

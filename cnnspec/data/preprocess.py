@@ -93,8 +93,12 @@ class Preprocessor:
             raise RunError(f"preprocessing record is missing {exc}",
                            hint="the run's files may be damaged; train again") from None
         _check_mode(mode)
-        mean = np.asarray(mean, dtype=np.float64)
-        std = np.asarray(std, dtype=np.float64)
+        try:
+            mean = np.asarray(mean, dtype=np.float64)
+            std = np.asarray(std, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise RunError("preprocessing record has mean/std that are not numbers",
+                           hint="the run's files may be damaged; train again") from None
         if mean.ndim != 1 or mean.shape != std.shape or len(mean) == 0 \
                 or not np.all(np.isfinite(mean)) or not np.all(std > 0):
             raise RunError("preprocessing record has malformed mean/std",

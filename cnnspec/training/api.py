@@ -44,7 +44,7 @@ from cnnspec.training.finetune import (
 )
 from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
 from cnnspec.training.progress import Display, make_display
-from cnnspec.training.run import DTYPES, Run, as_checked, compile_model
+from cnnspec.training.run import DTYPES, Run, as_checked, compile_model, read_summary
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
 from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
@@ -185,7 +185,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
 
 def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     run = open_run_dir(path)
-    summary = read_json(run.summary, what="run summary")
+    summary = read_summary(run)
     if summary.get("status") == "diverged":
         # Training is deterministic: from its last checkpoint it would diverge again, at the
         # same step, and a resumed run cannot change its learning rate.

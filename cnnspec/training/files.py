@@ -145,7 +145,7 @@ def read_json(path: Path, what: str = "run file"):
                        hint="is this a run folder written by `cnnspec train`?")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise RunError(f"{what} {path} cannot be read: {exc}",
                        hint="the file is damaged; train again") from exc
 
@@ -173,13 +173,21 @@ def read_jsonl(path: Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         return []
+    hint = "the metrics file is damaged; metrics.csv holds the same rows"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path} cannot be read: {exc}", hint=hint) from None
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rows.append(json.loads(line))
-        except ValueError as exc:
-            raise RunError(f"{path}:{number}: not a JSON object: {exc}",
-                           hint="the metrics file is damaged") from exc
+            row = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            raise RunError(f"{path}:{number}: not a JSON object: {exc}", hint=hint) from None
+        if not isinstance(row, dict):
+            raise RunError(f"{path}:{number}: not a JSON object but "
+                           f"{type(row).__name__}", hint=hint)
+        rows.append(row)
     return rows

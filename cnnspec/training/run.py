@@ -8,7 +8,7 @@ import numpy as np
 
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
-from cnnspec.compiler import compile_spec
+from cnnspec.compiler import DTYPES, compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.errors import RunError, SettingError
 from cnnspec.training import rundir
@@ -86,14 +86,14 @@ def load_run(path, which: str = "best") -> Run:
     run = open_run_dir(path)
     checked = as_checked(run.spec_json)
     try:
-        summary, unreadable = read_json(run.summary, what="run summary"), None
+        summary, unreadable = read_summary(run), None
     except RunError as exc:  # said after the checkpoint is checked, as before
         summary, unreadable = {}, exc
     # Runs from before --dtype trained in float32.
     model = compile_model(checked, checked.ir["training"]["seed"],
                           summary.get("dtype", "float32"))
     if which == "best" and (run / rundir.BEST).is_file():
-        epoch = int(load_weights(run, model, rundir.BEST)[BEST_EPOCH_KEY])
+        epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST)
     else:
         load_weights(run, model)
         which, epoch = "last", None
@@ -123,7 +123,60 @@ def as_checked(spec) -> CheckedSpec:
     return load(str(spec))
 
 
-DTYPES = ("float32", "float64")
+NUMBER = (int, float)
+# The types of the summary.json fields a run is opened or resumed with (a missing field is
+# fine: older runs lack some); anything else is a damaged file, said before it is used.
+SUMMARY_TYPES = {
+    "status": (str,), "dtype": (str,), "data_dir": (str, type(None)), "classes": (list,),
+    "resumed": (int,), "overrides": (dict,), "extended": (list,), "epochs_done": (int,),
+    "steps": (int,), "wall_seconds": NUMBER, "train_seconds": NUMBER,
+    "stopped_early": (int, type(None)), "best_epoch": (int,), "monitor": (str,),
+    "best_value": (*NUMBER, type(None)), "test_acc": NUMBER, "test_loss": (*NUMBER, type(None)),
+    "test_examples": (int,), "diverged": (bool,), "command": (str,),
+}
+
+
+def read_summary(run: RunDir) -> dict:
+    """``summary.json`` of ``run``, its fields' types checked (see :data:`SUMMARY_TYPES`)."""
+    summary = read_json(run.summary, what="run summary")
+    hint = "the file is damaged; a run folder written by `cnnspec train` has the original"
+    if not isinstance(summary, dict):
+        raise RunError(f"run summary {run.summary} holds {type(summary).__name__} "
+                       f"{_short(summary)}, not an object of the run's figures", hint=hint)
+    for key, kinds in SUMMARY_TYPES.items():
+        if key not in summary:
+            continue
+        value = summary[key]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise RunError(f"run summary {run.summary}: {key!r} is {_short(value)}, not "
+                           f"{' or '.join(_type_name(k) for k in kinds)}", hint=hint)
+    if summary.get("dtype", DTYPES[0]) not in DTYPES:
+        raise RunError(f"run summary {run.summary}: 'dtype' is {_short(summary['dtype'])}, "
+                       f"not one of {', '.join(DTYPES)}", hint=hint)
+    if not all(isinstance(name, str) for name in summary.get("classes", [])):
+        raise RunError(f"run summary {run.summary}: 'classes' must be a list of names",
+                       hint=hint)
+    return summary
+
+
+def best_epoch(arrays: dict, path) -> int:
+    """The epoch (from 1) whose weights ``best.npz`` holds, from its ``_epoch``."""
+    value = arrays.get(BEST_EPOCH_KEY)
+    if value is None or value.shape != () or value.dtype.kind not in "iu":
+        raise RunError(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch number",
+                       hint="the file is damaged; use --last for the last checkpoint's "
+                       "weights, or train again")
+    return int(value)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _type_name(kind: type) -> str:
+    return {type(None): "null", str: "a string", int: "an integer", float: "a number",
+            list: "a list", dict: "an object", bool: "true/false"}[kind]
 
 
 def compile_model(checked: CheckedSpec, seed: int, dtype: str = "float32"):

@@ -1,0 +1,228 @@
+"""Damaged run folders and data files: each is a clear error (exit 1) naming the file and what
+is wrong, never a traceback, and an array's declared size is checked before it is allocated."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+
+from cnnspec import train
+from cnnspec.cli import main
+from cnnspec.data import arrayfiles
+from cnnspec.data.arrayfiles import DamagedArray
+from cnnspec.training import rundir
+from cnnspec.training.files import read_npz, write_npz
+
+FAST = {"progress": "none", "curves": False}
+TERABYTES = (1_000_000, 1_000_000)  # 10^12 elements
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, tiny_shapes_text):
+    """A small finished run (never changed: tests damage copies)."""
+    folder = tmp_path_factory.mktemp("damaged")
+    spec = folder / "tiny.cnn"
+    spec.write_text(tiny_shapes_text)
+    return train(spec, run_dir=folder / "run", **FAST).path
+
+
+@pytest.fixture
+def run(finished, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(finished, copy)
+    return copy
+
+
+@pytest.fixture
+def interrupted(run):
+    """The copy marked as interrupted, so that resume is allowed to read everything."""
+    summary = json.loads((run / rundir.SUMMARY).read_text())
+    summary["status"] = "interrupted"
+    (run / rundir.SUMMARY).write_text(json.dumps(summary))
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    position = json.loads(str(arrays["_position"]))
+    position["finished"] = False
+    arrays["_position"] = np.asarray(json.dumps(position))
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    return run
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def huge_header(shape=TERABYTES, dtype="<f4") -> bytes:
+    """A .npy header declaring ``shape`` followed by a few bytes of data."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buffer.getvalue() + b"\0" * 64
+
+
+def write_zip(path, members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> None:
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def fails_with(capsys, argv, *words) -> str:
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+# ---- the reader itself ---------------------------------------------------------------------
+
+def test_the_reader_returns_what_numpy_saved(tmp_path):
+    arrays = {"a": np.arange(12, dtype=np.float32).reshape(3, 4),
+              "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "s": np.asarray("text"),
+              "e": np.zeros((0, 5), np.uint8), "b": np.array([True, False])}
+    np.savez(tmp_path / "plain.npz", **arrays)
+    np.savez_compressed(tmp_path / "packed.npz", **arrays)
+    for name in ("plain.npz", "packed.npz"):
+        got = arrayfiles.read_npz(tmp_path / name)
+        assert got.keys() == arrays.keys()
+        for key, value in arrays.items():
+            assert got[key].dtype == value.dtype
+            np.testing.assert_array_equal(got[key], value)
+    np.save(tmp_path / "one.npy", arrays["f"])
+    np.testing.assert_array_equal(arrayfiles.read_npy(tmp_path / "one.npy"), arrays["f"])
+
+
+@pytest.mark.parametrize("data, words", [
+    (huge_header(), "declares shape (1000000, 1000000)"),
+    (huge_header((-5, 2)), "negative size"),
+    (npy_bytes(np.arange(10.0))[:-8], "holds only"),
+    (npy_bytes(np.arange(3.0)) + b"extra", "bytes after its data"),
+    (npy_bytes(np.array([1, "a"], dtype=object)), "pickle"),
+    (npy_bytes(np.zeros(2, dtype=[("a", "<i4")])), "structured"),
+    (b"\x93NUMPY\x01\x00" + b"\xff" * 40, "not a readable .npy"),
+    (b"not numpy at all", "not a readable .npy"),
+])
+def test_damaged_npy_streams_are_refused_before_allocating(tmp_path, data, words):
+    (tmp_path / "x.npy").write_bytes(data)
+    write_zip(tmp_path / "x.npz", {"x.npy": data})
+    for reader, name in ((arrayfiles.read_npy, "x.npy"), (arrayfiles.read_npz, "x.npz")):
+        with pytest.raises(DamagedArray, match=words.replace("(", r"\(").replace(")", r"\)")):
+            reader(tmp_path / name)
+
+
+def test_a_compressed_member_cannot_declare_more_than_deflate_can_expand(tmp_path):
+    data = npy_bytes(np.zeros(1000, np.float32))
+    write_zip(tmp_path / "x.npz", {"x.npy": data}, zipfile.ZIP_DEFLATED)
+    raw = bytearray((tmp_path / "x.npz").read_bytes())
+    # the central directory's uncompressed size (offset 24 of its entry) says 2 GB
+    entry = raw.rindex(b"PK\x01\x02")
+    raw[entry + 24:entry + 28] = (2_000_000_000).to_bytes(4, "little")
+    (tmp_path / "x.npz").write_bytes(bytes(raw))
+    with pytest.raises(DamagedArray, match="more than its"):
+        arrayfiles.read_npz(tmp_path / "x.npz")
+
+
+def test_members_that_are_not_arrays_are_refused(tmp_path):
+    write_zip(tmp_path / "x.npz", {"notes.txt": b"hello"})
+    with pytest.raises(DamagedArray, match="not a .npy array"):
+        arrayfiles.read_npz(tmp_path / "x.npz")
+
+
+# ---- run folders ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, words", [
+    ("null", "holds NoneType None"),
+    ("[]", "holds list []"),
+    ('{"dtype": 7}', "'dtype' is 7, not a string"),
+    ('{"dtype": "complex128"}', "not one of float32, float64"),
+    ('{"classes": 5}', "'classes' is 5"),
+    ('{"classes": [1, 2]}', "'classes' must be a list of names"),
+    ('{"status": ["running"]}', "'status' is"),
+    ('{"data_dir": 3}', "'data_dir' is 3, not a string or null"),
+])
+def test_a_damaged_summary_is_named(run, capsys, text, words):
+    (run / rundir.SUMMARY).write_text(text)
+    fails_with(capsys, ["eval", str(run)], str(run / rundir.SUMMARY), words)
+    fails_with(capsys, ["train", "--resume", str(run)], words)
+
+
+def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
+    (run / rundir.METRICS).write_bytes(b"\xff\xfe{}\n")
+    fails_with(capsys, ["eval", str(run)], "metrics.jsonl", "metrics.csv holds")
+    (run / rundir.METRICS).write_text("[1, 2]\n")
+    fails_with(capsys, ["eval", str(run)], "metrics.jsonl:1: not a JSON object but list")
+
+
+def test_a_checkpoint_array_of_complex_dtype_is_refused(run, capsys):
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    arrays["conv1.weight"] = arrays["conv1.weight"].astype(np.complex64)
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    fails_with(capsys, ["eval", str(run), "--last"], "conv1.weight has dtype complex64")
+
+
+def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, capsys):
+    members = {f"{k}.npy": npy_bytes(v) for k, v in read_npz(run / rundir.CHECKPOINT).items()}
+    members["conv1.weight.npy"] = huge_header()
+    write_zip(run / rundir.CHECKPOINT, members)
+    fails_with(capsys, ["eval", str(run), "--last"], "checkpoint.npz cannot be read",
+               "declares shape (1000000, 1000000)")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("_step", "seven", "different steps"),  # only the two-file layout compares _step
+    ("_position", "{not json", "incomplete"),
+    ("_position", '{"epoch": "one"}', "'epoch' is 'one'"),
+    ("_position", '{"metrics": 3}', "'metrics' is 3"),
+    ("_dropout_rng", "[1, 2]", "dropout generator"),
+    ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
+    ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
+])
+def test_damaged_training_state_is_named(interrupted, capsys, key, value, words):
+    arrays = read_npz(interrupted / rundir.CHECKPOINT)
+    if key == "_step":  # the older layout: the state in state.npz, _step in the checkpoint
+        from test_checkpoint_atomic import to_two_file_layout
+        to_two_file_layout(interrupted)
+        arrays = read_npz(interrupted / rundir.CHECKPOINT)
+    arrays[key] = np.asarray(value)
+    write_npz(interrupted / rundir.CHECKPOINT, arrays)
+    fails_with(capsys, ["train", "--resume", str(interrupted)], words)
+
+
+def test_a_best_npz_without_an_epoch_number_is_named(run, capsys):
+    arrays = read_npz(run / rundir.BEST)
+    arrays["_epoch"] = np.asarray("two")
+    write_npz(run / rundir.BEST, arrays)
+    fails_with(capsys, ["eval", str(run)], "best.npz", "not an epoch number", "--last")
+
+
+def test_a_preprocessing_record_with_text_for_numbers_is_named(run, capsys):
+    (run / rundir.PREPROCESS).write_text('{"mode": "standardize", "mean": ["a"], "std": [1]}')
+    fails_with(capsys, ["eval", str(run)], "not numbers")
+
+
+# ---- data files and predict inputs ---------------------------------------------------------
+
+def test_an_npz_dataset_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):
+    write_zip(tmp_path / "data.npz", {"x.npy": huge_header(), "y.npy": npy_bytes(np.zeros(4))})
+    fails_with(capsys, ["eval", str(finished), "--data", f"npz:{tmp_path / 'data.npz'}"],
+               "data.npz", "declares shape (1000000, 1000000)")
+
+
+def test_npz_labels_far_beyond_any_class_count_are_refused(tmp_path, finished, capsys):
+    x = np.zeros((10, 1, 8, 8), np.uint8)
+    y = np.array([0, 1] * 4 + [1, 2**40])
+    np.savez(tmp_path / "data.npz", x=x, y=y)
+    fails_with(capsys, ["eval", str(finished), "--data", f"npz:{tmp_path / 'data.npz'}"],
+               "go up to 1099511627776", "class indices")
+
+
+def test_a_predict_input_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):
+    (tmp_path / "big.npy").write_bytes(huge_header((1000, 1, 1_000_000, 1_000_000), "|u1"))
+    fails_with(capsys, ["predict", str(finished), str(tmp_path / "big.npy")],
+               "big.npy", "declares shape")
