@@ -2,15 +2,23 @@
 
 The bytes go to a hidden temporary file in the destination folder while their SHA-256 is
 computed; only a file whose digest matches is renamed into place (``os.replace`` is atomic on
-one file system). A failure at any point -- no connection, an HTTP error, a wrong digest --
-removes the temporary file and moves on to the next mirror; when every mirror has failed, a
-:class:`RunError` lists what went wrong with each.
+one file system). A failure at any point -- no connection, an HTTP error, a response cut off
+mid-body, a wrong digest, a mirror slower than its deadline -- removes the temporary file and
+moves on to the next mirror; when every mirror has failed, a :class:`RunError` lists what went
+wrong with each.
+
+Two clocks bound a mirror: ``timeout`` is how long one read may wait for a byte (a silent
+server), ``deadline`` how long the whole file may take (a server trickling a byte at a time
+never lets a single read time out). Reads return what has arrived (``read1``), so the
+deadline is checked at least once per ``timeout``.
 """
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +27,8 @@ from cnnspec.errors import RunError
 
 CHUNK = 1 << 16
 TIMEOUT_SECONDS = 30
+# The largest download (CIFAR-10, 163 MiB) takes 10 minutes at 280 kB/s.
+DEADLINE_SECONDS = 600
 
 
 def sha256_of(path: Path) -> str:
@@ -30,22 +40,35 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stream_to(url: str, out, timeout: float) -> str:
-    """Copy ``url`` into the open file ``out``; returns the SHA-256 of what was written."""
+def _stream_to(url: str, out, timeout: float, deadline: float) -> str:
+    """Copy ``url`` into the open file ``out`` before ``time.monotonic()`` reaches
+    ``deadline``; returns the SHA-256 of what was written."""
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        for chunk in iter(lambda: response.read(CHUNK), b""):
-            digest.update(chunk)
-            out.write(chunk)
+        try:
+            for chunk in iter(lambda: response.read1(CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not complete by the deadline ({out.tell():,} bytes "
+                                       "so far)")
+        except http.client.IncompleteRead:  # a chunked body that ended mid-chunk
+            raise ConnectionError(f"the response was cut off after {out.tell():,} bytes") \
+                from None
+        if response.length:  # a body shorter than its Content-Length
+            raise ConnectionError(f"the response was cut off after {out.tell():,} bytes "
+                                  f"({response.length:,} missing)")
     return digest.hexdigest()
 
 
-def _try_mirror(url: str, target: Path, sha256: str, timeout: float) -> str | None:
-    """Download ``url`` to ``target``; None on success, else what went wrong."""
+def _try_mirror(url: str, target: Path, sha256: str, timeout: float,
+                seconds: float) -> str | None:
+    """Download ``url`` to ``target`` within ``seconds``; None on success, else what went
+    wrong."""
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
-            digest = _stream_to(url, out, timeout)
+            digest = _stream_to(url, out, timeout, time.monotonic() + seconds)
         if digest != sha256:
             return f"{url}: SHA-256 mismatch (got {digest[:12]}..., expected {sha256[:12]}...)"
         os.replace(temp, target)
@@ -54,25 +77,28 @@ def _try_mirror(url: str, target: Path, sha256: str, timeout: float) -> str | No
         return f"{url}: HTTP {exc.code} {exc.reason}"
     except urllib.error.URLError as exc:
         return f"{url}: {exc.reason}"
-    except (OSError, ValueError) as exc:  # timeouts, broken connections, malformed URLs
-        return f"{url}: {exc}"
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        # timeouts, broken connections, malformed URLs or responses
+        return f"{url}: {exc or type(exc).__name__}"
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
 
 
 def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
-             timeout: float = TIMEOUT_SECONDS, hint: str | None = None) -> Path:
+             timeout: float = TIMEOUT_SECONDS, hint: str | None = None,
+             deadline: float = DEADLINE_SECONDS) -> Path:
     """``folder/filename`` fetched from the first mirror (a base URL) that serves it intact.
 
-    ``hint`` is passed on with the :class:`RunError` raised when no mirror works.
+    ``timeout`` bounds each wait for data and ``deadline`` each mirror's whole transfer, in
+    seconds; ``hint`` is passed on with the :class:`RunError` raised when no mirror works.
     """
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / filename
     problems = []
     for base in mirrors:
         url = base if base.endswith("/") else base + "/"
-        problem = _try_mirror(url + filename, target, sha256, timeout)
+        problem = _try_mirror(url + filename, target, sha256, timeout, deadline)
         if problem is None:
             return target
         problems.append(problem)

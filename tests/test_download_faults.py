@@ -1,0 +1,93 @@
+"""Downloads from misbehaving servers on 127.0.0.1: a response cut off mid-body (chunked or
+with a Content-Length) and a server trickling a byte at a time each fail that mirror with a
+clear reason, and the next mirror is tried."""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+import time
+
+import pytest
+
+from cnnspec.data.download import download
+from cnnspec.errors import RunError
+
+BODY = bytes(range(256)) * 64  # 16 KiB
+DIGEST = hashlib.sha256(BODY).hexdigest()
+
+
+class Misbehaving(http.server.BaseHTTPRequestHandler):
+    """Serves BODY the way the server's ``mode`` says."""
+
+    mode = "good"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.send_response(200)
+        if self.mode == "chunked-cut":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            half = BODY[:len(BODY) // 2]
+            self.wfile.write(f"{len(BODY):x}\r\n".encode() + half)  # a chunk, left unfinished
+        elif self.mode == "length-cut":
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY[:1000])
+        elif self.mode == "trickle":
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            for byte in BODY:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.02)
+        else:
+            self.send_header("Content-Length", str(len(BODY)))
+            self.end_headers()
+            self.wfile.write(BODY)
+        self.close_connection = True
+
+
+@pytest.fixture
+def server():
+    """Start a server of one mode; returns its base URL. Stopped after the test."""
+    servers = []
+
+    def start(mode):
+        handler = type(f"Handler_{mode}", (Misbehaving,), {"mode": mode})
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv.daemon_threads = True
+        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}/"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.parametrize("mode", ["chunked-cut", "length-cut"])
+def test_a_response_cut_off_mid_body_moves_on_to_the_next_mirror(tmp_path, server, mode):
+    path = download("f.bin", DIGEST, [server(mode), server("good")], tmp_path, timeout=5)
+    assert path.read_bytes() == BODY
+    with pytest.raises(RunError, match="cut off after") as info:
+        download("g.bin", DIGEST, [server(mode)], tmp_path / "alone", timeout=5)
+    assert "Traceback" not in info.value.message
+    assert list((tmp_path / "alone").iterdir()) == []  # no partial file
+
+
+def test_a_trickling_server_is_given_up_at_the_deadline(tmp_path, server):
+    started = time.monotonic()
+    path = download("f.bin", DIGEST, [server("trickle"), server("good")], tmp_path,
+                    timeout=5, deadline=0.5)
+    assert path.read_bytes() == BODY
+    # Each read got a byte well within the 5 s timeout; only the deadline stopped a transfer
+    # that would have taken 16384 x 0.02 s = 5.5 minutes.
+    assert time.monotonic() - started < 60
+    with pytest.raises(RunError, match="not complete by the deadline"):
+        download("g.bin", DIGEST, [server("trickle")], tmp_path / "alone", timeout=5,
+                 deadline=0.3)
