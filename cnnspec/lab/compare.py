@@ -21,13 +21,14 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import SpecError
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL, load_variant
 from cnnspec.training.api import train
 from cnnspec.training.files import read_jsonl
 from cnnspec.training.loop import Diverged
+from cnnspec.training.rundir import new_folder
 from cnnspec.training.settings import Settings
 
 DEFAULT_TARGET = 0.9
@@ -277,12 +278,12 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                         file=str(spec))
     for init in variants:
         load_variant(spec, init)
-    folder = Path(out) if out is not None else default_out(spec)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        # Its curves.png (say, a training run's own) would be overwritten, and run folders
-        # of this comparison mixed with whatever is there.
-        raise RunError(f"{folder} already exists and is not empty",
-                       hint="pick another --out for the comparison, or delete the folder first")
+    # A folder with files is refused: its curves.png (say, a training run's own) would be
+    # overwritten, and run folders of this comparison mixed with whatever is there. Two
+    # comparisons started in the same second get two folders (-2).
+    folder = new_folder(out if out is not None else default_out(spec), number=out is None,
+                        occupied_hint="pick another --out for the comparison, or delete the "
+                        "folder first")
     job_list = make_jobs(spec, variants, seeds, epochs, folder, data_dir, lr, batch_size)
     started = time.perf_counter()
     results = run_jobs(job_list, jobs or default_jobs(len(job_list)), on_done)

@@ -93,13 +93,14 @@ def numbered(base: Path):
         yield base.with_name(f"{base.name}-{n}")
 
 
-def new_folder(path: str | Path, number: bool) -> Path:
+def new_folder(path: str | Path, number: bool, occupied_hint: str) -> Path:
     """Create the folder ``path`` (and its parents) for one writer only. With ``number``
     (an automatic name), a name another process took first gets the next free suffix
     (``-2``, ``-3``...); without (a name the user chose), an existing empty folder is used
-    and anything else is refused. ``os.mkdir`` is atomic, so of two processes asking for the
-    same name at once exactly one gets it; claiming an existing empty folder creates a marker
-    file in it (``.claimed``, holding the process id) with ``O_EXCL``, for the same reason."""
+    and anything else is refused with ``occupied_hint``. ``os.mkdir`` is atomic, so of two
+    processes asking for the same name at once exactly one gets it; claiming an existing
+    empty folder creates a marker file in it (``.claimed``, holding the process id) with
+    ``O_EXCL``, for the same reason."""
     path = Path(path)
     for candidate in (numbered(path) if number else (path,)):
         try:
@@ -110,11 +111,10 @@ def new_folder(path: str | Path, number: bool) -> Path:
             if not number and _claim_empty(candidate):
                 return candidate
         except OSError as exc:
-            raise SettingError(literal(f"cannot create folder {path}: {exc.strerror}"),
-                               hint="choose a writable place with a shorter name") from None
+            raise RunError(f"cannot create folder {path}: {exc.strerror}",
+                           hint="choose a writable place with a shorter name") from None
         if not number:
-            raise SettingError(literal(f"folder {path} already exists and is not empty"),
-                               hint=_occupied_hint(path))
+            raise RunError(f"{path} already exists and is not empty", hint=occupied_hint)
     raise AssertionError("unreachable")
 
 
