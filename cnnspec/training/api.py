@@ -174,7 +174,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     def fill(run: RunDir) -> None:
         session.run = run
         write_json(run.summary, summary)
-        _write_spec_files(run, checked, ir)
+        _write_spec_files(run, checked, ir, overrides)
         write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
         write_npz(run / rundir.INIT, model.state_dict())
         session.save(position)  # step 0: the last good point until the first epoch ends
@@ -287,9 +287,20 @@ def _load_data(checked, training: dict, data_dir):
     return dataset
 
 
-def _write_spec_files(run: RunDir, checked, ir: dict) -> None:
+def _write_spec_files(run: RunDir, checked, ir: dict, overrides: dict) -> None:
+    """``spec.json`` (the resolved IR) and, for a ``.cnn`` spec, ``spec.cnn``: its text with
+    the command-line overrides written into its ``train`` block, so that training it again
+    repeats the run."""
     text = checked.spec.text
     if text is not None:
+        from cnnspec.lang.rewrite import NotWritable, with_training  # Lark: for .cnn specs
+
+        try:
+            text = with_training(text, {key: ir["training"][key] for key in overrides},
+                                 checked.spec.path)
+        except NotWritable as exc:  # left as given; spec.json has the settings
+            text = f"# trained with {', '.join(overrides)} overridden ({exc}): see spec.json\n" \
+                + text
         write_text(run / rundir.SPEC_CNN, text)
     write_json(run.spec_json, ir)
 
@@ -404,7 +415,9 @@ def _command(spec_path, overrides: dict, out) -> str:
             continue
         value = overrides[key]
         if key == "data":
-            value = f"npz:{value['path']}" if value.get("name") == "npz" else value["name"]
+            from cnnspec.lang.rewrite import call_text  # how a spec and --data write it
+
+            value = f"npz:{value['path']}" if value.get("name") == "npz" else call_text(value)
         words += ["--" + key.replace("_", "-"), shlex.quote(str(value))]
     if out is not None:
         words += ["--out", shlex.quote(str(out))]

@@ -1,0 +1,71 @@
+"""The run folder's spec.cnn reproduces the run: the command-line overrides are written into
+its train block, so training it again gives the same weights; summary.json's command names
+every option given, --out included."""
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+import pytest
+
+from cnnspec import Settings, train
+from cnnspec.cli import main
+from cnnspec.lang import parse
+from cnnspec.lang.rewrite import NotWritable, with_training
+from cnnspec.training import rundir
+from cnnspec.training.files import read_npz
+
+FAST = {"progress": "none", "curves": False}
+NO_BLOCK = "model bare\ninput 1x8x8\nflatten\nfc: dense 2\n"
+
+
+def weights(path):
+    return {k: v for k, v in read_npz(path / rundir.CHECKPOINT).items() if not k.startswith("_")}
+
+
+def test_retraining_the_saved_spec_repeats_a_run_with_overrides(tiny_shapes_spec, tmp_path):
+    settings = Settings(epochs=1, lr=0.02, batch_size=32, seed=11,
+                        data="shapes(size=8, classes=[x, o], count=200)")
+    first = train(tiny_shapes_spec, settings, run_dir=tmp_path / "first", **FAST)
+    saved = tmp_path / "first" / rundir.SPEC_CNN
+    again = train(saved, run_dir=tmp_path / "again", **FAST)
+    assert again.spec.ir["training"] == first.spec.ir["training"]
+    a, b = weights(first.path), weights(again.path)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    text = saved.read_text()
+    assert "conv1: conv 4 3x3 pad same relu" in text and "  batch 32\n" in text
+    assert f"--out {tmp_path / 'first'}" in first.summary["command"]
+    assert "--epochs 1 --lr 0.02 --batch-size 32 --seed 11" in first.summary["command"]
+
+
+@pytest.mark.parametrize("text", [
+    NO_BLOCK,
+    NO_BLOCK + "train { epochs 2 }",
+    NO_BLOCK + "train {\n  batch_size 8  # a comment\n}\n",
+])
+def test_settings_are_replaced_or_added_in_any_block_layout(text):
+    settings = {"epochs": 3, "lr": 1e-05, "batch_size": 16, "seed": 4,
+                "data": {"name": "npz", "path": "/data/my arrays.npz"}}
+    rewritten = with_training(text, settings)
+    training = parse(rewritten).ir["training"]
+    assert {key: training[key] for key in settings} == settings
+    assert "# a comment" in rewritten or "comment" not in text
+
+
+def test_a_value_with_no_spelling_in_the_language_is_refused():
+    with pytest.raises(NotWritable):
+        with_training(NO_BLOCK, {"data": {"name": "npz", "path": 'a"b.npz'}})
+
+
+def test_the_command_in_the_summary_repeats_a_dataset_with_its_parameters(tiny_shapes_spec,
+                                                                          tmp_path):
+    data = "shapes(size=8, classes=[x, o], count=200)"
+    first = train(tiny_shapes_spec, Settings(epochs=1, data=data), run_dir=tmp_path / "a",
+                  **FAST)
+    argv = shlex.split(first.summary["command"])[1:]
+    argv[argv.index("--out") + 1] = str(tmp_path / "b")
+    assert main(argv) == 0
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
