@@ -1,0 +1,22 @@
+"""SIGKILL a real training process at random moments (some inside a file write) and resume
+it each time: it must end bitwise as an uninterrupted run (tools/kill_test.py; the README
+gives the 20-kill figures)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "kill_test.py"
+
+
+@pytest.mark.slow
+def test_runs_killed_at_random_moments_resume_to_the_uninterrupted_result(tmp_path):
+    done = subprocess.run([sys.executable, str(TOOL), "--kills", "4", "--seed", "1",
+                           "--work", str(tmp_path)], check=False, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 kills (1 inside a file write)" in done.stdout
+    assert "ended bitwise as the uninterrupted run" in done.stdout
