@@ -89,3 +89,32 @@ def serve():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def _skipped_for_torch(terminalreporter) -> list:
+    """The skip reports (tests, or whole modules skipped at collection) for want of torch."""
+    found = []
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
+            report.longrepr)
+        if "torch" in reason:
+            found.append(report)
+    return found
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Say at the end of the run when the PyTorch cross-checks did not run, and how to run
+    them: otherwise a run without torch looks as thorough as one with it."""
+    skipped = _skipped_for_torch(terminalreporter)
+    if not skipped:
+        return
+    modules = sorted({Path(report.location[0] if report.location else report.nodeid).name
+                      for report in skipped} - {""})
+    whole = sum(1 for report in skipped if report.when == "collect")
+    tests = len(skipped) - whole
+    what = ", ".join(filter(None, [f"{tests} test(s)" if tests else "",
+                                    f"{whole} whole module(s)" if whole else ""]))
+    terminalreporter.write_line(
+        f"PyTorch is not installed: the cross-checks against it were skipped ({what}: "
+        f"{', '.join(modules)}); to run them, install it into the test environment "
+        f"(`.venv/bin/pip install torch`) and run the tests again", yellow=True)

@@ -1,9 +1,8 @@
 """The package list in pyproject.toml is written by hand (the grammar folder maps into the
 package); these tests keep it in step with the source tree so the wheel never misses a part."""
+import tomllib
 from importlib.resources import files
 from pathlib import Path
-
-import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
