@@ -166,6 +166,23 @@ def test_a_checkpoint_array_of_complex_dtype_is_refused(run, capsys):
     fails_with(capsys, ["eval", str(run), "--last"], "conv1.weight has dtype complex64")
 
 
+def test_fine_tuning_from_a_complex_checkpoint_is_refused(run, tmp_path, capsys):
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    arrays["fc.weight"] = arrays["fc.weight"].astype(np.complex128)
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    fails_with(capsys, ["train", str(run / rundir.SPEC_CNN), "--weights-from", str(run),
+                        "--out", str(tmp_path / "tuned")], "fc.weight has dtype complex128")
+    assert not (tmp_path / "tuned").exists()
+
+
+def test_initial_weights_declaring_a_terabyte_are_refused(run, tmp_path, capsys):
+    members = {f"{k}.npy": npy_bytes(v) for k, v in read_npz(run / rundir.INIT).items()}
+    members["conv1.weight.npy"] = huge_header((4, 1, 1_000_000, 1_000_000))
+    write_zip(run / rundir.INIT, members)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               "init.npz", "declares shape")
+
+
 def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, capsys):
     members = {f"{k}.npy": npy_bytes(v) for k, v in read_npz(run / rundir.CHECKPOINT).items()}
     members["conv1.weight.npy"] = huge_header()

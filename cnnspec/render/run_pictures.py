@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.data import load_dataset
+from cnnspec.data import arrayfiles, load_dataset
+from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
@@ -57,14 +58,13 @@ def initial_weights(run_path, key: str) -> np.ndarray:
         raise RunError(f"{run_path} has no {INIT_FILE}, so there are no initial weights to "
                        f"compare with", hint="drop --compare-init, or train the spec again")
     try:
-        with np.load(path, allow_pickle=False) as saved:
-            if key not in saved.files:
-                raise RunError(f"{path} holds no {key}",
-                               hint="the run's files may be damaged; train again")
-            return np.array(saved[key])
-    except (OSError, ValueError) as exc:
+        saved = arrayfiles.read_npz(path)
+    except (OSError, DamagedArray) as exc:
         raise RunError(f"cannot read {path}: {exc}",
                        hint="the run's files may be damaged; train again") from None
+    if key not in saved:
+        raise RunError(f"{path} holds no {key}", hint="the run's files may be damaged; train again")
+    return saved[key]
 
 
 def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:

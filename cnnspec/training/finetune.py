@@ -17,7 +17,7 @@ import numpy as np
 from cnnspec.errors import SettingError, literal
 from cnnspec.training.files import read_npz
 from cnnspec.training.rundir import open_run_dir
-from cnnspec.training.state import weights_only
+from cnnspec.training.state import checked_weights
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def source_weights(source: WeightsFrom) -> dict[str, dict[str, np.ndarray]]:
     """The source run's checkpoint as ``{layer: {"weight": ..., "bias": ..., buffers}}``."""
     run = open_run_dir(source.run)
     by_layer: dict[str, dict[str, np.ndarray]] = {}
-    for key, value in weights_only(read_npz(run.checkpoint)).items():
+    for key, value in checked_weights(read_npz(run.checkpoint), run.checkpoint).items():
         layer, _, part = key.rpartition(".")
         by_layer.setdefault(layer, {})[part] = value
     return by_layer

@@ -146,18 +146,29 @@ def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {key: value for key, value in arrays.items() if not key.startswith("_")}
 
 
+def checked_weights(arrays: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
+    """The weight entries of the checkpoint ``path``, each checked to hold real numbers (a
+    complex or text array is a damaged file, not something to cast)."""
+    weights = weights_only(arrays)
+    for key, value in weights.items():
+        if value.dtype.kind not in "fiub":
+            raise RunError(f"checkpoint {path}: {key} has dtype {value.dtype}, not real "
+                           "numbers", hint="the file is damaged; train again")
+    return weights
+
+
 def load_weights(run: RunDir, model, name: str | None = None) -> dict[str, np.ndarray]:
     """Load ``checkpoint.npz`` (or another weights file of the run) into ``model``; returns
     every array of the file (its ``_``-prefixed bookkeeping too)."""
     path = run.checkpoint if name is None else run / name
     arrays = read_npz(path, what="checkpoint")
-    put_weights(model, weights_only(arrays), path)
+    put_weights(model, checked_weights(arrays, path), path)
     return arrays
 
 
 def put_weights(model, weights: dict[str, np.ndarray], path) -> None:
     """Load ``weights`` (read from ``path``) into ``model`` after checking that they fit it:
-    the same names and shapes, and real numbers."""
+    the same names and shapes."""
     hint = "the checkpoint was written for a different network; train again"
     state = model.state_dict()
     expected = set(state)
@@ -171,9 +182,6 @@ def put_weights(model, weights: dict[str, np.ndarray], path) -> None:
             raise RunError(
                 f"checkpoint {path}: {key} has shape {tuple(np.shape(weights[key]))}, "
                 f"the spec needs {tuple(np.shape(value))}", hint=hint)
-        if weights[key].dtype.kind not in "fiub":
-            raise RunError(f"checkpoint {path}: {key} has dtype {weights[key].dtype}, "
-                           "not real numbers", hint="the file is damaged; train again")
     model.load_state_dict(weights)
 
 
