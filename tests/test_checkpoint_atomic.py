@@ -12,7 +12,7 @@ import pytest
 from stops import StopAfter
 from test_resume import FAST, assert_same_run, spec_file, weights
 
-from cnnspec import resume, train
+from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir, state
 from cnnspec.training.callbacks import Callback
@@ -82,11 +82,25 @@ def test_temporary_files_of_dead_writers_are_removed_on_resume(tmp_path):
     dead = cut / f".checkpoint.npz.{dead_pid()}.k2j4h5ab.tmp"
     older = cut / ".checkpoint.npz.x8f0qv1z.tmp"  # named before the pid was in the name
     live = cut / f".metrics.jsonl.{os.getpid()}.abcdefgh.tmp"
-    for path in (dead, older, live):
+    mine = cut / f".notes.txt.{dead_pid()}.abcdefgh.tmp"  # not a run file: not ours to delete
+    for path in (dead, older, live, mine):
         path.write_bytes(b"half a file")
     assert_same_run(resume(cut, **FAST), straight)
     assert not dead.exists() and not older.exists()
     assert live.exists()  # its writer (this process) is still running
+    assert mine.exists()
+
+
+def test_a_run_folder_set_up_by_a_killed_process_is_removed_by_the_next_run(tmp_path):
+    stale = tmp_path / f".cnnspec-run.{dead_pid()}.q1w2e3r4.tmp"
+    live = tmp_path / f".cnnspec-run.{os.getpid()}.q1w2e3r4.tmp"
+    other = tmp_path / ".cnnspec-run.12.notes.txt"  # not a name a run folder is set up under
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / rundir.SUMMARY).write_text("{}")
+    other.write_text("keep")
+    train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "run", **FAST)
+    assert not stale.exists() and live.exists() and other.exists()
 
 
 class DrawingInterrupted(Callback):

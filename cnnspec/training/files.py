@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -38,9 +39,12 @@ def temp_prefix(name: str) -> str:
     return f".{name}.{os.getpid()}."
 
 
-def remove_stale_temporaries(folder: Path) -> list[Path]:
-    """Delete the temporary files and folders in ``folder`` left by writers that are no longer
-    running (killed mid-write); returns what was removed. Best effort: what cannot be removed
+def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
+                             targets: Collection[str] | None = None) -> list[Path]:
+    """Delete the entries of ``folder`` whose name matches ``pattern`` (by default: temporary
+    files of :func:`_atomic_write`, of writes to one of ``targets``) and whose writer (the
+    ``pid`` in the name; a name without one is from before pids were recorded) is no longer
+    running, killed mid-write; returns what was removed. Best effort: what cannot be removed
     (a read-only folder) stays."""
     removed = []
     try:
@@ -48,8 +52,10 @@ def remove_stale_temporaries(folder: Path) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        match = TEMP_NAME.match(entry.name)
+        match = pattern.match(entry.name)
         if match is None or _alive(match["pid"]):
+            continue
+        if targets is not None and match["target"] not in targets:
             continue
         try:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import RunError, SettingError, literal
-from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries, temp_prefix
+from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -48,6 +49,11 @@ SUMMARY = "summary.json"
 CURVES = "curves.png"
 DIVERGED = "diverged.npz"
 CLAIM = ".claimed"  # in an existing empty folder new_folder gave to one process
+RUN_FILES = (SPEC_CNN, SPEC_JSON, PREPROCESS, INIT, CHECKPOINT, BEST, STATE, METRICS,
+             METRICS_CSV, SUMMARY, CURVES, DIVERGED)
+# A run folder being set up, beside its target: .cnnspec-run.<pid>.<random>.tmp
+STAGING_PREFIX = ".cnnspec-run."
+STAGING_NAME = re.compile(r"^\.cnnspec-run\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 @dataclass(frozen=True)
@@ -147,9 +153,9 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
     path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(path.parent)
-        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                                        dir=path.parent))
+        remove_stale_temporaries(path.parent, STAGING_NAME)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}.",
+                                        suffix=TEMP_SUFFIX, dir=path.parent))
     except OSError as exc:
         raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
                            hint="choose a writable place with {run_dir}") from None
@@ -220,5 +226,6 @@ def open_run_dir(path: str | Path) -> RunDir:
             raise RunError(f"{path} is not a run folder: {name} is missing",
                            hint="pass the folder `cnnspec train` printed at the end "
                            "(runs/<name>-<time>)")
-    remove_stale_temporaries(path)  # half-written files of a process killed mid-write
+    # half-written files of a process killed mid-write
+    remove_stale_temporaries(path, targets=RUN_FILES)
     return RunDir(path)
