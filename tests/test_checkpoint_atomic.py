@@ -118,9 +118,10 @@ class DrawingInterrupted(Callback):
 def test_ctrl_c_while_drawing_after_the_last_epoch_is_finished_by_resume(tmp_path):
     spec = spec_file(tmp_path)
     straight = train(spec, run_dir=tmp_path / "straight", **FAST)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted, match="after the last epoch") as info:
         train(spec, run_dir=tmp_path / "cut", callbacks=[DrawingInterrupted()],
               progress="none")
+    assert "resume" in info.value.hint
     summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
     assert summary["status"] == "running"  # not finished: no pictures yet
     finished = resume(tmp_path / "cut", progress="none")

@@ -465,14 +465,21 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         except KeyboardInterrupt:
             pass  # Ctrl-C again (while drawing, say): skip the rest, keep the resume message
         raise
-    test = score(session.model, prepared.test.x, prepared.test.y)
-    summary.update(test_loss=test.loss, test_acc=test.accuracy,
-                   test_examples=len(prepared.test.y))
-    _close_summary(summary, position, started, session.training["monitor"])
-    write_json(run.summary, summary)
-    _end(callbacks, session, position.metrics)
-    # Finished only now: stopped before this point (Ctrl-C while drawing), the run is still
-    # "running" and a resume completes the test figures and the pictures.
+    try:
+        test = score(session.model, prepared.test.x, prepared.test.y)
+        summary.update(test_loss=test.loss, test_acc=test.accuracy,
+                       test_examples=len(prepared.test.y))
+        _close_summary(summary, position, started, session.training["monitor"])
+        write_json(run.summary, summary)
+        _end(callbacks, session, position.metrics)
+    except KeyboardInterrupt:
+        # Finished only below: stopped before (Ctrl-C while drawing), the run stays
+        # "running" and a resume completes the test figures and the pictures.
+        session.display.close()
+        raise Interrupted(
+            literal(f"interrupted after the last epoch, before the test figures and pictures; "
+                    f"every epoch is saved in {run.path}"),
+            hint=f"finish it with: {{resume_command:{literal(str(run.path))}}}") from None
     summary["status"] = "finished"
     write_json(run.summary, summary)
     session.model.eval()  # the run's model is for using, as load_run's is
