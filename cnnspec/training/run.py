@@ -1,6 +1,7 @@
 """A finished (or interrupted) training run, opened from its folder."""
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -142,16 +143,16 @@ def read_summary(run: RunDir) -> dict:
     hint = "the file is damaged; a run folder written by `cnnspec train` has the original"
     if not isinstance(summary, dict):
         raise RunError(f"run summary {run.summary} holds {type(summary).__name__} "
-                       f"{_short(summary)}, not an object of the run's figures", hint=hint)
+                       f"{reprlib.repr(summary)}, not an object of the run's figures", hint=hint)
     for key, kinds in SUMMARY_TYPES.items():
         if key not in summary:
             continue
         value = summary[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise RunError(f"run summary {run.summary}: {key!r} is {_short(value)}, not "
+            raise RunError(f"run summary {run.summary}: {key!r} is {reprlib.repr(value)}, not "
                            f"{' or '.join(_type_name(k) for k in kinds)}", hint=hint)
     if summary.get("dtype", DTYPES[0]) not in DTYPES:
-        raise RunError(f"run summary {run.summary}: 'dtype' is {_short(summary['dtype'])}, "
+        raise RunError(f"run summary {run.summary}: 'dtype' is {reprlib.repr(summary['dtype'])}, "
                        f"not one of {', '.join(DTYPES)}", hint=hint)
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
         raise RunError(f"run summary {run.summary}: 'classes' must be a list of names",
@@ -167,11 +168,6 @@ def best_epoch(arrays: dict, path) -> int:
                        hint="the file is damaged; use --last for the last checkpoint's "
                        "weights, or train again")
     return int(value)
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _type_name(kind: type) -> str:

@@ -17,6 +17,7 @@ from the same step), and their next save moves them to the one-file layout.
 from __future__ import annotations
 
 import json
+import reprlib
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -232,17 +233,17 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         fields = json.loads(str(state[keys[0]]))
         rng_state = json.loads(str(state[keys[1]]))
         position = Position(**fields)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         raise RunError(f"training state in {source} is incomplete: {exc!r}",
                        hint=damaged) from None
     for name, kind in POSITION_TYPES.items():
         value = getattr(position, name)
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
             raise RunError(f"training state in {source}: position field {name!r} is "
-                           f"{value!r}", hint=damaged)
+                           f"{reprlib.repr(value)}", hint=damaged)
     if not (rng_state is None or isinstance(rng_state, dict)):
         raise RunError(f"training state in {source}: the dropout generator's state is "
-                       f"{rng_state!r}", hint=damaged)
+                       f"{reprlib.repr(rng_state)}", hint=damaged)
     return position, rng_state
 
 
