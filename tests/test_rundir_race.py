@@ -120,3 +120,17 @@ def test_two_processes_creating_the_same_out_never_share_it(tmp_path):
         owner = pid_a if i in a else pid_b
         assert (tmp_path / f"out{i}" / "who").read_text() == str(owner)
     assert os.listdir(tmp_path / "out0") == ["who"]
+
+
+def test_a_name_too_long_for_the_file_system_is_a_clear_error(tiny_shapes_spec, tmp_path,
+                                                               capsys):
+    from cnnspec.cli import main
+
+    too_long = tmp_path / ("a" * 300)
+    assert main(["train", str(tiny_shapes_spec), "--out", str(too_long)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot use run folder" in err and "File name too long" in err
+    assert "Traceback" not in err and "a" * 100 not in err  # the name is shortened
+    # 250 characters fit, and so does the hidden folder the run is set up in
+    assert main(["train", str(tiny_shapes_spec), "--out", str(tmp_path / ("b" * 250)),
+                 "--quiet"]) == 0

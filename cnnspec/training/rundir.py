@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import re
+import reprlib
 import shutil
 import tempfile
 import time
@@ -190,7 +191,14 @@ def refuse_occupied(path: str | Path) -> None:
     """Raise :class:`RunError` if ``path`` exists and is not an empty folder. Called before a
     run's data is loaded too, so that a taken ``--out`` is said at once."""
     path = Path(path)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    try:
+        occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
+    except OSError as exc:  # a name too long for the file system, a folder not readable
+        raise SettingError(literal(f"cannot use run folder {reprlib.repr(str(path))}: "
+                                   f"{exc.strerror}"),
+                           hint="choose a writable place with a shorter name with {run_dir}"
+                           ) from None
+    if occupied:
         raise SettingError(literal(f"run folder {path} already exists and is not empty"),
                            hint=_occupied_hint(path))
 
