@@ -2,7 +2,8 @@
 
 Layout (``runs/<spec-name>-<YYYYmmdd-HHMMSS>/`` unless ``--out`` says otherwise)::
 
-    spec.cnn          the spec as given (spec.json only, when a .json IR was given)
+    spec.cnn          the spec as given, command-line overrides written into its train block
+                      (spec.json only, when a .json IR was given)
     spec.json         the resolved IR
     preprocess.json   the preprocessing fitted on the training split
     init.npz          the weights at step 0 (after LSUV where used)
