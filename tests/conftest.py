@@ -3,6 +3,7 @@ so tests can train them freely), and a local HTTP server for the download tests.
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -117,4 +118,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(
         f"PyTorch is not installed: the cross-checks against it were skipped ({what}: "
         f"{', '.join(modules)}); to run them, install it into the test environment "
-        f"(`.venv/bin/pip install torch`) and run the tests again", yellow=True)
+        f"(`{_interpreter()} -m pip install torch`) and run the tests again", yellow=True)
+
+
+def _interpreter() -> str:
+    """The Python running the tests, as a user would type it here (.venv/bin/python)."""
+    path = Path(sys.executable)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
