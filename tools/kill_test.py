@@ -15,7 +15,8 @@ its kill, a new chain starts in a new folder.
 
 Every finished chain must match the reference: the same weights in ``checkpoint.npz`` and
 ``best.npz`` (bitwise), the same per-epoch metrics (times aside) and test accuracy, and no
-temporary file left in the folder. Exit status 0 when all match, 1 otherwise.
+temporary file left in the folder (nor a half set-up folder beside it). Exit status 0 when all
+match, 1 otherwise.
 """
 from __future__ import annotations
 
@@ -179,6 +180,9 @@ def main(argv=None) -> int:
     finish(process)
     problems += [f"{out.name}: {p}" for p in differences(out, reference)]
     chains += 1
+    staging = [p.name for p in work.iterdir() if p.name.endswith(".tmp")]
+    if staging:
+        problems.append(f"folders being set up left behind: {staging}")
     print(f"{kills} kills ({in_write} inside a file write) over {chains} chain(s) of "
           f"train/resume, seed {args.seed}, {time.perf_counter() - began:.1f} s in all")
     for problem in problems:
