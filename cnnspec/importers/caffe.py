@@ -244,11 +244,12 @@ def _no_unused(msg: Message, layer: Layer, where: str) -> None:
 
 def _pair(msg: Message, name: str, default: int, layer: Layer, repeated: bool) -> list[int]:
     """A Caffe size: ``name`` (one value, or with ``repeated`` one per axis) or
-    ``name_h``/``name_w``."""
+    ``name_h``/``name_w``; a padding may be 0, the others are at least 1."""
     base = name.removesuffix("_size")  # kernel_size: kernel_h and kernel_w
-    h, w = msg.scalar(f"{base}_h", "int"), msg.scalar(f"{base}_w", "int")
-    values = msg.scalars(name, "int") if repeated else \
-        [v for v in [msg.scalar(name, "int")] if v is not None]
+    kind = "natural" if name == "pad" else "count"
+    h, w = msg.scalar(f"{base}_h", kind), msg.scalar(f"{base}_w", kind)
+    values = msg.scalars(name, kind) if repeated else \
+        [v for v in [msg.scalar(name, kind)] if v is not None]
     if h is not None or w is not None:
         if values:
             raise layer.error(f"{layer.type} layer '{layer.name}' gives both {name} and "
@@ -264,7 +265,7 @@ def _pair(msg: Message, name: str, default: int, layer: Layer, repeated: bool) -
 
 def read_conv(layer: Layer, kind: str) -> None:
     cp = layer.param("convolution_param", required=True)
-    outputs = cp.scalar("num_output", "int")
+    outputs = cp.scalar("num_output", "count")
     if outputs is None:
         raise layer.error(f"{layer.type} layer '{layer.name}' needs num_output",
                           hint="e.g. convolution_param { num_output: 20 kernel_size: 5 }")
@@ -277,7 +278,7 @@ def read_conv(layer: Layer, kind: str) -> None:
               "stride": _pair(cp, "stride", 1, layer, repeated=True),
               "padding": _pair(cp, "pad", 0, layer, repeated=True),
               "dilation": _pair(cp, "dilation", 1, layer, repeated=True),
-              "groups": cp.scalar("group", "int", 1), "bias": has_bias,
+              "groups": cp.scalar("group", "count", 1), "bias": has_bias,
               "weight_init": filler_init(cp.message("weight_filler"), "weight", outputs,
                                          layer.net.path),
               **param_mults(layer, has_bias)}
@@ -306,7 +307,7 @@ def _default_only(msg: Message, layer: Layer, fields: dict) -> None:
 
 def read_inner_product(layer: Layer) -> None:
     ip = layer.param("inner_product_param", required=True)
-    outputs = ip.scalar("num_output", "int")
+    outputs = ip.scalar("num_output", "count")
     if outputs is None:
         raise layer.error(f"InnerProduct layer '{layer.name}' needs num_output",
                           hint="e.g. inner_product_param { num_output: 500 }")
@@ -491,12 +492,12 @@ def read_input(layer: Layer) -> None:
     if not shapes:
         raise layer.error(f"Input layer '{layer.name}' needs input_param {{ shape {{ ... }} }}",
                           hint="e.g. input_param { shape { dim: 64 dim: 1 dim: 28 dim: 28 } }")
-    dims = shapes[0].scalars("dim", "int")
+    dims = shapes[0].scalars("dim", "count")
     _set_input(layer, dims, shapes[0].span)
 
 
 def _set_input(layer: Layer, dims: list[int], where: Span) -> None:
-    if len(dims) != 4 or min(dims) < 1:
+    if len(dims) != 4:
         raise layer.error(f"the input shape {dims} is not (N, C, H, W)", where,
                           "cnnspec's networks take images: four dims, batch first")
     if layer.net.input_shape is not None:
@@ -512,7 +513,7 @@ def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
     """A Data layer reads its images' shape from its database: ``shape`` says it."""
     dp = layer.param("data_param")
     source = dp.scalar("source", "string", "")
-    batch = dp.scalar("batch_size", "int")
+    batch = dp.scalar("batch_size", "count")
     dp.one("backend")
     _default_only(dp, layer, {})
     _transform(layer)
@@ -592,12 +593,12 @@ def _net_input(net_msg: Message, net: Net) -> None:
     """The old form: ``input: "data"`` with ``input_shape { dim ... }`` or ``input_dim``s."""
     inputs = net_msg.scalars("input", "string")
     shapes = net_msg.messages("input_shape")
-    dims = net_msg.scalars("input_dim", "int")
+    dims = net_msg.scalars("input_dim", "count")
     if not inputs:
         return
     layer = Layer(net_msg, "input", "Input", [], inputs, net)
     if shapes:
-        _set_input(layer, shapes[0].scalars("dim", "int"), shapes[0].span)
+        _set_input(layer, shapes[0].scalars("dim", "count"), shapes[0].span)
     else:
         _set_input(layer, dims, net_msg.span)
 
@@ -739,13 +740,13 @@ def solver_settings(text: str, path: str | None, batch: int | None,
         settings.append(Setting("schedule", f"poly(power={number_text(power or 0)})",
                                 "per step, down to 0 at the end of the run (Caffe: max_iter)"))
     elif policy == "step":
-        steps = msg.scalar("stepsize", "int", 1)
+        steps = msg.scalar("stepsize", "count", 1)
         epochs = max(1, round(steps / need_epochs("stepsize")))
         settings.append(Setting("schedule", f"step(step_size={epochs}, gamma="
                                 f"{number_text(gamma or 0)})",
                                 f"Caffe's stepsize {steps} iterations of {ipe} per epoch"))
     elif policy == "multistep":
-        values = msg.scalars("stepvalue", "int")
+        values = msg.scalars("stepvalue", "count")
         per = need_epochs("stepvalue")
         milestones = sorted({max(1, round(v / per)) for v in values})
         settings.append(Setting("schedule", f"multistep(milestones=[{', '.join(map(str, milestones))}], "
@@ -758,7 +759,7 @@ def solver_settings(text: str, path: str | None, batch: int | None,
                                 f"{per} iterations per epoch"))
     if batch:
         settings.append(Setting("batch", str(batch), "the train Data layer's batch_size"))
-    max_iter = msg.scalar("max_iter", "int")
+    max_iter = msg.scalar("max_iter", "count")
     if max_iter is not None:
         if ipe is None:
             notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to "
@@ -772,7 +773,7 @@ def solver_settings(text: str, path: str | None, batch: int | None,
     seed = msg.scalar("random_seed", "int", -1)
     if seed >= 0:
         settings.append(Setting("seed", str(seed)))
-    if msg.scalar("iter_size", "int", 1) != 1:
+    if msg.scalar("iter_size", "count", 1) != 1:
         raise _err("iter_size (gradient accumulation) is not supported", where("iter_size"),
                    "multiply batch_size by iter_size instead", path)
     for name in SOLVER_IGNORED + ("type", "solver_type", "momentum2", "delta", "rms_decay",
@@ -847,7 +848,8 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)
     def write():
         text = spec_text(header=header, model=name, input_shape=net.input_shape,
-                         layers=net.lines, defaults=defaults, training=training)
+                         layers=net.lines, defaults=defaults, training=training,
+                         origin=origin)
         return text, checked(text, origin)
 
     text, spec = write()

@@ -593,7 +593,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     spec = spec_text(header=header, model=name, input_shape=model.input_shape,
                      layers=model.lines, defaults=defaults,
                      training=[Setting("data", data, why)],
-                     output=None if output == model.last else output)
+                     output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), [])
 
 

@@ -14,6 +14,7 @@ dropping it.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -86,8 +87,9 @@ class Message:
         return found[0] if found else None
 
     def scalar(self, name: str, kind: str, default=None):
-        """The value of the scalar field ``name`` of type ``kind`` (``string``, ``number``,
-        ``int``, ``bool``, ``enum``), or ``default``."""
+        """The value of the scalar field ``name`` of type ``kind`` (``string``, ``number``
+        (finite), ``int``, ``count`` (>= 1), ``natural`` (>= 0), ``bool``, ``enum``), or
+        ``default``."""
         entry = self.one(name)
         return default if entry is None else self.value_of(entry, kind)
 
@@ -113,14 +115,18 @@ class Message:
         if isinstance(value, Message):
             raise self.error(f"'{entry.name}' must be a single value, not a message",
                              entry.span, f"write {entry.name}: VALUE")
+        whole = value.kind == "number" and isinstance(value.value, int)
         ok = {"string": value.kind == "string",
-              "number": value.kind == "number",
-              "int": value.kind == "number" and isinstance(value.value, int),
+              "number": value.kind == "number" and math.isfinite(value.value),
+              "int": whole,
+              "count": whole and value.value >= 1,
+              "natural": whole and value.value >= 0,
               "bool": value.kind == "ident" and value.value in ("true", "false"),
               "enum": value.kind == "ident"}[kind]
         if not ok:
-            wanted = {"string": "a string in quotes", "number": "a number",
-                      "int": "a whole number", "bool": "true or false",
+            wanted = {"string": "a string in quotes", "number": "a finite number",
+                      "int": "a whole number", "count": "a whole number >= 1",
+                      "natural": "a whole number >= 0", "bool": "true or false",
                       "enum": "a name (an enum value)"}[kind]
             raise self.error(f"'{entry.name}' must be {wanted}", value.span, None)
         return value.value == "true" if kind == "bool" else value.value

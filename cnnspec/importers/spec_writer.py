@@ -14,7 +14,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cnnspec.errors import RunError, SpecErrors
+from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.init.catalogue import PARAMS, canonical
 from cnnspec.init.gains import gain_text
 from cnnspec.init.scaling import TRUNCATED_STD
@@ -208,7 +208,7 @@ def _dims(shape) -> str:
 
 def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int],
               layers: list[LayerLine], defaults: dict, training: list[Setting],
-              output: str | None = None) -> str:
+              output: str | None = None, origin: str = "the source") -> str:
     """The whole spec, in canonical layout (``cnnspec fmt``'s); ``output`` names the output
     layer when it is not the last."""
     from cnnspec.lang import format_source  # the formatter parses with Lark
@@ -229,23 +229,35 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
         out += [f"  {s.key} {s.value}" + (f"  # {s.comment}" if s.comment else "")
                 for s in training]
         out.append("}")
-    return format_source("\n".join(out) + "\n")
+    text = "\n".join(out) + "\n"
+    try:
+        return format_source(text)
+    except (SpecError, SpecErrors) as exc:
+        raise _not_written(exc, text, origin) from None
 
 
 def checked(text: str, origin: str):
     """The checked spec of imported ``text``; a :class:`RunError` naming ``origin`` with every
     error when it does not check (a combination the importer does not map yet)."""
     from cnnspec.check import check  # the checker and Lark load when an import runs
-    from cnnspec.diagnostics import format_error
     from cnnspec.lang import parse
 
     try:
         return check(parse(text, path="imported.cnn"))
-    except SpecErrors as exc:
-        shown = "\n".join(format_error(err, text) for err in exc.errors)
-        raise RunError(f"the spec imported from {origin} does not check:\n{shown}",
-                       hint="the source network may not be valid as written; if it is, "
-                       "cnnspec cannot express it yet") from None
+    except (SpecError, SpecErrors) as exc:
+        raise _not_written(exc, text, origin) from None
+
+
+def _not_written(exc, text: str, origin: str) -> RunError:
+    """The error for imported text that does not parse or check, with every mistake shown."""
+    from cnnspec.diagnostics import format_error
+
+    errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+    shown = "\n".join(format_error(err, text) for err in errors)
+    return RunError(f"the spec imported from {origin} does not check:\n{shown}",
+                    hint="the source network may not be valid as written (a value out of "
+                    "range, a kernel larger than its input); if it is, cnnspec cannot "
+                    "express it yet")
 
 
 def per_bias(n: float, scale: float, distribution: str) -> dict:
