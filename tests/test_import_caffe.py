@@ -7,22 +7,19 @@ from __future__ import annotations
 
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
+from importing import DATA, imported_layers, same_init
 
 from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
-from cnnspec.importers import import_file
 from cnnspec.importers.caffe import import_prototxt, solver_settings
 from cnnspec.importers.prototxt import parse_prototxt
 from cnnspec.importers.spec_writer import init_text
-from cnnspec.init.catalogue import canonical
 from cnnspec.lang import format_source, parse_init
 
-DATA = Path(__file__).parent / "data" / "import"
 LENET = DATA / "lenet.prototxt"
 SOLVER = DATA / "lenet_solver.prototxt"
 EVERY = DATA / "every_layer.prototxt"
@@ -37,14 +34,6 @@ def errors_of(text: str, **options) -> list[SpecError]:
         import_prototxt(text, "net.prototxt", **options)
     exc = caught.value
     return exc.errors if isinstance(exc, SpecErrors) else [exc]
-
-
-def same_init(found: dict, expected: dict) -> bool:
-    """``found`` is ``expected`` in canonical form, numbers to 1e-12."""
-    expected = canonical(expected)
-    return found.keys() == expected.keys() and all(
-        math.isclose(found[k], expected[k], rel_tol=1e-12) if isinstance(found[k], float)
-        else found[k] == expected[k] for k in found)
 
 
 def net(*layers: str, shape=(1, 3, 8, 8)) -> str:
@@ -111,9 +100,7 @@ def test_lenet_solver_without_epoch_images_says_what_it_left_out():
 
 
 def test_every_layer_type_maps_to_its_kind():
-    checked = import_file(EVERY).checked
-    layers = {layer["name"]: layer for layer in checked.spec.ir["layers"]}
-    kinds = {name: layer["kind"] for name, layer in layers.items()}
+    checked, layers, kinds = imported_layers(EVERY)
     assert kinds == {
         "conv1": "conv", "bn1": "batchnorm", "relu1": "relu", "pool1": "maxpool",
         "branch_a": "conv", "norm_a": "batchnorm", "leaky": "leaky_relu", "branch_b": "conv",

@@ -30,6 +30,7 @@ from cnnspec.importers.spec_writer import (
     common_inits,
     fitting_data,
     number_text,
+    output_units,
     per_bias,
     spec_text,
 )
@@ -829,7 +830,7 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     origin = path or "a Caffe model definition"
     header = [f"Imported from {origin} (Caffe) by `cnnspec import`."]
     training = []
-    data, why = fitting_data(net.input_shape, _classes(net), net.data_hint)
+    data, why = fitting_data(net.input_shape, output_units(net.lines), net.data_hint)
     training.append(Setting("data", data, why))
     for extra in (net.preprocess, net.augment):
         if extra is not None:
@@ -874,13 +875,3 @@ def _floor_would_do(net: Net, spec) -> bool:
                 line.comment = "Caffe rounds the output size up"
             changed = True
     return changed
-
-
-def _classes(net: Net) -> int | None:
-    """The number of scores the net ends with (its last layer's units), if a dense ends it."""
-    for line in reversed(net.lines):
-        if line.kind == "dense":
-            return line.fields["units"]
-        if line.kind not in ("softmax", "dropout", "relu", "tanh", "sigmoid"):
-            return None
-    return None

@@ -47,6 +47,7 @@ def model_name(wanted: str | None, path: str | None) -> str:
     """The ``model`` name: the source's name for the network, else its file's stem."""
     from pathlib import Path
 
-    text = wanted or (Path(path).stem if path else "imported")
+    text = wanted if isinstance(wanted, str) and wanted else (
+        Path(path).stem if path else "imported")
     name = re.sub(r"\W", "_", text, flags=re.ASCII) or "imported"
     return name if re.match(r"[A-Za-z_]", name) else "m_" + name

@@ -22,6 +22,7 @@ Keras' vocabulary, mapped by meaning (docs/importing.md has the tables):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors
@@ -32,6 +33,7 @@ from cnnspec.importers.spec_writer import (
     checked,
     common_inits,
     fitting_data,
+    output_units,
     per_bias,
     spec_text,
 )
@@ -90,6 +92,29 @@ class Config:
         if value not in allowed:
             raise self.error(f"{key}={json.dumps(value)} of {self.cls} '{self.name}' is not "
                              "supported", key, hint)
+
+    def count(self, key: str, default=None) -> int:
+        """A whole number >= 1 (filters, units, groups)."""
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be a whole number >= 1, "
+                             f"not {json.dumps(value)}", key, None)
+        return value
+
+    def number(self, key: str, default=None) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value):
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be a number, not "
+                             f"{json.dumps(value)}", key, None)
+        return float(value)
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be true or false, not "
+                             f"{json.dumps(value)}", key, None)
+        return value
 
     def unused(self) -> list[str]:
         return [k for k, v in self.values.items()
@@ -162,7 +187,15 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
     """The cnnspec init drawing what Keras initializer ``obj`` draws for a layer's ``role``
     (``weight`` or ``bias``) with ``units`` outputs."""
     name, config = _init_name(obj)
-    number = lambda key, default: float(config.get(key, default))
+
+    def number(key: str, default: float) -> float:
+        value = config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value):
+            raise _err(f"{key} of the initializer must be a number, not {json.dumps(value)}",
+                       f"{where}.config.{key}", None, path)
+        return float(value)
+
     if name == "zeros":
         return {"name": "zeros"}
     if name == "ones":
@@ -181,7 +214,7 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
     if name in SCALED or name == "variancescaling":
         scale, mode, distribution = SCALED.get(name) or (
             number("scale", 1.0), config.get("mode", "fan_in"),
-            DISTRIBUTIONS.get(config.get("distribution", "truncated_normal")))
+            DISTRIBUTIONS.get(str(config.get("distribution", "truncated_normal"))))
         if mode not in ("fan_in", "fan_out", "fan_avg") or distribution is None:
             raise _err(f"VarianceScaling with mode {config.get('mode')!r} and distribution "
                        f"{config.get('distribution')!r} is not Keras'", where,
@@ -207,7 +240,9 @@ def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
     fields = {"weight_init": keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
                                         "weight", units,
                                         f"{cfg.where}.config.kernel_initializer", cfg.path)}
-    if has_bias:
+    if not has_bias:
+        cfg.get("bias_initializer")  # Keras reads it only with use_bias
+    else:
         fields["bias_init"] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
                                          f"{cfg.where}.config.bias_initializer", cfg.path)
     return fields
@@ -234,7 +269,10 @@ def _channels_last(cfg: Config) -> None:
 
 def _activation(cfg: Config, key: str = "activation") -> tuple[str, dict] | None:
     value = cfg.get(key, "linear")
-    name, _config = _init_name(value) if isinstance(value, dict) else (value, {})
+    if isinstance(value, dict):  # {"class_name": "function", "config": "relu"}
+        value = value.get("config") if isinstance(value.get("config"), str) else \
+            value.get("class_name")
+    name = str(value)
     if name == "linear":
         return None
     if name not in ACTIVATIONS:
@@ -261,11 +299,11 @@ def _spatial(model: Model, cfg: Config, inputs: list[str]) -> None:
 def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     _channels_last(cfg)
     _spatial(model, cfg, inputs)
-    filters = cfg.get("filters")
-    has_bias = bool(cfg.get("use_bias", True))
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
     fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
               "stride": _pair(cfg, "strides", 1), "padding": _padding(cfg),
-              "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.get("groups", 1),
+              "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.count("groups", 1),
               "bias": has_bias, **_inits(cfg, filters, has_bias)}
     return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg))
 
@@ -276,8 +314,8 @@ def read_dense(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
                         "cnnspec's dense takes a flat input", None,
                         "put a Flatten or a GlobalAveragePooling2D before it, or use a 1x1 "
                         "Conv2D")
-    units = cfg.get("units")
-    has_bias = bool(cfg.get("use_bias", True))
+    units = cfg.count("units")
+    has_bias = cfg.flag("use_bias", True)
     fields = {"units": units, "bias": has_bias, **_inits(cfg, units, has_bias)}
     return LayerLine(cfg.name, "dense", fields, activation=_activation(cfg))
 
@@ -318,7 +356,7 @@ def read_dropout(kind: str):
         if cfg.get("noise_shape") is not None:
             raise cfg.error(f"the noise_shape of Dropout '{cfg.name}' is not supported",
                             "noise_shape", "SpatialDropout2D drops whole channels")
-        return LayerLine(cfg.name, kind, {"p": float(cfg.get("rate"))})
+        return LayerLine(cfg.name, kind, {"p": cfg.number("rate")})
 
     return read
 
@@ -330,7 +368,7 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
         raise cfg.error(f"BatchNormalization '{cfg.name}' normalises axis {json.dumps(axis)}, "
                         "not the channels", "axis", "cnnspec's batchnorm normalises each "
                         "channel: axis -1 in channels_last")
-    center, scale = bool(cfg.get("center", True)), bool(cfg.get("scale", True))
+    center, scale = cfg.flag("center", True), cfg.flag("scale", True)
     if center != scale:
         raise cfg.error(f"BatchNormalization '{cfg.name}' learns only a "
                         f"{'shift' if center else 'scale'}", "center" if not center else
@@ -345,8 +383,8 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
                             key, f"cnnspec's batchnorm starts from {start}")
     for key in ("renorm", "synchronized", "fused"):
         cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
-    fields = {"eps": float(cfg.get("epsilon", 1e-3)),
-              "momentum": round(1 - float(cfg.get("momentum", 0.99)), 12),  # Keras keeps, PyTorch adds
+    fields = {"eps": cfg.number("epsilon", 1e-3),
+              "momentum": round(1 - cfg.number("momentum", 0.99), 12),  # Keras keeps, PyTorch adds
               "trainable": center}
     return LayerLine(cfg.name, "batchnorm", fields)
 
@@ -361,8 +399,8 @@ def read_activation(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 
 def read_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     cfg.only("threshold", [0, 0.0], "cnnspec's relu has no threshold")
-    slope = float(cfg.get("negative_slope", 0.0))
-    top = cfg.get("max_value")
+    slope = cfg.number("negative_slope", 0.0)
+    top = cfg.number("max_value") if cfg.values.get("max_value") is not None else None
     if top is not None and (top != 6 or slope):
         raise cfg.error(f"ReLU '{cfg.name}' with max_value {top} is not supported",
                         "max_value", "cnnspec has relu6 (max_value 6)")
@@ -374,12 +412,12 @@ def read_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
 
 def read_leaky_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     # Keras 2 calls the slope alpha, Keras 3 negative_slope; both default to 0.3
-    slope = cfg.get("negative_slope", cfg.get("alpha", 0.3))
-    return LayerLine(cfg.name, "leaky_relu", {"slope": float(slope)})
+    key = "negative_slope" if "negative_slope" in cfg.values else "alpha"
+    return LayerLine(cfg.name, "leaky_relu", {"slope": cfg.number(key, 0.3)})
 
 
 def read_elu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
-    return LayerLine(cfg.name, "elu", {"alpha": float(cfg.get("alpha", 1.0))})
+    return LayerLine(cfg.name, "elu", {"alpha": cfg.number("alpha", 1.0)})
 
 
 def read_softmax(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
@@ -479,9 +517,10 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
 
 def _first_shape(doc: dict, layers: list[dict]) -> list | None:
     config = doc["config"] if isinstance(doc["config"], dict) else {}
-    for source in (layers[0].get("config") or {}, config):
+    first = layers[0].get("config") if isinstance(layers[0], dict) else None
+    for source in (first, config):
         for key in ("batch_input_shape", "batch_shape", "build_input_shape"):
-            if source.get(key) is not None:
+            if isinstance(source, dict) and source.get(key) is not None:
                 return source[key]
     return None
 
@@ -504,7 +543,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
             name = _read_layer(model, layer, at, sequential, previous)
         except SpecError as exc:
             errors.append(exc)
-            name = layer.get("config", {}).get("name") if isinstance(layer, dict) else None
+            config = layer.get("config") if isinstance(layer, dict) else None
+            name = config.get("name") if isinstance(config, dict) else None
             if isinstance(name, str):
                 model.tensors.setdefault(name, Tensor("input", False))
         previous = name
@@ -512,6 +552,10 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     if not sequential and isinstance(doc["config"], dict):
         output = _single(doc["config"], "output_layers", path) or output
         _single(doc["config"], "input_layers", path)
+    if not errors and output not in model.tensors:
+        errors.append(_err(f"the output layer {output!r} is not a layer of the model",
+                           "$.config.output_layers", "save the model with model.to_json()",
+                           path))
     if errors:
         raise SpecErrors(errors)
     return model, model.tensors[output].layer
@@ -586,7 +630,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
               "`cnnspec import`."),
               ("A Dense after Flatten sees the values in NCHW order here: the same network, "
               "but Keras weights would need their rows permuted.")]
-    data, why = fitting_data(model.input_shape, _classes(model))
+    data, why = fitting_data(model.input_shape, output_units(model.lines, output))
     defaults = common_inits([line for line in model.lines if "weight_init" in line.fields])
     name = model_name(doc.get("config", {}).get("name") if isinstance(doc.get("config"), dict)
                       else None, path)
@@ -595,12 +639,3 @@ def import_keras(text: str, path: str | None = None) -> Imported:
                      training=[Setting("data", data, why)],
                      output=None if output == model.last else output, origin=origin)
     return Imported(spec, checked(spec, origin), [])
-
-
-def _classes(model: Model) -> int | None:
-    for line in reversed(model.lines):
-        if line.kind == "dense":
-            return line.fields["units"]
-        if line.kind not in ("softmax", "dropout"):
-            return None
-    return None

@@ -52,12 +52,13 @@ def number_text(value) -> str:
 
 def init_text(init: dict) -> str:
     """An IR init as the language writes it, its defaults left out: ``he_normal(mode=fan_out)``,
-    ``normal(std=0.01)``, ``zeros``."""
+    ``normal(std=0.01)``, ``zeros``; ``variance_scaling`` in full, since its defaults (a
+    truncated normal over fan_in) are what a reader most needs to see."""
     init = canonical(init)
     args = []
     for name, default in PARAMS[init["name"]].items():
         value = init[name]
-        if value == default:
+        if value == default and init["name"] != "variance_scaling":
             continue
         if name == "gain":
             text = gain_text(value)
@@ -148,6 +149,26 @@ def layer_text(line: LayerLine) -> str:
         words.append("<- " + ", ".join(line.inputs))
     text = f"{line.name}: {' '.join(words)}"
     return f"{text}  # {line.comment}" if line.comment else text
+
+
+def output_units(lines: list[LayerLine], output: str | None = None) -> int | None:
+    """How many scores the network gives: the units of the dense layer that sets the width of
+    ``output`` (default: the last line), back through layers that keep the width (activations,
+    dropout, norms, add); None when no dense layer does."""
+    made = {}
+    for i, line in enumerate(lines):
+        made[line.name] = i
+        if line.activation:
+            made[f"{line.name}_{line.activation[0]}"] = i
+    i = made.get(output, len(lines) - 1) if output else len(lines) - 1
+    while 0 <= i < len(lines):
+        line = lines[i]
+        if line.kind == "dense":
+            return line.fields["units"]
+        if KINDS[line.kind].family not in ("activation", "dropout", "norm") and line.kind != "add":
+            return None
+        i = made.get(line.inputs[0], -1) if line.inputs else i - 1
+    return None
 
 
 def common_inits(lines: list[LayerLine]) -> dict[str, dict]:
