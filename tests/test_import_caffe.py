@@ -425,3 +425,12 @@ def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
         main(["import", str(LENET), "--input", "28x28"])
     assert usage.value.code == 2
     assert "expected CxHxW" in capsys.readouterr().err
+
+
+def test_docs_table_every_mapped_type_and_filler():
+    from cnnspec.importers.caffe import FILLERS as CAFFE_FILLERS
+    from cnnspec.importers.caffe import LAYERS
+
+    docs = (DATA.parents[2] / "docs" / "importing.md").read_text()
+    for name in [*LAYERS, "Data", *CAFFE_FILLERS]:
+        assert f"`{name}`" in docs, name

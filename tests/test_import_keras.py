@@ -360,3 +360,12 @@ def test_cli_imports_keras_json(tmp_path, capsys):
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))
     assert main(["import", str(bad)]) == 2
     assert f"{bad}: $.config.layers[1].config.data_format: error:" in capsys.readouterr().err
+
+
+def test_docs_table_every_mapped_class_initializer_and_activation():
+    from cnnspec.importers.keras import ACTIVATIONS, INITIALIZERS, LAYERS
+
+    docs = (Path(__file__).parents[1] / "docs" / "importing.md").read_text()
+    aliases = {"Convolution2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D"}
+    for name in [*(set(LAYERS) - aliases), *INITIALIZERS, *ACTIVATIONS]:
+        assert f"`{name}`" in docs, name

@@ -616,7 +616,7 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
             msg.all(entry.name)
         net.notes.append(f"{name} ({type_name}) left out: it belongs to the TEST phase")
         return
-    if type_name in ("Data", "ImageData", "HDF5Data", "LMDBData"):
+    if type_name == "Data":
         read_data(layer, shape)
     elif type_name in LAYERS:
         LAYERS[type_name](layer)
@@ -624,6 +624,10 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
         where = msg.one("type").value.span
         hint = UNSUPPORTED_HINTS.get(type_name) or (
             "layer types cnnspec imports: Data, " + ", ".join(LAYERS))
+        if type_name in ("ImageData", "HDF5Data", "MemoryData", "WindowData"):
+            hint = ("replace it by an Input layer of the images' shape: layer { name: \"data\" "
+                    "type: \"Input\" top: \"data\" input_param { shape { dim: 64 dim: 1 "
+                    "dim: 28 dim: 28 } } }")
         raise _err(f"the Caffe layer type '{type_name}' is not supported", where, hint,
                    net.path)
     msg.all("include")
