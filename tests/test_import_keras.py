@@ -91,7 +91,39 @@ def test_mnist_convnet_has_keras_parameters_and_shapes():
     assert format_source(text) == text and text.startswith(f"# Imported from {CONVNET} (Keras")
     assert "default weight glorot_uniform, bias zeros" in text
     assert "dense: dense 10 softmax" in text
-    assert checked.spec.ir["training"]["data"]["name"] == "mnist"
+    training = checked.spec.ir["training"]
+    assert training["data"]["name"] == "mnist"
+    # Keras 3 writes how the model was compiled: Adam at its float32 lr 0.001
+    assert training["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.999,
+                                     "eps": 1e-7, "amsgrad": False}
+    assert training["lr"] == 0.001 and training["loss"] == "cross_entropy"
+
+
+@pytest.mark.parametrize(("optimizer", "settings", "note"), [
+    (init("SGD", learning_rate=0.1, momentum=0.9, nesterov=True),
+     {"optimizer": "sgd(momentum=0.9, nesterov=true)", "lr": "0.1"}, None),
+    (init("AdamW", learning_rate=0.002, weight_decay=0.004, beta_1=0.9, beta_2=0.99,
+          epsilon=1e-7, amsgrad=False, global_clipnorm=1.0),
+     {"optimizer": "adamw(beta1=0.9, beta2=0.99, eps=1e-07, amsgrad=false)", "lr": "0.002",
+      "weight_decay": "0.004", "clip_norm": "1"}, None),
+    (init("RMSprop", learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+          use_ema=True),
+     {"optimizer": "rmsprop(alpha=0.9, eps=1e-07, momentum=0, centered=false)", "lr": "0.001"},
+     "the optimizer's use_ema=true is not read"),
+    (init("Adam", learning_rate={"class_name": "ExponentialDecay", "config": {}}),
+     {"optimizer": "adam()"}, "the optimizer's learning_rate"),
+    (init("Adam", learning_rate=0.01, weight_decay=0.1), {"optimizer": "adam()", "lr": "0.01"},
+     "the optimizer's weight_decay 0.1 (decoupled in Keras) is not read"),
+    (init("Lion", learning_rate=0.001), {}, 'the optimizer {"module"'),
+])
+def test_compile_config_becomes_the_train_block(optimizer, settings, note):
+    from cnnspec.importers.keras import compile_settings
+
+    found, notes = compile_settings({"compile_config": {
+        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}})
+    written = {s.key: s.value for s in found}
+    assert written == {**settings, "loss": "cross_entropy"}
+    assert any(note in n for n in notes) if note else notes == []
 
 
 def test_every_layer_class_maps_to_its_kind():

@@ -234,7 +234,8 @@ def param_mults(layer: Layer, has_bias: bool) -> dict:
 def _no_unused(msg: Message, layer: Layer, where: str) -> None:
     unused = msg.unused()
     if unused:
-        raise layer.error(f"'{unused[0].name}' in the {where} of {layer.type} layer "
+        place = "" if where == "layer" else f" in the {where}"
+        raise layer.error(f"the field '{unused[0].name}'{place} of {layer.type} layer "
                           f"'{layer.name}' is not supported", unused[0].span,
                           "cnnspec has no equivalent; remove it or change the spec by hand "
                           "after importing")

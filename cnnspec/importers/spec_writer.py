@@ -208,7 +208,7 @@ def fitting_data(shape: tuple[int, int, int], classes: int | None,
             continue
         data = with_defaults({"name": name})
         if image_shape(data) == tuple(shape) and class_count(data) == classes:
-            return name, f"{kind.description}: its images are {_dims(shape)}"
+            return name, kind.description
     c, h, w = shape
     if c in (1, 3) and h == w and h >= DATASETS["shapes"].arg("size").minimum and \
             classes is not None and 2 <= classes <= len(SHAPE_CLASSES):
