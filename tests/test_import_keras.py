@@ -333,8 +333,10 @@ def test_every_unsupported_layer_is_reported_at_once():
 
 
 def test_a_frozen_keras_layer_is_frozen():
-    doc = sequential(conv(trainable=False), *HEAD, dense())
-    assert import_keras(json.dumps(doc)).checked.spec.ir["layers"][0]["trainable"] is False
+    doc = sequential(conv(trainable=False), layer("BatchNormalization", "bn", trainable=False),
+                     *HEAD, dense())
+    layers = import_keras(json.dumps(doc)).checked.spec.ir["layers"]
+    assert layers[0]["trainable"] is False and layers[1]["trainable"] is False
 
 
 # ---------------------------------------------------------------------------- robustness

@@ -19,7 +19,7 @@ from cnnspec.errors import RunError
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
-CAFFE_SUFFIXES = (".prototxt", ".pbtxt", ".pt")
+CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json",)
 
 

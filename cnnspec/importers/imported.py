@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnspec.check.model import CheckedSpec
 
 # Words a layer cannot be called (the language's statement keywords and `in`).
 RESERVED = ("model", "input", "default", "output", "repeat", "train", "in")
@@ -15,7 +19,7 @@ class Imported:
     on what the import changed or left out (also in the text's header)."""
 
     text: str
-    checked: object
+    checked: CheckedSpec
     notes: list[str] = field(default_factory=list)
 
 

@@ -39,6 +39,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.kinds import KINDS
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
 ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
@@ -599,7 +600,7 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
                         "save the model with model.to_json() from a built model")
     line = LAYERS[cls](model, cfg, inputs)
     line.name = model.names.make(cfg.name)
-    if cfg.get("trainable", True) is False and "weight_init" in line.fields:
+    if cfg.get("trainable", True) is False and "trainable" in KINDS[line.kind].field_map:
         line.fields["trainable"] = False  # a frozen Keras layer: `frozen`
     unused = cfg.unused()
     if unused:
