@@ -104,7 +104,7 @@ def test_every_layer_type_maps_to_its_kind():
     assert kinds == {
         "conv1": "conv", "bn1": "batchnorm", "relu1": "relu", "pool1": "maxpool",
         "branch_a": "conv", "norm_a": "batchnorm", "leaky": "leaky_relu", "branch_b": "conv",
-        "tanh_b": "tanh", "sum": "add", "both": "concat", "up": "conv_transpose",
+        "tanh_b": "tanh", "prelu_b": "prelu", "sum": "add", "both": "concat", "up": "conv_transpose",
         "sig": "sigmoid", "pool2": "avgpool", "elu": "elu", "gap": "global_avgpool",
         "flat": "flatten", "drop": "dropout", "fc1": "dense", "feat": "concat", "fc2": "dense",
         "prob": "softmax"}
@@ -116,16 +116,16 @@ def test_every_layer_type_maps_to_its_kind():
     assert layers["branch_a"]["kernel"] == [3, 1] and layers["branch_a"]["padding"] == [1, 0]
     assert layers["branch_a"]["groups"] == 2 and not layers["branch_a"]["bias"]
     assert layers["branch_b"]["dilation"] == [2, 2] and layers["branch_b"]["inputs"] == ["pool1"]
-    assert layers["sum"]["inputs"] == ["leaky", "tanh_b"]
+    assert layers["sum"]["inputs"] == ["leaky", "prelu_b"]
     assert layers["up"]["stride"] == [2, 2] and layers["up"]["lr_mult"] == [0, 0]
     assert layers["leaky"]["slope"] == 0.1 and layers["elu"]["alpha"] == 0.5
     assert layers["drop"]["p"] == 0.25
     shapes = {info.name: info.output_shape for info in checked.layers}
     assert shapes["pool1"] == (8, 8, 8) and shapes["up"] == (16, 16, 16)
     assert shapes["gap"] == (16,) and shapes["feat"] == (32,)
-    # weights as Caffe counts them: conv 8*3*9+8, bn 2*8, grouped 8*4*3, dilated 8*8*9+8,
-    # deconv 16*1*16, ip 1024*16+16 and 32*10+10; the lone BatchNorm's 16 are frozen
-    assert checked.total_params == 224 + 16 + 96 + 16 + 584 + 256 + 16_400 + 330
+    # weights as Caffe counts them: conv 8*3*9+8, bn 2*8, grouped 8*4*3, the lone BatchNorm's
+    # 2*8 (frozen), dilated 8*8*9+8, PReLU 8, deconv 16*1*16, ip 1024*16+16 and 32*10+10
+    assert checked.total_params == 224 + 16 + 96 + 16 + 584 + 8 + 256 + 16_400 + 330
     assert checked.frozen_params == 16
 
 
@@ -309,6 +309,11 @@ def test_malformed_prototxt_is_located(text, message, where):
     ([conv(extra="param { } param { } param { }")], "layer 'c' has 3 param blocks"),
     ([conv("axis: 2")], "axis 2 is not supported"),
     ([conv('bias_filler { type: "bilinear" }')], "the bilinear filler needs a 4-D blob"),
+    ([('layer { name: "p" type: "PReLU" bottom: "data" top: "p" '
+      'prelu_param { channel_shared: true } }')], "PReLU layer 'p' shares one slope"),
+    ([('layer { name: "p" type: "PReLU" bottom: "data" top: "p" '
+      'prelu_param { filler { type: "constant" value: 0.1 } } }')],
+     "the filler of PReLU layer 'p' is not supported"),
     (['layer { name: "s" type: "Scale" bottom: "data" top: "s" }'],
      "a Scale layer is supported only after a BatchNorm"),
     (['layer { name: "b" type: "BatchNorm" bottom: "data" top: "data" }',

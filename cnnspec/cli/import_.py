@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a Caffe model definition (.prototxt) or a Keras model saved "
                         "with model.to_json() (.json)")
     parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-",
-                        help="the spec to write (default, or -: print it)")
+                        help="the spec file to write; - (the default) prints it")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.add_argument("--solver", metavar="SOLVER.prototxt",
                         help="Caffe: the solver, read into the train block")

@@ -378,6 +378,24 @@ def read_activation(kind: str, param: str | None = None, field_name: str | None 
     return read
 
 
+def read_prelu(layer: Layer) -> None:
+    """Caffe's PReLU: one slope per channel, from its filler (constant 0.25 when none, as
+    prelu_layer.cpp), which must be where cnnspec's prelu starts."""
+    pp = layer.param("prelu_param")
+    start = KINDS["prelu"].fixed_inits[0]
+    filler = pp.message("filler")
+    if filler is not None and filler_init(filler, "weight", 1, layer.net.path) != start:
+        raise layer.error(f"the filler of PReLU layer '{layer.name}' is not supported",
+                          pp.one("filler").span, f"cnnspec's prelu starts every slope at "
+                          f"{start['value']:g}; remove the filler")
+    if pp.scalar("channel_shared", "bool", False):
+        raise layer.error(f"PReLU layer '{layer.name}' shares one slope across channels",
+                          pp.one("channel_shared").span, "cnnspec's prelu learns one slope "
+                          "per channel; remove channel_shared")
+    _default_only(pp, layer, {})
+    layer.one_input("prelu")
+
+
 def read_dropout(layer: Layer) -> None:
     dp = layer.param("dropout_param")
     p = dp.scalar("dropout_ratio", "number", 0.5)
@@ -558,6 +576,7 @@ LAYERS = {
     "TanH": read_activation("tanh", "tanh_param"),
     "Sigmoid": read_activation("sigmoid", "sigmoid_param"),
     "ELU": read_activation("elu", "elu_param", "alpha", "alpha", 1.0),
+    "PReLU": read_prelu,
     "Dropout": read_dropout,
     "BatchNorm": read_batchnorm,
     "Scale": read_scale,
@@ -573,7 +592,6 @@ LAYERS = {
 UNSUPPORTED_HINTS = {
     "LRN": "cnnspec has no local response normalisation; batchnorm is its usual replacement "
            "(Ioffe & Szegedy 2015)",
-    "PReLU": "write the layer by hand as `prelu` (cnnspec's slopes start at 0.25, per channel)",
 }
 
 
