@@ -439,3 +439,22 @@ def test_docs_table_every_mapped_type_and_filler():
     docs = (DATA.parents[2] / "docs" / "importing.md").read_text()
     for name in [*LAYERS, "Data", *CAFFE_FILLERS]:
         assert f"`{name}`" in docs, name
+
+
+def test_imported_lenet_is_the_hand_written_caffe_lenet_spec():
+    """specs/caffe_lenet.cnn writes the same network and solver down by hand: the import gives
+    the same weighted layers, inits and schedule (and adds Caffe's lr_mult, which that spec
+    leaves out)."""
+    import cnnspec
+
+    by_hand = cnnspec.load(DATA.parents[2] / "specs" / "caffe_lenet.cnn")
+    imported = lenet(solver=SOLVER.read_text(), epoch_images=54_000).checked
+
+    def weighted(checked):
+        return [(info.kind, info.output_shape, info.params, info.ir["weight_init"],
+                 info.ir["bias_init"]) for info in checked.layers if info.params]
+
+    assert weighted(imported) == weighted(by_hand)
+    keys = ("optimizer", "lr", "weight_decay", "schedule", "batch_size", "loss", "preprocess")
+    assert {k: imported.spec.ir["training"][k] for k in keys} == {
+        k: by_hand.spec.ir["training"][k] for k in keys}

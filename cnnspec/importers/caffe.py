@@ -712,6 +712,7 @@ class Solver:
     notes: list[str]
 
 
+BATCH_NOTE = "Caffe's images per iteration (the Data layer's batch_size, or the input's N)"
 POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly")
 # Solver fields that concern Caffe's own running (testing, logging, snapshots, devices).
 SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", "display",
@@ -723,7 +724,7 @@ SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", 
 def solver_settings(text: str, path: str | None, batch: int | None,
                     epoch_images: int | None) -> Solver:
     """The train block's settings from a Caffe solver. ``batch`` is the images per iteration
-    (the train Data layer's batch_size), ``epoch_images`` the images one epoch trains on;
+    (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch trains on;
     without it, what Caffe counts in iterations cannot become epochs."""
     msg = parse_prototxt(text, path)
     settings, notes = [], []
@@ -782,7 +783,7 @@ def solver_settings(text: str, path: str | None, batch: int | None,
                                 f"Caffe's gamma {number_text(gamma or 0)} per iteration, "
                                 f"{per} iterations per epoch"))
     if batch:
-        settings.append(Setting("batch", str(batch), "the train Data layer's batch_size"))
+        settings.append(Setting("batch", str(batch), BATCH_NOTE))
     max_iter = msg.scalar("max_iter", "count")
     if max_iter is not None:
         if ipe is None:
@@ -864,7 +865,7 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
         training += result.settings
         net.notes += result.notes
     elif net.batch:
-        training.append(Setting("batch", str(net.batch), "the Data layer's batch_size"))
+        training.append(Setting("batch", str(net.batch), BATCH_NOTE))
     if net.loss:
         training.append(Setting("loss", "cross_entropy", "Caffe's SoftmaxWithLoss"))
     defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
