@@ -314,6 +314,8 @@ def test_malformed_prototxt_is_located(text, message, where):
     ([('layer { name: "p" type: "PReLU" bottom: "data" top: "p" '
       'prelu_param { filler { type: "constant" value: 0.1 } } }')],
      "the filler of PReLU layer 'p' is not supported"),
+    (['layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" loss_weight: 2 }'],
+     "loss_weight 2 is not supported"),
     (['layer { name: "s" type: "Scale" bottom: "data" top: "s" }'],
      "a Scale layer is supported only after a BatchNorm"),
     (['layer { name: "b" type: "BatchNorm" bottom: "data" top: "data" }',
@@ -458,3 +460,20 @@ def test_imported_lenet_is_the_hand_written_caffe_lenet_spec():
     keys = ("optimizer", "lr", "weight_decay", "schedule", "batch_size", "loss", "preprocess")
     assert {k: imported.spec.ir["training"][k] for k in keys} == {
         k: by_hand.spec.ir["training"][k] for k in keys}
+
+
+def test_data_layer_transforms_become_preprocessing():
+    def data(transform: str) -> str:
+        return ('layer { name: "d" type: "Data" top: "data" top: "label" '
+                f'transform_param {{ {transform} }} data_param {{ source: "cifar_lmdb" '
+                'batch_size: 32 } }\n' + conv())
+
+    raw = import_prototxt(data(""), input_shape=(3, 32, 32))
+    assert any("pixels as stored" in note for note in raw.notes)
+    training = raw.checked.spec.ir["training"]
+    assert training["preprocess"] == "standardize" and training["batch_size"] == 32
+    centred = import_prototxt(data("mean_value: 104 mean_value: 117 mean_value: 123 "
+                                   "mirror: true"), input_shape=(3, 32, 32))
+    training = centred.checked.spec.ir["training"]
+    assert training["preprocess"] == "zero_center"
+    assert [a["name"] for a in training["augment"]] == ["flip"]

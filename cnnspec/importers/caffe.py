@@ -39,8 +39,6 @@ from cnnspec.kinds import KINDS
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
 FILLERS = ("constant", "gaussian", "uniform", "xavier", "msra", "positive_unitball", "bilinear")
-# Fields of a layer that carry no meaning for the network itself.
-IGNORED_LAYER_FIELDS = ("name", "type", "bottom", "top", "include", "exclude", "phase")
 DATASET_WORDS = {"fashion": "fashion-mnist", "mnist": "mnist", "cifar": "cifar10"}
 
 
@@ -63,7 +61,6 @@ class Net:
     path: str | None
     names: Names = field(default_factory=Names)
     blobs: dict[str, Blob] = field(default_factory=dict)
-    labels: set[str] = field(default_factory=set)
     lines: list[LayerLine] = field(default_factory=list)
     input_shape: tuple[int, int, int] | None = None
     batch: int | None = None
@@ -492,7 +489,11 @@ def read_softmax_loss(layer: Layer) -> None:
     _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
     lp = layer.param("loss_param")
     _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
-    layer.msg.scalar("loss_weight", "number")
+    weight = layer.msg.scalar("loss_weight", "number", 1)
+    if weight != 1:
+        raise layer.error(f"loss_weight {number_text(weight)} is not supported",
+                          layer.msg.one("loss_weight").span, "with one loss it scales the "
+                          "gradients: multiply the solver's base_lr by it instead")
     layer.net.loss = True
     layer.net.notes.append(f"{layer.name} (SoftmaxWithLoss) is the cross_entropy loss of the "
                            "train block")
@@ -526,7 +527,6 @@ def _set_input(layer: Layer, dims: list[int], where: Span) -> None:
     layer.net.input_shape = (dims[1], dims[2], dims[3])
     layer.net.batch = layer.net.batch or (dims[0] if dims[0] > 1 else None)
     layer.net.blobs[layer.top()] = Blob("input", False)
-    layer.net.labels.update(layer.tops[1:])
 
 
 def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
@@ -558,6 +558,10 @@ def _transform(layer: Layer) -> None:
     elif means or mean_file:
         layer.net.preprocess = Setting("preprocess", "zero_center", "Caffe subtracts a fixed "
                                        "mean; zero_center subtracts the training split's")
+    else:
+        layer.net.notes.append("Caffe feeds this Data layer's pixels as stored (0 to 255); "
+                               "cnnspec loads images in [0, 1] and standardizes them (the "
+                               "default preprocess)")
     if tp.scalar("mirror", "bool", False):
         layer.net.augment = Setting("augment", "flip", "Caffe's mirror")
     if tp.one("crop_size") is not None:
