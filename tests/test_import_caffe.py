@@ -15,7 +15,8 @@ from importing import DATA, imported_layers, same_init
 from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
-from cnnspec.importers.caffe import import_prototxt, solver_settings
+from cnnspec.importers.caffe import import_prototxt
+from cnnspec.importers.caffe_solver import solver_settings
 from cnnspec.importers.prototxt import parse_prototxt
 from cnnspec.importers.spec_writer import init_text
 from cnnspec.lang import format_source, parse_init

@@ -117,7 +117,7 @@ def test_mnist_convnet_has_keras_parameters_and_shapes():
     (init("Lion", learning_rate=0.001), {}, 'the optimizer {"module"'),
 ])
 def test_compile_config_becomes_the_train_block(optimizer, settings, note):
-    from cnnspec.importers.keras import compile_settings
+    from cnnspec.importers.keras_compile import compile_settings
 
     found, notes = compile_settings({"compile_config": {
         "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}})

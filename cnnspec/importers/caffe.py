@@ -10,19 +10,17 @@ Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
   blob ``(out,)`` has fan_in 1 and fan_out ``out`` there, so a scaled filler on a bias becomes
   the fixed distribution it draws (cnnspec's scaled inits use the weight's fans on a bias);
 - ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult``;
-- the solver -> the train block: :func:`solver_settings`. Caffe counts iterations; cnnspec's
-  ``inv`` and ``poly`` count steps too, while ``step``, ``multistep``, ``exp`` and the run's
-  length count epochs, converted with the images one epoch trains on (``epoch_images``).
+- the solver -> the train block: :mod:`cnnspec.importers.caffe_solver`.
 """
 from __future__ import annotations
 
 import difflib
-import math
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.importers.caffe_solver import BATCH_NOTE, solver_settings
 from cnnspec.importers.imported import Imported, Names, model_name
-from cnnspec.importers.prototxt import Entry, Message, parse_prototxt
+from cnnspec.importers.prototxt import Entry, Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import (
     LayerLine,
     Setting,
@@ -41,9 +39,6 @@ VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
 FILLERS = ("constant", "gaussian", "uniform", "xavier", "msra", "positive_unitball", "bilinear")
 DATASET_WORDS = {"fashion": "fashion-mnist", "mnist": "mnist", "cifar": "cifar10"}
 
-
-def _err(message: str, where: Span | None, hint: str | None, path: str | None) -> SpecError:
-    return SpecError(message, span=where, hint=hint, file=path)
 
 
 @dataclass
@@ -95,7 +90,7 @@ class Layer:
     net: Net
 
     def error(self, message: str, where: Span | None = None, hint: str | None = None):
-        return _err(message, where or self.msg.span, hint, self.net.path)
+        return error_at(message, where or self.msg.span, hint, self.net.path)
 
     def param(self, name: str, required: bool = False) -> Message:
         found = self.msg.message(name)
@@ -148,18 +143,18 @@ def filler_init(msg: Message | None, role: str, outputs: int, path: str | None) 
     where = type_entry.value.span if type_entry else msg.span
     if kind not in FILLERS:
         close = difflib.get_close_matches(kind, FILLERS, n=1)
-        raise _err(f"unknown Caffe filler '{kind}'", where,
+        raise error_at(f"unknown Caffe filler '{kind}'", where,
                    (f"did you mean {close[0]}? " if close else "") + "Caffe's fillers: "
                    + ", ".join(FILLERS), path)
     if msg.scalar("sparse", "int", -1) != -1:
-        raise _err("the sparse gaussian filler is not supported", msg.one("sparse").span,
+        raise error_at("the sparse gaussian filler is not supported", msg.one("sparse").span,
                    "cnnspec's sparse init gives each unit a fixed number of nonzero weights, "
                    "Caffe's a random share of them; leave out sparse, or write the init in "
                    "the spec", path)
     init = _filler(msg, kind, role, outputs, where, path)
     unused = msg.unused()
     if unused:
-        raise _err(f"the {kind} filler does not read '{unused[0].name}'", unused[0].span,
+        raise error_at(f"the {kind} filler does not read '{unused[0].name}'", unused[0].span,
                    f"Caffe's {kind} filler ignores it too; remove it", path)
     return init
 
@@ -180,7 +175,7 @@ def _filler(msg: Message, kind: str, role: str, outputs: int, where: Span, path)
             if msg.one("variance_norm") is None or \
             msg.scalar("variance_norm", "enum") in VARIANCE_NORM else None
         if mode is None:
-            raise _err("unknown variance_norm", msg.one("variance_norm").value.span,
+            raise error_at("unknown variance_norm", msg.one("variance_norm").value.span,
                        "variance_norm is FAN_IN, FAN_OUT or AVERAGE", path)
         # xavier: U(+-sqrt(3 / n)), variance 1 / n; msra: N(0, 2 / n) (filler.hpp)
         scale, distribution = (1.0, "uniform") if kind == "xavier" else (2.0, "normal")
@@ -191,7 +186,7 @@ def _filler(msg: Message, kind: str, role: str, outputs: int, where: Span, path)
     if role == "bias":
         if kind == "positive_unitball":  # each output's one value divided by itself
             return {"name": "ones"}
-        raise _err("the bilinear filler needs a 4-D blob; a bias has one axis", where,
+        raise error_at("the bilinear filler needs a 4-D blob; a bias has one axis", where,
                    "give the bias a constant filler", path)
     return {"name": kind}
 
@@ -651,7 +646,7 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
             hint = ("replace it by an Input layer of the images' shape: layer { name: \"data\" "
                     "type: \"Input\" top: \"data\" input_param { shape { dim: 64 dim: 1 "
                     "dim: 28 dim: 28 } } }")
-        raise _err(f"the Caffe layer type '{type_name}' is not supported", where, hint,
+        raise error_at(f"the Caffe layer type '{type_name}' is not supported", where, hint,
                    net.path)
     msg.all("include")
     msg.all("exclude")
@@ -673,7 +668,7 @@ def read_net(text: str, path: str | None = None,
     net_msg = parse_prototxt(text, path)
     net = Net(path)
     if net_msg.all("layers"):
-        raise _err("this is Caffe's old (V1) format, `layers { ... }`",
+        raise error_at("this is Caffe's old (V1) format, `layers { ... }`",
                    net_msg.all("layers")[0].span,
                    "upgrade it with Caffe's tools/upgrade_net_proto_text, which writes "
                    "`layer { ... }`", path)
@@ -691,153 +686,18 @@ def read_net(text: str, path: str | None = None,
     for name in ("name", "force_backward", "debug_info", "state"):
         net_msg.all(name)
     for entry in net_msg.unused():
-        errors.append(_err(f"the net field '{entry.name}' is not supported", entry.span,
+        errors.append(error_at(f"the net field '{entry.name}' is not supported", entry.span,
                            "remove it", path))
     if not errors and net.input_shape is None:
-        errors.append(_err("the net has no input", net_msg.span, "add an Input layer: layer "
+        errors.append(error_at("the net has no input", net_msg.span, "add an Input layer: layer "
                            "{ name: \"data\" type: \"Input\" top: \"data\" input_param { shape "
                            "{ dim: 64 dim: 1 dim: 28 dim: 28 } } }", path))
     if not errors and not net.lines:
-        errors.append(_err("the net has no layers cnnspec computes", net_msg.span,
+        errors.append(error_at("the net has no layers cnnspec computes", net_msg.span,
                            "add layers after the input", path))
     if errors:
         raise SpecErrors(errors)
     return net, net_msg
-
-
-# ---------------------------------------------------------------------------- the solver
-
-
-@dataclass
-class Solver:
-    """The train block's lines from a solver, and notes on what did not carry over."""
-
-    settings: list[Setting]
-    notes: list[str]
-
-
-BATCH_NOTE = "Caffe's images per iteration (the Data layer's batch_size, or the input's N)"
-POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly")
-# Solver fields that concern Caffe's own running (testing, logging, snapshots, devices).
-SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", "display",
-                  "average_loss", "snapshot", "snapshot_prefix", "snapshot_diff",
-                  "snapshot_format", "snapshot_after_train", "solver_mode", "device_id",
-                  "test_initialization", "test_compute_loss", "debug_info", "layer_wise_reduce")
-
-
-def solver_settings(text: str, path: str | None, batch: int | None,
-                    epoch_images: int | None) -> Solver:
-    """The train block's settings from a Caffe solver. ``batch`` is the images per iteration
-    (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch trains on;
-    without it, what Caffe counts in iterations cannot become epochs."""
-    msg = parse_prototxt(text, path)
-    settings, notes = [], []
-    ipe = math.ceil(epoch_images / batch) if epoch_images and batch else None
-
-    def where(name):
-        entry = msg.one(name)
-        return entry.span if entry else msg.span
-
-    def need_epochs(name: str) -> int:
-        if ipe is None:
-            raise _err(f"Caffe counts {name} in iterations, cnnspec in epochs", where(name),
-                       "give the images one epoch trains on: --epoch-images N (MNIST with "
-                       "val_split 0.1: 54000)" + ("" if batch else ", and a Data layer's "
-                       "batch_size"), path)
-        return ipe
-
-    settings.append(_optimizer(msg, path))
-    if msg.one("base_lr") is not None:
-        settings.append(Setting("lr", number_text(msg.scalar("base_lr", "number"))))
-    if msg.scalar("regularization_type", "string", "L2") != "L2":
-        raise _err("L1 weight decay is not supported", where("regularization_type"),
-                   "cnnspec's weight_decay is L2", path)
-    if msg.one("weight_decay") is not None:
-        settings.append(Setting("weight_decay",
-                                number_text(msg.scalar("weight_decay", "number"))))
-    policy = msg.scalar("lr_policy", "string", "fixed")
-    if policy not in POLICIES:
-        raise _err(f"the lr_policy '{policy}' is not supported", where("lr_policy"),
-                   "cnnspec's schedules cover " + ", ".join(POLICIES), path)
-    gamma = msg.scalar("gamma", "number")
-    power = msg.scalar("power", "number")
-    if policy == "inv":
-        settings.append(Setting("schedule", f"inv(gamma={number_text(gamma or 0)}, "
-                                f"power={number_text(power or 0)})",
-                                "per step, as Caffe's iterations"))
-    elif policy == "poly":
-        settings.append(Setting("schedule", f"poly(power={number_text(power or 0)})",
-                                "per step, down to 0 at the end of the run (Caffe: max_iter)"))
-    elif policy == "step":
-        steps = msg.scalar("stepsize", "count", 1)
-        epochs = max(1, round(steps / need_epochs("stepsize")))
-        settings.append(Setting("schedule", f"step(step_size={epochs}, gamma="
-                                f"{number_text(gamma or 0)})",
-                                f"Caffe's stepsize {steps} iterations of {ipe} per epoch"))
-    elif policy == "multistep":
-        values = msg.scalars("stepvalue", "count")
-        per = need_epochs("stepvalue")
-        milestones = sorted({max(1, round(v / per)) for v in values})
-        settings.append(Setting("schedule", f"multistep(milestones=[{', '.join(map(str, milestones))}], "
-                                f"gamma={number_text(gamma or 0)})",
-                                f"Caffe's stepvalues {values} iterations, {per} per epoch"))
-    elif policy == "exp":
-        per = need_epochs("lr_policy")
-        settings.append(Setting("schedule", f"exp(gamma={number_text((gamma or 0) ** per)})",
-                                f"Caffe's gamma {number_text(gamma or 0)} per iteration, "
-                                f"{per} iterations per epoch"))
-    if batch:
-        settings.append(Setting("batch", str(batch), BATCH_NOTE))
-    max_iter = msg.scalar("max_iter", "count")
-    if max_iter is not None:
-        if ipe is None:
-            notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to "
-                         "convert it to epochs")
-        else:
-            settings.append(Setting("epochs", str(max(1, round(max_iter / ipe))),
-                                    f"Caffe's max_iter {max_iter}, {ipe} iterations per epoch"))
-    clip = msg.scalar("clip_gradients", "number", -1)
-    if clip > 0:
-        settings.append(Setting("clip_norm", number_text(clip), "Caffe's clip_gradients"))
-    seed = msg.scalar("random_seed", "int", -1)
-    if seed >= 0:
-        settings.append(Setting("seed", str(seed)))
-    if msg.scalar("iter_size", "count", 1) != 1:
-        raise _err("iter_size (gradient accumulation) is not supported", where("iter_size"),
-                   "multiply batch_size by iter_size instead", path)
-    for name in SOLVER_IGNORED + ("type", "solver_type", "momentum2", "delta", "rms_decay",
-                                  "gamma", "power", "stepsize", "stepvalue"):
-        msg.all(name)
-    unused = msg.unused()
-    if unused:
-        raise _err(f"the solver field '{unused[0].name}' is not supported", unused[0].span,
-                   "remove it", path)
-    return Solver([s for s in settings if s is not None], notes)
-
-
-def _optimizer(msg: Message, path: str | None) -> Setting:
-    kind = msg.scalar("type", "string")
-    if kind is None and msg.one("solver_type") is not None:
-        kind = msg.scalar("solver_type", "enum")
-    kind = (kind or "SGD").upper()
-    momentum = msg.scalar("momentum", "number", 0.0)
-    delta = msg.scalar("delta", "number", 1e-8)
-    if kind in ("SGD", "NESTEROV"):
-        args = f"momentum={number_text(momentum)}"
-        return Setting("optimizer", f"sgd({args}{', nesterov=true' if kind == 'NESTEROV' else ''})")
-    if kind == "ADAM":
-        return Setting("optimizer", f"adam(beta1={number_text(momentum)}, beta2="
-                       f"{number_text(msg.scalar('momentum2', 'number', 0.999))}, "
-                       f"eps={number_text(delta)})")
-    if kind == "RMSPROP":
-        return Setting("optimizer", f"rmsprop(alpha="
-                       f"{number_text(msg.scalar('rms_decay', 'number', 0.99))}, "
-                       f"eps={number_text(delta)})")
-    if kind == "ADAGRAD":
-        return Setting("optimizer", f"adagrad(eps={number_text(delta)})")
-    entry = msg.one("type") or msg.one("solver_type")
-    raise _err(f"the solver type '{kind}' is not supported", entry.value.span,
-               "cnnspec's optimizers: SGD, Nesterov, Adam, RMSProp, AdaGrad", path)
 
 
 # ---------------------------------------------------------------------------- the spec

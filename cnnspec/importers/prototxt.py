@@ -136,7 +136,12 @@ class Message:
         return [e for i, e in enumerate(self.entries) if i not in self.used]
 
     def error(self, message: str, span: Span, hint: str | None) -> SpecError:
-        return SpecError(message, span=span, hint=hint, file=self.path)
+        return error_at(message, span, hint, self.path)
+
+
+def error_at(message: str, span: Span | None, hint: str | None, path: str | None) -> SpecError:
+    """A mistake at ``span`` in the prototxt file ``path``."""
+    return SpecError(message, span=span, hint=hint, file=path)
 
 
 def parse_prototxt(text: str, path: str | None = None) -> Message:
