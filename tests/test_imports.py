@@ -27,6 +27,7 @@ LAYERS = [
     ("cnnspec.kinds",),  # the layer-kind registry: builds engine ops, read by every stage above
     ("cnnspec.lang",),
     ("cnnspec.check",),
+    ("cnnspec.importers",),  # other frameworks' networks as specs: written, then checked
     ("cnnspec.compiler",),
     # Training takes callbacks and init steps; render and the lab hand it theirs.
     ("cnnspec.training",),

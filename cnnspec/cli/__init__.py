@@ -20,6 +20,7 @@ COMMANDS = {
     "check": "check",
     "summary": "summary",
     "export": "export",
+    "import": "import_",
     "fmt": "fmt",
     "train": "train",
     "eval": "eval",

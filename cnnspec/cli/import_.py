@@ -1,0 +1,57 @@
+"""``cnnspec import SOURCE [-o SPEC.cnn]``: a Caffe model definition or a Keras model JSON as a
+cnnspec spec (:mod:`cnnspec.importers`)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
+
+
+def _shape(text: str) -> tuple[int, int, int]:
+    parts = text.lower().split("x")
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"expected CxHxW, e.g. 1x28x28, got {text!r}")
+    return dims
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from cnnspec.cli.arguments import positive_int
+
+    parser.add_argument("source", metavar="SOURCE",
+                        help="a Caffe model definition (.prototxt) or a Keras model saved "
+                        "with model.to_json() (.json)")
+    parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-",
+                        help="the spec file to write; - (the default) prints it")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing file")
+    parser.add_argument("--solver", metavar="SOLVER.prototxt",
+                        help="Caffe: the solver, read into the train block")
+    parser.add_argument("--input", type=_shape, metavar="CxHxW",
+                        help="Caffe: the images' shape, for a Data layer that reads it from "
+                        "its database")
+    parser.add_argument("--epoch-images", type=positive_int, metavar="N",
+                        help="Caffe: the images one epoch trains on, to turn the solver's "
+                        "iterations into epochs (MNIST with val_split 0.1: 54000)")
+
+
+def run(args: argparse.Namespace) -> int:
+    # deferred: Lark and the checker load when the command runs (`cnnspec --help` stays fast)
+    from cnnspec.diagnostics import format_error
+    from cnnspec.importers import import_file, write_spec
+
+    imported = import_file(args.source, solver=args.solver, input_shape=args.input,
+                           epoch_images=args.epoch_images)
+    for warning in imported.checked.warnings:
+        print(format_error(warning, imported.text), file=sys.stderr)
+    if args.out == "-":
+        sys.stdout.write(imported.text)
+        return 0
+    write_spec(imported, args.out, force=args.force)
+    checked = imported.checked
+    print(f"wrote {args.out}: {len(checked.layers)} layers, {checked.total_params:,} "
+          "parameters", file=sys.stderr)
+    return 0

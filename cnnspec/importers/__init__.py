@@ -1,0 +1,66 @@
+"""Networks of other frameworks imported as cnnspec specs.
+
+    import_file(path, solver=None, input_shape=None, epoch_images=None) -> Imported
+    caffe.import_prototxt(text, path=None, *, solver=None, ...) -> Imported    # .prototxt
+    keras.import_keras(text, path=None) -> Imported                           # to_json()
+
+An :class:`Imported` holds the ``.cnn`` text (laid out by ``cnnspec fmt``'s formatter, with a
+header saying where it came from) and its checked spec. Each importer holds its framework's
+vocabulary (layer types, fillers or initializers, solver fields) and writes the spec in the
+layer-kind registry's words (:mod:`cnnspec.importers.spec_writer`). Mistakes in the source, and
+every layer, field or argument cnnspec cannot express, are :class:`~cnnspec.errors.SpecError`s
+located in the source file; nothing is dropped without a note in the header.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.importers.imported import Imported
+from cnnspec.sourcefile import read_spec_text
+
+CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
+KERAS_SUFFIXES = (".json",)
+
+
+def import_file(path: str | Path, solver: str | Path | None = None,
+                input_shape: tuple[int, int, int] | None = None,
+                epoch_images: int | None = None) -> Imported:
+    """Import the Caffe model definition (``.prototxt``, optionally with its ``solver``) or
+    the Keras model JSON (``.json``) at ``path``. ``input_shape`` and ``epoch_images`` are for
+    Caffe (see :func:`cnnspec.importers.caffe.import_prototxt`)."""
+    path = Path(path)
+    text = read_spec_text(path)
+    if path.suffix in CAFFE_SUFFIXES:
+        from cnnspec.importers.caffe import import_prototxt
+
+        solver_text = read_spec_text(solver) if solver is not None else None
+        return import_prototxt(text, str(path), solver=solver_text,
+                               solver_path=str(solver) if solver is not None else None,
+                               input_shape=input_shape, epoch_images=epoch_images)
+    if path.suffix in KERAS_SUFFIXES:
+        if solver is not None or input_shape is not None or epoch_images is not None:
+            raise RunError("a solver, an input shape and epoch images are for Caffe models",
+                           hint="a Keras model's JSON says its input shape itself")
+        from cnnspec.importers.keras import import_keras
+
+        return import_keras(text, str(path))
+    raise RunError(f"{path}: cnnspec imports Caffe .prototxt and Keras .json files",
+                   hint="a Caffe model definition ends in .prototxt, a Keras model saved "
+                   "with model.to_json() in .json")
+
+
+def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
+    """Write the imported spec to ``out``; an existing file only with ``force``."""
+    out = Path(out)
+    try:
+        with open(out, "w" if force else "x", encoding="utf-8") as handle:
+            handle.write(imported.text)
+    except FileExistsError:
+        raise RunError(f"{out} exists", hint="choose another name, or overwrite it with "
+                       "--force (force=True)") from None
+    except OSError as exc:
+        raise RunError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
+__all__ = ["Imported", "import_file", "write_spec"]

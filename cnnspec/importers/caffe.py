@@ -1,0 +1,765 @@
+"""Caffe model definitions (``.prototxt``) and solvers, imported as cnnspec specs.
+
+Caffe's vocabulary, mapped by meaning (docs/importing.md has the tables):
+
+- layer types -> kinds: :data:`LAYERS` (one reader per type); fields the reader does not use
+  are errors at their line and column, never dropped;
+- fillers -> inits: :func:`filler_init`. Caffe computes a blob's fans as ``count / shape(0)``
+  (fan_in) and ``count / shape(1)`` (fan_out) (include/caffe/filler.hpp), which for a conv
+  weight ``(out, in, kh, kw)`` and an inner product ``(out, in)`` are cnnspec's fans. A bias
+  blob ``(out,)`` has fan_in 1 and fan_out ``out`` there, so a scaled filler on a bias becomes
+  the fixed distribution it draws (cnnspec's scaled inits use the weight's fans on a bias);
+- ``param { lr_mult decay_mult }`` -> the layer's ``lr_mult``/``decay_mult``;
+- the solver -> the train block: :mod:`cnnspec.importers.caffe_solver`.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.importers.caffe_solver import BATCH_NOTE, solver_settings
+from cnnspec.importers.imported import Imported, Names, model_name
+from cnnspec.importers.prototxt import Entry, Message, error_at, parse_prototxt
+from cnnspec.importers.spec_writer import (
+    LayerLine,
+    Setting,
+    checked,
+    common_inits,
+    fitting_data,
+    number_text,
+    output_units,
+    per_bias,
+    spec_text,
+)
+from cnnspec.kinds import KINDS
+
+# Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
+VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
+FILLERS = ("constant", "gaussian", "uniform", "xavier", "msra", "positive_unitball", "bilinear")
+DATASET_WORDS = {"fashion": "fashion-mnist", "mnist": "mnist", "cifar": "cifar10"}
+
+
+
+@dataclass
+class Blob:
+    """What a Caffe blob is in the spec: the layer that makes it and whether it is flat."""
+
+    layer: str
+    flat: bool
+
+
+@dataclass
+class Net:
+    """The import's state while reading the layers in order."""
+
+    path: str | None
+    names: Names = field(default_factory=Names)
+    blobs: dict[str, Blob] = field(default_factory=dict)
+    lines: list[LayerLine] = field(default_factory=list)
+    input_shape: tuple[int, int, int] | None = None
+    batch: int | None = None
+    data_hint: str | None = None
+    preprocess: Setting | None = None
+    augment: Setting | None = None
+    loss: bool = False
+    notes: list[str] = field(default_factory=list)
+    last: str = "input"  # the layer written last
+
+    def add(self, line: LayerLine, bottom: str | None, top: str, flat: bool) -> None:
+        """Write ``line`` taking blob ``bottom`` (None: merge inputs already set) and
+        making blob ``top``."""
+        if bottom is not None:
+            source = self.blobs[bottom].layer
+            if source != self.last:
+                line.inputs = [source]
+        self.lines.append(line)
+        self.blobs[top] = Blob(line.name, flat)
+        self.last = line.name
+
+
+@dataclass
+class Layer:
+    """One ``layer { ... }`` message and what every reader needs from it."""
+
+    msg: Message
+    name: str
+    type: str
+    bottoms: list[Entry]
+    tops: list[str]
+    net: Net
+
+    def error(self, message: str, where: Span | None = None, hint: str | None = None):
+        return error_at(message, where or self.msg.span, hint, self.net.path)
+
+    def param(self, name: str, required: bool = False) -> Message:
+        found = self.msg.message(name)
+        if found is None:
+            if required:
+                raise self.error(f"{self.type} layer '{self.name}' needs {name} {{ ... }}",
+                                 hint=f"e.g. {name} {{ num_output: 10 }}")
+            return Message([], self.msg.span, self.net.path)
+        return found
+
+    def bottom(self, i: int = 0) -> str:
+        """The blob name of bottom ``i``, which an earlier layer must make."""
+        if len(self.bottoms) <= i:
+            raise self.error(f"{self.type} layer '{self.name}' needs a bottom blob",
+                             hint='name its input, e.g. bottom: "data"')
+        entry = self.bottoms[i]
+        blob = self.msg.value_of(entry, "string")
+        if blob not in self.net.blobs:
+            raise self.error(f"the bottom blob '{blob}' of layer '{self.name}' is not made by "
+                             "an earlier layer", entry.value.span,
+                             hint="a blob is the top of a layer written before this one")
+        return blob
+
+    def top(self) -> str:
+        if not self.tops:
+            raise self.error(f"{self.type} layer '{self.name}' needs a top blob",
+                             hint='name its output, e.g. top: "conv1"')
+        return self.tops[0]
+
+    def one_input(self, kind: str, fields: dict | None = None, comment: str | None = None,
+                  flat: bool | None = None) -> None:
+        """A layer of ``kind`` from bottom 0 to top 0 (flat if its input is, unless said)."""
+        bottom = self.bottom()
+        line = LayerLine(self.net.names.make(self.name), kind, fields or {}, comment=comment)
+        self.net.add(line, bottom, self.top(),
+                     self.net.blobs[bottom].flat if flat is None else flat)
+
+
+# ---------------------------------------------------------------------------- fillers
+
+
+def filler_init(msg: Message | None, role: str, outputs: int, path: str | None) -> dict:
+    """The cnnspec init that draws what Caffe's filler ``msg`` draws for a layer's ``role``
+    (``weight`` or ``bias``) with ``outputs`` outputs; no filler is Caffe's default,
+    ``constant`` 0."""
+    if msg is None:
+        return {"name": "zeros"}
+    kind = msg.scalar("type", "string", "constant")
+    type_entry = msg.one("type")
+    where = type_entry.value.span if type_entry else msg.span
+    if kind not in FILLERS:
+        close = difflib.get_close_matches(kind, FILLERS, n=1)
+        raise error_at(f"unknown Caffe filler '{kind}'", where,
+                   (f"did you mean {close[0]}? " if close else "") + "Caffe's fillers: "
+                   + ", ".join(FILLERS), path)
+    if msg.scalar("sparse", "int", -1) != -1:
+        raise error_at("the sparse gaussian filler is not supported", msg.one("sparse").span,
+                   "cnnspec's sparse init gives each unit a fixed number of nonzero weights, "
+                   "Caffe's a random share of them; leave out sparse, or write the init in "
+                   "the spec", path)
+    init = _filler(msg, kind, role, outputs, where, path)
+    unused = msg.unused()
+    if unused:
+        raise error_at(f"the {kind} filler does not read '{unused[0].name}'", unused[0].span,
+                   f"Caffe's {kind} filler ignores it too; remove it", path)
+    return init
+
+
+def _filler(msg: Message, kind: str, role: str, outputs: int, where: Span, path) -> dict:
+    if kind == "constant":
+        value = msg.scalar("value", "number", 0)
+        named = {0: {"name": "zeros"}, 1: {"name": "ones"}}
+        return named.get(value) or {"name": "constant", "value": value}
+    if kind == "gaussian":
+        return {"name": "normal", "mean": msg.scalar("mean", "number", 0),
+                "std": msg.scalar("std", "number", 1)}
+    if kind == "uniform":
+        return {"name": "uniform", "low": msg.scalar("min", "number", 0),
+                "high": msg.scalar("max", "number", 1)}
+    if kind in ("xavier", "msra"):
+        mode = VARIANCE_NORM[msg.scalar("variance_norm", "enum", "FAN_IN")] \
+            if msg.one("variance_norm") is None or \
+            msg.scalar("variance_norm", "enum") in VARIANCE_NORM else None
+        if mode is None:
+            raise error_at("unknown variance_norm", msg.one("variance_norm").value.span,
+                       "variance_norm is FAN_IN, FAN_OUT or AVERAGE", path)
+        # xavier: U(+-sqrt(3 / n)), variance 1 / n; msra: N(0, 2 / n) (filler.hpp)
+        scale, distribution = (1.0, "uniform") if kind == "xavier" else (2.0, "normal")
+        if role == "bias":  # a bias blob (out,): fan_in 1, fan_out out
+            n = {"fan_in": 1, "fan_out": outputs, "fan_avg": (1 + outputs) / 2}[mode]
+            return per_bias(n, scale, distribution)
+        return _scaled(kind, mode)
+    if role == "bias":
+        if kind == "positive_unitball":  # each output's one value divided by itself
+            return {"name": "ones"}
+        raise error_at("the bilinear filler needs a 4-D blob; a bias has one axis", where,
+                   "give the bias a constant filler", path)
+    return {"name": kind}
+
+
+def _scaled(kind: str, mode: str) -> dict:
+    if kind == "xavier":
+        return {"fan_in": {"name": "lecun_uniform"}, "fan_avg": {"name": "glorot_uniform"},
+                "fan_out": {"name": "variance_scaling", "scale": 1.0, "mode": "fan_out",
+                            "distribution": "uniform"}}[mode]
+    if mode == "fan_avg":
+        return {"name": "variance_scaling", "scale": 2.0, "mode": "fan_avg",
+                "distribution": "normal"}
+    return {"name": "he_normal", "mode": mode}
+
+
+def param_mults(layer: Layer, has_bias: bool) -> dict:
+    """``param { lr_mult decay_mult }`` of the weight and the bias as the layer's fields."""
+    specs = layer.msg.messages("param")
+    if len(specs) > 1 + has_bias:
+        raise layer.error(f"layer '{layer.name}' has {len(specs)} param blocks, but "
+                          f"{1 + has_bias} parameters", specs[1 + has_bias].span,
+                          "one param { ... } for the weight, one for the bias")
+    lr, decay = [1.0, 1.0], [1.0, 1.0]
+    for i, spec in enumerate(specs):
+        if spec.one("name") is not None:
+            raise layer.error("shared parameters (param { name: ... }) are not supported",
+                              spec.one("name").span, "cnnspec gives each layer its own "
+                              "weights; remove the name")
+        lr[i] = float(spec.scalar("lr_mult", "number", 1.0))
+        decay[i] = float(spec.scalar("decay_mult", "number", 1.0))
+        _no_unused(spec, layer, "param")
+    if not has_bias:
+        lr[1], decay[1] = lr[0], decay[0]
+    return {"lr_mult": lr, "decay_mult": decay}
+
+
+def _no_unused(msg: Message, layer: Layer, where: str) -> None:
+    unused = msg.unused()
+    if unused:
+        place = "" if where == "layer" else f" in the {where}"
+        raise layer.error(f"the field '{unused[0].name}'{place} of {layer.type} layer "
+                          f"'{layer.name}' is not supported", unused[0].span,
+                          "cnnspec has no equivalent; remove it or change the spec by hand "
+                          "after importing")
+
+
+# ---------------------------------------------------------------------------- geometry
+
+
+def _pair(msg: Message, name: str, default: int, layer: Layer, repeated: bool) -> list[int]:
+    """A Caffe size: ``name`` (one value, or with ``repeated`` one per axis) or
+    ``name_h``/``name_w``; a padding may be 0, the others are at least 1."""
+    base = name.removesuffix("_size")  # kernel_size: kernel_h and kernel_w
+    kind = "natural" if name == "pad" else "count"
+    h, w = msg.scalar(f"{base}_h", kind), msg.scalar(f"{base}_w", kind)
+    values = msg.scalars(name, kind) if repeated else \
+        [v for v in [msg.scalar(name, kind)] if v is not None]
+    if h is not None or w is not None:
+        if values:
+            raise layer.error(f"{layer.type} layer '{layer.name}' gives both {name} and "
+                              f"{name}_h/{name}_w", hint="give one of them")
+        return [default if h is None else h, default if w is None else w]
+    if len(values) > 2:
+        raise layer.error(f"{layer.type} layer '{layer.name}' has {len(values)} values of "
+                          f"{name}: cnnspec's layers are 2-D", hint="give one or two values")
+    if not values:
+        return [default, default]
+    return values * 2 if len(values) == 1 else values
+
+
+def read_conv(layer: Layer, kind: str) -> None:
+    cp = layer.param("convolution_param", required=True)
+    outputs = cp.scalar("num_output", "count")
+    if outputs is None:
+        raise layer.error(f"{layer.type} layer '{layer.name}' needs num_output",
+                          hint="e.g. convolution_param { num_output: 20 kernel_size: 5 }")
+    kernel = _pair(cp, "kernel_size", 0, layer, repeated=True)
+    if 0 in kernel:
+        raise layer.error(f"{layer.type} layer '{layer.name}' needs kernel_size", cp.span,
+                          "e.g. kernel_size: 5, or kernel_h and kernel_w")
+    has_bias = cp.scalar("bias_term", "bool", True)
+    fields = {"filters": outputs, "kernel": kernel,
+              "stride": _pair(cp, "stride", 1, layer, repeated=True),
+              "padding": _pair(cp, "pad", 0, layer, repeated=True),
+              "dilation": _pair(cp, "dilation", 1, layer, repeated=True),
+              "groups": cp.scalar("group", "count", 1), "bias": has_bias,
+              "weight_init": filler_init(cp.message("weight_filler"), "weight", outputs,
+                                         layer.net.path),
+              **param_mults(layer, has_bias)}
+    if has_bias:
+        fields["bias_init"] = filler_init(cp.message("bias_filler"), "bias", outputs,
+                                          layer.net.path)
+    _default_only(cp, layer, {"axis": 1, "engine": None, "force_nd_im2col": False})
+    layer.one_input(kind, fields, flat=False)
+
+
+def _default_only(msg: Message, layer: Layer, fields: dict) -> None:
+    """Fields cnnspec reads only at their default (None: any value, e.g. Caffe's engine)."""
+    for name, default in fields.items():
+        entry = msg.one(name)
+        if entry is None or default is None:
+            continue
+        value = msg.value_of(entry, "bool" if isinstance(default, bool) else
+                             "number" if isinstance(default, (int, float)) else "enum")
+        if value != default:
+            raise layer.error(f"{name} {value} is not supported in {layer.type} layer "
+                              f"'{layer.name}'", entry.span,
+                              f"cnnspec supports only Caffe's default, {name}: "
+                              f"{number_text(default) if not isinstance(default, str) else default}")
+    _no_unused(msg, layer, "parameters")
+
+
+def read_inner_product(layer: Layer) -> None:
+    ip = layer.param("inner_product_param", required=True)
+    outputs = ip.scalar("num_output", "count")
+    if outputs is None:
+        raise layer.error(f"InnerProduct layer '{layer.name}' needs num_output",
+                          hint="e.g. inner_product_param { num_output: 500 }")
+    has_bias = ip.scalar("bias_term", "bool", True)
+    fields = {"units": outputs, "bias": has_bias,
+              "weight_init": filler_init(ip.message("weight_filler"), "weight", outputs,
+                                         layer.net.path),
+              **param_mults(layer, has_bias)}
+    if has_bias:
+        fields["bias_init"] = filler_init(ip.message("bias_filler"), "bias", outputs,
+                                          layer.net.path)
+    _default_only(ip, layer, {"axis": 1, "transpose": False})
+    bottom = layer.bottom()
+    if not layer.net.blobs[bottom].flat:  # Caffe's inner product flattens (C, H, W) itself
+        flat = LayerLine(layer.net.names.make(f"{layer.name}_flatten"), "flatten",
+                         comment="Caffe's InnerProduct flattens its input itself")
+        layer.net.add(flat, bottom, bottom + "\0flat", True)
+        bottom = bottom + "\0flat"
+    line = LayerLine(layer.net.names.make(layer.name), "dense", fields)
+    layer.net.add(line, bottom, layer.top(), True)
+
+
+def read_pooling(layer: Layer) -> None:
+    pp = layer.param("pooling_param")
+    method = pp.scalar("pool", "enum", "MAX")
+    if method not in ("MAX", "AVE"):
+        raise layer.error(f"{method} pooling is not supported", pp.one("pool").value.span,
+                          "cnnspec pools by MAX or AVE")
+    word = "max" if method == "MAX" else "avg"
+    if pp.scalar("global_pooling", "bool", False):
+        _default_only(pp, layer, {"engine": None})
+        layer.one_input(f"global_{word}pool", flat=True)
+        return
+    size = _pair(pp, "kernel_size", 0, layer, repeated=False)
+    if 0 in size:
+        raise layer.error(f"Pooling layer '{layer.name}' needs kernel_size", pp.span,
+                          "e.g. pooling_param { pool: MAX kernel_size: 2 stride: 2 }")
+    rounding = pp.scalar("round_mode", "enum", "CEIL")
+    if rounding not in ("CEIL", "FLOOR"):
+        raise layer.error(f"unknown round_mode {rounding}", pp.one("round_mode").value.span,
+                          "round_mode is CEIL (Caffe's default) or FLOOR")
+    fields = {"size": size, "stride": _pair(pp, "stride", 1, layer, repeated=False),
+              "padding": _pair(pp, "pad", 0, layer, repeated=False),
+              "ceil_mode": rounding == "CEIL"}
+    _default_only(pp, layer, {"engine": None})
+    layer.one_input(f"{word}pool", fields)
+
+
+def read_activation(kind: str, param: str | None = None, field_name: str | None = None,
+                    caffe_field: str | None = None, default: float = 0.0):
+    """A reader for an activation; ``param``/``caffe_field`` a Caffe value that sets the
+    kind's ``field_name`` (ReLU's negative_slope makes it a leaky ReLU)."""
+
+    def read(layer: Layer) -> None:
+        fields, chosen = {}, kind
+        if param:
+            msg = layer.param(param)
+            value = msg.scalar(caffe_field, "number", default)
+            if kind == "relu" and value != 0:
+                chosen, fields = "leaky_relu", {"slope": value}
+            elif field_name:
+                fields = {field_name: value}
+            _default_only(msg, layer, {"engine": None})
+        layer.one_input(chosen, fields)
+
+    return read
+
+
+def read_prelu(layer: Layer) -> None:
+    """Caffe's PReLU: one slope per channel, from its filler (constant 0.25 when none, as
+    prelu_layer.cpp), which must be where cnnspec's prelu starts."""
+    pp = layer.param("prelu_param")
+    start = KINDS["prelu"].fixed_inits[0]
+    filler = pp.message("filler")
+    if filler is not None and filler_init(filler, "weight", 1, layer.net.path) != start:
+        raise layer.error(f"the filler of PReLU layer '{layer.name}' is not supported",
+                          pp.one("filler").span, f"cnnspec's prelu starts every slope at "
+                          f"{start['value']:g}; remove the filler")
+    if pp.scalar("channel_shared", "bool", False):
+        raise layer.error(f"PReLU layer '{layer.name}' shares one slope across channels",
+                          pp.one("channel_shared").span, "cnnspec's prelu learns one slope "
+                          "per channel; remove channel_shared")
+    _default_only(pp, layer, {})
+    layer.one_input("prelu")
+
+
+def read_dropout(layer: Layer) -> None:
+    dp = layer.param("dropout_param")
+    p = dp.scalar("dropout_ratio", "number", 0.5)
+    _default_only(dp, layer, {"scale_train": True})
+    layer.one_input("dropout", {"p": p})
+
+
+def read_batchnorm(layer: Layer) -> None:
+    bp = layer.param("batch_norm_param")
+    fraction = bp.scalar("moving_average_fraction", "number", 0.999)
+    fields = {"eps": bp.scalar("eps", "number", 1e-5), "momentum": round(1 - fraction, 12),
+              "trainable": False}
+    bp.one("use_global_stats")  # Caffe's train/test switch: cnnspec's own training flag
+    layer.msg.messages("param")  # lr_mult 0 on the statistics: they are no parameters here
+    _default_only(bp, layer, {})
+    layer.one_input("batchnorm", fields, comment="Caffe's BatchNorm without a Scale: no "
+                    "learned scale or shift")
+
+
+def read_scale(layer: Layer) -> None:
+    """Scale (with a bias) right after a BatchNorm is that batch norm's scale and shift."""
+    sp = layer.param("scale_param")
+    bottom = layer.bottom()
+    line = next((ln for ln in layer.net.lines if ln.name == layer.net.blobs[bottom].layer),
+                None)
+    if line is None or line.kind != "batchnorm" or line.fields["trainable"]:
+        raise layer.error(f"a Scale layer is supported only after a BatchNorm ('{layer.name}' "
+                          "follows none)", hint="cnnspec's batchnorm learns a scale and a "
+                          "shift per channel; a free-standing Scale has no kind here")
+    if not sp.scalar("bias_term", "bool", False):
+        raise layer.error(f"Scale layer '{layer.name}' has no bias_term: cnnspec's batchnorm "
+                          "learns both a scale and a shift", sp.span,
+                          "add bias_term: true to the Scale layer")
+    for name, start in (("filler", "ones"), ("bias_filler", "zeros")):
+        filler = sp.message(name)  # Caffe's defaults: scale 1, shift 0
+        if filler is not None and filler_init(filler, "bias", 1, layer.net.path) != \
+                {"name": start}:
+            raise layer.error(f"the {name} of Scale layer '{layer.name}' is not supported",
+                              sp.one(name).span, "cnnspec's batchnorm starts with scale 1 "
+                              "and shift 0; remove the filler")
+    for spec in layer.msg.messages("param"):
+        if spec.scalar("lr_mult", "number", 1.0) != 1 or \
+                spec.scalar("decay_mult", "number", 1.0) != 1:
+            raise layer.error("lr_mult and decay_mult on a batch norm's scale are not "
+                              "supported", spec.span, "remove the param blocks")
+        _no_unused(spec, layer, "param")
+    _default_only(sp, layer, {"axis": 1, "num_axes": 1})
+    line.fields["trainable"] = True
+    line.comment = "Caffe's BatchNorm and the Scale layer after it"
+    layer.net.blobs[layer.top()] = layer.net.blobs[bottom]
+
+
+def read_merge(kind: str):
+    def read(layer: Layer) -> None:
+        if kind == "concat":
+            cp = layer.param("concat_param")
+            _default_only(cp, layer, {"axis": 1, "concat_dim": 1})
+        else:
+            ep = layer.param("eltwise_param")
+            operation = ep.scalar("operation", "enum", "SUM")
+            if operation != "SUM":
+                raise layer.error(f"Eltwise {operation} is not supported",
+                                  ep.one("operation").value.span,
+                                  "cnnspec's add is Caffe's Eltwise SUM")
+            coeffs = ep.scalars("coeff", "number")
+            if any(c != 1 for c in coeffs):
+                raise layer.error("Eltwise coefficients other than 1 are not supported",
+                                  ep.all("coeff")[0].span, "cnnspec's add sums its inputs")
+            _default_only(ep, layer, {"stable_prod_grad": True})
+        bottoms = [layer.bottom(i) for i in range(len(layer.bottoms))]
+        if len(bottoms) < 2:
+            raise layer.error(f"{layer.type} layer '{layer.name}' needs two or more bottoms",
+                              hint='e.g. bottom: "a" bottom: "b"')
+        line = LayerLine(layer.net.names.make(layer.name), kind,
+                         inputs=[layer.net.blobs[b].layer for b in bottoms])
+        layer.net.add(line, None, layer.top(), layer.net.blobs[bottoms[0]].flat)
+
+    return read
+
+
+def read_flatten(layer: Layer) -> None:
+    _default_only(layer.param("flatten_param"), layer, {"axis": 1, "end_axis": -1})
+    layer.one_input("flatten", flat=True)
+
+
+def read_softmax(layer: Layer) -> None:
+    _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
+    layer.one_input("softmax")
+
+
+def read_softmax_loss(layer: Layer) -> None:
+    """The cross_entropy loss on the scores of bottom 0; bottom 1 is the label."""
+    layer.bottom()
+    _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
+    lp = layer.param("loss_param")
+    _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
+    weight = layer.msg.scalar("loss_weight", "number", 1)
+    if weight != 1:
+        raise layer.error(f"loss_weight {number_text(weight)} is not supported",
+                          layer.msg.one("loss_weight").span, "with one loss it scales the "
+                          "gradients: multiply the solver's base_lr by it instead")
+    layer.net.loss = True
+    layer.net.notes.append(f"{layer.name} (SoftmaxWithLoss) is the cross_entropy loss of the "
+                           "train block")
+
+
+def read_skipped(why: str):
+    def read(layer: Layer) -> None:
+        for entry in layer.msg.entries:  # the whole layer is left out, and said so
+            layer.msg.all(entry.name)
+        layer.net.notes.append(f"{layer.name} ({layer.type}) left out: {why}")
+
+    return read
+
+
+def read_input(layer: Layer) -> None:
+    shapes = layer.param("input_param").messages("shape")
+    if not shapes:
+        raise layer.error(f"Input layer '{layer.name}' needs input_param {{ shape {{ ... }} }}",
+                          hint="e.g. input_param { shape { dim: 64 dim: 1 dim: 28 dim: 28 } }")
+    dims = shapes[0].scalars("dim", "count")
+    _set_input(layer, dims, shapes[0].span)
+
+
+def _set_input(layer: Layer, dims: list[int], where: Span) -> None:
+    if len(dims) != 4:
+        raise layer.error(f"the input shape {dims} is not (N, C, H, W)", where,
+                          "cnnspec's networks take images: four dims, batch first")
+    if layer.net.input_shape is not None:
+        raise layer.error("a second input is not supported", where,
+                          "cnnspec's networks have one input")
+    layer.net.input_shape = (dims[1], dims[2], dims[3])
+    layer.net.batch = layer.net.batch or (dims[0] if dims[0] > 1 else None)
+    layer.net.blobs[layer.top()] = Blob("input", False)
+
+
+def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
+    """A Data layer reads its images' shape from its database: ``shape`` says it."""
+    dp = layer.param("data_param")
+    source = dp.scalar("source", "string", "")
+    batch = dp.scalar("batch_size", "count")
+    dp.one("backend")
+    _default_only(dp, layer, {})
+    _transform(layer)
+    if shape is None:
+        raise layer.error(f"the Data layer '{layer.name}' reads its images' shape from its "
+                          "database", hint="give it: --input CxHxW (e.g. --input 1x28x28), "
+                          "or input_shape=(1, 28, 28) in Python")
+    layer.net.data_hint = next((name for word, name in DATASET_WORDS.items()
+                                if word in source.lower()), None)
+    _set_input(layer, [batch or 1, *shape], layer.msg.span)
+    layer.net.batch = batch
+
+
+def _transform(layer: Layer) -> None:
+    tp = layer.param("transform_param")
+    scale = tp.scalar("scale", "number")
+    means = tp.scalars("mean_value", "number")
+    mean_file = tp.scalar("mean_file", "string")
+    if scale is not None and not (means or mean_file):
+        layer.net.preprocess = Setting("preprocess", "none", f"Caffe scales the pixels by "
+                                       f"{number_text(scale)}; cnnspec loads them in [0, 1]")
+    elif means or mean_file:
+        layer.net.preprocess = Setting("preprocess", "zero_center", "Caffe subtracts a fixed "
+                                       "mean; zero_center subtracts the training split's")
+    else:
+        layer.net.notes.append("Caffe feeds this Data layer's pixels as stored (0 to 255); "
+                               "cnnspec loads images in [0, 1] and standardizes them (the "
+                               "default preprocess)")
+    if tp.scalar("mirror", "bool", False):
+        layer.net.augment = Setting("augment", "flip", "Caffe's mirror")
+    if tp.one("crop_size") is not None:
+        raise layer.error("crop_size is not supported", tp.one("crop_size").span,
+                          "cnnspec's augment crop(pad) keeps the image's size; remove "
+                          "crop_size and set the input to the cropped size")
+    _no_unused(tp, layer, "transform_param")
+
+
+LAYERS = {
+    "Convolution": lambda layer: read_conv(layer, "conv"),
+    "Deconvolution": lambda layer: read_conv(layer, "conv_transpose"),
+    "InnerProduct": read_inner_product,
+    "Pooling": read_pooling,
+    "ReLU": read_activation("relu", "relu_param", None, "negative_slope"),
+    "TanH": read_activation("tanh", "tanh_param"),
+    "Sigmoid": read_activation("sigmoid", "sigmoid_param"),
+    "ELU": read_activation("elu", "elu_param", "alpha", "alpha", 1.0),
+    "PReLU": read_prelu,
+    "Dropout": read_dropout,
+    "BatchNorm": read_batchnorm,
+    "Scale": read_scale,
+    "Concat": read_merge("concat"),
+    "Eltwise": read_merge("add"),
+    "Flatten": read_flatten,
+    "Softmax": read_softmax,
+    "SoftmaxWithLoss": read_softmax_loss,
+    "Accuracy": read_skipped("cnnspec reports the accuracy of every run"),
+    "Silence": read_skipped("it only discards blobs"),
+    "Input": read_input,
+}
+UNSUPPORTED_HINTS = {
+    "LRN": "cnnspec has no local response normalisation; batchnorm is its usual replacement "
+           "(Ioffe & Szegedy 2015)",
+}
+
+
+# ---------------------------------------------------------------------------- the net
+
+
+def _phase_skipped(msg: Message, net: Net) -> bool:
+    """A layer included only in the TEST phase (or excluded from TRAIN): not in training."""
+    for rule in msg.messages("include"):
+        if rule.scalar("phase", "enum") == "TEST":
+            return True
+    for rule in msg.messages("exclude"):
+        if rule.scalar("phase", "enum") == "TRAIN":
+            return True
+    return msg.scalar("phase", "enum") == "TEST"
+
+
+def _net_input(net_msg: Message, net: Net) -> None:
+    """The old form: ``input: "data"`` with ``input_shape { dim ... }`` or ``input_dim``s."""
+    inputs = net_msg.scalars("input", "string")
+    shapes = net_msg.messages("input_shape")
+    dims = net_msg.scalars("input_dim", "count")
+    if not inputs:
+        return
+    layer = Layer(net_msg, "input", "Input", [], inputs, net)
+    if shapes:
+        _set_input(layer, shapes[0].scalars("dim", "count"), shapes[0].span)
+    else:
+        _set_input(layer, dims, net_msg.span)
+
+
+def _read_layer(msg: Message, net: Net, shape) -> None:
+    type_name = msg.scalar("type", "string")
+    name = msg.scalar("name", "string") or type_name or "layer"
+    tops = msg.scalars("top", "string")
+    layer = Layer(msg, name, type_name or "", msg.all("bottom"), tops, net)
+    if type_name is None:
+        raise layer.error(f"layer '{name}' has no type", hint='e.g. type: "Convolution"')
+    if _phase_skipped(msg, net):
+        for entry in msg.entries:
+            msg.all(entry.name)
+        net.notes.append(f"{name} ({type_name}) left out: it belongs to the TEST phase")
+        return
+    if type_name == "Data":
+        read_data(layer, shape)
+    elif type_name in LAYERS:
+        LAYERS[type_name](layer)
+    else:
+        where = msg.one("type").value.span
+        hint = UNSUPPORTED_HINTS.get(type_name) or (
+            "layer types cnnspec imports: Data, " + ", ".join(LAYERS))
+        if type_name in ("ImageData", "HDF5Data", "MemoryData", "WindowData"):
+            hint = ("replace it by an Input layer of the images' shape: layer { name: \"data\" "
+                    "type: \"Input\" top: \"data\" input_param { shape { dim: 64 dim: 1 "
+                    "dim: 28 dim: 28 } } }")
+        raise error_at(f"the Caffe layer type '{type_name}' is not supported", where, hint,
+                   net.path)
+    msg.all("include")
+    msg.all("exclude")
+    _no_unused(msg, layer, "layer")
+
+
+def _stand_in(msg: Message, net: Net) -> None:
+    """The tops of a layer that could not be read, made by a stand-in so that the layers
+    after it are still read (and only their own mistakes reported)."""
+    for entry in msg.all("top"):
+        if entry.value.kind == "string" and entry.value.value not in net.blobs:
+            net.blobs[entry.value.value] = Blob("input", False)
+
+
+def read_net(text: str, path: str | None = None,
+             input_shape: tuple[int, int, int] | None = None) -> tuple[Net, Message]:
+    """Every layer of a model definition read into spec lines; every mistake and every
+    unsupported field reported together (:class:`SpecErrors`)."""
+    net_msg = parse_prototxt(text, path)
+    net = Net(path)
+    if net_msg.all("layers"):
+        raise error_at("this is Caffe's old (V1) format, `layers { ... }`",
+                   net_msg.all("layers")[0].span,
+                   "upgrade it with Caffe's tools/upgrade_net_proto_text, which writes "
+                   "`layer { ... }`", path)
+    errors = []
+    try:
+        _net_input(net_msg, net)
+    except SpecError as exc:
+        errors.append(exc)
+    for msg in net_msg.messages("layer"):
+        try:
+            _read_layer(msg, net, input_shape)
+        except SpecError as exc:
+            errors.append(exc)
+            _stand_in(msg, net)
+    for name in ("name", "force_backward", "debug_info", "state"):
+        net_msg.all(name)
+    for entry in net_msg.unused():
+        errors.append(error_at(f"the net field '{entry.name}' is not supported", entry.span,
+                           "remove it", path))
+    if not errors and net.input_shape is None:
+        errors.append(error_at("the net has no input", net_msg.span, "add an Input layer: layer "
+                           "{ name: \"data\" type: \"Input\" top: \"data\" input_param { shape "
+                           "{ dim: 64 dim: 1 dim: 28 dim: 28 } } }", path))
+    if not errors and not net.lines:
+        errors.append(error_at("the net has no layers cnnspec computes", net_msg.span,
+                           "add layers after the input", path))
+    if errors:
+        raise SpecErrors(errors)
+    return net, net_msg
+
+
+# ---------------------------------------------------------------------------- the spec
+
+
+def import_prototxt(text: str, path: str | None = None, *, solver: str | None = None,
+                    solver_path: str | None = None,
+                    input_shape: tuple[int, int, int] | None = None,
+                    epoch_images: int | None = None) -> Imported:
+    """A Caffe model definition (and optionally its solver) as a checked cnnspec spec.
+
+    ``path``/``solver_path`` name the files in errors and in the header; ``input_shape``
+    (C, H, W) is the images' shape for a net whose Data layer reads it from a database;
+    ``epoch_images`` the images one epoch trains on, to turn Caffe's iterations into epochs.
+    Mistakes and unsupported layers or fields are :class:`SpecError`s at their line and
+    column in the prototxt."""
+    net, net_msg = read_net(text, path, input_shape)
+    origin = path or "a Caffe model definition"
+    header = [f"Imported from {origin} (Caffe) by `cnnspec import`."]
+    training = []
+    data, why = fitting_data(net.input_shape, output_units(net.lines), net.data_hint)
+    training.append(Setting("data", data, why))
+    for extra in (net.preprocess, net.augment):
+        if extra is not None:
+            training.append(extra)
+    if solver is not None:
+        header.append(f"Training settings from the solver {solver_path or ''}".rstrip() + ".")
+        result = solver_settings(solver, solver_path, net.batch, epoch_images)
+        training += result.settings
+        net.notes += result.notes
+    elif net.batch:
+        training.append(Setting("batch", str(net.batch), BATCH_NOTE))
+    if net.loss:
+        training.append(Setting("loss", "cross_entropy", "Caffe's SoftmaxWithLoss"))
+    defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
+    header += [f"- {note}" for note in net.notes]
+    name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)
+    def write():
+        text = spec_text(header=header, model=name, input_shape=net.input_shape,
+                         layers=net.lines, defaults=defaults, training=training,
+                         origin=origin)
+        return text, checked(text, origin)
+
+    text, spec = write()
+    if _floor_would_do(net, spec):
+        text, spec = write()
+    return Imported(text, spec, net.notes)
+
+
+def _floor_would_do(net: Net, spec) -> bool:
+    """Caffe rounds every pooling's output size up; where rounding down gives the same size
+    (LeNet's 24 -> 12), ``ceil_mode true`` is left out of the spec, elsewhere a comment says
+    why it is there. True if a line changed."""
+    infos = {info.name: info for info in spec.layers}
+    changed = False
+    for line in net.lines:
+        if line.fields.get("ceil_mode"):
+            info = infos[line.name]
+            floor = KINDS[line.kind].infer({**info.ir, "ceil_mode": False}, info.input_shapes)
+            if floor.output == info.output_shape:
+                line.fields["ceil_mode"] = False
+            else:
+                line.comment = "Caffe rounds the output size up"
+            changed = True
+    return changed

@@ -1,0 +1,57 @@
+"""What an importer gives back, and the checks every importer shares."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cnnspec.check.model import CheckedSpec
+
+# Words a layer cannot be called (the language's statement keywords and `in`).
+RESERVED = ("model", "input", "default", "output", "repeat", "train", "in")
+
+
+@dataclass
+class Imported:
+    """An imported network: the ``.cnn`` text (formatted, with a header saying where it came
+    from), its checked spec (``checked.total_params``, per-layer output shapes) and the notes
+    on what the import changed or left out (also in the text's header)."""
+
+    text: str
+    checked: CheckedSpec
+    notes: list[str] = field(default_factory=list)
+
+
+class Names:
+    """Layer names as the language allows them, unique within one spec: ``conv1/3x3`` becomes
+    ``conv1_3x3``, ``1a`` becomes ``l_1a``; a name taken (or a keyword) gets ``_2``,
+    ``_3``."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+
+    def reserve(self, name: str) -> None:
+        """A name the language makes itself (``fc_softmax`` for ``fc: dense 10 softmax``)."""
+        self.taken.add(name)
+
+    def make(self, wanted: str) -> str:
+        name = re.sub(r"\W", "_", wanted.strip(), flags=re.ASCII) or "layer"
+        if not re.match(r"[A-Za-z_]", name):
+            name = "l_" + name
+        base, n = name, 1
+        while name in self.taken or name in RESERVED:
+            n += 1
+            name = f"{base}_{n}"
+        self.taken.add(name)
+        return name
+
+
+def model_name(wanted: str | None, path: str | None) -> str:
+    """The ``model`` name: the source's name for the network, else its file's stem."""
+    from pathlib import Path
+
+    text = wanted if isinstance(wanted, str) and wanted else (
+        Path(path).stem if path else "imported")
+    name = re.sub(r"\W", "_", text, flags=re.ASCII) or "imported"
+    return name if re.match(r"[A-Za-z_]", name) else "m_" + name

@@ -1,0 +1,639 @@
+"""Keras models saved with ``model.to_json()``, imported as cnnspec specs.
+
+Both Sequential and functional models, in the format of Keras 2 (``tf.keras``: ``inbound_nodes``
+as ``[[name, node, tensor, kwargs]]``, ``batch_input_shape``) and of Keras 3 (``module``
+keys, ``inbound_nodes`` holding ``__keras_tensor__`` objects, ``batch_shape``).
+
+Keras' vocabulary, mapped by meaning (docs/importing.md has the tables):
+
+- layer classes -> kinds: :data:`LAYERS`; an argument a reader does not use is an error at its
+  JSON path unless it is null (an absent regulariser or constraint);
+- initializers -> inits: :func:`keras_init`. Keras' ``he_normal``, ``glorot_normal`` and
+  ``lecun_normal`` draw *truncated* normals (``VarianceScaling(distribution=
+  "truncated_normal")``), so they become ``variance_scaling(..., truncated_normal)``, not
+  cnnspec's plain-normal names. Keras computes a kernel's fans from ``(kh, kw, in, out)``:
+  ``kh·kw·in`` and ``kh·kw·out``, cnnspec's fans of ``(out, in, kh, kw)``; a bias ``(units,)``
+  has both fans ``units`` there, so a scaled bias init becomes the fixed distribution it draws;
+- ``channels_last`` shapes ``(H, W, C)`` -> cnnspec's ``CxHxW``. A ``Dense`` after ``Flatten``
+  sees the same values in another order (NHWC flattens channel-fastest, cnnspec NCHW
+  pixel-fastest): the same network for a spec, but Keras weights would need their rows
+  permuted;
+- a compiled model's ``compile_config`` -> the train block:
+  :mod:`cnnspec.importers.keras_compile`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.importers.imported import Imported, Names, model_name
+from cnnspec.importers.keras_compile import compile_settings, float32_shortest, keras_name
+from cnnspec.importers.spec_writer import (
+    LayerLine,
+    Setting,
+    checked,
+    common_inits,
+    fitting_data,
+    output_units,
+    per_bias,
+    spec_text,
+)
+from cnnspec.kinds import KINDS
+
+# Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
+ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
+               "softmax": ("softmax", {}), "log_softmax": ("log_softmax", {}),
+               "elu": ("elu", {}), "gelu": ("gelu", {}), "swish": ("silu", {}),
+               "silu": ("silu", {}), "relu6": ("relu6", {}), "hard_swish": ("hardswish", {}),
+               "hard_silu": ("hardswish", {}),
+               # keras.activations.leaky_relu's default negative_slope is 0.2
+               "leaky_relu": ("leaky_relu", {"slope": 0.2})}
+# Keys every layer's config may hold that do not change the network.
+NEUTRAL_KEYS = ("name", "dtype", "autocast", "seed", "batch_input_shape", "batch_shape",
+                "input_shape", "batch_size")
+
+
+def _err(message: str, json_path: str, hint: str | None, path: str | None) -> SpecError:
+    return SpecError(message, json_path=json_path, hint=hint, file=path)
+
+
+def _plain(value):
+    """Keras' ``{"class_name": "__tuple__", "items": [...]}`` and TensorShape as lists."""
+    if isinstance(value, dict):
+        if value.get("class_name") in ("__tuple__", "TensorShape") and "items" in value:
+            return [_plain(v) for v in value["items"]]
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class Config:
+    """One layer's config: its values, where it is (a JSON path), which keys were read."""
+
+    values: dict
+    where: str
+    cls: str
+    name: str
+    path: str | None
+    used: set[str] = field(default_factory=set)
+
+    def get(self, key: str, default=None):
+        self.used.add(key)
+        value = self.values.get(key, default)
+        return default if value is None else value
+
+    def error(self, message: str, key: str | None = None, hint: str | None = None):
+        where = f"{self.where}.config.{key}" if key else self.where
+        return _err(message, where, hint, self.path)
+
+    def only(self, key: str, allowed, hint: str) -> None:
+        """``key`` must be one of ``allowed`` (its Keras default first)."""
+        value = self.get(key, allowed[0])
+        if value not in allowed:
+            raise self.error(f"{key}={json.dumps(value)} of {self.cls} '{self.name}' is not "
+                             "supported", key, hint)
+
+    def count(self, key: str, default=None) -> int:
+        """A whole number >= 1 (filters, units, groups)."""
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be a whole number >= 1, "
+                             f"not {json.dumps(value)}", key, None)
+        return value
+
+    def number(self, key: str, default=None) -> float:
+        value = self.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value):
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be a number, not "
+                             f"{json.dumps(value)}", key, None)
+        return float32_shortest(float(value))
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(f"{key} of {self.cls} '{self.name}' must be true or false, not "
+                             f"{json.dumps(value)}", key, None)
+        return value
+
+    def unused(self) -> list[str]:
+        return [k for k, v in self.values.items()
+                if k not in self.used and k not in NEUTRAL_KEYS and v is not None]
+
+
+@dataclass
+class Tensor:
+    layer: str  # the cnnspec layer that makes it
+    flat: bool
+
+
+@dataclass
+class Model:
+    path: str | None
+    names: Names = field(default_factory=Names)
+    tensors: dict[str, Tensor] = field(default_factory=dict)  # Keras layer -> its output
+    lines: list[LayerLine] = field(default_factory=list)
+    input_shape: tuple[int, int, int] | None = None
+    last: str = "input"
+
+    def add(self, line: LayerLine, inputs: list[str], keras_name: str, flat: bool,
+            merge: bool = False) -> None:
+        sources = [self.tensors[i].layer for i in inputs]
+        if merge or sources != [self.last]:
+            line.inputs = sources
+        self.lines.append(line)
+        made = line.name
+        if line.activation:
+            made = f"{line.name}_{line.activation[0]}"
+            self.names.reserve(made)
+        self.tensors[keras_name] = Tensor(made, flat)
+        self.last = made
+
+
+# ---------------------------------------------------------------------------- initializers
+
+
+# Keras' names (lower case, no underscores) of the VarianceScaling specialisations:
+# (scale, mode, distribution), keras/src/initializers/random_initializers.py.
+SCALED = {"glorotuniform": (1.0, "fan_avg", "uniform"),
+          "glorotnormal": (1.0, "fan_avg", "truncated_normal"),
+          "heuniform": (2.0, "fan_in", "uniform"),
+          "henormal": (2.0, "fan_in", "truncated_normal"),
+          "lecununiform": (1.0, "fan_in", "uniform"),
+          "lecunnormal": (1.0, "fan_in", "truncated_normal")}
+# Keras' distribution names; "normal" is Keras 2's old spelling of the truncated normal.
+DISTRIBUTIONS = {"uniform": "uniform", "truncated_normal": "truncated_normal",
+                 "normal": "truncated_normal", "untruncated_normal": "normal"}
+# The cnnspec names of exactly these variance scalings.
+NAMED = {(1.0, "fan_avg", "uniform"): {"name": "glorot_uniform"},
+         (2.0, "fan_in", "uniform"): {"name": "he_uniform"},
+         (1.0, "fan_in", "uniform"): {"name": "lecun_uniform"}}
+INITIALIZERS = ("Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
+                "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
+                "LecunUniform", "LecunNormal", "Orthogonal", "Identity")
+
+
+def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict:
+    """The cnnspec init drawing what Keras initializer ``obj`` draws for a layer's ``role``
+    (``weight`` or ``bias``) with ``units`` outputs."""
+    name, config = keras_name(obj)
+
+    def number(key: str, default: float) -> float:
+        value = config.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                not math.isfinite(value):
+            raise _err(f"{key} of the initializer must be a number, not {json.dumps(value)}",
+                       f"{where}.config.{key}", None, path)
+        return float(value)
+
+    if name == "zeros":
+        return {"name": "zeros"}
+    if name == "ones":
+        return {"name": "ones"}
+    if name == "constant":
+        value = number("value", 0.0)
+        return {"name": "zeros"} if value == 0 else {"name": "constant", "value": value}
+    if name == "randomnormal":
+        return {"name": "normal", "mean": number("mean", 0.0), "std": number("stddev", 0.05)}
+    if name == "truncatednormal":
+        return {"name": "truncated_normal", "mean": number("mean", 0.0),
+                "std": number("stddev", 0.05)}
+    if name == "randomuniform":
+        return {"name": "uniform", "low": number("minval", -0.05),
+                "high": number("maxval", 0.05)}
+    if name in SCALED or name == "variancescaling":
+        scale, mode, distribution = SCALED.get(name) or (
+            number("scale", 1.0), config.get("mode", "fan_in"),
+            DISTRIBUTIONS.get(str(config.get("distribution", "truncated_normal"))))
+        if mode not in ("fan_in", "fan_out", "fan_avg") or distribution is None:
+            raise _err(f"VarianceScaling with mode {config.get('mode')!r} and distribution "
+                       f"{config.get('distribution')!r} is not Keras'", where,
+                       "mode: fan_in, fan_out, fan_avg; distribution: truncated_normal, "
+                       "untruncated_normal, uniform", path)
+        if role == "bias":  # Keras' fans of a (units,) bias are both units
+            return per_bias(units, scale, distribution)
+        return NAMED.get((scale, mode, distribution)) or {
+            "name": "variance_scaling", "scale": scale, "mode": mode,
+            "distribution": distribution}
+    if name in ("orthogonal", "identity") and role == "weight":
+        gain = number("gain", 1.0)
+        if name == "orthogonal":
+            return {"name": "orthogonal", "gain": {"value": gain}}
+        if gain == 1:
+            return {"name": "identity"}
+    shown = json.dumps(obj)[:60]
+    raise _err(f"the Keras initializer {shown} is not supported for a {role}", where,
+               "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
+
+
+def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
+    fields = {"weight_init": keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
+                                        "weight", units,
+                                        f"{cfg.where}.config.kernel_initializer", cfg.path)}
+    if not has_bias:
+        cfg.get("bias_initializer")  # Keras reads it only with use_bias
+    else:
+        fields["bias_init"] = keras_init(cfg.get("bias_initializer", "zeros"), "bias", units,
+                                         f"{cfg.where}.config.bias_initializer", cfg.path)
+    return fields
+
+
+# ---------------------------------------------------------------------------- layers
+
+
+def _pair(cfg: Config, key: str, default) -> list[int]:
+    value = cfg.get(key, default)
+    values = value if isinstance(value, list) else [value, value]
+    if len(values) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                   for v in values):
+        raise cfg.error(f"{key} of {cfg.cls} '{cfg.name}' must be one or two whole numbers "
+                        f"above 0, not {json.dumps(value)}", key, "e.g. [3, 3]")
+    return values
+
+
+def _channels_last(cfg: Config) -> None:
+    cfg.only("data_format", ["channels_last"],
+             "cnnspec reads Keras' default layout, channels_last (N, H, W, C), and writes it "
+             "as its own (N, C, H, W); save the model with channels_last layers")
+
+
+def _activation(cfg: Config, key: str = "activation") -> tuple[str, dict] | None:
+    value = cfg.get(key, "linear")
+    if isinstance(value, dict):  # {"class_name": "function", "config": "relu"}
+        value = value.get("config") if isinstance(value.get("config"), str) else \
+            value.get("class_name")
+    name = str(value)
+    if name == "linear":
+        return None
+    if name not in ACTIVATIONS:
+        raise cfg.error(f"the activation {json.dumps(value)} of {cfg.cls} '{cfg.name}' is not "
+                        "supported", key, "activations cnnspec imports: linear, "
+                        + ", ".join(ACTIVATIONS))
+    return ACTIVATIONS[name]
+
+
+def _padding(cfg: Config) -> str:
+    value = cfg.get("padding", "valid")
+    if value not in ("valid", "same"):
+        raise cfg.error(f"padding {json.dumps(value)} of {cfg.cls} '{cfg.name}' is not "
+                        "supported", "padding", "Keras' 2-D layers pad valid or same")
+    return value
+
+
+def _spatial(model: Model, cfg: Config, inputs: list[str]) -> None:
+    if model.tensors[inputs[0]].flat:
+        raise cfg.error(f"{cfg.cls} '{cfg.name}' takes an image, (H, W, C), but its input "
+                        "is flat", None, "put it before the Flatten")
+
+
+def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    _channels_last(cfg)
+    _spatial(model, cfg, inputs)
+    filters = cfg.count("filters")
+    has_bias = cfg.flag("use_bias", True)
+    fields = {"filters": filters, "kernel": _pair(cfg, "kernel_size", None),
+              "stride": _pair(cfg, "strides", 1), "padding": _padding(cfg),
+              "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.count("groups", 1),
+              "bias": has_bias, **_inits(cfg, filters, has_bias)}
+    return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg))
+
+
+def read_dense(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    if not model.tensors[inputs[0]].flat:
+        raise cfg.error(f"Dense '{cfg.name}' on an image acts on each pixel's channels; "
+                        "cnnspec's dense takes a flat input", None,
+                        "put a Flatten or a GlobalAveragePooling2D before it, or use a 1x1 "
+                        "Conv2D")
+    units = cfg.count("units")
+    has_bias = cfg.flag("use_bias", True)
+    fields = {"units": units, "bias": has_bias, **_inits(cfg, units, has_bias)}
+    return LayerLine(cfg.name, "dense", fields, activation=_activation(cfg))
+
+
+def read_pool(kind: str):
+    def read(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+        _channels_last(cfg)
+        _spatial(model, cfg, inputs)
+        size = _pair(cfg, "pool_size", 2)
+        fields = {"size": size, "stride": _pair(cfg, "strides", size),
+                  "padding": _padding(cfg)}
+        if kind == "avgpool" and fields["padding"] == "same":
+            fields["count_include_pad"] = False  # Keras averages the pixels inside only
+        return LayerLine(cfg.name, kind, fields)
+
+    return read
+
+
+def read_global(kind: str):
+    def read(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+        _channels_last(cfg)
+        _spatial(model, cfg, inputs)
+        cfg.only("keepdims", [False], "cnnspec's global pooling gives a flat (C,) vector")
+        return LayerLine(cfg.name, kind)
+
+    return read
+
+
+def read_flatten(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    _channels_last(cfg)
+    return LayerLine(cfg.name, "flatten")
+
+
+def read_dropout(kind: str):
+    def read(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+        if kind == "dropout2d":
+            _channels_last(cfg)
+        if cfg.get("noise_shape") is not None:
+            raise cfg.error(f"the noise_shape of Dropout '{cfg.name}' is not supported",
+                            "noise_shape", "SpatialDropout2D drops whole channels")
+        return LayerLine(cfg.name, kind, {"p": cfg.number("rate")})
+
+    return read
+
+
+def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    axis = cfg.get("axis", -1)
+    channel_axes = (-1, 1) if model.tensors[inputs[0]].flat else (-1, 3)
+    if (axis[0] if isinstance(axis, list) and len(axis) == 1 else axis) not in channel_axes:
+        raise cfg.error(f"BatchNormalization '{cfg.name}' normalises axis {json.dumps(axis)}, "
+                        "not the channels", "axis", "cnnspec's batchnorm normalises each "
+                        "channel: axis -1 in channels_last")
+    center, scale = cfg.flag("center", True), cfg.flag("scale", True)
+    if center != scale:
+        raise cfg.error(f"BatchNormalization '{cfg.name}' learns only a "
+                        f"{'shift' if center else 'scale'}", "center" if not center else
+                        "scale", "cnnspec's batchnorm learns both (frozen: neither); set "
+                        "center and scale alike")
+    for key, start in (("gamma_initializer", "ones"), ("beta_initializer", "zeros"),
+                       ("moving_mean_initializer", "zeros"),
+                       ("moving_variance_initializer", "ones")):
+        init = keras_init(cfg.get(key, start), "bias", 1, f"{cfg.where}.config.{key}", cfg.path)
+        if init != {"name": start}:
+            raise cfg.error(f"the {key} of BatchNormalization '{cfg.name}' is not supported",
+                            key, f"cnnspec's batchnorm starts from {start}")
+    for key in ("renorm", "synchronized", "fused"):
+        cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
+    fields = {"eps": cfg.number("epsilon", 1e-3),
+              "momentum": round(1 - cfg.number("momentum", 0.99), 12),  # Keras keeps, PyTorch adds
+              "trainable": center}
+    return LayerLine(cfg.name, "batchnorm", fields)
+
+
+def read_activation(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    chosen = _activation(cfg)
+    if chosen is None:
+        raise cfg.error(f"Activation '{cfg.name}' is linear: it does nothing", "activation",
+                        "remove the layer")
+    return LayerLine(cfg.name, chosen[0], dict(chosen[1]))
+
+
+def read_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    cfg.only("threshold", [0, 0.0], "cnnspec's relu has no threshold")
+    slope = cfg.number("negative_slope", 0.0)
+    top = cfg.number("max_value") if cfg.values.get("max_value") is not None else None
+    if top is not None and (top != 6 or slope):
+        raise cfg.error(f"ReLU '{cfg.name}' with max_value {top} is not supported",
+                        "max_value", "cnnspec has relu6 (max_value 6)")
+    if top == 6:
+        return LayerLine(cfg.name, "relu6")
+    return LayerLine(cfg.name, "leaky_relu", {"slope": slope}) if slope else \
+        LayerLine(cfg.name, "relu")
+
+
+def read_leaky_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    # Keras 2 calls the slope alpha, Keras 3 negative_slope; both default to 0.3
+    key = "negative_slope" if "negative_slope" in cfg.values else "alpha"
+    return LayerLine(cfg.name, "leaky_relu", {"slope": cfg.number(key, 0.3)})
+
+
+def read_elu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    return LayerLine(cfg.name, "elu", {"alpha": cfg.number("alpha", 1.0)})
+
+
+def read_softmax(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+    flat = model.tensors[inputs[0]].flat
+    axis = cfg.get("axis", -1)
+    if axis not in ((-1, 1) if flat else (-1, 3)):
+        raise cfg.error(f"Softmax '{cfg.name}' over axis {axis} is not over the channels",
+                        "axis", "cnnspec's softmax is over the channels (axis -1)")
+    return LayerLine(cfg.name, "softmax")
+
+
+def read_merge(kind: str):
+    def read(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
+        if len(inputs) < 2:
+            raise cfg.error(f"{cfg.cls} '{cfg.name}' needs two or more inputs", None,
+                            "a merge layer joins the outputs of several layers")
+        if kind == "concat":
+            axis = cfg.get("axis", -1)
+            flat = model.tensors[inputs[0]].flat
+            if axis not in ((-1, 1) if flat else (-1, 3)):
+                raise cfg.error(f"Concatenate '{cfg.name}' along axis {axis} is not along "
+                                "the channels", "axis", "cnnspec's concat joins channels "
+                                "(axis -1 in channels_last)")
+        return LayerLine(cfg.name, kind)
+
+    return read
+
+
+LAYERS = {
+    "Conv2D": read_conv2d, "Convolution2D": read_conv2d,
+    "Dense": read_dense,
+    "MaxPooling2D": read_pool("maxpool"), "MaxPool2D": read_pool("maxpool"),
+    "AveragePooling2D": read_pool("avgpool"), "AvgPool2D": read_pool("avgpool"),
+    "GlobalAveragePooling2D": read_global("global_avgpool"),
+    "GlobalAvgPool2D": read_global("global_avgpool"),
+    "GlobalMaxPooling2D": read_global("global_maxpool"),
+    "GlobalMaxPool2D": read_global("global_maxpool"),
+    "Flatten": read_flatten,
+    "Dropout": read_dropout("dropout"), "SpatialDropout2D": read_dropout("dropout2d"),
+    "BatchNormalization": read_batchnorm,
+    "Activation": read_activation, "ReLU": read_relu, "LeakyReLU": read_leaky_relu,
+    "ELU": read_elu, "Softmax": read_softmax,
+    "Add": read_merge("add"), "Concatenate": read_merge("concat"),
+}
+FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def _history(node) -> list[str]:
+    """The Keras layers a node's inputs come from, in order: Keras 3's ``__keras_tensor__``
+    objects (``keras_history``), Keras 2's ``[name, node, tensor, kwargs]`` lists."""
+    found = []
+    if isinstance(node, dict):
+        if node.get("class_name") == "__keras_tensor__":
+            history = (node.get("config") or {}).get("keras_history") or []
+            return [history[0]] if history and isinstance(history[0], str) else []
+        for key in ("args", "kwargs"):
+            found += _history(node.get(key))
+        return found
+    if isinstance(node, list):
+        if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
+            return [node[0]]
+        for item in node:
+            found += _history(item)
+    return found
+
+
+def _input_shape(shape, where: str, path: str | None) -> tuple[int, int, int]:
+    """(C, H, W) of a channels_last batch shape ``[null, H, W, C]``."""
+    if not (isinstance(shape, list) and len(shape) == 4 and
+            all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape[1:])):
+        raise _err(f"the input shape {json.dumps(shape)} is not an image, [null, H, W, C]",
+                   where, "cnnspec's networks take images of a fixed size", path)
+    _, h, w, c = shape
+    return (c, h, w)
+
+
+def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
+    if not isinstance(doc, dict) or "class_name" not in doc or \
+            not isinstance(doc.get("config"), (dict, list)):
+        raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",
+                   "save the model with model.to_json()", path)
+    cls = doc["class_name"]
+    if cls not in ("Sequential", "Functional", "Model"):
+        raise _err(f"the top of this JSON is a {cls}, not a Keras model", "$.class_name",
+                   "save the whole model with model.to_json(), a Sequential or a functional "
+                   "Model", path)
+    config = doc["config"]
+    layers = config if isinstance(config, list) else config.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _err("the model has no layers", "$.config.layers", "save a built model", path)
+    return layers, ("$.config" if isinstance(config, list) else "$.config.layers"), \
+        cls == "Sequential"
+
+
+def _first_shape(doc: dict, layers: list[dict]) -> list | None:
+    config = doc["config"] if isinstance(doc["config"], dict) else {}
+    first = layers[0].get("config") if isinstance(layers[0], dict) else None
+    for source in (first, config):
+        for key in ("batch_input_shape", "batch_shape", "build_input_shape"):
+            if isinstance(source, dict) and source.get(key) is not None:
+                return source[key]
+    return None
+
+
+def read_model(doc, path: str | None) -> tuple[Model, str]:
+    """Every layer of a Keras model read into spec lines; every unsupported layer or argument
+    reported together (:class:`SpecErrors`). Returns the model and its output layer."""
+    doc = _plain(doc)
+    layers, where, sequential = _layers_of(doc, path)
+    model = Model(path)
+    shape = _first_shape(doc, layers)
+    if shape is None:
+        raise _err("the model does not say its input shape", where + "[0]",
+                   "build the model on an input first: keras.Input(shape=(28, 28, 1))", path)
+    model.input_shape = _input_shape(shape, where + "[0]", path)
+    errors, previous, output = [], None, None
+    for i, layer in enumerate(layers):
+        at = f"{where}[{i}]"
+        try:
+            name = _read_layer(model, layer, at, sequential, previous)
+        except SpecError as exc:
+            errors.append(exc)
+            config = layer.get("config") if isinstance(layer, dict) else None
+            name = config.get("name") if isinstance(config, dict) else None
+            if isinstance(name, str):
+                model.tensors.setdefault(name, Tensor("input", False))
+        previous = name
+        output = name
+    if not sequential and isinstance(doc["config"], dict):
+        output = _single(doc["config"], "output_layers", path) or output
+        _single(doc["config"], "input_layers", path)
+    if not errors and output not in model.tensors:
+        errors.append(_err(f"the output layer {output!r} is not a layer of the model",
+                           "$.config.output_layers", "save the model with model.to_json()",
+                           path))
+    if errors:
+        raise SpecErrors(errors)
+    return model, model.tensors[output].layer
+
+
+def _single(config: dict, key: str, path: str | None) -> str | None:
+    found = _history(config.get(key) or [])
+    if len(found) > 1:
+        raise _err(f"the model has {len(found)} {key.split('_')[0]}s", f"$.config.{key}",
+                   "cnnspec's networks have one input and one output", path)
+    return found[0] if found else None
+
+
+def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None) -> str:
+    if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
+        raise _err("a layer must be an object with class_name and config", at,
+                   "save the model with model.to_json()", model.path)
+    cls = layer["class_name"]
+    values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    name = values.get("name") or layer.get("name") or cls.lower()
+    cfg = Config(values, at, cls, str(name), model.path)
+    if cls == "InputLayer":
+        cfg.get("sparse")
+        cfg.get("ragged")
+        model.tensors[cfg.name] = Tensor("input", False)
+        return cfg.name
+    if cls not in LAYERS:
+        raise _err(f"the Keras layer {cls} is not supported", f"{at}.class_name",
+                   "Keras layers cnnspec imports: InputLayer, " + ", ".join(LAYERS),
+                   model.path)
+    inputs = [previous] if sequential else _history(layer.get("inbound_nodes") or [])
+    if sequential and previous is None:  # no InputLayer: the first layer takes the input
+        model.tensors["\0input"] = Tensor("input", False)
+        inputs = ["\0input"]
+    unknown = [i for i in inputs if i not in model.tensors]
+    if not inputs or unknown:
+        raise cfg.error(f"the input{' ' + unknown[0] if unknown else ''} of {cls} "
+                        f"'{cfg.name}' is not an earlier layer", None,
+                        "save the model with model.to_json() from a built model")
+    line = LAYERS[cls](model, cfg, inputs)
+    line.name = model.names.make(cfg.name)
+    if cfg.get("trainable", True) is False and "trainable" in KINDS[line.kind].field_map:
+        line.fields["trainable"] = False  # a frozen Keras layer: `frozen`
+    unused = cfg.unused()
+    if unused:
+        key = unused[0]
+        raise cfg.error(f"the argument {key}={json.dumps(cfg.values[key])[:40]} of {cls} "
+                        f"'{cfg.name}' is not supported", key,
+                        "cnnspec has no equivalent; remove it from the model, or change the "
+                        "imported spec by hand")
+    kind_flat = line.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
+                                            line.kind not in ("conv",))
+    model.add(line, inputs, cfg.name, kind_flat, merge=line.kind in ("add", "concat"))
+    return cfg.name
+
+
+def import_keras(text: str, path: str | None = None) -> Imported:
+    """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
+    unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
+    error at its line and column)."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
+                        hint="save the model with model.to_json()", file=path) from None
+    except RecursionError:
+        raise SpecError("the JSON is nested too deeply", hint="save the model with "
+                        "model.to_json()", file=path) from None
+    model, output = read_model(doc, path)
+    origin = path or "a Keras model"
+    header = [(f"Imported from {origin} (Keras, channels_last (H, W, C) written as CxHxW) by "
+              "`cnnspec import`."),
+              ("A Dense after Flatten sees the values in NCHW order here: the same network, "
+              "but Keras weights would need their rows permuted.")]
+    data, why = fitting_data(model.input_shape, output_units(model.lines, output))
+    compiled, notes = compile_settings(doc)
+    if compiled:
+        header.append("Training settings from the model's compile_config.")
+    header += [f"- {note}" for note in notes]
+    defaults = common_inits([line for line in model.lines if "weight_init" in line.fields])
+    name = model_name(doc.get("config", {}).get("name") if isinstance(doc.get("config"), dict)
+                      else None, path)
+    spec = spec_text(header=header, model=name, input_shape=model.input_shape,
+                     layers=model.lines, defaults=defaults,
+                     training=[Setting("data", data, why), *compiled],
+                     output=None if output == model.last else output, origin=origin)
+    return Imported(spec, checked(spec, origin), notes)

@@ -1,0 +1,116 @@
+"""Keras' own vocabulary shared by the model importer and a compiled model's settings, and
+``compile_config`` (what Keras 3 writes for a compiled model) read into the train block."""
+from __future__ import annotations
+
+import json
+import math
+import struct
+
+from cnnspec.importers.spec_writer import Setting, number_text
+
+
+def keras_name(obj) -> tuple[str, dict]:
+    """The class name of a serialised Keras object (an initializer, an optimizer), lower
+    case without underscores (``HeNormal`` and ``he_normal`` are ``henormal``), and its
+    config."""
+    if isinstance(obj, str):
+        return obj.replace("_", "").lower(), {}
+    if isinstance(obj, dict) and isinstance(obj.get("class_name"), str):
+        config = obj.get("config") or {}
+        return obj["class_name"].replace("_", "").lower(), config if isinstance(config, dict) \
+            else {}
+    return "", {}
+
+
+# Keras optimizers -> cnnspec's: (name, {cnnspec argument: Keras config key}).
+OPTIMIZERS = {"sgd": ("sgd", {"momentum": "momentum", "nesterov": "nesterov"}),
+              "adam": ("adam", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
+                                "amsgrad": "amsgrad"}),
+              "adamw": ("adamw", {"beta1": "beta_1", "beta2": "beta_2", "eps": "epsilon",
+                                  "amsgrad": "amsgrad"}),
+              "rmsprop": ("rmsprop", {"alpha": "rho", "eps": "epsilon", "momentum": "momentum",
+                                      "centered": "centered"}),
+              "adagrad": ("adagrad", {"initial_accumulator_value":
+                                      "initial_accumulator_value", "eps": "epsilon"})}
+LOSSES = {"categorical_crossentropy": "cross_entropy",
+          "sparse_categorical_crossentropy": "cross_entropy",
+          "mean_squared_error": "mse", "mse": "mse"}
+# Optimizer config keys that do not change the update at these values (None: any value).
+OPTIMIZER_NEUTRAL = {"name": None, "clipnorm": (None,), "use_ema": (False,),
+                     "ema_momentum": None, "ema_overwrite_frequency": None,
+                     "loss_scale_factor": (None,), "gradient_accumulation_steps": (None,),
+                     "is_legacy_optimizer": None, "jit_compile": None, "decay": (0, 0.0)}
+LOSS_CLASSES = {"categoricalcrossentropy": "categorical_crossentropy",
+                "sparsecategoricalcrossentropy": "sparse_categorical_crossentropy",
+                "meansquarederror": "mean_squared_error"}
+
+
+def compile_settings(doc: dict) -> tuple[list[Setting], list[str]]:
+    """The train block's optimizer, lr, weight decay, clipping and loss from the
+    ``compile_config`` Keras 3 writes for a compiled model; notes on what does not carry
+    over."""
+    config = doc.get("compile_config")
+    if not isinstance(config, dict):
+        return [], []
+    settings, notes = _optimizer_settings(config.get("optimizer"))
+    loss = config.get("loss")
+    name = loss if isinstance(loss, str) else None
+    if isinstance(loss, dict):  # {"class_name": "CategoricalCrossentropy", ...}
+        name = LOSS_CLASSES.get(keras_name(loss)[0])
+    if name in LOSSES:
+        settings.append(Setting("loss", LOSSES[name], f"Keras' {name}"))
+    elif loss is not None:
+        notes.append(f"the loss {json.dumps(loss)[:40]} is not read")
+    return settings, notes
+
+
+def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
+    name, values = keras_name(optimizer)
+    if name not in OPTIMIZERS:
+        return [], [] if optimizer is None else [
+            f"the optimizer {json.dumps(optimizer)[:40]} is not read"]
+    chosen, args = OPTIMIZERS[name]
+    written, notes = [], []
+    for ours, theirs in args.items():
+        value = values.get(theirs)
+        if isinstance(value, (bool, int, float)) and math.isfinite(value):
+            written.append(f"{ours}={_text(value)}")
+        elif value is not None:
+            notes.append(f"the optimizer's {theirs} {json.dumps(value)[:40]} is not read")
+    settings = [Setting("optimizer", f"{chosen}({', '.join(written)})",
+                        f"Keras' {optimizer['class_name'] if isinstance(optimizer, dict) else name}")]
+    read = {"learning_rate": "lr", "global_clipnorm": "clip_norm", "clipvalue": "clip_value",
+            "weight_decay": "weight_decay"}
+    for key, setting in read.items():
+        value = values.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value and \
+                math.isfinite(value):
+            if key == "weight_decay" and chosen != "adamw":
+                notes.append(f"the optimizer's weight_decay {value} (decoupled in Keras) is "
+                             "not read")
+            else:
+                settings.append(Setting(setting, _text(value)))
+        elif value not in (None, 0, 0.0):
+            notes.append(f"the optimizer's {key} {json.dumps(value)[:40]} is not read")
+    for key, value in values.items():
+        allowed = OPTIMIZER_NEUTRAL.get(key, ())
+        if key not in (*args.values(), *read) and allowed is not None and value not in allowed:
+            notes.append(f"the optimizer's {key}={json.dumps(value)[:40]} is not read")
+    return settings, notes
+
+
+def _text(value) -> str:
+    return number_text(float32_shortest(value) if isinstance(value, float) else value)
+
+
+def float32_shortest(value: float) -> float:
+    """The shortest decimal with the same float32 value: Keras keeps its hyperparameters as
+    float32, so JSON holds 0.0010000000474974513 for the 0.001 the user wrote."""
+    if not math.isfinite(value) or abs(value) > 3.4e38:
+        return value
+    target = struct.pack("<f", value)
+    for digits in range(1, 18):
+        shorter = float(f"{value:.{digits}g}")
+        if struct.pack("<f", shorter) == target:
+            return shorter
+    return value

@@ -1,0 +1,294 @@
+"""Writing an imported network as ``.cnn`` text, in the words of the layer-kind registry.
+
+An importer describes each layer as a :class:`LayerLine`: a cnnspec kind and the IR values of
+the fields its source sets. How a field is written (positional, ``stride 2``, ``nobias``,
+``ceil_mode true``) and which value is its default (left out) are read off the kind's record
+(:mod:`cnnspec.kinds`), so this module names no kind and restates no default. The text is then
+laid out by the formatter of ``cnnspec fmt`` and checked (:func:`checked`) before it is
+returned: an imported spec that does not check is an error, never a file.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.init.catalogue import PARAMS, canonical
+from cnnspec.init.gains import gain_text
+from cnnspec.init.scaling import TRUNCATED_STD
+from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shape, with_defaults
+from cnnspec.kinds import KINDS
+from cnnspec.kinds.fields import Field
+from cnnspec.kinds.text import pair_text, step_text
+
+HEADER_WIDTH = 96  # the header's comment lines, "# " included, fit the 100 columns of fmt
+
+
+@dataclass
+class LayerLine:
+    """One layer to write: its name and kind, the IR values its source sets (any field left
+    out takes the kind's default), its inputs (None: the line before), an activation written
+    on the same line (``dense 10 softmax``) and a trailing comment."""
+
+    name: str
+    kind: str
+    fields: dict = field(default_factory=dict)
+    inputs: list[str] | None = None
+    activation: tuple[str, dict] | None = None
+    comment: str | None = None
+
+
+def number_text(value) -> str:
+    """A number as the language reads it back exactly: ``3``, ``0.5``, ``1e-05``,
+    ``1.7320508075688772``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def init_text(init: dict) -> str:
+    """An IR init as the language writes it, its defaults left out: ``he_normal(mode=fan_out)``,
+    ``normal(std=0.01)``, ``zeros``; ``variance_scaling`` in full, since its defaults (a
+    truncated normal over fan_in) are what a reader most needs to see."""
+    init = canonical(init)
+    args = []
+    for name, default in PARAMS[init["name"]].items():
+        value = init[name]
+        if value == default and init["name"] != "variance_scaling":
+            continue
+        if name == "gain":
+            text = gain_text(value)
+        elif isinstance(value, str):
+            text = value
+        else:
+            text = number_text(value)
+        args.append(f"{name}={text}")
+    return f"{init['name']}({', '.join(args)})" if args else init["name"]
+
+
+def _pair(f: Field, value) -> str:
+    return pair_text(value) if f.name == "kernel" else step_text(value)
+
+
+def _padding(value) -> str:
+    if isinstance(value, str):
+        return value
+    if len(value) == 4:
+        top, bottom, left, right = value
+        if (top, left) != (bottom, right):
+            return "x".join(str(int(v)) for v in value)
+        value = [top, left]
+    return step_text(value)
+
+
+def _value(f: Field, value) -> str:
+    if f.type in ("pair", "margin"):
+        return _pair(f, value)
+    if f.type == "padding":
+        return _padding(value)
+    if f.type == "count":
+        return str(int(value))
+    if f.type == "choice":
+        return value
+    if f.type in ("init", "bias_init"):
+        return init_text(value)
+    if f.type == "mults":
+        first, second = value
+        return number_text(first) if first == second else \
+            f"[{number_text(first)}, {number_text(second)}]"
+    return number_text(value)
+
+
+def _is_default(f: Field, value, fields: dict) -> bool:
+    if f.default_from:
+        return list(value) == list(fields.get(f.default_from, ()))
+    default = f.resolved_default()
+    if f.type == "padding" and not isinstance(value, str) and not any(value):
+        return default == "valid"  # no padding at all is the default, `valid`
+    if isinstance(default, list):
+        return list(value) == default
+    return default is not None and value == default
+
+
+def layer_text(line: LayerLine) -> str:
+    """``name: kind POSITIONAL... OPTIONS... [ACTIVATION] [<- inputs]``, every option the
+    kind's own word, defaults left out."""
+    kind = KINDS[line.kind]
+    by_name = kind.field_map
+    words = [str(line.kind)]
+    merge_inputs = kind.merge and line.inputs
+    if merge_inputs:
+        words = [f"{line.kind}({', '.join(line.inputs)})"]
+    for name in kind.positional:
+        words.append(_value(by_name[name], line.fields[name]))
+    has_bias = line.fields.get("bias", True)
+    for f in kind.fields:
+        if f.name in kind.positional or f.name not in line.fields:
+            continue
+        value = line.fields[f.name]
+        if f.type == "bias_init" and not has_bias:
+            continue
+        if f.type not in ("init", "bias_init") and _is_default(f, value, line.fields):
+            continue
+        if f.flag:
+            if value == f.flag[1]:
+                words.append(f.flag[0])
+        elif f.type == "bool":
+            words += [f.option[0], "true" if value else "false"]
+        elif f.option:
+            words += [f.option[0], _value(f, value)]
+    if line.activation:
+        name, params = line.activation
+        written = [number_text(v) if not isinstance(v, str) else v for v in params.values()]
+        words.append(f"{name}({', '.join(written)})" if written else name)
+    if line.inputs and not merge_inputs:
+        words.append("<- " + ", ".join(line.inputs))
+    text = f"{line.name}: {' '.join(words)}"
+    return f"{text}  # {line.comment}" if line.comment else text
+
+
+def output_units(lines: list[LayerLine], output: str | None = None) -> int | None:
+    """How many scores the network gives: the units of the dense layer that sets the width of
+    ``output`` (default: the last line), back through layers that keep the width (activations,
+    dropout, norms, add); None when no dense layer does."""
+    made = {}
+    for i, line in enumerate(lines):
+        made[line.name] = i
+        if line.activation:
+            made[f"{line.name}_{line.activation[0]}"] = i
+    i = made.get(output, len(lines) - 1) if output else len(lines) - 1
+    while 0 <= i < len(lines):
+        line = lines[i]
+        if line.kind == "dense":
+            return line.fields["units"]
+        if KINDS[line.kind].family not in ("activation", "dropout", "norm") and line.kind != "add":
+            return None
+        i = made.get(line.inputs[0], -1) if line.inputs else i - 1
+    return None
+
+
+def common_inits(lines: list[LayerLine]) -> dict[str, dict]:
+    """The weight and bias init most weighted layers share, to write once as the model's
+    ``default``; taken out of those layers' fields."""
+    chosen = {}
+    for key in ("weight_init", "bias_init"):
+        counts = Counter(init_text(line.fields[key]) for line in lines if line.fields.get(key))
+        if not counts:
+            continue
+        text = counts.most_common(1)[0][0]
+        for line in lines:
+            if line.fields.get(key) and init_text(line.fields[key]) == text:
+                chosen[key] = line.fields.pop(key)
+    return chosen
+
+
+@dataclass
+class Setting:
+    """One line of the train block: its key, the value as the language writes it, a comment."""
+
+    key: str
+    value: str
+    comment: str | None = None
+
+
+def fitting_data(shape: tuple[int, int, int], classes: int | None,
+                 prefer: str | None = None) -> tuple[str, str]:
+    """A dataset whose images are ``shape`` (C, H, W) with ``classes`` classes, as the
+    ``data`` setting writes it, and a comment on the choice. ``prefer`` names a dataset the
+    source hints at. Without a fit: ``npz`` arrays of the user's own."""
+    names = [prefer] if prefer in DATASETS else []
+    names += [name for name in DATASETS if name not in names]
+    for name in names:
+        kind = DATASETS[name]
+        if kind.image is None:
+            continue
+        data = with_defaults({"name": name})
+        if image_shape(data) == tuple(shape) and class_count(data) == classes:
+            return name, kind.description
+    c, h, w = shape
+    if c in (1, 3) and h == w and h >= DATASETS["shapes"].arg("size").minimum and \
+            classes is not None and 2 <= classes <= len(SHAPE_CLASSES):
+        args = [f"size={h}"]
+        if classes < len(SHAPE_CLASSES):
+            args.append(f"classes=[{', '.join(SHAPE_CLASSES[:classes])}]")
+        if c == 3:
+            args.append("colour=true")
+        return (f"shapes({', '.join(args)})", (f"synthetic {_dims(shape)} images of {classes} "
+                "classes, to train offline; write your own data here"))
+    return ('npz(path="data.npz")', (f"your arrays: x of shape (N, {c}, {h}, {w}) and integer "
+            f"labels y"))
+
+
+def _dims(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int],
+              layers: list[LayerLine], defaults: dict, training: list[Setting],
+              output: str | None = None, origin: str = "the source") -> str:
+    """The whole spec, in canonical layout (``cnnspec fmt``'s); ``output`` names the output
+    layer when it is not the last."""
+    from cnnspec.lang import format_source  # the formatter parses with Lark
+
+    out = [f"# {part}".rstrip() for line in header
+           for part in textwrap.wrap(line, HEADER_WIDTH, subsequent_indent="  "
+                                     if line.startswith("- ") else "")]
+    out += [f"model {model}", f"input {_dims(input_shape)}"]
+    parts = [f"{key.split('_')[0]} {init_text(init)}" for key, init in defaults.items()]
+    if parts:
+        out.append("default " + ", ".join(parts))
+    if output:
+        out.append(f"output {output}")
+    out.append("")
+    out += [layer_text(line) for line in layers]
+    if training:
+        out += ["", "train {"]
+        out += [f"  {s.key} {s.value}" + (f"  # {s.comment}" if s.comment else "")
+                for s in training]
+        out.append("}")
+    text = "\n".join(out) + "\n"
+    try:
+        return format_source(text)
+    except (SpecError, SpecErrors) as exc:
+        raise _not_written(exc, text, origin) from None
+
+
+def checked(text: str, origin: str):
+    """The checked spec of imported ``text``; a :class:`RunError` naming ``origin`` with every
+    error when it does not check (a combination the importer does not map yet)."""
+    from cnnspec.check import check  # the checker and Lark load when an import runs
+    from cnnspec.lang import parse
+
+    try:
+        return check(parse(text, path="imported.cnn"))
+    except (SpecError, SpecErrors) as exc:
+        raise _not_written(exc, text, origin) from None
+
+
+def _not_written(exc, text: str, origin: str) -> RunError:
+    """The error for imported text that does not parse or check, with every mistake shown."""
+    from cnnspec.diagnostics import format_error
+
+    errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+    shown = "\n".join(format_error(err, text) for err in errors)
+    return RunError(f"the spec imported from {origin} does not check:\n{shown}",
+                    hint="the source network may not be valid as written (a value out of "
+                    "range, a kernel larger than its input); if it is, cnnspec cannot "
+                    "express it yet")
+
+
+def per_bias(n: float, scale: float, distribution: str) -> dict:
+    """An init of variance ``scale / n`` drawn as ``distribution``, with its numbers written
+    out: a bias has no weight fans of its own, so a framework that computes a bias's fans from
+    its own shape (Caffe, Keras) draws a fixed distribution that cnnspec writes explicitly."""
+    std = math.sqrt(scale / n)
+    if distribution == "uniform":
+        bound = math.sqrt(3.0) * std
+        return {"name": "uniform", "low": -bound, "high": bound}
+    if distribution == "truncated_normal":  # the std before truncation, as Keras draws it
+        return {"name": "truncated_normal", "mean": 0.0, "std": std / TRUNCATED_STD}
+    return {"name": "normal", "mean": 0.0, "std": std}

@@ -1,0 +1,480 @@
+"""Importing Caffe model definitions and solvers (cnnspec.importers.caffe, .prototxt).
+
+The prototxt files in tests/data/import/ were written for these tests: Caffe's MNIST LeNet
+(431,080 parameters) and a net with one of every layer type the importer maps.
+"""
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+from importing import DATA, imported_layers, same_init
+
+from cnnspec.cli import main
+from cnnspec.diagnostics import format_error
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.importers.caffe import import_prototxt
+from cnnspec.importers.caffe_solver import solver_settings
+from cnnspec.importers.prototxt import parse_prototxt
+from cnnspec.importers.spec_writer import init_text
+from cnnspec.lang import format_source, parse_init
+
+LENET = DATA / "lenet.prototxt"
+SOLVER = DATA / "lenet_solver.prototxt"
+EVERY = DATA / "every_layer.prototxt"
+
+
+def lenet(**options):
+    return import_prototxt(LENET.read_text(), str(LENET), input_shape=(1, 28, 28), **options)
+
+
+def errors_of(text: str, **options) -> list[SpecError]:
+    with pytest.raises((SpecError, SpecErrors)) as caught:
+        import_prototxt(text, "net.prototxt", **options)
+    exc = caught.value
+    return exc.errors if isinstance(exc, SpecErrors) else [exc]
+
+
+def net(*layers: str, shape=(1, 3, 8, 8)) -> str:
+    """A prototxt: an Input layer of ``shape`` (blob "data"), then ``layers``."""
+    dims = " ".join(f"dim: {d}" for d in shape)
+    return "\n".join([(f'layer {{ name: "data" type: "Input" top: "data" '
+                      f'input_param {{ shape {{ {dims} }} }} }}'), *layers]) + "\n"
+
+
+def conv(params: str = "", name: str = "c", bottom: str = "data", extra: str = "",
+         outputs: int = 4) -> str:
+    return (f'layer {{ name: "{name}" type: "Convolution" bottom: "{bottom}" top: "{name}" '
+            f'{extra} convolution_param {{ num_output: {outputs} kernel_size: 3 {params} }} }}')
+
+
+# ---------------------------------------------------------------------------- LeNet
+
+
+def test_lenet_has_caffes_parameters_and_shapes():
+    checked = lenet().checked
+    assert checked.total_params == 431_080
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    # Caffe's blob shapes of the MNIST LeNet, batch axis left out
+    assert shapes == {"conv1": (20, 24, 24), "pool1": (20, 12, 12), "conv2": (50, 8, 8),
+                      "pool2": (50, 4, 4), "ip1_flatten": (800,), "ip1": (500,),
+                      "relu1": (500,), "ip2": (10,)}
+
+
+def test_lenet_text_is_formatted_headed_and_mapped():
+    imported = lenet()
+    text = imported.text
+    assert format_source(text) == text
+    assert text.startswith(f"# Imported from {LENET} (Caffe)")
+    assert "default weight lecun_uniform, bias zeros" in text  # Caffe's xavier, FAN_IN
+    layers = {layer["name"]: layer for layer in imported.checked.spec.ir["layers"]}
+    assert layers["conv1"]["lr_mult"] == [1, 2] and layers["conv1"]["decay_mult"] == [1, 1]
+    assert layers["pool1"]["ceil_mode"] is False  # 24 -> 12 either way: left out
+    training = imported.checked.spec.ir["training"]
+    assert training["data"]["name"] == "mnist"  # the Data layer's source says mnist
+    assert training["preprocess"] == "none"  # scale 1/256: pixels in [0, 1)
+    assert training["batch_size"] == 64
+    # the TEST-phase layers and the loss are said, not dropped
+    assert any("accuracy (Accuracy) left out" in note for note in imported.notes)
+    assert "# - mnist (Data) left out: it belongs to the TEST phase" in text
+
+
+def test_lenet_solver_becomes_the_train_block():
+    imported = lenet(solver=SOLVER.read_text(), solver_path=str(SOLVER), epoch_images=54_000)
+    training = imported.checked.spec.ir["training"]
+    assert training["lr"] == 0.01 and training["weight_decay"] == 0.0005
+    assert training["optimizer"] == {"name": "sgd", "momentum": 0.9, "nesterov": False}
+    assert training["schedule"] == {"name": "inv", "gamma": 0.0001, "power": 0.75}
+    assert training["epochs"] == round(10_000 / math.ceil(54_000 / 64))  # 12
+    assert training["loss"] == "cross_entropy"
+
+
+def test_lenet_solver_without_epoch_images_says_what_it_left_out():
+    imported = lenet(solver=SOLVER.read_text(), solver_path=str(SOLVER))
+    assert "max_iter 10000 not carried over" in imported.text
+    assert imported.checked.spec.ir["training"]["epochs"] == 10  # the default
+
+
+# ---------------------------------------------------------------------------- every layer
+
+
+def test_every_layer_type_maps_to_its_kind():
+    checked, layers, kinds = imported_layers(EVERY)
+    assert kinds == {
+        "conv1": "conv", "bn1": "batchnorm", "relu1": "relu", "pool1": "maxpool",
+        "branch_a": "conv", "norm_a": "batchnorm", "leaky": "leaky_relu", "branch_b": "conv",
+        "tanh_b": "tanh", "prelu_b": "prelu", "sum": "add", "both": "concat", "up": "conv_transpose",
+        "sig": "sigmoid", "pool2": "avgpool", "elu": "elu", "gap": "global_avgpool",
+        "flat": "flatten", "drop": "dropout", "fc1": "dense", "feat": "concat", "fc2": "dense",
+        "prob": "softmax"}
+    assert layers["bn1"]["trainable"] and layers["bn1"]["eps"] == 0.001
+    assert layers["bn1"]["momentum"] == pytest.approx(0.1)  # 1 - moving_average_fraction
+    assert not layers["norm_a"]["trainable"]  # BatchNorm without a Scale learns nothing
+    assert layers["pool1"]["ceil_mode"]  # 16 -> 8 rounding up (down: 7)
+    assert layers["pool2"]["ceil_mode"] is False  # round_mode FLOOR
+    assert layers["branch_a"]["kernel"] == [3, 1] and layers["branch_a"]["padding"] == [1, 0]
+    assert layers["branch_a"]["groups"] == 2 and not layers["branch_a"]["bias"]
+    assert layers["branch_b"]["dilation"] == [2, 2] and layers["branch_b"]["inputs"] == ["pool1"]
+    assert layers["sum"]["inputs"] == ["leaky", "prelu_b"]
+    assert layers["up"]["stride"] == [2, 2] and layers["up"]["lr_mult"] == [0, 0]
+    assert layers["leaky"]["slope"] == 0.1 and layers["elu"]["alpha"] == 0.5
+    assert layers["drop"]["p"] == 0.25
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert shapes["pool1"] == (8, 8, 8) and shapes["up"] == (16, 16, 16)
+    assert shapes["gap"] == (16,) and shapes["feat"] == (32,)
+    # weights as Caffe counts them: conv 8*3*9+8, bn 2*8, grouped 8*4*3, the lone BatchNorm's
+    # 2*8 (frozen), dilated 8*8*9+8, PReLU 8, deconv 16*1*16, ip 1024*16+16 and 32*10+10
+    assert checked.total_params == 224 + 16 + 96 + 16 + 584 + 8 + 256 + 16_400 + 330
+    assert checked.frozen_params == 16
+
+
+# Caffe filler -> the cnnspec init, on a conv weight (out, in, kh, kw) and on its bias (out,),
+# whose fans in filler.hpp are fan_in = 1 and fan_out = out (here 4).
+FILLERS = [
+    ('type: "xavier"', {"name": "lecun_uniform"}, {"name": "uniform", "low": -math.sqrt(3),
+                                                   "high": math.sqrt(3)}),
+    ('type: "xavier" variance_norm: FAN_OUT',
+     {"name": "variance_scaling", "scale": 1.0, "mode": "fan_out", "distribution": "uniform"},
+     {"name": "uniform", "low": -math.sqrt(3 / 4), "high": math.sqrt(3 / 4)}),
+    ('type: "xavier" variance_norm: AVERAGE', {"name": "glorot_uniform"},
+     {"name": "uniform", "low": -math.sqrt(3 / 2.5), "high": math.sqrt(3 / 2.5)}),
+    ('type: "msra"', {"name": "he_normal"}, {"name": "normal", "std": math.sqrt(2)}),
+    ('type: "msra" variance_norm: FAN_OUT', {"name": "he_normal", "mode": "fan_out"},
+     {"name": "normal", "std": math.sqrt(2 / 4)}),
+    ('type: "msra" variance_norm: AVERAGE',
+     {"name": "variance_scaling", "scale": 2.0, "mode": "fan_avg", "distribution": "normal"},
+     {"name": "normal", "std": math.sqrt(2 / 2.5)}),
+    ('type: "gaussian" mean: 0.5 std: 0.02', {"name": "normal", "mean": 0.5, "std": 0.02},
+     {"name": "normal", "mean": 0.5, "std": 0.02}),
+    ('type: "uniform" min: -0.2 max: 0.3', {"name": "uniform", "low": -0.2, "high": 0.3},
+     {"name": "uniform", "low": -0.2, "high": 0.3}),
+    ('type: "constant" value: 0.25', {"name": "constant", "value": 0.25},
+     {"name": "constant", "value": 0.25}),
+    ('type: "constant"', {"name": "zeros"}, {"name": "zeros"}),
+    ('type: "positive_unitball"', {"name": "positive_unitball"}, {"name": "ones"}),
+]
+
+
+@pytest.mark.parametrize(("filler", "weight", "bias"), FILLERS, ids=[f[0] for f in FILLERS])
+def test_fillers_map_to_the_init_drawing_the_same(filler, weight, bias):
+    text = net(conv(f"weight_filler {{ {filler} }} bias_filler {{ {filler} }}"))
+    layer = import_prototxt(text).checked.spec.ir["layers"][0]
+    assert same_init(layer["weight_init"], weight)
+    assert same_init(layer["bias_init"], bias)
+
+
+def test_no_filler_is_caffes_constant_zero():
+    layer = import_prototxt(net(conv())).checked.spec.ir["layers"][0]
+    assert layer["weight_init"]["name"] == "zeros" and layer["bias_init"]["name"] == "zeros"
+
+
+def test_bilinear_filler_on_a_deconvolution():
+    text = net('layer { name: "up" type: "Deconvolution" bottom: "data" top: "up" '
+               'convolution_param { num_output: 3 group: 3 kernel_size: 4 stride: 2 pad: 1 '
+               'bias_term: false weight_filler { type: "bilinear" } } }')
+    layer = import_prototxt(text).checked.spec.ir["layers"][0]
+    assert layer["kind"] == "conv_transpose" and layer["weight_init"]["name"] == "bilinear"
+
+
+def test_drawn_weights_have_the_std_caffes_formula_gives():
+    """Caffe's xavier AVERAGE draws U(+-sqrt(3 / n)), n = (fan_in + fan_out) / 2; msra FAN_OUT
+    N(0, 2 / fan_out); the bias's xavier U(+-sqrt(3)). The imported spec's draws have those
+    stds (and bounds) within sampling error."""
+    import cnnspec
+
+    text = net(conv('weight_filler { type: "xavier" variance_norm: AVERAGE } '
+                    'bias_filler { type: "xavier" }', outputs=64),
+               conv('weight_filler { type: "msra" variance_norm: FAN_OUT }', outputs=64,
+                    name="d", bottom="c"), shape=(1, 32, 8, 8))
+    model = cnnspec.compile(import_prototxt(text).checked, seed=0)
+    weights = model.state_dict()
+    fan_in, fan_out = 32 * 9, 64 * 9
+    bound = math.sqrt(3 / ((fan_in + fan_out) / 2))
+    w = weights["c.weight"]
+    assert np.abs(w).max() <= bound and np.std(w) == pytest.approx(bound / math.sqrt(3), rel=0.03)
+    b = weights["c.bias"]
+    assert np.abs(b).max() <= math.sqrt(3) and np.abs(b).max() > 1.0
+    d = weights["d.weight"]
+    assert np.std(d) == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.03)
+
+
+@pytest.mark.parametrize("init", [f[1] for f in FILLERS] + [f[2] for f in FILLERS])
+def test_init_text_reads_back_as_the_same_init(init):
+    assert same_init(parse_init(init_text(init)), init)
+
+
+def test_input_forms_of_the_net_itself():
+    old = 'input: "data"\ninput_shape { dim: 1 dim: 1 dim: 8 dim: 8 }\n' + conv()
+    older = 'input: "data"\ninput_dim: 1\ninput_dim: 1\ninput_dim: 8\ninput_dim: 8\n' + conv()
+    for text in (old, older):
+        assert import_prototxt(text).checked.input_shape == (1, 8, 8)
+
+
+def test_solver_policies_and_optimizers():
+    base = "base_lr: 0.1\nmomentum: 0.9\nmax_iter: 1000\n"
+    cases = {
+        'lr_policy: "step" gamma: 0.5 stepsize: 300': {"name": "step", "step_size": 3,
+                                                         "gamma": 0.5},
+        'lr_policy: "multistep" gamma: 0.1 stepvalue: 200 stepvalue: 600':
+            {"name": "multistep", "milestones": [2, 6], "gamma": 0.1},
+        'lr_policy: "exp" gamma: 0.99': {"name": "exp", "gamma": pytest.approx(0.99 ** 100)},
+        'lr_policy: "poly" power: 2': {"name": "poly", "power": 2},
+        'lr_policy: "fixed"': None,
+    }
+    for policy, schedule in cases.items():
+        solver = solver_settings(base + policy, None, batch=10, epoch_images=1000)
+        written = {s.key: s.value for s in solver.settings}
+        assert written["epochs"] == "10"
+        if schedule is None:
+            assert "schedule" not in written
+            continue
+        text = net(conv(), shape=(10, 1, 8, 8))
+        training = import_prototxt(text, solver=base + policy,
+                                   epoch_images=1000).checked.spec.ir["training"]
+        assert training["schedule"] == schedule
+    optimizers = {'type: "Nesterov"': ("sgd", {"nesterov": True}),
+                  'type: "Adam" momentum2: 0.99 delta: 1e-7':
+                      ("adam", {"beta1": 0.9, "beta2": 0.99, "eps": 1e-7}),
+                  'type: "RMSProp" rms_decay: 0.9': ("rmsprop", {"alpha": 0.9}),
+                  'type: "AdaGrad"': ("adagrad", {"eps": 1e-8})}
+    for written, (name, args) in optimizers.items():
+        training = import_prototxt(net(conv()), solver=base.replace("max_iter: 1000\n", "")
+                                   + written).checked.spec.ir["training"]
+        assert training["optimizer"]["name"] == name
+        assert {k: training["optimizer"][k] for k in args} == pytest.approx(args)
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+def test_unsupported_layer_is_located_with_a_hint():
+    text = net(conv(), 'layer { name: "n" type: "LRN" bottom: "c" top: "n" }')
+    [err] = errors_of(text)
+    assert err.message == "the Caffe layer type 'LRN' is not supported"
+    assert (err.span.line, err.span.column) == (3, 25) and err.file == "net.prototxt"
+    assert "batchnorm" in err.hint
+    shown = format_error(err, text)
+    assert shown.splitlines()[2] == "  " + " " * 24 + "^^^^^"
+
+
+def test_unknown_filler_suggests_caffes_spelling():
+    [err] = errors_of(net(conv('weight_filler { type: "xavir" }')))
+    assert err.message == "unknown Caffe filler 'xavir'" and err.hint.startswith("did you mean "
+                                                                                 "xavier?")
+    assert err.span.line == 2
+
+
+def test_every_mistake_is_reported_at_once():
+    text = net(conv("foo: 1"), conv("", name="d", bottom="c"),
+               'layer { name: "e" type: "Eltwise" bottom: "c" bottom: "d" top: "e" '
+               'eltwise_param { operation: PROD } }')
+    errs = errors_of(text)
+    assert [e.span.line for e in errs] == [2, 4]  # d still reads c: no cascade
+    assert "'foo'" in errs[0].message and "PROD" in errs[1].message
+
+
+@pytest.mark.parametrize(("text", "message", "where"), [
+    ('layer { name: "a" ', "unexpected end of file: a message is not closed with '}'", (1, 19)),
+    ('layer { name "a" }', "expected ':' or '{' after the field name 'name'", (1, 14)),
+    ('layer { name: "a\n }', "unexpected character '\"'", (1, 15)),
+    ('layer { name: }', "expected a value, found '}'", (1, 15)),
+    ('layer { 12: 3 }', "expected a field name, found '12'", (1, 9)),
+    ("a: [1 2]", "expected ',' or ']' in a list, found '2'", (1, 7)),
+    ('layer { name: "a" name: "b" type: "ReLU" }', "'name' is given twice", (1, 19)),
+    ("layer: 3", "'layer' must be a message { ... }", (1, 8)),
+    ('layers { name: "a" }', "this is Caffe's old (V1) format, `layers { ... }`", (1, 1)),
+    ('layer { name: "a" type: "Data" top: "data" }',
+     "the Data layer 'a' reads its images' shape from its database", (1, 7)),
+    ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 1 dim: 8 } } }',
+     "the input shape [1, 8] is not (N, C, H, W)", (1, 62)),
+    ('layer { name: "a" type: "Input" top: "x" input_param { shape { dim: 0 } } }',
+     "'dim' must be a whole number >= 1", (1, 69)),
+    ('layer { type: "Pooling" pooling_param { kernel_size: 2 pad: -1 } }',
+     "'pad' must be a whole number >= 0", (1, 61)),
+    ('layer { type: "Dropout" dropout_param { dropout_ratio: nan } }',
+     "'dropout_ratio' must be a finite number", (1, 56)),
+])
+def test_malformed_prototxt_is_located(text, message, where):
+    err = errors_of(text)[0]
+    assert err.message.startswith(message)
+    assert (err.span.line, err.span.column) == where
+
+
+@pytest.mark.parametrize(("layers", "message"), [
+    ([conv('weight_filler { type: "gaussian" sparse: 3 }')],
+     "the sparse gaussian filler is not supported"),
+    ([conv('weight_filler { type: "xavier" std: 2 }')], "the xavier filler does not read 'std'"),
+    ([conv(extra='param { name: "shared" }')], "shared parameters"),
+    ([conv(extra="param { } param { } param { }")], "layer 'c' has 3 param blocks"),
+    ([conv("axis: 2")], "axis 2 is not supported"),
+    ([conv('bias_filler { type: "bilinear" }')], "the bilinear filler needs a 4-D blob"),
+    ([('layer { name: "p" type: "PReLU" bottom: "data" top: "p" '
+      'prelu_param { channel_shared: true } }')], "PReLU layer 'p' shares one slope"),
+    ([('layer { name: "p" type: "PReLU" bottom: "data" top: "p" '
+      'prelu_param { filler { type: "constant" value: 0.1 } } }')],
+     "the filler of PReLU layer 'p' is not supported"),
+    (['layer { name: "l" type: "SoftmaxWithLoss" bottom: "data" loss_weight: 2 }'],
+     "loss_weight 2 is not supported"),
+    (['layer { name: "s" type: "Scale" bottom: "data" top: "s" }'],
+     "a Scale layer is supported only after a BatchNorm"),
+    (['layer { name: "b" type: "BatchNorm" bottom: "data" top: "data" }',
+      'layer { name: "s" type: "Scale" bottom: "data" top: "data" }'],
+     "Scale layer 's' has no bias_term"),
+    ([('layer { name: "p" type: "Pooling" bottom: "data" top: "p" '
+      'pooling_param { pool: STOCHASTIC kernel_size: 2 } }')], "STOCHASTIC pooling"),
+    (['layer { name: "p" type: "Pooling" bottom: "data" top: "p" }'],
+     "Pooling layer 'p' needs kernel_size"),
+    (['layer { name: "c" type: "Convolution" bottom: "data" top: "c" }'],
+     "Convolution layer 'c' needs convolution_param"),
+    (['layer { name: "r" type: "ReLU" bottom: "nothing" top: "r" }'],
+     "the bottom blob 'nothing' of layer 'r' is not made by an earlier layer"),
+    (['layer { name: "r" bottom: "data" top: "r" }'], "layer 'r' has no type"),
+    (['layer { name: "m" type: "Concat" bottom: "data" top: "m" }'],
+     "Concat layer 'm' needs two or more bottoms"),
+    ([('layer { name: "d" type: "Data" top: "x" transform_param { crop_size: 4 } '
+      "data_param { batch_size: 2 } }")], "crop_size is not supported"),
+])
+def test_unsupported_settings_are_errors(layers, message):
+    assert any(message in err.message for err in errors_of(net(*layers), input_shape=(1, 8, 8)))
+
+
+@pytest.mark.parametrize(("solver", "message"), [
+    ('lr_policy: "step" stepsize: 100', ("Caffe counts stepsize in iterations, cnnspec in "
+                                        "epochs")),
+    ('lr_policy: "sigmoid"', "the lr_policy 'sigmoid' is not supported"),
+    ('type: "AdaDelta"', "the solver type 'ADADELTA' is not supported"),
+    ('regularization_type: "L1"', "L1 weight decay is not supported"),
+    ("iter_size: 2", "iter_size (gradient accumulation) is not supported"),
+    ("momentum_typo: 0.9", "the solver field 'momentum_typo' is not supported"),
+])
+def test_solver_mistakes(solver, message):
+    [err] = errors_of(net(conv()), solver=solver)
+    assert err.message.startswith(message) and err.span is not None
+
+
+def test_a_net_that_does_not_check_is_a_run_error():
+    # valid Caffe, but a 9x9 kernel on an 8x8 input: the checker's error, shown in full
+    with pytest.raises(RunError, match="(?s)does not check:.*larger than its input"):
+        import_prototxt(net(conv().replace("kernel_size: 3", "kernel_size: 9")))
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+def _mutations(text: str, rng: random.Random, count: int):
+    pieces = ["{", "}", ":", '"', "#", "[", "]", "layer", "type", "-1", "0", "1e9", "\n",
+              "bottom", "top", "nan", "<", ",", "'", "\\"]
+    for _ in range(count):
+        out = text
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(out) + 1)
+            j = min(len(out), i + rng.randint(0, 12))
+            out = out[:i] + rng.choice(pieces + [""]) + out[j:]
+        yield out
+
+
+def test_fuzzed_prototxt_never_raises_a_traceback():
+    """Mutated model definitions and solvers: each imports or is a SpecError/RunError."""
+    rng = random.Random(13)
+    source = EVERY.read_text()
+    outcomes = {"ok": 0, "error": 0}
+    for text in _mutations(source, rng, 150):
+        try:
+            import_prototxt(text, "fuzz.prototxt", input_shape=(1, 8, 8))
+            outcomes["ok"] += 1
+        except (SpecError, SpecErrors, RunError) as exc:
+            for err in getattr(exc, "errors", [exc]):
+                if isinstance(err, SpecError):
+                    format_error(err, text)  # renders without raising
+            outcomes["error"] += 1
+    for text in _mutations(SOLVER.read_text(), rng, 100):
+        try:
+            solver_settings(text, "fuzz.prototxt", batch=64, epoch_images=1000)
+        except SpecError:
+            pass
+    assert outcomes["error"] > 0 and outcomes["ok"] > 0
+
+
+def test_deep_nesting_is_an_error_not_a_crash():
+    with pytest.raises(SpecError, match="nested more than"):
+        parse_prototxt("a { " * 5000)
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def test_cli_writes_refuses_to_overwrite_and_forces(tmp_path, capsys):
+    out = tmp_path / "lenet.cnn"
+    args = ["import", str(LENET), "--input", "1x28x28", "--solver", str(SOLVER),
+            "--epoch-images", "54000", "-o", str(out)]
+    assert main(args) == 0
+    assert "431,080 parameters" in capsys.readouterr().err
+    assert main(["check", str(out)]) == 0
+    assert main(args) == 1
+    assert f"{out} exists" in capsys.readouterr().err
+    assert main(args + ["--force"]) == 0
+
+
+def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
+    assert main(["import", str(EVERY)]) == 0
+    assert capsys.readouterr().out.startswith("# Imported from")
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text(net('layer { name: "n" type: "LRN" bottom: "data" top: "n" }'))
+    assert main(["import", str(bad), "-o", str(tmp_path / "bad.cnn")]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:25: error: the Caffe layer type 'LRN' is not supported" in err
+    assert not (tmp_path / "bad.cnn").exists()
+    (tmp_path / "net.txt").write_text("name: 'x'")
+    assert main(["import", str(tmp_path / "net.txt")]) == 1
+    assert "imports Caffe .prototxt and Keras .json files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(["import", str(LENET), "--input", "28x28"])
+    assert usage.value.code == 2
+    assert "expected CxHxW" in capsys.readouterr().err
+
+
+def test_docs_table_every_mapped_type_and_filler():
+    from cnnspec.importers.caffe import FILLERS as CAFFE_FILLERS
+    from cnnspec.importers.caffe import LAYERS
+
+    docs = (DATA.parents[2] / "docs" / "importing.md").read_text()
+    for name in [*LAYERS, "Data", *CAFFE_FILLERS]:
+        assert f"`{name}`" in docs, name
+
+
+def test_imported_lenet_is_the_hand_written_caffe_lenet_spec():
+    """specs/caffe_lenet.cnn writes the same network and solver down by hand: the import gives
+    the same weighted layers, inits and schedule (and adds Caffe's lr_mult, which that spec
+    leaves out)."""
+    import cnnspec
+
+    by_hand = cnnspec.load(DATA.parents[2] / "specs" / "caffe_lenet.cnn")
+    imported = lenet(solver=SOLVER.read_text(), epoch_images=54_000).checked
+
+    def weighted(checked):
+        return [(info.kind, info.output_shape, info.params, info.ir["weight_init"],
+                 info.ir["bias_init"]) for info in checked.layers if info.params]
+
+    assert weighted(imported) == weighted(by_hand)
+    keys = ("optimizer", "lr", "weight_decay", "schedule", "batch_size", "loss", "preprocess")
+    assert {k: imported.spec.ir["training"][k] for k in keys} == {
+        k: by_hand.spec.ir["training"][k] for k in keys}
+
+
+def test_data_layer_transforms_become_preprocessing():
+    def data(transform: str) -> str:
+        return ('layer { name: "d" type: "Data" top: "data" top: "label" '
+                f'transform_param {{ {transform} }} data_param {{ source: "cifar_lmdb" '
+                'batch_size: 32 } }\n' + conv())
+
+    raw = import_prototxt(data(""), input_shape=(3, 32, 32))
+    assert any("pixels as stored" in note for note in raw.notes)
+    training = raw.checked.spec.ir["training"]
+    assert training["preprocess"] == "standardize" and training["batch_size"] == 32
+    centred = import_prototxt(data("mean_value: 104 mean_value: 117 mean_value: 123 "
+                                   "mirror: true"), input_shape=(3, 32, 32))
+    training = centred.checked.spec.ir["training"]
+    assert training["preprocess"] == "zero_center"
+    assert [a["name"] for a in training["augment"]] == ["flip"]

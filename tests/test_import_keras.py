@@ -1,0 +1,405 @@
+"""Importing Keras models saved with ``model.to_json()`` (cnnspec.importers.keras).
+
+The JSON files in tests/data/import/ were written for these tests: the Keras MNIST convnet
+example (34,826 parameters) in Keras 3's format, and a functional model with one of every
+layer class the importer maps in Keras 2's (tf.keras) format.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from importing import DATA, imported_layers, same_init
+
+from cnnspec.cli import main
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.importers import import_file
+from cnnspec.importers.keras import import_keras
+from cnnspec.init.scaling import TRUNCATED_STD
+from cnnspec.lang import format_source
+
+CONVNET = DATA / "mnist_convnet.json"
+EVERY = DATA / "every_layer_keras2.json"
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def errors_of(doc) -> list[SpecError]:
+    with pytest.raises((SpecError, SpecErrors)) as caught:
+        import_keras(doc if isinstance(doc, str) else json.dumps(doc), "model.json")
+    exc = caught.value
+    return exc.errors if isinstance(exc, SpecErrors) else [exc]
+
+
+def sequential(*layers: dict, shape=(8, 8, 1)) -> dict:
+    """A Keras 3 Sequential model of ``layers`` on a channels_last input ``shape``."""
+    first = {"class_name": "InputLayer",
+             "config": {"batch_shape": [None, *shape], "dtype": "float32", "name": "input"}}
+    return {"module": "keras", "class_name": "Sequential",
+            "config": {"name": "model", "layers": [first, *layers]}}
+
+
+def layer(cls: str, name: str, **config) -> dict:
+    return {"module": "keras.layers", "class_name": cls,
+            "config": {"name": name, "trainable": True, "dtype": "float32", **config}}
+
+
+def init(cls: str, **config) -> dict:
+    return {"module": "keras.initializers", "class_name": cls, "config": config}
+
+
+def conv(name="conv", filters=4, **config) -> dict:
+    base = {"filters": filters, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid",
+            "data_format": "channels_last", "dilation_rate": [1, 1], "groups": 1,
+            "activation": "linear", "use_bias": True,
+            "kernel_initializer": init("GlorotUniform", seed=None),
+            "bias_initializer": init("Zeros"), "kernel_regularizer": None}
+    return layer("Conv2D", name, **{**base, **config})
+
+
+def dense(name="fc", units=10, **config) -> dict:
+    base = {"units": units, "activation": "linear", "use_bias": True,
+            "kernel_initializer": init("GlorotUniform", seed=None),
+            "bias_initializer": init("Zeros")}
+    return layer("Dense", name, **{**base, **config})
+
+
+HEAD = (layer("Flatten", "flat", data_format="channels_last"),)
+
+
+# ---------------------------------------------------------------------------- the examples
+
+
+def test_mnist_convnet_has_keras_parameters_and_shapes():
+    imported = import_file(CONVNET)
+    checked = imported.checked
+    assert checked.total_params == 34_826
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    # Keras' summary of the example, (H, W, C) read as (C, H, W)
+    assert shapes["conv2d"] == (32, 26, 26) and shapes["max_pooling2d"] == (32, 13, 13)
+    assert shapes["conv2d_1"] == (64, 11, 11) and shapes["max_pooling2d_1"] == (64, 5, 5)
+    assert shapes["flatten"] == (1600,) and shapes["dense"] == (10,)
+    assert checked.input_shape == (1, 28, 28)
+    text = imported.text
+    assert format_source(text) == text and text.startswith(f"# Imported from {CONVNET} (Keras")
+    assert "default weight glorot_uniform, bias zeros" in text
+    assert "dense: dense 10 softmax" in text
+    training = checked.spec.ir["training"]
+    assert training["data"]["name"] == "mnist"
+    # Keras 3 writes how the model was compiled: Adam at its float32 lr 0.001
+    assert training["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.999,
+                                     "eps": 1e-7, "amsgrad": False}
+    assert training["lr"] == 0.001 and training["loss"] == "cross_entropy"
+
+
+@pytest.mark.parametrize(("optimizer", "settings", "note"), [
+    (init("SGD", learning_rate=0.1, momentum=0.9, nesterov=True),
+     {"optimizer": "sgd(momentum=0.9, nesterov=true)", "lr": "0.1"}, None),
+    (init("AdamW", learning_rate=0.002, weight_decay=0.004, beta_1=0.9, beta_2=0.99,
+          epsilon=1e-7, amsgrad=False, global_clipnorm=1.0),
+     {"optimizer": "adamw(beta1=0.9, beta2=0.99, eps=1e-07, amsgrad=false)", "lr": "0.002",
+      "weight_decay": "0.004", "clip_norm": "1"}, None),
+    (init("RMSprop", learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+          use_ema=True),
+     {"optimizer": "rmsprop(alpha=0.9, eps=1e-07, momentum=0, centered=false)", "lr": "0.001"},
+     "the optimizer's use_ema=true is not read"),
+    (init("Adam", learning_rate={"class_name": "ExponentialDecay", "config": {}}),
+     {"optimizer": "adam()"}, "the optimizer's learning_rate"),
+    (init("Adam", learning_rate=0.01, weight_decay=0.1), {"optimizer": "adam()", "lr": "0.01"},
+     "the optimizer's weight_decay 0.1 (decoupled in Keras) is not read"),
+    (init("Lion", learning_rate=0.001), {}, 'the optimizer {"module"'),
+])
+def test_compile_config_becomes_the_train_block(optimizer, settings, note):
+    from cnnspec.importers.keras_compile import compile_settings
+
+    found, notes = compile_settings({"compile_config": {
+        "optimizer": optimizer, "loss": {"class_name": "SparseCategoricalCrossentropy"}}})
+    written = {s.key: s.value for s in found}
+    assert written == {**settings, "loss": "cross_entropy"}
+    assert any(note in n for n in notes) if note else notes == []
+
+
+def test_every_layer_class_maps_to_its_kind():
+    checked, layers, kinds = imported_layers(EVERY)
+    assert kinds == {
+        "conv_a": "conv", "conv_a_relu": "relu", "bn_a": "batchnorm", "act_a": "relu",
+        "pool_a": "maxpool", "conv_b": "conv", "add": "add", "relu6": "relu6",
+        "conv_c": "conv", "conv_c_silu": "silu", "cat": "concat", "avg": "avgpool",
+        "leaky": "leaky_relu", "sdrop": "dropout2d", "gmp": "global_maxpool",
+        "gap": "global_avgpool", "feat": "concat", "flat": "flatten", "fc1": "dense",
+        "elu": "elu", "drop": "dropout", "cat2": "concat", "fc2": "dense", "probs": "softmax"}
+    assert layers["bn_a"]["momentum"] == pytest.approx(0.01) and layers["bn_a"]["eps"] == 0.001
+    assert layers["avg"]["padding"] == "same" and not layers["avg"]["count_include_pad"]
+    assert layers["conv_c"]["inputs"] == ["pool_a"] and layers["add"]["inputs"] == [
+        "pool_a", "conv_b"]
+    assert layers["cat"]["inputs"] == ["relu6", "conv_c_silu"]
+    assert layers["leaky"]["slope"] == 0.2 and layers["elu"]["alpha"] == 0.5
+    assert layers["sdrop"]["p"] == 0.1 and layers["drop"]["p"] == 0.3
+    shapes = {info.name: info.output_shape for info in checked.layers}
+    assert shapes["pool_a"] == (8, 8, 8) and shapes["avg"] == (12, 4, 4)
+    assert shapes["feat"] == (24,) and shapes["cat2"] == (40,)
+    # Keras' trainable parameters; its count_params() adds the 16 moving statistics of bn_a,
+    # which cnnspec keeps as buffers, not parameters
+    assert checked.total_params == 224 + 16 + 576 + 36 + 3088 + 410
+
+
+# Keras initializer -> cnnspec init, on a conv kernel and on a bias of 4 units (Keras' fans of
+# a (units,) shape are both units).
+INITIALIZERS = [
+    (init("GlorotUniform"), {"name": "glorot_uniform"},
+     {"name": "uniform", "low": -math.sqrt(3 / 4), "high": math.sqrt(3 / 4)}),
+    (init("GlorotNormal"),
+     {"name": "variance_scaling", "scale": 1.0, "mode": "fan_avg",
+      "distribution": "truncated_normal"},
+     {"name": "truncated_normal", "mean": 0.0, "std": math.sqrt(1 / 4) / TRUNCATED_STD}),
+    (init("HeNormal"), {"name": "variance_scaling", "scale": 2.0, "mode": "fan_in",
+                        "distribution": "truncated_normal"},
+     {"name": "truncated_normal", "mean": 0.0, "std": math.sqrt(2 / 4) / TRUNCATED_STD}),
+    (init("HeUniform"), {"name": "he_uniform"},
+     {"name": "uniform", "low": -math.sqrt(6 / 4), "high": math.sqrt(6 / 4)}),
+    (init("LecunNormal"), {"name": "variance_scaling", "scale": 1.0, "mode": "fan_in",
+                           "distribution": "truncated_normal"},
+     {"name": "truncated_normal", "mean": 0.0, "std": math.sqrt(1 / 4) / TRUNCATED_STD}),
+    (init("LecunUniform"), {"name": "lecun_uniform"},
+     {"name": "uniform", "low": -math.sqrt(3 / 4), "high": math.sqrt(3 / 4)}),
+    (init("VarianceScaling", scale=0.5, mode="fan_out", distribution="untruncated_normal"),
+     {"name": "variance_scaling", "scale": 0.5, "mode": "fan_out", "distribution": "normal"},
+     {"name": "normal", "mean": 0.0, "std": math.sqrt(0.5 / 4)}),
+    # Keras 2's "normal" was its truncated normal
+    ({"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg",
+                                                  "distribution": "normal"}},
+     {"name": "variance_scaling", "scale": 1.0, "mode": "fan_avg",
+      "distribution": "truncated_normal"},
+     {"name": "truncated_normal", "mean": 0.0, "std": math.sqrt(1 / 4) / TRUNCATED_STD}),
+    (init("RandomNormal", mean=0.1, stddev=0.2), {"name": "normal", "mean": 0.1, "std": 0.2},
+     {"name": "normal", "mean": 0.1, "std": 0.2}),
+    (init("RandomUniform", minval=-0.3, maxval=0.1), {"name": "uniform", "low": -0.3,
+                                                      "high": 0.1},
+     {"name": "uniform", "low": -0.3, "high": 0.1}),
+    (init("TruncatedNormal", mean=0.0, stddev=0.05),
+     {"name": "truncated_normal", "mean": 0.0, "std": 0.05},
+     {"name": "truncated_normal", "mean": 0.0, "std": 0.05}),
+    (init("Zeros"), {"name": "zeros"}, {"name": "zeros"}),
+    (init("Ones"), {"name": "ones"}, {"name": "ones"}),
+    (init("Constant", value=0.3), {"name": "constant", "value": 0.3},
+     {"name": "constant", "value": 0.3}),
+    ("he_uniform", {"name": "he_uniform"},  # an old Keras 2 string
+     {"name": "uniform", "low": -math.sqrt(6 / 4), "high": math.sqrt(6 / 4)}),
+]
+
+
+@pytest.mark.parametrize(("keras", "weight", "bias"), INITIALIZERS,
+                         ids=[json.dumps(i[0])[:40] for i in INITIALIZERS])
+def test_initializers_map_exactly(keras, weight, bias):
+    doc = sequential(conv(kernel_initializer=keras, bias_initializer=keras), *HEAD, dense())
+    layer_ir = import_keras(json.dumps(doc)).checked.spec.ir["layers"][0]
+    assert same_init(layer_ir["weight_init"], weight)
+    assert same_init(layer_ir["bias_init"], bias)
+
+
+def test_orthogonal_and_identity_kernels():
+    doc = sequential(conv(kernel_initializer=init("Orthogonal", gain=2.0)), *HEAD,
+                     dense(units=10, kernel_initializer=init("Identity", gain=1.0)),
+                     shape=(6, 6, 1))
+    layers = import_keras(json.dumps(doc)).checked.spec.ir["layers"]
+    assert layers[0]["weight_init"] == {"name": "orthogonal", "gain": {"value": 2.0}}
+    assert layers[2]["weight_init"] == {"name": "identity"}
+
+
+def test_he_normal_draws_keras_truncated_normal():
+    """Keras' he_normal: a normal of std sqrt(2 / fan_in) / 0.8796 cut at two of those stds,
+    so the weights' std is sqrt(2 / fan_in) and none lies beyond the cut."""
+    import cnnspec
+
+    doc = sequential(conv(filters=64, kernel_initializer=init("HeNormal")), *HEAD, dense(),
+                     shape=(8, 8, 32))
+    weights = cnnspec.compile(import_keras(json.dumps(doc)).checked, seed=0).state_dict()
+    w = weights["conv.weight"]
+    std = math.sqrt(2 / (32 * 9))
+    assert np.std(w) == pytest.approx(std, rel=0.03)
+    assert np.abs(w).max() <= 2 * std / TRUNCATED_STD
+
+
+def test_functional_output_and_keras3_nodes():
+    """Keras 3's inbound nodes hold __keras_tensor__ objects; an output that is not the last
+    layer becomes the spec's `output`."""
+    def tensor(name):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": [None, 4], "dtype": "float32", "keras_history": [name, 0, 0]}}
+
+    def node(*names):
+        args = [tensor(n) for n in names]
+        return [{"args": [args] if len(args) > 1 else args, "kwargs": {}}]
+
+    doc = {"module": "keras", "class_name": "Functional", "config": {
+        "name": "two_heads", "layers": [
+            {**layer("InputLayer", "x", batch_shape=[None, 8, 8, 1]), "name": "x",
+             "inbound_nodes": []},
+            {**layer("Flatten", "f"), "name": "f", "inbound_nodes": node("x")},
+            {**dense("a", 10), "name": "a", "inbound_nodes": node("f")},
+            {**dense("b", 10), "name": "b", "inbound_nodes": node("f")},
+            {**layer("Add", "sum"), "name": "sum", "inbound_nodes": node("a", "b")},
+            {**dense("side", 3), "name": "side", "inbound_nodes": node("f")}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["sum", 0, 0]]}}
+    checked = import_keras(json.dumps(doc)).checked
+    assert checked.spec.ir["output"] == "sum"
+    assert checked.spec.ir["layers"][3]["inputs"] == ["a", "b"]
+    assert checked.spec.ir["training"]["data"]["name"] == "digits"  # 1x8x8, 10 classes
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(("doc", "message", "where"), [
+    ([1, 2], "this JSON is not a Keras model", "$"),
+    ({"class_name": "Dense", "config": {"units": 3}}, "the top of this JSON is a Dense",
+     "$.class_name"),
+    (sequential(conv(data_format="channels_first")),
+     'data_format="channels_first" of Conv2D \'conv\' is not supported',
+     "$.config.layers[1].config.data_format"),
+    (sequential(conv(kernel_initializer=init("GlorotUniformish"))),
+     "the Keras initializer", "$.config.layers[1].config.kernel_initializer"),
+    (sequential(conv(bias_initializer=init("Orthogonal"))), "is not supported for a bias",
+     "$.config.layers[1].config.bias_initializer"),
+    (sequential(layer("LSTM", "lstm", units=4)), "the Keras layer LSTM is not supported",
+     "$.config.layers[1].class_name"),
+    (sequential(dense()), "Dense 'fc' on an image acts on each pixel's channels",
+     "$.config.layers[1]"),
+    (sequential(conv(kernel_regularizer={"class_name": "L2", "config": {"l2": 0.01}})),
+     "the argument kernel_regularizer=", "$.config.layers[1].config.kernel_regularizer"),
+    (sequential(conv(activation="selu")), 'the activation "selu" of Conv2D',
+     "$.config.layers[1].config.activation"),
+    (sequential(conv(filters=0)), "filters of Conv2D 'conv' must be a whole number >= 1",
+     "$.config.layers[1].config.filters"),
+    (sequential(layer("Dropout", "d", rate="half")), "rate of Dropout 'd' must be a number",
+     "$.config.layers[1].config.rate"),
+    (sequential(conv(use_bias="yes")), "use_bias of Conv2D 'conv' must be true or false",
+     "$.config.layers[1].config.use_bias"),
+    (sequential(conv(kernel_initializer=init("RandomNormal", stddev="big"))),
+     "stddev of the initializer must be a number",
+     "$.config.layers[1].config.kernel_initializer.config.stddev"),
+    (sequential(conv(padding="causal")), 'padding "causal" of Conv2D',
+     "$.config.layers[1].config.padding"),
+    (sequential(*HEAD, layer("Conv2D", "late", filters=2, kernel_size=[1, 1])),
+     "Conv2D 'late' takes an image", "$.config.layers[2]"),
+    (sequential(layer("BatchNormalization", "bn", axis=1)),
+     "BatchNormalization 'bn' normalises axis 1", "$.config.layers[1].config.axis"),
+    (sequential(layer("BatchNormalization", "bn", center=False)),
+     "BatchNormalization 'bn' learns only a scale", "$.config.layers[1].config.center"),
+    (sequential(layer("Concatenate", "c", axis=1)), "Concatenate 'c' needs two or more inputs",
+     "$.config.layers[1]"),
+    (sequential(layer("ReLU", "r", max_value=4.0)), "ReLU 'r' with max_value 4.0",
+     "$.config.layers[1].config.max_value"),
+    ({"class_name": "Sequential", "config": {"name": "m", "layers": [dense()]}},
+     "the model does not say its input shape", "$.config.layers[0]"),
+    (sequential(conv(), shape=(8, 8)), "the input shape [null, 8, 8] is not an image",
+     "$.config.layers[0]"),
+    ({"class_name": "Functional", "config": {"layers": [
+        {**layer("InputLayer", "x", batch_input_shape=[None, 4, 4, 1]), "inbound_nodes": []},
+        {**dense("d"), "inbound_nodes": [[["nowhere", 0, 0, {}]]]}]}},
+     "the input nowhere of Dense 'd' is not an earlier layer", "$.config.layers[1]"),
+    ({"class_name": "Functional", "config": {
+        "layers": [{**layer("InputLayer", "x", batch_input_shape=[None, 4, 4, 1]),
+                    "inbound_nodes": []}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["x", 0, 0], ["x", 0, 1]]}},
+     "the model has 2 outputs", "$.config.output_layers"),
+])
+def test_mistakes_and_unsupported_parts_name_their_json_path(doc, message, where):
+    errors = errors_of(doc)
+    found = [e for e in errors if message in e.message]
+    assert found, [e.message for e in errors]
+    assert found[0].json_path == where and found[0].file == "model.json"
+
+
+def test_invalid_json_is_located():
+    [err] = errors_of('{"class_name": "Sequential",\n  "config": {"layers": [}\n}')
+    assert err.message.startswith("not valid JSON")
+    assert (err.span.line, err.span.column) == (2, 25)
+
+
+def test_every_unsupported_layer_is_reported_at_once():
+    errors = errors_of(sequential(layer("LSTM", "a"), conv(data_format="channels_first"),
+                                  layer("GRU", "b")))
+    assert [e.json_path for e in errors] == ["$.config.layers[1].class_name",
+                                             "$.config.layers[2].config.data_format",
+                                             "$.config.layers[3].class_name"]
+
+
+def test_a_frozen_keras_layer_is_frozen():
+    doc = sequential(conv(trainable=False), layer("BatchNormalization", "bn", trainable=False),
+                     *HEAD, dense())
+    layers = import_keras(json.dumps(doc)).checked.spec.ir["layers"]
+    assert layers[0]["trainable"] is False and layers[1]["trainable"] is False
+
+
+# ---------------------------------------------------------------------------- robustness
+
+
+def _mutated(doc, rng: random.Random):
+    """``doc`` with one value somewhere replaced by something else, or one key deleted."""
+    doc = copy.deepcopy(doc)
+    node, parents = doc, []
+    while isinstance(node, (dict, list)) and node and rng.random() < 0.8:
+        key = rng.choice(list(node)) if isinstance(node, dict) else rng.randrange(len(node))
+        parents.append((node, key))
+        node = node[key]
+    if not parents:
+        return doc
+    parent, key = parents[-1]
+    choice = rng.randrange(3)
+    if choice == 0 and isinstance(parent, dict):
+        del parent[key]
+    else:
+        parent[key] = rng.choice([None, -1, 0, 2.5, "same", "x", [], {}, [None, 3], True, ["a"],
+                                  {"class_name": "Zeros"}, 1e300, "channels_first"])
+    return doc
+
+
+def test_fuzzed_models_never_raise_a_traceback():
+    rng = random.Random(13)
+    sources = [load(CONVNET), load(EVERY)]
+    outcomes = {"ok": 0, "error": 0}
+    for i in range(300):
+        doc = _mutated(sources[i % 2], rng)
+        text = json.dumps(doc)
+        if i % 5 == 0:  # text-level damage too
+            j = rng.randrange(len(text))
+            text = text[:j] + rng.choice(["", "]", "{", '"', ",", "1"]) + text[j + 3:]
+        try:
+            import_keras(text, "fuzz.json")
+            outcomes["ok"] += 1
+        except (SpecError, SpecErrors, RunError):
+            outcomes["error"] += 1
+    assert outcomes["ok"] > 0 and outcomes["error"] > 0
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def test_cli_imports_keras_json(tmp_path, capsys):
+    out = tmp_path / "convnet.cnn"
+    assert main(["import", str(CONVNET), "-o", str(out)]) == 0
+    assert "34,826 parameters" in capsys.readouterr().err
+    assert main(["check", str(out)]) == 0
+    assert main(["import", str(CONVNET), "--solver", "s.prototxt"]) == 1
+    assert "are for Caffe models" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))
+    assert main(["import", str(bad)]) == 2
+    assert f"{bad}: $.config.layers[1].config.data_format: error:" in capsys.readouterr().err
+
+
+def test_docs_table_every_mapped_class_initializer_and_activation():
+    from cnnspec.importers.keras import ACTIVATIONS, INITIALIZERS, LAYERS
+
+    docs = (Path(__file__).parents[1] / "docs" / "importing.md").read_text()
+    aliases = {"Convolution2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D"}
+    for name in [*(set(LAYERS) - aliases), *INITIALIZERS, *ACTIVATIONS]:
+        assert f"`{name}`" in docs, name
