@@ -10,9 +10,8 @@ one. Building the text needs no PyTorch.
 from __future__ import annotations
 
 import math
-from importlib.resources import files
 
-MARKER = "# ---- copied into exported modules from here on ----"
+from cnnspec.init.torch_code import copied_source
 
 
 def py(value) -> str:
@@ -25,17 +24,24 @@ def py(value) -> str:
     return repr(value)
 
 
+# Keyword arguments the modules of torch.nn default to: a call leaves them out.
+TORCH_DEFAULTS = {"stride": "(1, 1)", "padding": "(0, 0)", "dilation": "(1, 1)", "groups": "1",
+                  "bias": "True", "output_padding": "(0, 0)", "ceil_mode": "False",
+                  "count_include_pad": "True"}
+
+
 def call(function: str, *args, **kwargs) -> str:
-    """``function(arg, ..., key=value, ...)`` with every value written by :func:`py`."""
-    parts = [py(a) for a in args] + [f"{key}={py(value)}" for key, value in kwargs.items()]
+    """``function(arg, ..., key=value, ...)`` with every value written by :func:`py`, leaving
+    out the keyword arguments whose value is PyTorch's default."""
+    parts = [py(a) for a in args] + [f"{key}={py(value)}" for key, value in kwargs.items()
+                                     if TORCH_DEFAULTS.get(key) != py(value)]
     return f"{function}({', '.join(parts)})"
 
 
 def helpers_source() -> str:
     """The source of the helper modules exported files carry (torch_layers.py below its
     marker line)."""
-    text = (files("cnnspec.kinds") / "torch_layers.py").read_text(encoding="utf-8")
-    return text[text.index(MARKER) + len(MARKER):].strip() + "\n"
+    return copied_source("cnnspec.kinds", "torch_layers.py")
 
 
 def torch_module(kind, ir: dict, in_shapes, inferred):
