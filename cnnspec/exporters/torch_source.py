@@ -109,11 +109,13 @@ read without pickle):
 
     from {Path(weights_file).stem} import {cls}
     model = {cls}()
-    model.load_weights("{weights_file}")   # or model.init_weights() to start afresh
-    model.eval()                           # batch norm's running statistics, no dropout
+    model.load_weights("{weights_file}")
+    model.eval()  # batch norm's running statistics, no dropout
+
+or start afresh with model.init_weights() (after torch.manual_seed for repeatable draws).
 
 Layer attributes carry the spec's names; init_weights() draws each parameter from the
-distribution its init in the spec gives it (seed with torch.manual_seed).
+distribution its init in the spec gives it.
 """'''
 
 

@@ -93,11 +93,13 @@ class Concat(nn.Module):
 
 class GlobalPool(nn.Module):
     """(N, C, H, W) -> (N, C): the mean (``avg``) or the largest value (``max``) of each
-    channel."""
+    channel (on a tie the gradient goes to the first, as cnnspec's)."""
 
     def __init__(self, kind):
         super().__init__()
         self.kind = kind
 
     def forward(self, x):
-        return x.mean(dim=(2, 3)) if self.kind == "avg" else x.amax(dim=(2, 3))
+        if self.kind == "avg":
+            return x.mean(dim=(2, 3))
+        return F.adaptive_max_pool2d(x, 1).flatten(1)
