@@ -9,14 +9,18 @@ import itertools
 
 import numpy as np
 import pytest
-from export_cases import SPECS, ZOO, exported_with_statistics, inputs
+from export_cases import ROOT, SPECS, ZOO, exported_with_statistics, inputs
 
 from cnnspec.cli import main
 from cnnspec.compiler import compile_spec
 from cnnspec.exporters import open_exported
+from cnnspec.exporters.docs import INIT_MARKERS, MAPPING_MARKERS, mapping_table
+from cnnspec.exporters.docs import init_table as export_init_table
 from cnnspec.exporters.torch_source import attributes, class_name, module_source
 from cnnspec.init import describe
+from cnnspec.init.catalogue import INITS as CATALOGUE
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.docs import between_markers
 
 TOL = 1e-9
 _count = itertools.count()
@@ -178,6 +182,13 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
     x = inputs(loaded.spec, 4, "float32")
     np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(),
                                loaded.model.forward(x), rtol=1e-5, atol=1e-6)
+    # a run's own weight files load as they are (best.npz's _epoch record is skipped)
+    assert loaded.weights == "best"
+    with np.load(run / "best.npz") as arrays:
+        assert "_epoch" in arrays.files
+    again = _import(out).Tiny().load_weights(run / "best.npz")
+    for key, value in again.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key])
 
 
 def test_reserved_names_get_a_trailing_underscore(tmp_path):
@@ -227,3 +238,15 @@ def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffi
 def test_command_mistakes_are_explained(argv, code, words, capsys):
     assert main(["export", str(SPECS[0].parent / "digits.cnn"), *argv]) == code
     assert words in capsys.readouterr().err
+
+
+def test_every_init_declares_its_pytorch_statement():
+    assert [init.name for init in CATALOGUE if not init.torch] == []
+
+
+def test_the_interop_page_holds_the_registry_tables():
+    page = (ROOT / "docs" / "interop.md").read_text(encoding="utf-8")
+    assert between_markers(page, *MAPPING_MARKERS) == mapping_table(), \
+        "run python tools/generate.py"
+    assert between_markers(page, *INIT_MARKERS) == export_init_table(), \
+        "run python tools/generate.py"

@@ -53,12 +53,7 @@ def _layer(name: str, case: int, dtype: str = "float64"):
     ``dtype`` says otherwise) with random parameters."""
     kind = KINDS[name]
     example = kind.examples[case]
-    inputs = [f"in{i}" for i in range(len(example.inputs))]
-    ir = {"name": "layer", "kind": name, "inputs": inputs, "group": None,
-          **kind.ir_defaults(), **example.fields}
-    for f in kind.fields:
-        if f.default_from and ir[f.name] is None:
-            ir[f.name] = list(ir[f.default_from])
+    ir = kind.example_ir(example)
     shapes = [tuple(s) for s in example.inputs]
     inferred = kind.infer(ir, shapes)
     rng = np.random.default_rng(case)

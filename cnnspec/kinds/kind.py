@@ -128,3 +128,14 @@ class Kind:
     def ir_defaults(self) -> dict:
         """The kind's IR fields, in IR order, with their defaults (None: filled in later)."""
         return {f.name: f.resolved_default() for f in self.fields}
+
+    def example_ir(self, example: Example) -> dict:
+        """The IR of a layer ``layer`` of one registry case, its inputs ``in0``, ``in1``, ...:
+        the defaults, the case's fields, and fields that default to another's copied."""
+        ir = {"name": "layer", "kind": self.name, "group": None,
+              "inputs": [f"in{i}" for i in range(len(example.inputs))],
+              **self.ir_defaults(), **example.fields}
+        for f in self.fields:
+            if f.default_from and ir[f.name] is None:
+                ir[f.name] = list(ir[f.default_from])
+        return ir
