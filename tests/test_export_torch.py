@@ -194,11 +194,11 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
 def test_reserved_names_get_a_trailing_underscore(tmp_path):
     pytest.importorskip("torch")
     path = tmp_path / "names.cnn"
-    path.write_text("model net_2\ninput 1x8x8\nforward: conv 2 3x3\nx: flatten\n"
-                    "eval: dense 10\nlambda: relu\n")
+    path.write_text("model net_2\ninput 1x8x8\nforward: conv 2 3x3\n_inner: prelu\n"
+                    "x: flatten\neval: dense 10\nlambda: relu\n")
     exported, model = exported_with_statistics(path)
-    assert attributes(["forward", "x", "x_", "conv"]) == {
-        "forward": "forward_", "x": "x__", "x_": "x_", "conv": "conv"}
+    assert attributes(["forward", "x", "x_", "conv", "_inner"]) == {
+        "forward": "forward_", "x": "x__", "x_": "x_", "conv": "conv", "_inner": "layer_inner"}
     net = _written(exported, tmp_path)
     assert class_name("2nd-net") == "Net2ndNet" and type(net).__name__ == "Net2"
     assert net.NAMES["forward"] == "forward_"
@@ -250,3 +250,18 @@ def test_the_interop_page_holds_the_registry_tables():
         "run python tools/generate.py"
     assert between_markers(page, *INIT_MARKERS) == export_init_table(), \
         "run python tools/generate.py"
+
+
+def test_json_stays_the_ir_and_reads_a_run_or_writes_a_file(tmp_path, tiny_shapes_spec, capsys):
+    from cnnspec import train
+
+    assert main(["export", str(tiny_shapes_spec)]) == 0
+    printed = capsys.readouterr().out
+    assert main(["export", str(tiny_shapes_spec), "-o", str(tmp_path / "ir.json")]) == 0
+    assert (tmp_path / "ir.json").read_text() == printed
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "json"]) == 0
+    assert '"name": "tiny"' in capsys.readouterr().out
+    assert main(["export", str(tmp_path), "--format", "json"]) == 1  # a folder, not a run
+    assert "is not a run folder" in capsys.readouterr().err

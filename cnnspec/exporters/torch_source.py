@@ -183,7 +183,7 @@ LOAD_WEIGHTS = '''    def load_weights(self, path):
         with np.load(path, allow_pickle=False) as arrays:
             state = {}
             for key in arrays.files:
-                if key.startswith("_"):  # a record of cnnspec's, not a weight (best.npz's _epoch)
+                if "." not in key:  # a record of cnnspec's, not a weight (best.npz's _epoch)
                     continue
                 layer, _, rest = key.rpartition(".")
                 state[f"{self.NAMES.get(layer, layer)}.{rest}"] = torch.from_numpy(arrays[key])
