@@ -36,16 +36,6 @@ def require_onnx():
     return onnx
 
 
-def missing_mapping(exported: Exported, format_name: str, attribute: str) -> None:
-    """A located error for the first needed layer whose kind has no mapping to the format."""
-    for layer in exported.needed_layers():
-        if getattr(KINDS[layer.kind], attribute) is None:
-            raise exported.checked.spec.error(
-                f"{layer.kind} layer '{layer.name}' cannot be exported to {format_name}: the "
-                f"kind '{layer.kind}' has no {format_name} mapping", layer.name,
-                hint="replace the layer with one that has, or export --format json")
-
-
 class LayerNodes:
     """The builder a kind's ``onnx`` function adds its nodes through, for one layer.
 
@@ -103,7 +93,7 @@ class LayerNodes:
 def onnx_model(exported: Exported):
     """The ``onnx.ModelProto`` of ``exported`` (checked by ``onnx.checker``)."""
     require_onnx()
-    missing_mapping(exported, "ONNX", "onnx")
+    exported.require_mapping("ONNX", "onnx")
     checked = exported.checked
     return layers_model(exported.needed_layers(), {INPUT: checked.input_shape},
                         (checked.ir["output"], checked.output_shape), exported.state,

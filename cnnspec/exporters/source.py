@@ -15,6 +15,7 @@ import numpy as np
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
+from cnnspec.kinds import KINDS
 from cnnspec.training.files import _atomic_write
 from cnnspec.training.run import as_checked, load_run
 
@@ -41,6 +42,17 @@ class Exported:
                 needed.add(name)
                 todo.extend(by_name[name].inputs)
         return [layer for layer in self.checked.layers if layer.name in needed]
+
+    def require_mapping(self, format_name: str, attribute: str, layers=None) -> None:
+        """A located error for the first of ``layers`` (default: the needed ones) whose kind
+        declares no mapping to the format (``attribute`` of its
+        :class:`~cnnspec.kinds.Kind`: ``onnx`` or ``torch``)."""
+        for layer in self.needed_layers() if layers is None else layers:
+            if getattr(KINDS[layer.kind], attribute) is None:
+                raise self.checked.spec.error(
+                    f"{layer.kind} layer '{layer.name}' cannot be exported to {format_name}: "
+                    f"the kind '{layer.kind}' has no {format_name} mapping", layer.name,
+                    hint="replace the layer with one that has, or export --format json")
 
 
 def open_exported(source, dtype: str = "float64") -> Exported:

@@ -66,9 +66,7 @@ def class_name(model: str) -> str:
 
 def module_source(exported: Exported, weights_file: str) -> str:
     """The text of the module file; ``weights_file`` is the name its docstring loads."""
-    from cnnspec.exporters.onnx_graph import missing_mapping
-
-    missing_mapping(exported, "PyTorch", "torch")
+    exported.require_mapping("PyTorch", "torch", exported.checked.layers)  # all: attributes
     checked = exported.checked
     cls = class_name(checked.ir["name"])
     names = attributes([layer.name for layer in checked.layers])
