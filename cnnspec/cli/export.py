@@ -20,7 +20,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("spec", metavar="SPEC|RUN",
                         help="a .cnn spec or .json IR file, or a run folder (its trained weights)")
     parser.add_argument("--format", choices=FORMATS, default="json",
-                        help="json: the IR on stdout (default); onnx: an ONNX model (opset 17); "
+                        help="json: the IR on stdout (default); onnx: an ONNX model; "
                         "torch: a torch.nn.Module source file and its weights (.npz)")
     parser.add_argument("-o", "--out", metavar="FILE",
                         help="where to write (needed for onnx and torch; json: instead of stdout)")
