@@ -33,6 +33,7 @@ LAYERS = [
     ("cnnspec.training",),
     ("cnnspec.render",),
     ("cnnspec.lab",),
+    ("cnnspec.exporters",),  # a spec or a run written for other tools (ONNX, PyTorch)
     ("cnnspec",),  # the facade: cnnspec.load / compile / train compose the layers below
     ("cnnspec.cli",),
     ("cnnspec.__main__",),

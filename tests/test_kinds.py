@@ -16,6 +16,7 @@ from cnnspec.engine import layers as L
 from cnnspec.kinds import KINDS, Build
 from cnnspec.kinds.docs import BEGIN, END, layer_table
 from cnnspec.kinds.schema import layer_schema
+from cnnspec.kinds.torch_code import torch_module
 from cnnspec.render import palette
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ def test_every_kind_is_complete(name):
     kind = KINDS[name]
     assert kind.examples, "each kind needs cases for the generated tests"
     assert kind.torch is not None, "each kind names the PyTorch module that computes the same"
+    assert kind.onnx is not None, "each kind says which ONNX nodes compute it"
     assert kind.family in palette.FAMILIES
     assert not kind.usage or kind.usage.startswith(name)
     assert set(kind.positional) <= set(kind.field_map)
@@ -51,12 +53,7 @@ def _layer(name: str, case: int, dtype: str = "float64"):
     ``dtype`` says otherwise) with random parameters."""
     kind = KINDS[name]
     example = kind.examples[case]
-    inputs = [f"in{i}" for i in range(len(example.inputs))]
-    ir = {"name": "layer", "kind": name, "inputs": inputs, "group": None,
-          **kind.ir_defaults(), **example.fields}
-    for f in kind.fields:
-        if f.default_from and ir[f.name] is None:
-            ir[f.name] = list(ir[f.default_from])
+    ir = kind.example_ir(example)
     shapes = [tuple(s) for s in example.inputs]
     inferred = kind.infer(ir, shapes)
     rng = np.random.default_rng(case)
@@ -114,7 +111,7 @@ def _close(ours, theirs, dtype):
 
 
 def _torch_twin(torch, kind, ir, shapes, inferred, layer, dtype):
-    module = kind.torch(torch, ir, shapes, inferred).to(getattr(torch, dtype)).train()
+    module = torch_module(kind, ir, shapes, inferred).to(getattr(torch, dtype)).train()
     with torch.no_grad():
         for key, parameter in module.named_parameters():
             parameter.copy_(torch.from_numpy(layer.params[key.split(".")[-1]]))

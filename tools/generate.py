@@ -1,7 +1,8 @@
 """Write the files generated from the registries: the layer, init and training parts of the
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/optimizer``,
-``$defs/schedule`` and ``$defs/training``) and the tables of layer kinds, initializers and
-training settings in docs/language.md and docs/ir.md.
+``$defs/schedule`` and ``$defs/training``), the tables of layer kinds, initializers and
+training settings in docs/language.md and docs/ir.md, and the export tables in
+docs/interop.md.
 
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py or
 cnnspec/ir/training_catalogue.py; tests fail while any of these is stale.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cnnspec.exporters import docs as export_docs
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
 from cnnspec.ir.datasets_schema import data_schema
@@ -51,8 +53,14 @@ def main() -> None:
     page = replace_between_markers(page, ir_training_table(), begin_marker(*IR_TRAINING_TABLE),
                                    end_marker(IR_TRAINING_TABLE[0]))
     ir_docs_path.write_text(page, encoding="utf-8")
-    print(f"wrote {schema_path.relative_to(ROOT)}, {docs_path.relative_to(ROOT)} and "
-          f"{ir_docs_path.relative_to(ROOT)}")
+    interop_path = ROOT / "docs" / "interop.md"
+    page = interop_path.read_text(encoding="utf-8")
+    page = replace_between_markers(page, export_docs.mapping_table(),
+                                   *export_docs.MAPPING_MARKERS)
+    page = replace_between_markers(page, export_docs.init_table(), *export_docs.INIT_MARKERS)
+    interop_path.write_text(page, encoding="utf-8")
+    print(f"wrote {schema_path.relative_to(ROOT)}, {docs_path.relative_to(ROOT)}, "
+          f"{ir_docs_path.relative_to(ROOT)} and {interop_path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,25 +1,79 @@
-"""``cnnspec export SPEC``: the fully resolved IR as JSON (every default explicit, repeats
-expanded, no source positions). The result is accepted by every command in place of the spec."""
+"""``cnnspec export SPEC|RUN``: the network for other tools.
+
+``--format json`` (the default) prints the fully resolved IR (every default explicit, repeats
+expanded, no source positions), which every command accepts in place of the spec;
+``--format onnx -o model.onnx`` writes an ONNX model and ``--format torch -o model.py`` a
+PyTorch module with its weights beside it (``model.npz``): a run folder's trained weights,
+or for a spec the initial weights of its seed (docs/interop.md).
+"""
 from __future__ import annotations
 
-HELP = "print a spec's IR as JSON (every default explicit); any command accepts the result"
+from pathlib import Path
+
+HELP = ("print a spec's IR as JSON (every default explicit), or write the network as an ONNX "
+        "model or a PyTorch module with its weights")
+FORMATS = ("json", "onnx", "torch")
+SUFFIXES = {"onnx": ".onnx", "torch": ".py"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("spec", metavar="SPEC|RUN",
+                        help="a .cnn spec or .json IR file, or a run folder (its trained weights)")
+    parser.add_argument("--format", choices=FORMATS, default="json",
+                        help="json: the IR on stdout (default); onnx: an ONNX model; "
+                        "torch: a torch.nn.Module source file and its weights (.npz)")
+    parser.add_argument("-o", "--out", metavar="FILE",
+                        help="where to write (needed for onnx and torch; json: instead of stdout)")
     parser.add_argument("--no-check", action="store_true",
-                        help="export even if shape checks fail (the IR is still validated)")
+                        help="json: export even if shape checks fail (the IR is still validated)")
 
 
 def run(args) -> int:
-    # deferred: the checker, Lark and jsonschema load when it runs (`cnnspec --help` stays fast)
+    # deferred: the checker, Lark, jsonschema and NumPy load when it runs (`--help` stays fast)
+    from cnnspec.errors import SettingError
+
+    if args.format == "json":
+        return _json(args)
+    if not args.out:
+        suffix = SUFFIXES[args.format]
+        raise SettingError(f"export --format {args.format} writes a file: give its path",
+                           hint=f"add -o {Path(args.spec).stem or 'model'}{suffix}",
+                           invalid=True)
+    if args.format == "onnx":
+        from cnnspec.exporters.onnx_graph import OPSET, export_onnx
+
+        exported = export_onnx(args.spec, args.out)
+        print(f"wrote {args.out}: ONNX opset {OPSET}, input 'input' "
+              f"(batch, {_dims(exported.checked.input_shape)}), output "
+              f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
+        return 0
+    from cnnspec.exporters.torch_source import export_torch
+
+    exported, weights = export_torch(args.spec, args.out)
+    print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
+          f"{exported.source}; model.load_weights reads them)")
+    return 0
+
+
+def _dims(shape) -> str:
+    return ", ".join(str(n) for n in shape)
+
+
+def _json(args) -> int:
     from cnnspec.check import check
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate
+    from cnnspec.training.rundir import open_run_dir
 
-    spec = read_spec(args.spec)
+    path = Path(args.spec)
+    spec = read_spec(open_run_dir(path).spec_json if path.is_dir() else path)
     validate(spec.ir, spec.path)
     if not args.no_check:
         check(spec)
-    print(to_json(spec.ir))
+    if args.out:
+        from cnnspec.exporters.source import write_output
+
+        write_output(Path(args.out), to_json(spec.ir) + "\n")
+    else:
+        print(to_json(spec.ir))
     return 0

@@ -54,7 +54,11 @@ class Init:
     parameters), ``scaled`` (a variance set by the fans), ``matrix`` (a structured matrix),
     ``kernel`` (fixed values) or ``data`` (set from a batch of data). ``bias``: whether it may
     initialise a bias (scaled ones then use the layer's weight fans). ``doc``: what it draws,
-    with its formula and source, for the docs table."""
+    with its formula and source, for the docs table. ``torch``: the PyTorch statement that
+    draws the same distribution into the parameter ``{p}`` (a template filled by
+    :func:`cnnspec.init.torch_code.torch_statement`), or one per value of the init's
+    ``distribution``; names without ``nn.`` are the functions of
+    :mod:`cnnspec.init.torch_inits`."""
 
     name: str
     family: str
@@ -63,6 +67,7 @@ class Init:
     aliases: tuple[str, ...] = ()
     bias: bool = False
     written: str | None = None  # how the docs write it, where not name(params)
+    torch: str | dict[str, str] = ""
 
 
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
@@ -74,17 +79,27 @@ def _gain(default: dict) -> InitParam:
     return InitParam("gain", "gain", default)
 
 
+# The PyTorch statements of the three distributions a scaled scheme draws from; ``bound``,
+# ``std`` and ``sigma`` (a truncated normal's std before truncation) come from ``describe``.
+TORCH_UNIFORM = "nn.init.uniform_({p}, -{bound}, {bound})"
+TORCH_NORMAL = "nn.init.normal_({p}, 0.0, {std})"
+TORCH_TRUNCATED = "nn.init.trunc_normal_({p}, {mean}, {sigma}, {lo}, {hi})"
+TORCH_KERNEL = "kernel_({p}, {values}, {placement})"
+
+
 INITS: tuple[Init, ...] = (
-    Init("zeros", "constant", "every element 0", bias=True),
-    Init("ones", "constant", "every element 1", bias=True),
+    Init("zeros", "constant", "every element 0", bias=True, torch="nn.init.zeros_({p})"),
+    Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})"),
     Init("constant", "constant", "every element the same value. Warned about on trainable "
          "layers: every filter then gets the same gradient, so symmetry never breaks.",
-         (InitParam("value", "number"),), bias=True),
+         (InitParam("value", "number"),), bias=True, torch="nn.init.constant_({p}, {value})"),
     Init("uniform", "random", "U(low, high)", (InitParam("low", "number"),
-                                               InitParam("high", "number")), bias=True),
-    Init("normal", "random", "N(mean, std²)", (MEAN, STD), bias=True),
+                                               InitParam("high", "number")), bias=True,
+         torch="nn.init.uniform_({p}, {low}, {high})"),
+    Init("normal", "random", "N(mean, std²)", (MEAN, STD), bias=True,
+         torch="nn.init.normal_({p}, {mean}, {std})"),
     Init("truncated_normal", "random", "N(mean, std²) redrawn outside mean ± 2·std (std before "
-         "truncation, as Keras)", (MEAN, STD), bias=True),
+         "truncation, as Keras)", (MEAN, STD), bias=True, torch=TORCH_TRUNCATED),
     Init("variance_scaling", "scaled",
          "variance `scale / n`, n the fan chosen by `mode` (`fan_in`, `fan_out`, `fan_avg` = "
          "(in+out)/2); `uniform`: U(−√(3·scale/n), +√(3·scale/n)); `normal`: N(0, scale/n); "
@@ -95,68 +110,79 @@ INITS: tuple[Init, ...] = (
          (InitParam("scale", "positive", 1.0, "the variance times the fan: 1 keeps a linear "
                     "layer's variance, 2 a ReLU layer's (He et al. 2015)"),
           InitParam("mode", "fan_mode", "fan_in"),
-          InitParam("distribution", "distribution", "truncated_normal")), bias=True),
+          InitParam("distribution", "distribution", "truncated_normal")), bias=True,
+         torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
+                "truncated_normal": TORCH_TRUNCATED}),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
          "a = gain·√(6 / (fan_in + fan_out)) — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True),
+         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM),
     Init("glorot_normal", "scaled", "variance_scaling(gain², fan_avg, normal): N(0, gain²·2 / "
          "(fan_in + fan_out)), not truncated — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True),
+         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL),
     Init("he_uniform", "scaled", "variance_scaling(gain², mode, uniform): U(−a, a) with a = "
          "gain·√(3 / fan) — He et al. 2015. `mode=fan_in` keeps the forward signal's "
          "variance, `fan_out` the backward gradient's.",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_uniform",),
-         bias=True),
+         bias=True, torch=TORCH_UNIFORM),
     Init("he_normal", "scaled", "variance_scaling(gain², mode, normal): std = gain / √fan = "
          "√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — He et al. 2015",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_normal",),
-         bias=True),
+         bias=True, torch=TORCH_NORMAL),
     Init("lecun_uniform", "scaled", "variance_scaling(1, fan_in, uniform) — LeCun et al. 1998. "
-         "Caffe's `xavier` is this one.", bias=True),
+         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM),
     Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
-         "et al. 1998", bias=True),
+         "et al. 1998", bias=True, torch=TORCH_NORMAL),
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
-         "their reset_parameters does", bias=True),
+         "their reset_parameters does", bias=True, torch=TORCH_UNIFORM),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
          "drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — Martens 2010, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
          "as Sutskever et al. 2013 describe it). Not "
          "torch's `sparse_`, which zeroes a fraction of each column.",
          (InitParam("nonzero", "count", 15, "nonzero incoming weights per unit, e.g. 15"),
-          InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1"))),
+          InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1")),
+         torch="sparse_({p}, {nonzero}, {std})"),
     Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
          "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
-         "`positive_unitball` filler"),
+         "`positive_unitball` filler", torch="positive_unitball_({p})"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
-         "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),)),
+         "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),),
+         torch="nn.init.orthogonal_({p}, {gain})"),
     Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
          "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
          "((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et al. 2018, "
          "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
          "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
-         (_gain(LINEAR_GAIN),)),
+         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})"),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
-         "passes its input through; dense: the identity matrix", aliases=("dirac",)),
+         "passes its input through; dense: the identity matrix", aliases=("dirac",),
+         torch="identity_({p})"),
     Init("literal", "kernel", "a hand-written kernel (below)",
-         (InitParam("values", "numbers"),), written="[[...]] (or literal([[...]]))"),
-    Init("sobel_x", "kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]] for every filter and channel"),
-    Init("sobel_y", "kernel", "the transpose of sobel_x"),
-    Init("laplacian", "kernel", "[[0,1,0],[1,-4,1],[0,1,0]]"),
+         (InitParam("values", "numbers"),), written="[[...]] (or literal([[...]]))",
+         torch=TORCH_KERNEL),
+    Init("sobel_x", "kernel", "[[-1,0,1],[-2,0,2],[-1,0,1]] for every filter and channel",
+         torch=TORCH_KERNEL),
+    Init("sobel_y", "kernel", "the transpose of sobel_x", torch=TORCH_KERNEL),
+    Init("laplacian", "kernel", "[[0,1,0],[1,-4,1],[0,1,0]]", torch=TORCH_KERNEL),
     Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
          (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
-                    "gaussian(1)"),)),
+                    "gaussian(1)"),), torch=TORCH_KERNEL),
     Init("bilinear", "kernel", "Caffe's `bilinear` filler, for upsampling with a transposed "
          "conv of stride s and kernel 2s − s%2: on each axis f = ⌈k/2⌉, c = (k − 1)/(2f), "
-         "w[y, x] = (1 − |x/f − c|)(1 − |y/f − c|); every filter and channel"),
-    Init("box", "kernel", "1/(kh·kw) everywhere (a mean filter)"),
-    Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]"),
+         "w[y, x] = (1 − |x/f − c|)(1 − |y/f − c|); every filter and channel",
+         torch=TORCH_KERNEL),
+    Init("box", "kernel", "1/(kh·kw) everywhere (a mean filter)", torch=TORCH_KERNEL),
+    Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]",
+         torch=TORCH_KERNEL),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
          "data until each output's variance is 1 ± tol — Mishkin & Matas 2015",
          (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
                     "e.g. 0.1"),
-          InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10"))),
+          InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10")),
+         # what cnnspec draws at build time; the rescaling on data is the trainer's
+         torch="nn.init.orthogonal_({p})"),
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}

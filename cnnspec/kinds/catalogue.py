@@ -28,6 +28,7 @@ from cnnspec.kinds.shape_rules import (
     window,
 )
 from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
+from cnnspec.kinds.torch_code import call
 
 # ---------------------------------------------------------------------------- conv and dense
 
@@ -82,16 +83,31 @@ def _conv_compact(ir: dict) -> str:
             f"{groups}")
 
 
-def _torch_pad(t, pads, value=0.0):
+def _symmetric(pads) -> bool:
     top, bottom, left, right = pads
-    return t.nn.ConstantPad2d((left, right, top, bottom), value)
+    return (top, left) == (bottom, right)
 
 
-def _conv_torch(t, ir: dict, in_shapes, inferred: Inferred):
-    conv = t.nn.Conv2d(in_shapes[0][0], ir["filters"], tuple(ir["kernel"]),
-                     stride=tuple(ir["stride"]), dilation=tuple(ir["dilation"]),
-                     groups=ir["groups"], bias=ir["bias"])
-    return t.nn.Sequential(_torch_pad(t, inferred.pads), conv)
+def _conv_torch(ir: dict, in_shapes, inferred: Inferred) -> str:
+    """nn.Conv2d, or PaddedConv2d where the padding differs per side."""
+    args = (in_shapes[0][0], ir["filters"], ir["kernel"])
+    options = {"stride": ir["stride"], "dilation": ir["dilation"], "groups": ir["groups"],
+               "bias": ir["bias"]}
+    if _symmetric(inferred.pads):
+        return call("nn.Conv2d", *args, padding=inferred.pads[::2], **options)
+    return call("PaddedConv2d", *args, pads=inferred.pads, **options)
+
+
+def onnx_pads(pads) -> list[int]:
+    """(top, bottom, left, right) in ONNX's order: the starts of H and W, then their ends."""
+    top, bottom, left, right = pads
+    return [top, left, bottom, right]
+
+
+def _conv_onnx(g, ir: dict, in_shapes, inferred: Inferred, xs: list[str]) -> str:
+    inputs = [xs[0], g.param("weight")] + ([g.param("bias")] if ir["bias"] else [])
+    return g.op("Conv", inputs, kernel_shape=ir["kernel"], strides=ir["stride"],
+                pads=onnx_pads(inferred.pads), dilations=ir["dilation"], group=ir["groups"])
 
 
 def _dense_infer(ir: dict, in_shapes) -> Inferred:
@@ -123,7 +139,7 @@ CONV = Kind(
     usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW|TxBxLxR] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
-    phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch,
+    phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch, onnx=_conv_onnx,
     examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
               Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],
                                      "dilation": [2, 1], "padding": [1, 0]}),
@@ -199,34 +215,52 @@ def _conv_transpose_phrases(ir: dict, pads) -> list[str]:
     return phrases
 
 
-def _conv_transpose_torch(t, ir: dict, in_shapes, inferred: Inferred):
-    """``nn.ConvTranspose2d`` itself for symmetric padding; otherwise the module without
-    padding or bias, cropped (and extended by output padding) to the inferred size by
-    ``F.pad``, then the bias added (output padding's rows hold the bias too)."""
-    top, bottom, left, right = inferred.pads
-    symmetric = ir["padding"] != "same" and (top, left) == (bottom, right)
-    conv = t.nn.ConvTranspose2d(
-        in_shapes[0][0], ir["filters"], tuple(ir["kernel"]), stride=tuple(ir["stride"]),
-        padding=(top, left) if symmetric else 0,
-        output_padding=tuple(ir["output_pad"]) if symmetric else 0, groups=ir["groups"],
-        bias=ir["bias"] and symmetric, dilation=tuple(ir["dilation"]))
-    if symmetric:
-        return conv
-    h, w = inferred.output[1:]
+def _output_padding(ir: dict, in_shapes, inferred: Inferred) -> list[int]:
+    """The rows and columns added after a transposed conv's output, what its inferred size
+    says beyond ``stride (n - 1) + dilation (k - 1) + 1`` minus the padding (with ``pad
+    same`` they come from the size, not from ``output_pad``)."""
+    return [out - (s * (n - 1) + d * (k - 1) + 1 - before - after)
+            for out, n, k, s, d, before, after in zip(
+                inferred.output[1:], in_shapes[0][1:], ir["kernel"], ir["stride"],
+                ir["dilation"], inferred.pads[::2], inferred.pads[1::2])]
 
-    class Cropped(t.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = conv
-            self.bias = t.nn.Parameter(t.zeros(ir["filters"])) if ir["bias"] else None
 
-        def forward(self, x):
-            full = self.conv(x)
-            out = t.nn.functional.pad(full, (-left, w + left - full.shape[3],
-                                             -top, h + top - full.shape[2]))
-            return out if self.bias is None else out + self.bias[:, None, None]
+def _conv_transpose_torch(ir: dict, in_shapes, inferred: Inferred) -> str:
+    """nn.ConvTranspose2d for symmetric padding; otherwise CroppedConvTranspose2d, cut (and
+    extended by output padding) to the inferred size."""
+    args = (in_shapes[0][0], ir["filters"], ir["kernel"])
+    options = {"stride": ir["stride"], "dilation": ir["dilation"], "groups": ir["groups"],
+               "bias": ir["bias"]}
+    if _symmetric(inferred.pads):
+        return call("nn.ConvTranspose2d", *args, padding=inferred.pads[::2],
+                    output_padding=_output_padding(ir, in_shapes, inferred), **options)
+    return call("CroppedConvTranspose2d", *args, pads=inferred.pads, size=inferred.output[1:],
+                **options)
 
-    return Cropped()
+
+def _conv_transpose_onnx(g, ir: dict, in_shapes, inferred: Inferred, xs: list[str]) -> str:
+    """ONNX's ConvTranspose with the padding and output padding, where ONNX Runtime takes
+    that output padding (below the stride); otherwise the whole output, cut and extended to
+    the inferred size, then the bias added."""
+    output_padding = _output_padding(ir, in_shapes, inferred)
+    options = {"kernel_shape": ir["kernel"], "strides": ir["stride"],
+               "dilations": ir["dilation"], "group": ir["groups"]}
+    if all(q < s for q, s in zip(output_padding, ir["stride"])):
+        bias = [g.param("bias")] if ir["bias"] else []
+        return g.op("ConvTranspose", [xs[0], g.param("weight"), *bias],
+                    pads=onnx_pads(inferred.pads), output_padding=output_padding, **options)
+    full = g.op("ConvTranspose", [xs[0], g.param("weight")], **options)
+    top, _, left, _ = inferred.pads
+    extended = g.op("Pad", [full, g.const([0, 0, 0, 0, 0, 0, *output_padding], "int64")])
+    out = _crop(g, extended, inferred.output[1:], (top, left))
+    return g.op("Add", [out, g.param("bias", (ir["filters"], 1, 1))]) if ir["bias"] else out
+
+
+def _crop(g, x: str, size, start=(0, 0)) -> str:
+    """The (h, w) window of (N, C, H, W) ``x`` from ``start``."""
+    return g.op("Slice", [x, g.const(list(start), "int64"),
+                          g.const([a + n for a, n in zip(start, size)], "int64"),
+                          g.const([2, 3], "int64")])
 
 
 CONV_TRANSPOSE = Kind(
@@ -247,7 +281,7 @@ CONV_TRANSPOSE = Kind(
           "e.g. conv_transpose 16 2x2 stride 2 relu",
     aliases=("deconv", "conv2d_transpose"), takes_activation=True, size_field="filters",
     noun="filters", phrases=_conv_transpose_phrases, compact=lambda ir: "T " + _conv_compact(ir),
-    torch=_conv_transpose_torch,
+    torch=_conv_transpose_torch, onnx=_conv_transpose_onnx,
     examples=(Example(((3, 4, 5),), {"filters": 2, "kernel": [3, 3]}),
               Example(((2, 4, 3),), {"filters": 3, "kernel": [2, 2], "stride": [2, 2]}),
               Example(((2, 4, 4),), {"filters": 3, "kernel": [3, 3], "stride": [2, 2],
@@ -278,7 +312,10 @@ DENSE = Kind(
     aliases=("fc", "linear"), takes_activation=True, size_field="units", noun="units",
     phrases=lambda ir, pads: [f"{ir['units']} units"],
     compact=lambda ir: f"{ir['units']} units",
-    torch=lambda t, ir, ins, inf: t.nn.Linear(ins[0][0], ir["units"], bias=ir["bias"]),
+    torch=lambda ir, ins, inf: call("nn.Linear", ins[0][0], ir["units"], bias=ir["bias"]),
+    onnx=lambda g, ir, ins, inf, xs: g.op(
+        "Gemm", [xs[0], g.param("weight")] + ([g.param("bias")] if ir["bias"] else []),
+        transB=1),
     examples=(Example(((6,),), {"units": 3}), Example(((5,),), {"units": 2, "bias": False})))
 
 # ---------------------------------------------------------------------------- pooling
@@ -320,40 +357,35 @@ def _pool_compact(ir: dict) -> str:
     return f"{pair_text(ir['size'])} /{step_text(ir['stride'])}{ceil}"
 
 
-def _torch_pool(t, ir, inferred: Inferred, module: str, pad_value: float):
-    """PyTorch's pooling module of this layer. Symmetric padding is the module's own (so ceil
-    mode's rule on where the last window may start is PyTorch's); other padding is F.pad's,
-    and the output is cut to the inferred size, since PyTorch's rule then sees the padding as
-    input. An average that leaves padding out divides window sums by window counts of a mask
-    of the input."""
-    top, bottom, left, right = inferred.pads
-    h, w = inferred.output[1:]
+def _pool_torch(ir: dict, inferred: Inferred, reduce: str, pad_value: float) -> str:
+    """nn.MaxPool2d / nn.AvgPool2d for symmetric padding (so ceil mode's rule on where the
+    last window may start is PyTorch's); otherwise PaddedPool2d, which pads first and cuts the
+    output to the inferred size, since PyTorch's rule would see the padding as input."""
     options = {"ceil_mode": ir["ceil_mode"]}
-    if module == "AvgPool2d":
+    if reduce == "avg":
         options["count_include_pad"] = ir["count_include_pad"]
-    if (top, left) == (bottom, right):
-        return getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), padding=(top, left),
-                                     **options)
-    if options.get("count_include_pad", True):
-        inner = getattr(t.nn, module)(tuple(ir["size"]), tuple(ir["stride"]), **options)
-        return t.nn.Sequential(_torch_pad(t, inferred.pads, pad_value), inner,
-                               _torch_crop(t, h, w))
-    sums = t.nn.Sequential(_torch_pad(t, inferred.pads), t.nn.AvgPool2d(
-        tuple(ir["size"]), tuple(ir["stride"]), ceil_mode=ir["ceil_mode"], divisor_override=1),
-        _torch_crop(t, h, w))
-    return _torch_module(t, lambda x: sums(x) / sums(t.ones_like(x[:1, :1])))
+    if _symmetric(inferred.pads):
+        module = "nn.MaxPool2d" if reduce == "max" else "nn.AvgPool2d"
+        return call(module, ir["size"], ir["stride"], padding=inferred.pads[::2], **options)
+    return call("PaddedPool2d", reduce, ir["size"], ir["stride"], pads=inferred.pads,
+                size=inferred.output[1:], value=pad_value, **options)
 
 
-def _torch_crop(t, h, w):
-    return _torch_module(t, lambda x: x[..., :h, :w])
-
-
-def _torch_module(t, function):
-    class Function(t.nn.Module):
-        def forward(self, x):
-            return function(x)
-
-    return Function()
+def _pool_onnx(g, ir: dict, in_shapes, inferred: Inferred, xs: list[str], reduce: str) -> str:
+    """ONNX's MaxPool / AveragePool with the padding per side; ceil mode's last window must
+    start inside the input or its leading padding (PyTorch's rule, which ONNX Runtime
+    follows)."""
+    options = {"count_include_pad": int(ir["count_include_pad"])} if reduce == "avg" else {}
+    out = g.op("MaxPool" if reduce == "max" else "AveragePool", [xs[0]],
+               kernel_shape=ir["size"], strides=ir["stride"], pads=onnx_pads(inferred.pads),
+               ceil_mode=int(ir["ceil_mode"]), **options)
+    # ONNX keeps a last window of ceil mode that starts in the trailing padding; PyTorch and
+    # cnnspec drop it (it would see padding only): cut it off.
+    onnx_hw = [-(-(n + before + after - k) // s) + 1 if ir["ceil_mode"] else h
+               for n, k, s, before, after, h in zip(in_shapes[0][1:], ir["size"], ir["stride"],
+                                                    inferred.pads[::2], inferred.pads[1::2],
+                                                    inferred.output[1:])]
+    return out if onnx_hw == list(inferred.output[1:]) else _crop(g, out, inferred.output[1:])
 
 
 POOL_EXAMPLES = (
@@ -387,7 +419,7 @@ COUNT_INCLUDE_PAD = Field(
                                          "padding included; false by its input pixels only")
 
 
-def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_value: float,
+def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
                aliases: tuple[str, ...], extra_fields=(), usage_extra: str = "",
                examples=()) -> Kind:
     return Kind(
@@ -401,14 +433,15 @@ def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_valu
         positional=("size",),
         usage=f"{name} SIZE [stride S] [pad P] [ceil_mode true]{usage_extra}, e.g. {name} 2",
         aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
-        torch=lambda t, ir, ins, inferred: _torch_pool(t, ir, inferred, torch_module, pad_value),
+        torch=lambda ir, ins, inferred: _pool_torch(ir, inferred, reduce, pad_value),
+        onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
         examples=POOL_EXAMPLES + examples)
 
 
-MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", "MaxPool2d",
-                     -math.inf, ("max_pool",))
+MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math.inf,
+                     ("max_pool",))
 AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros unless "
-                     "count_include_pad false)", "AvgPool2d", 0.0, ("avg_pool",),
+                     "count_include_pad false)", 0.0, ("avg_pool",),
                      extra_fields=(COUNT_INCLUDE_PAD,),
                      usage_extra=" [count_include_pad false]", examples=AVGPOOL_EXAMPLES)
 
@@ -422,7 +455,8 @@ def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
 GLOBAL_AVGPOOL = Kind(
     "global_avgpool", "(C, H, W) -> (C,): the mean of each channel", "pool",
     infer=_global_pool_infer, build=lambda b: L.GlobalAvgPool(), aliases=("gap",),
-    torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveAvgPool2d(1), t.nn.Flatten()),
+    torch=lambda ir, ins, inf: call("GlobalPool", "avg"),
+    onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalAveragePool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
 
 GLOBAL_MAXPOOL = Kind(
@@ -430,7 +464,8 @@ GLOBAL_MAXPOOL = Kind(
     infer=_global_pool_infer,
     build=lambda b: L.Elementwise(pool.global_maxpool_forward, pool.global_maxpool_backward),
     aliases=("gmp",),
-    torch=lambda t, ir, ins, inf: t.nn.Sequential(t.nn.AdaptiveMaxPool2d(1), t.nn.Flatten()),
+    torch=lambda ir, ins, inf: call("GlobalPool", "max"),
+    onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalMaxPool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
 
 def _upsample_infer(ir: dict, in_shapes) -> Inferred:
@@ -441,9 +476,22 @@ def _upsample_infer(ir: dict, in_shapes) -> Inferred:
     return Inferred((c, h * fh, w * fw))
 
 
-def _upsample_torch(t, ir, ins, inferred):
-    return t.nn.Upsample(scale_factor=tuple(float(f) for f in ir["factor"]), mode=ir["mode"],
-                         align_corners=False if ir["mode"] == "bilinear" else None)
+def _upsample_torch(ir: dict, ins, inferred: Inferred) -> str:
+    options = {"align_corners": False} if ir["mode"] == "bilinear" else {}
+    return call("nn.Upsample", scale_factor=[float(f) for f in ir["factor"]], mode=ir["mode"],
+                **options)
+
+
+def _upsample_onnx(g, ir: dict, ins, inferred: Inferred, xs: list[str]) -> str:
+    """ONNX's Resize: nearest takes pixel floor(out / factor) (asymmetric, floor), bilinear
+    samples at (out + 0.5) / factor - 0.5 (PyTorch's half-pixel rule)."""
+    scales = g.const([1.0, 1.0, *(float(f) for f in ir["factor"])], "float32")
+    if ir["mode"] == "nearest":
+        options = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric",
+                   "nearest_mode": "floor"}
+    else:
+        options = {"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}
+    return g.op("Resize", [xs[0], "", scales], **options)
 
 
 UPSAMPLE = Kind(
@@ -462,7 +510,7 @@ UPSAMPLE = Kind(
     aliases=("upsampling",),
     phrases=lambda ir, pads: [f"x{step_text(ir['factor'])} {ir['mode']}"],
     compact=lambda ir: f"x{step_text(ir['factor'])} {ir['mode']}",
-    torch=_upsample_torch,
+    torch=_upsample_torch, onnx=_upsample_onnx,
     examples=(Example(((2, 3, 4),), {"factor": [2, 2]}),
               Example(((2, 3, 2),), {"factor": [2, 3]}),
               Example(((2, 3, 4),), {"factor": [2, 2], "mode": "bilinear"}),
@@ -472,7 +520,8 @@ UPSAMPLE = Kind(
 FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
-    build=lambda b: L.Flatten(), torch=lambda t, ir, ins, inf: t.nn.Flatten(),
+    build=lambda b: L.Flatten(), torch=lambda ir, ins, inf: "nn.Flatten()",
+    onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", xs, axis=1),
     examples=(Example(((3, 2, 4),)),))
 
 # ---------------------------------------------------------------------------- activations
@@ -482,10 +531,13 @@ def _same_shape(ir: dict, in_shapes) -> Inferred:
     return Inferred(only_input(in_shapes))
 
 
-def _activation(name: str, summary: str, torch, signal_factor=lambda ir: 1.0,
+def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1.0,
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = ()) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
+
+    ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
+    nodes on the value ``x``.
 
     ``signal_factor``: ``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``, the factor by
     which it scales the signal's second moment (Glorot & Bengio 2010; He et al. 2015).
@@ -495,23 +547,31 @@ def _activation(name: str, summary: str, torch, signal_factor=lambda ir: 1.0,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
         fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
         signal=lambda ir, moments, shapes: signal_factor(ir) * moments[0],
-        phrases=phrases or (lambda ir, pads: []), torch=torch,
+        phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
+        onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)))
 
 
-RELU = _activation("relu", "max(x, 0)", lambda t, ir, ins, inf: t.nn.ReLU(),
+def _unary(op: str, **attributes):
+    """The ONNX function of an activation that is one ONNX operator."""
+    return lambda g, ir, x: g.op(op, [x], **attributes)
+
+
+RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
                    signal_factor=lambda ir: 0.5)
-TANH = _activation("tanh", "tanh(x)", lambda t, ir, ins, inf: t.nn.Tanh())
-SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda t, ir, ins, inf: t.nn.Sigmoid())
+TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"))
+SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
+                      _unary("Sigmoid"))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
-                      lambda t, ir, ins, inf: t.nn.Softmax(dim=1))
+                      lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "
                           "log-probabilities, what the nll loss takes",
-                          lambda t, ir, ins, inf: t.nn.LogSoftmax(dim=1))
+                          lambda ir: "nn.LogSoftmax(dim=1)", _unary("LogSoftmax", axis=1))
 LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
-    lambda t, ir, ins, inf: t.nn.LeakyReLU(ir["slope"]),
+    lambda ir: call("nn.LeakyReLU", ir["slope"]),
+    lambda g, ir, x: g.op("LeakyRelu", [x], alpha=ir["slope"]),
     signal_factor=lambda ir: (1 + ir["slope"] ** 2) / 2,
     fields=(F.number("slope", DEFAULT_LEAKY_SLOPE, "the slope for negative inputs, e.g. 0.01 "
                      "or 0.2", low=0),),
@@ -519,7 +579,8 @@ LEAKY_RELU = _activation(
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
 ELU = _activation(
     "elu", "x, or alpha·(exp(x) - 1) below 0 (Clevert et al. 2016)",
-    lambda t, ir, ins, inf: t.nn.ELU(ir["alpha"]),
+    lambda ir: call("nn.ELU", ir["alpha"]),
+    lambda g, ir, x: g.op("Elu", [x], alpha=ir["alpha"]),
     fields=(F.number("alpha", 1.0, "the value large negative inputs approach is -alpha, "
                      "e.g. 1.0", low=0, low_open=True),),
     usage="elu [ALPHA]", cases=({"alpha": 0.7},), phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
@@ -527,30 +588,49 @@ ELU = _activation(
 # E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
 # 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
 GELU_SECOND_MOMENT = 0.4252
+
+
+def _gelu_onnx(g, ir: dict, x: str) -> str:
+    """x·Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or the tanh form x (1 + tanh(sqrt(2 / pi)
+    (x + 0.044715 x^3))) / 2 (Hendrycks & Gimpel 2016); ONNX has Gelu only from opset 20."""
+    if ir["approximate"] == "tanh":
+        cube = g.op("Mul", [g.op("Mul", [x, x]), x])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+        phi = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2 / math.pi))])])
+    else:
+        phi = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
+    return g.op("Mul", [g.op("Mul", [x, g.op("Add", [phi, g.const(1.0)])]), g.const(0.5)])
 SILU_SECOND_MOMENT = 0.3558
 
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
-    "tanh form", lambda t, ir, ins, inf: t.nn.GELU(approximate=ir["approximate"]),
+    "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
     signal_factor=lambda ir: GELU_SECOND_MOMENT,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
     phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [])
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
-                   lambda t, ir, ins, inf: t.nn.SiLU(),
+                   lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
                    signal_factor=lambda ir: SILU_SECOND_MOMENT)
 
 # E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
 # that it keeps ReLU's 1/2; hard swish is close to SiLU.
 HARDSWISH_SECOND_MOMENT = 0.3316
 
-RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)",
-                    lambda t, ir, ins, inf: t.nn.ReLU6(), signal_factor=lambda ir: 0.5)
+RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
+                    lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
+                    signal_factor=lambda ir: 0.5)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
-                        lambda t, ir, ins, inf: t.nn.Hardswish(),
+                        lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)
 
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
+
+
+def _channel_shape(shape) -> tuple[int, ...]:
+    """A per-channel parameter's shape that broadcasts over (N, C, H, W): (C, 1, 1); over a
+    flat (N, F): (F,)."""
+    return (shape[0], 1, 1) if len(shape) == 3 else (shape[0],)
 
 
 def _prelu_infer(ir: dict, in_shapes) -> Inferred:
@@ -567,7 +647,8 @@ PRELU = Kind(
     fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
     signal=lambda ir, moments, shapes: (1 + PRELU_INIT ** 2) / 2 * moments[0],
     phrases=lambda ir, pads: [f"slopes learned, from {PRELU_INIT:g}"],
-    torch=lambda t, ir, ins, inf: t.nn.PReLU(num_parameters=ins[0][0], init=PRELU_INIT),
+    torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
+    onnx=lambda g, ir, ins, inf, xs: g.op("PRelu", [xs[0], g.param("weight", _channel_shape(ins[0]))]),
     examples=(Example(((3, 2, 2),)), Example(((5,),))))
 
 # ---------------------------------------------------------------------------- the rest
@@ -580,7 +661,8 @@ DROPOUT = Kind(
                      high_open=True, words="dropout probability"),),
     positional=("p",), usage="dropout P with 0 <= P < 1, e.g. dropout 0.25",
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"],
-    torch=lambda t, ir, ins, inf: t.nn.Dropout(ir["p"]),
+    torch=lambda ir, ins, inf: call("nn.Dropout", ir["p"]),
+    onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),  # evaluation keeps every value
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
@@ -597,7 +679,8 @@ DROPOUT2D = Kind(
     fields=DROPOUT.fields, positional=("p",),
     usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1",
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
-    torch=lambda t, ir, ins, inf: t.nn.Dropout2d(ir["p"]),
+    torch=lambda ir, ins, inf: call("nn.Dropout2d", ir["p"]),
+    onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),
     aliases=("spatial_dropout",), examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
@@ -608,9 +691,15 @@ def _batchnorm_infer(ir: dict, in_shapes) -> Inferred:
     return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
 
 
-def _batchnorm_torch(t, ir, ins, inf):
-    module = t.nn.BatchNorm2d if len(ins[0]) == 3 else t.nn.BatchNorm1d
-    return module(ins[0][0], eps=ir["eps"], momentum=ir["momentum"])
+def _batchnorm_torch(ir: dict, ins, inf) -> str:
+    module = "nn.BatchNorm2d" if len(ins[0]) == 3 else "nn.BatchNorm1d"
+    return call(module, ins[0][0], eps=ir["eps"], momentum=ir["momentum"])
+
+
+def _batchnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
+    """Evaluation: normalised by the running statistics."""
+    return g.op("BatchNormalization", [xs[0], *(g.param(key) for key in (
+        "weight", "bias", "running_mean", "running_var"))], epsilon=ir["eps"])
 
 
 BATCHNORM = Kind(
@@ -629,7 +718,7 @@ BATCHNORM = Kind(
     signal=lambda ir, moments, shapes: 1.0,
     phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
                                f"momentum {number_text(ir['momentum'])}")],
-    torch=_batchnorm_torch,
+    torch=_batchnorm_torch, onnx=_batchnorm_onnx,
     examples=(Example(((3, 3, 3),)), Example(((5,),))))
 
 
@@ -673,7 +762,21 @@ def _layernorm_infer(ir: dict, in_shapes) -> Inferred:
     return Inferred(shape, weight=shape, bias=shape)
 
 
-def _norm_kind(name: str, summary: str, infer, build, torch, *, fields=(), positional=(),
+def _groupnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
+    """Each example's channels as (G, rest), instance-normalised (each of the G runs by its own
+    statistics), shaped back, then scaled and shifted per channel (ONNX's GroupNormalization
+    comes only with opset 18, and scales per group there until opset 21)."""
+    groups = ir["groups"]
+    runs = g.op("Reshape", [xs[0], g.const([0, groups, -1], "int64")])
+    normal = g.op("InstanceNormalization", [runs, g.const([1.0] * groups),
+                                            g.const([0.0] * groups)], epsilon=ir["eps"])
+    back = g.op("Reshape", [normal, g.op("Shape", [xs[0]])])
+    scaled = g.op("Mul", [back, g.param("weight", _channel_shape(ins[0]))])
+    return g.op("Add", [scaled, g.param("bias", _channel_shape(ins[0]))])
+
+
+def _norm_kind(name: str, summary: str, infer, build, torch, onnx, *, fields=(),
+               positional=(),
                usage: str = "", phrases=None, examples=(), aliases=()) -> Kind:
     """A normalisation by each example's own statistics: a scale (ones) and a shift (zeros),
     the same in training and evaluation, nothing shared across the batch; it resets the
@@ -685,7 +788,7 @@ def _norm_kind(name: str, summary: str, infer, build, torch, *, fields=(), posit
         takes_activation=True, fixed_inits=({"name": "ones"}, {"name": "zeros"}),
         signal=lambda ir, moments, shapes: 1.0,
         phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
-        torch=torch, examples=examples)
+        torch=torch, onnx=onnx, examples=examples)
 
 
 LAYERNORM = _norm_kind(
@@ -693,7 +796,9 @@ LAYERNORM = _norm_kind(
     "shifts each value (Ba et al. 2016)", _layernorm_infer,
     lambda b: L.LayerNorm(b.output_shape, b.dtype, eps=b.ir["eps"],
                           trainable=b.ir["trainable"]),
-    lambda t, ir, ins, inf: t.nn.LayerNorm(list(ins[0]), eps=ir["eps"]),
+    lambda ir, ins, inf: call("nn.LayerNorm", list(ins[0]), eps=ir["eps"]),
+    lambda g, ir, ins, inf, xs: g.op("LayerNormalization", [
+        xs[0], g.param("weight"), g.param("bias")], axis=1, epsilon=ir["eps"]),
     aliases=("ln",), examples=(Example(((3, 3, 2),)), Example(((5,),), {"eps": 1e-3})))
 
 GROUPNORM = _norm_kind(
@@ -701,7 +806,8 @@ GROUPNORM = _norm_kind(
     "channel (Wu & He 2018)", _groupnorm_infer,
     lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"],
                           trainable=b.ir["trainable"]),
-    lambda t, ir, ins, inf: t.nn.GroupNorm(ir["groups"], ins[0][0], eps=ir["eps"]),
+    lambda ir, ins, inf: call("nn.GroupNorm", ir["groups"], ins[0][0], eps=ir["eps"]),
+    _groupnorm_onnx,
     fields=(F.count("groups", "number of groups", "the channels split into this many equal "
                     "runs, each normalised on its own, e.g. groupnorm 8 (32 in Wu & He)"),),
     positional=("groups",), usage="groupnorm G [eps E] [frozen] [ACTIVATION], e.g. groupnorm 4",
@@ -715,7 +821,9 @@ INSTANCENORM = _norm_kind(
     "shifts each channel (Ulyanov et al. 2016)", _instancenorm_infer,
     lambda b: L.GroupNorm(b.output_shape[0], b.output_shape[0], b.dtype, eps=b.ir["eps"],
                           trainable=b.ir["trainable"]),
-    lambda t, ir, ins, inf: t.nn.InstanceNorm2d(ins[0][0], eps=ir["eps"], affine=True),
+    lambda ir, ins, inf: call("nn.InstanceNorm2d", ins[0][0], eps=ir["eps"], affine=True),
+    lambda g, ir, ins, inf, xs: g.op("InstanceNormalization", [
+        xs[0], g.param("weight"), g.param("bias")], epsilon=ir["eps"]),
     examples=(Example(((3, 3, 4),)),))
 
 
@@ -752,20 +860,12 @@ def _concat_signal(ir: dict, moments: list[float], shapes) -> float:
     return sum(c * q for c, q in zip(channels, moments)) / sum(channels)
 
 
-def _torch_merge(t, combine):
-    class Merge(t.nn.Module):
-        def forward(self, *xs):
-            return combine(xs)
-
-    return Merge()
-
-
 ADD = Kind(
     "add", "elementwise sum of >= 2 equally shaped inputs", "merge", infer=_add_infer,
     build=lambda b: L.Merge("add"), usage="add(a, b) or add <- a, b",
     takes_activation=True, merge=True,
     signal=lambda ir, moments, shapes: sum(moments),  # independent branches: moments add
-    torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: sum(xs[1:], xs[0])),
+    torch=lambda ir, ins, inf: "Add()", onnx=lambda g, ir, ins, inf, xs: g.op("Sum", xs),
     examples=(Example(((2, 3, 3), (2, 3, 3), (2, 3, 3))),))
 
 CONCAT = Kind(
@@ -773,7 +873,8 @@ CONCAT = Kind(
     "along the features", "merge", infer=_concat_infer,
     build=lambda b: L.Merge("concat"), usage="concat(a, b) or concat <- a, b",
     aliases=("cat",), takes_activation=True, merge=True, signal=_concat_signal,
-    torch=lambda t, ir, ins, inf: _torch_merge(t, lambda xs: t.cat(xs, 1)),
+    torch=lambda ir, ins, inf: "Concat()",
+    onnx=lambda g, ir, ins, inf, xs: g.op("Concat", xs, axis=1),
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))
 
 ALL = (CONV, CONV_TRANSPOSE, DENSE, MAXPOOL, AVGPOOL, GLOBAL_AVGPOOL, GLOBAL_MAXPOOL, UPSAMPLE,

@@ -79,9 +79,15 @@ class Kind:
     elements are called (filters, units). ``fixed_inits``: the (weight, bias) inits of a layer
     with parameters but no init fields (batch norm). ``signal``: how the second moment of the
     signal changes through it at init (weighted kinds: from their init, see check.signal).
-    ``phrases``: short descriptions of its settings for pictures. ``torch``: ``(nn, ir,
-    in_shapes, inferred) -> module`` builds, from the ``torch`` module, the PyTorch module
-    that computes the same (its parameters' names end in ``weight``/``bias`` alike).
+    ``phrases``: short descriptions of its settings for pictures. ``torch``: ``(ir,
+    in_shapes, inferred) -> str``, the source of the PyTorch module that computes the same
+    (its parameters named ``weight``/``bias`` alike; see :mod:`cnnspec.kinds.torch_code`).
+    ``onnx``: ``(g, ir, in_shapes, inferred, xs) -> str`` adds the ONNX nodes that compute
+    the layer in evaluation mode from the values named ``xs`` and returns its output's
+    name, through the builder ``g``: ``g.op(op_type, inputs, **attributes) -> name``,
+    ``g.param(key, shape=None) -> name`` (the layer's ``weight``, ``bias`` or a buffer,
+    reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
+    :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
     """
 
     name: str
@@ -102,6 +108,7 @@ class Kind:
     phrases: Callable[[dict, object], list[str]] = lambda ir, info: []
     compact: Callable[[dict, object], str] | None = None
     torch: Callable | None = None
+    onnx: Callable | None = None
     examples: tuple[Example, ...] = ()
 
     @property
@@ -121,3 +128,14 @@ class Kind:
     def ir_defaults(self) -> dict:
         """The kind's IR fields, in IR order, with their defaults (None: filled in later)."""
         return {f.name: f.resolved_default() for f in self.fields}
+
+    def example_ir(self, example: Example) -> dict:
+        """The IR of a layer ``layer`` of one registry case, its inputs ``in0``, ``in1``, ...:
+        the defaults, the case's fields, and fields that default to another's copied."""
+        ir = {"name": "layer", "kind": self.name, "group": None,
+              "inputs": [f"in{i}" for i in range(len(example.inputs))],
+              **self.ir_defaults(), **example.fields}
+        for f in self.fields:
+            if f.default_from and ir[f.name] is None:
+                ir[f.name] = list(ir[f.default_from])
+        return ir

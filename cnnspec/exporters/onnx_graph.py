@@ -1,0 +1,142 @@
+"""A spec or a run as an ONNX model, built with the ``onnx`` package's helpers.
+
+Conventions: opset :data:`OPSET` of the default domain; float32 tensors; the input is named
+``input`` with shape ``(batch, C, H, W)`` (or ``(batch, F)``), ``batch`` left free; every
+layer's output value carries the layer's name, so the model's output is named after the
+spec's output layer. Evaluation-mode semantics: dropout is the identity and batch norm
+normalises by its running statistics. Each layer kind's nodes come from its registry record
+(``Kind.onnx``); this module gives it the builder (:class:`LayerNodes`) and assembles the
+graph. ``onnx`` is an optional dependency (``pip install 'cnnspec[onnx]'``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.errors import SettingError
+from cnnspec.exporters.source import Exported, open_exported, write_output
+from cnnspec.kinds import KINDS
+from cnnspec.version import __version__
+
+OPSET = 17  # LayerNormalization needs 17; ONNX Runtime 1.14 and later run it
+IR_VERSION = 8  # the ONNX file format of opset 17 (onnx 1.12)
+INPUT = "input"
+BATCH = "batch"
+INSTALL_HINT = "install the ONNX extra: pip install 'cnnspec[onnx]' (onnx and onnxruntime)"
+
+
+def require_onnx():
+    """The ``onnx`` module, or a RunError saying how to install it."""
+    try:
+        import onnx
+    except ImportError:
+        raise SettingError("exporting to ONNX needs the onnx package, which is not installed",
+                           hint=INSTALL_HINT, invalid=True) from None
+    return onnx
+
+
+class LayerNodes:
+    """The builder a kind's ``onnx`` function adds its nodes through, for one layer.
+
+    Intermediate values are named ``<layer>/<op>_<n>``; the layer's output is renamed to
+    the layer's name when the kind returns (:meth:`finish`).
+    """
+
+    def __init__(self, onnx, layer: str, state: dict, nodes: list, initializers: dict):
+        self.onnx, self.layer, self.state = onnx, layer, state
+        self.nodes, self.initializers = nodes, initializers
+        self.first = len(nodes)
+        self.count = 0
+
+    def _name(self, what: str) -> str:
+        self.count += 1
+        return f"{self.layer}/{what}_{self.count}"
+
+    def op(self, op_type: str, inputs: list[str], **attributes) -> str:
+        out = self._name(op_type)
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out],
+                                                     name=out, **attributes))
+        return out
+
+    def param(self, key: str, shape: tuple[int, ...] | None = None) -> str:
+        """The layer's parameter or buffer ``key`` as an initializer (float32)."""
+        name = f"{self.layer}.{key}"
+        value = np.asarray(self.state[name], dtype=np.float32)
+        if shape is not None:
+            value = value.reshape(shape)
+            name = f"{name}.reshaped"
+        self._add(name, value)
+        return name
+
+    def const(self, values, dtype: str = "model") -> str:
+        """A constant tensor (a scalar for a number): ``model`` means the model's float32."""
+        value = np.asarray(values, dtype=np.float32 if dtype == "model" else dtype)
+        name = self._name("const")
+        self._add(name, value)
+        return name
+
+    def _add(self, name: str, value: np.ndarray) -> None:
+        self.initializers[name] = self.onnx.numpy_helper.from_array(value, name)
+
+    def finish(self, out: str) -> None:
+        """Name the layer's output value after the layer."""
+        if out.startswith(f"{self.layer}/"):
+            for node in self.nodes[self.first:]:
+                node.output[:] = [self.layer if o == out else o for o in node.output]
+                node.input[:] = [self.layer if i == out else i for i in node.input]
+        else:  # the kind passed a value through: give it its own name still
+            self.nodes.append(self.onnx.helper.make_node("Identity", [out], [self.layer],
+                                                         name=self.layer))
+
+
+def onnx_model(exported: Exported):
+    """The ``onnx.ModelProto`` of ``exported`` (checked by ``onnx.checker``)."""
+    require_onnx()
+    exported.require_mapping("ONNX", "onnx")
+    checked = exported.checked
+    return layers_model(exported.needed_layers(), {INPUT: checked.input_shape},
+                        (checked.ir["output"], checked.output_shape), exported.state,
+                        checked.ir["name"],
+                        f"{checked.ir['name']}, from cnnspec's {exported.source} with its "
+                        f"{exported.weights}")
+
+
+def layers_model(layers: list, inputs: dict, output: tuple, state: dict, name: str,
+                 doc: str = ""):
+    """The checked ONNX model of ``layers`` (:class:`~cnnspec.check.model.LayerInfo`, in an
+    order where inputs come first) on the graph ``inputs`` (name -> shape without batch),
+    giving ``output`` (name, shape), with parameters from ``state``."""
+    onnx = require_onnx()
+    nodes: list = []
+    initializers: dict = {}
+    for layer in layers:
+        g = LayerNodes(onnx, layer.name, state, nodes, initializers)
+        kind = KINDS[layer.kind]
+        in_shapes = [tuple(s) for s in layer.input_shapes]
+        g.finish(kind.onnx(g, layer.ir, in_shapes, kind.infer(layer.ir, in_shapes),
+                           list(layer.inputs)))
+    graph = onnx.helper.make_graph(
+        nodes, name, [_value(onnx, key, shape) for key, shape in inputs.items()],
+        [_value(onnx, *output)], initializer=list(initializers.values()), doc_string=doc)
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", OPSET)],
+                                   producer_name="cnnspec", producer_version=__version__)
+    # The IR version that goes with the opset, so that older readers open the file too.
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _value(onnx, name: str, shape) -> object:
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
+                                              [BATCH, *(int(n) for n in shape)])
+
+
+def export_onnx(source, path) -> Exported:
+    """Write ``source`` (a spec path, a checked spec or a run folder) as an ONNX model to
+    ``path``; returns what was exported."""
+    require_onnx()
+    exported = open_exported(source)
+    model = onnx_model(exported)
+    write_output(Path(path), model.SerializeToString())
+    return exported

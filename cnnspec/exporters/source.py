@@ -1,0 +1,98 @@
+"""What an export starts from: a checked spec and the weights to write with it.
+
+A run folder gives its trained weights (the best epoch's where there is one, as ``eval``
+reads them), batch norm's running statistics included; a spec gives the initial weights its
+training seed draws, exactly those ``cnnspec train`` would start from.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec
+from cnnspec.compiler import compile_spec
+from cnnspec.errors import RunError
+from cnnspec.kinds import KINDS
+from cnnspec.training.files import _atomic_write
+from cnnspec.training.run import as_checked, load_run
+
+
+@dataclass(frozen=True)
+class Exported:
+    """A checked spec, its weights by checkpoint key (``<layer>.weight``, ``<layer>.bias``,
+    ``<layer>.running_mean``, ...), and in words where it comes from (``source``) and which
+    weights these are (``weights``)."""
+
+    checked: CheckedSpec
+    state: dict[str, np.ndarray]
+    source: str
+    weights: str
+
+    def needed_layers(self) -> list:
+        """The layers the output depends on, in the spec's order (an unused branch has no
+        place in a model meant for inference)."""
+        by_name = self.checked.by_name
+        needed, todo = set(), [self.checked.ir["output"]]
+        while todo:
+            name = todo.pop()
+            if name in by_name and name not in needed:
+                needed.add(name)
+                todo.extend(by_name[name].inputs)
+        return [layer for layer in self.checked.layers if layer.name in needed]
+
+    def require_mapping(self, format_name: str, attribute: str, layers=None) -> None:
+        """A located error for the first of ``layers`` (default: the needed ones) whose kind
+        declares no mapping to the format (``attribute`` of its
+        :class:`~cnnspec.kinds.Kind`: ``onnx`` or ``torch``)."""
+        for layer in self.needed_layers() if layers is None else layers:
+            if getattr(KINDS[layer.kind], attribute) is None:
+                raise self.checked.spec.error(
+                    f"{layer.kind} layer '{layer.name}' cannot be exported to {format_name}: "
+                    f"the kind '{layer.kind}' has no {format_name} mapping", layer.name,
+                    hint="replace the layer with one that has, or export --format json")
+
+
+def open_exported(source, dtype: str = "float64") -> Exported:
+    """``source``: a run folder (its trained weights), a path to a ``.cnn``/``.json`` spec or
+    a :class:`CheckedSpec` (the initial weights of its seed, drawn in ``dtype``)."""
+    if isinstance(source, (str, Path)) and Path(source).is_dir():
+        run = load_run(source)
+        epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
+        return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
+                        f"trained weights ({run.weights}{epoch})")
+    if isinstance(source, (str, Path)) and not Path(source).exists():
+        raise RunError(f"{source} does not exist",
+                       hint="pass a .cnn spec, a .json IR file or a run folder")
+    checked = as_checked(source)
+    seed = checked.ir["training"]["seed"]
+    model = compile_spec(checked, seed=seed, dtype=dtype)
+    return Exported(checked, model.state_dict(),
+                    f"spec {checked.spec.path or checked.ir['name']}",
+                    f"initial weights of seed {seed}")
+
+
+def write_output(path: Path, data) -> None:
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically, as run files are; a
+    RunError where the folder is missing or not writable."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise RunError(f"cannot write {path}: the folder {path.parent} does not exist",
+                       hint="create the folder first, or pass another -o path")
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        _atomic_write(path, lambda f: f.write(data))
+        readable(path)
+    except OSError as exc:
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}",
+                       hint="pass a path in a folder you can write to") from exc
+
+
+def readable(path: Path) -> None:
+    """Give a written file the usual permissions (the atomic write's temp file has 0600):
+    0666 less the umask, as ``open`` would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -1,0 +1,211 @@
+"""A spec or a run as the source of a ``torch.nn.Module``, with its weights beside it.
+
+The module has one attribute per layer, named as in the spec (a name Python or
+``nn.Module`` reserves gets a trailing ``_``), built by the source its kind declares
+(``Kind.torch``); ``forward`` computes the layers the output needs in the spec's order;
+``init_weights()`` draws every parameter as the spec's inits do (``Init.torch``, with the
+numbers of :func:`cnnspec.init.describe`); ``load_weights(path)`` reads the ``.npz`` written
+beside it (``numpy.load`` with ``allow_pickle=False``: no code runs from the file). Writing
+the source needs no PyTorch; running it does.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.errors import RunError
+from cnnspec.exporters.source import Exported, open_exported, readable, write_output
+from cnnspec.init import describe
+from cnnspec.init.torch_code import copied_source, torch_statement
+from cnnspec.kinds import KINDS
+from cnnspec.kinds.torch_code import helpers_source
+from cnnspec.training.files import write_npz
+from cnnspec.version import __version__
+
+# Names a layer attribute or a local variable of ``forward`` must not take: nn.Module's own
+# attributes and methods, the generated class's, and the module names the file uses.
+RESERVED = frozenset({
+    "T_destination", "add_module", "apply", "bfloat16", "buffers", "call_super_init",
+    "children", "compile", "cpu", "cuda", "double", "dump_patches", "eval", "extra_repr",
+    "float", "forward", "get_buffer", "get_extra_state", "get_parameter", "get_submodule",
+    "half", "ipu", "load_state_dict", "modules", "mtia", "named_buffers", "named_children",
+    "named_modules", "named_parameters", "parameters", "register_backward_hook",
+    "register_buffer", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "register_full_backward_pre_hook",
+    "register_load_state_dict_post_hook", "register_load_state_dict_pre_hook",
+    "register_module", "register_parameter", "register_state_dict_post_hook",
+    "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
+    "share_memory", "smart_apply", "state_dict", "to", "to_empty", "train", "training", "type",
+    "xpu", "zero_grad", "init_weights", "load_weights", "input_shape", "NAMES", "self", "torch",
+    "nn", "F", "np", "x"})
+
+
+def attributes(names: list[str]) -> dict[str, str]:
+    """Layer name -> its Python attribute: the name itself, or with ``_`` added where Python
+    or nn.Module reserves it (``_`` first names are nn.Module's internals: ``layer`` before)."""
+    taken: set[str] = set(names)
+    out = {}
+    for name in names:
+        attr = "layer" + name if name.startswith("_") else name
+        while attr != name and attr in taken or keyword.iskeyword(attr) or attr in RESERVED:
+            attr += "_"
+        taken.add(attr)
+        out[name] = attr
+    return out
+
+
+def class_name(model: str) -> str:
+    """``my_net`` -> ``MyNet``; a name that does not start with a letter gets ``Net``."""
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", model) if w]
+    name = "".join(w[:1].upper() + w[1:] for w in words)
+    return name if name[:1].isalpha() else "Net" + name
+
+
+def module_source(exported: Exported, weights_file: str) -> str:
+    """The text of the module file; ``weights_file`` is the name its docstring loads."""
+    exported.require_mapping("PyTorch", "torch", exported.checked.layers)  # all: attributes
+    checked = exported.checked
+    cls = class_name(checked.ir["name"])
+    names = attributes([layer.name for layer in checked.layers])
+    renamed = {name: attr for name, attr in names.items() if name != attr}
+    members = [
+        _class_header(checked, cls, renamed),
+        _init_method(checked, names),
+        _forward_method(exported, names),
+        _init_weights_method(checked, names),
+        LOAD_WEIGHTS,
+    ]
+    parts = [
+        _header(exported, cls, weights_file),
+        "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn",
+        helpers_source(),
+        copied_source("cnnspec.init", "torch_inits.py"),
+        "\n\n".join(m.rstrip("\n") for m in members),
+    ]
+    return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+
+
+def _class_header(checked, cls: str, renamed: dict) -> str:
+    shape_in = ", ".join(map(str, checked.input_shape))
+    shape_out = ", ".join(map(str, checked.output_shape))
+    return (f"class {cls}(nn.Module):\n"
+            f'    """{checked.ir["name"]}: input (N, {shape_in}), output (N, {shape_out})."""\n\n'
+            f"    input_shape = {tuple(checked.input_shape)!r}\n"
+            f"    # spec layer name -> attribute, where they differ (the weights file uses the "
+            f"spec's)\n    NAMES = {renamed!r}")
+
+
+def _header(exported: Exported, cls: str, weights_file: str) -> str:
+    name = exported.checked.ir["name"]
+    return f'''"""{name}: a PyTorch module written by cnnspec {__version__} from {exported.source}.
+
+Use it with the weights written beside it ({exported.weights}; a .npz archive,
+read without pickle):
+
+    from {Path(weights_file).stem} import {cls}
+    model = {cls}()
+    model.load_weights("{weights_file}")
+    model.eval()  # batch norm's running statistics, no dropout
+
+or start afresh with model.init_weights() (after torch.manual_seed for repeatable draws).
+
+Layer attributes carry the spec's names; init_weights() draws each parameter from the
+distribution its init in the spec gives it.
+"""'''
+
+
+def _init_method(checked, names: dict) -> str:
+    lines = ["    def __init__(self):", "        super().__init__()"]
+    for layer in checked.layers:
+        kind = KINDS[layer.kind]
+        shapes = [tuple(s) for s in layer.input_shapes]
+        source = kind.torch(layer.ir, shapes, kind.infer(layer.ir, shapes))
+        lines.append(f"        self.{names[layer.name]} = {source}")
+    return "\n".join(lines)
+
+
+def _forward_method(exported: Exported, names: dict) -> str:
+    lines = ["    def forward(self, x):"]
+    values = {"input": "x"}
+    for layer in exported.needed_layers():
+        args = ", ".join(values[name] for name in layer.inputs)
+        values[layer.name] = names[layer.name]
+        lines.append(f"        {names[layer.name]} = self.{names[layer.name]}({args})")
+    lines.append(f"        return {values[exported.checked.ir['output']]}")
+    return "\n".join(lines)
+
+
+def _init_weights_method(checked, names: dict) -> str:
+    lines = ["    def init_weights(self):",
+             '        """Draw every parameter as the spec\'s inits do; reset batch norm\'s',
+             '        running statistics."""',
+             "        with torch.no_grad():"]
+    for layer in checked.layers:
+        lines.extend(f"            {line}" for line in _layer_inits(layer, names[layer.name]))
+    if len(lines) == 4:
+        lines.append("            pass  # no parameters")
+    return "\n".join(lines)
+
+
+def _layer_inits(layer, attr: str) -> list[str]:
+    """The statements that initialise one layer's parameters, each with its formula."""
+    kind = KINDS[layer.kind]
+    if kind.weighted:
+        inits = [("weight", layer.ir["weight_init"], layer.weight_shape),
+                 ("bias", layer.ir["bias_init"], layer.bias_shape)]
+    elif kind.fixed_inits:
+        inferred = kind.infer(layer.ir, [tuple(s) for s in layer.input_shapes])
+        inits = [("weight", kind.fixed_inits[0], inferred.weight),
+                 ("bias", kind.fixed_inits[1], inferred.bias)]
+    else:
+        return []
+    fans = (layer.fan_in, layer.fan_out) if kind.weighted else None
+    lines = []
+    for key, init, shape in inits:
+        if init is None or shape is None:
+            continue
+        info = describe(init, tuple(shape), fans)
+        lines.append(f"# {layer.name}.{key}: {info.name} {info.short}")
+        lines.append(torch_statement(init, info, tuple(shape), f"self.{attr}.{key}"))
+    if layer.kind == "batchnorm":
+        lines.append(f"self.{attr}.reset_running_stats()")
+    return lines
+
+
+LOAD_WEIGHTS = '''    def load_weights(self, path):
+        """Load the weights of a .npz archive whose keys are cnnspec's (<layer>.weight,
+        <layer>.bias, <layer>.running_mean, <layer>.running_var), read without pickle."""
+        with np.load(path, allow_pickle=False) as arrays:
+            state = {}
+            for key in arrays.files:
+                if "." not in key:  # a record of cnnspec's, not a weight (best.npz's _epoch)
+                    continue
+                layer, _, rest = key.rpartition(".")
+                state[f"{self.NAMES.get(layer, layer)}.{rest}"] = torch.from_numpy(arrays[key])
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        missing = [key for key in missing if not key.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise ValueError(f"{path} does not fit this module: missing {missing}, "
+                             f"unexpected {unexpected}")
+        return self'''
+
+
+def export_torch(source, path) -> tuple[Exported, Path]:
+    """Write ``source`` (a spec path, a checked spec or a run folder) as a PyTorch module to
+    ``path`` (a ``.py``) and its weights to the ``.npz`` beside it (same stem); returns what
+    was exported and the weights' path."""
+    path = Path(path)
+    exported = open_exported(source)
+    weights = path.with_suffix(".npz")
+    text = module_source(exported, weights.name)
+    write_output(path, text)
+    try:
+        write_npz(weights, {key: np.asarray(value) for key, value in exported.state.items()})
+        readable(weights)
+    except OSError as exc:
+        raise RunError(f"cannot write {weights}: {exc.strerror or exc}",
+                       hint="pass a path in a folder you can write to") from exc
+    return exported, weights

@@ -1,0 +1,138 @@
+"""``cnnspec export --format onnx``: the model passes ``onnx.checker`` and ONNX Runtime's
+outputs equal cnnspec's evaluation-mode forward within 1e-5 (float32, relative to the largest
+output) for every example spec, for a network holding every kind, and for every kind's own
+cases from the registry; the batch dimension is free; errors are located, never tracebacks.
+Skipped, saying why, where onnx or onnxruntime is not installed (``pip install
+'cnnspec[onnx]'``; CI installs both)."""
+import sys
+
+import numpy as np
+import pytest
+from export_cases import SPECS, ZOO, exported_with_statistics, inputs
+from test_kinds import CASES, _inputs, _layer
+
+from cnnspec.check.model import LayerInfo
+from cnnspec.cli import main
+from cnnspec.exporters import open_exported
+from cnnspec.exporters.onnx_graph import BATCH, INPUT, OPSET, layers_model, onnx_model
+from cnnspec.kinds import KINDS
+
+onnx = pytest.importorskip("onnx", reason="onnx not installed: pip install 'cnnspec[onnx]'")
+ort = pytest.importorskip("onnxruntime",
+                          reason="onnxruntime not installed: pip install 'cnnspec[onnx]'")
+
+TOL = 1e-5
+
+
+def _session(model):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # no warnings about initializers ONNX Runtime folds
+    return ort.InferenceSession(model.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def _close(ours, theirs):
+    scale = max(1.0, float(np.abs(ours).max(initial=0.0)))
+    np.testing.assert_allclose(theirs, ours, rtol=TOL, atol=TOL * scale)
+
+
+def _agrees(exported, model, batch=3):
+    session = _session(onnx_model(exported))
+    x = inputs(exported.checked, batch, "float32")
+    _close(model.forward(x), session.run(None, {INPUT: x})[0])
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_example_spec_runs_in_onnxruntime_as_in_cnnspec(path):
+    _agrees(*exported_with_statistics(path, "float32"))
+
+
+@pytest.fixture
+def zoo(tmp_path):
+    path = tmp_path / "zoo.cnn"
+    path.write_text(ZOO)
+    return path
+
+
+def test_a_network_of_every_kind_runs_as_in_cnnspec(zoo):
+    exported, model = exported_with_statistics(zoo, "float32")
+    assert {layer.kind for layer in exported.needed_layers()} >= set(KINDS) - {"softmax"}
+    _agrees(exported, model)
+
+
+@pytest.mark.parametrize("name, case", CASES)
+def test_every_kind_case_runs_as_in_cnnspec(name, case):
+    """Each kind's registry cases as a one-layer graph (merges with several inputs)."""
+    _, ir, shapes, inferred, layer = _layer(name, case, "float32")
+    rng = np.random.default_rng(5)
+    for key, value in layer.buffers.items():  # evaluation: the running statistics count
+        value[...] = (rng.uniform(0.5, 2.0, value.shape) if key == "running_var"
+                      else rng.standard_normal(value.shape))
+    state = {f"layer.{key}": value for key, value in {**layer.params, **layer.buffers}.items()}
+    info = LayerInfo("layer", name, ir, ir["inputs"], shapes, inferred.output, inferred.pads)
+    model = layers_model([info], dict(zip(ir["inputs"], shapes)), ("layer", inferred.output),
+                         state, "case")
+    xs = _inputs(shapes, dtype="float32")
+    got = _session(model).run(None, dict(zip(ir["inputs"], xs)))[0]
+    _close(layer.forward(xs, False), got)
+
+
+def test_the_batch_is_free_and_the_values_are_named(zoo):
+    exported, model = exported_with_statistics(zoo, "float32")
+    proto = onnx_model(exported)
+    assert proto.opset_import[0].version == OPSET
+    (given,), (output,) = proto.graph.input, proto.graph.output
+    assert given.name == INPUT and output.name == "sm"
+    assert given.type.tensor_type.shape.dim[0].dim_param == BATCH
+    assert [d.dim_value for d in given.type.tensor_type.shape.dim[1:]] == [3, 12, 12]
+    assert {node.output[0] for node in proto.graph.node} >= {"c1", "bn1_relu", "both", "sm"}
+    session = _session(proto)
+    for batch in (1, 5):
+        x = inputs(exported.checked, batch, "float32", seed=batch)
+        _close(model.forward(x), session.run(None, {INPUT: x})[0])
+
+
+def test_dropout_is_the_identity_and_unused_layers_are_left_out(tmp_path):
+    path = tmp_path / "d.cnn"
+    path.write_text("input 1x8x8\nflatten\nfc: dense 10\ndrop: dropout 0.5\n"
+                    "spare: dense 3 <- fc\noutput drop\n")
+    proto = onnx_model(open_exported(path))
+    assert [n.op_type for n in proto.graph.node] == ["Flatten", "Gemm", "Identity"]
+
+
+def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
+    from cnnspec import load_run, train
+
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(run), "--format", "onnx", "-o", str(out)]) == 0
+    loaded = load_run(run)
+    initial = open_exported(tiny_shapes_spec).state["conv1.weight"]
+    assert not np.allclose(loaded.model.params()["conv1.weight"], initial)  # it trained
+    x = inputs(loaded.spec, 4, "float32")
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    _close(loaded.model.forward(x), session.run(None, {INPUT: x})[0])
+    onnx.checker.check_model(onnx.load(str(out)))
+
+
+def test_the_command_writes_a_checked_model(tmp_path, capsys):
+    out = tmp_path / "digits.onnx"
+    assert main(["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx",
+                 "-o", str(out)]) == 0
+    assert f"opset {OPSET}" in capsys.readouterr().out
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+
+
+def test_without_onnx_the_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(SPECS[0]), "--format", "onnx", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "needs the onnx package" in err and "pip install 'cnnspec[onnx]'" in err
+    assert not out.exists()
+
+
+def test_a_missing_source_is_explained(tmp_path, capsys):
+    assert main(["export", str(tmp_path / "nothing.cnn"), "--format", "onnx",
+                 "-o", str(tmp_path / "m.onnx")]) == 1
+    assert "does not exist" in capsys.readouterr().err

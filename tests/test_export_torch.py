@@ -1,0 +1,271 @@
+"""``cnnspec export --format torch``: the written module with the written weights gives
+cnnspec's outputs and gradients (input and every parameter, float64, 1e-9) for every example
+spec and a network of every kind; its ``init_weights()`` draws what cnnspec draws (two-sample
+KS tests as in test_init, exact values for fixed kernels); reserved names and errors are
+handled. Writing needs no PyTorch; running the module is skipped without it."""
+import dataclasses
+import importlib.util
+import itertools
+
+import numpy as np
+import pytest
+from export_cases import ROOT, SPECS, ZOO, exported_with_statistics, inputs
+
+from cnnspec.cli import main
+from cnnspec.compiler import compile_spec
+from cnnspec.exporters import open_exported
+from cnnspec.exporters.docs import INIT_MARKERS, MAPPING_MARKERS, mapping_table
+from cnnspec.exporters.docs import init_table as export_init_table
+from cnnspec.exporters.torch_source import attributes, class_name, module_source
+from cnnspec.init import describe
+from cnnspec.init.catalogue import INITS as CATALOGUE
+from cnnspec.kinds import KINDS
+from cnnspec.kinds.docs import between_markers
+
+TOL = 1e-9
+_count = itertools.count()
+
+
+def _import(path):
+    """The module at ``path``, imported under a name of its own."""
+    spec = importlib.util.spec_from_file_location(f"exported_{next(_count)}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _written(exported, folder):
+    """Write ``exported`` as ``net.py`` + ``net.npz`` in ``folder``; returns the module's
+    class with its weights loaded, in float64 and evaluation mode."""
+    (folder / "net.py").write_text(module_source(exported, "net.npz"))
+    np.savez(folder / "net.npz", **exported.state)
+    module = _import(folder / "net.py")
+    net = getattr(module, class_name(exported.checked.ir["name"]))()
+    return net.double().load_weights(folder / "net.npz").eval()
+
+
+def _close(ours, theirs):
+    np.testing.assert_allclose(theirs.detach().numpy(), ours, rtol=TOL, atol=TOL)
+
+
+def _agrees(exported, model, net, batch=3):
+    """Outputs, the input's gradient and every trainable parameter's agree."""
+    torch = pytest.importorskip("torch")
+    x = inputs(exported.checked, batch, "float64")
+    out = model.forward(x)
+    r = np.random.default_rng(2).standard_normal(out.shape)
+    dx = model.backward(r)
+    t_x = torch.tensor(x, requires_grad=True)
+    t_out = net(t_x)
+    _close(out, t_out)
+    (t_out * torch.from_numpy(r)).sum().backward()
+    _close(dx, t_x.grad)
+    names = net.NAMES
+    params = dict(net.named_parameters())
+    for key, grad in model.grads().items():
+        layer, _, what = key.rpartition(".")
+        _close(grad, params[f"{names.get(layer, layer)}.{what}"].grad)
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_example_spec_gives_cnnspecs_outputs_and_gradients(path, tmp_path):
+    pytest.importorskip("torch")
+    exported, model = exported_with_statistics(path)
+    # one image through the large ones (he2015_plain30: ~3 GFLOP each way), three otherwise
+    batch = 1 if exported.checked.macs > 10**8 else 3
+    _agrees(exported, model, _written(exported, tmp_path), batch)
+
+
+def test_a_network_of_every_kind_gives_cnnspecs_outputs_and_gradients(tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "zoo.cnn").write_text(ZOO)
+    exported, model = exported_with_statistics(tmp_path / "zoo.cnn")
+    assert {layer.kind for layer in exported.needed_layers()} >= set(KINDS) - {"softmax"}
+    _agrees(exported, model, _written(exported, tmp_path))
+
+
+def test_every_kind_can_be_written():
+    """Every kind declares its PyTorch module and its ONNX nodes (no deliberate exceptions)."""
+    assert [name for name, kind in KINDS.items() if kind.torch is None or kind.onnx is None] == []
+
+
+# One conv layer per init (and a dense layer for scaled biases), each reading the input.
+INITS = [
+    "zeros", "ones", "constant(0.5)", "uniform(-0.2, 0.3)", "normal(0.1, 0.05)",
+    "truncated_normal(std=0.02, mean=1)", "variance_scaling(2, fan_out, truncated_normal)",
+    "variance_scaling(1, fan_avg, uniform)", "variance_scaling(0.5, fan_in, normal)",
+    "glorot_uniform", "glorot_normal(gain=tanh)", "he_uniform(mode=fan_out)", "he_normal",
+    "lecun_uniform", "lecun_normal", "torch_default", "sparse(nonzero=5, std=0.5)",
+    "positive_unitball", "orthogonal(1.5)", "delta_orthogonal", "identity",
+    "[[1, 2, 3], [4, 5, 6], [7, 8, 9]]", "sobel_x", "sobel_y", "laplacian",
+    "gaussian(sigma=0.8)", "bilinear", "box", "x_kernel", "lsuv",
+]
+BIASES = ["torch_default", "truncated_normal(0.1, 0.2)", "uniform(-1, 2)",
+          "variance_scaling(2, fan_in, normal)"]
+
+
+def _init_spec(tmp_path):
+    lines = ["model inits", "input 3x8x8"]
+    lines += [f"w{i}: conv 128 3x3 weight {init} <- input" for i, init in enumerate(INITS)]
+    lines += ["flat: flatten <- input"]
+    lines += [f"b{i}: dense 1000 bias {init} <- flat" for i, init in enumerate(BIASES)]
+    lines += ["bn: batchnorm <- w0", "act: prelu <- bn", "flatten", "dense 2",
+              "train {", "  data shapes(size=8, colour=true, classes=[x, plus])", "}"]
+    path = tmp_path / "inits.cnn"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+DRAWS = 8
+
+
+def test_init_weights_draws_what_cnnspec_draws(tmp_path):
+    torch = pytest.importorskip("torch")
+    stats = pytest.importorskip("scipy.stats")
+    exported = open_exported(_init_spec(tmp_path))
+    net = _written(exported, tmp_path)
+    torch.manual_seed(0)
+    drawn, ours = {}, {}
+    for seed in range(DRAWS):  # several draws make a sample (a bias: one value per unit)
+        net.init_weights()
+        for key, value in net.state_dict().items():
+            drawn.setdefault(key, []).append(value.detach().numpy().copy())
+        for key, value in compile_spec(exported.checked, seed, "float64").state_dict().items():
+            ours.setdefault(key, []).append(value)
+    drawn = {key: np.stack(values) for key, values in drawn.items()}
+    ours = {key: np.stack(values) for key, values in ours.items()}
+    checked = exported.checked.by_name
+    samples = [(f"w{i}.weight", init) for i, init in enumerate(INITS)]
+    samples += [(f"b{i}.bias", init) for i, init in enumerate(BIASES)]
+    samples += [("bn.weight", "ones"), ("bn.bias", "zeros"), ("act.weight", "0.25")]
+    for key, init in samples:
+        layer = checked[key.split(".")[0]]
+        info = layer.weight_init if key.endswith("weight") else layer.bias_init
+        if info is not None and info.random:
+            assert stats.ks_2samp(drawn[key].ravel(), ours[key].ravel()).pvalue > 1e-3, init
+        else:
+            np.testing.assert_allclose(drawn[key], ours[key], rtol=1e-12, err_msg=init)
+    assert (drawn["bn.running_var"] == 1).all() and (drawn["bn.running_mean"] == 0).all()
+
+
+def test_orthogonal_draws_have_orthonormal_rows(tmp_path):
+    torch = pytest.importorskip("torch")
+    exported = open_exported(_init_spec(tmp_path))
+    net = _written(exported, tmp_path)
+    torch.manual_seed(1)
+    net.init_weights()
+    w = net.w18.weight.detach().numpy().reshape(128, -1)  # orthogonal(1.5), 128 x 27
+    np.testing.assert_allclose(w.T @ w, 1.5 ** 2 * np.eye(27), atol=1e-9)
+    info = describe({"name": "orthogonal", "gain": {"value": 1.5}}, (128, 3, 3, 3))
+    assert info.distribution == "orthogonal"
+
+
+def test_the_command_writes_the_module_and_its_weights(tmp_path, capsys):
+    out = tmp_path / "digits_net.py"
+    assert main(["export", str(SPECS[0].parent / "digits.cnn"), "--format", "torch",
+                 "-o", str(out)]) == 0
+    assert "digits_net.npz" in capsys.readouterr().out
+    text = out.read_text()
+    compile(text, str(out), "exec")
+    assert "class Digits(nn.Module):" in text and "self.conv1 = nn.Conv2d(1, 32, (3, 3)" in text
+    with np.load(tmp_path / "digits_net.npz", allow_pickle=False) as arrays:
+        assert set(arrays.files) == set(open_exported(SPECS[0].parent / "digits.cnn").state)
+
+
+def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
+    torch = pytest.importorskip("torch")
+    from cnnspec import load_run, train
+
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    out = tmp_path / "tiny.py"
+    assert main(["export", str(run), "--format", "torch", "-o", str(out)]) == 0
+    loaded = load_run(run)
+    net = _import(out).Tiny().load_weights(tmp_path / "tiny.npz").eval()
+    x = inputs(loaded.spec, 4, "float32")
+    np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(),
+                               loaded.model.forward(x), rtol=1e-5, atol=1e-6)
+    # a run's own weight files load as they are (best.npz's _epoch record is skipped)
+    assert loaded.weights == "best"
+    with np.load(run / "best.npz") as arrays:
+        assert "_epoch" in arrays.files
+    again = _import(out).Tiny().load_weights(run / "best.npz")
+    for key, value in again.state_dict().items():
+        assert torch.equal(value, net.state_dict()[key])
+
+
+def test_reserved_names_get_a_trailing_underscore(tmp_path):
+    pytest.importorskip("torch")
+    path = tmp_path / "names.cnn"
+    path.write_text("model net_2\ninput 1x8x8\nforward: conv 2 3x3\n_inner: prelu\n"
+                    "x: flatten\neval: dense 10\nlambda: relu\n")
+    exported, model = exported_with_statistics(path)
+    assert attributes(["forward", "x", "x_", "conv", "_inner"]) == {
+        "forward": "forward_", "x": "x__", "x_": "x_", "conv": "conv", "_inner": "layer_inner"}
+    net = _written(exported, tmp_path)
+    assert class_name("2nd-net") == "Net2ndNet" and type(net).__name__ == "Net2"
+    assert net.NAMES["forward"] == "forward_"
+    _agrees(exported, model, net)
+
+
+def test_load_weights_refuses_weights_of_another_network(tmp_path):
+    pytest.importorskip("torch")
+    exported = open_exported(SPECS[0].parent / "digits.cnn")
+    net = _written(exported, tmp_path)
+    np.savez(tmp_path / "other.npz", **{"fc9.weight": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="does not fit this module"):
+        net.load_weights(tmp_path / "other.npz")
+
+
+@pytest.mark.parametrize("fmt, field, called, suffix", [
+    ("torch", "torch", "PyTorch", ".py"), ("onnx", "onnx", "ONNX", ".onnx")])
+def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffix, tmp_path,
+                                                       monkeypatch, capsys):
+    if fmt == "onnx":
+        pytest.importorskip("onnx", reason="onnx not installed: pip install 'cnnspec[onnx]'")
+    monkeypatch.setitem(KINDS, "silu", dataclasses.replace(KINDS["silu"], **{field: None}))
+    path = tmp_path / "s.cnn"
+    # unused by the output, a layer is still an attribute of the PyTorch module
+    unused = "output fc\n" if fmt == "torch" else ""
+    path.write_text("input 1x8x8\nflatten\nfc: dense 10\nact: silu\n" + unused)
+    out = tmp_path / f"s{suffix}"
+    assert main(["export", str(path), "--format", fmt, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"s.cnn:4:1: error: silu layer 'act' cannot be exported to {called}" in err
+    assert "Traceback" not in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["--format", "torch"], 2, "add -o digits.py"),
+    (["--format", "onnx"], 2, "add -o digits.onnx"),
+    (["--format", "torch", "-o", "missing/folder/m.py"], 1, "does not exist"),
+])
+def test_command_mistakes_are_explained(argv, code, words, capsys):
+    assert main(["export", str(SPECS[0].parent / "digits.cnn"), *argv]) == code
+    assert words in capsys.readouterr().err
+
+
+def test_every_init_declares_its_pytorch_statement():
+    assert [init.name for init in CATALOGUE if not init.torch] == []
+
+
+def test_the_interop_page_holds_the_registry_tables():
+    page = (ROOT / "docs" / "interop.md").read_text(encoding="utf-8")
+    assert between_markers(page, *MAPPING_MARKERS) == mapping_table(), \
+        "run python tools/generate.py"
+    assert between_markers(page, *INIT_MARKERS) == export_init_table(), \
+        "run python tools/generate.py"
+
+
+def test_json_stays_the_ir_and_reads_a_run_or_writes_a_file(tmp_path, tiny_shapes_spec, capsys):
+    from cnnspec import train
+
+    assert main(["export", str(tiny_shapes_spec)]) == 0
+    printed = capsys.readouterr().out
+    assert main(["export", str(tiny_shapes_spec), "-o", str(tmp_path / "ir.json")]) == 0
+    assert (tmp_path / "ir.json").read_text() == printed
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "json"]) == 0
+    assert '"name": "tiny"' in capsys.readouterr().out
+    assert main(["export", str(tmp_path), "--format", "json"]) == 1  # a folder, not a run
+    assert "is not a run folder" in capsys.readouterr().err
