@@ -125,3 +125,32 @@ def test_plain30s_head_keeps_what_a_global_average_would_lose():
     assert mean_cosine(global_average) > 0.99
     assert 1 - mean_cosine(windows) > 10 * (1 - mean_cosine(global_average))
     assert mean_cosine(last) < 0.8
+
+
+def test_the_fig3_tool_compares_both_depths_and_draws_them(tmp_path, monkeypatch, capsys):
+    """tools/he2015_fig3.py end to end, on two tiny nets in place of the 22- and 30-layer
+    specs (the real ones take minutes)."""
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "he2015_fig3.py"
+    loader = importlib.util.spec_from_file_location("he2015_fig3", path)
+    tool = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(tool)
+    specs = {}
+    for depth in (2, 3):
+        spec = tmp_path / f"plain{depth}.cnn"
+        spec.write_text(plain_net(depth).replace("count=800", "count=200")
+                        .replace("epochs 3", "epochs 1"))
+        specs[f"{depth} layers"] = spec
+    monkeypatch.setattr(tool, "SPECS", specs)
+    monkeypatch.setattr(tool, "ROOT", tmp_path)
+    png = tmp_path / "fig3.png"
+    assert tool.main(["--seeds", "2", "--jobs", "1", "--out", str(tmp_path / "runs"),
+                      "-o", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "plain2.cnn" in out and "plain3.cnn" in out
+    assert out.count("he_normal ") == 2 and out.count("glorot_normal ") == 2  # a table each
+    assert Image.open(png).size[0] > Image.open(png).size[1]
