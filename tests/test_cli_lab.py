@@ -31,7 +31,7 @@ def test_init_report_json_per_variant_and_layer(tmp_path, capsys):
     assert [v["init"] for v in report["variants"]] == ["he_normal", "normal(0, 0.01)"]
     for variant in report["variants"]:
         layers = variant["layers"]
-        assert len(layers) == 62  # 30 conv + 30 relu + global_avgpool + head
+        assert len(layers) == 63  # 30 conv + 30 relu + pool + flatten + head
         assert all(LAYER_KEYS <= set(row) for row in layers)
         convs = [row for row in layers if row["kind"] == "conv"]
         assert all(row["weight_std"] > 0 and row["dead_frac"] is None for row in convs)

@@ -212,7 +212,8 @@ def test_minimal_diagram_draws_one_block_for_all(plain30):
     source = build_graph(plain30, detail="minimal").source
     assert "body_1_conv [" in source and "body_2_conv [" not in source
     assert "label=\"body x29\"" in source or 'label="body x29"' in source
-    assert 'body_1_conv -> global_avgpool1 [label=" 16x16x16"]' in source
+    assert 'body_1_conv -> pool [label=" 16x16x16"]' in source
+    assert 'pool -> head [label=" 256"]' in source  # the flatten between them: one edge
     assert source.count(" -> ") == 4  # input, stem, body, pool, head: a chain
 
 

@@ -77,22 +77,32 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         colour = f"C{index % 10}"
         _band(acc_ax, runs, "val_acc", label, colour)
         _band(loss_ax, runs, "train_loss", label, colour)
-    acc_ax.set_ylabel("validation accuracy")
-    acc_ax.set_ylim(0.0, 1.02)
-    loss_ax.set_ylabel("training loss")
-    loss_ax.set_yscale("log")
-    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
-
-    for ax, what in ((acc_ax, "validation accuracy"), (loss_ax, "training loss")):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch")
-        ax.set_title(what)
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+    _epoch_axes(acc_ax, "val_acc", "validation accuracy")
+    _epoch_axes(loss_ax, "train_loss", "training loss")
     if title:
         fig.suptitle(title)
     return figure.save_png(fig, out_png)
+
+
+_METRIC_NAMES = {"val_acc": "validation accuracy", "train_loss": "training loss"}
+
+
+def _epoch_axes(ax, key: str, title: str) -> None:
+    """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
+    accuracy from 0 to 1; a legend when there are lines."""
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(_METRIC_NAMES.get(key, key))
+    if key.endswith("loss"):
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(0.0, 1.02)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
 
 
 def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None:
@@ -183,3 +193,31 @@ def _row(record: dict, name: str) -> dict:
         if row["name"] == name:
             return row
     return {}
+
+
+def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
+                      keys: tuple[str, ...] = ("val_acc", "train_loss"),
+                      title: str | None = None) -> Path:
+    """One column per comparison (say, one per depth) and one row per metric in ``keys``, each
+    with one line per variant: the metric per epoch, the mean over seeds and the min..max band
+    of the seeds, as :func:`plot_learning_curves` draws it. A variant keeps its colour in
+    every panel, so the columns read as He et al. 2015's Fig. 3 (the 22- and the 30-layer net,
+    each under two inits).
+
+    ``panels`` maps a column title to the ``curves`` of :func:`plot_learning_curves`.
+    """
+    if not panels:
+        raise RunError("nothing to plot: no comparison was given")
+    fig = figure.new_figure(4.6 * len(panels), 3.4 * len(keys))
+    grid = fig.subplots(len(keys), len(panels), squeeze=False)
+    colours: dict[str, str] = {}
+    for column, (panel, curves) in enumerate(panels.items()):
+        for row, key in enumerate(keys):
+            ax = grid[row][column]
+            for label, runs in curves.items():
+                colour = colours.setdefault(label, f"C{len(colours) % 10}")
+                _band(ax, runs, key, label, colour)
+            _epoch_axes(ax, key, f"{panel}: {_METRIC_NAMES.get(key, key)}")
+    if title:
+        fig.suptitle(title)
+    return figure.save_png(fig, out_png)
