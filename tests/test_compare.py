@@ -1,20 +1,18 @@
 """``cnnspec compare``: init variants trained side by side on identical data."""
 import math
+from pathlib import Path
 
 import pytest
 
 from cnnspec.errors import RunError
-from cnnspec.lab.compare import (
+from cnnspec.sweep.compare import (
     JobResult,
     compare,
     describe_result,
     epochs_to_reach,
     format_table,
-    make_jobs,
     plot,
-    slug,
     summarize,
-    unique_folders,
 )
 
 
@@ -45,14 +43,29 @@ def test_summary_over_seeds():
     assert (row.epochs_to_target, row.reached, row.diverged, row.seeds) == (2, 1, 1, 3)
 
 
-def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
-    jobs = make_jobs("s.cnn", [None, "normal(0, 0.01)"], seeds=2, epochs=1, out=tmp_path)
-    assert [(j.init, j.seed) for j in jobs] == [(None, 0), (None, 1), ("normal(0, 0.01)", 0),
-                                                ("normal(0, 0.01)", 1)]
-    assert len({j.out for j in jobs}) == 4
-    assert slug("normal(0, 0.01)") == "normal_0_0.01"
-    assert unique_folders(["normal(0,1)", "normal(0, 1)", "he"]) == [
-        "normal_0_1", "normal_0_1-2", "he"]
+def test_every_variant_and_seed_gets_its_own_cell_folder(tiny, tmp_path):
+    """compare is the sweep over init: one cell folder per (variant, seed), named by the
+    variant and seed and told apart by the hash of the cell's IR."""
+    result = compare(str(tiny), [None, "normal(0, 0.01)"], epochs=1, seeds=2, jobs=1,
+                     out=tmp_path / "cmp")
+    runs = [r for v in result.variants for r in v.runs]
+    assert [(r.label, r.seed) for r in runs] == [("spec", 0), ("spec", 1),
+                                                ("normal(0, 0.01)", 0), ("normal(0, 0.01)", 1)]
+    folders = [Path(r.out).name for r in runs]
+    assert len(set(folders)) == 4
+    assert folders[2].startswith("init=normal_0_0.01_seed0-")
+    for r in runs:
+        assert {"spec.json", "metrics.jsonl", "summary.json"} <= {
+            p.name for p in Path(r.out).iterdir()}
+
+
+def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(tiny, tmp_path):
+    first = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    trained = []
+    again = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp",
+                    on_done=trained.append)
+    assert trained == []
+    assert format_table(again) == format_table(first)
 
 
 def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):

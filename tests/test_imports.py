@@ -32,6 +32,7 @@ LAYERS = [
     ("cnnspec.training",),
     ("cnnspec.render",),
     ("cnnspec.lab",),
+    ("cnnspec.sweep",),  # trains cells (training), with the lab's init variants and plots
     ("cnnspec",),  # the facade: cnnspec.load / compile / train compose the layers below
     ("cnnspec.cli",),
     ("cnnspec.__main__",),
