@@ -1,4 +1,5 @@
 """``cnnspec compare``: init variants trained side by side on identical data."""
+import json
 import math
 from pathlib import Path
 
@@ -107,12 +108,17 @@ def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
 
 
 def test_variants_see_the_same_data_in_the_same_order(tiny, tmp_path):
-    """Two variants that differ only in the init's scale by a factor 1 (the same init written
-    two ways) must train to the very same numbers: nothing else differs between variants."""
-    result = compare(str(tiny), ["he_normal", "he_normal(mode=fan_in, gain=relu)"], epochs=1,
-                     jobs=1, out=tmp_path / "cmp")
-    a, b = (v.runs[0].metrics for v in result.variants)
-    assert [r["train_loss"] for r in a] == [r["train_loss"] for r in b]
+    """Variants differ in their init alone: the same init written two ways is the same IR,
+    so the same cell (one training, one folder), and the cells of two inits differ in the
+    weight inits of their IR and nothing else."""
+    result = compare(str(tiny), ["he_normal", "he_normal(mode=fan_in, gain=relu)", "zeros"],
+                     epochs=1, jobs=1, out=tmp_path / "cmp")
+    a, b, zeros = (v.runs[0] for v in result.variants)
+    assert a.out == b.out and a.metrics == b.metrics
+    spec_a, spec_z = (json.loads((Path(r.out) / "spec.json").read_text()) for r in (a, zeros))
+    for layer in spec_a["layers"] + spec_z["layers"]:
+        layer.pop("weight_init", None)
+    assert spec_a == spec_z
 
 
 def test_parallel_jobs_give_the_sequential_results(tiny, tmp_path):

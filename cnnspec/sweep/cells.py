@@ -72,6 +72,17 @@ class Cell:
             words.append(f"fold{self.fold[0] + 1}of{self.fold[1]}")
         return f"{'_'.join(words)}-{self.key}"
 
+    def fields(self) -> dict:
+        """What the cell's summary.json says of it."""
+        return {"key": self.key, "settings": dict(self.settings), "seed": self.seed,
+                "fold": None if self.fold is None else self.fold[0] + 1,
+                "folds": None if self.fold is None else self.fold[1]}
+
+
+def key_of(folder: str) -> str:
+    """The cell key of a cell folder's name (what follows its last ``-``)."""
+    return folder.rpartition("-")[2]
+
 
 def group_label(settings: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings) or "spec"
@@ -133,6 +144,7 @@ class CellResult:
     error: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     failed: str | None = None
+    folder: str | None = None  # where the client recorded it, in the sweep folder
 
     @property
     def val_acc(self) -> float | None:
@@ -173,7 +185,7 @@ def run_cell(task: Task) -> CellResult:
             raise KeyboardInterrupt from None  # Ctrl-C in this process: stop the sweep
         except (RunError, SpecError, SpecErrors) as exc:
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)))
-        summary = read_json(out / rundir.SUMMARY, what="run summary")
+        summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
         files = ({name: (out / name).read_bytes() for name in WEIGHT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})
         return CellResult(cell.key, read_jsonl(out / rundir.METRICS), summary,

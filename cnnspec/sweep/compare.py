@@ -84,7 +84,7 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
 
 def job_result(cell: Cell, result: CellResult, out: Path) -> JobResult:
     return JobResult(dict(cell.settings)[INIT], cell.seed, result.metrics, result.test_acc,
-                     result.diverged, result.error, str(out / cell.folder))
+                     result.diverged, result.error, str(out / result.folder))
 
 
 def describe_result(result: JobResult) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import RunError
-from cnnspec.sweep.cells import Cell, CellResult
+from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 
@@ -46,16 +46,25 @@ def prepare_folder(out: Path, description: dict) -> None:
     write_json(out / SWEEP_JSON, description)
 
 
-def is_finished(out: Path, cell: Cell) -> bool:
-    return (Path(out) / cell.folder / rundir.SUMMARY).is_file()
+def recorded_folders(out: Path) -> dict[str, Path]:
+    """Cell key -> folder of every cell ``out`` holds. A cell is found by its key alone: the
+    same IR given under another label (an init written two ways) is the same cell."""
+    out = Path(out)
+    if not out.is_dir():
+        return {}
+    return {key_of(p.name): p for p in sorted(out.iterdir())
+            if not p.name.startswith(".") and (p / rundir.SUMMARY).is_file()}
 
 
 def record(out: Path, cell: Cell, result: CellResult) -> bool:
-    """Write the folder of a finished cell (atomically: a temp folder renamed into place);
-    False when it was recorded already."""
+    """Write the folder of a finished cell (atomically: a temp folder renamed into place)
+    and name it in ``result.folder``; False when it was recorded already."""
     final = Path(out) / cell.folder
-    if final.exists():
+    existing = recorded_folders(out).get(cell.key)
+    if existing is not None or final.exists():
+        result.folder = (existing or final).name
         return False
+    result.folder = cell.folder
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -64,10 +73,7 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
         write_jsonl(tmp / rundir.METRICS, result.metrics)
         for name, data in result.files.items():
             (tmp / name).write_bytes(data)
-        summary = dict(result.summary, cell=cell_fields(cell), diverged=result.diverged)
-        if result.error:
-            summary["message"] = result.error
-        write_json(tmp / rundir.SUMMARY, summary)
+        write_json(tmp / rundir.SUMMARY, result.summary)
         os.rename(tmp, final)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -77,18 +83,17 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     return True
 
 
-def read_recorded(out: Path, cell: Cell) -> CellResult:
-    """The result of a cell recorded earlier (a resumed sweep reports it with the rest)."""
-    folder = Path(out) / cell.folder
+def read_recorded(folder: Path, cell: Cell) -> CellResult:
+    """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
+    the rest)."""
     summary = read_json(folder / rundir.SUMMARY, what="cell summary")
     return CellResult(cell.key, read_jsonl(folder / rundir.METRICS), summary,
-                      bool(summary.get("diverged")), summary.get("message"))
+                      bool(summary.get("diverged")), summary.get("message"), folder=folder.name)
 
 
 def recorded(out: Path) -> int:
     """How many cells a sweep folder holds."""
-    out = Path(out)
-    return sum(1 for p in out.iterdir() if (p / rundir.SUMMARY).is_file()) if out.is_dir() else 0
+    return len(recorded_folders(out))
 
 
 def read_results(out: Path) -> dict:
@@ -107,12 +112,6 @@ def describe_cell(label: str, result) -> str:
                            else "no validation split")
     return text + (f", test acc {100 * result.test_acc:.1f}%"
                    if result.test_acc is not None else "")
-
-
-def cell_fields(cell: Cell) -> dict:
-    return {"key": cell.key, "folder": cell.folder, "settings": dict(cell.settings),
-            "seed": cell.seed, "fold": None if cell.fold is None else cell.fold[0] + 1,
-            "folds": None if cell.fold is None else cell.fold[1]}
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -151,7 +150,7 @@ class Group:
         return {"label": self.label, "settings": self.settings, "runs": len(self.cells),
                 "val_acc_mean": val, "val_acc_std": val_std, "test_acc_mean": test,
                 "test_acc_std": test_std, "diverged": self.diverged,
-                "cells": [c.folder for c, _ in self.cells]}
+                "cells": [r.folder for _, r in self.cells]}
 
 
 def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
@@ -170,7 +169,7 @@ def cell_row(cell: Cell, result: CellResult) -> dict:
             "fold": None if cell.fold is None else cell.fold[0] + 1,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
             "epochs": len(result.metrics), "diverged": result.diverged,
-            "folder": cell.folder}
+            "folder": result.folder}
 
 
 def write_results(out: Path, description: dict, rows: list[Group],

@@ -21,10 +21,10 @@ from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
     groups,
-    is_finished,
     prepare_folder,
     read_recorded,
     record,
+    recorded_folders,
     write_results,
 )
 from cnnspec.training.settings import Settings
@@ -98,7 +98,7 @@ def run_cells(cells: list[Cell], out: Path, description: dict, executor=None, *,
     prepare_folder(out, description)
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
-    todo = [cell for cell in unique.values() if not is_finished(out, cell)]
+    todo = [cell for cell in unique.values() if cell.key not in recorded_folders(out)]
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, str]] = []
     if todo:
@@ -120,7 +120,9 @@ def run_cells(cells: list[Cell], out: Path, description: dict, executor=None, *,
         raise RunError(f"{len(failed)} of {len(todo)} cells could not train; {cell.label}: "
                        f"{message}", hint=f"the other cells are recorded in {out}; run the "
                        "same sweep again to retry the rest")
-    done = [(cell, results.get(cell.key) or read_recorded(out, cell)) for cell in cells]
+    folders = recorded_folders(out)
+    done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
+            for cell in cells]
     return done, len(todo)
 
 
