@@ -109,9 +109,12 @@ class DaskExecutor:
 
     @property
     def dashboard(self) -> str | None:
-        """The dashboard's address, when the scheduler serves one."""
+        """The dashboard's address, when the scheduler serves one (it needs Bokeh where the
+        scheduler runs; without it the address answers with an apology)."""
         services = self.client.scheduler_info().get("services", {})
-        return self.client.dashboard_link if "dashboard" in services else None
+        if "dashboard" not in services or not self.client.run_on_scheduler(_has_bokeh):
+            return None
+        return self.client.dashboard_link
 
     def __enter__(self):
         return self
@@ -147,3 +150,8 @@ class DaskExecutor:
                                "are recorded, run the same sweep again to finish the rest"
                                ) from None
             yield by_key[future.key], result
+
+
+def _has_bokeh() -> bool:
+    """Run on the scheduler: can it draw the dashboard?"""
+    return importlib.util.find_spec("bokeh") is not None
