@@ -153,3 +153,32 @@ def test_a_sweep_survives_a_killed_worker_and_matches_a_sequential_run(
                   on_done=lambda cell, result: trained.append(cell.folder))
     assert trained == [gone.name] and third.ran == 1
     assert _cells(out)[gone.name] == before
+
+
+def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
+        cluster, tiny_digits_spec, tmp_path):
+    address, _ = cluster
+    out = tmp_path / "stopped"
+    command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
+               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--scheduler", address,
+               "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env())
+    try:
+        for line in process.stderr:  # stop once the first cell is in
+            if ": val acc" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        err = process.stderr.read()
+        assert process.wait(timeout=START_TIMEOUT) == 130
+    finally:
+        process.kill()
+    assert f"cells are recorded in {out}" in err and "run the same command again" in err
+    assert "Traceback" not in err
+    recorded = [p for p in out.iterdir() if p.is_dir()]
+    assert 1 <= len(recorded) < 24
+    with distributed.Client(address, timeout=START_TIMEOUT) as client:
+        # (A lambda travels by value; the scheduler cannot import this test module.)
+        tasks = lambda: client.run_on_scheduler(
+            lambda dask_scheduler: len(dask_scheduler.tasks))
+        _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")

@@ -15,11 +15,15 @@ executor (``with``) cancels what has not started and stops what it started, also
 from __future__ import annotations
 
 import importlib.util
+import logging
 import multiprocessing
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 
 from cnnspec.errors import RunError
 
@@ -90,7 +94,7 @@ class DaskExecutor:
         try:
             if scheduler is None:
                 with dask.config.set({"distributed.scheduler.allowed-failures":
-                                      ALLOWED_FAILURES}):
+                                      ALLOWED_FAILURES}), _workers_ignore_ctrl_c():
                     self._cluster = LocalCluster(
                         n_workers=workers or default_workers(os.cpu_count() or 1),
                         threads_per_worker=1, processes=True,
@@ -112,7 +116,10 @@ class DaskExecutor:
         """The dashboard's address, when the scheduler serves one (it needs Bokeh where the
         scheduler runs; without it the address answers with an apology)."""
         services = self.client.scheduler_info().get("services", {})
-        if "dashboard" not in services or not self.client.run_on_scheduler(_has_bokeh):
+        # A lambda travels by value: the scheduler need not have cnnspec installed.
+        has_bokeh = self.client.run_on_scheduler(
+            lambda: importlib.util.find_spec("bokeh") is not None)
+        if "dashboard" not in services or not has_bokeh:
             return None
         return self.client.dashboard_link
 
@@ -129,7 +136,14 @@ class DaskExecutor:
                 client.cancel(self._futures)
             client.close()
         if self._cluster is not None:
-            self._cluster.close()
+            # Its workers are ours to stop: Dask's warnings about stopping them are noise.
+            log = logging.getLogger("distributed")
+            level = log.level
+            log.setLevel(logging.ERROR)
+            try:
+                self._cluster.close()
+            finally:
+                log.setLevel(level)
 
     def results(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
         from distributed import KilledWorker
@@ -152,6 +166,16 @@ class DaskExecutor:
             yield by_key[future.key], result
 
 
-def _has_bokeh() -> bool:
-    """Run on the scheduler: can it draw the dashboard?"""
-    return importlib.util.find_spec("bokeh") is not None
+@contextmanager
+def _workers_ignore_ctrl_c():
+    """Start worker processes with Ctrl-C ignored (a new Python process keeps an ignored
+    SIGINT): Ctrl-C at the terminal reaches every process of the foreground group, and the
+    sweep, not each worker, decides what stopping means (cancel, then close the cluster)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

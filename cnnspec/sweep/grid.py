@@ -101,7 +101,8 @@ def value_reader(key: str, ir: dict, where: str):
     else:
         name = KEY_ALIASES.get(key, key)
         if name not in READERS:
-            known = ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
+            known = [k for k in ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
+                     if k not in NOT_SWEPT]
             raise SpecError(f"unknown setting '{key}'", file=where,
                             hint=did_you_mean(key, known, "settings"))
         what = f"training setting '{key}'"
