@@ -182,3 +182,14 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         tasks = lambda: client.run_on_scheduler(
             lambda dask_scheduler: len(dask_scheduler.tasks))
         _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
+
+
+@pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Timed out"),
+                                          ("127.0.0.1", "missing port")])
+def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
+    from cnnspec.errors import RunError
+
+    with pytest.raises(RunError) as info:
+        DaskExecutor(address, timeout=1)
+    assert f"cannot reach the Dask scheduler at {address}: " in info.value.message
+    assert why in info.value.message and "dask scheduler" in info.value.hint

@@ -105,7 +105,7 @@ class DaskExecutor:
             else:
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # not there; not an address
             self.close()
             raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
                            hint="start it with `dask scheduler` and pass the address it "

@@ -98,7 +98,8 @@ def run_cells(cells: list[Cell], out: Path, description: dict, executor=None, *,
     prepare_folder(out, description)
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
-    todo = [cell for cell in unique.values() if cell.key not in recorded_folders(out)]
+    finished = recorded_folders(out)
+    todo = [cell for cell in unique.values() if cell.key not in finished]
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, str]] = []
     if todo:
