@@ -361,3 +361,18 @@ def test_the_settings_apply_to_every_cell(named, tmp_path):
     result = sweep(str(named), ["lr=0.05"], settings=Settings(epochs=2), out=tmp_path / "s",
                    executor=in_process)
     assert len(result.done[0][1].metrics) == 2
+
+
+def test_a_local_clusters_workers_leave_ctrl_c_to_the_sweep():
+    import signal
+
+    from cnnspec.sweep.executor import WORKER_SETUP
+    from cnnspec.sweep.worker import dask_setup
+
+    assert WORKER_SETUP == dask_setup.__module__
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        dask_setup(worker=None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

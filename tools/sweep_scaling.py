@@ -6,7 +6,8 @@ The sweep is ``specs/digits.cnn`` with ``init`` x ``lr`` (2 x 2) x 4 seeds, ``--
 alternate the three (in-process, 1 worker, 2 workers) so that the machine's drift falls on all
 alike, and the medians are reported. A cluster's start-up (workers importing NumPy and
 cnnspec) is timed apart from the sweep on it; the per-task overhead is
-``(time on 1 worker - time in process) / 16``. Each cell trains with the engine's two threads
+``(time on 1 worker - time in process) / 16``, and the same outside the cells' training loops
+(their summaries' ``wall_seconds`` subtracted), which the machine's load disturbs less. Each cell trains with the engine's two threads
 (batch halves), in a worker as in this process, so 2 workers on 2 cores run 4 threads.
 
 Usage: ``python3 tools/sweep_scaling.py [--rounds 3] [--epochs 2] [--seeds 4]``
@@ -30,8 +31,9 @@ SPEC = Path(__file__).resolve().parent.parent / "specs" / "digits.cnn"
 SETS = ["init=he_normal,glorot_uniform", "lr=0.05,0.1"]
 
 
-def timed_sweep(cells, make_executor) -> tuple[float, float]:
-    """(seconds to start the executor, seconds to train every cell on it)."""
+def timed_sweep(cells, make_executor) -> tuple[float, float, float]:
+    """(seconds to start the executor, seconds to train every cell on it, seconds the cells'
+    training loops took in all, by their summaries' ``wall_seconds``)."""
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         with make_executor() as running:
@@ -39,7 +41,8 @@ def timed_sweep(cells, make_executor) -> tuple[float, float]:
             done, ran = run_cells(cells, Path(out) / "sweep", {}, lambda n: _Started(running))
             finished = time.perf_counter()
     assert ran == len(cells) and len(done) == len(cells)
-    return ready - started, finished - ready
+    training = sum(result.summary["wall_seconds"] for _, result in done)
+    return ready - started, finished - ready, training
 
 
 class _Started:
@@ -71,24 +74,27 @@ def main() -> None:
         "Dask, 1 worker": lambda: DaskExecutor(workers=1),
         "Dask, 2 workers": lambda: DaskExecutor(workers=2),
     }
-    times: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}
+    times: dict[str, list[tuple[float, float, float]]] = {name: [] for name in configs}
     for round_ in range(args.rounds):
         for name, make in configs.items():
             times[name].append(timed_sweep(cells, make))
-            start, run = times[name][-1]
-            print(f"  round {round_ + 1}: {name:16s} start {start:5.1f} s, sweep {run:6.1f} s",
-                  flush=True)
-    median = {name: (statistics.median(s for s, _ in t), statistics.median(r for _, r in t))
+            start, run, training = times[name][-1]
+            print(f"  round {round_ + 1}: {name:16s} start {start:5.1f} s, sweep {run:6.1f} s "
+                  f"(training loops {training:6.1f} s)", flush=True)
+    median = {name: tuple(statistics.median(row[i] for row in t) for i in range(3))
               for name, t in times.items()}
-    one, two = median["Dask, 1 worker"][1], median["Dask, 2 workers"][1]
-    local = median["in this process"][1]
+    one, two = median["Dask, 1 worker"], median["Dask, 2 workers"]
+    local = median["in this process"]
     print("medians:")
-    for name, (start, run) in median.items():
+    for name, (start, run, training) in median.items():
         print(f"  {name:16s} start {start:5.1f} s, sweep {run:6.1f} s "
-              f"({run / len(cells):.2f} s per cell)")
-    print(f"speed-up of 2 workers over 1: {one / two:.2f}x")
+              f"({run / len(cells):.2f} s per cell, {(run - training) / len(cells):.2f} s of "
+              "it outside the training loop)")
+    print(f"speed-up of 2 workers over 1: {one[1] / two[1]:.2f}x")
     print(f"Dask's overhead per task (1 worker against this process): "
-          f"{(one - local) / len(cells) * 1000:+.0f} ms")
+          f"{(one[1] - local[1]) / len(cells) * 1000:+.0f} ms in all, "
+          f"{((one[1] - one[2]) - (local[1] - local[2])) / len(cells) * 1000:+.0f} ms "
+          "outside the training loop")
 
 
 if __name__ == "__main__":

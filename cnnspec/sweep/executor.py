@@ -18,18 +18,17 @@ import importlib.util
 import logging
 import multiprocessing
 import os
-import signal
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
 
 from cnnspec.errors import RunError
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
 # How often the scheduler of a LocalCluster retries a task whose worker died.
 ALLOWED_FAILURES = 3
+# Run in each worker of a LocalCluster as it starts: Ctrl-C is the sweep's to handle.
+WORKER_SETUP = "cnnspec.sweep.worker"
 
 
 def _limit_blas_threads() -> None:
@@ -94,7 +93,8 @@ class DaskExecutor:
         try:
             if scheduler is None:
                 with dask.config.set({"distributed.scheduler.allowed-failures":
-                                      ALLOWED_FAILURES}), _workers_ignore_ctrl_c():
+                                      ALLOWED_FAILURES,
+                                      "distributed.worker.preload": [WORKER_SETUP]}):
                     self._cluster = LocalCluster(
                         n_workers=workers or default_workers(os.cpu_count() or 1),
                         threads_per_worker=1, processes=True,
@@ -165,17 +165,3 @@ class DaskExecutor:
                                ) from None
             yield by_key[future.key], result
 
-
-@contextmanager
-def _workers_ignore_ctrl_c():
-    """Start worker processes with Ctrl-C ignored (a new Python process keeps an ignored
-    SIGINT): Ctrl-C at the terminal reaches every process of the foreground group, and the
-    sweep, not each worker, decides what stopping means (cancel, then close the cluster)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
