@@ -102,7 +102,13 @@ def _kill_a_busy_worker(address: str, out: Path, killed: list) -> None:
         _wait_for(lambda: out.is_dir() and any(
             p.is_dir() and not p.name.startswith(".") for p in out.iterdir()),
             "the first cell", poll=0.01)
-        busy = {w: keys for w, keys in client.processing().items() if keys}
+        busy: dict = {}
+
+        def some_worker_busy() -> bool:
+            busy.update({w: keys for w, keys in client.processing().items() if keys})
+            return bool(busy)
+
+        _wait_for(some_worker_busy, "a busy worker", poll=0.005)
         worker, keys = next(iter(busy.items()))
         os.kill(pids[worker], signal.SIGKILL)
         killed.append((pids[worker], list(keys)))
