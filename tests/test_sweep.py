@@ -376,3 +376,14 @@ def test_a_local_clusters_workers_leave_ctrl_c_to_the_sweep():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_workers_are_for_the_local_cluster_only(named, capsys):
+    assert main(["sweep", str(named), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--workers sizes the local cluster" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_refused(named, tmp_path):
+    (tmp_path / "s").write_text("a file")
+    with pytest.raises(RunError, match="exists and is not a folder"):
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)

@@ -13,7 +13,7 @@ examples:
   cnnspec sweep specs/digits.cnn --set 'init=he_normal,glorot_uniform,normal(0, 0.01)' \\
       --set lr=0.1,0.01 --seeds 3 --epochs 5
   cnnspec sweep specs/digits.cnn --set conv1.filters=8,16 --folds 5 --out runs/cv
-  cnnspec sweep specs/digits.cnn --set batch=32,128 --scheduler tcp://10.0.0.5:8786
+  cnnspec sweep specs/digits.cnn --set batch=32,128 --scheduler tcp://scheduler-host:8786
 
 KEY is a training setting (lr, batch, optimizer, weight_decay, schedule, epochs, ...), init or
 bias (the default weight or bias init), or LAYER.OPTION (conv1.filters, conv2.kernel,

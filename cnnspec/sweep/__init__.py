@@ -5,6 +5,7 @@ in this process, recorded cell by cell so that a sweep resumes where it stopped.
 - :mod:`cnnspec.sweep.cells`: the cells, their identity (a hash of the resolved IR) and the task
   that trains one;
 - :mod:`cnnspec.sweep.executor`: where the tasks run (Dask, or local processes);
+  :mod:`cnnspec.sweep.worker` sets up each worker of a local Dask cluster;
 - :mod:`cnnspec.sweep.results`: the sweep folder, results over seeds and folds;
 - :mod:`cnnspec.sweep.plots`: accuracy against each setting, curves per group;
 - :mod:`cnnspec.sweep.runner`: ``sweep()``, the steps in order;
