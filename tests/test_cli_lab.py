@@ -150,8 +150,11 @@ def test_compare_command(tiny, tmp_path, capsys):
     assert lines[1].startswith("he_normal") and lines[2].startswith("glorot_uniform")
     assert "epochs to 50%" in lines[0]
     assert curves.read_bytes()[:8] == PNG
-    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
-        "glorot_uniform-seed0", "he_normal-seed0"]
+    # The sweep's layout: a folder per cell (variant, seed and a hash of its IR).
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert [n.rpartition("-")[0] for n in names[:2]] == [
+        "init=glorot_uniform_seed0", "init=he_normal_seed0"]
+    assert names[2:] == ["sweep.json"]
 
 
 def test_train_stats_every_n_steps(tiny, tmp_path, capsys):

@@ -1,20 +1,19 @@
 """``cnnspec compare``: init variants trained side by side on identical data."""
+import json
 import math
+from pathlib import Path
 
 import pytest
 
 from cnnspec.errors import RunError
-from cnnspec.lab.compare import (
+from cnnspec.sweep.compare import (
     JobResult,
     compare,
     describe_result,
     epochs_to_reach,
     format_table,
-    make_jobs,
     plot,
-    slug,
     summarize,
-    unique_folders,
 )
 
 
@@ -45,14 +44,29 @@ def test_summary_over_seeds():
     assert (row.epochs_to_target, row.reached, row.diverged, row.seeds) == (2, 1, 1, 3)
 
 
-def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
-    jobs = make_jobs("s.cnn", [None, "normal(0, 0.01)"], seeds=2, epochs=1, out=tmp_path)
-    assert [(j.init, j.seed) for j in jobs] == [(None, 0), (None, 1), ("normal(0, 0.01)", 0),
-                                                ("normal(0, 0.01)", 1)]
-    assert len({j.out for j in jobs}) == 4
-    assert slug("normal(0, 0.01)") == "normal_0_0.01"
-    assert unique_folders(["normal(0,1)", "normal(0, 1)", "he"]) == [
-        "normal_0_1", "normal_0_1-2", "he"]
+def test_every_variant_and_seed_gets_its_own_cell_folder(tiny, tmp_path):
+    """compare is the sweep over init: one cell folder per (variant, seed), named by the
+    variant and seed and told apart by the hash of the cell's IR."""
+    result = compare(str(tiny), [None, "normal(0, 0.01)"], epochs=1, seeds=2, jobs=1,
+                     out=tmp_path / "cmp")
+    runs = [r for v in result.variants for r in v.runs]
+    assert [(r.label, r.seed) for r in runs] == [("spec", 0), ("spec", 1),
+                                                ("normal(0, 0.01)", 0), ("normal(0, 0.01)", 1)]
+    folders = [Path(r.out).name for r in runs]
+    assert len(set(folders)) == 4
+    assert folders[2].startswith("init=normal_0_0.01_seed0-")
+    for r in runs:
+        assert {"spec.json", "metrics.jsonl", "summary.json"} <= {
+            p.name for p in Path(r.out).iterdir()}
+
+
+def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(tiny, tmp_path):
+    first = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp")
+    trained = []
+    again = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=tmp_path / "cmp",
+                    on_done=trained.append)
+    assert trained == []
+    assert format_table(again) == format_table(first)
 
 
 def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):
@@ -94,12 +108,17 @@ def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
 
 
 def test_variants_see_the_same_data_in_the_same_order(tiny, tmp_path):
-    """Two variants that differ only in the init's scale by a factor 1 (the same init written
-    two ways) must train to the very same numbers: nothing else differs between variants."""
-    result = compare(str(tiny), ["he_normal", "he_normal(mode=fan_in, gain=relu)"], epochs=1,
-                     jobs=1, out=tmp_path / "cmp")
-    a, b = (v.runs[0].metrics for v in result.variants)
-    assert [r["train_loss"] for r in a] == [r["train_loss"] for r in b]
+    """Variants differ in their init alone: the same init written two ways is the same IR,
+    so the same cell (one training, one folder), and the cells of two inits differ in the
+    weight inits of their IR and nothing else."""
+    result = compare(str(tiny), ["he_normal", "he_normal(mode=fan_in, gain=relu)", "zeros"],
+                     epochs=1, jobs=1, out=tmp_path / "cmp")
+    a, b, zeros = (v.runs[0] for v in result.variants)
+    assert a.out == b.out and a.metrics == b.metrics
+    spec_a, spec_z = (json.loads((Path(r.out) / "spec.json").read_text()) for r in (a, zeros))
+    for layer in spec_a["layers"] + spec_z["layers"]:
+        layer.pop("weight_init", None)
+    assert spec_a == spec_z
 
 
 def test_parallel_jobs_give_the_sequential_results(tiny, tmp_path):

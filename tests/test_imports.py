@@ -34,6 +34,7 @@ LAYERS = [
     ("cnnspec.render",),
     ("cnnspec.lab",),
     ("cnnspec.exporters",),  # a spec or a run written for other tools (ONNX, PyTorch)
+    ("cnnspec.sweep",),  # trains cells (training), with the lab's init variants and plots
     ("cnnspec",),  # the facade: cnnspec.load / compile / train compose the layers below
     ("cnnspec.cli",),
     ("cnnspec.__main__",),

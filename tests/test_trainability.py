@@ -13,7 +13,7 @@ a defect of Glorot's init. The bars (He above 80% on every seed, deep Glorot bel
 """
 import pytest
 
-from cnnspec.lab.compare import compare
+from cnnspec.sweep.compare import compare
 
 CHANCE = 0.25  # four classes
 SEEDS = 3

@@ -18,8 +18,8 @@ import argparse
 import time
 from pathlib import Path
 
-from cnnspec.lab.compare import compare, describe_result, format_table
 from cnnspec.lab.plots import plot_curve_panels
+from cnnspec.sweep.compare import compare, describe_result, format_table
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = {"22 layers": ROOT / "specs" / "he2015_fig3_plain22.cnn",

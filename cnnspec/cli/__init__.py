@@ -31,6 +31,7 @@ COMMANDS = {
     "features": "features",
     "init-report": "init_report",
     "compare": "compare",
+    "sweep": "sweep",
 }
 
 

@@ -61,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
-    from cnnspec.lab.compare import compare, describe_result, format_table, plot
     from cnnspec.lab.jsonout import dumps
+    from cnnspec.sweep.compare import compare, describe_result, format_table, plot
 
     comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                          jobs=args.jobs, out=args.out, target=args.target,

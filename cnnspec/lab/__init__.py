@@ -8,7 +8,6 @@
 - :mod:`cnnspec.lab.report`: ``cnnspec init-report`` — the statistics per init variant;
 - :mod:`cnnspec.lab.lsuv`: layer-sequential unit-variance init (Mishkin & Matas 2015), also
   as the init step of a training run;
-- :mod:`cnnspec.lab.compare`: ``cnnspec compare`` — train each init variant, side by side;
 - :mod:`cnnspec.lab.recorder`: ``cnnspec train --stats N`` — the statistics during training,
   recorded by a training callback;
 - :mod:`cnnspec.lab.plots`: their pictures; :mod:`cnnspec.lab.jsonout`: their JSON;

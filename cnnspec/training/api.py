@@ -31,7 +31,7 @@ from cnnspec.errors import SettingError, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
-from cnnspec.training.batches import validation_split
+from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.files import read_json, write_json, write_npz, write_text
@@ -62,6 +62,7 @@ class Options:
     init_steps: Sequence[InitStep]
     dtype: str = "float32"
     start_weights: tuple[dict, list[str], WeightsFrom] | None = None  # fine-tuning
+    fold: tuple[int, int] | None = None  # (fold, folds): k-fold cross-validation
 
 
 @dataclass
@@ -78,7 +79,8 @@ class Prepared:
 def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="runs",
           data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
           init_steps: Sequence[InitStep] = (), dtype: str = "float32",
-          weights_from: WeightsFrom | None = None) -> Run:
+          weights_from: WeightsFrom | None = None,
+          fold: tuple[int, int] | None = None) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
     folder; return the :class:`Run`.
 
@@ -92,7 +94,9 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     :mod:`cnnspec.training.callbacks`). ``dtype`` is ``"float32"`` or ``"float64"`` (the
     model, its data and its checkpoints; a resumed run keeps its own). ``weights_from``
     (:class:`~cnnspec.training.finetune.WeightsFrom`) starts from another run's weights, for
-    all the layers the networks share or the ones named, optionally frozen. This function
+    all the layers the networks share or the ones named, optionally frozen. ``fold``
+    ``(i, k)`` validates on part ``i`` of ``k`` of the training split instead of ``val_split``
+    (:func:`~cnnspec.training.batches.kfold_split`). This function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = (settings or Settings()).overrides()
@@ -100,7 +104,7 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
         raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
                            invalid=True)
     options = Options(make_display(progress, False), data_dir, list(callbacks),
-                      list(init_steps), dtype)
+                      list(init_steps), dtype, fold=fold)
     try:
         checked = checked_with_overrides(spec, overrides)
         if weights_from is not None:
@@ -154,7 +158,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     if out is not None:
         rundir.refuse_occupied(out)
     dataset = _load_data(checked, training, options.data_dir)
-    prepared = _prepare(training, dataset, None, options.dtype)
+    prepared = _prepare(training, dataset, None, options.dtype, options.fold)
     model = compile_model(checked, training["seed"], options.dtype)
     optimizer = _optimizer(training, model)
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
@@ -305,13 +309,15 @@ def _write_spec_files(run: RunDir, checked, ir: dict, overrides: dict) -> None:
     write_json(run.spec_json, ir)
 
 
-def _prepare(training: dict, dataset, preprocessor, dtype: str) -> Prepared:
-    """Split off the validation set (first draw of the ``data_order`` stream), fit the
-    preprocessing on what is left for training (unless given) and apply it everywhere, in
-    ``dtype``."""
+def _prepare(training: dict, dataset, preprocessor, dtype: str,
+             fold: tuple[int, int] | None = None) -> Prepared:
+    """Split off the validation set (first draw of the ``data_order`` stream; fold ``i`` of
+    ``k`` when ``fold`` is ``(i, k)``), fit the preprocessing on what is left for training
+    (unless given) and apply it everywhere, in ``dtype``."""
     data_order = streams(training["seed"])["data_order"]
-    train_idx, val_idx = validation_split(len(dataset.y_train), training["val_split"],
-                                          data_order)
+    n = len(dataset.y_train)
+    train_idx, val_idx = (validation_split(n, training["val_split"], data_order) if fold is None
+                          else kfold_split(n, fold[1], fold[0], data_order))
     if preprocessor is None:
         preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
 

@@ -20,6 +20,26 @@ def validation_split(n: int, val_split: float, rng: np.random.Generator
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
+def kfold_split(n: int, folds: int, fold: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, validation indices) of fold ``fold`` (0-based) of ``folds`` for k-fold
+    cross-validation over ``n`` examples, both sorted.
+
+    The examples are permuted once (the same first draw of ``rng`` as
+    :func:`validation_split`) and cut into ``folds`` parts whose sizes differ by at most one;
+    part ``fold`` validates and the rest train. With the same ``rng`` seed, folds
+    ``0..folds-1`` put every example in exactly one validation part (Stone 1974, "Cross-
+    validatory choice and assessment of statistical predictions").
+    """
+    if not 2 <= folds <= n:
+        raise ValueError(f"folds must be between 2 and the {n} examples, not {folds}")
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, not {fold}")
+    parts = np.array_split(rng.permutation(n), folds)
+    train = np.concatenate([part for i, part in enumerate(parts) if i != fold])
+    return np.sort(train), np.sort(parts[fold])
+
+
 def epoch_order(data_order: np.random.Generator, epoch: int, n: int) -> np.ndarray:
     """The permutation of ``n`` training examples for ``epoch`` (0-based).
 

@@ -1,0 +1,124 @@
+"""``cnnspec sweep SPEC --set KEY=V1,V2 ...``: train a grid of settings x seeds on Dask."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cnnspec.cli.arguments import positive_int
+
+HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
+
+EPILOG = """\
+examples:
+  cnnspec sweep specs/digits.cnn --set 'init=he_normal,glorot_uniform,normal(0, 0.01)' \\
+      --set lr=0.1,0.01 --seeds 3 --epochs 5
+  cnnspec sweep specs/digits.cnn --set conv1.filters=8,16 --folds 5 --out runs/cv
+  cnnspec sweep specs/digits.cnn --set batch=32,128 --scheduler tcp://scheduler-host:8786
+
+KEY is a training setting (lr, batch, optimizer, weight_decay, schedule, epochs, ...), init or
+bias (the default weight or bias init), or LAYER.OPTION (conv1.filters, conv2.kernel,
+fc1.weight); values are written as in a spec, separated by commas. Running the same sweep
+into the same --out again trains only the cells not recorded there yet.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2",
+                        dest="sets", help="a setting and the values to sweep; repeat for "
+                        "more settings (every combination trains)")
+    parser.add_argument("--seeds", type=positive_int, default=1, metavar="K",
+                        help="train every cell with seeds 0..K-1 (default 1)")
+    parser.add_argument("--folds", type=at_least_two, metavar="K",
+                        help="k-fold cross-validation over the training split: K trainings "
+                        "per cell, each validating on one fold")
+    parser.add_argument("--epochs", type=positive_int, metavar="N",
+                        help="epochs per training (default: the spec's)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="the sweep folder (default runs/sweep-<spec>-<time>); an "
+                        "earlier sweep's folder is taken up where it stopped")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a running Dask scheduler, tcp://HOST:PORT (default: a local "
+                        "cluster of worker processes)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="worker processes of the local cluster (default: one per core)")
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="keep each cell's weights (checkpoint.npz, best.npz)")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="output format (default table)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are cached")
+
+
+def at_least_two(text: str) -> int:
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError("k-fold cross-validation needs at least 2 folds")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    # deferred: Dask and training (NumPy) load when the command runs
+    from cnnspec.lab.jsonout import dumps
+    from cnnspec.sweep.executor import (
+        INSTALL_HINT,
+        DaskExecutor,
+        dask_available,
+        default_workers,
+    )
+    from cnnspec.sweep.results import describe_cell, format_table, read_results, recorded
+    from cnnspec.sweep.runner import sweep, write_outputs
+    from cnnspec.training.settings import Settings
+
+    if args.workers and args.scheduler:
+        print("cnnspec: error: --workers sizes the local cluster; a cluster at --scheduler "
+              "has the workers started on it", file=sys.stderr)
+        return 2
+    if not dask_available():
+        print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
+              f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    # Without --out the folder is named when the sweep starts (numbered if another sweep took
+    # the name in the same second); started() hears it.
+    out = Path(args.out) if args.out else None
+    folder = [out]
+
+    def executor(n: int):
+        return DaskExecutor(args.scheduler, workers=args.workers or default_workers(n))
+
+    def started(running, n: int, where: Path) -> None:
+        folder[0] = where
+        print(f"training {n} cells {running.description}", file=sys.stderr, flush=True)
+        if running.dashboard:
+            print(f"dashboard: {running.dashboard}", file=sys.stderr, flush=True)
+
+    try:
+        result = sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
+                       settings=Settings(epochs=args.epochs), out=out,
+                       executor=executor, data_dir=args.data_dir,
+                       keep_weights=args.keep_weights, on_start=started,
+                       on_done=lambda cell, res: print(describe_cell(cell.label, res),
+                                                       file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        if folder[0] is None:
+            print("cnnspec: sweep stopped before any cell trained", file=sys.stderr)
+            return 130
+        again = ("the same command again" if out
+                 else f"the same command again with --out {folder[0]}")
+        print(f"cnnspec: sweep stopped; {recorded(folder[0])} cells are recorded in "
+              f"{folder[0]}\nhint: run {again} to train the rest", file=sys.stderr)
+        return 130
+    if result.skipped:
+        print(f"{result.skipped} cells were recorded in {result.out} already; trained "
+              f"{result.ran}", file=sys.stderr)
+    paths = write_outputs(result)
+    # Flushed before the stderr lines: see init_report.run.
+    text = (dumps(read_results(result.out)) if args.format == "json"
+            else format_table(result.groups, [a.key for a in result.axes], result.out,
+                              result.spread))
+    print(text, flush=True)
+    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    return 0
+

@@ -1,0 +1,194 @@
+"""The cells of a sweep: one training each, identified by what it trains.
+
+A cell is the spec with one value of every swept setting (its *group*), one run seed and, under
+k-fold cross-validation, one fold. Its identity is a hash of its resolved IR (which holds the
+seed) and its fold, so the same cell has the same folder in every sweep that meets it: that is
+what lets a sweep resume, and what keeps a cell from being recorded twice.
+
+:func:`run_cell` is the body of a task: it trains the cell in a temporary folder on whatever
+machine runs it and returns the metrics and summary (and, when asked, the weights) as plain
+data; the client writes the sweep folder (:mod:`cnnspec.sweep.results`).
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.check import check
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
+from cnnspec.lab.lsuv import lsuv_init_step
+from cnnspec.sweep.grid import Axis, apply, check_value
+from cnnspec.training import rundir
+from cnnspec.training.api import train
+from cnnspec.training.files import read_json, read_jsonl
+from cnnspec.training.loop import Diverged, Interrupted
+from cnnspec.training.settings import effective_ir
+
+HASH_CHARS = 10
+# With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
+WEIGHT_FILES = (rundir.PREPROCESS, rundir.CHECKPOINT, rundir.BEST)
+
+
+@dataclass
+class Cell:
+    """One training of a sweep. ``settings`` is ``(key, value text)`` per swept setting, in
+    the order of the ``--set`` options; ``fold`` is ``(i, k)`` under k-fold
+    cross-validation."""
+
+    settings: tuple[tuple[str, str], ...]
+    seed: int
+    ir: dict
+    fold: tuple[int, int] | None = None
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        text = json.dumps({"ir": self.ir, "fold": self.fold}, sort_keys=True)
+        self.key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+    @property
+    def group(self) -> str:
+        """The label of the cell's settings, shared by its seeds and folds."""
+        return group_label(self.settings)
+
+    @property
+    def label(self) -> str:
+        text = f"{self.group}, seed {self.seed}"
+        return text if self.fold is None else f"{text}, fold {self.fold[0] + 1}/{self.fold[1]}"
+
+    @property
+    def folder(self) -> str:
+        """``<readable label>-<hash>``: the label for people, the hash for identity."""
+        words = [slug(f"{k}={v}") for k, v in self.settings] or ["spec"]
+        words.append(f"seed{self.seed}")
+        if self.fold is not None:
+            words.append(f"fold{self.fold[0] + 1}of{self.fold[1]}")
+        return f"{'_'.join(words)}-{self.key}"
+
+    def fields(self) -> dict:
+        """What the cell's summary.json says of it."""
+        return {"key": self.key, "settings": dict(self.settings), "seed": self.seed,
+                "fold": None if self.fold is None else self.fold[0] + 1,
+                "folds": None if self.fold is None else self.fold[1]}
+
+
+def key_of(folder: str) -> str:
+    """The cell key of a cell folder's name (what follows its last ``-``)."""
+    return folder.rpartition("-")[2]
+
+
+def group_label(settings: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings) or "spec"
+
+
+def slug(label: str) -> str:
+    """A folder-safe name: ``init=normal(0, 0.01)`` -> ``init=normal_0_0.01``."""
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_") or "cell"
+
+
+def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
+               overrides: dict | None = None) -> list[Cell]:
+    """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
+    folds, each checked before anything trains. ``overrides`` (training key -> IR value,
+    e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check alone is
+    reported against its ``--set``; a combination that fails, against the cell's label."""
+    if seeds < 1:
+        raise ValueError("seeds must be at least 1")
+    if folds is not None and folds < 2:
+        raise ValueError("folds must be at least 2")
+    base = Spec(effective_ir(spec.ir, overrides or {}), path=spec.path)
+    for axis in axes:
+        for index in range(len(axis.values)):
+            check_value(base, axis, index, check)
+    cells = []
+    for combination in itertools.product(*(range(len(axis.values)) for axis in axes)):
+        ir = base.ir
+        for axis, index in zip(axes, combination):
+            ir = apply(ir, axis.key, axis.values[index])
+        settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
+        _check_group(Spec(ir, path=spec.path), settings)
+        for seed in range(seeds):
+            seeded = copy.deepcopy(ir)
+            seeded["training"]["seed"] = seed
+            for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
+                cells.append(Cell(settings, seed, seeded, fold))
+    return cells
+
+
+def _check_group(spec: Spec, settings) -> None:
+    try:
+        check(spec)
+    except (SpecError, SpecErrors) as exc:
+        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        raise SpecError(f"{group_label(settings)}: {first.message}", hint=first.hint,
+                        file=spec.path) from None
+
+
+@dataclass
+class CellResult:
+    """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
+    (then ``error`` holds the trainer's message), the bytes of the weight files (with
+    ``keep_weights``), or ``failed``: why it could not train (nothing to record)."""
+
+    key: str
+    metrics: list[dict]
+    summary: dict
+    diverged: bool = False
+    error: str | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    failed: str | None = None
+    folder: str | None = None  # where the client recorded it, in the sweep folder
+
+    @property
+    def val_acc(self) -> float | None:
+        """The last epoch's validation accuracy (None without a validation split or when the
+        training diverged)."""
+        if self.diverged or not self.metrics:
+            return None
+        return self.metrics[-1].get("val_acc")
+
+    @property
+    def test_acc(self) -> float | None:
+        return None if self.diverged else self.summary.get("test_acc")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs to train a cell: plain data, no file shared with the client."""
+
+    cell: Cell
+    data_dir: str | None = None
+    keep_weights: bool = False
+
+
+def run_cell(task: Task) -> CellResult:
+    """Train one cell in a temporary folder and return what it left (the body of a task)."""
+    cell = task.cell
+    scratch = Path(tempfile.mkdtemp(prefix=f"cnnspec-{cell.key}-"))
+    out = scratch / "run"
+    try:
+        try:
+            checked = check(Spec(cell.ir))
+            train(checked, run_dir=out, progress="none", data_dir=task.data_dir,
+                  init_steps=[lsuv_init_step], fold=cell.fold)
+            diverged, error = False, None
+        except Diverged as exc:
+            diverged, error = True, exc.message
+        except Interrupted:
+            raise KeyboardInterrupt from None  # Ctrl-C in this process: stop the sweep
+        except (RunError, SpecError, SpecErrors) as exc:
+            return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)))
+        summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
+        files = ({name: (out / name).read_bytes() for name in WEIGHT_FILES
+                    if (out / name).is_file()} if task.keep_weights else {})
+        return CellResult(cell.key, read_jsonl(out / rundir.METRICS), summary,
+                          diverged or bool(summary.get("diverged")), error, files)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -1,0 +1,222 @@
+"""``cnnspec compare``: train one spec under several inits and several seeds, side by side.
+
+This is the comparison practitioners make by hand: the same network, the same data in the same
+order, only the init differs. Seed ``k`` of every variant trains with the same run seed, so the
+dataset, the validation split and the batch order are identical across variants (they come from
+their own streams, :mod:`cnnspec.seeding`); the init draws differ because the init does.
+
+It is the sweep over ``init`` alone (``cnnspec sweep SPEC --set init=A,B``): the same cells,
+the same sweep folder (one folder per cell, a rerun finishes what is missing), trained in this
+process or, with ``jobs > 1``, in local processes, so it needs no Dask. What it adds is its
+own table: epochs to a target accuracy, divergences, the curves of each variant.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from cnnspec.check.load import read_spec
+from cnnspec.errors import SpecError
+from cnnspec.lab.plots import plot_learning_curves
+from cnnspec.lab.variants import SPEC_LABEL
+from cnnspec.sweep.cells import Cell, CellResult, make_cells
+from cnnspec.sweep.executor import LocalExecutor
+from cnnspec.sweep.grid import Axis, value_reader
+from cnnspec.sweep.results import (
+    curve_label,
+    describe_cell,
+    diverged_text,
+    layout,
+    mean_std,
+    percent,
+    prepare_folder,
+)
+from cnnspec.sweep.runner import default_out, describe, run_cells
+from cnnspec.training.settings import Settings
+
+DEFAULT_TARGET = 0.9
+INIT = "init"
+
+
+@dataclass
+class JobResult:
+    """What one training left: per-epoch metrics, the final test accuracy, and whether the
+    loss diverged (NaN or inf) — then ``error`` holds the trainer's message."""
+
+    label: str
+    seed: int
+    metrics: list[dict]
+    test_acc: float | None
+    diverged: bool
+    error: str | None = None
+    out: str | None = None
+
+
+@dataclass
+class VariantSummary:
+    """One row of the comparison table: a variant over all its seeds."""
+
+    label: str
+    seeds: int
+    val_acc_mean: float
+    val_acc_std: float
+    test_acc_mean: float
+    test_acc_std: float
+    epochs_to_target: float | None  # mean over the seeds that reached the target
+    reached: int  # seeds that reached the target
+    diverged: int  # seeds that diverged
+    runs: list[JobResult] = field(default_factory=list)
+
+
+def variant_label(init: str | None) -> str:
+    return SPEC_LABEL if init is None else init
+
+
+def init_axis(spec, inits: list[str | None]) -> Axis:
+    """The ``init`` axis of the variants (None: the spec as written); a mistake in one names
+    its ``--init``."""
+    values = [None if init is None else value_reader(INIT, spec.ir, f'--init "{init}"')(init)
+              for init in inits]
+    return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values))
+
+
+def job_result(cell: Cell, result: CellResult, out: Path) -> JobResult:
+    return JobResult(dict(cell.settings)[INIT], cell.seed, result.metrics, result.test_acc,
+                     result.diverged, result.error, str(out / result.folder))
+
+
+def describe_result(result: JobResult) -> str:
+    """One line on a finished training, for progress output."""
+    return describe_cell(f"{result.label}, seed {result.seed}", result)
+
+
+def default_jobs(n_jobs: int) -> int:
+    """Two processes when there are two cores and two jobs to share them, else one."""
+    return max(1, min(2, os.cpu_count() or 1, n_jobs))
+
+
+def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
+    """The first epoch whose validation accuracy is at least ``target`` (None if none is)."""
+    for index, row in enumerate(metrics):
+        acc = row.get("val_acc")
+        if acc is not None and acc >= target:
+            return int(row.get("epoch", index + 1))
+    return None
+
+
+def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummary:
+    """The table row of one variant: final validation and test accuracy over the seeds whose
+    training finished (a diverged run has no final accuracy; it is counted under
+    ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
+    finished = [r for r in runs if not r.diverged]
+    val = [r.metrics[-1]["val_acc"] for r in finished if r.metrics and
+           r.metrics[-1].get("val_acc") is not None]
+    test = [r.test_acc for r in finished if r.test_acc is not None]
+    reached = [e for e in (epochs_to_reach(r.metrics, target) for r in runs) if e is not None]
+    val_mean, val_std = mean_std(val)
+    test_mean, test_std = mean_std(test)
+    return VariantSummary(
+        label=label, seeds=len(runs), val_acc_mean=val_mean, val_acc_std=val_std,
+        test_acc_mean=test_mean, test_acc_std=test_std,
+        epochs_to_target=sum(reached) / len(reached) if reached else None,
+        reached=len(reached), diverged=sum(r.diverged for r in runs), runs=runs)
+
+
+@dataclass
+class Comparison:
+    spec: str
+    target: float
+    out: Path
+    variants: list[VariantSummary]
+    seconds: float
+
+    def curves(self) -> dict[str, list[list[dict]]]:
+        """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
+        label says how many seeds diverged (their curves stop where they blew up)."""
+        return {curve_label(v.label, v.diverged, v.seeds): [r.metrics for r in v.runs]
+                for v in self.variants}
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
+                "variants": [asdict(v) for v in self.variants]}
+
+
+def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
+            jobs: int | None = None, out: str | Path | None = None,
+            target: float = DEFAULT_TARGET, data_dir: str | None = None,
+            lr: float | None = None, batch_size: int | None = None,
+            on_done: Callable[[JobResult], None] | None = None, executor=None) -> Comparison:
+    """Train ``spec`` once per init variant and seed; returns the summarised comparison.
+
+    ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
+    variant; ``jobs`` trainings run at once in local processes (default
+    :func:`default_jobs`), or ``executor`` (as for :func:`cnnspec.sweep.runner.sweep`) says
+    where they run; ``target`` is the validation accuracy whose first epoch the table
+    reports; ``on_done`` hears of each training as it finishes.
+
+    Every variant is checked before any training starts, so a typo in the last ``--init``
+    fails at once rather than after the first variants trained.
+    """
+    if seeds < 1:
+        raise ValueError("seeds must be at least 1")
+    variants = inits or [None]
+    repeated = sorted({v for v in variants if variants.count(v) > 1}, key=str)
+    if repeated:
+        raise SpecError(f"--init {repeated[0]} is given more than once",
+                        hint="name each init variant once; use --seeds K for repeated runs",
+                        file=str(spec))
+    parsed = read_spec(spec)
+    axis = init_axis(parsed, variants)
+    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
+    cells = make_cells(parsed, [axis], seeds, None, overrides)
+    folder = prepare_folder(out if out is not None else default_out(spec, "compare"),
+                            describe(spec, [axis], seeds, None), automatic=out is None)
+    started = time.perf_counter()
+    done, _ = run_cells(
+        cells, folder, executor or (lambda n: LocalExecutor(jobs or default_jobs(n))), data_dir=data_dir,
+        on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
+        if on_done else None)
+    seconds = time.perf_counter() - started
+    results = [job_result(cell, result, folder) for cell, result in done]
+    rows = [summarize(label, [r for r in results if r.label == label], target)
+            for label in axis.texts]
+    return Comparison(str(spec), target, folder, rows, seconds)
+
+
+# ---- output -------------------------------------------------------------------------------
+
+def _reach(v: VariantSummary) -> str:
+    """Epochs to the target accuracy (their mean over the seeds that reached it) and how many
+    seeds did."""
+    if v.epochs_to_target is None:
+        return f"never (0/{v.seeds})"
+    epochs = f"{v.epochs_to_target:.0f}" if v.seeds == 1 else f"{v.epochs_to_target:.1f}"
+    return f"{epochs} ({v.reached}/{v.seeds})"
+
+
+def format_table(comparison: Comparison) -> str:
+    """The comparison table: one row per variant, accuracies in percent (mean +- std over
+    the seeds when there are several)."""
+    target = f"epochs to {100 * comparison.target:g}%"
+    header = ["init", "val acc %", "test acc %", target, "diverged"]
+    rows = []
+    for v in comparison.variants:
+        rows.append([v.label, percent(v.val_acc_mean, v.val_acc_std, v.seeds),
+                     percent(v.test_acc_mean, v.test_acc_std, v.seeds), _reach(v),
+                     diverged_text(v.diverged, v.seeds)])
+    lines = layout(header, rows)
+    seeds = comparison.variants[0].seeds if comparison.variants else 0
+    if seeds == 1:
+        lines.append(f"(1 seed per variant; runs in {comparison.out})")
+    else:
+        lines.append(f"({seeds} seeds per variant; accuracies: mean +- std over the seeds "
+                     f"that did not diverge; runs in {comparison.out})")
+    return "\n".join(lines)
+
+
+def plot(comparison: Comparison, out_png) -> Path:
+    return plot_learning_curves(comparison.curves(), out_png,
+                                title=f"{Path(comparison.spec).stem}: inits compared")

@@ -1,0 +1,167 @@
+"""Where the cells of a sweep train: one interface, three places.
+
+- :class:`LocalExecutor` with one worker trains the cells one after the other in this process
+  (no dependency; what ``cnnspec compare`` does by default, and the reference a distributed
+  run must match); with more, in a pool of spawned local processes.
+- :class:`DaskExecutor` hands each cell to Dask distributed as one task: a ``LocalCluster`` of
+  worker processes on this machine, or an existing cluster by its scheduler's address. A
+  worker that dies mid-task has its task rerun on another worker by the scheduler (up to its
+  ``distributed.scheduler.allowed-failures``, 3 unless configured); the client receives each
+  finished task's result once.
+
+``results(tasks)`` yields ``(task, result)`` as the cells finish, in any order. Leaving the
+executor (``with``) cancels what has not started and stops what it started, also on Ctrl-C.
+"""
+from __future__ import annotations
+
+import importlib.util
+import logging
+import multiprocessing
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from cnnspec.errors import RunError
+
+INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
+# How often the scheduler of a LocalCluster retries a task whose worker died.
+ALLOWED_FAILURES = 3
+# Run in each worker of a LocalCluster as it starts: Ctrl-C is the sweep's to handle.
+WORKER_SETUP = "cnnspec.sweep.worker"
+
+
+def _limit_blas_threads() -> None:
+    """Worker initialiser: one BLAS thread per process, so worker processes share the cores
+    instead of each starting a thread per core."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+def default_workers(n_tasks: int) -> int:
+    """One worker per core, no more than there are tasks."""
+    return max(1, min(os.cpu_count() or 1, n_tasks))
+
+
+class LocalExecutor:
+    """Tasks in this process (``workers == 1``) or in spawned local processes."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = workers
+        self.description = ("in this process" if workers <= 1
+                            else f"in {workers} local processes")
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def results(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
+        if self.workers <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield task, fn(task)
+            return
+        context = multiprocessing.get_context("spawn")  # no forked BLAS thread pool
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                         initializer=_limit_blas_threads)
+        futures = {self._pool.submit(fn, task): task for task in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def dask_available() -> bool:
+    return importlib.util.find_spec("distributed") is not None
+
+
+class DaskExecutor:
+    """Tasks on Dask distributed: an existing cluster at ``scheduler`` (``tcp://HOST:PORT``),
+    or a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None,
+                 timeout: float = 30.0) -> None:
+        if not dask_available():
+            raise RunError("sweeps run on Dask distributed, which is not installed",
+                           hint=INSTALL_HINT)
+        import dask
+        from distributed import Client, LocalCluster
+
+        self._cluster = None
+        self._futures: list = []
+        try:
+            if scheduler is None:
+                with dask.config.set({"distributed.scheduler.allowed-failures":
+                                      ALLOWED_FAILURES,
+                                      "distributed.worker.preload": [WORKER_SETUP]}):
+                    self._cluster = LocalCluster(
+                        n_workers=workers or default_workers(os.cpu_count() or 1),
+                        threads_per_worker=1, processes=True,
+                        dashboard_address=":0")  # any free port, never a fixed one
+                self.client = Client(self._cluster, timeout=timeout)
+                self.description = (f"on a local Dask cluster of "
+                                    f"{len(self._cluster.workers)} worker processes")
+            else:
+                self.client = Client(scheduler, timeout=timeout)
+                self.description = f"on the Dask cluster at {scheduler}"
+        except (OSError, ValueError) as exc:  # not there; not an address
+            self.close()
+            raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
+                           hint="start it with `dask scheduler` and pass the address it "
+                           "prints (tcp://HOST:8786)") from None
+
+    @property
+    def dashboard(self) -> str | None:
+        """The dashboard's address, when the scheduler serves one (it needs Bokeh where the
+        scheduler runs; without it the address answers with an apology)."""
+        services = self.client.scheduler_info().get("services", {})
+        # A lambda travels by value: the scheduler need not have cnnspec installed.
+        has_bokeh = self.client.run_on_scheduler(
+            lambda: importlib.util.find_spec("bokeh") is not None)
+        if "dashboard" not in services or not has_bokeh:
+            return None
+        return self.client.dashboard_link
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            if self._futures:
+                client.cancel(self._futures)
+            client.close()
+        if self._cluster is not None:
+            # Its workers are ours to stop: Dask's warnings about stopping them are noise.
+            log = logging.getLogger("distributed")
+            level = log.level
+            log.setLevel(logging.ERROR)
+            try:
+                self._cluster.close()
+            finally:
+                log.setLevel(level)
+
+    def results(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
+        from distributed import KilledWorker
+        from distributed import as_completed as dask_completed
+
+        sweep = uuid.uuid4().hex[:8]
+        # A key per task and sweep: a retried task keeps its key, so its result arrives once.
+        self._futures = [self.client.submit(fn, task, key=f"cnnspec-cell-{sweep}-{i}",
+                                            pure=False)
+                         for i, task in enumerate(tasks)]
+        by_key = {future.key: task for future, task in zip(self._futures, tasks)}
+        for future in dask_completed(self._futures):
+            try:
+                result = future.result()
+            except KilledWorker as exc:  # it lost every worker it was retried on
+                raise RunError(f"a sweep task failed on the cluster: {exc}",
+                               hint="look at the workers' logs; the cells finished so far "
+                               "are recorded, run the same sweep again to finish the rest"
+                               ) from None
+            yield by_key[future.key], result
+

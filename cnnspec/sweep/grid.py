@@ -1,0 +1,180 @@
+"""``--set KEY=V1,V2,...``: the swept settings, read as the language reads them and applied to
+the IR.
+
+A KEY names anything a spec sets:
+
+- a training setting (``lr``, ``batch``, ``optimizer``, ``schedule``, ...; the keys and their
+  aliases of :mod:`cnnspec.ir.training_catalogue`), read by the language's own reader;
+- ``init`` or ``bias``: the model-wide default weight or bias init, replacing every init the
+  spec took from its default (a layer that names its own keeps it, see
+  :mod:`cnnspec.lab.variants`);
+- ``LAYER.OPTION``: one layer's option as the language writes it (``conv1.filters``,
+  ``conv2.kernel``, ``fc1.weight``, ``conv1.stride``), read by that layer kind's reader from
+  the kinds registry.
+
+Values are written as in a spec (``normal(0, 0.01)``, ``sgd(momentum=0.9)``, ``5x5``) and
+separated by commas outside parentheses and brackets. Every value becomes a change of the
+resolved IR; the checker then checks each cell as it checks a spec.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
+from cnnspec.lab.variants import with_default_weight
+from cnnspec.lang.ast import to_ast
+from cnnspec.lang.inits import read_bias_init, read_init
+from cnnspec.lang.layers import KINDS
+from cnnspec.lang.parser import parse_tree
+from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.training import KEY_ALIASES, READERS
+
+# Settings a sweep sets itself: the seeds come from --seeds.
+NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with --seeds K"}
+DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One swept setting: ``key`` as written, the values as written (``texts``) and as IR
+    values (``values``; None keeps the spec's own)."""
+
+    key: str
+    texts: tuple[str, ...]
+    values: tuple
+
+    def option(self) -> str:
+        """The ``--set`` option that gave this axis, as the user wrote it."""
+        return f"--set {self.key}={','.join(self.texts)}"
+
+
+def split_values(text: str) -> list[str]:
+    """``he_normal, normal(0, 0.01)`` -> ``["he_normal", "normal(0, 0.01)"]``: commas inside
+    parentheses or brackets belong to a value."""
+    values, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth -= 1
+        elif char == "," and depth == 0:
+            values.append(text[start:i].strip())
+            start = i + 1
+    values.append(text[start:].strip())
+    return values
+
+
+def parse_set(option: str, spec: Spec) -> Axis:
+    """The axis of one ``--set KEY=V1,V2`` text, its values read for ``spec``'s IR."""
+    where = f'--set "{option}"'
+    key, sep, rest = option.partition("=")
+    key = key.strip()
+    if not sep or not key or not rest.strip():
+        raise SpecError("--set takes KEY=VALUE[,VALUE...]", file=where,
+                        hint="e.g. --set lr=0.1,0.01 or --set 'init=he_normal,normal(0, 0.01)'")
+    texts = split_values(rest)
+    if "" in texts:
+        raise SpecError(f"--set {key} has an empty value", file=where,
+                        hint="separate the values with single commas, e.g. lr=0.1,0.01")
+    repeated = sorted({t for t in texts if texts.count(t) > 1})
+    if repeated:
+        raise SpecError(f"--set {key} gives {repeated[0]} more than once", file=where,
+                        hint="name each value once; use --seeds K for repeated runs")
+    read = value_reader(key, spec.ir, where)
+    return Axis(key, tuple(texts), tuple(read(text) for text in texts))
+
+
+def value_reader(key: str, ir: dict, where: str):
+    """A function reading one value text of ``key`` into its IR value; its mistakes are a
+    :class:`SpecError` naming ``where`` (the option: a line and column inside the value
+    would point nowhere the user can look)."""
+    if key in NOT_SWEPT:
+        raise SpecError(f"{key} cannot be swept with --set", file=where, hint=NOT_SWEPT[key])
+    if key == "init":
+        reader = lambda value: read_init(value, "the weight initializer")
+    elif key == "bias":
+        reader = read_bias_init
+    elif "." in key:
+        reader = _layer_option_reader(key, ir, where)
+    else:
+        name = KEY_ALIASES.get(key, key)
+        if name not in READERS:
+            known = [k for k in ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
+                     if k not in NOT_SWEPT]
+            raise SpecError(f"unknown setting '{key}'", file=where,
+                            hint=did_you_mean(key, known, "settings"))
+        what = f"training setting '{key}'"
+        reader = lambda value: READERS[name](value, what)
+
+    def read(text: str):
+        try:
+            return reader(to_ast(parse_tree(text, start="init_expr")))
+        except SpecError as exc:
+            raise SpecError(f"{key}={text}: {exc.message}", hint=exc.hint, file=where) from None
+
+    return read
+
+
+def _layer_option_reader(key: str, ir: dict, where: str):
+    layer_name, _, word = key.partition(".")
+    layers = {layer["name"]: layer for layer in ir["layers"]}
+    if layer_name not in layers:
+        raise SpecError(f"the spec has no layer '{layer_name}'", file=where,
+                        hint=did_you_mean(layer_name, list(layers), "layers"))
+    kind = layers[layer_name]["kind"]
+    options = layer_options(kind)
+    if word not in options:
+        raise SpecError(f"a {kind} layer has no option '{word}'", file=where,
+                        hint=did_you_mean(word, list(options), f"{kind} options")
+                        if options else f"a {kind} layer has no options to sweep")
+    reader = options[word][1]
+    what = f"{layer_name}.{word}"
+    return lambda value: reader(value, what)
+
+
+def layer_options(kind: str) -> dict:
+    """Option word -> (IR field, reader) of a layer kind, as the language writes it: the
+    positional values by their field name (``filters``, ``kernel``) and the named options
+    (``stride``, ``pad``, ``weight``...)."""
+    syntax = KINDS[kind]
+    return {**{name: (name, reader) for name, reader in syntax.positional},
+            **syntax.options}
+
+
+def apply(ir: dict, key: str, value) -> dict:
+    """A copy of ``ir`` with setting ``key`` at IR value ``value`` (None: unchanged)."""
+    if value is None:
+        return ir
+    if key == "init":
+        return with_default_weight(Spec(ir), value).ir
+    ir = copy.deepcopy(ir)
+    if key == "bias":
+        for layer in ir["layers"]:
+            if "bias_init" in layer.get("default_inits", ()):
+                layer["bias_init"] = copy.deepcopy(value)
+    elif "." in key:
+        layer_name, _, word = key.partition(".")
+        layer = next(layer for layer in ir["layers"] if layer["name"] == layer_name)
+        field = layer_options(layer["kind"])[word][0]
+        layer[field] = copy.deepcopy(value)
+        # Set by hand now: a swept default init no longer replaces it.
+        if field in layer.get("default_inits", ()):
+            layer["default_inits"] = [f for f in layer["default_inits"] if f != field]
+    else:
+        ir["training"][KEY_ALIASES.get(key, key)] = copy.deepcopy(value)
+    return ir
+
+
+def check_value(spec: Spec, axis: Axis, index: int, check) -> None:
+    """Check ``spec`` with value ``index`` of ``axis`` alone; a mistake is reported against
+    the ``--set`` that produced it (the spec's own positions would point at what the value
+    replaced)."""
+    ir = apply(spec.ir, axis.key, axis.values[index])
+    try:
+        check(Spec(ir, path=spec.path))
+    except (SpecError, SpecErrors) as exc:
+        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}", hint=first.hint,
+                        file=axis.option()) from None

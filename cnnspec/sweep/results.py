@@ -1,0 +1,223 @@
+"""The sweep folder: one folder per cell, written by the client, and the results over cells.
+
+Layout::
+
+    sweep.json                 what was swept (spec, settings, seeds, folds)
+    <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
+        spec.json              the cell's resolved IR
+        metrics.jsonl          one object per finished epoch
+        summary.json           the run summary, with the cell's settings, seed and fold
+        preprocess.json, checkpoint.npz, best.npz    with --keep-weights
+    results.json, results.csv  per group: mean +- std over seeds and folds; per cell
+    accuracy.png, curves.png   validation accuracy against each swept setting; curves
+
+A cell folder is written under a temporary name and renamed into place, so it is either
+complete or absent: a cell whose folder exists is finished, and a result that arrives twice
+(a task retried after its worker died) is recorded once.
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.sweep.cells import Cell, CellResult, key_of
+from cnnspec.training import rundir
+from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+
+SWEEP_JSON = "sweep.json"
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+
+
+def prepare_folder(out: Path, description: dict, automatic: bool = False) -> Path:
+    """Create the sweep folder, or take up a sweep's folder again, and return it; a folder
+    with anything else in it is refused (its files would mix with the cells). An
+    ``automatic`` name another sweep took in the same second gets the next free suffix
+    (``-2``), created with an exclusive mkdir so two sweeps never share a folder."""
+    out = Path(out)
+    if automatic:
+        out = rundir.new_folder(out, number=True, occupied_hint="pick another --out for the sweep")
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} exists and is not a folder", hint="pick another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_JSON).is_file():
+        raise RunError(f"{out} already exists and is not empty",
+                       hint="pick another --out for the sweep, or delete the folder first")
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / SWEEP_JSON, description)
+    return out
+
+
+def recorded_folders(out: Path) -> dict[str, Path]:
+    """Cell key -> folder of every cell ``out`` holds. A cell is found by its key alone: the
+    same IR given under another label (an init written two ways) is the same cell."""
+    out = Path(out)
+    if not out.is_dir():
+        return {}
+    return {key_of(p.name): p for p in sorted(out.iterdir())
+            if not p.name.startswith(".") and (p / rundir.SUMMARY).is_file()}
+
+
+def record(out: Path, cell: Cell, result: CellResult) -> bool:
+    """Write the folder of a finished cell (atomically: a temp folder renamed into place)
+    and name it in ``result.folder``; False when it was recorded already."""
+    final = Path(out) / cell.folder
+    existing = recorded_folders(out).get(cell.key)
+    if existing is not None or final.exists():
+        result.folder = (existing or final).name
+        return False
+    result.folder = cell.folder
+    tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        write_json(tmp / rundir.SPEC_JSON, cell.ir)
+        write_jsonl(tmp / rundir.METRICS, result.metrics)
+        for name, data in result.files.items():
+            (tmp / name).write_bytes(data)
+        write_json(tmp / rundir.SUMMARY, result.summary)
+        os.rename(tmp, final)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if final.exists():  # recorded meanwhile by another client of the same folder
+            return False
+        raise
+    return True
+
+
+def read_recorded(folder: Path, cell: Cell) -> CellResult:
+    """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
+    the rest)."""
+    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    return CellResult(cell.key, read_jsonl(folder / rundir.METRICS), summary,
+                      bool(summary.get("diverged")), summary.get("message"), folder=folder.name)
+
+
+def recorded(out: Path) -> int:
+    """How many cells a sweep folder holds."""
+    return len(recorded_folders(out))
+
+
+def read_results(out: Path) -> dict:
+    return read_json(Path(out) / RESULTS_JSON, what="sweep results")
+
+
+def describe_cell(label: str, result) -> str:
+    """One line on a finished training (a :class:`CellResult` or anything with its
+    ``metrics``, ``test_acc``, ``diverged`` and ``error``), for progress output."""
+    if result.diverged:
+        # The trainer's message says when and in which layer; its tail (where the weights
+        # were saved) would make the line too long for progress output.
+        return f"{label}: {(result.error or 'diverged').split('; ')[0]}"
+    val = result.metrics[-1].get("val_acc") if result.metrics else None
+    text = f"{label}: " + (f"val acc {100 * val:.1f}%" if val is not None
+                           else "no validation split")
+    return text + (f", test acc {100 * result.test_acc:.1f}%"
+                   if result.test_acc is not None else "")
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and population std; NaN for no values."""
+    if not values:
+        return math.nan, math.nan
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+
+@dataclass
+class Group:
+    """One row of the results: a setting of every swept key, over its seeds and folds."""
+
+    label: str
+    settings: dict
+    cells: list[tuple[Cell, CellResult]] = field(default_factory=list)
+
+    @property
+    def val_acc(self) -> tuple[float, float]:
+        return mean_std([r.val_acc for _, r in self.cells if r.val_acc is not None])
+
+    @property
+    def test_acc(self) -> tuple[float, float]:
+        return mean_std([r.test_acc for _, r in self.cells if r.test_acc is not None])
+
+    @property
+    def diverged(self) -> int:
+        return sum(r.diverged for _, r in self.cells)
+
+    def curves(self) -> list[list[dict]]:
+        return [r.metrics for _, r in self.cells]
+
+    def to_dict(self) -> dict:
+        (val, val_std), (test, test_std) = self.val_acc, self.test_acc
+        return {"label": self.label, "settings": self.settings, "runs": len(self.cells),
+                "val_acc_mean": val, "val_acc_std": val_std, "test_acc_mean": test,
+                "test_acc_std": test_std, "diverged": self.diverged,
+                "cells": [r.folder for _, r in self.cells]}
+
+
+def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
+    """The cells by group, best validation accuracy first (groups without one last)."""
+    by_label: dict[str, Group] = {}
+    for cell, result in done:
+        group = by_label.setdefault(cell.group, Group(cell.group, dict(cell.settings)))
+        group.cells.append((cell, result))
+    return sorted(by_label.values(),
+                  key=lambda g: -g.val_acc[0] if not math.isnan(g.val_acc[0]) else math.inf)
+
+
+def cell_row(cell: Cell, result: CellResult) -> dict:
+    """One line of results.csv."""
+    return {**dict(cell.settings), "seed": cell.seed,
+            "fold": None if cell.fold is None else cell.fold[0] + 1,
+            "val_acc": result.val_acc, "test_acc": result.test_acc,
+            "epochs": len(result.metrics), "diverged": result.diverged,
+            "folder": result.folder}
+
+
+def write_results(out: Path, description: dict, rows: list[Group],
+                  done: list[tuple[Cell, CellResult]]) -> tuple[Path, Path]:
+    """results.json (groups and cells) and results.csv (a line per cell)."""
+    out = Path(out)
+    write_json(out / RESULTS_JSON, {**description, "groups": [g.to_dict() for g in rows],
+                                    "cells": [cell_row(c, r) for c, r in done]})
+    write_csv(out / RESULTS_CSV, [cell_row(c, r) for c, r in done])
+    return out / RESULTS_JSON, out / RESULTS_CSV
+
+
+def percent(mean: float, std: float, runs: int) -> str:
+    """An accuracy in percent; mean +- std when there are several runs to spread over."""
+    if math.isnan(mean):
+        return "-"
+    return f"{100 * mean:5.1f}" if runs == 1 else f"{100 * mean:5.1f} +- {100 * std:4.1f}"
+
+
+def diverged_text(diverged: int, runs: int) -> str:
+    return "no" if diverged == 0 else f"yes ({diverged}/{runs})"
+
+
+def curve_label(label: str, diverged: int, runs: int) -> str:
+    """A group's name in a legend; its curves that stop early say why."""
+    return label if not diverged else f"{label} ({diverged}/{runs} diverged)"
+
+
+def layout(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Columns padded to their widest cell, two spaces apart."""
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+
+
+def format_table(rows: list[Group], keys: list[str], out: Path, spread: str) -> str:
+    """The results table, best validation accuracy first; ``spread`` says what the +- is
+    over (``"3 seeds"``, ``"5 folds"``)."""
+    header = [*(keys or ["spec"]), "val acc %", "test acc %", "diverged", "runs"]
+    lines = []
+    for g in rows:
+        values = [g.settings[k] for k in keys] if keys else ["as written"]
+        runs = len(g.cells)
+        lines.append([*values, percent(*g.val_acc, runs), percent(*g.test_acc, runs),
+                      diverged_text(g.diverged, runs), str(runs)])
+    return "\n".join([*layout(header, lines),
+                      f"(accuracies: mean +- std over {spread}; cells in {out})"])

@@ -1,0 +1,171 @@
+"""``cnnspec sweep``: train a spec over a grid of settings x seeds (x folds), on Dask.
+
+The steps: read the ``--set`` options against the spec (:mod:`cnnspec.sweep.grid`), make and
+check every cell (:mod:`cnnspec.sweep.cells`), skip the cells the sweep folder holds already,
+hand the rest to an executor (:mod:`cnnspec.sweep.executor`: Dask, or this process), record
+each result as it arrives (:mod:`cnnspec.sweep.results`), then summarise over seeds and folds.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cnnspec.check.load import read_spec
+from cnnspec.errors import RunError, SpecError
+from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
+from cnnspec.sweep.executor import DaskExecutor, default_workers
+from cnnspec.sweep.grid import Axis, parse_set
+from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
+from cnnspec.sweep.results import (
+    Group,
+    groups,
+    prepare_folder,
+    read_recorded,
+    record,
+    recorded_folders,
+    write_results,
+)
+from cnnspec.training.settings import Settings
+
+
+@dataclass
+class Sweep:
+    """A sweep's outcome: every cell with its result (``done``), how many trained now
+    (``ran``) and how many were in the folder already (``skipped``)."""
+
+    spec: str
+    out: Path
+    axes: list[Axis]
+    seeds: int
+    folds: int | None
+    done: list[tuple[Cell, CellResult]] = field(default_factory=list)
+    ran: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def groups(self) -> list[Group]:
+        return groups(self.done)
+
+    @property
+    def spread(self) -> str:
+        """What the +- of a group is over: ``"2 seeds"``, ``"5 folds"``, ``"2 seeds x 5
+        folds"``."""
+        seeds = f"{self.seeds} seed{'s' if self.seeds > 1 else ''}"
+        return seeds if self.folds is None else f"{seeds} x {self.folds} folds"
+
+    def description(self) -> dict:
+        return describe(self.spec, self.axes, self.seeds, self.folds)
+
+
+def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None) -> dict:
+    """What ``sweep.json`` and ``results.json`` say the sweep was."""
+    return {"spec": str(spec), "settings": {a.key: list(a.texts) for a in axes},
+            "seeds": seeds, "folds": folds}
+
+
+def default_out(spec: str, kind: str = "sweep", runs_dir: str | Path = "runs") -> Path:
+    return Path(runs_dir) / f"{kind}-{Path(spec).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def plan(spec: str, sets: list[str], seeds: int = 1, folds: int | None = None,
+         settings: Settings | None = None) -> tuple[list[Axis], list[Cell]]:
+    """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
+    trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
+    parsed = read_spec(spec)
+    axes = [parse_set(option, parsed) for option in sets]
+    repeated = sorted({a.key for a in axes if [b.key for b in axes].count(a.key) > 1})
+    if repeated:
+        raise SpecError(f"--set {repeated[0]} is given more than once", file=str(spec),
+                        hint="give all its values in one --set, separated by commas")
+    overrides = (settings or Settings()).overrides()
+    return axes, make_cells(parsed, axes, seeds, folds, overrides)
+
+
+def run_cells(cells: list[Cell], out: Path, executor=None, *,
+              data_dir: str | None = None, keep_weights: bool = False,
+              on_done: Callable[[Cell, CellResult], None] | None = None,
+              on_start: Callable[[object, int], None] | None = None
+              ) -> tuple[list[tuple[Cell, CellResult]], int]:
+    """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
+    executor for a number of tasks; default a local Dask cluster) and record them; return
+    every cell with its result, in the order of ``cells``, and how many trained now.
+    ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
+    result as it arrives. A cell that could not train (its data, say) is not recorded; the
+    sweep goes on and then raises :class:`RunError` naming it."""
+    # Two cells with one IR (a value written two ways) are one training.
+    unique = {cell.key: cell for cell in cells}
+    finished = recorded_folders(out)
+    todo = [cell for cell in unique.values() if cell.key not in finished]
+    results: dict[str, CellResult] = {}
+    failed: list[tuple[Cell, str]] = []
+    if todo:
+        make = executor or (lambda n: DaskExecutor(workers=default_workers(n)))
+        with make(len(todo)) as running:
+            if on_start:
+                on_start(running, len(todo))
+            tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
+            for task, result in running.results(run_cell, tasks):
+                if result.failed:
+                    failed.append((task.cell, result.failed))
+                    continue
+                record(out, task.cell, result)
+                results[task.cell.key] = result
+                if on_done:
+                    on_done(task.cell, result)
+    if failed:
+        cell, message = failed[0]
+        raise RunError(f"{len(failed)} of {len(todo)} cells could not train; {cell.label}: "
+                       f"{message}", hint=f"the other cells are recorded in {out}; run the "
+                       "same sweep again to retry the rest")
+    folders = recorded_folders(out)
+    done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
+            for cell in cells]
+    return done, len(todo)
+
+
+def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None = None,
+          settings: Settings | None = None, out: str | Path | None = None, executor=None,
+          data_dir: str | None = None, keep_weights: bool = False,
+          on_done: Callable[[Cell, CellResult], None] | None = None,
+          on_start: Callable[[object, int, Path], None] | None = None) -> Sweep:
+    """Train ``spec`` for every combination of the ``--set`` values (``"lr=0.1,0.01"``), with
+    seeds ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
+    ``out`` and return the :class:`Sweep`.
+
+    Every cell is checked before any trains. Cells ``out`` holds already (by the hash of
+    their IR) are not trained again. ``executor`` is a callable from the number of cells to
+    train to an executor (:mod:`cnnspec.sweep.executor`), by default a Dask ``LocalCluster``
+    with a worker per core; ``settings`` change every cell's epochs, lr, batch size or data.
+    ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
+    folder they are recorded in (without ``out``, a new folder under ``runs/``).
+    """
+    axes, cells = plan(spec, list(sets), seeds, folds, settings)
+    folder = prepare_folder(out if out is not None else default_out(spec),
+                            describe(spec, axes, seeds, folds), automatic=out is None)
+    result = Sweep(str(spec), folder, axes, seeds, folds)
+    started = time.perf_counter()
+    result.done, result.ran = run_cells(cells, folder, executor,
+                                        data_dir=data_dir, keep_weights=keep_weights,
+                                        on_done=on_done,
+                                        on_start=on_start and (lambda running, n:
+                                                               on_start(running, n, folder)))
+    result.skipped = len(cells) - result.ran
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def write_outputs(result: Sweep) -> list[Path]:
+    """results.json, results.csv and the pictures (accuracy against each swept setting, when
+    a setting was swept; the curves of each group, when an epoch finished)."""
+    rows = result.groups
+    paths = list(write_results(result.out, result.description(), rows, result.done))
+    if result.axes:
+        paths.append(plot_accuracy_by_setting(rows, [(a.key, list(a.texts)) for a in result.axes],
+                                              result.out / "accuracy.png"))
+    if any(r.metrics for _, r in result.done):
+        paths.append(plot_group_curves(rows, result.out / "curves.png",
+                                       title=f"{Path(result.spec).stem}: sweep"))
+    return paths

@@ -1,0 +1,404 @@
+"""``cnnspec sweep``: --set values read as the language reads them, cells and their identity,
+k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error paths. The
+cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.errors import RunError, SpecError
+from cnnspec.lang import parse
+from cnnspec.sweep import executor as executors
+from cnnspec.sweep.cells import make_cells
+from cnnspec.sweep.executor import LocalExecutor
+from cnnspec.sweep.grid import apply, parse_set, split_values
+from cnnspec.sweep.results import format_table, prepare_folder, record
+from cnnspec.sweep.runner import sweep, write_outputs
+from cnnspec.training.batches import kfold_split
+from cnnspec.training.settings import Settings
+
+NAMED = """\
+model named
+input 1x8x8
+conv1: conv 4 3x3 relu
+flatten
+fc1: dense 10 weight glorot_uniform
+train {
+  data digits
+  epochs 1
+  batch 64
+  lr 0.05
+}
+"""
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def timeless(metrics: list[dict]) -> list[dict]:
+    """Per-epoch metrics without the wall-clock figures (the rest is determined by the seed)."""
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")}
+            for row in metrics]
+
+
+def in_process(n):
+    return LocalExecutor(1)
+
+
+@pytest.fixture
+def named(tmp_path):
+    path = tmp_path / "named.cnn"
+    path.write_text(NAMED)
+    return path
+
+
+@pytest.fixture
+def spec():
+    return parse(NAMED, "named.cnn")
+
+
+# ---- --set ---------------------------------------------------------------------------------
+
+def test_values_split_on_commas_outside_parentheses_and_brackets():
+    assert split_values("he_normal,normal(0, 0.01), uniform(-1, 1)") == [
+        "he_normal", "normal(0, 0.01)", "uniform(-1, 1)"]
+    assert split_values("[crop(pad=2), flip],flip") == ["[crop(pad=2), flip]", "flip"]
+
+
+def test_each_kind_of_key_reads_its_values_as_the_language_does(spec):
+    he, small = parse_set("init=he_normal,normal(0, 0.01)", spec).values
+    assert he["name"] == "he_normal" and he["mode"] == "fan_in"
+    assert small == {"name": "normal", "mean": 0.0, "std": 0.01}
+    assert parse_set("lr=0.1,1e-3", spec).values == (0.1, 0.001)
+    batch = parse_set("batch=32,128", spec)  # the language's alias of batch_size
+    assert apply(spec.ir, batch.key, batch.values[0])["training"]["batch_size"] == 32
+    optimizer = parse_set("optimizer=sgd(momentum=0.5),adam", spec).values
+    assert optimizer[0] == {"name": "sgd", "momentum": 0.5, "nesterov": False}
+    assert optimizer[1]["name"] == "adam"
+    assert parse_set("conv1.filters=2,8", spec).values == (2, 8)
+    assert parse_set("conv1.kernel=3x3,5", spec).values == ([3, 3], [5, 5])
+    assert parse_set("conv1.stride=2", spec).values == ([2, 2],)
+
+
+def test_init_replaces_only_the_inits_taken_from_the_default(spec):
+    axis = parse_set("init=zeros", spec)
+    layers = {layer["name"]: layer for layer in apply(spec.ir, "init", axis.values[0])["layers"]}
+    assert layers["conv1"]["weight_init"] == {"name": "zeros"}
+    assert layers["fc1"]["weight_init"]["name"] == "glorot_uniform"  # named its own
+    bias = apply(spec.ir, "bias", parse_set("bias=constant(0.1)", spec).values[0])
+    assert bias["layers"][0]["bias_init"] == {"name": "constant", "value": 0.1}
+    assert spec.ir["layers"][0]["weight_init"]["name"] == "he_normal"  # the spec unchanged
+
+
+def test_a_layers_own_init_set_by_hand_is_kept_by_a_swept_default(spec):
+    own = apply(spec.ir, "conv1.weight", parse_set("conv1.weight=lecun_normal", spec).values[0])
+    assert "weight_init" not in own["layers"][0]["default_inits"]
+    both = apply(own, "init", {"name": "zeros"})
+    assert both["layers"][0]["weight_init"]["name"] == "lecun_normal"
+
+
+@pytest.mark.parametrize("option, message, hint", [
+    ("lr=0.1,-1", "lr=-1: training setting 'lr' must be", None),
+    ("lrr=0.1", "unknown setting 'lrr'", "lr"),
+    ("conv9.filters=2", "the spec has no layer 'conv9'", "conv1"),
+    ("conv1.filter=2", "a conv layer has no option 'filter'", "filters"),
+    ("init=he_nromal", "init=he_nromal: unknown", "he_normal"),
+    ("optimizer=sgd(momentum=2)", "optimizer=sgd(momentum=2)", None),
+    ("seed=1,2", "seed cannot be swept", "--seeds"),
+    ("lr", "--set takes KEY=VALUE", None),
+    ("lr=0.1,,0.2", "empty value", None),
+    ("lr=0.1,0.1", "gives 0.1 more than once", "--seeds"),
+    ("conv1.filters=0", "conv1.filters=0", None),
+])
+def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
+    with pytest.raises(SpecError) as info:
+        parse_set(option, spec)
+    assert message in info.value.message
+    assert info.value.file == f'--set "{option}"'
+    assert info.value.span is None  # a column inside the option text would point nowhere
+    if hint:
+        assert hint in info.value.hint
+
+
+def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_path):
+    with pytest.raises(SpecError) as info:  # 16x16 shapes do not fit the 8x8 input
+        sweep(str(named), ["data=digits,shapes(size=16)"], out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message.startswith("data=shapes(size=16): the input is 1x8x8")
+    with pytest.raises(SpecError) as info:
+        sweep(str(named), ["lr=0.1", "conv1.kernel=3x3,9x9"], out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message.startswith("conv1.kernel=9x9: ")
+    assert info.value.file == "--set conv1.kernel=3x3,9x9"
+    assert not (tmp_path / "s").exists()  # checked before anything trains
+
+
+def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys):
+    code = main(["sweep", str(named), "--set", "lr=0.1,-1", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert '--set "lr=0.1,-1"' in err and "lr=-1" in err and "Traceback" not in err
+
+
+def test_a_setting_given_twice_is_a_mistake(named, tmp_path):
+    with pytest.raises(SpecError, match="--set lr is given more than once"):
+        sweep(str(named), ["lr=0.1", "lr=0.2"], out=tmp_path / "s", executor=in_process)
+
+
+# ---- cells ---------------------------------------------------------------------------------
+
+def test_cells_are_the_grid_times_seeds_times_folds_each_with_its_own_identity(spec):
+    axes = [parse_set("init=he_normal,zeros", spec), parse_set("lr=0.1,0.01,0.001", spec)]
+    cells = make_cells(spec, axes, seeds=2, folds=3)
+    assert len(cells) == 2 * 3 * 2 * 3
+    assert len({c.key for c in cells}) == len(cells)
+    assert len({c.folder for c in cells}) == len(cells)
+    first = cells[0]
+    assert first.settings == (("init", "he_normal"), ("lr", "0.1"))
+    assert first.folder == f"init=he_normal_lr=0.1_seed0_fold1of3-{first.key}"
+    assert first.ir["training"]["seed"] == 0 and first.fold == (0, 3)
+    # The identity is the resolved IR (and fold): the same cell made again has the same key.
+    again = make_cells(spec, axes, seeds=2, folds=3)
+    assert [c.key for c in again] == [c.key for c in cells]
+    overridden = make_cells(spec, axes, seeds=2, folds=3, overrides={"epochs": 2})
+    assert overridden[0].key != first.key
+
+
+# ---- k-fold --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, k", [(17, 5), (10, 2), (1797, 10)])
+def test_every_example_validates_in_exactly_one_fold(n, k):
+    splits = [kfold_split(n, k, i, np.random.default_rng(7)) for i in range(k)]
+    vals = np.concatenate([val for _, val in splits])
+    assert sorted(vals.tolist()) == list(range(n))
+    sizes = [len(val) for _, val in splits]
+    assert max(sizes) - min(sizes) <= 1
+    for train, val in splits:
+        assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == n
+    # Seeded: another seed, another assignment; the same seed, the same one.
+    assert np.array_equal(kfold_split(n, k, 0, np.random.default_rng(7))[1], splits[0][1])
+    assert not np.array_equal(kfold_split(n, k, 0, np.random.default_rng(8))[1], splits[0][1])
+
+
+@pytest.mark.parametrize("folds, fold", [(1, 0), (20, 0), (3, 3)])
+def test_impossible_folds_are_refused(folds, fold):
+    with pytest.raises(ValueError):
+        kfold_split(10, folds, fold, np.random.default_rng(0))
+
+
+def test_a_sweep_with_folds_trains_on_the_other_folds_and_reports_their_spread(named, tmp_path):
+    from cnnspec.data import load_dataset
+
+    result = sweep(str(named), [], folds=2, out=tmp_path / "cv", executor=in_process)
+    assert result.ran == 2 and result.spread == "1 seed x 2 folds"
+    n = len(load_dataset({"name": "digits"}, 0).y_train)
+    for cell, res in result.done:
+        train, _ = kfold_split(n, 2, cell.fold[0], np.random.default_rng(0))
+        assert res.summary["steps"] == math.ceil(len(train) / 64)  # half the data trains
+        assert res.summary["cell"]["fold"] == cell.fold[0] + 1
+    (group,) = result.groups
+    accs = [res.val_acc for _, res in result.done]
+    assert group.val_acc == pytest.approx((np.mean(accs), np.std(accs)))
+    assert "mean +- std over 1 seed x 2 folds" in format_table(result.groups, [], result.out,
+                                                                 result.spread)
+
+
+# ---- the sweep folder ----------------------------------------------------------------------
+
+def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_path):
+    result = sweep(str(named), ["init=he_normal,zeros", "lr=0.05"], seeds=2,
+                   out=tmp_path / "s", executor=in_process)
+    assert (result.ran, result.skipped) == (4, 0)
+    for cell, res in result.done:
+        folder = tmp_path / "s" / cell.folder
+        assert json.loads((folder / "spec.json").read_text()) == cell.ir
+        assert len((folder / "metrics.jsonl").read_text().splitlines()) == 1
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["cell"]["settings"] == {"init": cell.settings[0][1], "lr": "0.05"}
+        assert summary["test_acc"] == res.test_acc
+    he, zeros = result.groups  # best validation accuracy first
+    assert he.label == "init=he_normal, lr=0.05" and zeros.val_acc[0] < 0.3
+    paths = write_outputs(result)
+    assert [p.name for p in paths] == ["results.json", "results.csv", "accuracy.png",
+                                      "curves.png"]
+    saved = json.loads(paths[0].read_text())
+    assert saved["settings"] == {"init": ["he_normal", "zeros"], "lr": ["0.05"]}
+    assert [g["label"] for g in saved["groups"]] == [he.label, zeros.label]
+    assert saved["groups"][0]["val_acc_mean"] == pytest.approx(he.val_acc[0])
+    lines = paths[1].read_text().splitlines()
+    assert lines[0].startswith("init,lr,seed,fold,val_acc,test_acc") and len(lines) == 5
+    assert all(p.read_bytes()[:8] == PNG for p in paths[2:])
+    table = format_table(result.groups, ["init", "lr"], result.out, result.spread)
+    assert table.splitlines()[1].startswith("he_normal") and "+-" in table
+
+
+def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)
+    again = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (0, 2)
+    gone = first.done[1][0]
+    import shutil
+
+    shutil.rmtree(out / gone.folder)
+    trained = []
+    third = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process,
+                  on_done=lambda cell, res: trained.append(cell.key))
+    assert trained == [gone.key] and third.ran == 1
+    assert [timeless(r.metrics) for _, r in third.done] == [
+        timeless(r.metrics) for _, r in first.done]
+
+
+def test_a_result_that_arrives_twice_is_recorded_once(named, tmp_path):
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    cell, res = result.done[0]
+    assert record(tmp_path / "s", cell, res) is False
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
+
+
+def test_a_folder_of_something_else_is_refused(named, tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="already exists and is not empty"):
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+
+
+def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):
+    from cnnspec.training.run import load_run
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process, keep_weights=True)
+    cell, res = result.done[0]
+    run = load_run(tmp_path / "s" / cell.folder)
+    assert run.weights == "best" and run.summary["test_acc"] == res.test_acc
+
+
+def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_path):
+    # A file that is not there is found when the data loads, on the worker.
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(RunError) as info:
+        sweep(str(named), [f'data=digits,npz(path="{missing}")'], out=tmp_path / "s",
+              executor=in_process)
+    assert "1 of 2 cells could not train" in info.value.message
+    assert f"npz file not found: {missing}" in info.value.message
+    assert "run the same sweep again" in info.value.hint
+    assert len([p for p in (tmp_path / "s").iterdir() if p.is_dir()]) == 1
+
+
+# ---- the command line ----------------------------------------------------------------------
+
+class Interrupting(LocalExecutor):
+    """A local executor whose second cell is interrupted by Ctrl-C."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(1)
+        self.description = "in this process"
+        self.dashboard = None
+
+    def results(self, fn, tasks):
+        for i, pair in enumerate(super().results(fn, tasks)):
+            if i == 1:
+                raise KeyboardInterrupt
+            yield pair
+
+
+def test_the_command_prints_the_table_and_writes_the_results(named, tmp_path, capsys,
+                                                            monkeypatch):
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    out = tmp_path / "s"
+    code = main(["sweep", str(named), "--set", "lr=0.05,0.1", "--epochs", "1", "--out",
+                 str(out), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    saved = json.loads(captured.out)
+    assert saved == json.loads((out / "results.json").read_text())
+    assert len(saved["cells"]) == 2
+    assert "training 2 cells in this process" in captured.err
+    assert "lr=0.1, seed 0: val acc" in captured.err
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "2 cells were recorded" in captured.err and "trained 0" in captured.err
+    assert captured.out.splitlines()[0].split()[:3] == ["lr", "val", "acc"]
+
+
+class Quiet(LocalExecutor):
+    def __init__(self, *args, **kwargs):
+        super().__init__(1)
+        self.dashboard = None
+
+
+def test_ctrl_c_stops_the_sweep_says_where_its_results_are_and_a_rerun_finishes(
+        named, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(executors, "DaskExecutor", Interrupting)
+    out = tmp_path / "s"
+    args = ["sweep", str(named), "--set", "lr=0.05,0.1,0.2", "--out", str(out)]
+    assert main(args) == 130
+    err = capsys.readouterr().err
+    assert f"1 cells are recorded in {out}" in err and "run the same command again" in err
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    assert main(args) == 0
+    assert "1 cells were recorded" in capsys.readouterr().err
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 3
+
+
+def test_without_dask_the_command_says_how_to_install_it(named, tmp_path, capsys,
+                                                         monkeypatch):
+    monkeypatch.setattr(executors, "dask_available", lambda: False)
+    assert main(["sweep", str(named), "--set", "lr=0.1", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "cnnspec[sweep]" in err and "Traceback" not in err
+    with pytest.raises(RunError, match="not installed"):
+        executors.DaskExecutor()
+
+
+def test_folds_below_two_are_refused_by_the_command(named, capsys):
+    with pytest.raises(SystemExit):
+        main(["sweep", str(named), "--folds", "1"])
+    assert "at least 2 folds" in capsys.readouterr().err
+
+
+def test_the_settings_apply_to_every_cell(named, tmp_path):
+    result = sweep(str(named), ["lr=0.05"], settings=Settings(epochs=2), out=tmp_path / "s",
+                   executor=in_process)
+    assert len(result.done[0][1].metrics) == 2
+
+
+def test_a_local_clusters_workers_leave_ctrl_c_to_the_sweep():
+    import signal
+
+    from cnnspec.sweep.executor import WORKER_SETUP
+    from cnnspec.sweep.worker import dask_setup
+
+    assert WORKER_SETUP == dask_setup.__module__
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        dask_setup(worker=None)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_workers_are_for_the_local_cluster_only(named, capsys):
+    assert main(["sweep", str(named), "--workers", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--workers sizes the local cluster" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_refused(named, tmp_path):
+    (tmp_path / "s").write_text("a file")
+    with pytest.raises(RunError, match="exists and is not a folder"):
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+
+
+def test_two_sweeps_named_in_the_same_second_get_two_folders_and_an_explicit_one_is_reused(
+        tmp_path):
+    name = tmp_path / "runs" / "sweep-digits-20260101-120000"
+    first = prepare_folder(name, {"spec": "a"}, automatic=True)
+    second = prepare_folder(name, {"spec": "a"}, automatic=True)
+    assert first == name and second == name.with_name(name.name + "-2")
+    assert (second / "sweep.json").is_file()
+    # A folder the user names is a sweep's own to take up again (a resumed sweep).
+    assert prepare_folder(first, {"spec": "a"}) == first
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="not empty"):
+        prepare_folder(tmp_path / "other", {"spec": "a"})

@@ -1,0 +1,201 @@
+"""``cnnspec sweep --scheduler``: a real Dask scheduler and two worker processes on 127.0.0.1.
+
+One worker is killed (SIGKILL) while it trains a cell; the scheduler reruns that task on the
+other, and every cell is recorded exactly once, with the metrics a sequential run in this
+process gives (each cell is determined by its seed). A rerun into the same folder trains
+nothing; deleting one cell's folder retrains that cell alone.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.sweep.executor import DaskExecutor, LocalExecutor
+from cnnspec.sweep.runner import sweep
+
+distributed = pytest.importorskip("distributed")
+
+SETS = ["init=he_normal,glorot_uniform", "lr=0.05,0.1"]
+SEEDS = 2
+CELLS = 2 * 2 * SEEDS
+START_TIMEOUT = 60.0  # seconds for the scheduler and the workers to come up
+TIMELESS = ("seconds", "images_per_s")
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = "1"
+    return env
+
+
+def _wait_for(condition, what: str, timeout: float = START_TIMEOUT, poll: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(poll)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two single-threaded workers (no nanny: killing the process kills the
+    worker), each a separate process bound to 127.0.0.1 without a dashboard; all killed at
+    the end whatever happened."""
+    folder = tmp_path_factory.mktemp("dask")
+    scheduler_file = folder / "scheduler.json"
+    logs = []
+    processes = []
+
+    def start(args, name):
+        log = open(folder / f"{name}.log", "wb")  # noqa: SIM115 - closed at teardown
+        logs.append(log)
+        processes.append(subprocess.Popen([sys.executable, "-m", *args], stdout=log,
+                                          stderr=subprocess.STDOUT, env=_env(),
+                                          cwd=folder))
+        return processes[-1]
+
+    try:
+        start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+               "--no-dashboard", "--scheduler-file", str(scheduler_file)], "scheduler")
+        _wait_for(scheduler_file.is_file, "the scheduler's start")
+        address = json.loads(scheduler_file.read_text())["address"]
+        workers = [start(["distributed.cli.dask_worker", address, "--host", "127.0.0.1",
+                          "--nthreads", "1", "--no-nanny", "--no-dashboard",
+                          "--death-timeout", "60"], f"worker{i}") for i in range(2)]
+        with distributed.Client(address, timeout=START_TIMEOUT) as client:
+            client.wait_for_workers(2, timeout=START_TIMEOUT)
+        yield address, workers
+    finally:
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.wait(timeout=30)
+        for log in logs:
+            log.close()
+
+
+def _cells(out: Path) -> dict[str, dict]:
+    """Folder -> its metrics (without wall-clock figures) and test accuracy."""
+    found = {}
+    for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+        metrics = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+        summary = json.loads((folder / "summary.json").read_text())
+        found[folder.name] = {
+            "metrics": [{k: v for k, v in row.items() if k not in TIMELESS} for row in metrics],
+            "test_acc": summary["test_acc"], "settings": summary["cell"]["settings"]}
+    return found
+
+
+def _kill_a_busy_worker(address: str, out: Path, killed: list) -> None:
+    """Once the first cell is recorded, SIGKILL a worker that is training a cell."""
+    with distributed.Client(address, timeout=START_TIMEOUT) as client:
+        pids = client.run(os.getpid)  # worker address -> its process id
+        _wait_for(lambda: out.is_dir() and any(
+            p.is_dir() and not p.name.startswith(".") for p in out.iterdir()),
+            "the first cell", poll=0.01)
+        busy: dict = {}
+
+        def some_worker_busy() -> bool:
+            busy.update({w: keys for w, keys in client.processing().items() if keys})
+            return bool(busy)
+
+        _wait_for(some_worker_busy, "a busy worker", poll=0.005)
+        worker, keys = next(iter(busy.items()))
+        os.kill(pids[worker], signal.SIGKILL)
+        killed.append((pids[worker], list(keys)))
+
+
+def test_a_sweep_survives_a_killed_worker_and_matches_a_sequential_run(
+        cluster, tiny_digits_spec, tmp_path, capsys):
+    address, workers = cluster
+    spec = str(tiny_digits_spec)
+    sequential = tmp_path / "sequential"
+    sweep(spec, SETS, seeds=SEEDS, out=sequential, executor=lambda n: LocalExecutor(1))
+
+    out = tmp_path / "distributed"
+    killed: list = []
+    killer = threading.Thread(target=_kill_a_busy_worker, args=(address, out, killed),
+                              daemon=True)
+    killer.start()
+    args = ["sweep", spec, "--set", SETS[0], "--set", SETS[1], "--seeds", str(SEEDS),
+            "--scheduler", address, "--out", str(out)]
+    assert main(args) == 0
+    killer.join(timeout=START_TIMEOUT)
+    err = capsys.readouterr().err
+    assert f"training {CELLS} cells on the Dask cluster at {address}" in err
+
+    # A worker died with a task in hand, and it was one of ours.
+    assert killed and killed[0][1] and killed[0][0] in [w.pid for w in workers]
+    assert sum(w.poll() is not None for w in workers) == 1
+    # Every cell once, nothing half-written, and each as the sequential run trained it.
+    assert sorted(p.name for p in out.iterdir() if not p.is_dir()) == [
+        "accuracy.png", "curves.png", "results.csv", "results.json", "sweep.json"]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert _cells(out) == _cells(sequential)
+    assert len(_cells(out)) == CELLS
+    assert err.count(": val acc") == CELLS  # each result reported once
+
+    # A rerun trains nothing (and starts nothing); without one cell's folder, it trains that
+    # cell alone. (Through the Python API: the command would draw the same pictures again.)
+    def on_cluster(n):
+        return DaskExecutor(address)
+
+    again = sweep(spec, SETS, seeds=SEEDS, out=out, executor=on_cluster)
+    assert (again.ran, again.skipped) == (0, CELLS)
+    gone = sorted(p for p in out.iterdir() if p.is_dir())[3]
+    before = _cells(out)[gone.name]
+    shutil.rmtree(gone)
+    trained = []
+    third = sweep(spec, SETS, seeds=SEEDS, out=out, executor=on_cluster,
+                  on_done=lambda cell, result: trained.append(cell.folder))
+    assert trained == [gone.name] and third.ran == 1
+    assert _cells(out)[gone.name] == before
+
+
+def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
+        cluster, tiny_digits_spec, tmp_path):
+    address, _ = cluster
+    out = tmp_path / "stopped"
+    command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
+               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--scheduler", address,
+               "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env())
+    try:
+        for line in process.stderr:  # stop once the first cell is in
+            if ": val acc" in line:
+                process.send_signal(signal.SIGINT)
+                break
+        err = process.stderr.read()
+        assert process.wait(timeout=START_TIMEOUT) == 130
+    finally:
+        process.kill()
+    assert f"cells are recorded in {out}" in err and "run the same command again" in err
+    assert "Traceback" not in err
+    recorded = [p for p in out.iterdir() if p.is_dir()]
+    assert 1 <= len(recorded) < 24
+    with distributed.Client(address, timeout=START_TIMEOUT) as client:
+        # (A lambda travels by value; the scheduler cannot import this test module.)
+        tasks = lambda: client.run_on_scheduler(
+            lambda dask_scheduler: len(dask_scheduler.tasks))
+        _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
+
+
+@pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Timed out"),
+                                          ("127.0.0.1", "missing port")])
+def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
+    from cnnspec.errors import RunError
+
+    with pytest.raises(RunError) as info:
+        DaskExecutor(address, timeout=1)
+    assert f"cannot reach the Dask scheduler at {address}: " in info.value.message
+    assert why in info.value.message and "dask scheduler" in info.value.hint
