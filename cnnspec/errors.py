@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
+# characters, so that a 10 MB string is not echoed whole.
+MAX_QUOTED = 80
+
+
+def shortened(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
 
 @dataclass(frozen=True)
 class Span:

@@ -55,8 +55,8 @@ def example_specs() -> list[str]:
     """The text of every example spec and of every spec-like code block in the docs."""
     texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "specs").glob("*.cnn"))]
     for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for block in re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
-            if re.search(r"^input \d", block, re.M):
+        for block in re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL):
+            if re.search(r"^input \d", block, re.MULTILINE):
                 texts.append(block)
     return texts
 

@@ -14,8 +14,9 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.errors import Span, SpecError, SpecErrors, shortened
 from cnnspec.ir.datasets import canonical_name
+from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import read_spec_text
@@ -38,8 +39,20 @@ def _validator():
     # float size would flow into every shape computed from it, so 3.0 is rejected here.
     strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-    validator = validators.extend(Draft202012Validator, type_checker=strict_integers)
+    validator = validators.extend(Draft202012Validator, type_checker=strict_integers,
+                                  validators={"pattern": _pattern})
     return validator(schema())
+
+
+def _pattern(validator, pattern: str, instance, schema_part):
+    """JSON Schema's ``pattern`` with ``$`` meaning the end of the string, as in ECMA-262:
+    Python's ``$`` also matches before a final newline, which would let ``"conv1\n"`` pass as
+    a name (and a model name names a folder)."""
+    from jsonschema.exceptions import ValidationError
+
+    anchored = pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern
+    if isinstance(instance, str) and not re.search(anchored, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 WIDTH = 100  # a JSON value that fits on one line at its indent is written on one line
@@ -85,19 +98,56 @@ def _reject_constant(name: str):
     raise _NotANumber(name)
 
 
+def _span_at(text: str, start: int, length: int = 1) -> Span:
+    """The line and column of the ``length`` characters at offset ``start`` of ``text``."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(line, column, line, column + length)
+
+
 def _constant_span(text: str) -> Span | None:
     """Where the first NaN or Infinity outside a string is (strings are skipped whole)."""
     for match in re.finditer(r'"(?:[^"\\]|\\.)*"|(-?(?:NaN|Infinity))', text):
         if match.group(1):
-            line = text.count("\n", 0, match.start()) + 1
-            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            return Span(line, column, line, column + len(match.group(1)))
+            return _span_at(text, match.start(), len(match.group(1)))
     return None
+
+
+# The IR nests 9 deep at most (a 4-D kernel literal in a layer's init: $.layers[i].weight_init
+# .value[a][b][c][d]); anything much deeper is refused before Python's json, which recurses once
+# per level, reads it.
+MAX_NESTING = 12
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]')
+
+
+def _too_deep(text: str, path: str) -> SpecError | None:
+    """The error at the first bracket nested deeper than :data:`MAX_NESTING`, if any."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return SpecError(f"lists and objects nested more than {MAX_NESTING} deep",
+                                 span=_span_at(text, match.start()), file=path,
+                                 hint="the IR nests 9 deep at most (a 4-D kernel literal in a "
+                                 "layer's init); an IR file is what `cnnspec export` prints")
+        elif bracket in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+def _long_number_span(text: str) -> Span | None:
+    match = re.search(r"[0-9]{1000,}", text)
+    return _span_at(text, match.start()) if match else None
 
 
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
     text = read_spec_text(path)
+    too_deep = _too_deep(text, str(path))
+    if too_deep is not None:
+        raise SpecErrors([too_deep])
     try:
         ir = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -108,6 +158,10 @@ def read_json(path: str | Path) -> Spec:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
+    except ValueError:  # Python reads integers of at most 4,300 digits
+        raise SpecErrors([SpecError(
+            "a number with thousands of digits", span=_long_number_span(text),
+            hint=f"whole numbers in the IR are at most {MAX_INT:,}", file=str(path))]) from None
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))
@@ -129,7 +183,7 @@ def json_path(parts) -> str:
     """``['layers', 3, 'kernel']`` -> ``$.layers[3].kernel``."""
     out = "$"
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{shortened(str(part), 40)}"
     return out
 
 
@@ -174,7 +228,8 @@ def _expected_type(expected) -> str:
 
 
 def _show(value) -> str:
-    return json.dumps(value) if not isinstance(value, (dict, list)) else _json_type(value)
+    return shortened(json.dumps(value)) if not isinstance(value, (dict, list)) \
+        else _json_type(value)
 
 
 def _with_declared_hint(spec_error: SpecError, error, ir) -> SpecError:
@@ -205,7 +260,7 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         allowed = sorted(schema_part.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
         where.append(extra[0])
-        message = f"unknown field '{extra[0]}'"
+        message = f"unknown field '{shortened(extra[0])}'"
         hint = "allowed here: " + ", ".join(allowed)
         close = difflib.get_close_matches(extra[0], allowed, n=1)
         if close:
