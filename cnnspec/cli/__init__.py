@@ -8,11 +8,20 @@ and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` 
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
 import sys
 
-from cnnspec.errors import Command, Option, RunError, SpecError, SpecErrors, WordedError
+from cnnspec.errors import (
+    Command,
+    Option,
+    RunError,
+    SpecError,
+    SpecErrors,
+    WordedError,
+    shortened,
+)
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -69,7 +78,24 @@ def _print_run_error(message: str, hint: str | None) -> None:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+def _unknown_command(argv: list[str]) -> str | None:
+    """The error for a mistyped command (``cnnspec chek``), with the closest one, or None."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    if first is None or first in COMMANDS or argv[0] != first:
+        return None
+    close = difflib.get_close_matches(first, COMMANDS, n=1, cutoff=0.6)
+    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    return (f"unknown command '{shortened(first, 40)}'\n"
+            f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `cnnspec --help` says what "
+            "each does")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = _unknown_command(argv)
+    if unknown:
+        print(f"cnnspec: error: {unknown}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnspec.cli.arguments import run_folder_in
+
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
+    parser.add_argument("run", metavar="RUN", type=run_folder_in, help="a run folder written by `cnnspec train`")
     parser.add_argument("--data", metavar="DATA",
                         help="evaluate on the test split of this dataset instead of the run's, "
                         "written as a spec's data setting (digits, shapes(size=8), mnist, "

@@ -2,11 +2,13 @@
 expanded, no source positions). The result is accepted by every command in place of the spec."""
 from __future__ import annotations
 
+from cnnspec.cli.arguments import spec_file
+
 HELP = "print a spec's IR as JSON (every default explicit); any command accepts the result"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
     parser.add_argument("--no-check", action="store_true",
                         help="export even if shape checks fail (the IR is still validated)")
 

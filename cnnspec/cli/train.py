@@ -7,7 +7,14 @@ from pathlib import Path
 
 import cnnspec
 from cnnspec.cli import OPTION_NAMES
-from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
+from cnnspec.cli.arguments import (
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    run_folder,
+    run_folder_in,
+    spec_file,
+)
 from cnnspec.errors import RunError
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -23,7 +30,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", nargs="?",
+    parser.add_argument("spec", metavar="SPEC", nargs="?", type=spec_file,
                         help="a .cnn spec or .json IR (optional with --resume)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="override the spec's number of epochs")
@@ -39,19 +46,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "npz:PATH")
     parser.add_argument("--data-dir", metavar="DIR",
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", type=run_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
     parser.add_argument("--runs-dir", metavar="DIR", default="runs",
                         help="where default run folders go (default runs)")
-    parser.add_argument("--weights-from", metavar="RUN",
+    parser.add_argument("--weights-from", metavar="RUN", type=run_folder_in,
                         help="start from the trained weights of RUN (fine-tuning): every layer "
                         "the networks share (same name and shapes), or those of --layers")
     parser.add_argument("--layers", metavar="NAME,...",
                         help="with --weights-from: the layers to take, separated by commas")
     parser.add_argument("--freeze", action="store_true",
                         help="with --weights-from: freeze the layers taken (train the rest)")
-    parser.add_argument("--resume", metavar="RUN",
+    parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="the precision of the model, its data and checkpoints (default "
