@@ -52,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: the lab (NumPy) loads when the command runs (`cnnspec --help` stays fast)
+    from cnnspec.cli.check import report as report_warnings
     from cnnspec.lab.report import format_json, format_table, init_report, plot
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
     print(format_json(report) if args.format == "json" else format_table(report), flush=True)
+    report_warnings(report.warnings)
     if args.output:
         print(f"wrote {plot(report, args.output)}", file=sys.stderr)
     return 0
