@@ -11,7 +11,9 @@ import argparse
 import difflib
 import importlib
 import os
+import shutil
 import sys
+from pathlib import Path
 
 from cnnspec.errors import (
     Command,
@@ -70,6 +72,30 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "weights_from": Option("--weights-from"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
+
+
+def invoked_as() -> str:
+    """How to type this command line again in the user's shell, for the commands it suggests:
+    ``cnnspec`` when that name finds this program on PATH, else the path it was started by
+    (``.venv/bin/cnnspec`` after ``make run``, with the venv not activated), else
+    ``python -m cnnspec`` with this interpreter."""
+    on_path = shutil.which("cnnspec")
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is None or started.name != "cnnspec":  # `python -m cnnspec`, or main() called
+        return "cnnspec" if on_path else f"{_typed(Path(sys.executable))} -m cnnspec"
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "cnnspec"
+    return _typed(started)
+
+
+def _typed(path: Path) -> str:
+    """``path`` as short as it can be typed from here: relative below the working folder."""
+    absolute = Path(os.path.abspath(path))  # not resolved: a venv's python is a symlink
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:
+        return str(absolute)
+    return str(relative) if len(relative.parts) > 1 else f"./{relative}"
 
 
 def _print_run_error(message: str, hint: str | None) -> None:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli import OPTION_NAMES
+from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
     nonnegative_int,
     positive_float,
@@ -164,11 +164,12 @@ def final_report(result) -> str:
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path),
              *best_lines(summary, result.training)]
+    cnnspec = invoked_as()
     lines += [
         f"run folder: {path}",
         "next:",
-        f"  cnnspec eval {path}",
-        f"  cnnspec predict {path} IMAGE.png",
-        f"  cnnspec filters {path} -o filters.png",
+        f"  {cnnspec} eval {path}",
+        f"  {cnnspec} predict {path} IMAGE.png",
+        f"  {cnnspec} filters {path} -o filters.png",
     ]
     return "\n".join(lines)

@@ -40,8 +40,53 @@ def _validator():
     strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
     validator = validators.extend(Draft202012Validator, type_checker=strict_integers,
-                                  validators={"pattern": _pattern})
+                                  validators={"pattern": _pattern, "if": _if,
+                                              "allOf": _all_of})
     return validator(schema())
+
+
+def _if(validator, if_schema: dict, instance, schema_part: dict):
+    """JSON Schema's ``if``/``then``/``else``, with the schema's one form of condition,
+    ``{"properties": {"kind": {"const": "conv"}}, "required": ["kind"]}``, tested directly:
+    every layer, init and schedule is such a choice among dozens of branches, and building a
+    validator for each branch made a 1,000-layer IR take 20 s to validate."""
+    holds = _const_condition(if_schema, instance)
+    if holds is None:
+        holds = validator.evolve(schema=if_schema).is_valid(instance)
+    branch = "then" if holds else "else"
+    if branch in schema_part:
+        yield from validator.descend(instance, schema_part[branch])
+
+
+def _all_of(validator, rules: list, instance, schema_part: dict):
+    """JSON Schema's ``allOf``, going straight to the branch an ``if`` of :func:`_if`'s form
+    picks (each rule descended into costs a new validator, and most rules are branches not
+    taken)."""
+    for index, rule in enumerate(rules):
+        holds = _const_condition(rule["if"], instance) \
+            if "if" in rule and set(rule) <= {"if", "then", "else"} else None
+        if holds is None:
+            yield from validator.descend(instance, rule, schema_path=index)
+        elif ("then" if holds else "else") in rule:
+            yield from validator.descend(instance, rule["then" if holds else "else"],
+                                         schema_path=index)
+
+
+def _const_condition(if_schema: dict, instance) -> bool | None:
+    """Whether ``instance`` meets a one-key string ``const`` condition; None for any other
+    form of condition (then the validator decides)."""
+    properties = if_schema.get("properties", {})
+    if set(if_schema) - {"properties", "required"} or len(properties) != 1:
+        return None
+    (key, rule), = properties.items()
+    if set(rule) != {"const"} or not isinstance(rule["const"], str) \
+            or if_schema.get("required", [key]) != [key]:
+        return None
+    if not isinstance(instance, dict):
+        return True  # `properties` and `required` only constrain objects
+    if key not in instance:
+        return "required" not in if_schema
+    return isinstance(instance[key], str) and instance[key] == rule["const"]
 
 
 def _pattern(validator, pattern: str, instance, schema_part):
