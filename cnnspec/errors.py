@@ -77,6 +77,11 @@ class RunError(Exception):
         self.hint = hint
 
 
+class InputError(RunError):
+    """A file named as a command's input that is missing, is a directory, or is not a spec:
+    a mistake in what was asked (exit code 2 on the command line), not a failure of the run."""
+
+
 class WordedError(RunError):
     """A :class:`RunError` that names settings or suggests commands, worded for whoever called.
 

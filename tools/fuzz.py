@@ -287,15 +287,19 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
     texts = example_specs()
     irs = example_irs(texts)
     specs, ir_tally = Tally(), Tally()
+    total = spec_count + ir_count
     with tempfile.TemporaryDirectory() as folder:
-        for i in range(spec_count):
-            run_case(Path(folder) / "fuzz.cnn", mutate_spec(rng.choice(texts), texts, rng), specs)
-            if progress and (i + 1) % 1000 == 0:
-                progress(f"{i + 1} spec mutants: {_line(specs)}")
-        for i in range(ir_count):
-            run_case(Path(folder) / "fuzz.json", mutate_ir(rng.choice(irs), rng), ir_tally)
+        for i in range(total):
+            # Spec and IR mutants interleaved, so that a partial run has some of each.
+            if (i * ir_count) // total != ((i + 1) * ir_count) // total:
+                run_case(Path(folder) / "fuzz.json", mutate_ir(rng.choice(irs), rng), ir_tally)
+            else:
+                run_case(Path(folder) / "fuzz.cnn", mutate_spec(rng.choice(texts), texts, rng),
+                         specs)
             if progress and (i + 1) % 500 == 0:
-                progress(f"{i + 1} IR mutants: {_line(ir_tally)}")
+                progress(f"{sum(specs.outcomes.values()) // len(COMMANDS)} spec mutants: "
+                         f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
+                         f"IR mutants: {_line(ir_tally)}")
     return specs, ir_tally
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cnnspec.errors import (
     Command,
+    InputError,
     Option,
     RunError,
     SpecError,
@@ -135,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
             print(format_error(err), file=sys.stderr)
+        return 2
+    except InputError as exc:
+        _print_run_error(exc.message, exc.hint)
         return 2
     except WordedError as exc:
         message, hint = exc.worded(OPTION_NAMES)
