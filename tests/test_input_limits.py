@@ -295,3 +295,10 @@ def test_a_decompression_bomb_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="too many to decode safely") as info:
         load_image(bomb, (1, 8, 8))
     assert "resize it to about 8x8" in info.value.hint
+
+
+def test_same_padding_is_whole_number_arithmetic():
+    from cnnspec.shapes import same_padding_1d
+
+    assert same_padding_1d(10 ** 330, 3, 2) == (0, 1)  # no float overflow
+    assert same_padding_1d(7, 3, 2) == (1, 1)
