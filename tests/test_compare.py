@@ -51,6 +51,7 @@ def test_every_variant_and_seed_gets_its_own_run_folder(tmp_path):
                                                 ("normal(0, 0.01)", 1)]
     assert len({j.out for j in jobs}) == 4
     assert slug("normal(0, 0.01)") == "normal_0_0.01"
+    assert slug("..") == "variant" and 90 < len(slug("[" + "1, " * 300 + "]")) <= 100
     assert unique_folders(["normal(0,1)", "normal(0, 1)", "he"]) == [
         "normal_0_1", "normal_0_1-2", "he"]
 

@@ -84,8 +84,10 @@ def variant_label(init: str | None) -> str:
 
 
 def slug(label: str) -> str:
-    """A folder-safe name for a variant: ``normal(0, 0.01)`` -> ``normal_0_0.01``."""
-    return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_") or "variant"
+    """A folder-safe name for a variant: ``normal(0, 0.01)`` -> ``normal_0_0.01``; never
+    ``.``/``..`` and at most 100 characters (a long kernel literal is an --init too)."""
+    name = re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_.")[:100].rstrip("_.")
+    return name or "variant"
 
 
 def run_job(job: Job) -> JobResult:
