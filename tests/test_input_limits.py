@@ -114,7 +114,7 @@ def test_the_largest_size_parses():
 
 
 @pytest.mark.parametrize("where, value", [
-    (("layers", 0, "filters"), 10 ** 330), (("input", "shape", 2), 2 ** 31),
+    (("layers", 0, "filters"), 10 ** 30), (("input", "shape", 2), 2 ** 31),
     (("training", "epochs"), 10 ** 40), (("training", "seed"), 2 ** 64),
 ])
 def test_huge_integers_in_an_ir_are_located_errors(tmp_path, ir, where, value):
@@ -128,10 +128,24 @@ def test_huge_integers_in_an_ir_are_located_errors(tmp_path, ir, where, value):
     assert [e.json_path for e in errors] == [path.replace(".[", "[")]
 
 
-def test_an_integer_of_thousands_of_digits_in_an_ir_is_located(tmp_path, ir):
-    text = json.dumps(ir).replace('"filters": 4', '"filters": ' + "7" * 5000)
+@pytest.mark.parametrize("digits", [330, 5000])
+def test_an_integer_beyond_any_float_in_an_ir_is_located(tmp_path, ir, digits):
+    text = json.dumps(ir).replace('"filters": 4', '"filters": ' + "7" * digits)
     (err,) = json_errors(tmp_path, text)
-    assert "thousands of digits" in err.message and err.span.line == 1
+    assert err.message == f"a number of {digits:,} digits, beyond any float"
+    assert err.span.line == 1 and text[err.span.column - 1:err.span.column + 2] == "777"
+
+
+def test_a_literal_of_a_huge_integer_in_an_ir_is_beyond_float32(tmp_path):
+    spec = parse(HEAD + "conv 1 3x3 weight [[1, 1, 1], [1, 1, 1], [1, 1, 1]]\n" + TAIL)
+    spec.ir["layers"][0]["weight_init"]["values"][1][1] = 10 ** 300
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(spec.ir))
+    with pytest.raises(SpecErrors) as info:
+        check(read_json(path))
+    (err,) = info.value.errors
+    assert "writes 100000000000... (301 digits), beyond float32's range" in err.message
+    assert err.json_path == "$.layers[0].weight_init"
 
 
 # -- names that become paths -----------------------------------------------------------------

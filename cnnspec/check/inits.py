@@ -20,7 +20,7 @@ from cnnspec.errors import SpecError
 from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
-from cnnspec.ir.limits import FLOAT32_MAX
+from cnnspec.ir.limits import FLOAT32_MAX, short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
@@ -77,12 +77,12 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
                          layer["name"], "weight_init", hint=hint)
 
 
-def _largest_number(value) -> float:
+def _largest_number(value) -> float | int:
     """The largest magnitude among the numbers anywhere in an init's arguments (0 if none)."""
     if isinstance(value, bool):
         return 0.0
     if isinstance(value, (int, float)):
-        return abs(float(value))
+        return abs(value)  # an int stays exact: float() of a 400-digit one would overflow
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return max((_largest_number(item) for item in items), default=0.0)
 
@@ -92,8 +92,9 @@ def check_representable(spec: Spec, layer: dict, field: str) -> None:
     (weights are trained in float32: ``constant(1e40)`` would start as infinity)."""
     largest = _largest_number(layer.get(field))
     if largest > FLOAT32_MAX:
+        shown = short_number(largest) if isinstance(largest, int) else f"{largest:g}"
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
-                         f"writes {largest:g}, beyond float32's range (about 3.4e38), the "
+                         f"writes {shown}, beyond float32's range (about 3.4e38), the "
                          "dtype weights are trained in", layer["name"], field,
                          hint="it would start as infinity: write a number of at most 3.4e38 "
                          "in size (weights rarely exceed 10)")

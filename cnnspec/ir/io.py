@@ -182,9 +182,24 @@ def _too_deep(text: str, path: str) -> SpecError | None:
     return None
 
 
+# An integer of more digits than this is beyond any float (float64 ends near 1.8e308), so no
+# field can hold it; it is refused as it is read, where its digits are.
+MAX_DIGITS = 308
+
+
+class _TooLong(ValueError):
+    """An integer beyond any float in the JSON text."""
+
+
+def _read_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise _TooLong(digits)
+    return int(digits)
+
+
 def _long_number_span(text: str) -> Span | None:
-    match = re.search(r"[0-9]{1000,}", text)
-    return _span_at(text, match.start()) if match else None
+    match = re.search(rf"[0-9]{{{MAX_DIGITS + 1},}}", text)
+    return _span_at(text, match.start(), len(match.group())) if match else None
 
 
 def read_json(path: str | Path) -> Spec:
@@ -194,7 +209,7 @@ def read_json(path: str | Path) -> Spec:
     if too_deep is not None:
         raise SpecErrors([too_deep])
     try:
-        ir = json.loads(text, parse_constant=_reject_constant)
+        ir = json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
         raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
                                     hint="an IR file is what `cnnspec export` prints",
@@ -203,10 +218,11 @@ def read_json(path: str | Path) -> Spec:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
-    except ValueError:  # Python reads integers of at most 4,300 digits
+    except _TooLong as exc:
         raise SpecErrors([SpecError(
-            "a number with thousands of digits", span=_long_number_span(text),
-            hint=f"whole numbers in the IR are at most {MAX_INT:,}", file=str(path))]) from None
+            f"a number of {len(exc.args[0].lstrip('-')):,} digits, beyond any float",
+            span=_long_number_span(text), file=str(path),
+            hint=f"whole numbers in the IR are at most {MAX_INT:,}")]) from None
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))
