@@ -109,9 +109,9 @@ def output_file(*suffixes: str):
     return read
 
 
-def run_folder(text: str) -> str:
-    """The type of ``--out DIR``: a run folder, created with its parents when training
-    starts."""
+def new_folder(text: str) -> str:
+    """The type of a folder that is created when needed (``--out``, ``--runs-dir``,
+    ``--data-dir``): a path the system can take."""
     return path_text(text)
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from cnnspec.cli.arguments import (
     fraction,
+    new_folder,
     output_file,
     positive_float,
     positive_int,
-    run_folder,
     spec_file,
 )
 
@@ -57,13 +57,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "with two or more cores, else 1)")
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
-    parser.add_argument("--out", type=run_folder, metavar="DIR",
+    parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="folder for the run folders (default runs/compare-<spec>-<time>)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are cached")
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder, help="where downloaded datasets are cached")
 
 
 def run(args: argparse.Namespace) -> int:

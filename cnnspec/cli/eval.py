@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from cnnspec.cli.arguments import run_folder_in
+from cnnspec.cli.arguments import new_folder, run_folder_in
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate on the test split of this dataset instead of the run's, "
                         "written as a spec's data setting (digits, shapes(size=8), mnist, "
                         "fashion-mnist) or npz:PATH")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--last", action="store_true",
                         help="evaluate the last checkpoint instead of the best epoch's weights "

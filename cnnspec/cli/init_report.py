@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli.arguments import nonnegative_int, output_file, positive_int, spec_file
+from cnnspec.cli.arguments import new_folder, nonnegative_int, output_file, positive_int, spec_file
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default table)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached")
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
+    new_folder,
     nonnegative_int,
     positive_float,
     positive_int,
-    run_folder,
     run_folder_in,
     spec_file,
 )
@@ -44,12 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's dataset, written as its `data` setting is: "
                         "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
                         "npz:PATH")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
-    parser.add_argument("--out", type=run_folder, metavar="DIR",
+    parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
-    parser.add_argument("--runs-dir", metavar="DIR", default="runs",
+    parser.add_argument("--runs-dir", metavar="DIR", type=new_folder, default="runs",
                         help="where default run folders go (default runs)")
     parser.add_argument("--weights-from", metavar="RUN", type=run_folder_in,
                         help="start from the trained weights of RUN (fine-tuning): every layer "
