@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import importlib
 import os
 import shutil
@@ -50,7 +51,10 @@ def _command_modules() -> dict:
             for name, module in COMMANDS.items()}
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command, built once per process (each call of :func:`main` in one
+    process, as the tests and the fuzz harness make, would otherwise rebuild 13 of them)."""
     parser = argparse.ArgumentParser(
         prog="cnnspec",
         description="Write a convolutional network down as a spec; check, summarise, train "
@@ -61,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _command_modules().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_command=name)
     return parser
 
 
@@ -125,11 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    if not getattr(args, "_command", None):
         parser.print_help()
         return 2
     try:
-        return args._run(args)
+        # The module's run is looked up now, not when the parser was built.
+        return importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}").run(args)
     except (SpecError, SpecErrors) as exc:
         from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
 
