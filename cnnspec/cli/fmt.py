@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _read(path) -> str:
     if path.suffix == ".json":
-        raise RunError(f"{path} is an IR file; fmt formats .cnn specs",
+        raise InputError(f"{path} is an IR file; fmt formats .cnn specs",
                        hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
     from cnnspec.sourcefile import read_spec_text
 
