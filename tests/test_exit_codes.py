@@ -148,6 +148,17 @@ def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
     assert "npz file not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["predict", "features"])
+def test_an_image_too_large_to_decode_exits_1(command, tmp_path, trained, capsys):
+    from test_input_limits import png_header
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(20000, 20000))
+    extra = ["-o", str(tmp_path / "f.png")] if command == "features" else []
+    assert exit_code([command, trained["run"], str(bomb), *extra]) == 1
+    assert "too many to decode safely" in capsys.readouterr().err
+
+
 def test_an_interrupt_exits_130(monkeypatch, trained, capsys):
     from cnnspec.cli import check
 
