@@ -242,6 +242,8 @@ def test_init_report_prints_the_warning(tmp_path, capsys):
     ("conv 16 kernel_size 3", "'kernel_size' is not an option of conv", "usage: conv"),
     ("conv 16 3x3 maxpool 2", "'maxpool' is a layer of its own", "write it on the next line"),
     ("conv 16 3x3 dropout", "'dropout' is a layer of its own", "usage: dropout P"),
+    ("conv 16 3x3 activation relu", "an activation is written by its name alone",
+     "e.g. `conv ... relu`"),
 ])
 def test_an_option_that_is_not_one_says_what_it_is(line, message, hint):
     err = only_error(HEAD + line + "\n" + TAIL)

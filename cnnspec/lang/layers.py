@@ -292,6 +292,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return SpecError(f"'{item.name}' is not an option of {kind_name}: "
                              f"{_describe_field(field_named)} is written alone, in its place",
                              span=span, hint=_usage(kind_name))
+        if item.name in ("activation", "act") and kind.activation:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
+                             "written by its name alone, at the end of the line", span=span,
+                             hint=f"e.g. `{kind_name} ... relu`; {_usage(kind_name)}")
         if item.name in REGISTRY and item.name not in valid:
             return SpecError(f"'{item.name}' is a layer of its own, not an option of "
                              f"{kind_name} layer {display}", span=span,
