@@ -22,6 +22,21 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+# Longer names than this get no "did you mean": no name in cnnspec is near that long, and
+# difflib indexes every character of the word it matches (seconds for a 10 MB string).
+MAX_SUGGESTED_FROM = 100
+
+
+def closest(word: str, options, cutoff: float = 0.6) -> str | None:
+    """The option closest to ``word`` (difflib's ratio at least ``cutoff``), or None."""
+    if len(word) > MAX_SUGGESTED_FROM:
+        return None
+    import difflib  # only when a name is wrong
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 @dataclass(frozen=True)
 class Span:
     """A place in a source file: 1-based line and column; ``end_column`` is exclusive."""

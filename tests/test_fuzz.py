@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
-SPEC_MUTANTS = 200
-IR_MUTANTS = 100
+SPEC_MUTANTS = 160
+IR_MUTANTS = 90
 
 
 @pytest.fixture(scope="module")

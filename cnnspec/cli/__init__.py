@@ -8,7 +8,6 @@ and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` 
 from __future__ import annotations
 
 import argparse
-import difflib
 import functools
 import importlib
 import os
@@ -24,6 +23,7 @@ from cnnspec.errors import (
     SpecError,
     SpecErrors,
     WordedError,
+    closest,
     shortened,
 )
 from cnnspec.version import __version__
@@ -114,8 +114,8 @@ def _unknown_command(argv: list[str]) -> str | None:
     first = next((word for word in argv if not word.startswith("-")), None)
     if first is None or first in COMMANDS or argv[0] != first:
         return None
-    close = difflib.get_close_matches(first, COMMANDS, n=1, cutoff=0.6)
-    suggestion = f"did you mean '{close[0]}'? " if close else ""
+    close = closest(first, COMMANDS)
+    suggestion = f"did you mean '{close}'? " if close else ""
     return (f"unknown command '{shortened(first, 40)}'\n"
             f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `cnnspec --help` says what "
             "each does")
