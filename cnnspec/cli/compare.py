@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder, help="where downloaded datasets are cached")
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
+                        help="where downloaded datasets are cached")
 
 
 def run(args: argparse.Namespace) -> int:

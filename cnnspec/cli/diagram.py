@@ -19,7 +19,8 @@ def add_arguments(parser) -> None:
         "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
         "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
     parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
-    parser.add_argument("-o", "--output", type=output_file(*(f".{f}" for f in FORMATS)), required=True, metavar="FILE",
+    parser.add_argument("-o", "--output", type=output_file(*(f".{f}" for f in FORMATS)),
+                        required=True, metavar="FILE",
                         help="where to write the picture; the extension picks the format")
     parser.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                         help="layout direction: top to bottom (default) or left to right")

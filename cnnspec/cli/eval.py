@@ -11,7 +11,8 @@ HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class prec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in, help="a run folder written by `cnnspec train`")
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
     parser.add_argument("--data", metavar="DATA",
                         help="evaluate on the test split of this dataset instead of the run's, "
                         "written as a spec's data setting (digits, shapes(size=8), mnist, "

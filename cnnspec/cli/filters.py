@@ -7,8 +7,10 @@ HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in, help="a run folder written by cnnspec train")
-    parser.add_argument("-o", "--output", type=output_file(".png"), required=True, metavar="FILE.png",
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by cnnspec train")
+    parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
+                        metavar="FILE.png",
                         help="where to write the PNG")
     parser.add_argument("--layer", metavar="NAME",
                         help="the conv layer to draw (default: the first conv layer); several layers "

@@ -10,7 +10,8 @@ HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in, help="a run folder written by `cnnspec train`")
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
     parser.add_argument("inputs", metavar="INPUT", nargs="+", type=input_file,
                         help="PNG/JPEG images (converted and resized to the model's input; "
                         "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "

@@ -64,8 +64,9 @@ class _Newlines(PostLex):
                     blocks += 1
                     if blocks > MAX_BLOCKS:
                         raise SpecError(f"blocks nested more than {MAX_BLOCKS} deep",
-                                        span=token_span(token), hint="repeat counts of nested blocks "
-                                        "multiply: write fewer levels")
+                                        span=token_span(token),
+                                        hint="repeat counts of nested blocks multiply: write "
+                                        "fewer levels")
                 elif token.type == "RBRACE":
                     blocks = max(0, blocks - 1)
             yield token
