@@ -2,11 +2,13 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, shortened
 from cnnspec.sourcefile import lenient_text
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
+# A message or hint quoting what the user wrote is cut here, whatever quoted it.
+MAX_MESSAGE = 1000
 CONTEXT = 40
 
 
@@ -36,12 +38,12 @@ def _window(line: str, col: int) -> tuple[str, int]:
 
 def format_error(err: SpecError, text: str | None = None) -> str:
     """The full message for one error or warning, without a trailing newline."""
-    where = err.file or "<spec>"
+    where = shortened(err.file or "<spec>", MAX_MESSAGE)
     if err.span is not None:
         where += f":{err.span.line}:{err.span.column}"
     elif err.json_path:
         where += f": {err.json_path}"
-    out = [f"{where}: {err.severity}: {err.message}"]
+    out = [f"{where}: {err.severity}: {shortened(err.message, MAX_MESSAGE)}"]
     line = _source_line(err, text)
     if line is not None:
         col = err.span.column
@@ -52,5 +54,5 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         out.append(f"  {shown}")
         out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
     if err.hint:
-        out.append(f"hint: {err.hint}")
+        out.append(f"hint: {shortened(err.hint, MAX_MESSAGE)}")
     return "\n".join(out)

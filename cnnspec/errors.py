@@ -10,6 +10,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
+# characters, so that a 10 MB string is not echoed whole.
+MAX_QUOTED = 80
+
+
+def shortened(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` cut to about ``limit`` characters, saying how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+# Longer names than this get no "did you mean": no name in cnnspec is near that long, and
+# difflib indexes every character of the word it matches (seconds for a 10 MB string).
+MAX_SUGGESTED_FROM = 100
+
+
+def closest(word: str, options, cutoff: float = 0.6) -> str | None:
+    """The option closest to ``word`` (difflib's ratio at least ``cutoff``), or None."""
+    if len(word) > MAX_SUGGESTED_FROM:
+        return None
+    import difflib  # only when a name is wrong
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return close[0] if close else None
+
 
 @dataclass(frozen=True)
 class Span:
@@ -64,6 +90,11 @@ class RunError(Exception):
         super().__init__(message)
         self.message = message
         self.hint = hint
+
+
+class InputError(RunError):
+    """A file named as a command's input that is missing, is a directory, or is not a spec:
+    a mistake in what was asked (exit code 2 on the command line), not a failure of the run."""
 
 
 class WordedError(RunError):

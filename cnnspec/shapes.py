@@ -11,8 +11,6 @@ its leading padding (PyTorch's rule: no window starts in trailing padding).
 """
 from __future__ import annotations
 
-import math
-
 Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
@@ -23,7 +21,7 @@ def effective_size(kernel: int, dilation: int = 1) -> int:
 
 def same_padding_1d(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """(before, after) padding that makes the output ``ceil(size / stride)`` long."""
-    out = math.ceil(size / stride)
+    out = -(-size // stride)  # ceil in whole numbers: a float quotient overflows for huge sizes
     total = max((out - 1) * stride + effective_size(kernel, dilation) - size, 0)
     return total // 2, total - total // 2
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
-from cnnspec.errors import RunError, Span, SpecError
+from cnnspec.errors import InputError, RunError, Span, SpecError
 
 
 def read_spec_text(path: str | Path) -> str:
@@ -19,10 +19,10 @@ def read_spec_text(path: str | Path) -> str:
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
-        raise RunError(f"no such file: {path}", hint="check the path and the file name") from None
+        raise InputError(f"no such file: {path}",
+                         hint="check the path and the file name") from None
     except IsADirectoryError:
-        raise RunError(f"{path} is a folder, not a spec file",
-                       hint="name a .cnn spec or a .json IR file") from None
+        raise not_a_file(path) from None
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror or exc}",
                        hint="check that the file exists and that you may read it") from None
@@ -31,6 +31,11 @@ def read_spec_text(path: str | Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _not_utf8(data, exc.start, str(path)) from None
+
+
+def not_a_file(path: str | Path) -> InputError:
+    return InputError(f"{path} is a directory, not a spec file",
+                      hint="name a .cnn spec or a .json IR file")
 
 
 def lenient_text(path: str | Path) -> str | None:

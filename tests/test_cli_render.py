@@ -59,14 +59,17 @@ def test_diagram_options(tmp_path):
 
 
 def test_diagram_unknown_format(tmp_path, capsys):
-    assert main(["diagram", str(X_DETECTOR), "-o", str(tmp_path / "x.bmp")]) == 1
-    err = capsys.readouterr().err
-    assert "picture format" in err and "hint:" in err and ".svg" in err
+    with pytest.raises(SystemExit) as exit_:  # refused before the spec is even read
+        main(["diagram", str(X_DETECTOR), "-o", str(tmp_path / "x.bmp")])
+    assert exit_.value.code == 2
+    assert "must end in .svg or .png or .pdf or .dot" in capsys.readouterr().err
 
 
 def test_diagram_missing_spec(tmp_path, capsys):
-    assert main(["diagram", str(tmp_path / "nope.cnn"), "-o", str(tmp_path / "x.svg")]) != 0
-    assert "nope.cnn" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:
+        main(["diagram", str(tmp_path / "nope.cnn"), "-o", str(tmp_path / "x.svg")])
+    assert exit_.value.code == 2
+    assert "no such file" in capsys.readouterr().err
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -154,6 +157,8 @@ def test_features_from_npy_and_png(run_dir, tmp_path):
     (["in.npy", "--index", "0"], "either an INPUT file or --index"),
 ])
 def test_features_bad_input(run_dir, tmp_path, capsys, extra, expected):
+    np.save(tmp_path / "in.npy", np.zeros((1, 16, 16)))
+    extra = [str(tmp_path / e) if e.endswith(".npy") else e for e in extra]
     assert main(["features", str(run_dir), *extra, "-o", str(tmp_path / "f.png")]) == 1
     assert expected in capsys.readouterr().err
 

@@ -44,7 +44,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("named_kernel_on_dense", HEAD + "flatten\ndense 10 weight laplacian\n",
      "laplacian is a conv kernel", 3, 10),
     ("mistyped_huge_filter_count", HEAD + "conv 99999999999999999999 3x3\n" + TAIL,
-     "the weight of conv 'conv1' would hold 899,999,999,999,999,999,991 values", 2, 6),
+     ("the number of filters of 'conv1' must be at most 2,147,483,647 (2^31 - 1), not "
+     "99999999999999999999"), 2, 6),
     ("dense_weight_too_large", HEAD + "flatten\ndense 99999\ndense 99999\n",
      "the weight of dense 'dense2' would hold 9,999,800,001 values (37 GiB", 4, 7),
     ("output_too_large", "input 1x99999x99999\nconv 512 1x1\n" + TAIL,

@@ -133,6 +133,8 @@ def test_without_onnx_the_command_says_how_to_install_it(tmp_path, monkeypatch, 
 
 
 def test_a_missing_source_is_explained(tmp_path, capsys):
-    assert main(["export", str(tmp_path / "nothing.cnn"), "--format", "onnx",
-                 "-o", str(tmp_path / "m.onnx")]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["export", str(tmp_path / "nothing.cnn"), "--format", "onnx",
+              "-o", str(tmp_path / "m.onnx")])
+    assert exited.value.code == 2
+    assert "no such file" in capsys.readouterr().err

@@ -237,10 +237,14 @@ def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffi
 @pytest.mark.parametrize("argv, code, words", [
     (["--format", "torch"], 2, "add -o digits.py"),
     (["--format", "onnx"], 2, "add -o digits.onnx"),
-    (["--format", "torch", "-o", "missing/folder/m.py"], 1, "does not exist"),
+    (["--format", "torch", "-o", "missing/folder/m.py"], 2, "does not exist"),
 ])
 def test_command_mistakes_are_explained(argv, code, words, capsys):
-    assert main(["export", str(SPECS[0].parent / "digits.cnn"), *argv]) == code
+    try:
+        exited = main(["export", str(SPECS[0].parent / "digits.cnn"), *argv])
+    except SystemExit as exc:  # argparse's usage errors
+        exited = exc.code
+    assert exited == code
     assert words in capsys.readouterr().err
 
 
@@ -267,5 +271,7 @@ def test_json_stays_the_ir_and_reads_a_run_or_writes_a_file(tmp_path, tiny_shape
     capsys.readouterr()
     assert main(["export", str(run), "--format", "json"]) == 0
     assert '"name": "tiny"' in capsys.readouterr().out
-    assert main(["export", str(tmp_path), "--format", "json"]) == 1  # a folder, not a run
-    assert "is not a run folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # a folder, not a run
+        main(["export", str(tmp_path), "--format", "json"])
+    assert exited.value.code == 2
+    assert "is a directory, not a spec file or a run folder" in capsys.readouterr().err

@@ -115,8 +115,8 @@ def test_cli_reports_a_syntax_error_with_its_place(tmp_path, capsys):
 def test_cli_refuses_ir_json_and_missing_files(tmp_path, capsys):
     ir = tmp_path / "m.json"
     ir.write_text("{}")
-    assert main(["fmt", str(ir)]) == 1
-    assert main(["fmt", str(tmp_path / "missing.cnn")]) == 1
+    assert main(["fmt", str(ir)]) == 2  # a mistake in what was asked, as a spec error is
+    assert main(["fmt", str(tmp_path / "missing.cnn")]) == 2
     err = capsys.readouterr().err
     assert "fmt formats .cnn specs" in err and "missing.cnn" in err
 
@@ -134,7 +134,7 @@ def test_cli_formats_every_file_and_reports_every_error(tmp_path, capsys):
     assert out == f"reformatted {messy}\n"
     assert f"{bad}:2:18: error:" in err
     assert f"cnnspec: error: no such file: {missing}\nhint: " in err
-    assert f"cnnspec: error: {tmp_path} is a folder, not a spec file\nhint: " in err
+    assert f"cnnspec: error: {tmp_path} is a directory, not a spec file\nhint: " in err
     assert "Traceback" not in err and "Errno" not in err
 
 

@@ -388,7 +388,9 @@ def test_cli_imports_keras_json(tmp_path, capsys):
     assert main(["import", str(CONVNET), "-o", str(out)]) == 0
     assert "34,826 parameters" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
-    assert main(["import", str(CONVNET), "--solver", "s.prototxt"]) == 1
+    solver = tmp_path / "s.prototxt"
+    solver.write_text("base_lr: 0.01\n")
+    assert main(["import", str(CONVNET), "--solver", str(solver)]) == 1
     assert "are for Caffe models" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))

@@ -206,6 +206,8 @@ NOT_WRITTEN = {
 # Where the parser is stricter than the schema on purpose, so the value on the bound is refused.
 STRICTER = {
     ("training.data.shapes.count", "minimum"): "the loader draws at least 5 images per class",
+    **{("training.data.shapes." + arg, "maximum"): "the loader draws at most 2^28 pixels in "
+       "all" for arg in ("count", "size")},
 }
 
 # Enum members written differently in the language, or needing arguments.

@@ -69,4 +69,4 @@ def test_a_folder_is_not_a_spec(tmp_path, capsys):
     folder = tmp_path / "net.cnn"
     folder.mkdir()
     assert main(["check", str(folder)]) == 2
-    assert f"{folder} is a folder, not a spec file" in capsys.readouterr().err
+    assert f"{folder} is a directory, not a spec file" in capsys.readouterr().err

@@ -31,10 +31,10 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
     for what, shape in (("weight", info.weight_shape), ("output", info.output_shape)):
         values = math.prod(shape) if shape else 0
         if values > MAX_VALUES:
-            gib = values * BYTES_PER_VALUE / 2**30
+            gib = values * BYTES_PER_VALUE // 2**30  # whole numbers: sizes may be huge
             return spec.error(
                 f"the {what} of {layer['kind']} '{layer['name']}' would hold {values:,} values "
-                f"({gib:,.0f} GiB of float32), more than cnnspec can build",
+                f"({gib:,} GiB of float32), more than cnnspec can build",
                 layer["name"], KINDS[layer["kind"]].size_field,
                 hint="check this layer's sizes and the ones before it for a mistyped number")
     return None

@@ -7,17 +7,15 @@ rules are checked here on the IR. Layers are in a valid topological order when e
 """
 from __future__ import annotations
 
-import difflib
-
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, closest
 from cnnspec.ir.spec import Spec
 
 INPUT = "input"
 
 
 def _did_you_mean(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"did you mean '{close[0]}'? " if close else ""
+    close = closest(name, known)
+    return f"did you mean '{close}'? " if close else ""
 
 
 def structure_errors(spec: Spec) -> list[SpecError]:

@@ -20,6 +20,7 @@ from cnnspec.errors import SpecError
 from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
+from cnnspec.ir.limits import FLOAT32_MAX, short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
@@ -76,8 +77,32 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
                          layer["name"], "weight_init", hint=hint)
 
 
+def _largest_number(value) -> float | int:
+    """The largest magnitude among the numbers anywhere in an init's arguments (0 if none)."""
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, (int, float)):
+        return abs(value)  # an int stays exact: float() of a 400-digit one would overflow
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_largest_number(item) for item in items), default=0.0)
+
+
+def check_representable(spec: Spec, layer: dict, field: str) -> None:
+    """A located error if the init in ``layer[field]`` writes a number float32 cannot hold
+    (weights are trained in float32: ``constant(1e40)`` would start as infinity)."""
+    largest = _largest_number(layer.get(field))
+    if largest > FLOAT32_MAX:
+        shown = short_number(largest) if isinstance(largest, int) else f"{largest:g}"
+        raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
+                         f"writes {shown}, beyond float32's range (about 3.4e38), the "
+                         "dtype weights are trained in", layer["name"], field,
+                         hint="it would start as infinity: write a number of at most 3.4e38 "
+                         "in size (weights rarely exceed 10)")
+
+
 def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:
     """The described weight init of a conv or dense layer (checked against its shape)."""
+    check_representable(spec, layer, "weight_init")
     init = layer["weight_init"]
     if init["name"] == "literal":
         check_literal(spec, layer, init, info.weight_shape)
@@ -92,6 +117,7 @@ def bias_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo | None:
     init = layer.get("bias_init")
     if init is None or info.bias_shape is None:
         return None
+    check_representable(spec, layer, "bias_init")
     try:
         return describe(init, info.bias_shape, fans=(info.fan_in, info.fan_out))
     except SpecError as err:

@@ -48,8 +48,20 @@ def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
     return False
 
 
+def identical_filters(info: LayerInfo) -> int:
+    """How many filters (units) of a conv/dense layer start exactly alike: all of them under a
+    constant init; under ``identity``, those beyond the input's channels (filter i is a delta
+    on channel i only for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
+    out = info.weight_shape[0]
+    if info.weight_init.constant:
+        return out
+    if info.weight_init.distribution == "identity":
+        return max(0, out - info.weight_shape[1])
+    return 0
+
+
 def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
-    """Trainable hidden conv/dense layers with 2+ filters whose weights are all one value.
+    """Trainable hidden conv/dense layers with 2+ filters that start identical.
 
     An output layer is left out: its units' gradients differ with the targets, so a constant
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
@@ -57,7 +69,7 @@ def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     return [info for info in layers
             if is_weighted(info.kind) and info.ir["trainable"]
-            and info.weight_init.constant and info.weight_shape[0] >= 2
+            and identical_filters(info) >= 2
             and _feeds_a_weight_layer(info.name, by_name, after)]
 
 
@@ -65,14 +77,21 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """A warning for each layer of :func:`identical_start`."""
     out = []
     for info in identical_start(spec, layers):
-        what = KINDS[info.kind].noun
+        what, count = KINDS[info.kind].noun, identical_filters(info)
+        if count == info.weight_shape[0]:
+            which, how = f"all {count} {what}", info.weight_init.short
+            hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
+                    "meant to stay fixed)")
+        else:
+            which = f"{count} of the {info.weight_shape[0]} {what}"
+            how = (f"all zero: identity has a 1 only for the first {info.weight_shape[1]}, one "
+                   "per input channel")
+            hint = ("identity passes the input through only where the output has no more "
+                    "channels than the input; use orthogonal or he_normal here")
         out.append(spec.error(
-            f"all {info.weight_shape[0]} {what} of {info.name} start identical "
-            f"({info.weight_init.short}), so they get identical gradients and stay identical: "
-            "symmetry never breaks",
-            info.name, "weight_init", severity="warning",
-            hint="use a random init such as he_normal (or freeze the layer if the kernel is "
-                 "meant to stay fixed)"))
+            f"{which} of {info.name} start identical ({how}), so they get identical gradients "
+            "and stay identical: symmetry never breaks",
+            info.name, "weight_init", severity="warning", hint=hint))
     return out
 
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError
 from cnnspec.ir.spec import Spec
+from cnnspec.sourcefile import not_a_file
 
 SUFFIXES = (".cnn", ".json")
 
@@ -14,9 +15,11 @@ SUFFIXES = (".cnn", ".json")
 def read_spec(path: str | Path) -> Spec:
     """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked)."""
     path = Path(path)
+    if path.is_dir():
+        raise not_a_file(path)
     if path.suffix not in SUFFIXES:
-        raise RunError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
-                       hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
+        raise InputError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
+                         hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
     if path.suffix == ".json":
         from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 
@@ -30,6 +33,7 @@ def load(path: str | Path, strict: bool = False, max_memory: int | None = None) 
     """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it.
 
     Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
-    :class:`~cnnspec.errors.RunError` for a missing or unreadable file.
+    :class:`~cnnspec.errors.RunError` for a missing or unreadable file (an
+    :class:`~cnnspec.errors.InputError` for one that is missing or is a directory).
     """
     return check(read_spec(path), strict=strict, max_memory=max_memory)

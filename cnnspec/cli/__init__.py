@@ -8,11 +8,24 @@ and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import os
+import shutil
 import sys
+from pathlib import Path
 
-from cnnspec.errors import Command, Option, RunError, SpecError, SpecErrors, WordedError
+from cnnspec.errors import (
+    Command,
+    InputError,
+    Option,
+    RunError,
+    SpecError,
+    SpecErrors,
+    WordedError,
+    closest,
+    shortened,
+)
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -40,7 +53,10 @@ def _command_modules() -> dict:
             for name, module in COMMANDS.items()}
 
 
+@functools.cache
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command, built once per process (each call of :func:`main` in one
+    process, as the tests and the fuzz harness make, would otherwise rebuild 13 of them)."""
     parser = argparse.ArgumentParser(
         prog="cnnspec",
         description="Write a convolutional network down as a spec; check, summarise, train "
@@ -51,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module in _command_modules().items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
-        cmd.set_defaults(_run=module.run)
+        cmd.set_defaults(_command=name)
     return parser
 
 
@@ -65,26 +81,71 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "train_command": Command("cnnspec train")}
 
 
+def invoked_as() -> str:
+    """How to type this command line again in the user's shell, for the commands it suggests:
+    ``cnnspec`` when that name finds this program on PATH, else the path it was started by
+    (``.venv/bin/cnnspec`` after ``make run``, with the venv not activated), else
+    ``python -m cnnspec`` with this interpreter."""
+    on_path = shutil.which("cnnspec")
+    started = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if started is None or started.name != "cnnspec":  # `python -m cnnspec`, or main() called
+        return "cnnspec" if on_path else f"{_typed(Path(sys.executable))} -m cnnspec"
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "cnnspec"
+    return _typed(started)
+
+
+def _typed(path: Path) -> str:
+    """``path`` as short as it can be typed from here: relative below the working folder."""
+    absolute = Path(os.path.abspath(path))  # not resolved: a venv's python is a symlink
+    try:
+        relative = absolute.relative_to(Path.cwd())
+    except ValueError:
+        return str(absolute)
+    return str(relative) if len(relative.parts) > 1 else f"./{relative}"
+
+
 def _print_run_error(message: str, hint: str | None) -> None:
     print(f"cnnspec: error: {message}", file=sys.stderr)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+def _unknown_command(argv: list[str]) -> str | None:
+    """The error for a mistyped command (``cnnspec chek``), with the closest one, or None."""
+    first = next((word for word in argv if not word.startswith("-")), None)
+    if first is None or first in COMMANDS or argv[0] != first:
+        return None
+    close = closest(first, COMMANDS)
+    suggestion = f"did you mean '{close}'? " if close else ""
+    return (f"unknown command '{shortened(first, 40)}'\n"
+            f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `cnnspec --help` says what "
+            "each does")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    unknown = _unknown_command(argv)
+    if unknown:
+        print(f"cnnspec: error: {unknown}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "_run", None):
+    if not getattr(args, "_command", None):
         parser.print_help()
         return 2
     try:
-        return args._run(args)
+        # The module's run is looked up now, not when the parser was built.
+        return importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}").run(args)
     except (SpecError, SpecErrors) as exc:
         from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
 
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
             print(format_error(err), file=sys.stderr)
+        return 2
+    except InputError as exc:
+        _print_run_error(exc.message, exc.hint)
         return 2
     except WordedError as exc:
         message, hint = exc.worded(OPTION_NAMES)

@@ -3,6 +3,10 @@ is an argparse usage error (exit 2) naming the option, not a failure deep in a r
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
+
+from cnnspec.errors import shortened
 
 
 def _number(text: str, kind: type):
@@ -56,3 +60,99 @@ def memory_size(text: str) -> int:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a positive size, got {text!r}")
     return int(value)
+
+
+# Limits of the file systems cnnspec runs on (Linux, macOS, Windows): a file or folder name of
+# at most 255 bytes, a path of at most 4,096.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
+
+
+def path_text(text: str) -> str:
+    """A path the operating system can take: no NUL byte, names and the whole within the
+    limits, so a mistyped path is a usage error here rather than a failure mid-run."""
+    if "\0" in text:
+        raise argparse.ArgumentTypeError("a path cannot hold a NUL byte")
+    if not text:
+        raise argparse.ArgumentTypeError("the path is empty")
+    encoded = os.fsencode(text)
+    if len(encoded) > MAX_PATH_BYTES:
+        raise argparse.ArgumentTypeError(f"the path is {len(encoded):,} bytes long, more than "
+                                         f"{MAX_PATH_BYTES:,}")
+    for name in Path(text).parts:
+        if len(os.fsencode(name)) > MAX_NAME_BYTES:
+            raise argparse.ArgumentTypeError(
+                f"the name {shortened(name, 40)!r} is {len(os.fsencode(name))} bytes long; a "
+                f"file or folder name holds at most {MAX_NAME_BYTES}")
+    return text
+
+
+def output_file(*suffixes: str):
+    """The type of an ``-o FILE`` option: a path ending in one of ``suffixes`` (``".png"``)
+    in a folder that exists. Every command refuses a missing folder the same way, before any
+    work is done, rather than creating folders the user may have mistyped."""
+
+    def read(text: str) -> str:
+        path = Path(path_text(text))
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{shortened(text, 60)!r} must end in {' or '.join(suffixes)} (the file's "
+                "format)")
+        if not path.parent.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"the folder {shortened(str(path.parent), 60)} does not exist; create it first "
+                f"(mkdir -p {shortened(str(path.parent), 60)})")
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{shortened(text, 60)} is a folder; name a file")
+        return text
+
+    return read
+
+
+def new_folder(text: str) -> str:
+    """The type of a folder that is created when needed (``--out``, ``--runs-dir``,
+    ``--data-dir``): a path the system can take."""
+    return path_text(text)
+
+
+def spec_file(text: str) -> str:
+    """The type of a SPEC argument: an existing file (a folder is refused by name)."""
+    return _existing(text, folder=False)
+
+
+def spec_or_run(text: str) -> str:
+    """The type of a SPEC|RUN argument: an existing spec file, or a run folder (one with a
+    ``summary.json`` or a checkpoint)."""
+    path = Path(path_text(text))
+    if path.is_dir() and not any((path / name).is_file() for name in RUN_MARKERS):
+        raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a spec "
+                                         "file or a run folder (it has no summary.json)")
+    return text if path.is_dir() else _existing(text, folder=False)
+
+
+# Files that make a folder a run folder (its checkpoint, and the summary written with it).
+RUN_MARKERS = ("summary.json", "checkpoint.npz")
+
+
+def input_file(text: str) -> str:
+    """The type of an INPUT argument (an image or array): an existing file."""
+    return _existing(text, folder=False)
+
+
+def run_folder_in(text: str) -> str:
+    """The type of a RUN argument: an existing folder."""
+    return _existing(text, folder=True)
+
+
+def _existing(text: str, folder: bool) -> str:
+    """``text`` if it names an existing file (or folder); the same words for the same mistake
+    whichever command it is given to, exit code 2."""
+    path = Path(path_text(text))
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such {'folder' if folder else 'file'}: "
+                                         f"{shortened(text, 200)}")
+    if folder and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a file, not a run folder")
+    if not folder and path.is_dir():
+        raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a file")
+    return text

@@ -5,7 +5,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import fraction, positive_float, positive_int
+from cnnspec.cli.arguments import (
+    fraction,
+    new_folder,
+    output_file,
+    positive_float,
+    positive_int,
+    spec_file,
+)
 
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
@@ -33,7 +40,7 @@ def accuracy_fraction(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="a model-wide default weight init to try, in the spec language; "
                         "repeat for each variant (default: the spec as written)")
@@ -50,13 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "with two or more cores, else 1)")
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="folder for the run folders (default runs/compare-<spec>-<time>)")
-    parser.add_argument("-o", "--output", metavar="FILE.png",
+    parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are cached")
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
+                        help="where downloaded datasets are cached")
 
 
 def run(args: argparse.Namespace) -> int:

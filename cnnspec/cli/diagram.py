@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import cnnspec
+from cnnspec.cli.arguments import output_file, spec_file
+from cnnspec.render.backend import FORMATS
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
@@ -16,8 +18,9 @@ def add_arguments(parser) -> None:
         "With neither, the .dot file is written beside FILE with the command that renders it, "
         "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
         "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    parser.add_argument("-o", "--output", type=output_file(*(f".{f}" for f in FORMATS)),
+                        required=True, metavar="FILE",
                         help="where to write the picture; the extension picks the format")
     parser.add_argument("--rankdir", choices=("TB", "LR"), default="TB",
                         help="layout direction: top to bottom (default) or left to right")

@@ -4,17 +4,20 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnspec.cli.arguments import new_folder, run_folder_in
+
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
     parser.add_argument("--data", metavar="DATA",
                         help="evaluate on the test split of this dataset instead of the run's, "
                         "written as a spec's data setting (digits, shapes(size=8), mnist, "
                         "fashion-mnist) or npz:PATH")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--last", action="store_true",
                         help="evaluate the last checkpoint instead of the best epoch's weights "

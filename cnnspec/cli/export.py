@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnspec.cli.arguments import output_file, spec_or_run
+
 HELP = ("print a spec's IR as JSON (every default explicit), or write the network as an ONNX "
         "model or a PyTorch module with its weights")
 FORMATS = ("json", "onnx", "torch")
@@ -17,12 +19,12 @@ SUFFIXES = {"onnx": ".onnx", "torch": ".py"}
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC|RUN",
+    parser.add_argument("spec", metavar="SPEC|RUN", type=spec_or_run,
                         help="a .cnn spec or .json IR file, or a run folder (its trained weights)")
     parser.add_argument("--format", choices=FORMATS, default="json",
                         help="json: the IR on stdout (default); onnx: an ONNX model; "
                         "torch: a torch.nn.Module source file and its weights (.npz)")
-    parser.add_argument("-o", "--out", metavar="FILE",
+    parser.add_argument("-o", "--out", metavar="FILE", type=output_file(),
                         help="where to write (needed for onnx and torch; json: instead of stdout)")
     parser.add_argument("--no-check", action="store_true",
                         help="json: export even if shape checks fail (the IR is still validated)")

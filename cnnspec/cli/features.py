@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnspec.cli.arguments import input_file, output_file, run_folder_in
 from cnnspec.errors import RunError
 
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", metavar="RUN", help="a run folder written by cnnspec train")
-    parser.add_argument("input", metavar="INPUT", nargs="?",
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by cnnspec train")
+    parser.add_argument("input", metavar="INPUT", nargs="?", type=input_file,
                         help="an image file (PNG, JPEG; resized to the model's input) or a "
                              ".npy array (C, H, W); or use --index")
     parser.add_argument("--index", type=int, metavar="N",
                         help="use image N of the run's test split instead of a file")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.png",
+    parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
+                        metavar="FILE.png",
                         help="where to write the PNG")
 
 

@@ -1,12 +1,16 @@
 """``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
 from __future__ import annotations
 
+from cnnspec.cli.arguments import output_file, run_folder_in
+
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", metavar="RUN", help="a run folder written by cnnspec train")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.png",
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by cnnspec train")
+    parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
+                        metavar="FILE.png",
                         help="where to write the PNG")
     parser.add_argument("--layer", metavar="NAME",
                         help="the conv layer to draw (default: the first conv layer); several layers "

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
 
@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _read(path) -> str:
     if path.suffix == ".json":
-        raise RunError(f"{path} is an IR file; fmt formats .cnn specs",
+        raise InputError(f"{path} is an IR file; fmt formats .cnn specs",
                        hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
     from cnnspec.sourcefile import read_spec_text
 
@@ -62,7 +62,7 @@ def _format_one(name: str, check: bool) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     """Every file is handled even if an earlier one has an error (reported, then exit 2 for a
-    spec mistake, 1 for a file that cannot be read or written)."""
+    spec mistake or a missing file, 1 for a file that cannot be read or written)."""
     from cnnspec.diagnostics import format_error  # kept out of --help's start-up
 
     changed = spec_errors = run_errors = 0
@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
             for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
                 print(format_error(err), file=sys.stderr)
         except RunError as exc:
-            run_errors += 1
+            # a missing or unreadable spec is a mistake in what was asked, as for a spec error
+            spec_errors += isinstance(exc, InputError)
+            run_errors += not isinstance(exc, InputError)
             print(f"cnnspec: error: {exc.message}", file=sys.stderr)
             if exc.hint:
                 print(f"hint: {exc.hint}", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli.arguments import input_file, output_file
+
 HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
 
 
@@ -19,16 +21,22 @@ def _shape(text: str) -> tuple[int, int, int]:
     return dims
 
 
+def spec_output(text: str) -> str:
+    """The type of ``-o``: ``-`` (standard output) or a ``.cnn`` file in a folder that
+    exists."""
+    return text if text == "-" else output_file(".cnn")(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from cnnspec.cli.arguments import positive_int
 
-    parser.add_argument("source", metavar="SOURCE",
+    parser.add_argument("source", metavar="SOURCE", type=input_file,
                         help="a Caffe model definition (.prototxt) or a Keras model saved "
                         "with model.to_json() (.json)")
-    parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-",
+    parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-", type=spec_output,
                         help="the spec file to write; - (the default) prints it")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
-    parser.add_argument("--solver", metavar="SOLVER.prototxt",
+    parser.add_argument("--solver", metavar="SOLVER.prototxt", type=input_file,
                         help="Caffe: the solver, read into the train block")
     parser.add_argument("--input", type=_shape, metavar="CxHxW",
                         help="Caffe: the images' shape, for a Data layer that reads it from "

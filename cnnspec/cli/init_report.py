@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli.arguments import nonnegative_int, positive_int
+from cnnspec.cli.arguments import new_folder, nonnegative_int, output_file, positive_int, spec_file
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -30,7 +30,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="replace the model-wide default weight init, in the spec language "
                         "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat "
@@ -44,14 +44,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seed of the weights and the batch (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("-o", "--output", metavar="FILE.png",
+    parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached")
 
 
 def run(args: argparse.Namespace) -> int:
     # deferred: the lab (NumPy) loads when the command runs (`cnnspec --help` stays fast)
+    from cnnspec.cli.check import report as report_warnings
     from cnnspec.lab.report import format_json, format_table, init_report, plot
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
@@ -59,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
     print(format_json(report) if args.format == "json" else format_table(report), flush=True)
+    report_warnings(report.warnings)
     if args.output:
         print(f"wrote {plot(report, args.output)}", file=sys.stderr)
     return 0

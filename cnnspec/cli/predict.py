@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from cnnspec.cli.arguments import positive_int
+from cnnspec.cli.arguments import input_file, positive_int, run_folder_in
 
 HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", help="a run folder written by `cnnspec train`")
-    parser.add_argument("inputs", metavar="INPUT", nargs="+",
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
+    parser.add_argument("inputs", metavar="INPUT", nargs="+", type=input_file,
                         help="PNG/JPEG images (converted and resized to the model's input; "
                         "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
                         "of the model's size, values in [0, 1] or 0..255")

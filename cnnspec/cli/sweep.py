@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import positive_int
+from cnnspec.cli.arguments import new_folder, positive_int, spec_file
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
@@ -26,7 +26,7 @@ into the same --out again trains only the cells not recorded there yet.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2",
                         dest="sets", help="a setting and the values to sweep; repeat for "
                         "more settings (every combination trains)")
@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "per cell, each validating on one fold")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", metavar="DIR", type=new_folder,
                         help="the sweep folder (default runs/sweep-<spec>-<time>); an "
                         "earlier sweep's folder is taken up where it stopped")
     parser.add_argument("--scheduler", metavar="ADDRESS",
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep each cell's weights (checkpoint.npz, best.npz)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are cached")
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder, help="where downloaded datasets are cached")
 
 
 def at_least_two(text: str) -> int:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         default_workers,
     )
     from cnnspec.sweep.results import describe_cell, format_table, read_results, recorded
-    from cnnspec.sweep.runner import sweep, write_outputs
+    from cnnspec.sweep.runner import plan, sweep, write_outputs
     from cnnspec.training.settings import Settings
 
     if args.workers and args.scheduler:
@@ -77,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
               "has the workers started on it", file=sys.stderr)
         return 2
     if not dask_available():
+        # The spec and the --set values are checked first: their mistakes are worth hearing
+        # before the missing extra.
+        plan(args.spec, args.sets, args.seeds, args.folds, Settings(epochs=args.epochs))
         print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
         return 2

@@ -6,8 +6,15 @@ import sys
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli import OPTION_NAMES
-from cnnspec.cli.arguments import nonnegative_int, positive_float, positive_int
+from cnnspec.cli import OPTION_NAMES, invoked_as
+from cnnspec.cli.arguments import (
+    new_folder,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    run_folder_in,
+    spec_file,
+)
 from cnnspec.errors import RunError
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -23,7 +30,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", nargs="?",
+    parser.add_argument("spec", metavar="SPEC", nargs="?", type=spec_file,
                         help="a .cnn spec or .json IR (optional with --resume)")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="override the spec's number of epochs")
@@ -37,21 +44,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's dataset, written as its `data` setting is: "
                         "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
                         "npz:PATH")
-    parser.add_argument("--data-dir", metavar="DIR",
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
-    parser.add_argument("--out", metavar="DIR",
+    parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
-    parser.add_argument("--runs-dir", metavar="DIR", default="runs",
+    parser.add_argument("--runs-dir", metavar="DIR", type=new_folder, default="runs",
                         help="where default run folders go (default runs)")
-    parser.add_argument("--weights-from", metavar="RUN",
+    parser.add_argument("--weights-from", metavar="RUN", type=run_folder_in,
                         help="start from the trained weights of RUN (fine-tuning): every layer "
                         "the networks share (same name and shapes), or those of --layers")
     parser.add_argument("--layers", metavar="NAME,...",
                         help="with --weights-from: the layers to take, separated by commas")
     parser.add_argument("--freeze", action="store_true",
                         help="with --weights-from: freeze the layers taken (train the rest)")
-    parser.add_argument("--resume", metavar="RUN",
+    parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
     parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                         help="the precision of the model, its data and checkpoints (default "
@@ -157,11 +164,12 @@ def final_report(result) -> str:
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path),
              *best_lines(summary, result.training)]
+    cnnspec = invoked_as()
     lines += [
         f"run folder: {path}",
         "next:",
-        f"  cnnspec eval {path}",
-        f"  cnnspec predict {path} IMAGE.png",
-        f"  cnnspec filters {path} -o filters.png",
+        f"  {cnnspec} eval {path}",
+        f"  {cnnspec} predict {path} IMAGE.png",
+        f"  {cnnspec} filters {path} -o filters.png",
     ]
     return "\n".join(lines)

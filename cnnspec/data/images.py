@@ -138,6 +138,12 @@ def load_picture(path: Path, shape: tuple[int, int, int],
         with Image.open(path) as image:
             original_mode = image.mode
             image = _eight_bit(image).convert(PIL_MODES[c])
+    except Image.DecompressionBombError:
+        # Pillow refuses to decode more than 2 * Image.MAX_IMAGE_PIXELS pixels (a compressed
+        # file can claim any size); say so in the user's terms.
+        raise RunError(f"cannot read {path}: the image is larger than "
+                       f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels, too many to decode safely",
+                       hint=f"resize it to about {h}x{w}, the model's input, first") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise RunError(f"cannot read {path} as an image: {exc}",
                        hint="give a PNG or JPEG file, or a .npy array") from None

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.ir.limits import FLOAT32_MAX, too_large_int
+
 # New classes go at the end: the images of the earlier ones, for a given seed and class list,
 # stay what they were (cnnspec/data/synthetic_shapes.py draws them).
 SHAPE_CLASSES = ("x", "plus", "o", "square", "hbar", "vbar", "diag", "antidiag", "triangle",
@@ -66,6 +68,10 @@ def number_problem(value, whole: bool = False) -> str | None:
         return f"must be a {'whole ' if whole else ''}number, not {value!r}"
     if whole and not isinstance(value, int):
         return f"must be a whole number, not {value!r}"
+    if whole:
+        return too_large_int(value)
+    if isinstance(value, int) and abs(value) > FLOAT32_MAX:
+        return f"must be a finite number, not one of {len(str(abs(value)))} digits"
     if not math.isfinite(value):
         return f"must be a finite number, not {value!r}"
     return None

@@ -7,6 +7,7 @@ defaults written out.
 from __future__ import annotations
 
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, Arg, DatasetKind
+from cnnspec.ir.limits import MAX_INT
 
 
 def _arg_schema(arg: Arg) -> dict:
@@ -22,6 +23,8 @@ def _arg_schema(arg: Arg) -> dict:
     schema: dict = {"type": "integer" if arg.kind == "int" else "number"}
     if arg.minimum is not None:
         schema["minimum"] = int(arg.minimum) if arg.kind == "int" else arg.minimum
+    if arg.kind == "int":
+        schema["maximum"] = MAX_INT
     return schema
 
 

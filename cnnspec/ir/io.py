@@ -7,15 +7,15 @@ the JSON path of the offending value (``$.layers[3].kernel``) with the reason in
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.errors import Span, SpecError, SpecErrors, closest, shortened
 from cnnspec.ir.datasets import canonical_name
+from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import read_spec_text
@@ -38,8 +38,65 @@ def _validator():
     # float size would flow into every shape computed from it, so 3.0 is rejected here.
     strict_integers = Draft202012Validator.TYPE_CHECKER.redefine(
         "integer", lambda _, value: isinstance(value, int) and not isinstance(value, bool))
-    validator = validators.extend(Draft202012Validator, type_checker=strict_integers)
+    validator = validators.extend(Draft202012Validator, type_checker=strict_integers,
+                                  validators={"pattern": _pattern, "if": _if,
+                                              "allOf": _all_of})
     return validator(schema())
+
+
+def _if(validator, if_schema: dict, instance, schema_part: dict):
+    """JSON Schema's ``if``/``then``/``else``, with the schema's one form of condition,
+    ``{"properties": {"kind": {"const": "conv"}}, "required": ["kind"]}``, tested directly:
+    every layer, init and schedule is such a choice among dozens of branches, and building a
+    validator for each branch made a 1,000-layer IR take 20 s to validate."""
+    holds = _const_condition(if_schema, instance)
+    if holds is None:
+        holds = validator.evolve(schema=if_schema).is_valid(instance)
+    branch = "then" if holds else "else"
+    if branch in schema_part:
+        yield from validator.descend(instance, schema_part[branch])
+
+
+def _all_of(validator, rules: list, instance, schema_part: dict):
+    """JSON Schema's ``allOf``, going straight to the branch an ``if`` of :func:`_if`'s form
+    picks (each rule descended into costs a new validator, and most rules are branches not
+    taken)."""
+    for index, rule in enumerate(rules):
+        holds = _const_condition(rule["if"], instance) \
+            if "if" in rule and set(rule) <= {"if", "then", "else"} else None
+        if holds is None:
+            yield from validator.descend(instance, rule, schema_path=index)
+        elif ("then" if holds else "else") in rule:
+            yield from validator.descend(instance, rule["then" if holds else "else"],
+                                         schema_path=index)
+
+
+def _const_condition(if_schema: dict, instance) -> bool | None:
+    """Whether ``instance`` meets a one-key string ``const`` condition; None for any other
+    form of condition (then the validator decides)."""
+    properties = if_schema.get("properties", {})
+    if set(if_schema) - {"properties", "required"} or len(properties) != 1:
+        return None
+    (key, rule), = properties.items()
+    if set(rule) != {"const"} or not isinstance(rule["const"], str) \
+            or if_schema.get("required", [key]) != [key]:
+        return None
+    if not isinstance(instance, dict):
+        return True  # `properties` and `required` only constrain objects
+    if key not in instance:
+        return "required" not in if_schema
+    return isinstance(instance[key], str) and instance[key] == rule["const"]
+
+
+def _pattern(validator, pattern: str, instance, schema_part):
+    """JSON Schema's ``pattern`` with ``$`` meaning the end of the string, as in ECMA-262:
+    Python's ``$`` also matches before a final newline, which would let ``"conv1\n"`` pass as
+    a name (and a model name names a folder)."""
+    from jsonschema.exceptions import ValidationError
+
+    anchored = pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern
+    if isinstance(instance, str) and not re.search(anchored, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 WIDTH = 100  # a JSON value that fits on one line at its indent is written on one line
@@ -85,21 +142,78 @@ def _reject_constant(name: str):
     raise _NotANumber(name)
 
 
+# A JSON string, written as an unrolled loop (runs of plain characters, then one escape): one
+# step per run rather than per character, so a 10 MB string is skipped in milliseconds.
+STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+
+
+def _span_at(text: str, start: int, length: int = 1) -> Span:
+    """The line and column of the ``length`` characters at offset ``start`` of ``text``."""
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return Span(line, column, line, column + length)
+
+
 def _constant_span(text: str) -> Span | None:
     """Where the first NaN or Infinity outside a string is (strings are skipped whole)."""
-    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|(-?(?:NaN|Infinity))', text):
+    for match in re.finditer(STRING + r'|(-?(?:NaN|Infinity))', text):
         if match.group(1):
-            line = text.count("\n", 0, match.start()) + 1
-            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-            return Span(line, column, line, column + len(match.group(1)))
+            return _span_at(text, match.start(), len(match.group(1)))
     return None
+
+
+# The IR nests 9 deep at most (a 4-D kernel literal in a layer's init: $.layers[i].weight_init
+# .value[a][b][c][d]); anything much deeper is refused before Python's json, which recurses once
+# per level, reads it.
+MAX_NESTING = 12
+_BRACKETS = re.compile(STRING + r'|[\[{]|[\]}]')
+
+
+def _too_deep(text: str, path: str) -> SpecError | None:
+    """The error at the first bracket nested deeper than :data:`MAX_NESTING`, if any."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        bracket = match.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return SpecError(f"lists and objects nested more than {MAX_NESTING} deep",
+                                 span=_span_at(text, match.start()), file=path,
+                                 hint="the IR nests 9 deep at most (a 4-D kernel literal in a "
+                                 "layer's init); an IR file is what `cnnspec export` prints")
+        elif bracket in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+# An integer of more digits than this is beyond any float (float64 ends near 1.8e308), so no
+# field can hold it; it is refused as it is read, where its digits are.
+MAX_DIGITS = 308
+
+
+class _TooLong(ValueError):
+    """An integer beyond any float in the JSON text."""
+
+
+def _read_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise _TooLong(digits)
+    return int(digits)
+
+
+def _long_number_span(text: str) -> Span | None:
+    match = re.search(rf"[0-9]{{{MAX_DIGITS + 1},}}", text)
+    return _span_at(text, match.start(), len(match.group())) if match else None
 
 
 def read_json(path: str | Path) -> Spec:
     """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
     text = read_spec_text(path)
+    too_deep = _too_deep(text, str(path))
+    if too_deep is not None:
+        raise SpecErrors([too_deep])
     try:
-        ir = json.loads(text, parse_constant=_reject_constant)
+        ir = json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
         raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
                                     hint="an IR file is what `cnnspec export` prints",
@@ -108,6 +222,11 @@ def read_json(path: str | Path) -> Spec:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
             hint="every number in the IR must be finite", file=str(path))]) from None
+    except _TooLong as exc:
+        raise SpecErrors([SpecError(
+            f"a number of {len(exc.args[0].lstrip('-')):,} digits, beyond any float",
+            span=_long_number_span(text), file=str(path),
+            hint=f"whole numbers in the IR are at most {MAX_INT:,}")]) from None
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))
@@ -129,7 +248,7 @@ def json_path(parts) -> str:
     """``['layers', 3, 'kernel']`` -> ``$.layers[3].kernel``."""
     out = "$"
     for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{shortened(str(part), 40)}"
     return out
 
 
@@ -174,7 +293,8 @@ def _expected_type(expected) -> str:
 
 
 def _show(value) -> str:
-    return json.dumps(value) if not isinstance(value, (dict, list)) else _json_type(value)
+    return shortened(json.dumps(value)) if not isinstance(value, (dict, list)) \
+        else _json_type(value)
 
 
 def _with_declared_hint(spec_error: SpecError, error, ir) -> SpecError:
@@ -205,16 +325,16 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         allowed = sorted(schema_part.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
         where.append(extra[0])
-        message = f"unknown field '{extra[0]}'"
+        message = f"unknown field '{shortened(extra[0])}'"
         hint = "allowed here: " + ", ".join(allowed)
-        close = difflib.get_close_matches(extra[0], allowed, n=1)
+        close = closest(extra[0], allowed)
         if close:
-            hint = f"did you mean '{close[0]}'? " + hint
+            hint = f"did you mean '{close}'? " + hint
     elif rule == "enum":
         options = [str(o) for o in error.validator_value]
         message = f"{_show(value)} is not one of: {', '.join(options)}"
-        close = difflib.get_close_matches(str(value), options, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else hint
+        close = closest(str(value), options)
+        hint = f"did you mean '{close}'?" if close else hint
     elif rule == "const":
         message = f"expected {json.dumps(error.validator_value)}, got {_show(value)}"
     elif rule == "type":

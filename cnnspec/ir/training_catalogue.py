@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
+from cnnspec.ir.limits import MAX_INT
 
 # The list types of a value, and the type of their elements.
 LISTS = {"ints": "int", "numbers": "number"}
@@ -64,6 +65,8 @@ class Arg:
             schema["exclusiveMinimum" if self.low_open else "minimum"] = self.low
         if self.high is not None:
             schema["exclusiveMaximum" if self.high_open else "maximum"] = self.high
+        elif self.type == "int":
+            schema["maximum"] = MAX_INT
         return schema
 
     def interval(self) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnspec.ir.limits import MAX_INT
+
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
 
@@ -125,8 +127,8 @@ def field_schema(f: Field) -> dict:
     if f.type == "padding":
         return {"$ref": "#/$defs/padding"}
     if f.type == "margin":
-        return {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
-                "maxItems": 2}
+        return {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_INT},
+                "minItems": 2, "maxItems": 2}
     if f.type == "bool":
         return {"type": "boolean"}
     if f.type == "init":

@@ -46,6 +46,9 @@ class InitReport:
     batch_size: int
     seed: int
     variants: list[VariantReport]
+    # What `cnnspec check` warns about in the variants (identical filters, signal scale, ...),
+    # each once.
+    warnings: list = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"spec": self.spec_name, "input": self.source, "batch": self.batch_size,
@@ -67,7 +70,9 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     variants = load_variants(path, inits)
     batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
     reports = [measure(v, batch, seed, dtype) for v in variants]
-    return InitReport(variants[0].checked.ir["name"], batch.source, batch_size, seed, reports)
+    warnings = {(w.message, w.span): w for v in variants for w in v.checked.warnings}
+    return InitReport(variants[0].checked.ir["name"], batch.source, batch_size, seed, reports,
+                      list(warnings.values()))
 
 
 # ---- output -------------------------------------------------------------------------------

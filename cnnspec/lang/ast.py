@@ -13,6 +13,7 @@ from lark import Token, Transformer, v_args
 from lark.exceptions import VisitError
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.limits import MAX_INT, short_number, too_large_int
 
 
 def token_span(token: Token) -> Span:
@@ -171,8 +172,22 @@ def _number(token: Token) -> int | float:
     text = str(token)
     try:
         return int(text)
-    except ValueError:
+    except ValueError:  # a fraction, an exponent, or more digits than int() reads (4300)
         return float(text)
+
+
+def _dims(token: Token) -> Dims:
+    """``3x3``: sizes, each at most :data:`~cnnspec.ir.limits.MAX_INT` (checked here, where the
+    digits are, so that no later stage multiplies a 300-digit size)."""
+    text = str(token)
+    values = []
+    for part in text.split("x"):
+        if len(part) >= 20 or too_large_int(int(part)):
+            raise SpecError(f"the size {short_number(part)} is too large",
+                            span=token_span(token), hint=f"sizes are at most {MAX_INT:,} "
+                            "(2^31 - 1): check the digits")
+        values.append(int(part))
+    return Dims(values, text, token_span(token))
 
 
 @v_args(meta=True)
@@ -237,7 +252,7 @@ class ToAst(Transformer):
 
     def dims(self, meta, children):
         (token,) = children
-        return Dims([int(part) for part in str(token).split("x")], str(token), token_span(token))
+        return _dims(token)
 
     def string(self, meta, children):
         (token,) = children

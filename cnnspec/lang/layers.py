@@ -286,6 +286,21 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")
+        positional = dict(kind.positional)
+        field_named = item.name.split("_")[0]  # `kernel`, `kernel_size`
+        if field_named in positional:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: "
+                             f"{_describe_field(field_named)} is written alone, in its place",
+                             span=span, hint=_usage(kind_name))
+        if item.name in ("activation", "act") and kind.activation:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
+                             "written by its name alone, at the end of the line", span=span,
+                             hint=f"e.g. `{kind_name} ... relu`; {_usage(kind_name)}")
+        if item.name in REGISTRY and item.name not in valid:
+            return SpecError(f"'{item.name}' is a layer of its own, not an option of "
+                             f"{kind_name} layer {display}", span=span,
+                             hint=f"write it on the next line, after {display}: `{item.name}`"
+                             + (f" ({_usage(item.name)})" if REGISTRY[item.name].usage else ""))
         if not valid:
             return SpecError(f"{kind_name} takes no options, but got '{item.name}'", span=span,
                              hint=_usage(kind_name))

@@ -17,10 +17,20 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedInput
 from lark.lark import PostLex
 
+from cnnspec.errors import SpecError
+from cnnspec.lang.ast import token_span
 from cnnspec.lang.syntax_errors import syntax_error
 
 OPENERS = {"LPAR", "LSQB"}
 CLOSERS = {"RPAR", "RSQB"}
+
+# The deepest brackets a spec means anything by: a 4-D kernel literal inside `literal(...)`.
+# Deeper nesting is refused where it starts, before the parse tree (whose transformer recurses
+# once per level) is built.
+MAX_NESTING = 5
+# Repeat blocks nest (`repeat 2 as stage { repeat 3 as unit { ... } }`); their counts multiply,
+# so a few levels are all a network can use.
+MAX_BLOCKS = 8
 
 
 class _Newlines(PostLex):
@@ -35,6 +45,7 @@ class _Newlines(PostLex):
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         self.open = []
+        blocks = 0
         last_was_newline = False
         for token in stream:
             if token.type == "_NL":
@@ -45,9 +56,26 @@ class _Newlines(PostLex):
                 last_was_newline = False
                 if token.type in OPENERS:
                     self.open.append(token)
+                    if len(self.open) > MAX_NESTING:
+                        raise _too_deep(token)
                 elif token.type in CLOSERS and self.open:
                     self.open.pop()
+                elif token.type == "LBRACE":
+                    blocks += 1
+                    if blocks > MAX_BLOCKS:
+                        raise SpecError(f"blocks nested more than {MAX_BLOCKS} deep",
+                                        span=token_span(token),
+                                        hint="repeat counts of nested blocks multiply: write "
+                                        "fewer levels")
+                elif token.type == "RBRACE":
+                    blocks = max(0, blocks - 1)
             yield token
+
+
+def _too_deep(token: Token) -> SpecError:
+    return SpecError(f"brackets nested more than {MAX_NESTING} deep", span=token_span(token),
+                     hint="a kernel literal has at most 4 dimensions ([[[[1]]]]), and calls "
+                     "nest at most a literal or a list inside them")
 
 
 @lru_cache(maxsize=1)
@@ -91,6 +119,9 @@ def parse_with_comments(text: str, start: str = "start",
         tree = lark.parse(text, start=start)
     except UnexpectedInput as exc:
         raise syntax_error(exc, lark, text, path, start, list(_NEWLINES.open)) from None
+    except SpecError as exc:  # from the post-lexer
+        exc.file = path
+        raise
     found = list(_comments)
     _comments.clear()
     return tree, found

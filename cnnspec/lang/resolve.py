@@ -21,10 +21,12 @@ Mistakes are collected, and raised together at the end.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.limits import MAX_MODEL_NAME
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import values as read
@@ -88,6 +90,14 @@ class Header:
     train: TrainStmt | None = None
 
 
+def model_name_from_file(path: str | None) -> str:
+    """The model name of a spec without a ``model`` line: its file's stem, with every character
+    the IR's model name does not allow (it names the run folder) replaced by ``_``."""
+    stem = Path(path).stem if path else ""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", stem).lstrip(".-")[:MAX_MODEL_NAME]
+    return name or "model"
+
+
 @dataclass
 class Resolver:
     path: str | None
@@ -147,9 +157,13 @@ class Resolver:
         return header, body
 
     def _model_name(self, stmt: ModelStmt | None) -> str:
+        if stmt is not None and len(stmt.name) > MAX_MODEL_NAME:
+            raise SpecError(f"the model name is {len(stmt.name)} characters long, more than "
+                            f"{MAX_MODEL_NAME}", span=stmt.name_span,
+                            hint="the model name names the run folder: keep it short")
         if stmt is not None:
             return stmt.name
-        return Path(self.path).stem if self.path else "model"
+        return model_name_from_file(self.path)
 
     def _input_shape(self, stmt: InputStmt | None) -> list[int]:
         if stmt is None:

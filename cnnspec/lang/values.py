@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 
 from cnnspec.errors import SpecError
+from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
@@ -27,8 +28,9 @@ def hinted(reader: Callable[..., object], hint: str, *bounds: float,
 
 def number(value: Value, what: str) -> float:
     """Any finite number, as a float (the IR writes real-valued settings as floats)."""
-    if isinstance(value, Num) and not math.isfinite(float(value.value)):
-        raise SpecError(f"{what} is too large a number: {value.text}", span=value.span,
+    if isinstance(value, Num) and not _finite(value.value):
+        raise SpecError(f"{what} is too large a number: {short_number(value.text)}",
+                        span=value.span,
                         hint="numbers must be finite: at most about 1.8e308 in size")
     if isinstance(value, Num):
         return float(value.value) + 0.0  # -0.0 reads as 0.0 (NumPy refuses a scale of -0.0)
@@ -36,8 +38,18 @@ def number(value: Value, what: str) -> float:
                     hint="write a number such as 0.5, -2 or 1e-3")
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer of more than 308 digits
+        return False
+
+
 def whole_number(value: Value, what: str, minimum: int, hint: str | None = None) -> int:
-    """An integer >= ``minimum``. ``hint`` says what the number means, for a value too small."""
+    """An integer >= ``minimum`` and at most :data:`~cnnspec.ir.limits.MAX_INT`. ``hint`` says
+    what the number means, for a value too small."""
+    if isinstance(value, Num) and isinstance(value.value, int):
+        check_size(value.value, value, what)
     if isinstance(value, Num) and isinstance(value.value, int) and value.value >= minimum:
         return value.value
     if isinstance(value, Num) and isinstance(value.value, int):
@@ -49,6 +61,14 @@ def whole_number(value: Value, what: str, minimum: int, hint: str | None = None)
                         hint=f"write an integer such as {max(minimum, round(value.value))}")
     raise SpecError(f"{what} must be a whole number, not {describe(value)}", span=value.span,
                     hint=f"write an integer such as {max(minimum, 1)}")
+
+
+def check_size(number: int, value: Value, what: str) -> None:
+    """A located error if the whole ``number`` written as ``value`` is beyond the IR's bound."""
+    problem = too_large_int(number)
+    if problem:
+        raise SpecError(f"{what} {problem}", span=value.span,
+                        hint="a size this large is a mistyped number: check its digits")
 
 
 def increasing_whole_numbers(value: Value, what: str, minimum: int, hint: str) -> list[int]:
@@ -146,6 +166,8 @@ def pair(value: Value, what: str, *, minimum: int = 1) -> list[int]:
     else:
         raise SpecError(f"{what} must be a whole number or HxW, not {describe(value)}",
                         span=value.span, hint="e.g. 3 (square) or 3x5 (height x width)")
+    for part in parts:
+        check_size(part, value, what)
     if min(parts) < minimum:
         raise SpecError(f"{what} must be at least {minimum}, not {value.text}", span=value.span,
                         hint=f"sizes are counted in pixels, {minimum} or more: e.g. "

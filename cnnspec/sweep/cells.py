@@ -70,7 +70,10 @@ class Cell:
         words.append(f"seed{self.seed}")
         if self.fold is not None:
             words.append(f"fold{self.fold[0] + 1}of{self.fold[1]}")
-        return f"{'_'.join(words)}-{self.key}"
+        # Capped so that a long value (a kernel literal is an --init too) still makes a name the
+        # file system takes; the hash alone tells cells apart.
+        readable = "_".join(words)[:LABEL_CHARS].rstrip("_.-")
+        return f"{readable}-{self.key}"
 
     def fields(self) -> dict:
         """What the cell's summary.json says of it."""
@@ -88,22 +91,31 @@ def group_label(settings: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{k}={v}" for k, v in settings) or "spec"
 
 
+# The readable part of a cell folder's name, at most (the hash follows it).
+LABEL_CHARS = 100
+
+
 def slug(label: str) -> str:
-    """A folder-safe name: ``init=normal(0, 0.01)`` -> ``init=normal_0_0.01``."""
-    return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_") or "cell"
+    """A folder-safe name: ``init=normal(0, 0.01)`` -> ``init=normal_0_0.01``; never ``.``
+    or ``..``."""
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", label).strip("_.") or "cell"
 
 
 def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
                overrides: dict | None = None) -> list[Cell]:
     """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
-    folds, each checked before anything trains. ``overrides`` (training key -> IR value,
+    folds, each checked before anything trains (the spec itself first). ``overrides`` (training key -> IR value,
     e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check alone is
     reported against its ``--set``; a combination that fails, against the cell's label."""
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     if folds is not None and folds < 2:
         raise ValueError("folds must be at least 2")
-    base = Spec(effective_ir(spec.ir, overrides or {}), path=spec.path)
+    # The spec must check on its own first (its mistakes located in its file); the --set
+    # values then vary a valid spec.
+    base = Spec(effective_ir(spec.ir, overrides or {}), path=spec.path, text=spec.text,
+                spans=spec.spans)
+    check(base)
     for axis in axes:
         for index in range(len(axis.values)):
             check_value(base, axis, index, check)

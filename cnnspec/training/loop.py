@@ -242,7 +242,7 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = f"lower the learning rate (it was {lr:g}; try --lr {lr / 10:g})"
+    hint = f"lower the learning rate (it was {lr:g}; {lower_lr_advice(lr)})"
     if layer_init is not None:
         init = layer_init.weight_init
         hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
@@ -251,6 +251,19 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
         f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
         f"became NaN or infinite; the weights and the batch are in "
         f"{session.run / rundir.DIVERGED}", hint=hint)
+
+
+# Learning rates that train: SGD's are usually 0.001 to 0.1, Adam's 0.0001 to 0.001.
+TYPICAL_LR = (1e-4, 0.1)
+
+
+def lower_lr_advice(lr: float) -> str:
+    """What to try after a divergence at ``lr``: a tenth of it, or for a rate far above any
+    that trains (``--lr 1e6``), the top of the usual range."""
+    low, high = TYPICAL_LR
+    if lr / 10 <= high:
+        return f"try --lr {lr / 10:g}"
+    return f"try --lr {high:g}: learning rates are usually between {low:g} and {high:g}"
 
 
 def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, LayerInfo | None]:

@@ -1,0 +1,29 @@
+"""The largest values the IR holds, so that no number a user writes overflows a float or an
+allocation before ``check`` can say what is wrong with it.
+
+- :data:`MAX_INT`: every whole number in the IR (a size, a count, a padding, an epoch count, a
+  seed) is at most 2^31 - 1, the largest index of a 32-bit integer; a size beyond it is always a
+  mistyped number, and products of a few such sizes stay far inside a float's range.
+- :data:`FLOAT32_MAX`: the largest finite float32, the dtype weights are trained in; an init
+  value beyond it (``constant(1e40)``, a kernel literal's ``1e300``) would become infinity.
+"""
+from __future__ import annotations
+
+MAX_INT = 2**31 - 1
+# A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
+# schema's `model_name` pattern allows letters, digits, '_', '-' and '.', this many at most.
+MAX_MODEL_NAME = 100
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def too_large_int(value: int) -> str | None:
+    """What is wrong with a whole number beyond :data:`MAX_INT` (in words), or None."""
+    if abs(value) <= MAX_INT:
+        return None
+    return f"must be at most {MAX_INT:,} (2^31 - 1), not {short_number(value)}"
+
+
+def short_number(value: float | str) -> str:
+    """A number as messages quote it: a 300-digit integer as its first digits and its length."""
+    text = str(value)
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"

@@ -1,0 +1,193 @@
+"""The README's table of exit codes, command by command: the same mistake gets the same code
+(and the same words) from every command that can make it."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnspec.cli import COMMANDS, main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+# Each command with the arguments it needs besides the one under test: SPEC commands get the
+# spec in place of "{}", RUN commands the run folder.
+SPEC_COMMANDS = {
+    "check": ["{}"], "summary": ["{}"], "export": ["{}"], "fmt": ["{}"], "train": ["{}"],
+    "data": ["{}"], "diagram": ["{}", "-o", "{out}/d.svg"], "init-report": ["{}"],
+    "compare": ["{}", "--init", "he_normal"], "sweep": ["{}", "--set", "lr=0.1"],
+    "import": ["{}"],
+}
+RUN_COMMANDS = {
+    "eval": ["{}"], "predict": ["{}", "{input}"], "filters": ["{}", "-o", "{out}/f.png"],
+    "features": ["{}", "{input}", "-o", "{out}/f.png"],
+}
+OUTPUT_COMMANDS = {
+    "diagram": ["{spec}", "-o", "{}"], "init-report": ["{spec}", "-o", "{}"],
+    "data": ["{spec}", "-o", "{}"], "compare": ["{spec}", "--init", "he_normal", "-o", "{}"],
+    "filters": ["{run}", "-o", "{}"], "features": ["{run}", "{input}", "-o", "{}"],
+}
+
+
+def exit_code(argv: list[str]) -> int:
+    """What `cnnspec ARGV` exits with (argparse's usage errors raise SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def fill(template: list[str], value: str, tmp_path: Path, **places: str) -> list[str]:
+    return [part.format(value, out=tmp_path, **places) for part in template]
+
+
+def test_every_command_is_in_the_table():
+    assert set(SPEC_COMMANDS) | set(RUN_COMMANDS) == set(COMMANDS)
+
+
+def test_the_readme_has_the_table():
+    text = README.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| ", text, re.MULTILINE)
+    assert rows == ["0", "1", "2", "130"]
+
+
+@pytest.mark.parametrize("command", SPEC_COMMANDS)
+def test_a_missing_spec_exits_2(command, tmp_path, capsys):
+    missing = str(tmp_path / "nope.cnn")
+    assert exit_code([command, *fill(SPEC_COMMANDS[command], missing, tmp_path)]) == 2
+    assert f"no such file: {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", SPEC_COMMANDS)
+def test_a_directory_given_as_a_spec_exits_2(command, tmp_path, capsys):
+    folder = tmp_path / "folder.cnn"
+    folder.mkdir()
+    assert exit_code([command, *fill(SPEC_COMMANDS[command], str(folder), tmp_path)]) == 2
+    assert f"{folder} is a directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [c for c in SPEC_COMMANDS if c not in ("fmt", "import")])
+def test_a_spec_with_an_error_exits_2(command, tmp_path, capsys):
+    spec = tmp_path / "bad.cnn"
+    spec.write_text("input 1x8x8\nconv 4 9x9\nflatten\ndense 10\n")
+    assert exit_code([command, *fill(SPEC_COMMANDS[command], str(spec), tmp_path)]) == 2
+    assert f"{spec}:2:8: error:" in capsys.readouterr().err
+
+
+def test_fmt_of_a_spec_with_a_syntax_error_exits_2(tmp_path, capsys):
+    spec = tmp_path / "bad.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3 (\n")
+    assert exit_code(["fmt", str(spec)]) == 2
+    assert f"{spec}:2:" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_shapes_text):
+    """A run folder, an input image for it, and the spec it was trained from."""
+    folder = tmp_path_factory.mktemp("trained")
+    spec = folder / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("epochs 2", "epochs 1"))
+    assert main(["train", str(spec), "--out", str(folder / "run"), "--quiet"]) == 0
+    np.save(folder / "input.npy", np.zeros((1, 8, 8), dtype=np.float32))
+    return {"spec": str(spec), "run": str(folder / "run"), "input": str(folder / "input.npy")}
+
+
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_a_missing_run_folder_exits_2(command, tmp_path, trained, capsys):
+    missing = str(tmp_path / "no-run")
+    argv = [command, *fill(RUN_COMMANDS[command], missing, tmp_path, input=trained["input"])]
+    assert exit_code(argv) == 2
+    assert f"no such folder: {missing}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys):
+    argv = [command, *fill(RUN_COMMANDS[command], trained["input"], tmp_path,
+                           input=trained["input"])]
+    assert exit_code(argv) == 2
+    assert "is a file, not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", OUTPUT_COMMANDS)
+@pytest.mark.parametrize("output, message", [
+    ("missing/out.png", "does not exist; create it first"),
+    ("out.bmp", "must end in"),
+])
+def test_a_bad_output_path_exits_2_before_any_work(command, output, message, tmp_path,
+                                                     trained, capsys):
+    argv = [command, *[part.format(str(tmp_path / output), **trained)
+                       for part in OUTPUT_COMMANDS[command]]]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("output, message", [
+    ("missing/out.cnn", "does not exist; create it first"),
+    ("out.txt", "must end in .cnn"),
+])
+def test_import_checks_its_output_path_before_any_work(output, message, tmp_path, trained,
+                                                        capsys):
+    assert exit_code(["import", trained["spec"], "-o", str(tmp_path / output)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "{spec}", "--epochs", "0"], "--epochs: must be at least 1"),
+    (["train", "{spec}", "--out", "x" * 300], "a file or folder name holds at most 255"),
+    (["check", "{spec}", "--max-memory", "lots"], "expected a size such as 512M"),
+    (["predict", "{run}", "{input}", "--top", "0"], "--top: must be at least 1"),
+    (["chek", "{spec}"], "did you mean 'check'?"),
+    (["summary", "{spec}", "--format", "xml"], "invalid choice: 'xml'"),
+])
+def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
+    assert exit_code([part.format(**trained) for part in argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not a picture")
+    assert exit_code(["predict", trained["run"], str(broken)]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    assert exit_code(["train", trained["spec"], "--data", f"npz:{tmp_path / 'no.npz'}",
+                      "--out", str(tmp_path / "r")]) == 1
+    assert "npz file not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["predict", "features"])
+def test_an_image_too_large_to_decode_exits_1(command, tmp_path, trained, capsys):
+    from test_input_limits import png_header
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(20000, 20000))
+    extra = ["-o", str(tmp_path / "f.png")] if command == "features" else []
+    assert exit_code([command, trained["run"], str(bomb), *extra]) == 1
+    assert "too many to decode safely" in capsys.readouterr().err
+
+
+def test_an_interrupt_exits_130(monkeypatch, trained, capsys):
+    from cnnspec.cli import check
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(check, "run", interrupted)
+    assert exit_code(["check", trained["spec"]]) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys):
+    assert main(["export", trained["spec"]]) == 0
+    ir = json.loads(capsys.readouterr().out)
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(ir))
+    ir["layers"][0]["filters"] = 0
+    bad.write_text(json.dumps(ir))
+    assert exit_code(["check", str(good)]) == 0
+    assert exit_code(["check", str(bad)]) == exit_code(["summary", str(bad)]) == 2

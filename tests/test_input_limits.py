@@ -1,0 +1,320 @@
+"""Input at the edges: nesting, integers, names, strings and values no spec can mean are
+located errors (never a RecursionError, an OverflowError or a path outside ``runs/``)."""
+from __future__ import annotations
+
+import json
+import struct
+import sys
+import zlib
+from pathlib import Path
+
+import pytest
+
+from cnnspec.check import check
+from cnnspec.check.load import read_spec
+from cnnspec.cli import main
+from cnnspec.diagnostics import format_error
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.ir.io import read_json
+from cnnspec.ir.limits import MAX_INT
+from cnnspec.lang import parse
+
+HEAD = "input 1x8x8\n"
+TAIL = "flatten\ndense 10\n"
+
+
+def errors_of(text: str, path: str = "x.cnn") -> list[SpecError]:
+    with pytest.raises((SpecError, SpecErrors)) as info:
+        check(parse(text, path=path))
+    exc = info.value
+    return exc.errors if isinstance(exc, SpecErrors) else [exc]
+
+
+def only_error(text: str) -> SpecError:
+    errors = [e for e in errors_of(text) if e.severity == "error"]
+    assert len(errors) == 1, [e.message for e in errors]
+    return errors[0]
+
+
+def json_errors(tmp_path: Path, text: str) -> list[SpecError]:
+    path = tmp_path / "ir.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SpecErrors) as info:
+        read_json(path)
+    return info.value.errors
+
+
+@pytest.fixture(scope="module")
+def ir() -> dict:
+    return parse(HEAD + "conv 4 3x3 relu\n" + TAIL, path="net.cnn").ir
+
+
+# -- nesting ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ("f(", ")")])
+def test_brackets_nested_600_deep_are_refused_where_they_go_too_deep(opener, closer):
+    text = HEAD + "conv 1 3x3 weight " + opener * 600 + "1" + closer * 600 + "\n" + TAIL
+    err = only_error(text)
+    assert err.message == "brackets nested more than 5 deep"
+    sixth = 19 + 5 * len(opener) + len(opener) - 1
+    assert (err.span.line, err.span.column) == (2, sixth)
+    assert "4 dimensions" in err.hint
+
+
+def test_the_deepest_meaningful_nesting_still_parses():
+    # A 4-D kernel literal inside literal(...): five levels.
+    spec = parse(HEAD + "conv 1 1 weight literal([[[[2]]]])\n" + TAIL)
+    assert spec.ir["layers"][0]["weight_init"]["values"] == [[[[2]]]]
+
+
+def test_blocks_nested_600_deep_are_refused_where_they_go_too_deep():
+    text = HEAD + "repeat 1 {\n" * 600 + "relu\n" + "}\n" * 600 + TAIL
+    err = only_error(text)
+    assert err.message == "blocks nested more than 8 deep"
+    assert (err.span.line, err.span.column) == (2 + 8, 10)
+
+
+@pytest.mark.parametrize("opener, closer", [("[", "]"), ('{"a": ', "}")])
+def test_json_nested_1000_deep_is_refused_where_it_goes_too_deep(tmp_path, opener, closer, ir):
+    text = json.dumps(ir).replace('"relu"', opener * 1000 + "1" + closer * 1000, 1)
+    (err,) = json_errors(tmp_path, text)
+    assert err.message == "lists and objects nested more than 12 deep"
+    assert err.span.line == 1 and err.file.endswith("ir.json")
+
+
+def test_the_deepest_ir_still_loads(tmp_path):
+    spec = parse(HEAD + "conv 1 1 weight [[[[2]]]]\n" + TAIL, path="deep.cnn")
+    path = tmp_path / "deep.json"
+    path.write_text(json.dumps(spec.ir))
+    assert read_json(path).ir == spec.ir
+
+
+# -- integers --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, line, column, message", [
+    (HEAD + "flatten\ndense 1" + "0" * 330 + "\n", 3, 7,
+     "the number of units of 'dense1' must be at most 2,147,483,647"),
+    ("input 1x8x1" + "0" * 330 + "\n" + TAIL, 1, 7, "the size 100000000000... (331 digits)"),
+    (HEAD + "conv 2147483648 3x3\n" + TAIL, 2, 6, "must be at most 2,147,483,647"),
+    (HEAD + "conv 4 3x3 pad 0x0x0x" + "9" * 30 + "\n" + TAIL, 2, 16, "is too large"),
+    (HEAD + "conv 1 3x3 weight [[1, 1, 1], [1, " + "9" * 400 + ", 1], [1, 1, 1]]\n" + TAIL,
+     2, 35, "a kernel entry is too large a number: 999999999999... (400 digits)"),
+    (HEAD + TAIL + "train {\n  epochs " + "9" * 5000 + "\n}\n", 5, 10, "too large"),
+])
+def test_huge_integers_are_located_errors(text, line, column, message):
+    err = only_error(text)
+    assert message in err.message
+    assert (err.span.line, err.span.column) == (line, column)
+    assert len(format_error(err, text)) < 1000  # the digits are not echoed whole
+
+
+def test_the_largest_size_parses():
+    spec = parse(HEAD + f"conv {MAX_INT} 1\n" + TAIL)
+    assert spec.ir["layers"][0]["filters"] == MAX_INT
+
+
+@pytest.mark.parametrize("where, value", [
+    (("layers", 0, "filters"), 10 ** 30), (("input", "shape", 2), 2 ** 31),
+    (("training", "epochs"), 10 ** 40), (("training", "seed"), 2 ** 64),
+])
+def test_huge_integers_in_an_ir_are_located_errors(tmp_path, ir, where, value):
+    changed = json.loads(json.dumps(ir))
+    node = changed
+    for key in where[:-1]:
+        node = node[key]
+    node[where[-1]] = value
+    errors = json_errors(tmp_path, json.dumps(changed))
+    path = "$." + ".".join(f"[{k}]" if isinstance(k, int) else k for k in where)
+    assert [e.json_path for e in errors] == [path.replace(".[", "[")]
+
+
+@pytest.mark.parametrize("digits", [330, 5000])
+def test_an_integer_beyond_any_float_in_an_ir_is_located(tmp_path, ir, digits):
+    text = json.dumps(ir).replace('"filters": 4', '"filters": ' + "7" * digits)
+    (err,) = json_errors(tmp_path, text)
+    assert err.message == f"a number of {digits:,} digits, beyond any float"
+    assert err.span.line == 1 and text[err.span.column - 1:err.span.column + 2] == "777"
+
+
+def test_a_literal_of_a_huge_integer_in_an_ir_is_beyond_float32(tmp_path):
+    spec = parse(HEAD + "conv 1 3x3 weight [[1, 1, 1], [1, 1, 1], [1, 1, 1]]\n" + TAIL)
+    spec.ir["layers"][0]["weight_init"]["values"][1][1] = 10 ** 300
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(spec.ir))
+    with pytest.raises(SpecErrors) as info:
+        check(read_json(path))
+    (err,) = info.value.errors
+    assert "writes 100000000000... (301 digits), beyond float32's range" in err.message
+    assert err.json_path == "$.layers[0].weight_init"
+
+
+# -- names that become paths -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/name", "a\x00b", "", "name\n",
+                                  ".hidden", "x" * 101, "a/b"])
+def test_an_ir_model_name_is_a_file_name(tmp_path, ir, name):
+    errors = json_errors(tmp_path, json.dumps({**ir, "name": name}))
+    assert [e.json_path for e in errors] == ["$.name"]
+    assert "names the run folder" in errors[0].message
+
+
+def test_a_layer_name_with_a_trailing_newline_is_refused(tmp_path, ir):
+    changed = json.loads(json.dumps(ir))
+    changed["layers"][0]["name"] = "conv1\n"
+    changed["layers"][1]["inputs"] = ["conv1\n"]
+    errors = json_errors(tmp_path, json.dumps(changed))
+    assert "$.layers[0].name" in [e.json_path for e in errors]
+
+
+@pytest.mark.parametrize("file_name, model", [
+    ("my net.v2.cnn", "my_net.v2"), ("réseau.cnn", "r_seau"), ("..cnn", "model"),
+    ("-x.cnn", "x"),
+])
+def test_a_spec_without_a_model_line_is_named_after_its_file_safely(tmp_path, file_name, model):
+    path = tmp_path / file_name
+    path.write_text(HEAD + TAIL, encoding="utf-8")
+    spec = read_spec(path)
+    assert spec.ir["name"] == model
+    check(spec)  # and its IR is valid
+
+
+def test_a_model_name_longer_than_a_file_name_is_refused():
+    err = only_error("model " + "n" * 101 + "\n" + HEAD + TAIL)
+    assert "101 characters long" in err.message and (err.span.line, err.span.column) == (1, 7)
+
+
+# -- long strings ----------------------------------------------------------------------------
+
+def test_a_10mb_string_in_an_ir_is_not_echoed_whole(tmp_path, ir):
+    changed = json.loads(json.dumps(ir))
+    changed["layers"][0]["kind"] = "s" * 10_000_000
+    changed["k" * 1000] = 1
+    errors = json_errors(tmp_path, json.dumps(changed))
+    shown = "\n".join(format_error(e) for e in errors)
+    assert len(shown) < 3000
+    assert "(10,000,002 characters)" in shown
+
+
+# -- values float32 cannot hold --------------------------------------------------------------
+
+@pytest.mark.parametrize("init", ["constant(1e40)", "[[1, 1, 1], [1, 1e300, 1], [1, 1, 1]]"])
+def test_an_init_value_beyond_float32_is_a_located_error(init):
+    err = only_error(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)
+    assert "the weight init writes" in err.message and "beyond float32's range" in err.message
+    assert (err.span.line, err.span.column) == (2, 12)  # `weight ...`
+
+
+def test_a_bias_beyond_float32_is_located_at_the_bias():
+    err = only_error(HEAD + "conv 2 3x3 weight he_normal bias constant(-1e39)\n" + TAIL)
+    assert "the bias init writes 1e+39" in err.message
+    assert (err.span.line, err.span.column) == (2, 29)  # `bias ...`
+
+
+# -- the identical-filters lint --------------------------------------------------------------
+
+def test_identity_on_a_channel_expanding_conv_warns(tmp_path):
+    spec = tmp_path / "ident.cnn"
+    spec.write_text(HEAD + "conv 8 3x3 pad same weight identity relu\n" + TAIL)
+    checked = check(read_spec(spec))
+    (warning,) = checked.warnings
+    assert warning.message.startswith("7 of the 8 filters of conv1 start identical")
+    assert (warning.span.line, warning.span.column) == (2, 21)
+
+
+def test_identity_that_keeps_the_channels_does_not_warn():
+    spec = parse(HEAD + "conv 4 3x3 pad same relu\nconv 4 3x3 pad same weight identity relu\n"
+                 + TAIL)
+    assert check(spec).warnings == []
+
+
+def test_init_report_prints_the_warning(tmp_path, capsys):
+    spec = tmp_path / "ident.cnn"
+    spec.write_text(HEAD + "conv 8 3x3 pad same weight identity relu\n" + TAIL)
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2"]) == 0
+    assert "warning: 7 of the 8 filters of conv1 start identical" in capsys.readouterr().err
+
+
+# -- options that are something else ---------------------------------------------------------
+
+@pytest.mark.parametrize("line, message, hint", [
+    ("conv 16 kernel 3x3", "'kernel' is not an option of conv: a kernel size is written alone",
+     "usage: conv FILTERS KERNEL"),
+    ("conv 16 kernel_size 3", "'kernel_size' is not an option of conv", "usage: conv"),
+    ("conv 16 3x3 maxpool 2", "'maxpool' is a layer of its own", "write it on the next line"),
+    ("conv 16 3x3 dropout", "'dropout' is a layer of its own", "usage: dropout P"),
+    ("conv 16 3x3 activation relu", "an activation is written by its name alone",
+     "e.g. `conv ... relu`"),
+])
+def test_an_option_that_is_not_one_says_what_it_is(line, message, hint):
+    err = only_error(HEAD + line + "\n" + TAIL)
+    assert message in err.message and hint in err.hint
+    assert "did you mean" not in err.hint
+
+
+def test_norm_and_activation_sugar_still_work():
+    spec = parse(HEAD + "conv 16 3x3 bn relu\n" + TAIL)
+    assert [layer["kind"] for layer in spec.ir["layers"]][:3] == ["conv", "batchnorm", "relu"]
+
+
+# -- the command line ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv0, on_path, expected", [
+    (".venv/bin/cnnspec", None, ".venv/bin/cnnspec"),
+    ("/elsewhere/bin/cnnspec", None, "/elsewhere/bin/cnnspec"),
+    ("cnnspec", "SAME", "cnnspec"),
+])
+def test_suggested_commands_can_be_typed(monkeypatch, tmp_path, argv0, on_path, expected):
+    from cnnspec import cli
+
+    monkeypatch.chdir(tmp_path)
+    started = tmp_path / argv0 if not argv0.startswith("/") else Path(argv0)
+    monkeypatch.setattr(sys, "argv", [argv0])
+    monkeypatch.setattr(cli.shutil, "which",
+                        lambda name: str(started) if on_path == "SAME" else on_path)
+    assert cli.invoked_as() == expected
+
+
+def test_suggested_commands_under_python_m(monkeypatch, tmp_path):
+    from cnnspec import cli
+
+    monkeypatch.setattr(sys, "argv", ["/x/cnnspec/__main__.py"])
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
+    assert cli.invoked_as().endswith(" -m cnnspec")
+
+
+def test_a_divergence_at_a_huge_learning_rate_suggests_the_usual_range():
+    from cnnspec.training.loop import lower_lr_advice
+
+    assert lower_lr_advice(0.5) == "try --lr 0.05"
+    assert lower_lr_advice(1e6) == "try --lr 0.1: learning rates are usually between 0.0001 " \
+        "and 0.1"
+
+
+# -- images ----------------------------------------------------------------------------------
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels and holds none (Pillow reads the size
+    from the header before any pixel)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_a_clear_error(tmp_path):
+    from cnnspec.data.images import load_image
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(20000, 20000))
+    with pytest.raises(RunError, match="too many to decode safely") as info:
+        load_image(bomb, (1, 8, 8))
+    assert "resize it to about 8x8" in info.value.hint
+
+
+def test_same_padding_is_whole_number_arithmetic():
+    from cnnspec.shapes import same_padding_1d
+
+    assert same_padding_1d(10 ** 330, 3, 2) == (0, 1)  # no float overflow
+    assert same_padding_1d(7, 3, 2) == (1, 1)

@@ -1,0 +1,356 @@
+"""Mutation fuzzing of everything a user can hand cnnspec as a spec: ``.cnn`` text and ``.json`` IR.
+
+Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
+deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
+nested deep; unicode inserted; text cut short; lines spliced in from other specs), and the IR
+that ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge
+values, deep nesting, long strings, names that would be paths). Each mutant goes through
+``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
+A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``) and hangs
+(one command taking over 2 s); it prints the first few tracebacks in full.
+
+    python3 tools/fuzz.py                            # 10,000 spec and 3,000 IR mutants
+    python3 tools/fuzz.py --specs 500 --irs 200 --seed 7
+
+Exit status 1 when any traceback or hang was found. ``tests/test_fuzz.py`` runs a few hundred
+mutants of the same kinds in CI.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import json
+import random
+import re
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMANDS = (["check"], ["summary"], ["export"])
+HANG_SECONDS = 2.0
+ABANDON_SECONDS = 30  # a command still running after this is stopped and counted as a hang
+
+# Comments, newlines, numbers (5e-4, 3x3), names, strings and single punctuation marks.
+TOKEN = re.compile(r'#[^\n]*|\n|<-|-?[0-9][0-9.]*(?:e-?[0-9]+)?(?:x[0-9]+)*|[A-Za-z_]\w*'
+                   r'|"[^"\n]*"|\S')
+NUMBER = re.compile(r"-?[0-9][0-9.]*(?:e-?[0-9]+)?$")
+ODD_NUMBERS = ["0", "-1", "-3", "1" + "0" * 330, "9" * 400, "2147483648", "0.5", "1e40",
+               "1e300", "1e999", "-0", "nan", "inf", "3x0", "1x1x1x1x1", "0x0", "1e-320",
+               "65536", "1000000"]
+ODD_TEXT = ["é", "∞", "\u200b", "\x00", "\t", "🙂", "\\", '"', "'", "{", "}", "<-", "..",
+            "/", "\r", "\x0c", "ü" * 3]
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+def example_specs() -> list[str]:
+    """The text of every example spec and of every spec-like code block in the docs."""
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "specs").glob("*.cnn"))]
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```[a-z]*\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL):
+            if re.search(r"^input \d", block, re.MULTILINE):
+                texts.append(block)
+    return texts
+
+
+def example_irs(texts: list[str]) -> list[dict]:
+    """The IR of each example that parses (the docs also show fragments that do not)."""
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.lang import parse
+
+    irs = []
+    for text in texts:
+        try:
+            irs.append(parse(text).ir)
+        except (SpecError, SpecErrors):
+            continue
+    return irs
+
+
+# -- mutating .cnn text ------------------------------------------------------------------------
+
+def tokens(text: str) -> list[str]:
+    return TOKEN.findall(text)
+
+
+def join(toks: list[str]) -> str:
+    # A space between words keeps them apart; newlines and punctuation need none.
+    return " ".join(toks).replace(" \n ", "\n")
+
+
+def mutate_spec(text: str, others: list[str], rng: random.Random) -> str:
+    """``text`` after one to three mutations."""
+    for _ in range(rng.randint(1, 3)):
+        text = rng.choice(SPEC_MUTATIONS)(text, others, rng)
+    return text
+
+
+def _token_edit(edit):
+    def mutation(text: str, others: list[str], rng: random.Random) -> str:
+        toks = tokens(text)
+        if not toks:
+            return text
+        return join(edit(toks, rng.randrange(len(toks)), rng))
+    return mutation
+
+
+def _delete(toks, i, rng):
+    return toks[:i] + toks[i + 1:]
+
+
+def _duplicate(toks, i, rng):
+    return toks[:i] + [toks[i]] + toks[i:]
+
+
+def _swap(toks, i, rng):
+    j = rng.randrange(len(toks)) if rng.random() < 0.5 else min(i + 1, len(toks) - 1)
+    toks = list(toks)
+    toks[i], toks[j] = toks[j], toks[i]
+    return toks
+
+
+def _replace(toks, i, rng):
+    return toks[:i] + [rng.choice(toks)] + toks[i + 1:]
+
+
+def _odd_number(toks, i, rng):
+    numbers = [k for k, t in enumerate(toks) if NUMBER.match(t) or "x" in t and t[:1].isdigit()]
+    k = rng.choice(numbers) if numbers else i
+    return toks[:k] + [rng.choice(ODD_NUMBERS)] + toks[k + 1:]
+
+
+def _deep_brackets(text, others, rng):
+    depth = rng.choice([5, 50, 600, 3000])
+    opener, closer = rng.choice([("[", "]"), ("(", ")")])
+    inner = rng.choice(["1", "1, 2", "", "x"])
+    nested = opener * depth + inner + closer * depth * rng.choice([1, 1, 0])
+    lines = text.split("\n")
+    k = rng.randrange(len(lines))
+    lines[k] = lines[k] + " " + nested
+    return "\n".join(lines)
+
+
+def _unicode(text, others, rng):
+    k = rng.randrange(len(text) + 1)
+    return text[:k] + rng.choice(ODD_TEXT) + text[k:]
+
+
+def _truncate(text, others, rng):
+    return text[:rng.randrange(len(text) + 1)]
+
+
+def _splice(text, others, rng):
+    lines, donor = text.split("\n"), rng.choice(others).split("\n")
+    k = rng.randrange(len(lines) + 1)
+    return "\n".join(lines[:k] + [rng.choice(donor)] + lines[k:])
+
+
+def _long_word(text, others, rng):
+    k = rng.randrange(len(text) + 1)
+    return text[:k] + rng.choice(["a" * 5000, '"' + "s" * 100000 + '"', "x" * 300]) + text[k:]
+
+
+SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
+                  _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
+                  _deep_brackets, _unicode, _truncate, _splice, _long_word]
+
+
+# -- mutating the IR -------------------------------------------------------------------------
+
+ODD_VALUES = [None, True, -1, 0, 10 ** 330, 2 ** 63, 1e300, -1e300, 0.5, 1.5, "", "x",
+              "../../escaped", "/abs/path", "a\x00b", "s" * 100000, [], {}, [[[[1]]]],
+              {"name": "x"}, 2147483648, -0.0, 1e-320]
+
+
+def _paths(value, here=()) -> list[tuple]:
+    """Every place in a JSON value, as the keys and indexes that lead to it."""
+    out = [here]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out += _paths(item, here + (key,))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out += _paths(item, here + (i,))
+    return out
+
+
+def _parent(ir, place):
+    node = ir
+    for part in place[:-1]:
+        node = node[part]
+    return node
+
+
+DEEP = "__deep__"  # stands for a deeply nested value, written into the text (json.dumps
+# itself cannot write one)
+
+
+def _deep_text(rng) -> str:
+    depth = rng.choice([50, 1000, 5000])
+    opener, closer = rng.choice([("[", "]"), ('{"a": ', "}")])
+    return opener * depth + "1" + closer * depth
+
+
+def mutate_ir(ir: dict, rng: random.Random) -> str:
+    """The JSON text of ``ir`` after one to three mutations (and sometimes a cut)."""
+    ir = copy.deepcopy(ir)
+    for _ in range(rng.randint(1, 3)):
+        places = [p for p in _paths(ir) if p]
+        if not places:
+            break
+        place = rng.choice(places)
+        parent, key = _parent(ir, place), place[-1]
+        how = rng.choice(["delete", "value", "value", "deep", "retype", "duplicate"])
+        if how == "delete":
+            del parent[key]
+        elif how == "value":
+            parent[key] = copy.deepcopy(rng.choice(ODD_VALUES))
+        elif how == "deep":
+            parent[key] = DEEP
+        elif how == "retype":
+            old = parent[key]
+            parent[key] = ([old] if not isinstance(old, list) else
+                           {"value": old} if rng.random() < 0.5 else str(old))
+        elif isinstance(parent, list):
+            parent.insert(key, copy.deepcopy(parent[key]))
+        else:
+            parent[str(key) + "_copy"] = copy.deepcopy(parent[key])
+    text = json.dumps(ir, indent=1).replace(json.dumps(DEEP), _deep_text(rng))
+    roll = rng.random()
+    if roll < 0.05:
+        text = text[:rng.randrange(len(text) + 1)]
+    elif roll < 0.08:
+        text = text.replace("1", "NaN", 1)
+    return text
+
+
+# -- running -----------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    outcomes: Counter = field(default_factory=Counter)
+    tracebacks: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
+    slowest: float = 0.0
+
+
+class _Abandoned(BaseException):
+    """Raised by the alarm in a command that runs far too long."""
+
+
+def _alarm(signum, frame):
+    raise _Abandoned()
+
+
+def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS) -> None:
+    """Write ``text`` to ``path`` and run each command on it, recording the outcomes."""
+    from cnnspec.cli import main
+
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    for command in commands:
+        out, err = io.StringIO(), io.StringIO()
+        start = time.perf_counter()
+        if hasattr(signal, "SIGALRM"):
+            signal.signal(signal.SIGALRM, _alarm)
+            signal.alarm(ABANDON_SECONDS)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = main([*command, str(path)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+        except _Abandoned:
+            code = "abandoned"
+        except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+            code = "traceback"
+            tally.tracebacks.append(f"{command[0]} of:\n{text[:3000]}\n{traceback.format_exc()}")
+        finally:
+            if hasattr(signal, "SIGALRM"):
+                signal.alarm(0)
+        seconds = time.perf_counter() - start
+        tally.slowest = max(tally.slowest, seconds)
+        if seconds > HANG_SECONDS:
+            tally.hangs.append(f"{command[0]} took {seconds:.1f} s on:\n{text[:3000]}")
+        tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
+
+
+def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tally, Tally]:
+    """Run ``spec_count`` mutated specs and ``ir_count`` mutated IR files; their tallies."""
+    rng = random.Random(seed)
+    texts = example_specs()
+    irs = example_irs(texts)
+    specs, ir_tally = Tally(), Tally()
+    total = spec_count + ir_count
+    with tempfile.TemporaryDirectory() as folder:
+        # Not counted: the first commands import Lark, jsonschema and NumPy and build the
+        # parser, seconds that no later command pays.
+        run_case(Path(folder) / "warm.cnn", texts[0], Tally())
+        run_case(Path(folder) / "warm.json", json.dumps(irs[0]), Tally())
+        for i in range(total):
+            # Spec and IR mutants interleaved, so that a partial run has some of each.
+            if (i * ir_count) // total != ((i + 1) * ir_count) // total:
+                run_case(Path(folder) / "fuzz.json", mutate_ir(rng.choice(irs), rng), ir_tally)
+            else:
+                run_case(Path(folder) / "fuzz.cnn", mutate_spec(rng.choice(texts), texts, rng),
+                         specs)
+            if progress and (i + 1) % 500 == 0:
+                progress(f"{sum(specs.outcomes.values()) // len(COMMANDS)} spec mutants: "
+                         f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
+                         f"IR mutants: {_line(ir_tally)}")
+    return specs, ir_tally
+
+
+def _line(tally: Tally) -> str:
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(tally.outcomes.items()))
+    return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {HANG_SECONDS:g} s " \
+           f"{len(tally.hangs)}, slowest {tally.slowest:.2f} s"
+
+
+def _signature(report: str) -> str:
+    """Where a traceback was raised and what: its last frame and its exception line."""
+    lines = report.rstrip().split("\n")
+    frames = [line.strip() for line in lines if line.strip().startswith("File ")]
+    return f"{lines[-1][:120]}  at {frames[-1] if frames else '?'}"
+
+
+def _first_of_each(reports: list[str]) -> list[str]:
+    seen, out = set(), []
+    for report in reports:
+        if _signature(report) not in seen:
+            seen.add(_signature(report))
+            out.append(report)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--specs", type=int, default=10_000, help="spec mutants (10000)")
+    parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")
+    args = parser.parse_args(argv)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
+    start = time.perf_counter()
+    specs, irs = fuzz(args.specs, args.irs, args.seed,
+                      progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for tally in (specs, irs):
+        kinds = Counter(_signature(report) for report in tally.tracebacks)
+        for kind, count in kinds.most_common():
+            print(f"{count:6d} x {kind}")
+        for report in (_first_of_each(tally.tracebacks) + tally.hangs)[: args.show]:
+            print(report, "\n" + "-" * 80)
+    print(f"seed {args.seed}, {time.perf_counter() - start:.0f} s")
+    print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
+    print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
+    return 1 if any(t.tracebacks or t.hangs for t in (specs, irs)) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
