@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
     parser.add_argument("--batch", type=positive_int, default=64, metavar="N",
-                        help="batch size (default 64)")
+                        help="batch size (default 64; --jacobian: the first 4 at most)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
@@ -121,8 +121,10 @@ def run_jacobian(args: argparse.Namespace) -> int:
     from cnnspec.lab.jacobian import format_jacobian, jacobian_report
     from cnnspec.lab.jsonout import dumps
 
+    # The Jacobian at a few inputs: each costs a backward pass per output unit.
     report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows,
-                             inputs=min(args.batch, 4), seed=args.seed)
+                             inputs=min(args.batch, 4), input_kind=args.input, seed=args.seed,
+                             data_dir=args.data_dir)
     print(dumps(report.to_dict()) if args.format == "json" else format_jacobian(report),
           flush=True)
     if args.output:

@@ -82,7 +82,7 @@ def plot_jacobian(report, out_png) -> Path:
         ax.hist(np.clip(s2, low, None), bins=bins, histtype="stepfilled", alpha=0.35,
                 color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
                 label=f"{variant.label}: mean σ² {variant.mean_sq:.3g}, "
-                      f"std/mean {variant.spread:.2g}")
+                      f"spread {variant.spread:.2g} decades")
     ax.axvline(1.0, color="black", lw=1, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")

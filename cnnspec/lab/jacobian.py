@@ -120,13 +120,18 @@ class JacobianVariant:
 
     @property
     def spread(self) -> float:
-        """std / mean of the squared singular values: 0 for an isometry."""
-        return float(self.squares.std() / self.squares.mean()) if self.mean_sq > 0 else math.nan
+        """The std of ``log10 s^2`` in decades: 0 for an isometry; a spectrum spread over
+        orders of magnitude (Gaussian weights at depth) has a spread of several. Singular values
+        of exactly 0 (a rank-deficient Jacobian) count as infinitely far: the spread is inf."""
+        s2 = self.squares
+        if (s2 <= 0).any():
+            return math.inf
+        return float(np.log10(s2).std())
 
     def to_dict(self) -> dict:
         s2 = self.squares
         q = np.quantile(s2, [0.05, 0.5, 0.95])
-        return {"init": self.label, "mean_sq": self.mean_sq, "spread": self.spread,
+        return {"init": self.label, "mean_sq": self.mean_sq, "spread_decades": self.spread,
                 "min_sq": float(s2.min()), "max_sq": float(s2.max()), "q05_sq": float(q[0]),
                 "median_sq": float(q[1]), "q95_sq": float(q[2]),
                 "singular_values": list(map(float, self.singular_values))}
@@ -171,9 +176,9 @@ def format_jacobian(report: JacobianReport) -> str:
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:
         d = v.to_dict()
-        lines.append(f"  {d['mean_sq']:9.3g}  {d['spread']:8.3g}  {d['min_sq']:9.3g}  "
+        lines.append(f"  {d['mean_sq']:9.3g}  {d['spread_decades']:8.3g}  {d['min_sq']:9.3g}  "
                      f"{d['q05_sq']:9.3g}  {d['median_sq']:9.3g}  {d['q95_sq']:9.3g}  "
                      f"{d['max_sq']:9.3g}  {v.label}")
-    lines.append("an isometry has every s^2 = 1 (std/mean 0): dynamical isometry, Xiao et al. "
-                 "2018")
+    lines.append("spread: std of log10 s^2, in decades; an isometry has every s^2 = 1 (spread 0): "
+                 "dynamical isometry, Xiao et al. 2018")
     return "\n".join(lines)
