@@ -321,6 +321,10 @@ def _num(value: float) -> str:
     return f"{value:.3g}" if np.isfinite(value) else "-"
 
 
+def _corr(value: float) -> str:
+    return f"{value:.2f}" if np.isfinite(value) else "-"
+
+
 def format_phase(report: PhaseReport) -> str:
     """The terminal summary: the named inits on the diagram, the critical line from theory and
     from measurement, and the measured grid."""
@@ -348,5 +352,5 @@ def format_phase(report: PhaseReport) -> str:
         lines.append(f"  {b:>7.3g}  chi_1   " + "".join(
             f"{_num(p.chi_1) + '/' + _num(p.chi_1_theory):>14}" for p in row))
         lines.append(f"  {'':>7}  c       " + "".join(
-            f"{_num(p.c_last) + '/' + _num(p.c_last_theory):>14}" for p in row))
+            f"{_corr(p.c_last) + '/' + _corr(p.c_last_theory):>14}" for p in row))
     return "\n".join(lines)
