@@ -45,6 +45,7 @@ def plot_phase(report, out_png) -> Path:
                    zorder=5)
         ax.annotate(_wrap(p.label), (p.sigma_w, p.sigma_b), xytext=(6, 14 + 56 * (index % 3)),
                     textcoords="offset points", fontsize=7.5, color="black", zorder=6,
+                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
     ax.set_xlabel("σ_w  (weight variance = σ_w² / fan_in)")
     ax.set_ylabel("σ_b  (bias std)")
@@ -76,13 +77,17 @@ def plot_jacobian(report, out_png) -> Path:
     ax = fig.subplots()
     values = [np.asarray(v.singular_values, float) ** 2 for v in report.variants]
     positive = np.concatenate([v[v > 0] for v in values] + [np.array([1.0])])
-    low, high = max(positive.min(), 1e-12), max(positive.max(), 1.0)
-    bins = np.logspace(np.log10(low) - 0.1, np.log10(high) + 0.1, 60)
+    # bins a quarter of a decade wide over the whole range: a spectrum spread over tens of
+    # decades (Gaussian weights at depth) shows as such, not piled into an end bin
+    low, high = np.floor(np.log10(positive.min())), np.ceil(np.log10(positive.max()))
+    bins = 10.0 ** np.arange(low, high + 0.25, 0.25)
     for index, (variant, s2) in enumerate(zip(report.variants, values)):
-        ax.hist(np.clip(s2, low, None), bins=bins, histtype="stepfilled", alpha=0.35,
+        zeros = int((s2 <= 0).sum())
+        ax.hist(s2[s2 > 0], bins=bins, histtype="stepfilled", alpha=0.35,
                 color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
                 label=f"{variant.label}: mean σ² {variant.mean_sq:.3g}, "
-                      f"spread {variant.spread:.2g} decades")
+                      f"spread {variant.spread:.2g} decades"
+                      + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
     ax.axvline(1.0, color="black", lw=1, ls=":")
     ax.set_xscale("log")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")

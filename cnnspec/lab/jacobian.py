@@ -172,7 +172,7 @@ def format_jacobian(report: JacobianReport) -> str:
     """One row per init: mean, spread and quantiles of the squared singular values."""
     lines = [(f"{report.spec_name}: singular values s of the Jacobian from the input to "
              f"'{report.layer}' ({report.method}; {report.inputs} inputs)"),
-             (f"  {'mean s^2':>9}  {'std/mean':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
+             (f"  {'mean s^2':>9}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:
         d = v.to_dict()
