@@ -29,11 +29,15 @@ train {
 """
 
 
-@pytest.fixture
-def wide(tmp_path):
-    path = tmp_path / "wide.cnn"
+def wide_path(folder):
+    path = folder / "wide.cnn"
     path.write_text(WIDE)
     return path
+
+
+@pytest.fixture
+def wide(tmp_path):
+    return wide_path(tmp_path)
 
 
 def arc_cosine(q, c):
@@ -154,6 +158,8 @@ def test_cli_phase_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["init-report", "x.cnn", "--phase", "--grid", "8"])
     assert "expected two whole numbers" in capsys.readouterr().err
+    assert main(["init-report", str(wide_path(tmp_path)), "--phase", "--init", "he_nromal"]) == 2
+    assert '--init "he_nromal": error: unknown initializer' in capsys.readouterr().err
     linear = tmp_path / "linear.cnn"
     linear.write_text(WIDE.replace(" tanh", ""))
     assert main(["init-report", str(linear), "--phase"]) == 2

@@ -32,7 +32,6 @@ from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
 from cnnspec.lab import meanfield
 from cnnspec.lab.variants import load_variant
-from cnnspec.lang import parse_init
 
 C0 = 0.5  # the correlation of each input pair
 PERTURBATION = 1e-6  # relative size of the perturbed copy (float64: stays linear)
@@ -116,16 +115,16 @@ def sigma_w_of(init: dict, layer: LayerInfo) -> float:
     return float(info.std * np.sqrt(layer.fan_in))
 
 
-def named_inits(chain: Chain, extra: list[str] | None = None) -> list[tuple[str, float]]:
-    """``(label, sigma_w)`` of the spec's own init, each ``--init`` text, and the catalogue's
-    placed inits (defaults), on the typical hidden layer; equal ``sigma_w`` share a label."""
+def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tuple[str, float]]:
+    """``(label, sigma_w)`` of the spec's own init, each ``--init`` text (applied to the spec at
+    ``path`` as ``--init`` always is), and the catalogue's placed inits (defaults), on the
+    typical hidden layer; equal ``sigma_w`` share a label."""
     layer = chain.typical
     found: list[tuple[str, float]] = []
     if layer.weight_init is not None:
-        found.append((f"spec ({layer.weight_init.name})",
-                      float(layer.weight_init.std * np.sqrt(layer.fan_in))))
+        found.append((f"spec ({layer.weight_init.name})", _sigma_w_drawn(layer)))
     for text in extra or ():
-        found.append((text, sigma_w_of(parse_init(text), layer)))
+        found.append((text, _sigma_w_drawn(load_variant(path, text).checked.by_name[layer.name])))
     for init in INITS:
         if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
             found.append((init.name, sigma_w_of({"name": init.name}, layer)))
@@ -133,6 +132,11 @@ def named_inits(chain: Chain, extra: list[str] | None = None) -> list[tuple[str,
     for label, sw in found:
         merged.setdefault(round(sw, 4), (sw, []))[1].append(label)
     return [(", ".join(labels), sw) for sw, labels in merged.values()]
+
+
+def _sigma_w_drawn(layer: LayerInfo) -> float:
+    """``sigma_w`` of the init the checker resolved for ``layer``."""
+    return float(layer.weight_init.std * np.sqrt(layer.fan_in))
 
 
 def sigma_b_of(chain: Chain) -> float:
@@ -299,7 +303,7 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = (
 
     sigma_b = sigma_b_of(chain)
     placed = []
-    for label, w in named_inits(chain, inits):
+    for label, w in named_inits(path, chain, inits):
         at = meanfield.phase(w, sigma_b, act)
         placed.append(InitPoint(label, w, sigma_b, float(at.chi_1), float(at.xi_c)))
 
