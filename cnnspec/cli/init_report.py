@@ -34,7 +34,7 @@ examples:
 
 --jacobian (Xiao et al. 2018; Pennington et al. 2017): singular values of the Jacobian of a
   layer's output (default: the last feature map) with respect to the input, per --init.
-  cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \
+  cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \\
       --init glorot_normal --init he_normal -o jacobian.png
 """
 
