@@ -26,6 +26,13 @@ def plot_phase(report, out_png) -> Path:
     mesh = ax.pcolormesh(sw, sb, np.clip(xi, 0.3, upper), shading="nearest", cmap="viridis",
                          norm=LogNorm(vmin=0.3, vmax=upper))
     fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
+    if np.isnan(xi).any():  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
+        from matplotlib.patches import Patch
+
+        ax.set_facecolor("#c8c8c8")
+        ax.add_artist(ax.legend(handles=[Patch(color="#c8c8c8", label="no fixed point q*: "
+                                               "the signal grows without bound")],
+                                loc="lower right", fontsize=7.5))
     if report.boundary:
         b, w = zip(*report.boundary)
         ax.plot(w, b, color="white", lw=2.2, label="χ₁ = 1, theory (order | chaos)")

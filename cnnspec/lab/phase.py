@@ -322,7 +322,9 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = (
 # ---- output -------------------------------------------------------------------------------------
 
 def _num(value: float) -> str:
-    return f"{value:.3g}" if np.isfinite(value) else "-"
+    """3 significant digits; "inf" for an infinite depth scale (on the critical line), "-"
+    where there is no value (q grows without bound)."""
+    return "-" if np.isnan(value) else f"{value:.3g}"
 
 
 def _corr(value: float) -> str:
