@@ -3,19 +3,19 @@
 A layer ``h(l+1) = W phi(h(l)) + b`` with weights ``N(0, sigma_w^2 / fan_in)`` and biases
 ``N(0, sigma_b^2)``, in the limit of infinite width, maps the second moment ``q`` of a
 pre-activation and the correlation ``c`` between the pre-activations of two inputs as
-(Poole et al. 2016, "Exponential expressivity in deep neural networks through transient chaos",
-eqs. 3 and 5; Schoenholz et al. 2017, "Deep information propagation", eqs. 1-4)::
+(Poole et al. 2016, "Exponential expressivity in deep neural networks through transient chaos";
+Schoenholz et al. 2017, "Deep information propagation")::
 
     q(l+1)  = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2                       (variance map)
     q12(l+1) = sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2,   c = q12 / sqrt(q11 q22)
     u1 = sqrt(q11) z1,  u2 = sqrt(q22) (c z1 + sqrt(1 - c^2) z2),  z, z1, z2 ~ N(0, 1)
 
 The variance map has a fixed point ``q*``; at ``q*`` the correlation map has the fixed point
-``c = 1`` with slope ``chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]`` (Poole et al. eq. 7). It is
+``c = 1`` with slope ``chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]`` (Poole et al. 2016). It is
 stable (ordered phase: every input becomes alike) when ``chi_1 < 1``, unstable (chaotic phase:
 nearby inputs decorrelate, gradients explode) when ``chi_1 > 1``; ``chi_1 = 1`` is the critical
 line. Near the fixed points ``q`` and ``c`` approach them as ``exp(-l / xi)`` with the depth
-scales (Schoenholz et al. eqs. 6 and 9)::
+scales of Schoenholz et al.::
 
     xi_q = -1 / ln(chi_q),  chi_q = d q(l+1) / d q(l) at q*
          = sigma_w^2 E[phi'(u)^2 + phi(u) phi''(u)]  (Stein's lemma: = sigma_w^2 E[z phi(u) phi'(u)] / sqrt(q*))
@@ -109,7 +109,7 @@ def _col(a) -> np.ndarray:
 
 
 def variance_map(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
-    """``q(l+1) = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2`` (Poole et al. 2016, eq. 3)."""
+    """``q(l+1) = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2`` (Poole et al. 2016)."""
     s = np.sqrt(_col(q))
     return np.asarray(sw2) * expect(lambda z: act.phi(s * z) ** 2) + np.asarray(sb2)
 
@@ -134,7 +134,7 @@ def fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0, iterations: int = 300,
 
 def covariance_map(q11, q22, q12, sw2, sb2, act: Nonlinearity) -> np.ndarray:
     """``q12(l+1) = sigma_w^2 E[phi(u1) phi(u2)] + sigma_b^2`` for pre-activations of second
-    moments ``q11``, ``q22`` and covariance ``q12`` (Poole et al. 2016, eq. 5)."""
+    moments ``q11``, ``q22`` and covariance ``q12`` (Poole et al. 2016)."""
     s1, s2 = np.sqrt(_col(q11)), np.sqrt(_col(q22))
     c = np.clip(_col(q12) / (s1 * s2), -1.0, 1.0)
     s = np.sqrt(1.0 - c * c)
@@ -143,14 +143,14 @@ def covariance_map(q11, q22, q12, sw2, sb2, act: Nonlinearity) -> np.ndarray:
 
 
 def correlation_map(c, qstar, sw2, sb2, act: Nonlinearity) -> np.ndarray:
-    """``c(l+1)`` for two inputs at the variance fixed point ``q*`` (Poole et al. eq. 5)."""
+    """``c(l+1)`` for two inputs at the variance fixed point ``q*`` (Poole et al. 2016)."""
     qstar = np.asarray(qstar, float)
     return covariance_map(qstar, qstar, np.asarray(c) * qstar, sw2, sb2, act) / qstar
 
 
 def chi_1(qstar, sw2, act: Nonlinearity) -> np.ndarray:
     """``chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]``: the slope of the correlation map at c = 1,
-    the mean squared singular value of one layer's Jacobian (Poole et al. 2016, eq. 7)."""
+    the mean squared singular value of one layer's Jacobian (Poole et al. 2016)."""
     s = np.sqrt(_col(qstar))
     return np.asarray(sw2) * expect(lambda z: act.dphi(s * z) ** 2)
 
@@ -181,7 +181,7 @@ def fixed_c(qstar, sw2, sb2, act: Nonlinearity, steps: int = 30) -> np.ndarray:
 
 
 def chi_c(cstar, qstar, sw2, act: Nonlinearity) -> np.ndarray:
-    """``chi_c = sigma_w^2 E[phi'(u1) phi'(u2)]`` at ``(q*, c*)`` (Schoenholz et al. eq. 9)."""
+    """``chi_c = sigma_w^2 E[phi'(u1) phi'(u2)]`` at ``(q*, c*)`` (Schoenholz et al. 2017)."""
     s = np.sqrt(_col(qstar))
     c = np.clip(_col(cstar), -1.0, 1.0)
     r = np.sqrt(1.0 - c * c)
