@@ -24,6 +24,18 @@ examples:
   cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\
       --init he_normal --init glorot_normal --init "normal(0, 0.01)" -o depth.png
   cnnspec init-report specs/digits.cnn --format json
+
+--phase (mean-field theory, Poole et al. 2016; Schoenholz et al. 2017; docs/critical-init.md):
+  the order/chaos phase diagram of the spec's hidden nonlinearity over (sigma_w, sigma_b),
+  weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2): the depth scale xi_c, the critical
+  line chi_1 = 1, where each named init sits, and chi_1 and the correlation of two inputs
+  measured on the network itself at a grid of points.
+  cnnspec init-report specs/deep_tanh200.cnn --phase -o phase.png
+
+--jacobian (Xiao et al. 2018; Pennington et al. 2017): singular values of the Jacobian of a
+  layer's output (default: the last feature map) with respect to the input, per --init.
+  cnnspec init-report specs/deep_tanh200.cnn --jacobian --init "delta_orthogonal(gain=1)" \\
+      --init glorot_normal --init he_normal -o jacobian.png
 """
 
 
@@ -39,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
     parser.add_argument("--batch", type=positive_int, default=64, metavar="N",
-                        help="batch size (default 64)")
+                        help="batch size (default 64; --jacobian: the first 4 at most)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
@@ -48,9 +60,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also draw activation and gradient std against depth")
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--phase", action="store_true",
+                      help="the order/chaos phase diagram of the network (mean-field theory "
+                      "and measurement) instead of the per-layer statistics")
+    what.add_argument("--jacobian", action="store_true",
+                      help="the singular values of the input-output Jacobian per init instead "
+                      "of the per-layer statistics")
+    parser.add_argument("--grid", type=grid_size, default=(8, 5), metavar="WxB",
+                        help="--phase: measured points, sigma_w x sigma_b (default 8x5)")
+    parser.add_argument("--layer", metavar="NAME",
+                        help="--jacobian: the layer whose output ends the Jacobian (default: "
+                        "the last layer with a feature map, else the last hidden layer)")
+    parser.add_argument("--rows", type=positive_int, default=256, metavar="K",
+                        help="--jacobian: exact up to K output units, else K random "
+                        "orthonormal output directions (default 256)")
+
+
+def grid_size(text: str) -> tuple[int, int]:
+    """``--grid WxB``: two whole numbers of at least 2."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) >= 2 for p in parts):
+        raise argparse.ArgumentTypeError(f"expected two whole numbers >= 2 as WxB, e.g. 8x5, "
+                                         f"got {text!r}")
+    return int(parts[0]), int(parts[1])
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.phase:
+        return run_phase(args)
+    if args.jacobian:
+        return run_jacobian(args)
     # deferred: the lab (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.cli.check import report as report_warnings
     from cnnspec.lab.report import format_json, format_table, init_report, plot
@@ -63,4 +103,32 @@ def run(args: argparse.Namespace) -> int:
     report_warnings(report.warnings)
     if args.output:
         print(f"wrote {plot(report, args.output)}", file=sys.stderr)
+    return 0
+
+
+def run_phase(args: argparse.Namespace) -> int:
+    from cnnspec.lab.critical_plots import plot_phase
+    from cnnspec.lab.jsonout import dumps
+    from cnnspec.lab.phase import format_phase, phase_report
+
+    report = phase_report(args.spec, args.inits, grid=args.grid, seed=args.seed)
+    print(dumps(report.to_dict()) if args.format == "json" else format_phase(report), flush=True)
+    if args.output:
+        print(f"wrote {plot_phase(report, args.output)}", file=sys.stderr)
+    return 0
+
+
+def run_jacobian(args: argparse.Namespace) -> int:
+    from cnnspec.lab.critical_plots import plot_jacobian
+    from cnnspec.lab.jacobian import format_jacobian, jacobian_report
+    from cnnspec.lab.jsonout import dumps
+
+    # The Jacobian at a few inputs: each costs a backward pass per output unit.
+    report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows,
+                             inputs=min(args.batch, 4), input_kind=args.input, seed=args.seed,
+                             data_dir=args.data_dir)
+    print(dumps(report.to_dict()) if args.format == "json" else format_jacobian(report),
+          flush=True)
+    if args.output:
+        print(f"wrote {plot_jacobian(report, args.output)}", file=sys.stderr)
     return 0

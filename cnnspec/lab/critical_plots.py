@@ -1,0 +1,105 @@
+"""Pictures of critical initialisation: the phase diagram (``init-report --phase``) and the
+singular values of the input-output Jacobian (``init-report --jacobian``). Matplotlib (Agg)
+through :mod:`cnnspec.render.figure`, imported when a picture is drawn."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from cnnspec.render import figure
+
+
+def plot_phase(report, out_png) -> Path:
+    """Heat map of the depth scale ``xi_c`` (log colour) over ``(sigma_w, sigma_b)`` with the
+    critical line ``chi_1 = 1`` of the theory, the boundary measured on the network, the
+    measured points (circle: ordered, triangle: chaotic, by the measured ``chi_1``) and the
+    named inits, labelled."""
+    from matplotlib.colors import LogNorm
+
+    fig = figure.new_figure(9.0, 5.6)
+    ax = fig.subplots()
+    sw, sb = np.asarray(report.sigma_w), np.asarray(report.sigma_b)
+    xi = np.asarray(report.xi_c, float)
+    xi = np.where(np.isfinite(xi) & (xi > 0), xi, np.nan)
+    upper = max(10.0 * report.depth, 100.0)
+    mesh = ax.pcolormesh(sw, sb, np.clip(xi, 0.3, upper), shading="nearest", cmap="viridis",
+                         norm=LogNorm(vmin=0.3, vmax=upper))
+    fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
+    if np.isnan(xi).any():  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
+        from matplotlib.patches import Patch
+
+        ax.set_facecolor("#c8c8c8")
+        ax.add_artist(ax.legend(handles=[Patch(color="#c8c8c8", label="no fixed point q*: "
+                                               "the signal grows without bound")],
+                                loc="lower right", fontsize=7.5))
+    if report.boundary:
+        b, w = zip(*report.boundary)
+        ax.plot(w, b, color="white", lw=2.2, label="χ₁ = 1, theory (order | chaos)")
+    if report.measured_boundary:
+        b, w = zip(*report.measured_boundary)
+        ax.plot(w, b, color="orange", lw=2, ls="--", marker="s", ms=4,
+                label="χ₁ = 1, measured on this network")
+    for p in report.measured:
+        chaotic = np.isfinite(p.chi_1) and p.chi_1 > 1
+        ax.scatter(p.sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
+                   facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1)
+    ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
+               label="measured χ₁ < 1 (ordered)")
+    ax.scatter([], [], marker="^", color="orange", label="measured χ₁ > 1 (chaotic)")
+    for index, p in enumerate(report.inits):
+        ax.scatter(p.sigma_w, p.sigma_b, marker="*", s=160, color="red", edgecolor="black",
+                   zorder=5)
+        ax.annotate(_wrap(p.label), (p.sigma_w, p.sigma_b), xytext=(6, 14 + 56 * (index % 3)),
+                    textcoords="offset points", fontsize=7.5, color="black", zorder=6,
+                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
+    ax.set_xlabel("σ_w  (weight variance = σ_w² / fan_in)")
+    ax.set_ylabel("σ_b  (bias std)")
+    ax.set_xlim(sw[0], sw[-1])
+    ax.set_ylim(sb[0] - 0.03, sb[-1])
+    ax.legend(loc="upper left", fontsize=7.5, framealpha=0.9)
+    ax.set_title(f"{report.spec_name}: {report.nonlinearity}, {report.depth} hidden layers "
+                 f"(fan_in {report.fan_in}): order-to-chaos phase diagram", fontsize=10)
+    return figure.save_png(fig, out_png)
+
+
+def _wrap(label: str, width: int = 34) -> str:
+    """A comma-separated label broken into lines of about ``width`` characters."""
+    lines, line = [], ""
+    for part in label.split(", "):
+        candidate = f"{line}, {part}" if line else part
+        if line and len(candidate) > width:
+            lines.append(line + ",")
+            line = part
+        else:
+            line = candidate
+    return "\n".join(lines + [line])
+
+
+def plot_jacobian(report, out_png) -> Path:
+    """Histogram of the squared singular values of the input-output Jacobian, one per init
+    variant, on a log axis (a spectrum concentrated at 1 is dynamical isometry)."""
+    fig = figure.new_figure(8.0, 4.6)
+    ax = fig.subplots()
+    values = [np.asarray(v.singular_values, float) ** 2 for v in report.variants]
+    positive = np.concatenate([v[v > 0] for v in values] + [np.array([1.0])])
+    # bins a quarter of a decade wide over the whole range: a spectrum spread over tens of
+    # decades (Gaussian weights at depth) shows as such, not piled into an end bin
+    low, high = np.floor(np.log10(positive.min())), np.ceil(np.log10(positive.max()))
+    bins = 10.0 ** np.arange(low, high + 0.25, 0.25)
+    for index, (variant, s2) in enumerate(zip(report.variants, values)):
+        zeros = int((s2 <= 0).sum())
+        ax.hist(s2[s2 > 0], bins=bins, histtype="stepfilled", alpha=0.35,
+                color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
+                label=f"{variant.label}: mean σ² {variant.mean_sq:.3g}, "
+                      f"spread {variant.spread:.2g} decades"
+                      + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
+    ax.axvline(1.0, color="black", lw=1, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlabel("squared singular value σ² of the input-output Jacobian")
+    ax.set_ylabel("count")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{report.spec_name}: Jacobian to '{report.layer}' at init "
+                 f"({report.method})", fontsize=10)
+    return figure.save_png(fig, out_png)

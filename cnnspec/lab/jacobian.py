@@ -1,0 +1,184 @@
+"""``cnnspec init-report SPEC --jacobian``: the singular values of the input-output Jacobian at
+initialisation, per init variant.
+
+Dynamical isometry (Saxe et al. 2014; Pennington et al. 2017, "Resurrecting the sigmoid in deep
+learning through dynamical isometry"; Xiao et al. 2018, "Dynamical isometry and a mean field
+theory of CNNs"): a deep network trains fast when every singular value of its input-output
+Jacobian ``J`` is near 1, not only their mean square (which criticality, ``chi_1 = 1``, fixes).
+Orthogonal (for conv: delta-orthogonal) weights at the critical point keep the spectrum
+concentrated as depth grows; Gaussian weights spread it, the more the deeper.
+
+``J`` maps the input (``D`` values) to the output of one layer (``M`` values): by default the
+last layer with a feature map (before pooling or flattening into the head), else the last
+hidden layer. The engine has reverse mode only, so each backward pass from a direction ``u`` of
+the output space gives one row ``u^T J``:
+
+- exact, when ``M <= rows``: ``u`` runs over the ``M`` unit vectors (batched, every copy of
+  the input in one forward and one backward pass), giving ``J`` itself;
+- estimated otherwise: ``u`` runs over ``rows`` orthonormal directions ``U`` drawn uniformly
+  (Haar), giving ``U^T J``. Its squared singular values average ``||J||_F^2 / M`` in
+  expectation (``E[U U^T] = (rows / M) I``): the mean squared singular value of ``J`` over its
+  ``M`` output directions is unbiased. By Cauchy interlacing they lie within the range of ``J``'s,
+  so the estimate's spread is a lower bound of the true one; an isometry (``J J^T = I``) gives
+  exactly 1s.
+
+Singular values are pooled over a few inputs (``J`` depends on the input through the
+nonlinearities).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec
+from cnnspec.compiler import compile_spec
+from cnnspec.engine.model import Model
+from cnnspec.errors import SpecError
+from cnnspec.kinds import is_weighted
+from cnnspec.lab.batch import make_batch
+from cnnspec.lab.lsuv import lsuv
+from cnnspec.lab.variants import load_variants
+
+CHUNK = 64  # backward directions per pass
+
+
+def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
+    """The layer whose output ends the Jacobian: ``name`` (checked), else the last layer with
+    a (C, H, W) output, else the input of the last conv/dense layer."""
+    names = [layer.name for layer in checked.layers]
+    if name is not None:
+        if name not in names:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=1)
+            raise SpecError(f"--layer: the spec has no layer {name!r}",
+                            hint=f"did you mean {close[0]}?" if close else
+                            "layers: " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else ""))
+        return name
+    maps = [layer.name for layer in checked.layers if len(layer.output_shape) == 3]
+    if maps:
+        return maps[-1]
+    weighted = [layer for layer in checked.layers if is_weighted(layer.kind)]
+    if len(weighted) < 2:
+        raise SpecError("--jacobian needs a hidden layer: the spec has fewer than two "
+                        "conv/dense layers", hint="name the end of the Jacobian with --layer")
+    return weighted[-1].inputs[0]
+
+
+def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """``directions^T J`` at the single input ``x`` (C, H, W): one backward pass per chunk of
+    directions (each a column of ``directions`` (M, K)); returns (K, D)."""
+    out_rows = []
+    for start in range(0, directions.shape[1], CHUNK):
+        u = directions[:, start:start + CHUNK].T
+        batch = np.repeat(x[None], len(u), axis=0)
+        out = model.forward(batch)
+        dx = model.backward(u.reshape(out.shape).astype(model.dtype))
+        out_rows.append(dx.reshape(len(u), -1))
+    return np.concatenate(out_rows)
+
+
+def output_directions(m: int, rows: int, rng: np.random.Generator) -> np.ndarray:
+    """The identity (M, M) when ``m <= rows`` (exact), else ``rows`` Haar-random orthonormal
+    columns (M, rows)."""
+    if m <= rows:
+        return np.eye(m)
+    q, r = np.linalg.qr(rng.standard_normal((m, rows)))
+    return q * np.sign(np.diag(r))
+
+
+def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    """The Jacobian's singular values from the input to ``layer``'s output, pooled over the
+    inputs ``xs`` (N, C, H, W), and how they were found."""
+    part = Model(model.nodes, layer, model.loss_name, model.dtype)  # shares the layers
+    part.eval()
+    m = math.prod(model.checked.by_name[layer].output_shape)
+    directions = output_directions(m, rows, rng)
+    values = [np.linalg.svd(rows_of_jacobian(part, x, directions), compute_uv=False)
+              for x in xs]
+    method = (f"exact, {m} outputs" if m <= rows else
+              f"estimated from {rows} random orthonormal directions of {m} outputs")
+    return np.concatenate(values), method
+
+
+@dataclass
+class JacobianVariant:
+    label: str
+    singular_values: list[float]
+
+    @property
+    def squares(self) -> np.ndarray:
+        return np.asarray(self.singular_values) ** 2
+
+    @property
+    def mean_sq(self) -> float:
+        """The mean squared singular value (``chi_1`` to the power of the depth, in theory)."""
+        return float(self.squares.mean())
+
+    @property
+    def spread(self) -> float:
+        """The std of ``log10 s^2`` in decades: 0 for an isometry; a spectrum spread over
+        orders of magnitude (Gaussian weights at depth) has a spread of several. Singular values
+        of exactly 0 (a rank-deficient Jacobian) count as infinitely far: the spread is inf."""
+        s2 = self.squares
+        if (s2 <= 0).any():
+            return math.inf
+        return float(np.log10(s2).std())
+
+    def to_dict(self) -> dict:
+        s2 = self.squares
+        q = np.quantile(s2, [0.05, 0.5, 0.95])
+        return {"init": self.label, "mean_sq": self.mean_sq, "spread_decades": self.spread,
+                "min_sq": float(s2.min()), "max_sq": float(s2.max()), "q05_sq": float(q[0]),
+                "median_sq": float(q[1]), "q95_sq": float(q[2]),
+                "singular_values": list(map(float, self.singular_values))}
+
+
+@dataclass
+class JacobianReport:
+    spec_name: str
+    layer: str
+    method: str
+    inputs: int
+    variants: list[JacobianVariant]
+
+    def to_dict(self) -> dict:
+        return {"spec": self.spec_name, "layer": self.layer, "method": self.method,
+                "inputs": self.inputs, "variants": [v.to_dict() for v in self.variants]}
+
+
+def jacobian_report(path, inits: list[str] | None = None, layer: str | None = None,
+                    rows: int = 256, inputs: int = 2, input_kind: str = "gaussian",
+                    seed: int = 0, data_dir=None) -> JacobianReport:
+    """The Jacobian's singular values for each init variant of the spec at ``path``, all at
+    the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked)."""
+    variants = load_variants(path, inits)
+    checked = variants[0].checked
+    end = end_layer(checked, layer)
+    batch = make_batch(checked, input_kind, inputs, seed, data_dir, "float64")
+    results, method = [], ""
+    for variant in variants:
+        model = compile_spec(variant.checked, seed=seed, dtype="float64")
+        lsuv(model, batch.x)
+        values, method = singular_values(model, end, batch.x, rows, np.random.default_rng(seed))
+        results.append(JacobianVariant(variant.label, values.tolist()))
+    return JacobianReport(checked.ir["name"], end, method, inputs, results)
+
+
+def format_jacobian(report: JacobianReport) -> str:
+    """One row per init: mean, spread and quantiles of the squared singular values."""
+    lines = [(f"{report.spec_name}: singular values s of the Jacobian from the input to "
+             f"'{report.layer}' ({report.method}; {report.inputs} inputs)"),
+             (f"  {'mean s^2':>9}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
+             f"{'95%':>9}  {'max':>9}  init")]
+    for v in report.variants:
+        d = v.to_dict()
+        lines.append(f"  {d['mean_sq']:9.3g}  {d['spread_decades']:8.3g}  {d['min_sq']:9.3g}  "
+                     f"{d['q05_sq']:9.3g}  {d['median_sq']:9.3g}  {d['q95_sq']:9.3g}  "
+                     f"{d['max_sq']:9.3g}  {v.label}")
+    lines.append("spread: std of log10 s^2, in decades; an isometry has every s^2 = 1 (spread 0): "
+                 "dynamical isometry, Xiao et al. 2018")
+    return "\n".join(lines)

@@ -1,0 +1,362 @@
+"""``cnnspec init-report SPEC --phase``: the order/chaos phase diagram of the spec's own network.
+
+The theory (:mod:`cnnspec.lab.meanfield`) gives, over a grid of ``(sigma_w, sigma_b)``, the
+depth scale ``xi_c`` and the critical line ``chi_1 = 1`` for the nonlinearity of the spec's
+hidden layers. Each named init of the catalogue sits on this diagram at ``sigma_w^2 = Var(w) *
+fan_in`` of the spec's typical hidden layer (its own fans: Glorot's ``2 / (fan_in + fan_out)``
+is ``sigma_w^2 = 1`` only where fan_in = fan_out), and at the ``sigma_b`` of the spec's bias.
+
+The measurement compiles the spec (float64) and, at each point of a coarse grid, redraws the
+hidden layers' weights ``N(0, sigma_w^2 / fan_in)`` and biases ``N(0, sigma_b^2)`` (every
+conv/dense layer followed by the nonlinearity; the head keeps its init), then runs a batch
+holding pairs of inputs with correlation ``C0`` and, for each first input, a copy moved by a
+tiny perturbation. It reads, layer by layer, the pre-activations' second moment ``q`` and the
+pairs' correlation ``c`` (the theory's two maps), and the growth of the perturbation per layer,
+whose geometric mean over the layers is the measured ``chi_1``: Poole et al. 2016 (section
+"Transient chaos") define ``chi_1`` as exactly this stretch factor of a small perturbation.
+The measured boundary is where the measured ``chi_1`` crosses 1 along each row of ``sigma_b``.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.compiler import compile_spec
+from cnnspec.errors import SpecError
+from cnnspec.init import create, describe
+from cnnspec.init.catalogue import INITS
+from cnnspec.kinds import ACTIVATIONS, is_weighted
+from cnnspec.lab import meanfield
+from cnnspec.lab.variants import load_variant
+
+C0 = 0.5  # the correlation of each input pair
+PERTURBATION = 1e-6  # relative size of the perturbed copy (float64: stays linear)
+GROWTH_LAYERS = 20  # layers over which the perturbation's growth is averaged
+PAIRS = 8  # input pairs per grid point
+SIGMA_W_RANGE = (0.25, 3.0)
+SIGMA_B_RANGE = (0.0, 1.0)
+THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
+# Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
+# fixed kernels, data-driven, or a general form whose place depends on its arguments).
+PLACED_FAMILIES = ("scaled", "matrix")
+NOT_PLACED = ("variance_scaling", "identity")
+
+
+@dataclass
+class Chain:
+    """The hidden layers: each conv/dense layer whose output goes through ``nonlinearity``."""
+
+    layers: list[LayerInfo]
+    nonlinearity: str
+    arguments: dict
+
+    @property
+    def typical(self) -> LayerInfo:
+        """The layer whose weight shape is the most common (the last such): the one that
+        stands for the stack when a named init is placed on the diagram."""
+        shapes = Counter(layer.weight_shape for layer in self.layers)
+        common = shapes.most_common(1)[0][0]
+        return [layer for layer in self.layers if layer.weight_shape == common][-1]
+
+
+def hidden_chain(checked: CheckedSpec) -> Chain:
+    """The spec's hidden layers and their (most common) elementwise nonlinearity."""
+    consumers: dict[str, list[LayerInfo]] = {}
+    for layer in checked.layers:
+        for name in layer.inputs:
+            consumers.setdefault(name, []).append(layer)
+    pairs = []
+    for layer in checked.layers:
+        after = consumers.get(layer.name, [])
+        if is_weighted(layer.kind) and len(after) == 1 and after[0].kind in ACTIVATIONS \
+                and after[0].kind not in meanfield.NOT_ELEMENTWISE:
+            pairs.append((layer, after[0]))
+    if len(pairs) < 2:
+        raise SpecError("--phase needs at least two conv/dense layers each followed by an "
+                        "elementwise activation", hint="e.g. conv 16 3x3 pad same tanh, repeated")
+    name = Counter(act.kind for _, act in pairs).most_common(1)[0][0]
+    act = next(a for _, a in pairs if a.kind == name)
+    fields = ACTIVATIONS[name].field_map
+    arguments = {key: act.ir[key] for key in fields if key in act.ir}
+    return Chain([layer for layer, a in pairs if a.kind == name], name, arguments)
+
+
+# ---- where the named inits sit --------------------------------------------------------------
+
+@dataclass
+class InitPoint:
+    label: str
+    sigma_w: float
+    sigma_b: float
+    chi_1: float
+    xi_c: float
+
+    @property
+    def phase(self) -> str:
+        if not np.isfinite(self.chi_1):
+            return "unbounded"
+        if abs(self.chi_1 - 1.0) < 0.02:
+            return "critical"
+        return "ordered" if self.chi_1 < 1.0 else "chaotic"
+
+    def to_dict(self) -> dict:
+        return {"init": self.label, "sigma_w": self.sigma_w, "sigma_b": self.sigma_b,
+                "chi_1": self.chi_1, "xi_c": self.xi_c, "phase": self.phase}
+
+
+def sigma_w_of(init: dict, layer: LayerInfo) -> float:
+    """``sigma_w = std(w) * sqrt(fan_in)`` of ``init`` on ``layer``'s weight (mean-field
+    theory's weight variance ``sigma_w^2 / fan_in``)."""
+    info = describe(init, layer.weight_shape, (layer.fan_in, layer.fan_out))
+    return float(info.std * np.sqrt(layer.fan_in))
+
+
+def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tuple[str, float]]:
+    """``(label, sigma_w)`` of the spec's own init, each ``--init`` text (applied to the spec at
+    ``path`` as ``--init`` always is), and the catalogue's placed inits (defaults), on the
+    typical hidden layer; equal ``sigma_w`` share a label."""
+    layer = chain.typical
+    found: list[tuple[str, float]] = []
+    if layer.weight_init is not None:
+        found.append((f"spec ({layer.weight_init.name})", _sigma_w_drawn(layer)))
+    for text in extra or ():
+        found.append((text, _sigma_w_drawn(load_variant(path, text).checked.by_name[layer.name])))
+    for init in INITS:
+        if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
+            found.append((init.name, sigma_w_of({"name": init.name}, layer)))
+    merged: dict[float, tuple[float, list[str]]] = {}
+    for label, sw in found:
+        merged.setdefault(round(sw, 4), (sw, []))[1].append(label)
+    return [(", ".join(labels), sw) for sw, labels in merged.values()]
+
+
+def _sigma_w_drawn(layer: LayerInfo) -> float:
+    """``sigma_w`` of the init the checker resolved for ``layer``."""
+    return float(layer.weight_init.std * np.sqrt(layer.fan_in))
+
+
+def sigma_b_of(chain: Chain) -> float:
+    bias = chain.typical.bias_init
+    return 0.0 if bias is None else float(bias.std)
+
+
+# ---- measurement ------------------------------------------------------------------------------
+
+@dataclass
+class MeasuredPoint:
+    sigma_w: float
+    sigma_b: float
+    chi_1: float  # measured: geometric mean growth of a small perturbation per layer
+    chi_1_theory: float
+    c_last: float  # the pairs' correlation at the last hidden layer
+    c_last_theory: float
+    q: list[float] = field(default_factory=list)  # per hidden layer
+    c: list[float] = field(default_factory=list)
+    q_theory: list[float] = field(default_factory=list)
+    c_theory: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "chi_1": self.chi_1,
+                "chi_1_theory": self.chi_1_theory, "c_last": self.c_last,
+                "c_last_theory": self.c_last_theory, "q": self.q, "c": self.c,
+                "q_theory": self.q_theory, "c_theory": self.c_theory}
+
+
+def redraw(model, chain: Chain, sigma_w: float, sigma_b: float,
+           rng: np.random.Generator) -> None:
+    """Weights ``N(0, sigma_w^2 / fan_in)`` and biases ``N(0, sigma_b^2)`` for the hidden
+    layers, drawn by the init catalogue, written into the model's arrays."""
+    params = model.params()
+    for layer in chain.layers:
+        weight = params[f"{layer.name}.weight"]
+        std = sigma_w / np.sqrt(layer.fan_in)
+        np.copyto(weight, create({"name": "normal", "mean": 0.0, "std": std}, weight.shape,
+                                 rng, weight.dtype))
+        bias = params.get(f"{layer.name}.bias")
+        if bias is not None:
+            init = ({"name": "normal", "mean": 0.0, "std": sigma_b} if sigma_b > 0
+                    else {"name": "zeros"})
+            np.copyto(bias, create(init, bias.shape, rng, bias.dtype))
+
+
+def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) -> np.ndarray:
+    """``3 * PAIRS`` inputs: ``x1``, ``x2`` with correlation ``C0``, and ``x1`` plus a
+    perturbation of relative size ``PERTURBATION``; second moment ``q_in``."""
+    shape = (PAIRS, *checked.input_shape)
+    x1 = rng.standard_normal(shape)
+    x2 = C0 * x1 + np.sqrt(1 - C0 ** 2) * rng.standard_normal(shape)
+    x3 = x1 + PERTURBATION * rng.standard_normal(shape)
+    return np.sqrt(q_in) * np.concatenate([x1, x2, x3])
+
+
+def measure_point(model, chain: Chain, act, sigma_w: float, sigma_b: float,
+                  rng: np.random.Generator) -> MeasuredPoint:
+    """Redraw the hidden layers at ``(sigma_w, sigma_b)`` and measure ``q``, ``c`` and the
+    perturbation's growth through them; the theory propagated from the first hidden layer's
+    measured moments beside it."""
+    theory = meanfield.phase(sigma_w, sigma_b, act)
+    qstar = float(theory.q_star)
+    # inputs scaled so that the first layer starts near q* (no transient of q to wait for)
+    q_in = (qstar - sigma_b ** 2) / sigma_w ** 2 if np.isfinite(qstar) else 1.0
+    redraw(model, chain, sigma_w, sigma_b, rng)
+    x = probe_inputs(model.checked, max(q_in, 1e-4), rng)
+    model.eval()
+    model.record = True
+    try:
+        model.forward(x)
+    finally:
+        model.record = False
+    h = [model.activations[layer.name].reshape(3, PAIRS, -1) for layer in chain.layers]
+    q = [float((a[0] ** 2).mean()) for a in h]
+    c = [meanfield.correlation(float((a[0] * a[1]).mean()), q1, float((a[1] ** 2).mean()))
+         for a, q1 in zip(h, q)]
+    chi = perturbation_growth([float(((a[2] - a[0]) ** 2).sum()) for a in h],
+                              [float((a[0] ** 2).sum()) for a in h])
+    first = h[0]
+    q11, q22 = float((first[0] ** 2).mean()), float((first[1] ** 2).mean())
+    q12 = float((first[0] * first[1]).mean())
+    q_th, c_th = meanfield.propagate(q11, q22, q12, sigma_w ** 2, sigma_b ** 2,
+                                     len(h) - 1, act)
+    return MeasuredPoint(sigma_w, sigma_b, chi, float(theory.chi_1), c[-1], float(c_th[-1]),
+                         q, c, q_th.tolist(), c_th.tolist())
+
+
+def perturbation_growth(distances: list[float], signals: list[float]) -> float:
+    """The geometric mean of ``d(l+1) / d(l)`` over the first :data:`GROWTH_LAYERS` layers,
+    ``d`` the squared distance, where it is still well above float64 rounding of the signal's
+    squared norm (1e-26 of it: a relative distance of 1e-13); NaN if there is no such pair."""
+    d = np.asarray(distances[:GROWTH_LAYERS + 1], float)
+    signal = np.asarray(signals[:GROWTH_LAYERS + 1], float)
+    usable = (d > 1e-26 * signal) & (d > 0) & np.isfinite(d)
+    ratios = [b / a for a, b, ok_a, ok_b in zip(d, d[1:], usable, usable[1:]) if ok_a and ok_b]
+    return float(np.exp(np.mean(np.log(ratios)))) if ratios else float("nan")
+
+
+def measured_boundary(points: list[MeasuredPoint]) -> list[tuple[float, float]]:
+    """``(sigma_b, sigma_w)`` where the measured ``chi_1`` crosses 1 along each row of the grid
+    (linear interpolation of ``ln chi_1`` in ``sigma_w``); rows without a crossing are left out."""
+    out = []
+    for sb in sorted({p.sigma_b for p in points}):
+        row = sorted((p for p in points if p.sigma_b == sb), key=lambda p: p.sigma_w)
+        for a, b in itertools.pairwise(row):
+            la, lb = np.log(a.chi_1), np.log(b.chi_1)
+            if np.isfinite(la) and np.isfinite(lb) and la < 0 <= lb:
+                out.append((sb, a.sigma_w + (b.sigma_w - a.sigma_w) * (-la) / (lb - la)))
+                break
+    return out
+
+
+# ---- the report ---------------------------------------------------------------------------------
+
+@dataclass
+class PhaseReport:
+    spec_name: str
+    nonlinearity: str
+    depth: int  # hidden layers
+    typical_shape: tuple
+    fan_in: int
+    sigma_w: list[float]  # theory grid axes
+    sigma_b: list[float]
+    xi_c: list[list[float]]  # [sigma_b][sigma_w]
+    chi_1: list[list[float]]
+    boundary: list[tuple[float, float]]  # (sigma_b, sigma_w) with chi_1 = 1, theory
+    inits: list[InitPoint]
+    measured: list[MeasuredPoint]
+    measured_boundary: list[tuple[float, float]]
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec_name, "nonlinearity": self.nonlinearity,
+            "hidden_layers": self.depth, "typical_weight_shape": list(self.typical_shape),
+            "fan_in": self.fan_in,
+            "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
+                       "chi_1": self.chi_1,
+                       "boundary": [{"sigma_b": b, "sigma_w": w} for b, w in self.boundary]},
+            "inits": [p.to_dict() for p in self.inits],
+            "measured": [p.to_dict() for p in self.measured],
+            "measured_boundary": [{"sigma_b": b, "sigma_w": w}
+                                  for b, w in self.measured_boundary],
+        }
+
+
+def _nan_list(a: np.ndarray) -> list:
+    return np.where(np.isfinite(a), a, np.nan).tolist()
+
+
+def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = (8, 5),
+                 seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID) -> PhaseReport:
+    """The phase diagram of the spec at ``path``: theory on a ``theory_grid``, the named inits
+    (and ``inits``, language syntax) placed on it, and measurements on a ``grid`` of
+    ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``)."""
+    checked = load_variant(path).checked
+    chain = hidden_chain(checked)
+    act = meanfield.nonlinearity(chain.nonlinearity, **chain.arguments)
+    sw = np.linspace(*SIGMA_W_RANGE, theory_grid[0])
+    sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])
+    theory = meanfield.phase(sw[None, :], sb[:, None], act)
+    critical = meanfield.critical_sigma_w(sb, act, low=SIGMA_W_RANGE[0], high=SIGMA_W_RANGE[1])
+    boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
+
+    sigma_b = sigma_b_of(chain)
+    placed = []
+    for label, w in named_inits(path, chain, inits):
+        at = meanfield.phase(w, sigma_b, act)
+        placed.append(InitPoint(label, w, sigma_b, float(at.chi_1), float(at.xi_c)))
+
+    model = compile_spec(checked, seed=seed, dtype="float64")
+    rng = np.random.default_rng(seed)
+    measured = [measure_point(model, chain, act, float(w), float(b), rng)
+                for b in np.linspace(*SIGMA_B_RANGE, grid[1])
+                for w in np.linspace(*SIGMA_W_RANGE, grid[0])]
+    layer = chain.typical
+    return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
+                       tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
+                       _nan_list(theory.xi_c), _nan_list(theory.chi_1), boundary, placed,
+                       measured, measured_boundary(measured))
+
+
+# ---- output -------------------------------------------------------------------------------------
+
+def _num(value: float) -> str:
+    """3 significant digits; "inf" for an infinite depth scale (on the critical line), "-"
+    where there is no value (q grows without bound)."""
+    return "-" if np.isnan(value) else f"{value:.3g}"
+
+
+def _corr(value: float) -> str:
+    return f"{value:.2f}" if np.isfinite(value) else "-"
+
+
+def format_phase(report: PhaseReport) -> str:
+    """The terminal summary: the named inits on the diagram, the critical line from theory and
+    from measurement, and the measured grid."""
+    lines = [(f"{report.spec_name}: {report.depth} hidden layers with {report.nonlinearity}, "
+             f"typical weight {'x'.join(map(str, report.typical_shape))} (fan_in "
+             f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)"),
+             "", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; a net trains "
+             "to depths of a few xi_c, Schoenholz et al. 2017):"),
+             f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
+    for p in sorted(report.inits, key=lambda p: p.sigma_w):
+        lines.append(f"  {p.sigma_w:7.3f}  {p.sigma_b:7.3f}  {_num(p.chi_1):>6}  "
+                     f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
+    measured = dict(report.measured_boundary)
+    lines += ["", "critical line chi_1 = 1: sigma_w at each sigma_b",
+              f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}"]
+    for b in sorted(measured):
+        theory = np.interp(b, *zip(*report.boundary)) if report.boundary else np.nan
+        lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(measured[b]):>8}")
+    sws = sorted({p.sigma_w for p in report.measured})
+    lines += ["", (f"measured on the network (chi_1 measured / theory; c: correlation of two "
+              f"inputs at the last hidden layer, started at c = {C0}, measured / theory):"),
+              "  sigma_b \\ sigma_w " + "".join(f"{w:>14.3g}" for w in sws)]
+    for b in sorted({p.sigma_b for p in report.measured}):
+        row = sorted((p for p in report.measured if p.sigma_b == b), key=lambda p: p.sigma_w)
+        lines.append(f"  {b:>7.3g}  chi_1   " + "".join(
+            f"{_num(p.chi_1) + '/' + _num(p.chi_1_theory):>14}" for p in row))
+        lines.append(f"  {'':>7}  c       " + "".join(
+            f"{_corr(p.c_last) + '/' + _corr(p.c_last_theory):>14}" for p in row))
+    return "\n".join(lines)

@@ -1,0 +1,181 @@
+"""Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017): the quadrature against closed
+forms (ReLU: the arc-cosine kernel of Cho & Saul 2009) and Monte Carlo (tanh), the critical
+lines, and ``init-report --phase``: theory against a measurement on a real network."""
+import json
+
+import numpy as np
+import pytest
+
+from cnnspec.cli import main
+from cnnspec.errors import SpecError
+from cnnspec.lab import meanfield as mf
+from cnnspec.lab.phase import measure_point, phase_report
+
+TANH, RELU = mf.nonlinearity("tanh"), mf.nonlinearity("relu")
+
+# 24 layers of 64-channel 1x1 convs: a fully-connected tanh net of width 64 applied at each of
+# 16 positions (no padding, so the theory's sigma_w is the network's).
+WIDE = """model wide_tanh
+input 64x4x4
+default weight lecun_normal, bias zeros
+repeat 24 as body {
+  conv 64 1x1 tanh
+}
+global_avgpool
+head: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+
+
+def wide_path(folder):
+    path = folder / "wide.cnn"
+    path.write_text(WIDE)
+    return path
+
+
+@pytest.fixture
+def wide(tmp_path):
+    return wide_path(tmp_path)
+
+
+def arc_cosine(q, c):
+    """E[relu(u1) relu(u2)] for unit-correlation c, second moments q: Cho & Saul 2009, n = 1."""
+    theta = np.arccos(c)
+    return q / (2 * np.pi) * (np.sin(theta) + (np.pi - theta) * np.cos(theta))
+
+
+def test_relu_maps_match_the_closed_forms():
+    q = 1.7
+    assert mf.variance_map(q, 2.0, 0.0, RELU) == pytest.approx(q)  # He: 2 * q/2
+    c = np.array([-0.8, -0.3, 0.0, 0.4, 0.9, 0.999])
+    # a kink along a line converges as 1/n in the product rule: 40 nodes give 3e-3 of q
+    np.testing.assert_allclose(mf.covariance_map(q, q, c * q, 1.0, 0.0, RELU),
+                               arc_cosine(q, c), atol=5e-3 * q)
+    assert mf.chi_1(q, 2.0, RELU) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("sigma_b", [0.0, 0.2, 0.7])
+def test_relu_critical_line_is_he_init(sigma_b):
+    assert mf.critical_sigma_w(sigma_b, RELU) == pytest.approx(np.sqrt(2), abs=1e-6)
+
+
+def test_tanh_maps_match_monte_carlo():
+    rng = np.random.default_rng(0)
+    z1, z2 = rng.standard_normal((2, 1_000_000))
+    for q, c in ((0.3, 0.2), (1.5, 0.7), (4.0, -0.5)):
+        u1, u2 = np.sqrt(q) * z1, np.sqrt(q) * (c * z1 + np.sqrt(1 - c * c) * z2)
+        for quadrature, samples in (
+                (mf.variance_map(q, 1.3, 0.1, TANH), 1.3 * np.tanh(u1) ** 2 + 0.1),
+                (mf.covariance_map(q, q, c * q, 1.3, 0.1, TANH),
+                 1.3 * np.tanh(u1) * np.tanh(u2) + 0.1),
+                (mf.chi_1(q, 1.3, TANH), 1.3 / np.cosh(u1) ** 4)):
+            error = samples.std() / np.sqrt(samples.size)
+            assert abs(float(quadrature) - samples.mean()) < 5 * error
+
+
+def test_chi_q_is_the_slope_of_the_variance_map():
+    sw2, sb2 = 1.8, 0.1
+    qstar = float(mf.fixed_q(sw2, sb2, TANH))
+    assert float(mf.variance_map(qstar, sw2, sb2, TANH)) == pytest.approx(qstar, rel=1e-8)
+    h = 1e-5 * qstar
+    slope = (mf.variance_map(qstar + h, sw2, sb2, TANH)
+             - mf.variance_map(qstar - h, sw2, sb2, TANH)) / (2 * h)
+    assert float(mf.chi_q(qstar, sw2, TANH)) == pytest.approx(float(slope), rel=1e-6)
+
+
+def test_tanh_phase_ordered_critical_chaotic():
+    # sigma_b = 0: the critical point is sigma_w = 1 (tanh'(0) = 1, q* = 0)
+    assert float(mf.critical_sigma_w(0.0, TANH)) == pytest.approx(1.0, abs=0.01)
+    sb = 0.5
+    sw_c = float(mf.critical_sigma_w(sb, TANH))
+    p = mf.phase(np.array([0.8 * sw_c, sw_c, 1.5 * sw_c]), sb, TANH)
+    assert p.chi_1[0] < 1 and p.chi_1[1] == pytest.approx(1, abs=1e-6) and p.chi_1[2] > 1
+    assert p.c_star[0] == 1 and p.c_star[2] < 1
+    assert p.xi_c[1] > 100 * max(p.xi_c[0], p.xi_c[2])  # xi_c diverges on the critical line
+    # c* is a fixed point of the correlation map in the chaotic phase
+    c_next = mf.correlation_map(p.c_star[2], p.q_star[2], (1.5 * sw_c) ** 2, sb ** 2, TANH)
+    assert float(c_next) == pytest.approx(p.c_star[2], abs=1e-7)
+
+
+def test_relu_variance_has_no_fixed_point_past_he():
+    p = mf.phase(np.array([1.2, 1.6]), 0.3, RELU)
+    assert np.isfinite(p.q_star[0]) and np.isnan(p.q_star[1])
+    assert p.q_star[0] == pytest.approx(0.09 / (1 - 1.44 / 2))  # sigma_b^2 / (1 - sigma_w^2/2)
+
+
+def test_only_elementwise_nonlinearities():
+    with pytest.raises(SpecError, match="elementwise"):
+        mf.nonlinearity("softmax")
+    leaky = mf.nonlinearity("leaky_relu", slope=0.2)
+    np.testing.assert_allclose(leaky.dphi(np.array([-1.0, 2.0])), [0.2, 1.0])
+
+
+def test_measured_boundary_matches_the_theory(wide):
+    """chi_1 measured as the growth of a small perturbation per layer; where it crosses 1 on
+    each row of sigma_b lies within 0.1 in sigma_w (about 6%) of the theory's chi_1 = 1."""
+    report = phase_report(wide, grid=(6, 3), theory_grid=(8, 5))
+    theory = dict(report.boundary)
+    for sb, sw in report.measured_boundary:
+        if sb > 0:  # at sigma_b = 0 q* = 0, and a coarse grid interpolates across a kink
+            assert sw == pytest.approx(np.interp(sb, *zip(*report.boundary)), abs=0.1), sb
+    assert len([b for b, _ in report.measured_boundary if b > 0]) == 2
+    assert theory
+    for p in report.measured:
+        if 0.2 < p.chi_1_theory < 2:
+            assert p.chi_1 == pytest.approx(p.chi_1_theory, rel=0.12), (p.sigma_w, p.sigma_b)
+        if np.isfinite(p.c_last_theory) and p.c_last_theory > 0.5:  # chaos: finite-size noise
+            assert p.c_last == pytest.approx(p.c_last_theory, abs=0.1), (p.sigma_w, p.sigma_b)
+
+
+def test_named_inits_sit_where_their_variance_puts_them(wide):
+    report = phase_report(wide, inits=["normal(0, 0.25)"], grid=(2, 2), theory_grid=(4, 3))
+
+    def at(name):
+        return next(p for p in report.inits if name in p.label.split(", ") or name == p.label)
+
+    assert at("he_normal").sigma_w == pytest.approx(np.sqrt(2))
+    assert at("he_normal").phase == "chaotic"
+    assert at("glorot_normal").sigma_w == pytest.approx(1.0)  # fan_in = fan_out
+    assert at("normal(0, 0.25)").sigma_w == pytest.approx(0.25 * 8)  # sqrt(fan_in 64)
+    assert at("torch_default").phase == "ordered"
+
+
+def test_cli_phase_json_and_picture(wide, tmp_path, capsys):
+    png = tmp_path / "phase.png"
+    assert main(["init-report", str(wide), "--phase", "--grid", "2x2", "--format", "json",
+                 "-o", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["nonlinearity"] == "tanh" and out["hidden_layers"] == 24
+    assert len(out["measured"]) == 4 and out["theory"]["boundary"]
+    assert png.stat().st_size > 10_000
+    assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
+    assert "critical line chi_1 = 1" in capsys.readouterr().out
+
+
+def test_cli_phase_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["init-report", str(wide_path(tmp_path)), "--phase", "--grid", "8"])
+    assert "expected two whole numbers" in capsys.readouterr().err
+    assert main(["init-report", str(wide_path(tmp_path)), "--phase", "--init", "he_nromal"]) == 2
+    assert '--init "he_nromal": error: unknown initializer' in capsys.readouterr().err
+    linear = tmp_path / "linear.cnn"
+    linear.write_text(WIDE.replace(" tanh", ""))
+    assert main(["init-report", str(linear), "--phase"]) == 2
+    assert "elementwise activation" in capsys.readouterr().err
+
+
+def test_measure_point_reads_the_networks_own_layers(wide):
+    from cnnspec.check.load import load
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lab.phase import hidden_chain
+
+    checked = load(wide)
+    chain = hidden_chain(checked)
+    assert len(chain.layers) == 24 and chain.nonlinearity == "tanh"
+    model = compile_spec(checked, seed=0, dtype="float64")
+    point = measure_point(model, chain, TANH, 1.0, 0.0, np.random.default_rng(0))
+    assert len(point.q) == 24 and len(point.q_theory) == 24
+    weight = model.params()["body_1_conv.weight"]
+    assert weight.std() == pytest.approx(1 / 8, rel=0.05)  # N(0, 1 / fan_in), fan_in 64
