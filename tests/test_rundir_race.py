@@ -124,13 +124,21 @@ def test_two_processes_creating_the_same_out_never_share_it(tmp_path):
 
 def test_a_name_too_long_for_the_file_system_is_a_clear_error(tiny_shapes_spec, tmp_path,
                                                                capsys):
+    from cnnspec import train
     from cnnspec.cli import main
+    from cnnspec.errors import RunError
 
     too_long = tmp_path / ("a" * 300)
-    assert main(["train", str(tiny_shapes_spec), "--out", str(too_long)]) == 1
+    # The command line refuses the name before anything runs; the library, where it is made.
+    with pytest.raises(SystemExit) as exited:
+        main(["train", str(tiny_shapes_spec), "--out", str(too_long)])
+    assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "cannot use run folder" in err and "File name too long" in err
+    assert "a file or folder name holds at most 255" in err
     assert "Traceback" not in err and "a" * 100 not in err  # the name is shortened
+    with pytest.raises(RunError, match="File name too long") as refused:
+        train(tiny_shapes_spec, run_dir=too_long, progress="none")
+    assert "cannot use run folder" in str(refused.value) and "a" * 100 not in str(refused.value)
     # 250 characters fit, and so does the hidden folder the run is set up in
     assert main(["train", str(tiny_shapes_spec), "--out", str(tmp_path / ("b" * 250)),
                  "--quiet"]) == 0
