@@ -30,6 +30,7 @@ COMMANDS = {
     "features": "features",
     "init-report": "init_report",
     "compare": "compare",
+    "time": "time",
 }
 
 

@@ -18,7 +18,7 @@ from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
-from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, window_flops
 from cnnspec.kinds.shape_rules import (
     dims,
     listed,
@@ -402,7 +402,7 @@ def _pool_kind(name: str, reduce: str, summary: str, torch_module: str, pad_valu
         usage=f"{name} SIZE [stride S] [pad P] [ceil_mode true]{usage_extra}, e.g. {name} 2",
         aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
         torch=lambda t, ir, ins, inferred: _torch_pool(t, ir, inferred, torch_module, pad_value),
-        examples=POOL_EXAMPLES + examples)
+        examples=POOL_EXAMPLES + examples, flops=window_flops)
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", "MaxPool2d",
