@@ -16,11 +16,17 @@ Usage: ``python3 tools/bench.py [--threads 2] [--rounds 7] [--seconds 0.4]``
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-from nets import checked  # tools/nets.py: the script's folder is on sys.path
+from nets import TRAIN, checked  # tools/nets.py: the script's folder is on sys.path
 from threadpoolctl import threadpool_info
 
 import cnnspec
@@ -180,13 +186,76 @@ def matmul_gflops(n=2048, repeats=5, threads=None):
     return 2 * n ** 3 / best / 1e9
 
 
+def deep_spec_text(lines: int = 100) -> str:
+    """A spec of ``2 * lines + 2`` layers: conv + ReLU lines on 8x16x16, then a classifier."""
+    body = "".join("conv 8 3x3 pad same relu\n" for _ in range(lines))
+    return f"model deep\ninput 8x16x16\n{body}flatten\ndense 10\n{TRAIN}"
+
+
+def _run_times(command, env, runs):
+    """Median wall and CPU (user + system) seconds of ``runs`` runs of ``command``."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def startup(runs: int) -> None:
+    """Whole-process times of ``cnnspec check`` (LeNet-5 and a 202-layer spec) and
+    ``cnnspec --help``: the median of ``runs`` runs each, wall and CPU, the commands taking
+    turns. Bytecode is written and the parser cache (in a fresh cache directory) filled by
+    one run first, as on a user's machine after the first command; that cold first run is
+    reported too."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as folder:
+        deep = Path(folder) / "deep.cnn"
+        deep.write_text(deep_spec_text())
+        env = {key: value for key, value in os.environ.items()
+               if key != "PYTHONDONTWRITEBYTECODE"}
+        env["XDG_CACHE_HOME"] = str(Path(folder) / "cache")
+        cli = [sys.executable, "-m", "cnnspec"]
+        commands = {"check specs/lenet5.cnn": cli + ["check", str(root / "specs/lenet5.cnn")],
+                    "check deep.cnn (202 layers)": cli + ["check", str(deep)],
+                    "--help": cli + ["--help"]}
+        cold = _run_times(commands["check specs/lenet5.cnn"], env, 1)
+        times = {name: ([], []) for name in commands}
+        for _ in range(runs):
+            for name, command in commands.items():
+                wall, cpu = _run_times(command, env, 1)
+                times[name][0].append(wall)
+                times[name][1].append(cpu)
+        print(f"start-up, whole process, median of {runs} (load {_load()}):", flush=True)
+        print(f"  {'cnnspec check specs/lenet5.cnn, first run (builds the parser)':<62} "
+              f"{cold[0]:6.3f} s wall {cold[1]:6.3f} s CPU")
+        for name, (walls, cpus) in times.items():
+            print(f"  {'cnnspec ' + name:<62} {statistics.median(walls):6.3f} s wall "
+                  f"{statistics.median(cpus):6.3f} s CPU", flush=True)
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): how busy it was while measuring."""
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.4, help="length of one block")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--startup", action="store_true",
+                        help="only the start-up times of cnnspec commands")
+    parser.add_argument("--runs", type=int, default=9, help="runs of each start-up command")
     args = parser.parse_args(argv)
+    print(f"CPU: {cpu_model()}; load {_load()}", flush=True)
+    if args.startup:
+        startup(args.runs)
+        return
     torch_ok = False
     if not args.no_torch:
         try:

@@ -7,13 +7,10 @@ bias ``(out,)``; fans are :func:`cnnspec.init.fans.fans` of the weight's shape.
 """
 from __future__ import annotations
 
+import importlib
 import math
 
-from cnnspec import shapes
-from cnnspec.engine import layers as L
-from cnnspec.engine import pool, resize
-from cnnspec.engine.grouped import GroupedConv2d
-from cnnspec.engine.transposed import ConvTranspose2d
+from cnnspec import engine, shapes
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
@@ -28,6 +25,23 @@ from cnnspec.kinds.shape_rules import (
     window,
 )
 from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
+
+
+class _EngineModule:
+    """A module of :mod:`cnnspec.engine`, imported when a builder first reads from it. Every
+    command reads this registry, but only compiling a model builds layers; the engine brings
+    NumPy, a third of the start-up of ``cnnspec check`` otherwise."""
+
+    def __init__(self, name: str) -> None:
+        self._name = f"{engine.__name__}.{name}"
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+L = _EngineModule("layers")
+pool, resize = _EngineModule("pool"), _EngineModule("resize")
+grouped, transposed = _EngineModule("grouped"), _EngineModule("transposed")
 
 # ---------------------------------------------------------------------------- conv and dense
 
@@ -60,8 +74,8 @@ def _conv_infer(ir: dict, in_shapes) -> Inferred:
 
 def _conv_build(b: Build):
     if b.ir["groups"] > 1:
-        return GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
-                             b.ir["groups"], trainable=b.ir["trainable"])
+        return grouped.GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
+                                     b.ir["groups"], trainable=b.ir["trainable"])
     return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
                     trainable=b.ir["trainable"])
 
@@ -187,9 +201,9 @@ def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _conv_transpose_build(b: Build):
-    return ConvTranspose2d(b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
-                           (b.pads[0], b.pads[2]), b.output_shape[1:],
-                           trainable=b.ir["trainable"])
+    return transposed.ConvTranspose2d(
+        b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
+        (b.pads[0], b.pads[2]), b.output_shape[1:], trainable=b.ir["trainable"])
 
 
 def _conv_transpose_phrases(ir: dict, pads) -> list[str]:
