@@ -177,10 +177,26 @@ def _rss_bytes() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
+def _peak_rss_bytes() -> int:
+    """The peak resident memory of this process's address space (Linux: VmHWM). Not
+    getrusage's maxrss, which survives exec: a child started by a large parent reports the
+    parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # kB
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Set the peak to the present resident memory (Linux 4.0+), where the system allows."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def memory_child(engine: str, name: str, batch: int) -> None:
     """Run in a fresh process: build ``engine``'s runner, then print, as JSON, the growth of
-    the peak resident memory (getrusage's maxrss) over the resident memory just before three
-    training steps: the memory a step needs beyond the model, the data and the libraries."""
+    the peak resident memory over the resident memory just before three training steps: the
+    memory a step needs beyond the model, the data and the libraries."""
     spec = checked(name)
     rng = np.random.default_rng(0)
     ours = CnnspecRunner(spec, batch, 1, rng)
@@ -198,11 +214,11 @@ def memory_child(engine: str, name: str, batch: int) -> None:
 
     thresholds(), available()  # loaded on first use, not memory of a step
     gc.collect()
+    _reset_peak_rss()
     before = _rss_bytes()
     for _ in range(3):
         runner.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-    print(json.dumps({"step_bytes": max(0, peak - before)}))
+    print(json.dumps({"step_bytes": max(0, _peak_rss_bytes() - before)}))
 
 
 def memory(cases, torch_ok: bool) -> None:
