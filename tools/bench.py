@@ -422,6 +422,8 @@ def main(argv=None):
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"which measurements, comma-separated: {', '.join(PARTS)} "
                              "(default: all)")
+    parser.add_argument("--startup", action="store_true",
+                        help="only the start-up times (the same as --parts startup)")
     parser.add_argument("--runs", type=int, default=9, help="runs of each start-up command")
     parser.add_argument("--readme", metavar="README.md",
                         help="also write the output into this file's bench.py block")
@@ -432,7 +434,7 @@ def main(argv=None):
         engine, name, batch = args.memory_child
         memory_child(engine, name, int(batch))
         return
-    parts = args.parts.split(",")
+    parts = ["startup"] if args.startup else args.parts.split(",")
     unknown = set(parts) - set(PARTS)
     if unknown:
         parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
