@@ -25,8 +25,9 @@ Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model
 busy with other work it is many times slower). The engine parallelises itself instead:
 with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves in two
 threads (:mod:`cnnspec.engine.parallel`). The split is fixed, so results do not depend on the
-machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients.
-It is skipped while recording, and while training a model with batch norm or dropout. Set
+machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients
+(and in batch norm's statistics, which the halves sum across the threads). It is skipped while
+recording, and while training a model with dropout (its masks follow the order of draws). Set
 ``model.threads = 1`` for bitwise one-thread results.
 """
 from __future__ import annotations
@@ -88,7 +89,8 @@ class Model:
         self._last_out = self._logits = self._fused_dout = None
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
-        self._coupled = any(node.layer.batch_coupled for node in self._plain)
+        self._coupled = any(node.layer.batch_coupled and not node.layer.part_sums
+                            for node in self._plain)
         self._parallel: parallel.DataParallel | None = None
         self._split = False
 

@@ -35,24 +35,34 @@ def _as_input(rows, shape):
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
-                      eps=1e-5):
+                      eps=1e-5, parts=None):
     """Normalise ``x`` per feature, then scale by ``gamma`` and shift by ``beta``.
 
     Shapes: ``x`` (N, C, H, W) or (N, F); ``gamma``, ``beta``, ``running_mean``, ``running_var``
     (C,) -> ``out`` like ``x`` (a view of channel-first memory). In training ``running_mean``
     and ``running_var`` are updated in place. ``cache`` = (``xhat`` the normalised input as
-    (C, M) rows, ``inv_std`` (C,), ``gamma``, training, x's shape).
+    (C, M) rows, ``inv_std`` (C,), ``gamma``, training, x's shape, ``parts``).
+
+    ``parts``: where ``x`` is one part of a batch run in threads, the
+    :class:`cnnspec.engine.parallel.PartSums` of this layer's parts (``total(a)`` sums ``a``
+    over the parts, ``first`` is True for one of them): the statistics are then the whole
+    batch's, and the first part updates the running estimates.
     """
     rows = _features_first(x)
-    if training:
+    if training and parts is not None:
+        # the sums of the values and the count of the parts, in one meeting of the threads
+        sums = parts.total(np.append(rows.sum(axis=1), x.dtype.type(rows.shape[1])))
+        n = int(sums[-1])
+        mean = sums[:-1] / x.dtype.type(n)
+        centred = rows - mean[:, None]
+        var = parts.total(np.einsum("ij,ij->i", centred, centred)) / x.dtype.type(n)
+        if parts.first:
+            _update_running(running_mean, running_var, mean, var, n, momentum)
+    elif training:
         mean = rows.mean(axis=1)
         centred = rows - mean[:, None]
         var = np.einsum("ij,ij->i", centred, centred) / rows.shape[1]
-        n = rows.shape[1]
-        running_mean *= 1 - momentum
-        running_mean += momentum * mean
-        running_var *= 1 - momentum
-        running_var += (momentum * n / max(n - 1, 1)) * var
+        _update_running(running_mean, running_var, mean, var, rows.shape[1], momentum)
     else:
         mean, var = running_mean, running_var
         centred = rows - mean[:, None]
@@ -61,7 +71,15 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     xhat *= inv_std[:, None]  # in place: centred is not needed again
     out = xhat * gamma[:, None]
     out += beta[:, None]
-    return _as_input(out, x.shape), (xhat, inv_std, gamma, training, x.shape)
+    return _as_input(out, x.shape), (xhat, inv_std, gamma, training, x.shape, parts)
+
+
+def _update_running(running_mean, running_var, mean, var, n: int, momentum: float) -> None:
+    """PyTorch's update, with the unbiased variance of ``n`` values."""
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean
+    running_var *= 1 - momentum
+    running_var += (momentum * n / max(n - 1, 1)) * var
 
 
 def batchnorm_backward(dout, cache, need_dw=True):
@@ -69,18 +87,24 @@ def batchnorm_backward(dout, cache, need_dw=True):
     parameters are None when not ``need_dw``).
 
     Training mode differentiates through the batch statistics:
-    ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``.
+    ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``. For one part of
+    a batch run in threads (see :func:`batchnorm_forward`), the sums and ``n`` are the whole
+    batch's, and ``dgamma`` and ``dbeta`` this part's share (the parts' shares add up).
     """
-    xhat, inv_std, gamma, training, shape = cache
+    xhat, inv_std, gamma, training, shape, parts = cache
     drows = _features_first(dout)
     dgamma = np.einsum("ij,ij->i", drows, xhat) if need_dw or training else None
     dbeta = drows.sum(axis=1) if need_dw or training else None
     scale = (gamma * inv_std)[:, None]
     if training:
         n = xhat.shape[1]
-        dx = xhat * (dgamma / n)[:, None]
+        sum_dgamma, sum_dbeta = dgamma, dbeta
+        if parts is not None:
+            both = parts.total(np.stack([dgamma, dbeta, np.full_like(dbeta, n)]))
+            sum_dgamma, sum_dbeta, n = both[0], both[1], int(both[2, 0])
+        dx = xhat * (sum_dgamma / n)[:, None]
         np.subtract(drows, dx, out=dx)
-        dx -= (dbeta / n)[:, None]
+        dx -= (sum_dbeta / n)[:, None]
         dx *= scale
     else:
         dx = drows * scale
