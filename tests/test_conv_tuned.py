@@ -98,7 +98,7 @@ def test_batches_larger_than_the_machines_chunks(dtype):
 
 
 SPIED = ["correlate", "_correlate_kept", "_weight_grad_kept", "_input_grad_col2im", "col2im",
-         "col2im_stride1", "im2col_wide"]
+         "col2im_stride1", "im2col_wide", "_small_plan"]
 
 
 @pytest.fixture
@@ -116,13 +116,22 @@ def calls(monkeypatch):
     return counts
 
 
-def _path_case(x_hw, c, f, kernel, stride, pads, work, dtype=np.float64):
+def _path_case(x_hw, c, f, kernel, stride, pads, work, dtype=np.float64, dilation=(1, 1),
+               repeat=1):
     x, w, b = _arrays(3, c, f, kernel, dtype, hw=x_hw)
-    _compare(x, w, b, stride, pads, (1, 1), work=work)
+    _compare(x, w, b, stride, pads, dilation, work=work, repeat=repeat)
     return x, w
 
 
-def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls):
+@pytest.fixture
+def chunked(monkeypatch):
+    """Chunks of two images: the three-image cases below are not one chunk, so they take the
+    chunked paths rather than the small one."""
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=2 * 64))
+
+
+def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
     size = 3 * 2 * 9 * 8 * 8 * 8  # rows * columns * batch * bytes of the case below
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size)
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
@@ -140,7 +149,7 @@ def test_wide_columns_at_stride_1_only(calls):
     assert calls["im2col_wide"] == wide
 
 
-def test_input_gradient_paths_on_both_sides_of_the_ratio(calls):
+def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
     over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
     assert conv_tuned.TRANSPOSED_RATIO == 1
@@ -186,3 +195,37 @@ def test_chunking_changes_values_only_by_summation_order(monkeypatch):
         results.append((out.copy(), *conv_tuned.conv2d_backward(dout, cache, work={})))
     for one, seven in zip(*results):
         np.testing.assert_allclose(one, seven, rtol=1e-5, atol=1e-5 * np.abs(seven).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_small_path_on_both_sides_of_one_chunk(monkeypatch, calls, dtype):
+    """Three images of 8x8 outputs each: one chunk (the small path, its plan made once and reused
+    over three passes with new values) with a limit of three images, the chunked paths with
+    one image less; every input-gradient variant (transposed convolution, col2im over whole
+    planes, col2im's scatter for stride 2 and padding past the kernel, dilation) both ways."""
+    cases = [((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # dx transposed
+             ((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),  # dx col2im, whole planes
+             ((15, 15), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),  # stride 2
+             ((7, 7), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), (1, 1)),  # padding past the reach
+             ((8, 8), 2, 2, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2))]  # dilation 2
+    for columns, small in ((3 * 64, True), (3 * 64 - 1, False)):
+        limits = Thresholds(2 ** 30, columns)  # one object, as the machine's are
+        monkeypatch.setattr(conv_tuned, "thresholds", lambda limits=limits: limits)
+        for x_hw, c, f, kernel, stride, pads, dilation in cases:
+            before = calls["_small_plan"]
+            work = {}
+            _path_case(x_hw, c, f, kernel, stride, pads, work, dtype, dilation, repeat=3)
+            # planned once and reused twice; otherwise asked again on each forward pass
+            assert calls["_small_plan"] == before + (1 if small else 3)
+            assert isinstance(work.get("small"), conv_tuned.SmallPlan) == small
+
+
+def test_a_small_plan_is_made_again_for_a_new_shape(calls):
+    """A layer seeing another batch size (training, then evaluation) plans again and stays
+    right; the plan made for the last shape is the one kept."""
+    work = {}
+    for n in (3, 5, 3):
+        x, w, b = _arrays(n, 3, 3, (3, 3), np.float64, hw=(8, 8))
+        _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work=work)
+        assert work["small"].x_shape == x.shape
+    assert calls["_small_plan"] == 3

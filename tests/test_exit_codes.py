@@ -19,7 +19,7 @@ SPEC_COMMANDS = {
     "check": ["{}"], "summary": ["{}"], "export": ["{}"], "fmt": ["{}"], "train": ["{}"],
     "data": ["{}"], "diagram": ["{}", "-o", "{out}/d.svg"], "init-report": ["{}"],
     "compare": ["{}", "--init", "he_normal"], "sweep": ["{}", "--set", "lr=0.1"],
-    "import": ["{}"],
+    "import": ["{}"], "time": ["{}", "--iterations", "1"],
 }
 RUN_COMMANDS = {
     "eval": ["{}"], "predict": ["{}", "{input}"], "filters": ["{}", "-o", "{out}/f.png"],

@@ -20,7 +20,8 @@ PACKAGE = Path(cnnspec.__file__).parent
 # The layer order, bottom first: a unit (a subpackage, a top-level module, or the facade
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
-    ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version"),
+    ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
+     "cnnspec.usercache"),
     ("cnnspec.sourcefile",),
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)

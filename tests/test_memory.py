@@ -1,5 +1,6 @@
 """The memory a training step needs: check's estimate against a measured step, and the errors
 and warnings it gives before anything is allocated."""
+import itertools
 import tracemalloc
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from cnnspec.check.memory import OVERESTIMATE, bytes_text
 from cnnspec.cli import main
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SpecErrors
+from cnnspec.ir.training_catalogue import OPTIMIZERS
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -91,3 +93,33 @@ def test_summary_shows_the_step_memory(capsys):
     assert main(["summary", str(SPECS / "digits.cnn")]) == 0
     out = capsys.readouterr().out
     assert "Training step memory: about" in out and "at batch 32" in out
+
+
+def _argument_grid(entry) -> list[dict]:
+    """Every combination of an optimizer's arguments that changes what it keeps: each bool
+    both ways, each number at its default and at 0 (where 0 is allowed) and 0.5."""
+    choices = []
+    for arg in entry.args:
+        if arg.type == "bool":
+            choices.append([False, True])
+        else:
+            choices.append(sorted({arg.default, 0.5} | ({0.0} if not arg.low_open else set())))
+    grid = [dict(zip([a.name for a in entry.args], values, strict=True))
+            for values in itertools.product(*choices)]
+    return [args for args in grid
+            if not any(rule({**args}) for rule in entry.rules)]  # only valid settings
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_each_optimizer_keeps_the_state_arrays_its_record_declares(name):
+    """The memory estimate reads the declared count; a real engine step is the truth."""
+    entry = OPTIMIZERS[name]
+    grid = _argument_grid(entry)
+    assert len(grid) > 1
+    for args in grid:
+        optimizer = make_optimizer({"name": name, **args})
+        param = np.zeros(7, np.float32)
+        for _ in range(2):
+            optimizer.step({"p": param}, {"p": np.ones(7, np.float32)}, 0.01)
+        full = [key for key, value in optimizer.state_dict().items() if value.shape == (7,)]
+        assert entry.state_arrays(args) == len(full), (name, args, full)

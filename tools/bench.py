@@ -1,51 +1,75 @@
-"""Training throughput of the cnnspec engine, side by side with PyTorch when it is installed.
+"""cnnspec's speed, memory and start-up, side by side with PyTorch when it is installed.
 
-Measures images per second of full training steps (forward, loss, backward, SGD update with
-momentum 0.9) in float32 for LeNet-5 on 1x28x28 (batch 64 and 256) and a small VGG-style net on
-3x32x32 (batch 64); see tools/nets.py. This machine's speed drifts from second to second, so
-the two engines run in alternating blocks of steps in one process (A B A B ...) and the
-reported ratio is the median of the per-round ratios. Both use the same number of threads:
-PyTorch via ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads).
-It also reports the GFLOP/s the conv layers reach (forward and backward, one thread) against a
-large float32 matrix product on the same machine, and prints the CPU model and the thresholds
-the tuned convolution uses there (see cnnspec.engine.calibrate), so that figures from two
-machines can be told apart.
+Parts (``--parts``, default all; every figure printed with the CPU model and the load):
 
-Usage: ``python3 tools/bench.py [--threads 2] [--rounds 7] [--seconds 0.4]``
+- speed: images per second of full training steps (forward, loss, backward, SGD update with
+  momentum 0.9) in float32 for LeNet-5 on 1x28x28 (batch 64 and 256), a small VGG-style net
+  and a ResNet-style net with batch norm and residual adds on 3x32x32 (batch 64); see
+  tools/nets.py. The machine's speed drifts from second to second, so the two engines run in
+  alternating blocks of steps in one process (A B A B ...) and the reported ratio is the
+  median of the per-round ratios. Both use the same number of threads: PyTorch via
+  ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads; a model
+  with batch norm runs in one). Then the GFLOP/s of the conv layers (one thread, FLOPs from
+  the kinds registry) against one large float32 matrix product.
+- memory: the peak resident memory a training step adds, each engine in its own process,
+  against the estimate ``cnnspec check``/``summary`` print (cnnspec.check.memory).
+- startup: whole-process times of ``cnnspec check`` and ``cnnspec --help``.
+- deep: steps per second of a 1,000-conv 8-channel tanh net on 8x8 inputs; at batch 1 the
+  time per layer is the engine's per-layer overhead.
+- epoch: one epoch of 60,000 MNIST-shaped images for LeNet-5, both engines taking turns.
+
+``--readme README.md`` also writes the output into README's bench.py block (its figures are
+this script's output, never typed).
+
+Usage: ``python3 tools/bench.py [--threads 2] [--rounds 7] [--seconds 0.4] [--parts ...]``
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import os
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-from nets import checked  # tools/nets.py: the script's folder is on sys.path
+from nets import TRAIN, checked  # tools/nets.py: the script's folder is on sys.path
+from profile_engine import timed
 from threadpoolctl import threadpool_info
 
 import cnnspec
 from cnnspec.engine import conv_tuned
-from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
+from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 
-CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64)]
+CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
+MEMORY_CASES = [("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
 LR = 0.01
 
 
 class CnnspecRunner:
-    def __init__(self, spec, batch, threads, rng):
+    def __init__(self, spec, batch, threads, rng, lr=LR):
+        self.lr = lr
         self.model = cnnspec.compile(spec, seed=0)
         self.model.threads = threads
         self.optimizer = make_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": False})
         self.x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
         self.y = rng.integers(0, 10, batch)
 
+    def set_batch(self, x, y):
+        self.x, self.y = x, y
+
     def step(self):
         model = self.model
         _, dout = model.loss(model.forward(self.x), self.y)
         model.backward(dout, input_grad=False)
-        self.optimizer.step(model.params(), model.grads(), LR)
+        self.optimizer.step(model.params(), model.grads(), self.lr)
 
 
 class TorchRunner:
@@ -59,6 +83,9 @@ class TorchRunner:
         self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR, momentum=0.9)
         self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
 
+    def set_batch(self, x, y):
+        self.x, self.y = self.torch.from_numpy(x), self.torch.from_numpy(y)
+
     def step(self):
         self.optimizer.zero_grad()
         loss = self.torch.nn.functional.cross_entropy(self.net(self.x), self.y)
@@ -67,32 +94,35 @@ class TorchRunner:
 
 
 def _torch_net(spec, params):
+    """The checked spec as a PyTorch module, each layer the module its kind's registry entry
+    names (Kind.torch), wired as the spec's graph, with the cnnspec model's weights."""
     import torch
-    from torch import nn
 
-    modules = []
-    for info in spec.layers:
-        ir = info.ir
-        if info.kind == "conv":
-            top, bottom, left, right = info.pads
-            assert top == bottom and left == right, "the benchmark nets pad symmetrically"
-            module = nn.Conv2d(info.input_shapes[0][0], ir["filters"], tuple(ir["kernel"]),
-                               stride=tuple(ir["stride"]), padding=(top, left),
-                               dilation=tuple(ir["dilation"]), bias=ir["bias"])
-        elif info.kind == "dense":
-            module = nn.Linear(info.input_shapes[0][0], ir["units"], bias=ir["bias"])
-        elif info.kind == "maxpool":
-            module = nn.MaxPool2d(tuple(ir["size"]), tuple(ir["stride"]))
-        elif info.kind == "relu":
-            module = nn.ReLU()
-        elif info.kind == "flatten":
-            module = nn.Flatten()
-        else:
-            raise ValueError(f"no PyTorch module for {info.kind}")
-        for key, value in module.named_parameters():
-            value.data = torch.from_numpy(params[f"{info.name}.{key}"].copy())
-        modules.append(module)
-    return nn.Sequential(*modules)
+    from cnnspec.kinds import KINDS
+
+    class Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plan = []
+            self.layers = torch.nn.ModuleDict()
+            for info in spec.layers:
+                kind = KINDS[info.kind]
+                module = kind.torch(torch, info.ir, info.input_shapes,
+                                    kind.infer(info.ir, info.input_shapes))
+                for key, value in module.named_parameters():
+                    part = key.split(".")[-1]  # weight or bias, inside any Sequential
+                    value.data = torch.from_numpy(params[f"{info.name}.{part}"].copy())
+                self.layers[info.name] = module
+                self.plan.append((info.name, info.inputs))
+            self.output = spec.ir["output"]
+
+        def forward(self, x):
+            values = {"input": x}
+            for name, inputs in self.plan:
+                values[name] = self.layers[name](*[values[i] for i in inputs])
+            return values[self.output]
+
+    return Graph()
 
 
 def _block(step, steps):
@@ -133,51 +163,254 @@ def bench_case(name, batch, threads, rounds, seconds, torch_ok):
     print(line, flush=True)
 
 
-def conv_gflops(name, batch, repeats=5):
-    """GFLOP/s of the conv layers of ``name`` (forward + backward, one thread): FLOPs are
-    2 * MACs for the forward, the weight gradient and (except the first layer) the input
-    gradient."""
+def conv_gflops(name, batch, steps=5):
+    """GFLOP/s of the conv layers of ``name`` (forward + backward, one thread; FLOPs from the
+    kinds registry, as ``cnnspec time`` counts them)."""
+    convs = [layer for layer in timed(name, batch, steps).layers if layer.kind == "conv"]
+    flops = sum(layer.forward_flops + layer.backward_flops for layer in convs)
+    return flops / sum(layer.seconds for layer in convs) / 1e9
+
+
+def _rss_bytes() -> int:
+    """The process's resident memory now (Linux: /proc/self/statm)."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_rss_bytes() -> int:
+    """The peak resident memory of this process's address space (Linux: VmHWM). Not
+    getrusage's maxrss, which survives exec: a child started by a large parent reports the
+    parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024  # kB
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def _reset_peak_rss() -> None:
+    """Set the peak to the present resident memory (Linux 4.0+), where the system allows."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def memory_child(engine: str, name: str, batch: int) -> None:
+    """Run in a fresh process: build ``engine``'s runner, then print, as JSON, the growth of
+    the peak resident memory over the resident memory just before three training steps: the
+    memory a step needs beyond the model, the data and the libraries."""
     spec = checked(name)
-    model = cnnspec.compile(spec, seed=0)
-    model.threads = 1  # the timers sit on this model's layers, not on thread replicas
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
-    y = rng.integers(0, 10, batch)
-    convs = [node for node in model.nodes if node.kind == "conv"]
-    spent = {"t": 0.0}
-    for node in convs:
-        node.layer.forward = _timed(node.layer.forward, spent)
-        node.layer.backward = _timed(node.layer.backward, spent)
-    infos = spec.by_name
-    flops = sum(2 * infos[n.name].macs * batch * (2 if n.inputs == ["input"] else 3)
-                for n in convs)
-    with blas_threads(1):
-        for i in range(repeats + 1):
-            if i == 1:
-                spent["t"] = 0.0
-            _, dout = model.loss(model.forward(x), y)
-            model.backward(dout, input_grad=False)
-    return flops * repeats / spent["t"] / 1e9
+    ours = CnnspecRunner(spec, batch, 1, rng)
+    if engine != "cnnspec":
+        import torch
+
+        torch.set_num_threads(1)
+    runner = ours if engine == "cnnspec" else TorchRunner(spec, batch, ours.model.params(),
+                                                          ours.x, ours.y)
+    if engine != "cnnspec":
+        del ours  # its model: not PyTorch's memory
+    import gc
+
+    from cnnspec.engine.blas import available
+
+    thresholds(), available()  # loaded on first use, not memory of a step
+    gc.collect()
+    _reset_peak_rss()
+    before = _rss_bytes()
+    for _ in range(3):
+        runner.step()
+    print(json.dumps({"step_bytes": max(0, _peak_rss_bytes() - before)}))
 
 
-def _timed(fn, spent):
-    def wrapper(*args, **kwargs):
+def memory(cases, torch_ok: bool) -> None:
+    """Peak memory of a training step per engine (each in its own process, one thread) and
+    check's estimate of it (cnnspec.check.memory) at the same batch."""
+    print("peak memory of a training step (resident, beyond the model and data; one thread, "
+          "own process), and check's estimate:", flush=True)
+    for name, batch in cases:
+        measured = {}
+        for engine in ("cnnspec", "pytorch") if torch_ok else ("cnnspec",):
+            out = subprocess.run([sys.executable, __file__, "--memory-child", engine, name,
+                                  str(batch)], check=True, capture_output=True, text=True)
+            measured[engine] = json.loads(out.stdout.splitlines()[-1])["step_bytes"]
+        estimate = checked(name, batch).step_memory.total
+        line = f"{name:>12} batch {batch:>3}: cnnspec {measured['cnnspec'] / 2**20:7.1f} MiB"
+        if "pytorch" in measured:
+            line += (f"   pytorch {measured['pytorch'] / 2**20:7.1f} MiB   cnnspec/pytorch "
+                     f"{measured['cnnspec'] / max(measured['pytorch'], 1):.2f}")
+        line += (f"   check's estimate {estimate / 2**20:7.1f} MiB "
+                 f"({estimate / max(measured['cnnspec'], 1):.2f}x cnnspec's)")
+        print(line, flush=True)
+
+
+def deep_spec_text(lines: int = 100) -> str:
+    """A spec of ``2 * lines + 2`` layers: conv + ReLU lines on 8x16x16, then a classifier."""
+    body = "".join("conv 8 3x3 pad same relu\n" for _ in range(lines))
+    return f"model deep\ninput 8x16x16\n{body}flatten\ndense 10\n{TRAIN}"
+
+
+def _run_times(command, env, runs):
+    """Median wall and CPU (user + system) seconds of ``runs`` runs of ``command``."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        spent["t"] += time.perf_counter() - start
-        return result
-    return wrapper
+        subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
-def matmul_gflops(n=2048, repeats=5, threads=None):
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e9
+def startup(runs: int) -> None:
+    """Whole-process times of ``cnnspec check`` (LeNet-5 and a 202-layer spec) and
+    ``cnnspec --help``: the median of ``runs`` runs each, wall and CPU, the commands taking
+    turns. Bytecode is written and the parser cache (in a fresh cache directory) filled by
+    one run first, as on a user's machine after the first command; that cold first run is
+    reported too."""
+    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory() as folder:
+        deep = Path(folder) / "deep.cnn"
+        deep.write_text(deep_spec_text())
+        env = {key: value for key, value in os.environ.items()
+               if key != "PYTHONDONTWRITEBYTECODE"}
+        env["XDG_CACHE_HOME"] = str(Path(folder) / "cache")
+        cli = [sys.executable, "-m", "cnnspec"]
+        commands = {"check specs/lenet5.cnn": cli + ["check", str(root / "specs/lenet5.cnn")],
+                    "check deep.cnn (202 layers)": cli + ["check", str(deep)],
+                    "--help": cli + ["--help"]}
+        cold = _run_times(commands["check specs/lenet5.cnn"], env, 1)
+        times = {name: ([], []) for name in commands}
+        for _ in range(runs):
+            for name, command in commands.items():
+                wall, cpu = _run_times(command, env, 1)
+                times[name][0].append(wall)
+                times[name][1].append(cpu)
+        print(f"start-up, whole process, median of {runs} (load {_load()}):", flush=True)
+        print(f"  {'cnnspec check specs/lenet5.cnn, first run (builds the parser)':<62} "
+              f"{cold[0]:6.3f} s wall {cold[1]:6.3f} s CPU")
+        for name, (walls, cpus) in times.items():
+            print(f"  {'cnnspec ' + name:<62} {statistics.median(walls):6.3f} s wall "
+                  f"{statistics.median(cpus):6.3f} s CPU", flush=True)
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 minutes): how busy it was while measuring."""
+    return "/".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def deep(layers: int = 1000, batches=(1, 32), steps: int = 5) -> None:
+    """Training steps per second of a deep thin net: ``layers`` lines of ``conv 8 3x3 pad same
+    tanh`` on 8x8x8 inputs (each line two nodes), one thread, the median of ``steps`` steps
+    after one warm-up. At batch 1 the arithmetic is negligible, so the time per node is the
+    engine's per-layer overhead (Python, NumPy dispatch, small allocations)."""
+    text = ("model deep\ninput 8x8x8\ndefault weight glorot_uniform, bias zeros\n"
+            + "conv 8 3x3 pad same tanh\n" * layers
+            + "flatten\ndense 10\n" + TRAIN)
+    from cnnspec.check.checker import check
+    from cnnspec.lang import parse
+
+    start = time.perf_counter()
+    spec = check(parse(text))
+    checked_in = time.perf_counter() - start
+    print(f"deep thin net: {layers} x (conv 8 3x3 pad same + tanh) on 8x8x8, "
+          f"{len(spec.layers)} layers (checked in {checked_in:.2f} s), SGD momentum 0.9, "
+          f"1 thread (load {_load()}):", flush=True)
+    for batch in batches:
+        runner = CnnspecRunner(spec, batch, 1, np.random.default_rng(0), lr=0.0)
+        runner.step()
+        seconds = statistics.median(_block(runner.step, 1) for _ in range(steps))
+        print(f"  batch {batch:>3}: {1 / seconds:6.2f} steps/s, {seconds * 1e3:8.1f} ms a step, "
+              f"{seconds / len(spec.layers) * 1e6:6.1f} us a layer (forward + backward + "
+              f"update)", flush=True)
+
+
+def epoch(threads: int, torch_ok: bool, images: int = 60_000, batch: int = 64,
+          parts: int = 10) -> None:
+    """One epoch of MNIST-shaped data (``images`` x 1x28x28, synthetic: the speed does not
+    depend on the values) for LeNet-5 at ``batch``, each engine through the whole epoch in
+    the same shuffled order. The epoch is cut into ``parts`` runs of batches and the engines
+    take turns on them, so that both see the same load; each engine's time is its sum."""
+    spec = checked("lenet5")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((images, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, images)
+    order = rng.permutation(images)
+    ours = CnnspecRunner(spec, batch, threads, rng)
+    runners = {"cnnspec": ours}
+    if torch_ok:
+        runners["pytorch"] = TorchRunner(spec, batch, ours.model.params(), ours.x, ours.y)
+    starts = list(range(0, images, batch))
+    spent = dict.fromkeys(runners, 0.0)
+    for chunk in np.array_split(np.arange(len(starts)), parts):
+        for name, runner in runners.items():
+            start = time.perf_counter()
+            for k in chunk:
+                runner.set_batch(x[order[starts[k]:starts[k] + batch]],
+                                 y[order[starts[k]:starts[k] + batch]])
+                runner.step()
+            spent[name] += time.perf_counter() - start
+    line = (f"one epoch, {images:,} MNIST-shaped images (synthetic), LeNet-5, batch {batch}, "
+            f"{threads} threads: cnnspec {spent['cnnspec']:.1f} s")
+    if torch_ok:
+        line += (f", pytorch {spent['pytorch']:.1f} s, cnnspec/pytorch speed "
+                 f"{spent['pytorch'] / spent['cnnspec']:.2f}")
+    print(line + f" (load {_load()})", flush=True)
+
+
+PARTS = ("speed", "memory", "startup", "deep", "epoch")
+
+
+def speed(args, torch_ok: bool) -> None:
+    """Training throughput against PyTorch, per-layer GFLOP/s of the convs, the matmul peak."""
+    print(f"speed: threads {args.threads}, {args.rounds} rounds of alternating blocks of "
+          f"~{args.seconds} s, float32, SGD momentum 0.9", flush=True)
+    for lib in threadpool_info():
+        if lib["user_api"] == "blas":
+            print(f"BLAS: {lib['internal_api']} {lib['version']} "
+                  f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
+                  f"{lib['num_threads']} threads by default", flush=True)
+    limits = thresholds()
+    print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
+          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
+          f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
+          f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
+    for name, batch in CASES:
+        bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
+    for name, batch in (("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)):
+        print(f"{name:>12} conv layers (forward + backward, 1 thread): "
+              f"{conv_gflops(name, batch):6.1f} GFLOP/s", flush=True)
+    print(f"  float32 {PEAK_SIZE}x{PEAK_SIZE} matmul, 1 thread: {matmul_peak():6.1f} GFLOP/s "
+          f"(load {_load()})", flush=True)
+
+
+README_BEGIN = "<!-- bench.py output: begin -->"
+README_END = "<!-- bench.py output: end -->"
+
+
+class _Tee:
+    """Standard output that also keeps what is written (for --readme)."""
+
+    def __init__(self, stream):
+        self.stream, self.lines = stream, []
+
+    def write(self, text):
+        self.lines.append(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+
+def write_readme(path: Path, command: str, output: str) -> None:
+    """Replace the block between README_BEGIN and README_END in ``path`` with ``command`` and
+    its ``output``, verbatim: the README's figures are this script's, never typed by hand."""
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise SystemExit(f"{path} has no {README_BEGIN} ... {README_END} block")
+    head, rest = text.split(README_BEGIN, 1)
+    _, tail = rest.split(README_END, 1)
+    block = f"{README_BEGIN}\n```\n$ {command}\n{output.rstrip()}\n```\n{README_END}"
+    path.write_text(head + block + tail)
 
 
 def main(argv=None):
@@ -186,7 +419,41 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=0.4, help="length of one block")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"which measurements, comma-separated: {', '.join(PARTS)} "
+                             "(default: all)")
+    parser.add_argument("--startup", action="store_true",
+                        help="only the start-up times (the same as --parts startup)")
+    parser.add_argument("--runs", type=int, default=9, help="runs of each start-up command")
+    parser.add_argument("--readme", metavar="README.md",
+                        help="also write the output into this file's bench.py block")
+    parser.add_argument("--memory-child", nargs=3, metavar=("ENGINE", "NET", "BATCH"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.memory_child:
+        engine, name, batch = args.memory_child
+        memory_child(engine, name, int(batch))
+        return
+    parts = ["startup"] if args.startup else args.parts.split(",")
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    if args.readme:
+        tee = _Tee(sys.stdout)
+        with contextlib.redirect_stdout(tee):
+            measure(args, parts)
+        command = ".venv/bin/python tools/bench.py " + " ".join(
+            arg for arg in (argv if argv is not None else sys.argv[1:])
+            if not arg.startswith("--readme") and arg != args.readme)
+        write_readme(Path(args.readme), command.strip(), "".join(tee.lines))
+    else:
+        measure(args, parts)
+
+
+def measure(args, parts) -> None:
+    """Every measurement named in ``parts``, printed."""
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU: {cpu_model()}; "
+          f"{os.cpu_count()} cores; load {_load()}", flush=True)
     torch_ok = False
     if not args.no_torch:
         try:
@@ -194,30 +461,19 @@ def main(argv=None):
 
             torch.set_num_threads(args.threads)
             torch_ok = True
+            print(f"PyTorch {torch.__version__}, NumPy {np.__version__}", flush=True)
         except ImportError:
             print("PyTorch is not installed: cnnspec alone")
-    print(f"threads {args.threads}, {args.rounds} rounds of alternating blocks of "
-          f"~{args.seconds} s, float32, SGD momentum 0.9", flush=True)
-    for lib in threadpool_info():
-        if lib["user_api"] == "blas":
-            print(f"BLAS: {lib['internal_api']} {lib['version']} "
-                  f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
-                  f"{lib['num_threads']} threads by default", flush=True)
-    print(f"CPU: {cpu_model()}", flush=True)
-    limits = thresholds()
-    print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
-          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
-          f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
-          f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
-    for name, batch in CASES:
-        bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
-    with blas_threads(1):
-        one = matmul_gflops()
-    for name, batch in (("lenet5", 64), ("vgg_small", 64)):
-        print(f"{name:>9} conv layers (forward + backward, 1 thread): "
-              f"{conv_gflops(name, batch):6.1f} GFLOP/s", flush=True)
-    print(f"  float32 2048x2048 matmul, 1 thread: {one:6.1f} GFLOP/s; "
-          f"default threads: {matmul_gflops():6.1f} GFLOP/s")
+    if "speed" in parts:
+        speed(args, torch_ok)
+    if "memory" in parts:
+        memory(MEMORY_CASES, torch_ok)
+    if "startup" in parts:
+        startup(args.runs)
+    if "deep" in parts:
+        deep()
+    if "epoch" in parts:
+        epoch(args.threads, torch_ok)
 
 
 if __name__ == "__main__":

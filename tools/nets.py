@@ -29,12 +29,31 @@ flatten
 fc: dense 10
 """
 
-NETS = {"lenet5": LENET5, "vgg_small": VGG_SMALL}
+# A ResNet-style net (He et al. 2016, "Deep residual learning", the CIFAR variant narrowed):
+# conv + batch norm + ReLU, basic blocks x + F(x) with batch norm, a stride-2 stage.
+def _basic_blocks(name: str, channels: int) -> str:
+    """Two basic blocks, conv-bn-relu-conv-bn plus the identity, then ReLU."""
+    return (f"repeat 2 as {name} {{\n"
+            f"  c1: conv {channels} 3x3 pad same nobias\n  n1: batchnorm relu\n"
+            f"  c2: conv {channels} 3x3 pad same nobias\n  n2: batchnorm\n"
+            "  sum: add(n2, in) relu\n}\n")
 
 
-def checked(name: str):
-    """The checked spec of benchmark net ``name``."""
+RESNET_SMALL = ("model resnet_small\ninput 3x32x32\n"
+                "stem: conv 16 3x3 pad same nobias\nstem_bn: batchnorm relu\n"
+                + _basic_blocks("a", 16)
+                + "down: conv 32 3x3 stride 2 pad 1 nobias\ndown_bn: batchnorm relu\n"
+                + _basic_blocks("b", 32)
+                + "gap: global_avgpool\nfc: dense 10\n")
+
+NETS = {"lenet5": LENET5, "vgg_small": VGG_SMALL, "resnet_small": RESNET_SMALL}
+
+
+def checked(name: str, batch: int | None = None):
+    """The checked spec of benchmark net ``name`` (training at ``batch`` when given: the
+    memory estimate of check is for that batch)."""
     from cnnspec.check.checker import check
     from cnnspec.lang import parse
 
-    return check(parse(NETS[name] + TRAIN))
+    train = TRAIN if batch is None else TRAIN.replace("  seed 0", f"  seed 0\n  batch {batch}")
+    return check(parse(NETS[name] + train))

@@ -1,63 +1,45 @@
-"""Where a training step's time goes: milliseconds per layer, forward and backward, on the
-benchmark nets (float32, one thread). Each figure is the median over the steps, which resists
-the load other processes put on the machine.
-Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small] [batch] [steps]``."""
+"""Where a training step's time goes on a benchmark net, most expensive first: milliseconds per
+layer, forward and backward (float32, one thread, medians over the steps; see
+cnnspec.engine.timing, which ``cnnspec time SPEC`` prints in layer order).
+Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small|resnet_small] [batch] [steps]``."""
 from __future__ import annotations
 
-import statistics
 import sys
-import time
-from collections import defaultdict
 
 import numpy as np
 from nets import checked  # tools/nets.py: the script's folder is on sys.path
 
 import cnnspec
-from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.calibrate import cpu_model, thresholds
+from cnnspec.engine.optim import make_optimizer
+from cnnspec.engine.timing import time_step
+from cnnspec.kinds import layer_flops
 
 
-def _timed(times, key, fn):
-    def wrapper(*args, **kwargs):
-        start = time.perf_counter()
-        result = fn(*args, **kwargs)
-        times[key].append(time.perf_counter() - start)
-        return result
-    return wrapper
-
-
-def profile(name: str, batch: int, steps: int) -> None:
+def timed(name: str, batch: int, steps: int):
+    """The :class:`~cnnspec.engine.timing.StepTiming` of benchmark net ``name`` (SGD with
+    momentum, learning rate 0.01, random data)."""
     spec = checked(name)
     model = cnnspec.compile(spec, seed=0)
-    model.threads = 1  # the timers sit on this model's layers, not on thread replicas
-    times: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for node in model._plain + model._fused:
-        layer = node.layer
-        if not hasattr(layer, "_profiled"):
-            layer.forward = _timed(times, (node.name, "forward"), layer.forward)
-            layer.backward = _timed(times, (node.name, "backward"), layer.backward)
-            layer._profiled = True
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + spec.input_shape).astype(np.float32)
     y = rng.integers(0, 10, batch)
-    walls = []
-    with blas_threads(1):
-        for step in range(steps + 2):
-            if step == 2:  # two warm-up steps
-                times.clear()
-            start = time.perf_counter()
-            _, dout = model.loss(model.forward(x), y)
-            model.backward(dout, input_grad=False)
-            params = model.params()
-            for key, grad in model.grads().items():
-                params[key] -= 0.01 * grad
-            walls.append(time.perf_counter() - start)
-    wall = statistics.median(walls[2:])
+    optimizer = make_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": False})
+    infos = spec.by_name
+    return time_step(model, x, y, optimizer, 0.01, steps, peak=False,
+                     flops_of=lambda layer, need_dx: layer_flops(infos[layer], need_dx))
+
+
+def profile(name: str, batch: int, steps: int) -> None:
+    timing = timed(name, batch, steps)
     print(f"CPU: {cpu_model()}; conv thresholds: {thresholds()}")
-    print(f"{name} batch {batch}: {wall * 1e3:.2f} ms/step (median), {batch / wall:,.0f} images/s")
-    medians = {key: statistics.median(values) for key, values in times.items()}
-    for (layer, phase), seconds in sorted(medians.items(), key=lambda kv: -kv[1]):
-        print(f"  {layer:>10} {phase:<8} {seconds * 1e3:7.2f} ms  {seconds / wall:5.1%}")
+    print(f"{name} batch {batch}: {timing.step * 1e3:.2f} ms/step (median), "
+          f"{batch / timing.step:,.0f} images/s; parts sum to {timing.total * 1e3:.2f} ms")
+    parts = [((layer.name, "forward"), layer.forward) for layer in timing.layers]
+    parts += [((layer.name, "backward"), layer.backward) for layer in timing.layers]
+    parts += [(("loss", ""), timing.loss), (("update", ""), timing.update)]
+    for (layer, phase), seconds in sorted(parts, key=lambda part: -part[1]):
+        print(f"  {layer:>14} {phase:<8} {seconds * 1e3:7.2f} ms  {timing.share(seconds):5.1%}")
 
 
 if __name__ == "__main__":

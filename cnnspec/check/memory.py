@@ -4,9 +4,9 @@
 sets) and warns when it takes most of it; ``summary`` shows the figure. Everything is float32
 (4 bytes a value) at the spec's batch size B:
 
-- parameters, their gradients, and the optimizer's state (counted by stepping the spec's own
-  optimizer once on a small parameter: SGD with momentum keeps one buffer per parameter, Adam
-  two);
+- parameters, their gradients, and the optimizer's state (as many arrays per parameter as the
+  optimizer's record in :mod:`cnnspec.ir.training_catalogue` declares: SGD with momentum keeps
+  one buffer per parameter, Adam two);
 - activations kept for the backward pass: every layer's output, and about as much again in
   the caches the layers keep (a conv's padded input, a ReLU's mask, a pool's input), B x
   twice the sum of the layer outputs;
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
 
 BYTES_PER_VALUE = 4  # float32
@@ -51,20 +52,14 @@ class MemoryEstimate:
 
 
 def optimizer_buffers(training: dict) -> int:
-    """Arrays the spec's optimizer keeps per parameter array, counted by one real step, and
-    the clipped copy of the gradients when they are clipped."""
-    import numpy as np  # the engine's optimizer: NumPy, only when a spec is measured
-
-    from cnnspec.engine.optim import make_optimizer
-
-    optimizer = make_optimizer(training["optimizer"], training.get("weight_decay", 0.0))
-    values = 1000
-    param, grad = np.zeros(values, np.float32), np.ones(values, np.float32)
-    optimizer.step({"p": param}, {"p": grad}, 0.01)
-    kept = sum(array.size for array in optimizer.state_dict().values())
+    """Arrays the spec's optimizer keeps per parameter array (as its catalogue record declares),
+    the weight decay's scratch copy of the gradient, and the clipped copy of the gradients when
+    they are clipped."""
+    optimizer = training["optimizer"]
+    kept = OPTIMIZERS[optimizer["name"]].state_arrays(optimizer)
     decay_scratch = 1 if training.get("weight_decay", 0.0) > 0 else 0
     clipped = 1 if training.get("clip_norm") or training.get("clip_value") else 0  # a copy
-    return round(kept / values) + decay_scratch + clipped
+    return kept + decay_scratch + clipped
 
 
 # A conv keeps its im2col matrix and buffers for its gradients about twice as large again.

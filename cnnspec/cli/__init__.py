@@ -45,6 +45,7 @@ COMMANDS = {
     "init-report": "init_report",
     "compare": "compare",
     "sweep": "sweep",
+    "time": "time",
 }
 
 

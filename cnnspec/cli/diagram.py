@@ -6,9 +6,17 @@ from pathlib import Path
 
 import cnnspec
 from cnnspec.cli.arguments import output_file, spec_file
-from cnnspec.render.backend import FORMATS
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
+
+
+def _picture_file(text: str) -> str:
+    """The type of ``-o``: a file in a format the renderer writes (its list is read only when
+    a diagram is asked for: every command builds this parser, and ``check`` should not load
+    the drawing code)."""
+    from cnnspec.render.backend import FORMATS
+
+    return output_file(*(f".{f}" for f in FORMATS))(text)
 
 
 def add_arguments(parser) -> None:
@@ -19,7 +27,7 @@ def add_arguments(parser) -> None:
         "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
         "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
     parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
-    parser.add_argument("-o", "--output", type=output_file(*(f".{f}" for f in FORMATS)),
+    parser.add_argument("-o", "--output", type=_picture_file,
                         required=True, metavar="FILE",
                         help="where to write the picture; the extension picks the format")
     parser.add_argument("--rankdir", choices=("TB", "LR"), default="TB",

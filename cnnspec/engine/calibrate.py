@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.engine.windows import channel_first_padded, im2col, window
+from cnnspec.usercache import cache_dir
 
 FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
 FALLBACK_CHUNK_COLUMNS = 2048
@@ -157,9 +158,8 @@ def machine_key() -> str:
 
 
 def _cache_path() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     digest = hashlib.sha256(machine_key().encode()).hexdigest()[:16]
-    return Path(base) / "cnnspec" / f"engine-thresholds-{digest}.json"
+    return cache_dir() / f"engine-thresholds-{digest}.json"
 
 
 def _read(path: Path) -> Thresholds | None:

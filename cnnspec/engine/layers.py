@@ -30,8 +30,12 @@ class Layer:
     trainable = False
     op = ""  # an elementwise op's name (relu, softmax): the graph fuses some of them
     # True where the training-mode output for one example depends on the others (batch
-    # statistics) or on the order of random draws: such a model does not split its batch.
+    # statistics) or on the order of random draws: such a model does not split its batch,
+    # unless the layer also has ``part_sums``: it then sums its statistics over the parts of a
+    # split batch (see cnnspec.engine.parallel.PartSums), and reads them from ``parts``.
     batch_coupled = False
+    part_sums = False
+    parts = None
 
     def __init__(self) -> None:
         self.params = {}
@@ -101,6 +105,7 @@ class BatchNorm(Layer):
     """Batch normalisation: weight (gamma) and bias (beta) (C,), buffers running_mean/var."""
 
     batch_coupled = True
+    part_sums = True  # the statistics are summed across the parts of a split batch
 
     def __init__(self, channels, dtype, momentum=0.1, eps=1e-5, trainable=True) -> None:
         super().__init__()
@@ -112,7 +117,7 @@ class BatchNorm(Layer):
     def forward(self, xs, training):
         out, self.cache = norm.batchnorm_forward(
             xs[0], self.params["weight"], self.params["bias"], self.buffers["running_mean"],
-            self.buffers["running_var"], training, self.momentum, self.eps)
+            self.buffers["running_var"], training, self.momentum, self.eps, self.parts)
         return out
 
     def backward(self, dout, need_dx=True):

@@ -17,18 +17,23 @@ Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x)
 values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
 every layer's own output and gradient can be recorded.
 
+Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
+(:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
+
 Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
 (on the small products of a training step a BLAS thread pool gains little, and on a machine
 busy with other work it is many times slower). The engine parallelises itself instead:
 with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves in two
 threads (:mod:`cnnspec.engine.parallel`). The split is fixed, so results do not depend on the
-machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients.
-It is skipped while recording, and while training a model with batch norm or dropout. Set
+machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients
+(and in batch norm's statistics, which the halves sum across the threads). It is skipped while
+recording, and while training a model with dropout (its masks follow the order of draws). Set
 ``model.threads = 1`` for bitwise one-thread results.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 
@@ -48,6 +53,7 @@ class Node:
     kind: str
     layer: Layer
     inputs: list[str]
+    fused: tuple[str, ...] = ()  # layers this node also computes (a ReLU before a max pool)
 
 
 class Model:
@@ -72,6 +78,9 @@ class Model:
         self.threads = 2  # batch halves in two threads; 1: all in the caller's thread
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
+        # When a dict, forward and backward add each node's seconds to it under (name,
+        # "forward") and (name, "backward") (read by cnnspec.engine.timing); one thread only.
+        self.clock: dict[tuple[str, str], float] | None = None
         self._by_name = {node.name: node for node in nodes}
         self._plain = self._needed_nodes()
         self._fused = _fuse_relu_maxpool(self._plain, output)
@@ -80,7 +89,8 @@ class Model:
         self._last_out = self._logits = self._fused_dout = None
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
-        self._coupled = any(node.layer.batch_coupled for node in self._plain)
+        self._coupled = any(node.layer.batch_coupled and not node.layer.part_sums
+                            for node in self._plain)
         self._parallel: parallel.DataParallel | None = None
         self._split = False
 
@@ -113,8 +123,12 @@ class Model:
         plan = self._plain if self.record else self._fused
         if self.record:
             self.activations = {}
+        clock = self.clock
         for node in plan:
+            start = perf_counter() if clock is not None else 0.0
             out = node.layer.forward([values[name] for name in node.inputs], self.training)
+            if clock is not None:
+                _tick(clock, (node.name, "forward"), start)
             values[node.name] = out
             if self.record:
                 self.activations[node.name] = out
@@ -172,7 +186,10 @@ class Model:
             if self.record:
                 self.activation_grads[node.name] = d
             need_dx = any(wanted[name] for name in node.inputs)
+            start = perf_counter() if self.clock is not None else 0.0
             dxs, param_grads = node.layer.backward(d, need_dx)
+            if self.clock is not None:
+                _tick(self.clock, (node.name, "backward"), start)
             if param_grads:
                 self._param_grads[node.name] = param_grads
             for name, dx in zip(node.inputs, dxs):
@@ -202,7 +219,7 @@ class Model:
         return twin
 
     def _can_split(self, x: np.ndarray) -> bool:
-        return (self.threads > 1 and not self.record
+        return (self.threads > 1 and not self.record and self.clock is None
                 and x.shape[0] >= self.threads * parallel.MIN_PART
                 and not (self.training and self._coupled))
 
@@ -275,6 +292,10 @@ class Model:
         return [node for node in self.nodes if node.name in needed]
 
 
+def _tick(clock: dict, key: tuple[str, str], start: float) -> None:
+    clock[key] = clock.get(key, 0.0) + perf_counter() - start
+
+
 def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
     """The plan with each ReLU -> max pool pair (the ReLU feeding only the pool) replaced by
     one :class:`MaxPoolReLU` node that keeps the pool's name."""
@@ -293,7 +314,8 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
                                 node.layer.ceil_mode)
             plan = [n for n in plan if n.name != source.name]
             skipped.add(source.name)
-            plan.append(Node(node.name, node.kind, fused, list(source.inputs)))
+            plan.append(Node(node.name, node.kind, fused, list(source.inputs),
+                             fused=(source.name,)))
         else:
             plan.append(node)
     return plan

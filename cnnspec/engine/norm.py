@@ -17,31 +17,69 @@ def _axes_and_shape(x):
     return (0,), (1, x.shape[1])
 
 
+def _features_first(x):
+    """``x`` as a C-contiguous (C, M) matrix, one row per feature: (N, C, H, W) -> (C, N*H*W),
+    (N, F) -> (F, N). A view when ``x`` is a channel-first buffer seen as NCHW (a conv's or a
+    pool's output, see cnnspec.engine.windows), else a copy. Reductions along contiguous rows
+    are several times faster than over the axes (0, 2, 3) of such a view."""
+    order = (1, 0, 2, 3) if x.ndim == 4 else (1, 0)
+    return np.ascontiguousarray(x.transpose(order)).reshape(x.shape[1], -1)
+
+
+def _as_input(rows, shape):
+    """(C, M) rows back as an array of ``shape`` (N, C, H, W) or (N, F): a view of ``rows``."""
+    if len(shape) == 4:
+        n, c, h, w = shape
+        return rows.reshape(c, n, h, w).transpose(1, 0, 2, 3)
+    return rows.T
+
+
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
-                      eps=1e-5):
+                      eps=1e-5, parts=None):
     """Normalise ``x`` per feature, then scale by ``gamma`` and shift by ``beta``.
 
     Shapes: ``x`` (N, C, H, W) or (N, F); ``gamma``, ``beta``, ``running_mean``, ``running_var``
-    (C,) -> ``out`` like ``x``. In training ``running_mean`` and ``running_var`` are updated in
-    place. ``cache`` = (``xhat`` the normalised input, ``inv_std`` (C,), ``gamma``, training).
+    (C,) -> ``out`` like ``x`` (a view of channel-first memory). In training ``running_mean``
+    and ``running_var`` are updated in place. ``cache`` = (``xhat`` the normalised input as
+    (C, M) rows, ``inv_std`` (C,), ``gamma``, training, x's shape, ``parts``).
+
+    ``parts``: where ``x`` is one part of a batch run in threads, the
+    :class:`cnnspec.engine.parallel.PartSums` of this layer's parts (``total(a)`` sums ``a``
+    over the parts, ``first`` is True for one of them): the statistics are then the whole
+    batch's, and the first part updates the running estimates.
     """
-    axes, shape = _axes_and_shape(x)
-    if training:
-        mean = x.mean(axis=axes)
-        centred = x - mean.reshape(shape)
-        var = (centred * centred).mean(axis=axes)
-        n = x.size // x.shape[1]
-        running_mean *= 1 - momentum
-        running_mean += momentum * mean
-        running_var *= 1 - momentum
-        running_var += (momentum * n / max(n - 1, 1)) * var
+    rows = _features_first(x)
+    if training and parts is not None:
+        # the sums of the values and the count of the parts, in one meeting of the threads
+        sums = parts.total(np.append(rows.sum(axis=1), x.dtype.type(rows.shape[1])))
+        n = int(sums[-1])
+        mean = sums[:-1] / x.dtype.type(n)
+        centred = rows - mean[:, None]
+        var = parts.total(np.einsum("ij,ij->i", centred, centred)) / x.dtype.type(n)
+        if parts.first:
+            _update_running(running_mean, running_var, mean, var, n, momentum)
+    elif training:
+        mean = rows.mean(axis=1)
+        centred = rows - mean[:, None]
+        var = np.einsum("ij,ij->i", centred, centred) / rows.shape[1]
+        _update_running(running_mean, running_var, mean, var, rows.shape[1], momentum)
     else:
         mean, var = running_mean, running_var
-        centred = x - mean.reshape(shape)
+        centred = rows - mean[:, None]
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
-    xhat = centred * inv_std.reshape(shape)
-    out = xhat * gamma.reshape(shape) + beta.reshape(shape)
-    return out, (xhat, inv_std, gamma, training)
+    xhat = centred
+    xhat *= inv_std[:, None]  # in place: centred is not needed again
+    out = xhat * gamma[:, None]
+    out += beta[:, None]
+    return _as_input(out, x.shape), (xhat, inv_std, gamma, training, x.shape, parts)
+
+
+def _update_running(running_mean, running_var, mean, var, n: int, momentum: float) -> None:
+    """PyTorch's update, with the unbiased variance of ``n`` values."""
+    running_mean *= 1 - momentum
+    running_mean += momentum * mean
+    running_var *= 1 - momentum
+    running_var += (momentum * n / max(n - 1, 1)) * var
 
 
 def batchnorm_backward(dout, cache, need_dw=True):
@@ -49,21 +87,30 @@ def batchnorm_backward(dout, cache, need_dw=True):
     parameters are None when not ``need_dw``).
 
     Training mode differentiates through the batch statistics:
-    ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``.
+    ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))``. For one part of
+    a batch run in threads (see :func:`batchnorm_forward`), the sums and ``n`` are the whole
+    batch's, and ``dgamma`` and ``dbeta`` this part's share (the parts' shares add up).
     """
-    xhat, inv_std, gamma, training = cache
-    axes, shape = _axes_and_shape(xhat)
-    dgamma = (dout * xhat).sum(axis=axes) if need_dw or training else None
-    dbeta = dout.sum(axis=axes) if need_dw or training else None
-    scale = (gamma * inv_std).reshape(shape)
+    xhat, inv_std, gamma, training, shape, parts = cache
+    drows = _features_first(dout)
+    dgamma = np.einsum("ij,ij->i", drows, xhat) if need_dw or training else None
+    dbeta = drows.sum(axis=1) if need_dw or training else None
+    scale = (gamma * inv_std)[:, None]
     if training:
-        n = xhat.size // xhat.shape[1]
-        dx = scale * (dout - (dbeta / n).reshape(shape) - xhat * (dgamma / n).reshape(shape))
+        n = xhat.shape[1]
+        sum_dgamma, sum_dbeta = dgamma, dbeta
+        if parts is not None:
+            both = parts.total(np.stack([dgamma, dbeta, np.full_like(dbeta, n)]))
+            sum_dgamma, sum_dbeta, n = both[0], both[1], int(both[2, 0])
+        dx = xhat * (sum_dgamma / n)[:, None]
+        np.subtract(drows, dx, out=dx)
+        dx -= (sum_dbeta / n)[:, None]
+        dx *= scale
     else:
-        dx = dout * scale
+        dx = drows * scale
     if not need_dw:
         dgamma = dbeta = None
-    return dx, dgamma, dbeta
+    return _as_input(dx, shape), dgamma, dbeta
 
 
 def groupnorm_forward(x, gamma, beta, groups, eps=1e-5):

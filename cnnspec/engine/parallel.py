@@ -8,15 +8,17 @@ A replica is a shallow copy of every layer: it shares the parameter (and batch-n
 arrays with the model and keeps its own caches. The parameter gradients each replica's
 backward returned are summed into new arrays (the loss is a mean over the whole batch, so each
 part's gradient already carries the 1/N). Results equal the single-threaded ones up to
-floating-point rounding in those sums. Layers whose training-mode result depends on the whole
-batch (batch norm's statistics) or on the order of random draws (dropout) keep a model from
-splitting while it trains.
+floating-point rounding in those sums. Batch norm, whose training-mode statistics are the
+whole batch's, sums its per-part sums across the parts (:class:`PartSums`: the threads meet at
+a barrier), as synchronised batch norm does across devices. Layers whose result depends on the
+order of random draws (dropout) keep a model from splitting while it trains.
 """
 from __future__ import annotations
 
 import copy
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -32,6 +34,13 @@ class DataParallel:
         self.model = model
         self.parts = parts
         self.replicas = [model.replica() for _ in range(parts)]
+        self.sums: list[PartSums] = []
+        for index, node in enumerate(model.nodes):
+            if node.layer.part_sums:  # one PartSums per layer, shared by its replicas
+                shared = PartSums(parts)
+                self.sums.append(shared)
+                for part, replica in enumerate(self.replicas):
+                    replica.nodes[index].layer.parts = shared.member(part)
         self._pool: ThreadPoolExecutor | None = None
         self._pid = None
 
@@ -66,10 +75,33 @@ class DataParallel:
         otherwise only wait), the others in the pool's threads."""
         pool = self._thread_pool()
         with blas_threads(1):
-            futures = [pool.submit(fn, replica, part)
+            futures = [pool.submit(self._guarded, fn, replica, part)
                        for replica, part in zip(self.replicas[1:], parts[1:])]
-            first = fn(self.replicas[0], parts[0])
-            return [first] + [future.result() for future in futures]
+            try:
+                first = self._guarded(fn, self.replicas[0], parts[0])
+                return [first] + [future.result() for future in futures]
+            except threading.BrokenBarrierError:
+                # released because another part failed: raise that part's error instead
+                wait(futures)
+                for future in futures:
+                    error = future.exception()
+                    if error is not None and not isinstance(error, threading.BrokenBarrierError):
+                        raise error from None
+                raise
+            finally:
+                wait(futures)  # every part has stopped before the sums are made ready again
+                for shared in self.sums:
+                    shared.reset()
+
+    def _guarded(self, fn, replica, part):
+        """``fn(replica, part)``; when it fails, the other parts waiting to sum with this one
+        are released (they fail too) instead of waiting for ever."""
+        try:
+            return fn(replica, part)
+        except BaseException:
+            for shared in self.sums:
+                shared.abort()
+            raise
 
     def _thread_pool(self) -> ThreadPoolExecutor:
         # A forked child process inherits the pool object but not its threads: make a new one.
@@ -78,6 +110,50 @@ class DataParallel:
                                             thread_name_prefix="cnnspec-part")
             self._pid = os.getpid()
         return self._pool
+
+
+class PartSums:
+    """Sums of arrays across the parts of a batch, each part in its own thread: the parts of
+    one layer call :meth:`total` the same number of times, in the same order, and each gets the
+    sum over all parts (added in part order, so every part gets the same bits). Two slot
+    generations alternate, so one barrier per sum suffices: a part cannot write a generation's
+    slot again before every part has passed the next barrier, after reading it."""
+
+    def __init__(self, parts: int) -> None:
+        self.barrier = threading.Barrier(parts)
+        self.slots = [[None] * parts, [None] * parts]
+        self.calls = [0] * parts
+
+    def member(self, part: int) -> PartMember:
+        return PartMember(self, part)
+
+    def total(self, part: int, array: np.ndarray) -> np.ndarray:
+        slots = self.slots[self.calls[part] % 2]
+        self.calls[part] += 1
+        slots[part] = array
+        self.barrier.wait()
+        return _sum(slots)
+
+    def abort(self) -> None:
+        self.barrier.abort()
+
+    def reset(self) -> None:
+        """Ready for the next step (after one that failed part-way: the barrier broken, the
+        parts' call counts apart)."""
+        if self.barrier.broken:
+            self.barrier.reset()
+        self.calls = [0] * len(self.calls)
+
+
+class PartMember:
+    """One part's view of a :class:`PartSums`: ``total(a)`` and ``first`` (part 0), what
+    :func:`cnnspec.engine.norm.batchnorm_forward` reads."""
+
+    def __init__(self, sums: PartSums, part: int) -> None:
+        self.sums, self.part, self.first = sums, part, part == 0
+
+    def total(self, array: np.ndarray) -> np.ndarray:
+        return self.sums.total(self.part, array)
 
 
 def _sum(arrays):

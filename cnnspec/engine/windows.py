@@ -128,18 +128,27 @@ def im2col_chunks(xp: np.ndarray, win: Window, step: int, out: np.ndarray) -> np
     C*kh*kw, step*Ho*Wo), C-contiguous, whose item ``k`` is :func:`im2col` of images
     ``k*step:(k+1)*step``.
     """
+    view = windows_view(xp, win, step)
+    np.copyto(out.reshape(view.shape), view)
+    return out
+
+
+def windows_view(xp: np.ndarray, win: Window, step: int) -> np.ndarray:
+    """The read-only strided view of ``xp`` (C, N, Hp, Wp), N a multiple of ``step``, whose
+    copy is :func:`im2col_chunks`: shape (N // step, C, kh, kw, step, Ho, Wo), item
+    ``[k, c, i, j, m, y, x] = xp[c, k*step + m, y*sh + i*dh, x*sw + j*dw]``. It stays a view
+    of ``xp``'s memory: made once for a buffer that is reused, it reads the buffer's current
+    values on every copy."""
     c, n = xp.shape[:2]
     (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
     ho, wo = win.out_hw
     s_c, s_n, s_h, s_w = xp.strides
-    view = as_strided(
+    return as_strided(
         xp,
         shape=(n // step, c, kh, kw, step, ho, wo),
         strides=(step * s_n, s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
         writeable=False,
     )
-    np.copyto(out.reshape(view.shape), view)
-    return out
 
 
 def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:

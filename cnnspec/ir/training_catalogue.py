@@ -140,6 +140,9 @@ class Entry:
     ``summary``: what it does and whose rule it follows, for the docs. ``engine``: the dotted
     name of the object that implements it. ``rules``: checks of arguments that are fine one by
     one but not together, each returning a :class:`~cnnspec.ir.datasets.Problem` or None.
+    ``state_arrays``: for an optimizer, how many arrays the size of a parameter it keeps per
+    parameter, given its arguments (step counters, one number each, are not counted); the
+    memory estimate reads it, and a test steps the engine's optimizer to hold it true.
     """
 
     name: str
@@ -147,6 +150,7 @@ class Entry:
     engine: str
     args: tuple[Arg, ...] = ()
     rules: tuple[Callable[[dict], Problem | None], ...] = ()
+    state_arrays: Callable[[dict], int] | None = None
 
     @property
     def defaults(self) -> dict:
@@ -189,6 +193,11 @@ ADAM_ARGS = (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
              Arg("amsgrad", "bool", False, "true for AMSGrad: divide by the largest second "
                  "moment seen so far (Reddi et al. 2018)"))
 
+def _adam_state_arrays(args: dict) -> int:
+    """The two moment estimates, and AMSGrad's largest second moment."""
+    return 2 + int(args["amsgrad"])
+
+
 OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("sgd", "stochastic gradient descent with momentum, or Nesterov momentum "
           "(`nesterov` needs a momentum above 0), as `torch.optim.SGD`",
@@ -196,13 +205,15 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
           (Arg("momentum", "number", 0.9, "the share of the last step kept, e.g. 0.9; 0 is "
                "plain SGD", 0, 1, high_open=True),
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
-          rules=(_nesterov_needs_momentum,)),
+          rules=(_nesterov_needs_momentum,),
+          state_arrays=lambda a: int(a["momentum"] > 0)),  # the momentum buffer
     Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
           "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
-          "cnnspec.engine.optim.Adam", ADAM_ARGS),
+          "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays),
     Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
           "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
-          "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS),
+          "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS,
+          state_arrays=_adam_state_arrays),
     Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
           "gradients (`centered`: by their running standard deviation), with optional "
           "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",
@@ -212,7 +223,9 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
            Arg("momentum", "number", 0.0, "the share of the last step kept, e.g. 0.9; 0 for "
                "none", 0, 1, high_open=True),
            Arg("centered", "bool", False, "true to divide by the gradients' running standard "
-               "deviation instead of their root mean square (Graves 2013)"))),
+               "deviation instead of their root mean square (Graves 2013)")),
+          # the mean square, the mean (centered) and the momentum buffer (momentum > 0)
+          state_arrays=lambda a: 1 + int(a["centered"]) + int(a["momentum"] > 0)),
     Entry("adagrad", "Adagrad, Duchi et al. 2011: each step divided by the root of the sum of "
           "all squared gradients so far, the lr divided by 1 + (t - 1) · lr_decay at step t, "
           "as `torch.optim.Adagrad`", "cnnspec.engine.optim.Adagrad",
@@ -220,7 +233,8 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "0; 0 for not at all", 0),
            Arg("initial_accumulator_value", "number", 0.0, "what the sum of squared gradients "
                "starts at, e.g. 0 or 0.1", 0),
-           Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True))),
+           Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True)),
+          state_arrays=lambda a: 1),  # the sum of squared gradients
 )}
 
 GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"

@@ -24,5 +24,13 @@ def is_weighted(kind: str) -> bool:
     return record is not None and record.weighted
 
 
+def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
+    """(forward, backward) FLOPs per example of a checked layer (a ``LayerInfo``), from its
+    kind's count (:meth:`Kind.step_flops`); ``need_dx`` False for a layer whose input gradient
+    is not computed (a first layer when training)."""
+    return KINDS[info.kind].step_flops(info.ir, info.input_shapes, info.output_shape,
+                                       info.macs, need_dx)
+
+
 __all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",
-           "KindError", "Shape", "is_weighted", "kind_of"]
+           "KindError", "Shape", "is_weighted", "kind_of", "layer_flops"]

@@ -7,18 +7,15 @@ bias ``(out,)``; fans are :func:`cnnspec.init.fans.fans` of the weight's shape.
 """
 from __future__ import annotations
 
+import importlib
 import math
 
-from cnnspec import shapes
-from cnnspec.engine import layers as L
-from cnnspec.engine import pool, resize
-from cnnspec.engine.grouped import GroupedConv2d
-from cnnspec.engine.transposed import ConvTranspose2d
+from cnnspec import engine, shapes
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
-from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, window_flops
 from cnnspec.kinds.shape_rules import (
     dims,
     listed,
@@ -29,6 +26,23 @@ from cnnspec.kinds.shape_rules import (
 )
 from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
 from cnnspec.kinds.torch_code import call
+
+
+class _EngineModule:
+    """A module of :mod:`cnnspec.engine`, imported when a builder first reads from it. Every
+    command reads this registry, but only compiling a model builds layers; the engine brings
+    NumPy, a third of the start-up of ``cnnspec check`` otherwise."""
+
+    def __init__(self, name: str) -> None:
+        self._name = f"{engine.__name__}.{name}"
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+L = _EngineModule("layers")
+pool, resize = _EngineModule("pool"), _EngineModule("resize")
+grouped, transposed = _EngineModule("grouped"), _EngineModule("transposed")
 
 # ---------------------------------------------------------------------------- conv and dense
 
@@ -61,8 +75,8 @@ def _conv_infer(ir: dict, in_shapes) -> Inferred:
 
 def _conv_build(b: Build):
     if b.ir["groups"] > 1:
-        return GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
-                             b.ir["groups"], trainable=b.ir["trainable"])
+        return grouped.GroupedConv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
+                                     b.ir["groups"], trainable=b.ir["trainable"])
     return L.Conv2d(b.weight, b.bias, b.ir["stride"], b.pads, b.ir["dilation"],
                     trainable=b.ir["trainable"])
 
@@ -203,9 +217,9 @@ def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
 
 
 def _conv_transpose_build(b: Build):
-    return ConvTranspose2d(b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
-                           (b.pads[0], b.pads[2]), b.output_shape[1:],
-                           trainable=b.ir["trainable"])
+    return transposed.ConvTranspose2d(
+        b.weight, b.bias, b.ir["stride"], b.ir["dilation"], b.ir["groups"],
+        (b.pads[0], b.pads[2]), b.output_shape[1:], trainable=b.ir["trainable"])
 
 
 def _conv_transpose_phrases(ir: dict, pads) -> list[str]:
@@ -435,7 +449,7 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
         aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
         torch=lambda ir, ins, inferred: _pool_torch(ir, inferred, reduce, pad_value),
         onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
-        examples=POOL_EXAMPLES + examples)
+        examples=POOL_EXAMPLES + examples, flops=window_flops)
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math.inf,

@@ -8,6 +8,7 @@ it; none of them names a kind in a table of its own.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,6 +63,20 @@ class Example:
     fields: dict = field(default_factory=dict)
 
 
+def elementwise_flops(ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int) -> int:
+    """Forward FLOPs per example of a layer: two per multiply-add where it has them (a
+    weighted layer: ``2 * macs``, the bias add left out as PyTorch's profilers do), else one
+    per output value (an activation, a norm, a merge; a reshape costs nothing but is counted
+    alike: these layers are memory-bound, and their FLOP/s say only that)."""
+    return 2 * macs if macs else math.prod(out_shape)
+
+
+def window_flops(ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int) -> int:
+    """Forward FLOPs per example of a pooling window: one per input value each output reads
+    (a comparison or an add)."""
+    return math.prod(out_shape) * math.prod(ir["size"])
+
+
 def identity_signal(ir: dict, moments: list[float], shapes: list[Shape]) -> float:
     """A layer that keeps the second moment of its input."""
     return moments[0]
@@ -88,6 +103,8 @@ class Kind:
     ``g.param(key, shape=None) -> name`` (the layer's ``weight``, ``bias`` or a buffer,
     reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
     :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
+    ``flops``: ``(ir, in_shapes, out_shape, macs) -> int``, the forward FLOPs per example
+    (:meth:`step_flops` derives the backward's).
     """
 
     name: str
@@ -110,6 +127,7 @@ class Kind:
     torch: Callable | None = None
     onnx: Callable | None = None
     examples: tuple[Example, ...] = ()
+    flops: Callable[[dict, list[Shape], Shape, int], int] = elementwise_flops
 
     @property
     def weighted(self) -> bool:
@@ -124,6 +142,16 @@ class Kind:
     @property
     def field_map(self) -> dict[str, Field]:
         return {f.name: f for f in self.fields}
+
+    def step_flops(self, ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int,
+                   need_dx: bool = True) -> tuple[int, int]:
+        """(forward, backward) FLOPs per example. A weighted layer's backward is two products
+        the size of its forward (the weight gradient and, when ``need_dx``, the input
+        gradient: 2x, or 1x for a first layer); any other layer's is about its forward."""
+        forward = self.flops(ir, in_shapes, out_shape, macs)
+        if not self.weighted:
+            return forward, forward
+        return forward, forward * (2 if need_dx else 1)
 
     def ir_defaults(self) -> dict:
         """The kind's IR fields, in IR order, with their defaults (None: filled in later)."""

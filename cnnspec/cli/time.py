@@ -1,0 +1,89 @@
+"""``cnnspec time SPEC [--batch N] [--iterations K] [--format json]``: where a training step's
+time goes, layer by layer (as ``caffe time``).
+
+The spec's model is compiled and trained on random inputs of its input shape in one thread
+(:func:`cnnspec.engine.timing.time_step`); each layer's forward and backward milliseconds
+(medians over the iterations), its GFLOP/s (FLOPs from the layer's shapes,
+:func:`cnnspec.kinds.layer_flops`), its share of the step, the loss and the optimizer update,
+against what one large float32 matrix product reaches on one core of the machine.
+"""
+from __future__ import annotations
+
+import json
+
+from cnnspec.cli.arguments import positive_int, spec_file
+from cnnspec.cli.check import report
+
+HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    parser.add_argument("--batch", type=positive_int, metavar="N",
+                        help="images per step (default: the spec's batch size)")
+    parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
+                        help="timed steps; every figure is the median over them (default 10)")
+    parser.add_argument("--format", choices=("table", "json"), default="table",
+                        help="a readable table (default) or JSON with the same content")
+
+
+def run(args) -> int:
+    # deferred: NumPy and the checker load when the command runs (`cnnspec --help` stays fast)
+    import numpy as np
+
+    from cnnspec import compile as compile_spec
+    from cnnspec import load
+    from cnnspec.engine.calibrate import cpu_model
+    from cnnspec.engine.optim import make_optimizer
+    from cnnspec.engine.timing import time_step
+    from cnnspec.kinds import layer_flops
+
+    checked = load(args.spec)
+    report(checked.warnings)
+    training = checked.ir["training"]
+    batch = args.batch or training["batch_size"]
+    model = compile_spec(checked, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
+    y = rng.integers(0, max(2, checked.output_shape[0]), batch)  # bce: one output, 2 classes
+    optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+    infos = checked.by_name
+    timing = time_step(model, x, y, optimizer, training["lr"], args.iterations,
+                       flops_of=lambda name, need_dx: layer_flops(infos[name], need_dx))
+    about = {"model": checked.ir["name"], "cpu": cpu_model(),
+             "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
+    if args.format == "json":
+        print(json.dumps({**about, **timing.as_dict()}, indent=2))
+    else:
+        print(table(timing, about))
+    return 0
+
+
+def table(timing, about: dict) -> str:
+    """The report as text: one row per layer, then the loss, the update and the totals."""
+    head = (f"{about['model']}: batch {timing.batch}, {about['dtype']}, "
+            f"{about['optimizer']}, {timing.threads} thread, median of {timing.iterations} "
+            f"steps; CPU: {about['cpu']}")
+    rows = [head, "",
+            (f"{'layer':<22}{'kind':<16}{'forward ms':>11}{'backward ms':>12}"
+             f"{'GFLOP/s':>9}{'share':>8}")]
+    for layer in timing.layers:
+        name = layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
+        rows.append(f"{name:<22}{layer.kind:<16}{layer.forward * 1e3:>11.3f}"
+                    f"{layer.backward * 1e3:>12.3f}{layer.gflops:>9.1f}"
+                    f"{timing.share(layer.seconds):>8.1%}")
+    rows.append(f"{'loss':<38}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")
+    rows.append(f"{'update':<38}{'':>11}{timing.update * 1e3:>12.3f}{'':>9}"
+                f"{timing.share(timing.update):>8.1%}")
+    forward = sum(layer.forward for layer in timing.layers) * 1e3
+    backward = sum(layer.backward for layer in timing.layers) * 1e3
+    rows += ["", (f"{'total (sum of the parts)':<38}{forward:>11.3f}{backward:>12.3f}"
+                  f"   = {timing.total * 1e3:.3f} ms"),
+             (f"a whole step, unclocked (median): {timing.step * 1e3:.3f} ms, "
+              f"{timing.batch / timing.step:,.0f} images/s")]
+    if timing.peak_gflops is not None:
+        from cnnspec.engine.timing import PEAK_SIZE
+
+        rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} float32 matrix "
+                    f"product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
+    return "\n".join(rows)

@@ -1,0 +1,121 @@
+"""``cnnspec time``: the structure of its report, the FLOP counts of the kinds registry, and its
+sum of the parts against a whole training step measured apart.
+
+No timed assertion other than that agreement, which is a ratio of two medians measured in
+the same run with a generous tolerance (:data:`TOLERANCE`): the clocks cost microseconds a
+layer, so the parts and the whole agree closely on a quiet machine, and within 2x on a busy one.
+"""
+import json
+
+import numpy as np
+import pytest
+
+import cnnspec
+from cnnspec.check.checker import check
+from cnnspec.cli import main
+from cnnspec.engine.optim import make_optimizer
+from cnnspec.engine.timing import StepTiming, time_step
+from cnnspec.kinds import KINDS, layer_flops
+from cnnspec.lang import parse
+
+# The sum of the clocked parts over a whole unclocked step, both medians, must lie in this
+# range (stated in README's performance section).
+TOLERANCE = (0.5, 2.0)
+
+SPEC = """\
+model timed
+input 1x12x12
+conv1: conv 4 3x3 pad same relu
+pool1: maxpool 2
+conv2: conv 6 3x3
+act2: tanh
+flatten
+fc: dense 10
+train {
+  data npz(path="unused.npz")
+  batch 8
+  seed 0
+}
+"""
+
+
+@pytest.fixture
+def spec_path(tmp_path):
+    path = tmp_path / "timed.cnn"
+    path.write_text(SPEC)
+    return str(path)
+
+
+def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
+    assert main(["time", spec_path, "--iterations", "2", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "timed" and data["batch"] == 8 and data["iterations"] == 2
+    assert data["threads"] == 1 and data["cpu"] and data["peak_gflops"] > 0
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    # The ReLU before the max pool runs inside it (the engine's fusion) and is reported there.
+    assert list(layers) == ["conv1", "pool1", "conv2", "act2", "flatten1", "fc"]
+    assert len(layers["pool1"]["fused"]) == 1 and layers["pool1"]["kind"] == "maxpool"
+    # conv1: 4 filters x 12x12 outputs x 9 taps = 5,184 MACs an image; a first layer's
+    # backward is only the weight gradient, conv2's both gradients.
+    assert layers["conv1"]["forward_flops"] == 2 * 5184 * 8
+    assert layers["conv1"]["backward_flops"] == layers["conv1"]["forward_flops"]
+    assert layers["conv2"]["backward_flops"] == 2 * layers["conv2"]["forward_flops"]
+    for layer in data["layers"]:
+        assert layer["forward_ms"] >= 0 and layer["backward_ms"] >= 0
+    shares = sum(layer["share"] for layer in data["layers"])
+    shares += (data["loss_ms"] + data["update_ms"]) / data["total_ms"]
+    assert shares == pytest.approx(1.0)
+    assert data["total_ms"] == pytest.approx(
+        data["forward_ms"] + data["backward_ms"] + data["loss_ms"] + data["update_ms"])
+
+
+def test_table_report(spec_path, capsys):
+    assert main(["time", spec_path, "--batch", "4", "--iterations", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "timed: batch 4, float32, sgd, 1 thread, median of 1 steps; CPU: " in out
+    for word in ("conv1", "pool1 (+", "conv2", "act2", "fc", "loss", "update", "GFLOP/s",
+                 "share", "total (sum of the parts)", "a whole step, unclocked",
+                 "float32 matrix product, one thread"):
+        assert word in out
+
+
+def test_sum_of_the_parts_agrees_with_a_whole_step():
+    checked = check(parse(SPEC))
+    model = cnnspec.compile(checked, seed=0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((16, 1, 12, 12)).astype(np.float32)
+    y = rng.integers(0, 10, 16)
+    optimizer = make_optimizer({"name": "sgd", "momentum": 0.9, "nesterov": False})
+    timing = time_step(model, x, y, optimizer, 0.01, iterations=7, peak=False)
+    assert isinstance(timing, StepTiming) and timing.peak_gflops is None
+    assert TOLERANCE[0] <= timing.total / timing.step <= TOLERANCE[1]
+    assert model.threads == 2 and model.clock is None  # restored
+
+
+def test_flop_counts_per_kind():
+    checked = check(parse(SPEC))
+    infos = checked.by_name
+    pool = infos["pool1"]
+    # 4x6x6 outputs, each the max of a 2x2 window: 4 comparisons (reads) an output.
+    assert layer_flops(pool) == (4 * 36 * 4, 4 * 36 * 4)
+    # conv2 (no padding) makes 6x4x4 values; tanh is one FLOP a value each way.
+    assert layer_flops(infos["act2"]) == (6 * 4 * 4, 6 * 4 * 4)
+    fc = infos["fc"]  # 96 -> 10: forward one product, backward two (or one without dx)
+    assert layer_flops(fc) == (2 * 96 * 10, 4 * 96 * 10)
+    assert layer_flops(fc, need_dx=False) == (2 * 96 * 10, 2 * 96 * 10)
+    assert KINDS["flatten"].weighted is False
+
+
+def test_missing_spec_is_an_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["time", str(tmp_path / "nope.cnn")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "no such file" in err and "nope.cnn" in err and "Traceback" not in err
+
+
+def test_bad_arguments_are_usage_errors(spec_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["time", spec_path, "--batch", "0"])
+    assert exc.value.code == 2
+    assert "--batch: must be at least 1" in capsys.readouterr().err
