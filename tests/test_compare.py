@@ -169,3 +169,18 @@ def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, mo
     for ax in drawn[0].axes:
         labels = ax.get_legend_handles_labels()[1]
         assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
+
+
+@pytest.mark.parametrize("epochs", [1, 2, 7])
+def test_the_epoch_axis_shows_whole_epochs_only(epochs):
+    from cnnspec.lab.plots import _epoch_axes
+    from cnnspec.render import figure
+
+    fig = figure.new_figure(4.0, 3.0)
+    ax = fig.subplots(1, 1)
+    ax.plot(range(1, epochs + 1), [0.5] * epochs, marker="o")
+    _epoch_axes(ax, "val_acc", "accuracy")
+    low, high = ax.get_xlim()
+    shown = [t for t in ax.get_xticks() if low <= t <= high]
+    assert shown and all(float(t).is_integer() for t in shown)
+    assert low <= 1 and high >= epochs

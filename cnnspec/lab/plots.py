@@ -92,7 +92,10 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     accuracy from 0 to 1; a legend when there are lines."""
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    low, high = ax.get_xlim()
+    if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
+        ax.set_xlim(0.5, round(high) + 0.5)
     ax.set_xlabel("epoch")
     ax.set_ylabel(_METRIC_NAMES.get(key, key))
     if key.endswith("loss"):
