@@ -5,6 +5,7 @@ the first Python thread that set it change it again: the engine, trained in a th
 main thread had trained, ran its products on every core while its own two threads ran too.
 These tests record the count each forward and backward sees, in every thread that runs a part.
 """
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -113,3 +114,22 @@ def test_the_users_own_limits_still_work_after_the_engine_ran_in_a_thread():
         assert blas.get_threads() == 1
     with threadpool_limits(limits=2, user_api="blas"):
         assert blas.get_threads() == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_process_forked_inside_a_hold_starts_with_none():
+    with threadpool_limits(limits=2, user_api="blas"), blas.blas_threads(1):
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # the child: its own hold sets and restores the count it inherited
+            try:
+                with blas.blas_threads(2):
+                    inside = blas.get_threads()
+                os.write(write, f"{inside} {blas.get_threads()}".encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        reported = os.read(read, 100).decode()
+        os.close(read)
+        os.waitpid(child, 0)
+    assert reported == "2 1"

@@ -24,6 +24,7 @@ threads nor the user's ``threadpool_limits`` are locked out.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -62,6 +63,19 @@ class _Hold:
 _process_lock = threading.Lock()
 _process_holds: dict[int, _Hold] = {}  # by library index: counts kept for the whole process
 _thread_holds = threading.local()  # .holds: by library index, for counts kept per thread
+
+
+def _forget_holds() -> None:
+    """In a forked child: the parent's open holds belong to threads the child does not have
+    (and the lock may have been held by one of them). The child starts with no holds, at the
+    count it inherited."""
+    global _process_lock
+    _process_lock = threading.Lock()
+    _process_holds.clear()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=_forget_holds)
 
 
 def _per_thread(library) -> bool:
