@@ -6,20 +6,23 @@ sets) and warns when it takes most of it; ``summary`` shows the figure. Everythi
 
 - parameters, their gradients, and the optimizer's state (counted by stepping the spec's own
   optimizer once on a small parameter: SGD with momentum keeps one buffer per parameter, Adam
-  two), and the arrays of the engine's own the size of the parameters (see
+  two), and the engine's own arrays of the parameters' size (see
   :func:`engine_copies`): the update each optimizer writes into a work array, and, when the
   batch runs as halves in two threads, each half's gradients besides their sum;
 - activations kept for the backward pass: every layer's output, and about as much again in
   the caches the layers keep (a conv's padded input, a ReLU's mask, a pool's input), B x
-  twice the sum of the layer outputs;
+  twice the sum of the layer outputs, and the Python objects of the model and its layers (a
+  few KiB each: what a net of tiny layers mostly holds);
 - work buffers: each convolution keeps its im2col matrix, (C_in x kh x kw) x (B x H_out x
-  W_out) values, the buffers of its gradients (about as large again, twice over) and its
-  padded input (which a large dilation with ``pad same`` makes huge) from one step to the
-  next, so that later steps reuse the memory; they add up over the conv layers.
+  W_out) values, as much again for its weight gradient, the buffers of its input gradient
+  (for stride 1 a column gradient over whole padded planes, and the output gradient laid on
+  them) and its padded input (which a large dilation with ``pad same`` makes huge) from one
+  step to the next, so that later steps reuse the memory; they add up over the conv layers.
 
 tests/test_memory.py measures the real peak of a training step (NumPy's allocations, with
-tracemalloc) against this estimate: the estimate is at least the measurement and at most
-:data:`OVERESTIMATE` times it.
+tracemalloc) against this estimate: the estimate is at least the measurement and, on the
+example specs, at most :data:`OVERESTIMATE` times it. ``tools/fuzz.py`` measures hundreds of
+mutated specs the same way.
 """
 from __future__ import annotations
 
@@ -122,6 +125,13 @@ def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw
     return max(planes, columns) + (filters + in_channels) * batch * padded_hw
 
 
+# The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),
+# and each layer's node, caches and array headers (measured 1-2.5 KiB; dense layers, with two
+# parameters and their gradient, state and update arrays, the most).
+OBJECT_BYTES_BASE = 16 << 10
+OBJECT_BYTES_PER_LAYER = 4 << 10
+
+
 def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
     training = spec.ir["training"]
     batch = training["batch_size"]
@@ -134,7 +144,8 @@ def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
     heaviest = max(layers, key=lambda info: max(outputs[info.name], works[info.name])).name
     return MemoryEstimate(
         parameters=BYTES_PER_VALUE * parameter_values,
-        activations=BYTES_PER_VALUE * 2 * sum(outputs.values()),
+        activations=(BYTES_PER_VALUE * 2 * sum(outputs.values()) + OBJECT_BYTES_BASE
+                     + OBJECT_BYTES_PER_LAYER * len(layers)),
         work=BYTES_PER_VALUE * sum(works.values()),
         heaviest=heaviest, batch_size=batch)
 
