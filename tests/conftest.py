@@ -1,8 +1,10 @@
 """Specs shared by the training, evaluation and lab tests (each trains in well under a second,
-so tests can train them freely), and a local HTTP server for the download tests."""
+so tests can train them freely), a local HTTP server for the download tests, and
+tools/fuzz.py as a module."""
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import sys
 import threading
 from functools import partial
@@ -128,3 +130,16 @@ def _interpreter() -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+@pytest.fixture(scope="module")
+def fuzz():
+    """tools/fuzz.py as a module (a script, not part of the package): the fuzz tests run its
+    mutations, the memory tests its measured training step."""
+    path = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
+    spec = importlib.util.spec_from_file_location("cnnspec_fuzz_tool", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]

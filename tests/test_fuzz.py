@@ -1,29 +1,17 @@
 """A few hundred mutated specs and IR files through ``check``, ``summary`` and ``export``: every
-one ends in an exit code (0, 1 or 2), never a traceback or a hang. The same mutations as
-``tools/fuzz.py`` (which runs 10,000+ of them), seeded, so a failure here replays exactly."""
+one ends in an exit code (0, 1 or 2), never a traceback or a hang; and a few mutants that
+``check`` accepts trained for one step, whose measured peak memory stays within the estimate
+``check`` gives. The same mutations as ``tools/fuzz.py`` (which runs 10,000+ of them), seeded,
+so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
-
-import pytest
 
 FUZZ = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
 SPEC_MUTANTS = 160
 IR_MUTANTS = 90
-
-
-@pytest.fixture(scope="module")
-def fuzz():
-    """tools/fuzz.py as a module (a script, not part of the package)."""
-    spec = importlib.util.spec_from_file_location("cnnspec_fuzz_tool", FUZZ)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+TRAINED_MUTANTS = 20
 
 
 def assert_clean(tally, count: int, fuzz) -> None:
@@ -71,3 +59,22 @@ def test_a_traceback_is_counted(fuzz, tmp_path, monkeypatch):
     tally = fuzz.Tally()
     fuzz.run_case(tmp_path / "x.cnn", "input 1x8x8\n", tally, commands=(["check"],))
     assert tally.outcomes == {"traceback": 1} and "ZeroDivisionError" in tally.tracebacks[0]
+
+
+def test_mutants_check_accepts_train_a_step_within_the_memory_estimate(fuzz):
+    tally = fuzz.fuzz_memory(TRAINED_MUTANTS, seed=3)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.hangs == []
+    assert len(tally.steps) + tally.too_large + tally.refused == TRAINED_MUTANTS
+    assert len(tally.steps) >= TRAINED_MUTANTS // 2
+    for ratio, measured, estimate, text in tally.steps:
+        assert measured <= estimate, f"measured {measured} > estimate {estimate} for:\n{text}"
+
+
+def test_a_step_beyond_its_estimate_is_counted(fuzz, tmp_path, monkeypatch):
+    """The harness would see an estimate that is too low."""
+    monkeypatch.setattr(fuzz, "measured_step", lambda checked: checked.step_memory.total + 1)
+    tally = fuzz.MemoryTally()
+    assert fuzz.train_case(tmp_path / "x.cnn", "input 1x8x8\nflatten\ndense 10\n", tally)
+    assert len(tally.beyond) == 1 and "allocations beyond the estimate" in fuzz._memory_line(tally)
+    assert not fuzz.train_case(tmp_path / "x.cnn", "input 1x8x8\nconv\n", tally)  # refused

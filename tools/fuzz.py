@@ -9,10 +9,18 @@ values, deep nesting, long strings, names that would be paths). Each mutant goes
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``) and hangs
 (one command taking over 2 s); it prints the first few tracebacks in full.
 
-    python3 tools/fuzz.py                            # 10,000 spec and 3,000 IR mutants
-    python3 tools/fuzz.py --specs 500 --irs 200 --seed 7
+Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
+of them) is compiled and trained for one real step (forward, loss, backward, optimizer update)
+at the spec's batch size on synthetic data, and the step's peak allocation, measured with
+tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``check`` and
+``summary`` give (``cnnspec/check/memory.py``). It counts the steps that allocated beyond the
+estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
+``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
-Exit status 1 when any traceback or hang was found. ``tests/test_fuzz.py`` runs a few hundred
+    python3 tools/fuzz.py                            # 10,000 spec and 3,000 IR mutants
+    python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
+
+Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate. ``tests/test_fuzz.py`` runs a few hundred
 mutants of the same kinds in CI.
 """
 from __future__ import annotations
@@ -307,6 +315,130 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
     return specs, ir_tally
 
 
+# -- the memory stage ----------------------------------------------------------------------------
+
+TRAIN_CAP = 1 << 30  # mutants whose step is estimated above this are skipped, not trained
+
+
+def _one_step(checked, x, y) -> None:
+    """Build the model and run one training step: forward, loss, backward, optimizer update."""
+    import cnnspec
+    from cnnspec.engine.optim import make_optimizer
+
+    training = checked.ir["training"]
+    model = cnnspec.compile(checked, seed=0)
+    optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout)
+    optimizer.step(model.params(), model.grads(), training["lr"])
+
+
+def measured_step(checked) -> int:
+    """Peak bytes allocated (NumPy reports its arrays to tracemalloc) to build the model and
+    run one training step at the spec's batch size on synthetic inputs and random labels,
+    after a first step has done its imports."""
+    import tracemalloc
+
+    import numpy as np
+
+    batch = checked.ir["training"]["batch_size"]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, *checked.input_shape)).astype(np.float32)
+    classes = checked.output_shape[0]
+    y = rng.integers(0, 2 if classes == 1 else classes, batch)  # one score: bce's 0/1 labels
+    _one_step(checked, x, y)
+    tracemalloc.start()
+    try:
+        _one_step(checked, x, y)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@dataclass
+class MemoryTally:
+    """The memory stage's outcomes: (measured / estimate, measured, estimate, spec) per step
+    trained, and the mutants not trained, by why."""
+
+    steps: list[tuple[float, int, int, str]] = field(default_factory=list)
+    too_large: int = 0  # estimate above the cap
+    refused: int = 0  # a clean RunError/SpecError from compile or the step
+    tracebacks: list[str] = field(default_factory=list)
+    hangs: list[str] = field(default_factory=list)
+    slowest: float = 0.0
+    cap: int = TRAIN_CAP
+
+    @property
+    def beyond(self) -> list[tuple[float, int, int, str]]:
+        return [step for step in self.steps if step[1] > step[2]]
+
+
+def train_case(path: Path, text: str, tally: MemoryTally) -> bool:
+    """Train one step of the spec ``text`` when ``check`` accepts it and compare its measured
+    peak with the estimate; False when ``check`` refuses it (nothing is recorded then)."""
+    import cnnspec
+    from cnnspec.errors import RunError, SpecError, SpecErrors
+
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    start = time.perf_counter()
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(ABANDON_SECONDS)
+    try:
+        try:
+            checked = cnnspec.load(path)
+        except (SpecError, SpecErrors, RunError):
+            return False  # check refuses it
+        estimate = checked.step_memory.total
+        if estimate > tally.cap:
+            tally.too_large += 1
+            return True
+        try:
+            measured = measured_step(checked)
+        except (SpecError, SpecErrors, RunError):
+            tally.refused += 1
+            return True
+        tally.steps.append((measured / estimate, measured, estimate, text))
+    except _Abandoned:
+        tally.hangs.append(f"abandoned after {ABANDON_SECONDS} s on:\n{text[:3000]}")
+    except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+        tally.tracebacks.append(f"a training step of:\n{text[:3000]}\n{traceback.format_exc()}")
+    finally:
+        if hasattr(signal, "SIGALRM"):
+            signal.alarm(0)
+        tally.slowest = max(tally.slowest, time.perf_counter() - start)
+    return True
+
+
+def fuzz_memory(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> MemoryTally:
+    """Train one step of ``count`` spec mutants that ``check`` accepts (seeded), measuring
+    each step's peak against its estimate."""
+    rng = random.Random(f"memory:{seed}")
+    texts = example_specs()
+    tally = MemoryTally(cap=cap)
+    tried = 0
+    with tempfile.TemporaryDirectory() as folder:
+        # Mutants check accepts are a minority: try up to 50 per step wanted.
+        while len(tally.steps) + len(tally.tracebacks) + len(tally.hangs) + tally.refused \
+                + tally.too_large < count and tried < 50 * count:
+            tried += 1
+            accepted = train_case(Path(folder) / "train.cnn",
+                                  mutate_spec(rng.choice(texts), texts, rng), tally)
+            if accepted and progress and (len(tally.steps) + 1) % 50 == 0:
+                progress(f"memory: {_memory_line(tally)}")
+    return tally
+
+
+def _memory_line(tally: MemoryTally) -> str:
+    ratios = sorted(step[0] for step in tally.steps)
+    spread = (f"measured/estimate max {ratios[-1]:.2f}, median {ratios[len(ratios) // 2]:.2f}, "
+              f"min {ratios[0]:.2f}; " if ratios else "")
+    return (f"{len(tally.steps)} steps trained: {spread}{len(tally.beyond)} allocations beyond "
+            f"the estimate; skipped {tally.too_large} estimated over "
+            f"{tally.cap / (1 << 30):g} GiB, {tally.refused} refused with a clean error; tracebacks "
+            f"{len(tally.tracebacks)}, abandoned {len(tally.hangs)}, slowest {tally.slowest:.2f} s")
+
+
 def _line(tally: Tally) -> str:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(tally.outcomes.items()))
     return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {HANG_SECONDS:g} s " \
@@ -330,10 +462,16 @@ def _first_of_each(reports: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cnnspec.check.memory import bytes_text
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--specs", type=int, default=10_000, help="spec mutants (10000)")
     parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train", type=int, default=300,
+                        help="mutants check accepts trained for one step, memory measured (300)")
+    parser.add_argument("--train-cap", type=float, default=TRAIN_CAP / (1 << 30),
+                        help="GiB: mutants estimated above it are skipped, not trained (1)")
     parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
@@ -346,10 +484,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{count:6d} x {kind}")
         for report in (_first_of_each(tally.tracebacks) + tally.hangs)[: args.show]:
             print(report, "\n" + "-" * 80)
-    print(f"seed {args.seed}, {time.perf_counter() - start:.0f} s")
+    commands_seconds = time.perf_counter() - start
+    memory = fuzz_memory(args.train, args.seed, int(args.train_cap * (1 << 30)),
+                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for report in (memory.tracebacks + memory.hangs)[: args.show]:
+        print(report, "\n" + "-" * 80)
+    for ratio, measured, estimate, text in sorted(memory.steps, reverse=True)[: args.show]:
+        print(f"measured {bytes_text(measured)} / estimate {bytes_text(estimate)} = {ratio:.2f}:"
+              f"\n{_without_comments(text)[:1500]}\n" + "-" * 80)
+    print(f"seed {args.seed}, {commands_seconds:.0f} s for the commands, "
+          f"{time.perf_counter() - start - commands_seconds:.0f} s for the training steps")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
-    return 1 if any(t.tracebacks or t.hangs for t in (specs, irs)) else 0
+    print(f"memory: {_memory_line(memory)}")
+    found = any(t.tracebacks or t.hangs for t in (specs, irs, memory)) or memory.beyond
+    return 1 if found else 0
+
+
+def _without_comments(text: str) -> str:
+    """A spec's text without its comments and blank lines, to print it short."""
+    lines = (re.sub(r"#.*", "", line).rstrip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line.strip())
 
 
 if __name__ == "__main__":

@@ -6,18 +6,23 @@ sets) and warns when it takes most of it; ``summary`` shows the figure. Everythi
 
 - parameters, their gradients, and the optimizer's state (as many arrays per parameter as the
   optimizer's record in :mod:`cnnspec.ir.training_catalogue` declares: SGD with momentum keeps
-  one buffer per parameter, Adam two);
+  one buffer per parameter, Adam two), and the engine's own arrays of the parameters' size (see
+  :func:`engine_copies`): the update each optimizer writes into a work array, and, when the
+  batch runs as halves in two threads, each half's gradients besides their sum;
 - activations kept for the backward pass: every layer's output, and about as much again in
   the caches the layers keep (a conv's padded input, a ReLU's mask, a pool's input), B x
-  twice the sum of the layer outputs;
+  twice the sum of the layer outputs, and the Python objects of the model and its layers (a
+  few KiB each: what a net of tiny layers mostly holds);
 - work buffers: each convolution keeps its im2col matrix, (C_in x kh x kw) x (B x H_out x
-  W_out) values, the buffers of its gradients (about as large again, twice over) and its
-  padded input (which a large dilation with ``pad same`` makes huge) from one step to the
-  next, so that later steps reuse the memory; they add up over the conv layers.
+  W_out) values, as much again for its weight gradient, the buffers of its input gradient
+  (for stride 1 a column gradient over whole padded planes, and the output gradient laid on
+  them) and its padded input (which a large dilation with ``pad same`` makes huge) from one
+  step to the next, so that later steps reuse the memory; they add up over the conv layers.
 
 tests/test_memory.py measures the real peak of a training step (NumPy's allocations, with
-tracemalloc) against this estimate: the estimate is at least the measurement and at most
-:data:`OVERESTIMATE` times it.
+tracemalloc) against this estimate: the estimate is at least the measurement and, on the
+example specs, at most :data:`OVERESTIMATE` times it. ``tools/fuzz.py`` measures hundreds of
+mutated specs the same way.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
@@ -62,13 +68,29 @@ def optimizer_buffers(training: dict) -> int:
     return kept + decay_scratch + clipped
 
 
-# A conv keeps its im2col matrix and buffers for its gradients about twice as large again.
+# -- arrays the engine keeps per trainable parameter, besides the parameter, its gradient and the
+# optimizer's state (the optimizer's count is :func:`optimizer_buffers`)
+
+UPDATE_ARRAYS = 1  # every optimizer writes lr x its direction into a kept "update" work array
+SPLIT_PARTS = DEFAULT_THREADS  # the parts a large enough batch is split into
+
+
+def engine_copies(batch: int) -> int:
+    """Arrays the size of the trainable parameters that a training step of the engine holds
+    besides the parameters, the summed gradients and the optimizer's state: the optimizer's
+    update array, and each part's gradients when the batch is split into parts run in
+    threads (:mod:`cnnspec.engine.parallel` sums them into new arrays). Batch norm and dropout
+    keep a model from splitting; counted as split all the same (an overestimate)."""
+    return UPDATE_ARRAYS + (SPLIT_PARTS if splits(batch) else 0)
+
+
+# A transposed conv keeps its im2col matrix and buffers for its gradients about twice as large.
 WORK_PER_COLUMN_VALUE = 3
 
 
 def _work_values(info: LayerInfo, batch: int) -> int:
     """Values of the work buffers a layer keeps for a batch: a conv's im2col matrix and the
-    buffers of its gradients."""
+    buffers of its gradients, and its padded input."""
     if KINDS[info.kind].family != "conv":
         return 0
     in_channels, height, width = info.input_shapes[0]
@@ -76,8 +98,31 @@ def _work_values(info: LayerInfo, batch: int) -> int:
     # are the multiply-adds over the weight's first axis (F, or C) per group.
     columns = batch * info.macs * info.ir["groups"] // info.weight_shape[0]
     top, bottom, left, right = info.pads
-    padded = in_channels * batch * (height + top + bottom) * (width + left + right)
-    return WORK_PER_COLUMN_VALUE * columns + padded
+    padded_hw = (height + top + bottom) * (width + left + right)
+    padded = in_channels * batch * padded_hw
+    if info.kind != "conv":
+        return WORK_PER_COLUMN_VALUE * columns + padded
+    return 2 * columns + _conv_input_grad_values(info, batch, columns, padded_hw) + padded
+
+
+def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw: int) -> int:
+    """Values of the buffers a conv's input gradient keeps (cnnspec.engine.conv_tuned): a
+    column gradient, with stride 1 over whole padded planes (rows x N*Hp*Wp instead of the
+    forward's rows x N*Ho*Wo; the transposed convolution it takes instead where that is
+    cheaper has a matrix no larger than the forward's), the output gradient laid on those
+    planes (F x N x Hp x Wp), and the padded input gradient the columns are added into."""
+    in_channels = info.input_shapes[0][0]
+    filters, out_hw = info.output_shape[0], info.output_shape[1] * info.output_shape[2]
+    stride_one = tuple(info.ir["stride"]) == (1, 1)
+    planes = columns * padded_hw // max(out_hw, 1) if stride_one else columns
+    return max(planes, columns) + (filters + in_channels) * batch * padded_hw
+
+
+# The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),
+# and each layer's node, caches and array headers (measured 1-2.5 KiB; dense layers, with two
+# parameters and their gradient, state and update arrays, the most).
+OBJECT_BYTES_BASE = 16 << 10
+OBJECT_BYTES_PER_LAYER = 4 << 10
 
 
 def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
@@ -85,13 +130,15 @@ def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
     batch = training["batch_size"]
     total = sum(info.params for info in layers)
     trainable = sum(info.trainable_params for info in layers)
-    parameter_values = total + trainable * (1 + optimizer_buffers(training))
+    parameter_values = total + trainable * (1 + optimizer_buffers(training)
+                                            + engine_copies(batch))
     outputs = {info.name: batch * math.prod(info.output_shape) for info in layers}
     works = {info.name: _work_values(info, batch) for info in layers}
     heaviest = max(layers, key=lambda info: max(outputs[info.name], works[info.name])).name
     return MemoryEstimate(
         parameters=BYTES_PER_VALUE * parameter_values,
-        activations=BYTES_PER_VALUE * 2 * sum(outputs.values()),
+        activations=(BYTES_PER_VALUE * 2 * sum(outputs.values()) + OBJECT_BYTES_BASE
+                     + OBJECT_BYTES_PER_LAYER * len(layers)),
         work=BYTES_PER_VALUE * sum(works.values()),
         heaviest=heaviest, batch_size=batch)
 

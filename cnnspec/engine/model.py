@@ -37,7 +37,7 @@ from time import perf_counter
 
 import numpy as np
 
-from cnnspec.engine import losses, parallel
+from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
@@ -75,7 +75,7 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
-        self.threads = 2  # batch halves in two threads; 1: all in the caller's thread
+        self.threads = splitting.DEFAULT_THREADS  # batch halves in threads; 1: the caller's
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
         # When a dict, forward and backward add each node's seconds to it under (name,
@@ -219,9 +219,8 @@ class Model:
         return twin
 
     def _can_split(self, x: np.ndarray) -> bool:
-        return (self.threads > 1 and not self.record and self.clock is None
-                and x.shape[0] >= self.threads * parallel.MIN_PART
-                and not (self.training and self._coupled))
+        return (splitting.splits(x.shape[0], self.threads) and not self.record
+                and self.clock is None and not (self.training and self._coupled))
 
     def _data_parallel(self) -> parallel.DataParallel:
         if self._parallel is None or self._parallel.parts != self.threads:

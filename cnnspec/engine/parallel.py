@@ -24,8 +24,6 @@ import numpy as np
 
 from cnnspec.engine.blas import blas_threads
 
-MIN_PART = 8  # smaller parts cost more in thread hand-offs than they save
-
 
 class DataParallel:
     """Run ``model``'s forward and backward as ``parts`` slices of the batch in threads."""
