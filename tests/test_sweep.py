@@ -305,6 +305,7 @@ class Interrupting(LocalExecutor):
 def test_the_command_prints_the_table_and_writes_the_results(named, tmp_path, capsys,
                                                             monkeypatch):
     monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
     out = tmp_path / "s"
     code = main(["sweep", str(named), "--set", "lr=0.05,0.1", "--epochs", "1", "--out",
                  str(out), "--format", "json"])
@@ -330,6 +331,7 @@ class Quiet(LocalExecutor):
 def test_ctrl_c_stops_the_sweep_says_where_its_results_are_and_a_rerun_finishes(
         named, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(executors, "DaskExecutor", Interrupting)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
     out = tmp_path / "s"
     args = ["sweep", str(named), "--set", "lr=0.05,0.1,0.2", "--out", str(out)]
     assert main(args) == 130
