@@ -142,11 +142,27 @@ def avgpool_backward(dout, cache):
     x_shape, win, inverse = cache
     n, c = x_shape[:2]
     scale = inverse if np.isscalar(inverse) else inverse.astype(dout.dtype)
-    share = dout.transpose(1, 0, 2, 3) * scale
-    dxp = np.zeros((c, n) + win.padded_hw, dtype=dout.dtype)
+    if _tiles(win):
+        return win.unpad(_tiled_spread(dout, scale, win))
+    dxp = np.zeros((n, c) + win.padded_hw, dtype=dout.dtype)
+    share = np.multiply(dout, scale, dtype=dout.dtype)
     for _, _, rows, cols in win.offsets():
         dxp[:, :, rows, cols] += share
-    return win.unpad(dxp).transpose(1, 0, 2, 3)
+    return win.unpad(dxp)
+
+
+def _tiled_spread(dout, scale, win: Window) -> np.ndarray:
+    """``dout * scale`` (N, C, Ho, Wo) copied to each pixel of its window, for windows that tile
+    the padded input: (N, C, Hp, Wp), new memory. Every pixel lies in one window, so one
+    broadcast multiply writes each once: no zeroing, no share temporary, no kh*kw passes (the
+    general path's 1 + kh*kw passes cost more than the convolution next to it in LeNet-5)."""
+    (ho, wo), (kh, kw) = win.out_hw, win.kernel
+    n, c = dout.shape[:2]
+    dxp = np.empty((n, c) + win.padded_hw, dtype=dout.dtype)
+    blocks = dxp.reshape(n, c, ho, kh, wo, kw)
+    scale = scale if np.isscalar(scale) else scale[:, None, :, None]
+    np.multiply(dout[:, :, :, None, :, None], scale, out=blocks)
+    return dxp
 
 
 def global_avgpool_forward(x):
