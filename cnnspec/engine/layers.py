@@ -3,7 +3,9 @@
 One contract for every layer:
 
 - ``forward(xs, training) -> out``: ``xs`` the list of its inputs; the cache backward needs is
-  kept on the layer (``cache``) until the next ``forward``.
+  kept on the layer (``cache``) until the next ``forward``, or until the model has run the
+  layer's ``backward`` (:class:`cnnspec.engine.model.Model` then frees it, as autograd frees
+  saved tensors).
 - ``backward(dout, need_dx=True) -> (dxs, grads)``: ``dxs`` one input gradient per input (None
   where not ``need_dx``), ``grads`` a new dict of parameter gradients keyed like ``params``
   (``"weight"``, ``"bias"``), empty for a layer without parameters or a frozen one (whose
