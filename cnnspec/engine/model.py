@@ -195,7 +195,8 @@ class Model:
             dxs, param_grads = node.layer.backward(d, need_dx)
             # the cache has served: free it now, as autograd frees saved tensors, so the
             # memory of the layers already done is free for the gradients of those still to go
-            node.layer.cache = None
+            if node.layer.frees_cache:
+                node.layer.cache = None
             if self.clock is not None:
                 _tick(self.clock, (node.name, "backward"), start)
             if param_grads:
