@@ -99,6 +99,7 @@ def _torch_net(spec, params):
     import torch
 
     from cnnspec.kinds import KINDS
+    from cnnspec.kinds.torch_code import torch_module
 
     class Graph(torch.nn.Module):
         def __init__(self):
@@ -107,8 +108,8 @@ def _torch_net(spec, params):
             self.layers = torch.nn.ModuleDict()
             for info in spec.layers:
                 kind = KINDS[info.kind]
-                module = kind.torch(torch, info.ir, info.input_shapes,
-                                    kind.infer(info.ir, info.input_shapes))
+                module = torch_module(kind, info.ir, info.input_shapes,
+                                      kind.infer(info.ir, info.input_shapes))
                 for key, value in module.named_parameters():
                     part = key.split(".")[-1]  # weight or bias, inside any Sequential
                     value.data = torch.from_numpy(params[f"{info.name}.{part}"].copy())

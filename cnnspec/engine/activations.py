@@ -18,6 +18,14 @@ def relu_backward(dout, cache):
     return dout * cache
 
 
+def _factor_array(dout, cache):
+    """A new array for ``dx``: ``dout``'s shape (``cache``'s too), the dtype ``dout * cache``
+    has (one call when the two agree: deep thin nets pay per call, not per value)."""
+    if dout.dtype == cache.dtype:
+        return np.empty_like(dout, order="C")
+    return np.empty(dout.shape, np.result_type(dout, cache))
+
+
 def leaky_relu_forward(x, slope):
     """``x`` where ``x > 0``, ``slope * x`` elsewhere (Maas et al. 2013); ``cache`` = the
     derivative (1 or ``slope``) in ``x``'s dtype."""
@@ -49,7 +57,10 @@ def tanh_forward(x):
 
 
 def tanh_backward(dout, cache):
-    return dout * (1 - cache * cache)
+    """``dout * (1 - out**2)`` in three in-place passes over one new array."""
+    dx = np.multiply(cache, cache, out=_factor_array(dout, cache))
+    np.subtract(1, dx, out=dx)
+    return np.multiply(dout, dx, out=dx)
 
 
 def sigmoid_forward(x):
@@ -60,7 +71,10 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    return dout * cache * (1 - cache)
+    """``dout * out * (1 - out)`` in three in-place passes over one new array."""
+    dx = np.subtract(1, cache, out=_factor_array(dout, cache))
+    np.multiply(dx, cache, out=dx)
+    return np.multiply(dout, dx, out=dx)
 
 
 def softmax_forward(x):
@@ -80,13 +94,17 @@ def log_softmax_forward(x):
 
 def log_softmax_backward(dout, cache):
     """``dout - p * sum(dout)`` along axis 1 (the Jacobian of log-softmax is ``I - p``)."""
-    return dout - cache * dout.sum(axis=1, keepdims=True)
+    dx = np.multiply(cache, dout.sum(axis=1, keepdims=True), out=_factor_array(dout, cache))
+    return np.subtract(dout, dx, out=dx)
 
 
 def softmax_backward(dout, cache):
     """The Jacobian-vector product ``p * (dout - sum(dout * p))`` along axis 1."""
     p = cache
-    return p * (dout - (dout * p).sum(axis=1, keepdims=True))
+    dx = np.multiply(dout, p, out=_factor_array(dout, p))
+    total = dx.sum(axis=1, keepdims=True)
+    np.subtract(dout, total, out=dx)
+    return np.multiply(p, dx, out=dx)
 
 
 def gelu_forward(x, approximate="none"):

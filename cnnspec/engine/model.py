@@ -87,6 +87,8 @@ class Model:
         self._fused_softmax = (loss == "cross_entropy"
                                and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
+        kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
+        self._drops = {id(plan): _last_uses(plan, kept) for plan in (self._plain, self._fused)}
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
         self._coupled = any(node.layer.batch_coupled and not node.layer.part_sums
@@ -124,7 +126,8 @@ class Model:
         if self.record:
             self.activations = {}
         clock = self.clock
-        for node in plan:
+        drops = self._drops[id(plan)]
+        for node, done in zip(plan, drops):
             start = perf_counter() if clock is not None else 0.0
             out = node.layer.forward([values[name] for name in node.inputs], self.training)
             if clock is not None:
@@ -132,6 +135,8 @@ class Model:
             values[node.name] = out
             if self.record:
                 self.activations[node.name] = out
+            for name in done:  # read by no later layer: free unless a cache keeps it
+                del values[name]
         self._ran = plan
         self._last_out = values[self.output]
         if self._fused_softmax:
@@ -188,6 +193,10 @@ class Model:
             need_dx = any(wanted[name] for name in node.inputs)
             start = perf_counter() if self.clock is not None else 0.0
             dxs, param_grads = node.layer.backward(d, need_dx)
+            # the cache has served: free it now, as autograd frees saved tensors, so the
+            # memory of the layers already done is free for the gradients of those still to go
+            if node.layer.frees_cache:
+                node.layer.cache = None
             if self.clock is not None:
                 _tick(self.clock, (node.name, "backward"), start)
             if param_grads:
@@ -293,6 +302,20 @@ class Model:
 
 def _tick(clock: dict, key: tuple[str, str], start: float) -> None:
     clock[key] = clock.get(key, 0.0) + perf_counter() - start
+
+
+def _last_uses(plan: list[Node], kept: set[str]) -> list[list[str]]:
+    """For each node of ``plan``, the values (outputs, or the input) no later node reads, to
+    free once it has run (as PyTorch frees an output nothing saved), bar the ``kept`` ones."""
+    last = {}
+    for i, node in enumerate(plan):
+        for name in (*node.inputs, node.name):
+            last[name] = i
+    drops: list[list[str]] = [[] for _ in plan]
+    for name, i in last.items():
+        if name not in kept:
+            drops[i].append(name)
+    return drops
 
 
 def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:

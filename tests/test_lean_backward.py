@@ -1,0 +1,85 @@
+"""The in-place backward passes of the elementwise ops and of pooling equal the textbook
+formulas, in float32 and float64, keep the dtype, and never write into ``dout``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnspec.engine import activations as act
+from cnnspec.engine import pool
+
+DTYPES = [np.float32, np.float64]
+
+# op -> (forward, backward, the textbook backward from the forward's output y and dout)
+ELEMENTWISE = {
+    "tanh": (act.tanh_forward, act.tanh_backward, lambda y, d: d * (1 - y * y)),
+    "sigmoid": (act.sigmoid_forward, act.sigmoid_backward, lambda y, d: d * y * (1 - y)),
+    "softmax": (act.softmax_forward, act.softmax_backward,
+                lambda y, d: y * (d - (d * y).sum(axis=1, keepdims=True))),
+    "log_softmax": (act.log_softmax_forward, act.log_softmax_backward,
+                    lambda y, d: d - np.exp(y) * d.sum(axis=1, keepdims=True)),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", sorted(ELEMENTWISE))
+def test_elementwise_backward_is_the_formula(op, dtype):
+    forward, backward, formula = ELEMENTWISE[op]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 4, 6)).astype(dtype)
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    kept = dout.copy()
+    y, cache = forward(x)
+    dx = backward(dout, cache)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    assert dx is not dout and not np.shares_memory(dx, dout)
+    np.testing.assert_array_equal(dout, kept)
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(dx, formula(y, dout), rtol=tol, atol=tol)
+
+
+def test_a_float64_gradient_into_a_float32_layer_is_not_cut_to_float32():
+    _, cache = act.tanh_forward(np.linspace(-2, 2, 12, dtype=np.float32).reshape(3, 4))
+    dout = np.full((3, 4), 1 / 3)  # float64
+    assert act.tanh_backward(dout, cache).dtype == np.float64
+
+
+def _avgpool_reference(dout, x_shape, kernel, stride, pads, inverse):
+    """The straightforward scatter: each window adds dout / count to each pixel it counts."""
+    (kh, kw), (sh, sw), (top, bottom, left, right) = kernel, stride, pads
+    n, c, h, w = x_shape
+    dxp = np.zeros((n, c, h + top + bottom, w + left + right))
+    scale = np.broadcast_to(inverse, dout.shape[2:])
+    for i in range(dout.shape[2]):
+        for j in range(dout.shape[3]):
+            dxp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw] += \
+                (dout[:, :, i, j] * scale[i, j])[:, :, None, None]
+    return dxp[:, :, top:top + h, left:left + w]
+
+
+# (input H, W, kernel, stride, pads, count_include_pad): windows that tile the input, tile it
+# padded, overlap, and leave a remainder
+POOLS = [((8, 8), (2, 2), (2, 2), (0, 0, 0, 0), True),
+         ((6, 9), (2, 3), (2, 3), (0, 0, 0, 0), True),
+         ((6, 6), (2, 2), (2, 2), (1, 1, 1, 1), True),
+         ((6, 6), (2, 2), (2, 2), (1, 1, 1, 1), False),
+         ((7, 7), (3, 3), (2, 2), (1, 1, 1, 1), True),
+         ((7, 7), (2, 2), (2, 2), (0, 0, 0, 0), True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("geometry", POOLS)
+def test_avgpool_backward_is_the_scatter(geometry, dtype):
+    hw, kernel, stride, pads, count_pad = geometry
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3) + hw).astype(dtype)
+    out, cache = pool.avgpool_forward(x, kernel, stride, pads, count_include_pad=count_pad)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    kept = dout.copy()
+    dx = pool.avgpool_backward(dout, cache)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_array_equal(dout, kept)
+    expected = _avgpool_reference(dout.astype(np.float64), x.shape, kernel, stride, pads,
+                                  cache[2])
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
