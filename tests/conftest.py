@@ -76,13 +76,14 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture
-def serve():
-    """Start a server for a folder; returns its base URL. Stopped after the test."""
+def serve_handler():
+    """Start a threaded HTTP server on 127.0.0.1 for a request handler class; returns its base
+    URL. Every server started is stopped after the test."""
     servers = []
 
-    def start(folder):
-        handler = partial(QuietHandler, directory=str(folder))
+    def start(handler):
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                          daemon=True).start()
         servers.append(server)
@@ -92,6 +93,12 @@ def serve():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def serve(serve_handler):
+    """Start a server for a folder; returns its base URL. Stopped after the test."""
+    return lambda folder: serve_handler(partial(QuietHandler, directory=str(folder)))
 
 
 def _skipped_for_torch(terminalreporter) -> list:

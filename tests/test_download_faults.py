@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import http.server
-import threading
 import time
 
 import pytest
@@ -51,23 +50,9 @@ class Misbehaving(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
+def server(serve_handler):
     """Start a server of one mode; returns its base URL. Stopped after the test."""
-    servers = []
-
-    def start(mode):
-        handler = type(f"Handler_{mode}", (Misbehaving,), {"mode": mode})
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        srv.daemon_threads = True
-        threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.02},
-                         daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}/"
-
-    yield start
-    for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+    return lambda mode: serve_handler(type(f"Handler_{mode}", (Misbehaving,), {"mode": mode}))
 
 
 @pytest.mark.parametrize("mode", ["chunked-cut", "length-cut"])

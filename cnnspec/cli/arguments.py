@@ -48,6 +48,19 @@ def fraction(text: str) -> float:
 MEMORY_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
+def sizes(count: int, low: int, expected: str):
+    """The type of an option of ``count`` whole numbers joined by ``x`` (``1x28x28``), each
+    at least ``low``; ``expected`` says what to write, with an example."""
+
+    def read(text: str) -> tuple[int, ...]:
+        parts = text.lower().split("x")
+        if len(parts) != count or not all(p.strip().isdigit() and int(p) >= low for p in parts):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return tuple(int(p) for p in parts)
+
+    return read
+
+
 def memory_size(text: str) -> int:
     """Bytes written as ``512M``, ``2G``, ``1.5GiB`` or a plain number of bytes."""
     number = text.strip().upper().removesuffix("IB").removesuffix("B")

@@ -5,20 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli.arguments import input_file, output_file
+from cnnspec.cli.arguments import input_file, output_file, sizes
 
 HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
-
-
-def _shape(text: str) -> tuple[int, int, int]:
-    parts = text.lower().split("x")
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        dims = ()
-    if len(dims) != 3 or min(dims) < 1:
-        raise argparse.ArgumentTypeError(f"expected CxHxW, e.g. 1x28x28, got {text!r}")
-    return dims
 
 
 def spec_output(text: str) -> str:
@@ -38,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")
     parser.add_argument("--solver", metavar="SOLVER.prototxt", type=input_file,
                         help="Caffe: the solver, read into the train block")
-    parser.add_argument("--input", type=_shape, metavar="CxHxW",
+    parser.add_argument("--input", type=sizes(3, 1, "CxHxW, e.g. 1x28x28"), metavar="CxHxW",
                         help="Caffe: the images' shape, for a Data layer that reads it from "
                         "its database")
     parser.add_argument("--epoch-images", type=positive_int, metavar="N",

@@ -4,7 +4,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli.arguments import new_folder, nonnegative_int, output_file, positive_int, spec_file
+from cnnspec.cli.arguments import (
+    new_folder,
+    nonnegative_int,
+    output_file,
+    positive_int,
+    sizes,
+    spec_file,
+)
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -67,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--jacobian", action="store_true",
                       help="the singular values of the input-output Jacobian per init instead "
                       "of the per-layer statistics")
-    parser.add_argument("--grid", type=grid_size, default=(8, 5), metavar="WxB",
+    parser.add_argument("--grid", type=sizes(2, 2, "two whole numbers >= 2 as WxB, e.g. 8x5"), default=(8, 5), metavar="WxB",
                         help="--phase: measured points, sigma_w x sigma_b (default 8x5)")
     parser.add_argument("--layer", metavar="NAME",
                         help="--jacobian: the layer whose output ends the Jacobian (default: "
@@ -75,15 +82,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=positive_int, default=256, metavar="K",
                         help="--jacobian: exact up to K output units, else K random "
                         "orthonormal output directions (default 256)")
-
-
-def grid_size(text: str) -> tuple[int, int]:
-    """``--grid WxB``: two whole numbers of at least 2."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) >= 2 for p in parts):
-        raise argparse.ArgumentTypeError(f"expected two whole numbers >= 2 as WxB, e.g. 8x5, "
-                                         f"got {text!r}")
-    return int(parts[0]), int(parts[1])
 
 
 def run(args: argparse.Namespace) -> int:

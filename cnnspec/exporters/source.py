@@ -16,7 +16,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS
-from cnnspec.training.files import _atomic_write
+from cnnspec.training.files import write_bytes
 from cnnspec.training.run import as_checked, load_run
 
 
@@ -83,7 +83,7 @@ def write_output(path: Path, data) -> None:
                        hint="create the folder first, or pass another -o path")
     data = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        _atomic_write(path, lambda f: f.write(data))
+        write_bytes(path, data)
         readable(path)
     except OSError as exc:
         raise RunError(f"cannot write {path}: {exc.strerror or exc}",

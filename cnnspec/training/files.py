@@ -61,7 +61,7 @@ def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
             removed.append(entry)
         except OSError:
-            pass
+            pass  # gone already (another process cleaned it) or not ours to remove: leave it
     return removed
 
 
@@ -137,11 +137,17 @@ def json_safe(value):
 def write_json(path: Path, obj) -> None:
     """Write ``obj`` as indented (strict) JSON, atomically."""
     text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_text(path, text)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, atomically."""
+    _atomic_write(path, lambda f: f.write(data))
 
 
 def write_text(path: Path, text: str) -> None:
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    """Write ``text`` to ``path`` as UTF-8, atomically."""
+    write_bytes(path, text.encode("utf-8"))
 
 
 def read_json(path: Path, what: str = "run file"):
@@ -159,7 +165,7 @@ def read_json(path: Path, what: str = "run file"):
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     """Rewrite a JSON-lines file with ``rows`` (one object per line), atomically."""
     text = "".join(json.dumps(json_safe(row), allow_nan=False) + "\n" for row in rows)
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_text(path, text)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -171,7 +177,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(json_safe(row) for row in rows)
     text = buffer.getvalue()
-    _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+    write_text(path, text)
 
 
 def read_jsonl(path: Path) -> list[dict]:
