@@ -57,6 +57,8 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
                                                info.filename)
     except zipfile.BadZipFile as exc:
         raise DamagedArray(f"the archive is damaged ({exc})") from None
+    # zipfile raises NotImplementedError for a compression it cannot read, EOFError for a cut
+    # member: both are archives this reader cannot use.
     except (NotImplementedError, EOFError) as exc:
         raise DamagedArray(f"the archive cannot be read ({exc})") from None
     return arrays
