@@ -83,3 +83,72 @@ def test_avgpool_backward_is_the_scatter(geometry, dtype):
                                   cache[2])
     tol = 1e-6 if dtype == np.float32 else 1e-14
     np.testing.assert_allclose(dx, expected, rtol=tol, atol=tol)
+
+
+def _maxpool_reference(dout, x, kernel, stride, pads):
+    """The loop oracle: each window adds its gradient to its first maximal pixel in row-major
+    order (PyTorch's rule), padding -inf."""
+    (kh, kw), (sh, sw), (top, bottom, left, right) = kernel, stride, pads
+    n, c, h, w = x.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (top, bottom), (left, right)),
+                constant_values=-np.inf)
+    dxp = np.zeros(xp.shape)
+    for b in range(n):
+        for ch in range(c):
+            for i in range(dout.shape[2]):
+                for j in range(dout.shape[3]):
+                    patch = xp[b, ch, i * sh:i * sh + kh, j * sw:j * sw + kw]
+                    y, x_ = np.unravel_index(np.argmax(patch), patch.shape)
+                    dxp[b, ch, i * sh + y, j * sw + x_] += dout[b, ch, i, j]
+    return dxp[:, :, top:top + h, left:left + w]
+
+
+# (input H, W, kernel, stride, pads): windows that tile the input (the reshaped-rows path),
+# tile it padded, overlap, and leave a remainder (the offset loop)
+MAXPOOLS = [((8, 8), (2, 2), (2, 2), (0, 0, 0, 0)), ((6, 9), (2, 3), (2, 3), (0, 0, 0, 0)),
+            ((9, 6), (3, 3), (3, 3), (0, 0, 0, 0)), ((6, 6), (2, 2), (2, 2), (1, 1, 1, 1)),
+            ((7, 7), (3, 3), (2, 2), (1, 1, 1, 1)), ((7, 7), (2, 2), (2, 2), (0, 0, 0, 0)),
+            ((4, 6), (1, 2), (1, 2), (0, 0, 0, 0))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+@pytest.mark.parametrize("layout", ["nchw", "channel_first"])
+@pytest.mark.parametrize("geometry", MAXPOOLS)
+def test_maxpool_backward_routes_to_the_first_maximum(geometry, layout, values, dtype):
+    """Every path of the max pool's backward equals the loop oracle, ties (a few distinct
+    values, as after a ReLU) included, for inputs in either memory order."""
+    hw, kernel, stride, pads = geometry
+    rng = np.random.default_rng(2)
+    shape = (3, 2) + hw
+    x = (rng.permutation(np.prod(shape)).reshape(shape) if values == "distinct"
+         else rng.integers(0, 3, shape)).astype(dtype)
+    if layout == "channel_first":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    out, cache = pool.maxpool_forward(x, kernel, stride, pads)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    kept = dout.copy()
+    dx = pool.maxpool_backward(dout, cache)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_array_equal(dout, kept)
+    tol = 1e-6 if dtype == np.float32 else 1e-14  # overlapping windows add in another order
+    np.testing.assert_allclose(dx, _maxpool_reference(dout, x, kernel, stride, pads),
+                               rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("values, fast", [("distinct", True), ("ties", False), ("nan", False)])
+def test_tiled_maxpool_backward_takes_its_path_only_without_ties(values, fast):
+    """The rows path of tiling windows answers where every window has one maximum, and leaves
+    ties and NaN to the offset loop (whose routing the oracle test checks)."""
+    rng = np.random.default_rng(3)
+    x = rng.permutation(2 * 3 * 8 * 8).reshape(2, 3, 8, 8).astype(np.float32)
+    if values == "ties":
+        x[1, 2, 4, 5] = x[1, 2, 4, 4]
+    if values == "nan":
+        x[0, 1, 2, 3] = np.nan
+    out, (_, xp, best, win) = pool.maxpool_forward(x, (2, 2), (2, 2))
+    dout_c = rng.standard_normal(out.shape).astype(np.float32).transpose(1, 0, 2, 3)
+    dxp = pool._tiled_max_backward(dout_c, xp, best, win)
+    assert (dxp is not None) == fast
+    if fast:
+        np.testing.assert_array_equal(dxp, pool._offsets_max_backward(dout_c, xp, best, win))
