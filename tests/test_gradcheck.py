@@ -249,6 +249,32 @@ def _residual(rng, loss="cross_entropy"):
     return Model(nodes, "fc", loss=loss, dtype="float64")
 
 
+def _relus(rng, loss="cross_entropy"):
+    """ReLUs after a conv, batch norm, an add and a dense layer (each the only reader of that
+    output: done in place when not recording), after a conv whose output is also read by the
+    add (a ReLU of its own), and a ReLU read twice."""
+    same = (1, 1, 1, 1)
+    nodes = [
+        Node("c1", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["input"]),
+        Node("r1", "relu", L.activation("relu"), ["c1"]),
+        Node("c2", "conv", _conv(rng, 3, 3, (3, 3), pads=same, bias=False), ["r1"]),
+        Node("bn", "batchnorm", L.BatchNorm(3, np.float64), ["c2"]),
+        Node("r2", "relu", L.activation("relu"), ["bn"]),
+        Node("c3", "conv", _conv(rng, 3, 3, (3, 3), pads=same), ["r2"]),
+        Node("r3", "relu", L.activation("relu"), ["c3"]),
+        Node("sum", "add", L.Merge("add"), ["r3", "c3", "r1"]),
+        Node("r4", "relu", L.activation("relu"), ["sum"]),
+        Node("gap", "global_avgpool", L.GlobalAvgPool(), ["r4"]),
+        Node("cat", "concat", L.Merge("concat"), ["gap", "gap"]),
+        Node("fc", "dense", L.Dense(rng.standard_normal((5, 6)), rng.standard_normal(5)),
+             ["cat"]),
+        Node("r5", "relu", L.activation("relu"), ["fc"]),
+        Node("fc2", "dense", L.Dense(rng.standard_normal((4, 5)), rng.standard_normal(4)),
+             ["r5"]),
+    ]
+    return Model(nodes, "fc2", loss=loss, dtype="float64")
+
+
 def _check_model(model, x, y):
     def loss():
         return model.loss(model.forward(x), y)[0]
@@ -263,7 +289,7 @@ def _check_model(model, x, y):
         assert rel_error(grads[name], numeric_grad(loss, value)) < TOL, name
 
 
-@pytest.mark.parametrize("build", [_cnn, _residual])
+@pytest.mark.parametrize("build", [_cnn, _residual, _relus])
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
 @pytest.mark.parametrize("record", [False, True])
 def test_whole_graph(build, loss, record):
@@ -274,11 +300,15 @@ def test_whole_graph(build, loss, record):
     _check_model(model, x, np.array([0, 3, 1]))
 
 
-def test_fusions_change_nothing():
-    """Recording switches the ReLU/max-pool fusion off; results must be bitwise identical."""
+@pytest.mark.parametrize("build, fused", [
+    (_cnn, {"p1": ("r1",)}),
+    (_relus, {"r1": ("c1",), "r2": ("bn",), "r4": ("sum",), "r5": ("fc",)})])
+def test_fusions_change_nothing(build, fused):
+    """Recording switches the fusions (a ReLU into the max pool after it, or in place into
+    the layer before it) off; results must be bitwise identical."""
     rng = _rng(4)
-    model = _cnn(rng)
-    assert [n.name for n in model._fused if isinstance(n.layer, L.MaxPoolReLU)] == ["p1"]
+    model = build(rng)
+    assert {n.name: n.fused for n in model._fused if n.fused} == fused
     x, y = rng.standard_normal((3, 2, 9, 8)), np.array([1, 2, 0])
     results = []
     for record in (False, True):
@@ -290,6 +320,7 @@ def test_fusions_change_nothing():
     (out_a, dx_a, g_a), (out_b, dx_b, g_b) = results
     np.testing.assert_array_equal(out_a, out_b)
     np.testing.assert_array_equal(dx_a, dx_b)
+    assert set(g_a) == set(g_b) == set(model.params())
     for name in g_a:
         np.testing.assert_array_equal(g_a[name], g_b[name])
     assert set(model.activations) == set(model.layer_names)

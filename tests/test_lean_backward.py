@@ -114,10 +114,14 @@ MAXPOOLS = [((8, 8), (2, 2), (2, 2), (0, 0, 0, 0)), ((6, 9), (2, 3), (2, 3), (0,
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("values", ["distinct", "ties"])
 @pytest.mark.parametrize("layout", ["nchw", "channel_first"])
+@pytest.mark.parametrize("block_bytes", [pool.BLOCK_BYTES, 100, 1000])
 @pytest.mark.parametrize("geometry", MAXPOOLS)
-def test_maxpool_backward_routes_to_the_first_maximum(geometry, layout, values, dtype):
+def test_maxpool_backward_routes_to_the_first_maximum(geometry, block_bytes, layout, values,
+                                                      dtype, monkeypatch):
     """Every path of the max pool's backward equals the loop oracle, ties (a few distinct
-    values, as after a ReLU) included, for inputs in either memory order."""
+    values, as after a ReLU) included, for inputs in either memory order, in blocks of whole
+    channels or of images of one channel."""
+    monkeypatch.setattr(pool, "BLOCK_BYTES", block_bytes)
     hw, kernel, stride, pads = geometry
     rng = np.random.default_rng(2)
     shape = (3, 2) + hw
@@ -152,3 +156,15 @@ def test_tiled_maxpool_backward_takes_its_path_only_without_ties(values, fast):
     assert (dxp is not None) == fast
     if fast:
         np.testing.assert_array_equal(dxp, pool._offsets_max_backward(dout_c, xp, best, win))
+
+
+@pytest.mark.parametrize("channels, batch, plane_bytes, limit", [
+    (6, 4, 100, 1000), (6, 4, 100, 250), (3, 5, 100, 50), (1, 1, 10, 10), (4, 3, 8, 10**6)])
+def test_blocks_cover_a_channel_first_array_once(channels, batch, plane_bytes, limit,
+                                                 monkeypatch):
+    monkeypatch.setattr(pool, "BLOCK_BYTES", limit)
+    seen = np.zeros((channels, batch), int)
+    for block in pool._blocks(channels, batch, plane_bytes):
+        seen[block] += 1
+        assert seen[block].size * plane_bytes <= max(limit, plane_bytes)
+    assert (seen == 1).all()

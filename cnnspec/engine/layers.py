@@ -40,6 +40,10 @@ class Layer:
     parts = None
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
+    # True where ``forward`` returns new memory that nothing else holds (not the layer's cache,
+    # not an input): a ReLU that is the only reader of the output may then work in it
+    # (:class:`WithReLU`).
+    fresh_output = False
 
     def __init__(self) -> None:
         self.params = {}
@@ -62,6 +66,8 @@ class Layer:
 
 class Conv2d(Layer):
     """Convolution: weight (F, C, kh, kw), optional bias (F,)."""
+
+    fresh_output = True
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
         super().__init__()
@@ -93,6 +99,8 @@ class Conv2d(Layer):
 class Dense(Layer):
     """Fully connected: weight (out, in), optional bias (out,)."""
 
+    fresh_output = True
+
     def __init__(self, weight, bias, trainable=True) -> None:
         super().__init__()
         self.params["weight"] = weight
@@ -113,6 +121,8 @@ class Dense(Layer):
 
 class BatchNorm(Layer):
     """Batch normalisation: weight (gamma) and bias (beta) (C,), buffers running_mean/var."""
+
+    fresh_output = True
 
     batch_coupled = True
     part_sums = True  # the statistics are summed across the parts of a split batch
@@ -140,6 +150,8 @@ class GroupNorm(Layer):
     (1: layer norm with per-channel affine, C: instance norm). No buffers: it normalises by
     each example's own statistics in training and evaluation alike, so it is not batch-coupled."""
 
+    fresh_output = True
+
     def __init__(self, channels, groups, dtype, eps=1e-5, trainable=True) -> None:
         super().__init__()
         self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
@@ -158,6 +170,8 @@ class GroupNorm(Layer):
 class LayerNorm(Layer):
     """Layer normalisation over each example's (C, H, W) (or (F,)): weight and bias of that
     shape (elementwise, as PyTorch's ``nn.LayerNorm(normalized_shape)``)."""
+
+    fresh_output = True
 
     def __init__(self, shape, dtype, eps=1e-5, trainable=True) -> None:
         super().__init__()
@@ -245,6 +259,34 @@ class MaxPoolReLU(Pool):
         return pool.maxpool_backward(act.relu_backward(dout, mask), pool_cache)
 
 
+class WithReLU(Layer):
+    """``relu(layer(x))``, the ReLU done in place on the output of ``layer``, a layer with
+    ``fresh_output``. The graph substitutes it for such a layer and the ReLU that is the only
+    reader of its output when it does not record each layer's output; values and gradients
+    are identical. A step then allocates no second output. The cache is the ReLU's mask, not
+    its output: a padded convolution reading the output copies it, and the output is freed
+    once its last reader has run (caching it made vgg_small's step peak 6.6 MiB higher and
+    resnet_small's 21 MiB, batch 64). Parameters, buffers and batch statistics are
+    ``layer``'s own."""
+
+    def __init__(self, layer: Layer) -> None:
+        super().__init__()
+        self.layer = layer
+        self.params, self.buffers, self.trainable = layer.params, layer.buffers, layer.trainable
+        self.batch_coupled, self.part_sums = layer.batch_coupled, layer.part_sums
+
+    def forward(self, xs, training):
+        out = self.layer.forward(xs, training)
+        self.cache = out > 0
+        return np.maximum(out, 0, out=out)
+
+    def backward(self, dout, need_dx=True):
+        dxs, grads = self.layer.backward(act.relu_backward(dout, self.cache), need_dx)
+        if self.layer.frees_cache:
+            self.layer.cache = None
+        return dxs, grads
+
+
 class Elementwise(Layer):
     """An activation (or any one-input kernel pair) with fixed keyword arguments."""
 
@@ -304,6 +346,8 @@ class Dropout2d(Dropout):
 
 class Merge(Layer):
     """A layer with several inputs: ``add`` or ``concat``."""
+
+    fresh_output = True
 
     def __init__(self, kind: str) -> None:
         super().__init__()

@@ -90,24 +90,48 @@ def _tiled_max_backward(dout_c, xp, best, win: Window) -> np.ndarray | None:
 
     Each window's maximum is spread over its kw columns (``np.repeat``, as in
     :func:`_tiled_spread`) and compared with whole input rows at once, so every call runs
-    over rows of Wp values: 6 NumPy calls in all, against some 14 over doubly strided
-    (Ho, Wo) views for the offset loop of 2x2 windows. One thread, on the arrays of a
-    training step: vgg_small's pool1 backward (batch 64) 4.1 against 9.1 ms, its pool2 2.0
-    against 2.6, LeNet-5's pool2 (batch 256) 0.84 against 1.13, its pool1 equal (1.8).
-    A window with exactly one hit routes its gradient as the offset loop does; whether every
-    window has one is one count of the hits (each has at least one unless its maximum is
-    NaN), and a tie (common after a ReLU, whose zeros tie) leaves the tie-breaking to
-    :func:`_offsets_max_backward`.
+    over rows of Wp values: 6 NumPy calls a block, against some 14 over doubly strided
+    (Ho, Wo) views for the offset loop of 2x2 windows. A window with exactly one hit routes
+    its gradient as the offset loop does; whether every window has one is one count of the
+    hits (each has at least one unless its maximum is NaN), and a tie (common after a ReLU,
+    whose zeros tie) leaves the tie-breaking to :func:`_offsets_max_backward`.
+
+    Blocks of at most :data:`BLOCK_BYTES` of input keep the temporaries (the spread maxima
+    and gradients, the hits) in the core's cache and out of the step's peak memory.
     """
     ho, (kh, kw), hp_wp = win.out_hw[0], win.kernel, win.padded_hw
     c, n = xp.shape[:2]
     rows = (c, n, ho, kh, hp_wp[1])  # each window's kh input rows side by side
-    hit = np.equal(xp.reshape(rows), np.repeat(best, kw, axis=3)[:, :, :, None])
-    if np.count_nonzero(hit) != best.size or np.isnan(best.max()):
-        return None
+    x_rows = xp.reshape(rows)
     dxp = np.empty((c, n) + hp_wp, dtype=dout_c.dtype)
-    np.multiply(np.repeat(dout_c, kw, axis=3)[:, :, :, None], hit, out=dxp.reshape(rows))
+    dx_rows = dxp.reshape(rows)
+    for block in _blocks(c, n, xp[0, 0].nbytes):
+        hit = np.equal(x_rows[block], np.repeat(best[block], kw, axis=3)[:, :, :, None])
+        if np.count_nonzero(hit) != best[block].size or np.isnan(best[block].max()):
+            return None
+        np.multiply(np.repeat(dout_c[block], kw, axis=3)[:, :, :, None], hit,
+                    out=dx_rows[block])
     return dxp
+
+
+# Input bytes a block of the tiled max-pool backward covers: within the smallest second-level
+# cache of the CPUs the engine runs on (512 KiB a core), with room for the temporaries.
+BLOCK_BYTES = 256 * 1024
+
+
+def _blocks(channels: int, batch: int, plane_bytes: int):
+    """Index tuples (channels, images) of a channel-first (C, N, ...) array, in order, each
+    block at most :data:`BLOCK_BYTES` of planes of ``plane_bytes`` (at least one plane)."""
+    per_channel = batch * plane_bytes
+    if per_channel <= BLOCK_BYTES:
+        step = max(1, BLOCK_BYTES // per_channel)
+        for start in range(0, channels, step):
+            yield (slice(start, start + step),)
+        return
+    step = max(1, BLOCK_BYTES // plane_bytes)
+    for channel in range(channels):
+        for start in range(0, batch, step):
+            yield (slice(channel, channel + 1), slice(start, start + step))
 
 
 def _offsets_max_backward(dout_c, xp, best, win: Window) -> np.ndarray:
