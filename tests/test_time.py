@@ -6,6 +6,9 @@ the same run with a generous tolerance (:data:`TOLERANCE`): the clocks cost micr
 layer, so the parts and the whole agree closely on a quiet machine, and within 2x on a busy one.
 """
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +122,19 @@ def test_bad_arguments_are_usage_errors(spec_path, capsys):
         main(["time", spec_path, "--batch", "0"])
     assert exc.value.code == 2
     assert "--batch: must be at least 1" in capsys.readouterr().err
+
+
+PROFILE = Path(__file__).resolve().parent.parent / "tools" / "profile_engine.py"
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["--help"], 0, "most expensive first"),
+    (["lenet6"], 2, "invalid choice: 'lenet6'"),
+    (["lenet5", "0"], 2, "batch and steps must be at least 1"),
+])
+def test_profile_engine_explains_itself_without_a_traceback(args, code, says):
+    done = subprocess.run([sys.executable, str(PROFILE), *args], check=False,
+                          capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == code
+    assert says in done.stdout + done.stderr and "Traceback" not in done.stderr

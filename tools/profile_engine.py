@@ -1,13 +1,14 @@
 """Where a training step's time goes on a benchmark net, most expensive first: milliseconds per
 layer, forward and backward (float32, one thread, medians over the steps; see
 cnnspec.engine.timing, which ``cnnspec time SPEC`` prints in layer order).
-Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small|resnet_small] [batch] [steps]``."""
+Usage: ``python3 tools/profile_engine.py [lenet5|vgg_small|resnet_small] [batch] [steps]``
+(``--help`` for more)."""
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
-from nets import checked  # tools/nets.py: the script's folder is on sys.path
+from nets import NETS, checked  # tools/nets.py: the script's folder is on sys.path
 
 import cnnspec
 from cnnspec.engine.calibrate import cpu_model, thresholds
@@ -42,7 +43,24 @@ def profile(name: str, batch: int, steps: int) -> None:
         print(f"  {layer:>14} {phase:<8} {seconds * 1e3:7.2f} ms  {timing.share(seconds):5.1%}")
 
 
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Where a training step's time goes on a benchmark net (tools/nets.py): "
+                    "milliseconds per layer, forward and backward, most expensive first "
+                    "(float32, one thread, medians over the steps). Pin it to one core "
+                    "(taskset -c N) on a shared machine.")
+    parser.add_argument("net", nargs="?", default="lenet5", choices=sorted(NETS),
+                        help="the benchmark net (default: lenet5)")
+    parser.add_argument("batch", nargs="?", type=int, default=64,
+                        help="images per step (default: 64)")
+    parser.add_argument("steps", nargs="?", type=int, default=20,
+                        help="timed steps; the figures are their medians (default: 20)")
+    args = parser.parse_args(argv)
+    if args.batch < 1 or args.steps < 1:
+        parser.error("batch and steps must be at least 1")
+    profile(args.net, args.batch, args.steps)
+    return 0
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    profile(args[0] if args else "lenet5", int(args[1]) if len(args) > 1 else 64,
-            int(args[2]) if len(args) > 2 else 20)
+    raise SystemExit(main())
