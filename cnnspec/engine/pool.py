@@ -228,11 +228,13 @@ def global_avgpool_forward(x):
 
 
 def global_avgpool_backward(dout, cache):
-    """``dout`` (N, C)  ->  ``dx`` (N, C, H, W), ``dout / (H*W)`` at every pixel."""
-    h, w = cache[2:]
-    dx = np.empty(cache, dtype=dout.dtype)
-    dx[...] = (dout * (1.0 / (h * w)))[:, :, None, None]
-    return dx
+    """``dout`` (N, C)  ->  ``dx`` (N, C, H, W), ``dout / (H*W)`` at every pixel; a view of
+    channel-first memory, the order the layers before it (a convolution, batch norm) work in,
+    so they need not transpose it."""
+    n, c, h, w = cache
+    dx = np.empty((c, n, h, w), dtype=dout.dtype)
+    dx[...] = (dout.T * (1.0 / (h * w)))[:, :, None, None]
+    return dx.transpose(1, 0, 2, 3)
 
 
 def global_maxpool_forward(x):
