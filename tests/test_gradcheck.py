@@ -340,3 +340,15 @@ def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():
     numeric = numeric_grad(lambda: model.loss(model.forward(x), y)[0],
                            model.params()["c1.weight"])
     assert rel_error(grads["c1.weight"], numeric) < TOL
+
+
+def test_a_layer_frozen_after_compiling_stays_frozen_inside_its_relu_fusion():
+    rng = _rng(6)
+    model = _relus(rng)
+    model._by_name["c1"].layer.trainable = False
+    fused = {n.name: n for n in model._fused}["r1"]
+    assert fused.fused == ("c1",) and not fused.layer.trainable
+    x, y = rng.standard_normal((2, 2, 9, 8)), np.array([0, 1])
+    _, dout = model.loss(model.forward(x), y)
+    model.backward(dout, input_grad=False)
+    assert "c1" not in model._param_grads and "bn" in model._param_grads

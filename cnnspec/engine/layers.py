@@ -272,8 +272,12 @@ class WithReLU(Layer):
     def __init__(self, layer: Layer) -> None:
         super().__init__()
         self.layer = layer
-        self.params, self.buffers, self.trainable = layer.params, layer.buffers, layer.trainable
+        self.params, self.buffers = layer.params, layer.buffers
         self.batch_coupled, self.part_sums = layer.batch_coupled, layer.part_sums
+
+    @property
+    def trainable(self) -> bool:  # the layer's, which may be frozen after compiling
+        return self.layer.trainable
 
     def forward(self, xs, training):
         out = self.layer.forward(xs, training)
