@@ -252,7 +252,8 @@ def _residual(rng, loss="cross_entropy"):
 def _relus(rng, loss="cross_entropy"):
     """ReLUs after a conv, batch norm, an add and a dense layer (each the only reader of that
     output: done in place when not recording), after a conv whose output is also read by the
-    add (a ReLU of its own), and a ReLU read twice."""
+    add (a ReLU of its own), a ReLU read twice, and a sigmoid after a dense layer (in place
+    too)."""
     same = (1, 1, 1, 1)
     nodes = [
         Node("c1", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["input"]),
@@ -271,8 +272,11 @@ def _relus(rng, loss="cross_entropy"):
         Node("r5", "relu", L.activation("relu"), ["fc"]),
         Node("fc2", "dense", L.Dense(rng.standard_normal((4, 5)), rng.standard_normal(4)),
              ["r5"]),
+        Node("s", "sigmoid", L.activation("sigmoid"), ["fc2"]),
+        Node("fc3", "dense", L.Dense(rng.standard_normal((4, 4)), rng.standard_normal(4)),
+             ["s"]),
     ]
-    return Model(nodes, "fc2", loss=loss, dtype="float64")
+    return Model(nodes, "fc3", loss=loss, dtype="float64")
 
 
 def _check_model(model, x, y):
@@ -301,8 +305,8 @@ def test_whole_graph(build, loss, record):
 
 
 @pytest.mark.parametrize("build, fused", [
-    (_cnn, {"p1": ("r1",)}),
-    (_relus, {"r1": ("c1",), "r2": ("bn",), "r4": ("sum",), "r5": ("fc",)})])
+    (_cnn, {"p1": ("r1",), "t": ("c2",)}),
+    (_relus, {"r1": ("c1",), "r2": ("bn",), "r4": ("sum",), "r5": ("fc",), "s": ("fc2",)})])
 def test_fusions_change_nothing(build, fused):
     """Recording switches the fusions (a ReLU into the max pool after it, or in place into
     the layer before it) off; results must be bitwise identical."""

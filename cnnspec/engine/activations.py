@@ -3,15 +3,23 @@
 
 Backward passes multiply ``dout`` by a stored factor (a mask or a derivative) into a new array;
 ``dout`` is never written to.
+
+The ops of :data:`IN_PLACE` also take ``out``: an array of ``x``'s shape and dtype to write the
+result into, which may be ``x`` itself (the graph does so where nothing else reads ``x``, see
+:class:`cnnspec.engine.layers.InPlace`); values and caches are the same either way.
 """
 from __future__ import annotations
 
 import numpy as np
 
+# The ops whose forward takes ``out`` (see the module docstring).
+IN_PLACE = ("relu", "tanh", "sigmoid")
 
-def relu_forward(x):
+
+def relu_forward(x, out=None):
     """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
-    return np.maximum(x, 0), x > 0
+    mask = x > 0
+    return np.maximum(x, 0, out=out), mask
 
 
 def relu_backward(dout, cache):
@@ -50,9 +58,9 @@ def elu_backward(dout, cache):
     return dout * cache
 
 
-def tanh_forward(x):
+def tanh_forward(x, out=None):
     """``tanh(x)``; ``cache`` = ``out`` (the derivative is ``1 - out**2``)."""
-    out = np.tanh(x)
+    out = np.tanh(x, out=out)
     return out, out
 
 
@@ -63,10 +71,13 @@ def tanh_backward(dout, cache):
     return np.multiply(dout, dx, out=dx)
 
 
-def sigmoid_forward(x):
+def sigmoid_forward(x, out=None):
     """``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x / 2)) / 2`` so no ``exp`` overflows;
     ``cache`` = ``out`` (the derivative is ``out * (1 - out)``)."""
-    out = 0.5 * (1 + np.tanh(0.5 * x))
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
     return out, out
 
 

@@ -41,8 +41,8 @@ class Layer:
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
     # True where ``forward`` returns new memory that nothing else holds (not the layer's cache,
-    # not an input): a ReLU that is the only reader of the output may then work in it
-    # (:class:`WithReLU`).
+    # not an input): an activation that is the only reader of the output may then work in it
+    # (:class:`InPlace`).
     fresh_output = False
 
     def __init__(self) -> None:
@@ -259,19 +259,20 @@ class MaxPoolReLU(Pool):
         return pool.maxpool_backward(act.relu_backward(dout, mask), pool_cache)
 
 
-class WithReLU(Layer):
-    """``relu(layer(x))``, the ReLU done in place on the output of ``layer``, a layer with
-    ``fresh_output``. The graph substitutes it for such a layer and the ReLU that is the only
-    reader of its output when it does not record each layer's output; values and gradients
-    are identical. A step then allocates no second output. The cache is the ReLU's mask, not
-    its output: a padded convolution reading the output copies it, and the output is freed
-    once its last reader has run (caching it made vgg_small's step peak 6.6 MiB higher and
-    resnet_small's 21 MiB, batch 64). Parameters, buffers and batch statistics are
-    ``layer``'s own."""
+class InPlace(Layer):
+    """``op(layer(x))`` for an activation ``op`` of :data:`~cnnspec.engine.activations.IN_PLACE`
+    (ReLU, tanh, sigmoid), written into the output of ``layer``, a layer with
+    ``fresh_output``. The graph substitutes it for such a layer and the activation that is the
+    only reader of its output when it does not record each layer's output; values and
+    gradients are identical. A step then allocates no second output, and a deep thin net runs
+    one node a layer instead of two. The cache is the activation's own (the ReLU's mask, the
+    tanh's output). Parameters, buffers and batch statistics are ``layer``'s own."""
 
-    def __init__(self, layer: Layer) -> None:
+    def __init__(self, layer: Layer, op: str) -> None:
         super().__init__()
-        self.layer = layer
+        assert op in act.IN_PLACE, op
+        self.layer, self.op = layer, op
+        self._kernels = (getattr(act, f"{op}_forward"), getattr(act, f"{op}_backward"))
         self.params, self.buffers = layer.params, layer.buffers
         self.batch_coupled, self.part_sums = layer.batch_coupled, layer.part_sums
 
@@ -281,11 +282,11 @@ class WithReLU(Layer):
 
     def forward(self, xs, training):
         out = self.layer.forward(xs, training)
-        self.cache = out > 0
-        return np.maximum(out, 0, out=out)
+        out, self.cache = self._kernels[0](out, out=out)
+        return out
 
     def backward(self, dout, need_dx=True):
-        dxs, grads = self.layer.backward(act.relu_backward(dout, self.cache), need_dx)
+        dxs, grads = self.layer.backward(self._kernels[1](dout, self.cache), need_dx)
         if self.layer.frees_cache:
             self.layer.cache = None
         return dxs, grads

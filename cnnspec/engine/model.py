@@ -13,9 +13,11 @@ softmax's input) by log-sum-exp and returns ``dout = (p - onehot) / N``, the gra
 respect to the logits; :meth:`Model.backward` recognises that array and starts below the
 softmax. Any other ``dout`` passes through the softmax's own backward.
 
-Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
-values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
-every layer's own output and gradient can be recorded.
+Speed fusions: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
+values and gradients, a smaller tensor); then a ReLU, tanh or sigmoid that is the only reader
+of a convolution's, dense, norm or merge layer's output runs in that output, in place, in the
+same node (:class:`~cnnspec.engine.layers.InPlace`). Both are switched off while ``record`` is
+on, so that every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
@@ -37,9 +39,10 @@ from time import perf_counter
 
 import numpy as np
 
+from cnnspec.engine import activations as act
 from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
-from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool, WithReLU
+from cnnspec.engine.layers import InPlace, Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
 INPUT = "input"
@@ -88,7 +91,7 @@ class Model:
         self.clock: dict[tuple[str, str], float] | None = None
         self._by_name = {node.name: node for node in nodes}
         self._plain = self._needed_nodes()
-        self._fused = _fuse_relu_in_place(_fuse_relu_maxpool(self._plain, output), output)
+        self._fused = _fuse_in_place(_fuse_relu_maxpool(self._plain, output), output)
         self._fused_softmax = (loss == "cross_entropy"
                                and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
@@ -345,20 +348,21 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
     return plan
 
 
-def _fuse_relu_in_place(nodes: list[Node], output: str) -> list[Node]:
-    """The plan with each layer whose output only a ReLU reads, and which returns fresh
-    memory (``fresh_output``), joined with that ReLU into one :class:`WithReLU` node. The
-    node keeps the ReLU's name (the value the next layers read) and trains the layer's
-    parameters under the layer's name (``owner``)."""
+def _fuse_in_place(nodes: list[Node], output: str) -> list[Node]:
+    """The plan with each layer whose output only an activation of ``act.IN_PLACE`` reads,
+    and which returns fresh memory (``fresh_output``), joined with that activation into one
+    :class:`InPlace` node. The node keeps the activation's name (the value the next layers
+    read) and trains the layer's parameters under the layer's name (``owner``)."""
     consumers = _consumers(nodes)
     by_name = {node.name: node for node in nodes}
     plan: list[Node] = []
     for node in nodes:
         source = by_name.get(node.inputs[0]) if len(node.inputs) == 1 else None
-        if (node.layer.op == "relu" and source is not None and source.layer.fresh_output
-                and source.name != output and len(consumers[source.name]) == 1):
+        if (node.layer.op in act.IN_PLACE and source is not None
+                and source.layer.fresh_output and source.name != output
+                and len(consumers[source.name]) == 1):
             plan.remove(source)
-            plan.append(Node(node.name, source.kind, WithReLU(source.layer),
+            plan.append(Node(node.name, source.kind, InPlace(source.layer, node.layer.op),
                              list(source.inputs), fused=(source.name,), owner=source.name))
         else:
             plan.append(node)
