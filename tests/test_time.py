@@ -55,21 +55,14 @@ def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
     assert data["model"] == "timed" and data["batch"] == 8 and data["iterations"] == 2
     assert data["threads"] == 1 and data["cpu"] and data["peak_gflops"] > 0
     layers = {layer["name"]: layer for layer in data["layers"]}
-    # The ReLU before the max pool runs inside it, and the tanh in conv2's output (the
-    # engine's fusions): each is reported with the layer it runs in.
-    assert list(layers) == ["conv1", "pool1", "conv2", "flatten1", "fc"]
+    # The ReLU before the max pool runs inside it (the engine's fusion) and is reported there.
+    assert list(layers) == ["conv1", "pool1", "conv2", "act2", "flatten1", "fc"]
     assert len(layers["pool1"]["fused"]) == 1 and layers["pool1"]["kind"] == "maxpool"
-    assert layers["conv2"]["fused"] == ["act2"] and layers["conv2"]["kind"] == "conv"
     # conv1: 4 filters x 12x12 outputs x 9 taps = 5,184 MACs an image; a first layer's
     # backward is only the weight gradient, conv2's both gradients.
     assert layers["conv1"]["forward_flops"] == 2 * 5184 * 8
     assert layers["conv1"]["backward_flops"] == layers["conv1"]["forward_flops"]
-    infos = check(parse(SPEC)).by_name
-    (conv_f, conv_b), (tanh_f, tanh_b) = (layer_flops(infos[name], True)
-                                          for name in ("conv2", "act2"))
-    assert conv_b == 2 * conv_f  # conv2's both gradients
-    assert layers["conv2"]["forward_flops"] == (conv_f + tanh_f) * 8
-    assert layers["conv2"]["backward_flops"] == (conv_b + tanh_b) * 8
+    assert layers["conv2"]["backward_flops"] == 2 * layers["conv2"]["forward_flops"]
     for layer in data["layers"]:
         assert layer["forward_ms"] >= 0 and layer["backward_ms"] >= 0
     shares = sum(layer["share"] for layer in data["layers"])

@@ -3,23 +3,15 @@
 
 Backward passes multiply ``dout`` by a stored factor (a mask or a derivative) into a new array;
 ``dout`` is never written to.
-
-The ops of :data:`IN_PLACE` also take ``out``: an array of ``x``'s shape and dtype to write the
-result into, which may be ``x`` itself (the graph does so where nothing else reads ``x``, see
-:class:`cnnspec.engine.layers.InPlace`); values and caches are the same either way.
 """
 from __future__ import annotations
 
 import numpy as np
 
-# The ops whose forward takes ``out`` (see the module docstring).
-IN_PLACE = ("relu", "tanh", "sigmoid")
 
-
-def relu_forward(x, out=None):
+def relu_forward(x):
     """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
-    mask = x > 0
-    return np.maximum(x, 0, out=out), mask
+    return np.maximum(x, 0), x > 0
 
 
 def relu_backward(dout, cache):
@@ -58,9 +50,9 @@ def elu_backward(dout, cache):
     return dout * cache
 
 
-def tanh_forward(x, out=None):
+def tanh_forward(x):
     """``tanh(x)``; ``cache`` = ``out`` (the derivative is ``1 - out**2``)."""
-    out = np.tanh(x, out=out)
+    out = np.tanh(x)
     return out, out
 
 
@@ -71,13 +63,10 @@ def tanh_backward(dout, cache):
     return np.multiply(dout, dx, out=dx)
 
 
-def sigmoid_forward(x, out=None):
+def sigmoid_forward(x):
     """``1 / (1 + exp(-x))``, computed as ``(1 + tanh(x / 2)) / 2`` so no ``exp`` overflows;
     ``cache`` = ``out`` (the derivative is ``out * (1 - out)``)."""
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1
-    out *= 0.5
+    out = 0.5 * (1 + np.tanh(0.5 * x))
     return out, out
 
 

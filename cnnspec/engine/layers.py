@@ -40,10 +40,6 @@ class Layer:
     parts = None
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
-    # True where ``forward`` returns new memory that nothing else holds (not the layer's cache,
-    # not an input): an activation that is the only reader of the output may then work in it
-    # (:class:`InPlace`).
-    fresh_output = False
 
     def __init__(self) -> None:
         self.params = {}
@@ -66,8 +62,6 @@ class Layer:
 
 class Conv2d(Layer):
     """Convolution: weight (F, C, kh, kw), optional bias (F,)."""
-
-    fresh_output = True
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
         super().__init__()
@@ -99,8 +93,6 @@ class Conv2d(Layer):
 class Dense(Layer):
     """Fully connected: weight (out, in), optional bias (out,)."""
 
-    fresh_output = True
-
     def __init__(self, weight, bias, trainable=True) -> None:
         super().__init__()
         self.params["weight"] = weight
@@ -121,8 +113,6 @@ class Dense(Layer):
 
 class BatchNorm(Layer):
     """Batch normalisation: weight (gamma) and bias (beta) (C,), buffers running_mean/var."""
-
-    fresh_output = True
 
     batch_coupled = True
     part_sums = True  # the statistics are summed across the parts of a split batch
@@ -150,8 +140,6 @@ class GroupNorm(Layer):
     (1: layer norm with per-channel affine, C: instance norm). No buffers: it normalises by
     each example's own statistics in training and evaluation alike, so it is not batch-coupled."""
 
-    fresh_output = True
-
     def __init__(self, channels, groups, dtype, eps=1e-5, trainable=True) -> None:
         super().__init__()
         self.params = {"weight": np.ones(channels, dtype), "bias": np.zeros(channels, dtype)}
@@ -170,8 +158,6 @@ class GroupNorm(Layer):
 class LayerNorm(Layer):
     """Layer normalisation over each example's (C, H, W) (or (F,)): weight and bias of that
     shape (elementwise, as PyTorch's ``nn.LayerNorm(normalized_shape)``)."""
-
-    fresh_output = True
 
     def __init__(self, shape, dtype, eps=1e-5, trainable=True) -> None:
         super().__init__()
@@ -259,39 +245,6 @@ class MaxPoolReLU(Pool):
         return pool.maxpool_backward(act.relu_backward(dout, mask), pool_cache)
 
 
-class InPlace(Layer):
-    """``op(layer(x))`` for an activation ``op`` of :data:`~cnnspec.engine.activations.IN_PLACE`
-    (ReLU, tanh, sigmoid), written into the output of ``layer``, a layer with
-    ``fresh_output``. The graph substitutes it for such a layer and the activation that is the
-    only reader of its output when it does not record each layer's output; values and
-    gradients are identical. A step then allocates no second output, and a deep thin net runs
-    one node a layer instead of two. The cache is the activation's own (the ReLU's mask, the
-    tanh's output). Parameters, buffers and batch statistics are ``layer``'s own."""
-
-    def __init__(self, layer: Layer, op: str) -> None:
-        super().__init__()
-        assert op in act.IN_PLACE, op
-        self.layer, self.op = layer, op
-        self._kernels = (getattr(act, f"{op}_forward"), getattr(act, f"{op}_backward"))
-        self.params, self.buffers = layer.params, layer.buffers
-        self.batch_coupled, self.part_sums = layer.batch_coupled, layer.part_sums
-
-    @property
-    def trainable(self) -> bool:  # the layer's, which may be frozen after compiling
-        return self.layer.trainable
-
-    def forward(self, xs, training):
-        out = self.layer.forward(xs, training)
-        out, self.cache = self._kernels[0](out, out=out)
-        return out
-
-    def backward(self, dout, need_dx=True):
-        dxs, grads = self.layer.backward(self._kernels[1](dout, self.cache), need_dx)
-        if self.layer.frees_cache:
-            self.layer.cache = None
-        return dxs, grads
-
-
 class Elementwise(Layer):
     """An activation (or any one-input kernel pair) with fixed keyword arguments."""
 
@@ -351,8 +304,6 @@ class Dropout2d(Dropout):
 
 class Merge(Layer):
     """A layer with several inputs: ``add`` or ``concat``."""
-
-    fresh_output = True
 
     def __init__(self, kind: str) -> None:
         super().__init__()

@@ -13,11 +13,9 @@ softmax's input) by log-sum-exp and returns ``dout = (p - onehot) / N``, the gra
 respect to the logits; :meth:`Model.backward` recognises that array and starts below the
 softmax. Any other ``dout`` passes through the softmax's own backward.
 
-Speed fusions: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
-values and gradients, a smaller tensor); then a ReLU, tanh or sigmoid that is the only reader
-of a convolution's, dense, norm or merge layer's output runs in that output, in place, in the
-same node (:class:`~cnnspec.engine.layers.InPlace`). Both are switched off while ``record`` is
-on, so that every layer's own output and gradient can be recorded.
+Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
+values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
+every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
@@ -39,10 +37,9 @@ from time import perf_counter
 
 import numpy as np
 
-from cnnspec.engine import activations as act
 from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
-from cnnspec.engine.layers import InPlace, Layer, MaxPoolReLU, Pool
+from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
 INPUT = "input"
@@ -57,11 +54,6 @@ class Node:
     layer: Layer
     inputs: list[str]
     fused: tuple[str, ...] = ()  # layers this node also computes (a ReLU before a max pool)
-    owner: str = ""  # the layer whose parameters it trains, where that is a fused one
-
-    @property
-    def params_name(self) -> str:
-        return self.owner or self.name
 
 
 class Model:
@@ -91,7 +83,7 @@ class Model:
         self.clock: dict[tuple[str, str], float] | None = None
         self._by_name = {node.name: node for node in nodes}
         self._plain = self._needed_nodes()
-        self._fused = _fuse_in_place(_fuse_relu_maxpool(self._plain, output), output)
+        self._fused = _fuse_relu_maxpool(self._plain, output)
         self._fused_softmax = (loss == "cross_entropy"
                                and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
@@ -208,7 +200,7 @@ class Model:
             if self.clock is not None:
                 _tick(self.clock, (node.name, "backward"), start)
             if param_grads:
-                self._param_grads[node.params_name] = param_grads
+                self._param_grads[node.name] = param_grads
             for name, dx in zip(node.inputs, dxs):
                 if dx is None or not wanted[name]:
                     continue
@@ -329,7 +321,10 @@ def _last_uses(plan: list[Node], kept: set[str]) -> list[list[str]]:
 def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
     """The plan with each ReLU -> max pool pair (the ReLU feeding only the pool) replaced by
     one :class:`MaxPoolReLU` node that keeps the pool's name."""
-    consumers = _consumers(nodes)
+    consumers: dict[str, list[Node]] = {}
+    for node in nodes:
+        for name in node.inputs:
+            consumers.setdefault(name, []).append(node)
     by_name = {node.name: node for node in nodes}
     plan, skipped = [], set()
     for node in nodes:
@@ -346,33 +341,3 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
         else:
             plan.append(node)
     return plan
-
-
-def _fuse_in_place(nodes: list[Node], output: str) -> list[Node]:
-    """The plan with each layer whose output only an activation of ``act.IN_PLACE`` reads,
-    and which returns fresh memory (``fresh_output``), joined with that activation into one
-    :class:`InPlace` node. The node keeps the activation's name (the value the next layers
-    read) and trains the layer's parameters under the layer's name (``owner``)."""
-    consumers = _consumers(nodes)
-    by_name = {node.name: node for node in nodes}
-    plan: list[Node] = []
-    for node in nodes:
-        source = by_name.get(node.inputs[0]) if len(node.inputs) == 1 else None
-        if (node.layer.op in act.IN_PLACE and source is not None
-                and source.layer.fresh_output and source.name != output
-                and len(consumers[source.name]) == 1):
-            plan.remove(source)
-            plan.append(Node(node.name, source.kind, InPlace(source.layer, node.layer.op),
-                             list(source.inputs), fused=(source.name,), owner=source.name))
-        else:
-            plan.append(node)
-    return plan
-
-
-def _consumers(nodes: list[Node]) -> dict[str, list[Node]]:
-    """For each value, the nodes that read it."""
-    consumers: dict[str, list[Node]] = {}
-    for node in nodes:
-        for name in node.inputs:
-            consumers.setdefault(name, []).append(node)
-    return consumers

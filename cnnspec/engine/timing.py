@@ -31,8 +31,7 @@ PEAK_SIZE = 1024  # the square float32 product of matmul_peak (4 MB a matrix)
 @dataclass(frozen=True)
 class LayerTiming:
     """One node of the step: median seconds of its forward and backward, and the FLOPs of
-    each for the whole batch. ``fused``: layers it computes too (a ReLU before a max pool, an
-    activation done in place in the layer's output)."""
+    each for the whole batch. ``fused``: layers it computes too (a ReLU before a max pool)."""
 
     name: str
     kind: str
@@ -150,10 +149,8 @@ def _layer_timings(model, clocks: list[dict], batch: int, flops_of) -> list[Laye
             if flops_of is not None:
                 f, b = flops_of(name, need_dx)
                 forward, backward = forward + f * batch, backward + b * batch
-        # a node running a layer and the activation after it (in place) is shown as the layer
-        name, fused = (node.owner, (node.name,)) if node.owner else (node.name, node.fused)
         layers.append(LayerTiming(
-            name=name, kind=node.kind, fused=fused,
+            name=node.name, kind=node.kind, fused=node.fused,
             forward=statistics.median(c.get((node.name, "forward"), 0.0) for c in clocks),
             backward=statistics.median(c.get((node.name, "backward"), 0.0) for c in clocks),
             forward_flops=forward, backward_flops=backward))
