@@ -140,6 +140,14 @@ def test_maxpool_backward_routes_to_the_first_maximum(geometry, block_bytes, lay
                                rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2))])
+def test_maxpool_of_an_empty_batch(kernel, stride):
+    x = np.zeros((0, 3, 8, 8), np.float32)
+    out, cache = pool.maxpool_forward(x, kernel, stride)
+    dx = pool.maxpool_backward(np.zeros(out.shape, np.float32), cache)
+    assert dx.shape == x.shape and dx.dtype == np.float32
+
+
 @pytest.mark.parametrize("values, fast", [("distinct", True), ("ties", False), ("nan", False)])
 def test_tiled_maxpool_backward_takes_its_path_only_without_ties(values, fast):
     """The rows path of tiling windows answers where every window has one maximum, and leaves

@@ -105,7 +105,7 @@ def _tiled_max_backward(dout_c, xp, best, win: Window) -> np.ndarray | None:
     x_rows = xp.reshape(rows)
     dxp = np.empty((c, n) + hp_wp, dtype=dout_c.dtype)
     dx_rows = dxp.reshape(rows)
-    for block in _blocks(c, n, xp[0, 0].nbytes):
+    for block in _blocks(c, n, xp.itemsize * hp_wp[0] * hp_wp[1]):
         hit = np.equal(x_rows[block], np.repeat(best[block], kw, axis=3)[:, :, :, None])
         if np.count_nonzero(hit) != best[block].size or np.isnan(best[block].max()):
             return None
@@ -123,6 +123,8 @@ def _blocks(channels: int, batch: int, plane_bytes: int):
     """Index tuples (channels, images) of a channel-first (C, N, ...) array, in order, each
     block at most :data:`BLOCK_BYTES` of planes of ``plane_bytes`` (at least one plane)."""
     per_channel = batch * plane_bytes
+    if per_channel == 0:
+        return  # an empty batch has nothing to route
     if per_channel <= BLOCK_BYTES:
         step = max(1, BLOCK_BYTES // per_channel)
         for start in range(0, channels, step):
