@@ -79,8 +79,9 @@ def gradient_arrays(parts: int) -> int:
     """Arrays the size of the trainable parameters that hold gradients in a step run as
     ``parts`` parts: each part's (a replica keeps the ones its backward returned until its
     next backward) and, when there are several, their sum (:mod:`cnnspec.engine.parallel`
-    sums them into new arrays)."""
-    return parts + 1 if parts > 1 else 1
+    sums them into new arrays), the previous step's sum alive until the new one replaces it
+    at the end of the backward pass."""
+    return parts + 2 if parts > 1 else 1
 
 
 def optimizer_arrays(training: dict) -> int:
