@@ -274,6 +274,9 @@ def _either(one: Footprint, other: Footprint) -> Footprint:
 
 
 def _conv_chunked(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """The chunked path: the padded input, the whole batch's columns where they are small
+    enough to keep (else a chunk's, and its product), the input gradient's buffers; the cache
+    holds the input where there is no padding."""
     rows = geo.c * geo.taps
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     whole = rows * n * geo.ho * geo.wo * itemsize
