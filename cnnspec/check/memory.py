@@ -28,12 +28,13 @@ and, on the example specs and the benchmark nets, at most :data:`OVERESTIMATE` t
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.engine.footprint import Footprint, footprint, ufunc_buffer_bytes
+from cnnspec.engine.footprint import FOOTPRINT_FIELDS, Footprint, footprint, ufunc_buffer_bytes
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
@@ -111,8 +112,7 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int) -> MemoryEstimate
     training = spec.ir["training"]
     batch = training["batch_size"]
     part = -(-batch // parts)  # the largest part (numpy.array_split's first)
-    prints = {info.name: footprint(info.kind, info.ir, info.input_shapes, info.output_shape,
-                                   info.pads, part, BYTES_PER_VALUE) for info in layers}
+    prints = {info.name: _footprint(info, part) for info in layers}
     total = sum(info.params for info in layers)
     trainable = sum(info.trainable_params for info in layers)
     parameter_values = total + trainable * (gradient_arrays(parts)
@@ -127,6 +127,23 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int) -> MemoryEstimate
         activations=parts * part_peak(layers, prints, output) + whole + objects,
         work=parts * sum(fp.work + fp.back_work + fp.objects for fp in prints.values()),
         heaviest=heaviest, batch_size=batch)
+
+
+def _footprint(info: LayerInfo, batch: int) -> Footprint:
+    """The layer's footprint, made once for every layer of the same settings and shapes (a
+    deep net repeats a few thousand times)."""
+    ir = info.ir
+    settings = tuple((name, tuple(ir[name]) if isinstance(ir[name], list) else ir[name])
+                     for name in FOOTPRINT_FIELDS if name in ir)
+    return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
+                         tuple(info.output_shape), info.pads and tuple(info.pads), batch)
+
+
+@functools.lru_cache(maxsize=4096)
+def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
+                  batch: int) -> Footprint:
+    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch,
+                     BYTES_PER_VALUE)
 
 
 def _weight(fp: Footprint) -> int:
@@ -182,8 +199,9 @@ class _Liveness:
             self.value_bytes += self.size[name]
 
     def _drop_value(self, name: str) -> None:
-        held = self.holders.get(name, set()) & self.caches
-        if name in self.values and name not in self.kept and not held:
+        if name not in self.values or name in self.kept:
+            return
+        if not any(layer in self.caches for layer in self.holders.get(name, ())):
             self.values.discard(name)
             self.value_bytes -= self.size[name]
 
@@ -217,12 +235,17 @@ class _Liveness:
     def backward(self) -> int:
         """After :meth:`forward`: the peak of the loss and the backward pass."""
         pending = {self.output: self.size[self.output]}  # value -> bytes of its gradient
+        waiting = self.size[self.output]  # the bytes of the pending gradients
         loss = 3 * self.size[self.output]  # the loss's temporaries (log-softmax, exponentials)
-        peak = self.cache_bytes + self.value_bytes + sum(pending.values()) + loss
+        peak = self.cache_bytes + self.value_bytes + waiting + loss
         for info in reversed(self.layers):
             fp = self.prints[info.name]
-            dout = pending.pop(info.name, self.size[info.name])
-            alive = self.cache_bytes + self.value_bytes + sum(pending.values()) + dout
+            dout = pending.pop(info.name, None)
+            if dout is None:  # no gradient reaches it: counted as if one did
+                dout = self.size[info.name]
+            else:
+                waiting -= dout
+            alive = self.cache_bytes + self.value_bytes + waiting + dout
             peak = max(peak, alive + fp.dx + fp.backward_temp)
             if fp.frees_cache:
                 self.caches.discard(info.name)
@@ -237,7 +260,9 @@ class _Liveness:
                 if name in pending:  # a value read twice: its gradients summed, a new array
                     peak = max(peak, alive + fp.dx + grad + self.size[name])
                     grad = max(grad, self.size[name], pending[name])
+                    waiting -= pending[name]
                 pending[name] = grad
+                waiting += grad
         return peak
 
 

@@ -18,6 +18,7 @@ and by :mod:`cnnspec.engine.calibrate`.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, replace
@@ -71,8 +72,10 @@ MASK_BYTES = 1  # a boolean mask's value
 INDEX_BYTES = 8  # an int64 index
 
 
+@functools.cache
 def l2_cache_bytes() -> int | None:
-    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere)."""
+    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere);
+    read once per process."""
     for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
         try:
             if (index / "level").read_text().strip() != "2":
@@ -137,6 +140,8 @@ class Geometry:
 
 
 WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")  # by their geometry, below
+# The IR fields a footprint reads (besides the layer's kind, shapes and resolved padding).
+FOOTPRINT_FIELDS = ("kernel", "size", "stride", "dilation", "groups", "ceil_mode")
 
 
 def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
