@@ -2,8 +2,8 @@
 fixture, tools/fuzz.py, measures them with tracemalloc), each layer kind's footprint
 (cnnspec.engine.footprint) against its layer, and the errors and warnings the estimate gives
 before anything is allocated."""
+import importlib.util
 import itertools
-import sys
 import tracemalloc
 from pathlib import Path
 
@@ -50,14 +50,17 @@ def test_the_estimate_bounds_a_measured_training_step(name, fuzz):
     _assert_bounds(cnnspec.load(SPECS / name), fuzz)
 
 
+def _bench_net(name: str, batch: int):
+    """The checked benchmark net of tools/nets.py (a script's module, not the package's)."""
+    spec = importlib.util.spec_from_file_location("cnnspec_bench_nets", ROOT / "tools" / "nets.py")
+    nets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nets)
+    return nets.checked(name, batch)
+
+
 @pytest.mark.parametrize("name, batch", BENCH)
 def test_the_estimate_bounds_the_benchmark_nets(name, batch, fuzz):
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        from nets import checked
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    _assert_bounds(checked(name, batch), fuzz)
+    _assert_bounds(_bench_net(name, batch), fuzz)
 
 
 @pytest.mark.parametrize("batch", [8, 64])
