@@ -5,7 +5,7 @@ per tuned path, each checked to take that path, on both sides of every threshold
 import numpy as np
 import pytest
 
-from cnnspec.engine import conv, conv_tuned
+from cnnspec.engine import conv, conv_tuned, footprint
 from cnnspec.engine.calibrate import Thresholds
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
@@ -152,7 +152,7 @@ def test_wide_columns_at_stride_1_only(calls):
 def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
     over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
-    assert conv_tuned.TRANSPOSED_RATIO == 1
+    assert footprint.TRANSPOSED_RATIO == 1
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im

@@ -1,6 +1,6 @@
 """A few hundred mutated specs and IR files through ``check``, ``summary`` and ``export``: every
 one ends in an exit code (0, 1 or 2), never a traceback or a hang; and a few mutants that
-``check`` accepts trained for one step, whose measured peak memory stays within the estimate
+``check`` accepts trained for two steps, whose measured peak memory stays within the estimate
 ``check`` gives. The same mutations as ``tools/fuzz.py`` (which runs 10,000+ of them), seeded,
 so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
 from __future__ import annotations

@@ -1,20 +1,40 @@
-"""The memory a training step needs: check's estimate against a measured step (the ``fuzz``
-fixture, tools/fuzz.py, measures it with tracemalloc), and the errors and warnings it gives
+"""The memory a training step needs: check's estimate against measured steps (the ``fuzz``
+fixture, tools/fuzz.py, measures them with tracemalloc), each layer kind's footprint
+(cnnspec.engine.footprint) against its layer, and the errors and warnings the estimate gives
 before anything is allocated."""
+import importlib.util
 import itertools
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_kinds import CASES as KIND_CASES
+from test_kinds import _layer as kind_layer
 
 import cnnspec
-from cnnspec.check.memory import OVERESTIMATE, SPLIT_PARTS, bytes_text
+from cnnspec.check.memory import OBJECT_BYTES_PER_LAYER, OVERESTIMATE, SPLIT_PARTS, bytes_text
 from cnnspec.cli import main
+from cnnspec.engine import conv_tuned
+from cnnspec.engine.footprint import (
+    RULES,
+    UFUNC_BUFFER_VALUES,
+    WINDOW_KINDS,
+    footprint,
+    ufunc_buffer_bytes,
+)
+from cnnspec.engine.layers import Conv2d
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.training_catalogue import OPTIMIZERS
+from cnnspec.kinds import KINDS
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+# Measured on every spec but those whose steps take hundreds of MB (plain30: 400 MB,
+# he2015_plain30: 2.2 GB, deep_tanh200: 220 MB), which tools/fuzz.py and the bench measure.
+LARGE = {"plain30.cnn", "he2015_plain30.cnn", "deep_tanh200.cnn"}
+BENCH = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
 
 
 def _assert_bounds(checked, fuzz) -> None:
@@ -24,11 +44,23 @@ def _assert_bounds(checked, fuzz) -> None:
         f"estimated {bytes_text(estimated)}, measured {bytes_text(measured)}")
 
 
-@pytest.mark.parametrize("name", ["digits.cnn", "lenet5.cnn", "resnet_small.cnn",
-                                  "separable.cnn", "x_detector.cnn", "encoder_decoder.cnn",
-                                  "caffe_lenet.cnn"])
+@pytest.mark.parametrize("name", sorted(p.name for p in SPECS.glob("*.cnn")
+                                        if p.name not in LARGE))
 def test_the_estimate_bounds_a_measured_training_step(name, fuzz):
     _assert_bounds(cnnspec.load(SPECS / name), fuzz)
+
+
+def _bench_net(name: str, batch: int):
+    """The checked benchmark net of tools/nets.py (a script's module, not the package's)."""
+    spec = importlib.util.spec_from_file_location("cnnspec_bench_nets", ROOT / "tools" / "nets.py")
+    nets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nets)
+    return nets.checked(name, batch)
+
+
+@pytest.mark.parametrize("name, batch", BENCH)
+def test_the_estimate_bounds_the_benchmark_nets(name, batch, fuzz):
+    _assert_bounds(_bench_net(name, batch), fuzz)
 
 
 @pytest.mark.parametrize("batch", [8, 64])
@@ -52,6 +84,104 @@ def test_a_net_of_tiny_layers_is_within_the_estimate(fuzz, tmp_path):
         "input 1x4x4\nflatten\ndense 2\nrepeat 60 {\n  dense 2\n}\ntrain {\n"
         "  data shapes(size=4, classes=[x, plus], count=100)\n  batch 1\n}\n")
     _assert_bounds(cnnspec.load(tmp_path / "tiny.cnn"), fuzz)
+
+
+# -- each layer's footprint against the layer ----------------------------------------------------
+
+# What one layer's measurement may exceed its footprint by: its Python objects (cache tuples,
+# array headers) and NumPy's casting buffers, which the step's estimate counts once.
+SLACK = OBJECT_BYTES_PER_LAYER + ufunc_buffer_bytes(UFUNC_BUFFER_VALUES)
+
+
+def _measure(layer, xs, dout) -> tuple[int, int, int]:
+    """(forward peak, kept after forward, backward peak) in bytes allocated from before the
+    forward pass, the inputs and ``dout`` made beforehand."""
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        out = layer.forward(xs, True)
+        kept, forward_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        layer.backward(dout)
+        backward_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del out
+    return forward_peak - start, kept - start, backward_peak - start
+
+
+def _assert_footprint_bounds(layer, fp, xs, dout) -> None:
+    """The forward pass allocates at most the output, the cache, the kept buffers and the
+    forward's temporaries; the backward pass on top at most the input gradients, its
+    temporaries and the parameter gradients (the output held all along)."""
+    layer.forward(xs, True)  # once before: imports, lazily made tables
+    layer.backward(dout)
+    forward, kept, backward = _measure(layer, xs, dout)
+    held = fp.out + fp.cache + fp.work + fp.back_work + fp.objects
+    grads = sum(v.nbytes for v in layer.params.values()) if layer.trainable else 0
+    assert forward <= held + fp.forward_temp + SLACK, ("forward", forward, fp)
+    assert kept <= held + SLACK, ("kept", kept, fp)
+    assert backward <= held + fp.dx + fp.backward_temp + grads + SLACK, ("backward", backward, fp)
+
+
+def test_every_kind_but_the_activations_has_its_own_footprint():
+    """An activation without a rule of its own is counted as one that caches its derivative;
+    any other kind needs its rule."""
+    named = set(RULES) | set(WINDOW_KINDS)
+    assert {name for name, kind in KINDS.items() if not kind.is_activation} <= named
+
+
+@pytest.mark.parametrize("batch", [256, 1024])
+@pytest.mark.parametrize("name, case", KIND_CASES)
+def test_each_kinds_footprint_bounds_its_layer(name, case, batch):
+    """Every kind's cases (its registry examples), at batches large enough that arrays, not
+    objects, are most of what a layer allocates."""
+    _, ir, shapes, inferred, layer = kind_layer(name, case, "float32")
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((batch, *s)).astype(np.float32) for s in shapes]
+    dout = rng.standard_normal((batch, *inferred.output)).astype(np.float32)
+    fp = footprint(name, ir, shapes, tuple(inferred.output), inferred.pads, batch)
+    _assert_footprint_bounds(layer, fp, xs, dout)
+
+
+# (C, F, H, kernel, stride, pads, dilation, batch): the tuned convolution's paths, the whole
+# batch one planned chunk or chunked; columns kept or built again; dx by transposed
+# convolution, col2im over whole planes (stride 1) or col2im (stride 2); no padding (the input
+# held by the cache).
+CONV_GRID = [
+    (2, 4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4),  # one chunk
+    (8, 8, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # one chunk where columns allow
+    (16, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # chunked, kept: dx transposed
+    (64, 64, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 48),  # chunked, built again
+    (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx by col2im planes
+    (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: col2im planes
+    (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: col2im
+    (8, 8, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 64),  # dilated
+    (1, 1, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # one image
+]
+
+
+@pytest.mark.parametrize("c, f, h, kernel, stride, pads, dilation, batch", CONV_GRID)
+def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, stride, pads,
+                                                          dilation, batch):
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((f, c, *kernel)).astype(np.float32)
+    layer = Conv2d(weight, np.zeros(f, np.float32), stride, pads, dilation)
+    x = rng.standard_normal((batch, c, h, h)).astype(np.float32)
+    out = layer.forward([x], True)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    layer = Conv2d(weight, np.zeros(f, np.float32), stride, pads, dilation)
+    ir = {"kernel": list(kernel), "stride": list(stride), "dilation": list(dilation),
+          "groups": 1}
+    fp = footprint("conv", ir, [(c, h, h)], out.shape[1:], pads, batch)
+    _assert_footprint_bounds(layer, fp, [x], dout)
+
+
+def test_the_convolution_grid_crosses_the_kept_columns_limit():
+    """The grid holds layers whose whole batch's columns are kept and ones that are not."""
+    kept = [c * k[0] * k[1] * b * (h // s[0]) ** 2 * 4 <= conv_tuned.KEEP_BYTES
+            for c, f, h, k, s, p, d, b in CONV_GRID]
+    assert any(kept) and not all(kept)
 
 
 def test_the_split_the_estimate_counts_is_the_engines():

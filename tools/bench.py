@@ -11,8 +11,10 @@ Parts (``--parts``, default all; every figure printed with the CPU model and the
   ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads; a model
   with batch norm runs in one). Then the GFLOP/s of the conv layers (one thread, FLOPs from
   the kinds registry) against one large float32 matrix product.
-- memory: the peak resident memory a training step adds, each engine in its own process,
-  against the estimate ``cnnspec check``/``summary`` print (cnnspec.check.memory).
+- memory: the peak resident memory a training step adds, each engine in its own process;
+  and the estimate ``cnnspec check``/``summary`` print (cnnspec.check.memory) against what it
+  estimates, the resident memory of the model built and trained three steps with the
+  engine's default threads.
 - startup: whole-process times of ``cnnspec check`` and ``cnnspec --help``.
 - deep: steps per second of a 1,000-conv 8-channel tanh net on 8x8 inputs; at batch 1 the
   time per layer is the engine's per-layer overhead.
@@ -46,6 +48,7 @@ import cnnspec
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
+from cnnspec.engine.splitting import DEFAULT_THREADS
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
@@ -197,39 +200,51 @@ def _reset_peak_rss() -> None:
 def memory_child(engine: str, name: str, batch: int) -> None:
     """Run in a fresh process: build ``engine``'s runner, then print, as JSON, the growth of
     the peak resident memory over the resident memory just before three training steps: the
-    memory a step needs beyond the model, the data and the libraries."""
+    memory a step needs beyond the model, the data and the libraries. Engine ``check`` is
+    cnnspec as ``check`` estimates it: the growth from before the model is built, with the
+    engine's default threads (the model, its work buffers, gradients and optimizer state,
+    and the steps)."""
     spec = checked(name)
     rng = np.random.default_rng(0)
-    ours = CnnspecRunner(spec, batch, 1, rng)
-    if engine != "cnnspec":
-        import torch
-
-        torch.set_num_threads(1)
-    runner = ours if engine == "cnnspec" else TorchRunner(spec, batch, ours.model.params(),
-                                                          ours.x, ours.y)
-    if engine != "cnnspec":
-        del ours  # its model: not PyTorch's memory
     import gc
 
     from cnnspec.engine.blas import available
 
-    thresholds(), available()  # loaded on first use, not memory of a step
-    gc.collect()
-    _reset_peak_rss()
-    before = _rss_bytes()
+    if engine == "check":
+        thresholds(), available()  # loaded on first use, not memory of a step
+        gc.collect()
+        _reset_peak_rss()
+        before = _rss_bytes()
+        runner = CnnspecRunner(spec, batch, DEFAULT_THREADS, rng)
+    else:
+        ours = CnnspecRunner(spec, batch, 1, rng)
+        if engine != "cnnspec":
+            import torch
+
+            torch.set_num_threads(1)
+        runner = ours if engine == "cnnspec" else TorchRunner(spec, batch, ours.model.params(),
+                                                              ours.x, ours.y)
+        if engine != "cnnspec":
+            del ours  # its model: not PyTorch's memory
+        thresholds(), available()  # loaded on first use, not memory of a step
+        gc.collect()
+        _reset_peak_rss()
+        before = _rss_bytes()
     for _ in range(3):
         runner.step()
     print(json.dumps({"step_bytes": max(0, _peak_rss_bytes() - before)}))
 
 
 def memory(cases, torch_ok: bool) -> None:
-    """Peak memory of a training step per engine (each in its own process, one thread) and
-    check's estimate of it (cnnspec.check.memory) at the same batch."""
+    """Peak memory of a training step per engine (each in its own process, one thread), and
+    check's estimate (cnnspec.check.memory) at the same batch against what it estimates: the
+    model built and trained with the engine's default threads, in a process of its own."""
     print("peak memory of a training step (resident, beyond the model and data; one thread, "
-          "own process), and check's estimate:", flush=True)
+          "own process), and check's estimate against the model built and trained (default "
+          "threads):", flush=True)
     for name, batch in cases:
         measured = {}
-        for engine in ("cnnspec", "pytorch") if torch_ok else ("cnnspec",):
+        for engine in ("cnnspec", "pytorch", "check") if torch_ok else ("cnnspec", "check"):
             out = subprocess.run([sys.executable, __file__, "--memory-child", engine, name,
                                   str(batch)], check=True, capture_output=True, text=True)
             measured[engine] = json.loads(out.stdout.splitlines()[-1])["step_bytes"]
@@ -238,8 +253,9 @@ def memory(cases, torch_ok: bool) -> None:
         if "pytorch" in measured:
             line += (f"   pytorch {measured['pytorch'] / 2**20:7.1f} MiB   cnnspec/pytorch "
                      f"{measured['cnnspec'] / max(measured['pytorch'], 1):.2f}")
-        line += (f"   check's estimate {estimate / 2**20:7.1f} MiB "
-                 f"({estimate / max(measured['cnnspec'], 1):.2f}x cnnspec's)")
+        line += (f"   check's estimate {estimate / 2**20:7.1f} MiB, "
+                 f"{estimate / max(measured['check'], 1):.2f}x the "
+                 f"{measured['check'] / 2**20:.1f} MiB built and trained")
         print(line, flush=True)
 
 

@@ -10,8 +10,8 @@ A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main`
 (one command taking over 2 s); it prints the first few tracebacks in full.
 
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
-of them) is compiled and trained for one real step (forward, loss, backward, optimizer update)
-at the spec's batch size on synthetic data, and the step's peak allocation, measured with
+of them) is compiled and trained for two real steps (forward, loss, backward, optimizer
+update) at the spec's batch size on synthetic data, and the peak allocation, measured with
 tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``check`` and
 ``summary`` give (``cnnspec/check/memory.py``). It counts the steps that allocated beyond the
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
@@ -318,25 +318,36 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
 # -- the memory stage ----------------------------------------------------------------------------
 
 TRAIN_CAP = 1 << 30  # mutants whose step is estimated above this are skipped, not trained
+# A mutant's steps still running after this are stopped and counted as a hang: three steps
+# (one to import, two measured) of a net estimated near TRAIN_CAP take 10-40 s on a busy
+# two-core machine.
+TRAIN_ABANDON_SECONDS = 120
 
 
-def _one_step(checked, x, y) -> None:
-    """Build the model and run one training step: forward, loss, backward, optimizer update."""
+STEPS = 2  # steps traced: the second runs with the first's buffers, gradients and state alive
+
+
+def _train_steps(checked, x, y, steps: int) -> None:
+    """Build the model and the optimizer and run ``steps`` training steps (forward, loss,
+    backward, optimizer update), as training does."""
     import cnnspec
     from cnnspec.engine.optim import make_optimizer
 
     training = checked.ir["training"]
     model = cnnspec.compile(checked, seed=0)
     optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
-    _, dout = model.loss(model.forward(x), y)
-    model.backward(dout)
-    optimizer.step(model.params(), model.grads(), training["lr"])
+    for _ in range(steps):
+        _, dout = model.loss(model.forward(x), y)
+        model.backward(dout)
+        optimizer.step(model.params(), model.grads(), training["lr"])
 
 
 def measured_step(checked) -> int:
     """Peak bytes allocated (NumPy reports its arrays to tracemalloc) to build the model and
-    run one training step at the spec's batch size on synthetic inputs and random labels,
-    after a first step has done its imports."""
+    run training steps at the spec's batch size on synthetic inputs and random labels (after
+    a first run has done its imports): the first step allocates the layers' work buffers
+    and the optimizer's state, later ones run while those and the previous step's gradients
+    and kept caches are alive."""
     import tracemalloc
 
     import numpy as np
@@ -346,10 +357,10 @@ def measured_step(checked) -> int:
     x = rng.standard_normal((batch, *checked.input_shape)).astype(np.float32)
     classes = checked.output_shape[0]
     y = rng.integers(0, 2 if classes == 1 else classes, batch)  # one score: bce's 0/1 labels
-    _one_step(checked, x, y)
+    _train_steps(checked, x, y, 1)
     tracemalloc.start()
     try:
-        _one_step(checked, x, y)
+        _train_steps(checked, x, y, STEPS)
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -374,7 +385,7 @@ class MemoryTally:
 
 
 def train_case(path: Path, text: str, tally: MemoryTally) -> bool:
-    """Train one step of the spec ``text`` when ``check`` accepts it and compare its measured
+    """Train two steps of the spec ``text`` when ``check`` accepts it and compare its measured
     peak with the estimate; False when ``check`` refuses it (nothing is recorded then)."""
     import cnnspec
     from cnnspec.errors import RunError, SpecError, SpecErrors
@@ -383,7 +394,7 @@ def train_case(path: Path, text: str, tally: MemoryTally) -> bool:
     start = time.perf_counter()
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(ABANDON_SECONDS)
+        signal.alarm(TRAIN_ABANDON_SECONDS)
     try:
         try:
             checked = cnnspec.load(path)
@@ -400,7 +411,7 @@ def train_case(path: Path, text: str, tally: MemoryTally) -> bool:
             return True
         tally.steps.append((measured / estimate, measured, estimate, text))
     except _Abandoned:
-        tally.hangs.append(f"abandoned after {ABANDON_SECONDS} s on:\n{text[:3000]}")
+        tally.hangs.append(f"abandoned after {TRAIN_ABANDON_SECONDS} s on:\n{text[:3000]}")
     except Exception:  # noqa: BLE001 - what the fuzzer is looking for
         tally.tracebacks.append(f"a training step of:\n{text[:3000]}\n{traceback.format_exc()}")
     finally:
@@ -411,7 +422,7 @@ def train_case(path: Path, text: str, tally: MemoryTally) -> bool:
 
 
 def fuzz_memory(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> MemoryTally:
-    """Train one step of ``count`` spec mutants that ``check`` accepts (seeded), measuring
+    """Train two steps of ``count`` spec mutants that ``check`` accepts (seeded), measuring
     each step's peak against its estimate."""
     rng = random.Random(f"memory:{seed}")
     texts = example_specs()
@@ -469,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
-                        help="mutants check accepts trained for one step, memory measured (300)")
+                        help="mutants check accepts trained for two steps, memory measured (300)")
     parser.add_argument("--train-cap", type=float, default=TRAIN_CAP / (1 << 30),
                         help="GiB: mutants estimated above it are skipped, not trained (1)")
     parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")

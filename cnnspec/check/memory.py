@@ -2,44 +2,48 @@
 
 ``check`` refuses a spec whose step would not fit in the machine's memory (or a limit the user
 sets) and warns when it takes most of it; ``summary`` shows the figure. Everything is float32
-(4 bytes a value) at the spec's batch size B:
+(4 bytes a value) at the spec's batch size B, which the engine runs as parts in threads where
+:func:`cnnspec.engine.splitting.splits` says so (each part's arrays are its own):
 
-- parameters, their gradients, and the optimizer's state (as many arrays per parameter as the
-  optimizer's record in :mod:`cnnspec.ir.training_catalogue` declares: SGD with momentum keeps
-  one buffer per parameter, Adam two), and the engine's own arrays of the parameters' size (see
-  :func:`engine_copies`): the update each optimizer writes into a work array, and, when the
-  batch runs as halves in two threads, each half's gradients besides their sum;
-- activations kept for the backward pass: every layer's output, and about as much again in
-  the caches the layers keep (a conv's padded input, a ReLU's mask, a pool's input), B x
-  twice the sum of the layer outputs, and the Python objects of the model and its layers (a
-  few KiB each: what a net of tiny layers mostly holds);
-- work buffers: each convolution keeps its im2col matrix, (C_in x kh x kw) x (B x H_out x
-  W_out) values, as much again for its weight gradient, the buffers of its input gradient
-  (for stride 1 a column gradient over whole padded planes, and the output gradient laid on
-  them) and its padded input (which a large dilation with ``pad same`` makes huge) from one
-  step to the next, so that later steps reuse the memory; they add up over the conv layers.
+- parameters: the weights, their gradients (each part's, and their sum when the batch is
+  split), the optimizer's state (as many arrays per parameter as its record in
+  :mod:`cnnspec.ir.training_catalogue` declares) and its work arrays (:func:`optimizer_arrays`),
+  all kept from one step to the next;
+- work: the buffers each layer of each part keeps from one step to the next (a convolution's
+  padded input, im2col columns and gradient buffers), as
+  :mod:`cnnspec.engine.footprint` declares them;
+- activations: the most that is alive at once while a part runs its forward and backward
+  passes (:func:`part_peak`): a liveness walk over the layers in order, in which an output
+  lives until the last layer that reads it has run or the last cache that holds it is freed,
+  a cache from its layer's forward until its backward (a convolution's to the next step),
+  each value's gradient from its first consumer's backward to its own layer's, and each
+  pass's temporaries while it runs; besides that, the Python objects of the model and its
+  layers (a few KiB each: what a net of tiny layers mostly holds).
 
-tests/test_memory.py measures the real peak of a training step (NumPy's allocations, with
-tracemalloc) against this estimate: the estimate is at least the measurement and, on the
-example specs, at most :data:`OVERESTIMATE` times it. ``tools/fuzz.py`` measures hundreds of
-mutated specs the same way.
+The estimate bounds a step from above: where the engine's choice depends on the data or the
+machine, the footprints take the larger case. tests/test_memory.py measures the real peak of
+a training step (NumPy's allocations, with tracemalloc) against it: at least the measurement
+and, on the example specs and the benchmark nets, at most :data:`OVERESTIMATE` times it.
+``tools/fuzz.py`` measures hundreds of mutated specs the same way.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.engine.footprint import FOOTPRINT_FIELDS, Footprint, footprint, ufunc_buffer_bytes
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
-from cnnspec.kinds import KINDS
 
 BYTES_PER_VALUE = 4  # float32
-OVERESTIMATE = 3.0  # the factor the estimate may exceed a measured step by (tested)
+OVERESTIMATE = 1.5  # the factor the estimate may exceed a measured step by (tested)
 WARN_SHARE = 0.5  # warn when a step takes more than this share of the limit
+INPUT = "input"  # the value the network's input is named by
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,9 @@ class MemoryEstimate:
     """Bytes of one training step, by what holds them, and the layer that weighs most."""
 
     parameters: int  # weights, gradients and optimizer state
-    activations: int  # kept for the backward pass
-    work: int  # the convolutions' work buffers
-    heaviest: str  # the layer with the largest activation or work buffer
+    activations: int  # alive at once in the forward and backward passes
+    work: int  # the layers' kept work buffers
+    heaviest: str  # the layer whose output, cache and buffers are largest
     batch_size: int
 
     @property
@@ -68,79 +72,198 @@ def optimizer_buffers(training: dict) -> int:
     return kept + decay_scratch + clipped
 
 
-# -- arrays the engine keeps per trainable parameter, besides the parameter, its gradient and the
-# optimizer's state (the optimizer's count is :func:`optimizer_buffers`)
-
 UPDATE_ARRAYS = 1  # every optimizer writes lr x its direction into a kept "update" work array
 SPLIT_PARTS = DEFAULT_THREADS  # the parts a large enough batch is split into
 
 
-def engine_copies(batch: int) -> int:
-    """Arrays the size of the trainable parameters that a training step of the engine holds
-    besides the parameters, the summed gradients and the optimizer's state: the optimizer's
-    update array, and each part's gradients when the batch is split into parts run in
-    threads (:mod:`cnnspec.engine.parallel` sums them into new arrays). Batch norm and dropout
-    keep a model from splitting; counted as split all the same (an overestimate)."""
-    return UPDATE_ARRAYS + (SPLIT_PARTS if splits(batch) else 0)
+def gradient_arrays(parts: int) -> int:
+    """Arrays the size of the trainable parameters that hold gradients in a step run as
+    ``parts`` parts: each part's (a replica keeps the ones its backward returned until its
+    next backward) and, when there are several, their sum (:mod:`cnnspec.engine.parallel`
+    sums them into new arrays), the previous step's sum alive until the new one replaces it
+    at the end of the backward pass."""
+    return parts + 2 if parts > 1 else 1
 
 
-# A transposed conv keeps its im2col matrix and buffers for its gradients about twice as large.
-WORK_PER_COLUMN_VALUE = 3
-
-
-def _work_values(info: LayerInfo, batch: int) -> int:
-    """Values of the work buffers a layer keeps for a batch: a conv's im2col matrix and the
-    buffers of its gradients, and its padded input."""
-    if KINDS[info.kind].family != "conv":
-        return 0
-    in_channels, height, width = info.input_shapes[0]
-    # A conv's im2col matrix is (C*kh*kw, N*Ho*Wo), a transposed conv's (F*kh*kw, N*H*W): both
-    # are the multiply-adds over the weight's first axis (F, or C) per group.
-    columns = batch * info.macs * info.ir["groups"] // info.weight_shape[0]
-    top, bottom, left, right = info.pads
-    padded_hw = (height + top + bottom) * (width + left + right)
-    padded = in_channels * batch * padded_hw
-    if info.kind != "conv":
-        return WORK_PER_COLUMN_VALUE * columns + padded
-    return 2 * columns + _conv_input_grad_values(info, batch, columns, padded_hw) + padded
-
-
-def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw: int) -> int:
-    """Values of the buffers a conv's input gradient keeps (cnnspec.engine.conv_tuned): a
-    column gradient, with stride 1 over whole padded planes (rows x N*Hp*Wp instead of the
-    forward's rows x N*Ho*Wo; the transposed convolution it takes instead where that is
-    cheaper has a matrix no larger than the forward's), the output gradient laid on those
-    planes (F x N x Hp x Wp), and the padded input gradient the columns are added into."""
-    in_channels = info.input_shapes[0][0]
-    filters, out_hw = info.output_shape[0], info.output_shape[1] * info.output_shape[2]
-    stride_one = tuple(info.ir["stride"]) == (1, 1)
-    planes = columns * padded_hw // max(out_hw, 1) if stride_one else columns
-    return max(planes, columns) + (filters + in_channels) * batch * padded_hw
+def optimizer_arrays(training: dict) -> int:
+    """Arrays the size of the trainable parameters the optimizer holds: its state and
+    scratch (:func:`optimizer_buffers`) and its update array."""
+    return optimizer_buffers(training) + UPDATE_ARRAYS
 
 
 # The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),
-# and each layer's node, caches and array headers (measured 1-2.5 KiB; dense layers, with two
-# parameters and their gradient, state and update arrays, the most).
+# and each layer's node, caches and array headers (measured 1-2.6 KiB; dense layers, with two
+# parameters and their gradient, state and update arrays, the most), for the model and, when
+# the batch is split, each part's replica.
 OBJECT_BYTES_BASE = 16 << 10
-OBJECT_BYTES_PER_LAYER = 4 << 10
+OBJECT_BYTES_PER_LAYER = 3 << 10
 
 
 def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
+    """The step's memory, split into parts in threads or whole, whichever needs more (a
+    layer such as dropout keeps the engine from splitting; the footprints of chunked
+    convolutions do not scale with the batch)."""
+    batch = spec.ir["training"]["batch_size"]
+    ways = (1, SPLIT_PARTS) if splits(batch) else (1,)
+    return max((_estimate(spec, layers, parts) for parts in ways), key=lambda e: e.total)
+
+
+def _estimate(spec: Spec, layers: list[LayerInfo], parts: int) -> MemoryEstimate:
     training = spec.ir["training"]
     batch = training["batch_size"]
+    part = -(-batch // parts)  # the largest part (numpy.array_split's first)
+    prints = {info.name: _footprint(info, part) for info in layers}
     total = sum(info.params for info in layers)
     trainable = sum(info.trainable_params for info in layers)
-    parameter_values = total + trainable * (1 + optimizer_buffers(training)
-                                            + engine_copies(batch))
-    outputs = {info.name: batch * math.prod(info.output_shape) for info in layers}
-    works = {info.name: _work_values(info, batch) for info in layers}
-    heaviest = max(layers, key=lambda info: max(outputs[info.name], works[info.name])).name
+    parameter_values = total + trainable * (gradient_arrays(parts)
+                                            + optimizer_arrays(training))
+    output = spec.ir.get("output") or layers[-1].name
+    whole = _whole_batch_arrays(layers, output, batch) if parts > 1 else 0
+    replicas = parts if parts > 1 else 0
+    objects = OBJECT_BYTES_BASE + OBJECT_BYTES_PER_LAYER * len(layers) * (1 + replicas)
+    heaviest = max(layers, key=lambda info: _weight(prints[info.name])).name
     return MemoryEstimate(
         parameters=BYTES_PER_VALUE * parameter_values,
-        activations=(BYTES_PER_VALUE * 2 * sum(outputs.values()) + OBJECT_BYTES_BASE
-                     + OBJECT_BYTES_PER_LAYER * len(layers)),
-        work=BYTES_PER_VALUE * sum(works.values()),
+        activations=parts * part_peak(layers, prints, output) + whole + objects,
+        work=parts * sum(fp.work + fp.back_work + fp.objects for fp in prints.values()),
         heaviest=heaviest, batch_size=batch)
+
+
+def _footprint(info: LayerInfo, batch: int) -> Footprint:
+    """The layer's footprint, made once for every layer of the same settings and shapes (a
+    deep net repeats a few thousand times)."""
+    ir = info.ir
+    settings = tuple((name, tuple(ir[name]) if isinstance(ir[name], list) else ir[name])
+                     for name in FOOTPRINT_FIELDS if name in ir)
+    return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
+                         tuple(info.output_shape), info.pads and tuple(info.pads), batch)
+
+
+@functools.lru_cache(maxsize=4096)
+def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
+                  batch: int) -> Footprint:
+    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch,
+                     BYTES_PER_VALUE)
+
+
+def _weight(fp: Footprint) -> int:
+    return fp.out + fp.cache + fp.work + fp.back_work
+
+
+def _whole_batch_arrays(layers: list[LayerInfo], output: str, batch: int) -> int:
+    """Bytes of the whole batch's arrays a split step makes from its parts' (each at most
+    the output's size, or the input's for the input gradient): the output and the logits
+    concatenated, the loss's gradient and its temporaries, the input gradient."""
+    by_name = {info.name: info for info in layers}
+    out = batch * math.prod(by_name[output].output_shape)
+    x = batch * math.prod(layers[0].input_shapes[0])
+    return BYTES_PER_VALUE * (4 * out + x)
+
+
+def part_peak(layers: list[LayerInfo], prints: dict[str, Footprint], output: str) -> int:
+    """The most bytes alive at once, besides parameters and kept work buffers, while one part
+    runs forward, loss and backward (a liveness walk; see the module docstring)."""
+    walk = _Liveness(layers, prints, output)
+    largest = max(fp.out for fp in prints.values()) // BYTES_PER_VALUE
+    return max(walk.forward(), walk.backward()) + ufunc_buffer_bytes(largest)
+
+
+class _Liveness:
+    """The layers' outputs, caches and gradients, alive or not, as a step runs."""
+
+    def __init__(self, layers: list[LayerInfo], prints: dict[str, Footprint],
+                 output: str) -> None:
+        self.layers, self.prints, self.output = layers, prints, output
+        self.size = {INPUT: 0, **{name: fp.out for name, fp in prints.items()}}  # the caller's
+        self.order = {INPUT: -1, **{info.name: i for i, info in enumerate(layers)}}
+        self.last_read: dict[str, int] = {}
+        self.holders: dict[str, set[str]] = {}  # value -> the layers whose cache holds it
+        for i, info in enumerate(layers):
+            fp = prints[info.name]
+            for name in info.inputs:
+                self.last_read[name] = i
+                if fp.keeps_input:
+                    self.holders.setdefault(name, set()).add(info.name)
+            if fp.keeps_output:
+                self.holders.setdefault(info.name, set()).add(info.name)
+        by_name = {info.name: info for info in layers}
+        # the output, and its input (a softmax's logits, which the loss reads) are kept
+        self.kept = {output, *by_name[output].inputs} if output in by_name else {output}
+        self.caches: set[str] = set()  # layers whose cache is alive
+        self.values: set[str] = set()  # outputs alive
+        self.cache_bytes = self.value_bytes = 0
+
+    def _add_value(self, name: str) -> None:
+        if name not in self.values:
+            self.values.add(name)
+            self.value_bytes += self.size[name]
+
+    def _drop_value(self, name: str) -> None:
+        if name not in self.values or name in self.kept:
+            return
+        if not any(layer in self.caches for layer in self.holders.get(name, ())):
+            self.values.discard(name)
+            self.value_bytes -= self.size[name]
+
+    def _previous_step(self, info: LayerInfo) -> int:
+        """Bytes the layer's cache holds from the step before when its backward pass does not
+        free it (until its forward pass replaces it)."""
+        fp = self.prints[info.name]
+        if fp.frees_cache:
+            return 0
+        held = ([*info.inputs] if fp.keeps_input else []) + ([info.name] if fp.keeps_output
+                                                            else [])
+        return fp.cache + sum(self.size[name] for name in held)
+
+    def forward(self) -> int:
+        previous = [self._previous_step(info) for info in self.layers]
+        left = sum(previous)
+        peak = 0
+        self._add_value(INPUT)
+        for i, info in enumerate(self.layers):
+            fp = self.prints[info.name]
+            self.caches.add(info.name)
+            self.cache_bytes += fp.cache
+            self._add_value(info.name)
+            peak = max(peak, left + self.cache_bytes + self.value_bytes + fp.forward_temp)
+            left -= previous[i]
+            for name in (*info.inputs, info.name):
+                if self.last_read.get(name, -1) <= i:
+                    self._drop_value(name)
+        return peak
+
+    def backward(self) -> int:
+        """After :meth:`forward`: the peak of the loss and the backward pass."""
+        pending = {self.output: self.size[self.output]}  # value -> bytes of its gradient
+        waiting = self.size[self.output]  # the bytes of the pending gradients
+        loss = 3 * self.size[self.output]  # the loss's temporaries (log-softmax, exponentials)
+        peak = self.cache_bytes + self.value_bytes + waiting + loss
+        for info in reversed(self.layers):
+            fp = self.prints[info.name]
+            dout = pending.pop(info.name, None)
+            if dout is None:  # no gradient reaches it: counted as if one did
+                dout = self.size[info.name]
+            else:
+                waiting -= dout
+            alive = self.cache_bytes + self.value_bytes + waiting + dout
+            peak = max(peak, alive + fp.dx + fp.backward_temp)
+            if fp.frees_cache:
+                self.caches.discard(info.name)
+                self.cache_bytes -= fp.cache
+                for name in (*info.inputs, info.name):
+                    self._drop_value(name)
+            # views of dout (fp.dx 0) are charged once, to the input whose gradient is
+            # consumed last (the earliest in the layer order)
+            last = min(info.inputs, key=self.order.__getitem__)
+            for name in info.inputs:
+                grad = fp.dx if fp.dx else (dout if name == last else 0)
+                if name in pending:  # a value read twice: its gradients summed, a new array
+                    peak = max(peak, alive + fp.dx + grad + self.size[name])
+                    grad = max(grad, self.size[name], pending[name])
+                    waiting -= pending[name]
+                pending[name] = grad
+                waiting += grad
+        return peak
 
 
 def machine_memory() -> int | None:

@@ -45,12 +45,16 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.engine.footprint import (
+    COLUMN_CANDIDATES,
+    FALLBACK_CHUNK_BYTES,
+    FALLBACK_CHUNK_COLUMNS,
+    calibration_off,
+    l2_cache_bytes,
+)
 from cnnspec.engine.windows import channel_first_padded, im2col, window
 from cnnspec.usercache import cache_dir
 
-FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
-FALLBACK_CHUNK_COLUMNS = 2048
-COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)
 _WITHIN = 1.10  # the smallest candidate this close to the fastest: a smaller chunk, same speed
 
 
@@ -73,23 +77,6 @@ def cpu_model() -> str:
     except OSError:
         pass  # no /proc (not Linux): Python's own names below
     return platform.processor() or platform.machine() or "unknown"
-
-
-def l2_cache_bytes() -> int | None:
-    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere)."""
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            if (index / "level").read_text().strip() != "2":
-                continue
-            size = (index / "size").read_text().strip()  # "1024K"
-        except OSError:
-            continue
-        units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
-        if size[-1:].upper() in units and size[:-1].isdigit():
-            return int(size[:-1]) * units[size[-1].upper()]
-        if size.isdigit():
-            return int(size)
-    return None
 
 
 def time_columns(candidates=COLUMN_CANDIDATES, rounds: int = 7) -> dict[int, float]:
@@ -135,7 +122,7 @@ def measure() -> Thresholds:
 def thresholds() -> Thresholds:
     """This machine's thresholds: from the cache file, else measured and written there first;
     the fallback constants when calibration is switched off or the file cannot be written."""
-    if os.environ.get("CNNSPEC_CALIBRATE", "1") == "0":
+    if calibration_off():
         return Thresholds()
     path = _cache_path()
     stored = _read(path)

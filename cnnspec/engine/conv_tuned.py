@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.calibrate import thresholds
+from cnnspec.engine.footprint import KEEP_BYTES, chunk_step, transposed_pads, transposed_pays
 from cnnspec.engine.windows import (
     Window,
     channel_first_padded,
@@ -49,28 +50,9 @@ from cnnspec.engine.windows import (
     work_buffer,
 )
 
-# Up to this many bytes the whole batch's im2col matrix is kept from the forward pass for the
-# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
-# are built again chunk by chunk. Kept chunks are multiplied as one batched product (fewer GIL
-# hand-offs when two threads share the interpreter). A constant, not calibrated: memory, not
-# speed, bounds it, and the gain shows only under two threads. Training step, 2 threads, best
-# of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
-#   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
-#   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
-# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
-KEEP_BYTES = 2 ** 24
-# For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
-# image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
-# whole planes. A constant: the crossing point depends on the layer more than on the machine.
-# Input gradient of a 3x3 "same" layer, batch 32, one thread, best of 15 interleaved runs, ms,
-# transposed / col2im (AMD EPYC, Zen 4, OpenBLAS 0.3.31; a second run in brackets):
-#   C=32 F=32 32x32: 10.2 / 12.3    C=64 F=64 16x16: 9.1 / 14.2 (9.7 / 10.5)    F = C
-#   C=16 F=32 16x16:  1.70 / 1.30   C=32 F=64 16x16: 5.69 / 5.26                F = 2C
-# and earlier, single runs: C=16 F=24 16x16: 1.25 / 1.05, C=32 F=48 16x16: 3.86 / 3.94,
-# C=6 F=6 16x16: 0.37 / 0.25. So the transposed convolution pays up to about F = C (a ratio of
-# 1; it was 2, which sent F = 2C layers such as vgg_small's third to the slower path), except
-# with very few channels, where both take a fraction of a millisecond.
-TRANSPOSED_RATIO = 1
+# KEEP_BYTES (the largest im2col matrix kept for the weight gradient) and when dx is a
+# transposed convolution (TRANSPOSED_RATIO) are declared, with their measurements, in
+# cnnspec.engine.footprint, where check's memory estimate reads them too.
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
@@ -235,14 +217,11 @@ def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
 
 def _input_grad_window(win: Window, f: int, c: int) -> Window | None:
     """The window of the transposed convolution that computes ``dx`` for a layer of ``f``
-    filters on ``c`` channels, or None where ``dx`` is col2im's (see :data:`TRANSPOSED_RATIO`).
-    """
+    filters on ``c`` channels, or None where ``dx`` is col2im's (see
+    :func:`cnnspec.engine.footprint.transposed_pays`: with few input channels, LeNet's 6 -> 16
+    filters, col2im is cheaper)."""
     back = _transposed_window(win)
-    # The transposed convolution's im2col matrix has F*H*W values per image and tap against
-    # C*Ho*Wo for col2im: with few input channels (LeNet's 6 -> 16 filters) col2im is cheaper.
-    h, wd = win.in_hw
-    ho, wo = win.out_hw
-    if back is None or f * h * wd > TRANSPOSED_RATIO * c * ho * wo:
+    if back is None or not transposed_pays(f, c, win.in_hw, win.out_hw):
         return None
     return back
 
@@ -254,18 +233,10 @@ def _flipped(w: np.ndarray) -> np.ndarray:
 
 def _transposed_window(win: Window) -> Window | None:
     """The window of the convolution that maps ``dout`` (N, F, Ho, Wo) to ``dx``: stride 1,
-    ``dout`` padded by ``d*(k-1) - p`` on each side (so every input pixel sees each kernel
-    tap that touched it), the same dilation. None when it does not exist: a stride above 1,
-    or a padding wider than the dilated kernel's reach."""
-    if win.stride != (1, 1):
-        return None
-    (kh, kw), (dh, dw) = win.kernel, win.dilation
-    top, bottom, left, right = win.pads
-    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
-    pads = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
-    if min(pads) < 0:
-        return None
-    return window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
+    ``dout`` padded as :func:`cnnspec.engine.footprint.transposed_pads` says, the same
+    dilation; None where it does not exist."""
+    pads = transposed_pads(win.kernel, win.stride, win.pads, win.dilation)
+    return None if pads is None else window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
 
 
 def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
@@ -328,8 +299,7 @@ def _chunk_step(rows: int, size: int, n: int, itemsize: int) -> int:
     of ``itemsize``-byte values: at least one, at most ``n``, otherwise as many as fit both
     limits of :func:`cnnspec.engine.calibrate.thresholds`."""
     limits = thresholds()
-    by_bytes = limits.chunk_bytes // (rows * size * itemsize)
-    return min(n, max(1, min(by_bytes, limits.chunk_columns // size)))
+    return chunk_step(rows, size, n, itemsize, limits.chunk_bytes, limits.chunk_columns)
 
 
 def _small_plan(x, w, win: Window, work) -> SmallPlan | None:

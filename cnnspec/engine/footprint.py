@@ -1,0 +1,476 @@
+"""What each layer of the engine allocates in a training step: plain numbers, without NumPy,
+so that ``check``'s memory estimate (:mod:`cnnspec.check.memory`) reads the same facts the
+engine acts on, before anything is allocated.
+
+A layer's :class:`Footprint` for a batch of ``n`` examples, in bytes (``itemsize`` bytes a
+value; boolean masks one byte, indices eight): its output; what its cache keeps beyond its
+input and output (and whether the cache holds those); the work buffers it keeps from one step
+to the next (a convolution's padded input and im2col columns); what its forward and backward
+passes hold only while they run; and the input gradients its backward returns. Each rule
+follows the kernel it describes (the module named in its docstring) and rounds up where the
+kernel's choice depends on the data or the machine (a copy NumPy may skip, a chunk size the
+machine calibrates): the estimate may exceed a step, never fall below it.
+``tests/test_memory.py`` measures every kind's layer against its footprint.
+
+The convolution's constants are declared here and read by :mod:`cnnspec.engine.conv_tuned`;
+the size of one core's level-2 cache (a chunk of im2col columns is at most that) is read here
+and by :mod:`cnnspec.engine.calibrate`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from cnnspec.shapes import ceil_mode_pads
+
+# Up to this many bytes the whole batch's im2col matrix of a convolution
+# (cnnspec.engine.conv_tuned) is kept from the forward pass for the
+# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
+# are built again chunk by chunk. Kept chunks are multiplied as one batched product (fewer GIL
+# hand-offs when two threads share the interpreter). A constant, not calibrated: memory, not
+# speed, bounds it, and the gain shows only under two threads. Training step, 2 threads, best
+# of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
+#   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
+#   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
+# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
+KEEP_BYTES = 2 ** 24
+# For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
+# image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
+# whole planes. A constant: the crossing point depends on the layer more than on the machine.
+# Input gradient of a 3x3 "same" layer, batch 32, one thread, best of 15 interleaved runs, ms,
+# transposed / col2im (AMD EPYC, Zen 4, OpenBLAS 0.3.31; a second run in brackets):
+#   C=32 F=32 32x32: 10.2 / 12.3    C=64 F=64 16x16: 9.1 / 14.2 (9.7 / 10.5)    F = C
+#   C=16 F=32 16x16:  1.70 / 1.30   C=32 F=64 16x16: 5.69 / 5.26                F = 2C
+# and earlier, single runs: C=16 F=24 16x16: 1.25 / 1.05, C=32 F=48 16x16: 3.86 / 3.94,
+# C=6 F=6 16x16: 0.37 / 0.25. So the transposed convolution pays up to about F = C (a ratio of
+# 1; it was 2, which sent F = 2C layers such as vgg_small's third to the slower path), except
+# with very few channels, where both take a fraction of a millisecond.
+TRANSPOSED_RATIO = 1
+# The chunks of im2col columns (cnnspec.engine.calibrate): at most one core's L2 cache of bytes
+# (FALLBACK_CHUNK_BYTES where the system does not say), and at most as many columns as the
+# candidate calibration times fastest on the machine (FALLBACK_CHUNK_COLUMNS without timing).
+FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
+FALLBACK_CHUNK_COLUMNS = 2048
+COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)
+
+# A ufunc that casts (a boolean mask times a float array) does it through buffers of NumPy's
+# buffer size (numpy.getbufsize(), 8192 values) per operand, held while the call runs.
+UFUNC_BUFFER_VALUES = 8192
+
+
+def ufunc_buffer_bytes(values: int) -> int:
+    """The most a ufunc's casting buffers hold on arrays of ``values`` values: two operands'
+    buffers of float64."""
+    return 2 * 8 * min(values, UFUNC_BUFFER_VALUES)
+# A planned convolution (conv_tuned.SmallPlan) keeps a dozen array views and its windows
+# beside its buffers: 4.0 KiB measured on a 1x2x2 input.
+PLAN_OBJECT_BYTES = 5 << 10
+MASK_BYTES = 1  # a boolean mask's value
+INDEX_BYTES = 8  # an int64 index
+
+
+@functools.cache
+def l2_cache_bytes() -> int | None:
+    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere);
+    read once per process."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() != "2":
+                continue
+            size = (index / "size").read_text().strip()  # "1024K"
+        except OSError:
+            continue
+        units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+        if size[-1:].upper() in units and size[:-1].isdigit():
+            return int(size[:-1]) * units[size[-1].upper()]
+        if size.isdigit():
+            return int(size)
+    return None
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Bytes one layer allocates for a batch (see the module docstring). ``frees_cache``: the
+    model frees the cache once the layer's backward has run (else it stays to the next
+    forward, with what it holds)."""
+
+    out: int = 0  # the output array
+    cache: int = 0  # new arrays the cache keeps
+    keeps_input: bool = False  # the cache holds the input array(s)
+    keeps_output: bool = False  # the cache holds the output array
+    work: int = 0  # buffers kept on the layer from its forward pass on
+    forward_temp: int = 0  # held only while the forward pass runs
+    dx: int = 0  # the new input-gradient arrays (0: views of ``dout``)
+    back_work: int = 0  # buffers kept on the layer from its backward pass on
+    backward_temp: int = 0  # held only while the backward pass runs
+    frees_cache: bool = True
+    objects: int = 0  # Python objects kept with the buffers (their views and records)
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """One example's sizes around a window op: ``c, h, w`` in, ``f, ho, wo`` out, ``hp, wp``
+    padded, the kernel and stride, the padding (top, bottom, left, right) and dilation."""
+
+    c: int
+    h: int
+    w: int
+    f: int
+    ho: int
+    wo: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    dilation: tuple[int, int]
+
+    @property
+    def hp(self) -> int:
+        return self.h + self.pads[0] + self.pads[1]
+
+    @property
+    def wp(self) -> int:
+        return self.w + self.pads[2] + self.pads[3]
+
+    @property
+    def taps(self) -> int:
+        return self.kernel[0] * self.kernel[1]
+
+
+WINDOW_KINDS = ("conv", "conv_transpose", "maxpool", "avgpool")  # by their geometry, below
+# The IR fields a footprint reads (besides the layer's kind, shapes and resolved padding).
+FOOTPRINT_FIELDS = ("kernel", "size", "stride", "dilation", "groups", "ceil_mode")
+
+
+def footprint(kind: str, ir: dict, in_shapes: list[tuple[int, ...]], out_shape: tuple[int, ...],
+              pads, n: int, itemsize: int = 4) -> Footprint:
+    """The footprint of a layer of ``kind`` (its IR ``ir``, one example's input and output
+    shapes, resolved ``pads``) for a batch of ``n`` examples of ``itemsize``-byte values."""
+    x = n * math.prod(in_shapes[0]) * itemsize
+    out = n * math.prod(out_shape) * itemsize
+    if kind in WINDOW_KINDS:
+        geo = _geometry(ir, in_shapes[0], out_shape, pads)
+        if kind == "conv":
+            if ir["groups"] > 1:
+                return _grouped_conv(geo, n, itemsize)
+            return _conv(geo, n, itemsize)
+        if kind == "conv_transpose":
+            return _conv_transpose(geo, n, itemsize)
+        return _pool(geo, ir, kind == "maxpool", n, itemsize)
+    rule = RULES.get(kind) or _ACTIVATIONS.get(kind, _ACTIVATIONS["default"])
+    return rule(x, out, n, in_shapes, itemsize)
+
+
+def _geometry(ir: dict, in_shape, out_shape, pads) -> Geometry:
+    c, h, w = in_shape
+    f, ho, wo = out_shape
+    return Geometry(c, h, w, f, ho, wo, tuple(ir.get("kernel") or ir["size"]),
+                    tuple(ir["stride"]), tuple(pads or (0, 0, 0, 0)),
+                    tuple(ir.get("dilation") or (1, 1)))
+
+
+# -- convolution (cnnspec.engine.conv_tuned) --------------------------------------------------
+
+def calibration_off() -> bool:
+    """Whether ``CNNSPEC_CALIBRATE=0`` switches calibration off (the fallback limits hold)."""
+    return os.environ.get("CNNSPEC_CALIBRATE", "1") == "0"
+
+
+def chunk_bytes() -> int:
+    """The most bytes of im2col columns a chunk of images holds (cnnspec.engine.calibrate's
+    ``chunk_bytes``): this machine's L2 cache, or the fallback with calibration off. (Where
+    the calibration file cannot be written, the engine falls back too: an L2 cache smaller
+    than the fallback then makes chunks larger than counted here.)"""
+    if calibration_off():
+        return FALLBACK_CHUNK_BYTES
+    return l2_cache_bytes() or FALLBACK_CHUNK_BYTES
+
+
+def _column_limits() -> tuple[int, int]:
+    """The least and the most columns calibration may allow a chunk."""
+    limits = (*COLUMN_CANDIDATES, FALLBACK_CHUNK_COLUMNS)
+    return min(limits), max(limits)
+
+
+def chunk_step(rows: int, size: int, n: int, itemsize: int, limit_bytes: int,
+               limit_columns: int) -> int:
+    """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of
+    ``itemsize``-byte values) of a batch of ``n``: at least one, at most ``n``, otherwise as
+    many as fit both limits (the tuned convolution's rule, its limits calibrated)."""
+    by_bytes = limit_bytes // (rows * size * itemsize)
+    return min(n, max(1, min(by_bytes, limit_columns // size)))
+
+
+def _chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
+    """The most images a chunk may hold, whatever the calibrated column limit."""
+    return chunk_step(rows, size, n, itemsize, chunk_bytes(), _column_limits()[1])
+
+
+def _one_chunk(rows: int, size: int, n: int, itemsize: int) -> tuple[bool, bool]:
+    """Whether the whole batch may be one chunk (the tuned convolution's small plan), and
+    whether it surely is, whatever the calibrated column limit."""
+    least, most = _column_limits()
+    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), most) >= n,
+            chunk_step(rows, size, n, itemsize, chunk_bytes(), least) >= n)
+
+
+def transposed_pads(kernel, stride, pads, dilation) -> tuple[int, int, int, int] | None:
+    """The padding (top, bottom, left, right) of ``dout`` for the convolution that maps it to
+    a conv's ``dx`` (the transposed convolution, Dumoulin & Visin 2016, "A guide to
+    convolution arithmetic", section 4): ``d*(k-1) - p`` on each side, so every input pixel
+    sees each kernel tap that touched it. None when it does not exist: a stride above 1, or
+    a padding wider than the dilated kernel's reach."""
+    if tuple(stride) != (1, 1):
+        return None
+    (kh, kw), (dh, dw) = kernel, dilation
+    top, bottom, left, right = pads
+    reach_h, reach_w = dh * (kh - 1), dw * (kw - 1)
+    back = (reach_h - top, reach_h - bottom, reach_w - left, reach_w - right)
+    return None if min(back) < 0 else back
+
+
+def transposed_pays(filters: int, channels: int, in_hw, out_hw) -> bool:
+    """Whether a conv of ``filters`` filters on ``channels`` channels computes ``dx`` by the
+    transposed convolution (where it exists) rather than col2im: while the transposed
+    convolution's im2col matrix (F*H*W values per image and tap) is at most
+    ``TRANSPOSED_RATIO`` times col2im's column matrix (C*Ho*Wo)."""
+    return filters * in_hw[0] * in_hw[1] <= TRANSPOSED_RATIO * channels * out_hw[0] * out_hw[1]
+
+
+def _transposed_back(geo: Geometry) -> Geometry | None:
+    """The geometry of the transposed convolution that computes a conv's ``dx``, or None
+    where ``dx`` is col2im's (as cnnspec.engine.conv_tuned chooses)."""
+    back_pads = transposed_pads(geo.kernel, geo.stride, geo.pads, geo.dilation)
+    if back_pads is None or not transposed_pays(geo.f, geo.c, (geo.h, geo.w),
+                                                (geo.ho, geo.wo)):
+        return None
+    return Geometry(geo.f, geo.ho, geo.wo, geo.c, geo.h, geo.w, geo.kernel, (1, 1), back_pads,
+                    geo.dilation)
+
+
+def _wide(geo: Geometry) -> int:
+    """Columns per image of a product in wide coordinates (stride 1: rows of ``Wp``)."""
+    return (geo.ho - 1) * geo.wp + geo.wo if geo.stride == (1, 1) else geo.ho * geo.wo
+
+
+def _conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: the whole batch as one
+    planned chunk where its columns fit a chunk (:class:`SmallPlan`), else chunked columns;
+    where the machine's column limit decides between them, the larger of the two."""
+    possible, certain = _one_chunk(geo.c * geo.taps, geo.ho * geo.wo, n, itemsize)
+    if certain:
+        return _conv_small(geo, n, itemsize)
+    large = _conv_chunked(geo, n, itemsize)
+    if not possible:
+        return large
+    return _either(_conv_small(geo, n, itemsize), large)
+
+
+def _either(one: Footprint, other: Footprint) -> Footprint:
+    """A footprint no smaller than either: the larger of each transient, and of the kept
+    buffers and their objects in all (counted as one sum, from forward and backward alike)."""
+    merged = {name: max(getattr(one, name), getattr(other, name))
+              for name in Footprint.__dataclass_fields__}
+    kept = max(one.work + one.back_work + one.objects, other.work + other.back_work
+               + other.objects)
+    return Footprint(**{**merged, "work": kept, "back_work": 0, "objects": 0})
+
+
+def _conv_chunked(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """The chunked path: the padded input, the whole batch's columns where they are small
+    enough to keep (else a chunk's, and its product), the input gradient's buffers; the cache
+    holds the input where there is no padding."""
+    rows = geo.c * geo.taps
+    padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
+    whole = rows * n * geo.ho * geo.wo * itemsize
+    out = geo.f * n * geo.ho * geo.wo * itemsize
+    if whole <= KEEP_BYTES:  # kept for the weight gradient, read back as one batched product
+        work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
+    else:  # wide columns and their product per chunk; built again (not wide) for the gradient
+        wide = _wide(geo)
+        step = _chunk_images(rows, wide, n, itemsize)
+        work = (rows + geo.f) * wide * step * itemsize
+        size = geo.ho * geo.wo
+        grad_work = rows * size * _chunk_images(rows, size, n, itemsize) * itemsize
+        grad_temp = 2 * rows * geo.f * itemsize
+    dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
+    return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
+                     dx=dx, back_work=grad_work + dx_work,
+                     backward_temp=out + max(grad_temp, dx_temp), frees_cache=False)
+
+
+def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, int]:
+    """(dx, kept buffers, temporaries) in bytes of a chunked conv's input gradient."""
+    rows = geo.c * geo.taps
+    back = _transposed_back(geo)
+    if back is not None:  # the transposed convolution, chunked as the forward's
+        padded = back.c * n * back.hp * back.wp * itemsize if any(back.pads) else 0
+        wide = _wide(back)
+        step = _chunk_images(back.c * back.taps, wide, n, itemsize)
+        work = (back.c * back.taps + back.f) * wide * step * itemsize
+        return geo.c * n * geo.h * geo.w * itemsize, padded + work, rows * geo.f * itemsize
+    planes = n * geo.hp * geo.wp
+    dx = geo.c * planes * itemsize
+    if geo.stride != (1, 1):  # col2im of the column gradient
+        return dx, rows * n * geo.ho * geo.wo * itemsize, 0
+    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+    lead = (kh - 1) * dh * geo.wp + (kw - 1) * dw
+    # dout laid on whole padded planes, the column gradient over them (after a zero lead)
+    return dx, (geo.f * planes + rows * (lead + planes)) * itemsize, 0
+
+
+def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """:class:`cnnspec.engine.conv_tuned.SmallPlan`: every buffer made once per layer."""
+    rows = geo.c * geo.taps
+    wide = geo.stride == (1, 1)
+    columns = n * geo.ho * (geo.wp if wide else geo.wo)
+    slack = (geo.kernel[1] - 1) * geo.dilation[1] if wide else 0
+    work = (geo.c * n * geo.hp * geo.wp + slack + rows * columns
+            + (geo.f * columns if wide else 0)) * itemsize
+    back = _transposed_back(geo)
+    if back is not None:
+        back_columns = n * back.ho * (back.wp if wide else back.wo)
+        work += (back.c * n * back.hp * back.wp + slack + back.c * back.taps * back_columns) \
+            * itemsize
+        dx, dx_work = geo.c * back_columns * itemsize, 0
+    else:
+        dx, dx_work, _ = _conv_input_grad(geo, n, itemsize)
+    return Footprint(out=geo.f * columns * itemsize, work=work, dx=dx, back_work=dx_work,
+                     backward_temp=geo.f * n * geo.ho * geo.wo * itemsize
+                     + 3 * rows * geo.f * itemsize, frees_cache=False,
+                     objects=PLAN_OBJECT_BYTES)
+
+
+def _grouped_conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """:mod:`cnnspec.engine.grouped`: the whole batch's im2col matrix cached (a convolution's
+    cache stays to the next forward), the padded input a temporary."""
+    cols = geo.c * geo.taps * n * geo.ho * geo.wo * itemsize
+    padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
+    out = geo.f * n * geo.ho * geo.wo * itemsize
+    return Footprint(out=out, cache=cols, forward_temp=padded, dx=geo.c * n * geo.hp * geo.wp
+                     * itemsize, backward_temp=out + cols, frees_cache=False)
+
+
+def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """:mod:`cnnspec.engine.transposed`: columns (F*kh*kw, N*H*W) and the full span they are
+    added onto, forward and backward alike; the input kept channel-first."""
+    (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.kernel
+    full = geo.f * n * ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw
+                                                                 + dw * (kw - 1) + 1) * itemsize
+    cols = geo.f * geo.taps * n * geo.h * geo.w * itemsize
+    x = geo.c * n * geo.h * geo.w * itemsize
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x,
+                     forward_temp=cols + full, dx=x, backward_temp=cols + full)
+
+
+# -- pooling (cnnspec.engine.pool) ------------------------------------------------------------
+
+def _pool(geo: Geometry, ir: dict, is_max: bool, n: int, itemsize: int) -> Footprint:
+    """Max pooling caches its padded input (a view of the input without padding) and its
+    output; its backward finds the maxima again with boolean masks. Average pooling caches
+    nothing but shapes. Ceil mode pads for its last windows' overhang."""
+    if ir.get("ceil_mode"):
+        geo = replace(geo, pads=ceil_mode_pads((geo.h, geo.w), geo.kernel, geo.stride,
+                                               geo.pads))
+    values = geo.c * n
+    out = values * geo.ho * geo.wo * itemsize
+    padded = values * geo.hp * geo.wp * itemsize
+    copy = padded if any(geo.pads) else 0
+    outputs = values * geo.ho * geo.wo
+    if is_max:
+        return Footprint(out=out, cache=copy, keeps_input=not copy, keeps_output=True,
+                         forward_temp=geo.kernel[1] * out, dx=padded,
+                         backward_temp=2 * MASK_BYTES * outputs + out)
+    return Footprint(out=out, forward_temp=copy, dx=padded,
+                     backward_temp=out * (1 + geo.kernel[1]) + padded)
+
+
+# -- the other kinds: (input bytes, output bytes, n, input shapes, itemsize) -> Footprint --------
+
+def _dense(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:mod:`cnnspec.engine.dense`: the cache holds the input."""
+    return Footprint(out=out, keeps_input=True, dx=x)
+
+
+def _flatten(x, out, n, in_shapes, itemsize) -> Footprint:
+    """A copy of a channel-first input (a view of a contiguous one); ``dx`` a view."""
+    return Footprint(out=out)
+
+
+def _global_avgpool(x, out, n, in_shapes, itemsize) -> Footprint:
+    return Footprint(out=out, dx=x, backward_temp=out)
+
+
+def _global_maxpool(x, out, n, in_shapes, itemsize) -> Footprint:
+    """The index of each channel's maximum cached."""
+    return Footprint(out=out, cache=out // itemsize * INDEX_BYTES, dx=x)
+
+
+def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:mod:`cnnspec.engine.resize`: nearest copies, bilinear multiplies twice."""
+    return Footprint(out=out, forward_temp=out, dx=x, backward_temp=out)
+
+
+def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:func:`cnnspec.engine.norm.batchnorm_forward`: the normalised input cached; the input
+    and ``dout`` copied to rows per channel where they are not channel-first already."""
+    return Footprint(out=out, cache=x, forward_temp=x, dx=x, backward_temp=x)
+
+
+def _group_or_layer_norm(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:func:`cnnspec.engine.norm.groupnorm_forward` and ``layernorm_forward``: the normalised
+    input cached; centred values, squares and products as temporaries."""
+    return Footprint(out=out, cache=x, forward_temp=2 * x, dx=x, backward_temp=4 * x)
+
+
+def _prelu(x, out, n, in_shapes, itemsize) -> Footprint:
+    values = x // itemsize
+    return Footprint(out=out, keeps_input=True, forward_temp=x + MASK_BYTES * values, dx=x,
+                     backward_temp=2 * x + MASK_BYTES * values)
+
+
+def _dropout(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:func:`cnnspec.engine.dropout.dropout_forward`: the scaled keep-mask cached, drawn as
+    uniform numbers and compared."""
+    return Footprint(out=out, cache=x, forward_temp=x + MASK_BYTES * x // itemsize, dx=x)
+
+
+def _dropout2d(x, out, n, in_shapes, itemsize) -> Footprint:
+    channels = n * in_shapes[0][0] * itemsize
+    return Footprint(out=out, cache=channels, forward_temp=2 * channels, dx=x)
+
+
+def _merge(x, out, n, in_shapes, itemsize) -> Footprint:
+    """:mod:`cnnspec.engine.merge`: every input's gradient is ``dout`` or a view of it."""
+    return Footprint(out=out)
+
+
+RULES = {"dense": _dense, "flatten": _flatten, "global_avgpool": _global_avgpool,
+          "global_maxpool": _global_maxpool, "upsample": _upsample, "batchnorm": _batchnorm,
+          "layernorm": _group_or_layer_norm, "groupnorm": _group_or_layer_norm,
+          "instancenorm": _group_or_layer_norm, "prelu": _prelu, "dropout": _dropout,
+          "dropout2d": _dropout2d, "add": _merge, "concat": _merge}  # activations: by op, below
+
+
+# -- activations (cnnspec.engine.activations) ---------------------------------------------------
+
+def _relu(x, out, n, in_shapes, itemsize) -> Footprint:
+    """A boolean mask cached."""
+    return Footprint(out=out, cache=MASK_BYTES * x // itemsize, dx=x)
+
+
+def _output_cached(x, out, n, in_shapes, itemsize) -> Footprint:
+    """tanh, sigmoid, softmax: the cache is the output; a few temporaries in the forward."""
+    return Footprint(out=out, keeps_output=True, forward_temp=2 * x, dx=x)
+
+
+def _derivative_cached(x, out, n, in_shapes, itemsize) -> Footprint:
+    """leaky ReLU, ELU, GELU, SiLU, ReLU6, hardswish, log-softmax: the derivative (or the
+    softmax) cached, computed through a few temporaries and masks."""
+    return Footprint(out=out, cache=x, forward_temp=4 * x, dx=x)
+
+
+_ACTIVATIONS = {"relu": _relu, "tanh": _output_cached, "sigmoid": _output_cached,
+                "softmax": _output_cached, "default": _derivative_cached}
