@@ -5,7 +5,8 @@ import pytest
 
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
-from cnnspec.lang.parser import grammar_text, parse_tree, parser
+from cnnspec.lang.grammar import grammar_text
+from cnnspec.lang.parser import parse_tree, parser
 
 
 def only_layer(text):
@@ -13,7 +14,7 @@ def only_layer(text):
     return stmt
 
 
-def test_grammar_is_the_packaged_file_and_the_parser_is_built_once():
+def test_grammar_is_the_packaged_file_and_the_parser_is_made_once():
     assert grammar_text() == (files("cnnspec.grammar") / "cnnspec.lark").read_text()
     assert parser() is parser()
     assert parser().options.parser == "lalr"

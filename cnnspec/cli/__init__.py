@@ -1,7 +1,7 @@
 """The ``cnnspec`` command line: argument parsing, output and the one error boundary.
 
 Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` so that
+and ``run(args) -> int``. Modules import NumPy, the parser and friends inside ``run`` so that
 ``cnnspec --help`` starts fast. User mistakes (:class:`SpecError`) exit 2, run-time failures
 (:class:`RunError`) exit 1; a traceback means a bug.
 """

@@ -34,7 +34,7 @@ def report(errors) -> None:
 
 def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     """Check one spec, print what was found; True if it is valid."""
-    # deferred: the checker (with Lark) loads when the command runs (`cnnspec --help` stays fast)
+    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
 
     try:

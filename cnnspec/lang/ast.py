@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lark import Token, Transformer, v_args
-from lark.exceptions import VisitError
-
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.limits import MAX_INT, short_number, too_large_int
+from cnnspec.lang.standalone import Token, Transformer, VisitError, v_args
 
 
 def token_span(token: Token) -> Span:
