@@ -46,3 +46,27 @@ def test_check_imports_nothing_it_does_not_need(tmp_path):
                    if name.startswith("cnnspec.engine.") and name not in ENGINE_FACTS
                    or any(name == m or name.startswith(m + ".") for m in NOT_FOR_CHECK))
     assert heavy == []
+
+
+def _subcommand_help(parser, name: str) -> str:
+    (group,) = [action for action in parser._actions if action.dest == "command"]
+    return group.choices[name].format_help()
+
+
+def test_a_command_parses_with_its_own_options_alone():
+    """`cnnspec check ...` builds the parser of check only: the same options and help as in
+    the parser of every command, and no other command's module imported."""
+    from cnnspec.cli import COMMANDS, build_parser
+
+    everything = build_parser()
+    for name in COMMANDS:
+        alone = build_parser(name)
+        (group,) = [action for action in alone._actions if action.dest == "command"]
+        assert list(group.choices) == [name]
+        assert _subcommand_help(alone, name) == _subcommand_help(everything, name)
+
+
+def test_check_imports_no_other_commands_module(tmp_path):
+    loaded = _check_modules(tmp_path, SPECS / "lenet5.cnn")
+    assert sorted(name for name in loaded if name.startswith("cnnspec.cli.")) == [
+        "cnnspec.cli.arguments", "cnnspec.cli.check"]

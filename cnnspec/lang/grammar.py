@@ -13,7 +13,7 @@ Making the module needs Lark (the ``test`` extra); nothing else does.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.resources import files
+from pathlib import Path
 
 # How the parser is built: LALR with a contextual lexer (a token is lexed as one the parser
 # can take next, so `x` in 3x3 is no name), both start symbols, None for an omitted optional
@@ -33,7 +33,12 @@ HEADER = """\
 
 @lru_cache(maxsize=1)
 def grammar_text() -> str:
-    return (files("cnnspec.grammar") / "cnnspec.lark").read_text(encoding="utf-8")
+    """The shipped grammar. Read from the grammar package's folder rather than through
+    importlib.resources, whose imports would add a few milliseconds to every check (the
+    package is always installed as files; tests/test_grammar.py reads it both ways)."""
+    import cnnspec.grammar
+
+    return (Path(cnnspec.grammar.__file__).parent / "cnnspec.lark").read_text(encoding="utf-8")
 
 
 def standalone_source() -> str:
