@@ -1,9 +1,11 @@
-"""What `cnnspec check` imports: only what checking needs, so that check-on-save starts fast.
-(The times themselves are measured by tools/bench.py, never asserted here.)"""
+"""What `cnnspec check` imports and does: only what checking needs, so that check-on-save
+starts fast. (The times themselves are measured by tools/bench.py, never asserted here.)"""
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -70,3 +72,24 @@ def test_check_imports_no_other_commands_module(tmp_path):
     loaded = _check_modules(tmp_path, SPECS / "lenet5.cnn")
     assert sorted(name for name in loaded if name.startswith("cnnspec.cli.")) == [
         "cnnspec.cli.arguments", "cnnspec.cli.check"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_check_leaves_the_cycle_collector_as_it_found_it(enabled, capsys):
+    """A check runs with the collector off (its start-up objects stay alive anyway), and
+    gives it back as it was, also after an invalid spec."""
+    import gc
+
+    from cnnspec.cli import main
+    from cnnspec.cli.check import collector_paused
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        assert main(["check", str(SPECS / "lenet5.cnn"), str(SPECS / "missing.cnn")]) == 2
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
