@@ -112,3 +112,28 @@ def test_the_language_reference_examples_parse(example):
     text = example if "\ninput " in "\n" + example else "input 1x8x8\n" + example
     spec = parse(text + "relu\n")
     assert spec.ir["layers"]
+
+
+@pytest.mark.parametrize("name, alphabet, longest", [
+    ("SIGNED_NUMBER", "+-.eE09x ", 6), ("WS_INLINE", " \t\nx", 8)])
+def test_short_terminals_match_as_lark_common_ones(name, alphabet, longest):
+    """The grammar writes two of Lark's common terminals in a short form (the lexer compiles
+    them often): each matches exactly what common.lark's does, on every string of its
+    characters up to ``longest``."""
+    import itertools
+    import re
+
+    from lark import Lark
+
+    def pattern(lark):
+        (terminal,) = [t for t in lark.terminals if t.name == name]
+        return re.compile(terminal.pattern.to_regexp())
+
+    common = pattern(Lark(f"%import common.{name}\nstart: {name}", parser="lalr"))
+    ours = pattern(Lark(grammar_text(), parser="lalr", start=["start", "init_expr"]))
+    assert ours.pattern != common.pattern
+    for size in range(1, longest + 1):
+        for chars in itertools.product(alphabet, repeat=size):
+            text = "".join(chars)
+            theirs, mine = common.match(text), ours.match(text)
+            assert (theirs and theirs.group()) == (mine and mine.group()), text
