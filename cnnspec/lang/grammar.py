@@ -13,6 +13,7 @@ Making the module needs Lark (the ``test`` extra); nothing else does.
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.util import find_spec
 from pathlib import Path
 
 # How the parser is built: LALR with a contextual lexer (a token is lexed as one the parser
@@ -36,9 +37,8 @@ def grammar_text() -> str:
     """The shipped grammar. Read from the grammar package's folder rather than through
     importlib.resources, whose imports would add a few milliseconds to every check (the
     package is always installed as files; tests/test_grammar.py reads it both ways)."""
-    import cnnspec.grammar
-
-    return (Path(cnnspec.grammar.__file__).parent / "cnnspec.lark").read_text(encoding="utf-8")
+    (folder,) = find_spec("cnnspec.grammar").submodule_search_locations
+    return (Path(folder) / "cnnspec.lark").read_text(encoding="utf-8")
 
 
 def standalone_source() -> str:
