@@ -130,3 +130,18 @@ def test_a_parser_generated_from_another_grammar_is_refused(monkeypatch):
             P.parser()
     finally:
         P.parser.cache_clear()
+
+
+def test_lark_logger_is_made_on_first_use_as_lark_makes_it():
+    """The generated module imports no logging (a check logs nothing); Lark's code that logs
+    gets the logger Lark's own standalone code would have set up."""
+    import logging
+    import subprocess
+    import sys
+
+    code = ("import sys; import cnnspec.lang.standalone as s; print('logging' in sys.modules); "
+            "s.logger.debug('x'); import logging; "
+            "print(s.logger is logging.getLogger('lark'), s.logger.level)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "True", str(logging.CRITICAL)]
