@@ -132,16 +132,18 @@ def test_a_parser_generated_from_another_grammar_is_refused(monkeypatch):
         P.parser.cache_clear()
 
 
-def test_lark_logger_is_made_on_first_use_as_lark_makes_it():
-    """The generated module imports no logging (a check logs nothing); Lark's code that logs
-    gets the logger Lark's own standalone code would have set up."""
+def test_lark_logger_and_pickle_are_made_on_first_use_as_lark_makes_them():
+    """The generated module imports neither logging nor pickle (a check logs nothing and
+    saves no parser); Lark's code that uses them gets what Lark's own standalone code would
+    have set up."""
     import logging
     import subprocess
     import sys
 
-    code = ("import sys; import cnnspec.lang.standalone as s; print('logging' in sys.modules); "
-            "s.logger.debug('x'); import logging; "
-            "print(s.logger is logging.getLogger('lark'), s.logger.level)")
+    code = ("import sys; import cnnspec.lang.standalone as s; "
+            "print('logging' in sys.modules, 'pickle' in sys.modules); "
+            "s.logger.debug('x'); s.pickle.dumps(1); import logging, pickle; "
+            "print(s.logger is logging.getLogger('lark'), s.logger.level, s.pickle is pickle)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["False", "True", str(logging.CRITICAL)]
+    assert out == ["False", "False", "True", str(logging.CRITICAL), "True"]

@@ -12,10 +12,10 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # Imported only by the commands that need them: the engine's arrays and its modules (the
 # registry imports the engine's package, a docstring, to find them when a layer is built),
 # the IR's schema validation, drawing, the data sets. Lark is needed by none: specs are read by
-# the parser generated from the grammar (cnnspec/lang/grammar.py), whose logger is made only
-# when something logs.
+# the parser generated from the grammar (cnnspec/lang/grammar.py), whose logger and pickle are
+# made only when something logs or saves a parser.
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
-                 "lark", "logging")
+                 "lark", "logging", "pickle")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads.
 ENGINE_FACTS = ("cnnspec.engine.splitting",)

@@ -30,7 +30,7 @@ HEADER = """\
 # edit; change the grammar and run `python tools/generate.py` (cnnspec/lang/grammar.py).
 # What follows is Lark's code and its notice: it is under the Mozilla Public License 2.0.
 # Changed from the tool's output (cnnspec/lang/grammar.py): the parse table is written in a
-# canonical order, and Lark's logger is made when first used.
+# canonical order, Lark's logger is made and pickle imported when first used.
 """
 
 # Lark's logger, as its standalone code sets it up at import...
@@ -71,6 +71,32 @@ class _Logger:
 logger = _Logger()
 """
 
+# The modules the tool imports for a compressed table (zlib, base64: this one is not) and for
+# saving a parser to a file or loading it from one (pickle: never done here)...
+EAGER_PICKLE = """\
+import pickle, zlib, base64
+"""
+# ... so pickle is imported when Lark's code first uses it.
+LAZY_PICKLE = """\
+
+
+class _Pickle:
+    \"\"\"pickle, imported when Lark's code first uses it, and then put in its place
+    (cnnspec/lang/grammar.py).\"\"\"
+
+    def __getattr__(self, name):
+        global pickle
+        import pickle
+
+        return getattr(pickle, name)
+
+
+pickle = _Pickle()
+"""
+
+# Each of Lark's blocks (found exactly once, or the Lark is refused) and what replaces it.
+REPLACED = [(EAGER_LOGGER, LAZY_LOGGER), (EAGER_PICKLE, LAZY_PICKLE)]
+
 
 @lru_cache(maxsize=1)
 def grammar_text() -> str:
@@ -87,9 +113,9 @@ def standalone_source() -> str:
     Lark numbers the parser's states and symbols in the order it meets them in sets, which
     differs from one process to the next; the table is written in a canonical order
     (:func:`canonical_table`), so that one grammar and one Lark version always give the same
-    file. Lark's logger is made on first use (:data:`LAZY_LOGGER`); a Lark whose output no
-    longer holds :data:`EAGER_LOGGER` exactly once is refused, so the change is never silently
-    lost.
+    file. Lark's logger is made and pickle imported on first use (:data:`REPLACED`); a Lark
+    whose output no longer holds each replaced block exactly once is refused, so a change is
+    never silently lost.
     """
     import io
 
@@ -108,10 +134,11 @@ def standalone_source() -> str:
 
     gen_standalone(Lark(grammar_text(), **OPTIONS), output=output)
     code = out.getvalue()
-    if code.count(EAGER_LOGGER) != 1:
-        raise RuntimeError("this Lark's standalone code sets up its logger differently: "
-                           "update EAGER_LOGGER in cnnspec/lang/grammar.py")
-    code = code.replace(EAGER_LOGGER, LAZY_LOGGER)
+    for eager, lazy in REPLACED:
+        if code.count(eager) != 1:
+            raise RuntimeError(f"this Lark's standalone code no longer holds {eager!r} once: "
+                               "update REPLACED in cnnspec/lang/grammar.py")
+        code = code.replace(eager, lazy)
     # The grammar the tables were made from, so that the parser can refuse stale tables.
     grammar = "".join(f"    {line!r}\n" for line in grammar_text().splitlines(keepends=True))
     return f"{HEADER}{code}\nGRAMMAR = (\n{grammar})\n"
