@@ -30,7 +30,7 @@ curves (callbacks).
 from cnnspec.version import __version__ as __version__
 
 # The functions below import their modules when called, so that `import cnnspec` (which every
-# `cnnspec` command, even `--help`, does) does not load NumPy, Lark or Matplotlib.
+# `cnnspec` command, even `--help`, does) does not load NumPy, the parser or Matplotlib.
 
 
 def load(path, strict: bool = False, max_memory: int | None = None):
@@ -39,7 +39,7 @@ def load(path, strict: bool = False, max_memory: int | None = None):
     A training step that would need more than ``max_memory`` bytes (the machine's memory when
     None) is an error, more than half of it a warning (:mod:`cnnspec.check.memory`).
     """
-    from cnnspec.check.load import load as _load  # deferred: Lark, see above
+    from cnnspec.check.load import load as _load  # deferred: the parser, see above
 
     return _load(path, strict=strict, max_memory=max_memory)
 

@@ -1,5 +1,6 @@
-"""Files generated from the init catalogue are in sync with it, and what it newly allows works:
-a scaled init on a bias (the layer's weight fans), as PyTorch's default bias is."""
+"""Files generated from the init catalogue (and the parser generated from the grammar) are in
+sync with their sources, and what the catalogue newly allows works: a scaled init on a bias
+(the layer's weight fans), as PyTorch's default bias is."""
 import json
 import math
 from importlib.resources import files
@@ -22,6 +23,18 @@ def test_the_language_reference_holds_the_catalogue_table():
     shipped = between_markers(page, begin_marker("initializers", "cnnspec/init/catalogue.py"),
                               end_marker("initializers"))
     assert shipped == init_table(), "run python tools/generate.py"
+
+
+def test_the_parser_is_generated_from_the_shipped_grammar():
+    import lark
+
+    from cnnspec.lang import standalone
+    from cnnspec.lang.grammar import GENERATED, standalone_source
+
+    shipped = (ROOT / GENERATED).read_text(encoding="utf-8")
+    assert shipped == standalone_source(), (
+        f"run python tools/generate.py (the shipped parser was written by Lark "
+        f"{standalone.__version__}, this is Lark {lark.__version__})")
 
 
 def test_a_fan_scaled_bias_is_pytorchs_default_bias(tmp_path):

@@ -5,7 +5,8 @@ import pytest
 
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, RepeatStmt, Str, TrainStmt, Word
-from cnnspec.lang.parser import grammar_text, parse_tree, parser
+from cnnspec.lang.grammar import grammar_text
+from cnnspec.lang.parser import parse_tree, parser
 
 
 def only_layer(text):
@@ -13,7 +14,7 @@ def only_layer(text):
     return stmt
 
 
-def test_grammar_is_the_packaged_file_and_the_parser_is_built_once():
+def test_grammar_is_the_packaged_file_and_the_parser_is_made_once():
     assert grammar_text() == (files("cnnspec.grammar") / "cnnspec.lark").read_text()
     assert parser() is parser()
     assert parser().options.parser == "lalr"
@@ -111,3 +112,28 @@ def test_the_language_reference_examples_parse(example):
     text = example if "\ninput " in "\n" + example else "input 1x8x8\n" + example
     spec = parse(text + "relu\n")
     assert spec.ir["layers"]
+
+
+@pytest.mark.parametrize("name, alphabet, longest", [
+    ("SIGNED_NUMBER", "+-.eE09x ", 6), ("WS_INLINE", " \t\nx", 8)])
+def test_short_terminals_match_as_lark_common_ones(name, alphabet, longest):
+    """The grammar writes two of Lark's common terminals in a short form (the lexer compiles
+    them often): each matches exactly what common.lark's does, on every string of its
+    characters up to ``longest``."""
+    import itertools
+    import re
+
+    from lark import Lark
+
+    def pattern(lark):
+        (terminal,) = [t for t in lark.terminals if t.name == name]
+        return re.compile(terminal.pattern.to_regexp())
+
+    common = pattern(Lark(f"%import common.{name}\nstart: {name}", parser="lalr"))
+    ours = pattern(Lark(grammar_text(), parser="lalr", start=["start", "init_expr"]))
+    assert ours.pattern != common.pattern
+    for size in range(1, longest + 1):
+        for chars in itertools.product(alphabet, repeat=size):
+            text = "".join(chars)
+            theirs, mine = common.match(text), ours.match(text)
+            assert (theirs and theirs.group()) == (mine and mine.group()), text

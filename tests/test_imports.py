@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import cnnspec
+from cnnspec.lang.grammar import GENERATED
 
 PACKAGE = Path(cnnspec.__file__).parent
 
@@ -56,6 +57,10 @@ def imports_of(root: Path) -> dict[str, set[str]]:
     for mod, path in paths.items():
         package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
         graph[mod] = set()
+        if path == root.parent / GENERATED:
+            # Lark's standalone parser: its few relative imports are Lark's own modules' (in
+            # code the parser never runs); it imports nothing of cnnspec.
+            continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

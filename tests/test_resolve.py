@@ -412,3 +412,27 @@ def test_nested_repeat_mistakes_are_located_once(text, where, message):
         parse(text, path="net.cnn")
     assert f"{info.value.span.line}:{info.value.span.column}" == where
     assert message in info.value.message
+
+
+def _containers(value) -> list[int]:
+    """The ids of the dicts and lists in ``value``, itself included."""
+    if isinstance(value, dict):
+        return [id(value)] + [i for item in value.values() for i in _containers(item)]
+    if isinstance(value, list):
+        return [id(value)] + [i for item in value for i in _containers(item)]
+    return []
+
+
+def test_ir_copy_is_deepcopy_of_every_shipped_specs_ir():
+    import copy
+
+    from cnnspec.lang.resolve import ir_copy
+
+    assert SPECS
+    for path in SPECS:
+        ir = parse_file(path).ir
+        copied = ir_copy(ir)
+        assert copied == copy.deepcopy(ir), path.name
+        assert not set(_containers(copied)) & set(_containers(ir)), path.name
+    odd = {"a": (1, [2]), "b": {3}}
+    assert ir_copy(odd) == odd and ir_copy(odd)["a"][1] is not odd["a"][1]

@@ -1,16 +1,21 @@
-"""What `cnnspec check` imports: only what checking needs, so that check-on-save starts fast.
-(The times themselves are measured by tools/bench.py, never asserted here.)"""
+"""What `cnnspec check` imports and does: only what checking needs, so that check-on-save
+starts fast. (The times themselves are measured by tools/bench.py, never asserted here.)"""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 # Imported only by the commands that need them: the engine's arrays and its modules (the
 # registry imports the engine's package, a docstring, to find them when a layer is built),
-# the IR's schema validation, drawing, the data sets.
-NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render")
+# the IR's schema validation, drawing, the data sets. Lark is needed by none: specs are read by
+# the parser generated from the grammar (cnnspec/lang/grammar.py), whose logger and pickle are
+# made only when something logs or saves a parser.
+NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render",
+                 "lark", "logging", "pickle")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
 # what each layer allocates.
@@ -45,3 +50,48 @@ def test_check_imports_nothing_it_does_not_need(tmp_path):
                    if name.startswith("cnnspec.engine.") and name not in ENGINE_FACTS
                    or any(name == m or name.startswith(m + ".") for m in NOT_FOR_CHECK))
     assert heavy == []
+
+
+def _subcommand_help(parser, name: str) -> str:
+    (group,) = [action for action in parser._actions if action.dest == "command"]
+    return group.choices[name].format_help()
+
+
+def test_a_command_parses_with_its_own_options_alone():
+    """`cnnspec check ...` builds the parser of check only: the same options and help as in
+    the parser of every command, and no other command's module imported."""
+    from cnnspec.cli import COMMANDS, build_parser
+
+    everything = build_parser()
+    for name in COMMANDS:
+        alone = build_parser(name)
+        (group,) = [action for action in alone._actions if action.dest == "command"]
+        assert list(group.choices) == [name]
+        assert _subcommand_help(alone, name) == _subcommand_help(everything, name)
+
+
+def test_check_imports_no_other_commands_module(tmp_path):
+    loaded = _check_modules(tmp_path, SPECS / "lenet5.cnn")
+    assert sorted(name for name in loaded if name.startswith("cnnspec.cli.")) == [
+        "cnnspec.cli.arguments", "cnnspec.cli.check"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_check_leaves_the_cycle_collector_as_it_found_it(enabled, capsys):
+    """A check runs with the collector off (its start-up objects stay alive anyway), and
+    gives it back as it was, also after an invalid spec."""
+    import gc
+
+    from cnnspec.cli import main
+    from cnnspec.cli.check import collector_paused
+
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled() is enabled
+        assert main(["check", str(SPECS / "lenet5.cnn"), str(SPECS / "missing.cnn")]) == 2
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()

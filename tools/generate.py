@@ -1,11 +1,12 @@
 """Write the files generated from the registries: the layer, init and training parts of the
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/optimizer``,
 ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds, initializers and
-training settings in docs/language.md and docs/ir.md, and the export tables in
-docs/interop.md.
+training settings in docs/language.md and docs/ir.md, the export tables in docs/interop.md,
+and the parser generated from the grammar (cnnspec/lang/standalone.py, with Lark).
 
-Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py or
-cnnspec/ir/training_catalogue.py; tests fail while any of these is stale.
+Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py,
+cnnspec/ir/training_catalogue.py or grammar/cnnspec.lark; tests fail while any of these is
+stale.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from cnnspec.ir.training_schema import training_schemas
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.docs import begin_marker, end_marker, layer_table, replace_between_markers
 from cnnspec.kinds.schema import layer_schema
+from cnnspec.lang.grammar import GENERATED, standalone_source
 
 INIT_TABLE = ("initializers", "cnnspec/init/catalogue.py")
 TRAINING_TABLE = ("training settings", "cnnspec/ir/training_catalogue.py")
@@ -59,8 +61,9 @@ def main() -> None:
                                    *export_docs.MAPPING_MARKERS)
     page = replace_between_markers(page, export_docs.init_table(), *export_docs.INIT_MARKERS)
     interop_path.write_text(page, encoding="utf-8")
+    (ROOT / GENERATED).write_text(standalone_source(), encoding="utf-8")
     print(f"wrote {schema_path.relative_to(ROOT)}, {docs_path.relative_to(ROOT)}, "
-          f"{ir_docs_path.relative_to(ROOT)} and {interop_path.relative_to(ROOT)}")
+          f"{ir_docs_path.relative_to(ROOT)}, {interop_path.relative_to(ROOT)} and {GENERATED}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The ``cnnspec`` command line: argument parsing, output and the one error boundary.
 
 Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``. Modules import NumPy, Lark and friends inside ``run`` so that
+and ``run(args) -> int``. Modules import NumPy, the parser and friends inside ``run`` so that
 ``cnnspec --help`` starts fast. User mistakes (:class:`SpecError`) exit 2, run-time failures
 (:class:`RunError`) exit 1; a traceback means a bug.
 """
@@ -49,15 +49,19 @@ COMMANDS = {
 }
 
 
-def _command_modules() -> dict:
-    return {name: importlib.import_module(f"cnnspec.cli.{module}")
-            for name, module in COMMANDS.items()}
+def _command_modules(names) -> dict:
+    return {name: importlib.import_module(f"cnnspec.cli.{COMMANDS[name]}") for name in names}
 
 
 @functools.cache
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of every command, built once per process (each call of :func:`main` in one
-    process, as the tests and the fuzz harness make, would otherwise rebuild 13 of them)."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of the command line, built once per process (each call of :func:`main` in
+    one process, as the tests and the fuzz harness make, would otherwise rebuild it).
+
+    With ``command``, the only subcommand it has is that one: a command line that starts with
+    a command's name needs no other command's options or help, and importing every command's
+    module and declaring every option is a tenth of a ``cnnspec check``. Without, it has them
+    all, as ``cnnspec --help`` lists them."""
     parser = argparse.ArgumentParser(
         prog="cnnspec",
         description="Write a convolutional network down as a spec; check, summarise, train "
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cnnspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in _command_modules().items():
+    for name, module in _command_modules([command] if command else COMMANDS).items():
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(cmd)
         cmd.set_defaults(_command=name)
@@ -112,6 +116,12 @@ def _print_run_error(message: str, hint: str | None) -> None:
         print(f"hint: {hint}", file=sys.stderr)
 
 
+def _named_command(argv: list[str]) -> str | None:
+    """The command a command line starts with (``check`` of ``check a.cnn``), or None (it
+    starts with an option such as ``--help``, or is empty)."""
+    return argv[0] if argv and argv[0] in COMMANDS else None
+
+
 def _unknown_command(argv: list[str]) -> str | None:
     """The error for a mistyped command (``cnnspec chek``), with the closest one, or None."""
     first = next((word for word in argv if not word.startswith("-")), None)
@@ -130,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"cnnspec: error: {unknown}", file=sys.stderr)
         return 2
-    parser = build_parser()
+    parser = build_parser(_named_command(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "_command", None):
         parser.print_help()

@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the checker, Lark, jsonschema and NumPy load when it runs (`--help` stays fast)
+    # deferred: the checker, the parser, jsonschema and NumPy load when it runs (`--help` stays fast)
     from cnnspec.errors import SettingError
 
     if args.format == "json":

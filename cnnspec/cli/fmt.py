@@ -44,7 +44,7 @@ def _write(path, text: str) -> None:
 
 def _format_one(name: str, check: bool) -> bool:
     """Format one spec (or, with ``check``, only compare); True if its layout changes."""
-    # deferred: Lark loads when the command runs (`cnnspec --help` stays fast)
+    # deferred: the parser loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lang import format_source
 
     path = Path(name)

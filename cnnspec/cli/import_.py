@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # deferred: Lark and the checker load when the command runs (`cnnspec --help` stays fast)
+    # deferred: the parser and the checker load when the command runs (`cnnspec --help` stays fast)
     from cnnspec.diagnostics import format_error
     from cnnspec.importers import import_file, write_spec
 

@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    # deferred: the checker (with Lark) loads when the command runs (`cnnspec --help` stays fast)
+    # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
     from cnnspec.check.summary import summary_dict, summary_table
 

@@ -4,8 +4,6 @@ as cnnspec draws them), for ``cnnspec export --format torch``. Needs no PyTorch.
 """
 from __future__ import annotations
 
-from importlib.resources import files
-
 from cnnspec.init.catalogue import BY_NAME, canonical
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
@@ -19,6 +17,10 @@ MARKER = "# ---- copied into exported modules from here on ----"
 
 def copied_source(package: str, filename: str) -> str:
     """The text of ``filename`` in ``package`` below :data:`MARKER`."""
+    # Imported here: the layer registry imports this module, and `cnnspec check`, which
+    # exports nothing, need not pay for importlib.resources.
+    from importlib.resources import files
+
     text = (files(package) / filename).read_text(encoding="utf-8")
     return text[text.index(MARKER) + len(MARKER):].strip() + "\n"
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lark import Token, Transformer, v_args
-from lark.exceptions import VisitError
-
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.limits import MAX_INT, short_number, too_large_int
+from cnnspec.lang.standalone import Token, Transformer, VisitError, v_args
 
 
 def token_span(token: Token) -> Span:
@@ -29,6 +27,7 @@ def meta_span(meta) -> Span:
 
 @dataclass
 class Num:
+    """A number as written (``5e-4``, ``-0.5``, ``3``): its value and its text."""
     value: int | float
     text: str
     span: Span
@@ -36,6 +35,7 @@ class Num:
 
 @dataclass
 class Dims:
+    """A size such as ``3x3`` or ``1x28x28``: the sizes and the text."""
     values: list[int]
     text: str
     span: Span
@@ -43,18 +43,21 @@ class Dims:
 
 @dataclass
 class Word:
+    """A name or a word value (``relu``, ``same``, ``fashion-mnist``)."""
     name: str
     span: Span
 
 
 @dataclass
 class Str:
+    """A quoted string (``"data/a.npz"``), without its quotes."""
     value: str
     span: Span
 
 
 @dataclass
 class Kwarg:
+    """``name=value`` inside a call's parentheses."""
     name: str
     name_span: Span
     value: Value
@@ -62,6 +65,7 @@ class Kwarg:
 
 @dataclass
 class Call:
+    """``name(args, key=value)``: an initializer, a dataset, an optimizer, ..."""
     name: str
     name_span: Span
     args: list[Value]
@@ -71,6 +75,7 @@ class Call:
 
 @dataclass
 class ListLit:
+    """``[a, b, ...]``: a list, or a kernel literal when nested."""
     items: list[Value]
     span: Span
 
@@ -98,6 +103,7 @@ def describe(value: Value) -> str:
 
 @dataclass
 class Setting:
+    """``key value`` in a train block or a default statement."""
     key: str
     key_span: Span
     value: Value
@@ -106,6 +112,7 @@ class Setting:
 
 @dataclass
 class ModelStmt:
+    """``model NAME``."""
     name: str
     name_span: Span
     span: Span
@@ -113,18 +120,21 @@ class ModelStmt:
 
 @dataclass
 class InputStmt:
+    """``input SIZE``."""
     value: Value
     span: Span
 
 
 @dataclass
 class DefaultStmt:
+    """``default weight INIT, bias INIT``: settings for the layers below."""
     settings: list[Setting]
     span: Span
 
 
 @dataclass
 class OutputStmt:
+    """``output NAME``: the layer whose values are the network's output."""
     name: str
     name_span: Span
     span: Span
@@ -132,6 +142,7 @@ class OutputStmt:
 
 @dataclass
 class LayerStmt:
+    """``[label:] head values... [<- inputs]``: one layer line."""
     label: str | None
     label_span: Span | None
     head: Word | Call
@@ -147,6 +158,7 @@ class LayerStmt:
 
 @dataclass
 class RepeatStmt:
+    """``repeat N [as NAME] { ... }``: a block of layers written N times."""
     count: Value
     name: str | None
     name_span: Span | None
@@ -156,6 +168,7 @@ class RepeatStmt:
 
 @dataclass
 class TrainStmt:
+    """``train { ... }``: the training settings."""
     settings: list[Setting]
     span: Span
 
@@ -165,6 +178,7 @@ Statement = ModelStmt | InputStmt | DefaultStmt | OutputStmt | LayerStmt | Repea
 
 @dataclass
 class Module:
+    """A whole spec: its statements in source order."""
     statements: list[Statement] = field(default_factory=list)
 
 

@@ -1,6 +1,7 @@
-"""Building the Lark parser (once, lazily) and running it.
+"""Making the parser (once, lazily) and running it.
 
-The grammar (``grammar/cnnspec.lark``, shipped as ``cnnspec.grammar``) is newline-sensitive: a
+The parser is Lark's standalone LALR parser generated from the grammar
+(:mod:`cnnspec.lang.grammar`). The grammar (``grammar/cnnspec.lark``) is newline-sensitive: a
 statement ends at the end of its line. A small post-lexer makes that comfortable: newlines
 inside ``(...)`` and ``[...]`` are dropped (so a kernel literal may span lines) and runs of
 newlines collapse into one, so blank lines and comment lines never need grammar rules.
@@ -11,17 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib.resources import files
-from pathlib import Path
-
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedInput
-from lark.lark import PostLex
 
 from cnnspec.errors import SpecError
+from cnnspec.lang import standalone
 from cnnspec.lang.ast import token_span
+from cnnspec.lang.grammar import grammar_text
+from cnnspec.lang.standalone import Lark, PostLex, Token, Tree, UnexpectedInput
 from cnnspec.lang.syntax_errors import syntax_error
-from cnnspec.usercache import cache_dir, open_own, write_atomic
 
 OPENERS = {"LPAR", "LSQB"}
 CLOSERS = {"RPAR", "RSQB"}
@@ -80,99 +77,25 @@ def _too_deep(token: Token) -> SpecError:
                      "nest at most a literal or a list inside them")
 
 
-@lru_cache(maxsize=1)
-def grammar_text() -> str:
-    return (files("cnnspec.grammar") / "cnnspec.lark").read_text(encoding="utf-8")
-
-
 _NEWLINES = _Newlines()
 
 # Comments are skipped by the parser but reported here, so the formatter can keep them. The
-# parser is built once; each parse_tree call collects into a fresh list.
+# parser is made once; each parse_tree call collects into a fresh list.
 _comments: list[Token] = []
 
-
-# How the parser is built. The first group is saved with a built parser; the second holds
-# objects of this process, given again when a saved parser is loaded (Lark accepts exactly
-# these on loading).
-_BUILD_OPTIONS = {"parser": "lalr", "lexer": "contextual", "start": ["start", "init_expr"],
-                  "maybe_placeholders": True}
-
-
-def _live_options() -> dict:
-    return {"propagate_positions": True, "postlex": _NEWLINES,
-            "lexer_callbacks": {"COMMENT": _comments.append}}
+STALE = ("grammar/cnnspec.lark differs from the grammar cnnspec/lang/standalone.py was "
+         "generated from: run `python tools/generate.py`")
 
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser for both start symbols, made on first use.
-
-    Building it from the grammar takes about 0.2 s, a third of a ``cnnspec check``; so a built
-    parser is kept in the user's cache directory (:mod:`cnnspec.usercache`, never the
-    installed package) under a name keyed by the grammar, Lark's version and the options, and
-    later processes load it (a few milliseconds). Loading unpickles, so only a file the
-    current user owns and alone may write is read; a missing, stale or unreadable file means
-    building (and saving) again. A parser generated at build time (Lark's standalone module)
-    was the other way: it has its own exception classes, which the syntax-error messages of
-    :mod:`cnnspec.lang.syntax_errors` would have to learn, and it goes stale silently when the
-    grammar changes in a source checkout.
-    """
-    key = parser_cache_key()
-    path = parser_cache_path(key)
-    cached = load_cached_parser(path, key)
-    if cached is not None:
-        return cached
-    built = Lark(grammar_text(), **_BUILD_OPTIONS, **_live_options())
-    save_parser(built, path, key)
-    return built
-
-
-def parser_cache_key() -> str:
-    """What a saved parser depends on: the grammar, the build options, Lark's and Python's
-    versions (a digest)."""
-    import hashlib
-    import sys
-
-    import lark
-
-    parts = [grammar_text(), repr(sorted(_BUILD_OPTIONS.items())), lark.__version__,
-             "{}.{}".format(*sys.version_info[:2])]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
-
-def parser_cache_path(key: str) -> Path:
-    return cache_dir() / f"parser-{key[:16]}.pickle"
-
-
-def load_cached_parser(path: Path, key: str) -> Lark | None:
-    """The parser saved at ``path`` under ``key``, or None (missing, not the user's own, made
-    for another key, or unreadable)."""
-    handle = open_own(path)
-    if handle is None:
-        return None
-    with handle:
-        try:
-            if handle.readline().rstrip(b"\n") != key.encode():
-                return None
-            # Lark's own cache loads this way (Lark.load takes no options).
-            return Lark.__new__(Lark)._load(handle, **_live_options())
-        except Exception:  # a damaged or foreign file: build again  # noqa: BLE001
-            return None
-
-
-def save_parser(built: Lark, path: Path, key: str) -> None:
-    """Save ``built`` at ``path`` under ``key``; where the cache cannot be written, nothing
-    is saved (the next process builds again)."""
-    import io
-
-    data = io.BytesIO()
-    data.write(key.encode() + b"\n")
-    built.save(data, exclude_options=set(_live_options()))
-    try:
-        write_atomic(path, data.getvalue())
-    except OSError:
-        pass  # a read-only home: parse all the same, a little slower
+    """The LALR parser for both start symbols, made on first use from the generated tables
+    (:mod:`cnnspec.lang.grammar` says how and why); a table made from another grammar text
+    (the grammar edited, the module not regenerated) is refused."""
+    if standalone.GRAMMAR != grammar_text():
+        raise RuntimeError(STALE)
+    return standalone.Lark_StandAlone(postlex=_NEWLINES,
+                                      lexer_callbacks={"COMMENT": _comments.append})
 
 
 def parse_tree(text: str, start: str = "start", path: str | None = None) -> Tree:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lark import Lark
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from cnnspec.errors import Span, SpecError
+from cnnspec.lang.standalone import (
+    Lark,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+)
 
 # Terminal names as a user would call them.
 READABLE = {
