@@ -156,11 +156,25 @@ def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
-    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 1
+    # one sum per chunk: 10x10 padded planes, chunks of one image
+    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 3
     _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
     assert calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
-    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 2
+    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 6
+
+
+@pytest.mark.parametrize("images", [1, 2, 3, 5])
+def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
+    """The input gradient by col2im over whole planes (F > C), chunk of images by chunk:
+    five images in chunks of one, two (a shorter last one), three, and one chunk of all."""
+    plane = 10 * 10  # an 8x8 input padded by 1
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=images * plane))
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, 2, 5, (3, 3), dtype, hw=(8, 8))
+        _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
+    assert calls["col2im_stride1"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
 
 
 @pytest.mark.parametrize("columns", [3 * 64, 3 * 64 - 1, 64, 63])
