@@ -97,7 +97,7 @@ def test_batches_larger_than_the_machines_chunks(dtype):
     _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={})
 
 
-SPIED = ["correlate", "_correlate_kept", "_weight_grad_kept", "_input_grad_col2im", "col2im",
+SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks", "_weight_grad_kept", "_input_grad_col2im", "col2im",
          "col2im_stride1", "im2col_wide", "_small_plan"]
 
 
@@ -243,3 +243,48 @@ def test_a_small_plan_is_made_again_for_a_new_shape(calls):
         _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work=work)
         assert work["small"].x_shape == x.shape
     assert calls["_small_plan"] == 3
+
+
+BLOCK_CASES = [((3, 3), (1, 1), "same", (1, 1)), ((3, 3), (2, 1), "same", (1, 1)),
+               ((5, 5), (1, 1), "valid", (1, 1)), ((3, 2), (1, 1), "asymmetric", (1, 1)),
+               ((3, 3), (1, 1), "same", (2, 2)), ((1, 1), (1, 1), "valid", (1, 1))]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("c, f", [(16, 16), (6, 16), (32, 4)])
+@pytest.mark.parametrize("kernel, stride, pad, dilation", BLOCK_CASES)
+def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, stride, pad,
+                                       dilation):
+    """Batch-last blocks of two images over five (a shorter last block), with kept columns and
+    without, against the reference; the input gradient on blocks too where it is a
+    transposed convolution with enough rows (F*kh*kw)."""
+    monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
+    pads = _pads(pad, kernel, dilation)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))
+        _compare(x, w, b, stride, pads, dilation, work={}, repeat=2)
+        _compare(x, w, None, stride, pads, dilation)
+    blocked = c * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    passes = 2 * 3  # dtypes, passes of the two comparisons
+    assert calls["_weight_grad_blocks"] == (passes if blocked else 0)
+    back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
+                                                           dilation), f, c)
+    transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    assert calls["_correlate_blocks"] == passes * (blocked + transposed)
+
+
+def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):
+    """Where batch-last blocks apply: width stride 1, at least BLOCKED_ROWS rows, at least
+    BLOCKED_IMAGES images a chunk (the chunk limits decide)."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 4 * 64))
+    x = np.zeros((9, 4, 8, 8), np.float32)
+    win = conv_tuned.window((8, 8), (3, 3), (1, 1), (1, 1, 1, 1))
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x) == 4  # 36 rows, 4 images of 64
+    assert conv_tuned._block_step((8, 3, 3, 3), win, x) == 0  # 27 rows
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x[:3]) == 0  # a chunk of 3 images
+    stride_2 = conv_tuned.window((8, 8), (3, 3), (1, 2), (1, 1, 1, 1))
+    assert conv_tuned._block_step((8, 4, 3, 3), stride_2, x) == 0
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 3 * 64))
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x) == 0  # 3 images a chunk
