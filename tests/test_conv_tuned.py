@@ -2,11 +2,14 @@
 values and all three gradients over a grid of shapes, float64 tight and float32 loose, with
 the machine's thresholds and with tiny ones that make every shape cross them; then one case
 per tuned path, each checked to take that path, on both sides of every threshold."""
+import weakref
+
 import numpy as np
 import pytest
 
 from cnnspec.engine import conv, conv_tuned
 from cnnspec.engine.calibrate import Thresholds
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, chunk_columns_bound
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -288,3 +291,77 @@ def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):
     assert conv_tuned._block_step((8, 4, 3, 3), stride_2, x) == 0
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 3 * 64))
     assert conv_tuned._block_step((8, 4, 3, 3), win, x) == 0  # 3 images a chunk
+
+
+def test_shared_work_by_key_per_thread_held_by_its_layers(monkeypatch):
+    import gc
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnspec.engine import windows
+
+    monkeypatch.setattr(windows, "_shared", threading.local())  # this test's pools only
+    assert windows.shared_work(None, ("a",)) is None
+    layer, other = {}, {}
+    first = windows.shared_work(layer, ("a", 1))
+    assert windows.shared_work(other, ("a", 1)) is first
+    assert windows.shared_work(other, ("a", 2)) is not first  # now other's "a"
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(windows.shared_work, {}, ("a", 1)).result() is not first
+    first["buffer"] = np.zeros(3)
+    held = weakref.ref(first)
+    del first, layer
+    gc.collect()
+    assert held() is None  # no layer holds it: freed
+    assert "buffer" not in windows.shared_work({}, ("a", 1))
+
+
+@pytest.mark.parametrize("c, f, stride, hw", [(4, 4, (1, 1), (8, 8)), (3, 5, (1, 1), (8, 8)),
+                                              (4, 6, (2, 2), (15, 15))])
+def test_layers_of_one_geometry_sharing_scratch(chunked, c, f, stride, hw):
+    """Two layers of one geometry, interleaved as in a network (both forward passes, then both
+    backward passes, the second first) and in two threads at once, each against the
+    reference: the input-gradient scratch they share holds nothing from one call to the next.
+    Cases: transposed convolution, col2im over whole planes, col2im's scatter (stride 2)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pads = (1, 1, 1, 1)
+    layers = [_arrays(3, c, f, (3, 3), np.float64, seed=seed, hw=hw) for seed in (1, 2)]
+    works = [{}, {}]
+    results = [conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1), work=work)
+               for (x, w, b), work in zip(layers, works)]
+    douts = [np.random.default_rng(5).standard_normal(out.shape) for out, _ in results]
+    for index in (1, 0):
+        x, w, b = layers[index]
+        out, cache = conv.conv2d_forward(x, w, b, stride, pads, (1, 1))
+        _close(results[index][0], out, x.dtype)
+        ours = conv_tuned.conv2d_backward(douts[index], results[index][1], work=works[index])
+        for mine, theirs in zip(ours, conv.conv2d_backward(douts[index], cache)):
+            _close(mine, theirs, x.dtype)
+
+    def run(index):
+        x, w, b = layers[index]
+        for _ in range(20):
+            out, cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1),
+                                                   work=works[index])
+            grads = conv_tuned.conv2d_backward(douts[index], cache, work=works[index])
+        return out.copy(), grads
+
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(run, (0, 1)))
+    for (x, w, b), dout, (out, grads) in zip(layers, douts, threaded):
+        reference, cache = conv.conv2d_forward(x, w, b, stride, pads, (1, 1))
+        _close(out, reference, x.dtype)
+        for mine, theirs in zip(grads, conv.conv2d_backward(dout, cache)):
+            _close(mine, theirs, x.dtype)
+    assert not any("small" in work for work in works)  # chunks of two images: chunked paths
+
+
+@pytest.mark.parametrize("columns", COLUMN_CANDIDATES)
+def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns):
+    """Whatever column limit calibration picks, a chunk has at most chunk_columns_bound
+    columns (check's memory estimate counts that many)."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 40, columns))
+    for size in (1, 100, 784, 8191, 8192, 20000):
+        for n in (1, 3, 64, 256):
+            assert conv_tuned._chunk_step(25, size, n, 4) * size <= chunk_columns_bound(size, n)

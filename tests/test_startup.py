@@ -12,8 +12,9 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 # the IR's schema validation, drawing, the data sets.
 NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "cnnspec.render")
 
-# Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads.
-ENGINE_FACTS = ("cnnspec.engine.splitting",)
+# Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
+# how many columns a conv's chunk may have.
+ENGINE_FACTS = ("cnnspec.engine.splitting", "cnnspec.engine.chunking")
 
 PROBE = """
 import sys

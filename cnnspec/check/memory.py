@@ -31,6 +31,7 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.engine.chunking import chunk_columns_bound
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
@@ -88,9 +89,11 @@ def engine_copies(batch: int) -> int:
 WORK_PER_COLUMN_VALUE = 3
 
 
-def _work_values(info: LayerInfo, batch: int) -> int:
+def _work_values(info: LayerInfo, batch: int, geometries: set) -> int:
     """Values of the work buffers a layer keeps for a batch: a conv's im2col matrix and the
-    buffers of its gradients, and its padded input."""
+    buffers of its gradients, and its padded input. A conv's input-gradient buffers are
+    shared by the convs of one geometry (cnnspec.engine.windows.shared_work): counted for the
+    first layer of each geometry in ``geometries`` (which this adds to)."""
     if KINDS[info.kind].family != "conv":
         return 0
     in_channels, height, width = info.input_shapes[0]
@@ -102,20 +105,28 @@ def _work_values(info: LayerInfo, batch: int) -> int:
     padded = in_channels * batch * padded_hw
     if info.kind != "conv":
         return WORK_PER_COLUMN_VALUE * columns + padded
-    return 2 * columns + _conv_input_grad_values(info, batch, columns, padded_hw) + padded
+    geometry = (info.input_shapes[0], info.weight_shape, info.pads,
+                *(tuple(info.ir[key]) for key in ("stride", "dilation")))
+    shared = geometry in geometries
+    geometries.add(geometry)
+    grad = 0 if shared else _conv_input_grad_values(info, batch, columns, padded_hw)
+    return 2 * columns + grad + padded
 
 
 def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw: int) -> int:
     """Values of the buffers a conv's input gradient keeps (cnnspec.engine.conv_tuned): a
-    column gradient, with stride 1 over whole padded planes (rows x N*Hp*Wp instead of the
-    forward's rows x N*Ho*Wo; the transposed convolution it takes instead where that is
-    cheaper has a matrix no larger than the forward's), the output gradient laid on those
-    planes (F x N x Hp x Wp), and the padded input gradient the columns are added into."""
+    column gradient for a chunk of images (:func:`chunk_columns_bound`), with stride 1 over
+    whole padded planes (rows x Hp*Wp an image instead of the forward's rows x Ho*Wo; the
+    transposed convolution it takes instead where that is cheaper has a matrix no larger
+    than the forward's), the output gradient laid on those planes (F x N x Hp x Wp), and the
+    padded input gradient the columns are added into."""
     in_channels = info.input_shapes[0][0]
     filters, out_hw = info.output_shape[0], info.output_shape[1] * info.output_shape[2]
+    rows = columns // max(batch * out_hw, 1)
     stride_one = tuple(info.ir["stride"]) == (1, 1)
-    planes = columns * padded_hw // max(out_hw, 1) if stride_one else columns
-    return max(planes, columns) + (filters + in_channels) * batch * padded_hw
+    planes = rows * chunk_columns_bound(padded_hw if stride_one else out_hw, batch)
+    return (max(planes, rows * chunk_columns_bound(out_hw, batch))
+            + (filters + in_channels) * batch * padded_hw)
 
 
 # The Python objects of a step beyond its arrays' values: the model's and optimizer's (BASE),
@@ -133,7 +144,8 @@ def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
     parameter_values = total + trainable * (1 + optimizer_buffers(training)
                                             + engine_copies(batch))
     outputs = {info.name: batch * math.prod(info.output_shape) for info in layers}
-    works = {info.name: _work_values(info, batch) for info in layers}
+    geometries: set = set()
+    works = {info.name: _work_values(info, batch, geometries) for info in layers}
     heaviest = max(layers, key=lambda info: max(outputs[info.name], works[info.name])).name
     return MemoryEstimate(
         parameters=BYTES_PER_VALUE * parameter_values,

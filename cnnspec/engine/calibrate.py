@@ -45,12 +45,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.engine.chunking import COLUMN_CANDIDATES
 from cnnspec.engine.windows import channel_first_padded, im2col, window
 from cnnspec.usercache import cache_dir
 
 FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
 FALLBACK_CHUNK_COLUMNS = 2048
-COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)
 _WITHIN = 1.10  # the smallest candidate this close to the fastest: a smaller chunk, same speed
 
 

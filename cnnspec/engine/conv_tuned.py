@@ -49,6 +49,7 @@ from cnnspec.engine.windows import (
     im2col,
     im2col_chunks,
     im2col_wide,
+    shared_work,
     shifted_rows,
     wide_columns,
     window,
@@ -363,7 +364,7 @@ def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
             dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
         return _input_grad_col2im(dout_c, w, win, x_shape, work)
     flipped = _flipped(w)
-    sub = None if work is None else work.setdefault("dx", {})
+    sub = shared_work(work, ("dx", back, dout.shape, dout.dtype))  # only within this call
     step = _block_step((c, f, *win.kernel), back, dout)
     if step:
         blocks = Blocks(batch_blocks(dout, back, step, sub), dout.shape[0])
@@ -414,24 +415,32 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     to the padded input's height and width), which turns col2im into one sum over a strided
     view (:func:`col2im_stride1`) for a larger GEMM: on LeNet's second layer 15% faster in
     all. The GEMM writes straight into that view's zero-led buffer (:func:`shifted_rows`).
-    Chunk of images by chunk, like the forward's columns: the whole batch's column gradient
-    (30 MB for LeNet's second layer at batch 256) would go to main memory and back.
+    Either way chunk of images by chunk, like the forward's columns: the whole batch's
+    column gradient (30 MB for LeNet's second layer at batch 256) would go to main memory
+    and back. Its buffers live only within the call and are shared by the layers of one
+    geometry (:func:`shared_work`).
     """
     n, c = x_shape[:2]
     f = w.shape[0]
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
+    scratch = shared_work(work, ("col2im", win, x_shape, f, dout_c.dtype))  # within this call
+    dxc = np.empty((c, n, *win.in_hw), dout_c.dtype)
     if win.stride != (1, 1):
-        dout_mat = dout_c.reshape(f, -1)
-        dcols = work_buffer(work, "dcols", (w_t.shape[0], dout_mat.shape[1]), dout_c.dtype)
-        np.matmul(w_t, dout_mat, out=dcols)
-        return col2im(dcols, win, c, n)
+        size = win.out_hw[0] * win.out_hw[1]
+        step = _chunk_step(w_t.shape[0], size, n, dout_c.itemsize)
+        dcols = _carve(scratch, "dcols", w_t.shape[0], step * size, dout_c.dtype)
+        for start in range(0, n, step):
+            images = min(step, n - start)
+            part = dcols[:, :images * size]
+            np.matmul(w_t, dout_c[:, start:start + images].reshape(f, -1), out=part)
+            dxc[:, start:start + images] = col2im(part, win, c, images).transpose(1, 0, 2, 3)
+        return dxc.transpose(1, 0, 2, 3)
     ho, wo = win.out_hw
     hp, wp = win.padded_hw
     step = _chunk_step(w_t.shape[0], hp * wp, n, dout_c.itemsize)
-    dout_planes = work_buffer(work, "dout_planes", (f, step, hp, wp), dout_c.dtype, fill=0.0)
-    rows, target = shifted_rows(work, win, c, step, dout_c.dtype)
+    dout_planes = work_buffer(scratch, "dout_planes", (f, step, hp, wp), dout_c.dtype, fill=0.0)
+    rows, target = shifted_rows(scratch, win, c, step, dout_c.dtype)
     lead = rows.shape[1] - target.shape[1]
-    dxc = np.empty((c, n, *win.in_hw), dout_c.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
         planes = dout_planes[:, :images]
@@ -526,9 +535,12 @@ class SmallPlan:
             self.dout_wide = np.zeros((f, self.cols.shape[1]), x.dtype)
             self.dout_valid = self._valid(self.dout_wide, win).transpose(1, 0, 2, 3)
         self.back = _input_grad_window(win, f, c)
-        if self.back is not None:  # dout padded for the transposed convolution
-            self.dout_inner, self.dcols, self._fill_dcols = _padded_columns(
-                x.dtype, f, n, self.back, self.wide)
+        if self.back is not None:  # dout padded for the transposed convolution, shared by
+            # the plans of one geometry (its values live only within a backward pass)
+            shared = shared_work(work, ("small dx", self.back, n, f, c, x.dtype, self.wide))
+            if "padded" not in shared:
+                shared["padded"] = _padded_columns(x.dtype, f, n, self.back, self.wide)
+            self.dout_inner, self.dcols, self._fill_dcols = shared["padded"]
 
     def fits(self, x, w, stride, pads, dilation) -> bool:
         return (x.shape == self.x_shape and w.shape == self.w_shape and x.dtype == self.dtype

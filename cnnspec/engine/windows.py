@@ -12,6 +12,8 @@ Output sizes come from :mod:`cnnspec.shapes` only.
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +88,35 @@ def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
         if work is not None:
             work[key] = buf
     return buf
+
+
+_shared = threading.local()  # .pool: this thread's shared work dicts by key, weakly held
+
+
+class _SharedWork(dict):
+    """A work dict that the pool of :func:`shared_work` can hold weakly."""
+
+
+def shared_work(work: dict | None, key: tuple) -> dict | None:
+    """A work dict shared by every op of this thread that asks with the same ``key`` (a role
+    first, then the geometry: windows, shapes, dtype), for buffers that live only within one
+    call, such as a convolution's input-gradient scratch: the layers of one geometry (a
+    ResNet stage's convs) then hold one set of that memory instead of one each, which is
+    what the peak memory of a training step counts. The buffers' invariants (zero borders)
+    hold because the geometry is the same. Per thread, because two threads run batch halves
+    at once. The pool holds it weakly and ``work`` (the asking layer's own) strongly, under
+    the role, so it lives as long as a layer that last asked for it: one per role and layer,
+    freed with the model. None when ``work`` is None (no reuse asked for)."""
+    if work is None:
+        return None
+    pool = getattr(_shared, "pool", None)
+    if pool is None:
+        pool = _shared.pool = weakref.WeakValueDictionary()
+    found = pool.get(key)
+    if found is None:
+        found = pool[key] = _SharedWork()
+    work[("shared", key[0])] = found
+    return found
 
 
 def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0,
