@@ -17,7 +17,8 @@ sets) and warns when it takes most of it; ``summary`` shows the figure. Everythi
   W_out) values, as much again for its weight gradient, the buffers of its input gradient
   (for stride 1 a column gradient over whole padded planes, and the output gradient laid on
   them) and its padded input (which a large dilation with ``pad same`` makes huge) from one
-  step to the next, so that later steps reuse the memory; they add up over the conv layers.
+  step to the next, so that later steps reuse the memory; they add up over the conv layers,
+  except the input gradient's, which the convs of one geometry share.
 
 tests/test_memory.py measures the real peak of a training step (NumPy's allocations, with
 tracemalloc) against this estimate: the estimate is at least the measurement and, on the
