@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.engine import conv, conv_tuned
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, chunk_columns_bound
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, MAX_CHUNK_BYTES, chunk_columns_bound
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -142,6 +142,9 @@ def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size - 1)
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not again
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    _path_case((8, 8), 4, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # 36 rows: not thin
+    assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not kept
 
 
 def test_wide_columns_at_stride_1_only(calls):
@@ -253,13 +256,13 @@ BLOCK_CASES = [((3, 3), (1, 1), "same", (1, 1)), ((3, 3), (2, 1), "same", (1, 1)
                ((3, 3), (1, 1), "same", (2, 2)), ((1, 1), (1, 1), "valid", (1, 1))]
 
 
-@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("keep", [False, True])  # blocks keep no columns: the limit is moot
 @pytest.mark.parametrize("c, f", [(16, 16), (6, 16), (32, 4)])
 @pytest.mark.parametrize("kernel, stride, pad, dilation", BLOCK_CASES)
 def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, stride, pad,
                                        dilation):
-    """Batch-last blocks of two images over five (a shorter last block), with kept columns and
-    without, against the reference; the input gradient on blocks too where it is a
+    """Batch-last blocks of two images over five (a shorter last block), on both sides of the
+    kept-columns limit, against the reference; the input gradient on blocks too where it is a
     transposed convolution with enough rows (F*kh*kw)."""
     monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
@@ -361,7 +364,10 @@ def test_layers_of_one_geometry_sharing_scratch(chunked, c, f, stride, hw):
 def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns):
     """Whatever column limit calibration picks, a chunk has at most chunk_columns_bound
     columns (check's memory estimate counts that many)."""
-    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 40, columns))
-    for size in (1, 100, 784, 8191, 8192, 20000):
-        for n in (1, 3, 64, 256):
-            assert conv_tuned._chunk_step(25, size, n, 4) * size <= chunk_columns_bound(size, n)
+    for chunk_bytes in (2 ** 16, 2 ** 20, MAX_CHUNK_BYTES):
+        monkeypatch.setattr(conv_tuned, "thresholds", lambda b=chunk_bytes: Thresholds(b, columns))
+        for size in (1, 100, 784, 8191, 8192, 20000):
+            for n in (1, 3, 64, 256):
+                for rows in (1, 25, 150, 4608):
+                    step = conv_tuned._chunk_step(rows, size, n, 4)
+                    assert step * size <= chunk_columns_bound(size, n, rows)

@@ -32,7 +32,12 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.engine.chunking import chunk_columns_bound
+from cnnspec.engine.chunking import (
+    COLUMN_CANDIDATES,
+    KEEP_BYTES,
+    THIN_ROWS,
+    chunk_columns_bound,
+)
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
@@ -106,17 +111,39 @@ def _work_values(info: LayerInfo, batch: int, geometries: set) -> int:
     padded = in_channels * batch * padded_hw
     if info.kind != "conv":
         return WORK_PER_COLUMN_VALUE * columns + padded
+    if info.ir["groups"] > 1:  # cnnspec.engine.grouped: whole-batch matrices, not shared
+        return (2 * columns + padded
+                + _conv_input_grad_values(info, batch, columns, padded_hw, chunked=False))
     geometry = (info.input_shapes[0], info.weight_shape, info.pads,
                 *(tuple(info.ir[key]) for key in ("stride", "dilation")))
     shared = geometry in geometries
     geometries.add(geometry)
     grad = 0 if shared else _conv_input_grad_values(info, batch, columns, padded_hw)
-    return 2 * columns + grad + padded
+    return _tuned_conv_values(info, batch, columns, padded_hw) + grad
 
 
-def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw: int) -> int:
+def _tuned_conv_values(info: LayerInfo, batch: int, columns: int, padded_hw: int) -> int:
+    """Values of the buffers cnnspec.engine.conv_tuned keeps per conv layer: the im2col matrix,
+    kept for the weight gradient by a thin layer where it is at most KEEP_BYTES; a chunk of columns
+    (:func:`chunk_columns_bound`; in wide coordinates, up to Wp / Wo times as many) with a
+    product and a laid-out output gradient of F rows each; the padded input, as batch-last
+    blocks up to a block of images more."""
+    in_channels, _, width = info.input_shapes[0]
+    filters, out_h, out_w = info.output_shape
+    _, _, left, right = info.pads
+    rows = columns // max(batch * out_h * out_w, 1)
+    kept = columns if rows < THIN_ROWS and columns * BYTES_PER_VALUE <= KEEP_BYTES else 0
+    chunk = -(-chunk_columns_bound(out_h * out_w, batch, rows) * (width + left + right)
+              // out_w)
+    images = batch - 1 + min(batch, max(1, max(COLUMN_CANDIDATES) // (out_h * out_w)))
+    return kept + (rows + 2 * filters) * chunk + in_channels * images * padded_hw
+
+
+def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw: int,
+                            chunked: bool = True) -> int:
     """Values of the buffers a conv's input gradient keeps (cnnspec.engine.conv_tuned): a
-    column gradient for a chunk of images (:func:`chunk_columns_bound`), with stride 1 over
+    column gradient for a chunk of images (:func:`chunk_columns_bound`; the whole batch
+    unless ``chunked``), with stride 1 over
     whole padded planes (rows x Hp*Wp an image instead of the forward's rows x Ho*Wo; the
     transposed convolution it takes instead where that is cheaper has a matrix no larger
     than the forward's), the output gradient laid on those planes (F x N x Hp x Wp), and the
@@ -125,8 +152,13 @@ def _conv_input_grad_values(info: LayerInfo, batch: int, columns: int, padded_hw
     filters, out_hw = info.output_shape[0], info.output_shape[1] * info.output_shape[2]
     rows = columns // max(batch * out_hw, 1)
     stride_one = tuple(info.ir["stride"]) == (1, 1)
-    planes = rows * chunk_columns_bound(padded_hw if stride_one else out_hw, batch)
-    return (max(planes, rows * chunk_columns_bound(out_hw, batch))
+    images = batch if chunked else 0  # 0: no chunk limit
+
+    def chunk(per_image: int) -> int:
+        return chunk_columns_bound(per_image, images, rows) if chunked else batch * per_image
+
+    planes = rows * chunk(padded_hw if stride_one else out_hw)
+    return (max(planes, rows * chunk(out_hw))
             + (filters + in_channels) * batch * padded_hw)
 
 

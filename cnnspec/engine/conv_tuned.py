@@ -38,6 +38,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.calibrate import thresholds
+from cnnspec.engine.chunking import KEEP_BYTES, THIN_ROWS  # tests set them here, where read
 from cnnspec.engine.windows import (
     Window,
     batch_blocks,
@@ -57,16 +58,6 @@ from cnnspec.engine.windows import (
     work_buffer,
 )
 
-# Up to this many bytes the whole batch's im2col matrix is kept from the forward pass for the
-# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
-# are built again chunk by chunk. Kept chunks are multiplied as one batched product (fewer GIL
-# hand-offs when two threads share the interpreter). A constant, not calibrated: memory, not
-# speed, bounds it, and the gain shows only under two threads. Training step, 2 threads, best
-# of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
-#   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
-#   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
-# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
-KEEP_BYTES = 2 ** 24
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
 # image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
 # whole planes. A constant: the crossing point depends on the layer more than on the machine.
@@ -97,7 +88,7 @@ TRANSPOSED_RATIO = 1
 #   16 -> 32, 3x3, stride 2 on 32x32 (7 images):                     19.0 / 23.3  (5.2 / 8.0)
 #   32 -> 32, 3x3 "same" on 32x32 (1 image):                          68.0 / 71.6 (21.8 / 26.6)
 BLOCKED_IMAGES = 4
-BLOCKED_ROWS = 32
+BLOCKED_ROWS = THIN_ROWS
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
@@ -123,8 +114,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     f = w.shape[0]
     step = _block_step(w.shape, win, x)
     if step:
-        blocks = Blocks(batch_blocks(x, win, step, work), x.shape[0],
-                        _kept_buffer(work, math.prod(w.shape[1:]), win, x.shape[0], x.dtype))
+        blocks = Blocks(batch_blocks(x, win, step, work), x.shape[0])
         out = _correlate_blocks(blocks, w.reshape(f, -1), b, win, work)
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
     xp = channel_first_padded(x, win, work=work)
@@ -164,39 +154,31 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
 
 @dataclass(frozen=True)
 class Blocks:
-    """A forward pass's input as batch-last blocks (:func:`batch_blocks`), the batch size, and
-    the kept im2col matrices of the blocks, one after the other, or None (:data:`KEEP_BYTES`).
-    """
+    """A forward pass's input as batch-last blocks (:func:`batch_blocks`) and the batch size.
+    No columns are kept with them: a block's are copied again for the weight gradient, in
+    cache, faster than writing the whole batch's to memory and reading them back (LeNet's
+    second layer at batch 256, 15 MB of columns: training steps 9% faster, median of 15
+    interleaved rounds; at batch 64 the same)."""
 
     xt: np.ndarray  # (K, C, Hp, Wp, step)
     n: int
-    kept: np.ndarray | None = None
 
 
-
-def _block_columns(blocks: Blocks, start: int, images: int, win: Window, work,
-                   build: bool) -> np.ndarray:
+def _block_columns(blocks: Blocks, start: int, images: int, win: Window, work) -> np.ndarray:
     """The im2col matrix (C*kh*kw, Ho*Wo*images) of the block of :class:`Blocks` that starts
-    at image ``start``: built into the kept buffer (``build``) or read back from it, or
-    without one built into the work buffer "cols" (the same memory for every block)."""
+    at image ``start``, built into the work buffer "cols" (the same memory for every block)."""
     xt, step = blocks.xt, blocks.xt.shape[-1]
     rows = xt.shape[1] * win.kernel[0] * win.kernel[1]
-    size = win.out_hw[0] * win.out_hw[1]
-    if blocks.kept is None:
-        flat = work_buffer(work, "cols", (rows * size * step,), xt.dtype)
-    else:
-        flat = blocks.kept[rows * size * start:rows * size * (start + images)]
-        if not build:
-            return flat.reshape(rows, -1)
+    flat = work_buffer(work, "cols", (rows * win.out_hw[0] * win.out_hw[1] * step,), xt.dtype)
     return block_columns(xt, start // step, images, win, flat)
 
 
 def _kept_buffer(work, rows: int, win: Window, n: int, dtype) -> np.ndarray | None:
     """The buffer in ``work`` that keeps a batch of ``n`` images' im2col matrix (``rows`` =
-    C*kh*kw rows) for the weight gradient, where it is at most :data:`KEEP_BYTES`; else (or
-    without ``work``) None."""
+    C*kh*kw rows) for the weight gradient, where the layer is thin (``THIN_ROWS``) and the
+    matrix at most :data:`KEEP_BYTES`; else (or without ``work``) None."""
     values = rows * win.out_hw[0] * win.out_hw[1] * n
-    if work is None or values * np.dtype(dtype).itemsize > KEEP_BYTES:
+    if work is None or rows >= THIN_ROWS or values * np.dtype(dtype).itemsize > KEEP_BYTES:
         return None
     return work_buffer(work, "kept_cols", (values,), dtype)
 
@@ -223,7 +205,7 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
     out = np.empty((f, n, ho, wo), dtype=xt.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
-        cols = _block_columns(blocks, start, images, win, work, build=True)
+        cols = _block_columns(blocks, start, images, win, work)
         product = _carve(work, "product", f, cols.shape[1], xt.dtype)
         np.matmul(w_mat, cols, out=product)
         if b is not None:
@@ -233,11 +215,10 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
 
 
 def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
-    """``dout_mat @ cols.T`` summed over :class:`Blocks`, each block's columns kept or built
-    again (a copy in cache, cheaper than reading a large kept matrix back): ``dout`` (N, F, Ho, Wo), any
-    strides  ->  (F, C*kh*kw), C-contiguous. ``dout`` is laid out like the columns, images
-    innermost, one block at a time; the product runs as ``(cols @ dout_mat.T).T``, the faster
-    orientation (see :func:`_weight_grad`)."""
+    """``dout_mat @ cols.T`` summed over :class:`Blocks`, each block's columns built again:
+    ``dout`` (N, F, Ho, Wo), any strides  ->  (F, C*kh*kw), C-contiguous. ``dout`` is laid
+    out like the columns, images innermost, one block at a time; the product runs as
+    ``(cols @ dout_mat.T).T``, the faster orientation (see :func:`_weight_grad`)."""
     xt, n = blocks.xt, blocks.n
     step = xt.shape[-1]
     f = dout.shape[1]
@@ -245,7 +226,7 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
     dw_t = part = None
     for start in range(0, n, step):
         images = min(step, n - start)
-        cols = _block_columns(blocks, start, images, win, work, build=False)
+        cols = _block_columns(blocks, start, images, win, work)
         if dw_t is None:
             dw_t = np.zeros((cols.shape[0], f), dtype=dout.dtype)
             part = np.empty_like(dw_t)
