@@ -372,7 +372,8 @@ def speed(args, torch_ok: bool) -> None:
                   f"{lib['num_threads']} threads by default", flush=True)
     limits = thresholds()
     print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
-          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
+          f"{limits.chunk_columns} columns ({limits.source}), batch-last blocks from "
+          f"{conv_tuned.BLOCKED_IMAGES} images a chunk, thin layers' columns kept up to "
           f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
           f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
     for name, batch in CASES:

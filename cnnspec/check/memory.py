@@ -32,12 +32,7 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.engine.chunking import (
-    COLUMN_CANDIDATES,
-    KEEP_BYTES,
-    THIN_ROWS,
-    chunk_columns_bound,
-)
+from cnnspec.engine.chunking import KEEP_BYTES, THIN_ROWS, chunk_columns_bound
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
@@ -135,7 +130,7 @@ def _tuned_conv_values(info: LayerInfo, batch: int, columns: int, padded_hw: int
     kept = columns if rows < THIN_ROWS and columns * BYTES_PER_VALUE <= KEEP_BYTES else 0
     chunk = -(-chunk_columns_bound(out_h * out_w, batch, rows) * (width + left + right)
               // out_w)
-    images = batch - 1 + min(batch, max(1, max(COLUMN_CANDIDATES) // (out_h * out_w)))
+    images = batch - 1 + chunk_columns_bound(out_h * out_w, batch, rows) // (out_h * out_w)
     return kept + (rows + 2 * filters) * chunk + in_channels * images * padded_hw
 
 

@@ -4,9 +4,10 @@ it keeps whole: plain numbers, without NumPy, so that ``check``'s memory estimat
 :mod:`cnnspec.engine.conv_tuned` chunks a batch by it)."""
 
 COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)  # the column limits calibration times
-# The most bytes a chunk's im2col matrix holds, whatever L2 cache size a CPU reports (the
-# calibrated byte limit is one core's L2 cache, 1-2 MB on the CPUs measured).
-MAX_CHUNK_BYTES = 4 * 2 ** 20
+# The most bytes a chunk's im2col matrix holds, whatever L2 cache size a CPU reports: the
+# calibrated byte limit is one core's L2 cache, 1 MB on AMD's Zen 4 and Intel's Skylake to
+# Ice Lake server cores, 2 MB on Sapphire Rapids (and the fallback where none is reported).
+MAX_CHUNK_BYTES = 2 * 2 ** 20
 # A thin layer has fewer im2col rows (C*kh*kw) than this: a first layer on one to three
 # channels (LeNet's 25 rows, an RGB input's 27). Only thin layers keep their im2col matrix
 # for the weight gradient (KEEP_BYTES): their columns are a slow copy of short runs, and
