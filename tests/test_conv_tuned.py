@@ -2,11 +2,14 @@
 values and all three gradients over a grid of shapes, float64 tight and float32 loose, with
 the machine's thresholds and with tiny ones that make every shape cross them; then one case
 per tuned path, each checked to take that path, on both sides of every threshold."""
+import weakref
+
 import numpy as np
 import pytest
 
 from cnnspec.engine import conv, conv_tuned, footprint
 from cnnspec.engine.calibrate import Thresholds
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, MAX_CHUNK_BYTES, chunk_columns_bound
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -97,7 +100,7 @@ def test_batches_larger_than_the_machines_chunks(dtype):
     _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={})
 
 
-SPIED = ["correlate", "_correlate_kept", "_weight_grad_kept", "_input_grad_col2im", "col2im",
+SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks", "_weight_grad_kept", "_input_grad_col2im", "col2im",
          "col2im_stride1", "im2col_wide", "_small_plan"]
 
 
@@ -139,6 +142,9 @@ def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", size - 1)
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not again
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    _path_case((8, 8), 4, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # 36 rows: not thin
+    assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not kept
 
 
 def test_wide_columns_at_stride_1_only(calls):
@@ -156,11 +162,25 @@ def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
-    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 1
+    # one sum per chunk: 10x10 padded planes, chunks of one image
+    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 3
     _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
     assert calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
-    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 2
+    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 6
+
+
+@pytest.mark.parametrize("images", [1, 2, 3, 5])
+def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
+    """The input gradient by col2im over whole planes (F > C), chunk of images by chunk:
+    five images in chunks of one, two (a shorter last one), three, and one chunk of all."""
+    plane = 10 * 10  # an 8x8 input padded by 1
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=images * plane))
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, 2, 5, (3, 3), dtype, hw=(8, 8))
+        _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
+    assert calls["col2im_stride1"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
 
 
 @pytest.mark.parametrize("columns", [3 * 64, 3 * 64 - 1, 64, 63])
@@ -229,3 +249,125 @@ def test_a_small_plan_is_made_again_for_a_new_shape(calls):
         _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work=work)
         assert work["small"].x_shape == x.shape
     assert calls["_small_plan"] == 3
+
+
+BLOCK_CASES = [((3, 3), (1, 1), "same", (1, 1)), ((3, 3), (2, 1), "same", (1, 1)),
+               ((5, 5), (1, 1), "valid", (1, 1)), ((3, 2), (1, 1), "asymmetric", (1, 1)),
+               ((3, 3), (1, 1), "same", (2, 2)), ((1, 1), (1, 1), "valid", (1, 1))]
+
+
+@pytest.mark.parametrize("keep", [False, True])  # blocks keep no columns: the limit is moot
+@pytest.mark.parametrize("c, f", [(16, 16), (6, 16), (32, 4)])
+@pytest.mark.parametrize("kernel, stride, pad, dilation", BLOCK_CASES)
+def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, stride, pad,
+                                       dilation):
+    """Batch-last blocks of two images over five (a shorter last block), on both sides of the
+    kept-columns limit, against the reference; the input gradient on blocks too where it is a
+    transposed convolution with enough rows (F*kh*kw)."""
+    monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
+    pads = _pads(pad, kernel, dilation)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))
+        _compare(x, w, b, stride, pads, dilation, work={}, repeat=2)
+        _compare(x, w, None, stride, pads, dilation)
+    blocked = c * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    passes = 2 * 3  # dtypes, passes of the two comparisons
+    assert calls["_weight_grad_blocks"] == (passes if blocked else 0)
+    back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
+                                                           dilation), f, c)
+    transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    assert calls["_correlate_blocks"] == passes * (blocked + transposed)
+
+
+def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):
+    """Where batch-last blocks apply: width stride 1, at least BLOCKED_ROWS rows, at least
+    BLOCKED_IMAGES images a chunk (the chunk limits decide)."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 4 * 64))
+    x = np.zeros((9, 4, 8, 8), np.float32)
+    win = conv_tuned.window((8, 8), (3, 3), (1, 1), (1, 1, 1, 1))
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x) == 4  # 36 rows, 4 images of 64
+    assert conv_tuned._block_step((8, 3, 3, 3), win, x) == 0  # 27 rows
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x[:3]) == 0  # a chunk of 3 images
+    stride_2 = conv_tuned.window((8, 8), (3, 3), (1, 2), (1, 1, 1, 1))
+    assert conv_tuned._block_step((8, 4, 3, 3), stride_2, x) == 0
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 3 * 64))
+    assert conv_tuned._block_step((8, 4, 3, 3), win, x) == 0  # 3 images a chunk
+
+
+def test_shared_work_by_key_per_thread_held_by_its_layers(monkeypatch):
+    import gc
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cnnspec.engine import windows
+
+    monkeypatch.setattr(windows, "_shared", threading.local())  # this test's pools only
+    assert windows.shared_work(None, ("a",)) is None
+    layer, other = {}, {}
+    first = windows.shared_work(layer, ("a", 1))
+    assert windows.shared_work(other, ("a", 1)) is first
+    assert windows.shared_work(other, ("a", 2)) is not first  # now other's "a"
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(windows.shared_work, {}, ("a", 1)).result() is not first
+    first["buffer"] = np.zeros(3)
+    held = weakref.ref(first)
+    del first, layer
+    gc.collect()
+    assert held() is None  # no layer holds it: freed
+    assert "buffer" not in windows.shared_work({}, ("a", 1))
+
+
+@pytest.mark.parametrize("c, f, stride, hw", [(4, 4, (1, 1), (8, 8)), (3, 5, (1, 1), (8, 8)),
+                                              (4, 6, (2, 2), (15, 15))])
+def test_layers_of_one_geometry_sharing_scratch(chunked, c, f, stride, hw):
+    """Two layers of one geometry, interleaved as in a network (both forward passes, then both
+    backward passes, the second first) and in two threads at once, each against the
+    reference: the input-gradient scratch they share holds nothing from one call to the next.
+    Cases: transposed convolution, col2im over whole planes, col2im's scatter (stride 2)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pads = (1, 1, 1, 1)
+    layers = [_arrays(3, c, f, (3, 3), np.float64, seed=seed, hw=hw) for seed in (1, 2)]
+    works = [{}, {}]
+    results = [conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1), work=work)
+               for (x, w, b), work in zip(layers, works)]
+    douts = [np.random.default_rng(5).standard_normal(out.shape) for out, _ in results]
+    for index in (1, 0):
+        x, w, b = layers[index]
+        out, cache = conv.conv2d_forward(x, w, b, stride, pads, (1, 1))
+        _close(results[index][0], out, x.dtype)
+        ours = conv_tuned.conv2d_backward(douts[index], results[index][1], work=works[index])
+        for mine, theirs in zip(ours, conv.conv2d_backward(douts[index], cache)):
+            _close(mine, theirs, x.dtype)
+
+    def run(index):
+        x, w, b = layers[index]
+        for _ in range(20):
+            out, cache = conv_tuned.conv2d_forward(x, w, b, stride, pads, (1, 1),
+                                                   work=works[index])
+            grads = conv_tuned.conv2d_backward(douts[index], cache, work=works[index])
+        return out.copy(), grads
+
+    with ThreadPoolExecutor(2) as pool:
+        threaded = list(pool.map(run, (0, 1)))
+    for (x, w, b), dout, (out, grads) in zip(layers, douts, threaded):
+        reference, cache = conv.conv2d_forward(x, w, b, stride, pads, (1, 1))
+        _close(out, reference, x.dtype)
+        for mine, theirs in zip(grads, conv.conv2d_backward(dout, cache)):
+            _close(mine, theirs, x.dtype)
+    assert not any("small" in work for work in works)  # chunks of two images: chunked paths
+
+
+@pytest.mark.parametrize("columns", COLUMN_CANDIDATES)
+def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns):
+    """Whatever column limit calibration picks, a chunk has at most chunk_columns_bound
+    columns (check's memory estimate counts that many)."""
+    for chunk_bytes in (2 ** 16, 2 ** 20, MAX_CHUNK_BYTES):
+        monkeypatch.setattr(conv_tuned, "thresholds", lambda b=chunk_bytes: Thresholds(b, columns))
+        for size in (1, 100, 784, 8191, 8192, 20000):
+            for n in (1, 3, 64, 256):
+                for rows in (1, 25, 150, 4608):
+                    step = conv_tuned._chunk_step(rows, size, n, 4)
+                    assert step * size <= chunk_columns_bound(size, n, rows)

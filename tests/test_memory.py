@@ -117,7 +117,7 @@ def _assert_footprint_bounds(layer, fp, xs, dout) -> None:
     layer.forward(xs, True)  # once before: imports, lazily made tables
     layer.backward(dout)
     forward, kept, backward = _measure(layer, xs, dout)
-    held = fp.out + fp.cache + fp.work + fp.back_work + fp.objects
+    held = fp.out + fp.cache + fp.work + fp.back_work + fp.shared + fp.objects
     grads = sum(v.nbytes for v in layer.params.values()) if layer.trainable else 0
     assert forward <= held + fp.forward_temp + SLACK, ("forward", forward, fp)
     assert kept <= held + SLACK, ("kept", kept, fp)

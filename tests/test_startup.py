@@ -18,8 +18,8 @@ NOT_FOR_CHECK = ("numpy", "jsonschema", "matplotlib", "torch", "cnnspec.data", "
                  "lark", "logging", "pickle")
 
 # Engine modules of plain numbers (no NumPy) that check reads: when a batch is split in threads,
-# what each layer allocates.
-ENGINE_FACTS = ("cnnspec.engine.splitting", "cnnspec.engine.footprint")
+# what each layer allocates, and how a conv chunks a batch.
+ENGINE_FACTS = ("cnnspec.engine.splitting", "cnnspec.engine.footprint", "cnnspec.engine.chunking")
 
 PROBE = """
 import sys

@@ -45,7 +45,7 @@ from profile_engine import timed
 from threadpoolctl import threadpool_info
 
 import cnnspec
-from cnnspec.engine import conv_tuned
+from cnnspec.engine import chunking, footprint
 from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.splitting import DEFAULT_THREADS
@@ -387,9 +387,10 @@ def speed(args, torch_ok: bool) -> None:
                   f"{lib['num_threads']} threads by default", flush=True)
     limits = thresholds()
     print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
-          f"{limits.chunk_columns} columns ({limits.source}), columns kept up to "
-          f"{conv_tuned.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
-          f"{conv_tuned.TRANSPOSED_RATIO}", flush=True)
+          f"{limits.chunk_columns} columns ({limits.source}), batch-last blocks from "
+          f"{chunking.BLOCKED_IMAGES} images a chunk, thin layers' columns kept up to "
+          f"{chunking.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
+          f"{footprint.TRANSPOSED_RATIO}", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)
     for name, batch in (("lenet5", 64), ("vgg_small", 64), ("resnet_small", 64)):

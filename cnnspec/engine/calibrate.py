@@ -10,7 +10,8 @@ had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
   reports it (Linux: ``/sys/devices/system/cpu/cpu0/cache``). That is the quantity the rule is
   about, so it is read, not timed: timing whole layers at five chunk sizes on a shared two-core
   machine gave run-to-run spreads of 10-40% for the same setting, far above the differences
-  sought, and far beyond a 0.3 s budget to average out. Without a report, 2 MB.
+  sought, and far beyond a 0.3 s budget to average out. Without a report, 2 MB; at most
+  ``MAX_CHUNK_BYTES`` (:mod:`cnnspec.engine.chunking`: check's memory estimate relies on it).
 - ``chunk_columns``, the most columns a chunk has: thin products (a first layer's
   C*kh*kw ~ 25 rows) slow down past a few thousand columns, where the BLAS kernel's blocking
   falls out of cache; where that happens depends on the BLAS build and the CPU, so it is
@@ -45,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.engine.footprint import (
+from cnnspec.engine.chunking import (
     COLUMN_CANDIDATES,
     FALLBACK_CHUNK_BYTES,
     FALLBACK_CHUNK_COLUMNS,
+    MAX_CHUNK_BYTES,
     calibration_off,
     l2_cache_bytes,
 )
@@ -114,7 +116,7 @@ def choose_columns(seconds: dict[int, float]) -> int:
 
 def measure() -> Thresholds:
     """Thresholds for this machine, measured now (no file read or written)."""
-    return Thresholds(l2_cache_bytes() or FALLBACK_CHUNK_BYTES,
+    return Thresholds(min(l2_cache_bytes() or FALLBACK_CHUNK_BYTES, MAX_CHUNK_BYTES),
                       choose_columns(time_columns()), "measured")
 
 

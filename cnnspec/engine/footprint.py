@@ -12,31 +12,26 @@ kernel's choice depends on the data or the machine (a copy NumPy may skip, a chu
 machine calibrates): the estimate may exceed a step, never fall below it.
 ``tests/test_memory.py`` measures every kind's layer against its footprint.
 
-The convolution's constants are declared here and read by :mod:`cnnspec.engine.conv_tuned`;
-the size of one core's level-2 cache (a chunk of im2col columns is at most that) is read here
-and by :mod:`cnnspec.engine.calibrate`.
+The convolution's chunk limits come from :mod:`cnnspec.engine.chunking`, which the engine
+reads too; when its input gradient is a transposed convolution is declared here and read by
+:mod:`cnnspec.engine.conv_tuned`.
 """
 from __future__ import annotations
 
-import functools
 import math
-import os
 from dataclasses import dataclass, replace
-from pathlib import Path
 
+from cnnspec.engine.chunking import (
+    BLOCKED_IMAGES,
+    COLUMN_CANDIDATES,
+    FALLBACK_CHUNK_COLUMNS,
+    KEEP_BYTES,
+    THIN_ROWS,
+    chunk_bytes,
+    chunk_step,
+)
 from cnnspec.shapes import ceil_mode_pads
 
-# Up to this many bytes the whole batch's im2col matrix of a convolution
-# (cnnspec.engine.conv_tuned) is kept from the forward pass for the
-# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
-# are built again chunk by chunk. Kept chunks are multiplied as one batched product (fewer GIL
-# hand-offs when two threads share the interpreter). A constant, not calibrated: memory, not
-# speed, bounds it, and the gain shows only under two threads. Training step, 2 threads, best
-# of 5 alternating blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
-#   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
-#   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
-# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
-KEEP_BYTES = 2 ** 24
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
 # image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
 # whole planes. A constant: the crossing point depends on the layer more than on the machine.
@@ -49,12 +44,6 @@ KEEP_BYTES = 2 ** 24
 # 1; it was 2, which sent F = 2C layers such as vgg_small's third to the slower path), except
 # with very few channels, where both take a fraction of a millisecond.
 TRANSPOSED_RATIO = 1
-# The chunks of im2col columns (cnnspec.engine.calibrate): at most one core's L2 cache of bytes
-# (FALLBACK_CHUNK_BYTES where the system does not say), and at most as many columns as the
-# candidate calibration times fastest on the machine (FALLBACK_CHUNK_COLUMNS without timing).
-FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
-FALLBACK_CHUNK_COLUMNS = 2048
-COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)
 
 # A ufunc that casts (a boolean mask times a float array) does it through buffers of NumPy's
 # buffer size (numpy.getbufsize(), 8192 values) per operand, held while the call runs.
@@ -70,25 +59,6 @@ def ufunc_buffer_bytes(values: int) -> int:
 PLAN_OBJECT_BYTES = 5 << 10
 MASK_BYTES = 1  # a boolean mask's value
 INDEX_BYTES = 8  # an int64 index
-
-
-@functools.cache
-def l2_cache_bytes() -> int | None:
-    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere);
-    read once per process."""
-    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            if (index / "level").read_text().strip() != "2":
-                continue
-            size = (index / "size").read_text().strip()  # "1024K"
-        except OSError:
-            continue
-        units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
-        if size[-1:].upper() in units and size[:-1].isdigit():
-            return int(size[:-1]) * units[size[-1].upper()]
-        if size.isdigit():
-            return int(size)
-    return None
 
 
 @dataclass(frozen=True)
@@ -108,6 +78,11 @@ class Footprint:
     backward_temp: int = 0  # held only while the backward pass runs
     frees_cache: bool = True
     objects: int = 0  # Python objects kept with the buffers (their views and records)
+    # Buffers kept from the backward pass on that every layer with the same ``shared_key``
+    # shares (cnnspec.engine.windows.shared_work: a conv's input-gradient scratch, one per
+    # geometry and batch): counted once per key.
+    shared: int = 0
+    shared_key: object = None
 
 
 @dataclass(frozen=True)
@@ -173,34 +148,10 @@ def _geometry(ir: dict, in_shape, out_shape, pads) -> Geometry:
 
 # -- convolution (cnnspec.engine.conv_tuned) --------------------------------------------------
 
-def calibration_off() -> bool:
-    """Whether ``CNNSPEC_CALIBRATE=0`` switches calibration off (the fallback limits hold)."""
-    return os.environ.get("CNNSPEC_CALIBRATE", "1") == "0"
-
-
-def chunk_bytes() -> int:
-    """The most bytes of im2col columns a chunk of images holds (cnnspec.engine.calibrate's
-    ``chunk_bytes``): this machine's L2 cache, or the fallback with calibration off. (Where
-    the calibration file cannot be written, the engine falls back too: an L2 cache smaller
-    than the fallback then makes chunks larger than counted here.)"""
-    if calibration_off():
-        return FALLBACK_CHUNK_BYTES
-    return l2_cache_bytes() or FALLBACK_CHUNK_BYTES
-
-
 def _column_limits() -> tuple[int, int]:
     """The least and the most columns calibration may allow a chunk."""
     limits = (*COLUMN_CANDIDATES, FALLBACK_CHUNK_COLUMNS)
     return min(limits), max(limits)
-
-
-def chunk_step(rows: int, size: int, n: int, itemsize: int, limit_bytes: int,
-               limit_columns: int) -> int:
-    """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of
-    ``itemsize``-byte values) of a batch of ``n``: at least one, at most ``n``, otherwise as
-    many as fit both limits (the tuned convolution's rule, its limits calibrated)."""
-    by_bytes = limit_bytes // (rows * size * itemsize)
-    return min(n, max(1, min(by_bytes, limit_columns // size)))
 
 
 def _chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
@@ -272,21 +223,64 @@ def _either(one: Footprint, other: Footprint) -> Footprint:
     """A footprint no smaller than either: the larger of each transient, and of the kept
     buffers and their objects in all (counted as one sum, from forward and backward alike)."""
     merged = {name: max(getattr(one, name), getattr(other, name))
-              for name in Footprint.__dataclass_fields__}
+              for name in Footprint.__dataclass_fields__ if name != "shared_key"}
     kept = max(one.work + one.back_work + one.objects, other.work + other.back_work
                + other.objects)
-    return Footprint(**{**merged, "work": kept, "back_work": 0, "objects": 0})
+    return Footprint(**{**merged, "work": kept, "back_work": 0, "objects": 0,
+                        "shared_key": one.shared_key or other.shared_key})
 
 
-def _conv_chunked(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """The chunked path: the padded input, the whole batch's columns where they are small
-    enough to keep (else a chunk's, and its product), the input gradient's buffers; the cache
-    holds the input where there is no padding."""
+def _conv_chunked(geo: Geometry, n: int, itemsize: int, with_dx: bool = True) -> Footprint:
+    """The chunked paths: on batch-last blocks where a chunk holds several images
+    (:func:`_blocks_possible`), else on im2col; where the machine's column limit decides
+    between them, the larger of the two. Without ``with_dx``, the forward pass's alone (as the
+    transposed convolution of an input gradient runs it)."""
+    possible, certain = _blocks(geo, n, itemsize)
+    if certain:
+        return _conv_blocks(geo, n, itemsize, with_dx)
+    im2col = _conv_im2col(geo, n, itemsize, with_dx)
+    if not possible:
+        return im2col
+    return _either(im2col, _conv_blocks(geo, n, itemsize, with_dx))
+
+
+def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
+    """Whether the tuned convolution may run on batch-last blocks (``BLOCKED_IMAGES`` in
+    :mod:`cnnspec.engine.chunking`: not a thin layer, width stride 1, a chunk of enough
+    images), and whether it surely does, whatever the calibrated column limit."""
+    rows, size = geo.c * geo.taps, geo.ho * geo.wo
+    if rows < THIN_ROWS or geo.stride[1] != 1:
+        return False, False
+    least, most = _column_limits()
+    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), most) >= BLOCKED_IMAGES,
+            chunk_step(rows, size, n, itemsize, chunk_bytes(), least) >= BLOCKED_IMAGES)
+
+
+def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+    """Batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`): the input copied into
+    blocks of ``step`` images (up to a block more than the batch), one block's columns, its
+    product and its laid-out output gradient, all kept; nothing of the input cached."""
+    rows, size = geo.c * geo.taps, geo.ho * geo.wo
+    step = _chunk_images(rows, size, n, itemsize)
+    blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
+    out = geo.f * n * size * itemsize
+    work = blocks + (rows + geo.f) * size * step * itemsize
+    dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
+    return Footprint(out=out, work=work, dx=dx, back_work=geo.f * size * step * itemsize,
+                     shared=dx_work, shared_key=(geo, n),
+                     backward_temp=out + max(2 * rows * geo.f * itemsize, dx_temp),
+                     frees_cache=False)
+
+
+def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+    """The chunked im2col path: the padded input, a thin layer's whole batch of columns where
+    they are small enough to keep (else a chunk's, and its product), the input gradient's
+    buffers; the cache holds the input where there is no padding."""
     rows = geo.c * geo.taps
     padded = geo.c * n * geo.hp * geo.wp * itemsize if any(geo.pads) else 0
     whole = rows * n * geo.ho * geo.wo * itemsize
     out = geo.f * n * geo.ho * geo.wo * itemsize
-    if whole <= KEEP_BYTES:  # kept for the weight gradient, read back as one batched product
+    if rows < THIN_ROWS and whole <= KEEP_BYTES:  # kept for the weight gradient
         work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
         wide = _wide(geo)
@@ -295,30 +289,36 @@ def _conv_chunked(geo: Geometry, n: int, itemsize: int) -> Footprint:
         size = geo.ho * geo.wo
         grad_work = rows * size * _chunk_images(rows, size, n, itemsize) * itemsize
         grad_temp = 2 * rows * geo.f * itemsize
-    dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
+    dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
     return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
-                     dx=dx, back_work=grad_work + dx_work,
+                     dx=dx, back_work=grad_work, shared=dx_work, shared_key=(geo, n),
                      backward_temp=out + max(grad_temp, dx_temp), frees_cache=False)
 
 
 def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, int]:
-    """(dx, kept buffers, temporaries) in bytes of a chunked conv's input gradient."""
+    """(dx, kept buffers, temporaries) in bytes of a chunked conv's input gradient: the
+    transposed convolution, chunked as a forward pass (on blocks or im2col), or col2im of a
+    chunk of images' column gradient at a time. Its buffers are shared by the convs of one
+    geometry (:func:`cnnspec.engine.windows.shared_work`); counted for each (an upper bound)."""
     rows = geo.c * geo.taps
+    out_c = geo.f * n * geo.ho * geo.wo * itemsize  # dout made channel-first
     back = _transposed_back(geo)
     if back is not None:  # the transposed convolution, chunked as the forward's
-        padded = back.c * n * back.hp * back.wp * itemsize if any(back.pads) else 0
-        wide = _wide(back)
-        step = _chunk_images(back.c * back.taps, wide, n, itemsize)
-        work = (back.c * back.taps + back.f) * wide * step * itemsize
-        return geo.c * n * geo.h * geo.w * itemsize, padded + work, rows * geo.f * itemsize
-    planes = n * geo.hp * geo.wp
-    dx = geo.c * planes * itemsize
-    if geo.stride != (1, 1):  # col2im of the column gradient
-        return dx, rows * n * geo.ho * geo.wo * itemsize, 0
+        forward = _conv_chunked(back, n, itemsize, with_dx=False)
+        return (geo.c * n * geo.h * geo.w * itemsize, forward.work,
+                rows * geo.f * itemsize + out_c)
+    dx = geo.c * n * geo.h * geo.w * itemsize
+    if geo.stride != (1, 1):  # col2im of each chunk's column gradient
+        size = geo.ho * geo.wo
+        step = _chunk_images(rows, size, n, itemsize)
+        return dx, rows * size * step * itemsize, geo.c * step * geo.hp * geo.wp * itemsize \
+            + out_c
     (kh, kw), (dh, dw) = geo.kernel, geo.dilation
     lead = (kh - 1) * dh * geo.wp + (kw - 1) * dw
+    planes = _chunk_images(rows, geo.hp * geo.wp, n, itemsize) * geo.hp * geo.wp
     # dout laid on whole padded planes, the column gradient over them (after a zero lead)
-    return dx, (geo.f * planes + rows * (lead + planes)) * itemsize, 0
+    return dx, (geo.f * planes + rows * (lead + planes)) * itemsize, \
+        geo.c * planes * itemsize + out_c
 
 
 def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
@@ -330,15 +330,15 @@ def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
     work = (geo.c * n * geo.hp * geo.wp + slack + rows * columns
             + (geo.f * columns if wide else 0)) * itemsize
     back = _transposed_back(geo)
-    if back is not None:
+    if back is not None:  # padded dout and its columns, shared by the plans of one geometry
         back_columns = n * back.ho * (back.wp if wide else back.wo)
-        work += (back.c * n * back.hp * back.wp + slack + back.c * back.taps * back_columns) \
-            * itemsize
-        dx, dx_work = geo.c * back_columns * itemsize, 0
+        dx_work = (back.c * n * back.hp * back.wp + slack
+                   + back.c * back.taps * back_columns) * itemsize
+        dx = geo.c * back_columns * itemsize
     else:
         dx, dx_work, _ = _conv_input_grad(geo, n, itemsize)
-    return Footprint(out=geo.f * columns * itemsize, work=work, dx=dx, back_work=dx_work,
-                     backward_temp=geo.f * n * geo.ho * geo.wo * itemsize
+    return Footprint(out=geo.f * columns * itemsize, work=work, dx=dx, shared=dx_work,
+                     shared_key=(geo, n), backward_temp=geo.f * n * geo.ho * geo.wo * itemsize
                      + 3 * rows * geo.f * itemsize, frees_cache=False,
                      objects=PLAN_OBJECT_BYTES)
 

@@ -12,6 +12,8 @@ Output sizes come from :mod:`cnnspec.shapes` only.
 from __future__ import annotations
 
 import functools
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +90,35 @@ def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
     return buf
 
 
+_shared = threading.local()  # .pool: this thread's shared work dicts by key, weakly held
+
+
+class _SharedWork(dict):
+    """A work dict that the pool of :func:`shared_work` can hold weakly."""
+
+
+def shared_work(work: dict | None, key: tuple) -> dict | None:
+    """A work dict shared by every op of this thread that asks with the same ``key`` (a role
+    first, then the geometry: windows, shapes, dtype), for buffers that live only within one
+    call, such as a convolution's input-gradient scratch: the layers of one geometry (a
+    ResNet stage's convs) then hold one set of that memory instead of one each, which is
+    what the peak memory of a training step counts. The buffers' invariants (zero borders)
+    hold because the geometry is the same. Per thread, because two threads run batch halves
+    at once. The pool holds it weakly and ``work`` (the asking layer's own) strongly, under
+    the role, so it lives as long as a layer that last asked for it: one per role and layer,
+    freed with the model. None when ``work`` is None (no reuse asked for)."""
+    if work is None:
+        return None
+    pool = getattr(_shared, "pool", None)
+    if pool is None:
+        pool = _shared.pool = weakref.WeakValueDictionary()
+    found = pool.get(key)
+    if found is None:
+        found = pool[key] = _SharedWork()
+    work[("shared", key[0])] = found
+    return found
+
+
 def channel_first_padded(x: np.ndarray, win: Window, fill: float = 0.0,
                          work: dict | None = None) -> np.ndarray:
     """``x`` (N, C, H, W) as a padded channel-first array ``(C, N, Hp, Wp)``.
@@ -149,6 +180,45 @@ def windows_view(xp: np.ndarray, win: Window, step: int) -> np.ndarray:
         strides=(step * s_n, s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w),
         writeable=False,
     )
+
+
+def batch_blocks(x: np.ndarray, win: Window, step: int, work: dict | None = None) -> np.ndarray:
+    """``x`` (N, C, H, W), any strides, as zero-padded *batch-last blocks*: ``xt`` (K, C, Hp,
+    Wp, step), ``K = ceil(N / step)``, with ``xt[k, c, y, x, m] = xp[c, k*step + m, y, x]``
+    (``xp`` the padded input). A shorter last block's spare slots are never read.
+
+    With the images of a block innermost, one row of a block's im2col matrix (see
+    :func:`block_columns`) is copied in runs of ``Wo * step`` values at stride 1 instead of
+    im2col's runs of ``Wo``; with ``work`` the buffer is reused (its border stays zero).
+    """
+    n, c, h, wd = x.shape
+    hp, wp = win.padded_hw
+    top, _, left, _ = win.pads
+    blocks = -(-n // step)
+    xt = work_buffer(work, "blocks", (blocks, c, hp, wp, step), x.dtype, fill=0.0)
+    inner = xt[:, :, top:top + h, left:left + wd]
+    whole = n // step
+    inner[:whole] = x[:whole * step].reshape(whole, step, c, h, wd).transpose(0, 2, 3, 4, 1)
+    if whole < blocks:
+        inner[whole, ..., :n - whole * step] = x[whole * step:].transpose(1, 2, 3, 0)
+    return xt
+
+
+def block_columns(xt: np.ndarray, k: int, images: int, win: Window, out: np.ndarray) -> np.ndarray:
+    """The im2col matrix of block ``k`` of :func:`batch_blocks` ``xt``, its first ``images``
+    images: ``cols`` (C*kh*kw, Ho*Wo*images), C-contiguous, in ``out`` (at least that large,
+    flat), with ``cols[(c, i, j), (y, x, m)] = xt[k, c, y*sh + i*dh, x*sw + j*dw, m]``: the
+    columns run over the output pixels with the images innermost."""
+    c = xt.shape[1]
+    (kh, kw), (sh, sw), (dh, dw) = win.kernel, win.stride, win.dilation
+    ho, wo = win.out_hw
+    _, s_c, s_h, s_w, s_m = xt.strides
+    view = as_strided(xt[k], shape=(c, kh, kw, ho, wo, images),
+                      strides=(s_c, dh * s_h, dw * s_w, sh * s_h, sw * s_w, s_m),
+                      writeable=False)
+    cols = out[:view.size].reshape(view.shape)
+    np.copyto(cols, view)
+    return cols.reshape(c * kh * kw, -1)
 
 
 def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:

@@ -1,0 +1,112 @@
+"""How a convolution cuts a batch into chunks of im2col columns, and which matrices it keeps
+whole: plain numbers, without NumPy, so that ``check``'s memory estimate
+(:mod:`cnnspec.engine.footprint`) reads the same limits the engine acts on
+(:mod:`cnnspec.engine.calibrate` times the candidates and picks one;
+:mod:`cnnspec.engine.conv_tuned` chunks a batch by them).
+
+A chunk's columns are at most one core's L2 cache of bytes (``FALLBACK_CHUNK_BYTES`` where
+the system does not say, never more than ``MAX_CHUNK_BYTES``), and at most as many columns
+as the candidate calibration times fastest on the machine (``FALLBACK_CHUNK_COLUMNS`` without
+timing).
+"""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+COLUMN_CANDIDATES = (512, 1024, 2048, 4096, 8192)  # the column limits calibration times
+FALLBACK_CHUNK_BYTES = 2 * 2 ** 20
+FALLBACK_CHUNK_COLUMNS = 2048
+# The most bytes a chunk's im2col matrix holds, whatever L2 cache size a CPU reports: the
+# calibrated byte limit is one core's L2 cache, 1 MB on AMD's Zen 4 and Intel's Skylake to
+# Ice Lake server cores, 2 MB on Sapphire Rapids (and the fallback where none is reported).
+MAX_CHUNK_BYTES = 2 * 2 ** 20
+# A thin layer has fewer im2col rows (C*kh*kw) than this: a first layer on one to three
+# channels (LeNet's 25 rows, an RGB input's 27). Only thin layers keep their im2col matrix
+# for the weight gradient (KEEP_BYTES): their columns are a slow copy of short runs, and
+# others' are built again in cache (batch-last blocks, wide columns) for less than reading a
+# kept matrix back; thin layers also stay on im2col rather than batch-last blocks.
+THIN_ROWS = 32
+# Up to this many bytes a thin layer's whole im2col matrix is kept from the forward pass for the
+# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
+# are built again chunk by chunk. A constant, not calibrated: memory, not speed, bounds it,
+# and the gain shows only under two threads. Training step, 2 threads, best of 5 alternating
+# blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
+#   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
+#   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
+# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
+KEEP_BYTES = 2 ** 24
+# A convolution runs on batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`) where
+# a chunk of im2col columns holds at least BLOCKED_IMAGES images (small images: the chunk
+# limits decide), its width stride is 1 and its matrix has at least THIN_ROWS rows (C*kh*kw).
+# Then a block's columns are copied in runs of ``Wo * images`` values instead of im2col's
+# runs of ``Wo`` (LeNet's second layer: 7 times faster to build), which pays for transposing
+# the input and output block by block and makes keeping the columns pointless: they are
+# built again for the weight gradient. With one or two images a block (VGG-style 32x32
+# layers) the runs are no longer than im2col's wide ones; with a width stride of 2 they do
+# not join across images; in a thin first layer the output's transposed copy weighs most.
+# Forward + backward, one thread, best of 9 interleaved rounds, ms, im2col / blocks (AMD
+# EPYC, Zen 4, OpenBLAS 0.3.31; forward alone in brackets):
+#   LeNet conv2 (6 -> 16, 5x5, 14x14, 17 images a block) batch 64:   3.81 / 3.60 (1.28 / 0.88)
+#                                                        batch 256: 14.2 / 11.8  (5.76 / 2.83)
+#   LeNet conv1 (1 -> 6, 5x5 pad 2, 28x28, 5 images), no input gradient, batch 64: 1.15 / 2.03
+#   16 -> 32, 3x3, stride 2 on 32x32 (7 images):                     19.0 / 23.3  (5.2 / 8.0)
+#   32 -> 32, 3x3 "same" on 32x32 (1 image):                          68.0 / 71.6 (21.8 / 26.6)
+# Whole training steps, the convolution before and after blocks (with the chunked input
+# gradient and the columns no longer kept), median ratio of 11-15 interleaved rounds, one
+# thread: LeNet-5 batch 64 0.87-0.92, batch 256 0.82; vgg_small and resnet_small 1.00.
+BLOCKED_IMAGES = 4
+
+
+def calibration_off() -> bool:
+    """Whether ``CNNSPEC_CALIBRATE=0`` switches calibration off (the fallback limits hold)."""
+    return os.environ.get("CNNSPEC_CALIBRATE", "1") == "0"
+
+
+@functools.cache
+def l2_cache_bytes() -> int | None:
+    """One core's level-2 cache in bytes, as Linux reports it for CPU 0 (None elsewhere);
+    read once per process."""
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "level").read_text().strip() != "2":
+                continue
+            size = (index / "size").read_text().strip()  # "1024K"
+        except OSError:
+            continue
+        units = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}
+        if size[-1:].upper() in units and size[:-1].isdigit():
+            return int(size[:-1]) * units[size[-1].upper()]
+        if size.isdigit():
+            return int(size)
+    return None
+
+
+def chunk_bytes() -> int:
+    """The most bytes of im2col columns a chunk of images holds (calibration's
+    ``chunk_bytes``): this machine's L2 cache up to ``MAX_CHUNK_BYTES``, or the fallback with
+    calibration off."""
+    if calibration_off():
+        return FALLBACK_CHUNK_BYTES
+    return min(l2_cache_bytes() or FALLBACK_CHUNK_BYTES, MAX_CHUNK_BYTES)
+
+
+def chunk_step(rows: int, size: int, n: int, itemsize: int, limit_bytes: int,
+               limit_columns: int) -> int:
+    """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of
+    ``itemsize``-byte values) of a batch of ``n``: at least one, at most ``n``, otherwise as
+    many as fit both limits (the tuned convolution's rule, its limits calibrated)."""
+    by_bytes = limit_bytes // (rows * size * itemsize)
+    return min(n, max(1, min(by_bytes, limit_columns // size)))
+
+
+def chunk_columns_bound(columns_per_image: int, images: int, rows: int,
+                        itemsize: int = 4) -> int:
+    """The most columns one chunk of a batch of ``images`` images, ``columns_per_image`` each,
+    of a matrix of ``rows`` rows of ``itemsize``-byte values can have on any machine: a chunk
+    is the whole batch, or one image, or at most as many images as both the largest column
+    limit and MAX_CHUNK_BYTES hold."""
+    by_bytes = MAX_CHUNK_BYTES // (max(rows, 1) * itemsize)
+    return min(images * columns_per_image,
+               max(columns_per_image, min(by_bytes, max(COLUMN_CANDIDATES))))
