@@ -48,7 +48,7 @@ def test_measured_once_then_read_from_the_machines_file(cache_home, monkeypatch)
 def test_the_first_writers_values_win(cache_home, monkeypatch):
     """Another process wrote its file between this one's look and its write: this one uses
     that file, not its own measurement, so both run with the same chunks."""
-    theirs = calibrate.Thresholds(3 * 2 ** 20, 1024, "measured")
+    theirs = calibrate.Thresholds(2 ** 19, 1024, "measured")
     ours = calibrate.Thresholds(2 ** 20, 8192, "measured")
 
     def measure():
@@ -57,8 +57,17 @@ def test_the_first_writers_values_win(cache_home, monkeypatch):
 
     monkeypatch.setattr(calibrate, "measure", measure)
     found = calibrate.thresholds()
-    assert (found.chunk_bytes, found.chunk_columns) == (3 * 2 ** 20, 1024)
+    assert (found.chunk_bytes, found.chunk_columns) == (2 ** 19, 1024)
     assert not list((cache_home / "cnnspec").glob(".*"))  # no temporary file left
+
+
+def test_a_file_from_before_the_cap_is_read_capped(cache_home, monkeypatch):
+    """A file measured on a core with a larger L2 cache, before chunks were capped: its
+    chunks are read as at most MAX_CHUNK_BYTES, the size check's memory estimate counts."""
+    larger = calibrate.Thresholds(3 * calibrate.MAX_CHUNK_BYTES, 1024, "measured")
+    monkeypatch.setattr(calibrate, "measure", lambda: larger)
+    found = calibrate.thresholds()
+    assert (found.chunk_bytes, found.chunk_columns) == (calibrate.MAX_CHUNK_BYTES, 1024)
 
 
 def test_switched_off_or_unwritable_means_the_fallback_constants(cache_home, monkeypatch):

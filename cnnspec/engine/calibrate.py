@@ -154,7 +154,10 @@ def _cache_path() -> Path:
 def _read(path: Path) -> Thresholds | None:
     try:
         data = json.loads(path.read_text())
-        return Thresholds(int(data["chunk_bytes"]), int(data["chunk_columns"]), "cached")
+        # capped as measure() caps it: a file written before the cap must not make chunks
+        # larger than check's memory estimate counts
+        return Thresholds(min(int(data["chunk_bytes"]), MAX_CHUNK_BYTES),
+                          int(data["chunk_columns"]), "cached")
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
