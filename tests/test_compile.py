@@ -243,3 +243,22 @@ def test_a_relu_fused_into_a_ceil_mode_max_pool_keeps_the_ceil_mode():
         model.backward(model.loss(model.forward(x), y)[1])
     np.testing.assert_allclose(fused.grads()["c.weight"], recorded.grads()["c.weight"],
                                rtol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [3, 4])
+def test_more_threads_than_two_match_one_thread(threads):
+    """Replicas run on whichever thread of the pool is free, not the one that built their
+    plans: the scratch that convs of one geometry share must be the running thread's (it was
+    the building thread's, and two replicas then wrote the same buffers at once)."""
+    layers = "\n".join(f"c{i}: conv 8 3x3 pad same relu" for i in range(6))
+    one = compile_spec(_spec(layers + "\ng: global_avgpool\nfc: dense 3"), seed=0,
+                       dtype="float64")
+    many = compile_spec(one.checked, seed=0, dtype="float64")
+    one.threads, many.threads = 1, threads
+    rng = np.random.default_rng(0)
+    for n in rng.choice([40, 47, 48, 64], size=120):
+        x, y = _batch(one.checked, n=int(n), seed=int(n))
+        single, split = _step(one, x, y), _step(many, x, y)
+        assert many._split
+        for name, grad in single[3].items():
+            np.testing.assert_allclose(split[3][name], grad, rtol=1e-9, atol=1e-12)

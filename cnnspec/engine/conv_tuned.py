@@ -484,12 +484,10 @@ class SmallPlan:
             self.dout_wide = np.zeros((f, self.cols.shape[1]), x.dtype)
             self.dout_valid = self._valid(self.dout_wide, win).transpose(1, 0, 2, 3)
         self.back = _input_grad_window(win, f, c)
-        if self.back is not None:  # dout padded for the transposed convolution, shared by
-            # the plans of one geometry (its values live only within a backward pass)
-            shared = shared_work(work, ("small dx", self.back, n, f, c, x.dtype, self.wide))
-            if "padded" not in shared:
-                shared["padded"] = _padded_columns(x.dtype, f, n, self.back, self.wide)
-            self.dout_inner, self.dcols, self._fill_dcols = shared["padded"]
+        # dout padded for the transposed convolution: shared by the plans of one geometry (its
+        # values live only within a backward pass), so looked up by the thread that runs each
+        # backward pass (a replica may run on another thread of the pool than built it)
+        self.shared_key = ("small dx", self.back, n, f, c, x.dtype, self.wide)
 
     def fits(self, x, w, stride, pads, dilation) -> bool:
         return (x.shape == self.x_shape and w.shape == self.w_shape and x.dtype == self.dtype
@@ -528,9 +526,16 @@ class SmallPlan:
         if self.back is None:
             dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
             return _input_grad_col2im(dout_c, w, self.win, self.x_shape, work)
-        np.copyto(self.dout_inner, dout)
-        np.copyto(*self._fill_dcols)
-        dxc = np.matmul(_flipped(w), self.dcols)  # (C, columns)
+        shared = shared_work(work, self.shared_key)
+        if shared is None:  # no reuse asked for: buffers for this call alone
+            shared = {}
+        if "padded" not in shared:
+            n, f = dout.shape[:2]
+            shared["padded"] = _padded_columns(dout.dtype, f, n, self.back, self.wide)
+        dout_inner, dcols, fill_dcols = shared["padded"]
+        np.copyto(dout_inner, dout)
+        np.copyto(*fill_dcols)
+        dxc = np.matmul(_flipped(w), dcols)  # (C, columns)
         return self._valid(dxc, self.back).transpose(1, 0, 2, 3)
 
     def _valid(self, product, win: Window) -> np.ndarray:
