@@ -10,7 +10,8 @@ from lark import Lark
 from lark.exceptions import UnexpectedInput as LarkUnexpectedInput
 from test_parser_fuzz import join, mutate, tokens
 
-from cnnspec.errors import SpecError
+from cnnspec.cli import main
+from cnnspec.errors import RunError, SpecError
 from cnnspec.lang import parser as P
 from cnnspec.lang.grammar import OPTIONS, canonical_table, grammar_text
 from cnnspec.lang.standalone import UnexpectedInput
@@ -122,12 +123,17 @@ def test_the_table_is_written_in_one_order_whatever_the_numbering():
     assert len(canonical["states"]) == len(table["states"])
 
 
-def test_a_parser_generated_from_another_grammar_is_refused(monkeypatch):
+def test_a_parser_generated_from_another_grammar_is_refused(monkeypatch, capsys):
+    """An edited grammar without the parser made again: every command that reads a spec says
+    so and how to fix it, without a traceback."""
     P.parser.cache_clear()
     monkeypatch.setattr(P, "grammar_text", lambda: grammar_text() + "\n// changed\n")
     try:
-        with pytest.raises(RuntimeError, match="tools/generate.py"):
+        with pytest.raises(RunError, match="generated from"):
             P.parser()
+        assert main(["check", str(SPECS[0].parent / "digits.cnn")]) == 2  # as any bad spec
+        err = capsys.readouterr().err
+        assert "tools/generate.py" in err and "Traceback" not in err
     finally:
         P.parser.cache_clear()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import lru_cache
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import RunError, SpecError
 from cnnspec.lang import standalone
 from cnnspec.lang.ast import token_span
 from cnnspec.lang.grammar import grammar_text
@@ -84,7 +84,9 @@ _NEWLINES = _Newlines()
 _comments: list[Token] = []
 
 STALE = ("grammar/cnnspec.lark differs from the grammar cnnspec/lang/standalone.py was "
-         "generated from: run `python tools/generate.py`")
+         "generated from")
+STALE_HINT = ("run `python tools/generate.py` in the source tree (it needs Lark) to generate "
+              "the parser from the edited grammar")
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +95,7 @@ def parser() -> Lark:
     (:mod:`cnnspec.lang.grammar` says how and why); a table made from another grammar text
     (the grammar edited, the module not regenerated) is refused."""
     if standalone.GRAMMAR != grammar_text():
-        raise RuntimeError(STALE)
+        raise RunError(STALE, STALE_HINT)
     return standalone.Lark_StandAlone(postlex=_NEWLINES,
                                       lexer_callbacks={"COMMENT": _comments.append})
 
