@@ -15,13 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.load import load
+from cnnspec.check.memory import VALUE_BYTES
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
 from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
-DTYPES = ("float32", "float64")
+DTYPES = tuple(VALUE_BYTES)  # the dtypes a model trains in (check's memory estimate sizes them)
 
 
 def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model:

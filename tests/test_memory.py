@@ -13,6 +13,8 @@ from test_kinds import CASES as KIND_CASES
 from test_kinds import _layer as kind_layer
 
 import cnnspec
+from cnnspec.check import check
+from cnnspec.check.load import read_spec
 from cnnspec.check.memory import OBJECT_BYTES_PER_LAYER, OVERESTIMATE, SPLIT_PARTS, bytes_text
 from cnnspec.cli import main
 from cnnspec.engine import conv_tuned
@@ -48,6 +50,18 @@ def _assert_bounds(checked, fuzz) -> None:
                                         if p.name not in LARGE))
 def test_the_estimate_bounds_a_measured_training_step(name, fuzz):
     _assert_bounds(cnnspec.load(SPECS / name), fuzz)
+
+
+@pytest.mark.parametrize("name", ["lenet5.cnn", "digits.cnn", "resnet_small.cnn"])
+def test_the_estimate_in_float64_bounds_a_float64_step(name, fuzz):
+    """`cnnspec train --dtype float64` is checked against a step of 8-byte values."""
+    spec = read_spec(str(SPECS / name))
+    checked = check(spec, dtype="float64")
+    assert checked.step_memory.total > check(spec).step_memory.total
+    measured = fuzz.measured_step(checked, "float64")
+    estimated = checked.step_memory.total
+    assert measured <= estimated <= OVERESTIMATE * measured, (
+        f"estimated {bytes_text(estimated)}, measured {bytes_text(measured)}")
 
 
 def _bench_net(name: str, batch: int):
@@ -259,3 +273,18 @@ def test_each_optimizer_keeps_the_state_arrays_its_record_declares(name):
             optimizer.step({"p": param}, {"p": np.ones(7, np.float32)}, 0.01)
         full = [key for key, value in optimizer.state_dict().items() if value.shape == (7,)]
         assert entry.state_arrays(args) == len(full), (name, args, full)
+
+
+def test_training_in_float64_is_refused_where_only_float32_fits(monkeypatch):
+    """The check before a run sizes the step in the run's dtype: a machine that holds the
+    float32 step but not the float64 one refuses the float64 run before it starts."""
+    from cnnspec.check import memory
+    from cnnspec.training.api import checked_with_overrides
+
+    spec = SPECS / "lenet5.cnn"
+    single = check(read_spec(str(spec))).step_memory.total
+    double = check(read_spec(str(spec)), dtype="float64").step_memory.total
+    monkeypatch.setattr(memory, "machine_memory", lambda: (single + double) // 2)
+    assert checked_with_overrides(spec, {}).step_memory.total == single
+    with pytest.raises(SpecErrors, match="training step would need"):
+        checked_with_overrides(spec, {}, "float64")

@@ -328,13 +328,13 @@ STEPS = 2  # steps traced: the second runs with the first's buffers, gradients a
 
 
 def _train_steps(checked, x, y, steps: int) -> None:
-    """Build the model and the optimizer and run ``steps`` training steps (forward, loss,
-    backward, optimizer update), as training does."""
+    """Build the model (in ``x``'s dtype) and the optimizer and run ``steps`` training steps
+    (forward, loss, backward, optimizer update), as training does."""
     import cnnspec
     from cnnspec.engine.optim import make_optimizer
 
     training = checked.ir["training"]
-    model = cnnspec.compile(checked, seed=0)
+    model = cnnspec.compile(checked, seed=0, dtype=x.dtype.name)
     optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
     for _ in range(steps):
         _, dout = model.loss(model.forward(x), y)
@@ -342,19 +342,19 @@ def _train_steps(checked, x, y, steps: int) -> None:
         optimizer.step(model.params(), model.grads(), training["lr"])
 
 
-def measured_step(checked) -> int:
+def measured_step(checked, dtype: str = "float32") -> int:
     """Peak bytes allocated (NumPy reports its arrays to tracemalloc) to build the model and
-    run training steps at the spec's batch size on synthetic inputs and random labels (after
-    a first run has done its imports): the first step allocates the layers' work buffers
-    and the optimizer's state, later ones run while those and the previous step's gradients
-    and kept caches are alive."""
+    run training steps in ``dtype`` at the spec's batch size on synthetic inputs and random
+    labels (after a first run has done its imports): the first step allocates the layers'
+    work buffers and the optimizer's state, later ones run while those and the previous
+    step's gradients and kept caches are alive."""
     import tracemalloc
 
     import numpy as np
 
     batch = checked.ir["training"]["batch_size"]
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, *checked.input_shape)).astype(np.float32)
+    x = rng.standard_normal((batch, *checked.input_shape)).astype(dtype)
     classes = checked.output_shape[0]
     y = rng.integers(0, 2 if classes == 1 else classes, batch)  # one score: bce's 0/1 labels
     _train_steps(checked, x, y, 1)

@@ -20,7 +20,7 @@ from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
-BYTES_PER_VALUE = 4  # float32
+BYTES_PER_VALUE = memory.BYTES_PER_VALUE
 # More values than this in one weight or one image's layer output (8 GiB of float32) cannot be
 # built or trained on one machine; it is almost always a mistyped size.
 MAX_VALUES = 2**31
@@ -73,9 +73,10 @@ def _as_error(warning: SpecError) -> SpecError:
     return dataclasses.replace(warning, severity="error")
 
 
-def check(spec: Spec, strict: bool = False, max_memory: int | None = None) -> CheckedSpec:
+def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
+          dtype: str = "float32") -> CheckedSpec:
     """Shapes, parameters, fans and inits of every layer of ``spec``, and the memory a training
-    step needs (against ``max_memory`` bytes, the machine's memory when None).
+    step in ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
     turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
@@ -87,7 +88,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None) -> Ch
     infos = _infer_all(spec, errors)
     if not errors:  # the data against the network needs every layer's shape
         errors += training.declared_data_fit(spec, infos)
-    step_memory = memory.estimate(spec, infos) if not errors else None
+    step_memory = memory.estimate(spec, infos, dtype) if not errors else None
     warnings = []
     if step_memory is not None:
         found = memory.memory_problems(spec, step_memory, max_memory)

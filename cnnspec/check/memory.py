@@ -40,7 +40,8 @@ from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 
-BYTES_PER_VALUE = 4  # float32
+VALUE_BYTES = {"float32": 4, "float64": 8}  # the dtypes a model trains in, and their sizes
+BYTES_PER_VALUE = VALUE_BYTES["float32"]  # the default dtype's
 OVERESTIMATE = 2  # the factor the estimate may exceed a measured step by (tested)
 WARN_SHARE = 0.5  # warn when a step takes more than this share of the limit
 INPUT = "input"  # the value the network's input is named by
@@ -99,51 +100,53 @@ OBJECT_BYTES_BASE = 16 << 10
 OBJECT_BYTES_PER_LAYER = 3 << 10
 
 
-def estimate(spec: Spec, layers: list[LayerInfo]) -> MemoryEstimate:
+def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
     """The step's memory, split into parts in threads or whole, whichever needs more (a
     layer such as dropout keeps the engine from splitting; the footprints of chunked
     convolutions do not scale with the batch)."""
     batch = spec.ir["training"]["batch_size"]
     ways = (1, SPLIT_PARTS) if splits(batch) else (1,)
-    return max((_estimate(spec, layers, parts) for parts in ways), key=lambda e: e.total)
+    itemsize = VALUE_BYTES[dtype]
+    return max((_estimate(spec, layers, parts, itemsize) for parts in ways),
+               key=lambda e: e.total)
 
 
-def _estimate(spec: Spec, layers: list[LayerInfo], parts: int) -> MemoryEstimate:
+def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) -> MemoryEstimate:
     training = spec.ir["training"]
     batch = training["batch_size"]
     part = -(-batch // parts)  # the largest part (numpy.array_split's first)
-    prints = {info.name: _footprint(info, part) for info in layers}
+    prints = {info.name: _footprint(info, part, itemsize) for info in layers}
     total = sum(info.params for info in layers)
     trainable = sum(info.trainable_params for info in layers)
     parameter_values = total + trainable * (gradient_arrays(parts)
                                             + optimizer_arrays(training))
     output = spec.ir.get("output") or layers[-1].name
-    whole = _whole_batch_arrays(layers, output, batch) if parts > 1 else 0
+    whole = _whole_batch_arrays(layers, output, batch, itemsize) if parts > 1 else 0
     replicas = parts if parts > 1 else 0
     objects = OBJECT_BYTES_BASE + OBJECT_BYTES_PER_LAYER * len(layers) * (1 + replicas)
     heaviest = max(layers, key=lambda info: _weight(prints[info.name])).name
     return MemoryEstimate(
-        parameters=BYTES_PER_VALUE * parameter_values,
-        activations=parts * part_peak(layers, prints, output) + whole + objects,
+        parameters=itemsize * parameter_values,
+        activations=parts * part_peak(layers, prints, output, itemsize) + whole + objects,
         work=parts * kept_work(prints.values()),
         heaviest=heaviest, batch_size=batch)
 
 
-def _footprint(info: LayerInfo, batch: int) -> Footprint:
+def _footprint(info: LayerInfo, batch: int, itemsize: int) -> Footprint:
     """The layer's footprint, made once for every layer of the same settings and shapes (a
     deep net repeats a few thousand times)."""
     ir = info.ir
     settings = tuple((name, tuple(ir[name]) if isinstance(ir[name], list) else ir[name])
                      for name in FOOTPRINT_FIELDS if name in ir)
     return _footprint_of(info.kind, settings, tuple(map(tuple, info.input_shapes)),
-                         tuple(info.output_shape), info.pads and tuple(info.pads), batch)
+                         tuple(info.output_shape), info.pads and tuple(info.pads), batch,
+                         itemsize)
 
 
 @functools.lru_cache(maxsize=4096)
 def _footprint_of(kind: str, settings: tuple, in_shapes: tuple, out_shape: tuple, pads,
-                  batch: int) -> Footprint:
-    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch,
-                     BYTES_PER_VALUE)
+                  batch: int, itemsize: int) -> Footprint:
+    return footprint(kind, dict(settings), list(in_shapes), out_shape, pads, batch, itemsize)
 
 
 def _weight(fp: Footprint) -> int:
@@ -161,21 +164,23 @@ def kept_work(prints) -> int:
     return sum(fp.work + fp.back_work + fp.objects for fp in prints) + sum(shared.values())
 
 
-def _whole_batch_arrays(layers: list[LayerInfo], output: str, batch: int) -> int:
+def _whole_batch_arrays(layers: list[LayerInfo], output: str, batch: int,
+                        itemsize: int) -> int:
     """Bytes of the whole batch's arrays a split step makes from its parts' (each at most
     the output's size, or the input's for the input gradient): the output and the logits
     concatenated, the loss's gradient and its temporaries, the input gradient."""
     by_name = {info.name: info for info in layers}
     out = batch * math.prod(by_name[output].output_shape)
     x = batch * math.prod(layers[0].input_shapes[0])
-    return BYTES_PER_VALUE * (4 * out + x)
+    return itemsize * (4 * out + x)
 
 
-def part_peak(layers: list[LayerInfo], prints: dict[str, Footprint], output: str) -> int:
+def part_peak(layers: list[LayerInfo], prints: dict[str, Footprint], output: str,
+              itemsize: int = BYTES_PER_VALUE) -> int:
     """The most bytes alive at once, besides parameters and kept work buffers, while one part
     runs forward, loss and backward (a liveness walk; see the module docstring)."""
     walk = _Liveness(layers, prints, output)
-    largest = max(fp.out for fp in prints.values()) // BYTES_PER_VALUE
+    largest = max(fp.out for fp in prints.values()) // itemsize
     return max(walk.forward(), walk.backward()) + ufunc_buffer_bytes(largest)
 
 

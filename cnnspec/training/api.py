@@ -106,7 +106,7 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     options = Options(make_display(progress, False), data_dir, list(callbacks),
                       list(init_steps), dtype, fold=fold)
     try:
-        checked = checked_with_overrides(spec, overrides)
+        checked = checked_with_overrides(spec, overrides, dtype)
         if weights_from is not None:
             checked = _start_from(checked, weights_from, options)
         return _fresh(checked, overrides, run_dir, runs_dir, options)
@@ -122,7 +122,8 @@ def _start_from(checked, source: WeightsFrom, options: Options):
     options.start_weights = (weights, layers, source)
     if not source.freeze:
         return checked
-    return check(dataclasses.replace(checked.spec, ir=frozen_ir(checked.ir, layers)))
+    return check(dataclasses.replace(checked.spec, ir=frozen_ir(checked.ir, layers)),
+                 dtype=options.dtype)
 
 
 def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=None,
@@ -143,11 +144,13 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
         options.display.close()
 
 
-def checked_with_overrides(spec, overrides: dict) -> CheckedSpec:
+def checked_with_overrides(spec, overrides: dict, dtype: str = "float32") -> CheckedSpec:
     """``spec`` (a path or a ``CheckedSpec``) checked as it will be trained: with the
-    command-line overrides in its training settings (``--data`` may make a spec fit, or not)."""
+    command-line overrides in its training settings (``--data`` may make a spec fit, or not),
+    its step's memory in ``dtype``."""
     parsed = spec.spec if isinstance(spec, CheckedSpec) else read_spec(str(spec))
-    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides)))
+    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides)),
+                 dtype=dtype)
 
 
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
@@ -206,7 +209,10 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
             f"{summary.get('monitor')} had stopped improving",
             hint=f"evaluate it (`cnnspec eval {path}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
+    dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
     checked = as_checked(run.spec_json)
+    if dtype != "float32":  # its step's memory in its own dtype
+        checked = check(checked.spec, dtype=dtype)
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
     if more:  # extend the run: the rest of its settings must still be its own
@@ -219,7 +225,6 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     dataset = _load_data(checked, training, data_dir)
     preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                     what="preprocessing record"))
-    dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
     prepared = _prepare(training, dataset, preprocessor, dtype)
     model = compile_model(checked, training["seed"], dtype)
     optimizer = _optimizer(training, model)
