@@ -143,6 +143,9 @@ def test_import_checks_its_output_path_before_any_work(output, message, tmp_path
     (["check", "{spec}", "--max-memory", "lots"], "expected a size such as 512M"),
     (["predict", "{run}", "{input}", "--top", "0"], "--top: must be at least 1"),
     (["chek", "{spec}"], "did you mean 'check'?"),
+    (["check", "--strcit", "{spec}"], "unknown option '--strcit'; did you mean '--strict'?"),
+    (["summary", "--fromat", "json", "{spec}"], "did you mean '--format'?"),
+    (["train", "{spec}", "--bogus"], "unknown option '--bogus' (`cnnspec train --help`"),
     (["summary", "{spec}", "--format", "xml"], "invalid choice: 'xml'"),
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):

@@ -134,6 +134,29 @@ def _unknown_command(argv: list[str]) -> str | None:
             "each does")
 
 
+def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Stop with the command's usage and the closest option when ``argv`` (a command line
+    that starts with a command's name) has an option the command does not take: found before
+    argparse reads the line, which would take ``--fromat json`` as a mistake about the spec
+    file ``json``, or report ``--strcit`` as the top-level command's."""
+    commands = next(action for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    command = commands.choices[argv[0]]
+    options = [name for action in command._actions for name in action.option_strings]
+    for word in argv[1:]:
+        if word == "--":
+            return
+        name = word.split("=", 1)[0]
+        if not name.startswith("--") or any(option.startswith(name) for option in options):
+            continue  # positionals, short options, and the prefixes argparse accepts
+        # compared without the dashes every long option shares, which would make any two close
+        close = closest(name.lstrip("-"), {option.lstrip("-"): option for option in options})
+        close = close and f"--{close}"
+        command.error(f"unknown option '{shortened(name, 40)}'"
+                      + (f"; did you mean '{close}'?" if close else "")
+                      + f" (`cnnspec {argv[0]} --help` lists its options)")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     unknown = _unknown_command(argv)
@@ -141,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cnnspec: error: {unknown}", file=sys.stderr)
         return 2
     parser = build_parser(_named_command(argv))
+    if _named_command(argv):
+        _unknown_option(parser, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_command", None):
         parser.print_help()
