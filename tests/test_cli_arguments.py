@@ -22,7 +22,7 @@ def test_bad_option_value_is_a_usage_error(argv, message, capsys):
 
 
 @pytest.mark.parametrize("text, size", [("512M", 512 << 20), ("2G", 2 << 30), ("1.5GiB", 3 << 29),
-                                        ("4096", 4096), ("64kb", 64 << 10)])
+                                        ("4194304", 4 << 20), ("64kb", 64 << 10)])
 def test_memory_sizes_read_with_their_units(text, size):
     from cnnspec.cli.arguments import memory_size
 
@@ -36,3 +36,11 @@ def test_a_bad_memory_size_is_a_usage_error(text, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["check", "specs/digits.cnn", "--max-memory", text])
     assert exit_info.value.code == 2 and "--max-memory" in capsys.readouterr().err
+
+
+def test_a_memory_size_without_a_unit_below_a_mebibyte_is_refused(capsys):
+    """`--max-memory 5` is 5 bytes, almost surely meant as 5G or 5M: said, with the units."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", "--max-memory", "5", "specs/digits.cnn"])
+    assert exit_info.value.code == 2
+    assert "write the unit, such as 5M or 5G" in capsys.readouterr().err

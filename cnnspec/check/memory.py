@@ -300,21 +300,23 @@ def bytes_text(n: float) -> str:
 def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> list[SpecError]:
     """An error when a training step would not fit in ``limit`` bytes (the machine's memory when
     None), a warning when it takes more than half of it; located at the heaviest layer."""
+    room = "the {} limit set" if limit is not None else "this machine's {} of memory"
     limit = machine_memory() if limit is None else limit
     if limit is None or memory.total <= WARN_SHARE * limit:
         return []
+    room = room.format(bytes_text(limit))
     parts = (f"{bytes_text(memory.parameters)} parameters, gradients and optimizer state, "
              f"{bytes_text(memory.activations)} activations, {bytes_text(memory.work)} "
              f"convolution work buffers")
     if memory.total > limit:
         return [spec.error(
-            f"a training step would need about {bytes_text(memory.total)} at batch "
-            f"{memory.batch_size} ({parts}), more than the {bytes_text(limit)} available; "
+            f"a training step would need up to about {bytes_text(memory.total)} at batch "
+            f"{memory.batch_size} ({parts}), more than {room}; "
             f"'{memory.heaviest}' weighs most", memory.heaviest,
             hint="use fewer filters or units, more stride or pooling early, or a smaller "
                  "batch; `cnnspec summary` lists what each layer holds")]
     return [spec.error(
-        f"a training step needs about {bytes_text(memory.total)} at batch {memory.batch_size} "
-        f"({parts}), over half the {bytes_text(limit)} available", memory.heaviest,
+        f"a training step needs up to about {bytes_text(memory.total)} at batch {memory.batch_size} "
+        f"({parts}), over half of {room}", memory.heaviest,
         severity="warning",
         hint="other programs may then run out of memory; a smaller batch lowers the activations")]

@@ -170,10 +170,10 @@ def summary_table(checked: CheckedSpec) -> str:
     step = data["step_memory"]
     if step is not None:
         totals.append(
-            f"Training step memory: about {bytes_text(step['total_bytes'])} at batch "
-            f"{step['batch_size']} ({bytes_text(step['parameter_bytes'])} parameters, gradients "
-            f"and optimizer state, {bytes_text(step['activation_bytes'])} activations, "
-            f"{bytes_text(step['work_bytes'])} convolution work buffers)")
+            f"Training step memory: at most about {bytes_text(step['total_bytes'])} at batch "
+            f"{step['batch_size']}, float32 ({bytes_text(step['parameter_bytes'])} parameters, "
+            f"gradients and optimizer state, {bytes_text(step['activation_bytes'])} "
+            f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
              f"output '{data['output']}' {_dims(data['output_shape'])}")
     note = "Signal: estimated std of each layer's output at init, relative to the input's."
