@@ -238,6 +238,18 @@ def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
     assert warning.json_path == "$.layers[0].weight_init"
 
 
+@pytest.mark.parametrize("std, verb", [(0.01, "shrink"), (10.0, "grow")])
+def test_a_signal_beyond_floating_point_is_still_reported(std, verb):
+    """300 layers of N(0, std^2) weights on 144 inputs: the estimated moment leaves floating
+    point's range (0 or inf). Still a warning, worded from the per-layer factor (it was no
+    warning at all when the moment underflowed, and 'infx (2^inf)' when it overflowed)."""
+    checked = check(plain(300, {"name": "normal", "mean": 0.0, "std": std}, "tanh"))
+    (warning,) = checked.warnings
+    assert f"estimated to {verb} by a factor of about 2^" in warning.message
+    assert "beyond floating point's range" in warning.message
+    assert "inf" not in warning.message.replace("floating", "")
+
+
 def test_he_init_keeps_the_signal_and_few_layers_stay_under_the_limit():
     assert check(plain(30, HE)).warnings == []
     assert check(plain(12, GLOROT)).warnings == []  # 2^-6 = 1/64 in std: under 100x

@@ -103,15 +103,21 @@ def _following_activation(info: LayerInfo, by_name: dict[str, LayerInfo],
     return {"kind": "linear"}
 
 
+def _log(value: float) -> float:
+    """The natural log, -inf for a moment that underflowed to 0."""
+    return math.log(value) if value > 0 else -math.inf
+
+
 def largest_change(layers: list[LayerInfo], used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
     """Where the signal's std changes most; None if no weight layer decides it (or a weight is 0,
     which the constant-init warning reports)."""
     q = second_moments(layers)
     order = [info for info in layers if info.name in used]
-    if any(q[info.name] <= 0 for info in order):
+    if any(is_weighted(info.kind) and weight_second_moment(info) == 0 for info in order):
         return None
-    worst = max(order, key=lambda info: abs(math.log(q[info.name])), default=None)
+    # a deep net's moment may leave floating point's range (0 or inf): the furthest of all
+    worst = max(order, key=lambda info: abs(_log(q[info.name])), default=None)
     if worst is None:
         return None
     reset = _last_reset(order[: order.index(worst)])
@@ -162,10 +168,15 @@ def suggested_init(activation: str, slope: float | None = None) -> str:
 def describe_change(change: SignalChange) -> str:
     """The warning's sentence: how much, where, and the per-layer factor behind it."""
     verb = "shrink" if change.std_ratio < 1 else "grow"
-    factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
-    exponent = math.log2(change.std_ratio)
+    if 0 < change.std_ratio < math.inf:
+        exponent = math.log2(change.std_ratio)
+        factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
+        amount = f"{factor:.3g}x (2^{exponent:.1f})"
+    else:  # beyond floating point: the exponent from the per-layer variance factor
+        exponent = 0.5 * change.layers * math.log2(change.per_layer)
+        amount = f"by a factor of about 2^{abs(exponent):,.0f} (beyond floating point's range)"
     start = "the input" if change.start == "input" else f"'{change.start}'"
-    return (f"the signal's std is estimated to {verb} {factor:.3g}x (2^{exponent:.1f}) from "
+    return (f"the signal's std is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "
             f"fan_in * Var(w) * activation factor = {change.per_layer:.3g} on average")
