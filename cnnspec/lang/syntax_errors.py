@@ -79,7 +79,9 @@ CATALOGUE: list[FriendlyError] = [
     FriendlyError(
         "a block ('{') is never closed",
         "end the block with '}' on its own line",
-        ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n"],
+        ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n",
+         "input 1x8x8\ntrain {\n  lr 0.1\n  epochs 2\n",
+         "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n  conv 8 3x3\n"],
     ),
     FriendlyError(
         "a layer name must be followed by a layer",
@@ -221,6 +223,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     catalogue's examples). ``open_brackets`` are the '(' and '[' tokens still open where the
     parser stopped."""
     span = _span(exc, text)
+    quote = _quote_problem(exc, text)
+    if quote is not None:
+        return SpecError(quote[0], span=span, hint=quote[1], file=path)
     unclosed = open_brackets[-1] if open_brackets else None
     friendly = _friendly_class(exc, lark) if start == "start" else None
     if friendly is not None:
@@ -229,6 +234,23 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
     return SpecError(_plain_message(exc, lark), span=span, hint=_plain_hint(exc, start, unclosed),
                      file=path)
+
+
+def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) where the lexer stopped at a quote that starts no string: a '"' the
+    rest of its line never closes (a string cannot span lines), or a "'" (strings are in
+    double quotes); else None."""
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
+        return None
+    lines = text.splitlines()
+    rest = lines[exc.line - 1][exc.column:] if 0 < exc.line <= len(lines) else ""
+    if exc.char == "'":
+        return ("strings are written in double quotes",
+                "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")
+    if '"' not in rest:
+        return ("a string is never closed",
+                "end it with '\"' on the same line: a string cannot span lines")
+    return None
 
 
 # What the parser reads, for errors no catalogue entry recognises.
