@@ -241,6 +241,12 @@ def test_several_mistakes_are_reported_together_in_file_order():
     assert [e.span.line for e in info.value.errors] == [2, 3, 6, 8, 9]
 
 
+def test_a_duplicate_label_is_one_error_not_one_more_for_its_activation():
+    """`conv1: ... relu` written twice also makes conv1_relu twice: one mistake, one error."""
+    error = error_of("input 1x8x8\nconv1: conv 4 3x3 relu\nconv1: conv 4 3x3 relu\n")
+    assert "duplicate layer name 'conv1'" in error.message and error.span.line == 3
+
+
 def test_a_mistake_inside_a_repeat_is_reported_once():
     err = error_of("input 1x8x8\nrepeat 5 as b {\n  conv 8 3 <- nowhere\n}\n")
     assert "undefined layer 'nowhere'" in err.message

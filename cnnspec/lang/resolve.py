@@ -387,9 +387,11 @@ class Resolver:
             name = layer["name"]
             span = self.spans.get((name, None))
             # A label written twice in a block is reported once, at the label; not again for
-            # each instance's (prefixed) name.
+            # each instance's (prefixed) name, nor for the activation or norm its statement
+            # names after it (`conv1: conv 8 3x3 relu` twice: conv1_relu twice too).
             told = name in self.reported_duplicates or any(
-                e.span == span and e.message.startswith("duplicate") for e in self.errors)
+                e.message.startswith("duplicate") and e.span is not None and span is not None
+                and e.span.line == span.line for e in self.errors)
             if name in seen and not told:
                 self._error(SpecError(
                     f"two layers are called '{name}'", span=self.spans.get((name, None)),
