@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.engine import conv, conv_tuned, footprint
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, MAX_CHUNK_BYTES, chunk_columns_bound
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, chunk_bytes
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -362,12 +362,11 @@ def test_layers_of_one_geometry_sharing_scratch(chunked, c, f, stride, hw):
 
 @pytest.mark.parametrize("columns", COLUMN_CANDIDATES)
 def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns):
-    """Whatever column limit calibration picks, a chunk has at most chunk_columns_bound
-    columns (check's memory estimate counts that many)."""
-    for chunk_bytes in (2 ** 16, 2 ** 20, MAX_CHUNK_BYTES):
-        monkeypatch.setattr(conv_tuned, "thresholds", lambda b=chunk_bytes: Thresholds(b, columns))
-        for size in (1, 100, 784, 8191, 8192, 20000):
-            for n in (1, 3, 64, 256):
-                for rows in (1, 25, 150, 4608):
-                    step = conv_tuned._chunk_step(rows, size, n, 4)
-                    assert step * size <= chunk_columns_bound(size, n, rows)
+    """Whatever column limit calibration picks, a chunk has at most as many images as
+    footprint.chunk_images allows (check's memory estimate counts that many)."""
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(chunk_bytes(), columns))
+    for size in (1, 100, 784, 8191, 8192, 20000):
+        for n in (1, 3, 64, 256):
+            for rows in (1, 25, 150, 4608):
+                step = conv_tuned._chunk_step(rows, size, n, 4)
+                assert step <= footprint.chunk_images(rows, size, n, 4)

@@ -99,14 +99,3 @@ def chunk_step(rows: int, size: int, n: int, itemsize: int, limit_bytes: int,
     many as fit both limits (the tuned convolution's rule, its limits calibrated)."""
     by_bytes = limit_bytes // (rows * size * itemsize)
     return min(n, max(1, min(by_bytes, limit_columns // size)))
-
-
-def chunk_columns_bound(columns_per_image: int, images: int, rows: int,
-                        itemsize: int = 4) -> int:
-    """The most columns one chunk of a batch of ``images`` images, ``columns_per_image`` each,
-    of a matrix of ``rows`` rows of ``itemsize``-byte values can have on any machine: a chunk
-    is the whole batch, or one image, or at most as many images as both the largest column
-    limit and MAX_CHUNK_BYTES hold."""
-    by_bytes = MAX_CHUNK_BYTES // (max(rows, 1) * itemsize)
-    return min(images * columns_per_image,
-               max(columns_per_image, min(by_bytes, max(COLUMN_CANDIDATES))))

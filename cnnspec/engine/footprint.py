@@ -154,17 +154,24 @@ def _column_limits() -> tuple[int, int]:
     return min(limits), max(limits)
 
 
-def _chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
+def chunk_image_range(rows: int, size: int, n: int, itemsize: int) -> tuple[int, int]:
+    """The fewest and the most images a chunk of im2col columns (``rows`` rows, ``size``
+    columns an image) holds, whatever column limit calibration picks."""
+    least, most = _column_limits()
+    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), least),
+            chunk_step(rows, size, n, itemsize, chunk_bytes(), most))
+
+
+def chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
     """The most images a chunk may hold, whatever the calibrated column limit."""
-    return chunk_step(rows, size, n, itemsize, chunk_bytes(), _column_limits()[1])
+    return chunk_image_range(rows, size, n, itemsize)[1]
 
 
 def _one_chunk(rows: int, size: int, n: int, itemsize: int) -> tuple[bool, bool]:
     """Whether the whole batch may be one chunk (the tuned convolution's small plan), and
     whether it surely is, whatever the calibrated column limit."""
-    least, most = _column_limits()
-    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), most) >= n,
-            chunk_step(rows, size, n, itemsize, chunk_bytes(), least) >= n)
+    fewest, most = chunk_image_range(rows, size, n, itemsize)
+    return most >= n, fewest >= n
 
 
 def transposed_pads(kernel, stride, pads, dilation) -> tuple[int, int, int, int] | None:
@@ -251,9 +258,8 @@ def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     if rows < THIN_ROWS or geo.stride[1] != 1:
         return False, False
-    least, most = _column_limits()
-    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), most) >= BLOCKED_IMAGES,
-            chunk_step(rows, size, n, itemsize, chunk_bytes(), least) >= BLOCKED_IMAGES)
+    fewest, most = chunk_image_range(rows, size, n, itemsize)
+    return most >= BLOCKED_IMAGES, fewest >= BLOCKED_IMAGES
 
 
 def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
@@ -261,7 +267,7 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
     product and its laid-out output gradient, all kept; nothing of the input cached."""
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
-    step = _chunk_images(rows, size, n, itemsize)
+    step = chunk_images(rows, size, n, itemsize)
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
     out = geo.f * n * size * itemsize
     work = blocks + (rows + geo.f) * size * step * itemsize
@@ -284,10 +290,10 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
         work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
         wide = _wide(geo)
-        step = _chunk_images(rows, wide, n, itemsize)
+        step = chunk_images(rows, wide, n, itemsize)
         work = (rows + geo.f) * wide * step * itemsize
         size = geo.ho * geo.wo
-        grad_work = rows * size * _chunk_images(rows, size, n, itemsize) * itemsize
+        grad_work = rows * size * chunk_images(rows, size, n, itemsize) * itemsize
         grad_temp = 2 * rows * geo.f * itemsize
     dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
     return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
@@ -310,12 +316,12 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
     dx = geo.c * n * geo.h * geo.w * itemsize
     if geo.stride != (1, 1):  # col2im of each chunk's column gradient
         size = geo.ho * geo.wo
-        step = _chunk_images(rows, size, n, itemsize)
+        step = chunk_images(rows, size, n, itemsize)
         return dx, rows * size * step * itemsize, geo.c * step * geo.hp * geo.wp * itemsize \
             + out_c
     (kh, kw), (dh, dw) = geo.kernel, geo.dilation
     lead = (kh - 1) * dh * geo.wp + (kw - 1) * dw
-    planes = _chunk_images(rows, geo.hp * geo.wp, n, itemsize) * geo.hp * geo.wp
+    planes = chunk_images(rows, geo.hp * geo.wp, n, itemsize) * geo.hp * geo.wp
     # dout laid on whole padded planes, the column gradient over them (after a zero lead)
     return dx, (geo.f * planes + rows * (lead + planes)) * itemsize, \
         geo.c * planes * itemsize + out_c
