@@ -272,17 +272,17 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
         x, w, b = _arrays(5, c, f, kernel, dtype, seed=c + f, hw=(9, 8))
         _compare(x, w, b, stride, pads, dilation, work={}, repeat=2)
         _compare(x, w, None, stride, pads, dilation)
-    blocked = c * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    blocked = c * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
     passes = 2 * 3  # dtypes, passes of the two comparisons
     assert calls["_weight_grad_blocks"] == (passes if blocked else 0)
     back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
                                                            dilation), f, c)
-    transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.BLOCKED_ROWS
+    transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
     assert calls["_correlate_blocks"] == passes * (blocked + transposed)
 
 
 def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):
-    """Where batch-last blocks apply: width stride 1, at least BLOCKED_ROWS rows, at least
+    """Where batch-last blocks apply: width stride 1, at least THIN_ROWS rows, at least
     BLOCKED_IMAGES images a chunk (the chunk limits decide)."""
     monkeypatch.setattr(conv_tuned, "thresholds", lambda: Thresholds(2 ** 30, 4 * 64))
     x = np.zeros((9, 4, 8, 8), np.float32)

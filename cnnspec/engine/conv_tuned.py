@@ -68,7 +68,6 @@ from cnnspec.engine.windows import (
 # When ``dx`` is a transposed convolution (:func:`cnnspec.engine.footprint.transposed_pays`)
 # and when a layer runs on batch-last blocks (``BLOCKED_IMAGES``) are declared with their
 # measurements where check's memory estimate reads them too.
-BLOCKED_ROWS = THIN_ROWS  # thin first layers stay on im2col
 
 
 def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
@@ -168,7 +167,7 @@ def _block_step(w_shape, win: Window, x) -> int:
     over ``x`` (as many as a chunk of im2col columns holds, :func:`_chunk_step`), or 0 where
     it runs on im2col instead (see :data:`BLOCKED_IMAGES`)."""
     rows = w_shape[1] * w_shape[2] * w_shape[3]
-    if rows < BLOCKED_ROWS or win.stride[1] != 1:
+    if rows < THIN_ROWS or win.stride[1] != 1:  # thin first layers stay on im2col
         return 0
     step = _chunk_step(rows, win.out_hw[0] * win.out_hw[1], x.shape[0], x.dtype.itemsize)
     return step if step >= BLOCKED_IMAGES else 0
