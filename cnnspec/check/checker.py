@@ -20,7 +20,6 @@ from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
-BYTES_PER_VALUE = memory.BYTES_PER_VALUE
 # More values than this in one weight or one image's layer output (8 GiB of float32) cannot be
 # built or trained on one machine; it is almost always a mistyped size.
 MAX_VALUES = 2**31
@@ -31,7 +30,7 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
     for what, shape in (("weight", info.weight_shape), ("output", info.output_shape)):
         values = math.prod(shape) if shape else 0
         if values > MAX_VALUES:
-            gib = values * BYTES_PER_VALUE // 2**30  # whole numbers: sizes may be huge
+            gib = values * memory.BYTES_PER_VALUE // 2**30  # whole numbers: sizes may be huge
             return spec.error(
                 f"the {what} of {layer['kind']} '{layer['name']}' would hold {values:,} values "
                 f"({gib:,} GiB of float32), more than cnnspec can build",
@@ -112,5 +111,5 @@ def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
         spec=spec, layers=infos, input_shape=tuple(spec.ir["input"]["shape"]),
         output_shape=output.output_shape, total_params=total, trainable_params=trainable,
         frozen_params=total - trainable, macs=sum(info.macs for info in infos),
-        activation_memory=BYTES_PER_VALUE * sum(math.prod(i.output_shape) for i in infos),
+        activation_memory=memory.BYTES_PER_VALUE * sum(math.prod(i.output_shape) for i in infos),
         step_memory=step_memory, warnings=warnings)
