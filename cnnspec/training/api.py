@@ -210,9 +210,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
             hint=f"evaluate it (`cnnspec eval {path}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
-    checked = as_checked(run.spec_json)
-    if dtype != "float32":  # its step's memory in its own dtype
-        checked = check(checked.spec, dtype=dtype)
+    checked = check(read_spec(str(run.spec_json)), dtype=dtype)  # its step in its own dtype
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
     if more:  # extend the run: the rest of its settings must still be its own
