@@ -163,8 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"cnnspec: error: {unknown}", file=sys.stderr)
         return 2
-    parser = build_parser(_named_command(argv))
-    if _named_command(argv):
+    command = _named_command(argv)
+    parser = build_parser(command)
+    if command:
         _unknown_option(parser, argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_command", None):
