@@ -22,8 +22,10 @@ from cnnspec.engine.footprint import (
     RULES,
     UFUNC_BUFFER_VALUES,
     WINDOW_KINDS,
+    Geometry,
     footprint,
     ufunc_buffer_bytes,
+    winograd_pays,
 )
 from cnnspec.engine.layers import Conv2d
 from cnnspec.engine.optim import make_optimizer
@@ -161,12 +163,14 @@ def test_each_kinds_footprint_bounds_its_layer(name, case, batch):
 # (C, F, H, kernel, stride, pads, dilation, batch): the tuned convolution's paths, the whole
 # batch one planned chunk or chunked; columns kept or built again; dx by transposed
 # convolution, col2im over whole planes (stride 1) or col2im (stride 2); no padding (the input
-# held by the cache).
+# held by the cache); Winograd's (cnnspec.engine.winograd), "same" and asymmetric padding.
 CONV_GRID = [
     (2, 4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4),  # one chunk
     (8, 8, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # one chunk where columns allow
-    (16, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # chunked, kept: dx transposed
-    (64, 64, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 48),  # chunked, built again
+    (12, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # chunked, kept: dx transposed
+    (64, 15, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 48),  # chunked, built again
+    (16, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # Winograd
+    (32, 24, 13, (3, 3), (1, 1), (2, 0, 1, 3), (1, 1), 40),  # Winograd, asymmetric
     (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx by col2im planes
     (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: col2im planes
     (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: col2im
@@ -192,10 +196,15 @@ def test_a_convolutions_footprint_bounds_it_on_every_path(c, f, h, kernel, strid
 
 
 def test_the_convolution_grid_crosses_the_kept_columns_limit():
-    """The grid holds layers whose whole batch's columns are kept and ones that are not."""
+    """The grid holds layers whose whole batch's columns are kept and ones that are not, and
+    layers that run by Winograd's convolution and ones that do not."""
     kept = [c * k[0] * k[1] * b * (h // s[0]) ** 2 * 4 <= conv_tuned.KEEP_BYTES
             for c, f, h, k, s, p, d, b in CONV_GRID]
     assert any(kept) and not all(kept)
+    winograd = [winograd_pays(Geometry(c, h, h, f, h + p[0] + p[1] - 2,
+                                                  h + p[2] + p[3] - 2, k, s, p, d), b, 4)
+                for c, f, h, k, s, p, d, b in CONV_GRID]
+    assert any(winograd) and not all(winograd)
 
 
 def test_the_split_the_estimate_counts_is_the_engines():

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnspec.engine import winograd
 from cnnspec.engine.calibrate import thresholds
 from cnnspec.engine.chunking import (  # tests set them here, where read
     BLOCKED_IMAGES,
@@ -45,11 +46,12 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     THIN_ROWS,
     chunk_step,
 )
-from cnnspec.engine.footprint import transposed_pads, transposed_pays
+from cnnspec.engine.footprint import Geometry, transposed_pads, transposed_pays, winograd_pays
 from cnnspec.engine.windows import (
     Window,
     batch_blocks,
     block_columns,
+    carve,
     channel_first_padded,
     col2im,
     col2im_stride1,
@@ -87,6 +89,8 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
     if plan is None or not plan.fits(x, w, stride, pads, dilation):
         h, wd = x.shape[2:]
         win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
+        if _runs_winograd(x, w, win):
+            return winograd.conv2d_forward(x, w, b, win, work)
         plan = _small_plan(x, w, win, work)
     if plan is not None:
         return plan.forward(x, w, b)
@@ -113,6 +117,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     """
     if isinstance(cache[0], SmallPlan):
         return cache[0].backward(dout, cache, need_dw, need_dx, work)
+    if isinstance(cache[-1], winograd.Tiling):
+        return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work)
     x_shape, xp, w, has_bias, win, kept = cache
     dw = db = dx = None
     if isinstance(xp, Blocks):
@@ -129,6 +135,15 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     if need_dx:
         dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
+
+
+def _runs_winograd(x, w, win: Window) -> bool:
+    """Whether this layer runs by :mod:`cnnspec.engine.winograd`
+    (:func:`cnnspec.engine.footprint.winograd_pays`, which check's memory estimate reads)."""
+    f, c = w.shape[:2]
+    geo = Geometry(c, *win.in_hw, f, *win.out_hw, win.kernel, win.stride, win.pads,
+                   win.dilation)
+    return winograd_pays(geo, x.shape[0], x.dtype.itemsize)
 
 
 @dataclass(frozen=True)
@@ -185,7 +200,7 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
     for start in range(0, n, step):
         images = min(step, n - start)
         cols = _block_columns(blocks, start, images, win, work)
-        product = _carve(work, "product", f, cols.shape[1], xt.dtype)
+        product = carve(work, "product", (f, cols.shape[1]), xt.dtype)
         np.matmul(w_mat, cols, out=product)
         if b is not None:
             product += b[:, None]
@@ -209,7 +224,7 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
         if dw_t is None:
             dw_t = np.zeros((cols.shape[0], f), dtype=dout.dtype)
             part = np.empty_like(dw_t)
-        dout_block = _carve(work, "dout_block", f, cols.shape[1], dout.dtype)
+        dout_block = carve(work, "dout_block", (f, cols.shape[1]), dout.dtype)
         np.copyto(dout_block.reshape(f, ho, wo, images),
                   dout[start:start + images].transpose(1, 2, 3, 0))
         np.matmul(cols, dout_block.T, out=part)
@@ -239,7 +254,7 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
         return out, kept
     for start, stop, cols in _chunk_columns(xp, win, work, wide=wide):
         if wide:  # the product in wide coordinates, then its valid pixels
-            product = _carve(work, "product", f, cols.shape[1], xp.dtype)
+            product = carve(work, "product", (f, cols.shape[1]), xp.dtype)
             np.matmul(w_mat, cols, out=product)
             out[:, start:stop] = from_wide(product, stop - start, win)
         else:
@@ -377,7 +392,7 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     if win.stride != (1, 1):
         size = win.out_hw[0] * win.out_hw[1]
         step = _chunk_step(w_t.shape[0], size, n, dout_c.itemsize)
-        dcols = _carve(scratch, "dcols", w_t.shape[0], step * size, dout_c.dtype)
+        dcols = carve(scratch, "dcols", (w_t.shape[0], step * size), dout_c.dtype)
         for start in range(0, n, step):
             images = min(step, n - start)
             part = dcols[:, :images * size]
@@ -399,17 +414,6 @@ def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
         dx = col2im_stride1(rows[:, :lead + span], win, c, images)
         dxc[:, start:start + images] = dx.transpose(1, 0, 2, 3)
     return dxc.transpose(1, 0, 2, 3)
-
-
-def _carve(work, key: str, rows: int, columns: int, dtype) -> np.ndarray:
-    """A C-contiguous (rows, columns) array at the start of a flat buffer kept in ``work`` (it
-    grows to the largest size asked for, so a narrower last chunk reuses it)."""
-    flat = None if work is None else work.get(key)
-    if flat is None or flat.size < rows * columns or flat.dtype != dtype:
-        flat = np.empty(rows * columns, dtype)
-        if work is not None:
-            work[key] = flat
-    return flat[:rows * columns].reshape(rows, columns)
 
 
 def _chunk_columns(xp, win: Window, work, wide: bool = False):

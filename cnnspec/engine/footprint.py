@@ -45,6 +45,64 @@ from cnnspec.shapes import ceil_mode_pads
 # with very few channels, where both take a fraction of a millisecond.
 TRANSPOSED_RATIO = 1
 
+# Winograd convolution (cnnspec.engine.winograd): F(m x m, 3x3) with m = WINOGRAD_TILE, run in
+# chunks of images whose transformed tiles take at most WINOGRAD_CHUNK_BYTES (1 MiB: the
+# fastest of 0.5, 1 and 2 MiB on the layers below, with a 2 MiB L2). Where it pays
+# (winograd_pays) was measured on float32 3x3 "same" layers, one thread, forward and backward
+# time of im2col (cnnspec.engine.conv_tuned) over Winograd's, median of 6 interleaved rounds
+# (Intel Xeon with AVX-512, 2 MiB L2, OpenBLAS 0.3.31 Haswell kernels):
+#   N=64 C=F=32 32x32: 1.40 / 1.33     C=F=64 16x16: 1.44 / 1.37    C=32 F=64 16x16: 1.26 / 1.07
+#   N=64 C=F=16 32x32: 1.07 / 1.13     C=F=32 16x16: 1.22 / 1.02    C=F=16 16x16: 1.04 / 0.96
+#   N=64 C=F=12 32x32: 1.15 / 1.15     C=F=8 32x32:  1.10 / 1.02    C=3 F=32 32x32: 0.56 / 0.52
+#   N=64 C=F=32 8x8:   0.94 / 0.86     C=F=16 8x8:   0.81 / 0.80    C=F=64 8x8: 1.14 / 1.01
+#   N=16 C=F=16 16x16: 1.42 / 1.12     N=4 C=F=16 16x16: 0.44 / 0.37   N=1 C=F=64 16x16: 0.31 / 0.34
+# The multiplies saved grow with C*F a tile, the transforms' copies with C + F: at least
+# WINOGRAD_MIN_CHANNELS in and out. Each image row of tiles carries one junk tile (the module
+# docstring says why), 1/tw of the work: at least WINOGRAD_MIN_TILE_COLUMNS tiles a row (8x8
+# outputs, 2 tiles, lose). A call costs a few dozen NumPy calls whatever its size: at least
+# WINOGRAD_MIN_OUTPUTS output pixels a channel (N*Ho*Wo), below which a small batch's im2col
+# (the small plan) is faster. Ratios of arithmetic to memory traffic and to per-call work,
+# which hold across machines more than the times do.
+WINOGRAD_TILE = 4
+WINOGRAD_CHUNK_BYTES = 2 ** 20
+WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MIN_TILE_COLUMNS = 4
+WINOGRAD_MIN_OUTPUTS = 4096
+
+
+def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
+    """Whether a (ungrouped) convolution over a batch of ``n`` runs by Winograd's
+    F(4x4, 3x3) (:mod:`cnnspec.engine.winograd`) rather than im2col: 3x3 kernels, stride
+    and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
+    return (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
+            and itemsize == 4 and min(geo.c, geo.f) >= WINOGRAD_MIN_CHANNELS
+            and winograd_tiles(geo.ho, geo.wo)[1] >= WINOGRAD_MIN_TILE_COLUMNS
+            and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS)
+
+
+def winograd_tiles(ho: int, wo: int) -> tuple[int, int, int]:
+    """(tile rows, tile columns, tiles an image with the junk column) of an output."""
+    th, tw = -(-ho // WINOGRAD_TILE), -(-wo // WINOGRAD_TILE)
+    return th, tw, th * (tw + 1)
+
+
+def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
+    """Images per chunk of a Winograd layer of ``c`` -> ``f`` channels and ``q`` tiles an
+    image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
+    ``WINOGRAD_CHUNK_BYTES``; at least one, at most ``n`` (unless ``n`` is 0)."""
+    points = (WINOGRAD_TILE + 2) ** 2
+    return max(1, min(n, WINOGRAD_CHUNK_BYTES // (points * max(c, f) * q * itemsize)))
+
+
+def winograd_dx_pads(pads) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """The padding (top, bottom, left, right) of ``dout`` for the transposed convolution that
+    gives a 3x3 stride-1 conv's ``dx`` (2 - p a side, at least 0), and where ``dx`` starts in
+    its result (row, column): past ``p - 2`` rows where a padding ``p`` exceeds 2."""
+    top, bottom, left, right = pads
+    back = tuple(max(0, 2 - p) for p in (top, bottom, left, right))
+    return back, (max(0, top - 2), max(0, left - 2))
+
+
 # A ufunc that casts (a boolean mask times a float array) does it through buffers of NumPy's
 # buffer size (numpy.getbufsize(), 8192 values) per operand, held while the call runs.
 UFUNC_BUFFER_VALUES = 8192
@@ -214,9 +272,55 @@ def _wide(geo: Geometry) -> int:
 
 
 def _conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: the whole batch as one
-    planned chunk where its columns fit a chunk (:class:`SmallPlan`), else chunked columns;
-    where the machine's column limit decides between them, the larger of the two."""
+    """:func:`cnnspec.engine.conv_tuned.conv2d_forward`/``backward``: Winograd's where it pays
+    (:func:`winograd_pays`; for a batch of ``n`` and one fewer, the parts of a split batch,
+    the larger footprint where the two differ), else :func:`_conv_im2col_paths`."""
+    runs = {winograd_pays(geo, k, itemsize) for k in (n, max(n - 1, 0))}
+    if runs == {False}:
+        return _conv_im2col_paths(geo, n, itemsize)
+    fast = _conv_winograd(geo, n, itemsize)
+    return fast if runs == {True} else _either(fast, _conv_im2col_paths(geo, n, itemsize))
+
+
+def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """:mod:`cnnspec.engine.winograd`: the input kept by the cache; a chunk's buffers
+    (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry, for the forward
+    pass and the weight gradient, and for ``dx``, computed by the same code with the
+    channels swapped over ``dout`` padded (:func:`winograd_dx_pads`); ``dx`` a crop of that
+    result. Temporaries: the transformed kernels and their gradient (a*a x F x C, a few)."""
+    back_pads, _ = winograd_dx_pads(geo.pads)
+    back = replace(geo, c=geo.f, h=geo.ho, w=geo.wo, f=geo.c, pads=back_pads,
+                   ho=geo.ho + back_pads[0] + back_pads[1] - 2,
+                   wo=geo.wo + back_pads[2] + back_pads[3] - 2)
+    points = (WINOGRAD_TILE + 2) ** 2
+    kernels = 4 * points * geo.f * geo.c * itemsize
+    out = geo.f * n * geo.ho * geo.wo * itemsize
+    return Footprint(out=out, keeps_input=True, forward_temp=kernels,
+                     dx=back.f * n * back.ho * back.wo * itemsize,
+                     shared=_winograd_chunk_bytes(geo, n, itemsize)
+                     + _winograd_chunk_bytes(back, n, itemsize),
+                     shared_key=("winograd", geo, n), backward_temp=2 * kernels,
+                     frees_cache=False)
+
+
+def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
+    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows (one
+    buffer for each chunk size, two at most) and their transform, tiles, their transform,
+    products, and the output transform's two halves."""
+    m, a = WINOGRAD_TILE, WINOGRAD_TILE + 2
+    th, tw, q = winograd_tiles(geo.ho, geo.wo)
+    images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
+    tile_rows = a * geo.c * images * th * (tw + 1) * m
+    tiles = a * a * geo.c * images * q
+    products = a * a * geo.f * images * q
+    halves = (m * a + m * m) * geo.f * images * q
+    return (3 * tile_rows + a + 2 * tiles + products + halves) * itemsize
+
+
+def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int) -> Footprint:
+    """The whole batch as one planned chunk where its columns fit a chunk
+    (:class:`SmallPlan`), else chunked columns; where the machine's column limit decides
+    between them, the larger of the two."""
     possible, certain = _one_chunk(geo.c * geo.taps, geo.ho * geo.wo, n, itemsize)
     if certain:
         return _conv_small(geo, n, itemsize)

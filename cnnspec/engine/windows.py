@@ -12,6 +12,7 @@ Output sizes come from :mod:`cnnspec.shapes` only.
 from __future__ import annotations
 
 import functools
+import math
 import threading
 import weakref
 from dataclasses import dataclass
@@ -88,6 +89,18 @@ def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
         if work is not None:
             work[key] = buf
     return buf
+
+
+def carve(work: dict | None, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A C-contiguous array of ``shape`` at the start of a flat buffer kept in ``work`` (it
+    grows to the largest size asked for, so a narrower last chunk reuses it)."""
+    size = math.prod(shape)
+    flat = None if work is None else work.get(key)
+    if flat is None or flat.size < size or flat.dtype != dtype:
+        flat = np.empty(size, dtype)
+        if work is not None:
+            work[key] = flat
+    return flat[:size].reshape(shape)
 
 
 _shared = threading.local()  # .pool: this thread's shared work dicts by key, weakly held

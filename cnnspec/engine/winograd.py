@@ -1,0 +1,315 @@
+"""2-D convolution by Winograd's minimal filtering, F(4x4, 3x3): the functions of
+:mod:`cnnspec.engine.conv` (the reference) for 3x3 kernels at stride 1, computed with fewer
+multiplies. :mod:`cnnspec.engine.conv_tuned` sends a layer here where
+:func:`cnnspec.engine.footprint.winograd_pays` says so.
+
+Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks", section 4: the output
+is cut into tiles of m x m pixels (m = 4), each computed from an a x a input tile (a = m + 2,
+neighbouring tiles overlapping by 2) as
+
+    Y = A^T [ sum_c (G g G^T) (.) (B^T d B) ] A
+
+with ``g`` a 3x3 kernel, ``d`` an input tile and (.) the elementwise product. With ``U[t]``
+(K, C) the transformed kernels and ``V[t]`` (C, P) the transformed tiles at each of the a*a
+points ``t``, the sum over channels is a batch of a*a GEMMs ``M[t] = U[t] @ V[t]``: 36
+products for 16 outputs where im2col's GEMM spends 9 per output (4x fewer). The matrices
+are Lavin & Gray's (interpolation points 0, +-1, +-2, infinity). F(2x2, 3x3) (16 products
+per 4 outputs, exact small coefficients) was slower everywhere in a first version (forward,
+batch 64, Intel Xeon, one thread: 20.1 against 13.4 ms on 32 -> 32 channels at 32x32, 12.8
+against 9.0 ms on 64 -> 64 at 16x16): its tiles hold 4 values an output, F(4x4)'s 2.25, and
+copying them costs more than the multiplies.
+
+Transforms are separable: ``B^T d B`` is ``B^T`` along the tile's rows, then along its
+columns, each a GEMM over every tile of a chunk at once (the small matrix on the left of a
+wide matrix), so there is no Python loop over tiles. The batch runs in chunks of images
+(:func:`cnnspec.engine.footprint.winograd_chunk_images`) whose tiles stay in a core's cache
+through the copies, the transforms and the products; through main memory the transforms
+cost more than the multiplies they save.
+
+Layout. A chunk's input rows are copied into tile rows (a, C, images, th, Wq): tile row
+``ty``'s row ``i`` is the padded input's row ``ty*m + i``, with ``Wq = (tw + 1)*m`` columns
+for ``th x tw`` tiles: one tile column more than the output needs (a junk tile per tile row,
+dropped at the end), so that after the rows' transform each channel's tiles lie ``m`` values
+apart in one run (images x ``Q = th*(tw + 1)`` of them) and the columns are copied out in long
+runs; without it the copies run over rows of ``tw`` values and cost more than the GEMMs. The
+output transform runs its second half with the small matrix on the right, so that its result
+holds whole output rows, copied into ``out`` in runs of ``Wo``.
+
+Backward, the chain rule through the same linear maps (their transposes):
+
+    dM[t] = A dY A^T (tile by tile),   dU[t] = sum over tiles dM[t] @ V[t]^T,   dw = G^T dU G
+
+and ``dx``, the adjoint of the input transform and tiling (the overlap-add of ``B dV B^T``),
+is computed as the transposed convolution (Dumoulin & Visin 2016, section 4: ``dout``
+padded, correlated with the flipped kernels, channels swapped), by this module's forward
+pass. ``V`` is computed again in the backward pass from the input (copies and GEMMs per
+chunk, in cache) rather than kept: kept, it would be 2.25 times the input (more with the
+junk tiles), written to main memory and read back.
+
+Accuracy: the transforms' coefficients (up to 8 in ``A^T``, 1/6 and 1/24 in ``G``) make the
+float32 result less exact than im2col's: against the float64 reference the error is within
+``ERROR_BOUND`` times the largest sum of the absolute values of an output's terms (4e-6 the
+most seen over the tests' grid; im2col's GEMM, about 1e-7). In float64 the layer stays on the exact path (conv_tuned only sends float32).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from cnnspec.engine.footprint import (
+    WINOGRAD_TILE,
+    winograd_chunk_images,
+    winograd_dx_pads,
+    winograd_tiles,
+)
+from cnnspec.engine.windows import Window, carve, shared_work, work_buffer
+from cnnspec.shapes import window_output_hw
+
+# Lavin & Gray 2016, F(4x4, 3x3), points 0, 1, -1, 2, -2 and infinity (their equations 13-15).
+_BT = np.array([[4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1]], dtype=np.float64)
+_G = np.array([[1 / 4, 0, 0],
+               [-1 / 6, -1 / 6, -1 / 6],
+               [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6],
+               [1 / 24, -1 / 12, 1 / 6],
+               [0, 0, 1]], dtype=np.float64)
+_AT = np.array([[1, 1, 1, 1, 1, 0],
+                [0, 1, -1, 2, -2, 0],
+                [0, 1, 1, 4, 4, 0],
+                [0, 1, -1, 8, -8, 1]], dtype=np.float64)
+assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_TILE + 2)
+
+# A float32 result's error against the float64 reference, relative to the largest sum of the
+# absolute values of an output's terms (tests/test_winograd.py holds the engine to it).
+ERROR_BOUND = 2e-5
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """How a layer's output is cut into ``th x tw`` tiles of ``m x m`` (the last ones cropped)
+    read from the input padded by ``pads`` (top, bottom, left, right), the convolution's."""
+
+    in_hw: tuple[int, int]
+    out_hw: tuple[int, int]
+    pads: tuple[int, int, int, int]
+    m: int = WINOGRAD_TILE
+
+    @property
+    def a(self) -> int:
+        return self.m + 2
+
+    @property
+    def tiles_hw(self) -> tuple[int, int]:
+        return winograd_tiles(*self.out_hw)[:2]
+
+    @property
+    def row_width(self) -> int:
+        """``Wq``: a tile row's width, the junk tile's included."""
+        return (self.tiles_hw[1] + 1) * self.m
+
+    @property
+    def q(self) -> int:
+        """Tiles an image, the junk column's included."""
+        return winograd_tiles(*self.out_hw)[2]
+
+
+def _out_hw(in_hw, pads) -> tuple[int, int]:
+    return window_output_hw(in_hw, (3, 3), (1, 1), pads)
+
+
+def tiling(win: Window) -> Tiling:
+    """The :class:`Tiling` of a 3x3 stride-1 window."""
+    return Tiling(win.in_hw, win.out_hw, win.pads)
+
+
+def conv2d_forward(x, w, b, win: Window, work=None):
+    """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
+    (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
+    memory. ``cache`` = (``x``, ``w``, whether there is a bias, the :class:`Tiling`): ``x``
+    must not change before the backward pass. ``work``: the layer's dict; the chunk buffers
+    live only within a call and are shared by the layers of one geometry (per thread,
+    :func:`cnnspec.engine.windows.shared_work`)."""
+    til = tiling(win)
+    return _forward(x, w, b, til, _scratch(work, "winograd", til, x, w))
+
+
+def _scratch(work, role: str, til: Tiling, x, w) -> dict | None:
+    """The chunk buffers of a convolution of ``w`` over ``x`` tiled as ``til``, shared under
+    ``role`` (one per pass that the layer runs, so that each stays referenced)."""
+    return shared_work(work, (role, til, x.shape, w.shape[0], x.dtype))
+
+
+def _forward(x, w, b, til: Tiling, work):
+    n, c = x.shape[:2]
+    f = w.shape[0]
+    u = _kernel_transform(w)
+    out = np.empty((f, n, *til.out_hw), x.dtype)
+    step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize)
+    for start in range(0, n, step):
+        images = min(step, n - start)
+        v = _input_transform(x, til, start, images, work)
+        m_t = carve(work, "products", (til.a * til.a, f, images * til.q), x.dtype)
+        np.matmul(u, v, out=m_t)
+        _output_transform(m_t, til, out[:, start:start + images], b, work)
+    return out.transpose(1, 0, 2, 3), (x, w, b is not None, til)
+
+
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
+    """Gradients of :func:`conv2d_forward`: ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``
+    as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for)."""
+    x, w, has_bias, til = cache
+    dx = dw = db = None
+    if need_dw:
+        dw = _weight_grad(dout, x, til, w.shape, _scratch(work, "winograd", til, x, w))
+        db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+    if need_dx:
+        dx = _input_grad(dout, w, til, x.shape, work)
+    return dx, dw, db
+
+
+def _matrix(name: np.ndarray, dtype) -> np.ndarray:
+    return name.astype(dtype, copy=False)
+
+
+def _kernel_transform(w) -> np.ndarray:
+    """``U`` (a*a, F, C): ``G g G^T`` of every kernel, the points first."""
+    g = _matrix(_G, w.dtype)
+    u = np.matmul(np.matmul(g, w), g.T)  # (F, C, a, a)
+    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(g.shape[0] ** 2, *w.shape[:2])
+
+
+def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarray:
+    """``V`` (a*a, C, images*Q): ``B^T d B`` of every tile of images ``start:start + images``
+    of ``x`` (N, C, H, W), in two halves, each a copy in long runs and a GEMM.
+
+    Rows: ``x``'s rows are copied into the chunk's tile rows (a, C, images, th, Wq), zeros
+    for the padding: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``, so
+    each input row lands in one or two of them, one copy for each ``i`` in runs of ``W``;
+    then ``B^T`` along them, one GEMM. Columns: the result's tile columns are copied out
+    (:func:`_columns_view`, runs of Q), then ``B^T`` along them, a batch of ``a`` GEMMs."""
+    c, h, wd = x.shape[1:]
+    a, m = til.a, til.m
+    th, wq = til.tiles_hw[0], til.row_width
+    top, left = til.pads[0], til.pads[2]
+    bt = _matrix(_BT, x.dtype)
+    # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
+    tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, c, images, th, wq),
+                            x.dtype, fill=0.0)
+    chunk = x[start:start + images].transpose(1, 0, 2, 3)
+    for i in range(a):
+        first = max(0, -(-(top - i) // m))  # the first tile row whose row i is in x
+        last = min(th, (h - 1 + top - i) // m + 1)
+        if last > first:
+            y = first * m + i - top  # its row in x
+            rows_in_x = chunk[:, :, y:y + (last - first - 1) * m + 1:m]
+            tile_rows[i, :, :, first:last, left:left + wd] = rows_in_x
+    size = tile_rows.size
+    flat = carve(work, "rows", (size + a,), x.dtype)
+    flat[size:] = 0  # slack the junk tiles read (_columns_view): finite, so 0 * it is 0
+    rows = flat[:size].reshape(a, -1)
+    np.matmul(bt, tile_rows.reshape(a, -1), out=rows)
+    length = c * images * til.q
+    tiles = carve(work, "tiles", (a, a, c, images * til.q), x.dtype)
+    np.copyto(tiles, _columns_view(rows, til, c))
+    v = carve(work, "transformed", (a, a, length), x.dtype)
+    np.matmul(bt, tiles.reshape(a, a, length), out=v)
+    return v.reshape(a * a, c, images * til.q)
+
+
+def _columns_view(rows, til: Tiling, c: int) -> np.ndarray:
+    """The read-only view (a, a, C, images*Q) of the tile columns of a chunk's ``rows`` (a,
+    C*images*th*Wq): item ``[i, j, c, n*Q + ty*(tw+1) + tx]`` is tile row ``ty``'s row ``i``
+    at column ``tx*m + j``. With ``Wq = (tw + 1)*m`` that is ``m`` values after ``[..., p -
+    1]``: each channel's tile column is one run of stride ``m``. (The last junk tile reads up
+    to ``a`` values past the end: the buffer has that slack.)"""
+    s_i, item = rows.strides
+    length = rows.shape[1] // c
+    return as_strided(rows, shape=(til.a, til.a, c, length // til.m),
+                      strides=(s_i, item, length * item, til.m * item), writeable=False)
+
+
+def _output_transform(m_t, til: Tiling, out, b, work) -> None:
+    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo), plus ``b`` (F,) or None:
+    ``m_t`` (a*a, F, images*Q). The second half has ``A^T`` on the right, so that each
+    result row is a whole row of tiles ``(tx, j)``, copied into ``out`` in runs of ``Wo``."""
+    m, a = til.m, til.a
+    f, images = out.shape[:2]
+    at = _matrix(_AT, m_t.dtype)
+    half = carve(work, "half", (m, a, f * images * til.q), m_t.dtype)
+    np.matmul(at, m_t.reshape(a, -1), out=half.reshape(m, -1))  # along the tiles' rows
+    y = carve(work, "outputs", (m, f * images * til.q, m), m_t.dtype)
+    np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
+    wo = til.out_hw[1]
+    for i, (plane, rows) in enumerate(_tile_rows(y, til, f, images)):
+        if b is None:
+            np.copyto(out[:, :, i::m], plane[:, :, :rows, :wo])
+        else:
+            np.add(plane[:, :, :rows, :wo], b[:, None, None, None], out=out[:, :, i::m])
+
+
+def _tile_rows(y, til: Tiling, f: int, images: int):
+    """For each row ``i`` of a tile, ``(plane, rows)``: ``plane`` the (F, images, th,
+    (tw + 1)*m) view of ``y[i]`` (``y`` (m, F*P, m)), whose leading ``rows`` x ``Wo`` hold
+    output rows ``i, i + m, ...``; the rest is the junk tile and the crop."""
+    th, tw = til.tiles_hw
+    for i in range(til.m):
+        yield y[i].reshape(f, images, th, (tw + 1) * til.m), -(-(til.out_hw[0] - i) // til.m)
+
+
+def _weight_grad(dout, x, til: Tiling, w_shape, work) -> np.ndarray:
+    """``dw`` (F, C, 3, 3): ``G^T dU G`` with ``dU[t]`` the sum over chunks of
+    ``dM[t] @ V[t]^T``, ``V`` computed again from ``x``."""
+    n, f = dout.shape[:2]
+    c, a = w_shape[1], til.a
+    dout_c = dout.transpose(1, 0, 2, 3)
+    du = np.zeros((a * a, f, c), dout.dtype)
+    part = np.empty_like(du)
+    step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
+    for start in range(0, n, step):
+        images = min(step, n - start)
+        dm = _output_grad_transform(dout_c[:, start:start + images], til, work)
+        v = _input_transform(x, til, start, images, work)
+        np.matmul(dm, v.transpose(0, 2, 1), out=part)
+        du += part
+    g = _matrix(_G, dout.dtype)
+    return np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
+
+
+def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
+    """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``dout_c`` (F, images, Ho,
+    Wo), the transpose of :func:`_output_transform` (junk and cropped pixels zero)."""
+    m, a = til.m, til.a
+    f, images = dout_c.shape[:2]
+    y = carve(work, "outputs", (m, f * images * til.q, m), dout_c.dtype)
+    wo = til.out_hw[1]
+    for i, (plane, rows) in enumerate(_tile_rows(y, til, f, images)):
+        np.copyto(plane[:, :, :rows, :wo], dout_c[:, :, i::m])
+        plane[:, :, rows:] = 0  # the crop and the junk tiles: no gradient there
+        plane[:, :, :rows, wo:] = 0
+    at = _matrix(_AT, dout_c.dtype)
+    half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
+    np.matmul(at.T, y.transpose(0, 2, 1), out=half)
+    dm = carve(work, "products", (a * a, f, images * til.q), dout_c.dtype)
+    np.matmul(at.T, half.reshape(m, -1), out=dm.reshape(a, -1))
+    return dm
+
+
+def _input_grad(dout, w, til: Tiling, x_shape, work) -> np.ndarray:
+    """``dx`` (N, C, H, W): the transposed convolution of ``dout`` (F -> C channels, kernels
+    flipped) by :func:`conv2d_forward`, over the padding
+    :func:`cnnspec.engine.footprint.winograd_dx_pads` gives and cropped to ``x``'s pixels.
+    Its buffers live only within the call, shared by the layers of one geometry."""
+    back_pads, (top, left) = winograd_dx_pads(til.pads)
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    back = Tiling(til.out_hw, _out_hw(til.out_hw, back_pads), back_pads)
+    dxp, _ = _forward(dout, flipped, None, back,
+                      _scratch(work, "winograd dx", back, dout, flipped))
+    h, wd = x_shape[2:]
+    return dxp[:, :, top:top + h, left:left + wd]

@@ -1,0 +1,132 @@
+"""Winograd's convolution (cnnspec.engine.winograd) against the reference (im2col + one GEMM):
+float32 within the stated bound over a grid of shapes for the output and all gradients;
+the float64 transforms exact to 1e-10, and the backward the exact transpose of the forward
+(the dot-product test); which layers the tuned convolution sends there."""
+import numpy as np
+import pytest
+
+from cnnspec.engine import conv, conv_tuned, footprint, winograd
+from cnnspec.engine.windows import window
+
+CHANNELS = [(1, 1), (3, 16), (16, 16), (17, 5), (64, 64), (32, 64)]  # (C, F)
+SIZES = [(5, 7), (9, 9), (16, 16), (13, 6), (4, 3)]
+PADS = [(0, 0, 0, 0), (1, 1, 1, 1), (2, 0, 1, 3), (3, 1, 0, 2)]  # valid, same, asymmetric
+BATCHES = [1, 4]
+
+
+def _arrays(n, c, f, hw, seed, bias=True):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, *hw))
+    w = rng.standard_normal((f, c, 3, 3)) / np.sqrt(9 * c)
+    b = rng.standard_normal(f) if bias else None
+    return x, w, b, rng
+
+
+def _winograd(x, w, b, pads, dout, dtype, work=None):
+    """(out, dx, dw, db) of the Winograd module in ``dtype``."""
+    win = window(x.shape[2:], (3, 3), (1, 1), pads)
+    cast = None if b is None else b.astype(dtype)
+    out, cache = winograd.conv2d_forward(x.astype(dtype), w.astype(dtype), cast, win, work)
+    return (out, *winograd.conv2d_backward(dout.astype(dtype), cache, work=work))
+
+
+def _reference(x, w, b, pads, dout):
+    out, cache = conv.conv2d_forward(x, w, b, pads=pads)
+    return (out, *conv.conv2d_backward(dout, cache))
+
+
+def _output_hw(hw, pads):
+    return hw[0] + pads[0] + pads[1] - 2, hw[1] + pads[2] + pads[3] - 2
+
+
+@pytest.mark.parametrize("c, f", CHANNELS)
+@pytest.mark.parametrize("hw", SIZES)
+@pytest.mark.parametrize("pads", PADS)
+def test_float32_is_within_the_bound_of_the_float64_reference(c, f, hw, pads):
+    """Each result's error is at most ERROR_BOUND times the largest sum of its terms' absolute
+    values (the reference run on |x|, |w|, |b|, |dout|)."""
+    if min(_output_hw(hw, pads)) < 1:
+        pytest.skip("no output")
+    for n in BATCHES:
+        x, w, b, rng = _arrays(n, c, f, hw, seed=n * c + f, bias=n == 1)
+        dout = rng.standard_normal((n, f, *_output_hw(hw, pads)))
+        reference = _reference(x, w, b, pads, dout)
+        sizes = _reference(abs(x), abs(w), None if b is None else abs(b), pads, abs(dout))
+        ours = _winograd(x, w, b, pads, dout, np.float32, work={})
+        for mine, exact, size in zip(ours, reference, sizes):
+            if exact is None:
+                assert mine is None
+                continue
+            assert mine.dtype == np.float32 and mine.shape == exact.shape
+            error = float(np.abs(mine - exact).max())
+            assert error <= winograd.ERROR_BOUND * float(size.max())
+
+
+@pytest.mark.parametrize("pads", PADS)
+@pytest.mark.parametrize("hw", [(9, 9), (13, 6), (4, 3)])
+def test_float64_transforms_match_the_reference_to_1e10(pads, hw):
+    x, w, b, rng = _arrays(3, 5, 7, hw, seed=1)
+    dout = rng.standard_normal((3, 7, *_output_hw(hw, pads)))
+    for mine, exact in zip(_winograd(x, w, b, pads, dout, np.float64),
+                           _reference(x, w, b, pads, dout)):
+        np.testing.assert_allclose(mine, exact, rtol=0, atol=1e-10 * np.abs(exact).max())
+
+
+def test_the_backward_is_the_exact_transpose_of_the_forward():
+    """<conv(x'), dout> = <x', dx> and <conv_w'(x), dout> = <w', dw> in float64: the backward
+    applies the transposes of the forward's linear maps."""
+    pads = (2, 0, 1, 3)
+    x, w, _, rng = _arrays(2, 6, 5, (11, 7), seed=3, bias=False)
+    win = window((11, 7), (3, 3), (1, 1), pads)
+    out, cache = winograd.conv2d_forward(x, w, None, win)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, _ = winograd.conv2d_backward(dout, cache)
+    x2, w2 = rng.standard_normal(x.shape), rng.standard_normal(w.shape)
+    along_x = winograd.conv2d_forward(x2, w, None, win)[0]
+    along_w = winograd.conv2d_forward(x, w2, None, win)[0]
+    assert np.vdot(along_x, dout) == pytest.approx(np.vdot(x2, dx), rel=1e-12)
+    assert np.vdot(along_w, dout) == pytest.approx(np.vdot(w2, dw), rel=1e-12)
+
+
+def test_flags_an_empty_batch_and_a_repeat():
+    x, w, b, rng = _arrays(5, 16, 16, (12, 12), seed=4)
+    x, w, b = x.astype(np.float32), w.astype(np.float32), b.astype(np.float32)
+    win = window((12, 12), (3, 3), (1, 1), (1, 1, 1, 1))
+    work = {}
+    out, cache = winograd.conv2d_forward(x, w, b, win, work)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    first = winograd.conv2d_backward(dout, cache, work=work)
+    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dw=False, work=work)
+    assert dw is None and db is None and np.array_equal(dx, first[0])  # a frozen layer
+    dx, dw, db = winograd.conv2d_backward(dout, cache, need_dx=False, work=work)
+    assert dx is None and np.array_equal(dw, first[1]) and np.array_equal(db, first[2])
+    again, cache = winograd.conv2d_forward(x, w, b, win, work)  # buffers reused: same bits
+    assert np.array_equal(again, out)
+    empty, cache = winograd.conv2d_forward(x[:0], w, b, win, {})
+    assert empty.shape == (0, 16, 12, 12)
+    dx, dw, db = winograd.conv2d_backward(dout[:0], cache, work={})
+    assert dx.shape == (0, 16, 12, 12) and not dw.any() and not db.any()
+
+
+@pytest.mark.parametrize("dtype, kernel, c, n, expected", [
+    (np.float32, 3, 16, 16, True),
+    (np.float64, 3, 16, 16, False),  # float64 stays exact
+    (np.float32, 5, 16, 16, False),
+    (np.float32, 3, 8, 16, False),  # too few channels
+    (np.float32, 3, 16, 8, False),  # too few outputs (N*Ho*Wo) for the per-call work
+])
+def test_the_tuned_convolution_sends_only_the_layers_where_it_pays(dtype, kernel, c, n,
+                                                                   expected):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((n, c, 16, 16)).astype(dtype)
+    w = rng.standard_normal((16, c, kernel, kernel)).astype(dtype)
+    pad = kernel // 2
+    _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (pad,) * 4, work={})
+    assert isinstance(cache[-1], winograd.Tiling) == expected
+
+
+def test_the_rule_is_the_footprints():
+    geo = footprint.Geometry(16, 16, 16, 16, 16, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
+    assert footprint.winograd_pays(geo, 16, 4)
+    assert not footprint.winograd_pays(geo, 15, 4)
+    assert not footprint.winograd_pays(geo, 16, 8)
