@@ -46,25 +46,29 @@ from cnnspec.shapes import ceil_mode_pads
 TRANSPOSED_RATIO = 1
 
 # Winograd convolution (cnnspec.engine.winograd): F(m x m, 3x3) with m = WINOGRAD_TILE, run in
-# chunks of images whose transformed tiles take at most WINOGRAD_CHUNK_BYTES (1 MiB: the
-# fastest of 0.5, 1 and 2 MiB on the layers below, with a 2 MiB L2). Where it pays
-# (winograd_pays) was measured on float32 3x3 "same" layers, one thread, forward and backward
-# time of im2col (cnnspec.engine.conv_tuned) over Winograd's, median of 6 interleaved rounds
-# (Intel Xeon with AVX-512, 2 MiB L2, OpenBLAS 0.3.31 Haswell kernels):
-#   N=64 C=F=32 32x32: 1.40 / 1.33     C=F=64 16x16: 1.44 / 1.37    C=32 F=64 16x16: 1.26 / 1.07
-#   N=64 C=F=16 32x32: 1.07 / 1.13     C=F=32 16x16: 1.22 / 1.02    C=F=16 16x16: 1.04 / 0.96
-#   N=64 C=F=12 32x32: 1.15 / 1.15     C=F=8 32x32:  1.10 / 1.02    C=3 F=32 32x32: 0.56 / 0.52
-#   N=64 C=F=32 8x8:   0.94 / 0.86     C=F=16 8x8:   0.81 / 0.80    C=F=64 8x8: 1.14 / 1.01
-#   N=16 C=F=16 16x16: 1.42 / 1.12     N=4 C=F=16 16x16: 0.44 / 0.37   N=1 C=F=64 16x16: 0.31 / 0.34
+# chunks of images whose transformed tiles take at most half a core's L2 cache (chunk_bytes:
+# the tiles, their transform and the products of a chunk then stay in it; forward and
+# backward, batch 64, median of 7 interleaved rounds, ms, with 0.5 / 0.75 / 1 / 1.5 / 2 MiB
+# on a 2 MiB L2: C=F=16 32x32 20.4 / 20.1 / 19.8 / 23.4 / 23.3, C=F=32 32x32 51.2 / 46.1 /
+# 44.5 / 52.3 / 53.3, C=F=64 16x16 38.0 / 33.5 / 32.7 / 36.6 / 36.4). Where it pays
+# (winograd_pays) was measured on float32 3x3 "same" layers, one thread: im2col's time
+# (cnnspec.engine.conv_tuned) over Winograd's, forward / backward, median of 6 interleaved
+# rounds (Intel Xeon with AVX-512, 2 MiB L2, OpenBLAS 0.3.31 Haswell kernels):
+#   N=64 C=F=32 32x32: 1.38 / 1.44     C=F=64 16x16: 1.43 / 1.40    C=32 F=64 16x16: 1.29 / 1.24
+#   N=64 C=F=16 32x32: 1.09 / 1.31     C=F=32 16x16: 1.18 / 1.18    C=F=16 16x16: 1.09 / 1.17
+#   N=64 C=F=8 32x32:  1.13 / 1.24     C=F=8 16x16:  0.84 / 0.88    C=8 F=16 32x32: 0.94 / 1.27
+#   N=64 C=F=4 32x32:  0.61 / 0.69     C=3 F=32 32x32: 0.56 / 0.85
+#   N=64 C=F=32 8x8:   1.02 / 0.96     C=F=16 8x8:   0.97 / 1.01    C=F=64 8x8: 1.15 / 1.01
+#   N=16 C=F=16 16x16: 1.56 / 1.59     N=4 C=F=16 16x16: 0.51 / 0.57   N=1 C=F=64 16x16: 0.26 / 0.28
 # The multiplies saved grow with C*F a tile, the transforms' copies with C + F: at least
-# WINOGRAD_MIN_CHANNELS in and out. Each image row of tiles carries one junk tile (the module
-# docstring says why), 1/tw of the work: at least WINOGRAD_MIN_TILE_COLUMNS tiles a row (8x8
-# outputs, 2 tiles, lose). A call costs a few dozen NumPy calls whatever its size: at least
-# WINOGRAD_MIN_OUTPUTS output pixels a channel (N*Ho*Wo), below which a small batch's im2col
-# (the small plan) is faster. Ratios of arithmetic to memory traffic and to per-call work,
-# which hold across machines more than the times do.
+# WINOGRAD_MIN_CHANNELS in and out (8 wins on some layers and loses on others). Each image row
+# of tiles carries one junk tile (the module docstring says why), 1/tw of the work: at least
+# WINOGRAD_MIN_TILE_COLUMNS tiles a row (8x8 outputs, 2 tiles, break even). A call costs a
+# few dozen NumPy calls whatever its size: at least WINOGRAD_MIN_OUTPUTS output pixels a
+# channel (N*Ho*Wo), below which a small batch's im2col (the small plan) is faster. These are
+# ratios of arithmetic to memory traffic and to per-call work, which hold across machines
+# better than the times do.
 WINOGRAD_TILE = 4
-WINOGRAD_CHUNK_BYTES = 2 ** 20
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILE_COLUMNS = 4
 WINOGRAD_MIN_OUTPUTS = 4096
@@ -89,18 +93,10 @@ def winograd_tiles(ho: int, wo: int) -> tuple[int, int, int]:
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
     """Images per chunk of a Winograd layer of ``c`` -> ``f`` channels and ``q`` tiles an
     image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
-    ``WINOGRAD_CHUNK_BYTES``; at least one, at most ``n`` (unless ``n`` is 0)."""
+    half of :func:`chunk_bytes` (a core's L2); at least one, at most ``n`` (unless ``n`` is
+    0)."""
     points = (WINOGRAD_TILE + 2) ** 2
-    return max(1, min(n, WINOGRAD_CHUNK_BYTES // (points * max(c, f) * q * itemsize)))
-
-
-def winograd_dx_pads(pads) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
-    """The padding (top, bottom, left, right) of ``dout`` for the transposed convolution that
-    gives a 3x3 stride-1 conv's ``dx`` (2 - p a side, at least 0), and where ``dx`` starts in
-    its result (row, column): past ``p - 2`` rows where a padding ``p`` exceeds 2."""
-    top, bottom, left, right = pads
-    back = tuple(max(0, 2 - p) for p in (top, bottom, left, right))
-    return back, (max(0, top - 2), max(0, left - 2))
+    return max(1, min(n, chunk_bytes() // 2 // (points * max(c, f) * q * itemsize)))
 
 
 # A ufunc that casts (a boolean mask times a float array) does it through buffers of NumPy's
@@ -284,37 +280,30 @@ def _conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
 
 def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
     """:mod:`cnnspec.engine.winograd`: the input kept by the cache; a chunk's buffers
-    (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry, for the forward
-    pass and the weight gradient, and for ``dx``, computed by the same code with the
-    channels swapped over ``dout`` padded (:func:`winograd_dx_pads`); ``dx`` a crop of that
-    result. Temporaries: the transformed kernels and their gradient (a*a x F x C, a few)."""
-    back_pads, _ = winograd_dx_pads(geo.pads)
-    back = replace(geo, c=geo.f, h=geo.ho, w=geo.wo, f=geo.c, pads=back_pads,
-                   ho=geo.ho + back_pads[0] + back_pads[1] - 2,
-                   wo=geo.wo + back_pads[2] + back_pads[3] - 2)
+    (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a new
+    array. Temporaries: the transformed kernels and their gradient (a*a x F x C, a few)."""
     points = (WINOGRAD_TILE + 2) ** 2
-    kernels = 4 * points * geo.f * geo.c * itemsize
-    out = geo.f * n * geo.ho * geo.wo * itemsize
-    return Footprint(out=out, keeps_input=True, forward_temp=kernels,
-                     dx=back.f * n * back.ho * back.wo * itemsize,
-                     shared=_winograd_chunk_bytes(geo, n, itemsize)
-                     + _winograd_chunk_bytes(back, n, itemsize),
-                     shared_key=("winograd", geo, n), backward_temp=2 * kernels,
+    kernels = points * geo.f * geo.c * itemsize
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, keeps_input=True,
+                     forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
+                     shared=_winograd_chunk_bytes(geo, n, itemsize),
+                     shared_key=("winograd", geo, n), backward_temp=4 * kernels,
                      frees_cache=False)
 
 
 def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
-    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows (one
-    buffer for each chunk size, two at most) and their transform, tiles, their transform,
-    products, and the output transform's two halves."""
+    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows and their
+    gradient (one buffer for each chunk size, two at most) and their transform, tiles, their
+    transform, products, the output transform's two halves, ``dout``'s tiles (two sizes)."""
     m, a = WINOGRAD_TILE, WINOGRAD_TILE + 2
     th, tw, q = winograd_tiles(geo.ho, geo.wo)
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
     tile_rows = a * geo.c * images * th * (tw + 1) * m
     tiles = a * a * geo.c * images * q
     products = a * a * geo.f * images * q
-    halves = (m * a + m * m) * geo.f * images * q
-    return (3 * tile_rows + a + 2 * tiles + products + halves) * itemsize
+    outputs = m * m * geo.f * images * q
+    return (4 * tile_rows + a + 2 * tiles + products + m * a * geo.f * images * q
+            + 3 * outputs) * itemsize
 
 
 def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int) -> Footprint:

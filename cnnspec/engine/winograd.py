@@ -39,12 +39,15 @@ Backward, the chain rule through the same linear maps (their transposes):
 
     dM[t] = A dY A^T (tile by tile),   dU[t] = sum over tiles dM[t] @ V[t]^T,   dw = G^T dU G
 
-and ``dx``, the adjoint of the input transform and tiling (the overlap-add of ``B dV B^T``),
-is computed as the transposed convolution (Dumoulin & Visin 2016, section 4: ``dout``
-padded, correlated with the flipped kernels, channels swapped), by this module's forward
-pass. ``V`` is computed again in the backward pass from the input (copies and GEMMs per
-chunk, in cache) rather than kept: kept, it would be 2.25 times the input (more with the
-junk tiles), written to main memory and read back.
+    dV[t] = U[t]^T @ dM[t],   dx = the overlap-add of B dV B^T onto the input's pixels
+
+chunk by chunk: ``dM`` serves both. The input transform's steps are taken back in reverse
+order (:func:`_input_transform_adjoint`); where tiles overlap, their gradients add up. ``V``
+is computed again in the backward pass from the input (copies and GEMMs per chunk, in
+cache) rather than kept: kept, it would be 2.25 times the input (more with the junk tiles),
+written to main memory and read back. (``dx`` as the transposed convolution, this module's
+forward pass over ``dout`` padded with the kernels flipped, was 4-16% slower in all: it
+transforms ``dout`` a second time.)
 
 Accuracy: the transforms' coefficients (up to 8 in ``A^T``, 1/6 and 1/24 in ``G``) make the
 float32 result less exact than im2col's: against the float64 reference the error is within
@@ -61,11 +64,9 @@ from numpy.lib.stride_tricks import as_strided
 from cnnspec.engine.footprint import (
     WINOGRAD_TILE,
     winograd_chunk_images,
-    winograd_dx_pads,
     winograd_tiles,
 )
 from cnnspec.engine.windows import Window, carve, shared_work, work_buffer
-from cnnspec.shapes import window_output_hw
 
 # Lavin & Gray 2016, F(4x4, 3x3), points 0, 1, -1, 2, -2 and infinity (their equations 13-15).
 _BT = np.array([[4, 0, -5, 0, 1, 0],
@@ -120,10 +121,6 @@ class Tiling:
         return winograd_tiles(*self.out_hw)[2]
 
 
-def _out_hw(in_hw, pads) -> tuple[int, int]:
-    return window_output_hw(in_hw, (3, 3), (1, 1), pads)
-
-
 def tiling(win: Window) -> Tiling:
     """The :class:`Tiling` of a 3x3 stride-1 window."""
     return Tiling(win.in_hw, win.out_hw, win.pads)
@@ -137,13 +134,13 @@ def conv2d_forward(x, w, b, win: Window, work=None):
     live only within a call and are shared by the layers of one geometry (per thread,
     :func:`cnnspec.engine.windows.shared_work`)."""
     til = tiling(win)
-    return _forward(x, w, b, til, _scratch(work, "winograd", til, x, w))
+    return _forward(x, w, b, til, _scratch(work, til, x, w))
 
 
-def _scratch(work, role: str, til: Tiling, x, w) -> dict | None:
-    """The chunk buffers of a convolution of ``w`` over ``x`` tiled as ``til``, shared under
-    ``role`` (one per pass that the layer runs, so that each stays referenced)."""
-    return shared_work(work, (role, til, x.shape, w.shape[0], x.dtype))
+def _scratch(work, til: Tiling, x, w) -> dict | None:
+    """The chunk buffers of a convolution of ``w`` over ``x`` tiled as ``til``: they live only
+    within a pass, shared by the layers of one geometry (per thread)."""
+    return shared_work(work, ("winograd", til, x.shape, w.shape[0], x.dtype))
 
 
 def _forward(x, w, b, til: Tiling, work):
@@ -163,15 +160,85 @@ def _forward(x, w, b, til: Tiling, work):
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     """Gradients of :func:`conv2d_forward`: ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``
-    as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for)."""
+    as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for), chunk of
+    images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V``
+    computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``."""
     x, w, has_bias, til = cache
-    dx = dw = db = None
+    n, c = x.shape[:2]
+    f, a = w.shape[0], til.a
+    scratch = _scratch(work, til, x, w)
+    dout_c = dout.transpose(1, 0, 2, 3)
     if need_dw:
-        dw = _weight_grad(dout, x, til, w.shape, _scratch(work, "winograd", til, x, w))
-        db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+        du = np.zeros((a * a, f, c), dout.dtype)
+        part = np.empty_like(du)
     if need_dx:
-        dx = _input_grad(dout, w, til, x.shape, work)
-    return dx, dw, db
+        u_t = _kernel_transform(w).transpose(0, 2, 1)  # (a*a, C, F)
+        dxc = np.empty((c, n, *x.shape[2:]), dout.dtype)
+    step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
+    for start in range(0, n, step):
+        images = min(step, n - start)
+        dm = _output_grad_transform(dout_c[:, start:start + images], til, scratch)
+        if need_dw:
+            v = _input_transform(x, til, start, images, scratch)
+            du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
+        if need_dx:
+            dv = carve(scratch, "transformed", (a * a, c, images * til.q), dout.dtype)
+            np.matmul(u_t, dm, out=dv)
+            _input_transform_adjoint(dv, til, dxc[:, start:start + images], scratch)
+    dx = dxc.transpose(1, 0, 2, 3) if need_dx else None
+    if not need_dw:
+        return dx, None, None
+    g = _matrix(_G, dout.dtype)
+    dw = np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
+    return dx, dw, dout.sum(axis=(0, 2, 3)) if has_bias else None
+
+
+def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
+    """The transpose of :func:`_input_transform`: ``dx`` (C, images, H, W) from ``dV`` (a*a,
+    C, images*Q), each step of the forward's taken back in reverse order: ``B`` along the
+    tile columns (a batch of GEMMs), the columns added back where they were copied from
+    (overlapping tiles add up: the first ``m`` columns of each tile are copied, the last two
+    added to the next tile's first two), ``B`` along the tile rows (one GEMM), and the tile
+    rows added back onto the rows of ``dx`` they were read from."""
+    a, m = til.a, til.m
+    c, images, h, wd = dx.shape
+    length = c * images * til.q
+    bt = _matrix(_BT, dv.dtype)
+    tiles = carve(work, "tiles", (a, a, length), dv.dtype)
+    np.matmul(bt.T, dv.reshape(a, a, length), out=tiles)
+    rows = carve(work, "rows", (a * length * m + a,), dv.dtype)[:a * length * m]
+    rows = rows.reshape(a, length, m)  # rows[i, p, j]: tile p's column j (a junk tile's: 0)
+    for j in range(m):
+        np.copyto(rows[:, :, j], tiles[:, j])
+    for j in range(m, a):  # the next tile's column j - m (after a row's last: its junk tile)
+        np.add(rows[:, 1:, j - m], tiles[:, j, :-1], out=rows[:, 1:, j - m])
+    tile_rows = carve(work, "tile rows grad", (a, c, images, til.tiles_hw[0], til.row_width),
+                      dv.dtype)
+    np.matmul(bt.T, rows.reshape(a, -1), out=tile_rows.reshape(a, -1))
+    # Each input row below the last tile row's first m is some tile row's row i < m: copied
+    # (once); rows i >= m overlap the next tile row's and are added; the last two input rows
+    # may lie below every tile row's first m rows: zero until added.
+    top, left = til.pads[0], til.pads[2]
+    dx[:, :, max(0, til.tiles_hw[0] * m - top):] = 0
+    for i, first, last, y in _row_spans(til, h):
+        target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
+        source = tile_rows[i, :, :, first:last, left:left + wd]
+        if i < m:
+            np.copyto(target, source)
+        else:
+            np.add(target, source, out=target)
+
+
+def _row_spans(til: Tiling, h: int):
+    """For each row ``i`` of a tile that some tile row takes from the input (``h`` rows),
+    ``(i, first, last, y)``: tile rows ``first:last`` take input rows ``y, y + m, ...``
+    (tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``)."""
+    m, top = til.m, til.pads[0]
+    for i in range(til.a):
+        first = max(0, -(-(top - i) // m))
+        last = min(til.tiles_hw[0], (h - 1 + top - i) // m + 1)
+        if last > first:
+            yield i, first, last, first * m + i - top
 
 
 def _matrix(name: np.ndarray, dtype) -> np.ndarray:
@@ -197,19 +264,15 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
     c, h, wd = x.shape[1:]
     a, m = til.a, til.m
     th, wq = til.tiles_hw[0], til.row_width
-    top, left = til.pads[0], til.pads[2]
+    left = til.pads[2]
     bt = _matrix(_BT, x.dtype)
     # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
     tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, c, images, th, wq),
                             x.dtype, fill=0.0)
     chunk = x[start:start + images].transpose(1, 0, 2, 3)
-    for i in range(a):
-        first = max(0, -(-(top - i) // m))  # the first tile row whose row i is in x
-        last = min(th, (h - 1 + top - i) // m + 1)
-        if last > first:
-            y = first * m + i - top  # its row in x
-            rows_in_x = chunk[:, :, y:y + (last - first - 1) * m + 1:m]
-            tile_rows[i, :, :, first:last, left:left + wd] = rows_in_x
+    for i, first, last, y in _row_spans(til, h):
+        tile_rows[i, :, :, first:last, left:left + wd] = chunk[:, :, y:y + (last - first - 1)
+                                                               * m + 1:m]
     size = tile_rows.size
     flat = carve(work, "rows", (size + a,), x.dtype)
     flat[size:] = 0  # slack the junk tiles read (_columns_view): finite, so 0 * it is 0
@@ -263,53 +326,21 @@ def _tile_rows(y, til: Tiling, f: int, images: int):
         yield y[i].reshape(f, images, th, (tw + 1) * til.m), -(-(til.out_hw[0] - i) // til.m)
 
 
-def _weight_grad(dout, x, til: Tiling, w_shape, work) -> np.ndarray:
-    """``dw`` (F, C, 3, 3): ``G^T dU G`` with ``dU[t]`` the sum over chunks of
-    ``dM[t] @ V[t]^T``, ``V`` computed again from ``x``."""
-    n, f = dout.shape[:2]
-    c, a = w_shape[1], til.a
-    dout_c = dout.transpose(1, 0, 2, 3)
-    du = np.zeros((a * a, f, c), dout.dtype)
-    part = np.empty_like(du)
-    step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
-    for start in range(0, n, step):
-        images = min(step, n - start)
-        dm = _output_grad_transform(dout_c[:, start:start + images], til, work)
-        v = _input_transform(x, til, start, images, work)
-        np.matmul(dm, v.transpose(0, 2, 1), out=part)
-        du += part
-    g = _matrix(_G, dout.dtype)
-    return np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
-
-
 def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
     """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``dout_c`` (F, images, Ho,
     Wo), the transpose of :func:`_output_transform` (junk and cropped pixels zero)."""
     m, a = til.m, til.a
     f, images = dout_c.shape[:2]
-    y = carve(work, "outputs", (m, f * images * til.q, m), dout_c.dtype)
+    # Zeros where the crop and the junk tiles are (no gradient there), from call to call: one
+    # buffer for each chunk size (two at most).
+    y = work_buffer(work, f"winograd dout tiles {images}", (m, f * images * til.q, m),
+                    dout_c.dtype, fill=0.0)
     wo = til.out_hw[1]
     for i, (plane, rows) in enumerate(_tile_rows(y, til, f, images)):
         np.copyto(plane[:, :, :rows, :wo], dout_c[:, :, i::m])
-        plane[:, :, rows:] = 0  # the crop and the junk tiles: no gradient there
-        plane[:, :, :rows, wo:] = 0
     at = _matrix(_AT, dout_c.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
     dm = carve(work, "products", (a * a, f, images * til.q), dout_c.dtype)
     np.matmul(at.T, half.reshape(m, -1), out=dm.reshape(a, -1))
     return dm
-
-
-def _input_grad(dout, w, til: Tiling, x_shape, work) -> np.ndarray:
-    """``dx`` (N, C, H, W): the transposed convolution of ``dout`` (F -> C channels, kernels
-    flipped) by :func:`conv2d_forward`, over the padding
-    :func:`cnnspec.engine.footprint.winograd_dx_pads` gives and cropped to ``x``'s pixels.
-    Its buffers live only within the call, shared by the layers of one geometry."""
-    back_pads, (top, left) = winograd_dx_pads(til.pads)
-    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    back = Tiling(til.out_hw, _out_hw(til.out_hw, back_pads), back_pads)
-    dxp, _ = _forward(dout, flipped, None, back,
-                      _scratch(work, "winograd dx", back, dout, flipped))
-    h, wd = x_shape[2:]
-    return dxp[:, :, top:top + h, left:left + wd]
