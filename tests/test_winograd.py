@@ -130,3 +130,48 @@ def test_the_rule_is_the_footprints():
     assert footprint.winograd_pays(geo, 16, 4)
     assert not footprint.winograd_pays(geo, 15, 4)
     assert not footprint.winograd_pays(geo, 16, 8)
+
+
+TWO_CONVS = """model two_convs
+input 16x16x16
+c1: conv 16 3x3 pad same relu
+c2: conv 16 3x3 pad same relu
+gap: global_avgpool
+fc: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+
+
+def test_a_batch_split_across_threads_equals_one_thread(monkeypatch):
+    """Both convs run by Winograd in each part (16 images of 16x16) and share their chunk
+    buffers (one geometry), per thread: two threads give one thread's step."""
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lang import parse
+
+    calls = []
+    forward = winograd.conv2d_forward
+    monkeypatch.setattr(winograd, "conv2d_forward",
+                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((32, 16, 16, 16)).astype(np.float32)
+    y = rng.integers(0, 10, 32)
+    results = {}
+    for threads in (1, 2):
+        calls.clear()
+        model = compile_spec(check(parse(TWO_CONVS)), seed=0)
+        model.threads = threads
+        for _ in range(2):
+            out = model.forward(x)
+            _, dout = model.loss(out, y)
+            dx = model.backward(dout)
+        assert model._split == (threads == 2)
+        assert sorted(calls) == [32 // threads] * (4 * threads)  # 2 convs, 2 steps, each part
+        results[threads] = out, dx, model.grads()
+    for ours, theirs in zip(results[2][:2], results[1][:2]):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
+    for name, grad in results[1][2].items():
+        np.testing.assert_allclose(results[2][2][name], grad, rtol=0,
+                                   atol=1e-5 * np.abs(grad).max(), err_msg=name)
