@@ -222,7 +222,7 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     # i >= m overlap the next tile row's and are added; input rows from th*m on (two at most)
     # are zero until added.
     top, left = til.pads[0], til.pads[2]
-    dx[:, :, max(0, til.tiles_hw[0] * m - top):] = 0
+    dx[:, :, max(0, til.tiles_hw[0] * m - top):].fill(0)
     for i, first, last, y in _row_spans(til, h):
         target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
         source = tile_rows[i, :, :, first:last, left:left + wd]
@@ -275,8 +275,8 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
                             x.dtype, fill=0.0)
     chunk = x[start:start + images].transpose(1, 0, 2, 3)
     for i, first, last, y in _row_spans(til, h):
-        tile_rows[i, :, :, first:last, left:left + wd] = chunk[:, :, y:y + (last - first - 1)
-                                                               * m + 1:m]
+        np.copyto(tile_rows[i, :, :, first:last, left:left + wd],
+                  chunk[:, :, y:y + (last - first - 1) * m + 1:m])
     size = tile_rows.size
     flat = carve(work, "rows", (size + a,), x.dtype)
     flat[size:] = 0  # slack the junk tiles read (_columns_view): finite, so 0 * it is 0
