@@ -105,3 +105,21 @@ def test_fan_out_sums_into_a_new_array():
     _, expected = nodes[0].layer.backward(d_sum * (1 + (a_out > 0)))
     for key, grad in expected.items():
         np.testing.assert_allclose(model.grads()[f"a.{key}"], grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["conv", "batchnorm", "maxpool", "maxpool_relu"])
+def test_a_layer_that_keeps_buffers_gives_a_fresh_layers_results_on_the_next_batch(name):
+    """Buffers a layer keeps from one call to the next (a conv's columns, batch norm's centred
+    input) hold nothing of the previous batch that its results could depend on."""
+    rng = _rng()
+    used, fresh = LAYERS[name](_rng()), LAYERS[name](_rng())
+    first, second = rng.standard_normal((2, 2, 6, 4)), 3 + rng.standard_normal((2, 2, 6, 4))
+    used.backward(np.ones_like(used.forward([first], True)))
+    out = used.forward([second], True)
+    dout = rng.standard_normal(out.shape)
+    (dx,), grads = used.backward(dout)
+    np.testing.assert_array_equal(out, fresh.forward([second], True))
+    (fresh_dx,), fresh_grads = fresh.backward(dout)
+    np.testing.assert_array_equal(dx, fresh_dx)
+    for key, grad in grads.items():
+        np.testing.assert_array_equal(grad, fresh_grads[key])

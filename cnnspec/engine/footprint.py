@@ -436,9 +436,10 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 
 
 def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
-    """:func:`cnnspec.engine.norm.batchnorm_forward`: the normalised input cached; the input
-    and ``dout`` copied to rows per channel where they are not channel-first already."""
-    return Footprint(out=out, cache=x, forward_temp=x, dx=x, backward_temp=x)
+    """:func:`cnnspec.engine.norm.batchnorm_forward`: the centred input, which the cache
+    holds, in a buffer kept on the layer; the input and ``dout`` copied to rows per channel
+    where they are not channel-first already."""
+    return Footprint(out=out, work=x, forward_temp=x, dx=x, backward_temp=x)
 
 
 def _group_or_layer_norm(x, out, n, in_shapes, itemsize) -> Footprint:

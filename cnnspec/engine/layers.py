@@ -123,11 +123,13 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(channels, dtype),
                         "running_var": np.ones(channels, dtype)}
         self.momentum, self.eps, self.trainable = momentum, eps, trainable
+        self.work: dict = {}  # the centred input, which the cache holds (see batchnorm_forward)
 
     def forward(self, xs, training):
         out, self.cache = norm.batchnorm_forward(
             xs[0], self.params["weight"], self.params["bias"], self.buffers["running_mean"],
-            self.buffers["running_var"], training, self.momentum, self.eps, self.parts)
+            self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
+            self.work)
         return out
 
     def backward(self, dout, need_dx=True):
