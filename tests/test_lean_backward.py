@@ -7,6 +7,7 @@ import pytest
 
 from cnnspec.engine import activations as act
 from cnnspec.engine import pool
+from cnnspec.shapes import ceil_mode_pads
 
 DTYPES = [np.float32, np.float64]
 
@@ -138,6 +139,26 @@ def test_maxpool_backward_routes_to_the_first_maximum(geometry, block_bytes, lay
     tol = 1e-6 if dtype == np.float32 else 1e-14  # overlapping windows add in another order
     np.testing.assert_allclose(dx, _maxpool_reference(dout, x, kernel, stride, pads),
                                rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+@pytest.mark.parametrize("geometry", [((7, 9), (2, 2), (2, 2), (0, 0, 0, 0)),
+                                      ((7, 7), (2, 2), (2, 2), (1, 1, 1, 1)),
+                                      ((7, 9), (3, 3), (2, 2), (1, 1, 1, 1))])
+def test_maxpool_in_ceil_mode_routes_to_the_first_maximum(geometry, values):
+    """Ceil mode's overhanging last windows (padded for by ceil_mode_pads, which never win):
+    tiling 2x2 windows and overlapping 3x3 ones against the loop oracle, ties included."""
+    hw, kernel, stride, pads = geometry
+    rng = np.random.default_rng(5)
+    shape = (2, 3) + hw
+    x = (rng.permutation(np.prod(shape)).reshape(shape) if values == "distinct"
+         else rng.integers(0, 3, shape)).astype(np.float64)
+    out, cache = pool.maxpool_forward(x, kernel, stride, pads, ceil_mode=True)
+    dout = rng.standard_normal(out.shape)
+    dx = pool.maxpool_backward(dout, cache)
+    expected = _maxpool_reference(dout, x, kernel, stride, ceil_mode_pads(hw, kernel, stride,
+                                                                           pads))
+    np.testing.assert_allclose(dx, expected, rtol=1e-14, atol=1e-14)
 
 
 @pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2))])
