@@ -279,7 +279,13 @@ def test_fusions_change_nothing():
     rng = _rng(4)
     model = _cnn(rng)
     assert [n.name for n in model._fused if isinstance(n.layer, L.MaxPoolReLU)] == ["p1"]
-    x, y = rng.standard_normal((3, 2, 9, 8)), np.array([1, 2, 0])
+    _assert_plans_agree(model, rng.standard_normal((3, 2, 9, 8)), np.array([1, 2, 0]))
+    assert set(model.activations) == set(model.layer_names)
+
+
+def _assert_plans_agree(model, x, y):
+    """A step of the fused plan and one of the plain plan (recording) give bitwise the same
+    output, input gradient and parameter gradients."""
     results = []
     for record in (False, True):
         model.record = record
@@ -292,7 +298,46 @@ def test_fusions_change_nothing():
     np.testing.assert_array_equal(dx_a, dx_b)
     for name in g_a:
         np.testing.assert_array_equal(g_a[name], g_b[name])
-    assert set(model.activations) == set(model.layer_names)
+
+
+def _relu_readers(rng):
+    """ReLUs after a conv (whose output the graph leaves alone), a batch norm, a batch norm
+    that a residual sum also reads, a sum and a dense layer, and on the input; the output a
+    dense layer."""
+    same = (1, 1, 1, 1)
+    nodes = [
+        Node("r0", "relu", L.activation("relu"), ["input"]),
+        Node("c1", "conv", _conv(rng, 3, 2, (3, 3), pads=same), ["r0"]),
+        Node("r1", "relu", L.activation("relu"), ["c1"]),
+        Node("bn0", "batchnorm", L.BatchNorm(3, np.float64), ["r1"]),
+        Node("r5", "relu", L.activation("relu"), ["bn0"]),
+        Node("bn", "batchnorm", L.BatchNorm(3, np.float64), ["r5"]),
+        Node("r2", "relu", L.activation("relu"), ["bn"]),
+        Node("c2", "conv", _conv(rng, 3, 3, (3, 3), pads=same), ["r2"]),
+        Node("sum", "add", L.Merge("add"), ["c2", "bn"]),
+        Node("r3", "relu", L.activation("relu"), ["sum"]),
+        Node("gap", "global_avgpool", L.GlobalAvgPool(), ["r3"]),
+        Node("fc", "dense", L.Dense(rng.standard_normal((5, 3)), rng.standard_normal(5)),
+             ["gap"]),
+        Node("r4", "relu", L.activation("relu"), ["fc"]),
+        Node("out", "dense", L.Dense(rng.standard_normal((4, 5)), rng.standard_normal(4)),
+             ["r4"]),
+    ]
+    return Model(nodes, "out", dtype="float64")
+
+
+def test_relus_in_place_change_nothing():
+    """A ReLU overwrites its input only where it is a ``fresh_output``'s only reader (not the
+    network's input, not a batch norm that a sum reads too); results are bitwise those of the
+    plain plan, and the input is left as it was."""
+    rng = _rng(6)
+    model = _relu_readers(rng)
+    in_place = [n.name for n in model._fused if isinstance(n.layer, L.InPlaceReLU)]
+    assert in_place == ["r5", "r3", "r4"]
+    x = rng.standard_normal((3, 2, 6, 5))
+    kept = x.copy()
+    _assert_plans_agree(model, x, np.array([1, 2, 0]))
+    np.testing.assert_array_equal(x, kept)
 
 
 def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():

@@ -105,3 +105,48 @@ def test_fan_out_sums_into_a_new_array():
     _, expected = nodes[0].layer.backward(d_sum * (1 + (a_out > 0)))
     for key, grad in expected.items():
         np.testing.assert_allclose(model.grads()[f"a.{key}"], grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["conv", "batchnorm", "maxpool", "maxpool_relu"])
+def test_a_layer_that_keeps_buffers_gives_a_fresh_layers_results_on_the_next_batch(name):
+    """Buffers a layer keeps from one call to the next (a conv's columns, batch norm's centred
+    input) hold nothing of the previous batch that its results could depend on."""
+    rng = _rng()
+    used, fresh = LAYERS[name](_rng()), LAYERS[name](_rng())
+    first, second = rng.standard_normal((2, 2, 6, 4)), 3 + rng.standard_normal((2, 2, 6, 4))
+    used.backward(np.ones_like(used.forward([first], True)))
+    out = used.forward([second], True)
+    dout = rng.standard_normal(out.shape)
+    (dx,), grads = used.backward(dout)
+    np.testing.assert_array_equal(out, fresh.forward([second], True))
+    (fresh_dx,), fresh_grads = fresh.backward(dout)
+    np.testing.assert_array_equal(dx, fresh_dx)
+    for key, grad in grads.items():
+        np.testing.assert_array_equal(grad, fresh_grads[key])
+
+
+def _arrays(value):
+    """The arrays in a cache or work dict (nested tuples, lists, dicts, plan objects)."""
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _arrays(item)
+    elif hasattr(value, "__dict__") and not isinstance(value, type):
+        yield from _arrays(vars(value))
+
+
+@pytest.mark.parametrize("name, build, n_inputs",
+                         [case for case in CASES if case[1](_rng()).fresh_output])
+def test_a_fresh_output_is_held_by_nothing_else(name, build, n_inputs):
+    """What ``fresh_output`` promises the graph, which lets a ReLU overwrite it: the output
+    shares no memory with the inputs, the cache or the kept buffers."""
+    layer = build(_rng())
+    for _ in range(2):  # the second call reuses kept buffers
+        xs, _ = _run(layer, n_inputs)
+        out = layer.forward(xs, True)
+        held = [*xs, *_arrays(layer.cache), *_arrays(getattr(layer, "work", {}))]
+        assert not any(np.shares_memory(out, array) for array in held)

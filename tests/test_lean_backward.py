@@ -7,6 +7,7 @@ import pytest
 
 from cnnspec.engine import activations as act
 from cnnspec.engine import pool
+from cnnspec.shapes import ceil_mode_pads
 
 DTYPES = [np.float32, np.float64]
 
@@ -140,6 +141,26 @@ def test_maxpool_backward_routes_to_the_first_maximum(geometry, block_bytes, lay
                                rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("values", ["distinct", "ties"])
+@pytest.mark.parametrize("geometry", [((7, 9), (2, 2), (2, 2), (0, 0, 0, 0)),
+                                      ((7, 7), (2, 2), (2, 2), (1, 1, 1, 1)),
+                                      ((7, 9), (3, 3), (2, 2), (1, 1, 1, 1))])
+def test_maxpool_in_ceil_mode_routes_to_the_first_maximum(geometry, values):
+    """Ceil mode's overhanging last windows (padded for by ceil_mode_pads, which never win):
+    tiling 2x2 windows and overlapping 3x3 ones against the loop oracle, ties included."""
+    hw, kernel, stride, pads = geometry
+    rng = np.random.default_rng(5)
+    shape = (2, 3) + hw
+    x = (rng.permutation(np.prod(shape)).reshape(shape) if values == "distinct"
+         else rng.integers(0, 3, shape)).astype(np.float64)
+    out, cache = pool.maxpool_forward(x, kernel, stride, pads, ceil_mode=True)
+    dout = rng.standard_normal(out.shape)
+    dx = pool.maxpool_backward(dout, cache)
+    expected = _maxpool_reference(dout, x, kernel, stride, ceil_mode_pads(hw, kernel, stride,
+                                                                           pads))
+    np.testing.assert_allclose(dx, expected, rtol=1e-14, atol=1e-14)
+
+
 @pytest.mark.parametrize("kernel, stride", [((2, 2), (2, 2)), ((3, 3), (2, 2))])
 def test_maxpool_of_an_empty_batch(kernel, stride):
     x = np.zeros((0, 3, 8, 8), np.float32)
@@ -148,22 +169,41 @@ def test_maxpool_of_an_empty_batch(kernel, stride):
     assert dx.shape == x.shape and dx.dtype == np.float32
 
 
-@pytest.mark.parametrize("values, fast", [("distinct", True), ("ties", False), ("nan", False)])
-def test_tiled_maxpool_backward_takes_its_path_only_without_ties(values, fast):
-    """The rows path of tiling windows answers where every window has one maximum, and leaves
-    ties and NaN to the offset loop (whose routing the oracle test checks)."""
+@pytest.mark.parametrize("values, counted", [("distinct", True), ("ties", False),
+                                             ("nan", False), ("nan_and_tie", False)])
+def test_tiled_maxpool_keeps_one_first_hit_per_window(values, counted, monkeypatch):
+    """The tiling windows' forward marks each window's first maximal pixel (row-major, as
+    PyTorch): by one comparison where every maximum is unique, by the offset loop after ties or
+    NaN (a NaN window gets no hit, as in the offset loop), even where a NaN window and a tie
+    leave the count of hits right."""
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 3 * 8 * 8).reshape(2, 3, 8, 8).astype(np.float32)
-    if values == "ties":
-        x[1, 2, 4, 5] = x[1, 2, 4, 4]
-    if values == "nan":
+    if values in ("ties", "nan_and_tie"):
+        x[1, 2, 4:6, 4:6] = [[-1, 500], [500, -2]]  # row-major first: the top right
+    if values in ("nan", "nan_and_tie"):
         x[0, 1, 2, 3] = np.nan
-    out, (_, xp, best, win) = pool.maxpool_forward(x, (2, 2), (2, 2))
-    dout_c = rng.standard_normal(out.shape).astype(np.float32).transpose(1, 0, 2, 3)
-    dxp = pool._tiled_max_backward(dout_c, xp, best, win)
-    assert (dxp is not None) == fast
-    if fast:
-        np.testing.assert_array_equal(dxp, pool._offsets_max_backward(dout_c, xp, best, win))
+    looped, first_hits = [], pool._first_hits
+    monkeypatch.setattr(pool, "_first_hits", lambda *a: looped.append(a) or first_hits(*a))
+    _, (_, _, hit, _, _) = pool.maxpool_forward(x, (2, 2), (2, 2))
+    assert (not looped) == counted
+    expected = np.zeros(x.shape, bool)
+    for b, c, i, j in np.ndindex(2, 3, 4, 4):
+        patch = x[b, c, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+        if not np.isnan(patch).any():
+            y, x_ = np.unravel_index(np.argmax(patch), patch.shape)
+            expected[b, c, 2 * i + y, 2 * j + x_] = True
+    np.testing.assert_array_equal(hit.transpose(1, 0, 2, 3), expected)
+
+
+@pytest.mark.parametrize("shape, kw", [((2, 3, 5), 2), ((4, 1), 3), ((2, 0), 2), ((3,), 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_spread_is_numpy_repeat(shape, kw, dtype):
+    a = np.random.default_rng(4).standard_normal(shape).astype(dtype)
+    a[..., :1] = -0.0
+    spread = pool._spread(a, kw)
+    expected = np.repeat(a, kw, axis=-1)
+    assert spread.dtype == dtype and spread.shape == expected.shape
+    np.testing.assert_array_equal(spread.view(np.uint8), expected.view(np.uint8))
 
 
 @pytest.mark.parametrize("channels, batch, plane_bytes, limit", [

@@ -80,6 +80,19 @@ def test_pooling(kernel, stride, pads):
         _torch_pad(x, pads), kernel, stride))
 
 
+@pytest.mark.parametrize("kernel, stride, padding", [(2, 2, 0), (2, 2, 1), (3, 2, 1), (3, 3, 0)])
+def test_max_pooling_in_ceil_mode(kernel, stride, padding):
+    """Ceil mode's last windows hang over the input's end; 2x2 ones then tile the padded input
+    (the path that marks the maxima in the forward pass), the others do not."""
+    def ours(x):
+        pads = (padding,) * 4
+        out, cache = pool.maxpool_forward(x, (kernel,) * 2, (stride,) * 2, pads, ceil_mode=True)
+        return out, lambda r: [pool.maxpool_backward(r, cache)]
+
+    helper_test_op([(2, 3, 7, 9)], ours, lambda x: F.max_pool2d(
+        x, kernel, stride, padding=padding, ceil_mode=True))
+
+
 def test_global_avgpool_flatten_dense():
     def ours(x, w, b):
         g, gc = pool.global_avgpool_forward(x)

@@ -203,8 +203,10 @@ class _Liveness:
             if fp.keeps_output:
                 self.holders.setdefault(info.name, set()).add(info.name)
         by_name = {info.name: info for info in layers}
-        # the output, and its input (a softmax's logits, which the loss reads) are kept
-        self.kept = {output, *by_name[output].inputs} if output in by_name else {output}
+        # the output is kept, and a softmax output's input: the logits, which the loss reads
+        # (cnnspec.engine.model keeps them for cross-entropy; counted for any loss)
+        last = by_name.get(output)
+        self.kept = {output, *last.inputs} if last and last.kind == "softmax" else {output}
         self.caches: set[str] = set()  # layers whose cache is alive
         self.values: set[str] = set()  # outputs alive
         self.cache_bytes = self.value_bytes = 0

@@ -18,6 +18,14 @@ def relu_backward(dout, cache):
     return dout * cache
 
 
+def relu_forward_in_place(x):
+    """:func:`relu_forward` that writes ``max(x, 0)`` over ``x`` and returns it: for an ``x``
+    nothing else reads (see :class:`cnnspec.engine.layers.InPlaceReLU`), which spares a new
+    array, its page faults and a third of the memory traffic."""
+    mask = x > 0
+    return np.maximum(x, 0, out=x), mask
+
+
 def _factor_array(dout, cache):
     """A new array for ``dx``: ``dout``'s shape (``cache``'s too), the dtype ``dout * cache``
     has (one call when the two agree: deep thin nets pay per call, not per value)."""

@@ -467,9 +467,12 @@ def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
 # -- pooling (cnnspec.engine.pool) ------------------------------------------------------------
 
 def _pool(geo: Geometry, ir: dict, is_max: bool, n: int, itemsize: int) -> Footprint:
-    """Max pooling caches its padded input (a view of the input without padding) and its
-    output; its backward finds the maxima again with boolean masks. Average pooling caches
-    nothing but shapes. Ceil mode pads for its last windows' overhang."""
+    """Max pooling over windows that tile the padded input caches a mask of each window's
+    maximum (a byte a padded pixel), made through each block's maxima spread over its
+    columns, or where windows tie through the offset loop's masks; over other windows it
+    caches its padded input (a view of the input without padding) and its output, and its
+    backward finds the maxima again with boolean masks. Average pooling caches nothing but
+    shapes. Ceil mode pads for its last windows' overhang."""
     if ir.get("ceil_mode"):
         geo = replace(geo, pads=ceil_mode_pads((geo.h, geo.w), geo.kernel, geo.stride,
                                                geo.pads))
@@ -478,12 +481,25 @@ def _pool(geo: Geometry, ir: dict, is_max: bool, n: int, itemsize: int) -> Footp
     padded = values * geo.hp * geo.wp * itemsize
     copy = padded if any(geo.pads) else 0
     outputs = values * geo.ho * geo.wo
+    spread = geo.kernel[1] * out  # a window's value repeated over its columns
+    if is_max and windows_tile(geo.kernel, geo.stride, (geo.ho, geo.wo), (geo.hp, geo.wp)):
+        pixels = values * geo.hp * geo.wp
+        ties = MASK_BYTES * (pixels + 3 * outputs)  # the new mask and the offset loop's
+        return Footprint(out=out, cache=MASK_BYTES * pixels, forward_temp=copy
+                         + max(spread, ties), dx=padded, backward_temp=spread)
     if is_max:
         return Footprint(out=out, cache=copy, keeps_input=not copy, keeps_output=True,
-                         forward_temp=geo.kernel[1] * out, dx=padded,
+                         forward_temp=spread, dx=padded,
                          backward_temp=2 * MASK_BYTES * outputs + out)
     return Footprint(out=out, forward_temp=copy, dx=padded,
-                     backward_temp=out * (1 + geo.kernel[1]) + padded)
+                     backward_temp=out + spread + padded)
+
+
+def windows_tile(kernel, stride, out_hw, padded_hw) -> bool:
+    """Whether pooling windows tile the padded input exactly (stride = kernel, no remainder):
+    :mod:`cnnspec.engine.pool`'s max pool then keeps a mask of its maxima (see :func:`_pool`)."""
+    return tuple(stride) == tuple(kernel) and all(
+        o * k == p for o, k, p in zip(out_hw, kernel, padded_hw))
 
 
 # -- the other kinds: (input bytes, output bytes, n, input shapes, itemsize) -> Footprint --------
@@ -513,9 +529,10 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 
 
 def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
-    """:func:`cnnspec.engine.norm.batchnorm_forward`: the normalised input cached; the input
-    and ``dout`` copied to rows per channel where they are not channel-first already."""
-    return Footprint(out=out, cache=x, forward_temp=x, dx=x, backward_temp=x)
+    """:func:`cnnspec.engine.norm.batchnorm_forward`: the centred input, which the cache
+    holds, in a buffer kept on the layer; the input and ``dout`` copied to rows per channel
+    where they are not channel-first already."""
+    return Footprint(out=out, work=x, forward_temp=x, dx=x, backward_temp=x)
 
 
 def _group_or_layer_norm(x, out, n, in_shapes, itemsize) -> Footprint:

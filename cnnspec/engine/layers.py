@@ -40,6 +40,9 @@ class Layer:
     parts = None
     # Whether the model frees ``cache`` once the layer's backward has run (see the contract).
     frees_cache = True
+    # True where ``forward`` returns a new array that neither the cache nor anything else
+    # holds: the graph may then let its only reader, a ReLU, overwrite it (InPlaceReLU).
+    fresh_output = False
 
     def __init__(self) -> None:
         self.params = {}
@@ -62,6 +65,11 @@ class Layer:
 
 class Conv2d(Layer):
     """Convolution: weight (F, C, kh, kw), optional bias (F,)."""
+
+    # Its output is a new array, but a ReLU writing over it made VGG-small's step 3% slower
+    # (batch 64, one thread; conv2's forward 20.5 -> 23.1 ms): the conv after the ReLU then
+    # faulted in new memory for its product instead of reusing the memory the ReLU freed.
+    fresh_output = False
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
         super().__init__()
@@ -93,6 +101,8 @@ class Conv2d(Layer):
 class Dense(Layer):
     """Fully connected: weight (out, in), optional bias (out,)."""
 
+    fresh_output = True
+
     def __init__(self, weight, bias, trainable=True) -> None:
         super().__init__()
         self.params["weight"] = weight
@@ -116,6 +126,7 @@ class BatchNorm(Layer):
 
     batch_coupled = True
     part_sums = True  # the statistics are summed across the parts of a split batch
+    fresh_output = True
 
     def __init__(self, channels, dtype, momentum=0.1, eps=1e-5, trainable=True) -> None:
         super().__init__()
@@ -123,11 +134,13 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(channels, dtype),
                         "running_var": np.ones(channels, dtype)}
         self.momentum, self.eps, self.trainable = momentum, eps, trainable
+        self.work: dict = {}  # the centred input, which the cache holds (see batchnorm_forward)
 
     def forward(self, xs, training):
         out, self.cache = norm.batchnorm_forward(
             xs[0], self.params["weight"], self.params["bias"], self.buffers["running_mean"],
-            self.buffers["running_var"], training, self.momentum, self.eps, self.parts)
+            self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
+            self.work)
         return out
 
     def backward(self, dout, need_dx=True):
@@ -268,6 +281,19 @@ def activation(op: str, **kwargs) -> Elementwise:
     return layer
 
 
+class InPlaceReLU(Elementwise):
+    """A ReLU that overwrites its input with its output: the graph substitutes it for a ReLU
+    that is the only reader of a layer's ``fresh_output`` when it does not record each
+    layer's output; values and gradients are identical. After ResNet-small's batch norms and
+    residual sums (batch 64, one thread) each ReLU's forward pass is 0.05-0.26 ms faster
+    (a_2_sum_relu 0.72 -> 0.47 ms): no new array to fault in, a third less memory traffic."""
+
+    op = "relu"
+
+    def __init__(self) -> None:
+        super().__init__(act.relu_forward_in_place, act.relu_backward)
+
+
 class Flatten(Elementwise):
     def __init__(self) -> None:
         super().__init__(dense.flatten_forward, dense.flatten_backward)
@@ -304,6 +330,8 @@ class Dropout2d(Dropout):
 
 class Merge(Layer):
     """A layer with several inputs: ``add`` or ``concat``."""
+
+    fresh_output = True  # a new sum or concatenation
 
     def __init__(self, kind: str) -> None:
         super().__init__()

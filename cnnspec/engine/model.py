@@ -14,8 +14,10 @@ respect to the logits; :meth:`Model.backward` recognises that array and starts b
 softmax. Any other ``dout`` passes through the softmax's own backward.
 
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
-values and gradients, a smaller tensor). It is switched off while ``record`` is on, so that
-every layer's own output and gradient can be recorded.
+values and gradients, a smaller tensor), and a ReLU that is the only reader of a new array
+(the output of batch norm, a dense layer or a residual sum: ``Layer.fresh_output``) writes its
+output over it. Both are switched off while ``record`` is on, so that every layer's own output
+and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
@@ -39,7 +41,7 @@ import numpy as np
 
 from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
-from cnnspec.engine.layers import Layer, MaxPoolReLU, Pool
+from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
 INPUT = "input"
@@ -83,11 +85,11 @@ class Model:
         self.clock: dict[tuple[str, str], float] | None = None
         self._by_name = {node.name: node for node in nodes}
         self._plain = self._needed_nodes()
-        self._fused = _fuse_relu_maxpool(self._plain, output)
         self._fused_softmax = (loss == "cross_entropy"
                                and self._by_name[output].layer.op == "softmax")
         self._last_out = self._logits = self._fused_dout = None
         kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
+        self._fused = _relus_in_place(_fuse_relu_maxpool(self._plain, output), kept)
         self._drops = {id(plan): _last_uses(plan, kept) for plan in (self._plain, self._fused)}
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
@@ -340,4 +342,23 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
                              fused=(source.name,)))
         else:
             plan.append(node)
+    return plan
+
+
+def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
+    """The plan with each ReLU that is the only reader of a ``fresh_output`` layer's output (not
+    a ``kept`` value) replaced by an :class:`InPlaceReLU` node of the same name."""
+    readers: dict[str, int] = {}
+    for node in nodes:
+        for name in node.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    by_name = {node.name: node for node in nodes}
+    plan = []
+    for node in nodes:
+        source = by_name.get(node.inputs[0])
+        if (type(node.layer) is Elementwise and node.layer.op == "relu" and source is not None
+                and source.layer.fresh_output and readers[source.name] == 1
+                and source.name not in kept):
+            node = Node(node.name, node.kind, InPlaceReLU(), list(node.inputs), node.fused)
+        plan.append(node)
     return plan

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.engine.windows import work_buffer
+
 
 def _axes_and_shape(x):
     if x.ndim == 4:
@@ -35,7 +37,7 @@ def _as_input(rows, shape):
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1,
-                      eps=1e-5, parts=None):
+                      eps=1e-5, parts=None, work=None):
     """Normalise ``x`` per feature, then scale by ``gamma`` and shift by ``beta``.
 
     Shapes: ``x`` (N, C, H, W) or (N, F); ``gamma``, ``beta``, ``running_mean``, ``running_var``
@@ -44,7 +46,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     as (C, M) rows, ``inv_std`` (C,), ``gamma``, training, x's shape, ``parts``): the
     normalised input is ``centred * inv_std``, which the backward pass folds into its
     per-channel factors, so the forward pass makes ``out`` straight from ``centred`` (five
-    passes over the values, not six).
+    passes over the values, not six). With ``work`` (a dict the layer keeps) ``centred`` is
+    written into the same buffer on every call, sparing a new array's page faults (0.5-1 ms
+    a layer of ResNet-small, batch 64); the previous cache is then stale.
 
     ``parts``: where ``x`` is one part of a batch run in threads, the
     :class:`cnnspec.engine.parallel.PartSums` of this layer's parts (``total(a)`` sums ``a``
@@ -52,23 +56,24 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     batch's, and the first part updates the running estimates.
     """
     rows = _features_first(x)
+    centred = work_buffer(work, "centred", rows.shape, x.dtype)
     if training and parts is not None:
         # the sums of the values and the count of the parts, in one meeting of the threads
         sums = parts.total(np.append(rows.sum(axis=1), x.dtype.type(rows.shape[1])))
         n = int(sums[-1])
         mean = sums[:-1] / x.dtype.type(n)
-        centred = rows - mean[:, None]
+        np.subtract(rows, mean[:, None], out=centred)
         var = parts.total(np.einsum("ij,ij->i", centred, centred)) / x.dtype.type(n)
         if parts.first:
             _update_running(running_mean, running_var, mean, var, n, momentum)
     elif training:
         mean = rows.mean(axis=1)
-        centred = rows - mean[:, None]
+        np.subtract(rows, mean[:, None], out=centred)
         var = np.einsum("ij,ij->i", centred, centred) / rows.shape[1]
         _update_running(running_mean, running_var, mean, var, rows.shape[1], momentum)
     else:
         mean, var = running_mean, running_var
-        centred = rows - mean[:, None]
+        np.subtract(rows, mean[:, None], out=centred)
     inv_std = 1 / np.sqrt(var + x.dtype.type(eps))
     out = centred * (gamma * inv_std)[:, None]
     out += beta[:, None]
