@@ -56,7 +56,10 @@ Accuracy: the transforms' coefficients (up to 8 in ``A^T``, 1/6 and 1/24 in ``G`
 float32 result less exact than im2col's: against the float64 reference the error is within
 ``ERROR_BOUND`` times the largest sum of the absolute values of an output's terms (4e-6 the
 most seen over the tests' grid; im2col's GEMM, about 1e-7). Float64 layers stay on the exact
-path (:func:`cnnspec.engine.footprint.winograd_pays`).
+path (:func:`cnnspec.engine.footprint.winograd_pays`). A NaN or infinity in the input makes
+every output of the tiles that read it NaN (the transforms add and subtract it), where the
+reference makes its 3x3 neighbourhood non-finite: more pixels, never fewer, and none of
+another image's.
 """
 from __future__ import annotations
 
