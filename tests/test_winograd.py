@@ -272,3 +272,21 @@ def test_a_non_finite_input_stays_in_its_tiles_and_image(bad):
     out, dx = ours[:2]
     assert np.isfinite(out[1]).all() and np.isfinite(dx[1]).all()
     assert not np.isfinite(out[0]).all()
+
+
+@pytest.mark.parametrize("c, f", [(16, 16), (64, 16), (3, 40)])
+@pytest.mark.parametrize("hw, pads", [((16, 16), (1, 1, 1, 1)), ((13, 30), (2, 0, 1, 3)),
+                                      ((5, 9), (4, 4, 4, 4))])
+@pytest.mark.parametrize("n", [1, 31, 64])  # 31, 64: chunks of two sizes where c or f is 64
+def test_the_chunk_buffers_are_within_their_footprint(c, f, hw, pads, n):
+    """What a forward and a backward pass leave in the shared chunk buffers is at most
+    footprint._winograd_chunk_bytes (measured: 0.99 of it at the most)."""
+    x, w, _, _ = _arrays(n, c, f, hw, seed=8, bias=False)
+    x, w = x.astype(np.float32), w.astype(np.float32)
+    win = window(hw, (3, 3), (1, 1), pads)
+    work = {}
+    out, cache = winograd.conv2d_forward(x, w, None, win, work)
+    winograd.conv2d_backward(np.ones_like(out), cache, work=work)
+    used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
+    geo = footprint.Geometry(c, *hw, f, *win.out_hw, (3, 3), (1, 1), pads, (1, 1))
+    assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
