@@ -290,3 +290,33 @@ def test_the_chunk_buffers_are_within_their_footprint(c, f, hw, pads, n):
     used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
     geo = footprint.Geometry(c, *hw, f, *win.out_hw, (3, 3), (1, 1), pads, (1, 1))
     assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
+
+
+def test_a_batch_split_into_a_winograd_part_and_an_im2col_part(monkeypatch):
+    """31 images of 16x16 in two threads: 16 (4096 outputs a channel) run by Winograd, 15 by
+    im2col. Outputs and gradients are the single-thread im2col step's (the net is linear up
+    to the loss, so no ReLU kink flips on a rounding difference)."""
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lang import parse
+
+    linear = TWO_CONVS.replace(" relu", "")
+    calls = []
+    forward = winograd.conv2d_forward
+    monkeypatch.setattr(winograd, "conv2d_forward",
+                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((31, 16, 16, 16)).astype(np.float32)
+    y = rng.integers(0, 10, 31)
+    results = []
+    for threads, min_channels in ((2, footprint.WINOGRAD_MIN_CHANNELS), (1, 10**6)):
+        monkeypatch.setattr(footprint, "WINOGRAD_MIN_CHANNELS", min_channels)
+        model = compile_spec(check(parse(linear)), seed=0)
+        model.threads = threads
+        out = model.forward(x)
+        _, dout = model.loss(out, y)
+        results.append((out, model.backward(dout), model.grads()))
+    assert calls == [16, 16]  # the two convs of the first part, and no more
+    (out, dx, grads), (out_1, dx_1, grads_1) = results
+    for ours, theirs in [(out, out_1), (dx, dx_1), *((grads[k], grads_1[k]) for k in grads_1)]:
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
