@@ -320,3 +320,66 @@ def test_a_batch_split_into_a_winograd_part_and_an_im2col_part(monkeypatch):
     (out, dx, grads), (out_1, dx_1, grads_1) = results
     for ours, theirs in [(out, out_1), (dx, dx_1), *((grads[k], grads_1[k]) for k in grads_1)]:
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
+
+
+RESIDUAL = """model residual
+input 16x16x16
+stem: conv 16 3x3 pad same relu
+repeat 2 as res {
+  a: conv 16 3x3 pad same relu
+  b: conv 16 3x3 pad same
+  sum: add(b, in) relu
+}
+pool: global_avgpool
+fc: dense 4
+train {
+  data npz(path="unused.npz")
+  batch 64
+}
+"""
+
+
+@pytest.mark.parametrize("last", [
+    64,
+    # not strict: the margin (7-30%) depends on the machine's calibrated chunk sizes
+    pytest.param(10, marks=pytest.mark.xfail(
+        strict=False, reason="an unsplit short batch's buffers stay on the model's own layers "
+        "while its replicas run the full batches (engine/model.py); check's estimate counts "
+        "the replicas' only")),
+])
+def test_full_batches_after_a_short_one_stay_within_the_estimate(last):
+    """Batch 64 runs as two parts of 32 in replica layers (Winograd's path); an epoch's last
+    batch of 10 runs whole on the model's own layers (im2col's small plans), which keep their
+    buffers. The full steps after it (the model built within the measurement) then peak at
+    28.1-34.9 MiB against an estimate of 26.3 MiB; after a full batch instead, 23.3 MiB (Intel
+    Xeon, two threads)."""
+    import tracemalloc
+
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+    from cnnspec.engine.optim import make_optimizer
+    from cnnspec.lang import parse
+
+    checked = check(parse(RESIDUAL))
+    training = checked.ir["training"]
+    rng = np.random.default_rng(10)
+
+    def steps(model, optimizer, batches):
+        for n in batches:
+            x = rng.standard_normal((n, 16, 16, 16)).astype(np.float32)
+            _, dout = model.loss(model.forward(x), rng.integers(0, 4, n))
+            model.backward(dout)
+            optimizer.step(model.params(), model.grads(), training["lr"])
+
+    steps(compile_spec(checked, seed=0), make_optimizer(training["optimizer"]), [64])  # imports
+    tracemalloc.start()
+    try:
+        model = compile_spec(checked, seed=0)
+        optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+        steps(model, optimizer, [64, last])
+        tracemalloc.reset_peak()
+        steps(model, optimizer, [64, 64])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= checked.step_memory.total
