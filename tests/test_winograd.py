@@ -2,11 +2,18 @@
 float32 within the stated bound over a grid of shapes for the output and all gradients;
 the float64 transforms exact to 1e-10, and the backward the exact transpose of the forward
 (the dot-product test); which layers the tuned convolution sends there."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
+from cnnspec.check.checker import check
+from cnnspec.compiler import compile_spec
 from cnnspec.engine import conv, conv_tuned, footprint, winograd
+from cnnspec.engine.layers import Conv2d
+from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.windows import window
+from cnnspec.lang import parse
 
 CHANNELS = [(1, 1), (3, 16), (16, 16), (17, 5), (64, 64), (32, 64)]  # (C, F)
 SIZES = [(5, 7), (9, 9), (16, 16), (13, 6), (4, 3)]
@@ -132,6 +139,15 @@ def test_the_rule_is_the_footprints():
     assert not footprint.winograd_pays(geo, 16, 8)
 
 
+def _winograd_calls(monkeypatch) -> list[int]:
+    """The batch size of each Winograd forward pass from now on (appended as they run)."""
+    calls = []
+    forward = winograd.conv2d_forward
+    monkeypatch.setattr(winograd, "conv2d_forward",
+                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    return calls
+
+
 TWO_CONVS = """model two_convs
 input 16x16x16
 c1: conv 16 3x3 pad same relu
@@ -147,14 +163,7 @@ train {
 def test_a_batch_split_across_threads_equals_one_thread(monkeypatch):
     """Both convs run by Winograd in each part (16 images of 16x16) and share their chunk
     buffers (one geometry), per thread: two threads give one thread's step."""
-    from cnnspec.check.checker import check
-    from cnnspec.compiler import compile_spec
-    from cnnspec.lang import parse
-
-    calls = []
-    forward = winograd.conv2d_forward
-    monkeypatch.setattr(winograd, "conv2d_forward",
-                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    calls = _winograd_calls(monkeypatch)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 16, 16, 16)).astype(np.float32)
     y = rng.integers(0, 10, 32)
@@ -180,10 +189,6 @@ def test_a_batch_split_across_threads_equals_one_thread(monkeypatch):
 def _kept_after(batches, c=16, hw=16) -> int:
     """Bytes a Winograd-sized conv layer (``c`` -> ``c`` channels, ``hw`` x ``hw``, "same")
     holds after a training step on each batch size of ``batches`` in turn."""
-    import tracemalloc
-
-    from cnnspec.engine.layers import Conv2d
-
     rng = np.random.default_rng(0)
     weight = rng.standard_normal((c, c, 3, 3)).astype(np.float32)
     tracemalloc.start()
@@ -215,17 +220,9 @@ def test_a_batch_of_another_size_leaves_no_buffers_behind(full, short):
 def _losses(monkeypatch, winograd_on: bool, steps: int) -> np.ndarray:
     """Training losses of TWO_CONVS (Adam, one thread) on fixed data, with Winograd's
     convolution or with it forced off (im2col)."""
-    from cnnspec.check.checker import check
-    from cnnspec.compiler import compile_spec
-    from cnnspec.engine.optim import make_optimizer
-    from cnnspec.lang import parse
-
     if not winograd_on:
         monkeypatch.setattr(footprint, "WINOGRAD_MIN_CHANNELS", 10**6)
-    calls = []
-    forward = winograd.conv2d_forward
-    monkeypatch.setattr(winograd, "conv2d_forward",
-                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    calls = _winograd_calls(monkeypatch)
     rng = np.random.default_rng(6)
     x = rng.standard_normal((32, 16, 16, 16)).astype(np.float32)
     y = (x[:, 0, 4:12, 4:12].mean(axis=(1, 2)) > 0).astype(int)
@@ -296,15 +293,8 @@ def test_a_batch_split_into_a_winograd_part_and_an_im2col_part(monkeypatch):
     """31 images of 16x16 in two threads: 16 (4096 outputs a channel) run by Winograd, 15 by
     im2col. Outputs and gradients are the single-thread im2col step's (the net is linear up
     to the loss, so no ReLU kink flips on a rounding difference)."""
-    from cnnspec.check.checker import check
-    from cnnspec.compiler import compile_spec
-    from cnnspec.lang import parse
-
     linear = TWO_CONVS.replace(" relu", "")
-    calls = []
-    forward = winograd.conv2d_forward
-    monkeypatch.setattr(winograd, "conv2d_forward",
-                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    calls = _winograd_calls(monkeypatch)
     rng = np.random.default_rng(9)
     x = rng.standard_normal((31, 16, 16, 16)).astype(np.float32)
     y = rng.integers(0, 10, 31)
@@ -353,13 +343,6 @@ def test_full_batches_after_a_short_one_stay_within_the_estimate(last):
     buffers. The full steps after it (the model built within the measurement) then peak at
     28.1-34.9 MiB against an estimate of 26.3 MiB; after a full batch instead, 23.3 MiB (Intel
     Xeon, two threads)."""
-    import tracemalloc
-
-    from cnnspec.check.checker import check
-    from cnnspec.compiler import compile_spec
-    from cnnspec.engine.optim import make_optimizer
-    from cnnspec.lang import parse
-
     checked = check(parse(RESIDUAL))
     training = checked.ir["training"]
     rng = np.random.default_rng(10)
