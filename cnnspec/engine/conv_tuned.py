@@ -94,7 +94,9 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
         h, wd = x.shape[2:]
         win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
         if _runs_winograd(x, w, win):
+            _keep_only(work, "winograd")
             return winograd.conv2d_forward(x, w, b, win, work)
+        _keep_only(work, "im2col")
         plan = _small_plan(x, w, win, work)
     if plan is not None:
         return plan.forward(x, w, b)
@@ -139,6 +141,16 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     if need_dx:
         dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
+
+
+def _keep_only(work: dict | None, path: str) -> None:
+    """Empty ``work`` when the layer changes ``path`` (Winograd's or im2col's): a batch of
+    another size (an epoch's last, shorter one) may take the other path, and the next full
+    batch would otherwise keep both paths' buffers, where check's memory estimate counts one
+    (:func:`cnnspec.engine.footprint.winograd_pays`)."""
+    if work is not None and work.get("path") != path:
+        work.clear()
+        work["path"] = path
 
 
 def _runs_winograd(x, w, win: Window) -> bool:

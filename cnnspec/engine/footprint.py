@@ -69,13 +69,16 @@ TRANSPOSED_RATIO = 1
 # ratios of arithmetic to memory traffic and to per-call work, which hold across machines
 # better than the times do.
 WINOGRAD_TILE = 4
+# The input tile a = m + r - 1 for an r x r kernel, r = 3 (Lavin & Gray 2016, section 4): the
+# transforms' points are a x a.
+WINOGRAD_INPUT_TILE = WINOGRAD_TILE + 2
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILE_COLUMNS = 4
 WINOGRAD_MIN_OUTPUTS = 4096
 
 
 def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
-    """Whether a (ungrouped) convolution over a batch of ``n`` runs by Winograd's
+    """Whether an ungrouped convolution over a batch of ``n`` runs by Winograd's
     F(4x4, 3x3) (:mod:`cnnspec.engine.winograd`) rather than im2col: 3x3 kernels, stride
     and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
     return (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
@@ -95,7 +98,7 @@ def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
     image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
     half of :func:`chunk_bytes` (a core's L2); at least one, at most ``n`` (unless ``n`` is
     0)."""
-    points = (WINOGRAD_TILE + 2) ** 2
+    points = WINOGRAD_INPUT_TILE ** 2
     return max(1, min(n, chunk_bytes() // 2 // (points * max(c, f) * q * itemsize)))
 
 
@@ -282,7 +285,7 @@ def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
     """:mod:`cnnspec.engine.winograd`: the input kept by the cache; a chunk's buffers
     (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a new
     array. Temporaries: the transformed kernels and their gradient (a*a x F x C, a few)."""
-    points = (WINOGRAD_TILE + 2) ** 2
+    points = WINOGRAD_INPUT_TILE ** 2
     kernels = points * geo.f * geo.c * itemsize
     return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, keeps_input=True,
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
@@ -295,7 +298,7 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows and their
     gradient (one buffer for each chunk size, two at most) and their transform, tiles, their
     transform, products, the output transform's two halves, ``dout``'s tiles (two sizes)."""
-    m, a = WINOGRAD_TILE, WINOGRAD_TILE + 2
+    m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     th, tw, q = winograd_tiles(geo.ho, geo.wo)
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
     tile_rows = a * geo.c * images * th * (tw + 1) * m

@@ -248,6 +248,8 @@ def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndar
     for i, j, rows, cols in win.offsets():
         dxp[:, :, rows, cols] += d[:, i, j]
     return win.unpad(dxp).transpose(1, 0, 2, 3)
+
+
 def shifted_rows(work: dict | None, win: Window, channels: int, batch: int,
                  dtype) -> tuple[np.ndarray, np.ndarray]:
     """The column buffer :func:`col2im_stride1` reads, and the part of it to write into.

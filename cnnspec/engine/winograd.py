@@ -56,16 +56,21 @@ Accuracy: the transforms' coefficients (up to 8 in ``A^T``, 1/6 and 1/24 in ``G`
 float32 result less exact than im2col's: against the float64 reference the error is within
 ``ERROR_BOUND`` times the largest sum of the absolute values of an output's terms (4e-6 the
 most seen over the tests' grid; im2col's GEMM, about 1e-7). Float64 layers stay on the exact
-path (:func:`cnnspec.engine.footprint.winograd_pays`).
+path (:func:`cnnspec.engine.footprint.winograd_pays`). A NaN or infinity in the input makes
+every output of the tiles that read it NaN (the transforms add and subtract it), where the
+reference makes its 3x3 neighbourhood non-finite: more pixels, never fewer, and none of
+another image's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine.footprint import (
+    WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
     winograd_chunk_images,
     winograd_tiles,
@@ -89,7 +94,7 @@ _AT = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, -1, 2, -2, 0],
                 [0, 1, 1, 4, 4, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=np.float64)
-assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_TILE + 2)
+assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_INPUT_TILE) and _BT.shape[0] == WINOGRAD_INPUT_TILE
 
 # A float32 result's error against the float64 reference, relative to the largest sum of the
 # absolute values of an output's terms (tests/test_winograd.py holds the engine to it).
@@ -104,11 +109,8 @@ class Tiling:
     in_hw: tuple[int, int]
     out_hw: tuple[int, int]
     pads: tuple[int, int, int, int]
-    m: int = WINOGRAD_TILE
-
-    @property
-    def a(self) -> int:
-        return self.m + 2
+    m: ClassVar[int] = WINOGRAD_TILE  # the matrices above are F(4x4, 3x3)'s
+    a: ClassVar[int] = WINOGRAD_INPUT_TILE
 
     @property
     def tiles_hw(self) -> tuple[int, int]:
@@ -325,9 +327,9 @@ def _output_planes(y, til: Tiling, f: int, images: int):
     """For each row ``i`` of a tile, ``(plane, rows)``: ``plane`` the (F, images, th,
     (tw + 1)*m) view of ``y[i]`` (``y`` (m, F*P, m)), whose leading ``rows`` x ``Wo`` hold
     output rows ``i, i + m, ...``; the rest is the junk tile and the crop."""
-    th, tw = til.tiles_hw
+    th = til.tiles_hw[0]
     for i in range(til.m):
-        yield y[i].reshape(f, images, th, (tw + 1) * til.m), -(-(til.out_hw[0] - i) // til.m)
+        yield y[i].reshape(f, images, th, til.row_width), -(-(til.out_hw[0] - i) // til.m)
 
 
 def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
