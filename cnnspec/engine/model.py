@@ -115,7 +115,10 @@ class Model:
         """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
         x = np.asarray(x, dtype=self.dtype)
         self._check_input(x)
-        self._split = self._can_split(x)
+        split = self._can_split(x)
+        if split != self._split:
+            self._release_other_layers(split)
+        self._split = split
         with blas_threads(1):
             if self._split:
                 self._last_out, self._logits = self._data_parallel().forward(x)
@@ -228,6 +231,20 @@ class Model:
                      self.loss_args)
         twin.threads = 1  # a replica runs its part in its own thread; it must not split again
         return twin
+
+    def _release_other_layers(self, split: bool) -> None:
+        """Free the caches and work buffers of the layers that will not run: the model's own
+        when the batch is now split across replicas, the replicas' when it now runs whole (an
+        epoch's short last batch, then full ones). Both sets kept theirs would hold more than
+        check's memory estimate, which counts one or the other."""
+        if split:
+            layers = [node.layer for node in self.nodes]
+        elif self._parallel is not None:
+            layers = [node.layer for replica in self._parallel.replicas for node in replica.nodes]
+        else:
+            return
+        for layer in layers:
+            parallel.release_layer(layer)
 
     def _can_split(self, x: np.ndarray) -> bool:
         return (splitting.splits(x.shape[0], self.threads) and not self.record

@@ -165,7 +165,13 @@ def replicate_layer(layer):
     """A shallow copy of ``layer``: shared parameters and buffers, its own cache and work
     buffers."""
     twin = copy.copy(layer)
-    twin.cache = None
-    if hasattr(layer, "work"):
-        twin.work = {}  # work buffers are per layer instance: threads must not share them
+    release_layer(twin)  # work buffers are per layer instance: threads must not share them
     return twin
+
+
+def release_layer(layer) -> None:
+    """Give ``layer`` an empty cache and, where it keeps work buffers, an empty work dict (new
+    objects: a replica's are not its original's)."""
+    layer.cache = None
+    if hasattr(layer, "work"):
+        layer.work = {}
