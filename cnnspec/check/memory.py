@@ -34,7 +34,13 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.engine.footprint import FOOTPRINT_FIELDS, Footprint, footprint, ufunc_buffer_bytes
+from cnnspec.engine.footprint import (
+    FOOTPRINT_FIELDS,
+    Footprint,
+    footprint,
+    keeps_logits,
+    ufunc_buffer_bytes,
+)
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
@@ -127,7 +133,8 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
     heaviest = max(layers, key=lambda info: _weight(prints[info.name])).name
     return MemoryEstimate(
         parameters=itemsize * parameter_values,
-        activations=parts * part_peak(layers, prints, output, itemsize) + whole + objects,
+        activations=parts * part_peak(layers, prints, output, training["loss"], itemsize)
+        + whole + objects,
         work=parts * kept_work(prints.values()),
         heaviest=heaviest, batch_size=batch)
 
@@ -175,11 +182,11 @@ def _whole_batch_arrays(layers: list[LayerInfo], output: str, batch: int,
     return itemsize * (4 * out + x)
 
 
-def part_peak(layers: list[LayerInfo], prints: dict[str, Footprint], output: str,
+def part_peak(layers: list[LayerInfo], prints: dict[str, Footprint], output: str, loss: str,
               itemsize: int = BYTES_PER_VALUE) -> int:
     """The most bytes alive at once, besides parameters and kept work buffers, while one part
     runs forward, loss and backward (a liveness walk; see the module docstring)."""
-    walk = _Liveness(layers, prints, output)
+    walk = _Liveness(layers, prints, output, loss)
     largest = max(fp.out for fp in prints.values()) // itemsize
     return max(walk.forward(), walk.backward()) + ufunc_buffer_bytes(largest)
 
@@ -188,7 +195,7 @@ class _Liveness:
     """The layers' outputs, caches and gradients, alive or not, as a step runs."""
 
     def __init__(self, layers: list[LayerInfo], prints: dict[str, Footprint],
-                 output: str) -> None:
+                 output: str, loss: str) -> None:
         self.layers, self.prints, self.output = layers, prints, output
         self.size = {INPUT: 0, **{name: fp.out for name, fp in prints.items()}}  # the caller's
         self.order = {INPUT: -1, **{info.name: i for i, info in enumerate(layers)}}
@@ -203,10 +210,10 @@ class _Liveness:
             if fp.keeps_output:
                 self.holders.setdefault(info.name, set()).add(info.name)
         by_name = {info.name: info for info in layers}
-        # the output is kept, and a softmax output's input: the logits, which the loss reads
-        # (cnnspec.engine.model keeps them for cross-entropy; counted for any loss)
+        # the output is kept, and its input where the loss reads the logits
         last = by_name.get(output)
-        self.kept = {output, *last.inputs} if last and last.kind == "softmax" else {output}
+        logits = last is not None and keeps_logits(last.kind, loss)
+        self.kept = {output, *last.inputs} if logits else {output}
         self.caches: set[str] = set()  # layers whose cache is alive
         self.values: set[str] = set()  # outputs alive
         self.cache_bytes = self.value_bytes = 0

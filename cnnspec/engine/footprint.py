@@ -102,6 +102,13 @@ def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
     return max(1, min(n, chunk_bytes() // 2 // (points * max(c, f) * q * itemsize)))
 
 
+def keeps_logits(output_kind: str, loss: str) -> bool:
+    """Whether a step keeps the output layer's input alive until the loss: a softmax output
+    under cross-entropy runs as one fused step from the logits (:mod:`cnnspec.engine.model`),
+    which reads them."""
+    return output_kind == "softmax" and loss == "cross_entropy"
+
+
 # A ufunc that casts (a boolean mask times a float array) does it through buffers of NumPy's
 # buffer size (numpy.getbufsize(), 8192 values) per operand, held while the call runs.
 UFUNC_BUFFER_VALUES = 8192

@@ -41,6 +41,7 @@ import numpy as np
 
 from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, MaxPoolReLU, Pool
 from cnnspec.errors import RunError
 
@@ -85,8 +86,7 @@ class Model:
         self.clock: dict[tuple[str, str], float] | None = None
         self._by_name = {node.name: node for node in nodes}
         self._plain = self._needed_nodes()
-        self._fused_softmax = (loss == "cross_entropy"
-                               and self._by_name[output].layer.op == "softmax")
+        self._fused_softmax = keeps_logits(self._by_name[output].layer.op, loss)
         self._last_out = self._logits = self._fused_dout = None
         kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
         self._fused = _relus_in_place(_fuse_relu_maxpool(self._plain, output), kept)
