@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from overlap import read_after_the_first_left
 from threadpoolctl import threadpool_limits
 
 from cnnspec.check.checker import check
@@ -81,28 +82,7 @@ def test_a_thread_training_after_the_main_thread_runs_one_blas_thread(seen, thre
 
 def test_overlapping_holds_in_two_threads_keep_one_thread_until_the_last_leaves():
     with threadpool_limits(limits=2, user_api="blas"):
-        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-        counts = {}
-
-        def first():
-            with blas.blas_threads(1):
-                first_in.set()
-                second_in.wait(10)
-            first_out.set()
-
-        def second():
-            first_in.wait(10)
-            with blas.blas_threads(1):
-                second_in.set()
-                first_out.wait(10)
-                counts["after the first left"] = blas.get_threads()
-
-        threads = [threading.Thread(target=first), threading.Thread(target=second)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert counts == {"after the first left": 1}
+        assert read_after_the_first_left(lambda: blas.blas_threads(1), blas.get_threads) == 1
         assert blas.get_threads() == 2
 
 

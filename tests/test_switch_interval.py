@@ -1,0 +1,78 @@
+"""While a batch runs as parts in threads, CPython's switch interval is the engine's
+(cnnspec.engine.parallel.SWITCH_INTERVAL); before and after, the user's, whichever threads
+hold it and however a part ends."""
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+from overlap import read_after_the_first_left
+
+from cnnspec.check.checker import check
+from cnnspec.compiler import compile_spec
+from cnnspec.engine import model as model_module
+from cnnspec.engine import parallel
+from cnnspec.lang import parse
+
+NET = "model t\ninput 1x8x8\nc: conv 2 3x3 relu\nf: flatten\nout: dense 10\n"
+USERS = 0.004  # an interval of the user's, neither CPython's default nor the engine's
+
+
+@pytest.fixture
+def users_interval():
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(USERS)
+    yield
+    sys.setswitchinterval(before)
+
+
+def _model():
+    model = compile_spec(check(parse(NET)), seed=0)
+    model.threads = 2
+    return model
+
+
+def test_parts_run_with_the_engines_interval_and_the_users_comes_back(users_interval,
+                                                                       monkeypatch):
+    seen = []
+    forward = model_module.Model._forward
+
+    def recording_forward(self, x):
+        seen.append((threading.current_thread().name, sys.getswitchinterval()))
+        return forward(self, x)
+
+    monkeypatch.setattr(model_module.Model, "_forward", recording_forward)
+    model = _model()
+    x = np.random.default_rng(0).standard_normal((32, 1, 8, 8)).astype(np.float32)
+    _, dout = model.loss(model.forward(x), np.zeros(32, int))
+    model.backward(dout)
+    assert sorted(name.startswith("cnnspec-part") for name, _ in seen) == [False, True]
+    assert [interval for _, interval in seen] == pytest.approx([parallel.SWITCH_INTERVAL] * 2)
+    assert sys.getswitchinterval() == pytest.approx(USERS)
+
+
+def test_a_failing_part_restores_the_users_interval(users_interval):
+    with pytest.raises(RuntimeError), parallel.switch_interval(parallel.SWITCH_INTERVAL):
+        raise RuntimeError("a part failed")
+    assert sys.getswitchinterval() == pytest.approx(USERS)
+
+
+def test_overlapping_holds_in_two_threads_keep_it_until_the_last_leaves(users_interval):
+    seen = read_after_the_first_left(lambda: parallel.switch_interval(0.0005),
+                                     sys.getswitchinterval)
+    assert seen == pytest.approx(0.0005)
+    assert sys.getswitchinterval() == pytest.approx(USERS)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_process_forked_inside_a_hold_gets_the_users_interval_back(users_interval):
+    with parallel.switch_interval(0.0005):
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if the user's interval is back and no hold open
+            ok = (abs(sys.getswitchinterval() - USERS) < 1e-9
+                  and parallel._switch_holds[0] == 0)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sys.getswitchinterval() == pytest.approx(USERS)
