@@ -138,3 +138,55 @@ def test_profile_engine_explains_itself_without_a_traceback(args, code, says):
                           text=True, timeout=120)
     assert done.returncode == code
     assert says in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+METHODS = """\
+model methods
+input 16x16x16
+wino: conv 16 3x3 pad same relu
+wide: conv 16 5x5 pad same
+flatten
+fc: dense 10
+train {
+  data npz(path="unused.npz")
+  batch 32
+  seed 0
+}
+"""
+
+
+def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
+    """The report names each convolution's path: Winograd for the 3x3 layer of 16 channels at
+    a batch of 32 (16,384 output pixels a channel), im2col's for the 5x5 one; the same spec at
+    batch 1 runs both as one planned chunk (:class:`~cnnspec.engine.conv_tuned.SmallPlan`)."""
+    path = tmp_path / "methods.cnn"
+    path.write_text(METHODS)
+    assert main(["time", str(path), "--iterations", "1", "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    methods = {layer["name"]: layer["method"] for layer in report["layers"]}
+    assert methods["wino"] == "winograd"
+    assert methods["wide"] in ("blocks", "im2col")
+    assert methods["fc"] == "" and methods["wino_relu"] == ""
+    assert main(["time", str(path), "--iterations", "1", "--batch", "1"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert any(row.startswith("wino ") and "conv (planned)" in row for row in rows)
+    assert any(row.startswith("fc ") and "dense " in row and "(" not in row for row in rows)
+
+
+def test_method_names_every_path_of_the_tuned_conv():
+    """conv_tuned.method against the path each forward pass took (its cache's type)."""
+    from cnnspec.engine import conv_tuned
+
+    rng = np.random.default_rng(0)
+
+    def ran(n, c, hw, f, k, work):
+        x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
+        w = rng.standard_normal((f, c, k, k)).astype(np.float32)
+        pad = k // 2
+        _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (pad,) * 4, (1, 1), work)
+        return conv_tuned.method(cache)
+
+    assert ran(32, 16, 16, 16, 3, {}) == "winograd"
+    assert ran(1, 2, 6, 3, 3, {}) == "planned"
+    assert ran(256, 6, 14, 16, 5, {}) == "blocks"
+    assert ran(2, 16, 64, 16, 5, {}) == "im2col"

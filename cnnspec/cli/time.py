@@ -69,7 +69,8 @@ def table(timing, about: dict) -> str:
              f"{'GFLOP/s':>9}{'share':>8}")]
     for layer in timing.layers:
         name = layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
-        rows.append(f"{name:<22}{layer.kind:<16}{layer.forward * 1e3:>11.3f}"
+        kind = layer.kind + (f" ({layer.method})" if layer.method else "")
+        rows.append(f"{name:<22}{kind:<16}{layer.forward * 1e3:>11.3f}"
                     f"{layer.backward * 1e3:>12.3f}{layer.gflops:>9.1f}"
                     f"{timing.share(layer.seconds):>8.1%}")
     rows.append(f"{'loss':<38}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")

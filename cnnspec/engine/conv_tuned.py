@@ -153,6 +153,16 @@ def _keep_only(work: dict | None, path: str) -> None:
         work["path"] = path
 
 
+def method(cache) -> str:
+    """Which path of this module a forward pass took, told by its ``cache``: "winograd",
+    "planned" (:class:`SmallPlan`), "blocks" (batch-last blocks) or "im2col" (chunks)."""
+    if isinstance(cache[0], SmallPlan):
+        return "planned"
+    if isinstance(cache[-1], winograd.Tiling):
+        return "winograd"
+    return "blocks" if isinstance(cache[1], Blocks) else "im2col"
+
+
 def _runs_winograd(x, w, win: Window) -> bool:
     """Whether this layer runs by :mod:`cnnspec.engine.winograd`
     (:func:`cnnspec.engine.footprint.winograd_pays`, which check's memory estimate reads)."""

@@ -56,6 +56,11 @@ class Layer:
     def backward(self, dout, need_dx=True):
         return [self._backward(dout, self.cache) if need_dx else None], {}
 
+    def method(self) -> str:
+        """How the last forward pass computed the layer, where there is more than one way
+        (for ``cnnspec time``); "" otherwise."""
+        return ""
+
     def _forward(self, x, training):
         raise NotImplementedError
 
@@ -96,6 +101,9 @@ class Conv2d(Layer):
         dx, dw, db = conv.conv2d_backward(dout, self.cache, need_dw=self.trainable,
                                           need_dx=need_dx, work=self.work)
         return [dx], param_grads(dw, db)
+
+    def method(self) -> str:
+        return "" if self.cache is None else conv.method(self.cache)
 
 
 class Dense(Layer):

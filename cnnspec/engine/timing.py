@@ -31,7 +31,9 @@ PEAK_SIZE = 1024  # the square float32 product of matmul_peak (4 MB a matrix)
 @dataclass(frozen=True)
 class LayerTiming:
     """One node of the step: median seconds of its forward and backward, and the FLOPs of
-    each for the whole batch. ``fused``: layers it computes too (a ReLU before a max pool)."""
+    each for the whole batch (the direct method's, whichever ``method`` ran: a Winograd
+    convolution's GFLOP/s are what im2col would have to reach to match it). ``fused``: layers
+    it computes too (a ReLU before a max pool)."""
 
     name: str
     kind: str
@@ -40,6 +42,7 @@ class LayerTiming:
     forward_flops: int = 0
     backward_flops: int = 0
     fused: tuple[str, ...] = ()
+    method: str = ""  # how the layer computed (a conv's path), "" where there is one way
 
     @property
     def seconds(self) -> float:
@@ -77,7 +80,8 @@ class StepTiming:
 
     def as_dict(self) -> dict:
         """Plain data (seconds as milliseconds), for ``--format json``."""
-        layers = [{"name": layer.name, "kind": layer.kind, "fused": list(layer.fused),
+        layers = [{"name": layer.name, "kind": layer.kind, "method": layer.method,
+                   "fused": list(layer.fused),
                    "forward_ms": layer.forward * 1e3, "backward_ms": layer.backward * 1e3,
                    "forward_flops": layer.forward_flops,
                    "backward_flops": layer.backward_flops, "gflops": layer.gflops,
@@ -150,7 +154,7 @@ def _layer_timings(model, clocks: list[dict], batch: int, flops_of) -> list[Laye
                 f, b = flops_of(name, need_dx)
                 forward, backward = forward + f * batch, backward + b * batch
         layers.append(LayerTiming(
-            name=node.name, kind=node.kind, fused=node.fused,
+            name=node.name, kind=node.kind, fused=node.fused, method=node.layer.method(),
             forward=statistics.median(c.get((node.name, "forward"), 0.0) for c in clocks),
             backward=statistics.median(c.get((node.name, "backward"), 0.0) for c in clocks),
             forward_flops=forward, backward_flops=backward))
