@@ -238,13 +238,20 @@ class Model:
         epoch's short last batch, then full ones). Both sets kept theirs would hold more than
         check's memory estimate, which counts one or the other."""
         if split:
-            layers = [node.layer for node in self.nodes]
+            models = [self]
         elif self._parallel is not None:
-            layers = [node.layer for replica in self._parallel.replicas for node in replica.nodes]
+            models = self._parallel.replicas
         else:
             return
-        for layer in layers:
-            parallel.release_layer(layer)
+        for model in models:
+            for layer in model._plan_layers():
+                parallel.release_layer(layer)
+
+    def _plan_layers(self) -> list[Layer]:
+        """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
+        (:class:`MaxPoolReLU`, :class:`InPlaceReLU`), which hold caches of their own."""
+        layers = {id(node.layer): node.layer for node in self.nodes + self._fused}
+        return list(layers.values())
 
     def _can_split(self, x: np.ndarray) -> bool:
         return (splitting.splits(x.shape[0], self.threads) and not self.record
