@@ -154,7 +154,15 @@ def switch_interval(seconds: float):
         with _switch_lock:
             _switch_holds[0] -= 1
             if _switch_holds[0] == 0:
-                sys.setswitchinterval(_switch_holds[1])
+                _restore_switch_interval(_switch_holds[1])
+
+
+def _restore_switch_interval(seconds: float) -> None:
+    """Set the interval back to ``seconds``, a value ``sys.getswitchinterval()`` returned.
+    CPython keeps whole microseconds, setting ``int(1e6 * seconds)`` and reading back
+    ``1e-6 * us``, and that product is often a hair below ``us`` (7 ms reads back as
+    0.006999999999999999, which sets 6999 us): half a microsecond more sets ``us`` itself."""
+    sys.setswitchinterval((round(seconds * 1e6) + 0.5) / 1e6)
 
 
 def _forget_switch_holds() -> None:
@@ -164,7 +172,7 @@ def _forget_switch_holds() -> None:
     global _switch_lock
     _switch_lock = threading.Lock()
     if _switch_holds[0]:
-        sys.setswitchinterval(_switch_holds[1])
+        _restore_switch_interval(_switch_holds[1])
     _switch_holds[:] = [0, None]
 
 
