@@ -92,3 +92,11 @@ def test_the_users_interval_comes_back_to_the_microsecond(users):
         assert sys.getswitchinterval() == theirs
     finally:
         sys.setswitchinterval(before)
+
+
+def test_an_interval_the_user_sets_during_a_step_stays(users_interval):
+    """Another thread of the user's sets its own interval while a batch runs in parts: the
+    end of the step must not put back the one from before the step over it."""
+    with parallel.switch_interval(parallel.SWITCH_INTERVAL):
+        sys.setswitchinterval(0.002)
+    assert sys.getswitchinterval() == pytest.approx(0.002)
