@@ -76,3 +76,27 @@ def test_a_process_forked_inside_a_hold_gets_the_users_interval_back(users_inter
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert sys.getswitchinterval() == pytest.approx(USERS)
+
+
+@pytest.mark.parametrize("users", [0.007, 0.019997, 0.0123456])
+def test_the_users_interval_comes_back_to_the_microsecond(users):
+    """CPython reads 7 ms back as 0.006999999999999999, which set again is 6999 us: the
+    interval the user had must come back exactly, not a microsecond shorter each time."""
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(users)
+        theirs = sys.getswitchinterval()
+        for _ in range(3):
+            with parallel.switch_interval(parallel.SWITCH_INTERVAL):
+                pass
+        assert sys.getswitchinterval() == theirs
+    finally:
+        sys.setswitchinterval(before)
+
+
+def test_an_interval_the_user_sets_during_a_step_stays(users_interval):
+    """Another thread of the user's sets its own interval while a batch runs in parts: the
+    end of the step must not put back the one from before the step over it."""
+    with parallel.switch_interval(parallel.SWITCH_INTERVAL):
+        sys.setswitchinterval(0.002)
+    assert sys.getswitchinterval() == pytest.approx(0.002)

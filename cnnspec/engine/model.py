@@ -238,13 +238,22 @@ class Model:
         epoch's short last batch, then full ones). Both sets kept theirs would hold more than
         check's memory estimate, which counts one or the other."""
         if split:
-            layers = [node.layer for node in self.nodes]
+            _release([self])
         elif self._parallel is not None:
-            layers = [node.layer for replica in self._parallel.replicas for node in replica.nodes]
-        else:
-            return
-        for layer in layers:
-            parallel.release_layer(layer)
+            _release(self._parallel.replicas)
+
+    def release(self) -> None:
+        """Free every layer's cache and work buffers, the replicas' too: what passes that no
+        backward pass follows left behind (an evaluation's, in batches larger than the
+        training batch that check's memory estimate counts, would otherwise stay through the
+        next training step). The next pass allocates them again."""
+        _release([self] + (self._parallel.replicas if self._parallel is not None else []))
+
+    def _plan_layers(self) -> list[Layer]:
+        """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
+        (:class:`MaxPoolReLU`, :class:`InPlaceReLU`), which hold caches of their own."""
+        layers = {id(node.layer): node.layer for node in self.nodes + self._fused}
+        return list(layers.values())
 
     def _can_split(self, x: np.ndarray) -> bool:
         return (splitting.splits(x.shape[0], self.threads) and not self.record
@@ -360,6 +369,12 @@ def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
         else:
             plan.append(node)
     return plan
+
+
+def _release(models: list[Model]) -> None:
+    for model in models:
+        for layer in model._plan_layers():
+            parallel.release_layer(layer)
 
 
 def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:

@@ -135,26 +135,38 @@ class DataParallel:
 SWITCH_INTERVAL = 1e-3
 
 _switch_lock = threading.Lock()
-_switch_holds = [0, None]  # open holds, the interval to restore when the last closes
+# open holds, the interval to restore when the last closes, the interval the first set (as
+# sys.getswitchinterval() reads it back)
+_switch_holds = [0, None, None]
 
 
 @contextmanager
 def switch_interval(seconds: float):
     """Run the block with ``sys.setswitchinterval(seconds)``, then restore the previous
     interval. The interval is the process's: holds from several threads (two models' parts
-    at once) are counted together, the first sets it and the last restores it."""
+    at once) are counted together, the first sets it and the last restores it, unless the
+    user set an interval of their own meanwhile (it is then theirs that stays)."""
     with _switch_lock:
         _switch_holds[0] += 1
         if _switch_holds[0] == 1:
             _switch_holds[1] = sys.getswitchinterval()
             sys.setswitchinterval(seconds)
+            _switch_holds[2] = sys.getswitchinterval()
     try:
         yield
     finally:
         with _switch_lock:
             _switch_holds[0] -= 1
-            if _switch_holds[0] == 0:
-                sys.setswitchinterval(_switch_holds[1])
+            if _switch_holds[0] == 0 and sys.getswitchinterval() == _switch_holds[2]:
+                _restore_switch_interval(_switch_holds[1])
+
+
+def _restore_switch_interval(seconds: float) -> None:
+    """Set the interval back to ``seconds``, a value ``sys.getswitchinterval()`` returned.
+    CPython keeps whole microseconds, setting ``int(1e6 * seconds)`` and reading back
+    ``1e-6 * us``, and that product is often a hair below ``us`` (7 ms reads back as
+    0.006999999999999999, which sets 6999 us): half a microsecond more sets ``us`` itself."""
+    sys.setswitchinterval((round(seconds * 1e6) + 0.5) / 1e6)
 
 
 def _forget_switch_holds() -> None:
@@ -163,9 +175,9 @@ def _forget_switch_holds() -> None:
     the first hold replaced, and no holds."""
     global _switch_lock
     _switch_lock = threading.Lock()
-    if _switch_holds[0]:
-        sys.setswitchinterval(_switch_holds[1])
-    _switch_holds[:] = [0, None]
+    if _switch_holds[0] and sys.getswitchinterval() == _switch_holds[2]:
+        _restore_switch_interval(_switch_holds[1])
+    _switch_holds[:] = [0, None, None]
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork

@@ -59,6 +59,7 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
             predictions[start:stop] = predicted(out)
             ranks[start:stop] = true_ranks(out, y[start:stop])
     finally:
+        model.release()  # the caches of batches of EVAL_BATCH: no backward pass reads them
         if was_training:
             model.train()
     n = max(len(y), 1)
