@@ -93,6 +93,32 @@ def test_max_pooling_in_ceil_mode(kernel, stride, padding):
         x, kernel, stride, padding=padding, ceil_mode=True))
 
 
+@pytest.mark.parametrize("kernel, stride, padding, ceil_mode", [
+    (2, 2, 1, False), (3, 2, 1, False), (2, 2, 1, True), (3, 2, 1, True), (2, 2, 0, True),
+])
+@pytest.mark.parametrize("minus_inf", ["everywhere", "a corner"])
+def test_max_pooling_of_minus_infinity_next_to_padding(kernel, stride, padding, ceil_mode,
+                                                       minus_inf):
+    """A window whose input pixels are all -inf ties with the padding (-inf too): PyTorch never
+    looks at padding or ceil mode's overhang, so the gradient goes to the window's first input
+    pixel, not to the padding (where it was lost)."""
+    rng = np.random.default_rng(kernel * 10 + padding)
+    x = rng.standard_normal((2, 3, 5, 5))
+    x[..., :2, :2] = -np.inf
+    if minus_inf == "everywhere":
+        x[:] = -np.inf
+    pads = (padding,) * 4
+    out, cache = pool.maxpool_forward(x, (kernel,) * 2, (stride,) * 2, pads, ceil_mode)
+    dout = rng.standard_normal(out.shape)
+    dx = pool.maxpool_backward(dout, cache)
+    xt = torch.tensor(x, requires_grad=True)
+    expected = F.max_pool2d(xt, kernel, stride, padding=padding, ceil_mode=ceil_mode)
+    expected.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(out, expected.detach().numpy())
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert dx.sum() == pytest.approx(dout.sum())  # no gradient lost in the padding
+
+
 def test_global_avgpool_flatten_dense():
     def ours(x, w, b):
         g, gc = pool.global_avgpool_forward(x)

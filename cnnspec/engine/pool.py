@@ -132,8 +132,10 @@ def _first_maxima(xp, best, win: Window):
     offset and at no earlier one (valid until the next item)."""
     offsets = win.offsets()
     open_ = None  # windows whose maximum is not yet found (None: all of them)
-    for k, (_, _, rows, cols) in enumerate(offsets):
+    for k, ((_, _, rows, cols), inside) in enumerate(zip(offsets, _inside(win))):
         hit = xp[:, :, rows, cols] == best
+        if inside is not None:  # padding (-inf) ties a window of -inf: never its maximum
+            hit &= inside
         if open_ is not None:
             hit &= open_
         if k < len(offsets) - 1:  # the last offset's hits need no bookkeeping
@@ -142,9 +144,30 @@ def _first_maxima(xp, best, win: Window):
         yield rows, cols, hit
 
 
+@functools.lru_cache(maxsize=256)
+def _inside(win: Window) -> tuple[np.ndarray | None, ...]:
+    """For each kernel offset of :meth:`Window.offsets`: (Ho, Wo), True where its pixel is the
+    input's rather than padding or ceil mode's overhang, or None where all are (read-only).
+    PyTorch's max pool never looks at padding: a window of -inf gives its gradient to its
+    first input pixel."""
+    (h, w), (top, _, left, _) = win.in_hw, win.pads
+    masks = []
+    for _, _, rows, cols in win.offsets():
+        ys = np.arange(rows.start, rows.stop, rows.step)
+        xs = np.arange(cols.start, cols.stop, cols.step)
+        real_y, real_x = (ys >= top) & (ys < top + h), (xs >= left) & (xs < left + w)
+        mask = None
+        if not (real_y.all() and real_x.all()):
+            mask = real_y[:, None] & real_x[None, :]
+            mask.flags.writeable = False
+        masks.append(mask)
+    return tuple(masks)
+
+
 def maxpool_backward(dout, cache):
     """``dout`` (N, C, Ho, Wo)  ->  ``dx`` (N, C, H, W): each window's gradient goes to its
-    maximum; on ties to the first maximal offset in row-major order, as PyTorch does."""
+    maximum; on ties to the first maximal offset in row-major order that is not padding, as
+    PyTorch does."""
     _, win, hit, xp, best = cache
     dout_c = dout.transpose(1, 0, 2, 3)
     if hit is not None:
