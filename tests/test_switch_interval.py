@@ -71,7 +71,7 @@ def test_a_process_forked_inside_a_hold_gets_the_users_interval_back(users_inter
         pid = os.fork()
         if pid == 0:  # the child: exit 0 only if the user's interval is back and no hold open
             ok = (abs(sys.getswitchinterval() - USERS) < 1e-9
-                  and parallel._switch_holds[0] == 0)
+                  and parallel._switch_holds.depth == 0)
             os._exit(0 if ok else 1)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0

@@ -289,12 +289,14 @@ def _conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
 
 
 def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.winograd`: the input kept by the cache; a chunk's buffers
-    (:func:`_winograd_chunk_bytes`), shared by the layers of one geometry; ``dx`` a new
-    array. Temporaries: the transformed kernels and their gradient (a*a x F x C, a few)."""
+    """:mod:`cnnspec.engine.winograd`: the input and the transformed kernels (a*a x F x C)
+    kept by the cache; a chunk's buffers (:func:`_winograd_chunk_bytes`), shared by the
+    layers of one geometry; ``dx`` a new array. Temporaries: the kernels' transform and
+    their gradient (a few of their size)."""
     points = WINOGRAD_INPUT_TILE ** 2
     kernels = points * geo.f * geo.c * itemsize
     return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, keeps_input=True,
+                     cache=kernels,
                      forward_temp=4 * kernels, dx=geo.c * n * geo.h * geo.w * itemsize,
                      shared=_winograd_chunk_bytes(geo, n, itemsize),
                      shared_key=("winograd", geo, n), backward_temp=4 * kernels,

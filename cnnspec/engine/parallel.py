@@ -31,6 +31,7 @@ import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -134,10 +135,19 @@ class DataParallel:
 # 1.38 / 1.46 / 1.47 / 1.45 and, another run, 1.45 / 1.45 / 1.44 / 1.41).
 SWITCH_INTERVAL = 1e-3
 
+
+
+@dataclass
+class _SwitchHolds:
+    """The engine's open holds on the switch interval, the interval to restore when the last
+    closes, and the one the first set (as ``sys.getswitchinterval()`` reads it back)."""
+    depth: int = 0
+    previous: float | None = None
+    ours: float | None = None
+
+
 _switch_lock = threading.Lock()
-# open holds, the interval to restore when the last closes, the interval the first set (as
-# sys.getswitchinterval() reads it back)
-_switch_holds = [0, None, None]
+_switch_holds = _SwitchHolds()
 
 
 @contextmanager
@@ -146,19 +156,20 @@ def switch_interval(seconds: float):
     interval. The interval is the process's: holds from several threads (two models' parts
     at once) are counted together, the first sets it and the last restores it, unless the
     user set an interval of their own meanwhile (it is then theirs that stays)."""
+    holds = _switch_holds
     with _switch_lock:
-        _switch_holds[0] += 1
-        if _switch_holds[0] == 1:
-            _switch_holds[1] = sys.getswitchinterval()
+        holds.depth += 1
+        if holds.depth == 1:
+            holds.previous = sys.getswitchinterval()
             sys.setswitchinterval(seconds)
-            _switch_holds[2] = sys.getswitchinterval()
+            holds.ours = sys.getswitchinterval()
     try:
         yield
     finally:
         with _switch_lock:
-            _switch_holds[0] -= 1
-            if _switch_holds[0] == 0 and sys.getswitchinterval() == _switch_holds[2]:
-                _restore_switch_interval(_switch_holds[1])
+            holds.depth -= 1
+            if holds.depth == 0 and sys.getswitchinterval() == holds.ours:
+                _restore_switch_interval(holds.previous)
 
 
 def _restore_switch_interval(seconds: float) -> None:
@@ -173,11 +184,11 @@ def _forget_switch_holds() -> None:
     """In a forked child: the parent's open holds belong to threads the child does not have
     (and the lock may have been held by one of them): the child gets the interval back that
     the first hold replaced, and no holds."""
-    global _switch_lock
+    global _switch_lock, _switch_holds
     _switch_lock = threading.Lock()
-    if _switch_holds[0] and sys.getswitchinterval() == _switch_holds[2]:
-        _restore_switch_interval(_switch_holds[1])
-    _switch_holds[:] = [0, None, None]
+    if _switch_holds.depth and sys.getswitchinterval() == _switch_holds.ours:
+        _restore_switch_interval(_switch_holds.previous)
+    _switch_holds = _SwitchHolds()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork

@@ -282,13 +282,14 @@ def avgpool_backward(dout, cache):
 
 def _tiled_spread(dout, scale, win: Window) -> np.ndarray:
     """``dout * scale`` (N, C, Ho, Wo) copied to each pixel of its window, for windows that tile
-    the padded input: (N, C, Hp, Wp), new memory. Every pixel lies in one window, so two
-    ``np.repeat`` (columns, then whole rows) write each once: no zeroing and no kh*kw strided
-    passes (LeNet-5's pool1 backward, batch 256: 0.56 ms against 2.7 for the offset loop and
-    1.9 for one six-dimensional broadcast, whose innermost run is only kw long)."""
+    the padded input: (N, C, Hp, Wp), new memory. Every pixel lies in one window, so a spread
+    over the columns (:func:`_spread`) and a ``np.repeat`` of whole rows write each once: no
+    zeroing and no kh*kw strided passes (LeNet-5's pool1 backward, batch 256: 0.56 ms against
+    2.7 for the offset loop and 1.9 for one six-dimensional broadcast, whose innermost run is
+    only kw long)."""
     (kh, kw) = win.kernel
     share = np.multiply(dout, scale, dtype=dout.dtype)
-    return np.repeat(np.repeat(share, kw, axis=3), kh, axis=2)
+    return np.repeat(_spread(share, kw), kh, axis=2)
 
 
 def global_avgpool_forward(x):

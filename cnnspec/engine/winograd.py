@@ -63,6 +63,7 @@ another image's.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -95,6 +96,7 @@ _AT = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, 1, 4, 4, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=np.float64)
 assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_INPUT_TILE) and _BT.shape[0] == WINOGRAD_INPUT_TILE
+_MATRICES = {"BT": _BT, "G": _G, "AT": _AT}
 
 # A float32 result's error against the float64 reference, relative to the largest sum of the
 # absolute values of an output's terms (tests/test_winograd.py holds the engine to it).
@@ -135,14 +137,14 @@ def tiling(win: Window) -> Tiling:
 def conv2d_forward(x, w, b, win: Window, work=None):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
-    memory. ``cache`` = (``x``, ``w``, whether there is a bias, the :class:`Tiling`): ``x``
-    must not change before the backward pass. ``work``: the layer's dict; the chunk buffers
+    memory. ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, the
+    :class:`Tiling`): ``x`` must not change before the backward pass. ``work``: the layer's dict; the chunk buffers
     live only within a call and are shared by the layers of one geometry (per thread,
     :func:`cnnspec.engine.windows.shared_work`)."""
     til = tiling(win)
-    work = _scratch(work, til, x, w)
     n, c = x.shape[:2]
     f = w.shape[0]
+    work = _scratch(work, til, x, f)
     u = _kernel_transform(w)
     out = np.empty((f, n, *til.out_hw), x.dtype)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize)
@@ -152,13 +154,13 @@ def conv2d_forward(x, w, b, win: Window, work=None):
         m_t = carve(work, "products", (til.a * til.a, f, images * til.q), x.dtype)
         np.matmul(u, v, out=m_t)
         _output_transform(m_t, til, out[:, start:start + images], b, work)
-    return out.transpose(1, 0, 2, 3), (x, w, b is not None, til)
+    return out.transpose(1, 0, 2, 3), (x, u, b is not None, til)
 
 
-def _scratch(work, til: Tiling, x, w) -> dict | None:
-    """The chunk buffers of a convolution of ``w`` over ``x`` tiled as ``til``: they live only
-    within a pass, shared by the layers of one geometry (per thread)."""
-    return shared_work(work, ("winograd", til, x.shape, w.shape[0], x.dtype))
+def _scratch(work, til: Tiling, x, f: int) -> dict | None:
+    """The chunk buffers of a convolution of ``x`` into ``f`` channels tiled as ``til``: they
+    live only within a pass, shared by the layers of one geometry (per thread)."""
+    return shared_work(work, ("winograd", til, x.shape, f, x.dtype))
 
 
 def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
@@ -166,18 +168,18 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for), chunk of
     images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V``
     computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``."""
-    x, w, has_bias, til = cache
+    x, u, has_bias, til = cache
     if not (need_dw or need_dx):
         return None, None, None
     n, c = x.shape[:2]
-    f, a = w.shape[0], til.a
-    scratch = _scratch(work, til, x, w)
+    f, a = u.shape[1], til.a
+    scratch = _scratch(work, til, x, f)
     dout_c = dout.transpose(1, 0, 2, 3)
     if need_dw:
         du = np.zeros((a * a, f, c), dout.dtype)
         part = np.empty_like(du)
     if need_dx:
-        u_t = _kernel_transform(w).transpose(0, 2, 1)  # (a*a, C, F)
+        u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x.shape[2:]), dout.dtype)
     step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
     for start in range(0, n, step):
@@ -193,7 +195,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     dx = dxc.transpose(1, 0, 2, 3) if need_dx else None
     if not need_dw:
         return dx, None, None
-    g = _matrix(_G, dout.dtype)
+    g = _matrix("G", dout.dtype)
     dw = np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
     return dx, dw, dout.sum(axis=(0, 2, 3)) if has_bias else None
 
@@ -208,7 +210,7 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     a, m = til.a, til.m
     c, images, h, wd = dx.shape
     length = c * images * til.q
-    bt = _matrix(_BT, dv.dtype)
+    bt = _matrix("BT", dv.dtype)
     tiles = carve(work, "tiles", (a, a, length), dv.dtype)
     np.matmul(bt.T, dv.reshape(a, a, length), out=tiles)
     rows = carve(work, "rows", (a * length * m + a,), dv.dtype)[:a * length * m]
@@ -246,14 +248,18 @@ def _row_spans(til: Tiling, h: int):
             yield i, first, last, first * m + i - top
 
 
-def _matrix(matrix: np.ndarray, dtype) -> np.ndarray:
-    """One of the transforms' matrices in ``dtype`` (they are written in float64)."""
-    return matrix.astype(dtype, copy=False)
+@functools.cache
+def _matrix(name: str, dtype) -> np.ndarray:
+    """The transforms' matrix ``name`` ("BT", "G", "AT", written in float64) in ``dtype``,
+    made once (read-only): the transforms ask for it on every chunk of images."""
+    matrix = _MATRICES[name].astype(dtype)
+    matrix.flags.writeable = False
+    return matrix
 
 
 def _kernel_transform(w) -> np.ndarray:
     """``U`` (a*a, F, C): ``G g G^T`` of every kernel, the points first."""
-    g = _matrix(_G, w.dtype)
+    g = _matrix("G", w.dtype)
     u = np.matmul(np.matmul(g, w), g.T)  # (F, C, a, a)
     return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(g.shape[0] ** 2, *w.shape[:2])
 
@@ -271,7 +277,7 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
     a, m = til.a, til.m
     th, wq = til.tiles_hw[0], til.row_width
     left = til.pads[2]
-    bt = _matrix(_BT, x.dtype)
+    bt = _matrix("BT", x.dtype)
     # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
     tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, c, images, th, wq),
                             x.dtype, fill=0.0)
@@ -310,7 +316,7 @@ def _output_transform(m_t, til: Tiling, out, b, work) -> None:
     result row is a whole row of tiles ``(tx, j)``, copied into ``out`` in runs of ``Wo``."""
     m, a = til.m, til.a
     f, images = out.shape[:2]
-    at = _matrix(_AT, m_t.dtype)
+    at = _matrix("AT", m_t.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), m_t.dtype)
     np.matmul(at, m_t.reshape(a, -1), out=half.reshape(m, -1))  # along the tiles' rows
     y = carve(work, "outputs", (m, f * images * til.q, m), m_t.dtype)
@@ -344,7 +350,7 @@ def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
     wo = til.out_hw[1]
     for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
         np.copyto(plane[:, :, :rows, :wo], dout_c[:, :, i::m])
-    at = _matrix(_AT, dout_c.dtype)
+    at = _matrix("AT", dout_c.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
     dm = carve(work, "products", (a * a, f, images * til.q), dout_c.dtype)
