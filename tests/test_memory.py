@@ -265,6 +265,10 @@ def test_summary_shows_the_step_memory(capsys):
     assert main(["summary", str(SPECS / "digits.cnn")]) == 0
     out = capsys.readouterr().out
     assert "Training step memory: at most about" in out and "at batch 32" in out
+    memory = cnnspec.load(SPECS / "digits.cnn").step_memory
+    assert f"Training process memory: up to about {bytes_text(memory.process)}" in out
+    assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack)
+    assert min(memory.data, memory.runtime, memory.slack) > 0
 
 
 def _argument_grid(entry) -> list[dict]:

@@ -176,11 +176,12 @@ def summary_table(checked: CheckedSpec) -> str:
             f"Training step memory: at most about {bytes_text(step['total_bytes'])} at batch "
             f"{step['batch_size']}, float32 ({bytes_text(step['parameter_bytes'])} parameters, "
             f"gradients and optimizer state, {bytes_text(step['activation_bytes'])} "
-            f"activations, {bytes_text(step['work_bytes'])} convolution work buffers); "
-            f"a process training it, with its data, Python, its libraries and the "
-            f"allocator's slack, "
-            f"up to about "
-            f"{bytes_text(step['process_bytes'])}")
+            f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
+        totals.append(
+            f"Training process memory: up to about {bytes_text(step['process_bytes'])} (the "
+            f"step, {bytes_text(step['data_bytes'])} of data, "
+            f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
+            f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
              f"output '{data['output']}' {_dims(data['output_shape'])}")
     note = "Signal: estimated std of each layer's output at init, relative to the input's."
