@@ -216,19 +216,32 @@ def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, caps
     spec = tmp_path / "huge.cnn"
     spec.write_text("input 1x8x8\nconv1: conv 8 3x3 pad same\nwide: conv 512 3x3 pad same\n"
                     "flatten\ndense 10\n")
+    memory = cnnspec.load(spec).step_memory
+    limit = memory.runtime + memory.total // 2  # room for the process, not for the step
     with pytest.raises(SpecErrors) as info:
-        cnnspec.load(spec, max_memory=8 << 20)
+        cnnspec.load(spec, max_memory=limit)
     (error,) = info.value.errors
     assert error.span.line == 3 and "would need up to about" in error.message
-    assert "more than the 8.0 MiB limit set" in error.message and "'wide'" in error.message
+    assert f"more than the {bytes_text(limit)} limit set" in error.message
+    assert "'wide'" in error.message and bytes_text(memory.runtime) in error.message
     # Room for it: no error; most of the room: a warning.
     assert cnnspec.load(spec, max_memory=1 << 30).warnings == []
-    needed = cnnspec.load(spec).step_memory.total
-    warned = cnnspec.load(spec, max_memory=int(needed * 1.5)).warnings
+    warned = cnnspec.load(spec, max_memory=int(memory.process * 1.5)).warnings
     assert any("over half" in w.message for w in warned)
-    assert main(["check", str(spec), "--max-memory", "8M"]) == 2
+    assert main(["check", str(spec), "--max-memory", str(limit)]) == 2
     err = capsys.readouterr().err
-    assert "huge.cnn:3:1: error: a training step would need" in err and "hint:" in err
+    assert "huge.cnn:3:1: error: training would need" in err and "hint:" in err
+
+
+def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(tmp_path):
+    """No smaller net or batch fits in 8 MiB: the error says what the process takes and
+    does not send the user to shrink the net."""
+    with pytest.raises(SpecErrors) as info:
+        cnnspec.load(SPECS / "digits.cnn", max_memory=8 << 20)
+    (error,) = info.value.errors
+    assert "for Python, its libraries and their buffers alone" in error.message
+    assert "more than the 8.0 MiB limit set" in error.message
+    assert "cannot be met" in error.hint and "fewer filters" not in error.hint
 
 
 def test_a_thousand_times_too_many_filters_is_refused_by_check_without_allocating(tmp_path):
@@ -252,6 +265,10 @@ def test_summary_shows_the_step_memory(capsys):
     assert main(["summary", str(SPECS / "digits.cnn")]) == 0
     out = capsys.readouterr().out
     assert "Training step memory: at most about" in out and "at batch 32" in out
+    memory = cnnspec.load(SPECS / "digits.cnn").step_memory
+    assert f"Training process memory: up to about {bytes_text(memory.process)}" in out
+    assert memory.process == (memory.total + memory.data + memory.runtime + memory.slack)
+    assert min(memory.data, memory.runtime, memory.slack) > 0
 
 
 def _argument_grid(entry) -> list[dict]:
@@ -291,9 +308,9 @@ def test_training_in_float64_is_refused_where_only_float32_fits(monkeypatch):
     from cnnspec.training.api import checked_with_overrides
 
     spec = SPECS / "lenet5.cnn"
-    single = check(read_spec(str(spec))).step_memory.total
-    double = check(read_spec(str(spec)), dtype="float64").step_memory.total
+    single = check(read_spec(str(spec))).step_memory.process
+    double = check(read_spec(str(spec)), dtype="float64").step_memory.process
     monkeypatch.setattr(memory, "machine_memory", lambda: (single + double) // 2)
-    assert checked_with_overrides(spec, {}).step_memory.total == single
-    with pytest.raises(SpecErrors, match="training step would need"):
+    assert checked_with_overrides(spec, {}).step_memory.process == single
+    with pytest.raises(SpecErrors, match="training would need"):
         checked_with_overrides(spec, {}, "float64")

@@ -20,6 +20,11 @@ sets) and warns when it takes most of it; ``summary`` shows the figure. Everythi
   pass's temporaries while it runs; besides that, the Python objects of the model and its
   layers (a few KiB each: what a net of tiny layers mostly holds).
 
+Beside the step's arrays a training process holds its own code and libraries, what
+BLAS and the allocator keep (:func:`runtime_bytes`), and its data set (:func:`data_bytes`;
+an npz file's, which ``check`` does not read, is not counted): ``check`` refuses a spec whose
+whole process (:attr:`MemoryEstimate.process`) would not fit.
+
 The estimate bounds a step from above: where the engine's choice depends on the data or the
 machine, the footprints take the larger case. tests/test_memory.py measures the real peak of
 a training step (NumPy's allocations, with tracemalloc) against it: at least the measurement
@@ -28,6 +33,7 @@ and, on the example specs and the benchmark nets, at most :data:`OVERESTIMATE` t
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import os
@@ -43,8 +49,10 @@ from cnnspec.engine.footprint import (
 )
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
+from cnnspec.ir.datasets import example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
+from cnnspec.kinds import KINDS
 
 VALUE_BYTES = {"float32": 4, "float64": 8}  # the dtypes a model trains in, and their sizes
 BYTES_PER_VALUE = VALUE_BYTES["float32"]  # the default dtype's
@@ -62,10 +70,20 @@ class MemoryEstimate:
     work: int  # the layers' kept work buffers
     heaviest: str  # the layer whose output, cache and buffers are largest
     batch_size: int
+    runtime: int = 0  # the process's code, libraries and their buffers (runtime_bytes)
+    slack: int = 0  # what the allocator keeps beside the arrays (ALLOCATOR_SLACK)
+    data: int = 0  # the data set, loaded and prepared (data_bytes)
 
     @property
     def total(self) -> int:
+        """The step's arrays."""
         return self.parameters + self.activations + self.work
+
+    @property
+    def process(self) -> int:
+        """The resident memory of a process that trains the spec: the step's arrays and the
+        runtime around them."""
+        return self.total + self.slack + self.runtime + self.data
 
 
 def optimizer_buffers(training: dict) -> int:
@@ -106,6 +124,51 @@ OBJECT_BYTES_BASE = 16 << 10
 OBJECT_BYTES_PER_LAYER = 3 << 10
 
 
+# What a training process holds besides the arrays, in resident memory, measured on an Intel
+# Xeon (Python 3.11, NumPy 2.4.6 with OpenBLAS 0.3.31, matplotlib 3) and rounded up:
+# Python with NumPy, its BLAS and cnnspec loaded: 32 MiB when training starts; with matplotlib,
+# which draws the curves when it ends, 71 MiB.
+PROCESS_BYTES = 80 << 20
+# OpenBLAS packs a product's operands into a buffer of its own for each thread that calls it,
+# kept for the process's life: 8.0 MiB for float32 products of 4096 x 4096 matrices, 12.9 MiB
+# for float64 (smaller products touch less of it). Each part of a split batch runs its
+# products in a thread of its own.
+BLAS_BUFFER_BYTES = 16 << 20
+# Memory the allocator keeps for reuse instead of returning it, a share of the arrays: 8-10% of
+# the traced peak measured on vgg_small (tools/nets.py) at one and two threads.
+ALLOCATOR_SLACK = 0.15
+# The resident memory of a module a layer kind's engine op imports on first use (Kind.libraries;
+# 12.6-14.8 MiB measured, with and without matplotlib loaded first).
+LIBRARY_BYTES = {"scipy.special": 16 << 20}
+
+
+def runtime_bytes(layers: list[LayerInfo], parts: int) -> int:
+    """What a process training ``layers`` in ``parts`` threads holds beside its arrays: the
+    interpreter and libraries, the modules the layers' kinds load and a BLAS buffer per
+    thread."""
+    libraries = {name for info in layers for name in KINDS[info.kind].libraries(info.ir)}
+    return (PROCESS_BYTES + sum(LIBRARY_BYTES[name] for name in libraries)
+            + BLAS_BUFFER_BYTES * parts)
+
+
+# A data set in memory, per byte of its images as float32 and int64 labels: the loaded set
+# (kept for the whole run) and the copies prepared in the model's dtype (train, validation,
+# test). Measured on shapes: 4.1x while generating, 3.3x held once prepared in float32, 4.8x
+# in float64.
+DATA_LOADED = 3.0
+DATA_PREPARED = 1.5  # per 4 bytes of the model's values
+
+
+def data_bytes(data: dict, itemsize: int) -> int:
+    """The memory the data set of IR ``training.data`` takes in a training process, where its
+    size is known before loading (0 for an npz file)."""
+    count, image = example_count(data), image_shape(data)
+    if count is None or image is None:
+        return 0
+    raw = count * (math.prod(image) * VALUE_BYTES["float32"] + 8)
+    return math.ceil(raw * (DATA_LOADED + DATA_PREPARED * itemsize / 4))
+
+
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
     """The step's memory, split into parts in threads or whole, whichever needs more (a
     layer such as dropout keeps the engine from splitting; the footprints of chunked
@@ -114,7 +177,7 @@ def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> Mem
     ways = (1, SPLIT_PARTS) if splits(batch) else (1,)
     itemsize = VALUE_BYTES[dtype]
     return max((_estimate(spec, layers, parts, itemsize) for parts in ways),
-               key=lambda e: e.total)
+               key=lambda e: e.process)
 
 
 def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) -> MemoryEstimate:
@@ -131,12 +194,15 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
     replicas = parts if parts > 1 else 0
     objects = OBJECT_BYTES_BASE + OBJECT_BYTES_PER_LAYER * len(layers) * (1 + replicas)
     heaviest = max(layers, key=lambda info: _weight(prints[info.name])).name
-    return MemoryEstimate(
+    arrays = MemoryEstimate(
         parameters=itemsize * parameter_values,
         activations=parts * part_peak(layers, prints, output, training["loss"], itemsize)
         + whole + objects,
         work=parts * kept_work(prints.values()),
         heaviest=heaviest, batch_size=batch)
+    return dataclasses.replace(arrays, runtime=runtime_bytes(layers, parts),
+                               slack=math.ceil(ALLOCATOR_SLACK * arrays.total),
+                               data=data_bytes(training["data"], itemsize))
 
 
 def _footprint(info: LayerInfo, batch: int, itemsize: int) -> Footprint:
@@ -307,25 +373,35 @@ def bytes_text(n: float) -> str:
 
 
 def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> list[SpecError]:
-    """An error when a training step would not fit in ``limit`` bytes (the machine's memory when
-    None), a warning when it takes more than half of it; located at the heaviest layer."""
+    """An error when a process training the spec would not fit in ``limit`` bytes (the
+    machine's memory when None), a warning when it takes more than half of it; located at the
+    heaviest layer."""
     room = "the {} limit set" if limit is not None else "this machine's {} of memory"
     limit = machine_memory() if limit is None else limit
-    if limit is None or memory.total <= WARN_SHARE * limit:
+    if limit is None or memory.process <= WARN_SHARE * limit:
         return []
     room = room.format(bytes_text(limit))
-    parts = (f"{bytes_text(memory.parameters)} parameters, gradients and optimizer state, "
-             f"{bytes_text(memory.activations)} activations, {bytes_text(memory.work)} "
-             f"convolution work buffers")
-    if memory.total > limit:
+    parts = (f"a step's {bytes_text(memory.parameters)} of parameters, gradients and optimizer "
+             f"state, {bytes_text(memory.activations)} of activations and "
+             f"{bytes_text(memory.work)} of convolution work buffers, "
+             f"{bytes_text(memory.slack)} the allocator keeps beside them, "
+             f"{bytes_text(memory.data)} of data and "
+             f"{bytes_text(memory.runtime)} for Python, its libraries and their buffers")
+    if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
-            f"a training step would need up to about {bytes_text(memory.total)} at batch "
+            f"training needs about {bytes_text(memory.runtime)} for Python, its libraries and "
+            f"their buffers alone, more than {room}", memory.heaviest,
+            hint=f"this spec trains in up to about {bytes_text(memory.process)}; a limit "
+                 "below what the process itself takes cannot be met")]
+    if memory.process > limit:
+        return [spec.error(
+            f"training would need up to about {bytes_text(memory.process)} at batch "
             f"{memory.batch_size} ({parts}), more than {room}; "
             f"'{memory.heaviest}' weighs most", memory.heaviest,
             hint="use fewer filters or units, more stride or pooling early, or a smaller "
                  "batch; `cnnspec summary` lists what each layer holds")]
     return [spec.error(
-        f"a training step needs up to about {bytes_text(memory.total)} at batch {memory.batch_size} "
-        f"({parts}), over half of {room}", memory.heaviest,
+        f"training needs up to about {bytes_text(memory.process)} at batch "
+        f"{memory.batch_size} ({parts}), over half of {room}", memory.heaviest,
         severity="warning",
         hint="other programs may then run out of memory; a smaller batch lowers the activations")]

@@ -104,6 +104,9 @@ def _step_memory_dict(memory) -> dict | None:
         return None
     return {"total_bytes": memory.total, "parameter_bytes": memory.parameters,
             "activation_bytes": memory.activations, "work_bytes": memory.work,
+            "runtime_bytes": memory.runtime, "slack_bytes": memory.slack,
+            "data_bytes": memory.data,
+            "process_bytes": memory.process,
             "batch_size": memory.batch_size, "heaviest_layer": memory.heaviest}
 
 
@@ -174,6 +177,11 @@ def summary_table(checked: CheckedSpec) -> str:
             f"{step['batch_size']}, float32 ({bytes_text(step['parameter_bytes'])} parameters, "
             f"gradients and optimizer state, {bytes_text(step['activation_bytes'])} "
             f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
+        totals.append(
+            f"Training process memory: up to about {bytes_text(step['process_bytes'])} (the "
+            f"step, {bytes_text(step['data_bytes'])} of data, "
+            f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
+            f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
              f"output '{data['output']}' {_dims(data['output_shape'])}")
     note = "Signal: estimated std of each layer's output at init, relative to the input's."

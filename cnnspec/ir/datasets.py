@@ -102,6 +102,7 @@ class DatasetKind:
     aliases: tuple[str, ...] = ()
     image: tuple[int, int, int] | None = None
     classes: int | None = None
+    examples: int | None = None  # images, train and test together
 
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
@@ -112,7 +113,8 @@ class DatasetKind:
 
 
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
-    DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10),
+    DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
+                examples=1797),
     DatasetKind("shapes", "synthetic shapes: x, plus, o, square, bars, diagonals (generated "
                 "from the seed)", args=(
                     # 4 is the least that draws; below about 8 pixels an "o" and a "square"
@@ -131,11 +133,13 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                         "then says 3xSIZExSIZE); false, the default, draws light on dark in "
                         "1 channel"))),
     DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
-                image=(1, 28, 28), classes=10),
+                image=(1, 28, 28), classes=10, examples=70_000),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
-                "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10),
+                "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10,
+                examples=70_000),
     DatasetKind("cifar10", "CIFAR-10 colour images, 32x32 (downloaded on first use)",
-                aliases=("cifar-10", "cifar_10"), image=(3, 32, 32), classes=10),
+                aliases=("cifar-10", "cifar_10"), image=(3, 32, 32), classes=10,
+                examples=60_000),
     DatasetKind("npz", "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer "
                 "labels y", args=(Arg("path", None, "path", hint='the .npz file\'s path, e.g. '
                                       '"data/train.npz"'),)),
@@ -166,6 +170,13 @@ def image_shape(data: dict) -> tuple[int, int, int] | None:
     if kind.name == "shapes":
         return (shapes_channels(data), data["size"], data["size"])
     return kind.image
+
+
+def example_count(data: dict) -> int | None:
+    """How many images, train and test together, a valid IR ``training.data`` object holds,
+    if known before loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    return data["count"] if kind.name == "shapes" else kind.examples
 
 
 def shapes_channels(data: dict) -> int:

@@ -547,7 +547,7 @@ def _same_shape(ir: dict, in_shapes) -> Inferred:
 
 def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1.0,
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
-                cases: tuple[dict, ...] = ()) -> Kind:
+                cases: tuple[dict, ...] = (), libraries=lambda ir: ()) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -564,7 +564,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
-                  *(Example(((4, 3),), case) for case in cases)))
+                  *(Example(((4, 3),), case) for case in cases)),
+        libraries=libraries)
 
 
 def _unary(op: str, **attributes):
@@ -622,7 +623,8 @@ GELU = _activation(
     signal_factor=lambda ir: GELU_SECOND_MOMENT,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
-    phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [])
+    phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [],
+    libraries=lambda ir: () if ir["approximate"] == "tanh" else ("scipy.special",))
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
                    signal_factor=lambda ir: SILU_SECOND_MOMENT)

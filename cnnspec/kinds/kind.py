@@ -104,7 +104,9 @@ class Kind:
     reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
     :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
     ``flops``: ``(ir, in_shapes, out_shape, macs) -> int``, the forward FLOPs per example
-    (:meth:`step_flops` derives the backward's).
+    (:meth:`step_flops` derives the backward's). ``libraries``: ``(ir) -> names``, the
+    modules beyond NumPy its engine op imports on first use, whose memory a training process
+    then holds (:mod:`cnnspec.check.memory` counts it).
     """
 
     name: str
@@ -128,6 +130,7 @@ class Kind:
     onnx: Callable | None = None
     examples: tuple[Example, ...] = ()
     flops: Callable[[dict, list[Shape], Shape, int], int] = elementwise_flops
+    libraries: Callable[[dict], tuple[str, ...]] = lambda ir: ()
 
     @property
     def weighted(self) -> bool:

@@ -1,0 +1,125 @@
+"""The memory of a whole training process against check's estimate of it
+(cnnspec.check.memory: the step's arrays, the allocator's slack, Python, its libraries and
+their buffers): real `cnnspec train` processes, their peak resident memory read by the
+kernel; and the modules a kind declares it loads (Kind.libraries) against what it loads."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cnnspec
+from cnnspec.check.memory import BLAS_BUFFER_BYTES, LIBRARY_BYTES, PROCESS_BYTES, data_bytes
+from cnnspec.kinds import KINDS
+from cnnspec.training.api import checked_with_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+# Runs `cnnspec train` as a child and prints the child's peak resident memory: getrusage's
+# maxrss of the children, which this small parent does not raise (it keeps the parent's peak
+# across exec).
+PEAK_OF_CHILD = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+if done.returncode:
+    sys.exit(done.stdout + done.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+"""
+
+
+def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
+    command = [sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
+               "--quiet", "--epochs", "1", *options]
+    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, *command],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1])
+
+
+# Specs on the built-in data (digits, shapes), one of them with gelu (scipy.special), one
+# in float64, one with a batch whose halves run in two threads.
+@pytest.mark.parametrize("name,batch,dtype", [
+    ("digits.cnn", None, "float32"), ("separable.cnn", None, "float32"),
+    ("resnet_small.cnn", None, "float32"), ("digits.cnn", None, "float64"),
+    ("lenet5.cnn", 256, "float32"), ("cifar10_vgg.cnn", None, "float32"),
+])
+def test_a_training_process_stays_within_checks_estimate_of_it(name, batch, dtype, tmp_path):
+    """The whole process of `cnnspec train`, curves drawn at the end included."""
+    overrides = {"batch_size": batch} if batch else {}
+    estimate = checked_with_overrides(SPECS / name, overrides, dtype).step_memory
+    options = ("--dtype", dtype) + (("--batch-size", str(batch)) if batch else ())
+    measured = _peak_of_training(SPECS / name, tmp_path / "run", *options)
+    assert measured <= estimate.process, (measured / 2**20, estimate.process / 2**20)
+    # not a bound so loose that it says nothing
+    assert estimate.process <= 2 * measured, (measured / 2**20, estimate.process / 2**20)
+
+
+def test_the_runtime_counts_a_blas_buffer_for_each_part_and_the_kinds_libraries(tmp_path):
+    spec = tmp_path / "act.cnn"
+    body = ("input 1x8x8\nconv 8 3x3\n{}\nflatten\ndense 10\n"
+            "train {{\n  data digits\n  batch {}\n}}\n")
+    spec.write_text(body.format("gelu", 1))  # a batch of one runs whole, in one thread
+    assert cnnspec.load(spec).step_memory.runtime == (
+        PROCESS_BYTES + BLAS_BUFFER_BYTES + LIBRARY_BYTES["scipy.special"])
+    spec.write_text(body.format("gelu approximate tanh", 64))  # halves in two threads
+    assert cnnspec.load(spec).step_memory.runtime == PROCESS_BYTES + 2 * BLAS_BUFFER_BYTES
+
+
+# Trains one step of a net of every activation kind on a batch of ones in a fresh process and
+# prints the top-level packages that step imported.
+PACKAGES_A_STEP_IMPORTS = """
+import sys
+import numpy as np
+import cnnspec
+from cnnspec.check import check
+from cnnspec.lang import parse
+spec = check(parse(sys.argv[1]))
+model = cnnspec.compile(spec, seed=0)
+before = set(sys.modules)
+x = np.ones((2, *spec.input_shape), np.float32)
+_, dout = model.loss(model.forward(x), np.zeros(2, np.int64))
+model.backward(dout)
+print(" ".join(sorted(set(sys.modules) - before)))
+"""
+
+
+def _modules_a_step_imports(lines: list[str]) -> set[str]:
+    text = "input 1x8x8\n" + "\n".join(lines) + "\nflatten\ndense 10\n"
+    done = subprocess.run([sys.executable, "-c", PACKAGES_A_STEP_IMPORTS, text],
+                          capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_libraries_a_kind_declares_are_the_ones_its_layers_load():
+    """The kinds that declare a library load it; no other activation loads one (their
+    modules are imported with cnnspec's engine)."""
+    declaring, others = [], []
+    for kind in KINDS.values():
+        if not kind.is_activation or kind.name in ("softmax", "log_softmax"):
+            continue  # the softmaxes end a net
+        for example in kind.examples:
+            ir = kind.example_ir(example)
+            line = f"{kind.name} " + " ".join(f"{k} {v}" for k, v in example.fields.items())
+            (declaring if kind.libraries(ir) else others).append((line.strip(), ir, kind))
+    assert declaring, "no kind declares a library: the test would prove nothing"
+    for line, ir, kind in declaring:
+        loaded = _modules_a_step_imports([line])
+        assert set(kind.libraries(ir)) <= loaded, (line, sorted(loaded))
+    loaded = _modules_a_step_imports([line for line, _, _ in others])
+    assert not {name for name in LIBRARY_BYTES if name in loaded}, sorted(loaded)
+
+
+def test_the_data_counted_is_the_data_loaded():
+    """The sizes the dataset table declares are those the loaders return (the built-in and
+    generated sets; the downloaded ones are read from their files)."""
+    from cnnspec.data.load import load_dataset
+    from cnnspec.ir.datasets import DATASETS, example_count, with_defaults
+
+    for data in ({"name": "digits"}, {"name": "shapes", "size": 8, "count": 300}):
+        data = with_defaults(data)
+        dataset = load_dataset(data, seed=0)
+        assert len(dataset.y_train) + len(dataset.y_test) == example_count(data)
+    assert data_bytes(with_defaults({"name": "shapes", "count": 2000}), 4) == pytest.approx(
+        data_bytes(with_defaults({"name": "shapes", "count": 1000}), 4) * 2, abs=1)
+    assert data_bytes({"name": "npz", "path": "x.npz"}, 4) == 0  # not read by check
+    assert all(kind.examples or kind.name in ("shapes", "npz") for kind in DATASETS.values())
