@@ -123,3 +123,31 @@ def test_the_data_counted_is_the_data_loaded():
         data_bytes(with_defaults({"name": "shapes", "count": 1000}), 4) * 2, abs=1)
     assert data_bytes({"name": "npz", "path": "x.npz"}, 4) == 0  # not read by check
     assert all(kind.examples or kind.name in ("shapes", "npz") for kind in DATASETS.values())
+
+
+def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
+        tmp_path, monkeypatch, capsys):
+    """check cannot know an npz file's size; the trainer counts it once loaded, before it
+    trains or makes the run folder."""
+    import numpy as np
+
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "mine.npz", x=rng.random((2000, 1, 16, 16), np.float32),
+             y=np.arange(2000) % 4)
+    spec = tmp_path / "mine.cnn"
+    spec.write_text("input 1x16x16\nconv 4 3x3 relu\nflatten\nfc: dense 4\n"
+                    f"train {{\n  data npz(path=\"{tmp_path / 'mine.npz'}\")\n  epochs 1\n}}\n")
+    before = cnnspec.load(spec).step_memory
+    assert before.data == 0
+    loaded = memory.with_loaded_data(before, 2000 * (16 * 16 * 4 + 8)).process
+    monkeypatch.setattr(memory, "machine_memory", lambda: (before.process + loaded) // 2)
+    assert main(["check", str(spec)]) == 0  # check counts no npz data
+    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "mine.cnn:2:1: error: training would need up to about" in err
+    assert "of data" in err and not (tmp_path / "run").exists()
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2 * loaded)  # room: it trains
+    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0

@@ -22,8 +22,9 @@ sets) and warns when it takes most of it; ``summary`` shows the figure. Everythi
 
 Beside the step's arrays a training process holds its own code and libraries, what
 BLAS and the allocator keep (:func:`runtime_bytes`), and its data set (:func:`data_bytes`;
-an npz file's, which ``check`` does not read, is not counted): ``check`` refuses a spec whose
-whole process (:attr:`MemoryEstimate.process`) would not fit.
+an npz file's, which ``check`` does not read, is counted by the trainer once it has read it,
+:func:`with_loaded_data`): ``check`` refuses a spec whose whole process
+(:attr:`MemoryEstimate.process`) would not fit.
 
 The estimate bounds a step from above: where the engine's choice depends on the data or the
 machine, the footprints take the larger case. tests/test_memory.py measures the real peak of
@@ -73,6 +74,7 @@ class MemoryEstimate:
     runtime: int = 0  # the process's code, libraries and their buffers (runtime_bytes)
     slack: int = 0  # what the allocator keeps beside the arrays (ALLOCATOR_SLACK)
     data: int = 0  # the data set, loaded and prepared (data_bytes)
+    itemsize: int = BYTES_PER_VALUE  # the bytes of one of the model's values
 
     @property
     def total(self) -> int:
@@ -161,12 +163,25 @@ DATA_PREPARED = 1.5  # per 4 bytes of the model's values
 
 def data_bytes(data: dict, itemsize: int) -> int:
     """The memory the data set of IR ``training.data`` takes in a training process, where its
-    size is known before loading (0 for an npz file)."""
+    size is known before loading (0 for an npz file: :func:`with_loaded_data` counts it once
+    it is read)."""
     count, image = example_count(data), image_shape(data)
     if count is None or image is None:
         return 0
-    raw = count * (math.prod(image) * VALUE_BYTES["float32"] + 8)
-    return math.ceil(raw * (DATA_LOADED + DATA_PREPARED * itemsize / 4))
+    return _data_in_memory(count * (math.prod(image) * VALUE_BYTES["float32"] + 8), itemsize)
+
+
+def _data_in_memory(loaded: int, itemsize: int) -> int:
+    """A data set's memory in a process training in ``itemsize``-byte values, from the bytes
+    of its loaded arrays (float32 images, int64 labels)."""
+    return math.ceil(loaded * (DATA_LOADED + DATA_PREPARED * itemsize / 4))
+
+
+def with_loaded_data(memory: MemoryEstimate, loaded: int) -> MemoryEstimate:
+    """``memory`` with the data set counted from the ``loaded`` bytes of its arrays (float32
+    images and int64 labels, as the loaders return them), for data whose size ``check``
+    could not know (an npz file)."""
+    return dataclasses.replace(memory, data=_data_in_memory(loaded, memory.itemsize))
 
 
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
@@ -202,7 +217,7 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
         heaviest=heaviest, batch_size=batch)
     return dataclasses.replace(arrays, runtime=runtime_bytes(layers, parts),
                                slack=math.ceil(ALLOCATOR_SLACK * arrays.total),
-                               data=data_bytes(training["data"], itemsize))
+                               data=data_bytes(training["data"], itemsize), itemsize=itemsize)
 
 
 def _footprint(info: LayerInfo, batch: int, itemsize: int) -> Footprint:

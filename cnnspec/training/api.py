@@ -33,7 +33,7 @@ from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
-from cnnspec.training.compat import check_data_fits
+from cnnspec.training.compat import check_data_fits, check_training_memory
 from cnnspec.training.files import read_json, write_json, write_npz, write_text
 from cnnspec.training.finetune import (
     WeightsFrom,
@@ -291,6 +291,7 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 def _load_data(checked, training: dict, data_dir):
     dataset = load_dataset(training["data"], training["seed"], data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    check_training_memory(checked, dataset)
     return dataset
 
 
