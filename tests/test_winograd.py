@@ -359,3 +359,25 @@ def test_full_batches_after_a_short_one_stay_within_the_estimate(last):
     finally:
         tracemalloc.stop()
     assert peak <= checked.step_memory.total
+
+
+@pytest.mark.parametrize("c, f", [(16, 16), (17, 5)])
+@pytest.mark.parametrize("hw", SIZES)
+@pytest.mark.parametrize("pads", PADS)
+def test_the_bias_added_at_point_one_reaches_every_output(c, f, hw, pads):
+    """The bias is added to the products at one transformed point (winograd._BIAS_POINT):
+    with it, every output (the cropped last tiles' too) is the output without it plus ``b``,
+    within the bound; ``db`` is the reference's."""
+    if min(_output_hw(hw, pads)) < 1:
+        pytest.skip("no output")
+    x, w, b, rng = _arrays(3, c, f, hw, seed=c + f)
+    b = 100 * b  # far larger than the convolution's terms
+    dout = rng.standard_normal((3, f, *_output_hw(hw, pads)))
+    with_bias = _winograd(x, w, b, pads, dout, np.float32, work={})
+    without = _winograd(x, w, None, pads, dout, np.float32, work={})
+    size = _reference(abs(x), abs(w), abs(b), pads, abs(dout))[0]
+    shift = with_bias[0] - without[0] - b.astype(np.float32)[:, None, None]
+    assert float(np.abs(shift).max()) <= winograd.ERROR_BOUND * float(size.max())
+    db = _reference(x, w, b, pads, dout)[3]
+    np.testing.assert_allclose(with_bias[3], db, rtol=0, atol=1e-5 * np.abs(db).max())
+    assert without[3] is None

@@ -97,6 +97,15 @@ _AT = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=np.float64)
 assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_INPUT_TILE) and _BT.shape[0] == WINOGRAD_INPUT_TILE
 _MATRICES = {"BT": _BT, "G": _G, "AT": _AT}
+# The bias is added in the transformed domain, to the products at point (1, 1): A^T's column
+# 1 is all ones (interpolation point 1, where each output polynomial is the sum of its
+# coefficients), so A^T (b e_1 e_1^T) A adds b to each of the tile's m x m outputs: one add
+# over 1/36 of the products, and the output transform's last step a plain copy. Against an
+# add fused into that copy: forward 1.06 / 1.09 / 1.16 / 1.08 / 1.11 times faster on 32 -> 32
+# at 32x32, 64 -> 64, 32 -> 64, 32 -> 32 at 16x16, 16 -> 16 at 32x32 (batch 64, one thread,
+# Intel Xeon with AVX-512, medians of 5 interleaved rounds); the float32 error is unchanged.
+_BIAS_POINT = 1 * WINOGRAD_INPUT_TILE + 1
+assert (_AT[:, 1] == 1).all()
 
 # A float32 result's error against the float64 reference, relative to the largest sum of the
 # absolute values of an output's terms (tests/test_winograd.py holds the engine to it).
@@ -153,7 +162,9 @@ def conv2d_forward(x, w, b, win: Window, work=None):
         v = _input_transform(x, til, start, images, work)
         m_t = carve(work, "products", (til.a * til.a, f, images * til.q), x.dtype)
         np.matmul(u, v, out=m_t)
-        _output_transform(m_t, til, out[:, start:start + images], b, work)
+        if b is not None:
+            m_t[_BIAS_POINT] += b[:, None]
+        _output_transform(m_t, til, out[:, start:start + images], work)
     return out.transpose(1, 0, 2, 3), (x, u, b is not None, til)
 
 
@@ -310,10 +321,11 @@ def _columns_view(rows, til: Tiling, c: int) -> np.ndarray:
                       strides=(s_i, item, length * item, til.m * item), writeable=False)
 
 
-def _output_transform(m_t, til: Tiling, out, b, work) -> None:
-    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo), plus ``b`` (F,) or None:
-    ``m_t`` (a*a, F, images*Q). The second half has ``A^T`` on the right, so that each
-    result row is a whole row of tiles ``(tx, j)``, copied into ``out`` in runs of ``Wo``."""
+def _output_transform(m_t, til: Tiling, out, work) -> None:
+    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo): ``m_t`` (a*a, F,
+    images*Q), the bias already in it (``_BIAS_POINT``). The second half has ``A^T`` on the
+    right, so that each result row is a whole row of tiles ``(tx, j)``, copied into ``out``
+    in runs of ``Wo``."""
     m, a = til.m, til.a
     f, images = out.shape[:2]
     at = _matrix("AT", m_t.dtype)
@@ -323,10 +335,7 @@ def _output_transform(m_t, til: Tiling, out, b, work) -> None:
     np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
     wo = til.out_hw[1]
     for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
-        if b is None:
-            np.copyto(out[:, :, i::m], plane[:, :, :rows, :wo])
-        else:
-            np.add(plane[:, :, :rows, :wo], b[:, None, None, None], out=out[:, :, i::m])
+        np.copyto(out[:, :, i::m], plane[:, :, :rows, :wo])
 
 
 def _output_planes(y, til: Tiling, f: int, images: int):
