@@ -333,18 +333,25 @@ def _output_transform(m_t, til: Tiling, out, work) -> None:
     np.matmul(at, m_t.reshape(a, -1), out=half.reshape(m, -1))  # along the tiles' rows
     y = carve(work, "outputs", (m, f * images * til.q, m), m_t.dtype)
     np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
-    wo = til.out_hw[1]
-    for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
-        np.copyto(out[:, :, i::m], plane[:, :, :rows, :wo])
+    for tiles, pixels in _output_blocks(y, out, til):
+        np.copyto(pixels, tiles)
 
 
-def _output_planes(y, til: Tiling, f: int, images: int):
-    """For each row ``i`` of a tile, ``(plane, rows)``: ``plane`` the (F, images, th,
-    (tw + 1)*m) view of ``y[i]`` (``y`` (m, F*P, m)), whose leading ``rows`` x ``Wo`` hold
-    output rows ``i, i + m, ...``; the rest is the junk tile and the crop."""
-    th = til.tiles_hw[0]
-    for i in range(til.m):
-        yield y[i].reshape(f, images, th, til.row_width), -(-(til.out_hw[0] - i) // til.m)
+def _output_blocks(y, out, til: Tiling):
+    """Pairs of views ``(tiles, pixels)``, the same outputs in ``y`` (m, F*P, m) and in ``out``
+    (F, images, Ho, Wo): the tile rows whose m rows are all in ``out`` as one (F, images,
+    rows, m, Wo) block (one copy, runs of ``Wo``), then the last one's rows that are (if it
+    is cropped). The rest of ``y`` is the junk tiles and the crop."""
+    m = til.m
+    f, images = out.shape[:2]
+    ho, wo = til.out_hw
+    tiles = y.reshape(m, f, images, til.tiles_hw[0], til.row_width).transpose(1, 2, 3, 0, 4)
+    whole, rest = divmod(ho, m)
+    if whole:
+        yield (tiles[:, :, :whole, :, :wo],
+               out[:, :, :whole * m].reshape(f, images, whole, m, wo))
+    if rest:
+        yield tiles[:, :, whole, :rest, :wo], out[:, :, whole * m:]
 
 
 def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
@@ -356,9 +363,8 @@ def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
     # buffer for each chunk size (two at most).
     y = work_buffer(work, f"winograd dout tiles {images}", (m, f * images * til.q, m),
                     dout_c.dtype, fill=0.0)
-    wo = til.out_hw[1]
-    for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
-        np.copyto(plane[:, :, :rows, :wo], dout_c[:, :, i::m])
+    for tiles, pixels in _output_blocks(y, dout_c, til):
+        np.copyto(tiles, pixels)
     at = _matrix("AT", dout_c.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
