@@ -91,14 +91,25 @@ def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
     and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
     return (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
             and itemsize == 4 and min(geo.c, geo.f) >= WINOGRAD_MIN_CHANNELS
-            and winograd_tiles(geo.ho, geo.wo)[1] >= WINOGRAD_MIN_TILE_COLUMNS
+            and winograd_tiles(geo.ho, geo.wo, geo.w)[1] >= WINOGRAD_MIN_TILE_COLUMNS
             and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS)
 
 
-def winograd_tiles(ho: int, wo: int) -> tuple[int, int, int]:
-    """(tile rows, tile columns, tiles an image with the junk column) of an output."""
+def winograd_tiles(ho: int, wo: int, w: int) -> tuple[int, int, int]:
+    """(tile rows, tile columns, tiles an image) of an output ``ho x wo`` from input rows of
+    ``w`` pixels. The tiles an image count a junk tile per tile row where an input row is
+    wider than the tile columns' ``tw*m`` pixels (cnnspec.engine.winograd's layout: each
+    input row then takes ``(tw + 1)*m`` values of a chunk's buffers, else ``tw*m``)."""
     th, tw = -(-ho // WINOGRAD_TILE), -(-wo // WINOGRAD_TILE)
-    return th, tw, th * (tw + 1)
+    return th, tw, th * (tw + (w > tw * WINOGRAD_TILE))
+
+
+def winograd_row_values(tiles: int, left: int) -> int:
+    """Values a chunk's buffers hold for each row of a tile (cnnspec.engine.winograd): ``m``
+    for each of the chunk's ``tiles`` (channels x images x tiles an image), and a tail that
+    the last tile row's last pixels (``left`` pads before each row) and its last tile's
+    last columns reach into."""
+    return tiles * WINOGRAD_TILE + max(left, WINOGRAD_INPUT_TILE - WINOGRAD_TILE)
 
 
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
@@ -319,9 +330,9 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     gradient (one buffer for each chunk size, two at most) and their transform, tiles, their
     transform, products, the output transform's two halves, ``dout``'s tiles (two sizes)."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
-    th, tw, q = winograd_tiles(geo.ho, geo.wo)
+    q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
-    tile_rows = a * geo.c * images * th * (tw + 1) * m
+    tile_rows = a * winograd_row_values(geo.c * images * q, geo.pads[2])
     tiles = a * a * geo.c * images * q
     products = a * a * geo.f * images * q
     outputs = m * m * geo.f * images * q
