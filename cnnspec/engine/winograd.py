@@ -162,8 +162,10 @@ class Tiling:
                           or 0 <= tx * self.m + j - left - wq < w))
 
 
+@functools.lru_cache(maxsize=256)
 def tiling(win: Window) -> Tiling:
-    """The :class:`Tiling` of a 3x3 stride-1 window."""
+    """The :class:`Tiling` of a 3x3 stride-1 window, made once (with its cached
+    :attr:`Tiling.misread`): a network asks for a handful on every step."""
     return Tiling(win.in_hw, win.out_hw, win.pads)
 
 
