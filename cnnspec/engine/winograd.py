@@ -131,16 +131,18 @@ class Tiling:
     m: ClassVar[int] = WINOGRAD_TILE  # the matrices above are F(4x4, 3x3)'s
     a: ClassVar[int] = WINOGRAD_INPUT_TILE
 
-    @property
+    # Cached (the dataclass is frozen, made once by tiling()): a chunk asks for them a few
+    # dozen times, and a step's Python time counts twice when two threads share it.
+    @functools.cached_property
     def tiles_hw(self) -> tuple[int, int]:
         return winograd_tiles(*self.out_hw, self.in_hw[1])[:2]
 
-    @property
+    @functools.cached_property
     def q(self) -> int:
         """Tiles an image, the junk tiles included (if any)."""
         return winograd_tiles(*self.out_hw, self.in_hw[1])[2]
 
-    @property
+    @functools.cached_property
     def row_width(self) -> int:
         """``Wq``: the values a tile row takes in a chunk's buffers, ``m`` a tile (the junk
         tile's included)."""
@@ -149,6 +151,20 @@ class Tiling:
     def row_values(self, tiles: int) -> int:
         """Values a row of the tiles takes in a chunk of ``tiles`` tiles, its tail included."""
         return winograd_row_values(tiles, self.pads[2])
+
+    @functools.cached_property
+    def row_spans(self) -> tuple[tuple[int, int, int, int], ...]:
+        """For each row ``i`` of a tile that some tile row takes from the input, ``(i, first,
+        last, y)``: tile rows ``first:last`` take input rows ``y, y + m, ...`` (tile row
+        ``ty``'s row ``i`` is the padded input's row ``ty*m + i``)."""
+        m, top, h = self.m, self.pads[0], self.in_hw[0]
+        spans = []
+        for i in range(self.a):
+            first = max(0, -(-(top - i) // m))
+            last = min(self.tiles_hw[0], (h - 1 + top - i) // m + 1)
+            if last > first:
+                spans.append((i, first, last, first * m + i - top))
+        return tuple(spans)
 
     @functools.cached_property
     def misread(self) -> tuple[tuple[int, int], ...]:
@@ -246,7 +262,7 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     two), ``B`` along the tile rows (one GEMM), and the tile rows added back onto the rows of
     ``dx`` they were read from."""
     a, m = til.a, til.m
-    c, images, h = dx.shape[:3]
+    c, images = dx.shape[:2]
     length = c * images * til.q
     bt = _matrix("BT", dv.dtype)
     tiles = carve(work, "tiles", (a, a, length), dv.dtype)
@@ -267,25 +283,13 @@ def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     # are zero until added.
     top = til.pads[0]
     dx[:, :, max(0, til.tiles_hw[0] * m - top):].fill(0)
-    for i, first, last, y in _row_spans(til, h):
+    for i, first, last, y in til.row_spans:
         target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
         source = _pixels(tile_rows[i], til, c, images)[:, :, first:last]
         if i < m:
             np.copyto(target, source)
         else:
             np.add(target, source, out=target)
-
-
-def _row_spans(til: Tiling, h: int):
-    """For each row ``i`` of a tile that some tile row takes from the input (``h`` rows),
-    ``(i, first, last, y)``: tile rows ``first:last`` take input rows ``y, y + m, ...``
-    (tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``)."""
-    m, top = til.m, til.pads[0]
-    for i in range(til.a):
-        first = max(0, -(-(top - i) // m))
-        last = min(til.tiles_hw[0], (h - 1 + top - i) // m + 1)
-        if last > first:
-            yield i, first, last, first * m + i - top
 
 
 @functools.cache
@@ -314,7 +318,6 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
     ``W``; then ``B^T`` along them, one GEMM. Columns: the result's tile columns are copied
     out (:func:`_columns_view`, runs of C*images*Q), the misread ones set to 0, then ``B^T``
     along them, a batch of ``a`` GEMMs."""
-    h = x.shape[2]
     a, m = til.a, til.m
     c, length = x.shape[1], x.shape[1] * images * til.q
     bt = _matrix("BT", x.dtype)
@@ -322,7 +325,7 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
     tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, til.row_values(length)),
                             x.dtype, fill=0.0)
     chunk = x[start:start + images].transpose(1, 0, 2, 3)
-    for i, first, last, y in _row_spans(til, h):
+    for i, first, last, y in til.row_spans:
         np.copyto(_pixels(tile_rows[i], til, c, images)[:, :, first:last],
                   chunk[:, :, y:y + (last - first - 1) * m + 1:m])
     rows = carve(work, "rows", tile_rows.shape, x.dtype)
