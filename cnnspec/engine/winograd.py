@@ -40,7 +40,14 @@ input row is wider than ``tw*m`` (no padding), a junk tile is added to each tile
 1/(tw + 1) of the work: without them, forward and backward, batch 64, one thread, Intel Xeon
 with AVX-512, 1.03 (32 -> 32 channels at 32x32) to 1.16 (64 -> 64 at 16x16) times faster.
 The output transform runs its second half with the small matrix on the right, so that its
-result holds whole output rows, copied into ``out`` in runs of ``Wo``.
+result holds whole output rows, copied into ``out`` in runs of ``Wo``. Measured and slower
+(batch 64, one thread, Intel Xeon with AVX-512, forward and backward): the chunk copied once
+into a padded (rows, C, images, Wq) buffer whose tile rows are overlapping views (0.88-0.99:
+that copy swaps rows and images, and the column copy's runs shorten to a tile row); the
+column transform as two GEMMs on strided views of the rows, without the column copy (1.6-1.9
+times the copy and GEMM it replaces: OpenBLAS's kernels for small matrices are slower on a
+transposed operand); the input's row copies grouped by the rows of a tile that share their
+tile rows (0.94-0.97); backward chunks of 2, 4 or 1/2 times the forward's images (0.82-0.99).
 
 Backward, the chain rule through the same linear maps (their transposes):
 
