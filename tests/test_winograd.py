@@ -271,6 +271,24 @@ def test_a_non_finite_input_stays_in_its_tiles_and_image(bad):
     assert not np.isfinite(out[0]).all()
 
 
+@pytest.mark.parametrize("pixel", [(0, 0), (0, 11), (11, 0), (11, 11), (6, 11)])
+@pytest.mark.parametrize("image, channel", [(0, 15), (1, 0)])
+def test_a_non_finite_pixel_at_a_rows_end_stays_in_its_image(pixel, image, channel):
+    """A chunk's tile rows follow each other in one run, so a tile at a row's end reads the
+    neighbouring row's pixels where its padding is (winograd.Tiling.misread): a NaN in the
+    first or last column of image 0's last channel (image 1's rows come next) or of image
+    1's first channel (image 0's come before) leaves the other image finite."""
+    x, w, _, rng = _arrays(2, 16, 16, (12, 12), seed=11, bias=False)
+    x[image, channel, pixel[0], pixel[1]] = np.nan
+    pads = (1, 1, 1, 1)
+    dout = rng.standard_normal((2, 16, 12, 12))
+    with np.errstate(invalid="ignore"):
+        out = _winograd(x, w, None, pads, dout, np.float32, work={})[0]
+        reference = _reference(x, w, None, pads, dout)[0]
+    assert np.isfinite(out)[~np.isfinite(reference)].sum() == 0
+    assert np.isfinite(out[1 - image]).all()
+
+
 @pytest.mark.parametrize("c, f", [(16, 16), (64, 16), (3, 40)])
 @pytest.mark.parametrize("hw, pads", [((16, 16), (1, 1, 1, 1)), ((13, 30), (2, 0, 1, 3)),
                                       ((5, 9), (4, 4, 4, 4))])
@@ -359,3 +377,40 @@ def test_full_batches_after_a_short_one_stay_within_the_estimate(last):
     finally:
         tracemalloc.stop()
     assert peak <= checked.step_memory.total
+
+
+@pytest.mark.parametrize("c, f", [(16, 16), (17, 5)])
+@pytest.mark.parametrize("hw", SIZES)
+@pytest.mark.parametrize("pads", PADS)
+def test_the_bias_added_at_point_one_reaches_every_output(c, f, hw, pads):
+    """The bias is added to the products at one transformed point (winograd._BIAS_POINT):
+    with it, every output (the cropped last tiles' too) is the output without it plus ``b``,
+    within the bound; ``db`` is the reference's."""
+    if min(_output_hw(hw, pads)) < 1:
+        pytest.skip("no output")
+    x, w, b, rng = _arrays(3, c, f, hw, seed=c + f)
+    b = 100 * b  # far larger than the convolution's terms
+    dout = rng.standard_normal((3, f, *_output_hw(hw, pads)))
+    with_bias = _winograd(x, w, b, pads, dout, np.float32, work={})
+    without = _winograd(x, w, None, pads, dout, np.float32, work={})
+    size = _reference(abs(x), abs(w), abs(b), pads, abs(dout))[0]
+    shift = with_bias[0] - without[0] - b.astype(np.float32)[:, None, None]
+    assert float(np.abs(shift).max()) <= winograd.ERROR_BOUND * float(size.max())
+    db = _reference(x, w, b, pads, dout)[3]
+    np.testing.assert_allclose(with_bias[3], db, rtol=0, atol=1e-5 * np.abs(db).max())
+    assert without[3] is None
+
+
+@pytest.mark.parametrize("c, f, hw", [(32, 32, 32), (64, 64, 16), (32, 64, 16), (32, 32, 16),
+                                      (16, 16, 32), (128, 128, 8), (16, 512, 64)])
+def test_a_chunks_transforms_stay_within_blas_small_gemms(c, f, hw):
+    """The widest GEMM of a chunk's transforms (a*a*m*max(C, F)*images*Q multiply-adds) stays
+    within footprint.SMALL_GEMM_MADDS, and its tiles within half of chunk_bytes(), unless the
+    chunk is one image."""
+    q = footprint.winograd_tiles(hw, hw, hw)[2]
+    images = footprint.winograd_chunk_images(c, f, q, 64, 4)
+    per_image = footprint.WINOGRAD_INPUT_TILE ** 2 * max(c, f) * q
+    assert 1 <= images <= 64
+    if images > 1:
+        assert per_image * footprint.WINOGRAD_TILE * images <= footprint.SMALL_GEMM_MADDS
+        assert per_image * 4 * images <= footprint.chunk_bytes() // 2

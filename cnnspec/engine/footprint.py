@@ -46,7 +46,8 @@ from cnnspec.shapes import ceil_mode_pads
 TRANSPOSED_RATIO = 1
 
 # Winograd convolution (cnnspec.engine.winograd): F(m x m, 3x3) with m = WINOGRAD_TILE, run in
-# chunks of images whose transformed tiles take at most half a core's L2 cache (chunk_bytes:
+# chunks of images whose transforms' GEMMs stay small for BLAS (SMALL_GEMM_MADDS, below) and
+# whose transformed tiles take at most half a core's L2 cache (chunk_bytes:
 # the tiles, their transform and the products of a chunk then stay in it; forward and
 # backward, batch 64, median of 7 interleaved rounds, ms, with 0.5 / 0.75 / 1 / 1.5 / 2 MiB
 # on a 2 MiB L2: C=F=16 32x32 20.4 / 20.1 / 19.8 / 23.4 / 23.3, C=F=32 32x32 51.2 / 46.1 /
@@ -75,6 +76,13 @@ WINOGRAD_INPUT_TILE = WINOGRAD_TILE + 2
 WINOGRAD_MIN_CHANNELS = 16
 WINOGRAD_MIN_TILE_COLUMNS = 4
 WINOGRAD_MIN_OUTPUTS = 4096
+# OpenBLAS (0.3.31, x86-64) runs a GEMM of at most 1e6 multiply-adds (M*N*K) by its kernels
+# for small matrices, without packing the operands; the Winograd transforms' GEMMs (M and K
+# of 4 to 6, N wide) take three times as long past it: 6x6 times 6xN, one thread, Intel Xeon
+# with AVX-512, in cache, 43 us at N = 27000, 129 us at 28000. The widest of a chunk, the
+# input's rows (C*images*Q*m columns) and the output's first half (a*F*images*Q), do
+# a*a*m*max(C, F)*images*Q multiply-adds.
+SMALL_GEMM_MADDS = 10**6
 
 
 def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
@@ -83,23 +91,37 @@ def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
     and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
     return (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
             and itemsize == 4 and min(geo.c, geo.f) >= WINOGRAD_MIN_CHANNELS
-            and winograd_tiles(geo.ho, geo.wo)[1] >= WINOGRAD_MIN_TILE_COLUMNS
+            and winograd_tiles(geo.ho, geo.wo, geo.w)[1] >= WINOGRAD_MIN_TILE_COLUMNS
             and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS)
 
 
-def winograd_tiles(ho: int, wo: int) -> tuple[int, int, int]:
-    """(tile rows, tile columns, tiles an image with the junk column) of an output."""
+def winograd_tiles(ho: int, wo: int, w: int) -> tuple[int, int, int]:
+    """(tile rows, tile columns, tiles an image) of an output ``ho x wo`` from input rows of
+    ``w`` pixels. The tiles an image count a junk tile per tile row where an input row is
+    wider than the tile columns' ``tw*m`` pixels (cnnspec.engine.winograd's layout: each
+    input row then takes ``(tw + 1)*m`` values of a chunk's buffers, else ``tw*m``)."""
     th, tw = -(-ho // WINOGRAD_TILE), -(-wo // WINOGRAD_TILE)
-    return th, tw, th * (tw + 1)
+    return th, tw, th * (tw + (w > tw * WINOGRAD_TILE))
+
+
+def winograd_row_values(tiles: int, left: int) -> int:
+    """Values a chunk's buffers hold for each row of a tile (cnnspec.engine.winograd): ``m``
+    for each of the chunk's ``tiles`` (channels x images x tiles an image), and a tail that
+    the last tile row's last pixels (``left`` pads before each row) and its last tile's
+    last columns reach into."""
+    return tiles * WINOGRAD_TILE + max(left, WINOGRAD_INPUT_TILE - WINOGRAD_TILE)
 
 
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
     """Images per chunk of a Winograd layer of ``c`` -> ``f`` channels and ``q`` tiles an
     image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
-    half of :func:`chunk_bytes` (a core's L2); at least one, at most ``n`` (unless ``n`` is
-    0)."""
+    half of :func:`chunk_bytes` (a core's L2) and its transforms' GEMMs within
+    ``SMALL_GEMM_MADDS``; at least one, at most ``n`` (unless ``n`` is 0)."""
     points = WINOGRAD_INPUT_TILE ** 2
-    return max(1, min(n, chunk_bytes() // 2 // (points * max(c, f) * q * itemsize)))
+    per_image = points * max(c, f) * q
+    fit = min(chunk_bytes() // 2 // (per_image * itemsize),
+              SMALL_GEMM_MADDS // (per_image * WINOGRAD_TILE))
+    return max(1, min(n, fit))
 
 
 def keeps_logits(output_kind: str, loss: str) -> bool:
@@ -308,9 +330,9 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     gradient (one buffer for each chunk size, two at most) and their transform, tiles, their
     transform, products, the output transform's two halves, ``dout``'s tiles (two sizes)."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
-    th, tw, q = winograd_tiles(geo.ho, geo.wo)
+    q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
-    tile_rows = a * geo.c * images * th * (tw + 1) * m
+    tile_rows = a * winograd_row_values(geo.c * images * q, geo.pads[2])
     tiles = a * a * geo.c * images * q
     products = a * a * geo.f * images * q
     outputs = m * m * geo.f * images * q

@@ -26,14 +26,28 @@ wide matrix), so there is no Python loop over tiles. The batch runs in chunks of
 through the copies, the transforms and the products; through main memory the transforms
 cost more than the multiplies they save.
 
-Layout. A chunk's input rows are copied into tile rows (a, C, images, th, Wq): tile row
-``ty``'s row ``i`` is the padded input's row ``ty*m + i``, with ``Wq = (tw + 1)*m`` columns
-for ``th x tw`` tiles: one tile column more than the output needs (a junk tile per tile row,
-dropped at the end), so that after the rows' transform each channel's tiles lie ``m`` values
-apart in one run (images x ``Q = th*(tw + 1)`` of them) and the columns are copied out in long
-runs; without it the copies run over rows of ``tw`` values and cost more than the GEMMs. The
-output transform runs its second half with the small matrix on the right, so that its result
-holds whole output rows, copied into ``out`` in runs of ``Wo``.
+Layout. A chunk's input rows are copied into tile rows, ``a`` rows of values (one for each
+row ``i`` of a tile; tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``),
+each the chunk's (C, images, th) tile rows one after the other, ``Wq = tw*m`` values each for
+``th x tw`` tiles, so that after the rows' transform all tiles lie ``m`` values apart in one
+run (C x images x ``Q = th*tw`` of them) and the columns are copied out in long runs; copied
+tile row by tile row, the runs are ``tw`` values and cost more than the GEMMs. A tile row's
+pixels start ``left`` (the left padding) values into its ``Wq``, so the first tile reads the
+row before's last pixels where its padding should be, and the last tile the next row's first
+ones: those few tile columns (:attr:`Tiling.misread`) are set to 0 after the copy. Where an
+input row is wider than ``tw*m`` (no padding), a junk tile is added to each tile row (``Wq =
+(tw + 1)*m``; its outputs are dropped). Junk tiles on every layer, the layout before, cost
+1/(tw + 1) of the work: without them, forward and backward, batch 64, one thread, Intel Xeon
+with AVX-512, 1.03 (32 -> 32 channels at 32x32) to 1.16 (64 -> 64 at 16x16) times faster.
+The output transform runs its second half with the small matrix on the right, so that its
+result holds whole output rows, copied into ``out`` in runs of ``Wo``. Measured and slower
+(batch 64, one thread, Intel Xeon with AVX-512, forward and backward): the chunk copied once
+into a padded (rows, C, images, Wq) buffer whose tile rows are overlapping views (0.88-0.99:
+that copy swaps rows and images, and the column copy's runs shorten to a tile row); the
+column transform as two GEMMs on strided views of the rows, without the column copy (1.6-1.9
+times the copy and GEMM it replaces: OpenBLAS's kernels for small matrices are slower on a
+transposed operand); the input's row copies grouped by the rows of a tile that share their
+tile rows (0.94-0.97); backward chunks of 2, 4 or 1/2 times the forward's images (0.82-0.99).
 
 Backward, the chain rule through the same linear maps (their transposes):
 
@@ -74,6 +88,7 @@ from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
     winograd_chunk_images,
+    winograd_row_values,
     winograd_tiles,
 )
 from cnnspec.engine.windows import Window, carve, shared_work, work_buffer
@@ -97,6 +112,15 @@ _AT = np.array([[1, 1, 1, 1, 1, 0],
                 [0, 1, -1, 8, -8, 1]], dtype=np.float64)
 assert _AT.shape == (WINOGRAD_TILE, WINOGRAD_INPUT_TILE) and _BT.shape[0] == WINOGRAD_INPUT_TILE
 _MATRICES = {"BT": _BT, "G": _G, "AT": _AT}
+# The bias is added in the transformed domain, to the products at point (1, 1): A^T's column
+# 1 is all ones (interpolation point 1, where each output polynomial is the sum of its
+# coefficients), so A^T (b e_1 e_1^T) A adds b to each of the tile's m x m outputs: one add
+# over 1/36 of the products, and the output transform's last step a plain copy. Against an
+# add fused into that copy: forward 1.06 / 1.09 / 1.16 / 1.08 / 1.11 times faster on 32 -> 32
+# at 32x32, 64 -> 64, 32 -> 64, 32 -> 32 at 16x16, 16 -> 16 at 32x32 (batch 64, one thread,
+# Intel Xeon with AVX-512, medians of 5 interleaved rounds); the float32 error is unchanged.
+_BIAS_POINT = 1 * WINOGRAD_INPUT_TILE + 1
+assert (_AT[:, 1] == 1).all()
 
 # A float32 result's error against the float64 reference, relative to the largest sum of the
 # absolute values of an output's terms (tests/test_winograd.py holds the engine to it).
@@ -114,23 +138,57 @@ class Tiling:
     m: ClassVar[int] = WINOGRAD_TILE  # the matrices above are F(4x4, 3x3)'s
     a: ClassVar[int] = WINOGRAD_INPUT_TILE
 
-    @property
+    # Cached (the dataclass is frozen, made once by tiling()): a chunk asks for them a few
+    # dozen times, and a step's Python time counts twice when two threads share it.
+    @functools.cached_property
     def tiles_hw(self) -> tuple[int, int]:
-        return winograd_tiles(*self.out_hw)[:2]
+        return winograd_tiles(*self.out_hw, self.in_hw[1])[:2]
 
-    @property
-    def row_width(self) -> int:
-        """``Wq``: a tile row's width, the junk tile's included."""
-        return (self.tiles_hw[1] + 1) * self.m
-
-    @property
+    @functools.cached_property
     def q(self) -> int:
-        """Tiles an image, the junk column's included."""
-        return winograd_tiles(*self.out_hw)[2]
+        """Tiles an image, the junk tiles included (if any)."""
+        return winograd_tiles(*self.out_hw, self.in_hw[1])[2]
+
+    @functools.cached_property
+    def row_width(self) -> int:
+        """``Wq``: the values a tile row takes in a chunk's buffers, ``m`` a tile (the junk
+        tile's included)."""
+        return self.q // self.tiles_hw[0] * self.m
+
+    def row_values(self, tiles: int) -> int:
+        """Values a row of the tiles takes in a chunk of ``tiles`` tiles, its tail included."""
+        return winograd_row_values(tiles, self.pads[2])
+
+    @functools.cached_property
+    def row_spans(self) -> tuple[tuple[int, int, int, int], ...]:
+        """For each row ``i`` of a tile that some tile row takes from the input, ``(i, first,
+        last, y)``: tile rows ``first:last`` take input rows ``y, y + m, ...`` (tile row
+        ``ty``'s row ``i`` is the padded input's row ``ty*m + i``)."""
+        m, top, h = self.m, self.pads[0], self.in_hw[0]
+        spans = []
+        for i in range(self.a):
+            first = max(0, -(-(top - i) // m))
+            last = min(self.tiles_hw[0], (h - 1 + top - i) // m + 1)
+            if last > first:
+                spans.append((i, first, last, first * m + i - top))
+        return tuple(spans)
+
+    @functools.cached_property
+    def misread(self) -> tuple[tuple[int, int], ...]:
+        """The ``(tx, j)``: tile column ``tx``'s column ``j`` is a padding column whose place
+        in the chunk's rows holds a pixel of the row before or after (see
+        :func:`_input_transform`); those values are set to 0 in the tiles."""
+        left, w, wq = self.pads[2], self.in_hw[1], self.row_width
+        return tuple((tx, j) for tx in range(self.tiles_hw[1]) for j in range(self.a)
+                     if not 0 <= tx * self.m + j - left < w
+                     and (0 <= tx * self.m + j - left + wq < w
+                          or 0 <= tx * self.m + j - left - wq < w))
 
 
+@functools.lru_cache(maxsize=256)
 def tiling(win: Window) -> Tiling:
-    """The :class:`Tiling` of a 3x3 stride-1 window."""
+    """The :class:`Tiling` of a 3x3 stride-1 window, made once (with its cached
+    :attr:`Tiling.misread`): a network asks for a handful on every step."""
     return Tiling(win.in_hw, win.out_hw, win.pads)
 
 
@@ -153,7 +211,9 @@ def conv2d_forward(x, w, b, win: Window, work=None):
         v = _input_transform(x, til, start, images, work)
         m_t = carve(work, "products", (til.a * til.a, f, images * til.q), x.dtype)
         np.matmul(u, v, out=m_t)
-        _output_transform(m_t, til, out[:, start:start + images], b, work)
+        if b is not None:
+            m_t[_BIAS_POINT] += b[:, None]
+        _output_transform(m_t, til, out[:, start:start + images], work)
     return out.transpose(1, 0, 2, 3), (x, u, b is not None, til)
 
 
@@ -203,49 +263,40 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
 def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
     """The transpose of :func:`_input_transform`: ``dx`` (C, images, H, W) from ``dV`` (a*a,
     C, images*Q), each step of the forward's taken back in reverse order: ``B`` along the
-    tile columns (a batch of GEMMs), the columns added back where they were copied from
-    (overlapping tiles add up: the first ``m`` columns of each tile are copied, the last two
-    added to the next tile's first two), ``B`` along the tile rows (one GEMM), and the tile
-    rows added back onto the rows of ``dx`` they were read from."""
+    tile columns (a batch of GEMMs), the misread columns' gradient dropped (they were set to
+    0), the columns added back where they were copied from (overlapping tiles add up: the
+    first ``m`` columns of each tile are copied, the last two added to the next tile's first
+    two), ``B`` along the tile rows (one GEMM), and the tile rows added back onto the rows of
+    ``dx`` they were read from."""
     a, m = til.a, til.m
-    c, images, h, wd = dx.shape
+    c, images = dx.shape[:2]
     length = c * images * til.q
     bt = _matrix("BT", dv.dtype)
     tiles = carve(work, "tiles", (a, a, length), dv.dtype)
     np.matmul(bt.T, dv.reshape(a, a, length), out=tiles)
-    rows = carve(work, "rows", (a * length * m + a,), dv.dtype)[:a * length * m]
-    rows = rows.reshape(a, length, m)  # rows[i, p, j]: tile p's column j (a junk tile's: 0)
+    _drop_misread(tiles, til)
+    size = til.row_values(length)
+    rows = carve(work, "rows", (a, size), dv.dtype)  # rows[i, p*m + j]: tile p's column j
     for j in range(m):
-        np.copyto(rows[:, :, j], tiles[:, j])
-    for j in range(m, a):  # the next tile's column j - m (after a row's last: its junk tile)
-        np.add(rows[:, 1:, j - m], tiles[:, j, :-1], out=rows[:, 1:, j - m])
-    tile_rows = carve(work, "tile rows grad", (a, c, images, til.tiles_hw[0], til.row_width),
-                      dv.dtype)
-    np.matmul(bt.T, rows.reshape(a, -1), out=tile_rows.reshape(a, -1))
+        np.copyto(rows[:, j:length * m:m], tiles[:, j])
+    rows[:, length * m:] = 0
+    for j in range(m, a):  # the next tile's column j - m (the last tile's: the tail's)
+        target = rows[:, j:j + (length - 1) * m + 1:m]
+        np.add(target, tiles[:, j], out=target)
+    tile_rows = carve(work, "tile rows grad", (a, size), dv.dtype)
+    np.matmul(bt.T, rows, out=tile_rows)
     # Each padded row above th*m is one tile row's row i < m: copied there (once); rows
     # i >= m overlap the next tile row's and are added; input rows from th*m on (two at most)
     # are zero until added.
-    top, left = til.pads[0], til.pads[2]
+    top = til.pads[0]
     dx[:, :, max(0, til.tiles_hw[0] * m - top):].fill(0)
-    for i, first, last, y in _row_spans(til, h):
+    for i, first, last, y in til.row_spans:
         target = dx[:, :, y:y + (last - first - 1) * m + 1:m]
-        source = tile_rows[i, :, :, first:last, left:left + wd]
+        source = _pixels(tile_rows[i], til, c, images)[:, :, first:last]
         if i < m:
             np.copyto(target, source)
         else:
             np.add(target, source, out=target)
-
-
-def _row_spans(til: Tiling, h: int):
-    """For each row ``i`` of a tile that some tile row takes from the input (``h`` rows),
-    ``(i, first, last, y)``: tile rows ``first:last`` take input rows ``y, y + m, ...``
-    (tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``)."""
-    m, top = til.m, til.pads[0]
-    for i in range(til.a):
-        first = max(0, -(-(top - i) // m))
-        last = min(til.tiles_hw[0], (h - 1 + top - i) // m + 1)
-        if last > first:
-            yield i, first, last, first * m + i - top
 
 
 @functools.cache
@@ -268,52 +319,69 @@ def _input_transform(x, til: Tiling, start: int, images: int, work) -> np.ndarra
     """``V`` (a*a, C, images*Q): ``B^T d B`` of every tile of images ``start:start + images``
     of ``x`` (N, C, H, W), in two halves, each a copy in long runs and a GEMM.
 
-    Rows: ``x``'s rows are copied into the chunk's tile rows (a, C, images, th, Wq), zeros
-    for the padding: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m + i``, so
-    each input row lands in one or two of them, one copy for each ``i`` in runs of ``W``;
-    then ``B^T`` along them, one GEMM. Columns: the result's tile columns are copied out
-    (:func:`_columns_view`, runs of Q), then ``B^T`` along them, a batch of ``a`` GEMMs."""
-    c, h, wd = x.shape[1:]
+    Rows: ``x``'s rows are copied into the chunk's tile rows (a, values), zeros for the
+    padding (:func:`_pixels`: tile row ``ty``'s row ``i`` is the padded input's row ``ty*m +
+    i``), so each input row lands in one or two of them, one copy for each ``i`` in runs of
+    ``W``; then ``B^T`` along them, one GEMM. Columns: the result's tile columns are copied
+    out (:func:`_columns_view`, runs of C*images*Q), the misread ones set to 0, then ``B^T``
+    along them, a batch of ``a`` GEMMs."""
     a, m = til.a, til.m
-    th, wq = til.tiles_hw[0], til.row_width
-    left = til.pads[2]
+    c, length = x.shape[1], x.shape[1] * images * til.q
     bt = _matrix("BT", x.dtype)
     # The padding's zeros stay from call to call: one buffer for each chunk size (two at most).
-    tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, c, images, th, wq),
+    tile_rows = work_buffer(work, f"winograd tile rows {images}", (a, til.row_values(length)),
                             x.dtype, fill=0.0)
     chunk = x[start:start + images].transpose(1, 0, 2, 3)
-    for i, first, last, y in _row_spans(til, h):
-        np.copyto(tile_rows[i, :, :, first:last, left:left + wd],
+    for i, first, last, y in til.row_spans:
+        np.copyto(_pixels(tile_rows[i], til, c, images)[:, :, first:last],
                   chunk[:, :, y:y + (last - first - 1) * m + 1:m])
-    size = tile_rows.size
-    flat = carve(work, "rows", (size + a,), x.dtype)
-    flat[size:] = 0  # slack the junk tiles read (_columns_view): finite, so 0 * it is 0
-    rows = flat[:size].reshape(a, -1)
-    np.matmul(bt, tile_rows.reshape(a, -1), out=rows)
-    length = c * images * til.q
+    rows = carve(work, "rows", tile_rows.shape, x.dtype)
+    np.matmul(bt, tile_rows, out=rows)
     tiles = carve(work, "tiles", (a, a, c, images * til.q), x.dtype)
-    np.copyto(tiles, _columns_view(rows, til, c))
+    np.copyto(tiles, _columns_view(rows, til, c, length))
+    _drop_misread(tiles, til)
     v = carve(work, "transformed", (a, a, length), x.dtype)
     np.matmul(bt, tiles.reshape(a, a, length), out=v)
     return v.reshape(a * a, c, images * til.q)
 
 
-def _columns_view(rows, til: Tiling, c: int) -> np.ndarray:
+def _pixels(row, til: Tiling, c: int, images: int) -> np.ndarray:
+    """The (C, images, th, W) view of the input pixels in ``row``, one row ``i`` of a chunk's
+    tile rows: tile row ``ty``'s pixels of channel ``c``, image ``n`` start ``left`` values
+    after its ``Wq`` values start (the padding's place before them; after them up to ``Wq``,
+    the padding's and the junk tile's, if any)."""
+    th, wq, left = til.tiles_hw[0], til.row_width, til.pads[2]
+    return row[left:left + c * images * th * wq].reshape(c, images, th, wq)[
+        ..., :til.in_hw[1]]
+
+
+def _drop_misread(tiles, til: Tiling) -> None:
+    """Set to 0 the tiles' columns that :attr:`Tiling.misread` lists (``tiles`` (a, a,
+    C*images*Q))."""
+    if not til.misread:
+        return
+    a = til.a
+    by_tile = tiles.reshape(a, a, -1, til.q // til.tiles_hw[0])
+    for tx, j in til.misread:
+        by_tile[:, j, :, tx] = 0
+
+
+def _columns_view(rows, til: Tiling, c: int, length: int) -> np.ndarray:
     """The read-only view (a, a, C, images*Q) of the tile columns of a chunk's ``rows`` (a,
-    C*images*th*Wq): item ``[i, j, c, n*Q + ty*(tw+1) + tx]`` is tile row ``ty``'s row ``i``
-    at column ``tx*m + j``. With ``Wq = (tw + 1)*m`` that is ``m`` values after ``[..., p -
-    1]``: each channel's tile column is one run of stride ``m``. (The last junk tile reads up
-    to ``a`` values past the end: the buffer has that slack.)"""
+    values), ``length`` tiles: item ``[i, j, c, p]`` is tile ``p``'s row ``i`` at column
+    ``j``, the value ``p*m + j`` of ``rows[i]``: each channel's tile column is one run of
+    stride ``m``. (The last tile reads ``a - m`` values past its tile row: the tail.)"""
     s_i, item = rows.strides
-    length = rows.shape[1] // c
-    return as_strided(rows, shape=(til.a, til.a, c, length // til.m),
-                      strides=(s_i, item, length * item, til.m * item), writeable=False)
+    return as_strided(rows, shape=(til.a, til.a, c, length // c),
+                      strides=(s_i, item, length // c * til.m * item, til.m * item),
+                      writeable=False)
 
 
-def _output_transform(m_t, til: Tiling, out, b, work) -> None:
-    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo), plus ``b`` (F,) or None:
-    ``m_t`` (a*a, F, images*Q). The second half has ``A^T`` on the right, so that each
-    result row is a whole row of tiles ``(tx, j)``, copied into ``out`` in runs of ``Wo``."""
+def _output_transform(m_t, til: Tiling, out, work) -> None:
+    """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo): ``m_t`` (a*a, F,
+    images*Q), the bias already in it (``_BIAS_POINT``). The second half has ``A^T`` on the
+    right, so that each result row is a whole row of tiles ``(tx, j)``, copied into ``out``
+    in runs of ``Wo``."""
     m, a = til.m, til.a
     f, images = out.shape[:2]
     at = _matrix("AT", m_t.dtype)
@@ -321,21 +389,25 @@ def _output_transform(m_t, til: Tiling, out, b, work) -> None:
     np.matmul(at, m_t.reshape(a, -1), out=half.reshape(m, -1))  # along the tiles' rows
     y = carve(work, "outputs", (m, f * images * til.q, m), m_t.dtype)
     np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
-    wo = til.out_hw[1]
-    for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
-        if b is None:
-            np.copyto(out[:, :, i::m], plane[:, :, :rows, :wo])
-        else:
-            np.add(plane[:, :, :rows, :wo], b[:, None, None, None], out=out[:, :, i::m])
+    for tiles, pixels in _output_blocks(y, out, til):
+        np.copyto(pixels, tiles)
 
 
-def _output_planes(y, til: Tiling, f: int, images: int):
-    """For each row ``i`` of a tile, ``(plane, rows)``: ``plane`` the (F, images, th,
-    (tw + 1)*m) view of ``y[i]`` (``y`` (m, F*P, m)), whose leading ``rows`` x ``Wo`` hold
-    output rows ``i, i + m, ...``; the rest is the junk tile and the crop."""
-    th = til.tiles_hw[0]
-    for i in range(til.m):
-        yield y[i].reshape(f, images, th, til.row_width), -(-(til.out_hw[0] - i) // til.m)
+def _output_blocks(y, out, til: Tiling):
+    """Pairs of views ``(tiles, pixels)``, the same outputs in ``y`` (m, F*P, m) and in ``out``
+    (F, images, Ho, Wo): the tile rows whose m rows are all in ``out`` as one (F, images,
+    rows, m, Wo) block (one copy, runs of ``Wo``), then the last one's rows that are (if it
+    is cropped). The rest of ``y`` is the junk tiles and the crop."""
+    m = til.m
+    f, images = out.shape[:2]
+    ho, wo = til.out_hw
+    tiles = y.reshape(m, f, images, til.tiles_hw[0], til.row_width).transpose(1, 2, 3, 0, 4)
+    whole, rest = divmod(ho, m)
+    if whole:
+        yield (tiles[:, :, :whole, :, :wo],
+               out[:, :, :whole * m].reshape(f, images, whole, m, wo))
+    if rest:
+        yield tiles[:, :, whole, :rest, :wo], out[:, :, whole * m:]
 
 
 def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
@@ -347,9 +419,8 @@ def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
     # buffer for each chunk size (two at most).
     y = work_buffer(work, f"winograd dout tiles {images}", (m, f * images * til.q, m),
                     dout_c.dtype, fill=0.0)
-    wo = til.out_hw[1]
-    for i, (plane, rows) in enumerate(_output_planes(y, til, f, images)):
-        np.copyto(plane[:, :, :rows, :wo], dout_c[:, :, i::m])
+    for tiles, pixels in _output_blocks(y, dout_c, til):
+        np.copyto(tiles, pixels)
     at = _matrix("AT", dout_c.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
