@@ -15,7 +15,12 @@ from test_kinds import _layer as kind_layer
 import cnnspec
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
-from cnnspec.check.memory import OBJECT_BYTES_PER_LAYER, OVERESTIMATE, SPLIT_PARTS, bytes_text
+from cnnspec.check.memory import (
+    OBJECT_BYTES_PER_LAYER,
+    OVERESTIMATE,
+    SPLIT_PARTS,
+    bytes_text,
+)
 from cnnspec.cli import main
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.footprint import (
@@ -242,6 +247,23 @@ def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(t
     assert "for Python, its libraries and their buffers alone" in error.message
     assert "more than the 8.0 MiB limit set" in error.message
     assert "cannot be met" in error.hint and "fewer filters" not in error.hint
+
+
+def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch):
+    """The memory error's hint sends the user to `cnnspec summary`: it must not refuse the
+    spec for the same reason; it says the problem in a warning and prints the table."""
+    spec = tmp_path / "huge.cnn"
+    spec.write_text("input 1x8x8\nwide: conv 512 3x3 pad same\nflatten\ndense 10\n")
+    process = cnnspec.load(spec).step_memory.process
+    assert main(["check", str(spec), "--max-memory", str(process - 1)]) == 2
+    assert "summary` lists what each layer holds" in capsys.readouterr().err
+    from cnnspec.check import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: process - 1)
+    assert main(["summary", str(spec)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: training would need up to about" in captured.err
+    assert f"Training process memory: up to about {bytes_text(process)}" in captured.out
 
 
 def test_a_thousand_times_too_many_filters_is_refused_by_check_without_allocating(tmp_path):

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cnnspec
 from cnnspec.check.memory import BLAS_BUFFER_BYTES, LIBRARY_BYTES, PROCESS_BYTES, data_bytes
+from cnnspec.errors import SpecErrors
 from cnnspec.kinds import KINDS
 from cnnspec.training.api import checked_with_overrides
 
@@ -151,3 +153,23 @@ def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read
     assert "of data" in err and not (tmp_path / "run").exists()
     monkeypatch.setattr(memory, "machine_memory", lambda: 2 * loaded)  # room: it trains
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+
+
+def test_a_run_is_evaluated_on_a_machine_too_small_to_train_it(tmp_path, monkeypatch, capsys):
+    """eval, predict and the other commands that read a run do not train: the training
+    process's figure does not refuse them (a run trained on a larger machine is used here)."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(SPECS / "digits.cnn"), "--out", str(run), "--quiet",
+                 "--epochs", "1"]) == 0
+    process = cnnspec.load(SPECS / "digits.cnn").step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: process - 1)
+    with pytest.raises(SpecErrors, match="training would need"):
+        cnnspec.load(SPECS / "digits.cnn")  # it could not be trained here
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 0, capsys.readouterr().err
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    assert cnnspec.load_run(run).predict(x).shape[0] == 2
+
