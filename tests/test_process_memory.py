@@ -127,24 +127,31 @@ def test_the_data_counted_is_the_data_loaded():
     assert all(kind.examples or kind.name in ("shapes", "npz") for kind in DATASETS.values())
 
 
-def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
-        tmp_path, monkeypatch, capsys):
-    """check cannot know an npz file's size; the trainer counts it once loaded, before it
-    trains or makes the run folder."""
-    import numpy as np
+NPZ_BYTES = 2000 * (16 * 16 * 4 + 8)  # _npz_spec's arrays as loaded: float32 images, int64 labels
 
-    from cnnspec.check import memory
-    from cnnspec.cli import main
 
+def _npz_spec(tmp_path: Path) -> Path:
+    """A spec training for one epoch on an npz file of 2000 random 16x16 images."""
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "mine.npz", x=rng.random((2000, 1, 16, 16), np.float32),
              y=np.arange(2000) % 4)
     spec = tmp_path / "mine.cnn"
     spec.write_text("input 1x16x16\nconv 4 3x3 relu\nflatten\nfc: dense 4\n"
                     f"train {{\n  data npz(path=\"{tmp_path / 'mine.npz'}\")\n  epochs 1\n}}\n")
+    return spec
+
+
+def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
+        tmp_path, monkeypatch, capsys):
+    """check cannot know an npz file's size; the trainer counts it once loaded, before it
+    trains or makes the run folder."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = _npz_spec(tmp_path)
     before = cnnspec.load(spec).step_memory
     assert before.data == 0
-    loaded = memory.with_loaded_data(before, 2000 * (16 * 16 * 4 + 8)).process
+    loaded = memory.with_loaded_data(before, NPZ_BYTES).process
     monkeypatch.setattr(memory, "machine_memory", lambda: (before.process + loaded) // 2)
     assert main(["check", str(spec)]) == 0  # check counts no npz data
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 2
@@ -173,3 +180,23 @@ def test_a_run_is_evaluated_on_a_machine_too_small_to_train_it(tmp_path, monkeyp
     x = np.zeros((2, 1, 8, 8), np.float32)
     assert cnnspec.load_run(run).predict(x).shape[0] == 2
 
+def test_a_float64_run_extended_on_its_npz_data_is_counted_in_float64(tmp_path, monkeypatch,
+                                                                      capsys):
+    """Resuming with more epochs re-checks the run in its own dtype: the npz data it counts
+    once loaded is float64's (6x its bytes), and a refused resume leaves the run's spec.json
+    as it was."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = _npz_spec(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(run), "--quiet", "--dtype", "float64"]) == 0
+    single, double = (memory.with_loaded_data(checked_with_overrides(spec, {}, dtype)
+                                              .step_memory, NPZ_BYTES).process
+                      for dtype in ("float32", "float64"))
+    monkeypatch.setattr(memory, "machine_memory", lambda: (single + double) // 2)
+    before = (run / "spec.json").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 2
+    assert "training would need up to about" in capsys.readouterr().err
+    assert (run / "spec.json").read_text() == before
