@@ -20,6 +20,7 @@ from cnnspec.check.memory import (
     OVERESTIMATE,
     SPLIT_PARTS,
     bytes_text,
+    memory_problems,
 )
 from cnnspec.cli import main
 from cnnspec.engine import conv_tuned
@@ -247,6 +248,29 @@ def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(t
     assert "for Python, its libraries and their buffers alone" in error.message
     assert "more than the 8.0 MiB limit set" in error.message
     assert "cannot be met" in error.hint and "fewer filters" not in error.hint
+
+
+def test_a_data_set_that_outweighs_the_step_is_the_error_and_the_hint(tmp_path, capsys):
+    """200,000 shapes of 32x32 (GiBs in memory) beside a net of a few KiB: the error is
+    located at the data line and sends the user to fewer images, not to fewer filters; a
+    heavy net beside the same data is still the net's error."""
+    spec = tmp_path / "many.cnn"
+    body = ("input 1x32x32\n{}\nflatten\ndense 10\n"
+            "train {{\n  data shapes(count=200000, size=32)\n}}\n")
+    spec.write_text(body.format("conv 4 3x3 stride 4 relu"))
+    memory = cnnspec.load(spec).step_memory
+    assert memory.data > 100 * memory.total
+    for limit, severity in ((memory.process - 1, "error"), (memory.process + 1, "warning")):
+        found = memory_problems(cnnspec.load(spec).spec, memory, limit)
+        assert [e.severity for e in found] == [severity]
+        assert found[0].span.line == 6, found[0]
+        assert "a lower shapes count" in found[0].hint and "fewer filters" not in found[0].hint
+    assert main(["check", str(spec), "--max-memory", str(memory.process - 1)]) == 2
+    assert "the data set weighs most" in capsys.readouterr().err
+    spec.write_text(body.format("wide: conv 4096 3x3 pad same"))
+    memory = cnnspec.load(spec).step_memory
+    (error,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process - 1)
+    assert error.span.line == 2 and "fewer filters" in error.hint
 
 
 def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch):

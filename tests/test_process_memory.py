@@ -156,8 +156,9 @@ def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read
     assert main(["check", str(spec)]) == 0  # check counts no npz data
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "mine.cnn:2:1: error: training would need up to about" in err
-    assert "of data" in err and not (tmp_path / "run").exists()
+    assert "mine.cnn:6:3: error: training would need up to about" in err
+    assert "the data set weighs most" in err and "a subset of them, saved in an npz file" in err
+    assert not (tmp_path / "run").exists()
     monkeypatch.setattr(memory, "machine_memory", lambda: 2 * loaded)  # room: it trains
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
 
