@@ -12,6 +12,7 @@ folder instead. Statistics, curves and the like join through callbacks
 from __future__ import annotations
 
 import dataclasses
+import gc
 import platform
 import shlex
 import time
@@ -289,6 +290,11 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 
 
 def _load_data(checked, training: dict, data_dir):
+    # An earlier training in this process (a sweep's or compare's cells train one after
+    # another in one) leaves its model, optimizer and data in reference cycles (a model and
+    # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
+    # this one allocates, the process holds one training at a time, as check counts it.
+    gc.collect()
     dataset = load_dataset(training["data"], training["seed"], data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset)
