@@ -387,6 +387,13 @@ def bytes_text(n: float) -> str:
     return f"{int(n)} B"
 
 
+def data_text(data: int) -> str:
+    """The data's part of a process figure, in words: an npz file's (0 here: check does not
+    read it) is said to be left out, not to weigh nothing."""
+    return (f"{bytes_text(data)} of data" if data
+            else "the npz file's data uncounted until train reads it")
+
+
 def fewer_images(data: dict) -> str:
     """How to train on fewer images of IR ``training.data`` (what lowers a process whose data
     set outweighs its step)."""
@@ -408,7 +415,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
              f"state, {bytes_text(memory.activations)} of activations and "
              f"{bytes_text(memory.work)} of convolution work buffers, "
              f"{bytes_text(memory.slack)} the allocator keeps beside them, "
-             f"{bytes_text(memory.data)} of data and "
+             f"{data_text(memory.data)} and "
              f"{bytes_text(memory.runtime)} for Python, its libraries and their buffers")
     if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
