@@ -30,12 +30,16 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 """
 
 
-def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
-    command = [sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
-               "--quiet", "--epochs", "1", *options]
+def _peak_of(command: list[str]) -> int:
+    """The peak resident memory of a process running ``command``."""
     done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, *command],
                           capture_output=True, text=True, check=True)
     return int(done.stdout.split()[-1])
+
+
+def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
+    return _peak_of([sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
+                     "--quiet", "--epochs", "1", *options])
 
 
 # Specs on the built-in data (digits, shapes), one of them with gelu (scipy.special), one
@@ -203,15 +207,13 @@ def test_a_float64_run_extended_on_its_npz_data_is_counted_in_float64(tmp_path, 
     assert (run / "spec.json").read_text() == before
 
 
-# Trains a spec three times in this one process, as a sweep's worker trains its cells, and
-# prints the process's peak resident memory.
-PEAK_OF_THREE_TRAININGS = """
-import resource, sys, tempfile
+# Trains a spec three times in one process, as a sweep's worker trains its cells.
+THREE_TRAININGS = """
+import sys, tempfile
 import cnnspec
 for seed in range(3):
     cnnspec.train(sys.argv[1], cnnspec.Settings(epochs=1, seed=seed),
                   tempfile.mkdtemp() + "/run", progress="none")
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 """
 
 
@@ -219,8 +221,6 @@ def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
     """What a training leaves in reference cycles is freed before the next one loads its
     data (before, resnet_small's third training peaked at 1.10 of check's figure)."""
     spec = SPECS / "resnet_small.cnn"
-    done = subprocess.run([sys.executable, "-c", PEAK_OF_THREE_TRAININGS, str(spec)],
-                          capture_output=True, text=True, check=True)
-    measured = int(done.stdout.split()[-1])
+    measured = _peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
     estimate = checked_with_overrides(spec, {}).step_memory.process
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
