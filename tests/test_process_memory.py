@@ -224,3 +224,13 @@ def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
     measured = _peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
     estimate = checked_with_overrides(spec, {}).step_memory.process
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
+
+
+@pytest.mark.xfail(strict=True, reason="check's figure does not count what `train --stats` "
+                   "keeps to measure a step (every layer's output and gradient, the records): "
+                   "1.20x of it measured on resnet_small, 1.54x on cifar10_vgg")
+def test_a_training_that_records_statistics_stays_within_checks_estimate(tmp_path):
+    spec = SPECS / "resnet_small.cnn"
+    measured = _peak_of_training(spec, tmp_path / "run", "--stats", "1")
+    estimate = checked_with_overrides(spec, {}).step_memory.process
+    assert measured <= estimate, (measured / 2**20, estimate / 2**20)
