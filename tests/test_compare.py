@@ -184,3 +184,25 @@ def test_the_epoch_axis_shows_whole_epochs_only(epochs):
     shown = [t for t in ax.get_xticks() if low <= t <= high]
     assert shown and all(float(t).is_integer() for t in shown)
     assert low <= 1 and high >= epochs
+
+
+def test_trainings_at_once_share_the_machines_memory(tiny, tmp_path, monkeypatch):
+    """check holds each training alone against the whole machine; two at once need twice
+    its figure: with room for one only, compare trains one at a time by default and
+    refuses --jobs 2 before it makes its folder."""
+    import os
+
+    import cnnspec
+    from cnnspec.check import memory
+    from cnnspec.errors import SpecError
+    from cnnspec.sweep.compare import default_jobs
+
+    process = cnnspec.load(tiny).step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: process * 3 // 2)
+    with pytest.raises(SpecError, match="2 trainings at once would need") as info:
+        compare(str(tiny), ["he_normal", "zeros"], epochs=1, jobs=2, out=tmp_path / "cmp")
+    assert "--jobs 1" in info.value.hint and not (tmp_path / "cmp").exists()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert default_jobs(2, process) == 1
+    monkeypatch.setattr(memory, "machine_memory", lambda: process * 2)  # room for two
+    assert default_jobs(2, process) == 2

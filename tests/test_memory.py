@@ -15,7 +15,13 @@ from test_kinds import _layer as kind_layer
 import cnnspec
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
-from cnnspec.check.memory import OBJECT_BYTES_PER_LAYER, OVERESTIMATE, SPLIT_PARTS, bytes_text
+from cnnspec.check.memory import (
+    OBJECT_BYTES_PER_LAYER,
+    OVERESTIMATE,
+    SPLIT_PARTS,
+    bytes_text,
+    memory_problems,
+)
 from cnnspec.cli import main
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.footprint import (
@@ -244,6 +250,46 @@ def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(t
     assert "cannot be met" in error.hint and "fewer filters" not in error.hint
 
 
+def test_a_data_set_that_outweighs_the_step_is_the_error_and_the_hint(tmp_path, capsys):
+    """200,000 shapes of 32x32 (GiBs in memory) beside a net of a few KiB: the error is
+    located at the data line and sends the user to fewer images, not to fewer filters; a
+    heavy net beside the same data is still the net's error."""
+    spec = tmp_path / "many.cnn"
+    body = ("input 1x32x32\n{}\nflatten\ndense 10\n"
+            "train {{\n  data shapes(count=200000, size=32)\n}}\n")
+    spec.write_text(body.format("conv 4 3x3 stride 4 relu"))
+    memory = cnnspec.load(spec).step_memory
+    assert memory.data > 100 * memory.total
+    for limit, severity in ((memory.process - 1, "error"), (memory.process + 1, "warning")):
+        found = memory_problems(cnnspec.load(spec).spec, memory, limit)
+        assert [e.severity for e in found] == [severity]
+        assert found[0].span.line == 6, found[0]
+        assert "a lower shapes count" in found[0].hint and "fewer filters" not in found[0].hint
+    assert main(["check", str(spec), "--max-memory", str(memory.process - 1)]) == 2
+    assert "the data set weighs most" in capsys.readouterr().err
+    spec.write_text(body.format("wide: conv 4096 3x3 pad same"))
+    memory = cnnspec.load(spec).step_memory
+    (error,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process - 1)
+    assert error.span.line == 2 and "fewer filters" in error.hint
+
+
+def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch):
+    """The memory error's hint sends the user to `cnnspec summary`: it must not refuse the
+    spec for the same reason; it says the problem in a warning and prints the table."""
+    spec = tmp_path / "huge.cnn"
+    spec.write_text("input 1x8x8\nwide: conv 512 3x3 pad same\nflatten\ndense 10\n")
+    process = cnnspec.load(spec).step_memory.process
+    assert main(["check", str(spec), "--max-memory", str(process - 1)]) == 2
+    assert "summary` lists what each layer holds" in capsys.readouterr().err
+    from cnnspec.check import memory
+
+    monkeypatch.setattr(memory, "machine_memory", lambda: process - 1)
+    assert main(["summary", str(spec)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: training would need up to about" in captured.err
+    assert f"Training process memory: up to about {bytes_text(process)}" in captured.out
+
+
 def test_a_thousand_times_too_many_filters_is_refused_by_check_without_allocating(tmp_path):
     """677M parameters: refused in check on any machine of today, in well under a second."""
     spec = tmp_path / "big.cnn"
@@ -314,3 +360,17 @@ def test_training_in_float64_is_refused_where_only_float32_fits(monkeypatch):
     assert checked_with_overrides(spec, {}).step_memory.process == single
     with pytest.raises(SpecErrors, match="training would need"):
         checked_with_overrides(spec, {}, "float64")
+
+
+def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path, capsys):
+    """check does not read an npz file: its figure leaves the data out, and says so."""
+    spec = tmp_path / "mine.cnn"
+    spec.write_text('input 1x8x8\nconv 4 3x3\nflatten\ndense 10\n'
+                    'train {\n  data npz(path="mine.npz")\n}\n')
+    memory = cnnspec.load(spec).step_memory
+    assert memory.data == 0
+    assert main(["summary", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "the npz file's data uncounted until train reads it" in out and "0 B" not in out
+    (warning,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process + 1)
+    assert "uncounted" in warning.message and "0 B of data" not in warning.message

@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cnnspec
 from cnnspec.check.memory import BLAS_BUFFER_BYTES, LIBRARY_BYTES, PROCESS_BYTES, data_bytes
+from cnnspec.errors import SpecErrors
 from cnnspec.kinds import KINDS
 from cnnspec.training.api import checked_with_overrides
 
@@ -28,12 +30,16 @@ print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 """
 
 
-def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
-    command = [sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
-               "--quiet", "--epochs", "1", *options]
+def _peak_of(command: list[str]) -> int:
+    """The peak resident memory of a process running ``command``."""
     done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, *command],
                           capture_output=True, text=True, check=True)
     return int(done.stdout.split()[-1])
+
+
+def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
+    return _peak_of([sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
+                     "--quiet", "--epochs", "1", *options])
 
 
 # Specs on the built-in data (digits, shapes), one of them with gelu (scipy.special), one
@@ -125,29 +131,106 @@ def test_the_data_counted_is_the_data_loaded():
     assert all(kind.examples or kind.name in ("shapes", "npz") for kind in DATASETS.values())
 
 
-def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
-        tmp_path, monkeypatch, capsys):
-    """check cannot know an npz file's size; the trainer counts it once loaded, before it
-    trains or makes the run folder."""
-    import numpy as np
+NPZ_BYTES = 2000 * (16 * 16 * 4 + 8)  # _npz_spec's arrays as loaded: float32 images, int64 labels
 
-    from cnnspec.check import memory
-    from cnnspec.cli import main
 
+def _npz_spec(tmp_path: Path) -> Path:
+    """A spec training for one epoch on an npz file of 2000 random 16x16 images."""
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "mine.npz", x=rng.random((2000, 1, 16, 16), np.float32),
              y=np.arange(2000) % 4)
     spec = tmp_path / "mine.cnn"
     spec.write_text("input 1x16x16\nconv 4 3x3 relu\nflatten\nfc: dense 4\n"
                     f"train {{\n  data npz(path=\"{tmp_path / 'mine.npz'}\")\n  epochs 1\n}}\n")
+    return spec
+
+
+def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
+        tmp_path, monkeypatch, capsys):
+    """check cannot know an npz file's size; the trainer counts it once loaded, before it
+    trains or makes the run folder."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = _npz_spec(tmp_path)
     before = cnnspec.load(spec).step_memory
     assert before.data == 0
-    loaded = memory.with_loaded_data(before, 2000 * (16 * 16 * 4 + 8)).process
+    loaded = memory.with_loaded_data(before, NPZ_BYTES).process
     monkeypatch.setattr(memory, "machine_memory", lambda: (before.process + loaded) // 2)
     assert main(["check", str(spec)]) == 0  # check counts no npz data
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "mine.cnn:2:1: error: training would need up to about" in err
-    assert "of data" in err and not (tmp_path / "run").exists()
+    assert "mine.cnn:6:3: error: training would need up to about" in err
+    assert "the data set weighs most" in err and "a subset of them, saved in an npz file" in err
+    assert not (tmp_path / "run").exists()
     monkeypatch.setattr(memory, "machine_memory", lambda: 2 * loaded)  # room: it trains
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+
+
+def test_a_run_is_evaluated_on_a_machine_too_small_to_train_it(tmp_path, monkeypatch, capsys):
+    """eval, predict and the other commands that read a run do not train: the training
+    process's figure does not refuse them (a run trained on a larger machine is used here)."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", str(SPECS / "digits.cnn"), "--out", str(run), "--quiet",
+                 "--epochs", "1"]) == 0
+    process = cnnspec.load(SPECS / "digits.cnn").step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: process - 1)
+    with pytest.raises(SpecErrors, match="training would need"):
+        cnnspec.load(SPECS / "digits.cnn")  # it could not be trained here
+    capsys.readouterr()
+    assert main(["eval", str(run)]) == 0, capsys.readouterr().err
+    x = np.zeros((2, 1, 8, 8), np.float32)
+    assert cnnspec.load_run(run).predict(x).shape[0] == 2
+
+def test_a_float64_run_extended_on_its_npz_data_is_counted_in_float64(tmp_path, monkeypatch,
+                                                                      capsys):
+    """Resuming with more epochs re-checks the run in its own dtype: the npz data it counts
+    once loaded is float64's (6x its bytes), and a refused resume leaves the run's spec.json
+    as it was."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = _npz_spec(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(run), "--quiet", "--dtype", "float64"]) == 0
+    single, double = (memory.with_loaded_data(checked_with_overrides(spec, {}, dtype)
+                                              .step_memory, NPZ_BYTES).process
+                      for dtype in ("float32", "float64"))
+    monkeypatch.setattr(memory, "machine_memory", lambda: (single + double) // 2)
+    before = (run / "spec.json").read_text()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--epochs", "2", "--quiet"]) == 2
+    assert "training would need up to about" in capsys.readouterr().err
+    assert (run / "spec.json").read_text() == before
+
+
+# Trains a spec three times in one process, as a sweep's worker trains its cells.
+THREE_TRAININGS = """
+import sys, tempfile
+import cnnspec
+for seed in range(3):
+    cnnspec.train(sys.argv[1], cnnspec.Settings(epochs=1, seed=seed),
+                  tempfile.mkdtemp() + "/run", progress="none")
+"""
+
+
+def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
+    """What a training leaves in reference cycles is freed before the next one loads its
+    data (before, resnet_small's third training peaked at 1.10 of check's figure)."""
+    spec = SPECS / "resnet_small.cnn"
+    measured = _peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
+    estimate = checked_with_overrides(spec, {}).step_memory.process
+    assert measured <= estimate, (measured / 2**20, estimate / 2**20)
+
+
+@pytest.mark.xfail(strict=True, reason="check's figure does not count what `train --stats` "
+                   "keeps to measure a step (every layer's output and gradient, the records): "
+                   "1.20x of it measured on resnet_small, 1.54x on cifar10_vgg")
+def test_a_training_that_records_statistics_stays_within_checks_estimate(tmp_path):
+    spec = SPECS / "resnet_small.cnn"
+    measured = _peak_of_training(spec, tmp_path / "run", "--stats", "1")
+    estimate = checked_with_overrides(spec, {}).step_memory.process
+    assert measured <= estimate, (measured / 2**20, estimate / 2**20)

@@ -73,9 +73,11 @@ def _as_error(warning: SpecError) -> SpecError:
 
 
 def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
-          dtype: str = "float32") -> CheckedSpec:
+          dtype: str = "float32", for_training: bool = True) -> CheckedSpec:
     """Shapes, parameters, fans and inits of every layer of ``spec``, and the memory a training
     step in ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
+    With ``for_training`` False (a spec summarised, drawn or exported, a trained run evaluated)
+    a training process that would not fit is a warning: nothing trains here.
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
     turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
@@ -91,6 +93,8 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     warnings = []
     if step_memory is not None:
         found = memory.memory_problems(spec, step_memory, max_memory)
+        if not for_training:
+            found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]
         warnings += [w for w in found if w.severity == "warning"]
     warnings = _warnings(spec, infos) + warnings if not errors else []

@@ -29,11 +29,14 @@ def read_spec(path: str | Path) -> Spec:
     return parse_file(str(path))
 
 
-def load(path: str | Path, strict: bool = False, max_memory: int | None = None) -> CheckedSpec:
-    """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it.
+def load(path: str | Path, strict: bool = False, max_memory: int | None = None,
+         for_training: bool = True) -> CheckedSpec:
+    """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it
+    (:func:`~cnnspec.check.checker.check`, with ``for_training``).
 
     Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
     :class:`~cnnspec.errors.RunError` for a missing or unreadable file (an
     :class:`~cnnspec.errors.InputError` for one that is missing or is a directory).
     """
-    return check(read_spec(path), strict=strict, max_memory=max_memory)
+    return check(read_spec(path), strict=strict, max_memory=max_memory,
+                 for_training=for_training)

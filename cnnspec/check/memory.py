@@ -50,7 +50,7 @@ from cnnspec.engine.footprint import (
 )
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
 from cnnspec.errors import SpecError
-from cnnspec.ir.datasets import example_count, image_shape
+from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
@@ -387,10 +387,25 @@ def bytes_text(n: float) -> str:
     return f"{int(n)} B"
 
 
+def data_text(data: int) -> str:
+    """The data's part of a process figure, in words: an npz file's (0 here: check does not
+    read it) is said to be left out, not to weigh nothing."""
+    return (f"{bytes_text(data)} of data" if data
+            else "the npz file's data uncounted until train reads it")
+
+
+def fewer_images(data: dict) -> str:
+    """How to train on fewer images of IR ``training.data`` (what lowers a process whose data
+    set outweighs its step)."""
+    if canonical_name(data["name"]) == "shapes":
+        return "train on fewer images: a lower shapes count"
+    return "train on fewer images: a subset of them, saved in an npz file"
+
+
 def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> list[SpecError]:
     """An error when a process training the spec would not fit in ``limit`` bytes (the
     machine's memory when None), a warning when it takes more than half of it; located at the
-    heaviest layer."""
+    heaviest layer, or at the data where the data set outweighs the step."""
     room = "the {} limit set" if limit is not None else "this machine's {} of memory"
     limit = machine_memory() if limit is None else limit
     if limit is None or memory.process <= WARN_SHARE * limit:
@@ -400,7 +415,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
              f"state, {bytes_text(memory.activations)} of activations and "
              f"{bytes_text(memory.work)} of convolution work buffers, "
              f"{bytes_text(memory.slack)} the allocator keeps beside them, "
-             f"{bytes_text(memory.data)} of data and "
+             f"{data_text(memory.data)} and "
              f"{bytes_text(memory.runtime)} for Python, its libraries and their buffers")
     if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
@@ -408,15 +423,22 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
             f"their buffers alone, more than {room}", memory.heaviest,
             hint=f"this spec trains in up to about {bytes_text(memory.process)}; a limit "
                  "below what the process itself takes cannot be met")]
+    # Where the data set the spec names outweighs the step, a smaller net would barely help:
+    # the problem is the data's, located at its line.
+    named = spec.text is None or ("training", "data") in spec.spans
+    if named and memory.data > memory.total + memory.slack:
+        where, heaviest = ("training", "data"), "the data set weighs most"
+        lower = lower_warned = fewer_images(spec.ir["training"]["data"])
+    else:
+        where, heaviest = (memory.heaviest,), f"'{memory.heaviest}' weighs most"
+        lower = ("use fewer filters or units, more stride or pooling early, or a smaller "
+                 "batch; `cnnspec summary` lists what each layer holds")
+        lower_warned = "a smaller batch lowers the activations"
     if memory.process > limit:
         return [spec.error(
             f"training would need up to about {bytes_text(memory.process)} at batch "
-            f"{memory.batch_size} ({parts}), more than {room}; "
-            f"'{memory.heaviest}' weighs most", memory.heaviest,
-            hint="use fewer filters or units, more stride or pooling early, or a smaller "
-                 "batch; `cnnspec summary` lists what each layer holds")]
+            f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where, hint=lower)]
     return [spec.error(
         f"training needs up to about {bytes_text(memory.process)} at batch "
-        f"{memory.batch_size} ({parts}), over half of {room}", memory.heaviest,
-        severity="warning",
-        hint="other programs may then run out of memory; a smaller batch lowers the activations")]
+        f"{memory.batch_size} ({parts}), over half of {room}", *where, severity="warning",
+        hint=f"other programs may then run out of memory; {lower_warned}")]

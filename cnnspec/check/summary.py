@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check.memory import bytes_text
+from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
@@ -179,7 +179,7 @@ def summary_table(checked: CheckedSpec) -> str:
             f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
         totals.append(
             f"Training process memory: up to about {bytes_text(step['process_bytes'])} (the "
-            f"step, {bytes_text(step['data_bytes'])} of data, "
+            f"step, {data_text(step['data_bytes'])}, "
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "

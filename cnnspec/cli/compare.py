@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train each variant with seeds 0..K-1 (default 1)")
     parser.add_argument("--jobs", type=positive_int, metavar="J",
                         help="trainings run in parallel processes (default: 2 on a machine "
-                        "with two or more cores, else 1)")
+                        "with two or more cores and memory for two trainings, else 1)")
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
     parser.add_argument("--out", type=new_folder, metavar="DIR",

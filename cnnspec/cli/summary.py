@@ -22,7 +22,9 @@ def run(args) -> int:
     from cnnspec.check.load import load
     from cnnspec.check.summary import summary_dict, summary_table
 
-    checked = load(args.spec, strict=args.strict)
+    # A spec too large to train here is summarised (its memory said in a warning): the
+    # summary is where its memory error sends the user.
+    checked = load(args.spec, strict=args.strict, for_training=False)
     report(checked.warnings)
     if args.format == "json":
         print(json.dumps(summary_dict(checked), indent=2))

@@ -12,6 +12,7 @@ folder instead. Statistics, curves and the like join through callbacks
 from __future__ import annotations
 
 import dataclasses
+import gc
 import platform
 import shlex
 import time
@@ -214,7 +215,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
     if more:  # extend the run: the rest of its settings must still be its own
-        checked = _with_epochs(checked, overrides["epochs"], run)
+        checked = _with_epochs(checked, overrides["epochs"], dtype)
     training = checked.ir["training"]
     _check_same_settings(training, overrides, run)
     if spec is not None:
@@ -228,7 +229,8 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     optimizer = _optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_checkpoint(run, model, optimizer, session.dropout_rng)
-    if more:
+    if more:  # every refusal is behind: the run folder may now say so
+        write_json(run.spec_json, checked.ir)
         position.finished = False
         summary.setdefault("extended", []).append({"from_epochs": planned,
                                                    "to_epochs": training["epochs"]})
@@ -247,13 +249,12 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
-def _with_epochs(checked, epochs: int, run: RunDir):
-    """``checked`` planned for ``epochs`` in all, its spec.json rewritten so that the run folder
-    says so. The learning-rate schedule then runs over the new total from the next epoch (a
-    cosine schedule's rate rises again to where the longer plan would have it)."""
+def _with_epochs(checked, epochs: int, dtype: str):
+    """``checked`` planned for ``epochs`` in all (its memory in the run's ``dtype``). The
+    learning-rate schedule then runs over the new total from the next epoch (a cosine
+    schedule's rate rises again to where the longer plan would have it)."""
     ir = effective_ir(checked.ir, {"epochs": epochs})
-    write_json(run.spec_json, ir)
-    return check(dataclasses.replace(checked.spec, ir=ir))
+    return check(dataclasses.replace(checked.spec, ir=ir), dtype=dtype)
 
 
 def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
@@ -289,6 +290,11 @@ def _check_same_network(given, stored, run: RunDir) -> None:
 
 
 def _load_data(checked, training: dict, data_dir):
+    # An earlier training in this process (a sweep's or compare's cells train one after
+    # another in one) leaves its model, optimizer and data in reference cycles (a model and
+    # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
+    # this one allocates, the process holds one training at a time, as check counts it.
+    gc.collect()
     dataset = load_dataset(training["data"], training["seed"], data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset)

@@ -118,10 +118,12 @@ def load_run(path, which: str = "best") -> Run:
 
 
 def as_checked(spec) -> CheckedSpec:
-    """``spec`` itself if checked already, else the spec loaded and checked from that path."""
+    """``spec`` itself if checked already, else the spec loaded and checked from that path,
+    to be used, not trained: a training process that would not fit this machine is no error
+    (a run trained elsewhere is evaluated here)."""
     if isinstance(spec, CheckedSpec):
         return spec
-    return load(str(spec))
+    return load(str(spec), for_training=False)
 
 
 NUMBER = (int, float)
