@@ -226,11 +226,33 @@ def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
 
 
-@pytest.mark.xfail(strict=True, reason="check's figure does not count what `train --stats` "
-                   "keeps to measure a step (every layer's output and gradient, the records): "
-                   "1.20x of it measured on resnet_small, 1.54x on cifar10_vgg")
-def test_a_training_that_records_statistics_stays_within_checks_estimate(tmp_path):
-    spec = SPECS / "resnet_small.cnn"
+@pytest.mark.parametrize("name", ["resnet_small.cnn", "cifar10_vgg.cnn"])
+def test_a_training_that_records_statistics_stays_within_the_trainers_estimate(name, tmp_path):
+    """`train --stats` keeps every layer's output and gradient of a recorded step, which the
+    trainer adds to check's figure (check does not know of --stats); without it the process
+    went 1.20x (resnet_small) and 1.54x (cifar10_vgg) over check's figure here."""
+    from cnnspec.check.memory import with_recording
+
+    spec = SPECS / name
     measured = _peak_of_training(spec, tmp_path / "run", "--stats", "1")
-    estimate = checked_with_overrides(spec, {}).step_memory.process
+    checked = checked_with_overrides(spec, {})
+    estimate = with_recording(checked.step_memory, checked.spec, checked.layers).process
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
+
+
+def test_training_that_records_statistics_is_refused_where_its_recording_does_not_fit(
+        tmp_path, monkeypatch, capsys):
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = SPECS / "resnet_small.cnn"
+    checked = checked_with_overrides(spec, {})
+    plain = checked.step_memory.process
+    recorded = memory.with_recording(checked.step_memory, checked.spec, checked.layers).process
+    assert recorded > plain
+    monkeypatch.setattr(memory, "machine_memory", lambda: (plain + recorded) // 2)
+    out = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(out), "--quiet", "--stats", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "to record a step's statistics (--stats)" in err and not out.exists()
+    assert main(["train", str(spec), "--out", str(out), "--quiet", "--epochs", "1"]) == 0

@@ -75,6 +75,7 @@ class MemoryEstimate:
     slack: int = 0  # what the allocator keeps beside the arrays (ALLOCATOR_SLACK)
     data: int = 0  # the data set, loaded and prepared (data_bytes)
     itemsize: int = BYTES_PER_VALUE  # the bytes of one of the model's values
+    recording: int = 0  # the outputs and gradients a recorded step keeps (recording_bytes)
 
     @property
     def total(self) -> int:
@@ -85,7 +86,7 @@ class MemoryEstimate:
     def process(self) -> int:
         """The resident memory of a process that trains the spec: the step's arrays and the
         runtime around them."""
-        return self.total + self.slack + self.runtime + self.data
+        return self.total + self.slack + self.runtime + self.data + self.recording
 
 
 def optimizer_buffers(training: dict) -> int:
@@ -182,6 +183,34 @@ def with_loaded_data(memory: MemoryEstimate, loaded: int) -> MemoryEstimate:
     images and int64 labels, as the loaders return them), for data whose size ``check``
     could not know (an npz file)."""
     return dataclasses.replace(memory, data=_data_in_memory(loaded, memory.itemsize))
+
+
+# Recording a step raised the peak resident memory of `train --stats 1` (Intel Xeon) by 85 MiB
+# on resnet_small, whose recorded outputs and gradients take 34 and whose whole-batch step 25,
+# and by 255 on cifar10_vgg (88 and 77): the kept values and about twice the whole step.
+RECORDING_SWITCH = 2
+
+
+def recording_bytes(spec: Spec, layers: list[LayerInfo], itemsize: int) -> int:
+    """What recording a step for its statistics (``train --stats``, cnnspec.lab.recorder)
+    adds to a process: every layer's output and the gradient of it for the whole batch, kept
+    until the next recorded step, and the float64 deviations of the largest of them while its
+    standard deviation is taken (cnnspec.lab.stats.std64); and, where the batch otherwise
+    runs in parts, twice the recorded step's own arrays: it runs the batch whole in the
+    model's layers, and the switches between whole and parts free and allocate their buffers
+    again, which the allocator keeps (RECORDING_SWITCH)."""
+    batch = spec.ir["training"]["batch_size"]
+    values = [math.prod(info.output_shape) for info in layers]
+    kept = batch * (2 * itemsize * sum(values) + 8 * max(values, default=0))
+    whole = _estimate(spec, layers, 1, itemsize).total if splits(batch) else 0
+    return kept + RECORDING_SWITCH * whole
+
+
+def with_recording(memory: MemoryEstimate, spec: Spec,
+                   layers: list[LayerInfo]) -> MemoryEstimate:
+    """``memory`` with what recording a step's statistics adds (:func:`recording_bytes`)."""
+    return dataclasses.replace(memory,
+                               recording=recording_bytes(spec, layers, memory.itemsize))
 
 
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
@@ -415,8 +444,10 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
              f"state, {bytes_text(memory.activations)} of activations and "
              f"{bytes_text(memory.work)} of convolution work buffers, "
              f"{bytes_text(memory.slack)} the allocator keeps beside them, "
-             f"{data_text(memory.data)} and "
-             f"{bytes_text(memory.runtime)} for Python, its libraries and their buffers")
+             f"{data_text(memory.data)}, "
+             + (f"{bytes_text(memory.recording)} to record a step's statistics (--stats), "
+                if memory.recording else "")
+             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
     if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
             f"training needs about {bytes_text(memory.runtime)} for Python, its libraries and "
@@ -426,9 +457,13 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
     # Where the data set the spec names outweighs the step, a smaller net would barely help:
     # the problem is the data's, located at its line.
     named = spec.text is None or ("training", "data") in spec.spans
-    if named and memory.data > memory.total + memory.slack:
+    if named and memory.data > memory.total + memory.slack + memory.recording:
         where, heaviest = ("training", "data"), "the data set weighs most"
         lower = lower_warned = fewer_images(spec.ir["training"]["data"])
+    elif memory.recording > memory.total + memory.slack:
+        where, heaviest = (memory.heaviest,), "recording a step's statistics weighs most"
+        lower = lower_warned = ("train without --stats, or with a smaller batch (a recorded "
+                                "step keeps every layer's output and gradient)")
     else:
         where, heaviest = (memory.heaviest,), f"'{memory.heaviest}' weighs most"
         lower = ("use fewer filters or units, more stride or pooling early, or a smaller "

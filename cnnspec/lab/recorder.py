@@ -32,6 +32,8 @@ class StatsRecorder(Callback):
     """Write per-layer statistics every ``every`` steps to ``<run folder>/stats.jsonl`` and
     draw them into ``stats.png`` when training stops."""
 
+    records_steps = True
+
     def __init__(self, every: int) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise RunError(f"--stats must be a positive number of steps, not {every!r}",

@@ -161,7 +161,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     training = ir["training"]
     if out is not None:
         rundir.refuse_occupied(out)
-    dataset = _load_data(checked, training, options.data_dir)
+    dataset = _load_data(checked, training, options.data_dir, options)
     prepared = _prepare(training, dataset, None, options.dtype, options.fold)
     model = compile_model(checked, training["seed"], options.dtype)
     optimizer = _optimizer(training, model)
@@ -221,7 +221,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     if spec is not None:
         _check_same_network(as_checked(spec), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
-    dataset = _load_data(checked, training, data_dir)
+    dataset = _load_data(checked, training, data_dir, options)
     preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                     what="preprocessing record"))
     prepared = _prepare(training, dataset, preprocessor, dtype)
@@ -289,7 +289,7 @@ def _check_same_network(given, stored, run: RunDir) -> None:
                            "alone; it uses the spec saved in the run")
 
 
-def _load_data(checked, training: dict, data_dir):
+def _load_data(checked, training: dict, data_dir, options: Options):
     # An earlier training in this process (a sweep's or compare's cells train one after
     # another in one) leaves its model, optimizer and data in reference cycles (a model and
     # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
@@ -297,7 +297,9 @@ def _load_data(checked, training: dict, data_dir):
     gc.collect()
     dataset = load_dataset(training["data"], training["seed"], data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
-    check_training_memory(checked, dataset)
+    check_training_memory(checked, dataset,
+                          any(getattr(callback, "records_steps", False)
+                              for callback in options.callbacks))
     return dataset
 
 

@@ -25,6 +25,10 @@ class Callback:
     """Hooks into a training run, called in the order the callbacks were given. Each hook here
     does nothing; a callback overrides the ones it needs."""
 
+    # Whether the callback records steps (model.record), which keeps every layer's output and
+    # gradient: the trainer counts that memory before it starts (check does not know of it).
+    records_steps = False
+
     def on_start(self, model, step: int, run_dir: Path) -> None:
         """Before the first step this call trains (``step``: not 0 when a run is resumed)."""
 

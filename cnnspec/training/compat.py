@@ -3,7 +3,7 @@ checker has checked the data the spec declares; what a file holds (``npz``) is o
 it is read, and is checked here the same way."""
 from __future__ import annotations
 
-from cnnspec.check.memory import memory_problems, with_loaded_data
+from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors
 from cnnspec.errors import SpecErrors
@@ -19,17 +19,21 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
         raise SpecErrors(errors)
 
 
-def check_training_memory(checked: CheckedSpec, dataset) -> None:
+def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False) -> None:
     """Raise :class:`SpecErrors` at the spec's heaviest layer when a process training it on
     ``dataset`` (a :class:`cnnspec.data.dataset.Dataset`) would not fit in the machine's
-    memory, the data set counted as loaded where check could not know its size (an npz
-    file's)."""
+    memory: the data set counted as loaded where check could not know its size (an npz
+    file's), and, when ``recording`` (``train --stats``), what a recorded step keeps, which
+    check does not know of either."""
     memory = checked.step_memory
-    if memory is None or memory.data:
+    if memory is None or (memory.data and not recording):
         return  # counted by check already
-    loaded = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_test,
-                                    dataset.y_test))
-    errors = [e for e in memory_problems(checked.spec, with_loaded_data(memory, loaded), None)
-              if e.severity == "error"]
+    if not memory.data:
+        loaded = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_test,
+                                        dataset.y_test))
+        memory = with_loaded_data(memory, loaded)
+    if recording:
+        memory = with_recording(memory, checked.spec, checked.layers)
+    errors = [e for e in memory_problems(checked.spec, memory, None) if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
