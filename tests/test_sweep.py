@@ -385,6 +385,31 @@ def test_workers_are_for_the_local_cluster_only(named, capsys):
     assert "--workers sizes the local cluster" in capsys.readouterr().err
 
 
+def test_a_local_cluster_has_no_more_workers_than_trainings_fit_in_memory(
+        named, tmp_path, monkeypatch, capsys):
+    """check holds each cell's training alone against the whole machine; a local cluster's
+    workers train at once: --workers beyond what fits is refused before a folder is made,
+    and the default number of workers is capped by it."""
+    import os
+
+    import cnnspec
+    from cnnspec.check import memory
+
+    pytest.importorskip("distributed")  # the sweep command needs Dask installed
+    process = cnnspec.load(named).step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: process * 3 // 2)
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(named), "--set", "lr=0.1,0.01", "--workers", "2",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "2 trainings at once would need" in err and "--workers 1" in err
+    assert not out.exists()
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert executors.default_workers(2, process) == 1
+    monkeypatch.setattr(memory, "machine_memory", lambda: process * 2)  # room for two
+    assert executors.default_workers(2, process) == 2
+
+
 def test_an_out_that_is_a_file_is_refused(named, tmp_path):
     (tmp_path / "s").write_text("a file")
     with pytest.raises(RunError, match="exists and is not a folder"):

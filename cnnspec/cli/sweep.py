@@ -62,6 +62,7 @@ def at_least_two(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     # deferred: Dask and training (NumPy) load when the command runs
     from cnnspec.lab.jsonout import dumps
+    from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory
     from cnnspec.sweep.executor import (
         INSTALL_HINT,
         DaskExecutor,
@@ -88,8 +89,17 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     folder = [out]
 
+    settings = Settings(epochs=args.epochs)
+    process = 0  # the memory of the heaviest cell's training, where they share this machine
+    if args.scheduler is None:
+        process = largest_process(plan(args.spec, args.sets, args.seeds, args.folds,
+                                       settings)[1])
+        if args.workers:
+            refuse_beyond_memory(args.workers, process, "--workers", args.spec)
+
     def executor(n: int):
-        return DaskExecutor(args.scheduler, workers=args.workers or default_workers(n))
+        return DaskExecutor(args.scheduler,
+                            workers=args.workers or default_workers(n, process))
 
     def started(running, n: int, where: Path) -> None:
         folder[0] = where
@@ -99,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
-                       settings=Settings(epochs=args.epochs), out=out,
+                       settings=settings, out=out,
                        executor=executor, data_dir=args.data_dir,
                        keep_weights=args.keep_weights, on_start=started,
                        on_done=lambda cell, res: print(describe_cell(cell.label, res),

@@ -18,14 +18,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cnnspec.check import check, memory
 from cnnspec.check.load import read_spec
-from cnnspec.check.memory import bytes_text
 from cnnspec.errors import SpecError
-from cnnspec.ir.spec import Spec
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
+from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import Axis, value_reader
 from cnnspec.sweep.results import (
@@ -99,31 +97,7 @@ def describe_result(result: JobResult) -> str:
 def default_jobs(n_jobs: int, process: int = 0) -> int:
     """Two processes when there are two cores and two jobs to share them, and memory for two
     trainings of ``process`` bytes each at once (check counts one); else one."""
-    return max(1, min(2, os.cpu_count() or 1, n_jobs, _trainings_that_fit(process)))
-
-
-def _trainings_that_fit(process: int) -> int:
-    """How many processes of ``process`` bytes this machine's memory holds at once (any
-    number where it does not say)."""
-    room = memory.machine_memory()
-    return room // process if room and process else 1 << 30
-
-
-def _largest_process(cells: list[Cell]) -> int:
-    """The memory of a process training the heaviest of the (checked) ``cells``."""
-    return max(check(Spec(cell.ir)).step_memory.process for cell in cells)
-
-
-def _refuse_jobs_beyond_memory(jobs: int, process: int, spec) -> None:
-    """Each training is checked against the whole machine; ``jobs`` at once share it."""
-    fit = _trainings_that_fit(process)
-    if jobs > fit:
-        raise SpecError(
-            f"{jobs} trainings at once would need up to about {bytes_text(jobs * process)} "
-            f"({bytes_text(process)} each), more than this machine's "
-            f"{bytes_text(memory.machine_memory())} of memory",
-            hint=f"use --jobs {fit}: check holds each training alone against the whole "
-                 "machine", file=str(spec))
+    return max(1, min(2, os.cpu_count() or 1, n_jobs, trainings_that_fit(process)))
 
 
 def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
@@ -200,9 +174,9 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
     cells = make_cells(parsed, [axis], seeds, None, overrides)
-    process = _largest_process(cells)
+    process = largest_process(cells)
     if jobs is not None and executor is None:
-        _refuse_jobs_beyond_memory(jobs, process, spec)
+        refuse_beyond_memory(jobs, process, "--jobs", spec)
     folder = prepare_folder(out if out is not None else default_out(spec, "compare"),
                             describe(spec, [axis], seeds, None), automatic=out is None)
     started = time.perf_counter()

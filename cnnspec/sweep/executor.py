@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from cnnspec.errors import RunError
+from cnnspec.sweep.concurrency import trainings_that_fit
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
 # How often the scheduler of a LocalCluster retries a task whose worker died.
@@ -38,9 +39,10 @@ def _limit_blas_threads() -> None:
         os.environ.setdefault(name, "1")
 
 
-def default_workers(n_tasks: int) -> int:
-    """One worker per core, no more than there are tasks."""
-    return max(1, min(os.cpu_count() or 1, n_tasks))
+def default_workers(n_tasks: int, process: int = 0) -> int:
+    """One worker per core, no more than there are tasks, nor than trainings of ``process``
+    bytes each fit in this machine's memory at once (check counts one)."""
+    return max(1, min(os.cpu_count() or 1, n_tasks, trainings_that_fit(process)))
 
 
 class LocalExecutor:

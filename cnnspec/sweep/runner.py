@@ -15,6 +15,7 @@ from pathlib import Path
 from cnnspec.check.load import read_spec
 from cnnspec.errors import RunError, SpecError
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
+from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
 from cnnspec.sweep.grid import Axis, parse_set
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
@@ -102,7 +103,8 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, str]] = []
     if todo:
-        make = executor or (lambda n: DaskExecutor(workers=default_workers(n)))
+        make = executor or (lambda n: DaskExecutor(
+            workers=default_workers(n, largest_process(todo))))
         with make(len(todo)) as running:
             if on_start:
                 on_start(running, len(todo))
