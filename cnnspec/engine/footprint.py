@@ -541,15 +541,18 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 
 
 # Batch norm (cnnspec.engine.norm) makes its statistics, and its backward pass, over blocks of
-# whole channels, each block's rows of the arrays a pass touches (input, centred values,
-# output; in the backward pass the output gradient, centred values, input gradient and a fused
+# whole channels, each block's rows of the arrays a pass touches (input and centred values;
+# in the backward pass the output gradient, centred values, input gradient and a fused
 # ReLU's masked gradient) taking at most 1 / NORM_CACHE_SHARE of chunk_bytes (a core's L2), so
 # they stay in the cache between the steps over the block. Forward and backward of
-# ResNet-small's batch norms with the ReLU after them, batch 64, one thread, medians of 40
-# calls, ms, with 1 / 2 / 4 (Intel Xeon, AVX-512, 2 MiB L2): 16x32x32 1.20+1.76 / 1.27+1.63 /
-# 1.27+1.62, 32x16x16 0.63+0.87 / 0.65+0.82 / 0.74+0.92.
+# ResNet-small's batch norms with the ReLU after them, batch 64, one thread, medians of 9
+# rounds, ms, with 1 / 2 / 4 (Intel Xeon, AVX-512, 2 MiB L2): 16x32x32 1.37+1.87 / 1.38+1.84 /
+# 1.41+1.81, 32x16x16 0.69+0.97 / 0.72+0.98 / 0.77+0.98: the size matters little once a block
+# fits; the whole tensor as one block is slow (the batch norms' backward passes of a
+# ResNet-small step, with the fused ReLUs' masks recomputed: 23.0 ms, the unblocked kernels
+# before 18.8 ms).
 NORM_CACHE_SHARE = 2
-NORM_FORWARD_ARRAYS = 3  # input, centred values, output
+NORM_FORWARD_ARRAYS = 2  # input, centred values (the output is made whole, after)
 NORM_BACKWARD_ARRAYS = 3  # output gradient, centred values, input gradient
 NORM_RELU_ARRAYS = 4  # those and a fused ReLU's masked gradient
 
