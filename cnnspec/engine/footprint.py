@@ -567,14 +567,15 @@ def norm_block_channels(channels: int, values: int, itemsize: int, arrays: int) 
 
 def _batchnorm(x, out, n, in_shapes, itemsize) -> Footprint:
     """:func:`cnnspec.engine.norm.batchnorm_forward`: the centred input, which the cache
-    holds, in a buffer kept on the layer, and (the ReLU after it run inside,
-    :class:`cnnspec.engine.layers.BatchNormReLU`) a block's mask and masked gradient; the
-    input and ``dout`` copied to rows per channel where they are not channel-first already."""
+    holds, in a buffer kept on the layer, with a row of ones (its sums are products with it)
+    and (the ReLU after it run inside, :class:`cnnspec.engine.layers.BatchNormReLU`) a
+    block's mask and masked gradient; the input and ``dout`` copied to rows per channel where
+    they are not channel-first already."""
     channels = in_shapes[0][0]
     values = x // itemsize // channels  # a channel's
     block = norm_block_channels(channels, values, itemsize, NORM_RELU_ARRAYS) * values
-    return Footprint(out=out, work=x + block * (itemsize + MASK_BYTES), forward_temp=x, dx=x,
-                     backward_temp=x)
+    work = x + values * itemsize + block * (itemsize + MASK_BYTES)
+    return Footprint(out=out, work=work, forward_temp=x, dx=x, backward_temp=x)
 
 
 def _group_or_layer_norm(x, out, n, in_shapes, itemsize) -> Footprint:

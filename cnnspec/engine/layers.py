@@ -142,8 +142,8 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(channels, dtype),
                         "running_var": np.ones(channels, dtype)}
         self.momentum, self.eps, self.trainable = momentum, eps, trainable
-        # the centred input, which the cache holds, and a fused ReLU's block buffers (see
-        # batchnorm_forward and batchnorm_backward)
+        # the centred input, which the cache holds, a row of ones and a fused ReLU's block
+        # buffers (see batchnorm_forward and batchnorm_backward)
         self.work: dict = {}
 
     def forward(self, xs, training):
