@@ -15,11 +15,10 @@ softmax. Any other ``dout`` passes through the softmax's own backward.
 
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
 values and gradients, a smaller tensor), a batch norm whose only reader is a ReLU runs the ReLU
-inside its passes over cache-sized blocks (identical values and gradients, no pass of its
-own), and a ReLU that is the only reader of a new array
-(the output of batch norm, a dense layer or a residual sum: ``Layer.fresh_output``) writes its
-output over it. Both are switched off while ``record`` is on, so that every layer's own output
-and gradient can be recorded.
+itself (identical values and gradients; no mask kept, no backward pass of the ReLU's own), and
+a ReLU that is the only reader of a new array (the output of batch norm, a dense layer or a
+residual sum: ``Layer.fresh_output``) writes its output over it. All are switched off while
+``record`` is on, so that every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
