@@ -326,18 +326,43 @@ def _relu_readers(rng):
     return Model(nodes, "out", dtype="float64")
 
 
-def test_relus_in_place_change_nothing():
+@pytest.mark.parametrize("training", [True, False])
+def test_relus_in_place_change_nothing(training):
     """A ReLU overwrites its input only where it is a ``fresh_output``'s only reader (not the
-    network's input, not a batch norm that a sum reads too); results are bitwise those of the
-    plain plan, and the input is left as it was."""
+    network's input, not a batch norm that a sum reads too), and runs inside a batch norm
+    whose only reader it is; results are bitwise those of the plain plan (the running
+    statistics too), and the input is left as it was."""
     rng = _rng(6)
     model = _relu_readers(rng)
     in_place = [n.name for n in model._fused if isinstance(n.layer, L.InPlaceReLU)]
-    assert in_place == ["r5", "r3", "r4"]
+    assert in_place == ["r3", "r4"]
+    in_norm = [(n.name, n.fused, n.params_of) for n in model._fused
+               if isinstance(n.layer, L.BatchNormReLU)]
+    assert in_norm == [("r5", ("bn0",), "bn0")]
+    model.training = training
     x = rng.standard_normal((3, 2, 6, 5))
     kept = x.copy()
+    before = model.state_dict()
     _assert_plans_agree(model, x, np.array([1, 2, 0]))
     np.testing.assert_array_equal(x, kept)
+    after = model.state_dict()
+    for name in ("bn0.running_mean", "bn0.running_var"):  # the two steps moved them alike
+        assert (after[name] != before[name]).any() == training
+    _assert_running_stats_agree(model, x)
+
+
+def _assert_running_stats_agree(model, x):
+    """One forward pass of each plan from the same running statistics updates them to the
+    same bits."""
+    start = model.state_dict()
+    ends = []
+    for record in (False, True):
+        model.load_state_dict(start)
+        model.record = record
+        model.forward(x)
+        ends.append(model.state_dict())
+    for name in ends[0]:
+        np.testing.assert_array_equal(ends[0][name], ends[1][name])
 
 
 def test_frozen_layers_get_no_gradient_and_do_not_block_earlier_ones():

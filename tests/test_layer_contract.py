@@ -21,6 +21,7 @@ LAYERS = {
     "grouped": lambda r: GroupedConv2d(r.standard_normal((4, 1, 3, 3)), r.standard_normal(4),
                                        (1, 1), (1, 1, 1, 1), (1, 1), groups=2),
     "batchnorm": lambda r: L.BatchNorm(2, np.float64),
+    "batchnorm_relu": lambda r: L.BatchNormReLU(L.BatchNorm(2, np.float64)),
     "maxpool": lambda r: L.Pool("max", (2, 2), (2, 2), (0, 0, 0, 0)),
     "maxpool_relu": lambda r: L.MaxPoolReLU((2, 2), (2, 2), (0, 0, 0, 0)),
     "avgpool": lambda r: L.Pool("avg", (3, 3), (1, 1), (1, 1, 1, 1)),

@@ -6,6 +6,8 @@ import pytest
 
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
+from cnnspec.engine import footprint
+from cnnspec.engine.layers import BatchNormReLU
 from cnnspec.lang import parse
 
 RESNETISH = """model r
@@ -41,7 +43,12 @@ def _steps(model, x, y, steps=2):
     return out, dx, grads
 
 
-def test_a_split_training_step_equals_one_thread():
+@pytest.mark.parametrize("block_bytes", [None, 1])  # the machine's blocks, one channel each
+def test_a_split_training_step_equals_one_thread(block_bytes, monkeypatch):
+    """bn1 runs with its ReLU fused, bn2 without; with blocks of one channel the parts'
+    threads meet between passes over several blocks."""
+    if block_bytes is not None:
+        monkeypatch.setattr(footprint, "chunk_bytes", lambda: block_bytes)
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((21, 1, 8, 8)), rng.integers(0, 10, 21)  # parts of 11 and 10
     single, split = _model(), _model()
@@ -50,6 +57,9 @@ def test_a_split_training_step_equals_one_thread():
     assert not single._split
     two = _steps(split, x, y)
     assert split._split
+    replica = split._data_parallel().replicas[0]
+    assert [node.name for node in replica._fused if isinstance(node.layer, BatchNormReLU)] \
+        == ["r1"]
     for ours, theirs in zip(two[:2], one[:2]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     for name, grad in one[2].items():

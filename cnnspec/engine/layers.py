@@ -142,18 +142,70 @@ class BatchNorm(Layer):
         self.buffers = {"running_mean": np.zeros(channels, dtype),
                         "running_var": np.ones(channels, dtype)}
         self.momentum, self.eps, self.trainable = momentum, eps, trainable
-        self.work: dict = {}  # the centred input, which the cache holds (see batchnorm_forward)
+        # the centred input, which the cache holds, a row of ones and a fused ReLU's block
+        # buffers (see batchnorm_forward and batchnorm_backward)
+        self.work: dict = {}
 
     def forward(self, xs, training):
-        out, self.cache = norm.batchnorm_forward(
-            xs[0], self.params["weight"], self.params["bias"], self.buffers["running_mean"],
-            self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
-            self.work)
+        out, self.cache = self.run(xs[0], training, relu=False)
         return out
 
     def backward(self, dout, need_dx=True):
-        dx, dgamma, dbeta = norm.batchnorm_backward(dout, self.cache, need_dw=self.trainable)
+        return self.run_backward(dout, self.cache, need_dx)
+
+    def run(self, x, training, relu):
+        """``(out, cache)`` of the batch norm of ``x``, then a ReLU where ``relu``."""
+        return norm.batchnorm_forward(
+            x, self.params["weight"], self.params["bias"], self.buffers["running_mean"],
+            self.buffers["running_var"], training, self.momentum, self.eps, self.parts,
+            self.work, relu)
+
+    def run_backward(self, dout, cache, need_dx):
+        """The layer's ``backward`` result for ``cache`` (its own or a stand-in's)."""
+        dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache, self.trainable, self.work)
         return [dx if need_dx else None], param_grads(dgamma, dbeta)
+
+
+class BatchNormReLU(Layer):
+    """``relu(batchnorm(x))`` in one layer (:func:`cnnspec.engine.norm.batchnorm_forward`
+    with ``relu``): the ReLU writes over the batch norm's new output, and the backward pass
+    masks ``dout`` inside the batch norm's blocks by the output's sign recomputed from its
+    cache, so no mask is kept and the ReLU makes no pass of its own backward. The graph
+    substitutes it for a batch norm whose only reader is a ReLU when it does not record each
+    layer's output; values and gradients are identical. It runs the batch norm layer
+    ``norm`` (whose parameters, running statistics, work buffers and, for one part of a
+    split batch, part sums it reads when it runs) with a cache of its own."""
+
+    batch_coupled = True
+    fresh_output = True
+
+    def __init__(self, norm_layer: BatchNorm) -> None:
+        # not Layer.__init__: the parameters and buffers are the batch norm's
+        self.norm = norm_layer
+        self.cache = None
+
+    @property
+    def params(self):
+        return self.norm.params
+
+    @property
+    def buffers(self):
+        return self.norm.buffers
+
+    @property
+    def trainable(self) -> bool:
+        return self.norm.trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.norm.trainable = value
+
+    def forward(self, xs, training):
+        out, self.cache = self.norm.run(xs[0], training, relu=True)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        return self.norm.run_backward(dout, self.cache, need_dx)
 
 
 class GroupNorm(Layer):
@@ -300,6 +352,19 @@ class InPlaceReLU(Elementwise):
 
     def __init__(self) -> None:
         super().__init__(act.relu_forward_in_place, act.relu_backward)
+
+
+def fuse(first: Layer, second: Layer) -> Layer | None:
+    """The one layer that computes ``second(first(x))``, where the pair fuses: a ReLU and
+    the max pool after it (:class:`MaxPoolReLU`), a batch norm and the ReLU after it
+    (:class:`BatchNormReLU`); else None. The graph substitutes it for the pair where
+    ``second`` is the only reader of ``first``'s output."""
+    relu_second = type(second) is Elementwise and second.op == "relu"
+    if first.op == "relu" and isinstance(second, Pool) and second.reduce == "max":
+        return MaxPoolReLU(second.kernel, second.stride, second.pads, second.ceil_mode)
+    if type(first) is BatchNorm and relu_second:
+        return BatchNormReLU(first)
+    return None
 
 
 class Flatten(Elementwise):

@@ -14,10 +14,11 @@ respect to the logits; :meth:`Model.backward` recognises that array and starts b
 softmax. Any other ``dout`` passes through the softmax's own backward.
 
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
-values and gradients, a smaller tensor), and a ReLU that is the only reader of a new array
-(the output of batch norm, a dense layer or a residual sum: ``Layer.fresh_output``) writes its
-output over it. Both are switched off while ``record`` is on, so that every layer's own output
-and gradient can be recorded.
+values and gradients, a smaller tensor), a batch norm whose only reader is a ReLU runs the ReLU
+itself (identical values and gradients; no mask kept, no backward pass of the ReLU's own), and
+a ReLU that is the only reader of a new array (the output of batch norm, a dense layer or a
+residual sum: ``Layer.fresh_output``) writes its output over it. All are switched off while
+``record`` is on, so that every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
@@ -42,7 +43,7 @@ import numpy as np
 from cnnspec.engine import losses, parallel, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
-from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, MaxPoolReLU, Pool
+from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
 from cnnspec.errors import RunError
 
 INPUT = "input"
@@ -57,6 +58,7 @@ class Node:
     layer: Layer
     inputs: list[str]
     fused: tuple[str, ...] = ()  # layers this node also computes (a ReLU before a max pool)
+    params_of: str = ""  # the fused layer whose parameters' gradients it returns, if any
 
 
 class Model:
@@ -89,7 +91,7 @@ class Model:
         self._fused_softmax = keeps_logits(self._by_name[output].layer.op, loss)
         self._last_out = self._logits = self._fused_dout = None
         kept = {output} | ({self._by_name[output].inputs[0]} if self._fused_softmax else set())
-        self._fused = _relus_in_place(_fuse_relu_maxpool(self._plain, output), kept)
+        self._fused = _relus_in_place(_fuse_pairs(self._plain, output), kept)
         self._drops = {id(plan): _last_uses(plan, kept) for plan in (self._plain, self._fused)}
         self._ran: list[Node] = []
         self._param_grads: dict[str, dict[str, np.ndarray]] = {}  # layer -> key -> gradient
@@ -205,7 +207,7 @@ class Model:
             if self.clock is not None:
                 _tick(self.clock, (node.name, "backward"), start)
             if param_grads:
-                self._param_grads[node.name] = param_grads
+                self._param_grads[node.params_of or node.name] = param_grads
             for name, dx in zip(node.inputs, dxs):
                 if dx is None or not wanted[name]:
                     continue
@@ -251,7 +253,8 @@ class Model:
 
     def _plan_layers(self) -> list[Layer]:
         """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
-        (:class:`MaxPoolReLU`, :class:`InPlaceReLU`), which hold caches of their own."""
+        (:class:`MaxPoolReLU`, :class:`BatchNormReLU`, :class:`InPlaceReLU`), which hold caches
+        of their own."""
         layers = {id(node.layer): node.layer for node in self.nodes + self._fused}
         return list(layers.values())
 
@@ -346,29 +349,36 @@ def _last_uses(plan: list[Node], kept: set[str]) -> list[list[str]]:
     return drops
 
 
-def _fuse_relu_maxpool(nodes: list[Node], output: str) -> list[Node]:
-    """The plan with each ReLU -> max pool pair (the ReLU feeding only the pool) replaced by
-    one :class:`MaxPoolReLU` node that keeps the pool's name."""
-    consumers: dict[str, list[Node]] = {}
+def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
+    """The plan with each pair of layers that fuses (:func:`cnnspec.engine.layers.fuse`: a
+    ReLU then a max pool, a batch norm then a ReLU), the second the only reader of the
+    first's output (not the network's output), replaced by one node that keeps the second's
+    name and lists the first's in ``fused`` (whose parameters' gradients it returns are
+    filed under the first's name: ``params_of``). Pairs are taken from the output back, so
+    in a chain batch norm -> ReLU -> max pool the ReLU goes with the pool, which applies it
+    to a smaller tensor."""
+    readers: dict[str, int] = {}
     for node in nodes:
         for name in node.inputs:
-            consumers.setdefault(name, []).append(node)
+            readers[name] = readers.get(name, 0) + 1
     by_name = {node.name: node for node in nodes}
-    plan, skipped = [], set()
-    for node in nodes:
+    plan: dict[str, Node] = {}
+    absorbed: set[str] = set()
+    for node in reversed(nodes):
+        if node.name in absorbed:
+            continue
         source = by_name.get(node.inputs[0]) if len(node.inputs) == 1 else None
-        if (isinstance(node.layer, Pool) and node.layer.reduce == "max" and source is not None
-                and source.layer.op == "relu" and source.name != output
-                and len(consumers[source.name]) == 1):
-            fused = MaxPoolReLU(node.layer.kernel, node.layer.stride, node.layer.pads,
-                                node.layer.ceil_mode)
-            plan = [n for n in plan if n.name != source.name]
-            skipped.add(source.name)
-            plan.append(Node(node.name, node.kind, fused, list(source.inputs),
-                             fused=(source.name,)))
-        else:
-            plan.append(node)
-    return plan
+        fused = None
+        if source is not None and source.name != output and readers[source.name] == 1:
+            fused = fuse(source.layer, node.layer)
+        if fused is None:
+            plan[node.name] = node
+            continue
+        absorbed.add(source.name)
+        plan[node.name] = Node(node.name, node.kind, fused, list(source.inputs),
+                               fused=(source.name,),
+                               params_of=source.name if source.layer.params else "")
+    return [plan[node.name] for node in nodes if node.name in plan]
 
 
 def _release(models: list[Model]) -> None:
@@ -391,6 +401,7 @@ def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
         if (type(node.layer) is Elementwise and node.layer.op == "relu" and source is not None
                 and source.layer.fresh_output and readers[source.name] == 1
                 and source.name not in kept):
-            node = Node(node.name, node.kind, InPlaceReLU(), list(node.inputs), node.fused)
+            node = Node(node.name, node.kind, InPlaceReLU(), list(node.inputs), node.fused,
+                        node.params_of)
         plan.append(node)
     return plan

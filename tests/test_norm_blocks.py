@@ -1,0 +1,93 @@
+"""Batch norm's statistics and backward pass over blocks of channels (cnnspec.engine.norm),
+with and without the ReLU after it fused in, against the textbook formulas over a grid of
+shapes and block sizes (one channel a block up to all of them): values, running statistics
+and gradients to float64 rounding; the fused ReLU's gradient against finite differences."""
+import numpy as np
+import pytest
+from gradcheck import numeric_grad, rel_error
+
+from cnnspec.engine import footprint, norm
+
+SHAPES = [(5, 3, 4, 3), (2, 6, 5, 5), (7, 4), (1, 5, 2, 7)]
+
+
+def _reference(x, gamma, beta, mean, var, training, relu, dout, momentum=0.1, eps=1e-5):
+    """out, running mean and variance, dx, dgamma, dbeta by Ioffe & Szegedy's formulas."""
+    axes = (0, 2, 3) if x.ndim == 4 else (0,)
+    shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+    n = x.size // x.shape[1]
+    if training:
+        mu = x.mean(axis=axes)
+        sigma2 = ((x - mu.reshape(shape)) ** 2).mean(axis=axes)
+        mean = (1 - momentum) * mean + momentum * mu
+        var = (1 - momentum) * var + momentum * sigma2 * n / max(n - 1, 1)
+    else:
+        mu, sigma2 = mean, var
+    xhat = (x - mu.reshape(shape)) / np.sqrt(sigma2.reshape(shape) + eps)
+    out = xhat * gamma.reshape(shape) + beta.reshape(shape)
+    if relu:
+        dout = dout * (out > 0)
+        out = np.maximum(out, 0)
+    dgamma, dbeta = (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
+    dxhat = dout * gamma.reshape(shape)
+    inv_std = 1 / np.sqrt(sigma2.reshape(shape) + eps)
+    if training:
+        dx = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                        - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+    else:
+        dx = dxhat * inv_std
+    return out, mean, var, dx, dgamma, dbeta
+
+
+def _inputs(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = rng.standard_normal(shape) * 2 + 0.5
+    if x.ndim == 4:  # channel-first memory seen as NCHW, as a conv's output
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    return (x, rng.standard_normal(c), rng.standard_normal(c), rng.standard_normal(c),
+            rng.random(c) + 0.5, rng.standard_normal(shape))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("block_bytes", [1, 8000, 10 ** 9])  # 1 channel a block .. all
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("relu", [False, True])
+def test_blocks_match_the_formulas(shape, block_bytes, training, relu, monkeypatch):
+    monkeypatch.setattr(footprint, "chunk_bytes", lambda size=block_bytes: size)
+    x, gamma, beta, mean, var, dout = _inputs(shape)
+    want = _reference(x, gamma, beta, mean, var, training, relu, dout)
+    running_mean, running_var = mean.copy(), var.copy()
+    out, cache = norm.batchnorm_forward(x, gamma, beta, running_mean, running_var, training,
+                                        relu=relu, work={})
+    dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache)
+    for got, expected in zip((out, running_mean, running_var, dx, dgamma, dbeta), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-12)
+
+
+def test_the_grid_has_several_blocks():
+    """The small block size above does split the channels (the test could not fail else)."""
+    rows = np.zeros((6, 50))
+    assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == 1
+    for block_bytes, blocks in ((1, 6), (200 * 8 * footprint.NORM_RELU_ARRAYS, 3)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(footprint, "chunk_bytes", lambda size=block_bytes: size)
+            assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == blocks
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_relu_gradient_against_finite_differences(training, monkeypatch):
+    monkeypatch.setattr(footprint, "chunk_bytes", lambda: 200)
+    x, gamma, beta, mean, var, dout = _inputs((3, 4, 3, 2), seed=1)
+    x = np.ascontiguousarray(x)  # perturbed in place by numeric_grad
+
+    def loss():
+        out, _ = norm.batchnorm_forward(x, gamma, beta, mean.copy(), var.copy(), training,
+                                        relu=True)
+        return float((out * dout).sum())
+
+    _, cache = norm.batchnorm_forward(x, gamma, beta, mean.copy(), var.copy(), training,
+                                      relu=True)
+    dx, dgamma, dbeta = norm.batchnorm_backward(dout, cache)
+    for grad, value in ((dx, x), (dgamma, gamma), (dbeta, beta)):
+        assert rel_error(grad, numeric_grad(loss, value)) < 1e-6
