@@ -243,12 +243,14 @@ def _losses(monkeypatch, winograd_on: bool, steps: int) -> np.ndarray:
 
 def test_training_with_winograd_tracks_training_without(monkeypatch):
     """30 float32 Adam steps: the losses with Winograd's convolution and with im2col's agree
-    to 1e-5 relative (measured: 1e-8 at step 10, 4e-5 at step 50, where float32 rounding of
-    any kind, such as summing a split batch's gradients in another order, starts to grow)."""
+    to 1e-4 relative. Float32 rounding of any kind (such as summing a split batch's gradients
+    in another order) grows along a trajectory; measured, the largest relative difference over
+    the 30 steps: 9e-7 with NumPy 2.4, 3e-5 with NumPy 1.25 (2e-6 by step 10), the oldest
+    NumPy pyproject allows, whose float32 reductions round differently."""
     on = _losses(monkeypatch, True, 30)
     monkeypatch.undo()
     off = _losses(monkeypatch, False, 30)
-    np.testing.assert_allclose(on, off, rtol=1e-5)
+    np.testing.assert_allclose(on, off, rtol=1e-4)
     assert off[-1] < off[0]  # it trains
 
 
