@@ -33,15 +33,18 @@ from cnnspec.version import __version__ as __version__
 # `cnnspec` command, even `--help`, does) does not load NumPy, the parser or Matplotlib.
 
 
-def load(path, strict: bool = False, max_memory: int | None = None):
+def load(path, strict: bool = False, max_memory: int | None = None,
+         for_training: bool = True):
     """Parse and check a ``.cnn`` spec or ``.json`` IR file; returns a ``CheckedSpec``.
 
-    A training step that would need more than ``max_memory`` bytes (the machine's memory when
-    None) is an error, more than half of it a warning (:mod:`cnnspec.check.memory`).
+    A process training it that would need more than ``max_memory`` bytes (the machine's memory
+    when None) is an error, more than half of it a warning (:mod:`cnnspec.check.memory`); with
+    ``for_training`` False (a spec to draw, export or evaluate, not to train here) only a
+    warning.
     """
     from cnnspec.check.load import load as _load  # deferred: the parser, see above
 
-    return _load(path, strict=strict, max_memory=max_memory)
+    return _load(path, strict=strict, max_memory=max_memory, for_training=for_training)
 
 
 def compile(spec, seed: int | None = None, dtype: str = "float32"):

@@ -288,6 +288,11 @@ def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, mon
     captured = capsys.readouterr()
     assert "warning: training would need up to about" in captured.err
     assert f"Training process memory: up to about {bytes_text(process)}" in captured.out
+    # drawn and exported (to be trained elsewhere) too; the warning stays with the spec
+    assert main(["diagram", str(spec), "-o", str(tmp_path / "huge.dot")]) == 0
+    assert main(["export", str(spec), "--format", "json", "-o", str(tmp_path / "h.json")]) == 0
+    assert any("training would need" in w.message
+               for w in cnnspec.load(spec, for_training=False).warnings)
 
 
 def test_a_thousand_times_too_many_filters_is_refused_by_check_without_allocating(tmp_path):

@@ -42,7 +42,7 @@ def run(args) -> int:
     from cnnspec.render.backend import render_source
     from cnnspec.render.diagram import build_graph
 
-    checked = cnnspec.load(args.spec)
+    checked = cnnspec.load(args.spec, for_training=False)  # drawn, not trained here
     out = Path(args.output)
     graph = build_graph(checked, rankdir=args.rankdir, detail=args.detail)
     note = render_source(graph.source, out)

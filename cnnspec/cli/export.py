@@ -71,7 +71,7 @@ def _json(args) -> int:
     spec = read_spec(open_run_dir(path).spec_json if path.is_dir() else path)
     validate(spec.ir, spec.path)
     if not args.no_check:
-        check(spec)
+        check(spec, for_training=False)  # exported, perhaps to train elsewhere
     if args.out:
         from cnnspec.exporters.source import write_output
 
