@@ -74,7 +74,7 @@ def memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive size, got {text!r}")
     if not unit and value < MEMORY_UNITS["M"]:  # bytes: `--max-memory 5` meant 5G or 5M
         raise argparse.ArgumentTypeError(
-            f"{text!r} would be {int(value):,} bytes, less than any training step: write the "
+            f"{text!r} would be {int(value):,} bytes, less than any training process: write the "
             f"unit, such as {text}M or {text}G")
     return int(value)
 

@@ -22,8 +22,9 @@ def add_arguments(parser) -> None:
                         help="treat warnings (identical filters, signal scale, unused layers, "
                              "data fit) as errors")
     parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
-                        help="refuse a spec whose training step needs more than SIZE (e.g. "
-                             "512M, 2G; default: this machine's memory)")
+                        help="refuse a spec whose training process (its step, data, Python "
+                             "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "
+                             "this machine's memory)")
 
 
 def report(errors) -> None:
