@@ -238,6 +238,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     if need_dw:
         du = np.zeros((a * a, f, c), dout.dtype)
         part = np.empty_like(du)
+        db = np.zeros(f, dout.dtype) if has_bias else None
     if need_dx:
         u_t = u.transpose(0, 2, 1)  # (a*a, C, F)
         dxc = np.empty((c, n, *x.shape[2:]), dout.dtype)
@@ -248,6 +249,8 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
         if need_dw:
             v = _input_transform(x, til, start, images, scratch)
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
+            if has_bias:  # the bias's point: each tile's sum of dout (junk and crop are 0)
+                db += dm[_BIAS_POINT].sum(axis=1)
         if need_dx:
             dv = carve(scratch, "transformed", (a * a, c, images * til.q), dout.dtype)
             np.matmul(u_t, dm, out=dv)
@@ -257,7 +260,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
         return dx, None, None
     g = _matrix("G", dout.dtype)
     dw = np.matmul(np.matmul(g.T, du.reshape(a, a, f, c).transpose(2, 3, 0, 1)), g)
-    return dx, dw, dout.sum(axis=(0, 2, 3)) if has_bias else None
+    return dx, dw, db
 
 
 def _input_transform_adjoint(dv, til: Tiling, dx, work) -> None:
