@@ -291,6 +291,32 @@ def test_a_non_finite_pixel_at_a_rows_end_stays_in_its_image(pixel, image, chann
     assert np.isfinite(out[1 - image]).all()
 
 
+@pytest.mark.parametrize("width", [15, 16, 17])  # tw*m - 1, tw*m, tw*m + 1 pixels a row
+@pytest.mark.parametrize("pads", [(2, 0, 2, 0), (0, 2, 0, 2), (1, 0, 0, 1), (0, 1, 1, 0)])
+@pytest.mark.parametrize("column", [0, 1, -2, -1])
+def test_a_non_finite_pixel_stays_in_the_tiles_that_read_it(width, pads, column):
+    """Asymmetric padding moves a row's pixels against its tile row (two pixels into the
+    next tile row's place, or the last tile reading the next row's first two): a NaN in the
+    first or last columns of a row makes only the outputs of the tiles whose 6 x 6 input
+    window holds it non-finite, and every output the reference makes non-finite."""
+    x, w, _, _ = _arrays(3, 16, 16, (9, width), seed=12, bias=False)
+    row, col = 4, column % width
+    x[1, 15, row, col] = np.nan
+    win = window((9, width), (3, 3), (1, 1), pads)
+    with np.errstate(invalid="ignore"):
+        out = winograd.conv2d_forward(x.astype(np.float32), w.astype(np.float32), None, win,
+                                      {})[0]
+        reference = conv.conv2d_forward(x, w, None, pads=pads)[0]
+    m, a = winograd.Tiling.m, winograd.Tiling.a
+    allowed = np.zeros(out.shape, bool)
+    y, xx = row + pads[0], col + pads[2]  # in the padded input
+    for ty in range(max(0, (y - a) // m + 1), y // m + 1):
+        for tx in range(max(0, (xx - a) // m + 1), xx // m + 1):
+            allowed[1, :, ty * m:(ty + 1) * m, tx * m:(tx + 1) * m] = True
+    assert not (~np.isfinite(out) & ~allowed).any()
+    assert np.isfinite(out)[~np.isfinite(reference)].sum() == 0
+
+
 @pytest.mark.parametrize("c, f", [(16, 16), (64, 16), (3, 40)])
 @pytest.mark.parametrize("hw, pads", [((16, 16), (1, 1, 1, 1)), ((13, 30), (2, 0, 1, 3)),
                                       ((5, 9), (4, 4, 4, 4))])
