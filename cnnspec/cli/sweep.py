@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
         print("cnnspec: error: --workers sizes the local cluster; a cluster at --scheduler "
               "has the workers started on it", file=sys.stderr)
         return 2
+    # The spec and the --set values are checked first: their mistakes are worth hearing
+    # before the missing extra.
+    settings = Settings(epochs=args.epochs)
+    planned = plan(args.spec, args.sets, args.seeds, args.folds, settings)
     if not dask_available():
-        # The spec and the --set values are checked first: their mistakes are worth hearing
-        # before the missing extra.
-        plan(args.spec, args.sets, args.seeds, args.folds, Settings(epochs=args.epochs))
         print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
         return 2
@@ -89,11 +90,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     folder = [out]
 
-    settings = Settings(epochs=args.epochs)
     process = 0  # the memory of the heaviest cell's training, where they share this machine
     if args.scheduler is None:
-        process = largest_process(plan(args.spec, args.sets, args.seeds, args.folds,
-                                       settings)[1])
+        process = largest_process(planned[1])
         if args.workers:
             refuse_beyond_memory(args.workers, process, "--workers", args.spec)
 
@@ -109,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
-                       settings=settings, out=out,
+                       settings=settings, out=out, planned=planned,
                        executor=executor, data_dir=args.data_dir,
                        keep_weights=args.keep_weights, on_start=started,
                        on_done=lambda cell, res: print(describe_cell(cell.label, res),

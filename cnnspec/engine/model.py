@@ -35,6 +35,7 @@ recording, and while training a model with dropout (its masks follow the order o
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from time import perf_counter
 
@@ -357,10 +358,7 @@ def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
     filed under the first's name: ``params_of``). Pairs are taken from the output back, so
     in a chain batch norm -> ReLU -> max pool the ReLU goes with the pool, which applies it
     to a smaller tensor."""
-    readers: dict[str, int] = {}
-    for node in nodes:
-        for name in node.inputs:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(nodes)
     by_name = {node.name: node for node in nodes}
     plan: dict[str, Node] = {}
     absorbed: set[str] = set()
@@ -381,6 +379,11 @@ def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
     return [plan[node.name] for node in nodes if node.name in plan]
 
 
+def _readers(nodes: list[Node]) -> Counter:
+    """How many nodes read each value."""
+    return Counter(name for node in nodes for name in node.inputs)
+
+
 def _release(models: list[Model]) -> None:
     for model in models:
         for layer in model._plan_layers():
@@ -390,10 +393,7 @@ def _release(models: list[Model]) -> None:
 def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
     """The plan with each ReLU that is the only reader of a ``fresh_output`` layer's output (not
     a ``kept`` value) replaced by an :class:`InPlaceReLU` node of the same name."""
-    readers: dict[str, int] = {}
-    for node in nodes:
-        for name in node.inputs:
-            readers[name] = readers.get(name, 0) + 1
+    readers = _readers(nodes)
     by_name = {node.name: node for node in nodes}
     plan = []
     for node in nodes:

@@ -47,6 +47,8 @@ class Cell:
     seed: int
     ir: dict
     fold: tuple[int, int] | None = None
+    # the memory of a process training it, as check counts it (its settings' check found it)
+    process: int = field(default=0, compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -125,18 +127,20 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         for axis, index in zip(axes, combination):
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
-        _check_group(Spec(ir, path=spec.path), settings)
+        process = _check_group(Spec(ir, path=spec.path), settings).step_memory.process
         for seed in range(seeds):
             seeded = copy.deepcopy(ir)
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
-                cells.append(Cell(settings, seed, seeded, fold))
+                cells.append(Cell(settings, seed, seeded, fold, process))
     return cells
 
 
-def _check_group(spec: Spec, settings) -> None:
+def _check_group(spec: Spec, settings):
+    """The checked ``spec`` of one combination of ``settings``; its mistake, if any, reported
+    against their label."""
     try:
-        check(spec)
+        return check(spec)
     except (SpecError, SpecErrors) as exc:
         first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
         raise SpecError(f"{group_label(settings)}: {first.message}", hint=first.hint,

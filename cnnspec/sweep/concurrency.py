@@ -4,10 +4,9 @@ must fit together (their jobs or workers are capped by it, and a number given be
 refused before anything trains)."""
 from __future__ import annotations
 
-from cnnspec.check import check, memory
+from cnnspec.check import memory
 from cnnspec.check.memory import bytes_text
 from cnnspec.errors import SpecError
-from cnnspec.ir.spec import Spec
 from cnnspec.sweep.cells import Cell
 
 
@@ -19,8 +18,8 @@ def trainings_that_fit(process: int) -> int:
 
 
 def largest_process(cells: list[Cell]) -> int:
-    """The memory of a process training the heaviest of the (checked) ``cells``."""
-    return max((check(Spec(cell.ir)).step_memory.process for cell in cells), default=0)
+    """The memory of a process training the heaviest of ``cells`` (as their check found it)."""
+    return max((cell.process for cell in cells), default=0)
 
 
 def refuse_beyond_memory(count: int, process: int, option: str, spec) -> None:

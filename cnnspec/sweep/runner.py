@@ -132,7 +132,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           settings: Settings | None = None, out: str | Path | None = None, executor=None,
           data_dir: str | None = None, keep_weights: bool = False,
           on_done: Callable[[Cell, CellResult], None] | None = None,
-          on_start: Callable[[object, int, Path], None] | None = None) -> Sweep:
+          on_start: Callable[[object, int, Path], None] | None = None,
+          planned: tuple[list[Axis], list[Cell]] | None = None) -> Sweep:
     """Train ``spec`` for every combination of the ``--set`` values (``"lr=0.1,0.01"``), with
     seeds ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
     ``out`` and return the :class:`Sweep`.
@@ -142,9 +143,10 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     train to an executor (:mod:`cnnspec.sweep.executor`), by default a Dask ``LocalCluster``
     with a worker per core; ``settings`` change every cell's epochs, lr, batch size or data.
     ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
-    folder they are recorded in (without ``out``, a new folder under ``runs/``).
+    folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
+    what :func:`plan` made of these arguments, where the caller has it already.
     """
-    axes, cells = plan(spec, list(sets), seeds, folds, settings)
+    axes, cells = planned or plan(spec, list(sets), seeds, folds, settings)
     folder = prepare_folder(out if out is not None else default_out(spec),
                             describe(spec, axes, seeds, folds), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds)
