@@ -57,7 +57,7 @@ def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
     layers = {layer["name"]: layer for layer in data["layers"]}
     # The ReLU before the max pool runs inside it (the engine's fusion) and is reported there.
     assert list(layers) == ["conv1", "pool1", "conv2", "act2", "flatten1", "fc"]
-    assert len(layers["pool1"]["fused"]) == 1 and layers["pool1"]["kind"] == "maxpool"
+    assert layers["pool1"]["fused"] == ["conv1_relu"] and layers["pool1"]["kind"] == "relu+maxpool"
     # conv1: 4 filters x 12x12 outputs x 9 taps = 5,184 MACs an image; a first layer's
     # backward is only the weight gradient, conv2's both gradients.
     assert layers["conv1"]["forward_flops"] == 2 * 5184 * 8
@@ -80,6 +80,22 @@ def test_table_report(spec_path, capsys):
                  "share", "total (sum of the parts)", "a whole step, unclocked",
                  "float32 matrix product, one thread"):
         assert word in out
+
+
+def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, capsys):
+    """A batch norm's ReLU runs inside it: the row names both kinds, and a long fused row's
+    name never runs into its kind (columns as wide as their longest entry)."""
+    path = tmp_path / "bn.cnn"
+    path.write_text(SPEC.replace("conv2: conv 6 3x3\n",
+                                 "conv2: conv 6 3x3\na_rather_long_batchnorm_name: batchnorm relu\n"))
+    assert main(["time", str(path), "--batch", "4", "--iterations", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(line for line in lines if line.startswith("layer"))
+    kind_column = header.index("kind")
+    row = next(line for line in lines if line.startswith("a_rather_long_batchnorm_name_relu"))
+    assert row.startswith("a_rather_long_batchnorm_name_relu (+a_rather_long_batchnorm_name) ")
+    assert row[kind_column:].startswith("batchnorm+relu ")
+    assert header.index("forward ms") + len("forward ms") == row.index(".") + 4
 
 
 def test_sum_of_the_parts_agrees_with_a_whole_step():

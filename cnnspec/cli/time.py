@@ -64,21 +64,27 @@ def table(timing, about: dict) -> str:
     head = (f"{about['model']}: batch {timing.batch}, {about['dtype']}, "
             f"{about['optimizer']}, {timing.threads} thread, median of {timing.iterations} "
             f"steps; CPU: {about['cpu']}")
+    names = [layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
+             for layer in timing.layers]
+    kinds = [layer.kind + (f" ({layer.method})" if layer.method else "")
+             for layer in timing.layers]
+    # Columns as wide as their longest entry, so a fused row's name never runs into its kind.
+    name_width = max([len("layer"), *map(len, names)]) + 2
+    kind_width = max([len("kind"), *map(len, kinds)]) + 2
+    label_width = name_width + kind_width
     rows = [head, "",
-            (f"{'layer':<22}{'kind':<16}{'forward ms':>11}{'backward ms':>12}"
-             f"{'GFLOP/s':>9}{'share':>8}")]
-    for layer in timing.layers:
-        name = layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
-        kind = layer.kind + (f" ({layer.method})" if layer.method else "")
-        rows.append(f"{name:<22}{kind:<16}{layer.forward * 1e3:>11.3f}"
+            (f"{'layer':<{name_width}}{'kind':<{kind_width}}{'forward ms':>11}"
+             f"{'backward ms':>12}{'GFLOP/s':>9}{'share':>8}")]
+    for layer, name, kind in zip(timing.layers, names, kinds):
+        rows.append(f"{name:<{name_width}}{kind:<{kind_width}}{layer.forward * 1e3:>11.3f}"
                     f"{layer.backward * 1e3:>12.3f}{layer.gflops:>9.1f}"
                     f"{timing.share(layer.seconds):>8.1%}")
-    rows.append(f"{'loss':<38}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")
-    rows.append(f"{'update':<38}{'':>11}{timing.update * 1e3:>12.3f}{'':>9}"
+    rows.append(f"{'loss':<{label_width}}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")
+    rows.append(f"{'update':<{label_width}}{'':>11}{timing.update * 1e3:>12.3f}{'':>9}"
                 f"{timing.share(timing.update):>8.1%}")
     forward = sum(layer.forward for layer in timing.layers) * 1e3
     backward = sum(layer.backward for layer in timing.layers) * 1e3
-    rows += ["", (f"{'total (sum of the parts)':<38}{forward:>11.3f}{backward:>12.3f}"
+    rows += ["", (f"{'total (sum of the parts)':<{label_width}}{forward:>11.3f}{backward:>12.3f}"
                   f"   = {timing.total * 1e3:.3f} ms"),
              (f"a whole step, unclocked (median): {timing.step * 1e3:.3f} ms, "
               f"{timing.batch / timing.step:,.0f} images/s")]

@@ -33,7 +33,8 @@ class LayerTiming:
     """One node of the step: median seconds of its forward and backward, and the FLOPs of
     each for the whole batch (the direct method's, whichever ``method`` ran: a Winograd
     convolution's GFLOP/s are what im2col would have to reach to match it). ``fused``: layers
-    it computes too (a ReLU before a max pool)."""
+    it computes too (a ReLU before a max pool), and ``kind`` then names every kind it
+    computes, in order ("relu+maxpool")."""
 
     name: str
     kind: str
@@ -154,7 +155,9 @@ def _layer_timings(model, clocks: list[dict], batch: int, flops_of) -> list[Laye
                 f, b = flops_of(name, need_dx)
                 forward, backward = forward + f * batch, backward + b * batch
         layers.append(LayerTiming(
-            name=node.name, kind=node.kind, fused=node.fused, method=node.layer.method(),
+            name=node.name, kind="+".join(model._by_name[name].kind
+                                          for name in (*node.fused, node.name)),
+            fused=node.fused, method=node.layer.method(),
             forward=statistics.median(c.get((node.name, "forward"), 0.0) for c in clocks),
             backward=statistics.median(c.get((node.name, "backward"), 0.0) for c in clocks),
             forward_flops=forward, backward_flops=backward))
