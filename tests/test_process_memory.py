@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from peak import peak_of
 
 import cnnspec
 from cnnspec.check.memory import BLAS_BUFFER_BYTES, LIBRARY_BYTES, PROCESS_BYTES, data_bytes
@@ -18,27 +19,8 @@ from cnnspec.training.api import checked_with_overrides
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
-# Runs `cnnspec train` as a child and prints the child's peak resident memory: getrusage's
-# maxrss of the children, which this small parent does not raise (it keeps the parent's peak
-# across exec).
-PEAK_OF_CHILD = """
-import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-if done.returncode:
-    sys.exit(done.stdout + done.stderr)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
-"""
-
-
-def _peak_of(command: list[str]) -> int:
-    """The peak resident memory of a process running ``command``."""
-    done = subprocess.run([sys.executable, "-c", PEAK_OF_CHILD, *command],
-                          capture_output=True, text=True, check=True)
-    return int(done.stdout.split()[-1])
-
-
 def _peak_of_training(spec: Path, out: Path, *options: str) -> int:
-    return _peak_of([sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
+    return peak_of([sys.executable, "-m", "cnnspec", "train", str(spec), "--out", str(out),
                      "--quiet", "--epochs", "1", *options])
 
 
@@ -221,7 +203,7 @@ def test_trainings_one_after_another_in_one_process_stay_within_the_estimate():
     """What a training leaves in reference cycles is freed before the next one loads its
     data (before, resnet_small's third training peaked at 1.10 of check's figure)."""
     spec = SPECS / "resnet_small.cnn"
-    measured = _peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
+    measured = peak_of([sys.executable, "-c", THREE_TRAININGS, str(spec)])
     estimate = checked_with_overrides(spec, {}).step_memory.process
     assert measured <= estimate, (measured / 2**20, estimate / 2**20)
 
@@ -254,5 +236,5 @@ def test_training_that_records_statistics_is_refused_where_its_recording_does_no
     out = tmp_path / "run"
     assert main(["train", str(spec), "--out", str(out), "--quiet", "--stats", "5"]) == 2
     err = capsys.readouterr().err
-    assert "to record a step's statistics (--stats)" in err and not out.exists()
+    assert "to record every layer's output and gradient" in err and not out.exists()
     assert main(["train", str(spec), "--out", str(out), "--quiet", "--epochs", "1"]) == 0

@@ -213,6 +213,20 @@ def with_recording(memory: MemoryEstimate, spec: Spec,
                                recording=recording_bytes(spec, layers, memory.itemsize))
 
 
+def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: str, *,
+                       recording: bool, data: bool) -> MemoryEstimate:
+    """The memory of a process that measures the freshly initialised network on one batch of
+    ``batch`` inputs in ``dtype`` (the init lab, cnnspec.lab) rather than training it: a step
+    at that batch, what recording every layer's output and gradient keeps when
+    ``recording``, and the spec's data set only when the batch is drawn from it (``data``)."""
+    training = {**spec.ir["training"], "batch_size": batch}
+    at_batch = dataclasses.replace(spec, ir={**spec.ir, "training": training})
+    memory = estimate(at_batch, layers, dtype)
+    if not data:
+        memory = dataclasses.replace(memory, data=0)
+    return with_recording(memory, at_batch, layers) if recording else memory
+
+
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
     """The step's memory, split into parts in threads or whole, whichever needs more (a
     layer such as dropout keeps the engine from splitting; the footprints of chunked
@@ -431,10 +445,26 @@ def fewer_images(data: dict) -> str:
     return "train on fewer images: a subset of them, saved in an npz file"
 
 
-def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> list[SpecError]:
-    """An error when a process training the spec would not fit in ``limit`` bytes (the
-    machine's memory when None), a warning when it takes more than half of it; located at the
-    heaviest layer, or at the data where the data set outweighs the step."""
+@dataclass(frozen=True)
+class Task:
+    """What a process does with a spec, as its memory errors say it: ``name`` ("training");
+    ``smaller``, the hint that lowers its step where that is not the spec's batch to change
+    (a command's option); whether it reads the spec's data set (``reads_data``)."""
+
+    name: str = "training"
+    smaller: str | None = None
+    reads_data: bool = True
+
+
+TRAINING = Task()
+
+
+def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
+                    task: Task = TRAINING) -> list[SpecError]:
+    """An error when a process doing ``task`` with the spec (training it) would not fit in
+    ``limit`` bytes (the machine's memory when None), a warning when it takes more than half
+    of it; located at the heaviest layer, or at the data where the data set outweighs the
+    step."""
     room = "the {} limit set" if limit is not None else "this machine's {} of memory"
     limit = machine_memory() if limit is None else limit
     if limit is None or memory.process <= WARN_SHARE * limit:
@@ -444,15 +474,15 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
              f"state, {bytes_text(memory.activations)} of activations and "
              f"{bytes_text(memory.work)} of convolution work buffers, "
              f"{bytes_text(memory.slack)} the allocator keeps beside them, "
-             f"{data_text(memory.data)}, "
-             + (f"{bytes_text(memory.recording)} to record a step's statistics (--stats), "
+             + (f"{data_text(memory.data)}, " if task.reads_data else "")
+             + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
                 if memory.recording else "")
              + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
     if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
-            f"training needs about {bytes_text(memory.runtime)} for Python, its libraries and "
+            f"{task.name} needs about {bytes_text(memory.runtime)} for Python, its libraries and "
             f"their buffers alone, more than {room}", memory.heaviest,
-            hint=f"this spec trains in up to about {bytes_text(memory.process)}; a limit "
+            hint=f"{task.name} takes up to about {bytes_text(memory.process)}; a limit "
                  "below what the process itself takes cannot be met")]
     # Where the data set the spec names outweighs the step, a smaller net would barely help:
     # the problem is the data's, located at its line.
@@ -461,19 +491,20 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None) -> li
         where, heaviest = ("training", "data"), "the data set weighs most"
         lower = lower_warned = fewer_images(spec.ir["training"]["data"])
     elif memory.recording > memory.total + memory.slack:
-        where, heaviest = (memory.heaviest,), "recording a step's statistics weighs most"
-        lower = lower_warned = ("train without --stats, or with a smaller batch (a recorded "
-                                "step keeps every layer's output and gradient)")
+        where, heaviest = (memory.heaviest,), "recording every layer's output and gradient weighs most"
+        lower = lower_warned = task.smaller or ("train without --stats, or with a smaller batch (a "
+                                           "recorded step keeps every layer's output and "
+                                           "gradient)")
     else:
         where, heaviest = (memory.heaviest,), f"'{memory.heaviest}' weighs most"
-        lower = ("use fewer filters or units, more stride or pooling early, or a smaller "
-                 "batch; `cnnspec summary` lists what each layer holds")
-        lower_warned = "a smaller batch lowers the activations"
+        lower = task.smaller or ("use fewer filters or units, more stride or pooling early, or a "
+                            "smaller batch; `cnnspec summary` lists what each layer holds")
+        lower_warned = task.smaller or "a smaller batch lowers the activations"
     if memory.process > limit:
         return [spec.error(
-            f"training would need up to about {bytes_text(memory.process)} at batch "
+            f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
             f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where, hint=lower)]
     return [spec.error(
-        f"training needs up to about {bytes_text(memory.process)} at batch "
+        f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
         f"{memory.batch_size} ({parts}), over half of {room}", *where, severity="warning",
         hint=f"other programs may then run out of memory; {lower_warned}")]

@@ -39,6 +39,7 @@ from cnnspec.errors import SpecError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.lsuv import lsuv
+from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variants
 
 CHUNK = 64  # backward directions per pass
@@ -158,6 +159,8 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
     variants = load_variants(path, inits)
     checked = variants[0].checked
     end = end_layer(checked, layer)
+    refuse_beyond_memory(checked, CHUNK, "float64", recording=False, data=input_kind == "data",
+                         smaller=SMALLER_NETWORK)
     batch = make_batch(checked, input_kind, inputs, seed, data_dir, "float64")
     results, method = [], ""
     for variant in variants:

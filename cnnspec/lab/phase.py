@@ -31,12 +31,14 @@ from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
 from cnnspec.lab import meanfield
+from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variant
 
 C0 = 0.5  # the correlation of each input pair
 PERTURBATION = 1e-6  # relative size of the perturbed copy (float64: stays linear)
 GROWTH_LAYERS = 20  # layers over which the perturbation's growth is averaged
 PAIRS = 8  # input pairs per grid point
+PROBE_INPUTS = 3 * PAIRS  # x1, x2 and x1 perturbed (probe_inputs)
 SIGMA_W_RANGE = (0.25, 3.0)
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
@@ -184,7 +186,7 @@ def redraw(model, chain: Chain, sigma_w: float, sigma_b: float,
 
 
 def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) -> np.ndarray:
-    """``3 * PAIRS`` inputs: ``x1``, ``x2`` with correlation ``C0``, and ``x1`` plus a
+    """``PROBE_INPUTS`` inputs: ``x1``, ``x2`` with correlation ``C0``, and ``x1`` plus a
     perturbation of relative size ``PERTURBATION``; second moment ``q_in``."""
     shape = (PAIRS, *checked.input_shape)
     x1 = rng.standard_normal(shape)
@@ -294,6 +296,8 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = (
     ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``)."""
     checked = load_variant(path).checked
     chain = hidden_chain(checked)
+    refuse_beyond_memory(checked, PROBE_INPUTS, "float64", recording=True, data=False,
+                         smaller=SMALLER_NETWORK)
     act = meanfield.nonlinearity(chain.nonlinearity, **chain.arguments)
     sw = np.linspace(*SIGMA_W_RANGE, theory_grid[0])
     sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])

@@ -15,6 +15,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.lsuv import lsuv
+from cnnspec.lab.memory import refuse_beyond_memory
 from cnnspec.lab.plots import plot_depth_profile
 from cnnspec.lab.probe import probe
 from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
@@ -68,6 +69,9 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed."""
     variants = load_variants(path, inits)
+    # probe() keeps every layer's output and gradient of the batch
+    refuse_beyond_memory(variants[0].checked, batch_size, dtype, recording=True,
+                         data=input_kind == "data", smaller="a smaller --batch")
     batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
     reports = [measure(v, batch, seed, dtype) for v in variants]
     warnings = {(w.message, w.span): w for v in variants for w in v.checked.warnings}

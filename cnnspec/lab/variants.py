@@ -36,11 +36,14 @@ class Variant:
 
 def load_variant(path: str | Path, init: str | None = None) -> Variant:
     """Load and check ``path`` (``.cnn`` or ``.json``) with ``init`` (language syntax) as the
-    default weight init."""
+    default weight init, as a spec measured here, not trained."""
+    # Measured on a batch of the lab's own, not trained: the training settings' memory does
+    # not refuse it (cnnspec.lab.memory checks the measurement's).
     if init is None:
-        return Variant(SPEC_LABEL, load(path))
+        return Variant(SPEC_LABEL, load(path, for_training=False))
     init_ir = _parse_init_option(init)
-    return Variant(init, check(with_default_weight(load(path).spec, init_ir)))
+    spec = load(path, for_training=False).spec
+    return Variant(init, check(with_default_weight(spec, init_ir), for_training=False))
 
 
 def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
