@@ -206,3 +206,17 @@ def test_method_names_every_path_of_the_tuned_conv():
     assert ran(1, 2, 6, 3, 3, {}) == "planned"
     assert ran(256, 6, 14, 16, 5, {}) == "blocks"
     assert ran(2, 16, 64, 16, 5, {}) == "im2col"
+
+
+def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, capsys):
+    """Timed at --batch on random inputs: a spec whose training batch would not fit is timed
+    at a small one (its training figure a warning), and a --batch that would not fit is
+    refused before anything is allocated, with the option as the hint."""
+    path = tmp_path / "huge.cnn"
+    path.write_text(SPEC.replace("batch 8", "batch 100000000"))
+    assert main(["time", str(path), "--batch", "2", "--iterations", "1"]) == 0
+    assert "warning: training would need" in capsys.readouterr().err
+    assert main(["time", str(path), "--batch", "100000000", "--iterations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
+    assert "hint: a smaller --batch" in err and "of data" not in err and "Traceback" not in err

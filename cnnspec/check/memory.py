@@ -40,7 +40,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from cnnspec.check.model import LayerInfo
+from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.footprint import (
     FOOTPRINT_FIELDS,
     Footprint,
@@ -49,7 +49,7 @@ from cnnspec.engine.footprint import (
     ufunc_buffer_bytes,
 )
 from cnnspec.engine.splitting import DEFAULT_THREADS, splits
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
@@ -457,6 +457,20 @@ class Task:
 
 
 TRAINING = Task()
+
+
+def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, task: Task,
+                         recording: bool = False) -> None:
+    """Raise :class:`SpecErrors` (at the spec's heaviest layer, or its data) when a command
+    that runs the network on a batch of its own rather than training it (``task``: timing
+    a step, the init lab's measurements) would not fit in the machine's memory doing so on
+    ``batch`` inputs in ``dtype`` (:func:`measuring_estimate`); before anything is allocated."""
+    memory = measuring_estimate(checked.spec, checked.layers, batch, dtype,
+                                recording=recording, data=task.reads_data)
+    errors = [error for error in memory_problems(checked.spec, memory, None, task)
+              if error.severity == "error"]
+    if errors:
+        raise SpecErrors(errors)
 
 
 def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,

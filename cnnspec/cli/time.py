@@ -33,15 +33,20 @@ def run(args) -> int:
 
     from cnnspec import compile as compile_spec
     from cnnspec import load
+    from cnnspec.check.memory import Task, refuse_beyond_memory
     from cnnspec.engine.calibrate import cpu_model
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
     from cnnspec.kinds import layer_flops
 
-    checked = load(args.spec)
+    # Timed on random inputs at its own batch, not trained: the spec's training figure only
+    # warns; the timed step's memory is checked before anything is allocated.
+    checked = load(args.spec, for_training=False)
     report(checked.warnings)
     training = checked.ir["training"]
     batch = args.batch or training["batch_size"]
+    refuse_beyond_memory(checked, batch, "float32",
+                         Task("timing a step", "a smaller --batch", reads_data=False))
     model = compile_spec(checked, seed=0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)

@@ -6,11 +6,10 @@ measurement whose own batch would not fit: a step at that batch in its dtype, wh
 and the data set it draws from, as check counts them (cnnspec.check.memory)."""
 from __future__ import annotations
 
-from cnnspec.check.memory import Task, measuring_estimate, memory_problems
+from cnnspec.check import memory
 from cnnspec.check.model import CheckedSpec
-from cnnspec.errors import SpecErrors
 
-NAME = "measuring the network"
+MEASURING = "measuring the network"
 # The hint where the command's batch is fixed (the Jacobian's directions, the phase diagram's
 # probes): only the network can shrink.
 SMALLER_NETWORK = "measure a smaller network: fewer filters or units, or more stride or pooling early"
@@ -18,13 +17,8 @@ SMALLER_NETWORK = "measure a smaller network: fewer filters or units, or more st
 
 def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, *, recording: bool,
                          data: bool, smaller: str) -> None:
-    """Raise :class:`SpecErrors` (at the spec's heaviest layer, or its data) when measuring
-    ``checked`` on ``batch`` inputs in ``dtype`` would not fit; ``smaller`` is the hint that
-    lowers it (the command's option)."""
-    memory = measuring_estimate(checked.spec, checked.layers, batch, dtype,
-                                recording=recording, data=data)
-    task = Task(NAME, smaller, reads_data=data)
-    errors = [error for error in memory_problems(checked.spec, memory, None, task)
-              if error.severity == "error"]
-    if errors:
-        raise SpecErrors(errors)
+    """Raise :class:`SpecErrors` when measuring ``checked`` on ``batch`` inputs in ``dtype``
+    (recording every layer's output and gradient where ``recording``; drawn from the data set
+    where ``data``) would not fit; ``smaller`` is the hint that lowers it."""
+    memory.refuse_beyond_memory(checked, batch, dtype,
+                                memory.Task(MEASURING, smaller, reads_data=data), recording)
