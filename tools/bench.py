@@ -8,8 +8,8 @@ Parts (``--parts``, default all; every figure printed with the CPU model and the
   tools/nets.py. The machine's speed drifts from second to second, so the two engines run in
   alternating blocks of steps in one process (A B A B ...) and the reported ratio is the
   median of the per-round ratios. Both use the same number of threads: PyTorch via
-  ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch halves in threads; a model
-  with batch norm runs in one). Then the GFLOP/s of the conv layers (one thread, FLOPs from
+  ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch parts in threads; batch
+  norm sums its statistics across them). Then the GFLOP/s of the conv layers (one thread, FLOPs from
   the kinds registry) against one large float32 matrix product.
 - memory: the peak resident memory a training step adds, each engine in its own process;
   and the estimate ``cnnspec check``/``summary`` print (cnnspec.check.memory) against what it
