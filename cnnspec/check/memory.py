@@ -215,9 +215,9 @@ def with_recording(memory: MemoryEstimate, spec: Spec,
 
 def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: str, *,
                        recording: bool, data: bool) -> MemoryEstimate:
-    """The memory of a process that measures the freshly initialised network on one batch of
-    ``batch`` inputs in ``dtype`` (the init lab, cnnspec.lab) rather than training it: a step
-    at that batch, what recording every layer's output and gradient keeps when
+    """The memory of a process that runs the network on a batch of its own, ``batch`` inputs
+    in ``dtype``, rather than training it (``cnnspec time``, the init lab): a step at that
+    batch, what recording every layer's output and gradient keeps when
     ``recording``, and the spec's data set only when the batch is drawn from it (``data``)."""
     training = {**spec.ir["training"], "batch_size": batch}
     at_batch = dataclasses.replace(spec, ir={**spec.ir, "training": training})
@@ -505,14 +505,16 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         where, heaviest = ("training", "data"), "the data set weighs most"
         lower = lower_warned = fewer_images(spec.ir["training"]["data"])
     elif memory.recording > memory.total + memory.slack:
-        where, heaviest = (memory.heaviest,), "recording every layer's output and gradient weighs most"
-        lower = lower_warned = task.smaller or ("train without --stats, or with a smaller batch (a "
-                                           "recorded step keeps every layer's output and "
-                                           "gradient)")
+        where = (memory.heaviest,)
+        heaviest = "recording every layer's output and gradient weighs most"
+        lower = lower_warned = task.smaller or (
+            "train without --stats, or with a smaller batch (a recorded step keeps every "
+            "layer's output and gradient)")
     else:
         where, heaviest = (memory.heaviest,), f"'{memory.heaviest}' weighs most"
-        lower = task.smaller or ("use fewer filters or units, more stride or pooling early, or a "
-                            "smaller batch; `cnnspec summary` lists what each layer holds")
+        lower = task.smaller or (
+            "use fewer filters or units, more stride or pooling early, or a smaller batch; "
+            "`cnnspec summary` lists what each layer holds")
         lower_warned = task.smaller or "a smaller batch lowers the activations"
     if memory.process > limit:
         return [spec.error(
