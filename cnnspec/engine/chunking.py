@@ -29,14 +29,16 @@ MAX_CHUNK_BYTES = 2 * 2 ** 20
 # kept matrix back; thin layers also stay on im2col rather than batch-last blocks.
 THIN_ROWS = 32
 # Up to this many bytes a thin layer's whole im2col matrix is kept from the forward pass for the
-# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
-# are built again chunk by chunk. A constant, not calibrated: memory, not speed, bounds it,
-# and the gain shows only under two threads. Training step, 2 threads, best of 5 alternating
+# weight gradient (32 MB: LeNet's first layer, 28x28 padded by 2, at up to 256 images a thread
+# in float32, 20 MB at 256); larger ones are built again chunk by chunk. A constant, not
+# calibrated: memory, not speed, bounds it. Training step, 2 threads, best of 5 alternating
 # blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
 #   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
 #   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
-# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
-KEEP_BYTES = 2 ** 24
+# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97). At batch 256 on
+# one thread, 16 MB / 32 MB (the first layer's 20 MB rebuilt / kept), median of 11 alternating
+# rounds, ms (Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS 0.3.31): 20.2 / 19.4 and 20.1 / 19.5.
+KEEP_BYTES = 2 ** 25
 # A convolution runs on batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`) where
 # a chunk of im2col columns holds at least BLOCKED_IMAGES images (small images: the chunk
 # limits decide), its width stride is 1 and its matrix has at least THIN_ROWS rows (C*kh*kw).
