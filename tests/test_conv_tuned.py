@@ -101,7 +101,7 @@ def test_batches_larger_than_the_machines_chunks(dtype):
 
 
 SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks", "_weight_grad_kept", "_input_grad_col2im", "col2im",
-         "col2im_stride1", "im2col_wide", "_small_plan"]
+         "col2im_block", "im2col_wide", "_small_plan"]
 
 
 @pytest.fixture
@@ -157,30 +157,31 @@ def test_wide_columns_at_stride_1_only(calls):
 
 def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
-    over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
+    folded block by block above; col2im's scatter for stride 2; the fold for padding past the
+    kernel too."""
     assert footprint.TRANSPOSED_RATIO == 1
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
-    # one sum per chunk: 10x10 padded planes, chunks of one image
-    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 3
+    # one fold per block: 8 rows of the padded width 10, blocks of one image
+    assert calls["_input_grad_col2im"] == 1 and calls["col2im_block"] == 3
     _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
     assert calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
-    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 6
+    assert calls["_input_grad_col2im"] == 3 and calls["col2im_block"] == 6
 
 
 @pytest.mark.parametrize("images", [1, 2, 3, 5])
 def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
-    """The input gradient by col2im over whole planes (F > C), chunk of images by chunk:
-    five images in chunks of one, two (a shorter last one), three, and one chunk of all."""
-    plane = 10 * 10  # an 8x8 input padded by 1
+    """The input gradient by col2im folded block by block (F > C, stride 1): five images in
+    blocks of one, two (a shorter last one), three, and one block of all."""
+    plane = 8 * 10  # an 8x8 output's rows in wide coordinates: the padded width 10
     monkeypatch.setattr(conv_tuned, "thresholds",
                         lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=images * plane))
     for dtype in (np.float64, np.float32):
         x, w, b = _arrays(5, 2, 5, (3, 3), dtype, hw=(8, 8))
         _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
-    assert calls["col2im_stride1"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
+    assert calls["col2im_block"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
 
 
 @pytest.mark.parametrize("columns", [3 * 64, 3 * 64 - 1, 64, 63])

@@ -64,17 +64,20 @@ def test_pool_matches_loop_oracle(x_shape, kernel, stride, pads, kind):
 @pytest.mark.parametrize("kernel, pads, dilation", [
     ((3, 3), (0, 0, 0, 0), (1, 1)), ((5, 5), (2, 2, 2, 2), (1, 1)),
     ((3, 2), (2, 0, 1, 3), (2, 3)), ((1, 1), (0, 0, 0, 0), (1, 1))])
-def test_stride1_col2im_equals_the_general_scatter(kernel, pads, dilation):
-    """The one-sum stride-1 col2im over zero-led rows of whole padded planes adds the same
-    columns to the same pixels as the per-offset scatter."""
+def test_block_col2im_equals_the_general_scatter(kernel, pads, dilation):
+    """The stride-1 fold of a batch-last block in wide coordinates adds the same columns to
+    the same pixels as the per-offset scatter."""
     channels, batch = 2, 3
     win = windows.Window((7, 6), kernel, (1, 1), pads, dilation)
     (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
-    dcols = np.random.default_rng(4).standard_normal((channels * kernel[0] * kernel[1],
-                                                      batch * ho * wo))
-    rows, target = windows.shifted_rows(None, win, channels, batch, np.float64)
-    target.reshape(-1, batch, hp, wp)[:, :, :ho, :wo] = dcols.reshape(-1, batch, ho, wo)
-    np.testing.assert_allclose(windows.col2im_stride1(rows, win, channels, batch),
+    rows = channels * kernel[0] * kernel[1]
+    dcols = np.random.default_rng(4).standard_normal((rows, batch * ho * wo))
+    wide = np.zeros((rows, ho, wp, batch))
+    wide[:, :, :wo] = dcols.reshape(rows, batch, ho, wo).transpose(0, 2, 3, 1)
+    out = np.full(channels * hp * wp * batch + 5, np.nan)  # larger than needed, not zeroed
+    dxp = windows.col2im_block(wide.reshape(rows, -1), win, channels, batch, out)
+    assert dxp.shape == (channels, hp, wp, batch)
+    np.testing.assert_allclose(win.unpad(dxp.transpose(3, 0, 1, 2)),
                                windows.col2im(dcols, win, channels, batch), atol=1e-12)
 
 

@@ -250,49 +250,33 @@ def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndar
     return win.unpad(dxp).transpose(1, 0, 2, 3)
 
 
-def shifted_rows(work: dict | None, win: Window, channels: int, batch: int,
-                 dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The column buffer :func:`col2im_stride1` reads, and the part of it to write into.
+def col2im_block(dcols: np.ndarray, win: Window, channels: int, images: int,
+                 out: np.ndarray) -> np.ndarray:
+    """:func:`col2im` for stride 1 of one block of ``images`` images laid out batch-last, from
+    columns in wide coordinates.
 
-    Returns ``(rows, target)``: ``rows`` (C*kh*kw, lead + N*Hp*Wp), kept in ``work`` and zero
-    in its first ``lead = (kh-1)*dh*Wp + (kw-1)*dw`` columns (the largest kernel-offset shift),
-    and ``target`` = ``rows[:, lead:]``, a (C*kh*kw, N*Hp*Wp) view with unit column stride
-    that a matrix product can write in place (the zero lead is never written).
+    ``dcols`` (C*kh*kw, Ho*Wp*images): one column per ``(y, x, m)``, ``y`` over the output
+    height, ``x`` over the padded width ``Wp`` (its columns ``x >= Wo`` must be zero), images
+    innermost; ``out`` a flat buffer of at least C*Hp*Wp*images values  ->  the padded block
+    ``dxp`` (C, Hp, Wp, images), a view of ``out``. With stride 1, kernel offset ``(i, j)``
+    moves every column by the same ``(i*dh*Wp + j*dw) * images`` values in a flattened padded
+    block, so each offset's rows are added onto the block as one run per channel
+    (``(Ho - 1)*Wp + Wo`` pixels of ``images`` values; the zero columns land on pixels they
+    do not change): kh*kw adds of long contiguous runs, where :func:`col2im`'s slice-adds on
+    channel-first planes run over rows of ``Wo`` values.
     """
     kh, kw = win.kernel
     dh, dw = win.dilation
-    hp, wp = win.padded_hw
-    lead = (kh - 1) * dh * wp + (kw - 1) * dw
-    rows = work_buffer(work, "shifted_rows", (channels * kh * kw, lead + batch * hp * wp),
-                       dtype, fill=0.0)
-    return rows, rows[:, lead:]
-
-
-def col2im_stride1(rows: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:
-    """:func:`col2im` for stride 1, from columns laid out as whole padded planes.
-
-    ``rows`` comes from :func:`shifted_rows`: after its zero lead, one column per ``(n, y, x)``
-    with ``y`` running over the padded height ``Hp`` and ``x`` over the padded width ``Wp``;
-    the columns with ``y >= Ho`` or ``x >= Wo`` must be zero. With stride 1, kernel offset
-    ``(i, j)`` moves every column by the same ``shift = i*dh*Wp + j*dw`` in the flattened batch
-    of padded planes, so ``dx[c].flat[q] = sum_ij rows[(c, i, j), lead + q - shift]`` (the zero
-    columns land on pixels they do not change, some in the next image's plane; reads before
-    a row's start fall in its zero lead). That sum is one strided view summed over its
-    (i, j) axes: a single NumPy call instead of kh*kw slice-adds, which matters when two
-    threads share the interpreter (each call hands the GIL over twice). Returns ``dx``
-    (N, C, H, W), a view of a new channel-first array.
-    """
-    kh, kw = win.kernel
-    dh, dw = win.dilation
-    hp, wp = win.padded_hw
-    span = batch * hp * wp
-    lead = rows.shape[1] - span
-    row, item = rows.strides
-    shifted = as_strided(rows[:, lead:], shape=(channels, kh, kw, span),
-                         strides=(kh * kw * row, kw * row - dh * wp * item, row - dw * item,
-                                  item), writeable=False)
-    planes = shifted.sum(axis=(1, 2)).reshape(channels, batch, hp, wp)
-    return win.unpad(planes).transpose(1, 0, 2, 3)
+    (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
+    span = ((ho - 1) * wp + wo) * images
+    dxp = out[:channels * hp * wp * images].reshape(channels, hp * wp * images)
+    dxp[...] = 0
+    taps = dcols.reshape(channels, kh * kw, -1)
+    for i in range(kh):
+        for j in range(kw):
+            shift = (i * dh * wp + j * dw) * images
+            dxp[:, shift:shift + span] += taps[:, i * kw + j, :span]
+    return dxp.reshape(channels, hp, wp, images)
 
 
 def wide_columns(xp: np.ndarray, win: Window) -> int | None:
