@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.engine import conv, conv_tuned, footprint
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, chunk_bytes
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -195,10 +195,14 @@ def test_chunks_on_both_sides_of_the_column_limit(monkeypatch, columns):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work, dtype=np.float32)
 
 
-@pytest.mark.parametrize("chunk_bytes", [18 * 64 * 3 * 8, 18 * 64 * 3 * 8 - 1, 18 * 64 * 8, 1])
-def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, chunk_bytes):
+@pytest.mark.parametrize("columns_bytes", [18 * 64 * 3 * 8, 18 * 64 * 3 * 8 - 1, 18 * 64 * 8, 1])
+def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, columns_bytes):
+    """3 images of 18 rows and 8x8 columns in float64: one chunk, two, one image per chunk with
+    the columns' share of the cache (COLUMNS_SHARE) just large enough or smaller still."""
+    cache = columns_bytes * COLUMNS_SHARE
     monkeypatch.setattr(conv_tuned, "thresholds",
-                        lambda: Thresholds(chunk_bytes=chunk_bytes, chunk_columns=2 ** 30))
+                        lambda: Thresholds(chunk_bytes=cache, chunk_columns=2 ** 30))
+    assert conv_tuned._chunk_step(18, 64, 3, 8) == max(1, min(3, columns_bytes // (18 * 64 * 8)))
     for work in (None, {}):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
 
@@ -371,3 +375,16 @@ def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns)
             for rows in (1, 25, 150, 4608):
                 step = conv_tuned._chunk_step(rows, size, n, 4)
                 assert step <= footprint.chunk_images(rows, size, n, 4)
+
+
+@pytest.mark.parametrize("m, k, n", [(16, 150, 1700), (150, 16, 2380), (3, 4, 10), (16, 150, 832),
+                                     (16, 150, 416), (2, 2, 250_001)])
+def test_small_products_equal_one_product(m, k, n):
+    """Sliced for OpenBLAS's small-matrix kernels (SMALL_GEMM_MADDS), with and without a
+    shorter last slice, or not sliced at all: the product of the whole, into a view whose
+    rows are longer than its columns (a block's zero-led rows)."""
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((k, m)).T, rng.standard_normal((k, n))  # a: transposed view
+    out = np.full((m, n + 7), np.nan)[:, 3:3 + n]
+    assert conv_tuned._small_products(a, b, out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=0, atol=1e-12 * np.abs(a @ b).max())

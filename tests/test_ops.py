@@ -65,17 +65,22 @@ def test_pool_matches_loop_oracle(x_shape, kernel, stride, pads, kind):
     ((3, 3), (0, 0, 0, 0), (1, 1)), ((5, 5), (2, 2, 2, 2), (1, 1)),
     ((3, 2), (2, 0, 1, 3), (2, 3)), ((1, 1), (0, 0, 0, 0), (1, 1))])
 def test_block_col2im_equals_the_general_scatter(kernel, pads, dilation):
-    """The stride-1 fold of a batch-last block in wide coordinates adds the same columns to
-    the same pixels as the per-offset scatter."""
+    """The stride-1 fold of a batch-last block in wide coordinates, one sum over zero-led rows,
+    adds the same columns to the same pixels as the per-offset scatter; its rows' buffer is
+    zeroed again around what a product writes, whatever a larger block left there."""
     channels, batch = 2, 3
     win = windows.Window((7, 6), kernel, (1, 1), pads, dilation)
     (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
     rows = channels * kernel[0] * kernel[1]
     dcols = np.random.default_rng(4).standard_normal((rows, batch * ho * wo))
-    wide = np.zeros((rows, ho, wp, batch))
+    work = {"fold_rows": np.full(rows * (hp * wp + ho * wp) * (batch + 2), np.nan)}
+    buffer, target = windows.fold_rows(work, rows, win, batch, np.float64)
+    assert target.shape == (rows, ho * wp * batch)
+    wide = target.reshape(rows, ho, wp, batch)
+    wide[:, :, wo:] = 0
     wide[:, :, :wo] = dcols.reshape(rows, batch, ho, wo).transpose(0, 2, 3, 1)
     out = np.full(channels * hp * wp * batch + 5, np.nan)  # larger than needed, not zeroed
-    dxp = windows.col2im_block(wide.reshape(rows, -1), win, channels, batch, out)
+    dxp = windows.col2im_block(buffer, win, channels, batch, out)
     assert dxp.shape == (channels, hp, wp, batch)
     np.testing.assert_allclose(win.unpad(dxp.transpose(3, 0, 1, 2)),
                                windows.col2im(dcols, win, channels, batch), atol=1e-12)

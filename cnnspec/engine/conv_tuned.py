@@ -50,7 +50,13 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     THIN_ROWS,
     chunk_step,
 )
-from cnnspec.engine.footprint import Geometry, transposed_pads, transposed_pays, winograd_pays
+from cnnspec.engine.footprint import (
+    SMALL_GEMM_MADDS,
+    Geometry,
+    transposed_pads,
+    transposed_pays,
+    winograd_pays,
+)
 from cnnspec.engine.windows import (
     Window,
     batch_blocks,
@@ -59,6 +65,7 @@ from cnnspec.engine.windows import (
     channel_first_padded,
     col2im,
     col2im_block,
+    fold_rows,
     from_wide,
     im2col,
     im2col_chunks,
@@ -225,8 +232,8 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
     for start in range(0, n, step):
         images = min(step, n - start)
         cols = _block_columns(blocks, start, images, win, work)
-        product = carve(work, "product", (f, cols.shape[1]), xt.dtype)
-        np.matmul(w_mat, cols, out=product)
+        product = _small_products(w_mat, cols, carve(work, "product", (f, cols.shape[1]),
+                                                     xt.dtype))
         if b is not None:
             product += b[:, None]
         out[:, start:start + images] = product.reshape(f, ho, wo, images).transpose(0, 3, 1, 2)
@@ -255,6 +262,28 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
         np.matmul(cols, dout_block.T, out=part)
         dw_t += part
     return np.ascontiguousarray(dw_t.T)
+
+
+def _small_products(a, b, out) -> np.ndarray:
+    """``a @ b`` into ``out`` (M, N), unit column stride, over slices of ``b``'s N columns small
+    enough for OpenBLAS's kernels for small matrices (``SMALL_GEMM_MADDS``, which skip packing
+    the operands): the equal slices in one stacked product, the rest in one more. A block's
+    short, wide products, one thread, per batch of 256, us, whole / sliced (Intel Xeon,
+    AVX-512, 2 MiB L2, OpenBLAS 0.3.31; LeNet-5's second layer, 17 images a block): forward
+    (16 x 150 times 150 x 1700) 1064 / 847, input gradient's columns (150 x 16 times 16 x 2380)
+    1541 / 1069. The weight gradient's products (150 x 1700 times 1700 x 16) sum over the
+    columns and gain nothing from slices (88 GFLOP/s either way)."""
+    m, k = a.shape
+    width = max(1, SMALL_GEMM_MADDS // (m * k))
+    parts = b.shape[1] // width
+    if parts <= 1:
+        return np.matmul(a, b, out=out)
+    done = parts * width
+    np.matmul(a, b[:, :done].reshape(k, parts, width).transpose(1, 0, 2),
+              out=out[:, :done].reshape(m, parts, width).transpose(1, 0, 2))
+    if done < b.shape[1]:
+        np.matmul(a, b[:, done:], out=out[:, done:])
+    return out
 
 
 def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
@@ -429,11 +458,12 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
 def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
     """:func:`_input_grad_col2im` for stride 1, block of images by block: each block's
     ``dout`` laid out batch-last in wide coordinates (rows of ``Wp``, zero past ``Wo``), its
-    column gradient one GEMM, folded onto the padded block by :func:`col2im_block` (kh*kw adds
-    of long runs) and copied into ``dx``. On LeNet's second layer (6 -> 16, 5x5, 14x14) 20%
-    faster than one sum over a strided view of channel-first whole padded planes, whose GEMM
-    had ``Hp*Wp`` columns an image where the wide block has ``Ho*Wp`` (one thread, Intel Xeon,
-    AVX-512, 2 MiB L2, OpenBLAS 0.3.31; batch 64: 0.84 / 1.03 ms, batch 256: 3.4 / 4.2 ms)."""
+    column gradient one GEMM (:func:`_small_products`) into zero-led rows (:func:`fold_rows`),
+    folded onto the padded block by one sum (:func:`col2im_block`) and copied into ``dx``. On
+    LeNet's second layer (6 -> 16, 5x5, 14x14) 20% faster than one sum over channel-first
+    whole padded planes, whose GEMM had ``Hp*Wp`` columns an image where the wide block has
+    ``Ho*Wp`` (one thread, Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS 0.3.31; batch 64:
+    0.84 / 1.03 ms, batch 256: 3.4 / 4.2 ms)."""
     n, c = x_shape[:2]
     f = w.shape[0]
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
@@ -446,10 +476,10 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
         dout_wide = carve(scratch, "dout_wide", (f, ho, wp, images), dout.dtype)
         dout_wide[:, :, wo:] = 0  # junk columns: they add nothing
         dout_wide[:, :, :wo] = dout[start:start + images].transpose(1, 2, 3, 0)
-        dcols = carve(scratch, "dcols", (rows, ho * wp * images), dout.dtype)
-        np.matmul(w_t, dout_wide.reshape(f, -1), out=dcols)
+        buffer, target = fold_rows(scratch, rows, win, images, dout.dtype)
+        _small_products(w_t, dout_wide.reshape(f, -1), target)
         planes = carve(scratch, "planes", (c * hp * wp * images,), dout.dtype)
-        dxp = col2im_block(dcols, win, c, images, planes)  # (C, Hp, Wp, images)
+        dxp = col2im_block(buffer, win, c, images, planes)  # (C, Hp, Wp, images)
         dxc[:, start:start + images] = win.unpad(dxp.transpose(0, 3, 1, 2))
     return dxc.transpose(1, 0, 2, 3)
 

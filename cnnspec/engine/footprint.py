@@ -447,10 +447,14 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
         step = chunk_images(rows, size, n, itemsize)
         return dx, rows * size * step * itemsize, geo.c * step * geo.hp * geo.wp * itemsize \
             + out_c
-    # batch-last blocks in wide coordinates: dout laid out, its column gradient, the padded
-    # block it is folded onto (conv_tuned._input_grad_blocks); no temporaries
+    # batch-last blocks in wide coordinates (conv_tuned._input_grad_blocks): dout laid out,
+    # its column gradient after a zero lead over whole padded planes (windows.fold_rows), the
+    # padded block it is folded onto; no temporaries
     step = chunk_images(rows, geo.ho * geo.wp, n, itemsize)
-    return dx, ((geo.f + rows) * geo.ho + geo.c * geo.hp) * geo.wp * step * itemsize, 0
+    (kh, kw), (dh, dw) = geo.kernel, geo.dilation
+    lead = (kh - 1) * dh * geo.wp + (kw - 1) * dw
+    columns = geo.f * geo.ho * geo.wp + rows * (lead + geo.hp * geo.wp) + geo.c * geo.hp * geo.wp
+    return dx, columns * step * itemsize, 0
 
 
 def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
