@@ -193,3 +193,19 @@ def test_conv_over_uneven_batch_chunks_of_kept_columns(monkeypatch):
     windows_ = np.lib.stride_tricks.sliding_window_view(xp, (5, 5), axis=(2, 3))
     np.testing.assert_allclose(out, np.einsum("fcij,ncyxij->nfyx", w, windows_), atol=1e-10)
     np.testing.assert_allclose(dw, np.einsum("nfyx,ncyxij->fcij", dout, windows_), atol=1e-10)
+
+
+def test_carve_again_tells_whether_the_array_is_new():
+    """A buffer carved again at the same shape is the same memory with what was left in it;
+    another shape, another dtype or no work dict is new (its borders must be written)."""
+    work = {}
+    first, new = windows.carve_again(work, "key", (2, 3), np.float64)
+    assert new
+    first[...] = 1.0
+    again, new = windows.carve_again(work, "key", (2, 3), np.float64)
+    assert not new and np.shares_memory(again, first) and (again == 1.0).all()
+    assert windows.carve_again(work, "key", (3, 2), np.float64)[1]
+    assert not windows.carve_again(work, "key", (3, 2), np.float64)[1]
+    assert windows.carve_again(work, "key", (3, 2), np.float32)[1]
+    assert windows.carve_again(work, "key", (40, 40), np.float32)[1]  # grown: new memory
+    assert windows.carve_again(None, "key", (2, 3), np.float64)[1]

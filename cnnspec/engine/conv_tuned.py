@@ -62,6 +62,7 @@ from cnnspec.engine.windows import (
     batch_blocks,
     block_columns,
     carve,
+    carve_again,
     channel_first_padded,
     col2im,
     col2im_block,
@@ -473,8 +474,9 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
     dxc = np.empty((c, n, *win.in_hw), dout.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
-        dout_wide = carve(scratch, "dout_wide", (f, ho, wp, images), dout.dtype)
-        dout_wide[:, :, wo:] = 0  # junk columns: they add nothing
+        dout_wide, new = carve_again(scratch, "dout_wide", (f, ho, wp, images), dout.dtype)
+        if new:
+            dout_wide[:, :, wo:] = 0  # junk columns: they add nothing
         dout_wide[:, :, :wo] = dout[start:start + images].transpose(1, 2, 3, 0)
         buffer, target = fold_rows(scratch, rows, win, images, dout.dtype)
         _small_products(w_t, dout_wide.reshape(f, -1), target)

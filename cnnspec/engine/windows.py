@@ -103,6 +103,21 @@ def carve(work: dict | None, key: str, shape: tuple[int, ...], dtype) -> np.ndar
     return flat[:size].reshape(shape)
 
 
+def carve_again(work: dict | None, key: str, shape: tuple[int, ...],
+                dtype) -> tuple[np.ndarray, bool]:
+    """:func:`carve`, and whether the array is new: another shape than the last one carved
+    under ``key``, or new memory (always without ``work``). Where it is not, what a caller
+    left outside the part it writes is still there, so zero borders need no writing again
+    (block after block of one size, one NumPy call each fewer)."""
+    before = None if work is None else work.get(key)
+    array = carve(work, key, shape, dtype)
+    if work is None:
+        return array, True
+    new = work.get((key, "shape")) != shape or work[key] is not before
+    work[(key, "shape")] = shape
+    return array, new
+
+
 _shared = threading.local()  # .pool: this thread's shared work dicts by key, weakly held
 
 
@@ -263,14 +278,16 @@ def fold_rows(work: dict | None, rows: int, win: Window, images: int,
     part of it a matrix product writes.
 
     Returns ``(buffer, target)``: ``buffer`` (rows, lead + Hp*Wp*images) carved from ``work``
-    (:func:`carve`), zero but for ``target``, its (rows, Ho*Wp*images) view after the lead of
-    :func:`fold_lead` (unit column stride, so a matrix product can write it in place).
+    (:func:`carve_again`), zero but for ``target`` (write nothing else into it), its
+    (rows, Ho*Wp*images) view after the lead of :func:`fold_lead` (unit column stride, so a
+    matrix product can write it in place).
     """
     ho, (hp, wp) = win.out_hw[0], win.padded_hw
     lead, span = fold_lead(win, images), ho * wp * images
-    buffer = carve(work, "fold_rows", (rows, lead + hp * wp * images), dtype)
-    buffer[:, :lead] = 0
-    buffer[:, lead + span:] = 0
+    buffer, new = carve_again(work, "fold_rows", (rows, lead + hp * wp * images), dtype)
+    if new:  # else still zero from the last block of this size
+        buffer[:, :lead] = 0
+        buffer[:, lead + span:] = 0
     return buffer, buffer[:, lead:lead + span]
 
 
