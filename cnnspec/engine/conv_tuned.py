@@ -460,11 +460,11 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
     """:func:`_input_grad_col2im` for stride 1, block of images by block: each block's
     ``dout`` laid out batch-last in wide coordinates (rows of ``Wp``, zero past ``Wo``), its
     column gradient one GEMM (:func:`_small_products`) into zero-led rows (:func:`fold_rows`),
-    folded onto the padded block by one sum (:func:`col2im_block`) and copied into ``dx``. On
-    LeNet's second layer (6 -> 16, 5x5, 14x14) 20% faster than one sum over channel-first
-    whole padded planes, whose GEMM had ``Hp*Wp`` columns an image where the wide block has
-    ``Ho*Wp`` (one thread, Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS 0.3.31; batch 64:
-    0.84 / 1.03 ms, batch 256: 3.4 / 4.2 ms)."""
+    folded onto the padded block by one sum (:func:`col2im_block`) and copied into ``dx``.
+    One sum over channel-first whole padded planes before had a GEMM of ``Hp*Wp`` columns an
+    image where the wide block has ``Ho*Wp``, and wrote a chunk's result to new memory. On
+    LeNet's second layer (6 -> 16, 5x5, 14x14), one thread, ms, planes / blocks (Intel Xeon,
+    AVX-512, 2 MiB L2, OpenBLAS 0.3.31): batch 64 1.03 / 0.76, batch 256 4.2 / 2.9."""
     n, c = x_shape[:2]
     f = w.shape[0]
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
