@@ -9,7 +9,7 @@ import pytest
 
 from cnnspec.engine import conv, conv_tuned, footprint
 from cnnspec.engine.calibrate import Thresholds
-from cnnspec.engine.chunking import COLUMN_CANDIDATES, chunk_bytes
+from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # relative to the largest value
 
@@ -101,7 +101,7 @@ def test_batches_larger_than_the_machines_chunks(dtype):
 
 
 SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_blocks", "_weight_grad_kept", "_input_grad_col2im", "col2im",
-         "col2im_stride1", "im2col_wide", "_small_plan"]
+         "col2im_block", "im2col_wide", "_small_plan"]
 
 
 @pytest.fixture
@@ -157,30 +157,31 @@ def test_wide_columns_at_stride_1_only(calls):
 
 def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
-    over whole planes above; col2im's scatter for stride 2 and for padding past the kernel."""
+    folded block by block above; col2im's scatter for stride 2; the fold for padding past the
+    kernel too."""
     assert footprint.TRANSPOSED_RATIO == 1
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
-    # one sum per chunk: 10x10 padded planes, chunks of one image
-    assert calls["_input_grad_col2im"] == 1 and calls["col2im_stride1"] == 3
+    # one fold per block: 8 rows of the padded width 10, blocks of one image
+    assert calls["_input_grad_col2im"] == 1 and calls["col2im_block"] == 3
     _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
     assert calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
-    assert calls["_input_grad_col2im"] == 3 and calls["col2im_stride1"] == 6
+    assert calls["_input_grad_col2im"] == 3 and calls["col2im_block"] == 6
 
 
 @pytest.mark.parametrize("images", [1, 2, 3, 5])
 def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
-    """The input gradient by col2im over whole planes (F > C), chunk of images by chunk:
-    five images in chunks of one, two (a shorter last one), three, and one chunk of all."""
-    plane = 10 * 10  # an 8x8 input padded by 1
+    """The input gradient by col2im folded block by block (F > C, stride 1): five images in
+    blocks of one, two (a shorter last one), three, and one block of all."""
+    plane = 8 * 10  # an 8x8 output's rows in wide coordinates: the padded width 10
     monkeypatch.setattr(conv_tuned, "thresholds",
                         lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=images * plane))
     for dtype in (np.float64, np.float32):
         x, w, b = _arrays(5, 2, 5, (3, 3), dtype, hw=(8, 8))
         _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
-    assert calls["col2im_stride1"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
+    assert calls["col2im_block"] == 2 * 2 * -(-5 // images)  # dtypes, repeats, chunks
 
 
 @pytest.mark.parametrize("columns", [3 * 64, 3 * 64 - 1, 64, 63])
@@ -194,10 +195,14 @@ def test_chunks_on_both_sides_of_the_column_limit(monkeypatch, columns):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work, dtype=np.float32)
 
 
-@pytest.mark.parametrize("chunk_bytes", [18 * 64 * 3 * 8, 18 * 64 * 3 * 8 - 1, 18 * 64 * 8, 1])
-def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, chunk_bytes):
+@pytest.mark.parametrize("columns_bytes", [18 * 64 * 3 * 8, 18 * 64 * 3 * 8 - 1, 18 * 64 * 8, 1])
+def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, columns_bytes):
+    """3 images of 18 rows and 8x8 columns in float64: one chunk, two, one image per chunk with
+    the columns' share of the cache (COLUMNS_SHARE) just large enough or smaller still."""
+    cache = columns_bytes * COLUMNS_SHARE
     monkeypatch.setattr(conv_tuned, "thresholds",
-                        lambda: Thresholds(chunk_bytes=chunk_bytes, chunk_columns=2 ** 30))
+                        lambda: Thresholds(chunk_bytes=cache, chunk_columns=2 ** 30))
+    assert conv_tuned._chunk_step(18, 64, 3, 8) == max(1, min(3, columns_bytes // (18 * 64 * 8)))
     for work in (None, {}):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
 
@@ -370,3 +375,16 @@ def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns)
             for rows in (1, 25, 150, 4608):
                 step = conv_tuned._chunk_step(rows, size, n, 4)
                 assert step <= footprint.chunk_images(rows, size, n, 4)
+
+
+@pytest.mark.parametrize("m, k, n", [(16, 150, 1700), (150, 16, 2380), (3, 4, 10), (16, 150, 832),
+                                     (16, 150, 416), (2, 2, 250_001)])
+def test_small_products_equal_one_product(m, k, n):
+    """Sliced for OpenBLAS's small-matrix kernels (SMALL_GEMM_MADDS), with and without a
+    shorter last slice, or not sliced at all: the product of the whole, into a view whose
+    rows are longer than its columns (a block's zero-led rows)."""
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((k, m)).T, rng.standard_normal((k, n))  # a: transposed view
+    out = np.full((m, n + 7), np.nan)[:, 3:3 + n]
+    assert conv_tuned._small_products(a, b, out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=0, atol=1e-12 * np.abs(a @ b).max())

@@ -42,7 +42,7 @@ CONV_CASES = [
     ((2, 2, 7, 8), (3, 2, 3, 2), (1, 1), (2, 0, 1, 3), (2, 3)),
     # stride 1 but padded wider than the kernel reaches: dx by col2im, not as a convolution
     ((2, 2, 4, 5), (3, 2, 1, 1), (1, 1), (1, 0, 0, 1), (1, 1)),
-    # stride 1, more filters than input channels: dx by col2im over whole planes, dilated, padded
+    # stride 1, more filters than input channels: dx by col2im folded by blocks, dilated, padded
     ((2, 1, 7, 8), (4, 1, 3, 2), (1, 1), (1, 0, 0, 1), (2, 1)),
 ]
 

@@ -168,17 +168,17 @@ def test_each_kinds_footprint_bounds_its_layer(name, case, batch):
 
 # (C, F, H, kernel, stride, pads, dilation, batch): the tuned convolution's paths, the whole
 # batch one planned chunk or chunked; columns kept or built again; dx by transposed
-# convolution, col2im over whole planes (stride 1) or col2im (stride 2); no padding (the input
+# convolution, col2im folded by blocks (stride 1) or scattered (stride 2); no padding (the input
 # held by the cache); Winograd's (cnnspec.engine.winograd), "same" and asymmetric padding.
 CONV_GRID = [
     (2, 4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4),  # one chunk
     (8, 8, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # one chunk where columns allow
     (12, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # chunked, kept: dx transposed
-    (64, 15, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 48),  # chunked, built again
+    (64, 15, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # chunked, built again
     (16, 16, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # Winograd
     (32, 24, 13, (3, 3), (1, 1), (2, 0, 1, 3), (1, 1), 40),  # Winograd, asymmetric
-    (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx by col2im planes
-    (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: col2im planes
+    (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx folded by blocks
+    (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: dx folded
     (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: col2im
     (8, 8, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 64),  # dilated
     (1, 1, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # one image

@@ -64,17 +64,25 @@ def test_pool_matches_loop_oracle(x_shape, kernel, stride, pads, kind):
 @pytest.mark.parametrize("kernel, pads, dilation", [
     ((3, 3), (0, 0, 0, 0), (1, 1)), ((5, 5), (2, 2, 2, 2), (1, 1)),
     ((3, 2), (2, 0, 1, 3), (2, 3)), ((1, 1), (0, 0, 0, 0), (1, 1))])
-def test_stride1_col2im_equals_the_general_scatter(kernel, pads, dilation):
-    """The one-sum stride-1 col2im over zero-led rows of whole padded planes adds the same
-    columns to the same pixels as the per-offset scatter."""
+def test_block_col2im_equals_the_general_scatter(kernel, pads, dilation):
+    """The stride-1 fold of a batch-last block in wide coordinates, one sum over zero-led rows,
+    adds the same columns to the same pixels as the per-offset scatter; its rows' buffer is
+    zeroed again around what a product writes, whatever a larger block left there."""
     channels, batch = 2, 3
     win = windows.Window((7, 6), kernel, (1, 1), pads, dilation)
     (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
-    dcols = np.random.default_rng(4).standard_normal((channels * kernel[0] * kernel[1],
-                                                      batch * ho * wo))
-    rows, target = windows.shifted_rows(None, win, channels, batch, np.float64)
-    target.reshape(-1, batch, hp, wp)[:, :, :ho, :wo] = dcols.reshape(-1, batch, ho, wo)
-    np.testing.assert_allclose(windows.col2im_stride1(rows, win, channels, batch),
+    rows = channels * kernel[0] * kernel[1]
+    dcols = np.random.default_rng(4).standard_normal((rows, batch * ho * wo))
+    work = {"fold_rows": np.full(rows * (hp * wp + ho * wp) * (batch + 2), np.nan)}
+    buffer, target = windows.fold_rows(work, rows, win, batch, np.float64)
+    assert target.shape == (rows, ho * wp * batch)
+    wide = target.reshape(rows, ho, wp, batch)
+    wide[:, :, wo:] = 0
+    wide[:, :, :wo] = dcols.reshape(rows, batch, ho, wo).transpose(0, 2, 3, 1)
+    out = np.full(channels * hp * wp * batch + 5, np.nan)  # larger than needed, not zeroed
+    dxp = windows.col2im_block(buffer, win, channels, batch, out)
+    assert dxp.shape == (channels, hp, wp, batch)
+    np.testing.assert_allclose(win.unpad(dxp.transpose(3, 0, 1, 2)),
                                windows.col2im(dcols, win, channels, batch), atol=1e-12)
 
 
@@ -185,3 +193,19 @@ def test_conv_over_uneven_batch_chunks_of_kept_columns(monkeypatch):
     windows_ = np.lib.stride_tricks.sliding_window_view(xp, (5, 5), axis=(2, 3))
     np.testing.assert_allclose(out, np.einsum("fcij,ncyxij->nfyx", w, windows_), atol=1e-10)
     np.testing.assert_allclose(dw, np.einsum("nfyx,ncyxij->fcij", dout, windows_), atol=1e-10)
+
+
+def test_carve_again_tells_whether_the_array_is_new():
+    """A buffer carved again at the same shape is the same memory with what was left in it;
+    another shape, another dtype or no work dict is new (its borders must be written)."""
+    work = {}
+    first, new = windows.carve_again(work, "key", (2, 3), np.float64)
+    assert new
+    first[...] = 1.0
+    again, new = windows.carve_again(work, "key", (2, 3), np.float64)
+    assert not new and np.shares_memory(again, first) and (again == 1.0).all()
+    assert windows.carve_again(work, "key", (3, 2), np.float64)[1]
+    assert not windows.carve_again(work, "key", (3, 2), np.float64)[1]
+    assert windows.carve_again(work, "key", (3, 2), np.float32)[1]
+    assert windows.carve_again(work, "key", (40, 40), np.float32)[1]  # grown: new memory
+    assert windows.carve_again(None, "key", (2, 3), np.float64)[1]

@@ -396,7 +396,8 @@ def speed(args, torch_ok: bool) -> None:
                   f"({lib.get('threading_layer', '?')}, {lib.get('architecture', '?')}), "
                   f"{lib['num_threads']} threads by default", flush=True)
     limits = thresholds()
-    print(f"conv thresholds: chunks of at most {limits.chunk_bytes // 1024} KB and "
+    print(f"conv thresholds: chunks of at most "
+          f"{chunking.column_bytes(limits.chunk_bytes) // 1024} KB and "
           f"{limits.chunk_columns} columns ({limits.source}), batch-last blocks from "
           f"{chunking.BLOCKED_IMAGES} images a chunk, thin layers' columns kept up to "
           f"{chunking.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "

@@ -4,10 +4,10 @@ whole: plain numbers, without NumPy, so that ``check``'s memory estimate
 (:mod:`cnnspec.engine.calibrate` times the candidates and picks one;
 :mod:`cnnspec.engine.conv_tuned` chunks a batch by them).
 
-A chunk's columns are at most one core's L2 cache of bytes (``FALLBACK_CHUNK_BYTES`` where
-the system does not say, never more than ``MAX_CHUNK_BYTES``), and at most as many columns
-as the candidate calibration times fastest on the machine (``FALLBACK_CHUNK_COLUMNS`` without
-timing).
+A chunk's columns are at most a share of one core's L2 cache of bytes (``COLUMNS_SHARE``;
+the cache ``FALLBACK_CHUNK_BYTES`` where the system does not say, never more than
+``MAX_CHUNK_BYTES``), and at most as many columns as the candidate calibration times fastest
+on the machine (``FALLBACK_CHUNK_COLUMNS`` without timing).
 """
 from __future__ import annotations
 
@@ -22,6 +22,16 @@ FALLBACK_CHUNK_COLUMNS = 2048
 # calibrated byte limit is one core's L2 cache, 1 MB on AMD's Zen 4 and Intel's Skylake to
 # Ice Lake server cores, 2 MB on Sapphire Rapids (and the fallback where none is reported).
 MAX_CHUNK_BYTES = 2 * 2 ** 20
+# A chunk's im2col columns take at most 1 / COLUMNS_SHARE of the L2 cache (column_bytes): the
+# GEMM's other operand and its product, and the input gradient's column matrix built from the
+# same chunk size (cnnspec.engine.conv_tuned), then stay in the cache beside them. LeNet-5's
+# second layer (150 rows, 10x10 outputs) on a 2 MiB L2 takes blocks of 17 images instead of
+# 34; its GEMMs, one thread, per batch of 256, us (Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS
+# 0.3.31), 34 / 17 images a block: forward 1100 / 1064, input gradient's columns 1933 / 1541.
+# Whole training steps there, median of 11 alternating rounds in one process, ms, a share of
+# 1 / 2 / 4 (with the sliced products and the fold of conv_tuned): LeNet-5 batch 64
+# 5.30 / 5.18 / 5.04 (a second 2: 5.09), batch 256 19.9 / 18.3 / 18.8 (18.2).
+COLUMNS_SHARE = 2
 # A thin layer has fewer im2col rows (C*kh*kw) than this: a first layer on one to three
 # channels (LeNet's 25 rows, an RGB input's 27). Only thin layers keep their im2col matrix
 # for the weight gradient (KEEP_BYTES): their columns are a slow copy of short runs, and
@@ -29,14 +39,16 @@ MAX_CHUNK_BYTES = 2 * 2 ** 20
 # kept matrix back; thin layers also stay on im2col rather than batch-last blocks.
 THIN_ROWS = 32
 # Up to this many bytes a thin layer's whole im2col matrix is kept from the forward pass for the
-# weight gradient (16 MB: LeNet's layers at up to 128 images a thread in float32); larger ones
-# are built again chunk by chunk. A constant, not calibrated: memory, not speed, bounds it,
-# and the gain shows only under two threads. Training step, 2 threads, best of 5 alternating
+# weight gradient (32 MB: LeNet's first layer, 28x28 padded by 2, at up to 256 images a thread
+# in float32, 20 MB at 256); larger ones are built again chunk by chunk. A constant, not
+# calibrated: memory, not speed, bounds it. Training step, 2 threads, best of 5 alternating
 # blocks, ms (AMD EPYC, Zen 4, OpenBLAS 0.3.31), never kept / 16 MB / always:
 #   LeNet-5 batch 64   7.43 / 6.74 / 6.94     LeNet-5 batch 256  18.9 / 16.0 / 17.4
 #   vgg_small batch 64  92.8 / 96.2 / 96.2  (its matrices exceed 16 MB: no change but noise)
-# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97).
-KEEP_BYTES = 2 ** 24
+# With one thread the three were within noise (LeNet-5 64: 6.15 / 6.29 / 5.97). At batch 256 on
+# one thread, 16 MB / 32 MB (the first layer's 20 MB rebuilt / kept), median of 11 alternating
+# rounds, ms (Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS 0.3.31): 20.2 / 19.4 and 20.1 / 19.5.
+KEEP_BYTES = 2 ** 25
 # A convolution runs on batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`) where
 # a chunk of im2col columns holds at least BLOCKED_IMAGES images (small images: the chunk
 # limits decide), its width stride is 1 and its matrix has at least THIN_ROWS rows (C*kh*kw).
@@ -101,10 +113,17 @@ def chunk_bytes() -> int:
     return min(l2_cache_bytes() or FALLBACK_CHUNK_BYTES, MAX_CHUNK_BYTES)
 
 
-def chunk_step(rows: int, size: int, n: int, itemsize: int, limit_bytes: int,
+def column_bytes(cache_bytes: int) -> int:
+    """The most bytes of im2col columns a chunk holds where a core's L2 cache holds
+    ``cache_bytes`` (``COLUMNS_SHARE``)."""
+    return cache_bytes // COLUMNS_SHARE
+
+
+def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
                limit_columns: int) -> int:
     """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of
     ``itemsize``-byte values) of a batch of ``n``: at least one, at most ``n``, otherwise as
-    many as fit both limits (the tuned convolution's rule, its limits calibrated)."""
-    by_bytes = limit_bytes // (rows * size * itemsize)
+    many as fit both limits, :func:`column_bytes` of ``cache_bytes`` and ``limit_columns``
+    (the tuned convolution's rule, its limits calibrated)."""
+    by_bytes = column_bytes(cache_bytes) // (rows * size * itemsize)
     return min(n, max(1, min(by_bytes, limit_columns // size)))

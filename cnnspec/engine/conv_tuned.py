@@ -23,8 +23,8 @@ What it adds to the reference's im2col + GEMM:
   with the flipped kernels (the transposed convolution, Dumoulin & Visin 2016, "A guide to
   convolution arithmetic", section 4), which reuses the chunked path and needs no scatter-add;
   otherwise, and where that matrix would be much larger (few input channels), it is the
-  reference's ``col2im(w_mat.T @ dout_mat)``, for stride 1 as one sum over whole padded planes
-  (:func:`cnnspec.engine.windows.col2im_stride1`), chunk of images by chunk.
+  reference's ``col2im(w_mat.T @ dout_mat)``, chunk of images by chunk, for stride 1 folded
+  onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`).
 - Winograd: float32 3x3 stride-1 layers with enough channels, tiles and pixels
   (:func:`cnnspec.engine.footprint.winograd_pays`) run by :mod:`cnnspec.engine.winograd`,
   F(4x4, 3x3): 2.25 multiplies an output where im2col spends 9, 1.1-1.45 times faster on
@@ -50,21 +50,28 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     THIN_ROWS,
     chunk_step,
 )
-from cnnspec.engine.footprint import Geometry, transposed_pads, transposed_pays, winograd_pays
+from cnnspec.engine.footprint import (
+    SMALL_GEMM_MADDS,
+    Geometry,
+    transposed_pads,
+    transposed_pays,
+    winograd_pays,
+)
 from cnnspec.engine.windows import (
     Window,
     batch_blocks,
     block_columns,
     carve,
+    carve_again,
     channel_first_padded,
     col2im,
-    col2im_stride1,
+    col2im_block,
+    fold_rows,
     from_wide,
     im2col,
     im2col_chunks,
     im2col_wide,
     shared_work,
-    shifted_rows,
     wide_columns,
     window,
     windows_view,
@@ -226,8 +233,8 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
     for start in range(0, n, step):
         images = min(step, n - start)
         cols = _block_columns(blocks, start, images, win, work)
-        product = carve(work, "product", (f, cols.shape[1]), xt.dtype)
-        np.matmul(w_mat, cols, out=product)
+        product = _small_products(w_mat, cols, carve(work, "product", (f, cols.shape[1]),
+                                                     xt.dtype))
         if b is not None:
             product += b[:, None]
         out[:, start:start + images] = product.reshape(f, ho, wo, images).transpose(0, 3, 1, 2)
@@ -256,6 +263,28 @@ def _weight_grad_blocks(blocks: Blocks, dout, win: Window, work) -> np.ndarray:
         np.matmul(cols, dout_block.T, out=part)
         dw_t += part
     return np.ascontiguousarray(dw_t.T)
+
+
+def _small_products(a, b, out) -> np.ndarray:
+    """``a @ b`` into ``out`` (M, N), unit column stride, over slices of ``b``'s N columns small
+    enough for OpenBLAS's kernels for small matrices (``SMALL_GEMM_MADDS``, which skip packing
+    the operands): the equal slices in one stacked product, the rest in one more. A block's
+    short, wide products, one thread, per batch of 256, us, whole / sliced (Intel Xeon,
+    AVX-512, 2 MiB L2, OpenBLAS 0.3.31; LeNet-5's second layer, 17 images a block): forward
+    (16 x 150 times 150 x 1700) 1064 / 847, input gradient's columns (150 x 16 times 16 x 2380)
+    1541 / 1069. The weight gradient's products (150 x 1700 times 1700 x 16) sum over the
+    columns and gain nothing from slices (88 GFLOP/s either way)."""
+    m, k = a.shape
+    width = max(1, SMALL_GEMM_MADDS // (m * k))
+    parts = b.shape[1] // width
+    if parts <= 1:
+        return np.matmul(a, b, out=out)
+    done = parts * width
+    np.matmul(a, b[:, :done].reshape(k, parts, width).transpose(1, 0, 2),
+              out=out[:, :done].reshape(m, parts, width).transpose(1, 0, 2))
+    if done < b.shape[1]:
+        np.matmul(a, b[:, done:], out=out[:, done:])
+    return out
 
 
 def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
@@ -361,9 +390,7 @@ def _input_grad(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
     f, c = w.shape[:2]
     back = _input_grad_window(win, f, c)
     if back is None:
-        if dout_c is None:
-            dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
-        return _input_grad_col2im(dout_c, w, win, x_shape, work)
+        return _input_grad_col2im(dout, dout_c, w, win, x_shape, work)
     flipped = _flipped(w)
     sub = shared_work(work, ("dx", back, dout.shape, dout.dtype))  # only within this call
     step = _block_step((c, f, *win.kernel), back, dout)
@@ -398,47 +425,64 @@ def _transposed_window(win: Window) -> Window | None:
     return None if pads is None else window(win.out_hw, win.kernel, (1, 1), pads, win.dilation)
 
 
-def _input_grad_col2im(dout_c, w, win: Window, x_shape, work) -> np.ndarray:
-    """``dx`` as col2im of the column gradient ``w_mat.T @ dout_mat``.
+def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarray:
+    """``dx`` as col2im of the column gradient ``w_mat.T @ dout_mat``, chunk of images by
+    chunk, like the forward's columns: the whole batch's column gradient (30 MB for LeNet's
+    second layer at batch 256) would go to main memory and back. ``dout`` (N, F, Ho, Wo), any
+    strides; ``dout_c`` the same as (F, N, Ho, Wo), C-contiguous, or None (made here if
+    needed).
 
-    For stride 1 the columns are computed for whole padded planes (``dout`` padded with zeros
-    to the padded input's height and width), which turns col2im into one sum over a strided
-    view (:func:`col2im_stride1`) for a larger GEMM: on LeNet's second layer 15% faster in
-    all. The GEMM writes straight into that view's zero-led buffer (:func:`shifted_rows`).
-    Either way chunk of images by chunk, like the forward's columns: the whole batch's
-    column gradient (30 MB for LeNet's second layer at batch 256) would go to main memory
-    and back. Its buffers live only within the call and are shared by the layers of one
-    geometry (:func:`shared_work`).
+    For stride 1, on batch-last blocks in wide coordinates (:func:`_input_grad_blocks`);
+    otherwise each chunk's columns are scattered by :func:`col2im`. The buffers live only
+    within the call and are shared by the layers of one geometry (:func:`shared_work`).
     """
     n, c = x_shape[:2]
     f = w.shape[0]
+    scratch = shared_work(work, ("col2im", win, x_shape, f, dout.dtype))  # within this call
+    if win.stride == (1, 1):
+        return _input_grad_blocks(dout, w, win, x_shape, scratch)
+    if dout_c is None:
+        dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
-    scratch = shared_work(work, ("col2im", win, x_shape, f, dout_c.dtype))  # within this call
-    dxc = np.empty((c, n, *win.in_hw), dout_c.dtype)
-    if win.stride != (1, 1):
-        size = win.out_hw[0] * win.out_hw[1]
-        step = _chunk_step(w_t.shape[0], size, n, dout_c.itemsize)
-        dcols = carve(scratch, "dcols", (w_t.shape[0], step * size), dout_c.dtype)
-        for start in range(0, n, step):
-            images = min(step, n - start)
-            part = dcols[:, :images * size]
-            np.matmul(w_t, dout_c[:, start:start + images].reshape(f, -1), out=part)
-            dxc[:, start:start + images] = col2im(part, win, c, images).transpose(1, 0, 2, 3)
-        return dxc.transpose(1, 0, 2, 3)
-    ho, wo = win.out_hw
-    hp, wp = win.padded_hw
-    step = _chunk_step(w_t.shape[0], hp * wp, n, dout_c.itemsize)
-    dout_planes = work_buffer(scratch, "dout_planes", (f, step, hp, wp), dout_c.dtype, fill=0.0)
-    rows, target = shifted_rows(scratch, win, c, step, dout_c.dtype)
-    lead = rows.shape[1] - target.shape[1]
+    dxc = np.empty((c, n, *win.in_hw), dout.dtype)
+    size = win.out_hw[0] * win.out_hw[1]
+    step = _chunk_step(w_t.shape[0], size, n, dout.itemsize)
+    dcols = carve(scratch, "dcols", (w_t.shape[0], step * size), dout.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
-        planes = dout_planes[:, :images]
-        planes[:, :, :ho, :wo] = dout_c[:, start:start + images]  # the rest stays zero
-        span = images * hp * wp
-        np.matmul(w_t, planes.reshape(f, span), out=target[:, :span])
-        dx = col2im_stride1(rows[:, :lead + span], win, c, images)
-        dxc[:, start:start + images] = dx.transpose(1, 0, 2, 3)
+        part = dcols[:, :images * size]
+        np.matmul(w_t, dout_c[:, start:start + images].reshape(f, -1), out=part)
+        dxc[:, start:start + images] = col2im(part, win, c, images).transpose(1, 0, 2, 3)
+    return dxc.transpose(1, 0, 2, 3)
+
+
+def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
+    """:func:`_input_grad_col2im` for stride 1, block of images by block: each block's
+    ``dout`` laid out batch-last in wide coordinates (rows of ``Wp``, zero past ``Wo``), its
+    column gradient one GEMM (:func:`_small_products`) into zero-led rows (:func:`fold_rows`),
+    folded onto the padded block by one sum (:func:`col2im_block`) and copied into ``dx``.
+    One sum over channel-first whole padded planes before had a GEMM of ``Hp*Wp`` columns an
+    image where the wide block has ``Ho*Wp``, and wrote a chunk's result to new memory. On
+    LeNet's second layer (6 -> 16, 5x5, 14x14), one thread, ms, planes / blocks (Intel Xeon,
+    AVX-512, 2 MiB L2, OpenBLAS 0.3.31): batch 64 1.03 / 0.76, batch 256 4.2 / 2.9."""
+    n, c = x_shape[:2]
+    f = w.shape[0]
+    w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
+    rows = w_t.shape[0]
+    (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
+    step = _chunk_step(rows, ho * wp, n, dout.itemsize)
+    dxc = np.empty((c, n, *win.in_hw), dout.dtype)
+    for start in range(0, n, step):
+        images = min(step, n - start)
+        dout_wide, new = carve_again(scratch, "dout_wide", (f, ho, wp, images), dout.dtype)
+        if new:
+            dout_wide[:, :, wo:] = 0  # junk columns: they add nothing
+        dout_wide[:, :, :wo] = dout[start:start + images].transpose(1, 2, 3, 0)
+        buffer, target = fold_rows(scratch, rows, win, images, dout.dtype)
+        _small_products(w_t, dout_wide.reshape(f, -1), target)
+        planes = carve(scratch, "planes", (c * hp * wp * images,), dout.dtype)
+        dxp = col2im_block(buffer, win, c, images, planes)  # (C, Hp, Wp, images)
+        dxc[:, start:start + images] = win.unpad(dxp.transpose(0, 3, 1, 2))
     return dxc.transpose(1, 0, 2, 3)
 
 
@@ -553,8 +597,7 @@ class SmallPlan:
 
     def _input_grad(self, dout, w, work) -> np.ndarray:
         if self.back is None:
-            dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
-            return _input_grad_col2im(dout_c, w, self.win, self.x_shape, work)
+            return _input_grad_col2im(dout, None, w, self.win, self.x_shape, work)
         shared = shared_work(work, self.shared_key)
         if shared is None:  # no reuse asked for: buffers for this call alone
             shared = {}

@@ -33,10 +33,11 @@ from cnnspec.engine.chunking import (
 from cnnspec.shapes import ceil_mode_pads
 
 # For stride 1, ``dx`` is the transposed convolution while its im2col matrix (F*H*W values per
-# image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im over
-# whole planes. A constant: the crossing point depends on the layer more than on the machine.
-# Input gradient of a 3x3 "same" layer, batch 32, one thread, best of 15 interleaved runs, ms,
-# transposed / col2im (AMD EPYC, Zen 4, OpenBLAS 0.3.31; a second run in brackets):
+# image and tap) is at most this many times col2im's column matrix (C*Ho*Wo), else col2im
+# folded onto batch-last blocks. A constant: the crossing point depends on the layer more than
+# on the machine. Input gradient of a 3x3 "same" layer, batch 32, one thread, best of 15
+# interleaved runs, ms, transposed / col2im (then one sum over whole padded planes; AMD EPYC,
+# Zen 4, OpenBLAS 0.3.31; a second run in brackets):
 #   C=32 F=32 32x32: 10.2 / 12.3    C=64 F=64 16x16: 9.1 / 14.2 (9.7 / 10.5)    F = C
 #   C=16 F=32 16x16:  1.70 / 1.30   C=32 F=64 16x16: 5.69 / 5.26                F = 2C
 # and earlier, single runs: C=16 F=24 16x16: 1.25 / 1.05, C=32 F=48 16x16: 3.86 / 3.94,
@@ -446,12 +447,14 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
         step = chunk_images(rows, size, n, itemsize)
         return dx, rows * size * step * itemsize, geo.c * step * geo.hp * geo.wp * itemsize \
             + out_c
+    # batch-last blocks in wide coordinates (conv_tuned._input_grad_blocks): dout laid out,
+    # its column gradient after a zero lead over whole padded planes (windows.fold_rows), the
+    # padded block it is folded onto; no temporaries
+    step = chunk_images(rows, geo.ho * geo.wp, n, itemsize)
     (kh, kw), (dh, dw) = geo.kernel, geo.dilation
     lead = (kh - 1) * dh * geo.wp + (kw - 1) * dw
-    planes = chunk_images(rows, geo.hp * geo.wp, n, itemsize) * geo.hp * geo.wp
-    # dout laid on whole padded planes, the column gradient over them (after a zero lead)
-    return dx, (geo.f * planes + rows * (lead + planes)) * itemsize, \
-        geo.c * planes * itemsize + out_c
+    columns = geo.f * geo.ho * geo.wp + rows * (lead + geo.hp * geo.wp) + geo.c * geo.hp * geo.wp
+    return dx, columns * step * itemsize, 0
 
 
 def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:

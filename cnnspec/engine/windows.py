@@ -103,6 +103,21 @@ def carve(work: dict | None, key: str, shape: tuple[int, ...], dtype) -> np.ndar
     return flat[:size].reshape(shape)
 
 
+def carve_again(work: dict | None, key: str, shape: tuple[int, ...],
+                dtype) -> tuple[np.ndarray, bool]:
+    """:func:`carve`, and whether the array is new: another shape than the last one carved
+    under ``key``, or new memory (always without ``work``). Where it is not, what a caller
+    left outside the part it writes is still there, so zero borders need no writing again
+    (block after block of one size, one NumPy call each fewer)."""
+    before = None if work is None else work.get(key)
+    array = carve(work, key, shape, dtype)
+    if work is None:
+        return array, True
+    new = work.get((key, "shape")) != shape or work[key] is not before
+    work[(key, "shape")] = shape
+    return array, new
+
+
 _shared = threading.local()  # .pool: this thread's shared work dicts by key, weakly held
 
 
@@ -250,49 +265,61 @@ def col2im(dcols: np.ndarray, win: Window, channels: int, batch: int) -> np.ndar
     return win.unpad(dxp).transpose(1, 0, 2, 3)
 
 
-def shifted_rows(work: dict | None, win: Window, channels: int, batch: int,
-                 dtype) -> tuple[np.ndarray, np.ndarray]:
-    """The column buffer :func:`col2im_stride1` reads, and the part of it to write into.
+def fold_lead(win: Window, images: int) -> int:
+    """Zero columns before a block's column gradient in :func:`fold_rows`: the largest kernel
+    offset's shift, ``((kh-1)*dh*Wp + (kw-1)*dw) * images``."""
+    (kh, kw), (dh, dw) = win.kernel, win.dilation
+    return ((kh - 1) * dh * win.padded_hw[1] + (kw - 1) * dw) * images
 
-    Returns ``(rows, target)``: ``rows`` (C*kh*kw, lead + N*Hp*Wp), kept in ``work`` and zero
-    in its first ``lead = (kh-1)*dh*Wp + (kw-1)*dw`` columns (the largest kernel-offset shift),
-    and ``target`` = ``rows[:, lead:]``, a (C*kh*kw, N*Hp*Wp) view with unit column stride
-    that a matrix product can write in place (the zero lead is never written).
+
+def fold_rows(work: dict | None, rows: int, win: Window, images: int,
+              dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The column buffer :func:`col2im_block` reads for a block of ``images`` images, and the
+    part of it a matrix product writes.
+
+    Returns ``(buffer, target)``: ``buffer`` (rows, lead + Hp*Wp*images) carved from ``work``
+    (:func:`carve_again`), zero but for ``target`` (write nothing else into it), its
+    (rows, Ho*Wp*images) view after the lead of :func:`fold_lead` (unit column stride, so a
+    matrix product can write it in place).
     """
-    kh, kw = win.kernel
-    dh, dw = win.dilation
-    hp, wp = win.padded_hw
-    lead = (kh - 1) * dh * wp + (kw - 1) * dw
-    rows = work_buffer(work, "shifted_rows", (channels * kh * kw, lead + batch * hp * wp),
-                       dtype, fill=0.0)
-    return rows, rows[:, lead:]
+    ho, (hp, wp) = win.out_hw[0], win.padded_hw
+    lead, span = fold_lead(win, images), ho * wp * images
+    buffer, new = carve_again(work, "fold_rows", (rows, lead + hp * wp * images), dtype)
+    if new:  # else still zero from the last block of this size
+        buffer[:, :lead] = 0
+        buffer[:, lead + span:] = 0
+    return buffer, buffer[:, lead:lead + span]
 
 
-def col2im_stride1(rows: np.ndarray, win: Window, channels: int, batch: int) -> np.ndarray:
-    """:func:`col2im` for stride 1, from columns laid out as whole padded planes.
+def col2im_block(buffer: np.ndarray, win: Window, channels: int, images: int,
+                 out: np.ndarray) -> np.ndarray:
+    """:func:`col2im` for stride 1 of one block of ``images`` images laid out batch-last, from
+    columns in wide coordinates.
 
-    ``rows`` comes from :func:`shifted_rows`: after its zero lead, one column per ``(n, y, x)``
-    with ``y`` running over the padded height ``Hp`` and ``x`` over the padded width ``Wp``;
-    the columns with ``y >= Ho`` or ``x >= Wo`` must be zero. With stride 1, kernel offset
-    ``(i, j)`` moves every column by the same ``shift = i*dh*Wp + j*dw`` in the flattened batch
-    of padded planes, so ``dx[c].flat[q] = sum_ij rows[(c, i, j), lead + q - shift]`` (the zero
-    columns land on pixels they do not change, some in the next image's plane; reads before
-    a row's start fall in its zero lead). That sum is one strided view summed over its
-    (i, j) axes: a single NumPy call instead of kh*kw slice-adds, which matters when two
-    threads share the interpreter (each call hands the GIL over twice). Returns ``dx``
-    (N, C, H, W), a view of a new channel-first array.
+    ``buffer`` from :func:`fold_rows`: after its zero lead, one column per ``(y, x, m)``, ``y``
+    over the padded height ``Hp`` (zero from ``Ho`` on), ``x`` over the padded width ``Wp``
+    (its columns ``x >= Wo`` must be zero), images innermost; ``out`` a flat buffer of at
+    least C*Hp*Wp*images values  ->  the padded block ``dxp`` (C, Hp, Wp, images), a view of
+    ``out``. With stride 1, kernel offset ``(i, j)`` moves every column by the same
+    ``shift = (i*dh*Wp + j*dw) * images`` values in a flattened padded block, so ``dxp[c].flat[q]
+    = sum_ij buffer[(c, i, j), lead + q - shift]`` (the zero columns land on pixels they do not
+    change; reads before a row's start fall in its zero lead): one sum over a strided view's
+    (i, j) axes, where :func:`col2im`'s slice-adds run over rows of ``Wo`` values. Unlike
+    kh*kw adds of each offset's rows onto the block (2-3 times slower where a row is below
+    2048 values: NumPy then buffers the two-dimensional adds), it is as fast on blocks of
+    any size.
     """
-    kh, kw = win.kernel
-    dh, dw = win.dilation
+    (kh, kw), (dh, dw) = win.kernel, win.dilation
     hp, wp = win.padded_hw
-    span = batch * hp * wp
-    lead = rows.shape[1] - span
-    row, item = rows.strides
-    shifted = as_strided(rows[:, lead:], shape=(channels, kh, kw, span),
-                         strides=(kh * kw * row, kw * row - dh * wp * item, row - dw * item,
-                                  item), writeable=False)
-    planes = shifted.sum(axis=(1, 2)).reshape(channels, batch, hp, wp)
-    return win.unpad(planes).transpose(1, 0, 2, 3)
+    span = hp * wp * images
+    lead = buffer.shape[1] - span
+    row, item = buffer.strides
+    shifted = as_strided(buffer[:, lead:], shape=(channels, kh, kw, span),
+                         strides=(kh * kw * row, kw * row - dh * wp * images * item,
+                                  row - dw * images * item, item), writeable=False)
+    dxp = out[:channels * span].reshape(channels, span)
+    np.sum(shifted, axis=(1, 2), out=dxp)
+    return dxp.reshape(channels, hp, wp, images)
 
 
 def wide_columns(xp: np.ndarray, win: Window) -> int | None:
