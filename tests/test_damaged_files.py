@@ -196,6 +196,11 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_position", "{not json", "incomplete"),
     ("_position", '{"epoch": "one"}', "'epoch' is 'one'"),
     ("_position", '{"metrics": 3}', "'metrics' is 3"),
+    # a position without its place would restart the run at epoch 0 over trained weights
+    ("_position", "{}", "checkpoint.npz: the position has no 'epoch'"),
+    ("_position", "[]", "incomplete"),
+    ("_position", '{"epoch": -1, "batch": 0, "step": 4}', "'epoch' is -1, below 0"),
+    ("_position", '{"epoch": 0, "batch": 0, "step": 4, "seen": -3}', "'seen' is -3, below 0"),
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),

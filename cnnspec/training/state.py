@@ -111,6 +111,7 @@ class Position:
 # The types each Position field must have in a saved checkpoint (JSON gives ints for
 # floats that happen to be whole, so floats accept ints).
 NUMBER = (int, float)
+POSITION_REQUIRED = ("epoch", "batch", "step")
 POSITION_TYPES = {
     "epoch": (int,), "batch": (int,), "step": (int,), "loss_sum": NUMBER, "correct": (int,),
     "seen": (int,), "epoch_seconds": NUMBER, "step_seconds": NUMBER, "finished": (bool,),
@@ -241,6 +242,15 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
             raise RunError(f"training state in {source}: position field {name!r} is "
                            f"{reprlib.repr(value)}", hint=damaged)
+        if kind == (int,) and value < 0:  # counts and indices: a negative one is damage
+            raise RunError(f"training state in {source}: position field {name!r} is "
+                           f"{value}, below 0", hint=damaged)
+    # Every position ever saved has these: without them the defaults would restart the run
+    # at epoch 0 over its trained weights, as if nothing were wrong.
+    missing = [name for name in POSITION_REQUIRED if name not in fields]
+    if missing:
+        raise RunError(f"training state in {source}: the position has no {missing[0]!r}",
+                       hint=damaged)
     if not (rng_state is None or isinstance(rng_state, dict)):
         raise RunError(f"training state in {source}: the dropout generator's state is "
                        f"{reprlib.repr(rng_state)}", hint=damaged)
