@@ -15,7 +15,7 @@ from cnnspec.cli.arguments import (
     run_folder_in,
     spec_file,
 )
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
-        raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
+        raise InputError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
                        "or a run to continue (--resume RUN)")
     settings = cnnspec.Settings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                                 seed=args.seed, data=args.data)
@@ -100,11 +100,15 @@ def run(args: argparse.Namespace) -> int:
 def _weights_from(args: argparse.Namespace):
     if args.weights_from is None:
         if args.layers is not None or args.freeze:
-            raise RunError("--layers and --freeze go with --weights-from RUN",
+            raise InputError("--layers and --freeze go with --weights-from RUN",
                            hint="name the run whose weights to start from")
         return None
     layers = None if args.layers is None else tuple(
         name.strip() for name in args.layers.split(",") if name.strip())
+    if layers == ():  # an empty list would take no layer at all, silently
+        raise InputError(f"--layers {args.layers!r} names no layer",
+                         hint="name the layers to take, separated by commas (--layers "
+                              "conv1,conv2), or drop --layers to take every shared layer")
     return cnnspec.WeightsFrom(args.weights_from, layers, args.freeze)
 
 
