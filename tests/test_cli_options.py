@@ -271,3 +271,13 @@ def test_layers_naming_no_layer_is_refused_not_taken_as_none(layers, trained, tm
 ])
 def test_a_size_beyond_the_largest_whole_number_is_a_usage_error(argv, places, capsys):
     refused(capsys, [part.format(**places) for part in argv], f"must be at most {MAX_INT:,}")
+
+
+@pytest.mark.parametrize("option", [["--dtype", "float64"], ["--dtype", "float32"],
+                                    ["--runs-dir", "elsewhere"], ["--freeze"],
+                                    ["--weights-from", "{run}"], ["--layers", "conv1"]])
+def test_options_of_a_new_run_are_refused_with_resume(option, trained, capsys):
+    """A resumed run keeps its weights, dtype and folder: these would be ignored."""
+    refused(capsys, ["train", "--resume", trained["run"],
+                     *[part.format(**trained) for part in option]],
+            f"{option[0]} applies to a new run", f"drop {option[0]}")
