@@ -281,3 +281,9 @@ def test_options_of_a_new_run_are_refused_with_resume(option, trained, capsys):
     refused(capsys, ["train", "--resume", trained["run"],
                      *[part.format(**trained) for part in option]],
             f"{option[0]} applies to a new run", f"drop {option[0]}")
+
+
+@pytest.mark.parametrize("command", ["check", "summary", "train", "fmt"])
+def test_an_empty_spec_path_is_a_usage_error(command, capsys):
+    """Not the working folder "." that an empty path would be taken for."""
+    refused(capsys, [command, ""], "the path is empty")
