@@ -287,3 +287,10 @@ def test_options_of_a_new_run_are_refused_with_resume(option, trained, capsys):
 def test_an_empty_spec_path_is_a_usage_error(command, capsys):
     """Not the working folder "." that an empty path would be taken for."""
     refused(capsys, [command, ""], "the path is empty")
+
+
+def test_a_size_written_with_other_digits_is_a_usage_error(places, capsys):
+    """'²' is a digit to str.isdigit but not to int: the option's words, not argparse's
+    "invalid read value"."""
+    refused(capsys, ["init-report", places["tanh"], "--phase", "--grid", "²x2"],
+            "--grid: expected two whole numbers >= 2 as WxB")

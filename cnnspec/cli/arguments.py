@@ -73,7 +73,7 @@ def sizes(count: int, low: int, expected: str):
 
     def read(text: str) -> tuple[int, ...]:
         parts = text.lower().split("x")
-        if len(parts) != count or not all(p.strip().isdigit() and int(p) >= low for p in parts):
+        if len(parts) != count or not all(p.strip().isdecimal() and int(p) >= low for p in parts):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {shortened(text)!r}")
         return tuple(_within_limit(int(p)) for p in parts)
 
