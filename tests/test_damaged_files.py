@@ -216,6 +216,17 @@ def test_damaged_training_state_is_named(interrupted, capsys, key, value, words)
     fails_with(capsys, ["train", "--resume", str(interrupted)], words)
 
 
+@pytest.mark.parametrize("name, command", [(rundir.BEST, "eval"), (rundir.CHECKPOINT, "last")])
+def test_weights_that_are_not_finite_are_damage_not_a_result(run, capsys, name, command):
+    """Training never saves a NaN (diverged.npz keeps a blown-up step apart): one in a weights
+    file would otherwise be evaluated into NaN probabilities, printed as if a result."""
+    arrays = read_npz(run / name)
+    arrays["conv1.weight"] = np.full_like(arrays["conv1.weight"], np.nan)
+    write_npz(run / name, arrays)
+    argv = ["eval", str(run)] + (["--last"] if command == "last" else [])
+    fails_with(capsys, argv, f"{name}: conv1.weight holds NaN or infinite values")
+
+
 def test_a_best_npz_without_an_epoch_number_is_named(run, capsys):
     arrays = read_npz(run / rundir.BEST)
     arrays["_epoch"] = np.asarray("two")

@@ -149,13 +149,18 @@ def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def checked_weights(arrays: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
-    """The weight entries of the checkpoint ``path``, each checked to hold real numbers (a
-    complex or text array is a damaged file, not something to cast)."""
+    """The weight entries of the checkpoint ``path``, each checked to hold finite real numbers
+    (a complex or text array is a damaged file, not something to cast; training never saves
+    a NaN or an infinity, which diverged.npz keeps apart, and evaluating one would print
+    NaN probabilities as if they were a result)."""
     weights = weights_only(arrays)
     for key, value in weights.items():
         if value.dtype.kind not in "fiub":
             raise RunError(f"checkpoint {path}: {key} has dtype {value.dtype}, not real "
                            "numbers", hint="the file is damaged; train again")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise RunError(f"checkpoint {path}: {key} holds NaN or infinite values",
+                           hint="the file is damaged; train again")
     return weights
 
 
