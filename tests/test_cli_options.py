@@ -232,6 +232,16 @@ def test_a_folder_under_an_existing_file_is_a_usage_error(argv, places, capsys):
 
 # ---- predictions -----------------------------------------------------------------------------
 
+def test_predict_refuses_scores_that_are_not_finite(trained, monkeypatch, capsys):
+    """Finite weights can still overflow (a damaged preprocessing record, weights near
+    float32's limit): NaN probabilities are not a prediction."""
+    from cnnspec.training.run import Run
+
+    monkeypatch.setattr(Run, "predict", lambda self, images: np.full((len(images), 2), np.nan))
+    refused(capsys, ["predict", trained["run"], trained["input"]],
+            f"gives NaN or infinite scores for {trained['input']}", code=1)
+
+
 def test_predict_refuses_a_run_whose_classes_do_not_name_its_outputs(tmp_path, capsys,
                                                                     tiny_shapes_spec):
     """A summary naming a class twice, or too few, would list probabilities under the wrong

@@ -27,6 +27,11 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
         return []
     labels, images, notes = zip(*loaded)
     probs = run.predict(np.stack(images))
+    unusable = [label for label, p in zip(labels, probs) if not np.isfinite(p).all()]
+    if unusable:  # finite weights and inputs, so the run's preprocessing overflowed
+        raise RunError(f"the run's network gives NaN or infinite scores for {unusable[0]}",
+                       hint=f"its preprocessing record {run.path / rundir.PREPROCESS} or "
+                            "weights may be damaged; evaluate the run (`cnnspec eval`) to see")
     classes = class_columns(run, probs.shape[1])
     results = []
     for path, note, p in zip(labels, notes, probs):
