@@ -9,15 +9,27 @@ at all is a :class:`RunError`.
 from __future__ import annotations
 
 import codecs
+import os
+import stat
 from pathlib import Path
 
 from cnnspec.errors import InputError, RunError, Span, SpecError
 
+# The largest spec file read: the largest spec written by hand, or exported from a network of
+# a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
+# checkpoint misnamed), and reading it whole would take its size in memory and more to parse.
+MAX_SPEC_BYTES = 64 << 20
+
 
 def read_spec_text(path: str | Path) -> str:
-    """The text of the spec file at ``path``, without a byte-order mark."""
+    """The text of the spec file at ``path``, without a byte-order mark. Only a regular file
+    of at most :data:`MAX_SPEC_BYTES` is read: a device (``/dev/zero``), a pipe or a huge
+    file is refused first, by what it is and how large."""
     try:
-        data = Path(path).read_bytes()
+        # Measured before it is opened: opening a pipe no one writes to waits forever.
+        _refuse_unreadable_kind(path, os.stat(path))
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"no such file: {path}",
                          hint="check the path and the file name") from None
@@ -26,11 +38,46 @@ def read_spec_text(path: str | Path) -> str:
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror or exc}",
                        hint="check that the file exists and that you may read it") from None
+    if len(data) > MAX_SPEC_BYTES:  # grew after it was measured
+        raise _too_large(path, len(data))
     data = data.removeprefix(codecs.BOM_UTF8)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _not_utf8(data, exc.start, str(path)) from None
+
+
+def _refuse_unreadable_kind(path: str | Path, info: os.stat_result) -> None:
+    """Refuse a file (``info``: its status) that is not a regular one, or is larger than a
+    spec can be."""
+    if stat.S_ISDIR(info.st_mode):
+        raise not_a_file(path)
+    if not stat.S_ISREG(info.st_mode):
+        raise not_a_regular_file(path, "name a .cnn spec or a .json IR file saved on disk")
+    if info.st_size > MAX_SPEC_BYTES:
+        raise _too_large(path, info.st_size)
+
+
+def not_a_regular_file(path: str | Path, hint: str) -> InputError:
+    """The error for a device, a pipe or a socket named where a file on disk is read or
+    written: reading ``/dev/zero`` never ends, opening a pipe waits for a writer, and writing
+    by rename (:func:`cnnspec.training.files.write_bytes`) would replace ``/dev/null``."""
+    return InputError(f"{path} is not a regular file (a device, a pipe or a socket)", hint=hint)
+
+
+def is_special(path: str | Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder (following links)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _too_large(path: str | Path, size: int) -> InputError:
+    return InputError(f"{path} is {size:,} bytes, more than the {MAX_SPEC_BYTES >> 20} MiB a "
+                      "spec file may be", hint="a spec is a page or two of text: check that "
+                      "this is the file you meant")
 
 
 def not_a_file(path: str | Path) -> InputError:

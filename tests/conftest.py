@@ -140,6 +140,22 @@ def _interpreter() -> str:
 
 
 @pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_shapes_text):
+    """A run folder of the tiny shapes spec (one epoch), an input image for it, and the spec
+    it was trained from (the command-line tests' RUN and INPUT; never changed)."""
+    import numpy as np
+
+    from cnnspec.cli import main
+
+    folder = tmp_path_factory.mktemp("trained")
+    spec = folder / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("epochs 2", "epochs 1"))
+    assert main(["train", str(spec), "--out", str(folder / "run"), "--quiet"]) == 0
+    np.save(folder / "input.npy", np.zeros((1, 8, 8), dtype=np.float32))
+    return {"spec": str(spec), "run": str(folder / "run"), "input": str(folder / "input.npy")}
+
+
+@pytest.fixture(scope="module")
 def fuzz():
     """tools/fuzz.py as a module (a script, not part of the package): the fuzz tests run its
     mutations, the memory tests its measured training step."""

@@ -285,7 +285,11 @@ def test_the_data_command_writes_a_png_of_each_class(tmp_path, capsys):
     plain = write_spec(tmp_path, "")
     assert main(["data", str(plain), "-o", str(tmp_path / "plain.png")]) == 0
     assert (tmp_path / "plain.png").is_file()
-    assert main(["data", str(spec), "-o", str(tmp_path / "x.png"), "--per-class", "0"]) == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", str(spec), "-o", str(tmp_path / "x.png"), "--per-class", "0"])
+    assert exit_info.value.code == 2
+    assert "--per-class: must be at least 1" in capsys.readouterr().err
+    assert main(["data", str(spec), "-o", str(tmp_path / "x.png"), "--per-class", "17"]) == 2
     assert "--per-class must be between 1 and 16" in capsys.readouterr().err
 
 

@@ -102,13 +102,13 @@ def test_filters_side_channels(run_dir, tmp_path):
         assert image.size[0] > image.size[1]
 
 
-@pytest.mark.parametrize("layer,expected", [
-    ("lerned", "did you mean learned?"),
-    ("fc", "dense layer, not a conv layer"),
-    ("xk,conv2", "differ"),
+@pytest.mark.parametrize("layer,expected,code", [
+    ("lerned", "did you mean learned?", 2),  # no such layer: a mistake in what was asked
+    ("fc", "dense layer, not a conv layer", 2),
+    ("xk,conv2", "differ", 1),  # two real layers that one grid cannot hold
 ])
-def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected):
-    assert main(["filters", str(run_dir), "--layer", layer, "-o", str(tmp_path / "f.png")]) == 1
+def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected, code):
+    assert main(["filters", str(run_dir), "--layer", layer, "-o", str(tmp_path / "f.png")]) == code
     err = capsys.readouterr().err
     assert expected in err
     if layer != "xk,conv2":
@@ -159,7 +159,7 @@ def test_features_from_npy_and_png(run_dir, tmp_path):
 def test_features_bad_input(run_dir, tmp_path, capsys, extra, expected):
     np.save(tmp_path / "in.npy", np.zeros((1, 16, 16)))
     extra = [str(tmp_path / e) if e.endswith(".npy") else e for e in extra]
-    assert main(["features", str(run_dir), *extra, "-o", str(tmp_path / "f.png")]) == 1
+    assert main(["features", str(run_dir), *extra, "-o", str(tmp_path / "f.png")]) == 2
     assert expected in capsys.readouterr().err
 
 

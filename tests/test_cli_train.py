@@ -49,8 +49,8 @@ def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
     assert captured.out.startswith("test accuracy")
 
 
-def test_nothing_to_train_exits_1_with_a_hint(capsys):
-    assert main(["train"]) == 1
+def test_nothing_to_train_exits_2_with_a_hint(capsys):
+    assert main(["train"]) == 2
     err = capsys.readouterr().err
     assert "cnnspec: error: " in err and "nothing to train" in err and "hint:" in err
 

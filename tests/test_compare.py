@@ -171,6 +171,15 @@ def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, mo
         assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
 
 
+def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
+    """Every variant diverged in its first epoch (`compare --lr 1e308`): the loss axis has no
+    point to put on a log scale, and the picture is still written, naming each variant."""
+    from cnnspec.lab import plots
+
+    out = plots.plot_learning_curves({"he_normal (1/1 diverged)": [[]]}, tmp_path / "c.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 @pytest.mark.parametrize("epochs", [1, 2, 7])
 def test_the_epoch_axis_shows_whole_epochs_only(epochs):
     from cnnspec.lab.plots import _epoch_axes

@@ -196,6 +196,11 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_position", "{not json", "incomplete"),
     ("_position", '{"epoch": "one"}', "'epoch' is 'one'"),
     ("_position", '{"metrics": 3}', "'metrics' is 3"),
+    # a position without its place would restart the run at epoch 0 over trained weights
+    ("_position", "{}", "checkpoint.npz: the position has no 'epoch'"),
+    ("_position", "[]", "incomplete"),
+    ("_position", '{"epoch": -1, "batch": 0, "step": 4}', "'epoch' is -1, below 0"),
+    ("_position", '{"epoch": 0, "batch": 0, "step": 4, "seen": -3}', "'seen' is -3, below 0"),
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
@@ -209,6 +214,17 @@ def test_damaged_training_state_is_named(interrupted, capsys, key, value, words)
     arrays[key] = np.asarray(value)
     write_npz(interrupted / rundir.CHECKPOINT, arrays)
     fails_with(capsys, ["train", "--resume", str(interrupted)], words)
+
+
+@pytest.mark.parametrize("name, command", [(rundir.BEST, "eval"), (rundir.CHECKPOINT, "last")])
+def test_weights_that_are_not_finite_are_damage_not_a_result(run, capsys, name, command):
+    """Training never saves a NaN (diverged.npz keeps a blown-up step apart): one in a weights
+    file would otherwise be evaluated into NaN probabilities, printed as if a result."""
+    arrays = read_npz(run / name)
+    arrays["conv1.weight"] = np.full_like(arrays["conv1.weight"], np.nan)
+    write_npz(run / name, arrays)
+    argv = ["eval", str(run)] + (["--last"] if command == "last" else [])
+    fails_with(capsys, argv, f"{name}: conv1.weight holds NaN or infinite values")
 
 
 def test_a_best_npz_without_an_epoch_number_is_named(run, capsys):

@@ -69,6 +69,9 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     ({"x": np.zeros((0, 3, 3)), "y": np.zeros(0, int)}, "no images"),
     ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 3, "classes": np.array(["a", "b"])},
      "at least 3 names"),
+    # two labels of one name: a prediction's probabilities (keyed by name) would lose one
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2, "classes": np.array(["a", "a"])},
+     "names 'a' more than once"),
 ])
 def test_bad_arrays_are_run_errors_naming_the_problem(tmp_path, arrays, message):
     with pytest.raises(RunError, match=message) as info:

@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cnnspec.cli import COMMANDS, main
@@ -82,17 +81,6 @@ def test_fmt_of_a_spec_with_a_syntax_error_exits_2(tmp_path, capsys):
     spec.write_text("input 1x8x8\nconv 4 3x3 (\n")
     assert exit_code(["fmt", str(spec)]) == 2
     assert f"{spec}:2:" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_shapes_text):
-    """A run folder, an input image for it, and the spec it was trained from."""
-    folder = tmp_path_factory.mktemp("trained")
-    spec = folder / "tiny.cnn"
-    spec.write_text(tiny_shapes_text.replace("epochs 2", "epochs 1"))
-    assert main(["train", str(spec), "--out", str(folder / "run"), "--quiet"]) == 0
-    np.save(folder / "input.npy", np.zeros((1, 8, 8), dtype=np.float32))
-    return {"spec": str(spec), "run": str(folder / "run"), "input": str(folder / "input.npy")}
 
 
 @pytest.mark.parametrize("command", RUN_COMMANDS)

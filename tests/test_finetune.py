@@ -78,5 +78,5 @@ def test_the_command_line_fine_tunes_and_words_mistakes_with_its_flags(tmp_path,
     spec = _three_classes(tmp_path)
     assert main(["train", str(spec), "--weights-from", str(source.path), "--layers",
                  "features", "--freeze", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
-    assert main(["train", str(spec), "--freeze", "--quiet"]) == 1
+    assert main(["train", str(spec), "--freeze", "--quiet"]) == 2
     assert "--layers and --freeze go with --weights-from RUN" in capsys.readouterr().err

@@ -427,7 +427,7 @@ def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
     assert f"{bad}:2:25: error: the Caffe layer type 'LRN' is not supported" in err
     assert not (tmp_path / "bad.cnn").exists()
     (tmp_path / "net.txt").write_text("name: 'x'")
-    assert main(["import", str(tmp_path / "net.txt")]) == 1
+    assert main(["import", str(tmp_path / "net.txt")]) == 2
     assert "imports Caffe .prototxt and Keras .json files" in capsys.readouterr().err
     with pytest.raises(SystemExit) as usage:
         main(["import", str(LENET), "--input", "28x28"])
@@ -478,3 +478,22 @@ def test_data_layer_transforms_become_preprocessing():
     training = centred.checked.spec.ir["training"]
     assert training["preprocess"] == "zero_center"
     assert [a["name"] for a in training["augment"]] == ["flip"]
+
+
+@pytest.mark.parametrize("number", ["9" * 400, "9" * 5000, "0x" + "f" * 40, "18446744073709551616"])
+def test_a_whole_number_wider_than_protobufs_is_located(number, tmp_path, capsys):
+    """Beyond 64 bits no Caffe field holds it: an error at its line and column, before a
+    conversion to float overflows (400 digits) or Python refuses to convert it (5,000)."""
+    source = tmp_path / "net.prototxt"
+    source.write_text(net(conv(outputs=number)))
+    column = source.read_text().splitlines()[1].index(number) + 1
+    assert main(["import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert f"net.prototxt:2:{column}: error: the whole number" in err
+    assert "too large: a prototxt number is at most 64 bits" in err
+    assert "^^^" in err and "Traceback" not in err
+
+
+def test_a_float_of_many_digits_is_refused_as_not_finite():
+    (error,) = errors_of(net(conv("weight_filler { type: 'gaussian' std: 1" + "0" * 400 + ".5 }")))
+    assert "'std' must be a finite number" in error.message

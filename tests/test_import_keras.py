@@ -390,7 +390,7 @@ def test_cli_imports_keras_json(tmp_path, capsys):
     assert main(["check", str(out)]) == 0
     solver = tmp_path / "s.prototxt"
     solver.write_text("base_lr: 0.01\n")
-    assert main(["import", str(CONVNET), "--solver", str(solver)]) == 1
+    assert main(["import", str(CONVNET), "--solver", str(solver)]) == 2
     assert "are for Caffe models" in capsys.readouterr().err
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))

@@ -65,23 +65,22 @@ def test_init_report_refuses_a_batch_that_would_not_fit(huge_batch, capsys):
     assert "of data" in capsys.readouterr().err  # drawn from the data set: it is read
 
 
-@pytest.mark.parametrize("option,batch", [("--jacobian", CHUNK), ("--phase", PROBE_INPUTS)])
+@pytest.mark.parametrize("option,batch", [(["--jacobian", "--rows", "8"], CHUNK),
+                                          (["--phase", "--grid", "2x2"], PROBE_INPUTS)])
 def test_the_jacobian_and_the_phase_diagram_refuse_a_network_too_large_for_their_batch(
         option, batch, huge_batch, monkeypatch, capsys):
     """Their batches are fixed (directions per pass, probe inputs; float64): only the network
     can shrink, and the hint says so. The machine is made just too small for that batch."""
     checked = load(huge_batch, for_training=False)
     needed = memory.measuring_estimate(checked.spec, checked.layers, batch, "float64",
-                                       recording=option == "--phase", data=False).process
+                                       recording=option[0] == "--phase", data=False).process
     monkeypatch.setattr(memory, "machine_memory", lambda: needed - 1)
-    assert main(["init-report", str(huge_batch), option, "--grid", "2x2", "--rows", "8",
-                 "--input", "gaussian"]) == 2
+    assert main(["init-report", str(huge_batch), *option, "--input", "gaussian"]) == 2
     err = capsys.readouterr().err
     assert "measuring the network would need up to about" in err and f"at batch {batch}" in err
     assert f"hint: {SMALLER_NETWORK}" in err
     monkeypatch.setattr(memory, "machine_memory", lambda: needed)
-    assert main(["init-report", str(huge_batch), option, "--grid", "2x2", "--rows", "8",
-                 "--input", "gaussian"]) == 0
+    assert main(["init-report", str(huge_batch), *option, "--input", "gaussian"]) == 0
 
 
 @pytest.mark.parametrize("name,batch,kind", [("cifar10_vgg.cnn", 256, "gaussian"),

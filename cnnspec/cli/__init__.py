@@ -81,6 +81,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
                 "data": Option("--data"), "run_dir": Option("--out"),
                 "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
+                "folds": Option("--folds"),
                 "weights_from": Option("--weights-from"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}

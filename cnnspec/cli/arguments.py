@@ -7,28 +7,47 @@ import os
 from pathlib import Path
 
 from cnnspec.errors import shortened
+from cnnspec.ir.limits import short_number, too_large_int
+from cnnspec.sourcefile import is_special, not_a_regular_file
 
 
 def _number(text: str, kind: type):
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {what}, got {shortened(text)!r}") from None
+    return value
+
+
+def _within_limit(value: int) -> int:
+    """``value`` if within the IR's limit on whole numbers: a count (epochs, a batch,
+    iterations, seeds, an index) is an IR number or goes where one goes, and beyond the limit
+    it would overflow an int32 index or run a loop for ages."""
+    too_large = too_large_int(value)
+    if too_large:
+        raise argparse.ArgumentTypeError(too_large)
+    return value
+
+
+def whole_number(text: str) -> int:
+    """The type of an option that takes any whole number within the IR's limit (an index that
+    may count from the end)."""
+    return _within_limit(_number(text, int))
 
 
 def positive_int(text: str) -> int:
     value = _number(text, int)
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {short_number(value)}")
+    return _within_limit(value)
 
 
 def nonnegative_int(text: str) -> int:
     value = _number(text, int)
     if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {short_number(value)}")
+    return _within_limit(value)
 
 
 def positive_float(text: str) -> float:
@@ -54,9 +73,9 @@ def sizes(count: int, low: int, expected: str):
 
     def read(text: str) -> tuple[int, ...]:
         parts = text.lower().split("x")
-        if len(parts) != count or not all(p.strip().isdigit() and int(p) >= low for p in parts):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return tuple(int(p) for p in parts)
+        if len(parts) != count or not all(p.strip().isdecimal() and int(p) >= low for p in parts):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {shortened(text)!r}")
+        return tuple(_within_limit(int(p)) for p in parts)
 
     return read
 
@@ -121,6 +140,9 @@ def output_file(*suffixes: str):
                 f"(mkdir -p {shortened(str(path.parent), 60)})")
         if path.is_dir():
             raise argparse.ArgumentTypeError(f"{shortened(text, 60)} is a folder; name a file")
+        if is_special(path):
+            raise argparse.ArgumentTypeError(not_a_regular_file(
+                shortened(text, 200), "name a file to write, not a device or a pipe").message)
         return text
 
     return read
@@ -128,8 +150,17 @@ def output_file(*suffixes: str):
 
 def new_folder(text: str) -> str:
     """The type of a folder that is created when needed (``--out``, ``--runs-dir``,
-    ``--data-dir``): a path the system can take."""
-    return path_text(text)
+    ``--data-dir``): a path the system can take, that is not an existing file nor under one
+    (where creating it fails with a bare "Not a directory")."""
+    path = Path(path_text(text))
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                where = "is" if place == path else f"is under {shortened(str(place), 60)}, which is"
+                raise argparse.ArgumentTypeError(
+                    f"{shortened(text, 60)} {where} a file, not a folder; name a folder")
+            break
+    return text
 
 
 def spec_file(text: str) -> str:
@@ -152,8 +183,13 @@ RUN_MARKERS = ("summary.json", "checkpoint.npz")
 
 
 def input_file(text: str) -> str:
-    """The type of an INPUT argument (an image or array): an existing file."""
-    return _existing(text, folder=False)
+    """The type of an INPUT argument (an image or array, a model to import): an existing
+    regular file (a device such as /dev/zero would be read forever)."""
+    text = _existing(text, folder=False)
+    if is_special(text):
+        raise argparse.ArgumentTypeError(not_a_regular_file(
+            shortened(text, 200), "name a file saved on disk").message)
+    return text
 
 
 def run_folder_in(text: str) -> str:

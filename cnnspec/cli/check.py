@@ -10,14 +10,15 @@ import gc
 import sys
 from contextlib import contextmanager
 
-from cnnspec.cli.arguments import memory_size
+from cnnspec.cli.arguments import memory_size, path_text
 from cnnspec.errors import RunError, SpecError, SpecErrors
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help="a .cnn spec or .json IR file")
+    parser.add_argument("specs", nargs="+", metavar="SPEC", type=path_text,
+                        help="a .cnn spec or .json IR file")
     parser.add_argument("--strict", action="store_true",
                         help="treat warnings (identical filters, signal scale, unused layers, "
                              "data fit) as errors")

@@ -2,7 +2,7 @@
 as loaded and as the spec's ``augment`` setting changes them."""
 from __future__ import annotations
 
-from cnnspec.cli.arguments import new_folder, output_file, spec_file
+from cnnspec.cli.arguments import new_folder, output_file, positive_int, spec_file
 
 HELP = "draw training images of each class of a spec's data, as loaded and augmented"
 
@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn or .json spec")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="where to write the PNG (default: <spec name>-data.png)")
-    parser.add_argument("--per-class", type=int, default=6, metavar="K",
+    parser.add_argument("--per-class", type=positive_int, default=6, metavar="K",
                         help="images of each class (default 6, at most 16)")
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")

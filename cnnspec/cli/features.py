@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.cli.arguments import input_file, output_file, run_folder_in
-from cnnspec.errors import RunError
+from cnnspec.cli.arguments import input_file, nonnegative_int, output_file, run_folder_in
+from cnnspec.errors import InputError
 
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
@@ -16,7 +16,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("input", metavar="INPUT", nargs="?", type=input_file,
                         help="an image file (PNG, JPEG; resized to the model's input) or a "
                              ".npy array (C, H, W); or use --index")
-    parser.add_argument("--index", type=int, metavar="N",
+    parser.add_argument("--index", type=nonnegative_int, metavar="N",
                         help="use image N of the run's test split instead of a file")
     parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
                         metavar="FILE.png",
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     if (args.input is None) == (args.index is None):
-        raise RunError("give either an INPUT file or --index N, not both and not neither",
+        raise InputError("give either an INPUT file or --index N, not both and not neither",
                        hint="e.g. cnnspec features RUN digit.png -o features.png, or "
                             "cnnspec features RUN --index 0 -o features.png")
 

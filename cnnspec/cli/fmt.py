@@ -6,13 +6,15 @@ import os
 import sys
 from pathlib import Path
 
+from cnnspec.cli.arguments import path_text
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("specs", nargs="+", metavar="SPEC", help=".cnn files to format")
+    parser.add_argument("specs", nargs="+", metavar="SPEC", type=path_text,
+                        help=".cnn files to format")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 and name the files that would change")
 

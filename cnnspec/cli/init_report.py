@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     sizes,
     spec_file,
 )
+from cnnspec.errors import InputError
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -74,17 +75,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what.add_argument("--jacobian", action="store_true",
                       help="the singular values of the input-output Jacobian per init instead "
                       "of the per-layer statistics")
-    parser.add_argument("--grid", type=sizes(2, 2, "two whole numbers >= 2 as WxB, e.g. 8x5"), default=(8, 5), metavar="WxB",
+    parser.add_argument("--grid", type=sizes(2, 2, "two whole numbers >= 2 as WxB, e.g. 8x5"),
+                        metavar="WxB",
                         help="--phase: measured points, sigma_w x sigma_b (default 8x5)")
     parser.add_argument("--layer", metavar="NAME",
                         help="--jacobian: the layer whose output ends the Jacobian (default: "
                         "the last layer with a feature map, else the last hidden layer)")
-    parser.add_argument("--rows", type=positive_int, default=256, metavar="K",
+    parser.add_argument("--rows", type=positive_int, metavar="K",
                         help="--jacobian: exact up to K output units, else K random "
                         "orthonormal output directions (default 256)")
 
 
+# The options of one mode (option -> its attribute, the mode's flag): given without the mode
+# they would be ignored, and the user left believing they took effect.
+MODE_OPTIONS = {"--grid": ("grid", "--phase"), "--rows": ("rows", "--jacobian"),
+                "--layer": ("layer", "--jacobian")}
+
+
+def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
+    for option, (attribute, mode) in MODE_OPTIONS.items():
+        if getattr(args, attribute) is not None and not getattr(args, mode.lstrip("-")):
+            raise InputError(f"{option} goes with {mode}, which was not given",
+                             hint=f"add {mode}, or drop {option}")
+
+
 def run(args: argparse.Namespace) -> int:
+    refuse_options_without_their_mode(args)
     if args.phase:
         return run_phase(args)
     if args.jacobian:
@@ -107,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
 def run_phase(args: argparse.Namespace) -> int:
     from cnnspec.lab.critical_plots import plot_phase
     from cnnspec.lab.jsonout import dumps
-    from cnnspec.lab.phase import format_phase, phase_report
+    from cnnspec.lab.phase import MEASURED_GRID, format_phase, phase_report
 
-    report = phase_report(args.spec, args.inits, grid=args.grid, seed=args.seed)
+    report = phase_report(args.spec, args.inits, grid=args.grid or MEASURED_GRID, seed=args.seed)
     print(dumps(report.to_dict()) if args.format == "json" else format_phase(report), flush=True)
     if args.output:
         print(f"wrote {plot_phase(report, args.output)}", file=sys.stderr)
@@ -118,11 +134,11 @@ def run_phase(args: argparse.Namespace) -> int:
 
 def run_jacobian(args: argparse.Namespace) -> int:
     from cnnspec.lab.critical_plots import plot_jacobian
-    from cnnspec.lab.jacobian import format_jacobian, jacobian_report
+    from cnnspec.lab.jacobian import ROWS, format_jacobian, jacobian_report
     from cnnspec.lab.jsonout import dumps
 
     # The Jacobian at a few inputs: each costs a backward pass per output unit.
-    report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows,
+    report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows or ROWS,
                              inputs=min(args.batch, 4), input_kind=args.input, seed=args.seed,
                              data_dir=args.data_dir)
     print(dumps(report.to_dict()) if args.format == "json" else format_jacobian(report),

@@ -15,7 +15,7 @@ from cnnspec.cli.arguments import (
     run_folder_in,
     spec_file,
 )
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
-    parser.add_argument("--runs-dir", metavar="DIR", type=new_folder, default="runs",
+    parser.add_argument("--runs-dir", metavar="DIR", type=new_folder,
                         help="where default run folders go (default runs)")
     parser.add_argument("--weights-from", metavar="RUN", type=run_folder_in,
                         help="start from the trained weights of RUN (fine-tuning): every layer "
@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+    parser.add_argument("--dtype", choices=("float32", "float64"),
                         help="the precision of the model, its data and checkpoints (default "
                         "float32; float64 is slower and matches finite differences)")
     parser.add_argument("--quiet", action="store_true",
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
-        raise RunError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
+        raise InputError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
                        "or a run to continue (--resume RUN)")
     settings = cnnspec.Settings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                                 seed=args.seed, data=args.data)
@@ -83,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.resume is not None:
             _refuse_out_elsewhere(args.out, args.resume)
+            _refuse_fresh_start_options(args)
             result = cnnspec.resume(args.resume, settings, spec=args.spec, **options)
         else:
-            result = cnnspec.train(args.spec, settings, args.out, runs_dir=args.runs_dir,
-                                   dtype=args.dtype, weights_from=_weights_from(args),
-                                   **options)
+            given = {key: getattr(args, key) for key in ("runs_dir", "dtype")
+                     if getattr(args, key) is not None}  # else the library's defaults
+            result = cnnspec.train(args.spec, settings, args.out,
+                                   weights_from=_weights_from(args), **given, **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)
@@ -100,12 +102,31 @@ def run(args: argparse.Namespace) -> int:
 def _weights_from(args: argparse.Namespace):
     if args.weights_from is None:
         if args.layers is not None or args.freeze:
-            raise RunError("--layers and --freeze go with --weights-from RUN",
+            raise InputError("--layers and --freeze go with --weights-from RUN",
                            hint="name the run whose weights to start from")
         return None
     layers = None if args.layers is None else tuple(
         name.strip() for name in args.layers.split(",") if name.strip())
+    if layers == ():  # an empty list would take no layer at all, silently
+        raise InputError(f"--layers {args.layers!r} names no layer",
+                         hint="name the layers to take, separated by commas (--layers "
+                              "conv1,conv2), or drop --layers to take every shared layer")
     return cnnspec.WeightsFrom(args.weights_from, layers, args.freeze)
+
+
+# Options that shape a new run, and so do nothing to a resumed one (which keeps its folder,
+# dtype and weights): given with --resume, they would be silently ignored.
+FRESH_START_OPTIONS = {"--weights-from": "weights_from", "--layers": "layers",
+                       "--freeze": "freeze", "--dtype": "dtype", "--runs-dir": "runs_dir"}
+
+
+def _refuse_fresh_start_options(args: argparse.Namespace) -> None:
+    for option, attribute in FRESH_START_OPTIONS.items():
+        if getattr(args, attribute) not in (None, False):
+            raise InputError(f"{option} applies to a new run; --resume continues {args.resume} "
+                             "with its own weights, dtype and folder",
+                             hint=f"drop {option}, or start a new run with it instead of "
+                                  "--resume")
 
 
 def _refuse_out_elsewhere(out, resume) -> None:

@@ -30,6 +30,7 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, to_unit_float
 from cnnspec.errors import RunError
+from cnnspec.sourcefile import is_special, not_a_regular_file
 
 PIL_MODES = {1: "L", 3: "RGB"}
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I")
@@ -45,6 +46,8 @@ def load_image(path: str | Path, shape: tuple[int, int, int],
     if path.is_dir():
         raise RunError(f"{path} is a folder, not an image",
                        hint="give image files (e.g. a shell pattern such as digits/*.png)")
+    if is_special(path):
+        raise not_a_regular_file(path, "give image files (PNG, JPEG) or .npy arrays")
     if not path.is_file():
         raise RunError(f"input not found: {path}", hint="check the path and the file name")
     if path.suffix.lower() == ".npy":

@@ -9,6 +9,7 @@ seed) and ``classes`` (K strings naming the labels, else "0".."K-1"). The file i
 from __future__ import annotations
 
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, shortened
+from cnnspec.sourcefile import is_special, not_a_regular_file
 
 SPLIT_SEED = 0
 # Labels are class indices 0..K-1. A label above this is an id, not an index (ImageNet-21k
@@ -30,6 +32,8 @@ HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
+    if is_special(path):
+        raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
     if not Path(path).is_file():
         raise RunError(f"npz file not found: {path}",
                        hint="check the path; if it is a run's data file that has moved since, "
@@ -84,7 +88,14 @@ def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> lis
     if names.ndim != 1 or len(names) < n_classes:
         raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
                        f"(one per label), got shape {names.shape}", hint=HINT)
-    return [str(v) for v in names]
+    names = [str(v) for v in names]
+    # Two labels of one name could not be told apart in an evaluation's table or a
+    # prediction's probabilities (keyed by name).
+    twice = sorted(name for name, count in Counter(names).items() if count > 1)
+    if twice:
+        raise RunError(f"{path}: 'classes' names {shortened(twice[0], 40)!r} more than once",
+                       hint="give each label its own name")
+    return names
 
 
 def split_or_given(arrays: dict[str, np.ndarray], path: str):

@@ -99,8 +99,13 @@ class Preprocessor:
         except (TypeError, ValueError):
             raise RunError("preprocessing record has mean/std that are not numbers",
                            hint="the run's files may be damaged; train again") from None
+        # apply() computes in float32: a value beyond its range would become infinite, a std
+        # below its smallest would become 0, and every score NaN.
+        with np.errstate(over="ignore", under="ignore"):
+            mean32, std32 = mean.astype(np.float32), std.astype(np.float32)
         if mean.ndim != 1 or mean.shape != std.shape or len(mean) == 0 \
-                or not np.all(np.isfinite(mean)) or not np.all(std > 0):
+                or not np.all(np.isfinite(mean32)) or not np.all(np.isfinite(std32)) \
+                or not np.all(std32 > 0):
             raise RunError("preprocessing record has malformed mean/std",
                            hint="the run's files may be damaged; train again")
         return cls(mode, mean, std)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
@@ -40,12 +40,12 @@ def import_file(path: str | Path, solver: str | Path | None = None,
                                input_shape=input_shape, epoch_images=epoch_images)
     if path.suffix in KERAS_SUFFIXES:
         if solver is not None or input_shape is not None or epoch_images is not None:
-            raise RunError("a solver, an input shape and epoch images are for Caffe models",
+            raise InputError("a solver, an input shape and epoch images are for Caffe models",
                            hint="a Keras model's JSON says its input shape itself")
         from cnnspec.importers.keras import import_keras
 
         return import_keras(text, str(path))
-    raise RunError(f"{path}: cnnspec imports Caffe .prototxt and Keras .json files",
+    raise InputError(f"{path}: cnnspec imports Caffe .prototxt and Keras .json files",
                    hint="a Caffe model definition ends in .prototxt, a Keras model saved "
                    "with model.to_json() in .json")
 

@@ -19,6 +19,13 @@ import re
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.limits import short_number
+
+# Protocol buffers' widest whole number is 64 bits (uint64, int64): a prototxt number beyond
+# it is not one any Caffe field holds. Its digits are counted before it is converted (Python
+# refuses to convert more than 4,300, and a float conversion of a 400-digit one overflows).
+PROTOBUF_INT_BITS = 64
+PROTOBUF_INT_DIGITS = len(str(2**PROTOBUF_INT_BITS))
 
 TOKEN = re.compile(r"""
     (?P<space>[ \t\r\f\v]+)
@@ -218,6 +225,19 @@ class _Parser:
     def error(self, message: str, token: Token, hint: str) -> SpecError:
         return SpecError(message, span=token.span, hint=hint, file=self.path)
 
+    def number(self, token: Token) -> int | float:
+        """The value of a number token; a whole number wider than protobuf's is an error at
+        its place."""
+        whole = re.fullmatch(r"[-+]?(0[xX])?([0-9a-fA-F]+)", token.text)
+        if whole is None or (not whole.group(1) and not whole.group(2).isdigit()):
+            return _number(token.text)  # a float: one too large is infinite, refused by use
+        too_long = len(whole.group(2)) > PROTOBUF_INT_DIGITS
+        if too_long or abs(_number(token.text)) >= 2**PROTOBUF_INT_BITS:
+            raise self.error(f"the whole number {short_number(token.text)} is too large: a "
+                             f"prototxt number is at most {PROTOBUF_INT_BITS} bits",
+                             token, "check the number; Caffe's fields are 32- or 64-bit")
+        return _number(token.text)
+
     def file(self) -> Message:
         entries = self.fields(closing=None)
         return Message(entries, Span(1, 1), self.path)
@@ -293,7 +313,7 @@ class _Parser:
                 span = Span(span.line, span.column, more.span.end_line, more.span.end_column)
             return Scalar("string", text, span)
         if token.kind == "number":
-            return Scalar("number", _number(token.text), token.span)
+            return Scalar("number", self.number(token), token.span)
         if token.kind == "ident":
             lowered = token.text.lower()
             if lowered in SPECIAL_NUMBERS:

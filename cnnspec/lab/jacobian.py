@@ -32,10 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import SpecError
+from cnnspec.errors import InputError, SpecError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.lsuv import lsuv
@@ -43,6 +44,7 @@ from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variants
 
 CHUNK = 64  # backward directions per pass
+ROWS = 256  # output directions by default: exact up to this many output units
 
 
 def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
@@ -66,6 +68,32 @@ def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
         raise SpecError("--jacobian needs a hidden layer: the spec has fewer than two "
                         "conv/dense layers", hint="name the end of the Jacobian with --layer")
     return weighted[-1].inputs[0]
+
+
+def directions_bytes(m: int, d: int, rows: int) -> int:
+    """The bytes (float64) of the arrays :func:`singular_values` holds beside the network, for
+    ``m`` output units, ``d`` input values and ``rows`` directions: the directions (M, K) and,
+    estimated, the Gaussian matrix and R of their QR; the Jacobian's rows (K, D) as chunks and
+    joined; the SVD's copy and workspace, about one more (K, D) and a (K, K)."""
+    k = min(m, rows)
+    directions = m * k * (1 if m <= rows else 2) + (0 if m <= rows else k * k)
+    return 8 * (directions + 3 * k * d + k * k)
+
+
+def refuse_beyond_memory_of_rows(m: int, d: int, rows: int) -> None:
+    """Refuse ``--rows`` whose arrays (:func:`directions_bytes`) would take more than the
+    share of the machine's memory a step may take, before anything is allocated."""
+    limit = machine_memory()
+    need = directions_bytes(m, d, rows)
+    if limit is None or need <= WARN_SHARE * limit:
+        return
+    fits = max(1, int(WARN_SHARE * limit / (8 * (2 * m + 3 * d))))
+    raise InputError(
+        f"--rows {rows}: the Jacobian's {min(m, rows):,} rows of {d:,} inputs and their "
+        f"directions in {m:,} outputs would take about {bytes_text(need)}, more than half of "
+        f"this machine's {bytes_text(limit)} of memory",
+        hint=f"use fewer --rows (about {min(fits, rows):,} fit), or end the Jacobian at a "
+             "smaller layer with --layer")
 
 
 def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray) -> np.ndarray:
@@ -152,13 +180,15 @@ class JacobianReport:
 
 
 def jacobian_report(path, inits: list[str] | None = None, layer: str | None = None,
-                    rows: int = 256, inputs: int = 2, input_kind: str = "gaussian",
+                    rows: int = ROWS, inputs: int = 2, input_kind: str = "gaussian",
                     seed: int = 0, data_dir=None) -> JacobianReport:
     """The Jacobian's singular values for each init variant of the spec at ``path``, all at
     the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked)."""
     variants = load_variants(path, inits)
     checked = variants[0].checked
     end = end_layer(checked, layer)
+    refuse_beyond_memory_of_rows(math.prod(checked.by_name[end].output_shape),
+                                 math.prod(checked.input_shape), rows)
     refuse_beyond_memory(checked, CHUNK, "float64", recording=False, data=input_kind == "data",
                          smaller=SMALLER_NETWORK)
     batch = make_batch(checked, input_kind, inputs, seed, data_dir, "float64")

@@ -26,7 +26,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import SpecError
+from cnnspec.errors import InputError, SpecError, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
@@ -42,6 +42,7 @@ PROBE_INPUTS = 3 * PAIRS  # x1, x2 and x1 perturbed (probe_inputs)
 SIGMA_W_RANGE = (0.25, 3.0)
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
+MEASURED_GRID = (8, 5)  # sigma_w x sigma_b points measured on the network by default
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")
@@ -123,10 +124,19 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
     typical hidden layer; equal ``sigma_w`` share a label."""
     layer = chain.typical
     found: list[tuple[str, float]] = []
-    if layer.weight_init is not None:
+    # The spec's own init is placed when it has a variance (not LSUV or a fixed kernel).
+    if layer.weight_init is not None and layer.weight_init.std is not None:
         found.append((f"spec ({layer.weight_init.name})", _sigma_w_drawn(layer)))
     for text in extra or ():
-        found.append((text, _sigma_w_drawn(load_variant(path, text).checked.by_name[layer.name])))
+        drawn = load_variant(path, text).checked.by_name[layer.name]
+        if drawn.weight_init.std is None:
+            raise InputError(
+                f"--init {shortened(text, 60)}: {drawn.weight_init.name} has no weight variance "
+                f"of its own ({drawn.weight_init.short}), so it has no place on the phase diagram",
+                hint="--phase places inits drawn with a variance sigma_w^2 / fan_in: he_normal, "
+                     "glorot_uniform, orthogonal, \"normal(0, 0.01)\"; LSUV scales by the data "
+                     "and identity or a kernel literal is fixed")
+        found.append((text, _sigma_w_drawn(drawn)))
     for init in INITS:
         if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
             found.append((init.name, sigma_w_of({"name": init.name}, layer)))
@@ -289,11 +299,22 @@ def _nan_list(a: np.ndarray) -> list:
     return np.where(np.isfinite(a), a, np.nan).tolist()
 
 
-def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = (8, 5),
+def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) -> None:
+    """Refuse a measured grid finer than the theory's: its points are drawn on the theory's
+    heat map, and each costs a network's forward passes (a 1000x1000 grid would run for days)."""
+    if grid[0] > theory_grid[0] or grid[1] > theory_grid[1]:
+        raise InputError(
+            f"--grid {grid[0]}x{grid[1]} measures more points than the diagram draws: at most "
+            f"{theory_grid[0]}x{theory_grid[1]} (sigma_w x sigma_b)",
+            hint=f"e.g. --grid 8x5 (the default) or up to --grid {theory_grid[0]}x{theory_grid[1]}")
+
+
+def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,
                  seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID) -> PhaseReport:
     """The phase diagram of the spec at ``path``: theory on a ``theory_grid``, the named inits
     (and ``inits``, language syntax) placed on it, and measurements on a ``grid`` of
     ``sigma_w x sigma_b`` points of the spec's own network (compiled with ``seed``)."""
+    refuse_beyond_theory(grid, theory_grid)
     checked = load_variant(path).checked
     chain = hidden_chain(checked)
     refuse_beyond_memory(checked, PROBE_INPUTS, "float64", recording=True, data=False,

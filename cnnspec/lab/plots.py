@@ -95,10 +95,10 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
-        ax.set_xlim(0.5, round(high) + 0.5)
+        ax.set_xlim(0.5, max(1, round(high)) + 0.5)
     ax.set_xlabel("epoch")
     ax.set_ylabel(_METRIC_NAMES.get(key, key))
-    if key.endswith("loss"):
+    if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
         ax.set_yscale("log")
     else:
         ax.set_ylim(0.0, 1.02)
@@ -106,6 +106,13 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8)
+
+
+def _has_positive(ax) -> bool:
+    """Whether a line of ``ax`` has a finite value above 0 (every variant may have diverged
+    before its first epoch ended, leaving only the legend's markers)."""
+    return any(math.isfinite(v) and v > 0 for line in ax.get_lines()
+               for v in map(float, line.get_ydata()))
 
 
 def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None:

@@ -16,7 +16,7 @@ from cnnspec.check import check
 from cnnspec.check.load import read_spec
 from cnnspec.data import load_dataset
 from cnnspec.data.augment import Augmenter
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.render import palette
 from cnnspec.render.figure import new_figure, save_png
@@ -37,7 +37,7 @@ def augment_picture(spec, out_png, per_class: int = 6, data_dir: str | None = No
     """Draw ``per_class`` training images of each class of ``spec``'s data (a path to a
     ``.cnn``/``.json`` file) beside their augmented versions; returns the PNG's path."""
     if not 1 <= per_class <= MAX_PER_CLASS:
-        raise RunError(f"--per-class must be between 1 and {MAX_PER_CLASS}, not {per_class}",
+        raise InputError(f"--per-class must be between 1 and {MAX_PER_CLASS}, not {per_class}",
                        hint="e.g. --per-class 6")
     checked = check(read_spec(str(spec)))
     training = checked.ir["training"]

@@ -7,7 +7,6 @@ layers and a did-you-mean; a run without ``init.npz`` says what comparing needs.
 """
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.data import arrayfiles, load_dataset
 from cnnspec.data.arrayfiles import DamagedArray
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError, closest
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
@@ -30,7 +29,8 @@ def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
 
 def pick_conv_layer(checked: CheckedSpec, name: str | None = None) -> LayerInfo:
     """The conv layer called ``name`` (the first conv layer when None); RunError listing the
-    conv layers, with the closest name first, for anything else."""
+    conv layers, with the closest name first, for anything else (a mistake in what was asked:
+    InputError)."""
     convs = conv_layers(checked)
     if not convs:
         raise RunError(f"{checked.spec.name} has no conv layer, so it has no filters to draw",
@@ -41,14 +41,14 @@ def pick_conv_layer(checked: CheckedSpec, name: str | None = None) -> LayerInfo:
     if name in by_name:
         return by_name[name]
     valid = ", ".join(by_name)
-    close = difflib.get_close_matches(name, list(by_name), n=1)
+    close = closest(name, by_name)
     other = checked.by_name.get(name)
     if other is not None:
         message = f"layer {name} is a {other.kind} layer, not a conv layer"
     else:
         message = f"{checked.spec.name} has no layer called {name}"
-    hint = (f"did you mean {close[0]}? " if close else "") + f"conv layers: {valid}"
-    raise RunError(message, hint=hint)
+    hint = (f"did you mean {close}? " if close else "") + f"conv layers: {valid}"
+    raise InputError(message, hint=hint)
 
 
 def initial_weights(run_path, key: str) -> np.ndarray:
@@ -161,7 +161,7 @@ def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
     data = load_dataset(run.training["data"], run.training["seed"])
     count = len(data.x_test)
     if not 0 <= index < count:
-        raise RunError(f"--index {index} is out of range: the test set has {count} images",
+        raise InputError(f"--index {index} is out of range: the test set has {count} images",
                        hint=f"use an index from 0 to {count - 1}")
     label = int(data.y_test[index])
     name = data.classes[label] if label < len(data.classes) else str(label)

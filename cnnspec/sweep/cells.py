@@ -15,6 +15,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -22,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check import check
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
+from cnnspec.ir.datasets import example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.sweep.grid import Axis, apply, check_value
@@ -121,6 +123,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     for axis in axes:
         for index in range(len(axis.values)):
             check_value(base, axis, index, check)
+    refuse_too_many_cells(axes, seeds, folds)
     cells = []
     for combination in itertools.product(*(range(len(axis.values)) for axis in axes)):
         ir = base.ir
@@ -128,12 +131,41 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         process = _check_group(Spec(ir, path=spec.path), settings).step_memory.process
+        refuse_more_folds_than_images(ir, folds)
         for seed in range(seeds):
             seeded = copy.deepcopy(ir)
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
                 cells.append(Cell(settings, seed, seeded, fold, process))
     return cells
+
+
+# The most trainings one sweep plans: past it, the plan alone (every cell's IR, checked) takes
+# minutes and gigabytes before anything trains, and the grid is almost surely a mistyped count.
+MAX_CELLS = 10_000
+
+
+def refuse_too_many_cells(axes: list[Axis], seeds: int, folds: int | None) -> None:
+    """Refuse a grid of more than :data:`MAX_CELLS` trainings, counted before any is made."""
+    counts = [len(axis.values) for axis in axes] + [seeds] + ([folds] if folds else [])
+    total = math.prod(counts)
+    if total > MAX_CELLS:
+        factors = " x ".join(f"{count:,}" for count in counts)
+        raise InputError(f"{factors} = {total:,} trainings (values x seeds x folds) are more "
+                         f"than the {MAX_CELLS:,} one run plans",
+                         hint="fewer values, seeds or folds; a larger sweep is several sweeps "
+                              "into the same --out")
+
+
+def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
+    """Refuse more folds than the data set has images, where its size is known before loading
+    (train and test together: the training part, known once loaded, is checked when a cell
+    trains)."""
+    count = example_count(ir["training"]["data"]) if folds else None
+    if count is not None and folds > count:
+        raise InputError(f"--folds {folds:,} is more than the {count:,} images of the "
+                         f"data set {ir['training']['data']['name']}",
+                         hint="each fold validates on one image at least; use fewer folds")
 
 
 def _check_group(spec: Spec, settings):

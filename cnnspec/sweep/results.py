@@ -46,7 +46,11 @@ def prepare_folder(out: Path, description: dict, automatic: bool = False) -> Pat
     if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_JSON).is_file():
         raise RunError(f"{out} already exists and is not empty",
                        hint="pick another --out for the sweep, or delete the folder first")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder of the path should be, no permission
+        raise RunError(f"cannot create the folder {out}: {exc.strerror or exc}",
+                       hint="pick another --out") from None
     write_json(out / SWEEP_JSON, description)
     return out
 

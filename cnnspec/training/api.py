@@ -328,6 +328,10 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
     (unless given) and apply it everywhere, in ``dtype``."""
     data_order = streams(training["seed"])["data_order"]
     n = len(dataset.y_train)
+    if fold is not None and fold[1] > n:
+        raise SettingError(f"{{folds}} {fold[1]:,} is more than the {n:,} training images: "
+                           "each fold validates on one image at least",
+                           hint=f"use at most {n:,} folds", invalid=True)
     train_idx, val_idx = (validation_split(n, training["val_split"], data_order) if fold is None
                           else kfold_split(n, fold[1], fold[0], data_order))
     if preprocessor is None:

@@ -28,6 +28,7 @@ import numpy as np
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
+from cnnspec.sourcefile import is_special, not_a_regular_file
 
 TEMP_SUFFIX = ".tmp"
 # .<name>.<pid>.<random>.tmp; files from before the pid was part of the name have none.
@@ -79,8 +80,11 @@ def _alive(pid: str | None) -> bool:
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place."""
+    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place
+    (never over a device or a pipe, which the move would replace)."""
     path = Path(path)
+    if is_special(path):
+        raise not_a_regular_file(path, "name a file to write, not a device or a pipe")
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
                                dir=path.parent)
     try:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.data.images import load_inputs
+from cnnspec.errors import RunError
+from cnnspec.training import rundir
 from cnnspec.training.run import Run
 
 TOP = 3  # classes listed per input in the text output
@@ -25,7 +27,12 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
         return []
     labels, images, notes = zip(*loaded)
     probs = run.predict(np.stack(images))
-    classes = run.classes or [str(i) for i in range(probs.shape[1])]
+    unusable = [label for label, p in zip(labels, probs) if not np.isfinite(p).all()]
+    if unusable:  # finite weights and inputs, so the run's preprocessing overflowed
+        raise RunError(f"the run's network gives NaN or infinite scores for {unusable[0]}",
+                       hint=f"its preprocessing record {run.path / rundir.PREPROCESS} or "
+                            "weights may be damaged; evaluate the run (`cnnspec eval`) to see")
+    classes = class_columns(run, probs.shape[1])
     results = []
     for path, note, p in zip(labels, notes, probs):
         order = np.argsort(-p, kind="stable")
@@ -38,6 +45,18 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
             "note": note,
         })
     return results
+
+
+def class_columns(run: Run, columns: int) -> list[str]:
+    """The names of the ``columns`` probabilities: the run's classes, one distinct name per
+    column ("0".."K-1" when the run names none). A summary that names more, fewer or the same
+    twice would list a class under another's name, or drop one: the run is damaged."""
+    classes = run.classes or [str(i) for i in range(columns)]
+    if len(classes) != columns or len(set(classes)) != len(classes):
+        raise RunError(f"{run.path / rundir.SUMMARY}: 'classes' names {len(classes)} classes "
+                       f"({len(set(classes))} distinct), but the model gives {columns} "
+                       "probabilities", hint="the run's files may be damaged; train again")
+    return classes
 
 
 def format_predictions(results: list[dict]) -> str:

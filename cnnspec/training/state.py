@@ -111,6 +111,7 @@ class Position:
 # The types each Position field must have in a saved checkpoint (JSON gives ints for
 # floats that happen to be whole, so floats accept ints).
 NUMBER = (int, float)
+POSITION_REQUIRED = ("epoch", "batch", "step")
 POSITION_TYPES = {
     "epoch": (int,), "batch": (int,), "step": (int,), "loss_sum": NUMBER, "correct": (int,),
     "seen": (int,), "epoch_seconds": NUMBER, "step_seconds": NUMBER, "finished": (bool,),
@@ -148,13 +149,18 @@ def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def checked_weights(arrays: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
-    """The weight entries of the checkpoint ``path``, each checked to hold real numbers (a
-    complex or text array is a damaged file, not something to cast)."""
+    """The weight entries of the checkpoint ``path``, each checked to hold finite real numbers
+    (a complex or text array is a damaged file, not something to cast; training never saves
+    a NaN or an infinity, which diverged.npz keeps apart, and evaluating one would print
+    NaN probabilities as if they were a result)."""
     weights = weights_only(arrays)
     for key, value in weights.items():
         if value.dtype.kind not in "fiub":
             raise RunError(f"checkpoint {path}: {key} has dtype {value.dtype}, not real "
                            "numbers", hint="the file is damaged; train again")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise RunError(f"checkpoint {path}: {key} holds NaN or infinite values",
+                           hint="the file is damaged; train again")
     return weights
 
 
@@ -241,6 +247,15 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
             raise RunError(f"training state in {source}: position field {name!r} is "
                            f"{reprlib.repr(value)}", hint=damaged)
+        if kind == (int,) and value < 0:  # counts and indices: a negative one is damage
+            raise RunError(f"training state in {source}: position field {name!r} is "
+                           f"{value}, below 0", hint=damaged)
+    # Every position ever saved has these: without them the defaults would restart the run
+    # at epoch 0 over its trained weights, as if nothing were wrong.
+    missing = [name for name in POSITION_REQUIRED if name not in fields]
+    if missing:
+        raise RunError(f"training state in {source}: the position has no {missing[0]!r}",
+                       hint=damaged)
     if not (rng_state is None or isinstance(rng_state, dict)):
         raise RunError(f"training state in {source}: the dropout generator's state is "
                        f"{reprlib.repr(rng_state)}", hint=damaged)
