@@ -125,6 +125,70 @@ def test_import_checks_its_output_path_before_any_work(output, message, tmp_path
     assert not (tmp_path / "missing").exists()
 
 
+# Each command that writes a file, asked to write it over one it reads: "{spec}", "{run}" and
+# "{input}" are copies of the trained fixture's; "{link:NAME}" is a symbolic link NAME to the
+# spec copy and "{hardlink:NAME}" a hard link, so that files are told apart by identity, not
+# by the text of their paths.
+OVER_INPUT = [
+    (["export", "{spec}", "-o", "{spec}"], "the spec"),
+    (["export", "{spec}", "-o", "{dot_spec}"], "the spec"),
+    (["export", "{run}", "-o", "{run}/spec.json"], "a file of the run"),
+    (["export", "{run}", "--format", "torch", "-o", "{run}/checkpoint.py"], "a file of the run"),
+    (["export", "{run}", "--format", "onnx", "-o", "{run}/best.npz"], "a file of the run"),
+    (["import", "{hardlink:model.prototxt}", "-o", "{hardlink:model.cnn}"], "the model"),
+    (["import", "{input}", "--solver", "{link:solver.prototxt}", "-o", "{link:s.cnn}"],
+     "the solver"),
+    (["diagram", "{spec}", "-o", "{link:d.svg}"], "the spec"),
+    (["data", "{spec}", "-o", "{link:d.png}"], "the spec"),
+    (["init-report", "{spec}", "-o", "{link:r.png}"], "the spec"),
+    (["compare", "{spec}", "--init", "he_normal", "-o", "{link:c.png}"], "the spec"),
+    (["filters", "{run}", "-o", "{run}/curves.png"], "a file of the run"),
+    (["features", "{run}", "{link:x.png}", "-o", "{link:x.png}"], "the input"),
+    (["features", "{run}", "--index", "0", "-o", "{run}/curves.png"], "a file of the run"),
+]
+
+
+class _Links(dict):
+    """The places of :data:`OVER_INPUT`, links made when a template names them."""
+
+    def __init__(self, folder: Path, **places: str) -> None:
+        super().__init__(places)
+        self.folder = folder
+
+    def __missing__(self, key: str) -> _Linker:
+        return _Linker(self.folder, key, self["spec"])
+
+
+class _Linker:
+    def __init__(self, folder: Path, kind: str, target: str) -> None:
+        self.folder, self.kind, self.target = folder, kind, target
+
+    def __format__(self, name: str) -> str:
+        path = self.folder / name
+        if not path.exists():
+            (path.symlink_to if self.kind == "link" else path.hardlink_to)(self.target)
+        return str(path)
+
+
+@pytest.mark.parametrize("argv, what", OVER_INPUT)
+def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained, capsys):
+    import shutil
+
+    spec, run = tmp_path / "tiny.cnn", tmp_path / "run"
+    shutil.copy(trained["spec"], spec)
+    shutil.copytree(trained["run"], run)
+    before = {path: path.read_bytes() for path in [spec, *run.iterdir()]}
+    places = _Links(tmp_path, spec=str(spec), run=str(run), input=trained["input"],
+                    dot_spec=f"{tmp_path}/./tiny.cnn")
+    argv = [part.format_map(places) for part in argv]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err
+    output = argv[argv.index("-o") + 1]
+    assert f"-o {output} would write" in err and f"{what} " in err, err
+    assert "Traceback" not in err
+    assert {path: path.read_bytes() for path in before} == before
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "{spec}", "--epochs", "0"], "--epochs: must be at least 1"),
     (["train", "{spec}", "--out", "x" * 300], "a file or folder name holds at most 255"),

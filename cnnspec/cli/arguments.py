@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cnnspec.errors import shortened
+from cnnspec.errors import InputError, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
@@ -209,3 +209,42 @@ def _existing(text: str, folder: bool) -> str:
     if not folder and path.is_dir():
         raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a file")
     return text
+
+
+def refuse_writing_over_inputs(outputs, inputs) -> None:
+    """Stop before any work when a file the command would write is one it reads
+    (``cnnspec export model.json -o model.json``): the write would destroy the input, perhaps
+    half-way. ``outputs`` are ``(option, path)`` pairs (``("-o", "model.py")``), or
+    ``(option, path, what, written)`` for a file written beside the option's (``("-o",
+    "model.py", "its weights", "model.npz")``); ``inputs``
+    ``(what, path)`` pairs (``("the spec", "a.cnn")``), where a run folder stands for the files
+    cnnspec writes in it. Files are compared by identity (:func:`os.path.samefile`: the same
+    device and inode), so ``./a.cnn``, a symbolic link and a hard link are all caught.
+    A mistake in what was asked: exit 2, naming both."""
+    for option, given, *beside in outputs:
+        written = beside[1] if beside else given
+        if not given or given == "-" or not os.path.isfile(written):
+            continue  # a file that does not exist yet is none of the inputs
+        for what, place, path in _input_files(inputs):
+            if os.path.samefile(written, path):
+                named = f"{what} {shortened(str(place), 200)}"
+                where = named if path == place else f"{shortened(path, 200)}, a file of {named}"
+                also = f" {beside[0]}" if beside else ""
+                raise InputError(f"{option} {shortened(str(given), 200)} would write{also} "
+                                 f"over {where}, which this command reads",
+                                 hint=f"give {option} another file")
+
+
+def _input_files(inputs):
+    """``(what, place, path)`` for each file of ``inputs`` that exists: a file is itself, a
+    run folder each of the run's files."""
+    for what, place in inputs:
+        if not place:
+            continue
+        if os.path.isdir(place):
+            from cnnspec.training.rundir import RUN_FILES  # NumPy: only for a run folder
+
+            paths = [os.path.join(place, name) for name in RUN_FILES]
+        else:
+            paths = [place]
+        yield from ((what, place, path) for path in paths if os.path.isfile(path))

@@ -11,6 +11,7 @@ from cnnspec.cli.arguments import (
     output_file,
     positive_float,
     positive_int,
+    refuse_writing_over_inputs,
     spec_file,
 )
 
@@ -72,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.compare import compare, describe_result, format_table, plot
 
+    refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
     comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                          jobs=args.jobs, out=args.out, target=args.target,
                          data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,

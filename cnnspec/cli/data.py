@@ -2,7 +2,13 @@
 as loaded and as the spec's ``augment`` setting changes them."""
 from __future__ import annotations
 
-from cnnspec.cli.arguments import new_folder, output_file, positive_int, spec_file
+from cnnspec.cli.arguments import (
+    new_folder,
+    output_file,
+    positive_int,
+    refuse_writing_over_inputs,
+    spec_file,
+)
 
 HELP = "draw training images of each class of a spec's data, as loaded and augmented"
 
@@ -24,6 +30,7 @@ def run(args) -> int:
     from cnnspec.render.augment_grid import augment_picture
 
     output = args.output or f"{Path(args.spec).stem}-data.png"
+    refuse_writing_over_inputs([("-o", output)], [("the spec", args.spec)])
     out = augment_picture(args.spec, output, per_class=args.per_class,
                           data_dir=args.data_dir)
     print(f"wrote {out}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli.arguments import output_file, spec_file
+from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_file
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
@@ -42,6 +42,7 @@ def run(args) -> int:
     from cnnspec.render.backend import render_source
     from cnnspec.render.diagram import build_graph
 
+    refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
     checked = cnnspec.load(args.spec, for_training=False)  # drawn, not trained here
     out = Path(args.output)
     graph = build_graph(checked, rankdir=args.rankdir, detail=args.detail)

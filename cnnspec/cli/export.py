@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.cli.arguments import output_file, spec_or_run
+from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_or_run
 
 HELP = ("print a spec's IR as JSON (every default explicit), or write the network as an ONNX "
         "model or a PyTorch module with its weights")
@@ -34,6 +34,8 @@ def run(args) -> int:
     # deferred: the checker, the parser, jsonschema and NumPy load when it runs (`--help` stays fast)
     from cnnspec.errors import SettingError
 
+    refuse_writing_over_inputs(_outputs(args), [("the run" if Path(args.spec).is_dir()
+                                                 else "the spec", args.spec)])
     if args.format == "json":
         return _json(args)
     if not args.out:
@@ -55,6 +57,18 @@ def run(args) -> int:
     print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
           f"{exported.source}; model.load_weights reads them)")
     return 0
+
+
+def _outputs(args) -> list[tuple[str, str]]:
+    """The files export writes: ``-o``'s, and for torch the weights beside it."""
+    if not args.out:
+        return []
+    if args.format == "torch":
+        from cnnspec.exporters.torch_source import weights_path
+
+        return [("-o", args.out), ("-o", args.out, "its weights",
+                                   str(weights_path(Path(args.out))))]
+    return [("-o", args.out)]
 
 
 def _dims(shape) -> str:

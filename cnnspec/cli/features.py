@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnnspec.cli.arguments import input_file, nonnegative_int, output_file, run_folder_in
+from cnnspec.cli.arguments import (
+    input_file,
+    nonnegative_int,
+    output_file,
+    refuse_writing_over_inputs,
+    run_folder_in,
+)
 from cnnspec.errors import InputError
 
 HELP = "draw an input image and the feature maps every conv layer makes of it"
@@ -28,6 +34,8 @@ def run(args) -> int:
         raise InputError("give either an INPUT file or --index N, not both and not neither",
                        hint="e.g. cnnspec features RUN digit.png -o features.png, or "
                             "cnnspec features RUN --index 0 -o features.png")
+    refuse_writing_over_inputs([("-o", args.output)], [("the run", args.run),
+                                                       ("the input", args.input)])
 
     # deferred: NumPy loads when the command runs (`cnnspec --help` stays fast)
     import numpy as np

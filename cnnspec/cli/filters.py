@@ -1,7 +1,7 @@
 """``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
 from __future__ import annotations
 
-from cnnspec.cli.arguments import output_file, run_folder_in
+from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, run_folder_in
 
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
@@ -29,6 +29,7 @@ def run(args) -> int:
     from cnnspec.render.run_pictures import filters_picture
     from cnnspec.training.run import load_run
 
+    refuse_writing_over_inputs([("-o", args.output)], [("the run", args.run)])
     loaded = load_run(args.run)
     out = filters_picture(loaded, args.output, layer=args.layer,
                           compare_init=args.compare_init, channels=args.channels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cnnspec.cli.arguments import input_file, output_file, sizes
+from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
 
 HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
 
@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.diagnostics import format_error
     from cnnspec.importers import import_file, write_spec
 
+    refuse_writing_over_inputs([("-o", args.out)], [("the model", args.source),
+                                                    ("the solver", args.solver)])
     imported = import_file(args.source, solver=args.solver, input_shape=args.input,
                            epoch_images=args.epoch_images)
     for warning in imported.checked.warnings:

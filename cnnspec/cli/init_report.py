@@ -9,6 +9,7 @@ from cnnspec.cli.arguments import (
     nonnegative_int,
     output_file,
     positive_int,
+    refuse_writing_over_inputs,
     sizes,
     spec_file,
 )
@@ -101,6 +102,7 @@ def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     refuse_options_without_their_mode(args)
+    refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
     if args.phase:
         return run_phase(args)
     if args.jacobian:

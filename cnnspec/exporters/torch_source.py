@@ -193,13 +193,18 @@ LOAD_WEIGHTS = '''    def load_weights(self, path):
         return self'''
 
 
+def weights_path(path: Path) -> Path:
+    """Where the weights of the module written to ``path`` go: the ``.npz`` beside it."""
+    return path.with_suffix(".npz")
+
+
 def export_torch(source, path) -> tuple[Exported, Path]:
     """Write ``source`` (a spec path, a checked spec or a run folder) as a PyTorch module to
     ``path`` (a ``.py``) and its weights to the ``.npz`` beside it (same stem); returns what
     was exported and the weights' path."""
     path = Path(path)
     exported = open_exported(source)
-    weights = path.with_suffix(".npz")
+    weights = weights_path(path)
     text = module_source(exported, weights.name)
     write_output(path, text)
     try:
