@@ -199,6 +199,14 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["summary", "--fromat", "json", "{spec}"], "did you mean '--format'?"),
     (["train", "{spec}", "--bogus"], "unknown option '--bogus' (`cnnspec train --help`"),
     (["summary", "{spec}", "--format", "xml"], "invalid choice: 'xml'"),
+    (["train", "{spec}", "--data", "digitz"],
+     "unknown dataset 'digitz'\nhint: did you mean 'digits'? valid datasets: digits, shapes,"),
+    (["eval", "{run}", "--data", "digitz"], "did you mean 'digits'? valid datasets: digits,"),
+    (["eval", "{run}", "--data", "npz:"], "--data npz: needs a path"),
+    (["train", "{spec}", "--data", "shapes(sise=3)"], "has no parameter 'sise'"),
+    (["compare", "{spec}", "--data", "digits"],
+     "unknown option '--data'; did you mean '--data-dir'?"),
+    (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2

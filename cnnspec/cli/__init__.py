@@ -70,7 +70,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cnnspec {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in _command_modules([command] if command else COMMANDS).items():
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        # No abbreviated options: `compare --data digitz` would be taken as --data-dir.
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                             allow_abbrev=False)
         module.add_arguments(cmd)
         cmd.set_defaults(_command=name)
     return parser
@@ -139,7 +141,8 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     """Stop with the command's usage and the closest option when ``argv`` (a command line
     that starts with a command's name) has an option the command does not take: found before
     argparse reads the line, which would take ``--fromat json`` as a mistake about the spec
-    file ``json``, or report ``--strcit`` as the top-level command's."""
+    file ``json``, or report ``--strcit`` as the top-level command's. Options are written in
+    full: a prefix of one is another's mistake (``compare --data`` is no ``--data-dir``)."""
     commands = next(action for action in parser._actions
                     if isinstance(action, argparse._SubParsersAction))
     command = commands.choices[argv[0]]
@@ -148,8 +151,8 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         if word == "--":
             return
         name = word.split("=", 1)[0]
-        if not name.startswith("--") or any(option.startswith(name) for option in options):
-            continue  # positionals, short options, and the prefixes argparse accepts
+        if not name.startswith("--") or name in options:
+            continue  # positionals, short options, and the command's own options
         # compared without the dashes every long option shares, which would make any two close
         close = closest(name.lstrip("-"), {option.lstrip("-"): option for option in options})
         close = close and f"--{close}"

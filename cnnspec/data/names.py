@@ -31,13 +31,14 @@ def parse_data_arg(text: str) -> dict:
         path = text[len(NPZ_PREFIX):]
         if not path:
             raise SettingError("{data} npz: needs a path", hint="write it as npz:PATH, "
-                               "e.g. npz:my_images.npz")
+                               "e.g. npz:my_images.npz", invalid=True)
         return {"name": "npz", "path": path}
     name = canonical_name(text)
     if name is not None and name != "npz":
         return {"name": name, **DATASETS[name].defaults}
+    # a name mistyped is a mistake in what was asked (exit 2), as a bad shapes(...) argument is
     raise SettingError(f"unknown dataset {literal(repr(text))}",
-                       hint=literal(_unknown_hint(text)))
+                       hint=literal(_unknown_hint(text)), invalid=True)
 
 
 
