@@ -145,6 +145,11 @@ def test_members_that_are_not_arrays_are_refused(tmp_path):
     ('{"classes": [1, 2]}', "'classes' must be a list of names"),
     ('{"status": ["running"]}', "'status' is"),
     ('{"data_dir": 3}', "'data_dir' is 3, not a string or null"),
+    ('{"best_epoch": -1}', "'best_epoch' is -1, below 1"),
+    ('{"best_epoch": 0}', "'best_epoch' is 0, below 1"),
+    ('{"epochs_done": -2}', "'epochs_done' is -2, below 0"),
+    ('{"stopped_early": -1}', "'stopped_early' is -1, below 1"),
+    ('{"dtype": "float32"}', "has no 'classes'"),
 ])
 def test_a_damaged_summary_is_named(run, capsys, text, words):
     (run / rundir.SUMMARY).write_text(text)
@@ -227,11 +232,25 @@ def test_weights_that_are_not_finite_are_damage_not_a_result(run, capsys, name, 
     fails_with(capsys, argv, f"{name}: conv1.weight holds NaN or infinite values")
 
 
-def test_a_best_npz_without_an_epoch_number_is_named(run, capsys):
+@pytest.mark.parametrize("epoch", ["two", -1, 0])
+def test_a_best_npz_without_an_epoch_number_is_named(run, capsys, epoch):
     arrays = read_npz(run / rundir.BEST)
-    arrays["_epoch"] = np.asarray("two")
+    arrays["_epoch"] = np.asarray(epoch)
     write_npz(run / rundir.BEST, arrays)
-    fails_with(capsys, ["eval", str(run)], "best.npz", "not an epoch number", "--last")
+    fails_with(capsys, ["eval", str(run)], "best.npz", "not an epoch number (from 1)", "--last")
+
+
+@pytest.mark.parametrize("command", ["predict", "eval"])
+def test_a_summary_without_classes_is_damaged_not_unnamed(run, tmp_path, capsys, command):
+    """Every run cnnspec train writes names its classes from its start: without them predict
+    would call the outputs "0", "1"... as if the run had named them so."""
+    summary = json.loads((run / rundir.SUMMARY).read_text())
+    del summary["classes"]
+    (run / rundir.SUMMARY).write_text(json.dumps(summary))
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8), np.float32))
+    extra = [str(tmp_path / "x.npy")] if command == "predict" else []
+    fails_with(capsys, [command, str(run), *extra], f"run summary {run / rundir.SUMMARY} has "
+               "no 'classes'", "damaged")
 
 
 def test_a_preprocessing_record_with_text_for_numbers_is_named(run, capsys):

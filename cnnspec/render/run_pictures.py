@@ -185,5 +185,4 @@ def prediction_text(run, image: np.ndarray) -> str:
     """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
     probs = run.predict(image[None])[0]
     best = int(np.argmax(probs))
-    name = run.classes[best] if best < len(run.classes) else str(best)
-    return f"predicted {name} ({probs[best]:.0%})"
+    return f"predicted {run.classes[best]} ({probs[best]:.0%})"

@@ -32,7 +32,7 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
         raise RunError(f"the run's network gives NaN or infinite scores for {unusable[0]}",
                        hint=f"its preprocessing record {run.path / rundir.PREPROCESS} or "
                             "weights may be damaged; evaluate the run (`cnnspec eval`) to see")
-    classes = class_columns(run, probs.shape[1])
+    classes = run.classes  # one distinct name per output (load_run checks)
     results = []
     for path, note, p in zip(labels, notes, probs):
         order = np.argsort(-p, kind="stable")
@@ -45,18 +45,6 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
             "note": note,
         })
     return results
-
-
-def class_columns(run: Run, columns: int) -> list[str]:
-    """The names of the ``columns`` probabilities: the run's classes, one distinct name per
-    column ("0".."K-1" when the run names none). A summary that names more, fewer or the same
-    twice would list a class under another's name, or drop one: the run is damaged."""
-    classes = run.classes or [str(i) for i in range(columns)]
-    if len(classes) != columns or len(set(classes)) != len(classes):
-        raise RunError(f"{run.path / rundir.SUMMARY}: 'classes' names {len(classes)} classes "
-                       f"({len(set(classes))} distinct), but the model gives {columns} "
-                       "probabilities", hint="the run's files may be damaged; train again")
-    return classes
 
 
 def format_predictions(results: list[dict]) -> str:

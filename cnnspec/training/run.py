@@ -1,6 +1,7 @@
 """A finished (or interrupted) training run, opened from its folder."""
 from __future__ import annotations
 
+import math
 import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,7 +112,7 @@ def load_run(path, which: str = "best") -> Run:
         summary=summary,
         preprocessor=Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                       what="preprocessing record")),
-        classes=list(summary.get("classes") or []),
+        classes=run_classes(summary, checked, run.summary),
         weights=which,
         weights_epoch=epoch,
     )
@@ -137,6 +138,13 @@ SUMMARY_TYPES = {
     "best_value": (*NUMBER, type(None)), "test_acc": NUMBER, "test_loss": (*NUMBER, type(None)),
     "test_examples": (int,), "diverged": (bool,), "command": (str,),
 }
+# The least each count or epoch number of summary.json can be (epochs count from 1); below
+# it the file is damaged, and a negative epoch would name none of the run's.
+SUMMARY_LEAST = {"resumed": 0, "epochs_done": 0, "steps": 0, "stopped_early": 1,
+                 "best_epoch": 1, "test_examples": 0}
+# Written into every summary from the start of a run (the first checkpoint comes after it),
+# by every version of cnnspec train: a summary without them is damaged, not old.
+SUMMARY_REQUIRED = ("classes",)
 
 
 def read_summary(run: RunDir) -> dict:
@@ -153,20 +161,38 @@ def read_summary(run: RunDir) -> dict:
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise RunError(f"run summary {run.summary}: {key!r} is {reprlib.repr(value)}, not "
                            f"{' or '.join(_type_name(k) for k in kinds)}", hint=hint)
+        if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
+            raise RunError(f"run summary {run.summary}: {key!r} is {value}, below "
+                           f"{SUMMARY_LEAST[key]}", hint=hint)
     if summary.get("dtype", DTYPES[0]) not in DTYPES:
         raise RunError(f"run summary {run.summary}: 'dtype' is {reprlib.repr(summary['dtype'])}, "
                        f"not one of {', '.join(DTYPES)}", hint=hint)
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
         raise RunError(f"run summary {run.summary}: 'classes' must be a list of names",
                        hint=hint)
+    missing = [key for key in SUMMARY_REQUIRED if key not in summary]
+    if missing:
+        raise RunError(f"run summary {run.summary} has no {missing[0]!r}", hint=hint)
     return summary
+
+
+def run_classes(summary: dict, checked: CheckedSpec, path) -> list[str]:
+    """The class names of a run's outputs, one distinct name per output of the model: a
+    summary that names more, fewer or the same twice would put a probability under another
+    class's name, or drop one; the run is damaged."""
+    classes, outputs = list(summary["classes"]), math.prod(checked.output_shape)
+    if len(classes) != outputs or len(set(classes)) != len(classes):
+        raise RunError(f"{path}: 'classes' names {len(classes)} classes ({len(set(classes))} "
+                       f"distinct), but the model gives {outputs} probabilities",
+                       hint="the run's files may be damaged; train again")
+    return classes
 
 
 def best_epoch(arrays: dict, path) -> int:
     """The epoch (from 1) whose weights ``best.npz`` holds, from its ``_epoch``."""
     value = arrays.get(BEST_EPOCH_KEY)
-    if value is None or value.shape != () or value.dtype.kind not in "iu":
-        raise RunError(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch number",
+    if value is None or value.shape != () or value.dtype.kind not in "iu" or value < 1:
+        raise RunError(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch number (from 1)",
                        hint="the file is damaged; use --last for the last checkpoint's "
                        "weights, or train again")
     return int(value)
