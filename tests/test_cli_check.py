@@ -71,7 +71,7 @@ def test_warnings_pass_unless_strict(write, capsys):
     path = write("zeros.cnn", ZEROS)
     assert main(["check", path]) == 0
     out, err = capsys.readouterr()
-    assert ": ok (" in out
+    assert out == f"{path}: ok (5 layers, 690 params; 1 warning)\n"
     assert ": warning: all 4 filters of conv1 start identical" in err
     assert main(["check", "--strict", path]) == 2
     out, err = capsys.readouterr()

@@ -1,4 +1,5 @@
 """The picture commands end to end: cnnspec diagram, filters and features, with their errors."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,15 @@ def test_features_from_test_index(run_dir, tmp_path):
     out = tmp_path / "f.png"
     assert main(["features", str(run_dir), "--index", "0", "-o", str(out)]) == 0
     assert _is_png(out)
+
+
+def test_a_test_image_is_captioned_with_its_true_class(run_dir):
+    """Beside the prediction in the title, a bare "(x)" would read as another guess."""
+    from cnnspec.render.run_pictures import test_split_image
+    from cnnspec.training.run import load_run
+
+    _, caption = test_split_image(load_run(run_dir), 0)
+    assert re.fullmatch(r"test image 0, true class (x|plus)", caption), caption
 
 
 def test_features_from_npy_and_png(run_dir, tmp_path):

@@ -55,9 +55,15 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
             print(f"hint: {exc.hint}", file=sys.stderr)
         return False
     report(checked.warnings)
-    n = len(checked.layers)
-    print(f"{path}: ok ({n} layer{'' if n == 1 else 's'}, {checked.total_params:,} params)")
+    n, warned = len(checked.layers), len(checked.warnings)
+    # said beside "ok", so that a reader of stdout alone knows the spec was not clean
+    also = f"; {_count(warned, 'warning')}" if warned else ""
+    print(f"{path}: ok ({_count(n, 'layer')}, {checked.total_params:,} params{also})")
     return True
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @contextmanager
