@@ -233,3 +233,31 @@ def test_pair_captions_say_frozen_where_training_could_not_change_the_kernel():
     first, second = pair_captions("xk", kernel, kernel, frozen=True)
     assert first.startswith("xk\ninit ") and second.startswith("xk\nfrozen ")
     assert pair_captions("c 1", kernel, kernel, frozen=False)[1].startswith("c 1\nlearned ")
+
+
+
+@pytest.mark.parametrize("text, width, lines", [
+    ("red positive, blue negative, white zero; each tile scaled to its own ±max", 45,
+     ["red positive, blue negative, white zero;", "each tile scaled to its own ±max"]),
+    ("spec digits: digits training images (the spec has no augment setting)", 54,
+     ["spec digits: digits training images", "(the spec has no augment setting)"]),
+    ("short; enough", 40, ["short; enough"]),
+])
+def test_titles_are_filled_in_lines_of_about_equal_length(text, width, lines):
+    from cnnspec.render.figure import balanced_fill
+
+    assert balanced_fill(text, width).split("\n") == lines
+
+
+def test_a_filled_title_leaves_no_word_alone_and_no_line_too_wide():
+    """Filled greedily, this heading left "±max" alone on its last line."""
+    import textwrap
+
+    from cnnspec.render.figure import balanced_fill
+
+    text = ("8 filters 3x3, 1 input channel, each pair: initial | after training. Red "
+            "positive, blue negative, white zero, each tile scaled to its own ±max")
+    assert textwrap.wrap(text, 70)[-1] == "±max"
+    lines = balanced_fill(text, 70).split("\n")
+    assert len(lines) == 3 and all(len(line) <= 70 for line in lines)
+    assert min(map(len, lines)) > 0.8 * max(map(len, lines))

@@ -19,7 +19,7 @@ from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.render import palette
-from cnnspec.render.figure import new_figure, save_png
+from cnnspec.render.figure import balanced_fill, new_figure, save_png
 from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
 
@@ -112,6 +112,4 @@ def _draw_image(ax, image: np.ndarray) -> None:
 
 def _wrap(text: str, columns: int) -> str:
     """The title broken into lines about as wide as the grid."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, max(40, int(columns * TILE_INCHES * 15))))
+    return balanced_fill(text, max(40, int(columns * TILE_INCHES * 15)))

@@ -8,7 +8,6 @@ on zero (:mod:`cnnspec.render.tiles`), so a weak channel is as visible as a stro
 """
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import numpy as np
 
 from cnnspec.errors import RunError
 from cnnspec.render import palette
-from cnnspec.render.figure import new_figure, save_png
-from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, symmetric_limit
+from cnnspec.render.figure import balanced_fill, new_figure, save_png
+from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, scale_text, symmetric_limit
 
 MAX_CHANNELS = 16
 
@@ -91,12 +90,11 @@ def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
     image = np.asarray(image, dtype=np.float64)
     _check(image, maps)
     columns = max(min(max(np.shape(x)[0] for x in maps.values()), MAX_CHANNELS), 3)
-    heading = ("feature maps of each conv layer, one tile per channel: red positive, blue "
-               "negative, white zero; each tile scaled to its own ±max")
+    heading = f"feature maps of each conv layer, one tile per channel: {LEGEND}"
     width = Layout(columns, 1, 0.0).width
-    text = textwrap.fill(heading, width=int(width * 12))
+    text = balanced_fill(heading, int(width * 12))
     if title:  # a caption with a long resize/invert note would run off both sides
-        text = f"{textwrap.fill(title, width=int(width * 12))}\n{text}"
+        text = f"{balanced_fill(title, int(width * 12))}\n{text}"
     layout = Layout(columns, 1 + len(maps), top=0.25 + 0.17 * (text.count("\n") + 1))
     fig = new_figure(layout.width, layout.height, layout=None)
     fig.suptitle(text, fontsize=9, y=1 - 0.1 / layout.height, va="top")

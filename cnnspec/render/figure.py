@@ -6,9 +6,28 @@ library call never changes the user's own Matplotlib backend.
 """
 from __future__ import annotations
 
+import math
+import textwrap
 from pathlib import Path
 
 from cnnspec.errors import RunError
+
+
+def balanced_fill(text: str, width: int) -> str:
+    """``text`` in as few lines of at most ``width`` characters as :func:`textwrap.fill`
+    makes, but of about equal length: a title filled greedily can leave one word alone on its
+    last line ("... scaled to its own\n±max"). Text too long for one line breaks after a
+    semicolon first, a clause to a line reading better than a break mid-clause."""
+    if len(text) > width and "; " in text:
+        return ";\n".join(balanced_fill(clause, width) for clause in text.split("; "))
+    lines = textwrap.wrap(text, width)
+    longest_word = max((len(word) for word in text.split()), default=0)
+    least = max(math.ceil(len(text) / max(len(lines), 1)), longest_word)  # no word broken
+    for narrower in range(least, width):
+        balanced = textwrap.wrap(text, narrower)
+        if len(balanced) == len(lines):
+            return "\n".join(balanced)
+    return "\n".join(lines)
 
 
 def new_figure(width: float, height: float, layout: str | None = "constrained"):

@@ -11,14 +11,20 @@ training changed is what differs between the two, and a frozen filter stays iden
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.errors import RunError
-from cnnspec.render.figure import new_figure, save_png
-from cnnspec.render.tiles import draw_tile, hide_ticks, scale_text, side_by_side, symmetric_limit
+from cnnspec.render.figure import balanced_fill, new_figure, save_png
+from cnnspec.render.tiles import (
+    LEGEND,
+    draw_tile,
+    hide_ticks,
+    scale_text,
+    side_by_side,
+    symmetric_limit,
+)
 
 CHANNEL_MODES = ("average", "side")
 # Beyond this many filters the tiles get too small to read; the title says how many are shown.
@@ -127,8 +133,10 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
     heading = default_title(weights, channels, shown)
     if starts is not None:
         heading += "; each pair: initial | after training"
-    heading += ". Red positive, blue negative, white zero; each tile scaled to its own ±max"
-    heading = textwrap.fill(heading, width=int(width * 11))
+    # The legend on lines of its own: filled on with the heading, it left "±max" alone on one.
+    # 13 characters an inch at 10 points (DejaVu Sans measures about 15).
+    heading = "\n".join(balanced_fill(line, int(width * 13))
+                        for line in (heading, LEGEND[0].upper() + LEGEND[1:]))
     fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
     return save_png(fig, out_png)
 

@@ -11,6 +11,9 @@ import numpy as np
 
 from cnnspec.render import palette
 
+# How to read the tiles, for a picture's heading.
+LEGEND = "red positive, blue negative, white zero; each tile scaled to its own ±max"
+
 
 def symmetric_limit(x: np.ndarray) -> float:
     """``max|x|`` over the finite values; 1.0 for an all-zero (or empty) tile, so it draws
