@@ -1,5 +1,6 @@
 """Plots of a run: curves, filter grids and feature maps are valid PNGs of a sensible size."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,45 @@ def test_curves_survive_divergence_and_gaps(tmp_path):
     metrics[-1]["train_loss"] = 1e4
     metrics[-2]["val_loss"] = math.nan
     assert _png_size(plot_curves(metrics, tmp_path / "c.png"))[0] > 0
+
+
+def test_curves_mark_the_best_epoch_in_both_panels(tmp_path, monkeypatch):
+    """eval and predict use best.npz: the curves show which epoch that is, in the legend."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    monkeypatch.setattr("cnnspec.render.curves.save_png",
+                        lambda fig, out: figures.append(fig) or Path(out))
+    plot_curves(_metrics(), tmp_path / "c.png", best_epoch=3)
+    plot_curves(_metrics(), tmp_path / "c.png")
+    marked, plain = figures
+    assert isinstance(marked, Figure)
+
+    def labels(fig):
+        return [text.get_text() for ax in fig.axes if ax.get_legend()
+                for text in ax.get_legend().get_texts()]
+
+    assert labels(marked).count("best epoch 3") == 2
+    assert not any("best" in label for label in labels(plain))
+
+
+@pytest.mark.parametrize("summary, best", [
+    ('{"best_epoch": 4, "classes": ["a"]}', 4),
+    ('{"classes": ["a"]}', None),  # no validation split
+    ('{"best_epoch": -1}', None),
+    ('[1, 2]', None),
+    ("{not json", None),
+])
+def test_the_curves_callback_reads_the_best_epoch_from_the_summary(tmp_path, monkeypatch,
+                                                                    summary, best):
+    from cnnspec.render import curves
+
+    seen = {}
+    monkeypatch.setattr(curves, "plot_curves", lambda metrics, out, best_epoch: seen.update(
+        best=best_epoch))
+    (tmp_path / "summary.json").write_text(summary)
+    curves.Curves().on_end(_metrics(), tmp_path, display=None)
+    assert seen == {"best": best}
 
 
 def test_curves_empty_is_a_run_error(tmp_path):

@@ -191,6 +191,16 @@ def test_resume_of_a_finished_run_says_so(tmp_path):
     with pytest.raises(RunError, match="already finished") as info:
         resume(tmp_path / "done", **FAST)
     assert "cnnspec eval" in info.value.hint
+    assert f"cnnspec.resume('{tmp_path / 'done'}')` with epochs=2" in info.value.hint
+
+
+def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys):
+    from cnnspec.cli import main
+
+    train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST)
+    assert main(["train", "--resume", str(tmp_path / "done")]) == 1
+    assert (f"`cnnspec train --resume {tmp_path / 'done'}` with --epochs 2"
+            in capsys.readouterr().err)
 
 
 def test_resume_of_a_missing_or_torn_run(tmp_path):

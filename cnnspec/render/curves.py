@@ -16,6 +16,7 @@ from cnnspec.render import palette
 from cnnspec.render.figure import new_figure, save_png
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
+from cnnspec.training.files import read_json
 from cnnspec.training.progress import Display
 
 # A loss that spans more than this factor (a fast start, or a divergence) is drawn on a log
@@ -79,15 +80,24 @@ def _plot_lr(ax, epochs, metrics) -> None:
     _legend_below(ax, lines + more_lines, labels + more_labels)
 
 
+def _mark_best(ax, best_epoch: int | None) -> None:
+    """A vertical line at the epoch whose weights ``eval`` and ``predict`` use."""
+    if best_epoch:
+        ax.axvline(best_epoch, color=palette.BEST_COLOUR, linestyle="-.", linewidth=1.0,
+                   label=f"best epoch {best_epoch}")
+
+
 def _legend_below(ax, handles, labels) -> None:
     """A one-row legend under the panel, where it can never hide a curve."""
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16),
               ncol=len(handles), fontsize=8, frameon=False)
 
 
-def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
+def plot_curves(metrics: list[dict], out_png, title: str | None = None,
+                best_epoch: int | None = None) -> Path:
     """Draw loss (left) and accuracy (right) per epoch, train and validation, with the
-    learning rate on a second axis of the loss panel; write a PNG and return its path."""
+    learning rate on a second axis of the loss panel and ``best_epoch`` (the one
+    ``best.npz`` keeps) marked on both; write a PNG and return its path."""
     if not metrics:
         raise RunError("no metrics to plot: the run has no finished epoch",
                        hint="train for at least one epoch")
@@ -96,6 +106,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
     loss_ax, acc_ax = fig.subplots(1, 2)
 
     _plot_pair(loss_ax, epochs, metrics, "loss", "loss")
+    _mark_best(loss_ax, best_epoch)
     _maybe_log_scale(loss_ax, metrics)
     loss_ax.set_title("loss")
     _plot_lr(loss_ax, epochs, metrics)
@@ -103,6 +114,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None) -> Path:
         _legend_below(loss_ax, *loss_ax.get_legend_handles_labels())
 
     _plot_pair(acc_ax, epochs, metrics, "acc", "accuracy")
+    _mark_best(acc_ax, best_epoch)
     acc_values = _finite(_series(metrics, "train_acc") + _series(metrics, "val_acc"))
     if acc_values and max(acc_values) <= 1.0:
         acc_ax.set_ylim(0.0, 1.02)
@@ -128,6 +140,16 @@ class Curves(Callback):
         if not metrics:
             return
         try:
-            plot_curves(metrics, Path(run_dir) / rundir.CURVES)
+            plot_curves(metrics, Path(run_dir) / rundir.CURVES, best_epoch=_best_epoch(run_dir))
         except RunError as exc:
             display.message(f"note: curves.png not written: {exc.message}")
+
+
+def _best_epoch(run_dir: Path) -> int | None:
+    """The best epoch the run's summary names (written before the curves), or None: a run
+    without a validation split has none."""
+    try:
+        best = read_json(Path(run_dir) / rundir.SUMMARY, what="run summary").get("best_epoch")
+    except (RunError, AttributeError):  # unreadable, or not an object: the curves go without
+        return None
+    return best if isinstance(best, int) and not isinstance(best, bool) and best >= 1 else None

@@ -30,6 +30,7 @@ FROZEN_LINE = "#8c8c8c"
 TRAIN_COLOUR = "#377eb8"
 VAL_COLOUR = "#e41a1c"
 LR_COLOUR = "#7f7f7f"
+BEST_COLOUR = "#4daf4a"  # the epoch whose weights best.npz keeps
 
 # Kernels and feature maps hold signed values: a diverging map centred on zero shows
 # positive weights red and negative ones blue, with white at exactly zero.

@@ -236,9 +236,11 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
                                                    "to_epochs": training["epochs"]})
         summary.setdefault("overrides", {})["epochs"] = training["epochs"]
     if position.finished and summary.get("status") == "finished":
-        raise SettingError(f"run {run.path} already finished all {training['epochs']} epochs",
-                           hint=f"evaluate it (`cnnspec eval {run.path}`), or start a new run "
-                           "with more {epochs}")
+        # a finished run extends: the hint says how, with twice its epochs for an example
+        path, epochs = literal(str(run.path)), training["epochs"]
+        raise SettingError(f"run {path} already finished all {epochs} epochs",
+                           hint=f"evaluate it (`cnnspec eval {path}`), or train it on to more "
+                           f"epochs in all: `{{resume_command:{path}}}` with {{epochs:{2 * epochs}}}")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
         options.display.message(f"finishing {run.path}: all {training['epochs']} epochs are "
                                 "trained; scoring the test split and drawing the curves")
