@@ -255,7 +255,7 @@ def test_predict_refuses_a_run_whose_classes_do_not_name_its_outputs(tmp_path, c
         (run / "summary.json").write_text(json.dumps({**summary, "classes": classes}))
         refused(capsys, ["predict", str(run), str(tmp_path / "x.npy")],
                 f"{run / 'summary.json'}: 'classes' names {len(classes)} classes",
-                "the model gives 2 probabilities", code=1)
+                "the model gives 2 scores for them", code=1)
 
 
 @pytest.mark.parametrize("argv", [

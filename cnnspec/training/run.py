@@ -10,6 +10,7 @@ import numpy as np
 
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
+from cnnspec.check.training import scores_needed
 from cnnspec.compiler import DTYPES, compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.errors import RunError, SettingError
@@ -177,13 +178,16 @@ def read_summary(run: RunDir) -> dict:
 
 
 def run_classes(summary: dict, checked: CheckedSpec, path) -> list[str]:
-    """The class names of a run's outputs, one distinct name per output of the model: a
-    summary that names more, fewer or the same twice would put a probability under another
-    class's name, or drop one; the run is damaged."""
+    """The class names of a run's outputs, distinct and as many as the model's scores are
+    for (one per score, or two for the bce loss's one logit): a summary that names more,
+    fewer or the same twice would put a probability under another class's name, or drop
+    one; the run is damaged."""
     classes, outputs = list(summary["classes"]), math.prod(checked.output_shape)
-    if len(classes) != outputs or len(set(classes)) != len(classes):
+    fits = scores_needed(checked.ir["training"]["loss"], len(classes)) == outputs
+    if not fits or len(set(classes)) != len(classes):
         raise RunError(f"{path}: 'classes' names {len(classes)} classes ({len(set(classes))} "
-                       f"distinct), but the model gives {outputs} probabilities",
+                       f"distinct), but the model gives {outputs} score"
+                       f"{'' if outputs == 1 else 's'} for them",
                        hint="the run's files may be damaged; train again")
     return classes
 
