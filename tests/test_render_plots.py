@@ -197,6 +197,14 @@ def test_scale_captions_have_no_exponents():
     assert scale_text(123.4) == "±123"
 
 
+def test_a_tile_of_zeros_is_captioned_0_not_the_colour_range():
+    from cnnspec.render.tiles import scale_caption
+
+    assert scale_caption(np.zeros((3, 3))) == "0"
+    assert scale_caption(np.array([[np.nan, 0.0]])) == "0"  # channels side by side
+    assert scale_caption(np.array([[0.0, -0.5]])) == "±0.5"
+
+
 def test_one_by_one_kernels_are_drawn_channels_side_by_side_by_default():
     from cnnspec.render.run_pictures import default_channels
 

@@ -16,7 +16,7 @@ import numpy as np
 from cnnspec.errors import RunError
 from cnnspec.render import palette
 from cnnspec.render.figure import balanced_fill, new_figure, save_png
-from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, scale_text, symmetric_limit
+from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, scale_caption
 
 MAX_CHANNELS = 16
 
@@ -116,7 +116,7 @@ def _draw_layer(fig, layout: Layout, row: int, name: str, x: np.ndarray) -> None
     shown = min(channels, layout.columns)
     for c in range(shown):
         ax = fig.add_axes(layout.tile_rect(row, c))
-        draw_tile(ax, x[c], f"{c + 1} {scale_text(symmetric_limit(x[c]))}", font_size=6)
+        draw_tile(ax, x[c], f"{c + 1} {scale_caption(x[c])}", font_size=6)
     more = f", first {shown}" if shown < channels else ""
     fig.text(*layout.label_xy(row), f"{name}  {'x'.join(map(str, x.shape))}{more}",
              fontsize=8, fontweight="bold", color=palette.line("conv"), va="bottom")

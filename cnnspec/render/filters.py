@@ -21,9 +21,8 @@ from cnnspec.render.tiles import (
     LEGEND,
     draw_tile,
     hide_ticks,
-    scale_text,
+    scale_caption,
     side_by_side,
-    symmetric_limit,
 )
 
 CHANNEL_MODES = ("average", "side")
@@ -83,7 +82,7 @@ def pair_captions(label: str, start: np.ndarray, image: np.ndarray,
     "learned" where training could change it, "frozen" where it could not. Two lines each, so
     long layer names never run into the neighbouring tile."""
     after = "frozen" if frozen else "learned"
-    return (f"{label}\ninit {scale_text_of(start)}", f"{label}\n{after} {scale_text_of(image)}")
+    return (f"{label}\ninit {scale_caption(start)}", f"{label}\n{after} {scale_caption(image)}")
 
 
 def plot_filters(weights, out_png, initial=None, title: str | None = None,
@@ -129,7 +128,7 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
             _draw(cells[0], starts[o], first)
             _draw(cells[1], images[o], second)
         else:
-            _draw(cells[0], images[o], f"{labels[o]} {scale_text_of(images[o])}")
+            _draw(cells[0], images[o], f"{labels[o]} {scale_caption(images[o])}")
     heading = default_title(weights, channels, shown)
     if starts is not None:
         heading += "; each pair: initial | after training"
@@ -152,8 +151,6 @@ def _tile_inches(shape: tuple[int, int]) -> tuple[float, float]:
     return width, width / aspect
 
 
-def scale_text_of(image: np.ndarray) -> str:
-    return scale_text(symmetric_limit(image))
 
 
 def _draw(ax, image: np.ndarray, caption: str) -> None:

@@ -54,3 +54,11 @@ def side_by_side(kernels: np.ndarray) -> np.ndarray:
 def scale_text(limit: float) -> str:
     """The caption for a tile's colour limit: ``±0.12``, ``±7.4``, ``±130`` (no exponents)."""
     return f"±{limit:.0f}" if limit >= 100 else f"±{limit:.2g}"
+
+
+def scale_caption(x: np.ndarray) -> str:
+    """The scale a tile's caption gives: its colour limit (:func:`scale_text`), or ``0`` for
+    a tile of zeros, whose ±1 colour range is no scale of its values (a zero-initialised
+    filter captioned "±1" reads as one drawn from [-1, 1])."""
+    finite = x[np.isfinite(x)]
+    return scale_text(symmetric_limit(x)) if finite.any() else "0"
