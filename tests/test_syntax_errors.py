@@ -48,6 +48,8 @@ CASES = [
      "did you mean he_normal\\?"),
     ("input 1x8x8\nconv 8 3x3 weight xavier_unifrom\n", "unknown initializer", 2, 19,
      "did you mean xavier_uniform\\?"),
+    ("input 1x8x8\nconv 8 3x3 weight he\n", "unknown initializer 'he'", 2, 19,
+     "did you mean he_normal or he_uniform\\?"),
     ("input 1x8x8\nconv 8 3x3 weight xavier\n", "unknown initializer 'xavier'", 2, 19,
      "Caffe's xavier .* is lecun_uniform here; Keras' and PyTorch's .* is glorot_uniform"),
     ("input 1x8x8\nconvv 8 3x3\n", "unknown layer kind 'convv'", 2, 1, "did you mean conv\\?"),

@@ -5,6 +5,10 @@ from collections.abc import Iterable
 
 from cnnspec.errors import closest
 
+# At most this many names that begin with an unknown one are offered (`he`: he_normal or
+# he_uniform); more would repeat the listing.
+MAX_STARTED = 3
+
 
 def did_you_mean(name: str, valid: Iterable[str], what: str = "") -> str:
     """A hint naming the closest valid name (if any) and listing the valid ones."""
@@ -15,4 +19,8 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "") -> str:
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
     if close:
         return f"did you mean {close}? ({listing})"
+    # A name cut short (`he` for he_normal) is too unlike the whole for difflib's ratio.
+    started = [v for v in valid if v.lower().startswith(name.lower())] if len(name) > 1 else []
+    if 0 < len(started) <= MAX_STARTED:
+        return f"did you mean {' or '.join(started)}? ({listing})"
     return listing
