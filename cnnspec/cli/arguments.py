@@ -214,13 +214,14 @@ def _existing(text: str, folder: bool) -> str:
 def refuse_writing_over_inputs(outputs, inputs) -> None:
     """Stop before any work when a file the command would write is one it reads
     (``cnnspec export model.json -o model.json``): the write would destroy the input, perhaps
-    half-way. ``outputs`` are ``(option, path)`` pairs (``("-o", "model.py")``), or
-    ``(option, path, what, written)`` for a file written beside the option's (``("-o",
-    "model.py", "its weights", "model.npz")``); ``inputs``
-    ``(what, path)`` pairs (``("the spec", "a.cnn")``), where a run folder stands for the files
-    cnnspec writes in it. Files are compared by identity (:func:`os.path.samefile`: the same
-    device and inode), so ``./a.cnn``, a symbolic link and a hard link are all caught.
-    A mistake in what was asked: exit 2, naming both."""
+    half-way. A mistake in what was asked: exit 2, naming both.
+
+    ``outputs`` are ``(option, path)`` pairs (``("-o", "model.py")``), or ``(option, path,
+    what, written)`` for a file written beside the option's (``("-o", "model.py", "its
+    weights", "model.npz")``). ``inputs`` are ``(what, path)`` pairs (``("the spec",
+    "a.cnn")``); a run folder stands for the files cnnspec writes in it. Files are compared
+    by identity (:func:`os.path.samefile`: the same device and inode), so ``./a.cnn``, a
+    symbolic link and a hard link are all caught."""
     for option, given, *beside in outputs:
         written = beside[1] if beside else given
         if not given or given == "-" or not os.path.isfile(written):
