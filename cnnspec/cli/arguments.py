@@ -233,7 +233,7 @@ def refuse_writing_over_inputs(outputs, inputs) -> None:
                 also = f" {beside[0]}" if beside else ""
                 raise InputError(f"{option} {shortened(str(given), 200)} would write{also} "
                                  f"over {where}, which this command reads",
-                                 hint=f"give {option} another file")
+                                 hint="give -o another file")
 
 
 def _input_files(inputs):

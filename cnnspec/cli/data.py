@@ -30,7 +30,8 @@ def run(args) -> int:
     from cnnspec.render.augment_grid import augment_picture
 
     output = args.output or f"{Path(args.spec).stem}-data.png"
-    refuse_writing_over_inputs([("-o", output)], [("the spec", args.spec)])
+    refuse_writing_over_inputs([("-o" if args.output else "the picture's default name",
+                                 output)], [("the spec", args.spec)])
     out = augment_picture(args.spec, output, per_class=args.per_class,
                           data_dir=args.data_dir)
     print(f"wrote {out}")

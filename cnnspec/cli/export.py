@@ -59,7 +59,7 @@ def run(args) -> int:
     return 0
 
 
-def _outputs(args) -> list[tuple[str, str]]:
+def _outputs(args) -> list[tuple]:
     """The files export writes: ``-o``'s, and for torch the weights beside it."""
     if not args.out:
         return []
