@@ -388,3 +388,23 @@ def test_small_products_equal_one_product(m, k, n):
     out = np.full((m, n + 7), np.nan)[:, 3:3 + n]
     assert conv_tuned._small_products(a, b, out) is out
     np.testing.assert_allclose(out, a @ b, rtol=0, atol=1e-12 * np.abs(a @ b).max())
+
+
+@pytest.mark.parametrize("layout", ["batch_first", "channel_first", "strided"])
+@pytest.mark.parametrize("shape", [(3, 4, 5, 6), (1, 1, 1, 1), (0, 2, 3, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_grad_sums_over_images_and_pixels(layout, shape, dtype):
+    """The dots with ones give the reference's sum over (N, Ho, Wo) for any layout of dout."""
+    rng = np.random.default_rng(7)
+    n, f, h, w = shape
+    if layout == "channel_first":
+        dout = rng.standard_normal((f, n, h, w)).astype(dtype).transpose(1, 0, 2, 3)
+    elif layout == "strided":
+        dout = rng.standard_normal((n, f, 2 * h, w + 1)).astype(dtype)[:, :, ::2, 1:]
+    else:
+        dout = rng.standard_normal(shape).astype(dtype)
+    db = conv_tuned.bias_grad(dout)
+    expected = dout.astype(np.float64).sum(axis=(0, 2, 3))
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    assert db.dtype == dtype and db.shape == (f,)
+    np.testing.assert_allclose(db, expected, rtol=tol, atol=tol)

@@ -7,6 +7,7 @@ import pytest
 
 from cnnspec.engine import activations as act
 from cnnspec.engine import pool
+from cnnspec.engine.windows import window
 from cnnspec.shapes import ceil_mode_pads
 
 DTYPES = [np.float32, np.float64]
@@ -204,6 +205,19 @@ def test_spread_is_numpy_repeat(shape, kw, dtype):
     expected = np.repeat(a, kw, axis=-1)
     assert spread.dtype == dtype and spread.shape == expected.shape
     np.testing.assert_array_equal(spread.view(np.uint8), expected.view(np.uint8))
+
+
+@pytest.mark.parametrize("kernel", [(2, 2), (3, 2), (1, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_over_windows_copies_each_value_over_its_window(kernel, dtype):
+    """The tiling windows' gradient spread (max pool's, average pool's): each value at every
+    pixel of its window, whatever the strides of its input (a channel-first view)."""
+    win = window((3 * kernel[0], 4 * kernel[1]), kernel, kernel, (0, 0, 0, 0))
+    a = np.random.default_rng(6).standard_normal((3, 2, 3, 4)).astype(dtype).transpose(1, 0, 2, 3)
+    spread = pool._over_windows(a, win)
+    expected = np.repeat(np.repeat(a, kernel[0], axis=-2), kernel[1], axis=-1)
+    assert spread.dtype == dtype and spread.flags.c_contiguous
+    np.testing.assert_array_equal(spread, expected)
 
 
 @pytest.mark.parametrize("channels, batch, plane_bytes, limit", [

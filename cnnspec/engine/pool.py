@@ -59,28 +59,28 @@ def _tiled_max(xp, win: Window) -> tuple[np.ndarray, np.ndarray]:
 
     ``xp`` seen as (C, N, Ho, kh, Wo, kw) (a view): a max over the kh rows of each window,
     whose operands are runs of whole input rows, then over the kw columns; kh + kw - 2 NumPy
-    calls instead of kh*kw over doubly strided views. Each window's maximum, spread over its
-    kw columns (:func:`_spread`), is then compared with its kh input rows at once, calls over
-    runs of Wp values. A window whose maximum is unique gets one hit; one count of the hits
+    calls instead of kh*kw over doubly strided views. Each window's maximum, copied over its
+    pixels (:func:`_over_windows`), is then compared with the input, one call over whole
+    contiguous blocks (comparing the column spread with each window's kh rows by broadcasting
+    runs NumPy's inner loop over single rows; one thread, ms, broadcast / whole, Intel Xeon,
+    AVX-512, 2 MiB L2: LeNet-5's pool2 batch 256 0.59 / 0.53, batch 64 0.143 / 0.131). A window whose maximum is unique gets one hit; one count of the hits
     tells whether every window has one (each has at least one unless its maximum is NaN);
     ties (common after a ReLU, whose zeros tie) and NaN go to :func:`_first_hits`, which
     keeps the first hit of each window (none for NaN).
 
     Blocks of at most :data:`BLOCK_BYTES` of input keep the temporaries (the rows' maxima,
-    the spread maxima) in the core's cache and out of the step's peak memory.
+    the maxima copied over the windows) in the core's cache and out of the step's peak memory.
     """
     (ho, wo), (kh, kw), (hp, wp) = win.out_hw, win.kernel, win.padded_hw
     c, n = xp.shape[:2]
     blocks = xp.reshape(c, n, ho, kh, wo, kw)
-    x_rows = xp.reshape(c, n, ho, kh, wp)  # each window's kh input rows side by side
     best = np.empty((c, n, ho, wo), xp.dtype)
     hit = np.empty((c, n, hp, wp), bool)
-    hit_rows = hit.reshape(x_rows.shape)
     for block in _blocks(c, n, xp.itemsize * hp * wp):
         window_rows = blocks[block]
         rows_max = _running_max([window_rows[:, :, :, i] for i in range(kh)])  # (.., Wo, kw)
         _running_max([rows_max[..., j] for j in range(kw)], out=best[block])
-        np.equal(x_rows[block], _spread(best[block], kw)[:, :, :, None], out=hit_rows[block])
+        np.equal(xp[block], _over_windows(best[block], win), out=hit[block])
     if best.size and (np.count_nonzero(hit) != best.size or np.isnan(best.max())):
         hit = _first_hits(xp, best, win)
     return best, hit
@@ -179,15 +179,26 @@ def maxpool_backward(dout, cache):
 
 def _tiled_max_backward(dout_c, hit, win: Window) -> np.ndarray:
     """The padded channel-first input gradient (C, N, Hp, Wp) of windows that tile the padded
-    input, in new memory: each window's gradient spread over its kw columns (:func:`_spread`)
-    times the ``hit`` of its kh rows, one multiplication over runs of Wp values (LeNet-5's
-    pool1, batch 256: 0.8 ms against 2.4 for finding the maxima again here)."""
-    c, n, ho = dout_c.shape[:3]
-    (kh, kw), wp = win.kernel, win.padded_hw[1]
-    dxp = np.empty(hit.shape, dtype=dout_c.dtype)
-    np.multiply(_spread(dout_c, kw)[:, :, :, None], hit.reshape(c, n, ho, kh, wp),
-                out=dxp.reshape(c, n, ho, kh, wp))
-    return dxp
+    input, in new memory: each window's gradient copied over its pixels (:func:`_over_windows`)
+    times ``hit``, one multiplication over whole contiguous arrays. Broadcasting the spread
+    gradient over each window's kh rows instead runs NumPy's inner loop over single rows of
+    Wp values; one thread, ms, broadcast / whole (Intel Xeon, AVX-512, 2 MiB L2): LeNet-5's
+    pool2 (16x10x10) batch 64 0.079 / 0.058, batch 256 0.36 / 0.26, pool1 (6x28x28) batch 64
+    0.17 / 0.13, vgg_small's pool2 (64x16x16) batch 64 0.78 / 0.61; LeNet-5's pool1 at batch
+    256 0.64 / 0.70 is the one case the other way."""
+    dxp = _over_windows(dout_c, win)
+    return np.multiply(dxp, hit, out=dxp)
+
+
+def _over_windows(a, win: Window) -> np.ndarray:
+    """``a`` (..., Ho, Wo) with each value copied to every pixel of its window, for windows
+    that tile the padded input: (..., Hp, Wp), new memory. Every pixel lies in one window, so
+    a spread over the columns (:func:`_spread`) and a ``np.repeat`` of whole rows write each
+    once: no zeroing and no kh*kw strided passes (LeNet-5's pool1 backward, batch 256: 0.56 ms
+    against 2.7 for the offset loop and 1.9 for one six-dimensional broadcast, whose innermost
+    run is only kw long)."""
+    kh, kw = win.kernel
+    return np.repeat(_spread(a, kw), kh, axis=-2)
 
 
 # Input bytes a block of the tiled max pool covers: within the smallest second-level cache of
@@ -282,14 +293,8 @@ def avgpool_backward(dout, cache):
 
 def _tiled_spread(dout, scale, win: Window) -> np.ndarray:
     """``dout * scale`` (N, C, Ho, Wo) copied to each pixel of its window, for windows that tile
-    the padded input: (N, C, Hp, Wp), new memory. Every pixel lies in one window, so a spread
-    over the columns (:func:`_spread`) and a ``np.repeat`` of whole rows write each once: no
-    zeroing and no kh*kw strided passes (LeNet-5's pool1 backward, batch 256: 0.56 ms against
-    2.7 for the offset loop and 1.9 for one six-dimensional broadcast, whose innermost run is
-    only kw long)."""
-    (kh, kw) = win.kernel
-    share = np.multiply(dout, scale, dtype=dout.dtype)
-    return np.repeat(_spread(share, kw), kh, axis=2)
+    the padded input: (N, C, Hp, Wp), new memory (:func:`_over_windows`)."""
+    return _over_windows(np.multiply(dout, scale, dtype=dout.dtype), win)
 
 
 def global_avgpool_forward(x):

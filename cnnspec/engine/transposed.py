@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.engine.conv_tuned import bias_grad
 from cnnspec.engine.layers import Layer, param_grads
 from cnnspec.engine.windows import col2im, im2col, window
 from cnnspec.shapes import transposed_output_size
@@ -79,7 +80,7 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     dx = dw = db = None
     if need_dw:
         dw = np.matmul(x_g, dcols.transpose(0, 2, 1)).reshape(w.shape)
-        db = dout.sum(axis=(0, 2, 3)) if has_bias else None
+        db = bias_grad(dout) if has_bias else None
     if need_dx:
         dx = np.matmul(w_g, dcols).reshape(c, n, h, wd).transpose(1, 0, 2, 3)
     return dx, dw, db
