@@ -13,11 +13,10 @@ from cnnspec.sourcefile import is_special, not_a_regular_file
 
 def _number(text: str, kind: type):
     try:
-        value = kind(text)
+        return kind(text)
     except ValueError:
         what = "a whole number" if kind is int else "a number"
         raise argparse.ArgumentTypeError(f"expected {what}, got {shortened(text)!r}") from None
-    return value
 
 
 def _within_limit(value: int) -> int:
@@ -209,6 +208,13 @@ def _existing(text: str, folder: bool) -> str:
     if not folder and path.is_dir():
         raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a file")
     return text
+
+
+def first_given(args: argparse.Namespace, options: dict[str, str]) -> str | None:
+    """The first of ``options`` (option -> its attribute, default None or False) given on
+    the command line, or None: for refusing options that would otherwise be ignored."""
+    return next((option for option, attribute in options.items()
+                 if getattr(args, attribute) not in (None, False)), None)
 
 
 def refuse_writing_over_inputs(outputs, inputs) -> None:

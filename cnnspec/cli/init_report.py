@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from cnnspec.cli.arguments import (
+    first_given,
     new_folder,
     nonnegative_int,
     output_file,
@@ -87,15 +88,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "orthonormal output directions (default 256)")
 
 
-# The options of one mode (option -> its attribute, the mode's flag): given without the mode
+# The options of each mode (mode's flag -> option -> its attribute): given without the mode
 # they would be ignored, and the user left believing they took effect.
-MODE_OPTIONS = {"--grid": ("grid", "--phase"), "--rows": ("rows", "--jacobian"),
-                "--layer": ("layer", "--jacobian")}
+MODE_OPTIONS = {"--phase": {"--grid": "grid"},
+                "--jacobian": {"--rows": "rows", "--layer": "layer"}}
 
 
 def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
-    for option, (attribute, mode) in MODE_OPTIONS.items():
-        if getattr(args, attribute) is not None and not getattr(args, mode.lstrip("-")):
+    for mode, options in MODE_OPTIONS.items():
+        option = None if getattr(args, mode.lstrip("-")) else first_given(args, options)
+        if option:
             raise InputError(f"{option} goes with {mode}, which was not given",
                              hint=f"add {mode}, or drop {option}")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
+    first_given,
     new_folder,
     nonnegative_int,
     positive_float,
@@ -121,12 +122,11 @@ FRESH_START_OPTIONS = {"--weights-from": "weights_from", "--layers": "layers",
 
 
 def _refuse_fresh_start_options(args: argparse.Namespace) -> None:
-    for option, attribute in FRESH_START_OPTIONS.items():
-        if getattr(args, attribute) not in (None, False):
-            raise InputError(f"{option} applies to a new run; --resume continues {args.resume} "
-                             "with its own weights, dtype and folder",
-                             hint=f"drop {option}, or start a new run with it instead of "
-                                  "--resume")
+    option = first_given(args, FRESH_START_OPTIONS)
+    if option:
+        raise InputError(f"{option} applies to a new run; --resume continues {args.resume} "
+                         "with its own weights, dtype and folder",
+                         hint=f"drop {option}, or start a new run with it instead of --resume")
 
 
 def _refuse_out_elsewhere(out, resume) -> None:

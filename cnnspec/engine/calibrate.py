@@ -7,7 +7,8 @@ chunk should be depends on the machine (the constants this replaces were tuned w
 had 2 MB of L2 cache; the Zen 4 EPYC the engine is benchmarked on has 1 MB):
 
 - ``chunk_bytes``, one core's L2 cache, of which a chunk's im2col matrix takes a share
-  (:func:`cnnspec.engine.chunking.column_bytes`), as the CPU reports it (Linux: ``/sys/devices/system/cpu/cpu0/cache``). That is the quantity the rule is
+  (:func:`cnnspec.engine.chunking.column_bytes`), as the CPU reports it (Linux:
+  ``/sys/devices/system/cpu/cpu0/cache``). That is the quantity the rule is
   about, so it is read, not timed: timing whole layers at five chunk sizes on a shared two-core
   machine gave run-to-run spreads of 10-40% for the same setting, far above the differences
   sought, and far beyond a 0.3 s budget to average out. Without a report, 2 MB; at most

@@ -63,10 +63,11 @@ def _tiled_max(xp, win: Window) -> tuple[np.ndarray, np.ndarray]:
     pixels (:func:`_over_windows`), is then compared with the input, one call over whole
     contiguous blocks (comparing the column spread with each window's kh rows by broadcasting
     runs NumPy's inner loop over single rows; one thread, ms, broadcast / whole, Intel Xeon,
-    AVX-512, 2 MiB L2: LeNet-5's pool2 batch 256 0.59 / 0.53, batch 64 0.143 / 0.131). A window whose maximum is unique gets one hit; one count of the hits
-    tells whether every window has one (each has at least one unless its maximum is NaN);
-    ties (common after a ReLU, whose zeros tie) and NaN go to :func:`_first_hits`, which
-    keeps the first hit of each window (none for NaN).
+    AVX-512, 2 MiB L2: LeNet-5's pool2 batch 256 0.59 / 0.53, batch 64 0.143 / 0.131). A
+    window whose maximum is unique gets one hit; one count of the hits tells whether every
+    window has one (each has at least one unless its maximum is NaN); ties (common after a
+    ReLU, whose zeros tie) and NaN go to :func:`_first_hits`, which keeps the first hit of
+    each window (none for NaN).
 
     Blocks of at most :data:`BLOCK_BYTES` of input keep the temporaries (the rows' maxima,
     the maxima copied over the windows) in the core's cache and out of the step's peak memory.

@@ -16,8 +16,9 @@ from cnnspec.render import palette
 from cnnspec.render.figure import new_figure, save_png
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
-from cnnspec.training.files import read_json
 from cnnspec.training.progress import Display
+from cnnspec.training.run import read_summary
+from cnnspec.training.rundir import RunDir
 
 # A loss that spans more than this factor (a fast start, or a divergence) is drawn on a log
 # scale so the late epochs are not squashed flat against the axis.
@@ -147,9 +148,8 @@ class Curves(Callback):
 
 def _best_epoch(run_dir: Path) -> int | None:
     """The best epoch the run's summary names (written before the curves), or None: a run
-    without a validation split has none."""
+    without a validation split has none, and a damaged summary leaves the curves without."""
     try:
-        best = read_json(Path(run_dir) / rundir.SUMMARY, what="run summary").get("best_epoch")
-    except (RunError, AttributeError):  # unreadable, or not an object: the curves go without
+        return read_summary(RunDir(Path(run_dir))).get("best_epoch")
+    except RunError:
         return None
-    return best if isinstance(best, int) and not isinstance(best, bool) and best >= 1 else None
