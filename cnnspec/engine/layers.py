@@ -105,6 +105,8 @@ class Conv2d(Layer):
     # Its output is a new array, but a ReLU writing over it made VGG-small's step 3% slower
     # (batch 64, one thread; conv2's forward 20.5 -> 23.1 ms): the conv after the ReLU then
     # faulted in new memory for its product instead of reusing the memory the ReLU freed.
+    # Such a ReLU runs inside the convolution instead, into memory kept from step to step
+    # (ConvReLU).
     fresh_output = False
 
     def __init__(self, weight, bias, stride, pads, dilation, trainable=True) -> None:
