@@ -301,9 +301,8 @@ def _assert_plans_agree(model, x, y):
 
 
 def _relu_readers(rng):
-    """ReLUs after a conv (whose output the graph leaves alone), a batch norm, a batch norm
-    that a residual sum also reads, a sum and a dense layer, and on the input; the output a
-    dense layer."""
+    """ReLUs after a conv, a batch norm, a batch norm that a residual sum also reads, a sum
+    and a dense layer, and on the input; the output a dense layer."""
     same = (1, 1, 1, 1)
     nodes = [
         Node("r0", "relu", L.activation("relu"), ["input"]),
@@ -329,8 +328,8 @@ def _relu_readers(rng):
 @pytest.mark.parametrize("training", [True, False])
 def test_relus_in_place_change_nothing(training):
     """A ReLU overwrites its input only where it is a ``fresh_output``'s only reader (not the
-    network's input, not a batch norm that a sum reads too), and runs inside a batch norm
-    whose only reader it is; results are bitwise those of the plain plan (the running
+    network's input, not a batch norm that a sum reads too), and runs inside a batch norm or
+    a conv whose only reader it is; results are bitwise those of the plain plan (the running
     statistics too), and the input is left as it was."""
     rng = _rng(6)
     model = _relu_readers(rng)
@@ -339,6 +338,8 @@ def test_relus_in_place_change_nothing(training):
     in_norm = [(n.name, n.fused, n.params_of) for n in model._fused
                if isinstance(n.layer, L.BatchNormReLU)]
     assert in_norm == [("r5", ("bn0",), "bn0")]
+    in_conv = [(n.name, n.fused) for n in model._fused if isinstance(n.layer, L.ConvReLU)]
+    assert in_conv == [("r1", ("c1",))]
     model.training = training
     x = rng.standard_normal((3, 2, 6, 5))
     kept = x.copy()

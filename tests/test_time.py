@@ -173,19 +173,22 @@ train {
 
 def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
     """The report names each convolution's path: Winograd for the 3x3 layer of 16 channels at
-    a batch of 32 (16,384 output pixels a channel), im2col's for the 5x5 one; the same spec at
-    batch 1 runs both as one planned chunk (:class:`~cnnspec.engine.conv_tuned.SmallPlan`)."""
+    a batch of 32 (16,384 output pixels a channel; its ReLU runs inside it), im2col's for the
+    5x5 one; the same spec at batch 1 runs both as one planned chunk
+    (:class:`~cnnspec.engine.conv_tuned.SmallPlan`)."""
     path = tmp_path / "methods.cnn"
     path.write_text(METHODS)
     assert main(["time", str(path), "--iterations", "1", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     methods = {layer["name"]: layer["method"] for layer in report["layers"]}
-    assert methods["wino"] == "winograd"
+    fused = {layer["name"]: layer["fused"] for layer in report["layers"]}
+    assert methods["wino_relu"] == "winograd" and fused["wino_relu"] == ["wino"]
     assert methods["wide"] in ("blocks", "im2col")
-    assert methods["fc"] == "" and methods["wino_relu"] == ""
+    assert methods["fc"] == ""
     assert main(["time", str(path), "--iterations", "1", "--batch", "1"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    assert any(row.startswith("wino ") and "conv (planned)" in row for row in rows)
+    assert any(row.startswith("wino_relu (+wino) ") and "conv+relu (planned)" in row
+               for row in rows)
     assert any(row.startswith("fc ") and "dense " in row and "(" not in row for row in rows)
 
 

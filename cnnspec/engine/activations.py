@@ -18,12 +18,26 @@ def relu_backward(dout, cache):
     return dout * cache
 
 
+def relu_into(x, out):
+    """``max(x, 0)`` written into ``out`` (``x`` itself, or where a kernel writes its result
+    anyway: a ReLU fused into the convolution before it, :class:`cnnspec.engine.layers.ConvReLU`,
+    which keeps no mask)."""
+    return np.maximum(x, 0, out=out)
+
+
+def relu_backward_from_output(dout, out, into=None):
+    """:func:`relu_backward` with the mask read off the ReLU's output ``out`` rather than kept:
+    ``out > 0`` exactly where ``x > 0`` (a NaN ``x`` has a NaN ``out``, and both compare false),
+    so the values are :func:`relu_backward`'s. Into ``into`` where given, else a new array."""
+    return np.multiply(dout, out > 0, out=into)
+
+
 def relu_forward_in_place(x):
     """:func:`relu_forward` that writes ``max(x, 0)`` over ``x`` and returns it: for an ``x``
     nothing else reads (see :class:`cnnspec.engine.layers.InPlaceReLU`), which spares a new
     array, its page faults and a third of the memory traffic."""
     mask = x > 0
-    return np.maximum(x, 0, out=x), mask
+    return relu_into(x, x), mask
 
 
 def _factor_array(dout, cache):

@@ -43,6 +43,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from cnnspec.engine import winograd
+from cnnspec.engine.activations import relu_backward_from_output, relu_into
 from cnnspec.engine.calibrate import thresholds
 from cnnspec.engine.chunking import (  # tests set them here, where read
     BLOCKED_IMAGES,
@@ -71,6 +72,7 @@ from cnnspec.engine.windows import (
     im2col,
     im2col_chunks,
     im2col_wide,
+    output_array,
     shared_work,
     wide_columns,
     window,
@@ -83,8 +85,11 @@ from cnnspec.engine.windows import (
 # measurements where check's memory estimate reads them too.
 
 
-def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None):
-    """Convolve ``x`` with ``w``.
+def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), work=None,
+                   relu=False):
+    """Convolve ``x`` with ``w``, then take ``max(., 0)`` where ``relu`` (the ReLU after the
+    layer, fused: :class:`cnnspec.engine.layers.ConvReLU`), written as the output is (into
+    the output buffer kept in ``work``, :func:`cnnspec.engine.windows.output_array`).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, kh, kw), ``b`` (F,) or None,
     ``pads`` (top, bottom, left, right)  ->  ``out`` (N, F, Ho, Wo) with Ho, Wo from
@@ -102,36 +107,43 @@ def conv2d_forward(x, w, b, stride=(1, 1), pads=(0, 0, 0, 0), dilation=(1, 1), w
         win = window((h, wd), tuple(w.shape[2:]), tuple(stride), tuple(pads), tuple(dilation))
         if _runs_winograd(x, w, win):
             _keep_only(work, "winograd")
-            return winograd.conv2d_forward(x, w, b, win, work)
+            return winograd.conv2d_forward(x, w, b, win, work, relu)
         _keep_only(work, "im2col")
         plan = _small_plan(x, w, win, work)
     if plan is not None:
-        return plan.forward(x, w, b)
+        return plan.forward(x, w, b, relu, work)
     f = w.shape[0]
     step = _block_step(w.shape, win, x)
     if step:
         blocks = Blocks(batch_blocks(x, win, step, work), x.shape[0])
-        out = _correlate_blocks(blocks, w.reshape(f, -1), b, win, work)
+        out = _correlate_blocks(blocks, w.reshape(f, -1), b, win, work, relu)
         return out.transpose(1, 0, 2, 3), (x.shape, blocks, w, b is not None, win, None)
     xp = channel_first_padded(x, win, work=work)
-    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True)
+    out = output_array(work if relu else None, (f, x.shape[0], *win.out_hw), x.dtype)
+    out, kept = correlate(xp, w.reshape(f, -1), win, work, keep=True, out=out)
     if b is not None:
         out += b[:, None, None, None]
+    if relu:
+        relu_into(out, out)
     return out.transpose(1, 0, 2, 3), (x.shape, xp, w, b is not None, win, kept)
 
 
-def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None):
     """Gradients of :func:`conv2d_forward`.
 
     ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (F, C, kh, kw) or None when not ``need_dw`` (a frozen layer); ``db``
     (F,) or None without bias (or when not ``need_dw``). ``dout`` is never written to.
-    ``work`` as for :func:`conv2d_forward`.
+    ``work`` as for :func:`conv2d_forward`. ``relu_out``: for a forward pass with ``relu``,
+    its output, whose zeros mask ``dout`` (Winograd's as it copies ``dout`` into its tiles;
+    the other paths' into a new array first, as the ReLU's own backward pass would).
     """
+    if isinstance(cache[-1], winograd.Tiling):
+        return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work, relu_out)
+    if relu_out is not None:
+        dout = relu_backward_from_output(dout, relu_out)
     if isinstance(cache[0], SmallPlan):
         return cache[0].backward(dout, cache, need_dw, need_dx, work)
-    if isinstance(cache[-1], winograd.Tiling):
-        return winograd.conv2d_backward(dout, cache, need_dw, need_dx, work)
     x_shape, xp, w, has_bias, win, kept = cache
     dw = db = dx = None
     if isinstance(xp, Blocks):
@@ -236,15 +248,16 @@ def _block_step(w_shape, win: Window, x) -> int:
     return step if step >= BLOCKED_IMAGES else 0
 
 
-def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray:
+def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work, relu=False) -> np.ndarray:
     """``w_mat @ im2col`` (+ ``b``) block by block of :class:`Blocks`: ``w_mat`` (F, C*kh*kw),
     ``b`` (F,) or None  ->  ``out`` (F, N, Ho, Wo), C-contiguous. Each block's product, in
-    (F, Ho, Wo, images) order, gets its bias while in cache and is copied into ``out``."""
+    (F, Ho, Wo, images) order, gets its bias while in cache and is copied into ``out`` (its
+    ``max(., 0)`` with ``relu``)."""
     f = w_mat.shape[0]
     xt, n = blocks.xt, blocks.n
     step = xt.shape[-1]
     ho, wo = win.out_hw
-    out = np.empty((f, n, ho, wo), dtype=xt.dtype)
+    out = output_array(work if relu else None, (f, n, ho, wo), xt.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
         cols = _block_columns(blocks, start, images, win, work)
@@ -252,7 +265,11 @@ def _correlate_blocks(blocks: Blocks, w_mat, b, win: Window, work) -> np.ndarray
                                                      xt.dtype))
         if b is not None:
             product += b[:, None]
-        out[:, start:start + images] = product.reshape(f, ho, wo, images).transpose(0, 3, 1, 2)
+        block = product.reshape(f, ho, wo, images).transpose(0, 3, 1, 2)
+        if relu:
+            relu_into(block, out[:, start:start + images])
+        else:
+            out[:, start:start + images] = block
     return out
 
 
@@ -302,9 +319,9 @@ def _small_products(a, b, out) -> np.ndarray:
     return out
 
 
-def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
+def correlate(xp, w_mat, win: Window, work=None, keep: bool = False, out=None):
     """``w_mat @ im2col(xp)``, chunk of images by chunk (see :func:`_correlate_kept` for kept
-    columns).
+    columns), into ``out`` (F, N, Ho, Wo), C-contiguous, where given.
 
     ``xp`` (C, N, Hp, Wp) padded channel-first input, ``w_mat`` (F, C*kh*kw)  ->
     ``(out, kept)``: ``out`` (F, N, Ho, Wo), C-contiguous; ``kept`` None, or with ``keep`` and
@@ -318,7 +335,8 @@ def correlate(xp, w_mat, win: Window, work=None, keep: bool = False):
     ho, wo = win.out_hw
     kept = _kept_buffer(work, rows, win, n, xp.dtype) if keep else None
     wide = kept is None and wide_columns(xp, win) is not None
-    out = np.empty((f, n, ho, wo), dtype=xp.dtype)
+    if out is None:
+        out = np.empty((f, n, ho, wo), dtype=xp.dtype)
     if kept is not None:
         _correlate_kept(xp, w_mat, win, kept, out)
         return out, kept
@@ -582,14 +600,18 @@ class SmallPlan:
                 and (tuple(stride), tuple(pads), tuple(dilation)) == self.geometry
                 and thresholds() is self.limits)
 
-    def forward(self, x, w, b):
+    def forward(self, x, w, b, relu=False, work=None):
         """:func:`conv2d_forward` for this plan: (out, cache)."""
         f = w.shape[0]
         np.copyto(self.x_inner, x)
         np.copyto(*self._fill_cols)
-        product = np.matmul(w.reshape(f, -1), self.cols)  # (F, columns), a new array
+        # (F, columns): a new array, or with relu the output buffer in work
+        product = output_array(work if relu else None, (f, self.cols.shape[1]), x.dtype)
+        np.matmul(w.reshape(f, -1), self.cols, out=product)
         if b is not None:
             product += b[:, None]
+        if relu:
+            relu_into(product, product)
         return self._valid(product, self.win).transpose(1, 0, 2, 3), (self, w, b is not None)
 
     def backward(self, dout, cache, need_dw, need_dx, work):

@@ -14,11 +14,11 @@ respect to the logits; :meth:`Model.backward` recognises that array and starts b
 softmax. Any other ``dout`` passes through the softmax's own backward.
 
 Speed fusion: a ReLU whose only consumer is a max pool runs as ``relu(maxpool(x))`` (identical
-values and gradients, a smaller tensor), a batch norm whose only reader is a ReLU runs the ReLU
-itself (identical values and gradients; no mask kept, no backward pass of the ReLU's own), and
-a ReLU that is the only reader of a new array (the output of batch norm, a dense layer or a
-residual sum: ``Layer.fresh_output``) writes its output over it. All are switched off while
-``record`` is on, so that every layer's own output and gradient can be recorded.
+values and gradients, a smaller tensor), a batch norm or a convolution whose only reader is a
+ReLU runs the ReLU itself (identical values and gradients; no mask kept, no pass of the ReLU's
+own), and a ReLU that is the only reader of a new array (the output of batch norm, a dense
+layer or a residual sum: ``Layer.fresh_output``) writes its output over it. All are switched
+off while ``record`` is on, so that every layer's own output and gradient can be recorded.
 
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
@@ -353,13 +353,16 @@ def _last_uses(plan: list[Node], kept: set[str]) -> list[list[str]]:
 def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
     """The plan with each pair of layers that fuses (:func:`cnnspec.engine.layers.fuse`: a
     ReLU then a max pool, a batch norm then a ReLU), the second the only reader of the
-    first's output (not the network's output), replaced by one node that keeps the second's
+    first's output (not the network's output, nor the second where the fused layer
+    ``reuses_output`` and the network's output may be the second's or a view of it),
+    replaced by one node that keeps the second's
     name and lists the first's in ``fused`` (whose parameters' gradients it returns are
     filed under the first's name: ``params_of``). Pairs are taken from the output back, so
     in a chain batch norm -> ReLU -> max pool the ReLU goes with the pool, which applies it
     to a smaller tensor."""
     readers = _readers(nodes)
     by_name = {node.name: node for node in nodes}
+    returned = _returned(by_name, output)
     plan: dict[str, Node] = {}
     absorbed: set[str] = set()
     for node in reversed(nodes):
@@ -369,7 +372,7 @@ def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
         fused = None
         if source is not None and source.name != output and readers[source.name] == 1:
             fused = fuse(source.layer, node.layer)
-        if fused is None:
+        if fused is None or (fused.reuses_output and node.name in returned):
             plan[node.name] = node
             continue
         absorbed.add(source.name)
@@ -377,6 +380,17 @@ def _fuse_pairs(nodes: list[Node], output: str) -> list[Node]:
                                fused=(source.name,),
                                params_of=source.name if source.layer.params else "")
     return [plan[node.name] for node in nodes if node.name in plan]
+
+
+def _returned(by_name: dict[str, Node], output: str) -> set[str]:
+    """The values the network's output may be, or be a view of: the output, and back from it
+    through layers whose output may be a view of their input (``Layer.input_view``)."""
+    returned = {output}
+    node = by_name.get(output)
+    while node is not None and node.layer.input_view:
+        returned.add(node.inputs[0])
+        node = by_name.get(node.inputs[0])
+    return returned
 
 
 def _readers(nodes: list[Node]) -> Counter:

@@ -91,6 +91,15 @@ def work_buffer(work: dict | None, key: str, shape: tuple[int, ...], dtype,
     return buf
 
 
+def output_array(work: dict | None, shape: tuple[int, ...], dtype) -> np.ndarray:
+    """The array a convolution writes its output into: new, or with ``work`` the layer's
+    output buffer kept there, written again by its next forward pass. Only for an output that
+    no reader holds past that pass (:class:`cnnspec.engine.layers.ConvReLU`, never the
+    network's output): as :func:`work_buffer`, it spares the allocation and its page faults
+    on every step."""
+    return np.empty(shape, dtype) if work is None else work_buffer(work, "output", shape, dtype)
+
+
 def carve(work: dict | None, key: str, shape: tuple[int, ...], dtype) -> np.ndarray:
     """A C-contiguous array of ``shape`` at the start of a flat buffer kept in ``work`` (it
     grows to the largest size asked for, so a narrower last chunk reuses it)."""

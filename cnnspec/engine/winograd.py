@@ -84,6 +84,7 @@ from typing import ClassVar
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from cnnspec.engine.activations import relu_backward_from_output, relu_into
 from cnnspec.engine.footprint import (
     WINOGRAD_INPUT_TILE,
     WINOGRAD_TILE,
@@ -91,7 +92,7 @@ from cnnspec.engine.footprint import (
     winograd_row_values,
     winograd_tiles,
 )
-from cnnspec.engine.windows import Window, carve, shared_work, work_buffer
+from cnnspec.engine.windows import Window, carve, output_array, shared_work, work_buffer
 
 # Lavin & Gray 2016, F(4x4, 3x3), points 0, 1, -1, 2, -2 and infinity (their equations 13-15).
 _BT = np.array([[4, 0, -5, 0, 1, 0],
@@ -192,19 +193,21 @@ def tiling(win: Window) -> Tiling:
     return Tiling(win.in_hw, win.out_hw, win.pads)
 
 
-def conv2d_forward(x, w, b, win: Window, work=None):
+def conv2d_forward(x, w, b, win: Window, work=None, relu=False):
     """``out`` (N, F, Ho, Wo) of a 3x3, stride-1 convolution of ``x`` (N, C, H, W) with ``w``
     (F, C, 3, 3) and ``b`` (F,) or None, padded as ``win`` says; a view of channel-first
-    memory. ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, the
-    :class:`Tiling`): ``x`` must not change before the backward pass. ``work``: the layer's dict; the chunk buffers
-    live only within a call and are shared by the layers of one geometry (per thread,
-    :func:`cnnspec.engine.windows.shared_work`)."""
+    memory. With ``relu``, ``max(out, 0)``, taken as the outputs are copied out of the tiles,
+    into the output buffer kept in ``work`` (:func:`cnnspec.engine.windows.output_array`).
+    ``cache`` = (``x``, ``U`` the transformed kernels, whether there is a bias, the
+    :class:`Tiling`): ``x`` must not change before the backward pass. ``work``: the layer's
+    dict; the chunk buffers live only within a call and are shared by the layers of one
+    geometry (per thread, :func:`cnnspec.engine.windows.shared_work`)."""
     til = tiling(win)
     n, c = x.shape[:2]
     f = w.shape[0]
+    out = output_array(work if relu else None, (f, n, *til.out_hw), x.dtype)
     work = _scratch(work, til, x, f)
     u = _kernel_transform(w)
-    out = np.empty((f, n, *til.out_hw), x.dtype)
     step = winograd_chunk_images(c, f, til.q, n, x.dtype.itemsize)
     for start in range(0, n, step):
         images = min(step, n - start)
@@ -213,7 +216,7 @@ def conv2d_forward(x, w, b, win: Window, work=None):
         np.matmul(u, v, out=m_t)
         if b is not None:
             m_t[_BIAS_POINT] += b[:, None]
-        _output_transform(m_t, til, out[:, start:start + images], work)
+        _output_transform(m_t, til, out[:, start:start + images], work, relu)
     return out.transpose(1, 0, 2, 3), (x, u, b is not None, til)
 
 
@@ -223,11 +226,13 @@ def _scratch(work, til: Tiling, x, f: int) -> dict | None:
     return shared_work(work, ("winograd", til, x.shape, f, x.dtype))
 
 
-def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
+def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None, relu_out=None):
     """Gradients of :func:`conv2d_forward`: ``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``
     as in :func:`cnnspec.engine.conv.conv2d_backward` (None where not asked for), chunk of
     images by chunk: ``dM`` of the chunk's tiles, then ``dU += dM @ V^T`` with ``V``
-    computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``."""
+    computed again, and ``dV = U^T @ dM`` taken back to the chunk's ``dx``. ``relu_out``: the
+    output of a forward pass with ``relu``, whose zeros mask ``dout`` as it is copied into
+    the tiles (the ReLU's backward pass, with no mask kept)."""
     x, u, has_bias, til = cache
     if not (need_dw or need_dx):
         return None, None, None
@@ -235,6 +240,7 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     f, a = u.shape[1], til.a
     scratch = _scratch(work, til, x, f)
     dout_c = dout.transpose(1, 0, 2, 3)
+    out_c = None if relu_out is None else relu_out.transpose(1, 0, 2, 3)
     if need_dw:
         du = np.zeros((a * a, f, c), dout.dtype)
         part = np.empty_like(du)
@@ -245,7 +251,9 @@ def conv2d_backward(dout, cache, need_dw=True, need_dx=True, work=None):
     step = winograd_chunk_images(c, f, til.q, n, dout.dtype.itemsize)
     for start in range(0, n, step):
         images = min(step, n - start)
-        dm = _output_grad_transform(dout_c[:, start:start + images], til, scratch)
+        chunk = slice(start, start + images)
+        dm = _output_grad_transform(dout_c[:, chunk], til, scratch,
+                                    None if out_c is None else out_c[:, chunk])
         if need_dw:
             v = _input_transform(x, til, start, images, scratch)
             du += np.matmul(dm, v.transpose(0, 2, 1), out=part)
@@ -380,11 +388,11 @@ def _columns_view(rows, til: Tiling, c: int, length: int) -> np.ndarray:
                       writeable=False)
 
 
-def _output_transform(m_t, til: Tiling, out, work) -> None:
+def _output_transform(m_t, til: Tiling, out, work, relu=False) -> None:
     """``A^T M A`` of every tile into ``out`` (F, images, Ho, Wo): ``m_t`` (a*a, F,
     images*Q), the bias already in it (``_BIAS_POINT``). The second half has ``A^T`` on the
     right, so that each result row is a whole row of tiles ``(tx, j)``, copied into ``out``
-    in runs of ``Wo``."""
+    in runs of ``Wo`` (with ``relu``, their ``max(., 0)``: the copy costs the same)."""
     m, a = til.m, til.a
     f, images = out.shape[:2]
     at = _matrix("AT", m_t.dtype)
@@ -393,7 +401,10 @@ def _output_transform(m_t, til: Tiling, out, work) -> None:
     y = carve(work, "outputs", (m, f * images * til.q, m), m_t.dtype)
     np.matmul(half.transpose(0, 2, 1), at.T, out=y)  # along their columns: (i, F, P, j)
     for tiles, pixels in _output_blocks(y, out, til):
-        np.copyto(pixels, tiles)
+        if relu:
+            relu_into(tiles, pixels)
+        else:
+            np.copyto(pixels, tiles)
 
 
 def _output_blocks(y, out, til: Tiling):
@@ -413,17 +424,24 @@ def _output_blocks(y, out, til: Tiling):
         yield tiles[:, :, whole, :rest, :wo], out[:, :, whole * m:]
 
 
-def _output_grad_transform(dout_c, til: Tiling, work) -> np.ndarray:
+def _output_grad_transform(dout_c, til: Tiling, work, out_c=None) -> np.ndarray:
     """``dM`` (a*a, F, images*Q): ``A dY A^T`` of every tile of ``dout_c`` (F, images, Ho,
-    Wo), the transpose of :func:`_output_transform` (junk and cropped pixels zero)."""
+    Wo), the transpose of :func:`_output_transform` (junk and cropped pixels zero); with
+    ``out_c`` (the forward's output with ``relu``, laid out as ``dout_c``), ``dY`` is
+    ``dout_c`` masked where it is 0."""
     m, a = til.m, til.a
     f, images = dout_c.shape[:2]
     # Zeros where the crop and the junk tiles are (no gradient there), from call to call: one
     # buffer for each chunk size (two at most).
     y = work_buffer(work, f"winograd dout tiles {images}", (m, f * images * til.q, m),
                     dout_c.dtype, fill=0.0)
-    for tiles, pixels in _output_blocks(y, dout_c, til):
-        np.copyto(tiles, pixels)
+    if out_c is None:
+        for tiles, pixels in _output_blocks(y, dout_c, til):
+            np.copyto(tiles, pixels)
+    else:
+        for (tiles, pixels), (_, outputs) in zip(_output_blocks(y, dout_c, til),
+                                                 _output_blocks(y, out_c, til)):
+            relu_backward_from_output(pixels, outputs, into=tiles)
     at = _matrix("AT", dout_c.dtype)
     half = carve(work, "half", (m, a, f * images * til.q), dout_c.dtype)
     np.matmul(at.T, y.transpose(0, 2, 1), out=half)
