@@ -127,7 +127,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line(
         f"PyTorch is not installed: the cross-checks against it were skipped ({what}: "
         f"{', '.join(modules)}); to run them, install it into the test environment "
-        f"(`{_interpreter()} -m pip install torch`) and run the tests again", yellow=True)
+        f"(`{_interpreter()} -m pip install {_tested_torch()}`) and run the tests again",
+        yellow=True)
+
+
+def _tested_torch() -> str:
+    """The PyTorch the cross-checks were written against, as constraints.txt pins it (the
+    version CI installs): another may differ in the last bits its tolerances allow."""
+    constraints = Path(__file__).resolve().parent.parent / "constraints.txt"
+    for line in constraints.read_text().splitlines():
+        if line.startswith("torch=="):
+            return line.strip()
+    return "torch"
 
 
 def _interpreter() -> str:

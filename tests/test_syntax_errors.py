@@ -165,6 +165,13 @@ CASES = [
      "between the quotes"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  data 3\n}\n", "dataset must be a name", 4, 8,
      "valid datasets: cifar10, digits, fashion-mnist"),
+    # close to another spelling (cifar_10): suggested and listed by the names the CLI's
+    # --data lists, not every spelling
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data cifar_1\n}\n", "unknown dataset 'cifar_1'", 4, 8,
+     (r"^did you mean cifar10\? \(valid datasets: cifar10, digits, fashion-mnist, mnist, npz, "
+      r"shapes\)$")),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data fash\n}\n", "unknown dataset 'fash'", 4, 8,
+     r"^did you mean fashion-mnist\? "),
     ("input 1x8x8\nconv 8 3 weight normal(std=1, std=2)\n", "'std' of normal is given twice",
      2, 31, "once"),
     ("input 1x8x8\nconv 8 3 weight uniform(1, -1)\n", "low < high", 2, 17,

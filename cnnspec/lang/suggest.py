@@ -1,7 +1,7 @@
 """'Did you mean ...?' hints for unknown names."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from cnnspec.errors import closest
 
@@ -10,17 +10,24 @@ from cnnspec.errors import closest
 MAX_STARTED = 3
 
 
-def did_you_mean(name: str, valid: Iterable[str], what: str = "") -> str:
-    """A hint naming the closest valid name (if any) and listing the valid ones."""
+def did_you_mean(name: str, valid: Iterable[str], what: str = "",
+                 aliases: Mapping[str, str] | None = None) -> str:
+    """A hint naming the closest valid name (if any) and listing the valid ones. ``aliases``
+    (spelling -> valid name, such as cifar-10 -> cifar10): other spellings a name may be
+    close to, suggested as the name they spell and not listed."""
     valid = sorted(set(valid))
+    aliases = aliases or {}
+    spellings = valid + sorted(set(aliases) - set(valid))
     # Names are case-sensitive; `Conv` is nearly always conv, whatever difflib scores.
-    close = next((v for v in valid if v.lower() == name.lower()), None) \
-        or closest(name, valid, cutoff=0.5)
+    close = next((v for v in spellings if v.lower() == name.lower()), None) \
+        or closest(name, spellings, cutoff=0.5)
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
     if close:
-        return f"did you mean {close}? ({listing})"
+        return f"did you mean {aliases.get(close, close)}? ({listing})"
     # A name cut short (`he` for he_normal) is too unlike the whole for difflib's ratio.
-    started = [v for v in valid if v.lower().startswith(name.lower())] if len(name) > 1 else []
+    started = ([] if len(name) < 2 else
+               list(dict.fromkeys(aliases.get(v, v) for v in spellings
+                                  if v.lower().startswith(name.lower()))))
     if 0 < len(started) <= MAX_STARTED:
         return f"did you mean {' or '.join(started)}? ({listing})"
     return listing

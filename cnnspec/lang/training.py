@@ -120,8 +120,7 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
-                            hint=did_you_mean(value.name, list(catalogue) + list(aliases or {}),
-                                              what + "s"))
+                            hint=did_you_mean(value.name, catalogue, what + "s", aliases))
         settings = bind(value, catalogue[name], f"{what} {value.name}")
         if check is not None:
             check(value, settings)
