@@ -9,13 +9,16 @@ import warnings
 
 import numpy as np
 import pytest
+from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 from test_split_batchnorm import RESNETISH, _steps  # a net with batch norms, training steps
 
+from cnnspec import resume, train
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
 from cnnspec.engine import processes
 from cnnspec.errors import RunError
 from cnnspec.lang import parse
+from cnnspec.training.loop import Stopped
 
 pytestmark = pytest.mark.skipif(not processes.available(),
                                 reason="worker processes are forked on Linux only")
@@ -143,3 +146,26 @@ def test_a_daemonic_process_runs_the_parts_in_threads():
         runner, out = pool.apply(_train_in, ("processes",))
     assert runner == "DataParallel"
     np.testing.assert_array_equal(out, _train_in("threads")[1])
+
+
+class _KillWorkerAt:
+    """A step hook that kills the model's worker process after step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __call__(self, step, model):
+        if step == self.step:
+            (worker,) = _workers(model)
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join()
+
+
+def test_a_worker_killed_in_training_stops_it_at_its_checkpoint_and_resume_goes_on(tmp_path):
+    spec = spec_file(tmp_path)  # batch 24: halves of 12
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Stopped, match="killed by signal 9; the last checkpoint in .* is kept") \
+            as info:
+        train(spec, run_dir=tmp_path / "cut", on_step=_KillWorkerAt(STEPS_PER_EPOCH + 2), **FAST)
+    assert "memory" in info.value.hint and "cnnspec.resume(" in info.value.hint
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)

@@ -269,9 +269,16 @@ class Model:
         return (splitting.splits(x.shape[0], self.threads) and not self.record
                 and self.clock is None and not (self.training and self._coupled))
 
+    def start_parts(self, batch: int) -> None:
+        """Start now what runs the parts of a training batch of ``batch`` examples (a worker
+        process is forked), before the caller allocates more: a worker keeps the pages of this
+        process that were there when it was forked, for its life, once this process frees
+        or rewrites them."""
+        if splitting.splits(batch, self.threads) and not self._coupled:
+            self._data_parallel().start()
+
     def _data_parallel(self) -> parallel.DataParallel | processes.ProcessParallel:
-        runner = (processes.ProcessParallel
-                  if self.parts_in == "processes" and processes.available()
+        runner = (processes.ProcessParallel if processes.runs_parts(self.parts_in)
                   else parallel.DataParallel)
         if type(self._parallel) is not runner or self._parallel.parts != self.threads:
             if self._parallel is not None:

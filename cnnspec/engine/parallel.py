@@ -87,6 +87,9 @@ class DataParallel:
         for replica in self.replicas:
             replica.release()
 
+    def start(self) -> None:
+        """Nothing to start: the pool's threads start with the first split batch."""
+
     def close(self) -> None:
         """Nothing to stop: the pool's threads end with the process."""
 

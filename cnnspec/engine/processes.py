@@ -55,10 +55,20 @@ _POLL_SECONDS = 1.0
 _ALIGN = 64  # bytes: each shared array starts on a cache line
 
 
+class WorkerLost(RunError):
+    """A worker process ended while it ran its part (killed, most often for lack of memory)."""
+
+
 def available() -> bool:
     """Whether this process can run a batch's parts in forked worker processes."""
     return (sys.platform.startswith("linux") and hasattr(os, "fork")
             and not multiprocessing.current_process().daemon)
+
+
+def runs_parts(parts_in: str) -> bool:
+    """Whether a model with ``parts_in`` (``model.parts_in``: "processes" or "threads") runs
+    its parts after the first in worker processes here."""
+    return parts_in == "processes" and available()
 
 
 class ProcessParallel:
@@ -90,7 +100,7 @@ class ProcessParallel:
         first.training = model.training
 
         def send():
-            self._start_workers()
+            self.start()
             self._layout.write_state(_state_arrays(model))
             for worker, piece in zip(self._workers, pieces[1:]):
                 worker.send(("forward", piece, model.training))
@@ -151,7 +161,9 @@ class ProcessParallel:
             raise
         return [first] + answers
 
-    def _start_workers(self) -> None:
+    def start(self) -> None:
+        """Fork the workers, unless they are running (the first split batch does, or the
+        trainer before it allocates its optimizer's state and its steps)."""
         if self._workers:
             return
         # Flushed before the fork: a child would otherwise write this process's buffered
@@ -285,12 +297,12 @@ class _Worker:
             warnings.warn_explicit(message, category, filename, lineno)
         return result
 
-    def _ended(self) -> RunError:
+    def _ended(self) -> WorkerLost:
         self.process.join(_POLL_SECONDS)
         code = self.process.exitcode
         how = (f"was killed by signal {-code}" if code is not None and code < 0
                else f"ended with exit code {code}" if code is not None else "stopped answering")
-        return RunError(
+        return WorkerLost(
             f"the process running part {self.part + 1} of the batch {how}",
             hint="a process killed while it runs is most often out of memory: a smaller "
                  "batch size needs less")
