@@ -67,7 +67,7 @@ def test_a_thread_training_after_the_main_thread_runs_one_blas_thread(seen, thre
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((32, 1, 8, 8)), rng.integers(0, 10, 32)
     model = compile_spec(check(parse(NET)), seed=0, dtype="float64")
-    model.threads = threads
+    model.threads, model.parts_in = threads, "threads"  # the parts' threads are this test's
     with threadpool_limits(limits=2, user_api="blas"):  # the user's count: more than one
         _step(model, x, y)  # the main thread sets the count first
         _in_thread(lambda: _step(model, x, y))

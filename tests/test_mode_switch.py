@@ -37,7 +37,7 @@ def _kept_caches(model):
 
 def test_switching_frees_the_fused_layers_caches_too():
     model = compile_spec(check(parse(NET)), seed=0)
-    model.threads = 2
+    model.threads, model.parts_in = 2, "threads"  # the replicas' caches are this process's
     model.eval()
     stand_ins = {type(node.layer) for node in model._fused}
     assert {InPlaceReLU, MaxPoolReLU} <= stand_ins  # the case this test is about
@@ -91,7 +91,8 @@ def test_a_training_step_after_validation_stays_within_the_estimate(threads):
     tracemalloc.start()
     try:
         model = compile_spec(checked, seed=0)
-        model.threads = threads
+        # tracemalloc sees this process's arrays only: the parts' are the same in threads
+        model.threads, model.parts_in = threads, "threads"
         optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
         step(model, optimizer)
         score(model, x_val, y_val)

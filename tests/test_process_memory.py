@@ -11,7 +11,13 @@ import pytest
 from peak import peak_of
 
 import cnnspec
-from cnnspec.check.memory import BLAS_BUFFER_BYTES, LIBRARY_BYTES, PROCESS_BYTES, data_bytes
+from cnnspec.check.memory import (
+    BLAS_BUFFER_BYTES,
+    LIBRARY_BYTES,
+    PROCESS_BYTES,
+    WORKER_PROCESS_BYTES,
+    data_bytes,
+)
 from cnnspec.errors import SpecErrors
 from cnnspec.kinds import KINDS
 from cnnspec.training.api import checked_with_overrides
@@ -42,15 +48,16 @@ def test_a_training_process_stays_within_checks_estimate_of_it(name, batch, dtyp
     assert estimate.process <= 2 * measured, (measured / 2**20, estimate.process / 2**20)
 
 
-def test_the_runtime_counts_a_blas_buffer_for_each_part_and_the_kinds_libraries(tmp_path):
+def test_the_runtime_counts_a_blas_buffer_for_each_part_a_worker_and_the_kinds_libraries(tmp_path):
     spec = tmp_path / "act.cnn"
     body = ("input 1x8x8\nconv 8 3x3\n{}\nflatten\ndense 10\n"
             "train {{\n  data digits\n  batch {}\n}}\n")
     spec.write_text(body.format("gelu", 1))  # a batch of one runs whole, in one thread
     assert cnnspec.load(spec).step_memory.runtime == (
         PROCESS_BYTES + BLAS_BUFFER_BYTES + LIBRARY_BYTES["scipy.special"])
-    spec.write_text(body.format("gelu approximate tanh", 64))  # halves in two threads
-    assert cnnspec.load(spec).step_memory.runtime == PROCESS_BYTES + 2 * BLAS_BUFFER_BYTES
+    spec.write_text(body.format("gelu approximate tanh", 64))  # halves, one in a worker
+    assert cnnspec.load(spec).step_memory.runtime == (
+        PROCESS_BYTES + 2 * BLAS_BUFFER_BYTES + WORKER_PROCESS_BYTES)
 
 
 # Trains one step of a net of every activation kind on a batch of ones in a fresh process and

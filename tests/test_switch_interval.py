@@ -29,7 +29,7 @@ def users_interval():
 
 def _model():
     model = compile_spec(check(parse(NET)), seed=0)
-    model.threads = 2
+    model.threads, model.parts_in = 2, "threads"  # the interval is the threads' concern
     return model
 
 

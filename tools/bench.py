@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_info
 
 import cnnspec
 from cnnspec.check.memory import OVERESTIMATE
-from cnnspec.engine import chunking, footprint
+from cnnspec.engine import chunking, footprint, processes, splitting
 from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.splitting import DEFAULT_THREADS
@@ -390,6 +390,11 @@ def speed(args, torch_ok: bool) -> None:
     """Training throughput against PyTorch, per-layer GFLOP/s of the convs, the matmul peak."""
     print(f"speed: threads {args.threads}, {args.rounds} rounds of alternating blocks of "
           f"~{args.seconds} s, float32, SGD momentum 0.9", flush=True)
+    if args.threads > 1:
+        where = ("worker processes" if processes.runs_parts(splitting.DEFAULT_PARTS_IN)
+                 else "threads")
+        print(f"cnnspec: batches as {args.threads} parts (PyTorch: {args.threads} intra-op "
+              f"threads), the parts after the first in {where}", flush=True)
     for lib in threadpool_info():
         if lib["user_api"] == "blas":
             print(f"BLAS: {lib['internal_api']} {lib['version']} "

@@ -335,6 +335,9 @@ def _train_steps(checked, x, y, steps: int) -> None:
 
     training = checked.ir["training"]
     model = cnnspec.compile(checked, seed=0, dtype=x.dtype.name)
+    # tracemalloc sees this process's arrays only: the parts run in threads, whose arrays are
+    # the worker processes' (check's estimate also counts what the workers add)
+    model.parts_in = "threads"
     optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
     for _ in range(steps):
         _, dout = model.loss(model.forward(x), y)

@@ -2,13 +2,17 @@
 
 ``check`` refuses a spec whose step would not fit in the machine's memory (or a limit the user
 sets) and warns when it takes most of it; ``summary`` shows the figure. Everything is float32
-(4 bytes a value) at the spec's batch size B, which the engine runs as parts in threads where
-:func:`cnnspec.engine.splitting.splits` says so (each part's arrays are its own):
+(4 bytes a value) at the spec's batch size B, which the engine runs as parts where
+:func:`cnnspec.engine.splitting.splits` says so, the first in the training process and the
+others in worker processes or threads (each part's arrays are its own):
 
 - parameters: the weights, their gradients (each part's, and their sum when the batch is
   split), the optimizer's state (as many arrays per parameter as its record in
   :mod:`cnnspec.ir.training_catalogue` declares) and its work arrays (:func:`optimizer_arrays`),
-  all kept from one step to the next;
+  all kept from one step to the next; with the parts in worker processes, the memory they share
+  with the training process (the parameters once more, each worker's gradients) and each
+  worker's own copy of the arrays the training process rewrites after forking it
+  (:func:`worker_values`);
 - work: the buffers each layer of each part keeps from one step to the next (a convolution's
   padded input, im2col columns and gradient buffers), as
   :mod:`cnnspec.engine.footprint` declares them;
@@ -113,6 +117,18 @@ def gradient_arrays(parts: int) -> int:
     return parts + 2 if parts > 1 else 1
 
 
+def worker_values(total: int, trainable: int, training: dict, parts: int) -> int:
+    """Values that running a split batch's parts after the first in worker processes
+    (:mod:`cnnspec.engine.processes`) adds for a model of ``total`` parameters, ``trainable``
+    of them trained: the memory shared with the workers (the parameters, copied in before each
+    step, and each worker's gradients), and in each worker the parameters and optimizer state
+    as they were when it was forked, which it keeps while the training process rewrites
+    them. Counted wherever the parts could run in threads instead (an upper bound there)."""
+    workers = parts - 1
+    shared = total + trainable * workers
+    return shared + workers * (total + trainable * optimizer_arrays(training))
+
+
 def optimizer_arrays(training: dict) -> int:
     """Arrays the size of the trainable parameters the optimizer holds: its state and
     scratch (:func:`optimizer_buffers`) and its update array."""
@@ -132,6 +148,11 @@ OBJECT_BYTES_PER_LAYER = 3 << 10
 # Python with NumPy, its BLAS and cnnspec loaded: 32 MiB when training starts; with matplotlib,
 # which draws the curves when it ends, 71 MiB.
 PROCESS_BYTES = 80 << 20
+# A worker process running a part of a split batch (cnnspec.engine.processes), beyond its
+# part's arrays and its BLAS buffer: the pages of the forked interpreter it writes to
+# (reference counts, its modules' state), 5.6 MiB measured on a small net (Intel Xeon, Python
+# 3.11, NumPy 2.4.6).
+WORKER_PROCESS_BYTES = 8 << 20
 # OpenBLAS packs a product's operands into a buffer of its own for each thread that calls it,
 # kept for the process's life: 8.0 MiB for float32 products of 4096 x 4096 matrices, 12.9 MiB
 # for float64 (smaller products touch less of it). Each part of a split batch runs its
@@ -146,12 +167,12 @@ LIBRARY_BYTES = {"scipy.special": 16 << 20}
 
 
 def runtime_bytes(layers: list[LayerInfo], parts: int) -> int:
-    """What a process training ``layers`` in ``parts`` threads holds beside its arrays: the
-    interpreter and libraries, the modules the layers' kinds load and a BLAS buffer per
-    thread."""
+    """What training ``layers`` in ``parts`` parts holds beside its arrays: the interpreter and
+    libraries, the modules the layers' kinds load, a BLAS buffer per part and, for each part
+    after the first, a worker process's own pages."""
     libraries = {name for info in layers for name in KINDS[info.kind].libraries(info.ir)}
     return (PROCESS_BYTES + sum(LIBRARY_BYTES[name] for name in libraries)
-            + BLAS_BUFFER_BYTES * parts)
+            + BLAS_BUFFER_BYTES * parts + WORKER_PROCESS_BYTES * (parts - 1))
 
 
 # A data set in memory, per byte of its images as float32 and int64 labels: the loaded set
@@ -247,6 +268,8 @@ def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) ->
     trainable = sum(info.trainable_params for info in layers)
     parameter_values = total + trainable * (gradient_arrays(parts)
                                             + optimizer_arrays(training))
+    if parts > 1:
+        parameter_values += worker_values(total, trainable, training, parts)
     output = spec.ir.get("output") or layers[-1].name
     whole = _whole_batch_arrays(layers, output, batch, itemsize) if parts > 1 else 0
     replicas = parts if parts > 1 else 0

@@ -23,15 +23,18 @@ off while ``record`` is on, so that every layer's own output and gradient can be
 Timing: with ``model.clock`` a dict, forward and backward add each node's seconds to it
 (:mod:`cnnspec.engine.timing`, ``cnnspec time``); the batch then runs in one thread.
 
-Threads: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
+Parts: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
 (on the small products of a training step a BLAS thread pool gains little, and on a machine
 busy with other work it is many times slower). The engine parallelises itself instead:
-with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves in two
-threads (:mod:`cnnspec.engine.parallel`). The split is fixed, so results do not depend on the
-machine; they equal ``threads = 1`` results up to rounding in the summed parameter gradients
-(and in batch norm's statistics, which the halves sum across the threads). It is skipped while
-recording, and while training a model with dropout (its masks follow the order of draws). Set
-``model.threads = 1`` for bitwise one-thread results.
+with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves, the
+first in the calling thread, the second in a worker process forked from this one
+(:mod:`cnnspec.engine.processes`, on Linux) or, with ``model.parts_in = "threads"`` and where
+processes are not available, in a thread (:mod:`cnnspec.engine.parallel`); both give the same
+bits. The split is fixed, so results do not depend on the machine; they equal ``threads = 1``
+results up to rounding in the summed parameter gradients (and in batch norm's statistics,
+which the halves sum across the parts). It is skipped while recording, and while training a
+model with dropout (its masks follow the order of draws). Set ``model.threads = 1`` for
+bitwise one-thread results.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ from time import perf_counter
 
 import numpy as np
 
-from cnnspec.engine import losses, parallel, splitting
+from cnnspec.engine import losses, parallel, processes, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
@@ -81,7 +84,8 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
-        self.threads = splitting.DEFAULT_THREADS  # batch halves in threads; 1: the caller's
+        self.threads = splitting.DEFAULT_THREADS  # batch halves in parallel; 1: the caller's
+        self.parts_in = splitting.DEFAULT_PARTS_IN  # "processes" (where available) or "threads"
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}
         # When a dict, forward and backward add each node's seconds to it under (name,
@@ -243,14 +247,16 @@ class Model:
         if split:
             _release([self])
         elif self._parallel is not None:
-            _release(self._parallel.replicas)
+            self._parallel.release()
 
     def release(self) -> None:
         """Free every layer's cache and work buffers, the replicas' too: what passes that no
         backward pass follows left behind (an evaluation's, in batches larger than the
         training batch that check's memory estimate counts, would otherwise stay through the
         next training step). The next pass allocates them again."""
-        _release([self] + (self._parallel.replicas if self._parallel is not None else []))
+        _release([self])
+        if self._parallel is not None:
+            self._parallel.release()
 
     def _plan_layers(self) -> list[Layer]:
         """Every layer a forward pass can run: the nodes' own and the fused plan's stand-ins
@@ -263,9 +269,21 @@ class Model:
         return (splitting.splits(x.shape[0], self.threads) and not self.record
                 and self.clock is None and not (self.training and self._coupled))
 
-    def _data_parallel(self) -> parallel.DataParallel:
-        if self._parallel is None or self._parallel.parts != self.threads:
-            self._parallel = parallel.DataParallel(self, self.threads)
+    def start_parts(self, batch: int) -> None:
+        """Start now what runs the parts of a training batch of ``batch`` examples (a worker
+        process is forked), before the caller allocates more: a worker keeps the pages of this
+        process that were there when it was forked, for its life, once this process frees
+        or rewrites them."""
+        if splitting.splits(batch, self.threads) and not self._coupled:
+            self._data_parallel().start()
+
+    def _data_parallel(self) -> parallel.DataParallel | processes.ProcessParallel:
+        runner = (processes.ProcessParallel if processes.runs_parts(self.parts_in)
+                  else parallel.DataParallel)
+        if type(self._parallel) is not runner or self._parallel.parts != self.threads:
+            if self._parallel is not None:
+                self._parallel.close()
+            self._parallel = runner(self, self.threads)
         return self._parallel
 
     # -------------------------------------------------------------- parameters

@@ -1,4 +1,5 @@
-"""Data parallelism inside one process: a batch split into parts run by replicas in threads.
+"""Data parallelism inside one process: a batch split into parts run by replicas in threads
+(the fallback where worker processes cannot be forked; see :mod:`cnnspec.engine.processes`).
 
 NumPy releases the GIL inside matrix products and most array operations, so two Python threads
 each running half the batch with single-threaded BLAS keep two cores busy on the whole step
@@ -13,8 +14,10 @@ whole batch's, sums its per-part sums across the parts (:class:`PartSums`: the t
 a barrier), as synchronised batch norm does across devices. Layers whose result depends on the
 order of random draws (dropout) keep a model from splitting while it trains.
 
-Handing the GIL over is what two parts in one process lose to (two processes scale by 2.0,
-two parts in threads by 1.3-1.45): a part needs the GIL back after each NumPy call, and when
+Handing the GIL over is what two parts in one process lose to (two parts in threads ran a
+step 0.9-1.35 times as fast as one, in processes 1.3-1.9 times: where it can, the model runs
+its parts in worker processes, :mod:`cnnspec.engine.processes`, which reuses this module's
+replicas and sums): a part needs the GIL back after each NumPy call, and when
 the other part holds it, it sleeps until it is released (a Winograd or max-pool layer: about
 a quarter of its NumPy calls, some 40 microseconds each). CPython lets a waiting thread force
 the hand-off only after the switch interval (``sys.getswitchinterval()``, 5 ms), and until
@@ -44,7 +47,7 @@ class DataParallel:
     def __init__(self, model, parts: int) -> None:
         self.model = model
         self.parts = parts
-        self.replicas = [model.replica() for _ in range(parts)]
+        self.replicas = replicate_parts(model, parts)
         self.sums: list[PartSums] = []
         for index, node in enumerate(model.nodes):
             if node.layer.part_sums:  # one PartSums per layer, shared by its replicas
@@ -60,7 +63,7 @@ class DataParallel:
         for replica in self.replicas:
             replica.training = self.model.training
         outs = self._run(lambda replica, part: replica.forward(part),
-                         np.array_split(x, self.parts))
+                         split_batch(x, self.parts))
         logits = None
         if self.model._fused_softmax:
             logits = np.concatenate([replica._logits for replica in self.replicas])
@@ -70,16 +73,25 @@ class DataParallel:
         """Backward of every part; sums the parts' parameter gradients into the model's (read by
         its ``grads()``) and returns the concatenated input gradient (None unless
         ``input_grad``)."""
-        parts = np.array_split(dout, self.parts)
+        parts = split_batch(dout, self.parts)
         if fused:
             for replica, part in zip(self.replicas, parts):
                 replica._fused_dout = part  # each part starts below the softmax, as the whole
         dxs = self._run(lambda replica, part: replica.backward(part, input_grad), parts)
-        per_part = [replica._param_grads for replica in self.replicas]
-        self.model._param_grads = {
-            name: {key: _sum([grads[name][key] for grads in per_part]) for key in layer_grads}
-            for name, layer_grads in per_part[0].items()}
+        self.model._param_grads = sum_part_grads(
+            [replica._param_grads for replica in self.replicas])
         return np.concatenate(dxs) if input_grad else None
+
+    def release(self) -> None:
+        """Free every part's caches and work buffers (see :meth:`Model.release`)."""
+        for replica in self.replicas:
+            replica.release()
+
+    def start(self) -> None:
+        """Nothing to start: the pool's threads start with the first split batch."""
+
+    def close(self) -> None:
+        """Nothing to stop: the pool's threads end with the process."""
 
     def _run(self, fn, parts):
         """``fn(replica, part)`` for every part: the first in the calling thread (which would
@@ -215,7 +227,7 @@ class PartSums:
         self.calls[part] += 1
         slots[part] = array
         self.barrier.wait()
-        return _sum(slots)
+        return sum_in_order(slots)
 
     def abort(self) -> None:
         self.barrier.abort()
@@ -239,11 +251,33 @@ class PartMember:
         return self.sums.total(self.part, array)
 
 
-def _sum(arrays):
+def split_batch(x: np.ndarray, parts: int) -> list[np.ndarray]:
+    """The parts of a batch, in order: the first ones one example larger where ``parts`` does
+    not divide it (what check's memory estimate counts as the largest part)."""
+    return np.array_split(x, parts)
+
+
+def replicate_parts(model, parts: int) -> list:
+    """One replica of ``model`` for each part (``Model.replica``: shared parameters, caches
+    of its own)."""
+    return [model.replica() for _ in range(parts)]
+
+
+def sum_in_order(arrays: list[np.ndarray]) -> np.ndarray:
+    """The sum of the parts' ``arrays`` as a new array, added in part order: the same bits
+    wherever it is made (each part of a batch norm's statistics, or the gradients' owner)."""
     total = arrays[0] + arrays[1]
     for array in arrays[2:]:
         total += array
     return total
+
+
+def sum_part_grads(per_part: list[dict]) -> dict:
+    """The parameter gradients of a split step: ``{layer: {key: sum over the parts}}`` from
+    each part's ``{layer: {key: gradient}}`` (the first part's layers and keys)."""
+    return {name: {key: sum_in_order([grads[name][key] for grads in per_part])
+                   for key in layer_grads}
+            for name, layer_grads in per_part[0].items()}
 
 
 def replicate_layer(layer):

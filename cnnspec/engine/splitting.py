@@ -3,6 +3,9 @@ plain numbers, without NumPy, so that ``check``'s memory estimate reads the same
 engine acts on."""
 
 DEFAULT_THREADS = 2  # a model runs a batch as halves in two threads unless told otherwise
+# The parts after the first run in worker processes where the platform allows
+# (cnnspec.engine.processes), else in threads (cnnspec.engine.parallel).
+DEFAULT_PARTS_IN = "processes"
 MIN_PART = 8  # smaller parts cost more in thread hand-offs than they save
 
 

@@ -163,7 +163,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
         rundir.refuse_occupied(out)
     dataset = _load_data(checked, training, options.data_dir, options)
     prepared = _prepare(training, dataset, None, options.dtype, options.fold)
-    model = compile_model(checked, training["seed"], options.dtype)
+    model = _training_model(checked, training, options.dtype)
     optimizer = _optimizer(training, model)
     context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
     for init_step in options.init_steps:
@@ -225,7 +225,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
                                                     what="preprocessing record"))
     prepared = _prepare(training, dataset, preprocessor, dtype)
-    model = compile_model(checked, training["seed"], dtype)
+    model = _training_model(checked, training, dtype)
     optimizer = _optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_checkpoint(run, model, optimizer, session.dropout_rng)
@@ -384,6 +384,15 @@ def undecayed(model) -> list[str]:
         if part != "weight" or not is_weighted(kinds[layer]):
             spared.append(name)
     return spared
+
+
+def _training_model(checked, training: dict, dtype: str):
+    """The model to train, its batch's worker processes started (cnnspec.engine.processes):
+    forked now, with the data loaded (which they share unchanged) but before the optimizer's
+    state and the steps' arrays exist, they keep no copies of those."""
+    model = compile_model(checked, training["seed"], dtype)
+    model.start_parts(training["batch_size"])
+    return model
 
 
 def _session(checked, model, optimizer, training, prepared: Prepared, run: RunDir,

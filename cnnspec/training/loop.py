@@ -21,6 +21,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
+from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, WordedError, literal
 from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
@@ -37,6 +38,11 @@ from cnnspec.training.state import BEST_EPOCH_KEY, Position, save_checkpoint
 
 class Interrupted(WordedError):
     """Training stopped on Ctrl-C after saving a checkpoint it can resume from."""
+
+
+class Stopped(WordedError):
+    """Training stopped in the middle of a step by a failure outside it (a worker process
+    killed); the last checkpoint stays the point to resume from."""
 
 
 class Diverged(RunError):
@@ -102,6 +108,13 @@ def fit(session: Session, position: Position) -> Position:
                         f"{session.run.path} is kept"),
                 hint=f"continue with: {{resume_command:{literal(str(session.run.path))}}}"
             ) from None
+        except WorkerLost as lost:
+            # The same: the step is lost, the checkpoint before it stays.
+            session.display.close()
+            raise Stopped(
+                literal(f"{lost.message}; the last checkpoint in {session.run.path} is kept"),
+                hint=literal(f"{lost.hint}; ") + "continue with: "
+                f"{{resume_command:{literal(str(session.run.path))}}}") from None
     position.finished = True
     session.save(position)
     return position

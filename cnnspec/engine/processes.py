@@ -1,0 +1,400 @@
+"""Data parallelism across processes: the parts of a split batch after the first run in worker
+processes forked from this one, so that each part has an interpreter, and a GIL, of its own.
+
+:class:`cnnspec.engine.parallel.DataParallel` runs the parts in threads of one process, and
+each part waits for the GIL after every NumPy call while the other holds it: two parts in
+threads ran a step 0.9-1.35 times as fast as one (LeNet-5 at batch 64 and 256, vgg_small at
+64; Intel Xeon, OpenBLAS 0.3.31, CPython 3.11). :class:`ProcessParallel` runs the same parts,
+the same replicas and the same sums, with the parts after the first in processes: 1.3-1.9
+times as fast as one part on the same machine.
+
+A worker is forked (POSIX ``fork``: the child starts with this process's model, replicas
+and modules, nothing to import or send) the first time the model runs a split batch. It
+holds its part's replica, whose parameters and buffers are views of memory shared with this
+process (an anonymous shared mapping made before the fork): before each forward pass the
+model's current values are copied into it (whatever arrays the model's layers hold by then:
+an optimizer's update, a loaded checkpoint), and the worker's parameter gradients come back
+through it. The part's input, its output and its input gradient travel through a pipe, with
+the commands. Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends
+its part's sums, the first part adds them all in part order and sends the total back, so
+every part gets the same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
+Results are therefore those of the threads, bit for bit.
+
+A worker ignores Ctrl-C (the training loop finishes the step it is in, then saves), sends
+back the warnings NumPy raised in it (warned again here, under this process's filters) and the
+error a command raised (raised again here). When a command fails anywhere, or a step is left
+half-way (an exception in this process's part), the workers may wait for sums that never come:
+they are stopped, and the next split batch forks new ones. A worker that ends on its own
+(killed for lack of memory) is a :class:`cnnspec.errors.RunError` saying so. Workers end when
+the model is freed (their pipe closes) and with this process.
+
+Where a process cannot fork workers (not Linux: macOS's system libraries are not safe to use
+after ``fork``, Windows has none; or a daemonic process, such as a multiprocessing pool's
+worker, which may have no children), the model runs its parts in threads.
+"""
+from __future__ import annotations
+
+import ctypes
+import mmap
+import multiprocessing
+import os
+import pickle
+import signal
+import sys
+import warnings
+import weakref
+
+import numpy as np
+
+from cnnspec.engine.parallel import replicate_parts, split_batch, sum_part_grads
+from cnnspec.errors import RunError
+
+# How long a wait for a worker's answer lasts before checking that it is still alive: its
+# death then surfaces within this many seconds instead of never.
+_POLL_SECONDS = 1.0
+_ALIGN = 64  # bytes: each shared array starts on a cache line
+
+
+class WorkerLost(RunError):
+    """A worker process ended while it ran its part (killed, most often for lack of memory)."""
+
+
+def available() -> bool:
+    """Whether this process can run a batch's parts in forked worker processes."""
+    return (sys.platform.startswith("linux") and hasattr(os, "fork")
+            and not multiprocessing.current_process().daemon)
+
+
+def runs_parts(parts_in: str) -> bool:
+    """Whether a model with ``parts_in`` (``model.parts_in``: "processes" or "threads") runs
+    its parts after the first in worker processes here."""
+    return parts_in == "processes" and available()
+
+
+class ProcessParallel:
+    """Run ``model``'s forward and backward as ``parts`` slices of the batch: the first in the
+    calling thread, the others in worker processes (the interface of
+    :class:`cnnspec.engine.parallel.DataParallel`)."""
+
+    def __init__(self, model, parts: int) -> None:
+        self.parts = parts
+        self._model = weakref.ref(model)  # the model holds this object: no cycle back
+        self.replicas = replicate_parts(model, parts)
+        hub = _HubSums(self)
+        for node in self.replicas[0].nodes:
+            if node.layer.part_sums:
+                node.layer.parts = hub
+        state = [(name, array) for name, array in _state_arrays(model)]
+        trainable = [(name, value) for name, value in model.params().items()
+                     if name in set(model.trainable_names)]
+        self._layout = _SharedLayout(state, [trainable] * (parts - 1))
+        self._workers: list[_Worker] = []
+        self._stop = weakref.finalize(self, _stop_all, self._workers)
+
+    # ------------------------------------------------------------------ the step
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(output, logits or None) of the whole batch ``x`` (N, ...), concatenated from parts."""
+        model = self._model()
+        pieces = split_batch(x, self.parts)
+        first = self.replicas[0]
+        first.training = model.training
+
+        def send():
+            self.start()
+            self._layout.write_state(_state_arrays(model))
+            for worker, piece in zip(self._workers, pieces[1:]):
+                worker.send(("forward", piece, model.training))
+
+        results = self._command(send, lambda: first.forward(pieces[0]))
+        outs = [results[0]] + [out for out, _ in results[1:]]
+        logits = None
+        if model._fused_softmax:
+            logits = np.concatenate([first._logits] + [part for _, part in results[1:]])
+        return np.concatenate(outs), logits
+
+    def backward(self, dout: np.ndarray, fused: bool, input_grad: bool):
+        """Backward of every part; sums the parts' parameter gradients into the model's (read by
+        its ``grads()``) and returns the concatenated input gradient (None unless
+        ``input_grad``)."""
+        pieces = split_batch(dout, self.parts)
+        first = self.replicas[0]
+        if fused:
+            first._fused_dout = pieces[0]  # each part starts below the softmax, as the whole
+
+        def send():
+            for worker, piece in zip(self._workers, pieces[1:]):
+                worker.send(("backward", piece, fused, input_grad))
+
+        results = self._command(send, lambda: first.backward(pieces[0], input_grad))
+        per_part = [first._param_grads]
+        for part, (_, names) in enumerate(results[1:], start=1):
+            slots = self._layout.gradients(part)
+            per_part.append({layer: {key: slots[f"{layer}.{key}"] for key in keys}
+                             for layer, keys in names.items()})
+        self._model()._param_grads = sum_part_grads(per_part)
+        if not input_grad:
+            return None
+        return np.concatenate([results[0]] + [dx for dx, _ in results[1:]])
+
+    def release(self) -> None:
+        """Free every part's caches and work buffers (see :meth:`Model.release`)."""
+        self.replicas[0].release()
+        if self._workers:
+            self._command(lambda: [worker.send(("release",)) for worker in self._workers],
+                          lambda: None)
+
+    def close(self) -> None:
+        """Stop the workers (the next split batch forks new ones)."""
+        _stop_all(self._workers)
+
+    # ----------------------------------------------------------------- internals
+    def _command(self, send, run_first):
+        """``send()`` a command to the workers, ``run_first()`` here while they run it; then
+        every worker's answer: ``[first's result, worker 1's, ...]``. Any failure stops the
+        workers before it is raised: they may be waiting for sums that will not come."""
+        try:
+            send()
+            first = run_first()
+            answers = [worker.answer() for worker in self._workers]
+        except BaseException:
+            self.close()
+            raise
+        return [first] + answers
+
+    def start(self) -> None:
+        """Fork the workers, unless they are running (the first split batch does, or the
+        trainer before it allocates its optimizer's state and its steps)."""
+        if self._workers:
+            return
+        # Flushed before the fork: a child would otherwise write this process's buffered
+        # output again when it ends.
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        context = multiprocessing.get_context("fork")
+        for part in range(1, self.parts):
+            ours, theirs = context.Pipe()
+            # The child closes its copies of this process's ends (its own pipe's and the
+            # workers' forked before it): its read then ends when this process closes them.
+            parents_ends = [ours] + [worker.conn for worker in self._workers]
+            process = context.Process(
+                target=_serve, name=f"cnnspec-part-{part}", daemon=True,
+                args=(theirs, parents_ends, part, self.replicas[part], self._layout))
+            with warnings.catch_warnings():
+                # Python 3.12+ warns that forking a process with threads may deadlock the
+                # child: this child runs only NumPy on its replica and takes no lock the
+                # other threads may hold.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                process.start()
+            theirs.close()
+            self._workers.append(_Worker(part, process, ours))
+
+
+def _state_arrays(model):
+    """``(name, array)`` of every parameter and buffer of ``model``, in node order."""
+    for node in model.nodes:
+        for store in (node.layer.params, node.layer.buffers):
+            for key, value in store.items():
+                yield f"{node.name}.{key}", value
+
+
+class _SharedLayout:
+    """One anonymous shared mapping, made before the workers are forked: the model's
+    parameters and buffers (``state``), then for each worker its parameter gradients."""
+
+    def __init__(self, state, gradients) -> None:
+        self._specs = []
+        offset = 0
+        for group in [state] + gradients:
+            specs = {}
+            for name, like in group:
+                specs[name] = (offset, like.shape, like.dtype)
+                offset += -(-like.nbytes // _ALIGN) * _ALIGN
+            self._specs.append(specs)
+        self._memory = mmap.mmap(-1, max(offset, _ALIGN))  # MAP_SHARED: the children see it
+        self._views = [{name: self._view(*spec) for name, spec in specs.items()}
+                       for specs in self._specs]
+
+    def _view(self, offset, shape, dtype):
+        count = int(np.prod(shape))
+        return np.frombuffer(self._memory, dtype, count, offset).reshape(shape)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self._views[0]
+
+    def gradients(self, part: int) -> dict[str, np.ndarray]:
+        return self._views[part]
+
+    def write_state(self, arrays) -> None:
+        views = self._views[0]
+        for name, value in arrays:
+            np.copyto(views[name], value)
+
+
+class _HubSums:
+    """Part 0's side of batch norm's sums across processes (``total(a)`` and ``first``, what
+    :func:`cnnspec.engine.norm.batchnorm_forward` reads): every worker's part sends its array,
+    the total is made here in part order and sent back to each."""
+
+    first = True
+
+    def __init__(self, parallel: ProcessParallel) -> None:
+        self._parallel = weakref.ref(parallel)
+
+    def total(self, array: np.ndarray) -> np.ndarray:
+        workers = self._parallel()._workers
+        arrays = [array] + [worker.answer("sum") for worker in workers]
+        total = sum_part_grads([{"": {"": a}} for a in arrays])[""][""]
+        for worker in workers:
+            worker.send(("total", total))
+        return total
+
+
+class _WorkerSums:
+    """A worker's side of :class:`_HubSums`."""
+
+    first = False
+
+    def __init__(self, conn) -> None:
+        self._conn = conn
+
+    def total(self, array: np.ndarray) -> np.ndarray:
+        self._conn.send(("sum", array))
+        kind, total = self._conn.recv()
+        assert kind == "total", kind
+        return total
+
+
+class _Worker:
+    """This process's end of one worker: its process and pipe."""
+
+    def __init__(self, part: int, process, conn) -> None:
+        self.part, self.process, self.conn = part, process, conn
+
+    def send(self, message) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+            raise self._ended() from None
+
+    def answer(self, expected: str = "done"):
+        """The worker's next answer of kind ``expected`` (its warnings warned here first); the
+        error it sends instead is raised here."""
+        try:
+            while not self.conn.poll(_POLL_SECONDS):
+                if not self.process.is_alive():
+                    raise self._ended()
+            kind, *body = self.conn.recv()
+        except (EOFError, ConnectionResetError, OSError):
+            raise self._ended() from None
+        if kind == "error":
+            raise body[0]
+        assert kind == expected, (kind, expected)
+        if kind == "sum":
+            return body[0]
+        result, caught = body
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno)
+        return result
+
+    def _ended(self) -> WorkerLost:
+        self.process.join(_POLL_SECONDS)
+        code = self.process.exitcode
+        how = (f"was killed by signal {-code}" if code is not None and code < 0
+               else f"ended with exit code {code}" if code is not None else "stopped answering")
+        return WorkerLost(
+            f"the process running part {self.part + 1} of the batch {how}",
+            hint="a process killed while it runs is most often out of memory: a smaller "
+                 "batch size needs less")
+
+    def stop(self) -> None:
+        self.conn.close()  # the worker reads the end of its pipe and returns
+        self.process.join(_POLL_SECONDS)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    for worker in workers:
+        worker.stop()
+    workers.clear()
+
+
+# ----------------------------------------------------------------------- the worker
+def _serve(conn, parents_ends, part: int, replica, layout: _SharedLayout) -> None:
+    """A worker's life: its replica's parameters and buffers become the shared views, then
+    commands are run until the pipe closes."""
+    for end in parents_ends:
+        end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    state = layout.state()
+    for node in replica.nodes:
+        for store in (node.layer.params, node.layer.buffers):
+            for key in store:
+                store[key] = state[f"{node.name}.{key}"]
+        if node.layer.part_sums:
+            node.layer.parts = _WorkerSums(conn)
+    commands = {"forward": _forward, "backward": _backward, "release": _release}
+    while True:
+        try:
+            name, *args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = commands[name](replica, layout.gradients(part), *args)
+            reply = ("done", result, [(str(w.message), w.category, w.filename, w.lineno)
+                                      for w in caught])
+        except Exception as error:  # noqa: BLE001 - sent to the parent, which raises it
+            reply = ("error", _picklable(error))
+        try:
+            conn.send(reply)
+        except OSError:  # the parent closed its end: it no longer waits for this step
+            return
+
+
+def _forward(replica, _slots, x, training):
+    replica.training = training
+    out = replica.forward(x)
+    return out, (replica._logits if replica._fused_softmax else None)
+
+
+def _backward(replica, slots, dout, fused, input_grad):
+    if fused:
+        replica._fused_dout = dout
+    dx = replica.backward(dout, input_grad)
+    names = {}
+    for layer, grads in replica._param_grads.items():
+        for key, grad in grads.items():
+            np.copyto(slots[f"{layer}.{key}"], grad)
+        names[layer] = list(grads)
+    return dx, names
+
+
+def _release(replica, _slots):
+    """Free the replica's caches and work buffers, and give the memory back to the system:
+    the model releases its parts when it runs a batch whole (a recorded step, a short last
+    batch), and what the worker freed would otherwise stay in its heap, of no use to the
+    training process."""
+    replica.release()
+    _trim_heap()
+
+
+def _trim_heap() -> None:
+    """glibc's ``malloc_trim(0)``: the free memory at the top of the heap and in its free
+    pages goes back to the system (elsewhere, nothing: the call is glibc's)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _picklable(error: BaseException) -> BaseException:
+    """``error`` if it survives pickling, else a RuntimeError with its type and message."""
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except (pickle.PickleError, TypeError, AttributeError, ValueError):
+        return RuntimeError(f"{type(error).__name__}: {error}")

@@ -1,0 +1,171 @@
+"""A batch's parts run in forked worker processes (cnnspec.engine.processes): the same bits as
+the parts in threads, batch norm's sums included; errors, warnings and a killed worker reach
+the parent as what they are, and the next step starts afresh; workers end with their model."""
+import gc
+import multiprocessing
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
+from test_split_batchnorm import RESNETISH, _steps  # a net with batch norms, training steps
+
+from cnnspec import resume, train
+from cnnspec.check.checker import check
+from cnnspec.compiler import compile_spec
+from cnnspec.engine import processes
+from cnnspec.errors import RunError
+from cnnspec.lang import parse
+from cnnspec.training.loop import Stopped
+
+pytestmark = pytest.mark.skipif(not processes.available(),
+                                reason="worker processes are forked on Linux only")
+
+def _model(parts_in, threads=2, dtype="float64", text=RESNETISH):
+    model = compile_spec(check(parse(text)), seed=0, dtype=dtype)
+    model.threads, model.parts_in = threads, parts_in
+    return model
+
+
+def _batch(n=21, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 1, 8, 8)), rng.integers(0, 10, n)
+
+
+def _workers(model):
+    return [worker.process for worker in model._parallel._workers]
+
+
+def _stepped():
+    """A batch, and a model in processes that took a step on it, with its one worker."""
+    x, y = _batch(32)
+    model = _model("processes")
+    _steps(model, x, y, steps=1)
+    (worker,) = _workers(model)
+    return x, y, model, worker
+
+
+@pytest.mark.parametrize("threads,dtype", [(2, "float64"), (3, "float32")])
+def test_processes_give_the_bits_of_threads(threads, dtype):
+    x, y = _batch(21 if threads == 2 else 25)  # parts of 11 and 10; of 9, 8 and 8
+    in_threads, in_processes = _model("threads", threads, dtype), _model("processes", threads,
+                                                                         dtype)
+    ours, theirs = _steps(in_processes, x, y, steps=3), _steps(in_threads, x, y, steps=3)
+    assert in_processes._split and len(_workers(in_processes)) == threads - 1
+    for mine, reference in zip(ours[:2], theirs[:2]):
+        np.testing.assert_array_equal(mine, reference)
+    for name, grad in theirs[2].items():
+        np.testing.assert_array_equal(ours[2][name], grad, err_msg=name)
+    for name, value in in_threads.state_dict().items():  # weights and running statistics
+        np.testing.assert_array_equal(in_processes.state_dict()[name], value, err_msg=name)
+    for model in (in_threads, in_processes):  # evaluation reads the running statistics
+        model.eval()
+    np.testing.assert_array_equal(in_processes.forward(x), in_threads.forward(x))
+
+
+def test_weights_the_model_is_given_between_steps_reach_the_workers():
+    x, y = _batch()
+    model, reference = _model("processes"), _model("threads")
+    _steps(model, x, y, steps=1)
+    new = {name: np.full_like(value, 0.01) for name, value in model.state_dict().items()}
+    for target in (model, reference):
+        target.load_state_dict(new)
+        target.nodes[0].layer.params["weight"] = np.ones_like(new["c1.weight"])  # rebound
+    np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
+                                  _steps(reference, x, y, steps=1)[0])
+
+
+def test_an_error_in_the_first_part_stops_the_workers_waiting_for_it(monkeypatch):
+    x, _, model, worker = _stepped()
+    first = model._parallel.replicas[0]
+    layer = next(node.layer for node in first.nodes if node.name == "c2")
+    monkeypatch.setattr(layer, "forward", lambda xs, training: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        model.forward(x)
+    assert not worker.is_alive()
+
+
+def test_a_killed_worker_is_a_run_error_and_the_next_step_runs():
+    x, y, model, worker = _stepped()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.join()
+    with pytest.raises(RunError, match="part 2 of the batch was killed by signal 9") as info:
+        _steps(model, x, y, steps=1)
+    assert "memory" in info.value.hint
+    reference = _model("threads")
+    _steps(reference, x, y, steps=1)
+    np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
+                                  _steps(reference, x, y, steps=1)[0])
+
+
+def test_a_worker_ignores_ctrl_c_the_parent_decides():
+    x, y, model, worker = _stepped()
+    os.kill(worker.pid, signal.SIGINT)
+    _steps(model, x, y, steps=1)
+    assert _workers(model) == [worker] and worker.is_alive()
+
+
+def test_a_workers_warnings_are_warned_here_under_this_process_filters():
+    text = RESNETISH.replace("c2: conv 4 3x3 pad same", "c2: conv 4 3x3 pad same\nt: tanh")
+    model = _model("processes", dtype="float32", text=text)
+    x, _ = _batch(32)
+    x[16:] = 1e30  # only the worker's part overflows
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        model.forward(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeWarning, match="overflow"):
+            model.forward(x)
+
+
+def test_the_workers_end_with_their_model():
+    _, _, model, worker = _stepped()
+    del model
+    gc.collect()
+    worker.join(5)
+    assert worker.exitcode == 0
+
+
+def test_a_model_released_releases_its_workers_caches_and_goes_on():
+    x, y, model, _ = _stepped()
+    model.release()
+    np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
+                                  _steps(_model("threads"), x, y, steps=2)[0])
+
+
+def _train_in(parts_in):
+    x, y = _batch(32)
+    model = _model(parts_in)
+    return type(model._data_parallel()).__name__, _steps(model, x, y, steps=1)[0]
+
+
+def test_a_daemonic_process_runs_the_parts_in_threads():
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # its workers are daemonic
+        runner, out = pool.apply(_train_in, ("processes",))
+    assert runner == "DataParallel"
+    np.testing.assert_array_equal(out, _train_in("threads")[1])
+
+
+class _KillWorkerAt:
+    """A step hook that kills the model's worker process after step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __call__(self, step, model):
+        if step == self.step:
+            (worker,) = _workers(model)
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.join()
+
+
+def test_a_worker_killed_in_training_stops_it_at_its_checkpoint_and_resume_goes_on(tmp_path):
+    spec = spec_file(tmp_path)  # batch 24: halves of 12
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Stopped, match="killed by signal 9; the last checkpoint in .* is kept") \
+            as info:
+        train(spec, run_dir=tmp_path / "cut", on_step=_KillWorkerAt(STEPS_PER_EPOCH + 2), **FAST)
+    assert "memory" in info.value.hint and "cnnspec.resume(" in info.value.hint
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
