@@ -8,13 +8,15 @@ Parts (``--parts``, default all; every figure printed with the CPU model and the
   tools/nets.py. The machine's speed drifts from second to second, so the two engines run in
   alternating blocks of steps in one process (A B A B ...) and the reported ratio is the
   median of the per-round ratios. Both use the same number of threads: PyTorch via
-  ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch parts in threads; batch
-  norm sums its statistics across them). Then the GFLOP/s of the conv layers (one thread, FLOPs from
+  ``torch.set_num_threads``, cnnspec via ``model.threads`` (batch parts, those after the
+  first in worker processes where they can be forked, else in threads; batch norm sums its
+  statistics across them). Then the GFLOP/s of the conv layers (one thread, FLOPs from
   the kinds registry) against one large float32 matrix product.
 - memory: the peak resident memory a training step adds, each engine in its own process;
   and the estimate ``cnnspec check``/``summary`` print (cnnspec.check.memory) against what it
   estimates: the peak of the arrays NumPy allocates (tracemalloc) while the model is built
-  and trained three steps with the engine's default threads.
+  and trained three steps with the engine's default batch halves (run in threads here: the
+  worker processes' arrays are the same, and tracemalloc sees one process).
 - startup: whole-process times of ``cnnspec check`` and ``cnnspec --help``.
 - deep: steps per second of a 1,000-conv 8-channel tanh net on 8x8 inputs; at batch 1 the
   time per layer is the engine's per-layer overhead.
@@ -204,8 +206,9 @@ def memory_child(engine: str, name: str, batch: int) -> None:
     the peak resident memory over the resident memory just before the steps: the memory a
     step needs beyond the model, the data and the libraries. For ``check`` it is what
     ``check``'s step estimate counts: the peak of the arrays NumPy allocates (tracemalloc)
-    from before the model is built, with the engine's default threads (the model, its work
-    buffers, gradients and optimizer state, and the steps). Resident memory holds more (BLAS
+    from before the model is built, with the engine's default batch halves (the model, its
+    work buffers, gradients and optimizer state, and the steps), the second half in a thread
+    (tracemalloc sees one process). Resident memory holds more (BLAS
     buffers, the allocator's slack), which ``check`` adds for its figure of a process."""
     import gc
     import tracemalloc
@@ -218,6 +221,9 @@ def memory_child(engine: str, name: str, batch: int) -> None:
     if engine == "check":
         tracemalloc.start()
         runner = CnnspecRunner(spec, batch, DEFAULT_THREADS, rng)
+        # tracemalloc sees this process's arrays only: the parts run in threads, whose arrays
+        # are the worker processes' (check's estimate also counts what the workers add)
+        runner.model.parts_in = "threads"
     else:
         runner = _one_thread_runner(engine, spec, batch, rng)
         gc.collect()
@@ -246,11 +252,12 @@ def _one_thread_runner(engine: str, spec, batch: int, rng):
 def memory(cases, torch_ok: bool) -> None:
     """Peak memory of a training step per engine (each in its own process, one thread), and
     check's estimate (cnnspec.check.memory) at the same batch against what it estimates: the
-    arrays of the model built and trained with the engine's default threads, in a process of
-    its own."""
+    arrays of the model built and trained with the engine's default batch halves (in threads),
+    in a process of its own."""
     print("peak memory of a training step (resident, beyond the model and data; one thread, "
           "own process), and check's estimate against the arrays of the model built and "
-          f"trained (tracemalloc, default threads; held to 1-{OVERESTIMATE}x by the tests):",
+          "trained (tracemalloc, the default batch halves, in threads: the arrays of the "
+          f"worker processes are the same; held to 1-{OVERESTIMATE}x by the tests):",
           flush=True)
     for name, batch in cases:
         measured = {}
