@@ -169,3 +169,62 @@ def test_a_worker_killed_in_training_stops_it_at_its_checkpoint_and_resume_goes_
         train(spec, run_dir=tmp_path / "cut", on_step=_KillWorkerAt(STEPS_PER_EPOCH + 2), **FAST)
     assert "memory" in info.value.hint and "cnnspec.resume(" in info.value.hint
     assert_same_run(resume(tmp_path / "cut", **FAST), straight)
+
+
+# A net with the pieces a split batch must get right: a conv with its ReLU fused, batch norms
+# (sums across the parts), a residual sum and a softmax output (the loss's gradient starts
+# below it).
+MIXED = """model m
+input 1x8x8
+c1: conv 4 3x3 pad same relu
+bn1: batchnorm relu
+c2: conv 4 3x3 pad same
+bn2: batchnorm
+sum: add(c1, bn2)
+g: global_avgpool
+fc: dense 10
+out: softmax
+"""
+
+
+def _random_calls(model, seed: int, calls: int = 60):
+    """What ``model`` returns for a seeded random sequence of the calls a user makes: training
+    and evaluation passes at batch sizes that split or not, backward with and without the
+    input's gradient, released caches, weights given anew, and SGD updates in place."""
+    rng = np.random.default_rng(seed)
+    seen = []
+    for _ in range(calls):
+        n = int(rng.choice([3, 15, 16, 17, 40]))
+        x, y = rng.standard_normal((n, 1, 8, 8)), rng.integers(0, 10, n)
+        action = rng.choice(["step", "step", "eval", "release", "weights"])
+        if action == "eval":
+            model.eval()
+            seen.append(model.forward(x))
+            model.train()
+        elif action == "release":
+            model.release()
+        elif action == "weights":
+            state = model.state_dict()
+            model.load_state_dict({k: v * 0.9 for k, v in state.items()})
+        else:
+            out = model.forward(x)
+            _, dout = model.loss(out, y)
+            seen.append(model.backward(dout, input_grad=bool(rng.integers(2))))
+            for name, grad in model.grads().items():
+                model.params()[name] -= 0.05 * grad
+            seen.append(out)
+    return seen + list(model.state_dict().values())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_random_sequence_of_calls_gives_the_bits_of_threads(seed):
+    model = _model("processes", text=MIXED)
+    ours = _random_calls(model, seed)
+    assert len(_workers(model)) == 1  # the batches that split ran there
+    theirs = _random_calls(_model("threads", text=MIXED), seed)
+    assert len(ours) == len(theirs)
+    for mine, reference in zip(ours, theirs):
+        if reference is None:
+            assert mine is None
+        else:
+            np.testing.assert_array_equal(mine, reference)
