@@ -85,6 +85,8 @@ def test_an_error_in_the_first_part_stops_the_workers_waiting_for_it(monkeypatch
     with pytest.raises(ZeroDivisionError):
         model.forward(x)
     assert not worker.is_alive()
+    with pytest.raises(RunError, match="forward pass before this backward pass failed"):
+        model.backward(np.ones((32, 10)))  # not half a batch's gradients, silently
 
 
 def test_a_killed_worker_is_a_run_error_and_the_next_step_runs():

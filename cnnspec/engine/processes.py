@@ -46,7 +46,7 @@ import weakref
 
 import numpy as np
 
-from cnnspec.engine.parallel import replicate_parts, split_batch, sum_part_grads
+from cnnspec.engine.parallel import replicate_parts, split_batch, sum_in_order, sum_part_grads
 from cnnspec.errors import RunError
 
 # How long a wait for a worker's answer lasts before checking that it is still alive: its
@@ -84,10 +84,9 @@ class ProcessParallel:
         for node in self.replicas[0].nodes:
             if node.layer.part_sums:
                 node.layer.parts = hub
-        state = [(name, array) for name, array in _state_arrays(model)]
-        trainable = [(name, value) for name, value in model.params().items()
-                     if name in set(model.trainable_names)]
-        self._layout = _SharedLayout(state, [trainable] * (parts - 1))
+        trained = set(model.trainable_names)
+        gradients = [(name, value) for name, value in model.params().items() if name in trained]
+        self._layout = _SharedLayout(list(_state_arrays(model)), [gradients] * (parts - 1))
         self._workers: list[_Worker] = []
         self._stop = weakref.finalize(self, _stop_all, self._workers)
 
@@ -116,6 +115,9 @@ class ProcessParallel:
         """Backward of every part; sums the parts' parameter gradients into the model's (read by
         its ``grads()``) and returns the concatenated input gradient (None unless
         ``input_grad``)."""
+        if not self._workers:
+            raise RunError("the forward pass before this backward pass failed, and the parts "
+                           "it had run are gone", hint="run the forward pass again first")
         pieces = split_batch(dout, self.parts)
         first = self.replicas[0]
         if fused:
@@ -244,7 +246,7 @@ class _HubSums:
     def total(self, array: np.ndarray) -> np.ndarray:
         workers = self._parallel()._workers
         arrays = [array] + [worker.answer("sum") for worker in workers]
-        total = sum_part_grads([{"": {"": a}} for a in arrays])[""][""]
+        total = sum_in_order(arrays)
         for worker in workers:
             worker.send(("total", total))
         return total
