@@ -47,7 +47,7 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
     ]
     return Model(nodes, output=checked.ir["output"],
                  loss=training["loss"], dtype=dtype, checked=checked,
-                 loss_args=loss_args(training))
+                 loss_args=loss_args(training), threads=training["cores"])
 
 
 def loss_args(training: dict) -> dict:

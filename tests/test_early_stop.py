@@ -256,10 +256,10 @@ def test_the_settings_are_read_with_their_declared_ranges(written, message):
 
 
 def test_an_ir_from_before_early_stopping_trains_every_epoch():
-    from cnnspec.ir.migrate import upgrade
+    from cnnspec.ir.migrate import IR_VERSION, upgrade
 
     ir = {"version": 5, "training": {"epochs": 3}}
     upgrade(ir)
-    assert ir["version"] == 8
+    assert ir["version"] == IR_VERSION
     assert ir["training"] == {"epochs": 3, "monitor": "val_loss", "early_stop": 0,
-                              "min_delta": 0.0, "augment": []}
+                              "min_delta": 0.0, "augment": [], "cores": 2}

@@ -18,9 +18,9 @@ from cnnspec.check.load import read_spec
 from cnnspec.check.memory import (
     OBJECT_BYTES_PER_LAYER,
     OVERESTIMATE,
-    SPLIT_PARTS,
     bytes_text,
     memory_problems,
+    runtime_bytes,
 )
 from cnnspec.cli import main
 from cnnspec.engine import conv_tuned
@@ -35,6 +35,7 @@ from cnnspec.engine.footprint import (
 )
 from cnnspec.engine.layers import BatchNorm, BatchNormReLU, Conv2d
 from cnnspec.engine.optim import make_optimizer
+from cnnspec.engine.splitting import splits
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
@@ -245,9 +246,14 @@ def test_the_convolution_grid_crosses_the_kept_columns_limit():
     assert any(winograd) and not all(winograd)
 
 
-def test_the_split_the_estimate_counts_is_the_engines():
-    model = cnnspec.compile(cnnspec.load(SPECS / "digits.cnn"), seed=0)
-    assert model.threads == SPLIT_PARTS
+@pytest.mark.parametrize("cores", [1, 2, 3])
+def test_the_split_the_estimate_counts_is_the_engines(cores, tmp_path):
+    text = (SPECS / "digits.cnn").read_text().replace("train {", f"train {{\n  cores {cores}")
+    (tmp_path / "digits.cnn").write_text(text)
+    checked = cnnspec.load(tmp_path / "digits.cnn")
+    assert cnnspec.compile(checked, seed=0).threads == cores
+    parts = cores if splits(checked.ir["training"]["batch_size"], cores) else 1
+    assert checked.step_memory.runtime == runtime_bytes(checked.layers, parts)
 
 
 def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, capsys):

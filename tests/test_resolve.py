@@ -233,7 +233,8 @@ def test_training_defaults_and_aliases():
         "optimizer": {"name": "adam", "beta1": 0.8, "beta2": 0.999, "eps": 1e-8,
                       "amsgrad": False},
         "lr": 0.01, "schedule": {"name": "step", "step_size": 5, "gamma": 0.1}, "warmup": 0,
-        "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0, "batch_size": 16, "epochs": 10, "val_split": 0.1, "seed": 0,
+        "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0, "batch_size": 16, "epochs": 10, "cores": 2, "val_split": 0.1,
+        "seed": 0,
         "monitor": "val_loss", "early_stop": 0, "min_delta": 0.0,
         "loss": "cross_entropy", "label_smoothing": 0.0, "class_weights": [],
         "augment": []}

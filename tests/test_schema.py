@@ -12,7 +12,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 8,
+    "version": 9,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -38,7 +38,7 @@ VALID = {
                                "amsgrad": False},
                  "lr": 0.001, "schedule": {"name": "step", "step_size": 5, "gamma": 0.5},
                  "warmup": 0, "weight_decay": 0.0, "decay_bias": True, "clip_norm": 0.0, "clip_value": 0.0,
-                 "batch_size": 32, "epochs": 3, "val_split": 0.1,
+                 "batch_size": 32, "epochs": 3, "cores": 2, "val_split": 0.1,
                  "seed": 0, "monitor": "val_loss", "early_stop": 0, "min_delta": 0.0,
                  "loss": "cross_entropy", "label_smoothing": 0.0,
                  "class_weights": [],
@@ -105,7 +105,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 8, got 1"),
+    (("version",), 1, "$.version", "expected 9, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),

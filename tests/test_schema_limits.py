@@ -188,6 +188,7 @@ WRITTEN: dict[str, str | tuple[str, str]] = {
     "training.weight_decay": training("weight_decay {}"),
     "training.batch_size": training("batch {}"),
     "training.epochs": training("epochs {}"),
+    "training.cores": training("cores {}"),
     "training.val_split": training("val_split {}"),
     "training.seed": training("seed {}"),
     "training.monitor": training("monitor {}"),

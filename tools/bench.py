@@ -51,7 +51,6 @@ from cnnspec.check.memory import OVERESTIMATE
 from cnnspec.engine import chunking, footprint, processes, splitting
 from cnnspec.engine.calibrate import cpu_model, thresholds
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.engine.splitting import DEFAULT_THREADS
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
@@ -220,7 +219,7 @@ def memory_child(engine: str, name: str, batch: int) -> None:
     thresholds(), available()  # loaded on first use, not memory of a step
     if engine == "check":
         tracemalloc.start()
-        runner = CnnspecRunner(spec, batch, DEFAULT_THREADS, rng)
+        runner = CnnspecRunner(spec, batch, spec.ir["training"]["cores"], rng)
         # tracemalloc sees this process's arrays only: the parts run in threads, whose arrays
         # are the worker processes' (check's estimate also counts what the workers add)
         runner.model.parts_in = "threads"

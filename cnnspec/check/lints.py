@@ -16,7 +16,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - augmentation that changes what an image shows: ``flip`` on digits (a mirrored 2, 3, 4, 7 or
   9 is no digit at all), ``rotate`` by up to 90 degrees or more on digits (a 6 turned half way
   round is a 9), a translation (``crop``'s pad, ``shift``'s pixels) of half the
-  image's side or more, which can move the whole object out of the frame.
+  image's side or more, which can move the whole object out of the frame;
+- a ``cores`` setting other than the default that the batch is too small to split into (parts
+  of fewer than 8 images): the batch then runs whole, on one core.
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -28,8 +30,10 @@ from __future__ import annotations
 from cnnspec.check import signal
 from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
+from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.kinds import KINDS, is_weighted
 
 
@@ -198,3 +202,19 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
         f"has {epochs}: the lr stays {training['lr']:g} throughout",
         "training", "schedule", severity="warning",
         hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]
+
+
+def cores_fit(spec: Spec) -> list[SpecError]:
+    """A ``cores`` setting, other than the default, that the batch is too small to split
+    into: it then runs whole (see :func:`cnnspec.engine.splitting.splits`)."""
+    training = spec.ir["training"]
+    cores, batch = training["cores"], training["batch_size"]
+    if cores in (1, KEYS["cores"].default) or splits(batch, cores):
+        return []
+    most = batch // MIN_PART
+    return [spec.error(
+        f"cores {cores} splits a batch of {batch} into parts of fewer than {MIN_PART} images, "
+        "which cost more in hand-offs than they save: the batch runs whole, on one core",
+        "training", "cores", severity="warning",
+        hint=(f"use cores {most} or fewer at batch {batch}" if most > 1 else "use cores 1")
+        + f", or a batch of {cores * MIN_PART} or more")]

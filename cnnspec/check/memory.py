@@ -52,7 +52,7 @@ from cnnspec.engine.footprint import (
     keeps_logits,
     ufunc_buffer_bytes,
 )
-from cnnspec.engine.splitting import DEFAULT_THREADS, splits
+from cnnspec.engine.splitting import splits
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
@@ -105,7 +105,6 @@ def optimizer_buffers(training: dict) -> int:
 
 
 UPDATE_ARRAYS = 1  # every optimizer writes lr x its direction into a kept "update" work array
-SPLIT_PARTS = DEFAULT_THREADS  # the parts a large enough batch is split into
 
 
 def gradient_arrays(parts: int) -> int:
@@ -220,10 +219,12 @@ def recording_bytes(spec: Spec, layers: list[LayerInfo], itemsize: int) -> int:
     runs in parts, twice the recorded step's own arrays: it runs the batch whole in the
     model's layers, and the switches between whole and parts free and allocate their buffers
     again, which the allocator keeps (RECORDING_SWITCH)."""
-    batch = spec.ir["training"]["batch_size"]
+    training = spec.ir["training"]
+    batch = training["batch_size"]
     values = [math.prod(info.output_shape) for info in layers]
     kept = batch * (2 * itemsize * sum(values) + 8 * max(values, default=0))
-    whole = _estimate(spec, layers, 1, itemsize).total if splits(batch) else 0
+    whole = (_estimate(spec, layers, 1, itemsize).total
+             if splits(batch, training["cores"]) else 0)
     return kept + RECORDING_SWITCH * whole
 
 
@@ -249,11 +250,12 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
 
 
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
-    """The step's memory, split into parts in threads or whole, whichever needs more (a
-    layer such as dropout keeps the engine from splitting; the footprints of chunked
+    """The step's memory, split into the spec's ``cores`` parts or whole, whichever needs
+    more (a layer such as dropout keeps the engine from splitting; the footprints of chunked
     convolutions do not scale with the batch)."""
-    batch = spec.ir["training"]["batch_size"]
-    ways = (1, SPLIT_PARTS) if splits(batch) else (1,)
+    training = spec.ir["training"]
+    batch, cores = training["batch_size"], training["cores"]
+    ways = (1, cores) if splits(batch, cores) else (1,)
     itemsize = VALUE_BYTES[dtype]
     return max((_estimate(spec, layers, parts, itemsize) for parts in ways),
                key=lambda e: e.process)

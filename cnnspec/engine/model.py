@@ -26,15 +26,16 @@ Timing: with ``model.clock`` a dict, forward and backward add each node's second
 Parts: BLAS runs single-threaded inside :meth:`Model.forward` and :meth:`Model.backward`
 (on the small products of a training step a BLAS thread pool gains little, and on a machine
 busy with other work it is many times slower). The engine parallelises itself instead:
-with ``model.threads = 2`` (the default) a batch of at least ``2 * 8`` runs as halves, the
-first in the calling thread, the second in a worker process forked from this one
-(:mod:`cnnspec.engine.processes`, on Linux) or, with ``model.parts_in = "threads"`` and where
-processes are not available, in a thread (:mod:`cnnspec.engine.parallel`); both give the same
-bits. The split is fixed, so results do not depend on the machine; they equal ``threads = 1``
-results up to rounding in the summed parameter gradients (and in batch norm's statistics,
-which the halves sum across the parts). It is skipped while recording, and while training a
-model with dropout (its masks follow the order of draws). Set ``model.threads = 1`` for
-bitwise one-thread results.
+with ``model.threads = k`` (a compiled spec's ``cores`` setting, 2 unless it says otherwise)
+a batch of at least ``k * 8`` runs as ``k`` parts, the first in the calling thread, the others
+in worker processes forked from this one (:mod:`cnnspec.engine.processes`, on Linux) or, with
+``model.parts_in = "threads"`` and where processes are not available, in threads
+(:mod:`cnnspec.engine.parallel`); both give the same bits. The split depends on the spec
+alone, so results do not depend on the machine; they equal ``threads = 1`` results up to
+rounding in the summed parameter gradients (and in batch norm's statistics, which the parts
+sum across them). It is skipped while recording, and while training a model with dropout
+(its masks follow the order of draws). Set ``model.threads = 1`` for bitwise one-part
+results.
 """
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ class Model:
     """
 
     def __init__(self, nodes: list[Node], output: str, loss: str = "cross_entropy",
-                 dtype="float32", checked=None, loss_args: dict | None = None) -> None:
+                 dtype="float32", checked=None, loss_args: dict | None = None,
+                 threads: int = 1) -> None:
         self.nodes = nodes
         self.output = output
         assert loss in losses.LOSSES, loss  # the checker knows the losses' names
@@ -84,7 +86,7 @@ class Model:
         self.checked = checked  # the CheckedSpec compiled from, when there is one
         self.training = True
         self.record = False
-        self.threads = splitting.DEFAULT_THREADS  # batch halves in parallel; 1: the caller's
+        self.threads = threads  # parts of a batch run side by side (the spec's `cores`)
         self.parts_in = splitting.DEFAULT_PARTS_IN  # "processes" (where available) or "threads"
         self.activations: dict[str, np.ndarray] = {}
         self.activation_grads: dict[str, np.ndarray] = {}

@@ -13,11 +13,12 @@ the shapes dataset (false: the greyscale images of before). Version 6 added the 
 settings ``monitor``, ``early_stop`` and ``min_delta`` (val_loss, 0 and 0: every epoch is
 trained, as before). Version 7 added the training setting ``augment`` (an empty list: no
 data augmentation). Version 8 added ``lr_mult`` and ``decay_mult`` to layers with a weight
-(1 and 1: the training's learning rate and weight decay, as before).
+(1 and 1: the training's learning rate and weight decay, as before). Version 9 added the
+training setting ``cores`` (2: a batch of 16 or more ran as two halves, as before).
 """
 from __future__ import annotations
 
-IR_VERSION = 8
+IR_VERSION = 9
 
 
 def _to_2(ir: dict) -> None:
@@ -81,7 +82,13 @@ def _to_8(ir: dict) -> None:
             layer.setdefault("decay_mult", [1.0, 1.0])
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8}
+def _to_9(ir: dict) -> None:
+    training = ir.get("training")
+    if isinstance(training, dict):
+        training.setdefault("cores", 2)
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8, 8: _to_9}
 
 
 def upgrade(ir) -> None:

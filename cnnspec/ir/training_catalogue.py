@@ -367,6 +367,10 @@ class Key:
     aliases: tuple[str, ...] = ()
 
 
+# The most parts a batch runs as (the `cores` setting): each part is a process of its own.
+MAX_CORES = 64
+
+
 def _value(name: str, type_: str, default, hint: str, low: float | None = None,
            high: float | None = None, aliases: tuple[str, ...] = (), doc: str = "",
            **bounds) -> Key:
@@ -414,6 +418,13 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            doc="images per step"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
            doc="passes over the training data"),
+    _value("cores", "int", 2, "how many parts a batch runs as, side by side, e.g. 4 for four "
+           "cores; 1 for one", 1, MAX_CORES,
+           doc="a batch of at least 8 images a part runs as this many parts side by side, the "
+           "first in the training process, the others in worker processes (threads where "
+           "processes cannot be forked); the parts' gradients and batch norm's statistics are "
+           "summed, so the result is one step on the whole batch up to rounding, the same on "
+           "any machine"),
     _value("val_split", "number", 0.1, "the fraction of the training split held out to "
            "validate, e.g. 0.1; 0 for none", 0, 1, high_open=True,
            doc="the fraction of the training split held out to validate"),

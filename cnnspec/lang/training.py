@@ -85,7 +85,8 @@ def value_reader(arg: TrainingArg) -> Callable[[Value, str], object]:
     if arg.type == "bool":
         return read.boolean
     if arg.type == "int":
-        return lambda value, what: read.whole_number(value, what, int(arg.low), arg.hint)
+        high = None if arg.high is None else int(arg.high)
+        return lambda value, what: read.whole_number(value, what, int(arg.low), arg.hint, high)
     if arg.type == "ints":
         return lambda value, what: read.increasing_whole_numbers(value, what, int(arg.low),
                                                                  arg.hint)

@@ -45,11 +45,17 @@ def _finite(value: float) -> bool:
         return False
 
 
-def whole_number(value: Value, what: str, minimum: int, hint: str | None = None) -> int:
-    """An integer >= ``minimum`` and at most :data:`~cnnspec.ir.limits.MAX_INT`. ``hint`` says
-    what the number means, for a value too small."""
+def whole_number(value: Value, what: str, minimum: int, hint: str | None = None,
+                 maximum: int | None = None) -> int:
+    """An integer >= ``minimum`` and at most ``maximum`` (where given) and
+    :data:`~cnnspec.ir.limits.MAX_INT`. ``hint`` says what the number means, for a value out
+    of range."""
     if isinstance(value, Num) and isinstance(value.value, int):
         check_size(value.value, value, what)
+    if (isinstance(value, Num) and isinstance(value.value, int) and maximum is not None
+            and value.value > maximum):
+        raise SpecError(f"{what} must be at most {maximum}, not {value.text}", span=value.span,
+                        hint=hint or f"write a whole number from {minimum} to {maximum}")
     if isinstance(value, Num) and isinstance(value.value, int) and value.value >= minimum:
         return value.value
     if isinstance(value, Num) and isinstance(value.value, int):

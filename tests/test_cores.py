@@ -1,0 +1,57 @@
+"""The `cores` training setting: how many parts a batch runs as, side by side. The model, the
+memory estimate and the worker processes follow it; a batch too small to split into it is a
+warning at the setting; an IR from before it reads as the two halves of before."""
+import numpy as np
+import pytest
+
+import cnnspec
+from cnnspec.check.checker import check
+from cnnspec.engine import processes
+from cnnspec.ir.migrate import IR_VERSION, upgrade
+from cnnspec.lang import parse
+
+NET = "input 1x8x8\nc: conv 4 3x3 pad same relu\nn: batchnorm\nflatten\nfc: dense 10\n"
+
+
+def _spec(settings: str):
+    return check(parse(f"{NET}train {{\n  data digits\n{settings}}}\n", "s.cnn"))
+
+
+def test_a_spec_says_how_many_parts_its_batch_runs_as():
+    checked = _spec("  batch 24\n  cores 3\n")
+    assert checked.ir["training"]["cores"] == 3 and not checked.warnings
+    model = cnnspec.compile(checked, seed=0)
+    assert model.threads == 3
+    x = np.random.default_rng(0).standard_normal((24, 1, 8, 8)).astype(np.float32)
+    _, dout = model.loss(model.forward(x), np.zeros(24, int))
+    model.backward(dout)
+    assert model._split and len(model._parallel.replicas) == 3
+    if processes.available():
+        assert len(model._parallel._workers) == 2
+
+
+def test_the_default_is_two_parts_and_one_is_one():
+    assert _spec("").ir["training"]["cores"] == 2
+    assert cnnspec.compile(_spec("  cores 1\n"), seed=0).threads == 1
+
+
+@pytest.mark.parametrize("settings", ["  batch 16\n  cores 1\n", "  batch 8\n",
+                                      "  batch 32\n  cores 4\n"])
+def test_no_warning_where_the_batch_splits_or_is_meant_to_run_whole(settings):
+    assert _spec(settings).warnings == []
+
+
+def test_a_batch_too_small_for_its_cores_is_a_warning_at_the_setting():
+    (warning,) = _spec("  batch 24\n  cores 4\n").warnings
+    assert warning.message.startswith("cores 4 splits a batch of 24 into parts of fewer than 8")
+    assert "runs whole, on one core" in warning.message
+    assert (warning.span.line, warning.span.column) == (9, 3)
+    assert warning.hint == "use cores 3 or fewer at batch 24, or a batch of 32 or more"
+    (warning,) = _spec("  batch 10\n  cores 3\n").warnings
+    assert warning.hint == "use cores 1, or a batch of 24 or more"
+
+
+def test_an_ir_from_before_cores_runs_its_batch_as_two_halves():
+    ir = {"version": 8, "training": {"epochs": 3}}
+    upgrade(ir)
+    assert ir["version"] == IR_VERSION and ir["training"] == {"epochs": 3, "cores": 2}
