@@ -1,11 +1,15 @@
 """The `cores` training setting: how many parts a batch runs as, side by side. The model, the
 memory estimate and the worker processes follow it; a batch too small to split into it is a
 warning at the setting; an IR from before it reads as the two halves of before."""
+import json
+from contextlib import nullcontext as _nothing
+
 import numpy as np
 import pytest
 
 import cnnspec
 from cnnspec.check.checker import check
+from cnnspec.cli import main
 from cnnspec.engine import processes
 from cnnspec.ir.migrate import IR_VERSION, upgrade
 from cnnspec.lang import parse
@@ -55,3 +59,37 @@ def test_an_ir_from_before_cores_runs_its_batch_as_two_halves():
     ir = {"version": 8, "training": {"epochs": 3}}
     upgrade(ir)
     assert ir["version"] == IR_VERSION and ir["training"] == {"epochs": 3, "cores": 2}
+
+
+def _write(tmp_path, settings: str = ""):
+    path = tmp_path / "s.cnn"
+    path.write_text(f"{NET}train {{\n  data shapes(size=8, count=200)\n  epochs 1\n"
+                    f"  batch 24\n{settings}}}\n")
+    return path
+
+
+def test_cores_on_the_command_line_override_the_specs_and_the_run_records_them(tmp_path,
+                                                                               capsys):
+    spec = _write(tmp_path)
+    assert main(["train", str(spec), "--cores", "3", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    stored = json.loads((tmp_path / "run" / "spec.json").read_text())
+    assert stored["training"]["cores"] == 3
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["overrides"] == {"cores": 3}
+    # a resumed run keeps its own
+    assert main(["train", "--resume", str(tmp_path / "run"), "--cores", "2"]) == 1  # as --epochs
+    assert "--cores 2 differs from the run's cores 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("given, message", [
+    ("65", "--cores must be an integer from 1 to 64, not 65"),
+    ("0", "argument --cores: must be"),
+])
+def test_cores_out_of_range_on_the_command_line_exit_2(given, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) if given == "0" else _nothing():
+        code = main(["train", str(_write(tmp_path)), "--cores", given,
+                     "--out", str(tmp_path / "run")])
+        assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

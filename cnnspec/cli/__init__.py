@@ -81,7 +81,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 # What the library calls a setting (a SettingError's fields) -> how this command line writes it.
 OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
-                "data": Option("--data"), "run_dir": Option("--out"),
+                "data": Option("--data"), "cores": Option("--cores"), "run_dir": Option("--out"),
                 "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
                 "folds": Option("--folds"),
                 "weights_from": Option("--weights-from"),

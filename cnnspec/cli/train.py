@@ -17,6 +17,7 @@ from cnnspec.cli.arguments import (
     spec_file,
 )
 from cnnspec.errors import InputError, RunError
+from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
@@ -45,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's dataset, written as its `data` setting is: "
                         "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
                         "npz:PATH")
+    parser.add_argument("--cores", type=positive_int, metavar="N",
+                        help="override the spec's cores: how many parts a batch runs as, side "
+                        f"by side ({KEYS['cores'].default} unless the spec says otherwise)")
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
@@ -78,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
                        "or a run to continue (--resume RUN)")
     settings = cnnspec.Settings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                                seed=args.seed, data=args.data)
+                                seed=args.seed, data=args.data, cores=args.cores)
     options = {"data_dir": args.data_dir, "stats_every": args.stats,
                "progress": "none" if args.quiet else None}
     try:

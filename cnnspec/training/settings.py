@@ -1,7 +1,7 @@
 """The training settings of one run: the spec's ``training`` block with a run's overrides.
 
 :class:`Settings` holds what a run may change (the CLI's ``--epochs``, ``--lr``,
-``--batch-size``, ``--seed``, ``--data``). The overrides are checked here, recorded in
+``--batch-size``, ``--seed``, ``--data``, ``--cores``). The overrides are checked here, recorded in
 ``summary.json`` and written into the run's ``spec.json``, so that the run folder alone says
 exactly how it was trained.
 """
@@ -18,7 +18,7 @@ from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.lang import parse_data
 
-OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data")
+OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data", "cores")
 
 
 @dataclass(frozen=True)
@@ -34,17 +34,20 @@ class Settings:
     batch_size: int | None = None
     seed: int | None = None
     data: str | dict | None = None
+    cores: int | None = None
 
     def overrides(self) -> dict:
         """The settings given (not None), each checked against the range the spec's own
         setting has (cnnspec/ir/training_catalogue.py); raises :class:`SettingError`."""
         given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
-        for key in ("epochs", "batch_size", "seed"):
+        for key in ("epochs", "batch_size", "seed", "cores"):
             arg = KEYS[key].arg
             if key in given and arg.problem(given[key]):
-                raise SettingError(f"{{{key}}} must be an integer >= {arg.low:g}, "
-                                   f"not {given[key]!r}",
-                                   "e.g. {epochs:10} {batch_size:64} {seed:0}", invalid=True)
+                wanted = (f"an integer >= {arg.low:g}" if arg.high is None
+                          else f"an integer from {arg.low:g} to {arg.high:g}")
+                raise SettingError(f"{{{key}}} must be {wanted}, not {given[key]!r}",
+                                   "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}",
+                                   invalid=True)
         if "lr" in given:
             if KEYS["lr"].arg.problem(given["lr"]):
                 raise SettingError(f"{{lr}} must be a positive number, not {given['lr']!r}",
