@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ from test_resume import FAST, assert_same_run, spec_file, weights
 
 from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
-from cnnspec.training import rundir, state
+from cnnspec.training import loop, rundir, state
 from cnnspec.training.callbacks import Callback
 from cnnspec.training.files import read_npz, write_npz
 from cnnspec.training.loop import Interrupted
@@ -131,6 +132,29 @@ def test_ctrl_c_while_drawing_after_the_last_epoch_is_finished_by_resume(tmp_pat
     assert_same_run(finished, straight)
     with pytest.raises(RunError, match="already finished"):
         resume(tmp_path / "cut", **FAST)
+
+
+def test_ctrl_c_while_the_last_epoch_is_validated_stops_before_the_test_figures(tmp_path,
+                                                                                monkeypatch):
+    """A Ctrl-C after the last step is not lost: every epoch is saved, the run stops where a
+    Ctrl-C after the last epoch does, and a resume finishes it as the run never stopped."""
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    real, epochs = loop.score, straight.spec.ir["training"]["epochs"]
+    validated = []
+
+    def pressed_while_validating(model, x, y):
+        validated.append(1)
+        if len(validated) == epochs:  # the last epoch's validation
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(model, x, y)
+
+    monkeypatch.setattr(loop, "score", pressed_while_validating)
+    with pytest.raises(Interrupted, match="after the last epoch") as info:
+        train(spec, run_dir=tmp_path / "cut", **FAST)
+    assert "resume" in info.value.hint
+    monkeypatch.setattr(loop, "score", real)
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
 
 
 def test_ctrl_c_during_the_first_save_leaves_no_folder_and_the_out_free(tmp_path,

@@ -2,7 +2,6 @@
 memory estimate and the worker processes follow it; a batch too small to split into it is a
 warning at the setting; an IR from before it reads as the two halves of before."""
 import json
-from contextlib import nullcontext as _nothing
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import cnnspec
 from cnnspec.check.checker import check
 from cnnspec.cli import main
 from cnnspec.engine import processes
+from cnnspec.errors import SettingError
 from cnnspec.ir.migrate import IR_VERSION, upgrade
 from cnnspec.lang import parse
 
@@ -83,13 +83,17 @@ def test_cores_on_the_command_line_override_the_specs_and_the_run_records_them(t
 
 
 @pytest.mark.parametrize("given, message", [
-    ("65", "--cores must be an integer from 1 to 64, not 65"),
-    ("0", "argument --cores: must be"),
+    ("65", "argument --cores: must be from 1 to 64, got 65"),
+    ("0", "argument --cores: must be from 1 to 64, got 0"),
 ])
 def test_cores_out_of_range_on_the_command_line_exit_2(given, message, tmp_path, capsys):
-    with pytest.raises(SystemExit) if given == "0" else _nothing():
-        code = main(["train", str(_write(tmp_path)), "--cores", given,
-                     "--out", str(tmp_path / "run")])
-        assert code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["train", str(_write(tmp_path)), "--cores", given, "--out", str(tmp_path / "run")])
+    assert info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_cores_out_of_range_through_the_library_name_the_range(tmp_path):
+    with pytest.raises(SettingError, match="cores must be an integer from 1 to 64, not 65"):
+        cnnspec.train(_write(tmp_path), cnnspec.Settings(cores=65), progress="none")

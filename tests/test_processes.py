@@ -89,13 +89,17 @@ def test_an_error_in_the_first_part_stops_the_workers_waiting_for_it(monkeypatch
         model.backward(np.ones((32, 10)))  # not half a batch's gradients, silently
 
 
-def test_a_killed_worker_is_a_run_error_and_the_next_step_runs():
+@pytest.mark.parametrize("sent, said, hint", [
+    (signal.SIGKILL, r"was killed by signal 9 \(SIGKILL\)", "out of memory"),
+    (signal.SIGTERM, r"was stopped by signal 15 \(SIGTERM\)", "something outside cnnspec"),
+])
+def test_a_killed_worker_is_a_run_error_and_the_next_step_runs(sent, said, hint):
     x, y, model, worker = _stepped()
-    os.kill(worker.pid, signal.SIGKILL)
+    os.kill(worker.pid, sent)
     worker.join()
-    with pytest.raises(RunError, match="part 2 of the batch was killed by signal 9") as info:
+    with pytest.raises(RunError, match="part 2 of the batch " + said) as info:
         _steps(model, x, y, steps=1)
-    assert "memory" in info.value.hint
+    assert hint in info.value.hint
     reference = _model("threads")
     _steps(reference, x, y, steps=1)
     np.testing.assert_array_equal(_steps(model, x, y, steps=1)[0],
@@ -166,7 +170,8 @@ class _KillWorkerAt:
 def test_a_worker_killed_in_training_stops_it_at_its_checkpoint_and_resume_goes_on(tmp_path):
     spec = spec_file(tmp_path)  # batch 24: halves of 12
     straight = train(spec, run_dir=tmp_path / "straight", **FAST)
-    with pytest.raises(Stopped, match="killed by signal 9; the last checkpoint in .* is kept") \
+    with pytest.raises(Stopped,
+                       match=r"killed by signal 9 \(SIGKILL\); the last checkpoint in .* is kept") \
             as info:
         train(spec, run_dir=tmp_path / "cut", on_step=_KillWorkerAt(STEPS_PER_EPOCH + 2), **FAST)
     assert "memory" in info.value.hint and "cnnspec.resume(" in info.value.hint
@@ -230,3 +235,20 @@ def test_a_random_sequence_of_calls_gives_the_bits_of_threads(seed):
             assert mine is None
         else:
             np.testing.assert_array_equal(mine, reference)
+
+
+def test_a_sweep_cell_whose_worker_was_killed_fails_without_a_checkpoint_to_resume(
+        monkeypatch, tmp_path):
+    """A cell trains in a scratch folder that is deleted once it ends: its failure is the
+    worker's, with no word of a checkpoint kept there."""
+    from cnnspec.sweep import cells
+
+    def stopped(*args, **kwargs):
+        raise Stopped("the process running part 2 of the batch was killed by signal 9; the "
+                      "last checkpoint in /tmp/x/run is kept", "continue with: ...",
+                      reason="the process running part 2 of the batch was killed by signal 9")
+
+    monkeypatch.setattr(cells, "train", stopped)
+    ir = parse(spec_file(tmp_path).read_text()).ir
+    result = cells.run_cell(cells.Task(cells.Cell((), 0, ir)))
+    assert result.failed == "the process running part 2 of the batch was killed by signal 9"

@@ -42,6 +42,19 @@ def positive_int(text: str) -> int:
     return _within_limit(value)
 
 
+def int_from(low: int, high: int):
+    """The type of an option that takes a whole number from ``low`` to ``high``."""
+
+    def read(text: str) -> int:
+        value = _number(text, int)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be from {low} to {high}, got {short_number(value)}")
+        return value
+
+    return read
+
+
 def nonnegative_int(text: str) -> int:
     value = _number(text, int)
     if value < 0:

@@ -9,6 +9,7 @@ import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
     first_given,
+    int_from,
     new_folder,
     nonnegative_int,
     positive_float,
@@ -46,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's dataset, written as its `data` setting is: "
                         "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
                         "npz:PATH")
-    parser.add_argument("--cores", type=positive_int, metavar="N",
+    cores = KEYS["cores"].arg
+    parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "
                         f"by side ({KEYS['cores'].default} unless the spec says otherwise)")
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,

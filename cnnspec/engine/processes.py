@@ -302,12 +302,20 @@ class _Worker:
     def _ended(self) -> WorkerLost:
         self.process.join(_POLL_SECONDS)
         code = self.process.exitcode
-        how = (f"was killed by signal {-code}" if code is not None and code < 0
-               else f"ended with exit code {code}" if code is not None else "stopped answering")
-        return WorkerLost(
-            f"the process running part {self.part + 1} of the batch {how}",
-            hint="a process killed while it runs is most often out of memory: a smaller "
-                 "batch size needs less")
+        if code == -signal.SIGKILL:
+            how = "was killed by signal 9 (SIGKILL)"
+            # what the kernel sends when memory runs out, and the likeliest sender here
+            hint = ("a process killed while it runs is most often out of memory: a smaller "
+                    "batch needs less")
+        elif code is not None and code < 0:
+            how = f"was stopped by signal {-code} ({_signal_name(-code)})"
+            hint = "something outside cnnspec stopped it: run the command again"
+        else:
+            how = (f"ended with exit code {code}" if code is not None
+                   else "closed its pipe and stopped answering")
+            hint = "run the command again"
+        return WorkerLost(f"the process running part {self.part + 1} of the batch {how}",
+                          hint=hint)
 
     def stop(self) -> None:
         self.conn.close()  # the worker reads the end of its pipe and returns
@@ -315,6 +323,13 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown"
 
 
 def _stop_all(workers: list[_Worker]) -> None:

@@ -420,11 +420,12 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            doc="passes over the training data"),
     _value("cores", "int", 2, "how many parts a batch runs as, side by side, e.g. 4 for four "
            "cores; 1 for one", 1, MAX_CORES,
-           doc="a batch of at least 8 images a part runs as this many parts side by side, the "
-           "first in the training process, the others in worker processes (threads where "
-           "processes cannot be forked); the parts' gradients and batch norm's statistics are "
-           "summed, so the result is one step on the whole batch up to rounding, the same on "
-           "any machine"),
+           doc="the batch runs as this many parts side by side when each part gets at least 8 "
+           "images (else whole: `check` warns, unless the setting is the default), the first "
+           "in the training process, the others in worker processes (threads where processes "
+           "cannot be forked); the parts' gradients and batch norm's statistics are summed, so "
+           "a step equals one on the whole batch up to rounding, the same on any machine; more "
+           "parts than the machine has cores only share them"),
     _value("val_split", "number", 0.1, "the fraction of the training split held out to "
            "validate, e.g. 0.1; 0 for none", 0, 1, high_open=True,
            doc="the fraction of the training split held out to validate"),

@@ -31,7 +31,7 @@ from cnnspec.sweep.grid import Axis, apply, check_value
 from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
-from cnnspec.training.loop import Diverged, Interrupted
+from cnnspec.training.loop import Diverged, Interrupted, Stopped
 from cnnspec.training.settings import effective_ir
 
 HASH_CHARS = 10
@@ -231,6 +231,8 @@ def run_cell(task: Task) -> CellResult:
             diverged, error = True, exc.message
         except Interrupted:
             raise KeyboardInterrupt from None  # Ctrl-C in this process: stop the sweep
+        except Stopped as exc:  # its checkpoint is in the scratch folder, deleted below
+            return CellResult(cell.key, [], {}, failed=exc.reason)
         except (RunError, SpecError, SpecErrors) as exc:
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)))
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())

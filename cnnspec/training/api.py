@@ -483,7 +483,7 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         for callback in callbacks:
             callback.on_start(session.model, position.step, run.path)
         try:
-            fit(session, position)
+            stop_requested = fit(session, position)
         finally:
             for callback in callbacks:
                 callback.on_stop(session.model)
@@ -499,6 +499,8 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
             pass  # Ctrl-C again (while drawing, say): skip the rest, keep the resume message
         raise
     try:
+        if stop_requested:
+            raise KeyboardInterrupt  # pressed while the last epoch was validated
         test = score(session.model, prepared.test.x, prepared.test.y)
         summary.update(test_loss=test.loss, test_acc=test.accuracy,
                        test_examples=len(prepared.test.y))

@@ -42,7 +42,12 @@ class Interrupted(WordedError):
 
 class Stopped(WordedError):
     """Training stopped in the middle of a step by a failure outside it (a worker process
-    killed); the last checkpoint stays the point to resume from."""
+    killed); the last checkpoint stays the point to resume from. ``reason``: the failure
+    alone, for a caller whose run folder is not the user's (a sweep's cell)."""
+
+    def __init__(self, message: str, hint: str, reason: str) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
 
 
 class Diverged(RunError):
@@ -88,12 +93,14 @@ def learning_rate(training: dict, clock: Clock) -> float:
     return float(lr_at(training["schedule"], training["lr"], clock, training["warmup"]))
 
 
-def fit(session: Session, position: Position) -> Position:
+def fit(session: Session, position: Position) -> bool:
     """Train from ``position`` to the last epoch, saving a checkpoint after each epoch.
 
     Stops before the last epoch when ``early_stop`` says so (``position.stopped_early``).
     Raises :class:`Interrupted` (after saving) on Ctrl-C or a ``KeyboardInterrupt`` raised by
-    ``on_step``, and :class:`Diverged` when the loss stops being finite.
+    ``on_step``, and :class:`Diverged` when the loss stops being finite. Returns whether
+    Ctrl-C was pressed after the last step (while the last epoch was validated and saved):
+    every epoch is then trained and saved, and the caller stops before what comes next.
     """
     with deferred_interrupts() as flag:
         try:
@@ -114,10 +121,11 @@ def fit(session: Session, position: Position) -> Position:
             raise Stopped(
                 literal(f"{lost.message}; the last checkpoint in {session.run.path} is kept"),
                 hint=literal(f"{lost.hint}; ") + "continue with: "
-                f"{{resume_command:{literal(str(session.run.path))}}}") from None
-    position.finished = True
-    session.save(position)
-    return position
+                f"{{resume_command:{literal(str(session.run.path))}}}",
+                reason=lost.message) from None
+        position.finished = True
+        session.save(position)
+        return flag.requested
 
 
 def _run_epoch(session: Session, position: Position, flag) -> None:
