@@ -97,3 +97,17 @@ def test_cores_out_of_range_on_the_command_line_exit_2(given, message, tmp_path,
 def test_cores_out_of_range_through_the_library_name_the_range(tmp_path):
     with pytest.raises(SettingError, match="cores must be an integer from 1 to 64, not 65"):
         cnnspec.train(_write(tmp_path), cnnspec.Settings(cores=65), progress="none")
+
+
+def test_train_warns_about_cores_its_batch_cannot_split_into_before_it_starts(tmp_path,
+                                                                            capsys):
+    """check sees the spec alone; train, with its overrides applied, says it too."""
+    spec = _write(tmp_path)  # batch 24
+    assert main(["train", str(spec), "--cores", "4", "--out", str(tmp_path / "run"),
+                 "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert f"{spec}: warning: cores 4 splits a batch of 24 into parts of fewer than 8" in err
+    assert "hint: use cores 3 or fewer at batch 24" in err
+    assert main(["train", str(spec), "--cores", "3", "--out", str(tmp_path / "run3"),
+                 "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
