@@ -10,7 +10,7 @@ import cnnspec
 from cnnspec.check.checker import check
 from cnnspec.cli import main
 from cnnspec.engine import processes
-from cnnspec.errors import SettingError
+from cnnspec.errors import SettingError, SpecErrors
 from cnnspec.ir.migrate import IR_VERSION, upgrade
 from cnnspec.lang import parse
 
@@ -111,3 +111,20 @@ def test_train_warns_about_cores_its_batch_cannot_split_into_before_it_starts(tm
     assert main(["train", str(spec), "--cores", "3", "--out", str(tmp_path / "run3"),
                  "--quiet"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["runtime", "step"])
+def test_a_step_that_fits_only_with_fewer_cores_says_so(where, tmp_path):
+    """Past the limit with the parts' processes alone, or with the step too: either way
+    `cores 1` would fit, and the hint says so first."""
+    spec = parse(_write(tmp_path, "  cores 3\n").read_text(), str(tmp_path / "s.cnn"))
+    memory = check(spec).step_memory
+    whole = memory.process - memory.split_extra
+    assert 0 < whole < memory.runtime < memory.process
+    limit = whole if where == "runtime" else memory.runtime + 1
+    with pytest.raises(SpecErrors) as info:
+        check(spec, max_memory=limit)
+    (error,) = info.value.errors
+    assert ("for Python, its libraries and their buffers alone" in error.message) \
+        == (where == "runtime")
+    assert error.hint.startswith("with `cores 1` the batch runs whole in one process, about ")

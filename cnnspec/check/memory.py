@@ -80,6 +80,9 @@ class MemoryEstimate:
     data: int = 0  # the data set, loaded and prepared (data_bytes)
     itemsize: int = BYTES_PER_VALUE  # the bytes of one of the model's values
     recording: int = 0  # the outputs and gradients a recorded step keeps (recording_bytes)
+    # what running the batch as the spec's `cores` parts adds to running it whole in one
+    # process (its replicas, workers and their buffers), where the parts weigh more
+    split_extra: int = 0
 
     @property
     def total(self) -> int:
@@ -257,8 +260,10 @@ def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> Mem
     batch, cores = training["batch_size"], training["cores"]
     ways = (1, cores) if splits(batch, cores) else (1,)
     itemsize = VALUE_BYTES[dtype]
-    return max((_estimate(spec, layers, parts, itemsize) for parts in ways),
-               key=lambda e: e.process)
+    whole, *split = [_estimate(spec, layers, parts, itemsize) for parts in ways]
+    if not split or split[0].process <= whole.process:
+        return whole
+    return dataclasses.replace(split[0], split_extra=split[0].process - whole.process)
 
 
 def _estimate(spec: Spec, layers: list[LayerInfo], parts: int, itemsize: int) -> MemoryEstimate:
@@ -517,12 +522,16 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
              + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
                 if memory.recording else "")
              + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
+    whole = memory.process - memory.split_extra  # the batch in one process, `cores 1`
+    fewer_cores = (f"with `cores 1` the batch runs whole in one process, about "
+                   f"{bytes_text(whole)}"
+                   if task is TRAINING and memory.split_extra and whole <= limit else "")
     if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
         return [spec.error(
             f"{task.name} needs about {bytes_text(memory.runtime)} for Python, its libraries and "
             f"their buffers alone, more than {room}", memory.heaviest,
-            hint=f"{task.name} takes up to about {bytes_text(memory.process)}; a limit "
-                 "below what the process itself takes cannot be met")]
+            hint=fewer_cores or f"{task.name} takes up to about {bytes_text(memory.process)}; "
+                 "a limit below what the process itself takes cannot be met")]
     # Where the data set the spec names outweighs the step, a smaller net would barely help:
     # the problem is the data's, located at its line.
     named = spec.text is None or ("training", "data") in spec.spans
@@ -544,7 +553,8 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
     if memory.process > limit:
         return [spec.error(
             f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
-            f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where, hint=lower)]
+            f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where,
+            hint=f"{fewer_cores}; or {lower}" if fewer_cores else lower)]
     return [spec.error(
         f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
         f"{memory.batch_size} ({parts}), over half of {room}", *where, severity="warning",
