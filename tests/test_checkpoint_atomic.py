@@ -157,6 +157,28 @@ def test_ctrl_c_while_the_last_epoch_is_validated_stops_before_the_test_figures(
     assert_same_run(resume(tmp_path / "cut", **FAST), straight)
 
 
+class TerminatedAt:
+    """A step hook that sends this process SIGTERM after step ``step`` (as `kill` would)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def __call__(self, step, model):
+        if step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_sigterm_stops_training_at_the_next_step_with_a_checkpoint(tmp_path):
+    """SIGTERM, what `kill`, `timeout` and schedulers send, is a request as Ctrl-C is: the
+    step ends, a checkpoint is saved, and a resume gives the run that never stopped."""
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Interrupted, match="training interrupted in epoch 2 after step 8"):
+        train(spec, run_dir=tmp_path / "cut", on_step=TerminatedAt(7), **FAST)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # the handler before is back
+    assert_same_run(resume(tmp_path / "cut", **FAST), straight)
+
+
 def test_ctrl_c_during_the_first_save_leaves_no_folder_and_the_out_free(tmp_path,
                                                                          monkeypatch):
     real = state.write_npz

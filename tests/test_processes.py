@@ -91,7 +91,7 @@ def test_an_error_in_the_first_part_stops_the_workers_waiting_for_it(monkeypatch
 
 @pytest.mark.parametrize("sent, said, hint", [
     (signal.SIGKILL, r"was killed by signal 9 \(SIGKILL\)", "out of memory"),
-    (signal.SIGTERM, r"was stopped by signal 15 \(SIGTERM\)", "something outside cnnspec"),
+    (signal.SIGUSR1, r"was stopped by signal 10 \(SIGUSR1\)", "something outside cnnspec"),
 ])
 def test_a_killed_worker_is_a_run_error_and_the_next_step_runs(sent, said, hint):
     x, y, model, worker = _stepped()
@@ -106,9 +106,10 @@ def test_a_killed_worker_is_a_run_error_and_the_next_step_runs(sent, said, hint)
                                   _steps(reference, x, y, steps=1)[0])
 
 
-def test_a_worker_ignores_ctrl_c_the_parent_decides():
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_worker_ignores_ctrl_c_and_sigterm_the_parent_decides(sent):
     x, y, model, worker = _stepped()
-    os.kill(worker.pid, signal.SIGINT)
+    os.kill(worker.pid, sent)
     _steps(model, x, y, steps=1)
     assert _workers(model) == [worker] and worker.is_alive()
 
@@ -252,3 +253,28 @@ def test_a_sweep_cell_whose_worker_was_killed_fails_without_a_checkpoint_to_resu
     ir = parse(spec_file(tmp_path).read_text()).ir
     result = cells.run_cell(cells.Task(cells.Cell((), 0, ir)))
     assert result.failed == "the process running part 2 of the batch was killed by signal 9"
+
+
+# A process that trains with a worker and exits without freeing its model: its workers are
+# stopped at exit, before multiprocessing's handler sends them the SIGTERM they ignore and
+# waits.
+EXITS = """
+import numpy as np
+from cnnspec.check.checker import check
+from cnnspec.compiler import compile_spec
+from cnnspec.lang import parse
+model = compile_spec(check(parse("input 1x8x8\\nconv 4 3x3\\nflatten\\ndense 10\\n")), seed=0)
+x = np.zeros((32, 1, 8, 8), np.float32)
+_, dout = model.loss(model.forward(x), np.zeros(32, int))
+model.backward(dout)
+assert model._parallel._workers
+"""
+
+
+def test_a_process_with_a_worker_exits_without_waiting_for_it():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXITS], capture_output=True, text=True, check=False,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr

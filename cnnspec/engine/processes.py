@@ -20,8 +20,9 @@ its part's sums, the first part adds them all in part order and sends the total 
 every part gets the same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
 Results are therefore those of the threads, bit for bit.
 
-A worker ignores Ctrl-C (the training loop finishes the step it is in, then saves), sends
-back the warnings NumPy raised in it (warned again here, under this process's filters) and the
+A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
+its workers are stopped when it exits, before multiprocessing's own exit handler would send
+them SIGTERM and wait), sends back the warnings NumPy raised in it (warned again here, under this process's filters) and the
 error a command raised (raised again here). When a command fails anywhere, or a step is left
 half-way (an exception in this process's part), the workers may wait for sums that never come:
 they are stopped, and the next split batch forks new ones. A worker that ends on its own
@@ -34,9 +35,11 @@ worker, which may have no children), the model runs its parts in threads.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import mmap
 import multiprocessing
+import multiprocessing.util  # its exit handler is registered before ours (see _LIVE)
 import os
 import pickle
 import signal
@@ -189,7 +192,9 @@ class ProcessParallel:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 process.start()
             theirs.close()
-            self._workers.append(_Worker(part, process, ours))
+            worker = _Worker(part, process, ours)
+            self._workers.append(worker)
+            _LIVE.add(worker)
 
 
 def _state_arrays(model):
@@ -335,7 +340,15 @@ def _signal_name(number: int) -> str:
 def _stop_all(workers: list[_Worker]) -> None:
     for worker in workers:
         worker.stop()
+        _LIVE.discard(worker)
     workers.clear()
+
+
+# Every worker of this process that has not been stopped: stopped at exit by the handler below,
+# registered after multiprocessing's (imported above), so that it runs first. That one sends
+# daemonic children SIGTERM and waits for them, and a worker ignores SIGTERM.
+_LIVE: set[_Worker] = set()
+atexit.register(lambda: _stop_all(list(_LIVE)))
 
 
 # ----------------------------------------------------------------------- the worker
@@ -344,7 +357,10 @@ def _serve(conn, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
     commands are run until the pipe closes."""
     for end in parents_ends:
         end.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    # Sent to the whole group (Ctrl-C, or SIGTERM from `kill`, `timeout`, a scheduler), they
+    # ask the trainer to stop after its step, which needs this part: the trainer decides.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_IGN)
     state = layout.state()
     for node in replica.nodes:
         for store in (node.layer.params, node.layer.buffers):

@@ -1,13 +1,15 @@
 """Ctrl-C as a request, not an exception: training stops at the next clean point.
 
-While :func:`deferred_interrupts` is active in the main thread, the first SIGINT only sets a
-flag; the loop checks it between steps, saves a checkpoint and stops. A second SIGINT is the
-user insisting: Python's default handler is back, so it raises ``KeyboardInterrupt`` at once
-(and the last saved checkpoint stays the one to resume from).
+While :func:`deferred_interrupts` is active in the main thread, the first SIGINT (or SIGTERM,
+which `kill`, `timeout` and schedulers send) only sets a flag; the loop checks it between
+steps, saves a checkpoint and stops. A second one is the user insisting: the default handlers
+are back, so SIGINT raises ``KeyboardInterrupt`` at once and SIGTERM ends the process (and
+the last saved checkpoint stays the one to resume from).
 
 Saving is several files (the metrics, then the checkpoint) that should describe the same step;
 :func:`interrupts_held` keeps a Ctrl-C from landing between the writes. (A SIGKILL cannot be
-held; the checkpoint, one file written atomically, is what a resume relies on.)
+held; the checkpoint, one file written atomically, is what a resume relies on.) SIGTERM is
+held the same way.
 """
 from __future__ import annotations
 
@@ -24,25 +26,34 @@ class InterruptFlag:
         self.requested = True
 
 
+# The signals that ask training to stop: Ctrl-C, and SIGTERM, what `kill`, `timeout`, a
+# service manager or a batch scheduler sends before it kills.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def deferred_interrupts():
-    """Yield an :class:`InterruptFlag` that the first Ctrl-C sets (main thread only; elsewhere
-    signals cannot arrive and the flag simply stays unset)."""
+    """Yield an :class:`InterruptFlag` that the first Ctrl-C or SIGTERM sets (main thread
+    only; elsewhere signals cannot arrive and the flag simply stays unset). A second one acts
+    at once: Ctrl-C raises ``KeyboardInterrupt``, SIGTERM ends the process."""
     flag = InterruptFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
 
     def handler(signum, frame):
         flag.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    signal.signal(signal.SIGINT, handler)
+    for number in STOP_SIGNALS:
+        signal.signal(number, handler)
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler_before in previous.items():
+            signal.signal(number, handler_before)
 
 
 @contextmanager
@@ -54,10 +65,12 @@ def interrupts_held():
         yield
         return
     arrived: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: arrived.append(signum))
+    previous = {number: signal.signal(number, lambda signum, frame: arrived.append(signum))
+                for number in STOP_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if arrived:
-        signal.raise_signal(signal.SIGINT)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    for number in dict.fromkeys(arrived):
+        signal.raise_signal(number)
