@@ -9,7 +9,8 @@ the same replicas and the same sums, with the parts after the first in processes
 times as fast as one part on the same machine.
 
 A worker is forked (POSIX ``fork``: the child starts with this process's model, replicas
-and modules, nothing to import or send) the first time the model runs a split batch. It
+and modules, nothing to import or send) when training starts (:meth:`ProcessParallel.start`)
+or else the first time the model runs a split batch. It
 holds its part's replica, whose parameters and buffers are views of memory shared with this
 process (an anonymous shared mapping made before the fork): before each forward pass the
 model's current values are copied into it (whatever arrays the model's layers hold by then:
@@ -22,11 +23,12 @@ Results are therefore those of the threads, bit for bit.
 
 A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
 its workers are stopped when it exits, before multiprocessing's own exit handler would send
-them SIGTERM and wait), sends back the warnings NumPy raised in it (warned again here, under this process's filters) and the
-error a command raised (raised again here). When a command fails anywhere, or a step is left
-half-way (an exception in this process's part), the workers may wait for sums that never come:
-they are stopped, and the next split batch forks new ones. A worker that ends on its own
-(killed for lack of memory) is a :class:`cnnspec.errors.RunError` saying so. Workers end when
+them SIGTERM and wait). It sends back the warnings NumPy raised in it (warned again here,
+under this process's filters) and the error a command raised (raised again here). When a
+command fails anywhere, or a step is left half-way (an exception in this process's part), the
+workers may wait for sums that never come: they are stopped, and the next split batch forks
+new ones. A worker that ends on its own (killed for lack of memory) is a :class:`WorkerLost`
+error saying so. Workers end when
 the model is freed (their pipe closes) and with this process.
 
 Where a process cannot fork workers (not Linux: macOS's system libraries are not safe to use
@@ -83,14 +85,14 @@ class ProcessParallel:
         self.parts = parts
         self._model = weakref.ref(model)  # the model holds this object: no cycle back
         self.replicas = replicate_parts(model, parts)
-        hub = _HubSums(self)
+        self._workers: list[_Worker] = []
+        hub = _HubSums(self._workers)
         for node in self.replicas[0].nodes:
             if node.layer.part_sums:
                 node.layer.parts = hub
         trained = set(model.trainable_names)
         gradients = [(name, value) for name, value in model.params().items() if name in trained]
         self._layout = _SharedLayout(list(_state_arrays(model)), [gradients] * (parts - 1))
-        self._workers: list[_Worker] = []
         self._stop = weakref.finalize(self, _stop_all, self._workers)
 
     # ------------------------------------------------------------------ the step
@@ -210,17 +212,17 @@ class _SharedLayout:
     parameters and buffers (``state``), then for each worker its parameter gradients."""
 
     def __init__(self, state, gradients) -> None:
-        self._specs = []
+        places = []  # per group, name -> (offset, shape, dtype)
         offset = 0
         for group in [state] + gradients:
             specs = {}
             for name, like in group:
                 specs[name] = (offset, like.shape, like.dtype)
                 offset += -(-like.nbytes // _ALIGN) * _ALIGN
-            self._specs.append(specs)
+            places.append(specs)
         self._memory = mmap.mmap(-1, max(offset, _ALIGN))  # MAP_SHARED: the children see it
         self._views = [{name: self._view(*spec) for name, spec in specs.items()}
-                       for specs in self._specs]
+                       for specs in places]
 
     def _view(self, offset, shape, dtype):
         count = int(np.prod(shape))
@@ -245,14 +247,13 @@ class _HubSums:
 
     first = True
 
-    def __init__(self, parallel: ProcessParallel) -> None:
-        self._parallel = weakref.ref(parallel)
+    def __init__(self, workers: list[_Worker]) -> None:
+        self._workers = workers  # the running ones: the list is filled and emptied in place
 
     def total(self, array: np.ndarray) -> np.ndarray:
-        workers = self._parallel()._workers
-        arrays = [array] + [worker.answer("sum") for worker in workers]
+        arrays = [array] + [worker.answer("sum") for worker in self._workers]
         total = sum_in_order(arrays)
-        for worker in workers:
+        for worker in self._workers:
             worker.send(("total", total))
         return total
 
@@ -417,11 +418,10 @@ def _release(replica, _slots):
 
 def _trim_heap() -> None:
     """glibc's ``malloc_trim(0)``: the free memory at the top of the heap and in its free
-    pages goes back to the system (elsewhere, nothing: the call is glibc's)."""
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    pages goes back to the system (with another C library, nothing: the call is glibc's)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # None on other C libraries
+    if trim is not None:
+        trim(0)
 
 
 def _picklable(error: BaseException) -> BaseException:
