@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import http.server
 import importlib.util
+import signal
 import sys
 import threading
 from functools import partial
 from pathlib import Path
 
 import pytest
+
+# The tests press Ctrl-C (SIGINT) in this process and in the commands they start. A shell
+# starting the suite as a background job has SIGINT ignored, which Python then leaves alone
+# and child processes inherit: Ctrl-C is taken back here, for this process and its children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Two classes of 8x8 synthetic shapes: small enough that a run takes a fraction of a second,
 # distinct enough that two epochs learn them.

@@ -113,6 +113,22 @@ def test_train_warns_about_cores_its_batch_cannot_split_into_before_it_starts(tm
     assert "warning" not in capsys.readouterr().err
 
 
+def test_the_library_hands_check_warnings_to_on_warnings_from_its_one_check(tmp_path,
+                                                                          monkeypatch):
+    """The spec is checked once, as trained, and its warnings go to the caller before
+    training starts."""
+    from cnnspec.training import api
+
+    checks, heard = [], []
+    monkeypatch.setattr(api, "check", lambda *a, **k: checks.append(1) or check(*a, **k))
+    cnnspec.train(_write(tmp_path), cnnspec.Settings(cores=4), tmp_path / "run",
+                  progress="none", curves=False,
+                  on_warnings=lambda warnings: heard.append((len(checks), warnings)))
+    ((checked_before, (warning,)),) = heard
+    assert checked_before == 1 and len(checks) == 1
+    assert warning.message.startswith("cores 4 splits a batch of 24")
+
+
 @pytest.mark.parametrize("where", ["runtime", "step"])
 def test_a_step_that_fits_only_with_fewer_cores_says_so(where, tmp_path):
     """Past the limit with the parts' processes alone, or with the step too: either way

@@ -133,6 +133,11 @@ CASES = [
      8, "dropout 0.5"),
     ("Input 1x8x8\nconv 8 3\ninput 1x8x8\n", "unknown layer kind 'Input'", 1, 1,
      "^keywords are lower case: input$"),
+    # a training setting written among the layers, outside the train block (an alias too)
+    ("input 1x8x8\nepochs 3\nconv 8 3\n", "unknown layer kind 'epochs'", 2, 1,
+     "^'epochs' is a training setting: write it inside the train block"),
+    ("input 1x8x8\nconv 8 3\nbatch_size 32\n", "unknown layer kind 'batch_size'", 3, 1,
+     "inside the train block, e.g. train { batch_size ... }"),
     ("input 1x8x8\nconv 8 3 ReLU\n", "unknown option 'ReLU'", 2, 10, "^did you mean relu\\?"),
     ("input 1x8x8\nconv 8 3 leaky_relu 0.2\n",
      "the number 0.2 after the activation leaky_relu is out of place in conv layer 'conv1'", 2,

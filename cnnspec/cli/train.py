@@ -17,6 +17,7 @@ from cnnspec.cli.arguments import (
     run_folder_in,
     spec_file,
 )
+from cnnspec.cli.check import report
 from cnnspec.errors import InputError, RunError
 from cnnspec.ir.training_catalogue import KEYS
 
@@ -95,8 +96,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             given = {key: getattr(args, key) for key in ("runs_dir", "dtype")
                      if getattr(args, key) is not None}  # else the library's defaults
-            _report_warnings(args.spec, settings, args.dtype)
-            result = cnnspec.train(args.spec, settings, args.out,
+            result = cnnspec.train(args.spec, settings, args.out, on_warnings=report,
                                    weights_from=_weights_from(args), **given, **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
@@ -105,17 +105,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     print(final_report(result))
     return 0
-
-
-def _report_warnings(spec, settings, dtype: str | None) -> None:
-    """Print what check warns about in the spec with this run's overrides applied (a
-    ``--cores`` the batch is too small to split into, an unused layer), before training
-    starts: ``cnnspec check`` sees the spec without them. Its errors are the trainer's."""
-    from cnnspec.cli.check import report
-    from cnnspec.training.api import checked_with_overrides
-
-    given = {"dtype": dtype} if dtype is not None else {}
-    report(checked_with_overrides(spec, settings.overrides(), **given).warnings)
 
 
 def _weights_from(args: argparse.Namespace):

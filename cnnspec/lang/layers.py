@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
+from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.kinds import ACTIVATIONS as REGISTRY_ACTIVATIONS
 from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
@@ -161,6 +163,9 @@ def read_kind(head: Word | Call) -> str:
         hint = did_you_mean(head.name, KINDS, "layer kinds")
         if head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
+        elif head.name in TRAINING_KEYS or head.name in TRAINING_KEY_ALIASES:
+            hint = (f"'{head.name}' is a training setting: write it inside the train block, "
+                    f"e.g. train {{ {head.name} ... }}")
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
 

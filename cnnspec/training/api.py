@@ -16,7 +16,7 @@ import gc
 import platform
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +81,8 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
           data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
           init_steps: Sequence[InitStep] = (), dtype: str = "float32",
           weights_from: WeightsFrom | None = None,
-          fold: tuple[int, int] | None = None) -> Run:
+          fold: tuple[int, int] | None = None,
+          on_warnings: Callable[[list], None] | None = None) -> Run:
     """Train ``spec`` (a path to a ``.cnn``/``.json`` file, or a ``CheckedSpec``) into a new run
     folder; return the :class:`Run`.
 
@@ -97,7 +98,10 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     (:class:`~cnnspec.training.finetune.WeightsFrom`) starts from another run's weights, for
     all the layers the networks share or the ones named, optionally frozen. ``fold``
     ``(i, k)`` validates on part ``i`` of ``k`` of the training split instead of ``val_split``
-    (:func:`~cnnspec.training.batches.kfold_split`). This function
+    (:func:`~cnnspec.training.batches.kfold_split`). ``on_warnings`` is called with check's
+    warnings (``CheckedSpec.warnings``) for the spec as it will be trained, its
+    overrides applied, before anything else runs: ``cnnspec check`` sees the spec without
+    them (a ``--cores`` the batch is too small to split into). This function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = (settings or Settings()).overrides()
@@ -108,6 +112,8 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
                       list(init_steps), dtype, fold=fold)
     try:
         checked = checked_with_overrides(spec, overrides, dtype)
+        if on_warnings is not None:
+            on_warnings(list(checked.warnings))
         if weights_from is not None:
             checked = _start_from(checked, weights_from, options)
         return _fresh(checked, overrides, run_dir, runs_dir, options)
