@@ -215,3 +215,68 @@ def test_trainings_at_once_share_the_machines_memory(tiny, tmp_path, monkeypatch
     assert default_jobs(2, process) == 1
     monkeypatch.setattr(memory, "machine_memory", lambda: process * 2)  # room for two
     assert default_jobs(2, process) == 2
+
+
+def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_ends_them(
+        tiny_shapes_spec, tmp_path):
+    """A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two
+    trainings run in pool processes, each with a worker process for its batch's second part
+    (the spec's batch of 16 splits): the command ends at once, leaves no process behind, and
+    the same command again trains the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from cnnspec.cli import main
+
+    out = tmp_path / "cmp"
+    arguments = ["compare", str(tiny_shapes_spec), "--init", "he_normal", "--init",
+                 "glorot_uniform", "--init", "normal(std=0.1)", "--seeds", "2", "--epochs",
+                 "20", "--jobs", "2", "--out", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "cnnspec", *arguments],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        for line in process.stderr:
+            if ": val acc" in line:  # one run is in, others are training
+                os.killpg(process.pid, signal.SIGINT)
+                break
+        err = process.stderr.read()
+        assert process.wait(timeout=60) == 130, err
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert "Traceback" not in err
+    assert f"runs are recorded in {out}\nhint: run the same command again" in err
+    assert _ended_within(10, process.pid)  # no worker of any kind is left
+    assert main(arguments) == 0
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 6  # and no half-written one
+
+
+def _ended_within(seconds: float, group: int) -> bool:
+    """Whether every process of process group ``group`` ends within ``seconds`` (a helper of
+    multiprocessing's sees its pipe close only once the command has ended)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _running_in_group(group):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _running_in_group(group: int) -> list[int]:
+    """The processes of process group ``group`` that are running (not zombies waiting for
+    their reparented parent to collect them), from /proc."""
+    running = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            running.append(int(stat.parent.name))
+    return running
+

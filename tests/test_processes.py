@@ -278,3 +278,27 @@ def test_a_process_with_a_worker_exits_without_waiting_for_it():
     done = subprocess.run([sys.executable, "-c", EXITS], capture_output=True, text=True, check=False,
                           timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+_KEPT = []
+
+
+def _step_and_keep_the_model():
+    x, y = _batch(32)
+    model = _model("processes")
+    _steps(model, x, y, steps=1)
+    _KEPT.append(model)  # alive, with its worker, as this process's target returns
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_process_multiprocessing_started_stops_its_workers_as_it_ends(method):
+    """A pool's worker trains a sweep's cell: multiprocessing ends it by its own exit function
+    (not at exit), which sends daemonic children SIGTERM and waits for them; a worker ignores
+    SIGTERM, so the process must stop its workers first, or it waits for ever."""
+    child = multiprocessing.get_context(method).Process(target=_step_and_keep_the_model)
+    child.start()
+    child.join(60)
+    ended = child.exitcode is not None
+    if not ended:
+        child.kill()
+    assert ended and child.exitcode == 0

@@ -257,6 +257,23 @@ def test_a_result_that_arrives_twice_is_recorded_once(named, tmp_path):
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
 
 
+def test_ctrl_c_while_a_cell_is_recorded_leaves_no_half_written_folder(named, tmp_path,
+                                                                          monkeypatch):
+    from cnnspec.sweep import results
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    cell, res = result.done[0]
+    (tmp_path / "s" / cell.folder).rename(tmp_path / "moved")
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results, "write_jsonl", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        record(tmp_path / "s", cell, res)
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
+
+
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "notes.txt").write_text("mine")

@@ -72,13 +72,24 @@ def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.compare import compare, describe_result, format_table, plot
+    from cnnspec.sweep.results import stopped_message
 
     refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
-    comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
-                         jobs=args.jobs, out=args.out, target=args.target,
-                         data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
-                         on_done=lambda result: print(describe_result(result), file=sys.stderr,
-                                                      flush=True))
+    folder = [None]  # named when the trainings start (see started)
+
+    def started(_running, _n: int, where: Path) -> None:
+        folder[0] = where
+
+    try:
+        comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
+                             jobs=args.jobs, out=args.out, target=args.target,
+                             data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
+                             on_done=lambda result: print(describe_result(result),
+                                                          file=sys.stderr, flush=True),
+                             on_start=started)
+    except KeyboardInterrupt:
+        print(stopped_message("comparison", "runs", folder[0], args.out is not None), file=sys.stderr)
+        return 130
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
     # Flushed before the stderr line: see init_report.run.
     text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)

@@ -69,7 +69,12 @@ def run(args: argparse.Namespace) -> int:
         dask_available,
         default_workers,
     )
-    from cnnspec.sweep.results import describe_cell, format_table, read_results, recorded
+    from cnnspec.sweep.results import (
+        describe_cell,
+        format_table,
+        read_results,
+        stopped_message,
+    )
     from cnnspec.sweep.runner import plan, sweep, write_outputs
     from cnnspec.training.settings import Settings
 
@@ -114,13 +119,7 @@ def run(args: argparse.Namespace) -> int:
                        on_done=lambda cell, res: print(describe_cell(cell.label, res),
                                                        file=sys.stderr, flush=True))
     except KeyboardInterrupt:
-        if folder[0] is None:
-            print("cnnspec: sweep stopped before any cell trained", file=sys.stderr)
-            return 130
-        again = ("the same command again" if out
-                 else f"the same command again with --out {folder[0]}")
-        print(f"cnnspec: sweep stopped; {recorded(folder[0])} cells are recorded in "
-              f"{folder[0]}\nhint: run {again} to train the rest", file=sys.stderr)
+        print(stopped_message("sweep", "cells", folder[0], out is not None), file=sys.stderr)
         return 130
     if result.skipped:
         print(f"{result.skipped} cells were recorded in {result.out} already; trained "

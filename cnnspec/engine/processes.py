@@ -23,7 +23,7 @@ Results are therefore those of the threads, bit for bit.
 
 A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
 its workers are stopped when it exits, before multiprocessing's own exit handler would send
-them SIGTERM and wait). It sends back the warnings NumPy raised in it (warned again here,
+them SIGTERM and wait: see :func:`_stop_at_exit`). It sends back the warnings NumPy raised in it (warned again here,
 under this process's filters) and the error a command raised (raised again here). When a
 command fails anywhere, or a step is left half-way (an exception in this process's part), the
 workers may wait for sums that never come: they are stopped, and the next split batch forks
@@ -37,11 +37,10 @@ worker, which may have no children), the model runs its parts in threads.
 """
 from __future__ import annotations
 
-import atexit
 import ctypes
 import mmap
 import multiprocessing
-import multiprocessing.util  # its exit handler is registered before ours (see _LIVE)
+import multiprocessing.util
 import os
 import pickle
 import signal
@@ -197,6 +196,7 @@ class ProcessParallel:
             worker = _Worker(part, process, ours)
             self._workers.append(worker)
             _LIVE.add(worker)
+        _stop_at_exit()
 
 
 def _state_arrays(model):
@@ -278,6 +278,7 @@ class _Worker:
 
     def __init__(self, part: int, process, conn) -> None:
         self.part, self.process, self.conn = part, process, conn
+        self.parent = os.getpid()  # a process forked later holds a copy it must not stop
 
     def send(self, message) -> None:
         try:
@@ -345,11 +346,25 @@ def _stop_all(workers: list[_Worker]) -> None:
     workers.clear()
 
 
-# Every worker of this process that has not been stopped: stopped at exit by the handler below,
-# registered after multiprocessing's (imported above), so that it runs first. That one sends
-# daemonic children SIGTERM and waits for them, and a worker ignores SIGTERM.
+# Every worker that has not been stopped; the processes whose exit stops theirs.
 _LIVE: set[_Worker] = set()
-atexit.register(lambda: _stop_all(list(_LIVE)))
+_STOPPED_AT_EXIT: set[int] = set()
+
+
+def _stop_at_exit() -> None:
+    """Have this process stop its workers when it exits, before multiprocessing's exit function
+    sends its daemonic children SIGTERM (which a worker ignores) and waits for them: as a
+    finalizer that function runs first. It runs at the main process's exit, and where
+    multiprocessing started this process (a pool's worker training a sweep's cell) as soon as
+    its target returns, before any ``atexit`` handler would. Registered in each process that
+    forks workers, the first time: a child's registry starts empty."""
+    if os.getpid() not in _STOPPED_AT_EXIT:
+        _STOPPED_AT_EXIT.add(os.getpid())
+        multiprocessing.util.Finalize(None, _stop_own_workers, exitpriority=10)
+
+
+def _stop_own_workers() -> None:
+    _stop_all([worker for worker in _LIVE if worker.parent == os.getpid()])
 
 
 # ----------------------------------------------------------------------- the worker

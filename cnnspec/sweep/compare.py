@@ -150,14 +150,16 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             jobs: int | None = None, out: str | Path | None = None,
             target: float = DEFAULT_TARGET, data_dir: str | None = None,
             lr: float | None = None, batch_size: int | None = None,
-            on_done: Callable[[JobResult], None] | None = None, executor=None) -> Comparison:
+            on_done: Callable[[JobResult], None] | None = None, executor=None,
+            on_start: Callable[[object, int, Path], None] | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
     variant; ``jobs`` trainings run at once in local processes (default
     :func:`default_jobs`), or ``executor`` (as for :func:`cnnspec.sweep.runner.sweep`) says
     where they run; ``target`` is the validation accuracy whose first epoch the table
-    reports; ``on_done`` hears of each training as it finishes.
+    reports; ``on_done`` hears of each training as it finishes, ``on_start(executor, n,
+    folder)`` where ``n`` trainings are about to start and the folder they are recorded in.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -184,7 +186,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
         cells, folder, executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
         data_dir=data_dir,
         on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
-        if on_done else None)
+        if on_done else None,
+        on_start=on_start and (lambda running, n: on_start(running, n, folder)))
     seconds = time.perf_counter() - started
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)

@@ -24,6 +24,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from cnnspec.errors import RunError
 from cnnspec.sweep.concurrency import trainings_that_fit
+from cnnspec.sweep.worker import ignore_ctrl_c
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
 # How often the scheduler of a LocalCluster retries a task whose worker died.
@@ -32,11 +33,12 @@ ALLOWED_FAILURES = 3
 WORKER_SETUP = "cnnspec.sweep.worker"
 
 
-def _limit_blas_threads() -> None:
+def _start_worker() -> None:
     """Worker initialiser: one BLAS thread per process, so worker processes share the cores
-    instead of each starting a thread per core."""
+    instead of each starting a thread per core; Ctrl-C is the sweep's to handle."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
+    ignore_ctrl_c()
 
 
 def default_workers(n_tasks: int, process: int = 0) -> int:
@@ -68,7 +70,7 @@ class LocalExecutor:
             return
         context = multiprocessing.get_context("spawn")  # no forked BLAS thread pool
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
-                                         initializer=_limit_blas_threads)
+                                         initializer=_start_worker)
         futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()

@@ -84,9 +84,9 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
             (tmp / name).write_bytes(data)
         write_json(tmp / rundir.SUMMARY, result.summary)
         os.rename(tmp, final)
-    except OSError:
+    except BaseException as exc:  # Ctrl-C too: no half-written folder is left behind
         shutil.rmtree(tmp, ignore_errors=True)
-        if final.exists():  # recorded meanwhile by another client of the same folder
+        if isinstance(exc, OSError) and final.exists():  # recorded meanwhile by another client
             return False
         raise
     return True
@@ -103,6 +103,18 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
 def recorded(out: Path) -> int:
     """How many cells a sweep folder holds."""
     return len(recorded_folders(out))
+
+
+def stopped_message(what: str, cells: str, folder: Path | None, named: bool) -> str:
+    """What to tell a user whose Ctrl-C stopped a ``what`` ("sweep", "comparison") of
+    ``cells`` ("cells", "runs") that trains into ``folder`` (None before the folder was made;
+    ``named``: chosen with ``--out``): the ones it holds, and how to train the rest (the same
+    command skips them)."""
+    if folder is None:
+        return f"cnnspec: {what} stopped before any of its {cells} trained"
+    again = "the same command again" if named else f"the same command again with --out {folder}"
+    return (f"cnnspec: {what} stopped; {recorded(folder)} {cells} are recorded in {folder}\n"
+            f"hint: run {again} to train the rest")
 
 
 def read_results(out: Path) -> dict:
