@@ -217,12 +217,13 @@ def test_trainings_at_once_share_the_machines_memory(tiny, tmp_path, monkeypatch
     assert default_jobs(2, process) == 2
 
 
+@pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])
 def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_ends_them(
-        tiny_shapes_spec, tmp_path):
-    """A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while two
-    trainings run in pool processes, each with a worker process for its batch's second part
-    (the spec's batch of 16 splits): the command ends at once, leaves no process behind, and
-    the same command again trains the rest."""
+        sent, tiny_shapes_spec, tmp_path):
+    """A real Ctrl-C (SIGINT to the whole process group, as a terminal sends it), or SIGTERM
+    as `kill` or a scheduler sends it, while two trainings run in pool processes, each with a
+    worker process for its batch's second part (the spec's batch of 16 splits): the command
+    ends at once, leaves no process behind, and the same command again trains the rest."""
     import os
     import signal
     import subprocess
@@ -240,7 +241,7 @@ def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_e
     try:
         for line in process.stderr:
             if ": val acc" in line:  # one run is in, others are training
-                os.killpg(process.pid, signal.SIGINT)
+                os.killpg(process.pid, getattr(signal, sent))
                 break
         err = process.stderr.read()
         assert process.wait(timeout=60) == 130, err

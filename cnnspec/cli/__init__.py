@@ -26,6 +26,7 @@ from cnnspec.errors import (
     closest,
     shortened,
 )
+from cnnspec.training.interrupts import termination_as_interrupt
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -177,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         # The module's run is looked up now, not when the parser was built.
-        return importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}").run(args)
+        with termination_as_interrupt():
+            return importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}").run(args)
     except (SpecError, SpecErrors) as exc:
         from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
 

@@ -57,6 +57,29 @@ def deferred_interrupts():
 
 
 @contextmanager
+def termination_as_interrupt():
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` as Ctrl-C does, so that a
+    command stopped by `kill`, `timeout` or a scheduler cleans up as for Ctrl-C: a comparison
+    or a sweep cancels its cells and waits for its worker processes, which would otherwise be
+    left running without it. Only where SIGTERM has its default action (a caller's own
+    handler stays) and in the main thread; training inside the block takes it over while it
+    runs (:func:`deferred_interrupts`)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextmanager
 def interrupts_held():
     """Hold a Ctrl-C that arrives inside the block and deliver it (to whatever handler was
     active) once the block is done, so the block is never cut in half. Main thread only;
