@@ -117,7 +117,7 @@ def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected, code):
 
 
 def test_filters_not_a_run_folder(tmp_path, capsys):
-    assert main(["filters", str(tmp_path), "-o", str(tmp_path / "f.png")]) == 1
+    assert main(["filters", str(tmp_path), "-o", str(tmp_path / "f.png")]) == 2
     err = capsys.readouterr().err
     assert "not a run folder" in err and "hint:" in err
 

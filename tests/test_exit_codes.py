@@ -99,6 +99,27 @@ def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys
     assert "is a file, not a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_a_folder_that_is_not_a_run_exits_2(command, tmp_path, trained, capsys):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    argv = [command, *fill(RUN_COMMANDS[command], str(folder), tmp_path, input=trained["input"])]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} is not a run folder: spec.json is missing" in err
+    assert "hint: pass the folder `cnnspec train` printed" in err
+
+
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_the_folder_of_runs_given_as_a_run_names_the_runs_it_holds(command, tmp_path, trained,
+                                                                    capsys):
+    runs = Path(trained["run"]).parent  # holds the run folder "run" beside the spec and input
+    argv = [command, *fill(RUN_COMMANDS[command], str(runs), tmp_path, input=trained["input"])]
+    assert exit_code(argv) == 2
+    assert (f"hint: it holds run folders: pass one of them, e.g. {runs / 'run'}"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("command", OUTPUT_COMMANDS)
 @pytest.mark.parametrize("output, message", [
     ("missing/out.png", "does not exist; create it first"),
