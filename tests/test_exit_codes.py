@@ -228,6 +228,16 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["compare", "{spec}", "--data", "digits"],
      "unknown option '--data'; did you mean '--data-dir'?"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
+    # PyTorch's and Keras' words: the option that sets it, or where the spec writes it
+    (["train", "{spec}", "--learning-rate", "0.1"], "did you mean '--lr'?"),
+    (["train", "{spec}", "--weight-decay", "0.1"],
+     ("'weight_decay' is a training setting: write it in the spec's train block, "
+      "`train { weight_decay ... }` (`cnnspec train --help`")),
+    (["sweep", "{spec}", "--optimizer", "adam"],
+     "`train { optimizer ... }`, or vary it with --set optimizer=V1,V2"),
+    (["train", "{spec}", "--momentum", "0.9"],
+     ("'momentum' is an argument of optimizer sgd, rmsprop: write it in the spec's train "
+      "block, e.g. `optimizer sgd(momentum=...)`")),
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2
