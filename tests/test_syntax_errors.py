@@ -56,6 +56,12 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 strid 2\n", "unknown option 'strid' for conv", 2, 12,
      "did you mean stride\\?"),
     ("input 1x8x8\nconv 8 3x3 rellu\n", "unknown option 'rellu'", 2, 12, "did you mean relu\\?"),
+    # PyTorch's and Keras' tuples: an option's value after a space, a size with 'x'
+    ("input 1x8x8\nconv 8 3x3 stride (2, 2)\n",
+     "option 'stride' of conv layer 'conv1' is written with its value after a space", 2, 12,
+     "^write `stride 2x2`"),
+    ("input 1x8x8\nmaxpool 2 pad(1)\n", "option 'pad' of maxpool", 2, 11, "^write `pad 1`"),
+    ("input 1x8x8\nconv 8 3x3 pad(same)\n", "option 'pad'", 2, 12, "^write `pad same`"),
     ("input 1x8x8\nflatten 3\n", "flatten takes no values", 2, 9, None),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  lrr 0.1\n}\n", "unknown training setting 'lrr'",
      4, 3, "did you mean lr\\?"),

@@ -306,6 +306,8 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"{kind_name} layer {display}", span=span,
                              hint=f"write it on the next line, after {display}: `{item.name}`"
                              + (f" ({_usage(item.name)})" if REGISTRY[item.name].usage else ""))
+        if isinstance(item, Call) and item.name in kind.options:  # `stride (2, 2)`, `pad(1)`
+            return _option_called(item, kind_name, display)
         if not valid:
             return SpecError(f"{kind_name} takes no options, but got '{item.name}'", span=span,
                              hint=_usage(kind_name))
@@ -322,6 +324,22 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+def _option_called(item: Call, kind_name: str, display: str) -> SpecError:
+    """An option written as a call, PyTorch's and Keras' tuple (``stride (2, 2)``): an option's
+    value follows a space, and a size is written with 'x'."""
+    numbers = [arg.text for arg in item.args if isinstance(arg, Num)]
+    if numbers and len(numbers) == len(item.args):
+        value = "x".join(numbers)
+    elif len(item.args) == 1 and isinstance(item.args[0], Word):  # `pad(same)`
+        value = item.args[0].name
+    else:
+        value = "..."
+    return SpecError(f"option '{item.name}' of {kind_name} layer {display} is written with "
+                     "its value after a space, not in parentheses", span=item.span,
+                     hint=f"write `{item.name} {value}`; a size is written with 'x' "
+                     "(2x2, not (2, 2))")
 
 
 def _check_consistency(layer: ReadLayer, display: str) -> None:

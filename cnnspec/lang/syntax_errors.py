@@ -77,6 +77,13 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1 x 28 x 28\n", "input 1 x 8x8\n"],
     ),
     FriendlyError(
+        "a size is written with 'x', not as a tuple",
+        "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
+        "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
+        ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
+         "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
+    ),
+    FriendlyError(
         "a block ('{') is never closed",
         "end the block with '}' on its own line",
         ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n",
