@@ -225,6 +225,8 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["eval", "{run}", "--data", "digitz"], "did you mean 'digits'? valid datasets: digits,"),
     (["eval", "{run}", "--data", "npz:"], "--data npz: needs a path"),
     (["train", "{spec}", "--data", "shapes(sise=3)"], "has no parameter 'sise'"),
+    (["train", "{spec}", "--data", "npz(train.npz)"],
+     "hint: a file path is a string in double quotes"),
     (["compare", "{spec}", "--data", "digits"],
      "unknown option '--data'; did you mean '--data-dir'?"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),

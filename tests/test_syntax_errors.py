@@ -42,6 +42,8 @@ CASES = [
     ("model 'digits'\ninput 1x8x8\n", "strings are written in double quotes", 1, 7,
      'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
+    ("input 1x8x8\ntrain {\n  data npz(data/train.npz)\n}\n", "unexpected character '/'", 3,
+     16, '^a file path is a string in double quotes, e.g. npz\\("data/train.npz"\\)'),
     ("input 1x8x8\n)\n", "unexpected '\\)'", 2, 1, None),
     ("input 1x8x8\nconv 8 3x3 )\n", "unexpected '\\)': expected", 2, 12, None),
     ("input 1x8x8\nconv 8 3x3 weight he_normall\n", "unknown initializer 'he_normall'", 2, 19,

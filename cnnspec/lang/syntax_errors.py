@@ -270,6 +270,10 @@ def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
     """A hint for a syntax error outside the catalogue: what is open, what was cut short, or
     what a statement looks like."""
     if isinstance(exc, UnexpectedCharacters):
+        if exc.char in "/\\." and unclosed is not None and unclosed.value == "(":
+            # `npz(data/train.npz)`: a path written bare among a call's arguments
+            return ('a file path is a string in double quotes, e.g. npz("data/train.npz") '
+                    "(on the command line also --data npz:data/train.npz)")
         return "names are letters, digits and '_'; comments start with '#'"
     if unclosed is not None:
         return (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
