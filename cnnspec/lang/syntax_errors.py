@@ -127,6 +127,13 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1x8x8\nc1 = conv 8 3x3\n", "input 1x8x8\nfc = dense 10\n"],
     ),
     FriendlyError(
+        "training settings are written one to a line, without commas",
+        "e.g. `epochs 10` and `lr 0.1` on lines of their own inside train { }",
+        ["input 1x8x8\ntrain {\n  epochs 10, lr 0.1\n}\n",
+         "input 1x8x8\ntrain {\n  optimizer adam, lr 0.1\n}\n",
+         "input 1x8x8\ntrain {\n  data digits,\n}\n"],
+    ),
+    FriendlyError(
         "'model' needs a name",
         "e.g. `model lenet5`",
         ["model\ninput 1x8x8\n", "model 5\n"],
