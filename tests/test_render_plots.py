@@ -299,6 +299,8 @@ def test_a_log_axis_within_a_decade_reads_in_plain_numbers(tmp_path, monkeypatch
         labels = _tick_labels(axis)
         assert labels and not any("times" in label for label in labels), labels
     assert "2" in _tick_labels(act_ax.yaxis) and "0.002" in _tick_labels(grad_ax.yaxis)
+    # half a decade (1.9 down to 1.2) has every tick labelled, not only a few
+    assert {"1.2", "1.4", "1.6", "1.8"} <= set(_tick_labels(loss_ax.yaxis))
 
 
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):
