@@ -42,6 +42,7 @@ CASES = [
     ("model 'digits'\ninput 1x8x8\n", "strings are written in double quotes", 1, 7,
      'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
+    ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
     ("input 1x8x8\ntrain {\n  data npz(data/train.npz)\n}\n", "unexpected character '/'", 3,
      16, '^a file path is a string in double quotes, e.g. npz\\("data/train.npz"\\)'),
     ("input 1x8x8\n)\n", "unexpected '\\)'", 2, 1, None),

@@ -277,6 +277,8 @@ def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
     """A hint for a syntax error outside the catalogue: what is open, what was cut short, or
     what a statement looks like."""
     if isinstance(exc, UnexpectedCharacters):
+        if exc.char in "×✕✖":  # a size copied from a paper: 1×28×28
+            return "sizes are written with the letter x: 3x3, 1x28x28"
         if exc.char in "/\\." and unclosed is not None and unclosed.value == "(":
             # `npz(data/train.npz)`: a path written bare among a call's arguments
             return ('a file path is a string in double quotes, e.g. npz("data/train.npz") '
