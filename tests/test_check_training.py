@@ -238,3 +238,22 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
     assert "; or name the data to train on in the train block: `data ...`" in err
     assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
                  ]) == 0
+
+
+def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, capsys):
+    """`batch 5000` on the 1,797 digits: every epoch one step, said before training."""
+    path = write(spec_text("  data digits").replace("batch 32", "batch 5000"))
+    assert main(["check", path]) == 0
+    err = capsys.readouterr().err
+    assert (f"{path}:8:3: warning: batch_size 5,000 is more than all 1,797 images of digits "
+            "(training, validation and test together): each epoch is a single step") in err
+    assert "hint: use a batch well below 1,797, e.g. 64 (the default)" in err
+    assert main(["check", "--strict", path]) == 2
+    capsys.readouterr()
+    # shapes count its images; npz data is counted only when read
+    assert main(["check", write(spec_text("  data shapes(size=8, count=400)", units=10)
+                                .replace("batch 32", "batch 400"))]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["check", write(spec_text('  data npz("x.npz")')
+                                .replace("batch 32", "batch 5000"))]) == 0
+    assert "warning" not in capsys.readouterr().err

@@ -116,8 +116,28 @@ def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected, code):
         assert "conv layers: xk, learned, conv2" in err
 
 
+@pytest.mark.parametrize("argv, pictures", [
+    (["filters", "{run}", "-o", "{out}"], "filters"),
+    (["features", "{run}", "--index", "0", "-o", "{out}"], "feature maps"),
+])
+def test_a_run_without_conv_layers_has_no_pictures_to_draw(argv, pictures, tmp_path, capsys):
+    import cnnspec
+
+    spec = tmp_path / "mlp.cnn"
+    spec.write_text("model mlp\ninput 1x16x16\nflatten\nfc: dense 2\n")
+    run = tmp_path / "run"
+    cnnspec.train(str(spec), cnnspec.Settings(epochs=1, data=SMALL_SHAPES), run_dir=str(run),
+                  curves=False, progress="none")
+    out = tmp_path / "p.png"
+    assert main([part.format(run=run, out=out) for part in argv]) == 2
+    err = capsys.readouterr().err
+    assert f"mlp has no conv layer, so it has no {pictures} to draw" in err
+    assert "hint: filters and feature maps are pictures of conv layers" in err
+    assert not out.exists()
+
+
 def test_filters_not_a_run_folder(tmp_path, capsys):
-    assert main(["filters", str(tmp_path), "-o", str(tmp_path / "f.png")]) == 1
+    assert main(["filters", str(tmp_path), "-o", str(tmp_path / "f.png")]) == 2
     err = capsys.readouterr().err
     assert "not a run folder" in err and "hint:" in err
 

@@ -160,3 +160,14 @@ def test_parse_data_arg_explains_mistakes(text, hint):
 def test_every_name_is_described():
     assert set(DATASET_NAMES) == {"digits", "shapes", "mnist", "fashion-mnist", "cifar10", "npz"}
     assert all(DATASET_NAMES.values())
+
+
+def test_labels_counted_from_one_are_refused_unless_classes_name_them(tmp_path, images):
+    """Labels 1..5 would give class 0 no image and every label the name of the next."""
+    x, y = images
+    with pytest.raises(RunError, match=r"no image has label 0 \(the labels run from 1 to 5\); "
+                       r"labels are class indices 0\.\.K-1") as info:
+        load(save(tmp_path, x=x, y=y + 1))
+    assert info.value.hint.startswith("number the classes from 0, e.g. y - 1")
+    named = load(save(tmp_path, x=x, y=y + 1, classes=np.array(list("nabcde"))))
+    assert named.classes == list("nabcde") and 0 not in named.y_train

@@ -99,6 +99,27 @@ def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys
     assert "is a file, not a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_a_folder_that_is_not_a_run_exits_2(command, tmp_path, trained, capsys):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    argv = [command, *fill(RUN_COMMANDS[command], str(folder), tmp_path, input=trained["input"])]
+    assert exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{folder} is not a run folder: spec.json is missing" in err
+    assert "hint: pass the folder `cnnspec train` printed" in err
+
+
+@pytest.mark.parametrize("command", RUN_COMMANDS)
+def test_the_folder_of_runs_given_as_a_run_names_the_runs_it_holds(command, tmp_path, trained,
+                                                                    capsys):
+    runs = Path(trained["run"]).parent  # holds the run folder "run" beside the spec and input
+    argv = [command, *fill(RUN_COMMANDS[command], str(runs), tmp_path, input=trained["input"])]
+    assert exit_code(argv) == 2
+    assert (f"hint: it holds run folders: pass one of them, e.g. {runs / 'run'}"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("command", OUTPUT_COMMANDS)
 @pytest.mark.parametrize("output, message", [
     ("missing/out.png", "does not exist; create it first"),
@@ -204,9 +225,21 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["eval", "{run}", "--data", "digitz"], "did you mean 'digits'? valid datasets: digits,"),
     (["eval", "{run}", "--data", "npz:"], "--data npz: needs a path"),
     (["train", "{spec}", "--data", "shapes(sise=3)"], "has no parameter 'sise'"),
+    (["train", "{spec}", "--data", "npz(train.npz)"],
+     "hint: a file path is a string in double quotes"),
     (["compare", "{spec}", "--data", "digits"],
      "unknown option '--data'; did you mean '--data-dir'?"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
+    # PyTorch's and Keras' words: the option that sets it, or where the spec writes it
+    (["train", "{spec}", "--learning-rate", "0.1"], "did you mean '--lr'?"),
+    (["train", "{spec}", "--weight-decay", "0.1"],
+     ("'weight_decay' is a training setting: write it in the spec's train block, "
+      "`train { weight_decay ... }` (`cnnspec train --help`")),
+    (["sweep", "{spec}", "--optimizer", "adam"],
+     "`train { optimizer ... }`, or vary it with --set optimizer=V1,V2"),
+    (["train", "{spec}", "--momentum", "0.9"],
+     ("'momentum' is an argument of optimizer sgd, rmsprop: write it in the spec's train "
+      "block, e.g. `optimizer sgd(momentum=...)`")),
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2

@@ -238,14 +238,24 @@ def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffi
     (["--format", "torch"], 2, "add -o digits.py"),
     (["--format", "onnx"], 2, "add -o digits.onnx"),
     (["--format", "torch", "-o", "missing/folder/m.py"], 2, "does not exist"),
+    # another format's extension: the IR's JSON written into model.py, exit 0, before
+    (["-o", "{tmp}/model.py"], 2, ("names a Python file, but --format json (the default) "
+                                   "writes the IR as JSON\nhint: add --format torch, or write "
+                                   "-o {tmp}/model.json")),
+    (["-o", "{tmp}/model.onnx"], 2, "hint: add --format onnx"),
+    (["--format", "torch", "-o", "{tmp}/model.txt"], 2,
+     "--format torch writes a .py file\nhint: write -o {tmp}/model.py"),
+    (["--format", "onnx", "-o", "{tmp}/model.json"], 2, "--format onnx writes a .onnx file"),
 ])
-def test_command_mistakes_are_explained(argv, code, words, capsys):
+def test_command_mistakes_are_explained(argv, code, words, tmp_path, capsys):
+    argv = [part.format(tmp=tmp_path) for part in argv]
     try:
         exited = main(["export", str(SPECS[0].parent / "digits.cnn"), *argv])
     except SystemExit as exc:  # argparse's usage errors
         exited = exc.code
     assert exited == code
-    assert words in capsys.readouterr().err
+    assert words.format(tmp=tmp_path) in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_every_init_declares_its_pytorch_statement():

@@ -126,6 +126,27 @@ def test_the_shipped_schema_states_the_current_ir_version():
     assert shipped["properties"]["version"] == {"const": IR_VERSION}
 
 
+def test_the_ir_page_states_the_current_ir_version_and_every_upgrade():
+    """docs/ir.md said version 7 beside an example of version 5 while exports wrote 9."""
+    import re
+
+    from cnnspec.ir.migrate import IR_VERSION, STEPS
+
+    page = (ROOT / "docs" / "ir.md").read_text(encoding="utf-8")
+    assert f'"version": {IR_VERSION},' in page
+    assert f"`version`: the IR version, {IR_VERSION}." in page
+    upgraded = {int(n) for n in re.findall(r"\ba\s+version-(\d+) file", page)}
+    assert upgraded == set(STEPS)
+
+
+def test_the_ir_page_names_every_dataset():
+    """Its `data` item, written by hand, had left out cifar10."""
+    from cnnspec.ir.datasets import DATASETS
+
+    page = (ROOT / "docs" / "ir.md").read_text(encoding="utf-8")
+    assert [name for name in DATASETS if f'{{"name": "{name}"' not in page] == []
+
+
 def test_an_ir_file_of_version_2_gets_the_training_settings_of_version_3(tmp_path):
     """An adam optimizer written before amsgrad existed is plain Adam; no warmup, no
     clipping."""

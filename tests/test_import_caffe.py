@@ -354,6 +354,22 @@ def test_solver_mistakes(solver, message):
     assert err.message.startswith(message) and err.span is not None
 
 
+def test_the_solver_given_as_the_net_names_the_net_it_trains(capsys):
+    # each of its fields was "the net field 'net' is not supported; hint: remove it"
+    assert main(["import", str(SOLVER)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("error:") == 1
+    assert f"{SOLVER}:2:1: error: this is a Caffe solver, not a model definition" in err
+    assert f'hint: import the net it trains and give the solver beside it: cnnspec import ' \
+        f'lenet.prototxt --solver {SOLVER}' in err
+
+
+def test_the_net_given_as_the_solver_says_so():
+    [err] = errors_of(net(conv()), solver=net(conv()))
+    assert err.message == "this is a model definition, not a Caffe solver"
+    assert err.span.line == 1 and "base_lr" in err.hint
+
+
 def test_a_net_that_does_not_check_is_a_run_error():
     # valid Caffe, but a 9x9 kernel on an 8x8 input: the checker's error, shown in full
     with pytest.raises(RunError, match="(?s)does not check:.*larger than its input"):

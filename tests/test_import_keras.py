@@ -259,6 +259,8 @@ def test_functional_output_and_keras3_nodes():
 
 @pytest.mark.parametrize(("doc", "message", "where"), [
     ([1, 2], "this JSON is not a Keras model", "$"),
+    ({"version": 9, "name": "n", "input": {"shape": [1, 8, 8]}, "layers": []},
+     "this JSON is a cnnspec IR file, not a Keras model", "$"),
     ({"class_name": "Dense", "config": {"units": 3}}, "the top of this JSON is a Dense",
      "$.class_name"),
     (sequential(conv(data_format="channels_first")),
@@ -396,6 +398,35 @@ def test_cli_imports_keras_json(tmp_path, capsys):
     bad.write_text(json.dumps(sequential(conv(data_format="channels_first"))))
     assert main(["import", str(bad)]) == 2
     assert f"{bad}: $.config.layers[1].config.data_format: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, what, hint", [
+    ("model.h5", "is a Keras model saved with model.save() (HDF5), not a model's",
+     "write(model.to_json()), then import model.json"),
+    ("model.keras", "is a Keras model saved with model.save() (a .keras archive)",
+     "model.to_json()"),
+    ("lenet.caffemodel", "is Caffe's trained weights, not a model's architecture as text",
+     "import the model definition, a .prototxt"),
+    ("net.pth", "is a PyTorch file", "write a PyTorch network as a spec by hand"),
+    ("digits.cnn", "is a cnnspec spec already", "it needs no import: every command reads it"),
+])
+def test_a_saved_model_or_weights_file_says_what_to_import_instead(name, what, hint, tmp_path,
+                                                                     capsys):
+    """A .h5 was 'not UTF-8 text: save the spec as UTF-8'; a .keras, a wrong suffix."""
+    source = tmp_path / name
+    source.write_bytes(b"\x89HDF\r\n\x1a\n")
+    assert main(["import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {source} {what}" in err and "hint: " in err and hint in err
+
+
+def test_a_cnnspec_ir_file_needs_no_import(tmp_path, capsys):
+    ir = tmp_path / "ir.json"
+    assert main(["export", str(Path(__file__).parents[1] / "specs" / "digits.cnn"), "-o",
+                 str(ir)]) == 0
+    assert main(["import", str(ir)]) == 2
+    assert f"hint: it needs no import: every command reads it as it is, e.g. cnnspec check {ir}" \
+        in capsys.readouterr().err
 
 
 def test_docs_table_every_mapped_class_initializer_and_activation():

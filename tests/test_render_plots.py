@@ -272,6 +272,52 @@ def test_depth_profile_names_a_signal_of_zeros_and_counts_layers_in_whole_number
     assert ticks and all(float(t).is_integer() for t in ticks)
 
 
+def _tick_labels(axis) -> list[str]:
+    return [t.get_text() for t in axis.get_ticklabels(which="both") if t.get_text()]
+
+
+def test_a_log_axis_within_a_decade_reads_in_plain_numbers(tmp_path, monkeypatch):
+    """The std of a well-kept signal over a few layers, and a compare's loss over a few
+    epochs, spans less than a decade: its ticks read 1.2, 2, 2.6, not 1.2×10⁰."""
+    from cnnspec.lab.plots import plot_depth_profile, plot_learning_curves
+    from cnnspec.lab.stats import LayerStats
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    stats = [LayerStats(f"c{i}", "conv", 0.0, a, a, None, None, None, a / 1000, None)
+             for i, a in enumerate([1.25, 1.1, 1.5, 2.2, 2.6])]
+    plot_depth_profile([("he_normal", stats)], tmp_path / "d.png")
+    plot_learning_curves({"he_normal": [[{"val_acc": 0.9, "train_loss": 0.45}]],
+                          "glorot_normal": [[{"val_acc": 0.6, "train_loss": 1.39}]]},
+                         tmp_path / "c.png")
+    for fig in drawn:
+        fig.canvas.draw()
+    act_ax, grad_ax = drawn[0].axes
+    loss_ax = drawn[1].axes[1]
+    for axis in (act_ax.yaxis, loss_ax.yaxis):
+        labels = _tick_labels(axis)
+        assert labels and not any("times" in label for label in labels), labels
+    assert "2" in _tick_labels(act_ax.yaxis) and "0.002" in _tick_labels(grad_ax.yaxis)
+    # half a decade (1.39 down to 0.45) has every tick labelled, not one in three
+    assert {"0.5", "0.7", "0.8", "0.9"} <= set(_tick_labels(loss_ax.yaxis))
+
+
+def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):
+    from cnnspec.lab.plots import plot_depth_profile
+    from cnnspec.lab.stats import LayerStats
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    stats = [LayerStats(f"c{i}", "conv", 0.0, 10.0 ** -i, 1.0, None, None, None, 1.0, None)
+             for i in range(0, 25, 3)]
+    plot_depth_profile([("normal(0, 0.01)", stats)], tmp_path / "d.png")
+    drawn[0].canvas.draw()
+    labels = _tick_labels(drawn[0].axes[0].yaxis)
+    assert any("10^{-21}" in label for label in labels), labels
+
+
 def test_pair_captions_say_frozen_where_training_could_not_change_the_kernel():
     import numpy as np
 

@@ -190,6 +190,10 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
     assert any(row.startswith("wino_relu (+wino) ") and "conv+relu (planned)" in row
                for row in rows)
     assert any(row.startswith("fc ") and "dense " in row and "(" not in row for row in rows)
+    # the bracketed paths are explained below the table, each it shows and only those
+    assert rows[rows.index("conv paths (the kind column's brackets):") + 1:] == [
+        ("  planned: a layer small enough for one im2col chunk, its buffers and views kept "
+        "from step to step")]
 
 
 def test_method_names_every_path_of_the_tuned_conv():
@@ -209,6 +213,7 @@ def test_method_names_every_path_of_the_tuned_conv():
     assert ran(1, 2, 6, 3, 3, {}) == "planned"
     assert ran(256, 6, 14, 16, 5, {}) == "blocks"
     assert ran(2, 16, 64, 16, 5, {}) == "im2col"
+    assert set(conv_tuned.METHODS) == {"winograd", "planned", "blocks", "im2col"}
 
 
 def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, capsys):

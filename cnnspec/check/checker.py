@@ -65,7 +65,8 @@ def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
     used = used_layers(spec)
     return (lints.constant_weights(spec, infos)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
-            + lints.schedule_fit(spec) + lints.augment_fit(spec) + lints.cores_fit(spec))
+            + lints.schedule_fit(spec) + lints.augment_fit(spec) + lints.cores_fit(spec)
+            + lints.batch_fit(spec))
 
 
 def _as_error(warning: SpecError) -> SpecError:

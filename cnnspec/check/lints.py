@@ -19,6 +19,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   image's side or more, which can move the whole object out of the frame;
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
   of fewer than 8 images): the batch then runs whole, on one core.
+- a batch larger than all the images of the data (a batch size with a zero too many, or data
+  smaller than thought): every epoch is then a single step.
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -32,6 +34,7 @@ from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
+from cnnspec.ir.datasets import example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.kinds import KINDS, is_weighted
@@ -218,3 +221,18 @@ def cores_fit(spec: Spec) -> list[SpecError]:
         "training", "cores", severity="warning",
         hint=(f"use cores {most} or fewer at batch {batch}" if most > 1 else "use cores 1")
         + f", or a batch of {cores * MIN_PART} or more")]
+
+
+def batch_fit(spec: Spec) -> list[SpecError]:
+    """A batch larger than all the images of the data, training, validation and test
+    together, when their number is known before loading: each epoch is one step."""
+    training = spec.ir["training"]
+    batch, count = training["batch_size"], example_count(training["data"])
+    if count is None or batch <= count:
+        return []
+    return [spec.error(
+        f"batch_size {batch:,} is more than all {count:,} images of "
+        f"{training['data']['name']} (training, validation and test together): each epoch is "
+        "a single step", "training", "batch_size", severity="warning",
+        hint=f"use a batch well below {count:,}, e.g. {KEYS['batch_size'].default} (the "
+        "default)")]

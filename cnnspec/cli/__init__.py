@@ -157,9 +157,38 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         # compared without the dashes every long option shares, which would make any two close
         close = closest(name.lstrip("-"), {option.lstrip("-"): option for option in options})
         close = close and f"--{close}"
+        advice = (f"did you mean '{close}'?" if close
+                  else _training_setting_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
-                      + (f"; did you mean '{close}'?" if close else "")
+                      + (f"; {advice}" if advice else "")
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
+
+
+def _training_setting_advice(name: str, options: list[str]) -> str | None:
+    """Where the setting an unknown option names is written, when it names one: PyTorch's and
+    Keras' words for training (``--learning-rate``, ``--momentum``, ``--weight-decay``) are
+    the spec's train block settings, of which the command line overrides only a few; else
+    None. Read from the catalogue of training settings, which knows their aliases."""
+    from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS  # only on a mistake
+
+    word = name.lstrip("-").replace("-", "_")
+    key = KEY_ALIASES.get(word, word)
+    option = OPTION_NAMES.get(key)
+    if option is not None and option.flag in options:
+        return f"did you mean '{option.flag}'?"
+    vary = f", or vary it with --set {key}=V1,V2" if "--set" in options else ""
+    if key in KEYS:
+        return (f"'{key}' is a training setting: write it in the spec's train block, "
+                f"`train {{ {key} ... }}`{vary}")
+    owners = [(setting, entry.name) for setting, entry_key in KEYS.items()
+              for entry in (entry_key.catalogue or {}).values()
+              if any(arg.name == word for arg in entry.args)]
+    if owners:
+        setting, entry = owners[0]
+        also = "".join(f", {other}" for _, other in owners[1:])
+        return (f"'{word}' is an argument of {setting} {entry}{also}: write it in the spec's "
+                f"train block, e.g. `{setting} {entry}({word}=...)`")
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ HELP = ("print a spec's IR as JSON (every default explicit), or write the networ
         "model or a PyTorch module with its weights")
 FORMATS = ("json", "onnx", "torch")
 SUFFIXES = {"onnx": ".onnx", "torch": ".py"}
+FORMAT_WORDS = {"onnx": "an ONNX", "torch": "a Python"}
 
 
 def add_arguments(parser) -> None:
@@ -36,6 +37,7 @@ def run(args) -> int:
 
     refuse_writing_over_inputs(_outputs(args), [("the run" if Path(args.spec).is_dir()
                                                  else "the spec", args.spec)])
+    _refuse_another_formats_suffix(args)
     if args.format == "json":
         return _json(args)
     if not args.out:
@@ -57,6 +59,29 @@ def run(args) -> int:
     print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
           f"{exported.source}; model.load_weights reads them)")
     return 0
+
+
+def _refuse_another_formats_suffix(args) -> None:
+    """Stop when ``-o`` ends in another format's extension than ``--format``'s: ``export RUN
+    -o model.py`` without ``--format torch`` would write the IR's JSON into a Python file and
+    succeed. The json format takes any other name (``spec.json``, ``ir.txt``)."""
+    from cnnspec.errors import SettingError, literal
+
+    if not args.out:
+        return
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    wanted = SUFFIXES.get(args.format)
+    if wanted is not None and suffix != wanted:
+        raise SettingError(literal(f"-o {args.out}: --format {args.format} writes a {wanted} "
+                                   "file"),
+                           hint=literal(f"write -o {out.with_suffix(wanted)}"), invalid=True)
+    meant = next((name for name, known in SUFFIXES.items() if known == suffix), None)
+    if wanted is None and meant is not None:
+        raise SettingError(literal(f"-o {args.out} names {FORMAT_WORDS[meant]} file, but "
+                                   "--format json (the default) writes the IR as JSON"),
+                           hint=literal(f"add --format {meant}, or write -o "
+                                        f"{out.with_suffix('.json')}"), invalid=True)
 
 
 def _outputs(args) -> list[tuple]:

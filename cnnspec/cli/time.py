@@ -98,4 +98,15 @@ def table(timing, about: dict) -> str:
 
         rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} float32 matrix "
                     f"product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
-    return "\n".join(rows)
+    return "\n".join(rows + _method_legend(timing))
+
+
+def _method_legend(timing) -> list[str]:
+    """What the convolution paths in the kind column mean, for those the table shows."""
+    from cnnspec.engine.conv_tuned import METHODS
+
+    shown = dict.fromkeys(layer.method for layer in timing.layers if layer.method in METHODS)
+    if not shown:
+        return []
+    return ["", "conv paths (the kind column's brackets):",
+            *(f"  {name}: {METHODS[name]}" for name in shown)]

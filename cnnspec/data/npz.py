@@ -80,6 +80,21 @@ def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def refuse_labels_from_one(y_train: np.ndarray, y_test: np.ndarray,
+                           arrays: dict[str, np.ndarray], path: str) -> None:
+    """Stop when no image has label 0 and no ``classes`` array names the labels: labels
+    counted from 1 (as MATLAB and many CSV files count them) would make class 0 an output no
+    image trains, and every label one class off its name."""
+    if "classes" in arrays or (y_train == 0).any() or (y_test == 0).any():
+        return
+    lowest = int(min(y_train.min(), y_test.min()))
+    highest = int(max(y_train.max(), y_test.max()))
+    raise RunError(f"{path}: no image has label 0 (the labels run from {lowest} to {highest}); "
+                   "labels are class indices 0..K-1",
+                   hint=f"number the classes from 0, e.g. y - {lowest} (or give a 'classes' "
+                   "array naming every label from 0)")
+
+
 def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> list[str]:
     """The ``classes`` array as strings, or "0".."K-1"."""
     if "classes" not in arrays:
@@ -135,6 +150,7 @@ def load_npz(path: str) -> Dataset:
     arrays = read_npz(path)
     x_train, y_train, x_test, y_test = split_or_given(arrays, path)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
+    refuse_labels_from_one(y_train, y_test, arrays, path)
     classes = class_names(arrays, path, n_classes)
     c, h, w = x_train.shape[1:]
     source = "x_test/y_test" if "x_test" in arrays else "a fixed 80/20 split"

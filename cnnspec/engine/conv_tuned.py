@@ -187,9 +187,21 @@ def _keep_only(work: dict | None, path: str) -> None:
         work["path"] = path
 
 
+# The paths :func:`method` names, in words for a report that shows them (``cnnspec time``).
+METHODS = {
+    "winograd": "Winograd's F(4x4, 3x3), 36 products for a 4x4 tile of outputs where im2col "
+                "spends 144 (Lavin & Gray 2016)",
+    "planned": "a layer small enough for one im2col chunk, its buffers and views kept from "
+               "step to step",
+    "blocks": "im2col over blocks of small images laid out with the images innermost",
+    "im2col": "im2col over chunks of images sized to a core's cache, one matrix product each",
+}
+
+
 def method(cache) -> str:
     """Which path of this module a forward pass took, told by its ``cache``: "winograd",
-    "planned" (:class:`SmallPlan`), "blocks" (batch-last blocks) or "im2col" (chunks)."""
+    "planned" (:class:`SmallPlan`), "blocks" (batch-last blocks) or "im2col" (chunks); each
+    described in :data:`METHODS`."""
     if isinstance(cache[0], SmallPlan):
         return "planned"
     if isinstance(cache[-1], winograd.Tiling):

@@ -21,6 +21,25 @@ from cnnspec.sourcefile import read_spec_text
 
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json",)
+# Files a newcomer reaches for that hold weights or a whole saved model rather than the
+# architecture as text, or need no import: what each is, and what to give instead.
+NOT_TEXT = ", not a model's architecture as text"
+TO_JSON = ("in Keras: open('model.json', 'w').write(model.to_json()), then import "
+           "model.json")
+KERAS_SAVED = ("a Keras model saved with model.save(){}" + NOT_TEXT, TO_JSON)
+PYTORCH = ("a PyTorch file" + NOT_TEXT,
+           ("cnnspec imports Caffe .prototxt and Keras .json files; write a PyTorch network "
+            "as a spec by hand (docs/language.md)"))
+OTHER_FILES = {
+    ".h5": (KERAS_SAVED[0].format(" (HDF5)"), KERAS_SAVED[1]),
+    ".hdf5": (KERAS_SAVED[0].format(" (HDF5)"), KERAS_SAVED[1]),
+    ".keras": (KERAS_SAVED[0].format(" (a .keras archive)"), KERAS_SAVED[1]),
+    ".caffemodel": ("Caffe's trained weights" + NOT_TEXT,
+                    "import the model definition, a .prototxt"),
+    ".pt": PYTORCH,
+    ".pth": PYTORCH,
+    ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
+}
 
 
 def import_file(path: str | Path, solver: str | Path | None = None,
@@ -30,6 +49,9 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     the Keras model JSON (``.json``) at ``path``. ``input_shape`` and ``epoch_images`` are for
     Caffe (see :func:`cnnspec.importers.caffe.import_prototxt`)."""
     path = Path(path)
+    other = OTHER_FILES.get(path.suffix.lower())
+    if other is not None:
+        raise InputError(f"{path} is {other[0]}", hint=other[1])
     text = read_spec_text(path)
     if path.suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt

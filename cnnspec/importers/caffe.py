@@ -18,7 +18,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors
-from cnnspec.importers.caffe_solver import BATCH_NOTE, solver_settings
+from cnnspec.importers.caffe_solver import BATCH_NOTE, refuse_solver_as_net, solver_settings
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.prototxt import Entry, Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import (
@@ -667,6 +667,7 @@ def read_net(text: str, path: str | None = None,
     unsupported field reported together (:class:`SpecErrors`)."""
     net_msg = parse_prototxt(text, path)
     net = Net(path)
+    refuse_solver_as_net(net_msg, path)
     if net_msg.all("layers"):
         raise error_at("this is Caffe's old (V1) format, `layers { ... }`",
                    net_msg.all("layers")[0].span,

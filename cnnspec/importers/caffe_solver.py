@@ -31,12 +31,35 @@ SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", 
                   "test_initialization", "test_compute_loss", "debug_info", "layer_wise_reduce")
 
 
+# Fields a solver has and a model definition never does: a file with one is a solver.
+SOLVER_ONLY = ("net", "train_net", "base_lr", "lr_policy", "max_iter")
+
+
+def refuse_solver_as_net(msg: Message, path: str | None) -> None:
+    """Stop when the file given as the model definition is its solver (``cnnspec import
+    lenet_solver.prototxt``): each of its fields would otherwise be an unsupported net field,
+    "remove it". The hint names the net the solver trains, when it says."""
+    mark = next((e for e in msg.entries if e.name in SOLVER_ONLY), None)
+    if mark is None or any(e.name in ("layer", "layers") for e in msg.entries):
+        return
+    net = next((e.value.value for e in msg.entries if e.name in ("net", "train_net")
+                and getattr(e.value, "kind", None) == "string"), "NET.prototxt")
+    raise error_at("this is a Caffe solver, not a model definition", mark.span,
+                   f"import the net it trains and give the solver beside it: cnnspec import "
+                   f"{net} --solver {path or 'SOLVER.prototxt'}", path)
+
+
 def solver_settings(text: str, path: str | None, batch: int | None,
                     epoch_images: int | None) -> Solver:
     """The train block's settings from a Caffe solver. ``batch`` is the images per iteration
     (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch trains on;
     without it, what Caffe counts in iterations cannot become epochs."""
     msg = parse_prototxt(text, path)
+    layer = next((e for e in msg.entries if e.name in ("layer", "layers")), None)
+    if layer is not None:  # the model definition given twice, or in the solver's place
+        raise error_at("this is a model definition, not a Caffe solver", layer.span,
+                       "--solver takes the file with base_lr, lr_policy and max_iter that "
+                       "trains the net", path)
     settings, notes = [], []
     ipe = math.ceil(epoch_images / batch) if epoch_images and batch else None
 

@@ -492,6 +492,10 @@ def _input_shape(shape, where: str, path: str | None) -> tuple[int, int, int]:
 
 
 def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
+    if isinstance(doc, dict) and {"version", "input", "layers"} <= set(doc):
+        raise _err("this JSON is a cnnspec IR file, not a Keras model", "$",
+                   "it needs no import: every command reads it as it is, e.g. cnnspec check "
+                   f"{path or 'IR.json'}", path)
     if not isinstance(doc, dict) or "class_name" not in doc or \
             not isinstance(doc.get("config"), (dict, list)):
         raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",

@@ -96,7 +96,7 @@ def plot_jacobian(report, out_png) -> Path:
                       f"spread {variant.spread:.2g} decades"
                       + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
     ax.axvline(1.0, color="black", lw=1, ls=":")
-    ax.set_xscale("log")
+    figure.log_axis(ax, "x")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")
     ax.set_ylabel("count")
     ax.legend(fontsize=8)

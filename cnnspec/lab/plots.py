@@ -51,7 +51,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
             ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
     for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
-        ax.set_yscale("log")
+        figure.log_axis(ax)
         ax.set_xlabel("depth (conv/dense layer)")
         ax.set_ylabel(what)
         ax.set_title(what)
@@ -99,7 +99,7 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     ax.set_xlabel("epoch")
     ax.set_ylabel(_METRIC_NAMES.get(key, key))
     if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
-        ax.set_yscale("log")
+        figure.log_axis(ax)
     else:
         ax.set_ylim(0.0, 1.02)
     ax.set_title(title)
@@ -186,7 +186,7 @@ def _per_layer_lines(ax, records, steps, names: list[str], key: str, log: bool) 
         ax.plot(steps, _positive(values) if log else _floats(values), color=colour,
                 label=name)
     if log:
-        ax.set_yscale("log")
+        figure.log_axis(ax)
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return

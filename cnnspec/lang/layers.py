@@ -291,6 +291,13 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")
+        initializes = _initializer_option(item.name)
+        if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
+                             f"is written `{initializes} INIT`", span=span,
+                             hint=f"e.g. `{kind_name} ... {initializes} "
+                             f"{'he_normal' if initializes == 'weight' else 'zeros'}`; "
+                             f"{_usage(kind_name)}")
         positional = dict(kind.positional)
         field_named = item.name.split("_")[0]  # `kernel`, `kernel_size`
         if field_named in positional:
@@ -306,6 +313,8 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"{kind_name} layer {display}", span=span,
                              hint=f"write it on the next line, after {display}: `{item.name}`"
                              + (f" ({_usage(item.name)})" if REGISTRY[item.name].usage else ""))
+        if isinstance(item, Call) and item.name in kind.options:  # `stride (2, 2)`, `pad(1)`
+            return _option_called(item, kind_name, display)
         if not valid:
             return SpecError(f"{kind_name} takes no options, but got '{item.name}'", span=span,
                              hint=_usage(kind_name))
@@ -322,6 +331,32 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+def _initializer_option(name: str) -> str | None:
+    """The option an initializer named so in another library is written with here:
+    ``weight`` for Keras' ``kernel_initializer`` (and ``weight_init``, ``kernel_init``),
+    ``bias`` for ``bias_initializer``; None for a name that names no initializer."""
+    head, _, tail = name.lower().partition("_")
+    if tail not in ("initializer", "init", "initialiser"):
+        return None
+    return {"kernel": "weight", "weight": "weight", "bias": "bias"}.get(head)
+
+
+def _option_called(item: Call, kind_name: str, display: str) -> SpecError:
+    """An option written as a call, PyTorch's and Keras' tuple (``stride (2, 2)``): an option's
+    value follows a space, and a size is written with 'x'."""
+    numbers = [arg.text for arg in item.args if isinstance(arg, Num)]
+    if numbers and len(numbers) == len(item.args):
+        value = "x".join(numbers)
+    elif len(item.args) == 1 and isinstance(item.args[0], Word):  # `pad(same)`
+        value = item.args[0].name
+    else:
+        value = "..."
+    return SpecError(f"option '{item.name}' of {kind_name} layer {display} is written with "
+                     "its value after a space, not in parentheses", span=item.span,
+                     hint=f"write `{item.name} {value}`; a size is written with 'x' "
+                     "(2x2, not (2, 2))")
 
 
 def _check_consistency(layer: ReadLayer, display: str) -> None:

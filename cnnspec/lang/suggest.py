@@ -1,6 +1,7 @@
 """'Did you mean ...?' hints for unknown names."""
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from cnnspec.errors import closest
@@ -18,8 +19,10 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     valid = sorted(set(valid))
     aliases = aliases or {}
     spellings = valid + sorted(set(aliases) - set(valid))
-    # Names are case-sensitive; `Conv` is nearly always conv, whatever difflib scores.
-    close = next((v for v in spellings if v.lower() == name.lower()), None) \
+    # Names are case-sensitive; `Conv` is nearly always conv, and Keras' class names
+    # (`HeNormal`, `GlorotUniform`) are ours in snake case, whatever difflib scores.
+    same = (name.lower(), _snake_case(name))
+    close = next((v for v in spellings if v.lower() in same), None) \
         or closest(name, spellings, cutoff=0.5)
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
     if close:
@@ -31,3 +34,8 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     if 0 < len(started) <= MAX_STARTED:
         return f"did you mean {' or '.join(started)}? ({listing})"
     return listing
+
+
+def _snake_case(name: str) -> str:
+    """``HeNormal`` as ``he_normal``: an underscore before each capital that ends a word."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

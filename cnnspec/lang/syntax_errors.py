@@ -77,6 +77,13 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1 x 28 x 28\n", "input 1 x 8x8\n"],
     ),
     FriendlyError(
+        "a size is written with 'x', not as a tuple",
+        "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
+        "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
+        ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
+         "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
+    ),
+    FriendlyError(
         "a block ('{') is never closed",
         "end the block with '}' on its own line",
         ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n",
@@ -118,6 +125,13 @@ CATALOGUE: list[FriendlyError] = [
         "a space",
         "e.g. `conv1: conv 16 3x3` or `dropout 0.5`",
         ["input 1x8x8\nc1 = conv 8 3x3\n", "input 1x8x8\nfc = dense 10\n"],
+    ),
+    FriendlyError(
+        "training settings are written one to a line, without commas",
+        "e.g. `epochs 10` and `lr 0.1` on lines of their own inside train { }",
+        ["input 1x8x8\ntrain {\n  epochs 10, lr 0.1\n}\n",
+         "input 1x8x8\ntrain {\n  optimizer adam, lr 0.1\n}\n",
+         "input 1x8x8\ntrain {\n  data digits,\n}\n"],
     ),
     FriendlyError(
         "'model' needs a name",
@@ -263,6 +277,12 @@ def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
     """A hint for a syntax error outside the catalogue: what is open, what was cut short, or
     what a statement looks like."""
     if isinstance(exc, UnexpectedCharacters):
+        if exc.char in "×✕✖":  # a size copied from a paper: 1×28×28
+            return "sizes are written with the letter x: 3x3, 1x28x28"
+        if exc.char in "/\\." and unclosed is not None and unclosed.value == "(":
+            # `npz(data/train.npz)`: a path written bare among a call's arguments
+            return ('a file path is a string in double quotes, e.g. npz("data/train.npz") '
+                    "(on the command line also --data npz:data/train.npz)")
         return "names are letters, digits and '_'; comments start with '#'"
     if unclosed is not None:
         return (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "

@@ -122,12 +122,28 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
                             hint=did_you_mean(value.name, catalogue, what + "s", aliases))
+        _refuse_settings_as_arguments(value, catalogue[name], what)
         settings = bind(value, catalogue[name], f"{what} {value.name}")
         if check is not None:
             check(value, settings)
         return {"name": name, **settings}
 
     return reader
+
+
+def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what: str) -> None:
+    """Stop at a training setting written as an argument, as PyTorch's and Keras' optimizers
+    take them (``optimizer adam(lr=0.001)``, ``sgd(weight_decay=5e-4)``): here each is a line
+    of the train block, read by every optimizer alike."""
+    names = {param.name for param in params}
+    for kwarg in value.kwargs if isinstance(value, Call) else []:
+        key = KEY_ALIASES.get(kwarg.name, kwarg.name)
+        if kwarg.name not in names and key in catalogue.KEYS:
+            written = getattr(kwarg.value, "text", "...")
+            raise SpecError(f"'{kwarg.name}' is a training setting of its own, not an argument "
+                            f"of {what} {value.name}", span=kwarg.name_span,
+                            hint=f"write it on its own line in the train block: `{key} "
+                            f"{written}`")
 
 
 def _key_reader(key: Key) -> Callable[[Value, str], object]:

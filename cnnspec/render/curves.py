@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnnspec.errors import RunError
 from cnnspec.render import palette
-from cnnspec.render.figure import new_figure, save_png
+from cnnspec.render.figure import log_axis, new_figure, save_png
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
 from cnnspec.training.progress import Display
@@ -59,7 +59,7 @@ def _maybe_log_scale(ax, metrics) -> None:
     values = [v for v in _finite(_series(metrics, "train_loss") + _series(metrics, "val_loss"))
               if v > 0]
     if values and max(values) / min(values) > _LOG_SCALE_RATIO:
-        ax.set_yscale("log")
+        log_axis(ax)
 
 
 def _plot_lr(ax, epochs, metrics) -> None:

@@ -6,6 +6,7 @@ library call never changes the user's own Matplotlib backend.
 """
 from __future__ import annotations
 
+import functools
 import math
 import textwrap
 from pathlib import Path
@@ -42,6 +43,40 @@ def new_figure(width: float, height: float, layout: str | None = "constrained"):
     fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
+
+
+# Ticks between powers of ten in this range read as plain numbers on a log axis.
+_PLAIN_TICKS = (1e-3, 1e4)
+
+
+def log_axis(ax, which: str = "y") -> None:
+    """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
+    plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
+    than a decade has only such ticks (a well-kept std over a few layers, a loss over a few
+    epochs), and a column of "×10⁰" reads as noise. Powers of ten stay 10ⁿ."""
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    plain = _plain_log_formatter()
+    axis.set_major_formatter(plain(10))
+    # Every tick labelled across less than a decade, some across up to two (Matplotlib's
+    # defaults, one and 0.4 decades, left a loss from 1.4 to 0.45 with two labels).
+    axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=(2, 1)))
+
+
+@functools.cache
+def _plain_log_formatter():
+    """Matplotlib's log tick formatter with plain numbers between the decades (a class made
+    on first use: Matplotlib loads with the first picture)."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class PlainBetweenDecades(LogFormatterSciNotation):
+        def _non_decade_format(self, sign_string, base, fx, usetex):
+            value = float(base) ** fx
+            if _PLAIN_TICKS[0] <= value < _PLAIN_TICKS[1]:
+                return f"{sign_string}{value:.3g}"
+            return super()._non_decade_format(sign_string, base, fx, usetex)
+
+    return PlainBetweenDecades
 
 
 def save_png(fig, out_png, dpi: int = 110) -> Path:

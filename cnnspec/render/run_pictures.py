@@ -27,14 +27,16 @@ def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
     return [layer for layer in checked.layers if KINDS[layer.kind].family == "conv"]
 
 
-def pick_conv_layer(checked: CheckedSpec, name: str | None = None) -> LayerInfo:
-    """The conv layer called ``name`` (the first conv layer when None); RunError listing the
-    conv layers, with the closest name first, for anything else (a mistake in what was asked:
-    InputError)."""
+def pick_conv_layer(checked: CheckedSpec, name: str | None = None,
+                    pictures: str = "filters") -> LayerInfo:
+    """The conv layer called ``name`` (the first conv layer when None); an InputError (a
+    mistake in what was asked) listing the conv layers, with the closest name first, for
+    anything else, and naming the ``pictures`` a model without conv layers cannot give."""
     convs = conv_layers(checked)
     if not convs:
-        raise RunError(f"{checked.spec.name} has no conv layer, so it has no filters to draw",
-                       hint="filters and feature maps are pictures of conv layers")
+        raise InputError(f"{checked.spec.name} has no conv layer, so it has no {pictures} to "
+                         "draw", hint="filters and feature maps are pictures of conv layers; "
+                         "`cnnspec eval` and `cnnspec predict` read any run")
     if name is None:
         return convs[0]
     by_name = {layer.name: layer for layer in convs}
@@ -170,7 +172,7 @@ def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
 
 def features_picture(run, image: np.ndarray, out_png, caption: str | None = None) -> Path:
     """Draw one raw ``image`` (C, H, W) and the feature map of every conv layer of ``run``."""
-    pick_conv_layer(run.spec)  # a model without conv layers has nothing to show
+    pick_conv_layer(run.spec, pictures="feature maps")  # without conv layers, nothing to show
     expected = tuple(run.spec.input_shape)
     if tuple(image.shape) != expected:
         raise RunError(f"the image has shape {image.shape}, but the model takes {expected}",

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnspec.errors import RunError, SettingError, literal
+from cnnspec.errors import InputError, RunError, SettingError, literal
 from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
@@ -219,6 +219,18 @@ def _occupied_hint(path: Path) -> str:
 
 
 
+def _runs_inside_hint(path: Path) -> str:
+    """The hint for a folder that is not a run folder: the run folders it holds, when it is
+    the folder of runs itself (``runs``, given for ``runs/digits-<time>``)."""
+    runs = sorted(child.name for child in path.iterdir()
+                  if not child.name.startswith(".") and (child / SPEC_JSON).is_file())
+    if not runs:
+        return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+    listed = ", ".join(str(path / name) for name in runs[-3:])
+    more = f" (the last 3 of {len(runs)})" if len(runs) > 3 else ""
+    return f"it holds run folders: pass one of them, e.g. {listed}{more}"
+
+
 def open_run_dir(path: str | Path) -> RunDir:
     """An existing run folder; it must hold at least the resolved spec and a checkpoint."""
     path = Path(path)
@@ -230,11 +242,14 @@ def open_run_dir(path: str | Path) -> RunDir:
         raise RunError(f"run folder {path} does not exist",
                        hint="pass the folder `cnnspec train` printed at the end "
                        "(runs/<name>-<time>)")
-    for name in (SPEC_JSON, CHECKPOINT):
-        if not (path / name).is_file():
-            raise RunError(f"{path} is not a run folder: {name} is missing",
-                           hint="pass the folder `cnnspec train` printed at the end "
-                           "(runs/<name>-<time>)")
+    if not (path / SPEC_JSON).is_file():
+        # A mistake in what was asked (exit 2), most often the folder that holds the runs
+        raise InputError(f"{path} is not a run folder: {SPEC_JSON} is missing",
+                         hint=_runs_inside_hint(path))
+    if not (path / CHECKPOINT).is_file():
+        raise RunError(f"{path} is not a run folder: {CHECKPOINT} is missing",
+                       hint="pass the folder `cnnspec train` printed at the end "
+                       "(runs/<name>-<time>)")
     # half-written files of a process killed mid-write
     remove_stale_temporaries(path, targets=RUN_FILES)
     return RunDir(path)
