@@ -106,8 +106,11 @@ def test_train_warns_about_cores_its_batch_cannot_split_into_before_it_starts(tm
     assert main(["train", str(spec), "--cores", "4", "--out", str(tmp_path / "run"),
                  "--quiet"]) == 0
     err = capsys.readouterr().err
+    # --cores, not the spec's line, is what the warning is about: no line, no caret
     assert f"{spec}: warning: cores 4 splits a batch of 24 into parts of fewer than 8" in err
-    assert "hint: use cores 3 or fewer at batch 24" in err
+    assert "hint: use cores 3 or fewer at batch 24, or a batch of 32 or more; cores is this " \
+           "run's setting, not the spec's" in err
+    assert "^" not in err
     assert main(["train", str(spec), "--cores", "3", "--out", str(tmp_path / "run3"),
                  "--quiet"]) == 0
     assert "warning" not in capsys.readouterr().err

@@ -24,6 +24,9 @@ class Spec:
     path: str | None = None
     text: str | None = None
     spans: dict[tuple[str, str | None], Span] = field(default_factory=dict)
+    # Training keys whose values are a run's settings (the command line's --batch-size), not
+    # the text's: a mistake in them is not at the setting the text wrote.
+    overridden: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -55,7 +58,13 @@ class Spec:
 
     def error(self, message: str, layer: str, field_name: str | None = None,
               hint: str | None = None, severity: str = "error") -> SpecError:
-        """A :class:`SpecError` located at ``layer``/``field_name`` in whichever form applies."""
+        """A :class:`SpecError` located at ``layer``/``field_name`` in whichever form applies;
+        for a training setting the run overrides, in the file alone, the hint saying so."""
+        setting = field_name.partition(".")[0] if field_name else None
+        if layer == "training" and setting in self.overridden:
+            said = f"{setting} is this run's setting, not the spec's"
+            return SpecError(message, hint=f"{hint}; {said}" if hint else said,
+                             severity=severity, file=self.path)
         if self.text is not None:
             return SpecError(message, span=self.span_of(layer, field_name), hint=hint,
                              severity=severity, file=self.path)

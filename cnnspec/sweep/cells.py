@@ -118,7 +118,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = Spec(effective_ir(spec.ir, overrides or {}), path=spec.path, text=spec.text,
-                spans=spec.spans)
+                spans=spec.spans, overridden=frozenset(overrides or {}))
     check(base)
     for axis in axes:
         for index in range(len(axis.values)):

@@ -156,8 +156,8 @@ def checked_with_overrides(spec, overrides: dict, dtype: str = "float32") -> Che
     command-line overrides in its training settings (``--data`` may make a spec fit, or not),
     its step's memory in ``dtype``."""
     parsed = spec.spec if isinstance(spec, CheckedSpec) else read_spec(str(spec))
-    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides)),
-                 dtype=dtype)
+    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides),
+                                     overridden=frozenset(overrides)), dtype=dtype)
 
 
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
