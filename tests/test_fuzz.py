@@ -11,6 +11,7 @@ from pathlib import Path
 FUZZ = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
 SPEC_MUTANTS = 160
 IR_MUTANTS = 90
+IMPORT_MUTANTS = 120
 TRAINED_MUTANTS = 20
 
 
@@ -46,6 +47,16 @@ def test_mutated_ir_files_end_in_an_exit_code(fuzz, tmp_path):
         fuzz.run_case(tmp_path / "fuzz.json", fuzz.mutate_ir(rng.choice(irs), rng), tally)
     assert_clean(tally, IR_MUTANTS, fuzz)
     assert tally.outcomes["exit 2"]
+
+
+def test_mutated_imports_end_in_an_exit_code(fuzz):
+    tally = fuzz.fuzz_imports(IMPORT_MUTANTS, seed=5)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.outcomes["abandoned"] == 0, tally.hangs
+    assert sum(tally.outcomes.values()) == IMPORT_MUTANTS
+    # some import, most are refused as mistakes in the model (exit 2)
+    assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]
 
 
 def test_a_traceback_is_counted(fuzz, tmp_path, monkeypatch):

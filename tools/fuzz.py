@@ -1,4 +1,5 @@
-"""Mutation fuzzing of everything a user can hand cnnspec as a spec: ``.cnn`` text and ``.json`` IR.
+"""Mutation fuzzing of everything a user can hand cnnspec as a spec: ``.cnn`` text, ``.json`` IR,
+and the Caffe and Keras models ``cnnspec import`` reads.
 
 Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
@@ -9,6 +10,12 @@ values, deep nesting, long strings, names that would be paths). Each mutant goes
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``) and hangs
 (one command taking over 2 s); it prints the first few tracebacks in full.
 
+The import stage (``--imports``) mutates the importers' example files (``tests/data/import/``)
+the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
+400-digit integers, unicode, deep brackets, cuts), alone or with its solver (itself mutated
+or not) and the importer's ``--input`` and ``--epoch-images``; a Keras model JSON as an IR
+is (wrong types, huge values, deep nesting, truncation). Each goes through ``cnnspec import``.
+
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
 of them) is compiled and trained for two real steps (forward, loss, backward, optimizer
 update) at the spec's batch size on synthetic data, and the peak allocation, measured with
@@ -17,11 +24,11 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
-    python3 tools/fuzz.py                            # 10,000 spec and 3,000 IR mutants
+    python3 tools/fuzz.py               # 10,000 spec, 3,000 IR and 2,000 import mutants
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
 
-Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate. ``tests/test_fuzz.py`` runs a few hundred
-mutants of the same kinds in CI.
+Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate.
+``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
 
@@ -258,35 +265,42 @@ def _alarm(signum, frame):
     raise _Abandoned()
 
 
-def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS) -> None:
-    """Write ``text`` to ``path`` and run each command on it, recording the outcomes."""
-    from cnnspec.cli import main
-
+def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS, after=()) -> None:
+    """Write ``text`` to ``path`` and run each command on it (followed by the arguments
+    ``after``), recording the outcomes."""
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     for command in commands:
-        out, err = io.StringIO(), io.StringIO()
-        start = time.perf_counter()
+        run_command([*command, str(path), *after], text, tally)
+
+
+def run_command(argv: list[str], text: str, tally: Tally) -> None:
+    """Run ``cnnspec argv`` in this process and record its outcome in ``tally`` (``text``,
+    what the command read, is quoted with a traceback or a hang)."""
+    from cnnspec.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(ABANDON_SECONDS)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    except _Abandoned:
+        code = "abandoned"
+    except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+        code = "traceback"
+        tally.tracebacks.append(f"{' '.join(argv)} of:\n{text[:3000]}\n{traceback.format_exc()}")
+    finally:
         if hasattr(signal, "SIGALRM"):
-            signal.signal(signal.SIGALRM, _alarm)
-            signal.alarm(ABANDON_SECONDS)
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main([*command, str(path)])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-        except _Abandoned:
-            code = "abandoned"
-        except Exception:  # noqa: BLE001 - what the fuzzer is looking for
-            code = "traceback"
-            tally.tracebacks.append(f"{command[0]} of:\n{text[:3000]}\n{traceback.format_exc()}")
-        finally:
-            if hasattr(signal, "SIGALRM"):
-                signal.alarm(0)
-        seconds = time.perf_counter() - start
-        tally.slowest = max(tally.slowest, seconds)
-        if seconds > HANG_SECONDS:
-            tally.hangs.append(f"{command[0]} took {seconds:.1f} s on:\n{text[:3000]}")
-        tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
+            signal.alarm(0)
+    seconds = time.perf_counter() - start
+    tally.slowest = max(tally.slowest, seconds)
+    if seconds > HANG_SECONDS:
+        tally.hangs.append(f"{' '.join(argv)} took {seconds:.1f} s on:\n{text[:3000]}")
+    tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
 
 
 def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tally, Tally]:
@@ -313,6 +327,76 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
                          f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
                          f"IR mutants: {_line(ir_tally)}")
     return specs, ir_tally
+
+
+# -- the importers ----------------------------------------------------------------------------
+
+IMPORT_SOURCES = ROOT / "tests" / "data" / "import"
+SOLVER_SUFFIX = "_solver.prototxt"
+# Arguments the Caffe importer takes besides the model: none, the images' shape (for a Data
+# layer), the solver with the images of an epoch, and odd values of both.
+CAFFE_ARGUMENTS = [[], ["--input", "1x28x28"], ["--input", "1x8x8"], ["--input", "3x1x1"],
+                   ["--input", "1x28x28", "--epoch-images", "54000"],
+                   ["--input", "1x28x28", "--epoch-images", "1"]]
+
+
+@dataclass
+class ImportSources:
+    """The importers' example files: Caffe model definitions and solvers (text), Keras
+    model JSON (parsed)."""
+
+    prototxts: list[str]
+    solvers: list[str]
+    keras: list[dict]
+
+
+def import_sources() -> ImportSources:
+    models = sorted(IMPORT_SOURCES.glob("*.prototxt"))
+    return ImportSources(
+        prototxts=[p.read_text(encoding="utf-8") for p in models
+                   if not p.name.endswith(SOLVER_SUFFIX)],
+        solvers=[p.read_text(encoding="utf-8") for p in models if p.name.endswith(SOLVER_SUFFIX)],
+        keras=[json.loads(p.read_text(encoding="utf-8"))
+               for p in sorted(IMPORT_SOURCES.glob("*.json"))])
+
+
+def import_case(folder: Path, sources: ImportSources, rng: random.Random, tally: Tally) -> None:
+    """One mutated import: a Caffe model definition (its text mutated as a spec's is), alone
+    or with its solver (mutated or not) and the importer's other arguments, or a Keras model
+    JSON (mutated as an IR file is)."""
+    if rng.random() < 0.5:
+        run_case(folder / "fuzz.json", mutate_ir(rng.choice(sources.keras), rng), tally,
+                 commands=(["import"],))
+        return
+    model = rng.choice(sources.prototxts)
+    if rng.random() < 0.8:
+        model = mutate_spec(model, sources.prototxts, rng)
+    after = list(rng.choice(CAFFE_ARGUMENTS))
+    quoted = model
+    if rng.random() < 0.5:
+        solver = rng.choice(sources.solvers)
+        if rng.random() < 0.7:
+            solver = mutate_spec(solver, sources.solvers, rng)
+        (folder / "fuzz_solver.prototxt").write_text(solver, encoding="utf-8",
+                                                     errors="surrogatepass")
+        after += ["--solver", str(folder / "fuzz_solver.prototxt")]
+        quoted = f"{model}\n-- the solver:\n{solver}"
+    path = folder / "fuzz.prototxt"
+    path.write_text(model, encoding="utf-8", errors="surrogatepass")
+    run_command(["import", str(path), *after], quoted, tally)
+
+
+def fuzz_imports(count: int, seed: int, progress=None) -> Tally:
+    """Run ``count`` mutated imports (seeded)."""
+    rng = random.Random(f"imports:{seed}")
+    sources = import_sources()
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            import_case(Path(folder), sources, rng, tally)
+            if progress and (i + 1) % 500 == 0:
+                progress(f"{i + 1} import mutants: {_line(tally)}")
+    return tally
 
 
 # -- the memory stage ----------------------------------------------------------------------------
@@ -481,6 +565,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--specs", type=int, default=10_000, help="spec mutants (10000)")
     parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
+    parser.add_argument("--imports", type=int, default=2_000,
+                        help="mutated Caffe and Keras models through `cnnspec import` (2000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
                         help="mutants check accepts trained for two steps, memory measured (300)")
@@ -492,7 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     specs, irs = fuzz(args.specs, args.irs, args.seed,
                       progress=lambda line: print(line, file=sys.stderr, flush=True))
-    for tally in (specs, irs):
+    imports = fuzz_imports(args.imports, args.seed,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for tally in (specs, irs, imports):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -510,8 +598,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - start - commands_seconds:.0f} s for the training steps")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
+    print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"memory: {_memory_line(memory)}")
-    found = any(t.tracebacks or t.hangs for t in (specs, irs, memory)) or memory.beyond
+    found = any(t.tracebacks or t.hangs for t in (specs, irs, imports, memory)) or memory.beyond
     return 1 if found else 0
 
 

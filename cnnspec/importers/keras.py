@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.keras_compile import compile_settings, float32_shortest, keras_name
 from cnnspec.importers.spec_writer import (
@@ -40,6 +40,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -50,6 +51,9 @@ ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid"
                "hard_silu": ("hardswish", {}),
                # keras.activations.leaky_relu's default negative_slope is 0.2
                "leaky_relu": ("leaky_relu", {"slope": 0.2})}
+# Keras 3 nests a functional model's inbound tensors about 12 deep; far deeper is no model
+# (and would overflow the recursive readers).
+MAX_NESTING = 64
 # Keys every layer's config may hold that do not change the network.
 NEUTRAL_KEYS = ("name", "dtype", "autocast", "seed", "batch_input_shape", "batch_shape",
                 "input_shape", "batch_size")
@@ -610,14 +614,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
     error at its line and column)."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
-                        hint="save the model with model.to_json()", file=path) from None
-    except RecursionError:
-        raise SpecError("the JSON is nested too deeply", hint="save the model with "
-                        "model.to_json()", file=path) from None
+    doc = parse_json(text, path, "save the model with model.to_json()", MAX_NESTING)
     model, output = read_model(doc, path)
     origin = path or "a Keras model"
     header = [(f"Imported from {origin} (Keras, channels_last (H, W, C) written as CxHxW) by "
