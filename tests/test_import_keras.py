@@ -341,6 +341,16 @@ def test_json_beyond_any_model_is_located(value, message):
     assert err.span.line == 1 and err.span.column > 1
 
 
+@pytest.mark.parametrize("name", [["conv"], 3, "", None])
+def test_a_layer_named_by_no_string_names_no_input(name):
+    """A layer's name that is not a string (damage) is not taken for the next layer's input:
+    the mistakes are reported, never a TypeError from looking the name up."""
+    bad = conv(name="x", data_format="channels_first")
+    bad["config"]["name"] = name
+    errors = errors_of(sequential(bad, conv(name="after")))
+    assert errors[0].json_path == "$.config.layers[1].config.data_format"
+
+
 def test_every_unsupported_layer_is_reported_at_once():
     errors = errors_of(sequential(layer("LSTM", "a"), conv(data_format="channels_first"),
                                   layer("GRU", "b")))

@@ -541,9 +541,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
             name = _read_layer(model, layer, at, sequential, previous)
         except SpecError as exc:
             errors.append(exc)
-            config = layer.get("config") if isinstance(layer, dict) else None
-            name = config.get("name") if isinstance(config, dict) else None
-            if isinstance(name, str):
+            name = _name_of(layer)
+            if name is not None:
                 model.tensors.setdefault(name, Tensor("input", False))
         previous = name
         output = name
@@ -567,14 +566,25 @@ def _single(config: dict, key: str, path: str | None) -> str | None:
     return found[0] if found else None
 
 
+def _name_of(layer) -> str | None:
+    """A layer's Keras name (its config's, else its own) when it is one: a later layer names
+    its inputs by it, so a damaged one (a list, a number) names nothing."""
+    if not isinstance(layer, dict):
+        return None
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    for name in (config.get("name"), layer.get("name")):
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
 def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None) -> str:
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise _err("a layer must be an object with class_name and config", at,
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    name = values.get("name") or layer.get("name") or cls.lower()
-    cfg = Config(values, at, cls, str(name), model.path)
+    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path)
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")

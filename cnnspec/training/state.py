@@ -200,9 +200,13 @@ def load_checkpoint(run: RunDir, model, optimizer,
     if POSITION_KEY in arrays:
         state, source = arrays, run.checkpoint
         keys = (POSITION_KEY, DROPOUT_KEY, OPTIMIZER_KEY)
-    else:  # before the one-file layout: the rest is in state.npz
+    elif run.state.is_file():  # before the one-file layout: the rest is in state.npz
         state, source = read_npz(run.state, what="training state"), run.state
         keys = ("position", "dropout_rng", "optimizer")
+    else:  # neither layout: the checkpoint lost its training state
+        raise RunError(f"checkpoint {run.checkpoint} has weights but no training state "
+                       f"({POSITION_KEY!r})", hint="the file is damaged; this run cannot be "
+                       "resumed, but eval and predict can use its weights; train again to go on")
     position, rng_state = _position(state, source, keys)
     if source == run.state and _step(arrays) != position.step:
         raise RunError(f"{run.checkpoint} and {run.state} were saved at different steps",
