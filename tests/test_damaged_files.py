@@ -213,6 +213,11 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
+    # resumed, a NaN in the optimizer's state diverges, and the hint blames the lr
+    ("_optimizer/momentum_buffer.conv1.weight", np.full((4, 1, 3, 3), np.nan, np.float32),
+     "optimizer momentum_buffer of 'conv1.weight' holds NaN or infinite values"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([np.inf, 0], np.float32),
+     "holds NaN or infinite values"),
 ])
 def test_damaged_training_state_is_named(interrupted, capsys, key, value, words):
     arrays = read_npz(interrupted / rundir.CHECKPOINT)

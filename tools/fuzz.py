@@ -522,7 +522,9 @@ def _odd_array(array, rng: random.Random):
     if how == "shape":
         return np.zeros((*array.shape, 2), array.dtype) if array.ndim < 6 else array[..., :1]
     if how == "transpose":
-        return array.T.copy() if array.ndim > 1 else array[: max(0, array.size - 1)]
+        if array.ndim > 1:
+            return array.T.copy()
+        return array[: max(0, array.size - 1)] if array.ndim else array.reshape(1)
     if how == "empty":
         return np.zeros((0,) + array.shape[1:], array.dtype)
     if how in ("nan", "inf") and array.dtype.kind == "f" and array.size:
@@ -637,8 +639,12 @@ def _contents(run: Path) -> dict[str, bytes]:
 def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -> None:
     """Copy the run ``base``, damage one or two of its files, and run every command that reads
     a run folder on the copy. A command other than resume that changes the folder, or a resume
-    that fails and has changed it, has lost work (recorded as a traceback)."""
+    that fails and has changed it, has lost work (recorded as a traceback); a resume that
+    trained and diverged records that in the folder (``diverged.npz``, the summary), as it
+    should."""
     import shutil
+
+    from cnnspec.training.rundir import DIVERGED
 
     run = work / "damaged"
     shutil.rmtree(run, ignore_errors=True)
@@ -650,7 +656,8 @@ def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -
         run_command(argv, f"run folder damaged: {what}", tally,
                     RESUME_SECONDS if argv[0] == "train" else HANG_SECONDS)
         failed = tally.outcomes.get("exit 0", 0) == code_before.get("exit 0", 0)
-        if argv[0] != "train" or failed:
+        diverged = (run / DIVERGED).exists() and DIVERGED not in before
+        if argv[0] != "train" or (failed and not diverged):
             lost = [name for name, data in before.items() if _contents(run).get(name) != data]
             if lost:
                 tally.tracebacks.append(f"{' '.join(argv)} on a run folder damaged ({what}) "
