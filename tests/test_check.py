@@ -250,6 +250,16 @@ def test_a_signal_beyond_floating_point_is_still_reported(std, verb):
     assert "inf" not in warning.message.replace("floating", "")
 
 
+def test_an_activation_factor_beyond_floating_point_is_reported_not_raised():
+    """A leaky slope of 1e300: its factor (1 + slope^2) / 2 overflows (Python's ** raises
+    OverflowError where a product would give inf); check reports the signal as beyond
+    floating point's range."""
+    checked = check(plain(2, HE, "leaky_relu", slope=1e300))
+    (warning,) = checked.warnings
+    assert "estimated to grow beyond floating point's range from the input" in warning.message
+    assert "inf" not in warning.message.replace("floating", "")
+
+
 def test_he_init_keeps_the_signal_and_few_layers_stay_under_the_limit():
     assert check(plain(30, HE)).warnings == []
     assert check(plain(12, GLOROT)).warnings == []  # 2^-6 = 1/64 in std: under 100x

@@ -136,25 +136,29 @@ def test_members_that_are_not_arrays_are_refused(tmp_path):
 
 # ---- run folders ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, words", [
-    ("null", "holds NoneType None"),
-    ("[]", "holds list []"),
-    ('{"dtype": 7}', "'dtype' is 7, not a string"),
-    ('{"dtype": "complex128"}', "not one of float32, float64"),
-    ('{"classes": 5}', "'classes' is 5"),
-    ('{"classes": [1, 2]}', "'classes' must be a list of names"),
-    ('{"status": ["running"]}', "'status' is"),
-    ('{"data_dir": 3}', "'data_dir' is 3, not a string or null"),
-    ('{"best_epoch": -1}', "'best_epoch' is -1, below 1"),
-    ('{"best_epoch": 0}', "'best_epoch' is 0, below 1"),
-    ('{"epochs_done": -2}', "'epochs_done' is -2, below 0"),
-    ('{"stopped_early": -1}', "'stopped_early' is -1, below 1"),
-    ('{"dtype": "float32"}', "has no 'classes'"),
+@pytest.mark.parametrize("name, text, words", [
+    (rundir.SUMMARY, "null", "holds NoneType None"),
+    (rundir.SUMMARY, "[]", "holds list []"),
+    (rundir.SUMMARY, '{"dtype": 7}', "'dtype' is 7, not a string"),
+    (rundir.SUMMARY, '{"dtype": "complex128"}', "not one of float32, float64"),
+    (rundir.SUMMARY, '{"classes": 5}', "'classes' is 5"),
+    (rundir.SUMMARY, '{"classes": [1, 2]}', "'classes' must be a list of names"),
+    (rundir.SUMMARY, '{"status": ["running"]}', "'status' is"),
+    (rundir.SUMMARY, '{"data_dir": 3}', "'data_dir' is 3, not a string or null"),
+    (rundir.SUMMARY, '{"best_epoch": -1}', "'best_epoch' is -1, below 1"),
+    (rundir.SUMMARY, '{"best_epoch": 0}', "'best_epoch' is 0, below 1"),
+    (rundir.SUMMARY, '{"epochs_done": -2}', "'epochs_done' is -2, below 0"),
+    (rundir.SUMMARY, '{"stopped_early": -1}', "'stopped_early' is -1, below 1"),
+    (rundir.SUMMARY, '{"dtype": "float32"}', "has no 'classes'"),
+    (rundir.PREPROCESS, '{"mode": "standardize", "mean": ["a"], "std": [1]}', "not numbers"),
+    (rundir.PREPROCESS, '{"mean": [0.5], "std": [1]}', "preprocessing record is missing 'mode'"),
+    (rundir.PREPROCESS, '{"mode": "standardize", "mean": [0.5], "std": [-1]}', "malformed"),
+    (rundir.PREPROCESS, "[]", "preprocessing record is missing"),
 ])
-def test_a_damaged_summary_is_named(run, capsys, text, words):
-    (run / rundir.SUMMARY).write_text(text)
-    fails_with(capsys, ["eval", str(run)], str(run / rundir.SUMMARY), words)
-    fails_with(capsys, ["train", "--resume", str(run)], words)
+def test_a_damaged_record_is_named(run, capsys, name, text, words):
+    (run / name).write_text(text)
+    fails_with(capsys, ["eval", str(run)], str(run / name), words)
+    fails_with(capsys, ["train", "--resume", str(run), "--epochs", "3"], str(run / name), words)
 
 
 def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
@@ -209,6 +213,11 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
+    # resumed, a NaN in the optimizer's state diverges, and the hint blames the lr
+    ("_optimizer/momentum_buffer.conv1.weight", np.full((4, 1, 3, 3), np.nan, np.float32),
+     "optimizer momentum_buffer of 'conv1.weight' holds NaN or infinite values"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([np.inf, 0], np.float32),
+     "holds NaN or infinite values"),
 ])
 def test_damaged_training_state_is_named(interrupted, capsys, key, value, words):
     arrays = read_npz(interrupted / rundir.CHECKPOINT)
@@ -253,9 +262,30 @@ def test_a_summary_without_classes_is_damaged_not_unnamed(run, tmp_path, capsys,
                "no 'classes'", "damaged")
 
 
-def test_a_preprocessing_record_with_text_for_numbers_is_named(run, capsys):
-    (run / rundir.PREPROCESS).write_text('{"mode": "standardize", "mean": ["a"], "std": [1]}')
-    fails_with(capsys, ["eval", str(run)], "not numbers")
+@pytest.mark.parametrize("name", [rundir.BEST, rundir.CHECKPOINT])
+def test_finite_weights_that_overflow_are_damage_not_a_result(run, tmp_path, capsys, name):
+    """Every weight finite, but their products overflow float32 (as a negative running
+    variance gives NaN): eval would print NaN's loss and an accuracy as if a result."""
+    arrays = read_npz(run / name)
+    arrays["fc.weight"] = np.full_like(arrays["fc.weight"], 3e38)
+    write_npz(run / name, arrays)
+    last = ["--last"] if name == rundir.CHECKPOINT else []
+    np.save(tmp_path / "x.npy", np.ones((1, 8, 8), np.float32))
+    fails_with(capsys, ["eval", str(run), *last], "gives NaN or infinite scores for the test "
+               "split of 'shapes'", "weights may be damaged")
+    fails_with(capsys, ["predict", str(run), str(tmp_path / "x.npy"), *last],
+               "gives NaN or infinite scores for")
+
+
+def test_a_checkpoint_without_its_training_state_is_named(interrupted, capsys):
+    """Not the older layout's state.npz, which this run never had: the checkpoint lost it."""
+    arrays = read_npz(interrupted / rundir.CHECKPOINT)
+    del arrays["_position"]
+    write_npz(interrupted / rundir.CHECKPOINT, arrays)
+    err = fails_with(capsys, ["train", "--resume", str(interrupted)], "checkpoint.npz has "
+                     "weights but no training state ('_position')", "cannot be resumed")
+    assert "state.npz" not in err
+    assert main(["eval", str(interrupted), "--last"]) == 0  # its weights are still usable
 
 
 # ---- data files and predict inputs ---------------------------------------------------------

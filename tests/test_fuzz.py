@@ -11,6 +11,8 @@ from pathlib import Path
 FUZZ = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
 SPEC_MUTANTS = 160
 IR_MUTANTS = 90
+IMPORT_MUTANTS = 120
+DAMAGED_RUNS = 6
 TRAINED_MUTANTS = 20
 
 
@@ -46,6 +48,44 @@ def test_mutated_ir_files_end_in_an_exit_code(fuzz, tmp_path):
         fuzz.run_case(tmp_path / "fuzz.json", fuzz.mutate_ir(rng.choice(irs), rng), tally)
     assert_clean(tally, IR_MUTANTS, fuzz)
     assert tally.outcomes["exit 2"]
+
+
+def test_mutated_imports_end_in_an_exit_code(fuzz):
+    tally = fuzz.fuzz_imports(IMPORT_MUTANTS, seed=5)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.outcomes["abandoned"] == 0, tally.hangs
+    assert sum(tally.outcomes.values()) == IMPORT_MUTANTS
+    # some import, most are refused as mistakes in the model (exit 2)
+    assert set(tally.outcomes) <= {"exit 0", "exit 2"}, tally.outcomes
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]
+
+
+def test_damaged_run_folders_end_in_an_exit_code_and_lose_nothing(fuzz):
+    tally = fuzz.fuzz_runs(DAMAGED_RUNS, seed=2)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.outcomes["abandoned"] == 0, tally.hangs
+    assert sum(tally.outcomes.values()) == DAMAGED_RUNS * len(fuzz.RUN_COMMANDS)
+    assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2"}, tally.outcomes
+    assert tally.outcomes["exit 1"]  # damage is found, not only survived
+
+
+def test_a_command_that_changes_a_run_it_only_reads_has_lost_work(fuzz, tmp_path, monkeypatch):
+    """The harness would see a command writing into the run folder it was given to read."""
+    from cnnspec.cli import eval as eval_command
+
+    def writes(args):
+        (Path(args.run) / "summary.json").write_text("{}")
+        return 0
+
+    base = tmp_path / "base"
+    base.mkdir()
+    (base / "summary.json").write_text('{"status": "finished"}')
+    monkeypatch.setattr(fuzz, "RUN_COMMANDS", (("eval", "{run}"),))
+    monkeypatch.setattr(fuzz, "damage_run", lambda run, rng: "nothing")
+    monkeypatch.setattr(eval_command, "run", writes)
+    tally = fuzz.Tally()
+    fuzz.run_case_damaged(base, tmp_path, random.Random(0), tally)
+    assert len(tally.tracebacks) == 1 and "changed or removed summary.json" in tally.tracebacks[0]
 
 
 def test_a_traceback_is_counted(fuzz, tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from importing import DATA, imported_layers, same_init
 
 from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 from cnnspec.importers.caffe import import_prototxt
 from cnnspec.importers.caffe_solver import solver_settings
 from cnnspec.importers.prototxt import parse_prototxt
@@ -370,10 +370,16 @@ def test_the_net_given_as_the_solver_says_so():
     assert err.span.line == 1 and "base_lr" in err.hint
 
 
-def test_a_net_that_does_not_check_is_a_run_error():
-    # valid Caffe, but a 9x9 kernel on an 8x8 input: the checker's error, shown in full
-    with pytest.raises(RunError, match="(?s)does not check:.*larger than its input"):
-        import_prototxt(net(conv().replace("kernel_size: 3", "kernel_size: 9")))
+def test_a_net_that_does_not_check_is_an_input_error(tmp_path, capsys):
+    # valid Caffe, but a 9x9 kernel on an 8x8 input: the checker's error, shown in full, and
+    # a mistake in what was asked (exit 2), as a spec with errors is
+    text = net(conv().replace("kernel_size: 3", "kernel_size: 9"))
+    with pytest.raises(InputError, match="(?s)does not check:.*larger than its input"):
+        import_prototxt(text)
+    source = tmp_path / "big_kernel.prototxt"
+    source.write_text(text)
+    assert main(["import", str(source)]) == 2
+    assert "larger than its input" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------- robustness

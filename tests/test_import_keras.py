@@ -326,6 +326,33 @@ def test_invalid_json_is_located():
     assert (err.span.line, err.span.column) == (2, 25)
 
 
+@pytest.mark.parametrize("value, message", [
+    # deeper than any model and than the recursive readers after json take: refused at the
+    # first bracket too deep, before anything recurses into it
+    ("[" * 600 + "]" * 600, "lists and objects nested more than 64 deep"),
+    ("NaN", "not valid JSON: NaN is not a number in JSON"),
+    ("9" * 5000, "a number of 5,000 digits, beyond any float"),  # int() refuses 4,300+
+    ("-" + "9" * 400, "a number of 400 digits, beyond any float"),
+])
+def test_json_beyond_any_model_is_located(value, message):
+    """The Keras importer reads its JSON with the IR's reader (cnnspec.ir.io.parse_json)."""
+    text = json.dumps(sequential(conv())).replace('"filters": 4', f'"filters": {value}', 1)
+    assert '"filters": ' + value[:5] in text
+    [err] = errors_of(text)
+    assert err.message == message and err.file == "model.json"
+    assert err.span.line == 1 and err.span.column > 1
+
+
+@pytest.mark.parametrize("name", [["conv"], 3, "", None])
+def test_a_layer_named_by_no_string_names_no_input(name):
+    """A layer's name that is not a string (damage) is not taken for the next layer's input:
+    the mistakes are reported, never a TypeError from looking the name up."""
+    bad = conv(name="x", data_format="channels_first")
+    bad["config"]["name"] = name
+    errors = errors_of(sequential(bad, conv(name="after")))
+    assert errors[0].json_path == "$.config.layers[1].config.data_format"
+
+
 def test_every_unsupported_layer_is_reported_at_once():
     errors = errors_of(sequential(layer("LSTM", "a"), conv(data_format="channels_first"),
                                   layer("GRU", "b")))

@@ -1,4 +1,5 @@
-"""Mutation fuzzing of everything a user can hand cnnspec as a spec: ``.cnn`` text and ``.json`` IR.
+"""Mutation fuzzing of everything a user can hand cnnspec as a spec: ``.cnn`` text, ``.json`` IR,
+and the Caffe and Keras models ``cnnspec import`` reads.
 
 Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
@@ -9,6 +10,23 @@ values, deep nesting, long strings, names that would be paths). Each mutant goes
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``) and hangs
 (one command taking over 2 s); it prints the first few tracebacks in full.
 
+The import stage (``--imports``) mutates the importers' example files (``tests/data/import/``)
+the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
+400-digit integers, unicode, deep brackets, cuts), alone or with its solver (itself mutated
+or not) and the importer's ``--input`` and ``--epoch-images``; a Keras model JSON as an IR
+is (wrong types, huge values, deep nesting, truncation). Each goes through ``cnnspec import``.
+
+The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
+standardisation), then damages copies of it: one or two of its files truncated, emptied,
+replaced by another file's bytes or with bytes flipped, or damaged in their own terms (a
+checkpoint's array given float16, complex, object or integer dtype, another shape, no
+dimensions, NaN, infinities, huge or negative values, a terabyte declared, a member deleted
+or added; a JSON file's values given wrong types, negative numbers or deep nesting; the spec
+mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filters``,
+``features``, ``export`` (ONNX and PyTorch) and ``train --resume``. A command that changes
+the folder it only reads, or a resume that fails after changing it, has lost work and is
+counted with the tracebacks.
+
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
 of them) is compiled and trained for two real steps (forward, loss, backward, optimizer
 update) at the spec's batch size on synthetic data, and the peak allocation, measured with
@@ -17,11 +35,11 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
-    python3 tools/fuzz.py                            # 10,000 spec and 3,000 IR mutants
+    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
 
-Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate. ``tests/test_fuzz.py`` runs a few hundred
-mutants of the same kinds in CI.
+Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate.
+``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
 
@@ -258,35 +276,43 @@ def _alarm(signum, frame):
     raise _Abandoned()
 
 
-def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS) -> None:
-    """Write ``text`` to ``path`` and run each command on it, recording the outcomes."""
-    from cnnspec.cli import main
-
+def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS, after=()) -> None:
+    """Write ``text`` to ``path`` and run each command on it (followed by the arguments
+    ``after``), recording the outcomes."""
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     for command in commands:
-        out, err = io.StringIO(), io.StringIO()
-        start = time.perf_counter()
+        run_command([*command, str(path), *after], text, tally)
+
+
+def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SECONDS) -> None:
+    """Run ``cnnspec argv`` in this process and record its outcome in ``tally`` (``text``,
+    what the command read, is quoted with a traceback or a hang: a command over ``hang``
+    seconds)."""
+    from cnnspec.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    if hasattr(signal, "SIGALRM"):
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(ABANDON_SECONDS)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 2
+    except _Abandoned:
+        code = "abandoned"
+    except Exception:  # noqa: BLE001 - what the fuzzer is looking for
+        code = "traceback"
+        tally.tracebacks.append(f"{' '.join(argv)} of:\n{text[:3000]}\n{traceback.format_exc()}")
+    finally:
         if hasattr(signal, "SIGALRM"):
-            signal.signal(signal.SIGALRM, _alarm)
-            signal.alarm(ABANDON_SECONDS)
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main([*command, str(path)])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 2
-        except _Abandoned:
-            code = "abandoned"
-        except Exception:  # noqa: BLE001 - what the fuzzer is looking for
-            code = "traceback"
-            tally.tracebacks.append(f"{command[0]} of:\n{text[:3000]}\n{traceback.format_exc()}")
-        finally:
-            if hasattr(signal, "SIGALRM"):
-                signal.alarm(0)
-        seconds = time.perf_counter() - start
-        tally.slowest = max(tally.slowest, seconds)
-        if seconds > HANG_SECONDS:
-            tally.hangs.append(f"{command[0]} took {seconds:.1f} s on:\n{text[:3000]}")
-        tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
+            signal.alarm(0)
+    seconds = time.perf_counter() - start
+    tally.slowest = max(tally.slowest, seconds)
+    if seconds > hang:
+        tally.hangs.append(f"{' '.join(argv)} took {seconds:.1f} s on:\n{text[:3000]}")
+    tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
 
 
 def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tally, Tally]:
@@ -313,6 +339,345 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
                          f"{_line(specs)}\n{sum(ir_tally.outcomes.values()) // len(COMMANDS)} "
                          f"IR mutants: {_line(ir_tally)}")
     return specs, ir_tally
+
+
+# -- the importers ----------------------------------------------------------------------------
+
+IMPORT_SOURCES = ROOT / "tests" / "data" / "import"
+SOLVER_SUFFIX = "_solver.prototxt"
+# Arguments the Caffe importer takes besides the model: none, the images' shape (for a Data
+# layer), the solver with the images of an epoch, and odd values of both.
+CAFFE_ARGUMENTS = [[], ["--input", "1x28x28"], ["--input", "1x8x8"], ["--input", "3x1x1"],
+                   ["--input", "1x28x28", "--epoch-images", "54000"],
+                   ["--input", "1x28x28", "--epoch-images", "1"]]
+
+
+@dataclass
+class ImportSources:
+    """The importers' example files: Caffe model definitions and solvers (text), Keras
+    model JSON (parsed)."""
+
+    prototxts: list[str]
+    solvers: list[str]
+    keras: list[dict]
+
+
+def import_sources() -> ImportSources:
+    models = sorted(IMPORT_SOURCES.glob("*.prototxt"))
+    return ImportSources(
+        prototxts=[p.read_text(encoding="utf-8") for p in models
+                   if not p.name.endswith(SOLVER_SUFFIX)],
+        solvers=[p.read_text(encoding="utf-8") for p in models if p.name.endswith(SOLVER_SUFFIX)],
+        keras=[json.loads(p.read_text(encoding="utf-8"))
+               for p in sorted(IMPORT_SOURCES.glob("*.json"))])
+
+
+def import_case(folder: Path, sources: ImportSources, rng: random.Random, tally: Tally) -> None:
+    """One mutated import: a Caffe model definition (its text mutated as a spec's is), alone
+    or with its solver (mutated or not) and the importer's other arguments, or a Keras model
+    JSON (mutated as an IR file is)."""
+    if rng.random() < 0.5:
+        run_case(folder / "fuzz.json", mutate_ir(rng.choice(sources.keras), rng), tally,
+                 commands=(["import"],))
+        return
+    model = rng.choice(sources.prototxts)
+    if rng.random() < 0.8:
+        model = mutate_spec(model, sources.prototxts, rng)
+    after = list(rng.choice(CAFFE_ARGUMENTS))
+    quoted = model
+    if rng.random() < 0.5:
+        solver = rng.choice(sources.solvers)
+        if rng.random() < 0.7:
+            solver = mutate_spec(solver, sources.solvers, rng)
+        (folder / "fuzz_solver.prototxt").write_text(solver, encoding="utf-8",
+                                                     errors="surrogatepass")
+        after += ["--solver", str(folder / "fuzz_solver.prototxt")]
+        quoted = f"{model}\n-- the solver:\n{solver}"
+    path = folder / "fuzz.prototxt"
+    path.write_text(model, encoding="utf-8", errors="surrogatepass")
+    run_command(["import", str(path), *after], quoted, tally)
+
+
+def fuzz_imports(count: int, seed: int, progress=None) -> Tally:
+    """Run ``count`` mutated imports (seeded)."""
+    rng = random.Random(f"imports:{seed}")
+    sources = import_sources()
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        for i in range(count):
+            import_case(Path(folder), sources, rng, tally)
+            if progress and (i + 1) % 500 == 0:
+                progress(f"{i + 1} import mutants: {_line(tally)}")
+    return tally
+
+
+# -- damaged run folders --------------------------------------------------------------------
+
+# A small run with a file of every kind: batch norm's running statistics in the checkpoint,
+# Adam's moments in the training state, a preprocessing record, three class names.
+RUN_SPEC = """\
+model damaged
+input 1x8x8
+conv1: conv 4 3x3 pad same
+bn: batchnorm
+relu
+pool: maxpool 2
+flatten
+drop: dropout 0.25
+fc: dense 3
+
+train {
+  data shapes(size=8, classes=[x, plus, o], count=90)
+  preprocess standardize
+  optimizer adam
+  lr 0.01
+  batch 15
+  epochs 2
+  seed 1
+}
+"""
+
+
+# Resume trains the run's second epoch: under 1 s alone, twice that on a busy machine.
+RESUME_SECONDS = 10.0
+
+
+# Every command that reads a run folder ({run}), resume last (the only one that may write it);
+# {work} is the folder of the input image and the outputs.
+RUN_COMMANDS = (("eval", "{run}"), ("eval", "{run}", "--last"),
+                ("predict", "{run}", "{work}/input.npy"),
+                ("filters", "{run}", "-o", "{work}/f.png"),
+                ("filters", "{run}", "--compare-init", "-o", "{work}/f.png"),
+                ("features", "{run}", "{work}/input.npy", "-o", "{work}/features.png"),
+                ("features", "{run}", "--index", "1", "-o", "{work}/features.png"),
+                ("export", "{run}", "--format", "onnx", "-o", "{work}/m.onnx"),
+                ("export", "{run}", "--format", "torch", "-o", "{work}/m.py"),
+                ("train", "--resume", "{run}", "--epochs", "2", "--quiet"))
+
+
+def run_commands(run: Path, work: Path) -> list[list[str]]:
+    return [[word.format(run=run, work=work) for word in command] for command in RUN_COMMANDS]
+
+
+def train_run(folder: Path) -> Path:
+    """Train one epoch of :data:`RUN_SPEC` into ``folder/run`` and mark it interrupted (resume
+    with ``--epochs 2`` then reads every file and trains the second); write an input image
+    for predict and features."""
+    import numpy as np
+
+    from cnnspec.cli import main
+    from cnnspec.training import rundir
+    from cnnspec.training.files import read_npz, write_json, write_npz
+
+    (folder / "damaged.cnn").write_text(RUN_SPEC, encoding="utf-8")
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["train", str(folder / "damaged.cnn"), "--out", str(folder / "run"),
+                     "--quiet", "--epochs", "1"])
+    assert code == 0, "the run to damage did not train"
+    run = folder / "run"
+    summary = json.loads((run / rundir.SUMMARY).read_text(encoding="utf-8"))
+    summary["status"] = "interrupted"
+    write_json(run / rundir.SUMMARY, summary)
+    arrays = read_npz(run / rundir.CHECKPOINT)
+    position = json.loads(str(arrays["_position"]))
+    position["finished"] = False
+    arrays["_position"] = np.asarray(json.dumps(position))
+    write_npz(run / rundir.CHECKPOINT, arrays)
+    np.save(folder / "input.npy", np.zeros((1, 8, 8), np.float32))
+    return run
+
+
+def _npy_bytes(array, rng: random.Random) -> bytes:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _huge_npy() -> bytes:
+    """A .npy header declaring a terabyte, followed by a few bytes."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f4", "fortran_order": False, "shape": (1_000_000, 1_000_000)})
+    return buffer.getvalue() + bytes(64)
+
+
+def _odd_array(array, rng: random.Random):
+    """``array`` (a checkpoint's) made wrong: its dtype, shape or values."""
+    import numpy as np
+
+    how = rng.choice(["float16", "complex", "object", "0-d", "shape", "transpose", "empty",
+                      "nan", "inf", "int", "bool", "text", "huge values", "negative"])
+    if how == "float16":
+        return array.astype(np.float16) if array.dtype.kind != "U" else array
+    if how == "complex":
+        return array.astype(np.complex64) if array.dtype.kind in "fiub" else array
+    if how == "object":
+        return np.array([1, "a", None], dtype=object)
+    if how == "0-d":
+        return np.asarray(array.ravel()[0] if array.size else 0)
+    if how == "shape":
+        return np.zeros((*array.shape, 2), array.dtype) if array.ndim < 6 else array[..., :1]
+    if how == "transpose":
+        if array.ndim > 1:
+            return array.T.copy()
+        return array[: max(0, array.size - 1)] if array.ndim else array.reshape(1)
+    if how == "empty":
+        return np.zeros((0,) + array.shape[1:], array.dtype)
+    if how in ("nan", "inf") and array.dtype.kind == "f" and array.size:
+        out = array.copy()
+        out.flat[rng.randrange(out.size)] = np.nan if how == "nan" else np.inf
+        return out
+    if how == "int":
+        return np.ones(array.shape, np.int64)
+    if how == "bool":
+        return np.ones(array.shape, bool)
+    if how == "text":
+        return np.asarray(rng.choice(["{}", "[1, 2]", "x", '{"epoch": 1e400}', ""]))
+    if how == "huge values" and array.dtype.kind == "f":
+        return np.full(array.shape, 1e38 if array.dtype == np.float32 else 1e300, array.dtype)
+    if how == "negative" and array.dtype.kind in "fi":
+        return -np.abs(array) - 1
+    return array
+
+
+def damage_npz(data: bytes, rng: random.Random) -> bytes:
+    """An .npz archive with one member made wrong, deleted, added or declared a terabyte."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            members = {name: archive.read(name) for name in names}
+    except zipfile.BadZipFile:
+        return data
+    import numpy as np
+
+    name = rng.choice(names) if names else "x.npy"
+    how = rng.choice(["array", "array", "array", "delete", "add", "huge", "garbage"])
+    if how == "array" and name in members:
+        array = np.load(io.BytesIO(members[name]), allow_pickle=False)
+        members[name] = _npy_bytes(_odd_array(array, rng), rng)
+    elif how == "delete":
+        members.pop(name, None)
+    elif how == "add":
+        members[rng.choice(["extra.npy", "_epoch.npy", "conv1.weight.npy", "../up.npy"])] = \
+            _npy_bytes(np.zeros(3, np.float32), rng)
+    elif how == "huge":
+        members[name] = _huge_npy()
+    else:
+        members[name] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for member, payload in members.items():
+            archive.writestr(member, payload)
+    return buffer.getvalue()
+
+
+def _negative(value, rng: random.Random):
+    """``value`` (a JSON document) with one of its numbers made negative or zero."""
+    places = [p for p in _paths(value) if p and isinstance(_parent(value, p)[p[-1]], (int, float))
+              and not isinstance(_parent(value, p)[p[-1]], bool)]
+    if places:
+        place = rng.choice(places)
+        parent = _parent(value, place)
+        parent[place[-1]] = rng.choice([-1, 0, -0.5, -(10 ** 9)])
+    return value
+
+
+def damage_text(name: str, data: bytes, rng: random.Random) -> bytes:
+    """A run's text file (JSON, JSON lines, the spec) mutated in its own terms."""
+    text = data.decode("utf-8", errors="replace")
+    if name.endswith(".cnn"):
+        return mutate_spec(text, [text], rng).encode("utf-8", errors="surrogatepass")
+    lines = text.split("\n") if name.endswith(".jsonl") else [text]
+    k = rng.randrange(len(lines))
+    try:
+        doc = json.loads(lines[k])
+    except ValueError:
+        return data
+    if rng.random() < 0.3:
+        lines[k] = json.dumps(_negative(doc, rng))
+    elif isinstance(doc, (dict, list)):
+        lines[k] = mutate_ir(doc, rng).replace("\n", " " if name.endswith(".jsonl") else "\n")
+    return "\n".join(lines).encode("utf-8", errors="surrogatepass")
+
+
+def damage_run(run: Path, rng: random.Random) -> str:
+    """Damage one file of the run folder ``run`` in place; what was done, for the report."""
+    files = sorted(p for p in run.iterdir() if p.is_file())
+    target = rng.choice(files)
+    data = target.read_bytes()
+    how = rng.choice(["truncate", "empty", "another file", "bytes", "own terms", "own terms",
+                      "own terms"])
+    if how == "truncate":
+        data = data[:rng.randrange(len(data) + 1)]
+    elif how == "empty":
+        data = b""
+    elif how == "another file":
+        data = rng.choice(files).read_bytes()
+    elif how == "bytes" and data:
+        data = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        data = bytes(data)
+    elif target.suffix == ".npz":
+        data = damage_npz(data, rng)
+    elif target.suffix in (".json", ".jsonl", ".cnn"):
+        data = damage_text(target.name, data, rng)
+    target.write_bytes(data)
+    return f"{target.name}: {how}"
+
+
+def _contents(run: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run.iterdir()) if p.is_file()}
+
+
+def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -> None:
+    """Copy the run ``base``, damage one or two of its files, and run every command that reads
+    a run folder on the copy. A command other than resume that changes the folder, or a resume
+    that fails and has changed it, has lost work (recorded as a traceback); a resume that
+    trained and diverged records that in the folder (``diverged.npz``, the summary), as it
+    should."""
+    import shutil
+
+    from cnnspec.training.rundir import DIVERGED
+
+    run = work / "damaged"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(base, run)
+    what = "; ".join(damage_run(run, rng) for _ in range(rng.choice([1, 1, 1, 2])))
+    before = _contents(run)
+    for argv in run_commands(run, work):
+        code_before = dict(tally.outcomes)
+        run_command(argv, f"run folder damaged: {what}", tally,
+                    RESUME_SECONDS if argv[0] == "train" else HANG_SECONDS)
+        failed = tally.outcomes.get("exit 0", 0) == code_before.get("exit 0", 0)
+        diverged = (run / DIVERGED).exists() and DIVERGED not in before
+        if argv[0] != "train" or (failed and not diverged):
+            lost = [name for name, data in before.items() if _contents(run).get(name) != data]
+            if lost:
+                tally.tracebacks.append(f"{' '.join(argv)} on a run folder damaged ({what}) "
+                                        f"changed or removed {', '.join(lost)}\nlost work")
+
+
+def fuzz_runs(count: int, seed: int, progress=None) -> Tally:
+    """Damage ``count`` copies of a freshly trained run (seeded) and run every run-reading
+    command on each."""
+    rng = random.Random(f"runs:{seed}")
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        base = train_run(Path(folder))
+        for argv in run_commands(base, Path(folder))[:-1]:  # imports, not counted
+            run_command(argv, "the undamaged run", Tally())
+        for i in range(count):
+            run_case_damaged(base, Path(folder), rng, tally)
+            if progress and (i + 1) % 50 == 0:
+                progress(f"{i + 1} damaged run folders: {_line(tally)}")
+    return tally
 
 
 # -- the memory stage ----------------------------------------------------------------------------
@@ -481,6 +846,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--specs", type=int, default=10_000, help="spec mutants (10000)")
     parser.add_argument("--irs", type=int, default=3_000, help="IR mutants (3000)")
+    parser.add_argument("--imports", type=int, default=2_000,
+                        help="mutated Caffe and Keras models through `cnnspec import` (2000)")
+    parser.add_argument("--runs", type=int, default=200,
+                        help="damaged copies of a trained run folder through eval, predict, "
+                        "filters, features, export and resume (200)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
                         help="mutants check accepts trained for two steps, memory measured (300)")
@@ -492,7 +862,11 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     specs, irs = fuzz(args.specs, args.irs, args.seed,
                       progress=lambda line: print(line, file=sys.stderr, flush=True))
-    for tally in (specs, irs):
+    imports = fuzz_imports(args.imports, args.seed,
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    runs = fuzz_runs(args.runs, args.seed,
+                     progress=lambda line: print(line, file=sys.stderr, flush=True))
+    for tally in (specs, irs, imports, runs):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
@@ -510,8 +884,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.perf_counter() - start - commands_seconds:.0f} s for the training steps")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
+    print(f"{args.imports} import mutants: {_line(imports)}")
+    print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"memory: {_memory_line(memory)}")
-    found = any(t.tracebacks or t.hangs for t in (specs, irs, memory)) or memory.beyond
+    found = any(t.tracebacks or t.hangs for t in (specs, irs, imports, runs, memory)) \
+        or memory.beyond
     return 1 if found else 0
 
 

@@ -30,11 +30,21 @@ from cnnspec.kinds import KINDS, is_weighted
 LIMIT = 100.0  # warn when the std changes by more than this factor
 
 
+def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
+    """The second moment out of ``layer`` by its registry record's ``signal`` rule; beyond
+    floating point's range it is infinite (a leaky slope of 1e300, squared, raises
+    OverflowError in Python rather than giving inf as a product does), which the warning
+    then reports as beyond floating point."""
+    try:
+        return KINDS[layer["kind"]].signal(layer, moments, shapes)
+    except OverflowError:
+        return math.inf
+
+
 def activation_factor(layer: dict) -> float:
     """``E[f(y)^2] / E[y^2]`` of an activation layer for a symmetric, zero-mean ``y``: 1/2 for
     relu (He et al. 2015); its registry record's ``signal`` rule applied to a moment of 1."""
-    kind = KINDS.get(layer["kind"])
-    return 1.0 if kind is None else kind.signal(layer, [1.0], [])
+    return 1.0 if layer["kind"] not in KINDS else kind_signal(layer, [1.0], [])
 
 
 def weight_second_moment(info: LayerInfo) -> float | None:
@@ -70,7 +80,7 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
             ew2 = weight_second_moment(info)
             q[info.name] = 1.0 if ew2 is None else summed_terms(info) * ew2 * ins[0]
         else:
-            q[info.name] = KINDS[info.kind].signal(info.ir, ins, info.input_shapes)
+            q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
     return q
 
 
@@ -172,14 +182,19 @@ def describe_change(change: SignalChange) -> str:
         exponent = math.log2(change.std_ratio)
         factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
         amount = f"{factor:.3g}x (2^{exponent:.1f})"
-    else:  # beyond floating point: the exponent from the per-layer variance factor
+    elif 0 < change.per_layer < math.inf:  # beyond floating point: the exponent from the
+        # per-layer variance factor
         exponent = 0.5 * change.layers * math.log2(change.per_layer)
         amount = f"by a factor of about 2^{abs(exponent):,.0f} (beyond floating point's range)"
+    else:  # a layer's own factor is beyond floating point (a leaky slope of 1e300)
+        amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
+    per_layer = (f"{change.per_layer:.3g}" if 0 < change.per_layer < math.inf
+                 else "beyond floating point's range")
     return (f"the signal's std is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "
-            f"fan_in * Var(w) * activation factor = {change.per_layer:.3g} on average")
+            f"fan_in * Var(w) * activation factor = {per_layer} on average")
 
 
 def is_too_large(change: SignalChange | None) -> bool:

@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.keras_compile import compile_settings, float32_shortest, keras_name
 from cnnspec.importers.spec_writer import (
@@ -40,6 +40,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -50,6 +51,9 @@ ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid"
                "hard_silu": ("hardswish", {}),
                # keras.activations.leaky_relu's default negative_slope is 0.2
                "leaky_relu": ("leaky_relu", {"slope": 0.2})}
+# Keras 3 nests a functional model's inbound tensors about 12 deep; far deeper is no model
+# (and would overflow the recursive readers).
+MAX_NESTING = 64
 # Keys every layer's config may hold that do not change the network.
 NEUTRAL_KEYS = ("name", "dtype", "autocast", "seed", "batch_input_shape", "batch_shape",
                 "input_shape", "batch_size")
@@ -541,9 +545,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
             name = _read_layer(model, layer, at, sequential, previous)
         except SpecError as exc:
             errors.append(exc)
-            config = layer.get("config") if isinstance(layer, dict) else None
-            name = config.get("name") if isinstance(config, dict) else None
-            if isinstance(name, str):
+            name = _name_of(layer)
+            if name is not None:
                 model.tensors.setdefault(name, Tensor("input", False))
         previous = name
         output = name
@@ -567,14 +570,25 @@ def _single(config: dict, key: str, path: str | None) -> str | None:
     return found[0] if found else None
 
 
+def _name_of(layer) -> str | None:
+    """A layer's Keras name (its config's, else its own) when it is one: a later layer names
+    its inputs by it, so a damaged one (a list, a number) names nothing."""
+    if not isinstance(layer, dict):
+        return None
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    for name in (config.get("name"), layer.get("name")):
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
 def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | None) -> str:
     if not isinstance(layer, dict) or not isinstance(layer.get("class_name"), str):
         raise _err("a layer must be an object with class_name and config", at,
                    "save the model with model.to_json()", model.path)
     cls = layer["class_name"]
     values = layer.get("config") if isinstance(layer.get("config"), dict) else {}
-    name = values.get("name") or layer.get("name") or cls.lower()
-    cfg = Config(values, at, cls, str(name), model.path)
+    cfg = Config(values, at, cls, _name_of(layer) or cls.lower(), model.path)
     if cls == "InputLayer":
         cfg.get("sparse")
         cfg.get("ragged")
@@ -614,14 +628,7 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     """A Keras model saved with ``model.to_json()`` as a checked cnnspec spec. Mistakes and
     unsupported layers or arguments are :class:`SpecError`s at their JSON path (a JSON syntax
     error at its line and column)."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
-                        hint="save the model with model.to_json()", file=path) from None
-    except RecursionError:
-        raise SpecError("the JSON is nested too deeply", hint="save the model with "
-                        "model.to_json()", file=path) from None
+    doc = parse_json(text, path, "save the model with model.to_json()", MAX_NESTING)
     model, output = read_model(doc, path)
     origin = path or "a Keras model"
     header = [(f"Imported from {origin} (Keras, channels_last (H, W, C) written as CxHxW) by "

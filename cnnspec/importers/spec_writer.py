@@ -14,7 +14,7 @@ import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, SpecError, SpecErrors
 from cnnspec.init.catalogue import PARAMS, canonical
 from cnnspec.init.gains import gain_text
 from cnnspec.init.scaling import TRUNCATED_STD
@@ -258,7 +258,7 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
 
 
 def checked(text: str, origin: str):
-    """The checked spec of imported ``text``; a :class:`RunError` naming ``origin`` with every
+    """The checked spec of imported ``text``; an :class:`InputError` naming ``origin`` with every
     error when it does not check (a combination the importer does not map yet)."""
     from cnnspec.check import check  # the checker and Lark load when an import runs
     from cnnspec.lang import parse
@@ -269,13 +269,14 @@ def checked(text: str, origin: str):
         raise _not_written(exc, text, origin) from None
 
 
-def _not_written(exc, text: str, origin: str) -> RunError:
-    """The error for imported text that does not parse or check, with every mistake shown."""
+def _not_written(exc, text: str, origin: str) -> InputError:
+    """The error for imported text that does not parse or check, with every mistake shown: a
+    mistake in the source network as far as the user can tell (exit 2, as a spec's)."""
     from cnnspec.diagnostics import format_error
 
     errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
     shown = "\n".join(format_error(err, text) for err in errors)
-    return RunError(f"the spec imported from {origin} does not check:\n{shown}",
+    return InputError(f"the spec imported from {origin} does not check:\n{shown}",
                     hint="the source network may not be valid as written (a value out of "
                     "range, a kernel larger than its input); if it is, cnnspec cannot "
                     "express it yet")

@@ -169,18 +169,16 @@ MAX_NESTING = 12
 _BRACKETS = re.compile(STRING + r'|[\[{]|[\]}]')
 
 
-def _too_deep(text: str, path: str) -> SpecError | None:
-    """The error at the first bracket nested deeper than :data:`MAX_NESTING`, if any."""
+def _too_deep(text: str, path: str | None, limit: int, hint: str) -> SpecError | None:
+    """The error at the first bracket nested deeper than ``limit``, if any."""
     depth = 0
     for match in _BRACKETS.finditer(text):
         bracket = match.group()
         if bracket in "[{":
             depth += 1
-            if depth > MAX_NESTING:
-                return SpecError(f"lists and objects nested more than {MAX_NESTING} deep",
-                                 span=_span_at(text, match.start()), file=path,
-                                 hint="the IR nests 9 deep at most (a 4-D kernel literal in a "
-                                 "layer's init); an IR file is what `cnnspec export` prints")
+            if depth > limit:
+                return SpecError(f"lists and objects nested more than {limit} deep",
+                                 span=_span_at(text, match.start()), file=path, hint=hint)
         elif bracket in "]}":
             depth = max(0, depth - 1)
     return None
@@ -206,27 +204,40 @@ def _long_number_span(text: str) -> Span | None:
     return _span_at(text, match.start(), len(match.group())) if match else None
 
 
-def read_json(path: str | Path) -> Spec:
-    """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
-    text = read_spec_text(path)
-    too_deep = _too_deep(text, str(path))
+IR_HINT = "an IR file is what `cnnspec export` prints"
+
+
+def parse_json(text: str, path: str | None, hint: str, max_nesting: int = MAX_NESTING,
+               deep_hint: str | None = None):
+    """``text`` read as strict JSON, for every JSON file a user hands cnnspec (an IR, a Keras
+    model): nesting deeper than ``max_nesting`` (before Python's json, which recurses once per
+    level, and the readers after it, which recurse too, see it), NaN and Infinity (not JSON)
+    and whole numbers beyond any float are each one located :class:`SpecErrors`, as is a
+    syntax error; ``hint`` says what the file should be (``deep_hint`` for the nesting)."""
+    too_deep = _too_deep(text, path, max_nesting, deep_hint or hint)
     if too_deep is not None:
         raise SpecErrors([too_deep])
     try:
-        ir = json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
         raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
-                                    hint="an IR file is what `cnnspec export` prints",
-                                    file=str(path))]) from None
+                                    hint=hint, file=path)]) from None
     except _NotANumber as exc:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
-            hint="every number in the IR must be finite", file=str(path))]) from None
+            hint="every number in the file must be finite", file=path)]) from None
     except _TooLong as exc:
         raise SpecErrors([SpecError(
             f"a number of {len(exc.args[0].lstrip('-')):,} digits, beyond any float",
-            span=_long_number_span(text), file=str(path),
-            hint=f"whole numbers in the IR are at most {MAX_INT:,}")]) from None
+            span=_long_number_span(text), file=path,
+            hint=f"whole numbers in cnnspec are at most {MAX_INT:,}")]) from None
+
+
+def read_json(path: str | Path) -> Spec:
+    """Read and validate a ``.json`` IR file; the :class:`Spec` has no text and no spans."""
+    ir = parse_json(read_spec_text(path), str(path), IR_HINT,
+                    deep_hint="the IR nests 9 deep at most (a 4-D kernel literal in a layer's "
+                    f"init); {IR_HINT}")
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))

@@ -35,7 +35,7 @@ from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits, check_training_memory
-from cnnspec.training.files import read_json, write_json, write_npz, write_text
+from cnnspec.training.files import write_json, write_npz, write_text
 from cnnspec.training.finetune import (
     WeightsFrom,
     chosen_layers,
@@ -45,7 +45,14 @@ from cnnspec.training.finetune import (
 )
 from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
 from cnnspec.training.progress import Display, make_display
-from cnnspec.training.run import DTYPES, Run, as_checked, compile_model, read_summary
+from cnnspec.training.run import (
+    DTYPES,
+    Run,
+    as_checked,
+    compile_model,
+    read_preprocessor,
+    read_summary,
+)
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
 from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
@@ -228,8 +235,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
         _check_same_network(as_checked(spec), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
     dataset = _load_data(checked, training, data_dir, options)
-    preprocessor = Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
-                                                    what="preprocessing record"))
+    preprocessor = read_preprocessor(run)
     prepared = _prepare(training, dataset, preprocessor, dtype)
     model = _training_model(checked, training, dtype)
     optimizer = _optimizer(training, model)

@@ -10,8 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.data.images import load_inputs
-from cnnspec.errors import RunError
-from cnnspec.training import rundir
 from cnnspec.training.run import Run
 
 TOP = 3  # classes listed per input in the text output
@@ -28,10 +26,8 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
     labels, images, notes = zip(*loaded)
     probs = run.predict(np.stack(images))
     unusable = [label for label, p in zip(labels, probs) if not np.isfinite(p).all()]
-    if unusable:  # finite weights and inputs, so the run's preprocessing overflowed
-        raise RunError(f"the run's network gives NaN or infinite scores for {unusable[0]}",
-                       hint=f"its preprocessing record {run.path / rundir.PREPROCESS} or "
-                            "weights may be damaged; evaluate the run (`cnnspec eval`) to see")
+    if unusable:
+        raise run.unusable_scores(unusable[0])
     classes = run.classes  # one distinct name per output (load_run checks)
     results = []
     for path, note, p in zip(labels, notes, probs):

@@ -53,12 +53,26 @@ class Run:
         training, in the model's dtype."""
         return self.preprocessor.apply(images).astype(self.model.dtype, copy=False)
 
+    def unusable_scores(self, what: str) -> RunError:
+        """The error for NaN or infinite scores on ``what``: the weights are finite (the
+        reader checks) and so are the inputs, so the run's preprocessing overflowed or its
+        weights are damaged in a way no one array shows (a negative running variance, weights
+        whose products overflow). Printed, such scores would pass for a result."""
+        return RunError(f"the run's network gives NaN or infinite scores for {what}",
+                        hint=f"its preprocessing record {self.path / rundir.PREPROCESS} or "
+                        "weights may be damaged; train again")
+
     def predict(self, images: np.ndarray) -> np.ndarray:
         """(N, K) class probabilities (float64) for raw images (N, C, H, W) in [0, 1],
         preprocessed as in training and run through the model in eval mode;
         ``classes[k]`` names column k."""
         self.model.eval()
-        out = self.model.forward(self.prepare(images))
+        # Damaged weights can overflow into NaN scores: callers report them (unusable_scores)
+        # rather than NumPy's warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._probabilities(self.model.forward(self.prepare(images)))
+
+    def _probabilities(self, out: np.ndarray) -> np.ndarray:
         # A softmax output layer already gives probabilities and a log_softmax one their logs;
         # otherwise the outputs are logits.
         kind = self.spec.by_name[self.spec.ir["output"]].kind
@@ -111,12 +125,22 @@ def load_run(path, which: str = "best") -> Run:
         model=model,
         metrics=read_jsonl(run.metrics),
         summary=summary,
-        preprocessor=Preprocessor.from_dict(read_json(run / rundir.PREPROCESS,
-                                                      what="preprocessing record")),
+        preprocessor=read_preprocessor(run),
         classes=run_classes(summary, checked, run.summary),
         weights=which,
         weights_epoch=epoch,
     )
+
+
+def read_preprocessor(run: RunDir) -> Preprocessor:
+    """The run's preprocessing record (``preprocess.json``); a damaged one is a
+    :class:`RunError` naming the file."""
+    path = run / rundir.PREPROCESS
+    record = read_json(path, what="preprocessing record")
+    try:
+        return Preprocessor.from_dict(record)
+    except RunError as exc:
+        raise RunError(f"{path}: {exc.message}", hint=exc.hint) from None
 
 
 def as_checked(spec) -> CheckedSpec:

@@ -158,10 +158,16 @@ def checked_weights(arrays: dict[str, np.ndarray], path) -> dict[str, np.ndarray
         if value.dtype.kind not in "fiub":
             raise RunError(f"checkpoint {path}: {key} has dtype {value.dtype}, not real "
                            "numbers", hint="the file is damaged; train again")
-        if value.dtype.kind == "f" and not np.isfinite(value).all():
-            raise RunError(f"checkpoint {path}: {key} holds NaN or infinite values",
-                           hint="the file is damaged; train again")
+        _check_finite(value, f"checkpoint {path}: {key}", "the file is damaged; train again")
     return weights
+
+
+def _check_finite(value: np.ndarray, what: str, hint: str) -> None:
+    """Training saves no NaN or infinity (diverged.npz keeps a blown-up step apart): one in a
+    saved array is damage, which would otherwise come back as a NaN result or a divergence
+    blamed on the learning rate."""
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+        raise RunError(f"{what} holds NaN or infinite values", hint=hint)
 
 
 def load_weights(run: RunDir, model, name: str | None = None) -> dict[str, np.ndarray]:
@@ -200,9 +206,13 @@ def load_checkpoint(run: RunDir, model, optimizer,
     if POSITION_KEY in arrays:
         state, source = arrays, run.checkpoint
         keys = (POSITION_KEY, DROPOUT_KEY, OPTIMIZER_KEY)
-    else:  # before the one-file layout: the rest is in state.npz
+    elif run.state.is_file():  # before the one-file layout: the rest is in state.npz
         state, source = read_npz(run.state, what="training state"), run.state
         keys = ("position", "dropout_rng", "optimizer")
+    else:  # neither layout: the checkpoint lost its training state
+        raise RunError(f"checkpoint {run.checkpoint} has weights but no training state "
+                       f"({POSITION_KEY!r})", hint="the file is damaged; this run cannot be "
+                       "resumed, but eval and predict can use its weights; train again to go on")
     position, rng_state = _position(state, source, keys)
     if source == run.state and _step(arrays) != position.step:
         raise RunError(f"{run.checkpoint} and {run.state} were saved at different steps",
@@ -222,14 +232,17 @@ def load_checkpoint(run: RunDir, model, optimizer,
 
 def _check_optimizer_state(state: dict, params: dict, source) -> None:
     """Every saved optimizer array belongs to a parameter and, except the per-parameter step
-    counts (scalars), has its shape; all are real numbers."""
+    counts (scalars), has its shape; all are finite real numbers."""
+    hint = "this run cannot be resumed; train again"
     for kind, arrays in state.items():
         for name, value in arrays.items():
             want = () if kind == "step" else np.shape(params.get(name, ()))
             if name not in params or value.shape != want or value.dtype.kind not in "fiu":
                 raise RunError(f"training state in {source}: optimizer {kind} of {name!r} "
                                f"({value.dtype} {value.shape}) does not fit the model",
-                               hint="this run cannot be resumed; train again")
+                               hint=hint)
+            _check_finite(value, f"training state in {source}: optimizer {kind} of {name!r}",
+                          hint)
 
 
 def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position, dict | None]:
