@@ -210,6 +210,27 @@ def test_recorder_keeps_the_model_recording_only_on_measured_steps(tiny, tmp_pat
     assert (tmp_path / "stats.png").is_file() and not model.record
 
 
+def test_the_stats_plot_is_titled_with_the_models_name(tiny, tmp_path, monkeypatch):
+    import numpy as np
+
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lab import recorder as recorder_module
+    from cnnspec.lab.recorder import StatsRecorder
+    from cnnspec.lab.variants import load_variant
+
+    titles = []
+    monkeypatch.setattr(recorder_module, "plot_training_stats",
+                        lambda records, path, title: titles.append(title))
+    model = compile_spec(load_variant(tiny).checked, seed=0)
+    recorder = StatsRecorder(every=1)
+    recorder.on_start(model, 0, tmp_path)
+    out = model.forward(np.zeros((2, 1, 8, 8), np.float32))
+    model.backward(model.loss(out, np.array([0, 1]))[1])
+    recorder.on_step(0, model)
+    recorder.on_stop(model)
+    assert titles == [f"{model.checked.spec.name}: per-layer statistics"]
+
+
 def test_init_report_of_an_all_lsuv_tanh_net(capsys):
     """LeNet-5 with every layer LSUV: the checker's signal estimate must leave data-driven
     layers alone rather than fail on their unknown weight scale."""

@@ -62,8 +62,10 @@ class StatsRecorder(Callback):
         model.record = False
         records = read_stats(self.path)
         if records:
+            name = model.checked.spec.name if model.checked is not None else None
             plot_training_stats(records, self.path.with_name(STATS_PLOT),
-                                title="per-layer statistics")
+                                title=f"{name}: per-layer statistics" if name
+                                else "per-layer statistics")
 
     def _write(self, step: int, model) -> None:
         # The model does not keep its input, so act_ratio is left out (None) here.
