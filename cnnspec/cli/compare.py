@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                                                           file=sys.stderr, flush=True),
                              on_start=started)
     except KeyboardInterrupt:
-        print(stopped_message("comparison", "runs", folder[0], args.out is not None), file=sys.stderr)
+        print(stopped_message("comparison", "runs", folder[0], args.out is not None),
+              file=sys.stderr)
         return 130
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
     # Flushed before the stderr line: see init_report.run.

@@ -32,7 +32,7 @@ from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
-from cnnspec.training.settings import effective_ir
+from cnnspec.training.settings import overridden_spec
 
 HASH_CHARS = 10
 # With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
@@ -117,8 +117,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         raise ValueError("folds must be at least 2")
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
-    base = Spec(effective_ir(spec.ir, overrides or {}), path=spec.path, text=spec.text,
-                spans=spec.spans, overridden=frozenset(overrides or {}))
+    base = overridden_spec(spec, overrides or {})
     check(base)
     for axis in axes:
         for index in range(len(axis.values)):

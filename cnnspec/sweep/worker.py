@@ -28,4 +28,3 @@ def ignore_ctrl_c() -> None:
     other workers then wait for."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-

@@ -55,7 +55,7 @@ from cnnspec.training.run import (
 )
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
-from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir
+from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir, overridden_spec
 from cnnspec.training.state import Position, load_checkpoint
 from cnnspec.version import __version__
 
@@ -163,8 +163,7 @@ def checked_with_overrides(spec, overrides: dict, dtype: str = "float32") -> Che
     command-line overrides in its training settings (``--data`` may make a spec fit, or not),
     its step's memory in ``dtype``."""
     parsed = spec.spec if isinstance(spec, CheckedSpec) else read_spec(str(spec))
-    return check(dataclasses.replace(parsed, ir=effective_ir(parsed.ir, overrides),
-                                     overridden=frozenset(overrides)), dtype=dtype)
+    return check(overridden_spec(parsed, overrides), dtype=dtype)
 
 
 def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:

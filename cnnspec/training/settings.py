@@ -8,6 +8,7 @@ exactly how it was trained.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
 from cnnspec.errors import SettingError, SpecError, literal
 from cnnspec.ir.datasets import with_defaults
+from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.lang import parse_data
 
@@ -71,6 +73,14 @@ def data_setting(text: str) -> dict:
     except SpecError as exc:
         raise SettingError(f"{{data}} {literal(repr(text))}: {literal(exc.message)}",
                            literal(exc.hint) if exc.hint else None, invalid=True) from None
+
+
+def overridden_spec(spec: Spec, overrides: dict) -> Spec:
+    """``spec`` with the overrides in its training settings (:func:`effective_ir`); a mistake
+    check finds in one of them is the run's setting's, not at the line the spec wrote
+    (:attr:`cnnspec.ir.spec.Spec.overridden`)."""
+    return dataclasses.replace(spec, ir=effective_ir(spec.ir, overrides),
+                               overridden=frozenset(overrides))
 
 
 def effective_ir(ir: dict, overrides: dict) -> dict:
