@@ -6,6 +6,7 @@ the same run with a generous tolerance (:data:`TOLERANCE`): the clocks cost micr
 layer, so the parts and the whole agree closely on a quiet machine, and within 2x on a busy one.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,6 +155,48 @@ def test_profile_engine_explains_itself_without_a_traceback(args, code, says):
                           text=True, timeout=120)
     assert done.returncode == code
     assert says in done.stdout + done.stderr and "Traceback" not in done.stderr
+
+
+def test_profile_engine_sets_each_layer_beside_pytorchs():
+    """``--torch``: a row for each cnnspec layer (the layers fused into it named with it),
+    PyTorch's times for the same spec layers beside it, and the totals; the rows sorted by
+    the time cnnspec loses, so the layer to speed up next comes first."""
+    pytest.importorskip("torch")
+    done = subprocess.run([sys.executable, str(PROFILE), "resnet_small", "4", "2", "--torch"],
+                          check=False, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # PyTorch's warning about the first layer's hooks is expected
+    header, columns, *rows = done.stdout.splitlines()
+    assert header.startswith("CPU: ") and "resnet_small batch 4" in header
+    assert columns.split() == ["layer", "cnnspec", "fwd", "bwd", "pytorch", "fwd", "bwd",
+                               "speed", "ms", "lost"]
+    table = {row.split()[0]: [float(value) for value in row.split()[1:]] for row in rows}
+    assert {"stem", "stem_bn+stem_bn_relu", "a_1_c1", "a_1_sum", "down", "gap", "fc",
+            "layers"} <= set(table)
+    *layers, totals = rows
+    assert totals.split()[0] == "layers"
+    lost = [table[row.split()[0]][-1] for row in layers]
+    assert lost == sorted(lost, reverse=True)
+    for name in ("a_1_c1", "down", "fc"):  # every layer after the first has a backward
+        ours_forward, ours_backward, torch_forward, torch_backward, *_ = table[name]
+        assert min(ours_forward, ours_backward, torch_forward, torch_backward) > 0
+    stem = table["stem"]
+    assert stem[3] > 0  # the first layer's backward: its weight gradient
+    sums = [sum(table[row.split()[0]][i] for row in layers) for i in range(4)]
+    assert sums == pytest.approx(table["layers"][:4], abs=0.02 * len(layers))
+
+
+def test_profile_engine_torch_says_what_is_missing(tmp_path):
+    """Without PyTorch, ``--torch`` is a usage error that says how to get it."""
+    blocker = tmp_path / "torch"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, str(PROFILE), "lenet5", "2", "1", "--torch"],
+                          check=False, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2
+    assert "--torch needs PyTorch: pip install torch" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 METHODS = """\

@@ -42,7 +42,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from nets import TRAIN, checked  # tools/nets.py: the script's folder is on sys.path
+
+# tools/nets.py (the script's folder is on sys.path)
+from nets import LR, TRAIN, TorchRunner, checked
 from profile_engine import timed
 from threadpoolctl import threadpool_info
 
@@ -55,7 +57,6 @@ from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 
 CASES = [("lenet5", 64), ("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
 MEMORY_CASES = [("lenet5", 256), ("vgg_small", 64), ("resnet_small", 64)]
-LR = 0.01
 
 
 class CnnspecRunner:
@@ -75,60 +76,6 @@ class CnnspecRunner:
         _, dout = model.loss(model.forward(self.x), self.y)
         model.backward(dout, input_grad=False)
         self.optimizer.step(model.params(), model.grads(), self.lr)
-
-
-class TorchRunner:
-    """The same network in PyTorch, with the cnnspec model's initial weights."""
-
-    def __init__(self, spec, batch, params, x, y):
-        import torch
-
-        self.torch = torch
-        self.net = _torch_net(spec, params)
-        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR, momentum=0.9)
-        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
-
-    def set_batch(self, x, y):
-        self.x, self.y = self.torch.from_numpy(x), self.torch.from_numpy(y)
-
-    def step(self):
-        self.optimizer.zero_grad()
-        loss = self.torch.nn.functional.cross_entropy(self.net(self.x), self.y)
-        loss.backward()
-        self.optimizer.step()
-
-
-def _torch_net(spec, params):
-    """The checked spec as a PyTorch module, each layer the module its kind's registry entry
-    names (Kind.torch), wired as the spec's graph, with the cnnspec model's weights."""
-    import torch
-
-    from cnnspec.kinds import KINDS
-    from cnnspec.kinds.torch_code import torch_module
-
-    class Graph(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.plan = []
-            self.layers = torch.nn.ModuleDict()
-            for info in spec.layers:
-                kind = KINDS[info.kind]
-                module = torch_module(kind, info.ir, info.input_shapes,
-                                      kind.infer(info.ir, info.input_shapes))
-                for key, value in module.named_parameters():
-                    part = key.split(".")[-1]  # weight or bias, inside any Sequential
-                    value.data = torch.from_numpy(params[f"{info.name}.{part}"].copy())
-                self.layers[info.name] = module
-                self.plan.append((info.name, info.inputs))
-            self.output = spec.ir["output"]
-
-        def forward(self, x):
-            values = {"input": x}
-            for name, inputs in self.plan:
-                values[name] = self.layers[name](*[values[i] for i in inputs])
-            return values[self.output]
-
-    return Graph()
 
 
 def _block(step, steps):

@@ -1,5 +1,10 @@
-"""The benchmark networks as cnnspec specs, shared by tools/bench.py and tools/profile_engine.py."""
+"""The benchmark networks as cnnspec specs, and as the same PyTorch networks (with the cnnspec
+model's weights) for side-by-side measurements, shared by tools/bench.py and
+tools/profile_engine.py."""
 from __future__ import annotations
+
+# The learning rate of every benchmark step (SGD with momentum 0.9), both engines.
+LR = 0.01
 
 TRAIN = 'train {\n  data npz(path="unused.npz")\n  seed 0\n}\n'
 
@@ -57,3 +62,57 @@ def checked(name: str, batch: int | None = None):
 
     train = TRAIN if batch is None else TRAIN.replace("  seed 0", f"  seed 0\n  batch {batch}")
     return check(parse(NETS[name] + train))
+
+
+def torch_net(spec, params):
+    """The checked spec as a PyTorch module, each layer the module its kind's registry entry
+    names (Kind.torch), wired as the spec's graph, with the cnnspec model's weights."""
+    import torch
+
+    from cnnspec.kinds import KINDS
+    from cnnspec.kinds.torch_code import torch_module
+
+    class Graph(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plan = []
+            self.layers = torch.nn.ModuleDict()
+            for info in spec.layers:
+                kind = KINDS[info.kind]
+                module = torch_module(kind, info.ir, info.input_shapes,
+                                      kind.infer(info.ir, info.input_shapes))
+                for key, value in module.named_parameters():
+                    part = key.split(".")[-1]  # weight or bias, inside any Sequential
+                    value.data = torch.from_numpy(params[f"{info.name}.{part}"].copy())
+                self.layers[info.name] = module
+                self.plan.append((info.name, info.inputs))
+            self.output = spec.ir["output"]
+
+        def forward(self, x):
+            values = {"input": x}
+            for name, inputs in self.plan:
+                values[name] = self.layers[name](*[values[i] for i in inputs])
+            return values[self.output]
+
+    return Graph()
+
+
+class TorchRunner:
+    """The same network in PyTorch, with the cnnspec model's initial weights."""
+
+    def __init__(self, spec, batch, params, x, y):
+        import torch
+
+        self.torch = torch
+        self.net = torch_net(spec, params)
+        self.optimizer = torch.optim.SGD(self.net.parameters(), lr=LR, momentum=0.9)
+        self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
+
+    def set_batch(self, x, y):
+        self.x, self.y = self.torch.from_numpy(x), self.torch.from_numpy(y)
+
+    def step(self):
+        self.optimizer.zero_grad()
+        loss = self.torch.nn.functional.cross_entropy(self.net(self.x), self.y)
+        loss.backward()
+        self.optimizer.step()
