@@ -161,6 +161,95 @@ def test_a_damaged_record_is_named(run, capsys, name, text, words):
     fails_with(capsys, ["train", "--resume", str(run), "--epochs", "3"], str(run / name), words)
 
 
+def _ir_edited(run, edit) -> str:
+    ir = json.loads((run / rundir.SPEC_JSON).read_text())
+    edit(ir)
+    return json.dumps(ir)
+
+
+# How spec.json is damaged, and the words that locate it in the file.
+SPEC_DAMAGE = {
+    "truncated": (lambda run: (run / rundir.SPEC_JSON).read_text()[:100], "not valid JSON"),
+    "not JSON": (lambda run: "checkpoint, not a spec", "not valid JSON"),
+    "not UTF-8": (lambda run: b"\xff\xfe{}", "not UTF-8"),
+    "a list": (lambda run: "[]", "$: error: expected an object, got a list"),
+    "wrong types": (lambda run: _ir_edited(run, lambda ir: ir["layers"][0].update(filters="4")),
+                    "$.layers[0].filters: error: expected a whole number, got a string"),
+    # valid IR that no longer checks: a 1x1 input cannot be max-pooled 2x2
+    "no longer checks": (lambda run: _ir_edited(run, lambda ir: ir["input"].update(
+        shape=[1, 1, 1])), "pool1"),
+}
+# Every command that reads a run folder; "{input}" is an image for it.
+RUN_READERS = {
+    "eval": ["eval", "{run}"], "eval --last": ["eval", "{run}", "--last"],
+    "predict": ["predict", "{run}", "{input}"],
+    "resume": ["train", "--resume", "{run}"],
+    "filters": ["filters", "{run}", "-o", "{out}/f.png"],
+    "features": ["features", "{run}", "{input}", "-o", "{out}/f.png"],
+    "export": ["export", "{run}"], "export --no-check": ["export", "{run}", "--no-check"],
+    "export torch": ["export", "{run}", "--format", "torch", "-o", "{out}/m.py"],
+    "export onnx": ["export", "{run}", "--format", "onnx", "-o", "{out}/m.onnx"],
+}
+
+
+@pytest.mark.parametrize("damage", SPEC_DAMAGE)
+@pytest.mark.parametrize("command", RUN_READERS)
+def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, capsys, damage,
+                                                       command):
+    """cnnspec wrote spec.json after checking it: one that does not read, validate or check
+    is a damaged run folder (exit 1, as a damaged summary or checkpoint), said with where in
+    the file, not a spec error of the request (exit 2) whose hint would have the spec edited."""
+    make, words = SPEC_DAMAGE[damage]
+    if damage == "no longer checks" and command == "export --no-check":
+        pytest.skip("--no-check exports what validates without checking it")
+    content = make(interrupted)
+    spec = interrupted / rundir.SPEC_JSON
+    spec.write_bytes(content) if isinstance(content, bytes) else spec.write_text(content)
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8), np.float32))
+    argv = [part.format(run=interrupted, input=tmp_path / "x.npy", out=tmp_path)
+            for part in RUN_READERS[command]]
+    err = fails_with(capsys, argv, f"run spec {spec} is damaged:", words,
+                     f"hint: the file is damaged; train again (`cnnspec train "
+                     f"{interrupted / rundir.SPEC_CNN}`")
+    assert "cnnspec export" not in err  # the IR's own hint, wrong for a run's file
+    assert not list(tmp_path.glob("f.png")) + list(tmp_path.glob("m.*"))
+
+
+def test_a_damaged_spec_json_shows_its_first_errors(run, capsys):
+    ir = json.loads((run / rundir.SPEC_JSON).read_text())
+    for layer in ir["layers"]:
+        layer["name"] = 7
+    (run / rundir.SPEC_JSON).write_text(json.dumps(ir))
+    err = fails_with(capsys, ["eval", str(run)], "$.layers[0].name", "$.layers[2].name",
+                     f"... and {len(ir['layers']) - 3} more")
+    assert "$.layers[3].name" not in err
+
+
+def test_a_run_of_a_json_ir_is_told_to_train_again_without_a_spec_cnn(run, capsys):
+    (run / rundir.SPEC_CNN).unlink()
+    (run / rundir.SPEC_JSON).write_text("{")
+    err = fails_with(capsys, ["eval", str(run)], "hint: the file is damaged; train again\n")
+    assert "spec.cnn" not in err
+
+
+def test_a_resumed_run_beyond_this_machines_memory_is_the_requests_mistake(
+        interrupted, capsys, monkeypatch):
+    """Only a training step too large for this machine (the run was trained on another) is
+    no damage: exit 2 with the spec error, as train says it."""
+    from cnnspec.check import checker
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.training import run as run_module
+
+    def check(spec, *args, for_training=True, **kwargs):
+        if for_training:
+            raise SpecErrors([SpecError("a training step needs 9 TiB", file=spec.path)])
+        return checker.check(spec, *args, for_training=for_training, **kwargs)
+
+    monkeypatch.setattr(run_module, "check", check)
+    assert main(["train", "--resume", str(interrupted)]) == 2
+    assert "a training step needs 9 TiB" in capsys.readouterr().err
+
+
 def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
     (run / rundir.METRICS).write_bytes(b"\xff\xfe{}\n")
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl", "metrics.csv holds")
