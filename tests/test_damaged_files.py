@@ -257,20 +257,42 @@ def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl:1: not a JSON object but list")
 
 
-def test_a_checkpoint_array_of_complex_dtype_is_refused(run, capsys):
-    arrays = read_npz(run / rundir.CHECKPOINT)
-    arrays["conv1.weight"] = arrays["conv1.weight"].astype(np.complex64)
-    write_npz(run / rundir.CHECKPOINT, arrays)
-    fails_with(capsys, ["eval", str(run), "--last"], "conv1.weight has dtype complex64")
+# cnnspec writes its weights as floating point numbers: any other array in a weights file of
+# a run is damage, not something to cast (a hand-written integer kernel is loaded through the
+# Python API, test_compile.py).
+NOT_FLOAT = ["int64", "int8", "uint8", "bool", "complex64", "complex128", "<U4"]
 
 
-def test_fine_tuning_from_a_complex_checkpoint_is_refused(run, tmp_path, capsys):
+@pytest.mark.parametrize("dtype", NOT_FLOAT)
+@pytest.mark.parametrize("name, last", [(rundir.BEST, []), (rundir.CHECKPOINT, ["--last"])])
+def test_a_weights_array_that_is_not_floating_point_is_damage(run, capsys, dtype, name, last):
+    arrays = read_npz(run / name)
+    arrays["conv1.weight"] = arrays["conv1.weight"].astype(dtype)
+    write_npz(run / name, arrays)
+    fails_with(capsys, ["eval", str(run), *last], f"checkpoint {run / name}: conv1.weight has "
+               f"dtype {np.dtype(dtype)}, not the floating point numbers cnnspec writes",
+               "hint: the file is damaged; train again")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool", "complex128"])
+def test_fine_tuning_from_a_checkpoint_that_is_not_floating_point_is_refused(
+        run, tmp_path, capsys, dtype):
     arrays = read_npz(run / rundir.CHECKPOINT)
-    arrays["fc.weight"] = arrays["fc.weight"].astype(np.complex128)
+    arrays["fc.weight"] = arrays["fc.weight"].astype(dtype)
     write_npz(run / rundir.CHECKPOINT, arrays)
     fails_with(capsys, ["train", str(run / rundir.SPEC_CNN), "--weights-from", str(run),
-                        "--out", str(tmp_path / "tuned")], "fc.weight has dtype complex128")
+                        "--out", str(tmp_path / "tuned")], f"fc.weight has dtype {dtype}")
     assert not (tmp_path / "tuned").exists()
+
+
+@pytest.mark.parametrize("dtype", ["int16", "bool"])
+def test_initial_weights_that_are_not_floating_point_are_damage(run, tmp_path, capsys, dtype):
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"] = arrays["conv1.weight"].astype(dtype)
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight has dtype {dtype}")
+    assert not (tmp_path / "f.png").exists()
 
 
 def test_initial_weights_declaring_a_terabyte_are_refused(run, tmp_path, capsys):
@@ -302,6 +324,8 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([1, 0]), "(int64 (2,)) does not fit"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([True, False]), "(bool (2,)) does not fit"),
     # resumed, a NaN in the optimizer's state diverges, and the hint blames the lr
     ("_optimizer/momentum_buffer.conv1.weight", np.full((4, 1, 3, 3), np.nan, np.float32),
      "optimizer momentum_buffer of 'conv1.weight' holds NaN or infinite values"),

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.data import arrayfiles, load_dataset
-from cnnspec.data.arrayfiles import DamagedArray
+from cnnspec.data import load_dataset
 from cnnspec.errors import InputError, RunError, closest
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
-
-INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/rundir.py)
+from cnnspec.training import rundir
+from cnnspec.training.files import read_npz
+from cnnspec.training.state import checked_weights
 
 
 def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
@@ -54,19 +54,15 @@ def pick_conv_layer(checked: CheckedSpec, name: str | None = None,
 
 
 def initial_weights(run_path, key: str) -> np.ndarray:
-    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz``."""
-    path = Path(run_path) / INIT_FILE
+    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz`` (the weights at step 0)."""
+    path = Path(run_path) / rundir.INIT
     if not path.is_file():
-        raise RunError(f"{run_path} has no {INIT_FILE}, so there are no initial weights to "
+        raise RunError(f"{run_path} has no {rundir.INIT}, so there are no initial weights to "
                        f"compare with", hint="drop --compare-init, or train the spec again")
-    try:
-        saved = arrayfiles.read_npz(path)
-    except (OSError, DamagedArray) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="the run's files may be damaged; train again") from None
+    saved = read_npz(path, what="initial weights")
     if key not in saved:
         raise RunError(f"{path} holds no {key}", hint="the run's files may be damaged; train again")
-    return saved[key]
+    return checked_weights({key: saved[key]}, path, what="initial weights")[key]
 
 
 def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:
