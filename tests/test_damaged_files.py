@@ -390,6 +390,49 @@ def test_finite_weights_that_overflow_are_damage_not_a_result(run, tmp_path, cap
                "gives NaN or infinite scores for")
 
 
+@pytest.mark.parametrize("layer, values", [("conv1", "feature maps in conv1"),
+                                            ("fc", "scores")])
+@pytest.mark.parametrize("given", ["file", "index"])
+def test_features_of_weights_that_overflow_are_refused_not_drawn(run, tmp_path, capsys,
+                                                                  layer, values, given):
+    """Finite weights whose products overflow float32: drawn, the maps would be grey or
+    one-colour tiles and the title "predicted x (nan%)"; said instead, without NumPy's
+    RuntimeWarnings."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays[f"{layer}.weight"] = np.full_like(arrays[f"{layer}.weight"], 3e38)
+    write_npz(run / rundir.BEST, arrays)
+    np.save(tmp_path / "x.npy", np.ones((1, 8, 8), np.float32))
+    image = [str(tmp_path / "x.npy")] if given == "file" else ["--index", "0"]
+    what = "x.npy" if given == "file" else "test image 0, true class"
+    err = fails_with(capsys, ["features", str(run), *image, "-o", str(tmp_path / "f.png")],
+                     f"the run's network gives NaN or infinite {values} for {what}",
+                     "weights may be damaged")
+    assert "RuntimeWarning" not in err
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_filters_of_huge_finite_weights_are_drawn_with_their_scale(run, tmp_path, capsys):
+    """Weights near float32's largest are still weights to look at (no product is formed):
+    drawn, each tile captioned with its scale in a few characters."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays["conv1.weight"][0] = 3e38
+    arrays["conv1.weight"][1] = -1e38
+    write_npz(run / rundir.BEST, arrays)
+    assert main(["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")]) == 0
+    assert "Warning" not in capsys.readouterr().err
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_initial_weights_that_are_not_finite_are_damage(run, tmp_path, capsys, value):
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"][0, 0, 1, 1] = value
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight holds NaN or infinite")
+    assert not (tmp_path / "f.png").exists()
+
+
 def test_a_checkpoint_without_its_training_state_is_named(interrupted, capsys):
     """Not the older layout's state.npz, which this run never had: the checkpoint lost it."""
     arrays = read_npz(interrupted / rundir.CHECKPOINT)

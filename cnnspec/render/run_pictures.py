@@ -146,7 +146,9 @@ def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
     model.eval()
     model.record = True
     try:
-        model.forward(x)
+        # Damaged weights can overflow: features_picture says so rather than NumPy's warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            model.forward(x)
         activations = model.activations
     finally:
         model.record = False
@@ -174,13 +176,21 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
         raise RunError(f"the image has shape {image.shape}, but the model takes {expected}",
                        hint="give an image of the model's input size")
     maps = feature_maps(run, image)
+    what = caption or "the image"
+    # Maps that overflowed would draw as grey or one-colour tiles that pass for a picture.
+    overflowed = next((name for name, x in maps.items() if not np.isfinite(x).all()), None)
+    if overflowed is not None:
+        raise run.unusable_scores(what, values=f"feature maps in {overflowed}")
     title = run.spec.spec.name + (f": {caption}" if caption else "")
-    title += f"; {prediction_text(run, image)}"
+    title += f"; {prediction_text(run, image, what)}"
     return plot_features(image, maps, out_png, title=title)
 
 
-def prediction_text(run, image: np.ndarray) -> str:
-    """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
+def prediction_text(run, image: np.ndarray, what: str) -> str:
+    """``predicted x (98%)`` for one raw image (C, H, W) (called ``what`` in an error), as
+    ``cnnspec predict`` computes it."""
     probs = run.predict(image[None])[0]
+    if not np.isfinite(probs).all():
+        raise run.unusable_scores(what)
     best = int(np.argmax(probs))
     return f"predicted {run.classes[best]} ({probs[best]:.0%})"

@@ -56,12 +56,13 @@ class Run:
         training, in the model's dtype."""
         return self.preprocessor.apply(images).astype(self.model.dtype, copy=False)
 
-    def unusable_scores(self, what: str) -> RunError:
-        """The error for NaN or infinite scores on ``what``: the weights are finite (the
-        reader checks) and so are the inputs, so the run's preprocessing overflowed or its
-        weights are damaged in a way no one array shows (a negative running variance, weights
-        whose products overflow). Printed, such scores would pass for a result."""
-        return RunError(f"the run's network gives NaN or infinite scores for {what}",
+    def unusable_scores(self, what: str, values: str = "scores") -> RunError:
+        """The error for NaN or infinite ``values`` (its scores, or a layer's feature maps) on
+        ``what``: the weights are finite (the reader checks) and so are the inputs, so the
+        run's preprocessing overflowed or its weights are damaged in a way no one array shows
+        (a negative running variance, weights whose products overflow). Printed or drawn,
+        such values would pass for a result."""
+        return RunError(f"the run's network gives NaN or infinite {values} for {what}",
                         hint=f"its preprocessing record {self.path / rundir.PREPROCESS} or "
                         "weights may be damaged; train again")
 
