@@ -159,7 +159,7 @@ def run_spec(run: RunDir) -> Spec:
     try:
         return read_spec(run.spec_json)
     except (SpecError, SpecErrors, InputError) as exc:  # InputError: larger than any spec
-        raise damaged_spec(run, exc) from None
+        raise _damaged_spec(run, exc) from None
 
 
 def checked_run_spec(run: RunDir, dtype: str = "float32", for_training: bool = False
@@ -174,7 +174,7 @@ def checked_run_spec(run: RunDir, dtype: str = "float32", for_training: bool = F
     except SpecErrors as exc:
         if for_training and _checks_for_use(spec, dtype):
             raise
-        raise damaged_spec(run, exc) from None
+        raise _damaged_spec(run, exc) from None
 
 
 def _checks_for_use(spec: Spec, dtype: str) -> bool:
@@ -185,7 +185,7 @@ def _checks_for_use(spec: Spec, dtype: str) -> bool:
     return True
 
 
-def damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunError:
+def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunError:
     """The :class:`RunError` for a run's ``spec.json`` that ``exc`` refused: its first errors,
     located in the file, without their hints (which would suggest editing the spec)."""
     if isinstance(exc, InputError):
