@@ -423,6 +423,20 @@ def test_filters_of_huge_finite_weights_are_drawn_with_their_scale(run, tmp_path
     assert (tmp_path / "f.png").stat().st_size > 0
 
 
+@pytest.mark.parametrize("value", [np.nan, -np.inf])
+@pytest.mark.parametrize("command", ["filters", "features"])
+def test_pictures_of_weights_that_are_not_finite_are_refused(run, tmp_path, capsys, value,
+                                                             command):
+    """A NaN kernel would draw as a grey tile captioned 0, as if the filter were empty."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays["conv1.weight"][1, 0, 0, 0] = value
+    write_npz(run / rundir.BEST, arrays)
+    extra = ["--index", "0"] if command == "features" else []
+    fails_with(capsys, [command, str(run), *extra, "-o", str(tmp_path / "f.png")],
+               f"{rundir.BEST}: conv1.weight holds NaN or infinite values")
+    assert not (tmp_path / "f.png").exists()
+
+
 @pytest.mark.parametrize("value", [np.nan, np.inf])
 def test_initial_weights_that_are_not_finite_are_damage(run, tmp_path, capsys, value):
     arrays = read_npz(run / rundir.INIT)
