@@ -1,5 +1,6 @@
 """compile_spec: models of every shipped spec run, parameters are seeded per layer, and the
 Model API (params, grads, state dicts, modes, recording) behaves as documented."""
+import re
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,40 @@ def test_state_dict_round_trip_and_errors():
     bad = dict(state, **{"fc.weight": np.zeros((2, 2))})
     with pytest.raises(RunError, match="fc.weight"):
         other.load_state_dict(bad)
+
+
+def test_a_hand_written_integer_kernel_loads_exactly():
+    """A kernel written as small integers (a Sobel filter saved as int) is what it says."""
+    model = compile_spec(_spec(SMALL), seed=9)
+    state = model.state_dict()
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.int64)
+    state["c1.weight"] = np.broadcast_to(sobel, state["c1.weight"].shape).copy()
+    state["fc.bias"] = np.array([0, 2**24, -(2**24)], np.int32)
+    model.load_state_dict(state)
+    assert model.params()["c1.weight"].dtype == np.float32
+    np.testing.assert_array_equal(model.params()["c1.weight"][2, 1], sobel)
+    np.testing.assert_array_equal(model.params()["fc.bias"], [0, 2**24, -(2**24)])
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("c1.weight", np.ones((4, 2, 3, 3), bool), "'c1.weight' holds booleans (bool), not numbers"),
+    ("fc.bias", np.array([0, 2**24 + 1, 0]), "'fc.bias' holds integers beyond ±16,777,216"),
+    ("fc.bias", np.array([0, -(2**62), 0]), "beyond"),
+    ("fc.bias", np.zeros(3, np.complex64), "'fc.bias' has dtype complex64, not real numbers"),
+    ("fc.bias", np.array(["a", "b", "c"]), "has dtype <U1"),
+])
+def test_weights_that_are_not_real_numbers_are_refused(key, value, words):
+    """Booleans are no weight (a mask saved by mistake); an integer float32 cannot hold would
+    be changed; a cast would drop a complex part or fail on text: each is said, not done."""
+    model = compile_spec(_spec(SMALL), seed=9)
+    before = model.state_dict()
+    other = compile_spec(_spec(SMALL), seed=10).state_dict()
+    with pytest.raises(RunError, match=re.escape(words)) as info:
+        model.load_state_dict(dict(other, **{key: value}))
+    if value.dtype == bool:
+        assert "astype(numpy.float32)" in info.value.hint
+    for name, array in model.state_dict().items():  # nothing loaded, not even the rest
+        np.testing.assert_array_equal(array, before[name])
 
 
 def test_eval_mode_is_deterministic_and_train_mode_drops_out():

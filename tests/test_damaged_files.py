@@ -161,6 +161,95 @@ def test_a_damaged_record_is_named(run, capsys, name, text, words):
     fails_with(capsys, ["train", "--resume", str(run), "--epochs", "3"], str(run / name), words)
 
 
+def _ir_edited(run, edit) -> str:
+    ir = json.loads((run / rundir.SPEC_JSON).read_text())
+    edit(ir)
+    return json.dumps(ir)
+
+
+# How spec.json is damaged, and the words that locate it in the file.
+SPEC_DAMAGE = {
+    "truncated": (lambda run: (run / rundir.SPEC_JSON).read_text()[:100], "not valid JSON"),
+    "not JSON": (lambda run: "checkpoint, not a spec", "not valid JSON"),
+    "not UTF-8": (lambda run: b"\xff\xfe{}", "not UTF-8"),
+    "a list": (lambda run: "[]", "$: error: expected an object, got a list"),
+    "wrong types": (lambda run: _ir_edited(run, lambda ir: ir["layers"][0].update(filters="4")),
+                    "$.layers[0].filters: error: expected a whole number, got a string"),
+    # valid IR that no longer checks: a 1x1 input cannot be max-pooled 2x2
+    "no longer checks": (lambda run: _ir_edited(run, lambda ir: ir["input"].update(
+        shape=[1, 1, 1])), "pool1"),
+}
+# Every command that reads a run folder; "{input}" is an image for it.
+RUN_READERS = {
+    "eval": ["eval", "{run}"], "eval --last": ["eval", "{run}", "--last"],
+    "predict": ["predict", "{run}", "{input}"],
+    "resume": ["train", "--resume", "{run}"],
+    "filters": ["filters", "{run}", "-o", "{out}/f.png"],
+    "features": ["features", "{run}", "{input}", "-o", "{out}/f.png"],
+    "export": ["export", "{run}"], "export --no-check": ["export", "{run}", "--no-check"],
+    "export torch": ["export", "{run}", "--format", "torch", "-o", "{out}/m.py"],
+    "export onnx": ["export", "{run}", "--format", "onnx", "-o", "{out}/m.onnx"],
+}
+
+
+@pytest.mark.parametrize("damage", SPEC_DAMAGE)
+@pytest.mark.parametrize("command", RUN_READERS)
+def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, capsys, damage,
+                                                       command):
+    """cnnspec wrote spec.json after checking it: one that does not read, validate or check
+    is a damaged run folder (exit 1, as a damaged summary or checkpoint), said with where in
+    the file, not a spec error of the request (exit 2) whose hint would have the spec edited."""
+    make, words = SPEC_DAMAGE[damage]
+    if damage == "no longer checks" and command == "export --no-check":
+        pytest.skip("--no-check exports what validates without checking it")
+    content = make(interrupted)
+    spec = interrupted / rundir.SPEC_JSON
+    spec.write_bytes(content) if isinstance(content, bytes) else spec.write_text(content)
+    np.save(tmp_path / "x.npy", np.zeros((1, 8, 8), np.float32))
+    argv = [part.format(run=interrupted, input=tmp_path / "x.npy", out=tmp_path)
+            for part in RUN_READERS[command]]
+    err = fails_with(capsys, argv, f"run spec {spec} is damaged:", words,
+                     f"hint: the file is damaged; train again (`cnnspec train "
+                     f"{interrupted / rundir.SPEC_CNN}`")
+    assert "cnnspec export" not in err  # the IR's own hint, wrong for a run's file
+    assert not list(tmp_path.glob("f.png")) + list(tmp_path.glob("m.*"))
+
+
+def test_a_damaged_spec_json_shows_its_first_errors(run, capsys):
+    ir = json.loads((run / rundir.SPEC_JSON).read_text())
+    for layer in ir["layers"]:
+        layer["name"] = 7
+    (run / rundir.SPEC_JSON).write_text(json.dumps(ir))
+    err = fails_with(capsys, ["eval", str(run)], "$.layers[0].name", "$.layers[2].name",
+                     f"... and {len(ir['layers']) - 3} more")
+    assert "$.layers[3].name" not in err
+
+
+def test_a_run_of_a_json_ir_is_told_to_train_again_without_a_spec_cnn(run, capsys):
+    (run / rundir.SPEC_CNN).unlink()
+    (run / rundir.SPEC_JSON).write_text("{")
+    err = fails_with(capsys, ["eval", str(run)], "hint: the file is damaged; train again\n")
+    assert "spec.cnn" not in err
+
+
+def test_a_resumed_run_beyond_this_machines_memory_is_the_requests_mistake(
+        interrupted, capsys, monkeypatch):
+    """Only a training step too large for this machine (the run was trained on another) is
+    no damage: exit 2 with the spec error, as train says it."""
+    from cnnspec.check import checker
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.training import run as run_module
+
+    def check(spec, *args, for_training=True, **kwargs):
+        if for_training:
+            raise SpecErrors([SpecError("a training step needs 9 TiB", file=spec.path)])
+        return checker.check(spec, *args, for_training=for_training, **kwargs)
+
+    monkeypatch.setattr(run_module, "check", check)
+    assert main(["train", "--resume", str(interrupted)]) == 2
+    assert "a training step needs 9 TiB" in capsys.readouterr().err
+
+
 def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
     (run / rundir.METRICS).write_bytes(b"\xff\xfe{}\n")
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl", "metrics.csv holds")
@@ -168,20 +257,42 @@ def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl:1: not a JSON object but list")
 
 
-def test_a_checkpoint_array_of_complex_dtype_is_refused(run, capsys):
-    arrays = read_npz(run / rundir.CHECKPOINT)
-    arrays["conv1.weight"] = arrays["conv1.weight"].astype(np.complex64)
-    write_npz(run / rundir.CHECKPOINT, arrays)
-    fails_with(capsys, ["eval", str(run), "--last"], "conv1.weight has dtype complex64")
+# cnnspec writes its weights as floating point numbers: any other array in a weights file of
+# a run is damage, not something to cast (a hand-written integer kernel is loaded through the
+# Python API, test_compile.py).
+NOT_FLOAT = ["int64", "int8", "uint8", "bool", "complex64", "complex128", "<U4"]
 
 
-def test_fine_tuning_from_a_complex_checkpoint_is_refused(run, tmp_path, capsys):
+@pytest.mark.parametrize("dtype", NOT_FLOAT)
+@pytest.mark.parametrize("name, last", [(rundir.BEST, []), (rundir.CHECKPOINT, ["--last"])])
+def test_a_weights_array_that_is_not_floating_point_is_damage(run, capsys, dtype, name, last):
+    arrays = read_npz(run / name)
+    arrays["conv1.weight"] = arrays["conv1.weight"].astype(dtype)
+    write_npz(run / name, arrays)
+    fails_with(capsys, ["eval", str(run), *last], f"checkpoint {run / name}: conv1.weight has "
+               f"dtype {np.dtype(dtype)}, not the floating point numbers cnnspec writes",
+               "hint: the file is damaged; train again")
+
+
+@pytest.mark.parametrize("dtype", ["int32", "bool", "complex128"])
+def test_fine_tuning_from_a_checkpoint_that_is_not_floating_point_is_refused(
+        run, tmp_path, capsys, dtype):
     arrays = read_npz(run / rundir.CHECKPOINT)
-    arrays["fc.weight"] = arrays["fc.weight"].astype(np.complex128)
+    arrays["fc.weight"] = arrays["fc.weight"].astype(dtype)
     write_npz(run / rundir.CHECKPOINT, arrays)
     fails_with(capsys, ["train", str(run / rundir.SPEC_CNN), "--weights-from", str(run),
-                        "--out", str(tmp_path / "tuned")], "fc.weight has dtype complex128")
+                        "--out", str(tmp_path / "tuned")], f"fc.weight has dtype {dtype}")
     assert not (tmp_path / "tuned").exists()
+
+
+@pytest.mark.parametrize("dtype", ["int16", "bool"])
+def test_initial_weights_that_are_not_floating_point_are_damage(run, tmp_path, capsys, dtype):
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"] = arrays["conv1.weight"].astype(dtype)
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight has dtype {dtype}")
+    assert not (tmp_path / "f.png").exists()
 
 
 def test_initial_weights_declaring_a_terabyte_are_refused(run, tmp_path, capsys):
@@ -213,6 +324,8 @@ def test_a_checkpoint_declaring_a_terabyte_is_refused_before_allocating(run, cap
     ("_dropout_rng", "[1, 2]", "dropout generator"),
     ("_optimizer/momentum_buffer.conv1.weight", np.zeros(3), "does not fit the model"),
     ("_optimizer/momentum_buffer.nowhere.weight", np.zeros(3), "does not fit the model"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([1, 0]), "(int64 (2,)) does not fit"),
+    ("_optimizer/momentum_buffer.fc.bias", np.array([True, False]), "(bool (2,)) does not fit"),
     # resumed, a NaN in the optimizer's state diverges, and the hint blames the lr
     ("_optimizer/momentum_buffer.conv1.weight", np.full((4, 1, 3, 3), np.nan, np.float32),
      "optimizer momentum_buffer of 'conv1.weight' holds NaN or infinite values"),
@@ -275,6 +388,63 @@ def test_finite_weights_that_overflow_are_damage_not_a_result(run, tmp_path, cap
                "split of 'shapes'", "weights may be damaged")
     fails_with(capsys, ["predict", str(run), str(tmp_path / "x.npy"), *last],
                "gives NaN or infinite scores for")
+
+
+@pytest.mark.parametrize("layer, values", [("conv1", "feature maps in conv1"),
+                                            ("fc", "scores")])
+@pytest.mark.parametrize("given", ["file", "index"])
+def test_features_of_weights_that_overflow_are_refused_not_drawn(run, tmp_path, capsys,
+                                                                  layer, values, given):
+    """Finite weights whose products overflow float32: drawn, the maps would be grey or
+    one-colour tiles and the title "predicted x (nan%)"; said instead, without NumPy's
+    RuntimeWarnings."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays[f"{layer}.weight"] = np.full_like(arrays[f"{layer}.weight"], 3e38)
+    write_npz(run / rundir.BEST, arrays)
+    np.save(tmp_path / "x.npy", np.ones((1, 8, 8), np.float32))
+    image = [str(tmp_path / "x.npy")] if given == "file" else ["--index", "0"]
+    what = "x.npy" if given == "file" else "test image 0, true class"
+    err = fails_with(capsys, ["features", str(run), *image, "-o", str(tmp_path / "f.png")],
+                     f"the run's network gives NaN or infinite {values} for {what}",
+                     "weights may be damaged")
+    assert "RuntimeWarning" not in err
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_filters_of_huge_finite_weights_are_drawn_with_their_scale(run, tmp_path, capsys):
+    """Weights near float32's largest are still weights to look at (no product is formed):
+    drawn, each tile captioned with its scale in a few characters."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays["conv1.weight"][0] = 3e38
+    arrays["conv1.weight"][1] = -1e38
+    write_npz(run / rundir.BEST, arrays)
+    assert main(["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")]) == 0
+    assert "Warning" not in capsys.readouterr().err
+    assert (tmp_path / "f.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("value", [np.nan, -np.inf])
+@pytest.mark.parametrize("command", ["filters", "features"])
+def test_pictures_of_weights_that_are_not_finite_are_refused(run, tmp_path, capsys, value,
+                                                             command):
+    """A NaN kernel would draw as a grey tile captioned 0, as if the filter were empty."""
+    arrays = read_npz(run / rundir.BEST)
+    arrays["conv1.weight"][1, 0, 0, 0] = value
+    write_npz(run / rundir.BEST, arrays)
+    extra = ["--index", "0"] if command == "features" else []
+    fails_with(capsys, [command, str(run), *extra, "-o", str(tmp_path / "f.png")],
+               f"{rundir.BEST}: conv1.weight holds NaN or infinite values")
+    assert not (tmp_path / "f.png").exists()
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_initial_weights_that_are_not_finite_are_damage(run, tmp_path, capsys, value):
+    arrays = read_npz(run / rundir.INIT)
+    arrays["conv1.weight"][0, 0, 1, 1] = value
+    write_npz(run / rundir.INIT, arrays)
+    fails_with(capsys, ["filters", str(run), "--compare-init", "-o", str(tmp_path / "f.png")],
+               f"initial weights {run / rundir.INIT}: conv1.weight holds NaN or infinite")
+    assert not (tmp_path / "f.png").exists()
 
 
 def test_a_checkpoint_without_its_training_state_is_named(interrupted, capsys):

@@ -216,6 +216,23 @@ def test_load_weights_refuses_weights_of_another_network(tmp_path):
         net.load_weights(tmp_path / "other.npz")
 
 
+@pytest.mark.parametrize("dtype", ["bool", "complex64", "<U2"])
+def test_load_weights_refuses_what_is_no_weight_and_converts_integers(tmp_path, dtype):
+    torch = pytest.importorskip("torch")
+    exported = open_exported(SPECS[0].parent / "digits.cnn")
+    net = _written(exported, tmp_path)
+    key = next(k for k in exported.state if k.endswith(".weight"))
+    kernel = np.rint(exported.state[key] * 10).astype(np.int16)  # small whole numbers
+    np.savez(tmp_path / "whole.npz", **dict(exported.state, **{key: kernel}))
+    net.load_weights(tmp_path / "whole.npz")
+    layer = key.rpartition(".")[0]
+    loaded = net.state_dict()[f"{net.NAMES.get(layer, layer)}.weight"]
+    assert torch.equal(loaded, torch.from_numpy(kernel).double())  # exactly
+    np.savez(tmp_path / "bad.npz", **dict(exported.state, **{key: kernel.astype(dtype)}))
+    with pytest.raises(ValueError, match=f"{key} has dtype {np.dtype(dtype)}, not real numbers"):
+        net.load_weights(tmp_path / "bad.npz")
+
+
 @pytest.mark.parametrize("fmt, field, called, suffix", [
     ("torch", "torch", "PyTorch", ".py"), ("onnx", "onnx", "ONNX", ".onnx")])
 def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffix, tmp_path,

@@ -101,6 +101,29 @@ def test_a_traceback_is_counted(fuzz, tmp_path, monkeypatch):
     assert tally.outcomes == {"traceback": 1} and "ZeroDivisionError" in tally.tracebacks[0]
 
 
+def test_every_warning_a_command_prints_is_counted(fuzz, tmp_path, monkeypatch):
+    """NumPy's RuntimeWarnings on a user's terminal are findings, each time (Python would
+    show only the first from each place); what libraries say to developers is not."""
+    import warnings
+
+    import numpy as np
+
+    from cnnspec.cli import check
+
+    def overflowing(args):
+        np.float32(3e38) * np.float32(10)
+        warnings.warn("deprecated inside a library", DeprecationWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(check, "run", overflowing)
+    tally = fuzz.Tally()
+    for _ in range(2):
+        fuzz.run_case(tmp_path / "x.cnn", "input 1x8x8\n", tally, commands=(["check"],))
+    assert tally.outcomes == {"exit 0": 2} and len(tally.warned) == 2
+    assert "check" in tally.warned[0] and "RuntimeWarning: overflow" in tally.warned[0]
+    assert "warnings 2" in fuzz._line(tally)
+
+
 def test_mutants_check_accepts_train_a_step_within_the_memory_estimate(fuzz):
     tally = fuzz.fuzz_memory(TRAINED_MUTANTS, seed=3)
     assert tally.tracebacks == [], tally.tracebacks[0]

@@ -1,5 +1,6 @@
 """Plots of a run: curves, filter grids and feature maps are valid PNGs of a sensible size."""
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -189,12 +190,23 @@ def test_features_reject_bad_input(tmp_path):
         plot_features(np.zeros((1, 8, 8)), {"fc": np.zeros(10)}, tmp_path / "f.png")
 
 
-def test_scale_captions_have_no_exponents():
+def test_scale_captions_have_no_exponents_until_they_would_not_fit():
     from cnnspec.render.tiles import scale_text
 
     assert scale_text(0.1234) == "±0.12"
     assert scale_text(7.44) == "±7.4"
     assert scale_text(123.4) == "±123"
+    assert scale_text(99999.4) == "±99999"
+    assert scale_text(3e38) == "±3.0e+38"  # not 39 digits across the neighbouring tiles
+
+
+def test_channels_of_huge_weights_average_without_overflow():
+    from cnnspec.render.filters import filter_image
+
+    kernels = np.full((4, 3, 3), 3e38, np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(filter_image(kernels, "average"), 3e38, rtol=1e-6)
 
 
 def test_a_tile_of_zeros_is_captioned_0_not_the_colour_range():

@@ -199,3 +199,66 @@ def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
         DaskExecutor(address, timeout=1)
     assert f"cannot reach the Dask scheduler at {address}: " in info.value.message
     assert why in info.value.message and "dask scheduler" in info.value.hint
+
+
+@pytest.mark.parametrize("to", ["group", "command"])
+def test_sigterm_stops_a_local_cluster_sweep_with_its_own_words_only(to, tiny_digits_spec,
+                                                                      tmp_path):
+    """SIGTERM to the process group (as a batch scheduler sends it: the cluster's workers get
+    it too, and their nanny would report each "Restarting worker") or to the command alone
+    (Dask's interrupted wait logged a NameError from a callback of its own): the sweep says
+    it stopped and where its cells are, and Dask's shutdown says nothing after it."""
+    from test_compare import _ended_within
+
+    out = tmp_path / "stopped"
+    command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
+               "lr=0.01,0.02,0.03,0.04,0.05,0.06", "--seeds", "4", "--workers", "2",
+               "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env(), start_new_session=True)
+    try:
+        for line in process.stderr:  # stop once the first cell is in
+            if ": val acc" in line:
+                if to == "group":
+                    os.killpg(process.pid, signal.SIGTERM)
+                else:
+                    process.send_signal(signal.SIGTERM)
+                break
+        err = process.stderr.read()
+        assert process.wait(timeout=START_TIMEOUT) == 130, err
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    lines = [line for line in err.splitlines() if ": val acc" not in line]  # cells done
+    assert len(lines) == 2 and lines[0].startswith("cnnspec: sweep stopped; "), err
+    assert lines[1] == "hint: run the same command again to train the rest", err
+    assert _ended_within(30, process.pid)  # the cluster's workers too
+
+
+def test_dask_logs_are_quiet_from_a_stop_signal_until_the_cluster_is_closed():
+    """Before the signal Dask's warnings and errors are heard (a worker lost while the sweep
+    runs); from it until close, nothing below critical; afterwards as before."""
+    import logging
+    from contextlib import ExitStack
+
+    from cnnspec.sweep.executor import _quiet_on_stop
+
+    nanny = logging.getLogger("distributed.nanny")
+    tornado = logging.getLogger("tornado.application")
+    before = (nanny.getEffectiveLevel(), tornado.getEffectiveLevel())
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        stopping = ExitStack()
+        with _quiet_on_stop(stopping):
+            assert (nanny.getEffectiveLevel(), tornado.getEffectiveLevel()) == before
+            with pytest.raises(KeyboardInterrupt):  # the handler it had still acts
+                signal.raise_signal(signal.SIGTERM)
+            assert nanny.getEffectiveLevel() == tornado.getEffectiveLevel() == logging.CRITICAL
+            stopping.close()
+            assert (nanny.getEffectiveLevel(), tornado.getEffectiveLevel()) == before
+        assert signal.getsignal(signal.SIGTERM) is signal.default_int_handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with _quiet_on_stop(ExitStack()):  # a default action is left alone: it ends the process
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,8 +7,10 @@ nested deep; unicode inserted; text cut short; lines spliced in from other specs
 that ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge
 values, deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
-A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``) and hangs
-(one command taking over 2 s); it prints the first few tracebacks in full.
+A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``), hangs
+(one command taking over 2 s) and commands that printed a Python warning (NumPy's
+RuntimeWarnings: every one recorded, not only each place's first); it prints the first few
+tracebacks in full.
 
 The import stage (``--imports``) mutates the importers' example files (``tests/data/import/``)
 the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
@@ -38,7 +40,8 @@ estimate and prints the worst ratios with their specs. Mutants whose estimate ex
     python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
 
-Exit status 1 when any traceback or hang was found, or a step allocated beyond its estimate.
+Exit status 1 when any traceback, hang or warning was found, or a step allocated beyond its
+estimate.
 ``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
@@ -55,6 +58,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,7 +269,14 @@ class Tally:
     outcomes: Counter = field(default_factory=Counter)
     tracebacks: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
+    warned: list[str] = field(default_factory=list)  # commands that printed a Python warning
     slowest: float = 0.0
+
+
+# The warnings Python hides unless asked: what libraries say to developers, never shown to a
+# user of the command line.
+HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                   ResourceWarning)
 
 
 class _Abandoned(BaseException):
@@ -296,8 +307,17 @@ def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SEC
         signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(ABANDON_SECONDS)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        # Every warning recorded, not only each place's first (as Python shows them): a
+        # RuntimeWarning on a user's terminal (NumPy's "overflow encountered") is a finding.
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             code = main(argv)
+        shown = [w for w in caught if not issubclass(w.category, HIDDEN_WARNINGS)]
+        if shown:
+            tally.warned.append(f"{' '.join(argv)} warned {shown[0].category.__name__}: "
+                                f"{shown[0].message} ({shown[0].filename}:{shown[0].lineno}) "
+                                f"of:\n{text[:3000]}")
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 2
     except _Abandoned:
@@ -821,7 +841,7 @@ def _memory_line(tally: MemoryTally) -> str:
 def _line(tally: Tally) -> str:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(tally.outcomes.items()))
     return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {HANG_SECONDS:g} s " \
-           f"{len(tally.hangs)}, slowest {tally.slowest:.2f} s"
+           f"{len(tally.hangs)}, warnings {len(tally.warned)}, slowest {tally.slowest:.2f} s"
 
 
 def _signature(report: str) -> str:
@@ -870,7 +890,8 @@ def main(argv: list[str] | None = None) -> int:
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
-        for report in (_first_of_each(tally.tracebacks) + tally.hangs)[: args.show]:
+        for report in (_first_of_each(tally.tracebacks) + tally.hangs
+                       + tally.warned)[: args.show]:
             print(report, "\n" + "-" * 80)
     commands_seconds = time.perf_counter() - start
     memory = fuzz_memory(args.train, args.seed, int(args.train_cap * (1 << 30)),
@@ -888,7 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"memory: {_memory_line(memory)}")
     found = any(t.tracebacks or t.hangs for t in (specs, irs, imports, runs, memory)) \
-        or memory.beyond
+        or any(t.warned for t in (specs, irs, imports, runs)) or memory.beyond
     return 1 if found else 0
 
 

@@ -104,13 +104,18 @@ def _json(args) -> int:
     from cnnspec.check import check
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate
+    from cnnspec.training.run import checked_run_spec, run_spec
     from cnnspec.training.rundir import open_run_dir
 
     path = Path(args.spec)
-    spec = read_spec(open_run_dir(path).spec_json if path.is_dir() else path)
-    validate(spec.ir, spec.path)
-    if not args.no_check:
-        check(spec, for_training=False)  # exported, perhaps to train elsewhere
+    if path.is_dir():  # a run's spec.json: an error in it is damage to the run
+        run = open_run_dir(path)
+        spec = run_spec(run) if args.no_check else checked_run_spec(run).spec
+    else:
+        spec = read_spec(path)
+        validate(spec.ir, spec.path)
+        if not args.no_check:
+            check(spec, for_training=False)  # exported, perhaps to train elsewhere
     if args.out:
         from cnnspec.exporters.source import write_output
 

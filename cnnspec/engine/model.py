@@ -321,7 +321,9 @@ class Model:
         return state
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy ``state`` into the model's arrays (which stay the same objects)."""
+        """Copy ``state`` into the model's arrays (which stay the same objects). Each value is
+        an array of the parameter's shape holding real numbers (:func:`weight_values`); all
+        are checked before any is copied, so a refused state leaves the model as it was."""
         targets = self.params()
         for node in self.nodes:
             for key, value in node.layer.buffers.items():
@@ -334,13 +336,16 @@ class Model:
                 + (f"; missing: {', '.join(missing)}" if missing else "")
                 + (f"; unexpected: {', '.join(unexpected)}" if unexpected else ""),
                 hint="load a checkpoint written by the same spec")
+        values = {}
         for name, target in targets.items():
             value = np.asarray(state[name])
             if value.shape != target.shape:
                 raise RunError(f"'{name}' has shape {value.shape} in the saved state but "
                                f"{target.shape} in the model",
                                hint="load a checkpoint written by the same spec")
-            np.copyto(target, value, casting="same_kind")
+            values[name] = weight_values(name, value, target.dtype)
+        for name, target in targets.items():
+            np.copyto(target, values[name])
 
     # ---------------------------------------------------------------- planning
     def _needed_nodes(self) -> list[Node]:
@@ -439,3 +444,25 @@ def _relus_in_place(nodes: list[Node], kept: set[str]) -> list[Node]:
                         node.params_of)
         plan.append(node)
     return plan
+
+
+def weight_values(name: str, value: np.ndarray, dtype) -> np.ndarray:
+    """``value`` (the saved ``name``) as the numbers of a parameter of ``dtype``: floating point
+    as it is; integers (a hand-written kernel, such as a Sobel filter saved as int) where
+    ``dtype`` holds each exactly; booleans, complex numbers, text and objects refused (a
+    RunError): no weight is True, and casting would drop what a complex or text array meant."""
+    kind = value.dtype.kind
+    if kind == "f":
+        return value
+    hint = "load a checkpoint written by the same spec"
+    if kind == "b":
+        raise RunError(f"'{name}' holds booleans ({value.dtype}), not numbers",
+                       hint="save it as numbers: array.astype(numpy.float32) makes True 1.0")
+    if kind not in "iu":
+        raise RunError(f"'{name}' has dtype {value.dtype}, not real numbers", hint=hint)
+    # float32 holds every integer up to 2**24 exactly (its 23-bit mantissa and the implicit 1)
+    exact = 2 ** (np.finfo(dtype).nmant + 1)
+    if value.size and not (-exact <= value.min() and value.max() <= exact):
+        raise RunError(f"'{name}' holds integers beyond ±{exact:,}, which {np.dtype(dtype)} "
+                       "cannot hold exactly", hint="save it as floating point numbers")
+    return value

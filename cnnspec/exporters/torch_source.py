@@ -183,8 +183,14 @@ LOAD_WEIGHTS = '''    def load_weights(self, path):
             for key in arrays.files:
                 if "." not in key:  # a record of cnnspec's, not a weight (best.npz's _epoch)
                     continue
+                value = arrays[key]
+                # integers (a kernel written by hand) are weights; True or a complex number
+                # is none, and copying would turn it into 1.0 or drop its imaginary part
+                if value.dtype.kind not in "fiu":
+                    raise ValueError(f"{path}: {key} has dtype {value.dtype}, not real "
+                                     "numbers (save weights with array.astype(numpy.float32))")
                 layer, _, rest = key.rpartition(".")
-                state[f"{self.NAMES.get(layer, layer)}.{rest}"] = torch.from_numpy(arrays[key])
+                state[f"{self.NAMES.get(layer, layer)}.{rest}"] = torch.from_numpy(value)
         missing, unexpected = self.load_state_dict(state, strict=False)
         missing = [key for key in missing if not key.endswith("num_batches_tracked")]
         if missing or unexpected:

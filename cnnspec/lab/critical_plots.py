@@ -90,11 +90,16 @@ def plot_jacobian(report, out_png) -> Path:
     bins = 10.0 ** np.arange(low, high + 0.25, 0.25)
     for index, (variant, s2) in enumerate(zip(report.variants, values)):
         zeros = int((s2 <= 0).sum())
+        bound = "≥" if variant.unresolved else ""
         ax.hist(s2[s2 > 0], bins=bins, histtype="stepfilled", alpha=0.35,
                 color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
                 label=f"{variant.label}: mean σ² {variant.mean_sq:.3g}, "
-                      f"spread {variant.spread:.2g} decades"
+                      f"spread {bound}{variant.spread:.2g} decades"
                       + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
+        if variant.unresolved:  # left of it the values are rounding noise
+            ax.axvline(variant.floor_sq, color=f"C{index}", lw=1, ls="--",
+                       label=f"{variant.label}: float64 resolution; "
+                             f"{variant.unresolved} values below")
     ax.axvline(1.0, color="black", lw=1, ls=":")
     figure.log_axis(ax, "x")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")

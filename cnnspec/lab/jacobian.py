@@ -24,6 +24,13 @@ the output space gives one row ``u^T J``:
 
 Singular values are pooled over a few inputs (``J`` depends on the input through the
 nonlinearities).
+
+Resolution: ``J`` and its SVD are computed in float64, whose rounding perturbs ``J`` by about
+``eps ||J||``, so singular values below ``s_max * max(K, D) * eps`` (NumPy's ``matrix_rank``
+tolerance, after Press et al., Numerical Recipes, 2.6) are noise: after 200 Gaussian layers a
+quarter of the spectrum lies there, and its digits differ from one machine's BLAS to another's.
+The report gives that floor, prints what lies below it as ``<floor``, and measures the spread
+with those values raised to the floor, a lower bound of the true spread.
 """
 from __future__ import annotations
 
@@ -118,25 +125,38 @@ def output_directions(m: int, rows: int, rng: np.random.Generator) -> np.ndarray
     return q * np.sign(np.diag(r))
 
 
+def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:
+    """The singular value below which ``values`` (those of ``jacobian``, computed in float64)
+    are rounding noise: ``s_max * max(K, D) * eps``, NumPy's ``matrix_rank`` tolerance."""
+    return float(values.max(initial=0.0) * max(jacobian.shape) * np.finfo(np.float64).eps)
+
+
 def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
-                    rng: np.random.Generator) -> tuple[np.ndarray, str]:
+                    rng: np.random.Generator) -> tuple[np.ndarray, float, str]:
     """The Jacobian's singular values from the input to ``layer``'s output, pooled over the
-    inputs ``xs`` (N, C, H, W), and how they were found."""
+    inputs ``xs`` (N, C, H, W), the largest of their inputs' :func:`resolution`, and how they
+    were found."""
     part = Model(model.nodes, layer, model.loss_name, model.dtype)  # shares the layers
     part.eval()
     m = math.prod(model.checked.by_name[layer].output_shape)
     directions = output_directions(m, rows, rng)
-    values = [np.linalg.svd(rows_of_jacobian(part, x, directions), compute_uv=False)
-              for x in xs]
+    values, floor = [], 0.0
+    for x in xs:
+        jacobian = rows_of_jacobian(part, x, directions)
+        values.append(np.linalg.svd(jacobian, compute_uv=False))
+        floor = max(floor, resolution(jacobian, values[-1]))
     method = (f"exact, {m} outputs" if m <= rows else
               f"estimated from {rows} random orthonormal directions of {m} outputs")
-    return np.concatenate(values), method
+    return np.concatenate(values), floor, method
 
 
 @dataclass
 class JacobianVariant:
+    """One init's singular values, and the one below which they are noise (``floor``)."""
+
     label: str
     singular_values: list[float]
+    floor: float = 0.0
 
     @property
     def squares(self) -> np.ndarray:
@@ -148,21 +168,35 @@ class JacobianVariant:
         return float(self.squares.mean())
 
     @property
+    def floor_sq(self) -> float:
+        """The squared singular value below which the squares are noise."""
+        return self.floor ** 2
+
+    @property
+    def unresolved(self) -> int:
+        """How many singular values lie below the floor (exact zeros not counted)."""
+        s = np.asarray(self.singular_values)
+        return int(((s > 0) & (s < self.floor)).sum())
+
+    @property
     def spread(self) -> float:
         """The std of ``log10 s^2`` in decades: 0 for an isometry; a spectrum spread over
-        orders of magnitude (Gaussian weights at depth) has a spread of several. Singular values
-        of exactly 0 (a rank-deficient Jacobian) count as infinitely far: the spread is inf."""
+        orders of magnitude (Gaussian weights at depth) has a spread of several. Values below
+        the floor count as the floor (their own digits are noise), so that with any of them
+        the spread is a lower bound (raising a low tail narrows it). Singular values of
+        exactly 0 (a rank-deficient Jacobian) count as infinitely far: the spread is inf."""
         s2 = self.squares
         if (s2 <= 0).any():
             return math.inf
-        return float(np.log10(s2).std())
+        return float(np.log10(np.maximum(s2, self.floor_sq)).std())
 
     def to_dict(self) -> dict:
         s2 = self.squares
         q = np.quantile(s2, [0.05, 0.5, 0.95])
         return {"init": self.label, "mean_sq": self.mean_sq, "spread_decades": self.spread,
                 "min_sq": float(s2.min()), "max_sq": float(s2.max()), "q05_sq": float(q[0]),
-                "median_sq": float(q[1]), "q95_sq": float(q[2]),
+                "median_sq": float(q[1]), "q95_sq": float(q[2]), "floor_sq": self.floor_sq,
+                "unresolved": self.unresolved,
                 "singular_values": list(map(float, self.singular_values))}
 
 
@@ -196,8 +230,9 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
     for variant in variants:
         model = compile_spec(variant.checked, seed=seed, dtype="float64")
         lsuv(model, batch.x)
-        values, method = singular_values(model, end, batch.x, rows, np.random.default_rng(seed))
-        results.append(JacobianVariant(variant.label, values.tolist()))
+        values, floor, method = singular_values(model, end, batch.x, rows,
+                                                np.random.default_rng(seed))
+        results.append(JacobianVariant(variant.label, values.tolist(), floor))
     return JacobianReport(checked.ir["name"], end, method, inputs, results)
 
 
@@ -209,9 +244,24 @@ def format_jacobian(report: JacobianReport) -> str:
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:
         d = v.to_dict()
-        lines.append(f"  {d['mean_sq']:9.3g}  {d['spread_decades']:8.3g}  {d['min_sq']:9.3g}  "
-                     f"{d['q05_sq']:9.3g}  {d['median_sq']:9.3g}  {d['q95_sq']:9.3g}  "
-                     f"{d['max_sq']:9.3g}  {v.label}")
+        # a bound to 2 digits: the values just above the floor carry some of its noise
+        spread = (f">={d['spread_decades']:.2g}" if v.unresolved
+                  else f"{d['spread_decades']:.3g}")
+        shown = [_resolved(d[key], v.floor_sq) for key in ("min_sq", "q05_sq", "median_sq",
+                                                             "q95_sq", "max_sq")]
+        lines.append(f"  {d['mean_sq']:9.3g}  {spread:>8}  " + "  ".join(shown)
+                     + f"  {v.label}")
     lines.append("spread: std of log10 s^2, in decades; an isometry has every s^2 = 1 (spread 0): "
                  "dynamical isometry, Xiao et al. 2018")
+    if any(v.unresolved for v in report.variants):
+        lines.append("<F: below float64's resolution of the Jacobian's SVD (s_max * max(K, D) * "
+                     "eps, squared), where the digits are rounding noise; >=: the spread with "
+                     "those values at F, a lower bound")
     return "\n".join(lines)
+
+
+def _resolved(value: float, floor_sq: float) -> str:
+    """``value`` (a squared singular value) for the table, ``<F`` below the floor ``F``."""
+    if 0 < value < floor_sq:
+        return f"{'<' + format(floor_sq, '.0e'):>9}"
+    return f"{value:9.3g}"

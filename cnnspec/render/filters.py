@@ -35,8 +35,8 @@ MAX_WIDTH_INCHES = 14.0
 
 def filter_image(kernels: np.ndarray, channels: str) -> np.ndarray:
     """One filter's ``(I, kh, kw)`` kernels as a 2-D image: their mean, or side by side."""
-    if channels == "average":
-        return kernels.mean(axis=0)
+    if channels == "average":  # in float64: the sum of float32 weights near 3e38 overflows
+        return kernels.mean(axis=0, dtype=np.float64)
     return side_by_side(kernels)
 
 

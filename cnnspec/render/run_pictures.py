@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.data import arrayfiles, load_dataset
-from cnnspec.data.arrayfiles import DamagedArray
+from cnnspec.data import load_dataset
 from cnnspec.errors import InputError, RunError, closest
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
-
-INIT_FILE = "init.npz"  # the weights at step 0, written by the trainer (train/rundir.py)
+from cnnspec.training import rundir
+from cnnspec.training.files import read_npz
+from cnnspec.training.state import checked_weights
 
 
 def conv_layers(checked: CheckedSpec) -> list[LayerInfo]:
@@ -54,19 +54,15 @@ def pick_conv_layer(checked: CheckedSpec, name: str | None = None,
 
 
 def initial_weights(run_path, key: str) -> np.ndarray:
-    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz``."""
-    path = Path(run_path) / INIT_FILE
+    """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz`` (the weights at step 0)."""
+    path = Path(run_path) / rundir.INIT
     if not path.is_file():
-        raise RunError(f"{run_path} has no {INIT_FILE}, so there are no initial weights to "
+        raise RunError(f"{run_path} has no {rundir.INIT}, so there are no initial weights to "
                        f"compare with", hint="drop --compare-init, or train the spec again")
-    try:
-        saved = arrayfiles.read_npz(path)
-    except (OSError, DamagedArray) as exc:
-        raise RunError(f"cannot read {path}: {exc}",
-                       hint="the run's files may be damaged; train again") from None
+    saved = read_npz(path, what="initial weights")
     if key not in saved:
         raise RunError(f"{path} holds no {key}", hint="the run's files may be damaged; train again")
-    return saved[key]
+    return checked_weights({key: saved[key]}, path, what="initial weights")[key]
 
 
 def as_filters(info: LayerInfo, weight: np.ndarray) -> np.ndarray:
@@ -150,7 +146,9 @@ def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
     model.eval()
     model.record = True
     try:
-        model.forward(x)
+        # Damaged weights can overflow: features_picture says so rather than NumPy's warnings.
+        with np.errstate(over="ignore", invalid="ignore"):
+            model.forward(x)
         activations = model.activations
     finally:
         model.record = False
@@ -178,13 +176,21 @@ def features_picture(run, image: np.ndarray, out_png, caption: str | None = None
         raise RunError(f"the image has shape {image.shape}, but the model takes {expected}",
                        hint="give an image of the model's input size")
     maps = feature_maps(run, image)
+    what = caption or "the image"
+    # Maps that overflowed would draw as grey or one-colour tiles that pass for a picture.
+    overflowed = next((name for name, x in maps.items() if not np.isfinite(x).all()), None)
+    if overflowed is not None:
+        raise run.unusable_scores(what, values=f"feature maps in {overflowed}")
     title = run.spec.spec.name + (f": {caption}" if caption else "")
-    title += f"; {prediction_text(run, image)}"
+    title += f"; {prediction_text(run, image, what)}"
     return plot_features(image, maps, out_png, title=title)
 
 
-def prediction_text(run, image: np.ndarray) -> str:
-    """``predicted x (98%)`` for one raw image (C, H, W), as ``cnnspec predict`` computes it."""
+def prediction_text(run, image: np.ndarray, what: str) -> str:
+    """``predicted x (98%)`` for one raw image (C, H, W) (called ``what`` in an error), as
+    ``cnnspec predict`` computes it."""
     probs = run.predict(image[None])[0]
+    if not np.isfinite(probs).all():
+        raise run.unusable_scores(what)
     best = int(np.argmax(probs))
     return f"predicted {run.classes[best]} ({probs[best]:.0%})"

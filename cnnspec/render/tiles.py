@@ -25,6 +25,9 @@ def symmetric_limit(x: np.ndarray) -> float:
 
 def draw_tile(ax, x: np.ndarray, caption: str | None = None, font_size: float = 7.0) -> float:
     """Draw the 2-D array ``x`` (H, W) on ``ax`` centred on zero; returns the limit used."""
+    # In float64: against limits near float32's largest, the colour scaling's (x - vmin) would
+    # overflow, and a tile of huge weights would draw as one colour.
+    x = np.asarray(x, dtype=np.float64)
     limit = symmetric_limit(x)
     # NaN pixels (gaps between channels) are transparent: grey, so they differ from zero.
     ax.set_facecolor("#d0d0d0")
@@ -51,8 +54,16 @@ def side_by_side(kernels: np.ndarray) -> np.ndarray:
     return out
 
 
+# Captions of limits from here up are written with an exponent: "±300000000000000000000..."
+# (weights near float32's largest, 3.4e38) would run across the neighbouring tiles.
+EXPONENT_FROM = 1e5
+
+
 def scale_text(limit: float) -> str:
-    """The caption for a tile's colour limit: ``±0.12``, ``±7.4``, ``±130`` (no exponents)."""
+    """The caption for a tile's colour limit: ``±0.12``, ``±7.4``, ``±130``, ``±12345``, with
+    an exponent only from :data:`EXPONENT_FROM` (``±3.0e+38``)."""
+    if limit >= EXPONENT_FROM:
+        return f"±{limit:.1e}"
     return f"±{limit:.0f}" if limit >= 100 else f"±{limit:.2g}"
 
 

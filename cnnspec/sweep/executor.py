@@ -18,13 +18,17 @@ import importlib.util
 import logging
 import multiprocessing
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack, contextmanager
 
 from cnnspec.errors import RunError
 from cnnspec.sweep.concurrency import trainings_that_fit
 from cnnspec.sweep.worker import ignore_ctrl_c
+from cnnspec.training.interrupts import STOP_SIGNALS
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
 # How often the scheduler of a LocalCluster retries a task whose worker died.
@@ -80,6 +84,57 @@ def dask_available() -> bool:
     return importlib.util.find_spec("distributed") is not None
 
 
+# The loggers Dask configures, each with its own handler on stderr: its own, and those of
+# tornado, whose event loop it runs.
+DASK_LOGGERS = ("distributed", "tornado")
+
+
+@contextmanager
+def dask_logs_at(level: int):
+    """Within the block, every logger Dask configured says only what is at least ``level``."""
+    names = [name for name, logger in list(logging.root.manager.loggerDict.items())
+             if isinstance(logger, logging.Logger) and name.split(".")[0] in DASK_LOGGERS]
+    loggers = [logging.getLogger(name) for name in dict.fromkeys([*DASK_LOGGERS, *names])]
+    saved = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(max(level, logger.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for logger, before in saved:
+            logger.setLevel(before)
+
+
+@contextmanager
+def _quiet_on_stop(stopping: ExitStack):
+    """Within the block, a Ctrl-C or SIGTERM first quiets Dask's loggers (until ``stopping``
+    is closed), then goes on to the handler it had (which raises KeyboardInterrupt). From
+    the moment the sweep is asked to stop, what Dask logs is of the stopping, printed after
+    the sweep's own "stopped": workers "restarting" as the signal to the process group ends
+    them, results "forgotten" as their tasks are cancelled, and a callback of Dask's own
+    failing with a NameError as the wait it served is interrupted (distributed's
+    ``utils.sync``). Its errors while the sweep runs stay visible. Only for handlers that
+    are Python functions (a signal left to its default action ends the process anyway), and
+    in the main thread, where signals arrive."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    wrapped = {number: handler for number, handler in previous.items() if callable(handler)}
+
+    def stop(signum, frame):
+        stopping.enter_context(dask_logs_at(logging.CRITICAL))
+        wrapped[signum](signum, frame)
+
+    for number in wrapped:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in wrapped.items():
+            signal.signal(number, handler)
+
+
 class DaskExecutor:
     """Tasks on Dask distributed: an existing cluster at ``scheduler`` (``tcp://HOST:PORT``),
     or a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
@@ -94,6 +149,7 @@ class DaskExecutor:
 
         self._cluster = None
         self._futures: list = []
+        self._stopping = ExitStack()  # Dask's loggers quieted from a stop signal to close()
         try:
             if scheduler is None:
                 with dask.config.set({"distributed.scheduler.allowed-failures":
@@ -128,26 +184,31 @@ class DaskExecutor:
         return self.client.dashboard_link
 
     def __enter__(self):
+        self._signals = _quiet_on_stop(self._stopping)
+        self._signals.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self._signals.__exit__(None, None, None)
 
     def close(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None:
-            if self._futures:
-                client.cancel(self._futures)
-            client.close()
-        if self._cluster is not None:
-            # Its workers are ours to stop: Dask's warnings about stopping them are noise.
-            log = logging.getLogger("distributed")
-            level = log.level
-            log.setLevel(logging.ERROR)
-            try:
-                self._cluster.close()
-            finally:
-                log.setLevel(level)
+        """Cancel the tasks and close the client and the local cluster; Dask's loggers, quiet
+        from a stop signal on (:func:`_quiet_on_stop`), speak again once all is closed."""
+        try:
+            client = getattr(self, "client", None)
+            if client is not None:
+                if self._futures:
+                    client.cancel(self._futures)
+                client.close()
+            if self._cluster is not None:
+                # Its workers are ours to stop: Dask's warnings about stopping them are noise.
+                with dask_logs_at(logging.ERROR):
+                    self._cluster.close()
+        finally:
+            self._stopping.close()
 
     def results(self, fn: Callable, tasks: list) -> Iterator[tuple[object, object]]:
         from distributed import KilledWorker

@@ -49,6 +49,7 @@ from cnnspec.training.run import (
     DTYPES,
     Run,
     as_checked,
+    checked_run_spec,
     compile_model,
     read_preprocessor,
     read_summary,
@@ -223,7 +224,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
             hint=f"evaluate it (`cnnspec eval {path}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
-    checked = check(read_spec(str(run.spec_json)), dtype=dtype)  # its step in its own dtype
+    checked = checked_run_spec(run, dtype, for_training=True)  # its step in its own dtype
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
     if more:  # extend the run: the rest of its settings must still be its own

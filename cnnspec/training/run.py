@@ -3,17 +3,20 @@ from __future__ import annotations
 
 import math
 import reprlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from cnnspec.check.load import load
+from cnnspec.check.checker import check
+from cnnspec.check.load import load, read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import scores_needed
 from cnnspec.compiler import DTYPES, compile_spec
 from cnnspec.data import Preprocessor
-from cnnspec.errors import RunError, SettingError
+from cnnspec.diagnostics import format_error
+from cnnspec.errors import InputError, RunError, SettingError, SpecError, SpecErrors
+from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
@@ -53,12 +56,13 @@ class Run:
         training, in the model's dtype."""
         return self.preprocessor.apply(images).astype(self.model.dtype, copy=False)
 
-    def unusable_scores(self, what: str) -> RunError:
-        """The error for NaN or infinite scores on ``what``: the weights are finite (the
-        reader checks) and so are the inputs, so the run's preprocessing overflowed or its
-        weights are damaged in a way no one array shows (a negative running variance, weights
-        whose products overflow). Printed, such scores would pass for a result."""
-        return RunError(f"the run's network gives NaN or infinite scores for {what}",
+    def unusable_scores(self, what: str, values: str = "scores") -> RunError:
+        """The error for NaN or infinite ``values`` (its scores, or a layer's feature maps) on
+        ``what``: the weights are finite (the reader checks) and so are the inputs, so the
+        run's preprocessing overflowed or its weights are damaged in a way no one array shows
+        (a negative running variance, weights whose products overflow). Printed or drawn,
+        such values would pass for a result."""
+        return RunError(f"the run's network gives NaN or infinite {values} for {what}",
                         hint=f"its preprocessing record {self.path / rundir.PREPROCESS} or "
                         "weights may be damaged; train again")
 
@@ -101,7 +105,7 @@ def load_run(path, which: str = "best") -> Run:
         raise SettingError(f"which must be one of {', '.join(WHICH)}, not {which!r}",
                            invalid=True)
     run = open_run_dir(path)
-    checked = as_checked(run.spec_json)
+    checked = checked_run_spec(run)
     try:
         summary, unreadable = read_summary(run), None
     except RunError as exc:  # said after the checkpoint is checked, as before
@@ -141,6 +145,63 @@ def read_preprocessor(run: RunDir) -> Preprocessor:
         return Preprocessor.from_dict(record)
     except RunError as exc:
         raise RunError(f"{path}: {exc.message}", hint=exc.hint) from None
+
+
+# A damaged spec.json may hold hundreds of errors (every field of a wrong type): the first few
+# say what happened to the file.
+SHOWN_ERRORS = 3
+
+
+def run_spec(run: RunDir) -> Spec:
+    """The run's resolved spec, read and validated from its ``spec.json``. cnnspec wrote the
+    file after checking it, so a spec.json that is not valid IR is a damaged run folder (a
+    :class:`RunError`, exit 1, as for the run's other files), not a mistake in what was asked."""
+    try:
+        return read_spec(run.spec_json)
+    except (SpecError, SpecErrors, InputError) as exc:  # InputError: larger than any spec
+        raise _damaged_spec(run, exc) from None
+
+
+def checked_run_spec(run: RunDir, dtype: str = "float32", for_training: bool = False
+                     ) -> CheckedSpec:
+    """:func:`run_spec`, checked (``for_training``: that its training step in ``dtype`` fits
+    this machine). A spec that checked when the run was trained and no longer does is damage,
+    except a training step beyond this machine's memory: that is the request's (the run was
+    trained elsewhere), left for the CLI to answer as a spec error."""
+    spec = run_spec(run)
+    try:
+        return check(spec, dtype=dtype, for_training=for_training)
+    except SpecErrors as exc:
+        if for_training and _checks_for_use(spec, dtype):
+            raise
+        raise _damaged_spec(run, exc) from None
+
+
+def _checks_for_use(spec: Spec, dtype: str) -> bool:
+    try:
+        check(spec, dtype=dtype, for_training=False)
+    except SpecErrors:
+        return False
+    return True
+
+
+def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunError:
+    """The :class:`RunError` for a run's ``spec.json`` that ``exc`` refused: its first errors,
+    located in the file, without their hints (which would suggest editing the spec)."""
+    if isinstance(exc, InputError):
+        errors, shown = [], [exc.message]
+    else:
+        errors = [e for e in (exc.errors if isinstance(exc, SpecErrors) else [exc])
+                  if e.severity == "error"]
+        shown = [format_error(replace(e, hint=None, file=e.file or str(run.spec_json)))
+                 for e in errors[:SHOWN_ERRORS]]
+    if len(errors) > SHOWN_ERRORS:
+        shown.append(f"... and {len(errors) - SHOWN_ERRORS} more")
+    source = run / rundir.SPEC_CNN
+    again = f" (`cnnspec train {source}`: the spec the run was trained from)" \
+        if source.is_file() else ""
+    return RunError(f"run spec {run.spec_json} is damaged:\n" + "\n".join(shown),
+                    hint=f"the file is damaged; train again{again}")
 
 
 def as_checked(spec) -> CheckedSpec:

@@ -148,17 +148,19 @@ def weights_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {key: value for key, value in arrays.items() if not key.startswith("_")}
 
 
-def checked_weights(arrays: dict[str, np.ndarray], path) -> dict[str, np.ndarray]:
-    """The weight entries of the checkpoint ``path``, each checked to hold finite real numbers
-    (a complex or text array is a damaged file, not something to cast; training never saves
-    a NaN or an infinity, which diverged.npz keeps apart, and evaluating one would print
-    NaN probabilities as if they were a result)."""
+def checked_weights(arrays: dict[str, np.ndarray], path, what: str = "checkpoint"
+                    ) -> dict[str, np.ndarray]:
+    """The weight entries of ``what`` ``path`` (a file of weights cnnspec wrote), each checked
+    to hold finite floating point numbers: cnnspec writes nothing else, so an integer,
+    boolean, complex or text array is a damaged file, not something to cast; training never
+    saves a NaN or an infinity, which diverged.npz keeps apart, and evaluating one would print
+    NaN probabilities as if they were a result."""
     weights = weights_only(arrays)
     for key, value in weights.items():
-        if value.dtype.kind not in "fiub":
-            raise RunError(f"checkpoint {path}: {key} has dtype {value.dtype}, not real "
-                           "numbers", hint="the file is damaged; train again")
-        _check_finite(value, f"checkpoint {path}: {key}", "the file is damaged; train again")
+        if value.dtype.kind != "f":
+            raise RunError(f"{what} {path}: {key} has dtype {value.dtype}, not the floating "
+                           "point numbers cnnspec writes", hint="the file is damaged; train again")
+        _check_finite(value, f"{what} {path}: {key}", "the file is damaged; train again")
     return weights
 
 
@@ -232,12 +234,13 @@ def load_checkpoint(run: RunDir, model, optimizer,
 
 def _check_optimizer_state(state: dict, params: dict, source) -> None:
     """Every saved optimizer array belongs to a parameter and, except the per-parameter step
-    counts (scalars), has its shape; all are finite real numbers."""
+    counts (scalars, integers), has its shape and holds finite floating point numbers."""
     hint = "this run cannot be resumed; train again"
     for kind, arrays in state.items():
         for name, value in arrays.items():
             want = () if kind == "step" else np.shape(params.get(name, ()))
-            if name not in params or value.shape != want or value.dtype.kind not in "fiu":
+            kinds = "fiu" if kind == "step" else "f"
+            if name not in params or value.shape != want or value.dtype.kind not in kinds:
                 raise RunError(f"training state in {source}: optimizer {kind} of {name!r} "
                                f"({value.dtype} {value.shape}) does not fit the model",
                                hint=hint)
