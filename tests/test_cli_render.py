@@ -59,6 +59,13 @@ def test_diagram_options(tmp_path):
     assert "both_relu [" not in source  # folded into the concat's node
 
 
+def test_a_short_option_with_its_value_attached_is_read_as_argparse_reads_it(tmp_path):
+    """``-oFILE`` is ``-o FILE``: the check for options a command does not take knows it."""
+    out = tmp_path / "x.dot"
+    assert main(["diagram", str(X_DETECTOR), f"-o{out}"]) == 0
+    assert out.read_text(encoding="utf-8").startswith("digraph")
+
+
 def test_diagram_unknown_format(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # refused before the spec is even read
         main(["diagram", str(X_DETECTOR), "-o", str(tmp_path / "x.bmp")])

@@ -230,6 +230,14 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["compare", "{spec}", "--data", "digits"],
      "unknown option '--data'; did you mean '--data-dir'?"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
+    # short options the command does not take: the long ones their letter starts
+    (["train", "{spec}", "-o", "runs"],
+     "unknown option '-o'; did you mean '--out'? (`cnnspec train --help` lists its options)"),
+    (["train", "{spec}", "-e", "5"], "did you mean '--epochs'?"),
+    (["train", "{spec}", "-d", "digits"],
+     "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
+    (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),
+    (["train", "{spec}", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
     # PyTorch's and Keras' words: the option that sets it, or where the spec writes it
     (["train", "{spec}", "--learning-rate", "0.1"], "did you mean '--lr'?"),
     (["train", "{spec}", "--weight-decay", "0.1"],

@@ -152,16 +152,43 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         if word == "--":
             return
         name = word.split("=", 1)[0]
-        if not name.startswith("--") or name in options:
-            continue  # positionals, short options, and the command's own options
-        # compared without the dashes every long option shares, which would make any two close
-        close = closest(name.lstrip("-"), {option.lstrip("-"): option for option in options})
-        close = close and f"--{close}"
-        advice = (f"did you mean '{close}'?" if close
-                  else _training_setting_advice(name, options))
+        if (name in options or name[:2] in options  # -oFILE is -o FILE
+                or not (name.startswith("--") or _is_short_option(name))):
+            continue  # positionals, negative numbers, and the command's own options
+        if not name.startswith("--"):
+            advice = _short_option_advice(name, options)
+        else:
+            # compared without the dashes every long option shares, which would make any
+            # two close
+            close = closest(name.lstrip("-"),
+                            {option.lstrip("-"): option for option in options})
+            close = close and f"--{close}"
+            advice = (f"did you mean '{close}'?" if close
+                      else _training_setting_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
+
+
+def _is_short_option(word: str) -> bool:
+    """Whether ``word`` reads as a short option (``-o``, ``-e5``), not a value such as ``-1``
+    or ``-0.5`` or a lone ``-``."""
+    return len(word) >= 2 and word[0] == "-" and word[1].isalpha()
+
+
+def _short_option_advice(name: str, options: list[str]) -> str:
+    """For a short option the command does not take (``train -o``, ``-e 5``): the long
+    options that start with its letter, which is what such a letter abbreviates elsewhere
+    (``-o`` for an output, ``-e`` for epochs); argparse alone reports it as the top-level
+    command's unrecognised argument, with no word of the command's own options."""
+    letter = name[1]
+    starting = [option for option in options
+                if option.startswith("--") and option[2:3] == letter]
+    if len(starting) == 1:
+        return f"did you mean '{starting[0]}'?"
+    if starting:
+        return f"options starting with '{letter}': {', '.join(starting)}"
+    return "this command's options are written in full"
 
 
 def _training_setting_advice(name: str, options: list[str]) -> str | None:
