@@ -237,6 +237,20 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "-d", "digits"],
      "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
     (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),
+    # a value that starts with '-' after an option that takes one
+    (["summary", "{spec}", "--format", "-inf"],
+     ("unknown option '-inf'; this command's options are written in full; or, as the value "
+      "of --format, write --format=-inf")),
+    # argparse's own messages quote a value cut short, as cnnspec's do
+    (["summary", "{spec}", "--format", "a" * 5000],
+     f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'table', 'json')"),
+    (["check", "{spec}", "--strict=" + "b" * 500],
+     f"ignored explicit argument '{'b' * 79}... (502 characters)"),
+    # positionals beyond what the command takes: its own usage and name, not cnnspec's
+    (["summary", "{spec}", "{spec}"],
+     "cnnspec summary: error: one argument too many: '{spec}' (`cnnspec summary` takes SPEC)"),
+    (["eval", "{run}", "--last", "{input}"],
+     "cnnspec eval: error: one argument too many: '{input}' (`cnnspec eval` takes RUN)"),
     (["train", "{spec}", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
     # PyTorch's and Keras' words: the option that sets it, or where the spec writes it
     (["train", "{spec}", "--learning-rate", "0.1"], "did you mean '--lr'?"),
@@ -251,7 +265,22 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2
+    for place, path in trained.items():  # the messages also quote braces of the language
+        message = message.replace(f"{{{place}}}", path)
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, read", [
+    (["check", "{spec}", "--strict", "{spec}"], 2),
+    (["predict", "{run}", "{input}", "--top", "1", "{input}"], 2),
+])
+def test_positionals_split_by_options_are_read_together(argv, read, trained, capsys):
+    """``check a.cnn --strict b.cnn`` checks both, as ``check a.cnn b.cnn --strict`` does;
+    argparse alone took the second for an unrecognised argument of the top-level command."""
+    assert exit_code([part.format(**trained) for part in argv]) == 0
+    out = capsys.readouterr().out
+    word = "ok" if argv[0] == "check" else "input.npy"
+    assert out.count(word) == read, out
 
 
 def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
