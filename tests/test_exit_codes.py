@@ -324,3 +324,27 @@ def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys)
     bad.write_text(json.dumps(ir))
     assert exit_code(["check", str(good)]) == 0
     assert exit_code(["check", str(bad)]) == exit_code(["summary", str(bad)]) == 2
+
+
+LONG = "a" * 5000
+
+
+@pytest.mark.parametrize("argv", [
+    ["summary", "{spec}", "--format", LONG],
+    ["sweep", "{spec}", "--set", LONG],
+    ["sweep", "{spec}", "--set", f"lr={LONG}"],
+    ["sweep", "{spec}", "--set", f"init={LONG}"],
+    ["sweep", "{spec}", "--set", f"epochs=1{LONG}"],
+    ["sweep", "{spec}", "--set", f"fc.{LONG}=1"],
+    ["check", "{long}"],
+])
+def test_a_value_of_thousands_of_characters_is_quoted_cut_short(argv, trained, tmp_path,
+                                                                 capsys):
+    """Wherever a message quotes what was written (argparse, the --set reader, the language's
+    'unexpected' and 'unknown initializer'), a long value is cut short with its length, so
+    the message stays readable."""
+    spec = tmp_path / "long.cnn"
+    spec.write_text(f"input 1x8x8\nconv1: conv 4 3x3 weight {LONG}\nflatten\ndense 2\n")
+    assert exit_code([part.format(long=spec, **trained) for part in argv]) == 2
+    err = capsys.readouterr().err
+    assert "characters)" in err and max(len(line) for line in err.split("\n")) < 1000, err

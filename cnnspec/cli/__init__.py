@@ -12,13 +12,11 @@ import functools
 import importlib
 import itertools
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 
 from cnnspec.errors import (
-    MAX_QUOTED,
     Command,
     InputError,
     Option,
@@ -27,6 +25,7 @@ from cnnspec.errors import (
     SpecErrors,
     WordedError,
     closest,
+    long_words_shortened,
     shortened,
 )
 from cnnspec.training.interrupts import termination_as_interrupt
@@ -63,8 +62,7 @@ class _Parser(argparse.ArgumentParser):
     arguments``), which for a value of thousands of characters buries the message."""
 
     def error(self, message: str):
-        long_word = re.compile(rf"\S{{{MAX_QUOTED + 1},}}")
-        super().error(long_word.sub(lambda match: shortened(match.group()), message))
+        super().error(long_words_shortened(message))
 
 
 @functools.cache
