@@ -964,6 +964,8 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     import os
     import subprocess
 
+    from cnnspec.errors import shortened
+
     before = _tree(case)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "cnnspec", *argv], cwd=case, env=env,
@@ -981,7 +983,7 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     with contextlib.suppress(ProcessLookupError):  # what it started and left behind
         os.killpg(process.pid, signal.SIGKILL)
     err = err.decode("utf-8", errors="replace")
-    shown = repr(argv)[:2000]
+    shown = repr([shortened(word, 60) for word in argv])
     if code == "abandoned":
         tally.hangs.append(f"{shown} killed after {ARGV_SECONDS:g} s; stderr:\n{err[-2000:]}")
     elif TRACEBACK in err or code not in (0, 1, 2, 130):
