@@ -2,13 +2,16 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
-from cnnspec.errors import SpecError, shortened
+from cnnspec.errors import SpecError, long_words_shortened, shortened
 from cnnspec.sourcefile import lenient_text
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
 # A message or hint quoting what the user wrote is cut here, whatever quoted it.
 MAX_MESSAGE = 1000
+# A word of a message or hint longer than this (a token, a name or a value quoted whole) is cut
+# to it: paths, the longest words a message means to quote, are quoted up to 200 characters.
+MAX_WORD = 200
 CONTEXT = 40
 
 
@@ -36,6 +39,11 @@ def _window(line: str, col: int) -> tuple[str, int]:
     return prefix + line[start:end] + suffix, col - start + len(prefix)
 
 
+def _quoted(text: str) -> str:
+    """A message or hint as shown: its words and the whole within their limits."""
+    return shortened(long_words_shortened(text, MAX_WORD), MAX_MESSAGE)
+
+
 def format_error(err: SpecError, text: str | None = None) -> str:
     """The full message for one error or warning, without a trailing newline."""
     where = shortened(err.file or "<spec>", MAX_MESSAGE)
@@ -43,7 +51,7 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         where += f":{err.span.line}:{err.span.column}"
     elif err.json_path:
         where += f": {err.json_path}"
-    out = [f"{where}: {err.severity}: {shortened(err.message, MAX_MESSAGE)}"]
+    out = [f"{where}: {err.severity}: {_quoted(err.message)}"]
     line = _source_line(err, text)
     if line is not None:
         col = err.span.column
@@ -54,5 +62,5 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         out.append(f"  {shown}")
         out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
     if err.hint:
-        out.append(f"hint: {shortened(err.hint, MAX_MESSAGE)}")
+        out.append(f"hint: {_quoted(err.hint)}")
     return "\n".join(out)

@@ -22,6 +22,15 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def long_words_shortened(text: str, limit: int = MAX_QUOTED) -> str:
+    """``text`` with each run of more than ``limit`` non-space characters :func:`shortened`:
+    for a message that quotes what the user wrote whole wherever it came from (a token of
+    5,000 characters, an option's value), so the quote does not bury the message."""
+    import re  # only for a message
+
+    return re.sub(rf"\S{{{limit + 1},}}", lambda match: shortened(match.group(), limit), text)
+
+
 # Longer names than this get no "did you mean": no name in cnnspec is near that long, and
 # difflib indexes every character of the word it matches (seconds for a 10 MB string).
 MAX_SUGGESTED_FROM = 100

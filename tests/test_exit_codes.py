@@ -237,6 +237,20 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "-d", "digits"],
      "unknown option '-d'; options starting with 'd': --data, --data-dir, --dtype"),
     (["check", "{spec}", "-x"], "unknown option '-x'; this command's options are written in full"),
+    # a value that starts with '-' after an option that takes one
+    (["summary", "{spec}", "--format", "-inf"],
+     ("unknown option '-inf'; this command's options are written in full; or, as the value "
+      "of --format, write --format=-inf")),
+    # argparse's own messages quote a value cut short, as cnnspec's do
+    (["summary", "{spec}", "--format", "a" * 5000],
+     f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'table', 'json')"),
+    (["check", "{spec}", "--strict=" + "b" * 500],
+     f"ignored explicit argument '{'b' * 79}... (502 characters)"),
+    # positionals beyond what the command takes: its own usage and name, not cnnspec's
+    (["summary", "{spec}", "{spec}"],
+     "cnnspec summary: error: one argument too many: '{spec}' (`cnnspec summary` takes SPEC)"),
+    (["eval", "{run}", "--last", "{input}"],
+     "cnnspec eval: error: one argument too many: '{input}' (`cnnspec eval` takes RUN)"),
     (["train", "{spec}", "--lr", "-1"], "argument --lr: must be a positive number, got -1"),
     # PyTorch's and Keras' words: the option that sets it, or where the spec writes it
     (["train", "{spec}", "--learning-rate", "0.1"], "did you mean '--lr'?"),
@@ -251,7 +265,22 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2
+    for place, path in trained.items():  # the messages also quote braces of the language
+        message = message.replace(f"{{{place}}}", path)
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, read", [
+    (["check", "{spec}", "--strict", "{spec}"], 2),
+    (["predict", "{run}", "{input}", "--top", "1", "{input}"], 2),
+])
+def test_positionals_split_by_options_are_read_together(argv, read, trained, capsys):
+    """``check a.cnn --strict b.cnn`` checks both, as ``check a.cnn b.cnn --strict`` does;
+    argparse alone took the second for an unrecognised argument of the top-level command."""
+    assert exit_code([part.format(**trained) for part in argv]) == 0
+    out = capsys.readouterr().out
+    word = "ok" if argv[0] == "check" else "input.npy"
+    assert out.count(word) == read, out
 
 
 def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
@@ -295,3 +324,27 @@ def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys)
     bad.write_text(json.dumps(ir))
     assert exit_code(["check", str(good)]) == 0
     assert exit_code(["check", str(bad)]) == exit_code(["summary", str(bad)]) == 2
+
+
+LONG = "a" * 5000
+
+
+@pytest.mark.parametrize("argv", [
+    ["summary", "{spec}", "--format", LONG],
+    ["sweep", "{spec}", "--set", LONG],
+    ["sweep", "{spec}", "--set", f"lr={LONG}"],
+    ["sweep", "{spec}", "--set", f"init={LONG}"],
+    ["sweep", "{spec}", "--set", f"epochs=1{LONG}"],
+    ["sweep", "{spec}", "--set", f"fc.{LONG}=1"],
+    ["check", "{long}"],
+])
+def test_a_value_of_thousands_of_characters_is_quoted_cut_short(argv, trained, tmp_path,
+                                                                 capsys):
+    """Wherever a message quotes what was written (argparse, the --set reader, the language's
+    'unexpected' and 'unknown initializer'), a long value is cut short with its length, so
+    the message stays readable."""
+    spec = tmp_path / "long.cnn"
+    spec.write_text(f"input 1x8x8\nconv1: conv 4 3x3 weight {LONG}\nflatten\ndense 2\n")
+    assert exit_code([part.format(long=spec, **trained) for part in argv]) == 2
+    err = capsys.readouterr().err
+    assert "characters)" in err and max(len(line) for line in err.split("\n")) < 1000, err

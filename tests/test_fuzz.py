@@ -1,5 +1,6 @@
 """A few hundred mutated specs and IR files through ``check``, ``summary`` and ``export``: every
-one ends in an exit code (0, 1 or 2), never a traceback or a hang; and a few mutants that
+one ends in an exit code (0, 1 or 2), never a traceback or a hang; fuzzed command lines end
+the same way, with a message, writing nothing unasked; and a few mutants that
 ``check`` accepts trained for two steps, whose measured peak memory stays within the estimate
 ``check`` gives. The same mutations as ``tools/fuzz.py`` (which runs 10,000+ of them), seeded,
 so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
@@ -8,12 +9,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 FUZZ = Path(__file__).resolve().parent.parent / "tools" / "fuzz.py"
 SPEC_MUTANTS = 160
 IR_MUTANTS = 90
 IMPORT_MUTANTS = 120
 DAMAGED_RUNS = 6
 TRAINED_MUTANTS = 20
+COMMAND_LINES = 40
 
 
 def assert_clean(tally, count: int, fuzz) -> None:
@@ -141,3 +145,66 @@ def test_a_step_beyond_its_estimate_is_counted(fuzz, tmp_path, monkeypatch):
     assert fuzz.train_case(tmp_path / "x.cnn", "input 1x8x8\nflatten\ndense 10\n", tally)
     assert len(tally.beyond) == 1 and "allocations beyond the estimate" in fuzz._memory_line(tally)
     assert not fuzz.train_case(tmp_path / "x.cnn", "input 1x8x8\nconv\n", tally)  # refused
+
+
+def test_fuzzed_command_lines_end_in_an_exit_code_with_a_message(fuzz):
+    tally = fuzz.fuzz_argv(COMMAND_LINES, seed=4)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.hangs == [] and tally.warned == [], tally.hangs + tally.warned
+    assert tally.unclear == [] and tally.written == [], tally.unclear + tally.written
+    assert sum(tally.outcomes.values()) == COMMAND_LINES
+    assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2", "exit 130"}, tally.outcomes
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # lines that run and fail
+
+
+@pytest.fixture
+def argv_case(fuzz, tmp_path):
+    """A case folder with a spec, and the environment and command line the stage uses."""
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "spec.cnn").write_text("input 1x8x8\nflatten\ndense 10\n")
+    return case, fuzz.argv_environment(tmp_path), fuzz.command_line()
+
+
+def test_a_file_no_output_option_named_is_counted(fuzz, argv_case):
+    """The harness would see a command write a file no option named: here export's -o, had
+    it not been an output option."""
+    case, env, line = argv_case
+    tally = fuzz.Tally()
+    fuzz.run_argv(["export", "spec.cnn", "-o", "out.json"], case, env, tally, line)
+    assert tally.outcomes == {"exit 0": 1} and tally.written == []
+    line.outputs["export"] = set()
+    fuzz.run_argv(["export", "spec.cnn", "-o", "again.json"], case, env, tally, line)
+    assert len(tally.written) == 1 and "again.json" in tally.written[0]
+
+
+def test_a_changed_input_is_counted(fuzz, argv_case):
+    """The harness would see a command change a file it was given to read (here fmt
+    rewriting a spec out of canonical layout: the example specs are in it)."""
+    case, env, line = argv_case
+    (case / "spec.cnn").write_text("input   1x8x8\nflatten\ndense 10\n")
+    tally = fuzz.Tally()
+    fuzz.run_argv(["fmt", "spec.cnn"], case, env, tally, line)
+    assert len(tally.written) == 1 and "spec.cnn" in tally.written[0]
+
+
+def test_a_command_line_over_its_time_is_killed_and_counted(fuzz, argv_case, monkeypatch):
+    case, env, line = argv_case
+    monkeypatch.setattr(fuzz, "ARGV_SECONDS", 0.01)
+    tally = fuzz.Tally()
+    fuzz.run_argv(["check", "spec.cnn"], case, env, tally, line)
+    assert tally.outcomes == {"abandoned": 1} and "killed after" in tally.hangs[0]
+
+
+def test_what_a_command_leaves_in_the_temporary_folder_is_counted(fuzz, argv_case):
+    """The harness would see a temporary file or folder a command did not remove (one is put
+    there as if the command had), and clears it for the next case; Dask's scratch space is
+    Dask's to keep."""
+    case, env, line = argv_case
+    tmp = Path(env["TMPDIR"])
+    (tmp / "cnnspec-leftover").mkdir()
+    (tmp / fuzz.DASK_SCRATCH).mkdir()
+    tally = fuzz.Tally()
+    fuzz.run_argv(["check", "spec.cnn"], case, env, tally, line)
+    assert len(tally.written) == 1 and "left cnnspec-leftover in the temporary" in tally.written[0]
+    assert [p.name for p in tmp.iterdir()] == [fuzz.DASK_SCRATCH]

@@ -190,13 +190,16 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
 
 
-@pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Timed out"),
-                                          ("127.0.0.1", "missing port")])
+@pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Connection refused"),
+                                          ("127.0.0.1", "missing port"),
+                                          ("tcp://no-such-host.invalid:8786", "Errno")])
 def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
+    """With the client's own timeout (30 s): a refused connection is reported as refused at
+    once, not retried silently by Dask's client until it times out."""
     from cnnspec.errors import RunError
 
     with pytest.raises(RunError) as info:
-        DaskExecutor(address, timeout=1)
+        DaskExecutor(address)
     assert f"cannot reach the Dask scheduler at {address}: " in info.value.message
     assert why in info.value.message and "dask scheduler" in info.value.hint
 

@@ -29,6 +29,20 @@ mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filter
 the folder it only reads, or a resume that fails after changing it, has lost work and is
 counted with the tracebacks.
 
+The command-line stage (``--argv``) fuzzes the command line itself. Each case picks a command
+from cnnspec's command table and writes a command line from its parser: its positionals and
+a random mix of its own options, other commands', misspelt and duplicated ones, short ones,
+``--opt=value`` and ``-oVALUE`` forms and ``--``, with values that fit (the option's choices,
+values for its metavar) or not (empty, negative, 0, 10**30, 400 digits, nan, inf, fractions,
+unicode, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
+run). It runs in its own process and process group, in a fresh copy of a folder holding a
+spec of ``specs/``, a run trained from one once per session and an input image, with the
+caches and the home folder inside the session's folder; one still running after 20 s is
+killed with everything it started and counted as a hang. Besides exit codes (0, 1, 2 and 130
+are the command line's), tracebacks and warnings, it counts failures with nothing on stderr,
+message lines that quote a value whole, and files written or changed in the folder that no
+output option named (nor the command's default outputs, such as train's ``runs/``).
+
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
 of them) is compiled and trained for two real steps (forward, loss, backward, optimizer
 update) at the spec's batch size on synthetic data, and the peak allocation, measured with
@@ -37,11 +51,13 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
-    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs
+    python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
+                             # 1,500 command lines
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
+    python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 1500
 
-Exit status 1 when any traceback, hang or warning was found, or a step allocated beyond its
-estimate.
+Exit status 1 when any traceback, hang, warning, unclear message or unasked write was found,
+or a step allocated beyond its estimate.
 ``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
@@ -270,6 +286,8 @@ class Tally:
     tracebacks: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
     warned: list[str] = field(default_factory=list)  # commands that printed a Python warning
+    unclear: list[str] = field(default_factory=list)  # no message, or one quoting whole
+    written: list[str] = field(default_factory=list)  # files written or changed unasked
     slowest: float = 0.0
 
 
@@ -700,6 +718,384 @@ def fuzz_runs(count: int, seed: int, progress=None) -> Tally:
     return tally
 
 
+# -- the command line ------------------------------------------------------------------------
+
+# Example specs that train in a second or two: the spec a fuzzed command line names, so a
+# command that does what it was asked finishes well within ARGV_SECONDS.
+ARGV_SPECS = ("x_detector.cnn", "edges.cnn", "zeros.cnn")
+# A command line still running after this is killed (with everything it started) and counted
+# as a hang.
+ARGV_SECONDS = 20.0
+# What a command writes when no option names an output: the run folders of train, compare and
+# sweep (under runs/) and data's picture (<spec name>-data.png), as their --help says.
+DEFAULT_OUTPUTS = {"train": ("runs",), "compare": ("runs",), "sweep": ("runs",),
+                   "data": ("*-data.png",)}
+# The folder of a command's case: the spec, the trained run, an input image, an empty folder;
+# every path a case names is relative to it, and never leaves it (no "..", no absolute path).
+CASE_PATHS = ["spec.cnn", "run", "input.npy", "folder", "missing.cnn", "missing",
+              "missing/out.png", "run/spec.cnn", "run/summary.json", "run/checkpoint.npz",
+              "run/metrics.csv", "spec.cnn/out.png", "out.png", "out.onnx", "out.py",
+              "out.json", "out.cnn", "out.PNG", "new", "runs/new", "folder/out.png", "-",
+              ".", "é.png", "a b.png", "x" * 300 + ".png", "folder/" + "y" * 256]
+ODD_ARGS = ["", " ", "-1", "-0.5", "0", "1", "2", "0.01", "1.5", "1e-3", str(10 ** 30),
+            "9" * 400, "nan", "inf", "-inf", "1e999", "0x10", "1_000", "１２", "é", "🙂",
+            "\u200b", "a" * 5000, "x=1", "lr=0.1,0.01", "conv1", "he_normal", "1x28x28",
+            "8x5", "2G", "512M", "5", "tcp://", "=", "--", "-", "-x", "True"]
+
+
+@dataclass
+class CommandLine:
+    """What the command line a case runs is made of, read from cnnspec's own parsers: its
+    commands (in the order of the table), each command's positionals and options, and the
+    option strings of every command (for a command given another's options)."""
+
+    commands: list[str]
+    positionals: dict[str, list]  # command -> its positional actions
+    options: dict[str, list]  # command -> its optional actions (not --help)
+    outputs: dict[str, set[str]]  # command -> the option strings that name what it writes
+
+    @property
+    def every_option(self) -> list[str]:
+        return sorted({name for actions in self.options.values() for action in actions
+                       for name in action.option_strings})
+
+
+def command_line() -> CommandLine:
+    import argparse
+
+    from cnnspec.cli import COMMANDS, build_parser
+    from cnnspec.cli.arguments import new_folder
+
+    positionals, options, outputs = {}, {}, {}
+    for name in COMMANDS:
+        parser = build_parser(name)
+        sub = next(action for action in parser._actions
+                   if isinstance(action, argparse._SubParsersAction)).choices[name]
+        actions = [action for action in sub._actions
+                   if not isinstance(action, argparse._HelpAction)]
+        positionals[name] = [action for action in actions if not action.option_strings]
+        options[name] = [action for action in actions if action.option_strings]
+        # an output: an option named for one (-o/--out/--output) or a folder it creates
+        outputs[name] = {option for action in options[name] for option in action.option_strings
+                         if action.dest in ("out", "output") or action.type is new_folder}
+    assert set(DEFAULT_OUTPUTS) <= set(COMMANDS)
+    return CommandLine(list(COMMANDS), positionals, options, outputs)
+
+
+def _misspelt(option: str, rng: random.Random) -> str:
+    """``option`` mistyped: a letter dropped, doubled or swapped, underscores for dashes,
+    upper case, or one dash."""
+    body = option.lstrip("-")
+    dashes = option[: len(option) - len(body)]
+    k = rng.randrange(len(body))
+    how = rng.choice(["drop", "double", "swap", "underscore", "upper", "one dash"])
+    if how == "drop":
+        body = body[:k] + body[k + 1:]
+    elif how == "double":
+        body = body[:k] + body[k] + body[k:]
+    elif how == "swap" and len(body) > 1:
+        k = min(k, len(body) - 2)
+        body = body[:k] + body[k + 1] + body[k] + body[k + 2:]
+    elif how == "underscore":
+        body = body.replace("-", "_")
+    elif how == "upper":
+        body = body.upper()
+    else:
+        dashes = "-"
+    return dashes + body
+
+
+# Values that fit an option or positional, by the metavar its parser gives it: a command line
+# that gets past the parser reaches the command's own checks and work.
+FITTING = {"N": ["1", "2", "3"], "K": ["1", "2"], "J": ["1", "2"], "S": ["0", "7"],
+           "LR": ["0.01", "0.1"], "ACC": ["0.5", "0.99"], "SIZE": ["2G", "512M"],
+           "DIR": ["new", "runs/new", "folder"], "RUN": ["run"], "FILE.png": ["out.png"],
+           "FILE": ["out.png", "out.onnx", "out.py", "out.json", "out.svg", "out.dot"],
+           "SPEC.cnn": ["out.cnn", "-"], "SOLVER.prototxt": ["spec.cnn"],
+           "CxHxW": ["1x16x16", "3x8x8"], "WxB": ["3x2", "2x2"],
+           "NAME": ["conv1", "fc", "xk", "he_normal", "glorot_normal", "normal(0, 0.01)"],
+           "NAME,...": ["conv1", "conv1,fc", "fc"], "KEY=V1,V2": ["lr=0.1,0.01", "epochs=1,2"],
+           "DATA": ["digits", "shapes(size=16, classes=[x, plus])"],
+           "ADDRESS": ["tcp://127.0.0.1:1"], "SPEC": ["spec.cnn", "run/spec.cnn",
+                                                     "run/spec.json"],
+           "SPEC|RUN": ["spec.cnn", "run"], "INPUT": ["input.npy"], "SOURCE": ["spec.cnn"]}
+
+
+def _value(action, rng: random.Random) -> str:
+    """A value for ``action`` (an argparse action taking one; None for an option another
+    command takes): one of its choices or a value that fits its metavar, a path of the case,
+    or an odd value."""
+    roll = rng.random()
+    fitting = list(action.choices) if action is not None and action.choices else \
+        FITTING.get(getattr(action, "metavar", None), [])
+    if fitting and roll < 0.6:
+        return rng.choice(fitting)
+    if roll < 0.75:
+        return rng.choice(CASE_PATHS)
+    return rng.choice(ODD_ARGS)
+
+
+def _option_words(name: str, action, rng: random.Random) -> list[str]:
+    """``name`` (an option string) with a value when ``action`` takes one, written as
+    ``--opt value``, ``--opt=value`` or ``-oVALUE``; sometimes the value is missing or a flag
+    gets one."""
+    takes = action is None or action.nargs != 0
+    if not takes:
+        return [f"{name}={_value(action, rng)}"] if rng.random() < 0.05 else [name]
+    if rng.random() < 0.08:
+        return [name]  # the value forgotten
+    value = _value(action, rng)
+    form = rng.random()
+    if form < 0.2 and name.startswith("--"):
+        return [f"{name}={value}"]
+    if form < 0.3 and not name.startswith("--"):
+        return [name + value]
+    return [name, value]
+
+
+def argv_case(line: CommandLine, rng: random.Random) -> list[str]:
+    """A command line: a command from the table, its positionals (mostly paths of the case)
+    and a random mix of its own options, other commands', misspelt and duplicated ones, short
+    options and ``--``, with values ordinary and odd."""
+    command = rng.choice(line.commands)
+    own = {name: action for action in line.options[command] for name in action.option_strings}
+    words = []
+    # a third of the lines only the command's own options: most get past the parser
+    mix = 0.75 if rng.random() < 0.67 else 2.0
+    for _ in range(rng.choice([0, 1, 1, 2, 2, 3, 4, 6])):
+        roll = rng.random() * mix
+        if (roll < 0.75 or roll > 1) and own:
+            name = rng.choice(sorted(own))
+            words += _option_words(name, own[name], rng)
+        elif roll < 0.81:
+            words += _option_words(rng.choice(line.every_option), None, rng)
+        elif roll < 0.88 and own:
+            name = rng.choice(sorted(own))
+            words += _option_words(_misspelt(name, rng), own[name], rng)
+        elif roll < 0.92:
+            words += _option_words(f"-{rng.choice('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ')}",
+                                   None, rng)
+        elif words:
+            words += words[-2:]  # the last option again
+    positionals = []
+    for action in line.positionals[command]:
+        count = {None: 1, "?": rng.choice([0, 1]), "+": rng.choice([1, 1, 2]),
+                 "*": rng.choice([0, 1, 2])}.get(action.nargs, 1)
+        positionals += [_value(action, rng) for _ in range(count)]
+    roll = rng.random()
+    if roll < 0.05 and positionals:
+        positionals.pop(rng.randrange(len(positionals)))
+    elif roll < 0.1:
+        positionals.append(rng.choice(CASE_PATHS + ODD_ARGS))
+    for word in positionals:
+        words.insert(rng.randrange(len(words) + 1), word)
+    if rng.random() < 0.05:
+        words.insert(rng.randrange(len(words) + 1), "--")
+    if rng.random() < 0.03:  # the command mistyped
+        return [_misspelt(command, rng), *words]
+    return [command, *words]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (relative path -> SHA-256 of its bytes), and every folder
+    (-> "folder")."""
+    import hashlib
+
+    tree = {}
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        tree[name] = ("folder" if path.is_dir() and not path.is_symlink()
+                      else hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file()
+                      else "other")
+    return tree
+
+
+def _outputs_named(argv: list[str], outputs: set[str]) -> list[str]:
+    """The paths ``argv`` names as outputs: the value after (or joined to) an output option,
+    as the user asked to be written."""
+    named = []
+    for k, word in enumerate(argv):
+        for option in outputs:
+            if word == option and k + 1 < len(argv):
+                named.append(argv[k + 1])
+            elif word.startswith(option + "="):
+                named.append(word[len(option) + 1:])
+            elif not option.startswith("--") and word.startswith(option) and len(word) > 2:
+                named.append(word[2:])
+    return named
+
+
+def _asked(name: str, named: list[str], command: str) -> bool:
+    """Whether the file or folder ``name`` (relative to the case folder) is one the command
+    was asked to write: an output named (or under one, or beside one with its stem: export's
+    weights beside its PyTorch module), or the command's default outputs."""
+    import fnmatch
+    import os
+
+    path = os.path.normpath(name)
+    for given in named:
+        given = os.path.normpath(given) if given else given
+        if not given:
+            continue
+        if path == given or path.startswith(given.rstrip("/") + "/") \
+                or given.startswith(path + "/"):
+            return True
+        if os.path.dirname(path) == os.path.dirname(given) and \
+                os.path.splitext(os.path.basename(path))[0] == \
+                os.path.splitext(os.path.basename(given))[0]:
+            return True
+    defaults = DEFAULT_OUTPUTS.get(command, ())
+    return any(fnmatch.fnmatch(path, pattern) or path.startswith(pattern + "/")
+               for pattern in defaults)
+
+
+# A line of a message longer than this quotes a value whole (the fuzzer's are up to 5,000
+# characters long): cnnspec quotes values shortened.
+MESSAGE_LINE = 1000
+WARNING_LINE = re.compile(r":\d+: (\w*Warning): ")
+TRACEBACK = "Traceback (most recent call last)"
+
+
+def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: CommandLine) -> None:
+    """Run ``cnnspec argv`` in its own process (and process group) in the folder ``case``,
+    kill it after :data:`ARGV_SECONDS` with everything it started, and record its outcome:
+    the exit code; a traceback, a Python warning, a failure with nothing on stderr or a line
+    quoting a value whole; files written that no output option named, and inputs changed."""
+    import os
+    import subprocess
+
+    from cnnspec.errors import shortened
+
+    before = _tree(case)
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "cnnspec", *argv], cwd=case, env=env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        _, err = process.communicate(timeout=ARGV_SECONDS)
+        code = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, err = process.communicate()
+        code = "abandoned"
+    seconds = time.perf_counter() - start
+    tally.slowest = max(tally.slowest, seconds)
+    with contextlib.suppress(ProcessLookupError):  # what it started and left behind
+        os.killpg(process.pid, signal.SIGKILL)
+    err = err.decode("utf-8", errors="replace")
+    shown = repr([shortened(word, 60) for word in argv])
+    if code == "abandoned":
+        tally.hangs.append(f"{shown} killed after {ARGV_SECONDS:g} s; stderr:\n{err[-2000:]}")
+    elif TRACEBACK in err or code not in (0, 1, 2, 130):
+        tally.tracebacks.append(f"{shown} exit {code}:\n{err[-4000:]}")
+    elif code != 0 and not err.strip():
+        tally.unclear.append(f"{shown} exit {code} with nothing on stderr")
+    longest = max(err.split("\n"), key=len)
+    if len(longest) > MESSAGE_LINE:
+        tally.unclear.append(f"{shown} exit {code} printed a line of {len(longest):,} "
+                             f"characters: {longest[:300]}...")
+    hidden = {w.__name__ for w in HIDDEN_WARNINGS}
+    warned = [m.group(1) for m in WARNING_LINE.finditer(err) if m.group(1) not in hidden]
+    if warned:
+        tally.warned.append(f"{shown} warned {warned[0]}:\n{err[-2000:]}")
+    command = argv[0]
+    named = _outputs_named(argv, line.outputs.get(command, set()))
+    if code == 0 and "--resume" in argv:  # resume continues the run it names, as asked
+        named += _outputs_named(argv, {"--resume"})
+    after = _tree(case)
+    changed = [name for name in sorted(set(before) | set(after))
+               if before.get(name) != after.get(name) and not _asked(name, named, command)]
+    # a folder's own entry changes only when it is made or removed: name the files
+    changed = [name for name in changed if not any(other.startswith(name + "/")
+                                                   for other in changed)] or changed
+    if changed:
+        tally.written.append(f"{shown} exit {code} wrote or changed what it was not asked "
+                             f"to: {', '.join(changed[:8])}")
+    left = _left_in_tmp(Path(env["TMPDIR"]))
+    if left and code != "abandoned":  # a killed command cannot clean up
+        tally.written.append(f"{shown} exit {code} left {', '.join(left[:8])} in the "
+                             "temporary folder")
+    tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
+
+
+# What Dask keeps in the temporary folder on purpose: the workers' shared scratch space, reused
+# by every cluster.
+DASK_SCRATCH = "dask-scratch-space"
+
+
+def _left_in_tmp(tmp: Path) -> list[str]:
+    """What a command left in the temporary folder ``tmp`` (removed, so that the next case
+    starts clean)."""
+    import shutil
+
+    left = sorted(p.name for p in tmp.iterdir() if p.name != DASK_SCRATCH)
+    for name in left:
+        if (tmp / name).is_dir():
+            shutil.rmtree(tmp / name, ignore_errors=True)
+        else:
+            (tmp / name).unlink(missing_ok=True)
+    return left
+
+
+def argv_environment(session: Path) -> dict:
+    """The environment of the fuzzed commands: caches (cnnspec's calibration, datasets,
+    Matplotlib's fonts), the home folder and the temporary folder (``TMPDIR``) inside the
+    session's folder, so nothing is written outside it."""
+    import os
+
+    env = dict(os.environ)
+    home = session / "home"
+    home.mkdir(exist_ok=True)
+    (session / "tmp").mkdir(exist_ok=True)
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"),
+               MPLCONFIGDIR=str(home / ".matplotlib"), TMPDIR=str(session / "tmp"),
+               PYTHONWARNINGS="default")
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def argv_session(session: Path, env: dict, spec: str) -> Path:
+    """Train the run every case copies (the spec ``spec`` of specs/, one epoch) into
+    ``session/base``, with the spec and an input image beside it."""
+    import shutil
+    import subprocess
+
+    import numpy as np
+
+    base = session / "base"
+    base.mkdir()
+    shutil.copyfile(ROOT / "specs" / spec, base / "spec.cnn")
+    subprocess.run([sys.executable, "-m", "cnnspec", "train", "spec.cnn", "--out", "run",
+                    "--epochs", "1", "--quiet"], cwd=base, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    np.save(base / "input.npy", np.zeros((1, 16, 16), np.float32))
+    (base / "folder").mkdir()
+    return base
+
+
+def fuzz_argv(count: int, seed: int, progress=None) -> Tally:
+    """Run ``count`` fuzzed command lines (seeded), each in a fresh copy of a folder holding
+    a spec of :data:`ARGV_SPECS`, a run trained from one of them and an input image."""
+    import shutil
+
+    rng = random.Random(f"argv:{seed}")
+    line = command_line()
+    tally = Tally()
+    with tempfile.TemporaryDirectory() as folder:
+        session = Path(folder)
+        env = argv_environment(session)
+        base = argv_session(session, env, ARGV_SPECS[0])
+        for i in range(count):
+            case = session / f"case{i}"
+            shutil.copytree(base, case)
+            shutil.copyfile(ROOT / "specs" / rng.choice(ARGV_SPECS), case / "spec.cnn")
+            run_argv(argv_case(line, rng), case, env, tally, line)
+            shutil.rmtree(case, ignore_errors=True)
+            if progress and (i + 1) % 100 == 0:
+                progress(f"{i + 1} command lines: {_line(tally, ARGV_SECONDS)}")
+    return tally
+
+
 # -- the memory stage ----------------------------------------------------------------------------
 
 TRAIN_CAP = 1 << 30  # mutants whose step is estimated above this are skipped, not trained
@@ -838,10 +1234,12 @@ def _memory_line(tally: MemoryTally) -> str:
             f"{len(tally.tracebacks)}, abandoned {len(tally.hangs)}, slowest {tally.slowest:.2f} s")
 
 
-def _line(tally: Tally) -> str:
+def _line(tally: Tally, hang: float = HANG_SECONDS) -> str:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(tally.outcomes.items()))
-    return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {HANG_SECONDS:g} s " \
-           f"{len(tally.hangs)}, warnings {len(tally.warned)}, slowest {tally.slowest:.2f} s"
+    return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {hang:g} s " \
+           f"{len(tally.hangs)}, warnings {len(tally.warned)}, unclear messages " \
+           f"{len(tally.unclear)}, unasked writes {len(tally.written)}, slowest " \
+           f"{tally.slowest:.2f} s"
 
 
 def _signature(report: str) -> str:
@@ -871,6 +1269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200,
                         help="damaged copies of a trained run folder through eval, predict, "
                         "filters, features, export and resume (200)")
+    parser.add_argument("--argv", type=int, default=1_500,
+                        help="fuzzed command lines, each run in its own process and folder "
+                        "(1500)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train", type=int, default=300,
                         help="mutants check accepts trained for two steps, memory measured (300)")
@@ -880,22 +1281,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     start = time.perf_counter()
-    specs, irs = fuzz(args.specs, args.irs, args.seed,
-                      progress=lambda line: print(line, file=sys.stderr, flush=True))
-    imports = fuzz_imports(args.imports, args.seed,
-                           progress=lambda line: print(line, file=sys.stderr, flush=True))
-    runs = fuzz_runs(args.runs, args.seed,
-                     progress=lambda line: print(line, file=sys.stderr, flush=True))
-    for tally in (specs, irs, imports, runs):
+
+    def progress(line):
+        print(line, file=sys.stderr, flush=True)
+
+    specs, irs = fuzz(args.specs, args.irs, args.seed, progress) \
+        if args.specs or args.irs else (Tally(), Tally())
+    imports = fuzz_imports(args.imports, args.seed, progress)
+    runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
+    argvs = fuzz_argv(args.argv, args.seed, progress)
+    for tally in (specs, irs, imports, runs, argvs):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
-        for report in (_first_of_each(tally.tracebacks) + tally.hangs
-                       + tally.warned)[: args.show]:
+        for report in (_first_of_each(tally.tracebacks) + tally.hangs + tally.warned
+                       + tally.unclear + tally.written)[: args.show]:
             print(report, "\n" + "-" * 80)
     commands_seconds = time.perf_counter() - start
-    memory = fuzz_memory(args.train, args.seed, int(args.train_cap * (1 << 30)),
-                         progress=lambda line: print(line, file=sys.stderr, flush=True))
+    memory = fuzz_memory(args.train, args.seed, int(args.train_cap * (1 << 30)), progress)
     for report in (memory.tracebacks + memory.hangs)[: args.show]:
         print(report, "\n" + "-" * 80)
     for ratio, measured, estimate, text in sorted(memory.steps, reverse=True)[: args.show]:
@@ -907,9 +1310,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
+    print(f"{args.argv} command lines: {_line(argvs, ARGV_SECONDS)}")
     print(f"memory: {_memory_line(memory)}")
-    found = any(t.tracebacks or t.hangs for t in (specs, irs, imports, runs, memory)) \
-        or any(t.warned for t in (specs, irs, imports, runs)) or memory.beyond
+    tallies = (specs, irs, imports, runs, argvs)
+    found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
+        or memory.tracebacks or memory.hangs or memory.beyond
     return 1 if found else 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import itertools
 import os
 import shutil
 import sys
@@ -24,6 +25,7 @@ from cnnspec.errors import (
     SpecErrors,
     WordedError,
     closest,
+    long_words_shortened,
     shortened,
 )
 from cnnspec.training.interrupts import termination_as_interrupt
@@ -54,6 +56,15 @@ def _command_modules(names) -> dict:
     return {name: importlib.import_module(f"cnnspec.cli.{COMMANDS[name]}") for name in names}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with the values its usage errors quote cut short: argparse quotes a
+    value whole (``invalid choice: 'aaa…'``, ``ignored explicit argument``, ``unrecognized
+    arguments``), which for a value of thousands of characters buries the message."""
+
+    def error(self, message: str):
+        super().error(long_words_shortened(message))
+
+
 @functools.cache
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser of the command line, built once per process (each call of :func:`main` in
@@ -63,7 +74,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     a command's name needs no other command's options or help, and importing every command's
     module and declaring every option is a tenth of a ``cnnspec check``. Without, it has them
     all, as ``cnnspec --help`` lists them."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cnnspec",
         description="Write a convolutional network down as a spec; check, summarise, train "
         "and draw it, and see what its initialisation does to the signal.",
@@ -144,11 +155,11 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     argparse reads the line, which would take ``--fromat json`` as a mistake about the spec
     file ``json``, or report ``--strcit`` as the top-level command's. Options are written in
     full: a prefix of one is another's mistake (``compare --data`` is no ``--data-dir``)."""
-    commands = next(action for action in parser._actions
-                    if isinstance(action, argparse._SubParsersAction))
-    command = commands.choices[argv[0]]
+    command = _command_parser(parser, argv[0])
     options = [name for action in command._actions for name in action.option_strings]
-    for word in argv[1:]:
+    taking_values = {name for action in command._actions if action.nargs != 0
+                     for name in action.option_strings}
+    for previous, word in itertools.pairwise(argv):
         if word == "--":
             return
         name = word.split("=", 1)[0]
@@ -157,6 +168,9 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
             continue  # positionals, negative numbers, and the command's own options
         if not name.startswith("--"):
             advice = _short_option_advice(name, options)
+            if previous in taking_values:  # `--format -inf`: a value that reads as an option
+                advice += (f"; or, as the value of {previous}, write "
+                           f"{previous}={shortened(word, 40)}")
         else:
             # compared without the dashes every long option shares, which would make any
             # two close
@@ -168,6 +182,32 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
+
+
+def _command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The parser of the command ``name`` inside the command line's ``parser``."""
+    commands = next(action for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    return commands.choices[name]
+
+
+def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``argv`` (a command line that starts with a command's name) read by that command's own
+    parser, so that every mistake is reported with the command's usage and name, not the
+    top-level ``cnnspec`` one's. Positionals split by options (``check a.cnn --strict
+    b.cnn``, ``predict RUN a.png --top 2 b.png``) are read together, as they read when
+    written together; argparse alone took the second group for an unrecognised argument of
+    the top-level command."""
+    command = _command_parser(parser, argv[0])
+    args, extras = command.parse_known_args(argv[1:])
+    if extras:
+        args, extras = command.parse_known_intermixed_args(argv[1:])
+    if extras:
+        takes = " ".join(action.metavar or action.dest for action in command._actions
+                         if not action.option_strings)
+        command.error(f"one argument too many: {shortened(extras[0], 60)!r} (`cnnspec "
+                      f"{argv[0]}` takes {takes or 'no argument but its options'})")
+    return args
 
 
 def _is_short_option(word: str) -> bool:
@@ -228,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(command)
     if command:
         _unknown_option(parser, argv)
-    args = parser.parse_args(argv)
+        args = _command_arguments(parser, argv)
+    else:
+        args = parser.parse_args(argv)
     if not getattr(args, "_command", None):
         parser.print_help()
         return 2

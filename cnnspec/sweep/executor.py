@@ -35,6 +35,10 @@ INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask dist
 ALLOWED_FAILURES = 3
 # Run in each worker of a LocalCluster as it starts: Ctrl-C is the sweep's to handle.
 WORKER_SETUP = "cnnspec.sweep.worker"
+# Seconds a scheduler's host has to accept a TCP connection before the client is started: a
+# scheduler on a reachable host answers in milliseconds, while Dask's client retries a refused
+# connection silently for its whole timeout (30 s), as if the command hung.
+PROBE_SECONDS = 5.0
 
 
 def _start_worker() -> None:
@@ -135,6 +139,19 @@ def _quiet_on_stop(stopping: ExitStack):
             signal.signal(number, handler)
 
 
+def _probe(scheduler: str, seconds: float) -> None:
+    """Raise OSError (refused, no such host, no answer in ``seconds``) when nothing accepts a
+    TCP connection at a ``tcp://HOST:PORT`` address, and ValueError when it is no address;
+    other protocols are left to Dask."""
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    protocol, location = parse_address(scheduler)
+    if protocol == "tcp":
+        socket.create_connection(parse_host_port(location), timeout=seconds).close()
+
+
 class DaskExecutor:
     """Tasks on Dask distributed: an existing cluster at ``scheduler`` (``tcp://HOST:PORT``),
     or a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
@@ -163,6 +180,7 @@ class DaskExecutor:
                 self.description = (f"on a local Dask cluster of "
                                     f"{len(self._cluster.workers)} worker processes")
             else:
+                _probe(scheduler, min(timeout, PROBE_SECONDS))
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
         except (OSError, ValueError) as exc:  # not there; not an address

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors, shortened
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.variants import with_default_weight
 from cnnspec.lang.ast import to_ast
@@ -68,7 +68,7 @@ def split_values(text: str) -> list[str]:
 
 def parse_set(option: str, spec: Spec) -> Axis:
     """The axis of one ``--set KEY=V1,V2`` text, its values read for ``spec``'s IR."""
-    where = f'--set "{option}"'
+    where = f'--set "{shortened(option)}"'  # names the option: its value is quoted once
     key, sep, rest = option.partition("=")
     key = key.strip()
     if not sep or not key or not rest.strip():
@@ -76,11 +76,12 @@ def parse_set(option: str, spec: Spec) -> Axis:
                         hint="e.g. --set lr=0.1,0.01 or --set 'init=he_normal,normal(0, 0.01)'")
     texts = split_values(rest)
     if "" in texts:
-        raise SpecError(f"--set {key} has an empty value", file=where,
+        raise SpecError(f"--set {shortened(key)} has an empty value", file=where,
                         hint="separate the values with single commas, e.g. lr=0.1,0.01")
     repeated = sorted({t for t in texts if texts.count(t) > 1})
     if repeated:
-        raise SpecError(f"--set {key} gives {repeated[0]} more than once", file=where,
+        raise SpecError(f"--set {shortened(key)} gives {shortened(repeated[0])} more than once",
+                        file=where,
                         hint="name each value once; use --seeds K for repeated runs")
     read = value_reader(key, spec.ir, where)
     return Axis(key, tuple(texts), tuple(read(text) for text in texts))
@@ -103,7 +104,7 @@ def value_reader(key: str, ir: dict, where: str):
         if name not in READERS:
             known = [k for k in ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
                      if k not in NOT_SWEPT]
-            raise SpecError(f"unknown setting '{key}'", file=where,
+            raise SpecError(f"unknown setting '{shortened(key)}'", file=where,
                             hint=did_you_mean(key, known, "settings"))
         what = f"training setting '{key}'"
         reader = lambda value: READERS[name](value, what)
@@ -112,7 +113,8 @@ def value_reader(key: str, ir: dict, where: str):
         try:
             return reader(to_ast(parse_tree(text, start="init_expr")))
         except SpecError as exc:
-            raise SpecError(f"{key}={text}: {exc.message}", hint=exc.hint, file=where) from None
+            raise SpecError(f"{shortened(f'{key}={text}')}: {exc.message}", hint=exc.hint,
+                            file=where) from None
 
     return read
 
@@ -121,12 +123,12 @@ def _layer_option_reader(key: str, ir: dict, where: str):
     layer_name, _, word = key.partition(".")
     layers = {layer["name"]: layer for layer in ir["layers"]}
     if layer_name not in layers:
-        raise SpecError(f"the spec has no layer '{layer_name}'", file=where,
+        raise SpecError(f"the spec has no layer '{shortened(layer_name)}'", file=where,
                         hint=did_you_mean(layer_name, list(layers), "layers"))
     kind = layers[layer_name]["kind"]
     options = layer_options(kind)
     if word not in options:
-        raise SpecError(f"a {kind} layer has no option '{word}'", file=where,
+        raise SpecError(f"a {kind} layer has no option '{shortened(word)}'", file=where,
                         hint=did_you_mean(word, list(options), f"{kind} options")
                         if options else f"a {kind} layer has no options to sweep")
     reader = options[word][1]
