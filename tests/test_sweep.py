@@ -402,6 +402,15 @@ def test_workers_are_for_the_local_cluster_only(named, capsys):
     assert "--workers sizes the local cluster" in capsys.readouterr().err
 
 
+def test_a_scheduler_address_that_is_no_address_exits_2(named, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    assert main(["sweep", str(named), "--scheduler", "nota:::address", "--set", "lr=0.1",
+                 "--out", str(tmp_path / "sw")]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler 'nota:::address' is not a Dask scheduler's address" in err
+    assert "hint: write it as the scheduler prints it, tcp://HOST:PORT" in err
+
+
 def test_a_local_cluster_has_no_more_workers_than_trainings_fit_in_memory(
         named, tmp_path, monkeypatch, capsys):
     """check holds each cell's training alone against the whole machine; a local cluster's

@@ -191,7 +191,6 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
 
 
 @pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Connection refused"),
-                                          ("127.0.0.1", "missing port"),
                                           ("tcp://no-such-host.invalid:8786", "Errno")])
 def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
     """With the client's own timeout (30 s): a refused connection is reported as refused at
@@ -202,6 +201,20 @@ def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):
         DaskExecutor(address)
     assert f"cannot reach the Dask scheduler at {address}: " in info.value.message
     assert why in info.value.message and "dask scheduler" in info.value.hint
+
+
+@pytest.mark.parametrize("address, why", [("127.0.0.1", "missing port"),
+                                          ("nota:::address", "invalid address")])
+def test_a_scheduler_address_that_is_no_address_is_a_mistake_in_what_was_asked(address, why,
+                                                                                 capsys):
+    """An address Dask cannot even read is the user's mistake (exit 2, the form to write),
+    not a scheduler that could not be reached (exit 1); nothing is tried."""
+    from cnnspec.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        DaskExecutor(address)
+    assert f"--scheduler {address!r} is not a Dask scheduler's address: " in info.value.message
+    assert why in info.value.message and "tcp://HOST:PORT" in info.value.hint
 
 
 @pytest.mark.parametrize("to", ["group", "command"])

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager
 
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
 from cnnspec.sweep.worker import ignore_ctrl_c
 from cnnspec.training.interrupts import STOP_SIGNALS
@@ -180,7 +180,13 @@ class DaskExecutor:
                 self.description = (f"on a local Dask cluster of "
                                     f"{len(self._cluster.workers)} worker processes")
             else:
-                _probe(scheduler, min(timeout, PROBE_SECONDS))
+                try:
+                    _probe(scheduler, min(timeout, PROBE_SECONDS))
+                except ValueError as exc:  # no address at all: a mistake in what was asked
+                    raise InputError(f"--scheduler {shortened(scheduler, 80)!r} is not a Dask "
+                                     f"scheduler's address: {exc}",
+                                     hint="write it as the scheduler prints it, "
+                                     "tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
         except (OSError, ValueError) as exc:  # not there; not an address
