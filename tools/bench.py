@@ -99,7 +99,7 @@ def bench_case(name, batch, threads, rounds, seconds, torch_ok):
     spec = checked(name)
     rng = np.random.default_rng(0)
     ours = CnnspecRunner(spec, batch, threads, rng)
-    theirs = TorchRunner(spec, batch, ours.model.params(), ours.x, ours.y) if torch_ok else None
+    theirs = TorchRunner(spec, ours.model.params(), ours.x, ours.y) if torch_ok else None
     steps = _steps_for(ours.step, seconds)
     t_steps = _steps_for(theirs.step, seconds) if theirs else 0
     ours_rates, theirs_rates, ratios = [], [], []
@@ -192,7 +192,7 @@ def _one_thread_runner(engine: str, spec, batch: int, rng):
     import torch
 
     torch.set_num_threads(1)
-    return TorchRunner(spec, batch, ours.model.params(), ours.x, ours.y)
+    return TorchRunner(spec, ours.model.params(), ours.x, ours.y)
 
 
 def memory(cases, torch_ok: bool) -> None:
@@ -317,7 +317,7 @@ def epoch(threads: int, torch_ok: bool, images: int = 60_000, batch: int = 64,
     ours = CnnspecRunner(spec, batch, threads, rng)
     runners = {"cnnspec": ours}
     if torch_ok:
-        runners["pytorch"] = TorchRunner(spec, batch, ours.model.params(), ours.x, ours.y)
+        runners["pytorch"] = TorchRunner(spec, ours.model.params(), ours.x, ours.y)
     starts = list(range(0, images, batch))
     spent = dict.fromkeys(runners, 0.0)
     for chunk in np.array_split(np.arange(len(starts)), parts):

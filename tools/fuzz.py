@@ -525,7 +525,7 @@ def train_run(folder: Path) -> Path:
     return run
 
 
-def _npy_bytes(array, rng: random.Random) -> bytes:
+def _npy_bytes(array) -> bytes:
     import numpy as np
 
     buffer = io.BytesIO()
@@ -598,12 +598,12 @@ def damage_npz(data: bytes, rng: random.Random) -> bytes:
     how = rng.choice(["array", "array", "array", "delete", "add", "huge", "garbage"])
     if how == "array" and name in members:
         array = np.load(io.BytesIO(members[name]), allow_pickle=False)
-        members[name] = _npy_bytes(_odd_array(array, rng), rng)
+        members[name] = _npy_bytes(_odd_array(array, rng))
     elif how == "delete":
         members.pop(name, None)
     elif how == "add":
         members[rng.choice(["extra.npy", "_epoch.npy", "conv1.weight.npy", "../up.npy"])] = \
-            _npy_bytes(np.zeros(3, np.float32), rng)
+            _npy_bytes(np.zeros(3, np.float32))
     elif how == "huge":
         members[name] = _huge_npy()
     else:
@@ -761,16 +761,12 @@ class CommandLine:
 
 
 def command_line() -> CommandLine:
-    import argparse
-
-    from cnnspec.cli import COMMANDS, build_parser
+    from cnnspec.cli import COMMANDS, build_parser, command_parser
     from cnnspec.cli.arguments import new_folder
 
     positionals, options, outputs = {}, {}, {}
     for name in COMMANDS:
-        parser = build_parser(name)
-        sub = next(action for action in parser._actions
-                   if isinstance(action, argparse._SubParsersAction)).choices[name]
+        sub = command_parser(build_parser(name), name)
         actions = [action for action in sub._actions
                    if not isinstance(action, argparse._HelpAction)]
         positionals[name] = [action for action in actions if not action.option_strings]

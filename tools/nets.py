@@ -100,7 +100,7 @@ def torch_net(spec, params):
 class TorchRunner:
     """The same network in PyTorch, with the cnnspec model's initial weights."""
 
-    def __init__(self, spec, batch, params, x, y):
+    def __init__(self, spec, params, x, y):
         import torch
 
         self.torch = torch

@@ -61,7 +61,7 @@ def torch_timed(name: str, batch: int, steps: int) -> dict[str, tuple[float, flo
     torch.set_num_threads(1)
     spec = checked(name)
     x, y = batch_of(spec, batch)
-    runner = TorchRunner(spec, batch, cnnspec.compile(spec, seed=0).params(), x, y)
+    runner = TorchRunner(spec, cnnspec.compile(spec, seed=0).params(), x, y)
     clocks = _LayerClocks(runner.net)
     for _ in range(2):  # warm-up: the first steps allocate
         runner.step()

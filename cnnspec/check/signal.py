@@ -178,19 +178,18 @@ def suggested_init(activation: str, slope: float | None = None) -> str:
 def describe_change(change: SignalChange) -> str:
     """The warning's sentence: how much, where, and the per-layer factor behind it."""
     verb = "shrink" if change.std_ratio < 1 else "grow"
+    finite_factor = 0 < change.per_layer < math.inf
     if 0 < change.std_ratio < math.inf:
         exponent = math.log2(change.std_ratio)
         factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
         amount = f"{factor:.3g}x (2^{exponent:.1f})"
-    elif 0 < change.per_layer < math.inf:  # beyond floating point: the exponent from the
-        # per-layer variance factor
+    elif finite_factor:  # beyond floating point: the exponent from the per-layer factor
         exponent = 0.5 * change.layers * math.log2(change.per_layer)
         amount = f"by a factor of about 2^{abs(exponent):,.0f} (beyond floating point's range)"
     else:  # a layer's own factor is beyond floating point (a leaky slope of 1e300)
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
-    per_layer = (f"{change.per_layer:.3g}" if 0 < change.per_layer < math.inf
-                 else "beyond floating point's range")
+    per_layer = f"{change.per_layer:.3g}" if finite_factor else "beyond floating point's range"
     return (f"the signal's std is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "

@@ -155,7 +155,7 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     argparse reads the line, which would take ``--fromat json`` as a mistake about the spec
     file ``json``, or report ``--strcit`` as the top-level command's. Options are written in
     full: a prefix of one is another's mistake (``compare --data`` is no ``--data-dir``)."""
-    command = _command_parser(parser, argv[0])
+    command = command_parser(parser, argv[0])
     options = [name for action in command._actions for name in action.option_strings]
     taking_values = {name for action in command._actions if action.nargs != 0
                      for name in action.option_strings}
@@ -184,7 +184,7 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
 
 
-def _command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     """The parser of the command ``name`` inside the command line's ``parser``."""
     commands = next(action for action in parser._actions
                     if isinstance(action, argparse._SubParsersAction))
@@ -198,7 +198,7 @@ def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argp
     b.cnn``, ``predict RUN a.png --top 2 b.png``) are read together, as they read when
     written together; argparse alone took the second group for an unrecognised argument of
     the top-level command."""
-    command = _command_parser(parser, argv[0])
+    command = command_parser(parser, argv[0])
     args, extras = command.parse_known_args(argv[1:])
     if extras:
         args, extras = command.parse_known_intermixed_args(argv[1:])

@@ -23,13 +23,13 @@ Results are therefore those of the threads, bit for bit.
 
 A worker ignores Ctrl-C and SIGTERM (the training loop finishes the step it is in, then saves;
 its workers are stopped when it exits, before multiprocessing's own exit handler would send
-them SIGTERM and wait: see :func:`_stop_at_exit`). It sends back the warnings NumPy raised in it (warned again here,
-under this process's filters) and the error a command raised (raised again here). When a
-command fails anywhere, or a step is left half-way (an exception in this process's part), the
-workers may wait for sums that never come: they are stopped, and the next split batch forks
-new ones. A worker that ends on its own (killed for lack of memory) is a :class:`WorkerLost`
-error saying so. Workers end when
-the model is freed (their pipe closes) and with this process.
+them SIGTERM and wait: see :func:`_stop_at_exit`). It sends back the warnings NumPy raised
+in it (warned again here, under this process's filters) and the error a command raised
+(raised again here). When a command fails anywhere, or a step is left half-way (an exception
+in this process's part), the workers may wait for sums that never come: they are stopped,
+and the next split batch forks new ones. A worker that ends on its own (killed for lack of
+memory) is a :class:`WorkerLost` error saying so. Workers end when the model is freed (their
+pipe closes) and with this process.
 
 Where a process cannot fork workers (not Linux: macOS's system libraries are not safe to use
 after ``fork``, Windows has none; or a daemonic process, such as a multiprocessing pool's

@@ -26,14 +26,19 @@ KERAS_SUFFIXES = (".json",)
 NOT_TEXT = ", not a model's architecture as text"
 TO_JSON = ("in Keras: open('model.json', 'w').write(model.to_json()), then import "
            "model.json")
-KERAS_SAVED = ("a Keras model saved with model.save(){}" + NOT_TEXT, TO_JSON)
+
+
+def _keras_saved(form: str) -> tuple[str, str]:
+    return f"a Keras model saved with model.save() ({form}){NOT_TEXT}", TO_JSON
+
+
 PYTORCH = ("a PyTorch file" + NOT_TEXT,
            ("cnnspec imports Caffe .prototxt and Keras .json files; write a PyTorch network "
             "as a spec by hand (docs/language.md)"))
 OTHER_FILES = {
-    ".h5": (KERAS_SAVED[0].format(" (HDF5)"), KERAS_SAVED[1]),
-    ".hdf5": (KERAS_SAVED[0].format(" (HDF5)"), KERAS_SAVED[1]),
-    ".keras": (KERAS_SAVED[0].format(" (a .keras archive)"), KERAS_SAVED[1]),
+    ".h5": _keras_saved("HDF5"),
+    ".hdf5": _keras_saved("HDF5"),
+    ".keras": _keras_saved("a .keras archive"),
     ".caffemodel": ("Caffe's trained weights" + NOT_TEXT,
                     "import the model definition, a .prototxt"),
     ".pt": PYTORCH,

@@ -277,9 +277,9 @@ def _not_written(exc, text: str, origin: str) -> InputError:
     errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
     shown = "\n".join(format_error(err, text) for err in errors)
     return InputError(f"the spec imported from {origin} does not check:\n{shown}",
-                    hint="the source network may not be valid as written (a value out of "
-                    "range, a kernel larger than its input); if it is, cnnspec cannot "
-                    "express it yet")
+                      hint="the source network may not be valid as written (a value out of "
+                      "range, a kernel larger than its input); if it is, cnnspec cannot "
+                      "express it yet")
 
 
 def per_bias(n: float, scale: float, distribution: str) -> dict:

@@ -189,7 +189,7 @@ class DaskExecutor:
                                      "tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
-        except (OSError, ValueError) as exc:  # not there; not an address
+        except (OSError, ValueError) as exc:  # not there; an address Dask's client refuses
             self.close()
             raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
                            hint="start it with `dask scheduler` and pass the address it "
