@@ -108,34 +108,48 @@ def serve(serve_handler):
     return lambda folder: serve_handler(partial(QuietHandler, directory=str(folder)))
 
 
-def _skipped_for_torch(terminalreporter) -> list:
-    """The skip reports (tests, or whole modules skipped at collection) for want of torch."""
+# The optional packages some tests need: (what a summary calls it, the word its skip reasons
+# name, what was skipped, how to install it into the test environment: a function of the
+# interpreter). PyTorch's version is the one constraints.txt pins (CI's).
+OPTIONAL = [
+    ("PyTorch", "torch", "the cross-checks against it",
+     lambda python: f"{python} -m pip install {_tested_torch()}"),
+    ("ONNX", "onnx", "the ONNX export's checks (onnx and onnxruntime)",
+     lambda python: f"{python} -m pip install onnx onnxruntime"),
+    ("Dask distributed", "distributed", "the sweeps' tests on a real cluster",
+     lambda python: f"{python} -m pip install 'dask[distributed]'"),
+]
+
+
+def _skipped_for(terminalreporter, word: str) -> list:
+    """The skip reports (tests, or whole modules skipped at collection) whose reason names
+    the package ``word``."""
     found = []
     for report in terminalreporter.stats.get("skipped", []):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(
             report.longrepr)
-        if "torch" in reason:
+        if word in reason:
             found.append(report)
     return found
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    """Say at the end of the run when the PyTorch cross-checks did not run, and how to run
-    them: otherwise a run without torch looks as thorough as one with it."""
-    skipped = _skipped_for_torch(terminalreporter)
-    if not skipped:
-        return
-    modules = sorted({Path(report.location[0] if report.location else report.nodeid).name
-                      for report in skipped} - {""})
-    whole = sum(1 for report in skipped if report.when == "collect")
-    tests = len(skipped) - whole
-    what = ", ".join(filter(None, [f"{tests} test(s)" if tests else "",
-                                    f"{whole} whole module(s)" if whole else ""]))
-    terminalreporter.write_line(
-        f"PyTorch is not installed: the cross-checks against it were skipped ({what}: "
-        f"{', '.join(modules)}); to run them, install it into the test environment "
-        f"(`{_interpreter()} -m pip install {_tested_torch()}`) and run the tests again",
-        yellow=True)
+    """Say at the end of the run which optional package's tests did not run, and how to run
+    them: otherwise a run without PyTorch looks as thorough as one with it."""
+    for name, word, what_skipped, install in OPTIONAL:
+        skipped = _skipped_for(terminalreporter, word)
+        if not skipped:
+            continue
+        modules = sorted({Path(report.location[0] if report.location else report.nodeid).name
+                          for report in skipped} - {""})
+        whole = sum(1 for report in skipped if report.when == "collect")
+        tests = len(skipped) - whole
+        what = ", ".join(filter(None, [f"{tests} test(s)" if tests else "",
+                                        f"{whole} whole module(s)" if whole else ""]))
+        terminalreporter.write_line(
+            f"{name} is not installed: {what_skipped} were skipped ({what}: "
+            f"{', '.join(modules)}); to run them, install it into the test environment "
+            f"(`{install(_interpreter())}`) and run the tests again", yellow=True)
 
 
 def _tested_torch() -> str:

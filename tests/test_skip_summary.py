@@ -1,5 +1,5 @@
-"""A test run without PyTorch ends by saying that its cross-checks were skipped and how to run
-them (tests/conftest.py)."""
+"""A test run without an optional package (PyTorch, onnx) ends by saying which of its tests were
+skipped and how to run them (tests/conftest.py)."""
 from __future__ import annotations
 
 import os
@@ -10,18 +10,31 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 
 
-def test_a_run_without_torch_says_what_was_skipped(tmp_path):
-    # A torch that cannot be imported, first on the path: as if it were not installed.
-    (tmp_path / "torch").mkdir()
-    (tmp_path / "torch" / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+def summary_without(package: str, tests: str, tmp_path) -> str:
+    """The summary line a run of the test module ``tests`` ends with when ``package`` cannot
+    be imported (a stand-in that raises, first on the path: as if it were not installed)."""
+    (tmp_path / package).mkdir()
+    (tmp_path / package / "__init__.py").write_text(
+        f"raise ModuleNotFoundError(\"No module named '{package}'\", name='{package}')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(TESTS / "test_torch_crosscheck.py")],
+                           str(TESTS / tests)],
                           cwd=TESTS.parent, env=env, capture_output=True, text=True,
                           check=False, timeout=120)
     assert done.returncode == 5, done.stdout + done.stderr  # 5: every test skipped
-    last = done.stdout.strip().splitlines()
-    line = next(text for text in last if text.startswith("PyTorch is not installed"))
+    return next(text for text in done.stdout.strip().splitlines()
+                if " is not installed: " in text)
+
+
+def test_a_run_without_torch_says_what_was_skipped(tmp_path):
+    line = summary_without("torch", "test_torch_crosscheck.py", tmp_path)
+    assert line.startswith("PyTorch is not installed")
     assert "1 whole module(s): test_torch_crosscheck.py" in line
     assert "-m pip install torch==" in line  # the version constraints.txt pins, CI's
+
+
+def test_a_run_without_onnx_says_what_was_skipped(tmp_path):
+    line = summary_without("onnx", "test_export_onnx.py", tmp_path)
+    assert line.startswith("ONNX is not installed")
+    assert "1 whole module(s): test_export_onnx.py" in line
+    assert "-m pip install onnx onnxruntime" in line
