@@ -592,17 +592,18 @@ NORM_BACKWARD_ARRAYS = 3  # output gradient, centred values, input gradient
 NORM_RELU_ARRAYS = 4  # those and a fused ReLU's masked gradient
 # Batch norm's vectors of one value a channel, which weigh as much as its tensors where a
 # channel has few values (a batch of 1 to 3 after a dense layer of 20000 units: a step
-# measured up to 5% over the estimate without them): the cache keeps ``inv_std``, ``scale``
-# and a fused ReLU's ``shift``; the forward pass makes at most six more at once (a split
-# batch's: its sums, their total, the mean, the centred squares, the variance and
-# ``sqrt(var + eps)``), the backward pass seven (a split batch's parameter gradients, stacked
-# and summed, and a block's factors); a split batch's part sums
-# (cnnspec.engine.parallel.PartSums) keep a part's last two (its squares, its three rows of
-# gradient sums) until the next step.
-NORM_CACHE_VECTORS = 3
-NORM_FORWARD_VECTORS = 6
+# measured up to 5% over the estimate without them): the cache keeps ``inv_std``, ``scale``,
+# a fused ReLU's ``shift`` and a split batch's ``offset``; the forward pass makes at most 18
+# more at once, counted in float32 (a split batch's meeting: the part's mean, squares and
+# residual sums, its float64 mean, the float64 total of the parts' sums, 3 vectors long, two
+# float64 temporaries and the mean, variance and offset it returns), the backward pass seven
+# (a split batch's parameter gradients, stacked and summed, and a block's factors); a split
+# batch's part sums (cnnspec.engine.parallel.PartSums) keep a part's last two (its float64
+# sums for the meeting, its three rows of gradient sums) until the next step.
+NORM_CACHE_VECTORS = 4
+NORM_FORWARD_VECTORS = 18
 NORM_BACKWARD_VECTORS = 7
-NORM_PART_VECTORS = 4
+NORM_PART_VECTORS = 9
 
 
 def norm_block_channels(channels: int, values: int, itemsize: int, arrays: int) -> int:

@@ -75,13 +75,16 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     Shapes: ``x`` (N, C, H, W) or (N, F); ``gamma``, ``beta``, ``running_mean``, ``running_var``
     (C,) -> ``out`` like ``x`` (a view of channel-first memory). In training ``running_mean``
     and ``running_var`` are updated in place. ``cache`` = (``centred`` the input less its mean
-    as (C, M) rows, ``inv_std`` (C,), ``scale`` = ``gamma * inv_std`` (C,), ``shift`` a copy
-    of ``beta`` with ``relu`` (the backward pass recomputes the output's sign from it, so no
-    mask is kept), else None, training, x's shape, ``parts``): the normalised input is
-    ``centred * inv_std``, which the backward pass folds into its per-channel factors, so the
-    forward pass makes ``out`` straight from ``centred``. With ``work`` (a dict the layer
-    keeps) ``centred`` is written into the same buffer on every call, sparing a new array's
-    page faults (0.5-1 ms a layer of ResNet-small, batch 64); the previous cache is then stale.
+    as (C, M) rows, ``inv_std`` (C,), ``scale`` = ``gamma * inv_std`` (C,), ``shift`` the
+    output's shift with ``relu`` (the backward pass recomputes the output's sign from it, so
+    no mask is kept), else None, training, x's shape, ``parts``, ``offset``): the normalised
+    input is ``(centred + offset) * inv_std``, which the backward pass folds into its
+    per-channel factors, so the forward pass makes ``out`` straight from ``centred``.
+    ``offset`` (C,) is None but for one part of a split batch, whose ``centred`` is its own
+    values less its own mean: ``offset`` is that mean less the whole batch's. With ``work``
+    (a dict the layer keeps) ``centred`` is written into the same buffer on every call,
+    sparing a new array's page faults (0.5-1 ms a layer of ResNet-small, batch 64); the
+    previous cache is then stale.
     The sums of rows are products with a row of ones (:func:`_ones`), kept there too.
 
     The statistics are made over blocks of whole channels that stay in a core's cache
@@ -90,42 +93,86 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     memory. The output is then made over the whole tensor, as the next layer reads it fastest
     (made block by block too, it left the next convolution of ResNet-small 5-10% slower).
 
-    ``parts``: where ``x`` is one part of a batch run in threads, the
+    ``parts``: where ``x`` is one part of a split batch, the
     :class:`cnnspec.engine.parallel.PartSums` of this layer's parts (``total(a)`` sums ``a``
     over the parts, ``first`` is True for one of them): the statistics are then the whole
-    batch's, and the first part updates the running estimates. The threads meet twice (the
-    sums, then the centred squares).
+    batch's (:func:`_whole_batch_statistics`, one meeting of the parts), and the first part
+    updates the running estimates.
     """
     rows = _features_first(x)
     centred = work_buffer(work, "centred", rows.shape, x.dtype)
     ones = _ones(work, rows)
     blocks = _channel_blocks(rows, NORM_FORWARD_ARRAYS)
     eps = x.dtype.type(eps)
+    offset = None
     if not training:
         mean, var = running_mean, running_var
         np.subtract(rows, mean[:, None], out=centred)
-    elif parts is None:
+    else:
         mean, var = np.empty(rows.shape[0], x.dtype), np.empty(rows.shape[0], x.dtype)
+        residual = None if parts is None else np.empty(rows.shape[0], x.dtype)
         for block in blocks:
             mean[block] = rows[block] @ ones / rows.shape[1]
-            var[block] = _centre(rows, mean, centred, block) / rows.shape[1]
-        _update_running(running_mean, running_var, mean, var, rows.shape[1], momentum)
-    else:
-        # the sums of the values and the count of the parts, in one meeting of the threads
-        sums = parts.total(np.append(rows @ ones, x.dtype.type(rows.shape[1])))
-        n = int(sums[-1])
-        mean = sums[:-1] / x.dtype.type(n)
-        squares = np.empty(rows.shape[0], x.dtype)
-        for block in blocks:
-            squares[block] = _centre(rows, mean, centred, block)
-        var = parts.total(squares) / x.dtype.type(n)
-        if parts.first:
+            var[block] = _centre(rows, mean, centred, block)  # the sums of squares, for now
+            if residual is not None:  # the centred values' sum: the rounding of the mean
+                residual[block] = centred[block] @ ones
+        if parts is None:
+            var /= rows.shape[1]
+            n = rows.shape[1]
+        else:
+            mean, var, offset, n = _whole_batch_statistics(mean, var, residual, rows.shape[1],
+                                                           parts)
+        if parts is None or parts.first:
             _update_running(running_mean, running_var, mean, var, n, momentum)
     inv_std = 1 / np.sqrt(var + eps)
     scale = gamma * inv_std
-    out = _normalise(centred, scale, beta, relu)
-    shift = beta.copy() if relu else None
-    return _as_input(out, x.shape), (centred, inv_std, scale, shift, training, x.shape, parts)
+    # centred + offset is the input less the batch's mean: the offset joins the shift
+    shift = beta if offset is None else beta + offset * scale
+    out = _normalise(centred, scale, shift, relu)
+    shift = shift.copy() if relu else None
+    return (_as_input(out, x.shape),
+            (centred, inv_std, scale, shift, training, x.shape, parts, offset))
+
+
+def _whole_batch_statistics(mean, squares, residual, count: int, parts):
+    """The whole batch's ``(mean, var, offset, n)`` from one part's ``count`` values a
+    channel, centred on ``mean`` (C,): their sums of squares ``squares`` and sums
+    ``residual`` (not quite 0: ``mean`` is rounded), in one meeting of the parts. ``offset``
+    is ``mean`` less the batch's mean.
+
+    Chan, Golub & LeVeque 1979 ("Updating formulae and a pairwise algorithm for computing
+    sample variances"): the sum of squares of the union about its mean ``m`` is
+    ``sum_i (S_i + n_i (m_i - m)^2)``, parts ``i`` of ``n_i`` values with means ``m_i`` and
+    sums of squares ``S_i`` about them. With ``sum_i n_i (m_i - m)^2 = sum_i n_i m_i^2 - n
+    m^2`` every term is a sum over the parts, so the parts meet once (rather than once for the
+    sums, then again for the squares about the batch's mean) and each keeps its values
+    centred on its own mean. The formula holds for exact means only: ``m_i`` is ``mean`` plus
+    ``residual / n_i``, and ``S_i`` about it ``squares - residual^2 / n_i``; left out, where the
+    parts' means lie apart, the variance was off by 1e-4 of itself in float32. The sums are
+    added in float64, where ``n_i m_i^2`` rounds at 1e-16 of itself, so their difference
+    keeps float32's precision unless the means are some 10^4 times the spread or more (where
+    the one-part path itself loses float32's digits); it is never taken below 0."""
+    channels = mean.shape[0]
+    part_mean = residual / np.float64(count)
+    part_mean += mean
+    sums = np.empty(3 * channels + 1)  # count, n_i m_i, S_i, n_i m_i^2: float64
+    sums[0] = count
+    np.multiply(part_mean, count, out=sums[1:channels + 1])
+    about_part_mean = sums[channels + 1:2 * channels + 1]
+    np.multiply(residual, part_mean - mean, out=about_part_mean)  # residual^2 / n_i
+    np.subtract(squares, about_part_mean, out=about_part_mean)
+    np.multiply(sums[1:channels + 1], part_mean, out=sums[2 * channels + 1:])
+    total = parts.total(sums)  # this part's own array: worked on in place
+    n = int(total[0])
+    batch_mean = np.divide(total[1:channels + 1], n, out=total[1:channels + 1])
+    between = np.square(batch_mean)
+    between *= n
+    var = np.subtract(total[2 * channels + 1:], between, out=total[2 * channels + 1:])
+    np.maximum(var, 0, out=var)
+    var += total[channels + 1:2 * channels + 1]
+    var /= n
+    dtype = mean.dtype
+    return (batch_mean.astype(dtype), var.astype(dtype), (mean - batch_mean).astype(dtype), n)
 
 
 def _centre(rows, mean, centred, block):
@@ -160,17 +207,18 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None):
     Training mode differentiates through the batch statistics:
     ``dx = inv_std / n * (n * dxhat - sum(dxhat) - xhat * sum(dxhat * xhat))`` (Ioffe &
     Szegedy 2015, section 3), with ``xhat = centred * inv_std`` folded into the per-channel
-    factors. For one part of a batch run in threads (see :func:`batchnorm_forward`), the sums
-    and ``n`` are the whole batch's, and ``dgamma`` and ``dbeta`` this part's share (the
-    parts' shares add up). With the ReLU fused (a ``shift`` in the cache), ``dout`` is first
-    masked by the sign of the output, recomputed block by block from ``centred`` as the
-    forward pass made it (the same operations: the same bits), so no mask is stored. The
-    passes run over blocks of channels that stay in a core's cache (:func:`_channel_blocks`),
-    reading ``dout`` and ``centred`` once and writing ``dx`` once (twice each with
-    ``parts``, whose threads meet between the sums and ``dx``); ``work`` keeps a block's
-    mask and masked gradient.
+    factors. For one part of a split batch (see :func:`batchnorm_forward`), the sums and
+    ``n`` are the whole batch's, and ``dgamma`` and ``dbeta`` this part's share (the parts'
+    shares add up); the part's ``offset`` (its centred values are ``centred + offset`` about
+    the batch's mean) joins the per-channel factors. With the ReLU fused (a ``shift`` in the
+    cache), ``dout`` is first masked by the sign of the output, recomputed block by block
+    from ``centred`` as the forward pass made it (the same operations: the same bits), so no
+    mask is stored. The passes run over blocks of channels that stay in a core's cache
+    (:func:`_channel_blocks`), reading ``dout`` and ``centred`` once and writing ``dx`` once
+    (twice each with ``parts``, whose parts meet between the sums and ``dx``); ``work`` keeps
+    a block's mask and masked gradient.
     """
-    centred, inv_std, scale, shift, training, shape, parts = cache
+    centred, inv_std, scale, shift, training, shape, parts, offset = cache
     drows = _features_first(dout)
     blocks = _channel_blocks(centred, NORM_BACKWARD_ARRAYS if shift is None else NORM_RELU_ARRAYS)
     dx = np.empty(centred.shape, np.result_type(drows, scale))
@@ -183,8 +231,11 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None):
     for block in blocks:
         grad = _masked(drows, centred, scale, shift, work, dx, block)
         if sums:
-            dgamma[block] = _row_dots(grad, centred[block]) * inv_std[block]
             dbeta[block] = grad @ ones
+            dgamma[block] = _row_dots(grad, centred[block])
+            if offset is not None:  # sum(grad * (centred + offset))
+                dgamma[block] += offset[block] * dbeta[block]
+            dgamma[block] *= inv_std[block]
         if in_one_pass:
             _input_grad(grad, centred, inv_std, scale, dgamma, dbeta, n, training, dx, block)
     if not in_one_pass:
@@ -193,22 +244,26 @@ def batchnorm_backward(dout, cache, need_dw=True, work=None):
         for block in blocks:
             grad = _masked(drows, centred, scale, shift, work, dx, block)
             _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, total, True, dx,
-                        block)
+                        block, offset)
     if not need_dw:
         dgamma = dbeta = None
     return _as_input(dx, shape), dgamma, dbeta
 
 
-def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, training, dx, block):
+def _input_grad(grad, centred, inv_std, scale, sum_dgamma, sum_dbeta, n, training, dx, block,
+                offset=None):
     """``dx`` of the channels of ``block`` from their (masked) output gradient ``grad``: in
-    training through the batch statistics (sums over the ``n`` values of the whole batch),
-    in evaluation ``grad * scale``."""
+    training through the batch statistics (sums over the ``n`` values of the whole batch;
+    ``offset`` a part's, see :func:`batchnorm_forward`), in evaluation ``grad * scale``."""
     dest = dx[block]
     if training:
-        np.multiply(centred[block], (sum_dgamma[block] * inv_std[block] / n)[:, None],
-                    out=dest)
+        factor = sum_dgamma[block] * inv_std[block] / n
+        np.multiply(centred[block], factor[:, None], out=dest)
         np.subtract(grad, dest, out=dest)
-        dest -= (sum_dbeta[block] / n)[:, None]
+        mean_grad = sum_dbeta[block] / n
+        if offset is not None:  # (centred + offset) * factor
+            mean_grad += offset[block] * factor
+        dest -= mean_grad[:, None]
         dest *= scale[block, None]
     else:
         np.multiply(grad, scale[block, None], out=dest)
