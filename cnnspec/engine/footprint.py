@@ -79,7 +79,12 @@ TRANSPOSED_RATIO = 1
 # few dozen NumPy calls whatever its size: at least WINOGRAD_MIN_OUTPUTS output pixels a
 # channel (N*Ho*Wo), below which a small batch's im2col (the small plan) is faster. These are
 # ratios of arithmetic to memory traffic and to per-call work, which hold across machines
-# better than the times do.
+# better than the times do, but not exactly: on another Intel Xeon (AVX-512 and AMX, 2 MiB L2,
+# matmul peak 150 GFLOP/s against 180-200), with the junk tiles only where a row needs them,
+# forward and backward together, best of 3: C=F=8 1.20 (32x32), 1.36 (24x24), 1.16 (16x16);
+# C=8 F=16 16x16 1.21; C=F=4 32x32 0.96; C=F=16 16x16 at N=4 0.76, at N=8 1.25. Eight
+# channels pay there; the threshold stays at 16 until it is measured per machine at run time,
+# as the chunk sizes are (cnnspec.engine.calibrate).
 WINOGRAD_TILE = 4
 # The input tile a = m + r - 1 for an r x r kernel, r = 3 (Lavin & Gray 2016, section 4): the
 # transforms' points are a x a.
