@@ -191,3 +191,16 @@ def test_check_one_layer_spec_says_layer_not_layers(write, capsys):
     assert main(["check", path]) == 0  # npz: the data's shapes are known when it is read
     out, _ = capsys.readouterr()
     assert out == f"{path}: ok (1 layer, 20 params)\n"
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_data_help_names_every_dataset(command, capsys):
+    """--data's help lists the datasets from their registry (it had left out cifar10)."""
+    from cnnspec.ir.datasets import DATASETS
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split("options:")[1].split())
+    data_help = text[text.index("--data DATA"):text.index("--data-dir")]
+    for name in DATASETS:
+        assert (name if name != "npz" else "npz:PATH") in data_help, (name, data_help)
