@@ -178,9 +178,13 @@ def best_lines(summary: dict, training: dict) -> list[str]:
                      f"{training['epochs']}: {summary['monitor']} did not improve for "
                      f"{training['early_stop']} epochs (early_stop {training['early_stop']})")
     if summary.get("best_epoch"):
-        lines.append(f"best epoch {summary['best_epoch']} by {summary['monitor']} "
-                     f"({summary['best_value']:.4f}), kept in best.npz: eval and predict use it "
-                     "(the test figures above are the last epoch's; --last for those)")
+        line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
+                f"({summary['best_value']:.4f})")
+        if summary["best_epoch"] == summary.get("epochs_done"):  # the figures above are its own
+            lines.append(f"{line}, the last, kept in best.npz: eval and predict use it")
+        else:
+            lines.append(f"{line}, kept in best.npz: eval and predict use it (the test figures "
+                         "above are the last epoch's; --last for those)")
     return lines
 
 
