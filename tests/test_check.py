@@ -469,3 +469,14 @@ def test_a_plateau_schedule_without_validation_data_is_an_error_at_the_schedule(
     (error,) = info.value.errors
     assert "val_split is 0" in error.message and (error.span.line, error.span.column) == (5, 3)
     assert check(parse(text.replace("val_split 0", "val_split 0.1"), "s.cnn"))
+
+
+def test_messages_write_shapes_as_the_summary_does(tmp_path):
+    """One sentence, one notation: '...its input there: 6x6 (input 'conv1' gives 8x6x6)', not
+    the Python tuple (8, 6, 6) beside the 6x6 the summary and the input line write."""
+    path = tmp_path / "bad.cnn"
+    path.write_text("input 1x8x8\nconv1: conv 8 3x3\nconv2: conv 8 9x9\nflatten\ndense 10\n")
+    with pytest.raises(SpecErrors) as info:
+        check(parse_file(path))
+    (error,) = info.value.errors
+    assert error.message.endswith("its input there: 6x6 (input 'conv1' gives 8x6x6)")

@@ -20,6 +20,7 @@ from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import LAYOUTS, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
+from cnnspec.shapes import shape_text
 
 
 def num(x: float) -> str:
@@ -164,7 +165,7 @@ def delta_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
     if len(shape) not in (2, 4):
         raise SpecError(f"delta_orthogonal needs a conv or dense weight, not a parameter of "
-                        f"shape {'x'.join(map(str, shape))}",
+                        f"shape {shape_text(shape)}",
                         hint="initialise biases with zeros or a constant")
     out, cin, kh, kw = delta_shape(shape)
     g = gain(init["gain"])
@@ -218,7 +219,7 @@ def _identity(init, shape, fan_in, fan_out) -> InitInfo:
     if len(shape) == 2:
         short, formula = f"eye {rows}x{cols}", f"W[i, i] = 1 for i < min(out, in) = {ones}"
     else:
-        kernel = "x".join(map(str, shape[2:]))
+        kernel = shape_text(shape[2:])
         short = f"identity {kernel}"
         formula = (f"filter i = 1 at the kernel centre of channel i, for i < min(out, in) = "
                    f"{ones}; 0 elsewhere")
@@ -239,7 +240,7 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
     values, _ = kernel_values(init, shape)  # validates the kernel against the shape
     numbers = flat(values)
     name = init["name"]
-    size = "x".join(map(str, shape[2:] if len(shape) == 4 else shape))
+    size = shape_text(shape[2:] if len(shape) == 4 else shape)
     if name == "literal":
         layout = LAYOUTS[len(nested_shape(values))] if len(shape) == 4 else "every value given"
         short, formula = f"literal {size}", f"as written, {layout}"
