@@ -14,6 +14,22 @@ from __future__ import annotations
 Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
+def shape_text(shape) -> str:
+    """A shape or size as the language writes it and every message, table and picture shows
+    it: ``(16, 8, 8)`` -> ``16x8x8``, a kernel ``(3, 3)`` -> ``3x3``, a flat ``(120,)`` ->
+    ``120`` (and ``()`` -> ``""``)."""
+    return "x".join(_size_text(n) for n in shape)
+
+
+def _size_text(n) -> str:
+    """``3`` for 3, 3.0 or NumPy's 3; anything else as Python writes it (a mistaken 2.5, nan)."""
+    try:
+        whole = int(n)
+    except (TypeError, ValueError, OverflowError):
+        return str(n)
+    return str(whole) if whole == n else str(n)
+
+
 def effective_size(kernel: int, dilation: int = 1) -> int:
     """Span of a dilated window: ``dilation * (kernel - 1) + 1``."""
     return dilation * (kernel - 1) + 1

@@ -10,6 +10,7 @@ from cnnspec.check import check
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import defaults as training_defaults
+from cnnspec.lang import parse_file
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 GLOROT = {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}
@@ -349,6 +350,32 @@ def test_unused_activation_sugar_says_which_name_to_use():
                             "where 'a' is used, write 'a_relu'")
 
 
+def test_unused_norm_sugar_says_which_name_to_use():
+    """`b: conv 16 3x3 nobias bn` then `add(b, in)`: the residual sum skips the batch norm,
+    and the hint names `b_bn`, the word written (`bn`) not the kind (`batchnorm`)."""
+    spec = model((1, 8, 8), [conv("b", 4, (3, 3), ["input"]),
+                             simple("b_bn", "batchnorm", ["b"], eps=1e-5, momentum=0.1,
+                                    trainable=True),
+                             simple("flat", "flatten", ["b"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message.startswith("layer 'b_bn' is not used")
+    assert warning.hint == ("'b' names the layer before its bn; to use the normalised output "
+                            "where 'b' is used, write 'b_bn'")
+
+
+def test_unused_norm_and_activation_sugar_both_name_the_line_output(tmp_path):
+    """`a: conv ... bn relu` makes a, a_bn and a_relu; a later `<- a` leaves both unused,
+    and both warnings name a_relu, the output of the whole line."""
+    path = tmp_path / "skip.cnn"
+    path.write_text("input 1x8x8\na: conv 4 3x3 nobias bn relu\nflatten <- a\ndense 10\n")
+    warnings = check(parse_file(path)).warnings
+    assert [w.message.split(":")[0] for w in warnings] == [
+        "layer 'a_bn' is not used", "layer 'a_relu' is not used"]
+    for warning in warnings:
+        assert warning.hint == ("'a' names the layer before its bn and relu; to use the "
+                                "activated output where 'a' is used, write 'a_relu'")
+
+
 def test_identity_on_an_even_kernel_is_accepted():
     spec = model((2, 8, 8), [conv("a", 2, (2, 2), ["input"], padding="same",
                                   weight={"name": "identity"}),
@@ -442,3 +469,14 @@ def test_a_plateau_schedule_without_validation_data_is_an_error_at_the_schedule(
     (error,) = info.value.errors
     assert "val_split is 0" in error.message and (error.span.line, error.span.column) == (5, 3)
     assert check(parse(text.replace("val_split 0", "val_split 0.1"), "s.cnn"))
+
+
+def test_messages_write_shapes_as_the_summary_does(tmp_path):
+    """One sentence, one notation: '...its input there: 6x6 (input 'conv1' gives 8x6x6)', not
+    the Python tuple (8, 6, 6) beside the 6x6 the summary and the input line write."""
+    path = tmp_path / "bad.cnn"
+    path.write_text("input 1x8x8\nconv1: conv 8 3x3\nconv2: conv 8 9x9\nflatten\ndense 10\n")
+    with pytest.raises(SpecErrors) as info:
+        check(parse_file(path))
+    (error,) = info.value.errors
+    assert error.message.endswith("its input there: 6x6 (input 'conv1' gives 8x6x6)")

@@ -44,3 +44,21 @@ def test_a_memory_size_without_a_unit_below_a_mebibyte_is_refused(capsys):
         main(["check", "--max-memory", "5", "specs/digits.cnn"])
     assert exit_info.value.code == 2
     assert "write the unit, such as 5M or 5G" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["summary", "check", "diagram", "time"])
+def test_a_run_folder_given_as_a_spec_points_to_its_spec(command, tmp_path, capsys):
+    """`cnnspec summary runs/x` (the run's network, a newcomer expects): the folder is not a
+    spec, and the message names the spec it keeps."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "summary.json").write_text("{}")
+    (run / "spec.cnn").write_text("input 1x8x8\nflatten\ndense 10\n")
+    argv = [command, str(run)] + (["-o", str(tmp_path / "d.svg")] if command == "diagram" else [])
+    try:
+        code = main(argv)  # check reads every spec it is given, then returns 2
+    except SystemExit as exc:  # the others stop at the argument
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{run} is a run folder, not a spec file; its spec is {run / 'spec.cnn'}" in err

@@ -1,6 +1,7 @@
 """``cnnspec check / summary / export`` called through ``cnnspec.cli.main``: exit codes, what
 goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fast."""
 import json
+import re
 import subprocess
 import sys
 import time
@@ -191,3 +192,46 @@ def test_check_one_layer_spec_says_layer_not_layers(write, capsys):
     assert main(["check", path]) == 0  # npz: the data's shapes are known when it is read
     out, _ = capsys.readouterr()
     assert out == f"{path}: ok (1 layer, 20 params)\n"
+
+
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_data_help_names_every_dataset(command, capsys):
+    """--data's help lists the datasets from their registry (it had left out cifar10)."""
+    from cnnspec.ir.datasets import DATASETS
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split("options:")[1].split())
+    data_help = text[text.index("--data DATA"):text.index("--data-dir")]
+    for name in DATASETS:
+        assert (name if name != "npz" else "npz:PATH") in data_help, (name, data_help)
+
+
+def _readme_command_rows() -> dict[str, str]:
+    """README's table of commands: the row of each command (first cell and what it does)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Commands"):readme.index("Every command answers")]
+    return {line.split()[2].rstrip("`"): line for line in table.splitlines()
+            if line.startswith("| `cnnspec ")}
+
+
+def test_readme_names_every_option_of_every_command():
+    """A newcomer reads the options in README's table of commands (or in the lines right after
+    it, for those many commands share): none a command takes is left out."""
+    import argparse
+
+    from cnnspec.cli import build_parser
+
+    rows = _readme_command_rows()
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    shared = readme[readme.index("Data: `digits`"):readme.index("Every command answers")]
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    missing = []
+    for name, parser in commands.items():
+        for action in parser._actions:
+            written = [o for o in action.option_strings if o not in ("-h", "--help")]
+            if written and not any(re.search(rf"(?<![\w-]){o}(?![\w-])", rows.get(name, "") +
+                                             shared) for o in written):
+                missing.append(f"{name} {written[-1]}")
+    assert missing == [], "\n".join(missing)

@@ -263,3 +263,16 @@ def test_an_ir_from_before_early_stopping_trains_every_epoch():
     assert ir["version"] == IR_VERSION
     assert ir["training"] == {"epochs": 3, "monitor": "val_loss", "early_stop": 0,
                               "min_delta": 0.0, "augment": [], "cores": 2}
+
+
+def test_a_best_epoch_that_is_the_last_is_said_to_be():
+    """When the last epoch validated best, the test figures train printed are best.npz's own:
+    no "--last for those", which offered the same weights again."""
+    from cnnspec.cli.train import best_lines
+
+    training = {"epochs": 5, "early_stop": 0}
+    last = {"best_epoch": 5, "epochs_done": 5, "monitor": "val_loss", "best_value": 0.3689}
+    assert best_lines(last, training) == [
+        "best epoch 5 by val_loss (0.3689), the last, kept in best.npz: eval and predict use it"]
+    (earlier,) = best_lines({**last, "best_epoch": 3}, training)
+    assert earlier.endswith("(the test figures above are the last epoch's; --last for those)")

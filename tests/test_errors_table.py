@@ -20,17 +20,18 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     ("pool_after_too_much_pooling", HEAD + "conv 4 3x3\nmaxpool 2\nmaxpool 2\nmaxpool 2\n" + TAIL,
      "2x2 window of maxpool 'maxpool3' is larger than its input there: 1x1", 5, 9),
     ("stride_leaves_no_room", HEAD + "conv 4 3x3 stride 4\nconv 4 3x3\n" + TAIL,
-     "its input there: 2x2 (input 'conv1' gives (4, 2, 2))", 3, 8),
+     "its input there: 2x2 (input 'conv1' gives 4x2x2)", 3, 8),
     ("dense_on_feature_map", HEAD + "conv 4 3x3\ndense 10\n",
-     "dense layer 'dense1' needs a flat input, but its input 'conv1' is a (4, 6, 6)", 3, 1),
+     "dense layer 'dense1' needs a flat input, but its input 'conv1' is a 4x6x6", 3, 1),
     ("conv_after_flatten", HEAD + "flatten\nconv 4 3x3\n" + TAIL,
-     "conv layer 'conv1' needs a (C, H, W) feature map", 3, 1),
+     ("conv layer 'conv1' needs a (C, H, W) feature map, but its input 'flatten1' is a flat "
+      "vector of 64 values"), 3, 1),
     ("global_avgpool_on_vector", HEAD + "flatten\nglobal_avgpool\ndense 10\n",
      "global_avgpool layer 'global_avgpool1' needs a (C, H, W) feature map", 3, 1),
     ("add_shapes_differ", HEAD + "a: conv 4 3x3 pad same\nb: conv 8 3x3 pad same <- input\n"
-     "s: add(a, b)\n" + TAIL, "got 'a' (4, 8, 8), 'b' (8, 8, 8)", 4, 4),
+     "s: add(a, b)\n" + TAIL, "got 'a' 4x8x8, 'b' 8x8x8", 4, 4),
     ("concat_sizes_differ", HEAD + "a: conv 4 3x3\nb: conv 4 3x3 pad same <- input\n"
-     "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' (4, 6, 6)", 4, 4),
+     "c: concat(a, b)\n" + TAIL, "equal H and W along the channels, but got 'a' 4x6x6", 4, 4),
     ("literal_wrong_size", HEAD + "conv 4 3x3 weight [[1, 0], [0, 1]]\n" + TAIL,
      ("expected one 3x3 matrix shared by every filter, 4 of them (one per filter) or 4x1 (one "
       "per filter and input channel)"), 2, 12),

@@ -224,3 +224,16 @@ def test_whole_float_pixels_0_to_255_are_scaled_and_the_result_says_so(run_path,
     np.save(too_bright, bright)
     with pytest.raises(RunError, match="float values outside"):
         predict(run, [str(too_bright)])
+
+
+def test_predicted_classes_are_listed_flush_left_under_their_input():
+    """Each input's classes start under its note, names padded to the longest so that the
+    percentages line up (a 12-wide right-aligned field pushed a 1-letter class far right)."""
+    top = [{"class": "square", "probability": 0.58}, {"class": "o", "probability": 0.4},
+           {"class": "plus", "probability": 0.02}]
+    text = format_predictions([{"input": "a.png", "predicted": "square", "probability": 0.58,
+                                "top": top, "note": None}])
+    assert text.splitlines() == ["a.png: square (58.0%)",
+                                 "  square   58.00%",
+                                 "  o        40.00%",
+                                 "  plus      2.00%"]

@@ -168,3 +168,14 @@ def test_an_ir_file_of_version_2_gets_the_training_settings_of_version_3(tmp_pat
     assert [ir["training"][key] for key in ("warmup", "decay_bias", "clip_norm", "clip_value",
                                             "label_smoothing", "class_weights")] == [
         0, True, 0.0, 0.0, 0.0, []]
+
+
+def test_dataset_descriptions_and_other_spellings_read_whole():
+    """The shapes dataset's description counts every class it draws (it had named six of
+    ten), and a dataset's other spellings are one parenthesis: (or `cifar-10`, `cifar_10`)."""
+    from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES
+    from cnnspec.ir.training_docs import training_table
+
+    assert f"{len(SHAPE_CLASSES)} classes" in DATASETS["shapes"].description
+    assert "(or `cifar-10`, `cifar_10`)" in training_table()
+    assert ") (or" not in training_table()

@@ -129,6 +129,19 @@ def test_constant_flag_only_when_every_element_is_one_value():
     assert describe({"name": "literal", "values": [[2, 2], [2, 2]]}, (4, 2, 2, 2)).constant
 
 
+def test_a_hand_written_kernel_shows_its_numbers_as_a_named_one_does():
+    """summary shows sobel_x's matrix; a matrix written by hand is shown too, to check it by
+    (one shared by every filter: one per filter would be too long a line)."""
+    sobel_y = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
+    info = describe({"name": "literal", "values": sobel_y}, (1, 1, 3, 3))
+    assert info.formula == "[[-1, -2, -1], [0, 0, 0], [1, 2, 1]] as written, every filter and channel"
+    assert describe({"name": "sobel_x"}, (1, 1, 3, 3)).formula.startswith("[[-1, 0, 1], [-2, 0, 2]")
+    per_filter = describe({"name": "literal", "values": [sobel_y, sobel_y]}, (2, 1, 3, 3))
+    assert per_filter.formula == "as written, one per filter, every channel"
+    large = describe({"name": "literal", "values": [[1] * 6] * 6}, (1, 1, 6, 6))
+    assert large.formula == "as written, every filter and channel"
+
+
 @pytest.mark.parametrize("init, shape, message", [
     ({"name": "literal", "values": [[1, 0], [0, 1]]}, (4, 2, 3, 3), "needs 3x3"),
     ({"name": "literal", "values": [[[1]], [[2]]]}, (4, 2, 1, 1), "needs 4x1x1"),

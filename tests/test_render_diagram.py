@@ -14,8 +14,9 @@ from cnnspec.init.fans import fans
 from cnnspec.ir.spec import Spec
 from cnnspec.render import backend
 from cnnspec.render.diagram import build_graph, collapse_plan, render_diagram, units
-from cnnspec.render.layer_text import init_text, shape_text
+from cnnspec.render.layer_text import init_text
 from cnnspec.render.repeats import identical_runs
+from cnnspec.shapes import shape_text
 
 SPEC_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPECS = sorted(SPEC_DIR.glob("*.cnn"))

@@ -315,6 +315,26 @@ def test_a_log_axis_within_a_decade_reads_in_plain_numbers(tmp_path, monkeypatch
     assert {"0.5", "0.7", "0.8", "0.9"} <= set(_tick_labels(loss_ax.yaxis))
 
 
+def test_a_decade_among_plain_ticks_is_plain_too(tmp_path, monkeypatch):
+    """A loss from 2.3 down to 0.2 crosses 1: its ticks read 0.2, 0.3, ... 1, 2, not 0.6, 10⁰,
+    2 (a taller 10⁰ among plain numbers reads as another scale, and touched a 0.9 above it)."""
+    from cnnspec.lab.plots import plot_learning_curves
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_learning_curves({"he_normal": [[{"val_acc": 0.7, "train_loss": 1.2},
+                                         {"val_acc": 0.9, "train_loss": 0.2}]],
+                          "glorot_normal": [[{"val_acc": 0.2, "train_loss": 2.3},
+                                             {"val_acc": 0.2, "train_loss": 2.3}]]},
+                         tmp_path / "c.png")
+    drawn[0].canvas.draw()
+    labels = _tick_labels(drawn[0].axes[1].yaxis)
+    assert {"0.2", "0.3", "1", "2"} <= {label.strip("$").replace("\\mathdefault{", "")
+                                        .rstrip("}") for label in labels}, labels
+    assert not any("^" in label for label in labels), labels
+
+
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):
     from cnnspec.lab.plots import plot_depth_profile
     from cnnspec.lab.stats import LayerStats

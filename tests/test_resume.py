@@ -181,9 +181,10 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
     assert extended.summary["extended"] == [{"from_epochs": 1, "to_epochs": 3}]
     saved = json.loads((tmp_path / "short" / rundir.SPEC_JSON).read_text())
     assert saved["training"]["epochs"] == 3
-    with pytest.raises(RunError, match="epochs 2 differs from the run's epochs 3") as info:
+    with pytest.raises(RunError, match="^epochs 2 is fewer than the run's 3 epochs$") as info:
         resume(tmp_path / "short", Settings(epochs=2), **FAST)
-    assert "fewer cannot undo" in info.value.hint
+    assert info.value.hint == ("a resumed run cannot undo what it trained: drop epochs to finish "
+                               "its 3, give more than 3 to extend it, or start a new run")
 
 
 def test_resume_of_a_finished_run_says_so(tmp_path):

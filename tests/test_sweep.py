@@ -455,3 +455,9 @@ def test_two_sweeps_named_in_the_same_second_get_two_folders_and_an_explicit_one
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(RunError, match="not empty"):
         prepare_folder(tmp_path / "other", {"spec": "a"})
+
+
+def test_the_local_cluster_is_described_in_the_workers_number():
+    """`training 4 cells on a local Dask cluster of 1 worker process` (it said "processes")."""
+    assert executors.local_cluster_description(1) == "on a local Dask cluster of 1 worker process"
+    assert executors.local_cluster_description(2).endswith("of 2 worker processes")

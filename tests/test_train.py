@@ -316,8 +316,12 @@ def test_nested_state_round_trips_through_flat_arrays():
 def test_epoch_lines_and_display_choice(capsys):
     row = {"epoch": 3, "train_loss": 0.5, "train_acc": 0.8, "val_loss": None, "val_acc": None,
            "lr": 0.1, "seconds": 1.5, "images_per_s": 1000.0}
-    assert format_epoch(row, 20) == ("epoch  3/20  train loss 0.5000 acc  80.0%  lr 0.1  "
-                                     "1.5s  1000 img/s")
+    assert format_epoch(row, 20) == ("epoch  3/20  train loss 0.5000 acc  80.0%  lr 0.1     "
+                                     "    1.5s    1000 img/s")
+    # a cosine schedule's lr, a slow epoch and a fast one keep the columns where they were
+    for lr, seconds, speed in [(0.000489, 12.5, 250.0), (1.23e-05, 0.3, 51630.0)]:
+        other = format_epoch({**row, "lr": lr, "seconds": seconds, "images_per_s": speed}, 20)
+        assert len(other) == len(format_epoch(row, 20)), other
     LineDisplay().end_epoch(row, 20)
     assert "epoch  3/20" in capsys.readouterr().out
     assert type(make_display(None, quiet=True)).__name__ == "Display"

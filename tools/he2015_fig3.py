@@ -1,5 +1,6 @@
 """He et al. 2015, Fig. 3, reproduced: a 22-layer and a 30-layer plain ReLU net trained under
-He init and under Glorot (Xavier) init, several seeds each, on the built-in digits.
+He init and under Glorot (Xavier) init, several seeds each, on 8x8 synthetic shapes of four
+classes.
 
     python3 tools/he2015_fig3.py                   # 3 seeds, the figure in he2015_fig3.png
     python3 tools/he2015_fig3.py --seeds 2 -o fig3.png --out runs/fig3

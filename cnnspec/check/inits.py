@@ -23,10 +23,7 @@ from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.limits import FLOAT32_MAX, short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
-
-
-def _dims(shape) -> str:
-    return "x".join(str(n) for n in shape)
+from cnnspec.shapes import shape_text
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -44,7 +41,7 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
     if len(vshape) not in (2, 3, 4):
         return f"the kernel literal is {len(vshape)}-D"
     if vshape[-2:] != (kh, kw):
-        return (f"the kernel literal holds {_dims(vshape[-2:])} matrices, but the kernel is "
+        return (f"the kernel literal holds {shape_text(vshape[-2:])} matrices, but the kernel is "
                 f"{kh}x{kw}")
     if len(vshape) >= 3 and vshape[0] != out:
         return f"the kernel literal holds {vshape[0]} filters, but the layer has {out}"
@@ -69,8 +66,8 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
         hint = (f"write one {kh}x{kw} matrix, a list of {out}, or {out} lists of {cin}; "
                 "or change the layer's kernel size or filters to match the literal")
     else:
-        problem = None if vshape == shape else f"the literal is {_dims(vshape)}"
-        expected = f"expected a {_dims(shape)} matrix (units x inputs)"
+        problem = None if vshape == shape else f"the literal is {shape_text(vshape)}"
+        expected = f"expected a {shape_text(shape)} matrix (units x inputs)"
         hint = "a dense weight literal gives every value: one row per unit, one column per input"
     if problem:
         raise spec.error(f"{layer['kind']} '{layer['name']}': {problem}; {expected}",

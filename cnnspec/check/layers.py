@@ -12,9 +12,8 @@ import math
 from cnnspec.check.model import LayerInfo
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, KindError, Shape
-from cnnspec.kinds.shape_rules import shape_text
 
-__all__ = ["infer", "shape_text"]
+__all__ = ["infer"]
 
 
 def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:

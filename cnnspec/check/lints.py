@@ -102,21 +102,49 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     return out
 
 
-def _unused_hint(layer: dict, used: set[str]) -> str:
-    """How to fix an unused layer. The common case is activation sugar: in `a: conv 8 3 relu`
-    the name `a` is the conv *before* its relu, so `add(a, b)` skips the generated `a_relu`."""
-    before = layer["inputs"][0] if len(layer["inputs"]) == 1 else None
-    if before in used and layer["name"] == f"{before}_{layer['kind']}":
-        return (f"'{before}' names the layer before its {layer['kind']}; to use the activated "
-                f"output where '{before}' is used, write '{layer['name']}'")
-    return "remove it, feed it into a later layer, or name the right `output`"
+def _sugar_word(name: str, kind: str) -> tuple[str, str] | None:
+    """``(line's name, word)`` when ``name`` reads as a layer the language made from a word at
+    the end of another layer's line: ``a_relu`` of `a: conv 8 3 relu`, ``b_bn`` of
+    `b: conv 8 3 bn`. Such a layer is called ``<line's name>_<word written>``, the word being
+    its kind's name or one of its aliases."""
+    for word in (kind, *KINDS[kind].aliases):
+        if name.endswith(f"_{word}") and len(name) > len(word) + 1:
+            return name[:-len(word) - 1], word
+    return None
+
+
+def _sugar_chain(base: str, spec: Spec) -> list[dict]:
+    """The layers the words at the end of ``base``'s line made, in order: each takes the one
+    before it alone and is named ``<base>_<word>`` (`a: conv 8 3 bn relu`: a_bn, a_relu)."""
+    chain, last = [], base
+    for layer in spec.ir["layers"]:
+        made = _sugar_word(layer["name"], layer["kind"])
+        if layer["inputs"] == [last] and made and made[0] == base:
+            chain.append(layer)
+            last = layer["name"]
+    return chain
+
+
+def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
+    """How to fix an unused layer. The common case is sugar: in `a: conv 8 3 relu` (or
+    `a: conv 8 3 bn`) the name `a` is the conv *before* its relu (batch norm), so `add(a, b)`
+    skips the generated `a_relu` (`a_bn`): the hint names the output of the whole line."""
+    made = _sugar_word(layer["name"], layer["kind"])
+    chain = _sugar_chain(made[0], spec) if made and made[0] in used else []
+    if layer not in chain:
+        return "remove it, feed it into a later layer, or name the right `output`"
+    base, end = made[0], chain[-1]
+    words = " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
+    what = "activated" if KINDS[end["kind"]].is_activation else "normalised"
+    return (f"'{base}' names the layer before its {words}; to use the {what} output where "
+            f"'{base}' is used, write '{end['name']}'")
 
 
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
     output = spec.ir["output"]
     return [spec.error(f"layer '{layer['name']}' is not used: the output '{output}' does not "
                        "depend on it", layer["name"], severity="warning",
-                       hint=_unused_hint(layer, used))
+                       hint=_unused_hint(layer, used, spec))
             for layer in spec.ir["layers"] if layer["name"] not in used]
 
 

@@ -16,15 +16,12 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
-
-
-def _dims(values) -> str:
-    return "x".join(str(n) for n in values)
+from cnnspec.shapes import shape_text
 
 
 def _pair(values) -> str:
     """``2`` for [2, 2], ``2x1`` for [2, 1]."""
-    return str(values[0]) if values[0] == values[1] else _dims(values)
+    return str(values[0]) if values[0] == values[1] else shape_text(values)
 
 
 def window_text(info: LayerInfo) -> str:
@@ -35,8 +32,8 @@ def window_text(info: LayerInfo) -> str:
     if size is None:
         return ""
     padding = ir["padding"]
-    pad = padding if isinstance(padding, str) else f"pad {_dims(padding)}"
-    text = f"{_dims(size)} s{_pair(ir['stride'])} {pad}"
+    pad = padding if isinstance(padding, str) else f"pad {shape_text(padding)}"
+    text = f"{shape_text(size)} s{_pair(ir['stride'])} {pad}"
     if ir.get("dilation", [1, 1]) != [1, 1]:
         text += f" d{_pair(ir['dilation'])}"
     if ir.get("groups", 1) > 1:
@@ -138,7 +135,7 @@ def _params_text(layer: dict) -> str:
 def _rows(layer: dict) -> list[tuple[str, ...]]:
     """The layer's line and, for a layer with parameters, lines for the formula and the bias."""
     weight, bias = layer["init"]["weight"], layer["init"]["bias"]
-    main = (layer["name"], layer["kind"], layer["window"] or "", _dims(layer["output_shape"]),
+    main = (layer["name"], layer["kind"], layer["window"] or "", shape_text(layer["output_shape"]),
             _params_text(layer), f"{layer['signal_std']:.3g}", _init_text(weight))
     rows = [main]
     fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
@@ -182,7 +179,7 @@ def summary_table(checked: CheckedSpec) -> str:
             f"step, {data_text(step['data_bytes'])}, "
             f"{bytes_text(step['runtime_bytes'])} for Python, its libraries and their "
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
-    title = (f"Model: {data['name']}   input {_dims(data['input_shape'])}   "
-             f"output '{data['output']}' {_dims(data['output_shape'])}")
+    title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
+             f"output '{data['output']}' {shape_text(data['output_shape'])}")
     note = "Signal: estimated std of each layer's output at init, relative to the input's."
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])

@@ -15,12 +15,12 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 from __future__ import annotations
 
 from cnnspec.check.graph import INPUT
-from cnnspec.check.layers import shape_text
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import class_count, image_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import problems as training_problems
+from cnnspec.shapes import shape_text
 
 # The field that sets the width of a layer's output, for the layers that set one.
 WIDTH_FIELDS = {"dense": "units", "conv": "filters"}
@@ -112,7 +112,7 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     given = tuple(spec.ir["input"]["shape"])
     if tuple(image) != given:
         errors.append(spec.error(
-            f"the input is {_dims(given)}, but the {data_name} images are {_dims(image)}",
+            f"the input is {shape_text(given)}, but the {data_name} images are {shape_text(image)}",
             "input", hint=_input_hint(tuple(image), given, data_name)))
     weights = spec.ir["training"]["class_weights"]
     if weights and len(weights) != classes:
@@ -133,7 +133,7 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     if len(output.output_shape) != 1:
         errors.append(spec.error(
             f"the output '{output.name}' gives {shape_text(output.output_shape)}, but {data_name}"
-            f" has {classes} classes: the loss needs {needs}, shape ({scores},)",
+            f" has {classes} classes: the loss needs {needs}, a flat vector of {scores}",
             output.name, hint=f"end with `dense {scores}` (after `flatten` or "
                               "`global_avgpool`)"))
     elif output.output_shape[0] != scores:
@@ -161,11 +161,6 @@ def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str
     return info.name, WIDTH_FIELDS[info.kind]
 
 
-def _dims(shape) -> str:
-    """``(1, 28, 28)`` as the input line writes it: ``1x28x28``."""
-    return "x".join(str(int(d)) for d in shape)
-
-
 def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
     """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``."""
     c, h, w = image
@@ -173,19 +168,19 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
         # Images stored channels-last (H, W, C) look like C, H, W = H, W, C: the fix then is
         # to transpose the data, not to copy its shape into the spec.
         transposed = (w, c, h)
-        then = "" if transposed == given else f", and write `input {_dims(transposed)}`"
+        then = "" if transposed == given else f", and write `input {shape_text(transposed)}`"
         return (f"the images look stored channels-last (N, H, W, C): store them as "
                 f"(N, C, H, W), e.g. x.transpose(0, 3, 1, 2), which gives "
-                f"{_dims(transposed)}{then}")
+                f"{shape_text(transposed)}{then}")
     shapes_fit = data_name == "shapes" and given[0] in (1, 3) and given[1] == given[2]
     # The shapes arguments that would draw images of the given shape (colour: 3 channels).
     colour = f"colour={'true' if given[0] == 3 else 'false'}" if given[0] != c else ""
     if (h, w) == tuple(given[1:]):
         also = f", or set shapes({colour})" if shapes_fit else ""
         return (f"the {data_name} images have {c} channel{'s' if c != 1 else ''}: write "
-                f"`input {_dims(image)}`{also}")
+                f"`input {shape_text(image)}`{also}")
     if shapes_fit:
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
-        return f"write `input {_dims(image)}`, or set shapes({arguments})"
-    return (f"write `input {_dims(image)}`, or train on data of shape {_dims(given)} "
+        return f"write `input {shape_text(image)}`, or set shapes({arguments})"
+    return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)} "
             "(--data)")

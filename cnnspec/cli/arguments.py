@@ -176,8 +176,25 @@ def new_folder(text: str) -> str:
 
 
 def spec_file(text: str) -> str:
-    """The type of a SPEC argument: an existing file (a folder is refused by name)."""
+    """The type of a SPEC argument: an existing file (a folder is refused by name; a run
+    folder, given for the network it trained, with the path of the spec it keeps)."""
+    mistake = run_folder_as_spec(text)
+    if mistake:
+        raise argparse.ArgumentTypeError(mistake)
     return _existing(text, folder=False)
+
+
+def run_folder_as_spec(text: str) -> str | None:
+    """What is wrong when ``text``, named where a spec is read, is a run folder (given for the
+    network it trained, as ``export`` takes one): the spec file it keeps; else None."""
+    path = Path(path_text(text))
+    if not path.is_dir():
+        return None
+    from cnnspec.training.rundir import SPEC_CNN  # NumPy: only for this mistake
+    if not (path / SPEC_CNN).is_file():
+        return None
+    return (f"{shortened(text, 200)} is a run folder, not a spec file; its spec is "
+            f"{shortened(str(path / SPEC_CNN), 200)}")
 
 
 def spec_or_run(text: str) -> str:

@@ -10,8 +10,8 @@ import gc
 import sys
 from contextlib import contextmanager
 
-from cnnspec.cli.arguments import memory_size, path_text
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
@@ -42,6 +42,9 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     from cnnspec.check.load import load
 
     try:
+        mistake = run_folder_as_spec(path)
+        if mistake:
+            raise InputError(mistake)
         checked = load(path, strict=strict, max_memory=max_memory)
     except SpecErrors as exc:
         report(exc.errors)

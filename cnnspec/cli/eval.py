@@ -5,6 +5,7 @@ import argparse
 import json
 
 from cnnspec.cli.arguments import new_folder, run_folder_in
+from cnnspec.data.names import valid_forms
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
@@ -15,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a run folder written by `cnnspec train`")
     parser.add_argument("--data", metavar="DATA",
                         help="evaluate on the test split of this dataset instead of the run's, "
-                        "written as a spec's data setting (digits, shapes(size=8), mnist, "
-                        "fashion-mnist) or npz:PATH")
+                        f"written as a spec's data setting: {valid_forms()}, with arguments as "
+                        "in a spec: \"shapes(size=8)\"")
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
     parser.add_argument("--last", action="store_true",

@@ -18,6 +18,7 @@ from cnnspec.cli.arguments import (
     spec_file,
 )
 from cnnspec.cli.check import report
+from cnnspec.data.names import valid_forms
 from cnnspec.errors import InputError, RunError
 from cnnspec.ir.training_catalogue import KEYS
 
@@ -46,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override the spec's seed (weights, data order, dropout)")
     parser.add_argument("--data", metavar="DATA",
                         help="override the spec's dataset, written as its `data` setting is: "
-                        "digits, mnist, fashion-mnist, \"shapes(size=8, classes=[x, o])\" or "
-                        "npz:PATH")
+                        f"{valid_forms()}, with arguments as in a spec: "
+                        "\"shapes(size=8, classes=[x, o])\"")
     cores = KEYS["cores"].arg
     parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "
@@ -177,9 +178,13 @@ def best_lines(summary: dict, training: dict) -> list[str]:
                      f"{training['epochs']}: {summary['monitor']} did not improve for "
                      f"{training['early_stop']} epochs (early_stop {training['early_stop']})")
     if summary.get("best_epoch"):
-        lines.append(f"best epoch {summary['best_epoch']} by {summary['monitor']} "
-                     f"({summary['best_value']:.4f}), kept in best.npz: eval and predict use it "
-                     "(the test figures above are the last epoch's; --last for those)")
+        line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
+                f"({summary['best_value']:.4f})")
+        if summary["best_epoch"] == summary.get("epochs_done"):  # the figures above are its own
+            lines.append(f"{line}, the last, kept in best.npz: eval and predict use it")
+        else:
+            lines.append(f"{line}, kept in best.npz: eval and predict use it (the test figures "
+                         "above are the last epoch's; --last for those)")
     return lines
 
 

@@ -15,7 +15,8 @@ DATASET_NAMES = {name: kind.description for name, kind in DATASETS.items()}
 NPZ_PREFIX = "npz:"
 
 
-def _valid_forms() -> str:
+def valid_forms() -> str:
+    """The datasets as ``--data`` takes them: ``digits, shapes, ..., npz:PATH``."""
     return ", ".join(name if name != "npz" else "npz:PATH" for name in DATASET_NAMES)
 
 
@@ -46,7 +47,7 @@ def _unknown_hint(text: str) -> str:
     if text == "npz" or text.endswith(".npz"):
         path = "PATH" if text == "npz" else text
         return f"for your own arrays write npz:{path}"
-    hint = f"valid datasets: {_valid_forms()}"
+    hint = f"valid datasets: {valid_forms()}"
     names = [n for n in [*DATASET_NAMES, *ALIASES] if n != "npz"]
     close = difflib.get_close_matches(text.lower(), names, n=1, cutoff=0.6)
     if close:

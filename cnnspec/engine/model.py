@@ -50,6 +50,7 @@ from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
 from cnnspec.engine.layers import Elementwise, InPlaceReLU, Layer, fuse
 from cnnspec.errors import RunError
+from cnnspec.shapes import shape_text
 
 INPUT = "input"
 
@@ -160,7 +161,7 @@ class Model:
     def _check_input(self, x: np.ndarray) -> None:
         expected = None if self.checked is None else tuple(self.checked.input_shape)
         if expected is not None and tuple(x.shape[1:]) != expected:
-            shape = "x".join(str(n) for n in expected)
+            shape = shape_text(expected)
             raise RunError(
                 f"the model takes inputs of shape (N, {', '.join(map(str, expected))}), "
                 f"not {tuple(x.shape)}",

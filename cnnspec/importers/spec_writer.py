@@ -22,6 +22,7 @@ from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, class_count, image_shap
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.text import pair_text, step_text
+from cnnspec.shapes import shape_text
 
 HEADER_WIDTH = 96  # the header's comment lines, "# " included, fit the 100 columns of fmt
 
@@ -80,7 +81,7 @@ def _padding(value) -> str:
     if len(value) == 4:
         top, bottom, left, right = value
         if (top, left) != (bottom, right):
-            return "x".join(str(int(v)) for v in value)
+            return shape_text(value)
         value = [top, left]
     return step_text(value)
 
@@ -217,14 +218,10 @@ def fitting_data(shape: tuple[int, int, int], classes: int | None,
             args.append(f"classes=[{', '.join(SHAPE_CLASSES[:classes])}]")
         if c == 3:
             args.append("colour=true")
-        return (f"shapes({', '.join(args)})", (f"synthetic {_dims(shape)} images of {classes} "
+        return (f"shapes({', '.join(args)})", (f"synthetic {shape_text(shape)} images of {classes} "
                 "classes, to train offline; write your own data here"))
     return ('npz(path="data.npz")', (f"your arrays: x of shape (N, {c}, {h}, {w}) and integer "
             f"labels y"))
-
-
-def _dims(shape) -> str:
-    return "x".join(str(int(d)) for d in shape)
 
 
 def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int],
@@ -237,7 +234,7 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
     out = [f"# {part}".rstrip() for line in header
            for part in textwrap.wrap(line, HEADER_WIDTH, subsequent_indent="  "
                                      if line.startswith("- ") else "")]
-    out += [f"model {model}", f"input {_dims(input_shape)}"]
+    out += [f"model {model}", f"input {shape_text(input_shape)}"]
     parts = [f"{key.split('_')[0]} {init_text(init)}" for key, init in defaults.items()]
     if parts:
         out.append("default " + ", ".join(parts))

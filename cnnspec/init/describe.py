@@ -20,6 +20,7 @@ from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import LAYOUTS, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
+from cnnspec.shapes import shape_text
 
 
 def num(x: float) -> str:
@@ -164,7 +165,7 @@ def delta_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
     if len(shape) not in (2, 4):
         raise SpecError(f"delta_orthogonal needs a conv or dense weight, not a parameter of "
-                        f"shape {'x'.join(map(str, shape))}",
+                        f"shape {shape_text(shape)}",
                         hint="initialise biases with zeros or a constant")
     out, cin, kh, kw = delta_shape(shape)
     g = gain(init["gain"])
@@ -218,7 +219,7 @@ def _identity(init, shape, fan_in, fan_out) -> InitInfo:
     if len(shape) == 2:
         short, formula = f"eye {rows}x{cols}", f"W[i, i] = 1 for i < min(out, in) = {ones}"
     else:
-        kernel = "x".join(map(str, shape[2:]))
+        kernel = shape_text(shape[2:])
         short = f"identity {kernel}"
         formula = (f"filter i = 1 at the kernel centre of channel i, for i < min(out, in) = "
                    f"{ones}; 0 elsewhere")
@@ -239,10 +240,14 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
     values, _ = kernel_values(init, shape)  # validates the kernel against the shape
     numbers = flat(values)
     name = init["name"]
-    size = "x".join(map(str, shape[2:] if len(shape) == 4 else shape))
+    size = shape_text(shape[2:] if len(shape) == 4 else shape)
     if name == "literal":
-        layout = LAYOUTS[len(nested_shape(values))] if len(shape) == 4 else "every value given"
-        short, formula = f"literal {size}", f"as written, {layout}"
+        depth = len(nested_shape(values))
+        layout = LAYOUTS[depth] if len(shape) == 4 else "every value given"
+        # one matrix for every filter, and small: the summary's line stays readable
+        small = len(shape) == 4 and depth == 2 and len(numbers) <= SHOWN_KERNEL_VALUES
+        shown = f"{_matrix_text(values)} " if small else ""
+        short, formula = f"literal {size}", f"{shown}as written, {layout}"
     elif name == "gaussian":
         short = f"gaussian(σ={float(init['sigma']):g}) {size}"
         formula = ("exp(-r^2 / (2 sigma^2)) about the centre, normalised to sum 1, "
@@ -258,11 +263,18 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         short = f"box {size}"
         formula = f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = {num(numbers[0])} everywhere"
     else:
-        rows = ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in values)
-        short, formula = f"{name} {size}", f"[{rows}] on every filter and channel"
+        short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
                     fan_in=fan_in, fan_out=fan_out,
                     constant=all(v == numbers[0] for v in numbers))
+
+
+SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line
+
+
+def _matrix_text(rows) -> str:
+    """A kernel matrix on one line: ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]``."""
+    return "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in rows) + "]"
 
 
 _DESCRIBERS = {

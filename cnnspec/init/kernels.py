@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from cnnspec.errors import SpecError
+from cnnspec.shapes import shape_text
 
 SOBEL_X = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
 SOBEL_Y = [list(row) for row in zip(*SOBEL_X)]
@@ -136,4 +137,4 @@ def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, 
 
 
 def _dims(shape: tuple[int, ...]) -> str:
-    return "x".join(str(n) for n in shape) if shape else "a single number"
+    return shape_text(shape) or "a single number"

@@ -115,8 +115,8 @@ class DatasetKind:
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
                 examples=1797),
-    DatasetKind("shapes", "synthetic shapes: x, plus, o, square, bars, diagonals (generated "
-                "from the seed)", args=(
+    DatasetKind("shapes", f"synthetic shapes of {len(SHAPE_CLASSES)} classes (generated from "
+                "the seed)", args=(
                     # 4 is the least that draws; below about 8 pixels an "o" and a "square"
                     # become the same few pixels, so such a dataset is harder than it looks.
                     Arg("size", 16, "int", 4, "the images are size x size pixels; 16 is "

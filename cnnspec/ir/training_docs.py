@@ -42,12 +42,17 @@ def _data_range(arg: DataArg) -> str:
     return f"{arg.name} >= {arg.minimum:g}"
 
 
+def _other_spellings(aliases: tuple[str, ...]) -> str:
+    """`` (or `a`, `b`)`` after a name that has other spellings, else nothing."""
+    return f" (or {', '.join(_code(alias) for alias in aliases)})" if aliases else ""
+
+
 def _dataset(kind: DatasetKind) -> str:
     if not kind.args:
         written = kind.name
     else:
         written = f"{kind.name}({', '.join(_data_arg(a) for a in kind.args)})"
-    text = _code(written) + "".join(f" (or {_code(alias)})" for alias in kind.aliases)
+    text = _code(written) + _other_spellings(kind.aliases)
     ranges = [r for r in (_data_range(a) for a in kind.args) if r]
     if kind.name == "shapes":
         ranges.append(f"at least {SHAPES_MIN_PER_CLASS} images per class, at most "
@@ -99,7 +104,7 @@ def training_table() -> str:
     ranges and meaning, and its default."""
     rows = ["| key | values | default |", "|---|---|---|"]
     for key in KEYS.values():
-        name = _code(key.name) + "".join(f" (or {_code(a)})" for a in key.aliases)
+        name = _code(key.name) + _other_spellings(key.aliases)
         rows.append(f"| {name} | {_cell(_values(key))} | {_default(key)} |")
     return "\n".join(rows)
 

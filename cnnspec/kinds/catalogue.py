@@ -17,7 +17,6 @@ from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
 from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, window_flops
 from cnnspec.kinds.shape_rules import (
-    dims,
     listed,
     needs_flat,
     needs_map,
@@ -26,6 +25,7 @@ from cnnspec.kinds.shape_rules import (
 )
 from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
 from cnnspec.kinds.torch_code import call
+from cnnspec.shapes import shape_text
 
 
 class _EngineModule:
@@ -180,7 +180,7 @@ def _conv_transpose_pads(ir: dict, hw) -> tuple[tuple[int, int, int, int], list[
     for axis, (q, s, d) in enumerate(zip(ir["output_pad"], stride, dilation)):
         if q >= s and q >= d:
             raise KindError(
-                f"output_pad {dims(ir['output_pad'])} of conv_transpose '{ir['name']}' must be "
+                f"output_pad {shape_text(ir['output_pad'])} of conv_transpose '{ir['name']}' must be "
                 f"smaller than its stride {step_text(stride)} or its dilation "
                 f"{step_text(dilation)} ({('height', 'width')[axis]}: {q})", "output_pad",
                 hint="output_pad picks one of the stride's output sizes that a convolution "
@@ -206,7 +206,7 @@ def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
     if min(out_hw) < 1:
         raise KindError(
             f"the padding {pads_text(ir['padding'], pads)} of conv_transpose '{ir['name']}' "
-            f"crops away its whole output: {dims(out_hw)} from a {dims(hw)} input", "padding",
+            f"crops away its whole output: {shape_text(out_hw)} from a {shape_text(hw)} input", "padding",
             hint="pad at most (kernel - 1) / 2 on each side, or use a larger kernel or stride")
     in_c, out_c = shape[0], ir["filters"]
     weight = (in_c, out_c // ir["groups"], *ir["kernel"])
@@ -345,7 +345,7 @@ def _pool_padding_fits(ir: dict) -> None:
     if max(top, bottom) <= size[0] // 2 and max(left, right) <= size[1] // 2:
         return
     raise KindError(
-        f"padding {dims(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
+        f"padding {shape_text(padding)} of {ir['kind']} '{ir['name']}' is more than half its "
         f"{pair_text(size)} window, so some windows would hold nothing but padding", "padding",
         hint=f"use at most {pair_text([k // 2 for k in size])} on each side, or `pad same`")
 

@@ -8,15 +8,7 @@ from __future__ import annotations
 
 from cnnspec import shapes
 from cnnspec.kinds.kind import KindError, Shape
-
-
-def dims(shape) -> str:
-    return "x".join(str(n) for n in shape)
-
-
-def shape_text(shape: Shape) -> str:
-    """``(16, 8, 8)`` or ``(120,)``, as summaries and messages write a shape."""
-    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+from cnnspec.shapes import shape_text
 
 
 def only_input(in_shapes: list[Shape]) -> Shape:
@@ -29,7 +21,7 @@ def needs_map(ir: dict, shape: Shape) -> None:
     if len(shape) != 3:
         raise KindError(
             f"{ir['kind']} layer '{ir['name']}' needs a (C, H, W) feature map, but its "
-            f"input '{ir['inputs'][0]}' is a flat vector {shape_text(shape)}",
+            f"input '{ir['inputs'][0]}' is a flat vector of {shape_text(shape)} values",
             hint="put convolution and pooling layers before `flatten`/`global_avgpool`")
 
 
@@ -53,12 +45,12 @@ def window(ir: dict, shape: Shape, size_field: str, dilation) -> tuple:
         return pads, out_hw
     effective = tuple(shapes.effective_size(k, d) for k, d in zip(size, dilation))
     what = "kernel" if size_field == "kernel" else "window"
-    dilated = f" (dilated to {dims(effective)})" if effective != size else ""
+    dilated = f" (dilated to {shape_text(effective)})" if effective != size else ""
     padded = (hw[0] + pads[0] + pads[1], hw[1] + pads[2] + pads[3])
-    pad_text = f", {dims(padded)} after padding" if padded != hw else ""
+    pad_text = f", {shape_text(padded)} after padding" if padded != hw else ""
     raise KindError(
-        f"the {dims(size)} {what}{dilated} of {ir['kind']} '{ir['name']}' is larger than "
-        f"its input there: {dims(hw)}{pad_text} (input '{ir['inputs'][0]}' gives "
+        f"the {shape_text(size)} {what}{dilated} of {ir['kind']} '{ir['name']}' is larger than "
+        f"its input there: {shape_text(hw)}{pad_text} (input '{ir['inputs'][0]}' gives "
         f"{shape_text(shape)})", size_field,
         hint="use `pad same`, a smaller kernel, or less stride/pooling before this layer")
 

@@ -33,6 +33,7 @@ from cnnspec.kinds import ACTIVATIONS, is_weighted
 from cnnspec.lab import meanfield
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variant
+from cnnspec.shapes import shape_text
 
 C0 = 0.5  # the correlation of each input pair
 PERTURBATION = 1e-6  # relative size of the perturbed copy (float64: stays linear)
@@ -360,7 +361,7 @@ def format_phase(report: PhaseReport) -> str:
     """The terminal summary: the named inits on the diagram, the critical line from theory and
     from measurement, and the measured grid."""
     lines = [(f"{report.spec_name}: {report.depth} hidden layers with {report.nonlinearity}, "
-             f"typical weight {'x'.join(map(str, report.typical_shape))} (fan_in "
+             f"typical weight {shape_text(report.typical_shape)} (fan_in "
              f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)"),
              "", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; a net trains "
              "to depths of a few xi_c, Schoenholz et al. 2017):"),

@@ -17,6 +17,7 @@ from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.shapes import shape_text
 
 
 def read_gain(value: Value, what: str) -> dict:
@@ -118,7 +119,7 @@ def _depth(x) -> int:
 
 
 def _show(shape: tuple[int, ...]) -> str:
-    return "x".join(str(n) for n in shape) if shape else "a single number"
+    return shape_text(shape) or "a single number"
 
 
 def read_init(value: Value, what: str = "initializer") -> dict:

@@ -33,9 +33,9 @@ from cnnspec.render.layer_text import (
     init_text,
     is_frozen,
     params_text,
-    shape_text,
 )
 from cnnspec.render.repeats import Block, identical_runs
+from cnnspec.shapes import shape_text
 
 DETAILS = ("full", "minimal")
 RANKDIRS = ("TB", "LR")

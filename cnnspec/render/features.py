@@ -17,6 +17,7 @@ from cnnspec.errors import RunError
 from cnnspec.render import palette
 from cnnspec.render.figure import balanced_fill, new_figure, save_png
 from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, scale_caption
+from cnnspec.shapes import shape_text
 
 MAX_CHANNELS = 16
 
@@ -103,7 +104,7 @@ def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
     ax = fig.add_axes(layout.tile_rect(0, 0))
     ax.imshow(shown, cmap=cmap, interpolation="nearest")
     hide_ticks(ax)
-    fig.text(*layout.label_xy(0), f"input {'x'.join(map(str, image.shape))}", fontsize=8,
+    fig.text(*layout.label_xy(0), f"input {shape_text(image.shape)}", fontsize=8,
              fontweight="bold", color=palette.line("input"), va="bottom")
     for row, (name, x) in enumerate(maps.items(), start=1):
         _draw_layer(fig, layout, row, name, np.asarray(x, dtype=np.float64))
@@ -118,5 +119,5 @@ def _draw_layer(fig, layout: Layout, row: int, name: str, x: np.ndarray) -> None
         ax = fig.add_axes(layout.tile_rect(row, c))
         draw_tile(ax, x[c], f"{c + 1} {scale_caption(x[c])}", font_size=6)
     more = f", first {shown}" if shown < channels else ""
-    fig.text(*layout.label_xy(row), f"{name}  {'x'.join(map(str, x.shape))}{more}",
+    fig.text(*layout.label_xy(row), f"{name}  {shape_text(x.shape)}{more}",
              fontsize=8, fontweight="bold", color=palette.line("conv"), va="bottom")

@@ -53,27 +53,49 @@ def log_axis(ax, which: str = "y") -> None:
     """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
     plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
     than a decade has only such ticks (a well-kept std over a few layers, a loss over a few
-    epochs), and a column of "×10⁰" reads as noise. Powers of ten stay 10ⁿ."""
+    epochs), and a column of "×10⁰" reads as noise. Where those ticks are labelled, the powers
+    of ten among them are plain too (0.6, 1, 2, not 0.6, 10⁰, 2); across more decades, where
+    only the powers of ten are labelled, they stay 10ⁿ."""
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     plain = _plain_log_formatter()
-    axis.set_major_formatter(plain(10))
     # Every tick labelled across less than a decade, some across up to two (Matplotlib's
-    # defaults, one and 0.4 decades, left a loss from 1.4 to 0.45 with two labels).
-    axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=(2, 1)))
+    # defaults, one and 0.4 decades, left a loss from 1.4 to 0.45 with two labels). The
+    # powers of ten use the same thresholds, to know when ticks between them are labelled.
+    axis.set_major_formatter(plain(10, minor_thresholds=_LABELLED_BETWEEN))
+    axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=_LABELLED_BETWEEN))
+
+
+def _plain_number(value: float) -> str:
+    """A tick value as written by hand: 0.002, 0.3, 1, 2000 (never 2e+03)."""
+    return f"{value:.4g}"
+
+
+# Matplotlib's minor_thresholds: ticks between powers of ten are labelled when the axis
+# reaches at most 2 of them (some ticks), every one within 1 decade.
+_LABELLED_BETWEEN = (2, 1)
 
 
 @functools.cache
 def _plain_log_formatter():
-    """Matplotlib's log tick formatter with plain numbers between the decades (a class made
-    on first use: Matplotlib loads with the first picture)."""
+    """Matplotlib's log tick formatter with plain numbers between the decades, and at them
+    where ticks between them are labelled (a class made on first use: Matplotlib loads with
+    the first picture)."""
     from matplotlib.ticker import LogFormatterSciNotation
 
     class PlainBetweenDecades(LogFormatterSciNotation):
+        def __call__(self, x, pos=None):
+            exponent = math.log10(abs(x)) if x else 0.5
+            between_labelled = self._sublabels is not None and len(self._sublabels) > 1
+            if (between_labelled and abs(exponent - round(exponent)) < 1e-9
+                    and _PLAIN_TICKS[0] <= abs(x) < _PLAIN_TICKS[1]):
+                return _plain_number(x)
+            return super().__call__(x, pos)
+
         def _non_decade_format(self, sign_string, base, fx, usetex):
             value = float(base) ** fx
             if _PLAIN_TICKS[0] <= value < _PLAIN_TICKS[1]:
-                return f"{sign_string}{value:.3g}"
+                return sign_string + _plain_number(value)
             return super()._non_decade_format(sign_string, base, fx, usetex)
 
     return PlainBetweenDecades

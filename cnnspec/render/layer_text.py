@@ -16,11 +16,6 @@ from cnnspec.kinds.text import pair_text, step_text
 __all__ = ["pair_text", "step_text"]
 
 
-def shape_text(shape) -> str:
-    """``(6, 28, 28)`` -> ``6x28x28``; ``(120,)`` -> ``120``."""
-    return "x".join(str(int(n)) for n in shape)
-
-
 def count_text(n: int) -> str:
     """``61706`` -> ``61,706``; large counts keep every digit (they are exact)."""
     return f"{int(n):,}"

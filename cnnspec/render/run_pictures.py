@@ -17,6 +17,7 @@ from cnnspec.errors import InputError, RunError, closest
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
+from cnnspec.shapes import shape_text
 from cnnspec.training import rundir
 from cnnspec.training.files import read_npz
 from cnnspec.training.state import checked_weights
@@ -92,7 +93,7 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
     layers = [pick_conv_layer(checked, name) for name in (names or [None])]
     shapes = {_kernel_shape(layer) for layer in layers}
     if len(shapes) > 1:
-        listing = ", ".join(f"{layer.name} {'x'.join(map(str, _kernel_shape(layer)))}"
+        listing = ", ".join(f"{layer.name} {shape_text(_kernel_shape(layer))}"
                             for layer in layers)
         raise RunError(f"cannot draw these layers in one grid: their kernels (in x kh x kw) "
                        f"differ: {listing}", hint="draw each layer in its own picture")

@@ -55,6 +55,11 @@ def default_workers(n_tasks: int, process: int = 0) -> int:
     return max(1, min(os.cpu_count() or 1, n_tasks, trainings_that_fit(process)))
 
 
+def local_cluster_description(workers: int) -> str:
+    """Where a sweep on a local cluster of ``workers`` processes trains, for its first line."""
+    return f"on a local Dask cluster of {workers} worker process{'es' if workers != 1 else ''}"
+
+
 class LocalExecutor:
     """Tasks in this process (``workers == 1``) or in spawned local processes."""
 
@@ -177,8 +182,7 @@ class DaskExecutor:
                         threads_per_worker=1, processes=True,
                         dashboard_address=":0")  # any free port, never a fixed one
                 self.client = Client(self._cluster, timeout=timeout)
-                self.description = (f"on a local Dask cluster of "
-                                    f"{len(self._cluster.workers)} worker processes")
+                self.description = local_cluster_description(len(self._cluster.workers))
             else:
                 try:
                     _probe(scheduler, min(timeout, PROBE_SECONDS))

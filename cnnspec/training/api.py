@@ -277,12 +277,15 @@ def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
             given, kept = _setting(value), _setting(training.get(key))
             if given == kept:  # same dataset, other parameters: show them
                 given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
-            more = " (more epochs extend a run; fewer cannot undo what it trained)" \
-                if key == "epochs" else ""
+            if key == "epochs":  # more epochs than the run's would have extended it
+                raise SettingError(
+                    f"{{epochs}} {given} is fewer than the run's {kept} epochs",
+                    hint=f"a resumed run cannot undo what it trained: drop {{epochs}} to "
+                    f"finish its {kept}, give more than {kept} to extend it, or start a new run")
             raise SettingError(
                 f"{{{key}}} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
-                f"would have){more}; drop {{{key}}}, or start a new run")
+                f"would have); drop {{{key}}}, or start a new run")
 
 
 def _setting(value, full: bool = False) -> str:

@@ -8,6 +8,7 @@ import numpy as np
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
+from cnnspec.shapes import shape_text
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
 from cnnspec.training.scoring import confusion_matrix, per_class, score
@@ -66,8 +67,8 @@ def _check_run_fits(run: Run, dataset) -> None:
     given = tuple(dataset.input_shape)
     outputs = run.spec.output_shape[0] if len(run.spec.output_shape) == 1 else None
     if given != trained:
-        problem = (f"images of shape {'x'.join(map(str, given))}, but the run takes "
-                   f"{'x'.join(map(str, trained))}")
+        problem = (f"images of shape {shape_text(given)}, but the run takes "
+                   f"{shape_text(trained)}")
     elif outputs is not None and outputs != scores_needed(run.training["loss"],
                                                           len(dataset.classes)):
         problem = f"{len(dataset.classes)} classes, but the run's network has {outputs} outputs"

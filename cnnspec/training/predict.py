@@ -51,6 +51,7 @@ def format_predictions(results: list[dict]) -> str:
                      f"({100 * result['probability']:.1f}%)")
         if result["note"]:
             lines.append(f"  note: {result['note']}")
+        width = max(len(entry["class"]) for entry in result["top"])
         for entry in result["top"]:
-            lines.append(f"  {entry['class']:>12}  {100 * entry['probability']:6.2f}%")
+            lines.append(f"  {entry['class']:<{width}}  {100 * entry['probability']:6.2f}%")
     return "\n".join(lines)
