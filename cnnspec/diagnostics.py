@@ -3,7 +3,7 @@ line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
 from cnnspec.errors import SpecError, long_words_shortened, shortened
-from cnnspec.sourcefile import lenient_text
+from cnnspec.sourcefile import lenient_text, source_lines
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
@@ -22,7 +22,7 @@ def _source_line(err: SpecError, text: str | None) -> str | None:
         text = lenient_text(err.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = source_lines(text)
     if 1 <= err.span.line <= len(lines):
         return lines[err.span.line - 1]
     return None
