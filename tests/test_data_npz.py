@@ -61,6 +61,7 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     ({"x": np.full((4, 3, 3), np.nan), "y": np.zeros(4, int)}, "36 NaN or infinite"),
     ({"x": np.full((4, 3, 3), 255.0), "y": np.zeros(4, int)}, r"outside \[0, 1\]"),
     ({"x": np.full((4, 3, 3), 300), "y": np.zeros(4, int)}, "outside 0..255"),
+    ({"x": np.zeros((4, 3, 3), "datetime64[s]"), "y": np.zeros(4, int)}, "not numbers"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 3, 3))},
      "'y_test' is missing"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 4, 4)),

@@ -21,7 +21,7 @@ is (wrong types, huge values, deep nesting, truncation). Each goes through ``cnn
 The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
 standardisation), then damages copies of it: one or two of its files truncated, emptied,
 replaced by another file's bytes or with bytes flipped, or damaged in their own terms (a
-checkpoint's array given float16, complex, object or integer dtype, another shape, no
+checkpoint's array given float16, complex, object, integer or datetime dtype, another shape, no
 dimensions, NaN, infinities, huge or negative values, a terabyte declared, a member deleted
 or added; a JSON file's values given wrong types, negative numbers or deep nesting; the spec
 mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filters``,
@@ -548,7 +548,7 @@ def _odd_array(array, rng: random.Random):
     import numpy as np
 
     how = rng.choice(["float16", "complex", "object", "0-d", "shape", "transpose", "empty",
-                      "nan", "inf", "int", "bool", "text", "huge values", "negative"])
+                      "nan", "inf", "int", "bool", "text", "huge values", "negative", "datetime"])
     if how == "float16":
         return array.astype(np.float16) if array.dtype.kind != "U" else array
     if how == "complex":
@@ -573,6 +573,8 @@ def _odd_array(array, rng: random.Random):
         return np.ones(array.shape, np.int64)
     if how == "bool":
         return np.ones(array.shape, bool)
+    if how == "datetime":  # a dtype the buffer protocol has no format for
+        return np.zeros(array.shape, rng.choice(["datetime64[s]", "timedelta64[ms]"]))
     if how == "text":
         return np.asarray(rng.choice(["{}", "[1, 2]", "x", '{"epoch": 1e400}', ""]))
     if how == "huge values" and array.dtype.kind == "f":
