@@ -1118,10 +1118,15 @@ def _train_steps(checked, x, y, steps: int) -> None:
     # the worker processes' (check's estimate also counts what the workers add)
     model.parts_in = "threads"
     optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
-    for _ in range(steps):
-        _, dout = model.loss(model.forward(x), y)
-        model.backward(dout)
-        optimizer.step(model.params(), model.grads(), training["lr"])
+    # A mutant's huge learning rate or weights overflow here as they would in training, whose
+    # loop hides NumPy's RuntimeWarnings and reports the divergence itself; two steps on
+    # random labels have nothing to report, and the memory they take is the same.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(steps):
+            _, dout = model.loss(model.forward(x), y)
+            model.backward(dout)
+            optimizer.step(model.params(), model.grads(), training["lr"])
 
 
 def measured_step(checked, dtype: str = "float32") -> int:
