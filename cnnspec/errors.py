@@ -8,6 +8,7 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 # A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
@@ -179,13 +180,14 @@ class Call:
 
 class Command:
     """How a command line words it: ``{resume_command:runs/x}`` reads
-    ``cnnspec train --resume runs/x``."""
+    ``cnnspec train --resume runs/x``, the argument quoted as a shell needs it
+    (``'my runs/x'``), so that the command can be pasted."""
 
     def __init__(self, words: str) -> None:
         self.words = words
 
     def __format__(self, argument: str) -> str:
-        return f"{self.words} {argument}".rstrip()
+        return f"{self.words} {shlex.quote(argument)}" if argument else self.words
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint

@@ -261,6 +261,7 @@ def test_norm_and_activation_sugar_still_work():
 @pytest.mark.parametrize("argv0, on_path, expected", [
     (".venv/bin/cnnspec", None, ".venv/bin/cnnspec"),
     ("/elsewhere/bin/cnnspec", None, "/elsewhere/bin/cnnspec"),
+    ("my env/bin/cnnspec", None, "'my env/bin/cnnspec'"),
     ("cnnspec", "SAME", "cnnspec"),
 ])
 def test_suggested_commands_can_be_typed(monkeypatch, tmp_path, argv0, on_path, expected):

@@ -12,6 +12,7 @@ import functools
 import importlib
 import itertools
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -116,13 +117,14 @@ def invoked_as() -> str:
 
 
 def _typed(path: Path) -> str:
-    """``path`` as short as it can be typed from here: relative below the working folder."""
+    """``path`` as short as it can be typed from here: relative below the working folder,
+    quoted as a shell needs it."""
     absolute = Path(os.path.abspath(path))  # not resolved: a venv's python is a symlink
     try:
         relative = absolute.relative_to(Path.cwd())
     except ValueError:
-        return str(absolute)
-    return str(relative) if len(relative.parts) > 1 else f"./{relative}"
+        return shlex.quote(str(absolute))
+    return shlex.quote(str(relative) if len(relative.parts) > 1 else f"./{relative}")
 
 
 def _print_run_error(message: str, hint: str | None) -> None:

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import reprlib
+import shlex
 import shutil
 import tempfile
 import time
@@ -236,7 +237,7 @@ def open_run_dir(path: str | Path) -> RunDir:
     path = Path(path)
     if path.is_file():  # most often the spec itself, given where its run belongs
         raise RunError(f"{path} is a file, not a run folder",
-                       hint=f"train it first (cnnspec train {path}) and pass the run folder "
+                       hint=f"train it first (cnnspec train {shlex.quote(str(path))}) and pass the run folder "
                        "that prints at the end (runs/<name>-<time>)")
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
