@@ -81,23 +81,35 @@ def _alive(pid: str | None) -> bool:
 
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place
-    (never over a device or a pipe, which the move would replace)."""
+    (never over a device or a pipe, which the move would replace). A folder that cannot be
+    written to (read-only, full, gone) is a :class:`RunError`; ``path`` is then as it was."""
     path = Path(path)
     if is_special(path):
         raise not_a_regular_file(path, "name a file to write, not a device or a pipe")
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                               dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _not_written(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         # Also on KeyboardInterrupt: never leave the temp file behind.
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _not_written(path, exc) from None
         raise
+
+
+def _not_written(path: Path, exc: OSError) -> RunError:
+    return RunError(f"cannot write {path}: {exc.strerror or exc}",
+                    hint="check that its folder is writable and its disk has space (nothing "
+                    "was changed there)")
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
