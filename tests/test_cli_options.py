@@ -326,3 +326,14 @@ def test_the_atomic_writer_gives_the_usual_permissions_and_writes_through_links(
     link.symlink_to(target)
     write_text(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_run_folder_and_its_files_get_the_usual_permissions(tmp_path, tiny_shapes_spec):
+    from cnnspec import train
+
+    umask = os.umask(0o022)  # read (by setting it) and put back
+    os.umask(umask)
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", progress="none", curves=False)
+    assert stat.S_IMODE(run.path.stat().st_mode) == 0o777 & ~umask
+    for file in run.path.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~umask, file.name

@@ -121,7 +121,14 @@ def _permissions(path: Path) -> int:
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:  # a new file
-        return 0o666 & ~_umask()
+        return usual_permissions()
+
+
+def usual_permissions(folder: bool = False) -> int:
+    """What ``open`` gives a new file, 0666 less the umask, or ``mkdir`` a new folder (0777
+    less it): the permissions of what is written through a temporary file or folder, which
+    ``tempfile`` makes private (0600, 0700)."""
+    return (0o777 if folder else 0o666) & ~_umask()
 
 
 @functools.cache
