@@ -44,6 +44,18 @@ def test_mutated_specs_end_in_an_exit_code(fuzz, tmp_path):
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # mutants that pass and fail
 
 
+def test_other_line_endings_keep_an_example_valid(fuzz, tmp_path):
+    """The line-ending mutation changes nothing the language reads: a spec that checks still
+    checks with CRLF, CR or mixed line ends, a byte-order mark or no final newline."""
+    rng = random.Random("test_fuzz:line endings")
+    text = (Path(fuzz.ROOT) / "specs" / "x_detector.cnn").read_text(encoding="utf-8")
+    tally = fuzz.Tally()
+    for _ in range(20):
+        fuzz.run_case(tmp_path / "fuzz.cnn", fuzz._line_endings(text, [text], rng), tally,
+                      commands=(["check"],))
+    assert tally.outcomes == {"exit 0": 20}, tally.tracebacks
+
+
 def test_mutated_ir_files_end_in_an_exit_code(fuzz, tmp_path):
     rng = random.Random("test_fuzz:irs")
     irs = fuzz.example_irs(fuzz.example_specs())

@@ -3,9 +3,10 @@ and the Caffe and Keras models ``cnnspec import`` reads.
 
 Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
-nested deep; unicode inserted; text cut short; lines spliced in from other specs), and the IR
-that ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge
-values, deep nesting, long strings, names that would be paths). Each mutant goes through
+nested deep; unicode inserted; text cut short; lines spliced in from other specs; line
+endings made CRLF, CR or mixed; a byte-order mark added), and the IR that ``cnnspec export``
+writes for each is mutated too (keys deleted, types changed, huge values, deep nesting, long
+strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``), hangs
 (one command taking over 2 s) and commands that printed a Python warning (NumPy's
@@ -204,9 +205,22 @@ def _long_word(text, others, rng):
     return text[:k] + rng.choice(["a" * 5000, '"' + "s" * 100000 + '"', "x" * 300]) + text[k:]
 
 
+def _line_endings(text, others, rng):
+    """The same lines ended as other systems and editors end them: CRLF, a lone CR (classic
+    Mac OS), a mix line by line, behind a byte-order mark, or without the final newline."""
+    how = rng.choice(["crlf", "cr", "mixed", "bom", "no final newline"])
+    if how == "bom":
+        return "\ufeff" + text
+    if how == "no final newline":
+        return text.rstrip("\n")
+    if how == "mixed":
+        return "".join(line + rng.choice(["\n", "\r\n", "\r"]) for line in text.split("\n"))
+    return text.replace("\n", "\r\n" if how == "crlf" else "\r")
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
-                  _deep_brackets, _unicode, _truncate, _splice, _long_word]
+                  _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings]
 
 
 # -- mutating the IR -------------------------------------------------------------------------
