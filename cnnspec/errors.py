@@ -23,6 +23,17 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def escaped_controls(text: str, keep: str = "\n") -> str:
+    """``text`` with each control character (Unicode category Cc) but those in ``keep``
+    written as its escape (``\\x1b``): a message quoting a file name, a string of a spec or a
+    class name would otherwise hand the terminal the escape sequences it holds (colours,
+    cursor moves, a retitled window), and a carriage return would overwrite the line."""
+    import unicodedata  # only for a message
+
+    return "".join(char if char in keep or unicodedata.category(char) != "Cc"
+                   else repr(char)[1:-1] for char in text)
+
+
 def long_words_shortened(text: str, limit: int = MAX_QUOTED) -> str:
     """``text`` with each run of more than ``limit`` non-space characters :func:`shortened`:
     for a message that quotes what the user wrote whole wherever it came from (a token of

@@ -26,6 +26,7 @@ from cnnspec.errors import (
     SpecErrors,
     WordedError,
     closest,
+    escaped_controls,
     long_words_shortened,
     shortened,
 )
@@ -128,9 +129,9 @@ def _typed(path: Path) -> str:
 
 
 def _print_run_error(message: str, hint: str | None) -> None:
-    print(f"cnnspec: error: {message}", file=sys.stderr)
+    print(f"cnnspec: error: {escaped_controls(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {escaped_controls(hint)}", file=sys.stderr)
 
 
 def _named_command(argv: list[str]) -> str | None:
