@@ -200,6 +200,17 @@ def test_a_changed_input_is_counted(fuzz, argv_case):
     assert len(tally.written) == 1 and "spec.cnn" in tally.written[0]
 
 
+@pytest.mark.parametrize("argv", [["check", "missing\x1b[31m.cnn"], ["chek\x07"],
+                                  ["check", "--strict=\x1b]0;x"], ["fmt", "a\rb.cnn"]])
+def test_control_characters_in_a_command_line_come_back_escaped(fuzz, argv_case, argv):
+    """A name or value holding an escape sequence is quoted in the error without handing it
+    to the terminal; the harness counts a raw one as unclear."""
+    case, env, line = argv_case
+    tally = fuzz.Tally()
+    fuzz.run_argv(argv, case, env, tally, line)
+    assert tally.outcomes == {"exit 2": 1} and tally.unclear == [], tally.unclear
+
+
 def test_a_command_line_over_its_time_is_killed_and_counted(fuzz, argv_case, monkeypatch):
     case, env, line = argv_case
     monkeypatch.setattr(fuzz, "ARGV_SECONDS", 0.01)

@@ -35,13 +35,13 @@ from cnnspec's command table and writes a command line from its parser: its posi
 a random mix of its own options, other commands', misspelt and duplicated ones, short ones,
 ``--opt=value`` and ``-oVALUE`` forms and ``--``, with values that fit (the option's choices,
 values for its metavar) or not (empty, negative, 0, 10**30, 400 digits, nan, inf, fractions,
-unicode, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
+unicode, terminal escape sequences, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
 run). It runs in its own process and process group, in a fresh copy of a folder holding a
 spec of ``specs/``, a run trained from one once per session and an input image, with the
 caches and the home folder inside the session's folder; one still running after 20 s is
 killed with everything it started and counted as a hang. Besides exit codes (0, 1, 2 and 130
 are the command line's), tracebacks and warnings, it counts failures with nothing on stderr,
-message lines that quote a value whole, and files written or changed in the folder that no
+message lines that quote a value whole or print a control character raw, and files written or changed in the folder that no
 output option named (nor the command's default outputs, such as train's ``runs/``).
 
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
@@ -756,7 +756,8 @@ CASE_PATHS = ["spec.cnn", "run", "input.npy", "folder", "missing.cnn", "missing"
 ODD_ARGS = ["", " ", "-1", "-0.5", "0", "1", "2", "0.01", "1.5", "1e-3", str(10 ** 30),
             "9" * 400, "nan", "inf", "-inf", "1e999", "0x10", "1_000", "１２", "é", "🙂",
             "\u200b", "a" * 5000, "x=1", "lr=0.1,0.01", "conv1", "he_normal", "1x28x28",
-            "8x5", "2G", "512M", "5", "tcp://", "=", "--", "-", "-x", "True"]
+            "8x5", "2G", "512M", "5", "tcp://", "=", "--", "-", "-x", "True", "\x1b[31mred",
+            "a\x07b", "a\rb"]
 
 
 @dataclass
@@ -964,6 +965,9 @@ def _asked(name: str, named: list[str], command: str) -> bool:
 # A line of a message longer than this quotes a value whole (the fuzzer's are up to 5,000
 # characters long): cnnspec quotes values shortened.
 MESSAGE_LINE = 1000
+# A control character printed raw (an escape sequence the terminal would obey, a carriage
+# return overwriting the line); tabs and newlines are layout.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 WARNING_LINE = re.compile(r":\d+: (\w*Warning): ")
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -971,8 +975,9 @@ TRACEBACK = "Traceback (most recent call last)"
 def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: CommandLine) -> None:
     """Run ``cnnspec argv`` in its own process (and process group) in the folder ``case``,
     kill it after :data:`ARGV_SECONDS` with everything it started, and record its outcome:
-    the exit code; a traceback, a Python warning, a failure with nothing on stderr or a line
-    quoting a value whole; files written that no output option named, and inputs changed."""
+    the exit code; a traceback, a Python warning, a failure with nothing on stderr, a line
+    quoting a value whole or a control character printed raw; files written that no output
+    option named, and inputs changed."""
     import os
     import subprocess
 
@@ -1006,6 +1011,10 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     if len(longest) > MESSAGE_LINE:
         tally.unclear.append(f"{shown} exit {code} printed a line of {len(longest):,} "
                              f"characters: {longest[:300]}...")
+    control = RAW_CONTROL.search(err)
+    if control:
+        tally.unclear.append(f"{shown} exit {code} printed the control character "
+                             f"{control.group()!r}: {err[-2000:]!r}")
     hidden = {w.__name__ for w in HIDDEN_WARNINGS}
     warned = [m.group(1) for m in WARNING_LINE.finditer(err) if m.group(1) not in hidden]
     if warned:

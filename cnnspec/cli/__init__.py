@@ -59,12 +59,13 @@ def _command_modules(names) -> dict:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser with the values its usage errors quote cut short: argparse quotes a
-    value whole (``invalid choice: 'aaa…'``, ``ignored explicit argument``, ``unrecognized
-    arguments``), which for a value of thousands of characters buries the message."""
+    """argparse's parser with the values its usage errors quote cut short and their control
+    characters escaped: argparse quotes a value whole (``invalid choice: 'aaa…'``, ``ignored
+    explicit argument``, ``unrecognized arguments``), which for a value of thousands of
+    characters buries the message."""
 
     def error(self, message: str):
-        super().error(long_words_shortened(message))
+        super().error(long_words_shortened(escaped_controls(message)))
 
 
 @functools.cache
@@ -128,7 +129,9 @@ def _typed(path: Path) -> str:
     return shlex.quote(str(relative) if len(relative.parts) > 1 else f"./{relative}")
 
 
-def _print_run_error(message: str, hint: str | None) -> None:
+def print_run_error(message: str, hint: str | None) -> None:
+    """A failure that is not a spec's mistake, as every command prints it: ``cnnspec: error:``
+    and its hint, control characters escaped (:func:`cnnspec.errors.escaped_controls`)."""
     print(f"cnnspec: error: {escaped_controls(message)}", file=sys.stderr)
     if hint:
         print(f"hint: {escaped_controls(hint)}", file=sys.stderr)
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     unknown = _unknown_command(argv)
     if unknown:
-        print(f"cnnspec: error: {unknown}", file=sys.stderr)
+        print(f"cnnspec: error: {escaped_controls(unknown)}", file=sys.stderr)
         return 2
     command = _named_command(argv)
     parser = build_parser(command)
@@ -289,14 +292,14 @@ def main(argv: list[str] | None = None) -> int:
             print(format_error(err), file=sys.stderr)
         return 2
     except InputError as exc:
-        _print_run_error(exc.message, exc.hint)
+        print_run_error(exc.message, exc.hint)
         return 2
     except WordedError as exc:
         message, hint = exc.worded(OPTION_NAMES)
-        _print_run_error(message, hint)
+        print_run_error(message, hint)
         return 2 if getattr(exc, "invalid", False) else 1
     except RunError as exc:
-        _print_run_error(exc.message, exc.hint)
+        print_run_error(exc.message, exc.hint)
         return 1
     except KeyboardInterrupt:
         print("cnnspec: interrupted", file=sys.stderr)

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import path_text
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
@@ -65,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
             # a missing or unreadable spec is a mistake in what was asked, as for a spec error
             spec_errors += isinstance(exc, InputError)
             run_errors += not isinstance(exc, InputError)
-            print(f"cnnspec: error: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"hint: {exc.hint}", file=sys.stderr)
+            print_run_error(exc.message, exc.hint)
     if spec_errors:
         return 2
     return 1 if run_errors or (args.check and changed) else 0
