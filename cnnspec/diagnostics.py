@@ -2,8 +2,10 @@
 line, a caret under the spot, and a hint."""
 from __future__ import annotations
 
-from cnnspec.errors import SpecError, long_words_shortened, shortened
-from cnnspec.sourcefile import lenient_text
+import unicodedata
+
+from cnnspec.errors import SpecError, escaped_controls, long_words_shortened, shortened
+from cnnspec.sourcefile import lenient_text, source_lines
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
@@ -22,7 +24,7 @@ def _source_line(err: SpecError, text: str | None) -> str | None:
         text = lenient_text(err.file)
     if text is None:
         return None
-    lines = text.splitlines()
+    lines = source_lines(text)
     if 1 <= err.span.line <= len(lines):
         return lines[err.span.line - 1]
     return None
@@ -40,13 +42,22 @@ def _window(line: str, col: int) -> tuple[str, int]:
 
 
 def _quoted(text: str) -> str:
-    """A message or hint as shown: its words and the whole within their limits."""
-    return shortened(long_words_shortened(text, MAX_WORD), MAX_MESSAGE)
+    """A message or hint as shown: its words and the whole within their limits, its control
+    characters escaped."""
+    return shortened(long_words_shortened(escaped_controls(text), MAX_WORD), MAX_MESSAGE)
+
+
+def _shown(line: str) -> str:
+    """A source line as printed above its caret: a tab one space wide and each other control
+    character a U+FFFD, so that every character takes one column (the caret stays under its
+    spot) and none reaches the terminal as a command."""
+    return "".join(" " if char == "\t" else "\ufffd" if unicodedata.category(char) == "Cc"
+                   else char for char in line)
 
 
 def format_error(err: SpecError, text: str | None = None) -> str:
     """The full message for one error or warning, without a trailing newline."""
-    where = shortened(err.file or "<spec>", MAX_MESSAGE)
+    where = shortened(escaped_controls(err.file or "<spec>"), MAX_MESSAGE)
     if err.span is not None:
         where += f":{err.span.line}:{err.span.column}"
     elif err.json_path:
@@ -58,7 +69,7 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         width = 1
         if err.span.end_column and (err.span.end_line in (None, err.span.line)):
             width = max(1, err.span.end_column - col)
-        shown, col = _window(line.expandtabs(1), col)
+        shown, col = _window(_shown(line), col)
         out.append(f"  {shown}")
         out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
     if err.hint:

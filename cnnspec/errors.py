@@ -8,6 +8,7 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 """
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 # A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
@@ -20,6 +21,17 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def escaped_controls(text: str, keep: str = "\n") -> str:
+    """``text`` with each control character (Unicode category Cc) but those in ``keep``
+    written as its escape (``\\x1b``): a message quoting a file name, a string of a spec or a
+    class name would otherwise hand the terminal the escape sequences it holds (colours,
+    cursor moves, a retitled window), and a carriage return would overwrite the line."""
+    import unicodedata  # only for a message
+
+    return "".join(char if char in keep or unicodedata.category(char) != "Cc"
+                   else repr(char)[1:-1] for char in text)
 
 
 def long_words_shortened(text: str, limit: int = MAX_QUOTED) -> str:
@@ -179,13 +191,14 @@ class Call:
 
 class Command:
     """How a command line words it: ``{resume_command:runs/x}`` reads
-    ``cnnspec train --resume runs/x``."""
+    ``cnnspec train --resume runs/x``, the argument quoted as a shell needs it
+    (``'my runs/x'``), so that the command can be pasted."""
 
     def __init__(self, words: str) -> None:
         self.words = words
 
     def __format__(self, argument: str) -> str:
-        return f"{self.words} {argument}".rstrip()
+        return f"{self.words} {shlex.quote(argument)}" if argument else self.words
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint

@@ -2,7 +2,10 @@
 calls (the parser, the IR loader, ``fmt``, the init variants, error rendering).
 
 A spec is UTF-8 text. A leading byte-order mark (which some Windows editors write) is dropped,
-so that line 1 column 1 is the first character the user sees. Bytes that are not UTF-8 are a
+so that line 1 column 1 is the first character the user sees, and a carriage return that ends a
+line alone (the classic Mac OS line ending) becomes a line feed, as Python's universal newlines
+read it: the grammar's line break is ``\n`` or ``\r\n``, and without this a file with CR line
+endings would be one long comment. Bytes that are not UTF-8 are a
 :class:`SpecError` located at the line and column where they start; a file that cannot be read
 at all is a :class:`RunError`.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from cnnspec.errors import InputError, RunError, Span, SpecError
 # a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
 # checkpoint misnamed), and reading it whole would take its size in memory and more to parse.
 MAX_SPEC_BYTES = 64 << 20
+LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 def read_spec_text(path: str | Path) -> str:
@@ -40,7 +45,7 @@ def read_spec_text(path: str | Path) -> str:
                        hint="check that the file exists and that you may read it") from None
     if len(data) > MAX_SPEC_BYTES:  # grew after it was measured
         raise _too_large(path, len(data))
-    data = data.removeprefix(codecs.BOM_UTF8)
+    data = _unified(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -85,6 +90,24 @@ def not_a_file(path: str | Path) -> InputError:
                       hint="name a .cnn spec or a .json IR file")
 
 
+def source_lines(text: str, keepends: bool = False) -> list[str]:
+    """The lines of a spec's text as the parser numbers them: line N of a span is item N - 1.
+
+    The text is split at ``"\n"`` alone, the line break of the grammar and of Lark's line
+    counter, and not at the other separators :meth:`str.splitlines` also splits at (U+2028,
+    U+0085, ``\v``, ``\f``, ``\x1c``-``\x1e``), which a comment or a string may hold: split there
+    too, every line after one would be shown, or rewritten, a line off. Without ``keepends``
+    a line's ending (``\n`` or ``\r\n``) is dropped; as with :meth:`str.splitlines`, a final
+    line break starts no empty line."""
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]  # the last piece has no line break after it
+    if not lines[-1]:
+        lines.pop()
+    if keepends:
+        return lines
+    return [line.removesuffix("\n").removesuffix("\r") for line in lines]
+
+
 def lenient_text(path: str | Path) -> str | None:
     """The file's text for showing a line of it under an error: undecodable bytes replaced,
     None if it cannot be read."""
@@ -92,7 +115,13 @@ def lenient_text(path: str | Path) -> str | None:
         data = Path(path).read_bytes()
     except OSError:
         return None
-    return data.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace")
+    return _unified(data).decode("utf-8", errors="replace")
+
+
+def _unified(data: bytes) -> bytes:
+    """A spec file's bytes without a byte-order mark, each lone CR a LF (in UTF-8 no byte of
+    a multi-byte character is 0x0D, so this is safe before decoding)."""
+    return LONE_CR.sub(b"\n", data.removeprefix(codecs.BOM_UTF8))
 
 
 def _not_utf8(data: bytes, start: int, path: str) -> SpecError:

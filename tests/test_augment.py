@@ -71,6 +71,20 @@ def test_translate_fills_with_the_given_value_per_channel():
     assert np.all(out[0, :, 1:, :2] == 1)
 
 
+@pytest.mark.parametrize("fill, mode", [(FILL, "constant"), (None, "edge")])
+def test_a_move_beyond_the_image_is_a_move_by_its_side(fill, mode):
+    """crop(pad=99999) moves images far beyond their side: the result is all fill (or the
+    edge repeated), computed without padding the batch by the distance."""
+    x = images(n=4)
+    far = 10 ** 9
+    dy, dx = np.array([far, -far, 3, 0]), np.array([0, 5, -far, far])
+    out = translate(x, dy, dx, fill)
+    _, _, h, w = x.shape
+    for n in range(len(x)):
+        expected = moved(x[n], int(np.clip(dy[n], -h, h)), int(np.clip(dx[n], -w, w)), mode)
+        np.testing.assert_array_equal(out[n], expected)
+
+
 def test_flip_mirrors_exactly_with_its_probability():
     x = images(n=200)
     out = flip(x, rng(), FILL, SCALE, p=0.5)

@@ -87,6 +87,26 @@ def test_a_damaged_file_is_not_trusted(cache_home):
     assert calibrate.thresholds() == calibrate.Thresholds()
 
 
+@pytest.mark.parametrize("text", [
+    '{"chunk_bytes": 1e400, "chunk_columns": 2048}',  # infinity: no int
+    '{"chunk_bytes": 1048576, "chunk_columns": 1e400}',
+    "[" * 100_000,  # deeper than json's recursion
+    '{"chunk_bytes": 0, "chunk_columns": 2048}',
+    '{"chunk_bytes": -5, "chunk_columns": 2048}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 0}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 99999999999999999999}',
+    '{"chunk_bytes": true, "chunk_columns": 2048}',
+    '{"chunk_bytes": "1048576", "chunk_columns": 2048}',
+    '{"chunk_bytes": 1048576.5, "chunk_columns": 2048}',
+    '{"chunk_bytes": 1048576, "chunk_columns": 2048.0}',
+])
+def test_a_file_with_values_measure_could_not_have_written_is_not_trusted(cache_home, text):
+    path = calibrate._cache_path()
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    assert calibrate.thresholds() == calibrate.Thresholds()
+
+
 def test_machine_facts():
     assert calibrate.cpu_model()
     size = calibrate.l2_cache_bytes()

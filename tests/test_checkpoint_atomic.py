@@ -213,3 +213,30 @@ def test_a_run_folder_appears_whole(tmp_path, monkeypatch):
     assert "out" not in first and len(first) == 2  # the spec and the hidden folder
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     assert weights(tmp_path / "out")
+
+
+@pytest.mark.parametrize("fails", ["mkstemp", "fsync"])
+def test_a_run_folder_that_cannot_be_written_is_an_error_and_left_as_it_was(tmp_path,
+                                                                            monkeypatch,
+                                                                            capsys, fails):
+    """A read-only folder (the temporary file cannot be made) or a full disk (its data cannot
+    be flushed): resuming a run for more epochs, whose first write is its spec.json, says so
+    (exit 1) and changes nothing in the folder."""
+    import errno
+    import tempfile
+
+    from cnnspec.cli import main
+
+    run = train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST).path
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    reason = errno.EROFS if fails == "mkstemp" else errno.ENOSPC
+
+    def refuse(*args, **kwargs):
+        raise OSError(reason, os.strerror(reason))
+
+    monkeypatch.setattr(tempfile if fails == "mkstemp" else os, fails, refuse)
+    assert main(["train", "--resume", str(run), "--epochs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write {run / rundir.SPEC_JSON}: {os.strerror(reason)}" in err
+    assert "hint: check that its folder is writable" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before

@@ -304,3 +304,36 @@ def test_a_size_written_with_other_digits_is_a_usage_error(places, capsys):
     "invalid read value"."""
     refused(capsys, ["init-report", places["tanh"], "--phase", "--grid", "²x2"],
             "--grid: expected two whole numbers >= 2 as WxB")
+
+
+def test_the_atomic_writer_gives_the_usual_permissions_and_writes_through_links(tmp_path):
+    """A new file gets what open() would give it (0666 less the umask), a replaced one keeps
+    its own, and a symbolic link stays a link to the file that now holds the new text."""
+    from cnnspec.training.files import write_text
+
+    umask = os.umask(0o022)  # read (by setting it) and put back
+    os.umask(umask)
+    write_text(tmp_path / "new.json", "{}")
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o666 & ~umask
+    kept = tmp_path / "kept.cnn"
+    kept.write_text("old")
+    kept.chmod(0o604)
+    write_text(kept, "new")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o604 and kept.read_text() == "new"
+    (tmp_path / "real").mkdir()
+    target, link = tmp_path / "real" / "spec.cnn", tmp_path / "link.cnn"
+    target.write_text("old")
+    link.symlink_to(target)
+    write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_run_folder_and_its_files_get_the_usual_permissions(tmp_path, tiny_shapes_spec):
+    from cnnspec import train
+
+    umask = os.umask(0o022)  # read (by setting it) and put back
+    os.umask(umask)
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", progress="none", curves=False)
+    assert stat.S_IMODE(run.path.stat().st_mode) == 0o777 & ~umask
+    for file in run.path.iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o666 & ~umask, file.name

@@ -40,6 +40,20 @@ def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")
+def test_the_next_commands_name_a_folder_with_spaces_as_a_shell_reads_it(tmp_path, capsys,
+                                                                          no_curves):
+    import shlex
+
+    out = tmp_path / "my runs" / "run é one"
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--epochs", "1"]) == 0
+    printed = capsys.readouterr().out.split("next:\n")[1]
+    commands = [shlex.split(line) for line in printed.splitlines()]
+    assert len(commands) == 3
+    for command, words in zip(["eval", "predict", "filters"], commands):
+        assert words[words.index(command) + 1] == str(out)
+
+
+@pytest.mark.usefixtures("tiny_shapes_spec")
 def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r"),
                  "--epochs", "1", "--quiet"]) == 0

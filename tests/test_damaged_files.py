@@ -85,7 +85,9 @@ def fails_with(capsys, argv, *words) -> str:
 def test_the_reader_returns_what_numpy_saved(tmp_path):
     arrays = {"a": np.arange(12, dtype=np.float32).reshape(3, 4),
               "f": np.asfortranarray(np.arange(6.0).reshape(2, 3)), "s": np.asarray("text"),
-              "e": np.zeros((0, 5), np.uint8), "b": np.array([True, False])}
+              "e": np.zeros((0, 5), np.uint8), "b": np.array([True, False]),
+              # dtypes the buffer protocol cannot describe
+              "t": np.arange(4).astype("datetime64[s]"), "d": np.arange(3).astype("m8[ms]")}
     np.savez(tmp_path / "plain.npz", **arrays)
     np.savez_compressed(tmp_path / "packed.npz", **arrays)
     for name in ("plain.npz", "packed.npz"):
@@ -265,7 +267,8 @@ def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
 # cnnspec writes its weights as floating point numbers: any other array in a weights file of
 # a run is damage, not something to cast (a hand-written integer kernel is loaded through the
 # Python API, test_compile.py).
-NOT_FLOAT = ["int64", "int8", "uint8", "bool", "complex64", "complex128", "<U4"]
+NOT_FLOAT = ["int64", "int8", "uint8", "bool", "complex64", "complex128", "<U4", "datetime64[s]",
+             "timedelta64[ms]"]
 
 
 @pytest.mark.parametrize("dtype", NOT_FLOAT)

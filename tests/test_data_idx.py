@@ -75,6 +75,16 @@ def test_truncated_data_is_reported_with_sizes(tmp_path):
     assert info.value.hint
 
 
+@pytest.mark.parametrize("dims, promised", [
+    ((2 ** 31, 2 ** 31, 4), f"{2 ** 64}"),  # 0 in 64-bit integers, the size of no data
+    ((2 ** 32 - 1,) * 3, f"{(2 ** 32 - 1) ** 3}")])
+def test_a_header_beyond_64_bit_sizes_is_truncated_data(tmp_path, dims, promised):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(struct.pack(">HBB3I", 0, 0x08, 3, *dims))
+    with pytest.raises(RunError, match=f"promises {promised} bytes of data .* has 0"):
+        read_idx(path)
+
+
 @pytest.mark.parametrize("cut", [2, 9])
 def test_truncated_header(tmp_path, cut):
     images, _ = small_split(3, 0)

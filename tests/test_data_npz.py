@@ -61,6 +61,7 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     ({"x": np.full((4, 3, 3), np.nan), "y": np.zeros(4, int)}, "36 NaN or infinite"),
     ({"x": np.full((4, 3, 3), 255.0), "y": np.zeros(4, int)}, r"outside \[0, 1\]"),
     ({"x": np.full((4, 3, 3), 300), "y": np.zeros(4, int)}, "outside 0..255"),
+    ({"x": np.zeros((4, 3, 3), "datetime64[s]"), "y": np.zeros(4, int)}, "not numbers"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 3, 3))},
      "'y_test' is missing"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 4, 4)),
@@ -72,6 +73,13 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     # two labels of one name: a prediction's probabilities (keyed by name) would lose one
     ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2, "classes": np.array(["a", "a"])},
      "names 'a' more than once"),
+    # printed in tables: a newline breaks their rows, an escape sequence drives the terminal
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2, "classes": np.array(["a\nb", "c"])},
+     r"name 'a\\nb' of label 0 holds the control character '\\n'"),
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2,
+      "classes": np.array(["a", "\x1b[31mred"])}, "label 1 holds the control character"),
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2, "classes": np.array(["a", " "])},
+     "gives label 1 an empty name"),
 ])
 def test_bad_arrays_are_run_errors_naming_the_problem(tmp_path, arrays, message):
     with pytest.raises(RunError, match=message) as info:

@@ -23,3 +23,29 @@ def test_a_long_line_is_shown_as_a_window_around_the_spot():
 def test_a_json_path_stands_in_for_a_position():
     err = SpecError("must be >= 1", json_path="$.layers[0].kernel[1]", file="ir.json")
     assert format_error(err) == "ir.json: $.layers[0].kernel[1]: error: must be >= 1"
+
+
+def test_control_characters_reach_the_terminal_escaped_and_the_caret_stays_in_place():
+    """A spec (or a file name, or a string in it) may hold a terminal escape sequence: the
+    source line shows each control character as one U+FFFD, a message or hint as its
+    escape, so that the terminal obeys none of them."""
+    text = "input 1x8x8\nc: conv 4 \x1b[31m\x07 3x3 bogus\n"
+    err = SpecError("unknown option 'x\x1by'", span=Span(2, 22, 2, 27), hint="not \x9b2J",
+                    file="a\rb.cnn")
+    lines = format_error(err, text).splitlines()
+    assert lines == ["a\\rb.cnn:2:22: error: unknown option 'x\\x1by'",
+                     "  c: conv 4 \ufffd[31m\ufffd 3x3 bogus",
+                     " " * 23 + "^^^^^",
+                     "hint: not \\x9b2J"]
+    assert lines[1][lines[2].index("^"):].startswith("bogus")
+
+
+def test_a_run_error_prints_its_control_characters_escaped(capsys, tmp_path):
+    from cnnspec.cli import main
+
+    spec = tmp_path / "esc.cnn"
+    spec.write_text('input 1x8x8\nflatten\ndense 2\ntrain {\n  data npz("a\x1b]0;x\x07.npz")\n}\n')
+    assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "a\\x1b]0;x\\x07.npz" in err

@@ -104,6 +104,17 @@ def test_cli_rewrites_in_place_and_check_reports(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.cnn", "tidy.cnn"]
 
 
+def test_cli_formats_the_file_a_link_names_and_keeps_the_link(tmp_path, capsys):
+    (tmp_path / "specs").mkdir()
+    spec, link = tmp_path / "specs" / "m.cnn", tmp_path / "m.cnn"
+    spec.write_text(MESSY)
+    spec.chmod(0o640)
+    link.symlink_to(spec)
+    assert main(["fmt", str(link)]) == 0
+    assert link.is_symlink() and spec.read_text() == MESSY_FORMATTED
+    assert spec.stat().st_mode & 0o777 == 0o640
+
+
 def test_cli_reports_a_syntax_error_with_its_place(tmp_path, capsys):
     spec = tmp_path / "bad.cnn"
     spec.write_text("input 1x8x8\nconv 8 3x3 stride=2\n")

@@ -44,6 +44,18 @@ def test_mutated_specs_end_in_an_exit_code(fuzz, tmp_path):
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # mutants that pass and fail
 
 
+def test_other_line_endings_keep_an_example_valid(fuzz, tmp_path):
+    """The line-ending mutation changes nothing the language reads: a spec that checks still
+    checks with CRLF, CR or mixed line ends, a byte-order mark or no final newline."""
+    rng = random.Random("test_fuzz:line endings")
+    text = (Path(fuzz.ROOT) / "specs" / "x_detector.cnn").read_text(encoding="utf-8")
+    tally = fuzz.Tally()
+    for _ in range(20):
+        fuzz.run_case(tmp_path / "fuzz.cnn", fuzz._line_endings(text, [text], rng), tally,
+                      commands=(["check"],))
+    assert tally.outcomes == {"exit 0": 20}, tally.tracebacks
+
+
 def test_mutated_ir_files_end_in_an_exit_code(fuzz, tmp_path):
     rng = random.Random("test_fuzz:irs")
     irs = fuzz.example_irs(fuzz.example_specs())
@@ -186,6 +198,17 @@ def test_a_changed_input_is_counted(fuzz, argv_case):
     tally = fuzz.Tally()
     fuzz.run_argv(["fmt", "spec.cnn"], case, env, tally, line)
     assert len(tally.written) == 1 and "spec.cnn" in tally.written[0]
+
+
+@pytest.mark.parametrize("argv", [["check", "missing\x1b[31m.cnn"], ["chek\x07"],
+                                  ["check", "--strict=\x1b]0;x"], ["fmt", "a\rb.cnn"]])
+def test_control_characters_in_a_command_line_come_back_escaped(fuzz, argv_case, argv):
+    """A name or value holding an escape sequence is quoted in the error without handing it
+    to the terminal; the harness counts a raw one as unclear."""
+    case, env, line = argv_case
+    tally = fuzz.Tally()
+    fuzz.run_argv(argv, case, env, tally, line)
+    assert tally.outcomes == {"exit 2": 1} and tally.unclear == [], tally.unclear
 
 
 def test_a_command_line_over_its_time_is_killed_and_counted(fuzz, argv_case, monkeypatch):

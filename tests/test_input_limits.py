@@ -261,6 +261,7 @@ def test_norm_and_activation_sugar_still_work():
 @pytest.mark.parametrize("argv0, on_path, expected", [
     (".venv/bin/cnnspec", None, ".venv/bin/cnnspec"),
     ("/elsewhere/bin/cnnspec", None, "/elsewhere/bin/cnnspec"),
+    ("my env/bin/cnnspec", None, "'my env/bin/cnnspec'"),
     ("cnnspec", "SAME", "cnnspec"),
 ])
 def test_suggested_commands_can_be_typed(monkeypatch, tmp_path, argv0, on_path, expected):
@@ -311,6 +312,37 @@ def test_a_decompression_bomb_is_a_clear_error(tmp_path):
     with pytest.raises(RunError, match="too many to decode safely") as info:
         load_image(bomb, (1, 8, 8))
     assert "resize it to about 8x8" in info.value.hint
+
+
+# An EXIF block whose one entry (orientation) is cut short: Pillow warns "Corrupt EXIF data"
+# as it opens the JPEG.
+DAMAGED_EXIF = (b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\x00\x01"
+                b"\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06")
+
+
+def test_warnings_of_pillow_about_what_is_not_read_stay_quiet(tmp_path, capsys):
+    """A JPEG with damaged EXIF metadata, or a picture between Pillow's pixel limit and twice
+    it (decoded, and resized to the model's input), is read with no warning printed."""
+    import warnings
+
+    from PIL import Image
+
+    from cnnspec.data.images import load_image
+
+    jpeg = tmp_path / "photo.jpg"
+    Image.new("L", (16, 16), 40).save(jpeg, exif=DAMAGED_EXIF)
+    large = tmp_path / "large.png"
+    Image.new("L", (300, 200), 40).save(large)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_image(jpeg, (1, 8, 8))
+        limit = Image.MAX_IMAGE_PIXELS
+        try:
+            Image.MAX_IMAGE_PIXELS = 40_000  # 300 x 200 is beyond it, within twice it
+            x, note = load_image(large, (1, 8, 8))
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
+    assert x.shape == (1, 8, 8) and "resized 200x300 -> 8x8" in note
 
 
 def test_same_padding_is_whole_number_arithmetic():

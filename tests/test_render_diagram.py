@@ -175,6 +175,38 @@ def test_without_a_renderer_the_dot_file_is_kept(checked, tmp_path, monkeypatch)
     assert not (tmp_path / "tiny.png").exists()
 
 
+def test_a_renderer_that_fails_halfway_leaves_the_old_picture(checked, tmp_path, monkeypatch):
+    script = tmp_path / "dot"
+    script.write_text('#!/bin/sh\nfor a; do case "$a" in -o*) printf "<sv" > "${a#-o}";; esac; '
+                      'done\necho "Error: out of memory" >&2\nexit 1\n')
+    script.chmod(0o755)
+    monkeypatch.setattr(backend, "find_renderer",
+                        lambda: backend.Renderer(str(script), ("svg", "png")))
+    out = tmp_path / "tiny.svg"
+    out.write_text("<svg>the picture drawn before</svg>")
+    with pytest.raises(RunError, match="dot failed to draw tiny.svg: Error: out of memory"):
+        render_diagram(checked, out)
+    assert out.read_text() == "<svg>the picture drawn before</svg>"
+
+
+def test_a_folder_that_cannot_be_written_is_not_a_failure_to_draw(checked, tmp_path,
+                                                                  monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if Path(dir) == tmp_path:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    with pytest.raises(RunError, match=f"cannot write {tmp_path / 'tiny.svg'}: Read-only"):
+        render_diagram(checked, tmp_path / "tiny.svg")
+
+
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
 @pytest.mark.parametrize("detail", ["full", "minimal"])
 def test_every_spec_draws_to_svg_naming_every_layer(spec, detail, tmp_path):

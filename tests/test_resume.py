@@ -195,13 +195,19 @@ def test_resume_of_a_finished_run_says_so(tmp_path):
     assert f"cnnspec.resume('{tmp_path / 'done'}')` with epochs=2" in info.value.hint
 
 
-def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys):
+@pytest.mark.parametrize("name", ["done", "my runs/it's done"])
+def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys, name):
+    """The commands a hint suggests can be pasted: a path a shell would split is quoted."""
+    import shlex
+
     from cnnspec.cli import main
 
-    train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST)
-    assert main(["train", "--resume", str(tmp_path / "done")]) == 1
-    assert (f"`cnnspec train --resume {tmp_path / 'done'}` with --epochs 2"
-            in capsys.readouterr().err)
+    train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / name, **FAST)
+    assert main(["train", "--resume", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    typed = shlex.quote(str(tmp_path / name))
+    assert f"`cnnspec train --resume {typed}` with --epochs 2" in err
+    assert f"`cnnspec eval {typed}`" in err
 
 
 def test_resume_of_a_missing_or_torn_run(tmp_path):

@@ -43,6 +43,11 @@ def test_retraining_the_saved_spec_repeats_a_run_with_overrides(tiny_shapes_spec
     NO_BLOCK,
     NO_BLOCK + "train { epochs 2 }",
     NO_BLOCK + "train {\n  batch_size 8  # a comment\n}\n",
+    # Line separators other than "\n" in comments are no line breaks to the parser, so none
+    # to the rewriting: counted as lines, they shifted every edit after them.
+    "# one\u2028two\x85three\x0bfour\x0cfive\x1cend\n" + NO_BLOCK
+    + "train {\n  lr 0.5  # \u2028\n  epochs 2\n  batch 4\n}\n",
+    NO_BLOCK.replace("\n", "\r\n") + "train {\r\n  epochs 2\r\n  seed 1\r\n}\r\n",
 ])
 def test_settings_are_replaced_or_added_in_any_block_layout(text):
     settings = {"epochs": 3, "lr": 1e-05, "batch_size": 16, "seed": 4,

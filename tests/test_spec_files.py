@@ -65,6 +65,25 @@ def test_the_reader_locates_the_byte_after_a_byte_order_mark(tmp_path):
     assert info.value.file == path
 
 
+@pytest.mark.parametrize("command", READERS, ids=lambda c: c[0])
+def test_carriage_returns_alone_end_lines_as_line_feeds_do(command, tmp_path, capsys):
+    path = _write(tmp_path, "mac.cnn", SPEC.replace("\n", "\r").encode())
+    assert main([command[0], path, *command[1:]]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\x0b", "\x0c", "\x1c", "\r"])
+def test_the_line_under_an_error_is_the_one_the_parser_counted(separator, tmp_path, capsys):
+    """A comment may hold a character str.splitlines splits at; the parser's lines are split
+    at line feeds (a lone carriage return, read as one, included)."""
+    text = f"# a{separator}b\n" + SPEC.replace("conv 4 3x3", "conv 4 3x3 bogus")
+    path = _write(tmp_path, "sep.cnn", text.encode())
+    line = 3 if separator == "\r" else 2
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line + 1}:12: error: unknown option 'bogus'" in err
+    assert "\n  conv 4 3x3 bogus relu\n" + " " * 13 + "^^^^^\n" in err
+
+
 def test_a_folder_is_not_a_spec(tmp_path, capsys):
     folder = tmp_path / "net.cnn"
     folder.mkdir()

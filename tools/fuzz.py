@@ -3,9 +3,10 @@ and the Caffe and Keras models ``cnnspec import`` reads.
 
 Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
-nested deep; unicode inserted; text cut short; lines spliced in from other specs), and the IR
-that ``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge
-values, deep nesting, long strings, names that would be paths). Each mutant goes through
+nested deep; unicode inserted; text cut short; lines spliced in from other specs; line
+endings made CRLF, CR or mixed; a byte-order mark added), and the IR that ``cnnspec export``
+writes for each is mutated too (keys deleted, types changed, huge values, deep nesting, long
+strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``), hangs
 (one command taking over 2 s) and commands that printed a Python warning (NumPy's
@@ -21,7 +22,7 @@ is (wrong types, huge values, deep nesting, truncation). Each goes through ``cnn
 The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
 standardisation), then damages copies of it: one or two of its files truncated, emptied,
 replaced by another file's bytes or with bytes flipped, or damaged in their own terms (a
-checkpoint's array given float16, complex, object or integer dtype, another shape, no
+checkpoint's array given float16, complex, object, integer or datetime dtype, another shape, no
 dimensions, NaN, infinities, huge or negative values, a terabyte declared, a member deleted
 or added; a JSON file's values given wrong types, negative numbers or deep nesting; the spec
 mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filters``,
@@ -34,13 +35,13 @@ from cnnspec's command table and writes a command line from its parser: its posi
 a random mix of its own options, other commands', misspelt and duplicated ones, short ones,
 ``--opt=value`` and ``-oVALUE`` forms and ``--``, with values that fit (the option's choices,
 values for its metavar) or not (empty, negative, 0, 10**30, 400 digits, nan, inf, fractions,
-unicode, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
+unicode, terminal escape sequences, 5,000 characters, paths that do not exist, are folders, are the spec or are a trained
 run). It runs in its own process and process group, in a fresh copy of a folder holding a
 spec of ``specs/``, a run trained from one once per session and an input image, with the
 caches and the home folder inside the session's folder; one still running after 20 s is
 killed with everything it started and counted as a hang. Besides exit codes (0, 1, 2 and 130
 are the command line's), tracebacks and warnings, it counts failures with nothing on stderr,
-message lines that quote a value whole, and files written or changed in the folder that no
+message lines that quote a value whole or print a control character raw, and files written or changed in the folder that no
 output option named (nor the command's default outputs, such as train's ``runs/``).
 
 Then the memory stage: a seeded sample of the spec mutants that ``check`` accepts (``--train``
@@ -92,7 +93,7 @@ ODD_NUMBERS = ["0", "-1", "-3", "1" + "0" * 330, "9" * 400, "2147483648", "0.5",
                "1e300", "1e999", "-0", "nan", "inf", "3x0", "1x1x1x1x1", "0x0", "1e-320",
                "65536", "1000000"]
 ODD_TEXT = ["é", "∞", "\u200b", "\x00", "\t", "🙂", "\\", '"', "'", "{", "}", "<-", "..",
-            "/", "\r", "\x0c", "ü" * 3]
+            "/", "\r", "\x0c", "ü" * 3, "\u2028", "\x85", "\x0b", "\x1c"]
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -204,9 +205,22 @@ def _long_word(text, others, rng):
     return text[:k] + rng.choice(["a" * 5000, '"' + "s" * 100000 + '"', "x" * 300]) + text[k:]
 
 
+def _line_endings(text, others, rng):
+    """The same lines ended as other systems and editors end them: CRLF, a lone CR (classic
+    Mac OS), a mix line by line, behind a byte-order mark, or without the final newline."""
+    how = rng.choice(["crlf", "cr", "mixed", "bom", "no final newline"])
+    if how == "bom":
+        return "\ufeff" + text
+    if how == "no final newline":
+        return text.rstrip("\n")
+    if how == "mixed":
+        return "".join(line + rng.choice(["\n", "\r\n", "\r"]) for line in text.split("\n"))
+    return text.replace("\n", "\r\n" if how == "crlf" else "\r")
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
-                  _deep_brackets, _unicode, _truncate, _splice, _long_word]
+                  _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings]
 
 
 # -- mutating the IR -------------------------------------------------------------------------
@@ -548,7 +562,7 @@ def _odd_array(array, rng: random.Random):
     import numpy as np
 
     how = rng.choice(["float16", "complex", "object", "0-d", "shape", "transpose", "empty",
-                      "nan", "inf", "int", "bool", "text", "huge values", "negative"])
+                      "nan", "inf", "int", "bool", "text", "huge values", "negative", "datetime"])
     if how == "float16":
         return array.astype(np.float16) if array.dtype.kind != "U" else array
     if how == "complex":
@@ -573,6 +587,8 @@ def _odd_array(array, rng: random.Random):
         return np.ones(array.shape, np.int64)
     if how == "bool":
         return np.ones(array.shape, bool)
+    if how == "datetime":  # a dtype the buffer protocol has no format for
+        return np.zeros(array.shape, rng.choice(["datetime64[s]", "timedelta64[ms]"]))
     if how == "text":
         return np.asarray(rng.choice(["{}", "[1, 2]", "x", '{"epoch": 1e400}', ""]))
     if how == "huge values" and array.dtype.kind == "f":
@@ -740,7 +756,8 @@ CASE_PATHS = ["spec.cnn", "run", "input.npy", "folder", "missing.cnn", "missing"
 ODD_ARGS = ["", " ", "-1", "-0.5", "0", "1", "2", "0.01", "1.5", "1e-3", str(10 ** 30),
             "9" * 400, "nan", "inf", "-inf", "1e999", "0x10", "1_000", "１２", "é", "🙂",
             "\u200b", "a" * 5000, "x=1", "lr=0.1,0.01", "conv1", "he_normal", "1x28x28",
-            "8x5", "2G", "512M", "5", "tcp://", "=", "--", "-", "-x", "True"]
+            "8x5", "2G", "512M", "5", "tcp://", "=", "--", "-", "-x", "True", "\x1b[31mred",
+            "a\x07b", "a\rb"]
 
 
 @dataclass
@@ -948,6 +965,9 @@ def _asked(name: str, named: list[str], command: str) -> bool:
 # A line of a message longer than this quotes a value whole (the fuzzer's are up to 5,000
 # characters long): cnnspec quotes values shortened.
 MESSAGE_LINE = 1000
+# A control character printed raw (an escape sequence the terminal would obey, a carriage
+# return overwriting the line); tabs and newlines are layout.
+RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 WARNING_LINE = re.compile(r":\d+: (\w*Warning): ")
 TRACEBACK = "Traceback (most recent call last)"
 
@@ -955,8 +975,9 @@ TRACEBACK = "Traceback (most recent call last)"
 def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: CommandLine) -> None:
     """Run ``cnnspec argv`` in its own process (and process group) in the folder ``case``,
     kill it after :data:`ARGV_SECONDS` with everything it started, and record its outcome:
-    the exit code; a traceback, a Python warning, a failure with nothing on stderr or a line
-    quoting a value whole; files written that no output option named, and inputs changed."""
+    the exit code; a traceback, a Python warning, a failure with nothing on stderr, a line
+    quoting a value whole or a control character printed raw; files written that no output
+    option named, and inputs changed."""
     import os
     import subprocess
 
@@ -990,6 +1011,10 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     if len(longest) > MESSAGE_LINE:
         tally.unclear.append(f"{shown} exit {code} printed a line of {len(longest):,} "
                              f"characters: {longest[:300]}...")
+    control = RAW_CONTROL.search(err)
+    if control:
+        tally.unclear.append(f"{shown} exit {code} printed the control character "
+                             f"{control.group()!r}: {err[-2000:]!r}")
     hidden = {w.__name__ for w in HIDDEN_WARNINGS}
     warned = [m.group(1) for m in WARNING_LINE.finditer(err) if m.group(1) not in hidden]
     if warned:
@@ -1116,10 +1141,15 @@ def _train_steps(checked, x, y, steps: int) -> None:
     # the worker processes' (check's estimate also counts what the workers add)
     model.parts_in = "threads"
     optimizer = make_optimizer(training["optimizer"], training["weight_decay"])
-    for _ in range(steps):
-        _, dout = model.loss(model.forward(x), y)
-        model.backward(dout)
-        optimizer.step(model.params(), model.grads(), training["lr"])
+    # A mutant's huge learning rate or weights overflow here as they would in training, whose
+    # loop hides NumPy's RuntimeWarnings and reports the divergence itself; two steps on
+    # random labels have nothing to report, and the memory they take is the same.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for _ in range(steps):
+            _, dout = model.loss(model.forward(x), y)
+            model.backward(dout)
+            optimizer.step(model.params(), model.grads(), training["lr"])
 
 
 def measured_step(checked, dtype: str = "float32") -> int:

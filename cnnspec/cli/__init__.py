@@ -12,6 +12,7 @@ import functools
 import importlib
 import itertools
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from cnnspec.errors import (
     SpecErrors,
     WordedError,
     closest,
+    escaped_controls,
     long_words_shortened,
     shortened,
 )
@@ -57,12 +59,13 @@ def _command_modules(names) -> dict:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse's parser with the values its usage errors quote cut short: argparse quotes a
-    value whole (``invalid choice: 'aaa…'``, ``ignored explicit argument``, ``unrecognized
-    arguments``), which for a value of thousands of characters buries the message."""
+    """argparse's parser with the values its usage errors quote cut short and their control
+    characters escaped: argparse quotes a value whole (``invalid choice: 'aaa…'``, ``ignored
+    explicit argument``, ``unrecognized arguments``), which for a value of thousands of
+    characters buries the message."""
 
     def error(self, message: str):
-        super().error(long_words_shortened(message))
+        super().error(long_words_shortened(escaped_controls(message)))
 
 
 @functools.cache
@@ -116,19 +119,22 @@ def invoked_as() -> str:
 
 
 def _typed(path: Path) -> str:
-    """``path`` as short as it can be typed from here: relative below the working folder."""
+    """``path`` as short as it can be typed from here: relative below the working folder,
+    quoted as a shell needs it."""
     absolute = Path(os.path.abspath(path))  # not resolved: a venv's python is a symlink
     try:
         relative = absolute.relative_to(Path.cwd())
     except ValueError:
-        return str(absolute)
-    return str(relative) if len(relative.parts) > 1 else f"./{relative}"
+        return shlex.quote(str(absolute))
+    return shlex.quote(str(relative) if len(relative.parts) > 1 else f"./{relative}")
 
 
-def _print_run_error(message: str, hint: str | None) -> None:
-    print(f"cnnspec: error: {message}", file=sys.stderr)
+def print_run_error(message: str, hint: str | None) -> None:
+    """A failure that is not a spec's mistake, as every command prints it: ``cnnspec: error:``
+    and its hint, control characters escaped (:func:`cnnspec.errors.escaped_controls`)."""
+    print(f"cnnspec: error: {escaped_controls(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {escaped_controls(hint)}", file=sys.stderr)
 
 
 def _named_command(argv: list[str]) -> str | None:
@@ -262,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     unknown = _unknown_command(argv)
     if unknown:
-        print(f"cnnspec: error: {unknown}", file=sys.stderr)
+        print(f"cnnspec: error: {escaped_controls(unknown)}", file=sys.stderr)
         return 2
     command = _named_command(argv)
     parser = build_parser(command)
@@ -286,14 +292,14 @@ def main(argv: list[str] | None = None) -> int:
             print(format_error(err), file=sys.stderr)
         return 2
     except InputError as exc:
-        _print_run_error(exc.message, exc.hint)
+        print_run_error(exc.message, exc.hint)
         return 2
     except WordedError as exc:
         message, hint = exc.worded(OPTION_NAMES)
-        _print_run_error(message, hint)
+        print_run_error(message, hint)
         return 2 if getattr(exc, "invalid", False) else 1
     except RunError as exc:
-        _print_run_error(exc.message, exc.hint)
+        print_run_error(exc.message, exc.hint)
         return 1
     except KeyboardInterrupt:
         print("cnnspec: interrupted", file=sys.stderr)

@@ -10,6 +10,7 @@ import gc
 import sys
 from contextlib import contextmanager
 
+from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
@@ -53,9 +54,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
         report([exc])
         return False
     except RunError as exc:
-        print(f"cnnspec: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+        print_run_error(exc.message, exc.hint)
         return False
     report(checked.warnings)
     n, warned = len(checked.layers), len(checked.warnings)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 
 from cnnspec.cli.arguments import new_folder, run_folder_in
 from cnnspec.data.names import valid_forms
@@ -81,5 +82,5 @@ def unfinished_note(summary: dict, run: str, weights: str = "last") -> str | Non
                 "saved before that")
     if status == "interrupted":
         return (f"note: this run was interrupted after {steps} steps; the figures are of its "
-                f"{which} (continue it with `cnnspec train --resume {run}`)")
+                f"{which} (continue it with `cnnspec train --resume {shlex.quote(str(run))}`)")
     return None

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import path_text
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 
@@ -28,22 +28,6 @@ def _read(path) -> str:
     return read_spec_text(path)  # a byte-order mark is dropped, and so stays dropped
 
 
-def _write(path, text: str) -> None:
-    """Write beside the file and rename over it, so an interrupted run never leaves half a spec
-    behind."""
-    import tempfile  # a few ms of imports, paid only when a file is rewritten
-
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, path.stat().st_mode & 0o7777)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise RunError(f"cannot write {path}: {exc}") from None
-
-
 def _format_one(name: str, check: bool) -> bool:
     """Format one spec (or, with ``check``, only compare); True if its layout changes."""
     # deferred: the parser loads when the command runs (`cnnspec --help` stays fast)
@@ -57,7 +41,10 @@ def _format_one(name: str, check: bool) -> bool:
     if check:
         print(f"would reformat {name}", file=sys.stderr)
     else:
-        _write(path, formatted)
+        # atomically, keeping the file's permissions, through a symbolic link to it
+        from cnnspec.training.files import write_text
+
+        write_text(path, formatted)
         print(f"reformatted {name}")  # at once: a later file's error must not hide it
     return True
 
@@ -79,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
             # a missing or unreadable spec is a mistake in what was asked, as for a spec error
             spec_errors += isinstance(exc, InputError)
             run_errors += not isinstance(exc, InputError)
-            print(f"cnnspec: error: {exc.message}", file=sys.stderr)
-            if exc.hint:
-                print(f"hint: {exc.hint}", file=sys.stderr)
+            print_run_error(exc.message, exc.hint)
     if spec_errors:
         return 2
     return 1 if run_errors or (args.check and changed) else 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def chance_note(summary: dict, path) -> list[str]:
         spec = Path(path) / rundir.SPEC_JSON
     note = (f"note: that is chance level for {classes} classes: the network learned nothing. "
             f"Try a lower --lr, or see what the init does to the signal with "
-            f"`cnnspec init-report {spec}`")
+            f"`cnnspec init-report {shlex.quote(str(spec))}`")
     return [note]
 
 
@@ -197,12 +198,12 @@ def final_report(result) -> str:
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path),
              *best_lines(summary, result.training)]
-    cnnspec = invoked_as()
+    cnnspec, typed = invoked_as(), shlex.quote(str(path))
     lines += [
         f"run folder: {path}",
         "next:",
-        f"  {cnnspec} eval {path}",
-        f"  {cnnspec} predict {path} IMAGE.png",
-        f"  {cnnspec} filters {path} -o filters.png",
+        f"  {cnnspec} eval {typed}",
+        f"  {cnnspec} predict {typed} IMAGE.png",
+        f"  {cnnspec} filters {typed} -o filters.png",
     ]
     return "\n".join(lines)

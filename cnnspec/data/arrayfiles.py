@@ -93,7 +93,9 @@ def _read_array(f, size: int, name: str) -> np.ndarray:
         raise DamagedArray(f"{name} declares shape {shape} of {dtype} ({nbytes:,} bytes) but "
                            f"the file holds only {max(available, 0):,} bytes of data")
     array = np.empty(count, dtype)
-    view = memoryview(array).cast("B") if nbytes else memoryview(b"")
+    # Filled through a byte view: the buffer protocol has no format for every dtype
+    # (memoryview refuses datetime64 and timedelta64), a uint8 view of the array has.
+    view = memoryview(array.view(np.uint8)) if nbytes else memoryview(b"")
     filled = 0
     while filled < nbytes:
         got = f.readinto(view[filled:])

@@ -22,6 +22,10 @@ def translate(x: np.ndarray, dy: np.ndarray, dx: np.ndarray, fill: np.ndarray | 
     either sign): ``out[n, :, i, j] = x[n, :, i - dy[n], j - dx[n]]``. Outside ``x`` the
     pixels are ``fill`` (C,), or with ``fill`` None the nearest edge pixel's."""
     n, c, h, w = x.shape
+    # A move by the image's side or more leaves nothing of it (only fill, or the edge pixels
+    # repeated): the same as a move by the side exactly, which keeps the padding, and the
+    # memory, a few images' worth however far ``crop(pad=99999)`` moves them.
+    dy, dx = np.clip(dy, -h, h), np.clip(dx, -w, w)
     pad = int(max(np.abs(dy).max(initial=0), np.abs(dx).max(initial=0)))
     if fill is None:
         padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode="edge")

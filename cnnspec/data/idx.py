@@ -10,6 +10,7 @@ number, a truncated file, trailing bytes -- is a :class:`RunError` naming the fi
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -55,7 +56,9 @@ def parse_idx(data: bytes, source: str) -> np.ndarray:
         raise RunError(f"{source} is truncated inside its header", hint=_REPLACE)
     dims = struct.unpack(f">{ndim}I", data[4:header])
     dtype = np.dtype(IDX_TYPES[type_code])
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    # Python's integers: up to 255 dimensions of up to 2^32 - 1 overflow int64 (wrapping to
+    # a size the file may have, such as 0 for 2^31 x 2^31 x 4)
+    expected = math.prod(dims) * dtype.itemsize
     found = len(data) - header
     if found < expected:
         raise RunError(f"{source} is truncated: its header promises {expected} bytes of data "

@@ -22,6 +22,7 @@ says so).
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -138,9 +139,15 @@ def load_picture(path: Path, shape: tuple[int, int, int],
         raise RunError(f"the model takes {c}-channel inputs; images have 1 or 3 channels",
                        hint=f"give a .npy array of shape ({c}, {h}, {w}) instead")
     try:
-        with Image.open(path) as image:
-            original_mode = image.mode
-            image = _eight_bit(image).convert(PIL_MODES[c])
+        with warnings.catch_warnings():
+            # Pillow warns of a damaged EXIF block (metadata, never read here) and of a
+            # picture beyond MAX_IMAGE_PIXELS (decoded all the same; twice that is refused
+            # below): neither changes the pixels, nor is it the user's to act on here.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                original_mode = image.mode
+                image = _eight_bit(image).convert(PIL_MODES[c])
     except Image.DecompressionBombError:
         # Pillow refuses to decode more than 2 * Image.MAX_IMAGE_PIXELS pixels (a compressed
         # file can claim any size); say so in the user's terms.

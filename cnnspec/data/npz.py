@@ -8,6 +8,7 @@ seed) and ``classes`` (K strings naming the labels, else "0".."K-1"). The file i
 """
 from __future__ import annotations
 
+import unicodedata
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -104,6 +105,8 @@ def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> lis
         raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
                        f"(one per label), got shape {names.shape}", hint=HINT)
     names = [str(v) for v in names]
+    for label, name in enumerate(names):
+        _refuse_unprintable(name, label, path)
     # Two labels of one name could not be told apart in an evaluation's table or a
     # prediction's probabilities (keyed by name).
     twice = sorted(name for name, count in Counter(names).items() if count > 1)
@@ -111,6 +114,21 @@ def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> lis
         raise RunError(f"{path}: 'classes' names {shortened(twice[0], 40)!r} more than once",
                        hint="give each label its own name")
     return names
+
+
+def _refuse_unprintable(name: str, label: int, path: str) -> None:
+    """Stop at a class name that cannot stand in a table cell: empty or blank (no cell says
+    which class it is), or holding a control character (a newline breaks the table's rows, a
+    terminal escape sequence would be obeyed by the terminal that prints it)."""
+    if not name.strip():
+        raise RunError(f"{path}: 'classes' gives label {label} an empty name",
+                       hint="name every label, e.g. np.array(['cat', 'dog'])")
+    control = next((char for char in name if unicodedata.category(char) == "Cc"), None)
+    if control is not None:
+        raise RunError(f"{path}: 'classes' name {shortened(repr(name), 60)} of label {label} "
+                       f"holds the control character {control!r}",
+                       hint="class names are printed in tables: use letters, digits, spaces "
+                       "and punctuation")
 
 
 def split_or_given(arrays: dict[str, np.ndarray], path: str):

@@ -153,14 +153,21 @@ def _cache_path() -> Path:
 
 
 def _read(path: Path) -> Thresholds | None:
+    """The thresholds kept at ``path``, or None where it holds none that :func:`measure`
+    could have written: no file, or one damaged or edited (not JSON, nested past Python's
+    recursion limit, a value of another type, ``1e400``, a column limit not among the
+    candidates, a cache size below one byte)."""
     try:
         data = json.loads(path.read_text())
-        # capped as measure() caps it: a file written before the cap must not make chunks
-        # larger than check's memory estimate counts
-        return Thresholds(min(int(data["chunk_bytes"]), MAX_CHUNK_BYTES),
-                          int(data["chunk_columns"]), "cached")
-    except (OSError, ValueError, KeyError, TypeError):
+        chunk_bytes, chunk_columns = data["chunk_bytes"], data["chunk_columns"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
+    if type(chunk_bytes) is not int or chunk_bytes < 1 or type(chunk_columns) is not int \
+            or chunk_columns not in COLUMN_CANDIDATES:
+        return None
+    # capped as measure() caps it: a file written before the cap must not make chunks larger
+    # than check's memory estimate counts
+    return Thresholds(min(chunk_bytes, MAX_CHUNK_BYTES), chunk_columns, "cached")
 
 
 def _write_once(path: Path, found: Thresholds) -> None:

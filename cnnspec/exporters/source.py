@@ -6,7 +6,6 @@ training seed draws, exactly those ``cnnspec train`` would start from.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,17 +81,4 @@ def write_output(path: Path, data) -> None:
         raise RunError(f"cannot write {path}: the folder {path.parent} does not exist",
                        hint="create the folder first, or pass another -o path")
     data = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        write_bytes(path, data)
-        readable(path)
-    except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}",
-                       hint="pass a path in a folder you can write to") from exc
-
-
-def readable(path: Path) -> None:
-    """Give a written file the usual permissions (the atomic write's temp file has 0600):
-    0666 less the umask, as ``open`` would."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    write_bytes(path, data)

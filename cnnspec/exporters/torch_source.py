@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.errors import RunError
-from cnnspec.exporters.source import Exported, open_exported, readable, write_output
+from cnnspec.exporters.source import Exported, open_exported, write_output
 from cnnspec.init import describe
 from cnnspec.init.torch_code import copied_source, torch_statement
 from cnnspec.kinds import KINDS
@@ -213,10 +212,5 @@ def export_torch(source, path) -> tuple[Exported, Path]:
     weights = weights_path(path)
     text = module_source(exported, weights.name)
     write_output(path, text)
-    try:
-        write_npz(weights, {key: np.asarray(value) for key, value in exported.state.items()})
-        readable(weights)
-    except OSError as exc:
-        raise RunError(f"cannot write {weights}: {exc.strerror or exc}",
-                       hint="pass a path in a folder you can write to") from exc
+    write_npz(weights, {key: np.asarray(value) for key, value in exported.state.items()})
     return exported, weights

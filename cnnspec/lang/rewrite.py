@@ -12,6 +12,7 @@ from __future__ import annotations
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.lang import parse_module
 from cnnspec.lang.ast import TrainStmt
+from cnnspec.sourcefile import source_lines
 
 INDENT = "  "
 
@@ -88,7 +89,7 @@ def _ir_key(word: str) -> str | None:
 
 def _line_offsets(text: str) -> list[int]:
     offsets, total = [0], 0
-    for line in text.splitlines(keepends=True):
+    for line in source_lines(text, keepends=True):
         total += len(line)
         offsets.append(total)
     return offsets

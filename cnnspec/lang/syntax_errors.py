@@ -18,6 +18,7 @@ from cnnspec.lang.standalone import (
     UnexpectedInput,
     UnexpectedToken,
 )
+from cnnspec.sourcefile import source_lines
 
 # Terminal names as a user would call them.
 READABLE = {
@@ -176,7 +177,7 @@ def _span(exc: UnexpectedInput, text: str) -> Span:
     at_end = isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     if at_end or line in (None, -1):
         # Point just past the last character of the file.
-        lines = text.splitlines() or [""]
+        lines = source_lines(text) or [""]
         while len(lines) > 1 and not lines[-1].strip():
             lines.pop()
         return Span(len(lines), len(lines[-1]) + 1)
@@ -256,7 +257,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     double quotes); else None."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
         return None
-    lines = text.splitlines()
+    lines = source_lines(text)
     rest = lines[exc.line - 1][exc.column:] if 0 < exc.line <= len(lines) else ""
     if exc.char == "'":
         return ("strings are written in double quotes",

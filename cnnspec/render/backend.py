@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.training.files import write_bytes
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PNG_DPI = 110
@@ -113,12 +114,20 @@ def render_source(source: str, out_path: Path) -> str:
             hint=f"pip install graphviz-pure, then run: graphviz-pure -T{fmt} {dot_path} "
                  f"-o {out_path} (or, with Graphviz installed: dot -T{fmt} {dot_path} "
                  f"-o {out_path})")
-    if fmt in renderer.formats:
-        _run(renderer, source, fmt, out_path, PNG_DPI)
-        return f"drawn with {renderer.name}"
-    _pdf_from_png(renderer, source, out_path)
-    return (f"drawn with {renderer.name}, which has no PDF writer: the PDF holds a "
-            f"{PDF_DPI} dpi image (use .svg for a vector picture)")
+    # Drawn in a folder of its own and then written into place as run files are: a renderer
+    # that cannot open ``out_path`` (a read-only folder) would say so as a failure to draw,
+    # and one stopped halfway would leave half a picture where the old one was.
+    with tempfile.TemporaryDirectory() as tmp:
+        drawn = Path(tmp) / out_path.name
+        if fmt in renderer.formats:
+            _run(renderer, source, fmt, drawn, PNG_DPI)
+            note = f"drawn with {renderer.name}"
+        else:
+            _pdf_from_png(renderer, source, drawn)
+            note = (f"drawn with {renderer.name}, which has no PDF writer: the PDF holds a "
+                    f"{PDF_DPI} dpi image (use .svg for a vector picture)")
+        write_bytes(out_path, drawn.read_bytes())
+    return note
 
 
 def _ensure_parent(path: Path) -> None:

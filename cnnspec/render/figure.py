@@ -7,11 +7,13 @@ library call never changes the user's own Matplotlib backend.
 from __future__ import annotations
 
 import functools
+import io
 import math
 import textwrap
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.training.files import write_bytes
 
 
 def balanced_fill(text: str, width: int) -> str:
@@ -109,8 +111,12 @@ def save_png(fig, out_png, dpi: int = 110) -> Path:
                        hint="give an output file ending in .png")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, format="png", dpi=dpi, facecolor="white")
     except OSError as exc:
         raise RunError(f"cannot write {out}: {exc.strerror or exc}",
                        hint="check that the folder exists and is writable") from exc
+    # drawn in memory and written into place as run files are: a picture stopped halfway
+    # never replaces the one before
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=dpi, facecolor="white")
+    write_bytes(out, png.getvalue())
     return out

@@ -217,11 +217,11 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
                            f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
     if summary.get("stopped_early"):
         # Resumed, the same epochs without improvement would stop it again at once.
-        path = literal(str(run.path))
+        path, typed = literal(str(run.path)), literal(shlex.quote(str(run.path)))
         raise SettingError(
             f"run {path} stopped early at epoch {summary['stopped_early']}: its "
             f"{summary.get('monitor')} had stopped improving",
-            hint=f"evaluate it (`cnnspec eval {path}` uses its best epoch, "
+            hint=f"evaluate it (`cnnspec eval {typed}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
     checked = checked_run_spec(run, dtype, for_training=True)  # its step in its own dtype
@@ -250,8 +250,9 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     if position.finished and summary.get("status") == "finished":
         # a finished run extends: the hint says how, with twice its epochs for an example
         path, epochs = literal(str(run.path)), training["epochs"]
+        typed = literal(shlex.quote(str(run.path)))
         raise SettingError(f"run {path} already finished all {epochs} epochs",
-                           hint=f"evaluate it (`cnnspec eval {path}`), or train it on to more "
+                           hint=f"evaluate it (`cnnspec eval {typed}`), or train it on to more "
                            f"epochs in all: `{{resume_command:{path}}}` with {{epochs:{2 * epochs}}}")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
         options.display.message(f"finishing {run.path}: all {training['epochs']} epochs are "

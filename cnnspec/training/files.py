@@ -12,12 +12,14 @@ exhaust memory.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Collection
@@ -81,23 +83,66 @@ def _alive(pid: str | None) -> bool:
 
 def _atomic_write(path: Path, write) -> None:
     """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place
-    (never over a device or a pipe, which the move would replace)."""
+    (never over a device or a pipe, which the move would replace). A folder that cannot be
+    written to (read-only, full, gone) is a :class:`RunError`; ``path`` is then as it was.
+
+    The file gets the permissions of the one it replaces, or those ``open`` gives a new file
+    (0666 less the umask), not the temp file's 0600, which would hide run folders and exports
+    from the rest of a group. A symbolic link is written through, as a shell's ``>`` does:
+    replaced, the link would be gone and the file it names left as it was."""
     path = Path(path)
     if is_special(path):
         raise not_a_regular_file(path, "name a file to write, not a device or a pipe")
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                               dir=path.parent)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _not_written(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, _permissions(path))
             write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         # Also on KeyboardInterrupt: never leave the temp file behind.
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _not_written(path, exc) from None
         raise
+
+
+def _permissions(path: Path) -> int:
+    """The permission bits a file written at ``path`` gets (see :func:`_atomic_write`)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # a new file
+        return usual_permissions()
+
+
+def usual_permissions(folder: bool = False) -> int:
+    """What ``open`` gives a new file, 0666 less the umask, or ``mkdir`` a new folder (0777
+    less it): the permissions of what is written through a temporary file or folder, which
+    ``tempfile`` makes private (0600, 0700)."""
+    return (0o777 if folder else 0o666) & ~_umask()
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask: read by setting it, so once, and put back at once."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _not_written(path: Path, exc: OSError) -> RunError:
+    return RunError(f"cannot write {path}: {exc.strerror or exc}",
+                    hint="check that its folder is writable and its disk has space (nothing "
+                    "was changed there)")
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

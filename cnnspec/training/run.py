@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -198,7 +199,7 @@ def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunE
     if len(errors) > SHOWN_ERRORS:
         shown.append(f"... and {len(errors) - SHOWN_ERRORS} more")
     source = run / rundir.SPEC_CNN
-    again = f" (`cnnspec train {source}`: the spec the run was trained from)" \
+    again = f" (`cnnspec train {shlex.quote(str(source))}`: the spec the run was trained from)" \
         if source.is_file() else ""
     return RunError(f"run spec {run.spec_json} is damaged:\n" + "\n".join(shown),
                     hint=f"the file is damaged; train again{again}")

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import reprlib
+import shlex
 import shutil
 import tempfile
 import time
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import InputError, RunError, SettingError, literal
-from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries
+from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries, usual_permissions
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -158,6 +159,7 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
         remove_stale_temporaries(path.parent, STAGING_NAME)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}.",
                                         suffix=TEMP_SUFFIX, dir=path.parent))
+        staging.chmod(usual_permissions(folder=True))  # the run folder it becomes
     except OSError as exc:
         raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
                            hint="choose a writable place with {run_dir}") from None
@@ -236,7 +238,7 @@ def open_run_dir(path: str | Path) -> RunDir:
     path = Path(path)
     if path.is_file():  # most often the spec itself, given where its run belongs
         raise RunError(f"{path} is a file, not a run folder",
-                       hint=f"train it first (cnnspec train {path}) and pass the run folder "
+                       hint=f"train it first (cnnspec train {shlex.quote(str(path))}) and pass the run folder "
                        "that prints at the end (runs/<name>-<time>)")
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
