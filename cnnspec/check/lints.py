@@ -34,7 +34,7 @@ from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
-from cnnspec.ir.datasets import example_count
+from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS
 from cnnspec.kinds import KINDS, is_weighted
@@ -170,27 +170,24 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
 
 
-# Datasets whose images a horizontal flip turns into something else (digits are not symmetric).
-UNFLIPPABLE = ("digits", "mnist")
-
-
 def augment_fit(spec: Spec) -> list[SpecError]:
     """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
     translations of half the image or more."""
     training = spec.ir["training"]
     found = []
-    data = training["data"].get("name") if isinstance(training["data"], dict) else None
+    data = canonical_name(training["data"].get("name")) \
+        if isinstance(training["data"], dict) else None
+    digits = data is not None and DATASETS[data].digits
     side = min(spec.ir["input"]["shape"][1:])
     for i, transform in enumerate(training["augment"]):
-        if transform["name"] == "flip" and data in UNFLIPPABLE:
+        if transform["name"] == "flip" and digits:
             found.append(spec.error(
                 f"flip mirrors the {data} images, but a mirrored 2, 3, 4, 7 or 9 is no digit "
                 "at all: the network learns from images of no class", "training",
                 f"augment[{i}]", severity="warning",
                 hint="drop flip for digits; crop, shift, small rotations and noise keep them "
                 "digits"))
-        if transform["name"] == "rotate" and transform["degrees"] >= 90 \
-                and data in UNFLIPPABLE:
+        if transform["name"] == "rotate" and transform["degrees"] >= 90 and digits:
             found.append(spec.error(
                 f"rotate turns the {data} images by up to {transform['degrees']:g} degrees, "
                 "but a 6 turned half way round is a 9: the network learns from mislabelled "
