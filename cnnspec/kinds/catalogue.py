@@ -656,7 +656,8 @@ def _prelu_infer(ir: dict, in_shapes) -> Inferred:
 
 
 PRELU = Kind(
-    "prelu", "x, or a·x below 0 with a learned per channel, starting at 0.25 (He et al. 2015)",
+    "prelu", f"x, or a·x below 0 with a learned per channel, starting at {PRELU_INIT:g} (He et "
+    "al. 2015)",
     "activation", infer=_prelu_infer,
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
