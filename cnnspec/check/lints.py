@@ -36,7 +36,7 @@ from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.ir.training_catalogue import KEYS, SCHEDULES
 from cnnspec.kinds import KINDS, is_weighted
 
 
@@ -214,7 +214,8 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
             f"the cosine schedule's min_lr {schedule['min_lr']:g} is above the lr "
             f"{training['lr']:g}: the lr rises over the run instead of falling",
             "training", "schedule.min_lr", severity="warning",
-            hint=f"use a min_lr below {training['lr']:g}, e.g. 0 (the default)")]
+            hint=f"use a min_lr below {training['lr']:g}, e.g. "
+                 f"{SCHEDULES['cosine'].defaults['min_lr']:g} (the default)")]
     if schedule["name"] == "multistep" and schedule["milestones"][-1] >= epochs:
         late = [m for m in schedule["milestones"] if m >= epochs]
         return [spec.error(
