@@ -41,6 +41,7 @@ class _EngineModule:
 
 
 L = _EngineModule("layers")
+activations = _EngineModule("activations")
 pool, resize = _EngineModule("pool"), _EngineModule("resize")
 grouped, transposed = _EngineModule("grouped"), _EngineModule("transposed")
 
@@ -603,19 +604,21 @@ ELU = _activation(
 # E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
 # 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
 GELU_SECOND_MOMENT = 0.4252
+SILU_SECOND_MOMENT = 0.3558
 
 
 def _gelu_onnx(g, ir: dict, x: str) -> str:
     """x·Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or the tanh form x (1 + tanh(sqrt(2 / pi)
-    (x + 0.044715 x^3))) / 2 (Hendrycks & Gimpel 2016); ONNX has Gelu only from opset 20."""
+    (x + c x^3))) / 2, c the engine's GELU_TANH_CUBIC (Hendrycks & Gimpel 2016); ONNX has Gelu
+    only from opset 20."""
     if ir["approximate"] == "tanh":
         cube = g.op("Mul", [g.op("Mul", [x, x]), x])
-        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(activations.GELU_TANH_CUBIC)])])
         phi = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2 / math.pi))])])
     else:
         phi = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
     return g.op("Mul", [g.op("Mul", [x, g.op("Add", [phi, g.const(1.0)])]), g.const(0.5)])
-SILU_SECOND_MOMENT = 0.3558
+
 
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
