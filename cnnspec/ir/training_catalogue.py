@@ -336,12 +336,12 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
 )}
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine
-# object: the training loop compares rows), and which way is better.
-MONITORS: dict[str, Entry] = {entry.name: entry for entry in (
-    Entry("val_loss", "the validation loss; lower is better", ""),
-    Entry("val_acc", "the validation accuracy; higher is better", ""),
-)}
-LOWER_IS_BETTER = {"val_loss": True, "val_acc": False}
+# object: the training loop compares rows): (name, what it measures, whether lower is better).
+_MONITORED = (("val_loss", "loss", True), ("val_acc", "accuracy", False))
+MONITORS: dict[str, Entry] = {
+    name: Entry(name, f"the validation {what}; {'lower' if lower else 'higher'} is better", "")
+    for name, what, lower in _MONITORED}
+LOWER_IS_BETTER = {name: lower for name, _, lower in _MONITORED}
 
 
 @dataclass(frozen=True)
