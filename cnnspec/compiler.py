@@ -19,6 +19,7 @@ from cnnspec.check.memory import VALUE_BYTES
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
+from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
@@ -51,14 +52,10 @@ def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model
 
 
 def loss_args(training: dict) -> dict:
-    """The keyword arguments of the loss: the settings given that apply to it (the checker
-    refuses the others)."""
-    args: dict = {}
-    if training["label_smoothing"]:
-        args["label_smoothing"] = training["label_smoothing"]
-    if training["class_weights"]:
-        args["class_weights"] = list(training["class_weights"])
-    return args
+    """The keyword arguments of the loss: the settings given that apply to it (its catalogue
+    entry's ``settings``; the checker refuses the others), lists copied."""
+    return {key: list(value) if isinstance(value, (list, tuple)) else value
+            for key in LOSSES[training["loss"]].settings if (value := training[key])}
 
 
 def _checked(spec) -> CheckedSpec:

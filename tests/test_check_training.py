@@ -257,3 +257,29 @@ def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, cap
     assert main(["check", write(spec_text('  data npz("x.npz")')
                                 .replace("batch 32", "batch 5000"))]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data, warned", [("digits", True), ("mnist", True),
+                                          ("fashion_mnist", False), ("cifar10", False)])
+def test_flip_and_half_turns_are_warned_about_on_digits_only(data, warned):
+    """The datasets of handwritten digits (the registry's ``digits``) get the warnings: a
+    mirrored 2 is no digit, a 6 turned half way round is a 9; clothes and photos do not."""
+    from cnnspec.check import check
+    from cnnspec.ir.datasets import DATASETS, canonical_name
+    from cnnspec.lang import parse
+
+    shape = DATASETS[canonical_name(data)].image
+    text = spec_text(f"  data {data}\n  augment [flip, rotate(180), rotate(10)]",
+                     input="x".join(map(str, shape)))
+    spec = parse(text)
+    augment_line = text.splitlines()[6]
+    warnings = [(w.message, augment_line[w.span.column - 1:w.span.end_column - 1])
+                for w in check(spec).warnings if w.span.line == 7]
+    if not warned:
+        assert warnings == []
+        return
+    (flip, flip_at), (turn, turn_at) = warnings
+    assert flip.startswith(f"flip mirrors the {data} images, but a mirrored 2")
+    assert flip_at == "flip"
+    assert turn.startswith(f"rotate turns the {data} images by up to 180 degrees")
+    assert turn_at == "180"

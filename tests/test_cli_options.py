@@ -133,6 +133,12 @@ def test_a_phase_grid_finer_than_the_diagram_is_refused(places, capsys):
     for grid in (f"{w + 1}x{b}", f"{w}x{b + 1}", "1000x1000"):
         refused(capsys, ["init-report", places["tanh"], "--phase", "--grid", grid],
                 f"--grid {grid} measures more points", f"at most {w}x{b}")
+    from cnnspec.errors import InputError
+    from cnnspec.lab.phase import refuse_beyond_theory
+
+    with pytest.raises(InputError) as info:
+        refuse_beyond_theory((w + 1, b), THEORY_GRID)
+    assert info.value.hint == f"e.g. --grid 8x5 (the default) or up to --grid {w}x{b}"
 
 
 @pytest.mark.parametrize("init", ["lsuv", "identity"])

@@ -34,9 +34,9 @@ from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
-from cnnspec.ir.datasets import example_count
+from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.ir.training_catalogue import KEYS, SCHEDULES
 from cnnspec.kinds import KINDS, is_weighted
 
 
@@ -170,27 +170,24 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
 
 
-# Datasets whose images a horizontal flip turns into something else (digits are not symmetric).
-UNFLIPPABLE = ("digits", "mnist")
-
-
 def augment_fit(spec: Spec) -> list[SpecError]:
     """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
     translations of half the image or more."""
     training = spec.ir["training"]
     found = []
-    data = training["data"].get("name") if isinstance(training["data"], dict) else None
+    data = canonical_name(training["data"].get("name")) \
+        if isinstance(training["data"], dict) else None
+    digits = data is not None and DATASETS[data].digits
     side = min(spec.ir["input"]["shape"][1:])
     for i, transform in enumerate(training["augment"]):
-        if transform["name"] == "flip" and data in UNFLIPPABLE:
+        if transform["name"] == "flip" and digits:
             found.append(spec.error(
                 f"flip mirrors the {data} images, but a mirrored 2, 3, 4, 7 or 9 is no digit "
                 "at all: the network learns from images of no class", "training",
                 f"augment[{i}]", severity="warning",
                 hint="drop flip for digits; crop, shift, small rotations and noise keep them "
                 "digits"))
-        if transform["name"] == "rotate" and transform["degrees"] >= 90 \
-                and data in UNFLIPPABLE:
+        if transform["name"] == "rotate" and transform["degrees"] >= 90 and digits:
             found.append(spec.error(
                 f"rotate turns the {data} images by up to {transform['degrees']:g} degrees, "
                 "but a 6 turned half way round is a 9: the network learns from mislabelled "
@@ -217,7 +214,8 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
             f"the cosine schedule's min_lr {schedule['min_lr']:g} is above the lr "
             f"{training['lr']:g}: the lr rises over the run instead of falling",
             "training", "schedule.min_lr", severity="warning",
-            hint=f"use a min_lr below {training['lr']:g}, e.g. 0 (the default)")]
+            hint=f"use a min_lr below {training['lr']:g}, e.g. "
+                 f"{SCHEDULES['cosine'].defaults['min_lr']:g} (the default)")]
     if schedule["name"] == "multistep" and schedule["milestones"][-1] >= epochs:
         late = [m for m in schedule["milestones"] if m >= epochs]
         return [spec.error(

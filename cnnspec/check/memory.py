@@ -514,14 +514,6 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
     if limit is None or memory.process <= WARN_SHARE * limit:
         return []
     room = room.format(bytes_text(limit))
-    parts = (f"a step's {bytes_text(memory.parameters)} of parameters, gradients and optimizer "
-             f"state, {bytes_text(memory.activations)} of activations and "
-             f"{bytes_text(memory.work)} of convolution work buffers, "
-             f"{bytes_text(memory.slack)} the allocator keeps beside them, "
-             + (f"{data_text(memory.data)}, " if task.reads_data else "")
-             + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
-                if memory.recording else "")
-             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
     whole = memory.process - memory.split_extra  # the batch in one process, `cores 1`
     fewer_cores = (f"with `cores 1` the batch runs whole in one process, about "
                    f"{bytes_text(whole)}"
@@ -532,24 +524,8 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
             f"their buffers alone, more than {room}", memory.heaviest,
             hint=fewer_cores or f"{task.name} takes up to about {bytes_text(memory.process)}; "
                  "a limit below what the process itself takes cannot be met")]
-    # Where the data set the spec names outweighs the step, a smaller net would barely help:
-    # the problem is the data's, located at its line.
-    named = spec.text is None or ("training", "data") in spec.spans
-    if named and memory.data > memory.total + memory.slack + memory.recording:
-        where, heaviest = ("training", "data"), "the data set weighs most"
-        lower = lower_warned = fewer_images(spec.ir["training"]["data"])
-    elif memory.recording > memory.total + memory.slack:
-        where = (memory.heaviest,)
-        heaviest = "recording every layer's output and gradient weighs most"
-        lower = lower_warned = task.smaller or (
-            "train without --stats, or with a smaller batch (a recorded step keeps every "
-            "layer's output and gradient)")
-    else:
-        where, heaviest = (memory.heaviest,), f"'{memory.heaviest}' weighs most"
-        lower = task.smaller or (
-            "use fewer filters or units, more stride or pooling early, or a smaller batch; "
-            "`cnnspec summary` lists what each layer holds")
-        lower_warned = task.smaller or "a smaller batch lowers the activations"
+    where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
+    parts = _parts_text(memory, task)
     if memory.process > limit:
         return [spec.error(
             f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
@@ -559,3 +535,38 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
         f"{memory.batch_size} ({parts}), over half of {room}", *where, severity="warning",
         hint=f"other programs may then run out of memory; {lower_warned}")]
+
+
+def _parts_text(memory: MemoryEstimate, task: Task) -> str:
+    """What a process's memory is made of, in words, for the messages of memory_problems."""
+    return (f"a step's {bytes_text(memory.parameters)} of parameters, gradients and optimizer "
+            f"state, {bytes_text(memory.activations)} of activations and "
+            f"{bytes_text(memory.work)} of convolution work buffers, "
+            f"{bytes_text(memory.slack)} the allocator keeps beside them, "
+            + (f"{data_text(memory.data)}, " if task.reads_data else "")
+            + (f"{bytes_text(memory.recording)} to record every layer's output and gradient, "
+               if memory.recording else "")
+            + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
+
+
+def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
+                      ) -> tuple[tuple, str, str, str]:
+    """Where a memory problem is located (the spec place), what weighs most there, and what
+    lowers it, for an error and for a warning."""
+    # Where the data set the spec names outweighs the step, a smaller net would barely help:
+    # the problem is the data's, located at its line.
+    named = spec.text is None or ("training", "data") in spec.spans
+    if named and memory.data > memory.total + memory.slack + memory.recording:
+        lower = fewer_images(spec.ir["training"]["data"])
+        return ("training", "data"), "the data set weighs most", lower, lower
+    if memory.recording > memory.total + memory.slack:
+        lower = task.smaller or (
+            "train without --stats, or with a smaller batch (a recorded step keeps every "
+            "layer's output and gradient)")
+        return ((memory.heaviest,), "recording every layer's output and gradient weighs most",
+                lower, lower)
+    lower = task.smaller or (
+        "use fewer filters or units, more stride or pooling early, or a smaller batch; "
+        "`cnnspec summary` lists what each layer holds")
+    return ((memory.heaviest,), f"'{memory.heaviest}' weighs most", lower,
+            task.smaller or "a smaller batch lowers the activations")

@@ -16,12 +16,8 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
+from cnnspec.kinds.text import step_text
 from cnnspec.shapes import shape_text
-
-
-def _pair(values) -> str:
-    """``2`` for [2, 2], ``2x1`` for [2, 1]."""
-    return str(values[0]) if values[0] == values[1] else shape_text(values)
 
 
 def window_text(info: LayerInfo) -> str:
@@ -33,9 +29,9 @@ def window_text(info: LayerInfo) -> str:
         return ""
     padding = ir["padding"]
     pad = padding if isinstance(padding, str) else f"pad {shape_text(padding)}"
-    text = f"{shape_text(size)} s{_pair(ir['stride'])} {pad}"
+    text = f"{shape_text(size)} s{step_text(ir['stride'])} {pad}"
     if ir.get("dilation", [1, 1]) != [1, 1]:
-        text += f" d{_pair(ir['dilation'])}"
+        text += f" d{step_text(ir['dilation'])}"
     if ir.get("groups", 1) > 1:
         text += f" g{ir['groups']}"
     if ir.get("ceil_mode"):

@@ -19,6 +19,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import class_count, image_shape, problems
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
 from cnnspec.shapes import shape_text
 
@@ -53,10 +54,9 @@ def settings_errors(spec: Spec) -> list[SpecError]:
     return errors
 
 
-# The losses each loss setting applies to (PyTorch's: CrossEntropyLoss takes both, NLLLoss
-# takes class weights).
-LOSS_SETTINGS = {"label_smoothing": ("cross_entropy",),
-                 "class_weights": ("cross_entropy", "nll", "bce")}
+# The losses each loss setting applies to (the loss catalogue's settings, turned around).
+LOSS_SETTINGS = {key: tuple(name for name, entry in LOSSES.items() if key in entry.settings)
+                 for key in dict.fromkeys(k for entry in LOSSES.values() for k in entry.settings)}
 
 
 def scores_needed(loss: str, classes: int) -> int:

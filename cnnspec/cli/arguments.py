@@ -201,14 +201,15 @@ def spec_or_run(text: str) -> str:
     """The type of a SPEC|RUN argument: an existing spec file, or a run folder (one with a
     ``summary.json`` or a checkpoint)."""
     path = Path(path_text(text))
-    if path.is_dir() and not any((path / name).is_file() for name in RUN_MARKERS):
+    if not path.is_dir():
+        return _existing(text, folder=False)
+    from cnnspec.training.rundir import CHECKPOINT, SUMMARY  # NumPy: only for a folder
+
+    # a folder is a run folder by its checkpoint, or the summary written with it
+    if not any((path / name).is_file() for name in (SUMMARY, CHECKPOINT)):
         raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a spec "
-                                         "file or a run folder (it has no summary.json)")
-    return text if path.is_dir() else _existing(text, folder=False)
-
-
-# Files that make a folder a run folder (its checkpoint, and the summary written with it).
-RUN_MARKERS = ("summary.json", "checkpoint.npz")
+                                         f"file or a run folder (it has no {SUMMARY})")
+    return text
 
 
 def input_file(text: str) -> str:

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data.arrays import MAX_PIXEL
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS
-from cnnspec.data.mnist import MAX_PIXEL, IdxSource, cache_root, local_or_download, mirror_list
+from cnnspec.data.mnist import IdxSource, cache_root, local_or_download, mirror_list
 from cnnspec.errors import RunError
 
 ARCHIVE = "cifar-10-binary.tar.gz"

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.data.arrays import MAX_PIXEL
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
 from cnnspec.errors import RunError
-
-MAX_PIXEL = 255
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+GELU_TANH_CUBIC = 0.044715  # the x^3 coefficient of GELU's tanh form (Hendrycks & Gimpel 2016)
+
 
 def relu_forward(x):
     """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
@@ -131,12 +133,14 @@ def softmax_backward(dout, cache):
 
 def gelu_forward(x, approximate="none"):
     """``x * Phi(x)``, Phi the standard normal CDF (Hendrycks & Gimpel 2016); with
-    ``approximate="tanh"`` their tanh approximation ``x/2 * (1 + tanh(sqrt(2/pi) (x + 0.044715
-    x^3)))``, as PyTorch's ``GELU(approximate=...)``. ``cache`` = the derivative."""
+    ``approximate="tanh"`` their tanh approximation ``x/2 * (1 + tanh(sqrt(2/pi) (x + c x^3)))``,
+    ``c`` :data:`GELU_TANH_CUBIC`, as PyTorch's ``GELU(approximate=...)``. ``cache`` = the
+    derivative."""
     if approximate == "tanh":
-        inner = np.sqrt(2 / np.pi).astype(x.dtype) * (x + x.dtype.type(0.044715) * x ** 3)
+        inner = np.sqrt(2 / np.pi).astype(x.dtype) * (x + x.dtype.type(GELU_TANH_CUBIC) * x ** 3)
         t = np.tanh(inner)
-        d_inner = np.sqrt(2 / np.pi).astype(x.dtype) * (1 + x.dtype.type(3 * 0.044715) * x * x)
+        d_inner = np.sqrt(2 / np.pi).astype(x.dtype) * (
+            1 + x.dtype.type(3 * GELU_TANH_CUBIC) * x * x)
         out = 0.5 * x * (1 + t)
         return out, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
     # imported here: scipy.special takes ~0.15 s to import, which `cnnspec check` never needs

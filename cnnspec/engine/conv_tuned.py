@@ -569,7 +569,7 @@ def _small_plan(x, w, win: Window, work) -> SmallPlan | None:
     if _chunk_step(rows, size, n, x.dtype.itemsize) < n:
         work.pop("small", None)
         return None
-    plan = work["small"] = SmallPlan(x, w, win, work)
+    plan = work["small"] = SmallPlan(x, w, win)
     return plan
 
 
@@ -589,7 +589,7 @@ class SmallPlan:
     cache a forward pass returns is valid until the next forward pass of the same plan.
     """
 
-    def __init__(self, x, w, win: Window, work) -> None:
+    def __init__(self, x, w, win: Window) -> None:
         n, c = x.shape[:2]
         f = w.shape[0]
         self.win, self.x_shape, self.w_shape, self.dtype = win, x.shape, w.shape, x.dtype

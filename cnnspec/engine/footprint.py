@@ -382,7 +382,7 @@ def _either(one: Footprint, other: Footprint) -> Footprint:
 
 def _conv_chunked(geo: Geometry, n: int, itemsize: int, with_dx: bool = True) -> Footprint:
     """The chunked paths: on batch-last blocks where a chunk holds several images
-    (:func:`_blocks_possible`), else on im2col; where the machine's column limit decides
+    (:func:`_blocks`), else on im2col; where the machine's column limit decides
     between them, the larger of the two. Without ``with_dx``, the forward pass's alone (as the
     transposed convolution of an input gradient runs it)."""
     possible, certain = _blocks(geo, n, itemsize)

@@ -304,9 +304,9 @@ class LayerNorm(Layer):
 
 class PReLU(Layer):
     """A leaky ReLU whose negative slope is learned per channel: weight (C,), as PyTorch's
-    ``nn.PReLU(num_parameters=C)``, starting at ``init`` (PyTorch's 0.25)."""
+    ``nn.PReLU(num_parameters=C)``, starting at ``init`` (the layer kind's)."""
 
-    def __init__(self, channels, dtype, init=0.25, trainable=True) -> None:
+    def __init__(self, channels, dtype, init, trainable=True) -> None:
         super().__init__()
         self.params = {"weight": np.full(channels, init, dtype)}
         self.trainable = trainable

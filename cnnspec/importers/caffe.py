@@ -597,7 +597,7 @@ UNSUPPORTED_HINTS = {
 # ---------------------------------------------------------------------------- the net
 
 
-def _phase_skipped(msg: Message, net: Net) -> bool:
+def _phase_skipped(msg: Message) -> bool:
     """A layer included only in the TEST phase (or excluded from TRAIN): not in training."""
     for rule in msg.messages("include"):
         if rule.scalar("phase", "enum") == "TEST":
@@ -629,7 +629,7 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
     layer = Layer(msg, name, type_name or "", msg.all("bottom"), tops, net)
     if type_name is None:
         raise layer.error(f"layer '{name}' has no type", hint='e.g. type: "Convolution"')
-    if _phase_skipped(msg, net):
+    if _phase_skipped(msg):
         for entry in msg.entries:
             msg.all(entry.name)
         net.notes.append(f"{name} ({type_name}) left out: it belongs to the TEST phase")

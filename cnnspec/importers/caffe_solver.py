@@ -52,96 +52,139 @@ def refuse_solver_as_net(msg: Message, path: str | None) -> None:
 def solver_settings(text: str, path: str | None, batch: int | None,
                     epoch_images: int | None) -> Solver:
     """The train block's settings from a Caffe solver. ``batch`` is the images per iteration
-    (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch trains on;
-    without it, what Caffe counts in iterations cannot become epochs."""
+    (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch
+    trains on; without it, what Caffe counts in iterations cannot become epochs."""
     msg = parse_prototxt(text, path)
+    _refuse_net_as_solver(msg, path)
+    per_epoch = math.ceil(epoch_images / batch) if epoch_images and batch else None
+    iterations = _Iterations(msg, path, batch, per_epoch)
+    settings = [_optimizer(msg, path), *_rate_and_decay(msg, path),
+                *_schedule(msg, path, iterations)]
+    if batch:
+        settings.append(Setting("batch", str(batch), BATCH_NOTE))
+    notes = []
+    max_iter = msg.scalar("max_iter", "count")
+    if max_iter is not None and per_epoch is None:
+        notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to convert it "
+                     "to epochs")
+    elif max_iter is not None:
+        settings.append(Setting("epochs", str(max(1, round(max_iter / per_epoch))),
+                                f"Caffe's max_iter {max_iter}, {per_epoch} iterations per epoch"))
+    settings += _clip_and_seed(msg)
+    _refuse_the_rest(msg, path)
+    return Solver(settings, notes)
+
+
+def _where(msg: Message, name: str):
+    """The span of the field ``name``, or the solver's where it is not written."""
+    entry = msg.one(name)
+    return entry.span if entry else msg.span
+
+
+@dataclass(frozen=True)
+class _Iterations:
+    """How Caffe's iterations become cnnspec's epochs: ``per_epoch`` iterations make one (None
+    without the images one epoch trains on, or without the batch)."""
+
+    msg: Message
+    path: str | None
+    batch: int | None
+    per_epoch: int | None
+
+    def needed_by(self, name: str) -> int:
+        """``per_epoch``, which the field ``name`` needs; without it, an error there."""
+        if self.per_epoch is None:
+            raise error_at(f"Caffe counts {name} in iterations, cnnspec in epochs",
+                           _where(self.msg, name),
+                           "give the images one epoch trains on: --epoch-images N (MNIST with "
+                           "val_split 0.1: 54000)" + ("" if self.batch else ", and a Data "
+                           "layer's batch_size"), self.path)
+        return self.per_epoch
+
+
+def _refuse_net_as_solver(msg: Message, path: str | None) -> None:
+    """A model definition given twice, or in the solver's place."""
     layer = next((e for e in msg.entries if e.name in ("layer", "layers")), None)
-    if layer is not None:  # the model definition given twice, or in the solver's place
+    if layer is not None:
         raise error_at("this is a model definition, not a Caffe solver", layer.span,
                        "--solver takes the file with base_lr, lr_policy and max_iter that "
                        "trains the net", path)
-    settings, notes = [], []
-    ipe = math.ceil(epoch_images / batch) if epoch_images and batch else None
 
-    def where(name):
-        entry = msg.one(name)
-        return entry.span if entry else msg.span
 
-    def need_epochs(name: str) -> int:
-        if ipe is None:
-            raise error_at(f"Caffe counts {name} in iterations, cnnspec in epochs", where(name),
-                       "give the images one epoch trains on: --epoch-images N (MNIST with "
-                       "val_split 0.1: 54000)" + ("" if batch else ", and a Data layer's "
-                       "batch_size"), path)
-        return ipe
-
-    settings.append(_optimizer(msg, path))
+def _rate_and_decay(msg: Message, path: str | None) -> list[Setting]:
+    """``lr`` and ``weight_decay`` (L2 only, as cnnspec's)."""
+    settings = []
     if msg.one("base_lr") is not None:
         settings.append(Setting("lr", number_text(msg.scalar("base_lr", "number"))))
     if msg.scalar("regularization_type", "string", "L2") != "L2":
-        raise error_at("L1 weight decay is not supported", where("regularization_type"),
-                   "cnnspec's weight_decay is L2", path)
+        raise error_at("L1 weight decay is not supported", _where(msg, "regularization_type"),
+                       "cnnspec's weight_decay is L2", path)
     if msg.one("weight_decay") is not None:
         settings.append(Setting("weight_decay",
                                 number_text(msg.scalar("weight_decay", "number"))))
+    return settings
+
+
+def _schedule(msg: Message, path: str | None, iterations: _Iterations) -> list[Setting]:
+    """The ``schedule`` of Caffe's ``lr_policy`` (none for ``fixed``): ``inv`` and ``poly``
+    per step as Caffe's, the others in epochs."""
     policy = msg.scalar("lr_policy", "string", "fixed")
     if policy not in POLICIES:
-        raise error_at(f"the lr_policy '{policy}' is not supported", where("lr_policy"),
-                   "cnnspec's schedules cover " + ", ".join(POLICIES), path)
-    gamma = msg.scalar("gamma", "number")
-    power = msg.scalar("power", "number")
+        raise error_at(f"the lr_policy '{policy}' is not supported", _where(msg, "lr_policy"),
+                       "cnnspec's schedules cover " + ", ".join(POLICIES), path)
+    gamma_value = msg.scalar("gamma", "number") or 0
+    gamma, power = number_text(gamma_value), number_text(msg.scalar("power", "number") or 0)
     if policy == "inv":
-        settings.append(Setting("schedule", f"inv(gamma={number_text(gamma or 0)}, "
-                                f"power={number_text(power or 0)})",
-                                "per step, as Caffe's iterations"))
-    elif policy == "poly":
-        settings.append(Setting("schedule", f"poly(power={number_text(power or 0)})",
-                                "per step, down to 0 at the end of the run (Caffe: max_iter)"))
-    elif policy == "step":
+        return [Setting("schedule", f"inv(gamma={gamma}, power={power})",
+                        "per step, as Caffe's iterations")]
+    if policy == "poly":
+        return [Setting("schedule", f"poly(power={power})",
+                        "per step, down to 0 at the end of the run (Caffe: max_iter)")]
+    if policy == "step":
         steps = msg.scalar("stepsize", "count", 1)
-        epochs = max(1, round(steps / need_epochs("stepsize")))
-        settings.append(Setting("schedule", f"step(step_size={epochs}, gamma="
-                                f"{number_text(gamma or 0)})",
-                                f"Caffe's stepsize {steps} iterations of {ipe} per epoch"))
-    elif policy == "multistep":
+        per = iterations.needed_by("stepsize")
+        return [Setting("schedule", f"step(step_size={max(1, round(steps / per))}, "
+                        f"gamma={gamma})", f"Caffe's stepsize {steps} iterations of {per} per "
+                        "epoch")]
+    if policy == "multistep":
         values = msg.scalars("stepvalue", "count")
-        per = need_epochs("stepvalue")
+        per = iterations.needed_by("stepvalue")
         milestones = sorted({max(1, round(v / per)) for v in values})
-        settings.append(Setting("schedule", f"multistep(milestones=[{', '.join(map(str, milestones))}], "
-                                f"gamma={number_text(gamma or 0)})",
-                                f"Caffe's stepvalues {values} iterations, {per} per epoch"))
-    elif policy == "exp":
-        per = need_epochs("lr_policy")
-        settings.append(Setting("schedule", f"exp(gamma={number_text((gamma or 0) ** per)})",
-                                f"Caffe's gamma {number_text(gamma or 0)} per iteration, "
-                                f"{per} iterations per epoch"))
-    if batch:
-        settings.append(Setting("batch", str(batch), BATCH_NOTE))
-    max_iter = msg.scalar("max_iter", "count")
-    if max_iter is not None:
-        if ipe is None:
-            notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to "
-                         "convert it to epochs")
-        else:
-            settings.append(Setting("epochs", str(max(1, round(max_iter / ipe))),
-                                    f"Caffe's max_iter {max_iter}, {ipe} iterations per epoch"))
+        return [Setting("schedule", f"multistep(milestones=[{', '.join(map(str, milestones))}]"
+                        f", gamma={gamma})",
+                        f"Caffe's stepvalues {values} iterations, {per} per epoch")]
+    if policy == "exp":
+        per = iterations.needed_by("lr_policy")
+        return [Setting("schedule", f"exp(gamma={number_text(gamma_value ** per)})",
+                        f"Caffe's gamma {gamma} per iteration, {per} iterations per epoch")]
+    return []
+
+
+def _clip_and_seed(msg: Message) -> list[Setting]:
+    """``clip_norm`` and ``seed``, where the solver sets them (Caffe's -1: unset)."""
+    settings = []
     clip = msg.scalar("clip_gradients", "number", -1)
     if clip > 0:
         settings.append(Setting("clip_norm", number_text(clip), "Caffe's clip_gradients"))
     seed = msg.scalar("random_seed", "int", -1)
     if seed >= 0:
         settings.append(Setting("seed", str(seed)))
+    return settings
+
+
+def _refuse_the_rest(msg: Message, path: str | None) -> None:
+    """Gradient accumulation, and any field no reader asked for (those of Caffe's own running
+    and those read with another aside)."""
     if msg.scalar("iter_size", "count", 1) != 1:
-        raise error_at("iter_size (gradient accumulation) is not supported", where("iter_size"),
-                   "multiply batch_size by iter_size instead", path)
+        raise error_at("iter_size (gradient accumulation) is not supported",
+                       _where(msg, "iter_size"), "multiply batch_size by iter_size instead", path)
     for name in SOLVER_IGNORED + ("type", "solver_type", "momentum2", "delta", "rms_decay",
                                   "gamma", "power", "stepsize", "stepvalue"):
         msg.all(name)
     unused = msg.unused()
     if unused:
         raise error_at(f"the solver field '{unused[0].name}' is not supported", unused[0].span,
-                   "remove it", path)
-    return Solver([s for s in settings if s is not None], notes)
+                       "remove it", path)
 
 
 def _optimizer(msg: Message, path: str | None) -> Setting:

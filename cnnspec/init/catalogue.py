@@ -194,8 +194,6 @@ INIT_NAMES: tuple[str, ...] = tuple(PARAMS)
 ALIASES = {alias: init.name for init in INITS for alias in init.aliases}
 # Fixed kernels: no randomness, the same values every time.
 KERNEL_NAMES = tuple(init.name for init in INITS if init.family == "kernel")
-# Schemes drawn from a distribution whose scale follows from the fans.
-SCALED_NAMES = tuple(init.name for init in INITS if init.family == "scaled")
 # What may initialise a bias (a vector: no kernel shape; scaled ones use the weight's fans).
 BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 

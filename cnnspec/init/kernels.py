@@ -55,13 +55,15 @@ def literal_placement(vshape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[
         expected = {2: (kh, kw), 3: (out, kh, kw), 4: (out, cin, kh, kw)}[dims]
         if vshape != expected:
             raise SpecError(
-                f"the kernel literal is {_dims(vshape)} but this layer needs {_dims(expected)}",
-                hint=f"a {dims}-D literal here is {_dims(expected)} "
+                f"the kernel literal is {shape_words(vshape)} but this layer needs "
+                f"{shape_words(expected)}",
+                hint=f"a {dims}-D literal here is {shape_words(expected)} "
                      f"({'filters x in x ' if dims == 4 else 'filters x ' if dims == 3 else ''}"
                      f"kernel height x width)")
         return {2: (1, 1, kh, kw), 3: (out, 1, kh, kw), 4: shape}[dims]
     if vshape != shape:
-        raise SpecError(f"the literal is {_dims(vshape)} but the parameter is {_dims(shape)}",
+        raise SpecError(f"the literal is {shape_words(vshape)} but the parameter is "
+                        f"{shape_words(shape)}",
                         hint="outside conv weights a literal gives every value, in the "
                              "parameter's own shape")
     return shape
@@ -132,9 +134,11 @@ def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, 
         return values, literal_placement(nested_shape(values), shape)
     if len(shape) != 4:
         raise SpecError(f"{init['name']} is a conv kernel and cannot initialise a parameter of "
-                        f"shape {_dims(shape)}", hint="use it as a conv layer's weight init")
+                        f"shape {shape_words(shape)}",
+                        hint="use it as a conv layer's weight init")
     return named_kernel(init, shape[2], shape[3]), (1, 1, shape[2], shape[3])
 
 
-def _dims(shape: tuple[int, ...]) -> str:
+def shape_words(shape: tuple[int, ...]) -> str:
+    """The shape of a (nested) literal in words: ``3x3``, or ``a single number`` for ``()``."""
     return shape_text(shape) or "a single number"

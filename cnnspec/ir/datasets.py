@@ -94,7 +94,9 @@ def _classes_problem(value, least: int) -> str | None:
 @dataclass(frozen=True)
 class DatasetKind:
     """A dataset the IR can name. ``image`` (C, H, W) and ``classes`` (how many) are None when
-    they depend on the arguments (shapes) or on the file (npz)."""
+    they depend on the arguments (shapes) or on the file (npz). ``digits``: its images are
+    handwritten digits, which a mirror or a half turn makes another digit or none (the checker
+    warns about such augmentation)."""
 
     name: str
     description: str
@@ -103,6 +105,7 @@ class DatasetKind:
     image: tuple[int, int, int] | None = None
     classes: int | None = None
     examples: int | None = None  # images, train and test together
+    digits: bool = False
 
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
@@ -114,7 +117,7 @@ class DatasetKind:
 
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
-                examples=1797),
+                examples=1797, digits=True),
     DatasetKind("shapes", f"synthetic shapes of {len(SHAPE_CLASSES)} classes (generated from "
                 "the seed)", args=(
                     # 4 is the least that draws; below about 8 pixels an "o" and a "square"
@@ -133,7 +136,7 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                         "then says 3xSIZExSIZE); false, the default, draws light on dark in "
                         "1 channel"))),
     DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
-                image=(1, 28, 28), classes=10, examples=70_000),
+                image=(1, 28, 28), classes=10, examples=70_000, digits=True),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
                 "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10,
                 examples=70_000),

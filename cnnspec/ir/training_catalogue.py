@@ -143,6 +143,9 @@ class Entry:
     ``state_arrays``: for an optimizer, how many arrays the size of a parameter it keeps per
     parameter, given its arguments (step counters, one number each, are not counted); the
     memory estimate reads it, and a test steps the engine's optimizer to hold it true.
+    ``settings``: for a loss, the training keys besides ``loss`` that apply to it, each passed
+    to its engine function as the keyword of that name when set (the checker refuses them with
+    another loss).
     """
 
     name: str
@@ -151,6 +154,7 @@ class Entry:
     args: tuple[Arg, ...] = ()
     rules: tuple[Callable[[dict], Problem | None], ...] = ()
     state_arrays: Callable[[dict], int] | None = None
+    settings: tuple[str, ...] = ()
 
     @property
     def defaults(self) -> dict:
@@ -326,22 +330,25 @@ TRANSFORMS: dict[str, Entry] = {entry.name: entry for entry in (
 
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
-          "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy"),
+          "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy",
+          settings=("label_smoothing", "class_weights")),
     Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
           "cnnspec.engine.losses.mse"),
     Entry("nll", "negative log-likelihood of log-probabilities (the output a `log_softmax` "
-          "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll"),
+          "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll",
+          settings=("class_weights",)),
     Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`), as "
-          "PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce"),
+          "PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce",
+          settings=("class_weights",)),
 )}
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine
-# object: the training loop compares rows), and which way is better.
-MONITORS: dict[str, Entry] = {entry.name: entry for entry in (
-    Entry("val_loss", "the validation loss; lower is better", ""),
-    Entry("val_acc", "the validation accuracy; higher is better", ""),
-)}
-LOWER_IS_BETTER = {"val_loss": True, "val_acc": False}
+# object: the training loop compares rows): (name, what it measures, whether lower is better).
+_MONITORED = (("val_loss", "loss", True), ("val_acc", "accuracy", False))
+MONITORS: dict[str, Entry] = {
+    name: Entry(name, f"the validation {what}; {'lower' if lower else 'higher'} is better", "")
+    for name, what, lower in _MONITORED}
+LOWER_IS_BETTER = {name: lower for name, _, lower in _MONITORED}
 
 
 @dataclass(frozen=True)

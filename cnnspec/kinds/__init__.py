@@ -13,11 +13,6 @@ ALIASES: dict[str, str] = {alias: kind.name for kind in ALL for alias in kind.al
 ACTIVATIONS: dict[str, Kind] = {name: k for name, k in KINDS.items() if k.is_activation}
 
 
-def kind_of(name: str) -> Kind | None:
-    """The record of kind ``name`` (or of an alias of it); None for an unknown name."""
-    return KINDS.get(ALIASES.get(name, name))
-
-
 def is_weighted(kind: str) -> bool:
     """Whether layers of ``kind`` have a weight the spec initialises (conv, dense, ...)."""
     record = KINDS.get(kind)
@@ -33,4 +28,4 @@ def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
 
 
 __all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",
-           "KindError", "Shape", "is_weighted", "kind_of", "layer_flops"]
+           "KindError", "Shape", "is_weighted", "layer_flops"]

@@ -41,6 +41,7 @@ class _EngineModule:
 
 
 L = _EngineModule("layers")
+activations = _EngineModule("activations")
 pool, resize = _EngineModule("pool"), _EngineModule("resize")
 grouped, transposed = _EngineModule("grouped"), _EngineModule("transposed")
 
@@ -603,19 +604,21 @@ ELU = _activation(
 # E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
 # 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
 GELU_SECOND_MOMENT = 0.4252
+SILU_SECOND_MOMENT = 0.3558
 
 
 def _gelu_onnx(g, ir: dict, x: str) -> str:
     """x·Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or the tanh form x (1 + tanh(sqrt(2 / pi)
-    (x + 0.044715 x^3))) / 2 (Hendrycks & Gimpel 2016); ONNX has Gelu only from opset 20."""
+    (x + c x^3))) / 2, c the engine's GELU_TANH_CUBIC (Hendrycks & Gimpel 2016); ONNX has Gelu
+    only from opset 20."""
     if ir["approximate"] == "tanh":
         cube = g.op("Mul", [g.op("Mul", [x, x]), x])
-        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(0.044715)])])
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(activations.GELU_TANH_CUBIC)])])
         phi = g.op("Tanh", [g.op("Mul", [inner, g.const(math.sqrt(2 / math.pi))])])
     else:
         phi = g.op("Erf", [g.op("Mul", [x, g.const(1 / math.sqrt(2))])])
     return g.op("Mul", [g.op("Mul", [x, g.op("Add", [phi, g.const(1.0)])]), g.const(0.5)])
-SILU_SECOND_MOMENT = 0.3558
+
 
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
@@ -656,7 +659,8 @@ def _prelu_infer(ir: dict, in_shapes) -> Inferred:
 
 
 PRELU = Kind(
-    "prelu", "x, or a·x below 0 with a learned per channel, starting at 0.25 (He et al. 2015)",
+    "prelu", f"x, or a·x below 0 with a learned per channel, starting at {PRELU_INIT:g} (He et "
+    "al. 2015)",
     "activation", infer=_prelu_infer,
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
@@ -700,9 +704,20 @@ DROPOUT2D = Kind(
     aliases=("spatial_dropout",), examples=(Example(((3, 2, 2),), {"p": 0.0}),))
 
 
-def _batchnorm_infer(ir: dict, in_shapes) -> Inferred:
-    """Per-channel (or per-feature) scale and shift: 2 * C parameters (the running statistics
-    are buffers, not parameters)."""
+NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before dividing, "
+                    "e.g. 1e-5", low=0, low_open=True)
+# A normalisation starts as the identity: its scale at ones, its shift at zeros.
+NORM_INITS = ({"name": "ones"}, {"name": "zeros"})
+
+
+def _norm_signal(ir: dict, moments: list[float], shapes) -> float:
+    """A normalisation resets the signal's second moment to 1, whatever came in."""
+    return 1.0
+
+
+def _per_channel_norm_infer(ir: dict, in_shapes) -> Inferred:
+    """A scale and a shift per channel (or per feature of a flat input): 2 * C parameters
+    (batch norm's running statistics are buffers, not parameters)."""
     shape = only_input(in_shapes)
     return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
 
@@ -720,32 +735,19 @@ def _batchnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
 
 BATCHNORM = Kind(
     "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
-    "norm", infer=_batchnorm_infer,
+    "norm", infer=_per_channel_norm_infer,
     build=lambda b: L.BatchNorm(b.output_shape[0], b.dtype, momentum=b.ir["momentum"],
                                 eps=b.ir["eps"], trainable=b.ir["trainable"]),
-    fields=(F.number("eps", 1e-5, "a small number added to the variance before dividing, "
-                     "e.g. 1e-5", low=0, low_open=True),
+    fields=(NORM_EPS,
             F.number("momentum", 0.1, "the weight of each batch in the running statistics "
                      "(PyTorch's meaning), e.g. 0.1", low=0, high=1),
             F.TRAINABLE),
     usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
-    aliases=("bn",), takes_activation=True,
-    fixed_inits=({"name": "ones"}, {"name": "zeros"}),
-    signal=lambda ir, moments, shapes: 1.0,
+    aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
     phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
                                f"momentum {number_text(ir['momentum'])}")],
     torch=_batchnorm_torch, onnx=_batchnorm_onnx,
     examples=(Example(((3, 3, 3),)), Example(((5,),))))
-
-
-NORM_EPS = F.number("eps", 1e-5, "a small number added to the variance before dividing, "
-                    "e.g. 1e-5", low=0, low_open=True)
-
-
-def _per_channel_norm_infer(ir: dict, in_shapes) -> Inferred:
-    """A scale and a shift per channel: 2 * C parameters."""
-    shape = only_input(in_shapes)
-    return Inferred(shape, weight=(shape[0],), bias=(shape[0],))
 
 
 def _groups_divide(ir: dict, channels: int) -> None:
@@ -801,8 +803,7 @@ def _norm_kind(name: str, summary: str, infer, build, torch, onnx, *, fields=(),
         name, summary, "norm", infer=infer, build=build,
         fields=(*fields, NORM_EPS, F.TRAINABLE), positional=positional,
         usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
-        takes_activation=True, fixed_inits=({"name": "ones"}, {"name": "zeros"}),
-        signal=lambda ir, moments, shapes: 1.0,
+        takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
         phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
         torch=torch, onnx=onnx, examples=examples)
 

@@ -34,10 +34,6 @@ def weighted_layers(model) -> list[LayerInfo]:
     return [info for info in checked_of(model).layers if is_weighted(info.kind)]
 
 
-def is_training(model) -> bool:
-    return bool(model.training)
-
-
 def params_of(model) -> dict[str, np.ndarray]:
     """Every live parameter array, keyed ``<layer>.weight`` / ``<layer>.bias``."""
     return model.params()

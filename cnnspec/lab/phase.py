@@ -307,7 +307,8 @@ def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) ->
         raise InputError(
             f"--grid {grid[0]}x{grid[1]} measures more points than the diagram draws: at most "
             f"{theory_grid[0]}x{theory_grid[1]} (sigma_w x sigma_b)",
-            hint=f"e.g. --grid 8x5 (the default) or up to --grid {theory_grid[0]}x{theory_grid[1]}")
+            hint=f"e.g. --grid {MEASURED_GRID[0]}x{MEASURED_GRID[1]} (the default) or up to "
+                 f"--grid {theory_grid[0]}x{theory_grid[1]}")
 
 
 def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,

@@ -101,7 +101,7 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
         figure.log_axis(ax)
     else:
-        ax.set_ylim(0.0, 1.02)
+        figure.accuracy_axis(ax)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:

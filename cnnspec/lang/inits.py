@@ -13,11 +13,11 @@ from cnnspec.errors import SpecError
 from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
+from cnnspec.init.kernels import shape_words
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
 from cnnspec.lang.suggest import did_you_mean
-from cnnspec.shapes import shape_text
 
 
 def read_gain(value: Value, what: str) -> dict:
@@ -104,8 +104,8 @@ def _nested(value: Value) -> list | float:
     for item, shape in zip(value.items, shapes):
         if shape != shapes[0]:
             raise SpecError(
-                f"ragged kernel literal: this entry has shape {_show(shape)}, the first has "
-                f"{_show(shapes[0])}", span=item.span,
+                f"ragged kernel literal: this entry has shape {shape_words(shape)}, the first "
+                f"has {shape_words(shapes[0])}", span=item.span,
                 hint="every row needs the same number of entries, every matrix the same size")
     return items
 
@@ -116,10 +116,6 @@ def _shape(x) -> tuple[int, ...]:
 
 def _depth(x) -> int:
     return len(_shape(x))
-
-
-def _show(shape: tuple[int, ...]) -> str:
-    return shape_text(shape) or "a single number"
 
 
 def read_init(value: Value, what: str = "initializer") -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnnspec.errors import RunError
 from cnnspec.render import palette
-from cnnspec.render.figure import log_axis, new_figure, save_png
+from cnnspec.render.figure import accuracy_axis, log_axis, new_figure, save_png
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
 from cnnspec.training.progress import Display
@@ -118,7 +118,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     _mark_best(acc_ax, best_epoch)
     acc_values = _finite(_series(metrics, "train_acc") + _series(metrics, "val_acc"))
     if acc_values and max(acc_values) <= 1.0:
-        acc_ax.set_ylim(0.0, 1.02)
+        accuracy_axis(acc_ax)
     acc_ax.set_title("accuracy")
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())

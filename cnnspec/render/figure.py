@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.render.backend import PNG_DPI
 from cnnspec.training.files import write_bytes
 
 
@@ -49,6 +50,12 @@ def new_figure(width: float, height: float, layout: str | None = "constrained"):
 
 # Ticks between powers of ten in this range read as plain numbers on a log axis.
 _PLAIN_TICKS = (1e-3, 1e4)
+
+
+def accuracy_axis(ax) -> None:
+    """An accuracy axis from 0 to a little above 1, so that a curve at 1 is not hidden under
+    the frame."""
+    ax.set_ylim(0.0, 1.02)
 
 
 def log_axis(ax, which: str = "y") -> None:
@@ -103,8 +110,9 @@ def _plain_log_formatter():
     return PlainBetweenDecades
 
 
-def save_png(fig, out_png, dpi: int = 110) -> Path:
-    """Write ``fig`` as a PNG at ``out_png`` (parent folders created); returns the path."""
+def save_png(fig, out_png) -> Path:
+    """Write ``fig`` as a PNG at ``out_png`` (parent folders created), at the resolution of
+    the diagrams' PNGs; returns the path."""
     out = Path(out_png)
     if out.suffix.lower() != ".png":
         raise RunError(f"cannot write {out}: plots are written as PNG",
@@ -117,6 +125,6 @@ def save_png(fig, out_png, dpi: int = 110) -> Path:
     # drawn in memory and written into place as run files are: a picture stopped halfway
     # never replaces the one before
     png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=dpi, facecolor="white")
+    fig.savefig(png, format="png", dpi=PNG_DPI, facecolor="white")
     write_bytes(out, png.getvalue())
     return out

@@ -33,7 +33,7 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
             ax.legend(fontsize=8)
         ax.set_xticks(range(len(values)), values, rotation=20, fontsize=8)
         ax.set_xlim(-0.5, len(values) - 0.5)
-        ax.set_ylim(0.0, 1.02)
+        figure.accuracy_axis(ax)
         ax.set_xlabel(key)
         ax.set_ylabel("validation accuracy")
         ax.grid(True, alpha=0.3)

@@ -230,7 +230,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     if more:  # extend the run: the rest of its settings must still be its own
         checked = _with_epochs(checked, overrides["epochs"], dtype)
     training = checked.ir["training"]
-    _check_same_settings(training, overrides, run)
+    _check_same_settings(training, overrides)
     if spec is not None:
         _check_same_network(as_checked(spec), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
@@ -272,7 +272,7 @@ def _with_epochs(checked, epochs: int, dtype: str):
     return check(dataclasses.replace(checked.spec, ir=ir), dtype=dtype)
 
 
-def _check_same_settings(training: dict, overrides: dict, run: RunDir) -> None:
+def _check_same_settings(training: dict, overrides: dict) -> None:
     for key, value in overrides.items():
         if training.get(key) != value:
             given, kept = _setting(value), _setting(training.get(key))

@@ -296,7 +296,3 @@ def _type_name(kind: type) -> str:
 def compile_model(checked: CheckedSpec, seed: int, dtype: str = "float32"):
     """The model of ``checked`` in ``dtype`` with the initial weights of ``seed``."""
     return compile_spec(checked, seed=seed, dtype=dtype)
-
-
-def run_dir_of(run: Run) -> RunDir:
-    return RunDir(Path(run.path))
