@@ -439,6 +439,25 @@ def test_cli_writes_refuses_to_overwrite_and_forces(tmp_path, capsys):
     assert main(args + ["--force"]) == 0
 
 
+def test_a_forced_write_that_fails_leaves_the_old_spec(tmp_path, monkeypatch, capsys):
+    """--force replaces the file as run files are replaced: a disk that fills while the new
+    spec is written (its data cannot be flushed) is an error, and the old spec is kept."""
+    import errno
+    import os
+
+    out = tmp_path / "lenet.cnn"
+    out.write_text("# the old spec\n")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(["import", str(LENET), "--input", "1x28x28", "-o", str(out), "--force"]) == 1
+    assert f"cannot write {out}: {os.strerror(errno.ENOSPC)}" in capsys.readouterr().err
+    assert out.read_text() == "# the old spec\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lenet.cnn"]
+
+
 def test_cli_prints_to_stdout_and_reports_located_errors(tmp_path, capsys):
     assert main(["import", str(EVERY)]) == 0
     assert capsys.readouterr().out.startswith("# Imported from")

@@ -294,3 +294,22 @@ def test_nested_repeats_cluster_each_inner_instance(tmp_path):
     cluster = source.split("subgraph cluster_stage_1_unit_1 ")[1].split("}")[0]
     assert "stage_1_unit_1_a [" in cluster and "stage_1_conv [" not in cluster
     assert "subgraph cluster_stage_2 " in source
+
+
+def test_a_dot_file_that_cannot_be_written_in_full_leaves_the_old_one(checked, tmp_path,
+                                                                     monkeypatch):
+    """The .dot source is written as run files are: a full disk mid-write keeps the old file."""
+    import errno
+    import os
+
+    dot = tmp_path / "tiny.dot"
+    dot.write_text("digraph old {}\n")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RunError, match=f"cannot write {dot}"):
+        render_diagram(checked, dot)
+    assert dot.read_text() == "digraph old {}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.dot"]

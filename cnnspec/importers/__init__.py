@@ -13,6 +13,7 @@ located in the source file; nothing is dropped without a note in the header.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cnnspec.errors import InputError, RunError
@@ -78,16 +79,16 @@ def import_file(path: str | Path, solver: str | Path | None = None,
 
 
 def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
-    """Write the imported spec to ``out``; an existing file only with ``force``."""
+    """Write the imported spec to ``out``; an existing file only with ``force``. Written as
+    run files are (:func:`cnnspec.training.files.write_text`): a write that fails halfway (a
+    full disk) leaves the file it would have replaced as it was."""
+    from cnnspec.training.files import write_text
+
     out = Path(out)
-    try:
-        with open(out, "w" if force else "x", encoding="utf-8") as handle:
-            handle.write(imported.text)
-    except FileExistsError:
+    if not force and os.path.lexists(out):
         raise RunError(f"{out} exists", hint="choose another name, or overwrite it with "
-                       "--force (force=True)") from None
-    except OSError as exc:
-        raise RunError(f"cannot write {out}: {exc.strerror or exc}") from None
+                       "--force (force=True)")
+    write_text(out, imported.text)
 
 
 __all__ = ["Imported", "import_file", "write_spec"]

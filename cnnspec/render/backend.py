@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import RunError
-from cnnspec.training.files import write_bytes
+from cnnspec.training.files import write_bytes, write_text
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PNG_DPI = 110
@@ -102,12 +102,12 @@ def render_source(source: str, out_path: Path) -> str:
     fmt = output_format(out_path)
     _ensure_parent(out_path)
     if fmt == "dot":
-        _write_text(out_path, source)
+        write_text(out_path, source)
         return "wrote the Graphviz source"
     renderer = find_renderer()
     if renderer is None:
         dot_path = out_path.with_suffix(".dot")
-        _write_text(dot_path, source)
+        write_text(dot_path, source)
         raise RunError(
             f"no Graphviz renderer found, so no {fmt.upper()} was drawn; the graph is in "
             f"{dot_path}",
@@ -136,12 +136,3 @@ def _ensure_parent(path: Path) -> None:
     except OSError as exc:
         raise RunError(f"cannot create the folder {path.parent}: {exc.strerror or exc}",
                        hint="check the output path") from exc
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}",
-                       hint="check that the folder is writable") from exc
-
