@@ -240,3 +240,28 @@ def test_a_run_folder_that_cannot_be_written_is_an_error_and_left_as_it_was(tmp_
     assert f"cannot write {run / rundir.SPEC_JSON}: {os.strerror(reason)}" in err
     assert "hint: check that its folder is writable" in err
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_a_disk_that_fills_while_a_run_is_set_up_names_the_run_folder(tmp_path, monkeypatch,
+                                                                      capsys):
+    """The files of a new run are written into a hidden folder first; when one cannot be
+    written the error names the run folder asked for, and nothing is left: neither the hidden
+    folder nor the folders made for the run."""
+    import errno
+
+    from cnnspec.cli import main
+
+    spec = spec_file(tmp_path)
+    out = tmp_path / "new" / "runs" / "out"
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(["train", str(spec), "--out", str(out), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert (f"cannot create run folder {out}: cannot write {rundir.SUMMARY}: "
+            f"{os.strerror(errno.ENOSPC)}") in err
+    assert ".cnnspec-run." not in err
+    assert "hint: free some space or choose a writable place with --out" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == [spec.name]

@@ -139,10 +139,19 @@ def _umask() -> int:
     return mask
 
 
-def _not_written(path: Path, exc: OSError) -> RunError:
-    return RunError(f"cannot write {path}: {exc.strerror or exc}",
-                    hint="check that its folder is writable and its disk has space (nothing "
-                    "was changed there)")
+class NotWritten(RunError):
+    """A file that could not be written (``path``, for ``reason``: a read-only folder, a full
+    disk); what was there before is as it was."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}",
+                         hint="check that its folder is writable and its disk has space "
+                         "(nothing was changed there)")
+        self.path, self.reason = Path(path), reason
+
+
+def _not_written(path: Path, exc: OSError) -> NotWritten:
+    return NotWritten(path, exc.strerror or str(exc))
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

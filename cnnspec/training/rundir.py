@@ -37,7 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import InputError, RunError, SettingError, literal
-from cnnspec.training.files import TEMP_SUFFIX, remove_stale_temporaries, usual_permissions
+from cnnspec.training.files import (
+    TEMP_SUFFIX,
+    NotWritten,
+    remove_stale_temporaries,
+    usual_permissions,
+)
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -154,21 +159,49 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
     would no longer describe one run). A temporary folder left by a killed process is removed
     the next time a run is created beside it."""
     path = Path(out) if out is not None else default_run_path(spec_name, runs_dir)
+    made = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        made = _make_folders(path.parent)
         remove_stale_temporaries(path.parent, STAGING_NAME)
         staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}.",
                                         suffix=TEMP_SUFFIX, dir=path.parent))
         staging.chmod(usual_permissions(folder=True))  # the run folder it becomes
     except OSError as exc:
+        _remove_empty(made)
         raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
                            hint="choose a writable place with {run_dir}") from None
     try:
         fill(RunDir(staging))
         return RunDir(_move_into_place(staging, path, number=out is None))
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(made)
+        if isinstance(exc, NotWritten) and exc.path.is_relative_to(staging):
+            # The hidden folder is gone and means nothing to the user: name the run folder.
+            raise SettingError(
+                literal(f"cannot create run folder {path}: cannot write "
+                        f"{exc.path.relative_to(staging)}: {exc.reason}"),
+                hint="free some space or choose a writable place with {run_dir} (nothing "
+                "was created)") from None
         raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, innermost first."""
+    missing = [folder, *folder.parents]
+    missing = list(itertools.takewhile(lambda f: not f.exists(), missing))
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (innermost first) that are still empty: what a run that
+    could not be set up created is not left behind (another run's files keep theirs)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (another run uses it), so neither are its parents
 
 
 def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
