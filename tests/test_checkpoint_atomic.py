@@ -265,3 +265,73 @@ def test_a_disk_that_fills_while_a_run_is_set_up_names_the_run_folder(tmp_path, 
     assert ".cnnspec-run." not in err
     assert "hint: free some space or choose a writable place with --out" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [spec.name]
+
+
+class DiskFullOnce:
+    """``os.fsync`` that, once armed, fails one write as a full disk does (the file written
+    is then left as it was); armed by calling it as a step hook at step ``k``."""
+
+    def __init__(self, k: int | None = None) -> None:
+        import errno
+
+        self.k, self.armed, self.real = k, False, os.fsync
+        self.error = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def __call__(self, step: int, model) -> None:
+        self.armed = self.armed or step + 1 == self.k
+
+    def fsync(self, fd) -> None:
+        if self.armed:
+            self.armed = False
+            raise self.error
+        self.real(fd)
+
+
+def test_a_disk_that_fills_mid_training_stops_the_run_resumably(tmp_path, monkeypatch):
+    """Epoch 2's best.npz cannot be saved: the run stops saying so, summary.json says "interrupted" (not
+    "running"), the hint says how to continue, and the resumed run is the uninterrupted one."""
+    from test_resume import STEPS_PER_EPOCH, assert_same_run
+
+    from cnnspec.training.loop import Stopped
+
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    full = DiskFullOnce(STEPS_PER_EPOCH + 2)
+    monkeypatch.setattr(os, "fsync", full.fsync)
+    with pytest.raises(Stopped) as stopped:
+        train(spec, run_dir=tmp_path / "cut", on_step=full, **FAST)
+    run = tmp_path / "cut"
+    assert stopped.value.message == (f"cannot write {run / rundir.BEST}: No space left on "
+                                     f"device; the last checkpoint in {run} is kept")
+    assert stopped.value.hint == ("free some space or make the folder writable, then continue "
+                                  f"it with: cnnspec.resume({str(run)!r})")
+    summary = json.loads((run / rundir.SUMMARY).read_text())
+    assert summary["status"] == "interrupted" and summary["steps"] == STEPS_PER_EPOCH
+    assert "No space left on device" in summary["message"]
+    assert_same_run(resume(run, **FAST), straight)
+
+
+def test_a_disk_that_fills_after_the_last_epoch_says_how_to_finish(tmp_path, monkeypatch,
+                                                                   capsys):
+    """The test figures cannot be written: the command says so and how to finish the run."""
+    from cnnspec.cli import main
+    from cnnspec.training import api
+
+    full, score = DiskFullOnce(), api.score
+
+    def filling(*args):
+        full.armed = True
+        return score(*args)
+
+    monkeypatch.setattr(os, "fsync", full.fsync)
+    monkeypatch.setattr(api, "score", filling)
+    run = tmp_path / "out"
+    assert main(["train", str(spec_file(tmp_path)), "--out", str(run), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert (f"cannot write {run / rundir.SUMMARY}: No space left on device; every epoch is "
+            f"saved in {run}") in err
+    assert f"then finish it with: cnnspec train --resume {run}" in err
+    assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "interrupted"
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "finished"

@@ -35,7 +35,7 @@ from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits, check_training_memory
-from cnnspec.training.files import write_json, write_npz, write_text
+from cnnspec.training.files import NotWritten, write_json, write_npz, write_text
 from cnnspec.training.finetune import (
     WeightsFrom,
     chosen_layers,
@@ -43,7 +43,15 @@ from cnnspec.training.finetune import (
     frozen_ir,
     source_weights,
 )
-from cnnspec.training.loop import Diverged, Interrupted, Session, Split, fit
+from cnnspec.training.loop import (
+    Diverged,
+    Interrupted,
+    Session,
+    Split,
+    Stopped,
+    fit,
+    stopped_writing,
+)
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import (
     DTYPES,
@@ -503,16 +511,21 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         finally:
             for callback in callbacks:
                 callback.on_stop(session.model)
-    except (Interrupted, Diverged) as exc:
-        summary["status"] = "interrupted" if isinstance(exc, Interrupted) else "diverged"
+    except (Interrupted, Stopped, Diverged) as exc:
+        summary["status"] = "diverged" if isinstance(exc, Diverged) else "interrupted"
         summary["diverged"] = isinstance(exc, Diverged)
         summary["message"] = exc.message
-        _close_summary(summary, position, started, session.training["monitor"])
-        write_json(run.summary, summary)
+        # A diverged run is reported at the step that blew up, a stopped one where it can
+        # resume from: the last checkpoint, which a write that failed did not replace.
+        _close_summary(summary, position if isinstance(exc, Diverged) else session.saved,
+                       started, session.training["monitor"])
+        _write_summary_if_possible(run, summary)
         try:
             _end(callbacks, session, position.metrics)
         except KeyboardInterrupt:
             pass  # Ctrl-C again (while drawing, say): skip the rest, keep the resume message
+        except NotWritten:
+            pass  # the pictures need the room that was missing: the run's error says so
         raise
     try:
         if stop_requested:
@@ -523,21 +536,36 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         _close_summary(summary, position, started, session.training["monitor"])
         write_json(run.summary, summary)
         _end(callbacks, session, position.metrics)
+        summary["status"] = "finished"
+        write_json(run.summary, summary)
     except KeyboardInterrupt:
-        # Finished only below: stopped before (Ctrl-C while drawing), the run stays
+        # Finished only at the end of the block: stopped before (Ctrl-C while drawing), it stays
         # "running" and a resume completes the test figures and the pictures.
         session.display.close()
         raise Interrupted(
             literal(f"interrupted after the last epoch, before the test figures and pictures; "
                     f"every epoch is saved in {run.path}"),
             hint=f"finish it with: {{resume_command:{literal(str(run.path))}}}") from None
-    summary["status"] = "finished"
-    write_json(run.summary, summary)
+    except NotWritten as failed:
+        session.display.close()
+        summary.update(status="interrupted", message=failed.message)
+        _write_summary_if_possible(run, summary)
+        raise stopped_writing(failed, f"every epoch is saved in {run.path}", "finish",
+                              run.path) from None
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,
                preprocessor=prepared.preprocessor, classes=list(summary["classes"]),
                weights="last", weights_epoch=len(position.metrics))
+
+
+def _write_summary_if_possible(run: RunDir, summary: dict) -> None:
+    """Write how the run ended, unless its folder still cannot be written to (the disk is
+    full): summary.json then says "running", which resumes as "interrupted" does."""
+    try:
+        write_json(run.summary, summary)
+    except NotWritten:
+        pass
 
 
 def _close_summary(summary: dict, position: Position, started: float, monitor: str) -> None:

@@ -11,11 +11,13 @@ repeats exactly what an uninterrupted one would have done.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +30,7 @@ from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
-from cnnspec.training.files import write_csv, write_jsonl, write_npz
+from cnnspec.training.files import NotWritten, write_csv, write_jsonl, write_npz
 from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir
@@ -80,12 +82,15 @@ class Session:
     # (batch, epoch, index of the batch in the epoch) -> the batch augmented; a function of
     # those alone (no state), so a resumed run augments as an uninterrupted one does.
     augment: Callable[[np.ndarray, int, int], np.ndarray] | None = None
+    # Where the checkpoint stands (a copy): what a stopped run's summary reports.
+    saved: Position | None = None
 
     def save(self, position: Position) -> None:
         with interrupts_held():  # a checkpoint torn by Ctrl-C could not be resumed
             write_jsonl(self.run.metrics, position.metrics)
             write_csv(self.run / rundir.METRICS_CSV, position.metrics)
             save_checkpoint(self.run, self.model, self.optimizer, position, self.dropout_rng)
+        self.saved = copy.deepcopy(position)
 
 
 def learning_rate(training: dict, clock: Clock) -> float:
@@ -102,10 +107,13 @@ def fit(session: Session, position: Position) -> bool:
     Ctrl-C was pressed after the last step (while the last epoch was validated and saved):
     every epoch is then trained and saved, and the caller stops before what comes next.
     """
+    session.saved = copy.deepcopy(position)  # fresh or resumed, it is the checkpoint's
     with deferred_interrupts() as flag:
         try:
             while position.epoch < session.training["epochs"] and not position.stopped_early:
                 _run_epoch(session, position, flag)
+            position.finished = True
+            session.save(position)
         except KeyboardInterrupt:
             # Arrived inside a step (a second Ctrl-C): the model may be half updated, so
             # nothing is saved and the last checkpoint stays the point to resume from.
@@ -123,9 +131,22 @@ def fit(session: Session, position: Position) -> bool:
                 hint=literal(f"{lost.hint}; ") + "continue with: "
                 f"{{resume_command:{literal(str(session.run.path))}}}",
                 reason=lost.message) from None
-        position.finished = True
-        session.save(position)
+        except NotWritten as failed:
+            # A full disk or a folder made read-only: the file is as it was, so the last
+            # checkpoint stays the point to resume from once there is room.
+            session.display.close()
+            raise stopped_writing(failed, f"the last checkpoint in {session.run.path} is kept",
+                                  "continue", session.run.path) from None
         return flag.requested
+
+
+def stopped_writing(failed: NotWritten, kept: str, verb: str, run: Path) -> Stopped:
+    """The run stopped because ``failed`` could not be written; ``kept`` says what of it is
+    safe, ``verb`` what resuming it does (continue, finish)."""
+    return Stopped(literal(f"{failed.message}; {kept}"),
+                   hint=f"free some space or make the folder writable, then {verb} it with: "
+                   f"{{resume_command:{literal(str(run))}}}",
+                   reason=failed.message)
 
 
 def _run_epoch(session: Session, position: Position, flag) -> None:
