@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import unicodedata
 
-from cnnspec.errors import SpecError, escaped_controls, long_words_shortened, shortened
+from cnnspec.errors import (
+    MAX_WORD,
+    SpecError,
+    escaped_controls,
+    long_words_shortened,
+    shortened,
+)
 from cnnspec.sourcefile import lenient_text, source_lines
 
 # Source lines longer than this (a one-line JSON IR, say) are shown as a window around the spot.
 MAX_SHOWN = 100
 # A message or hint quoting what the user wrote is cut here, whatever quoted it.
 MAX_MESSAGE = 1000
-# A word of a message or hint longer than this (a token, a name or a value quoted whole) is cut
-# to it: paths, the longest words a message means to quote, are quoted up to 200 characters.
-MAX_WORD = 200
 CONTEXT = 40
 
 

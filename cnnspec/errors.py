@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 # A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
 # characters, so that a 10 MB string is not echoed whole.
 MAX_QUOTED = 80
+# A word of a message or hint longer than this (a token, a name or a value quoted whole) is cut
+# to it: paths, the longest words a message means to quote, are quoted up to 200 characters.
+MAX_WORD = 200
 
 
 def shortened(text: str, limit: int = MAX_QUOTED) -> str:

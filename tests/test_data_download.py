@@ -149,3 +149,16 @@ def test_built_in_sources_have_four_published_digests():
         assert set(source.sha256) == names
         assert all(len(d) == 64 and int(d, 16) >= 0 for d in source.sha256.values())
         assert source.mirrors
+
+
+def test_a_long_mirror_from_the_environment_is_quoted_short(tmp_path, monkeypatch):
+    """A 5,000-character CNNSPEC_MNIST_MIRROR is quoted as its start and its length, not whole
+    (twice: the URL, and the URL again in the reason); a usual URL stays whole."""
+    long_url = "http://" + "a" * 5000
+    monkeypatch.setenv("CNNSPEC_MNIST_MIRROR", f"{long_url} http://127.0.0.1:9/mnist/")
+    with pytest.raises(RunError) as info:
+        load_idx_dataset("mnist", data_dir=tmp_path)
+    message = info.value.message
+    assert len(message) < 600
+    assert f"{long_url[:200]}... (5,034 characters): " in message
+    assert "; http://127.0.0.1:9/mnist/train-images-idx3-ubyte.gz: " in message

@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.errors import MAX_WORD, RunError, long_words_shortened, shortened
 
 CHUNK = 1 << 16
 TIMEOUT_SECONDS = 30
@@ -64,22 +64,22 @@ def _stream_to(url: str, out, timeout: float, deadline: float) -> str:
 def _try_mirror(url: str, target: Path, sha256: str, timeout: float,
                 seconds: float) -> str | None:
     """Download ``url`` to ``target`` within ``seconds``; None on success, else what went
-    wrong."""
+    wrong (without the URL)."""
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as out:
             digest = _stream_to(url, out, timeout, time.monotonic() + seconds)
         if digest != sha256:
-            return f"{url}: SHA-256 mismatch (got {digest[:12]}..., expected {sha256[:12]}...)"
+            return f"SHA-256 mismatch (got {digest[:12]}..., expected {sha256[:12]}...)"
         os.replace(temp, target)
         return None
     except urllib.error.HTTPError as exc:
-        return f"{url}: HTTP {exc.code} {exc.reason}"
+        return f"HTTP {exc.code} {exc.reason}"
     except urllib.error.URLError as exc:
-        return f"{url}: {exc.reason}"
+        return str(exc.reason)
     except (OSError, ValueError, http.client.HTTPException) as exc:
         # timeouts, broken connections, malformed URLs or responses
-        return f"{url}: {exc or type(exc).__name__}"
+        return str(exc or type(exc).__name__)
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
@@ -101,6 +101,9 @@ def download(filename: str, sha256: str, mirrors: list[str], folder: Path,
         problem = _try_mirror(url + filename, target, sha256, timeout, deadline)
         if problem is None:
             return target
-        problems.append(problem)
+        # The mirrors may come from an environment variable, of any length: the URL (and
+        # the URL again in some reasons) is quoted no longer than a path is.
+        problems.append(f"{shortened(url + filename, MAX_WORD)}: "
+                        f"{long_words_shortened(problem, MAX_WORD)}")
     reasons = "; ".join(problems) or "no mirror configured"
     raise RunError(f"could not download {filename}: {reasons}", hint=hint)
