@@ -62,6 +62,11 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     ({"x": np.full((4, 3, 3), 255.0), "y": np.zeros(4, int)}, r"outside \[0, 1\]"),
     ({"x": np.full((4, 3, 3), 300), "y": np.zeros(4, int)}, "outside 0..255"),
     ({"x": np.zeros((4, 3, 3), "datetime64[s]"), "y": np.zeros(4, int)}, "not numbers"),
+    # NumPy counts timedelta64 among its integers; a duration is no pixel nor label
+    ({"x": np.zeros((4, 3, 3), "timedelta64[s]"), "y": np.zeros(4, int)},
+     r"'x' has dtype timedelta64\[s\], not numbers"),
+    ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, "timedelta64[D]")},
+     r"labels 'y' have dtype timedelta64\[D\], not integers"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 3, 3))},
      "'y_test' is missing"),
     ({"x": np.zeros((4, 3, 3)), "y": np.zeros(4, int), "x_test": np.zeros((2, 4, 4)),

@@ -119,6 +119,16 @@ def test_predict_wrong_shape_names_both_shapes(run_path, tmp_path):
         predict(load_run(run_path), [str(tmp_path / "missing.png")])
 
 
+def test_predict_refuses_an_array_of_durations(run_path, tmp_path):
+    """NumPy counts timedelta64 among its integers: it is refused as no pixel values."""
+    durations = tmp_path / "durations.npy"
+    np.save(durations, np.zeros((1, 8, 8), "timedelta64[ms]"))
+    with pytest.raises(RunError, match=f"{durations} has dtype timedelta64\\[ms\\], not "
+                       "numbers") as info:
+        predict(load_run(run_path), [str(durations)])
+    assert "0..255" in info.value.hint
+
+
 def test_broken_run_folders_are_run_errors(run_path, tmp_path):
     with pytest.raises(RunError, match="does not exist"):
         load_run(tmp_path / "nothing")

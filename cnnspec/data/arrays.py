@@ -12,11 +12,17 @@ from cnnspec.errors import RunError
 MAX_PIXEL = 255
 
 
+def holds_integers(x: np.ndarray) -> bool:
+    """Whether ``x`` holds plain integers: NumPy counts timedelta64 among its integers
+    (``np.issubdtype(np.timedelta64, np.integer)``), but a duration is no pixel or label."""
+    return x.dtype.kind in "iu"
+
+
 def to_unit_float(x: np.ndarray, what: str) -> np.ndarray:
     """``x`` as float32 in [0, 1]: integers 0..255 scaled by 1/255, floats checked as they are."""
     if x.dtype == np.bool_:
         return x.astype(np.float32)
-    if np.issubdtype(x.dtype, np.integer):
+    if holds_integers(x):
         if x.size and (x.min() < 0 or x.max() > MAX_PIXEL):
             raise RunError(f"{what} has integer values outside 0..255 "
                            f"(min {x.min()}, max {x.max()})",

@@ -17,7 +17,7 @@ import numpy as np
 
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
-from cnnspec.data.arrays import to_unit_float
+from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.errors import RunError, shortened
 from cnnspec.sourcefile import is_special, not_a_regular_file
@@ -68,7 +68,7 @@ def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
         raise RunError(f"{path}: {key!r} has shape {y.shape}; expected (N,) labels", hint=HINT)
     if len(y) != n:
         raise RunError(f"{path}: {len(y)} labels in {key!r} but {n} images", hint=HINT)
-    if not np.issubdtype(y.dtype, np.integer):
+    if not holds_integers(y):
         raise RunError(f"{path}: labels {key!r} have dtype {y.dtype}, not integers",
                        hint="store class indices 0..K-1 as integers (e.g. y.astype(np.int64))")
     if y.size and y.min() < 0:
