@@ -50,6 +50,14 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
     assert "x_test" in data.description
 
 
+def test_class_names_stored_as_bytes_are_read_as_text(tmp_path):
+    """np.array([b'a', ...]) (dtype S, as Python 2 and many HDF5 exports store text) names
+    the classes 'a', not "b'a'"."""
+    data = load(save(tmp_path, x=np.zeros((10, 3, 3)), y=np.arange(10) % 2,
+                     classes=np.array([b"a", "café".encode()])))
+    assert data.classes == ["a", "café"]
+
+
 @pytest.mark.parametrize("arrays,message", [
     ({"y": np.zeros(4, int)}, "missing array 'x'"),
     ({"x": np.zeros((4, 3, 3))}, "missing array 'y'"),
@@ -85,6 +93,9 @@ def test_given_test_arrays_and_class_names(tmp_path, images):
       "classes": np.array(["a", "\x1b[31mred"])}, "label 1 holds the control character"),
     ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2, "classes": np.array(["a", " "])},
      "gives label 1 an empty name"),
+    ({"x": np.zeros((10, 3, 3)), "y": np.arange(10) % 2,
+      "classes": np.array([b"a", b"caf\xe9"])},
+     r"name b'caf\\xe9' of label 1 is not UTF-8 text \(byte 0xe9 at 3\)"),
 ])
 def test_bad_arrays_are_run_errors_naming_the_problem(tmp_path, arrays, message):
     with pytest.raises(RunError, match=message) as info:

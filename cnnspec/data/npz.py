@@ -104,7 +104,7 @@ def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> lis
     if names.ndim != 1 or len(names) < n_classes:
         raise RunError(f"{path}: 'classes' must list at least {n_classes} names "
                        f"(one per label), got shape {names.shape}", hint=HINT)
-    names = [str(v) for v in names]
+    names = [_name_text(v, label, path) for label, v in enumerate(names)]
     for label, name in enumerate(names):
         _refuse_unprintable(name, label, path)
     # Two labels of one name could not be told apart in an evaluation's table or a
@@ -114,6 +114,21 @@ def class_names(arrays: dict[str, np.ndarray], path: str, n_classes: int) -> lis
         raise RunError(f"{path}: 'classes' names {shortened(twice[0], 40)!r} more than once",
                        hint="give each label its own name")
     return names
+
+
+def _name_text(value, label: int, path: str) -> str:
+    """One entry of ``classes`` as text: bytes (``np.array([b'cat'])``, dtype S) are read as
+    UTF-8, not shown as their repr (``b'cat'``)."""
+    if not isinstance(value, bytes):
+        return str(value)
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        quoted = shortened(repr(bytes(value)), 60)
+        raise RunError(f"{path}: 'classes' name {quoted} of label {label} is not UTF-8 text "
+                       f"(byte {value[exc.start]:#04x} at {exc.start})",
+                       hint="store the names as text, e.g. np.array(['cat', 'dog']), or "
+                       "as UTF-8 bytes") from None
 
 
 def _refuse_unprintable(name: str, label: int, path: str) -> None:
