@@ -274,6 +274,28 @@ def test_ctrl_c_while_a_cell_is_recorded_leaves_no_half_written_folder(named, tm
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
 
 
+def test_a_cell_that_cannot_be_recorded_is_named_as_its_folder(named, tmp_path, monkeypatch):
+    """A full disk while a cell is recorded: the error names the cell and its folder (not
+    the hidden one it was written into, which is removed) and says how to go on."""
+    import errno
+    import os
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    cell, res = result.done[0]
+    (tmp_path / "s" / cell.folder).rename(tmp_path / "moved")
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RunError) as info:
+        record(tmp_path / "s", cell, res)
+    assert info.value.message == (f"cannot record cell {cell.label} in "
+                                  f"{tmp_path / 's' / cell.folder}: No space left on device")
+    assert "run the same sweep again" in info.value.hint
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
+
+
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "notes.txt").write_text("mine")

@@ -26,7 +26,15 @@ from pathlib import Path
 from cnnspec.errors import RunError
 from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
-from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+from cnnspec.training.files import (
+    NotWritten,
+    read_json,
+    read_jsonl,
+    write_bytes,
+    write_csv,
+    write_json,
+    write_jsonl,
+)
 
 SWEEP_JSON = "sweep.json"
 RESULTS_JSON = "results.json"
@@ -76,18 +84,24 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     result.folder = cell.folder
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         write_json(tmp / rundir.SPEC_JSON, cell.ir)
         write_jsonl(tmp / rundir.METRICS, result.metrics)
         for name, data in result.files.items():
-            (tmp / name).write_bytes(data)
+            write_bytes(tmp / name, data)
         write_json(tmp / rundir.SUMMARY, result.summary)
         os.rename(tmp, final)
     except BaseException as exc:  # Ctrl-C too: no half-written folder is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and final.exists():  # recorded meanwhile by another client
             return False
+        if isinstance(exc, (OSError, NotWritten)):  # a full disk, a read-only folder
+            # Named as the folder it would have been: the hidden one is gone.
+            reason = exc.reason if isinstance(exc, NotWritten) else exc.strerror or str(exc)
+            raise RunError(f"cannot record cell {cell.label} in {final}: {reason}",
+                           hint=f"free some space or make {out} writable, then run the same "
+                           "sweep again: the cells recorded so far are kept") from None
         raise
     return True
 
