@@ -162,3 +162,20 @@ def test_a_long_mirror_from_the_environment_is_quoted_short(tmp_path, monkeypatc
     assert len(message) < 600
     assert f"{long_url[:200]}... (5,034 characters): " in message
     assert "; http://127.0.0.1:9/mnist/train-images-idx3-ubyte.gz: " in message
+
+
+def test_a_data_folder_that_cannot_be_used_is_named_not_a_traceback(tmp_path, monkeypatch):
+    """A 5,000-character XDG_CACHE_HOME is no path to show whole; a data folder inside a file
+    is a real path, shown whole."""
+    from cnnspec.errors import SettingError
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / ("c" * 5000)))
+    with pytest.raises(SettingError) as info:
+        load_idx_dataset("mnist")
+    assert len(info.value.message) < 300
+    assert info.value.message.endswith("characters): File name too long")
+    assert "data_dir" in info.value.hint
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(SettingError, match="cannot use the data folder "
+                       f"{tmp_path / 'file' / 'mnist'}: Not a directory"):
+        load_idx_dataset("mnist", data_dir=tmp_path / "file")

@@ -21,6 +21,7 @@ without ``.gz``, e.g. placed by hand) is used as it is and validated by the IDX 
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from cnnspec.data.arrays import MAX_PIXEL
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
-from cnnspec.errors import RunError
+from cnnspec.errors import MAX_WORD, RunError, SettingError, literal, shortened
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,24 @@ def _by_hand_hint(source: IdxSource, folder: Path) -> str:
 
 def local_or_download(source: IdxSource, filename: str, folder: Path, mirrors: list[str],
                       sha256: str, timeout: float) -> Path:
-    """The path of one dataset file: a verified ``.gz``, a raw copy, or a fresh download."""
+    """The path of one dataset file: a verified ``.gz``, a raw copy, or a fresh download.
+    A data folder that cannot be used (unreadable, not a folder, a name too long) is a
+    :class:`SettingError` naming it."""
+    try:
+        return _local_or_download(source, filename, folder, mirrors, sha256, timeout)
+    except OSError as exc:
+        # A name too long for the file system (an environment variable's value, say) is no
+        # real path to show whole; any other is.
+        shown = shortened(str(folder), MAX_WORD) if exc.errno == errno.ENAMETOOLONG \
+            else str(folder)
+        raise SettingError(literal(f"cannot use the data folder {shown}: "
+                                   f"{exc.strerror or exc}"),
+                           hint="give a folder that can be read and written with {data_dir}"
+                           ) from None
+
+
+def _local_or_download(source: IdxSource, filename: str, folder: Path, mirrors: list[str],
+                       sha256: str, timeout: float) -> Path:
     gz, raw = folder / filename, folder / filename.removesuffix(".gz")
     if gz.is_file():
         found = sha256_of(gz)
