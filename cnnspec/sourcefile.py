@@ -66,7 +66,7 @@ def _refuse_unreadable_kind(path: str | Path, info: os.stat_result) -> None:
 def not_a_regular_file(path: str | Path, hint: str) -> InputError:
     """The error for a device, a pipe or a socket named where a file on disk is read or
     written: reading ``/dev/zero`` never ends, opening a pipe waits for a writer, and writing
-    by rename (:func:`cnnspec.training.files.write_bytes`) would replace ``/dev/null``."""
+    by rename (:func:`cnnspec.atomic.write_bytes`) would replace ``/dev/null``."""
     return InputError(f"{path} is not a regular file (a device, a pipe or a socket)", hint=hint)
 
 

@@ -214,8 +214,8 @@ def test_an_output_that_is_a_device_or_a_pipe_is_refused_and_left_alone(tmp_path
 
 
 def test_the_atomic_writer_never_replaces_a_pipe(tmp_path):
+    from cnnspec.atomic import write_text
     from cnnspec.errors import InputError
-    from cnnspec.training.files import write_text
 
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)
@@ -315,7 +315,7 @@ def test_a_size_written_with_other_digits_is_a_usage_error(places, capsys):
 def test_the_atomic_writer_gives_the_usual_permissions_and_writes_through_links(tmp_path):
     """A new file gets what open() would give it (0666 less the umask), a replaced one keeps
     its own, and a symbolic link stays a link to the file that now holds the new text."""
-    from cnnspec.training.files import write_text
+    from cnnspec.atomic import write_text
 
     umask = os.umask(0o022)  # read (by setting it) and put back
     os.umask(umask)

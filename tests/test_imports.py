@@ -24,6 +24,7 @@ LAYERS = [
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
      "cnnspec.usercache"),
     ("cnnspec.sourcefile",),
+    ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)
     ("cnnspec.kinds",),  # the layer-kind registry: builds engine ops, read by every stage above

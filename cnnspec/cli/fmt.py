@@ -42,7 +42,7 @@ def _format_one(name: str, check: bool) -> bool:
         print(f"would reformat {name}", file=sys.stderr)
     else:
         # atomically, keeping the file's permissions, through a symbolic link to it
-        from cnnspec.training.files import write_text
+        from cnnspec.atomic import write_text
 
         write_text(path, formatted)
         print(f"reformatted {name}")  # at once: a later file's error must not hide it

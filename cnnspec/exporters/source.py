@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import write_bytes
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS
-from cnnspec.training.files import write_bytes
 from cnnspec.training.run import as_checked, load_run
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cnnspec.atomic import write_text
 from cnnspec.errors import InputError, RunError
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
@@ -80,10 +81,8 @@ def import_file(path: str | Path, solver: str | Path | None = None,
 
 def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
     """Write the imported spec to ``out``; an existing file only with ``force``. Written as
-    run files are (:func:`cnnspec.training.files.write_text`): a write that fails halfway (a
+    run files are (:func:`cnnspec.atomic.write_text`): a write that fails halfway (a
     full disk) leaves the file it would have replaced as it was."""
-    from cnnspec.training.files import write_text
-
     out = Path(out)
     if not force and os.path.lexists(out):
         raise RunError(f"{out} exists", hint="choose another name, or overwrite it with "

@@ -17,8 +17,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnspec.atomic import write_bytes, write_text
 from cnnspec.errors import RunError
-from cnnspec.training.files import write_bytes, write_text
 
 FORMATS = ("svg", "png", "pdf", "dot")
 PNG_DPI = 110

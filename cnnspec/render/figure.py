@@ -12,9 +12,9 @@ import math
 import textwrap
 from pathlib import Path
 
+from cnnspec.atomic import write_bytes
 from cnnspec.errors import RunError
 from cnnspec.render.backend import PNG_DPI
-from cnnspec.training.files import write_bytes
 
 
 def balanced_fill(text: str, width: int) -> str:

@@ -23,18 +23,11 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnnspec.atomic import NotWritten, write_bytes
 from cnnspec.errors import RunError
 from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
-from cnnspec.training.files import (
-    NotWritten,
-    read_json,
-    read_jsonl,
-    write_bytes,
-    write_csv,
-    write_json,
-    write_jsonl,
-)
+from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 
 SWEEP_JSON = "sweep.json"
 RESULTS_JSON = "results.json"

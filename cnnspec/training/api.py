@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import NotWritten, write_text
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
@@ -35,7 +36,7 @@ from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
 from cnnspec.training.compat import check_data_fits, check_training_memory
-from cnnspec.training.files import NotWritten, write_json, write_npz, write_text
+from cnnspec.training.files import write_json, write_npz
 from cnnspec.training.finetune import (
     WeightsFrom,
     chosen_layers,

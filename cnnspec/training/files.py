@@ -1,53 +1,42 @@
 """Reading and writing the files of a run directory safely.
 
-Every write goes to a temporary file in the same folder and is then moved over the target with
-:func:`os.replace`, which is atomic on POSIX and Windows: a crash or Ctrl-C mid-write leaves either
-the old file or the new one, never half of one. A process killed mid-write (SIGKILL, power loss)
-leaves its temporary file behind; the name says whose it was (``.<target>.<pid>.<random>.tmp``),
-and :func:`remove_stale_temporaries` deletes those whose writer is no longer running. Arrays
-are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle, sizes
-checked before anything is allocated), so opening a run folder can never execute code or
-exhaust memory.
+Every write goes through :func:`cnnspec.atomic.atomic_write` (a temporary file moved over the
+target: either the old file or the new one, never half of one), and
+:func:`remove_stale_temporaries` deletes the temporary files of writers killed mid-write.
+Arrays are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle,
+sizes checked before anything is allocated), so opening a run folder can never execute code
+or exhaust memory.
 """
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import json
 import math
 import os
 import re
 import shutil
-import stat
-import tempfile
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import atomic_write, write_text
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
-from cnnspec.sourcefile import is_special, not_a_regular_file
 
-TEMP_SUFFIX = ".tmp"
 # .<name>.<pid>.<random>.tmp; files from before the pid was part of the name have none.
 TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
-
-
-def temp_prefix(name: str) -> str:
-    """The start of a temporary name for ``name`` written by this process."""
-    return f".{name}.{os.getpid()}."
 
 
 def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
                              targets: Collection[str] | None = None) -> list[Path]:
     """Delete the entries of ``folder`` whose name matches ``pattern`` (by default: temporary
-    files of :func:`_atomic_write`, of writes to one of ``targets``) and whose writer (the
-    ``pid`` in the name; a name without one is from before pids were recorded) is no longer
-    running, killed mid-write; returns what was removed. Best effort: what cannot be removed
+    files of :func:`cnnspec.atomic.atomic_write`, of writes to one of ``targets``) and whose
+    writer (the ``pid`` in the name; a name without one is from before pids were recorded) is
+    no longer running, killed mid-write; returns what was removed. Best effort: what cannot be removed
     (a read-only folder) stays."""
     removed = []
     try:
@@ -81,86 +70,13 @@ def _alive(pid: str | None) -> bool:
     return True
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place
-    (never over a device or a pipe, which the move would replace). A folder that cannot be
-    written to (read-only, full, gone) is a :class:`RunError`; ``path`` is then as it was.
-
-    The file gets the permissions of the one it replaces, or those ``open`` gives a new file
-    (0666 less the umask), not the temp file's 0600, which would hide run folders and exports
-    from the rest of a group. A symbolic link is written through, as a shell's ``>`` does:
-    replaced, the link would be gone and the file it names left as it was."""
-    path = Path(path)
-    if is_special(path):
-        raise not_a_regular_file(path, "name a file to write, not a device or a pipe")
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                                   dir=path.parent)
-    except OSError as exc:
-        raise _not_written(path, exc) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.chmod(tmp, _permissions(path))
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        # Also on KeyboardInterrupt: never leave the temp file behind.
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise _not_written(path, exc) from None
-        raise
-
-
-def _permissions(path: Path) -> int:
-    """The permission bits a file written at ``path`` gets (see :func:`_atomic_write`)."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:  # a new file
-        return usual_permissions()
-
-
-def usual_permissions(folder: bool = False) -> int:
-    """What ``open`` gives a new file, 0666 less the umask, or ``mkdir`` a new folder (0777
-    less it): the permissions of what is written through a temporary file or folder, which
-    ``tempfile`` makes private (0600, 0700)."""
-    return (0o777 if folder else 0o666) & ~_umask()
-
-
-@functools.cache
-def _umask() -> int:
-    """The process's umask: read by setting it, so once, and put back at once."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class NotWritten(RunError):
-    """A file that could not be written (``path``, for ``reason``: a read-only folder, a full
-    disk); what was there before is as it was."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"cannot write {path}: {reason}",
-                         hint="check that its folder is writable and its disk has space "
-                         "(nothing was changed there)")
-        self.path, self.reason = Path(path), reason
-
-
-def _not_written(path: Path, exc: OSError) -> NotWritten:
-    return NotWritten(path, exc.strerror or str(exc))
-
-
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` to ``path`` as an uncompressed ``.npz``, atomically."""
     arrays = {key: np.asarray(value) for key, value in arrays.items()}
     for key, value in arrays.items():
         if value.dtype == object:
             raise TypeError(f"array {key!r} has dtype object and would need pickle")
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
@@ -196,16 +112,6 @@ def write_json(path: Path, obj) -> None:
     """Write ``obj`` as indented (strict) JSON, atomically."""
     text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"
     write_text(path, text)
-
-
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``, atomically."""
-    _atomic_write(path, lambda f: f.write(data))
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` as UTF-8, atomically."""
-    write_bytes(path, text.encode("utf-8"))
 
 
 def read_json(path: Path, what: str = "run file"):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
@@ -30,7 +31,7 @@ from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
-from cnnspec.training.files import NotWritten, write_csv, write_jsonl, write_npz
+from cnnspec.training.files import write_csv, write_jsonl, write_npz
 from cnnspec.training.interrupts import deferred_interrupts, interrupts_held
 from cnnspec.training.progress import Display
 from cnnspec.training.rundir import RunDir

@@ -36,13 +36,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
 from cnnspec.errors import InputError, RunError, SettingError, literal
-from cnnspec.training.files import (
-    TEMP_SUFFIX,
-    NotWritten,
-    remove_stale_temporaries,
-    usual_permissions,
-)
+from cnnspec.training.files import remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"

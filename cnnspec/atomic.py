@@ -1,0 +1,110 @@
+"""Writing a file atomically: into a temporary file beside it, then moved over it.
+
+:func:`os.replace` is atomic on POSIX and Windows: a crash or Ctrl-C mid-write leaves either
+the old file or the new one, never half of one. A process killed mid-write (SIGKILL, power
+loss) leaves its temporary file behind; the name says whose it was
+(``.<target>.<pid>.<random>.tmp``), and
+:func:`cnnspec.training.files.remove_stale_temporaries` deletes those whose writer is no
+longer running. Every command that writes a file the user named (a run's files, an imported
+spec, a diagram, an export) writes it here.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from cnnspec.errors import RunError
+from cnnspec.sourcefile import is_special, not_a_regular_file
+
+TEMP_SUFFIX = ".tmp"
+
+
+def temp_prefix(name: str) -> str:
+    """The start of a temporary name for ``name`` written by this process."""
+    return f".{name}.{os.getpid()}."
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(file_object)`` on a temp file beside ``path``, then move it into place
+    (never over a device or a pipe, which the move would replace). A folder that cannot be
+    written to (read-only, full, gone) is a :class:`NotWritten`; ``path`` is then as it was.
+
+    The file gets the permissions of the one it replaces, or those ``open`` gives a new file
+    (0666 less the umask), not the temp file's 0600, which would hide run folders and exports
+    from the rest of a group. A symbolic link is written through, as a shell's ``>`` does:
+    replaced, the link would be gone and the file it names left as it was."""
+    path = Path(path)
+    if is_special(path):
+        raise not_a_regular_file(path, "name a file to write, not a device or a pipe")
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                   dir=path.parent)
+    except OSError as exc:
+        raise _not_written(path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.chmod(tmp, _permissions(path))
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        # Also on KeyboardInterrupt: never leave the temp file behind.
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _not_written(path, exc) from None
+        raise
+
+
+def _permissions(path: Path) -> int:
+    """The permission bits a file written at ``path`` gets (see :func:`_atomic_write`)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:  # a new file
+        return usual_permissions()
+
+
+def usual_permissions(folder: bool = False) -> int:
+    """What ``open`` gives a new file, 0666 less the umask, or ``mkdir`` a new folder (0777
+    less it): the permissions of what is written through a temporary file or folder, which
+    ``tempfile`` makes private (0600, 0700)."""
+    return (0o777 if folder else 0o666) & ~_umask()
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask: read by setting it, so once, and put back at once."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class NotWritten(RunError):
+    """A file that could not be written (``path``, for ``reason``: a read-only folder, a full
+    disk); what was there before is as it was."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}",
+                         hint="check that its folder is writable and its disk has space "
+                         "(nothing was changed there)")
+        self.path, self.reason = Path(path), reason
+
+
+def _not_written(path: Path, exc: OSError) -> NotWritten:
+    return NotWritten(path, exc.strerror or str(exc))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, atomically."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` as UTF-8, atomically."""
+    write_bytes(path, text.encode("utf-8"))
