@@ -9,6 +9,7 @@ from pathlib import Path
 from cnnspec.errors import InputError, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file
+from cnnspec.usercache import CACHE_DIR_TEXT
 
 
 def _number(text: str, kind: type):
@@ -173,6 +174,14 @@ def new_folder(text: str) -> str:
                     f"{shortened(text, 60)} {where} a file, not a folder; name a folder")
             break
     return text
+
+
+def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None:
+    """``--data-dir DIR``, declared once for every command that loads data. ``run_default``
+    says when a run's own folder (kept in its summary) comes before the user's cache."""
+    default = f"{run_default}, else {CACHE_DIR_TEXT}" if run_default else CACHE_DIR_TEXT
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
+                        help=f"where downloaded datasets are cached (default {default})")
 
 
 def spec_file(text: str) -> str:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import (
+    add_data_dir,
     fraction,
     new_folder,
     output_file,
@@ -64,8 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached")
+    add_data_dir(parser)
 
 
 def run(args: argparse.Namespace) -> int:

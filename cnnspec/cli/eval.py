@@ -5,7 +5,7 @@ import argparse
 import json
 import shlex
 
-from cnnspec.cli.arguments import new_folder, run_folder_in
+from cnnspec.cli.arguments import add_data_dir, run_folder_in
 from cnnspec.data.names import valid_forms
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
@@ -19,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate on the test split of this dataset instead of the run's, "
                         f"written as a spec's data setting: {valid_forms()}, with arguments as "
                         "in a spec: \"shapes(size=8)\"")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    add_data_dir(parser, "the folder the run was trained with")
     parser.add_argument("--last", action="store_true",
                         help="evaluate the last checkpoint instead of the best epoch's weights "
                         "(best.npz, chosen on the validation split by the spec's monitor)")

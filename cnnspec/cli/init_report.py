@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from cnnspec.cli.arguments import (
+    add_data_dir,
     first_given,
-    new_folder,
     nonnegative_int,
     output_file,
     positive_int,
@@ -68,8 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default table)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached")
+    add_data_dir(parser)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--phase", action="store_true",
                       help="the order/chaos phase diagram of the network (mean-field theory "

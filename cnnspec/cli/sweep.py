@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import new_folder, positive_int, spec_file
+from cnnspec.cli.arguments import add_data_dir, new_folder, positive_int, spec_file
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
@@ -49,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep each cell's weights (checkpoint.npz, best.npz)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder, help="where downloaded datasets are cached")
+    add_data_dir(parser)
 
 
 def at_least_two(text: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
+    add_data_dir,
     first_given,
     int_from,
     new_folder,
@@ -54,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "
                         f"by side ({KEYS['cores'].default} unless the spec says otherwise)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    add_data_dir(parser, "with --resume the run's own")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
