@@ -15,6 +15,7 @@ from cnnspec.cli.arguments import (
     refuse_writing_over_inputs,
     spec_file,
 )
+from cnnspec.errors import EXIT_INTERRUPTED
 
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(stopped_message("comparison", "runs", folder[0], args.out is not None),
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
     # Flushed before the stderr line: see init_report.run.
     text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)

@@ -21,7 +21,7 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
-from cnnspec.errors import InputError, RunError
+from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError
 from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)
         print(hint, file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print(final_report(result))
     return 0
 
