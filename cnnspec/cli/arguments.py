@@ -184,6 +184,28 @@ def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None
                         help=f"where downloaded datasets are cached (default {default})")
 
 
+def add_run(parser: argparse.ArgumentParser) -> None:
+    """The RUN argument of a command that reads a trained run."""
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
+
+
+def add_weights_and_format(parser: argparse.ArgumentParser) -> None:
+    """``--last`` and ``--format`` of a command that reports what a run's weights make of
+    data (``eval``, ``predict``); :func:`weights_chosen` reads ``--last``."""
+    parser.add_argument("--last", action="store_true",
+                        help="use the last checkpoint instead of the best epoch's weights "
+                        "(best.npz, chosen on the validation split by the spec's monitor, "
+                        "when the run validated)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text)")
+
+
+def weights_chosen(args: argparse.Namespace) -> str:
+    """The weights ``--last`` asks for, as ``load_run`` takes them: ``"last"`` or ``"best"``."""
+    return "last" if args.last else "best"
+
+
 def spec_file(text: str) -> str:
     """The type of a SPEC argument: an existing file (a folder is refused by name; a run
     folder, given for the network it trained, with the path of the spec it keeps)."""
