@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         print(stopped_message("comparison", "runs", folder[0], args.out is not None),
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
+    curves = plot(comparison, args.output)
     # Flushed before the stderr line: see init_report.run.
     text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)
     print(text, flush=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cnnspec.compiler import compile_spec
 from cnnspec.lab.batch import Batch, make_batch
+from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.lsuv import lsuv
 from cnnspec.lab.memory import refuse_beyond_memory
@@ -64,7 +65,7 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
-                batch_size: int = 64, seed: int = 0, data_dir=None,
+                batch_size: int = BATCH_SIZE, seed: int = 0, data_dir=None,
                 dtype: str = "float32") -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed."""

@@ -36,6 +36,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
 )
 from cnnspec.sweep.runner import default_out, describe, run_cells
+from cnnspec.training import rundir
 from cnnspec.training.settings import Settings
 
 DEFAULT_TARGET = 0.9
@@ -226,6 +227,10 @@ def format_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def plot(comparison: Comparison, out_png) -> Path:
+def plot(comparison: Comparison, out_png=None) -> Path:
+    """The learning curves of every variant, drawn to ``out_png`` (default: ``curves.png`` in
+    the comparison's folder, beside its run folders)."""
+    if out_png is None:
+        out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{Path(comparison.spec).stem}: inits compared")
