@@ -21,6 +21,7 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError
 from cnnspec.ir.training_catalogue import KEYS
 
@@ -70,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
-    parser.add_argument("--dtype", choices=("float32", "float64"),
+    parser.add_argument("--dtype", choices=DTYPES,
                         help="the precision of the model, its data and checkpoints (default "
-                        "float32; float64 is slower and matches finite differences)")
+                        f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output; only the final result")
     parser.add_argument("--stats", type=positive_int, metavar="N",
