@@ -31,6 +31,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, literal
 from cnnspec.kinds import is_weighted
+from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
@@ -548,11 +549,11 @@ def _close_summary(summary: dict, position: Position, started: float, monitor: s
     summary["epochs_done"] = len(rows)
     summary["steps"] = position.step
     summary["wall_seconds"] = summary.get("wall_seconds", 0.0) + time.perf_counter() - started
-    summary["train_seconds"] = sum(row["seconds"] for row in rows)
-    summary["images_per_s"] = (sum(row["images_per_s"] for row in rows) / len(rows)
+    summary["train_seconds"] = sum(row[SECONDS] for row in rows)
+    summary["images_per_s"] = (sum(row[IMAGES_PER_S] for row in rows) / len(rows)
                                if rows else None)
     if rows:
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        for key in FIGURES:
             summary[f"final_{key}"] = rows[-1][key]
     if position.best_epoch:
         summary.update(best_epoch=position.best_epoch, monitor=monitor,
