@@ -22,7 +22,7 @@ PACKAGE = Path(cnnspec.__file__).parent
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
-     "cnnspec.usercache"),
+     "cnnspec.usercache", "cnnspec.dtypes", "cnnspec.metrics"),
     ("cnnspec.sourcefile",),
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)
