@@ -27,6 +27,7 @@ So training knows nothing of the lab or of render: :func:`train` composes a run 
 :func:`cnnspec.training.api.train` with LSUV (an init step), the statistics recorder and the
 curves (callbacks).
 """
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.version import __version__ as __version__
 
 # The functions below import their modules when called, so that `import cnnspec` (which every
@@ -47,7 +48,7 @@ def load(path, strict: bool = False, max_memory: int | None = None,
     return _load(path, strict=strict, max_memory=max_memory, for_training=for_training)
 
 
-def compile(spec, seed: int | None = None, dtype: str = "float32"):
+def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):
     """Build the executable model of a checked spec (or a path to one)."""
     from cnnspec.compiler import compile_spec  # deferred: NumPy, see above
 

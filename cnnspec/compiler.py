@@ -15,21 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.check.load import load
-from cnnspec.check.memory import VALUE_BYTES
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
-DTYPES = tuple(VALUE_BYTES)  # the dtypes a model trains in (check's memory estimate sizes them)
 
-
-def compile_spec(spec, seed: int | None = None, dtype: str = "float32") -> Model:
+def compile_spec(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE) -> Model:
     """Build the model of ``spec`` (a :class:`CheckedSpec` or a path to a ``.cnn``/``.json``).
 
-    ``seed`` None uses the spec's training seed. ``dtype`` is ``"float32"`` or ``"float64"``.
+    ``seed`` None uses the spec's training seed. ``dtype`` is one of :data:`cnnspec.dtypes.DTYPES`.
     """
     checked = _checked(spec)
     if str(np.dtype(dtype)) not in DTYPES:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# where cache_dir() is, in words (for help texts)
+CACHE_DIR_TEXT = "$XDG_CACHE_HOME/cnnspec, else ~/.cache/cnnspec"
+
 
 def cache_dir() -> Path:
     """``$XDG_CACHE_HOME/cnnspec``, or ``~/.cache/cnnspec`` (not created here)."""

@@ -235,3 +235,23 @@ def test_readme_names_every_option_of_every_command():
                                              shared) for o in written):
                 missing.append(f"{name} {written[-1]}")
     assert missing == [], "\n".join(missing)
+
+
+def test_data_dir_is_the_same_option_on_every_command_that_loads_data():
+    """--data-dir is declared once: every command that takes it says where the cache is by
+    default in the same words, and README lists exactly those commands."""
+    import argparse
+
+    from cnnspec.cli import build_parser
+    from cnnspec.usercache import CACHE_DIR_TEXT
+
+    commands = next(a for a in build_parser()._actions
+                    if isinstance(a, argparse._SubParsersAction)).choices
+    taking = {name: action for name, parser in commands.items() for action in parser._actions
+              if "--data-dir" in action.option_strings}
+    for name, action in taking.items():
+        assert action.help.startswith("where downloaded datasets are cached (default "), name
+        assert action.help.endswith(f"{CACHE_DIR_TEXT})"), (name, action.help)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    listed = re.search(r"on every\s+command that loads data \(([^)]*)\)", readme).group(1)
+    assert sorted(taking) == sorted(re.findall(r"`([\w-]+)`", listed))

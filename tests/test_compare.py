@@ -105,6 +105,9 @@ def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
     assert "never (0/1)" in table
     png = plot(result, tmp_path / "curves.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # without a file named, the library puts the curves beside the comparison's runs
+    default = plot(result)
+    assert default == Path(result.out) / "curves.png" and default.is_file()
 
 
 def test_variants_see_the_same_data_in_the_same_order(tiny, tmp_path):

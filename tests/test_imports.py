@@ -22,7 +22,7 @@ PACKAGE = Path(cnnspec.__file__).parent
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
-     "cnnspec.usercache"),
+     "cnnspec.usercache", "cnnspec.dtypes", "cnnspec.metrics"),
     ("cnnspec.sourcefile",),
     ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),

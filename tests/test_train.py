@@ -97,6 +97,18 @@ def test_metrics_one_row_per_epoch(tiny_run):
     assert rows == tiny_run.metrics
 
 
+def test_the_metrics_columns_are_the_declared_ones(tiny_run):
+    """metrics.csv's header is cnnspec.metrics.COLUMNS, in order (the loop writes its rows
+    from that declaration), and the summary keeps the last value of each of its FIGURES."""
+    from cnnspec import metrics
+
+    header = (tiny_run.path / rundir.METRICS_CSV).read_text().splitlines()[0]
+    assert header.split(",") == list(metrics.COLUMNS)
+    assert METRIC_KEYS <= set(metrics.COLUMNS)
+    for column in metrics.FIGURES:
+        assert tiny_run.summary[f"final_{column}"] == tiny_run.metrics[-1][column]
+
+
 def test_summary_records_test_figures_and_versions(tiny_run):
     summary = json.loads((tiny_run.path / rundir.SUMMARY).read_text())
     assert summary["status"] == "finished"

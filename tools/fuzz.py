@@ -981,7 +981,7 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     import os
     import subprocess
 
-    from cnnspec.errors import shortened
+    from cnnspec.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, shortened
 
     before = _tree(case)
     start = time.perf_counter()
@@ -1003,7 +1003,7 @@ def run_argv(argv: list[str], case: Path, env: dict, tally: Tally, line: Command
     shown = repr([shortened(word, 60) for word in argv])
     if code == "abandoned":
         tally.hangs.append(f"{shown} killed after {ARGV_SECONDS:g} s; stderr:\n{err[-2000:]}")
-    elif TRACEBACK in err or code not in (0, 1, 2, 130):
+    elif TRACEBACK in err or code not in (0, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED):
         tally.tracebacks.append(f"{shown} exit {code}:\n{err[-4000:]}")
     elif code != 0 and not err.strip():
         tally.unclear.append(f"{shown} exit {code} with nothing on stderr")

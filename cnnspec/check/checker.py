@@ -16,6 +16,7 @@ from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
@@ -74,7 +75,7 @@ def _as_error(warning: SpecError) -> SpecError:
 
 
 def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
-          dtype: str = "float32", for_training: bool = True) -> CheckedSpec:
+          dtype: str = DEFAULT_DTYPE, for_training: bool = True) -> CheckedSpec:
     """Shapes, parameters, fans and inits of every layer of ``spec``, and the memory a training
     step in ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
     With ``for_training`` False (a spec summarised, drawn or exported, a trained run evaluated)

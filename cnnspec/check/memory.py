@@ -45,6 +45,7 @@ import os
 from dataclasses import dataclass
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
 from cnnspec.engine.footprint import (
     FOOTPRINT_FIELDS,
     Footprint,
@@ -59,8 +60,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
 from cnnspec.kinds import KINDS
 
-VALUE_BYTES = {"float32": 4, "float64": 8}  # the dtypes a model trains in, and their sizes
-BYTES_PER_VALUE = VALUE_BYTES["float32"]  # the default dtype's
+BYTES_PER_VALUE = VALUE_BYTES[DEFAULT_DTYPE]  # the default dtype's
 OVERESTIMATE = 2  # the factor the estimate may exceed a measured step by (tested)
 WARN_SHARE = 0.5  # warn when a step takes more than this share of the limit
 INPUT = "input"  # the value the network's input is named by
@@ -252,7 +252,7 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
     return with_recording(memory, at_batch, layers) if recording else memory
 
 
-def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = "float32") -> MemoryEstimate:
+def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE) -> MemoryEstimate:
     """The step's memory, split into the spec's ``cores`` parts or whole, whichever needs
     more (a layer such as dropout keeps the engine from splitting; the footprints of chunked
     convolutions do not scale with the batch)."""

@@ -18,6 +18,9 @@ import sys
 from pathlib import Path
 
 from cnnspec.errors import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
     Command,
     InputError,
     Option,
@@ -269,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = _unknown_command(argv)
     if unknown:
         print(f"cnnspec: error: {escaped_controls(unknown)}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     command = _named_command(argv)
     parser = build_parser(command)
     if command:
@@ -279,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     if not getattr(args, "_command", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     try:
         # The module's run is looked up now, not when the parser was built.
         with termination_as_interrupt():
@@ -290,20 +293,20 @@ def main(argv: list[str] | None = None) -> int:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
             print(format_error(err), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except InputError as exc:
         print_run_error(exc.message, exc.hint)
-        return 2
+        return EXIT_USAGE
     except WordedError as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print_run_error(message, hint)
-        return 2 if getattr(exc, "invalid", False) else 1
+        return EXIT_USAGE if getattr(exc, "invalid", False) else EXIT_FAILURE
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
-        return 1
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("cnnspec: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.
         # Point stdout at /dev/null so the flush at exit does not raise the same error again.

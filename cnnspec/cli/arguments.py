@@ -9,6 +9,7 @@ from pathlib import Path
 from cnnspec.errors import InputError, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file
+from cnnspec.usercache import CACHE_DIR_TEXT
 
 
 def _number(text: str, kind: type):
@@ -173,6 +174,36 @@ def new_folder(text: str) -> str:
                     f"{shortened(text, 60)} {where} a file, not a folder; name a folder")
             break
     return text
+
+
+def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None:
+    """``--data-dir DIR``, declared once for every command that loads data. ``run_default``
+    says when a run's own folder (kept in its summary) comes before the user's cache."""
+    default = f"{run_default}, else {CACHE_DIR_TEXT}" if run_default else CACHE_DIR_TEXT
+    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
+                        help=f"where downloaded datasets are cached (default {default})")
+
+
+def add_run(parser: argparse.ArgumentParser) -> None:
+    """The RUN argument of a command that reads a trained run."""
+    parser.add_argument("run", metavar="RUN", type=run_folder_in,
+                        help="a run folder written by `cnnspec train`")
+
+
+def add_weights_and_format(parser: argparse.ArgumentParser) -> None:
+    """``--last`` and ``--format`` of a command that reports what a run's weights make of
+    data (``eval``, ``predict``); :func:`weights_chosen` reads ``--last``."""
+    parser.add_argument("--last", action="store_true",
+                        help="use the last checkpoint instead of the best epoch's weights "
+                        "(best.npz, chosen on the validation split by the spec's monitor, "
+                        "when the run validated)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format (default text)")
+
+
+def weights_chosen(args: argparse.Namespace) -> str:
+    """The weights ``--last`` asks for, as ``load_run`` takes them: ``"last"`` or ``"best"``."""
+    return "last" if args.last else "best"
 
 
 def spec_file(text: str) -> str:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
-from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
+from cnnspec.errors import EXIT_USAGE, InputError, RunError, SpecError, SpecErrors
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
@@ -88,4 +88,4 @@ def run(args) -> int:
     for path in args.specs:
         with collector_paused():
             results.append(check_one(path, args.strict, args.max_memory))
-    return 0 if all(results) else 2
+    return 0 if all(results) else EXIT_USAGE

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import (
+    add_data_dir,
     fraction,
     new_folder,
     output_file,
@@ -14,6 +15,7 @@ from cnnspec.cli.arguments import (
     refuse_writing_over_inputs,
     spec_file,
 )
+from cnnspec.errors import EXIT_INTERRUPTED
 
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
@@ -64,8 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached")
+    add_data_dir(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(stopped_message("comparison", "runs", folder[0], args.out is not None),
               file=sys.stderr)
-        return 130
-    curves = plot(comparison, args.output or Path(comparison.out) / "curves.png")
+        return EXIT_INTERRUPTED
+    curves = plot(comparison, args.output)
     # Flushed before the stderr line: see init_report.run.
     text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)
     print(text, flush=True)

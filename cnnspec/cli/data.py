@@ -3,7 +3,7 @@ as loaded and as the spec's ``augment`` setting changes them."""
 from __future__ import annotations
 
 from cnnspec.cli.arguments import (
-    new_folder,
+    add_data_dir,
     output_file,
     positive_int,
     refuse_writing_over_inputs,
@@ -19,8 +19,7 @@ def add_arguments(parser) -> None:
                         help="where to write the PNG (default: <spec name>-data.png)")
     parser.add_argument("--per-class", type=positive_int, default=6, metavar="K",
                         help="images of each class (default 6, at most 16)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    add_data_dir(parser)
 
 
 def run(args) -> int:

@@ -5,7 +5,7 @@ import argparse
 import json
 import shlex
 
-from cnnspec.cli.arguments import new_folder, run_folder_in
+from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
@@ -13,19 +13,13 @@ HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class prec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in,
-                        help="a run folder written by `cnnspec train`")
+    add_run(parser)
     parser.add_argument("--data", metavar="DATA",
                         help="evaluate on the test split of this dataset instead of the run's, "
                         f"written as a spec's data setting: {valid_forms()}, with arguments as "
                         "in a spec: \"shapes(size=8)\"")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
-    parser.add_argument("--last", action="store_true",
-                        help="evaluate the last checkpoint instead of the best epoch's weights "
-                        "(best.npz, chosen on the validation split by the spec's monitor)")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format (default text)")
+    add_data_dir(parser, "the folder the run was trained with")
+    add_weights_and_format(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.evaluate import evaluate, format_confusion, format_per_class
     from cnnspec.training.run import load_run
 
-    loaded = load_run(args.run, "last" if args.last else "best")
+    loaded = load_run(args.run, weights_chosen(args))
     result = evaluate(loaded, data=args.data, data_dir=args.data_dir)
     if args.format == "json":
         print(json.dumps({**result, **weights_record(loaded)}, indent=2))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnspec.cli.arguments import (
+    add_run,
     input_file,
     nonnegative_int,
     output_file,
     refuse_writing_over_inputs,
-    run_folder_in,
 )
 from cnnspec.errors import InputError
 
@@ -17,8 +17,7 @@ HELP = "draw an input image and the feature maps every conv layer makes of it"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in,
-                        help="a run folder written by cnnspec train")
+    add_run(parser)
     parser.add_argument("input", metavar="INPUT", nargs="?", type=input_file,
                         help="an image file (PNG, JPEG; resized to the model's input) or a "
                              ".npy array (C, H, W); or use --index")

@@ -1,14 +1,13 @@
 """``cnnspec filters RUN -o FILE.png``: the kernels of one conv layer of a trained run."""
 from __future__ import annotations
 
-from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, run_folder_in
+from cnnspec.cli.arguments import add_run, output_file, refuse_writing_over_inputs
 
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in,
-                        help="a run folder written by cnnspec train")
+    add_run(parser)
     parser.add_argument("-o", "--output", type=output_file(".png"), required=True,
                         metavar="FILE.png",
                         help="where to write the PNG")

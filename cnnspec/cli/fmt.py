@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import path_text
-from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
+from cnnspec.errors import EXIT_FAILURE, EXIT_USAGE, InputError, RunError, SpecError, SpecErrors
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
 
@@ -68,5 +68,5 @@ def run(args: argparse.Namespace) -> int:
             run_errors += not isinstance(exc, InputError)
             print_run_error(exc.message, exc.hint)
     if spec_errors:
-        return 2
-    return 1 if run_errors or (args.check and changed) else 0
+        return EXIT_USAGE
+    return EXIT_FAILURE if run_errors or (args.check and changed) else 0

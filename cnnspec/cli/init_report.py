@@ -5,8 +5,8 @@ import argparse
 import sys
 
 from cnnspec.cli.arguments import (
+    add_data_dir,
     first_given,
-    new_folder,
     nonnegative_int,
     output_file,
     positive_int,
@@ -15,6 +15,10 @@ from cnnspec.cli.arguments import (
     spec_file,
 )
 from cnnspec.errors import InputError
+from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
+
+# The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
+JACOBIAN_INPUTS = 4
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 
@@ -60,16 +64,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", choices=("data", "gaussian"), default="data",
                         help="the batch: training images of the spec's dataset, preprocessed "
                         "(default), or unit Gaussian noise")
-    parser.add_argument("--batch", type=positive_int, default=64, metavar="N",
-                        help="batch size (default 64; --jacobian: the first 4 at most)")
+    parser.add_argument("--batch", type=positive_int, default=BATCH_SIZE, metavar="N",
+                        help=f"batch size (default {BATCH_SIZE}; --jacobian: the first "
+                        f"{JACOBIAN_INPUTS} at most)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached")
+    add_data_dir(parser)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--phase", action="store_true",
                       help="the order/chaos phase diagram of the network (mean-field theory "
@@ -79,13 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "of the per-layer statistics")
     parser.add_argument("--grid", type=sizes(2, 2, "two whole numbers >= 2 as WxB, e.g. 8x5"),
                         metavar="WxB",
-                        help="--phase: measured points, sigma_w x sigma_b (default 8x5)")
+                        help="--phase: measured points, sigma_w x sigma_b (default "
+                        f"{MEASURED_GRID[0]}x{MEASURED_GRID[1]})")
     parser.add_argument("--layer", metavar="NAME",
                         help="--jacobian: the layer whose output ends the Jacobian (default: "
                         "the last layer with a feature map, else the last hidden layer)")
     parser.add_argument("--rows", type=positive_int, metavar="K",
                         help="--jacobian: exact up to K output units, else K random "
-                        "orthonormal output directions (default 256)")
+                        f"orthonormal output directions (default {ROWS})")
 
 
 # The options of each mode (mode's flag -> option -> its attribute): given without the mode
@@ -127,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 def run_phase(args: argparse.Namespace) -> int:
     from cnnspec.lab.critical_plots import plot_phase
     from cnnspec.lab.jsonout import dumps
-    from cnnspec.lab.phase import MEASURED_GRID, format_phase, phase_report
+    from cnnspec.lab.phase import format_phase, phase_report
 
     report = phase_report(args.spec, args.inits, grid=args.grid or MEASURED_GRID, seed=args.seed)
     print(dumps(report.to_dict()) if args.format == "json" else format_phase(report), flush=True)
@@ -138,12 +143,11 @@ def run_phase(args: argparse.Namespace) -> int:
 
 def run_jacobian(args: argparse.Namespace) -> int:
     from cnnspec.lab.critical_plots import plot_jacobian
-    from cnnspec.lab.jacobian import ROWS, format_jacobian, jacobian_report
+    from cnnspec.lab.jacobian import format_jacobian, jacobian_report
     from cnnspec.lab.jsonout import dumps
 
-    # The Jacobian at a few inputs: each costs a backward pass per output unit.
     report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows or ROWS,
-                             inputs=min(args.batch, 4), input_kind=args.input, seed=args.seed,
+                             inputs=min(args.batch, JACOBIAN_INPUTS), input_kind=args.input, seed=args.seed,
                              data_dir=args.data_dir)
     print(dumps(report.to_dict()) if args.format == "json" else format_jacobian(report),
           flush=True)

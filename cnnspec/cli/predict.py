@@ -4,25 +4,26 @@ from __future__ import annotations
 import argparse
 import json
 
-from cnnspec.cli.arguments import input_file, positive_int, run_folder_in
+from cnnspec.cli.arguments import (
+    add_run,
+    add_weights_and_format,
+    input_file,
+    positive_int,
+    weights_chosen,
+)
 
 HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run", metavar="RUN", type=run_folder_in,
-                        help="a run folder written by `cnnspec train`")
+    add_run(parser)
     parser.add_argument("inputs", metavar="INPUT", nargs="+", type=input_file,
                         help="PNG/JPEG images (converted and resized to the model's input; "
                         "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
                         "of the model's size, values in [0, 1] or 0..255")
     parser.add_argument("--top", type=positive_int, default=3, metavar="K",
                         help="how many of the likeliest classes to list (default 3)")
-    parser.add_argument("--last", action="store_true",
-                        help="use the last checkpoint instead of the best epoch's weights "
-                        "(best.npz, when the run validated)")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format (default text)")
+    add_weights_and_format(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.predict import format_predictions, predict
     from cnnspec.training.run import load_run
 
-    results = predict(load_run(args.run, "last" if args.last else "best"), args.inputs, top=args.top)
+    results = predict(load_run(args.run, weights_chosen(args)), args.inputs, top=args.top)
     if args.format == "json":
         print(json.dumps(results, indent=2))
     else:

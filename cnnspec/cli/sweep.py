@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import new_folder, positive_int, spec_file
+from cnnspec.cli.arguments import add_data_dir, new_folder, positive_int, spec_file
+from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
@@ -49,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep each cell's weights (checkpoint.npz, best.npz)")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="output format (default table)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder, help="where downloaded datasets are cached")
+    add_data_dir(parser)
 
 
 def at_least_two(text: str) -> int:
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers and args.scheduler:
         print("cnnspec: error: --workers sizes the local cluster; a cluster at --scheduler "
               "has the workers started on it", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # The spec and the --set values are checked first: their mistakes are worth hearing
     # before the missing extra.
     settings = Settings(epochs=args.epochs)
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if not dask_available():
         print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # Without --out the folder is named when the sweep starts (numbered if another sweep took
     # the name in the same second); started() hears it.
     out = Path(args.out) if args.out else None
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                                                        file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         print(stopped_message("sweep", "cells", folder[0], out is not None), file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     if result.skipped:
         print(f"{result.skipped} cells were recorded in {result.out} already; trained "
               f"{result.ran}", file=sys.stderr)

@@ -34,6 +34,7 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import Task, refuse_beyond_memory
+    from cnnspec.dtypes import DEFAULT_DTYPE
     from cnnspec.engine.calibrate import cpu_model
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
@@ -45,7 +46,7 @@ def run(args) -> int:
     report(checked.warnings)
     training = checked.ir["training"]
     batch = args.batch or training["batch_size"]
-    refuse_beyond_memory(checked, batch, "float32",
+    refuse_beyond_memory(checked, batch, DEFAULT_DTYPE,
                          Task("timing a step", "a smaller --batch", reads_data=False))
     model = compile_spec(checked, seed=0)
     rng = np.random.default_rng(0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
+    add_data_dir,
     first_given,
     int_from,
     new_folder,
@@ -20,7 +21,8 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
-from cnnspec.errors import InputError, RunError
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
+from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError
 from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -54,8 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cores", type=int_from(int(cores.low), int(cores.high)), metavar="N",
                         help="override the spec's cores: how many parts a batch runs as, side "
                         f"by side ({KEYS['cores'].default} unless the spec says otherwise)")
-    parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
-                        help="where downloaded datasets are cached (default ~/.cache/cnnspec)")
+    add_data_dir(parser, "with --resume the run's own")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
                         help="the run folder (default runs/<spec-name>-<YYYYmmdd-HHMMSS>); "
                         "must not exist or be empty")
@@ -70,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
-    parser.add_argument("--dtype", choices=("float32", "float64"),
+    parser.add_argument("--dtype", choices=DTYPES,
                         help="the precision of the model, its data and checkpoints (default "
-                        "float32; float64 is slower and matches finite differences)")
+                        f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output; only the final result")
     parser.add_argument("--stats", type=positive_int, metavar="N",
@@ -104,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)
         print(hint, file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     print(final_report(result))
     return 0
 

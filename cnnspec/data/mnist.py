@@ -34,6 +34,7 @@ from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
 from cnnspec.errors import MAX_WORD, RunError, SettingError, literal, shortened
+from cnnspec.usercache import cache_dir
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,7 @@ def cache_root(data_dir: str | os.PathLike | None = None) -> Path:
     """``data_dir``, else ``$XDG_CACHE_HOME/cnnspec``, else ``~/.cache/cnnspec``."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cnnspec"
+    return cache_dir()
 
 
 def mirror_list(source: IdxSource, mirrors: list[str] | None = None) -> list[str]:

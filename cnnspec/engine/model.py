@@ -45,6 +45,7 @@ from time import perf_counter
 
 import numpy as np
 
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.engine import losses, parallel, processes, splitting
 from cnnspec.engine.blas import blas_threads
 from cnnspec.engine.footprint import keeps_logits
@@ -76,7 +77,7 @@ class Model:
     """
 
     def __init__(self, nodes: list[Node], output: str, loss: str = "cross_entropy",
-                 dtype="float32", checked=None, loss_args: dict | None = None,
+                 dtype=DEFAULT_DTYPE, checked=None, loss_args: dict | None = None,
                  threads: int = 1) -> None:
         self.nodes = nodes
         self.output = output

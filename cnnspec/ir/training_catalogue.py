@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 from cnnspec.ir.limits import MAX_INT
+from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
 LISTS = {"ints": "int", "numbers": "number"}
@@ -344,7 +345,7 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine
 # object: the training loop compares rows): (name, what it measures, whether lower is better).
-_MONITORED = (("val_loss", "loss", True), ("val_acc", "accuracy", False))
+_MONITORED = ((VAL_LOSS, "loss", True), (VAL_ACC, "accuracy", False))
 MONITORS: dict[str, Entry] = {
     name: Entry(name, f"the validation {what}; {'lower' if lower else 'higher'} is better", "")
     for name, what, lower in _MONITORED}
@@ -440,7 +441,7 @@ KEYS: dict[str, Key] = {key.name: key for key in (
     _value("seed", "int", 0, "any whole number from 0; one seed, one set of initial weights "
            "and data order", 0, doc="the initial weights, the data order and dropout all follow "
            "from it"),
-    Key("monitor", "val_loss", "the validation figure that chooses the run's best epoch, kept "
+    Key("monitor", VAL_LOSS, "the validation figure that chooses the run's best epoch, kept "
         "as `best.npz` beside the last one (with a val_split above 0), and that `early_stop` "
         "watches", catalogue=MONITORS, words="validation metric"),
     _value("early_stop", "int", 0, "epochs in a row without improvement of the monitored "

@@ -13,6 +13,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
 
 INPUT_KINDS = ("data", "gaussian")
@@ -34,7 +35,7 @@ def num_classes(checked: CheckedSpec) -> int:
 
 
 def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
-                   dtype: str = "float32") -> Batch:
+                   dtype: str = DEFAULT_DTYPE) -> Batch:
     """N(0, 1) inputs of the spec's input shape with uniformly drawn labels."""
     x = rng.standard_normal((size, *checked.input_shape)).astype(dtype)
     y = rng.integers(0, num_classes(checked), size=size)
@@ -42,7 +43,7 @@ def gaussian_batch(checked: CheckedSpec, size: int, rng: np.random.Generator,
 
 
 def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
-               dtype: str = "float32") -> Batch:
+               dtype: str = DEFAULT_DTYPE) -> Batch:
     """``size`` preprocessed training images of the spec's dataset, drawn with ``seed``."""
     training = checked.ir["training"]
     try:
@@ -64,7 +65,7 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
 
 
 def make_batch(checked: CheckedSpec, kind: str, size: int, seed: int, data_dir=None,
-               dtype: str = "float32") -> Batch:
+               dtype: str = DEFAULT_DTYPE) -> Batch:
     """The batch ``--input`` asks for: ``"data"`` or ``"gaussian"``."""
     if kind == "gaussian":
         return gaussian_batch(checked, size, np.random.default_rng(seed), dtype)

@@ -46,12 +46,12 @@ from cnnspec.engine.model import Model
 from cnnspec.errors import InputError, SpecError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
+from cnnspec.lab.defaults import ROWS
 from cnnspec.lab.lsuv import lsuv
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variants
 
 CHUNK = 64  # backward directions per pass
-ROWS = 256  # output directions by default: exact up to this many output units
 
 
 def end_layer(checked: CheckedSpec, name: str | None = None) -> str:

@@ -31,6 +31,7 @@ from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
 from cnnspec.lab import meanfield
+from cnnspec.lab.defaults import MEASURED_GRID
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
 from cnnspec.lab.variants import load_variant
 from cnnspec.shapes import shape_text
@@ -43,7 +44,6 @@ PROBE_INPUTS = 3 * PAIRS  # x1, x2 and x1 perturbed (probe_inputs)
 SIGMA_W_RANGE = (0.25, 3.0)
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
-MEASURED_GRID = (8, 5)  # sigma_w x sigma_b points measured on the network by default
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")

@@ -13,6 +13,7 @@ from pathlib import Path
 from cnnspec.errors import RunError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.stats import LayerStats, weighted
+from cnnspec.metrics import TITLES, TRAIN_LOSS, VAL_ACC
 from cnnspec.render import figure
 
 
@@ -75,16 +76,13 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
     acc_ax, loss_ax = fig.subplots(1, 2)
     for index, (label, runs) in enumerate(curves.items()):
         colour = f"C{index % 10}"
-        _band(acc_ax, runs, "val_acc", label, colour)
-        _band(loss_ax, runs, "train_loss", label, colour)
-    _epoch_axes(acc_ax, "val_acc", "validation accuracy")
-    _epoch_axes(loss_ax, "train_loss", "training loss")
+        _band(acc_ax, runs, VAL_ACC, label, colour)
+        _band(loss_ax, runs, TRAIN_LOSS, label, colour)
+    _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
+    _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
     if title:
         fig.suptitle(title)
     return figure.save_png(fig, out_png)
-
-
-_METRIC_NAMES = {"val_acc": "validation accuracy", "train_loss": "training loss"}
 
 
 def _epoch_axes(ax, key: str, title: str) -> None:
@@ -97,7 +95,7 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
         ax.set_xlim(0.5, max(1, round(high)) + 0.5)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(_METRIC_NAMES.get(key, key))
+    ax.set_ylabel(TITLES.get(key, key))
     if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
         figure.log_axis(ax)
     else:
@@ -206,7 +204,7 @@ def _row(record: dict, name: str) -> dict:
 
 
 def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
-                      keys: tuple[str, ...] = ("val_acc", "train_loss"),
+                      keys: tuple[str, ...] = (VAL_ACC, TRAIN_LOSS),
                       title: str | None = None) -> Path:
     """One column per comparison (say, one per depth) and one row per metric in ``keys``, each
     with one line per variant: the metric per epoch, the mean over seeds and the min..max band
@@ -227,7 +225,7 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
             for label, runs in curves.items():
                 colour = colours.setdefault(label, f"C{len(colours) % 10}")
                 _band(ax, runs, key, label, colour)
-            _epoch_axes(ax, key, f"{panel}: {_METRIC_NAMES.get(key, key)}")
+            _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
     if title:
         fig.suptitle(title)
     return figure.save_png(fig, out_png)

@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnspec.compiler import compile_spec
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.lab.batch import Batch, make_batch
+from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.lsuv import lsuv
 from cnnspec.lab.memory import refuse_beyond_memory
@@ -56,7 +58,7 @@ class InitReport:
                 "seed": self.seed, "variants": [v.to_dict() for v in self.variants]}
 
 
-def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -> VariantReport:
+def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYPE) -> VariantReport:
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
     steps = lsuv(model, batch.x)
@@ -64,8 +66,8 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = "float32") -
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
-                batch_size: int = 64, seed: int = 0, data_dir=None,
-                dtype: str = "float32") -> InitReport:
+                batch_size: int = BATCH_SIZE, seed: int = 0, data_dir=None,
+                dtype: str = DEFAULT_DTYPE) -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed."""
     variants = load_variants(path, inits)

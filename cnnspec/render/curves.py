@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.metrics import ACCURACIES, EPOCH, LOSSES, LR, TITLES
 from cnnspec.render import palette
 from cnnspec.render.figure import accuracy_axis, log_axis, new_figure, save_png
 from cnnspec.training import rundir
@@ -42,13 +43,14 @@ def _finite(values: list[float]) -> list[float]:
     return [v for v in values if math.isfinite(v)]
 
 
-def _plot_pair(ax, epochs, metrics, key: str, label: str) -> None:
-    """Draw ``train_<key>`` and ``val_<key>`` on ``ax`` in the shared train/val colours."""
-    for split, colour, style in (("train", palette.TRAIN_COLOUR, "-"),
-                                 ("val", palette.VAL_COLOUR, "--")):
-        values = _series(metrics, f"{split}_{key}")
+def _plot_pair(ax, epochs, metrics, columns: tuple[str, str], label: str) -> None:
+    """Draw ``columns``, a training figure and its validation one (:data:`LOSSES`,
+    :data:`ACCURACIES`), on ``ax`` in the shared train/val colours."""
+    for column, name, colour, style in zip(columns, ("train", "validation"),
+                                           (palette.TRAIN_COLOUR, palette.VAL_COLOUR),
+                                           ("-", "--")):
+        values = _series(metrics, column)
         if _present(values):
-            name = "train" if split == "train" else "validation"
             ax.plot(epochs, values, style, color=colour, marker="o", markersize=3, label=name)
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)
@@ -56,7 +58,7 @@ def _plot_pair(ax, epochs, metrics, key: str, label: str) -> None:
 
 
 def _maybe_log_scale(ax, metrics) -> None:
-    values = [v for v in _finite(_series(metrics, "train_loss") + _series(metrics, "val_loss"))
+    values = [v for v in _finite([v for c in LOSSES for v in _series(metrics, c)])
               if v > 0]
     if values and max(values) / min(values) > _LOG_SCALE_RATIO:
         log_axis(ax)
@@ -64,12 +66,12 @@ def _maybe_log_scale(ax, metrics) -> None:
 
 def _plot_lr(ax, epochs, metrics) -> None:
     """The learning rate on a twin y-axis of ``ax``, in grey, dotted, as a step line."""
-    lr = _series(metrics, "lr")
+    lr = _series(metrics, LR)
     if not _present(lr):
         return
     twin = ax.twinx()
-    twin.step(epochs, lr, ":", where="post", color=palette.LR_COLOUR, label="learning rate")
-    twin.set_ylabel("learning rate", color=palette.LR_COLOUR)
+    twin.step(epochs, lr, ":", where="post", color=palette.LR_COLOUR, label=TITLES[LR])
+    twin.set_ylabel(TITLES[LR], color=palette.LR_COLOUR)
     twin.tick_params(axis="y", colors=palette.LR_COLOUR)
     twin.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     lr_values = _finite(lr)
@@ -102,11 +104,11 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     if not metrics:
         raise RunError("no metrics to plot: the run has no finished epoch",
                        hint="train for at least one epoch")
-    epochs = [record.get("epoch", i + 1) for i, record in enumerate(metrics)]
+    epochs = [record.get(EPOCH, i + 1) for i, record in enumerate(metrics)]
     fig = new_figure(10.0, 4.3)
     loss_ax, acc_ax = fig.subplots(1, 2)
 
-    _plot_pair(loss_ax, epochs, metrics, "loss", "loss")
+    _plot_pair(loss_ax, epochs, metrics, LOSSES, "loss")
     _mark_best(loss_ax, best_epoch)
     _maybe_log_scale(loss_ax, metrics)
     loss_ax.set_title("loss")
@@ -114,9 +116,9 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     if not loss_ax.get_legend() and loss_ax.get_legend_handles_labels()[0]:
         _legend_below(loss_ax, *loss_ax.get_legend_handles_labels())
 
-    _plot_pair(acc_ax, epochs, metrics, "acc", "accuracy")
+    _plot_pair(acc_ax, epochs, metrics, ACCURACIES, "accuracy")
     _mark_best(acc_ax, best_epoch)
-    acc_values = _finite(_series(metrics, "train_acc") + _series(metrics, "val_acc"))
+    acc_values = _finite([v for c in ACCURACIES for v in _series(metrics, c)])
     if acc_values and max(acc_values) <= 1.0:
         accuracy_axis(acc_ax)
     acc_ax.set_title("accuracy")

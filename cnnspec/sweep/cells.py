@@ -27,6 +27,7 @@ from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
 from cnnspec.ir.datasets import example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.lsuv import lsuv_init_step
+from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.grid import Axis, apply, check_value
 from cnnspec.training import rundir
 from cnnspec.training.api import train
@@ -199,7 +200,7 @@ class CellResult:
         training diverged)."""
         if self.diverged or not self.metrics:
             return None
-        return self.metrics[-1].get("val_acc")
+        return self.metrics[-1].get(VAL_ACC)
 
     @property
     def test_acc(self) -> float | None:

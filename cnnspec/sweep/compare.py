@@ -22,6 +22,7 @@ from cnnspec.check.load import read_spec
 from cnnspec.errors import SpecError
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
+from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
@@ -36,6 +37,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
 )
 from cnnspec.sweep.runner import default_out, describe, run_cells
+from cnnspec.training import rundir
 from cnnspec.training.settings import Settings
 
 DEFAULT_TARGET = 0.9
@@ -103,9 +105,9 @@ def default_jobs(n_jobs: int, process: int = 0) -> int:
 def epochs_to_reach(metrics: list[dict], target: float) -> int | None:
     """The first epoch whose validation accuracy is at least ``target`` (None if none is)."""
     for index, row in enumerate(metrics):
-        acc = row.get("val_acc")
+        acc = row.get(VAL_ACC)
         if acc is not None and acc >= target:
-            return int(row.get("epoch", index + 1))
+            return int(row.get(EPOCH, index + 1))
     return None
 
 
@@ -114,8 +116,8 @@ def summarize(label: str, runs: list[JobResult], target: float) -> VariantSummar
     training finished (a diverged run has no final accuracy; it is counted under
     ``diverged``), the first epoch at ``target`` validation accuracy, divergences."""
     finished = [r for r in runs if not r.diverged]
-    val = [r.metrics[-1]["val_acc"] for r in finished if r.metrics and
-           r.metrics[-1].get("val_acc") is not None]
+    val = [r.metrics[-1][VAL_ACC] for r in finished if r.metrics and
+           r.metrics[-1].get(VAL_ACC) is not None]
     test = [r.test_acc for r in finished if r.test_acc is not None]
     reached = [e for e in (epochs_to_reach(r.metrics, target) for r in runs) if e is not None]
     val_mean, val_std = mean_std(val)
@@ -226,6 +228,10 @@ def format_table(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def plot(comparison: Comparison, out_png) -> Path:
+def plot(comparison: Comparison, out_png=None) -> Path:
+    """The learning curves of every variant, drawn to ``out_png`` (default: ``curves.png`` in
+    the comparison's folder, beside its run folders)."""
+    if out_png is None:
+        out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
                                 title=f"{Path(comparison.spec).stem}: inits compared")

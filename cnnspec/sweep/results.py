@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
 from cnnspec.errors import RunError
+from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
@@ -135,7 +136,7 @@ def describe_cell(label: str, result) -> str:
         # The trainer's message says when and in which layer; its tail (where the weights
         # were saved) would make the line too long for progress output.
         return f"{label}: {(result.error or 'diverged').split('; ')[0]}"
-    val = result.metrics[-1].get("val_acc") if result.metrics else None
+    val = result.metrics[-1].get(VAL_ACC) if result.metrics else None
     text = f"{label}: " + (f"val acc {100 * val:.1f}%" if val is not None
                            else "no validation split")
     return text + (f", test acc {100 * result.test_acc:.1f}%"

@@ -28,6 +28,7 @@ from cnnspec.sweep.results import (
     recorded_folders,
     write_results,
 )
+from cnnspec.training import rundir
 from cnnspec.training.settings import Settings
 
 
@@ -170,6 +171,6 @@ def write_outputs(result: Sweep) -> list[Path]:
         paths.append(plot_accuracy_by_setting(rows, [(a.key, list(a.texts)) for a in result.axes],
                                               result.out / "accuracy.png"))
     if any(r.metrics for _, r in result.done):
-        paths.append(plot_group_curves(rows, result.out / "curves.png",
+        paths.append(plot_group_curves(rows, result.out / rundir.CURVES,
                                        title=f"{Path(result.spec).stem}: sweep"))
     return paths

@@ -28,9 +28,11 @@ from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, literal
 from cnnspec.kinds import is_weighted
+from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
@@ -55,7 +57,6 @@ from cnnspec.training.loop import (
 )
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import (
-    DTYPES,
     Run,
     as_checked,
     checked_run_spec,
@@ -78,7 +79,7 @@ class Options:
     data_dir: str | None
     callbacks: Sequence[Callback]
     init_steps: Sequence[InitStep]
-    dtype: str = "float32"
+    dtype: str = DEFAULT_DTYPE
     start_weights: tuple[dict, list[str], WeightsFrom] | None = None  # fine-tuning
     fold: tuple[int, int] | None = None  # (fold, folds): k-fold cross-validation
 
@@ -96,7 +97,7 @@ class Prepared:
 
 def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="runs",
           data_dir=None, progress=None, callbacks: Sequence[Callback] = (),
-          init_steps: Sequence[InitStep] = (), dtype: str = "float32",
+          init_steps: Sequence[InitStep] = (), dtype: str = DEFAULT_DTYPE,
           weights_from: WeightsFrom | None = None,
           fold: tuple[int, int] | None = None,
           on_warnings: Callable[[list], None] | None = None) -> Run:
@@ -110,7 +111,7 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     :class:`~cnnspec.training.progress.Display` or None (a bar on a terminal, lines otherwise).
     ``callbacks`` (:class:`~cnnspec.training.callbacks.Callback`) hear of the run as it goes;
     ``init_steps`` change the compiled weights on the training data before the first step (see
-    :mod:`cnnspec.training.callbacks`). ``dtype`` is ``"float32"`` or ``"float64"`` (the
+    :mod:`cnnspec.training.callbacks`). ``dtype`` is one of :data:`cnnspec.dtypes.DTYPES` (the
     model, its data and its checkpoints; a resumed run keeps its own). ``weights_from``
     (:class:`~cnnspec.training.finetune.WeightsFrom`) starts from another run's weights, for
     all the layers the networks share or the ones named, optionally frozen. ``fold``
@@ -168,7 +169,7 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
         options.display.close()
 
 
-def checked_with_overrides(spec, overrides: dict, dtype: str = "float32") -> CheckedSpec:
+def checked_with_overrides(spec, overrides: dict, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
     """``spec`` (a path or a ``CheckedSpec``) checked as it will be trained: with the
     command-line overrides in its training settings (``--data`` may make a spec fit, or not),
     its step's memory in ``dtype``."""
@@ -232,7 +233,7 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
             f"{summary.get('monitor')} had stopped improving",
             hint=f"evaluate it (`cnnspec eval {typed}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
-    dtype = summary.get("dtype", "float32")  # runs from before --dtype trained in float32
+    dtype = summary.get("dtype", UNRECORDED_DTYPE)
     checked = checked_run_spec(run, dtype, for_training=True)  # its step in its own dtype
     planned = checked.ir["training"]["epochs"]
     more = overrides.get("epochs", planned) > planned
@@ -577,11 +578,11 @@ def _close_summary(summary: dict, position: Position, started: float, monitor: s
     summary["epochs_done"] = len(rows)
     summary["steps"] = position.step
     summary["wall_seconds"] = summary.get("wall_seconds", 0.0) + time.perf_counter() - started
-    summary["train_seconds"] = sum(row["seconds"] for row in rows)
-    summary["images_per_s"] = (sum(row["images_per_s"] for row in rows) / len(rows)
+    summary["train_seconds"] = sum(row[SECONDS] for row in rows)
+    summary["images_per_s"] = (sum(row[IMAGES_PER_S] for row in rows) / len(rows)
                                if rows else None)
     if rows:
-        for key in ("train_loss", "train_acc", "val_loss", "val_acc"):
+        for key in FIGURES:
             summary[f"final_{key}"] = rows[-1][key]
     if position.best_epoch:
         summary.update(best_epoch=position.best_epoch, monitor=monitor,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec import metrics
 from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
@@ -155,7 +156,7 @@ def _run_epoch(session: Session, position: Position, flag) -> None:
     order = epoch_order(session.data_order, position.epoch, len(session.train.y))
     slices = batch_slices(len(order), training["batch_size"])
     clock = Clock(position.epoch, training["epochs"], batches=len(slices),
-                  val_losses=tuple(row["val_loss"] for row in position.metrics))
+                  val_losses=tuple(row[metrics.VAL_LOSS] for row in position.metrics))
     session.display.start_epoch(position.epoch + 1, training["epochs"], len(slices),
                                 position.batch)
     model.train()
@@ -226,14 +227,14 @@ def _end_epoch(session: Session, position: Position, lr: float, started: float) 
     val = score(session.model, session.val.x, session.val.y) if session.val else None
     seconds = time.perf_counter() - started
     row = {
-        "epoch": position.epoch + 1,
-        "train_loss": position.loss_sum / max(position.seen, 1),
-        "train_acc": position.correct / max(position.seen, 1),
-        "val_loss": val.loss if val else None,
-        "val_acc": val.accuracy if val else None,
-        "lr": lr,
-        "seconds": seconds,
-        "images_per_s": position.seen / max(position.step_seconds, 1e-9),
+        metrics.EPOCH: position.epoch + 1,
+        metrics.TRAIN_LOSS: position.loss_sum / max(position.seen, 1),
+        metrics.TRAIN_ACC: position.correct / max(position.seen, 1),
+        metrics.VAL_LOSS: val.loss if val else None,
+        metrics.VAL_ACC: val.accuracy if val else None,
+        metrics.LR: lr,
+        metrics.SECONDS: seconds,
+        metrics.IMAGES_PER_S: position.seen / max(position.step_seconds, 1e-9),
     }
     position.metrics.append(row)
     _track_best(session, position, row)
@@ -261,15 +262,15 @@ def _track_best(session: Session, position: Position, row: dict) -> None:
     if value is None:
         return  # no validation split
     if improves(value, position.best_value, training["monitor"], training["min_delta"]):
-        position.best_epoch, position.best_value, position.bad_epochs = row["epoch"], value, 0
+        position.best_epoch, position.best_value, position.bad_epochs = row[metrics.EPOCH], value, 0
         with interrupts_held():
             write_npz(session.run / rundir.BEST, {**session.model.state_dict(),
-                                                   BEST_EPOCH_KEY: np.asarray(row["epoch"])})
+                                                   BEST_EPOCH_KEY: np.asarray(row[metrics.EPOCH])})
     else:
         position.bad_epochs += 1
     patience = training["early_stop"]
     position.stopped_early = (patience > 0 and position.bad_epochs >= patience
-                              and row["epoch"] < training["epochs"])
+                              and row[metrics.EPOCH] < training["epochs"])
 
 
 def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray,

@@ -9,6 +9,17 @@ from __future__ import annotations
 import os
 import sys
 
+from cnnspec.metrics import (
+    EPOCH,
+    IMAGES_PER_S,
+    LR,
+    SECONDS,
+    TRAIN_ACC,
+    TRAIN_LOSS,
+    VAL_ACC,
+    VAL_LOSS,
+)
+
 FALLBACK_COLUMNS, FALLBACK_ROWS = 100, 24
 
 
@@ -22,14 +33,14 @@ def _columns(stream) -> int:
 def format_epoch(row: dict, epochs: int) -> str:
     """One line for a finished epoch, e.g. ``epoch  3/20  train 0.412 (87.1%)  val ...``."""
     width = len(str(epochs))
-    text = (f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} "
-            f"acc {100 * row['train_acc']:5.1f}%")
-    if row.get("val_loss") is not None:
-        text += f"  val loss {row['val_loss']:.4f} acc {100 * row['val_acc']:5.1f}%"
+    text = (f"epoch {row[EPOCH]:>{width}}/{epochs}  train loss {row[TRAIN_LOSS]:.4f} "
+            f"acc {100 * row[TRAIN_ACC]:5.1f}%")
+    if row.get(VAL_LOSS) is not None:
+        text += f"  val loss {row[VAL_LOSS]:.4f} acc {100 * row[VAL_ACC]:5.1f}%"
     # fixed widths, so that the columns stay put from epoch to epoch (0.02 to 0.000489 under a
     # cosine schedule: 8 characters as %.3g writes it, 1.23e-05 too)
-    return text + (f"  lr {row['lr']:<8.3g}  {row['seconds']:5.1f}s  "
-                   f"{row['images_per_s']:6.0f} img/s")
+    return text + (f"  lr {row[LR]:<8.3g}  {row[SECONDS]:5.1f}s  "
+                   f"{row[IMAGES_PER_S]:6.0f} img/s")
 
 
 class Display:

@@ -13,9 +13,10 @@ from cnnspec.check.checker import check
 from cnnspec.check.load import load, read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import scores_needed
-from cnnspec.compiler import DTYPES, compile_spec
+from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.diagnostics import format_error
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import InputError, RunError, SettingError, SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
@@ -111,9 +112,8 @@ def load_run(path, which: str = "best") -> Run:
         summary, unreadable = read_summary(run), None
     except RunError as exc:  # said after the checkpoint is checked, as before
         summary, unreadable = {}, exc
-    # Runs from before --dtype trained in float32.
     model = compile_model(checked, checked.ir["training"]["seed"],
-                          summary.get("dtype", "float32"))
+                          summary.get("dtype", UNRECORDED_DTYPE))
     if which == "best" and (run / rundir.BEST).is_file():
         epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST)
     else:
@@ -163,7 +163,7 @@ def run_spec(run: RunDir) -> Spec:
         raise _damaged_spec(run, exc) from None
 
 
-def checked_run_spec(run: RunDir, dtype: str = "float32", for_training: bool = False
+def checked_run_spec(run: RunDir, dtype: str = DEFAULT_DTYPE, for_training: bool = False
                      ) -> CheckedSpec:
     """:func:`run_spec`, checked (``for_training``: that its training step in ``dtype`` fits
     this machine). A spec that checked when the run was trained and no longer does is damage,
@@ -251,7 +251,7 @@ def read_summary(run: RunDir) -> dict:
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
             raise RunError(f"run summary {run.summary}: {key!r} is {value}, below "
                            f"{SUMMARY_LEAST[key]}", hint=hint)
-    if summary.get("dtype", DTYPES[0]) not in DTYPES:
+    if summary.get("dtype", UNRECORDED_DTYPE) not in DTYPES:
         raise RunError(f"run summary {run.summary}: 'dtype' is {reprlib.repr(summary['dtype'])}, "
                        f"not one of {', '.join(DTYPES)}", hint=hint)
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
@@ -293,6 +293,6 @@ def _type_name(kind: type) -> str:
             list: "a list", dict: "an object", bool: "true/false"}[kind]
 
 
-def compile_model(checked: CheckedSpec, seed: int, dtype: str = "float32"):
+def compile_model(checked: CheckedSpec, seed: int, dtype: str = DEFAULT_DTYPE):
     """The model of ``checked`` in ``dtype`` with the initial weights of ``seed``."""
     return compile_spec(checked, seed=seed, dtype=dtype)

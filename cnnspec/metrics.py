@@ -1,0 +1,26 @@
+"""The columns of a run's metrics, one row per epoch (``metrics.jsonl``, ``metrics.csv``),
+declared once: the training loop writes them; the summary, the progress line, the curves, the
+lab's and the sweep's pictures and tables, and the spec's ``monitor`` setting read them.
+
+Plain names, no imports, so that the IR's catalogue can name the monitored columns too.
+"""
+from __future__ import annotations
+
+EPOCH = "epoch"  # counted from 1
+TRAIN_LOSS = "train_loss"  # mean loss over the epoch's training images, as trained on
+TRAIN_ACC = "train_acc"  # share of the epoch's training images classed right
+VAL_LOSS = "val_loss"  # loss on the validation split after the epoch; None without one
+VAL_ACC = "val_acc"  # accuracy on the validation split after the epoch; None without one
+LR = "lr"  # the learning rate of the epoch's last step
+SECONDS = "seconds"  # the epoch's wall time, validation included
+IMAGES_PER_S = "images_per_s"  # training images per second of training steps
+
+COLUMNS = (EPOCH, TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC, LR, SECONDS, IMAGES_PER_S)
+# The loss and the accuracy, on the training images and the validation split: the figures a
+# run's summary keeps the last of (``final_<column>``) and its curves draw as pairs.
+LOSSES = (TRAIN_LOSS, VAL_LOSS)
+ACCURACIES = (TRAIN_ACC, VAL_ACC)
+FIGURES = (TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC)
+# How a picture's axis names a column.
+TITLES = {TRAIN_LOSS: "training loss", TRAIN_ACC: "training accuracy",
+          VAL_LOSS: "validation loss", VAL_ACC: "validation accuracy", LR: "learning rate"}
