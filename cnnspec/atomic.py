@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import stat
 import tempfile
 from pathlib import Path
@@ -20,6 +21,9 @@ from cnnspec.errors import RunError
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 TEMP_SUFFIX = ".tmp"
+# The names temp_prefix and mkstemp give: .<name>.<pid>.<random>.tmp (files from before the pid
+# was part of the name have none).
+TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
 
 
 def temp_prefix(name: str) -> str:
@@ -63,7 +67,7 @@ def atomic_write(path: Path, write) -> None:
 
 
 def _permissions(path: Path) -> int:
-    """The permission bits a file written at ``path`` gets (see :func:`_atomic_write`)."""
+    """The permission bits a file written at ``path`` gets (see :func:`atomic_write`)."""
     try:
         return stat.S_IMODE(os.stat(path).st_mode)
     except OSError:  # a new file

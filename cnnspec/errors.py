@@ -197,16 +197,21 @@ class Call:
         return f"{self.function}({argument!r})"
 
 
+def command_line(words: str, argument) -> str:
+    """A command a message suggests: ``words`` and then ``argument`` quoted as a shell needs
+    it (``cnnspec eval 'my runs/x'``), so that the command can be pasted."""
+    return f"{words} {shlex.quote(str(argument))}"
+
+
 class Command:
     """How a command line words it: ``{resume_command:runs/x}`` reads
-    ``cnnspec train --resume runs/x``, the argument quoted as a shell needs it
-    (``'my runs/x'``), so that the command can be pasted."""
+    ``cnnspec train --resume runs/x`` (:func:`command_line`)."""
 
     def __init__(self, words: str) -> None:
         self.words = words
 
     def __format__(self, argument: str) -> str:
-        return f"{self.words} {shlex.quote(argument)}" if argument else self.words
+        return command_line(self.words, argument) if argument else self.words
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
+from cnnspec.errors import command_line
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
@@ -76,5 +76,5 @@ def unfinished_note(summary: dict, run: str, weights: str = "last") -> str | Non
                 "saved before that")
     if status == "interrupted":
         return (f"note: this run was interrupted after {steps} steps; the figures are of its "
-                f"{which} (continue it with `cnnspec train --resume {shlex.quote(str(run))}`)")
+                f"{which} (continue it with `{command_line('cnnspec train --resume', run)}`)")
     return None

@@ -22,7 +22,7 @@ from cnnspec.cli.arguments import (
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
-from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError
+from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError, command_line
 from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -167,7 +167,7 @@ def chance_note(summary: dict, path) -> list[str]:
         spec = Path(path) / rundir.SPEC_JSON
     note = (f"note: that is chance level for {classes} classes: the network learned nothing. "
             f"Try a lower --lr, or see what the init does to the signal with "
-            f"`cnnspec init-report {shlex.quote(str(spec))}`")
+            f"`{command_line('cnnspec init-report', spec)}`")
     return [note]
 
 

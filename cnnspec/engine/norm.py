@@ -152,27 +152,34 @@ def _whole_batch_statistics(mean, squares, residual, count: int, parts):
     added in float64, where ``n_i m_i^2`` rounds at 1e-16 of itself, so their difference
     keeps float32's precision unless the means are some 10^4 times the spread or more (where
     the one-part path itself loses float32's digits); it is never taken below 0."""
-    channels = mean.shape[0]
     part_mean = residual / np.float64(count)
     part_mean += mean
-    sums = np.empty(3 * channels + 1)  # count, n_i m_i, S_i, n_i m_i^2: float64
-    sums[0] = count
-    np.multiply(part_mean, count, out=sums[1:channels + 1])
-    about_part_mean = sums[channels + 1:2 * channels + 1]
-    np.multiply(residual, part_mean - mean, out=about_part_mean)  # residual^2 / n_i
-    np.subtract(squares, about_part_mean, out=about_part_mean)
-    np.multiply(sums[1:channels + 1], part_mean, out=sums[2 * channels + 1:])
-    total = parts.total(sums)  # this part's own array: worked on in place
-    n = int(total[0])
-    batch_mean = np.divide(total[1:channels + 1], n, out=total[1:channels + 1])
+    sums = np.empty(3 * mean.shape[0] + 1)  # float64, for one meeting
+    counted, firsts, about_means, seconds = _sum_terms(sums)
+    counted[0] = count
+    np.multiply(part_mean, count, out=firsts)  # n_i m_i
+    np.multiply(residual, part_mean - mean, out=about_means)  # residual^2 / n_i
+    np.subtract(squares, about_means, out=about_means)  # S_i
+    np.multiply(firsts, part_mean, out=seconds)  # n_i m_i^2
+    # the parts' total: this part's own array, worked on in place
+    counted, batch_mean, var, seconds = _sum_terms(parts.total(sums))
+    n = int(counted[0])
+    batch_mean /= n
     between = np.square(batch_mean)
     between *= n
-    var = np.subtract(total[2 * channels + 1:], between, out=total[2 * channels + 1:])
-    np.maximum(var, 0, out=var)
-    var += total[channels + 1:2 * channels + 1]
+    np.subtract(seconds, between, out=seconds)  # sum_i n_i (m_i - m)^2
+    np.maximum(seconds, 0, out=seconds)
+    var += seconds
     var /= n
     dtype = mean.dtype
     return (batch_mean.astype(dtype), var.astype(dtype), (mean - batch_mean).astype(dtype), n)
+
+
+def _sum_terms(sums):
+    """The views of a meeting's array of :func:`_whole_batch_statistics`: the count (one
+    value), then a value a channel of ``n_i m_i``, ``S_i`` and ``n_i m_i^2``."""
+    channels = (sums.shape[0] - 1) // 3
+    return np.split(sums, [1, 1 + channels, 1 + 2 * channels])
 
 
 def _centre(rows, mean, centred, block):

@@ -11,6 +11,7 @@ folder instead. Statistics, curves and the like join through callbacks
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import platform
@@ -30,7 +31,7 @@ from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, literal
+from cnnspec.errors import SettingError, command_line, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -227,11 +228,11 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
                            f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
     if summary.get("stopped_early"):
         # Resumed, the same epochs without improvement would stop it again at once.
-        path, typed = literal(str(run.path)), literal(shlex.quote(str(run.path)))
+        path, evaluate = literal(str(run.path)), literal(command_line("cnnspec eval", run.path))
         raise SettingError(
             f"run {path} stopped early at epoch {summary['stopped_early']}: its "
             f"{summary.get('monitor')} had stopped improving",
-            hint=f"evaluate it (`cnnspec eval {typed}` uses its best epoch, "
+            hint=f"evaluate it (`{evaluate}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     dtype = summary.get("dtype", UNRECORDED_DTYPE)
     checked = checked_run_spec(run, dtype, for_training=True)  # its step in its own dtype
@@ -260,9 +261,9 @@ def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     if position.finished and summary.get("status") == "finished":
         # a finished run extends: the hint says how, with twice its epochs for an example
         path, epochs = literal(str(run.path)), training["epochs"]
-        typed = literal(shlex.quote(str(run.path)))
+        evaluate = literal(command_line("cnnspec eval", run.path))
         raise SettingError(f"run {path} already finished all {epochs} epochs",
-                           hint=f"evaluate it (`cnnspec eval {typed}`), or train it on to more "
+                           hint=f"evaluate it (`{evaluate}`), or train it on to more "
                            f"epochs in all: `{{resume_command:{path}}}` with {{epochs:{2 * epochs}}}")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
         options.display.message(f"finishing {run.path}: all {training['epochs']} epochs are "
@@ -564,10 +565,8 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
 def _write_summary_if_possible(run: RunDir, summary: dict) -> None:
     """Write how the run ended, unless its folder still cannot be written to (the disk is
     full): summary.json then says "running", which resumes as "interrupted" does."""
-    try:
+    with contextlib.suppress(NotWritten):
         write_json(run.summary, summary)
-    except NotWritten:
-        pass
 
 
 def _close_summary(summary: dict, position: Position, started: float, monitor: str) -> None:

@@ -22,13 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.atomic import atomic_write, write_text
+from cnnspec.atomic import TEMP_NAME, atomic_write, write_text
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError
-
-# .<name>.<pid>.<random>.tmp; files from before the pid was part of the name have none.
-TEMP_NAME = re.compile(r"^\.(?P<target>.+?)\.(?:(?P<pid>\d+)\.)?[^.]+\.tmp$")
 
 
 def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
@@ -36,8 +33,8 @@ def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
     """Delete the entries of ``folder`` whose name matches ``pattern`` (by default: temporary
     files of :func:`cnnspec.atomic.atomic_write`, of writes to one of ``targets``) and whose
     writer (the ``pid`` in the name; a name without one is from before pids were recorded) is
-    no longer running, killed mid-write; returns what was removed. Best effort: what cannot be removed
-    (a read-only folder) stays."""
+    no longer running, killed mid-write; returns what was removed. Best effort: what cannot be
+    removed (a read-only folder) stays."""
     removed = []
     try:
         entries = list(Path(folder).iterdir())

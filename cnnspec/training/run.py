@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import reprlib
-import shlex
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.diagnostics import format_error
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
-from cnnspec.errors import InputError, RunError, SettingError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SettingError, SpecError, SpecErrors, command_line
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
@@ -199,7 +198,7 @@ def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunE
     if len(errors) > SHOWN_ERRORS:
         shown.append(f"... and {len(errors) - SHOWN_ERRORS} more")
     source = run / rundir.SPEC_CNN
-    again = f" (`cnnspec train {shlex.quote(str(source))}`: the spec the run was trained from)" \
+    again = f" (`{command_line('cnnspec train', source)}`: the spec the run was trained from)" \
         if source.is_file() else ""
     return RunError(f"run spec {run.spec_json} is damaged:\n" + "\n".join(shown),
                     hint=f"the file is damaged; train again{again}")

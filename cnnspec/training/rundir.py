@@ -28,7 +28,6 @@ import json
 import os
 import re
 import reprlib
-import shlex
 import shutil
 import tempfile
 import time
@@ -37,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
-from cnnspec.errors import InputError, RunError, SettingError, literal
+from cnnspec.errors import InputError, RunError, SettingError, command_line, literal
 from cnnspec.training.files import remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
@@ -267,8 +266,8 @@ def open_run_dir(path: str | Path) -> RunDir:
     path = Path(path)
     if path.is_file():  # most often the spec itself, given where its run belongs
         raise RunError(f"{path} is a file, not a run folder",
-                       hint=f"train it first (cnnspec train {shlex.quote(str(path))}) and pass the run folder "
-                       "that prints at the end (runs/<name>-<time>)")
+                       hint=f"train it first ({command_line('cnnspec train', path)}) and pass the "
+                       "run folder that prints at the end (runs/<name>-<time>)")
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
                        hint="pass the folder `cnnspec train` printed at the end "
