@@ -342,9 +342,11 @@ def _conv_winograd(geo: Geometry, n: int, itemsize: int) -> Footprint:
 
 
 def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
-    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows and their
-    gradient (one buffer for each chunk size, two at most) and their transform, tiles, their
-    transform, products, the output transform's two halves, ``dout``'s tiles (two sizes)."""
+    """The buffers one chunk of images needs (cnnspec.engine.winograd): tile rows and
+    ``dout``'s tiles (one buffer for each chunk size, two at most), and the three buffers the
+    stages of a pass take turns in (winograd.FORWARD and BACKWARD): the input's rows or V or
+    the first half of the output transform; the tiles, the products, the output tiles, dV or
+    the adjoint's tile rows; dM or the adjoint's overlapping columns."""
     m, a = WINOGRAD_TILE, WINOGRAD_INPUT_TILE
     q = winograd_tiles(geo.ho, geo.wo, geo.w)[2]
     images = winograd_chunk_images(geo.c, geo.f, q, n, itemsize)
@@ -352,8 +354,11 @@ def _winograd_chunk_bytes(geo: Geometry, n: int, itemsize: int) -> int:
     tiles = a * a * geo.c * images * q
     products = a * a * geo.f * images * q
     outputs = m * m * geo.f * images * q
-    return (4 * tile_rows + a + 2 * tiles + products + m * a * geo.f * images * q
-            + 3 * outputs) * itemsize
+    half = m * a * geo.f * images * q
+    ping = max(tile_rows, tiles, half)
+    pong = max(tiles, products, outputs, tile_rows)
+    kept = max(products, a * (a - m) * geo.c * images * q)
+    return (2 * tile_rows + 2 * outputs + ping + pong + kept) * itemsize
 
 
 def _conv_im2col_paths(geo: Geometry, n: int, itemsize: int) -> Footprint:
