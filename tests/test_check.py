@@ -307,10 +307,61 @@ def test_constant_weights_warn_and_strict_makes_it_an_error():
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
     (warning,) = check(spec).warnings
     assert warning.message.startswith("all 4 filters of a start identical")
-    assert "symmetry never breaks" in warning.message
+    # the dense layer's drawn weights differ between a's channels: they set them apart
+    assert warning.message.endswith("told apart only by the gradients that come back through "
+                                    "out")
     assert "he_normal" in warning.hint
     (err,) = errors_of(spec, strict=True)
     assert err.severity == "error" and err.message == warning.message
+
+
+def test_filters_read_alike_stay_identical():
+    constant = {"name": "constant", "value": 0.1}
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=constant),
+                             simple("flat", "flatten", ["a"]),
+                             dense("out", 10, ["flat"], weight=constant)])
+    (warning,) = check(spec).warnings
+    assert warning.message.endswith("so they get identical gradients and stay identical: "
+                                    "symmetry never breaks")
+
+
+@pytest.mark.parametrize("weight", [{"name": "sobel_x"},
+                                    {"name": "literal", "values": [[0, 1, 0]] * 3},
+                                    {"name": "literal", "values": [[[1, 2, 1]] * 3] * 4}])
+def test_a_trainable_kernel_the_same_for_every_filter_warns(weight):
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=weight),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message.startswith("all 4 filters of a start identical")
+
+
+def test_kernels_that_differ_between_filters_or_drawn_biases_do_not_warn():
+    per_filter = {"name": "literal", "values": [[[i, 0, 0]] * 3 for i in range(4)]}
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=per_filter),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    assert check(spec).warnings == []
+    drawn = {**conv("a", 4, (3, 3), ["input"], weight=ZEROS),
+             "bias_init": {"name": "normal", "mean": 0.0, "std": 0.1}}
+    drawn_bias = model((1, 8, 8), [drawn, simple("flat", "flatten", ["a"]),
+                                   dense("out", 10, ["flat"])])
+    assert check(drawn_bias).warnings == []
+
+
+def test_dropout_after_identical_filters_tells_them_apart():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=ZEROS),
+                             simple("drop", "dropout", ["a"], p=0.5),
+                             simple("flat", "flatten", ["drop"]),
+                             dense("out", 10, ["flat"], weight=ZEROS)])
+    (warning,) = check(spec).warnings
+    assert warning.message.endswith("come back through drop")
+
+
+def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"],
+                                  weight={"name": "gaussian", "sigma": 0.01}),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert "Caffe's `gaussian` filler, random N(0, std²), is `normal(0, std)` here" in warning.hint
 
 
 def test_a_constant_classifier_head_does_not_warn():

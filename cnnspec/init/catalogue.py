@@ -87,11 +87,21 @@ TORCH_TRUNCATED = "nn.init.trunc_normal_({p}, {mean}, {sigma}, {lo}, {hi})"
 TORCH_KERNEL = "kernel_({p}, {values}, {placement})"
 
 
+# Names that mean something else in another library: the sentence a warning about the init
+# (and its docs entry) adds, so that a spec written from the other library's habits is caught.
+SAME_NAME_ELSEWHERE = {
+    "gaussian": "Caffe's `gaussian` filler, random N(0, std²), is `normal(0, std)` here; "
+                "`gaussian(sigma)` is a fixed blur kernel, the same for every filter",
+}
+
+
 INITS: tuple[Init, ...] = (
     Init("zeros", "constant", "every element 0", bias=True, torch="nn.init.zeros_({p})"),
     Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})"),
     Init("constant", "constant", "every element the same value. Warned about on trainable "
-         "layers: every filter then gets the same gradient, so symmetry never breaks.",
+         "hidden layers: every filter starts the same, and where what reads the layer weighs "
+         "its channels alike too (a constant there as well), every filter gets the same "
+         "gradient, so symmetry never breaks.",
          (InitParam("value", "number"),), bias=True, torch="nn.init.constant_({p}, {value})"),
     Init("uniform", "random", "U(low, high)", (InitParam("low", "number"),
                                                InitParam("high", "number")), bias=True,
@@ -166,7 +176,8 @@ INITS: tuple[Init, ...] = (
          torch=TORCH_KERNEL),
     Init("sobel_y", "kernel", "the transpose of sobel_x", torch=TORCH_KERNEL),
     Init("laplacian", "kernel", "[[0,1,0],[1,-4,1],[0,1,0]]", torch=TORCH_KERNEL),
-    Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
+    Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size. "
+         + SAME_NAME_ELSEWHERE["gaussian"] + ".",
          (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
                     "gaussian(1)"),), torch=TORCH_KERNEL),
     Init("bilinear", "kernel", "Caffe's `bilinear` filler, for upsampling with a transposed "

@@ -17,7 +17,7 @@ from cnnspec.init.catalogue import KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import InitInfo
-from cnnspec.init.kernels import LAYOUTS, flat, kernel_values, nested_shape
+from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
 from cnnspec.shapes import shape_text
@@ -51,7 +51,8 @@ def _constant(init, shape, fan_in, fan_out) -> InitInfo:
     value = {"zeros": 0.0, "ones": 1.0}.get(init["name"], init.get("value"))
     value = float(value)
     return InitInfo(init["name"], "constant", f"constant {value:g}", f"every element = {value:g}",
-                    mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True)
+                    mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True,
+                    alike_axes=(0, 1))
 
 
 def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
@@ -237,7 +238,7 @@ def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
 
 
 def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
-    values, _ = kernel_values(init, shape)  # validates the kernel against the shape
+    values, placement = kernel_values(init, shape)  # validates the kernel against the shape
     numbers = flat(values)
     name = init["name"]
     size = shape_text(shape[2:] if len(shape) == 4 else shape)
@@ -266,7 +267,9 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
                     fan_in=fan_in, fan_out=fan_out,
-                    constant=all(v == numbers[0] for v in numbers))
+                    constant=all(v == numbers[0] for v in numbers),
+                    alike_axes=tuple(axis for axis in range(min(2, len(shape)))
+                                     if alike_along(values, placement, axis)))
 
 
 SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line

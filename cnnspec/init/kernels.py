@@ -139,6 +139,18 @@ def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, 
     return named_kernel(init, shape[2], shape[3]), (1, 1, shape[2], shape[3])
 
 
+def alike_along(values, placement: tuple[int, ...], axis: int) -> bool:
+    """Whether a fixed kernel's slices along ``axis`` (0: filters or units, 1: input channels)
+    are all the same, given its nested ``values`` and the ``placement`` they broadcast from
+    (:func:`kernel_values`): a 2-D ``[kh][kw]`` kernel is alike along both, a 3-D
+    ``[out][kh][kw]`` one along the channels, a 4-D or dense literal where its values say so."""
+    if placement[axis] == 1:
+        return True
+    if axis == 0:
+        return all(v == values[0] for v in values)
+    return all(all(v == row[0] for v in row) for row in values)
+
+
 def shape_words(shape: tuple[int, ...]) -> str:
     """The shape of a (nested) literal in words: ``3x3``, or ``a single number`` for ``()``."""
     return shape_text(shape) or "a single number"
