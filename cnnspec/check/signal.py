@@ -190,7 +190,7 @@ def describe_change(change: SignalChange) -> str:
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
     per_layer = f"{change.per_layer:.3g}" if finite_factor else "beyond floating point's range"
-    return (f"the signal's std is estimated to {verb} {amount} from "
+    return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "
             f"fan_in * Var(w) * activation factor = {per_layer} on average")

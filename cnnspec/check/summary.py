@@ -3,8 +3,8 @@
 ``summary_dict`` is the data (what ``cnnspec summary --format json`` prints); ``summary_table``
 renders it like Keras' ``model.summary()``, with what Keras does not show: the window of every
 conv and pooling layer, each init's distribution with its concrete scale and fans, the formula
-that gave the scale, and the estimated std of the signal after each layer relative to the
-input's (see :mod:`cnnspec.check.signal`).
+that gave the scale, and the estimated scale of the signal after each layer, its root mean
+square relative to the input's (see :mod:`cnnspec.check.signal`).
 """
 from __future__ import annotations
 
@@ -177,5 +177,7 @@ def summary_table(checked: CheckedSpec) -> str:
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
-    note = "Signal: estimated std of each layer's output at init, relative to the input's."
+    note = ("Signal: estimated scale of each layer's output at init, sqrt(E[x^2]) relative to "
+            "the input's (He et al. 2015, eq. 7); after a ReLU it is above the std, the mean "
+            "being no longer 0.")
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])

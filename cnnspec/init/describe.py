@@ -55,13 +55,27 @@ def _constant(init, shape, fan_in, fan_out) -> InitInfo:
                     alike_axes=(0, 1))
 
 
+def _against_fans(shape, fan_in: int, mean: float, std: float) -> str:
+    """For a weight drawn at a fixed scale, what that scale is for this layer: ``fan_in *
+    E[w^2]``, the factor by which the layer multiplies its input's second moment (Glorot &
+    Bengio 2010, eq. 5; He et al. 2015, eq. 7), beside the 2 of He's scheme before a ReLU and
+    the 1 of LeCun's. Empty for a bias, which has no fan of its own."""
+    if len(shape) < 2:
+        return ""
+    moment = std * std + mean * mean
+    return (f"; fan_in * E[w^2] = {fan_in} * {num(moment)} = {num(fan_in * moment)} (He's 2 "
+            f"keeps a ReLU layer's signal, LeCun's 1 a linear one's)")
+
+
 def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
     low, high = float(init["low"]), float(init["high"])
     if not low < high:
         raise SpecError(f"uniform needs low < high, not low={low:g}, high={high:g}",
                         hint="for one value everywhere use constant(value)")
     std = (high - low) / math.sqrt(12)
-    formula = f"std = (high - low) / sqrt(12) = ({high:g} - {low:g}) / sqrt(12) = {num(std)}"
+    low_text = f"({low:g})" if low < 0 else f"{low:g}"
+    formula = (f"std = (high - low) / sqrt(12) = ({high:g} - {low_text}) / sqrt(12) = {num(std)}"
+               + _against_fans(shape, fan_in, (low + high) / 2, std))
     return InitInfo("uniform", "uniform", f"U({low:g}, {high:g})", formula,
                     mean=(low + high) / 2, std=std, bound=high if low == -high else None,
                     fan_in=fan_in, fan_out=fan_out, random=True)
@@ -77,7 +91,8 @@ def _positive_std(init) -> tuple[float, float]:
 
 def _normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, std = _positive_std(init)
-    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", f"std = {std:g} (given)",
+    formula = f"std = {std:g} (given)" + _against_fans(shape, fan_in, mean, std)
+    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", formula,
                     mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
@@ -85,7 +100,7 @@ def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, sigma = _positive_std(init)
     std = sigma * TRUNCATED_STD
     formula = (f"N({mean:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
-               f"std * {TRUNCATED_STD:.4f} = {num(std)}")
+               f"std * {TRUNCATED_STD:.4f} = {num(std)}" + _against_fans(shape, fan_in, mean, std))
     return InitInfo("truncated_normal", "truncated_normal",
                     f"TN({mean:g}, {num(sigma)}^2, ±{TRUNCATION:g}σ)", formula, mean=mean,
                     std=std, bound=TRUNCATION * sigma, fan_in=fan_in, fan_out=fan_out,
