@@ -604,3 +604,9 @@ def test_xavier_says_which_xavier(name):
     with pytest.raises(SpecError) as err:
         canonical({"name": name})
     assert "lecun_uniform" in err.value.hint and "glorot_uniform" in err.value.hint
+
+
+def test_an_ir_init_with_another_librarys_parameter_says_how_it_is_written_here():
+    with pytest.raises(SpecError) as err:
+        canonical({"name": "he_normal", "nonlinearity": "relu"})
+    assert err.value.hint.startswith("PyTorch's nonlinearity= is gain= here")

@@ -210,19 +210,50 @@ BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
 # Names other libraries use for schemes that have a different name here, or that mean different
-# things in different libraries: the hint an unknown name gets instead of a spelling guess.
+# things in different libraries: the hint an unknown name gets instead of a spelling guess (and
+# a row of the docs' table of other libraries' words).
 FOREIGN_NAMES = {
     "xavier": "Caffe's xavier (U(±√(3/fan_in))) is lecun_uniform here; Keras' and PyTorch's "
               "xavier/glorot (U(±√(6/(fan_in + fan_out)))) is glorot_uniform",
     "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
     "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
                "what nn.Conv2d and nn.Linear draw by default is torch_default",
+    "random_normal": "Keras' RandomNormal (stddev 0.05 unless given) is normal(0, 0.05) here",
+    "random_uniform": "Keras' RandomUniform (minval -0.05, maxval 0.05 unless given) is "
+                      "uniform(-0.05, 0.05) here",
+    "trunc_normal": "PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which "
+                    "for a small std cuts nothing: that is normal(0, s) here; truncated_normal "
+                    "cuts at ±2 std, as Keras' TruncatedNormal",
+    "eye": "PyTorch's eye_ and dirac_ and Keras' Identity are identity here",
+}
+
+# Parameter names other libraries give an init, with what they are here: the hint for such a
+# parameter (and rows of the same docs table).
+FOREIGN_PARAMS = {
+    "nonlinearity": "PyTorch's nonlinearity= is gain= here, with the same names: "
+                    "kaiming_normal_(w, nonlinearity='relu') is he_normal(gain=relu)",
+    "a": "PyTorch's kaiming_*_(a=) is the slope of the leaky ReLU after the layer: "
+         "gain=leaky_relu(a) here (kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's default, "
+         "is torch_default); its uniform_(a, b) is uniform(low, high)",
+    "b": "PyTorch's uniform_(a, b) is uniform(low, high) here",
+    "stddev": "Keras' stddev is std here: RandomNormal(stddev=0.05) is normal(0, 0.05)",
+    "minval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
+              "uniform(-0.05, 0.05)",
+    "maxval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
+              "uniform(-0.05, 0.05)",
+    "seed": "the draws follow the spec's seed (train { seed N } or --seed), not a seed of "
+            "their own",
 }
 
 
 def unknown_name_hint(name: str) -> str | None:
     """The hint for a name another library uses for one of our schemes, or None."""
     return FOREIGN_NAMES.get(str(name).lower())
+
+
+def unknown_param_hint(name: str) -> str | None:
+    """The hint for a parameter name another library gives an init, or None."""
+    return FOREIGN_PARAMS.get(str(name).lower())
 
 
 def canonical_name(name: str) -> str:
@@ -245,7 +276,8 @@ def canonical(init: dict) -> dict:
     unknown = [key for key in init if key != "name" and key not in allowed]
     if unknown:
         expected = ", ".join(allowed) if allowed else "no parameters"
-        raise SpecError(f"{name} has no parameter {unknown[0]!r}", hint=f"{name} takes {expected}")
+        raise SpecError(f"{name} has no parameter {unknown[0]!r}",
+                        hint=unknown_param_hint(unknown[0]) or f"{name} takes {expected}")
     out: dict = {"name": name}
     for key, default in allowed.items():
         if key in init:

@@ -136,6 +136,7 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         hint=catalogue.unknown_name_hint(value.name)
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                         "initializers"))
+    _foreign_params(value, CATALOGUE[name])
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     if name == "uniform" and params["low"] >= params["high"]:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
@@ -143,6 +144,17 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         if params["low"] > params["high"] else
                         f"for the same value everywhere write constant({params['low']:g})")
     return {"name": name, **params}
+
+
+def _foreign_params(value: Word | Call, params: list) -> None:
+    """A parameter another library gives an init (PyTorch's ``nonlinearity=``, Keras'
+    ``stddev=``) is an error whose hint says how it is written here."""
+    names = {p.name for p in params}
+    for kwarg in value.kwargs if isinstance(value, Call) else []:
+        hint = None if kwarg.name in names else catalogue.unknown_param_hint(kwarg.name)
+        if hint:
+            raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
+                            span=kwarg.name_span, hint=hint)
 
 
 def read_bias_init(value: Value) -> dict:
