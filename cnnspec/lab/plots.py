@@ -80,9 +80,25 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         _band(loss_ax, runs, TRAIN_LOSS, label, colour)
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
-    if title:
-        fig.suptitle(title)
+    _title(fig, title, [curves])
     return figure.save_png(fig, out_png)
+
+
+def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:
+    """What the lines and the shading of :func:`_band` are, for a picture's title: empty when
+    every variant has one run (no band to explain)."""
+    runs = max((len(r) for curves in curves_list for r in curves.values()), default=0)
+    if runs < 2:
+        return ""
+    return (f"lines: the mean of {runs} runs each (one per seed or fold); shaded: from the "
+            "lowest run to the highest")
+
+
+def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]]) -> None:
+    """The figure's title, with the :func:`band_note` under it."""
+    lines = [line for line in (title, band_note(curves_list)) if line]
+    if lines:
+        fig.suptitle("\n".join(lines))
 
 
 def _epoch_axes(ax, key: str, title: str) -> None:
@@ -226,6 +242,5 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
                 colour = colours.setdefault(label, f"C{len(colours) % 10}")
                 _band(ax, runs, key, label, colour)
             _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
-    if title:
-        fig.suptitle(title)
+    _title(fig, title, list(panels.values()))
     return figure.save_png(fig, out_png)
