@@ -239,12 +239,14 @@ def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
     assert warning.json_path == "$.layers[0].weight_init"
 
 
-@pytest.mark.parametrize("std, verb", [(0.01, "shrink"), (10.0, "grow")])
-def test_a_signal_beyond_floating_point_is_still_reported(std, verb):
+@pytest.mark.parametrize("std, verb, activation", [(0.01, "shrink", "tanh"),
+                                                    (10.0, "grow", "relu")])
+def test_a_signal_beyond_floating_point_is_still_reported(std, verb, activation):
     """300 layers of N(0, std^2) weights on 144 inputs: the estimated moment leaves floating
     point's range (0 or inf). Still a warning, worded from the per-layer factor (it was no
-    warning at all when the moment underflowed, and 'infx (2^inf)' when it overflowed)."""
-    checked = check(plain(300, {"name": "normal", "mean": 0.0, "std": std}, "tanh"))
+    warning at all when the moment underflowed, and 'infx (2^inf)' when it overflowed). (A
+    tanh net saturates rather than grows, hence relu for the growth.)"""
+    checked = check(plain(300, {"name": "normal", "mean": 0.0, "std": std}, activation))
     (warning,) = checked.warnings
     assert f"estimated to {verb} by a factor of about 2^" in warning.message
     assert "beyond floating point's range" in warning.message
@@ -299,6 +301,24 @@ def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
     assert warning.json_path == "$.layers[11].weight_init"  # conv6, the first after bn
     (leaky,) = check(plain(20, GLOROT, "leaky_relu", slope=0.2)).warnings
     assert "he_normal(gain=leaky_relu(0.2))" in leaky.hint
+
+
+def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
+    """He init before tanh doubles the second moment per conv, but |tanh| < 1 bounds it: the
+    estimate saturates at 1 (init-report measures the std falling, x0.5 over 20 layers), where
+    it had warned of a 1,450-fold growth. A small Gaussian still shrinks it, and is warned."""
+    def net(weight):
+        layers, last = [], "input"
+        for i in range(20):
+            layers += [conv(f"c{i}", 16, (3, 3), [last], padding="same", weight=weight),
+                       simple(f"t{i}", "tanh", [f"c{i}"])]
+            last = f"t{i}"
+        return model((1, 8, 8), [*layers, simple("flat", "flatten", [last]),
+                                 dense("out", 10, ["flat"], weight=GLOROT)])
+
+    assert check(net(HE)).warnings == []
+    (warning,) = check(net({"name": "normal", "mean": 0.0, "std": 0.01})).warnings
+    assert "estimated to shrink" in warning.message
 
 
 def test_constant_weights_warn_and_strict_makes_it_an_error():
