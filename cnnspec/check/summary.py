@@ -121,6 +121,14 @@ def _init_text(init: dict | None) -> str:
     return f"{init['name']}  {init['short']}{fans}"
 
 
+def _cited(init: dict) -> str:
+    """The init's formula and, where the formula does not name it, the paper it comes from."""
+    source = init["source"]
+    if not source or source in init["formula"]:
+        return init["formula"]
+    return f"{init['formula']}  ({source})"
+
+
 def _params_text(layer: dict) -> str:
     text = f"{layer['params']:,}"
     if layer["params"] and not layer["trainable_params"]:
@@ -136,7 +144,7 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     rows = [main]
     fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
     if weight is not None and not fixed:
-        rows.append(("",) * 6 + (f"  {weight['formula']}",))
+        rows.append(("",) * 6 + (f"  {_cited(weight)}",))
     if bias is not None and not fixed:
         rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
     return rows

@@ -68,7 +68,17 @@ class Init:
     bias: bool = False
     written: str | None = None  # how the docs write it, where not name(params)
     torch: str | dict[str, str] = ""
+    source: str = ""  # the paper its formula comes from, as the docs and the summary cite it
 
+
+# The papers the schemes come from, cited in the docs table and beside each summary formula.
+GLOROT_2010 = "Glorot & Bengio 2010"
+HE_2015 = "He et al. 2015"
+LECUN_1998 = "LeCun et al. 1998"
+SAXE_2014 = "Saxe et al. 2014"
+XIAO_2018 = "Xiao et al. 2018"
+MARTENS_2010 = "Martens 2010"
+MISHKIN_2015 = "Mishkin & Matas 2015"
 
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
                 "everywhere write constant(VALUE)")
@@ -124,48 +134,50 @@ INITS: tuple[Init, ...] = (
          torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
                 "truncated_normal": TORCH_TRUNCATED}),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
-         "a = gain·√(6 / (fan_in + fan_out)) — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM),
+         f"a = gain·√(6 / (fan_in + fan_out)) — {GLOROT_2010}",
+         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM,
+         source=GLOROT_2010),
     Init("glorot_normal", "scaled", "variance_scaling(gain², fan_avg, normal): N(0, gain²·2 / "
-         "(fan_in + fan_out)), not truncated — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL),
+         f"(fan_in + fan_out)), not truncated — {GLOROT_2010}",
+         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL,
+         source=GLOROT_2010),
     Init("he_uniform", "scaled", "variance_scaling(gain², mode, uniform): U(−a, a) with a = "
-         "gain·√(3 / fan) — He et al. 2015. `mode=fan_in` keeps the forward signal's "
+         f"gain·√(3 / fan) — {HE_2015}. `mode=fan_in` keeps the forward signal's "
          "variance, `fan_out` the backward gradient's.",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_uniform",),
-         bias=True, torch=TORCH_UNIFORM),
+         bias=True, torch=TORCH_UNIFORM, source=HE_2015),
     Init("he_normal", "scaled", "variance_scaling(gain², mode, normal): std = gain / √fan = "
-         "√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — He et al. 2015",
+         f"√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — {HE_2015}",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_normal",),
-         bias=True, torch=TORCH_NORMAL),
-    Init("lecun_uniform", "scaled", "variance_scaling(1, fan_in, uniform) — LeCun et al. 1998. "
-         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM),
-    Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
-         "et al. 1998", bias=True, torch=TORCH_NORMAL),
+         bias=True, torch=TORCH_NORMAL, source=HE_2015),
+    Init("lecun_uniform", "scaled", f"variance_scaling(1, fan_in, uniform) — {LECUN_1998}. "
+         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM, source=LECUN_1998),
+    Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — "
+         f"{LECUN_1998}", bias=True, torch=TORCH_NORMAL, source=LECUN_1998),
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
          "their reset_parameters does", bias=True, torch=TORCH_UNIFORM),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
-         "drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — Martens 2010, "
+         f"drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — {MARTENS_2010}, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
          "as Sutskever et al. 2013 describe it). Not "
          "torch's `sparse_`, which zeroes a fraction of each column.",
          (InitParam("nonzero", "count", 15, "nonzero incoming weights per unit, e.g. 15"),
           InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1")),
-         torch="sparse_({p}, {nonzero}, {std})"),
+         torch="sparse_({p}, {nonzero}, {std})", source=MARTENS_2010),
     Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
          "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
          "`positive_unitball` filler", torch="positive_unitball_({p})"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
-         "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),),
-         torch="nn.init.orthogonal_({p}, {gain})"),
+         f"or columns, times gain — {SAXE_2014}", (_gain(LINEAR_GAIN),),
+         torch="nn.init.orthogonal_({p}, {gain})", source=SAXE_2014),
     Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
          "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
-         "((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et al. 2018, "
+         f"((k−1)//2 on each axis, as `identity`), 0 at every other tap — {XIAO_2018}, "
          "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
          "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
-         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})"),
+         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})", source=XIAO_2018),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
          "passes its input through; dense: the identity matrix", aliases=("dirac",),
          torch="identity_({p})"),
@@ -188,12 +200,12 @@ INITS: tuple[Init, ...] = (
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]",
          torch=TORCH_KERNEL),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
-         "data until each output's variance is 1 ± tol — Mishkin & Matas 2015",
+         f"data until each output's variance is 1 ± tol — {MISHKIN_2015}",
          (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
                     "e.g. 0.1"),
           InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10")),
          # what cnnspec draws at build time; the rescaling on data is the trainer's
-         torch="nn.init.orthogonal_({p})"),
+         torch="nn.init.orthogonal_({p})", source=MISHKIN_2015),
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}

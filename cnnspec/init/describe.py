@@ -10,10 +10,11 @@ have ``std=None``: their spread is not a scale chosen from the fans.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from cnnspec.errors import SpecError
-from cnnspec.init.catalogue import KERNEL_NAMES, canonical
+from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import InitInfo
@@ -41,10 +42,12 @@ def describe(init: dict, shape: tuple[int, ...],
     fan_in, fan_out = fans if fans is not None else fans_of(shape)
     name = init["name"]
     if name in PRESETS:
-        return _scaled(init, PRESETS[name](init), fan_in, fan_out)
-    if name in KERNEL_NAMES:
-        return _kernel(init, shape, fan_in, fan_out)
-    return _DESCRIBERS[name](init, shape, fan_in, fan_out)
+        info = _scaled(init, PRESETS[name](init), fan_in, fan_out)
+    elif name in KERNEL_NAMES:
+        info = _kernel(init, shape, fan_in, fan_out)
+    else:
+        info = _DESCRIBERS[name](init, shape, fan_in, fan_out)
+    return dataclasses.replace(info, source=BY_NAME[name].source)
 
 
 def _constant(init, shape, fan_in, fan_out) -> InitInfo:

@@ -18,7 +18,7 @@ class InitInfo:
     same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
     axes along which every slice is the same (0: every filter or unit gets the same values, 1:
     each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
-    named kernel); empty for a drawn one.
+    named kernel); empty for a drawn one. ``source``: the paper the scheme comes from.
     """
 
     name: str
@@ -33,3 +33,4 @@ class InitInfo:
     constant: bool = False
     random: bool = False
     alike_axes: tuple[int, ...] = ()
+    source: str = ""  # the paper the formula comes from (the catalogue's), or ""
