@@ -610,3 +610,11 @@ def test_an_ir_init_with_another_librarys_parameter_says_how_it_is_written_here(
     with pytest.raises(SpecError) as err:
         canonical({"name": "he_normal", "nonlinearity": "relu"})
     assert err.value.hint.startswith("PyTorch's nonlinearity= is gain= here")
+
+
+def test_a_gaussian_kernel_on_a_dense_weight_names_caffes_gaussian_filler():
+    """Caffe's `gaussian` filler is a random normal; ours is a blur kernel, which a dense
+    weight cannot take: the error says what a Caffe user meant."""
+    with pytest.raises(SpecError) as err:
+        describe({"name": "gaussian", "sigma": 0.01}, (10, 64))
+    assert "is `normal(0, std)` here" in err.value.hint
