@@ -34,6 +34,12 @@ def _log_label(label: str, values: list[float]) -> str:
     return label
 
 
+# What the two per-layer statistics are: the std of each layer's output, and the std of the
+# loss's gradient with respect to that output (what backpropagation carries to the layer).
+ACT_STD_TITLE = "activation std"
+GRAD_STD_TITLE = "gradient std (∂loss/∂ layer output)"
+
+
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
@@ -50,7 +56,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
             values = _positive([getattr(s, key) for s in depth])
             ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
-    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
+    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
         figure.log_axis(ax)
         ax.set_xlabel("depth (conv/dense layer)")
@@ -174,7 +180,7 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     dead_ax.set_ylim(0.0, 1.0)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)"),
+    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE),
                      (dead_ax, "dead ReLU units (exact zeros)")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
         ax.set_xlabel("step")
