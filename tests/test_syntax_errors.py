@@ -78,6 +78,8 @@ CASES = [
      "gain=leaky_relu\\(a\\) here .* is torch_default"),
     ("input 1x8x8\nconv 8 3x3 weight normal(stddev=0.05)\n", "no parameter 'stddev'", 2, 26,
      "^Keras' stddev is std here"),
+    ("input 1x8x8\nconv 8 3x3 weight variance_scaling(2, fan_in, untruncated_normal)\n",
+     "unknown distribution 'untruncated_normal'", 2, 47, "is distribution=normal here"),
     ("input 1x8x8\nconv 8 3x3\ntrain {\n  optimizer adam(learning_rate=0.001)\n}\n",
      "'learning_rate' is a training setting of its own, not an argument of optimizer adam",
      4, 18, "on its own line in the train block: `lr 0.001`$"),

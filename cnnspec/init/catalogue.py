@@ -258,6 +258,14 @@ FOREIGN_PARAMS = {
 }
 
 
+# Values of an init's parameters that other libraries spell differently, where the spelling
+# guess would mislead (untruncated_normal is closest to truncated_normal, its opposite).
+FOREIGN_VALUES = {
+    "untruncated_normal": "Keras' VarianceScaling(distribution=\"untruncated_normal\") is "
+                          "distribution=normal here; truncated_normal is the one cut at ±2σ",
+}
+
+
 def unknown_name_hint(name: str) -> str | None:
     """The hint for a name another library uses for one of our schemes, or None."""
     return FOREIGN_NAMES.get(str(name).lower())
@@ -266,6 +274,11 @@ def unknown_name_hint(name: str) -> str | None:
 def unknown_param_hint(name: str) -> str | None:
     """The hint for a parameter name another library gives an init, or None."""
     return FOREIGN_PARAMS.get(str(name).lower())
+
+
+def unknown_value_hint(value: str) -> str | None:
+    """The hint for a parameter value another library spells differently, or None."""
+    return FOREIGN_VALUES.get(str(value).lower())
 
 
 def canonical_name(name: str) -> str:

@@ -1,7 +1,14 @@
 """The table of initializers in docs/language.md, generated from the catalogue."""
 from __future__ import annotations
 
-from cnnspec.init.catalogue import FOREIGN_NAMES, FOREIGN_PARAMS, INITS, REQUIRED, Init
+from cnnspec.init.catalogue import (
+    FOREIGN_NAMES,
+    FOREIGN_PARAMS,
+    FOREIGN_VALUES,
+    INITS,
+    REQUIRED,
+    Init,
+)
 from cnnspec.init.gains import gain_text
 
 
@@ -37,4 +44,5 @@ def foreign_table() -> list[str]:
     rows = ["| written elsewhere | here |", "|---|---|"]
     rows += [f"| `{name}` | {hint} |" for name, hint in FOREIGN_NAMES.items()]
     rows += [f"| `{name}=` | {hint} |" for name, hint in FOREIGN_PARAMS.items()]
+    rows += [f"| `{value}` | {hint} |" for value, hint in FOREIGN_VALUES.items()]
     return rows

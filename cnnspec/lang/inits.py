@@ -57,8 +57,14 @@ def _param_reader(param: catalogue.InitParam):
         return read_gain
     if param.type == "numbers":
         return lambda value, what: read_kernel_literal(value)
-    options = catalogue.PARAM_TYPES[param.type]["enum"]
-    return lambda value, what: read.choice(value, param.name, list(options))
+    options = list(catalogue.PARAM_TYPES[param.type]["enum"])
+
+    def choice(value: Value, what: str) -> str:
+        hint = catalogue.unknown_value_hint(value.name) if isinstance(value, Word) else None
+        if hint:
+            raise SpecError(f"unknown {param.name} '{value.name}'", span=value.span, hint=hint)
+        return read.choice(value, param.name, options)
+    return choice
 
 
 # name -> parameters, in the order positional arguments fill them.
