@@ -239,12 +239,14 @@ def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
     assert warning.json_path == "$.layers[0].weight_init"
 
 
-@pytest.mark.parametrize("std, verb", [(0.01, "shrink"), (10.0, "grow")])
-def test_a_signal_beyond_floating_point_is_still_reported(std, verb):
+@pytest.mark.parametrize("std, verb, activation", [(0.01, "shrink", "tanh"),
+                                                    (10.0, "grow", "relu")])
+def test_a_signal_beyond_floating_point_is_still_reported(std, verb, activation):
     """300 layers of N(0, std^2) weights on 144 inputs: the estimated moment leaves floating
     point's range (0 or inf). Still a warning, worded from the per-layer factor (it was no
-    warning at all when the moment underflowed, and 'infx (2^inf)' when it overflowed)."""
-    checked = check(plain(300, {"name": "normal", "mean": 0.0, "std": std}, "tanh"))
+    warning at all when the moment underflowed, and 'infx (2^inf)' when it overflowed). (A
+    tanh net saturates rather than grows, hence relu for the growth.)"""
+    checked = check(plain(300, {"name": "normal", "mean": 0.0, "std": std}, activation))
     (warning,) = checked.warnings
     assert f"estimated to {verb} by a factor of about 2^" in warning.message
     assert "beyond floating point's range" in warning.message
@@ -301,16 +303,85 @@ def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
     assert "he_normal(gain=leaky_relu(0.2))" in leaky.hint
 
 
+def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
+    """He init before tanh doubles the second moment per conv, but |tanh| < 1 bounds it: the
+    estimate saturates at 1 (init-report measures the std falling, x0.5 over 20 layers), where
+    it had warned of a 1,450-fold growth. A small Gaussian still shrinks it, and is warned."""
+    def net(weight):
+        layers, last = [], "input"
+        for i in range(20):
+            layers += [conv(f"c{i}", 16, (3, 3), [last], padding="same", weight=weight),
+                       simple(f"t{i}", "tanh", [f"c{i}"])]
+            last = f"t{i}"
+        return model((1, 8, 8), [*layers, simple("flat", "flatten", [last]),
+                                 dense("out", 10, ["flat"], weight=GLOROT)])
+
+    assert check(net(HE)).warnings == []
+    (warning,) = check(net({"name": "normal", "mean": 0.0, "std": 0.01})).warnings
+    assert "estimated to shrink" in warning.message
+
+
 def test_constant_weights_warn_and_strict_makes_it_an_error():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "constant",
                                                                        "value": 0.1}),
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
     (warning,) = check(spec).warnings
     assert warning.message.startswith("all 4 filters of a start identical")
-    assert "symmetry never breaks" in warning.message
+    # the dense layer's drawn weights differ between a's channels: they set them apart
+    assert warning.message.endswith("told apart only by the gradients that come back through "
+                                    "out")
     assert "he_normal" in warning.hint
     (err,) = errors_of(spec, strict=True)
     assert err.severity == "error" and err.message == warning.message
+
+
+def test_filters_read_alike_stay_identical():
+    constant = {"name": "constant", "value": 0.1}
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=constant),
+                             simple("flat", "flatten", ["a"]),
+                             dense("out", 10, ["flat"], weight=constant)])
+    (warning,) = check(spec).warnings
+    assert warning.message.endswith("so they get identical gradients and stay identical: "
+                                    "symmetry never breaks")
+
+
+@pytest.mark.parametrize("weight", [{"name": "sobel_x"},
+                                    {"name": "literal", "values": [[0, 1, 0]] * 3},
+                                    {"name": "literal", "values": [[[1, 2, 1]] * 3] * 4}])
+def test_a_trainable_kernel_the_same_for_every_filter_warns(weight):
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=weight),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert warning.message.startswith("all 4 filters of a start identical")
+
+
+def test_kernels_that_differ_between_filters_or_drawn_biases_do_not_warn():
+    per_filter = {"name": "literal", "values": [[[i, 0, 0]] * 3 for i in range(4)]}
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=per_filter),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    assert check(spec).warnings == []
+    drawn = {**conv("a", 4, (3, 3), ["input"], weight=ZEROS),
+             "bias_init": {"name": "normal", "mean": 0.0, "std": 0.1}}
+    drawn_bias = model((1, 8, 8), [drawn, simple("flat", "flatten", ["a"]),
+                                   dense("out", 10, ["flat"])])
+    assert check(drawn_bias).warnings == []
+
+
+def test_dropout_after_identical_filters_tells_them_apart():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=ZEROS),
+                             simple("drop", "dropout", ["a"], p=0.5),
+                             simple("flat", "flatten", ["drop"]),
+                             dense("out", 10, ["flat"], weight=ZEROS)])
+    (warning,) = check(spec).warnings
+    assert warning.message.endswith("come back through drop")
+
+
+def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"],
+                                  weight={"name": "gaussian", "sigma": 0.01}),
+                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
+    (warning,) = check(spec).warnings
+    assert "Caffe's `gaussian` filler, random N(0, std²), is `normal(0, std)` here" in warning.hint
 
 
 def test_a_constant_classifier_head_does_not_warn():

@@ -255,3 +255,32 @@ def test_data_dir_is_the_same_option_on_every_command_that_loads_data():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     listed = re.search(r"on every\s+command that loads data \(([^)]*)\)", readme).group(1)
     assert sorted(taking) == sorted(re.findall(r"`([\w-]+)`", listed))
+
+
+def _fenced_blocks(page: str) -> list[str]:
+    """The untagged ``` blocks of a docs page, in order."""
+    return re.findall(r"^```\n(.*?)^```$", page, flags=re.DOTALL | re.MULTILINE)
+
+
+@pytest.mark.parametrize("page", ["how-to-initialise.md"])
+def test_docs_check_transcripts_are_what_check_prints(page, tmp_path, monkeypatch, capsys):
+    """Every `$ cnnspec check SPEC` transcript of a docs page, run: SPEC is a spec of the
+    repository (`specs/zeros.cnn`) or one the page writes out in a block that starts with
+    `# NAME.cnn`; the warnings (stderr) and the verdict (stdout) are the block's lines."""
+    root = SPECS.parent
+    blocks = _fenced_blocks((root / "docs" / page).read_text(encoding="utf-8"))
+    written = {block.split()[1].rstrip(":"): block for block in blocks
+               if re.match(r"# [\w-]+\.cnn\b", block)}
+    transcripts = [block for block in blocks if block.startswith("$ cnnspec check ")]
+    assert transcripts
+    for block in transcripts:
+        command, *expected = block.rstrip("\n").split("\n")
+        path = command.split()[-1]
+        if path in written:
+            monkeypatch.chdir(tmp_path)
+            (tmp_path / path).write_text(written[path], encoding="utf-8")
+        else:
+            monkeypatch.chdir(root)
+        main(command.split()[2:])
+        out, err = capsys.readouterr()
+        assert (err + out).rstrip("\n").split("\n") == expected, command

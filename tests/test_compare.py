@@ -174,6 +174,23 @@ def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, mo
         assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
 
 
+def test_the_title_says_what_the_lines_and_bands_are(tmp_path, monkeypatch):
+    """The lines are means over the seeds and the shading spans them: a reader of the picture
+    alone must be told, and a single seed has no band to explain."""
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    run = [{"epoch": 1, "val_acc": 0.5, "train_loss": 1.0}]
+    plots.plot_learning_curves({"a": [run, run], "b": [run]}, tmp_path / "c.png", title="t")
+    plots.plot_learning_curves({"a": [run]}, tmp_path / "d.png", title="t")
+    two, one = (fig._suptitle.get_text() for fig in drawn)
+    assert two == "t\nlines: the mean of 2 runs each (one per seed or fold); shaded: from the " \
+                  "lowest run to the highest"
+    assert one == "t"
+
+
 def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
     """Every variant diverged in its first epoch (`compare --lr 1e308`): the loss axis has no
     point to put on a log scale, and the picture is still written, naming each variant."""

@@ -95,6 +95,18 @@ def test_describe_he_normal_reads_like_the_paper():
     assert info.random and not info.constant
 
 
+def test_a_fixed_scale_is_set_beside_the_fans_on_a_weight_not_a_bias():
+    """normal(0, 0.01) on a 16x16x3x3 conv: each layer scales the signal's second moment by
+    fan_in * E[w^2] = 0.0144, where He's init gives 2; a bias has no fan to weigh it by."""
+    weight = describe({"name": "normal", "mean": 0.0, "std": 0.01}, (16, 16, 3, 3))
+    assert weight.formula.startswith("std = 0.01 (given); fan_in * E[w^2] = 144 * 0.0001 = "
+                                     "0.0144 (He's 2")
+    uniform = describe({"name": "uniform", "low": -0.05, "high": 0.05}, (4, 1, 3, 3))
+    assert "(0.05 - (-0.05)) / sqrt(12) = 0.0289; fan_in * E[w^2] = 9 * 0.000833" in uniform.formula
+    assert describe({"name": "normal", "mean": 0.0, "std": 0.01}, (16,)).formula == (
+        "std = 0.01 (given)")
+
+
 def test_describe_glorot_uniform_bound():
     info = describe({"name": "glorot_uniform"}, (16, 6, 3, 3))
     assert info.bound == pytest.approx(math.sqrt(6 / (54 + 144)))
@@ -592,3 +604,17 @@ def test_xavier_says_which_xavier(name):
     with pytest.raises(SpecError) as err:
         canonical({"name": name})
     assert "lecun_uniform" in err.value.hint and "glorot_uniform" in err.value.hint
+
+
+def test_an_ir_init_with_another_librarys_parameter_says_how_it_is_written_here():
+    with pytest.raises(SpecError) as err:
+        canonical({"name": "he_normal", "nonlinearity": "relu"})
+    assert err.value.hint.startswith("PyTorch's nonlinearity= is gain= here")
+
+
+def test_a_gaussian_kernel_on_a_dense_weight_names_caffes_gaussian_filler():
+    """Caffe's `gaussian` filler is a random normal; ours is a blur kernel, which a dense
+    weight cannot take: the error says what a Caffe user meant."""
+    with pytest.raises(SpecError) as err:
+        describe({"name": "gaussian", "sigma": 0.01}, (10, 64))
+    assert "is `normal(0, std)` here" in err.value.hint

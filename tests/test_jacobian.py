@@ -118,6 +118,8 @@ def test_a_resolved_spectrum_is_printed_as_it_is(tmp_path):
     text = format_jacobian(report)
     assert "<" not in text and ">=" not in text
     assert float(text.splitlines()[2].split()[2]) == pytest.approx(1.0)  # min s^2, as it is
+    # the quantiles are of s^2, and the title says so (not "singular values s")
+    assert "squared singular values s^2 of the Jacobian" in text.splitlines()[0]
 
 
 def test_cli_jacobian(tmp_path, capsys):

@@ -257,16 +257,25 @@ def test_minimal_resnet_keeps_the_shortcut():
     assert "res_2_a [" not in source and "res x3" in source
 
 
+def test_filters_told_apart_later_are_not_said_to_stay_identical(tmp_path):
+    """A trainable sobel conv read by a randomly initialised dense layer: its filters start
+    alike, but the dense layer's gradients set them apart."""
+    path = tmp_path / "edge.cnn"
+    path.write_text("input 1x8x8\nc: conv 4 3x3 weight sobel_x relu\nflatten\ndense 10\n")
+    source = build_graph(cnnspec.load(path)).source
+    assert "the filters start identical" in source and "stay so" not in source
+
+
 def test_constant_weights_are_flagged_and_missing_bias_said():
     zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
     flagged = [line.split(" [")[0].strip() for line in zeros.splitlines()
-               if "every weight equal" in line]
+               if "the filters start identical" in line]
     assert flagged == ["conv1", "conv2"]  # as `cnnspec check` warns: not the output layer fc
-    assert "every weight equal: the filters stay identical" in zeros
+    assert "the filters start identical and stay so" in zeros
     x_detector = build_graph(cnnspec.load(SPEC_DIR / "x_detector.cnn")).source
     node = next(line for line in x_detector.splitlines() if line.strip().startswith("xk ["))
     assert "b: none" in node and "1 filter 3x3" in node
-    assert "every weight equal" not in x_detector  # frozen or random: nothing to flag
+    assert "start identical" not in x_detector  # frozen or random: nothing to flag
 
 
 def test_batchnorm_scale_of_ones_is_not_flagged():

@@ -70,6 +70,16 @@ def test_curves_mark_the_best_epoch_in_both_panels(tmp_path, monkeypatch):
     assert not any("best" in label for label in labels(plain))
 
 
+def test_accuracy_axes_read_in_percent_as_the_tables_do():
+    """The tables print accuracies in percent (val acc 99.0 %); the curves' axes do too."""
+    from cnnspec.render import figure
+
+    ax = figure.new_figure(4, 3).subplots()
+    figure.accuracy_axis(ax)
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
+    assert ax.get_ylim() == (0.0, 1.02)
+
+
 @pytest.mark.parametrize("summary, best", [
     ('{"best_epoch": 4, "classes": ["a"]}', 4),
     ('{"classes": ["a"]}', None),  # no validation split

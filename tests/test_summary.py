@@ -89,9 +89,24 @@ def test_table_totals(checked):
 
 def test_signal_column_follows_the_estimate(checked):
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
-    # He: fan_in * Var(w) = 2 per conv, relu halves: back to the input's std after each pair
+    # He: fan_in * Var(w) = 2 per conv, relu halves E[x^2]: back to the input's root mean
+    # square after each pair (He et al. 2015, eq. 7), though the ReLU output's std is below it
     assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2))
     assert layers["conv1_relu"]["signal_std"] == pytest.approx(1)
+    # so the table does not call the column a std
+    assert "sqrt(E[x^2]) relative to the input's" in summary_table(checked)
+
+
+def test_each_formula_cites_the_paper_it_comes_from(checked):
+    """The formula lines name the scheme's paper from the init catalogue: He et al. 2015 for
+    the convs' he_normal, Glorot & Bengio 2010 for the head's glorot_uniform; a fixed kernel
+    (sobel_x) has none."""
+    lines = summary_table(checked).splitlines()
+    formulas = [line.strip() for line in lines if line.strip().startswith(("std =", "bound ="))]
+    assert formulas[0].endswith("= 0.118  (He et al. 2015)")
+    assert formulas[-1].endswith("  (Glorot & Bengio 2010)")
+    sobel = next(i for i, line in enumerate(lines) if line.startswith("edges "))
+    assert "(" not in lines[sobel + 1].split("]")[-1]
 
 
 def test_torch_default_as_the_model_default_bounds_weight_and_bias_by_the_weight_fan_in():

@@ -111,3 +111,26 @@ def test_the_trainer_cannot_break_the_tie_either(tmp_path, optimizer):
         w = _filters(run.model, layer)
         # Alike up to float32 rounding (a GEMM may sum different rows in different orders).
         assert np.isfinite(w).all() and np.allclose(w, w[:1], rtol=1e-5, atol=1e-7), layer
+
+
+@pytest.mark.parametrize("first, second", [
+    ("constant(0.1)", "constant(0.1)"), ("constant(0.1)", "he_normal"),
+    ("sobel_x", "sobel_x"), ("sobel_x", "he_normal")])
+def test_check_says_whether_the_tie_holds_as_training_finds(tmp_path, first, second):
+    """`check` says "symmetry never breaks" exactly where SGD leaves a layer's filters alike:
+    a layer that starts with every filter the same stays so only while the layer reading it
+    weighs its channels alike too; a drawn layer after it sends each its own gradient."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "pair.cnn"
+    path.write_text(f"input 1x8x8\nconv1: conv 4 3x3 pad same weight {first} relu\n"
+                    f"conv2: conv 4 3x3 pad same weight {second} relu\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    (warning,) = [w for w in checked.warnings if " of conv1 start identical" in w.message]
+    model = compile_spec(checked, seed=0, dtype="float64")
+    _train(model, STEPS)
+    w = _filters(model, "conv1")
+    stayed = np.allclose(w, w[:1], rtol=0, atol=1e-12)
+    assert stayed == ("symmetry never breaks" in warning.message)
+    assert stayed == (second == first)

@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(comparison), flush=True)
         panels[f"{title} (plain ReLU)"] = comparison.curves()
     figure = plot_curve_panels(panels, args.output,
-                               title="He et al. 2015, Fig. 3: He vs Glorot init, mean and "
-                                     "min..max over seeds")
+                               title="He et al. 2015, Fig. 3: He vs Glorot init")
     print(f"wrote {figure}")
     return 0
 

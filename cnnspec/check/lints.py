@@ -3,11 +3,14 @@ and the softmax placement error.
 
 Warnings (``severity="warning"``; ``--strict`` makes them errors):
 
-- a trainable hidden conv/dense layer whose weights are all one value: its filters (units) start
-  identical, get identical gradients and stay identical, so the layer never has more than one
-  distinct filter (the "symmetry breaking" argument for random init). A layer with no conv/dense
-  layer after it is exempt: the loss tells its units apart (each has its own target), which is
-  why a zero-initialised classifier head trains;
+- a trainable hidden conv/dense layer whose filters (units) start identical (a constant, or a
+  fixed kernel the same for every filter, with biases alike): they compute the same output,
+  and where everything that reads them weighs them alike too they get identical gradients and
+  stay identical, so the layer never has more than one distinct filter (the "symmetry
+  breaking" argument for random init); a drawn layer, dropout or a merge after it tells them
+  apart, and the warning names it. A layer with no conv/dense layer after it is exempt: the
+  loss tells its units apart (each has its own target), which is why a zero-initialised
+  classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
 - a step schedule whose first step comes after the last epoch (the lr never changes), a
@@ -34,6 +37,7 @@ from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
+from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES
@@ -55,16 +59,60 @@ def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
     return False
 
 
+def _axes(info: LayerInfo) -> tuple[int, int]:
+    """``(filter axis, input axis)`` of a conv or dense weight: (0, 1), except a transposed
+    convolution's ``(C, F/G, kh, kw)``, whose filters run along axis 1."""
+    return (1, 0) if info.kind == "conv_transpose" else (0, 1)
+
+
+def _alike(init, axis: int) -> bool:
+    """Whether every slice of a parameter along ``axis`` starts the same."""
+    return init.constant or axis in init.alike_axes
+
+
 def identical_filters(info: LayerInfo) -> int:
     """How many filters (units) of a conv/dense layer start exactly alike: all of them under a
-    constant init; under ``identity``, those beyond the input's channels (filter i is a delta
-    on channel i only for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
-    out = info.weight_shape[0]
-    if info.weight_init.constant:
+    constant init or a fixed kernel written once for every filter (sobel_x, a 2-D literal),
+    with biases alike too; under ``identity``, those beyond the input's channels (filter i is
+    a delta on channel i only for i < in, so a 1 -> 8 channel conv starts with 7 all-zero
+    filters)."""
+    out = info.output_shape[0]
+    if info.bias_init is not None and not info.bias_init.constant:
+        return 0  # drawn biases already tell the filters apart
+    if _alike(info.weight_init, _axes(info)[0]):
         return out
     if info.weight_init.distribution == "identity":
         return max(0, out - info.weight_shape[1])
     return 0
+
+
+def tie_breakers(name: str, by_name: dict[str, LayerInfo],
+                 after: dict[str, list[str]]) -> list[str]:
+    """The layers after ``name`` that can give its channels different gradients.
+
+    Channels that start alike stay alike only while everything that reads them treats them
+    alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
+    weighs all its inputs alike (a constant or a kernel the same for every channel), since
+    the gradient of channel c is then the same sum for every c. A layer whose weights differ
+    between its inputs (any drawn init), dropout (its masks differ between channels) and a
+    merge with other inputs can set them apart. Empty: the symmetry never breaks.
+    """
+    todo, seen, breakers = list(after.get(name, [])), set(), []
+    while todo:
+        nxt = todo.pop(0)
+        if nxt in seen:
+            continue
+        seen.add(nxt)
+        info = by_name[nxt]
+        family = KINDS[info.kind].family
+        if is_weighted(info.kind):
+            if not _alike(info.weight_init, _axes(info)[1]):
+                breakers.append(nxt)
+        elif family in ("dropout", "merge"):
+            breakers.append(nxt)
+        else:
+            todo.extend(after.get(nxt, []))
+    return breakers
 
 
 def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
@@ -80,25 +128,49 @@ def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
             and _feeds_a_weight_layer(info.name, by_name, after)]
 
 
+def _names(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
+    """Each layer of :func:`identical_start` by name, with its :func:`tie_breakers` (none: its
+    filters stay identical)."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    return {info.name: tie_breakers(info.name, by_name, after)
+            for info in identical_start(spec, layers)}
+
+
 def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """A warning for each layer of :func:`identical_start`."""
+    """A warning for each layer of :func:`identical_start`: that the symmetry never breaks
+    where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
+    only the layers after it can."""
     out = []
-    for info in identical_start(spec, layers):
+    by_name = {info.name: info for info in layers}
+    for name, breakers in symmetric_starts(spec, layers).items():
+        info = by_name[name]
         what, count = KINDS[info.kind].noun, identical_filters(info)
-        if count == info.weight_shape[0]:
+        if count == info.output_shape[0]:
             which, how = f"all {count} {what}", info.weight_init.short
             hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
                     "meant to stay fixed)")
         else:
-            which = f"{count} of the {info.weight_shape[0]} {what}"
+            which = f"{count} of the {info.output_shape[0]} {what}"
             how = (f"all zero: identity has a 1 only for the first {info.weight_shape[1]}, one "
                    "per input channel")
             hint = ("identity passes the input through only where the output has no more "
                     "channels than the input; use orthogonal or he_normal here")
+        if breakers:
+            fate = (f": they compute the same output and start as one, told apart only by the "
+                    f"gradients that come back through {_names(breakers)}")
+        else:
+            fate = (", so they get identical gradients and stay identical: symmetry never "
+                    "breaks")
+        clash = SAME_NAME_ELSEWHERE.get(info.weight_init.name)
         out.append(spec.error(
-            f"{which} of {info.name} start identical ({how}), so they get identical gradients "
-            "and stay identical: symmetry never breaks",
-            info.name, "weight_init", severity="warning", hint=hint))
+            f"{which} of {info.name} start identical ({how}){fate}",
+            info.name, "weight_init", severity="warning",
+            hint=f"{hint}; {clash}" if clash else hint))
     return out
 
 

@@ -4,8 +4,10 @@ The estimate is the one Glorot & Bengio (2010, eq. 5) and He et al. (2015, eq. 7
 ``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]`` (for
 a transposed convolution, the products each output sums instead of fan_in); after
 a ReLU, ``E[relu(y)^2] = Var(y) / 2`` for a symmetric ``y``; after a leaky ReLU of slope ``a``,
-``(1 + a^2) / 2``. Other activations are counted as 1 (tanh is linear near 0). So each conv or
-dense layer followed by its activation scales the signal's second moment by
+``(1 + a^2) / 2``; other activations by their registry record's factor (tanh: 1, linear near
+0), up to a bound for those that saturate (``E[tanh(y)^2] <= 1``: a tanh net initialised too
+large saturates, it does not grow, which ``init-report --phase`` shows). So each conv or dense
+layer followed by its activation scales the signal's second moment by
 
     fan_in * E[w^2] * activation factor
 
@@ -190,7 +192,7 @@ def describe_change(change: SignalChange) -> str:
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
     per_layer = f"{change.per_layer:.3g}" if finite_factor else "beyond floating point's range"
-    return (f"the signal's std is estimated to {verb} {amount} from "
+    return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale the variance by "
             f"fan_in * Var(w) * activation factor = {per_layer} on average")

@@ -3,8 +3,8 @@
 ``summary_dict`` is the data (what ``cnnspec summary --format json`` prints); ``summary_table``
 renders it like Keras' ``model.summary()``, with what Keras does not show: the window of every
 conv and pooling layer, each init's distribution with its concrete scale and fans, the formula
-that gave the scale, and the estimated std of the signal after each layer relative to the
-input's (see :mod:`cnnspec.check.signal`).
+that gave the scale, and the estimated scale of the signal after each layer, its root mean
+square relative to the input's (see :mod:`cnnspec.check.signal`).
 """
 from __future__ import annotations
 
@@ -121,6 +121,14 @@ def _init_text(init: dict | None) -> str:
     return f"{init['name']}  {init['short']}{fans}"
 
 
+def _cited(init: dict) -> str:
+    """The init's formula and, where the formula does not name it, the paper it comes from."""
+    source = init["source"]
+    if not source or source in init["formula"]:
+        return init["formula"]
+    return f"{init['formula']}  ({source})"
+
+
 def _params_text(layer: dict) -> str:
     text = f"{layer['params']:,}"
     if layer["params"] and not layer["trainable_params"]:
@@ -136,7 +144,7 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     rows = [main]
     fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
     if weight is not None and not fixed:
-        rows.append(("",) * 6 + (f"  {weight['formula']}",))
+        rows.append(("",) * 6 + (f"  {_cited(weight)}",))
     if bias is not None and not fixed:
         rows.append(("",) * 6 + (f"  bias: {_init_text(bias)}",))
     return rows
@@ -177,5 +185,7 @@ def summary_table(checked: CheckedSpec) -> str:
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
-    note = "Signal: estimated std of each layer's output at init, relative to the input's."
+    note = ("Signal: estimated scale of each layer's output at init, sqrt(E[x^2]) relative to "
+            "the input's (He et al. 2015, eq. 7); after a ReLU it is above the std, the mean "
+            "being no longer 0.")
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])

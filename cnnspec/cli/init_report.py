@@ -32,7 +32,8 @@ columns (per layer, over the whole batch):
   grad std            std of d loss / d output (the signal on the way back)
   w grad std          std of d loss / d weight
   same filters        YES when all filters and their gradients are identical: SGD can never
-                      make them differ (constant init)
+                      make them differ (a constant or a kernel the same for every filter,
+                      read by layers that weigh its channels alike; check warns of it)
 
 examples:
   cnnspec init-report specs/he2015_plain30.cnn --input gaussian --batch 4 \\

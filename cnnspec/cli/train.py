@@ -165,9 +165,12 @@ def chance_note(summary: dict, path) -> list[str]:
     spec = Path(path) / rundir.SPEC_CNN
     if not spec.is_file():  # trained from a .json IR
         spec = Path(path) / rundir.SPEC_JSON
+    # the init first: a warning about it (identical filters, a vanishing signal) printed
+    # before training is the likelier cause than the learning rate
     note = (f"note: that is chance level for {classes} classes: the network learned nothing. "
-            f"Try a lower --lr, or see what the init does to the signal with "
-            f"`{command_line('cnnspec init-report', spec)}`")
+            f"See what the init does to the signal with "
+            f"`{command_line('cnnspec init-report', spec)}` (and the warnings printed before "
+            f"training, if any), or try a lower --lr")
     return [note]
 
 

@@ -68,7 +68,17 @@ class Init:
     bias: bool = False
     written: str | None = None  # how the docs write it, where not name(params)
     torch: str | dict[str, str] = ""
+    source: str = ""  # the paper its formula comes from, as the docs and the summary cite it
 
+
+# The papers the schemes come from, cited in the docs table and beside each summary formula.
+GLOROT_2010 = "Glorot & Bengio 2010"
+HE_2015 = "He et al. 2015"
+LECUN_1998 = "LeCun et al. 1998"
+SAXE_2014 = "Saxe et al. 2014"
+XIAO_2018 = "Xiao et al. 2018"
+MARTENS_2010 = "Martens 2010"
+MISHKIN_2015 = "Mishkin & Matas 2015"
 
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
                 "everywhere write constant(VALUE)")
@@ -87,11 +97,21 @@ TORCH_TRUNCATED = "nn.init.trunc_normal_({p}, {mean}, {sigma}, {lo}, {hi})"
 TORCH_KERNEL = "kernel_({p}, {values}, {placement})"
 
 
+# Names that mean something else in another library: the sentence a warning about the init
+# (and its docs entry) adds, so that a spec written from the other library's habits is caught.
+SAME_NAME_ELSEWHERE = {
+    "gaussian": "Caffe's `gaussian` filler, random N(0, std²), is `normal(0, std)` here; "
+                "`gaussian(sigma)` is a fixed blur kernel, the same for every filter",
+}
+
+
 INITS: tuple[Init, ...] = (
     Init("zeros", "constant", "every element 0", bias=True, torch="nn.init.zeros_({p})"),
     Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})"),
     Init("constant", "constant", "every element the same value. Warned about on trainable "
-         "layers: every filter then gets the same gradient, so symmetry never breaks.",
+         "hidden layers: every filter starts the same, and where what reads the layer weighs "
+         "its channels alike too (a constant there as well), every filter gets the same "
+         "gradient, so symmetry never breaks.",
          (InitParam("value", "number"),), bias=True, torch="nn.init.constant_({p}, {value})"),
     Init("uniform", "random", "U(low, high)", (InitParam("low", "number"),
                                                InitParam("high", "number")), bias=True,
@@ -114,48 +134,50 @@ INITS: tuple[Init, ...] = (
          torch={"uniform": TORCH_UNIFORM, "normal": TORCH_NORMAL,
                 "truncated_normal": TORCH_TRUNCATED}),
     Init("glorot_uniform", "scaled", "variance_scaling(gain², fan_avg, uniform): U(−a, a) with "
-         "a = gain·√(6 / (fan_in + fan_out)) — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM),
+         f"a = gain·√(6 / (fan_in + fan_out)) — {GLOROT_2010}",
+         (_gain(LINEAR_GAIN),), ("xavier_uniform",), bias=True, torch=TORCH_UNIFORM,
+         source=GLOROT_2010),
     Init("glorot_normal", "scaled", "variance_scaling(gain², fan_avg, normal): N(0, gain²·2 / "
-         "(fan_in + fan_out)), not truncated — Glorot & Bengio 2010",
-         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL),
+         f"(fan_in + fan_out)), not truncated — {GLOROT_2010}",
+         (_gain(LINEAR_GAIN),), ("xavier_normal",), bias=True, torch=TORCH_NORMAL,
+         source=GLOROT_2010),
     Init("he_uniform", "scaled", "variance_scaling(gain², mode, uniform): U(−a, a) with a = "
-         "gain·√(3 / fan) — He et al. 2015. `mode=fan_in` keeps the forward signal's "
+         f"gain·√(3 / fan) — {HE_2015}. `mode=fan_in` keeps the forward signal's "
          "variance, `fan_out` the backward gradient's.",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_uniform",),
-         bias=True, torch=TORCH_UNIFORM),
+         bias=True, torch=TORCH_UNIFORM, source=HE_2015),
     Init("he_normal", "scaled", "variance_scaling(gain², mode, normal): std = gain / √fan = "
-         "√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — He et al. 2015",
+         f"√(2 / fan_in) for ReLU; **not** truncated (PyTorch's kaiming) — {HE_2015}",
          (InitParam("mode", "he_mode", "fan_in"), _gain(RELU_GAIN)), ("kaiming_normal",),
-         bias=True, torch=TORCH_NORMAL),
-    Init("lecun_uniform", "scaled", "variance_scaling(1, fan_in, uniform) — LeCun et al. 1998. "
-         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM),
-    Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — LeCun "
-         "et al. 1998", bias=True, torch=TORCH_NORMAL),
+         bias=True, torch=TORCH_NORMAL, source=HE_2015),
+    Init("lecun_uniform", "scaled", f"variance_scaling(1, fan_in, uniform) — {LECUN_1998}. "
+         "Caffe's `xavier` is this one.", bias=True, torch=TORCH_UNIFORM, source=LECUN_1998),
+    Init("lecun_normal", "scaled", "variance_scaling(1, fan_in, normal), not truncated — "
+         f"{LECUN_1998}", bias=True, torch=TORCH_NORMAL, source=LECUN_1998),
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
          "their reset_parameters does", bias=True, torch=TORCH_UNIFORM),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
-         "drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — Martens 2010, "
+         f"drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — {MARTENS_2010}, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "
          "as Sutskever et al. 2013 describe it). Not "
          "torch's `sparse_`, which zeroes a fraction of each column.",
          (InitParam("nonzero", "count", 15, "nonzero incoming weights per unit, e.g. 15"),
           InitParam("std", "positive", 1.0, "the std of the nonzero weights, e.g. 1")),
-         torch="sparse_({p}, {nonzero}, {std})"),
+         torch="sparse_({p}, {nonzero}, {std})", source=MARTENS_2010),
     Init("positive_unitball", "random", "U(0, 1), then each unit's incoming weights (a filter's "
          "in·kh·kw, a dense row's in) divided by their sum: positive, summing to 1 — Caffe's "
          "`positive_unitball` filler", torch="positive_unitball_({p})"),
     Init("orthogonal", "matrix", "the weight, reshaped to (out, in·kh·kw), has orthonormal rows "
-         "or columns, times gain — Saxe et al. 2014", (_gain(LINEAR_GAIN),),
-         torch="nn.init.orthogonal_({p}, {gain})"),
+         f"or columns, times gain — {SAXE_2014}", (_gain(LINEAR_GAIN),),
+         torch="nn.init.orthogonal_({p}, {gain})", source=SAXE_2014),
     Init("delta_orthogonal", "matrix", "an (out, in) matrix with orthonormal columns (out ≥ "
          "in: the isometry of the paper) or rows (out < in), times gain, at the kernel centre "
-         "((k−1)//2 on each axis, as `identity`), 0 at every other tap — Xiao et al. 2018, "
+         f"((k−1)//2 on each axis, as `identity`), 0 at every other tap — {XIAO_2018}, "
          "\"Dynamical isometry and a mean field theory of CNNs\". A dense weight is the 1x1 "
          "case, `orthogonal(gain)`, so a model-wide default covers the dense head too.",
-         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})"),
+         (_gain(LINEAR_GAIN),), torch="delta_orthogonal_({p}, {gain})", source=XIAO_2018),
     Init("identity", "matrix", "filter i has a 1 at the centre of channel i: a `same` conv "
          "passes its input through; dense: the identity matrix", aliases=("dirac",),
          torch="identity_({p})"),
@@ -166,7 +188,8 @@ INITS: tuple[Init, ...] = (
          torch=TORCH_KERNEL),
     Init("sobel_y", "kernel", "the transpose of sobel_x", torch=TORCH_KERNEL),
     Init("laplacian", "kernel", "[[0,1,0],[1,-4,1],[0,1,0]]", torch=TORCH_KERNEL),
-    Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size",
+    Init("gaussian", "kernel", "a normalised Gaussian blur of the layer's kernel size. "
+         + SAME_NAME_ELSEWHERE["gaussian"] + ".",
          (InitParam("sigma", "positive", hint="the blur's standard deviation in pixels, e.g. "
                     "gaussian(1)"),), torch=TORCH_KERNEL),
     Init("bilinear", "kernel", "Caffe's `bilinear` filler, for upsampling with a transposed "
@@ -177,12 +200,12 @@ INITS: tuple[Init, ...] = (
     Init("x_kernel", "kernel", "1 on both diagonals, 0 elsewhere; 3x3: [[1,0,1],[0,1,0],[1,0,1]]",
          torch=TORCH_KERNEL),
     Init("lsuv", "data", "orthogonal at build time, then rescaled layer by layer on a batch of "
-         "data until each output's variance is 1 ± tol — Mishkin & Matas 2015",
+         f"data until each output's variance is 1 ± tol — {MISHKIN_2015}",
          (InitParam("tol", "positive", 0.1, "each output's variance must end within 1 +- tol, "
                     "e.g. 0.1"),
           InitParam("max_iter", "count", 10, "rescalings tried per layer, e.g. 10")),
          # what cnnspec draws at build time; the rescaling on data is the trainer's
-         torch="nn.init.orthogonal_({p})"),
+         torch="nn.init.orthogonal_({p})", source=MISHKIN_2015),
 )
 
 BY_NAME: dict[str, Init] = {init.name: init for init in INITS}
@@ -199,19 +222,63 @@ BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
 # Names other libraries use for schemes that have a different name here, or that mean different
-# things in different libraries: the hint an unknown name gets instead of a spelling guess.
+# things in different libraries: the hint an unknown name gets instead of a spelling guess (and
+# a row of the docs' table of other libraries' words).
 FOREIGN_NAMES = {
     "xavier": "Caffe's xavier (U(±√(3/fan_in))) is lecun_uniform here; Keras' and PyTorch's "
               "xavier/glorot (U(±√(6/(fan_in + fan_out)))) is glorot_uniform",
     "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
     "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
                "what nn.Conv2d and nn.Linear draw by default is torch_default",
+    "random_normal": "Keras' RandomNormal (stddev 0.05 unless given) is normal(0, 0.05) here",
+    "random_uniform": "Keras' RandomUniform (minval -0.05, maxval 0.05 unless given) is "
+                      "uniform(-0.05, 0.05) here",
+    "trunc_normal": "PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which "
+                    "for a small std cuts nothing: that is normal(0, s) here; truncated_normal "
+                    "cuts at ±2 std, as Keras' TruncatedNormal",
+    "eye": "PyTorch's eye_ and dirac_ and Keras' Identity are identity here",
+}
+
+# Parameter names other libraries give an init, with what they are here: the hint for such a
+# parameter (and rows of the same docs table).
+FOREIGN_PARAMS = {
+    "nonlinearity": "PyTorch's nonlinearity= is gain= here, with the same names: "
+                    "kaiming_normal_(w, nonlinearity='relu') is he_normal(gain=relu)",
+    "a": "PyTorch's kaiming_*_(a=) is the slope of the leaky ReLU after the layer: "
+         "gain=leaky_relu(a) here (kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's default, "
+         "is torch_default); its uniform_(a, b) is uniform(low, high)",
+    "b": "PyTorch's uniform_(a, b) is uniform(low, high) here",
+    "stddev": "Keras' stddev is std here: RandomNormal(stddev=0.05) is normal(0, 0.05)",
+    "minval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
+              "uniform(-0.05, 0.05)",
+    "maxval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
+              "uniform(-0.05, 0.05)",
+    "seed": "the draws follow the spec's seed (train { seed N } or --seed), not a seed of "
+            "their own",
+}
+
+
+# Values of an init's parameters that other libraries spell differently, where the spelling
+# guess would mislead (untruncated_normal is closest to truncated_normal, its opposite).
+FOREIGN_VALUES = {
+    "untruncated_normal": "Keras' VarianceScaling(distribution=\"untruncated_normal\") is "
+                          "distribution=normal here; truncated_normal is the one cut at ±2σ",
 }
 
 
 def unknown_name_hint(name: str) -> str | None:
     """The hint for a name another library uses for one of our schemes, or None."""
     return FOREIGN_NAMES.get(str(name).lower())
+
+
+def unknown_param_hint(name: str) -> str | None:
+    """The hint for a parameter name another library gives an init, or None."""
+    return FOREIGN_PARAMS.get(str(name).lower())
+
+
+def unknown_value_hint(value: str) -> str | None:
+    """The hint for a parameter value another library spells differently, or None."""
+    return FOREIGN_VALUES.get(str(value).lower())
 
 
 def canonical_name(name: str) -> str:
@@ -234,7 +301,8 @@ def canonical(init: dict) -> dict:
     unknown = [key for key in init if key != "name" and key not in allowed]
     if unknown:
         expected = ", ".join(allowed) if allowed else "no parameters"
-        raise SpecError(f"{name} has no parameter {unknown[0]!r}", hint=f"{name} takes {expected}")
+        raise SpecError(f"{name} has no parameter {unknown[0]!r}",
+                        hint=unknown_param_hint(unknown[0]) or f"{name} takes {expected}")
     out: dict = {"name": name}
     for key, default in allowed.items():
         if key in init:

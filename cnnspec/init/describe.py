@@ -10,14 +10,15 @@ have ``std=None``: their spread is not a scale chosen from the fans.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from cnnspec.errors import SpecError
-from cnnspec.init.catalogue import KERNEL_NAMES, canonical
+from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import InitInfo
-from cnnspec.init.kernels import LAYOUTS, flat, kernel_values, nested_shape
+from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
 from cnnspec.shapes import shape_text
@@ -41,17 +42,32 @@ def describe(init: dict, shape: tuple[int, ...],
     fan_in, fan_out = fans if fans is not None else fans_of(shape)
     name = init["name"]
     if name in PRESETS:
-        return _scaled(init, PRESETS[name](init), fan_in, fan_out)
-    if name in KERNEL_NAMES:
-        return _kernel(init, shape, fan_in, fan_out)
-    return _DESCRIBERS[name](init, shape, fan_in, fan_out)
+        info = _scaled(init, PRESETS[name](init), fan_in, fan_out)
+    elif name in KERNEL_NAMES:
+        info = _kernel(init, shape, fan_in, fan_out)
+    else:
+        info = _DESCRIBERS[name](init, shape, fan_in, fan_out)
+    return dataclasses.replace(info, source=BY_NAME[name].source)
 
 
 def _constant(init, shape, fan_in, fan_out) -> InitInfo:
     value = {"zeros": 0.0, "ones": 1.0}.get(init["name"], init.get("value"))
     value = float(value)
     return InitInfo(init["name"], "constant", f"constant {value:g}", f"every element = {value:g}",
-                    mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True)
+                    mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True,
+                    alike_axes=(0, 1))
+
+
+def _against_fans(shape, fan_in: int, mean: float, std: float) -> str:
+    """For a weight drawn at a fixed scale, what that scale is for this layer: ``fan_in *
+    E[w^2]``, the factor by which the layer multiplies its input's second moment (Glorot &
+    Bengio 2010, eq. 5; He et al. 2015, eq. 7), beside the 2 of He's scheme before a ReLU and
+    the 1 of LeCun's. Empty for a bias, which has no fan of its own."""
+    if len(shape) < 2:
+        return ""
+    moment = std * std + mean * mean
+    return (f"; fan_in * E[w^2] = {fan_in} * {num(moment)} = {num(fan_in * moment)} (He's 2 "
+            f"keeps a ReLU layer's signal, LeCun's 1 a linear one's)")
 
 
 def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
@@ -60,7 +76,9 @@ def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
         raise SpecError(f"uniform needs low < high, not low={low:g}, high={high:g}",
                         hint="for one value everywhere use constant(value)")
     std = (high - low) / math.sqrt(12)
-    formula = f"std = (high - low) / sqrt(12) = ({high:g} - {low:g}) / sqrt(12) = {num(std)}"
+    low_text = f"({low:g})" if low < 0 else f"{low:g}"
+    formula = (f"std = (high - low) / sqrt(12) = ({high:g} - {low_text}) / sqrt(12) = {num(std)}"
+               + _against_fans(shape, fan_in, (low + high) / 2, std))
     return InitInfo("uniform", "uniform", f"U({low:g}, {high:g})", formula,
                     mean=(low + high) / 2, std=std, bound=high if low == -high else None,
                     fan_in=fan_in, fan_out=fan_out, random=True)
@@ -76,7 +94,8 @@ def _positive_std(init) -> tuple[float, float]:
 
 def _normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, std = _positive_std(init)
-    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", f"std = {std:g} (given)",
+    formula = f"std = {std:g} (given)" + _against_fans(shape, fan_in, mean, std)
+    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", formula,
                     mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
@@ -84,7 +103,7 @@ def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, sigma = _positive_std(init)
     std = sigma * TRUNCATED_STD
     formula = (f"N({mean:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
-               f"std * {TRUNCATED_STD:.4f} = {num(std)}")
+               f"std * {TRUNCATED_STD:.4f} = {num(std)}" + _against_fans(shape, fan_in, mean, std))
     return InitInfo("truncated_normal", "truncated_normal",
                     f"TN({mean:g}, {num(sigma)}^2, ±{TRUNCATION:g}σ)", formula, mean=mean,
                     std=std, bound=TRUNCATION * sigma, fan_in=fan_in, fan_out=fan_out,
@@ -237,7 +256,7 @@ def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
 
 
 def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
-    values, _ = kernel_values(init, shape)  # validates the kernel against the shape
+    values, placement = kernel_values(init, shape)  # validates the kernel against the shape
     numbers = flat(values)
     name = init["name"]
     size = shape_text(shape[2:] if len(shape) == 4 else shape)
@@ -266,7 +285,9 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
                     fan_in=fan_in, fan_out=fan_out,
-                    constant=all(v == numbers[0] for v in numbers))
+                    constant=all(v == numbers[0] for v in numbers),
+                    alike_axes=tuple(axis for axis in range(min(2, len(shape)))
+                                     if alike_along(values, placement, axis)))
 
 
 SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line

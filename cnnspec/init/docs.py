@@ -1,7 +1,14 @@
 """The table of initializers in docs/language.md, generated from the catalogue."""
 from __future__ import annotations
 
-from cnnspec.init.catalogue import INITS, REQUIRED, Init
+from cnnspec.init.catalogue import (
+    FOREIGN_NAMES,
+    FOREIGN_PARAMS,
+    FOREIGN_VALUES,
+    INITS,
+    REQUIRED,
+    Init,
+)
 from cnnspec.init.gains import gain_text
 
 
@@ -29,4 +36,13 @@ def init_table() -> str:
     for init in INITS:
         rows.append(f"| {_written(init)} | {init.doc.replace('|', chr(92) + '|')} | "
                     f"{'yes' if init.bias else ''} |")
-    return "\n".join(rows)
+    return "\n".join(rows + ["", *foreign_table()])
+
+
+def foreign_table() -> list[str]:
+    """Other libraries' words for inits and their parameters, as the language answers them."""
+    rows = ["| written elsewhere | here |", "|---|---|"]
+    rows += [f"| `{name}` | {hint} |" for name, hint in FOREIGN_NAMES.items()]
+    rows += [f"| `{name}=` | {hint} |" for name, hint in FOREIGN_PARAMS.items()]
+    rows += [f"| `{value}` | {hint} |" for value, hint in FOREIGN_VALUES.items()]
+    return rows

@@ -15,7 +15,10 @@ class InitInfo:
     ``bound`` is ``a`` of U(-a, a) for symmetric uniform, or the truncation limit.
     ``short`` reads like ``N(0, 0.118^2)`` or ``U(-0.118, 0.118)``; ``formula`` like
     ``std = sqrt(2 / fan_in) = sqrt(2 / 144)``. ``constant`` is true when every element gets the
-    same value (all filters alike: symmetry never breaks).
+    same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
+    axes along which every slice is the same (0: every filter or unit gets the same values, 1:
+    each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
+    named kernel); empty for a drawn one. ``source``: the paper the scheme comes from.
     """
 
     name: str
@@ -29,3 +32,5 @@ class InitInfo:
     fan_out: int | None = None
     constant: bool = False
     random: bool = False
+    alike_axes: tuple[int, ...] = ()
+    source: str = ""  # the paper the formula comes from (the catalogue's), or ""

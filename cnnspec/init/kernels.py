@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from cnnspec.errors import SpecError
+from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.shapes import shape_text
 
 SOBEL_X = [[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]
@@ -133,10 +134,24 @@ def kernel_values(init: dict, shape: tuple[int, ...]) -> tuple[list, tuple[int, 
         values = init["values"]
         return values, literal_placement(nested_shape(values), shape)
     if len(shape) != 4:
+        clash = SAME_NAME_ELSEWHERE.get(init["name"])
         raise SpecError(f"{init['name']} is a conv kernel and cannot initialise a parameter of "
                         f"shape {shape_words(shape)}",
-                        hint="use it as a conv layer's weight init")
+                        hint="use it as a conv layer's weight init" + (f"; {clash}" if clash
+                                                                       else ""))
     return named_kernel(init, shape[2], shape[3]), (1, 1, shape[2], shape[3])
+
+
+def alike_along(values, placement: tuple[int, ...], axis: int) -> bool:
+    """Whether a fixed kernel's slices along ``axis`` (0: filters or units, 1: input channels)
+    are all the same, given its nested ``values`` and the ``placement`` they broadcast from
+    (:func:`kernel_values`): a 2-D ``[kh][kw]`` kernel is alike along both, a 3-D
+    ``[out][kh][kw]`` one along the channels, a 4-D or dense literal where its values say so."""
+    if placement[axis] == 1:
+        return True
+    if axis == 0:
+        return all(v == values[0] for v in values)
+    return all(all(v == row[0] for v in row) for row in values)
 
 
 def shape_words(shape: tuple[int, ...]) -> str:

@@ -238,8 +238,9 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
 
 def format_jacobian(report: JacobianReport) -> str:
     """One row per init: mean, spread and quantiles of the squared singular values."""
-    lines = [(f"{report.spec_name}: singular values s of the Jacobian from the input to "
-             f"'{report.layer}' ({report.method}; {report.inputs} inputs)"),
+    lines = [(f"{report.spec_name}: squared singular values s^2 of the Jacobian from the input "
+             f"to '{report.layer}' ({report.method}; {report.inputs} inputs): their mean, "
+             f"spread and quantiles"),
              (f"  {'mean s^2':>9}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:

@@ -34,6 +34,12 @@ def _log_label(label: str, values: list[float]) -> str:
     return label
 
 
+# What the two per-layer statistics are: the std of each layer's output, and the std of the
+# loss's gradient with respect to that output (what backpropagation carries to the layer).
+ACT_STD_TITLE = "activation std"
+GRAD_STD_TITLE = "gradient std (∂loss/∂ layer output)"
+
+
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
@@ -50,7 +56,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
             values = _positive([getattr(s, key) for s in depth])
             ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
-    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)")):
+    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE)):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
         figure.log_axis(ax)
         ax.set_xlabel("depth (conv/dense layer)")
@@ -80,9 +86,25 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         _band(loss_ax, runs, TRAIN_LOSS, label, colour)
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
-    if title:
-        fig.suptitle(title)
+    _title(fig, title, [curves])
     return figure.save_png(fig, out_png)
+
+
+def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:
+    """What the lines and the shading of :func:`_band` are, for a picture's title: empty when
+    every variant has one run (no band to explain)."""
+    runs = max((len(r) for curves in curves_list for r in curves.values()), default=0)
+    if runs < 2:
+        return ""
+    return (f"lines: the mean of {runs} runs each (one per seed or fold); shaded: from the "
+            "lowest run to the highest")
+
+
+def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]]) -> None:
+    """The figure's title, with the :func:`band_note` under it."""
+    lines = [line for line in (title, band_note(curves_list)) if line]
+    if lines:
+        fig.suptitle("\n".join(lines))
 
 
 def _epoch_axes(ax, key: str, title: str) -> None:
@@ -158,7 +180,7 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     dead_ax.set_ylim(0.0, 1.0)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for ax, what in ((act_ax, "activation std"), (grad_ax, "gradient std (w.r.t. output)"),
+    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE),
                      (dead_ax, "dead ReLU units (exact zeros)")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
         ax.set_xlabel("step")
@@ -226,6 +248,5 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
                 colour = colours.setdefault(label, f"C{len(colours) % 10}")
                 _band(ax, runs, key, label, colour)
             _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
-    if title:
-        fig.suptitle(title)
+    _title(fig, title, list(panels.values()))
     return figure.save_png(fig, out_png)

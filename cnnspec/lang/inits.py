@@ -57,8 +57,14 @@ def _param_reader(param: catalogue.InitParam):
         return read_gain
     if param.type == "numbers":
         return lambda value, what: read_kernel_literal(value)
-    options = catalogue.PARAM_TYPES[param.type]["enum"]
-    return lambda value, what: read.choice(value, param.name, list(options))
+    options = list(catalogue.PARAM_TYPES[param.type]["enum"])
+
+    def choice(value: Value, what: str) -> str:
+        hint = catalogue.unknown_value_hint(value.name) if isinstance(value, Word) else None
+        if hint:
+            raise SpecError(f"unknown {param.name} '{value.name}'", span=value.span, hint=hint)
+        return read.choice(value, param.name, options)
+    return choice
 
 
 # name -> parameters, in the order positional arguments fill them.
@@ -136,6 +142,7 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         hint=catalogue.unknown_name_hint(value.name)
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                         "initializers"))
+    _foreign_params(value, CATALOGUE[name])
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     if name == "uniform" and params["low"] >= params["high"]:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
@@ -143,6 +150,17 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         if params["low"] > params["high"] else
                         f"for the same value everywhere write constant({params['low']:g})")
     return {"name": name, **params}
+
+
+def _foreign_params(value: Word | Call, params: list) -> None:
+    """A parameter another library gives an init (PyTorch's ``nonlinearity=``, Keras'
+    ``stddev=``) is an error whose hint says how it is written here."""
+    names = {p.name for p in params}
+    for kwarg in value.kwargs if isinstance(value, Call) else []:
+        hint = None if kwarg.name in names else catalogue.unknown_param_hint(kwarg.name)
+        if hint:
+            raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
+                            span=kwarg.name_span, hint=hint)
 
 
 def read_bias_init(value: Value) -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from cnnspec.check.lints import identical_start
+from cnnspec.check.lints import symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS, is_weighted
@@ -117,20 +117,22 @@ def _header(unit: Unit, frozen: bool) -> str:
             f"<b>{escape(head.name)}</b>  {escape(kinds)}{lock}</font></td></tr>")
 
 
-# Shown under the layers `cnnspec check` warns about (check.lints.identical_start): every
-# filter gets the same gradient and they stay copies of each other (the symmetry random inits
-# break).
-SYMMETRY_WARNING = "every weight equal: the {} stay identical"
+# Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
+# filters start as copies of each other, and where nothing after them tells them apart every
+# filter gets the same gradient and they stay copies (the symmetry random inits break).
+SYMMETRY_WARNING = "the {} start identical"
+SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
 
 
-def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool) -> list[str]:
+def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
     rows = []
     if layer.weight_init is not None:
         rows.append(_row("W: " + init_text(layer.weight_init)))
-        if symmetric:
-            what = KINDS[layer.kind].noun
-            rows.append(_row(SYMMETRY_WARNING.format(what), colour=WARNING_COLOUR))
+        if symmetric is not None:
+            text = SYMMETRY_WARNING.format(KINDS[layer.kind].noun)
+            rows.append(_row(text + (SYMMETRY_STAYS if symmetric else ""),
+                             colour=WARNING_COLOUR))
         if is_fixed(layer.weight_init):
             kernels = kernels_html(layer)
             if kernels:
@@ -149,9 +151,9 @@ def _footer(unit: Unit) -> str:
     return _row(",  ".join(parts), size=9, colour="#333333")
 
 
-def full_label(layer: LayerInfo, symmetric: bool = False) -> str:
+def full_label(layer: LayerInfo, symmetric: bool | None = None) -> str:
     """The HTML label of one layer in the full diagram; ``symmetric`` adds the warning that its
-    filters start identical."""
+    filters start identical (True: and stay so, nothing after it telling them apart)."""
     frozen = is_frozen(layer)
     rows = [_header(Unit([layer]), frozen)]
     rows += [_row(text) for text in hyperparams(layer)]
@@ -163,7 +165,7 @@ def full_label(layer: LayerInfo, symmetric: bool = False) -> str:
     return _table(rows, frozen, layer.kind)
 
 
-def minimal_label(unit: Unit, symmetric: bool = False) -> str:
+def minimal_label(unit: Unit, symmetric: bool | None = None) -> str:
     """The HTML label of one unit in the minimal diagram: header, one line of settings, the
     weight init (the point of the picture), and output shape with parameter count."""
     frozen = any(is_frozen(layer) for layer in unit.layers)
@@ -321,7 +323,9 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     )
     graph.node(INPUT_ID, label=_input_label(checked))
     plan = collapse_plan(checked, unit_list, detail)
-    identical = {info.name for info in identical_start(checked.spec, checked.layers)}
+    # layer -> whether its filters stay identical, for the layers whose filters start so
+    identical = {name: not breakers for name, breakers
+                 in symmetric_starts(checked.spec, checked.layers).items()}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
@@ -335,7 +339,7 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
             target.attr(label=plan.labels.get(group, group), style="rounded,dashed",
                         color="#999999", fontsize="10", fontcolor="#555555", labeljust="l")
         for unit in shown:
-            symmetric = unit.head.name in identical
+            symmetric = identical.get(unit.head.name)
             text = (full_label(unit.head, symmetric) if detail == "full"
                     else minimal_label(unit, symmetric))
             target.node(unit.node_id, label=text)

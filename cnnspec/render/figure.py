@@ -54,8 +54,11 @@ _PLAIN_TICKS = (1e-3, 1e4)
 
 def accuracy_axis(ax) -> None:
     """An accuracy axis from 0 to a little above 1, so that a curve at 1 is not hidden under
-    the frame."""
+    the frame, its ticks in percent as the tables beside the pictures print accuracies."""
+    from matplotlib.ticker import PercentFormatter  # Matplotlib loads only when drawing
+
     ax.set_ylim(0.0, 1.02)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
 def log_axis(ax, which: str = "y") -> None:
