@@ -211,6 +211,21 @@ def test_feature_maps_are_each_conv_output(run_dir):
     assert run.model.record is False
 
 
+def test_features_of_an_image_of_another_shape_is_refused_before_drawing(run_dir, tmp_path):
+    """The library's features_picture takes an image as it is (the command line resizes it
+    first): one of another shape is a RunError naming both shapes, and nothing is written."""
+    from cnnspec.errors import RunError
+    from cnnspec.render.run_pictures import features_picture
+    from cnnspec.training.run import load_run
+
+    out = tmp_path / "f.png"
+    with pytest.raises(RunError, match=re.escape(
+            "the image has shape (1, 8, 8), but the model takes (1, 16, 16)")) as info:
+        features_picture(load_run(run_dir), np.zeros((1, 8, 8)), out)
+    assert info.value.hint == "give an image of the model's input size"
+    assert not out.exists()
+
+
 def test_diagram_without_renderer_says_how_to_render(tmp_path, capsys, monkeypatch):
     from cnnspec.render import backend
 

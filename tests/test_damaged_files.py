@@ -262,6 +262,10 @@ def test_metrics_that_are_not_utf8_or_not_objects_are_named(run, capsys):
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl", "metrics.csv holds")
     (run / rundir.METRICS).write_text("[1, 2]\n")
     fails_with(capsys, ["eval", str(run)], "metrics.jsonl:1: not a JSON object but list")
+    # a line cut short, as a disk that filled up mid-write leaves it: named by its number
+    (run / rundir.METRICS).write_text('{"epoch": 1}\n\n{"epoch": 2, "train_lo\n')
+    fails_with(capsys, ["eval", str(run)], "metrics.jsonl:3: not a JSON object: ",
+               "hint: the metrics file is damaged; metrics.csv holds the same rows")
 
 
 # cnnspec writes its weights as floating point numbers: any other array in a weights file of

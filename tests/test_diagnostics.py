@@ -49,3 +49,13 @@ def test_a_run_error_prints_its_control_characters_escaped(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert "a\\x1b]0;x\\x07.npz" in err
+
+
+def test_a_tab_is_shown_one_space_wide_so_the_caret_stays_under_the_spot():
+    """A terminal widens a tab to its next stop, the caret line's spaces not: the source line
+    shows each tab as one space, the width the column counts it as."""
+    text = "input 1x8x8\n\tconv 8 9x9\n"
+    err = SpecError("too big", span=Span(2, 9, 2, 12), file="a.cnn")
+    shown, caret = format_error(err, text).splitlines()[1:3]
+    assert shown == "   conv 8 9x9"
+    assert shown[caret.index("^"):] == "9x9" and caret.count("^") == 3

@@ -72,6 +72,16 @@ def test_evaluate_on_data_that_does_not_fit(run_path, tmp_path):
         evaluate(load_run(run_path), data="digts")
 
 
+def test_evaluate_on_the_same_classes_in_another_order_is_refused(run_path):
+    """Two classes as trained but swapped: every figure would be scored against the wrong
+    names, so the classes are compared by name and order, not only counted."""
+    swapped = {**DATA, "classes": ["plus", "x"]}
+    with pytest.raises(RunError, match=r"the data 'shapes' has classes \['plus', 'x'\] but "
+                       r"the run was trained on \['x', 'plus'\]") as info:
+        evaluate(load_run(run_path), data=swapped)
+    assert info.value.hint == "evaluate on data with the same classes in the same order"
+
+
 def test_predict_npy_agrees_with_the_model(run_path, shapes, tmp_path):
     run = load_run(run_path)
     paths = []
@@ -148,16 +158,27 @@ def test_broken_run_folders_are_run_errors(run_path, tmp_path):
     assert f"cnnspec train {spec}" in info.value.hint
 
 
-def test_checkpoint_of_another_network_is_refused(run_path, tmp_path):
+def _renamed_fc(weights):
+    weights["out.weight"] = weights.pop("fc.weight")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda weights: weights.update({"fc.weight": np.zeros((2, 10), np.float32)}),
+     r"checkpoint\.npz: fc\.weight has shape \(2, 10\), the spec needs \(2, 64\)"),
+    (_renamed_fc, (r"checkpoint\.npz does not fit the run's spec \(missing \['fc\.weight'\], "
+                   r"unexpected \['out\.weight'\]\)")),
+], ids=["shape", "names"])
+def test_checkpoint_of_another_network_is_refused(run_path, tmp_path, change, message):
     other = tmp_path / "other"
     other.mkdir()
     for name in (rundir.SPEC_JSON, rundir.SUMMARY, rundir.PREPROCESS):
         (other / name).write_text((run_path / name).read_text())
     weights = dict(np.load(run_path / rundir.CHECKPOINT, allow_pickle=False))
-    weights["fc.weight"] = np.zeros((2, 10), dtype=np.float32)
+    change(weights)
     np.savez(other / rundir.CHECKPOINT, **weights)
-    with pytest.raises(RunError, match="fc.weight"):
+    with pytest.raises(RunError, match=message) as info:
         load_run(other)
+    assert info.value.hint == "the checkpoint was written for a different network; train again"
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")

@@ -138,9 +138,29 @@ def test_cli_jacobian(tmp_path, capsys):
 
 
 def test_cli_jacobian_unknown_layer(tmp_path, capsys):
+    """A mistake in the option, named with the spec it was looked for in (a spec error
+    without a line read "<spec>: error: ...")."""
     assert main(["init-report", str(spec(tmp_path)), "--jacobian", "--layer", "body_9",
                  "--input", "gaussian"]) == 2
-    assert "no layer 'body_9'" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        "cnnspec: error: --layer: deep has no layer 'body_9'",
+        ("hint: layers: body_1_conv, body_1_conv_tanh, body_2_conv, body_2_conv_tanh, "
+         "body_3_conv, body_3_conv_tanh, flatten1, head")]
+    assert main(["init-report", str(spec(tmp_path)), "--jacobian", "--layer", "body_3_con",
+                 "--input", "gaussian"]) == 2
+    assert capsys.readouterr().err.endswith("hint: did you mean body_3_conv?\n")
+
+
+def test_cli_jacobian_of_a_net_without_a_hidden_layer_says_to_name_one(tmp_path, capsys):
+    path = tmp_path / "flat.cnn"
+    path.write_text("model flat\ninput 1x8x8\nflatten\nfc: dense 10\n")
+    png = tmp_path / "jac.png"
+    assert main(["init-report", str(path), "--jacobian", "--input", "gaussian",
+                 "-o", str(png)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        ("cnnspec: error: --jacobian needs a hidden layer: flat has fewer than two conv/dense "
+         "layers"), "hint: name the end of the Jacobian with --layer"]
+    assert not png.exists()
 
 
 def test_output_directions_are_orthonormal():

@@ -72,7 +72,7 @@ def test_per_layer_factor_is_the_geometric_mean_over_weighted_layers():
 
 
 def test_per_layer_factor_needs_two_layers():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="need at least two conv/dense layers"):
         per_layer_factor(_depth([1.0]))
 
 

@@ -167,6 +167,38 @@ def test_each_kinds_footprint_bounds_its_layer(name, case, batch):
     _assert_footprint_bounds(layer, fp, xs, dout)
 
 
+def _arrays_in(value, depth=0):
+    """The arrays a layer's cache reaches: through tuples, lists, dicts and objects' fields."""
+    if depth > 6 or value is None or isinstance(value, (str, bytes, int, float, bool)):
+        return
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays_in(item, depth + 1)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _arrays_in(item, depth + 1)
+    elif hasattr(value, "__dict__") or hasattr(value, "__slots__"):
+        names = list(getattr(value, "__dict__", {})) + list(getattr(value, "__slots__", ()))
+        for name in names:
+            yield from _arrays_in(getattr(value, name, None), depth + 1)
+
+
+@pytest.mark.parametrize("name, case", KIND_CASES)
+def test_a_layer_whose_cache_holds_its_input_says_so_in_its_footprint(name, case):
+    """The step's estimate keeps an input alive until backward only where the footprint's
+    ``keeps_input`` says a cache holds it: a layer that holds it unsaid is under-counted by
+    the whole input (a dense layer after a wide flatten, say)."""
+    _, ir, shapes, inferred, layer = kind_layer(name, case, "float32")
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((64, *s)).astype(np.float32) for s in shapes]
+    layer.forward(xs, True)
+    held = [x for x in xs if any(np.shares_memory(a, x) for a in _arrays_in(layer.cache))]
+    fp = footprint(name, ir, shapes, tuple(inferred.output), inferred.pads, 64)
+    assert not held or fp.keeps_input, f"{name}'s cache holds its input"
+
+
 # (C, F, H, kernel, stride, pads, dilation, batch): the tuned convolution's paths, the whole
 # batch one planned chunk or chunked; columns kept or built again; dx by transposed
 # convolution, col2im folded by blocks (stride 1) or scattered (stride 2); no padding (the input

@@ -181,9 +181,13 @@ def test_every_example_validates_in_exactly_one_fold(n, k):
     assert not np.array_equal(kfold_split(n, k, 0, np.random.default_rng(8))[1], splits[0][1])
 
 
-@pytest.mark.parametrize("folds, fold", [(1, 0), (20, 0), (3, 3)])
-def test_impossible_folds_are_refused(folds, fold):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("folds, fold, message", [
+    (1, 0, "folds must be between 2 and the 10 examples, not 1"),
+    (20, 0, "folds must be between 2 and the 10 examples, not 20"),
+    (3, 3, r"fold must be in 0\.\.2, not 3"),
+])
+def test_impossible_folds_are_refused(folds, fold, message):
+    with pytest.raises(ValueError, match=message):
         kfold_split(10, folds, fold, np.random.default_rng(0))
 
 

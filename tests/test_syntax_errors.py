@@ -234,6 +234,18 @@ CASES = [
      "momentum of sgd must be in \\[0, 1\\)", 4, 26, "plain SGD"),
     ("input 1x8x8\nconv 8 3 weight [[1, 2]]\n)\n", "unexpected '\\)'", 3, 1, "stray"),
     ("input 1x8x8\nconv 8 3 <-\n", "unexpected end of line", 2, 12, "line ends"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data npz(train)\n}\n",
+     "path of npz must be a quoted string, not 'train'", 4, 12, 'double quotes, e.g. "data/'),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(classes=[x, plus, x])\n}\n",
+     "'x' is listed twice in shape classes", 4, 33, "list each name once"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(classes=[])\n}\n",
+     "shape classes must be a non-empty list such as \\[x, plus\\]", 4, 23,
+     "choose among x, plus, o"),
+    ("input 1x8x8\nconv 8 3 lr_mult [1, 2, 3]\n",
+     "lr_mult of 'conv1' must be two numbers \\[weight, bias\\] or one for both, not a list",
+     2, 18, "e.g. \\[1, 2\\]"),
+    ("input 1x8x8\nconv 8 3 weight literal(3)\n",
+     "a kernel literal must be a list of rows, not the number 3", 2, 25, "\\[\\[1, 0, 1\\]"),
 ]
 
 

@@ -43,7 +43,7 @@ from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import InputError, SpecError
+from cnnspec.errors import InputError, closest
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.defaults import ROWS
@@ -58,22 +58,23 @@ def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
     """The layer whose output ends the Jacobian: ``name`` (checked), else the last layer with
     a (C, H, W) output, else the input of the last conv/dense layer."""
     names = [layer.name for layer in checked.layers]
+    # A mistake in what was asked, not in the spec (which has no line to point at): an
+    # InputError naming the spec, as the filters' and feature maps' --layer does.
     if name is not None:
         if name not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=1)
-            raise SpecError(f"--layer: the spec has no layer {name!r}",
-                            hint=f"did you mean {close[0]}?" if close else
-                            "layers: " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else ""))
+            close = closest(name, names)
+            raise InputError(f"--layer: {checked.spec.name} has no layer {name!r}",
+                             hint=f"did you mean {close}?" if close else
+                             "layers: " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else ""))
         return name
     maps = [layer.name for layer in checked.layers if len(layer.output_shape) == 3]
     if maps:
         return maps[-1]
     weighted = [layer for layer in checked.layers if is_weighted(layer.kind)]
     if len(weighted) < 2:
-        raise SpecError("--jacobian needs a hidden layer: the spec has fewer than two "
-                        "conv/dense layers", hint="name the end of the Jacobian with --layer")
+        raise InputError(f"--jacobian needs a hidden layer: {checked.spec.name} has fewer "
+                         "than two conv/dense layers",
+                         hint="name the end of the Jacobian with --layer")
     return weighted[-1].inputs[0]
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import InputError, SpecError, shortened
+from cnnspec.errors import InputError, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
@@ -80,8 +80,10 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
                 and after[0].kind not in meanfield.NOT_ELEMENTWISE:
             pairs.append((layer, after[0]))
     if len(pairs) < 2:
-        raise SpecError("--phase needs at least two conv/dense layers each followed by an "
-                        "elementwise activation", hint="e.g. conv 16 3x3 pad same tanh, repeated")
+        # a mistake in what was asked of this spec, which has no line to point at
+        raise InputError(f"--phase needs at least two conv/dense layers each followed by an "
+                         f"elementwise activation; {checked.spec.name} has {len(pairs)}",
+                         hint="e.g. conv 16 3x3 pad same tanh, repeated")
     name = Counter(act.kind for _, act in pairs).most_common(1)[0][0]
     act = next(a for _, a in pairs if a.kind == name)
     fields = ACTIVATIONS[name].field_map

@@ -214,8 +214,8 @@ def word_list(value: Value, what: str, options: list[str], each: str) -> list[st
                         span=value.span, hint=f"write names in brackets, separated by commas; "
                         f"choose among {', '.join(options)}")
     names = [choice(item, each, options) for item in value.items]
-    for item, name in zip(value.items, names):
-        if names.count(name) > 1:
+    for i, (item, name) in enumerate(zip(value.items, names)):
+        if name in names[:i]:  # the caret under the repeat, as for a setting given twice
             raise SpecError(f"'{name}' is listed twice in {what}", span=item.span,
                             hint="list each name once")
     return names
