@@ -315,6 +315,19 @@ def test_an_interrupt_exits_130(monkeypatch, trained, capsys):
     assert "interrupted" in capsys.readouterr().err
 
 
+def test_an_interrupt_while_the_commands_load_exits_130(monkeypatch, capsys):
+    """Ctrl-C in the first tenth of a second, while the parser imports the commands' modules,
+    was a traceback ending in KeyboardInterrupt (and the process killed by SIGINT)."""
+    import cnnspec.cli
+
+    def loading(command=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnspec.cli, "build_parser", loading)
+    assert exit_code(["check", "net.cnn"]) == 130
+    assert capsys.readouterr().err == "cnnspec: interrupted\n"
+
+
 def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys):
     assert main(["export", trained["spec"]]) == 0
     ir = json.loads(capsys.readouterr().out)
