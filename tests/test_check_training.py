@@ -160,6 +160,25 @@ def test_too_many_shapes_is_an_error_at_the_count(write, tmp_path, capsys):
         check_error(json_path, capsys))
 
 
+@pytest.mark.parametrize("data, hint", [
+    # Too few of this size fit to hold five of each class: smaller images, for this count.
+    ("shapes(size=100000)", ("hint: 4,000 images fit at up to 259x259 pixels (size=259); or "
+     "fewer images")),
+    # Not even the smallest size holds this count.
+    ("shapes(size=4000, count=20000000)", ("hint: at the smallest size, 4x4, at most "
+     "16,777,216 images")),
+    # Already the smallest size: fewer images is the one way.
+    ("shapes(size=4, count=99999999)", "hint: at this size, at most 16,777,216 images\n"),
+])
+def test_too_many_shapes_pixels_hint_what_fits(data, hint, write, capsys):
+    """The hint once said "at most 0 images; or make them smaller" for images too large for
+    one of each class, and "make them smaller" at the smallest size."""
+    size = data.split("size=")[1].split(",")[0].rstrip(")")
+    err = check_error(write(spec_text(f"  data {data}", input=f"1x{size}x{size}")), capsys)
+    assert hint in err
+    assert "at most 0 images" not in err
+
+
 def test_negative_zero_noise_is_no_noise(write, tmp_path, capsys):
     from cnnspec import load
     from cnnspec.data import load_dataset

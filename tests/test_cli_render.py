@@ -1,4 +1,5 @@
 """The picture commands end to end: cnnspec diagram, filters and features, with their errors."""
+import os
 import re
 import subprocess
 import sys
@@ -235,3 +236,22 @@ def test_diagram_without_renderer_says_how_to_render(tmp_path, capsys, monkeypat
     err = capsys.readouterr().err
     assert f"graphviz-pure -Tpng {tmp_path / 'x.dot'} -o {out}" in err
     assert (tmp_path / "x.dot").is_file() and not out.exists()
+
+
+def test_matplotlib_that_cannot_make_its_folders_draws_without_a_word(tmp_path):
+    """With $HOME and $XDG_CACHE_HOME unusable (here a file), Matplotlib printed two lines
+    about its own MPLCONFIGDIR on loading and drew from a temporary folder; the picture is
+    still drawn, and the terminal shows only cnnspec's line."""
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("MPLCONFIGDIR", "XDG_CONFIG_HOME", "PYTHONWARNINGS")}
+    env.update(HOME=str(not_a_folder), XDG_CACHE_HOME=str(not_a_folder))
+    out = tmp_path / "data.png"
+    done = subprocess.run([sys.executable, "-m", "cnnspec", "data", str(ROOT / "specs" /
+                           "digits.cnn"), "-o", str(out)], env=env, capture_output=True,
+                          text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert done.stdout == f"wrote {out}\n"
+    assert out.read_bytes().startswith(PNG_MAGIC)

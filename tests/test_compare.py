@@ -85,7 +85,8 @@ def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
 
     with pytest.raises(SpecError, match="more than once") as info:
         compare(str(tiny), ["he_normal", "he_normal"], out=tmp_path / "cmp")
-    assert info.value.file == str(tiny)  # named in the message instead of '<spec>'
+    # named at the option (not '<spec>', nor the spec file, which holds no mistake)
+    assert info.value.file == '--init "he_normal"'
 
 
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):

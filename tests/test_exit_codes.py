@@ -135,6 +135,17 @@ def test_a_bad_output_path_exits_2_before_any_work(command, output, message, tmp
     assert not (tmp_path / "missing").exists()
 
 
+@pytest.mark.parametrize("argv", [["export", "{spec}"], ["data", "{spec}"],
+                                  ["import", "{spec}"], ["diagram", "{spec}"]])
+def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(argv, tmp_path, trained,
+                                                                  capsys):
+    """`-o out.png/` names a folder; it was written as the file out.png."""
+    output = f"{tmp_path}/out.png/" if argv[0] in ("data", "diagram") else f"{tmp_path}/out/"
+    assert exit_code([part.format(**trained) for part in argv] + ["-o", output]) == 2
+    assert "ends in '/', which names a folder; name a file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("output, message", [
     ("missing/out.cnn", "does not exist; create it first"),
     ("out.txt", "must end in .cnn"),
@@ -313,6 +324,19 @@ def test_an_interrupt_exits_130(monkeypatch, trained, capsys):
     monkeypatch.setattr(check, "run", interrupted)
     assert exit_code(["check", trained["spec"]]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_an_interrupt_while_the_commands_load_exits_130(monkeypatch, capsys):
+    """Ctrl-C in the first tenth of a second, while the parser imports the commands' modules,
+    was a traceback ending in KeyboardInterrupt (and the process killed by SIGINT)."""
+    import cnnspec.cli
+
+    def loading(command=None):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cnnspec.cli, "build_parser", loading)
+    assert exit_code(["check", "net.cnn"]) == 130
+    assert capsys.readouterr().err == "cnnspec: interrupted\n"
 
 
 def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys):

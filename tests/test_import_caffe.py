@@ -275,6 +275,14 @@ def test_every_mistake_is_reported_at_once():
     assert "'foo'" in errs[0].message and "PROD" in errs[1].message
 
 
+def test_a_top_written_as_a_message_is_an_error_not_a_traceback():
+    """A layer that fails is stood in for by its tops, so the layers after it still read; a
+    top written `top { ... }` names no blob (it was read as one: an AttributeError)."""
+    errs = errors_of(net('layer { name: "r" type: "ReLU" bottom: "data" top { pool: AVE } }'))
+    assert [e.message for e in errs] == ["'top' must be a single value, not a message"]
+    assert errs[0].span.line == 2
+
+
 @pytest.mark.parametrize(("text", "message", "where"), [
     ('layer { name: "a" ', "unexpected end of file: a message is not closed with '}'", (1, 19)),
     ('layer { name "a" }', "expected ':' or '{' after the field name 'name'", (1, 14)),

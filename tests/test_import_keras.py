@@ -427,6 +427,23 @@ def test_cli_imports_keras_json(tmp_path, capsys):
     assert f"{bad}: $.config.layers[1].config.data_format: error:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("config, shown", [
+    # refused by the parser (a size beyond 2^31 - 1) and by the checker (a kernel too large)
+    ({"strides": [10**30, 1]}, ("imported.cnn:9:25: error: the size 100000000000... (31 "
+     "digits) is too large")),
+    ({"kernel_size": [99, 99]}, "imported.cnn:9:14: error: the 99x99 kernel of conv 'conv'"),
+])
+def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_path, capsys):
+    """Whether the parser or the checker refuses the written spec, the error names it
+    imported.cnn (the parser's errors were <spec>)."""
+    source = tmp_path / "model.json"
+    source.write_text(json.dumps(sequential(conv(**config), shape=(28, 28, 1))))
+    assert main(["import", str(source)]) == 2
+    err = capsys.readouterr().err
+    assert f"the spec imported from {source} does not check:\n{shown}" in err
+    assert "<spec>" not in err
+
+
 @pytest.mark.parametrize("name, what, hint", [
     ("model.h5", "is a Keras model saved with model.save() (HDF5), not a model's",
      "write(model.to_json()), then import model.json"),

@@ -437,3 +437,17 @@ def test_ir_copy_is_deepcopy_of_every_shipped_specs_ir():
         assert not set(_containers(copied)) & set(_containers(ir)), path.name
     odd = {"a": (1, [2]), "b": {3}}
     assert ir_copy(odd) == odd and ir_copy(odd)["a"][1] is not odd["a"][1]
+
+
+def test_a_model_name_too_long_is_reported_in_its_file_with_the_other_mistakes(tmp_path):
+    """It was raised apart from the others, after the file had been given to them: the CLI
+    showed it at <spec>:1:7, and alone."""
+    from cnnspec.errors import SpecErrors
+
+    path = tmp_path / "long.cnn"
+    path.write_text("model " + "m" * 101 + "\ninput 1x8x8\nflatten\ndense 0\n")
+    with pytest.raises(SpecErrors) as caught:
+        parse_file(str(path))
+    errors = caught.value.errors
+    assert [(e.file, e.span.line) for e in errors] == [(str(path), 1), (str(path), 4)]
+    assert errors[0].message == "the model name is 101 characters long, more than 100"

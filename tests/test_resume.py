@@ -244,3 +244,59 @@ def test_an_augmented_run_resumed_draws_the_augmentations_of_an_uninterrupted_on
     plain = train(spec_file(tmp_path), run_dir=tmp_path / "plain", **FAST)
     assert not np.array_equal(weights(plain.path)["fc.weight"],
                               weights(straight.path)["fc.weight"])
+
+
+def _copy_of(run: str, tmp_path) -> rundir.RunDir:
+    import shutil
+
+    shutil.copytree(run, tmp_path / "run")
+    return rundir.RunDir(tmp_path / "run")
+
+
+def _files(run: rundir.RunDir) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(run.path.iterdir())}
+
+
+def test_a_run_being_trained_is_not_resumed_by_a_second_process(trained, tmp_path, capsys):
+    """Two `train --resume` of one folder at once both trained it, writing the same
+    checkpoint, metrics and summary from two processes. The second is refused, before it
+    changes anything (here the first is this block, holding the run as a training does)."""
+    from cnnspec.cli import main
+
+    run = _copy_of(trained["run"], tmp_path)
+    before = _files(run)
+    with rundir.trained_alone(run):
+        assert main(["train", "--resume", str(run.path), "--epochs", "3", "--quiet"]) == 1
+    assert f"run {run.path} is being trained by another process" in capsys.readouterr().err
+    assert _files(run) == before
+    with rundir.trained_alone(run):  # released at the end of the block
+        pass
+
+
+def test_a_forked_worker_does_not_hold_the_run_after_its_training():
+    """The engine forks its workers while the run is held; a child that kept the folder's
+    descriptor would keep the lock after the training ended, and the next training in
+    this process would be refused as if another process ran it."""
+    import multiprocessing
+    import tempfile
+    from pathlib import Path
+
+    context = multiprocessing.get_context("fork")
+    with tempfile.TemporaryDirectory() as folder:
+        run = rundir.RunDir(Path(folder))
+        running, done = context.Event(), context.Event()
+
+        def worker():
+            running.set()  # after the fork's handlers have run
+            done.wait()
+
+        with rundir.trained_alone(run):
+            child = context.Process(target=worker)
+            child.start()
+            assert running.wait(60)
+        try:
+            with rundir.trained_alone(run):  # the child lives on, the lock is free
+                pass
+        finally:
+            done.set()
+            child.join()

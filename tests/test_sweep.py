@@ -16,6 +16,7 @@ from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import apply, parse_set, split_values
 from cnnspec.sweep.results import format_table, prepare_folder, record
 from cnnspec.sweep.runner import sweep, write_outputs
+from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
 from cnnspec.training.settings import Settings
 
@@ -142,8 +143,12 @@ def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys)
 
 
 def test_a_setting_given_twice_is_a_mistake(named, tmp_path):
-    with pytest.raises(SpecError, match="--set lr is given more than once"):
-        sweep(str(named), ["lr=0.1", "lr=0.2"], out=tmp_path / "s", executor=in_process)
+    """Named at the second --set, as the other mistakes in a --set are: it was named at the
+    spec file, which holds no mistake."""
+    with pytest.raises(SpecError, match="--set lr is given more than once") as caught:
+        sweep(str(named), ["lr=0.1", "batch=8", "lr=0.2"], out=tmp_path / "s",
+              executor=in_process)
+    assert caught.value.file == '--set "lr=0.2"'
 
 
 # ---- cells ---------------------------------------------------------------------------------
@@ -409,6 +414,10 @@ def test_the_settings_apply_to_every_cell(named, tmp_path):
 
 
 def test_a_local_clusters_workers_leave_ctrl_c_to_the_sweep():
+    """A worker's Ctrl-C does not stop it: it quiets its Dask loggers (a heartbeat to the
+    scheduler the stopping sweep closed logged an error with its traceback), and the
+    SIGINT it was born blocking is unblocked."""
+    import logging
     import signal
 
     from cnnspec.sweep.executor import WORKER_SETUP
@@ -416,11 +425,60 @@ def test_a_local_clusters_workers_leave_ctrl_c_to_the_sweep():
 
     assert WORKER_SETUP == dask_setup.__module__
     previous = signal.getsignal(signal.SIGINT)
+    heartbeat = logging.getLogger("distributed.worker")
+    level = heartbeat.level
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         dask_setup(worker=None)
-        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        assert heartbeat.isEnabledFor(logging.ERROR)
+        signal.raise_signal(signal.SIGINT)  # neither KeyboardInterrupt nor the end
+        assert not heartbeat.isEnabledFor(logging.ERROR)
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        for logger in dask_loggers():
+            logger.setLevel(logging.NOTSET)
+        heartbeat.setLevel(level)
+
+
+def test_workers_are_born_deaf_to_a_ctrl_c_that_the_sweep_gets_after_they_started():
+    """Ctrl-C while a local cluster started its workers reached them mid-import: each died
+    with a traceback, its nanny failed with another ("Nanny failed to start") and so did the
+    command. A process started inside the block is born with SIGINT blocked (here one
+    spawned by multiprocessing, as Dask's nannies and the local pool start theirs, the
+    first such spawn in this process starting the resource tracker), and a Ctrl-C that
+    arrives inside the block acts once the block ends."""
+    import multiprocessing
+    import os
+    import signal
+
+    reached = False
+    context = multiprocessing.get_context("spawn")
+    with pytest.raises(KeyboardInterrupt), executors.workers_start_deaf_to_ctrl_c():
+        with context.Pool(1) as pool:
+            born_blocked = pool.apply(_sigint_blocked)
+        os.kill(os.getpid(), signal.SIGINT)
+        reached = True
+    assert reached and born_blocked
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def _sigint_blocked() -> bool:
+    import signal
+
+    return signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
+
+
+def test_a_local_cluster_whose_workers_do_not_start_is_a_run_error(monkeypatch):
+    distributed = pytest.importorskip("distributed")
+
+    def failing(**kwargs):
+        raise RuntimeError("Nanny failed to start.")
+
+    monkeypatch.setattr(distributed, "LocalCluster", failing)
+    with pytest.raises(RunError, match="the local Dask cluster did not start: Nanny failed"):
+        executors.DaskExecutor(workers=1)
 
 
 def test_workers_are_for_the_local_cluster_only(named, capsys):

@@ -268,7 +268,16 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except KeyboardInterrupt:
+        # Caught here, not only around the command's run: a Ctrl-C in the first tenth of a
+        # second, while the commands' modules load for the parser, is the same one line.
+        print("cnnspec: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str]) -> int:
     unknown = _unknown_command(argv)
     if unknown:
         print(f"cnnspec: error: {escaped_controls(unknown)}", file=sys.stderr)
@@ -304,9 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
         return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print("cnnspec: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.
         # Point stdout at /dev/null so the flush at exit does not raise the same error again.

@@ -143,6 +143,10 @@ def output_file(*suffixes: str):
 
     def read(text: str) -> str:
         path = Path(path_text(text))
+        # Path("out.png/") is Path("out.png"): the file would be written where a folder was meant.
+        if text[-1] in (os.sep, os.altsep or os.sep):
+            raise argparse.ArgumentTypeError(
+                f"{shortened(text, 60)} ends in '{text[-1]}', which names a folder; name a file")
         if suffixes and path.suffix.lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"{shortened(text, 60)!r} must end in {' or '.join(suffixes)} (the file's "

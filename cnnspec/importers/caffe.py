@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from cnnspec.errors import Span, SpecError, SpecErrors
 from cnnspec.importers.caffe_solver import BATCH_NOTE, refuse_solver_as_net, solver_settings
 from cnnspec.importers.imported import Imported, Names, model_name
-from cnnspec.importers.prototxt import Entry, Message, error_at, parse_prototxt
+from cnnspec.importers.prototxt import Entry, Message, Scalar, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import (
     LayerLine,
     Setting,
@@ -657,7 +657,9 @@ def _stand_in(msg: Message, net: Net) -> None:
     """The tops of a layer that could not be read, made by a stand-in so that the layers
     after it are still read (and only their own mistakes reported)."""
     for entry in msg.all("top"):
-        if entry.value.kind == "string" and entry.value.value not in net.blobs:
+        # A top written as a message (`top { ... }`) is the mistake reported; it names no blob.
+        if (isinstance(entry.value, Scalar) and entry.value.kind == "string"
+                and entry.value.value not in net.blobs):
             net.blobs[entry.value.value] = Blob("input", False)
 
 

@@ -24,6 +24,8 @@ from cnnspec.kinds.fields import Field
 from cnnspec.kinds.text import pair_text, step_text
 from cnnspec.shapes import shape_text
 
+# The name errors give the imported spec, which is not a file until it is written.
+IMPORTED_NAME = "imported.cnn"
 HEADER_WIDTH = 96  # the header's comment lines, "# " included, fit the 100 columns of fmt
 
 
@@ -249,7 +251,7 @@ def spec_text(*, header: list[str], model: str, input_shape: tuple[int, int, int
         out.append("}")
     text = "\n".join(out) + "\n"
     try:
-        return format_source(text)
+        return format_source(text, path=IMPORTED_NAME)
     except (SpecError, SpecErrors) as exc:
         raise _not_written(exc, text, origin) from None
 
@@ -261,7 +263,7 @@ def checked(text: str, origin: str):
     from cnnspec.lang import parse
 
     try:
-        return check(parse(text, path="imported.cnn"))
+        return check(parse(text, path=IMPORTED_NAME))
     except (SpecError, SpecErrors) as exc:
         raise _not_written(exc, text, origin) from None
 

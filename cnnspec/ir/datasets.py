@@ -250,9 +250,23 @@ def _shapes_together(data: dict) -> list[Problem]:
                         f" images per class for {classes} classes), not {count}",
                         f"raise count to {least} or more, or list fewer classes")]
     if count * channels * size**2 > SHAPES_MAX_PIXELS:
-        most = SHAPES_MAX_PIXELS // (channels * size**2)
         colour = " colour" if channels > 1 else ""
         return [Problem("count", f"shapes count of {count:,}{colour} images of {size}x{size}"
                         f" pixels is more than cnnspec draws ({SHAPES_MAX_PIXELS:,} pixels in "
-                        "all)", f"at this size, at most {most:,} images; or make them smaller")]
+                        "all)", _shapes_pixels_hint(count, channels, size, least))]
     return []
+
+
+def _shapes_pixels_hint(count: int, channels: int, size: int, least: int) -> str:
+    """What fits in :data:`SHAPES_MAX_PIXELS`: fewer images of this size when enough of them
+    fit to hold every class, else smaller images for this count, else fewer of the smallest."""
+    smallest = int(DATASETS["shapes"].arg("size").minimum)
+    most = SHAPES_MAX_PIXELS // (channels * size**2)
+    if most >= least:
+        return f"at this size, at most {most:,} images" + (
+            "; or make them smaller" if size > smallest else "")
+    side = math.isqrt(SHAPES_MAX_PIXELS // (channels * count))
+    if side >= smallest:
+        return f"{count:,} images fit at up to {side}x{side} pixels (size={side}); or fewer images"
+    return (f"at the smallest size, {smallest}x{smallest}, at most "
+            f"{SHAPES_MAX_PIXELS // (channels * smallest**2):,} images")

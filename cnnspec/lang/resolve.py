@@ -129,10 +129,11 @@ class Resolver:
         output = self._output(header.output, layers)
         training = read_training(header.train.settings if header.train else [], self.errors,
                                  self.spans)
+        name = self._model_name(header.model)
         self._raise_errors()
         ir = {
             "version": IR_VERSION,
-            "name": self._model_name(header.model),
+            "name": name,
             "input": {"shape": shape},
             "layers": layers,
             "output": output,
@@ -171,9 +172,11 @@ class Resolver:
 
     def _model_name(self, stmt: ModelStmt | None) -> str:
         if stmt is not None and len(stmt.name) > MAX_MODEL_NAME:
-            raise SpecError(f"the model name is {len(stmt.name)} characters long, more than "
-                            f"{MAX_MODEL_NAME}", span=stmt.name_span,
-                            hint="the model name names the run folder: keep it short")
+            # Collected with the others, so that it names the file as they do.
+            self.errors.append(SpecError(
+                f"the model name is {len(stmt.name)} characters long, more than "
+                f"{MAX_MODEL_NAME}", span=stmt.name_span,
+                hint="the model name names the run folder: keep it short"))
         if stmt is not None:
             return stmt.name
         return model_name_from_file(self.path)

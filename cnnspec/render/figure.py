@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 import math
 import textwrap
 from pathlib import Path
@@ -15,6 +16,13 @@ from pathlib import Path
 from cnnspec.atomic import write_bytes
 from cnnspec.errors import RunError
 from cnnspec.render.backend import PNG_DPI
+
+# Matplotlib's warnings about its own set-up stay off the terminal; its errors do not. It
+# warns as it loads when it cannot create its config or cache folder ($HOME or
+# $XDG_CACHE_HOME read-only, missing or a file), in two lines naming its own MPLCONFIGDIR,
+# and then works from a temporary folder: nothing the user asked for or needs to act on.
+# Set here, before any module that draws imports Matplotlib (each imports this one first).
+logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
 def balanced_fill(text: str, width: int) -> str:

@@ -26,7 +26,7 @@ from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import Axis, value_reader
+from cnnspec.sweep.grid import Axis, option_place, value_reader
 from cnnspec.sweep.results import (
     curve_label,
     describe_cell,
@@ -169,11 +169,11 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if seeds < 1:
         raise ValueError("seeds must be at least 1")
     variants = inits or [None]
-    repeated = sorted({v for v in variants if variants.count(v) > 1}, key=str)
-    if repeated:
-        raise SpecError(f"--init {repeated[0]} is given more than once",
+    again = [v for i, v in enumerate(variants) if v in variants[:i]]
+    if again:  # a mistake in the command line: named at the second option, not the spec
+        raise SpecError(f"--init {again[0]} is given more than once",
                         hint="name each init variant once; use --seeds K for repeated runs",
-                        file=str(spec))
+                        file=option_place("--init", again[0]))
     parsed = read_spec(spec)
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import multiprocessing
+import multiprocessing.resource_tracker
 import os
 import signal
 import threading
@@ -27,8 +28,8 @@ from contextlib import ExitStack, contextmanager
 
 from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
-from cnnspec.sweep.worker import ignore_ctrl_c
-from cnnspec.training.interrupts import STOP_SIGNALS
+from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c
+from cnnspec.training.interrupts import STOP_SIGNALS, interrupts_held
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
 # How often the scheduler of a LocalCluster retries a task whose worker died.
@@ -47,6 +48,34 @@ def _start_worker() -> None:
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")
     ignore_ctrl_c()
+
+
+@contextmanager
+def workers_start_deaf_to_ctrl_c():
+    """Within the block, which starts worker processes, a Ctrl-C waits: in this process it is
+    held and acts when the block ends, and the workers are born with it blocked, which they
+    lift once they ignore it (:func:`cnnspec.sweep.worker.ignore_ctrl_c`, so one pending
+    since birth is dropped). Ctrl-C reaches the whole process group: a worker still
+    importing Python, before its start-up hook ignores it, died of it with a traceback, its
+    nanny failed with another and the cluster's close at exit with a third. A blocked
+    signal stays blocked across ``fork`` and ``exec`` (a handler does not), and the threads
+    this process starts inside the block, which spawn the workers, inherit the block; CPython
+    starts its multiprocessing resource tracker the same way
+    (``multiprocessing.resource_tracker``). Main thread only, where signals arrive."""
+    if (threading.current_thread() is not threading.main_thread()
+            or not hasattr(signal, "pthread_sigmask")):
+        yield
+        return
+    with interrupts_held():
+        # Started by the first spawn otherwise, the resource tracker unblocks SIGINT (and
+        # SIGTERM) in the spawning thread once it runs, and every later worker would be born
+        # hearing Ctrl-C; started now, before the block, it leaves the block alone.
+        multiprocessing.resource_tracker.ensure_running()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def default_workers(n_tasks: int, process: int = 0) -> int:
@@ -84,7 +113,8 @@ class LocalExecutor:
         context = multiprocessing.get_context("spawn")  # no forked BLAS thread pool
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                          initializer=_start_worker)
-        futures = {self._pool.submit(fn, task): task for task in tasks}
+        with workers_start_deaf_to_ctrl_c():  # the pool starts its processes on a submit
+            futures = {self._pool.submit(fn, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()
 
@@ -93,17 +123,10 @@ def dask_available() -> bool:
     return importlib.util.find_spec("distributed") is not None
 
 
-# The loggers Dask configures, each with its own handler on stderr: its own, and those of
-# tornado, whose event loop it runs.
-DASK_LOGGERS = ("distributed", "tornado")
-
-
 @contextmanager
 def dask_logs_at(level: int):
     """Within the block, every logger Dask configured says only what is at least ``level``."""
-    names = [name for name, logger in list(logging.root.manager.loggerDict.items())
-             if isinstance(logger, logging.Logger) and name.split(".")[0] in DASK_LOGGERS]
-    loggers = [logging.getLogger(name) for name in dict.fromkeys([*DASK_LOGGERS, *names])]
+    loggers = dask_loggers()
     saved = [(logger, logger.level) for logger in loggers]
     for logger in loggers:
         logger.setLevel(max(level, logger.getEffectiveLevel()))
@@ -174,9 +197,10 @@ class DaskExecutor:
         self._stopping = ExitStack()  # Dask's loggers quieted from a stop signal to close()
         try:
             if scheduler is None:
-                with dask.config.set({"distributed.scheduler.allowed-failures":
-                                      ALLOWED_FAILURES,
-                                      "distributed.worker.preload": [WORKER_SETUP]}):
+                with (dask.config.set({"distributed.scheduler.allowed-failures":
+                                       ALLOWED_FAILURES,
+                                       "distributed.worker.preload": [WORKER_SETUP]}),
+                      workers_start_deaf_to_ctrl_c()):
                     self._cluster = LocalCluster(
                         n_workers=workers or default_workers(os.cpu_count() or 1),
                         threads_per_worker=1, processes=True,
@@ -193,6 +217,15 @@ class DaskExecutor:
                                      "tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
+        except KeyboardInterrupt:  # a Ctrl-C held while the cluster started
+            with dask_logs_at(logging.CRITICAL):
+                self.close()
+            raise
+        except RuntimeError as exc:  # Dask's "Nanny failed to start.": a worker did not start
+            self.close()
+            raise RunError(f"the local Dask cluster did not start: {exc}",
+                           hint="a worker process failed as it started; its own messages "
+                           "above say why") from None
         except (OSError, ValueError) as exc:  # not there; an address Dask's client refuses
             self.close()
             raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",

@@ -66,9 +66,15 @@ def split_values(text: str) -> list[str]:
     return values
 
 
+def option_place(option: str, text: str) -> str:
+    """Where an error about the command-line option ``option`` given ``text`` is, as the
+    error's file: the option with its value, quoted once (``--set "lr=0.1"``)."""
+    return f'{option} "{shortened(text)}"'
+
+
 def parse_set(option: str, spec: Spec) -> Axis:
     """The axis of one ``--set KEY=V1,V2`` text, its values read for ``spec``'s IR."""
-    where = f'--set "{shortened(option)}"'  # names the option: its value is quoted once
+    where = option_place("--set", option)
     key, sep, rest = option.partition("=")
     key = key.strip()
     if not sep or not key or not rest.strip():

@@ -17,7 +17,7 @@ from cnnspec.errors import RunError, SpecError
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
-from cnnspec.sweep.grid import Axis, parse_set
+from cnnspec.sweep.grid import Axis, option_place, parse_set
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
@@ -78,9 +78,10 @@ def plan(spec: str, sets: list[str], seeds: int = 1, folds: int | None = None,
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
     parsed = read_spec(spec)
     axes = [parse_set(option, parsed) for option in sets]
-    repeated = sorted({a.key for a in axes if [b.key for b in axes].count(a.key) > 1})
-    if repeated:
-        raise SpecError(f"--set {repeated[0]} is given more than once", file=str(spec),
+    again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
+    if again:  # a mistake in the command line: named at the second option, not the spec
+        raise SpecError(f"--set {axes[again[0]].key} is given more than once",
+                        file=option_place("--set", sets[again[0]]),
                         hint="give all its values in one --set, separated by commas")
     overrides = (settings or Settings()).overrides()
     return axes, make_cells(parsed, axes, seeds, folds, overrides)

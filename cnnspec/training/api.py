@@ -212,11 +212,17 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
         session.save(position)  # step 0: the last good point until the first epoch ends
 
     session.run = create_run_dir(ir["name"], out, runs_dir, fill)
-    return _train_and_finish(session, position, prepared, summary, options.callbacks)
+    with rundir.trained_alone(session.run):
+        return _train_and_finish(session, position, prepared, summary, options.callbacks)
 
 
 def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
     run = open_run_dir(path)
+    with rundir.trained_alone(run):
+        return _resume_alone(run, spec, overrides, options)
+
+
+def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     summary = read_summary(run)
     if summary.get("status") == "diverged":
         # Training is deterministic: from its last checkpoint it would diverge again, at the

@@ -31,7 +31,8 @@ import reprlib
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,6 +260,54 @@ def _runs_inside_hint(path: Path) -> str:
     listed = ", ".join(str(path / name) for name in runs[-3:])
     more = f" (the last 3 of {len(runs)})" if len(runs) > 3 else ""
     return f"it holds run folders: pass one of them, e.g. {listed}{more}"
+
+
+# The folder descriptors of the runs this process trains, each holding its run's lock.
+_HELD_LOCKS: set[int] = set()
+
+
+def _release_in_child() -> None:
+    """In a forked child (the engine's workers): the locks are the parent's. A descriptor
+    a child keeps would hold the lock past the training that took it."""
+    for fd in _HELD_LOCKS:
+        with suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_in_child)
+
+
+@contextmanager
+def trained_alone(run: RunDir) -> Iterator[None]:
+    """Within the block this process alone trains ``run``: a second training of the folder
+    (``train --resume`` in another terminal, a scheduler retrying) would write the same
+    checkpoint, metrics and summary from two processes, each undoing the other's epochs.
+    An advisory lock (``flock``) on the folder itself, which the system releases when the
+    process ends however it ends (SIGKILL too), so a killed run is never left locked. Where
+    there is no ``flock`` (Windows) or the file system refuses it, training goes on
+    unguarded."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(run.path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(f"run {literal(str(run.path))} is being trained by another process",
+                           hint="wait for it to end, or stop it (Ctrl-C where it runs) and "
+                           "resume it then") from None
+        except OSError:
+            pass  # a file system without locks: nothing to hold
+        _HELD_LOCKS.add(fd)
+        yield
+    finally:
+        _HELD_LOCKS.discard(fd)
+        os.close(fd)
 
 
 def open_run_dir(path: str | Path) -> RunDir:
