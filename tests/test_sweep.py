@@ -259,6 +259,25 @@ def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
         timeless(r.metrics) for _, r in first.done]
 
 
+def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path, capsys):
+    """Two sweeps into one --out at once each trained every cell neither had recorded: the
+    second is refused before it trains (here the first is this block, holding the folder as
+    a running sweep does), and the folder is free again when the first ends."""
+    from cnnspec.training import rundir
+
+    out = tmp_path / "s"
+    sweep(str(named), [], out=out, executor=in_process)
+    before = sorted(p.name for p in out.iterdir())
+    with rundir.held_alone(out, "held", hint=""):
+        assert main(["sweep", str(named), "--set", "lr=0.05", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"sweep folder {out} is being filled by another sweep" in err
+    assert "trains only the cells it has not recorded" in err
+    assert sorted(p.name for p in out.iterdir()) == before
+    again = sweep(str(named), [], out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (0, 1)
+
+
 def test_a_result_that_arrives_twice_is_recorded_once(named, tmp_path):
     result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     cell, res = result.done[0]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import RunError, SpecError, literal
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -153,11 +153,14 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
                             describe(spec, axes, seeds, folds), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds)
     started = time.perf_counter()
-    result.done, result.ran = run_cells(cells, folder, executor,
-                                        data_dir=data_dir, keep_weights=keep_weights,
-                                        on_done=on_done,
-                                        on_start=on_start and (lambda running, n:
-                                                               on_start(running, n, folder)))
+    # Two sweeps into one folder would each train every cell neither has recorded yet.
+    with rundir.held_alone(folder, f"sweep folder {literal(str(folder))} is being filled by "
+                           "another sweep", hint="wait for it to end: the same sweep run "
+                           "again then trains only the cells it has not recorded"):
+        result.done, result.ran = run_cells(
+            cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
+            on_done=on_done,
+            on_start=on_start and (lambda running, n: on_start(running, n, folder)))
     result.skipped = len(cells) - result.ran
     result.seconds = time.perf_counter() - started
     return result

@@ -262,7 +262,7 @@ def _runs_inside_hint(path: Path) -> str:
     return f"it holds run folders: pass one of them, e.g. {listed}{more}"
 
 
-# The folder descriptors of the runs this process trains, each holding its run's lock.
+# The folder descriptors this process holds locked (held_alone): runs it trains, sweeps it runs.
 _HELD_LOCKS: set[int] = set()
 
 
@@ -283,24 +283,31 @@ if hasattr(os, "register_at_fork"):
 def trained_alone(run: RunDir) -> Iterator[None]:
     """Within the block this process alone trains ``run``: a second training of the folder
     (``train --resume`` in another terminal, a scheduler retrying) would write the same
-    checkpoint, metrics and summary from two processes, each undoing the other's epochs.
-    An advisory lock (``flock``) on the folder itself, which the system releases when the
-    process ends however it ends (SIGKILL too), so a killed run is never left locked. Where
-    there is no ``flock`` (Windows) or the file system refuses it, training goes on
-    unguarded."""
+    checkpoint, metrics and summary from two processes, each undoing the other's epochs."""
+    with held_alone(run.path, f"run {literal(str(run.path))} is being trained by another "
+                    "process", hint="wait for it to end, or stop it (Ctrl-C where it runs) "
+                    "and resume it then"):
+        yield
+
+
+@contextmanager
+def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
+    """Within the block this process alone holds ``folder``; where another holds it, a
+    RunError saying ``busy`` with ``hint``. An advisory lock (``flock``) on the folder
+    itself, which the system releases when the process ends however it ends (SIGKILL too),
+    so a killed process never leaves a folder locked. Where there is no ``flock`` (Windows)
+    or the file system refuses it, the block runs unguarded."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    fd = os.open(run.path, os.O_RDONLY)
+    fd = os.open(folder, os.O_RDONLY)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunError(f"run {literal(str(run.path))} is being trained by another process",
-                           hint="wait for it to end, or stop it (Ctrl-C where it runs) and "
-                           "resume it then") from None
+            raise RunError(busy, hint=hint) from None
         except OSError:
             pass  # a file system without locks: nothing to hold
         _HELD_LOCKS.add(fd)
