@@ -321,6 +321,21 @@ def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
     assert "estimated to shrink" in warning.message
 
 
+def test_the_signal_warning_gives_the_factor_of_the_mean_square_it_computes():
+    """The per-layer factor is fan_in * E[w^2], as summary prints it: for weights of mean 0.05
+    and std 0.001 on 144 inputs, 144 * 0.0025 = 0.36, where fan_in * Var(w) would be 1.4e-4."""
+    layers, last = [], "input"
+    for i in range(20):
+        layers.append(conv(f"c{i}", 16, (3, 3), [last], padding="same",
+                           weight={"name": "normal", "mean": 0.05, "std": 0.001}))
+        last = f"c{i}"
+    spec = model((16, 8, 8), [*layers, simple("flat", "flatten", [last]),
+                              dense("out", 10, ["flat"], weight=GLOROT)])
+    (warning,) = check(spec).warnings
+    assert warning.message.endswith("each scale its mean square by fan_in * E[w^2] * "
+                                    "activation factor = 0.36 on average")
+
+
 def test_constant_weights_warn_and_strict_makes_it_an_error():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "constant",
                                                                        "value": 0.1}),

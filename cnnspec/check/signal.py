@@ -29,7 +29,7 @@ from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
 from cnnspec.kinds import KINDS, is_weighted
 
-LIMIT = 100.0  # warn when the std changes by more than this factor
+LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
 
 
 def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
@@ -88,11 +88,12 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
 
 @dataclass
 class SignalChange:
-    """The layer where the estimated std is furthest from the input's, and why."""
+    """The layer where the estimated scale (root mean square) is furthest from the input's,
+    and why."""
 
     start: str  # where the scale was last 1: "input", or a batchnorm/LSUV layer
-    layer: str  # where the std is furthest from 1
-    std_ratio: float  # std there / std of the input
+    layer: str  # where the scale is furthest from 1
+    std_ratio: float  # root mean square there / the input's
     first_weight_layer: str  # the first conv/dense layer on the way, to point at
     init_name: str  # the most common weight init among those layers
     per_layer: float  # geometric mean of fan_in * E[w^2] * activation factor
@@ -122,7 +123,7 @@ def _log(value: float) -> float:
 
 def largest_change(layers: list[LayerInfo], used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
-    """Where the signal's std changes most; None if no weight layer decides it (or a weight is 0,
+    """Where the signal's scale changes most; None if no weight layer decides it (or a weight is 0,
     which the constant-init warning reports)."""
     q = second_moments(layers)
     order = [info for info in layers if info.name in used]
@@ -194,8 +195,8 @@ def describe_change(change: SignalChange) -> str:
     per_layer = f"{change.per_layer:.3g}" if finite_factor else "beyond floating point's range"
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
-            f"{change.init_name} before {change.activation}, each scale the variance by "
-            f"fan_in * Var(w) * activation factor = {per_layer} on average")
+            f"{change.init_name} before {change.activation}, each scale its mean square "
+            f"by fan_in * E[w^2] * activation factor = {per_layer} on average")
 
 
 def is_too_large(change: SignalChange | None) -> bool:
