@@ -183,6 +183,11 @@ INITIALIZERS = [
     (init("RandomUniform", minval=-0.3, maxval=0.1), {"name": "uniform", "low": -0.3,
                                                       "high": 0.1},
      {"name": "uniform", "low": -0.3, "high": 0.1}),
+    # Keras' defaults, which the hints for its names (random_normal, minval=) quote too
+    (init("RandomNormal"), {"name": "normal", "mean": 0.0, "std": 0.05},
+     {"name": "normal", "mean": 0.0, "std": 0.05}),
+    (init("RandomUniform"), {"name": "uniform", "low": -0.05, "high": 0.05},
+     {"name": "uniform", "low": -0.05, "high": 0.05}),
     (init("TruncatedNormal", mean=0.0, stddev=0.05),
      {"name": "truncated_normal", "mean": 0.0, "std": 0.05},
      {"name": "truncated_normal", "mean": 0.0, "std": 0.05}),

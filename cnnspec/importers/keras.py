@@ -40,6 +40,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
 
@@ -202,13 +203,14 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
         value = number("value", 0.0)
         return {"name": "zeros"} if value == 0 else {"name": "constant", "value": value}
     if name == "randomnormal":
-        return {"name": "normal", "mean": number("mean", 0.0), "std": number("stddev", 0.05)}
+        return {"name": "normal", "mean": number("mean", 0.0),
+                "std": number("stddev", KERAS_SCALE)}
     if name == "truncatednormal":
         return {"name": "truncated_normal", "mean": number("mean", 0.0),
-                "std": number("stddev", 0.05)}
+                "std": number("stddev", KERAS_SCALE)}
     if name == "randomuniform":
-        return {"name": "uniform", "low": number("minval", -0.05),
-                "high": number("maxval", 0.05)}
+        return {"name": "uniform", "low": number("minval", -KERAS_SCALE),
+                "high": number("maxval", KERAS_SCALE)}
     if name in SCALED or name == "variancescaling":
         scale, mode, distribution = SCALED.get(name) or (
             number("scale", 1.0), config.get("mode", "fan_in"),

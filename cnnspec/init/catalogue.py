@@ -221,6 +221,14 @@ KERNEL_NAMES = tuple(init.name for init in INITS if init.family == "kernel")
 BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 
 
+# Keras' scale where its initializer is given none: RandomNormal's and TruncatedNormal's stddev,
+# RandomUniform's maxval (and minus its minval). Its importer and the hints below read it.
+KERAS_SCALE = 0.05
+_KERAS_NORMAL = f"normal(0, {KERAS_SCALE:g})"
+_KERAS_UNIFORM = f"uniform({-KERAS_SCALE:g}, {KERAS_SCALE:g})"
+_KERAS_BOUNDS = (f"Keras' minval and maxval are low and high here: "
+                 f"RandomUniform({-KERAS_SCALE:g}, {KERAS_SCALE:g}) is {_KERAS_UNIFORM}")
+
 # Names other libraries use for schemes that have a different name here, or that mean different
 # things in different libraries: the hint an unknown name gets instead of a spelling guess (and
 # a row of the docs' table of other libraries' words).
@@ -230,9 +238,10 @@ FOREIGN_NAMES = {
     "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
     "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
                "what nn.Conv2d and nn.Linear draw by default is torch_default",
-    "random_normal": "Keras' RandomNormal (stddev 0.05 unless given) is normal(0, 0.05) here",
-    "random_uniform": "Keras' RandomUniform (minval -0.05, maxval 0.05 unless given) is "
-                      "uniform(-0.05, 0.05) here",
+    "random_normal": f"Keras' RandomNormal (stddev {KERAS_SCALE:g} unless given) is "
+                     f"{_KERAS_NORMAL} here",
+    "random_uniform": f"Keras' RandomUniform (minval {-KERAS_SCALE:g}, maxval {KERAS_SCALE:g} "
+                      f"unless given) is {_KERAS_UNIFORM} here",
     "trunc_normal": "PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which "
                     "for a small std cuts nothing: that is normal(0, s) here; truncated_normal "
                     "cuts at ±2 std, as Keras' TruncatedNormal",
@@ -248,11 +257,10 @@ FOREIGN_PARAMS = {
          "gain=leaky_relu(a) here (kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's default, "
          "is torch_default); its uniform_(a, b) is uniform(low, high)",
     "b": "PyTorch's uniform_(a, b) is uniform(low, high) here",
-    "stddev": "Keras' stddev is std here: RandomNormal(stddev=0.05) is normal(0, 0.05)",
-    "minval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
-              "uniform(-0.05, 0.05)",
-    "maxval": "Keras' minval and maxval are low and high here: RandomUniform(-0.05, 0.05) is "
-              "uniform(-0.05, 0.05)",
+    "stddev": f"Keras' stddev is std here: RandomNormal(stddev={KERAS_SCALE:g}) is "
+              f"{_KERAS_NORMAL}",
+    "minval": _KERAS_BOUNDS,
+    "maxval": _KERAS_BOUNDS,
     "seed": "the draws follow the spec's seed (train { seed N } or --seed), not a seed of "
             "their own",
 }
