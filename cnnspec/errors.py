@@ -22,6 +22,10 @@ MAX_QUOTED = 80
 # A word of a message or hint longer than this (a token, a name or a value quoted whole) is cut
 # to it: paths, the longest words a message means to quote, are quoted up to 200 characters.
 MAX_WORD = 200
+# A keyword of the IR's JSON Schema, which validators pass over: beside an enum, the hint for
+# each value another library writes there (an init named as Keras names it), which an error
+# gives instead of a spelling guess. The schema is generated from the registries with it.
+SCHEMA_HINTS = "x-hints"
 
 
 def shortened(text: str, limit: int = MAX_QUOTED) -> str:

@@ -142,6 +142,25 @@ def test_unknown_fields_get_a_suggestion():
     assert info.value.errors[0].hint.startswith("did you mean 'dilation'?")
 
 
+@pytest.mark.parametrize("init, where, hint", [
+    ({"name": "random_normal"}, "$.layers[0].weight_init.name",
+     "Keras' RandomNormal (stddev 0.05 unless given) is normal(0, 0.05) here"),
+    ({"name": "variance_scaling", "scale": 1.0, "mode": "fan_in",
+      "distribution": "untruncated_normal"}, "$.layers[0].weight_init.distribution",
+     ("Keras' VarianceScaling(distribution=\"untruncated_normal\") is distribution=normal "
+      "here; truncated_normal is the one cut at ±2σ")),
+])
+def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where, hint):
+    """An IR written by hand from another library's habits gets the hint a .cnn file gets
+    (the catalogue's), not the spelling guess truncated_normal, which is neither."""
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = init
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert (error.json_path, error.hint) == (where, hint)
+
+
 def test_a_json_file_is_read_and_validated(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(to_json(VALID))

@@ -266,11 +266,14 @@ FOREIGN_PARAMS = {
 }
 
 
-# Values of an init's parameters that other libraries spell differently, where the spelling
-# guess would mislead (untruncated_normal is closest to truncated_normal, its opposite).
+# Values of an init's parameters, by parameter type (PARAM_TYPES), that other libraries spell
+# differently, where the spelling guess would mislead (untruncated_normal is closest to
+# truncated_normal, its opposite).
 FOREIGN_VALUES = {
-    "untruncated_normal": "Keras' VarianceScaling(distribution=\"untruncated_normal\") is "
-                          "distribution=normal here; truncated_normal is the one cut at ±2σ",
+    "distribution": {
+        "untruncated_normal": "Keras' VarianceScaling(distribution=\"untruncated_normal\") is "
+                              "distribution=normal here; truncated_normal is the one cut at ±2σ",
+    },
 }
 
 
@@ -284,9 +287,10 @@ def unknown_param_hint(name: str) -> str | None:
     return FOREIGN_PARAMS.get(str(name).lower())
 
 
-def unknown_value_hint(value: str) -> str | None:
-    """The hint for a parameter value another library spells differently, or None."""
-    return FOREIGN_VALUES.get(str(value).lower())
+def unknown_value_hint(param_type: str, value: str) -> str | None:
+    """The hint for a value of a parameter of ``param_type`` that another library spells
+    differently, or None."""
+    return FOREIGN_VALUES.get(param_type, {}).get(str(value).lower())
 
 
 def canonical_name(name: str) -> str:

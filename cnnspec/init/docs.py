@@ -44,5 +44,6 @@ def foreign_table() -> list[str]:
     rows = ["| written elsewhere | here |", "|---|---|"]
     rows += [f"| `{name}` | {hint} |" for name, hint in FOREIGN_NAMES.items()]
     rows += [f"| `{name}=` | {hint} |" for name, hint in FOREIGN_PARAMS.items()]
-    rows += [f"| `{value}` | {hint} |" for value, hint in FOREIGN_VALUES.items()]
+    rows += [f"| `{value}` | {hint} |" for values in FOREIGN_VALUES.values()
+             for value, hint in values.items()]
     return rows

@@ -6,12 +6,21 @@ defaults written out.
 """
 from __future__ import annotations
 
-from cnnspec.init.catalogue import INITS, PARAM_TYPES, Init
+from cnnspec.errors import SCHEMA_HINTS
+from cnnspec.init.catalogue import FOREIGN_NAMES, FOREIGN_VALUES, INITS, PARAM_TYPES, Init
+
+
+def _param_schema(param_type: str) -> dict:
+    """A parameter's schema, with the hints for other libraries' spellings of its values."""
+    schema = dict(PARAM_TYPES[param_type])
+    if param_type in FOREIGN_VALUES:
+        schema[SCHEMA_HINTS] = dict(FOREIGN_VALUES[param_type])
+    return schema
 
 
 def _init_schema(init: Init) -> dict:
     properties = {"name": {"const": init.name}}
-    properties.update({p.name: dict(PARAM_TYPES[p.type]) for p in init.params})
+    properties.update({p.name: _param_schema(p.type) for p in init.params})
     return {"type": "object", "properties": properties,
             "required": ["name", *(p.name for p in init.params)],
             "additionalProperties": False}
@@ -23,7 +32,9 @@ def init_schema() -> dict:
         "description": 'an init object {"name": ..., <params>}',
         "type": "object",
         "required": ["name"],
-        "properties": {"name": {"enum": [init.name for init in INITS]}},
+        # other libraries' names for our schemes answered as a .cnn file's are (FOREIGN_NAMES)
+        "properties": {"name": {"enum": [init.name for init in INITS],
+                                SCHEMA_HINTS: dict(FOREIGN_NAMES)}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
     }

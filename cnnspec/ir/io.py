@@ -13,7 +13,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import Span, SpecError, SpecErrors, closest, shortened
+from cnnspec.errors import SCHEMA_HINTS, Span, SpecError, SpecErrors, closest, shortened
 from cnnspec.ir.datasets import canonical_name
 from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
@@ -345,7 +345,9 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         options = [str(o) for o in error.validator_value]
         message = f"{_show(value)} is not one of: {', '.join(options)}"
         close = closest(str(value), options)
-        hint = f"did you mean '{close}'?" if close else hint
+        # another library's word for one of ours: the spelling guess would mislead
+        hint = (schema_part.get(SCHEMA_HINTS, {}).get(str(value).lower())
+                or (f"did you mean '{close}'?" if close else hint))
     elif rule == "const":
         message = f"expected {json.dumps(error.validator_value)}, got {_show(value)}"
     elif rule == "type":

@@ -60,7 +60,8 @@ def _param_reader(param: catalogue.InitParam):
     options = list(catalogue.PARAM_TYPES[param.type]["enum"])
 
     def choice(value: Value, what: str) -> str:
-        hint = catalogue.unknown_value_hint(value.name) if isinstance(value, Word) else None
+        hint = (catalogue.unknown_value_hint(param.type, value.name)
+                if isinstance(value, Word) else None)
         if hint:
             raise SpecError(f"unknown {param.name} '{value.name}'", span=value.span, hint=hint)
         return read.choice(value, param.name, options)
