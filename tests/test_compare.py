@@ -302,3 +302,23 @@ def _running_in_group(group: int) -> list[int]:
             running.append(int(stat.parent.name))
     return running
 
+
+
+def test_a_compare_folder_another_compare_is_filling_is_refused_before_it_changes_it(
+        tiny, tmp_path):
+    """As a sweep's: two comparisons into one --out at once would each train every variant
+    neither had recorded (here the first is this block, holding the folder as a running
+    comparison does); the second is refused without writing its sweep.json over the first's,
+    and the folder is free again when the first ends."""
+    from cnnspec.training import rundir
+
+    out = tmp_path / "cmp"
+    out.mkdir()
+    with rundir.held_alone(out, "held", hint=""), pytest.raises(RunError) as refused:
+        compare(str(tiny), [None], epochs=1, jobs=1, out=out)
+    assert (refused.value.message, refused.value.hint) == (
+        f"compare folder {out} is being filled by another compare",
+        ("wait for it to end: the same compare run again then trains only the cells it has "
+         "not recorded"))
+    assert list(out.iterdir()) == []
+    assert compare(str(tiny), [None], epochs=1, jobs=1, out=out).variants[0].runs

@@ -14,7 +14,7 @@ from cnnspec.sweep import executor as executors
 from cnnspec.sweep.cells import make_cells
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import apply, parse_set, split_values
-from cnnspec.sweep.results import format_table, prepare_folder, record
+from cnnspec.sweep.results import filled_alone, format_table, prepare_folder, record
 from cnnspec.sweep.runner import sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
@@ -268,12 +268,14 @@ def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path, cap
     out = tmp_path / "s"
     sweep(str(named), [], out=out, executor=in_process)
     before = sorted(p.name for p in out.iterdir())
+    described = (out / "sweep.json").read_text()
     with rundir.held_alone(out, "held", hint=""):
         assert main(["sweep", str(named), "--set", "lr=0.05", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"sweep folder {out} is being filled by another sweep" in err
     assert "trains only the cells it has not recorded" in err
     assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "sweep.json").read_text() == described  # the first's, not the refused one's
     again = sweep(str(named), [], out=out, executor=in_process)
     assert (again.ran, again.skipped) == (0, 1)
 
@@ -548,16 +550,17 @@ def test_an_out_that_is_a_file_is_refused(named, tmp_path):
 def test_two_sweeps_named_in_the_same_second_get_two_folders_and_an_explicit_one_is_reused(
         tmp_path):
     name = tmp_path / "runs" / "sweep-digits-20260101-120000"
-    first = prepare_folder(name, {"spec": "a"}, automatic=True)
-    second = prepare_folder(name, {"spec": "a"}, automatic=True)
+    first = prepare_folder(name, automatic=True)
+    second = prepare_folder(name, automatic=True)
     assert first == name and second == name.with_name(name.name + "-2")
-    assert (second / "sweep.json").is_file()
+    with filled_alone(first, {"spec": "a"}, "sweep"):
+        pass
     # A folder the user names is a sweep's own to take up again (a resumed sweep).
-    assert prepare_folder(first, {"spec": "a"}) == first
+    assert prepare_folder(first) == first
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(RunError, match="not empty"):
-        prepare_folder(tmp_path / "other", {"spec": "a"})
+        prepare_folder(tmp_path / "other")
 
 
 def test_the_local_cluster_is_described_in_the_workers_number():

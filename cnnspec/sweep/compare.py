@@ -31,6 +31,7 @@ from cnnspec.sweep.results import (
     curve_label,
     describe_cell,
     diverged_text,
+    filled_alone,
     layout,
     mean_std,
     percent,
@@ -182,14 +183,16 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if jobs is not None and executor is None:
         refuse_beyond_memory(jobs, process, "--jobs", spec)
     folder = prepare_folder(out if out is not None else default_out(spec, "compare"),
-                            describe(spec, [axis], seeds, None), automatic=out is None)
+                            automatic=out is None)
     started = time.perf_counter()
-    done, _ = run_cells(
-        cells, folder, executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
-        data_dir=data_dir,
-        on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
-        if on_done else None,
-        on_start=on_start and (lambda running, n: on_start(running, n, folder)))
+    with filled_alone(folder, describe(spec, [axis], seeds, None), "compare"):
+        done, _ = run_cells(
+            cells, folder,
+            executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
+            data_dir=data_dir,
+            on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
+            if on_done else None,
+            on_start=on_start and (lambda running, n: on_start(running, n, folder)))
     seconds = time.perf_counter() - started
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)

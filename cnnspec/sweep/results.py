@@ -20,11 +20,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, literal
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
@@ -35,11 +37,12 @@ RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
 
-def prepare_folder(out: Path, description: dict, automatic: bool = False) -> Path:
+def prepare_folder(out: Path, automatic: bool = False) -> Path:
     """Create the sweep folder, or take up a sweep's folder again, and return it; a folder
     with anything else in it is refused (its files would mix with the cells). An
     ``automatic`` name another sweep took in the same second gets the next free suffix
-    (``-2``), created with an exclusive mkdir so two sweeps never share a folder."""
+    (``-2``), created with an exclusive mkdir so two sweeps never share a folder. Its
+    description is written by :func:`filled_alone`."""
     out = Path(out)
     if automatic:
         out = rundir.new_folder(out, number=True, occupied_hint="pick another --out for the sweep")
@@ -53,8 +56,20 @@ def prepare_folder(out: Path, description: dict, automatic: bool = False) -> Pat
     except OSError as exc:  # a file where a folder of the path should be, no permission
         raise RunError(f"cannot create the folder {out}: {exc.strerror or exc}",
                        hint="pick another --out") from None
-    write_json(out / SWEEP_JSON, description)
     return out
+
+
+@contextmanager
+def filled_alone(out: Path, description: dict, command: str) -> Iterator[None]:
+    """Within the block this process alone fills ``out`` (a folder of :func:`prepare_folder`),
+    whose description (``sweep.json``) it writes first. Two sweeps (or comparisons) into one
+    folder would each train every cell neither had recorded yet; the second, refused, must
+    not have rewritten the first's description either."""
+    with rundir.held_alone(out, f"{command} folder {literal(str(out))} is being filled by "
+                           f"another {command}", hint=f"wait for it to end: the same {command} "
+                           "run again then trains only the cells it has not recorded"):
+        write_json(out / SWEEP_JSON, description)
+        yield
 
 
 def recorded_folders(out: Path) -> dict[str, Path]:

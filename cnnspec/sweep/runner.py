@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SpecError, literal
+from cnnspec.errors import RunError, SpecError
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -21,6 +21,7 @@ from cnnspec.sweep.grid import Axis, option_place, parse_set
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
+    filled_alone,
     groups,
     prepare_folder,
     read_recorded,
@@ -149,14 +150,10 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     what :func:`plan` made of these arguments, where the caller has it already.
     """
     axes, cells = planned or plan(spec, list(sets), seeds, folds, settings)
-    folder = prepare_folder(out if out is not None else default_out(spec),
-                            describe(spec, axes, seeds, folds), automatic=out is None)
+    folder = prepare_folder(out if out is not None else default_out(spec), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds)
     started = time.perf_counter()
-    # Two sweeps into one folder would each train every cell neither has recorded yet.
-    with rundir.held_alone(folder, f"sweep folder {literal(str(folder))} is being filled by "
-                           "another sweep", hint="wait for it to end: the same sweep run "
-                           "again then trains only the cells it has not recorded"):
+    with filled_alone(folder, describe(spec, axes, seeds, folds), "sweep"):
         result.done, result.ran = run_cells(
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
