@@ -134,3 +134,52 @@ def test_check_says_whether_the_tie_holds_as_training_finds(tmp_path, first, sec
     stayed = np.allclose(w, w[:1], rtol=0, atol=1e-12)
     assert stayed == ("symmetry never breaks" in warning.message)
     assert stayed == (second == first)
+
+
+def _groups_alike(w: np.ndarray, groups: int) -> list[bool]:
+    """For each group of a conv's filters, whether its filters are all alike."""
+    return [bool(np.allclose(part, part[:1], rtol=0, atol=1e-12))
+            for part in np.split(w, groups)]
+
+
+@pytest.mark.parametrize("lines, stays", [
+    # a grouped constant conv after a drawn one: each group reads its own channels, so only
+    # the filters within a group start (and here stay) alike
+    (["c0: conv 4 3x3 pad same relu",
+      "conv1: conv 8 3x3 pad same groups 2 weight constant(0.1) relu",
+      "b: conv 4 3x3 pad same weight constant(0.1) relu"], True),
+    # a grouped constant conv reading conv1 sends each channel its own filters' gradient,
+    # which the drawn dense layer after it sets apart
+    (["conv1: conv 4 3x3 pad same weight constant(0.1) relu",
+      "b: conv 4 3x3 pad same groups 2 weight constant(0.1) relu"], False),
+    (["conv1: conv 4 3x3 pad same weight constant(0.1) relu",
+      "b: conv 4 3x3 pad same groups 4 weight constant(0.1) relu"], False),
+])
+def test_check_speaks_of_a_grouped_conv_as_training_finds(tmp_path, lines, stays):
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "grouped.cnn"
+    path.write_text("input 1x8x8\n" + "\n".join(lines) + "\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    (warning,) = [w for w in checked.warnings if "conv1" in w.message.split(" start ")[0]]
+    groups = next(info.ir["groups"] for info in checked.layers if info.name == "conv1")
+    if groups > 1:  # alike within each group only: the groups read different channels
+        assert warning.message.startswith(f"the 4 filters of each of conv1's {groups} groups")
+    model = compile_spec(checked, seed=0, dtype="float64")
+    assert all(_groups_alike(_filters(model, "conv1"), groups))
+    _train(model, STEPS)
+    assert all(_groups_alike(_filters(model, "conv1"), groups)) == stays
+    assert ("symmetry never breaks" in warning.message) == stays
+
+
+def test_a_depthwise_constant_conv_after_a_drawn_one_is_not_said_identical(tmp_path):
+    """Each filter of a depthwise conv reads a channel of its own: equal kernels, but
+    outputs that differ as the drawn channels do."""
+    import cnnspec
+
+    path = tmp_path / "depthwise.cnn"
+    path.write_text("input 1x8x8\nc0: conv 4 3x3 pad same relu\n"
+                    "dw: conv 4 3x3 pad same groups 4 weight constant(0.1) relu\n"
+                    "b: conv 4 3x3 pad same relu\nflatten\ndense 10\n")
+    assert [w.message for w in cnnspec.load(path).warnings] == []

@@ -70,17 +70,23 @@ def _alike(init, axis: int) -> bool:
     return init.constant or axis in init.alike_axes
 
 
+def _groups(info: LayerInfo) -> int:
+    """How many groups a conv's filters and input channels are split into (1: none)."""
+    return info.ir.get("groups", 1)
+
+
 def identical_filters(info: LayerInfo) -> int:
     """How many filters (units) of a conv/dense layer start exactly alike: all of them under a
     constant init or a fixed kernel written once for every filter (sobel_x, a 2-D literal),
-    with biases alike too; under ``identity``, those beyond the input's channels (filter i is
-    a delta on channel i only for i < in, so a 1 -> 8 channel conv starts with 7 all-zero
-    filters)."""
+    with biases alike too, or in a grouped conv those of one group (each group reads channels
+    of its own, which differ after a drawn layer; a depthwise conv has none alike); under
+    ``identity``, those beyond the input's channels (filter i is a delta on channel i only
+    for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
     out = info.output_shape[0]
     if info.bias_init is not None and not info.bias_init.constant:
         return 0  # drawn biases already tell the filters apart
     if _alike(info.weight_init, _axes(info)[0]):
-        return out
+        return out // _groups(info)
     if info.weight_init.distribution == "identity":
         return max(0, out - info.weight_shape[1])
     return 0
@@ -93,7 +99,9 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     Channels that start alike stay alike only while everything that reads them treats them
     alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
     weighs all its inputs alike (a constant or a kernel the same for every channel), since
-    the gradient of channel c is then the same sum for every c. A layer whose weights differ
+    the gradient of channel c is then the same sum for every c. A grouped conv weighing its
+    inputs alike sends each channel the gradient of its own group's filters instead, so what
+    sets those apart sets the channels apart too. A layer whose weights differ
     between its inputs (any drawn init), dropout (its masks differ between channels) and a
     merge with other inputs can set them apart. Empty: the symmetry never breaks.
     """
@@ -108,6 +116,8 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
         if is_weighted(info.kind):
             if not _alike(info.weight_init, _axes(info)[1]):
                 breakers.append(nxt)
+            elif _groups(info) > 1:
+                todo.extend(after.get(nxt, []))
         elif family in ("dropout", "merge"):
             breakers.append(nxt)
         else:
@@ -150,12 +160,15 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     for name, breakers in symmetric_starts(spec, layers).items():
         info = by_name[name]
         what, count = KINDS[info.kind].noun, identical_filters(info)
-        if count == info.output_shape[0]:
-            which, how = f"all {count} {what}", info.weight_init.short
+        if info.weight_init.distribution != "identity":
+            groups = _groups(info)
+            which = (f"all {count} {what} of {info.name}" if groups == 1
+                     else f"the {count} {what} of each of {info.name}'s {groups} groups")
+            how = info.weight_init.short
             hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
                     "meant to stay fixed)")
         else:
-            which = f"{count} of the {info.output_shape[0]} {what}"
+            which = f"{count} of the {info.output_shape[0]} {what} of {info.name}"
             how = (f"all zero: identity has a 1 only for the first {info.weight_shape[1]}, one "
                    "per input channel")
             hint = ("identity passes the input through only where the output has no more "
@@ -168,7 +181,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                     "breaks")
         clash = SAME_NAME_ELSEWHERE.get(info.weight_init.name)
         out.append(spec.error(
-            f"{which} of {info.name} start identical ({how}){fate}",
+            f"{which} start identical ({how}){fate}",
             info.name, "weight_init", severity="warning",
             hint=f"{hint}; {clash}" if clash else hint))
     return out
