@@ -72,6 +72,8 @@ def test_canonical_fills_defaults_and_resolves_aliases():
 
 @pytest.mark.parametrize("init, message", [
     ({"name": "he_norml"}, "unknown initializer"),
+    ({"name": "trunc_normal_"}, "unknown initializer"),
+    ({"name": "xavier_uniform_"}, "unknown initializer"),
     ({"name": "normal", "mean": 0}, "needs std"),
     ({"name": "zeros", "value": 1}, "no parameter"),
     ({"name": "uniform", "low": 1, "high": -1}, "low < high"),
@@ -84,6 +86,8 @@ def test_bad_inits_are_spec_errors(init, message):
     with pytest.raises(SpecError, match=message) as err:
         describe(init, (16, 6, 3, 3))
     assert err.value.hint
+    if init["name"].endswith("_"):  # PyTorch's spelling: never a guess at another init
+        assert "PyTorch's" in err.value.hint and "did you mean" not in err.value.hint
 
 
 def test_describe_he_normal_reads_like_the_paper():

@@ -278,8 +278,18 @@ FOREIGN_VALUES = {
 
 
 def unknown_name_hint(name: str) -> str | None:
-    """The hint for a name another library uses for one of our schemes, or None."""
-    return FOREIGN_NAMES.get(str(name).lower())
+    """The hint for a name another library uses for one of our schemes, or None. PyTorch's
+    nn.init functions end in '_' (they fill a tensor in place): ``trunc_normal_`` gets the
+    hint of ``trunc_normal``, ``kaiming_normal_`` is answered with ``kaiming_normal``, where a
+    spelling guess would offer truncated_normal, which cuts elsewhere."""
+    name = str(name).lower()
+    torch = name.rstrip("_") if name.endswith("_") else None
+    if name in FOREIGN_NAMES or torch in FOREIGN_NAMES:
+        return FOREIGN_NAMES[name if name in FOREIGN_NAMES else torch]
+    if torch in PARAMS or torch in ALIASES:
+        return (f"write {torch}: PyTorch's nn.init functions end in '_' (they fill a tensor "
+                "in place), the inits here do not")
+    return None
 
 
 def unknown_param_hint(name: str) -> str | None:
