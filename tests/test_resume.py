@@ -273,6 +273,33 @@ def test_a_run_being_trained_is_not_resumed_by_a_second_process(trained, tmp_pat
         pass
 
 
+def test_a_run_folder_that_cannot_be_opened_to_lock_is_said_so(trained, tmp_path, capsys,
+                                                                monkeypatch):
+    """The lock opens the folder for reading, which a folder without read permission
+    (chmod u-r, for anyone but root) refuses: an error naming the folder, not a traceback,
+    before anything changes."""
+    import errno
+    from pathlib import Path
+
+    from cnnspec.cli import main
+
+    run = _copy_of(trained["run"], tmp_path)
+    before = _files(run)
+    real_open = os.open
+
+    def refusing(path, flags, *args, **kwargs):
+        if Path(path) == run.path and flags == os.O_RDONLY:
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    assert main(["train", "--resume", str(run.path), "--epochs", "3", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot lock {run.path}: Permission denied" in err and "Traceback" not in err
+    assert "hint: give yourself read permission on the folder" in err
+    assert _files(run) == before
+
+
 def test_a_forked_worker_does_not_hold_the_run_after_its_training():
     """The engine forks its workers while the run is held; a child that kept the folder's
     descriptor would keep the lock after the training ended, and the next training in

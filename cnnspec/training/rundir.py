@@ -302,7 +302,12 @@ def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
     except ImportError:
         yield
         return
-    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fd = os.open(folder, os.O_RDONLY)  # a folder is locked through a descriptor read-only
+    except OSError as exc:
+        raise RunError(f"cannot lock {literal(str(folder))}: {exc.strerror}",
+                       hint="give yourself read permission on the folder (chmod u+rwx "
+                       f"{literal(str(folder))}), or choose another") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
