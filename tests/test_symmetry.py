@@ -113,6 +113,20 @@ def test_the_trainer_cannot_break_the_tie_either(tmp_path, optimizer):
         assert np.isfinite(w).all() and np.allclose(w, w[:1], rtol=1e-5, atol=1e-7), layer
 
 
+def _conv1_warning_and_trained(tmp_path, text: str):
+    """check's warning about conv1 of the spec ``text``, and conv1's filters after SGD."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "spec.cnn"
+    path.write_text(text)
+    checked = cnnspec.load(path)
+    (warning,) = [w for w in checked.warnings if " of conv1 start identical" in w.message]
+    model = compile_spec(checked, seed=0, dtype="float64")
+    _train(model, STEPS)
+    return warning, _filters(model, "conv1")
+
+
 @pytest.mark.parametrize("first, second", [
     ("constant(0.1)", "constant(0.1)"), ("constant(0.1)", "he_normal"),
     ("sobel_x", "sobel_x"), ("sobel_x", "he_normal")])
@@ -120,17 +134,9 @@ def test_check_says_whether_the_tie_holds_as_training_finds(tmp_path, first, sec
     """`check` says "symmetry never breaks" exactly where SGD leaves a layer's filters alike:
     a layer that starts with every filter the same stays so only while the layer reading it
     weighs its channels alike too; a drawn layer after it sends each its own gradient."""
-    import cnnspec
-    from cnnspec.compiler import compile_spec
-
-    path = tmp_path / "pair.cnn"
-    path.write_text(f"input 1x8x8\nconv1: conv 4 3x3 pad same weight {first} relu\n"
-                    f"conv2: conv 4 3x3 pad same weight {second} relu\nflatten\ndense 10\n")
-    checked = cnnspec.load(path)
-    (warning,) = [w for w in checked.warnings if " of conv1 start identical" in w.message]
-    model = compile_spec(checked, seed=0, dtype="float64")
-    _train(model, STEPS)
-    w = _filters(model, "conv1")
+    warning, w = _conv1_warning_and_trained(
+        tmp_path, f"input 1x8x8\nconv1: conv 4 3x3 pad same weight {first} relu\n"
+        f"conv2: conv 4 3x3 pad same weight {second} relu\nflatten\ndense 10\n")
     stayed = np.allclose(w, w[:1], rtol=0, atol=1e-12)
     assert stayed == ("symmetry never breaks" in warning.message)
     assert stayed == (second == first)
@@ -183,3 +189,21 @@ def test_a_depthwise_constant_conv_after_a_drawn_one_is_not_said_identical(tmp_p
                     "dw: conv 4 3x3 pad same groups 4 weight constant(0.1) relu\n"
                     "b: conv 4 3x3 pad same relu\nflatten\ndense 10\n")
     assert [w.message for w in cnnspec.load(path).warnings] == []
+
+
+@pytest.mark.parametrize("after, stays", [
+    # a concat passes each channel on as it is: a constant conv reading it keeps the tie
+    ("c: conv 4 3x3 pad same weight constant(0.1) relu", True),
+    # a group norm after it groups conv1's third channel with b's first: their statistics
+    # differ, and so do the gradients
+    ("n: groupnorm 3\nc: conv 4 3x3 pad same weight constant(0.1) relu", False),
+    ("c: conv 6 3x3 pad same groups 3 weight constant(0.1) relu", False),
+])
+def test_check_speaks_of_a_concat_as_training_finds(tmp_path, after, stays):
+    warning, w = _conv1_warning_and_trained(
+        tmp_path, "input 1x8x8\nconv1: conv 3 3x3 pad same weight constant(0.1) relu\n"
+        "b: conv 3 3x3 pad same relu <- input\ns: concat(conv1, b)\n"
+        f"{after}\nflatten\ndense 10\n")
+    assert np.allclose(w, w[:1], rtol=0, atol=1e-12) == stays
+    assert ("symmetry never breaks" in warning.message) == stays
+    assert not warning.message.endswith("come back through s")

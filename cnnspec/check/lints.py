@@ -7,8 +7,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   fixed kernel the same for every filter, with biases alike): they compute the same output,
   and where everything that reads them weighs them alike too they get identical gradients and
   stay identical, so the layer never has more than one distinct filter (the "symmetry
-  breaking" argument for random init); a drawn layer, dropout or a merge after it tells them
-  apart, and the warning names it. A layer with no conv/dense layer after it is exempt: the
+  breaking" argument for random init); a drawn layer, dropout or an add after it tells them
+  apart (a concat only where a group norm or grouped conv after it mixes in other channels),
+  and the warning names it. A layer with no conv/dense layer after it is exempt: the
   loss tells its units apart (each has its own target), which is why a zero-initialised
   classifier head trains;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
@@ -101,27 +102,29 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     weighs all its inputs alike (a constant or a kernel the same for every channel), since
     the gradient of channel c is then the same sum for every c. A grouped conv weighing its
     inputs alike sends each channel the gradient of its own group's filters instead, so what
-    sets those apart sets the channels apart too. A layer whose weights differ
-    between its inputs (any drawn init), dropout (its masks differ between channels) and a
-    merge with other inputs can set them apart. Empty: the symmetry never breaks.
+    sets those apart sets the channels apart too. A concat passes each channel on as it is,
+    but after it a group norm or a grouped conv may group the channels with others of their
+    own (their statistics, their sums, differ). A layer whose weights differ between its
+    inputs (any drawn init), dropout (its masks differ between channels) and an add of other
+    inputs can set them apart. Empty: the symmetry never breaks.
     """
-    todo, seen, breakers = list(after.get(name, [])), set(), []
+    # (layer, whether a concat put other channels beside these on the way)
+    todo, seen, breakers = [(n, False) for n in after.get(name, [])], set(), []
     while todo:
-        nxt = todo.pop(0)
-        if nxt in seen:
+        nxt, beside_others = todo.pop(0)
+        if (nxt, beside_others) in seen:
             continue
-        seen.add(nxt)
+        seen.add((nxt, beside_others))
         info = by_name[nxt]
         family = KINDS[info.kind].family
-        if is_weighted(info.kind):
-            if not _alike(info.weight_init, _axes(info)[1]):
+        grouped = is_weighted(info.kind) and _groups(info) > 1 or info.kind == "groupnorm"
+        if (is_weighted(info.kind) and not _alike(info.weight_init, _axes(info)[1])
+                or family == "dropout" or info.kind == "add" or (grouped and beside_others)):
+            if nxt not in breakers:  # reached both beside other channels and not
                 breakers.append(nxt)
-            elif _groups(info) > 1:
-                todo.extend(after.get(nxt, []))
-        elif family in ("dropout", "merge"):
-            breakers.append(nxt)
-        else:
-            todo.extend(after.get(nxt, []))
+        elif not is_weighted(info.kind) or grouped:
+            todo.extend((n, beside_others or info.kind == "concat")
+                        for n in after.get(nxt, []))
     return breakers
 
 
