@@ -149,6 +149,14 @@ def test_unknown_fields_get_a_suggestion():
       "distribution": "untruncated_normal"}, "$.layers[0].weight_init.distribution",
      ("Keras' VarianceScaling(distribution=\"untruncated_normal\") is distribution=normal "
       "here; truncated_normal is the one cut at ±2σ")),
+    # PyTorch's nn.init spellings, with their trailing '_'
+    ({"name": "trunc_normal_"}, "$.layers[0].weight_init.name",
+     ("PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which for a small std "
+     "cuts nothing: that is normal(0, s) here; truncated_normal cuts at ±2 std, as Keras' "
+     "TruncatedNormal")),
+    ({"name": "kaiming_normal_"}, "$.layers[0].weight_init.name",
+     ("write kaiming_normal: PyTorch's nn.init functions end in '_' (they fill a tensor in "
+     "place), the inits here do not")),
 ])
 def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where, hint):
     """An IR written by hand from another library's habits gets the hint a .cnn file gets

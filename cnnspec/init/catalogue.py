@@ -277,19 +277,28 @@ FOREIGN_VALUES = {
 }
 
 
+def _name_hints() -> dict[str, str]:
+    """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
+    PyTorch's spellings with the trailing '_' of its nn.init functions (they fill a tensor in
+    place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a spelling guess would
+    offer truncated_normal, which cuts elsewhere; ``kaiming_normal_`` is answered with
+    ``kaiming_normal``."""
+    hints = dict(FOREIGN_NAMES)
+    for name, hint in FOREIGN_NAMES.items():
+        hints.setdefault(f"{name}_", hint)
+    for name in (*PARAMS, *ALIASES):
+        hints.setdefault(f"{name}_", f"write {name}: PyTorch's nn.init functions end in '_' "
+                         "(they fill a tensor in place), the inits here do not")
+    return hints
+
+
+# Read by the spec's resolver and, through the IR schema, by a JSON IR's check.
+NAME_HINTS = _name_hints()
+
+
 def unknown_name_hint(name: str) -> str | None:
-    """The hint for a name another library uses for one of our schemes, or None. PyTorch's
-    nn.init functions end in '_' (they fill a tensor in place): ``trunc_normal_`` gets the
-    hint of ``trunc_normal``, ``kaiming_normal_`` is answered with ``kaiming_normal``, where a
-    spelling guess would offer truncated_normal, which cuts elsewhere."""
-    name = str(name).lower()
-    torch = name.rstrip("_") if name.endswith("_") else None
-    if name in FOREIGN_NAMES or torch in FOREIGN_NAMES:
-        return FOREIGN_NAMES[name if name in FOREIGN_NAMES else torch]
-    if torch in PARAMS or torch in ALIASES:
-        return (f"write {torch}: PyTorch's nn.init functions end in '_' (they fill a tensor "
-                "in place), the inits here do not")
-    return None
+    """The hint for a name another library uses for one of our schemes (NAME_HINTS), or None."""
+    return NAME_HINTS.get(str(name).lower())
 
 
 def unknown_param_hint(name: str) -> str | None:

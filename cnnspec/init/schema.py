@@ -7,7 +7,7 @@ defaults written out.
 from __future__ import annotations
 
 from cnnspec.errors import SCHEMA_HINTS
-from cnnspec.init.catalogue import FOREIGN_NAMES, FOREIGN_VALUES, INITS, PARAM_TYPES, Init
+from cnnspec.init.catalogue import FOREIGN_VALUES, INITS, NAME_HINTS, PARAM_TYPES, Init
 
 
 def _param_schema(param_type: str) -> dict:
@@ -32,9 +32,9 @@ def init_schema() -> dict:
         "description": 'an init object {"name": ..., <params>}',
         "type": "object",
         "required": ["name"],
-        # other libraries' names for our schemes answered as a .cnn file's are (FOREIGN_NAMES)
+        # other libraries' names for our schemes answered as a .cnn file's are (NAME_HINTS)
         "properties": {"name": {"enum": [init.name for init in INITS],
-                                SCHEMA_HINTS: dict(FOREIGN_NAMES)}},
+                                SCHEMA_HINTS: dict(NAME_HINTS)}},
         "allOf": [{"if": {"properties": {"name": {"const": init.name}}, "required": ["name"]},
                    "then": _init_schema(init)} for init in INITS],
     }
