@@ -169,6 +169,19 @@ def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where,
     assert (error.json_path, error.hint) == (where, hint)
 
 
+@pytest.mark.parametrize("value, got", [("he_normal", "a string"), (None, "null")])
+def test_an_init_of_the_wrong_type_is_one_error(value, got):
+    """An init given as a string or null fails the init object and each init's own branch:
+    it was reported twice (once with the description, once without)."""
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = value
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert error.json_path == "$.layers[0].weight_init"
+    assert error.message == f'expected an object, got {got} (an init object {{"name": ..., <params>}})'
+
+
 def test_a_json_file_is_read_and_validated(tmp_path):
     good = tmp_path / "good.json"
     good.write_text(to_json(VALID))

@@ -128,10 +128,25 @@ def _dump(value, indent: int, used: int) -> str:
 
 def validate(ir, path: str | None = None) -> None:
     """Raise :class:`SpecErrors` listing every schema violation in ``ir`` (nothing if valid)."""
-    violations = sorted(_validator().iter_errors(ir), key=_sort_key)
+    violations = _one_type_error_a_place(sorted(_validator().iter_errors(ir), key=_sort_key))
     errors = [_with_declared_hint(_to_spec_error(v, path), v, ir) for v in violations]
     if errors:
         raise SpecErrors(_unique(errors))
+
+
+def _one_type_error_a_place(violations: list) -> list:
+    """``violations`` with one wrong-type error at each place, the first: a value of the wrong
+    type breaks every branch that describes that place (an init given as a string fails the
+    init object and each init's own branch), and the user needs to hear it once."""
+    typed, kept = set(), []
+    for violation in violations:
+        if violation.validator == "type":
+            where = tuple(violation.absolute_path)
+            if where in typed:
+                continue
+            typed.add(where)
+        kept.append(violation)
+    return kept
 
 
 class _NotANumber(ValueError):
