@@ -128,34 +128,27 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     return breakers
 
 
-def identical_start(spec: Spec, layers: list[LayerInfo]) -> list[LayerInfo]:
-    """Trainable hidden conv/dense layers with 2+ filters that start identical.
-
-    An output layer is left out: its units' gradients differ with the targets, so a constant
-    start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
-    """
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
-    return [info for info in layers
-            if is_weighted(info.kind) and info.ir["trainable"]
-            and identical_filters(info) >= 2
-            and _feeds_a_weight_layer(info.name, by_name, after)]
-
-
 def _names(names: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
-    """Each layer of :func:`identical_start` by name, with its :func:`tie_breakers` (none: its
-    filters stay identical)."""
+    """The trainable hidden conv/dense layers with 2+ filters that start identical, by name,
+    each with its :func:`tie_breakers` (none: its filters stay identical).
+
+    An output layer is left out: its units' gradients differ with the targets, so a constant
+    start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
+    """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    return {info.name: tie_breakers(info.name, by_name, after)
-            for info in identical_start(spec, layers)}
+    return {info.name: tie_breakers(info.name, by_name, after) for info in layers
+            if is_weighted(info.kind) and info.ir["trainable"]
+            and identical_filters(info) >= 2
+            and _feeds_a_weight_layer(info.name, by_name, after)}
 
 
 def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """A warning for each layer of :func:`identical_start`: that the symmetry never breaks
+    """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
     only the layers after it can."""
     out = []

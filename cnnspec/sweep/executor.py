@@ -180,6 +180,21 @@ def _probe(scheduler: str, seconds: float) -> None:
         socket.create_connection(parse_host_port(location), timeout=seconds).close()
 
 
+def _local_cluster(workers: int | None):
+    """A ``LocalCluster`` of ``workers`` single-threaded worker processes (by default one a
+    core), or a RunError where a worker does not start (Dask's "Nanny failed to start.")."""
+    from distributed import LocalCluster
+
+    try:
+        return LocalCluster(n_workers=workers or default_workers(os.cpu_count() or 1),
+                             threads_per_worker=1, processes=True,
+                             dashboard_address=":0")  # any free port, never a fixed one
+    except RuntimeError as exc:
+        raise RunError(f"the local Dask cluster did not start: {exc}",
+                       hint="a worker process failed as it started; its own messages above "
+                       "say why") from None
+
+
 class DaskExecutor:
     """Tasks on Dask distributed: an existing cluster at ``scheduler`` (``tcp://HOST:PORT``),
     or a ``LocalCluster`` of ``workers`` single-threaded worker processes."""
@@ -190,7 +205,7 @@ class DaskExecutor:
             raise RunError("sweeps run on Dask distributed, which is not installed",
                            hint=INSTALL_HINT)
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         self._cluster = None
         self._futures: list = []
@@ -201,10 +216,7 @@ class DaskExecutor:
                                        ALLOWED_FAILURES,
                                        "distributed.worker.preload": [WORKER_SETUP]}),
                       workers_start_deaf_to_ctrl_c()):
-                    self._cluster = LocalCluster(
-                        n_workers=workers or default_workers(os.cpu_count() or 1),
-                        threads_per_worker=1, processes=True,
-                        dashboard_address=":0")  # any free port, never a fixed one
+                    self._cluster = _local_cluster(workers)
                 self.client = Client(self._cluster, timeout=timeout)
                 self.description = local_cluster_description(len(self._cluster.workers))
             else:
@@ -221,11 +233,6 @@ class DaskExecutor:
             with dask_logs_at(logging.CRITICAL):
                 self.close()
             raise
-        except RuntimeError as exc:  # Dask's "Nanny failed to start.": a worker did not start
-            self.close()
-            raise RunError(f"the local Dask cluster did not start: {exc}",
-                           hint="a worker process failed as it started; its own messages "
-                           "above say why") from None
         except (OSError, ValueError) as exc:  # not there; an address Dask's client refuses
             self.close()
             raise RunError(f"cannot reach the Dask scheduler at {scheduler}: {exc}",
