@@ -259,7 +259,7 @@ def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
         timeless(r.metrics) for _, r in first.done]
 
 
-def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path, capsys):
+def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path):
     """Two sweeps into one --out at once each trained every cell neither had recorded: the
     second is refused before it trains (here the first is this block, holding the folder as
     a running sweep does), and the folder is free again when the first ends."""
@@ -269,11 +269,10 @@ def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path, cap
     sweep(str(named), [], out=out, executor=in_process)
     before = sorted(p.name for p in out.iterdir())
     described = (out / "sweep.json").read_text()
-    with rundir.held_alone(out, "held", hint=""):
-        assert main(["sweep", str(named), "--set", "lr=0.05", "--out", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert f"sweep folder {out} is being filled by another sweep" in err
-    assert "trains only the cells it has not recorded" in err
+    with rundir.held_alone(out, "held", hint=""), pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    assert str(info.value) == f"sweep folder {out} is being filled by another sweep"
+    assert "trains only the cells it has not recorded" in info.value.hint
     assert sorted(p.name for p in out.iterdir()) == before
     assert (out / "sweep.json").read_text() == described  # the first's, not the refused one's
     again = sweep(str(named), [], out=out, executor=in_process)
