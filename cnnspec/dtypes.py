@@ -1,14 +1,55 @@
 """The floating-point types a model computes in, declared once for the engine, the compiler,
-check's memory estimate, training, the lab and the command line. Plain data, no NumPy, so that
-reading them keeps ``cnnspec check`` and ``--help`` light.
+check's memory estimate and init lints, training, the lab and the command line. Plain data, no
+NumPy, so that reading them keeps ``cnnspec check`` and ``--help`` light.
 
 Tensors are float32 by default; float64 is slower and is what gradient checks against finite
-differences need.
+differences need. Each type is declared by its IEEE 754 binary layout, from which its size and
+the limits ``numpy.finfo`` reports follow (tests/test_dtypes.py compares them).
 """
 from __future__ import annotations
 
-VALUE_BYTES = {"float32": 4, "float64": 8}  # the dtypes a model trains in, and their sizes
-DTYPES = tuple(VALUE_BYTES)
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """An IEEE 754 binary format: ``fraction_bits`` stored bits of the significand
+    (``numpy.finfo(...).nmant``) and ``exponent_bits`` bits of exponent, besides the sign."""
+
+    fraction_bits: int
+    exponent_bits: int
+
+    @property
+    def bytes(self) -> int:
+        return (1 + self.exponent_bits + self.fraction_bits) // 8
+
+    @property
+    def _bias(self) -> int:
+        return 2 ** (self.exponent_bits - 1) - 1
+
+    @property
+    def largest(self) -> float:
+        """The largest finite value (``finfo.max``): beyond it a value becomes infinity."""
+        return math.ldexp(2.0 - math.ldexp(1.0, -self.fraction_bits), self._bias)
+
+    @property
+    def tiny(self) -> float:
+        """The smallest normal value (``finfo.tiny``): below it a value is subnormal, with
+        fewer significant bits the smaller it is."""
+        return math.ldexp(1.0, 1 - self._bias)
+
+    @property
+    def smallest_subnormal(self) -> float:
+        """The smallest value above 0 (``finfo.smallest_subnormal``): below half of it a value
+        rounds to 0."""
+        return math.ldexp(1.0, 1 - self._bias - self.fraction_bits)
+
+
+# the dtypes a model trains in
+FORMATS = {"float32": FloatFormat(23, 8), "float64": FloatFormat(52, 11)}
+VALUE_BYTES = {name: layout.bytes for name, layout in FORMATS.items()}
+DTYPES = tuple(FORMATS)
 DEFAULT_DTYPE = "float32"
 # A run whose summary names no dtype is from before the dtype was a setting: it trained in
 # float32, whatever the default is now.

@@ -210,6 +210,85 @@ def test_a_bias_beyond_float32_is_located_at_the_bias():
     assert (err.span.line, err.span.column) == (2, 29)  # `bias ...`
 
 
+# -- values float32 holds only as 0 or subnormal ---------------------------------------------
+
+TINY_INITS = ["normal(0, 1e-300)", "uniform(-1e-300, 1e-300)", "truncated_normal(0, 1e-300)",
+              "he_normal(gain=1e-300)", "glorot_uniform(gain=1e-300)",
+              "orthogonal(gain=1e-300)", "variance_scaling(scale=1e-300)",
+              "constant(1e-300)", "[[1e-300, 0, 0], [0, -1e-300, 0], [0, 0, 1e-300]]",
+              "normal(0, 1e-40)"]
+
+
+def underflow_warnings(spec, dtype="float32") -> list[SpecError]:
+    return [w for w in check(spec, dtype=dtype).warnings if "smallest normal" in w.message]
+
+
+@pytest.mark.parametrize("init", TINY_INITS)
+def test_an_init_too_small_for_float32_warns_at_the_init(init):
+    """Every one of these starts the weights at 0 or subnormal in float32, as the weights the
+    model is built with show; check says so where the init is written, and names the
+    smallest scale float32 holds with all its bits (he_normal(gain=1e-300) was an error about
+    a 'variance_scaling' scale of 0: the gain's square is below float64's range)."""
+    import numpy as np
+
+    from cnnspec.compiler import compile_spec
+
+    spec = parse(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL, path="x.cnn")
+    (warning,) = underflow_warnings(spec)
+    assert (warning.span.line, warning.span.column) == (2, 12)  # `weight ...`
+    assert warning.message.startswith("conv 'conv1': the weight init ")
+    assert "below float32's smallest normal number, 1.18e-38" in warning.message
+    assert "use a scale of at least 1.18e-38 (numpy.finfo('float32').tiny" in warning.hint
+    weights = compile_spec(check(spec), seed=0).params()["conv1.weight"]
+    assert np.abs(weights).max() < np.finfo(np.float32).tiny
+    fate = "start as 0" if not weights.any() else "start subnormal"
+    assert fate in warning.message
+
+
+def test_a_bias_too_small_for_float32_warns_at_the_bias():
+    spec = parse(HEAD + "conv 2 3x3 weight he_normal bias normal(0, 1e-300)\n" + TAIL)
+    (warning,) = underflow_warnings(spec)
+    assert warning.message.startswith("conv 'conv1': the bias init N(0, 1e-300^2) makes biases")
+    assert (warning.span.line, warning.span.column) == (2, 29)  # `bias ...`
+
+
+@pytest.mark.parametrize("init", ["normal(0, 1e-30)", "he_normal(gain=1e-30)", "zeros",
+                                  "[[1, 0, 0], [0, 1e-300, 0], [0, 0, 1]]", "identity"])
+def test_inits_float32_holds_do_not_warn(init):
+    """Small but normal scales, exact zeros, and a kernel whose tiny value sits beside ones."""
+    assert underflow_warnings(parse(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)) == []
+
+
+def test_the_smallest_normal_number_is_the_dtype_trained_in():
+    """float64 holds 1e-300 with every bit: a run trained in float64 is not warned; below
+    float64's own smallest normal number it is."""
+    spec = parse(HEAD + "conv 2 3x3 weight normal(0, 1e-300)\n" + TAIL)
+    assert underflow_warnings(spec, "float64") == []
+    (warning,) = underflow_warnings(
+        parse(HEAD + "conv 2 3x3 weight normal(0, 1e-310)\n" + TAIL), "float64")
+    assert "below float64's smallest normal number, 2.23e-308" in warning.message
+    assert "(numpy.finfo('float64').tiny" in warning.hint
+
+
+def test_an_ir_init_too_small_for_float32_warns_at_its_json_path(tmp_path):
+    spec = parse(HEAD + "conv 2 3x3 weight uniform(-1e-300, 1e-300)\n" + TAIL)
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(spec.ir))
+    (warning,) = underflow_warnings(read_json(path))
+    assert warning.json_path == "$.layers[0].weight_init"
+    assert "start as 0" in warning.message
+
+
+def test_check_strict_refuses_an_init_float32_holds_as_0(tmp_path, capsys):
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(HEAD + "conv 2 3x3 weight normal(0, 1e-300)\n" + TAIL)
+    assert main(["check", str(spec)]) == 0
+    assert "tiny.cnn:2:12: warning: conv 'conv1': the weight init N(0, 1e-300^2)" in \
+        capsys.readouterr().err
+    assert main(["check", "--strict", str(spec)]) == 2
+    assert "tiny.cnn:2:12: error: conv 'conv1'" in capsys.readouterr().err
+
+
 # -- the identical-filters lint --------------------------------------------------------------
 
 def test_identity_on_a_channel_expanding_conv_warns(tmp_path):

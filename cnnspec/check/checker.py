@@ -61,10 +61,10 @@ def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
     return infos
 
 
-def _warnings(spec: Spec, infos: list[LayerInfo]) -> list[SpecError]:
-    """Lints of a spec without errors (so every layer has its LayerInfo)."""
+def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
+    """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
-    return (lints.constant_weights(spec, infos)
+    return (lints.constant_weights(spec, infos) + lints.underflowing_inits(spec, infos, dtype)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.schedule_fit(spec) + lints.augment_fit(spec) + lints.cores_fit(spec)
             + lints.batch_fit(spec))
@@ -99,7 +99,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
             found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]
         warnings += [w for w in found if w.severity == "warning"]
-    warnings = _warnings(spec, infos) + warnings if not errors else []
+    warnings = _warnings(spec, infos, dtype) + warnings if not errors else []
     if strict:
         errors += [_as_error(w) for w in warnings]
         warnings = []

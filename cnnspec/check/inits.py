@@ -91,10 +91,10 @@ def check_representable(spec: Spec, layer: dict, field: str) -> None:
     if largest > FLOAT32_MAX:
         shown = short_number(largest) if isinstance(largest, int) else f"{largest:g}"
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
-                         f"writes {shown}, beyond float32's range (about 3.4e38), the "
+                         f"writes {shown}, beyond float32's range (about {FLOAT32_MAX:.2g}), the "
                          "dtype weights are trained in", layer["name"], field,
-                         hint="it would start as infinity: write a number of at most 3.4e38 "
-                         "in size (weights rarely exceed 10)")
+                         hint=f"it would start as infinity: write a number of at most "
+                         f"{FLOAT32_MAX:.2g} in size (weights rarely exceed 10)")
 
 
 def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:

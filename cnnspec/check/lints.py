@@ -12,6 +12,11 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   and the warning names it. A layer with no conv/dense layer after it is exempt: the
   loss tells its units apart (each has its own target), which is why a zero-initialised
   classifier head trains;
+- an init of a conv/dense layer whose values are below the smallest normal number of the dtype
+  the model trains in (``numpy.finfo(dtype).tiny``; float32's 1.18e-38 for ``check``):
+  ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)``, a constant or a kernel of such numbers
+  start every value at 0 or subnormal there, though they are numbers in the float64 arithmetic
+  of the description (too large a value is an error: it would start as infinity);
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
 - a step schedule whose first step comes after the last epoch (the lr never changes), a
@@ -36,6 +41,7 @@ from __future__ import annotations
 from cnnspec.check import signal
 from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
+from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError
 from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
@@ -181,6 +187,38 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
             info.name, "weight_init", severity="warning",
             hint=f"{hint}; {clash}" if clash else hint))
     return out
+
+
+def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError | None:
+    """A warning if the init in ``info.ir[field]`` makes values that ``dtype`` holds only as 0
+    or as subnormal numbers (below ``numpy.finfo(dtype).tiny``)."""
+    init = info.weight_init if field == "weight_init" else info.bias_init
+    layout = FORMATS[dtype]
+    scale = None if init is None else init.scale
+    if scale is None or not 0 < scale < layout.tiny:
+        return None
+    what = "weights" if field == "weight_init" else "biases"
+    fate = ("start as 0" if scale < layout.smallest_subnormal / 2 else
+            "start subnormal, with few significant bits, and slow every product they enter")
+    return spec.error(
+        f"{info.kind} '{info.name}': the {field.replace('_', ' ')} {init.short} makes {what} "
+        f"of about {scale:.3g}, below {dtype}'s smallest normal number, {layout.tiny:.3g}: in "
+        f"{dtype}, the dtype they are trained in, they {fate}", info.name, field,
+        severity="warning",
+        hint=f"use a scale of at least {layout.tiny:.3g} (numpy.finfo('{dtype}').tiny, the "
+             f"smallest {dtype} with all its significant bits)"
+             + ("; he_normal sets one from the layer's fans, zeros starts every weight at "
+                "exactly 0" if field == "weight_init" else
+                "; zeros starts every bias at exactly 0"))
+
+
+def underflowing_inits(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecError]:
+    """A warning for each init of a conv/dense layer whose values are too small for ``dtype``
+    (:func:`_underflow`): ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)`` or a kernel of such
+    numbers start every value at 0 in float32, though check's arithmetic (float64) holds them."""
+    return [found for info in layers if is_weighted(info.kind)
+            for field in ("weight_init", "bias_init")
+            if (found := _underflow(spec, info, field, dtype))]
 
 
 def _sugar_word(name: str, kind: str) -> tuple[str, str] | None:

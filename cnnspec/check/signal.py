@@ -123,8 +123,9 @@ def _log(value: float) -> float:
 
 def largest_change(layers: list[LayerInfo], used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
-    """Where the signal's scale changes most; None if no weight layer decides it (or a weight is 0,
-    which the constant-init warning reports)."""
+    """Where the signal's scale changes most; None if no weight layer decides it, or a
+    weight's E[w^2] is 0 (which the constant-init warning reports, or the underflow warning
+    where a std of 1e-300 squares to 0)."""
     q = second_moments(layers)
     order = [info for info in layers if info.name in used]
     if any(is_weighted(info.kind) and weight_second_moment(info) == 0 for info in order):

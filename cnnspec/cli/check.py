@@ -21,8 +21,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("specs", nargs="+", metavar="SPEC", type=path_text,
                         help="a .cnn spec or .json IR file")
     parser.add_argument("--strict", action="store_true",
-                        help="treat warnings (identical filters, signal scale, unused layers, "
-                             "data fit) as errors")
+                        help="treat warnings (identical filters, inits float32 holds as 0, signal "
+                             "scale, unused layers, data fit) as errors")
     parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
                         help="refuse a spec whose training process (its step, data, Python "
                              "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "

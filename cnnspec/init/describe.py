@@ -284,7 +284,7 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
     else:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
-                    fan_in=fan_in, fan_out=fan_out,
+                    fan_in=fan_in, fan_out=fan_out, largest=max(abs(v) for v in numbers),
                     constant=all(v == numbers[0] for v in numbers),
                     alike_axes=tuple(axis for axis in range(min(2, len(shape)))
                                      if alike_along(values, placement, axis)))

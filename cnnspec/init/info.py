@@ -1,6 +1,7 @@
 """What an initializer will produce for one parameter, described without drawing it."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -18,7 +19,8 @@ class InitInfo:
     same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
     axes along which every slice is the same (0: every filter or unit gets the same values, 1:
     each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
-    named kernel); empty for a drawn one. ``source``: the paper the scheme comes from.
+    named kernel); empty for a drawn one. ``largest``: the largest magnitude among a fixed
+    kernel's values (None for other inits). ``source``: the paper the scheme comes from.
     """
 
     name: str
@@ -33,4 +35,15 @@ class InitInfo:
     constant: bool = False
     random: bool = False
     alike_axes: tuple[int, ...] = ()
+    largest: float | None = None
     source: str = ""  # the paper the formula comes from (the catalogue's), or ""
+
+    @property
+    def scale(self) -> float | None:
+        """How large the values are: the largest magnitude of a fixed kernel's, the root mean
+        square ``sqrt(mean^2 + std^2)`` of others (``hypot``, which does not underflow for a
+        std of 1e-300 as its square does); None where no number says it (identity's 0s and 1s,
+        LSUV's scale set on data)."""
+        if self.largest is not None:
+            return self.largest
+        return None if self.std is None else math.hypot(self.mean or 0.0, self.std)

@@ -7,39 +7,41 @@ fan_in-only "xavier" is ``lecun_uniform`` here.
 """
 from __future__ import annotations
 
+import math
+
 from cnnspec.init.gains import gain
 from cnnspec.init.scaling import VarianceScaling
 
 
 def variance_scaling(init: dict) -> VarianceScaling:
     """The general rule itself: ``scale``, ``mode`` and ``distribution`` as written."""
-    return VarianceScaling(float(init["scale"]), init["mode"], init["distribution"])
+    return VarianceScaling.of_scale(float(init["scale"]), init["mode"], init["distribution"])
 
 
 def glorot_uniform(init: dict) -> VarianceScaling:
     """U(-a, a), ``a = gain * sqrt(6 / (fan_in + fan_out))``: variance_scaling(gain^2, fan_avg,
     uniform). Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward
     neural networks", eq. 16: a compromise between keeping forward and backward variances."""
-    return VarianceScaling(gain(init["gain"]) ** 2, "fan_avg", "uniform")
+    return VarianceScaling(gain(init["gain"]), "fan_avg", "uniform")
 
 
 def glorot_normal(init: dict) -> VarianceScaling:
     """N(0, gain^2 * 2 / (fan_in + fan_out)): variance_scaling(gain^2, fan_avg, normal).
     Glorot & Bengio 2010, with the variance of their eq. 16 and a normal distribution."""
-    return VarianceScaling(gain(init["gain"]) ** 2, "fan_avg", "normal")
+    return VarianceScaling(gain(init["gain"]), "fan_avg", "normal")
 
 
 def he_uniform(init: dict) -> VarianceScaling:
     """U(-a, a), ``a = gain * sqrt(3 / n)``: variance_scaling(gain^2, mode, uniform).
     He et al. 2015, "Delving Deep into Rectifiers", eq. 10 (fan_in, forward) or eq. 14 (fan_out,
     backward); gain sqrt(2) for ReLU."""
-    return VarianceScaling(gain(init["gain"]) ** 2, init["mode"], "uniform")
+    return VarianceScaling(gain(init["gain"]), init["mode"], "uniform")
 
 
 def he_normal(init: dict) -> VarianceScaling:
     """N(0, gain^2 / n), not truncated (as PyTorch's kaiming_normal_): variance_scaling(gain^2,
     mode, normal). He et al. 2015, eq. 10 / eq. 14."""
-    return VarianceScaling(gain(init["gain"]) ** 2, init["mode"], "normal")
+    return VarianceScaling(gain(init["gain"]), init["mode"], "normal")
 
 
 def lecun_uniform(init: dict) -> VarianceScaling:
@@ -59,7 +61,7 @@ def torch_default(init: dict) -> VarianceScaling:
     PyTorch's nn.Conv2d and nn.Linear ``reset_parameters`` draw: ``kaiming_uniform_(a=sqrt(5))``,
     gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); their
     bias is U(+-1/sqrt(fan_in)) with the weight's fan_in, which the same rule gives on a bias."""
-    return VarianceScaling(1.0 / 3.0, "fan_in", "uniform")
+    return VarianceScaling(math.sqrt(1.0 / 3.0), "fan_in", "uniform")
 
 
 PRESETS = {

@@ -40,9 +40,12 @@ TRUNCATED_STD = truncated_std_factor()
 
 @dataclass(frozen=True)
 class VarianceScaling:
-    """A resolved ``variance_scaling(scale, mode, distribution)``."""
+    """A resolved ``variance_scaling(scale, mode, distribution)``, held by ``gain``, the square
+    root of its scale, as the named schemes give it: a gain of 1e-170 squares to 1e-340,
+    below float64's range, and would become a scale of 0, where its std ``gain / sqrt(n)``
+    is a number (which the dtype the weights are trained in may still not hold: check warns)."""
 
-    scale: float
+    gain: float
     mode: str
     distribution: str
 
@@ -50,17 +53,31 @@ class VarianceScaling:
         if self.distribution not in DISTRIBUTIONS:
             raise SpecError(f"unknown distribution {self.distribution!r}",
                             hint="distribution is one of " + ", ".join(DISTRIBUTIONS))
-        if not self.scale > 0:
-            raise SpecError(f"variance_scaling needs a scale > 0, not {self.scale:g}",
+        if not self.gain > 0:
+            raise SpecError(f"variance scaling needs a gain > 0, not {self.gain:g}",
+                            hint="the gain multiplies the standard deviation, e.g. 1.414 for "
+                                 "ReLU")
+
+    @classmethod
+    def of_scale(cls, scale: float, mode: str, distribution: str) -> VarianceScaling:
+        """``variance_scaling`` as written, by its scale (the variance times the fan)."""
+        if not scale > 0:
+            raise SpecError(f"variance_scaling needs a scale > 0, not {scale:g}",
                             hint="scale is the target variance times the fan, e.g. 2 for ReLU")
+        return cls(math.sqrt(scale), mode, distribution)
+
+    @property
+    def scale(self) -> float:
+        return self.gain * self.gain
 
     def std(self, fan_in: int, fan_out: int) -> float:
-        """The std of the values drawn: ``sqrt(scale / n)`` for every distribution."""
+        """The std of the values drawn: ``gain / sqrt(n) = sqrt(scale / n)`` for every
+        distribution."""
         n = fan_for_mode(self.mode, fan_in, fan_out)
         if n <= 0:
             raise SpecError("a parameter with no inputs or outputs cannot be scaled by its fan",
                             hint="use a constant or normal(mean, std) init here")
-        return math.sqrt(self.scale / n)
+        return self.gain / math.sqrt(n)
 
     def bound(self, fan_in: int, fan_out: int) -> float | None:
         """``a`` of U(-a, a), or the truncation limit ``2 sigma``; None for a plain normal."""

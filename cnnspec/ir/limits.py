@@ -9,11 +9,13 @@ allocation before ``check`` can say what is wrong with it.
 """
 from __future__ import annotations
 
+from cnnspec.dtypes import FORMATS
+
 MAX_INT = 2**31 - 1
 # A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
 # schema's `model_name` pattern allows letters, digits, '_', '-' and '.', this many at most.
 MAX_MODEL_NAME = 100
-FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_MAX = FORMATS["float32"].largest
 
 
 def too_large_int(value: int) -> str | None:

@@ -1,0 +1,20 @@
+"""The dtypes' limits, computed from their IEEE 754 layouts without NumPy, are NumPy's."""
+import numpy as np
+import pytest
+
+from cnnspec.dtypes import FORMATS, VALUE_BYTES
+from cnnspec.ir.limits import FLOAT32_MAX
+
+
+@pytest.mark.parametrize("dtype", list(FORMATS))
+def test_a_dtypes_limits_are_numpys_finfo(dtype):
+    layout, finfo = FORMATS[dtype], np.finfo(dtype)
+    assert layout.fraction_bits == finfo.nmant
+    assert VALUE_BYTES[dtype] == layout.bytes == finfo.bits // 8
+    assert layout.largest == float(finfo.max)
+    assert layout.tiny == float(finfo.tiny)
+    assert layout.smallest_subnormal == float(finfo.smallest_subnormal)
+
+
+def test_the_irs_float32_limit_is_float32s():
+    assert FLOAT32_MAX == float(np.finfo(np.float32).max)
