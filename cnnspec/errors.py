@@ -23,8 +23,10 @@ MAX_QUOTED = 80
 # to it: paths, the longest words a message means to quote, are quoted up to 200 characters.
 MAX_WORD = 200
 # A keyword of the IR's JSON Schema, which validators pass over: beside an enum, the hint for
-# each value another library writes there (an init named as Keras names it), which an error
-# gives instead of a spelling guess. The schema is generated from the registries with it.
+# each value another library writes there (an init named as Keras names it); on an object, the
+# hint for each field another library writes there (Keras' minval); an error gives it instead
+# of a spelling guess. Written once, it is elsewhere a {"$ref": "#/..."} to that place. The
+# schema is generated from the registries with it.
 SCHEMA_HINTS = "x-hints"
 
 

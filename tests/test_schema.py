@@ -6,7 +6,8 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
-from cnnspec.errors import RunError, SpecErrors
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.init.catalogue import FOREIGN_PARAMS
 from cnnspec.ir.io import json_path, read_json, schema, to_json, validate
 from cnnspec.lang import parse
 
@@ -167,6 +168,32 @@ def test_another_librarys_word_for_an_init_is_answered_as_in_a_spec(init, where,
         validate(ir)
     (error,) = info.value.errors
     assert (error.json_path, error.hint) == (where, hint)
+
+
+@pytest.mark.parametrize("field", [*FOREIGN_PARAMS, "MinVal"])
+def test_another_librarys_parameter_of_an_init_is_answered_as_in_a_spec(field):
+    """Keras' minval or PyTorch's nonlinearity in an IR's init gets the hint a .cnn file gets
+    for it (the catalogue's FOREIGN_PARAMS), where it got the schema's 'allowed here: mean,
+    name, std'; on any init, as in a spec, whatever the case it is written in."""
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = {"name": "normal", "mean": 0.0, "std": 0.1, field: 1}
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert error.json_path == f"$.layers[0].weight_init.{field}"
+    with pytest.raises(SpecError) as info:
+        parse(f"input 1x8x8\nconv 4 3x3 weight normal(0, 0.1, {field}=1)\n")
+    in_a_spec = info.value
+    assert error.hint == in_a_spec.hint == FOREIGN_PARAMS[field.lower()]
+
+
+def test_an_unknown_parameter_of_no_other_library_still_lists_the_allowed_ones():
+    ir = copy.deepcopy(VALID)
+    ir["layers"][0]["weight_init"] = {**HE, "gian": 1}
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    (error,) = info.value.errors
+    assert error.hint == "did you mean 'gain'? allowed here: gain, mode, name"
 
 
 @pytest.mark.parametrize("value, got", [("he_normal", "a string"), (None, "null")])

@@ -7,7 +7,18 @@ defaults written out.
 from __future__ import annotations
 
 from cnnspec.errors import SCHEMA_HINTS
-from cnnspec.init.catalogue import FOREIGN_VALUES, INITS, NAME_HINTS, PARAM_TYPES, Init
+from cnnspec.init.catalogue import (
+    FOREIGN_PARAMS,
+    FOREIGN_VALUES,
+    INITS,
+    NAME_HINTS,
+    PARAM_TYPES,
+    Init,
+)
+
+# Where the hints for other libraries' parameter names (FOREIGN_PARAMS) are written, once: on
+# the init object, read by every init's own branch, whose additionalProperties finds the field.
+PARAM_HINTS = {"$ref": f"#/$defs/init/{SCHEMA_HINTS}"}
 
 
 def _param_schema(param_type: str) -> dict:
@@ -23,7 +34,7 @@ def _init_schema(init: Init) -> dict:
     properties.update({p.name: _param_schema(p.type) for p in init.params})
     return {"type": "object", "properties": properties,
             "required": ["name", *(p.name for p in init.params)],
-            "additionalProperties": False}
+            "additionalProperties": False, SCHEMA_HINTS: PARAM_HINTS}
 
 
 def init_schema() -> dict:
@@ -32,6 +43,8 @@ def init_schema() -> dict:
         "description": 'an init object {"name": ..., <params>}',
         "type": "object",
         "required": ["name"],
+        # other libraries' parameter names answered as a .cnn file's are (FOREIGN_PARAMS)
+        SCHEMA_HINTS: dict(FOREIGN_PARAMS),
         # other libraries' names for our schemes answered as a .cnn file's are (NAME_HINTS)
         "properties": {"name": {"enum": [init.name for init in INITS],
                                 SCHEMA_HINTS: dict(NAME_HINTS)}},

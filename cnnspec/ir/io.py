@@ -335,6 +335,16 @@ def _with_declared_hint(spec_error: SpecError, error, ir) -> SpecError:
     return spec_error
 
 
+def _schema_hints(schema_part: dict) -> dict[str, str]:
+    """The hints of a schema part (:data:`cnnspec.errors.SCHEMA_HINTS`), following a
+    ``{"$ref": "#/..."}`` to the place of the schema they are written in."""
+    hints = schema_part.get(SCHEMA_HINTS, {})
+    ref = hints.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        return functools.reduce(lambda part, key: part[key], ref[2:].split("/"), schema())
+    return hints
+
+
 def _to_spec_error(error, path: str | None) -> SpecError:
     """One jsonschema ``ValidationError`` as a SpecError with a JSON path and a plain reason."""
     where = list(error.absolute_path)
@@ -356,12 +366,14 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         close = closest(extra[0], allowed)
         if close:
             hint = f"did you mean '{close}'? " + hint
+        # another library's name for a field: the spelling guess would mislead
+        hint = _schema_hints(schema_part).get(extra[0].lower()) or hint
     elif rule == "enum":
         options = [str(o) for o in error.validator_value]
         message = f"{_show(value)} is not one of: {', '.join(options)}"
         close = closest(str(value), options)
         # another library's word for one of ours: the spelling guess would mislead
-        hint = (schema_part.get(SCHEMA_HINTS, {}).get(str(value).lower())
+        hint = (_schema_hints(schema_part).get(str(value).lower())
                 or (f"did you mean '{close}'?" if close else hint))
     elif rule == "const":
         message = f"expected {json.dumps(error.validator_value)}, got {_show(value)}"
