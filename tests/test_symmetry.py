@@ -191,19 +191,34 @@ def test_a_depthwise_constant_conv_after_a_drawn_one_is_not_said_identical(tmp_p
     assert [w.message for w in cnnspec.load(path).warnings] == []
 
 
-@pytest.mark.parametrize("after, stays", [
+@pytest.mark.parametrize("merge, after, stays, through", [
     # a concat passes each channel on as it is: a constant conv reading it keeps the tie
-    ("c: conv 4 3x3 pad same weight constant(0.1) relu", True),
+    ("concat", "c: conv 4 3x3 pad same weight constant(0.1) relu", True, None),
     # a group norm after it groups conv1's third channel with b's first: their statistics
     # differ, and so do the gradients
-    ("n: groupnorm 3\nc: conv 4 3x3 pad same weight constant(0.1) relu", False),
-    ("c: conv 6 3x3 pad same groups 3 weight constant(0.1) relu", False),
+    ("concat", "n: groupnorm 3\nc: conv 4 3x3 pad same weight constant(0.1) relu", False, "n"),
+    ("concat", "c: conv 6 3x3 pad same groups 3 weight constant(0.1) relu", False, "c"),
+    # an add passes each channel's gradient back as it is too: a frozen constant conv reading
+    # it weighs its channels alike for good, and the tie holds, as after a mean pool
+    ("add", "c: conv 4 3x3 pad same weight constant(0.1) frozen relu", True, None),
+    ("add", "p: avgpool 2\nc: conv 4 3x3 pad same weight constant(0.1) frozen relu", True,
+     None),
+    # but the add made the channels' values differ (b's are drawn): a trainable constant conv
+    # learns different weights for them at its first step, and conv1's tie breaks at the next
+    ("add", "c: conv 4 3x3 pad same weight constant(0.1) relu", False, "c"),
+    # and a layer that is not linear passes each a gradient of its own values
+    ("add", "r: relu\nc: conv 4 3x3 pad same weight constant(0.1) frozen relu", False, "r"),
+    ("add", "m: maxpool 2\nc: conv 4 3x3 pad same weight constant(0.1) frozen relu", False,
+     "m"),
 ])
-def test_check_speaks_of_a_concat_as_training_finds(tmp_path, after, stays):
+def test_check_speaks_of_a_merge_as_training_finds(tmp_path, merge, after, stays, through):
+    """A merge itself never tells the filters apart: what reads it may, and check names that
+    layer, or says the symmetry never breaks, as SGD finds."""
     warning, w = _conv1_warning_and_trained(
-        tmp_path, "input 1x8x8\nconv1: conv 3 3x3 pad same weight constant(0.1) relu\n"
-        "b: conv 3 3x3 pad same relu <- input\ns: concat(conv1, b)\n"
+        tmp_path, "input 1x8x8\nconv1: conv 3 3x3 pad same weight constant(0.1)\n"
+        f"b: conv 3 3x3 pad same relu <- input\ns: {merge}(conv1, b)\n"
         f"{after}\nflatten\ndense 10\n")
     assert np.allclose(w, w[:1], rtol=0, atol=1e-12) == stays
     assert ("symmetry never breaks" in warning.message) == stays
-    assert not warning.message.endswith("come back through s")
+    if through:
+        assert warning.message.endswith(f"come back through {through}")

@@ -7,9 +7,10 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   fixed kernel the same for every filter, with biases alike): they compute the same output,
   and where everything that reads them weighs them alike too they get identical gradients and
   stay identical, so the layer never has more than one distinct filter (the "symmetry
-  breaking" argument for random init); a drawn layer, dropout or an add after it tells them
-  apart (a concat only where a group norm or grouped conv after it mixes in other channels),
-  and the warning names it. A layer with no conv/dense layer after it is exempt: the
+  breaking" argument for random init); a drawn layer or dropout after it tells them apart,
+  and so does a layer that is not linear or a trainable one after an add (which makes their
+  values differ), or a group norm or grouped conv after a concat (which mixes in other
+  channels); the warning names it. A layer with no conv/dense layer after it is exempt: the
   loss tells its units apart (each has its own target), which is why a zero-initialised
   classifier head trains;
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
@@ -99,6 +100,23 @@ def identical_filters(info: LayerInfo) -> int:
     return 0
 
 
+def _grouped(info: LayerInfo) -> bool:
+    """A grouped conv or a group norm: each channel is summed (normalised) with its group's."""
+    return is_weighted(info.kind) and _groups(info) > 1 or info.kind == "groupnorm"
+
+
+def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
+    """Whether layer ``info`` can send channels that start alike different gradients, reached
+    with other channels put beside them (``beside_others``: after a concat) or with other
+    inputs' values added to theirs (``mixed``: after an add, so that their values differ)."""
+    kind, weighted = KINDS[info.kind], is_weighted(info.kind)
+    if weighted and not _alike(info.weight_init, _axes(info)[1]) or kind.family == "dropout":
+        return True
+    if _grouped(info) and beside_others:
+        return True
+    return mixed and (info.ir["trainable"] if weighted else not kind.linear)
+
+
 def tie_breakers(name: str, by_name: dict[str, LayerInfo],
                  after: dict[str, list[str]]) -> list[str]:
     """The layers after ``name`` that can give its channels different gradients.
@@ -110,26 +128,31 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     inputs alike sends each channel the gradient of its own group's filters instead, so what
     sets those apart sets the channels apart too. A concat passes each channel on as it is,
     but after it a group norm or a grouped conv may group the channels with others of their
-    own (their statistics, their sums, differ). A layer whose weights differ between its
-    inputs (any drawn init), dropout (its masks differ between channels) and an add of other
-    inputs can set them apart. Empty: the symmetry never breaks.
+    own (their statistics, their sums, differ). An add passes each channel's gradient back
+    as it is too, but sums other inputs into the channels, whose values then differ: after
+    it, a layer that is not linear (a ReLU's mask, a max pool's choice, a norm's statistics:
+    :attr:`Kind.linear`) sends each channel a gradient of its own values, and a trainable
+    conv or dense layer, a constant one too, learns different weights for them from its
+    first step on (a frozen one weighing its inputs alike keeps them tied). A layer whose
+    weights differ between its inputs (any drawn init) and dropout (its masks differ between
+    channels) set them apart wherever they are. Empty: the symmetry never breaks.
     """
-    # (layer, whether a concat put other channels beside these on the way)
-    todo, seen, breakers = [(n, False) for n in after.get(name, [])], set(), []
+    # (layer, whether a concat put other channels beside these, whether an add mixed others'
+    # values into them, on the way)
+    todo = [(n, False, False) for n in after.get(name, [])]
+    seen, breakers = set(), []
     while todo:
-        nxt, beside_others = todo.pop(0)
-        if (nxt, beside_others) in seen:
+        state = todo.pop(0)
+        if state in seen:
             continue
-        seen.add((nxt, beside_others))
+        seen.add(state)
+        nxt, beside_others, mixed = state
         info = by_name[nxt]
-        family = KINDS[info.kind].family
-        grouped = is_weighted(info.kind) and _groups(info) > 1 or info.kind == "groupnorm"
-        if (is_weighted(info.kind) and not _alike(info.weight_init, _axes(info)[1])
-                or family == "dropout" or info.kind == "add" or (grouped and beside_others)):
-            if nxt not in breakers:  # reached both beside other channels and not
+        if _tells_apart(info, beside_others, mixed):
+            if nxt not in breakers:  # reached in more than one state
                 breakers.append(nxt)
-        elif not is_weighted(info.kind) or grouped:
-            todo.extend((n, beside_others or info.kind == "concat")
+        elif not is_weighted(info.kind) or _grouped(info):
+            todo.extend((n, beside_others or info.kind == "concat", mixed or info.kind == "add")
                         for n in after.get(nxt, []))
     return breakers
 

@@ -436,7 +436,7 @@ COUNT_INCLUDE_PAD = Field(
 
 def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
                aliases: tuple[str, ...], extra_fields=(), usage_extra: str = "",
-               examples=()) -> Kind:
+               examples=(), linear: bool = False) -> Kind:
     return Kind(
         name, summary, "pool", infer=_pool_infer,
         build=lambda b: L.Pool(reduce, tuple(b.ir["size"]), tuple(b.ir["stride"]),
@@ -450,7 +450,7 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
         aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
         torch=lambda ir, ins, inferred: _pool_torch(ir, inferred, reduce, pad_value),
         onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
-        examples=POOL_EXAMPLES + examples, flops=window_flops)
+        examples=POOL_EXAMPLES + examples, flops=window_flops, linear=linear)
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math.inf,
@@ -458,7 +458,8 @@ MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math
 AVGPOOL = _pool_kind("avgpool", "avg", "the mean of each window (padding counts as zeros unless "
                      "count_include_pad false)", 0.0, ("avg_pool",),
                      extra_fields=(COUNT_INCLUDE_PAD,),
-                     usage_extra=" [count_include_pad false]", examples=AVGPOOL_EXAMPLES)
+                     usage_extra=" [count_include_pad false]", examples=AVGPOOL_EXAMPLES,
+                     linear=True)
 
 
 def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
@@ -469,7 +470,7 @@ def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
 
 GLOBAL_AVGPOOL = Kind(
     "global_avgpool", "(C, H, W) -> (C,): the mean of each channel", "pool",
-    infer=_global_pool_infer, build=lambda b: L.GlobalAvgPool(), aliases=("gap",),
+    infer=_global_pool_infer, build=lambda b: L.GlobalAvgPool(), aliases=("gap",), linear=True,
     torch=lambda ir, ins, inf: call("GlobalPool", "avg"),
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalAveragePool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
@@ -525,7 +526,7 @@ UPSAMPLE = Kind(
     aliases=("upsampling",),
     phrases=lambda ir, pads: [f"x{step_text(ir['factor'])} {ir['mode']}"],
     compact=lambda ir: f"x{step_text(ir['factor'])} {ir['mode']}",
-    torch=_upsample_torch, onnx=_upsample_onnx,
+    torch=_upsample_torch, onnx=_upsample_onnx, linear=True,
     examples=(Example(((2, 3, 4),), {"factor": [2, 2]}),
               Example(((2, 3, 2),), {"factor": [2, 3]}),
               Example(((2, 3, 4),), {"factor": [2, 2], "mode": "bilinear"}),
@@ -535,7 +536,7 @@ UPSAMPLE = Kind(
 FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
-    build=lambda b: L.Flatten(), torch=lambda ir, ins, inf: "nn.Flatten()",
+    build=lambda b: L.Flatten(), torch=lambda ir, ins, inf: "nn.Flatten()", linear=True,
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", xs, axis=1),
     examples=(Example(((3, 2, 4),)),))
 
@@ -885,7 +886,7 @@ def _concat_signal(ir: dict, moments: list[float], shapes) -> float:
 ADD = Kind(
     "add", "elementwise sum of >= 2 equally shaped inputs", "merge", infer=_add_infer,
     build=lambda b: L.Merge("add"), usage="add(a, b) or add <- a, b",
-    takes_activation=True, merge=True,
+    takes_activation=True, merge=True, linear=True,
     signal=lambda ir, moments, shapes: sum(moments),  # independent branches: moments add
     torch=lambda ir, ins, inf: "Add()", onnx=lambda g, ir, ins, inf, xs: g.op("Sum", xs),
     examples=(Example(((2, 3, 3), (2, 3, 3), (2, 3, 3))),))
@@ -894,7 +895,7 @@ CONCAT = Kind(
     "concat", "concatenation of >= 2 inputs: feature maps along the channels, flat vectors "
     "along the features", "merge", infer=_concat_infer,
     build=lambda b: L.Merge("concat"), usage="concat(a, b) or concat <- a, b",
-    aliases=("cat",), takes_activation=True, merge=True, signal=_concat_signal,
+    aliases=("cat",), takes_activation=True, merge=True, linear=True, signal=_concat_signal,
     torch=lambda ir, ins, inf: "Concat()",
     onnx=lambda g, ir, ins, inf, xs: g.op("Concat", xs, axis=1),
     examples=(Example(((1, 3, 3), (3, 3, 3))), Example(((3,), (5,), (2,)))))

@@ -103,6 +103,10 @@ class Kind:
     ``g.param(key, shape=None) -> name`` (the layer's ``weight``, ``bias`` or a buffer,
     reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
     :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
+    ``linear``: its output is one linear map of its inputs, the same for every channel (a
+    mean pool, a reshape, upsampling, a merge), so the gradient it passes back to a channel
+    does not depend on that channel's values (check's symmetry lint reads it: channels whose
+    values differ get different gradients only from a layer that is not).
     ``flops``: ``(ir, in_shapes, out_shape, macs) -> int``, the forward FLOPs per example
     (:meth:`step_flops` derives the backward's). ``libraries``: ``(ir) -> names``, the
     modules beyond NumPy its engine op imports on first use, whose memory a training process
@@ -120,6 +124,7 @@ class Kind:
     aliases: tuple[str, ...] = ()
     takes_activation: bool = False
     merge: bool = False
+    linear: bool = False
     size_field: str | None = None
     noun: str | None = None
     fixed_inits: tuple[dict, dict] | None = None
