@@ -222,3 +222,19 @@ def test_check_speaks_of_a_merge_as_training_finds(tmp_path, merge, after, stays
     assert ("symmetry never breaks" in warning.message) == stays
     if through:
         assert warning.message.endswith(f"come back through {through}")
+
+
+@pytest.mark.parametrize("weight, stays", [("constant(0.1)", True), ("he_normal", False)])
+def test_an_add_of_branches_that_start_alike_keeps_the_tie(tmp_path, weight, stays):
+    """A residual block whose convs are all constant: the branch added to conv1's channels
+    has channels alike too, so their values stay equal, and the ReLU after the add keeps the
+    tie (in a ResNet of constant convs every filter stays a copy); a drawn conv after it is
+    what tells them apart."""
+    warning, w = _conv1_warning_and_trained(
+        tmp_path, "input 1x8x8\nconv1: conv 3 3x3 pad same weight constant(0.1)\n"
+        "b: conv 3 3x3 pad same weight constant(0.05) relu\ns: add(b_relu, conv1) relu\n"
+        f"c: conv 4 3x3 pad same weight {weight} relu\nflatten\ndense 10\n")
+    assert np.allclose(w, w[:1], rtol=0, atol=1e-12) == stays
+    assert ("symmetry never breaks" in warning.message) == stays
+    if not stays:
+        assert warning.message.endswith("come back through c")

@@ -8,8 +8,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   and where everything that reads them weighs them alike too they get identical gradients and
   stay identical, so the layer never has more than one distinct filter (the "symmetry
   breaking" argument for random init); a drawn layer or dropout after it tells them apart,
-  and so does a layer that is not linear or a trainable one after an add (which makes their
-  values differ), or a group norm or grouped conv after a concat (which mixes in other
+  and so does a layer that is not linear or a trainable one after an add of a branch whose
+  channels differ (which makes their values differ), or a group norm or grouped conv after a concat (which mixes in other
   channels); the warning names it. A layer with no conv/dense layer after it is exempt: the
   loss tells its units apart (each has its own target), which is why a zero-initialised
   classifier head trains;
@@ -40,7 +40,7 @@ squash the scores twice). The data against the network is checked in
 from __future__ import annotations
 
 from cnnspec.check import signal
-from cnnspec.check.graph import consumers
+from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
@@ -100,6 +100,24 @@ def identical_filters(info: LayerInfo) -> int:
     return 0
 
 
+def alike_channels(spec: Spec, layers: list[LayerInfo]) -> set[str]:
+    """The layers whose output channels (a flat output's features) all start with equal
+    values, whatever the input: a conv/dense layer all of whose filters start alike (an
+    ungrouped one: :func:`identical_filters` of all), and a layer without weights other than
+    dropout and concat (whose parts may differ) reading such layers only; the input too, with
+    one channel. Adding one to channels that start alike keeps them alike."""
+    alike = {INPUT} if spec.ir["input"]["shape"][0] == 1 else set()
+    for info in layers:
+        if is_weighted(info.kind):
+            same = _groups(info) == 1 and identical_filters(info) == info.output_shape[0]
+        else:
+            same = (KINDS[info.kind].family != "dropout" and info.kind != "concat"
+                    and all(name in alike for name in info.inputs))
+        if same:
+            alike.add(info.name)
+    return alike
+
+
 def _grouped(info: LayerInfo) -> bool:
     """A grouped conv or a group norm: each channel is summed (normalised) with its group's."""
     return is_weighted(info.kind) and _groups(info) > 1 or info.kind == "groupnorm"
@@ -117,8 +135,8 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
     return mixed and (info.ir["trainable"] if weighted else not kind.linear)
 
 
-def tie_breakers(name: str, by_name: dict[str, LayerInfo],
-                 after: dict[str, list[str]]) -> list[str]:
+def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
+                 alike: set[str]) -> list[str]:
     """The layers after ``name`` that can give its channels different gradients.
 
     Channels that start alike stay alike only while everything that reads them treats them
@@ -129,7 +147,8 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     sets those apart sets the channels apart too. A concat passes each channel on as it is,
     but after it a group norm or a grouped conv may group the channels with others of their
     own (their statistics, their sums, differ). An add passes each channel's gradient back
-    as it is too, but sums other inputs into the channels, whose values then differ: after
+    as it is too, but sums other inputs into the channels, whose values then differ (unless
+    those inputs' channels are all alike too, ``alike``: :func:`alike_channels`): after
     it, a layer that is not linear (a ReLU's mask, a max pool's choice, a norm's statistics:
     :attr:`Kind.linear`) sends each channel a gradient of its own values, and a trainable
     conv or dense layer, a constant one too, learns different weights for them from its
@@ -137,22 +156,24 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo],
     weights differ between its inputs (any drawn init) and dropout (its masks differ between
     channels) set them apart wherever they are. Empty: the symmetry never breaks.
     """
-    # (layer, whether a concat put other channels beside these, whether an add mixed others'
-    # values into them, on the way)
-    todo = [(n, False, False) for n in after.get(name, [])]
+    # (layer, the layer before it on the way, whether a concat put other channels beside
+    # these, whether an add mixed other values into them)
+    todo = [(n, name, False, False) for n in after.get(name, [])]
     seen, breakers = set(), []
     while todo:
         state = todo.pop(0)
         if state in seen:
             continue
         seen.add(state)
-        nxt, beside_others, mixed = state
+        nxt, before, beside_others, mixed = state
         info = by_name[nxt]
         if _tells_apart(info, beside_others, mixed):
             if nxt not in breakers:  # reached in more than one state
                 breakers.append(nxt)
         elif not is_weighted(info.kind) or _grouped(info):
-            todo.extend((n, beside_others or info.kind == "concat", mixed or info.kind == "add")
+            mixed = mixed or info.kind == "add" and any(
+                other not in alike for other in info.inputs if other != before)
+            todo.extend((n, nxt, beside_others or info.kind == "concat", mixed)
                         for n in after.get(nxt, []))
     return breakers
 
@@ -170,7 +191,8 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
     """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    return {info.name: tie_breakers(info.name, by_name, after) for info in layers
+    alike = alike_channels(spec, layers)
+    return {info.name: tie_breakers(info.name, by_name, after, alike) for info in layers
             if is_weighted(info.kind) and info.ir["trainable"]
             and identical_filters(info) >= 2
             and _feeds_a_weight_layer(info.name, by_name, after)}
