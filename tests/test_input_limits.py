@@ -259,6 +259,17 @@ def test_inits_float32_holds_do_not_warn(init):
     assert underflow_warnings(parse(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)) == []
 
 
+def test_a_sparse_init_is_sized_by_the_values_it_draws():
+    """One drawn weight per unit of N(0, 1e-37^2) on 128 inputs: a root mean square of
+    8.8e-39, below float32's smallest normal number, but the drawn weights are numbers
+    float32 holds; the zeros around them are what sparse means."""
+    spec = parse(HEAD + "conv 2 3x3 pad same\nflatten\ndense 10 weight sparse(1, 1e-37)\n")
+    assert underflow_warnings(spec) == []
+    (warning,) = underflow_warnings(
+        parse(HEAD + "conv 2 3x3 pad same\nflatten\ndense 10 weight sparse(1, 1e-39)\n"))
+    assert "makes weights of about 1e-39" in warning.message
+
+
 def test_the_smallest_normal_number_is_the_dtype_trained_in():
     """float64 holds 1e-300 with every bit: a run trained in float64 is not warned; below
     float64's own smallest normal number it is."""

@@ -9,10 +9,10 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   stay identical, so the layer never has more than one distinct filter (the "symmetry
   breaking" argument for random init); a drawn layer or dropout after it tells them apart,
   and so does a layer that is not linear or a trainable one after an add of a branch whose
-  channels differ (which makes their values differ), or a group norm or grouped conv after a concat (which mixes in other
-  channels); the warning names it. A layer with no conv/dense layer after it is exempt: the
-  loss tells its units apart (each has its own target), which is why a zero-initialised
-  classifier head trains;
+  channels differ (their values then differ), or a group norm or grouped conv after a
+  concat (which mixes in other channels); the warning names it. A layer with no conv/dense
+  layer after it is exempt: the loss tells its units apart (each has its own target), which
+  is why a zero-initialised classifier head trains;
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
   the model trains in (``numpy.finfo(dtype).tiny``; float32's 1.18e-38 for ``check``):
   ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)``, a constant or a kernel of such numbers

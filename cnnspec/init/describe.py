@@ -198,7 +198,8 @@ def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
                f"sqrt({max(out, cin)} * {kh * kw}) = {num(std)}")
     return InitInfo("delta_orthogonal", "delta_orthogonal",
                     f"delta orthogonal {out}x{cin}, gain {g:.4g}", formula, mean=0.0, std=std,
-                    fan_in=fan_in, fan_out=fan_out, random=True)
+                    fan_in=fan_in, fan_out=fan_out, random=True,
+                    nonzero_scale=abs(g) / math.sqrt(max(out, cin)))
 
 
 def _sparse(init, shape, fan_in, fan_out) -> InitInfo:
@@ -208,7 +209,8 @@ def _sparse(init, shape, fan_in, fan_out) -> InitInfo:
     formula = (f"{k} of the {cols} incoming weights of each unit N(0, {sigma:g}^2), the rest 0; "
                f"std = std * sqrt(k / fan_in) = {sigma:g} * sqrt({k} / {cols}) = {num(std)}")
     return InitInfo("sparse", "sparse", f"sparse {k}/{cols}, N(0, {num(sigma)}^2)", formula,
-                    mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+                    mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True,
+                    nonzero_scale=sigma)
 
 
 def positive_unitball_std(n: int) -> float:
@@ -284,7 +286,7 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
     else:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
-                    fan_in=fan_in, fan_out=fan_out, largest=max(abs(v) for v in numbers),
+                    fan_in=fan_in, fan_out=fan_out, nonzero_scale=max(abs(v) for v in numbers),
                     constant=all(v == numbers[0] for v in numbers),
                     alike_axes=tuple(axis for axis in range(min(2, len(shape)))
                                      if alike_along(values, placement, axis)))

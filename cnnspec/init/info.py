@@ -19,8 +19,10 @@ class InitInfo:
     same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
     axes along which every slice is the same (0: every filter or unit gets the same values, 1:
     each weighs all its inputs alike), for a weight the spec fixes (a constant, a literal, a
-    named kernel); empty for a drawn one. ``largest``: the largest magnitude among a fixed
-    kernel's values (None for other inits). ``source``: the paper the scheme comes from.
+    named kernel); empty for a drawn one. ``nonzero_scale``: how large the values that are not
+    0 are, where mean and std do not say it: the largest magnitude of a fixed kernel's, the
+    std of those a sparse init draws, the entries of delta_orthogonal's centre tap (None
+    elsewhere). ``source``: the paper the scheme comes from.
     """
 
     name: str
@@ -35,15 +37,15 @@ class InitInfo:
     constant: bool = False
     random: bool = False
     alike_axes: tuple[int, ...] = ()
-    largest: float | None = None
+    nonzero_scale: float | None = None
     source: str = ""  # the paper the formula comes from (the catalogue's), or ""
 
     @property
     def scale(self) -> float | None:
-        """How large the values are: the largest magnitude of a fixed kernel's, the root mean
-        square ``sqrt(mean^2 + std^2)`` of others (``hypot``, which does not underflow for a
-        std of 1e-300 as its square does); None where no number says it (identity's 0s and 1s,
+        """How large the values are: ``nonzero_scale`` where it is given, else their root mean
+        square ``sqrt(mean^2 + std^2)`` (``hypot``, which does not underflow for a std of
+        1e-300 as its square does); None where no number says it (identity's 0s and 1s,
         LSUV's scale set on data)."""
-        if self.largest is not None:
-            return self.largest
+        if self.nonzero_scale is not None:
+            return self.nonzero_scale
         return None if self.std is None else math.hypot(self.mean or 0.0, self.std)
