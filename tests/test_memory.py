@@ -19,6 +19,7 @@ from cnnspec.check.memory import (
     OBJECT_BYTES_PER_LAYER,
     OVERESTIMATE,
     bytes_text,
+    gradient_arrays,
     memory_problems,
     runtime_bytes,
 )
@@ -287,6 +288,50 @@ def test_the_split_the_estimate_counts_is_the_engines(cores, tmp_path):
     parts = cores if splits(checked.ir["training"]["batch_size"], cores) else 1
     assert checked.step_memory.runtime == runtime_bytes(checked.layers, parts)
 
+
+# A net whose parameters outweigh everything else a step holds: at batch 24 each activation is
+# under 1% of them (24 of 3072 input features), so the traced memory counts parameter-sized
+# arrays, and one more or one fewer is a whole unit.
+WIDE_DENSE = """model wide
+input 3x32x32
+flatten
+fc: dense 512
+out: dense 10
+train { data cifar10 }
+"""
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_the_gradient_arrays_counted_are_those_a_split_step_holds_at_its_peak(parts, tmp_path):
+    """check counts ``gradient_arrays(parts)`` arrays the size of the parameters; a training
+    step in threads (whose arrays tracemalloc sees, the parts' included) holds at its peak,
+    besides the parameters, that many: each part's gradients, their sum and the previous
+    step's sum. Measured on the second step, when the first has left its gradients behind."""
+    path = tmp_path / "wide.cnn"
+    path.write_text(WIDE_DENSE)
+    checked = cnnspec.load(path)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, 24)
+
+    def step(model):
+        _, dout = model.loss(model.forward(x), y)
+        model.backward(dout, input_grad=False)
+
+    step(cnnspec.compile(checked, seed=0))  # the modules a step imports, before tracing
+    tracemalloc.start()
+    try:
+        model = cnnspec.compile(checked, seed=0)
+        model.threads, model.parts_in = parts, "threads"
+        step(model)
+        tracemalloc.reset_peak()
+        step(model)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    parameters = sum(value.nbytes for value in model.params().values())
+    assert splits(24, parts) == (parts > 1)
+    assert round(peak / parameters) - 1 == gradient_arrays(parts), peak / parameters
 
 def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, capsys):
     spec = tmp_path / "huge.cnn"
