@@ -6,8 +6,11 @@ so that line 1 column 1 is the first character the user sees, and a carriage ret
 line alone (the classic Mac OS line ending) becomes a line feed, as Python's universal newlines
 read it: the grammar's line break is ``\n`` or ``\r\n``, and without this a file with CR line
 endings would be one long comment. Bytes that are not UTF-8 are a
-:class:`SpecError` located at the line and column where they start; a file that cannot be read
-at all is a :class:`RunError`.
+:class:`SpecError` located at the line and column where they start; text in UTF-16 (with or
+without its byte-order mark) and a file holding a NUL byte, which no text does (a binary file),
+are told as such rather than as a stray byte or an unexpected character; a file that cannot be
+read at all is a :class:`RunError`. Each message's hint names the file as its reader calls it
+(the spec, the prototxt being imported).
 """
 from __future__ import annotations
 
@@ -26,10 +29,11 @@ MAX_SPEC_BYTES = 64 << 20
 LONE_CR = re.compile(rb"\r(?!\n)")
 
 
-def read_spec_text(path: str | Path) -> str:
+def read_spec_text(path: str | Path, what: str = "the spec") -> str:
     """The text of the spec file at ``path``, without a byte-order mark. Only a regular file
     of at most :data:`MAX_SPEC_BYTES` is read: a device (``/dev/zero``), a pipe or a huge
-    file is refused first, by what it is and how large."""
+    file is refused first, by what it is and how large. ``what`` names the file in the hint
+    of an error about its bytes ("save the spec as UTF-8")."""
     try:
         # Measured before it is opened: opening a pipe no one writes to waits forever.
         _refuse_unreadable_kind(path, os.stat(path))
@@ -46,10 +50,13 @@ def read_spec_text(path: str | Path) -> str:
     if len(data) > MAX_SPEC_BYTES:  # grew after it was measured
         raise _too_large(path, len(data))
     data = _unified(data)
+    not_text = _not_text(data, str(path), what)
+    if not_text is not None:
+        raise not_text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _not_utf8(data, exc.start, str(path)) from None
+        raise _not_utf8(data, exc.start, str(path), what) from None
 
 
 def _refuse_unreadable_kind(path: str | Path, info: os.stat_result) -> None:
@@ -124,12 +131,77 @@ def _unified(data: bytes) -> bytes:
     return LONE_CR.sub(b"\n", data.removeprefix(codecs.BOM_UTF8))
 
 
-def _not_utf8(data: bytes, start: int, path: str) -> SpecError:
-    """The error for the undecodable byte at offset ``start``, at its line and column."""
-    before = data[:start].decode("utf-8")  # everything before the first bad byte decodes
+def _save_as_utf8(what: str) -> str:
+    return f"save {what} as UTF-8 (most editors offer it under 'encoding')"
+
+
+def _not_utf8(data: bytes, start: int, path: str, what: str) -> SpecError:
+    """The error for the undecodable byte at offset ``start``, at its line and column; or,
+    when most of the file's start is no text in any encoding, for a binary file."""
+    if _looks_binary(data[:WIDE_SAMPLE]):
+        return _binary(path, what)
+    return SpecError(f"the file is not UTF-8 text: byte 0x{data[start]:02X} cannot be decoded",
+                     span=_byte_span(data, start), hint=_save_as_utf8(what), file=path)
+
+
+def _byte_span(data: bytes, offset: int) -> Span:
+    """The span of the byte at ``offset``, where every byte before it is UTF-8."""
+    before = data[:offset].decode("utf-8")
     line = before.count("\n") + 1
     column = len(before) - (before.rfind("\n") + 1) + 1
-    return SpecError(f"the file is not UTF-8 text: byte 0x{data[start]:02X} cannot be decoded",
-                     span=Span(line, column, line, column + 1),
-                     hint="save the spec as UTF-8 (most editors offer it under 'encoding')",
-                     file=path)
+    return Span(line, column, line, column + 1)
+
+
+# The byte-order marks of UTF-32 before UTF-16's: UTF-32 LE's starts with UTF-16 LE's.
+WIDE_BOMS = {codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32",
+             codecs.BOM_UTF16_LE: "UTF-16", codecs.BOM_UTF16_BE: "UTF-16"}
+WIDE_SAMPLE = 512  # the bytes looked at for UTF-16 without a byte-order mark
+
+
+def _not_text(data: bytes, path: str, what: str) -> SpecError | None:
+    """The error for a file (``data``: its bytes, a UTF-8 byte-order mark dropped) that is no
+    UTF-8 text at all, or None: text in UTF-16 or UTF-32 (Windows' "Unicode", PowerShell 5's
+    ``>``), in which a UTF-8 reader finds an undecodable byte or a NUL at the first
+    character, and a file holding a NUL byte (a binary file, a damaged one), located at that
+    byte where what comes before it is text."""
+    for bom, encoding in WIDE_BOMS.items():
+        if data.startswith(bom):
+            return SpecError(f"the file is {encoding} text (it starts with {encoding}'s "
+                             "byte-order mark), not UTF-8", hint=_save_as_utf8(what),
+                             file=path)
+    nul = data.find(b"\0")
+    if nul < 0:
+        return None
+    if _looks_utf16(data[:WIDE_SAMPLE]):
+        return SpecError("the file is UTF-16 text (a NUL byte beside each letter), not UTF-8",
+                         hint=_save_as_utf8(what), file=path)
+    if _looks_binary(data[:WIDE_SAMPLE]):
+        return _binary(path, what, "it holds NUL bytes (0x00)")  # no line to point at
+    try:
+        span = _byte_span(data, nul)
+    except UnicodeDecodeError:
+        span = None
+    return _binary(path, what, "it holds a NUL byte (0x00)", span)
+
+
+def _binary(path: str, what: str, why: str = "most of its first bytes are neither UTF-8 nor "
+            "printable", span: Span | None = None) -> SpecError:
+    return SpecError(f"the file is not text: {why}", span=span,
+                     hint=f"is it {what}? This file is binary, or damaged", file=path)
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Whether ``sample`` is mostly no text: more than a tenth of it undecodable as UTF-8 or
+    control characters other than the whitespace ones (text in another 8-bit encoding, such
+    as Latin-1, has a stray accented letter here and there)."""
+    text = sample.decode("utf-8", errors="replace")
+    odd = sum(char == "\ufffd" or (char < " " and char not in "\t\n\r\f\v") for char in text)
+    return odd > len(text) / 10
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    """Whether ``sample`` reads as UTF-16 text without a byte-order mark: in one of the two
+    byte positions (which depends on the byte order) most bytes are NUL, as the high byte of
+    every ASCII character is, and in the other almost none."""
+    zeros = [half.count(0) / max(1, len(half)) for half in (sample[0::2], sample[1::2])]
+    return len(sample) >= 2 and max(zeros) >= 0.5 and min(zeros) <= 0.1

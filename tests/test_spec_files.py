@@ -89,3 +89,88 @@ def test_a_folder_is_not_a_spec(tmp_path, capsys):
     folder.mkdir()
     assert main(["check", str(folder)]) == 2
     assert f"{folder} is a directory, not a spec file" in capsys.readouterr().err
+
+
+# Files that are no UTF-8 text, as a user hands them over: saved by an editor or a shell as
+# UTF-16 (PowerShell 5's `>` writes UTF-16 with a byte-order mark), or not text at all.
+NOT_UTF8 = {
+    "utf-16": (lambda text: text.encode("utf-16"), "UTF-16 text (it starts with UTF-16's"),
+    "utf-16-le": (lambda text: text.encode("utf-16-le"), "UTF-16 text (a NUL byte beside"),
+    "utf-16-be": (lambda text: text.encode("utf-16-be"), "UTF-16 text (a NUL byte beside"),
+    "utf-32": (lambda text: text.encode("utf-32"), "UTF-32 text (it starts with UTF-32's"),
+    "binary": (lambda text: bytes(range(256)) * 2, "not text: it holds NUL bytes"),
+    "no NUL": (lambda text: bytes(range(128, 256)) * 4, "not text: most of its first bytes"),
+}
+CAFFE_NET = 'name: "x"\nlayer { name: "in" type: "Input" top: "in" ' \
+    "input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } } }\n"
+KERAS_NET = '{"class_name": "Sequential", "config": {"name": "s", "layers": []}}'
+# Each command that reads a text file a user wrote: (file name, its text, the command with
+# "{}" where the file goes, what the hint calls the file).
+TEXT_READERS = {
+    "check": ("net.cnn", SPEC, ["check", "{}"], "the spec"),
+    "check json": ("net.json", '{"format": 1}', ["check", "{}"], "the spec"),
+    "fmt": ("net.cnn", SPEC, ["fmt", "--check", "{}"], "the spec"),
+    "import caffe": ("net.prototxt", CAFFE_NET, ["import", "{}"], "the prototxt"),
+    "import solver": ("solver.prototxt", "base_lr: 0.01\n",
+                      ["import", "NET", "--solver", "{}"], "the solver's prototxt"),
+    "import keras": ("net.json", KERAS_NET, ["import", "{}"], "the Keras model's JSON"),
+}
+
+
+def _argv(command: list[str], path: str, tmp_path) -> list[str]:
+    """``command`` with the file at ``path`` for "{}" and a Caffe net for "NET"."""
+    net = _write(tmp_path, "model.prototxt", CAFFE_NET.encode())
+    return [path if word == "{}" else net if word == "NET" else word for word in command]
+
+
+@pytest.mark.parametrize("encoding", NOT_UTF8)
+@pytest.mark.parametrize("reader", TEXT_READERS)
+def test_a_file_in_utf16_or_binary_is_said_to_be_so_by_every_reader(reader, encoding, tmp_path,
+                                                                    capsys):
+    """UTF-16 was 'not UTF-8 text: byte 0xFF' with a BOM and 'unexpected character \\x00'
+    without, and an imported prototxt was told to 'save the spec as UTF-8': the message says
+    what the file is, and the hint names the file being read."""
+    name, text, command, what = TEXT_READERS[reader]
+    encode, message = NOT_UTF8[encoding]
+    path = _write(tmp_path, name, encode(text))
+    argv = _argv(command, path, tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}: error: the file is {message}"), err
+    hint = (f"hint: save {what} as UTF-8" if "UTF" in message
+            else f"hint: is it {what}? This file is binary, or damaged")
+    assert hint in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS)
+def test_a_nul_byte_in_text_is_located(reader, tmp_path, capsys):
+    name, text, command, what = TEXT_READERS[reader]
+    data = text.encode()
+    path = _write(tmp_path, name, data[:5] + b"\0" + data[5:])
+    argv = _argv(command, path, tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:1:6: error: the file is not text: it holds a NUL byte (0x00)\n" in err
+    assert f"hint: is it {what}? This file is binary, or damaged" in err
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS)
+def test_latin1_text_is_told_to_be_saved_as_utf8_in_the_words_of_its_reader(reader, tmp_path,
+                                                                            capsys):
+    name, text, command, what = TEXT_READERS[reader]
+    path = _write(tmp_path, name, text[:1].encode() + b"\xf1" + text[1:].encode())
+    argv = _argv(command, path, tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:1:2: error: the file is not UTF-8 text: byte 0xF1 cannot be decoded" in err
+    assert f"hint: save {what} as UTF-8" in err
+
+
+def test_a_control_character_in_a_json_string_is_named_whole(tmp_path, capsys):
+    """Python's json says 'Invalid control character at' and appends the place, which the
+    error gives as its line and column: the message read 'not valid JSON: Invalid control
+    character at'."""
+    path = _write(tmp_path, "net.json", b'{"format": "1\x01"}')
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:1:14: error: not valid JSON: a control character inside a string" in err

@@ -23,6 +23,10 @@ from cnnspec.sourcefile import read_spec_text
 
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json",)
+# What the errors about a file's bytes call each file read ("save the prototxt as UTF-8").
+CAFFE_MODEL = "the prototxt"
+CAFFE_SOLVER = "the solver's prototxt"
+KERAS_MODEL = "the Keras model's JSON"
 # Files a newcomer reaches for that hold weights or a whole saved model rather than the
 # architecture as text, or need no import: what each is, and what to give instead.
 NOT_TEXT = ", not a model's architecture as text"
@@ -59,11 +63,11 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     other = OTHER_FILES.get(path.suffix.lower())
     if other is not None:
         raise InputError(f"{path} is {other[0]}", hint=other[1])
-    text = read_spec_text(path)
     if path.suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt
 
-        solver_text = read_spec_text(solver) if solver is not None else None
+        text = read_spec_text(path, CAFFE_MODEL)
+        solver_text = read_spec_text(solver, CAFFE_SOLVER) if solver is not None else None
         return import_prototxt(text, str(path), solver=solver_text,
                                solver_path=str(solver) if solver is not None else None,
                                input_shape=input_shape, epoch_images=epoch_images)
@@ -73,7 +77,7 @@ def import_file(path: str | Path, solver: str | Path | None = None,
                            hint="a Keras model's JSON says its input shape itself")
         from cnnspec.importers.keras import import_keras
 
-        return import_keras(text, str(path))
+        return import_keras(read_spec_text(path, KERAS_MODEL), str(path))
     raise InputError(f"{path}: cnnspec imports Caffe .prototxt and Keras .json files",
                    hint="a Caffe model definition ends in .prototxt, a Keras model saved "
                    "with model.to_json() in .json")

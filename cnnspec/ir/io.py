@@ -222,6 +222,11 @@ def _long_number_span(text: str) -> Span | None:
 IR_HINT = "an IR file is what `cnnspec export` prints"
 
 
+# Python's json messages that read cut short without the position it appends to them.
+JSON_MESSAGES = {"Invalid control character at": "a control character inside a string (JSON "
+                 "writes it escaped: \\t, \\n, \\u0001)"}
+
+
 def parse_json(text: str, path: str | None, hint: str, max_nesting: int = MAX_NESTING,
                deep_hint: str | None = None):
     """``text`` read as strict JSON, for every JSON file a user hands cnnspec (an IR, a Keras
@@ -235,8 +240,9 @@ def parse_json(text: str, path: str | None, hint: str, max_nesting: int = MAX_NE
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
-        raise SpecErrors([SpecError(f"not valid JSON: {exc.msg}", span=Span(exc.lineno, exc.colno),
-                                    hint=hint, file=path)]) from None
+        raise SpecErrors([SpecError(f"not valid JSON: {JSON_MESSAGES.get(exc.msg, exc.msg)}",
+                                    span=Span(exc.lineno, exc.colno), hint=hint,
+                                    file=path)]) from None
     except _NotANumber as exc:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
