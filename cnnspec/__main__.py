@@ -1,5 +1,36 @@
+"""``python -m cnnspec`` and the ``cnnspec`` command (:func:`run`, its entry point).
+
+Ctrl-C is the command's to end, from its first instant to its last: :func:`run` imports the
+command line's modules itself (a hundredth of a second, during which a Ctrl-C would otherwise
+end the process with a traceback from the import), and once the command is done, a Ctrl-C is
+ignored while the process exits (the interpreter runs its exit handlers, such as stopping the
+worker processes a command started, which a ``KeyboardInterrupt`` cut short with a traceback
+of its own, "Exception ignored in atexit callback"): what the command did is done, its
+output written and flushed, and its exit code stands. Before this module runs, while Python
+itself starts, a Ctrl-C is Python's.
+"""
+import signal
 import sys
 
-from cnnspec.cli import main
+from cnnspec.exitcodes import interrupted
 
-sys.exit(main())
+
+def run() -> int:
+    try:
+        from cnnspec.cli import main
+
+        code = main()
+        _done()
+    except KeyboardInterrupt:
+        _done()
+        return interrupted()
+    return code
+
+
+def _done() -> None:
+    """The command is over: a Ctrl-C from now on changes nothing it did."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -11,10 +11,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-# The command line's exit codes (README's table), one for each kind of ending: 0 is success.
-EXIT_FAILURE = 1  # a RunError: the run failed (diverged, bad data, a failed download)
-EXIT_USAGE = 2  # a mistake in what was asked: a SpecError, an InputError, a usage error
-EXIT_INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM: 128 + SIGINT's number, as shells say
+# The command line's exit codes, for the modules that name them with the errors they end.
+from cnnspec.exitcodes import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE  # noqa: F401
 
 # A value quoted in a message (a string from a JSON IR, a number's digits) is cut to this many
 # characters, so that a 10 MB string is not echoed whole.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -337,6 +339,66 @@ def test_an_interrupt_while_the_commands_load_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(cnnspec.cli, "build_parser", loading)
     assert exit_code(["check", "net.cnn"]) == 130
     assert capsys.readouterr().err == "cnnspec: interrupted\n"
+
+
+def test_a_ctrl_c_that_python_could_only_swallow_still_ends_the_command(monkeypatch, trained,
+                                                                       capsys):
+    """A Ctrl-C raises KeyboardInterrupt wherever the main thread is, a finalizer included
+    (a weak reference's callback as a sweep closed its cluster), where Python can only print
+    it ("Exception ignored in ...", with a traceback) and carry on: the command then ended as
+    if never interrupted. It ends as an interrupted command does, without the traceback."""
+    import signal
+
+    from cnnspec.cli import check
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)  # its handler runs here, inside the finalizer
+
+    real_run = check.run
+
+    def run(args):
+        Finalized()
+        return real_run(args)
+
+    monkeypatch.setattr(check, "run", run)
+    assert exit_code(["check", trained["spec"]]) == 130
+    err = capsys.readouterr().err
+    assert err == "cnnspec: interrupted\n", err
+
+
+def _entry_point(code: str, argv: list[str]) -> subprocess.CompletedProcess:
+    """``cnnspec ARGV`` through the command's entry point (:func:`cnnspec.__main__.run`), in a
+    process that first runs ``code``."""
+    program = f"{code}\nimport sys\nfrom cnnspec.__main__ import run\nsys.exit(run())"
+    return subprocess.run([sys.executable, "-c", program, *argv], capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_a_ctrl_c_while_the_command_line_is_imported_is_the_one_line(trained):
+    """The entry point imported the command line's modules before any of its code could catch
+    a Ctrl-C: one in that hundredth of a second ended the process with a traceback."""
+    interrupting = """
+import importlib.abc, signal, sys
+class Interrupting(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "cnnspec.cli":
+            signal.raise_signal(signal.SIGINT)
+sys.meta_path.insert(0, Interrupting())"""
+    done = _entry_point(interrupting, ["check", trained["spec"]])
+    assert (done.returncode, done.stderr, done.stdout) == (130, "cnnspec: interrupted\n", "")
+
+
+def test_a_ctrl_c_once_the_command_is_done_changes_nothing(trained):
+    """A Ctrl-C as the process exits (here from its last exit handler, the one registered
+    first) printed a traceback ("Exception ignored in atexit callback"), or killed the process
+    by SIGINT: what the command did is done and its output flushed, so it is ignored and the
+    command's exit code stands."""
+    at_exit = ("import atexit, os, signal\n"
+               "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))")
+    done = _entry_point(at_exit, ["check", trained["spec"]])
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout.endswith("params)\n")
 
 
 def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys):

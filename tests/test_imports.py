@@ -21,6 +21,7 @@ PACKAGE = Path(cnnspec.__file__).parent
 # The layer order, bottom first: a unit (a subpackage, a top-level module, or the facade
 # ``cnnspec``) may import only units of lower layers. Units of one layer are independent.
 LAYERS = [
+    ("cnnspec.exitcodes",),  # imports nothing: the entry point reads it before the rest
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
      "cnnspec.usercache", "cnnspec.dtypes", "cnnspec.metrics"),
     ("cnnspec.sourcefile",),

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from cnnspec.errors import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     Command,
     InputError,
@@ -33,7 +32,8 @@ from cnnspec.errors import (
     long_words_shortened,
     shortened,
 )
-from cnnspec.training.interrupts import termination_as_interrupt
+from cnnspec.exitcodes import interrupted
+from cnnspec.training.interrupts import interrupts_in_finalizers_kept, termination_as_interrupt
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -268,13 +268,16 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return _main(sys.argv[1:] if argv is None else list(argv))
-    except KeyboardInterrupt:
-        # Caught here, not only around the command's run: a Ctrl-C in the first tenth of a
-        # second, while the commands' modules load for the parser, is the same one line.
-        print("cnnspec: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with interrupts_in_finalizers_kept() as kept:
+        try:
+            code = _main(sys.argv[1:] if argv is None else list(argv))
+        except KeyboardInterrupt:
+            # Caught here, not only around the command's run: a Ctrl-C in the first tenth of
+            # a second, while the commands' modules load for the parser, is the same one line.
+            return interrupted()
+    # A Ctrl-C that Python could only swallow (it came while a finalizer ran) ends the
+    # command as one anywhere else would have, though the command went on to its end.
+    return interrupted() if kept.requested else code
 
 
 def _main(argv: list[str]) -> int:

@@ -14,6 +14,7 @@ held the same way.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from contextlib import contextmanager
 
@@ -94,3 +95,29 @@ def interrupts_held():
             signal.signal(number, handler)
     for number in dict.fromkeys(arrived):
         signal.raise_signal(number)
+
+
+@contextmanager
+def interrupts_in_finalizers_kept():
+    """Yield an :class:`InterruptFlag` that a Ctrl-C raised inside a finalizer sets. Python
+    runs a signal's handler wherever the main thread is, a ``__del__`` or a weak reference's
+    callback included, and an exception there cannot propagate: ``KeyboardInterrupt`` was
+    printed with its traceback ("Exception ignored in ...") and the Ctrl-C was lost, the
+    command going on to its end. Within the block it is kept instead, unprinted, for the
+    caller to act on once the block is done; every other exception raised where it cannot
+    propagate is reported as before."""
+    flag = InterruptFlag()
+    previous = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
+                                                          KeyboardInterrupt):
+            flag.set()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield flag
+    finally:
+        sys.unraisablehook = previous
