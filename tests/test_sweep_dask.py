@@ -217,13 +217,17 @@ def test_a_scheduler_address_that_is_no_address_is_a_mistake_in_what_was_asked(a
     assert why in info.value.message and "tcp://HOST:PORT" in info.value.hint
 
 
-@pytest.mark.parametrize("to", ["group", "command"])
-def test_sigterm_stops_a_local_cluster_sweep_with_its_own_words_only(to, tiny_digits_spec,
-                                                                      tmp_path):
+@pytest.mark.parametrize("stop, to", [(signal.SIGTERM, "group"), (signal.SIGTERM, "command"),
+                                      (signal.SIGINT, "command")])
+def test_a_stop_signal_ends_a_local_cluster_sweep_with_its_own_words_only(stop, to,
+                                                                          tiny_digits_spec,
+                                                                          tmp_path):
     """SIGTERM to the process group (as a batch scheduler sends it: the cluster's workers get
     it too, and their nanny would report each "Restarting worker") or to the command alone
-    (Dask's interrupted wait logged a NameError from a callback of its own): the sweep says
-    it stopped and where its cells are, and Dask's shutdown says nothing after it."""
+    (Dask's interrupted wait logged a NameError from a callback of its own), or SIGINT to the
+    command alone (`kill -INT`: its workers, still training, do not hear it, and a heartbeat
+    of theirs as the cluster closed logged a CommClosedError traceback): the sweep says it
+    stopped and where its cells are, and Dask's shutdown says nothing after it."""
     from test_compare import _ended_within
 
     out = tmp_path / "stopped"
@@ -236,9 +240,9 @@ def test_sigterm_stops_a_local_cluster_sweep_with_its_own_words_only(to, tiny_di
         for line in process.stderr:  # stop once the first cell is in
             if ": val acc" in line:
                 if to == "group":
-                    os.killpg(process.pid, signal.SIGTERM)
+                    os.killpg(process.pid, stop)
                 else:
-                    process.send_signal(signal.SIGTERM)
+                    process.send_signal(stop)
                 break
         err = process.stderr.read()
         assert process.wait(timeout=START_TIMEOUT) == 130, err
@@ -278,3 +282,42 @@ def test_dask_logs_are_quiet_from_a_stop_signal_until_the_cluster_is_closed():
             assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _dask_log_level() -> int:
+    """The level of the logger of a worker's heartbeat, in the process it runs in."""
+    import logging
+
+    return logging.getLogger("distributed.worker").getEffectiveLevel()
+
+
+def test_a_local_clusters_workers_are_quiet_before_it_closes(monkeypatch):
+    """A worker still training a cell as the sweep closes its local cluster (after a Ctrl-C
+    or SIGTERM to the command alone, which the workers do not hear; after the last cell)
+    stays up a while, heartbeating, and a heartbeat caught as the scheduler closed logged an
+    error with a traceback ('Failed to communicate with scheduler during heartbeat', a
+    CommClosedError), 2 sweeps in 20 stopped so. By the time the cluster is closed, every
+    worker says only what is critical; before, its errors are heard."""
+    import logging
+    import time
+
+    executor = DaskExecutor(workers=2)
+    cluster = executor._cluster
+    closing = cluster.close
+    levels = {}
+
+    def close_seen_from_the_workers(*args, **kwargs):
+        with distributed.Client(cluster, timeout=START_TIMEOUT) as client:
+            levels.update(client.run(_dask_log_level))
+        return closing(*args, **kwargs)
+
+    try:
+        assert set(executor.client.run(_dask_log_level).values()) <= {
+            logging.DEBUG, logging.INFO, logging.WARNING}
+        executor._futures = [executor.client.submit(time.sleep, 1, pure=False)]
+        monkeypatch.setattr(cluster, "close", close_seen_from_the_workers)
+    finally:
+        executor.close()
+    assert len(levels) == 2 and set(levels.values()) == {logging.CRITICAL}, levels
+    assert all(address.startswith("tcp://127.0.0.1:") for address in levels)
+

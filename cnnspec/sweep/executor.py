@@ -24,11 +24,11 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 
 from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
-from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c
+from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c, quiet_dask
 from cnnspec.training.interrupts import STOP_SIGNALS, interrupts_held
 
 INSTALL_HINT = "install the sweep extra: pip install 'cnnspec[sweep]' (Dask distributed)"
@@ -188,11 +188,19 @@ def _local_cluster(workers: int | None):
     try:
         return LocalCluster(n_workers=workers or default_workers(os.cpu_count() or 1),
                              threads_per_worker=1, processes=True,
-                             dashboard_address=":0")  # any free port, never a fixed one
+                             # any free port, never a fixed one, on this machine only
+                             dashboard_address="127.0.0.1:0")
     except RuntimeError as exc:
         raise RunError(f"the local Dask cluster did not start: {exc}",
                        hint="a worker process failed as it started; its own messages above "
                        "say why") from None
+
+
+def _quiet_workers(client) -> None:
+    """Quiet the Dask loggers of every worker of ``client``'s cluster; a worker gone, or a
+    scheduler that cannot be reached, is left as it is: the close goes on."""
+    with suppress(OSError):
+        client.run(quiet_dask, on_error="ignore")
 
 
 class DaskExecutor:
@@ -264,10 +272,18 @@ class DaskExecutor:
 
     def close(self) -> None:
         """Cancel the tasks and close the client and the local cluster; Dask's loggers, quiet
-        from a stop signal on (:func:`_quiet_on_stop`), speak again once all is closed."""
+        from a stop signal on (:func:`_quiet_on_stop`), speak again once all is closed.
+
+        A local cluster's workers are quieted first, as a Ctrl-C at the terminal quiets them
+        (:func:`cnnspec.sweep.worker.quiet_dask`): a worker still training a cell when the
+        cluster closes (after a Ctrl-C or SIGTERM to this process alone, which its workers do
+        not hear) stays up a while, heartbeating, and a heartbeat caught as the scheduler
+        closed logged an error with a traceback (a CommClosedError)."""
         try:
             client = getattr(self, "client", None)
             if client is not None:
+                if self._cluster is not None:
+                    _quiet_workers(client)
                 if self._futures:
                     client.cancel(self._futures)
                 client.close()

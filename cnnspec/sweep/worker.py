@@ -34,9 +34,15 @@ def dask_setup(worker) -> None:
 
 
 def _quiet_dask(signum, frame) -> None:
-    """A worker's Ctrl-C: the sweep is stopping and closes the cluster, so what this worker's
-    Dask says from now on is of that (a heartbeat to the closed scheduler failing, with its
-    traceback); its errors before stay visible."""
+    """A worker's Ctrl-C: the sweep is stopping and closes the cluster."""
+    quiet_dask()
+
+
+def quiet_dask() -> None:
+    """This worker's cluster is being closed (the sweep is done, or stopping): what its Dask
+    says from now on is of that (a heartbeat to the closed scheduler failing, with its
+    traceback); its errors before stay visible. Run by a Ctrl-C, and by the sweep on every
+    worker of its local cluster before it closes it."""
     for logger in dask_loggers():
         logger.setLevel(logging.CRITICAL)
 
