@@ -367,6 +367,35 @@ def test_a_ctrl_c_that_python_could_only_swallow_still_ends_the_command(monkeypa
     assert err == "cnnspec: interrupted\n", err
 
 
+def test_an_error_a_ctrl_c_became_ends_the_command_as_the_ctrl_c(monkeypatch, trained,
+                                                                capsys):
+    """A Ctrl-C inside the import of a C extension comes out as that import's error: NumPy's,
+    interrupted as it imports datetime through C, raised an ImportError of its own and the
+    command ended with its traceback (exit 1). The same error without a Ctrl-C is a bug and
+    keeps its traceback."""
+    import signal
+
+    from cnnspec.cli import check
+
+    def importing(interrupted: bool):
+        def run(args):
+            try:
+                if interrupted:
+                    signal.raise_signal(signal.SIGINT)  # its handler runs here
+            except KeyboardInterrupt as exc:
+                raise ImportError('PyCapsule_Import could not import module "datetime"') \
+                    from exc
+            raise ImportError("a bug")
+        return run
+
+    monkeypatch.setattr(check, "run", importing(interrupted=True))
+    assert exit_code(["check", trained["spec"]]) == 130
+    assert capsys.readouterr().err == "cnnspec: interrupted\n"
+    monkeypatch.setattr(check, "run", importing(interrupted=False))
+    with pytest.raises(ImportError, match="a bug"):
+        main(["check", trained["spec"]])
+
+
 def _entry_point(code: str, argv: list[str]) -> subprocess.CompletedProcess:
     """``cnnspec ARGV`` through the command's entry point (:func:`cnnspec.__main__.run`), in a
     process that first runs ``code``."""

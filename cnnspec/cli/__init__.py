@@ -33,7 +33,7 @@ from cnnspec.errors import (
     shortened,
 )
 from cnnspec.exitcodes import interrupted
-from cnnspec.training.interrupts import interrupts_in_finalizers_kept, termination_as_interrupt
+from cnnspec.training.interrupts import ctrl_c_watched, termination_as_interrupt
 from cnnspec.version import __version__
 
 # command name -> module in cnnspec.cli (in the order --help lists them)
@@ -268,16 +268,22 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with interrupts_in_finalizers_kept() as kept:
+    with ctrl_c_watched() as ctrl_c:
         try:
             code = _main(sys.argv[1:] if argv is None else list(argv))
         except KeyboardInterrupt:
             # Caught here, not only around the command's run: a Ctrl-C in the first tenth of
             # a second, while the commands' modules load for the parser, is the same one line.
             return interrupted()
+        except Exception:
+            if not ctrl_c.seen:
+                raise  # a bug: its traceback is wanted
+            # What a Ctrl-C became where it could not raise as itself (an ImportError of a
+            # C extension it interrupted): the command was interrupted.
+            return interrupted()
     # A Ctrl-C that Python could only swallow (it came while a finalizer ran) ends the
     # command as one anywhere else would have, though the command went on to its end.
-    return interrupted() if kept.requested else code
+    return interrupted() if ctrl_c.swallowed else code
 
 
 def _main(argv: list[str]) -> int:

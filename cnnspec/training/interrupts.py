@@ -97,27 +97,49 @@ def interrupts_held():
         signal.raise_signal(number)
 
 
+class CtrlC:
+    """What :func:`ctrl_c_watched` saw: a Ctrl-C (``seen``), and one Python swallowed
+    (``swallowed``)."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self.swallowed = False
+
+
 @contextmanager
-def interrupts_in_finalizers_kept():
-    """Yield an :class:`InterruptFlag` that a Ctrl-C raised inside a finalizer sets. Python
-    runs a signal's handler wherever the main thread is, a ``__del__`` or a weak reference's
-    callback included, and an exception there cannot propagate: ``KeyboardInterrupt`` was
-    printed with its traceback ("Exception ignored in ...") and the Ctrl-C was lost, the
-    command going on to its end. Within the block it is kept instead, unprinted, for the
-    caller to act on once the block is done; every other exception raised where it cannot
-    propagate is reported as before."""
-    flag = InterruptFlag()
-    previous = sys.unraisablehook
+def ctrl_c_watched():
+    """Yield a :class:`CtrlC` that says whether a Ctrl-C came within the block, and whether
+    Python swallowed it. Python runs a signal's handler wherever the main thread is, and
+    where the ``KeyboardInterrupt`` cannot propagate it is lost: inside a finalizer (a
+    ``__del__``, a weak reference's callback, as a sweep closed its cluster) Python printed it
+    with a traceback ("Exception ignored in ...") and the command went on to its end; inside
+    the import of a C extension (NumPy's, which imports ``datetime`` through C) it came out
+    as an ImportError of that import. Within the block a swallowed one is not printed (every
+    other exception raised where it cannot propagate is reported as before), and the caller
+    can tell an error a Ctrl-C caused from a bug. Ctrl-C raises ``KeyboardInterrupt`` as
+    before; a handler of the caller's own is left alone. Main thread only."""
+    ctrl_c = CtrlC()
+    previous_hook = sys.unraisablehook
 
     def hook(unraisable) -> None:
         if unraisable.exc_type is not None and issubclass(unraisable.exc_type,
                                                           KeyboardInterrupt):
-            flag.set()
+            ctrl_c.swallowed = True
             return
-        previous(unraisable)
+        previous_hook(unraisable)
 
+    def handler(signum, frame):
+        ctrl_c.seen = True
+        signal.default_int_handler(signum, frame)
+
+    watching = (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
     sys.unraisablehook = hook
+    if watching:
+        signal.signal(signal.SIGINT, handler)
     try:
-        yield flag
+        yield ctrl_c
     finally:
-        sys.unraisablehook = previous
+        sys.unraisablehook = previous_hook
+        if watching:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
