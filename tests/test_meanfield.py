@@ -182,3 +182,40 @@ def test_measure_point_reads_the_networks_own_layers(wide):
     assert len(point.q) == 24 and len(point.q_theory) == 24
     weight = model.params()["body_1_conv.weight"]
     assert weight.std() == pytest.approx(1 / 8, rel=0.05)  # N(0, 1 / fan_in), fan_in 64
+
+
+def test_heat_map_widens_to_show_every_placed_init(tmp_path):
+    """A typical layer of fan_in 9 (a first layer; every hidden layer's shape differs, as in
+    specs/digits.cnn) puts Glorot's init at sigma_w 0.175, below the default span's 0.25: the
+    heat map widens to show it (it was left off the picture); an init far beyond the widest
+    span keeps the map's width and is marked at its edge."""
+    narrow = tmp_path / "narrow.cnn"
+    narrow.write_text(WIDE.replace("input 64x4x4", "input 1x4x4")
+                      .replace("repeat 24 as body {\n  conv 64 1x1 tanh\n}",
+                               "conv 64 3x3 pad same tanh\nconv 32 3x3 pad same tanh"))
+    report = phase_report(narrow, inits=["normal(0, 100)"], grid=(2, 2), theory_grid=(4, 3))
+    drawn = [p.sigma_w for p in report.inits]
+    assert min(drawn) < 0.25 and report.sigma_w[0] <= min(drawn)
+    assert max(drawn) > 100 and report.sigma_w[-1] < 10  # normal(0, 100): off the map
+    assert phase_report(wide_path(tmp_path), grid=(2, 2), theory_grid=(4, 3)).sigma_w == \
+        pytest.approx([0.25, 1.1666667, 2.0833333, 3.0])  # all inside: the default span
+    png = tmp_path / "phase.png"
+    assert main(["init-report", str(narrow), "--phase", "--grid", "2x2", "--init",
+                 "normal(0, 100)", "-o", str(png)]) == 0
+
+
+@pytest.mark.parametrize("init", ["constant(1)", "normal(3, 1)"])
+def test_phase_refuses_an_init_that_is_no_zero_mean_draw(tmp_path, capsys, init):
+    """A constant 1 was placed at sigma_w 0 as 'ordered' (its std is 0); mean-field theory is
+    about zero-mean draws, so a non-zero mean has no place on the diagram."""
+    assert main(["init-report", str(wide_path(tmp_path)), "--phase", "--grid", "2x2",
+                 "--init", init]) == 2
+    assert "is not drawn with mean 0 and a variance of its own" in capsys.readouterr().err
+
+
+def test_critical_line_table_has_a_row_without_a_measured_crossing(wide, capsys):
+    """A grid too coarse to cross chi_1 = 1 printed the table's header and nothing under it."""
+    assert main(["init-report", str(wide), "--phase", "--grid", "2x2"]) == 0
+    out = capsys.readouterr().out
+    table = out.split("critical line chi_1 = 1")[1].split("\n\n")[0].splitlines()
+    assert len(table) == 4 and all(len(row.split()) == 3 for row in table[2:])

@@ -43,14 +43,20 @@ def plot_phase(report, out_png) -> Path:
     for p in report.measured:
         chaotic = np.isfinite(p.chi_1) and p.chi_1 > 1
         ax.scatter(p.sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
-                   facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1)
+                   facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1,
+                   clip_on=False)  # the grid's corners lie on the axes' edges
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
                label="measured χ₁ < 1 (ordered)")
     ax.scatter([], [], marker="^", color="orange", label="measured χ₁ > 1 (chaotic)")
-    for index, p in enumerate(report.inits):
-        ax.scatter(p.sigma_w, p.sigma_b, marker="*", s=160, color="red", edgecolor="black",
-                   zorder=5)
-        ax.annotate(_wrap(p.label), (p.sigma_w, p.sigma_b), xytext=(6, 14 + 56 * (index % 3)),
+    # Left to right, each label a level above the one before, four levels: neighbours apart.
+    for index, p in enumerate(sorted(report.inits, key=lambda p: p.sigma_w)):
+        # An init beyond the map's widest span is marked at its right edge, its sigma_w named.
+        beyond = p.sigma_w > sw[-1]
+        x = sw[-1] if beyond else p.sigma_w
+        label = f"{p.label} (σ_w = {p.sigma_w:.3g}, off the map)" if beyond else p.label
+        ax.scatter(x, p.sigma_b, marker=">" if beyond else "*", s=160, color="red",
+                   edgecolor="black", zorder=5, clip_on=False)
+        ax.annotate(_wrap(label), (x, p.sigma_b), xytext=(6, 14 + 44 * (index % 4)),
                     textcoords="offset points", fontsize=7.5, color="black", zorder=6,
                     arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})

@@ -41,7 +41,8 @@ PERTURBATION = 1e-6  # relative size of the perturbed copy (float64: stays linea
 GROWTH_LAYERS = 20  # layers over which the perturbation's growth is averaged
 PAIRS = 8  # input pairs per grid point
 PROBE_INPUTS = 3 * PAIRS  # x1, x2 and x1 perturbed (probe_inputs)
-SIGMA_W_RANGE = (0.25, 3.0)
+SIGMA_W_RANGE = (0.25, 3.0)  # the measured grid's span, and the heat map's unless widened
+SIGMA_W_WIDEST = 6.0  # the heat map widens to show a named init up to here (beyond: at its edge)
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
@@ -127,18 +128,22 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
     typical hidden layer; equal ``sigma_w`` share a label."""
     layer = chain.typical
     found: list[tuple[str, float]] = []
-    # The spec's own init is placed when it has a variance (not LSUV or a fixed kernel).
-    if layer.weight_init is not None and layer.weight_init.std is not None:
+    # The spec's own init is placed when it is zero-mean with a variance (not LSUV, a fixed
+    # kernel or a non-zero constant).
+    if layer.weight_init is not None and _placeable(layer.weight_init):
         found.append((f"spec ({layer.weight_init.name})", _sigma_w_drawn(layer)))
     for text in extra or ():
         drawn = load_variant(path, text).checked.by_name[layer.name]
-        if drawn.weight_init.std is None:
+        if not _placeable(drawn.weight_init):
             raise InputError(
-                f"--init {shortened(text, 60)}: {drawn.weight_init.name} has no weight variance "
-                f"of its own ({drawn.weight_init.short}), so it has no place on the phase diagram",
-                hint="--phase places inits drawn with a variance sigma_w^2 / fan_in: he_normal, "
-                     "glorot_uniform, orthogonal, \"normal(0, 0.01)\"; LSUV scales by the data "
-                     "and identity or a kernel literal is fixed")
+                f"--init {shortened(text, 60)}: {drawn.weight_init.name} ("
+                f"{drawn.weight_init.short}) is not drawn with mean 0 and a variance of its own, "
+                f"so it has no place on the phase diagram",
+                hint="--phase places inits drawn with mean 0 and a variance sigma_w^2 / fan_in: "
+                     "he_normal, glorot_uniform, orthogonal, \"normal(0, 0.01)\"; LSUV scales "
+                     "by the data, identity or a kernel literal is fixed, and a constant other "
+                     "than 0 is no zero-mean draw (mean-field theory, Poole et al. 2016, "
+                     "assumes one)")
         found.append((text, _sigma_w_drawn(drawn)))
     for init in INITS:
         if init.family in PLACED_FAMILIES and init.name not in NOT_PLACED:
@@ -147,6 +152,11 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
     for label, sw in found:
         merged.setdefault(round(sw, 4), (sw, []))[1].append(label)
     return [(", ".join(labels), sw) for sw, labels in merged.values()]
+
+
+def _placeable(info) -> bool:
+    """Whether an init has a place on the diagram: zero-mean weights with a variance."""
+    return info.std is not None and not info.mean
 
 
 def _sigma_w_drawn(layer: LayerInfo) -> float:
@@ -313,6 +323,15 @@ def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) ->
                  f"--grid {theory_grid[0]}x{theory_grid[1]}")
 
 
+def theory_span(placed: list[float]) -> tuple[float, float]:
+    """The heat map's ``sigma_w`` span: ``SIGMA_W_RANGE``, widened to show every named init
+    placed (down to 0, up to ``SIGMA_W_WIDEST``; the plot marks one beyond at its edge), so
+    that an init of a small fan_in, such as Glorot's on a first layer, is not left off."""
+    low = min([SIGMA_W_RANGE[0], *(0.9 * w for w in placed)])
+    high = max([SIGMA_W_RANGE[1], *(1.05 * w for w in placed if w <= SIGMA_W_WIDEST)])
+    return max(low, 0.0), min(high, SIGMA_W_WIDEST * 1.05)
+
+
 def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,
                  seed: int = 0, theory_grid: tuple[int, int] = THEORY_GRID) -> PhaseReport:
     """The phase diagram of the spec at ``path``: theory on a ``theory_grid``, the named inits
@@ -324,17 +343,17 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     refuse_beyond_memory(checked, PROBE_INPUTS, "float64", recording=True, data=False,
                          smaller=SMALLER_NETWORK)
     act = meanfield.nonlinearity(chain.nonlinearity, **chain.arguments)
-    sw = np.linspace(*SIGMA_W_RANGE, theory_grid[0])
-    sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])
-    theory = meanfield.phase(sw[None, :], sb[:, None], act)
-    critical = meanfield.critical_sigma_w(sb, act, low=SIGMA_W_RANGE[0], high=SIGMA_W_RANGE[1])
-    boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
-
     sigma_b = sigma_b_of(chain)
     placed = []
     for label, w in named_inits(path, chain, inits):
         at = meanfield.phase(w, sigma_b, act)
         placed.append(InitPoint(label, w, sigma_b, float(at.chi_1), float(at.xi_c)))
+
+    sw = np.linspace(*theory_span([p.sigma_w for p in placed]), theory_grid[0])
+    sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])
+    theory = meanfield.phase(sw[None, :], sb[:, None], act)
+    critical = meanfield.critical_sigma_w(sb, act, low=max(sw[0], 0.05), high=sw[-1])
+    boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
 
     model = compile_spec(checked, seed=seed, dtype="float64")
     rng = np.random.default_rng(seed)
@@ -373,11 +392,12 @@ def format_phase(report: PhaseReport) -> str:
         lines.append(f"  {p.sigma_w:7.3f}  {p.sigma_b:7.3f}  {_num(p.chi_1):>6}  "
                      f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
     measured = dict(report.measured_boundary)
-    lines += ["", "critical line chi_1 = 1: sigma_w at each sigma_b",
+    lines += ["", ("critical line chi_1 = 1: sigma_w at each sigma_b (-: no crossing in the "
+                   "measured grid's span)"),
               f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}"]
-    for b in sorted(measured):
+    for b in sorted({p.sigma_b for p in report.measured}):
         theory = np.interp(b, *zip(*report.boundary)) if report.boundary else np.nan
-        lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(measured[b]):>8}")
+        lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(measured.get(b, np.nan)):>8}")
     sws = sorted({p.sigma_w for p in report.measured})
     lines += ["", (f"measured on the network (chi_1 measured / theory; c: correlation of two "
               f"inputs at the last hidden layer, started at c = {C0}, measured / theory):"),
