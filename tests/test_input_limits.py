@@ -440,3 +440,20 @@ def test_same_padding_is_whole_number_arithmetic():
 
     assert same_padding_1d(10 ** 330, 3, 2) == (0, 1)  # no float overflow
     assert same_padding_1d(7, 3, 2) == (1, 1)
+
+
+@pytest.mark.parametrize("line, column", [("conv 2 3x3 elu(1e300)", 16),
+                                          ("conv 2 3x3\nleaky_relu 4e38", 12),
+                                          ("conv 2 3x3\nbatchnorm eps 1e39", 15)])
+def test_a_layer_setting_beyond_float32_is_a_located_error(line, column):
+    """`elu 1e300` checked, then made every output NaN: the engine computes in float32."""
+    err = only_error(HEAD + line + "\n" + TAIL)
+    assert "beyond float32's range" in err.message, err.message
+    assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
+
+
+def test_a_layer_setting_beyond_float32_in_an_ir_is_refused(tmp_path, ir):
+    changed = json.loads(json.dumps(ir))
+    changed["layers"][1]["kind"], changed["layers"][1]["alpha"] = "elu", 1e300
+    (err,) = json_errors(tmp_path, json.dumps(changed))
+    assert err.json_path == "$.layers[1].alpha" and "3.4028234663852886e+38" in err.message

@@ -241,7 +241,8 @@ def _outside_and_on(c: Constraint):
     """(a value the schema rejects, the nearest value it accepts)."""
     if c.type == "string":
         return '"' + "a" * (c.value - 1) + '"', '"' + "a" * c.value + '"'
-    step = 1 if c.type == "integer" else 0.5
+    # float32's range bounds a layer's numbers: 0.5 is lost beside 3.4e38, a millionth is not
+    step = 1 if c.type == "integer" else max(0.5, abs(c.value) * 1e-6)
     return {"minimum": (c.value - step, c.value),
             "exclusiveMinimum": (c.value, c.value + step),
             "maximum": (c.value + step, c.value),

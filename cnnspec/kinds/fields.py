@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnspec.ir.limits import MAX_INT
+from cnnspec.ir.limits import FLOAT32_MAX, MAX_INT
 
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
@@ -143,8 +143,13 @@ def field_schema(f: Field) -> dict:
     schema: dict = {"type": "number"}
     if f.low is not None:
         schema["exclusiveMinimum" if f.low_open else "minimum"] = f.low
+    # A layer's number is used in float32 arithmetic: beyond its range it would be infinity.
+    if f.low is None:
+        schema["minimum"] = -FLOAT32_MAX
     if f.high is not None:
         schema["exclusiveMaximum" if f.high_open else "maximum"] = f.high
+    else:
+        schema["maximum"] = FLOAT32_MAX
     return schema
 
 

@@ -92,7 +92,8 @@ def _reader(f: Field) -> Reader:
         return lambda value, what: read_init(value, "the weight initializer")
     if f.type == "bias_init":
         return lambda value, what: read_bias_init(value)
-    return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
+    bounded = read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
+    return lambda value, what: read.within_float32(bounded(value, what), value, what)
 
 
 @dataclass(frozen=True)

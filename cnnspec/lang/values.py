@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 
 from cnnspec.errors import SpecError
-from cnnspec.ir.limits import short_number, too_large_int
+from cnnspec.ir.limits import FLOAT32_MAX, short_number, too_large_int
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
@@ -36,6 +36,17 @@ def number(value: Value, what: str) -> float:
         return float(value.value) + 0.0  # -0.0 reads as 0.0 (NumPy refuses a scale of -0.0)
     raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span,
                     hint="write a number such as 0.5, -2 or 1e-3")
+
+
+def within_float32(x: float, value: Value, what: str) -> float:
+    """``x``, read from ``value``, if float32 (the dtype a network computes in) holds it: a
+    layer's ``elu 1e300`` would be infinity in the engine, and every output NaN."""
+    if abs(x) > FLOAT32_MAX:
+        raise SpecError(f"{what} is {short_number(value.text)}, beyond float32's range (about "
+                        f"3.4e38), the dtype the network computes in", span=value.span,
+                        hint="it would be infinity there: write a number of at most 3.4e38 in "
+                             "size")
+    return x
 
 
 def _finite(value: float) -> bool:
