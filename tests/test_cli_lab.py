@@ -237,3 +237,20 @@ def test_init_report_of_an_all_lsuv_tanh_net(capsys):
     assert main(["init-report", str(SPECS / "lenet5.cnn"), "--init", "lsuv", "--input",
                  "gaussian", "--batch", "2"]) == 0
     assert "lsuv: 5 layers rescaled" in capsys.readouterr().out
+
+
+def test_init_report_names_the_first_layer_that_overflows_without_numpys_warnings(tmp_path,
+                                                                                  capsys):
+    """A network whose values overflow float32 printed NumPy's RuntimeWarnings and a table of
+    nan with no word of why; it names the first layer whose output is not finite instead."""
+    import warnings
+
+    path = tmp_path / "overflowing.cnn"
+    path.write_text("input 1x8x8\n" + "".join(
+        f"c{i}: conv 4 3x3 pad same weight normal(0, 1e15) relu\n" for i in range(3))
+        + "flatten\nfc: dense 10\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "overflow: the output of 'c2' (conv) holds NaN or infinite values" in out

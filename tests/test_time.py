@@ -271,3 +271,32 @@ def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, cap
     err = capsys.readouterr().err
     assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
     assert "hint: a smaller --batch" in err and "of data" not in err and "Traceback" not in err
+
+
+OVERFLOWING = SPEC.replace("conv1: conv 4 3x3 pad same relu",
+                           "conv1: conv 4 3x3 pad same weight normal(0, 1e15) relu\n"
+                           "conv1b: conv 4 3x3 pad same weight normal(0, 1e15) relu\n"
+                           "conv1c: conv 4 3x3 pad same weight normal(0, 1e15) relu")
+
+
+def test_a_step_whose_values_overflow_is_timed_and_said_without_numpys_warnings(tmp_path,
+                                                                                 capsys):
+    """Weights that overflow float32 printed NumPy's RuntimeWarnings (overflow, invalid value)
+    among the table; the times stand, and a note says the values overflowed."""
+    import warnings
+
+    path = tmp_path / "overflowing.cnn"
+    path.write_text(OVERFLOWING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert main(["time", str(path), "--iterations", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "note: the values overflowed" in out
+    assert main(["time", str(path), "--iterations", "1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["finite"] is False
+
+
+def test_images_per_second_below_one_is_not_rounded_to_a_whole_number():
+    from cnnspec.cli.time import _rate
+
+    assert (_rate(0.553), _rate(42.25), _rate(1234.5)) == ("0.553", "42.2", "1,234")

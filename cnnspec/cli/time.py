@@ -93,13 +93,23 @@ def table(timing, about: dict) -> str:
     rows += ["", (f"{'total (sum of the parts)':<{label_width}}{forward:>11.3f}{backward:>12.3f}"
                   f"   = {timing.total * 1e3:.3f} ms"),
              (f"a whole step, unclocked (median): {timing.step * 1e3:.3f} ms, "
-              f"{timing.batch / timing.step:,.0f} images/s")]
+              f"{_rate(timing.batch / timing.step)} images/s")]
     if timing.peak_gflops is not None:
         from cnnspec.engine.timing import PEAK_SIZE
 
         rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} float32 matrix "
                     f"product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
+    if not timing.finite:
+        rows.append("note: the values overflowed: after the timed steps the weights hold NaN "
+                    "or infinity, and arithmetic on those can take other times than a healthy "
+                    "step's; `cnnspec init-report SPEC` shows where the signal grows")
     return "\n".join(rows + _method_legend(timing))
+
+
+def _rate(per_second: float) -> str:
+    """Images per second: whole above 100, else 3 significant digits (a step of seconds at
+    batch 2 is 0.553 images/s, not "1" or "0")."""
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.3g}"
 
 
 def _method_legend(timing) -> list[str]:

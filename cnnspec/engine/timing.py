@@ -16,6 +16,7 @@ ceiling to read the layers' GFLOP/s against.
 from __future__ import annotations
 
 import statistics
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
@@ -69,6 +70,7 @@ class StepTiming:
     step: float
     peak_gflops: float | None = None
     threads: int = 1
+    finite: bool = True  # the weights after the timed steps: False when the values overflowed
     extra: dict = field(default_factory=dict)  # what the caller wants reported alongside
 
     @property
@@ -106,8 +108,12 @@ def time_step(model, x: np.ndarray, y: np.ndarray, optimizer, lr: float,
     threads = model.threads
     model.threads = 1
     clocks, losses, updates, plain = [], [], [], []
+    # Random weights at the spec's lr may overflow over the steps (they train on one batch);
+    # the times stand, and the caller is told through ``finite`` rather than by NumPy's
+    # warnings. (A warnings filter, not np.errstate, which would not reach the engine's threads.)
     try:
-        with blas_threads(1):
+        with blas_threads(1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             for _ in range(WARMUP):
                 _train_step(model, x, y, optimizer, lr)
             for _ in range(iterations):
@@ -122,10 +128,11 @@ def time_step(model, x: np.ndarray, y: np.ndarray, optimizer, lr: float,
         model.clock = None
         model.threads = threads
     layers = _layer_timings(model, clocks, x.shape[0], flops_of)
+    finite = all(np.isfinite(value).all() for value in model.params().values())
     return StepTiming(batch=x.shape[0], iterations=iterations, layers=layers,
                       loss=statistics.median(losses), update=statistics.median(updates),
                       step=statistics.median(plain),
-                      peak_gflops=matmul_peak() if peak else None)
+                      peak_gflops=matmul_peak() if peak else None, finite=finite)
 
 
 def _train_step(model, x, y, optimizer, lr) -> tuple[float, float, float, float]:

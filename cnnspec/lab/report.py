@@ -120,8 +120,21 @@ def format_table(report: InitReport) -> str:
         if variant.lsuv:
             lines.append(describe_lsuv(variant.lsuv))
         lines.append(describe_signal(summarize_signal(variant.layers)))
+        overflow = describe_overflow(variant.layers)
+        if overflow:
+            lines.append(overflow)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def describe_overflow(layers) -> str | None:
+    """A line naming the first layer whose output is not finite, or None when none is."""
+    first = next((s for s in layers if not math.isfinite(s.act_std)), None)
+    if first is None:
+        return None
+    return (f"overflow: the output of '{first.name}' ({first.kind}) holds NaN or infinite "
+            f"values, and so does what is computed from it: lower the scale of the inits or "
+            f"of the layer settings before it")
 
 
 def describe_signal(summary: SignalSummary) -> str:
