@@ -458,6 +458,9 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
      "import the model definition, a .prototxt"),
     ("net.pth", "is a PyTorch file", "write a PyTorch network as a spec by hand"),
     ("digits.cnn", "is a cnnspec spec already", "it needs no import: every command reads it"),
+    ("model.onnx", "is an ONNX model, not a model's", "cnnspec writes ONNX"),  # was: not UTF-8
+    ("weights.bin", "is not a file cnnspec imports: it imports Caffe .prototxt and Keras",
+     "a Caffe model definition ends in .prototxt"),  # was: not UTF-8, save the spec as UTF-8
 ])
 def test_a_saved_model_or_weights_file_says_what_to_import_instead(name, what, hint, tmp_path,
                                                                      capsys):
@@ -467,6 +470,17 @@ def test_a_saved_model_or_weights_file_says_what_to_import_instead(name, what, h
     assert main(["import", str(source)]) == 2
     err = capsys.readouterr().err
     assert f"error: {source} {what}" in err and "hint: " in err and hint in err
+
+
+def test_a_suffix_in_capitals_is_imported_as_its_format(tmp_path, capsys):
+    """LENET.PROTOTXT and MODEL.JSON were refused as files cnnspec does not import."""
+    source = tmp_path / "MODEL.JSON"
+    source.write_text(json.dumps(sequential(conv(), shape=(28, 28, 1))))
+    assert main(["import", str(source), "-o", str(tmp_path / "model.cnn")]) == 0
+    caffe = tmp_path / "LENET.PROTOTXT"
+    caffe.write_text((Path(__file__).parent / "data" / "import" / "lenet.prototxt").read_text())
+    assert main(["import", str(caffe), "--input", "1x28x28", "-o",
+                 str(tmp_path / "lenet.cnn")]) == 0
 
 
 def test_a_cnnspec_ir_file_needs_no_import(tmp_path, capsys):

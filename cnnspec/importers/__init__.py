@@ -49,6 +49,9 @@ OTHER_FILES = {
                     "import the model definition, a .prototxt"),
     ".pt": PYTORCH,
     ".pth": PYTORCH,
+    ".onnx": ("an ONNX model" + NOT_TEXT,
+              ("cnnspec writes ONNX (cnnspec export --format onnx) but imports Caffe .prototxt "
+               "and Keras .json files: write the network as a spec by hand (docs/language.md)")),
     ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
 }
 
@@ -60,10 +63,16 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     the Keras model JSON (``.json``) at ``path``. ``input_shape`` and ``epoch_images`` are for
     Caffe (see :func:`cnnspec.importers.caffe.import_prototxt`)."""
     path = Path(path)
-    other = OTHER_FILES.get(path.suffix.lower())
+    suffix = path.suffix.lower()  # LENET.PROTOTXT is a prototxt too
+    other = OTHER_FILES.get(suffix)
     if other is not None:
         raise InputError(f"{path} is {other[0]}", hint=other[1])
-    if path.suffix in CAFFE_SUFFIXES:
+    if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES:  # said before a binary file is read as text
+        raise InputError(f"{path} is not a file cnnspec imports: it imports Caffe .prototxt "
+                         f"and Keras .json files",
+                         hint="a Caffe model definition ends in .prototxt, a Keras model saved "
+                         "with model.to_json() in .json")
+    if suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt
 
         text = read_spec_text(path, CAFFE_MODEL)
@@ -71,16 +80,12 @@ def import_file(path: str | Path, solver: str | Path | None = None,
         return import_prototxt(text, str(path), solver=solver_text,
                                solver_path=str(solver) if solver is not None else None,
                                input_shape=input_shape, epoch_images=epoch_images)
-    if path.suffix in KERAS_SUFFIXES:
-        if solver is not None or input_shape is not None or epoch_images is not None:
-            raise InputError("a solver, an input shape and epoch images are for Caffe models",
-                           hint="a Keras model's JSON says its input shape itself")
-        from cnnspec.importers.keras import import_keras
+    if solver is not None or input_shape is not None or epoch_images is not None:
+        raise InputError("a solver, an input shape and epoch images are for Caffe models",
+                         hint="a Keras model's JSON says its input shape itself")
+    from cnnspec.importers.keras import import_keras
 
-        return import_keras(read_spec_text(path, KERAS_MODEL), str(path))
-    raise InputError(f"{path}: cnnspec imports Caffe .prototxt and Keras .json files",
-                   hint="a Caffe model definition ends in .prototxt, a Keras model saved "
-                   "with model.to_json() in .json")
+    return import_keras(read_spec_text(path, KERAS_MODEL), str(path))
 
 
 def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
