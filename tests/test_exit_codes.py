@@ -148,6 +148,19 @@ def test_an_output_path_ending_in_a_slash_is_a_folder_not_a_file(argv, tmp_path,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("argv, output", [(["diagram", "{spec}"], ".svg"),
+                                          (["data", "{spec}"], ".png"),
+                                          (["import", "{spec}"], ".cnn")])
+def test_an_output_path_that_is_only_an_extension_says_so(argv, output, tmp_path, trained,
+                                                          capsys):
+    """`-o .png` was told it "must end in .png": a hidden name such as .png has no suffix."""
+    assert exit_code([part.format(**trained) for part in argv]
+                     + ["-o", str(tmp_path / output)]) == 2
+    assert f"is only an extension: name the file before it, e.g. out{output}" in \
+        capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("output, message", [
     ("missing/out.cnn", "does not exist; create it first"),
     ("out.txt", "must end in .cnn"),

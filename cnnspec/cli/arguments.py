@@ -147,6 +147,10 @@ def output_file(*suffixes: str):
         if text[-1] in (os.sep, os.altsep or os.sep):
             raise argparse.ArgumentTypeError(
                 f"{shortened(text, 60)} ends in '{text[-1]}', which names a folder; name a file")
+        if suffixes and path.name.lower() in suffixes:  # a hidden name such as .png: no suffix
+            raise argparse.ArgumentTypeError(
+                f"{shortened(text, 60)!r} is only an extension: name the file before it, "
+                f"e.g. out{path.name}")
         if suffixes and path.suffix.lower() not in suffixes:
             raise argparse.ArgumentTypeError(
                 f"{shortened(text, 60)!r} must end in {' or '.join(suffixes)} (the file's "
