@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnspec import Settings, train
+from cnnspec.cli import main
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
@@ -206,6 +207,15 @@ def test_predict_a_npy_batch_gives_one_result_per_image(run_path, shapes, tmp_pa
     np.save(wrong, np.zeros((2, 1, 9, 9), np.float32))
     with pytest.raises(RunError, match=r"holds a batch of shape \(2, 1, 9, 9\); the model takes"):
         predict(run, [str(wrong)])
+
+
+@pytest.mark.parametrize("shape", [(0, 1, 8, 8), (0, 8, 8)])
+def test_predict_a_npy_batch_of_no_images_is_an_error(run_path, tmp_path, capsys, shape):
+    """It printed nothing and exited 0."""
+    empty = tmp_path / "empty.npy"
+    np.save(empty, np.zeros(shape, np.float32))
+    assert main(["predict", str(run_path), str(empty)]) == 1
+    assert f"holds a batch of no images (shape {shape})" in capsys.readouterr().err
 
 
 def test_precision_recall_and_top_k_are_those_of_the_confusion_matrix():
