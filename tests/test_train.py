@@ -237,6 +237,17 @@ def test_divergence_stops_saves_and_names_the_layer(tmp_path):
     assert "with lr" in again.value.hint
 
 
+def test_an_update_that_overflows_is_divergence_without_numpys_warnings(tmp_path):
+    """An lr of 1e300 overflows float32 in the optimizer's update, which printed NumPy's
+    RuntimeWarnings (overflow in cast, invalid value in multiply) above the divergence error."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(Diverged, match="became NaN or infinite"):
+            train(write_spec(tmp_path, lr=1e300), run_dir=tmp_path / "r", **FAST)
+
+
 def test_on_step_is_called_after_every_step(tmp_path):
     seen = []
     run = train(write_spec(tmp_path), run_dir=tmp_path / "r",

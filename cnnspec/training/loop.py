@@ -186,22 +186,24 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     """One SGD step on the batch; ``(loss, correct)``, or ``(None, None)`` if the loss or the
     network's output is not finite (nothing is updated then)."""
     model = session.model
-    # Overflow is what divergence looks like; it is detected below and reported once, so
-    # NumPy's warnings about it would only repeat the message without the diagnosis. (A
-    # warnings filter rather than np.errstate, which would not reach the engine's threads.)
+    # Overflow is what divergence looks like; it is detected (a non-finite output or loss
+    # here, a non-finite weight after the update) and reported once, so NumPy's warnings
+    # about it would only repeat the message without the diagnosis: in the update too, where
+    # an lr of 1e300 overflows float32. (A warnings filter rather than np.errstate, which
+    # would not reach the engine's threads.)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = model.forward(x)
         loss, dout = model.loss(out, y)
-    loss = float(loss)
-    if not math.isfinite(loss) or not np.all(np.isfinite(out)):
-        return None, None
-    model.backward(dout, input_grad=False)
-    params, grads = model.params(), model.grads()
-    names = [name for name in model.trainable_names if name in grads]
-    grads = clip_gradients({n: grads[n] for n in names}, session.training["clip_norm"],
-                           session.training["clip_value"])
-    session.optimizer.step({n: params[n] for n in names}, grads, lr)
+        loss = float(loss)
+        if not math.isfinite(loss) or not np.all(np.isfinite(out)):
+            return None, None
+        model.backward(dout, input_grad=False)
+        params, grads = model.params(), model.grads()
+        names = [name for name in model.trainable_names if name in grads]
+        grads = clip_gradients({n: grads[n] for n in names}, session.training["clip_norm"],
+                               session.training["clip_value"])
+        session.optimizer.step({n: params[n] for n in names}, grads, lr)
     return loss, int(np.count_nonzero(predicted(out) == y))
 
 
