@@ -115,12 +115,15 @@ def test_filters_side_channels(run_dir, tmp_path):
     ("lerned", "did you mean learned?", 2),  # no such layer: a mistake in what was asked
     ("fc", "dense layer, not a conv layer", 2),
     ("xk,conv2", "differ", 1),  # two real layers that one grid cannot hold
+    # these two drew the first conv layer, and xk's kernels twice, and exited 0
+    ("", "--layer '' names no layer", 2),
+    ("xk, learned,xk", "--layer names 'xk' twice", 2),
 ])
 def test_filters_bad_layer(run_dir, tmp_path, capsys, layer, expected, code):
     assert main(["filters", str(run_dir), "--layer", layer, "-o", str(tmp_path / "f.png")]) == code
     err = capsys.readouterr().err
     assert expected in err
-    if layer != "xk,conv2":
+    if layer in ("lerned", "fc"):
         assert "conv layers: xk, learned, conv2" in err
 
 

@@ -89,7 +89,15 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
     first conv layer. Several layers are drawn as one grid, so their kernels must have the same
     shape (I, kh, kw): layers that read the same input, like the branches of a concat."""
     if isinstance(names, str):
+        written = names
         names = [name.strip() for name in names.split(",") if name.strip()]
+        if not names:  # --layer '' drew the first conv layer, as if no --layer were given
+            raise InputError(f"--layer {written!r} names no layer",
+                             hint="name a conv layer, or several separated by commas "
+                                  "(--layer conv1,conv2); drop --layer for the first one")
+    twice = next((name for name in names or () if names.count(name) > 1), None)
+    if twice is not None:  # each would be drawn once more, as another layer's kernels
+        raise InputError(f"--layer names {twice!r} twice", hint="name each layer once")
     layers = [pick_conv_layer(checked, name) for name in (names or [None])]
     shapes = {_kernel_shape(layer) for layer in layers}
     if len(shapes) > 1:
