@@ -147,6 +147,8 @@ CASES = [
     ("input 1x8x8\nin: conv 8 3x3\n", "'in' is reserved", 2, 1, None),
     ("input 1x8x8\nconv 8 3\noutput: dense 10\n", "a keyword cannot name a layer", 3, 7,
      "logits"),
+    # after the input line, `model:` read as "unexpected ':': expected a name"
+    ("input 1x8x8\nmodel: conv 8 3\n", "a keyword cannot name a layer", 2, 6, "logits"),
     ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
      2, 18, "rules out cycles"),
     ("input 1x8x8\nc1: conv 8 3x3\nc2: conv 8 3x3 <- c3\n", "undefined layer 'c3'", 3, 19,

@@ -118,7 +118,8 @@ CATALOGUE: list[FriendlyError] = [
         "model, input, default, output, repeat and train start statements; "
         "pick another name, e.g. `logits: dense 10`",
         ["input 1x8x8\noutput: dense 10\n", "input 1x8x8\ninput: conv 8 3\n",
-         "model: conv 8 3\n", "input 1x8x8\ntrain: dense 10\n", "input 1x8x8\nrepeat: relu\n",
+         "model: conv 8 3\n", "input 1x8x8\nmodel: conv 8 3\n", "input 1x8x8\ntrain: dense 10\n",
+         "input 1x8x8\nrepeat: relu\n",
          "input 1x8x8\ndefault: relu\n"],
     ),
     FriendlyError(
