@@ -144,7 +144,7 @@ def test_a_phase_grid_finer_than_the_diagram_is_refused(places, capsys):
 @pytest.mark.parametrize("init", ["lsuv", "identity"])
 def test_an_init_without_a_variance_has_no_place_on_the_phase_diagram(init, places, capsys):
     refused(capsys, ["init-report", places["tanh"], "--phase", "--init", init],
-            f"--init {init}: {init} has no weight variance of its own")
+            f"--init {init}: {init} (", "is not drawn with mean 0 and a variance of its own")
 
 
 def test_a_spec_whose_own_init_has_no_variance_still_draws_its_phase_diagram(tmp_path, capsys):

@@ -58,6 +58,7 @@ def plot_phase(report, out_png) -> Path:
                    edgecolor="black", zorder=5, clip_on=False)
         ax.annotate(_wrap(label), (x, p.sigma_b), xytext=(6, 14 + 44 * (index % 4)),
                     textcoords="offset points", fontsize=7.5, color="black", zorder=6,
+                    annotation_clip=False,  # an init at sigma_w 0 lies just off the axes
                     arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
     ax.set_xlabel("σ_w  (weight variance = σ_w² / fan_in)")

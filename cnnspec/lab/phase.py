@@ -43,6 +43,7 @@ PAIRS = 8  # input pairs per grid point
 PROBE_INPUTS = 3 * PAIRS  # x1, x2 and x1 perturbed (probe_inputs)
 SIGMA_W_RANGE = (0.25, 3.0)  # the measured grid's span, and the heat map's unless widened
 SIGMA_W_WIDEST = 6.0  # the heat map widens to show a named init up to here (beyond: at its edge)
+SIGMA_W_LOWEST = 0.02  # and down to here: at 0 (zeros) the depth scale is 0, off the log colours
 SIGMA_B_RANGE = (0.0, 1.0)
 THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
 # Catalogue inits placed on the diagram: the scaled ones and the orthogonal ones (the rest are
@@ -325,11 +326,12 @@ def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) ->
 
 def theory_span(placed: list[float]) -> tuple[float, float]:
     """The heat map's ``sigma_w`` span: ``SIGMA_W_RANGE``, widened to show every named init
-    placed (down to 0, up to ``SIGMA_W_WIDEST``; the plot marks one beyond at its edge), so
-    that an init of a small fan_in, such as Glorot's on a first layer, is not left off."""
+    placed (down to ``SIGMA_W_LOWEST``, up to ``SIGMA_W_WIDEST``; the plot marks one beyond at
+    its edge), so that an init of a small fan_in, such as Glorot's on a first layer, is not
+    left off."""
     low = min([SIGMA_W_RANGE[0], *(0.9 * w for w in placed)])
     high = max([SIGMA_W_RANGE[1], *(1.05 * w for w in placed if w <= SIGMA_W_WIDEST)])
-    return max(low, 0.0), min(high, SIGMA_W_WIDEST * 1.05)
+    return max(low, SIGMA_W_LOWEST), min(high, SIGMA_W_WIDEST * 1.05)
 
 
 def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = MEASURED_GRID,
