@@ -566,3 +566,31 @@ def test_the_local_cluster_is_described_in_the_workers_number():
     """`training 4 cells on a local Dask cluster of 1 worker process` (it said "processes")."""
     assert executors.local_cluster_description(1) == "on a local Dask cluster of 1 worker process"
     assert executors.local_cluster_description(2).endswith("of 2 worker processes")
+
+
+def test_a_kept_fold_cell_resumed_validates_on_its_fold(named, tmp_path):
+    """`train --resume` of a k-fold cell (kept with --keep-weights) to more epochs trained on
+    the spec's val_split instead of the fold: its fold's validation images joined training and
+    its best epoch was picked on others. Extended, it now matches the fold trained that long."""
+    from cnnspec.training.api import resume, train
+
+    result = sweep(str(named), [], folds=2, out=tmp_path / "cv", executor=in_process,
+                   keep_weights=True)
+    cell, _ = next((c, r) for c, r in result.done if c.fold[0] == 1)
+    extended = resume(tmp_path / "cv" / cell.folder, Settings(epochs=2), progress="none")
+    direct = train(str(named), Settings(epochs=2), run_dir=tmp_path / "direct", fold=cell.fold,
+                   progress="none")
+    assert extended.summary["steps"] == direct.summary["steps"]  # half the data trains
+    assert extended.summary["final_val_acc"] == direct.summary["final_val_acc"]
+
+
+@pytest.mark.parametrize("cell", ["fold 1", {"fold": 3, "folds": 2}, {"fold": 1, "folds": 1}])
+def test_a_damaged_cell_fold_is_named_when_resumed(named, tmp_path, cell):
+    from cnnspec.training.api import resume
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process, keep_weights=True)
+    folder = tmp_path / "s" / result.done[0][0].folder
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "cell": cell}))
+    with pytest.raises(RunError, match="not a sweep cell's fold"):
+        resume(folder, Settings(epochs=2), progress="none")

@@ -64,6 +64,7 @@ from cnnspec.training.run import (
     compile_model,
     read_preprocessor,
     read_summary,
+    run_fold,
 )
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
@@ -253,7 +254,9 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
     dataset = _load_data(checked, training, data_dir, options)
     preprocessor = read_preprocessor(run)
-    prepared = _prepare(training, dataset, preprocessor, dtype)
+    # A sweep's k-fold cell validates on its fold: resumed on val_split instead, it would
+    # train on its validation images and pick its best epoch on others.
+    prepared = _prepare(training, dataset, preprocessor, dtype, run_fold(summary, run))
     model = _training_model(checked, training, dtype)
     optimizer = _optimizer(training, model)
     session = _session(checked, model, optimizer, training, prepared, run, options)

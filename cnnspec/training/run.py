@@ -262,6 +262,23 @@ def read_summary(run: RunDir) -> dict:
     return summary
 
 
+def run_fold(summary: dict, run: RunDir) -> tuple[int, int] | None:
+    """The k-fold split a run was trained on, ``(fold, folds)`` with ``fold`` 0-based, from
+    the ``cell`` a sweep's ``--keep-weights`` records (``fold`` counted from 1 there); None for
+    a run trained on its ``val_split``. Resumed, the run must validate on the same images."""
+    cell = summary.get("cell")
+    if cell is None or isinstance(cell, dict) and cell.get("folds") is None:
+        return None
+    fold, folds = (cell.get("fold"), cell.get("folds")) if isinstance(cell, dict) else (0, 0)
+    whole = all(isinstance(n, int) and not isinstance(n, bool) for n in (fold, folds))
+    if not whole or not 1 <= fold <= folds or folds < 2:
+        raise RunError(f"run summary {run.summary}: 'cell' is {reprlib.repr(cell)}, not a "
+                       "sweep cell's fold (fold 1..folds of at least 2 folds)",
+                       hint="the file is damaged; a run folder written by `cnnspec sweep "
+                            "--keep-weights` has the original")
+    return fold - 1, folds
+
+
 def run_classes(summary: dict, checked: CheckedSpec, path) -> list[str]:
     """The class names of a run's outputs, distinct and as many as the model's scores are
     for (one per score, or two for the bce loss's one logit): a summary that names more,
