@@ -267,6 +267,10 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["summary", "{spec}", "--format", "-inf"],
      ("unknown option '-inf'; this command's options are written in full; or, as the value "
       "of --format, write --format=-inf")),
+    # ... and one argparse takes for an option, not a negative number: "expected one argument"
+    (["train", "{spec}", "--lr", "-1e5"],
+     "argument --lr: the value -1e5 starts with '-' and reads as an option; write --lr=-1e5"),
+    (["init-report", "{spec}", "--phase", "--grid", "-1x2"], "write --grid=-1x2"),
     # argparse's own messages quote a value cut short, as cnnspec's do
     (["summary", "{spec}", "--format", "a" * 5000],
      f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'table', 'json')"),

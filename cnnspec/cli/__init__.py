@@ -12,6 +12,7 @@ import functools
 import importlib
 import itertools
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -171,6 +172,9 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     for previous, word in itertools.pairwise(argv):
         if word == "--":
             return
+        if previous in taking_values and _reads_as_option(word):  # `--lr -1e5`, `--grid -1x2`
+            command.error(f"argument {previous}: the value {shortened(word, 40)} starts with "
+                          f"'-' and reads as an option; write {previous}={shortened(word, 40)}")
         name = word.split("=", 1)[0]
         if (name in options or name[:2] in options  # -oFILE is -o FILE
                 or not (name.startswith("--") or _is_short_option(name))):
@@ -217,6 +221,18 @@ def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argp
         command.error(f"one argument too many: {shortened(extras[0], 60)!r} (`cnnspec "
                       f"{argv[0]}` takes {takes or 'no argument but its options'})")
     return args
+
+
+# What argparse reads as a negative number rather than an option (its own pattern): a value
+# such as -1e5 or -1x2 does not match, and argparse answered "expected one argument".
+ARGPARSE_NEGATIVE = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+def _reads_as_option(word: str) -> bool:
+    """Whether ``word``, a value that starts with '-' and a digit or '.', is one argparse takes
+    for an option."""
+    return (len(word) >= 2 and word[0] == "-" and (word[1].isdigit() or word[1] == ".")
+            and not ARGPARSE_NEGATIVE.match(word))
 
 
 def _is_short_option(word: str) -> bool:
