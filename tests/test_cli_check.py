@@ -188,10 +188,11 @@ def test_each_command_has_help(command, capsys):
 
 
 def test_check_one_layer_spec_says_layer_not_layers(write, capsys):
-    path = write("one.cnn", "input 1x4x4\nconv 2 3x3\ntrain {\n  data npz(\"a.npz\")\n}\n")
-    assert main(["check", path]) == 0  # npz: the data's shapes are known when it is read
+    path = write("one.cnn", "input 1x8x8\nglobal_avgpool\ntrain {\n  data shapes(size=8, "
+                 "classes=[x, o])\n  loss bce\n}\n")
+    assert main(["check", path]) == 0, capsys.readouterr().err
     out, _ = capsys.readouterr()
-    assert out == f"{path}: ok (1 layer, 20 params)\n"
+    assert out == f"{path}: ok (1 layer, 0 params)\n"
 
 
 @pytest.mark.parametrize("command", ["train", "eval"])
@@ -284,3 +285,69 @@ def test_docs_check_transcripts_are_what_check_prints(page, tmp_path, monkeypatc
         main(command.split()[2:])
         out, err = capsys.readouterr()
         assert (err + out).rstrip("\n").split("\n") == expected, command
+
+
+NPZ_SPEC = """\
+input 1x8x8
+c1: conv 4 3x3 relu
+flatten
+fc: dense 3
+train {
+  data npz(path="data.npz")
+}
+"""
+
+
+def _save_npz(path, channels=1, classes=3, images=30):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    np.savez(path, x=rng.random((images, channels, 8, 8), np.float32),
+             y=np.arange(images) % classes)
+
+
+def test_check_reads_an_npz_file_and_refuses_what_train_would(write, tmp_path, capsys,
+                                                               monkeypatch):
+    """An npz file's shapes are known only once it is read: check reads it, so a file that is
+    missing, damaged or does not fit the network is refused by check, at the data setting or
+    the layer it does not fit, as train refuses it."""
+    monkeypatch.chdir(tmp_path)  # the spec's path is relative, as train reads it
+    path = write("net.cnn", NPZ_SPEC)
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:6:3: error: npz file not found: data.npz\n" in err
+    assert '    data npz(path="data.npz")\n    ^^^^^^^^^^^^^^^^^^^^^^^^^\nhint: check the path' in err
+    (tmp_path / "data.npz").write_text("not a zip archive")
+    assert main(["check", path]) == 2
+    assert f"{path}:6:3: error: cannot read data.npz: not a .npz file" in capsys.readouterr().err
+    _save_npz(tmp_path / "data.npz", channels=3, classes=5)
+    for command in ("check", "train"):
+        assert main([command, path, *(["--out", "run"] if command == "train" else [])]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}:1:1: error: the input is 1x8x8, but the npz images are 3x8x8" in err
+        assert (f"{path}:4:11: error: the output 'fc' gives 3 scores, but npz has 5 classes"
+                in err)
+    assert not (tmp_path / "run").exists()
+    _save_npz(tmp_path / "data.npz")
+    assert main(["check", path]) == 0
+    assert capsys.readouterr().out == f"{path}: ok (4 layers, 475 params)\n"
+
+
+def test_check_of_a_json_ir_locates_an_unreadable_npz_file_at_its_path(write, tmp_path, capsys,
+                                                                        monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", write("net.cnn", NPZ_SPEC), "-o", "net.json"]) == 0
+    assert main(["check", "net.json"]) == 2
+    err = capsys.readouterr().err
+    assert "net.json: $.training.data: error: npz file not found: data.npz" in err
+    assert "\nhint: check the path" in err
+
+
+def test_check_reports_a_spec_s_warnings_beside_its_npz_file_s_errors(write, tmp_path, capsys,
+                                                                       monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _save_npz(tmp_path / "data.npz", classes=5)
+    path = write("net.cnn", NPZ_SPEC.replace("conv 4 3x3 relu", "conv 4 3x3 weight zeros relu"))
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:16: warning: all 4 filters of c1 start identical" in err and f"{path}:4:11: error: the output 'fc'" in err

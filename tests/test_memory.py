@@ -483,7 +483,8 @@ def test_training_in_float64_is_refused_where_only_float32_fits(monkeypatch):
 
 
 def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path, capsys):
-    """check does not read an npz file: its figure leaves the data out, and says so."""
+    """The checker (summary's figure) does not read an npz file: it leaves the data out, and
+    says so."""
     spec = tmp_path / "mine.cnn"
     spec.write_text('input 1x8x8\nconv 4 3x3\nflatten\ndense 10\n'
                     'train {\n  data npz(path="mine.npz")\n}\n')
@@ -491,6 +492,6 @@ def test_an_npz_files_data_is_said_to_be_left_out_not_to_weigh_nothing(tmp_path,
     assert memory.data == 0
     assert main(["summary", str(spec)]) == 0
     out = capsys.readouterr().out
-    assert "the npz file's data uncounted until train reads it" in out and "0 B" not in out
+    assert "the npz file's data uncounted until it is read" in out and "0 B" not in out
     (warning,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process + 1)
     assert "uncounted" in warning.message and "0 B of data" not in warning.message

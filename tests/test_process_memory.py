@@ -136,7 +136,8 @@ def _npz_spec(tmp_path: Path) -> Path:
 
 def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read(
         tmp_path, monkeypatch, capsys):
-    """check cannot know an npz file's size; the trainer counts it once loaded, before it
+    """An npz file's size is known once it is read: check reads it as the trainer does and
+    refuses the spec with the trainer's words; the trainer counts it once loaded, before it
     trains or makes the run folder."""
     from cnnspec.check import memory
     from cnnspec.cli import main
@@ -146,12 +147,14 @@ def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read
     assert before.data == 0
     loaded = memory.with_loaded_data(before, NPZ_BYTES).process
     monkeypatch.setattr(memory, "machine_memory", lambda: (before.process + loaded) // 2)
-    assert main(["check", str(spec)]) == 0  # check counts no npz data
-    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "mine.cnn:6:3: error: training would need up to about" in err
-    assert "the data set weighs most" in err and "a subset of them, saved in an npz file" in err
+    for command in (["check"], ["train", "--out", str(tmp_path / "run"), "--quiet"]):
+        assert main([command[0], str(spec), *command[1:]]) == 2
+        err = capsys.readouterr().err
+        assert "mine.cnn:6:3: error: training would need up to about" in err
+        assert ("the data set weighs most" in err
+                and "a subset of them, saved in an npz file" in err)
     assert not (tmp_path / "run").exists()
+    assert main(["check", str(spec), "--max-memory", str(2 * loaded)]) == 0  # a limit given
     monkeypatch.setattr(memory, "machine_memory", lambda: 2 * loaded)  # room: it trains
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
 

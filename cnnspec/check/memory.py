@@ -26,8 +26,8 @@ others in worker processes or threads (each part's arrays are its own):
 
 Beside the step's arrays a training process holds its own code and libraries, what
 BLAS and the allocator keep (:func:`runtime_bytes`), and its data set (:func:`data_bytes`;
-an npz file's, which ``check`` does not read, is counted by the trainer once it has read it,
-:func:`with_loaded_data`): ``check`` refuses a spec whose whole process
+an npz file's, which the checker does not read, is counted once the file is read, by the
+``check`` command and by the trainer, :func:`with_loaded_data`): ``check`` refuses a spec whose whole process
 (:attr:`MemoryEstimate.process`) would not fit.
 
 The estimate bounds a step from above: where the engine's choice depends on the data or the
@@ -461,10 +461,10 @@ def bytes_text(n: float) -> str:
 
 
 def data_text(data: int) -> str:
-    """The data's part of a process figure, in words: an npz file's (0 here: check does not
-    read it) is said to be left out, not to weigh nothing."""
+    """The data's part of a process figure, in words: an npz file's (0 here: the checker does
+    not read it) is said to be left out, not to weigh nothing."""
     return (f"{bytes_text(data)} of data" if data
-            else "the npz file's data uncounted until train reads it")
+            else "the npz file's data uncounted until it is read")
 
 
 def fewer_images(data: dict) -> str:

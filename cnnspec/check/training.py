@@ -9,8 +9,9 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 - the data against the network: the input must be the dataset's image shape, the output
   one score per class, and the class weights (when given) one per class. ``train`` checks the
   spec with its command-line overrides applied, so ``--data`` can train a spec on other data;
-  for ``npz`` data the shapes are only known once the file is read, and the trainer calls
-  :func:`data_fit_errors` with what it loaded.
+  for ``npz`` data the shapes are only known once the file is read: the ``check`` command
+  and the trainer read it and call :func:`data_fit_errors` with what they loaded
+  (:mod:`cnnspec.training.compat`).
 """
 from __future__ import annotations
 

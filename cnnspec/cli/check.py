@@ -41,6 +41,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     """Check one spec, print what was found; True if it is valid."""
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
+    from cnnspec.training.compat import check_file_data
 
     try:
         mistake = run_folder_as_spec(path)
@@ -55,6 +56,11 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
         return False
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
+        return False
+    try:  # an npz file, read as train would read it: its arrays must fit the network
+        check_file_data(checked, max_memory)
+    except SpecErrors as exc:
+        report(checked.warnings + exc.errors)
         return False
     report(checked.warnings)
     n, warned = len(checked.layers), len(checked.warnings)

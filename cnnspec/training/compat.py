@@ -1,12 +1,15 @@
 """Does the data loaded fit the network, and training with it the machine's memory? The
 checker has checked the data the spec declares; what a file holds (``npz``) is only known once
-it is read, and is checked here the same way."""
+it is read, and is checked here the same way: by ``train`` once it has loaded the data, and by
+``check``, which reads such a file for it (:func:`check_file_data`), so that what ``train``
+would refuse ``check`` refuses first."""
 from __future__ import annotations
 
 from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors
-from cnnspec.errors import SpecErrors
+from cnnspec.errors import RunError, SpecErrors
+from cnnspec.ir.datasets import image_shape
 
 
 def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_name: str
@@ -19,12 +22,14 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
         raise SpecErrors(errors)
 
 
-def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False) -> None:
+def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False,
+                          max_memory: int | None = None) -> None:
     """Raise :class:`SpecErrors` at the spec's heaviest layer when a process training it on
     ``dataset`` (a :class:`cnnspec.data.dataset.Dataset`) would not fit in the machine's
     memory: the data set counted as loaded where check could not know its size (an npz
     file's), and, when ``recording`` (``train --stats``), what a recorded step keeps, which
-    check does not know of either."""
+    check does not know of either. ``max_memory``: the limit in bytes (default: the machine's
+    memory)."""
     memory = checked.step_memory
     if memory is None or (memory.data and not recording):
         return  # counted by check already
@@ -34,6 +39,28 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
         memory = with_loaded_data(memory, loaded)
     if recording:
         memory = with_recording(memory, checked.spec, checked.layers)
-    errors = [e for e in memory_problems(checked.spec, memory, None) if e.severity == "error"]
+    errors = [e for e in memory_problems(checked.spec, memory, max_memory)
+              if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
+
+
+def check_file_data(checked: CheckedSpec, max_memory: int | None = None) -> None:
+    """What ``train`` checks once it has read a data file whose shapes the checker could not
+    know (``npz``), checked by reading it now: the file must be readable arrays that fit the
+    network, and training on them the memory (``max_memory`` bytes, default the machine's).
+    A file that cannot be read is a :class:`SpecErrors` at the spec's data setting (file,
+    line, column), where ``train`` stops with a run error; other datasets are not read (a
+    download, or known to the checker without reading)."""
+    data = checked.ir["training"]["data"]
+    if image_shape(data) is not None:
+        return
+    from cnnspec.data.load import load_dataset  # NumPy: only for a spec whose file is read
+
+    try:
+        dataset = load_dataset(data, checked.ir["training"]["seed"])
+    except RunError as exc:
+        raise SpecErrors([checked.spec.error(exc.message, "training", "data",
+                                             hint=exc.hint)]) from None
+    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
+    check_training_memory(checked, dataset, max_memory=max_memory)
