@@ -145,6 +145,17 @@ def test_export_refuses_a_spec_that_does_not_check_unless_asked(write, capsys):
     assert json.loads(capsys.readouterr().out)["layers"][1]["kernel"] == [9, 9]
 
 
+@pytest.mark.parametrize("fmt, out", [("onnx", "m.onnx"), ("torch", "m.py")])
+def test_export_no_check_is_refused_for_a_format_built_from_the_checked_shapes(
+        write, tmp_path, capsys, fmt, out):
+    path = write("bad.cnn", BAD)
+    assert main(["export", "--no-check", "--format", fmt, path, "-o", str(tmp_path / out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--no-check is for --format json: --format {fmt} needs the shapes" in err
+    assert "drop --no-check" in err
+    assert not (tmp_path / out).exists()
+
+
 def test_check_every_shipped_spec(capsys):
     paths = sorted(str(p) for p in SPECS.glob("*.cnn"))
     assert main(["check", *paths]) == 0

@@ -28,7 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--out", metavar="FILE", type=output_file(),
                         help="where to write (needed for onnx and torch; json: instead of stdout)")
     parser.add_argument("--no-check", action="store_true",
-                        help="json: export even if shape checks fail (the IR is still validated)")
+                        help="json only: export even if shape checks fail (the IR is still "
+                             "validated)")
 
 
 def run(args) -> int:
@@ -40,6 +41,11 @@ def run(args) -> int:
     _refuse_another_formats_suffix(args)
     if args.format == "json":
         return _json(args)
+    if args.no_check:  # an ONNX graph or a torch module is built from the checked shapes
+        raise SettingError(f"--no-check is for --format json: --format {args.format} needs the "
+                           "shapes the check infers, so it checks the spec always",
+                           hint="drop --no-check, or export the IR with --format json "
+                                "--no-check", invalid=True)
     if not args.out:
         suffix = SUFFIXES[args.format]
         raise SettingError(f"export --format {args.format} writes a file: give its path",
