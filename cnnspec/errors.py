@@ -35,6 +35,12 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 layer``, ``16 layers``, ``2 classes`` (``plural``, where adding 's' would not do),
+    for every message that counts things."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def escaped_controls(text: str, keep: str = "\n") -> str:
     """``text`` with each control character (Unicode category Cc) but those in ``keep``
     written as its escape (``\\x1b``): a message quoting a file name, a string of a spec or a

@@ -509,14 +509,16 @@ def test_a_cosine_schedule_that_rises_warns(min_lr, warns):
         assert warnings[0].hint == "use a min_lr below 0.01, e.g. 0 (the default)"
 
 
-@pytest.mark.parametrize("step_size, epochs, warns", [(5, 3, True), (10, 10, True), (2, 3, False)])
-def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns):
+@pytest.mark.parametrize("step_size, epochs, warns, every",
+                         [(5, 3, True, "5 epochs"), (10, 10, True, "10 epochs"),
+                          (1, 1, True, "1 epoch,"), (2, 3, False, None)])
+def test_a_step_schedule_that_never_steps_warns(step_size, epochs, warns, every):
     warnings = schedule_warnings(f"  schedule step({step_size})\n  epochs {epochs}")
     assert len(warnings) == warns
     if not warns:
         return
     (warning,) = warnings
-    assert warning.message.startswith(f"the step schedule lowers the lr every {step_size} epochs")
+    assert warning.message.startswith(f"the step schedule lowers the lr every {every}")
     assert (warning.span.line, warning.span.column) == (6, 3)
     assert f"step_size below {epochs}" in warning.hint
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from cnnspec.cli import main
+from cnnspec.errors import counted
 from cnnspec.lab.recorder import read_stats
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -54,6 +55,21 @@ def test_init_report_table_on_real_data(capsys):
         assert column in out
     assert "conv1_relu" in out and "fc2" in out
     assert "signal: activation std x" in out
+
+
+def test_init_report_counts_one_input_and_one_rescaled_layer_in_the_singular(tmp_path, capsys):
+    spec = tmp_path / "one.cnn"
+    spec.write_text("input 1x8x8\nflatten\nh: dense 16 relu\ndense 10\n")
+    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "1"]
+    assert main(args) == 0
+    assert "one: 1 input from gaussian" in capsys.readouterr().out
+    assert main([*args, "--jacobian"]) == 0
+    assert "(exact, 16 outputs; 1 input)" in capsys.readouterr().out
+
+
+def test_counted_says_one_thing_in_the_singular():
+    assert counted(1, "layer") == "1 layer" and counted(0, "layer") == "0 layers"
+    assert counted(2, "class", "classes") == "2 classes" and counted(1, "class") == "1 class"
 
 
 def test_init_report_output_and_the_wrote_line_stay_apart_on_one_pipe(tiny, tmp_path):

@@ -37,6 +37,8 @@ CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
       "per filter and input channel)"), 2, 12),
     ("literal_wrong_filter_count", HEAD + "conv 4 2x2 weight [[[1, 0], [0, 1]], [[0, 1], [1, 0]]]\n"
      + TAIL, "the kernel literal holds 2 filters, but the layer has 4", 2, 12),
+    ("literal_of_one_filter", HEAD + "conv 4 2x2 weight [[[[1, 0], [0, 1]]]]\n" + TAIL,
+     "the kernel literal holds 1 filter, but the layer has 4", 2, 12),
     ("literal_wrong_channel_count", "input 3x8x8\nconv 2 2x2 weight "
      "[[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]]\n" + TAIL,
      "1 matrix per filter, but the input has 3 channels", 2, 12),

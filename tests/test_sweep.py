@@ -404,10 +404,10 @@ def test_ctrl_c_stops_the_sweep_says_where_its_results_are_and_a_rerun_finishes(
     args = ["sweep", str(named), "--set", "lr=0.05,0.1,0.2", "--out", str(out)]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert f"1 cells are recorded in {out}" in err and "run the same command again" in err
+    assert f"1 cell is recorded in {out}" in err and "run the same command again" in err
     monkeypatch.setattr(executors, "DaskExecutor", Quiet)
     assert main(args) == 0
-    assert "1 cells were recorded" in capsys.readouterr().err
+    assert "1 cell was recorded" in capsys.readouterr().err
     assert len([p for p in out.iterdir() if p.is_dir()]) == 3
 
 

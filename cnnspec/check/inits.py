@@ -16,7 +16,7 @@ Any other problem ``describe`` finds is re-reported at the init's place in the s
 from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, counted
 from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
@@ -24,10 +24,6 @@ from cnnspec.ir.limits import FLOAT32_MAX, short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import shape_text
-
-
-def _count(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
 
 
 def _relocated(spec: Spec, layer: dict, field: str, err: SpecError) -> SpecError:
@@ -44,10 +40,10 @@ def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> s
         return (f"the kernel literal holds {shape_text(vshape[-2:])} matrices, but the kernel is "
                 f"{kh}x{kw}")
     if len(vshape) >= 3 and vshape[0] != out:
-        return f"the kernel literal holds {vshape[0]} filters, but the layer has {out}"
+        return f"the kernel literal holds {counted(vshape[0], 'filter')}, but the layer has {out}"
     if len(vshape) == 4 and vshape[1] != cin:
-        return (f"the kernel literal holds {_count(vshape[1], 'matrix', 'matrices')} per filter, "
-                f"but the input has {_count(cin, 'channel', 'channels')}")
+        return (f"the kernel literal holds {counted(vshape[1], 'matrix', 'matrices')} per filter, "
+                f"but the input has {counted(cin, 'channel')}")
     return None
 
 

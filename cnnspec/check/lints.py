@@ -44,7 +44,7 @@ from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, counted
 from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
@@ -391,7 +391,8 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
     if schedule["name"] != "step" or schedule["step_size"] < epochs:
         return []
     return [spec.error(
-        f"the step schedule lowers the lr every {schedule['step_size']} epochs, but the run "
+        f"the step schedule lowers the lr every {counted(schedule['step_size'], 'epoch')}, "
+        f"but the run "
         f"has {epochs}: the lr stays {training['lr']:g} throughout",
         "training", "schedule", severity="warning",
         hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]

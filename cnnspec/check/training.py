@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, counted
 from cnnspec.ir.datasets import class_count, image_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
@@ -118,8 +118,8 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
     weights = spec.ir["training"]["class_weights"]
     if weights and len(weights) != classes:
         errors.append(spec.error(
-            f"class_weights gives {len(weights)} weights, but {data_name} has {classes} "
-            "classes", "training", "class_weights",
+            f"class_weights gives {counted(len(weights), 'weight')}, but {data_name} has "
+            f"{counted(classes, 'class', 'classes')}", "training", "class_weights",
             hint=f"give one weight per class, {classes} in all, in the order of the classes"))
     by_name = {info.name: info for info in layers}
     output = by_name[spec.ir["output"]]
@@ -178,7 +178,7 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
     colour = f"colour={'true' if given[0] == 3 else 'false'}" if given[0] != c else ""
     if (h, w) == tuple(given[1:]):
         also = f", or set shapes({colour})" if shapes_fit else ""
-        return (f"the {data_name} images have {c} channel{'s' if c != 1 else ''}: write "
+        return (f"the {data_name} images have {counted(c, 'channel')}: write "
                 f"`input {shape_text(image)}`{also}")
     if shapes_fit:
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
-from cnnspec.errors import EXIT_USAGE, InputError, RunError, SpecError, SpecErrors
+from cnnspec.errors import EXIT_USAGE, InputError, RunError, SpecError, SpecErrors, counted
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
@@ -65,13 +65,9 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     report(checked.warnings)
     n, warned = len(checked.layers), len(checked.warnings)
     # said beside "ok", so that a reader of stdout alone knows the spec was not clean
-    also = f"; {_count(warned, 'warning')}" if warned else ""
-    print(f"{path}: ok ({_count(n, 'layer')}, {checked.total_params:,} params{also})")
+    also = f"; {counted(warned, 'warning')}" if warned else ""
+    print(f"{path}: ok ({counted(n, 'layer')}, {checked.total_params:,} params{also})")
     return True
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @contextmanager

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
                                                           file=sys.stderr, flush=True),
                              on_start=started)
     except KeyboardInterrupt:
-        print(stopped_message("comparison", "runs", folder[0], args.out is not None),
+        print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)
         return EXIT_INTERRUPTED
     curves = plot(comparison, args.output)

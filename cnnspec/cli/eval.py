@@ -6,7 +6,7 @@ import json
 
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
-from cnnspec.errors import command_line
+from cnnspec.errors import command_line, counted
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(note)
     print(f"weights: {weights_text(loaded)}")
-    print(f"data: {result['data'].get('name')} (test split, {result['examples']} images)")
+    print(f"data: {result['data'].get('name')} "
+          f"(test split, {counted(result['examples'], 'image')})")
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
     print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%{top}")
     print(format_per_class(result["per_class"]))
@@ -72,9 +73,10 @@ def unfinished_note(summary: dict, run: str, weights: str = "last") -> str | Non
     status, steps = summary.get("status"), summary.get("steps", 0)
     which = "best epoch so far" if weights == "best" else "last checkpoint"
     if status == "diverged":
-        return (f"note: this run diverged after {steps} steps; the figures are of its {which}, "
-                "saved before that")
+        return (f"note: this run diverged after {counted(steps, 'step')}; the figures are of "
+                f"its {which}, saved before that")
     if status == "interrupted":
-        return (f"note: this run was interrupted after {steps} steps; the figures are of its "
-                f"{which} (continue it with `{command_line('cnnspec train --resume', run)}`)")
+        return (f"note: this run was interrupted after {counted(steps, 'step')}; the figures "
+                f"are of its {which} (continue it with "
+                f"`{command_line('cnnspec train --resume', run)}`)")
     return None

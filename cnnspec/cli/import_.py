@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
+from cnnspec.errors import counted
 
 HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
 
@@ -51,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     write_spec(imported, args.out, force=args.force)
     checked = imported.checked
-    print(f"wrote {args.out}: {len(checked.layers)} layers, {checked.total_params:,} "
-          "parameters", file=sys.stderr)
+    print(f"wrote {args.out}: {counted(len(checked.layers), 'layer')}, "
+          f"{checked.total_params:,} parameters", file=sys.stderr)
     return 0

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import add_data_dir, new_folder, positive_int, spec_file
-from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     def started(running, n: int, where: Path) -> None:
         folder[0] = where
-        print(f"training {n} cells {running.description}", file=sys.stderr, flush=True)
+        print(f"training {counted(n, 'cell')} {running.description}", file=sys.stderr, flush=True)
         if running.dashboard:
             print(f"dashboard: {running.dashboard}", file=sys.stderr, flush=True)
 
@@ -120,10 +120,11 @@ def run(args: argparse.Namespace) -> int:
                        on_done=lambda cell, res: print(describe_cell(cell.label, res),
                                                        file=sys.stderr, flush=True))
     except KeyboardInterrupt:
-        print(stopped_message("sweep", "cells", folder[0], out is not None), file=sys.stderr)
+        print(stopped_message("sweep", "cell", folder[0], out is not None), file=sys.stderr)
         return EXIT_INTERRUPTED
     if result.skipped:
-        print(f"{result.skipped} cells were recorded in {result.out} already; trained "
+        print(f"{counted(result.skipped, 'cell')} {'was' if result.skipped == 1 else 'were'} "
+              f"recorded in {result.out} already; trained "
               f"{result.ran}", file=sys.stderr)
     paths = write_outputs(result)
     # Flushed before the stderr lines: see init_report.run.

@@ -22,7 +22,7 @@ from cnnspec.cli.arguments import (
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
-from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError, command_line
+from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError, command_line, counted
 from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -181,7 +181,8 @@ def best_lines(summary: dict, training: dict) -> list[str]:
     if summary.get("stopped_early"):
         lines.append(f"stopped early at epoch {summary['stopped_early']} of "
                      f"{training['epochs']}: {summary['monitor']} did not improve for "
-                     f"{training['early_stop']} epochs (early_stop {training['early_stop']})")
+                     f"{counted(training['early_stop'], 'epoch')} "
+                     f"(early_stop {training['early_stop']})")
     if summary.get("best_epoch"):
         line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
                 f"({summary['best_value']:.4f})")

@@ -19,7 +19,7 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
-from cnnspec.errors import RunError, shortened
+from cnnspec.errors import RunError, counted, shortened
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 SPLIT_SEED = 0
@@ -172,7 +172,8 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str):
         return x, y, x_test, y_test
     n_test = round(TEST_FRACTION * len(x))
     if n_test < 1 or n_test >= len(x):
-        raise RunError(f"{path}: {len(x)} images are too few to split into train and test",
+        raise RunError(f"{path}: {counted(len(x), 'image')} "
+                       f"{'is' if len(x) == 1 else 'are'} too few to split into train and test",
                        hint="give at least 5 images, or x_test and y_test")
     train, test = stratified_split(y, n_test, np.random.default_rng(SPLIT_SEED))
     return x[train], y[train], x[test], y[test]

@@ -11,6 +11,7 @@ import importlib
 import math
 
 from cnnspec import engine, shapes
+from cnnspec.errors import counted
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
@@ -23,7 +24,7 @@ from cnnspec.kinds.shape_rules import (
     only_input,
     window,
 )
-from cnnspec.kinds.text import counted, number_text, pads_text, pair_text, step_text
+from cnnspec.kinds.text import number_text, pads_text, pair_text, step_text
 from cnnspec.kinds.torch_code import call
 from cnnspec.shapes import shape_text
 
@@ -83,7 +84,7 @@ def _conv_build(b: Build):
 
 
 def _conv_phrases(ir: dict, pads) -> list[str]:
-    return [f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}",
+    return [f"{counted(ir['filters'], 'filter')} {pair_text(ir['kernel'])}",
             f"stride {step_text(ir['stride'])}, pad {pads_text(ir['padding'], pads)}, "
             f"dilation {step_text(ir['dilation'])}"
             + (f", groups {ir['groups']}" if ir["groups"] > 1 else "")]
@@ -94,7 +95,7 @@ def _conv_compact(ir: dict) -> str:
     stride = f" /{step_text(ir['stride'])}" if list(ir["stride"]) != [1, 1] else ""
     dilation = f" d{step_text(ir['dilation'])}" if list(ir["dilation"]) != [1, 1] else ""
     groups = f" g{ir['groups']}" if ir["groups"] > 1 else ""
-    return (f"{counted(ir['filters'], 'filters')} {pair_text(ir['kernel'])}{stride}{dilation}"
+    return (f"{counted(ir['filters'], 'filter')} {pair_text(ir['kernel'])}{stride}{dilation}"
             f"{groups}")
 
 
@@ -835,7 +836,7 @@ GROUPNORM = _norm_kind(
                     "runs, each normalised on its own, e.g. groupnorm 8 (32 in Wu & He)"),),
     positional=("groups",), usage="groupnorm G [eps E] [frozen] [ACTIVATION], e.g. groupnorm 4",
     phrases=lambda ir, pads: [
-        f"{counted(ir['groups'], 'groups')}, eps {number_text(ir['eps'])}"],
+        f"{counted(ir['groups'], 'group')}, eps {number_text(ir['eps'])}"],
     aliases=("gn",),
     examples=(Example(((4, 3, 2),), {"groups": 2}), Example(((6,),), {"groups": 3})))
 

@@ -32,6 +32,3 @@ def number_text(x: float) -> str:
     return f"{x:.3g}"
 
 
-def counted(n: int, noun: str) -> str:
-    """``1 filter``, ``16 filters``."""
-    return f"{n} {noun[:-1] if n == 1 and noun.endswith('s') else noun}"

@@ -43,7 +43,7 @@ from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import InputError, closest
+from cnnspec.errors import InputError, closest, counted
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.defaults import ROWS
@@ -146,8 +146,8 @@ def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
         jacobian = rows_of_jacobian(part, x, directions)
         values.append(np.linalg.svd(jacobian, compute_uv=False))
         floor = max(floor, resolution(jacobian, values[-1]))
-    method = (f"exact, {m} outputs" if m <= rows else
-              f"estimated from {rows} random orthonormal directions of {m} outputs")
+    method = (f"exact, {counted(m, 'output')}" if m <= rows else
+              f"estimated from {rows} random orthonormal directions of {counted(m, 'output')}")
     return np.concatenate(values), floor, method
 
 
@@ -240,8 +240,8 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
 def format_jacobian(report: JacobianReport) -> str:
     """One row per init: mean, spread and quantiles of the squared singular values."""
     lines = [(f"{report.spec_name}: squared singular values s^2 of the Jacobian from the input "
-             f"to '{report.layer}' ({report.method}; {report.inputs} inputs): their mean, "
-             f"spread and quantiles"),
+             f"to '{report.layer}' ({report.method}; {counted(report.inputs, 'input')}): their "
+             f"mean, spread and quantiles"),
              (f"  {'mean s^2':>9}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:

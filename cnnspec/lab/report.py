@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.errors import counted
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
@@ -105,7 +106,7 @@ def _cell(value) -> str:
 
 def format_table(report: InitReport) -> str:
     """One table per variant: a row per layer, a column per statistic."""
-    heading = (f"{report.spec_name}: {report.batch_size} inputs from {report.source}, "
+    heading = (f"{report.spec_name}: {counted(report.batch_size, 'input')} from {report.source}, "
                f"seed {report.seed}")
     blocks = [heading]
     for variant in report.variants:
@@ -163,7 +164,8 @@ def describe_lsuv(steps) -> str:
     before = [step.variance_before for step in steps]
     after = [step.variance_after for step in steps]
     rescalings = sum(step.iterations for step in steps)
-    text = (f"lsuv: {len(steps)} layers rescaled on this batch ({rescalings} rescalings); "
+    text = (f"lsuv: {counted(len(steps), 'layer')} rescaled on this batch "
+            f"({counted(rescalings, 'rescaling')}); "
             f"output variance {min(before):.3g}..{max(before):.3g} after the orthogonal start, "
             f"{min(after):.3g}..{max(after):.3g} after")
     missed = [step.layer for step in steps if not step.converged]

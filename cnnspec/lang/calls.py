@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, counted
 from cnnspec.lang.ast import Call, Value, Word
 from cnnspec.lang.suggest import did_you_mean
 
@@ -49,7 +49,7 @@ def bind(value: Word | Call, params: list[Param], what: str) -> dict:
     if len(args) > len(params):
         extra = args[len(params)]
         count = "no arguments" if not params else (
-            f"at most {len(params)} argument{'s' if len(params) > 1 else ''}")
+            f"at most {counted(len(params), 'argument')}")
         raise SpecError(f"{what} takes {count}, got {len(args)}", span=extra.span,
                         hint=f"write {signature}" if params else f"write {value.name}")
     given: dict[str, Value] = dict(zip(names, args))

@@ -13,7 +13,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.data import load_dataset
-from cnnspec.errors import InputError, RunError, closest
+from cnnspec.errors import InputError, RunError, closest, counted
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
@@ -170,7 +170,8 @@ def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
     data = load_dataset(run.training["data"], run.training["seed"])
     count = len(data.x_test)
     if not 0 <= index < count:
-        raise InputError(f"--index {index} is out of range: the test set has {count} images",
+        raise InputError(f"--index {index} is out of range: the test set has "
+                         f"{counted(count, 'image')}",
                        hint=f"use an index from 0 to {count - 1}")
     label = int(data.y_test[index])
     name = data.classes[label] if label < len(data.classes) else str(label)

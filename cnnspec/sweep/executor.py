@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, suppress
 
-from cnnspec.errors import InputError, RunError, shortened
+from cnnspec.errors import InputError, RunError, counted, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
 from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c, quiet_dask
 from cnnspec.training.interrupts import STOP_SIGNALS, interrupts_held
@@ -86,7 +86,7 @@ def default_workers(n_tasks: int, process: int = 0) -> int:
 
 def local_cluster_description(workers: int) -> str:
     """Where a sweep on a local cluster of ``workers`` processes trains, for its first line."""
-    return f"on a local Dask cluster of {workers} worker process{'es' if workers != 1 else ''}"
+    return f"on a local Dask cluster of {counted(workers, 'worker process', 'worker processes')}"
 
 
 class LocalExecutor:

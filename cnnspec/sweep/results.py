@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.errors import RunError, literal
+from cnnspec.errors import RunError, counted, literal
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, key_of
 from cnnspec.training import rundir
@@ -128,15 +128,17 @@ def recorded(out: Path) -> int:
     return len(recorded_folders(out))
 
 
-def stopped_message(what: str, cells: str, folder: Path | None, named: bool) -> str:
+def stopped_message(what: str, cell: str, folder: Path | None, named: bool) -> str:
     """What to tell a user whose Ctrl-C stopped a ``what`` ("sweep", "comparison") of
-    ``cells`` ("cells", "runs") that trains into ``folder`` (None before the folder was made;
+    ``cell``s ("cell", "run") that trains into ``folder`` (None before the folder was made;
     ``named``: chosen with ``--out``): the ones it holds, and how to train the rest (the same
     command skips them)."""
     if folder is None:
-        return f"cnnspec: {what} stopped before any of its {cells} trained"
+        return f"cnnspec: {what} stopped before any of its {cell}s trained"
     again = "the same command again" if named else f"the same command again with --out {folder}"
-    return (f"cnnspec: {what} stopped; {recorded(folder)} {cells} are recorded in {folder}\n"
+    held = recorded(folder)
+    return (f"cnnspec: {what} stopped; {counted(held, cell)} {'is' if held == 1 else 'are'} "
+            f"recorded in {folder}\n"
             f"hint: run {again} to train the rest")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import RunError, SpecError, counted
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -56,8 +56,8 @@ class Sweep:
     def spread(self) -> str:
         """What the +- of a group is over: ``"2 seeds"``, ``"5 folds"``, ``"2 seeds x 5
         folds"``."""
-        seeds = f"{self.seeds} seed{'s' if self.seeds > 1 else ''}"
-        return seeds if self.folds is None else f"{seeds} x {self.folds} folds"
+        seeds = counted(self.seeds, "seed")
+        return seeds if self.folds is None else f"{seeds} x {counted(self.folds, 'fold')}"
 
     def description(self) -> dict:
         return describe(self.spec, self.axes, self.seeds, self.folds)

@@ -31,7 +31,7 @@ from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, command_line, literal
+from cnnspec.errors import SettingError, command_line, counted, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -271,12 +271,13 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
         # a finished run extends: the hint says how, with twice its epochs for an example
         path, epochs = literal(str(run.path)), training["epochs"]
         evaluate = literal(command_line("cnnspec eval", run.path))
-        raise SettingError(f"run {path} already finished all {epochs} epochs",
+        raise SettingError(f"run {path} already finished its {counted(epochs, 'epoch')}",
                            hint=f"evaluate it (`{evaluate}`), or train it on to more "
                            f"epochs in all: `{{resume_command:{path}}}` with {{epochs:{2 * epochs}}}")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
-        options.display.message(f"finishing {run.path}: all {training['epochs']} epochs are "
-                                "trained; scoring the test split and drawing the curves")
+        options.display.message(f"finishing {run.path}: trained to its last epoch "
+                                f"({training['epochs']}); scoring the test split and drawing "
+                                "the curves")
     else:
         options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
                                 f"step {position.step}")
@@ -300,7 +301,7 @@ def _check_same_settings(training: dict, overrides: dict) -> None:
                 given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
             if key == "epochs":  # more epochs than the run's would have extended it
                 raise SettingError(
-                    f"{{epochs}} {given} is fewer than the run's {kept} epochs",
+                    f"{{epochs}} {given} is fewer than the run's {counted(kept, 'epoch')}",
                     hint=f"a resumed run cannot undo what it trained: drop {{epochs}} to "
                     f"finish its {kept}, give more than {kept} to extend it, or start a new run")
             raise SettingError(

@@ -7,7 +7,7 @@ import numpy as np
 
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, counted
 from cnnspec.shapes import shape_text
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
@@ -71,7 +71,8 @@ def _check_run_fits(run: Run, dataset) -> None:
                    f"{shape_text(trained)}")
     elif outputs is not None and outputs != scores_needed(run.training["loss"],
                                                           len(dataset.classes)):
-        problem = f"{len(dataset.classes)} classes, but the run's network has {outputs} outputs"
+        problem = (f"{counted(len(dataset.classes), 'class', 'classes')}, but the run's "
+                   f"network has {counted(outputs, 'output')}")
     else:
         return
     raise RunError(f"the data '{dataset.name}' has {problem}",

@@ -16,7 +16,15 @@ from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.diagnostics import format_error
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
-from cnnspec.errors import InputError, RunError, SettingError, SpecError, SpecErrors, command_line
+from cnnspec.errors import (
+    InputError,
+    RunError,
+    SettingError,
+    SpecError,
+    SpecErrors,
+    command_line,
+    counted,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
@@ -288,8 +296,7 @@ def run_classes(summary: dict, checked: CheckedSpec, path) -> list[str]:
     fits = scores_needed(checked.ir["training"]["loss"], len(classes)) == outputs
     if not fits or len(set(classes)) != len(classes):
         raise RunError(f"{path}: 'classes' names {len(classes)} classes ({len(set(classes))} "
-                       f"distinct), but the model gives {outputs} score"
-                       f"{'' if outputs == 1 else 's'} for them",
+                       f"distinct), but the model gives {counted(outputs, 'score')} for them",
                        hint="the run's files may be damaged; train again")
     return classes
 
