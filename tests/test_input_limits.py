@@ -200,7 +200,9 @@ def test_a_10mb_string_in_an_ir_is_not_echoed_whole(tmp_path, ir):
 @pytest.mark.parametrize("init", ["constant(1e40)", "[[1, 1, 1], [1, 1e300, 1], [1, 1, 1]]"])
 def test_an_init_value_beyond_float32_is_a_located_error(init):
     err = only_error(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)
-    assert "the weight init writes" in err.message and "beyond float32's range" in err.message
+    assert "the weight init writes" in err.message
+    assert "beyond float32's range (about 3.4e38)" in err.message
+    assert "at most 3.4e38 in size" in err.hint
     assert (err.span.line, err.span.column) == (2, 12)  # `weight ...`
 
 
@@ -448,7 +450,8 @@ def test_same_padding_is_whole_number_arithmetic():
 def test_a_layer_setting_beyond_float32_is_a_located_error(line, column):
     """`elu 1e300` checked, then made every output NaN: the engine computes in float32."""
     err = only_error(HEAD + line + "\n" + TAIL)
-    assert "beyond float32's range" in err.message, err.message
+    assert "beyond float32's range (about 3.4e38)" in err.message, err.message
+    assert "at most 3.4e38 in size" in err.hint
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
 
 

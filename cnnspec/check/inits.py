@@ -20,7 +20,7 @@ from cnnspec.errors import SpecError, counted
 from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
-from cnnspec.ir.limits import FLOAT32_MAX, short_number
+from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_MAX_TEXT, short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import shape_text
@@ -87,10 +87,10 @@ def check_representable(spec: Spec, layer: dict, field: str) -> None:
     if largest > FLOAT32_MAX:
         shown = short_number(largest) if isinstance(largest, int) else f"{largest:g}"
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
-                         f"writes {shown}, beyond float32's range (about {FLOAT32_MAX:.2g}), the "
+                         f"writes {shown}, beyond float32's range (about {FLOAT32_MAX_TEXT}), the "
                          "dtype weights are trained in", layer["name"], field,
                          hint=f"it would start as infinity: write a number of at most "
-                         f"{FLOAT32_MAX:.2g} in size (weights rarely exceed 10)")
+                         f"{FLOAT32_MAX_TEXT} in size (weights rarely exceed 10)")
 
 
 def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:

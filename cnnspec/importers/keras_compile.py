@@ -7,6 +7,7 @@ import math
 import struct
 
 from cnnspec.importers.spec_writer import Setting, number_text
+from cnnspec.ir.limits import FLOAT32_MAX
 
 
 def keras_name(obj) -> tuple[str, dict]:
@@ -106,7 +107,7 @@ def _text(value) -> str:
 def float32_shortest(value: float) -> float:
     """The shortest decimal with the same float32 value: Keras keeps its hyperparameters as
     float32, so JSON holds 0.0010000000474974513 for the 0.001 the user wrote."""
-    if not math.isfinite(value) or abs(value) > 3.4e38:
+    if not math.isfinite(value) or abs(value) > FLOAT32_MAX:  # no float32 holds it
         return value
     target = struct.pack("<f", value)
     for digits in range(1, 18):

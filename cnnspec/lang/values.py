@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 
 from cnnspec.errors import SpecError
-from cnnspec.ir.limits import FLOAT32_MAX, short_number, too_large_int
+from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_MAX_TEXT, short_number, too_large_int
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
@@ -43,9 +43,9 @@ def within_float32(x: float, value: Value, what: str) -> float:
     layer's ``elu 1e300`` would be infinity in the engine, and every output NaN."""
     if abs(x) > FLOAT32_MAX:
         raise SpecError(f"{what} is {short_number(value.text)}, beyond float32's range (about "
-                        f"3.4e38), the dtype the network computes in", span=value.span,
-                        hint="it would be infinity there: write a number of at most 3.4e38 in "
-                             "size")
+                        f"{FLOAT32_MAX_TEXT}), the dtype the network computes in",
+                        span=value.span, hint=f"it would be infinity there: write a number of "
+                                              f"at most {FLOAT32_MAX_TEXT} in size")
     return x
 
 
