@@ -23,6 +23,8 @@ from cnnspec.sourcefile import read_spec_text
 
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
 KERAS_SUFFIXES = (".json",)
+# The files import reads, as its refusals of other files name them.
+IMPORTED_FILES = f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} files"
 # What the errors about a file's bytes call each file read ("save the prototxt as UTF-8").
 CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
@@ -39,8 +41,8 @@ def _keras_saved(form: str) -> tuple[str, str]:
 
 
 PYTORCH = ("a PyTorch file" + NOT_TEXT,
-           ("cnnspec imports Caffe .prototxt and Keras .json files; write a PyTorch network "
-            "as a spec by hand (docs/language.md)"))
+           (f"cnnspec imports {IMPORTED_FILES}; write a PyTorch network as a spec by hand "
+            "(docs/language.md)"))
 OTHER_FILES = {
     ".h5": _keras_saved("HDF5"),
     ".hdf5": _keras_saved("HDF5"),
@@ -50,8 +52,8 @@ OTHER_FILES = {
     ".pt": PYTORCH,
     ".pth": PYTORCH,
     ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("cnnspec writes ONNX (cnnspec export --format onnx) but imports Caffe .prototxt "
-               "and Keras .json files: write the network as a spec by hand (docs/language.md)")),
+              ("cnnspec writes ONNX (cnnspec export --format onnx) but imports "
+               f"{IMPORTED_FILES}: write the network as a spec by hand (docs/language.md)")),
     ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
 }
 
@@ -68,8 +70,7 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     if other is not None:
         raise InputError(f"{path} is {other[0]}", hint=other[1])
     if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES:  # said before a binary file is read as text
-        raise InputError(f"{path} is not a file cnnspec imports: it imports Caffe .prototxt "
-                         f"and Keras .json files",
+        raise InputError(f"{path} is not a file cnnspec imports: it imports {IMPORTED_FILES}",
                          hint="a Caffe model definition ends in .prototxt, a Keras model saved "
                          "with model.to_json() in .json")
     if suffix in CAFFE_SUFFIXES:
