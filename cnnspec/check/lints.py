@@ -250,9 +250,9 @@ def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError
         f"of about {scale:.3g}, below {dtype}'s smallest normal number, {layout.tiny:.3g}: in "
         f"{dtype}, the dtype they are trained in, they {fate}", info.name, field,
         severity="warning",
-        hint=f"use a scale of at least {layout.tiny:.3g} (numpy.finfo('{dtype}').tiny, the "
-             f"smallest {dtype} with all its significant bits)"
-             + ("; he_normal sets one from the layer's fans, zeros starts every weight at "
+        hint=f"make the {what} at least {layout.tiny:.3g} in size (numpy.finfo('{dtype}').tiny, "
+             f"the smallest {dtype} with all its significant bits)"
+             + ("; he_normal sizes them from the layer's fans, zeros starts every weight at "
                 "exactly 0" if field == "weight_init" else
                 "; zeros starts every bias at exactly 0"))
 
