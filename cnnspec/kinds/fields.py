@@ -140,11 +140,12 @@ def field_schema(f: Field) -> dict:
                 "uniqueItems": True}
     if f.type == "choice":
         return {"enum": list(f.options)}
+    # A layer's number is used in float32 arithmetic: beyond its range it would be infinity,
+    # so an unbounded side is bounded there.
     schema: dict = {"type": "number"}
     if f.low is not None:
         schema["exclusiveMinimum" if f.low_open else "minimum"] = f.low
-    # A layer's number is used in float32 arithmetic: beyond its range it would be infinity.
-    if f.low is None:
+    else:
         schema["minimum"] = -FLOAT32_MAX
     if f.high is not None:
         schema["exclusiveMaximum" if f.high_open else "maximum"] = f.high
