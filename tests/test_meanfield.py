@@ -202,6 +202,7 @@ def test_heat_map_widens_to_show_every_placed_init(tmp_path):
     png = tmp_path / "phase.png"
     assert main(["init-report", str(narrow), "--phase", "--grid", "2x2", "--init",
                  "normal(0, 100)", "-o", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # drawn with the init off the map
 
 
 @pytest.mark.parametrize("init", ["constant(1)", "normal(3, 1)"])
