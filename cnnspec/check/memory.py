@@ -27,8 +27,8 @@ others in worker processes or threads (each part's arrays are its own):
 Beside the step's arrays a training process holds its own code and libraries, what
 BLAS and the allocator keep (:func:`runtime_bytes`), and its data set (:func:`data_bytes`;
 an npz file's, which the checker does not read, is counted once the file is read, by the
-``check`` command and by the trainer, :func:`with_loaded_data`): ``check`` refuses a spec whose whole process
-(:attr:`MemoryEstimate.process`) would not fit.
+``check`` command and by the trainer, :func:`with_loaded_data`): ``check`` refuses a spec
+whose whole process (:attr:`MemoryEstimate.process`) would not fit.
 
 The estimate bounds a step from above: where the engine's choice depends on the data or the
 machine, the footprints take the larger case. tests/test_memory.py measures the real peak of
