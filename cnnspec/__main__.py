@@ -16,6 +16,7 @@ from cnnspec.exitcodes import interrupted
 
 
 def run() -> int:
+    code = None
     try:
         from cnnspec.cli import main
 
@@ -23,7 +24,8 @@ def run() -> int:
         _done()
     except KeyboardInterrupt:
         _done()
-        return interrupted()
+        # A Ctrl-C between the command's end and _done() comes too late to interrupt it.
+        return interrupted() if code is None else code
     return code
 
 

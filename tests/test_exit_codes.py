@@ -447,6 +447,23 @@ def test_a_ctrl_c_once_the_command_is_done_changes_nothing(trained):
     assert done.stdout.endswith("params)\n")
 
 
+def test_a_ctrl_c_as_the_command_returns_changes_nothing(trained):
+    """A Ctrl-C after the command returned, before the entry point ignores Ctrl-C, said
+    'cnnspec: interrupted' and exited 130 though the command had done its work."""
+    late = """
+import cnnspec.__main__ as entry
+ignore_ctrl_c, calls = entry._done, []
+def done():
+    calls.append(1)
+    if len(calls) == 1:
+        raise KeyboardInterrupt  # the Ctrl-C, just before it is ignored
+    ignore_ctrl_c()
+entry._done = done"""
+    done = _entry_point(late, ["check", trained["spec"]])
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr
+    assert done.stdout.endswith("params)\n")
+
+
 def test_an_ir_file_gets_the_same_codes_as_a_cnn_file(tmp_path, trained, capsys):
     assert main(["export", trained["spec"]]) == 0
     ir = json.loads(capsys.readouterr().out)
