@@ -21,15 +21,15 @@ def run() -> int:
         from cnnspec.cli import main
 
         code = main()
-        _done()
+        _ignore_ctrl_c()
     except KeyboardInterrupt:
-        _done()
-        # A Ctrl-C between the command's end and _done() comes too late to interrupt it.
+        _ignore_ctrl_c()
+        # A Ctrl-C between the command's end and here comes too late to interrupt it.
         return interrupted() if code is None else code
     return code
 
 
-def _done() -> None:
+def _ignore_ctrl_c() -> None:
     """The command is over: a Ctrl-C from now on changes nothing it did."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

@@ -452,13 +452,13 @@ def test_a_ctrl_c_as_the_command_returns_changes_nothing(trained):
     'cnnspec: interrupted' and exited 130 though the command had done its work."""
     late = """
 import cnnspec.__main__ as entry
-ignore_ctrl_c, calls = entry._done, []
+ignore_ctrl_c, calls = entry._ignore_ctrl_c, []
 def done():
     calls.append(1)
     if len(calls) == 1:
         raise KeyboardInterrupt  # the Ctrl-C, just before it is ignored
     ignore_ctrl_c()
-entry._done = done"""
+entry._ignore_ctrl_c = done"""
     done = _entry_point(late, ["check", trained["spec"]])
     assert (done.returncode, done.stderr) == (0, ""), done.stderr
     assert done.stdout.endswith("params)\n")

@@ -67,7 +67,7 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
         batch = _npy_batch(x, path, shape)
         if batch is not None:
             images, note = batch
-            if not len(images):  # predict printed nothing and exited 0
+            if not len(images):  # it would give no result, and predict would print nothing
                 raise RunError(f"{path} holds a batch of no images (shape {x.shape})",
                                hint=f"save at least one image: an array (N, {shape[0]}, "
                                     f"{shape[1]}, {shape[2]}) with N >= 1")
