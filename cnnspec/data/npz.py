@@ -37,8 +37,9 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
     if not Path(path).is_file():
         raise RunError(f"npz file not found: {path}",
-                       hint="check the path; if it is a run's data file that has moved since, "
-                       "give its new place with --data npz:NEW_PATH")
+                       hint="check the path (a relative one is read from the folder the "
+                       "command runs in); a run's data file that has moved since is given its "
+                       "new place with train's or eval's --data npz:NEW_PATH")
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
     # bare array or complain about pickled data, which would mislead the user.
     if not zipfile.is_zipfile(path):
