@@ -354,7 +354,7 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     sw = np.linspace(*theory_span([p.sigma_w for p in placed]), theory_grid[0])
     sb = np.linspace(*SIGMA_B_RANGE, theory_grid[1])
     theory = meanfield.phase(sw[None, :], sb[:, None], act)
-    critical = meanfield.critical_sigma_w(sb, act, low=max(sw[0], 0.05), high=sw[-1])
+    critical = meanfield.critical_sigma_w(sb, act, low=sw[0], high=sw[-1])
     boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
 
     model = compile_spec(checked, seed=seed, dtype="float64")
