@@ -206,6 +206,18 @@ def test_an_init_value_beyond_float32_is_a_located_error(init):
     assert (err.span.line, err.span.column) == (2, 12)  # `weight ...`
 
 
+def test_a_leaky_relu_gains_huge_slope_is_no_weight_beyond_float32():
+    """he_normal(gain=leaky_relu(1e200)) was refused as weights that 'would start as
+    infinity'; its gain, sqrt(2 / (1 + 1e400)), is 0 in float64, and the error says so."""
+    spec = parse(HEAD + "conv 2 3x3 weight he_normal(gain=leaky_relu(1e200))\n" + TAIL,
+                 path="x.cnn")
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    (err,) = info.value.errors
+    assert "needs a gain > 0, not 0" in err.message and "beyond float32" not in err.message
+    assert (err.span.line, err.span.column) == (2, 12)  # `weight ...`
+
+
 def test_a_bias_beyond_float32_is_located_at_the_bias():
     err = only_error(HEAD + "conv 2 3x3 weight he_normal bias constant(-1e39)\n" + TAIL)
     assert "the bias init writes 1e+39" in err.message

@@ -76,6 +76,10 @@ def _largest_number(value) -> float | int:
         return 0.0
     if isinstance(value, (int, float)):
         return abs(value)  # an int stays exact: float() of a 400-digit one would overflow
+    if isinstance(value, dict) and "nonlinearity" in value:
+        # A gain named by its nonlinearity is at most tanh's 5/3, and leaky_relu's slope only
+        # shrinks it (init.gains): the slope is no value the weights take.
+        return 0.0
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     return max((_largest_number(item) for item in items), default=0.0)
 
