@@ -57,6 +57,13 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def npy_header(text: str) -> bytes:
+    """A version 1.0 .npy stream whose header dict is ``text`` (padded as NumPy pads it),
+    followed by 12 bytes of data."""
+    header = text.ljust(117) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 12
+
+
 def huge_header(shape=TERABYTES, dtype="<f4") -> bytes:
     """A .npy header declaring ``shape`` followed by a few bytes of data."""
     buffer = io.BytesIO()
@@ -109,6 +116,13 @@ def test_the_reader_returns_what_numpy_saved(tmp_path):
     (npy_bytes(np.zeros(2, dtype=[("a", "<i4")])), "structured"),
     (b"\x93NUMPY\x01\x00" + b"\xff" * 40, "not a readable .npy"),
     (b"not numpy at all", "not a readable .npy"),
+    # headers whose dict NumPy's own parser chokes on: an unclosed bracket (tokenize's
+    # error), text that is no Python literal, a key missing, a shape that is no tuple
+    (npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, }"), "not a readable"),
+    (npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }]"), "not a readable"),
+    (npy_header("{'descr': '<f4', 'shape': (3,), }"), "not a readable"),
+    (npy_header("{'descr': '<f4', 'fortran_order': False, 'shape': 'abc', }"), "not a readable"),
+    (npy_header("{'descr': 7, 'fortran_order': False, 'shape': (3,), }"), "not a readable"),
 ])
 def test_damaged_npy_streams_are_refused_before_allocating(tmp_path, data, words):
     (tmp_path / "x.npy").write_bytes(data)

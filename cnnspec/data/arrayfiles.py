@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -116,7 +117,10 @@ def _header(f, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
             return npy_format.read_array_header_1_0(f)
         if version == (2, 0):
             return npy_format.read_array_header_2_0(f)
-    except (ValueError, RecursionError, MemoryError, EOFError) as exc:
+    # NumPy parses the header's dict with tokenize and ast.literal_eval: a damaged one can
+    # raise their errors (an unclosed bracket is a tokenize.TokenError) as well as its own.
+    except (ValueError, SyntaxError, TypeError, KeyError, tokenize.TokenError, RecursionError,
+            MemoryError, EOFError) as exc:
         raise DamagedArray(f"{name} is not a readable .npy array ({exc})") from None
     raise DamagedArray(f"{name} uses .npy format version {version[0]}.{version[1]}, which "
                        "holds structured dtypes; plain arrays only")
