@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from npz_cases import SPEC as NPZ_SPEC
 
 from cnnspec.cli import main
 
@@ -296,17 +297,6 @@ def test_docs_check_transcripts_are_what_check_prints(page, tmp_path, monkeypatc
         main(command.split()[2:])
         out, err = capsys.readouterr()
         assert (err + out).rstrip("\n").split("\n") == expected, command
-
-
-NPZ_SPEC = """\
-input 1x8x8
-c1: conv 4 3x3 relu
-flatten
-fc: dense 3
-train {
-  data npz(path="data.npz")
-}
-"""
 
 
 def _save_npz(path, channels=1, classes=3, images=30):

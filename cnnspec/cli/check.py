@@ -41,7 +41,6 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     """Check one spec, print what was found; True if it is valid."""
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
-    from cnnspec.training.compat import check_file_data
 
     try:
         mistake = run_folder_as_spec(path)
@@ -58,7 +57,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
         print_run_error(exc.message, exc.hint)
         return False
     try:  # an npz file, read as train would read it: its arrays must fit the network
-        check_file_data(checked, max_memory)
+        check_data(checked, max_memory)
     except SpecErrors as exc:
         report(checked.warnings + exc.errors)
         return False
@@ -68,6 +67,28 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
     also = f"; {counted(warned, 'warning')}" if warned else ""
     print(f"{path}: ok ({counted(n, 'layer')}, {checked.total_params:,} params{also})")
     return True
+
+
+def check_data(checked, max_memory: int | None) -> None:
+    """Raise :class:`SpecErrors` where ``train`` would refuse the spec's data file before
+    training: unreadable, not fitting the network or the memory
+    (:func:`cnnspec.training.compat.check_file_data`), or leaving a layer's LSUV init nothing
+    to scale (the init run on the data, as ``train`` runs it)."""
+    from cnnspec.training.compat import check_file_data, data_setting_error
+
+    dataset = check_file_data(checked, max_memory)
+    if dataset is None:
+        return
+    from cnnspec.lab.lsuv import lsuv_init_step, uses_lsuv  # NumPy: loaded with the data
+
+    if not uses_lsuv(checked.ir):
+        return
+    from cnnspec.training.api import check_init_steps
+
+    try:
+        check_init_steps(checked, dataset, [lsuv_init_step])
+    except RunError as exc:
+        raise data_setting_error(checked, exc) from None
 
 
 @contextmanager

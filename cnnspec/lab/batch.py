@@ -15,6 +15,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
+from cnnspec.training.compat import check_data_fits
 
 INPUT_KINDS = ("data", "gaussian")
 
@@ -52,12 +53,9 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
         # Measuring an init does not need the real data: say so beside the data's own hint.
         hint = (exc.hint + "; or " if exc.hint else "") + "measure on noise: --input gaussian"
         raise RunError(exc.message, hint=hint) from exc
-    if tuple(dataset.input_shape) != tuple(checked.input_shape):
-        raise RunError(
-            f"the data '{dataset.name}' has images of shape {list(dataset.input_shape)}, "
-            f"the spec's input is {list(checked.input_shape)}",
-            hint="use --input gaussian, or a dataset whose images fit the input",
-        )
+    # The trainer's own test, located in the spec: labels beyond the output's scores would
+    # index past them in the loss, as images of another shape would not go through.
+    check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     pre = Preprocessor.fit(training["preprocess"], dataset.x_train)
     pick = np.random.default_rng(seed).permutation(len(dataset.x_train))[:size]
     x = pre.apply(dataset.x_train[pick]).astype(dtype, copy=False)

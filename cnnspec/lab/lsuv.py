@@ -50,8 +50,17 @@ class LsuvStep:
 
 def lsuv_layers(model) -> list[str]:
     """The conv/dense layers whose weight init is ``lsuv``, in network order."""
-    return [info.name for info in model_access.weighted_layers(model)
-            if info.ir.get("weight_init", {}).get("name") == "lsuv"]
+    return [info.name for info in model_access.weighted_layers(model) if _is_lsuv(info.ir)]
+
+
+def uses_lsuv(ir: dict) -> bool:
+    """Whether a layer of the spec's IR has the weight init ``lsuv``: a run of it then
+    rescales weights on its data before training (:func:`lsuv_init_step`)."""
+    return any(_is_lsuv(layer) for layer in ir["layers"])
+
+
+def _is_lsuv(layer_ir: dict) -> bool:
+    return (layer_ir.get("weight_init") or {}).get("name") == "lsuv"
 
 
 def lsuv(

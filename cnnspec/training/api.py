@@ -190,9 +190,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     prepared = _prepare(training, dataset, None, options.dtype, options.fold)
     model = _training_model(checked, training, options.dtype)
     optimizer = _optimizer(training, model)
-    context = InitContext(model, prepared.train.x, prepared.data_order, options.display)
-    for init_step in options.init_steps:
-        init_step(context)
+    _run_init_steps(model, prepared, options.init_steps, options.display)
     if options.start_weights is not None:
         copy_weights(model, *options.start_weights[:2])
     summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path, out)
@@ -388,6 +386,26 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
         preprocessor=preprocessor,
         data_order=data_order,
     )
+
+
+def _run_init_steps(model, prepared: Prepared, init_steps: Sequence[InitStep],
+                    display: Display) -> None:
+    """The init steps (LSUV) of a fresh run, on its preprocessed training split."""
+    context = InitContext(model, prepared.train.x, prepared.data_order, display)
+    for init_step in init_steps:
+        init_step(context)
+
+
+def check_init_steps(checked: CheckedSpec, dataset, init_steps: Sequence[InitStep]) -> None:
+    """What a fresh run does with its data before its first step, done and dropped: split
+    and preprocess ``dataset`` as :func:`train` does, compile the model, run ``init_steps``
+    on it. ``check`` calls this for a data file whose images it reads, so that an init step
+    ``train`` would refuse on them (LSUV on images of one value throughout: no signal to
+    scale) is refused by ``check``; its :class:`RunError` is raised as it is."""
+    training = checked.ir["training"]
+    prepared = _prepare(training, dataset, None, DEFAULT_DTYPE)
+    model = compile_model(checked, training["seed"], DEFAULT_DTYPE)  # no worker processes
+    _run_init_steps(model, prepared, init_steps, make_display("none", False))
 
 
 def _optimizer(training: dict, model):

@@ -45,22 +45,29 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
         raise SpecErrors(errors)
 
 
-def check_file_data(checked: CheckedSpec, max_memory: int | None = None) -> None:
+def check_file_data(checked: CheckedSpec, max_memory: int | None = None):
     """What ``train`` checks once it has read a data file whose shapes the checker could not
     know (``npz``), checked by reading it now: the file must be readable arrays that fit the
     network, and training on them the memory (``max_memory`` bytes, default the machine's).
     A file that cannot be read is a :class:`SpecErrors` at the spec's data setting (file,
     line, column), where ``train`` stops with a run error; other datasets are not read (a
-    download, or known to the checker without reading)."""
+    download, or known to the checker without reading). Returns the data set read (a
+    :class:`cnnspec.data.dataset.Dataset`), or None when none was."""
     data = checked.ir["training"]["data"]
     if image_shape(data) is not None:
-        return
+        return None
     from cnnspec.data.load import load_dataset  # NumPy: only for a spec whose file is read
 
     try:
         dataset = load_dataset(data, checked.ir["training"]["seed"])
     except RunError as exc:
-        raise SpecErrors([checked.spec.error(exc.message, "training", "data",
-                                             hint=exc.hint)]) from None
+        raise data_setting_error(checked, exc) from None
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset, max_memory=max_memory)
+    return dataset
+
+
+def data_setting_error(checked: CheckedSpec, exc: RunError) -> SpecErrors:
+    """What ``train`` says of a data file (a :class:`RunError`) as ``check`` says it: an error
+    at the spec's data setting, with the same message and hint."""
+    return SpecErrors([checked.spec.error(exc.message, "training", "data", hint=exc.hint)])
