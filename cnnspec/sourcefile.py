@@ -86,10 +86,12 @@ def is_special(path: str | Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
+TOO_LARGE_HINT = "a spec is a page or two of text: check that this is the file you meant"
+
+
 def _too_large(path: str | Path, size: int) -> InputError:
     return InputError(f"{path} is {size:,} bytes, more than the {MAX_SPEC_BYTES >> 20} MiB a "
-                      "spec file may be", hint="a spec is a page or two of text: check that "
-                      "this is the file you meant")
+                      "spec file may be", hint=TOO_LARGE_HINT)
 
 
 def not_a_file(path: str | Path) -> InputError:

@@ -157,3 +157,25 @@ def test_nested_repeat_blocks_are_indented_per_level_and_idempotent():
                     "  repeat 3 as b {\n    relu\n\n    add(relu, in)\n  }\n}\n")
     assert format_source(tidy) == tidy
     assert parse(tidy).ir == parse(messy).ir
+
+
+def test_fmt_leaves_a_spec_whose_layout_would_outgrow_the_size_limit(tmp_path, monkeypatch,
+                                                                      capsys):
+    """A spec just under the size limit can grow past it in canonical layout (here by the
+    newline added at its end): written, it could not be read back, so fmt leaves it."""
+    from cnnspec import sourcefile
+
+    text = "input 1x8x8\nfc: dense 2\n# the last line, without its newline"
+    path = tmp_path / "net.cnn"
+    path.write_text(text)
+    monkeypatch.setattr(sourcefile, "MAX_SPEC_BYTES", len(text.encode()))
+    for argv in (["fmt", str(path)], ["fmt", "--check", str(path)]):
+        assert main(argv) == 1
+        assert capsys.readouterr().err == (
+            f"cnnspec: error: {path} in canonical layout would be {len(text) + 1} bytes, more "
+            f"than the 0 MiB a spec file may be; it is left as it is\n"
+            "hint: a spec is a page or two of text: check that this is the file you meant\n")
+    assert path.read_text() == text
+    monkeypatch.setattr(sourcefile, "MAX_SPEC_BYTES", len(text.encode()) + 1)
+    assert main(["fmt", str(path)]) == 0
+    assert path.read_text() == text + "\n"

@@ -38,6 +38,7 @@ def _format_one(name: str, check: bool) -> bool:
     formatted = format_source(text, path=name)
     if formatted == text:
         return False
+    _refuse_unreadable_result(name, formatted)
     if check:
         print(f"would reformat {name}", file=sys.stderr)
     else:
@@ -47,6 +48,18 @@ def _format_one(name: str, check: bool) -> bool:
         write_text(path, formatted)
         print(f"reformatted {name}")  # at once: a later file's error must not hide it
     return True
+
+
+def _refuse_unreadable_result(name: str, formatted: str) -> None:
+    """Stop before writing a layout that cnnspec would not read back: a spec just under the
+    size limit can grow past it (a newline added at its end, spaces around operators)."""
+    from cnnspec import sourcefile
+
+    size = len(formatted.encode("utf-8"))
+    if size > sourcefile.MAX_SPEC_BYTES:
+        raise RunError(f"{name} in canonical layout would be {size:,} bytes, more than the "
+                       f"{sourcefile.MAX_SPEC_BYTES >> 20} MiB a spec file may be; it is left "
+                       "as it is", hint=sourcefile.TOO_LARGE_HINT)
 
 
 def run(args: argparse.Namespace) -> int:
