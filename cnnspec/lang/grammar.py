@@ -12,6 +12,7 @@ Making the module needs Lark (the ``test`` extra); nothing else does.
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib.util import find_spec
 from pathlib import Path
@@ -139,9 +140,28 @@ def standalone_source() -> str:
             raise RuntimeError(f"this Lark's standalone code no longer holds {eager!r} once: "
                                "update REPLACED in cnnspec/lang/grammar.py")
         code = code.replace(eager, lazy)
+    code = _canonical_widths(code)
     # The grammar the tables were made from, so that the parser can refuse stale tables.
     grammar = "".join(f"    {line!r}\n" for line in grammar_text().splitlines(keepends=True))
     return f"{HEADER}{code}\nGRAMMAR = (\n{grammar})\n"
+
+
+# A terminal's pattern records the least and most characters it matches, the most taken from
+# Python's ``re`` parser, which writes "no bound" its own way: 4294967295 (re's MAXREPEAT) in
+# Python 3.11.2, 2**64 in 3.11.7. Written as the former whatever Python generates the file, so
+# that one grammar gives one file (tests/test_generated_files.py) on either. The lexer only
+# orders terminals by it, where both are larger than any bounded width.
+_UNBOUNDED_WIDTH = 4294967295
+_WIDTH = re.compile(r"'_width': \[(\d+), (\d+)\]")
+
+
+def _canonical_widths(code: str) -> str:
+    """``code`` with every unbounded pattern width written as :data:`_UNBOUNDED_WIDTH`."""
+    def canonical(match: re.Match) -> str:
+        most = min(int(match[2]), _UNBOUNDED_WIDTH)
+        return f"'_width': [{match[1]}, {most}]"
+
+    return _WIDTH.sub(canonical, code)
 
 
 def _with_canonical_table(data: dict) -> dict:
