@@ -354,3 +354,25 @@ def test_check_reports_a_spec_s_warnings_beside_its_npz_file_s_errors(write, tmp
     err = capsys.readouterr().err
     assert f"{path}:2:16: warning: all 4 filters of c1 start identical" in err
     assert f"{path}:4:11: error: the output 'fc'" in err
+
+
+def test_a_batch_larger_than_an_npz_file_s_images_is_warned_about_by_check_and_train(
+        write, tmp_path, capsys, monkeypatch):
+    """An npz file's images are counted once it is read: check and train then give the
+    warning a built-in dataset gets before reading, at the batch setting; --strict refuses."""
+    monkeypatch.chdir(tmp_path)
+    _save_npz(tmp_path / "data.npz")
+    path = write("net.cnn", NPZ_SPEC.replace("batch_size 8", "batch_size 64"))
+    warning = (f"{path}:7:3: warning: batch_size 64 is more than all 30 images of npz "
+               "(training, validation and test together): each epoch is a single step")
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    assert warning in err and "hint: use a batch well below 30" in err
+    assert out == f"{path}: ok (4 layers, 475 params; 1 warning)\n"
+    assert main(["check", "--strict", path]) == 2
+    assert warning.replace("warning:", "error:") in capsys.readouterr().err
+    assert main(["train", path, "--epochs", "1", "--out", "run", "--quiet"]) == 0
+    assert warning in capsys.readouterr().err
+    _save_npz(tmp_path / "data.npz", images=64)  # a batch of all the images: no warning
+    assert main(["check", path]) == 0
+    assert "warning" not in capsys.readouterr().err

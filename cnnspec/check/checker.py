@@ -70,7 +70,8 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.batch_fit(spec))
 
 
-def _as_error(warning: SpecError) -> SpecError:
+def as_error(warning: SpecError) -> SpecError:
+    """``warning`` as an error (``--strict``)."""
     return dataclasses.replace(warning, severity="error")
 
 
@@ -101,7 +102,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         warnings += [w for w in found if w.severity == "warning"]
     warnings = _warnings(spec, infos, dtype) + warnings if not errors else []
     if strict:
-        errors += [_as_error(w) for w in warnings]
+        errors += [as_error(w) for w in warnings]
         warnings = []
     if errors:
         raise SpecErrors(errors + warnings)

@@ -30,7 +30,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
   of fewer than 8 images): the batch then runs whole, on one core.
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
-  smaller than thought): every epoch is then a single step.
+  smaller than thought): every epoch is then a single step (for an npz file, once it is read:
+  :func:`cnnspec.training.compat.file_data_warnings`).
 
 Error: a ``softmax`` that is not the output when the loss is ``cross_entropy`` (the loss applies
 softmax to the output's logits itself and fuses a final softmax layer; one in the middle would
@@ -414,16 +415,21 @@ def cores_fit(spec: Spec) -> list[SpecError]:
         + f", or a batch of {cores * MIN_PART} or more")]
 
 
-def batch_fit(spec: Spec) -> list[SpecError]:
+def batch_fit(spec: Spec, count: int | None = None, data_name: str | None = None
+              ) -> list[SpecError]:
     """A batch larger than all the images of the data, training, validation and test
-    together, when their number is known before loading: each epoch is one step."""
+    together: each epoch is one step. ``count`` and ``data_name``: of the data loaded (an
+    npz file's, counted once read); by default the data the spec declares, when its number is
+    known before loading."""
     training = spec.ir["training"]
-    batch, count = training["batch_size"], example_count(training["data"])
+    if count is None:
+        count, data_name = example_count(training["data"]), training["data"]["name"]
+    batch = training["batch_size"]
     if count is None or batch <= count:
         return []
     return [spec.error(
         f"batch_size {batch:,} is more than all {count:,} images of "
-        f"{training['data']['name']} (training, validation and test together): each epoch is "
+        f"{data_name} (training, validation and test together): each epoch is "
         "a single step", "training", "batch_size", severity="warning",
         hint=f"use a batch well below {count:,}, e.g. {KEYS['batch_size'].default} (the "
         "default)")]

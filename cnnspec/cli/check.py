@@ -57,38 +57,40 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
         print_run_error(exc.message, exc.hint)
         return False
     try:  # an npz file, read as train would read it: its arrays must fit the network
-        check_data(checked, max_memory)
+        warnings = checked.warnings + check_data(checked, max_memory, strict)
     except SpecErrors as exc:
         report(checked.warnings + exc.errors)
         return False
-    report(checked.warnings)
-    n, warned = len(checked.layers), len(checked.warnings)
+    report(warnings)
+    n, warned = len(checked.layers), len(warnings)
     # said beside "ok", so that a reader of stdout alone knows the spec was not clean
     also = f"; {counted(warned, 'warning')}" if warned else ""
     print(f"{path}: ok ({counted(n, 'layer')}, {checked.total_params:,} params{also})")
     return True
 
 
-def check_data(checked, max_memory: int | None) -> None:
+def check_data(checked, max_memory: int | None, strict: bool = False) -> list:
     """Raise :class:`SpecErrors` where ``train`` would refuse the spec's data file before
     training: unreadable, not fitting the network or the memory
     (:func:`cnnspec.training.compat.check_file_data`), or leaving a layer's LSUV init nothing
-    to scale (the init run on the data, as ``train`` runs it)."""
+    to scale (the init run on the data, as ``train`` runs it). Returns the warnings about the
+    file's data (``strict``: raised as errors)."""
     from cnnspec.training.compat import check_file_data, data_setting_error
 
-    dataset = check_file_data(checked, max_memory)
+    dataset, warnings = check_file_data(checked, max_memory, strict)
     if dataset is None:
-        return
+        return warnings
     from cnnspec.lab.lsuv import lsuv_init_step, uses_lsuv  # NumPy: loaded with the data
 
     if not uses_lsuv(checked.ir):
-        return
+        return warnings
     from cnnspec.training.api import check_init_steps
 
     try:
         check_init_steps(checked, dataset, [lsuv_init_step])
     except RunError as exc:
         raise data_setting_error(checked, exc) from None
+    return warnings
 
 
 @contextmanager

@@ -423,8 +423,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "clip_value], as `torch.nn.utils.clip_grad_value_` (after clip_norm when both are "
            "given); 0 for none"),
     _value("batch_size", "int", 64, "images per step, e.g. 64", 1, aliases=("batch",),
-           doc="images per step (`check` warns about a batch larger than all the data's "
-           "images: each epoch would be one step)"),
+           doc="images per step (`check` and `train` warn about a batch larger than all the "
+           "data's images, an npz file's once read: each epoch would be one step)"),
     _value("epochs", "int", 10, "passes over the training data, e.g. 10", 1,
            doc="passes over the training data"),
     _value("cores", "int", 2, "how many parts a batch runs as, side by side, e.g. 4 for four "

@@ -38,7 +38,11 @@ from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
 from cnnspec.training.callbacks import Callback, InitContext, InitStep
-from cnnspec.training.compat import check_data_fits, check_training_memory
+from cnnspec.training.compat import (
+    check_data_fits,
+    check_training_memory,
+    file_data_warnings,
+)
 from cnnspec.training.files import write_json, write_npz
 from cnnspec.training.finetune import (
     WeightsFrom,
@@ -84,6 +88,7 @@ class Options:
     dtype: str = DEFAULT_DTYPE
     start_weights: tuple[dict, list[str], WeightsFrom] | None = None  # fine-tuning
     fold: tuple[int, int] | None = None  # (fold, folds): k-fold cross-validation
+    on_warnings: Callable[[list], None] | None = None  # see train
 
 
 @dataclass
@@ -120,8 +125,9 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     ``(i, k)`` validates on part ``i`` of ``k`` of the training split instead of ``val_split``
     (:func:`~cnnspec.training.batches.kfold_split`). ``on_warnings`` is called with check's
     warnings (``CheckedSpec.warnings``) for the spec as it will be trained, its
-    overrides applied, before anything else runs: ``cnnspec check`` sees the spec without
-    them (a ``--cores`` the batch is too small to split into). This function
+    overrides applied, before anything else runs (``cnnspec check`` sees the spec without
+    them: a ``--cores`` the batch is too small to split into), and again with the warnings
+    about a data file's data once it is read (a batch larger than all an npz file's images). This function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
     overrides = (settings or Settings()).overrides()
@@ -129,7 +135,7 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
         raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
                            invalid=True)
     options = Options(make_display(progress, False), data_dir, list(callbacks),
-                      list(init_steps), dtype, fold=fold)
+                      list(init_steps), dtype, fold=fold, on_warnings=on_warnings)
     try:
         checked = checked_with_overrides(spec, overrides, dtype)
         if on_warnings is not None:
@@ -337,6 +343,9 @@ def _load_data(checked, training: dict, data_dir, options: Options):
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
                               for callback in options.callbacks))
+    warnings = file_data_warnings(checked, dataset)
+    if warnings and options.on_warnings is not None:
+        options.on_warnings(warnings)
     return dataset
 
 

@@ -5,11 +5,13 @@ it is read, and is checked here the same way: by ``train`` once it has loaded th
 would refuse ``check`` refuses first."""
 from __future__ import annotations
 
+from cnnspec.check.checker import as_error
+from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors
-from cnnspec.errors import RunError, SpecErrors
-from cnnspec.ir.datasets import image_shape
+from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.ir.datasets import example_count, image_shape
 
 
 def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_name: str
@@ -45,17 +47,28 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
         raise SpecErrors(errors)
 
 
-def check_file_data(checked: CheckedSpec, max_memory: int | None = None):
+def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
+    """The checker's warnings about the data that only reading it tells (an npz file's number
+    of images), for ``dataset`` (a :class:`cnnspec.data.dataset.Dataset`) loaded for
+    ``checked``; none for data the checker knew without reading (it warned already)."""
+    if example_count(checked.ir["training"]["data"]) is not None:
+        return []
+    return batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)
+
+
+def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
+                    strict: bool = False):
     """What ``train`` checks once it has read a data file whose shapes the checker could not
     know (``npz``), checked by reading it now: the file must be readable arrays that fit the
     network, and training on them the memory (``max_memory`` bytes, default the machine's).
     A file that cannot be read is a :class:`SpecErrors` at the spec's data setting (file,
     line, column), where ``train`` stops with a run error; other datasets are not read (a
     download, or known to the checker without reading). Returns the data set read (a
-    :class:`cnnspec.data.dataset.Dataset`), or None when none was."""
+    :class:`cnnspec.data.dataset.Dataset`), or None when none was, and the warnings about it
+    (:func:`file_data_warnings`), which ``strict`` raises as errors."""
     data = checked.ir["training"]["data"]
     if image_shape(data) is not None:
-        return None
+        return None, []
     from cnnspec.data.load import load_dataset  # NumPy: only for a spec whose file is read
 
     try:
@@ -64,7 +77,10 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None):
         raise data_setting_error(checked, exc) from None
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset, max_memory=max_memory)
-    return dataset
+    warnings = file_data_warnings(checked, dataset)
+    if strict and warnings:
+        raise SpecErrors([as_error(w) for w in warnings])
+    return dataset, warnings
 
 
 def data_setting_error(checked: CheckedSpec, exc: RunError) -> SpecErrors:
