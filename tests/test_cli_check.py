@@ -376,3 +376,25 @@ def test_a_batch_larger_than_an_npz_file_s_images_is_warned_about_by_check_and_t
     _save_npz(tmp_path / "data.npz", images=64)  # a batch of all the images: no warning
     assert main(["check", path]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_an_npz_file_with_a_member_stored_twice_is_refused_by_check_and_train(
+        write, tmp_path, capsys, monkeypatch):
+    """NumPy would read the last of two ``x.npy`` entries and ignore the first."""
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
+    _save_npz(tmp_path / "data.npz")
+    with zipfile.ZipFile(tmp_path / "data.npz", "a") as archive:
+        x = archive.read("x.npy")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("x.npy", x)
+    path = write("net.cnn", NPZ_SPEC)
+    message = "data.npz as a .npz file: member 'x.npy' is stored 2 times"
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:6:3: error: cannot read {message}" in err and "hint: save it with np.savez" in err
+    assert main(["train", path, "--out", "run"]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "hint: save it with np.savez" in err
+    assert not (tmp_path / "run").exists()

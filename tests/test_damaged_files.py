@@ -150,6 +150,18 @@ def test_members_that_are_not_arrays_are_refused(tmp_path):
         arrayfiles.read_npz(tmp_path / "x.npz")
 
 
+def test_a_member_stored_twice_is_refused_not_read_as_its_last_copy(tmp_path):
+    """Two entries of one name (an archive added to with zipfile's mode "a"): NumPy reads
+    the last and ignores the first; which one the user meant cannot be told."""
+    with zipfile.ZipFile(tmp_path / "x.npz", "w") as archive:
+        archive.writestr("x.npy", npy_bytes(np.zeros(3)))
+        archive.writestr("y.npy", npy_bytes(np.zeros(3)))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("x.npy", npy_bytes(np.ones(3)))
+    with pytest.raises(DamagedArray, match="member 'x.npy' is stored 2 times"):
+        arrayfiles.read_npz(tmp_path / "x.npz")
+
+
 # ---- run folders ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, text, words", [

@@ -6,8 +6,9 @@ array's header is parsed first (``numpy.lib.format.read_magic`` and
 ``read_array_header_1_0``/``_2_0``), its size in bytes is compared with the bytes the file
 can hold, and only then is the array allocated and filled. Object arrays (which would need
 pickle) and structured dtypes are refused; so are ``.npz`` members that are not arrays or
-that use a compression other than deflate. Every problem is a :class:`DamagedArray`
-(a ``ValueError``) saying what is wrong; callers add the file's role and a hint.
+that use a compression other than deflate, and a member stored twice. Every problem is a
+:class:`DamagedArray` (a ``ValueError``) saying what is wrong; callers add the file's role
+and a hint.
 
 Deflate expands data at most 1032-fold (RFC 1951: one 258-byte match per two bits at best),
 so a compressed member cannot honestly hold more than ``1032 x`` its compressed size; a
@@ -19,6 +20,7 @@ import math
 import os
 import tokenize
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,7 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     arrays = {}
     try:
         with zipfile.ZipFile(path) as archive:
+            _refuse_repeated_members(archive)
             for info in archive.infolist():
                 if info.is_dir():
                     continue
@@ -63,6 +66,17 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     except (NotImplementedError, EOFError) as exc:
         raise DamagedArray(f"the archive cannot be read ({exc})") from None
     return arrays
+
+
+def _refuse_repeated_members(archive: zipfile.ZipFile) -> None:
+    """A name stored more than once (an archive added to with zipfile's mode "a", which
+    warns and appends): NumPy, and a dict of the members, would keep the last copy and
+    silently drop the others, when which one is meant cannot be told."""
+    counts = Counter(info.filename for info in archive.infolist())
+    for name, count in counts.items():
+        if count > 1:
+            raise DamagedArray(f"member {name!r} is stored {count} times; which copy is "
+                               "meant cannot be told")
 
 
 def _member_bound(info: zipfile.ZipInfo, file_size: int) -> int:
