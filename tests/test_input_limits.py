@@ -220,8 +220,30 @@ def test_a_leaky_relu_gains_huge_slope_is_no_weight_beyond_float32():
 
 def test_a_bias_beyond_float32_is_located_at_the_bias():
     err = only_error(HEAD + "conv 2 3x3 weight he_normal bias constant(-1e39)\n" + TAIL)
-    assert "the bias init writes 1e+39" in err.message
+    assert "the bias init writes -1e39," in err.message
     assert (err.span.line, err.span.column) == (2, 29)  # `bias ...`
+
+
+@pytest.mark.parametrize("init, shown", [
+    ("normal(0, 1e39)", "1e39"), ("normal(-4e38, 1)", "-4e38"), ("constant(3.5E+038)", "3.5e38"),
+    ("uniform(-1e39, 2.5e39)", "2.5e39"), ("he_normal(gain=123456789e31)", "1.23456789e39"),
+    ("[[1, 1, 1], [1, -1e300, 1], [1, 1, 1]]", "-1e300"),
+])
+def test_an_init_value_beyond_float32_is_quoted_as_a_spec_writes_it(init, shown):
+    """The number as written, or in its shortest form, with its sign: not Python's `1e+39`."""
+    err = only_error(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)
+    assert f"the weight init writes {shown}, beyond" in err.message
+
+
+@pytest.mark.parametrize("init, hint", [
+    ("uniform(1e-5, -1e-5)", "swap them: uniform(-1e-5, 1e-5)"),
+    ("uniform(1, 0)", "swap them: uniform(0, 1)"),
+    ("uniform(0.25, 0.25)", "write constant(0.25)"),
+])
+def test_a_uniform_range_the_wrong_way_round_is_hinted_in_the_spec_s_numbers(init, hint):
+    err = only_error(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)
+    assert err.message == "uniform(low, high) needs low < high"
+    assert hint in err.hint
 
 
 # -- values float32 holds only as 0 or subnormal ---------------------------------------------

@@ -71,27 +71,27 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
 
 
 def _largest_number(value) -> float | int:
-    """The largest magnitude among the numbers anywhere in an init's arguments (0 if none)."""
+    """The number of largest magnitude anywhere in an init's arguments, with its sign (0 if
+    none)."""
     if isinstance(value, bool):
         return 0.0
     if isinstance(value, (int, float)):
-        return abs(value)  # an int stays exact: float() of a 400-digit one would overflow
+        return value  # an int stays exact: float() of a 400-digit one would overflow
     if isinstance(value, dict) and "nonlinearity" in value:
         # A gain named by its nonlinearity is at most tanh's 5/3, and leaky_relu's slope only
         # shrinks it (init.gains): the slope is no value the weights take.
         return 0.0
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
-    return max((_largest_number(item) for item in items), default=0.0)
+    return max((_largest_number(item) for item in items), key=abs, default=0.0)
 
 
 def check_representable(spec: Spec, layer: dict, field: str) -> None:
     """A located error if the init in ``layer[field]`` writes a number float32 cannot hold
     (weights are trained in float32: ``constant(1e40)`` would start as infinity)."""
     largest = _largest_number(layer.get(field))
-    if largest > FLOAT32_MAX:
-        shown = short_number(largest) if isinstance(largest, int) else f"{largest:g}"
+    if abs(largest) > FLOAT32_MAX:
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
-                         f"writes {shown}, beyond float32's range (about {FLOAT32_MAX_TEXT}), the "
+                         f"writes {short_number(largest)}, beyond float32's range (about {FLOAT32_MAX_TEXT}), the "
                          "dtype weights are trained in", layer["name"], field,
                          hint=f"it would start as infinity: write a number of at most "
                          f"{FLOAT32_MAX_TEXT} in size (weights rarely exceed 10)")

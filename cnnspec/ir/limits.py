@@ -27,6 +27,17 @@ def too_large_int(value: int) -> str | None:
 
 
 def short_number(value: float | str) -> str:
-    """A number as messages quote it: a 300-digit integer as its first digits and its length."""
-    text = str(value)
+    """A number as messages quote it: a 300-digit integer as its first digits and its length;
+    a float as a spec writes it (:func:`float_text`)."""
+    text = float_text(value) if isinstance(value, float) else str(value)
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
+
+
+def float_text(x: float) -> str:
+    """``x`` in its shortest form that reads back exactly (Python's ``repr``), written as a
+    spec writes numbers: ``1e39``, ``-2.5e-7``, ``0.01`` and ``3``, not ``1e+39``,
+    ``-2.5e-07`` and ``3.0``."""
+    if x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    mantissa, _, exponent = repr(x).partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa

@@ -14,6 +14,7 @@ from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.kernels import shape_words
+from cnnspec.ir.limits import float_text
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
@@ -147,9 +148,9 @@ def read_init(value: Value, what: str = "initializer") -> dict:
     params = bind(value, CATALOGUE[name], f"initializer {value.name}")
     if name == "uniform" and params["low"] >= params["high"]:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
-                        hint=f"swap them: uniform({params['high']:g}, {params['low']:g})"
-                        if params["low"] > params["high"] else
-                        f"for the same value everywhere write constant({params['low']:g})")
+                        hint=f"swap them: uniform({float_text(params['high'])}, "
+                        f"{float_text(params['low'])})" if params["low"] > params["high"] else
+                        f"for the same value everywhere write constant({float_text(params['low'])})")
     return {"name": name, **params}
 
 
