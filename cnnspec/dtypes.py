@@ -34,6 +34,11 @@ class FloatFormat:
         return math.ldexp(2.0 - math.ldexp(1.0, -self.fraction_bits), self._bias)
 
     @property
+    def largest_text(self) -> str:
+        """:attr:`largest` as messages write it: ``3.4e38``, ``1.8e308``."""
+        return f"{self.largest:.2g}".replace("e+", "e")
+
+    @property
     def tiny(self) -> float:
         """The smallest normal value (``finfo.tiny``): below it a value is subnormal, with
         fewer significant bits the smaller it is."""

@@ -224,6 +224,37 @@ def test_a_bias_beyond_float32_is_located_at_the_bias():
     assert (err.span.line, err.span.column) == (2, 29)  # `bias ...`
 
 
+def test_an_init_value_beyond_float32_is_no_error_for_a_model_trained_in_float64(tmp_path,
+                                                                                 capsys):
+    """The weights' dtype decides: train --dtype float64 holds a bias of -1e39 (relu makes
+    the layer's outputs 0, so the run trains), and its run opens, and resumes beside its
+    spec, in that dtype; check, which checks for the default float32, refuses it."""
+    text = HEAD + "conv 2 3x3 weight he_normal bias constant(-1e39) relu\n" + TAIL
+    check(parse(text), dtype="float64")
+    path = tmp_path / "net.cnn"
+    path.write_text(text + "train {\n  epochs 1\n}\n")
+    assert main(["check", str(path)]) == 2
+    assert "beyond float32's range (about 3.4e38)" in capsys.readouterr().err
+    run = str(tmp_path / "run")
+    assert main(["train", str(path), "--dtype", "float64", "--out", run, "--quiet"]) == 0
+    assert main(["eval", run]) == 0
+    assert main(["export", run, "-o", str(tmp_path / "net.json")]) == 0
+    assert main(["train", str(path), "--resume", run, "--epochs", "2", "--quiet"]) == 0
+    assert "error" not in capsys.readouterr().err
+
+
+def test_an_init_value_beyond_float64_is_an_error_in_float64():
+    """An IR built in Python (a JSON file refuses a number beyond any float as it reads it)."""
+    spec = parse(HEAD + "conv 1 3x3 weight [[1, 1, 1], [1, 1, 1], [1, 1, 1]]\n" + TAIL)
+    spec.ir["layers"][0]["weight_init"]["values"][1][1] = -(10 ** 310)
+    with pytest.raises(SpecErrors) as info:
+        check(spec, dtype="float64")
+    (err,) = info.value.errors
+    assert ("writes -10000000000... (311 digits), beyond float64's range (about 1.8e308), "
+            "the dtype weights are trained in") in err.message
+    assert "at most 1.8e308 in size" in err.hint
+
+
 @pytest.mark.parametrize("init, shown", [
     ("normal(0, 1e39)", "1e39"), ("normal(-4e38, 1)", "-4e38"), ("constant(3.5E+038)", "3.5e38"),
     ("uniform(-1e39, 2.5e39)", "2.5e39"), ("he_normal(gain=123456789e31)", "1.23456789e39"),

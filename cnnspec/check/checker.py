@@ -40,8 +40,9 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
     return None
 
 
-def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
-    """LayerInfo for every layer whose inputs are known; errors collected on the way."""
+def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInfo]:
+    """LayerInfo for every layer whose inputs are known, its inits checked for ``dtype``;
+    errors collected on the way."""
     known: dict[str, tuple[int, ...]] = {INPUT: tuple(spec.ir["input"]["shape"])}
     infos = []
     for layer in spec.ir["layers"]:
@@ -52,7 +53,7 @@ def _infer_all(spec: Spec, errors: list[SpecError]) -> list[LayerInfo]:
             too_large = _size_error(spec, layer, info)
             if too_large:
                 raise too_large
-            describe_inits(spec, layer, info)
+            describe_inits(spec, layer, info, dtype)
         except SpecError as err:
             errors.append(err)
             continue
@@ -77,8 +78,9 @@ def as_error(warning: SpecError) -> SpecError:
 
 def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
           dtype: str = DEFAULT_DTYPE, for_training: bool = True) -> CheckedSpec:
-    """Shapes, parameters, fans and inits of every layer of ``spec``, and the memory a training
-    step in ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
+    """Shapes, parameters, fans and inits of every layer of ``spec`` (each init's values held
+    by ``dtype``, the dtype the weights are trained in), and the memory a training step in
+    ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
     With ``for_training`` False (a spec summarised, drawn or exported, a trained run evaluated)
     a training process that would not fit is a warning: nothing trains here.
 
@@ -89,7 +91,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(errors)
     errors += lints.softmax_placement(spec) + training.settings_errors(spec)
-    infos = _infer_all(spec, errors)
+    infos = _infer_all(spec, errors, dtype)
     if not errors:  # the data against the network needs every layer's shape
         errors += training.declared_data_fit(spec, infos)
     step_memory = memory.estimate(spec, infos, dtype) if not errors else None

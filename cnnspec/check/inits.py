@@ -16,11 +16,12 @@ Any other problem ``describe`` finds is re-reported at the init's place in the s
 from __future__ import annotations
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.dtypes import FORMATS
 from cnnspec.errors import SpecError, counted
 from cnnspec.init import describe
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
-from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_MAX_TEXT, short_number
+from cnnspec.ir.limits import short_number
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 from cnnspec.shapes import shape_text
@@ -85,21 +86,24 @@ def _largest_number(value) -> float | int:
     return max((_largest_number(item) for item in items), key=abs, default=0.0)
 
 
-def check_representable(spec: Spec, layer: dict, field: str) -> None:
-    """A located error if the init in ``layer[field]`` writes a number float32 cannot hold
-    (weights are trained in float32: ``constant(1e40)`` would start as infinity)."""
-    largest = _largest_number(layer.get(field))
-    if abs(largest) > FLOAT32_MAX:
+def check_representable(spec: Spec, layer: dict, field: str, dtype: str) -> None:
+    """A located error if the init in ``layer[field]`` writes a number that ``dtype``, the
+    dtype the weights are trained in, cannot hold: ``constant(1e40)`` would start as infinity
+    in float32."""
+    largest, limit = _largest_number(layer.get(field)), FORMATS[dtype]
+    if abs(largest) > limit.largest:
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
-                         f"writes {short_number(largest)}, beyond float32's range (about {FLOAT32_MAX_TEXT}), the "
-                         "dtype weights are trained in", layer["name"], field,
+                         f"writes {short_number(largest)}, beyond {dtype}'s range (about "
+                         f"{limit.largest_text}), the dtype weights are trained in",
+                         layer["name"], field,
                          hint=f"it would start as infinity: write a number of at most "
-                         f"{FLOAT32_MAX_TEXT} in size (weights rarely exceed 10)")
+                         f"{limit.largest_text} in size (weights rarely exceed 10)")
 
 
-def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:
-    """The described weight init of a conv or dense layer (checked against its shape)."""
-    check_representable(spec, layer, "weight_init")
+def weight_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInfo:
+    """The described weight init of a conv or dense layer (checked against its shape and the
+    dtype it is trained in)."""
+    check_representable(spec, layer, "weight_init", dtype)
     init = layer["weight_init"]
     if init["name"] == "literal":
         check_literal(spec, layer, init, info.weight_shape)
@@ -109,24 +113,25 @@ def weight_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo:
         raise _relocated(spec, layer, "weight_init", err) from None
 
 
-def bias_info(spec: Spec, layer: dict, info: LayerInfo) -> InitInfo | None:
+def bias_info(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> InitInfo | None:
     """The described bias init (scaled schemes use the weight's fans), or None without a bias."""
     init = layer.get("bias_init")
     if init is None or info.bias_shape is None:
         return None
-    check_representable(spec, layer, "bias_init")
+    check_representable(spec, layer, "bias_init", dtype)
     try:
         return describe(init, info.bias_shape, fans=(info.fan_in, info.fan_out))
     except SpecError as err:
         raise _relocated(spec, layer, "bias_init", err) from None
 
 
-def describe_inits(spec: Spec, layer: dict, info: LayerInfo) -> None:
-    """Fill ``info.weight_init`` and ``info.bias_init``; raises a located SpecError."""
+def describe_inits(spec: Spec, layer: dict, info: LayerInfo, dtype: str) -> None:
+    """Fill ``info.weight_init`` and ``info.bias_init`` of a layer trained in ``dtype``;
+    raises a located SpecError."""
     kind = KINDS[layer["kind"]]
     if kind.weighted:
-        info.weight_init = weight_info(spec, layer, info)
-        info.bias_init = bias_info(spec, layer, info)
+        info.weight_init = weight_info(spec, layer, info, dtype)
+        info.bias_init = bias_info(spec, layer, info, dtype)
     elif kind.fixed_inits:
         weight_init, bias_init = kind.fixed_inits
         info.weight_init = describe(weight_init, info.weight_shape)

@@ -16,7 +16,7 @@ MAX_INT = 2**31 - 1
 # schema's `model_name` pattern allows letters, digits, '_', '-' and '.', this many at most.
 MAX_MODEL_NAME = 100
 FLOAT32_MAX = FORMATS["float32"].largest
-FLOAT32_MAX_TEXT = f"{FLOAT32_MAX:.2g}".replace("e+", "e")  # "3.4e38", as messages write it
+FLOAT32_MAX_TEXT = FORMATS["float32"].largest_text
 
 
 def too_large_int(value: int) -> str | None:

@@ -254,7 +254,7 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     training = checked.ir["training"]
     _check_same_settings(training, overrides)
     if spec is not None:
-        _check_same_network(as_checked(spec), checked, run)
+        _check_same_network(as_checked(spec, dtype), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
     dataset = _load_data(checked, training, data_dir, options)
     preprocessor = read_preprocessor(run)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.check.checker import check
-from cnnspec.check.load import load, read_spec
+from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import scores_needed
 from cnnspec.compiler import compile_spec
@@ -114,13 +114,13 @@ def load_run(path, which: str = "best") -> Run:
         raise SettingError(f"which must be one of {', '.join(WHICH)}, not {which!r}",
                            invalid=True)
     run = open_run_dir(path)
-    checked = checked_run_spec(run)
     try:
         summary, unreadable = read_summary(run), None
-    except RunError as exc:  # said after the checkpoint is checked, as before
+    except RunError as exc:  # said after the spec and the checkpoint are checked, as before
         summary, unreadable = {}, exc
-    model = compile_model(checked, checked.ir["training"]["seed"],
-                          summary.get("dtype", UNRECORDED_DTYPE))
+    dtype = summary.get("dtype", UNRECORDED_DTYPE)
+    checked = checked_run_spec(run, dtype)
+    model = compile_model(checked, checked.ir["training"]["seed"], dtype)
     if which == "best" and (run / rundir.BEST).is_file():
         epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST)
     else:
@@ -170,19 +170,30 @@ def run_spec(run: RunDir) -> Spec:
         raise _damaged_spec(run, exc) from None
 
 
-def checked_run_spec(run: RunDir, dtype: str = DEFAULT_DTYPE, for_training: bool = False
+def checked_run_spec(run: RunDir, dtype: str | None = None, for_training: bool = False
                      ) -> CheckedSpec:
-    """:func:`run_spec`, checked (``for_training``: that its training step in ``dtype`` fits
-    this machine). A spec that checked when the run was trained and no longer does is damage,
-    except a training step beyond this machine's memory: that is the request's (the run was
-    trained elsewhere), left for the CLI to answer as a spec error."""
+    """:func:`run_spec`, checked for ``dtype`` (default: the run's own, :func:`run_dtype`;
+    ``for_training``: that its training step in ``dtype`` fits this machine). A spec that
+    checked when the run was trained and no longer does is damage, except a training step
+    beyond this machine's memory: that is the request's (the run was trained elsewhere), left
+    for the CLI to answer as a spec error."""
     spec = run_spec(run)
+    dtype = run_dtype(run) if dtype is None else dtype
     try:
         return check(spec, dtype=dtype, for_training=for_training)
     except SpecErrors as exc:
         if for_training and _checks_for_use(spec, dtype):
             raise
         raise _damaged_spec(run, exc) from None
+
+
+def run_dtype(run: RunDir) -> str:
+    """The dtype ``run`` was trained in, from its summary: float32 for a run from before the
+    setting, or whose summary cannot be read (a damage said where the summary is used)."""
+    try:
+        return read_summary(run).get("dtype", UNRECORDED_DTYPE)
+    except RunError:
+        return UNRECORDED_DTYPE
 
 
 def _checks_for_use(spec: Spec, dtype: str) -> bool:
@@ -212,13 +223,13 @@ def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunE
                     hint=f"the file is damaged; train again{again}")
 
 
-def as_checked(spec) -> CheckedSpec:
-    """``spec`` itself if checked already, else the spec loaded and checked from that path,
-    to be used, not trained: a training process that would not fit this machine is no error
-    (a run trained elsewhere is evaluated here)."""
+def as_checked(spec, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
+    """``spec`` itself if checked already, else the spec loaded and checked from that path
+    (for weights in ``dtype``), to be used, not trained: a training process that would not fit
+    this machine is no error (a run trained elsewhere is evaluated here)."""
     if isinstance(spec, CheckedSpec):
         return spec
-    return load(str(spec), for_training=False)
+    return check(read_spec(str(spec)), dtype=dtype, for_training=False)
 
 
 NUMBER = (int, float)
