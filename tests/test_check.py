@@ -253,6 +253,22 @@ def test_a_signal_beyond_floating_point_is_still_reported(std, verb, activation)
     assert "inf" not in warning.message.replace("floating", "")
 
 
+TINY_KERNEL = [[1e-200] * 3] * 3
+
+
+@pytest.mark.parametrize("weight", [{"name": "normal", "mean": 0.0, "std": 1e-200},
+                                    {"name": "literal", "values": TINY_KERNEL}])
+def test_weights_whose_square_underflows_still_shrink_the_signal(weight):
+    """Weights of 1e-200 (a std, or a kernel's values): float64 holds them, but their square,
+    1e-400, is 0 even there, and the estimate skipped the layer: no warning for a run trained
+    in float64, whose values are no underflow. Judged from the logs: each conv + relu scales
+    the mean square by 144 * 1e-400 / 2 = 2^-1322.6, the std by 2^-661.3."""
+    warnings = [w.message for w in check(plain(1, weight), dtype="float64").warnings]
+    (message,) = [m for m in warnings if "signal's scale" in m]
+    assert "estimated to shrink by a factor of about 2^661 (its mean square beyond" in message
+    assert "activation factor = 2^-1,323 on average" in message
+
+
 def test_an_activation_factor_beyond_floating_point_is_reported_not_raised():
     """A leaky slope of 1e300: its factor (1 + slope^2) / 2 overflows (Python's ** raises
     OverflowError where a product would give inf); check reports the signal as beyond

@@ -17,7 +17,9 @@ when fan_in = fan_out, so 30 layers shrink the std by 2^-15.
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
-named kernels) use the mean square of their values; biases are ignored (usually zero).
+named kernels) use the mean square of their values; biases are ignored (usually zero). The
+moments are products that may leave floating point's range (weights of 1e-200 square to 0);
+the warning's figures are worked out from their logs.
 """
 from __future__ import annotations
 
@@ -49,19 +51,33 @@ def activation_factor(layer: dict) -> float:
     return 1.0 if layer["kind"] not in KINDS else kind_signal(layer, [1.0], [])
 
 
-def weight_second_moment(info: LayerInfo) -> float | None:
-    """``E[w^2]`` of a conv or dense weight at init; None where data decides it (LSUV)."""
+def weight_log_second_moment(info: LayerInfo) -> float | None:
+    """``log E[w^2]`` of a conv or dense weight at init, -inf for weights all 0; None where
+    data decides it (LSUV). Taken from the values' scale, not their squares: weights of
+    1e-200, which float64 holds, square to 0 even there, and the signal they shrink is still
+    judged."""
     init: InitInfo = info.weight_init
     if init.distribution == "lsuv":
         return None
     if init.distribution == "identity":
         out, cin = info.weight_shape[:2]
-        return min(out, cin) / out / info.fan_in  # fan_in * E[w^2] = share of passed channels
-    if init.std is None:  # a fixed kernel: its own mean square
+        return math.log(min(out, cin) / out / info.fan_in)  # fan_in * E[w^2]: channels passed
+    if init.std is None:  # a fixed kernel: its own mean square, scaled by its largest value
         values, _ = kernel_values(info.ir["weight_init"], info.weight_shape)
         numbers = flat(values)
-        return sum(v * v for v in numbers) / len(numbers)
-    return init.std ** 2 + (init.mean or 0.0) ** 2
+        largest = max(abs(v) for v in numbers)
+        if largest == 0:
+            return -math.inf
+        return 2 * math.log(largest) + math.log(
+            sum((v / largest) ** 2 for v in numbers) / len(numbers))
+    return 2 * _log(math.hypot(init.mean or 0.0, init.std))
+
+
+def weight_second_moment(info: LayerInfo) -> float | None:
+    """``E[w^2]`` of a conv or dense weight at init (0 where it is below floating point's
+    range: :func:`weight_log_second_moment`); None where data decides it (LSUV)."""
+    log_moment = weight_log_second_moment(info)
+    return None if log_moment is None else math.exp(log_moment)
 
 
 def summed_terms(info: LayerInfo) -> float:
@@ -96,7 +112,7 @@ class SignalChange:
     std_ratio: float  # root mean square there / the input's
     first_weight_layer: str  # the first conv/dense layer on the way, to point at
     init_name: str  # the most common weight init among those layers
-    per_layer: float  # geometric mean of fan_in * E[w^2] * activation factor
+    log_per_layer: float  # log of the geometric mean of fan_in * E[w^2] * activation factor
     layers: int  # conv/dense layers on the way
     activation: str  # the activation most of them feed
     slope: float | None = None  # that activation's slope, for leaky_relu
@@ -124,11 +140,11 @@ def _log(value: float) -> float:
 def largest_change(layers: list[LayerInfo], used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
     """Where the signal's scale changes most; None if no weight layer decides it, or a
-    weight's E[w^2] is 0 (which the constant-init warning reports, or the underflow warning
-    where a std of 1e-300 squares to 0)."""
+    weight is all 0 (which the constant-init warning reports)."""
     q = second_moments(layers)
     order = [info for info in layers if info.name in used]
-    if any(is_weighted(info.kind) and weight_second_moment(info) == 0 for info in order):
+    if any(is_weighted(info.kind) and weight_log_second_moment(info) == -math.inf
+           for info in order):
         return None
     # a deep net's moment may leave floating point's range (0 or inf): the furthest of all
     worst = max(order, key=lambda info: abs(_log(q[info.name])), default=None)
@@ -143,8 +159,9 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         return None
     by_name = {info.name: info for info in layers}
     acts = [_following_activation(i, by_name, consumers) for i in weighted]
-    factors = [summed_terms(i) * weight_second_moment(i) * activation_factor(a)
-               for i, a in zip(weighted, acts)]
+    # in logs: a factor of weights of 1e-200 is below floating point's range
+    log_factors = [math.log(summed_terms(i)) + weight_log_second_moment(i)
+                   + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
     names = [i.weight_init.name for i in weighted]
     kinds = [a["kind"] for a in acts]
     activation = max(set(kinds), key=kinds.count)
@@ -153,7 +170,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         std_ratio=math.sqrt(q[worst.name]),
         first_weight_layer=weighted[0].name,
         init_name=max(set(names), key=names.count),
-        per_layer=math.exp(sum(math.log(f) for f in factors) / len(factors)),
+        log_per_layer=sum(log_factors) / len(log_factors),
         layers=len(weighted), activation=activation,
         slope=next((a["slope"] for a in acts if a["kind"] == "leaky_relu"), None))
 
@@ -182,18 +199,23 @@ def suggested_init(activation: str, slope: float | None = None) -> str:
 def describe_change(change: SignalChange) -> str:
     """The warning's sentence: how much, where, and the per-layer factor behind it."""
     verb = "shrink" if change.std_ratio < 1 else "grow"
-    finite_factor = 0 < change.per_layer < math.inf
+    finite_factor = math.isfinite(change.log_per_layer)
+    log2_per_layer = change.log_per_layer / math.log(2)
     if 0 < change.std_ratio < math.inf:
         exponent = math.log2(change.std_ratio)
         factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
         amount = f"{factor:.3g}x (2^{exponent:.1f})"
     elif finite_factor:  # beyond floating point: the exponent from the per-layer factor
-        exponent = 0.5 * change.layers * math.log2(change.per_layer)
-        amount = f"by a factor of about 2^{abs(exponent):,.0f} (beyond floating point's range)"
+        exponent = 0.5 * change.layers * log2_per_layer
+        amount = (f"by a factor of about 2^{abs(exponent):,.0f} (its mean square beyond "
+                  "floating point's range)")
     else:  # a layer's own factor is beyond floating point (a leaky slope of 1e300)
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
-    per_layer = f"{change.per_layer:.3g}" if finite_factor else "beyond floating point's range"
+    factor = math.exp(change.log_per_layer)
+    per_layer = (f"{factor:.3g}" if 0 < factor < math.inf
+                 else f"2^{log2_per_layer:,.0f}" if finite_factor
+                 else "beyond floating point's range")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
             f"{change.init_name} before {change.activation}, each scale its mean square "
