@@ -186,19 +186,27 @@ def _not_text(data: bytes, path: str, what: str) -> SpecError | None:
     return _binary(path, what, "it holds a NUL byte (0x00)", span)
 
 
-def _binary(path: str, what: str, why: str = "most of its first bytes are neither UTF-8 nor "
-            "printable", span: Span | None = None) -> SpecError:
+def _binary(path: str, what: str, why: str = "many of its first bytes are control "
+            "characters, which text does not hold", span: Span | None = None) -> SpecError:
     return SpecError(f"the file is not text: {why}", span=span,
                      hint=f"is it {what}? This file is binary, or damaged", file=path)
 
 
+# Bytes no text holds, in UTF-8 or any 8-bit encoding built on ASCII: NUL and the other ASCII
+# control characters but tab, line feed, vertical tab, form feed and carriage return; DEL.
+CONTROL_BYTES = frozenset(range(0x20)) - frozenset(b"\t\n\v\f\r") | {0x7F}
+# Random bytes hold them at 28 in 256 (11%), text at none: a twentieth tells the two apart.
+CONTROL_SHARE = 1 / 20
+
+
 def _looks_binary(sample: bytes) -> bool:
-    """Whether ``sample`` is mostly no text: more than a tenth of it undecodable as UTF-8 or
-    control characters other than the whitespace ones (text in another 8-bit encoding, such
-    as Latin-1, has a stray accented letter here and there)."""
-    text = sample.decode("utf-8", errors="replace")
-    odd = sum(char == "\ufffd" or (char < " " and char not in "\t\n\r\f\v") for char in text)
-    return odd > len(text) / 10
+    """Whether ``sample`` is no text: more than :data:`CONTROL_SHARE` of its bytes, and more
+    than one, are :data:`CONTROL_BYTES` (one stray byte in a short text is damage to locate).
+    Bytes that are not UTF-8 are no evidence: a spec in another 8-bit encoding is mostly such
+    bytes where it is written in Greek (ISO-8859-7) or Russian (KOI8-R), and is text, to be
+    saved as UTF-8."""
+    controls = sum(byte in CONTROL_BYTES for byte in sample)
+    return controls > max(1, len(sample) * CONTROL_SHARE)
 
 
 def _looks_utf16(sample: bytes) -> bool:

@@ -99,7 +99,7 @@ NOT_UTF8 = {
     "utf-16-be": (lambda text: text.encode("utf-16-be"), "UTF-16 text (a NUL byte beside"),
     "utf-32": (lambda text: text.encode("utf-32"), "UTF-32 text (it starts with UTF-32's"),
     "binary": (lambda text: bytes(range(256)) * 2, "not text: it holds NUL bytes"),
-    "no NUL": (lambda text: bytes(range(128, 256)) * 4, "not text: most of its first bytes"),
+    "no NUL": (lambda text: bytes(range(1, 256)) * 2, "not text: many of its first bytes"),
 }
 CAFFE_NET = 'name: "x"\nlayer { name: "in" type: "Input" top: "in" ' \
     "input_param { shape { dim: 1 dim: 1 dim: 8 dim: 8 } } }\n"
@@ -163,6 +163,30 @@ def test_latin1_text_is_told_to_be_saved_as_utf8_in_the_words_of_its_reader(read
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"{path}:1:2: error: the file is not UTF-8 text: byte 0xF1 cannot be decoded" in err
+    assert f"hint: save {what} as UTF-8" in err
+
+
+GREEK = "# Ένα μικρό δίκτυο για τα ψηφία· τα σχόλια είναι ελληνικά, γραμμένα σε ISO-8859-7\n"
+
+
+@pytest.mark.parametrize("reader", TEXT_READERS)
+@pytest.mark.parametrize("encoding", ["iso-8859-7", "cp1253"])
+def test_greek_text_in_an_8_bit_encoding_is_text_to_save_as_utf8(reader, encoding, tmp_path,
+                                                                 capsys):
+    """Greek comments in a legacy 8-bit encoding make most of the file's first bytes
+    undecodable as UTF-8, and it was called "not text" (binary or damaged). Only control
+    characters, which no text holds, are evidence of a binary file: it is text, not UTF-8,
+    told at its first Greek letter."""
+    name, text, command, what = TEXT_READERS[reader]
+    if name.endswith(".json"):  # no comments: Greek words in a string, from column 3
+        text = text.replace('"', '"' + GREEK.strip("# \n") * 4 + " ", 1)
+    else:
+        text = GREEK * 4 + text
+    path = _write(tmp_path, name, text.encode(encoding))
+    argv = _argv(command, path, tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:1:3: error: the file is not UTF-8 text: byte 0xB8 cannot be decoded" in err
     assert f"hint: save {what} as UTF-8" in err
 
 
