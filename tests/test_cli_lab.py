@@ -12,7 +12,7 @@ from cnnspec.lab.recorder import read_stats
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 PNG = b"\x89PNG\r\n\x1a\n"
 LAYER_KEYS = {"name", "act_mean", "act_std", "dead_frac", "weight_std", "weight_std_expected",
-              "grad_std", "weight_grad_std"}
+              "grad_std", "weight_grad_std", "fan_in", "fan_out", "weight_bound_expected"}
 
 
 
@@ -55,6 +55,67 @@ def test_init_report_table_on_real_data(capsys):
         assert column in out
     assert "conv1_relu" in out and "fc2" in out
     assert "signal: activation std x" in out
+
+
+# A layer of each way of counting fans, each under an init whose formula reads them (on the
+# default data, digits: 1x8x8, 10 classes): C/G*kh*kw and F*kh*kw for a conv (grouped, depthwise), F/G*kh*kw and C*kh*kw for a
+# transposed conv (PyTorch's layout (C, F/G, kh, kw)), inputs and units for a dense layer.
+FANS_SPEC = """input 1x8x8
+plain: conv 6 3x3 pad same weight he_normal relu
+grouped: conv 8 3x3 pad same groups 2 weight glorot_uniform relu
+depthwise: conv 8 5x5 pad same groups 8 weight he_uniform(mode=fan_out)
+up: conv_transpose 4 2x2 stride 2 groups 2 weight glorot_normal
+flatten
+head: dense 10 weight variance_scaling(2, fan_avg, truncated_normal)
+"""
+# layer -> (fan_in, fan_out, std the formula gives, bound it gives)
+FANS_EXPECTED = {
+    "plain": (1 * 9, 6 * 9, math.sqrt(2 / 9), None),
+    "grouped": (6 // 2 * 9, 8 * 9, math.sqrt(2 / (27 + 72)), math.sqrt(6 / (27 + 72))),
+    "depthwise": (8 // 8 * 25, 8 * 25, math.sqrt(2 / 200), math.sqrt(6 / 200)),
+    "up": (4 // 2 * 4, 8 * 4, math.sqrt(2 / (8 + 32)), None),
+    # sigma = std / 0.8796 (the std of N(0, 1) cut at +-2), cut at 2 sigma
+    "head": (4 * 16 * 16, 10, math.sqrt(2 / ((1024 + 10) / 2)),
+             2 * math.sqrt(2 / ((1024 + 10) / 2)) / 0.8796256610342398),
+}
+
+
+def test_init_report_fans_and_what_the_formulas_make_of_them(tmp_path, capsys):
+    """The fans each layer's init reads, in the JSON and the table alike, and the std and
+    bound its formula gives from them: He's sqrt(2 / fan_in), Glorot's sqrt(6 / (fan_in +
+    fan_out)) bound, ... on a plain, grouped, depthwise and transposed conv and a dense
+    layer."""
+    spec = tmp_path / "fans.cnn"
+    spec.write_text(FANS_SPEC)
+    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "2"]
+    assert main([*args, "--format", "json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["variants"][0][
+        "layers"]}
+    for name, (fan_in, fan_out, std, bound) in FANS_EXPECTED.items():
+        row = rows[name]
+        assert (row["fan_in"], row["fan_out"]) == (fan_in, fan_out), name
+        assert row["weight_std_expected"] == pytest.approx(std, rel=1e-12), name
+        if bound is None:
+            assert row["weight_bound_expected"] is None, name
+        else:
+            assert row["weight_bound_expected"] == pytest.approx(bound, rel=1e-9), name
+    assert [rows["plain_relu"][key] for key in ("fan_in", "fan_out",
+                                                "weight_bound_expected")] == [None] * 3
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    header = next(line for line in table if line.startswith("layer"))
+    columns = header.split("  ")
+    columns = [c.strip() for c in columns if c.strip()]
+    for name, (fan_in, fan_out, std, bound) in FANS_EXPECTED.items():
+        cells = next(line for line in table if line.startswith(name + " ")).split()
+        row = dict(zip(columns, cells))
+        assert (row["fan_in"], row["fan_out"]) == (str(fan_in), str(fan_out)), name
+        assert float(row["w std exp."]) == pytest.approx(std, rel=5e-3), name
+        assert row["w bound exp."] == "-" if bound is None else \
+            float(row["w bound exp."]) == pytest.approx(bound, rel=5e-3), name
+    relu = dict(zip(columns, next(line for line in table if line.startswith("plain_relu"))
+                    .split()))
+    assert (relu["fan_in"], relu["fan_out"], relu["w bound exp."]) == ("-", "-", "-")
 
 
 def test_init_report_counts_one_input_and_one_rescaled_layer_in_the_singular(tmp_path, capsys):

@@ -28,7 +28,14 @@ columns (per layer, over the whole batch):
   std/input           act std over the input's std (He et al. 2015: a good init keeps it
                       from shrinking or growing exponentially with depth)
   dead                share of a ReLU's outputs that are exactly zero
-  w std, w std exp.   the weights' std as drawn, and as the init's formula says
+  fan_in, fan_out     the fans the init's formula reads: a conv's C/G*kh*kw and F*kh*kw
+                      (C input channels, F filters, G groups), a transposed conv's F/G*kh*kw
+                      and C*kh*kw, a dense layer's inputs and units
+  w std, w std exp.   the weights' std as drawn, and as the init's formula says from the
+                      fans (he_normal: sqrt(2 / fan_in); glorot: sqrt(2 / (fan_in + fan_out)))
+  w bound exp.        the bound the formula gives: a of U(-a, a) (glorot_uniform:
+                      sqrt(6 / (fan_in + fan_out))), or the half-width of a truncated
+                      normal's cut about its mean; - for a normal
   grad std            std of d loss / d output (the signal on the way back)
   w grad std          std of d loss / d weight
   same filters        YES when all filters and their gradients are identical: SGD can never

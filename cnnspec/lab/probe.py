@@ -54,12 +54,15 @@ def collect(model, input_std: float | None) -> list[LayerStats]:
             dout=activation_grads.get(info.name),
             weight=model_access.weight_of(model, info.name) if has_weight else None,
             dweight=model_access.weight_grad_of(model, info.name) if has_weight else None,
-            weight_std_expected=_expected_std(info),
+            weight_std_expected=_expected(info, "std"),
+            fans=(info.fan_in, info.fan_out) if info.fan_in is not None else None,
+            weight_bound_expected=_expected(info, "bound"),
         ))
     return rows
 
 
-def _expected_std(info) -> float | None:
+def _expected(info, what: str) -> float | None:
+    """The ``std`` or ``bound`` the layer's weight init gives (its description), or None."""
     if info.weight_init is None:
         return None
-    return info.weight_init.std
+    return getattr(info.weight_init, what)

@@ -85,9 +85,10 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
 # ---- output -------------------------------------------------------------------------------
 
 _COLUMNS = (
-    ("layer", "name"), ("kind", "kind"), ("act mean", "act_mean"), ("act std", "act_std"),
-    ("std/input", "act_ratio"), ("dead", "dead_frac"), ("w std", "weight_std"),
-    ("w std exp.", "weight_std_expected"), ("grad std", "grad_std"),
+    ("layer", "name"), ("kind", "kind"), ("fan_in", "fan_in"), ("fan_out", "fan_out"),
+    ("act mean", "act_mean"), ("act std", "act_std"), ("std/input", "act_ratio"),
+    ("dead", "dead_frac"), ("w std", "weight_std"), ("w std exp.", "weight_std_expected"),
+    ("w bound exp.", "weight_bound_expected"), ("grad std", "grad_std"),
     ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
 )
 
@@ -99,6 +100,8 @@ def _cell(value) -> str:
         return value
     if isinstance(value, bool):
         return "YES" if value else "no"
+    if isinstance(value, int):  # a fan: every digit
+        return str(value)
     if not math.isfinite(value):
         return str(value)
     return f"{value:.3g}"

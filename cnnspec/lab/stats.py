@@ -28,6 +28,11 @@ class LayerStats:
 
     ``same_filters`` is true when every filter (output unit) of the weight is the same and so is
     its gradient: SGD cannot tell them apart, the symmetry never breaks.
+    ``fan_in`` and ``fan_out`` are the fans the init's formula reads (:mod:`cnnspec.init.fans`:
+    a conv's ``C/G*kh*kw`` and ``F*kh*kw``, a transposed conv's ``F/G*kh*kw`` and ``C*kh*kw``, a
+    dense layer's inputs and units), ``weight_std_expected`` the std the formula gives from
+    them and ``weight_bound_expected`` its bound: ``a`` of U(-a, a), or the half-width of a
+    truncated normal's cut about its mean (None for an unbounded distribution).
     ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
     2015 show falls or grows exponentially with depth under a wrong init (None when the input
     was not seen, as during training).
@@ -44,6 +49,9 @@ class LayerStats:
     grad_std: float | None
     weight_grad_std: float | None
     same_filters: bool | None = None
+    fan_in: int | None = None
+    fan_out: int | None = None
+    weight_bound_expected: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,12 +92,15 @@ def layer_stats(
     weight: np.ndarray | None = None,
     dweight: np.ndarray | None = None,
     weight_std_expected: float | None = None,
+    fans: tuple[int, int] | None = None,
+    weight_bound_expected: float | None = None,
 ) -> LayerStats:
     """Statistics of one layer from its output ``out`` and, where known, the gradient ``dout``
     of the loss with respect to that output, its weight and the weight's gradient ``dweight``.
 
     ``out`` and ``dout``: ``(N, C, H, W)`` or ``(N, F)``; ``weight`` and ``dweight``: the
-    parameter's layout, ``(out, in, kh, kw)`` or ``(out, in)``.
+    parameter's layout, ``(out, in, kh, kw)`` or ``(out, in)``; ``fans``: the layer's
+    ``(fan_in, fan_out)``, for a layer with a weight whose init reads them.
     """
     act_std = std64(out)
     return LayerStats(
@@ -104,6 +115,9 @@ def layer_stats(
         grad_std=std64(dout) if dout is not None else None,
         weight_grad_std=std64(dweight) if dweight is not None else None,
         same_filters=identical_filters(weight, dweight) if weight is not None else None,
+        fan_in=fans[0] if fans else None,
+        fan_out=fans[1] if fans else None,
+        weight_bound_expected=weight_bound_expected,
     )
 
 
