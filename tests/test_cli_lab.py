@@ -184,6 +184,17 @@ def test_init_report_unknown_init_is_a_spec_error(capsys):
     assert "did you mean he_normal?" in err
 
 
+def test_init_report_refuses_a_truncated_normal_cut_holding_almost_nothing(capsys):
+    """The cut is checked where the --init text is read: the error names the option."""
+    code = main(["init-report", str(SPECS / "digits.cnn"), "--init",
+                 "truncated_normal(0, 1, 3, 4)"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('--init "truncated_normal(0, 1, 3, 4)": error: truncated_normal '
+                          "between low=3 and high=4 keeps 0.13% of N(0, 1^2)")
+    assert "hint: the interval is +3 to +4 std from the mean" in err
+
+
 @pytest.mark.parametrize("command", ["init-report", "compare"])
 def test_a_missing_spec_reads_as_everywhere_else(tmp_path, capsys, command):
     """With or without --init, a wrong path is a usage error naming the file, no traceback."""

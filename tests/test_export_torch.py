@@ -99,9 +99,10 @@ INITS = [
     "positive_unitball", "orthogonal(1.5)", "delta_orthogonal", "identity",
     "[[1, 2, 3], [4, 5, 6], [7, 8, 9]]", "sobel_x", "sobel_y", "laplacian",
     "gaussian(sigma=0.8)", "bilinear", "box", "x_kernel", "lsuv",
+    "truncated_normal(0.5, 0.1, low=0.45, high=0.9)", "truncated_normal(std=0.02, low=-0.01)",
 ]
 BIASES = ["torch_default", "truncated_normal(0.1, 0.2)", "uniform(-1, 2)",
-          "variance_scaling(2, fan_in, normal)"]
+          "variance_scaling(2, fan_in, normal)", "truncated_normal(0.1, 0.2, high=0.15)"]
 
 
 def _init_spec(tmp_path):

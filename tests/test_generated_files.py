@@ -119,6 +119,80 @@ def test_an_ir_file_of_version_4_gets_greyscale_shapes(tmp_path):
     assert digits["version"] == IR_VERSION and digits["training"]["data"] == {"name": "digits"}
 
 
+TRUNCATED = ("input 1x8x8\n"
+             "c: conv 4 3x3 weight truncated_normal(0.1, 0.05) bias truncated_normal(std=0.2)\n"
+             "flatten\n"
+             "d: dense 10 weight variance_scaling(2, fan_avg, truncated_normal)\n"
+             "e: dense 10 weight truncated_normal(std=0.02, low=-0.01, high=0.04) "
+             "bias truncated_normal(0.5, 0.1, high=0.55) <- flatten1\n")
+
+
+def test_an_ir_file_of_version_9_cuts_its_truncated_normals_at_two_std(tmp_path):
+    """Before version 10 a truncated normal was cut at mean +- 2 std: such a file's
+    truncated_normal inits get the bounds null, and draw the weights they drew."""
+    import cnnspec
+
+    spec = tmp_path / "truncated.cnn"
+    spec.write_text(TRUNCATED.split("e: ")[0])  # no bounds given
+    written = cnnspec.load(spec)
+    old = json.loads(json.dumps(written.ir))
+    old["version"] = 9
+    for layer in old["layers"]:
+        for field in ("weight_init", "bias_init"):
+            if (layer.get(field) or {}).get("name") == "truncated_normal":
+                assert (layer[field].pop("low"), layer[field].pop("high")) == (None, None)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = cnnspec.load(path)
+    assert loaded.ir == written.ir
+    assert loaded.by_name["c"].ir["bias_init"] == {"name": "truncated_normal", "mean": 0.0,
+                                                   "std": 0.2, "low": None, "high": None}
+    ours, theirs = (cnnspec.compile(checked, seed=4).state_dict() for checked in (written, loaded))
+    assert all(ours[key].tobytes() == theirs[key].tobytes() for key in ours)
+
+
+def test_a_truncated_normals_bounds_go_through_the_ir_and_back(tmp_path, capsys):
+    """A spec's bounds, exported to a .json IR and read back: the same IR (valid against the
+    schema), the same cut and the same weights."""
+    import cnnspec
+    from cnnspec.cli import main
+
+    spec = tmp_path / "truncated.cnn"
+    spec.write_text(TRUNCATED)
+    assert main(["export", str(spec)]) == 0
+    ir_path = tmp_path / "truncated.json"
+    ir_path.write_text(capsys.readouterr().out)
+    written, loaded = cnnspec.load(spec), cnnspec.load(ir_path)
+    assert loaded.ir == written.ir
+    e = loaded.by_name["e"]
+    assert e.ir["weight_init"] == {"name": "truncated_normal", "mean": 0.0, "std": 0.02,
+                                   "low": -0.01, "high": 0.04}
+    assert e.ir["bias_init"]["low"] is None and e.ir["bias_init"]["high"] == 0.55
+    assert (e.weight_init.truncation.low, e.weight_init.truncation.high) == (-0.01, 0.04)
+    ours, theirs = (cnnspec.compile(checked, seed=2).state_dict() for checked in (written, loaded))
+    assert all(ours[key].tobytes() == theirs[key].tobytes() for key in ours)
+    assert -0.01 <= ours["e.weight"].min() and ours["e.weight"].max() <= 0.04
+    assert 0.3 <= ours["e.bias"].min() and ours["e.bias"].max() <= 0.55
+
+
+def test_a_truncated_normal_cut_out_of_order_in_an_ir_file_is_located(tmp_path, capsys):
+    import cnnspec
+    from cnnspec.cli import main
+
+    spec = tmp_path / "truncated.cnn"
+    spec.write_text(TRUNCATED)
+    ir = json.loads(json.dumps(cnnspec.load(spec).ir))
+    e = next(i for i, layer in enumerate(ir["layers"]) if layer["name"] == "e")
+    ir["layers"][e]["weight_init"].update(low=0.04, high=-0.01)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(ir))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (f"bad.json: $.layers[{e}].weight_init: error: dense 'e': truncated_normal needs "
+            "low < high, not low=0.04, high=-0.01") in err
+    assert "hint: swap them: low=-0.01, high=0.04" in err
+
+
 def test_the_shipped_schema_states_the_current_ir_version():
     from cnnspec.ir.migrate import IR_VERSION
 

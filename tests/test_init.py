@@ -256,6 +256,103 @@ def test_truncated_normals_stay_within_two_sigma(init, mean, rng):
     assert_moments(w, mean, info.std)
 
 
+def truncated(mean: float, std: float, low: float | None = None,
+              high: float | None = None) -> dict:
+    return {"name": "truncated_normal", "mean": mean, "std": std, "low": low, "high": high}
+
+
+# Cuts at given bounds: asymmetric, one bound given (the other at mean -+ 2 std), the mean
+# outside the interval, a cut wider than 2 std, and PyTorch's default a=-2, b=2.
+GIVEN_CUTS = [
+    truncated(0.0, 0.02, -0.01, 0.04),
+    truncated(1.0, 0.5, low=0.5),
+    truncated(0.0, 1.0, 1.0, 3.0),
+    truncated(-1.0, 0.1, -1.35, -0.7),
+    truncated(0.0, 1.5, -2.0, 2.0),
+]
+
+
+@pytest.mark.parametrize("init", GIVEN_CUTS, ids=lambda i: f"[{i['low']}, {i['high']}]")
+def test_truncated_normal_between_given_bounds_is_scipys_truncnorm(init, rng):
+    """One-sample KS test of the values against scipy's truncated normal of the same
+    parameters, and describe's mean and std against its moments."""
+    stats = pytest.importorskip("scipy.stats")
+    loc, scale = init["mean"], init["std"]
+    low = loc - 2 * scale if init["low"] is None else init["low"]
+    high = loc + 2 * scale if init["high"] is None else init["high"]
+    reference = stats.truncnorm((low - loc) / scale, (high - loc) / scale, loc=loc, scale=scale)
+    info = describe(init, DENSE)
+    assert info.mean == pytest.approx(reference.mean(), rel=1e-9, abs=1e-12)
+    assert info.std == pytest.approx(reference.std(), rel=1e-9)
+    w = create(init, DENSE, rng, dtype=np.float64).ravel()
+    assert low <= w.min() < low + 0.01 * (high - low)  # held to the cut, and reaching it
+    assert high - 0.01 * (high - low) < w.max() <= high
+    assert stats.kstest(w, reference.cdf).pvalue > 1e-3
+    assert_moments(w, reference.mean(), reference.std())
+
+
+def test_a_bound_given_is_drawn_against_a_wrong_one(rng):
+    """The KS test above can fail: values cut at 0.04 are not those cut at 0.03."""
+    stats = pytest.importorskip("scipy.stats")
+    w = create(truncated(0.0, 0.02, -0.01, 0.04), DENSE, rng, dtype=np.float64).ravel()
+    assert stats.kstest(w, stats.truncnorm(-0.5, 1.5, scale=0.02).cdf).pvalue < 1e-6
+
+
+def test_truncated_normal_between_given_bounds_against_torch(rng):
+    """Two-sample KS test against PyTorch's trunc_normal_(t, mean, std, a, b)."""
+    torch = pytest.importorskip("torch")
+    stats = pytest.importorskip("scipy.stats")
+    torch.manual_seed(0)
+    theirs = torch.nn.init.trunc_normal_(torch.empty(DENSE, dtype=torch.float64), 0.5, 0.1,
+                                         0.45, 0.9).numpy().ravel()
+    ours = create(truncated(0.5, 0.1, 0.45, 0.9), DENSE, rng, dtype=np.float64).ravel()
+    assert stats.ks_2samp(ours, theirs).pvalue > 1e-3
+
+
+def test_the_default_cut_draws_the_weights_of_before():
+    """Bounds left out cut at mean +- 2 std exactly as before they existed: the same bits as
+    the bounds written out, and TRUNCATED_STD, which sets the sigma of every truncated
+    variance_scaling draw, the same float as sqrt(1 - 4 phi(2) / erf(sqrt 2)) gave."""
+    from cnnspec.init.truncation import TRUNCATED_STD
+
+    assert TRUNCATED_STD == 0.8796256610342398
+    for dtype in (np.float32, np.float64):
+        default = create(truncated(0.25, 0.5), DENSE, np.random.default_rng(3), dtype=dtype)
+        written = create(truncated(0.25, 0.5, -0.75, 1.25), DENSE, np.random.default_rng(3),
+                         dtype=dtype)
+        assert default.tobytes() == written.tobytes()
+    assert describe(truncated(0.0, 0.02), DENSE).short == "TN(0, 0.02^2, ±2σ)"
+    assert describe(truncated(0.0, 0.02, -0.01, 0.04), DENSE).short == \
+        "TN(0, 0.02^2, [-0.01, 0.04])"
+
+
+@pytest.mark.parametrize("init, bound", [
+    (truncated(0.0, 0.02), 0.04), (truncated(0.0, 0.02, -0.03, 0.03), 0.03),
+    (truncated(0.0, 0.02, -0.01, 0.04), None), (truncated(1.0, 0.5, low=0.5), None),
+])
+def test_a_truncated_normals_bound_is_the_half_width_of_a_centred_cut(init, bound):
+    assert describe(init, DENSE).bound == (None if bound is None else pytest.approx(bound))
+
+
+@pytest.mark.parametrize("init, message, hint", [
+    (truncated(0.0, 1.0, 1.0, -1.0), "needs low < high, not low=1, high=-1",
+     "swap them: low=-1, high=1"),
+    (truncated(0.0, 1.0, 0.5, 0.5), "needs low < high", "write constant(0.5)"),
+    (truncated(0.0, 1.0, low=3.0), "not low=3, high=2",
+     "high, left out, is mean + 2 std = 2: give a high above 3"),
+    (truncated(0.0, 1.0, high=-2.5), "not low=-2, high=-2.5",
+     "low, left out, is mean - 2 std = -2: give a low below -2.5"),
+    (truncated(0.0, 1.0, 3.0, 4.0), "keeps 0.13% of N(0, 1^2), too little to draw from",
+     "the interval is +3 to +4 std from the mean"),
+    (truncated(0.0, 0.01, -0.4, -0.3), "keeps 0% of N(0, 0.01^2)", "-40 to -30 std"),
+    (truncated(0.0, 1.0, -0.01, 0.01), "keeps 0.8% of N(0, 1^2)", "or widen it"),
+])
+def test_a_cut_out_of_order_or_holding_almost_nothing_is_refused(init, message, hint):
+    with pytest.raises(SpecError) as err:
+        describe(init, DENSE)
+    assert message in err.value.message and hint in err.value.hint
+
+
 @pytest.mark.parametrize("shape", [(64, 32, 3, 3), (300, 200), (40, 40)])
 @pytest.mark.parametrize("gain_ir, g", [({"nonlinearity": "linear"}, 1.0),
                                         ({"nonlinearity": "relu"}, R2)])

@@ -96,6 +96,16 @@ def test_dot_holds_every_layer_shape_and_init(checked, tmp_path):
     assert "glorot_uniform  U(±0.414)" in source  # sqrt(6 / (32 + 3)) = 0.414
 
 
+@pytest.mark.parametrize("low, high, text", [
+    (None, None, "truncated_normal  σ=0.0176, cut at ±0.04"),
+    (-0.03, 0.03, "truncated_normal  σ=0.0149, cut at ±0.03"),
+    (-0.01, 0.04, "truncated_normal  σ=0.0123, cut to [-0.01, 0.04]"),
+])
+def test_a_truncated_normal_says_where_it_is_cut(low, high, text):
+    init = {"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": low, "high": high}
+    assert init_text(describe(init, (8, 4, 3, 3))) == text
+
+
 def test_edges_follow_inputs_with_shapes(checked):
     source = build_graph(checked).source
     assert 'relu1 -> block_1_add [label=" 2x8x8"]' in source  # the residual shortcut

@@ -199,7 +199,11 @@ def test_pool_stride_defaults_to_its_size():
     ("orthogonal(1.5)", {"name": "orthogonal", "gain": {"value": 1.5}}),
     ("normal(0, 0.01)", {"name": "normal", "mean": 0.0, "std": 0.01}),
     ("truncated_normal(std=0.02, mean=1)", {"name": "truncated_normal", "mean": 1.0,
-                                            "std": 0.02}),
+                                            "std": 0.02, "low": None, "high": None}),
+    ("truncated_normal(std=0.02, low=-0.01, high=0.04)",
+     {"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": -0.01, "high": 0.04}),
+    ("truncated_normal(1, 0.5, 0.5)", {"name": "truncated_normal", "mean": 1.0, "std": 0.5,
+                                       "low": 0.5, "high": None}),
     ("uniform(-0.1, 0.1)", {"name": "uniform", "low": -0.1, "high": 0.1}),
     ("variance_scaling(scale=2, mode=fan_in, distribution=truncated_normal)",
      {"name": "variance_scaling", "scale": 2.0, "mode": "fan_in",
@@ -216,6 +220,23 @@ def test_pool_stride_defaults_to_its_size():
     ("[[[1]], [[2]]]", {"name": "literal", "values": [[[1]], [[2]]]}),
 ])
 def test_parse_init(text, init):
+    assert parse_init(text) == init
+
+
+@pytest.mark.parametrize("init, text", [
+    ({"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": None, "high": None},
+     "truncated_normal(std=0.02)"),
+    ({"name": "truncated_normal", "mean": 0.0, "std": 0.02, "low": -0.01, "high": 0.04},
+     "truncated_normal(std=0.02, low=-0.01, high=0.04)"),
+    ({"name": "truncated_normal", "mean": 1.0, "std": 0.5, "low": None, "high": 1.5},
+     "truncated_normal(mean=1, std=0.5, high=1.5)"),
+])
+def test_an_imported_truncated_normal_is_written_as_it_reads_back(init, text):
+    """How an importer writes an init into the spec it makes: the bounds left out when they
+    are the default, and the text parses to the same init."""
+    from cnnspec.importers.spec_writer import init_text
+
+    assert init_text(init) == text
     assert parse_init(text) == init
 
 

@@ -13,7 +13,7 @@ from cnnspec.lang import parse
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 VALID = {
-    "version": 9,
+    "version": 10,
     "name": "tiny",
     "input": {"shape": [1, 8, 8]},
     "layers": [
@@ -106,7 +106,7 @@ CASES = [
     (("layers", 4, "trainable"), "no", "$.layers[4].trainable",
      "expected true or false, got a string"),
     (("input", "shape"), [8, 8], "$.input.shape", "needs at least 3 item(s), got 2"),
-    (("version",), 1, "$.version", "expected 9, got 1"),
+    (("version",), 1, "$.version", "expected 10, got 1"),
     (("output",), DELETE, "$.output", "missing field 'output'"),
     (("training", "lr"), 0, "$.training.lr", "must be > 0, got 0"),
     (("training", "epoch"), 3, "$.training.epoch", "unknown field 'epoch'"),
@@ -152,9 +152,10 @@ def test_unknown_fields_get_a_suggestion():
       "here; truncated_normal is the one cut at ±2σ")),
     # PyTorch's nn.init spellings, with their trailing '_'
     ({"name": "trunc_normal_"}, "$.layers[0].weight_init.name",
-     ("PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which for a small std "
-     "cuts nothing: that is normal(0, s) here; truncated_normal cuts at ±2 std, as Keras' "
-     "TruncatedNormal")),
+     ("PyTorch's trunc_normal_(w, mean, std, a, b) is truncated_normal(mean, std, low=a, "
+      "high=b) here. Left out, PyTorch's a and b are the values -2 and 2, which for a small std "
+      "cut nothing (trunc_normal_(std=s) is normal(0, s)); truncated_normal's low and high left "
+      "out cut at mean ± 2 std, as Keras' TruncatedNormal")),
     ({"name": "kaiming_normal_"}, "$.layers[0].weight_init.name",
      ("write kaiming_normal: PyTorch's nn.init functions end in '_' (they fill a tensor in "
      "place), the inits here do not")),
@@ -274,7 +275,7 @@ a: conv 8 3x3 pad same weight zeros bias ones
 b: conv 8 3x3 pad 1 weight constant(0.1) bias uniform(-0.1, 0.1) <- input
 c: conv 8 3x3 pad 1x1 weight uniform(-1, 1) bias normal(0, 0.01) <- input
 d: conv 8 3x3 pad same weight normal(0, 0.1) bias truncated_normal(0, 0.01) <- input
-e: conv 8 3x3 pad same weight truncated_normal(0, 0.1) nobias <- input
+e: conv 8 3x3 pad same weight truncated_normal(0, 0.1, -0.1, 0.3) nobias <- input
 f: conv 8 3x3 pad same weight variance_scaling(scale=2, mode=fan_avg, distribution=uniform) <- input
 g: conv 8 3x3 pad same weight glorot_normal(gain=tanh) <- input
 h: conv 8 3x3 pad same weight he_normal(gain=1.5) <- input

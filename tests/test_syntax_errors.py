@@ -70,11 +70,13 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 weight random_normal\n", "unknown initializer 'random_normal'",
      2, 19, "^Keras' RandomNormal .* is normal\\(0, 0.05\\) here$"),
     ("input 1x8x8\nconv 8 3x3 weight trunc_normal(std=0.02)\n", "unknown initializer", 2, 19,
-     "^PyTorch's trunc_normal_\\(std=s\\) cuts at the values a=-2 and b=2"),
+     ("^PyTorch's trunc_normal_\\(w, mean, std, a, b\\) is truncated_normal\\(mean, std, low=a, "
+     "high=b\\) here")),
     # PyTorch's in-place spellings, with their trailing '_'
     ("input 1x8x8\nconv 8 3x3 weight trunc_normal_(std=0.02)\n",
      "unknown initializer 'trunc_normal_'", 2, 19,
-     "^PyTorch's trunc_normal_\\(std=s\\) cuts at the values a=-2 and b=2"),
+     ("^PyTorch's trunc_normal_\\(w, mean, std, a, b\\) is truncated_normal\\(mean, std, low=a, "
+     "high=b\\) here")),
     ("input 1x8x8\nconv 8 3x3 weight eye_\n", "unknown initializer 'eye_'", 2, 19,
      "^PyTorch's eye_ and dirac_ and Keras' Identity are identity here$"),
     ("input 1x8x8\nconv 8 3x3 weight kaiming_normal_(nonlinearity=relu)\n",
@@ -257,6 +259,19 @@ CASES = [
      2, 18, "e.g. \\[1, 2\\]"),
     ("input 1x8x8\nconv 8 3 weight literal(3)\n",
      "a kernel literal must be a list of rows, not the number 3", 2, 25, "\\[\\[1, 0, 1\\]"),
+    # a truncated normal's cut: in order, and keeping enough of the normal to draw from
+    ("input 1x8x8\nconv 8 3 weight truncated_normal(0, 0.02, 0.04, -0.04)\n",
+     "truncated_normal needs low < high, not low=0.04, high=-0.04", 2, 17,
+     "^swap them: low=-0.04, high=0.04$"),
+    ("input 1x8x8\nflatten\ndense 4 bias truncated_normal(std=1, low=2.5)\n",
+     "not low=2.5, high=2", 3, 14, "^high, left out, is mean \\+ 2 std = 2"),
+    ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, low=0.06, high=0.1)\n",
+     ("truncated_normal between low=0.06 and high=0.1 keeps 0.13% of N\\(0, 0.02\\^2\\), too "
+     "little to draw from \\(at least 1%\\)"), 2, 17,
+     "^the interval is \\+3 to \\+5 std from the mean: move it toward the mean"),
+    ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, a=-0.04, b=0.04)\n",
+     "initializer truncated_normal has no parameter 'a'", 2, 44,
+     "trunc_normal_\\(mean, std, a, b\\) truncated_normal\\(mean, std, low, high\\)"),
 ]
 
 

@@ -34,18 +34,22 @@ PARAM_TYPES = {
     "distribution": {"enum": ["uniform", "normal", "truncated_normal"]},
     "gain": {"$ref": "#/$defs/gain"},
     "numbers": {"$ref": "#/$defs/numbers"},
+    "bound": {"type": ["number", "null"]},  # null: the default the parameter's docs give
 }
 
 
 @dataclass(frozen=True)
 class InitParam:
     """One parameter of an init: its name, type (a key of :data:`PARAM_TYPES`), default (or
-    :data:`REQUIRED`) and what it means, with a typical value, for a value out of range."""
+    :data:`REQUIRED`) and what it means, with a typical value, for a value out of range. A
+    default of None (``null`` in the IR) stands for one computed from the other parameters,
+    as ``written_default`` says."""
 
     name: str
     type: str
     default: object = REQUIRED
     hint: str | None = None
+    written_default: str | None = None  # how the docs write a default that is no value (None)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ MISHKIN_2015 = "Mishkin & Matas 2015"
 STD = InitParam("std", "positive", hint="the standard deviation, e.g. 0.01; for the same value "
                 "everywhere write constant(VALUE)")
 MEAN = InitParam("mean", "number", 0.0)
+# A truncated normal's cut, as values (PyTorch's trunc_normal_ a and b); left out, mean -+ 2 std.
+CUT = (InitParam("low", "bound", None, written_default="mean−2·std"),
+       InitParam("high", "bound", None, written_default="mean+2·std"))
 
 
 def _gain(default: dict) -> InitParam:
@@ -90,10 +97,11 @@ def _gain(default: dict) -> InitParam:
 
 
 # The PyTorch statements of the three distributions a scaled scheme draws from; ``bound``,
-# ``std`` and ``sigma`` (a truncated normal's std before truncation) come from ``describe``.
+# ``std``, and a truncated normal's ``loc`` and ``sigma`` (its mean and std before the cut)
+# and cut ``low`` to ``high`` come from ``describe``.
 TORCH_UNIFORM = "nn.init.uniform_({p}, -{bound}, {bound})"
 TORCH_NORMAL = "nn.init.normal_({p}, 0.0, {std})"
-TORCH_TRUNCATED = "nn.init.trunc_normal_({p}, {mean}, {sigma}, {lo}, {hi})"
+TORCH_TRUNCATED = "nn.init.trunc_normal_({p}, {loc}, {sigma}, {low}, {high})"
 TORCH_KERNEL = "kernel_({p}, {values}, {placement})"
 
 
@@ -118,8 +126,10 @@ INITS: tuple[Init, ...] = (
          torch="nn.init.uniform_({p}, {low}, {high})"),
     Init("normal", "random", "N(mean, std²)", (MEAN, STD), bias=True,
          torch="nn.init.normal_({p}, {mean}, {std})"),
-    Init("truncated_normal", "random", "N(mean, std²) redrawn outside mean ± 2·std (std before "
-         "truncation, as Keras)", (MEAN, STD), bias=True, torch=TORCH_TRUNCATED),
+    Init("truncated_normal", "random", "N(mean, std²) redrawn outside [low, high] (std before "
+         "truncation); low and high are values, as PyTorch's trunc_normal_(a, b), and left out "
+         "mean ± 2·std, as Keras' TruncatedNormal. The interval must keep at least 1% of the "
+         "normal.", (MEAN, STD, *CUT), bias=True, torch=TORCH_TRUNCATED),
     Init("variance_scaling", "scaled",
          "variance `scale / n`, n the fan chosen by `mode` (`fan_in`, `fan_out`, `fan_avg` = "
          "(in+out)/2); `uniform`: U(−√(3·scale/n), +√(3·scale/n)); `normal`: N(0, scale/n); "
@@ -242,9 +252,11 @@ FOREIGN_NAMES = {
                      f"{_KERAS_NORMAL} here",
     "random_uniform": f"Keras' RandomUniform (minval {-KERAS_SCALE:g}, maxval {KERAS_SCALE:g} "
                       f"unless given) is {_KERAS_UNIFORM} here",
-    "trunc_normal": "PyTorch's trunc_normal_(std=s) cuts at the values a=-2 and b=2, which "
-                    "for a small std cuts nothing: that is normal(0, s) here; truncated_normal "
-                    "cuts at ±2 std, as Keras' TruncatedNormal",
+    "trunc_normal": "PyTorch's trunc_normal_(w, mean, std, a, b) is truncated_normal(mean, std, "
+                    "low=a, high=b) here. Left out, PyTorch's a and b are the values -2 and 2, "
+                    "which for a small std cut nothing (trunc_normal_(std=s) is normal(0, s)); "
+                    "truncated_normal's low and high left out cut at mean ± 2 std, as Keras' "
+                    "TruncatedNormal",
     "eye": "PyTorch's eye_ and dirac_ and Keras' Identity are identity here",
 }
 
@@ -255,8 +267,10 @@ FOREIGN_PARAMS = {
                     "kaiming_normal_(w, nonlinearity='relu') is he_normal(gain=relu)",
     "a": "PyTorch's kaiming_*_(a=) is the slope of the leaky ReLU after the layer: "
          "gain=leaky_relu(a) here (kaiming_uniform_(w, a=math.sqrt(5)), nn.Conv2d's default, "
-         "is torch_default); its uniform_(a, b) is uniform(low, high)",
-    "b": "PyTorch's uniform_(a, b) is uniform(low, high) here",
+         "is torch_default); its uniform_(a, b) is uniform(low, high), its "
+         "trunc_normal_(mean, std, a, b) truncated_normal(mean, std, low, high)",
+    "b": "PyTorch's uniform_(a, b) is uniform(low, high) here, its trunc_normal_(mean, std, a, "
+         "b) truncated_normal(mean, std, low, high)",
     "stddev": f"Keras' stddev is std here: RandomNormal(stddev={KERAS_SCALE:g}) is "
               f"{_KERAS_NORMAL}",
     "minval": _KERAS_BOUNDS,
@@ -281,7 +295,8 @@ def _name_hints() -> dict[str, str]:
     """The hint of every name another library uses for one of our schemes: FOREIGN_NAMES, and
     PyTorch's spellings with the trailing '_' of its nn.init functions (they fill a tensor in
     place): ``trunc_normal_`` gets the hint of ``trunc_normal``, where a spelling guess would
-    offer truncated_normal, which cuts elsewhere; ``kaiming_normal_`` is answered with
+    offer truncated_normal, which cuts elsewhere unless given PyTorch's bounds;
+    ``kaiming_normal_`` is answered with
     ``kaiming_normal``."""
     hints = dict(FOREIGN_NAMES)
     for name, hint in FOREIGN_NAMES.items():

@@ -3,9 +3,10 @@
 Numbers in ``short`` have 3 significant digits; inputs in ``formula`` (gains) 4. ``std`` is the
 theoretical std of the values produced, so for a truncated normal it is the truncated std, not
 the std parameter. ``bound`` is ``a`` of a symmetric U(-a, a), or for a truncated normal the
-half-width ``2 sigma`` of the interval about the mean it is cut to. ``constant`` is true only when every element gets one value (zeros, ones,
-constant, a box filter, a literal of one repeated number) — a checker can warn that such a
-layer's filters all receive the same gradient. Fixed kernels (literals, named kernels, identity)
+half-width (``2 sigma`` by default) of a cut centred on the normal's mean. ``constant`` is
+true only when every element gets one value (zeros, ones, constant, a box filter, a literal of
+one repeated number) — a checker can warn that such a layer's filters all receive the same
+gradient. Fixed kernels (literals, named kernels, identity)
 have ``std=None``: their spread is not a scale chosen from the fans.
 """
 from __future__ import annotations
@@ -20,7 +21,8 @@ from cnnspec.init.gains import gain, gain_text
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
-from cnnspec.init.scaling import TRUNCATED_STD, TRUNCATION, VarianceScaling
+from cnnspec.init.scaling import VarianceScaling
+from cnnspec.init.truncation import TRUNCATED_STD, TRUNCATION, at_two_sigma, truncation
 from cnnspec.shapes import shape_text
 
 
@@ -100,14 +102,31 @@ def _normal(init, shape, fan_in, fan_out) -> InitInfo:
 
 
 def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
-    mean, sigma = _positive_std(init)
-    std = sigma * TRUNCATED_STD
-    formula = (f"N({mean:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
-               f"std * {TRUNCATED_STD:.4f} = {num(std)}" + _against_fans(shape, fan_in, mean, std))
+    loc, sigma = _positive_std(init)
+    cut = truncation(loc, sigma, init["low"], init["high"])
+    mean, std = cut.mean, cut.std
+    if cut.given:
+        where, short_cut = _cut_text(cut), f"[{cut.low:g}, {cut.high:g}]"
+    else:
+        where = (f"N({loc:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
+                 f"std * {TRUNCATED_STD:.4f} = {num(std)}")
+        short_cut = f"±{TRUNCATION:g}σ"
     return InitInfo("truncated_normal", "truncated_normal",
-                    f"TN({mean:g}, {num(sigma)}^2, ±{TRUNCATION:g}σ)", formula, mean=mean,
-                    std=std, bound=TRUNCATION * sigma, fan_in=fan_in, fan_out=fan_out,
-                    random=True)
+                    f"TN({loc:g}, {num(sigma)}^2, {short_cut})",
+                    where + _against_fans(shape, fan_in, mean, std), mean=mean, std=std,
+                    bound=cut.half_width, fan_in=fan_in, fan_out=fan_out, random=True,
+                    truncation=cut)
+
+
+def _cut_text(cut) -> str:
+    """The formula of a normal cut at given bounds: the cut in units of std about the mean
+    (alpha, beta), the share Z it keeps, and the mean and std of the values that follow from
+    them (the formulas of :mod:`cnnspec.init.truncation`)."""
+    a, b = f"{cut.alpha:.3g}", f"{cut.beta:.3g}"
+    return (f"N({cut.loc:g}, {cut.sigma:g}^2) redrawn outside [{cut.low:g}, {cut.high:g}] = "
+            f"mean + [{a}, {b}] std, keeping Z = Phi({b}) - Phi({a}) = {num(cut.kept)} of it; "
+            f"mean of the values = {num(cut.mean)}, std = std * {num(cut.std / cut.sigma)} = "
+            f"{num(cut.std)} (a normal's moments cut at {a} and {b} std)")
 
 
 def _scaled(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> InitInfo:
@@ -117,8 +136,10 @@ def _scaled(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> InitI
     short = {"uniform": f"U(-{num(bound)}, {num(bound)})" if bound is not None else "",
              "normal": f"N(0, {num(std)}^2)",
              "truncated_normal": f"TN(0, {num(sigma)}^2, ±{TRUNCATION:g}σ)"}[vs.distribution]
+    cut = at_two_sigma(0.0, sigma) if vs.distribution == "truncated_normal" else None
     return InitInfo(init["name"], vs.distribution, short, scaled_formula(init, vs, fan_in, fan_out),
-                    mean=0.0, std=std, bound=bound, fan_in=fan_in, fan_out=fan_out, random=True)
+                    mean=0.0, std=std, bound=bound, fan_in=fan_in, fan_out=fan_out, random=True,
+                    truncation=cut)
 
 
 def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> str:

@@ -23,8 +23,8 @@ def _written(init: Init) -> str:
     if not init.params:
         call = init.name
     else:
-        args = [p.name if p.default is REQUIRED else f"{p.name}={_default(p.default)}"
-                for p in init.params]
+        args = [p.name if p.default is REQUIRED else
+                f"{p.name}={p.written_default or _default(p.default)}" for p in init.params]
         call = f"{init.name}({', '.join(args)})"
     return f"`{call}`" + "".join(f", `{alias}`" for alias in init.aliases)
 

@@ -17,7 +17,7 @@ from cnnspec.init.describe import delta_shape, describe
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import kernel_values
-from cnnspec.init.scaling import TRUNCATION
+from cnnspec.init.truncation import TRUNCATION
 
 
 def create(init: dict, shape: tuple[int, ...], rng: np.random.Generator,
@@ -53,22 +53,29 @@ def _normal(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
 
 
 def _truncated_normal(init: dict, info: InitInfo, shape, rng) -> np.ndarray:
-    sigma = info.bound / TRUNCATION  # the untruncated std, whatever the scheme
-    return info.mean + sigma * truncated_standard_normal(rng, shape)
+    """N(loc, sigma^2) redrawn outside the cut, then held to it: ``loc + sigma z`` may round
+    one step past a bound given as a value (PyTorch's ``trunc_normal_`` clamps too); a value
+    inside it is left as drawn."""
+    cut = info.truncation
+    z = truncated_standard_normal(rng, shape, cut.alpha, cut.beta)
+    return np.clip(cut.loc + cut.sigma * z, cut.low, cut.high)
 
 
-def truncated_standard_normal(rng: np.random.Generator, shape,
-                              limit: float = TRUNCATION) -> np.ndarray:
-    """N(0, 1) restricted to [-limit, limit] by redrawing every value outside it.
+def truncated_standard_normal(rng: np.random.Generator, shape, alpha: float = -TRUNCATION,
+                              beta: float = TRUNCATION) -> np.ndarray:
+    """N(0, 1) restricted to [alpha, beta] by redrawing every value outside it.
 
     Redrawing (rather than clipping) keeps the shape of the normal inside the limits; about
-    4.6% of draws are redrawn at limit 2, so a few rounds suffice.
+    4.6% of draws are redrawn at +-2, so a few rounds suffice; an interval keeping a share
+    ``Z`` of the normal costs ``1 / Z`` draws per value, at most 100 (``MIN_KEPT`` of
+    :mod:`cnnspec.init.truncation`).
     """
     z = rng.standard_normal(math.prod(shape))
-    outside = np.flatnonzero(np.abs(z) > limit)
+    outside = np.flatnonzero((z < alpha) | (z > beta))
     while outside.size:
         z[outside] = rng.standard_normal(outside.size)
-        outside = outside[np.abs(z[outside]) > limit]
+        redrawn = z[outside]
+        outside = outside[(redrawn < alpha) | (redrawn > beta)]
     return z.reshape(shape)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.init.truncation import Truncation
+
 
 @dataclass(frozen=True)
 class InitInfo:
@@ -13,7 +15,9 @@ class InitInfo:
     ``orthogonal``, ``delta_orthogonal``, ``sparse``, ``positive_unitball``, ``identity``,
     ``literal``, ``lsuv``. ``std`` is the theoretical standard
     deviation of the values (None where it is not a fixed number, e.g. a literal kernel);
-    ``bound`` is ``a`` of U(-a, a) for symmetric uniform, or the truncation limit.
+    ``bound`` is ``a`` of U(-a, a) for symmetric uniform, or for a truncated normal the
+    half-width of a cut centred on its mean (None for one that is not); ``truncation``: a
+    truncated normal's parameters and cut, which it is drawn from (None for others).
     ``short`` reads like ``N(0, 0.118^2)`` or ``U(-0.118, 0.118)``; ``formula`` like
     ``std = sqrt(2 / fan_in) = sqrt(2 / 144)``. ``constant`` is true when every element gets the
     same value (all filters alike, see :mod:`cnnspec.check.lints`). ``alike_axes``: the weight's leading
@@ -39,6 +43,7 @@ class InitInfo:
     alike_axes: tuple[int, ...] = ()
     nonzero_scale: float | None = None
     source: str = ""  # the paper the formula comes from (the catalogue's), or ""
+    truncation: Truncation | None = None
 
     @property
     def scale(self) -> float | None:

@@ -10,7 +10,8 @@ moment by ``scale``, which the nonlinearity's gain^2 then undoes (He et al. 2015
 - ``normal``: N(0, scale / n);
 - ``truncated_normal``: N(0, sigma^2) redrawn outside +-2 sigma, with sigma chosen so that the
   *truncated* values have std ``sqrt(scale / n)``: ``sigma = sqrt(scale / n) / 0.8796``,
-  0.8796 being the std of a standard normal truncated at +-2 (as Keras' VarianceScaling).
+  0.8796 being the std of a standard normal truncated at +-2 (as Keras' VarianceScaling;
+  :mod:`cnnspec.init.truncation`).
 """
 from __future__ import annotations
 
@@ -19,23 +20,9 @@ from dataclasses import dataclass
 
 from cnnspec.errors import SpecError
 from cnnspec.init.fans import fan_for_mode
+from cnnspec.init.truncation import TRUNCATED_STD, TRUNCATION
 
 DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
-TRUNCATION = 2.0  # truncated normals are cut at mean +- 2 sigma (TensorFlow, Keras, JAX)
-
-
-def truncated_std_factor(limit: float = TRUNCATION) -> float:
-    """Std of N(0, 1) truncated to [-limit, limit]: ``sqrt(1 - 2 limit phi(limit) / Z)``.
-
-    ``phi`` is the standard normal density and ``Z = erf(limit / sqrt 2)`` the mass kept;
-    0.87962566 for limit 2.
-    """
-    density = math.exp(-limit * limit / 2) / math.sqrt(2 * math.pi)
-    kept = math.erf(limit / math.sqrt(2))
-    return math.sqrt(1 - 2 * limit * density / kept)
-
-
-TRUNCATED_STD = truncated_std_factor()
 
 
 @dataclass(frozen=True)

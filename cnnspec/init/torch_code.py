@@ -8,7 +8,6 @@ from cnnspec.init.catalogue import BY_NAME, canonical
 from cnnspec.init.gains import gain
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import kernel_values
-from cnnspec.init.scaling import TRUNCATION
 
 # The line above which a PyTorch source file of the package (torch_inits.py here,
 # kinds/torch_layers.py) holds its own imports and below which its text is copied.
@@ -33,10 +32,10 @@ def torch_statement(init: dict, info: InitInfo, shape: tuple[int, ...], target: 
     if isinstance(template, dict):
         template = template[init["distribution"]]
     values: dict = {"mean": info.mean or 0.0, "std": info.std, "bound": info.bound}
-    if info.bound is not None:
-        values.update(sigma=info.bound / TRUNCATION, lo=values["mean"] - info.bound,
-                      hi=values["mean"] + info.bound)
     values.update({key: value for key, value in init.items() if key != "name"})
+    if info.truncation is not None:  # the normal's own mean and std, and the cut as values
+        cut = info.truncation
+        values.update(loc=cut.loc, sigma=cut.sigma, low=cut.low, high=cut.high)
     if "gain" in init:
         values["gain"] = gain(init["gain"])
     if BY_NAME[init["name"]].family == "kernel":

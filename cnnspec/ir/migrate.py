@@ -14,11 +14,13 @@ settings ``monitor``, ``early_stop`` and ``min_delta`` (val_loss, 0 and 0: every
 trained, as before). Version 7 added the training setting ``augment`` (an empty list: no
 data augmentation). Version 8 added ``lr_mult`` and ``decay_mult`` to layers with a weight
 (1 and 1: the training's learning rate and weight decay, as before). Version 9 added the
-training setting ``cores`` (2: a batch of 16 or more ran as two halves, as before).
+training setting ``cores`` (2: a batch of 16 or more ran as two halves, as before). Version
+10 added the bounds ``low`` and ``high`` to ``truncated_normal`` inits (null and null: the cut
+at mean +- 2 std of before).
 """
 from __future__ import annotations
 
-IR_VERSION = 9
+IR_VERSION = 10
 
 
 def _to_2(ir: dict) -> None:
@@ -88,7 +90,19 @@ def _to_9(ir: dict) -> None:
         training.setdefault("cores", 2)
 
 
-STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8, 8: _to_9}
+def _to_10(ir: dict) -> None:
+    for layer in ir.get("layers", []):
+        if not isinstance(layer, dict):
+            continue
+        for field in ("weight_init", "bias_init"):
+            init = layer.get(field)
+            if isinstance(init, dict) and init.get("name") == "truncated_normal":
+                init.setdefault("low", None)
+                init.setdefault("high", None)
+
+
+STEPS = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6, 6: _to_7, 7: _to_8, 8: _to_9,
+         9: _to_10}
 
 
 def upgrade(ir) -> None:

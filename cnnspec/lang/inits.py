@@ -14,6 +14,7 @@ from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.kernels import shape_words
+from cnnspec.init.truncation import truncation
 from cnnspec.ir.limits import float_text
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
@@ -48,7 +49,7 @@ def read_gain(value: Value, what: str) -> dict:
 
 def _param_reader(param: catalogue.InitParam):
     """How the language reads a value of ``param``, from its declared type and meaning."""
-    if param.type == "number":
+    if param.type in ("number", "bound"):  # a bound left out is its default, no value
         return read.number
     if param.type == "positive":
         return read.hinted(read.positive_number, param.hint)
@@ -151,7 +152,18 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         hint=f"swap them: uniform({float_text(params['high'])}, "
                         f"{float_text(params['low'])})" if params["low"] > params["high"] else
                         f"for the same value everywhere write constant({float_text(params['low'])})")
+    if name == "truncated_normal":
+        _check_cut(value, params)
     return {"name": name, **params}
+
+
+def _check_cut(value: Word | Call, params: dict) -> None:
+    """A truncated normal's bounds in order and keeping enough of the normal to draw from,
+    refused where the init is written (an ``--init`` text included, which names no layer)."""
+    try:
+        truncation(params["mean"], params["std"], params["low"], params["high"])
+    except SpecError as err:
+        raise SpecError(err.message, span=value.span, hint=err.hint) from None
 
 
 def _foreign_params(value: Word | Call, params: list) -> None:

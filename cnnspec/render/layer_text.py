@@ -63,8 +63,10 @@ def init_scale(info: InitInfo) -> str:
     if info.distribution == "normal" and info.std is not None:
         return f"σ={_number(info.std)}"
     if info.distribution == "truncated_normal" and info.std is not None:
-        return f"σ={_number(info.std)}, cut at ±{_number(info.bound)}" if info.bound else \
-            f"σ={_number(info.std)}, truncated"
+        if info.bound:
+            return f"σ={_number(info.std)}, cut at ±{_number(info.bound)}"
+        cut = info.truncation
+        return f"σ={_number(info.std)}, cut to [{_number(cut.low)}, {_number(cut.high)}]"
     if info.distribution == "uniform" and info.bound is not None:
         return f"U(±{_number(info.bound)})"
     return info.short
