@@ -43,6 +43,7 @@ import functools
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
@@ -446,11 +447,79 @@ class _Liveness:
 
 
 def machine_memory() -> int | None:
-    """Bytes of physical memory, or None where the system does not say."""
+    """Bytes of memory this process may use: the machine's physical memory, or less where a
+    limit on the process (``ulimit -v`` or ``-d``) or on its control group (a container's
+    memory limit) is lower; None where the system says none of them. Past a limit an
+    allocation fails (a MemoryError) or the kernel kills the process, however much memory
+    the machine has."""
+    sizes = [size for size, _ in _memory_limits()]
+    return min(sizes) if sizes else None
+
+
+def room_text(limit: int) -> str:
+    """``limit`` bytes (from :func:`machine_memory`) named as where they come from: "this
+    machine's 16.0 GiB of memory", or the limit on this process that is lower."""
+    for size, words in _memory_limits():
+        if size == limit:
+            return words.format(bytes_text(size))
+    return f"this machine's {bytes_text(limit)} of memory"
+
+
+def _memory_limits() -> list[tuple[int, str]]:
+    """Every bound the system sets on this process's memory, each with how a message names
+    it (a ``{}`` for its size): the machine's memory first."""
+    limits = []
     try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limits.append((os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+                       "this machine's {} of memory"))
     except (AttributeError, ValueError, OSError):
+        pass
+    try:
+        import resource  # POSIX only
+    except ImportError:
+        resource = None
+    for name, option in (("RLIMIT_AS", "-v"), ("RLIMIT_DATA", "-d")):
+        if resource is not None and hasattr(resource, name):
+            soft, _ = resource.getrlimit(getattr(resource, name))
+            if soft != resource.RLIM_INFINITY and soft > 0:
+                limits.append((soft, f"the {{}} this process may use (its `ulimit {option}`)"))
+    cgroup = _cgroup_limit()
+    if cgroup is not None:
+        limits.append((cgroup, "the {} its control group may use (a container's limit)"))
+    return limits
+
+
+def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"),
+                  mounted: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """The lowest memory limit of this process's control group and the groups above it
+    (cgroup v2's ``memory.max``, v1's ``memory.limit_in_bytes``), or None: no limit, or not
+    Linux. ``proc`` lists the process's groups, ``mounted`` is where the hierarchies are."""
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
         return None
+    found = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, group = parts
+        if controllers == "":  # v2: one hierarchy
+            root, file = mounted, "memory.max"
+        elif "memory" in controllers.split(","):
+            root, file = mounted / "memory", "memory.limit_in_bytes"
+        else:
+            continue
+        folder = Path(group.strip() or "/")
+        for place in (folder, *folder.parents):
+            try:
+                text = (root / place.relative_to("/") / file).read_text().strip()
+            except (OSError, ValueError):
+                continue
+            # "max" (v2) or a page-rounded 2^63 (v1) is no limit
+            if text.isdigit() and int(text) < 1 << 60:
+                found.append(int(text))
+    return min(found) if found else None
 
 
 def bytes_text(n: float) -> str:
@@ -509,11 +578,11 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
     ``limit`` bytes (the machine's memory when None), a warning when it takes more than half
     of it; located at the heaviest layer, or at the data where the data set outweighs the
     step."""
-    room = "the {} limit set" if limit is not None else "this machine's {} of memory"
+    set_here = limit is not None
     limit = machine_memory() if limit is None else limit
     if limit is None or memory.process <= WARN_SHARE * limit:
         return []
-    room = room.format(bytes_text(limit))
+    room = f"the {bytes_text(limit)} limit set" if set_here else room_text(limit)
     whole = memory.process - memory.split_extra  # the batch in one process, `cores 1`
     fewer_cores = (f"with `cores 1` the batch runs whole in one process, about "
                    f"{bytes_text(whole)}"

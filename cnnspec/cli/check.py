@@ -26,7 +26,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
                         help="refuse a spec whose training process (its step, data, Python "
                              "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "
-                             "this machine's memory)")
+                             "this machine's memory, or a lower limit on the process: "
+                             "`ulimit -v`, a container's)")
 
 
 def report(errors) -> None:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory
+from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory, room_text
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
@@ -99,7 +99,7 @@ def refuse_beyond_memory_of_rows(m: int, d: int, rows: int) -> None:
     raise InputError(
         f"--rows {rows}: the Jacobian's {min(m, rows):,} rows of {d:,} inputs and their "
         f"directions in {m:,} outputs would take about {bytes_text(need)}, more than half of "
-        f"this machine's {bytes_text(limit)} of memory",
+        f"{room_text(limit)}",
         hint=f"use fewer --rows (about {min(fits, rows):,} fit), or end the Jacobian at a "
              "smaller layer with --layer")
 

@@ -29,7 +29,7 @@ def refuse_beyond_memory(count: int, process: int, option: str, spec) -> None:
     if count > fit:
         raise SpecError(
             f"{count} trainings at once would need up to about "
-            f"{bytes_text(count * process)} ({bytes_text(process)} each), more than this "
-            f"machine's {bytes_text(memory.machine_memory())} of memory",
+            f"{bytes_text(count * process)} ({bytes_text(process)} each), more than "
+            f"{memory.room_text(memory.machine_memory())}",
             hint=f"use {option} {fit}: check holds each training alone against the whole "
                  "machine", file=str(spec))
