@@ -131,6 +131,18 @@ class RunError(Exception):
         self.hint = hint
 
 
+def out_of_memory(exc: MemoryError) -> RunError:
+    """What running out of memory (``exc``, NumPy's "Unable to allocate 32.0 MiB for an array
+    with shape ..." or Python's bare MemoryError) says to the user. The checker's memory
+    estimate is measured against the memory this process may use, so this is the rest:
+    other programs taking the memory meanwhile, or an estimate that fell short."""
+    detail = str(exc).strip()
+    detail = detail[:1].lower() + detail[1:]
+    return RunError(f"out of memory{': ' + detail if detail else ''}",
+                    hint="close other programs that use much memory, or make the batch or "
+                         "the network smaller (`cnnspec summary` shows what a step needs)")
+
+
 class InputError(RunError):
     """A file named as a command's input that is missing, is a directory, or is not a spec:
     a mistake in what was asked (exit code 2 on the command line), not a failure of the run."""

@@ -1,13 +1,22 @@
 """Memory: ``check`` holds a spec to the memory this process may use (a limit on the process
-or its control group, not only the machine's memory)."""
+or its control group, not only the machine's memory), and memory that runs out anyway (other
+programs took it) is an error saying so, never a traceback; a training it stops resumes."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import pytest
+from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 
+from cnnspec import resume, train
 from cnnspec.check import memory
+from cnnspec.cli import main
+from cnnspec.training import rundir
+from cnnspec.training.loop import Stopped
+
+NUMPY_SAYS = "Unable to allocate 32.0 MiB for an array with shape (512, 16384) and data type float32"
 
 # 811 MiB to train (summary's "Training process memory"): more than a 600 MiB limit holds
 HEAVY = """model heavy
@@ -81,3 +90,64 @@ def test_a_limit_is_named_where_it_is_lower_than_the_machine(monkeypatch):
     assert memory.room_text(2 << 30) == "the 2.0 GiB its control group may use (a container's limit)"
     monkeypatch.setattr(memory, "_memory_limits", lambda: [machine])
     assert memory.room_text(64 << 30) == "this machine's 64.0 GiB of memory"
+
+
+class OutOfMemoryAt:
+    """A step hook that fails as an allocation NumPy could not make, at step ``k``."""
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, step: int, model) -> None:
+        if step + 1 == self.k:
+            raise MemoryError(NUMPY_SAYS)
+
+
+def test_memory_that_runs_out_mid_training_stops_the_run_resumably(tmp_path):
+    spec = spec_file(tmp_path)
+    straight = train(spec, run_dir=tmp_path / "straight", **FAST)
+    with pytest.raises(Stopped) as stopped:
+        train(spec, run_dir=tmp_path / "cut", on_step=OutOfMemoryAt(STEPS_PER_EPOCH + 2), **FAST)
+    run = tmp_path / "cut"
+    assert stopped.value.message == ("out of memory: unable to allocate 32.0 MiB for an array "
+                                     "with shape (512, 16384) and data type float32; the last "
+                                     f"checkpoint in {run} is kept")
+    assert stopped.value.hint == ("free some memory (close other programs that use much of it), "
+                                  f"then continue it with: cnnspec.resume({str(run)!r})")
+    summary = json.loads((run / rundir.SUMMARY).read_text())
+    assert summary["status"] == "interrupted" and summary["steps"] == STEPS_PER_EPOCH
+    assert_same_run(resume(run, **FAST), straight)
+
+
+def test_memory_that_runs_out_after_the_last_epoch_says_how_to_finish(tmp_path, monkeypatch,
+                                                                      capsys):
+    from cnnspec.training import api
+
+    def scoring(*args):
+        raise MemoryError()  # Python's own: no words
+
+    monkeypatch.setattr(api, "score", scoring)
+    run = tmp_path / "out"
+    assert main(["train", str(spec_file(tmp_path)), "--out", str(run), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"cnnspec: error: out of memory; every epoch is saved in {run}\n" in err
+    assert f"then finish it with: cnnspec train --resume {run}" in err
+    assert "Traceback" not in err
+    assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "interrupted"
+    monkeypatch.undo()
+    assert main(["train", "--resume", str(run)]) == 0
+    assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "finished"
+
+
+def test_memory_that_runs_out_in_any_command_is_an_error_not_a_traceback(tmp_path, monkeypatch,
+                                                                        capsys):
+    from cnnspec.check import load
+
+    def loading(*args, **kwargs):
+        raise MemoryError(NUMPY_SAYS)
+
+    monkeypatch.setattr(load, "load", loading)
+    assert main(["summary", str(spec_file(tmp_path))]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cnnspec: error: out of memory: unable to allocate 32.0 MiB")
+    assert "hint: close other programs that use much memory, or make the batch" in err

@@ -31,6 +31,7 @@ from cnnspec.errors import (
     closest,
     escaped_controls,
     long_words_shortened,
+    out_of_memory,
     shortened,
 )
 from cnnspec.exitcodes import interrupted
@@ -337,6 +338,10 @@ def _main(argv: list[str]) -> int:
         return EXIT_USAGE if getattr(exc, "invalid", False) else EXIT_FAILURE
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
+        return EXIT_FAILURE
+    except MemoryError as exc:  # where no command said more (training says where it stopped)
+        failure = out_of_memory(exc)
+        print_run_error(failure.message, failure.hint)
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

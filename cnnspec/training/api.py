@@ -31,7 +31,7 @@ from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, command_line, counted, literal
+from cnnspec.errors import SettingError, command_line, counted, literal, out_of_memory
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -58,6 +58,7 @@ from cnnspec.training.loop import (
     Split,
     Stopped,
     fit,
+    stopped_out_of_memory,
     stopped_writing,
 )
 from cnnspec.training.progress import Display, make_display
@@ -592,6 +593,12 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         _write_summary_if_possible(run, summary)
         raise stopped_writing(failed, f"every epoch is saved in {run.path}", "finish",
                               run.path) from None
+    except MemoryError as exc:
+        session.display.close()
+        summary.update(status="interrupted", message=out_of_memory(exc).message)
+        _write_summary_if_possible(run, summary)
+        raise stopped_out_of_memory(exc, f"every epoch is saved in {run.path}", "finish",
+                                    run.path) from None
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,

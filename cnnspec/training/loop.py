@@ -27,7 +27,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
-from cnnspec.errors import RunError, WordedError, literal
+from cnnspec.errors import RunError, WordedError, literal, out_of_memory
 from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
@@ -139,6 +139,11 @@ def fit(session: Session, position: Position) -> bool:
             session.display.close()
             raise stopped_writing(failed, f"the last checkpoint in {session.run.path} is kept",
                                   "continue", session.run.path) from None
+        except MemoryError as exc:
+            # The step is lost as a Ctrl-C's is; the checkpoint before it is whole.
+            session.display.close()
+            raise stopped_out_of_memory(exc, f"the last checkpoint in {session.run.path} is "
+                                        "kept", "continue", session.run.path) from None
         return flag.requested
 
 
@@ -148,6 +153,16 @@ def stopped_writing(failed: NotWritten, kept: str, verb: str, run: Path) -> Stop
     return Stopped(literal(f"{failed.message}; {kept}"),
                    hint=f"free some space or make the folder writable, then {verb} it with: "
                    f"{{resume_command:{literal(str(run))}}}",
+                   reason=failed.message)
+
+
+def stopped_out_of_memory(exc: MemoryError, kept: str, verb: str, run: Path) -> Stopped:
+    """The run stopped because memory ran out (``exc``); ``kept`` says what of it is safe,
+    ``verb`` what resuming it does (continue, finish)."""
+    failed = out_of_memory(exc)
+    return Stopped(literal(f"{failed.message}; {kept}"),
+                   hint=f"free some memory (close other programs that use much of it), then "
+                   f"{verb} it with: {{resume_command:{literal(str(run))}}}",
                    reason=failed.message)
 
 
