@@ -36,9 +36,14 @@ def read_spec_text(path: str | Path, what: str = "the spec") -> str:
     of an error about its bytes ("save the spec as UTF-8")."""
     try:
         # Measured before it is opened: opening a pipe no one writes to waits forever.
-        _refuse_unreadable_kind(path, os.stat(path))
+        measured = os.stat(path)
+        _refuse_unreadable_kind(path, measured)
         with open(path, "rb") as handle:
-            data = handle.read(MAX_SPEC_BYTES + 1)
+            # Asked for its measured size, not the limit: read(n) sets n bytes aside first,
+            # 64 MiB for a spec of a few KiB (an allocation a `ulimit -v` may refuse).
+            data = handle.read(measured.st_size + 1)
+            if len(data) > measured.st_size:  # grew after it was measured
+                data += handle.read(MAX_SPEC_BYTES + 1 - len(data))
     except FileNotFoundError:
         raise InputError(f"no such file: {path}",
                          hint="check the path and the file name") from None

@@ -163,3 +163,43 @@ def test_paths_that_are_no_readable_file_are_refused_by_every_reader(tmp_path, c
             assert code in (1, 2), (name, argv, err)
             assert str(path) in err or err.startswith("usage: "), (name, argv, err)
             assert "Traceback" not in err
+
+
+def test_reading_a_spec_sets_aside_what_the_file_holds_not_the_limit(tmp_path):
+    """read(n) allocates n bytes first: asked for the 64 MiB limit, a spec of a few KiB failed
+    to read under a `ulimit -v` of 150 MiB."""
+    import tracemalloc
+
+    from cnnspec.sourcefile import read_spec_text
+
+    path = tmp_path / "spec.cnn"
+    path.write_text(SPEC, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        assert read_spec_text(path) == SPEC
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("limit, read", [(10_000, True), (len(SPEC.encode()) - 10, False)])
+def test_a_spec_that_grows_after_it_was_measured_is_read_whole_or_refused(tmp_path, monkeypatch,
+                                                                          limit, read):
+    from types import SimpleNamespace
+
+    from cnnspec import sourcefile
+    from cnnspec.errors import RunError
+
+    path = tmp_path / "spec.cnn"
+    path.write_text(SPEC, encoding="utf-8")
+    real_stat = os.stat
+    measured = SimpleNamespace(st_mode=real_stat(path).st_mode, st_size=5)  # 5 bytes then
+    monkeypatch.setattr(sourcefile, "MAX_SPEC_BYTES", limit)
+    monkeypatch.setattr(os, "stat", lambda p, *args, **kwargs: measured if p == path
+                        else real_stat(p, *args, **kwargs))
+    if read:
+        assert sourcefile.read_spec_text(path) == SPEC
+    else:
+        with pytest.raises(RunError, match="a spec file may be"):
+            sourcefile.read_spec_text(path)
