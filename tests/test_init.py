@@ -447,6 +447,19 @@ def test_x_kernel_5x5_and_gaussian(rng):
     np.testing.assert_allclose(g, expected / expected.sum(), rtol=1e-14)
 
 
+@pytest.mark.parametrize("sigma, shape, nearest", [
+    (0.01, (2, 2), [(0, 0), (0, 1), (1, 0), (1, 1)]),  # every tap's exp() was 0: 0 / 0
+    (1e-300, (3, 3), [(1, 1)]),  # sigma squared was 0
+    (5e-324, (4, 4), [(1, 1), (1, 2), (2, 1), (2, 2)]),
+])
+def test_a_gaussian_narrower_than_its_taps_puts_the_weight_on_the_nearest(sigma, shape,
+                                                                         nearest, rng):
+    g = create({"name": "gaussian", "sigma": sigma}, (1, 1, *shape), rng, dtype=np.float64)[0, 0]
+    expected = np.zeros(shape)
+    expected[tuple(zip(*nearest))] = 1 / len(nearest)
+    np.testing.assert_array_equal(g, expected)
+
+
 def test_constants(rng):
     np.testing.assert_array_equal(create({"name": "zeros"}, (4,), rng), 0)
     np.testing.assert_array_equal(create({"name": "ones"}, (2, 3), rng), 1)

@@ -95,8 +95,13 @@ def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
     if not sigma > 0:
         raise SpecError(f"gaussian needs sigma > 0, not {sigma:g}", hint="e.g. gaussian(1.0)")
     cy, cx = (kh - 1) / 2, (kw - 1) / 2
-    raw = [[math.exp(-((y - cy) ** 2 + (x - cx) ** 2) / (2 * sigma * sigma)) for x in range(kw)]
-           for y in range(kh)]
+    squared = [[(y - cy) ** 2 + (x - cx) ** 2 for x in range(kw)] for y in range(kh)]
+    nearest = min(map(min, squared))
+    # Measured from the taps nearest the centre (a factor the sum divides out again), and
+    # divided by sigma twice rather than by its square: for a sigma small beside the taps'
+    # distances (0.01 on an even kernel, whose centre is between taps) every tap's exp() was
+    # 0, and for sigma < 1e-154 its square was, where now the nearest taps share the weight.
+    raw = [[math.exp(-((d - nearest) / (2 * sigma)) / sigma) for d in row] for row in squared]
     total = sum(map(sum, raw))
     return [[v / total for v in row] for row in raw]
 
