@@ -312,3 +312,13 @@ def test_noise_free_colour_images_hold_only_the_two_colours_and_their_blends():
         t = (pixels - ends[0]) @ (ends[1] - ends[0]) / np.sum((ends[1] - ends[0]) ** 2)
         np.testing.assert_allclose(ends[0] + t[:, None] * (ends[1] - ends[0]), pixels,
                                    atol=1e-5)
+
+
+@pytest.mark.filterwarnings("error")
+def test_noise_beyond_float32_draws_the_images_a_large_finite_noise_draws():
+    """Every pixel is clipped to [0, 1], so huge noise makes each one 0 or 1 by its sign; a
+    noise of 1e300 drew values float32 cannot hold (a RuntimeWarning in the cast)."""
+    huge, _ = generate_shapes(8, ["x", "o"], 20, 1e300, np.random.default_rng(3))
+    large, _ = generate_shapes(8, ["x", "o"], 20, 1e30, np.random.default_rng(3))
+    np.testing.assert_array_equal(huge, large)
+    assert set(np.unique(huge)) == {0.0, 1.0}

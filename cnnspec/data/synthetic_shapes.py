@@ -170,7 +170,11 @@ def generate_shapes(size: int, classes: list[str], count: int, noise: float,
             members = np.flatnonzero(y == label)
             x[members, 0] = draw_shapes(kind, len(members), size, rng)
     if noise > 0:  # -0.0 is no noise too (NumPy's normal() refuses it as a negative scale)
-        x += rng.normal(0.0, noise, x.shape).astype(np.float32)
+        draws = rng.normal(0.0, noise, x.shape)
+        # Noise beyond +-1 takes any pixel to 0 or 1, as clipped there: the same images, and no
+        # float32 overflow in the cast (a noise of 1e300 drew values float32 cannot hold).
+        np.clip(draws, -1.0, 1.0, out=draws)
+        x += draws.astype(np.float32)
     np.clip(x, 0.0, 1.0, out=x)
     return x, y
 
