@@ -24,6 +24,8 @@ from cnnspec.lang import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = "input 1x8x8\nflatten\ndense 10\n"
+ZERO_IN_FLOAT32 = ("{} must be greater than 0 in float32, the dtype training computes in, "
+                   "which rounds {} to 0")
 
 
 def test_the_shipped_schema_holds_the_catalogue_settings():
@@ -187,6 +189,14 @@ def _check(ir):
     ("epochs", 0, "epochs", "epochs must be at least 1, not 0"),
     ("val_split", 1.0, "val_split", "val_split must be in [0, 1), not 1"),
     ("lr", 0.0, "lr", "lr must be greater than 0, not 0"),
+    # above 0, but 0 in float32: the zero gradients of a parameter divided by an eps of 0 were
+    # NaN, and a batch of class weights 0 had no weight to divide by (train diverged)
+    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-50,
+                   "amsgrad": False}, "optimizer.eps",
+     ZERO_IN_FLOAT32.format("adam eps", "1e-50")),
+    ("class_weights", [1e-50] * 10, "class_weights",
+     ZERO_IN_FLOAT32.format("class_weights", "1e-50").replace("must", "must each")),
+    ("lr", 1e-320, "lr", ZERO_IN_FLOAT32.format("lr", "9.99989e-321")),
     ("augment", [{"name": "flip", "p": 0.5}, {"name": "crop", "pad": 0}], "augment[1].pad",
      "crop pad must be at least 1, not 0"),
     ("augment", [{"name": "blur"}], "augment[0].name", "unknown transform 'blur'"),
@@ -344,3 +354,31 @@ def test_bce_takes_one_logit_for_two_classes_and_trains(tmp_path, capsys):
     assert probabilities.shape == (3, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
     assert main(["eval", str(tmp_path / "r"), "--format", "json"]) == 0, capsys.readouterr()
+
+
+def test_a_setting_above_0_that_float32_rounds_to_0_is_located_in_the_spec():
+    spec = parse(NET + "train {\n  optimizer rmsprop(eps=7e-46)\n}\n")
+    with pytest.raises(SpecErrors) as info:
+        check(spec)
+    error = info.value.errors[0]
+    assert "rmsprop eps must be greater than 0 in float32" in error.message
+    assert (error.span.line, error.span.column) == (5, 25) and error.hint  # at the 7e-46
+
+
+def test_the_float32_zero_bound_is_where_float32_rounds_to_0():
+    from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO
+
+    assert np.float32(FLOAT32_ROUNDS_TO_ZERO) == 0
+    above = float(np.nextafter(FLOAT32_ROUNDS_TO_ZERO, 1.0))
+    assert np.float32(above) > 0
+    eps = next(a for a in catalogue.OPTIMIZERS["adam"].args if a.name == "eps")
+    assert eps.problem(FLOAT32_ROUNDS_TO_ZERO) and eps.problem(above) is None
+
+
+def test_an_lr_override_that_float32_rounds_to_0_is_refused_in_the_words_of_the_spec():
+    from cnnspec import Settings
+    from cnnspec.errors import SettingError
+
+    with pytest.raises(SettingError) as info:
+        Settings(lr=1e-60).overrides()
+    assert info.value.message == ZERO_IN_FLOAT32.format("lr", "1e-60")

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
-from cnnspec.ir.limits import MAX_INT
+from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO, MAX_INT
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
@@ -108,11 +108,21 @@ class Arg:
         too_high = self.high is not None and (value >= self.high if self.high_open
                                               else value > self.high)
         if not (too_low or too_high):
-            return None
+            return self._zero_in_float32(value)
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value:g}"
         return f"must be {self.interval()}, not {value:g}"
 
+
+    def _zero_in_float32(self, value: float) -> str | None:
+        """What is wrong with a ``value`` that must be above 0 but that float32, the dtype
+        training computes in, rounds to 0 (``1e-50``), or None: an eps of 0 divides the zero
+        gradients of a parameter by 0 (NaN), class weights of 0 leave a batch no weight to
+        divide by, a learning rate or gamma of 0 stops learning."""
+        if self.low == 0 and self.low_open and value <= FLOAT32_ROUNDS_TO_ZERO:
+            return (f"must be greater than 0 in float32, the dtype training computes in, which "
+                    f"rounds {value:g} to 0")
+        return None
 
     def each(self) -> Arg:
         """The declaration of one element of a list."""

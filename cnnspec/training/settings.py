@@ -51,9 +51,9 @@ class Settings:
                                    "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}",
                                    invalid=True)
         if "lr" in given:
-            if KEYS["lr"].arg.problem(given["lr"]):
-                raise SettingError(f"{{lr}} must be a positive number, not {given['lr']!r}",
-                                   "e.g. {lr:0.01}", invalid=True)
+            problem = KEYS["lr"].arg.problem(given["lr"])
+            if problem:  # the spec's own words for it (an lr float32 rounds to 0, say)
+                raise SettingError(f"{{lr}} {literal(problem)}", "e.g. {lr:0.01}", invalid=True)
             given["lr"] = float(given["lr"])
         if "data" in given and isinstance(given["data"], str):
             given["data"] = data_setting(given["data"])
