@@ -526,3 +526,28 @@ def test_a_layer_setting_beyond_float32_in_an_ir_is_refused(tmp_path, ir):
     changed["layers"][1]["kind"], changed["layers"][1]["alpha"] = "elu", 1e300
     (err,) = json_errors(tmp_path, json.dumps(changed))
     assert err.json_path == "$.layers[1].alpha" and "3.4028234663852886e+38" in err.message
+
+
+@pytest.mark.parametrize("line, column", [("conv 2 3x3\nbatchnorm eps 1e-50", 15),
+                                          ("conv 2 3x3\nlayernorm eps 7e-46", 15),
+                                          ("conv 2 3x3 elu(1e-300)", 16)])
+def test_a_layer_setting_above_0_that_float32_rounds_to_0_is_a_located_error(line, column):
+    """`batchnorm eps 1e-50` checked, then divided a channel of one value throughout (a dead
+    ReLU's) by 0 in float32: NaN at the first step."""
+    err = only_error(HEAD + line + "\n" + TAIL)
+    assert "which float32, the dtype the network computes in, rounds to 0" in err.message
+    assert "at least 1.4e-45, the smallest float32 above 0" in err.hint
+    assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
+    check(parse(HEAD + "conv 2 3x3\nbatchnorm eps 1.4e-45\n" + TAIL))  # the smallest above 0
+
+
+@pytest.mark.parametrize("eps, message", [
+    (1e-50, ("must be above 0 in float32, the dtype the network computes in, which rounds "
+             "1e-50 to 0")),
+    (0, "must be > 0, got 0")])
+def test_a_layer_setting_above_0_that_float32_rounds_to_0_in_an_ir_is_refused(tmp_path, ir, eps,
+                                                                               message):
+    changed = json.loads(json.dumps(ir))
+    changed["layers"][1].update(kind="batchnorm", eps=eps, momentum=0.1, trainable=True)
+    (err,) = json_errors(tmp_path, json.dumps(changed))
+    assert (err.json_path, err.message) == ("$.layers[1].eps", message)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnspec.ir.limits import FLOAT32_MAX, MAX_INT
+from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_ROUNDS_TO_ZERO, MAX_INT
 
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
@@ -143,7 +143,9 @@ def field_schema(f: Field) -> dict:
     # A layer's number is used in float32 arithmetic: beyond its range it would be infinity,
     # so an unbounded side is bounded there.
     schema: dict = {"type": "number"}
-    if f.low is not None:
+    if f.low == 0 and f.low_open:  # above 0 in float32 too (a norm's eps divides)
+        schema["exclusiveMinimum"] = FLOAT32_ROUNDS_TO_ZERO
+    elif f.low is not None:
         schema["exclusiveMinimum" if f.low_open else "minimum"] = f.low
     else:
         schema["minimum"] = -FLOAT32_MAX

@@ -93,7 +93,9 @@ def _reader(f: Field) -> Reader:
     if f.type == "bias_init":
         return lambda value, what: read_bias_init(value)
     bounded = read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
-    return lambda value, what: read.within_float32(bounded(value, what), value, what)
+    above_zero = f.low == 0 and f.low_open
+    return lambda value, what: read.within_float32(bounded(value, what), value, what,
+                                                   above_zero)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,14 @@ import math
 from collections.abc import Callable
 
 from cnnspec.errors import SpecError
-from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_MAX_TEXT, short_number, too_large_int
+from cnnspec.ir.limits import (
+    FLOAT32_MAX,
+    FLOAT32_MAX_TEXT,
+    FLOAT32_ROUNDS_TO_ZERO,
+    FLOAT32_SMALLEST,
+    short_number,
+    too_large_int,
+)
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
@@ -38,14 +45,21 @@ def number(value: Value, what: str) -> float:
                     hint="write a number such as 0.5, -2 or 1e-3")
 
 
-def within_float32(x: float, value: Value, what: str) -> float:
+def within_float32(x: float, value: Value, what: str, above_zero: bool = False) -> float:
     """``x``, read from ``value``, if float32 (the dtype a network computes in) holds it: a
-    layer's ``elu 1e300`` would be infinity in the engine, and every output NaN."""
+    layer's ``elu 1e300`` would be infinity in the engine, and every output NaN. A value that
+    must be ``above_zero`` must be so in float32 too: a norm's ``eps 1e-50`` is 0 there, and a
+    channel of one value throughout is then divided by 0."""
     if abs(x) > FLOAT32_MAX:
         raise SpecError(f"{what} is {short_number(value.text)}, beyond float32's range (about "
                         f"{FLOAT32_MAX_TEXT}), the dtype the network computes in",
                         span=value.span, hint=f"it would be infinity there: write a number of "
                                               f"at most {FLOAT32_MAX_TEXT} in size")
+    if above_zero and 0 < x <= FLOAT32_ROUNDS_TO_ZERO:
+        raise SpecError(f"{what} is {short_number(value.text)}, which float32, the dtype the "
+                        "network computes in, rounds to 0", span=value.span,
+                        hint=f"it must be above 0 there: write a number of at least "
+                             f"{FLOAT32_SMALLEST:.2g}, the smallest float32 above 0")
     return x
 
 
