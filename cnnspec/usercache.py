@@ -15,6 +15,8 @@ CACHE_DIR_TEXT = "$XDG_CACHE_HOME/cnnspec, else ~/.cache/cnnspec"
 
 
 def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/cnnspec``, or ``~/.cache/cnnspec`` (not created here)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "cnnspec"
+    """``$XDG_CACHE_HOME/cnnspec``, or ``~/.cache/cnnspec`` (not created here). A relative
+    ``$XDG_CACHE_HOME`` is ignored, as the XDG Base Directory Specification says: it would put
+    a cache folder into whatever folder a command runs in."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(base) if os.path.isabs(base) else Path.home() / ".cache") / "cnnspec"

@@ -179,3 +179,12 @@ def test_a_data_folder_that_cannot_be_used_is_named_not_a_traceback(tmp_path, mo
     with pytest.raises(SettingError, match="cannot use the data folder "
                        f"{tmp_path / 'file' / 'mnist'}: Not a directory"):
         load_idx_dataset("mnist", data_dir=tmp_path / "file")
+
+
+@pytest.mark.parametrize("relative", ["relative/dir", "."])
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path, relative):
+    """The XDG Base Directory Specification: a relative path there is invalid. It put a cache
+    folder into the folder each command ran in."""
+    monkeypatch.setenv("XDG_CACHE_HOME", relative)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_root() == tmp_path / "home" / ".cache" / "cnnspec"
