@@ -228,13 +228,16 @@ def test_an_init_value_beyond_float32_is_no_error_for_a_model_trained_in_float64
                                                                                  capsys):
     """The weights' dtype decides: train --dtype float64 holds a bias of -1e39 (relu makes
     the layer's outputs 0, so the run trains), and its run opens, and resumes beside its
-    spec, in that dtype; check, which checks for the default float32, refuses it."""
+    spec, in that dtype; check refuses it for the default float32 and passes it with
+    --dtype float64, as that run will train."""
     text = HEAD + "conv 2 3x3 weight he_normal bias constant(-1e39) relu\n" + TAIL
     check(parse(text), dtype="float64")
     path = tmp_path / "net.cnn"
     path.write_text(text + "train {\n  epochs 1\n}\n")
     assert main(["check", str(path)]) == 2
     assert "beyond float32's range (about 3.4e38)" in capsys.readouterr().err
+    assert main(["check", "--dtype", "float64", str(path)]) == 0
+    assert "net.cnn: ok" in capsys.readouterr().out
     run = str(tmp_path / "run")
     assert main(["train", str(path), "--dtype", "float64", "--out", run, "--quiet"]) == 0
     assert main(["eval", run]) == 0

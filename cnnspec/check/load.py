@@ -5,6 +5,7 @@ from pathlib import Path
 
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import InputError
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import not_a_file
@@ -30,13 +31,14 @@ def read_spec(path: str | Path) -> Spec:
 
 
 def load(path: str | Path, strict: bool = False, max_memory: int | None = None,
-         for_training: bool = True) -> CheckedSpec:
+         for_training: bool = True, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
     """Parse (``.cnn``) or validate (``.json``) the file at ``path`` and check it
-    (:func:`~cnnspec.check.checker.check`, with ``for_training``).
+    (:func:`~cnnspec.check.checker.check`, with ``for_training``, for weights trained in
+    ``dtype``).
 
     Raises :class:`~cnnspec.errors.SpecErrors` for mistakes in the spec and
     :class:`~cnnspec.errors.RunError` for a missing or unreadable file (an
     :class:`~cnnspec.errors.InputError` for one that is missing or is a directory).
     """
     return check(read_spec(path), strict=strict, max_memory=max_memory,
-                 for_training=for_training)
+                 for_training=for_training, dtype=dtype)

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.errors import EXIT_USAGE, InputError, RunError, SpecError, SpecErrors, counted
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
@@ -28,6 +29,10 @@ def add_arguments(parser) -> None:
                              "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "
                              "this machine's memory, or a lower limit on the process: "
                              "`ulimit -v`, a container's)")
+    parser.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
+                        help="the precision `train --dtype` will train in: inits and layer "
+                        f"values are held to its range, memory counted in it (default "
+                        f"{DEFAULT_DTYPE})")
 
 
 def report(errors) -> None:
@@ -38,7 +43,8 @@ def report(errors) -> None:
         print(format_error(err), file=sys.stderr)
 
 
-def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
+def check_one(path: str, strict: bool, max_memory: int | None = None,
+              dtype: str = DEFAULT_DTYPE) -> bool:
     """Check one spec, print what was found; True if it is valid."""
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
@@ -47,7 +53,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None) -> bool:
         mistake = run_folder_as_spec(path)
         if mistake:
             raise InputError(mistake)
-        checked = load(path, strict=strict, max_memory=max_memory)
+        checked = load(path, strict=strict, max_memory=max_memory, dtype=dtype)
     except SpecErrors as exc:
         report(exc.errors)
         return False
@@ -113,5 +119,5 @@ def run(args) -> int:
     results = []
     for path in args.specs:
         with collector_paused():
-            results.append(check_one(path, args.strict, args.max_memory))
+            results.append(check_one(path, args.strict, args.max_memory, args.dtype))
     return 0 if all(results) else EXIT_USAGE
