@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from cnnspec.check.model import LayerInfo
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
+from cnnspec.ir.limits import rounded_text
 from cnnspec.kinds import KINDS, is_weighted
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
@@ -204,7 +205,7 @@ def describe_change(change: SignalChange) -> str:
     if 0 < change.std_ratio < math.inf:
         exponent = math.log2(change.std_ratio)
         factor = change.std_ratio if change.std_ratio >= 1 else 1 / change.std_ratio
-        amount = f"{factor:.3g}x (2^{exponent:.1f})"
+        amount = f"{rounded_text(factor)}x (2^{exponent:.1f})"
     elif finite_factor:  # beyond floating point: the exponent from the per-layer factor
         exponent = 0.5 * change.layers * log2_per_layer
         amount = (f"by a factor of about 2^{abs(exponent):,.0f} (its mean square beyond "
@@ -213,7 +214,7 @@ def describe_change(change: SignalChange) -> str:
         amount = "beyond floating point's range"
     start = "the input" if change.start == "input" else f"'{change.start}'"
     factor = math.exp(change.log_per_layer)
-    per_layer = (f"{factor:.3g}" if 0 < factor < math.inf
+    per_layer = (rounded_text(factor) if 0 < factor < math.inf
                  else f"2^{log2_per_layer:,.0f}" if finite_factor
                  else "beyond floating point's range")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "

@@ -45,5 +45,16 @@ def float_text(x: float) -> str:
     ``-2.5e-07`` and ``3.0``."""
     if x.is_integer() and abs(x) < 1e16:
         return str(int(x))
-    mantissa, _, exponent = repr(x).partition("e")
+    return _spec_exponent(repr(x))
+
+
+def rounded_text(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, its exponent written as :func:`float_text`
+    writes it: ``4.71e39``, ``4.5e-80``, ``0.0038``."""
+    return _spec_exponent(f"{x:.{digits}g}")
+
+
+def _spec_exponent(text: str) -> str:
+    """A float's text with its exponent as a spec writes it (``e39``, ``e-7``)."""
+    mantissa, _, exponent = text.partition("e")
     return f"{mantissa}e{int(exponent)}" if exponent else mantissa
