@@ -27,6 +27,27 @@ def test_every_catalogue_example_is_recognised(entry, snippet):
     assert err.file == "bad.cnn" and err.span is not None
 
 
+
+# A layer named as the README's are (`conv1: conv ...`) parses one level deeper than the same
+# layer unnamed; its mistakes are the catalogue's all the same, at the column of the mistake.
+@pytest.mark.parametrize("text, message, column", [
+    ("input 1x8x8\nc1: conv 8 (3, 3) relu\n", "a size is written with 'x', not as a tuple", 12),
+    ("input 1x8x8\nc1: conv 8 3x3 stride=2\n", "'=' is only used inside parentheses", 22),
+    ("input 1x8x8\nc1: conv 8 3x3 relu padding=1\n", "'=' is only used inside parentheses",
+     28),
+    ("input 1x8x8\nc1: conv 8 3x3 weight normal(0, 0.1\ndense 10\n", "a '(' is never closed",
+     29),
+    ("input 1x8x8\nc1: conv 8 3x3 weight [1, 2\n", "a '[' is never closed", 23),
+    ("input 1x8x8\nc1: conv 8 3x3 {\n", "'{' only opens a `repeat` or `train` block", 16),
+    ("input 1x8x8\nrepeat 2 as b {\n  c1: conv 8 (3, 3)\n}\n",
+     "a size is written with 'x', not as a tuple", 14),
+])
+def test_a_named_layers_mistake_is_recognised_as_the_unnamed_ones(text, message, column):
+    err = error_of(text)
+    entry = next(entry for entry in CATALOGUE if entry.message == message)
+    assert (err.message, err.hint) == (entry.message, entry.hint)
+    assert err.span.column == column
+
 # (spec text, message pattern, line, column, hint pattern or None)
 CASES = [
     ("input 1x8x8\nconv 8 3x3 stride=2\n", "'=' is only used inside parentheses", 2, 18,
@@ -246,7 +267,8 @@ CASES = [
     ("input 1x8x8\nconv 8 3\ntrain {\n  optimizer sgd(momentum=1)\n}\n",
      "momentum of sgd must be in \\[0, 1\\)", 4, 26, "plain SGD"),
     ("input 1x8x8\nconv 8 3 weight [[1, 2]]\n)\n", "unexpected '\\)'", 3, 1, "stray"),
-    ("input 1x8x8\nconv 8 3 <-\n", "unexpected end of line", 2, 12, "line ends"),
+    ("input 1x8x8\nconv 8 3 <-\n", "inputs after '<-' are layer names", 2, 12,
+     "^e.g. `sum: add <- a, b`"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  data npz(train)\n}\n",
      "path of npz must be a quoted string, not 'train'", 4, 12, 'double quotes, e.g. "data/'),
     ("input 1x8x8\nconv 8 3\ntrain {\n  data shapes(classes=[x, plus, x])\n}\n",

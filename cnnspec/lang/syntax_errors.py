@@ -42,12 +42,18 @@ READABLE = {
 
 
 class FriendlyError:
-    """One class of common mistake: a message, a hint, and snippets that make it."""
+    """One class of common mistake: a message, a hint, and snippets that make it.
 
-    def __init__(self, message: str, hint: str, examples: list[str]) -> None:
+    ``after``: the word the failing token follows, for a mistake that fails in the same parser
+    state as another and differs only in that word (`train {` and `relu {` in a repeat block
+    are both a name and an unexpected '{')."""
+
+    def __init__(self, message: str, hint: str, examples: list[str],
+                 after: str | None = None) -> None:
         self.message = message
         self.hint = hint
         self.examples = examples
+        self.after = after
 
 
 # Each example must fail to parse at the point the message describes; tests check that every
@@ -105,13 +111,15 @@ CATALOGUE: list[FriendlyError] = [
     FriendlyError(
         "a repeat block holds layers and repeat blocks only",
         "the train block goes at the top level",
-        ["input 1x8x8\nrepeat 2 {\n  train {\n",
+        ["input 1x8x8\nrepeat 2 {\n  train {\n", "input 1x8x8\nrepeat 2 as b {\n  train {\n",
          "input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    train {\n"],
+        after="train",
     ),
     FriendlyError(
         "'{' only opens a `repeat` or `train` block",
         "write `repeat N as NAME {` or `train {`",
-        ["input 1x8x8\nconv 8 3x3 {\n", "input 1x8x8\nrepeat 2 as b {\n  relu {\n"],
+        ["input 1x8x8\nconv 8 3x3 {\n", "input 1x8x8\nrepeat 2 as b {\n  relu {\n",
+         "input 1x8x8\nrepeat 2 {\n  relu {\n", "input 1x8x8\nrepeat 2 as b {\n  r1: relu {\n"],
     ),
     FriendlyError(
         "a keyword cannot name a layer",
@@ -194,6 +202,26 @@ def _failure_kind(exc: UnexpectedInput) -> str | None:
     return token.type if token is not None else None
 
 
+def _failure_state(exc: UnexpectedInput) -> object | None:
+    """The LALR state a parse failed in (None when the lexer stopped before the parser).
+
+    The state alone, not Lark's ``ParserState`` (whose equality also compares the depth of the
+    parser's stack): a layer with a ``name:`` holds one more entry on the stack than the same
+    layer without, and ``c1: conv 8 (3, 3)`` is the same mistake as ``conv 8 (3, 3)``."""
+    state = getattr(exc, "state", None)
+    return None if state is None else state.position
+
+
+def _word_before(exc: UnexpectedInput, text: str) -> str | None:
+    """The last word on the failing line before the spot the parse failed at."""
+    lines = source_lines(text)
+    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
+    if line is None or column is None or not 0 < line <= len(lines):
+        return None
+    words = lines[line - 1][:column - 1].split()
+    return words[-1] if words else None
+
+
 @lru_cache(maxsize=1)
 def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | None]]:
     """Where each catalogue example fails with ``lark``: (entry, parser state, token type)."""
@@ -203,21 +231,23 @@ def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | N
             try:
                 lark.parse(snippet, start="start")
             except UnexpectedInput as exc:
-                failures.append((entry, getattr(exc, "state", None), _failure_kind(exc)))
+                failures.append((entry, _failure_state(exc), _failure_kind(exc)))
     return failures
 
 
-def _friendly_class(exc: UnexpectedInput, lark: Lark) -> FriendlyError | None:
+def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyError | None:
     """The catalogue entry whose examples fail in the same parser state on the same kind of
-    token. This is the idea of Lark's ``UnexpectedInput.match_examples``, kept stricter: that
-    method falls back to any example failing in the same state whatever the token, which gives
-    "'=' is only used inside parentheses" for a stray ')'."""
-    state = getattr(exc, "state", None)
+    token (after the entry's word, if it names one). This is the idea of Lark's
+    ``UnexpectedInput.match_examples``, kept stricter: that method falls back to any example
+    failing in the same state whatever the token, which gives "'=' is only used inside
+    parentheses" for a stray ')'."""
+    state = _failure_state(exc)
     if state is None:
         return None
     kind = _failure_kind(exc)
     for entry, other_state, other_kind in _catalogue_failures(lark):
-        if other_state == state and other_kind == kind:
+        if other_state == state and other_kind == kind and (
+                entry.after is None or entry.after == _word_before(exc, text)):
             return entry
     return None
 
@@ -243,7 +273,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     if quote is not None:
         return SpecError(quote[0], span=span, hint=quote[1], file=path)
     unclosed = open_brackets[-1] if open_brackets else None
-    friendly = _friendly_class(exc, lark) if start == "start" else None
+    friendly = _friendly_class(exc, lark, text) if start == "start" else None
     if friendly is not None:
         if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
