@@ -176,6 +176,31 @@ def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, mo
         assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
 
 
+def test_the_legend_of_the_curves_lies_under_the_panels_and_hides_no_line(tmp_path,
+                                                                           monkeypatch):
+    """Inside the accuracy panel the legend covered its middle, where a variant stuck between
+    chance and the best runs (a sweep's he_normal at lr 0.1) draws its line; under the panels
+    it hides nothing, and one legend serves both panels (they draw the same variants)."""
+    from cnnspec.lab import plots
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    curves = {f"init=v{i}, lr=0.1": [[{"epoch": e, "val_acc": 0.1 * i + 0.02 * e,
+                                       "train_loss": 2.0 / (e + i)} for e in range(1, 6)]]
+              for i in range(6)}
+    plots.plot_learning_curves(curves, tmp_path / "c.png", title="digits: sweep")
+    plots.plot_curve_panels({"22 layers": curves, "30 layers": curves}, tmp_path / "p.png")
+    for fig in drawn:
+        assert all(ax.get_legend() is None for ax in fig.axes)
+        (legend,) = fig.legends
+        assert [t.get_text() for t in legend.get_texts()] == list(curves)
+        renderer = fig.canvas.get_renderer()
+        fig.draw(renderer)
+        box = legend.get_window_extent(renderer)
+        assert all(box.y1 <= ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+
+
 def test_the_title_says_what_the_lines_and_bands_are(tmp_path, monkeypatch):
     """The lines are means over the seeds and the shading spans them: a reader of the picture
     alone must be told, and a single seed has no band to explain."""

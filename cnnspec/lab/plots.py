@@ -86,8 +86,24 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         _band(loss_ax, runs, TRAIN_LOSS, label, colour)
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
+    _legend_below(fig, acc_ax)
     _title(fig, title, [curves])
     return figure.save_png(fig, out_png)
+
+
+# Variants per row of the legend under the learning curves: long labels (a sweep's
+# "init=normal(0, 0.01), lr=0.01") still fit the figure's width three to a row.
+LEGEND_COLUMNS = 3
+
+
+def _legend_below(fig, ax) -> None:
+    """One legend for every panel of ``fig``, under them, where it can hide no curve: every
+    panel draws the same variants in the same colours (``ax`` any of them). Inside a panel
+    it covered the middle of the accuracy panel, where a slow variant's line runs."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
+                   ncol=min(LEGEND_COLUMNS, len(handles)))
 
 
 def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:
@@ -109,7 +125,7 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
 
 def _epoch_axes(ax, key: str, title: str) -> None:
     """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
-    accuracy from 0 to 1; a legend when there are lines."""
+    accuracy from 0 to 1 (the legend is the figure's: :func:`_legend_below`)."""
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
@@ -124,8 +140,6 @@ def _epoch_axes(ax, key: str, title: str) -> None:
         figure.accuracy_axis(ax)
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
 
 
 def _has_positive(ax) -> bool:
@@ -248,5 +262,6 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
                 colour = colours.setdefault(label, f"C{len(colours) % 10}")
                 _band(ax, runs, key, label, colour)
             _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
+    _legend_below(fig, grid[0][0])
     _title(fig, title, list(panels.values()))
     return figure.save_png(fig, out_png)
