@@ -21,6 +21,22 @@ def shape_text(shape) -> str:
     return "x".join(_size_text(n) for n in shape)
 
 
+# Channels an image has in Keras' and TensorFlow's default layout, (H, W, C).
+IMAGE_CHANNELS = (1, 3, 4)
+
+
+def channels_first(shape) -> tuple[int, int, int] | None:
+    """``(C, H, W)`` of a shape that reads as height x width x channels written where channels
+    come first (``28x28x1``, ``32x32x3``: a last size that is an image's channel count, a
+    first that is not), else None."""
+    if len(shape) != 3:
+        return None
+    c, h, w = shape
+    if w in IMAGE_CHANNELS and c not in IMAGE_CHANNELS:
+        return (w, c, h)
+    return None
+
+
 def _size_text(n) -> str:
     """``3`` for 3, 3.0 or NumPy's 3; anything else as Python writes it (a mistaken 2.5, nan)."""
     try:

@@ -163,3 +163,22 @@ def test_independent_errors_are_reported_together():
         check(parse(text, path="bad.cnn"))
     lines = [e.span.line for e in info.value.errors]
     assert lines == [2, 3, 4]  # the add is not reported: its inputs already failed
+
+
+@pytest.mark.parametrize("text, meant", [
+    ("input 8x8x1\nconv 4 3x3\n" + TAIL, "1x8x8"),  # fails at the first conv: 8x1 pixels
+    ("input 28x28x1\nconv 4 3x3 pad same\nmaxpool 2\n" + TAIL, "1x28x28"),  # further on
+    ("input 32x32x3\nconv 4 5x5\n" + TAIL, "3x32x32"),
+])
+def test_an_input_written_as_keras_writes_it_gets_the_input_line_as_the_fix(text, meant):
+    """`input 28x28x1` (height x width x channels) reads as 28 channels of 28x1 pixels, and
+    the first window that no longer fits is where it shows: "use `pad same`" there would
+    lead away from the mistake."""
+    err = first_error(text)
+    assert "is larger than its input there" in err.message
+    assert err.hint.endswith(f"not height x width x channels as in Keras; write `input {meant}`")
+
+
+def test_an_input_of_few_channels_keeps_the_layers_own_hint():
+    err = first_error("input 3x4x4\nconv 4 5x5\n" + TAIL)
+    assert err.hint.startswith("use `pad same`")

@@ -12,6 +12,7 @@ import math
 from cnnspec.check.model import LayerInfo
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, KindError, Shape
+from cnnspec.shapes import channels_first, shape_text
 
 __all__ = ["infer"]
 
@@ -25,7 +26,8 @@ def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
     try:
         found = kind.infer(layer, in_shapes)
     except KindError as err:
-        raise spec.error(err.message, layer["name"], err.field, hint=err.hint) from None
+        raise spec.error(err.message, layer["name"], err.field,
+                         hint=_channels_last_hint(spec) or err.hint) from None
     params = sum(math.prod(shape) for shape in (found.weight, found.bias) if shape)
     return LayerInfo(name=layer["name"], kind=layer["kind"], ir=layer,
                      inputs=list(layer["inputs"]), input_shapes=list(in_shapes),
@@ -33,3 +35,18 @@ def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
                      weight_shape=found.weight, bias_shape=found.bias, params=params,
                      trainable_params=params if layer.get("trainable", True) else 0,
                      fan_in=found.fan_in, fan_out=found.fan_out, macs=found.macs)
+
+
+def _channels_last_hint(spec: Spec) -> str | None:
+    """The fix when the input line is written height x width x channels, as Keras writes an
+    image's shape (``input 28x28x1``): read channels first, it is 28 channels of 28x1 pixels,
+    and a layer's window that no longer fits is only where that shows."""
+    given = spec.ir["input"]["shape"]
+    meant = channels_first(given)
+    if meant is None:
+        return None
+    c, h, w = given
+    return (f"`input {shape_text(given)}` is {c} channels of {h}x{w} pixels: the input is "
+            f"written channels x height x width, not height x width x channels as in Keras; "
+            f"write `input {shape_text(meant)}`")
+

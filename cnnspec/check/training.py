@@ -22,7 +22,7 @@ from cnnspec.ir.datasets import class_count, image_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
-from cnnspec.shapes import shape_text
+from cnnspec.shapes import channels_first, shape_text
 
 # The field that sets the width of a layer's output, for the layers that set one.
 WIDTH_FIELDS = {"dense": "units", "conv": "filters"}
@@ -165,10 +165,10 @@ def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str
 def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
     """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``."""
     c, h, w = image
-    if w in (1, 3, 4) and c not in (1, 3, 4):
+    transposed = channels_first(image)
+    if transposed is not None:
         # Images stored channels-last (H, W, C) look like C, H, W = H, W, C: the fix then is
         # to transpose the data, not to copy its shape into the spec.
-        transposed = (w, c, h)
         then = "" if transposed == given else f", and write `input {shape_text(transposed)}`"
         return (f"the images look stored channels-last (N, H, W, C): store them as "
                 f"(N, C, H, W), e.g. x.transpose(0, 3, 1, 2), which gives "
