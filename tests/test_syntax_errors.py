@@ -74,6 +74,11 @@ CASES = [
      "did you mean xavier_uniform\\?"),
     ("input 1x8x8\nconv 8 3x3 weight he\n", "unknown initializer 'he'", 2, 19,
      "did you mean he_normal or he_uniform\\?"),
+    # a family's first word: every member, not the one difflib scores highest
+    ("input 1x8x8\nconv 8 3x3 weight glorot\n", "unknown initializer 'glorot'", 2, 19,
+     "^did you mean glorot_normal or glorot_uniform\\?"),
+    ("input 1x8x8\nconv 8 3x3 weight lecun\n", "unknown initializer 'lecun'", 2, 19,
+     "^did you mean lecun_normal or lecun_uniform\\?"),
     ("input 1x8x8\nconv 8 3x3 weight xavier\n", "unknown initializer 'xavier'", 2, 19,
      "Caffe's xavier .* is lecun_uniform here; Keras' and PyTorch's .* is glorot_uniform"),
     ("input 1x8x8\nconvv 8 3x3\n", "unknown layer kind 'convv'", 2, 1, "did you mean conv\\?"),

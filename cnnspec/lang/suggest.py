@@ -22,18 +22,27 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     # Names are case-sensitive; `Conv` is nearly always conv, and Keras' class names
     # (`HeNormal`, `GlorotUniform`) are ours in snake case, whatever difflib scores.
     same = (name.lower(), _snake_case(name))
-    close = next((v for v in spellings if v.lower() in same), None) \
-        or closest(name, spellings, cutoff=0.5)
+    close = next((v for v in spellings if v.lower() in same), None)
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
+    # A family's first word (`glorot`, `lecun`) names its members alike: difflib would pick
+    # the shorter one (glorot_normal) and hide glorot_uniform, Keras' default.
+    family = _started(name.lower() + "_", spellings, aliases)
+    if not close and 1 < len(family) <= MAX_STARTED:
+        return f"did you mean {' or '.join(family)}? ({listing})"
+    close = close or closest(name, spellings, cutoff=0.5)
     if close:
         return f"did you mean {aliases.get(close, close)}? ({listing})"
     # A name cut short (`he` for he_normal) is too unlike the whole for difflib's ratio.
-    started = ([] if len(name) < 2 else
-               list(dict.fromkeys(aliases.get(v, v) for v in spellings
-                                  if v.lower().startswith(name.lower()))))
+    started = [] if len(name) < 2 else _started(name.lower(), spellings, aliases)
     if 0 < len(started) <= MAX_STARTED:
         return f"did you mean {' or '.join(started)}? ({listing})"
     return listing
+
+
+def _started(prefix: str, spellings: list[str], aliases: Mapping[str, str]) -> list[str]:
+    """The valid names that the spellings beginning with ``prefix`` (lower case) spell."""
+    return list(dict.fromkeys(aliases.get(v, v) for v in spellings
+                              if v.lower().startswith(prefix)))
 
 
 def _snake_case(name: str) -> str:
