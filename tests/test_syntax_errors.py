@@ -85,6 +85,18 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 strid 2\n", "unknown option 'strid' for conv", 2, 12,
      "did you mean stride\\?"),
     ("input 1x8x8\nconv 8 3x3 rellu\n", "unknown option 'rellu'", 2, 12, "did you mean relu\\?"),
+    # the values of a layer in the wrong order, or one left out
+    ("input 1x8x8\nconv 3x3 8 relu\n",
+     "the number of filters of 'conv1' must be a whole number, not the size 3x3", 2, 6,
+     "^conv takes the number of filters first, then the kernel size; usage: conv FILTERS KERNEL"),
+    ("input 1x8x8\nc1: conv 3x3 relu\n", "the number of filters of 'c1' must be a whole number",
+     2, 10, "^conv takes the number of filters first"),
+    ("input 1x8x8\nconv 8.5 3x3\n", "must be a whole number, not 8.5", 2, 6,
+     "^write an integer such as 8$"),
+    # Keras' argument names for what is written alone, in its place
+    ("input 1x8x8\nmaxpool pool_size 2\n",
+     "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,
+     "^usage: maxpool SIZE"),
     # Keras' and PyTorch's words for initializers and optimizer arguments
     ("input 1x8x8\nconv 8 3x3 kernel_initializer he_normal\n",
      "'kernel_initializer' is not an option of conv: an initializer is written `weight INIT`",

@@ -12,6 +12,7 @@ model-wide default by the resolver, which knows it.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -236,11 +237,25 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
             _set_norm(layer, item, display)
         elif slots and (isinstance(item, (Num, Dims)) or _chooses(kind, slots[0], item)):
             field_name, reader = slots.pop(0)
-            _set(layer, field_name, reader(item, f"the {_field_words(field_name)} of {display}"),
-                 item, item, display)
+            try:
+                value = reader(item, f"the {_field_words(field_name)} of {display}")
+            except SpecError as err:
+                raise _out_of_order(err, item, field_name, slots, layer.kind) from None
+            _set(layer, field_name, value, item, item, display)
         else:
             raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None)
         i += 1
+
+
+def _out_of_order(err: SpecError, item: Value, field_name: str,
+                  later: list[tuple[str, Reader]], kind_name: str) -> SpecError:
+    """``err`` of a size written where a count goes (``conv 3x3 8``, ``conv 3x3``), with a
+    hint that says the order of the values; any other bad value keeps its own hint."""
+    if not isinstance(item, Dims) or not later:
+        return err
+    return dataclasses.replace(
+        err, hint=f"{kind_name} takes the {_field_words(field_name)} first, then the "
+                  f"{_field_words(later[0][0])}; {_usage(kind_name)}")
 
 
 def _chooses(kind: Syntax, slot: tuple[str, Reader], item: Value) -> bool:
@@ -302,8 +317,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"{'he_normal' if initializes == 'weight' else 'zeros'}`; "
                              f"{_usage(kind_name)}")
         positional = dict(kind.positional)
-        field_named = item.name.split("_")[0]  # `kernel`, `kernel_size`
-        if field_named in positional:
+        # `kernel`, Keras' `kernel_size` and `pool_size`, `units`
+        field_named = next((part for part in item.name.split("_") if part in positional),
+                           None)
+        if field_named is not None:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: "
                              f"{_describe_field(field_named)} is written alone, in its place",
                              span=span, hint=_usage(kind_name))
