@@ -93,6 +93,10 @@ CASES = [
      2, 10, "^conv takes the number of filters first"),
     ("input 1x8x8\nconv 8.5 3x3\n", "must be a whole number, not 8.5", 2, 6,
      "^write an integer such as 8$"),
+    ("input 1x8x8\nconv 8 3x3 pad full\n", "unknown padding 'full'", 2, 16,
+     "^valid paddings: same, valid; e.g. pad same, pad valid, pad 1, pad 1x2"),
+    ("input 1x8x8\nconv 8 3x3 pad sme\n", "unknown padding 'sme'", 2, 16,
+     "^did you mean same\\? \\(valid paddings: same, valid\\); e.g. pad same"),
     # Keras' argument names for what is written alone, in its place
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,

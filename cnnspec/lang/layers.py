@@ -40,7 +40,10 @@ def read_padding(value: Value, what: str) -> str | list[int]:
     """``same``, ``valid``, ``1`` (both sides of both axes), ``1x2`` ([ph, pw]) or ``0x1x0x1``
     ([top, bottom, left, right])."""
     if isinstance(value, Word):
-        return read.choice(value, "padding", ["same", "valid"])
+        try:
+            return read.choice(value, "padding", ["same", "valid"])
+        except SpecError as err:  # the words are two of the forms: `pad full` needs the rest
+            raise dataclasses.replace(err, hint=f"{err.hint}; {PADDING_HINT}") from None
     if isinstance(value, Dims) and len(value.values) == 4:
         if min(value.values) < 0:  # the grammar writes no signs; a JSON IR's schema says >= 0
             raise SpecError(f"{what} must be at least 0", span=value.span, hint=PADDING_HINT)
