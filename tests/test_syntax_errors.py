@@ -336,7 +336,7 @@ def _errors_of(parse_call, text):
 
 
 INIT_CASES = [
-    ("he_normal(", "unexpected end of file"),
+    ("he_normal(", "unexpected end of the value"),
     ("he_normall", "unknown initializer 'he_normall'"),
     ("normal(0)", "needs a value for 'std'"),
     ("glorot_uniform gain", "unexpected"),
@@ -362,6 +362,22 @@ def test_end_of_input_is_called_end_of_file_and_terminals_read_like_the_language
     assert err.message.startswith("unexpected end of file: expected ")
     assert not re.search(r"NAME|DASHED|SIGNED_NUMBER|__ANON|\$END|LPAR", err.message)
     assert "a name" in err.message and "a number" in err.message
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    ("normal(0, 0.01", "unexpected end of the value: expected ')' or ','",
+     "the '(' at character 7 is still open: close it with ')'"),
+    ("[[1, 0], [0, 1]", "unexpected end of the value: expected ',' or ']'",
+     "the '[' at character 1 is still open: close it with ']'"),
+    ("he_normal)", "unexpected ')': expected the end of the value", None),
+])
+def test_a_command_line_values_end_is_no_files_end_and_it_has_no_lines(text, message, hint):
+    """An --init or --data value is one line of the command, not a file: "end of file" and
+    "line 1, column 7" name places the user cannot find."""
+    (err,) = _errors_of(parse_init, text)
+    assert err.message == message
+    assert hint is None or err.hint == hint
+    assert "line" not in err.message + err.hint and "file" not in err.message + err.hint
 
 
 def test_several_mistakes_are_reported_together_in_file_order():

@@ -29,6 +29,7 @@ READABLE = {
     "STRING": 'a quoted string such as "data.npz"',
     "_NL": "the end of the line",
     "$END": "the end of the file",
+    "$VALUE_END": "the end of the value",  # $END of a value given on the command line
     "LPAR": "'('",
     "RPAR": "')'",
     "LSQB": "'['",
@@ -167,17 +168,22 @@ def _expected_list(expected: set[str], parser_terminals: dict) -> str:
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
-def _found(exc: UnexpectedInput) -> str:
+def _end(start: str) -> str:
+    """What the parser ran out of: a spec file, or one value given on the command line."""
+    return "file" if start == "start" else "the value"
+
+
+def _found(exc: UnexpectedInput, start: str) -> str:
     if isinstance(exc, UnexpectedToken):
         token = exc.token
         if token.type == "$END":
-            return "unexpected end of file"
+            return f"unexpected end of {_end(start)}"
         if token.type == "_NL":
             return "unexpected end of line"
         return f"unexpected '{token.value}'"
     if isinstance(exc, UnexpectedCharacters):
         return f"unexpected character {exc.char!r}"
-    return "unexpected end of file"
+    return f"unexpected end of {_end(start)}"
 
 
 def _span(exc: UnexpectedInput, text: str) -> Span:
@@ -252,14 +258,17 @@ def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyErro
     return None
 
 
-def _plain_message(exc: UnexpectedInput, lark: Lark) -> str:
+def _plain_message(exc: UnexpectedInput, lark: Lark, start: str) -> str:
     """"unexpected X: expected one of ..." with the terminals named as a user would."""
-    message = _found(exc)
+    message = _found(exc, start)
     # `accepts` is what the parser could take here; `expected` what the lexer could (wider).
     expected = getattr(exc, "accepts", None) or getattr(exc, "expected", None)
     if isinstance(exc, (UnexpectedToken, UnexpectedEOF)) and expected:
         terminals = {t.name: t for t in lark.terminals}
-        message += f": expected {_expected_list(set(expected), terminals)}"
+        expected = set(expected)
+        if start != "start":  # one value: it has no lines, and its end is no file's
+            expected = {"$VALUE_END" if name in ("$END", "_NL") else name for name in expected}
+        message += f": expected {_expected_list(expected, terminals)}"
     return message
 
 
@@ -278,7 +287,8 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
         if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
-    return SpecError(_plain_message(exc, lark), span=span, hint=_plain_hint(exc, start, unclosed),
+    return SpecError(_plain_message(exc, lark, start), span=span,
+                     hint=_plain_hint(exc, start, unclosed),
                      file=path)
 
 
@@ -299,6 +309,8 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     return None
 
 
+CLOSING = {"(": ")", "[": "]"}
+
 # What the parser reads, for errors no catalogue entry recognises.
 STATEMENT_FORMS = "each line is one statement, e.g. `input 1x28x28` or `c1: conv 16 3x3 relu`"
 INIT_FORMS = ("an initializer is a name (he_normal), a call (normal(0, 0.01)) or a kernel "
@@ -316,13 +328,17 @@ def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
             return ('a file path is a string in double quotes, e.g. npz("data/train.npz") '
                     "(on the command line also --data npz:data/train.npz)")
         return "names are letters, digits and '_'; comments start with '#'"
+    if unclosed is not None and start != "start":  # a value on the command line: one line
+        return (f"the '{unclosed.value}' at character {unclosed.column} is still open: close "
+                f"it with '{CLOSING[unclosed.value]}'")
     if unclosed is not None:
         return (f"the '{unclosed.value}' on line {unclosed.line}, column {unclosed.column} is "
                 "still open here")
     forms = INIT_FORMS if start == "init_expr" else STATEMENT_FORMS
     kind = _failure_kind(exc)
     if kind in (None, "$END"):
-        return "the text ends in the middle of a statement; " + forms
+        return ("the text" if start == "start" else "the value") + \
+            " ends in the middle of a statement; " + forms
     if kind == "_NL":
         return "the line ends before the statement is complete; " + forms
     return f"remove the stray '{exc.token.value}' or check what comes before it; " + forms
