@@ -97,6 +97,16 @@ CASES = [
      "^valid paddings: same, valid; e.g. pad same, pad valid, pad 1, pad 1x2"),
     ("input 1x8x8\nconv 8 3x3 pad sme\n", "unknown padding 'sme'", 2, 16,
      "^did you mean same\\? \\(valid paddings: same, valid\\); e.g. pad same"),
+    # an optimizer's or schedule's argument written as a setting of its own, as Keras and
+    # PyTorch pass it beside the learning rate (difflib offered `monitor` for `momentum`)
+    ("input 1x8x8\ndense 10\ntrain {\n  optimizer sgd\n  momentum 0.9\n}\n",
+     "unknown training setting 'momentum'", 5, 3,
+     ("^momentum is an argument of the optimizer \\(sgd or rmsprop\\), written in its "
+      "parentheses: `optimizer sgd\\(momentum=0.9\\)`$")),
+    ("input 1x8x8\ndense 10\ntrain {\n  nesterov true\n}\n",
+     "unknown training setting 'nesterov'", 4, 3, "`optimizer sgd\\(nesterov=true\\)`$"),
+    ("input 1x8x8\ndense 10\ntrain {\n  gamma 0.5\n}\n",
+     "unknown training setting 'gamma'", 4, 3, "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
     # Keras' argument names for what is written alone, in its place
     ("input 1x8x8\nmaxpool pool_size 2\n",
      "'pool_size' is not an option of maxpool: a window size is written alone", 2, 9,

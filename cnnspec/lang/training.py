@@ -188,7 +188,8 @@ def read_training(settings: list[Setting], errors: list[SpecError],
         if key not in READERS:
             errors.append(SpecError(
                 f"unknown training setting '{setting.key}'", span=setting.key_span,
-                hint=did_you_mean(setting.key, list(READERS) + list(KEY_ALIASES), "settings")))
+                hint=_argument_hint(setting) or did_you_mean(
+                    setting.key, list(READERS) + list(KEY_ALIASES), "settings")))
             continue
         if key in seen:
             errors.append(SpecError(f"training setting '{setting.key}' is given twice",
@@ -204,6 +205,22 @@ def read_training(settings: list[Setting], errors: list[SpecError],
         spans[("training", key)] = setting.span
         _record_argument_spans(key, setting.value, training[key], spans)
     return training
+
+
+def _argument_hint(setting: Setting) -> str | None:
+    """Where a setting written on its own line belongs when it is an argument of an optimizer
+    or schedule (``momentum 0.9``, as Keras and PyTorch pass it beside the learning rate):
+    difflib would offer `monitor` for `momentum`."""
+    for key, entries in CALLS.items():
+        owners = [name for name, params in entries.items()
+                  if any(param.name == setting.key for param in params)]
+        if owners and key != "data":
+            value = setting.value
+            text = value.name if isinstance(value, Word) else getattr(value, "text", "...")
+            named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
+            return (f"{setting.key} is an argument of the {key} ({named}), written in its "
+                    f"parentheses: `{key} {owners[0]}({setting.key}={text})`")
+    return None
 
 
 def _record_argument_spans(key: str, value: Value, read: object,
