@@ -110,6 +110,18 @@ def test_json_ir_is_accepted_everywhere(write, capsys):
     assert capsys.readouterr().out == ir_text
 
 
+def test_export_to_a_file_says_what_it_wrote(write, capsys, tmp_path):
+    """The ONNX and PyTorch exports say what they wrote; the IR's did not, and a silent
+    command reads as one that did nothing."""
+    cnn = write("good.cnn", GOOD)
+    out = tmp_path / "good.json"
+    assert main(["export", cnn, "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}: the IR of ")
+    assert main(["export", cnn]) == 0
+    assert capsys.readouterr().out == out.read_text(encoding="utf-8")
+
+
 def test_schema_violations_are_reported_with_json_paths(write, capsys):
     cnn = write("good.cnn", GOOD)
     main(["export", cnn])

@@ -126,6 +126,8 @@ def _json(args) -> int:
         from cnnspec.exporters.source import write_output
 
         write_output(Path(args.out), to_json(spec.ir) + "\n")
+        # as the ONNX and PyTorch exports say what they wrote: silence read as nothing done
+        print(f"wrote {args.out}: the IR of {spec.ir['name']}, every default written out")
     else:
         print(to_json(spec.ir))
     return 0
