@@ -314,6 +314,8 @@ def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
     layers[11]["inputs"] = ["bn"]
     (warning,) = check(spec).warnings
     assert "(2^-12.5) from 'bn' to 'act30': 25 conv/dense layer(s)" in warning.message
+    # the init named as one: "mostly normal before relu" read as a normal, usual layer
+    assert ", mostly with init glorot_uniform before relu, " in warning.message
     assert warning.json_path == "$.layers[11].weight_init"  # conv6, the first after bn
     (leaky,) = check(plain(20, GLOROT, "leaky_relu", slope=0.2)).warnings
     assert "he_normal(gain=leaky_relu(0.2))" in leaky.hint

@@ -219,7 +219,7 @@ def describe_change(change: SignalChange) -> str:
                  else "beyond floating point's range")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
-            f"{change.init_name} before {change.activation}, each scale its mean square "
+            f"with init {change.init_name} before {change.activation}, each scale its mean square "
             f"by fan_in * E[w^2] * activation factor = {per_layer} on average")
 
 
