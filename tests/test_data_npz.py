@@ -103,6 +103,18 @@ def test_bad_arrays_are_run_errors_naming_the_problem(tmp_path, arrays, message)
     assert info.value.hint
 
 
+@pytest.mark.parametrize("y, one_hot", [
+    (np.eye(4, dtype=np.float32)[np.arange(10) % 4], True),  # Keras' to_categorical
+    (np.eye(4, dtype=np.int64)[np.arange(10) % 4], True),  # PyTorch's F.one_hot
+    (np.full((10, 4), 0.25), False),  # probabilities are not labels of one class
+    (np.zeros((10, 1), dtype=np.int64), False),  # a column of indices: (N, 1)
+])
+def test_one_hot_labels_are_answered_with_argmax(tmp_path, y, one_hot):
+    with pytest.raises(RunError, match=r"'y' has shape \(10, \d\); expected \(N,\) labels") as info:
+        load(save(tmp_path, x=np.zeros((10, 3, 3)), y=y))
+    assert ("y.argmax(axis=1)" in info.value.hint) == one_hot
+
+
 def test_object_arrays_are_refused_without_unpickling(tmp_path):
     path = tmp_path / "objects.npz"
     np.savez(path, x=np.array([np.zeros(3), np.zeros(4)], dtype=object), y=np.zeros(2, int))

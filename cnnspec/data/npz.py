@@ -66,7 +66,8 @@ def images_nchw(x: np.ndarray, key: str, path: str) -> np.ndarray:
 def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
     """``y`` as (N,) int64 labels >= 0, one per image."""
     if y.ndim != 1:
-        raise RunError(f"{path}: {key!r} has shape {y.shape}; expected (N,) labels", hint=HINT)
+        raise RunError(f"{path}: {key!r} has shape {y.shape}; expected (N,) labels",
+                       hint=ONE_HOT_HINT if _one_hot(y) else HINT)
     if len(y) != n:
         raise RunError(f"{path}: {len(y)} labels in {key!r} but {n} images", hint=HINT)
     if not holds_integers(y):
@@ -80,6 +81,18 @@ def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
                        hint="number the classes from 0 (e.g. np.unique(y, return_inverse=True)"
                        "[1] turns ids into indices)")
     return y.astype(np.int64)
+
+
+# Keras' to_categorical (floats) and PyTorch's F.one_hot (integers) store a label as a row of
+# K numbers.
+ONE_HOT_HINT = ("the labels look one-hot, a row of 0s with one 1 per image: save the class "
+                "indices instead, y.argmax(axis=1)")
+
+
+def _one_hot(y: np.ndarray) -> bool:
+    """Whether (N, K) labels hold one 1 in each row and 0 elsewhere."""
+    return (y.ndim == 2 and y.shape[1] > 1 and y.size > 0 and y.dtype.kind in "iuf"
+            and bool(np.isin(y, (0, 1)).all()) and bool((y.sum(axis=1) == 1).all()))
 
 
 def refuse_labels_from_one(y_train: np.ndarray, y_test: np.ndarray,
