@@ -137,6 +137,28 @@ def test_cli_jacobian(tmp_path, capsys):
     assert "'body_2_conv'" in capsys.readouterr().out
 
 
+def test_the_histograms_legend_lies_under_them_and_names_the_isometry_line(tmp_path,
+                                                                           monkeypatch):
+    """Inside the panel, Matplotlib's "best" place for the legend covered one of the spectra
+    (glorot_normal's, on the digits net)."""
+    from cnnspec.lab.critical_plots import plot_jacobian
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    report = jacobian_report(spec(tmp_path), ["he_normal", "glorot_normal"], rows=64)
+    plot_jacobian(report, tmp_path / "jac.png")
+    (fig,) = drawn
+    (ax,) = fig.axes
+    assert ax.get_legend() is None
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[0].startswith("he_normal: mean σ²") and labels[-1] == "σ² = 1 (an isometry)"
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0
+
+
 def test_cli_jacobian_unknown_layer(tmp_path, capsys):
     """A mistake in the option, named with the spec it was looked for in (a spec error
     without a line read "<spec>: error: ...")."""

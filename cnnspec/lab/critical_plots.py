@@ -107,11 +107,12 @@ def plot_jacobian(report, out_png) -> Path:
             ax.axvline(variant.floor_sq, color=f"C{index}", lw=1, ls="--",
                        label=f"{variant.label}: float64 resolution; "
                              f"{variant.unresolved} values below")
-    ax.axvline(1.0, color="black", lw=1, ls=":")
+    ax.axvline(1.0, color="black", lw=1, ls=":", label="σ² = 1 (an isometry)")
     figure.log_axis(ax, "x")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")
     ax.set_ylabel("count")
-    ax.legend(fontsize=8)
+    # under the histogram: inside, Matplotlib's "best" place covered one of the spectra
+    figure.legend_below(fig, ax, columns=1)
     ax.set_title(f"{report.spec_name}: Jacobian to '{report.layer}' at init "
                  f"({report.method})", fontsize=10)
     return figure.save_png(fig, out_png)

@@ -97,13 +97,10 @@ LEGEND_COLUMNS = 3
 
 
 def _legend_below(fig, ax) -> None:
-    """One legend for every panel of ``fig``, under them, where it can hide no curve: every
-    panel draws the same variants in the same colours (``ax`` any of them). Inside a panel
-    it covered the middle of the accuracy panel, where a slow variant's line runs."""
-    handles, labels = ax.get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
-                   ncol=min(LEGEND_COLUMNS, len(handles)))
+    """One legend for every panel of ``fig``, under them: every panel draws the same variants
+    in the same colours (``ax`` any of them). Inside a panel it covered the middle of the
+    accuracy panel, where a slow variant's line runs."""
+    figure.legend_below(fig, ax, LEGEND_COLUMNS)
 
 
 def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:

@@ -25,6 +25,16 @@ from cnnspec.render.backend import PNG_DPI
 logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
+def legend_below(fig, ax, columns: int) -> None:
+    """One legend of ``ax``'s labelled artists for the whole of ``fig``, under its panels,
+    where it can hide nothing drawn (``fig`` made with the constrained layout, which makes
+    room for it); ``columns`` entries to a row at most."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
+                   ncol=min(columns, len(handles)))
+
+
 def balanced_fill(text: str, width: int) -> str:
     """``text`` in as few lines of at most ``width`` characters as :func:`textwrap.fill`
     makes, but of about equal length: a title filled greedily can leave one word alone on its
