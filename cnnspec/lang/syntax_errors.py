@@ -99,6 +99,18 @@ CATALOGUE: list[FriendlyError] = [
          "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n  conv 8 3x3\n"],
     ),
     FriendlyError(
+        "a repeat block's '{' goes on the line of `repeat`",
+        "write `repeat 3 {` (or `repeat 3 as NAME {`), the layers on the lines below it and "
+        "'}' on a line of its own",
+        ["input 1x8x8\nrepeat 3\n{\n", "input 1x8x8\nrepeat 3 as b\n  conv 8 3x3\n",
+         "input 1x8x8\nrepeat 2 as a {\n  repeat 3 as b\n"],
+    ),
+    FriendlyError(
+        "'repeat' needs a count",
+        "say how many times the block repeats, e.g. `repeat 3 {` or `repeat 3 as stage {`",
+        ["input 1x8x8\nrepeat {\n", "input 1x8x8\nrepeat as b {\n"],
+    ),
+    FriendlyError(
         "a layer name must be followed by a layer",
         "write `name: kind ...`, e.g. `conv1: conv 16 3x3`",
         ["input 1x8x8\nc1:\n", "input 1x8x8\nc1: : conv 8 3x3\n"],
