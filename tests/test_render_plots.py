@@ -325,24 +325,43 @@ def test_a_log_axis_within_a_decade_reads_in_plain_numbers(tmp_path, monkeypatch
     assert {"0.5", "0.7", "0.8", "0.9"} <= set(_tick_labels(loss_ax.yaxis))
 
 
-def test_a_decade_among_plain_ticks_is_plain_too(tmp_path, monkeypatch):
-    """A loss from 2.3 down to 0.2 crosses 1: its ticks read 0.2, 0.3, ... 1, 2, not 0.6, 10⁰,
-    2 (a taller 10⁰ among plain numbers reads as another scale, and touched a 0.9 above it)."""
+def _loss_axis_of_two_curves(tmp_path, monkeypatch, he_losses, glorot_losses):
+    """The drawn loss axis of a compare's learning curves, He's and Glorot's train losses
+    per epoch given."""
     from cnnspec.lab.plots import plot_learning_curves
     from cnnspec.render import figure
 
     drawn = []
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
-    plot_learning_curves({"he_normal": [[{"val_acc": 0.7, "train_loss": 1.2},
-                                         {"val_acc": 0.9, "train_loss": 0.2}]],
-                          "glorot_normal": [[{"val_acc": 0.2, "train_loss": 2.3},
-                                             {"val_acc": 0.2, "train_loss": 2.3}]]},
+    plot_learning_curves({name: [[{"val_acc": 0.5, "train_loss": loss} for loss in losses]]
+                          for name, losses in (("he_normal", he_losses),
+                                               ("glorot_normal", glorot_losses))},
                          tmp_path / "c.png")
     drawn[0].canvas.draw()
-    labels = _tick_labels(drawn[0].axes[1].yaxis)
-    assert {"0.2", "0.3", "1", "2"} <= {label.strip("$").replace("\\mathdefault{", "")
-                                        .rstrip("}") for label in labels}, labels
+    return drawn[0].axes[1]
+
+
+def _plain_labels(axis) -> set[str]:
+    """Tick labels without Matplotlib's mathtext wrapping."""
+    return {label.strip("$").replace("\\mathdefault{", "").rstrip("}")
+            for label in _tick_labels(axis)}
+
+
+def test_a_decade_among_plain_ticks_is_plain_too(tmp_path, monkeypatch):
+    """A loss from 2.3 down to 0.2 crosses 1: its ticks read 0.2, 0.3, ... 1, 2, not 0.6, 10⁰,
+    2 (a taller 10⁰ among plain numbers reads as another scale, and touched a 0.9 above it)."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.2, 0.2], [2.3, 2.3])
+    labels = _tick_labels(loss_ax.yaxis)
+    assert {"0.2", "0.3", "1", "2"} <= _plain_labels(loss_ax.yaxis), labels
     assert not any("^" in label for label in labels), labels
+
+
+def test_a_log_axis_reaches_a_labelled_tick_above_its_highest_curve(tmp_path, monkeypatch):
+    """Glorot's plain-net loss stays at 1.61 (chance over 5 classes) while He's falls to 0.07:
+    the axis's top is the labelled tick 2, not an unlabelled place above 1."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.1, 0.07], [1.61, 1.609])
+    assert loss_ax.get_ylim()[1] == pytest.approx(2)
+    assert "2" in _plain_labels(loss_ax.yaxis)
 
 
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):

@@ -94,6 +94,29 @@ def log_axis(ax, which: str = "y") -> None:
     # powers of ten use the same thresholds, to know when ticks between them are labelled.
     axis.set_major_formatter(plain(10, minor_thresholds=_LABELLED_BETWEEN))
     axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=_LABELLED_BETWEEN))
+    _top_at_labelled_tick(ax, which)
+
+
+# The ticks between powers of ten that Matplotlib labels on an axis of 1 to 2 decades (all of
+# them on a shorter one): an axis whose top is one of them has a number at or above its
+# highest curve.
+_LABELLED_COEFFICIENTS = (1, 2, 3, 4, 6, 10)
+
+
+def _top_at_labelled_tick(ax, which: str) -> None:
+    """Raise the top of a log axis that labels ticks between powers of ten to the first
+    labelled tick at or above the data: a loss curve at 1.6 under a top tick of 1 could not
+    be read off (He et al.'s Glorot curve in tools/he2015_fig3.py's picture). Drawn after
+    the data (its limits are the data's); an axis that would then span more than the
+    labelled range, or has no positive data, is left as it is."""
+    low, high = getattr(ax, f"get_{which}lim")()
+    data_high = ax.dataLim.y1 if which == "y" else ax.dataLim.x1
+    if not (0 < low < high and 0 < data_high < math.inf):
+        return
+    power = 10.0 ** math.floor(math.log10(data_high))
+    top = next(c * power for c in _LABELLED_COEFFICIENTS if c * power >= data_high * (1 - 1e-9))
+    if top > high and math.log10(top / low) <= _LABELLED_BETWEEN[0]:
+        getattr(ax, f"set_{which}lim")(low, top)
 
 
 def _plain_number(value: float) -> str:
