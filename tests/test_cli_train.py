@@ -58,9 +58,13 @@ def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
     assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(tmp_path / "r"),
                  "--epochs", "1", "--quiet"]) == 0
     captured = capsys.readouterr()
-    assert not any(line.startswith("epoch") for line in captured.out.splitlines())
+    lines = captured.out.splitlines()
+    assert not any(line.startswith("epoch") for line in lines)
     assert captured.err == ""
     assert captured.out.startswith("test accuracy")
+    # the result ends with its folder; the suggested next commands are not a result
+    assert lines[-1] == f"run folder: {tmp_path / 'r'}"
+    assert "next:" not in lines
 
 
 def test_nothing_to_train_exits_2_with_a_hint(capsys):

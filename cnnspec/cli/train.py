@@ -75,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the precision of the model, its data and checkpoints (default "
                         f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)")
     parser.add_argument("--quiet", action="store_true",
-                        help="no progress output; only the final result")
+                        help="no progress output and no suggested next commands; only the "
+                        "result: the test figures and the run folder")
     parser.add_argument("--stats", type=positive_int, metavar="N",
                         help="record per-layer activation and gradient statistics every N "
                         "steps (stats.jsonl and stats.png in the run folder)")
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cnnspec: {message}", file=sys.stderr)
         print(hint, file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(final_report(result))
+    print(final_report(result, suggest_next=not args.quiet))
     return 0
 
 
@@ -194,8 +195,9 @@ def best_lines(summary: dict, training: dict) -> list[str]:
     return lines
 
 
-def final_report(result) -> str:
-    """The last lines of ``cnnspec train``: the test figures, the folder, what to try next."""
+def final_report(result, suggest_next: bool) -> str:
+    """The last lines of ``cnnspec train``: the test figures, the folder, and (unless
+    ``suggest_next`` is off, as with --quiet) the commands to try next."""
     summary = result.summary
     path = result.path
     accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
@@ -203,9 +205,11 @@ def final_report(result) -> str:
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path),
              *best_lines(summary, result.training)]
+    lines.append(f"run folder: {path}")
+    if not suggest_next:
+        return "\n".join(lines)
     cnnspec, typed = invoked_as(), shlex.quote(str(path))
     lines += [
-        f"run folder: {path}",
         "next:",
         f"  {cnnspec} eval {typed}",
         f"  {cnnspec} predict {typed} IMAGE.png",
