@@ -233,6 +233,18 @@ CASES = [
      8, "dropout 0.5"),
     ("Input 1x8x8\nconv 8 3\ninput 1x8x8\n", "unknown layer kind 'Input'", 1, 1,
      "^keywords are lower case: input$"),
+    # a label before `repeat`, as a layer is named: the caret under the label; without the '{'
+    # the line reads as a layer of kind `repeat`, and the message is the same
+    ("input 1x8x8\nc1: repeat 3 {\n", "^a repeat block takes no label$", 2, 1,
+     "`repeat 3 as stage {`"),
+    ("input 1x8x8\nrepeat 2 {\n  c1 : repeat 3 as b {\n", "^a repeat block takes no label$",
+     3, 3, "`repeat 3 as stage {`"),
+    ("input 1x8x8\nc1: repeat 3\n", "^a repeat block takes no label$", 2, 5,
+     "`repeat 3 as stage {`"),
+    ("input 1x8x8\nc1: input 1x8x8\n", "unknown layer kind 'input'", 2, 5,
+     "^`input` starts a statement of its own, which takes no label$"),
+    # a layer as unfinished as the labelled repeat is not taken for one
+    ("input 1x8x8\nc1: conv 8 {\n", "^unexpected '{'", 2, 12, "stray '{'"),
     # a training setting written among the layers, outside the train block (an alias too)
     ("input 1x8x8\nepochs 3\nconv 8 3\n", "unknown layer kind 'epochs'", 2, 1,
      "^'epochs' is a training setting: write it inside the train block"),

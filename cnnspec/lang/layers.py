@@ -28,6 +28,7 @@ from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Value, Word, d
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.syntax_errors import REPEAT_LABEL, REPEAT_LABEL_HINT
 
 Reader = Callable[[Value, str], object]
 
@@ -168,7 +169,11 @@ def read_kind(head: Word | Call) -> str:
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
-        if head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
+        if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
+            raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
+        if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
+            hint = f"`{head.name}` starts a statement of its own, which takes no label"
+        elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
         elif head.name in TRAINING_KEYS or head.name in TRAINING_KEY_ALIASES:
             hint = (f"'{head.name}' is a training setting: write it inside the train block, "

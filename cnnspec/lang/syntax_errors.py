@@ -8,6 +8,7 @@ friendlier message and a hint; the catalogue doubles as test data (tests/test_sy
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from cnnspec.errors import Span, SpecError
@@ -47,14 +48,25 @@ class FriendlyError:
 
     ``after``: the word the failing token follows, for a mistake that fails in the same parser
     state as another and differs only in that word (`train {` and `relu {` in a repeat block
-    are both a name and an unexpected '{')."""
+    are both a name and an unexpected '{').
+    ``labelled``: for a statement that takes no label but was given one, the statement's first
+    word after the label; `c1: repeat 3 {` fails where `c1: conv 8 {` would, and the label, not
+    the '{', is the mistake, so the caret goes under it."""
 
     def __init__(self, message: str, hint: str, examples: list[str],
-                 after: str | None = None) -> None:
+                 after: str | None = None, labelled: str | None = None) -> None:
         self.message = message
         self.hint = hint
         self.examples = examples
         self.after = after
+        self.labelled = labelled
+
+
+# A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
+# kind `repeat`, and the checker meets that kind when no '{' follows. One wording for both.
+REPEAT_LABEL = "a repeat block takes no label"
+REPEAT_LABEL_HINT = ("name the block with `as` after its count, e.g. `repeat 3 as stage {`: its "
+                     "layers are then called stage_<i>_<layer>")
 
 
 # Each example must fail to parse at the point the message describes; tests check that every
@@ -127,6 +139,13 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1x8x8\nrepeat 2 {\n  train {\n", "input 1x8x8\nrepeat 2 as b {\n  train {\n",
          "input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    train {\n"],
         after="train",
+    ),
+    FriendlyError(
+        REPEAT_LABEL, REPEAT_LABEL_HINT,
+        ["input 1x8x8\nc1: repeat 3 {\n", "input 1x8x8\nc1: repeat 3 as b {\n",
+         "input 1x8x8\nrepeat 2 as a {\n  c1: repeat 3 {\n",
+         "input 1x8x8\nrepeat 2 {\n  c1: repeat 3 as b {\n"],
+        labelled="repeat",
     ),
     FriendlyError(
         "'{' only opens a `repeat` or `train` block",
@@ -240,6 +259,28 @@ def _word_before(exc: UnexpectedInput, text: str) -> str | None:
     return words[-1] if words else None
 
 
+def _labelled_word(exc: UnexpectedInput, text: str) -> str | None:
+    label = _label(exc, text)
+    return None if label is None else label[1]
+
+
+def _label(exc: UnexpectedInput, text: str) -> tuple[Span, str] | None:
+    """The failing line's label (``c1:``) and the word after it (``repeat``), or None for a
+    line without a label."""
+    lines = source_lines(text)
+    line = getattr(exc, "line", None)
+    if line is None or not 0 < line <= len(lines):
+        return None
+    match = LABEL.match(lines[line - 1])
+    if match is None:
+        return None
+    start, end = match.span("label")
+    return Span(line, start + 1, line, end + 1), match["word"]
+
+
+LABEL = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:)\s*(?P<word>\w*)")
+
+
 @lru_cache(maxsize=1)
 def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | None]]:
     """Where each catalogue example fails with ``lark``: (entry, parser state, token type)."""
@@ -255,7 +296,7 @@ def _catalogue_failures(lark: Lark) -> list[tuple[FriendlyError, object, str | N
 
 def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyError | None:
     """The catalogue entry whose examples fail in the same parser state on the same kind of
-    token (after the entry's word, if it names one). This is the idea of Lark's
+    token (after the entry's word and in a labelled statement of the entry's kind, if it names them). This is the idea of Lark's
     ``UnexpectedInput.match_examples``, kept stricter: that method falls back to any example
     failing in the same state whatever the token, which gives "'=' is only used inside
     parentheses" for a stray ')'."""
@@ -265,7 +306,8 @@ def _friendly_class(exc: UnexpectedInput, lark: Lark, text: str) -> FriendlyErro
     kind = _failure_kind(exc)
     for entry, other_state, other_kind in _catalogue_failures(lark):
         if other_state == state and other_kind == kind and (
-                entry.after is None or entry.after == _word_before(exc, text)):
+                entry.after is None or entry.after == _word_before(exc, text)) and (
+                entry.labelled is None or entry.labelled == _labelled_word(exc, text)):
             return entry
     return None
 
@@ -298,6 +340,8 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     if friendly is not None:
         if unclosed is not None and "never closed" in friendly.message:
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
+        if friendly.labelled is not None:
+            span = _label(exc, text)[0]
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_plain_hint(exc, start, unclosed),
