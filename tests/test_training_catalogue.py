@@ -6,6 +6,7 @@ import copy
 import importlib
 import inspect
 import json
+import re
 from importlib.resources import files
 from pathlib import Path
 
@@ -382,3 +383,30 @@ def test_an_lr_override_that_float32_rounds_to_0_is_refused_in_the_words_of_the_
     with pytest.raises(SettingError) as info:
         Settings(lr=1e-60).overrides()
     assert info.value.message == ZERO_IN_FLOAT32.format("lr", "1e-60")
+
+
+# torchvision's Normalize(mean, std), the name a PyTorch user reaches for, is standardize here
+NORMALIZE_HINT = "^torchvision's Normalize.* is standardize here: write standardize$"
+
+
+@pytest.mark.parametrize("word", ["normalize", "Normalize"])
+def test_another_librarys_name_for_a_preprocessing_gets_ours_in_a_spec(word):
+    with pytest.raises(SpecError) as info:
+        parse(NET + f"train {{\n  preprocess {word}\n}}\n", path="net.cnn")
+    err = info.value
+    assert err.message == f"unknown preprocessing '{word}'"
+    assert (err.span.line, err.span.column) == (NET.count("\n") + 2, 14)
+    assert re.search(NORMALIZE_HINT, err.hint)
+
+
+def test_another_librarys_name_for_a_preprocessing_gets_ours_in_an_ir():
+    ir = parse(NET).ir
+    ir["training"]["preprocess"] = "normalize"
+    with pytest.raises(SpecErrors) as info:
+        validate(ir)
+    assert re.search(NORMALIZE_HINT, info.value.errors[0].hint)
+    with pytest.raises(SpecErrors) as info:  # built in Python: the checker, not the schema
+        _check(ir)
+    assert [(e.json_path, e.message) for e in info.value.errors] == [
+        ("$.training.preprocess", "unknown preprocessing 'normalize'")]
+    assert re.search(NORMALIZE_HINT, info.value.errors[0].hint)

@@ -156,7 +156,10 @@ class Entry:
     memory estimate reads it, and a test steps the engine's optimizer to hold it true.
     ``settings``: for a loss, the training keys besides ``loss`` that apply to it, each passed
     to its engine function as the keyword of that name when set (the checker refuses them with
-    another loss).
+    another loss). ``foreign``: for an entry written as a bare word (a preprocessing, a loss),
+    other libraries' names for it, each with what it is there (``normalize``: torchvision's
+    ``Normalize``), answered by :func:`name_hints`, where a spelling guess would list our names
+    and leave the user to guess which is theirs.
     """
 
     name: str
@@ -166,6 +169,7 @@ class Entry:
     rules: tuple[Callable[[dict], Problem | None], ...] = ()
     state_arrays: Callable[[dict], int] | None = None
     settings: tuple[str, ...] = ()
+    foreign: tuple[tuple[str, str], ...] = ()
 
     @property
     def defaults(self) -> dict:
@@ -305,7 +309,9 @@ PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("zero_center", "subtract the per-channel mean of the training split",
           "cnnspec.data.preprocess.Preprocessor"),
     Entry("standardize", "subtract the per-channel mean of the training split and divide by "
-          "its standard deviation", "cnnspec.data.preprocess.Preprocessor"),
+          "its standard deviation", "cnnspec.data.preprocess.Preprocessor",
+          foreign=(("normalize", ("torchvision's Normalize(mean, std), given the per-channel "
+                                  "mean and std of the training images,")),)),
 )}
 
 # Data augmentation: each transform applies to the training batches only (never validation or
@@ -488,6 +494,18 @@ def defaults() -> dict:
     return {name: copy.deepcopy(key.default) for name, key in KEYS.items()}
 
 
+def name_hints(catalogue: dict[str, Entry]) -> dict[str, str]:
+    """The hint for each name another library gives an entry of ``catalogue`` (its
+    ``foreign`` names, lower case), read by the language, the IR schema and the checker."""
+    return {name: f"{there} is {entry.name} here: write {entry.name}"
+            for entry in catalogue.values() for name, there in entry.foreign}
+
+
+def unknown_name_hint(catalogue: dict[str, Entry], name) -> str | None:
+    """The hint for a name another library gives an entry of ``catalogue``, or None."""
+    return name_hints(catalogue).get(str(name).lower())
+
+
 def entry_problems(key: Key, value) -> list[Problem]:
     """Every mistake in the value of a key that names an entry of its catalogue: an unknown
     name, unknown or missing arguments, values out of range, arguments that do not work
@@ -497,7 +515,8 @@ def entry_problems(key: Key, value) -> list[Problem]:
     name = value.get("name") if key.objects and isinstance(value, dict) else value
     if not isinstance(name, str) or name not in catalogue:
         return [Problem("name", f"unknown {key.words} {name!r}",
-                        f"valid {key.words}s: {', '.join(catalogue)}")]
+                        unknown_name_hint(catalogue, name)
+                        or f"valid {key.words}s: {', '.join(catalogue)}")]
     if not key.objects:
         return []
     entry = catalogue[name]

@@ -7,7 +7,15 @@ Every argument is required: the IR is resolved, defaults written out.
 """
 from __future__ import annotations
 
-from cnnspec.ir.training_catalogue import KEYS, OPTIMIZERS, SCHEDULES, TRANSFORMS, Entry
+from cnnspec.errors import SCHEMA_HINTS
+from cnnspec.ir.training_catalogue import (
+    KEYS,
+    OPTIMIZERS,
+    SCHEDULES,
+    TRANSFORMS,
+    Entry,
+    name_hints,
+)
 
 # The words of each object's description: "an optimizer: sgd or adam".
 DESCRIBED = {"optimizer": "an optimizer", "schedule": "a learning-rate schedule",
@@ -46,7 +54,14 @@ def _key_schema(name: str) -> dict:
         return {"type": "array", "items": {"$ref": "#/$defs/transform"}}
     if key.objects or name == "data":
         return {"$ref": f"#/$defs/{name}"}
-    return {"enum": list(key.catalogue)}
+    return _names_schema(key.catalogue)
+
+
+def _names_schema(catalogue: dict[str, Entry]) -> dict:
+    """The names of ``catalogue``, with the hints for other libraries' names of its entries
+    (answered as a .cnn file's are)."""
+    hints = name_hints(catalogue)
+    return {"enum": list(catalogue), **({SCHEMA_HINTS: hints} if hints else {})}
 
 
 def training_schemas() -> dict[str, dict]:

@@ -158,7 +158,8 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
         return _many(_named(CALLS[key.name], key.words))
     if key.objects:
         return _named(CALLS[key.name], key.words)
-    return lambda value, what: read.choice(value, key.words, list(key.catalogue))
+    hints = catalogue.name_hints(key.catalogue)
+    return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints)
 
 
 def _many(read_each: Callable[[Value, str], dict]) -> Callable[[Value, str], list]:

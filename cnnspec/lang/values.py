@@ -7,7 +7,7 @@ value's span.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from cnnspec.errors import SpecError
 from cnnspec.ir.limits import (
@@ -206,13 +206,16 @@ def pair(value: Value, what: str, *, minimum: int = 1) -> list[int]:
     return parts
 
 
-def choice(value: Value, what: str, options: list[str]) -> str:
-    """A bare word among ``options``."""
+def choice(value: Value, what: str, options: list[str],
+           hints: Mapping[str, str] | None = None) -> str:
+    """A bare word among ``options``. ``hints``: other libraries' words (lower case) for
+    options, with the hint that answers each."""
     if isinstance(value, Word) and value.name in options:
         return value.name
     if isinstance(value, Word):
-        raise SpecError(f"unknown {what} '{value.name}'", span=value.span,
-                        hint=did_you_mean(value.name, options, _plural(what)))
+        hint = (hints or {}).get(value.name.lower()) or did_you_mean(value.name, options,
+                                                                   _plural(what))
+        raise SpecError(f"unknown {what} '{value.name}'", span=value.span, hint=hint)
     raise SpecError(f"{what} must be one of {', '.join(options)}, not {describe(value)}",
                     span=value.span, hint="write the word alone, without quotes or arguments")
 
