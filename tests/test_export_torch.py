@@ -3,6 +3,7 @@ cnnspec's outputs and gradients (input and every parameter, float64, 1e-9) for e
 spec and a network of every kind; its ``init_weights()`` draws what cnnspec draws (two-sample
 KS tests as in test_init, exact values for fixed kernels); reserved names and errors are
 handled. Writing needs no PyTorch; running the module is skipped without it."""
+import ast
 import dataclasses
 import importlib.util
 import itertools
@@ -171,6 +172,33 @@ def test_the_command_writes_the_module_and_its_weights(tmp_path, capsys):
     assert "class Digits(nn.Module):" in text and "self.conv1 = nn.Conv2d(1, 32, (3, 3)" in text
     with np.load(tmp_path / "digits_net.npz", allow_pickle=False) as arrays:
         assert set(arrays.files) == set(open_exported(SPECS[0].parent / "digits.cnn").state)
+
+
+def _defined(text):
+    """The names of the top-level functions and classes of a module's text."""
+    return {node.name for node in ast.parse(text).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+
+
+def test_a_module_carries_only_the_helpers_its_layers_and_inits_use(tmp_path):
+    # digits: nn's own modules and nn.init's draws, no helper at all
+    digits = module_source(open_exported(SPECS[0].parent / "digits.cnn"), "digits.npz")
+    assert _defined(digits) == {"Digits"}
+    assert "torch.nn.functional" not in digits  # only the helpers use it
+    # padding that differs per side and a sparse init: their helpers and those they call
+    # (pad_sides, rows_view), none of the others (CroppedConvTranspose2d, identity_, ...)
+    (tmp_path / "helpers.cnn").write_text(
+        "model helpers\ninput 1x8x8\nconv 4 3x3 pad 0x1x0x1 weight sparse(nonzero=2, std=0.5)\n"
+        "maxpool 2\nflatten\ndense 10\n")
+    exported, model = exported_with_statistics(tmp_path / "helpers.cnn")
+    text = module_source(exported, "net.npz")
+    assert _defined(text) == {"Helpers", "pad_sides", "PaddedConv2d", "rows_view", "sparse_"}
+    assert "import torch.nn.functional as F" in text  # pad_sides calls F.pad
+    net = _written(exported, tmp_path)
+    _agrees(exported, model, net)
+    pytest.importorskip("torch").manual_seed(0)
+    net.init_weights()  # sparse_ runs
+    assert (net.conv1.weight.detach().flatten(1) != 0).sum(dim=1).tolist() == [2] * 4
 
 
 def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):

@@ -18,7 +18,12 @@ import numpy as np
 
 from cnnspec.exporters.source import Exported, open_exported, write_output
 from cnnspec.init import describe
-from cnnspec.init.torch_code import copied_source, torch_statement
+from cnnspec.init.torch_code import (
+    copied_source,
+    torch_statement,
+    used_definitions,
+    used_names,
+)
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.torch_code import helpers_source
 from cnnspec.training.files import write_npz
@@ -77,14 +82,23 @@ def module_source(exported: Exported, weights_file: str) -> str:
         _init_weights_method(checked, names),
         LOAD_WEIGHTS,
     ]
-    parts = [
-        _header(exported, cls, weights_file),
-        "import numpy as np\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn",
-        helpers_source(),
-        copied_source("cnnspec.init", "torch_inits.py"),
-        "\n\n".join(m.rstrip("\n") for m in members),
-    ]
-    return "\n\n\n".join(p.rstrip("\n") for p in parts) + "\n"
+    model = "\n\n".join(m.rstrip("\n") for m in members)
+    helpers = used_definitions(
+        [helpers_source(), copied_source("cnnspec.init", "torch_inits.py")], model)
+    parts = [_header(exported, cls, weights_file), _imports(helpers + "\n\n\n" + model),
+             helpers, model]
+    return "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
+
+
+def _imports(code: str) -> str:
+    """The imports of the module whose code (below them) is ``code``: torch.nn.functional only
+    where a helper uses it."""
+    import ast
+
+    functional = "F" in used_names(ast.parse(code))
+    return "\n".join(["import numpy as np", "import torch",
+                      *(["import torch.nn.functional as F"] if functional else []),
+                      "from torch import nn"])
 
 
 def _class_header(checked, cls: str, renamed: dict) -> str:

@@ -24,6 +24,41 @@ def copied_source(package: str, filename: str) -> str:
     return text[text.index(MARKER) + len(MARKER):].strip() + "\n"
 
 
+def used_definitions(sources: list[str], code: str) -> str:
+    """The top-level functions and classes of ``sources`` (the text :func:`copied_source`
+    gives) that ``code`` calls, with those they call in turn, in the order of ``sources``.
+
+    An exported module carries the helpers its layers and inits use and no others. Which ones
+    those are is read off the code the registries wrote for it (a conv is ``nn.Conv2d`` or,
+    with padding that differs per side, ``PaddedConv2d``), so no list beside the templates
+    can fall out of step with them."""
+    import ast
+
+    definitions = []  # (name, text, the names it uses)
+    for source in sources:
+        lines = source.splitlines()
+        for node in ast.parse(source).body:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            definitions.append((node.name, "\n".join(lines[first - 1:node.end_lineno]),
+                                used_names(node)))
+    uses = {name: used for name, _, used in definitions}
+    needed, todo = set(), list(used_names(ast.parse(code)) & uses.keys())
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(uses[name] & uses.keys())
+    return "\n\n\n".join(text for name, text, _ in definitions if name in needed)
+
+
+def used_names(tree) -> set[str]:
+    """Every name ``tree`` (an ``ast`` node) reads or binds (``pad_sides`` in
+    ``pad_sides(x, self.pads)``)."""
+    import ast
+
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
 def torch_statement(init: dict, info: InitInfo, shape: tuple[int, ...], target: str) -> str:
     """The statement that draws ``init`` (described by ``info`` for a parameter of ``shape``)
     into ``target``, e.g. ``nn.init.normal_(self.conv1.weight, 0.0, 0.4714...)``."""
