@@ -8,6 +8,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cnnspec.check import check
@@ -15,6 +16,7 @@ from cnnspec.check.load import read_spec
 from cnnspec.cli import main
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.init import create
 from cnnspec.ir.io import read_json
 from cnnspec.ir.limits import MAX_INT
 from cnnspec.lang import parse
@@ -216,6 +218,19 @@ def test_a_leaky_relu_gains_huge_slope_is_no_weight_beyond_float32():
     (err,) = info.value.errors
     assert "needs a gain > 0, not 0" in err.message and "beyond float32" not in err.message
     assert (err.span.line, err.span.column) == (2, 12)  # `weight ...`
+
+
+def test_a_truncated_normals_cut_beyond_float32_is_no_weight_beyond_it():
+    """A cut is no value the weights take: truncated_normal(0, 0.1, low=-1e39, high=1e300)
+    draws N(0, 0.01) as it is, in float32 too, where it was refused as weights that 'would
+    start as infinity'; its mean or std beyond float32's range still is."""
+    spec = parse(HEAD + "conv 2 3x3 weight truncated_normal(0, 0.1, low=-1e39, high=1e300)\n"
+                 + TAIL)
+    check(spec)
+    w = create(spec.ir["layers"][0]["weight_init"], (2, 1, 3, 3), np.random.default_rng(0))
+    assert np.isfinite(w).all() and np.abs(w).max() < 1
+    err = only_error(HEAD + "conv 2 3x3 weight truncated_normal(1e39, 1, low=-1e300)\n" + TAIL)
+    assert "the weight init writes 1e39, beyond float32's range" in err.message
 
 
 def test_a_bias_beyond_float32_is_located_at_the_bias():

@@ -19,6 +19,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.errors import SpecError, counted
 from cnnspec.init import describe
+from cnnspec.init.catalogue import BY_NAME
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import nested_shape
 from cnnspec.ir.limits import short_number
@@ -86,11 +87,23 @@ def _largest_number(value) -> float | int:
     return max((_largest_number(item) for item in items), key=abs, default=0.0)
 
 
+def _value_arguments(init) -> list:
+    """The arguments of an init that its values are drawn from: all but a cut (the ``bound``
+    parameters of a truncated normal), which only removes values, so that a bound far
+    beyond the weights' dtype (``high=1e300`` for no upper cut) leaves them as drawn."""
+    if not isinstance(init, dict):
+        return []
+    record = BY_NAME.get(init.get("name"))
+    cut = {p.name for p in record.params if p.type == "bound"} if record else set()
+    return [value for key, value in init.items() if key != "name" and key not in cut]
+
+
 def check_representable(spec: Spec, layer: dict, field: str, dtype: str) -> None:
     """A located error if the init in ``layer[field]`` writes a number that ``dtype``, the
     dtype the weights are trained in, cannot hold: ``constant(1e40)`` would start as infinity
     in float32."""
-    largest, limit = _largest_number(layer.get(field)), FORMATS[dtype]
+    largest = _largest_number(_value_arguments(layer.get(field)))
+    limit = FORMATS[dtype]
     if abs(largest) > limit.largest:
         raise spec.error(f"{layer['kind']} '{layer['name']}': the {field.replace('_', ' ')} "
                          f"writes {short_number(largest)}, beyond {dtype}'s range (about "
