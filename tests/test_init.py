@@ -346,6 +346,13 @@ def test_a_truncated_normals_bound_is_the_half_width_of_a_centred_cut(init, boun
      "the interval is +3 to +4 std from the mean"),
     (truncated(0.0, 0.01, -0.4, -0.3), "keeps 0% of N(0, 0.01^2)", "-40 to -30 std"),
     (truncated(0.0, 1.0, -0.01, 0.01), "keeps 0.8% of N(0, 1^2)", "or widen it"),
+    # just under the 1% kept: the share is not rounded up to the limit it falls short of
+    (truncated(0.0, 1.0, 0.0, 0.025), "keeps 0.997% of N(0, 1^2)", "+0 to +0.025 std"),
+    (truncated(0.0, 1.0, 2.32636, 1e9), "keeps 0.99997% of N(0, 1^2)", "+2.33 to +1e9 std"),
+    # bounds that differ past the 6th digit are quoted as written, not as low=2, high=2
+    (truncated(0.0, 1.0, 2.0, 2.0000000000001), "between low=2 and high=2.0000000000001",
+     "the interval is +2 to +2 std"),
+    (truncated(0.0, 1.0, 1e-320, 2e-320), "between low=1e-320 and high=2e-320", "+1e-320"),
 ])
 def test_a_cut_out_of_order_or_holding_almost_nothing_is_refused(init, message, hint):
     with pytest.raises(SpecError) as err:

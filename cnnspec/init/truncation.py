@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 
 from cnnspec.errors import SpecError
+from cnnspec.ir.limits import float_text, rounded_text
 
 TRUNCATION = 2.0  # the default cut, loc +- 2 sigma (TensorFlow, Keras, JAX)
 MIN_KEPT = 0.01  # the least share of the normal a cut may keep: 100 draws per value at most
@@ -119,37 +120,53 @@ def truncation(loc: float, sigma: float, low: float | None = None,
         return default
     low = float(low) if low_given else default.low
     high = float(high) if high_given else default.high
+    bounds = (f"low={_bound_text(low, low_given)}", f"high={_bound_text(high, high_given)}")
     if not low < high:
-        raise SpecError(f"truncated_normal needs low < high, not low={low:g}, high={high:g}",
+        raise SpecError(f"truncated_normal needs low < high, not {', '.join(bounds)}",
                         hint=_order_hint(low, high, low_given, high_given))
     cut = Truncation(loc, sigma, low, high, given=True)
     if not cut.kept >= MIN_KEPT:
         raise SpecError(
-            f"truncated_normal between low={low:g} and high={high:g} keeps "
-            f"{_share(cut.kept)} of N({loc:g}, {sigma:g}^2), too little to draw from "
-            f"(at least {MIN_KEPT:.0%})",
+            f"truncated_normal between {' and '.join(bounds)} keeps {_share(cut.kept)} of "
+            f"N({float_text(float(loc))}, {float_text(float(sigma))}^2), too little to draw from (at least "
+            f"{MIN_KEPT:.0%})",
             hint=f"the interval is {_sigmas(cut.alpha)} to {_sigmas(cut.beta)} std from the "
                  "mean: move it toward the mean or widen it, or raise std; for values spread "
                  "evenly between two bounds write uniform(low, high)")
     return cut
 
 
+def _bound_text(x: float, given: bool) -> str:
+    """A bound as written (``2.0000000000001``, which ``:g`` shows as 2), or one left out,
+    ``mean -+ 2 std``, to 6 digits."""
+    return float_text(x) if given else rounded_text(x, 6)
+
+
 def _order_hint(low: float, high: float, low_given: bool, high_given: bool) -> str:
+    low_text, high_text = _bound_text(low, low_given), _bound_text(high, high_given)
     if not high_given:
-        return (f"high, left out, is mean + 2 std = {high:g}: give a high above {low:g}, or a "
-                "lower low")
+        return (f"high, left out, is mean + 2 std = {high_text}: give a high above {low_text}, "
+                "or a lower low")
     if not low_given:
-        return (f"low, left out, is mean - 2 std = {low:g}: give a low below {high:g}, or a "
-                "higher high")
+        return (f"low, left out, is mean - 2 std = {low_text}: give a low below {high_text}, "
+                "or a higher high")
     if low == high:
-        return f"for the same value everywhere write constant({low:g})"
-    return f"swap them: low={high:g}, high={low:g}"
+        return f"for the same value everywhere write constant({low_text})"
+    return f"swap them: low={high_text}, high={low_text}"
 
 
 def _share(kept: float) -> str:
-    """``0.13%``, ``3e-07%``: the share of the normal kept, readable however small."""
-    return f"{100 * kept:.2g}%"
+    """``0.13%``, ``3e-07%``: the share of the normal kept, readable however small, and with
+    the digits that set a share just short of :data:`MIN_KEPT` apart from it (``0.997%``,
+    not ``1%``)."""
+    for digits in range(2, 18):
+        text = rounded_text(100 * kept, digits)
+        if float(text) < 100 * MIN_KEPT:
+            break
+    return f"{text}%"
 
 
 def _sigmas(x: float) -> str:
-    return f"{x:+.3g}"
+    """A bound in std about the mean, signed: ``+2.33``, ``-40``, ``+1e9``."""
+    text = rounded_text(x, 3)
+    return text if text.startswith("-") else f"+{text}"
