@@ -197,7 +197,7 @@ def _check(ir):
      ZERO_IN_FLOAT32.format("adam eps", "1e-50")),
     ("class_weights", [1e-50] * 10, "class_weights",
      ZERO_IN_FLOAT32.format("class_weights", "1e-50").replace("must", "must each")),
-    ("lr", 1e-320, "lr", ZERO_IN_FLOAT32.format("lr", "9.99989e-321")),
+    ("lr", 1e-320, "lr", ZERO_IN_FLOAT32.format("lr", "1e-320")),
     ("augment", [{"name": "flip", "p": 0.5}, {"name": "crop", "pad": 0}], "augment[1].pad",
      "crop pad must be at least 1, not 0"),
     ("augment", [{"name": "blur"}], "augment[0].name", "unknown transform 'blur'"),

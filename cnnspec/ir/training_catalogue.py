@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
-from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO, MAX_INT
+from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO, MAX_INT, short_number
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
@@ -121,7 +121,7 @@ class Arg:
         divide by, a learning rate or gamma of 0 stops learning."""
         if self.low == 0 and self.low_open and value <= FLOAT32_ROUNDS_TO_ZERO:
             return (f"must be greater than 0 in float32, the dtype training computes in, which "
-                    f"rounds {value:g} to 0")
+                    f"rounds {short_number(value)} to 0")
         return None
 
     def each(self) -> Arg:
