@@ -12,9 +12,10 @@ Distributions", vol. 1, sec. 10.1)::
     mean = loc + sigma (phi(alpha) - phi(beta)) / Z
     var  = sigma^2 [1 + (alpha phi(alpha) - beta phi(beta)) / Z - ((phi(alpha) - phi(beta)) / Z)^2]
 
-Values are drawn by redrawing those outside the cut, which costs ``1 / Z`` draws per value: an
-interval that keeps less than :data:`MIN_KEPT` of the normal is refused rather than drawn for
-minutes.
+An interval that keeps less than :data:`MIN_KEPT` of the normal is refused: its formulas lean
+on ``Z``, a difference of two ``erf`` values near 1 that loses its digits in a tail (and is 0
+beyond about 8 std), and such a cut is more often a bound written in units of std than meant
+(:func:`cnnspec.init.draw.truncated_standard_normal` draws any kept cut at a few draws a value).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from cnnspec.errors import SpecError
 from cnnspec.ir.limits import float_text, rounded_text
 
 TRUNCATION = 2.0  # the default cut, loc +- 2 sigma (TensorFlow, Keras, JAX)
-MIN_KEPT = 0.01  # the least share of the normal a cut may keep: 100 draws per value at most
+MIN_KEPT = 0.01  # the least share of the normal a cut may keep
 
 
 def density(x: float) -> float:
