@@ -119,6 +119,11 @@ class SpecErrors(Exception):
         super().__init__("; ".join(e.message for e in self.errors))
 
 
+def first_error(exc: SpecError | SpecErrors) -> SpecError:
+    """The error a report of one line gives: ``exc`` itself, or the first of several."""
+    return exc.errors[0] if isinstance(exc, SpecErrors) else exc
+
+
 class RunError(Exception):
     """A failure while running (training, loading data, writing files) that is not a bug.
 

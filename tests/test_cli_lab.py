@@ -196,6 +196,20 @@ def test_init_report_refuses_a_truncated_normal_cut_holding_almost_nothing(capsy
 
 
 @pytest.mark.parametrize("command", ["init-report", "compare"])
+def test_an_init_text_the_layers_cannot_hold_names_its_option(tmp_path, capsys, command):
+    """A mistake that checking a spec with an --init text finds is the text's: the error
+    names its option, where init-report pointed at a layer of the spec that writes no such
+    number, and compare named a `--set init=...` never given."""
+    code = main([command, str(SPECS / "digits.cnn"), "--init", "normal(0, 1e39)",
+                 "--out" if command == "compare" else "--input", str(tmp_path / "runs")
+                 if command == "compare" else "gaussian"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('--init "normal(0, 1e39)": error: conv ')
+    assert "the weight init writes 1e39, beyond float32's range" in err and "--set" not in err
+
+
+@pytest.mark.parametrize("command", ["init-report", "compare"])
 def test_a_missing_spec_reads_as_everywhere_else(tmp_path, capsys, command):
     """With or without --init, a wrong path is a usage error naming the file, no traceback."""
     missing = str(tmp_path / "nope.cnn")

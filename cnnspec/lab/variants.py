@@ -18,7 +18,7 @@ from pathlib import Path
 from cnnspec.check import check
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, SpecErrors, first_error
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
 
@@ -43,7 +43,11 @@ def load_variant(path: str | Path, init: str | None = None) -> Variant:
         return Variant(SPEC_LABEL, load(path, for_training=False))
     init_ir = _parse_init_option(init)
     spec = load(path, for_training=False).spec
-    return Variant(init, check(with_default_weight(spec, init_ir), for_training=False))
+    try:
+        return Variant(init, check(with_default_weight(spec, init_ir), for_training=False))
+    except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
+        first = first_error(exc)            # point at the layers it replaced the init of
+        raise SpecError(first.message, hint=first.hint, file=_option(init)) from None
 
 
 def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
@@ -67,4 +71,9 @@ def _parse_init_option(init: str) -> dict:
     try:
         return parse_init(init)
     except SpecError as exc:
-        raise SpecError(exc.message, hint=exc.hint, file=f'--init "{init}"') from exc
+        raise SpecError(exc.message, hint=exc.hint, file=_option(init)) from exc
+
+
+def _option(init: str) -> str:
+    """The ``--init`` option that gave ``init``, as the file of its errors."""
+    return f'--init "{init}"'

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check import check
-from cnnspec.errors import InputError, RunError, SpecError, SpecErrors
+from cnnspec.errors import InputError, RunError, SpecError, SpecErrors, first_error
 from cnnspec.ir.datasets import example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.lsuv import lsuv_init_step
@@ -174,7 +174,7 @@ def _check_group(spec: Spec, settings):
     try:
         return check(spec)
     except (SpecError, SpecErrors) as exc:
-        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        first = first_error(exc)
         raise SpecError(f"{group_label(settings)}: {first.message}", hint=first.hint,
                         file=spec.path) from None
 

@@ -82,9 +82,10 @@ def variant_label(init: str | None) -> str:
 def init_axis(spec, inits: list[str | None]) -> Axis:
     """The ``init`` axis of the variants (None: the spec as written); a mistake in one names
     its ``--init``."""
-    values = [None if init is None else value_reader(INIT, spec.ir, f'--init "{init}"')(init)
-              for init in inits]
-    return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values))
+    places = [str(spec.path) if init is None else option_place("--init", init) for init in inits]
+    values = [None if init is None else value_reader(INIT, spec.ir, place)(init)
+              for init, place in zip(inits, places)]
+    return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values), tuple(places))
 
 
 def job_result(cell: Cell, result: CellResult, out: Path) -> JobResult:

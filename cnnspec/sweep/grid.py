@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError, SpecErrors, shortened
+from cnnspec.errors import SpecError, SpecErrors, first_error, shortened
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.variants import with_default_weight
 from cnnspec.lang.ast import to_ast
@@ -44,6 +44,8 @@ class Axis:
     key: str
     texts: tuple[str, ...]
     values: tuple
+    # Where each value was given when not by a --set (compare's own --init options).
+    places: tuple[str, ...] = ()
 
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
@@ -183,6 +185,8 @@ def check_value(spec: Spec, axis: Axis, index: int, check) -> None:
     try:
         check(Spec(ir, path=spec.path))
     except (SpecError, SpecErrors) as exc:
-        first = exc.errors[0] if isinstance(exc, SpecErrors) else exc
+        first = first_error(exc)
+        if axis.places:  # an option of its own, which names the value
+            raise SpecError(first.message, hint=first.hint, file=axis.places[index]) from None
         raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}", hint=first.hint,
                         file=axis.option()) from None
