@@ -62,3 +62,20 @@ def test_a_run_folder_given_as_a_spec_points_to_its_spec(command, tmp_path, caps
     assert code == 2
     err = capsys.readouterr().err
     assert f"{run} is a run folder, not a spec file; its spec is {run / 'spec.cnn'}" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["diagram", "specs/digits.cnn", "--output=--"], "-o/--output: "),
+    (["init-report", "specs/digits.cnn", "--output=--"], "-o/--output: "),
+    (["train", "specs/digits.cnn", "--epochs=--"], "--epochs: expected a whole number, got '--'"),
+    (["check", "specs/digits.cnn", "--dtype=--"], "--dtype: invalid choice: '--'"),
+])
+def test_an_option_given_dashes_as_its_value_reads_them(argv, message, capsys):
+    """`--output=--` gives the value '--': Python 3.11's argparse dropped it as the end of the
+    options and handed the option an empty list (diagram ended in a TypeError traceback,
+    init-report drew nothing and said nothing)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "'--'" in err

@@ -72,6 +72,15 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):
         super().error(long_words_shortened(escaped_controls(message)))
 
+    def _get_values(self, action, arg_strings):
+        # `--output=--` gives the option the value '--': Python 3.11's argparse strips it as
+        # the end of the options and hands the option an empty list (3.12 keeps it).
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)  # against its choices
+            return value
+        return super()._get_values(action, arg_strings)
+
 
 @functools.cache
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
