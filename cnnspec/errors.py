@@ -35,6 +35,27 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
     return f"{text[:limit]}... ({len(text):,} characters)"
 
 
+def float_text(x: float) -> str:
+    """``x`` in its shortest form that reads back exactly (Python's ``repr``), written as a
+    spec writes numbers: ``1e39``, ``-2.5e-7``, ``0.01`` and ``3``, not ``1e+39``,
+    ``-2.5e-07`` and ``3.0``."""
+    if x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return _spec_exponent(repr(x))
+
+
+def rounded_text(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, its exponent written as :func:`float_text`
+    writes it: ``4.71e39``, ``4.5e-80``, ``0.0038``."""
+    return _spec_exponent(f"{x:.{digits}g}")
+
+
+def _spec_exponent(text: str) -> str:
+    """A float's text with its exponent as a spec writes it (``e39``, ``e-7``)."""
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """``1 layer``, ``16 layers``, ``2 classes`` (``plural``, where adding 's' would not do),
     for every message that counts things."""

@@ -27,9 +27,9 @@ import math
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.errors import rounded_text
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
-from cnnspec.ir.limits import rounded_text
 from cnnspec.kinds import KINDS, is_weighted
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor

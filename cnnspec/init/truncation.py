@@ -22,8 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError
-from cnnspec.ir.limits import float_text, rounded_text
+from cnnspec.errors import SpecError, float_text, rounded_text
 
 TRUNCATION = 2.0  # the default cut, loc +- 2 sigma (TensorFlow, Keras, JAX)
 MIN_KEPT = 0.01  # the least share of the normal a cut may keep

@@ -12,6 +12,7 @@ allocation before ``check`` can say what is wrong with it.
 from __future__ import annotations
 
 from cnnspec.dtypes import FORMATS
+from cnnspec.errors import float_text
 
 MAX_INT = 2**31 - 1
 # A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
@@ -38,23 +39,3 @@ def short_number(value: float | str) -> str:
     text = float_text(value) if isinstance(value, float) else str(value)
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
-
-def float_text(x: float) -> str:
-    """``x`` in its shortest form that reads back exactly (Python's ``repr``), written as a
-    spec writes numbers: ``1e39``, ``-2.5e-7``, ``0.01`` and ``3``, not ``1e+39``,
-    ``-2.5e-07`` and ``3.0``."""
-    if x.is_integer() and abs(x) < 1e16:
-        return str(int(x))
-    return _spec_exponent(repr(x))
-
-
-def rounded_text(x: float, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant digits, its exponent written as :func:`float_text`
-    writes it: ``4.71e39``, ``4.5e-80``, ``0.0038``."""
-    return _spec_exponent(f"{x:.{digits}g}")
-
-
-def _spec_exponent(text: str) -> str:
-    """A float's text with its exponent as a spec writes it (``e39``, ``e-7``)."""
-    mantissa, _, exponent = text.partition("e")
-    return f"{mantissa}e{int(exponent)}" if exponent else mantissa

@@ -9,13 +9,12 @@ and in docs/ir.md; here we only check that what was written is well formed:
 """
 from __future__ import annotations
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text
 from cnnspec.init import catalogue
 from cnnspec.init.catalogue import ALIASES
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE, NONLINEARITIES
 from cnnspec.init.kernels import shape_words
 from cnnspec.init.truncation import truncation
-from cnnspec.ir.limits import float_text
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Num, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, bind
