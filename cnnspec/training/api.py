@@ -31,7 +31,7 @@ from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, command_line, counted, literal, out_of_memory
+from cnnspec.errors import SettingError, command_line, counted, literal
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -58,8 +58,7 @@ from cnnspec.training.loop import (
     Split,
     Stopped,
     fit,
-    stopped_out_of_memory,
-    stopped_writing,
+    stopped_for,
 )
 from cnnspec.training.progress import Display, make_display
 from cnnspec.training.run import (
@@ -587,18 +586,12 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
             literal(f"interrupted after the last epoch, before the test figures and pictures; "
                     f"every epoch is saved in {run.path}"),
             hint=f"finish it with: {{resume_command:{literal(str(run.path))}}}") from None
-    except NotWritten as failed:
+    except (NotWritten, MemoryError) as failed:
         session.display.close()
-        summary.update(status="interrupted", message=failed.message)
+        stopped = stopped_for(failed, f"every epoch is saved in {run.path}", "finish", run.path)
+        summary.update(status="interrupted", message=stopped.reason)
         _write_summary_if_possible(run, summary)
-        raise stopped_writing(failed, f"every epoch is saved in {run.path}", "finish",
-                              run.path) from None
-    except MemoryError as exc:
-        session.display.close()
-        summary.update(status="interrupted", message=out_of_memory(exc).message)
-        _write_summary_if_possible(run, summary)
-        raise stopped_out_of_memory(exc, f"every epoch is saved in {run.path}", "finish",
-                                    run.path) from None
+        raise stopped from None
     session.model.eval()  # the run's model is for using, as load_run's is
     return Run(path=run.path, spec=session.checked, model=session.model,
                metrics=list(position.metrics), summary=summary,

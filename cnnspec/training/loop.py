@@ -133,37 +133,28 @@ def fit(session: Session, position: Position) -> bool:
                 hint=literal(f"{lost.hint}; ") + "continue with: "
                 f"{{resume_command:{literal(str(session.run.path))}}}",
                 reason=lost.message) from None
-        except NotWritten as failed:
-            # A full disk or a folder made read-only: the file is as it was, so the last
-            # checkpoint stays the point to resume from once there is room.
+        except (NotWritten, MemoryError) as failed:
+            # A full disk or a folder made read-only: the file is as it was; memory run out:
+            # the step is lost as a Ctrl-C's is. Either way the last checkpoint is whole and
+            # stays the point to resume from once there is room.
             session.display.close()
-            raise stopped_writing(failed, f"the last checkpoint in {session.run.path} is kept",
-                                  "continue", session.run.path) from None
-        except MemoryError as exc:
-            # The step is lost as a Ctrl-C's is; the checkpoint before it is whole.
-            session.display.close()
-            raise stopped_out_of_memory(exc, f"the last checkpoint in {session.run.path} is "
-                                        "kept", "continue", session.run.path) from None
+            raise stopped_for(failed, f"the last checkpoint in {session.run.path} is kept",
+                              "continue", session.run.path) from None
         return flag.requested
 
 
-def stopped_writing(failed: NotWritten, kept: str, verb: str, run: Path) -> Stopped:
-    """The run stopped because ``failed`` could not be written; ``kept`` says what of it is
-    safe, ``verb`` what resuming it does (continue, finish)."""
-    return Stopped(literal(f"{failed.message}; {kept}"),
-                   hint=f"free some space or make the folder writable, then {verb} it with: "
-                   f"{{resume_command:{literal(str(run))}}}",
-                   reason=failed.message)
-
-
-def stopped_out_of_memory(exc: MemoryError, kept: str, verb: str, run: Path) -> Stopped:
-    """The run stopped because memory ran out (``exc``); ``kept`` says what of it is safe,
-    ``verb`` what resuming it does (continue, finish)."""
-    failed = out_of_memory(exc)
-    return Stopped(literal(f"{failed.message}; {kept}"),
-                   hint=f"free some memory (close other programs that use much of it), then "
-                   f"{verb} it with: {{resume_command:{literal(str(run))}}}",
-                   reason=failed.message)
+def stopped_for(failed: NotWritten | MemoryError, kept: str, verb: str, run: Path) -> Stopped:
+    """The run stopped because a file could not be written (``failed`` a NotWritten) or
+    memory ran out (a MemoryError); ``kept`` says what of it is safe, ``verb`` what resuming
+    it does (continue, finish)."""
+    if isinstance(failed, MemoryError):
+        reason = out_of_memory(failed).message
+        advice = "free some memory (close other programs that use much of it)"
+    else:
+        reason, advice = failed.message, "free some space or make the folder writable"
+    return Stopped(literal(f"{reason}; {kept}"),
+                   hint=f"{advice}, then {verb} it with: {{resume_command:{literal(str(run))}}}",
+                   reason=reason)
 
 
 def _run_epoch(session: Session, position: Position, flag) -> None:
