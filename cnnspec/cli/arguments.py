@@ -192,6 +192,14 @@ def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None
                         help=f"where downloaded datasets are cached (default {default})")
 
 
+def add_spec(parser: argparse.ArgumentParser, optional: str = "") -> None:
+    """The SPEC argument of a command that reads a spec; ``optional`` says when it may be left
+    out (``"with --resume"``)."""
+    parser.add_argument("spec", metavar="SPEC", type=spec_file, nargs="?" if optional else None,
+                        help="a .cnn spec or .json IR file"
+                        + (f" (optional {optional})" if optional else ""))
+
+
 def add_run(parser: argparse.ArgumentParser) -> None:
     """The RUN argument of a command that reads a trained run."""
     parser.add_argument("run", metavar="RUN", type=run_folder_in,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_spec,
     fraction,
     new_folder,
     output_file,
     positive_float,
     positive_int,
     refuse_writing_over_inputs,
-    spec_file,
 )
 from cnnspec.errors import EXIT_INTERRUPTED
 
@@ -43,7 +43,7 @@ def accuracy_fraction(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="a model-wide default weight init to try, in the spec language; "
                         "repeat for each variant (default: the spec as written)")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_spec,
     output_file,
     positive_int,
     refuse_writing_over_inputs,
-    spec_file,
 )
 
 HELP = "draw training images of each class of a spec's data, as loaded and augmented"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn or .json spec")
+    add_spec(parser)
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="where to write the PNG (default: <spec name>-data.png)")
     parser.add_argument("--per-class", type=positive_int, default=6, metavar="K",

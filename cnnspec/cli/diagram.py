@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_file
+from cnnspec.cli.arguments import add_spec, output_file, refuse_writing_over_inputs
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
@@ -26,7 +26,7 @@ def add_arguments(parser) -> None:
         "With neither, the .dot file is written beside FILE with the command that renders it, "
         "and the exit code is 1. Examples: cnnspec diagram specs/lenet5.cnn -o lenet5.svg; "
         "cnnspec diagram specs/plain30.cnn -o plain30.png --detail minimal")
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("-o", "--output", type=_picture_file,
                         required=True, metavar="FILE",
                         help="where to write the picture; the extension picks the format")

@@ -6,13 +6,13 @@ import sys
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_spec,
     first_given,
     nonnegative_int,
     output_file,
     positive_int,
     refuse_writing_over_inputs,
     sizes,
-    spec_file,
 )
 from cnnspec.errors import InputError
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
@@ -64,7 +64,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("--init", action="append", metavar="NAME", dest="inits",
                         help="replace the model-wide default weight init, in the spec language "
                         "(he_normal, glorot_uniform, \"normal(0, 0.01)\", lsuv, ...); repeat "

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import spec_file
+from cnnspec.cli.arguments import add_spec
 from cnnspec.cli.check import report
 
 HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
@@ -11,7 +11,7 @@ HELP = ("summarise a spec: per layer its window, output shape, params and init (
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="a readable table (default) or JSON with the same content")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import add_data_dir, new_folder, positive_int, spec_file
+from cnnspec.cli.arguments import add_data_dir, add_spec, new_folder, positive_int
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
@@ -27,7 +27,7 @@ into the same --out again trains only the cells not recorded there yet.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=V1,V2",
                         dest="sets", help="a setting and the values to sweep; repeat for "
                         "more settings (every combination trains)")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import positive_int, spec_file
+from cnnspec.cli.arguments import add_spec, positive_int
 from cnnspec.cli.check import report
 
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", type=spec_file, help="a .cnn spec or .json IR file")
+    add_spec(parser)
     parser.add_argument("--batch", type=positive_int, metavar="N",
                         help="images per step (default: the spec's batch size)")
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",

@@ -10,6 +10,7 @@ import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_spec,
     first_given,
     int_from,
     new_folder,
@@ -17,7 +18,6 @@ from cnnspec.cli.arguments import (
     positive_float,
     positive_int,
     run_folder_in,
-    spec_file,
 )
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
@@ -38,8 +38,7 @@ examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("spec", metavar="SPEC", nargs="?", type=spec_file,
-                        help="a .cnn spec or .json IR (optional with --resume)")
+    add_spec(parser, optional="with --resume")
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="override the spec's number of epochs")
     parser.add_argument("--lr", type=positive_float, metavar="LR",
