@@ -70,6 +70,46 @@ def test_a_directory_given_as_a_spec_exits_2(command, tmp_path, capsys):
     assert f"{folder} is a directory" in capsys.readouterr().err
 
 
+def refuse_reading(monkeypatch, path: Path) -> None:
+    """Opening ``path`` fails as a file without read permission does (the tests may run as
+    root, whom permissions do not stop)."""
+    import builtins
+    import errno
+
+    real_open = builtins.open
+
+    def refusing(name, *args, **kwargs):
+        if str(name) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing)
+
+
+@pytest.mark.parametrize("command", SPEC_COMMANDS)
+def test_a_spec_that_cannot_be_read_exits_1(command, tmp_path, monkeypatch, capsys):
+    """A spec that is there but cannot be read (no permission, a disk's error) is a failure of
+    the run, not a mistake in what was asked: 1 from every command, check's too."""
+    # import reads another framework's file: a Caffe prototxt (a .cnn it refuses by name)
+    spec = tmp_path / ("locked.prototxt" if command == "import" else "locked.cnn")
+    spec.write_text("input 1x8x8\nflatten\ndense 10\n")
+    refuse_reading(monkeypatch, spec)
+    assert exit_code([command, *fill(SPEC_COMMANDS[command], str(spec), tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot read {spec}: Permission denied" in err and "Traceback" not in err
+
+
+def test_check_exits_2_when_one_spec_has_a_mistake_and_another_cannot_be_read(
+        tmp_path, monkeypatch, capsys):
+    locked, bad = tmp_path / "locked.cnn", tmp_path / "bad.cnn"
+    locked.write_text("input 1x8x8\nflatten\ndense 10\n")
+    bad.write_text("input 1x8x8\nconv 4 9x9\nflatten\ndense 10\n")
+    refuse_reading(monkeypatch, locked)
+    assert exit_code(["check", str(locked), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read {locked}" in err and f"{bad}:2:8: error:" in err
+
+
 @pytest.mark.parametrize("command", [c for c in SPEC_COMMANDS if c not in ("fmt", "import")])
 def test_a_spec_with_an_error_exits_2(command, tmp_path, capsys):
     spec = tmp_path / "bad.cnn"

@@ -2,7 +2,8 @@
 
 Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``); each
 spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout. Exit code 0 when
-every spec is valid, 2 otherwise.
+every spec is valid, 2 when one has a mistake (or is missing), else 1 when one could not be
+read (a disk's error, no permission): every command's codes.
 """
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from contextlib import contextmanager
 from cnnspec.cli import print_run_error
 from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
-from cnnspec.errors import EXIT_USAGE, InputError, RunError, SpecError, SpecErrors, counted
+from cnnspec.errors import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    InputError,
+    RunError,
+    SpecError,
+    SpecErrors,
+    counted,
+)
 
 HELP = "check specs (.cnn or .json IR): shapes, parameters, inits; report errors and warnings"
 
@@ -44,8 +53,9 @@ def report(errors) -> None:
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,
-              dtype: str = DEFAULT_DTYPE) -> bool:
-    """Check one spec, print what was found; True if it is valid."""
+              dtype: str = DEFAULT_DTYPE) -> int:
+    """Check one spec, print what was found; its exit code: 0 if it is valid, EXIT_USAGE for a
+    mistake in it (or a missing file), EXIT_FAILURE for a file that could not be read."""
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.check.load import load
 
@@ -56,24 +66,24 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
         checked = load(path, strict=strict, max_memory=max_memory, dtype=dtype)
     except SpecErrors as exc:
         report(exc.errors)
-        return False
+        return EXIT_USAGE
     except SpecError as exc:
         report([exc])
-        return False
+        return EXIT_USAGE
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
-        return False
+        return EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILURE
     try:  # an npz file, read as train would read it: its arrays must fit the network
         warnings = checked.warnings + check_data(checked, max_memory, strict)
     except SpecErrors as exc:
         report(checked.warnings + exc.errors)
-        return False
+        return EXIT_USAGE
     report(warnings)
     n, warned = len(checked.layers), len(warnings)
     # said beside "ok", so that a reader of stdout alone knows the spec was not clean
     also = f"; {counted(warned, 'warning')}" if warned else ""
     print(f"{path}: ok ({counted(n, 'layer')}, {checked.total_params:,} params{also})")
-    return True
+    return 0
 
 
 def check_data(checked, max_memory: int | None, strict: bool = False) -> list:
@@ -116,8 +126,10 @@ def collector_paused():
 
 
 def run(args) -> int:
-    results = []
+    """Every spec is checked even if an earlier one fails; a mistake (2) outranks a file that
+    could not be read (1)."""
+    codes = [0]
     for path in args.specs:
         with collector_paused():
-            results.append(check_one(path, args.strict, args.max_memory, args.dtype))
-    return 0 if all(results) else EXIT_USAGE
+            codes.append(check_one(path, args.strict, args.max_memory, args.dtype))
+    return max(codes)

@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
             for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
                 print(format_error(err), file=sys.stderr)
         except RunError as exc:
-            # a missing or unreadable spec is a mistake in what was asked, as for a spec error
+            # a missing spec is a mistake in what was asked, as a spec error is (2); one that
+            # cannot be read, a failure of the run (1), as in every command
             spec_errors += isinstance(exc, InputError)
             run_errors += not isinstance(exc, InputError)
             print_run_error(exc.message, exc.hint)
