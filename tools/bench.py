@@ -51,7 +51,8 @@ from threadpoolctl import threadpool_info
 import cnnspec
 from cnnspec.check.memory import OVERESTIMATE
 from cnnspec.engine import chunking, footprint, processes, splitting
-from cnnspec.engine.calibrate import cpu_model, thresholds
+from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import PEAK_SIZE, matmul_peak
 

@@ -24,7 +24,8 @@ import numpy as np
 from nets import LR, NETS, TorchRunner, checked  # tools/nets.py: the script's folder is on sys.path
 
 import cnnspec
-from cnnspec.engine.calibrate import cpu_model, thresholds
+from cnnspec.engine.calibrate import cpu_model
+from cnnspec.engine.conv_tuned import thresholds
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import time_step
 from cnnspec.kinds import layer_flops

@@ -8,7 +8,8 @@ What it adds to the reference's im2col + GEMM:
   matrix stays in a core's cache between the copy that builds it and the GEMM that reads it.
   The whole batch's matrix would be tens of MB on a VGG-style layer; built at once, it is
   written to and read back from main memory, which made the layer 30-40% slower. How large a
-  chunk is comes from :mod:`cnnspec.engine.calibrate` (measured on the machine, once).
+  chunk is comes from :mod:`cnnspec.engine.calibrate` (measured on the machine, once, by
+  timing this module's passes over a few thin layers: :func:`time_columns`).
 - Kept columns: thin layers (fewer than ``THIN_ROWS`` rows, a first layer's) keep the
   forward's columns for the weight gradient up to ``KEEP_BYTES``; otherwise the backward pass
   builds each chunk's columns again from the kept padded input (a copy in cache is cheaper
@@ -37,14 +38,16 @@ What it adds to the reference's im2col + GEMM:
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnspec.engine import winograd
+from cnnspec.engine import calibrate, winograd
 from cnnspec.engine.activations import relu_backward_from_output, relu_into
-from cnnspec.engine.calibrate import thresholds
+from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import (  # tests set them here, where read
     BLOCKED_IMAGES,
     KEEP_BYTES,
@@ -553,7 +556,7 @@ def _chunk_columns(xp, win: Window, work, wide: bool = False):
 def _chunk_step(rows: int, size: int, n: int, itemsize: int) -> int:
     """Images per chunk for an im2col matrix of ``rows`` rows and ``size`` columns per image
     of ``itemsize``-byte values: at least one, at most ``n``, otherwise as many as fit both
-    limits of :func:`cnnspec.engine.calibrate.thresholds`."""
+    limits of :func:`thresholds`."""
     limits = thresholds()
     return chunk_step(rows, size, n, itemsize, limits.chunk_bytes, limits.chunk_columns)
 
@@ -695,3 +698,75 @@ def _rows_view(flat, xp, win: Window) -> np.ndarray:
     s_c, s_n, _, item = xp.strides
     return as_strided(flat, shape=(c, kh, kw, n, win.out_hw[0] * wp),
                       strides=(s_c, dh * wp * item, dw * item, s_n, item), writeable=False)
+
+
+class _Trial(threading.local):
+    """The limits a thread is timing in :func:`time_columns` (None: the machine's)."""
+
+    limits: Thresholds | None = None
+
+
+_trial = _Trial()
+
+
+def thresholds() -> Thresholds:
+    """The limits this module chunks by: the machine's
+    (:func:`cnnspec.engine.calibrate.thresholds`, which on a machine's first use times
+    :func:`time_columns`), or, within :func:`time_columns`, the candidate being timed (on the
+    timing thread only: another thread running a network meanwhile keeps the machine's)."""
+    return _trial.limits or calibrate.thresholds(time_columns)
+
+
+# The layers calibration times, (images, channels, filters, kernel, input size, padding):
+# LeNet's first and second layers, an RGB first layer (VGG-small's; ResNet's stem is one too)
+# and a layer of a deep thin net. Their columns an image (784, 100, 1024, 64) put a column
+# limit at different numbers of images a chunk, as a network's layers do.
+CALIBRATION_LAYERS = ((32, 1, 6, 5, 28, 2), (32, 6, 16, 5, 14, 0), (32, 3, 32, 3, 32, 1),
+                      (32, 8, 8, 3, 8, 1))
+
+
+class _TimedLayer:
+    """A layer of CALIBRATION_LAYERS with random values: its forward and backward passes
+    (with the ReLU fused, as in a network; no input gradient for a first layer), through this
+    module as a network runs them, with work buffers of its own for each column limit."""
+
+    def __init__(self, images, channels, filters, kernel, size, pad, rng) -> None:
+        self.x = rng.standard_normal((images, channels, size, size)).astype(np.float32)
+        self.w = rng.standard_normal((filters, channels, kernel, kernel)).astype(np.float32)
+        self.pads = (pad,) * 4
+        self.first = channels <= 3
+        out_size = size + 2 * pad - kernel + 1
+        self.dout = rng.standard_normal((images, filters, out_size, out_size)).astype(np.float32)
+        self.works: dict[int, dict] = {}
+
+    def seconds(self, columns: int) -> float:
+        work = self.works.setdefault(columns, {})
+        start = time.perf_counter()
+        out, cache = conv2d_forward(self.x, self.w, None, (1, 1), self.pads, work=work,
+                                    relu=True)
+        conv2d_backward(self.dout, cache, need_dx=not self.first, work=work, relu_out=out)
+        return time.perf_counter() - start
+
+
+def time_columns(chunk_bytes: int, candidates, rounds: int = 3) -> dict[int, float]:
+    """How each column limit in ``candidates`` (with ``chunk_bytes``) does on the layers of
+    CALIBRATION_LAYERS: its time on each layer over that layer's best, averaged (1.0: the
+    fastest on every layer). The candidates take turns, so a burst of load from other
+    processes hits them alike, after one untimed pass each (its buffers made); each keeps its
+    best round on each layer (load only adds time)."""
+    rng = np.random.default_rng(0)
+    layers = [_TimedLayer(*shape, rng) for shape in CALIBRATION_LAYERS]
+    trials = {columns: Thresholds(chunk_bytes, columns, "timed") for columns in candidates}
+    best = [dict.fromkeys(candidates, math.inf) for _ in layers]
+    try:
+        for round_ in range(rounds + 1):
+            for layer, times in zip(layers, best):
+                for columns, limits in trials.items():
+                    _trial.limits = limits
+                    seconds = layer.seconds(columns)
+                    if round_:
+                        times[columns] = min(times[columns], seconds)
+    finally:
+        _trial.limits = None
+    return {columns: sum(times[columns] / min(times.values()) for times in best) / len(best)
+            for columns in candidates}
