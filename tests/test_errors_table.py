@@ -182,3 +182,17 @@ def test_an_input_written_as_keras_writes_it_gets_the_input_line_as_the_fix(text
 def test_an_input_of_few_channels_keeps_the_layers_own_hint():
     err = first_error("input 3x4x4\nconv 4 5x5\n" + TAIL)
     assert err.hint.startswith("use `pad same`")
+
+
+@pytest.mark.parametrize("layer, smaller", [
+    ("conv 4 9x9", "a smaller kernel,"),
+    ("conv 4 3x3 dilation 4", "a smaller kernel or dilation,"),
+    ("maxpool 9", "a smaller window,"),
+    ("avgpool 5 pad 1\nmaxpool 9", "a smaller window,"),
+])
+def test_the_hint_of_a_window_too_large_names_what_the_layer_has(layer, smaller):
+    """A pool has a window, not a kernel, and a kernel that fits undilated is too large by its
+    dilation: the hint names the size the user wrote."""
+    err = first_error(HEAD + layer + "\n" + TAIL)
+    assert "is larger than its input there" in err.message
+    assert err.hint == f"use `pad same`, {smaller} or less stride/pooling before this layer"

@@ -46,13 +46,15 @@ def window(ir: dict, shape: Shape, size_field: str, dilation) -> tuple:
     effective = tuple(shapes.effective_size(k, d) for k, d in zip(size, dilation))
     what = "kernel" if size_field == "kernel" else "window"
     dilated = f" (dilated to {shape_text(effective)})" if effective != size else ""
+    # the hint names what this layer has: a pool's window, a dilated kernel's dilation
+    smaller = f"a smaller {what}" + (" or dilation" if dilated else "")
     padded = (hw[0] + pads[0] + pads[1], hw[1] + pads[2] + pads[3])
     pad_text = f", {shape_text(padded)} after padding" if padded != hw else ""
     raise KindError(
         f"the {shape_text(size)} {what}{dilated} of {ir['kind']} '{ir['name']}' is larger than "
         f"its input there: {shape_text(hw)}{pad_text} (input '{ir['inputs'][0]}' gives "
         f"{shape_text(shape)})", size_field,
-        hint="use `pad same`, a smaller kernel, or less stride/pooling before this layer")
+        hint=f"use `pad same`, {smaller}, or less stride/pooling before this layer")
 
 
 def listed(ir: dict, in_shapes: list[Shape]) -> str:
