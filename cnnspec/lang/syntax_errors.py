@@ -153,12 +153,22 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1x8x8\nconv 8 3x3 {\n", "input 1x8x8\nrepeat 2 as b {\n  relu {\n",
          "input 1x8x8\nrepeat 2 {\n  relu {\n", "input 1x8x8\nrepeat 2 as b {\n  r1: relu {\n"],
     ),
+    # `train:` and indented settings below it, as YAML and Python write a section: the train
+    # block is meant, not a layer, and fails where a layer named `train` does
+    FriendlyError(
+        "'train' opens the block of training settings with '{', not ':'",
+        "write `train {`, one setting a line (e.g. `epochs 10`), and '}' on a line of its own; "
+        "a layer needs another name, e.g. `logits: dense 10`",
+        ["input 1x8x8\ntrain:\n  epochs 10\n", "input 1x8x8\nconv 8 3\ntrain:\n",
+         "input 1x8x8\ntrain: dense 10\n"],
+        after="train",
+    ),
     FriendlyError(
         "a keyword cannot name a layer",
         "model, input, default, output, repeat and train start statements; "
         "pick another name, e.g. `logits: dense 10`",
         ["input 1x8x8\noutput: dense 10\n", "input 1x8x8\ninput: conv 8 3\n",
-         "model: conv 8 3\n", "input 1x8x8\nmodel: conv 8 3\n", "input 1x8x8\ntrain: dense 10\n",
+         "model: conv 8 3\n", "input 1x8x8\nmodel: conv 8 3\n",
          "input 1x8x8\nrepeat: relu\n",
          "input 1x8x8\ndefault: relu\n"],
     ),
