@@ -220,3 +220,31 @@ def test_critical_line_table_has_a_row_without_a_measured_crossing(wide, capsys)
     out = capsys.readouterr().out
     table = out.split("critical line chi_1 = 1")[1].split("\n\n")[0].splitlines()
     assert len(table) == 4 and all(len(row.split()) == 3 for row in table[2:])
+
+
+def test_the_phase_diagrams_legend_lies_under_the_map_and_hides_no_measured_point(
+        tmp_path, monkeypatch):
+    """Inside the map, the grey region's legend (lower right) covered the measured points at
+    sigma_b 0 of a ReLU net's chaotic end, and the main one (upper left) those at the top:
+    one legend under the map now holds every entry; the theory's white line is edged so that
+    it shows on the legend's white too."""
+    from cnnspec.lab.critical_plots import plot_phase
+    from cnnspec.render import figure
+
+    relu = tmp_path / "relu.cnn"
+    relu.write_text(WIDE.replace("tanh", "relu"))
+    report = phase_report(relu, grid=(3, 2), theory_grid=(6, 3))
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_phase(report, tmp_path / "phase.png")
+    (fig,) = drawn
+    ax = fig.axes[0]
+    assert ax.get_legend() is None and not [a for a in ax.artists if a.get_label()]
+    (legend,) = fig.legends
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert "no fixed point q*: the signal grows without bound" in labels
+    theory = legend.legend_handles[labels.index("χ₁ = 1, theory (order | chaos)")]
+    assert theory.get_color() == "white" and theory.get_path_effects()
+    renderer = fig.canvas.get_renderer()
+    fig.draw(renderer)
+    assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0

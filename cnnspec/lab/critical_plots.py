@@ -16,6 +16,7 @@ def plot_phase(report, out_png) -> Path:
     measured points (circle: ordered, triangle: chaotic, by the measured ``chi_1``) and the
     named inits, labelled."""
     from matplotlib.colors import LogNorm
+    from matplotlib.patheffects import Normal, Stroke
 
     fig = figure.new_figure(9.0, 5.6)
     ax = fig.subplots()
@@ -27,15 +28,14 @@ def plot_phase(report, out_png) -> Path:
                          norm=LogNorm(vmin=0.3, vmax=upper))
     fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
     if np.isnan(xi).any():  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
-        from matplotlib.patches import Patch
-
         ax.set_facecolor("#c8c8c8")
-        ax.add_artist(ax.legend(handles=[Patch(color="#c8c8c8", label="no fixed point q*: "
-                                               "the signal grows without bound")],
-                                loc="lower right", fontsize=7.5))
+        ax.fill_between([], [], color="#c8c8c8",  # drawn nowhere: its entry in the legend
+                        label="no fixed point q*: the signal grows without bound")
     if report.boundary:
         b, w = zip(*report.boundary)
-        ax.plot(w, b, color="white", lw=2.2, label="χ₁ = 1, theory (order | chaos)")
+        # white on the dark map, edged in black to show on the light grey and in the legend
+        ax.plot(w, b, color="white", lw=2.2, label="χ₁ = 1, theory (order | chaos)",
+                path_effects=[Stroke(linewidth=3.4, foreground="black"), Normal()])
     if report.measured_boundary:
         b, w = zip(*report.measured_boundary)
         ax.plot(w, b, color="orange", lw=2, ls="--", marker="s", ms=4,
@@ -65,7 +65,9 @@ def plot_phase(report, out_png) -> Path:
     ax.set_ylabel("σ_b  (bias std)")
     ax.set_xlim(sw[0], sw[-1])
     ax.set_ylim(sb[0] - 0.03, sb[-1])
-    ax.legend(loc="upper left", fontsize=7.5, framealpha=0.9)
+    # under the map: inside it, the legends hid measured points (those at sigma_b 0 under
+    # the grey region's, at the chaotic end of a ReLU net's map)
+    figure.legend_below(fig, ax, columns=3)
     ax.set_title(f"{report.spec_name}: {report.nonlinearity}, {report.depth} hidden layers "
                  f"(fan_in {report.fan_in}): order-to-chaos phase diagram", fontsize=10)
     return figure.save_png(fig, out_png)
