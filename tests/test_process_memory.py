@@ -159,6 +159,29 @@ def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read
     assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
 
 
+def test_check_of_an_npz_spec_words_its_memory_once_with_the_data_read(tmp_path, capsys):
+    """check reads an npz file and counts its data: it printed the checker's warning, which
+    left the data "uncounted until it is read", beside the warning or error that counts it,
+    two figures for one process. It says the one with the data read."""
+    from cnnspec.check import memory
+    from cnnspec.cli import main
+
+    spec = _npz_spec(tmp_path)
+    before = cnnspec.load(spec).step_memory
+    loaded = memory.with_loaded_data(before, NPZ_BYTES).process
+    # over half of the limit before the file is read and after: a warning both ways
+    limit = int(loaded * 1.2)
+    assert before.process > limit * memory.WARN_SHARE
+    assert main(["check", str(spec), "--max-memory", str(limit)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: training needs up to about") == 1, err
+    assert f"about {memory.bytes_text(loaded)} at batch" in err and "uncounted" not in err
+    # no room once the data is counted: the error alone
+    assert main(["check", str(spec), "--max-memory", str(loaded - 1)]) == 2
+    err = capsys.readouterr().err
+    assert "error: training would need up to about" in err and "warning" not in err, err
+
+
 def test_a_run_is_evaluated_on_a_machine_too_small_to_train_it(tmp_path, monkeypatch, capsys):
     """eval, predict and the other commands that read a run do not train: the training
     process's figure does not refuse them (a run trained on a larger machine is used here)."""

@@ -73,10 +73,15 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
     except RunError as exc:
         print_run_error(exc.message, exc.hint)
         return EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILURE
-    try:  # an npz file, read as train would read it: its arrays must fit the network
-        warnings = checked.warnings + check_data(checked, max_memory, strict)
+    from cnnspec.training.compat import read_file_warnings
+
+    # an npz file, read as train would read it: its arrays must fit the network, and its data
+    # the memory (said in place of the checker's memory warning, which left the data out)
+    try:
+        warnings = read_file_warnings(checked, max_memory) + check_data(checked, max_memory,
+                                                                       strict)
     except SpecErrors as exc:
-        report(checked.warnings + exc.errors)
+        report(read_file_warnings(checked, max_memory) + exc.errors)
         return EXIT_USAGE
     report(warnings)
     n, warned = len(checked.layers), len(warnings)

@@ -25,26 +25,40 @@ def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_
 
 
 def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False,
-                          max_memory: int | None = None) -> None:
+                          max_memory: int | None = None) -> list[SpecError]:
     """Raise :class:`SpecErrors` at the spec's heaviest layer when a process training it on
     ``dataset`` (a :class:`cnnspec.data.dataset.Dataset`) would not fit in the machine's
     memory: the data set counted as loaded where check could not know its size (an npz
     file's), and, when ``recording`` (``train --stats``), what a recorded step keeps, which
     check does not know of either. ``max_memory``: the limit in bytes (default: the machine's
-    memory)."""
+    memory). Returns the warning of a process that fits but takes over half the memory,
+    counted so (none where the checker counted everything: its own warning stands)."""
     memory = checked.step_memory
     if memory is None or (memory.data and not recording):
-        return  # counted by check already
+        return []  # counted by check already
     if not memory.data:
         loaded = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_test,
                                         dataset.y_test))
         memory = with_loaded_data(memory, loaded)
     if recording:
         memory = with_recording(memory, checked.spec, checked.layers)
-    errors = [e for e in memory_problems(checked.spec, memory, max_memory)
-              if e.severity == "error"]
+    problems = memory_problems(checked.spec, memory, max_memory)
+    errors = [e for e in problems if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
+    return problems
+
+
+def read_file_warnings(checked: CheckedSpec, max_memory: int | None = None
+                       ) -> list[SpecError]:
+    """The checker's warnings for a check that reads the spec's data file (``npz``): without
+    its memory warning, which left the file's data uncounted; :func:`check_file_data` counts
+    it, and warns (or refuses) with the data read. The checker's warnings as they are for
+    other data."""
+    if image_shape(checked.ir["training"]["data"]) is not None or checked.step_memory is None:
+        return checked.warnings
+    unread = memory_problems(checked.spec, checked.step_memory, max_memory)
+    return [w for w in checked.warnings if w not in unread]
 
 
 def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
@@ -76,8 +90,8 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
     except RunError as exc:
         raise data_setting_error(checked, exc) from None
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
-    check_training_memory(checked, dataset, max_memory=max_memory)
-    warnings = file_data_warnings(checked, dataset)
+    warnings = (check_training_memory(checked, dataset, max_memory=max_memory)
+                + file_data_warnings(checked, dataset))
     if strict and warnings:
         raise SpecErrors([as_error(w) for w in warnings])
     return dataset, warnings
