@@ -31,6 +31,7 @@ def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert "test accuracy" in printed and f"run folder: {out}" in printed
+    assert " test images of shapes)" in printed  # the data trained on, named
     for command in ("cnnspec eval", "cnnspec predict", "cnnspec filters"):
         assert f"{command} {out}" in printed
     assert "epoch 1/1" in printed  # not a terminal: one line per epoch
@@ -65,6 +66,17 @@ def test_quiet_prints_only_the_result(tmp_path, capsys, no_curves):
     # the result ends with its folder; the suggested next commands are not a result
     assert lines[-1] == f"run folder: {tmp_path / 'r'}"
     assert "next:" not in lines
+
+
+def test_a_spec_without_a_train_block_is_said_to_have_trained_on_digits(tmp_path, capsys,
+                                                                         no_curves):
+    """Nothing in a spec without a train block names its data, nor did train's output."""
+    spec = tmp_path / "mine.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3 relu\nflatten\ndense 10\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--epochs", "1",
+                 "--quiet"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("test accuracy") and ", 360 test images of digits)" in first
 
 
 def test_nothing_to_train_exits_2_with_a_hint(capsys):
