@@ -27,9 +27,11 @@ from cnnspec.errors import InputError, RunError, Span, SpecError
 # checkpoint misnamed), and reading it whole would take its size in memory and more to parse.
 MAX_SPEC_BYTES = 64 << 20
 LONE_CR = re.compile(rb"\r(?!\n)")
+SPEC_SUFFIXES = (".cnn", ".json")  # a spec in the language, or its IR
+SPEC = "the spec"  # what a spec file is called in the hints
 
 
-def read_spec_text(path: str | Path, what: str = "the spec") -> str:
+def read_spec_text(path: str | Path, what: str = SPEC) -> str:
     """The text of the spec file at ``path``, without a byte-order mark. Only a regular file
     of at most :data:`MAX_SPEC_BYTES` is read: a device (``/dev/zero``), a pipe or a huge
     file is refused first, by what it is and how large. ``what`` names the file in the hint
@@ -45,8 +47,7 @@ def read_spec_text(path: str | Path, what: str = "the spec") -> str:
             if len(data) > measured.st_size:  # grew after it was measured
                 data += handle.read(MAX_SPEC_BYTES + 1 - len(data))
     except FileNotFoundError:
-        raise InputError(f"no such file: {path}",
-                         hint="check the path and the file name") from None
+        raise missing_file(path, spec=what == SPEC) from None
     except IsADirectoryError:
         raise not_a_file(path) from None
     except OSError as exc:
@@ -97,6 +98,26 @@ TOO_LARGE_HINT = "a spec is a page or two of text: check that this is the file y
 def _too_large(path: str | Path, size: int) -> InputError:
     return InputError(f"{path} is {size:,} bytes, more than the {MAX_SPEC_BYTES >> 20} MiB a "
                       "spec file may be", hint=TOO_LARGE_HINT)
+
+
+def missing_file(path: str | Path, spec: bool = True) -> InputError:
+    """The error for a file that does not exist; for a ``spec``, a name given without its
+    suffix (``mynet`` for ``mynet.cnn``, as a model is named) is told the file that has it."""
+    named = spec_with_suffix(path) if spec else None
+    return InputError(f"no such file: {path}",
+                      hint=f"did you mean {named}?" if named else
+                      "check the path and the file name")
+
+
+def spec_with_suffix(path: str | Path) -> str | None:
+    """The spec file ``path`` names without its suffix (``a.cnn`` for ``a``), when ``path``
+    does not exist and that file does; else None."""
+    path = Path(path)
+    if not path.name or path.exists():
+        return None
+    return next((str(named) for named in (path.with_name(path.name + suffix)
+                                          for suffix in SPEC_SUFFIXES) if named.is_file()),
+                None)
 
 
 def not_a_file(path: str | Path) -> InputError:

@@ -62,6 +62,19 @@ def test_a_missing_spec_exits_2(command, tmp_path, capsys):
     assert f"no such file: {missing}" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [c for c in SPEC_COMMANDS if c != "import"])
+@pytest.mark.parametrize("suffix", [".cnn", ".json"])
+def test_a_spec_named_without_its_suffix_is_told_the_file_that_has_it(command, suffix,
+                                                                       tmp_path, capsys):
+    """`cnnspec check mynet` for mynet.cnn (as the model is named): check said "not a spec
+    file" of a file that does not exist, the others "no such file" and nothing more."""
+    stem = tmp_path / "mynet"
+    stem.with_suffix(suffix).write_text("")
+    assert exit_code([command, *fill(SPEC_COMMANDS[command], str(stem), tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"no such file: {stem}" in err and f"did you mean {stem}{suffix}?" in err, err
+
+
 @pytest.mark.parametrize("command", SPEC_COMMANDS)
 def test_a_directory_given_as_a_spec_exits_2(command, tmp_path, capsys):
     folder = tmp_path / "folder.cnn"

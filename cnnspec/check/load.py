@@ -8,9 +8,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import InputError
 from cnnspec.ir.spec import Spec
-from cnnspec.sourcefile import not_a_file
-
-SUFFIXES = (".cnn", ".json")
+from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
 
 
 def read_spec(path: str | Path) -> Spec:
@@ -18,7 +16,9 @@ def read_spec(path: str | Path) -> Spec:
     path = Path(path)
     if path.is_dir():
         raise not_a_file(path)
-    if path.suffix not in SUFFIXES:
+    if path.suffix not in SPEC_SUFFIXES:
+        if not path.exists():  # missing, whatever its name says
+            raise missing_file(path)
         raise InputError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
                          hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
     if path.suffix == ".json":

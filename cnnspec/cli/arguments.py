@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cnnspec.errors import InputError, shortened
 from cnnspec.ir.limits import short_number, too_large_int
-from cnnspec.sourcefile import is_special, not_a_regular_file
+from cnnspec.sourcefile import is_special, not_a_regular_file, spec_with_suffix
 from cnnspec.usercache import CACHE_DIR_TEXT
 
 
@@ -228,7 +228,7 @@ def spec_file(text: str) -> str:
     mistake = run_folder_as_spec(text)
     if mistake:
         raise argparse.ArgumentTypeError(mistake)
-    return _existing(text, folder=False)
+    return _existing_spec(text)
 
 
 def run_folder_as_spec(text: str) -> str | None:
@@ -249,7 +249,7 @@ def spec_or_run(text: str) -> str:
     ``summary.json`` or a checkpoint)."""
     path = Path(path_text(text))
     if not path.is_dir():
-        return _existing(text, folder=False)
+        return _existing_spec(text)
     from cnnspec.training.rundir import CHECKPOINT, SUMMARY  # NumPy: only for a folder
 
     # a folder is a run folder by its checkpoint, or the summary written with it
@@ -272,6 +272,19 @@ def input_file(text: str) -> str:
 def run_folder_in(text: str) -> str:
     """The type of a RUN argument: an existing folder."""
     return _existing(text, folder=True)
+
+
+def _existing_spec(text: str) -> str:
+    """``text`` if it names an existing spec file; a name given without its suffix (``a``
+    for ``a.cnn``, as a model is named) is told the file that has it."""
+    try:
+        return _existing(text, folder=False)
+    except argparse.ArgumentTypeError as exc:
+        named = spec_with_suffix(path_text(text))
+        if named is None:
+            raise
+        raise argparse.ArgumentTypeError(f"{exc}; did you mean {shortened(named, 200)}?"
+                                         ) from None
 
 
 def _existing(text: str, folder: bool) -> str:
