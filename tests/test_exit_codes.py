@@ -345,6 +345,13 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "--momentum", "0.9"],
      ("'momentum' is an argument of optimizer sgd, rmsprop: write it in the spec's train "
       "block, e.g. `optimizer sgd(momentum=...)`")),
+    # ... and their words for a device: there is none to choose; --cores where it is taken
+    (["train", "{spec}", "--device", "cuda"],
+     ("unknown option '--device'; cnnspec runs on the CPU, with NumPy: there is no device to "
+      "choose; --cores N sets how many parts a batch runs as, side by side")),
+    (["time", "{spec}", "--gpu"],
+     ("unknown option '--gpu'; cnnspec runs on the CPU, with NumPy: there is no device to "
+      "choose (`cnnspec time --help`")),
 ])
 def test_a_bad_option_or_command_exits_2(argv, message, trained, capsys):
     assert exit_code([part.format(**trained) for part in argv]) == 2

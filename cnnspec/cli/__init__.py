@@ -201,7 +201,8 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
                             {option.lstrip("-"): option for option in options})
             close = close and f"--{close}"
             advice = (f"did you mean '{close}'?" if close
-                      else _training_setting_advice(name, options))
+                      else _training_setting_advice(name, options)
+                      or _device_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
@@ -291,6 +292,20 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
         return (f"'{word}' is an argument of {setting} {entry}{also}: write it in the spec's "
                 f"train block, e.g. `{setting} {entry}({word}=...)`")
     return None
+
+
+# PyTorch's, Keras' and Lightning's words for where a model runs.
+DEVICE_WORDS = {"device", "gpu", "gpus", "cuda", "mps", "cpu", "accelerator", "devices"}
+
+
+def _device_advice(name: str, options: list[str]) -> str | None:
+    """For an option that chooses a device (``--device cuda``, ``--gpu``): that the engine is
+    NumPy's, on the CPU, and what sets its parallelism where the command has it; else None."""
+    if name.lstrip("-").replace("-", "_") not in DEVICE_WORDS:
+        return None
+    cores = ("; --cores N sets how many parts a batch runs as, side by side"
+             if "--cores" in options else "")
+    return f"cnnspec runs on the CPU, with NumPy: there is no device to choose{cores}"
 
 
 def main(argv: list[str] | None = None) -> int:
