@@ -615,3 +615,48 @@ def test_the_layer_graph_is_checked_in_linear_time():
     _CountedName.compared = 0
     assert structure_errors(spec) == []
     assert _CountedName.compared < 10 * n
+
+
+BOUNDED_HEAD = "input 1x8x8\nconv 4 3x3 relu\nflatten\n{}\ntrain {{\n  {}\n}}\n"
+TWO_CLASSES = "data shapes(size=8, classes=[x, o])\n  loss "
+
+
+@pytest.mark.parametrize("output, train, line, column, message", [
+    # softmax of 10 scores in (0, 1): e / (e + 9) = 0.232, -log 0.232 = 1.46
+    ("fc: dense 10 sigmoid", "loss cross_entropy", 4, 14,
+     ("the output 'fc_sigmoid' is a sigmoid, whose values lie in (0, 1), but the loss "
+     "cross_entropy takes raw scores and applies softmax itself: no class can get more than "
+     "23% probability, and the loss stays above 1.46")),
+    # in (-1, 1): e^2 / (e^2 + 9) = 0.451, -log 0.451 = 0.797
+    ("fc: dense 10\ntanh", "loss cross_entropy", 5, 1,
+     ("the output 'tanh1' is a tanh, whose values lie in (-1, 1), but the loss cross_entropy "
+     "takes raw scores and applies softmax itself: no class can get more than 45% "
+     "probability, and the loss stays above 0.797")),
+    # one logit in (0, 1): class 0 gets 1 - sigmoid(s) <= 1 - sigmoid(0) = 0.5
+    ("fc: dense 1 sigmoid", TWO_CLASSES + "bce", 4, 13,
+     ("the output 'fc_sigmoid' is a sigmoid, whose values lie in (0, 1), but the loss bce "
+     "takes raw scores and applies a sigmoid itself: one of the two classes can get at most "
+     "50% probability, and the loss stays above 0.693 on its images")),
+])
+def test_an_output_squeezed_by_a_bounded_activation_warns(output, train, line, column,
+                                                          message):
+    """A Keras habit, `Dense(10, activation="sigmoid")`: the loss's own softmax (sigmoid) of
+    scores so bounded can never be confident; the accuracy may still look right, the loss
+    and the probabilities predict shows do not."""
+    from cnnspec.lang import parse
+
+    (warning,) = check(parse(BOUNDED_HEAD.format(output, train), path="out.cnn")).warnings
+    assert warning.message == message and warning.severity == "warning"
+    assert (warning.span.line, warning.span.column) == (line, column)
+    assert warning.hint.startswith(f"drop the {message.split(' is a ')[1].split(',')[0]} ")
+
+
+@pytest.mark.parametrize("output, train", [
+    ("fc: dense 10 relu", "loss cross_entropy"),  # not bounded above: confident enough
+    ("fc: dense 10 sigmoid", "loss mse"),  # compared with one-hot targets as it is
+    ("fc: dense 10 softmax", "loss cross_entropy"),  # fused into the loss
+])
+def test_an_output_the_loss_reads_as_it_is_does_not_warn(output, train):
+    from cnnspec.lang import parse
+
+    assert check(parse(BOUNDED_HEAD.format(output, train), path="out.cnn")).warnings == []

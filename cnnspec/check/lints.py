@@ -20,6 +20,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   of the description (too large a value is an error: it would start as infinity);
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
+- an output ending in a bounded activation (sigmoid, tanh, relu6) where the loss
+  (cross_entropy, bce) takes raw scores: no class can then be predicted with confidence;
 - a step schedule whose first step comes after the last epoch (the lr never changes), a
   multistep milestone after the last epoch, or a cosine schedule whose min_lr is above the lr
   (the lr rises);
@@ -39,6 +41,8 @@ squash the scores twice). The data against the network is checked in
 :mod:`cnnspec.check.training`.
 """
 from __future__ import annotations
+
+import math
 
 from cnnspec.check import signal
 from cnnspec.check.graph import INPUT, consumers
@@ -333,6 +337,42 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         hint="remove it (cross_entropy takes raw scores) or make it the last layer")
         for layer in spec.ir["layers"]
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
+
+
+# The losses that take raw scores, and what each turns them into probabilities with.
+SQUASHING_LOSSES = {"cross_entropy": "softmax", "bce": "a sigmoid"}
+
+
+def bounded_output(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """An output squeezed by a bounded activation (``dense 10 sigmoid``, as a Keras classifier
+    ends in ``Dense(10, activation=...)``) where the loss takes raw scores: the softmax of
+    cross_entropy gives a class, among K, at most ``e^hi / (e^hi + (K - 1) e^lo)`` of scores
+    in ``(lo, hi)``, the sigmoid of bce at most ``sigmoid(hi)`` to one class and
+    ``1 - sigmoid(lo)`` to the other; the loss cannot fall below the log of that."""
+    loss = spec.ir["training"].get("loss")
+    info = next((i for i in layers if i.name == spec.ir["output"]), None)
+    bounds = info and KINDS[info.kind].value_range
+    if loss not in SQUASHING_LOSSES or not bounds or len(info.output_shape) != 1:
+        return []
+    low, high = bounds
+    if loss == "cross_entropy":
+        classes = info.output_shape[0]
+        if classes < 2:
+            return []
+        most = 1 / (1 + (classes - 1) * math.exp(low - high))
+        which, where = "no class can get more than", ""
+    else:
+        most = min(1 / (1 + math.exp(-high)), 1 - 1 / (1 + math.exp(-low)))
+        which, where = "one of the two classes can get at most", " on its images"
+    return [spec.error(
+        f"the output '{info.name}' is a {info.kind}, whose values lie in ({low:g}, {high:g}), "
+        f"but the loss {loss} takes raw scores and applies {SQUASHING_LOSSES[loss]} itself: "
+        f"{which} "
+        f"{most:.0%} probability, and the loss stays above {-math.log(most):.3g}"
+        f"{where}",
+        info.name, severity="warning",
+        hint=f"drop the {info.kind} from the output layer (its raw scores are what the loss "
+             "wants)")]
 
 
 def augment_fit(spec: Spec) -> list[SpecError]:

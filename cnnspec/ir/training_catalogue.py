@@ -347,15 +347,16 @@ TRANSFORMS: dict[str, Entry] = {entry.name: entry for entry in (
 
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
-          "fused into it)", "cnnspec.engine.losses.softmax_cross_entropy",
+          "fused into it; `check` warns about an output squeezed by a bounded activation, "
+          "`dense 10 sigmoid`)", "cnnspec.engine.losses.softmax_cross_entropy",
           settings=("label_smoothing", "class_weights")),
     Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
           "cnnspec.engine.losses.mse"),
     Entry("nll", "negative log-likelihood of log-probabilities (the output a `log_softmax` "
           "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll",
           settings=("class_weights",)),
-    Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`), as "
-          "PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce",
+    Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`, "
+          "not `dense 1 sigmoid`: `check` warns), as PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce",
           settings=("class_weights",)),
 )}
 

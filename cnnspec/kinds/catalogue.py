@@ -551,7 +551,7 @@ def _same_shape(ir: dict, in_shapes) -> Inferred:
 def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1.0,
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
-                signal_bound: float = math.inf) -> Kind:
+                value_range: tuple[float, float] | None = None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -559,9 +559,11 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
 
     ``signal_factor``: ``E[f(y)^2] / E[y^2]`` for a symmetric, zero-mean ``y``, the factor by
     which it scales the signal's second moment (Glorot & Bengio 2010; He et al. 2015).
-    ``signal_bound``: the most ``E[f(y)^2]`` can be, for a bounded ``f`` (tanh: 1): a signal
-    too large for the factor saturates there instead of growing on.
+    ``value_range``: the (lowest, highest) values of a bounded ``f`` (tanh: (-1, 1)). The most
+    ``E[f(y)^2]`` can then be is the larger square of the two (tanh: 1): a signal too large for
+    the factor saturates there instead of growing on.
     """
+    signal_bound = math.inf if value_range is None else max(v * v for v in value_range)
     return Kind(
         name, summary, "activation", infer=_same_shape,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
@@ -571,7 +573,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
-        libraries=libraries)
+        libraries=libraries, value_range=value_range)
 
 
 def _unary(op: str, **attributes):
@@ -583,9 +585,10 @@ RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
                    signal_factor=lambda ir: 0.5)
 # tanh is linear near 0 and |tanh| < 1: E[tanh(y)^2] <= min(E[y^2], 1). A larger input
 # saturates the units (the chaotic phase, init-report --phase) rather than growing the signal.
-TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"), signal_bound=1.0)
+TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
+                   value_range=(-1.0, 1.0))
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
-                      _unary("Sigmoid"), signal_bound=1.0)
+                      _unary("Sigmoid"), value_range=(0.0, 1.0))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "
@@ -645,7 +648,7 @@ HARDSWISH_SECOND_MOMENT = 0.3316
 
 RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
                     lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
-                    signal_factor=lambda ir: 0.5, signal_bound=36.0)
+                    signal_factor=lambda ir: 0.5, value_range=(0.0, 6.0))
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)

@@ -103,6 +103,8 @@ class Kind:
     ``g.param(key, shape=None) -> name`` (the layer's ``weight``, ``bias`` or a buffer,
     reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
     :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
+    ``value_range``: the (lowest, highest) values a bounded activation gives (tanh: (-1, 1));
+    None for a kind whose output has no such bound.
     ``linear``: its output is one linear map of its inputs, the same for every channel (a
     mean pool, a reshape, upsampling, a merge), so the gradient it passes back to a channel
     does not depend on that channel's values (check's symmetry lint reads it: channels whose
@@ -136,6 +138,7 @@ class Kind:
     examples: tuple[Example, ...] = ()
     flops: Callable[[dict, list[Shape], Shape, int], int] = elementwise_flops
     libraries: Callable[[dict], tuple[str, ...]] = lambda ir: ()
+    value_range: tuple[float, float] | None = None
 
     @property
     def weighted(self) -> bool:
