@@ -64,6 +64,9 @@ CASES = [
      'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
+    # a residual sum as PyTorch's forward writes it
+    ("input 1x8x8\na: conv 8 3x3\nb: conv 8 3x3 <- input\ns: a + b\n",
+     "unexpected character '\\+'", 4, 6, "^layers are summed with `add`, e.g. `s: add\\(c1, c2\\)`"),
     ("input 1x8x8\ntrain {\n  data npz(data/train.npz)\n}\n", "unexpected character '/'", 3,
      16, '^a file path is a string in double quotes, e.g. npz\\("data/train.npz"\\)'),
     ("input 1x8x8\n)\n", "unexpected '\\)'", 2, 1, None),

@@ -389,6 +389,8 @@ def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
     if isinstance(exc, UnexpectedCharacters):
         if exc.char in "×✕✖":  # a size copied from a paper: 1×28×28
             return "sizes are written with the letter x: 3x3, 1x28x28"
+        if exc.char == "+":  # `s: c1 + c2`, a residual sum as PyTorch's forward writes it
+            return "layers are summed with `add`, e.g. `s: add(c1, c2)` (joined with `concat`)"
         if exc.char in "/\\." and unclosed is not None and unclosed.value == "(":
             # `npz(data/train.npz)`: a path written bare among a call's arguments
             return ('a file path is a string in double quotes, e.g. npz("data/train.npz") '
