@@ -57,6 +57,23 @@ def test_init_report_table_on_real_data(capsys):
     assert "signal: activation std x" in out
 
 
+def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsys):
+    """The warnings of an --init variant were located at the spec's layers, whose line shows
+    the spec's own init: they now name the option; the spec's own warnings stay as check
+    prints them, once."""
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nc1: conv 8 3x3 relu\nside: conv 4 3x3 <- input\n"
+                    "flatten <- c1_relu\nfc: dense 10\n")
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2",
+                 "--init", "he_normal", "--init", "zeros"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
+    assert warnings == [
+        f"{spec}:3:1: warning: layer 'side' is not used: the output 'fc' does not depend on it",
+        (f'{spec}:2:1: warning: with --init "zeros": all 8 filters of c1 start identical '
+         "(constant 0), so they get identical gradients and stay identical: symmetry never "
+         "breaks")]
+
+
 # A layer of each way of counting fans, each under an init whose formula reads them (on the
 # default data, digits: 1x8x8, 10 classes): C/G*kh*kw and F*kh*kw for a conv (grouped, depthwise), F/G*kh*kw and C*kh*kw for a
 # transposed conv (PyTorch's layout (C, F/G, kh, kw)), inputs and units for a dense layer.

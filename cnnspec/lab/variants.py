@@ -42,12 +42,19 @@ def load_variant(path: str | Path, init: str | None = None) -> Variant:
     if init is None:
         return Variant(SPEC_LABEL, load(path, for_training=False))
     init_ir = _parse_init_option(init)
-    spec = load(path, for_training=False).spec
+    own = load(path, for_training=False)
     try:
-        return Variant(init, check(with_default_weight(spec, init_ir), for_training=False))
+        checked = check(with_default_weight(own.spec, init_ir), for_training=False)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
         first = first_error(exc)            # point at the layers it replaced the init of
         raise SpecError(first.message, hint=first.hint, file=_option(init)) from None
+    # A warning the spec as written does not get is the init text's: located at the layers it
+    # replaced the init of (in the spec), and said to be the option's, which the spec's line
+    # under the caret does not show.
+    checked.warnings = [w if w in own.warnings else
+                        dataclasses.replace(w, message=f"with {_option(init)}: {w.message}")
+                        for w in checked.warnings]
+    return Variant(init, checked)
 
 
 def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
