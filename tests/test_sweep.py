@@ -242,6 +242,28 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
     assert table.splitlines()[1].startswith("he_normal") and "+-" in table
 
 
+def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(named, tmp_path,
+                                                                           monkeypatch):
+    """accuracy.png had no title, and its one legend ("mean", inside each panel) left the
+    dots unexplained and could cover them: one legend under the panels names both."""
+    from cnnspec.render import figure
+
+    result = sweep(str(named), ["init=he_normal,zeros", "lr=0.05,0.1"], seeds=1,
+                   out=tmp_path / "s", executor=in_process)
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    write_outputs(result)
+    accuracy = drawn[0]
+    assert accuracy._suptitle.get_text() == f"{named.stem}: sweep, validation accuracy by setting"
+    assert len(accuracy.axes) == 2 and all(ax.get_legend() is None for ax in accuracy.axes)
+    (legend,) = accuracy.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["a run", "mean of the runs"]
+    renderer = accuracy.canvas.get_renderer()
+    accuracy.draw(renderer)
+    assert legend.get_window_extent(renderer).y1 <= min(
+        ax.get_tightbbox(renderer).y0 for ax in accuracy.axes)
+
+
 def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
     out = tmp_path / "s"
     first = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)

@@ -13,9 +13,10 @@ from cnnspec.sweep.results import Group, curve_label, mean_std
 
 
 def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]],
-                             out_png) -> Path:
+                             out_png, title: str | None = None) -> Path:
     """One panel per swept setting (``axes``: key and its values in the order given): the
-    validation accuracy of every run at each value (dots) and their mean (line)."""
+    validation accuracy of every run at each value (dots) and their mean (line), both in the
+    legend; ``title`` above the panels."""
     if not axes:
         raise RunError("nothing to plot: no setting was swept")
     fig = figure.new_figure(4.0 * len(axes), 3.6)
@@ -25,18 +26,22 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
         for x, value in enumerate(values):
             accs = [r.val_acc for g in rows if g.settings.get(key) == value
                     for _, r in g.cells if r.val_acc is not None]
-            ax.scatter([x] * len(accs), accs, s=14, alpha=0.5, color="C0")
+            ax.scatter([x] * len(accs), accs, s=14, alpha=0.5, color="C0",
+                       label="a run" if x == 0 else None)
             means.append(mean_std(accs)[0])
         shown = [(x, m) for x, m in enumerate(means) if not math.isnan(m)]
         if shown:
-            ax.plot(*zip(*shown), color="C1", marker="o", label="mean")
-            ax.legend(fontsize=8)
+            ax.plot(*zip(*shown), color="C1", marker="o", label="mean of the runs")
         ax.set_xticks(range(len(values)), values, rotation=20, fontsize=8)
         ax.set_xlim(-0.5, len(values) - 0.5)
         figure.accuracy_axis(ax)
         ax.set_xlabel(key)
         ax.set_ylabel("validation accuracy")
         ax.grid(True, alpha=0.3)
+    # one legend for every panel (they draw alike), under them, where it hides no run
+    figure.legend_below(fig, panels[0], columns=2)
+    if title:
+        fig.suptitle(title)
     return figure.save_png(fig, out_png)
 
 

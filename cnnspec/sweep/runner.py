@@ -169,8 +169,9 @@ def write_outputs(result: Sweep) -> list[Path]:
     rows = result.groups
     paths = list(write_results(result.out, result.description(), rows, result.done))
     if result.axes:
-        paths.append(plot_accuracy_by_setting(rows, [(a.key, list(a.texts)) for a in result.axes],
-                                              result.out / "accuracy.png"))
+        paths.append(plot_accuracy_by_setting(
+            rows, [(a.key, list(a.texts)) for a in result.axes], result.out / "accuracy.png",
+            title=f"{Path(result.spec).stem}: sweep, validation accuracy by setting"))
     if any(r.metrics for _, r in result.done):
         paths.append(plot_group_curves(rows, result.out / rundir.CURVES,
                                        title=f"{Path(result.spec).stem}: sweep"))
