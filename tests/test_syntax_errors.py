@@ -64,6 +64,11 @@ CASES = [
      'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
+    # arithmetic, which a spec does not compute: the number it comes to
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 1/3)\n", "unexpected character '/'", 2, 30,
+     "^a spec holds numbers, not arithmetic: write 0.3333 for 1/3$"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  lr 1e-2 * 5\n}\n", "unexpected character '\\*'",
+     4, 11, "^a spec holds numbers, not arithmetic: write 0.05 for 1e-2 \\* 5$"),
     # a residual sum as PyTorch's forward writes it
     ("input 1x8x8\na: conv 8 3x3\nb: conv 8 3x3 <- input\ns: a + b\n",
      "unexpected character '\\+'", 4, 6, "^layers are summed with `add`, e.g. `s: add\\(c1, c2\\)`"),

@@ -354,7 +354,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             span = _label(exc, text)[0]
         return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
-                     hint=_plain_hint(exc, start, unclosed),
+                     hint=_arithmetic_hint(exc, text) or _plain_hint(exc, start, unclosed),
                      file=path)
 
 
@@ -381,6 +381,29 @@ CLOSING = {"(": ")", "[": "]"}
 STATEMENT_FORMS = "each line is one statement, e.g. `input 1x28x28` or `c1: conv 16 3x3 relu`"
 INIT_FORMS = ("an initializer is a name (he_normal), a call (normal(0, 0.01)) or a kernel "
               "literal ([[1, 0], [0, 1]])")
+
+
+# A quotient or product of two numbers (`lr 1/100`, `normal(0, 1/3)`), around the operator.
+ARITHMETIC = re.compile(r"(\d+(?:\.\d*)?(?:e-?\d+)?)\s*([/*])\s*(\d+(?:\.\d*)?(?:e-?\d+)?)")
+
+
+def _arithmetic_hint(exc: UnexpectedInput, text: str) -> str | None:
+    """For a '/' or '*' between two numbers, which a spec does not compute: the number to
+    write instead (a path's '/' inside a call is another mistake, hinted elsewhere)."""
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "/*":
+        return None
+    lines = source_lines(text)
+    if not 0 < exc.line <= len(lines):
+        return None
+    line = lines[exc.line - 1]
+    for match in ARITHMETIC.finditer(line):
+        if match.start(2) == exc.column - 1:
+            a, b = float(match[1]), float(match[3])
+            if match[2] == "/" and b == 0:
+                return None
+            value = a / b if match[2] == "/" else a * b
+            return f"a spec holds numbers, not arithmetic: write {value:.4g} for {match[0]}"
+    return None
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
