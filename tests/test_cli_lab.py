@@ -70,8 +70,8 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
     assert warnings == [
         f"{spec}:3:1: warning: layer 'side' is not used: the output 'fc' does not depend on it",
         (f'{spec}:2:1: warning: with --init "zeros": all 8 filters of c1 start identical '
-         "(constant 0), so they get identical gradients and stay identical: symmetry never "
-         "breaks")]
+         "(constant 0), and with biases of 0 every input to its relu is 0, where it passes no "
+         "gradient: c1 never changes, so symmetry never breaks")]
 
 
 # A layer of each way of counting fans, each under an init whose formula reads them (on the

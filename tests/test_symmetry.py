@@ -238,3 +238,63 @@ def test_an_add_of_branches_that_start_alike_keeps_the_tie(tmp_path, weight, sta
     assert ("symmetry never breaks" in warning.message) == stays
     if not stays:
         assert warning.message.endswith("come back through c")
+
+
+# A layer with every weight 0 and no bias above 0, read only by a ReLU: what check says about it
+# (by layer: whether its filters are also said to stay identical), and which parameters SGD
+# then leaves exactly as they started: the layer's, those of the layers before it, and the
+# weights of the layer after it, whose input stays 0 (its bias learns).
+DEAD_CASES = [
+    # its own relu, biases 0; the drawn conv before it gets no gradient through it either
+    ("c0: conv 4 3x3 pad same relu\nc1: conv 4 3x3 pad same weight zeros relu\nflatten\n"
+     + "fc: dense 10\n", {"c1": True},
+     {"c0.weight", "c0.bias", "c1.weight", "c1.bias", "fc.weight"}),
+    # a negative bias, and no bias with a relu layer of its own: the same
+    ("c1: conv 4 3x3 pad same weight zeros bias constant(-0.1) relu\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "c1.bias", "fc.weight"}),
+    ("c1: conv 4 3x3 pad same weight zeros nobias\nr: relu\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "fc.weight"}),
+    # a single unit (no filters to be alike)
+    ("flatten\nh: dense 1 weight zeros relu\nfc: dense 10\n", {"h": False},
+     {"h.weight", "h.bias", "fc.weight"}),
+]
+
+
+@pytest.mark.parametrize("lines, warned, frozen", DEAD_CASES)
+def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_path, lines,
+                                                                             warned, frozen):
+    """`check` says "never changes" of exactly the layers SGD leaves as they started (and,
+    through them, the layers before them): the ReLU's gradient is 0 at 0 and below."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "dead.cnn"
+    path.write_text("input 1x8x8\n" + lines)
+    checked = cnnspec.load(path)
+    said = {name: w for w in checked.warnings for name in [w.message.split(" never changes")[0]
+                                                           .rsplit(" ", 1)[-1]]
+            if " never changes" in w.message}
+    assert set(said) == set(warned)
+    for name, symmetric in warned.items():
+        assert ("symmetry never breaks" in said[name].message) == symmetric
+        assert ("layers before it" in said[name].message) == (name == "c1" and "c0" in lines)
+    model = compile_spec(checked, seed=0, dtype="float64")
+    before = {k: v.copy() for k, v in model.params().items()}
+    _train(model, STEPS)
+    after = model.params()
+    assert {k for k in after if np.array_equal(after[k], before[k])} == frozen
+
+
+@pytest.mark.parametrize("lines", [
+    "c1: conv 4 3x3 pad same weight zeros bias constant(0.1) relu\nflatten\nfc: dense 10\n",
+    "c1: conv 4 3x3 pad same weight zeros leaky_relu\nflatten\nfc: dense 10\n",
+    "c1: conv 4 3x3 pad same weight zeros relu\nc2: conv 4 3x3 pad same <- c1\nflatten\n"
+    + "fc: dense 10\n",
+])
+def test_a_zero_layer_whose_gradient_gets_through_is_not_said_to_never_change(tmp_path, lines):
+    """A positive bias, a leaky ReLU, or a reader that is not a ReLU: the layer learns."""
+    import cnnspec
+
+    path = tmp_path / "alive.cnn"
+    path.write_text("input 1x8x8\n" + lines)
+    assert not any(" never changes" in w.message for w in cnnspec.load(path).warnings)

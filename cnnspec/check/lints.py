@@ -49,7 +49,7 @@ from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
-from cnnspec.errors import SpecError, counted
+from cnnspec.errors import SpecError, counted, float_text
 from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
@@ -203,13 +203,79 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]
             and _feeds_a_weight_layer(info.name, by_name, after)}
 
 
+def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
+    """The trainable conv/dense layers that start with no gradient: every weight 0 and no bias
+    above 0 (none, or one constant of 0 or less), read only by activations whose gradient is
+    0 there (``Kind.flat_at_zero``: relu, relu6). Every output is then the bias, where the
+    activation passes nothing back, so the layer never changes, whatever the lr, and no
+    gradient reaches what lies before it through it. By name, with the activations."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    dead = {}
+    for info in layers:
+        weight, bias = info.weight_init, info.bias_init
+        if not (is_weighted(info.kind) and info.ir["trainable"] and weight is not None
+                and weight.scale == 0):
+            continue
+        if bias is not None and not (bias.constant and bias.mean <= 0):
+            continue
+        readers = after.get(info.name, [])
+        if readers and all(KINDS[by_name[r].kind].flat_at_zero for r in readers):
+            dead[info.name] = readers
+    return dead
+
+
+def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:
+    """Whether a layer with trainable parameters lies anywhere upstream of ``name``."""
+    todo, seen = list(by_name[name].inputs), set()
+    while todo:
+        nxt = todo.pop()
+        if nxt == INPUT or nxt in seen:
+            continue
+        seen.add(nxt)
+        if by_name[nxt].trainable_params:
+            return True
+        todo.extend(by_name[nxt].inputs)
+    return False
+
+
+def _dead_fate(info: LayerInfo, readers: list[str], by_name: dict[str, LayerInfo],
+               symmetric: bool) -> str:
+    """What a layer of :func:`dead_starts` comes to: its activations' input, and that it (and,
+    through it, what lies before it) never changes; ``symmetric``: its filters also start
+    identical, which then stay so."""
+    bias = info.bias_init
+    value = 0.0 if bias is None else bias.mean
+    start = "with no bias" if bias is None else f"with biases of {float_text(value)}"
+    if all(r == f"{info.name}_{by_name[r].kind}" for r in readers):  # `conv 8 3x3 relu`
+        target = f"its {by_name[readers[0]].kind}"
+    else:
+        target = _names([f"{by_name[r].kind} '{r}'" for r in readers])
+    tie = ", so symmetry never breaks" if symmetric else ""
+    before = (", and no gradient reaches the layers before it through it"
+              if _learns_before(info.name, by_name) else "")
+    return (f"{start} every input to {target} is {float_text(value)}, where it passes no "
+            f"gradient: {info.name} never changes{tie}{before}")
+
+
 def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
-    only the layers after it can."""
+    only the layers after it can; and for each layer of :func:`dead_starts`, that it never
+    changes (said in the same warning where its filters also start identical: no gradient
+    comes back to tell them apart)."""
     out = []
     by_name = {info.name: info for info in layers}
-    for name, breakers in symmetric_starts(spec, layers).items():
+    dead = dead_starts(spec, layers)
+    symmetric = symmetric_starts(spec, layers)
+    for name, readers in dead.items():
+        if name not in symmetric:
+            info = by_name[name]
+            out.append(spec.error(
+                f"every weight of {info.kind} {name} starts at 0 "
+                f"({info.weight_init.short}), and {_dead_fate(info, readers, by_name, False)}",
+                name, "weight_init", severity="warning",
+                hint="use a random init such as he_normal (a bias of 0 is fine then)"))
+    for name, breakers in symmetric.items():
         info = by_name[name]
         what, count = KINDS[info.kind].noun, identical_filters(info)
         if info.weight_init.distribution != "identity":
@@ -225,7 +291,9 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                    "per input channel")
             hint = ("identity passes the input through only where the output has no more "
                     "channels than the input; use orthogonal or he_normal here")
-        if breakers:
+        if name in dead:
+            fate = f", and {_dead_fate(info, dead[name], by_name, True)}"
+        elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
                     f"gradients that come back through {_names(breakers)}")
         else:

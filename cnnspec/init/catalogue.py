@@ -114,7 +114,9 @@ SAME_NAME_ELSEWHERE = {
 
 
 INITS: tuple[Init, ...] = (
-    Init("zeros", "constant", "every element 0", bias=True, torch="nn.init.zeros_({p})"),
+    Init("zeros", "constant", "every element 0. Warned about as constant is; before a ReLU with "
+         "no bias above 0, the layer gets no gradient at all and never changes.", bias=True,
+         torch="nn.init.zeros_({p})"),
     Init("ones", "constant", "every element 1", bias=True, torch="nn.init.ones_({p})"),
     Init("constant", "constant", "every element the same value. Warned about on trainable "
          "hidden layers: every filter starts the same, and where what reads the layer weighs "

@@ -551,7 +551,8 @@ def _same_shape(ir: dict, in_shapes) -> Inferred:
 def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1.0,
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
-                value_range: tuple[float, float] | None = None) -> Kind:
+                value_range: tuple[float, float] | None = None,
+                flat_at_zero: bool = False) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -573,7 +574,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
-        libraries=libraries, value_range=value_range)
+        libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero)
 
 
 def _unary(op: str, **attributes):
@@ -582,7 +583,7 @@ def _unary(op: str, **attributes):
 
 
 RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
-                   signal_factor=lambda ir: 0.5)
+                   signal_factor=lambda ir: 0.5, flat_at_zero=True)
 # tanh is linear near 0 and |tanh| < 1: E[tanh(y)^2] <= min(E[y^2], 1). A larger input
 # saturates the units (the chaotic phase, init-report --phase) rather than growing the signal.
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
@@ -648,7 +649,7 @@ HARDSWISH_SECOND_MOMENT = 0.3316
 
 RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
                     lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
-                    signal_factor=lambda ir: 0.5, value_range=(0.0, 6.0))
+                    signal_factor=lambda ir: 0.5, value_range=(0.0, 6.0), flat_at_zero=True)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)

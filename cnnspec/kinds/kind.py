@@ -104,7 +104,9 @@ class Kind:
     reshaped to ``shape``), ``g.const(values, dtype="model") -> name`` (see
     :mod:`cnnspec.exporters.onnx_graph`). None: the kind cannot be exported to ONNX.
     ``value_range``: the (lowest, highest) values a bounded activation gives (tanh: (-1, 1));
-    None for a kind whose output has no such bound.
+    None for a kind whose output has no such bound. ``flat_at_zero``: its gradient is 0 at 0
+    and below (relu, relu6), so a layer whose every output starts there gets no gradient
+    through it (check's lint of weights that start at 0 reads it).
     ``linear``: its output is one linear map of its inputs, the same for every channel (a
     mean pool, a reshape, upsampling, a merge), so the gradient it passes back to a channel
     does not depend on that channel's values (check's symmetry lint reads it: channels whose
@@ -139,6 +141,7 @@ class Kind:
     flops: Callable[[dict, list[Shape], Shape, int], int] = elementwise_flops
     libraries: Callable[[dict], tuple[str, ...]] = lambda ir: ()
     value_range: tuple[float, float] | None = None
+    flat_at_zero: bool = False
 
     @property
     def weighted(self) -> bool:
