@@ -69,6 +69,15 @@ CASES = [
      "^a spec holds numbers, not arithmetic: write 0.3333 for 1/3$"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  lr 1e-2 * 5\n}\n", "unexpected character '\\*'",
      4, 11, "^a spec holds numbers, not arithmetic: write 0.05 for 1e-2 \\* 5$"),
+    # a function as NumPy or math writes it, the operator inside the function's call, a power
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, np.sqrt(2/9))\n", "unexpected character '\\.'",
+     2, 31, "^a spec holds numbers, not arithmetic: write 0.4714 for np\\.sqrt\\(2/9\\)$"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, sqrt(2/9))\n", "unexpected character '/'",
+     2, 35, "^a spec holds numbers, not arithmetic: write 0.4714 for sqrt\\(2/9\\)$"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 1/100000)\n", "unexpected character '/'",
+     2, 30, "^a spec holds numbers, not arithmetic: write 1e-5 for 1/100000$"),
+    ("input 1x8x8\nconv 8 3x3 weight normal(0, 2**-0.5)\n", "unexpected character '\\*'",
+     2, 30, "^a spec holds numbers, not arithmetic: write 0.7071 for 2\\*\\*-0.5$"),
     # a residual sum as PyTorch's forward writes it
     ("input 1x8x8\na: conv 8 3x3\nb: conv 8 3x3 <- input\ns: a + b\n",
      "unexpected character '\\+'", 4, 6, "^layers are summed with `add`, e.g. `s: add\\(c1, c2\\)`"),

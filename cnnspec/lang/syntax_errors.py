@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.standalone import (
     Lark,
     UnexpectedCharacters,
@@ -383,27 +384,64 @@ INIT_FORMS = ("an initializer is a name (he_normal), a call (normal(0, 0.01)) or
               "literal ([[1, 0], [0, 1]])")
 
 
-# A quotient or product of two numbers (`lr 1/100`, `normal(0, 1/3)`), around the operator.
-ARITHMETIC = re.compile(r"(\d+(?:\.\d*)?(?:e-?\d+)?)\s*([/*])\s*(\d+(?:\.\d*)?(?:e-?\d+)?)")
-
-
 def _arithmetic_hint(exc: UnexpectedInput, text: str) -> str | None:
-    """For a '/' or '*' between two numbers, which a spec does not compute: the number to
-    write instead (a path's '/' inside a call is another mistake, hinted elsewhere)."""
-    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "/*":
+    """For arithmetic where a number goes (``lr 1/100``, ``normal(0, np.sqrt(2 / 9))``),
+    which a spec does not compute: the number to write instead (a path's '/' inside a call is
+    another mistake, hinted elsewhere)."""
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in "/*+-.(":
         return None
     lines = source_lines(text)
     if not 0 < exc.line <= len(lines):
         return None
-    line = lines[exc.line - 1]
-    for match in ARITHMETIC.finditer(line):
-        if match.start(2) == exc.column - 1:
-            a, b = float(match[1]), float(match[3])
-            if match[2] == "/" and b == 0:
-                return None
-            value = a / b if match[2] == "/" else a * b
-            return f"a spec holds numbers, not arithmetic: write {value:.4g} for {match[0]}"
-    return None
+    expression = _operand_around(lines[exc.line - 1], exc.column - 1)
+    value = None if expression is None else value_of_text(expression)
+    if value is None:
+        return None
+    return f"a spec holds numbers, not arithmetic: write {number_text(value)} for {expression}"
+
+
+def _operand_around(line: str, column: int) -> str | None:
+    """The text of the value the character at ``column`` of ``line`` sits in: from after the
+    '(', ',', '=' or space-led setting word before it to the ',' or ')' that closes it at its
+    own depth (or the line's end, before a comment)."""
+    line = line.split("#", 1)[0]
+    depth, start = 0, column
+    while start > 0:
+        char = line[start - 1]
+        if char == ")":
+            depth += 1
+        elif char == "(" and depth:
+            depth -= 1
+        elif depth == 0 and (char in "(,=" or char == " " and _after_a_word(line, start - 1)):
+            break
+        start -= 1
+    depth, end = 0, column
+    while end < len(line):
+        char = line[end]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            if depth == 0:
+                break
+            depth -= 1
+        elif char == "," and depth == 0:
+            break
+        end += 1
+    while start > 0 and line[start - 1] == "(" and end < len(line) and line[end] == ")":
+        # inside a function the hint computes (sqrt(2/9)): the whole call is the value
+        call = re.search(r"[\w.]+$", line[:start - 1])
+        if call is None or call[0].rsplit(".", 1)[-1] not in FUNCTIONS:
+            break
+        start, end = call.start(), end + 1
+    found = line[start:end].strip()
+    return found or None
+
+
+def _after_a_word(line: str, space: int) -> bool:
+    """Whether the space at ``space`` follows a setting's or layer's word (``lr 1/100``), not
+    an operator (``1e-2 * 5``)."""
+    before = line[:space].rstrip()
+    return bool(before) and (before[-1].isalpha() or before[-1] == "_")
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:

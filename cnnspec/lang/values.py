@@ -18,6 +18,7 @@ from cnnspec.ir.limits import (
     short_number,
     too_large_int,
 )
+from cnnspec.lang.arithmetic import call_text, number_text, value_of_call
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
 
@@ -41,8 +42,12 @@ def number(value: Value, what: str) -> float:
                         hint="numbers must be finite: at most about 1.8e308 in size")
     if isinstance(value, Num):
         return float(value.value) + 0.0  # -0.0 reads as 0.0 (NumPy refuses a scale of -0.0)
+    computed = value_of_call(value)  # sqrt(2), pi: the number to write instead
+    hint = (f"a spec holds numbers: write {number_text(computed)} for "
+            f"{call_text(value)}" if computed is not None
+            else "write a number such as 0.5, -2 or 1e-3")
     raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span,
-                    hint="write a number such as 0.5, -2 or 1e-3")
+                    hint=hint)
 
 
 def within_float32(x: float, value: Value, what: str, above_zero: bool = False) -> float:
