@@ -409,7 +409,7 @@ def test_a_data_set_that_outweighs_the_step_is_the_error_and_the_hint(tmp_path, 
         assert found[0].span.line == 6, found[0]
         assert "a lower shapes count" in found[0].hint and "fewer filters" not in found[0].hint
     assert main(["check", str(spec), "--max-memory", str(memory.process - 1)]) == 2
-    assert "the data set weighs most" in capsys.readouterr().err
+    assert "beside Python and its libraries, the data set weighs most" in capsys.readouterr().err
     spec.write_text(body.format("wide: conv 4096 3x3 pad same"))
     memory = cnnspec.load(spec).step_memory
     (error,) = memory_problems(cnnspec.load(spec).spec, memory, memory.process - 1)

@@ -151,7 +151,7 @@ def test_training_on_an_npz_file_too_large_for_memory_is_refused_once_it_is_read
         assert main([command[0], str(spec), *command[1:]]) == 2
         err = capsys.readouterr().err
         assert "mine.cnn:6:3: error: training would need up to about" in err
-        assert ("the data set weighs most" in err
+        assert ("beside Python and its libraries, the data set weighs most" in err
                 and "a subset of them, saved in an npz file" in err)
     assert not (tmp_path / "run").exists()
     assert main(["check", str(spec), "--max-memory", str(2 * loaded)]) == 0  # a limit given

@@ -618,6 +618,11 @@ def _parts_text(memory: MemoryEstimate, task: Task) -> str:
             + f"and {bytes_text(memory.runtime)} for Python, its libraries and their buffers")
 
 
+# What a problem's largest part is weighed against: Python's share, which no spec changes, may
+# be larger (120 MiB against 17 MiB of data was called "the data set weighs most").
+BESIDE_RUNTIME = "beside Python and its libraries, "
+
+
 def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
                       ) -> tuple[tuple, str, str, str]:
     """Where a memory problem is located (the spec place), what weighs most there, and what
@@ -627,15 +632,16 @@ def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
     named = spec.text is None or ("training", "data") in spec.spans
     if named and memory.data > memory.total + memory.slack + memory.recording:
         lower = fewer_images(spec.ir["training"]["data"])
-        return ("training", "data"), "the data set weighs most", lower, lower
+        return ("training", "data"), BESIDE_RUNTIME + "the data set weighs most", lower, lower
     if memory.recording > memory.total + memory.slack:
         lower = task.smaller or (
             "train without --stats, or with a smaller batch (a recorded step keeps every "
             "layer's output and gradient)")
-        return ((memory.heaviest,), "recording every layer's output and gradient weighs most",
+        return ((memory.heaviest,),
+                BESIDE_RUNTIME + "recording every layer's output and gradient weighs most",
                 lower, lower)
     lower = task.smaller or (
         "use fewer filters or units, more stride or pooling early, or a smaller batch; "
         "`cnnspec summary` lists what each layer holds")
-    return ((memory.heaviest,), f"'{memory.heaviest}' weighs most", lower,
+    return ((memory.heaviest,), f"of the layers, '{memory.heaviest}' weighs most", lower,
             task.smaller or "a smaller batch lowers the activations")
