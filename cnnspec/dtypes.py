@@ -50,6 +50,13 @@ class FloatFormat:
         rounds to 0."""
         return math.ldexp(1.0, 1 - self._bias - self.fraction_bits)
 
+    @property
+    def rounds_to_zero(self) -> float:
+        """The largest positive value that becomes 0 (half of :attr:`smallest_subnormal`: the
+        halfway value rounds to the even neighbour, 0). A setting that must be above 0 (an eps
+        that divides, a learning rate) but is at most this is 0 in this format."""
+        return self.smallest_subnormal / 2
+
 
 # the dtypes a model trains in
 FORMATS = {"float32": FloatFormat(23, 8), "float64": FloatFormat(52, 11)}

@@ -269,3 +269,44 @@ def test_a_float64_run_evaluates_and_predicts_in_float64(tmp_path, capsys, no_cu
     image = tmp_path / "one.npy"
     np.save(image, np.zeros((1, 8, 8), np.float32))
     assert main(["predict", str(out), str(image)]) == 0
+
+
+EPS_REFUSED = ("tiny.cnn:11:22: error: adam eps must be greater than 0 in float32, the dtype "
+               "training computes in, which rounds 1e-50 to 0")
+
+
+@pytest.mark.parametrize("dtype", [[], ["--dtype", "float32"]], ids=["default", "float32"])
+@pytest.mark.parametrize("command", ["check", "train"])
+def test_an_eps_float32_rounds_to_0_is_refused_by_check_and_train_in_float32(
+        tmp_path, capsys, tiny_shapes_text, command, dtype):
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("  lr 0.05", "  optimizer adam(eps=1e-50)"))
+    options = ["--out", str(tmp_path / "run"), "--quiet"] if command == "train" else []
+    assert main([command, str(spec), *dtype, *options]) == 2
+    assert EPS_REFUSED in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def _float64_weights(spec, out) -> dict:
+    """The weights (``<layer>.weight``, ``<layer>.bias``) of one epoch of ``spec`` in float64."""
+    assert main(["train", str(spec), "--out", str(out), "--quiet", "--epochs", "1",
+                 "--dtype", "float64"]) == 0
+    with np.load(out / rundir.CHECKPOINT) as saved:
+        return {name: saved[name] for name in saved.files if not name.startswith("_")}
+
+
+def test_an_eps_float32_rounds_to_0_passes_check_and_trains_in_float64(
+        tmp_path, capsys, tiny_shapes_text, no_curves):
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("  lr 0.05", "  optimizer adam(eps=1e-50)"))
+    assert main(["check", str(spec), "--dtype", "float64"]) == 0
+    weights = _float64_weights(spec, tmp_path / "run")
+    metrics = json.loads((tmp_path / "run" / rundir.METRICS).read_text().splitlines()[-1])
+    assert np.isfinite(metrics["train_loss"]) and np.isfinite(metrics["val_loss"])
+    assert all(np.isfinite(w).all() and w.dtype == np.float64 for w in weights.values())
+    # the eps trained with is the spec's: Adam's default eps (1e-8) moves the weights otherwise
+    default = tmp_path / "default.cnn"
+    default.write_text(tiny_shapes_text.replace("  lr 0.05", "  optimizer adam"))
+    other = _float64_weights(default, tmp_path / "default")
+    assert weights.keys() == other.keys()
+    assert any(not np.array_equal(weights[name], other[name]) for name in weights)

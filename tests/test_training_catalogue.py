@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from cnnspec.check import check
+from cnnspec.dtypes import DTYPES, FORMATS
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
@@ -366,14 +367,40 @@ def test_a_setting_above_0_that_float32_rounds_to_0_is_located_in_the_spec():
     assert (error.span.line, error.span.column) == (5, 25) and error.hint  # at the 7e-46
 
 
-def test_the_float32_zero_bound_is_where_float32_rounds_to_0():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_zero_bound_of_a_setting_is_where_the_training_dtype_rounds_to_0(dtype):
+    bound = FORMATS[dtype].rounds_to_zero
+    assert np.dtype(dtype).type(bound) == 0
+    above = float(np.nextafter(np.float64(bound), 1.0))
+    assert np.dtype(dtype).type(above) > 0
+    eps = next(a for a in catalogue.OPTIMIZERS["adam"].args if a.name == "eps")
+    # refused at the bound (in float64 that is 0 itself), accepted just above it
+    assert eps.problem(bound, dtype) and eps.problem(above, dtype) is None
+
+
+def test_the_float32_zero_bound_is_the_one_the_layers_use():
     from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO
 
-    assert np.float32(FLOAT32_ROUNDS_TO_ZERO) == 0
-    above = float(np.nextafter(FLOAT32_ROUNDS_TO_ZERO, 1.0))
-    assert np.float32(above) > 0
-    eps = next(a for a in catalogue.OPTIMIZERS["adam"].args if a.name == "eps")
-    assert eps.problem(FLOAT32_ROUNDS_TO_ZERO) and eps.problem(above) is None
+    assert FLOAT32_ROUNDS_TO_ZERO == FORMATS["float32"].rounds_to_zero
+
+
+# The settings float32 rounds to 0 (refused above in a float32 run), in a float64 run.
+FLOAT32_ZEROS = [
+    ("optimizer", {"name": "adam", "beta1": 0.9, "beta2": 0.999, "eps": 1e-50,
+                   "amsgrad": False}),
+    ("class_weights", [1e-50] * 10),
+    ("lr", 1e-320),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), FLOAT32_ZEROS, ids=[k for k, _ in FLOAT32_ZEROS])
+def test_a_setting_float32_rounds_to_0_is_accepted_for_a_float64_run(key, value):
+    ir = parse(NET).ir
+    ir["training"][key] = value
+    with pytest.raises(SpecErrors, match="must each be greater than 0 in float32|must be "
+                       "greater than 0 in float32"):
+        check(Spec(ir=ir), dtype="float32")
+    assert check(Spec(ir=ir), dtype="float64").ir["training"][key] == value
 
 
 def test_an_lr_override_that_float32_rounds_to_0_is_refused_in_the_words_of_the_spec():
@@ -383,6 +410,7 @@ def test_an_lr_override_that_float32_rounds_to_0_is_refused_in_the_words_of_the_
     with pytest.raises(SettingError) as info:
         Settings(lr=1e-60).overrides()
     assert info.value.message == ZERO_IN_FLOAT32.format("lr", "1e-60")
+    assert Settings(lr=1e-60).overrides("float64") == {"lr": 1e-60}
 
 
 # torchvision's Normalize(mean, std), the name a PyTorch user reaches for, is standardize here

@@ -91,7 +91,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     errors = structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(errors)
-    errors += lints.softmax_placement(spec) + training.settings_errors(spec)
+    errors += lints.softmax_placement(spec) + training.settings_errors(spec, dtype)
     infos = _infer_all(spec, errors, dtype)
     if not errors:  # the data against the network needs every layer's shape
         errors += training.declared_data_fit(spec, infos)

@@ -3,7 +3,8 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 
 - the dataset's arguments, against their declared ranges (:mod:`cnnspec.ir.datasets`);
 - every other setting against the training catalogue (:mod:`cnnspec.ir.training_catalogue`):
-  names, arguments and their ranges, and arguments that contradict each other (Nesterov
+  names, arguments and their ranges (a value above 0 must stay above 0 in the dtype the run
+  trains in, ``check --dtype`` as ``train --dtype``), and arguments that contradict each other (Nesterov
   momentum without momentum), or settings (a plateau schedule without validation data, label
   smoothing or class weights for a loss other than cross_entropy);
 - the data against the network: the input must be the dataset's image shape, the output
@@ -28,15 +29,16 @@ from cnnspec.shapes import channels_first, shape_text
 WIDTH_FIELDS = {"dense": "units", "conv": "filters"}
 
 
-def settings_errors(spec: Spec) -> list[SpecError]:
-    """Mistakes in the training settings alone (no shapes needed): every key against the
-    training catalogue, the data against the dataset table."""
+def settings_errors(spec: Spec, dtype: str) -> list[SpecError]:
+    """Mistakes in the training settings alone (no shapes needed) of a run that trains in
+    ``dtype``: every key against the training catalogue, the data against the dataset
+    table."""
     training = spec.ir["training"]
     data = training.get("data")
     errors = [spec.error(p.message, "training", f"data.{p.arg}", hint=p.hint)
               for p in (problems(data) if isinstance(data, dict) else [])]
     errors += [spec.error(p.message, "training", where, hint=p.hint)
-               for where, p in training_problems(training)]
+               for where, p in training_problems(training, dtype)]
     schedule = training.get("schedule")
     if (not errors and isinstance(schedule, dict) and schedule.get("name") == "plateau"
             and training["val_split"] == 0):

@@ -39,9 +39,9 @@ def add_arguments(parser) -> None:
                              "this machine's memory, or a lower limit on the process: "
                              "`ulimit -v`, a container's)")
     parser.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
-                        help="the precision `train --dtype` will train in: inits and layer "
-                        f"values are held to its range, memory counted in it (default "
-                        f"{DEFAULT_DTYPE})")
+                        help="the precision `train --dtype` will train in: inits, layer "
+                        "values and training settings (an eps, an lr) are held to its range, "
+                        f"memory counted in it (default {DEFAULT_DTYPE})")
 
 
 def report(errors) -> None:

@@ -219,10 +219,11 @@ def problems(data: dict) -> list[Problem]:
     return found
 
 
-def argument_problems(name: str, args, values: dict) -> list[Problem]:
+def argument_problems(name: str, args, values: dict, **context) -> list[Problem]:
     """The mistakes in the arguments ``values`` (an IR object, its ``name`` aside) of ``name``,
     whose declared arguments are ``args`` (each with a ``name``, a ``hint`` and a ``problem``
-    method): unknown ones, missing ones and values out of range."""
+    method, which is given ``context``: a training setting's, the dtype of the run): unknown
+    ones, missing ones and values out of range."""
     names = [a.name for a in args]
     found = [Problem(key, f"{name} has no argument '{key}'",
                      f"{name} takes {', '.join(names)}" if names else f"{name} takes no "
@@ -234,7 +235,7 @@ def argument_problems(name: str, args, values: dict) -> list[Problem]:
                                  "the IR spells out every argument (`cnnspec export` writes "
                                  "them)"))
             continue
-        problem = arg.problem(values[arg.name])
+        problem = arg.problem(values[arg.name], **context)
         if problem:
             found.append(Problem(arg.name, f"{name} {arg.name} {problem}", arg.hint))
     return found

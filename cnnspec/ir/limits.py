@@ -6,8 +6,9 @@ allocation before ``check`` can say what is wrong with it.
   mistyped number, and products of a few such sizes stay far inside a float's range.
 - :data:`FLOAT32_MAX`: the largest finite float32, the dtype weights are trained in; an init
   value beyond it (``constant(1e40)``, a kernel literal's ``1e300``) would become infinity.
-- :data:`FLOAT32_ROUNDS_TO_ZERO`: a value that must be above 0 (an optimizer's or a norm's
-  eps, a class weight) but is at most this is 0 in float32, and training divides by it.
+- :data:`FLOAT32_ROUNDS_TO_ZERO`: a layer's value that must be above 0 (a norm's eps) but is
+  at most this is 0 in float32, and the network divides by it. (A training setting's bound
+  follows the dtype the run trains in: :meth:`cnnspec.dtypes.FloatFormat.rounds_to_zero`.)
 """
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ MAX_INT = 2**31 - 1
 MAX_MODEL_NAME = 100
 FLOAT32_MAX = FORMATS["float32"].largest
 FLOAT32_MAX_TEXT = FORMATS["float32"].largest_text
-# A positive number at most this (half the smallest subnormal, about 7e-46) is 0 in float32:
-# the halfway value rounds to the even neighbour, 0.
+# A positive number at most this (half the smallest subnormal, about 7e-46) is 0 in float32.
 FLOAT32_SMALLEST = FORMATS["float32"].smallest_subnormal
-FLOAT32_ROUNDS_TO_ZERO = FLOAT32_SMALLEST / 2
+FLOAT32_ROUNDS_TO_ZERO = FORMATS["float32"].rounds_to_zero
 
 
 def too_large_int(value: int) -> str | None:

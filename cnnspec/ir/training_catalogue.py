@@ -24,8 +24,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cnnspec.dtypes import DEFAULT_DTYPE, FORMATS
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
-from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO, MAX_INT, short_number
+from cnnspec.ir.limits import MAX_INT, short_number
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
@@ -94,12 +95,13 @@ class Arg:
             return f"each {self.each().range_text()}"
         return f"{'>' if self.low_open else '>='} {self.low:g}"
 
-    def problem(self, value) -> str | None:
-        """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None."""
+    def problem(self, value, dtype: str = DEFAULT_DTYPE) -> str | None:
+        """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None, for
+        a run that trains in ``dtype``."""
         if self.type == "bool":
             return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
         if self.type in LISTS:
-            return self._list_problem(value)
+            return self._list_problem(value, dtype)
         not_a_number = number_problem(value, whole=self.type == "int")
         if not_a_number:
             return not_a_number
@@ -108,19 +110,19 @@ class Arg:
         too_high = self.high is not None and (value >= self.high if self.high_open
                                               else value > self.high)
         if not (too_low or too_high):
-            return self._zero_in_float32(value)
+            return self._zero_in(dtype, value)
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value:g}"
         return f"must be {self.interval()}, not {value:g}"
 
 
-    def _zero_in_float32(self, value: float) -> str | None:
-        """What is wrong with a ``value`` that must be above 0 but that float32, the dtype
-        training computes in, rounds to 0 (``1e-50``), or None: an eps of 0 divides the zero
-        gradients of a parameter by 0 (NaN), class weights of 0 leave a batch no weight to
-        divide by, a learning rate or gamma of 0 stops learning."""
-        if self.low == 0 and self.low_open and value <= FLOAT32_ROUNDS_TO_ZERO:
-            return (f"must be greater than 0 in float32, the dtype training computes in, which "
+    def _zero_in(self, dtype: str, value: float) -> str | None:
+        """What is wrong with a ``value`` that must be above 0 but that ``dtype``, the dtype
+        training computes in, rounds to 0 (``1e-50`` in float32), or None: an eps of 0
+        divides the zero gradients of a parameter by 0 (NaN), class weights of 0 leave a
+        batch no weight to divide by, a learning rate or gamma of 0 stops learning."""
+        if self.low == 0 and self.low_open and value <= FORMATS[dtype].rounds_to_zero:
+            return (f"must be greater than 0 in {dtype}, the dtype training computes in, which "
                     f"rounds {short_number(value)} to 0")
         return None
 
@@ -129,14 +131,14 @@ class Arg:
         return Arg(self.name, LISTS[self.type], None, self.hint, self.low, self.high,
                    self.low_open, self.high_open)
 
-    def _list_problem(self, value) -> str | None:
+    def _list_problem(self, value, dtype: str) -> str | None:
         if self.type == "numbers" and not isinstance(value, list):
             return f"must be a list of numbers, not {value!r}"
         if not isinstance(value, list) or (self.type == "ints" and not value):
             return f"must be a non-empty list of whole numbers, not {value!r}"
         each = self.each()
         for item in value:
-            problem = each.problem(item)
+            problem = each.problem(item, dtype)
             if problem:
                 return f"{problem.replace('must be', 'must each be', 1)}"
         if self.type == "ints" and any(b <= a for a, b in itertools.pairwise(value)):
@@ -507,10 +509,11 @@ def unknown_name_hint(catalogue: dict[str, Entry], name) -> str | None:
     return name_hints(catalogue).get(str(name).lower())
 
 
-def entry_problems(key: Key, value) -> list[Problem]:
-    """Every mistake in the value of a key that names an entry of its catalogue: an unknown
-    name, unknown or missing arguments, values out of range, arguments that do not work
-    together. ``Problem.arg`` is ``name`` or the argument's name."""
+def entry_problems(key: Key, value, dtype: str = DEFAULT_DTYPE) -> list[Problem]:
+    """Every mistake in the value of a key that names an entry of its catalogue, for a run
+    that trains in ``dtype``: an unknown name, unknown or missing arguments, values out of
+    range, arguments that do not work together. ``Problem.arg`` is ``name`` or the
+    argument's name."""
     catalogue = key.catalogue
     assert catalogue is not None, key.name
     name = value.get("name") if key.objects and isinstance(value, dict) else value
@@ -521,15 +524,16 @@ def entry_problems(key: Key, value) -> list[Problem]:
     if not key.objects:
         return []
     entry = catalogue[name]
-    found = argument_problems(name, entry.args, value)
+    found = argument_problems(name, entry.args, value, dtype=dtype)
     if not found:
         found += [p for rule in entry.rules if (p := rule(value)) is not None]
     return found
 
 
-def problems(training: dict) -> list[tuple[str, Problem]]:
+def problems(training: dict, dtype: str = DEFAULT_DTYPE) -> list[tuple[str, Problem]]:
     """Every mistake in an IR ``training`` object but its data (the dataset table's
-    :func:`~cnnspec.ir.datasets.problems` checks that), as ``(where, problem)``: ``where`` is
+    :func:`~cnnspec.ir.datasets.problems` checks that), for a run that trains in ``dtype``
+    (a setting that must be above 0 must be so there), as ``(where, problem)``: ``where`` is
     the key, or ``key.arg`` for the name or an argument of an optimizer or schedule."""
     found = [(name, Problem(name, f"unknown training setting '{name}'",
                             f"the training settings are {', '.join(KEYS)}"))
@@ -544,20 +548,20 @@ def problems(training: dict) -> list[tuple[str, Problem]]:
             continue
         value = training[name]
         if key.arg is not None:
-            problem = key.arg.problem(value)
+            problem = key.arg.problem(value, dtype)
             if problem:
                 found.append((name, Problem(name, f"{name} {problem}", key.arg.hint)))
             continue
         if key.many:
-            found += _many_problems(key, value)
+            found += _many_problems(key, value, dtype)
             continue
-        for problem in entry_problems(key, value):
+        for problem in entry_problems(key, value, dtype):
             where = f"{name}.{problem.arg}" if key.objects else name
             found.append((where, problem))
     return found
 
 
-def _many_problems(key: Key, value) -> list[tuple[str, Problem]]:
+def _many_problems(key: Key, value, dtype: str) -> list[tuple[str, Problem]]:
     """The mistakes in a list of entries (augment), each at ``key[i]`` or ``key[i].arg``."""
     if not isinstance(value, list):
         return [(key.name, Problem(key.name, f"{key.name} must be a list of {key.words}s, not "
@@ -565,7 +569,7 @@ def _many_problems(key: Key, value) -> list[tuple[str, Problem]]:
                                    "none"))]
     found = []
     for i, item in enumerate(value):
-        for problem in entry_problems(key, item):
+        for problem in entry_problems(key, item, dtype):
             found.append((f"{key.name}[{i}].{problem.arg}", problem))
     return found
 

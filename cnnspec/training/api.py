@@ -130,10 +130,10 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     about a data file's data once it is read (a batch larger than all an npz file's images). This function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
-    overrides = (settings or Settings()).overrides()
     if dtype not in DTYPES:
         raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
                            invalid=True)
+    overrides = (settings or Settings()).overrides(dtype)
     options = Options(make_display(progress, False), data_dir, list(callbacks),
                       list(init_steps), dtype, fold=fold, on_warnings=on_warnings)
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, SpecError, literal
 from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.spec import Spec
@@ -38,9 +39,10 @@ class Settings:
     data: str | dict | None = None
     cores: int | None = None
 
-    def overrides(self) -> dict:
+    def overrides(self, dtype: str = DEFAULT_DTYPE) -> dict:
         """The settings given (not None), each checked against the range the spec's own
-        setting has (cnnspec/ir/training_catalogue.py); raises :class:`SettingError`."""
+        setting has in a run that trains in ``dtype`` (cnnspec/ir/training_catalogue.py);
+        raises :class:`SettingError`."""
         given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
         for key in ("epochs", "batch_size", "seed", "cores"):
             arg = KEYS[key].arg
@@ -51,7 +53,7 @@ class Settings:
                                    "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}",
                                    invalid=True)
         if "lr" in given:
-            problem = KEYS["lr"].arg.problem(given["lr"])
+            problem = KEYS["lr"].arg.problem(given["lr"], dtype)
             if problem:  # the spec's own words for it (an lr float32 rounds to 0, say)
                 raise SettingError(f"{{lr}} {literal(problem)}", "e.g. {lr:0.01}", invalid=True)
             given["lr"] = float(given["lr"])
