@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.errors import rounded_text
+
 
 @dataclass(frozen=True)
 class FloatFormat:
@@ -36,7 +38,7 @@ class FloatFormat:
     @property
     def largest_text(self) -> str:
         """:attr:`largest` as messages write it: ``3.4e38``, ``1.8e308``."""
-        return f"{self.largest:.2g}".replace("e+", "e")
+        return rounded_text(self.largest, 2)
 
     @property
     def tiny(self) -> float:

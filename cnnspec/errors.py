@@ -38,7 +38,10 @@ def shortened(text: str, limit: int = MAX_QUOTED) -> str:
 def float_text(x: float) -> str:
     """``x`` in its shortest form that reads back exactly (Python's ``repr``), written as a
     spec writes numbers: ``1e39``, ``-2.5e-7``, ``0.01`` and ``3``, not ``1e+39``,
-    ``-2.5e-07`` and ``3.0``."""
+    ``-2.5e-07`` and ``3.0``. A whole number given as an int (a declared bound) is its
+    digits."""
+    if isinstance(x, int):
+        return str(x)
     if x.is_integer() and abs(x) < 1e16:
         return str(int(x))
     return _spec_exponent(repr(x))

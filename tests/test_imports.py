@@ -23,8 +23,9 @@ PACKAGE = Path(cnnspec.__file__).parent
 LAYERS = [
     ("cnnspec.exitcodes",),  # imports nothing: the entry point reads it before the rest
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
-     "cnnspec.usercache", "cnnspec.dtypes", "cnnspec.metrics"),
-    ("cnnspec.sourcefile",),
+     "cnnspec.usercache", "cnnspec.metrics"),
+    # the dtypes' limits, written in messages as a spec writes numbers (errors.rounded_text)
+    ("cnnspec.sourcefile", "cnnspec.dtypes"),
     ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)

@@ -121,3 +121,30 @@ def test_torch_default_as_the_model_default_bounds_weight_and_bias_by_the_weight
         assert bias["formula"] == weight["formula"] == (
             f"bound = 1 / sqrt(fan_in) = 1 / sqrt({layer['fan_in']}) = "
             f"{1 / math.sqrt(layer['fan_in']):.3g}")
+
+
+@pytest.mark.parametrize(("init", "short", "in_formula"), [
+    ({"name": "normal", "mean": 2.5e-7, "std": 1e39}, "N(2.5e-7, 1e39^2)", "std = 1e39 (given)"),
+    ({"name": "uniform", "low": -1e-5, "high": 3e-5}, "U(-1e-5, 3e-5)", "(3e-5 - (-1e-5))"),
+    ({"name": "truncated_normal", "mean": 0.0, "std": 1e-5, "low": -1e-5, "high": 2e-5},
+     "TN(0, 1e-5^2, [-1e-5, 2e-5])", "redrawn outside [-1e-5, 2e-5]"),
+    ({"name": "constant", "value": 1e39}, "constant 1e39", "every element = 1e39"),
+    ({"name": "normal", "mean": 0.0, "std": 1.23456789e-5}, "N(0, 1.23e-5^2)",
+     "std = 1.23456789e-5 (given)"),
+])
+def test_an_init_writes_its_numbers_as_a_spec_does(init, short, in_formula):
+    """Given values whole and results to 3 digits, exponents as a spec writes them
+    (``1e39``, ``1e-5``), not Python's ``1e+39`` and ``1e-05``."""
+    from cnnspec.init.describe import describe
+
+    info = describe(init, (10, 4))
+    assert info.short == short
+    assert in_formula in info.formula
+    assert "e+" not in info.short + info.formula and "e-0" not in info.short + info.formula
+
+
+def test_the_summary_table_writes_init_numbers_as_a_spec_does():
+    table = summary_table(check(parse("input 1x8x8\nflatten\ndense 10 weight normal(1e-5, "
+                                      "2e-6) bias constant(1e30)\n", path="net.cnn")))
+    assert "N(1e-5, 2e-6^2)" in table and "constant 1e30" in table
+    assert "e-0" not in table and "e+" not in table

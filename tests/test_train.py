@@ -454,3 +454,14 @@ def test_decay_bias_false_spares_biases_and_batch_norm_from_weight_decay(tmp_pat
     path.write_text(path.read_text().replace("  decay_bias false\n", ""))
     decayed = train(path, run_dir=tmp_path / "decayed", **FAST)
     assert timeless(spared.metrics) != timeless(decayed.metrics)
+
+
+def test_the_divergence_hint_writes_numbers_as_a_spec_does(tmp_path):
+    """The lr and the init of the layer to blame as a spec writes them: ``N(0, 1e38^2)``,
+    not Python's ``1e+38``."""
+    spec = write_spec(tmp_path, lr=2e-5, weight="default weight normal(0, 1e38), bias zeros")
+    with pytest.raises(Diverged) as info:
+        train(spec, run_dir=tmp_path / "r", **FAST)
+    hint = info.value.hint
+    assert "(it was 2e-5; try --lr 2e-6)" in hint
+    assert "its init is normal, N(0, 1e38^2))" in hint and "e+" not in hint and "e-0" not in hint

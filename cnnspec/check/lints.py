@@ -49,7 +49,7 @@ from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
-from cnnspec.errors import SpecError, counted, float_text
+from cnnspec.errors import SpecError, counted, float_text, rounded_text
 from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
@@ -320,11 +320,12 @@ def _underflow(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError
             "start subnormal, with few significant bits, and slow every product they enter")
     return spec.error(
         f"{info.kind} '{info.name}': the {field.replace('_', ' ')} {init.short} makes {what} "
-        f"of about {scale:.3g}, below {dtype}'s smallest normal number, {layout.tiny:.3g}: in "
+        f"of about {rounded_text(scale)}, below {dtype}'s smallest normal number, "
+        f"{rounded_text(layout.tiny)}: in "
         f"{dtype}, the dtype they are trained in, they {fate}", info.name, field,
         severity="warning",
-        hint=f"make the {what} at least {layout.tiny:.3g} in size (numpy.finfo('{dtype}').tiny, "
-             f"the smallest {dtype} with all its significant bits)"
+        hint=f"make the {what} at least {rounded_text(layout.tiny)} in size "
+             f"(numpy.finfo('{dtype}').tiny, the smallest {dtype} with all its significant bits)"
              + ("; he_normal sizes them from the layer's fans, zeros starts every weight at "
                 "exactly 0" if field == "weight_init" else
                 "; zeros starts every bias at exactly 0"))
@@ -462,7 +463,8 @@ def augment_fit(spec: Spec) -> list[SpecError]:
                 "digits"))
         if transform["name"] == "rotate" and transform["degrees"] >= 90 and digits:
             found.append(spec.error(
-                f"rotate turns the {data} images by up to {transform['degrees']:g} degrees, "
+                f"rotate turns the {data} images by up to "
+                f"{float_text(float(transform['degrees']))} degrees, "
                 "but a 6 turned half way round is a 9: the network learns from mislabelled "
                 "images", "training", f"augment[{i}].degrees", severity="warning",
                 hint="keep digits' rotations small, e.g. rotate(10)"))
@@ -484,11 +486,11 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
     schedule, epochs = training["schedule"], training["epochs"]
     if schedule["name"] == "cosine" and schedule["min_lr"] > training["lr"]:
         return [spec.error(
-            f"the cosine schedule's min_lr {schedule['min_lr']:g} is above the lr "
-            f"{training['lr']:g}: the lr rises over the run instead of falling",
+            f"the cosine schedule's min_lr {float_text(schedule['min_lr'])} is above the lr "
+            f"{float_text(training['lr'])}: the lr rises over the run instead of falling",
             "training", "schedule.min_lr", severity="warning",
-            hint=f"use a min_lr below {training['lr']:g}, e.g. "
-                 f"{SCHEDULES['cosine'].defaults['min_lr']:g} (the default)")]
+            hint=f"use a min_lr below {float_text(training['lr'])}, e.g. "
+                 f"{float_text(SCHEDULES['cosine'].defaults['min_lr'])} (the default)")]
     if schedule["name"] == "multistep" and schedule["milestones"][-1] >= epochs:
         late = [m for m in schedule["milestones"] if m >= epochs]
         return [spec.error(
@@ -502,7 +504,7 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
     return [spec.error(
         f"the step schedule lowers the lr every {counted(schedule['step_size'], 'epoch')}, "
         f"but the run "
-        f"has {epochs}: the lr stays {training['lr']:g} throughout",
+        f"has {epochs}: the lr stays {float_text(training['lr'])} throughout",
         "training", "schedule", severity="warning",
         hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]
 

@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import rounded_text
+from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
 from cnnspec.kinds import KINDS, is_weighted
@@ -192,7 +192,8 @@ def suggested_init(activation: str, slope: float | None = None) -> str:
     if activation == "relu":
         return "he_normal (Var(w) = 2 / fan_in, He et al. 2015)"
     if activation == "leaky_relu":
-        return (f"he_normal(gain=leaky_relu({slope:g})) (Var(w) = 2 / ((1 + slope^2) fan_in))"
+        return (f"he_normal(gain=leaky_relu({float_text(slope)})) "
+                "(Var(w) = 2 / ((1 + slope^2) fan_in))"
                 if slope is not None else "he_normal with gain=leaky_relu(slope)")
     return "lecun_normal (Var(w) = 1 / fan_in) or glorot_normal (Glorot & Bengio 2010)"
 

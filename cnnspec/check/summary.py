@@ -14,6 +14,7 @@ import math
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
+from cnnspec.errors import rounded_text
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import step_text
@@ -140,7 +141,7 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     """The layer's line and, for a layer with parameters, lines for the formula and the bias."""
     weight, bias = layer["init"]["weight"], layer["init"]["bias"]
     main = (layer["name"], layer["kind"], layer["window"] or "", shape_text(layer["output_shape"]),
-            _params_text(layer), f"{layer['signal_std']:.3g}", _init_text(weight))
+            _params_text(layer), rounded_text(layer["signal_std"]), _init_text(weight))
     rows = [main]
     fixed = KINDS[layer["kind"]].fixed_inits is not None  # batchnorm, prelu: no formula to show
     if weight is not None and not fixed:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.data.dataset import Dataset
+from cnnspec.errors import float_text
 from cnnspec.ir.datasets import (
     DATASETS,
     SHAPE_CLASSES,  # noqa: F401  (cnnspec.data.SHAPE_CLASSES)
@@ -200,6 +201,6 @@ def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
     size = settings["size"]
     colour = "colour " if settings["colour"] else ""
     description = (f"synthetic {colour}shapes ({', '.join(settings['classes'])}), {size}x{size}, "
-                   f"noise {settings['noise']:g}; {n_train} train / {n_test} test")
+                   f"noise {float_text(float(settings['noise']))}; {n_train} train / {n_test} test")
     return Dataset("shapes", x[:n_train], y[:n_train], x[n_train:], y[n_train:],
                    settings["classes"], description)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.errors import Span, SpecError, SpecErrors, float_text
 from cnnspec.importers.caffe_solver import BATCH_NOTE, refuse_solver_as_net, solver_settings
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.prototxt import Entry, Message, Scalar, error_at, parse_prototxt
@@ -379,7 +379,7 @@ def read_prelu(layer: Layer) -> None:
     if filler is not None and filler_init(filler, "weight", 1, layer.net.path) != start:
         raise layer.error(f"the filler of PReLU layer '{layer.name}' is not supported",
                           pp.one("filler").span, f"cnnspec's prelu starts every slope at "
-                          f"{start['value']:g}; remove the filler")
+                          f"{float_text(float(start['value']))}; remove the filler")
     if pp.scalar("channel_shared", "bool", False):
         raise layer.error(f"PReLU layer '{layer.name}' shares one slope across channels",
                           pp.one("channel_shared").span, "cnnspec's prelu learns one slope "

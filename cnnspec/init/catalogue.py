@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text
 from cnnspec.init.fans import FAN_MODES
 
 REQUIRED = object()  # marks a parameter without a default
@@ -236,10 +236,11 @@ BIAS_NAMES = tuple(init.name for init in INITS if init.bias)
 # Keras' scale where its initializer is given none: RandomNormal's and TruncatedNormal's stddev,
 # RandomUniform's maxval (and minus its minval). Its importer and the hints below read it.
 KERAS_SCALE = 0.05
-_KERAS_NORMAL = f"normal(0, {KERAS_SCALE:g})"
-_KERAS_UNIFORM = f"uniform({-KERAS_SCALE:g}, {KERAS_SCALE:g})"
+_KERAS_NORMAL = f"normal(0, {float_text(KERAS_SCALE)})"
+_KERAS_UNIFORM = f"uniform({float_text(-KERAS_SCALE)}, {float_text(KERAS_SCALE)})"
 _KERAS_BOUNDS = (f"Keras' minval and maxval are low and high here: "
-                 f"RandomUniform({-KERAS_SCALE:g}, {KERAS_SCALE:g}) is {_KERAS_UNIFORM}")
+                 f"RandomUniform({float_text(-KERAS_SCALE)}, {float_text(KERAS_SCALE)}) is "
+                 f"{_KERAS_UNIFORM}")
 
 # Names other libraries use for schemes that have a different name here, or that mean different
 # things in different libraries: the hint an unknown name gets instead of a spelling guess (and
@@ -250,9 +251,10 @@ FOREIGN_NAMES = {
     "msra": "Caffe's msra (N(0, 2/fan_in)) is he_normal here",
     "kaiming": "PyTorch's kaiming_normal_ is he_normal here, kaiming_uniform_ he_uniform; "
                "what nn.Conv2d and nn.Linear draw by default is torch_default",
-    "random_normal": f"Keras' RandomNormal (stddev {KERAS_SCALE:g} unless given) is "
+    "random_normal": f"Keras' RandomNormal (stddev {float_text(KERAS_SCALE)} unless given) is "
                      f"{_KERAS_NORMAL} here",
-    "random_uniform": f"Keras' RandomUniform (minval {-KERAS_SCALE:g}, maxval {KERAS_SCALE:g} "
+    "random_uniform": f"Keras' RandomUniform (minval {float_text(-KERAS_SCALE)}, "
+                      f"maxval {float_text(KERAS_SCALE)} "
                       f"unless given) is {_KERAS_UNIFORM} here",
     "trunc_normal": "PyTorch's trunc_normal_(w, mean, std, a, b) is truncated_normal(mean, std, "
                     "low=a, high=b) here. Left out, PyTorch's a and b are the values -2 and 2, "
@@ -273,7 +275,7 @@ FOREIGN_PARAMS = {
          "trunc_normal_(mean, std, a, b) truncated_normal(mean, std, low, high)",
     "b": "PyTorch's uniform_(a, b) is uniform(low, high) here, its trunc_normal_(mean, std, a, "
          "b) truncated_normal(mean, std, low, high)",
-    "stddev": f"Keras' stddev is std here: RandomNormal(stddev={KERAS_SCALE:g}) is "
+    "stddev": f"Keras' stddev is std here: RandomNormal(stddev={float_text(KERAS_SCALE)}) is "
               f"{_KERAS_NORMAL}",
     "minval": _KERAS_BOUNDS,
     "maxval": _KERAS_BOUNDS,

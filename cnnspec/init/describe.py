@@ -1,6 +1,8 @@
 """``describe``: what an init will produce for one parameter, computed without drawing it.
 
-Numbers in ``short`` have 3 significant digits; inputs in ``formula`` (gains) 4. ``std`` is the
+Numbers are written as a spec writes them (``1e39``, not ``1e+39``): the values an init was
+given whole (:func:`~cnnspec.errors.float_text`), results in ``short`` and ``formula`` to 3
+significant digits, gains to 4 (:func:`~cnnspec.errors.rounded_text`). ``std`` is the
 theoretical std of the values produced, so for a truncated normal it is the truncated std, not
 the std parameter. ``bound`` is ``a`` of a symmetric U(-a, a), or for a truncated normal the
 half-width (``2 sigma`` by default) of a cut centred on the normal's mean. ``constant`` is
@@ -14,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
@@ -27,8 +29,9 @@ from cnnspec.shapes import shape_text
 
 
 def num(x: float) -> str:
-    """A result for display: 3 significant digits (``0.118``, ``1e-05``)."""
-    return f"{x:.3g}"
+    """A result for display: 3 significant digits (``0.118``, ``1e-5``), written as a spec
+    writes numbers (:func:`~cnnspec.errors.rounded_text`)."""
+    return rounded_text(x, 3)
 
 
 def describe(init: dict, shape: tuple[int, ...],
@@ -55,7 +58,8 @@ def describe(init: dict, shape: tuple[int, ...],
 def _constant(init, shape, fan_in, fan_out) -> InitInfo:
     value = {"zeros": 0.0, "ones": 1.0}.get(init["name"], init.get("value"))
     value = float(value)
-    return InitInfo(init["name"], "constant", f"constant {value:g}", f"every element = {value:g}",
+    return InitInfo(init["name"], "constant", f"constant {float_text(value)}",
+                    f"every element = {float_text(value)}",
                     mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True,
                     alike_axes=(0, 1))
 
@@ -75,13 +79,15 @@ def _against_fans(shape, fan_in: int, mean: float, std: float) -> str:
 def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
     low, high = float(init["low"]), float(init["high"])
     if not low < high:
-        raise SpecError(f"uniform needs low < high, not low={low:g}, high={high:g}",
+        raise SpecError(f"uniform needs low < high, not low={float_text(low)}, "
+                        f"high={float_text(high)}",
                         hint="for one value everywhere use constant(value)")
     std = (high - low) / math.sqrt(12)
-    low_text = f"({low:g})" if low < 0 else f"{low:g}"
-    formula = (f"std = (high - low) / sqrt(12) = ({high:g} - {low_text}) / sqrt(12) = {num(std)}"
+    low_text = f"({float_text(low)})" if low < 0 else float_text(low)
+    formula = (f"std = (high - low) / sqrt(12) = ({float_text(high)} - {low_text}) / sqrt(12) "
+               f"= {num(std)}"
                + _against_fans(shape, fan_in, (low + high) / 2, std))
-    return InitInfo("uniform", "uniform", f"U({low:g}, {high:g})", formula,
+    return InitInfo("uniform", "uniform", f"U({float_text(low)}, {float_text(high)})", formula,
                     mean=(low + high) / 2, std=std, bound=high if low == -high else None,
                     fan_in=fan_in, fan_out=fan_out, random=True)
 
@@ -89,15 +95,15 @@ def _uniform(init, shape, fan_in, fan_out) -> InitInfo:
 def _positive_std(init) -> tuple[float, float]:
     mean, std = float(init["mean"]), float(init["std"])
     if not std > 0:
-        raise SpecError(f"{init['name']} needs std > 0, not {std:g}",
+        raise SpecError(f"{init['name']} needs std > 0, not {float_text(std)}",
                         hint="for one value everywhere use constant(value)")
     return mean, std
 
 
 def _normal(init, shape, fan_in, fan_out) -> InitInfo:
     mean, std = _positive_std(init)
-    formula = f"std = {std:g} (given)" + _against_fans(shape, fan_in, mean, std)
-    return InitInfo("normal", "normal", f"N({mean:g}, {num(std)}^2)", formula,
+    formula = f"std = {float_text(std)} (given)" + _against_fans(shape, fan_in, mean, std)
+    return InitInfo("normal", "normal", f"N({float_text(mean)}, {num(std)}^2)", formula,
                     mean=mean, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
@@ -106,13 +112,15 @@ def _truncated_normal(init, shape, fan_in, fan_out) -> InitInfo:
     cut = truncation(loc, sigma, init["low"], init["high"])
     mean, std = cut.mean, cut.std
     if cut.given:
-        where, short_cut = _cut_text(cut), f"[{cut.low:g}, {cut.high:g}]"
+        where = _cut_text(cut)
+        short_cut = f"[{float_text(cut.low)}, {float_text(cut.high)}]"
     else:
-        where = (f"N({loc:g}, {sigma:g}^2) redrawn outside mean +- 2 std; std of the values = "
+        where = (f"N({float_text(loc)}, {float_text(sigma)}^2) redrawn outside mean +- 2 std; "
+                 f"std of the values = "
                  f"std * {TRUNCATED_STD:.4f} = {num(std)}")
-        short_cut = f"±{TRUNCATION:g}σ"
+        short_cut = f"±{float_text(TRUNCATION)}σ"
     return InitInfo("truncated_normal", "truncated_normal",
-                    f"TN({loc:g}, {num(sigma)}^2, {short_cut})",
+                    f"TN({float_text(loc)}, {num(sigma)}^2, {short_cut})",
                     where + _against_fans(shape, fan_in, mean, std), mean=mean, std=std,
                     bound=cut.half_width, fan_in=fan_in, fan_out=fan_out, random=True,
                     truncation=cut)
@@ -122,8 +130,9 @@ def _cut_text(cut) -> str:
     """The formula of a normal cut at given bounds: the cut in units of std about the mean
     (alpha, beta), the share Z it keeps, and the mean and std of the values that follow from
     them (the formulas of :mod:`cnnspec.init.truncation`)."""
-    a, b = f"{cut.alpha:.3g}", f"{cut.beta:.3g}"
-    return (f"N({cut.loc:g}, {cut.sigma:g}^2) redrawn outside [{cut.low:g}, {cut.high:g}] = "
+    a, b = num(cut.alpha), num(cut.beta)
+    return (f"N({float_text(cut.loc)}, {float_text(cut.sigma)}^2) redrawn outside "
+            f"[{float_text(cut.low)}, {float_text(cut.high)}] = "
             f"mean + [{a}, {b}] std, keeping Z = Phi({b}) - Phi({a}) = {num(cut.kept)} of it; "
             f"mean of the values = {num(cut.mean)}, std = std * {num(cut.std / cut.sigma)} = "
             f"{num(cut.std)} (a normal's moments cut at {a} and {b} std)")
@@ -135,7 +144,8 @@ def _scaled(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -> InitI
     sigma = vs.sigma(fan_in, fan_out)
     short = {"uniform": f"U(-{num(bound)}, {num(bound)})" if bound is not None else "",
              "normal": f"N(0, {num(std)}^2)",
-             "truncated_normal": f"TN(0, {num(sigma)}^2, ±{TRUNCATION:g}σ)"}[vs.distribution]
+             "truncated_normal": f"TN(0, {num(sigma)}^2, ±{float_text(TRUNCATION)}σ)"
+             }[vs.distribution]
     cut = at_two_sigma(0.0, sigma) if vs.distribution == "truncated_normal" else None
     return InitInfo(init["name"], vs.distribution, short, scaled_formula(init, vs, fan_in, fan_out),
                     mean=0.0, std=std, bound=bound, fan_in=fan_in, fan_out=fan_out, random=True,
@@ -154,12 +164,12 @@ def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -
     name = init["name"]
     if name == "variance_scaling":
         top_sym = "scale" if k == 1 else f"{k} * scale"
-        top_num = f"{vs.scale:g}" if k == 1 else f"{k} * {vs.scale:g}"
+        top_num = float_text(vs.scale) if k == 1 else f"{k} * {float_text(vs.scale)}"
         sym, val = f"sqrt({top_sym} / {n_sym})", f"sqrt({top_num} / {n_num})"
     elif name == "torch_default":  # PyTorch writes the bound, 1 / sqrt(fan_in)
         sym, val = f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})"
     elif "gain" in init:
-        g = f"{gain(init['gain']):.4g}"
+        g = rounded_text(gain(init["gain"]), 4)
         if k == 1:
             sym, val = f"gain / sqrt({n_sym})", f"{g} / sqrt({n_num})"
         else:
@@ -191,10 +201,11 @@ def _orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
     std = abs(g) / math.sqrt(max(rows, cols))
     formula = (f"W as a {rows}x{cols} matrix with orthonormal "
                f"{'rows' if rows <= cols else 'columns'}, times gain; "
-               f"std = gain / sqrt(max(rows, cols)) = {g:.4g} / sqrt({max(rows, cols)}) = "
-               f"{num(std)}")
-    return InitInfo("orthogonal", "orthogonal", f"orthogonal {rows}x{cols}, gain {g:.4g}",
-                    formula, mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
+               f"std = gain / sqrt(max(rows, cols)) = {rounded_text(g, 4)} / "
+               f"sqrt({max(rows, cols)}) = {num(std)}")
+    return InitInfo("orthogonal", "orthogonal",
+                    f"orthogonal {rows}x{cols}, gain {rounded_text(g, 4)}", formula,
+                    mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True)
 
 
 def delta_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -215,10 +226,11 @@ def _delta_orthogonal(init, shape, fan_in, fan_out) -> InitInfo:
     where = (f"W[:, :, {(kh - 1) // 2}, {(kw - 1) // 2}] = " if len(shape) == 4 else
              "W (dense: the only tap of a 1x1 kernel) = ")
     formula = (f"{where}gain * a {out}x{cin} matrix with orthonormal {sides}, 0 at the other "
-               f"taps; std = gain / sqrt(max(out, in) * kh * kw) = {g:.4g} / "
+               f"taps; std = gain / sqrt(max(out, in) * kh * kw) = {rounded_text(g, 4)} / "
                f"sqrt({max(out, cin)} * {kh * kw}) = {num(std)}")
     return InitInfo("delta_orthogonal", "delta_orthogonal",
-                    f"delta orthogonal {out}x{cin}, gain {g:.4g}", formula, mean=0.0, std=std,
+                    f"delta orthogonal {out}x{cin}, gain {rounded_text(g, 4)}", formula,
+                    mean=0.0, std=std,
                     fan_in=fan_in, fan_out=fan_out, random=True,
                     nonzero_scale=abs(g) / math.sqrt(max(out, cin)))
 
@@ -227,8 +239,9 @@ def _sparse(init, shape, fan_in, fan_out) -> InitInfo:
     _, cols = _matrix_sides(init, shape)
     k, sigma = min(int(init["nonzero"]), cols), float(init["std"])
     std = sigma * math.sqrt(k / cols)  # k of the cols values of a unit are N(0, sigma^2)
-    formula = (f"{k} of the {cols} incoming weights of each unit N(0, {sigma:g}^2), the rest 0; "
-               f"std = std * sqrt(k / fan_in) = {sigma:g} * sqrt({k} / {cols}) = {num(std)}")
+    formula = (f"{k} of the {cols} incoming weights of each unit N(0, {float_text(sigma)}^2), "
+               f"the rest 0; std = std * sqrt(k / fan_in) = {float_text(sigma)} * "
+               f"sqrt({k} / {cols}) = {num(std)}")
     return InitInfo("sparse", "sparse", f"sparse {k}/{cols}, N(0, {num(sigma)}^2)", formula,
                     mean=0.0, std=std, fan_in=fan_in, fan_out=fan_out, random=True,
                     nonzero_scale=sigma)
@@ -272,7 +285,7 @@ def _identity(init, shape, fan_in, fan_out) -> InitInfo:
 def _lsuv(init, shape, fan_in, fan_out) -> InitInfo:
     _matrix_sides(init, shape)
     formula = (f"orthogonal start (Saxe et al. 2014), then rescaled on a data batch until each "
-               f"layer's output variance is 1 ± {float(init['tol']):g} "
+               f"layer's output variance is 1 ± {float_text(float(init['tol']))} "
                f"(at most {int(init['max_iter'])} rounds; Mishkin & Matas 2015)")
     return InitInfo("lsuv", "lsuv", "LSUV (orthogonal, rescaled on data)", formula, mean=0.0,
                     fan_in=fan_in, fan_out=fan_out, random=True)
@@ -291,9 +304,9 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         shown = f"{_matrix_text(values)} " if small else ""
         short, formula = f"literal {size}", f"{shown}as written, {layout}"
     elif name == "gaussian":
-        short = f"gaussian(σ={float(init['sigma']):g}) {size}"
+        short = f"gaussian(σ={float_text(float(init['sigma']))}) {size}"
         formula = ("exp(-r^2 / (2 sigma^2)) about the centre, normalised to sum 1, "
-                   f"sigma = {float(init['sigma']):g}; every filter and channel")
+                   f"sigma = {float_text(float(init['sigma']))}; every filter and channel")
     elif name == "bilinear":
         short = f"bilinear {size}"
         axes = sorted({shape[2], shape[3]})
@@ -318,7 +331,8 @@ SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line
 
 def _matrix_text(rows) -> str:
     """A kernel matrix on one line: ``[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]``."""
-    return "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in rows) + "]"
+    return "[" + ", ".join("[" + ", ".join(float_text(float(v)) for v in row) + "]"
+                           for row in rows) + "]"
 
 
 _DESCRIBERS = {

@@ -1,6 +1,7 @@
 """The table of initializers in docs/language.md, generated from the catalogue."""
 from __future__ import annotations
 
+from cnnspec.errors import float_text
 from cnnspec.init.catalogue import (
     FOREIGN_NAMES,
     FOREIGN_PARAMS,
@@ -13,7 +14,7 @@ from cnnspec.init.gains import gain_text
 
 
 def _default(value) -> str:
-    return gain_text(value) if isinstance(value, dict) else f"{value:g}" if isinstance(
+    return gain_text(value) if isinstance(value, dict) else float_text(value) if isinstance(
         value, float) else str(value)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text
 
 NONLINEARITIES = ("linear", "relu", "leaky_relu", "tanh", "sigmoid")
 DEFAULT_LEAKY_SLOPE = 0.01  # PyTorch's default negative slope
@@ -49,9 +49,9 @@ def gain(gain_ir: dict) -> float:
 def gain_text(gain_ir: dict) -> str:
     """How a gain reads in a formula: ``1.5``, ``relu`` or ``leaky_relu(0.2)``."""
     if "value" in gain_ir:
-        return f"{float(gain_ir['value']):g}"
+        return float_text(float(gain_ir["value"]))
     name = gain_ir["nonlinearity"]
     if name == "leaky_relu":
         slope = gain_ir.get("slope")
-        return f"leaky_relu({DEFAULT_LEAKY_SLOPE if slope is None else slope:g})"
+        return f"leaky_relu({float_text(float(DEFAULT_LEAKY_SLOPE if slope is None else slope))})"
     return name

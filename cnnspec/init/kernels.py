@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text
 from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
 from cnnspec.shapes import shape_text
 
@@ -93,7 +93,8 @@ def named_kernel(init: dict, kh: int, kw: int) -> list[list[float]]:
 def gaussian(sigma: float, kh: int, kw: int) -> list[list[float]]:
     """``exp(-((y - cy)^2 + (x - cx)^2) / (2 sigma^2))`` about the exact centre, summing to 1."""
     if not sigma > 0:
-        raise SpecError(f"gaussian needs sigma > 0, not {sigma:g}", hint="e.g. gaussian(1.0)")
+        raise SpecError(f"gaussian needs sigma > 0, not {float_text(float(sigma))}",
+                        hint="e.g. gaussian(1.0)")
     cy, cx = (kh - 1) / 2, (kw - 1) / 2
     squared = [[(y - cy) ** 2 + (x - cx) ** 2 for x in range(kw)] for y in range(kh)]
     nearest = min(map(min, squared))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text
 from cnnspec.init.fans import fan_for_mode
 from cnnspec.init.truncation import TRUNCATED_STD, TRUNCATION
 
@@ -41,7 +41,7 @@ class VarianceScaling:
             raise SpecError(f"unknown distribution {self.distribution!r}",
                             hint="distribution is one of " + ", ".join(DISTRIBUTIONS))
         if not self.gain > 0:
-            raise SpecError(f"variance scaling needs a gain > 0, not {self.gain:g}",
+            raise SpecError(f"variance scaling needs a gain > 0, not {float_text(self.gain)}",
                             hint="the gain multiplies the standard deviation, e.g. 1.414 for "
                                  "ReLU")
 
@@ -49,7 +49,7 @@ class VarianceScaling:
     def of_scale(cls, scale: float, mode: str, distribution: str) -> VarianceScaling:
         """``variance_scaling`` as written, by its scale (the variance times the fan)."""
         if not scale > 0:
-            raise SpecError(f"variance_scaling needs a scale > 0, not {scale:g}",
+            raise SpecError(f"variance_scaling needs a scale > 0, not {float_text(float(scale))}",
                             hint="scale is the target variance times the fan, e.g. 2 for ReLU")
         return cls(math.sqrt(scale), mode, distribution)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.errors import float_text
 from cnnspec.ir.limits import FLOAT32_MAX, too_large_int
 
 # New classes go at the end: the images of the earlier ones, for a given seed and class list,
@@ -57,7 +58,8 @@ class Arg:
         if not_a_number:
             return not_a_number
         if self.minimum is not None and value < self.minimum:
-            return f"must be at least {self.minimum:g}, not {value:g}"
+            return (f"must be at least {float_text(float(self.minimum))}, not "
+                    f"{float_text(float(value))}")
         return None
 
 

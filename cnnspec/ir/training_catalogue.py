@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE, FORMATS
+from cnnspec.errors import float_text
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 from cnnspec.ir.limits import MAX_INT, short_number
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
@@ -75,13 +75,15 @@ class Arg:
         """The range in words as the messages write it: ``[0, 1)``, ``at least 1``, ``greater
         than 0``, ``0 or more``; empty when any value goes."""
         if self.low is not None and self.high is not None:
-            return (("(" if self.low_open else "[") + f"{self.low:g}, {self.high:g}"
+            return (("(" if self.low_open else "[") + f"{value_text(self.low)}, "
+                    f"{value_text(self.high)}"
                     + (")" if self.high_open else "]"))
         if self.low is None:
             return ""
         if self.type == "int":
-            return f"at least {self.low:g}"
-        return f"greater than {self.low:g}" if self.low_open else f"{self.low:g} or more"
+            return f"at least {value_text(self.low)}"
+        low = value_text(self.low)
+        return f"greater than {low}" if self.low_open else f"{low} or more"
 
     def range_text(self) -> str:
         """The range as the docs table writes it: ``in [0, 1)``, ``>= 1``, ``> 0``."""
@@ -90,10 +92,10 @@ class Arg:
         if self.low is None:
             return ""
         if self.type == "ints":
-            return f"increasing, each >= {self.low:g}"
+            return f"increasing, each >= {value_text(self.low)}"
         if self.type == "numbers":
             return f"each {self.each().range_text()}"
-        return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"{'>' if self.low_open else '>='} {value_text(self.low)}"
 
     def problem(self, value, dtype: str = DEFAULT_DTYPE) -> str | None:
         """What is wrong with ``value``, in words ("must be in [0, 1), not 1.5"), or None, for
@@ -112,8 +114,8 @@ class Arg:
         if not (too_low or too_high):
             return self._zero_in(dtype, value)
         if self.high is not None and self.low is not None:
-            return f"must be in {self.interval()}, not {value:g}"
-        return f"must be {self.interval()}, not {value:g}"
+            return f"must be in {self.interval()}, not {value_text(value)}"
+        return f"must be {self.interval()}, not {value_text(value)}"
 
 
     def _zero_in(self, dtype: str, value: float) -> str | None:
@@ -191,8 +193,7 @@ def value_text(value) -> str:
     if isinstance(value, list):
         return f"[{', '.join(value_text(v) for v in value)}]"
     if isinstance(value, float):
-        return re.sub(r"e([+-])0*(\d)", lambda m: "e" + m[1].replace("+", "") + m[2],
-                      f"{value:g}")
+        return float_text(value)
     return str(value)
 
 

@@ -11,7 +11,7 @@ import importlib
 import math
 
 from cnnspec import engine, shapes
-from cnnspec.errors import counted
+from cnnspec.errors import counted, float_text
 from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
@@ -670,14 +670,15 @@ def _prelu_infer(ir: dict, in_shapes) -> Inferred:
 
 
 PRELU = Kind(
-    "prelu", f"x, or a·x below 0 with a learned per channel, starting at {PRELU_INIT:g} (He et "
+    "prelu", "x, or a·x below 0 with a learned per channel, starting at "
+    f"{float_text(PRELU_INIT)} (He et "
     "al. 2015)",
     "activation", infer=_prelu_infer,
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
     fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
     signal=lambda ir, moments, shapes: (1 + PRELU_INIT ** 2) / 2 * moments[0],
-    phrases=lambda ir, pads: [f"slopes learned, from {PRELU_INIT:g}"],
+    phrases=lambda ir, pads: [f"slopes learned, from {float_text(PRELU_INIT)}"],
     torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
     onnx=lambda g, ir, ins, inf, xs: g.op("PRelu", [xs[0], g.param("weight", _channel_shape(ins[0]))]),
     examples=(Example(((3, 2, 2),)), Example(((5,),))))

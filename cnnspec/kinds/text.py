@@ -4,6 +4,8 @@ Plain text only (no markup), so the same phrases serve diagram nodes, legends an
 """
 from __future__ import annotations
 
+from cnnspec.errors import rounded_text
+
 
 def pair_text(pair) -> str:
     """``[5, 5]`` -> ``5x5``; a pair with equal halves still shows both (it is a 2-D size)."""
@@ -29,6 +31,7 @@ def pads_text(written, pads) -> str:
 
 
 def number_text(x: float) -> str:
-    return f"{x:.3g}"
+    """A layer's value in a summary line, to 3 significant digits as a spec writes them."""
+    return rounded_text(x, 3)
 
 

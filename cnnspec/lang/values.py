@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.ir.limits import (
     FLOAT32_MAX,
     FLOAT32_MAX_TEXT,
@@ -64,7 +64,7 @@ def within_float32(x: float, value: Value, what: str, above_zero: bool = False) 
         raise SpecError(f"{what} is {short_number(value.text)}, which float32, the dtype the "
                         "network computes in, rounds to 0", span=value.span,
                         hint=f"it must be above 0 there: write a number of at least "
-                             f"{FLOAT32_SMALLEST:.2g}, the smallest float32 above 0")
+                             f"{rounded_text(FLOAT32_SMALLEST, 2)}, the smallest float32 above 0")
     return x
 
 
@@ -150,7 +150,8 @@ def in_range(value: Value, what: str, low: float, high: float, *, high_open: boo
     too_low = x <= low if low_open else x < low
     too_high = x >= high if high_open else x > high
     if too_low or too_high:
-        interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
+        interval = (("(" if low_open else "[") + f"{float_text(low)}, {float_text(high)}"
+                    + (")" if high_open else "]"))
         raise SpecError(f"{what} must be in {interval}, not {value.text}", span=value.span,
                         hint=hint or _interval_hint(low, high, low_open, high_open))
     return x
@@ -158,7 +159,8 @@ def in_range(value: Value, what: str, low: float, high: float, *, high_open: boo
 
 def _interval_hint(low: float, high: float, low_open: bool, high_open: bool) -> str:
     below, above = "<" if low_open else "<=", "<" if high_open else "<="
-    return f"write a number x with {low:g} {below} x {above} {high:g}, e.g. {(low + high) / 2:g}"
+    return (f"write a number x with {float_text(low)} {below} x {above} {float_text(high)}, "
+            f"e.g. {rounded_text((low + high) / 2, 6)}")
 
 
 def positive_number(value: Value, what: str, hint: str | None = None) -> float:

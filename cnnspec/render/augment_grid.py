@@ -17,7 +17,7 @@ from cnnspec.check.load import read_spec
 from cnnspec.data import load_dataset
 from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
-from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.ir.training_catalogue import KEYS, value_text
 from cnnspec.render import palette
 from cnnspec.render.figure import balanced_fill, new_figure, save_png
 from cnnspec.render.tiles import hide_ticks
@@ -60,7 +60,8 @@ def _written(transforms: list[dict]) -> str:
     entries = KEYS["augment"].catalogue
     parts = []
     for transform in transforms:
-        args = ", ".join(f"{a.name}={transform[a.name]:g}" for a in entries[transform["name"]].args)
+        args = ", ".join(f"{a.name}={value_text(transform[a.name])}"
+                         for a in entries[transform["name"]].args)
         parts.append(f"{transform['name']}({args})")
     return ", ".join(parts)
 

@@ -27,7 +27,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
-from cnnspec.errors import RunError, WordedError, literal, out_of_memory
+from cnnspec.errors import RunError, WordedError, float_text, literal, out_of_memory, rounded_text
 from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
@@ -294,7 +294,7 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = f"lower the learning rate (it was {lr:g}; {lower_lr_advice(lr)})"
+    hint = f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
     if layer_init is not None:
         init = layer_init.weight_init
         hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
@@ -314,8 +314,9 @@ def lower_lr_advice(lr: float) -> str:
     that trains (``--lr 1e6``), the top of the usual range."""
     low, high = TYPICAL_LR
     if lr / 10 <= high:
-        return f"try --lr {lr / 10:g}"
-    return f"try --lr {high:g}: learning rates are usually between {low:g} and {high:g}"
+        return f"try --lr {rounded_text(lr / 10, 6)}"
+    return (f"try --lr {float_text(high)}: learning rates are usually between "
+            f"{float_text(low)} and {float_text(high)}")
 
 
 def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, LayerInfo | None]:
