@@ -52,6 +52,15 @@ class FloatFormat:
         rounds to 0."""
         return math.ldexp(1.0, 1 - self._bias - self.fraction_bits)
 
+    def spacing(self, x: float) -> float:
+        """The gap between ``x`` and the next number of this format away from 0
+        (``numpy.spacing`` of ``x`` in it): ``2^(e - fraction_bits)`` for ``2^e <= |x| <
+        2^(e+1)``, and :attr:`smallest_subnormal` among the subnormal numbers and at 0."""
+        if x == 0:
+            return self.smallest_subnormal
+        exponent = math.frexp(abs(x))[1] - 1  # |x| = m * 2^(e+1) with 0.5 <= m < 1
+        return math.ldexp(1.0, max(exponent, 1 - self._bias) - self.fraction_bits)
+
     @property
     def rounds_to_zero(self) -> float:
         """The largest positive value that becomes 0 (half of :attr:`smallest_subnormal`: the

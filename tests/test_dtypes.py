@@ -18,3 +18,10 @@ def test_a_dtypes_limits_are_numpys_finfo(dtype):
 
 def test_the_irs_float32_limit_is_float32s():
     assert FLOAT32_MAX == float(np.finfo(np.float32).max)
+
+
+@pytest.mark.parametrize("dtype", list(FORMATS))
+@pytest.mark.parametrize("x", [1000.0, -3000.0, 1.0, 0.75, 1e-40, 1e-310, 0.0, 3e38])
+def test_a_dtypes_spacing_is_numpys(dtype, x):
+    value = np.dtype(dtype).type(x)
+    assert FORMATS[dtype].spacing(float(value)) == abs(float(np.spacing(value)))

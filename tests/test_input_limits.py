@@ -367,6 +367,74 @@ def test_the_smallest_normal_number_is_the_dtype_trained_in():
     assert "(numpy.finfo('float64').tiny" in warning.hint
 
 
+# -- a spread float32 cannot hold about a large mean -----------------------------------------
+
+NARROW_INITS = ["normal(1000, 1e-5)", "uniform(999.99999, 1000.00001)",
+                "truncated_normal(-1000, 1e-5)", "truncated_normal(1000, 1e-5, low=999.99999)"]
+
+
+def spread_warnings(spec, dtype="float32") -> list[SpecError]:
+    return [w for w in check(spec, dtype=dtype).warnings if "numbers near" in w.message]
+
+
+@pytest.mark.parametrize("init", NARROW_INITS)
+def test_a_spread_float32_cannot_hold_about_its_mean_warns_at_the_init(init):
+    """float32's numbers near 1000 are 6.1e-5 apart: a std of 1e-5 there starts nearly every
+    weight at one value, as the weights the model is built with show."""
+    from cnnspec.compiler import compile_spec
+
+    spec = parse(HEAD + f"conv 8 3x3 weight {init}\n" + TAIL, path="x.cnn")
+    (warning,) = spread_warnings(spec)
+    assert (warning.span.line, warning.span.column) == (2, 12)  # `weight ...`
+    assert warning.severity == "warning"
+    assert warning.message.startswith("conv 'conv1': the weight init ")
+    assert "but float32's numbers near " in warning.message
+    assert "are 6.1e-5 apart: in float32, the dtype they are trained in" in warning.message
+    assert warning.hint.startswith("make the spread (std) at least 0.00018 (3 steps of float32 "
+                                   "there), or train in float64 (`--dtype float64`)")
+    weights = compile_spec(check(spec), seed=0).params()["conv1.weight"]
+    assert len(np.unique(weights)) <= 4 < weights.size
+    rendered = format_error(warning, spec.text)
+    assert "x.cnn:2:12: warning:" in rendered and "^^^" in rendered
+
+
+@pytest.mark.parametrize("init", NARROW_INITS)
+def test_a_spread_float64_holds_is_not_warned_in_float64(init):
+    """float64's numbers near 1000 are 1.1e-13 apart: every weight its own value."""
+    from cnnspec.compiler import compile_spec
+
+    spec = parse(HEAD + f"conv 8 3x3 weight {init}\n" + TAIL)
+    assert spread_warnings(spec, "float64") == []
+    weights = compile_spec(check(spec, dtype="float64"), seed=0,
+                           dtype="float64").params()["conv1.weight"]
+    assert len(np.unique(weights)) == weights.size
+
+
+def test_a_bias_spread_float32_cannot_hold_warns_at_the_bias():
+    spec = parse(HEAD + "conv 2 3x3 weight he_normal bias normal(-5e4, 1e-4)\n" + TAIL)
+    (warning,) = spread_warnings(spec)
+    assert warning.message.startswith("conv 'conv1': the bias init N(-50000, 0.0001^2) spreads "
+                                      "its biases by a std of 0.0001 about -50000")
+    assert "nearly all the biases start as one value" in warning.message
+    assert warning.hint.endswith("for one value everywhere write constant(-50000)")
+    assert (warning.span.line, warning.span.column) == (2, 29)  # `bias ...`
+
+
+@pytest.mark.parametrize("init", ["normal(1000, 1)", "normal(0, 1e-5)", "normal(1, 1e-3)",
+                                  "uniform(-1e-5, 1e-5)", "truncated_normal(1000, 0.01)",
+                                  "he_normal", "glorot_uniform", "sparse(2, 0.01)",
+                                  "positive_unitball", "constant(1000)", "orthogonal"])
+def test_a_spread_float32_holds_is_not_warned(init):
+    assert spread_warnings(parse(HEAD + f"conv 2 3x3 weight {init}\n" + TAIL)) == []
+
+
+def test_no_shipped_spec_is_warned_about_its_spread():
+    specs = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
+    assert specs
+    for path in specs:
+        assert spread_warnings(read_spec(str(path))) == [], path.name
+
+
 def test_an_ir_init_too_small_for_float32_warns_at_its_json_path(tmp_path):
     spec = parse(HEAD + "conv 2 3x3 weight uniform(-1e-300, 1e-300)\n" + TAIL)
     path = tmp_path / "tiny.json"

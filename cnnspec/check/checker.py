@@ -66,6 +66,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
     return (lints.constant_weights(spec, infos) + lints.underflowing_inits(spec, infos, dtype)
+            + lints.lost_spreads(spec, infos, dtype)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.bounded_output(spec, infos)
             + lints.schedule_fit(spec) + lints.augment_fit(spec) + lints.cores_fit(spec)

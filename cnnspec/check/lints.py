@@ -18,6 +18,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)``, a constant or a kernel of such numbers
   start every value at 0 or subnormal there, though they are numbers in the float64 arithmetic
   of the description (too large a value is an error: it would start as infinity);
+- a drawn init (the catalogue's ``random`` family: ``normal``, ``uniform``,
+  ``truncated_normal``, ...) whose spread is below a few steps of that dtype at its mean:
+  ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
 - an output ending in a bounded activation (sigmoid, tanh, relu6) where the loss
@@ -50,7 +53,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError, counted, float_text, rounded_text
-from cnnspec.init.catalogue import SAME_NAME_ELSEWHERE
+from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES
@@ -338,6 +341,51 @@ def underflowing_inits(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[
     return [found for info in layers if is_weighted(info.kind)
             for field in ("weight_init", "bias_init")
             if (found := _underflow(spec, info, field, dtype))]
+
+
+# A drawn init whose std is below this many steps of the training dtype at its mean puts its
+# values on a dozen numbers or fewer (within 2 std of the mean): the distribution is not drawn.
+SPREAD_STEPS = 3
+
+
+def _lost_spread(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecError | None:
+    """A warning if the init in ``info.ir[field]``, one the catalogue says is drawn from a
+    distribution with explicit parameters (family ``random``: a mean or centre and a spread),
+    spreads its values less than :data:`SPREAD_STEPS` of ``dtype``'s steps near its mean:
+    ``normal(1000, 1e-5)`` in float32, whose numbers near 1000 are 6.1e-5 apart, starts
+    nearly every weight at one value. A mean below ``dtype``'s normal numbers is the
+    underflow warning's (:func:`_underflow`)."""
+    init = info.weight_init if field == "weight_init" else info.bias_init
+    if init is None or BY_NAME[init.name].family != "random" or not init.std or not init.mean:
+        return None
+    layout = FORMATS[dtype]
+    step = layout.spacing(init.mean)
+    if abs(init.mean) < layout.tiny or init.std >= SPREAD_STEPS * step:
+        return None
+    what = "weights" if field == "weight_init" else "biases"
+    mean = rounded_text(init.mean, 6)
+    values = 4 * init.std / step  # the steps within 2 std of the mean
+    fate = (f"nearly all the {what} start as one value" if values < 1 else
+            f"the {what} start on about {round(values) + 1} distinct values")
+    wider = rounded_text(SPREAD_STEPS * step, 2)
+    other = ("" if dtype == "float64" else
+             f", or train in float64 (`--dtype float64`), whose numbers near {mean} are "
+             f"{rounded_text(FORMATS['float64'].spacing(init.mean), 2)} apart")
+    return spec.error(
+        f"{info.kind} '{info.name}': the {field.replace('_', ' ')} {init.short} spreads its "
+        f"{what} by a std of {rounded_text(init.std)} about {mean}, but {dtype}'s numbers near "
+        f"{mean} are {rounded_text(step)} apart: in {dtype}, the dtype they are trained in, "
+        f"{fate}", info.name, field, severity="warning",
+        hint=f"make the spread (std) at least {wider} ({SPREAD_STEPS} steps of {dtype} there)"
+             f"{other}; for one value everywhere write constant({mean})")
+
+
+def lost_spreads(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecError]:
+    """A warning for each drawn init of a conv/dense layer whose spread ``dtype`` cannot hold
+    about its mean (:func:`_lost_spread`)."""
+    return [found for info in layers if is_weighted(info.kind)
+            for field in ("weight_init", "bias_init")
+            if (found := _lost_spread(spec, info, field, dtype))]
 
 
 def _sugar_word(name: str, kind: str) -> tuple[str, str] | None:
