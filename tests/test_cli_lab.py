@@ -97,17 +97,22 @@ FANS_EXPECTED = {
 }
 
 
+def _report_rows(spec, text: str, capsys) -> tuple[list[str], dict[str, dict]]:
+    """The init-report command line of ``text`` written to ``spec`` (gaussian inputs, a batch
+    of 2), and its JSON's rows of the spec's own init, by layer name."""
+    spec.write_text(text)
+    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "2"]
+    assert main([*args, "--format", "json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
+    return args, {row["name"]: row for row in layers}
+
+
 def test_init_report_fans_and_what_the_formulas_make_of_them(tmp_path, capsys):
     """The fans each layer's init reads, in the JSON and the table alike, and the std and
     bound its formula gives from them: He's sqrt(2 / fan_in), Glorot's sqrt(6 / (fan_in +
     fan_out)) bound, ... on a plain, grouped, depthwise and transposed conv and a dense
     layer."""
-    spec = tmp_path / "fans.cnn"
-    spec.write_text(FANS_SPEC)
-    args = ["init-report", str(spec), "--input", "gaussian", "--batch", "2"]
-    assert main([*args, "--format", "json"]) == 0
-    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["variants"][0][
-        "layers"]}
+    args, rows = _report_rows(tmp_path / "fans.cnn", FANS_SPEC, capsys)
     for name, (fan_in, fan_out, std, bound) in FANS_EXPECTED.items():
         row = rows[name]
         assert (row["fan_in"], row["fan_out"]) == (fan_in, fan_out), name
@@ -373,3 +378,31 @@ def test_init_report_names_the_first_layer_that_overflows_without_numpys_warning
         assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2"]) == 0
     out = capsys.readouterr().out
     assert "overflow: the output of 'c2' (conv) holds NaN or infinite values" in out
+
+
+CUTS_SPEC = """input 1x8x8
+off: conv 4 3x3 pad same weight truncated_normal(0.5, 1, low=-0.5, high=2) relu
+centred: conv 4 3x3 pad same weight truncated_normal(0, 0.1, low=-0.2, high=0.2) relu
+flatten
+dense 10
+"""
+
+
+def test_init_report_shows_both_cut_points_of_a_truncated_normal_cut_off_centre(tmp_path,
+                                                                              capsys):
+    """A cut not centred on the mean has no single bound: the table shows its two points
+    (one word, aligned under the column like any number) and the JSON gives them; a centred
+    cut keeps its half-width."""
+    args, rows = _report_rows(tmp_path / "cuts.cnn", CUTS_SPEC, capsys)
+    assert (rows["off"]["weight_bound_expected"], rows["off"]["weight_cut_expected"]) == (
+        None, [-0.5, 2.0])
+    assert rows["centred"]["weight_bound_expected"] == pytest.approx(0.2)
+    assert rows["centred"]["weight_cut_expected"] is None
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    header = next(line for line in table if line.startswith("layer"))
+    end = header.index("w bound exp.") + len("w bound exp.")
+    off = next(line for line in table if line.startswith("off "))
+    centred = next(line for line in table if line.startswith("centred "))
+    assert off[:end].endswith(" -0.5..2") and centred[:end].endswith(" 0.2")
+    assert len(off) == len(centred)

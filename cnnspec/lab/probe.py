@@ -57,8 +57,18 @@ def collect(model, input_std: float | None) -> list[LayerStats]:
             weight_std_expected=_expected(info, "std"),
             fans=(info.fan_in, info.fan_out) if info.fan_in is not None else None,
             weight_bound_expected=_expected(info, "bound"),
+            weight_cut_expected=_off_centre_cut(info),
         ))
     return rows
+
+
+def _off_centre_cut(info) -> list[float] | None:
+    """``[low, high]`` of the layer's truncated normal init where the cut is not centred on its
+    mean (it then has no single bound), or None."""
+    init = info.weight_init
+    if init is None or init.truncation is None or init.bound is not None:
+        return None
+    return [init.truncation.low, init.truncation.high]
 
 
 def _expected(info, what: str) -> float | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import counted
+from cnnspec.errors import counted, rounded_text
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
@@ -88,7 +88,8 @@ _COLUMNS = (
     ("layer", "name"), ("kind", "kind"), ("fan_in", "fan_in"), ("fan_out", "fan_out"),
     ("act mean", "act_mean"), ("act std", "act_std"), ("std/input", "act_ratio"),
     ("dead", "dead_frac"), ("w std", "weight_std"), ("w std exp.", "weight_std_expected"),
-    ("w bound exp.", "weight_bound_expected"), ("grad std", "grad_std"),
+    ("w bound exp.", lambda s: s.weight_bound_expected if s.weight_cut_expected is None
+     else s.weight_cut_expected), ("grad std", "grad_std"),
     ("w grad std", "weight_grad_std"), ("same filters", "same_filters"),
 )
 
@@ -102,9 +103,11 @@ def _cell(value) -> str:
         return "YES" if value else "no"
     if isinstance(value, int):  # a fan: every digit
         return str(value)
+    if isinstance(value, list):  # a truncated normal's cut points, one word as each cell is
+        return "..".join(_cell(x) for x in value)
     if not math.isfinite(value):
         return str(value)
-    return f"{value:.3g}"
+    return rounded_text(value, 3)
 
 
 def format_table(report: InitReport) -> str:
@@ -113,7 +116,8 @@ def format_table(report: InitReport) -> str:
                f"seed {report.seed}")
     blocks = [heading]
     for variant in report.variants:
-        rows = [[_cell(getattr(s, key)) for _, key in _COLUMNS] for s in variant.layers]
+        rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key in _COLUMNS]
+                for s in variant.layers]
         header = [title for title, _ in _COLUMNS]
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
         lines = [f"init {variant.label} (input std {variant.input_std:.3g})",

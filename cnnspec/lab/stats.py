@@ -32,7 +32,9 @@ class LayerStats:
     a conv's ``C/G*kh*kw`` and ``F*kh*kw``, a transposed conv's ``F/G*kh*kw`` and ``C*kh*kw``, a
     dense layer's inputs and units), ``weight_std_expected`` the std the formula gives from
     them and ``weight_bound_expected`` its bound: ``a`` of U(-a, a), or the half-width of a
-    truncated normal's cut about its mean (None for an unbounded distribution).
+    truncated normal's cut about its mean (None for an unbounded distribution);
+    ``weight_cut_expected`` is ``[low, high]`` of a truncated normal cut off centre, which has
+    no single bound (None otherwise).
     ``act_ratio`` is ``act_std`` divided by the std of the network's input, the quantity He et al.
     2015 show falls or grows exponentially with depth under a wrong init (None when the input
     was not seen, as during training).
@@ -52,6 +54,7 @@ class LayerStats:
     fan_in: int | None = None
     fan_out: int | None = None
     weight_bound_expected: float | None = None
+    weight_cut_expected: list[float] | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -94,6 +97,7 @@ def layer_stats(
     weight_std_expected: float | None = None,
     fans: tuple[int, int] | None = None,
     weight_bound_expected: float | None = None,
+    weight_cut_expected: list[float] | None = None,
 ) -> LayerStats:
     """Statistics of one layer from its output ``out`` and, where known, the gradient ``dout``
     of the loss with respect to that output, its weight and the weight's gradient ``dweight``.
@@ -118,6 +122,7 @@ def layer_stats(
         fan_in=fans[0] if fans else None,
         fan_out=fans[1] if fans else None,
         weight_bound_expected=weight_bound_expected,
+        weight_cut_expected=weight_cut_expected,
     )
 
 
