@@ -7,6 +7,7 @@ so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is t
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ IMPORT_MUTANTS = 120
 DAMAGED_RUNS = 6
 TRAINED_MUTANTS = 20
 COMMAND_LINES = 40
+AGREEMENT_MUTANTS = 12
 
 
 def assert_clean(tally, count: int, fuzz) -> None:
@@ -231,3 +233,57 @@ def test_what_a_command_leaves_in_the_temporary_folder_is_counted(fuzz, argv_cas
     fuzz.run_argv(["check", "spec.cnn"], case, env, tally, line)
     assert len(tally.written) == 1 and "left cnnspec-leftover in the temporary" in tally.written[0]
     assert [p.name for p in tmp.iterdir()] == [fuzz.DASK_SCRATCH]
+
+
+AGREEING = "input 1x8x8\nflatten\nfc: dense 2\ntrain {\n  data shapes(size=8, classes=[x, o], " \
+    "count=20)\n  batch 10\n}\n"
+
+
+@pytest.mark.parametrize("check, train, kind", [
+    ((0, ""), (0, ""), "both accept"),
+    ((2, "x.cnn:3:1: error: ..."), (2, "x.cnn:3:1: error: ..."), "both refuse"),
+    ((0, ""), (2, "cnnspec: the data do not fit"), "check accepts, train refuses"),
+    ((0, ""), (1, "cnnspec: cannot allocate 9 GiB"), "check accepts, train refuses"),
+    ((2, "x.cnn:3:1: error: ..."), (0, ""), "check refuses, train runs"),
+    ((2, "x.cnn:3:1: error: ..."), ("abandoned", ""), "check refuses, train runs"),
+    ((0, ""), ("abandoned", ""), "both accept"),  # a long training had started
+    ((0, ""), (1, "cnnspec: training diverged in epoch 1"), "diverged without a check warning"),
+    ((0, "x.cnn:2:1: warning: the signal grows"), (1, "cnnspec: training diverged in epoch 1"),
+     "diverged after a check warning"),
+    ((2, "x.cnn:3:1: error: ..."), (1, "cnnspec: training diverged"), "check refuses, train runs"),
+    (("traceback", ""), (2, ""), "traceback"), ((0, ""), ("traceback", ""), "traceback")])
+def test_check_and_train_of_a_spec_are_classified(fuzz, check, train, kind):
+    assert fuzz.agreement(fuzz.Ran(check[0], "", check[1]), fuzz.Ran(train[0], "", train[1])) \
+        == kind
+
+
+def test_a_spec_check_and_train_both_accept_agrees(fuzz, tmp_path):
+    tally = fuzz.AgreementTally()
+    assert fuzz.agreement_case(tmp_path, AGREEING, tally) == "both accept"
+    assert fuzz.agreement_case(tmp_path, "input 1x8x8\nconv\n", tally) == "both refuse"
+    assert tally.pairs == {"both accept": 1, "both refuse": 1} and tally.findings == []
+    assert tally.tracebacks == [] and tally.warned == []
+
+
+def test_a_spec_train_refuses_after_check_accepted_is_a_finding(fuzz, tmp_path, monkeypatch):
+    """The harness would see train refuse (here a stand-in for its command) a spec check
+    accepts, and report the spec with both commands' messages."""
+    from cnnspec.cli import train
+
+    def refuses(args):
+        print("cnnspec: cannot allocate 9 GiB", file=sys.stderr)
+        return 1
+
+    monkeypatch.setattr(train, "run", refuses)
+    tally = fuzz.AgreementTally()
+    assert fuzz.agreement_case(tmp_path, AGREEING, tally) == "check accepts, train refuses"
+    assert len(tally.findings) == 1 and "fc: dense 2" in tally.findings[0]
+    assert "-- train: exit 1\ncnnspec: cannot allocate 9 GiB" in tally.findings[0]
+    assert "findings 1" in fuzz._agreement_line(tally)
+
+
+def test_mutants_that_parse_go_through_check_and_a_short_train(fuzz):
+    tally = fuzz.fuzz_agreement(AGREEMENT_MUTANTS, seed=6)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.findings == [], tally.findings[0]
+    assert sum(tally.pairs.values()) + tally.too_large == AGREEMENT_MUTANTS

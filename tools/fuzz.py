@@ -52,13 +52,28 @@ tracemalloc (NumPy reports its arrays to it), is compared with the estimate ``ch
 estimate and prints the worst ratios with their specs. Mutants whose estimate exceeds
 ``--train-cap`` are skipped (and counted), so the run stays fast and the machine safe.
 
+Last, check against train (``--agreement``): spec mutants that the grammar reads (what it
+refuses, both commands refuse alike) each go through ``check`` and a short ``train`` (one
+epoch, the batch in one part, ``--quiet``; every other setting as the spec writes it) in a
+temporary folder, and each pair is classified: both accept, both refuse, check accepts but
+train refuses or check refuses but train runs (a disagreement: the project's rule is that
+``check`` refuses what ``train`` would, memory that cannot be allocated included), or train
+diverged (a NaN or infinite loss) after a check warning or without one (a finding). Each
+disagreement and unwarned divergence is printed with the spec and both commands' messages;
+tracebacks and warnings of either command are counted as elsewhere. A training still running
+after 20 s had started, so train accepted; a mutant ``check`` accepts whose step is estimated
+over ``--train-cap`` is not trained (counted).
+
     python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
-                             # 1,500 command lines
+                             # 1,500 command lines, 300 trained and 200 check/train pairs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 1500
+    python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
+        --agreement 150 --seed 160
 
 Exit status 1 when any traceback, hang, warning, unclear message or unasked write was found,
-or a step allocated beyond its estimate.
+a step allocated beyond its estimate, or check and train disagreed on a spec or a training
+diverged without a check warning.
 ``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
@@ -327,17 +342,28 @@ def run_case(path: Path, text: str, tally: Tally, commands=COMMANDS, after=()) -
         run_command([*command, str(path), *after], text, tally)
 
 
-def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SECONDS) -> None:
-    """Run ``cnnspec argv`` in this process and record its outcome in ``tally`` (``text``,
-    what the command read, is quoted with a traceback or a hang: a command over ``hang``
-    seconds)."""
+@dataclass
+class Ran:
+    """How one command ended: its exit code ("traceback" or "abandoned" when it did not end
+    in one) and what it printed."""
+
+    code: int | str
+    out: str
+    err: str
+
+
+def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SECONDS,
+                abandon: int = ABANDON_SECONDS) -> Ran:
+    """Run ``cnnspec argv`` in this process, stopping it after ``abandon`` seconds, record its
+    outcome in ``tally`` (``text``, what the command read, is quoted with a traceback or a
+    hang: a command over ``hang`` seconds) and return it."""
     from cnnspec.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     if hasattr(signal, "SIGALRM"):
         signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(ABANDON_SECONDS)
+        signal.alarm(abandon)
     try:
         # Every warning recorded, not only each place's first (as Python shows them): a
         # RuntimeWarning on a user's terminal (NumPy's "overflow encountered") is a finding.
@@ -365,6 +391,7 @@ def run_command(argv: list[str], text: str, tally: Tally, hang: float = HANG_SEC
     if seconds > hang:
         tally.hangs.append(f"{' '.join(argv)} took {seconds:.1f} s on:\n{text[:3000]}")
     tally.outcomes[f"exit {code}" if isinstance(code, int) else code] += 1
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tally, Tally]:
@@ -1260,6 +1287,119 @@ def _memory_line(tally: MemoryTally) -> str:
             f"{len(tally.tracebacks)}, abandoned {len(tally.hangs)}, slowest {tally.slowest:.2f} s")
 
 
+# -- check against train ------------------------------------------------------------------------
+
+# What train is given besides the spec: one epoch, the batch in one part, no progress output.
+# Every setting check reads (data, batch size, optimizer, inits) is trained as written.
+SHORT_TRAIN = ("--epochs", "1", "--cores", "1", "--quiet")
+# A training still running after this is stopped: it had started, so train accepted the spec.
+AGREEMENT_SECONDS = 20
+
+# How check and a short train of one spec ended together: the two disagreements and a
+# divergence check gave no warning of are findings.
+BOTH_ACCEPT = "both accept"
+BOTH_REFUSE = "both refuse"
+TRAIN_REFUSES = "check accepts, train refuses"
+TRAIN_RUNS = "check refuses, train runs"
+DIVERGED_WARNED = "diverged after a check warning"
+DIVERGED_UNWARNED = "diverged without a check warning"
+TRACEBACK_PAIR = "traceback"
+FINDINGS = (TRAIN_REFUSES, TRAIN_RUNS, DIVERGED_UNWARNED)
+DIVERGED_MESSAGE = "training diverged"  # how train says the loss became NaN or infinite
+
+
+def agreement(check: Ran, train: Ran) -> str:
+    """How ``train`` of a spec ended beside ``check`` of it: the project's rule is that check
+    refuses what train would refuse (memory that cannot be allocated included), and warns of
+    what makes it diverge."""
+    if "traceback" in (check.code, train.code):
+        return TRACEBACK_PAIR
+    from cnnspec.errors import EXIT_FAILURE
+
+    diverged = train.code == EXIT_FAILURE and DIVERGED_MESSAGE in train.err
+    ran = train.code in (0, "abandoned") or diverged
+    if check.code != 0:
+        return TRAIN_RUNS if ran else BOTH_REFUSE
+    if diverged:
+        return DIVERGED_WARNED if "warning: " in check.err else DIVERGED_UNWARNED
+    return BOTH_ACCEPT if ran else TRAIN_REFUSES
+
+
+@dataclass
+class AgreementTally(Tally):
+    """The exit codes, tracebacks and warnings of both commands, and how each pair ended."""
+
+    pairs: Counter = field(default_factory=Counter)
+    findings: list[str] = field(default_factory=list)  # the spec and both commands' messages
+    too_large: int = 0  # accepted by check, estimated above the cap: not trained
+    cap: int = TRAIN_CAP
+
+
+def agreement_case(folder: Path, text: str, tally: AgreementTally) -> str:
+    """Run ``check`` and a short ``train`` on the spec ``text`` in ``folder``, record how they
+    agree and return it; a spec check accepts whose step is estimated above the tally's cap is
+    not trained."""
+    import shutil
+
+    import cnnspec
+
+    path, run = folder / "agree.cnn", folder / "run"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    check = run_command(["check", str(path)], text, tally)
+    if check.code == 0 and cnnspec.load(path).step_memory.total > tally.cap:
+        tally.too_large += 1
+        return "too large"
+    shutil.rmtree(run, ignore_errors=True)
+    train = run_command(["train", str(path), "--out", str(run), *SHORT_TRAIN], text, tally,
+                        hang=AGREEMENT_SECONDS, abandon=AGREEMENT_SECONDS)
+    kind = agreement(check, train)
+    tally.pairs[kind] += 1
+    if kind in FINDINGS:
+        tally.findings.append(f"{kind}:\n{_without_comments(text)[:3000]}\n-- check: exit "
+                              f"{check.code}\n{check.err[-1500:]}\n-- train: exit "
+                              f"{train.code}\n{train.err[-1500:]}")
+    return kind
+
+
+def _parses(text: str) -> bool:
+    """Whether the grammar reads ``text`` (what it refuses, check and train refuse alike)."""
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.lang import parse_module
+
+    try:
+        parse_module(text)
+    except (SpecError, SpecErrors):
+        return False
+    except Exception:  # noqa: BLE001 - a bug for check and train to show as a traceback
+        return True
+    return True
+
+
+def fuzz_agreement(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> AgreementTally:
+    """Run ``check`` and a short ``train`` on ``count`` spec mutants that parse (seeded)."""
+    rng = random.Random(f"agreement:{seed}")
+    texts = example_specs()
+    tally = AgreementTally(cap=cap)
+    tried = 0
+    with tempfile.TemporaryDirectory() as folder:
+        while sum(tally.pairs.values()) + tally.too_large < count and tried < 50 * count:
+            tried += 1
+            text = mutate_spec(rng.choice(texts), texts, rng)
+            if _parses(text):
+                kind = agreement_case(Path(folder), text, tally)
+                if progress and kind in tally.pairs and sum(tally.pairs.values()) % 50 == 0:
+                    progress(f"agreement: {_agreement_line(tally)}")
+    return tally
+
+
+def _agreement_line(tally: AgreementTally) -> str:
+    pairs = ", ".join(f"{k}: {v}" for k, v in sorted(tally.pairs.items()))
+    return (f"{sum(tally.pairs.values())} pairs ({pairs}); {tally.too_large} not trained, "
+            f"estimated over {tally.cap / (1 << 30):g} GiB; findings {len(tally.findings)}, tracebacks "
+            f"{len(tally.tracebacks)}, warnings {len(tally.warned)}, trainings stopped at "
+            f"{AGREEMENT_SECONDS} s {len(tally.hangs)}")
+
+
 def _line(tally: Tally, hang: float = HANG_SECONDS) -> str:
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(tally.outcomes.items()))
     return f"{counts}; tracebacks {len(tally.tracebacks)}, hangs over {hang:g} s " \
@@ -1303,6 +1443,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutants check accepts trained for two steps, memory measured (300)")
     parser.add_argument("--train-cap", type=float, default=TRAIN_CAP / (1 << 30),
                         help="GiB: mutants estimated above it are skipped, not trained (1)")
+    parser.add_argument("--agreement", type=int, default=200,
+                        help="spec mutants that parse run through check and a one-epoch "
+                        "train, their verdicts compared (200)")
     parser.add_argument("--show", type=int, default=5, help="tracebacks/hangs printed in full")
     args = parser.parse_args(argv)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
@@ -1330,17 +1473,27 @@ def main(argv: list[str] | None = None) -> int:
     for ratio, measured, estimate, text in sorted(memory.steps, reverse=True)[: args.show]:
         print(f"measured {bytes_text(measured)} / estimate {bytes_text(estimate)} = {ratio:.2f}:"
               f"\n{_without_comments(text)[:1500]}\n" + "-" * 80)
+    memory_seconds = time.perf_counter() - start - commands_seconds
+    agreeing = fuzz_agreement(args.agreement, args.seed, int(args.train_cap * (1 << 30)),
+                              progress)
+    for report in (agreeing.findings + _first_of_each(agreeing.tracebacks)
+                   + agreeing.warned)[: args.show]:
+        print(report, "\n" + "-" * 80)
     print(f"seed {args.seed}, {commands_seconds:.0f} s for the commands, "
-          f"{time.perf_counter() - start - commands_seconds:.0f} s for the training steps")
+          f"{memory_seconds:.0f} s for the training steps, "
+          f"{time.perf_counter() - start - commands_seconds - memory_seconds:.0f} s for check "
+          "against train")
     print(f"{args.specs} spec mutants x {len(COMMANDS)} commands: {_line(specs)}")
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
     print(f"{args.argv} command lines: {_line(argvs, ARGV_SECONDS)}")
     print(f"memory: {_memory_line(memory)}")
+    print(f"check against train: {_agreement_line(agreeing)}")
     tallies = (specs, irs, imports, runs, argvs)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
-        or memory.tracebacks or memory.hangs or memory.beyond
+        or memory.tracebacks or memory.hangs or memory.beyond \
+        or agreeing.findings or agreeing.tracebacks or agreeing.warned
     return 1 if found else 0
 
 
