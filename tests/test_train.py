@@ -465,3 +465,27 @@ def test_the_divergence_hint_writes_numbers_as_a_spec_does(tmp_path):
     hint = info.value.hint
     assert "(it was 2e-5; try --lr 2e-6)" in hint
     assert "its init is normal, N(0, 1e38^2))" in hint and "e+" not in hint and "e-0" not in hint
+
+
+def test_a_divergence_from_the_weight_decay_says_so(tmp_path):
+    """A weight decay that takes more than the whole weight away each step (lr 0.05 x 1e6)
+    diverges at any learning rate: the hint names weight_decay, not the learning rate."""
+    path = write_spec(tmp_path)
+    path.write_text(path.read_text().replace("lr 0.05", "lr 0.05\n  weight_decay 1e6"))
+    with pytest.raises(Diverged) as info:
+        train(path, run_dir=tmp_path / "r", **FAST)
+    hint = info.value.hint
+    assert hint.startswith("lower weight_decay (it was 1000000: at lr 0.05 each step's decay "
+                           "alone takes 5e4 times a weight away"), hint
+    assert "--lr" not in hint
+
+
+def test_the_weight_decay_is_blamed_only_where_a_step_takes_it_whole():
+    from cnnspec.training.loop import decay_advice
+
+    sgd, adam = {"name": "sgd"}, {"name": "adam"}
+    assert decay_advice({"optimizer": sgd, "weight_decay": 5e-4}, 0.1) is None
+    assert decay_advice({"optimizer": sgd, "weight_decay": 10}, 0.1).startswith("lower weight")
+    assert decay_advice({"optimizer": {"name": "adamw"}, "weight_decay": 20}, 0.1)
+    # Adam divides the L2 term by the gradients' running scale: no step takes the weight away
+    assert decay_advice({"optimizer": adam, "weight_decay": 1e6}, 0.1) is None

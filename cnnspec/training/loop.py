@@ -294,8 +294,9 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
-    if layer_init is not None:
+    hint = decay_advice(session.checked.ir["training"], lr) \
+        or f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
+    if layer_init is not None and not hint.startswith("lower weight_decay"):
         init = layer_init.weight_init
         hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
                  f"{init.name}, {init.short})")
@@ -317,6 +318,25 @@ def lower_lr_advice(lr: float) -> str:
         return f"try --lr {rounded_text(lr / 10, 6)}"
     return (f"try --lr {float_text(high)}: learning rates are usually between "
             f"{float_text(low)} and {float_text(high)}")
+
+
+# The optimizers whose weight decay takes lr · weight_decay of each weight away every step:
+# SGD's L2 term joins the gradient as it is, AdamW shrinks the weights by it (Loshchilov &
+# Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients' running
+# scale with the rest of the gradient.
+PLAIN_DECAY = ("sgd", "adamw")
+
+
+def decay_advice(training: dict, lr: float) -> str | None:
+    """What to try after a divergence whose cause is the weight decay: at lr · weight_decay of
+    1 or more a step's decay alone takes the whole weight away or more (past 2 it flips and
+    grows it each step), whatever the learning rate is otherwise; None when it is not."""
+    decay = lr * training["weight_decay"]
+    if training["optimizer"]["name"] not in PLAIN_DECAY or decay < 1:
+        return None
+    return (f"lower weight_decay (it was {float_text(training['weight_decay'])}: at lr "
+            f"{float_text(lr)} each step's decay alone takes {rounded_text(decay)} times a "
+            "weight away, the whole weight or more; lr x weight_decay should be well below 1)")
 
 
 def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, LayerInfo | None]:
