@@ -219,7 +219,7 @@ def test_the_title_says_what_the_lines_and_bands_are(tmp_path, monkeypatch):
 
 
 def test_curves_are_drawn_when_no_variant_finished_an_epoch(tmp_path):
-    """Every variant diverged in its first epoch (`compare --lr 1e308`): the loss axis has no
+    """Every variant diverged in its first epoch (`compare --lr 1e38`): the loss axis has no
     point to put on a log scale, and the picture is still written, naming each variant."""
     from cnnspec.lab import plots
 

@@ -238,14 +238,15 @@ def test_divergence_stops_saves_and_names_the_layer(tmp_path):
 
 
 def test_an_update_that_overflows_is_divergence_without_numpys_warnings(tmp_path):
-    """An lr of 1e300 overflows float32 in the optimizer's update, which printed NumPy's
-    RuntimeWarnings (overflow in cast, invalid value in multiply) above the divergence error."""
+    """An lr of 1e38 (float32 holds it; 1e300 is refused as infinity there) overflows float32
+    in the optimizer's update, which printed NumPy's RuntimeWarnings (overflow in cast, invalid
+    value in multiply) above the divergence error."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(Diverged, match="became NaN or infinite"):
-            train(write_spec(tmp_path, lr=1e300), run_dir=tmp_path / "r", **FAST)
+            train(write_spec(tmp_path, lr=1e38), run_dir=tmp_path / "r", **FAST)
 
 
 def test_on_step_is_called_after_every_step(tmp_path):
@@ -489,3 +490,25 @@ def test_the_weight_decay_is_blamed_only_where_a_step_takes_it_whole():
     assert decay_advice({"optimizer": {"name": "adamw"}, "weight_decay": 20}, 0.1)
     # Adam divides the L2 term by the gradients' running scale: no step takes the weight away
     assert decay_advice({"optimizer": adam, "weight_decay": 1e6}, 0.1) is None
+
+
+@pytest.mark.parametrize("old, new", [("lr 0.05", "lr 1e40"),
+                                      ("batch 16", "batch 16\n  weight_decay 1e39"),
+                                      ("batch 16", "batch 16\n  clip_norm 1e39"),
+                                      ("sgd(momentum=0.9)", "adam(eps=1e39)")])
+def test_a_training_setting_float32_holds_as_infinity_is_refused(tmp_path, old, new):
+    """`lr 1e40` passed check, and training, which computes in float32, diverged at its first
+    update: check and train now refuse it alike, at the setting."""
+    from cnnspec.errors import SpecError
+
+    path = write_spec(tmp_path)
+    path.write_text(path.read_text().replace(old, new))
+    with pytest.raises((SpecError, SpecErrors), match="float32, the dtype training computes in, "
+                       "which holds 1e\\+?(39|40) as infinity"):
+        load(path)
+
+
+def test_an_lr_override_float32_holds_as_infinity_is_refused(tmp_path):
+    with pytest.raises(SettingError, match="^lr must be at most 3.4e38 in size in float32"):
+        train(write_spec(tmp_path), Settings(lr=1e40), run_dir=tmp_path / "r", **FAST)
+    assert not (tmp_path / "r").exists()

@@ -112,7 +112,7 @@ class Arg:
         too_high = self.high is not None and (value >= self.high if self.high_open
                                               else value > self.high)
         if not (too_low or too_high):
-            return self._zero_in(dtype, value)
+            return self._zero_in(dtype, value) or self._beyond(dtype, value)
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value_text(value)}"
         return f"must be {self.interval()}, not {value_text(value)}"
@@ -126,6 +126,17 @@ class Arg:
         if self.low == 0 and self.low_open and value <= FORMATS[dtype].rounds_to_zero:
             return (f"must be greater than 0 in {dtype}, the dtype training computes in, which "
                     f"rounds {short_number(value)} to 0")
+        return None
+
+    @staticmethod
+    def _beyond(dtype: str, value: float) -> str | None:
+        """What is wrong with a ``value`` beyond the range of ``dtype``, the dtype training
+        computes in, which would hold it as infinity (``lr 1e40`` in float32: the first update
+        makes every weight infinite or NaN), or None."""
+        layout = FORMATS[dtype]
+        if abs(value) > layout.largest:
+            return (f"must be at most {layout.largest_text} in size in {dtype}, the dtype "
+                    f"training computes in, which holds {short_number(value)} as infinity")
         return None
 
     def each(self) -> Arg:
