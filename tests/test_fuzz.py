@@ -2,8 +2,9 @@
 one ends in an exit code (0, 1 or 2), never a traceback or a hang; fuzzed command lines end
 the same way, with a message, writing nothing unasked; and a few mutants that
 ``check`` accepts trained for two steps, whose measured peak memory stays within the estimate
-``check`` gives. The same mutations as ``tools/fuzz.py`` (which runs 10,000+ of them), seeded,
-so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
+``check`` gives; and a few mutants that parse run through ``check`` and a one-epoch ``train``,
+which agree (both accept or both refuse). The same mutations as ``tools/fuzz.py`` (which runs
+10,000+ of them), seeded, so a failure here replays exactly. The ``fuzz`` fixture (tests/conftest.py) is that tool."""
 from __future__ import annotations
 
 import random
