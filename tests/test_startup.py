@@ -95,3 +95,17 @@ def test_check_leaves_the_cycle_collector_as_it_found_it(enabled, capsys):
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_the_deep_spec_bench_times_is_one_check_passes(tmp_path, monkeypatch, capsys):
+    """tools/bench.py times `cnnspec check` of a 202-layer spec: one that passes (a spec naming
+    an npz file that is not there failed, and the bench with it)."""
+    from cnnspec.cli import main
+
+    monkeypatch.syspath_prepend(str(SPECS.parent / "tools"))
+    import bench
+
+    spec = tmp_path / "deep.cnn"
+    spec.write_text(bench.deep_spec_text())
+    assert main(["check", str(spec)]) == 0
+    assert "ok (202 layers" in capsys.readouterr().out
