@@ -299,3 +299,38 @@ def test_flip_and_half_turns_are_warned_about_on_digits_only(data, warned):
     assert flip_at == "flip"
     assert turn.startswith(f"rotate turns the {data} images by up to 180 degrees")
     assert turn_at == "180"
+
+
+@pytest.mark.parametrize("optimizer, lr, decay, warned", [
+    ("sgd", 0.05, "1e6", True),  # 5e4 times each weight away each step
+    ("sgd(momentum=0)", 0.5, "2", True),  # exactly the whole weight
+    ("adamw", 0.1, "20", True),  # decoupled: the weights shrink by lr x weight_decay
+    ("adam", 0.05, "1e6", False),  # divided by the gradients' running scale
+    ("sgd", 0.1, "5e-4", False),
+    ("adamw", 0.001, "0.01", False),
+])
+def test_check_warns_of_a_weight_decay_that_takes_every_weight_away(tmp_path, capsys, optimizer,
+                                                                   lr, decay, warned):
+    spec = tmp_path / "decay.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3\nflatten\nfc: dense 10\ntrain {\n"
+                    f"  optimizer {optimizer}\n  lr {lr}\n  weight_decay {decay}\n}}\n")
+    assert main(["check", str(spec)]) == 0
+    err = capsys.readouterr().err
+    assert (f"{spec}:8:3: warning: weight_decay" in err) == warned, err
+    if warned:
+        assert "lr x weight_decay should be well below 1" in err
+        assert main(["check", "--strict", str(spec)]) == 2
+
+
+def test_a_weight_decay_check_warns_of_diverges_in_training(tmp_path):
+    """What check warns of, train meets: the weights blow up, and its message blames the
+    weight decay."""
+    from cnnspec import train
+    from cnnspec.training.loop import Diverged
+
+    spec = tmp_path / "decay.cnn"
+    spec.write_text("input 1x8x8\nconv 4 3x3\nflatten\nfc: dense 10\ntrain {\n  optimizer sgd\n"
+                    "  lr 0.05\n  weight_decay 1e6\n  epochs 1\n}\n")
+    with pytest.raises(Diverged) as info:
+        train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
+    assert info.value.hint.startswith("lower weight_decay")

@@ -477,7 +477,7 @@ def test_a_divergence_from_the_weight_decay_says_so(tmp_path):
         train(path, run_dir=tmp_path / "r", **FAST)
     hint = info.value.hint
     assert hint.startswith("lower weight_decay (it was 1000000: at lr 0.05 each step's decay "
-                           "alone takes 5e4 times a weight away"), hint
+                           "alone subtracts 5e4 times each weight from it"), hint
     assert "--lr" not in hint
 
 

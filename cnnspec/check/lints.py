@@ -32,6 +32,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   9 is no digit at all), ``rotate`` by up to 90 degrees or more on digits (a 6 turned half way
   round is a 9), a translation (``crop``'s pad, ``shift``'s pixels) of half the
   image's side or more, which can move the whole object out of the frame;
+- a weight decay whose step alone takes every weight away (lr x weight_decay of 1 or more under
+  an optimizer whose decay is not divided by the gradients' scale: sgd, adamw);
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
   of fewer than 8 images): the batch then runs whole, on one core.
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
@@ -56,7 +58,7 @@ from cnnspec.errors import SpecError, counted, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS, SCHEDULES
+from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, is_weighted
 
 
@@ -555,6 +557,25 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
         f"has {epochs}: the lr stays {float_text(training['lr'])} throughout",
         "training", "schedule", severity="warning",
         hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]
+
+
+def decay_fit(spec: Spec) -> list[SpecError]:
+    """A weight decay whose step alone takes every weight away or more at the spec's lr
+    (:func:`cnnspec.ir.training_catalogue.whole_weight_decay`): training then diverges or
+    learns nothing, and train's divergence message would say so only after the fact."""
+    training = spec.ir["training"]
+    decay = whole_weight_decay(training)
+    if decay is None:
+        return []
+    return [spec.error(
+        f"weight_decay {float_text(training['weight_decay'])} at lr "
+        f"{float_text(training['lr'])} under {training['optimizer']['name']}: each step's "
+        f"decay alone subtracts lr x weight_decay = {rounded_text(decay)} times each weight "
+        "from it, the whole weight or more (past 2 it overturns the weight and grows it), "
+        "whatever the gradients say",
+        "training", "weight_decay", severity="warning",
+        hint="lr x weight_decay should be well below 1: a weight_decay such as 5e-4 "
+             f"(lr x weight_decay {rounded_text(training['lr'] * 5e-4)} here)")]
 
 
 def cores_fit(spec: Spec) -> list[SpecError]:

@@ -185,6 +185,11 @@ class Entry:
     state_arrays: Callable[[dict], int] | None = None
     settings: tuple[str, ...] = ()
     foreign: tuple[tuple[str, str], ...] = ()
+    # An optimizer whose weight decay takes lr · weight_decay of each weight away every step:
+    # SGD's L2 term joins the gradient as it is, AdamW shrinks the weights by it (Loshchilov
+    # & Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients'
+    # running scale with the rest of the gradient.
+    plain_decay: bool = False
 
     @property
     def defaults(self) -> dict:
@@ -239,14 +244,15 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
                "plain SGD", 0, 1, high_open=True),
            Arg("nesterov", "bool", False, "true for Nesterov momentum (Sutskever et al. 2013)")),
           rules=(_nesterov_needs_momentum,),
-          state_arrays=lambda a: int(a["momentum"] > 0)),  # the momentum buffer
+          state_arrays=lambda a: int(a["momentum"] > 0),  # the momentum buffer
+          plain_decay=True),
     Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
           "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
           "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays),
     Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
           "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
           "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS,
-          state_arrays=_adam_state_arrays),
+          state_arrays=_adam_state_arrays, plain_decay=True),
     Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
           "gradients (`centered`: by their running standard deviation), with optional "
           "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",
@@ -269,6 +275,17 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
            Arg("eps", "number", 1e-10, EPS_HINT, 0, low_open=True)),
           state_arrays=lambda a: 1),  # the sum of squared gradients
 )}
+
+
+def whole_weight_decay(training: dict, lr: float | None = None) -> float | None:
+    """``lr · weight_decay`` (``lr`` the training's own unless given: a schedule's at the
+    moment) where a step's decay alone takes the whole weight away or more, 1 or more under
+    an optimizer with :attr:`Entry.plain_decay` (past 2 it flips every weight and grows it),
+    whatever the gradients are; None otherwise."""
+    decay = (training["lr"] if lr is None else lr) * training["weight_decay"]
+    plain = OPTIMIZERS[training["optimizer"]["name"]].plain_decay
+    return decay if plain and decay >= 1 else None
+
 
 GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"
 
@@ -439,7 +456,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "`LinearLR(start_factor=1/T, total_iters=T-1)`); 0 for none"),
     _value("weight_decay", "number", 0.0, "the L2 penalty added to the gradient, e.g. 5e-4; 0 "
            "for none", 0, doc="L2, added to the gradient (adamw: decoupled, the weights shrink "
-           "by lr · weight_decay each step)"),
+           "by lr · weight_decay each step); check warns where lr · weight_decay is 1 or more "
+           "under sgd or adamw, whose step then takes the whole weight away"),
     _value("decay_bias", "bool", True, "false to spare the biases and the normalisation "
            "layers' scale and shift from weight decay", doc="true: weight decay applies to "
            "every parameter, as in PyTorch and Caffe; false: only to the weights of conv and "

@@ -28,7 +28,7 @@ from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import RunError, WordedError, float_text, literal, out_of_memory, rounded_text
-from cnnspec.ir.training_catalogue import LOWER_IS_BETTER
+from cnnspec.ir.training_catalogue import LOWER_IS_BETTER, whole_weight_decay
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
 from cnnspec.training.batches import batch_slices, epoch_order
@@ -320,23 +320,18 @@ def lower_lr_advice(lr: float) -> str:
             f"{float_text(low)} and {float_text(high)}")
 
 
-# The optimizers whose weight decay takes lr · weight_decay of each weight away every step:
-# SGD's L2 term joins the gradient as it is, AdamW shrinks the weights by it (Loshchilov &
-# Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients' running
-# scale with the rest of the gradient.
-PLAIN_DECAY = ("sgd", "adamw")
-
-
 def decay_advice(training: dict, lr: float) -> str | None:
-    """What to try after a divergence whose cause is the weight decay: at lr · weight_decay of
-    1 or more a step's decay alone takes the whole weight away or more (past 2 it flips and
-    grows it each step), whatever the learning rate is otherwise; None when it is not."""
-    decay = lr * training["weight_decay"]
-    if training["optimizer"]["name"] not in PLAIN_DECAY or decay < 1:
+    """What to try after a divergence whose cause is the weight decay: a step's decay alone
+    takes the whole weight away or more at ``lr``
+    (:func:`cnnspec.ir.training_catalogue.whole_weight_decay`), whatever the learning rate is
+    otherwise; None when it is not."""
+    decay = whole_weight_decay(training, lr)
+    if decay is None:
         return None
     return (f"lower weight_decay (it was {float_text(training['weight_decay'])}: at lr "
-            f"{float_text(lr)} each step's decay alone takes {rounded_text(decay)} times a "
-            "weight away, the whole weight or more; lr x weight_decay should be well below 1)")
+            f"{float_text(lr)} each step's decay alone subtracts {rounded_text(decay)} times "
+            "each weight from it, the whole weight or more; lr x weight_decay should be well "
+            "below 1)")
 
 
 def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, LayerInfo | None]:
