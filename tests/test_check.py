@@ -4,6 +4,7 @@ The expected numbers are computed by hand in the comments, not by the formulas u
 """
 import math
 
+import numpy as np
 import pytest
 
 from cnnspec.check import check
@@ -660,3 +661,42 @@ def test_an_output_the_loss_reads_as_it_is_does_not_warn(output, train):
     from cnnspec.lang import parse
 
     assert check(parse(BOUNDED_HEAD.format(output, train), path="out.cnn")).warnings == []
+
+
+@pytest.mark.parametrize("layer, rows, columns", [
+    ("conv 4 3x3 pad 5", 6, 6),
+    ("conv 4 3x3 pad 3x0", 2, 0),
+    ("conv 4 3x3 pad 0x4 stride 2", 0, 2),  # ceil((4 - 2) / 2) = 1 column a side
+    ("conv 4 3x3 pad 1x1x4x0", 0, 2),  # top, bottom, left, right
+])
+def test_padding_past_the_kernels_reach_is_warned_with_the_outputs_it_leaves_blank(
+        tmp_path, layer, rows, columns):
+    """check counts the output rows and columns that read only padding, and they do: the
+    conv's output there is its bias, whatever the input."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "pad.cnn"
+    path.write_text(f"input 1x8x8\nc: {layer} bias constant(0.25)\nflatten\nfc: dense 10\n")
+    checked = cnnspec.load(path)
+    (warning,) = [w for w in checked.warnings if "kernel reaches" in w.message]
+    words = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((rows, "row"), (columns, "column"))
+             if n]
+    assert f"{' and '.join(words)} of its output read only the padding's zeros" in warning.message
+    model = compile_spec(checked, seed=0, dtype="float64")
+    model.record = True
+    model.forward(np.random.default_rng(0).standard_normal((2, 1, 8, 8)))
+    out = model.activations["c"]
+    blank_rows = [i for i in range(out.shape[2]) if np.all(out[:, :, i, :] == 0.25)]
+    blank_columns = [j for j in range(out.shape[3]) if np.all(out[:, :, :, j] == 0.25)]
+    assert (len(blank_rows), len(blank_columns)) == (rows, columns)
+
+
+@pytest.mark.parametrize("layer", ["conv 4 3x3 pad 2", "conv 4 3x3 pad same",
+                                   "conv 4 3x3 pad 3 dilation 2", "maxpool 2 pad 1"])
+def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):
+    import cnnspec
+
+    path = tmp_path / "pad.cnn"
+    path.write_text(f"input 1x8x8\nc: {layer}\nflatten\nfc: dense 10\n")
+    assert not any("kernel reaches" in w.message for w in cnnspec.load(path).warnings)

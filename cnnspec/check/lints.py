@@ -34,6 +34,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   image's side or more, which can move the whole object out of the frame;
 - a weight decay whose step alone takes every weight away (lr x weight_decay of 1 or more under
   an optimizer whose decay is not divided by the gradients' scale: sgd, adamw);
+- zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
+  columns there read only zeros and hold the bias alone;
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
   of fewer than 8 images): the batch then runs whole, on one core.
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
@@ -60,6 +62,8 @@ from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.kinds.text import pads_text
+from cnnspec.shapes import shape_text
 
 
 def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
@@ -309,6 +313,33 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
             f"{which} start identical ({how}){fate}",
             info.name, "weight_init", severity="warning",
             hint=f"{hint}; {clash}" if clash else hint))
+    return out
+
+
+def padding_beyond_reach(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each layer whose zero padding (``Kind.zero_padded``) on some side is more
+    than its kernel reaches, ``(k - 1) * dilation``: the outputs there read only the zeros
+    (a conv's bias alone), rows or columns that carry nothing of the input."""
+    out = []
+    for info in layers:
+        if not KINDS[info.kind].zero_padded or not info.pads:
+            continue
+        reach = [(k - 1) * d for k, d in zip(info.ir["kernel"], info.ir["dilation"])]
+        excess = [-(-(pad - reach[side // 2]) // info.ir["stride"][side // 2])
+                  for side, pad in enumerate(info.pads)]  # outputs a side, top bottom left right
+        if max(excess) <= 0:
+            continue
+        rows, columns = max(excess[0], 0) + max(excess[1], 0), max(excess[2], 0) + max(excess[3], 0)
+        lines = " and ".join(counted(n, what) for n, what in ((rows, "row"), (columns, "column"))
+                             if n)
+        out.append(spec.error(
+            f"{info.kind} '{info.name}' pads {pads_text(info.ir['padding'], info.pads)} where its "
+            f"{shape_text(info.ir['kernel'])} kernel reaches "
+            f"{' and '.join(str(r) for r in dict.fromkeys(reach))}: {lines} of its output "
+            "read only the padding's zeros (they hold the bias alone)",
+            info.name, "padding", severity="warning",
+            hint=f"pad at most {shape_text(reach) if reach[0] != reach[1] else reach[0]} (kernel "
+                 "- 1, times the dilation) on each side; `pad same` keeps the size"))
     return out
 
 

@@ -155,6 +155,7 @@ CONV = Kind(
     usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW|TxBxLxR] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
+    zero_padded=True,
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch, onnx=_conv_onnx,
     examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
               Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],

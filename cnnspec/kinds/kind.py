@@ -106,7 +106,10 @@ class Kind:
     ``value_range``: the (lowest, highest) values a bounded activation gives (tanh: (-1, 1));
     None for a kind whose output has no such bound. ``flat_at_zero``: its gradient is 0 at 0
     and below (relu, relu6), so a layer whose every output starts there gets no gradient
-    through it (check's lint of weights that start at 0 reads it).
+    through it (check's lint of weights that start at 0 reads it). ``zero_padded``: its
+    padding adds zeros around the input that its kernel (the ``kernel`` and ``dilation``
+    fields) reads, so padding past the kernel's reach gives outputs that read only zeros
+    (check warns; a pool's padding is held to half its window, a transposed conv's crops).
     ``linear``: its output is one linear map of its inputs, the same for every channel (a
     mean pool, a reshape, upsampling, a merge), so the gradient it passes back to a channel
     does not depend on that channel's values (check's symmetry lint reads it: channels whose
@@ -142,6 +145,7 @@ class Kind:
     libraries: Callable[[dict], tuple[str, ...]] = lambda ir: ()
     value_range: tuple[float, float] | None = None
     flat_at_zero: bool = False
+    zero_padded: bool = False
 
     @property
     def weighted(self) -> bool:
