@@ -74,6 +74,8 @@ FORMATS = {"float32": FloatFormat(23, 8), "float64": FloatFormat(52, 11)}
 VALUE_BYTES = {name: layout.bytes for name, layout in FORMATS.items()}
 DTYPES = tuple(FORMATS)
 DEFAULT_DTYPE = "float32"
+# The dtype that holds every value any of DTYPES holds (the most exponent bits).
+WIDEST_DTYPE = max(DTYPES, key=lambda name: FORMATS[name].exponent_bits)
 # A run whose summary names no dtype is from before the dtype was a setting: it trained in
 # float32, whatever the default is now.
 UNRECORDED_DTYPE = "float32"

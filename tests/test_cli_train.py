@@ -310,3 +310,23 @@ def test_an_eps_float32_rounds_to_0_passes_check_and_trains_in_float64(
     other = _float64_weights(default, tmp_path / "default")
     assert weights.keys() == other.keys()
     assert any(not np.array_equal(weights[name], other[name]) for name in weights)
+
+
+def test_a_float64_run_with_an_lr_float32_rounds_to_0_resumes_with_its_own_lr(
+        tmp_path, capsys, tiny_shapes_text, no_curves):
+    """`train --resume RUN --lr X` repeats the run's own lr, which its dtype held: a float64
+    run's lr of 1e-50 resumes (it was refused as float32 rounds it to 0); a float32 run's lr
+    given as 1e-50 is still refused, as not the run's own."""
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("  lr 0.05", "  lr 1e-50"))
+    out = tmp_path / "run"
+    assert main(["train", str(spec), "--out", str(out), "--quiet", "--epochs", "1",
+                 "--dtype", "float64"]) == 0
+    assert main(["train", "--resume", str(out), "--lr", "1e-50", "--epochs", "2",
+                 "--quiet"]) == 0
+    assert json.loads((out / rundir.SUMMARY).read_text())["epochs_done"] == 2
+    capsys.readouterr()
+    plain = tmp_path / "plain"
+    assert main(["train", str(spec), "--out",
+                 str(plain), "--quiet", "--epochs", "1", "--lr", "0.05"]) == 0
+    assert main(["train", "--resume", str(plain), "--lr", "1e-50", "--epochs", "2"]) != 0

@@ -29,7 +29,7 @@ from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor, load_dataset
 from cnnspec.data.augment import Augmenter, batch_rng
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE, WIDEST_DTYPE
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal
 from cnnspec.kinds import is_weighted
@@ -169,7 +169,9 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
     defaults to the one the run was started with; ``progress`` and ``callbacks`` as for
     :func:`train`.
     """
-    overrides = (settings or Settings()).overrides()
+    # Held to the widest dtype's range: a resumed run's settings must be its own, which its
+    # dtype held when it started (_check_same_settings compares them once the run is read).
+    overrides = (settings or Settings()).overrides(WIDEST_DTYPE)
     options = Options(make_display(progress, False), data_dir, list(callbacks), [])
     try:
         return _resume(Path(run_dir), spec, overrides, options)
