@@ -700,3 +700,23 @@ def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):
     path = tmp_path / "pad.cnn"
     path.write_text(f"input 1x8x8\nc: {layer}\nflatten\nfc: dense 10\n")
     assert not any("kernel reaches" in w.message for w in cnnspec.load(path).warnings)
+
+
+@pytest.mark.parametrize("lines, warned", [
+    ("flatten\nfc1: dense 32\nfc2: dense 10\n", "fc1"),
+    # a concat of it with the input is still linear in both
+    ("flatten\nfc1: dense 32\nboth: concat(fc1, flatten1)\nfc2: dense 10\n", "fc1"),
+    ("flatten\nfc1: dense 32 relu\nfc2: dense 10\n", None),
+    ("flatten\nfc1: dense 32\nd: dropout 0.5\nfc2: dense 10\n", None),
+    ("flatten\nfc1: dense 32\nn: batchnorm\nfc2: dense 10\n", None),
+    ("flatten\nfc1: dense 10\n", None),  # the output itself
+])
+def test_two_dense_layers_with_no_activation_between_are_warned(tmp_path, lines, warned):
+    """Two linear maps compose into one: the pair learns nothing one dense layer could not."""
+    import cnnspec
+
+    path = tmp_path / "stacked.cnn"
+    path.write_text("input 1x8x8\n" + lines)
+    said = [w for w in cnnspec.load(path).warnings if "two linear maps make one" in w.message]
+    assert [w.message.split("'")[1] for w in said] == ([warned] if warned else [])
+

@@ -34,6 +34,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   image's side or more, which can move the whole object out of the frame;
 - a weight decay whose step alone takes every weight away (lr x weight_decay of 1 or more under
   an optimizer whose decay is not divided by the gradients' scale: sgd, adamw);
+- a dense layer read by another with no activation between (only linear layers: a flatten, a
+  concat): two linear maps make one, so the pair learns nothing one dense layer could not;
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
@@ -313,6 +315,37 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
             f"{which} start identical ({how}){fate}",
             info.name, "weight_init", severity="warning",
             hint=f"{hint}; {clash}" if clash else hint))
+    return out
+
+
+def stacked_dense(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each dense layer whose output another dense layer reads with nothing but
+    linear layers between (``Kind.linear``: a flatten, a concat, ...; no activation): two
+    linear maps compose into one, so the pair learns nothing one dense layer could not."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    out = []
+    for info in layers:
+        if KINDS[info.kind].family != "dense" or info.name == spec.ir.get("output"):
+            continue
+        readers, todo, seen = [], list(after.get(info.name, [])), set()
+        while todo:  # through the linear layers after it, to the layers that compute on it
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            kind = KINDS[by_name[name].kind]
+            if kind.linear:
+                todo.extend(after.get(name, []))
+            else:
+                readers.append(name)
+        dense = [r for r in readers if KINDS[by_name[r].kind].family == "dense"]
+        if readers and len(dense) == len(readers):
+            out.append(spec.error(
+                f"dense '{info.name}' is read by {_names([repr(r) for r in dense])} with no "
+                f"activation between: two linear maps make one, so together they learn nothing "
+                "a single dense layer could not", info.name, severity="warning",
+                hint=f"end it with an activation (`{info.name}: dense "
+                     f"{info.output_shape[0]} relu`), or leave it out"))
     return out
 
 
