@@ -38,6 +38,20 @@ def test_train_prints_accuracy_folder_and_next_commands(tmp_path, capsys):
     summary = json.loads((out / rundir.SUMMARY).read_text())
     assert summary["overrides"] == {"epochs": 1, "lr": 0.1, "batch_size": 32, "seed": 4}
     assert (out / rundir.CURVES).is_file()
+    # what trains, said before the first epoch, with the overrides in force
+    opening = printed.splitlines()[0]
+    assert opening.startswith("training tiny (") and " on shapes: " in opening, opening
+    assert f"{summary['test_examples']} test images; sgd(" in opening
+    assert opening.endswith(f"lr 0.1, schedule constant, batch 32, 1 epoch, float32; run folder "
+                            f"{out}"), opening
+
+
+@pytest.mark.usefixtures("tiny_shapes_spec")
+def test_train_quiet_says_nothing_before_its_result(tmp_path, capsys, no_curves):
+    out = tmp_path / "run"
+    assert main(["train", str(tmp_path / "tiny.cnn"), "--out", str(out), "--epochs", "1",
+                 "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("test accuracy")
 
 
 @pytest.mark.usefixtures("tiny_shapes_spec")

@@ -32,6 +32,7 @@ from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE, WIDEST_DTYPE
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal
+from cnnspec.ir.training_catalogue import value_text
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -219,8 +220,26 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
         session.save(position)  # step 0: the last good point until the first epoch ends
 
     session.run = create_run_dir(ir["name"], out, runs_dir, fill)
+    options.display.message(opening_line(checked, prepared, options.dtype, session.run.path))
     with rundir.trained_alone(session.run):
         return _train_and_finish(session, position, prepared, summary, options.callbacks)
+
+
+def opening_line(checked: CheckedSpec, prepared: Prepared, dtype: str, path) -> str:
+    """What a fresh run trains, said before its first epoch (as Keras' fit and Caffe's solver
+    do): the network, the data's splits, the optimizer with its arguments, the schedule, the
+    batch, the epochs, the dtype, and the run folder."""
+    training = checked.ir["training"]
+    optimizer = training["optimizer"]
+    arguments = ", ".join(f"{key}={value_text(value)}" for key, value in optimizer.items()
+                          if key != "name")
+    val = f", {len(prepared.val.y):,} validation" if prepared.val is not None else ""
+    return (f"training {checked.ir['name']} ({checked.total_params:,} parameters) on "
+            f"{training['data'].get('name')}: {len(prepared.train.y):,} training{val} and "
+            f"{len(prepared.test.y):,} test images; {optimizer['name']}({arguments}), lr "
+            f"{value_text(training['lr'])}, schedule {training['schedule']['name']}, batch "
+            f"{training['batch_size']}, {counted(training['epochs'], 'epoch')}, {dtype}; "
+            f"run folder {path}")
 
 
 def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
