@@ -192,7 +192,7 @@ def test_resume_of_a_finished_run_says_so(tmp_path):
     with pytest.raises(RunError, match="already finished") as info:
         resume(tmp_path / "done", **FAST)
     assert "cnnspec eval" in info.value.hint
-    assert f"cnnspec.resume('{tmp_path / 'done'}')` with epochs=2" in info.value.hint
+    assert f"by adding epochs=2 to `cnnspec.resume('{tmp_path / 'done'}')`" in info.value.hint
 
 
 @pytest.mark.parametrize("name", ["done", "my runs/it's done"])
@@ -206,7 +206,7 @@ def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys, na
     assert main(["train", "--resume", str(tmp_path / name)]) == 1
     err = capsys.readouterr().err
     typed = shlex.quote(str(tmp_path / name))
-    assert f"`cnnspec train --resume {typed}` with --epochs 2" in err
+    assert f"by adding --epochs 2 to `cnnspec train --resume {typed}`" in err
     assert f"`cnnspec eval {typed}`" in err
 
 

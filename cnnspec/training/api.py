@@ -298,7 +298,8 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
         evaluate = literal(command_line("cnnspec eval", run.path))
         raise SettingError(f"run {path} already finished its {counted(epochs, 'epoch')}",
                            hint=f"evaluate it (`{evaluate}`), or train it on to more "
-                           f"epochs in all: `{{resume_command:{path}}}` with {{epochs:{2 * epochs}}}")
+                           f"epochs in all by adding {{epochs:{2 * epochs}}} to "
+                           f"`{{resume_command:{path}}}`")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
         options.display.message(f"finishing {run.path}: trained to its last epoch "
                                 f"({training['epochs']}); scoring the test split and drawing "
