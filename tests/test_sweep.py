@@ -254,7 +254,7 @@ def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(name
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
     write_outputs(result)
     accuracy = drawn[0]
-    assert accuracy._suptitle.get_text() == f"{named.stem}: sweep, validation accuracy by setting"
+    assert accuracy._suptitle.get_text() == "named: sweep, validation accuracy by setting"
     assert len(accuracy.axes) == 2 and all(ax.get_legend() is None for ax in accuracy.axes)
     (legend,) = accuracy.legends
     assert [t.get_text() for t in legend.get_texts()] == ["a run", "mean of the runs"]
@@ -616,3 +616,24 @@ def test_a_damaged_cell_fold_is_named_when_resumed(named, tmp_path, cell):
     (folder / "summary.json").write_text(json.dumps({**summary, "cell": cell}))
     with pytest.raises(RunError, match="not a sweep cell's fold"):
         resume(folder, Settings(epochs=2), progress="none")
+
+
+def test_a_sweep_and_a_comparison_are_named_after_the_model_as_train_names_a_run(tmp_path,
+                                                                                monkeypatch):
+    """A spec a1.cnn holding `model named`: train's run folder is runs/named-..., and so are
+    a sweep's and a comparison's folders and titles (they took the file's name)."""
+    from cnnspec.sweep.compare import compare, plot
+
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "a1.cnn"
+    spec.write_text(NAMED)
+    result = sweep(str(spec), ["lr=0.05"], seeds=1, executor=in_process)
+    assert result.out.parent.name == "runs" and result.out.name.startswith("sweep-named-")
+    assert result.name == "named"
+    comparison = compare(str(spec), ["he_normal"], seeds=1, epochs=1, executor=in_process)
+    assert comparison.out.name.startswith("compare-named-") and comparison.name == "named"
+    drawn = []
+    from cnnspec.render import figure
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot(comparison)
+    assert drawn[0]._suptitle.get_text() == "named: inits compared"

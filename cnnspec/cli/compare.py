@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
-                        help="folder for the run folders (default runs/compare-<spec>-<time>)")
+                        help="folder for the run folders (default runs/compare-<spec-name>-<time>)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
     parser.add_argument("--format", choices=("table", "json"), default="table",

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, metavar="N",
                         help="epochs per training (default: the spec's)")
     parser.add_argument("--out", metavar="DIR", type=new_folder,
-                        help="the sweep folder (default runs/sweep-<spec>-<time>); an "
+                        help="the sweep folder (default runs/sweep-<spec-name>-<time>); an "
                         "earlier sweep's folder is taken up where it stopped")
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="a running Dask scheduler, tcp://HOST:PORT (default: a local "

@@ -138,6 +138,7 @@ class Comparison:
     out: Path
     variants: list[VariantSummary]
     seconds: float
+    name: str = ""  # the model's, as train names a run
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -183,7 +184,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     process = largest_process(cells)
     if jobs is not None and executor is None:
         refuse_beyond_memory(jobs, process, "--jobs", spec)
-    folder = prepare_folder(out if out is not None else default_out(spec, "compare"),
+    folder = prepare_folder(out if out is not None else default_out(parsed.ir["name"], "compare"),
                             automatic=out is None)
     started = time.perf_counter()
     with filled_alone(folder, describe(spec, [axis], seeds, None), "compare"):
@@ -198,7 +199,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in axis.texts]
-    return Comparison(str(spec), target, folder, rows, seconds)
+    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"])
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -238,4 +239,4 @@ def plot(comparison: Comparison, out_png=None) -> Path:
     if out_png is None:
         out_png = Path(comparison.out) / rundir.CURVES
     return plot_learning_curves(comparison.curves(), out_png,
-                                title=f"{Path(comparison.spec).stem}: inits compared")
+                                title=f"{comparison.name}: inits compared")

@@ -43,6 +43,7 @@ class Sweep:
     axes: list[Axis]
     seeds: int
     folds: int | None
+    name: str = ""  # the model's (its `model` line, else the file's), as train names a run
     done: list[tuple[Cell, CellResult]] = field(default_factory=list)
     ran: int = 0
     skipped: int = 0
@@ -69,8 +70,9 @@ def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None) -> dict
             "seeds": seeds, "folds": folds}
 
 
-def default_out(spec: str, kind: str = "sweep", runs_dir: str | Path = "runs") -> Path:
-    return Path(runs_dir) / f"{kind}-{Path(spec).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -> Path:
+    """The folder of a sweep (or ``kind``) of the model ``name``, as train names a run's."""
+    return Path(runs_dir) / f"{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def plan(spec: str, sets: list[str], seeds: int = 1, folds: int | None = None,
@@ -150,8 +152,9 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     what :func:`plan` made of these arguments, where the caller has it already.
     """
     axes, cells = planned or plan(spec, list(sets), seeds, folds, settings)
-    folder = prepare_folder(out if out is not None else default_out(spec), automatic=out is None)
-    result = Sweep(str(spec), folder, axes, seeds, folds)
+    name = cells[0].ir["name"]
+    folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
+    result = Sweep(str(spec), folder, axes, seeds, folds, name)
     started = time.perf_counter()
     with filled_alone(folder, describe(spec, axes, seeds, folds), "sweep"):
         result.done, result.ran = run_cells(
@@ -171,8 +174,8 @@ def write_outputs(result: Sweep) -> list[Path]:
     if result.axes:
         paths.append(plot_accuracy_by_setting(
             rows, [(a.key, list(a.texts)) for a in result.axes], result.out / "accuracy.png",
-            title=f"{Path(result.spec).stem}: sweep, validation accuracy by setting"))
+            title=f"{result.name}: sweep, validation accuracy by setting"))
     if any(r.metrics for _, r in result.done):
         paths.append(plot_group_curves(rows, result.out / rundir.CURVES,
-                                       title=f"{Path(result.spec).stem}: sweep"))
+                                       title=f"{result.name}: sweep"))
     return paths
