@@ -692,6 +692,16 @@ def test_padding_past_the_kernels_reach_is_warned_with_the_outputs_it_leaves_bla
     assert (len(blank_rows), len(blank_columns)) == (rows, columns)
 
 
+def test_padding_past_the_reach_of_a_conv_without_bias_leaves_zeros(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "pad.cnn"
+    path.write_text("input 1x8x8\nc: conv 4 3x3 pad 3 nobias\nflatten\nfc: dense 10\n")
+    (warning,) = [w for w in cnnspec.load(path).warnings if "kernel reaches" in w.message]
+    assert warning.message.endswith("2 rows and 2 columns of its output read only the padding's "
+                                    "zeros (they hold 0)")
+
+
 @pytest.mark.parametrize("layer", ["conv 4 3x3 pad 2", "conv 4 3x3 pad same",
                                    "conv 4 3x3 pad 3 dilation 2", "maxpool 2 pad 1"])
 def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):

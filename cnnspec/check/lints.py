@@ -369,7 +369,8 @@ def padding_beyond_reach(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]
             f"{info.kind} '{info.name}' pads {pads_text(info.ir['padding'], info.pads)} where its "
             f"{shape_text(info.ir['kernel'])} kernel reaches "
             f"{' and '.join(str(r) for r in dict.fromkeys(reach))}: {lines} of its output "
-            "read only the padding's zeros (they hold the bias alone)",
+            "read only the padding's zeros "
+            f"({'they hold its bias alone' if info.ir.get('bias') else 'they hold 0'})",
             info.name, "padding", severity="warning",
             hint=f"pad at most {shape_text(reach) if reach[0] != reach[1] else reach[0]} (kernel "
                  "- 1, times the dilation) on each side; `pad same` keeps the size"))
