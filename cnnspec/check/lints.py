@@ -52,6 +52,7 @@ squash the scores twice). The data against the network is checked in
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 from cnnspec.check import signal
 from cnnspec.check.graph import INPUT, consumers
@@ -68,19 +69,24 @@ from cnnspec.kinds.text import pads_text
 from cnnspec.shapes import shape_text
 
 
+def _reached(starts, onward) -> Iterator[str]:
+    """Every layer reached from the layers ``starts``, each once, going on from a reached
+    layer to the layers ``onward(name)`` names (the input is never reached)."""
+    todo, seen = list(starts), set()
+    while todo:
+        name = todo.pop()
+        if name == INPUT or name in seen:
+            continue
+        seen.add(name)
+        yield name
+        todo.extend(onward(name))
+
+
 def _feeds_a_weight_layer(name: str, by_name: dict[str, LayerInfo],
                           after: dict[str, list[str]]) -> bool:
     """Whether a conv or dense layer lies anywhere downstream of ``name``."""
-    todo, seen = list(after.get(name, [])), set()
-    while todo:
-        nxt = todo.pop()
-        if nxt in seen:
-            continue
-        seen.add(nxt)
-        if is_weighted(by_name[nxt].kind):
-            return True
-        todo.extend(after.get(nxt, []))
-    return False
+    return any(is_weighted(by_name[n].kind)
+               for n in _reached(after.get(name, []), lambda n: after.get(n, [])))
 
 
 def _axes(info: LayerInfo) -> tuple[int, int]:
@@ -237,16 +243,8 @@ def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
 
 def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:
     """Whether a layer with trainable parameters lies anywhere upstream of ``name``."""
-    todo, seen = list(by_name[name].inputs), set()
-    while todo:
-        nxt = todo.pop()
-        if nxt == INPUT or nxt in seen:
-            continue
-        seen.add(nxt)
-        if by_name[nxt].trainable_params:
-            return True
-        todo.extend(by_name[nxt].inputs)
-    return False
+    return any(by_name[n].trainable_params
+               for n in _reached(by_name[name].inputs, lambda n: by_name[n].inputs))
 
 
 def _dead_fate(info: LayerInfo, readers: list[str], by_name: dict[str, LayerInfo],
@@ -323,21 +321,15 @@ def stacked_dense(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     linear layers between (``Kind.linear``: a flatten, a concat, ...; no activation): two
     linear maps compose into one, so the pair learns nothing one dense layer could not."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
+    linear = {info.name for info in layers if KINDS[info.kind].linear}
     out = []
     for info in layers:
         if KINDS[info.kind].family != "dense" or info.name == spec.ir.get("output"):
             continue
-        readers, todo, seen = [], list(after.get(info.name, [])), set()
-        while todo:  # through the linear layers after it, to the layers that compute on it
-            name = todo.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            kind = KINDS[by_name[name].kind]
-            if kind.linear:
-                todo.extend(after.get(name, []))
-            else:
-                readers.append(name)
+        # through the linear layers after it, to the layers that compute on it
+        readers = [n for n in _reached(after.get(info.name, []),
+                                       lambda n: after.get(n, []) if n in linear else [])
+                   if n not in linear]
         dense = [r for r in readers if KINDS[by_name[r].kind].family == "dense"]
         if readers and len(dense) == len(readers):
             out.append(spec.error(

@@ -77,11 +77,11 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
 
     # an npz file, read as train would read it: its arrays must fit the network, and its data
     # the memory (said in place of the checker's memory warning, which left the data out)
+    warnings = read_file_warnings(checked, max_memory)
     try:
-        warnings = read_file_warnings(checked, max_memory) + check_data(checked, max_memory,
-                                                                       strict)
+        warnings = warnings + check_data(checked, max_memory, strict)
     except SpecErrors as exc:
-        report(read_file_warnings(checked, max_memory) + exc.errors)
+        report(warnings + exc.errors)
         return EXIT_USAGE
     report(warnings)
     n, warned = len(checked.layers), len(warnings)

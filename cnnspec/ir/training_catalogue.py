@@ -195,11 +195,14 @@ class Entry:
     def defaults(self) -> dict:
         return {a.name: a.default for a in self.args}
 
-    def written(self) -> str:
-        """How the language writes it with its defaults: ``sgd(momentum=0.9, nesterov=false)``."""
+    def written(self, values: dict | None = None) -> str:
+        """How the language writes it with ``values`` (an IR object of it), by default its
+        defaults: ``sgd(momentum=0.9, nesterov=false)``."""
         if not self.args:
             return self.name
-        return f"{self.name}({', '.join(f'{a.name}={value_text(a.default)}' for a in self.args)})"
+        values = self.defaults if values is None else values
+        return (f"{self.name}("
+                f"{', '.join(f'{a.name}={value_text(values[a.name])}' for a in self.args)})")
 
 
 def value_text(value) -> str:

@@ -32,7 +32,7 @@ from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE, WIDEST_DTYPE
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal
-from cnnspec.ir.training_catalogue import value_text
+from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
@@ -231,12 +231,11 @@ def opening_line(checked: CheckedSpec, prepared: Prepared, dtype: str, path) -> 
     batch, the epochs, the dtype, and the run folder."""
     training = checked.ir["training"]
     optimizer = training["optimizer"]
-    arguments = ", ".join(f"{key}={value_text(value)}" for key, value in optimizer.items()
-                          if key != "name")
     val = f", {len(prepared.val.y):,} validation" if prepared.val is not None else ""
     return (f"training {checked.ir['name']} ({checked.total_params:,} parameters) on "
             f"{training['data'].get('name')}: {len(prepared.train.y):,} training{val} and "
-            f"{len(prepared.test.y):,} test images; {optimizer['name']}({arguments}), lr "
+            f"{len(prepared.test.y):,} test images; "
+            f"{OPTIMIZERS[optimizer['name']].written(optimizer)}, lr "
             f"{value_text(training['lr'])}, schedule {training['schedule']['name']}, batch "
             f"{training['batch_size']}, {counted(training['epochs'], 'epoch')}, {dtype}; "
             f"run folder {path}")

@@ -294,12 +294,13 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
                "_step": np.asarray(position.step)})
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
-    hint = decay_advice(session.checked.ir["training"], lr) \
-        or f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
-    if layer_init is not None and not hint.startswith("lower weight_decay"):
-        init = layer_init.weight_init
-        hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
-                 f"{init.name}, {init.short})")
+    hint = decay_advice(session.checked.ir["training"], lr)
+    if hint is None:  # the learning rate, and the init of the layer that blew up
+        hint = f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
+        if layer_init is not None:
+            init = layer_init.weight_init
+            hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
+                     f"{init.name}, {init.short})")
     raise Diverged(
         f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
         f"became NaN or infinite; the weights and the batch are in "
