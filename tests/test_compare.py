@@ -81,6 +81,30 @@ def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):
     assert sorted(p.name for p in run.iterdir()) == ["curves.png"]
 
 
+def test_a_comparison_and_a_sweep_do_not_share_a_folder(tiny, tmp_path):
+    """A comparison's results and pictures are not a sweep's: each refuses the other's
+    folder, before it trains or writes anything there."""
+    from cnnspec.sweep.executor import LocalExecutor
+    from cnnspec.sweep.runner import sweep
+
+    def in_process(n):
+        return LocalExecutor(1)
+
+    out = tmp_path / "cmp"
+    compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    with pytest.raises(RunError) as info:
+        sweep(str(tiny), ["lr=0.1"], out=out, executor=in_process)
+    assert info.value.message == f"{out} holds a comparison of {tiny.name}, not a sweep"
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    swept = tmp_path / "swept"
+    sweep(str(tiny), [], out=swept, executor=in_process)
+    with pytest.raises(RunError) as info:
+        compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=swept)
+    assert info.value.message == f"{swept} holds a sweep of {tiny.name}, not a comparison"
+    assert "give this compare another --out" in info.value.hint
+
+
 def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
     from cnnspec.errors import SpecError
 

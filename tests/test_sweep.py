@@ -347,6 +347,64 @@ def test_a_cell_that_cannot_be_recorded_is_named_as_its_folder(named, tmp_path, 
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
 
 
+def test_another_specs_sweep_into_a_sweep_folder_is_refused_before_it_changes_it(named,
+                                                                               tmp_path):
+    """A folder holds one spec's sweeps: another spec's would rewrite its results and
+    pictures (its cells kept beside the first's)."""
+    out = tmp_path / "s"
+    sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    other = tmp_path / "other.cnn"
+    other.write_text(NAMED.replace("lr 0.05", "lr 0.1"))
+    with pytest.raises(RunError) as info:
+        sweep(str(other), ["batch=32"], out=out, executor=in_process)
+    assert info.value.message == f"{out} holds a sweep of named.cnn, not of other.cnn"
+    assert info.value.hint == (f"give this sweep another --out, or delete {out} to start "
+                               "afresh (a sweep of named.cnn goes on in it)")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 1  # nothing trained
+
+
+def test_the_same_specs_sweep_goes_on_over_other_settings_wherever_the_spec_is(named,
+                                                                              tmp_path):
+    """The same spec file (by its name: the folder may be given from elsewhere), swept over
+    other settings, goes on in its folder: the cells it holds are not trained again."""
+    out = tmp_path / "s"
+    sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (moved / named.name).write_text(named.read_text())
+    more = sweep(str(moved / named.name), ["lr=0.05,0.1"], out=out, executor=in_process)
+    assert (more.ran, more.skipped) == (1, 1)
+    assert json.loads((out / "sweep.json").read_text())["settings"] == {"lr": ["0.05", "0.1"]}
+
+
+def test_a_description_written_before_it_named_its_command_is_taken_as_this_ones(named,
+                                                                                tmp_path):
+    out = tmp_path / "s"
+    sweep(str(named), [], out=out, executor=in_process)
+    description = json.loads((out / "sweep.json").read_text())
+    assert description.pop("command") == "sweep"
+    (out / "sweep.json").write_text(json.dumps(description))
+    again = sweep(str(named), [], out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (0, 1)
+    (out / "sweep.json").write_text("{damaged")  # unreadable: rewritten, as before
+    sweep(str(named), [], out=out, executor=in_process)
+    assert json.loads((out / "sweep.json").read_text())["command"] == "sweep"
+
+
+def test_a_sweep_into_another_specs_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):
+    out = tmp_path / "s"
+    sweep(str(named), [], out=out, executor=in_process)
+    other = tmp_path / "other.cnn"
+    other.write_text(NAMED)
+    assert main(["sweep", str(other), "--set", "lr=0.1", "--workers", "1",
+                 "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {out} holds a sweep of named.cnn, not of other.cnn" in err
+    assert "hint: give this sweep another --out" in err
+
+
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "notes.txt").write_text("mine")

@@ -2,7 +2,8 @@
 
 Layout::
 
-    sweep.json                 what was swept (spec, settings, seeds, folds)
+    sweep.json                 what was swept (spec, settings, seeds, folds) and by which
+                               command (sweep, compare): the folder holds that spec's alone
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
@@ -68,8 +69,35 @@ def filled_alone(out: Path, description: dict, command: str) -> Iterator[None]:
     with rundir.held_alone(out, f"{command} folder {literal(str(out))} is being filled by "
                            f"another {command}", hint=f"wait for it to end: the same {command} "
                            "run again then trains only the cells it has not recorded"):
-        write_json(out / SWEEP_JSON, description)
+        _refuse_another_spec(out, description, command)
+        write_json(out / SWEEP_JSON, {**description, "command": command})
         yield
+
+
+def _refuse_another_spec(out: Path, description: dict, command: str) -> None:
+    """A folder holds the sweeps (or the comparisons) of one spec file: another spec's, or
+    another command's, would rewrite its results and pictures, and its cells would sit beside
+    the first's. The same spec swept again, over any settings, seeds or folds, goes on in it
+    (the cells it holds are not trained again). A description that cannot be read, or one
+    written before it named its command, is taken as this one's."""
+    try:
+        held = read_json(out / SWEEP_JSON, what="sweep description")
+    except RunError:
+        return
+    if not isinstance(held, dict) or not isinstance(held.get("spec"), str):
+        return
+    held_command = held.get("command", command)
+    held_spec, spec = Path(held["spec"]).name, Path(description["spec"]).name
+    if held_spec == spec and held_command == command:
+        return
+    held_noun = _NOUNS.get(held_command, held_command)
+    other = f"not of {literal(spec)}" if held_command == command else f"not a {_NOUNS[command]}"
+    raise RunError(f"{literal(str(out))} holds a {held_noun} of {literal(held_spec)}, {other}",
+                   hint=f"give this {command} another --out, or delete {literal(str(out))} to "
+                   f"start afresh (a {held_noun} of {literal(held_spec)} goes on in it)")
+
+
+_NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folder holds them
 
 
 def recorded_folders(out: Path) -> dict[str, Path]:
