@@ -290,8 +290,16 @@ def test_depth_profile_names_a_signal_of_zeros_and_counts_layers_in_whole_number
         "he_normal", "zeros (0 at every layer: not on a log scale)"]
     assert grad_ax.get_legend_handles_labels()[1] == [
         "he_normal", "zeros (0 at 2 of 3 layers: not drawn)"]
-    ticks = [t for t in act_ax.get_xticks() if 1 <= t <= 3]
-    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert _tick_labels(act_ax.xaxis) == ["c0", "c1", "c2"]  # a few layers: named
+    assert act_ax.get_xlabel() == "conv/dense layer, by depth"
+    drawn.clear()
+    deep = stats([1.0] * 30, [0.1] * 30)
+    plot_depth_profile([("he_normal", deep)], tmp_path / "deep.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 30]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # too many names: counted
+    assert fig.axes[0].get_xlabel() == "depth (conv/dense layer)"
 
 
 def _tick_labels(axis) -> list[str]:

@@ -40,6 +40,11 @@ ACT_STD_TITLE = "activation std"
 GRAD_STD_TITLE = "gradient std (∂loss/∂ layer output)"
 
 
+# Up to this many conv/dense layers, the depth axis names each layer (conv1, fc2: which
+# layer the signal fades at); deeper nets' names would overlap, and their ticks count layers.
+NAMED_DEPTHS = 12
+
+
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
@@ -56,10 +61,17 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
             values = _positive([getattr(s, key) for s in depth])
             ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
+    names = [s.name for s in weighted(variants[0][1])]
     for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE)):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
+        if len(names) <= NAMED_DEPTHS:
+            long = max(map(len, names), default=0) > 5
+            ax.set_xticks(range(1, len(names) + 1), names, rotation=30 if long else 0,
+                          ha="right" if long else "center")
+            ax.set_xlabel("conv/dense layer, by depth")
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
+            ax.set_xlabel("depth (conv/dense layer)")
         figure.log_axis(ax)
-        ax.set_xlabel("depth (conv/dense layer)")
         ax.set_ylabel(what)
         ax.set_title(what)
         ax.grid(True, which="both", alpha=0.3)
