@@ -204,15 +204,26 @@ def test_features_bad_input(run_dir, tmp_path, capsys, extra, expected):
     assert expected in capsys.readouterr().err
 
 
-def test_feature_maps_are_each_conv_output(run_dir):
+def test_feature_maps_are_each_conv_output_after_the_activation_that_reads_it(run_dir):
+    """A conv read by its activation alone (``conv2: conv 16 3x3 pad same relu``) is shown as
+    what it passes on, the activation's output, labelled so; convs read by a concat are
+    their own outputs."""
     from cnnspec.render.run_pictures import feature_maps
     from cnnspec.training.run import load_run
 
     run = load_run(run_dir)
-    maps = feature_maps(run, np.zeros((1, 16, 16)))
-    assert {k: v.shape for k, v in maps.items()} == {
-        "xk": (1, 16, 16), "learned": (7, 16, 16), "conv2": (16, 8, 8)}
+    image = np.random.default_rng(0).random((1, 16, 16))
+    maps = feature_maps(run, image)
     assert run.model.record is False
+    assert {k: v.shape for k, v in maps.items()} == {
+        "xk": (1, 16, 16), "learned": (7, 16, 16), "conv2 + relu": (16, 8, 8)}
+    run.model.record = True
+    run.model.forward(run.prepare(image[None]))
+    conv2 = np.asarray(run.model.activations["conv2"][0])
+    run.model.record = False
+    assert (conv2 < 0).any()  # what the relu takes away is not drawn
+    np.testing.assert_array_equal(maps["conv2 + relu"], np.maximum(conv2, 0))
+    assert (maps["learned"] < 0).any()  # its reader is the concat: its own output
 
 
 def test_features_of_an_image_of_another_shape_is_refused_before_drawing(run_dir, tmp_path):

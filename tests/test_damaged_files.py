@@ -428,7 +428,7 @@ def test_finite_weights_that_overflow_are_damage_not_a_result(run, tmp_path, cap
                "gives NaN or infinite scores for")
 
 
-@pytest.mark.parametrize("layer, values", [("conv1", "feature maps in conv1"),
+@pytest.mark.parametrize("layer, values", [("conv1", "feature maps in conv1 + relu"),
                                             ("fc", "scores")])
 @pytest.mark.parametrize("given", ["file", "index"])
 def test_features_of_weights_that_overflow_are_refused_not_drawn(run, tmp_path, capsys,

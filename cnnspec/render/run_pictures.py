@@ -148,8 +148,11 @@ def default_channels(weights: np.ndarray) -> str:
 
 
 def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
-    """The output (C, H, W) of every conv layer for one raw ``image`` (C, H, W) in [0, 1],
-    preprocessed as in training."""
+    """The feature map (C, H, W) of every conv layer for one raw ``image`` (C, H, W) in [0,
+    1], preprocessed as in training, by the row label to draw it under: where the conv's one
+    reader is an activation (``conv 8 3x3 relu``), its output, labelled ``conv1 + relu``:
+    what the layer passes on, as Keras shows a Conv2D's output with its activation and Caffe
+    a conv's blob after its in-place ReLU; otherwise the conv's own output."""
     x = run.prepare(image[None]) if run.preprocessor is not None else image[None]
     model = run.model
     model.eval()
@@ -161,8 +164,22 @@ def feature_maps(run, image: np.ndarray) -> dict[str, np.ndarray]:
         activations = model.activations
     finally:
         model.record = False
-    return {layer.name: np.asarray(activations[layer.name][0])
-            for layer in conv_layers(run.spec) if layer.name in activations}
+    maps = {}
+    for layer in conv_layers(run.spec):
+        shown = _activation_after(run.spec, layer)
+        label = layer.name if shown is None else f"{layer.name} + {shown.kind}"
+        name = layer.name if shown is None else shown.name
+        if name in activations:
+            maps[label] = np.asarray(activations[name][0])
+    return maps
+
+
+def _activation_after(checked: CheckedSpec, layer: LayerInfo) -> LayerInfo | None:
+    """The activation that is the one reader of ``layer``'s output, or None."""
+    readers = [other for other in checked.layers if layer.name in other.inputs]
+    if len(readers) == 1 and KINDS[readers[0].kind].is_activation:
+        return readers[0]
+    return None
 
 
 def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
