@@ -23,7 +23,7 @@ from cnnspec.kinds import KINDS, layer_flops
 from cnnspec.lang import parse
 
 # The sum of the clocked parts over a whole unclocked step, both medians, must lie in this
-# range (stated in README's performance section).
+# range (stated in docs/measurements.md, "Where a step's time goes").
 TOLERANCE = (0.5, 2.0)
 
 SPEC = """\
