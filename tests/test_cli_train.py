@@ -285,19 +285,35 @@ def test_a_float64_run_evaluates_and_predicts_in_float64(tmp_path, capsys, no_cu
     assert main(["predict", str(out), str(image)]) == 0
 
 
+IN_FLOAT64 = ("hint: write a number of at least 1.4e-45, the smallest float32 above 0, or train "
+              "in float64 (`--dtype float64`), which holds it\n")
 EPS_REFUSED = ("tiny.cnn:11:22: error: adam eps must be greater than 0 in float32, the dtype "
-               "training computes in, which rounds 1e-50 to 0")
+               "training computes in, which rounds 1e-50 to 0\n"
+               "    optimizer adam(eps=1e-50)\n"
+               "                       ^^^^^\n" + IN_FLOAT64)
+# A layer's setting float32 rounds to 0, held to the run's dtype as the training settings are.
+NORM_EPS = "conv1: conv 4 3x3 pad same relu\nbatchnorm eps 1e-50"
+NORM_EPS_REFUSED = ("tiny.cnn:4:11: error: batchnorm 'batchnorm1': eps must be greater than 0 "
+                    "in float32, the dtype the network computes in, which rounds 1e-50 to 0\n"
+                    "  batchnorm eps 1e-50\n"
+                    "            ^^^^^^^^^\n" + IN_FLOAT64)
+# A training setting and a layer's setting (the line replaced, its replacement) float32 rounds to
+# 0, each with its refusal.
+FLOAT32_ZEROS = {"optimizer eps": ("  lr 0.05", "  optimizer adam(eps=1e-50)", EPS_REFUSED),
+                 "norm eps": ("conv1: conv 4 3x3 pad same relu", NORM_EPS, NORM_EPS_REFUSED)}
 
 
+@pytest.mark.parametrize("setting", FLOAT32_ZEROS)
 @pytest.mark.parametrize("dtype", [[], ["--dtype", "float32"]], ids=["default", "float32"])
 @pytest.mark.parametrize("command", ["check", "train"])
-def test_an_eps_float32_rounds_to_0_is_refused_by_check_and_train_in_float32(
-        tmp_path, capsys, tiny_shapes_text, command, dtype):
+def test_a_setting_float32_rounds_to_0_is_refused_by_check_and_train_in_float32(
+        tmp_path, capsys, tiny_shapes_text, command, dtype, setting):
+    line, replacement, refused = FLOAT32_ZEROS[setting]
     spec = tmp_path / "tiny.cnn"
-    spec.write_text(tiny_shapes_text.replace("  lr 0.05", "  optimizer adam(eps=1e-50)"))
+    spec.write_text(tiny_shapes_text.replace(line, replacement))
     options = ["--out", str(tmp_path / "run"), "--quiet"] if command == "train" else []
     assert main([command, str(spec), *dtype, *options]) == 2
-    assert EPS_REFUSED in capsys.readouterr().err
+    assert refused in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
 
 
@@ -344,3 +360,31 @@ def test_a_float64_run_with_an_lr_float32_rounds_to_0_resumes_with_its_own_lr(
     assert main(["train", str(spec), "--out",
                  str(plain), "--quiet", "--epochs", "1", "--lr", "0.05"]) == 0
     assert main(["train", "--resume", str(plain), "--lr", "1e-50", "--epochs", "2"]) != 0
+
+
+def test_a_norm_eps_float32_rounds_to_0_passes_check_and_trains_in_float64(
+        tmp_path, capsys, tiny_shapes_text, no_curves):
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(tiny_shapes_text.replace("conv1: conv 4 3x3 pad same relu", NORM_EPS))
+    assert main(["check", str(spec), "--dtype", "float64"]) == 0
+    weights = _float64_weights(spec, tmp_path / "run")
+    assert all(np.isfinite(w).all() and w.dtype == np.float64 for w in weights.values())
+    saved = json.loads((tmp_path / "run" / rundir.SPEC_JSON).read_text())
+    assert next(layer for layer in saved["layers"] if layer["kind"] == "batchnorm")["eps"] == 1e-50
+
+
+def test_the_engine_divides_by_a_float64_norm_eps_float32_rounds_to_0():
+    """A channel of one value throughout (zero weights) has a variance of 0: the eps alone keeps
+    the normalised output finite, where float32's 0 would divide 0 by 0."""
+    import cnnspec
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    text = ("input 1x8x8\nconv 2 3x3 weight zeros bias zeros\nbatchnorm eps 1e-50\n"
+            "flatten\ndense 10\n")
+    model = cnnspec.compile(check(parse(text), dtype="float64"), dtype="float64")
+    norm = next(node.layer for node in model.nodes if node.kind == "batchnorm")
+    assert norm.eps == 1e-50
+    model.train()
+    out = model.forward(np.ones((4, 1, 8, 8)))
+    assert out.dtype == np.float64 and np.isfinite(out).all()

@@ -596,44 +596,82 @@ def test_same_padding_is_whole_number_arithmetic():
     assert same_padding_1d(7, 3, 2) == (1, 1)
 
 
-@pytest.mark.parametrize("line, column", [("conv 2 3x3 elu(1e300)", 16),
-                                          ("conv 2 3x3\nleaky_relu 4e38", 12),
-                                          ("conv 2 3x3\nbatchnorm eps 1e39", 15)])
-def test_a_layer_setting_beyond_float32_is_a_located_error(line, column):
-    """`elu 1e300` checked, then made every output NaN: the engine computes in float32."""
-    err = only_error(HEAD + line + "\n" + TAIL)
-    assert "beyond float32's range (about 3.4e38)" in err.message, err.message
-    assert "at most 3.4e38 in size" in err.hint
+# A layer's setting float32 cannot hold (`elu 1e300` is infinity there, `batchnorm eps 1e-50`
+# is 0, dividing a channel of one value throughout by 0): each checked, then made every output
+# NaN. The language reads it as float64 holds it, and check holds it to the run's dtype.
+BEYOND_FLOAT32 = [("conv 2 3x3 elu(1e300)", 12, "elu 'conv1_elu': alpha", "1e300"),
+                  ("conv 2 3x3\nleaky_relu 4e38", 12, "leaky_relu 'leaky_relu1': slope", "4e38"),
+                  ("conv 2 3x3\nbatchnorm eps 1e39", 11, "batchnorm 'batchnorm1': eps", "1e39")]
+ZERO_IN_FLOAT32 = [("conv 2 3x3\nbatchnorm eps 1e-50", 11, "batchnorm 'batchnorm1': eps", "1e-50"),
+                   ("conv 2 3x3\nlayernorm eps 7e-46", 11, "layernorm 'layernorm1': eps", "7e-46"),
+                   ("conv 2 3x3 elu(1e-300)", 12, "elu 'conv1_elu': alpha", "1e-300")]
+IN_FLOAT64 = "or train in float64 (`--dtype float64`), which holds it"
+
+
+@pytest.mark.parametrize("line, column, setting, value", BEYOND_FLOAT32)
+def test_a_layer_setting_beyond_float32_is_a_located_error_in_float32_alone(line, column,
+                                                                             setting, value):
+    text = HEAD + line + "\n" + TAIL
+    err = only_error(text)
+    assert err.message == (f"{setting} must be at most 3.4e38 in size in float32, the dtype the "
+                           f"network computes in, which holds {value} as infinity")
+    assert err.hint == ("float32 holds numbers up to about 3.4e38 in size: write a smaller one, "
+                        + IN_FLOAT64)
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
+    check(parse(text), dtype="float64")
 
 
-def test_a_layer_setting_beyond_float32_in_an_ir_is_refused(tmp_path, ir):
-    changed = json.loads(json.dumps(ir))
-    changed["layers"][1]["kind"], changed["layers"][1]["alpha"] = "elu", 1e300
-    (err,) = json_errors(tmp_path, json.dumps(changed))
-    assert err.json_path == "$.layers[1].alpha" and "3.4028234663852886e+38" in err.message
-
-
-@pytest.mark.parametrize("line, column", [("conv 2 3x3\nbatchnorm eps 1e-50", 15),
-                                          ("conv 2 3x3\nlayernorm eps 7e-46", 15),
-                                          ("conv 2 3x3 elu(1e-300)", 16)])
-def test_a_layer_setting_above_0_that_float32_rounds_to_0_is_a_located_error(line, column):
-    """`batchnorm eps 1e-50` checked, then divided a channel of one value throughout (a dead
-    ReLU's) by 0 in float32: NaN at the first step."""
-    err = only_error(HEAD + line + "\n" + TAIL)
-    assert "which float32, the dtype the network computes in, rounds to 0" in err.message
-    assert "at least 1.4e-45, the smallest float32 above 0" in err.hint
+@pytest.mark.parametrize("line, column, setting, value", ZERO_IN_FLOAT32)
+def test_a_layer_setting_above_0_that_float32_rounds_to_0_is_a_located_error_in_float32_alone(
+        line, column, setting, value):
+    text = HEAD + line + "\n" + TAIL
+    err = only_error(text)
+    assert err.message == (f"{setting} must be greater than 0 in float32, the dtype the network "
+                           f"computes in, which rounds {value} to 0")
+    assert err.hint == "write a number of at least 1.4e-45, the smallest float32 above 0, " + IN_FLOAT64
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
+    check(parse(text), dtype="float64")
     check(parse(HEAD + "conv 2 3x3\nbatchnorm eps 1.4e-45\n" + TAIL))  # the smallest above 0
 
 
-@pytest.mark.parametrize("eps, message", [
-    (1e-50, ("must be above 0 in float32, the dtype the network computes in, which rounds "
-             "1e-50 to 0")),
-    (0, "must be > 0, got 0")])
-def test_a_layer_setting_above_0_that_float32_rounds_to_0_in_an_ir_is_refused(tmp_path, ir, eps,
-                                                                               message):
+def test_a_layer_setting_float64_cannot_hold_is_refused_by_the_language():
+    err = only_error(HEAD + "conv 2 3x3 elu(1e309)\n" + TAIL)
+    assert (err.message, err.span.column) == ("alpha of elu is too large a number: 1e309", 16)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("alpha", 1e300, ("elu 'elu1': alpha must be at most 3.4e38 in size in float32, the dtype "
+                      "the network computes in, which holds 1e300 as infinity")),
+    ("eps", 1e-50, ("batchnorm 'elu1': eps must be greater than 0 in float32, the dtype the "
+                    "network computes in, which rounds 1e-50 to 0"))])
+def test_a_layer_setting_float32_cannot_hold_in_an_ir_is_refused_in_float32_alone(
+        tmp_path, ir, field, value, message):
     changed = json.loads(json.dumps(ir))
-    changed["layers"][1].update(kind="batchnorm", eps=eps, momentum=0.1, trainable=True)
-    (err,) = json_errors(tmp_path, json.dumps(changed))
-    assert (err.json_path, err.message) == ("$.layers[1].eps", message)
+    if field == "eps":
+        changed["layers"][1].update(kind="batchnorm", eps=value, momentum=0.1, trainable=True)
+    else:
+        changed["layers"][1].update(kind="elu", alpha=value)
+    changed["layers"][1]["name"] = "elu1"
+    changed["layers"][2]["inputs"] = ["elu1"]
+    path = tmp_path / "ir.json"
+    path.write_text(json.dumps(changed), encoding="utf-8")
+    with pytest.raises(SpecErrors) as info:
+        check(read_json(path))
+    (err,) = info.value.errors
+    assert (err.json_path, err.message) == (f"$.layers[1].{field}", message)
+    assert IN_FLOAT64 in err.hint
+    assert check(read_json(path), dtype="float64").ir["layers"][1][field] == value
+
+
+@pytest.mark.parametrize("fields, where, message", [
+    ('"kind": "batchnorm", "eps": 0, "momentum": 0.1, "trainable": true', "eps",
+     "must be > 0, got 0"),
+    ('"kind": "elu", "alpha": 1e400', "alpha",
+     "must be <= 1.7976931348623157e+308, got Infinity")])  # JSON's 1e400 reads as infinity
+def test_a_layer_setting_no_dtype_holds_in_an_ir_is_refused_as_it_is_read(tmp_path, ir, fields,
+                                                                          where, message):
+    changed = json.loads(json.dumps(ir))
+    changed["layers"][1] = {key: changed["layers"][1][key] for key in ("name", "inputs", "group")}
+    text = json.dumps(changed).replace('"group": null}', '"group": null, ' + fields + "}", 1)
+    (err,) = json_errors(tmp_path, text)
+    assert (err.json_path, err.message) == (f"$.layers[1].{where}", message)

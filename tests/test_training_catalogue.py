@@ -15,7 +15,7 @@ import pytest
 
 from cnnspec.check import check
 from cnnspec.dtypes import DTYPES, FORMATS
-from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors, float_text
 from cnnspec.ir import training_catalogue as catalogue
 from cnnspec.ir.io import validate
 from cnnspec.ir.spec import Spec
@@ -378,10 +378,23 @@ def test_the_zero_bound_of_a_setting_is_where_the_training_dtype_rounds_to_0(dty
     assert eps.problem(bound, dtype) and eps.problem(above, dtype) is None
 
 
-def test_the_float32_zero_bound_is_the_one_the_layers_use():
-    from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO
-
-    assert FLOAT32_ROUNDS_TO_ZERO == FORMATS["float32"].rounds_to_zero
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_layers_setting_is_held_to_the_runs_dtype_as_a_training_setting_is(dtype):
+    """One bound (cnnspec.ir.limits.unheld) for a norm's eps and an optimizer's, with one
+    hint: refused at the bound, accepted just above it."""
+    bound = FORMATS[dtype].rounds_to_zero
+    above = float(np.nextafter(np.float64(bound), 1.0))
+    eps = next(a for a in catalogue.OPTIMIZERS["adam"].args if a.name == "eps")
+    for value in (bound, above) if bound > 0 else (above,):  # float64's bound is 0 itself
+        text = f"input 1x8x8\nbatchnorm eps {float_text(value)}\nflatten\ndense 10\n"
+        if eps.problem(value, dtype) is None:
+            check(parse(text), dtype=dtype)
+            continue
+        with pytest.raises(SpecErrors) as info:
+            check(parse(text), dtype=dtype)
+        (err,) = info.value.errors
+        assert err.message.endswith(eps.problem(value, dtype).replace("training", "the network"))
+        assert err.hint == eps.advice(value, dtype)
 
 
 # The settings float32 rounds to 0 (refused above in a float32 run), in a float64 run.

@@ -14,7 +14,7 @@ import math
 from cnnspec.check import lints, memory, training
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
-from cnnspec.check.layers import infer
+from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors
@@ -41,8 +41,8 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
 
 
 def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInfo]:
-    """LayerInfo for every layer whose inputs are known, its inits checked for ``dtype``;
-    errors collected on the way."""
+    """LayerInfo for every layer whose inputs are known, its settings and inits checked for
+    ``dtype``; errors collected on the way."""
     known: dict[str, tuple[int, ...]] = {INPUT: tuple(spec.ir["input"]["shape"])}
     infos = []
     for layer in spec.ir["layers"]:
@@ -50,6 +50,7 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
             continue  # an earlier error already explains it
         try:
             info = infer(spec, layer, [known[name] for name in layer["inputs"]])
+            check_held(spec, layer, dtype)
             too_large = _size_error(spec, layer, info)
             if too_large:
                 raise too_large

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 
 from cnnspec.check.model import LayerInfo
+from cnnspec.ir.limits import NETWORK, unheld
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, KindError, Shape
 from cnnspec.shapes import channels_first, shape_text
 
-__all__ = ["infer"]
+__all__ = ["check_held", "infer"]
 
 
 def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
@@ -35,6 +36,20 @@ def infer(spec: Spec, layer: dict, in_shapes: list[Shape]) -> LayerInfo:
                      weight_shape=found.weight, bias_shape=found.bias, params=params,
                      trainable_params=params if layer.get("trainable", True) else 0,
                      fan_in=found.fan_in, fan_out=found.fan_out, macs=found.macs)
+
+
+def check_held(spec: Spec, layer: dict, dtype: str) -> None:
+    """A located error if a number ``layer`` is set to (``elu 1e300``, ``batchnorm eps
+    1e-50``), read as the widest dtype holds it, is one that ``dtype``, the dtype the network
+    computes in, cannot: infinity, or 0 where it must be above 0 (the eps the variance is
+    divided by). The training settings are held to it the same way."""
+    for f in KINDS[layer["kind"]].fields:
+        if f.type != "number":
+            continue
+        found = unheld(layer.get(f.name), dtype, NETWORK, above_zero=f.low == 0 and f.low_open)
+        if found:
+            raise spec.error(f"{layer['kind']} '{layer['name']}': {f.described} "
+                             f"{found.problem}", layer["name"], f.name, hint=found.hint)
 
 
 def _channels_last_hint(spec: Spec) -> str | None:

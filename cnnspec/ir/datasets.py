@@ -62,6 +62,10 @@ class Arg:
                     f"{float_text(float(value))}")
         return None
 
+    def advice(self, value) -> str:
+        """The hint for a ``value`` this argument refuses: what the argument means."""
+        return self.hint
+
 
 def number_problem(value, whole: bool = False) -> str | None:
     """What keeps ``value`` from being a finite number (a whole one if ``whole``), or None.
@@ -223,8 +227,8 @@ def problems(data: dict) -> list[Problem]:
 
 def argument_problems(name: str, args, values: dict, **context) -> list[Problem]:
     """The mistakes in the arguments ``values`` (an IR object, its ``name`` aside) of ``name``,
-    whose declared arguments are ``args`` (each with a ``name``, a ``hint`` and a ``problem``
-    method, which is given ``context``: a training setting's, the dtype of the run): unknown
+    whose declared arguments are ``args`` (each with a ``name`` and ``problem`` and ``advice``
+    methods, which are given ``context``: a training setting's, the dtype of the run): unknown
     ones, missing ones and values out of range."""
     names = [a.name for a in args]
     found = [Problem(key, f"{name} has no argument '{key}'",
@@ -239,7 +243,8 @@ def argument_problems(name: str, args, values: dict, **context) -> list[Problem]
             continue
         problem = arg.problem(values[arg.name], **context)
         if problem:
-            found.append(Problem(arg.name, f"{name} {arg.name} {problem}", arg.hint))
+            found.append(Problem(arg.name, f"{name} {arg.name} {problem}",
+                                 arg.advice(values[arg.name], **context)))
     return found
 
 

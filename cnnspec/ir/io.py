@@ -15,7 +15,7 @@ from pathlib import Path
 
 from cnnspec.errors import SCHEMA_HINTS, Span, SpecError, SpecErrors, closest, shortened
 from cnnspec.ir.datasets import canonical_name
-from cnnspec.ir.limits import FLOAT32_ROUNDS_TO_ZERO, MAX_INT
+from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import read_spec_text
@@ -387,10 +387,6 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         message = f"expected {_expected_type(error.validator_value)}, got {_json_type(value)}"
         if "description" in schema_part:
             message += f" ({schema_part['description']})"
-    elif rule == "exclusiveMinimum" and error.validator_value == FLOAT32_ROUNDS_TO_ZERO:
-        message = (f"must be > 0, got {_show(value)}" if value <= 0 else
-                   f"must be above 0 in float32, the dtype the network computes in, which "
-                   f"rounds {_show(value)} to 0")
     elif rule in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         op = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
               "exclusiveMaximum": "<"}[rule]

@@ -4,26 +4,28 @@ allocation before ``check`` can say what is wrong with it.
 - :data:`MAX_INT`: every whole number in the IR (a size, a count, a padding, an epoch count, a
   seed) is at most 2^31 - 1, the largest index of a 32-bit integer; a size beyond it is always a
   mistyped number, and products of a few such sizes stay far inside a float's range.
-- :data:`FLOAT32_MAX`: the largest finite float32, the dtype weights are trained in; an init
-  value beyond it (``constant(1e40)``, a kernel literal's ``1e300``) would become infinity.
-- :data:`FLOAT32_ROUNDS_TO_ZERO`: a layer's value that must be above 0 (a norm's eps) but is
-  at most this is 0 in float32, and the network divides by it. (A training setting's bound
-  follows the dtype the run trains in: :meth:`cnnspec.dtypes.FloatFormat.rounds_to_zero`.)
+- :data:`FLOAT32_MAX`: the largest finite float32, the default dtype; a whole number beyond it
+  is no finite number there.
+- :func:`unheld`: a real-valued setting (a layer's ``elu`` alpha or norm eps, an lr, an
+  optimizer's eps) is read as the widest dtype holds it, and is held to the dtype the run
+  computes in once that is known (``check --dtype`` as ``train --dtype``): beyond its range it
+  would be infinity, and a value that must be above 0 but that it rounds to 0 divides by 0.
 """
 from __future__ import annotations
 
-from cnnspec.dtypes import FORMATS
-from cnnspec.errors import float_text
+from dataclasses import dataclass
+
+from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
+from cnnspec.errors import float_text, rounded_text
 
 MAX_INT = 2**31 - 1
 # A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
 # schema's `model_name` pattern allows letters, digits, '_', '-' and '.', this many at most.
 MAX_MODEL_NAME = 100
 FLOAT32_MAX = FORMATS["float32"].largest
-FLOAT32_MAX_TEXT = FORMATS["float32"].largest_text
-# A positive number at most this (half the smallest subnormal, about 7e-46) is 0 in float32.
-FLOAT32_SMALLEST = FORMATS["float32"].smallest_subnormal
-FLOAT32_ROUNDS_TO_ZERO = FORMATS["float32"].rounds_to_zero
+# Who computes in the run's dtype, as messages say it: "the dtype training computes in".
+TRAINING = "training"
+NETWORK = "the network"
 
 
 def too_large_int(value: int) -> str | None:
@@ -39,3 +41,43 @@ def short_number(value: float | str) -> str:
     text = float_text(value) if isinstance(value, float) else str(value)
     return text if len(text) <= 24 else f"{text[:12]}... ({len(text.lstrip('-'))} digits)"
 
+
+
+@dataclass(frozen=True)
+class Unheld:
+    """Why a dtype cannot hold a setting's value: ``problem`` continues the setting's name
+    ("eps must be greater than 0 in float32, ..."), ``hint`` names the dtype's limit and, where
+    the widest dtype holds the value, the ``--dtype`` that would."""
+
+    problem: str
+    hint: str
+
+
+def unheld(value, dtype: str, computes: str, above_zero: bool = False) -> Unheld | None:
+    """Why ``dtype``, the dtype ``computes`` (:data:`TRAINING`, :data:`NETWORK`) computes in,
+    cannot hold the number ``value``, or None (also for a value that is no number: its own
+    check says so): beyond its range it is infinity (``lr 1e40``, ``elu 1e300`` in float32:
+    every weight or output infinite or NaN); one that must be ``above_zero`` but that it
+    rounds to 0 (``adam(eps=1e-50)``, ``batchnorm eps 1e-50`` in float32) divides by 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    layout = FORMATS[dtype]
+    where = f"in {dtype}, the dtype {computes} computes in"
+    if abs(value) > layout.largest:
+        return Unheld(f"must be at most {layout.largest_text} in size {where}, which holds "
+                      f"{short_number(value)} as infinity",
+                      f"{dtype} holds numbers up to about {layout.largest_text} in size: write "
+                      f"a smaller one{_wider(value, dtype)}")
+    if above_zero and 0 < value <= layout.rounds_to_zero:
+        return Unheld(f"must be greater than 0 {where}, which rounds {short_number(value)} "
+                      f"to 0", f"write a number of at least "
+                      f"{rounded_text(layout.smallest_subnormal, 2)}, the smallest {dtype} "
+                      f"above 0{_wider(value, dtype)}")
+    return None
+
+
+def _wider(value: float, dtype: str) -> str:
+    """The advice to train in the widest dtype, if it holds ``value`` and ``dtype`` is not it."""
+    if dtype == WIDEST_DTYPE or unheld(value, WIDEST_DTYPE, NETWORK, above_zero=True):
+        return ""
+    return f", or train in {WIDEST_DTYPE} (`--dtype {WIDEST_DTYPE}`), which holds it"

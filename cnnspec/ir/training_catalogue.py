@@ -23,10 +23,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cnnspec.dtypes import DEFAULT_DTYPE, FORMATS
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import float_text
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
-from cnnspec.ir.limits import MAX_INT, short_number
+from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
@@ -107,37 +107,41 @@ class Arg:
         not_a_number = number_problem(value, whole=self.type == "int")
         if not_a_number:
             return not_a_number
-        too_low = self.low is not None and (value <= self.low if self.low_open
-                                            else value < self.low)
-        too_high = self.high is not None and (value >= self.high if self.high_open
-                                              else value > self.high)
-        if not (too_low or too_high):
-            return self._zero_in(dtype, value) or self._beyond(dtype, value)
+        if self._within(value):
+            found = self._unheld(value, dtype)
+            return found.problem if found else None
         if self.high is not None and self.low is not None:
             return f"must be in {self.interval()}, not {value_text(value)}"
         return f"must be {self.interval()}, not {value_text(value)}"
 
 
-    def _zero_in(self, dtype: str, value: float) -> str | None:
-        """What is wrong with a ``value`` that must be above 0 but that ``dtype``, the dtype
-        training computes in, rounds to 0 (``1e-50`` in float32), or None: an eps of 0
-        divides the zero gradients of a parameter by 0 (NaN), class weights of 0 leave a
-        batch no weight to divide by, a learning rate or gamma of 0 stops learning."""
-        if self.low == 0 and self.low_open and value <= FORMATS[dtype].rounds_to_zero:
-            return (f"must be greater than 0 in {dtype}, the dtype training computes in, which "
-                    f"rounds {short_number(value)} to 0")
-        return None
+    def _within(self, value: float) -> bool:
+        """``value`` is in the declared range."""
+        too_low = self.low is not None and (value <= self.low if self.low_open
+                                            else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open
+                                              else value > self.high)
+        return not (too_low or too_high)
 
-    @staticmethod
-    def _beyond(dtype: str, value: float) -> str | None:
-        """What is wrong with a ``value`` beyond the range of ``dtype``, the dtype training
-        computes in, which would hold it as infinity (``lr 1e40`` in float32: the first update
-        makes every weight infinite or NaN), or None."""
-        layout = FORMATS[dtype]
-        if abs(value) > layout.largest:
-            return (f"must be at most {layout.largest_text} in size in {dtype}, the dtype "
-                    f"training computes in, which holds {short_number(value)} as infinity")
-        return None
+    def _unheld(self, value, dtype: str) -> Unheld | None:
+        """Why ``dtype``, the dtype training computes in, cannot hold ``value`` (a number in
+        range), or None: an eps of 0 divides the zero gradients of a parameter by 0 (NaN),
+        class weights of 0 leave a batch no weight to divide by, a learning rate or gamma of 0
+        stops learning, and an lr of infinity makes every weight infinite or NaN."""
+        return unheld(value, dtype, TRAINING, above_zero=self.low == 0 and self.low_open)
+
+    def advice(self, value, dtype: str = DEFAULT_DTYPE) -> str:
+        """The hint for a ``value`` this argument refuses: what ``dtype`` holds, where the
+        value (the first refused element of a list) is in range but ``dtype`` cannot hold it,
+        else what the argument means."""
+        if self.type in LISTS and isinstance(value, list):
+            refused = [item for item in value if self.each().problem(item, dtype)]
+            return self.each().advice(refused[0], dtype) if refused else self.hint
+        if number_problem(value) is None and self._within(value):
+            found = self._unheld(value, dtype)
+            if found:
+                return found.hint
+        return self.hint
 
     def each(self) -> Arg:
         """The declaration of one element of a list."""
@@ -583,7 +587,8 @@ def problems(training: dict, dtype: str = DEFAULT_DTYPE) -> list[tuple[str, Prob
         if key.arg is not None:
             problem = key.arg.problem(value, dtype)
             if problem:
-                found.append((name, Problem(name, f"{name} {problem}", key.arg.hint)))
+                found.append((name, Problem(name, f"{name} {problem}",
+                                            key.arg.advice(value, dtype))))
             continue
         if key.many:
             found += _many_problems(key, value, dtype)

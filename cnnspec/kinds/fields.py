@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cnnspec.ir.limits import FLOAT32_MAX, FLOAT32_ROUNDS_TO_ZERO, MAX_INT
+from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
+from cnnspec.ir.limits import MAX_INT
 
 REQUIRED = "required"  # a field the user must write
 FROM_DEFAULT = "from default"  # an init left out: the model-wide `default` fills it in
+
+# The bound of a number field's unbounded side: the widest dtype's largest finite number.
+WIDEST_MAX = FORMATS[WIDEST_DTYPE].largest
 
 
 @dataclass(frozen=True)
@@ -140,19 +144,18 @@ def field_schema(f: Field) -> dict:
                 "uniqueItems": True}
     if f.type == "choice":
         return {"enum": list(f.options)}
-    # A layer's number is used in float32 arithmetic: beyond its range it would be infinity,
-    # so an unbounded side is bounded there.
+    # A layer's number is read as the widest dtype holds it (an unbounded side is bounded
+    # there, so that a JSON 1e400, read as infinity, is refused); check holds it to the dtype
+    # the run computes in (cnnspec.ir.limits.unheld).
     schema: dict = {"type": "number"}
-    if f.low == 0 and f.low_open:  # above 0 in float32 too (a norm's eps divides)
-        schema["exclusiveMinimum"] = FLOAT32_ROUNDS_TO_ZERO
-    elif f.low is not None:
+    if f.low is not None:
         schema["exclusiveMinimum" if f.low_open else "minimum"] = f.low
     else:
-        schema["minimum"] = -FLOAT32_MAX
+        schema["minimum"] = -WIDEST_MAX
     if f.high is not None:
         schema["exclusiveMaximum" if f.high_open else "maximum"] = f.high
     else:
-        schema["maximum"] = FLOAT32_MAX
+        schema["maximum"] = WIDEST_MAX
     return schema
 
 

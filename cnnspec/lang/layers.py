@@ -97,10 +97,8 @@ def _reader(f: Field) -> Reader:
         return lambda value, what: read_init(value, "the weight initializer")
     if f.type == "bias_init":
         return lambda value, what: read_bias_init(value)
-    bounded = read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
-    above_zero = f.low == 0 and f.low_open
-    return lambda value, what: read.within_float32(bounded(value, what), value, what,
-                                                   above_zero)
+    # read as the widest dtype holds it: check holds it to the dtype the run computes in
+    return read.bounded_number(f.hint, f.low, f.high, f.low_open, f.high_open)
 
 
 @dataclass(frozen=True)

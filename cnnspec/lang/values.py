@@ -10,14 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 
 from cnnspec.errors import SpecError, float_text, rounded_text
-from cnnspec.ir.limits import (
-    FLOAT32_MAX,
-    FLOAT32_MAX_TEXT,
-    FLOAT32_ROUNDS_TO_ZERO,
-    FLOAT32_SMALLEST,
-    short_number,
-    too_large_int,
-)
+from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.lang.arithmetic import call_text, number_text, value_of_call
 from cnnspec.lang.ast import Dims, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.suggest import did_you_mean
@@ -35,7 +28,9 @@ def hinted(reader: Callable[..., object], hint: str, *bounds: float,
 
 
 def number(value: Value, what: str) -> float:
-    """Any finite number, as a float (the IR writes real-valued settings as floats)."""
+    """Any finite number, as a float (the IR writes real-valued settings as floats): read as
+    the widest dtype holds it, since the dtype a run computes in is not known yet; ``check``
+    holds it to that dtype (:func:`cnnspec.ir.limits.unheld`)."""
     if isinstance(value, Num) and not _finite(value.value):
         raise SpecError(f"{what} is too large a number: {short_number(value.text)}",
                         span=value.span,
@@ -48,24 +43,6 @@ def number(value: Value, what: str) -> float:
             else "write a number such as 0.5, -2 or 1e-3")
     raise SpecError(f"{what} must be a number, not {describe(value)}", span=value.span,
                     hint=hint)
-
-
-def within_float32(x: float, value: Value, what: str, above_zero: bool = False) -> float:
-    """``x``, read from ``value``, if float32 (the dtype a network computes in) holds it: a
-    layer's ``elu 1e300`` would be infinity in the engine, and every output NaN. A value that
-    must be ``above_zero`` must be so in float32 too: a norm's ``eps 1e-50`` is 0 there, and a
-    channel of one value throughout is then divided by 0."""
-    if abs(x) > FLOAT32_MAX:
-        raise SpecError(f"{what} is {short_number(value.text)}, beyond float32's range (about "
-                        f"{FLOAT32_MAX_TEXT}), the dtype the network computes in",
-                        span=value.span, hint=f"it would be infinity there: write a number of "
-                                              f"at most {FLOAT32_MAX_TEXT} in size")
-    if above_zero and 0 < x <= FLOAT32_ROUNDS_TO_ZERO:
-        raise SpecError(f"{what} is {short_number(value.text)}, which float32, the dtype the "
-                        "network computes in, rounds to 0", span=value.span,
-                        hint=f"it must be above 0 there: write a number of at least "
-                             f"{rounded_text(FLOAT32_SMALLEST, 2)}, the smallest float32 above 0")
-    return x
 
 
 def _finite(value: float) -> bool:
