@@ -112,6 +112,29 @@ def test_check_runs_lsuv_on_the_file_as_train_does(tmp_path, monkeypatch, capsys
     assert run(["check", "net.cnn"], capsys) == (0, "net.cnn: ok (4 layers, 475 params)\n")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_check_runs_lsuv_on_the_file_in_the_dtype_of_the_run(tmp_path, monkeypatch, capsys,
+                                                              dtype):
+    """check --dtype runs the init on the file's images as train --dtype would: the model
+    and the images in that dtype."""
+    from cnnspec.lab import lsuv
+
+    seen = []
+
+    def recorded(start):
+        seen.append((str(start.model.dtype), str(start.first_batch(lsuv.LSUV_BATCH).dtype)))
+        lsuv_init_step(start)
+
+    lsuv_init_step = lsuv.lsuv_init_step
+    monkeypatch.setattr(lsuv, "lsuv_init_step", recorded)
+    monkeypatch.chdir(tmp_path)
+    spec = npz_cases.SPEC.replace("conv 4 3x3 relu", "conv 4 3x3 weight lsuv relu")
+    place(tmp_path, spec, npz_cases.npz_bytes(npz_cases.good_arrays()))
+    assert run(["check", "net.cnn", "--dtype", dtype], capsys) == (
+        0, "net.cnn: ok (4 layers, 475 params)\n")
+    assert seen == [(dtype, dtype)]
+
+
 def test_init_report_refuses_labels_beyond_the_outputs(tmp_path, monkeypatch, capsys):
     """init-report measures the loss on the file's labels: three classes for two scores is
     the trainer's error, located at the output, where the loss indexed past the scores."""

@@ -79,7 +79,7 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
     # the memory (said in place of the checker's memory warning, which left the data out)
     warnings = read_file_warnings(checked, max_memory)
     try:
-        warnings = warnings + check_data(checked, max_memory, strict)
+        warnings = warnings + check_data(checked, max_memory, strict, dtype)
     except SpecErrors as exc:
         report(warnings + exc.errors)
         return EXIT_USAGE
@@ -91,12 +91,13 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
     return 0
 
 
-def check_data(checked, max_memory: int | None, strict: bool = False) -> list:
-    """Raise :class:`SpecErrors` where ``train`` would refuse the spec's data file before
-    training: unreadable, not fitting the network or the memory
+def check_data(checked, max_memory: int | None, strict: bool = False,
+               dtype: str = DEFAULT_DTYPE) -> list:
+    """Raise :class:`SpecErrors` where ``train --dtype`` would refuse the spec's data file
+    before training: unreadable, not fitting the network or the memory
     (:func:`cnnspec.training.compat.check_file_data`), or leaving a layer's LSUV init nothing
-    to scale (the init run on the data, as ``train`` runs it). Returns the warnings about the
-    file's data (``strict``: raised as errors)."""
+    to scale (the init run on the data in ``dtype``, as ``train`` runs it). Returns the
+    warnings about the file's data (``strict``: raised as errors)."""
     from cnnspec.training.compat import check_file_data, data_setting_error
 
     dataset, warnings = check_file_data(checked, max_memory, strict)
@@ -109,7 +110,7 @@ def check_data(checked, max_memory: int | None, strict: bool = False) -> list:
     from cnnspec.training.api import check_init_steps
 
     try:
-        check_init_steps(checked, dataset, [lsuv_init_step])
+        check_init_steps(checked, dataset, [lsuv_init_step], dtype)
     except RunError as exc:
         raise data_setting_error(checked, exc) from None
     return warnings

@@ -426,15 +426,17 @@ def _run_init_steps(model, prepared: Prepared, init_steps: Sequence[InitStep],
         init_step(context)
 
 
-def check_init_steps(checked: CheckedSpec, dataset, init_steps: Sequence[InitStep]) -> None:
-    """What a fresh run does with its data before its first step, done and dropped: split
-    and preprocess ``dataset`` as :func:`train` does, compile the model, run ``init_steps``
-    on it. ``check`` calls this for a data file whose images it reads, so that an init step
-    ``train`` would refuse on them (LSUV on images of one value throughout: no signal to
-    scale) is refused by ``check``; its :class:`RunError` is raised as it is."""
+def check_init_steps(checked: CheckedSpec, dataset, init_steps: Sequence[InitStep],
+                     dtype: str) -> None:
+    """What a fresh run in ``dtype`` does with its data before its first step, done and
+    dropped: split and preprocess ``dataset`` as :func:`train` does, compile the model in
+    ``dtype``, run ``init_steps`` on it. ``check --dtype`` calls this for a data file whose
+    images it reads, so that an init step ``train --dtype`` would refuse on them (LSUV on
+    images of one value throughout: no signal to scale) is refused by ``check``; its
+    :class:`RunError` is raised as it is."""
     training = checked.ir["training"]
-    prepared = _prepare(training, dataset, None, DEFAULT_DTYPE)
-    model = compile_model(checked, training["seed"], DEFAULT_DTYPE)  # no worker processes
+    prepared = _prepare(training, dataset, None, dtype)
+    model = compile_model(checked, training["seed"], dtype)  # no worker processes
     _run_init_steps(model, prepared, init_steps, make_display("none", False))
 
 
