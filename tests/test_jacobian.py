@@ -3,6 +3,7 @@ pass against finite differences, the random-projection estimate, and dynamical i
 (Xiao et al. 2018): delta-orthogonal at the critical point keeps the spectrum concentrated at
 depth where Gaussian inits spread it."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,10 @@ from cnnspec.check.load import load
 from cnnspec.cli import main
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
+from cnnspec.errors import rounded_text
 from cnnspec.lab.jacobian import (
+    JacobianReport,
+    JacobianVariant,
     format_jacobian,
     jacobian_report,
     output_directions,
@@ -102,7 +106,7 @@ def test_values_below_float64s_resolution_are_bounded_not_printed(tmp_path):
     assert he.unresolved == below.sum() > 0
     text = format_jacobian(report)
     row = text.splitlines()[2].split()
-    assert row[1].startswith(">=") and row[2] == f"<{he.floor_sq:.0e}"
+    assert row[1].startswith(">=") and row[2] == f"<{rounded_text(he.floor_sq, 1)}"
     assert "<F: below float64's resolution" in text
     assert he.spread == pytest.approx(np.log10(np.maximum(s, he.floor) ** 2).std())
     assert he.spread < np.log10(s ** 2).std()  # a lower bound of what the noise would give
@@ -120,6 +124,23 @@ def test_a_resolved_spectrum_is_printed_as_it_is(tmp_path):
     assert float(text.splitlines()[2].split()[2]) == pytest.approx(1.0)  # min s^2, as it is
     # the quantiles are of s^2, and the title says so (not "singular values s")
     assert "squared singular values s^2 of the Jacobian" in text.splitlines()[0]
+
+
+def test_the_table_writes_numbers_as_a_spec_writes_them_in_its_columns():
+    """1.44e3 and <1e-10 (a floor), not 1.44e+03 and <1e-10 written as .0e writes it; each cell
+    right-aligned under its title."""
+    big = JacobianVariant("big", [70.99, 5e-8, 703.6 ** 0.5, 1.0], floor=1e-5)
+    report = JacobianReport("net", "fc", "exact", 1, [big, JacobianVariant("unit", [1.0] * 4)])
+    text = format_jacobian(report)
+    assert "e+" not in text and "e-0" not in text
+    header, *rows = text.splitlines()[1:4]
+    assert rows[0].split()[:7] == ["1.44e3", ">=5.5", "<1e-10", "0.15", "352", "4.39e3",
+                                   "5.04e3"]
+
+    def ends(line):  # where each title or cell ends ("mean s^2" is one title)
+        return [m.end() for m in re.finditer(r"mean \S+|\S+", line)]
+
+    assert ends(rows[0])[:7] == ends(rows[1])[:7] == ends(header)[:7]
 
 
 def test_cli_jacobian(tmp_path, capsys):

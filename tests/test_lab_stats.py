@@ -112,3 +112,10 @@ def test_identical_filters_needs_equal_weights_and_equal_gradients():
     assert not identical_filters(w2, None)
     # One filter has nothing to be alike to.
     assert not identical_filters(w[:1], None)
+
+
+def test_the_signal_line_writes_numbers_as_a_spec_writes_them():
+    from cnnspec.lab.report import describe_signal
+
+    text = describe_signal(summarize_signal(_depth([1.0, 1e20, 1e40, 1.0])))
+    assert "activation std x1e40 from the first" in text and "(x1e20 per layer)" in text

@@ -248,3 +248,19 @@ def test_the_phase_diagrams_legend_lies_under_the_map_and_hides_no_measured_poin
     renderer = fig.canvas.get_renderer()
     fig.draw(renderer)
     assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0
+
+
+def test_the_phase_tables_write_numbers_as_a_spec_writes_them():
+    """1e39, not 1e+39; 2e-7, not 2e-07, in the measured grid's columns."""
+    from cnnspec.lab.phase import MeasuredPoint, PhaseReport, format_phase
+
+    points = [MeasuredPoint(1.0, 0.0, 1e39, 2e-7, 0.5, 0.5),
+              MeasuredPoint(2e5, 0.0, 1.5, 1.25, 0.25, 0.5)]
+    report = PhaseReport("net", "tanh", 3, (4, 4, 3, 3), 36, [], [], [], [], [], [], points, [])
+    text = format_phase(report)
+    assert "e+" not in text and "e-0" not in text
+    grid = text.splitlines()[-3:]
+    assert grid[0].split()[-2:] == ["1", "2e5"]
+    assert grid[1].split()[-2:] == ["1e39/2e-7", "1.5/1.25"]
+    # the columns stay 14 characters wide, right-aligned
+    assert len({len(line) for line in grid}) == 1

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.errors import rounded_text
 from cnnspec.render import figure
 
 
@@ -53,7 +54,7 @@ def plot_phase(report, out_png) -> Path:
         # An init beyond the map's widest span is marked at its right edge, its sigma_w named.
         beyond = p.sigma_w > sw[-1]
         x = sw[-1] if beyond else p.sigma_w
-        label = f"{p.label} (σ_w = {p.sigma_w:.3g}, off the map)" if beyond else p.label
+        label = f"{p.label} (σ_w = {rounded_text(p.sigma_w, 3)}, off the map)" if beyond else p.label
         ax.scatter(x, p.sigma_b, marker=">" if beyond else "*", s=160, color="red",
                    edgecolor="black", zorder=5, clip_on=False)
         ax.annotate(_wrap(label), (x, p.sigma_b), xytext=(6, 14 + 44 * (index % 4)),
@@ -102,8 +103,8 @@ def plot_jacobian(report, out_png) -> Path:
         bound = "≥" if variant.unresolved else ""
         ax.hist(s2[s2 > 0], bins=bins, histtype="stepfilled", alpha=0.35,
                 color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
-                label=f"{variant.label}: mean σ² {variant.mean_sq:.3g}, "
-                      f"spread {bound}{variant.spread:.2g} decades"
+                label=f"{variant.label}: mean σ² {rounded_text(variant.mean_sq, 3)}, "
+                      f"spread {bound}{rounded_text(variant.spread, 2)} decades"
                       + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
         if variant.unresolved:  # left of it the values are rounding noise
             ax.axvline(variant.floor_sq, color=f"C{index}", lw=1, ls="--",

@@ -43,7 +43,7 @@ from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory, room_te
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import InputError, closest, counted
+from cnnspec.errors import InputError, closest, counted, rounded_text
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.defaults import ROWS
@@ -247,11 +247,11 @@ def format_jacobian(report: JacobianReport) -> str:
     for v in report.variants:
         d = v.to_dict()
         # a bound to 2 digits: the values just above the floor carry some of its noise
-        spread = (f">={d['spread_decades']:.2g}" if v.unresolved
-                  else f"{d['spread_decades']:.3g}")
+        spread = (f">={rounded_text(d['spread_decades'], 2)}" if v.unresolved
+                  else rounded_text(d['spread_decades'], 3))
         shown = [_resolved(d[key], v.floor_sq) for key in ("min_sq", "q05_sq", "median_sq",
                                                              "q95_sq", "max_sq")]
-        lines.append(f"  {d['mean_sq']:9.3g}  {spread:>8}  " + "  ".join(shown)
+        lines.append(f"  {rounded_text(d['mean_sq'], 3):>9}  {spread:>8}  " + "  ".join(shown)
                      + f"  {v.label}")
     lines.append("spread: std of log10 s^2, in decades; an isometry has every s^2 = 1 (spread 0): "
                  "dynamical isometry, Xiao et al. 2018")
@@ -265,5 +265,5 @@ def format_jacobian(report: JacobianReport) -> str:
 def _resolved(value: float, floor_sq: float) -> str:
     """``value`` (a squared singular value) for the table, ``<F`` below the floor ``F``."""
     if 0 < value < floor_sq:
-        return f"{'<' + format(floor_sq, '.0e'):>9}"
-    return f"{value:9.3g}"
+        return f"{'<' + rounded_text(floor_sq, 1):>9}"
+    return f"{rounded_text(value, 3):>9}"

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.engine.blas import blas_threads
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, counted, rounded_text
 from cnnspec.init.catalogue import PARAMS
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import std64
@@ -115,8 +115,10 @@ def lsuv_init_step(start: InitContext) -> None:
     images (each ``lsuv`` layer with its own settings), one line of report per layer."""
     steps = lsuv(start.model, start.first_batch(LSUV_BATCH)) if lsuv_layers(start.model) else []
     for step in steps:
-        start.display.message(f"lsuv {step.layer}: output variance {step.variance_before:.3g} "
-                              f"-> {step.variance_after:.3g} in {step.iterations} rescalings")
+        start.display.message(f"lsuv {step.layer}: output variance "
+                              f"{rounded_text(step.variance_before, 3)} -> "
+                              f"{rounded_text(step.variance_after, 3)} in "
+                              f"{counted(step.iterations, 'rescaling')}")
 
 
 def _own_settings(model, name: str) -> dict:

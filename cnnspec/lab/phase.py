@@ -26,7 +26,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import InputError, shortened
+from cnnspec.errors import InputError, rounded_text, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
@@ -374,7 +374,7 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
 def _num(value: float) -> str:
     """3 significant digits; "inf" for an infinite depth scale (on the critical line), "-"
     where there is no value (q grows without bound)."""
-    return "-" if np.isnan(value) else f"{value:.3g}"
+    return "-" if np.isnan(value) else rounded_text(value, 3)
 
 
 def _corr(value: float) -> str:
@@ -403,10 +403,11 @@ def format_phase(report: PhaseReport) -> str:
     sws = sorted({p.sigma_w for p in report.measured})
     lines += ["", (f"measured on the network (chi_1 measured / theory; c: correlation of two "
               f"inputs at the last hidden layer, started at c = {C0}, measured / theory):"),
-              "  sigma_b \\ sigma_w " + "".join(f"{w:>14.3g}" for w in sws)]
+              # as wide as a row's sigma_b and its row name, so the columns line up
+              "  sigma_b \\ sigma_w" + "".join(f"{rounded_text(w, 3):>14}" for w in sws)]
     for b in sorted({p.sigma_b for p in report.measured}):
         row = sorted((p for p in report.measured if p.sigma_b == b), key=lambda p: p.sigma_w)
-        lines.append(f"  {b:>7.3g}  chi_1   " + "".join(
+        lines.append(f"  {rounded_text(b, 3):>7}  chi_1   " + "".join(
             f"{_num(p.chi_1) + '/' + _num(p.chi_1_theory):>14}" for p in row))
         lines.append(f"  {'':>7}  c       " + "".join(
             f"{_corr(p.c_last) + '/' + _corr(p.c_last_theory):>14}" for p in row))

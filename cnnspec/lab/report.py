@@ -120,7 +120,7 @@ def format_table(report: InitReport) -> str:
                 for s in variant.layers]
         header = [title for title, _ in _COLUMNS]
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        lines = [f"init {variant.label} (input std {variant.input_std:.3g})",
+        lines = [f"init {variant.label} (input std {rounded_text(variant.input_std, 3)})",
                  "  ".join(h.ljust(w) for h, w in zip(header, widths))]
         for r in rows:
             lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
@@ -157,10 +157,11 @@ def describe_signal(summary: SignalSummary) -> str:
         return text
     if summary.act_change is None:
         return "signal: fewer than two hidden conv/dense layers, nothing to compare"
-    text = (f"signal: activation std x{summary.act_change:.3g} from the first to the last of "
-            f"{summary.layers} hidden conv/dense layers (x{summary.act_per_layer:.3g} per layer)")
+    text = (f"signal: activation std x{rounded_text(summary.act_change, 3)} from the first to "
+            f"the last of {summary.layers} hidden conv/dense layers "
+            f"(x{rounded_text(summary.act_per_layer, 3)} per layer)")
     if summary.grad_change is not None:
-        text += f"; gradient std x{summary.grad_change:.3g} on the way back"
+        text += f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
     if summary.dead_mean is not None:
         text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
     return text
@@ -173,12 +174,17 @@ def describe_lsuv(steps) -> str:
     rescalings = sum(step.iterations for step in steps)
     text = (f"lsuv: {counted(len(steps), 'layer')} rescaled on this batch "
             f"({counted(rescalings, 'rescaling')}); "
-            f"output variance {min(before):.3g}..{max(before):.3g} after the orthogonal start, "
-            f"{min(after):.3g}..{max(after):.3g} after")
+            f"output variance {_span(before)} after the orthogonal start, {_span(after)} "
+            "after")
     missed = [step.layer for step in steps if not step.converged]
     if missed:
         text += f"; not within tolerance: {', '.join(missed)}"
     return text
+
+
+def _span(values: list[float]) -> str:
+    """The least and the largest of ``values``: ``0.213..1.86``."""
+    return f"{rounded_text(min(values), 3)}..{rounded_text(max(values), 3)}"
 
 
 def format_json(report: InitReport) -> str:
