@@ -83,7 +83,7 @@ def test_delta_orthogonal_keeps_the_spectrum_concentrated_at_depth(tmp_path):
     report = jacobian_report(path, ["delta_orthogonal(gain=1)", "glorot_normal", "he_normal"],
                              rows=64, inputs=2)
     delta, glorot, he = report.variants
-    # spread: the std of log10 s^2. When written: 1.8 decades for delta-orthogonal (the
+    # spread: the std of log10 sigma^2. When written: 1.8 decades for delta-orthogonal (the
     # first layers' tanh saturation on unit-variance inputs), at least 9.3 and 9.4 for the
     # Gaussians (36 and 40 of their 128 values below float64's resolution).
     assert delta.spread < 0.3 * glorot.spread and delta.spread < 0.3 * he.spread
@@ -91,7 +91,7 @@ def test_delta_orthogonal_keeps_the_spectrum_concentrated_at_depth(tmp_path):
 
 
 def test_values_below_float64s_resolution_are_bounded_not_printed(tmp_path):
-    """After 40 Gaussian tanh layers part of the spectrum lies below s_max * max(K, D) * eps,
+    """After 40 Gaussian tanh layers part of the spectrum lies below sigma_max * max(K, D) * eps,
     where the SVD's digits are rounding noise (they differed between an Intel and an AMD
     machine): the table prints the floor, not them, and the spread counts them at the floor,
     so that changing them changes no printed figure."""
@@ -121,9 +121,10 @@ def test_a_resolved_spectrum_is_printed_as_it_is(tmp_path):
     assert report.variants[0].unresolved == 0
     text = format_jacobian(report)
     assert "<" not in text and ">=" not in text
-    assert float(text.splitlines()[2].split()[2]) == pytest.approx(1.0)  # min s^2, as it is
-    # the quantiles are of s^2, and the title says so (not "singular values s")
-    assert "squared singular values s^2 of the Jacobian" in text.splitlines()[0]
+    assert float(text.splitlines()[2].split()[2]) == pytest.approx(1.0)  # min sigma^2, as it is
+    # the quantiles are of sigma^2, and the title says so (not "singular values sigma"), as
+    # the picture's axis says σ²
+    assert "squared singular values sigma^2 of the Jacobian" in text.splitlines()[0]
 
 
 def test_the_table_writes_numbers_as_a_spec_writes_them_in_its_columns():
@@ -137,7 +138,7 @@ def test_the_table_writes_numbers_as_a_spec_writes_them_in_its_columns():
     assert rows[0].split()[:7] == ["1.44e3", ">=5.5", "<1e-10", "0.15", "352", "4.39e3",
                                    "5.04e3"]
 
-    def ends(line):  # where each title or cell ends ("mean s^2" is one title)
+    def ends(line):  # where each title or cell ends ("mean sigma^2" is one title)
         return [m.end() for m in re.finditer(r"mean \S+|\S+", line)]
 
     assert ends(rows[0])[:7] == ends(rows[1])[:7] == ends(header)[:7]
@@ -210,3 +211,24 @@ def test_output_directions_are_orthonormal():
     u = output_directions(50, 8, np.random.default_rng(0))
     np.testing.assert_allclose(u.T @ u, np.eye(8), atol=1e-12)
     np.testing.assert_array_equal(output_directions(8, 8, None), np.eye(8))
+
+
+def test_the_table_and_the_picture_say_the_same_of_each_init(tmp_path, monkeypatch):
+    """The picture writes σ² where the table writes sigma^2 (ASCII), and the same mean and
+    spread: ≥5.5 where the table says >=5.5."""
+    from cnnspec.lab.critical_plots import plot_jacobian
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig))
+    big = JacobianVariant("big", [70.99, 5e-8, 703.6 ** 0.5, 1.0], floor=1e-5)
+    report = JacobianReport("net", "fc", "exact", 1, [big, JacobianVariant("unit", [1.0] * 4)])
+    plot_jacobian(report, tmp_path / "jac.png")
+    legend = [text.get_text() for text in drawn[0].legends[0].get_texts()]
+    assert legend[0] == "big: mean σ² 1.44e3, spread ≥5.5 decades"
+    assert legend[1] == "big: float64 resolution; 1 value below"
+    assert legend[2] == "unit: mean σ² 1, spread 0 decades"
+    assert drawn[0].axes[0].get_xlabel() == "squared singular value σ² of the input-output Jacobian"
+    rows = format_jacobian(report).splitlines()
+    assert rows[0].startswith("net: squared singular values sigma^2")
+    assert rows[2].split()[:2] == ["1.44e3", ">=5.5"] and rows[3].split()[:2] == ["1", "0"]

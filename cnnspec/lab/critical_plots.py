@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.errors import rounded_text
+from cnnspec.errors import counted, rounded_text
 from cnnspec.render import figure
 
 
@@ -100,16 +100,15 @@ def plot_jacobian(report, out_png) -> Path:
     bins = 10.0 ** np.arange(low, high + 0.25, 0.25)
     for index, (variant, s2) in enumerate(zip(report.variants, values)):
         zeros = int((s2 <= 0).sum())
-        bound = "≥" if variant.unresolved else ""
         ax.hist(s2[s2 > 0], bins=bins, histtype="stepfilled", alpha=0.35,
                 color=f"C{index}", edgecolor=f"C{index}", lw=1.5,
                 label=f"{variant.label}: mean σ² {rounded_text(variant.mean_sq, 3)}, "
-                      f"spread {bound}{rounded_text(variant.spread, 2)} decades"
+                      f"spread {variant.spread_text.replace('>=', '≥')} decades"
                       + (f" ({zeros} exactly 0, not drawn)" if zeros else ""))
         if variant.unresolved:  # left of it the values are rounding noise
             ax.axvline(variant.floor_sq, color=f"C{index}", lw=1, ls="--",
                        label=f"{variant.label}: float64 resolution; "
-                             f"{variant.unresolved} values below")
+                             f"{counted(variant.unresolved, 'value')} below")
     ax.axvline(1.0, color="black", lw=1, ls=":", label="σ² = 1 (an isometry)")
     figure.log_axis(ax, "x")
     ax.set_xlabel("squared singular value σ² of the input-output Jacobian")

@@ -26,7 +26,7 @@ Singular values are pooled over a few inputs (``J`` depends on the input through
 nonlinearities).
 
 Resolution: ``J`` and its SVD are computed in float64, whose rounding perturbs ``J`` by about
-``eps ||J||``, so singular values below ``s_max * max(K, D) * eps`` (NumPy's ``matrix_rank``
+``eps ||J||``, so singular values below ``sigma_max * max(K, D) * eps`` (NumPy's ``matrix_rank``
 tolerance, after Press et al., Numerical Recipes, 2.6) are noise: after 200 Gaussian layers a
 quarter of the spectrum lies there, and its digits differ from one machine's BLAS to another's.
 The report gives that floor, prints what lies below it as ``<floor``, and measures the spread
@@ -128,7 +128,7 @@ def output_directions(m: int, rows: int, rng: np.random.Generator) -> np.ndarray
 
 def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:
     """The singular value below which ``values`` (those of ``jacobian``, computed in float64)
-    are rounding noise: ``s_max * max(K, D) * eps``, NumPy's ``matrix_rank`` tolerance."""
+    are rounding noise: ``sigma_max * max(K, D) * eps``, NumPy's ``matrix_rank`` tolerance."""
     return float(values.max(initial=0.0) * max(jacobian.shape) * np.finfo(np.float64).eps)
 
 
@@ -181,7 +181,7 @@ class JacobianVariant:
 
     @property
     def spread(self) -> float:
-        """The std of ``log10 s^2`` in decades: 0 for an isometry; a spectrum spread over
+        """The std of ``log10 sigma^2`` in decades: 0 for an isometry; a spectrum spread over
         orders of magnitude (Gaussian weights at depth) has a spread of several. Values below
         the floor count as the floor (their own digits are noise), so that with any of them
         the spread is a lower bound (raising a low tail narrows it). Singular values of
@@ -190,6 +190,15 @@ class JacobianVariant:
         if (s2 <= 0).any():
             return math.inf
         return float(np.log10(np.maximum(s2, self.floor_sq)).std())
+
+    @property
+    def spread_text(self) -> str:
+        """:attr:`spread` as the table and the picture write it: to 3 digits, or to 2 as a
+        bound (``>=8.7``) where values lie below the floor (those just above it carry some of
+        its noise)."""
+        if self.unresolved:
+            return f">={rounded_text(self.spread, 2)}"
+        return rounded_text(self.spread, 3)
 
     def to_dict(self) -> dict:
         s2 = self.squares
@@ -239,25 +248,24 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
 
 def format_jacobian(report: JacobianReport) -> str:
     """One row per init: mean, spread and quantiles of the squared singular values."""
-    lines = [(f"{report.spec_name}: squared singular values s^2 of the Jacobian from the input "
-             f"to '{report.layer}' ({report.method}; {counted(report.inputs, 'input')}): their "
-             f"mean, spread and quantiles"),
-             (f"  {'mean s^2':>9}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
+    # sigma^2: the picture's σ² in ASCII
+    lines = [(f"{report.spec_name}: squared singular values sigma^2 of the Jacobian from the "
+             f"input to '{report.layer}' ({report.method}; {counted(report.inputs, 'input')}): "
+             f"their mean, spread and quantiles"),
+             (f"  {'mean sigma^2':>12}  {'spread':>8}  {'min':>9}  {'5%':>9}  {'median':>9}  "
              f"{'95%':>9}  {'max':>9}  init")]
     for v in report.variants:
         d = v.to_dict()
-        # a bound to 2 digits: the values just above the floor carry some of its noise
-        spread = (f">={rounded_text(d['spread_decades'], 2)}" if v.unresolved
-                  else rounded_text(d['spread_decades'], 3))
         shown = [_resolved(d[key], v.floor_sq) for key in ("min_sq", "q05_sq", "median_sq",
                                                              "q95_sq", "max_sq")]
-        lines.append(f"  {rounded_text(d['mean_sq'], 3):>9}  {spread:>8}  " + "  ".join(shown)
+        lines.append(f"  {rounded_text(d['mean_sq'], 3):>12}  {v.spread_text:>8}  "
+                     + "  ".join(shown)
                      + f"  {v.label}")
-    lines.append("spread: std of log10 s^2, in decades; an isometry has every s^2 = 1 (spread 0): "
-                 "dynamical isometry, Xiao et al. 2018")
+    lines.append("spread: std of log10 sigma^2, in decades; an isometry has every sigma^2 = 1 "
+                 "(spread 0): dynamical isometry, Xiao et al. 2018")
     if any(v.unresolved for v in report.variants):
-        lines.append("<F: below float64's resolution of the Jacobian's SVD (s_max * max(K, D) * "
-                     "eps, squared), where the digits are rounding noise; >=: the spread with "
+        lines.append("<F: below float64's resolution of the Jacobian's SVD (sigma_max * "
+                     "max(K, D) * eps, squared), where the digits are rounding noise; >=: the spread with "
                      "those values at F, a lower bound")
     return "\n".join(lines)
 
