@@ -332,3 +332,18 @@ def test_a_dot_file_that_cannot_be_written_in_full_leaves_the_old_one(checked, t
         render_diagram(checked, dot)
     assert dot.read_text() == "digraph old {}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.dot"]
+
+
+@pytest.mark.parametrize("pool, label", [
+    ("maxpool 2", "2x2"),  # moves by its window, the default: no stride to say
+    ("avgpool 2x3", "2x3"),
+    ("maxpool 3 stride 2", "3x3 /2"),  # overlapping windows: the stride is said, as a conv's
+    ("maxpool 2 stride 1", "2x2 /1"),
+    ("maxpool 3 stride 2 ceil_mode true", "3x3 /2 ceil"),
+    ("maxpool 2 stride 2x1", "2x2 /2x1")])
+def test_the_minimal_diagram_says_a_pools_stride_only_where_it_is_not_its_window(tmp_path, pool,
+                                                                                 label):
+    path = tmp_path / "pool.cnn"
+    path.write_text(f"input 1x8x8\nc: conv 4 3x3 pad same relu\np: {pool}\nflatten\ndense 10\n")
+    source = build_graph(cnnspec.load(path), detail="minimal").source
+    assert f'<td align="left"><font point-size="9">{label}</font></td>' in source

@@ -106,17 +106,6 @@ def _value(f: Field, value) -> str:
     return number_text(value)
 
 
-def _is_default(f: Field, value, fields: dict) -> bool:
-    if f.default_from:
-        return list(value) == list(fields.get(f.default_from, ()))
-    default = f.resolved_default()
-    if f.type == "padding" and not isinstance(value, str) and not any(value):
-        return default == "valid"  # no padding at all is the default, `valid`
-    if isinstance(default, list):
-        return list(value) == default
-    return default is not None and value == default
-
-
 def layer_text(line: LayerLine) -> str:
     """``name: kind POSITIONAL... OPTIONS... [ACTIVATION] [<- inputs]``, every option the
     kind's own word, defaults left out."""
@@ -135,7 +124,7 @@ def layer_text(line: LayerLine) -> str:
         value = line.fields[f.name]
         if f.type == "bias_init" and not has_bias:
             continue
-        if f.type not in ("init", "bias_init") and _is_default(f, value, line.fields):
+        if f.type not in ("init", "bias_init") and f.is_default(value, line.fields):
             continue
         if f.flag:
             if value == f.flag[1]:

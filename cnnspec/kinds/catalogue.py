@@ -368,10 +368,16 @@ def _pool_phrases(ir: dict, pads) -> list[str]:
              + (", padding not counted" if not ir.get("count_include_pad", True) else ""))]
 
 
+# A pool's stride is its window unless the spec says otherwise (`maxpool 2` moves by 2).
+POOL_STRIDE = F.pair("stride", option=("stride",), default_from="size")
+
+
 def _pool_compact(ir: dict) -> str:
-    """``3x3 /2``, with ``ceil`` in ceil mode."""
+    """``2x2`` for a pool whose stride is its window (the default, as ``maxpool 2`` writes
+    it), ``3x3 /2`` for another stride (as a conv's ``/s``), with ``ceil`` in ceil mode."""
+    stride = "" if POOL_STRIDE.is_default(ir["stride"], ir) else f" /{step_text(ir['stride'])}"
     ceil = " ceil" if ir.get("ceil_mode") else ""
-    return f"{pair_text(ir['size'])} /{step_text(ir['stride'])}{ceil}"
+    return f"{pair_text(ir['size'])}{stride}{ceil}"
 
 
 def _pool_torch(ir: dict, inferred: Inferred, reduce: str, pad_value: float) -> str:
@@ -445,7 +451,7 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
                                tuple(b.pads), b.ir["ceil_mode"],
                                b.ir.get("count_include_pad", True)),
         fields=(F.pair("size", "window size"),
-                F.pair("stride", option=("stride",), default_from="size"), F.padding(),
+                POOL_STRIDE, F.padding(),
                 CEIL_MODE, *extra_fields),
         positional=("size",),
         usage=f"{name} SIZE [stride S] [pad P] [ceil_mode true]{usage_extra}, e.g. {name} 2",

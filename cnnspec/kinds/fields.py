@@ -59,6 +59,19 @@ class Field:
         """How a message names the field: its ``words`` or else its name."""
         return self.words or self.name
 
+    def is_default(self, value, fields: dict) -> bool:
+        """``value`` is what the field holds when the spec leaves it out; ``fields``: the
+        layer's other fields (a pooling window's stride is its size). A spec writer leaves
+        such a value out, and a short label need not say it."""
+        if self.default_from:
+            return list(value) == list(fields.get(self.default_from, ()))
+        default = self.resolved_default()
+        if self.type == "padding" and not isinstance(value, str) and not any(value):
+            return default == "valid"  # no padding at all is the default, `valid`
+        if isinstance(default, list):
+            return list(value) == default
+        return default is not None and value == default
+
     def resolved_default(self):
         """The IR value of a field left out (None: filled in later: REQUIRED fields raise, inits
         come from the model-wide default, ``default_from`` copies another field)."""

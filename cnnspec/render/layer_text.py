@@ -33,7 +33,8 @@ def hyperparams(layer: LayerInfo) -> list[str]:
 
 def compact_hyperparams(layer: LayerInfo) -> str:
     """One phrase for the minimal diagram: ``16 filters 3x3 /2`` for a conv with stride 2,
-    ``2x2 /2`` for a pool (``/s`` is the stride, ``dN`` a dilation)."""
+    ``2x2`` for a pool that moves by its window, ``3x3 /2`` for one that overlaps (``/s`` is a
+    stride other than the default, ``dN`` a dilation)."""
     compact = KINDS[layer.kind].compact
     if compact is not None:
         return compact(layer.ir)
