@@ -115,6 +115,43 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
     onnx.checker.check_model(onnx.load(str(out)))
 
 
+def test_a_runs_model_with_its_preprocessing_gives_what_predict_gives(tmp_path,
+                                                                     tiny_shapes_spec, capsys):
+    """The network was trained on standardized images: the export says so, and its metadata
+    carries the numbers that make onnxruntime's answer on raw images predict's."""
+    import json
+
+    from cnnspec import load_run, train
+    from cnnspec.exporters.onnx_graph import PREPROCESS_KEY
+    from cnnspec.training.run import softmax
+
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(run), "--format", "onnx", "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "its input: images x in [0, 1] preprocessed as the run trained on them " \
+           "(standardize): (x - mean) / std per channel" in said and PREPROCESS_KEY in said
+    proto = onnx.load(str(out))
+    record = json.loads({p.key: p.value for p in proto.metadata_props}[PREPROCESS_KEY])
+    assert record == json.loads((run / "preprocess.json").read_text())
+    assert "standardize" in proto.graph.doc_string
+    loaded = load_run(run)
+    images = np.random.default_rng(4).uniform(0, 1, (5, *loaded.spec.input_shape))
+    mean = np.float32(record["mean"]).reshape(-1, 1, 1)
+    std = np.float32(record["std"]).reshape(-1, 1, 1)
+    scores = _session(proto).run(None, {INPUT: ((images - mean) / std).astype(np.float32)})[0]
+    np.testing.assert_allclose(softmax(scores), loaded.predict(images), atol=1e-5)
+
+
+def test_a_spec_export_says_its_input_is_preprocessed_in_training(tmp_path, capsys):
+    out = tmp_path / "digits.onnx"
+    assert main(["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx",
+                 "-o", str(out)]) == 0
+    assert "its input: images in [0, 1] after the spec's `preprocess standardize`, whose " \
+           "statistics training fits (a run's export carries them)" in capsys.readouterr().out
+    assert not onnx.load(str(out)).metadata_props  # no statistics to carry
+
+
 def test_the_command_writes_a_checked_model(tmp_path, capsys):
     out = tmp_path / "digits.onnx"
     assert main(["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx",

@@ -223,6 +223,49 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
         assert torch.equal(value, net.state_dict()[key])
 
 
+def test_a_runs_module_preprocesses_as_predict_does(tmp_path, tiny_shapes_spec, capsys):
+    """model(model.preprocess(images)) on raw images in [0, 1] gives predict's answer; the
+    module and the command say that the network takes preprocessed images."""
+    torch = pytest.importorskip("torch")
+    from cnnspec import load_run, train
+    from cnnspec.training.run import softmax
+
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    out = tmp_path / "tiny.py"
+    assert main(["export", str(run), "--format", "torch", "-o", str(out)]) == 0
+    assert "(standardize): (x - mean) / std per channel" in capsys.readouterr().out
+    assert "scores = model(model.preprocess(images))  # images (N, 1, 8, 8) in [0, 1]" \
+           in out.read_text()
+    loaded = load_run(run)
+    net = _import(out).Tiny().load_weights(tmp_path / "tiny.npz").eval()
+    assert net.MEAN == tuple(loaded.preprocessor.mean) and net.STD == tuple(loaded.preprocessor.std)
+    images = np.random.default_rng(4).uniform(0, 1, (5, 1, 8, 8)).astype(np.float32)
+    with torch.no_grad():
+        scores = net(net.preprocess(torch.from_numpy(images))).numpy()
+    np.testing.assert_allclose(softmax(scores), loaded.predict(images), atol=1e-6)
+
+
+def test_a_run_without_preprocessing_gets_preprocess_as_the_identity(tmp_path,
+                                                                     tiny_shapes_spec, capsys):
+    torch = pytest.importorskip("torch")
+    from cnnspec import train
+
+    tiny_shapes_spec.write_text(tiny_shapes_spec.read_text().replace("standardize", "none"))
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    out = tmp_path / "tiny.py"
+    assert main(["export", str(run), "--format", "torch", "-o", str(out)]) == 0
+    assert "its input" not in capsys.readouterr().out  # the images as predict reads them
+    net = _import(out).Tiny()
+    images = torch.rand(2, 1, 8, 8)
+    assert torch.equal(net.preprocess(images), images)
+
+
+def test_a_specs_module_says_what_its_input_is(tmp_path):
+    text = module_source(open_exported(SPECS[0].parent / "digits.cnn"), "digits.npz")
+    assert "# its input: images in [0, 1] after the spec's `preprocess standardize`" in text
+    assert "def preprocess" not in text  # its statistics come from training
+
+
 def test_reserved_names_get_a_trailing_underscore(tmp_path):
     pytest.importorskip("torch")
     path = tmp_path / "names.cnn"

@@ -251,3 +251,13 @@ def test_sixteen_bit_png_keeps_its_grey_levels(tmp_path):
     Image.fromarray(ramp).save(path)
     x, _ = load_image(path, (1, 8, 8), invert=False)
     np.testing.assert_allclose(x[0], ramp / 65535.0, atol=1 / 255)  # not all clipped to white
+
+
+def test_formula_says_each_mode_with_its_numbers():
+    """The words an export prints for whoever applies the preprocessing elsewhere."""
+    mean, std = np.array([0.25, 0.5]), np.array([0.125, 2.0])
+    assert Preprocessor("standardize", mean, std).formula() == \
+        "(x - mean) / std per channel, mean [0.25, 0.5], std [0.125, 2]"
+    assert Preprocessor("zero_center", mean, np.ones(2)).formula() == \
+        "x - mean per channel, mean [0.25, 0.5]"
+    assert Preprocessor("none", np.zeros(2), np.ones(2)).formula() == "x"

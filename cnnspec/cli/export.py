@@ -52,19 +52,29 @@ def run(args) -> int:
                            hint=f"add -o {Path(args.spec).stem or 'model'}{suffix}",
                            invalid=True)
     if args.format == "onnx":
-        from cnnspec.exporters.onnx_graph import OPSET, export_onnx
+        from cnnspec.exporters.onnx_graph import OPSET, PREPROCESS_KEY, export_onnx
 
         exported = export_onnx(args.spec, args.out)
         print(f"wrote {args.out}: ONNX opset {OPSET}, input 'input' "
               f"(batch, {_dims(exported.checked.input_shape)}), output "
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
+        _say_input(exported, f"the model's metadata '{PREPROCESS_KEY}' holds its numbers")
         return 0
     from cnnspec.exporters.torch_source import export_torch
 
     exported, weights = export_torch(args.spec, args.out)
     print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
           f"{exported.source}; model.load_weights reads them)")
+    _say_input(exported, "model.preprocess(images) applies it")
     return 0
+
+
+def _say_input(exported, where: str) -> None:
+    """Say what the exported network takes where it is not the images predict reads: it was
+    trained on preprocessed images, and a model given raw ones answers otherwise."""
+    note = exported.input_note()
+    if note:
+        print(f"its input: {note}" + (f"; {where}" if exported.preprocessor else ""))
 
 
 def _refuse_another_formats_suffix(args) -> None:

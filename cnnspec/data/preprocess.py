@@ -79,6 +79,19 @@ class Preprocessor:
         std = self.std.astype(np.float32).reshape(-1, 1, 1)
         return ((x.astype(np.float32, copy=False) - mean) / std).astype(np.float32, copy=False)
 
+    def formula(self) -> str:
+        """The transformation in words, for whoever applies it outside cnnspec (to an
+        exported model's inputs): ``(x - mean) / std per channel, mean [0.3046], std
+        [0.3756]`` for ``standardize``, ``x - mean ...`` for ``zero_center``, and ``x`` for
+        ``none``. ``x`` is an image in [0, 1]."""
+        mean = "[" + ", ".join(f"{v:.4g}" for v in self.mean) + "]"
+        std = "[" + ", ".join(f"{v:.4g}" for v in self.std) + "]"
+        if self.mode == "standardize":
+            return f"(x - mean) / std per channel, mean {mean}, std {std}"
+        if self.mode == "zero_center":
+            return f"x - mean per channel, mean {mean}"
+        return "x"
+
     def to_dict(self) -> dict:
         """JSON-ready form: ``{"mode", "mean": [...], "std": [...]}``."""
         return {"mode": self.mode, "mean": [float(v) for v in self.mean],

@@ -3,13 +3,15 @@
 Conventions: opset :data:`OPSET` of the default domain; float32 tensors; the input is named
 ``input`` with shape ``(batch, C, H, W)`` (or ``(batch, F)``), ``batch`` left free; every
 layer's output value carries the layer's name, so the model's output is named after the
-spec's output layer. Evaluation-mode semantics: dropout is the identity and batch norm
+spec's output layer; the input is the network's, preprocessed as in training (a run's
+preprocessing is in the metadata :data:`PREPROCESS_KEY`). Evaluation-mode semantics: dropout is the identity and batch norm
 normalises by its running statistics. Each layer kind's nodes come from its registry record
 (``Kind.onnx``); this module gives it the builder (:class:`LayerNodes`) and assembles the
 graph. ``onnx`` is an optional dependency (``pip install 'cnnspec[onnx]'``).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,8 @@ OPSET = 17  # LayerNormalization needs 17; ONNX Runtime 1.14 and later run it
 IR_VERSION = 8  # the ONNX file format of opset 17 (onnx 1.12)
 INPUT = "input"
 BATCH = "batch"
+# the metadata key of a run's preprocessing: {"mode", "mean": [...], "std": [...]}
+PREPROCESS_KEY = "cnnspec.preprocess"
 INSTALL_HINT = "install the ONNX extra: pip install 'cnnspec[onnx]' (onnx and onnxruntime)"
 
 
@@ -92,14 +96,19 @@ class LayerNodes:
 
 def onnx_model(exported: Exported):
     """The ``onnx.ModelProto`` of ``exported`` (checked by ``onnx.checker``)."""
-    require_onnx()
+    onnx = require_onnx()
     exported.require_mapping("ONNX", "onnx")
     checked = exported.checked
-    return layers_model(exported.needed_layers(), {INPUT: checked.input_shape},
-                        (checked.ir["output"], checked.output_shape), exported.state,
-                        checked.ir["name"],
-                        f"{checked.ir['name']}, from cnnspec's {exported.source} with its "
-                        f"{exported.weights}")
+    note = exported.input_note()
+    model = layers_model(exported.needed_layers(), {INPUT: checked.input_shape},
+                         (checked.ir["output"], checked.output_shape), exported.state,
+                         checked.ir["name"],
+                         f"{checked.ir['name']}, from cnnspec's {exported.source} with its "
+                         f"{exported.weights}" + (f"; input: {note}" if note else ""))
+    if exported.preprocessor is not None:  # the numbers themselves, for a program to apply
+        onnx.helper.set_model_props(
+            model, {PREPROCESS_KEY: json.dumps(exported.preprocessor.to_dict())})
+    return model
 
 
 def layers_model(layers: list, inputs: dict, output: tuple, state: dict, name: str,

@@ -23,12 +23,31 @@ from cnnspec.training.run import as_checked, load_run
 class Exported:
     """A checked spec, its weights by checkpoint key (``<layer>.weight``, ``<layer>.bias``,
     ``<layer>.running_mean``, ...), and in words where it comes from (``source``) and which
-    weights these are (``weights``)."""
+    weights these are (``weights``); a run's fitted ``preprocessor``
+    (:class:`~cnnspec.data.preprocess.Preprocessor`), None for a spec, whose statistics are
+    fitted when it trains."""
 
     checked: CheckedSpec
     state: dict[str, np.ndarray]
     source: str
     weights: str
+    preprocessor: object = None
+
+    def input_note(self) -> str | None:
+        """What the exported network's input must be, in words, where it is not the images
+        in [0, 1] that ``predict`` reads: the network was trained on preprocessed images, and
+        an exported model holds the network alone (as torchvision's models leave
+        ``Normalize`` to their transforms). None where no preprocessing applies."""
+        if self.preprocessor is not None:
+            if self.preprocessor.mode == "none":
+                return None
+            return (f"images x in [0, 1] preprocessed as the run trained on them "
+                    f"({self.preprocessor.mode}): {self.preprocessor.formula()}")
+        mode = self.checked.ir["training"]["preprocess"]
+        if mode == "none":
+            return None
+        return (f"images in [0, 1] after the spec's `preprocess {mode}`, whose statistics "
+                "training fits (a run's export carries them)")
 
     def needed_layers(self) -> list:
         """The layers the output depends on, in the spec's order (an unused branch has no
@@ -61,7 +80,7 @@ def open_exported(source, dtype: str = "float64") -> Exported:
         run = load_run(source)
         epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
         return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
-                        f"trained weights ({run.weights}{epoch})")
+                        f"trained weights ({run.weights}{epoch})", run.preprocessor)
     if isinstance(source, (str, Path)) and not Path(source).exists():
         raise RunError(f"{source} does not exist",
                        hint="pass a .cnn spec, a .json IR file or a run folder")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -43,8 +44,8 @@ RESERVED = frozenset({
     "register_module", "register_parameter", "register_state_dict_post_hook",
     "register_state_dict_pre_hook", "requires_grad_", "set_extra_state", "set_submodule",
     "share_memory", "smart_apply", "state_dict", "to", "to_empty", "train", "training", "type",
-    "xpu", "zero_grad", "init_weights", "load_weights", "input_shape", "NAMES", "self", "torch",
-    "nn", "F", "np", "x"})
+    "xpu", "zero_grad", "init_weights", "load_weights", "preprocess", "input_shape", "NAMES",
+    "MEAN", "STD", "self", "torch", "nn", "F", "np", "x", "images"})
 
 
 def attributes(names: list[str]) -> dict[str, str]:
@@ -76,9 +77,10 @@ def module_source(exported: Exported, weights_file: str) -> str:
     names = attributes([layer.name for layer in checked.layers])
     renamed = {name: attr for name, attr in names.items() if name != attr}
     members = [
-        _class_header(checked, cls, renamed),
+        _class_header(exported, cls, renamed),
         _init_method(checked, names),
         _forward_method(exported, names),
+        *([_preprocess_method(exported)] if exported.preprocessor is not None else []),
         _init_weights_method(checked, names),
         LOAD_WEIGHTS,
     ]
@@ -101,14 +103,39 @@ def _imports(code: str) -> str:
                       "from torch import nn"])
 
 
-def _class_header(checked, cls: str, renamed: dict) -> str:
-    shape_in = ", ".join(map(str, checked.input_shape))
-    shape_out = ", ".join(map(str, checked.output_shape))
-    return (f"class {cls}(nn.Module):\n"
-            f'    """{checked.ir["name"]}: input (N, {shape_in}), output (N, {shape_out})."""\n\n'
+def _class_header(exported: Exported, cls: str, renamed: dict) -> str:
+    checked = exported.checked
+    shapes = f"input {_shape(checked.input_shape)}, output {_shape(checked.output_shape)}"
+    text = (f"class {cls}(nn.Module):\n"
+            f'    """{checked.ir["name"]}: {shapes}."""\n\n'
             f"    input_shape = {tuple(checked.input_shape)!r}\n"
             f"    # spec layer name -> attribute, where they differ (the weights file uses the "
             f"spec's)\n    NAMES = {renamed!r}")
+    if exported.preprocessor is not None:
+        stats = exported.preprocessor.to_dict()
+        text += (f"\n    # the run's preprocessing ({stats['mode']}), fitted on its training "
+                 f"split: preprocess() applies it\n    MEAN = {tuple(stats['mean'])!r}\n"
+                 f"    STD = {tuple(stats['std'])!r}")
+    return text
+
+
+def _preprocess_method(exported: Exported) -> str:
+    """``preprocess(images)``: the run's preprocessing, as ``predict`` applies it before the
+    network (in the images' dtype, per channel: the input's axis 1)."""
+    shape = _shape(exported.checked.input_shape)
+    axes = ", ".join(["-1"] + ["1"] * (len(exported.checked.input_shape) - 1))
+    return f'''    def preprocess(self, images):
+        """Images {shape} in [0, 1] as the network takes them, (images - MEAN) / STD per
+        channel: the run's preprocessing ({exported.preprocessor.mode}), as cnnspec predict
+        and eval apply it."""
+        mean = torch.tensor(self.MEAN, dtype=images.dtype, device=images.device)
+        std = torch.tensor(self.STD, dtype=images.dtype, device=images.device)
+        return (images - mean.reshape({axes})) / std.reshape({axes})'''
+
+
+def _shape(input_shape) -> str:
+    """``(N, 1, 8, 8)``: the input's shape with its batch."""
+    return "(" + ", ".join(["N", *map(str, input_shape)]) + ")"
 
 
 def _header(exported: Exported, cls: str, weights_file: str) -> str:
@@ -122,12 +149,23 @@ read without pickle):
     model = {cls}()
     model.load_weights("{weights_file}")
     model.eval()  # batch norm's running statistics, no dropout
-
+{_usage(exported)}
 or start afresh with model.init_weights() (after torch.manual_seed for repeatable draws).
 
 Layer attributes carry the spec's names; init_weights() draws each parameter from the
 distribution its init in the spec gives it.
 """'''
+
+
+def _usage(exported: Exported) -> str:
+    """The header's lines on what to give the network: a run's preprocess() where it has one,
+    or what the spec's preprocessing would make."""
+    if exported.preprocessor is not None:
+        return (f"    scores = model(model.preprocess(images))  # images "
+                f"{_shape(exported.checked.input_shape)} in [0, 1]\n")
+    note = exported.input_note()
+    return textwrap.fill(note, 92, initial_indent="    # its input: ",
+                         subsequent_indent="    #   ") + "\n" if note else ""
 
 
 def _init_method(checked, names: dict) -> str:
