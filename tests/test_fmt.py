@@ -179,3 +179,21 @@ def test_fmt_leaves_a_spec_whose_layout_would_outgrow_the_size_limit(tmp_path, m
     monkeypatch.setattr(sourcefile, "MAX_SPEC_BYTES", len(text.encode()) + 1)
     assert main(["fmt", str(path)]) == 0
     assert path.read_text() == text + "\n"
+
+
+def test_cli_keeps_the_files_crlf_line_ends(tmp_path, capsys):
+    """A spec checked out on Windows (CRLF) in canonical layout passes --check; one that is
+    not gets the layout with CRLF throughout, the first line's ending (mixed ones too)."""
+    tidy = tmp_path / "tidy.cnn"
+    tidy.write_bytes(MESSY_FORMATTED.replace("\n", "\r\n").encode())
+    assert main(["fmt", "--check", str(tidy)]) == 0
+    messy = tmp_path / "messy.cnn"
+    messy.write_bytes(MESSY.replace("\n", "\r\n", 3).encode())  # the rest ends in LF
+    assert main(["fmt", "--check", str(messy)]) == 1
+    assert main(["fmt", str(messy)]) == 0
+    assert messy.read_bytes() == MESSY_FORMATTED.replace("\n", "\r\n").encode()
+    assert main(["fmt", "--check", str(messy)]) == 0
+    lf = tmp_path / "lf.cnn"
+    lf.write_bytes(MESSY.replace("\n", "\r\n").replace("\r\n", "\n", 1).encode())
+    assert main(["fmt", str(lf)]) == 0
+    assert lf.read_bytes() == MESSY_FORMATTED.encode()

@@ -35,7 +35,7 @@ def _format_one(name: str, check: bool) -> bool:
 
     path = Path(name)
     text = _read(path)
-    formatted = format_source(text, path=name)
+    formatted = _with_line_ends_of(text, format_source(text, path=name))
     if formatted == text:
         return False
     _refuse_unreadable_result(name, formatted)
@@ -48,6 +48,16 @@ def _format_one(name: str, check: bool) -> bool:
         write_text(path, formatted)
         print(f"reformatted {name}")  # at once: a later file's error must not hide it
     return True
+
+
+def _with_line_ends_of(text: str, formatted: str) -> str:
+    """``formatted`` ending its lines as ``text``'s first line ends: CRLF kept, as black,
+    ruff and rustfmt keep it. The layout is of the lines, not of how they end, and a spec
+    checked out on Windows (git's autocrlf) would otherwise never pass ``fmt --check``."""
+    first = text.find("\n")
+    if first > 0 and text[first - 1] == "\r":
+        return formatted.replace("\n", "\r\n")
+    return formatted
 
 
 def _refuse_unreadable_result(name: str, formatted: str) -> None:
