@@ -209,6 +209,22 @@ def test_predict_a_npy_batch_gives_one_result_per_image(run_path, shapes, tmp_pa
         predict(run, [str(wrong)])
 
 
+@pytest.mark.parametrize("shape, transpose", [((2, 8, 8, 1), "(0, 3, 1, 2)"),
+                                              ((8, 8, 1), "(2, 0, 1)")])
+def test_predict_a_channels_last_npy_says_how_to_transpose_it(run_path, tmp_path, capsys,
+                                                               shape, transpose):
+    """Keras and TensorFlow keep images (N, H, W, C); the hint had said arrays are not
+    resized."""
+    keras = tmp_path / "keras.npy"
+    np.save(keras, np.zeros(shape, np.float32))
+    assert main(["predict", str(run_path), str(keras)]) == 1
+    err = capsys.readouterr().err
+    assert f"holds a{' batch' if len(shape) == 4 else 'n array'} of shape {shape}" in err
+    assert f"hint: the array is channels last, as Keras and TensorFlow store images; " \
+           f"cnnspec takes them channels first, as PyTorch and Caffe do: save " \
+           f"array.transpose{transpose}" in err
+
+
 @pytest.mark.parametrize("shape", [(0, 1, 8, 8), (0, 8, 8)])
 def test_predict_a_npy_batch_of_no_images_is_an_error(run_path, tmp_path, capsys, shape):
     """It printed nothing and exited 0."""

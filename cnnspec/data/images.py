@@ -89,8 +89,22 @@ def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int]
     if x.ndim == 4:
         raise RunError(f"{path} holds a batch of shape {x.shape}; the model takes "
                        f"(N, {c}, {h}, {w})",
-                       hint="arrays are not resized; give image files to have them resized")
+                       hint=_channels_last_hint(x.shape, shape)
+                       or "arrays are not resized; give image files to have them resized")
     return None
+
+
+def _channels_last_hint(given: tuple, shape: tuple[int, int, int]) -> str | None:
+    """The hint for an array laid out channels last, (H, W, C) or (N, H, W, C), as Keras,
+    TensorFlow and Pillow store images, where the model takes channels first; None for
+    another shape."""
+    c, h, w = shape
+    if given[-3:] != (h, w, c):
+        return None
+    axes = "(0, 3, 1, 2)" if len(given) == 4 else "(2, 0, 1)"
+    return (f"the array is channels last, as Keras and TensorFlow store images; cnnspec "
+            f"takes them channels first, as PyTorch and Caffe do: save "
+            f"array.transpose{axes}")
 
 
 def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
@@ -129,7 +143,8 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int]
     if x.shape != (c, h, w):
         forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
         raise RunError(f"{path} holds an array of shape {given}; the model takes {forms}",
-                       hint="arrays are not resized; give an image file to have it resized")
+                       hint=_channels_last_hint(given, shape)
+                       or "arrays are not resized; give an image file to have it resized")
     return input_float(x, str(path))
 
 
