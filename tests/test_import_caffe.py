@@ -362,6 +362,40 @@ def test_solver_mistakes(solver, message):
     assert err.message.startswith(message) and err.span is not None
 
 
+def layer(name: str, kind: str, params: str) -> str:
+    return f'layer {{ name: "{name}" type: "{kind}" bottom: "data" top: "{name}" {params} }}'
+
+
+@pytest.mark.parametrize(("layers", "solver", "misspelt", "meant"), [
+    ([conv("strid: 2")], None, "strid", "stride"),  # was: not supported, no equivalent
+    # was: "needs kernel_size" at the message's brace, the misspelling not named
+    ([layer("c", "Convolution", "convolution_param { num_output: 4 kernal_size: 3 }")], None,
+     "kernal_size", "kernel_size"),
+    ([layer("c", "Convolution", "convolution_param { num_ouput: 4 kernel_size: 3 }")], None,
+     "num_ouput", "num_output"),
+    ([layer("p", "Pooling", "pooling_param { pool: MAX kernal_size: 2 }")], None,
+     "kernal_size", "kernel_size"),
+    ([layer("c", "Convolution", "convolution_parm { num_output: 4 kernel_size: 3 }")], None,
+     "convolution_parm", "convolution_param"),
+    (['layr { name: "r" type: "ReLU" bottom: "data" top: "data" }'], None, "layr", "layer"),
+    ([conv()], "base_rl: 0.01", "base_rl", "base_lr"),
+])
+def test_a_misspelt_field_is_named_with_the_field_meant(layers, solver, misspelt, meant):
+    text = net(*layers)
+    [err] = errors_of(text, input_shape=(1, 8, 8), solver=solver)
+    assert err.message.startswith(f"unknown field '{misspelt}' ")
+    assert err.message.endswith(f": did you mean '{meant}'?") and err.hint == f"write {meant}"
+    line = (solver or text).splitlines()[err.span.line - 1]
+    assert line[err.span.column - 1:].startswith(misspelt + (":" if solver else ""))
+
+
+def test_a_field_cnnspec_does_not_read_is_no_misspelling():
+    [err] = errors_of(net(conv("engine: CAFFE cudnn_flag: 1")),
+                      input_shape=(1, 8, 8))
+    assert err.message.startswith("the field 'cudnn_flag' in the parameters of Convolution "
+                                  "layer 'c' is not supported")
+
+
 def test_the_solver_given_as_the_net_names_the_net_it_trains(capsys):
     # each of its fields was "the net field 'net' is not supported; hint: remove it"
     assert main(["import", str(SOLVER)]) == 2

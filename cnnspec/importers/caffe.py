@@ -92,10 +92,21 @@ class Layer:
     def error(self, message: str, where: Span | None = None, hint: str | None = None):
         return error_at(message, where or self.msg.span, hint, self.net.path)
 
+    def refuse_misspelt(self, msg: Message, *names: str, where: str = "parameters") -> None:
+        """Stop at a field of ``msg`` written close to one of ``names`` (or, without names,
+        to any field a reader asked for): said before the field it misspells is missing or
+        its name refused as one cnnspec has no equivalent of."""
+        place = "" if where == "layer" else f" in the {where}"
+        error = msg.misspelt_error(f"{place} of {self.type} layer '{self.name}'".lstrip(),
+                                   names or None)
+        if error is not None:
+            raise error
+
     def param(self, name: str, required: bool = False) -> Message:
         found = self.msg.message(name)
         if found is None:
             if required:
+                self.refuse_misspelt(self.msg, name, where="layer")
                 raise self.error(f"{self.type} layer '{self.name}' needs {name} {{ ... }}",
                                  hint=f"e.g. {name} {{ num_output: 10 }}")
             return Message([], self.msg.span, self.net.path)
@@ -224,6 +235,7 @@ def param_mults(layer: Layer, has_bias: bool) -> dict:
 
 
 def _no_unused(msg: Message, layer: Layer, where: str) -> None:
+    layer.refuse_misspelt(msg, where=where)
     unused = msg.unused()
     if unused:
         place = "" if where == "layer" else f" in the {where}"
@@ -261,10 +273,12 @@ def read_conv(layer: Layer, kind: str) -> None:
     cp = layer.param("convolution_param", required=True)
     outputs = cp.scalar("num_output", "count")
     if outputs is None:
+        layer.refuse_misspelt(cp, "num_output")
         raise layer.error(f"{layer.type} layer '{layer.name}' needs num_output",
                           hint="e.g. convolution_param { num_output: 20 kernel_size: 5 }")
     kernel = _pair(cp, "kernel_size", 0, layer, repeated=True)
     if 0 in kernel:
+        layer.refuse_misspelt(cp, "kernel_size", "kernel_h", "kernel_w")
         raise layer.error(f"{layer.type} layer '{layer.name}' needs kernel_size", cp.span,
                           "e.g. kernel_size: 5, or kernel_h and kernel_w")
     has_bias = cp.scalar("bias_term", "bool", True)
@@ -303,6 +317,7 @@ def read_inner_product(layer: Layer) -> None:
     ip = layer.param("inner_product_param", required=True)
     outputs = ip.scalar("num_output", "count")
     if outputs is None:
+        layer.refuse_misspelt(ip, "num_output")
         raise layer.error(f"InnerProduct layer '{layer.name}' needs num_output",
                           hint="e.g. inner_product_param { num_output: 500 }")
     has_bias = ip.scalar("bias_term", "bool", True)
@@ -337,6 +352,7 @@ def read_pooling(layer: Layer) -> None:
         return
     size = _pair(pp, "kernel_size", 0, layer, repeated=False)
     if 0 in size:
+        layer.refuse_misspelt(pp, "kernel_size", "kernel_h", "kernel_w")
         raise layer.error(f"Pooling layer '{layer.name}' needs kernel_size", pp.span,
                           "e.g. pooling_param { pool: MAX kernel_size: 2 stride: 2 }")
     rounding = pp.scalar("round_mode", "enum", "CEIL")
@@ -689,6 +705,10 @@ def read_net(text: str, path: str | None = None,
     for name in ("name", "force_backward", "debug_info", "state"):
         net_msg.all(name)
     for entry in net_msg.unused():
+        meant = net_msg.meant(entry)
+        if meant is not None:
+            errors.append(net_msg.misspelt(entry, meant, "in the net"))
+            continue
         errors.append(error_at(f"the net field '{entry.name}' is not supported", entry.span,
                            "remove it", path))
     if not errors and net.input_shape is None:

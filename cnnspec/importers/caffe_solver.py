@@ -181,6 +181,9 @@ def _refuse_the_rest(msg: Message, path: str | None) -> None:
     for name in SOLVER_IGNORED + ("type", "solver_type", "momentum2", "delta", "rms_decay",
                                   "gamma", "power", "stepsize", "stepvalue"):
         msg.all(name)
+    misspelt = msg.misspelt_error("in the solver")
+    if misspelt is not None:
+        raise misspelt
     unused = msg.unused()
     if unused:
         raise error_at(f"the solver field '{unused[0].name}' is not supported", unused[0].span,

@@ -14,6 +14,7 @@ dropping it.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"', "0": "\0"}
+# How alike (difflib's ratio) a field's name must be to a name a reader asked for to count as
+# its misspelling: one letter wrong, missing or extra in a name of five or more (strid, stride).
+MISSPELT = 0.8
 MAX_DEPTH = 64  # messages nested deeper than any model definition needs
 SPECIAL_NUMBERS = {"inf": float("inf"), "-inf": float("-inf"), "infinity": float("inf"),
                    "-infinity": float("-inf"), "nan": float("nan")}
@@ -78,12 +82,32 @@ class Message:
     span: Span  # where the message starts (its opening brace, or 1:1 for a file)
     path: str | None = None
     used: set[int] = field(default_factory=set)
+    asked: set[str] = field(default_factory=set)  # the names a reader asked for, held or not
 
     def all(self, name: str) -> list[Entry]:
         """Every entry of the field ``name`` (a repeated field), marked as read."""
+        self.asked.add(name)
         found = [(i, e) for i, e in enumerate(self.entries) if e.name == name]
         self.used.update(i for i, _ in found)
         return [e for _, e in found]
+
+    def misspelling(self, names=None) -> tuple[Entry, str] | None:
+        """``(entry, meant)``: the first unread entry that is the :meth:`meant` misspelling
+        of one of ``names`` (by default those a reader asked for), or None."""
+        for i, entry in enumerate(self.entries):
+            meant = self.meant(entry, names)
+            if i not in self.used and meant is not None:
+                return entry, meant
+        return None
+
+    def meant(self, entry: Entry, names=None) -> str | None:
+        """The name of ``names`` (by default those a reader asked for) that ``entry``'s is
+        close to, ``kernel_size`` for ``kernal_size``; None if none is. Caffe's own parser
+        refuses a field its schema lacks, a schema cnnspec does not hold: closeness to what a
+        reader asked for tells a misspelling from a field cnnspec does not read."""
+        close = difflib.get_close_matches(entry.name, sorted(self.asked if names is None
+                                                             else names), n=1, cutoff=MISSPELT)
+        return close[0] if close and close[0] != entry.name else None
 
     def one(self, name: str) -> Entry | None:
         """The entry of the field ``name``, marked as read; an error if written twice."""
@@ -144,6 +168,16 @@ class Message:
 
     def error(self, message: str, span: Span, hint: str | None) -> SpecError:
         return error_at(message, span, hint, self.path)
+
+    def misspelt_error(self, place: str, names=None) -> SpecError | None:
+        """The error for the :meth:`misspelling` of one of ``names`` in this message, which
+        ``place`` names ("in the solver"), or None."""
+        found = self.misspelling(names)
+        return None if found is None else self.misspelt(*found, place)
+
+    def misspelt(self, entry: Entry, meant: str, place: str) -> SpecError:
+        return self.error(f"unknown field '{entry.name}' {place}: did you mean '{meant}'?",
+                          entry.span, f"write {meant}")
 
 
 def error_at(message: str, span: Span | None, hint: str | None, path: str | None) -> SpecError:
