@@ -154,6 +154,24 @@ def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys
     assert "is a file, not a run folder" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [*RUN_COMMANDS, "train --resume"])
+def test_a_spec_or_a_runs_file_given_as_a_run_says_what_to_give(command, tmp_path, trained,
+                                                                 capsys):
+    """A Keras or PyTorch user predicts from the model file: the spec, or the run's best.npz."""
+    words = command.split()
+    template = RUN_COMMANDS.get(command, ["{}"])
+    spec = tmp_path / "my net.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 2\n")
+    assert exit_code([*words, *fill(template, str(spec), tmp_path,
+                                    input=trained["input"])]) == 2
+    assert f"{spec} is a file, not a run folder; train the spec first (cnnspec train " \
+           f"'{spec}') and give the run folder it writes" in capsys.readouterr().err
+    best = str(Path(trained["run"]) / "best.npz")
+    assert exit_code([*words, *fill(template, best, tmp_path, input=trained["input"])]) == 2
+    assert f"{best} is a file, not a run folder; give the run folder that holds it, " \
+           f"{trained['run']}" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", RUN_COMMANDS)
 def test_a_folder_that_is_not_a_run_exits_2(command, tmp_path, trained, capsys):
     folder = tmp_path / "notes"

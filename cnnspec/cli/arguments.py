@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from cnnspec.errors import InputError, shortened
+from cnnspec.errors import InputError, command_line, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file, spec_with_suffix
 from cnnspec.usercache import CACHE_DIR_TEXT
@@ -295,10 +295,26 @@ def _existing(text: str, folder: bool) -> str:
         raise argparse.ArgumentTypeError(f"no such {'folder' if folder else 'file'}: "
                                          f"{shortened(text, 200)}")
     if folder and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a file, not a run folder")
+        raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a file, not a run "
+                                         f"folder{_what_a_run_is(path)}")
     if not folder and path.is_dir():
         raise argparse.ArgumentTypeError(f"{shortened(text, 200)} is a directory, not a file")
     return text
+
+
+def _what_a_run_is(path: Path) -> str:
+    """For a file given as a run: a spec, which trains into a run folder first, or a file of
+    a run folder (its ``best.npz``), which stands for the folder; else nothing."""
+    from cnnspec.sourcefile import SPEC_SUFFIXES
+    from cnnspec.training.rundir import SPEC_JSON  # NumPy: only for this mistake
+
+    named = shortened(str(path), 200)
+    if path.suffix.lower() in SPEC_SUFFIXES:
+        return (f"; train the spec first ({command_line('cnnspec train', named)}) and give "
+                "the run folder it writes")
+    if (path.parent / SPEC_JSON).is_file():
+        return f"; give the run folder that holds it, {shortened(str(path.parent), 200)}"
+    return ""
 
 
 def first_given(args: argparse.Namespace, options: dict[str, str]) -> str | None:
