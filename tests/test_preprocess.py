@@ -179,6 +179,21 @@ def test_colour_image_for_a_grey_model_says_it_was_converted(tmp_path):
     assert grey_note is None
 
 
+@pytest.mark.parametrize("mode", ["L", "RGBA", "LA"])
+def test_a_grey_or_transparent_image_for_a_colour_model_says_it_was_converted(tmp_path, mode):
+    """They were converted in silence: a grey picture has no colour for the model to tell,
+    and a transparent one loses its transparency."""
+    from PIL import Image
+
+    from cnnspec.data import load_image
+
+    Image.new(mode, (8, 8)).save(tmp_path / "p.png")
+    x, note = load_image(tmp_path / "p.png", (3, 8, 8))
+    assert x.shape == (3, 8, 8) and note == f"converted {mode} to RGB"
+    Image.new("RGB", (8, 8)).save(tmp_path / "rgb.png")
+    assert load_image(tmp_path / "rgb.png", (3, 8, 8))[1] is None
+
+
 def test_wrong_size_array_is_named_in_the_shape_it_was_saved(tmp_path):
     from cnnspec.data import load_image
 

@@ -180,6 +180,10 @@ def load_picture(path: Path, shape: tuple[int, int, int],
     if c == 1 and original_mode in COLOUR_MODES:
         # A colour picture fed to a greyscale model loses its colour; say so.
         notes.append(f"converted {original_mode} to greyscale")
+    if c == 3 and original_mode != "RGB":
+        # A grey picture given to a colour model has no colour to tell, and a transparent
+        # one (RGBA, LA) loses its transparency: the model sees what lies beneath it.
+        notes.append(f"converted {original_mode} to RGB")
     if image.size != (w, h):
         # Sizes read height x width, like the spec's `input CxHxW`.
         notes.append(f"resized {image.height}x{image.width} -> {h}x{w}")
