@@ -53,8 +53,14 @@ def read_spec_text(path: str | Path, what: str = SPEC) -> str:
     except OSError as exc:
         raise RunError(f"cannot read {path}: {exc.strerror or exc}",
                        hint="check that the file exists and that you may read it") from None
+    return spec_text_of(data, path, what)
+
+
+def spec_text_of(data: bytes, path: str | Path, what: str = SPEC) -> str:
+    """The text of a spec's bytes ``data`` read from ``path`` (a file, or a member of an
+    archive): the checks and decoding of :func:`read_spec_text` after the reading."""
     if len(data) > MAX_SPEC_BYTES:  # grew after it was measured
-        raise _too_large(path, len(data))
+        raise too_large(path, len(data))
     data = _unified(data)
     not_text = _not_text(data, str(path), what)
     if not_text is not None:
@@ -73,7 +79,7 @@ def _refuse_unreadable_kind(path: str | Path, info: os.stat_result) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise not_a_regular_file(path, "name a .cnn spec or a .json IR file saved on disk")
     if info.st_size > MAX_SPEC_BYTES:
-        raise _too_large(path, info.st_size)
+        raise too_large(path, info.st_size)
 
 
 def not_a_regular_file(path: str | Path, hint: str) -> InputError:
@@ -95,7 +101,7 @@ def is_special(path: str | Path) -> bool:
 TOO_LARGE_HINT = "a spec is a page or two of text: check that this is the file you meant"
 
 
-def _too_large(path: str | Path, size: int) -> InputError:
+def too_large(path: str | Path, size: int) -> InputError:
     return InputError(f"{path} is {size:,} bytes, more than the {MAX_SPEC_BYTES >> 20} MiB a "
                       "spec file may be", hint=TOO_LARGE_HINT)
 

@@ -452,8 +452,6 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
 @pytest.mark.parametrize("name, what, hint", [
     ("model.h5", "is a Keras model saved with model.save() (HDF5), not a model's",
      "write(model.to_json()), then import model.json"),
-    ("model.keras", "is a Keras model saved with model.save() (a .keras archive)",
-     "model.to_json()"),
     ("lenet.caffemodel", "is Caffe's trained weights, not a model's architecture as text",
      "import the model definition, a .prototxt"),
     ("net.pth", "is a PyTorch file", "write a PyTorch network as a spec by hand"),
@@ -464,12 +462,59 @@ def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_
 ])
 def test_a_saved_model_or_weights_file_says_what_to_import_instead(name, what, hint, tmp_path,
                                                                      capsys):
-    """A .h5 was 'not UTF-8 text: save the spec as UTF-8'; a .keras, a wrong suffix."""
+    """A .h5 was 'not UTF-8 text: save the spec as UTF-8'."""
     source = tmp_path / name
     source.write_bytes(b"\x89HDF\r\n\x1a\n")
     assert main(["import", str(source)]) == 2
     err = capsys.readouterr().err
     assert f"error: {source} {what}" in err and "hint: " in err and hint in err
+
+
+def _keras_archive(path, **members):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name.replace("_", "."), data)
+    return path
+
+
+def test_a_keras_archive_imports_as_its_json(tmp_path, capsys, monkeypatch):
+    """Keras 3's model.save() writes a .keras zip whose config.json is model.to_json()'s
+    text; it was refused as a saved model to be written out with to_json() first."""
+    text = (DATA / "mnist_convnet.json").read_text()
+    monkeypatch.chdir(tmp_path)  # a short name: the header is not wrapped
+    archive = _keras_archive(Path("convnet.keras"), config_json=text,
+                             metadata_json='{"keras_version": "3.6.0"}',
+                             model_weights_h5=b"\x89HDF\r\n\x1a\n")
+    assert main(["import", str(archive), "-o", str(tmp_path / "a.cnn")]) == 0
+    assert main(["import", str(DATA / "mnist_convnet.json"), "-o",
+                 str(tmp_path / "j.cnn")]) == 0
+    capsys.readouterr()
+    archived, plain = (tmp_path / "a.cnn").read_text(), (tmp_path / "j.cnn").read_text()
+    assert f"Imported from {archive}/config.json (Keras" in archived
+    assert archived[archived.index("\nmodel "):] == plain[plain.index("\nmodel "):]
+
+
+@pytest.mark.parametrize("members, error", [
+    ({"config_json": (DATA / "mnist_convnet.json").read_text().replace('"Conv2D"', '"Conv3D"',
+                                                                          1)},
+     ("{}/config.json: $.config.layers[1].class_name: error: the Keras layer Conv3D is not "
+      "supported")),
+    ({"metadata_json": "{}"},
+     "error: {} holds no config.json: it is no Keras model saved with model.save()"),
+    (None, "error: {} is not a .keras archive Keras writes: File is not a zip file"),
+])
+def test_a_keras_archive_s_mistakes_are_named_in_it(members, error, tmp_path, capsys):
+    path = tmp_path / "model.keras"
+    if members is None:
+        path.write_bytes(b"\x89HDF\r\n\x1a\n")
+    else:
+        _keras_archive(path, **members)
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert error.format(path) in err
+    assert "Traceback" not in err
 
 
 def test_a_suffix_in_capitals_is_imported_as_its_format(tmp_path, capsys):

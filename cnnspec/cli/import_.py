@@ -8,7 +8,8 @@ import sys
 from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
 from cnnspec.errors import counted
 
-HELP = "import a Caffe .prototxt (with its solver) or a Keras model .json as a .cnn spec"
+HELP = ("import a Caffe .prototxt (with its solver) or a Keras model .json or .keras as a "
+        ".cnn spec")
 
 
 def spec_output(text: str) -> str:
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("source", metavar="SOURCE", type=input_file,
                         help="a Caffe model definition (.prototxt) or a Keras model saved "
-                        "with model.to_json() (.json)")
+                        "with model.to_json() (.json) or model.save() (.keras)")
     parser.add_argument("-o", "--out", metavar="SPEC.cnn", default="-", type=spec_output,
                         help="the spec file to write; - (the default) prints it")
     parser.add_argument("--force", action="store_true", help="overwrite an existing file")

@@ -2,7 +2,7 @@
 
     import_file(path, solver=None, input_shape=None, epoch_images=None) -> Imported
     caffe.import_prototxt(text, path=None, *, solver=None, ...) -> Imported    # .prototxt
-    keras.import_keras(text, path=None) -> Imported                           # to_json()
+    keras.import_keras(text, path=None) -> Imported                # to_json(), a .keras
 
 An :class:`Imported` holds the ``.cnn`` text (laid out by ``cnnspec fmt``'s formatter, with a
 header saying where it came from) and its checked spec. Each importer holds its framework's
@@ -22,9 +22,13 @@ from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
 CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
-KERAS_SUFFIXES = (".json",)
+KERAS_SUFFIXES = (".json", ".keras")
+# A .keras archive (Keras 3's model.save()) is a zip file whose member config.json is the
+# architecture as model.to_json() writes it; the weights beside it are not read.
+KERAS_ARCHIVE_CONFIG = "config.json"
 # The files import reads, as its refusals of other files name them.
-IMPORTED_FILES = f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} files"
+IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} and "
+                  f"{KERAS_SUFFIXES[1]} files")
 # What the errors about a file's bytes call each file read ("save the prototxt as UTF-8").
 CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
@@ -46,7 +50,6 @@ PYTORCH = ("a PyTorch file" + NOT_TEXT,
 OTHER_FILES = {
     ".h5": _keras_saved("HDF5"),
     ".hdf5": _keras_saved("HDF5"),
-    ".keras": _keras_saved("a .keras archive"),
     ".caffemodel": ("Caffe's trained weights" + NOT_TEXT,
                     "import the model definition, a .prototxt"),
     ".pt": PYTORCH,
@@ -72,7 +75,7 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES:  # said before a binary file is read as text
         raise InputError(f"{path} is not a file cnnspec imports: it imports {IMPORTED_FILES}",
                          hint="a Caffe model definition ends in .prototxt, a Keras model saved "
-                         "with model.to_json() in .json")
+                         "with model.to_json() in .json, one saved with model.save() in .keras")
     if suffix in CAFFE_SUFFIXES:
         from cnnspec.importers.caffe import import_prototxt
 
@@ -86,7 +89,40 @@ def import_file(path: str | Path, solver: str | Path | None = None,
                          hint="a Keras model's JSON says its input shape itself")
     from cnnspec.importers.keras import import_keras
 
+    if suffix == ".keras":
+        return import_keras(*_keras_archive(path))
     return import_keras(read_spec_text(path, KERAS_MODEL), str(path))
+
+
+def _keras_archive(path: Path) -> tuple[str, str]:
+    """``(text, name)``: the architecture JSON of the ``.keras`` archive at ``path`` (its
+    ``config.json``) and how errors name it, ``model.keras/config.json`` (as Python names a
+    zip archive's member). Only that member is read, and at most as much of it as a spec
+    file may hold: nothing is extracted, nothing runs."""
+    import zipfile
+    import zlib
+
+    from cnnspec.sourcefile import MAX_SPEC_BYTES, spec_text_of, too_large
+
+    name = f"{path}/{KERAS_ARCHIVE_CONFIG}"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if KERAS_ARCHIVE_CONFIG not in archive.namelist():
+                raise InputError(f"{path} holds no {KERAS_ARCHIVE_CONFIG}: it is no Keras "
+                                 "model saved with model.save()", hint=TO_JSON)
+            size = archive.getinfo(KERAS_ARCHIVE_CONFIG).file_size
+            if size > MAX_SPEC_BYTES:
+                raise too_large(name, size)
+            with archive.open(KERAS_ARCHIVE_CONFIG) as member:
+                data = member.read(MAX_SPEC_BYTES + 1)  # a size written wrong reads no more
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # not a zip file, a damaged one, or one compressed or encrypted as Keras never does
+        raise InputError(f"{path} is not a .keras archive Keras writes: {exc}",
+                         hint=TO_JSON) from None
+    except OSError as exc:
+        raise RunError(f"cannot read {path}: {exc.strerror or exc}",
+                       hint="check that the file exists and that you may read it") from None
+    return spec_text_of(data, name, KERAS_MODEL), name
 
 
 def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None:
