@@ -187,6 +187,23 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
                                "its 3, give more than 3 to extend it, or start a new run")
 
 
+@pytest.mark.parametrize("schedule, plans", [
+    ("cosine", " (its cosine schedule now plans the 3)"), ("constant", "")])
+def test_an_extended_run_says_so_and_what_its_schedule_now_plans(tmp_path, capsys, schedule,
+                                                                  plans):
+    """It said "resuming RUN at epoch 2", as a run stopped by Ctrl-C does, while its cosine
+    schedule's lr rose again to fit the longer run."""
+    from cnnspec.cli import main
+
+    spec = spec_file(tmp_path)
+    spec.write_text(spec.read_text().replace("schedule cosine", f"schedule {schedule}"))
+    train(spec, Settings(epochs=1), run_dir=tmp_path / "short", **FAST)
+    assert main(["train", "--resume", str(tmp_path / "short"), "--epochs", "3"]) == 0
+    out = capsys.readouterr()
+    assert f"extending {tmp_path / 'short'} from 1 epoch to 3 in all{plans}: resuming at " \
+           "epoch 2, step " in out.out + out.err
+
+
 def test_resume_of_a_finished_run_says_so(tmp_path):
     train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / "done", **FAST)
     with pytest.raises(RunError, match="already finished") as info:

@@ -303,11 +303,24 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
         options.display.message(f"finishing {run.path}: trained to its last epoch "
                                 f"({training['epochs']}); scoring the test split and drawing "
                                 "the curves")
+    elif more:
+        options.display.message(_extending(run.path, planned, training, position))
     else:
         options.display.message(f"resuming {run.path} at epoch {position.epoch + 1}, "
                                 f"step {position.step}")
     summary["resumed"] = summary.get("resumed", 0) + 1
     return _train_and_finish(session, position, prepared, summary, options.callbacks)
+
+
+def _extending(path, planned: int, training: dict, position) -> str:
+    """What a run extended to more epochs says as it goes on: the epochs it had and has, and
+    that a schedule other than a constant one now plans the longer run (a cosine schedule's
+    rate rises again: it runs over the new total from here)."""
+    schedule = training["schedule"]["name"]
+    plans = "" if schedule == "constant" else \
+        f" (its {schedule} schedule now plans the {training['epochs']})"
+    return (f"extending {path} from {counted(planned, 'epoch')} to {training['epochs']} in "
+            f"all{plans}: resuming at epoch {position.epoch + 1}, step {position.step}")
 
 
 def _with_epochs(checked, epochs: int, dtype: str):
