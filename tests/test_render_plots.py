@@ -92,11 +92,36 @@ def test_the_curves_callback_reads_the_best_epoch_from_the_summary(tmp_path, mon
     from cnnspec.render import curves
 
     seen = {}
-    monkeypatch.setattr(curves, "plot_curves", lambda metrics, out, best_epoch: seen.update(
-        best=best_epoch))
+    monkeypatch.setattr(curves, "plot_curves", lambda metrics, out, best_epoch, extended_after:
+                        seen.update(best=best_epoch))
     (tmp_path / "summary.json").write_text(summary)
     curves.Curves().on_end(_metrics(), tmp_path, display=None)
     assert seen == {"best": best}
+
+
+@pytest.mark.parametrize("extended, after", [
+    ('[{"from_epochs": 2, "to_epochs": 4}, {"from_epochs": 4, "to_epochs": 5}]', (2, 4)),
+    ('[{"from_epochs": "2"}, 3]', ()),  # damaged: left out
+])
+def test_the_curves_mark_where_the_run_was_extended(tmp_path, monkeypatch, extended, after):
+    """train --resume --epochs stretches a schedule over the new total (a cosine schedule's
+    rate rises again): a dashed line between the epochs, one legend entry in each panel."""
+    from cnnspec.render import curves
+
+    figures = []
+    monkeypatch.setattr(curves, "save_png", lambda fig, out: figures.append(fig) or Path(out))
+    (tmp_path / "summary.json").write_text(
+        f'{{"best_epoch": 2, "classes": ["a", "b"], "extended": {extended}}}')
+    curves.Curves().on_end(_metrics(), tmp_path, display=None)
+    [fig] = figures
+    loss_ax, acc_ax = fig.axes[:2]
+    for ax in (loss_ax, acc_ax):
+        dashed = [line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"
+                  and line.get_color() == curves.palette.EXTENDED_COLOUR]
+        assert dashed == [epoch + 0.5 for epoch in after]
+    legends = [text.get_text() for ax in fig.axes if ax.get_legend()
+               for text in ax.get_legend().get_texts()]
+    assert legends.count("extended") == (2 if after else 0)
 
 
 def test_curves_empty_is_a_run_error(tmp_path):

@@ -24,6 +24,9 @@ from cnnspec.training.rundir import RunDir
 # A loss that spans more than this factor (a fast start, or a divergence) is drawn on a log
 # scale so the late epochs are not squashed flat against the axis.
 _LOG_SCALE_RATIO = 30.0
+# The legend's word for the lines between epochs where a run was extended: short, as the
+# legend of a panel is one row (its place on the axis says after which epoch).
+EXTENDED_LABEL = "extended"
 
 
 def _series(metrics: list[dict], key: str) -> list[float]:
@@ -90,6 +93,15 @@ def _mark_best(ax, best_epoch: int | None) -> None:
                    label=f"best epoch {best_epoch}")
 
 
+def _mark_extensions(ax, extended_after) -> None:
+    """A vertical line between the last epoch a run was planned for and the first of its
+    extension (``train --resume --epochs``): where a schedule over the run's epochs was
+    stretched to the new total (a cosine schedule's rate rises again there)."""
+    for i, epoch in enumerate(extended_after):  # one legend entry for them all
+        ax.axvline(epoch + 0.5, color=palette.EXTENDED_COLOUR, linestyle="--", linewidth=0.8,
+                   label=EXTENDED_LABEL if i == 0 else "_nolegend_")
+
+
 def _legend_below(ax, handles, labels) -> None:
     """A one-row legend under the panel, where it can never hide a curve."""
     ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16),
@@ -97,10 +109,11 @@ def _legend_below(ax, handles, labels) -> None:
 
 
 def plot_curves(metrics: list[dict], out_png, title: str | None = None,
-                best_epoch: int | None = None) -> Path:
+                best_epoch: int | None = None, extended_after: tuple[int, ...] = ()) -> Path:
     """Draw loss (left) and accuracy (right) per epoch, train and validation, with the
-    learning rate on a second axis of the loss panel and ``best_epoch`` (the one
-    ``best.npz`` keeps) marked on both; write a PNG and return its path."""
+    learning rate on a second axis of the loss panel, ``best_epoch`` (the one ``best.npz``
+    keeps) and the epochs after which the run was extended (``extended_after``) marked on
+    both; write a PNG and return its path."""
     if not metrics:
         raise RunError("no metrics to plot: the run has no finished epoch",
                        hint="train for at least one epoch")
@@ -110,6 +123,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
 
     _plot_pair(loss_ax, epochs, metrics, LOSSES, "loss")
     _mark_best(loss_ax, best_epoch)
+    _mark_extensions(loss_ax, extended_after)
     _maybe_log_scale(loss_ax, metrics)
     loss_ax.set_title("loss")
     _plot_lr(loss_ax, epochs, metrics)
@@ -118,6 +132,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
 
     _plot_pair(acc_ax, epochs, metrics, ACCURACIES, "accuracy")
     _mark_best(acc_ax, best_epoch)
+    _mark_extensions(acc_ax, extended_after)
     acc_values = _finite([v for c in ACCURACIES for v in _series(metrics, c)])
     if acc_values and max(acc_values) <= 1.0:
         accuracy_axis(acc_ax)
@@ -143,15 +158,20 @@ class Curves(Callback):
         if not metrics:
             return
         try:
-            plot_curves(metrics, Path(run_dir) / rundir.CURVES, best_epoch=_best_epoch(run_dir))
+            plot_curves(metrics, Path(run_dir) / rundir.CURVES, **_marks(run_dir))
         except RunError as exc:
             display.message(f"note: curves.png not written: {exc.message}")
 
 
-def _best_epoch(run_dir: Path) -> int | None:
-    """The best epoch the run's summary names (written before the curves), or None: a run
-    without a validation split has none, and a damaged summary leaves the curves without."""
+def _marks(run_dir: Path) -> dict:
+    """What the run's summary (written before the curves) says to mark: ``best_epoch`` (None
+    without a validation split) and ``extended_after``, the epochs each extension started
+    after. A damaged summary leaves the curves without them."""
     try:
-        return read_summary(RunDir(Path(run_dir))).get("best_epoch")
+        summary = read_summary(RunDir(Path(run_dir)))
     except RunError:
-        return None
+        return {"best_epoch": None, "extended_after": ()}
+    return {"best_epoch": summary.get("best_epoch"),
+            "extended_after": tuple(e["from_epochs"] for e in summary.get("extended", ())
+                                    if isinstance(e, dict)
+                                    and isinstance(e.get("from_epochs"), int))}

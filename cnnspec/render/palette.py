@@ -31,6 +31,7 @@ TRAIN_COLOUR = "#377eb8"
 VAL_COLOUR = "#e41a1c"
 LR_COLOUR = "#7f7f7f"
 BEST_COLOUR = "#4daf4a"  # the epoch whose weights best.npz keeps
+EXTENDED_COLOUR = "#984ea3"  # where train --resume --epochs extended a run
 
 # Kernels and feature maps hold signed values: a diverging map centred on zero shows
 # positive weights red and negative ones blue, with white at exactly zero.
