@@ -421,6 +421,31 @@ def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):
     assert run.weights == "best" and run.summary["test_acc"] == res.test_acc
 
 
+def test_keep_weights_on_a_sweep_recorded_without_them_trains_its_cells_again(named,
+                                                                              tmp_path):
+    """A sweep run again with --keep-weights trained nothing, the cells being recorded, and
+    kept no weights; eval of a cell hinted at a run folder of `cnnspec train`."""
+    from cnnspec.training.run import load_run
+
+    first = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process)
+    folder = tmp_path / "s" / first.done[0][0].folder
+    with pytest.raises(RunError, match="checkpoint.npz is missing") as info:
+        load_run(folder)
+    assert info.value.hint == ("a sweep's cell keeps its weights only with --keep-weights: run "
+                               "the same sweep again with --keep-weights, and it trains the "
+                               "cells again to keep them")
+    again = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process,
+                  keep_weights=True)
+    assert again.ran == 2
+    assert sorted(p.name for p in (tmp_path / "s").iterdir() if p.is_dir()) == \
+        sorted(cell.folder for cell, _ in first.done)  # replaced in place, nothing aside
+    for (cell, before), (_, after) in zip(first.done, again.done):
+        assert timeless(after.metrics) == timeless(before.metrics)  # the same trainings
+        assert load_run(tmp_path / "s" / cell.folder).summary["test_acc"] == before.test_acc
+    assert sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process,
+                 keep_weights=True).ran == 0  # kept now
+
+
 def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_path):
     # A file that is not there is found when the data loads, on the worker.
     missing = tmp_path / "missing.npz"

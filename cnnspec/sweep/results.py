@@ -29,11 +29,10 @@ from pathlib import Path
 from cnnspec.atomic import NotWritten, write_bytes
 from cnnspec.errors import RunError, counted, literal
 from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.cells import Cell, CellResult, key_of
+from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 
-SWEEP_JSON = "sweep.json"
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
 
@@ -49,7 +48,7 @@ def prepare_folder(out: Path, automatic: bool = False) -> Path:
         out = rundir.new_folder(out, number=True, occupied_hint="pick another --out for the sweep")
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder", hint="pick another --out")
-    if out.is_dir() and any(out.iterdir()) and not (out / SWEEP_JSON).is_file():
+    if out.is_dir() and any(out.iterdir()) and not (out / rundir.SWEEP_JSON).is_file():
         raise RunError(f"{out} already exists and is not empty",
                        hint="pick another --out for the sweep, or delete the folder first")
     try:
@@ -70,7 +69,7 @@ def filled_alone(out: Path, description: dict, command: str) -> Iterator[None]:
                            f"another {command}", hint=f"wait for it to end: the same {command} "
                            "run again then trains only the cells it has not recorded"):
         _refuse_another_spec(out, description, command)
-        write_json(out / SWEEP_JSON, {**description, "command": command})
+        write_json(out / rundir.SWEEP_JSON, {**description, "command": command})
         yield
 
 
@@ -81,7 +80,7 @@ def _refuse_another_spec(out: Path, description: dict, command: str) -> None:
     (the cells it holds are not trained again). A description that cannot be read, or one
     written before it named its command, is taken as this one's."""
     try:
-        held = read_json(out / SWEEP_JSON, what="sweep description")
+        held = read_json(out / rundir.SWEEP_JSON, what="sweep description")
     except RunError:
         return
     if not isinstance(held, dict) or not isinstance(held.get("spec"), str):
@@ -110,15 +109,25 @@ def recorded_folders(out: Path) -> dict[str, Path]:
             if not p.name.startswith(".") and (p / rundir.SUMMARY).is_file()}
 
 
+def kept_weights(folder: Path) -> bool:
+    """Whether a recorded cell's folder holds the files ``--keep-weights`` keeps."""
+    return any((Path(folder) / name).is_file() for name in WEIGHT_FILES)
+
+
 def record(out: Path, cell: Cell, result: CellResult) -> bool:
     """Write the folder of a finished cell (atomically: a temp folder renamed into place)
-    and name it in ``result.folder``; False when it was recorded already."""
+    and name it in ``result.folder``; False when it was recorded already. A cell recorded
+    without its weights is replaced by one that brings them (``--keep-weights`` given to a
+    sweep that had run without it): the same training, now with its weights."""
     final = Path(out) / cell.folder
     existing = recorded_folders(out).get(cell.key)
-    if existing is not None or final.exists():
+    replaced = existing is not None and bool(result.files) and not kept_weights(existing)
+    if (existing is not None or final.exists()) and not replaced:
         result.folder = (existing or final).name
         return False
-    result.folder = cell.folder
+    if replaced:
+        final = existing
+    result.folder = final.name
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -128,7 +137,10 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
         for name, data in result.files.items():
             write_bytes(tmp / name, data)
         write_json(tmp / rundir.SUMMARY, result.summary)
-        os.rename(tmp, final)
+        if replaced:
+            _replace(final, tmp)
+        else:
+            os.rename(tmp, final)
     except BaseException as exc:  # Ctrl-C too: no half-written folder is left behind
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and final.exists():  # recorded meanwhile by another client
@@ -141,6 +153,19 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
                            "sweep again: the cells recorded so far are kept") from None
         raise
     return True
+
+
+def _replace(final: Path, tmp: Path) -> None:
+    """Put the folder ``tmp`` in the place of ``final``: ``final`` set aside first and put
+    back if ``tmp`` cannot take its place, removed once it has."""
+    aside = final.with_name(f".{final.name}.{os.getpid()}.old")
+    os.rename(final, aside)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        os.rename(aside, final)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def read_recorded(folder: Path, cell: Cell) -> CellResult:

@@ -23,6 +23,7 @@ from cnnspec.sweep.results import (
     Group,
     filled_alone,
     groups,
+    kept_weights,
     prepare_folder,
     read_recorded,
     record,
@@ -104,6 +105,8 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
     finished = recorded_folders(out)
+    if keep_weights:  # a cell recorded without its weights trains again, to keep them
+        finished = {key: folder for key, folder in finished.items() if kept_weights(folder)}
     todo = [cell for cell in unique.values() if cell.key not in finished]
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, str]] = []

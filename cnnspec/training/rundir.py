@@ -52,6 +52,8 @@ METRICS_CSV = "metrics.csv"
 SUMMARY = "summary.json"
 CURVES = "curves.png"
 DIVERGED = "diverged.npz"
+# Beside the cells of a sweep (cnnspec.sweep), in the folder that holds them: what it swept.
+SWEEP_JSON = "sweep.json"
 CLAIM = ".claimed"  # in an existing empty folder new_folder gave to one process
 RUN_FILES = (SPEC_CNN, SPEC_JSON, PREPROCESS, INIT, CHECKPOINT, BEST, STATE, METRICS,
              METRICS_CSV, SUMMARY, CURVES, DIVERGED)
@@ -322,6 +324,15 @@ def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
         os.close(fd)
 
 
+def _no_checkpoint_hint(path: Path) -> str:
+    """What to do about a folder with a spec but no weights: a sweep's cell keeps them only
+    with ``--keep-weights``, which the same sweep run again with it adds."""
+    if (path.parent / SWEEP_JSON).is_file():
+        return ("a sweep's cell keeps its weights only with --keep-weights: run the same sweep "
+                "again with --keep-weights, and it trains the cells again to keep them")
+    return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+
+
 def open_run_dir(path: str | Path) -> RunDir:
     """An existing run folder; it must hold at least the resolved spec and a checkpoint."""
     path = Path(path)
@@ -339,8 +350,7 @@ def open_run_dir(path: str | Path) -> RunDir:
                          hint=_runs_inside_hint(path))
     if not (path / CHECKPOINT).is_file():
         raise RunError(f"{path} is not a run folder: {CHECKPOINT} is missing",
-                       hint="pass the folder `cnnspec train` printed at the end "
-                       "(runs/<name>-<time>)")
+                       hint=_no_checkpoint_hint(path))
     # half-written files of a process killed mid-write
     remove_stale_temporaries(path, targets=RUN_FILES)
     return RunDir(path)
