@@ -73,6 +73,25 @@ def test_evaluate_on_data_that_does_not_fit(run_path, tmp_path):
         evaluate(load_run(run_path), data="digts")
 
 
+@pytest.mark.parametrize("data, said", [
+    ("mnist", "'mnist' has images of shape 1x28x28, but the run takes 1x8x8"),
+    ("cifar10", "'cifar10' has images of shape 3x32x32, but the run takes 1x8x8"),
+    ({"name": "shapes", "size": 8},
+     "'shapes' has 10 classes, but the run's network has 2 outputs"),
+])
+def test_data_that_cannot_fit_is_refused_before_it_loads(run_path, monkeypatch, data, said):
+    """eval --data mnist of an 8x8 run downloaded MNIST's four files, then refused them."""
+    import cnnspec.training.evaluate as module
+
+    def never(*args):
+        raise AssertionError("loaded data whose declared shape or classes cannot fit")
+
+    monkeypatch.setattr(module, "load_dataset", never)
+    with pytest.raises(RunError) as info:
+        evaluate(load_run(run_path), data=data)
+    assert info.value.message == f"the data {said}"
+
+
 def test_evaluate_on_the_same_classes_in_another_order_is_refused(run_path):
     """Two classes as trained but swapped: every figure would be scored against the wrong
     names, so the classes are compared by name and order, not only counted."""

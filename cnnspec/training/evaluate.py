@@ -8,6 +8,7 @@ import numpy as np
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError, counted
+from cnnspec.ir.datasets import canonical_name, class_count, image_shape, with_defaults
 from cnnspec.shapes import shape_text
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
@@ -32,8 +33,10 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         cfg = data_setting(cfg)
     if data_dir is None:
         data_dir = run.summary.get("data_dir")
+    # a dataset whose images or classes cannot fit is said before it downloads
+    _check_run_fits(run, *_declared(cfg))
     dataset = load_dataset(cfg, run.training["seed"], data_dir)
-    _check_run_fits(run, dataset)
+    _check_run_fits(run, dataset.name, dataset.input_shape, len(dataset.classes))
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
     if run.classes and list(dataset.classes) != list(run.classes):
         raise RunError(
@@ -60,22 +63,33 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     }
 
 
-def _check_run_fits(run: Run, dataset) -> None:
+def _declared(cfg: dict) -> tuple[str | None, tuple | None, int | None]:
+    """The name, image shape (C, H, W) and class count the data ``cfg`` declares before it
+    loads (a built-in or downloaded dataset's; None for what only its file tells)."""
+    name = canonical_name(cfg.get("name"))
+    if name is None:
+        return None, None, None
+    cfg = with_defaults(cfg)
+    return name, image_shape(cfg), class_count(cfg)
+
+
+def _check_run_fits(run: Run, name: str | None, shape: tuple | None,
+                    classes: int | None) -> None:
     """A trained network cannot change its input or its number of outputs: say that the data
-    is what must change, rather than pointing at the run's saved spec as if to edit it."""
+    is what must change, rather than pointing at the run's saved spec as if to edit it.
+    ``shape`` or ``classes`` None: not known yet."""
     trained = tuple(run.spec.input_shape)
-    given = tuple(dataset.input_shape)
     outputs = run.spec.output_shape[0] if len(run.spec.output_shape) == 1 else None
-    if given != trained:
-        problem = (f"images of shape {shape_text(given)}, but the run takes "
+    if shape is not None and tuple(shape) != trained:
+        problem = (f"images of shape {shape_text(tuple(shape))}, but the run takes "
                    f"{shape_text(trained)}")
-    elif outputs is not None and outputs != scores_needed(run.training["loss"],
-                                                          len(dataset.classes)):
-        problem = (f"{counted(len(dataset.classes), 'class', 'classes')}, but the run's "
+    elif outputs is not None and classes is not None \
+            and outputs != scores_needed(run.training["loss"], classes):
+        problem = (f"{counted(classes, 'class', 'classes')}, but the run's "
                    f"network has {counted(outputs, 'output')}")
     else:
         return
-    raise RunError(f"the data '{dataset.name}' has {problem}",
+    raise RunError(f"the data '{name}' has {problem}",
                    hint="evaluate on data like the run's own (drop --data to use it), or train "
                    "a new run on this data")
 
