@@ -334,3 +334,34 @@ def test_a_weight_decay_check_warns_of_diverges_in_training(tmp_path):
     with pytest.raises(Diverged) as info:
         train(str(spec), run_dir=str(tmp_path / "run"), curves=False, progress="none")
     assert info.value.hint.startswith("lower weight_decay")
+
+
+@pytest.mark.parametrize("data, augment, warned", [
+    ("shapes", "flip", ("flip mirrors the shapes images, and mirrored diag images are antidiag "
+     "ones")),
+    ("shapes(classes=[x, plus, diag])", "flip", None),  # diag alone: mirrored, still no class
+    ("shapes", "rotate(30)", ("rotate turns the shapes images by up to 30 degrees, but x images "
+     "turned by more than 22.5 degrees lie nearer plus ones (a 45-degree turn makes one the "
+     "other)")),
+    ("shapes", "rotate(20)", None),
+    ("shapes(classes=[o, hbar, vbar])", "rotate(30)", None),
+    ("shapes(classes=[o, hbar, vbar])", "rotate(50)", ("but hbar images turned by more than 45 "
+     "degrees lie nearer vbar ones")),
+    ("mnist", "rotate(30)", None),
+])
+def test_augmentation_that_makes_one_shapes_class_another_is_warned_about(data, augment,
+                                                                           warned):
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    classes = data.count(",") + 1 if "classes" in data else 10
+    text = spec_text(f"  data {data}\n  augment [{augment}]", input="1x16x16"
+                     if data.startswith("shapes") else "1x28x28", units=classes)
+    found = [w for w in check(parse(text)).warnings if w.span.line == 7]
+    if warned is None:
+        assert found == []
+        return
+    (warning,) = found
+    assert warned in warning.message and "mislabelled" in warning.message
+    assert warning.hint.startswith("drop flip" if augment == "flip" else
+                                   "keep the rotations below")

@@ -322,3 +322,41 @@ def test_noise_beyond_float32_draws_the_images_a_large_finite_noise_draws():
     large, _ = generate_shapes(8, ["x", "o"], 20, 1e30, np.random.default_rng(3))
     np.testing.assert_array_equal(huge, large)
     assert set(np.unique(huge)) == {0.0, 1.0}
+
+
+def _turned(kind: str, degrees: float, r: float = 0.5, grid: int = 41) -> np.ndarray:
+    """The stroke distance of ``kind`` of half-size ``r`` over a grid about its centre, the
+    grid turned by ``degrees`` (the shape turned the other way)."""
+    dy, dx = np.mgrid[-1:1:grid * 1j, -1:1:grid * 1j]
+    t = np.radians(degrees)
+    y, x = dy * np.cos(t) - dx * np.sin(t), dy * np.sin(t) + dx * np.cos(t)
+    return stroke_distance(kind, y[None], x[None], np.full((1, 1, 1), r))
+
+
+def test_the_classes_a_mirror_turns_into_one_another_are_the_registrys():
+    """The dataset registry's mirror_pairs, which check's flip warning reads, are the
+    drawing's: a mirrored diag is an antidiag, and every other class its own mirror image."""
+    from cnnspec.ir.datasets import DATASETS
+
+    partner = {}
+    for a, b in DATASETS["shapes"].mirror_pairs:
+        partner[a], partner[b] = b, a
+    for kind in SHAPE_CLASSES:
+        mirrored = _turned(kind, 0)[..., ::-1]
+        np.testing.assert_allclose(mirrored, _turned(partner.get(kind, kind), 0), atol=1e-12,
+                                   err_msg=kind)
+
+
+def test_the_classes_a_turn_makes_one_another_are_the_registrys():
+    """Each of the registry's turn_pairs: one class turned by the pair's angle (one way or the
+    other) is the other class, at another size where the two span the box differently (an x's
+    strokes run corner to corner, a plus's side to side; the images draw sizes at random),
+    and by half of it (the warning's threshold) it is neither."""
+    from cnnspec.ir.datasets import DATASETS
+
+    sizes = (0.5, 0.5 * np.sqrt(2), 0.5 / np.sqrt(2))
+    for turn, a, b in DATASETS["shapes"].turn_pairs:
+        assert any(np.allclose(_turned(a, sign * turn), _turned(b, 0, r), atol=1e-9)
+                   for sign in (1, -1) for r in sizes), (turn, a, b)
+        assert not any(np.allclose(_turned(a, turn / 2), _turned(b, 0, r), atol=1e-3)
+                       for r in sizes)

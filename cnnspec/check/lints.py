@@ -61,7 +61,14 @@ from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits
 from cnnspec.errors import SpecError, counted, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
-from cnnspec.ir.datasets import DATASETS, canonical_name, example_count
+from cnnspec.ir.datasets import (
+    DATASETS,
+    canonical_name,
+    example_count,
+    mirrored_classes,
+    turned_classes,
+    with_defaults,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, is_weighted
@@ -551,9 +558,39 @@ def bounded_output(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
              "wants)")]
 
 
+def _classes_turned(spec: Spec, data: str, transform: dict, i: int) -> list[SpecError]:
+    """A flip or rotate that draws images of one of the data's classes as another of them
+    (the dataset registry's ``mirror_pairs`` and ``turn_pairs``): the network learns from
+    mislabelled images."""
+    declared = with_defaults(spec.ir["training"]["data"])
+    if transform["name"] == "flip":
+        pairs = mirrored_classes(declared)
+        if not pairs:
+            return []
+        a, b = pairs[0]
+        return [spec.error(
+            f"flip mirrors the {data} images, and mirrored {a} images are {b} ones: the "
+            "network learns from mislabelled images", "training", f"augment[{i}]",
+            severity="warning", hint=f"drop flip, or leave {a} or {b} out of the classes")]
+    degrees = float(transform["degrees"])
+    pairs = turned_classes(declared, degrees)
+    if not pairs:
+        return []
+    turn, a, b = pairs[0]
+    least = min(t for t, _, _ in pairs) / 2
+    return [spec.error(
+        f"rotate turns the {data} images by up to {float_text(degrees)} degrees, but {a} "
+        f"images turned by more than {float_text(turn / 2)} degrees lie nearer {b} ones (a "
+        f"{float_text(turn)}-degree turn makes one the other): the network learns from "
+        "mislabelled images", "training", f"augment[{i}].degrees", severity="warning",
+        hint=f"keep the rotations below {float_text(least)} degrees, e.g. "
+        f"rotate({max(1, int(least / 2) // 5 * 5)})")]
+
+
 def augment_fit(spec: Spec) -> list[SpecError]:
     """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
-    translations of half the image or more."""
+    those that make one of the data's classes another (shapes), translations of half the
+    image or more."""
     training = spec.ir["training"]
     found = []
     data = canonical_name(training["data"].get("name")) \
@@ -575,6 +612,8 @@ def augment_fit(spec: Spec) -> list[SpecError]:
                 "but a 6 turned half way round is a 9: the network learns from mislabelled "
                 "images", "training", f"augment[{i}].degrees", severity="warning",
                 hint="keep digits' rotations small, e.g. rotate(10)"))
+        if transform["name"] in ("flip", "rotate") and not digits and data is not None:
+            found.extend(_classes_turned(spec, data, transform, i))
         moved = transform.get("pad", transform.get("pixels"))
         if moved is not None and 2 * moved >= side:
             arg = "pad" if transform["name"] == "crop" else "pixels"

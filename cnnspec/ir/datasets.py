@@ -102,7 +102,11 @@ class DatasetKind:
     """A dataset the IR can name. ``image`` (C, H, W) and ``classes`` (how many) are None when
     they depend on the arguments (shapes) or on the file (npz). ``digits``: its images are
     handwritten digits, which a mirror or a half turn makes another digit or none (the checker
-    warns about such augmentation)."""
+    warns about such augmentation). ``mirror_pairs``: classes a left-right mirror turns into
+    one another (shapes: a mirrored ``diag``, ``\\``, is an ``antidiag``, ``/``);
+    ``turn_pairs``: ``(degrees, a, b)``, classes a turn by that angle turns into one another,
+    so that an image of ``a`` turned by more than half of it lies nearer ``b`` (shapes: an
+    ``x`` turned by 45 degrees is a ``plus``). Tested against the drawing code."""
 
     name: str
     description: str
@@ -112,6 +116,8 @@ class DatasetKind:
     classes: int | None = None
     examples: int | None = None  # images, train and test together
     digits: bool = False
+    mirror_pairs: tuple[tuple[str, str], ...] = ()
+    turn_pairs: tuple[tuple[float, str, str], ...] = ()
 
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
@@ -140,7 +146,12 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                     Arg("colour", False, "bool", hint="true draws each shape in a random "
                         "colour on a random background colour, 3 channels (the input line "
                         "then says 3xSIZExSIZE); false, the default, draws light on dark in "
-                        "1 channel"))),
+                        "1 channel")),
+                mirror_pairs=(("diag", "antidiag"),),
+                turn_pairs=((45, "x", "plus"), (45, "square", "diamond"), (45, "hbar", "diag"),
+                            (45, "hbar", "antidiag"), (45, "vbar", "diag"),
+                            (45, "vbar", "antidiag"), (90, "hbar", "vbar"),
+                            (90, "diag", "antidiag"))),
     DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
                 image=(1, 28, 28), classes=10, examples=70_000, digits=True),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
@@ -186,6 +197,30 @@ def example_count(data: dict) -> int | None:
     if known before loading."""
     kind = DATASETS[canonical_name(data["name"])]
     return data["count"] if kind.name == "shapes" else kind.examples
+
+
+def mirrored_classes(data: dict) -> list[tuple[str, str]]:
+    """The pairs of classes of a valid IR ``training.data`` object that a left-right mirror
+    turns into one another (both among its classes)."""
+    kind = DATASETS[canonical_name(data["name"])]
+    held = _classes_of(data)
+    return [(a, b) for a, b in kind.mirror_pairs if {a, b} <= held]
+
+
+def turned_classes(data: dict, degrees: float) -> list[tuple[float, str, str]]:
+    """The pairs ``(turn, a, b)`` of classes of a valid IR ``training.data`` object (both among
+    its classes) of which a turn by up to ``degrees`` draws some images of ``a`` nearer ``b``:
+    those that ``turn`` makes one another, ``degrees`` more than half of it."""
+    kind = DATASETS[canonical_name(data["name"])]
+    held = _classes_of(data)
+    return [(turn, a, b) for turn, a, b in kind.turn_pairs
+            if {a, b} <= held and degrees > turn / 2]
+
+
+def _classes_of(data: dict) -> set[str]:
+    """The class names of a valid IR ``training.data`` object where it names them."""
+    classes = data.get("classes")
+    return set(classes) if isinstance(classes, list) else set()
 
 
 def shapes_channels(data: dict) -> int:
