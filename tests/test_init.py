@@ -129,6 +129,22 @@ def test_describe_truncated_variance_scaling_rescales_sigma():
     assert info.short == f"TN(0, {sigma:.3g}^2, ±2σ)"
 
 
+@pytest.mark.parametrize("scale", [2.0, 3.0, 6.0])  # sqrt(scale) ** 2 != scale, each
+@pytest.mark.parametrize("distribution, written", [
+    ("normal", "std = sqrt(scale / fan_in) = sqrt({} / 144) = "),
+    ("uniform", "bound = sqrt(3 * scale / fan_in) = sqrt(3 * {} / 144) = "),
+    ("truncated_normal", "sigma = sqrt(scale / fan_in) / 0.8796 = sqrt({} / 144) / 0.8796 = "),
+])
+def test_variance_scaling_writes_its_scale_as_given(scale, distribution, written):
+    """The formula quotes the scale the spec wrote, not the square of its square root
+    (sqrt(2) ** 2 is 2.0000000000000004 in floating point)."""
+    init = {"name": "variance_scaling", "scale": scale, "mode": "fan_in",
+            "distribution": distribution}
+    info = describe(init, (16, 16, 3, 3))
+    assert info.formula.startswith(written.format(f"{scale:g}")), info.formula
+    assert info.std == pytest.approx(math.sqrt(scale / 144))
+
+
 def test_describe_fans_override_for_a_bias():
     info = describe({"name": "he_uniform"}, (16,), fans=(144, 144))
     assert info.bound == pytest.approx(math.sqrt(2) * math.sqrt(3 / 144))

@@ -163,8 +163,11 @@ def scaled_formula(init: dict, vs: VarianceScaling, fan_in: int, fan_out: int) -
     k = factor * (3 if vs.distribution == "uniform" else 1)
     name = init["name"]
     if name == "variance_scaling":
+        # the scale as written: vs holds its square root, whose square may not be it again
+        # (sqrt(2) ** 2 = 2.0000000000000004)
+        scale = float_text(float(init["scale"]))
         top_sym = "scale" if k == 1 else f"{k} * scale"
-        top_num = float_text(vs.scale) if k == 1 else f"{k} * {float_text(vs.scale)}"
+        top_num = scale if k == 1 else f"{k} * {scale}"
         sym, val = f"sqrt({top_sym} / {n_sym})", f"sqrt({top_num} / {n_num})"
     elif name == "torch_default":  # PyTorch writes the bound, 1 / sqrt(fan_in)
         sym, val = f"1 / sqrt({n_sym})", f"1 / sqrt({n_num})"
