@@ -1,4 +1,4 @@
-"""He et al. 2015, Fig. 3, reproduced: a 22-layer and a 30-layer plain ReLU net trained under
+"""He et al. 2015, Figs. 2 and 3, reproduced: a 22-layer and a 30-layer plain ReLU net trained under
 He init and under Glorot (Xavier) init, several seeds each, on 8x8 synthetic shapes of four
 classes.
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table(comparison), flush=True)
         panels[f"{title} (plain ReLU)"] = comparison.curves()
     figure = plot_curve_panels(panels, args.output,
-                               title="He et al. 2015, Fig. 3: He vs Glorot init")
+                               title="He et al. 2015, Figs. 2 and 3: He vs Glorot init")
     print(f"wrote {figure}")
     return 0
 

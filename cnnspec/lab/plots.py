@@ -254,8 +254,8 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
     """One column per comparison (say, one per depth) and one row per metric in ``keys``, each
     with one line per variant: the metric per epoch, the mean over seeds and the min..max band
     of the seeds, as :func:`plot_learning_curves` draws it. A variant keeps its colour in
-    every panel, so the columns read as He et al. 2015's Fig. 3 (the 22- and the 30-layer net,
-    each under two inits).
+    every panel, so the columns read as He et al. 2015's Figs. 2 and 3 side by side (the 22-
+    and the 30-layer net, each under two inits).
 
     ``panels`` maps a column title to the ``curves`` of :func:`plot_learning_curves`.
     """
