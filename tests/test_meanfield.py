@@ -99,6 +99,16 @@ def test_tanh_phase_ordered_critical_chaotic():
     assert float(c_next) == pytest.approx(p.c_star[2], abs=1e-7)
 
 
+def test_the_tanh_gain_and_the_tanh_critical_line_where_the_docs_place_them():
+    """cnnspec/init/gains.py: PyTorch's tanh gain 5/3 is near 1 / sqrt(E[tanh(z)^2]) = 1.59 and
+    chaotic for tanh (chi_1 = 1.21, xi_c about 12 layers at sigma_b = 0); docs/critical-init.md:
+    the critical sigma_w^2 at sigma_b^2 = 0.05 is 1.76."""
+    assert 1 / np.sqrt(float(mf.expect(lambda z: np.tanh(z) ** 2))) == pytest.approx(1.59, abs=5e-3)
+    p = mf.phase(np.array([5 / 3]), 0.0, TANH)
+    assert p.chi_1[0] == pytest.approx(1.21, abs=5e-3) and p.xi_c[0] == pytest.approx(12, abs=0.5)
+    assert float(mf.critical_sigma_w(np.sqrt(0.05), TANH)) ** 2 == pytest.approx(1.76, abs=5e-3)
+
+
 def test_relu_variance_has_no_fixed_point_past_he():
     p = mf.phase(np.array([1.2, 1.6]), 0.3, RELU)
     assert np.isfinite(p.q_star[0]) and np.isnan(p.q_star[1])

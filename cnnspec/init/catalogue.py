@@ -169,7 +169,9 @@ INITS: tuple[Init, ...] = (
     Init("torch_default", "scaled", "variance_scaling(1/3, fan_in, uniform): U(−1/√fan_in, "
          "+1/√fan_in), what PyTorch's nn.Conv2d and nn.Linear draw by default "
          "(kaiming_uniform(a=√5)); on a bias, the same bound from the weight's fan_in, as "
-         "their reset_parameters does", bias=True, torch=TORCH_UNIFORM),
+         "their reset_parameters does. The \"standard\" init of Glorot & Bengio 2010 (their "
+         "eq. 1): fan_in·Var(w) = 1/3, so the variance shrinks 3x at each linear layer and 6x "
+         "at each ReLU layer", bias=True, torch=TORCH_UNIFORM),
     Init("sparse", "random", "each unit (filter or dense row) gets `nonzero` incoming weights "
          f"drawn N(0, std²) at random positions (clipped to fan_in), the rest 0 — {MARTENS_2010}, "
          "\"Deep learning via Hessian-free optimization\", §5 (15 per unit; unit Gaussian weights, "

@@ -3,8 +3,13 @@
 The table is PyTorch's ``torch.nn.init.calculate_gain``: the factor by which an activation
 shrinks the second moment of a zero-mean signal is undone by scaling the weights by the gain.
 ReLU zeroes half of the signal, so its gain is sqrt(2) (He et al. 2015); leaky ReLU with
-negative slope ``a`` keeps ``(1 + a^2) / 2`` of it, so sqrt(2 / (1 + a^2)); tanh's 5/3 is an
-empirical choice that keeps activations in its non-saturated range.
+negative slope ``a`` keeps ``(1 + a^2) / 2`` of it, so sqrt(2 / (1 + a^2)). Tanh's 5/3 comes
+without a derivation in PyTorch; it is near ``1 / sqrt(E[tanh(z)^2]) = 1.59`` for z ~ N(0, 1),
+the factor that gives a unit Gaussian its second moment back after tanh. Mean-field theory
+(Poole et al. 2016) puts it in tanh's chaotic phase (chi_1 = 1.21 at sigma_w = 5/3, sigma_b = 0,
+a correlation depth of about 12 layers), where gain 1 is critical: fine at a few dozen layers,
+not at hundreds (docs/critical-init.md). Sigmoid's 1 is no such factor: sigmoid is not
+zero-centred (1/2 at 0) and its slope at 0 is 1/4.
 """
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ def glorot_uniform(init: dict) -> VarianceScaling:
 
 def glorot_normal(init: dict) -> VarianceScaling:
     """N(0, gain^2 * 2 / (fan_in + fan_out)): variance_scaling(gain^2, fan_avg, normal).
-    Glorot & Bengio 2010, with the variance of their eq. 16 and a normal distribution."""
+    Glorot & Bengio 2010: the variance of their eq. 12 (which eq. 16 draws uniformly), from a
+    normal distribution."""
     return VarianceScaling(gain(init["gain"]), "fan_avg", "normal")
 
 
@@ -60,7 +61,10 @@ def torch_default(init: dict) -> VarianceScaling:
     """U(-1/sqrt(fan_in), +1/sqrt(fan_in)): variance_scaling(1/3, fan_in, uniform). What
     PyTorch's nn.Conv2d and nn.Linear ``reset_parameters`` draw: ``kaiming_uniform_(a=sqrt(5))``,
     gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in); their
-    bias is U(+-1/sqrt(fan_in)) with the weight's fan_in, which the same rule gives on a bias."""
+    bias is U(+-1/sqrt(fan_in)) with the weight's fan_in, which the same rule gives on a bias.
+    It is the "standard" initialization Glorot & Bengio 2010 start from (their eq. 1), whose
+    ``fan_in * Var(w) = 1/3`` (their eq. 15) shrinks the variance 3x at every linear layer
+    and 6x at every ReLU layer."""
     return VarianceScaling(math.sqrt(1.0 / 3.0), "fan_in", "uniform")
 
 
