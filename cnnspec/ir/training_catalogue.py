@@ -489,7 +489,8 @@ KEYS: dict[str, Key] = {key.name: key for key in (
            "images (else whole: `check` warns, unless the setting is the default), the first "
            "in the training process, the others in worker processes (threads where processes "
            "cannot be forked); the parts' gradients and batch norm's statistics are summed, so "
-           "a step equals one on the whole batch up to rounding, the same on any machine; more "
+           "a step equals one on the whole batch up to rounding, and the parts are the same on "
+           "any machine (the spec's setting, not the machine's cores); more "
            "parts than the machine has cores only share them"),
     _value("val_split", "number", 0.1, "the fraction of the training split held out to "
            "validate, e.g. 0.1; 0 for none", 0, 1, high_open=True,
