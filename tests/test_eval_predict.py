@@ -236,7 +236,7 @@ def test_predict_a_channels_last_npy_says_how_to_transpose_it(run_path, tmp_path
     resized."""
     keras = tmp_path / "keras.npy"
     np.save(keras, np.zeros(shape, np.float32))
-    assert main(["predict", str(run_path), str(keras)]) == 1
+    assert main(["predict", str(run_path), str(keras)]) == 2  # a mistake in the input given
     err = capsys.readouterr().err
     assert f"holds a{' batch' if len(shape) == 4 else 'n array'} of shape {shape}" in err
     assert f"hint: the array is channels last, as Keras and TensorFlow store images; " \
@@ -249,7 +249,7 @@ def test_predict_a_npy_batch_of_no_images_is_an_error(run_path, tmp_path, capsys
     """It printed nothing and exited 0."""
     empty = tmp_path / "empty.npy"
     np.save(empty, np.zeros(shape, np.float32))
-    assert main(["predict", str(run_path), str(empty)]) == 1
+    assert main(["predict", str(run_path), str(empty)]) == 2
     assert f"holds a batch of no images (shape {shape})" in capsys.readouterr().err
 
 
@@ -313,3 +313,25 @@ def test_predicted_classes_are_listed_flush_left_under_their_input():
                                  "  square   58.00%",
                                  "  o        40.00%",
                                  "  plus      2.00%"]
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((3, 5, 5), np.float32), "holds an array of shape (3, 5, 5)"),
+    (np.full((1, 8, 8), 0.5, np.float64) * np.array([1, 3] * 32).reshape(1, 8, 8),
+     "float values outside [0, 1]"),
+    (np.full((1, 8, 8), np.nan, np.float32), "NaN or infinite values"),
+])
+def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path, tmp_path,
+                                                                         capsys, array,
+                                                                         message):
+    """A readable array of another shape, or values no image holds, is exit 2 (README's
+    table: a mistake in what was asked), as an unknown option is; an input that cannot be
+    read at all stays exit 1."""
+    given = tmp_path / "given.npy"
+    np.save(given, array)
+    for command in (["predict", str(run_path), str(given)],
+                    ["features", str(run_path), str(given), "-o", str(tmp_path / "f.png")]):
+        assert main(command) == 2, command
+        assert message in capsys.readouterr().err
+    (tmp_path / "damaged.npy").write_bytes(b"\x93NUMPY garbage")
+    assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1

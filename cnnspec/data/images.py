@@ -30,7 +30,7 @@ import numpy as np
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, to_unit_float
-from cnnspec.errors import RunError
+from cnnspec.errors import InputError, RunError
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 PIL_MODES = {1: "L", 3: "RGB"}
@@ -68,7 +68,7 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
         if batch is not None:
             images, note = batch
             if not len(images):  # it would give no result, and predict would print nothing
-                raise RunError(f"{path} holds a batch of no images (shape {x.shape})",
+                raise InputError(f"{path} holds a batch of no images (shape {x.shape})",
                                hint=f"save at least one image: an array (N, {shape[0]}, "
                                     f"{shape[1]}, {shape[2]}) with N >= 1")
             return [(f"{path}[{i}]", x, note) for i, x in enumerate(images)]
@@ -87,7 +87,7 @@ def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int]
     if x.ndim == 4 and x.shape[1:] == (c, h, w):
         return input_float(x, str(path))
     if x.ndim == 4:
-        raise RunError(f"{path} holds a batch of shape {x.shape}; the model takes "
+        raise InputError(f"{path} holds a batch of shape {x.shape}; the model takes "
                        f"(N, {c}, {h}, {w})",
                        hint=_channels_last_hint(x.shape, shape)
                        or "arrays are not resized; give image files to have them resized")
@@ -116,7 +116,10 @@ def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
             and x.min() >= 0 and 1 < x.max() <= MAX_PIXEL and np.all(x == np.round(x)):
         note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
         return (x / MAX_PIXEL).astype(np.float32), note
-    return to_unit_float(x, what), None
+    try:
+        return to_unit_float(x, what), None
+    except RunError as exc:  # values no image has: a mistake in the input given (exit 2)
+        raise InputError(exc.message, hint=exc.hint) from None
 
 
 def read_array(path: Path) -> np.ndarray:
@@ -142,7 +145,7 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int]
         x = x[None]
     if x.shape != (c, h, w):
         forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
-        raise RunError(f"{path} holds an array of shape {given}; the model takes {forms}",
+        raise InputError(f"{path} holds an array of shape {given}; the model takes {forms}",
                        hint=_channels_last_hint(given, shape)
                        or "arrays are not resized; give an image file to have it resized")
     return input_float(x, str(path))
@@ -155,7 +158,7 @@ def load_picture(path: Path, shape: tuple[int, int, int],
 
     c, h, w = shape
     if c not in PIL_MODES:
-        raise RunError(f"the model takes {c}-channel inputs; images have 1 or 3 channels",
+        raise InputError(f"the model takes {c}-channel inputs; images have 1 or 3 channels",
                        hint=f"give a .npy array of shape ({c}, {h}, {w}) instead")
     try:
         with warnings.catch_warnings():
