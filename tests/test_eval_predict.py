@@ -335,3 +335,19 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
         assert message in capsys.readouterr().err
     (tmp_path / "damaged.npy").write_bytes(b"\x93NUMPY garbage")
     assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
+
+
+def test_integer_pixels_of_a_small_range_are_noted_as_a_dim_image(run_path, shapes, tmp_path):
+    """scikit-learn's digits hold 0..16: read as 0..255 they are a near-black image, which
+    predict classified without a word; full-range integers get no note."""
+    run = load_run(run_path)
+    small = tmp_path / "small.npy"
+    digits_like = np.round(shapes.x_test[0] / shapes.x_test[0].max() * 16)
+    np.save(small, digits_like.astype(np.int64))
+    [result] = predict(run, [str(small)])
+    assert result["note"] == ("integer values up to 16 read as 0..255 and divided by 255: the "
+                              "image is at most 6% bright")
+    full = tmp_path / "full.npy"
+    np.save(full, np.round(shapes.x_test[0] * 255).astype(np.uint8))
+    [result] = predict(run, [str(full)])
+    assert result["note"] is None

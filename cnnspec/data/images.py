@@ -29,7 +29,7 @@ import numpy as np
 
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
-from cnnspec.data.arrays import MAX_PIXEL, to_unit_float
+from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
 from cnnspec.errors import InputError, RunError
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
@@ -117,9 +117,19 @@ def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
         note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
         return (x / MAX_PIXEL).astype(np.float32), note
     try:
-        return to_unit_float(x, what), None
+        scaled = to_unit_float(x, what)
     except RunError as exc:  # values no image has: a mistake in the input given (exit 2)
         raise InputError(exc.message, hint=exc.hint) from None
+    if holds_integers(x) and x.size and x.max() <= DIM_INTEGERS:
+        return scaled, (f"integer values up to {int(x.max())} read as 0..255 and divided by "
+                        f"255: the image is at most {x.max() / MAX_PIXEL:.0%} bright")
+    return scaled, None
+
+
+# Integer inputs that reach no higher than this are noted: a range of its own (scikit-learn's
+# digits are 0..16) read as 0..255 makes a near-black image that predict would classify
+# without a word.
+DIM_INTEGERS = 63
 
 
 def read_array(path: Path) -> np.ndarray:
