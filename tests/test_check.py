@@ -340,6 +340,12 @@ def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
     assert "estimated to shrink" in warning.message
 
 
+def unstacked_warnings(spec):
+    """check's warnings but that of linear layers stacked with no activation between, which
+    the small nets below (a conv read by a flatten and a dense head) give as well."""
+    return [w for w in check(spec).warnings if "two linear maps make one" not in w.message]
+
+
 def test_the_signal_warning_gives_the_factor_of_the_mean_square_it_computes():
     """The per-layer factor is fan_in * E[w^2], as summary prints it: for weights of mean 0.05
     and std 0.001 on 144 inputs, 144 * 0.0025 = 0.36, where fan_in * Var(w) would be 1.4e-4."""
@@ -350,7 +356,7 @@ def test_the_signal_warning_gives_the_factor_of_the_mean_square_it_computes():
         last = f"c{i}"
     spec = model((16, 8, 8), [*layers, simple("flat", "flatten", [last]),
                               dense("out", 10, ["flat"], weight=GLOROT)])
-    (warning,) = check(spec).warnings
+    (warning,) = unstacked_warnings(spec)
     assert warning.message.endswith("each scale its mean square by fan_in * E[w^2] * "
                                     "activation factor = 0.36 on average")
 
@@ -359,14 +365,14 @@ def test_constant_weights_warn_and_strict_makes_it_an_error():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "constant",
                                                                        "value": 0.1}),
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    (warning,) = check(spec).warnings
+    (warning,) = unstacked_warnings(spec)
     assert warning.message.startswith("all 4 filters of a start identical")
     # the dense layer's drawn weights differ between a's channels: they set them apart
     assert warning.message.endswith("told apart only by the gradients that come back through "
                                     "out")
     assert "he_normal" in warning.hint
-    (err,) = errors_of(spec, strict=True)
-    assert err.severity == "error" and err.message == warning.message
+    (err,) = [e for e in errors_of(spec, strict=True) if e.message == warning.message]
+    assert err.severity == "error"
 
 
 def test_filters_read_alike_stay_identical():
@@ -374,7 +380,7 @@ def test_filters_read_alike_stay_identical():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=constant),
                              simple("flat", "flatten", ["a"]),
                              dense("out", 10, ["flat"], weight=constant)])
-    (warning,) = check(spec).warnings
+    (warning,) = unstacked_warnings(spec)
     assert warning.message.endswith("so they get identical gradients and stay identical: "
                                     "symmetry never breaks")
 
@@ -385,7 +391,7 @@ def test_filters_read_alike_stay_identical():
 def test_a_trainable_kernel_the_same_for_every_filter_warns(weight):
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=weight),
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    (warning,) = check(spec).warnings
+    (warning,) = unstacked_warnings(spec)
     assert warning.message.startswith("all 4 filters of a start identical")
 
 
@@ -393,12 +399,12 @@ def test_kernels_that_differ_between_filters_or_drawn_biases_do_not_warn():
     per_filter = {"name": "literal", "values": [[[i, 0, 0]] * 3 for i in range(4)]}
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=per_filter),
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    assert check(spec).warnings == []
+    assert unstacked_warnings(spec) == []
     drawn = {**conv("a", 4, (3, 3), ["input"], weight=ZEROS),
              "bias_init": {"name": "normal", "mean": 0.0, "std": 0.1}}
     drawn_bias = model((1, 8, 8), [drawn, simple("flat", "flatten", ["a"]),
                                    dense("out", 10, ["flat"])])
-    assert check(drawn_bias).warnings == []
+    assert unstacked_warnings(drawn_bias) == []
 
 
 def test_dropout_after_identical_filters_tells_them_apart():
@@ -414,7 +420,7 @@ def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"],
                                   weight={"name": "gaussian", "sigma": 0.01}),
                              simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    (warning,) = check(spec).warnings
+    (warning,) = unstacked_warnings(spec)
     assert "Caffe's `gaussian` filler, random N(0, std²), is `normal(0, std)` here" in warning.hint
 
 
@@ -423,17 +429,17 @@ def test_a_constant_classifier_head_does_not_warn():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), simple("flat", "flatten", ["a"]),
                              dense("out", 10, ["flat"], weight=ZEROS),
                              simple("sm", "softmax", ["out"])])
-    assert check(spec).warnings == []
+    assert unstacked_warnings(spec) == []
 
 
 def test_single_filter_or_frozen_constant_weights_do_not_warn():
     one = model((1, 8, 8), [conv("a", 1, (3, 3), ["input"], weight={"name": "box"}),
                             simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    assert check(one).warnings == []
+    assert unstacked_warnings(one) == []
     frozen = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight={"name": "box"},
                                     trainable=False),
                                simple("flat", "flatten", ["a"]), dense("out", 10, ["flat"])])
-    assert check(frozen).warnings == []
+    assert unstacked_warnings(frozen) == []
 
 
 def test_unused_layers_warn():
@@ -712,6 +718,9 @@ def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):
     assert not any("kernel reaches" in w.message for w in cnnspec.load(path).warnings)
 
 
+HEAD = "flatten\nfc: dense 10\n"  # ends each case below: the classifier
+
+
 @pytest.mark.parametrize("lines, warned", [
     ("flatten\nfc1: dense 32\nfc2: dense 10\n", "fc1"),
     # a concat of it with the input is still linear in both
@@ -720,9 +729,27 @@ def test_padding_within_the_kernels_reach_is_not_warned(tmp_path, layer):
     ("flatten\nfc1: dense 32\nd: dropout 0.5\nfc2: dense 10\n", None),
     ("flatten\nfc1: dense 32\nn: batchnorm\nfc2: dense 10\n", None),
     ("flatten\nfc1: dense 10\n", None),  # the output itself
+    ("c1: conv 4 3x3\nc2: conv 4 3x3 relu\n" + HEAD, "c1"),
+    ("c1: conv 4 3x3\n" + HEAD, "c1"),  # a conv read by a dense layer
+    ("t: conv_transpose 4 2x2 stride 2\nc: conv 4 3x3 relu\n" + HEAD, "t"),
+    # an average pool is a fixed linear map, a max pool's choice of the largest is not
+    ("c1: conv 4 3x3\np: avgpool 2\nc2: conv 4 3x3 relu\n" + HEAD, "c1"),
+    ("c1: conv 4 3x3\np: maxpool 2\nc2: conv 4 3x3 relu\n" + HEAD, None),
+    ("c1: conv 4 3x3 relu\nc2: conv 4 3x3 relu\n" + HEAD, None),
+    ("c1: conv 4 3x3 bn\nc2: conv 4 3x3 relu\n" + HEAD, None),
+    ("c1: conv 4 3x3\nd: dropout 0.5\nc2: conv 4 3x3 relu\n" + HEAD, None),
+    # a frozen map is a choice of features (specs/edges.cnn's Sobel kernels)
+    ("c1: conv 4 3x3 frozen\nc2: conv 4 3x3 relu\n" + HEAD, None),
+    # factorisations: depthwise then pointwise (a separable conv), either way round, and
+    # vertical then horizontal filters; two depthwise convs make one depthwise conv
+    ("s: conv 4 3x3 relu\ndw: conv 4 3x3 groups 4\npw: conv 8 1x1 relu\n" + HEAD, None),
+    ("s: conv 4 3x3 relu\npw: conv 8 1x1\ndw: conv 8 3x3 groups 8 relu\n" + HEAD, None),
+    ("s: conv 4 3x3 relu\nv: conv 4 3x1\nh: conv 4 1x3 relu\n" + HEAD, None),
+    ("s: conv 4 3x3 relu\nd1: conv 4 3x3 groups 4\nd2: conv 4 3x3 groups 4 relu\n" + HEAD,
+     "d1"),
 ])
-def test_two_dense_layers_with_no_activation_between_are_warned(tmp_path, lines, warned):
-    """Two linear maps compose into one: the pair learns nothing one dense layer could not."""
+def test_linear_layers_with_no_activation_between_are_warned(tmp_path, lines, warned):
+    """Two linear maps compose into one: the stack adds parameters, not expressiveness."""
     import cnnspec
 
     path = tmp_path / "stacked.cnn"
@@ -730,3 +757,74 @@ def test_two_dense_layers_with_no_activation_between_are_warned(tmp_path, lines,
     said = [w for w in cnnspec.load(path).warnings if "two linear maps make one" in w.message]
     assert [w.message.split("'")[1] for w in said] == ([warned] if warned else [])
 
+
+def test_stacked_linear_layers_are_warned_with_the_map_they_make(tmp_path, capsys):
+    from cnnspec.cli import main
+
+    path = tmp_path / "stacked.cnn"
+    path.write_text("input 1x8x8\nc1: conv 4 3x3 stride 2 pad same\nc2: conv 4 3x3 relu\n"
+                    "c3: conv 4 1x1\nflatten\nfc: dense 10\n")
+    assert main(["check", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert (f"{path}:2:1: warning: conv 'c1' is read by conv 'c2' with no activation between: "
+            "two linear maps make one, with a 7x7 reach at stride 2 (one 7x7 conv's), so the "
+            "stack adds parameters, not expressiveness\n"
+            "  c1: conv 4 3x3 stride 2 pad same\n  ^^\n"
+            "hint: put an activation between (end the line of 'c1' with relu), or write one 7x7 "
+            "conv in place of the two\n") in err
+    assert ("conv 'c3' is read by dense 'fc' with no activation between: two linear maps make "
+            "one, which one dense layer computes") in err
+    assert "hint: put an activation between (end the line of 'c3' with relu), or write one " \
+           "dense layer in place of the two" in err
+
+
+def _stacked_convs(between):
+    """conv c1 (3x3 stride 2, drawn biases), the layers ``between``, conv c2 (3x3) on 1x16x16."""
+    c1 = conv("c1", 4, (3, 3), ["input"], stride=(2, 2), padding="same")
+    c1["bias_init"] = {"name": "normal", "mean": 0.0, "std": 0.5}
+    c2 = conv("c2", 3, (3, 3), [between[-1]["name"] if between else "c1"], padding="same")
+    c2["bias_init"] = {"name": "normal", "mean": 0.0, "std": 0.5}
+    return model((1, 16, 16), [c1, *between, c2, simple("flat", "flatten", ["c2"]),
+                               dense("fc", 10, ["flat"], weight=GLOROT)])
+
+
+def test_two_convs_with_no_activation_between_are_one_linear_map_of_the_reach_warned():
+    """The warning's claim, by the engine's forward: c2's output is an affine function of the
+    input, f(a x + b y) - f(0) = a (f(x) - f(0)) + b (f(y) - f(0)), equal to one matrix (the
+    columns f(e_i) - f(0)) plus f(0) (the biases carried through); each of its outputs reads
+    at most the 7x7 window the warning gives, those windows 2 pixels apart. With a relu
+    between, the same identity fails."""
+    from cnnspec.compiler import compile_spec
+
+    def forward(spec):
+        net = compile_spec(check(spec), seed=0, dtype="float64")
+        net.record = True
+
+        def f(x):
+            net.forward(x.reshape(-1, 1, 16, 16))
+            return net.activations["c2"].reshape(len(x.reshape(-1, 256)), -1)
+        return f
+
+    spec = _stacked_convs([])
+    (warning,) = [w for w in check(spec).warnings if w.message.startswith("conv 'c1'")]
+    assert "with a 7x7 reach at stride 2" in warning.message
+    f = forward(spec)
+    x, y = np.random.default_rng(0).standard_normal((2, 256))
+    a, b = 0.7, -1.9
+    zero = f(np.zeros(256))[0]
+    np.testing.assert_allclose(f(a * x + b * y)[0] - zero,
+                               a * (f(x)[0] - zero) + b * (f(y)[0] - zero), atol=1e-10)
+    matrix = (f(np.eye(256)) - zero).T  # (outputs, inputs)
+    np.testing.assert_allclose(f(x)[0], matrix @ x + zero, atol=1e-10)
+    rows, starts = [], set()
+    for c, i, j in np.ndindex(3, 8, 8):
+        read = np.argwhere(matrix[np.ravel_multi_index((c, i, j), (3, 8, 8))].reshape(16, 16))
+        rows.append(read[:, 0].max() - read[:, 0].min() + 1)
+        if 1 <= i <= 6:  # a window clear of the padding
+            starts.add(read[:, 0].min() - 2 * i)
+    assert max(rows) == 7 and len(starts) == 1  # 7 rows, 2 apart
+
+    relu = forward(_stacked_convs([simple("r", "relu", ["c1"])]))
+    zero = relu(np.zeros(256))[0]
+    assert not np.allclose(relu(a * x + b * y)[0] - zero,
+                           a * (relu(x)[0] - zero) + b * (relu(y)[0] - zero), atol=1e-6)

@@ -308,3 +308,39 @@ def test_ceil_mode_drops_a_last_window_that_would_start_in_the_trailing_padding(
     assert shapes.window_output_size(8, 3, 2, 0, 0, ceil_mode=True) == 4
     assert shapes.window_output_size(8, 3, 2, 0, 0) == 3
     assert shapes.ceil_mode_pads((8, 8), (3, 3), (2, 2), (0, 0, 0, 0)) == (0, 1, 0, 1)
+
+
+def _read_by_each_output(layer, shape):
+    """For each output value of a linear ``layer`` on one input of ``shape``, the input values
+    it reads: the nonzero entries of its row of the Jacobian (the input gradient of a one-hot
+    output gradient), as an array of input indices."""
+    out_shape = layer.forward(_inputs([shape], batch=1), True).shape
+    for index in np.ndindex(*out_shape[1:]):
+        dout = np.zeros(out_shape)
+        dout[(0, *index)] = 1.0
+        (dx,), _ = layer.backward(dout)
+        yield np.argwhere(dx[0] != 0)
+
+
+@pytest.mark.parametrize("name, case", [(n, i) for n, i in CASES if KINDS[n].reach])
+def test_the_reach_is_what_the_engines_outputs_read(name, case):
+    """``Kind.reach`` against the engine: whether an output reads more than one channel, and
+    the most rows and columns of the input one output's values span (all of it for dense).
+    Each example's map is made 12 pixels a side, so that its windows fit whole inside."""
+    kind, ir, shapes, _, _ = _layer(name, case)
+    shape = shapes[0] if len(shapes[0]) == 1 else (shapes[0][0], 12, 12)
+    reach = kind.reach(ir, shape)
+    inferred = kind.infer(ir, [shape])
+    rng = np.random.default_rng(case)
+    weight = rng.standard_normal(inferred.weight)
+    bias = rng.standard_normal(inferred.bias) if inferred.bias else None
+    layer = kind.build(Build(ir, inferred.output, inferred.pads, weight, bias,
+                             np.dtype("float64"), None))
+    # (a transposed conv's output padding, and the gaps a dilation leaves, read nothing)
+    read = [r for r in _read_by_each_output(layer, shape) if len(r)]
+    if reach.window is None:
+        assert all(len(r) == math.prod(shape) for r in read)
+        return
+    assert reach.channels == any(len(set(r[:, 0])) > 1 for r in read)
+    spans = [max(r[:, axis].max() - r[:, axis].min() + 1 for r in read) for axis in (1, 2)]
+    assert tuple(spans) == reach.window

@@ -363,8 +363,8 @@ def test_the_gradient_arrays_counted_are_those_a_split_step_holds_at_its_peak(pa
 
 def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, capsys):
     spec = tmp_path / "huge.cnn"
-    spec.write_text("input 1x8x8\nconv1: conv 8 3x3 pad same\nwide: conv 512 3x3 pad same\n"
-                    "flatten\ndense 10\n")
+    spec.write_text("input 1x8x8\nconv1: conv 8 3x3 pad same relu\n"
+                    "wide: conv 512 3x3 pad same relu\nflatten\ndense 10\n")
     memory = cnnspec.load(spec).step_memory
     limit = memory.runtime + memory.total // 2  # room for the process, not for the step
     with pytest.raises(SpecErrors) as info:

@@ -34,8 +34,10 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   image's side or more, which can move the whole object out of the frame;
 - a weight decay whose step alone takes every weight away (lr x weight_decay of 1 or more under
   an optimizer whose decay is not divided by the gradients' scale: sgd, adamw);
-- a dense layer read by another with no activation between (only linear layers: a flatten, a
-  concat): two linear maps make one, so the pair learns nothing one dense layer could not;
+- a trainable conv, transposed conv or dense layer read only by such layers with no activation
+  between (only linear layers: a flatten, a concat, an average pool): two linear maps make
+  one, so the stack adds parameters, not expressiveness (not a separable conv's depthwise and
+  pointwise pair, nor a frozen layer: :func:`stacked_linear`);
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
@@ -71,8 +73,8 @@ from cnnspec.ir.datasets import (
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
-from cnnspec.kinds import KINDS, is_weighted
-from cnnspec.kinds.text import pads_text
+from cnnspec.kinds import KINDS, Reach, is_weighted
+from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 
 
@@ -323,28 +325,75 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     return out
 
 
-def stacked_dense(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
-    """A warning for each dense layer whose output another dense layer reads with nothing but
-    linear layers between (``Kind.linear``: a flatten, a concat, ...; no activation): two
-    linear maps compose into one, so the pair learns nothing one dense layer could not."""
+def _reach(info: LayerInfo) -> Reach | None:
+    """What each output of a trainable layer that is a linear map of its input reads
+    (:attr:`Kind.reach`: a conv, transposed conv or dense layer); None for any other layer
+    and for a frozen one: a fixed map (Sobel kernels, a hand-written detector) is a choice of
+    features the next layer learns from, and it adds nothing to learn."""
+    reach = KINDS[info.kind].reach
+    return reach(info.ir, info.input_shapes[0]) if reach and info.ir["trainable"] else None
+
+
+def _factorised(first: Reach, second: Reach) -> bool:
+    """Whether each of two linear maps mixes an axis of its input the other does not: a
+    depthwise conv rows and columns, a pointwise (1x1) conv channels (the depthwise separable
+    conv of Sifre 2014 and Chollet 2017, either way round); a 3x1 conv rows, a 1x3 conv
+    columns (Jaderberg et al. 2014's vertical and horizontal filters). Such a pair is one
+    larger map factorised into cheaper ones by design; in any other, one of the two could
+    already mix everything the other mixes."""
+    return not (first.axes <= second.axes or second.axes <= first.axes)
+
+
+def _one_map(first: Reach, second: Reach, direct: bool) -> tuple[str, str]:
+    """What a linear map ``first`` read by a linear map ``second`` (``direct``: with no layer
+    between) composes into, and the one layer to write instead: a dense reader gives a map one
+    dense layer computes; two convs, one whose window spans ``w1 + (w2 - 1) s1`` input pixels
+    a side at stride ``s1 s2`` (two 3x3 stride-1 convs: 5x5, a 5x5 conv's reach)."""
+    if second.window is None:
+        return ", which one dense layer computes", "one dense layer"
+    if direct and first.stride and second.stride:
+        window = [w1 + (w2 - 1) * s1
+                  for w1, w2, s1 in zip(first.window, second.window, first.stride)]
+        stride = [s1 * s2 for s1, s2 in zip(first.stride, second.stride)]
+        size = pair_text(window)
+        return (f", with a {size} reach at stride {step_text(stride)} (one {size} conv's)",
+                f"one {size} conv")
+    return "", "one layer"
+
+
+def stacked_linear(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each trainable conv, transposed conv or dense layer (:attr:`Kind.reach`)
+    whose output only such layers read, with nothing but linear layers between
+    (:attr:`Kind.linear`: a flatten, a concat, an add, an average pool, ...; no activation,
+    dropout, norm or max pool, which pass on values chosen or scaled by the values
+    themselves): two linear maps compose into one, so the stack adds parameters, not the
+    expressiveness depth is for. An average pool keeps the pair one linear map (a fixed mean
+    of each window); a max pool's choice of the largest value does not. Not warned: the
+    output layer, a pair one of which is frozen (:func:`_reach`) and a factorisation
+    (:func:`_factorised`: a separable conv)."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     linear = {info.name for info in layers if KINDS[info.kind].linear}
     out = []
     for info in layers:
-        if KINDS[info.kind].family != "dense" or info.name == spec.ir.get("output"):
+        first = _reach(info)
+        if first is None or info.name == spec.ir.get("output"):
             continue
         # through the linear layers after it, to the layers that compute on it
-        readers = [n for n in _reached(after.get(info.name, []),
-                                       lambda n: after.get(n, []) if n in linear else [])
+        readers = [by_name[n] for n in _reached(after.get(info.name, []),
+                                                lambda n: after.get(n, []) if n in linear else [])
                    if n not in linear]
-        dense = [r for r in readers if KINDS[by_name[r].kind].family == "dense"]
-        if readers and len(dense) == len(readers):
-            out.append(spec.error(
-                f"dense '{info.name}' is read by {_names([repr(r) for r in dense])} with no "
-                f"activation between: two linear maps make one, so together they learn nothing "
-                "a single dense layer could not", info.name, severity="warning",
-                hint=f"end it with an activation (`{info.name}: dense "
-                     f"{info.output_shape[0]} relu`), or leave it out"))
+        seconds = [_reach(r) for r in readers]
+        if not readers or any(s is None or _factorised(first, s) for s in seconds):
+            continue
+        maps = {_one_map(first, s, r.inputs == [info.name]) for r, s in zip(readers, seconds)}
+        detail, instead = maps.pop() if len(maps) == 1 else ("", "one layer")
+        out.append(spec.error(
+            f"{info.kind} '{info.name}' is read by "
+            f"{_names([f'{r.kind} {r.name!r}' for r in readers])} with no activation between: "
+            f"two linear maps make one{detail}, so the stack adds parameters, not "
+            "expressiveness", info.name, severity="warning",
+            hint=f"put an activation between (end the line of '{info.name}' with relu), or "
+                 f"write {instead} in place of the two"))
     return out
 
 

@@ -6,7 +6,7 @@ asks here instead of keeping a table of its own (see :mod:`cnnspec.kinds.catalog
 from __future__ import annotations
 
 from cnnspec.kinds.catalogue import ALL
-from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Shape
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Reach, Shape
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in ALL}
 ALIASES: dict[str, str] = {alias: kind.name for kind in ALL for alias in kind.aliases}
@@ -28,4 +28,4 @@ def layer_flops(info, need_dx: bool = True) -> tuple[int, int]:
 
 
 __all__ = ["ACTIVATIONS", "ALIASES", "KINDS", "Build", "Example", "Inferred", "Kind",
-           "KindError", "Shape", "is_weighted", "layer_flops"]
+           "KindError", "Reach", "Shape", "is_weighted", "layer_flops"]

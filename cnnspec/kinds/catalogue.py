@@ -16,7 +16,7 @@ from cnnspec.init.fans import fans
 from cnnspec.init.gains import DEFAULT_LEAKY_SLOPE
 from cnnspec.kinds import fields as F
 from cnnspec.kinds.fields import Field
-from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, window_flops
+from cnnspec.kinds.kind import Build, Example, Inferred, Kind, KindError, Reach, window_flops
 from cnnspec.kinds.shape_rules import (
     listed,
     needs_flat,
@@ -73,6 +73,13 @@ def _conv_infer(ir: dict, in_shapes) -> Inferred:
     return Inferred((out_c, h, w), pads=pads, weight=weight,
                     bias=(out_c,) if ir["bias"] else None, fan_in=fan_in, fan_out=fan_out,
                     macs=out_c * h * w * fan_in)
+
+
+def _conv_reach(ir: dict, in_shape) -> Reach:
+    """Each output reads the C/G channels of its group in a window of dilation (k - 1) + 1
+    rows and columns, stride apart."""
+    window = tuple(d * (k - 1) + 1 for k, d in zip(ir["kernel"], ir["dilation"]))
+    return Reach(in_shape[0] // ir["groups"] > 1, window, tuple(ir["stride"]))
 
 
 def _conv_build(b: Build):
@@ -155,7 +162,7 @@ CONV = Kind(
     usage="conv FILTERS KERNEL [stride S] [pad same|valid|P|PHxPW|TxBxLxR] [dilation D] [groups G] "
           "[weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. conv 16 3x3 relu",
     aliases=("conv2d",), takes_activation=True, size_field="filters", noun="filters",
-    zero_padded=True,
+    zero_padded=True, reach=_conv_reach,
     phrases=_conv_phrases, compact=_conv_compact, torch=_conv_torch, onnx=_conv_onnx,
     examples=(Example(((3, 7, 6),), {"filters": 4, "kernel": [3, 3], "padding": "same"}),
               Example(((2, 9, 9),), {"filters": 3, "kernel": [3, 2], "stride": [2, 1],
@@ -217,6 +224,19 @@ def _conv_transpose_infer(ir: dict, in_shapes) -> Inferred:
     return Inferred((out_c, *out_hw), pads=pads, weight=weight,
                     bias=(out_c,) if ir["bias"] else None, fan_in=fan_in, fan_out=fan_out,
                     macs=in_c * hw[0] * hw[1] * fan_in)
+
+
+def _conv_transpose_reach(ir: dict, in_shape) -> Reach:
+    """Input pixel i adds tap j of the kernel to output ``s i + d j - pad``: the taps reaching
+    one output are those whose ``d j`` agree modulo s, every ``q = s / gcd(s, d)``-th one,
+    so an output reads up to ``ceil(k / q)`` input pixels, ``d / gcd(s, d)`` apart (one pixel
+    where k <= s, dilation 1: a 2x2 stride 2 kernel spreads each pixel, mixing none)."""
+    window = []
+    for k, s, d in zip(ir["kernel"], ir["stride"], ir["dilation"]):
+        common = math.gcd(s, d)
+        taps = -(-k // (s // common))
+        window.append((taps - 1) * (d // common) + 1)
+    return Reach(in_shape[0] // ir["groups"] > 1, tuple(window))
 
 
 def _conv_transpose_build(b: Build):
@@ -297,7 +317,8 @@ CONV_TRANSPOSE = Kind(
           "[dilation D] [groups G] [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], "
           "e.g. conv_transpose 16 2x2 stride 2 relu",
     aliases=("deconv", "conv2d_transpose"), takes_activation=True, size_field="filters",
-    noun="filters", phrases=_conv_transpose_phrases, compact=lambda ir: "T " + _conv_compact(ir),
+    noun="filters", reach=_conv_transpose_reach, phrases=_conv_transpose_phrases,
+    compact=lambda ir: "T " + _conv_compact(ir),
     torch=_conv_transpose_torch, onnx=_conv_transpose_onnx,
     examples=(Example(((3, 4, 5),), {"filters": 2, "kernel": [3, 3]}),
               Example(((2, 4, 3),), {"filters": 3, "kernel": [2, 2], "stride": [2, 2]}),
@@ -327,6 +348,7 @@ DENSE = Kind(
     positional=("units",),
     usage="dense UNITS [weight INIT] [bias INIT | nobias] [frozen] [ACTIVATION], e.g. dense 10",
     aliases=("fc", "linear"), takes_activation=True, size_field="units", noun="units",
+    reach=lambda ir, in_shape: Reach(True),
     phrases=lambda ir, pads: [f"{ir['units']} units"],
     compact=lambda ir: f"{ir['units']} units",
     torch=lambda ir, ins, inf: call("nn.Linear", ins[0][0], ir["units"], bias=ir["bias"]),

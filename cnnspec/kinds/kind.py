@@ -77,6 +77,31 @@ def window_flops(ir: dict, in_shapes: list[Shape], out_shape: Shape, macs: int) 
     return math.prod(out_shape) * math.prod(ir["size"])
 
 
+@dataclass(frozen=True)
+class Reach:
+    """What each output of a layer that is a linear map of its input (weights times the input,
+    plus a bias) reads of that input: ``channels``, whether more than one input channel (not
+    a depthwise conv's filter, nor any filter on a one-channel input); ``window``, how many
+    input rows and columns it spans (``dilation (kernel - 1) + 1`` for a conv), None for all
+    of the input (a dense layer); ``stride``, the input rows and columns between the windows
+    of neighbouring outputs, None where they are not a whole step apart (a transposed conv's
+    outputs share an input pixel)."""
+
+    channels: bool
+    window: tuple[int, int] | None = None
+    stride: tuple[int, int] | None = None
+
+    @property
+    def axes(self) -> frozenset[str]:
+        """The axes of the input each output mixes values across: ``channels``, ``rows`` and
+        ``columns``, all three for a dense layer."""
+        if self.window is None:
+            return frozenset({"channels", "rows", "columns"})
+        spans = zip(("rows", "columns"), self.window)
+        return frozenset([axis for axis, extent in spans if extent > 1]
+                         + ["channels"] * self.channels)
+
+
 def identity_signal(ir: dict, moments: list[float], shapes: list[Shape]) -> float:
     """A layer that keeps the second moment of its input."""
     return moments[0]
@@ -114,6 +139,9 @@ class Kind:
     mean pool, a reshape, upsampling, a merge), so the gradient it passes back to a channel
     does not depend on that channel's values (check's symmetry lint reads it: channels whose
     values differ get different gradients only from a layer that is not).
+    ``reach``: ``(ir, in_shape) -> Reach`` for a kind whose output is a linear map of its input
+    with learned weights (conv, conv_transpose, dense): what each output reads of it (check's
+    lint of such layers stacked with nothing nonlinear between reads it); None for the rest.
     ``flops``: ``(ir, in_shapes, out_shape, macs) -> int``, the forward FLOPs per example
     (:meth:`step_flops` derives the backward's). ``libraries``: ``(ir) -> names``, the
     modules beyond NumPy its engine op imports on first use, whose memory a training process
@@ -146,6 +174,7 @@ class Kind:
     value_range: tuple[float, float] | None = None
     flat_at_zero: bool = False
     zero_padded: bool = False
+    reach: Callable[[dict, Shape], Reach] | None = None
 
     @property
     def weighted(self) -> bool:
