@@ -219,11 +219,13 @@ def test_softmax_last_is_fine_but_not_in_the_middle():
     check(mse)  # with mse no softmax is implied
 
 
-def plain(depth, weight, activation="relu", **act_fields):
-    """``depth`` conv layers of 16 -> 16 channels (fan_in = fan_out = 144), each + activation."""
+def plain(depth, weight, activation="relu", kernel=(1, 1), **act_fields):
+    """``depth`` conv layers of 16 -> 16 channels (fan_in = fan_out = 16 for 1x1 kernels,
+    which no padding reaches: the signal estimate is the weights' alone; 144 for 3x3, whose
+    border taps read the padding), each + activation, on 8x8 maps."""
     layers, prev = [], "input"
     for i in range(1, depth + 1):
-        layers += [conv(f"conv{i}", 16, (3, 3), [prev], padding="same", weight=weight),
+        layers += [conv(f"conv{i}", 16, kernel, [prev], padding="same", weight=weight),
                    simple(f"act{i}", activation, [f"conv{i}"], **act_fields)]
         prev = f"act{i}"
     return model((16, 8, 8), layers)
@@ -231,7 +233,7 @@ def plain(depth, weight, activation="relu", **act_fields):
 
 def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
     # Glorot with fan_in = fan_out: Var(w) = 1 / fan_in, so each conv+relu halves the variance:
-    # 2^-30 in variance, 2^-15 in std.
+    # 2^-30 in variance, 2^-15 in std (1x1 kernels: no tap reads the padding).
     checked = check(plain(30, GLOROT))
     (warning,) = checked.warnings
     assert warning.severity == "warning"
@@ -239,6 +241,52 @@ def test_thirty_glorot_layers_on_relu_shrink_the_signal_2_to_the_minus_15():
     assert "glorot_uniform before relu" in warning.message
     assert "he_normal" in warning.hint
     assert warning.json_path == "$.layers[0].weight_init"
+
+
+def _he_stack(depth, size, weight=HE, channels=64):
+    """``depth`` 3x3 ``pad same`` convs + relu of ``channels`` on ``size`` x ``size`` maps."""
+    layers, prev = [], "input"
+    for i in range(1, depth + 1):
+        layers += [conv(f"conv{i}", channels, (3, 3), [prev], padding="same", weight=weight),
+                   simple(f"act{i}", "relu", [f"conv{i}"])]
+        prev = f"act{i}"
+    return model((channels, size, size), layers)
+
+
+def test_zero_padding_of_small_maps_shrinks_the_estimated_signal_as_it_does_the_measured():
+    """A 3x3 ``pad same`` conv's border outputs sum fewer products of the input: He init keeps
+    fan_in * E[w^2] * 1/2 at 1, yet 40 layers on 4x4 maps lose 232x of the scale (0.76 a
+    layer once the signal has settled into a profile weaker at the borders), warned with a
+    hint at the padding; delta-orthogonal kernels, all their weight at the centre tap, keep
+    it. The estimate follows the engine's forward pass (float64, Gaussian images, the
+    geometric mean over four seeds' weights): within 2x in scale at 24 layers on 8x8 maps and
+    40 on 4x4, where leaving the padding out was 4x and 300x off."""
+    import numpy as np
+
+    import cnnspec
+    from cnnspec.check.signal import second_moments
+
+    (warning,) = check(_he_stack(40, 4)).warnings
+    assert "shrink 232x" in warning.message
+    assert ("the share of their products that read the input, not its zero padding, = 0.762"
+            in warning.message)
+    assert warning.hint.startswith("the padding takes the signal where the maps are small")
+    delta = {"name": "delta_orthogonal", "gain": {"nonlinearity": "relu"}}
+    assert check(_he_stack(40, 4, delta)).warnings == []
+    for depth, size in ((24, 8), (40, 4)):
+        checked = check(_he_stack(depth, size))
+        estimate = second_moments(checked.layers)[f"conv{depth}"]
+        x = np.random.default_rng(0).standard_normal((16, 64, size, size))
+        measured = []
+        for seed in range(4):
+            net = cnnspec.compile(checked, seed=seed, dtype="float64")
+            net.record = True
+            net.forward(x)
+            out = np.asarray(net.activations[f"conv{depth}"])
+            measured.append(np.mean(out ** 2) / np.mean(x ** 2))
+        typical = float(np.exp(np.mean(np.log(measured))))
+        assert 1 / 4 < estimate / typical < 4, (depth, size, estimate, typical)
+        assert not 1 / 4 < 2.0 / typical < 4  # fan_in * E[w^2] alone: 2 before the relu
 
 
 @pytest.mark.parametrize("std, verb, activation", [(0.01, "shrink", "tanh"),
@@ -265,7 +313,8 @@ def test_weights_whose_square_underflows_still_shrink_the_signal(weight):
     1e-400, is 0 even there, and the estimate skipped the layer: no warning for a run trained
     in float64, whose values are no underflow. Judged from the logs: each conv + relu scales
     the mean square by 144 * 1e-400 / 2 = 2^-1322.6, the std by 2^-661.3."""
-    warnings = [w.message for w in check(plain(1, weight), dtype="float64").warnings]
+    warnings = [w.message for w in check(plain(1, weight, kernel=(3, 3)),
+                                                dtype="float64").warnings]
     (message,) = [m for m in warnings if "signal's scale" in m]
     assert "estimated to shrink by a factor of about 2^661 (its mean square beyond" in message
     assert "activation factor = 2^-1,323 on average" in message
@@ -287,14 +336,15 @@ def test_he_init_keeps_the_signal_and_few_layers_stay_under_the_limit():
 
 
 def test_leaky_relu_factor_and_growth():
-    # N(0, 1) weights: fan_in * Var(w) = 144 per conv; the leaky ReLU keeps (1 + 0.01^2) / 2.
-    # Largest after conv2: 144 * (1 + 0.01^2) / 2 * 144 in variance.
+    # N(0, 1) weights: fan_in * Var(w) = 16 per 1x1 conv; the leaky ReLU keeps (1 + 0.01^2)
+    # / 2. Largest after conv5: (16 * (1 + 0.01^2) / 2)^4 * 16 in variance.
     big = {"name": "normal", "mean": 0.0, "std": 1.0}
-    (warning,) = check(plain(2, big, "leaky_relu", slope=0.01)).warnings
-    expected_std = math.sqrt(144 * (1 + 0.01 ** 2) / 2 * 144)
+    (warning,) = check(plain(5, big, "leaky_relu", slope=0.01)).warnings
+    kept = 16 * (1 + 0.01 ** 2) / 2
+    expected_std = math.sqrt(kept ** 4 * 16)
     assert f"grow {expected_std:.3g}x" in warning.message
-    assert "to 'conv2'" in warning.message
-    assert f"= {144 * (1 + 0.01 ** 2) / 2:.3g} on average" in warning.message
+    assert "to 'conv5'" in warning.message
+    assert f"= {kept:.3g} on average" in warning.message
 
 
 def test_batchnorm_resets_the_signal_scale():
@@ -404,8 +454,9 @@ def test_the_signal_warning_gives_the_factor_of_the_mean_square_it_computes():
     spec = model((16, 8, 8), [*layers, simple("flat", "flatten", [last]),
                               dense("out", 10, ["flat"], weight=GLOROT)])
     (warning,) = unstacked_warnings(spec)
-    assert warning.message.endswith("each scale its mean square by fan_in * E[w^2] * "
-                                    "activation factor = 0.36 on average")
+    assert ("each scale its mean square by fan_in * E[w^2] * activation factor = 0.36 on "
+            "average, and by the share of their products that read the input, not its zero "
+            "padding, = 0.921") in warning.message
 
 
 def test_constant_weights_warn_and_strict_makes_it_an_error():

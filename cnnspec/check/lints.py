@@ -553,11 +553,8 @@ def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[Sp
     change = signal.largest_change(layers, used, consumers(spec))
     if not signal.is_too_large(change):
         return []
-    better = signal.suggested_init(change.activation, change.slope)
     return [spec.error(signal.describe_change(change), change.first_weight_layer, "weight_init",
-                       severity="warning",
-                       hint=f"before {change.activation}, use {better}, which keeps the factor "
-                            "near 1; or add batchnorm")]
+                       severity="warning", hint=signal.change_hint(change))]
 
 
 def softmax_placement(spec: Spec) -> list[SpecError]:
