@@ -393,16 +393,16 @@ def test_a_description_written_before_it_named_its_command_is_taken_as_this_ones
     assert json.loads((out / "sweep.json").read_text())["command"] == "sweep"
 
 
-def test_a_sweep_into_another_specs_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):
+def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):
+    """On the command line (compare: no Dask needed), the refusal is a run's (exit 1), as a
+    folder another sweep is filling is."""
     out = tmp_path / "s"
     sweep(str(named), [], out=out, executor=in_process)
-    other = tmp_path / "other.cnn"
-    other.write_text(NAMED)
-    assert main(["sweep", str(other), "--set", "lr=0.1", "--workers", "1",
+    assert main(["compare", str(named), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"error: {out} holds a sweep of named.cnn, not of other.cnn" in err
-    assert "hint: give this sweep another --out" in err
+    assert f"error: {out} holds a sweep of named.cnn, not a comparison" in err
+    assert "hint: give this compare another --out" in err
 
 
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
