@@ -302,3 +302,60 @@ def test_a_process_multiprocessing_started_stops_its_workers_as_it_ends(method):
     if not ended:
         child.kill()
     assert ended and child.exitcode == 0
+
+
+def _echo(line, parents_end):
+    parents_end.close()
+    while line.poll(None):
+        try:
+            message = line.recv()
+        except EOFError:
+            return
+        line.send(message)
+
+
+def _echoing_line():
+    context = multiprocessing.get_context("fork")
+    ours, theirs = processes._Line.pair(context)
+    child = context.Process(target=_echo, args=(theirs, ours), daemon=True)
+    child.start()
+    theirs.close()
+    return ours, child
+
+
+def test_a_line_carries_messages_larger_than_its_pipes_buffer_both_ways():
+    """The bell rings once a message is in the pipe whole; a message larger than the pipe's
+    buffer is written only as the other end reads, so the watcher must read before the bell."""
+    line, child = _echoing_line()
+    large = np.random.default_rng(0).standard_normal(1 << 20)  # 8 MB, far past the buffer
+    for message in (("x", large), ("small", 1), ("x", large[::-1].copy())):
+        line.send(message)
+        assert line.poll(30)
+        kind, value = line.recv()
+        assert kind == message[0]
+        np.testing.assert_array_equal(value, message[1])
+    line.close()
+    child.join(30)
+    assert child.exitcode == 0
+
+
+def test_a_line_reads_messages_sent_before_it_looked_one_by_one():
+    line, child = _echoing_line()
+    for number in range(3):
+        line.send(number)
+    answers = []
+    for _ in range(3):
+        assert line.poll(30)
+        answers.append(line.recv())
+    assert answers == [0, 1, 2]
+    assert not line.poll(0.05)  # nothing more is coming: the bell and the pipe agree
+    line.close()
+    child.join(30)
+
+
+def test_parts_larger_than_the_pipes_buffer_give_the_bits_of_threads():
+    x, y = _batch(2048)  # parts of 1,024 images of 512 bytes: 512 KB, past the buffer
+    in_threads, in_processes = _model("threads"), _model("processes")
+    ours, theirs = _steps(in_processes, x, y, steps=2), _steps(in_threads, x, y, steps=2)
+    for mine, reference in zip(ours[:2], theirs[:2]):
+        np.testing.assert_array_equal(mine, reference)

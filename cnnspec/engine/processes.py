@@ -16,7 +16,7 @@ process (an anonymous shared mapping made before the fork): before each forward 
 model's current values are copied into it (whatever arrays the model's layers hold by then:
 an optimizer's update, a loaded checkpoint), and the worker's parameter gradients come back
 through it. The part's input, its output and its input gradient travel through a pipe, with
-the commands. Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends
+the commands, whose ends watch a bell in shared memory before they sleep (:class:`_Line`). Batch norm's sums meet in this process (:class:`_HubSums`): each worker sends
 its part's sums, the first part adds them all in part order and sends the total back, so
 every part gets the same bits, as :class:`cnnspec.engine.parallel.PartSums` gives the threads.
 Results are therefore those of the threads, bit for bit.
@@ -45,6 +45,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import warnings
 import weakref
 
@@ -57,6 +58,10 @@ from cnnspec.errors import RunError
 # death then surfaces within this many seconds instead of never.
 _POLL_SECONDS = 1.0
 _ALIGN = 64  # bytes: each shared array starts on a cache line
+# How long a part waiting for the other end of its line watches the line's bell before it
+# sleeps in the kernel (see _Line).
+_SPIN_SECONDS = 0.005
+_LOOK_SECONDS = 0.0001
 
 
 class WorkerLost(RunError):
@@ -179,10 +184,10 @@ class ProcessParallel:
                 stream.flush()
         context = multiprocessing.get_context("fork")
         for part in range(1, self.parts):
-            ours, theirs = context.Pipe()
+            ours, theirs = _Line.pair(context)
             # The child closes its copies of this process's ends (its own pipe's and the
             # workers' forked before it): its read then ends when this process closes them.
-            parents_ends = [ours] + [worker.conn for worker in self._workers]
+            parents_ends = [ours] + [worker.line for worker in self._workers]
             process = context.Process(
                 target=_serve, name=f"cnnspec-part-{part}", daemon=True,
                 args=(theirs, parents_ends, part, self.replicas[part], self._layout))
@@ -240,6 +245,64 @@ class _SharedLayout:
             np.copyto(views[name], value)
 
 
+class _Line:
+    """One end of a pipe between this process and a worker, with a bell: a count of the
+    messages sent, in shared memory, that the sender raises once a message is in the pipe
+    whole and that the receiver watches for up to ``_SPIN_SECONDS`` (giving its core to any
+    process waiting for it) before it sleeps in the kernel on the pipe.
+
+    The parts meet twice a step and at every batch norm (its sums), and a process asleep in
+    the kernel takes long to wake: a message's round trip through a pipe took 110 us when the
+    receiver had just begun to wait, 220 us when it had waited 1 ms and 520 us when 10 ms,
+    against 1 us through shared memory (AMD EPYC under KVM). Two parts watching their bells
+    ran a step 1.22 times as fast as sleeping ones on LeNet-5 at batch 64, 1.07 at 256,
+    1.04-1.06 on ResNet-small and 1.01 on VGG-small (medians of 11 alternating rounds); with
+    twice as many such processes as cores, 1.01-1.05. The message itself still travels
+    through the pipe, whose read waits for the whole of it: the bell only says when to read."""
+
+    def __init__(self, conn, ring: np.ndarray, watch: np.ndarray) -> None:
+        self.conn = conn
+        self._ring, self._watch = ring, watch  # one int64 each, written by one end only
+        self._received = 0
+
+    @classmethod
+    def pair(cls, context) -> tuple[_Line, _Line]:
+        """The two ends of a new line: this process's, and the one a child forked next keeps."""
+        ours, theirs = context.Pipe()
+        bells = np.frombuffer(mmap.mmap(-1, _ALIGN), np.int64, 2)  # MAP_SHARED, zeroed
+        return cls(ours, bells[0:1], bells[1:2]), cls(theirs, bells[1:2], bells[0:1])
+
+    def send(self, message) -> None:
+        self.conn.send(message)
+        self._ring[0] += 1  # once the whole message is in the pipe: a read then never sleeps
+
+    def poll(self, seconds: float | None) -> bool:
+        """Whether a message is waiting, watching the bell first, then the pipe for up to
+        ``seconds`` (None: until one comes)."""
+        start = looked = time.perf_counter()
+        # <=: a message larger than the pipe's buffer is read before its ring
+        while self._watch[0] <= self._received:
+            now = time.perf_counter()
+            if now - start > _SPIN_SECONDS:
+                return self.conn.poll(seconds)
+            if now - looked > _LOOK_SECONDS:
+                # A message larger than the pipe's buffer is written only as it is read, and
+                # rung once written whole: its first bytes are there to be read.
+                if self.conn.poll(0):
+                    return True
+                looked = now
+            os.sched_yield()  # a process waiting for this core runs first
+        return True
+
+    def recv(self):
+        message = self.conn.recv()
+        self._received += 1
+        return message
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 class _HubSums:
     """Part 0's side of batch norm's sums across processes (``total(a)`` and ``first``, what
     :func:`cnnspec.engine.norm.batchnorm_forward` reads): every worker's part sends its array,
@@ -263,12 +326,13 @@ class _WorkerSums:
 
     first = False
 
-    def __init__(self, conn) -> None:
-        self._conn = conn
+    def __init__(self, line: _Line) -> None:
+        self._line = line
 
     def total(self, array: np.ndarray) -> np.ndarray:
-        self._conn.send(("sum", array))
-        kind, total = self._conn.recv()
+        self._line.send(("sum", array))
+        self._line.poll(None)
+        kind, total = self._line.recv()
         assert kind == "total", kind
         return total
 
@@ -276,13 +340,13 @@ class _WorkerSums:
 class _Worker:
     """This process's end of one worker: its process and pipe."""
 
-    def __init__(self, part: int, process, conn) -> None:
-        self.part, self.process, self.conn = part, process, conn
+    def __init__(self, part: int, process, line: _Line) -> None:
+        self.part, self.process, self.line = part, process, line
         self.parent = os.getpid()  # a process forked later holds a copy it must not stop
 
     def send(self, message) -> None:
         try:
-            self.conn.send(message)
+            self.line.send(message)
         except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
             raise self._ended() from None
 
@@ -290,10 +354,10 @@ class _Worker:
         """The worker's next answer of kind ``expected`` (its warnings warned here first); the
         error it sends instead is raised here."""
         try:
-            while not self.conn.poll(_POLL_SECONDS):
+            while not self.line.poll(_POLL_SECONDS):
                 if not self.process.is_alive():
                     raise self._ended()
-            kind, *body = self.conn.recv()
+            kind, *body = self.line.recv()
         except (EOFError, ConnectionResetError, OSError):
             raise self._ended() from None
         if kind == "error":
@@ -325,7 +389,7 @@ class _Worker:
                           hint=hint)
 
     def stop(self) -> None:
-        self.conn.close()  # the worker reads the end of its pipe and returns
+        self.line.close()  # the worker reads the end of its pipe and returns
         self.process.join(_POLL_SECONDS)
         if self.process.is_alive():
             self.process.kill()
@@ -368,7 +432,7 @@ def _stop_own_workers() -> None:
 
 
 # ----------------------------------------------------------------------- the worker
-def _serve(conn, parents_ends, part: int, replica, layout: _SharedLayout) -> None:
+def _serve(line, parents_ends, part: int, replica, layout: _SharedLayout) -> None:
     """A worker's life: its replica's parameters and buffers become the shared views, then
     commands are run until the pipe closes."""
     for end in parents_ends:
@@ -383,11 +447,12 @@ def _serve(conn, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
             for key in store:
                 store[key] = state[f"{node.name}.{key}"]
         if node.layer.part_sums:
-            node.layer.parts = _WorkerSums(conn)
+            node.layer.parts = _WorkerSums(line)
     commands = {"forward": _forward, "backward": _backward, "release": _release}
     while True:
         try:
-            name, *args = conn.recv()
+            line.poll(None)
+            name, *args = line.recv()
         except (EOFError, OSError):
             return
         try:
@@ -399,7 +464,7 @@ def _serve(conn, parents_ends, part: int, replica, layout: _SharedLayout) -> Non
         except Exception as error:  # noqa: BLE001 - sent to the parent, which raises it
             reply = ("error", _picklable(error))
         try:
-            conn.send(reply)
+            line.send(reply)
         except OSError:  # the parent closed its end: it no longer waits for this step
             return
 
