@@ -35,17 +35,19 @@ from cnnspec.version import __version__ as __version__
 
 
 def load(path, strict: bool = False, max_memory: int | None = None,
-         for_training: bool = True):
+         for_training: bool = True, dtype: str = DEFAULT_DTYPE):
     """Parse and check a ``.cnn`` spec or ``.json`` IR file; returns a ``CheckedSpec``.
 
     A process training it that would need more than ``max_memory`` bytes (the machine's memory
     when None) is an error, more than half of it a warning (:mod:`cnnspec.check.memory`); with
     ``for_training`` False (a spec to draw, export or evaluate, not to train here) only a
-    warning.
+    warning. ``dtype``: the precision the weights will be trained in (``float32`` or
+    ``float64``): each init's values are held to its range, the memory counted in it.
     """
     from cnnspec.check.load import load as _load  # deferred: the parser, see above
 
-    return _load(path, strict=strict, max_memory=max_memory, for_training=for_training)
+    return _load(path, strict=strict, max_memory=max_memory, for_training=for_training,
+                 dtype=dtype)
 
 
 def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):

@@ -87,6 +87,35 @@ def test_table_totals(checked):
     assert "Activation memory per image:" in table
 
 
+def test_memory_is_counted_in_the_dtype_it_was_checked_for():
+    """`summary --dtype float64` as `check --dtype float64`: values of 8 bytes."""
+    single, double = check(parse(PLAIN, path="plain.cnn")), check(parse(PLAIN, path="plain.cnn"),
+                                                                  dtype="float64")
+    assert (single.dtype, double.dtype) == ("float32", "float64")
+    assert double.activation_memory == 2 * single.activation_memory
+    data = summary_dict(double)
+    assert data["dtype"] == "float64"
+    assert data["step_memory"]["parameter_bytes"] == 2 * single.step_memory.parameters
+    table = summary_table(double)
+    assert "(float64, all layer outputs)" in table
+    assert f"at batch {double.step_memory.batch_size}, float64 (" in table
+    assert "float32" not in summary_table(double).split("Total params")[1]
+
+
+def test_summary_command_takes_the_dtype(capsys):
+    from pathlib import Path
+
+    from cnnspec.cli import main
+
+    spec = Path(__file__).parent.parent / "specs" / "digits.cnn"
+    assert main(["summary", str(spec), "--format", "json", "--dtype", "float64"]) == 0
+    assert json.loads(capsys.readouterr().out)["dtype"] == "float64"
+    with pytest.raises(SystemExit) as raised:
+        main(["summary", str(spec), "--dtype", "float16"])
+    assert raised.value.code == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err
+
+
 def test_signal_column_follows_the_estimate(checked):
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
     # He: fan_in * Var(w) = 2 per conv, relu halves E[x^2]: back to the input's root mean

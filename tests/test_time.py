@@ -73,6 +73,14 @@ def test_json_report_has_every_layer_with_flops_and_shares(spec_path, capsys):
         data["forward_ms"] + data["backward_ms"] + data["loss_ms"] + data["update_ms"])
 
 
+def test_the_step_is_timed_in_the_dtype_asked(spec_path, capsys):
+    assert main(["time", spec_path, "--iterations", "1", "--format", "json",
+                 "--dtype", "float64"]) == 0
+    assert json.loads(capsys.readouterr().out)["dtype"] == "float64"
+    assert main(["time", spec_path, "--iterations", "1", "--dtype", "float64"]) == 0
+    assert "timed: batch 8, float64, sgd" in capsys.readouterr().out
+
+
 def test_table_report(spec_path, capsys):
     assert main(["time", spec_path, "--batch", "4", "--iterations", "1"]) == 0
     out = capsys.readouterr().out

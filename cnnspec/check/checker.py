@@ -16,7 +16,7 @@ from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
@@ -113,11 +113,11 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         warnings = []
     if errors:
         raise SpecErrors(errors + warnings)
-    return _checked(spec, infos, warnings, step_memory)
+    return _checked(spec, infos, warnings, step_memory, dtype)
 
 
 def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
-             step_memory: memory.MemoryEstimate) -> CheckedSpec:
+             step_memory: memory.MemoryEstimate, dtype: str) -> CheckedSpec:
     output = next(info for info in infos if info.name == spec.ir["output"])
     total = sum(info.params for info in infos)
     trainable = sum(info.trainable_params for info in infos)
@@ -125,5 +125,5 @@ def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],
         spec=spec, layers=infos, input_shape=tuple(spec.ir["input"]["shape"]),
         output_shape=output.output_shape, total_params=total, trainable_params=trainable,
         frozen_params=total - trainable, macs=sum(info.macs for info in infos),
-        activation_memory=memory.BYTES_PER_VALUE * sum(math.prod(i.output_shape) for i in infos),
-        step_memory=step_memory, warnings=warnings)
+        activation_memory=VALUE_BYTES[dtype] * sum(math.prod(i.output_shape) for i in infos),
+        step_memory=step_memory, warnings=warnings, dtype=dtype)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError
 from cnnspec.init.info import InitInfo
 from cnnspec.ir.spec import Spec
@@ -40,9 +41,10 @@ class CheckedSpec:
     trainable_params: int
     frozen_params: int
     macs: int
-    activation_memory: int  # bytes per image in float32, all layer outputs
+    activation_memory: int  # bytes per image in ``dtype``, all layer outputs
     step_memory: object = None  # check.memory.MemoryEstimate of one training step
     warnings: list[SpecError] = field(default_factory=list)
+    dtype: str = DEFAULT_DTYPE  # the precision it was checked for (inits held, memory counted)
 
     @property
     def ir(self) -> dict:

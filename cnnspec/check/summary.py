@@ -83,6 +83,7 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "trainable_params": checked.trainable_params,
         "frozen_params": checked.frozen_params,
         "macs": checked.macs,
+        "dtype": checked.dtype,
         "activation_memory_bytes": checked.activation_memory,
         "step_memory": _step_memory_dict(checked.step_memory),
         "layers": [layer_dict(info, math.sqrt(moments[info.name])) for info in checked.layers],
@@ -170,13 +171,13 @@ def summary_table(checked: CheckedSpec) -> str:
         f"Frozen params: {data['frozen_params']:,}",
         f"Multiply-adds per image: {data['macs']:,}",
         (f"Activation memory per image: {bytes_text(data['activation_memory_bytes'])} "
-         "(float32, all layer outputs)"),
+         f"({data['dtype']}, all layer outputs)"),
     ]
     step = data["step_memory"]
     if step is not None:
         totals.append(
             f"Training step memory: at most about {bytes_text(step['total_bytes'])} at batch "
-            f"{step['batch_size']}, float32 ({bytes_text(step['parameter_bytes'])} parameters, "
+            f"{step['batch_size']}, {data['dtype']} ({bytes_text(step['parameter_bytes'])} parameters, "
             f"gradients and optimizer state, {bytes_text(step['activation_bytes'])} "
             f"activations, {bytes_text(step['work_bytes'])} convolution work buffers)")
         totals.append(

@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.errors import InputError, command_line, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file, spec_with_suffix
@@ -190,6 +191,15 @@ def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None
     default = f"{run_default}, else {CACHE_DIR_TEXT}" if run_default else CACHE_DIR_TEXT
     parser.add_argument("--data-dir", metavar="DIR", type=new_folder,
                         help=f"where downloaded datasets are cached (default {default})")
+
+
+def add_dtype(parser: argparse.ArgumentParser, what: str,
+              default: str | None = DEFAULT_DTYPE) -> None:
+    """``--dtype``, declared once for every command whose figures depend on the precision the
+    model computes in; ``what`` says what it sets in this command (``default`` None: the
+    command's own, said in ``what``)."""
+    shown = f" (default {default})" if default else ""
+    parser.add_argument("--dtype", choices=DTYPES, default=default, help=what + shown)
 
 
 def add_spec(parser: argparse.ArgumentParser, optional: str = "") -> None:

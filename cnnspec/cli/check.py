@@ -12,8 +12,8 @@ import sys
 from contextlib import contextmanager
 
 from cnnspec.cli import print_run_error
-from cnnspec.cli.arguments import memory_size, path_text, run_folder_as_spec
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
+from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -38,10 +38,8 @@ def add_arguments(parser) -> None:
                              "and libraries) needs more than SIZE (e.g. 512M, 2G; default: "
                              "this machine's memory, or a lower limit on the process: "
                              "`ulimit -v`, a container's)")
-    parser.add_argument("--dtype", choices=DTYPES, default=DEFAULT_DTYPE,
-                        help="the precision `train --dtype` will train in: inits, layer "
-                        "values and training settings (an eps, an lr) are held to its range, "
-                        f"memory counted in it (default {DEFAULT_DTYPE})")
+    add_dtype(parser, "the precision `train --dtype` will train in: inits, layer values and "
+              "training settings (an eps, an lr) are held to its range, memory counted in it")
 
 
 def report(errors) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import add_spec
+from cnnspec.cli.arguments import add_dtype, add_spec
 from cnnspec.cli.check import report
 
 HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="a readable table (default) or JSON with the same content")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    add_dtype(parser, "the precision `train --dtype` will train in: memory counted in it, "
+              "inits held to its range")
 
 
 def run(args) -> int:
@@ -24,7 +26,7 @@ def run(args) -> int:
 
     # A spec too large to train here is summarised (its memory said in a warning): the
     # summary is where its memory error sends the user.
-    checked = load(args.spec, strict=args.strict, for_training=False)
+    checked = load(args.spec, strict=args.strict, for_training=False, dtype=args.dtype)
     report(checked.warnings)
     if args.format == "json":
         print(json.dumps(summary_dict(checked), indent=2))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import add_spec, positive_int
+from cnnspec.cli.arguments import add_dtype, add_spec, positive_int
 from cnnspec.cli.check import report
 
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
@@ -23,6 +23,7 @@ def add_arguments(parser) -> None:
                         help="images per step (default: the spec's batch size)")
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
                         help="timed steps; every figure is the median over them (default 10)")
+    add_dtype(parser, "the precision the step computes in, as `train --dtype`")
     parser.add_argument("--format", choices=("table", "json"), default="table",
                         help="a readable table (default) or JSON with the same content")
 
@@ -34,7 +35,6 @@ def run(args) -> int:
     from cnnspec import compile as compile_spec
     from cnnspec import load
     from cnnspec.check.memory import Task, refuse_beyond_memory
-    from cnnspec.dtypes import DEFAULT_DTYPE
     from cnnspec.engine.calibrate import cpu_model
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
@@ -42,13 +42,13 @@ def run(args) -> int:
 
     # Timed on random inputs at its own batch, not trained: the spec's training figure only
     # warns; the timed step's memory is checked before anything is allocated.
-    checked = load(args.spec, for_training=False)
+    checked = load(args.spec, for_training=False, dtype=args.dtype)
     report(checked.warnings)
     training = checked.ir["training"]
     batch = args.batch or training["batch_size"]
-    refuse_beyond_memory(checked, batch, DEFAULT_DTYPE,
+    refuse_beyond_memory(checked, batch, args.dtype,
                          Task("timing a step", "a smaller --batch", reads_data=False))
-    model = compile_spec(checked, seed=0)
+    model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)
     y = rng.integers(0, max(2, checked.output_shape[0]), batch)  # bce: one output, 2 classes

@@ -10,6 +10,7 @@ import cnnspec
 from cnnspec.cli import OPTION_NAMES, invoked_as
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_dtype,
     add_spec,
     first_given,
     int_from,
@@ -21,7 +22,7 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError, command_line, counted
 from cnnspec.ir.training_catalogue import KEYS
 
@@ -70,9 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --weights-from: freeze the layers taken (train the rest)")
     parser.add_argument("--resume", metavar="RUN", type=run_folder_in,
                         help="continue an interrupted run from its last checkpoint")
-    parser.add_argument("--dtype", choices=DTYPES,
-                        help="the precision of the model, its data and checkpoints (default "
-                        f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)")
+    add_dtype(parser, f"the precision of the model, its data and checkpoints (default "
+              f"{DEFAULT_DTYPE}; float64 is slower and matches finite differences)",
+              default=None)
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output and no suggested next commands; only the "
                         "result: the test figures and the run folder")
