@@ -147,6 +147,20 @@ def test_kept_columns_on_both_sides_of_the_limit(monkeypatch, calls, chunked):
     assert calls["_correlate_kept"] == 1 and calls["_weight_grad_kept"] == 1  # not kept
 
 
+def test_kept_columns_built_in_groups_with_a_shorter_last_group_and_chunk(monkeypatch, calls):
+    """A thin layer's kept matrix is built and multiplied a group of chunks at a time (as many
+    as ``chunk_bytes`` holds): 11 images in chunks of 2 make groups of 2, 2 and 1 chunks, and a
+    last chunk of one image."""
+    chunk = 25 * 2 * 64 * 8  # rows x columns of two 8x8 outputs x float64's bytes
+    monkeypatch.setattr(conv_tuned, "thresholds",
+                        lambda: Thresholds(chunk_bytes=2 * chunk, chunk_columns=2 * 64))
+    monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
+    x, w, b = _arrays(11, 1, 3, (5, 5), np.float64, hw=(12, 12))
+    assert conv_tuned._chunk_step(25, 64, 11, 8) == 2
+    _compare(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), work={}, repeat=2)
+    assert calls["_correlate_kept"] == 2 and calls["_weight_grad_kept"] == 2
+
+
 def test_wide_columns_at_stride_1_only(calls):
     _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=None)
     assert calls["im2col_wide"] > 0
