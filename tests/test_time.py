@@ -78,17 +78,34 @@ def test_the_step_is_timed_in_the_dtype_asked(spec_path, capsys):
                  "--dtype", "float64"]) == 0
     assert json.loads(capsys.readouterr().out)["dtype"] == "float64"
     assert main(["time", spec_path, "--iterations", "1", "--dtype", "float64"]) == 0
-    assert "timed: batch 8, float64, sgd" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "timed: batch 8, float64, sgd" in out
+    assert "one 1024x1024 float64 matrix product, one thread" in out  # the peak in its dtype
+
+
+def test_the_peak_is_measured_in_the_dtype_asked():
+    from cnnspec.engine.timing import matmul_peak
+
+    assert matmul_peak(64, 2, np.float64) > 0  # runs in float64 (a float32 array is refused)
 
 
 def test_table_report(spec_path, capsys):
     assert main(["time", spec_path, "--batch", "4", "--iterations", "1"]) == 0
     out = capsys.readouterr().out
-    assert "timed: batch 4, float32, sgd, 1 thread, median of 1 steps; CPU: " in out
+    assert "timed: batch 4, float32, sgd, 1 thread, median of 1 step; CPU: " in out
     for word in ("conv1", "pool1 (+", "conv2", "act2", "fc", "loss", "update", "GFLOP/s",
                  "share", "total (sum of the parts)", "a whole step, unclocked",
                  "float32 matrix product, one thread"):
         assert word in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows["flatten1"][4] == "-"  # a reshape: no FLOPs, no rate
+    # the totals row adds up as printed: the loss in the forward column, the update in the
+    # backward one (each rounded to 3 places)
+    forward, backward, total = (float(rows["total"][i]) for i in (5, 6, 8))
+    assert forward + backward == pytest.approx(total, abs=2e-3)
+    layers_forward = sum(float(row[-4]) for name, row in rows.items()
+                         if name in ("conv1", "pool1", "conv2", "act2", "flatten1", "fc"))
+    assert forward == pytest.approx(layers_forward + float(rows["loss"][1]), abs=8e-3)
 
 
 def test_table_names_every_kind_of_a_fused_row_in_aligned_columns(tmp_path, capsys):
@@ -132,6 +149,7 @@ def test_flop_counts_per_kind():
     assert layer_flops(fc) == (2 * 96 * 10, 4 * 96 * 10)
     assert layer_flops(fc, need_dx=False) == (2 * 96 * 10, 2 * 96 * 10)
     assert KINDS["flatten"].weighted is False
+    assert layer_flops(infos["flatten1"]) == (0, 0)  # a reshape
 
 
 def test_missing_spec_is_an_error(tmp_path, capsys):

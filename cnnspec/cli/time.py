@@ -1,11 +1,11 @@
-"""``cnnspec time SPEC [--batch N] [--iterations K] [--format json]``: where a training step's
-time goes, layer by layer (as ``caffe time``).
+"""``cnnspec time SPEC [--batch N] [--iterations K] [--dtype D] [--format json]``: where a
+training step's time goes, layer by layer (as ``caffe time``).
 
 The spec's model is compiled and trained on random inputs of its input shape in one thread
 (:func:`cnnspec.engine.timing.time_step`); each layer's forward and backward milliseconds
 (medians over the iterations), its GFLOP/s (FLOPs from the layer's shapes,
 :func:`cnnspec.kinds.layer_flops`), its share of the step, the loss and the optimizer update,
-against what one large float32 matrix product reaches on one core of the machine.
+against what one large matrix product in the same dtype reaches on one core of the machine.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import json
 
 from cnnspec.cli.arguments import add_dtype, add_spec, positive_int
 from cnnspec.cli.check import report
+from cnnspec.errors import counted
 
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
 
@@ -68,8 +69,8 @@ def run(args) -> int:
 def table(timing, about: dict) -> str:
     """The report as text: one row per layer, then the loss, the update and the totals."""
     head = (f"{about['model']}: batch {timing.batch}, {about['dtype']}, "
-            f"{about['optimizer']}, {timing.threads} thread, median of {timing.iterations} "
-            f"steps; CPU: {about['cpu']}")
+            f"{about['optimizer']}, {timing.threads} thread, median of "
+            f"{counted(timing.iterations, 'step')}; CPU: {about['cpu']}")
     names = [layer.name + (f" (+{', '.join(layer.fused)})" if layer.fused else "")
              for layer in timing.layers]
     kinds = [layer.kind + (f" ({layer.method})" if layer.method else "")
@@ -82,14 +83,17 @@ def table(timing, about: dict) -> str:
             (f"{'layer':<{name_width}}{'kind':<{kind_width}}{'forward ms':>11}"
              f"{'backward ms':>12}{'GFLOP/s':>9}{'share':>8}")]
     for layer, name, kind in zip(timing.layers, names, kinds):
+        # a reshape does no arithmetic: no rate to give
+        rate = f"{layer.gflops:.1f}" if layer.forward_flops + layer.backward_flops else "-"
         rows.append(f"{name:<{name_width}}{kind:<{kind_width}}{layer.forward * 1e3:>11.3f}"
-                    f"{layer.backward * 1e3:>12.3f}{layer.gflops:>9.1f}"
+                    f"{layer.backward * 1e3:>12.3f}{rate:>9}"
                     f"{timing.share(layer.seconds):>8.1%}")
     rows.append(f"{'loss':<{label_width}}{timing.loss * 1e3:>11.3f}{'':>21}{timing.share(timing.loss):>8.1%}")
     rows.append(f"{'update':<{label_width}}{'':>11}{timing.update * 1e3:>12.3f}{'':>9}"
                 f"{timing.share(timing.update):>8.1%}")
-    forward = sum(layer.forward for layer in timing.layers) * 1e3
-    backward = sum(layer.backward for layer in timing.layers) * 1e3
+    # The loss runs after the forward pass, the update after the backward: their columns.
+    forward = (sum(layer.forward for layer in timing.layers) + timing.loss) * 1e3
+    backward = (sum(layer.backward for layer in timing.layers) + timing.update) * 1e3
     rows += ["", (f"{'total (sum of the parts)':<{label_width}}{forward:>11.3f}{backward:>12.3f}"
                   f"   = {timing.total * 1e3:.3f} ms"),
              (f"a whole step, unclocked (median): {timing.step * 1e3:.3f} ms, "
@@ -97,8 +101,8 @@ def table(timing, about: dict) -> str:
     if timing.peak_gflops is not None:
         from cnnspec.engine.timing import PEAK_SIZE
 
-        rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} float32 matrix "
-                    f"product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
+        rows.append(f"peak for comparison: one {PEAK_SIZE}x{PEAK_SIZE} {about['dtype']} "
+                    f"matrix product, one thread: {timing.peak_gflops:.1f} GFLOP/s")
     if not timing.finite:
         rows.append("note: the values overflowed: after the timed steps the weights hold NaN "
                     "or infinity, and arithmetic on those can take other times than a healthy "

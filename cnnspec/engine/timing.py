@@ -10,8 +10,8 @@ to compare the sum of the parts with: the clocks themselves cost a few microseco
 
 FLOPs come from the caller (``flops_of(name, need_dx) -> (forward, backward)`` per example,
 :func:`cnnspec.kinds.layer_flops` for a checked spec): the engine knows nothing of the
-language. :func:`matmul_peak` is what one core reaches on one large float32 product, the
-ceiling to read the layers' GFLOP/s against.
+language. :func:`matmul_peak` is what one core reaches on one large product in the step's
+dtype, the ceiling to read the layers' GFLOP/s against.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import numpy as np
 from cnnspec.engine.blas import blas_threads
 
 WARMUP = 2  # steps before timing: the first allocates every work buffer
-PEAK_SIZE = 1024  # the square float32 product of matmul_peak (4 MB a matrix)
+PEAK_SIZE = 1024  # the square product of matmul_peak (4 MB a float32 matrix)
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,8 @@ def time_step(model, x: np.ndarray, y: np.ndarray, optimizer, lr: float,
     return StepTiming(batch=x.shape[0], iterations=iterations, layers=layers,
                       loss=statistics.median(losses), update=statistics.median(updates),
                       step=statistics.median(plain),
-                      peak_gflops=matmul_peak() if peak else None, finite=finite)
+                      peak_gflops=matmul_peak(dtype=model.dtype) if peak else None,
+                      finite=finite)
 
 
 def _train_step(model, x, y, optimizer, lr) -> tuple[float, float, float, float]:
@@ -171,10 +172,10 @@ def _layer_timings(model, clocks: list[dict], batch: int, flops_of) -> list[Laye
     return layers
 
 
-def matmul_peak(n: int = PEAK_SIZE, repeats: int = 5) -> float:
-    """GFLOP/s of one ``n`` x ``n`` float32 matrix product on one thread, the best of
+def matmul_peak(n: int = PEAK_SIZE, repeats: int = 5, dtype=np.float32) -> float:
+    """GFLOP/s of one ``n`` x ``n`` matrix product in ``dtype`` on one thread, the best of
     ``repeats`` (the closest to what the core can do when nothing else runs on it)."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(dtype)
     out = np.empty_like(a)
     best = float("inf")
     with blas_threads(1):

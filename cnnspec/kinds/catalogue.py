@@ -567,6 +567,7 @@ FLATTEN = Kind(
     "flatten", "(C, H, W) -> (C·H·W,)", "reshape",
     infer=lambda ir, in_shapes: Inferred((math.prod(only_input(in_shapes)),)),
     build=lambda b: L.Flatten(), torch=lambda ir, ins, inf: "nn.Flatten()", linear=True,
+    flops=lambda ir, in_shapes, out_shape, macs: 0,  # a reshape: no arithmetic
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", xs, axis=1),
     examples=(Example(((3, 2, 4),)),))
 
