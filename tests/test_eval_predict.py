@@ -337,6 +337,25 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
     assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
 
 
+def test_a_batch_given_where_one_image_is_taken_is_told_to_pick_one(run_path, tmp_path,
+                                                                     capsys):
+    """predict takes a batch (N, C, H, W) and its message says so; features draws one image,
+    and a batch given to it is hinted the one to save."""
+    run = load_run(run_path)
+    c, h, w = run.spec.input_shape
+    batch = tmp_path / "batch.npy"
+    np.save(batch, np.zeros((2, c, h, w), np.float32))
+    assert main(["features", str(run_path), str(batch), "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"holds an array of shape (2, {c}, {h}, {w}); the model takes ({c}, {h}, {w})" in err
+    assert ("hint: it is a batch of 2 images, and this command takes one: save one of them, "
+            "e.g. np.save(PATH, array[0])") in err
+    odd = tmp_path / "odd.npy"
+    np.save(odd, np.zeros((5, 5), np.float32))
+    assert main(["predict", str(run_path), str(odd)]) == 2
+    assert f"or (N, {c}, {h}, {w})" in capsys.readouterr().err
+
+
 def test_integer_pixels_of_a_small_range_are_noted_as_a_dim_image(run_path, shapes, tmp_path):
     """scikit-learn's digits hold 0..16: read as 0..255 they are a near-black image, which
     predict classified without a word; full-range integers get no note."""
@@ -346,7 +365,11 @@ def test_integer_pixels_of_a_small_range_are_noted_as_a_dim_image(run_path, shap
     np.save(small, digits_like.astype(np.int64))
     [result] = predict(run, [str(small)])
     assert result["note"] == ("integer values up to 16 read as 0..255 and divided by 255: the "
-                              "image is at most 6% bright")
+                              "image is at most 6.3% bright")
+    ones = tmp_path / "ones.npy"  # a 0/1 mask: 1/255 of full brightness, not "0%"
+    np.save(ones, np.ones(shapes.x_test[0].shape, np.int64))
+    [result] = predict(run, [str(ones)])
+    assert result["note"].endswith("the image is at most 0.39% bright")
     full = tmp_path / "full.npy"
     np.save(full, np.round(shapes.x_test[0] * 255).astype(np.uint8))
     [result] = predict(run, [str(full)])

@@ -376,7 +376,11 @@ def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, caps
     # Room for it: no error; most of the room: a warning.
     assert cnnspec.load(spec, max_memory=1 << 30).warnings == []
     warned = cnnspec.load(spec, max_memory=int(memory.process * 1.5)).warnings
-    assert any("over half" in w.message for w in warned)
+    # the share said as it is (it said "over half" of 97%), never rounded up to 100%
+    assert any(f"at batch {memory.batch_size} (" in w.message and "), 66% of the " in w.message
+               for w in warned)
+    warned = cnnspec.load(spec, max_memory=memory.process + 1).warnings
+    assert any("), 99% of the " in w.message for w in warned)
     assert main(["check", str(spec), "--max-memory", str(limit)]) == 2
     err = capsys.readouterr().err
     assert "huge.cnn:3:1: error: training would need" in err and "hint:" in err

@@ -602,8 +602,15 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
             hint=f"{fewer_cores}; or {lower}" if fewer_cores else lower)]
     return [spec.error(
         f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
-        f"{memory.batch_size} ({parts}), over half of {room}", *where, severity="warning",
+        f"{memory.batch_size} ({parts}), {_share_text(memory.process / limit)} of {room}",
+        *where, severity="warning",
         hint=f"other programs may then run out of memory; {lower_warned}")]
+
+
+def _share_text(share: float) -> str:
+    """A share of the memory above WARN_SHARE and at most 1, in whole percent, never rounded
+    up to the 100% that would read as the limit reached."""
+    return f"{min(math.floor(share * 100), 99)}%"
 
 
 def _parts_text(memory: MemoryEstimate, task: Task) -> str:

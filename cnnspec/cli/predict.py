@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", metavar="INPUT", nargs="+", type=input_file,
                         help="PNG/JPEG images (converted and resized to the model's input; "
                         "dark-on-light pictures inverted) or .npy arrays (C, H, W) or (H, W) "
-                        "of the model's size, values in [0, 1] or 0..255")
+                        "of the model's size, or a batch of them (N, C, H, W), values in [0, 1] "
+                        "or 0..255")
     parser.add_argument("--top", type=positive_int, default=3, metavar="K",
                         help="how many of the likeliest classes to list (default 3)")
     add_weights_and_format(parser)

@@ -72,7 +72,7 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
                                hint=f"save at least one image: an array (N, {shape[0]}, "
                                     f"{shape[1]}, {shape[2]}) with N >= 1")
             return [(f"{path}[{i}]", x, note) for i, x in enumerate(images)]
-        return [(str(path), *array_input(x, path, shape))]
+        return [(str(path), *array_input(x, path, shape, batches=True))]
     x, note = load_image(path, shape)
     return [(str(path), x, note)]
 
@@ -122,7 +122,7 @@ def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
         raise InputError(exc.message, hint=exc.hint) from None
     if holds_integers(x) and x.size and x.max() <= DIM_INTEGERS:
         return scaled, (f"integer values up to {int(x.max())} read as 0..255 and divided by "
-                        f"255: the image is at most {x.max() / MAX_PIXEL:.0%} bright")
+                        f"255: the image is at most {100 * x.max() / MAX_PIXEL:.2g}% bright")
     return scaled, None
 
 
@@ -146,19 +146,30 @@ def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str
     return array_input(read_array(path), path, shape)
 
 
-def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int]
+def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches: bool = False
                 ) -> tuple[np.ndarray, str | None]:
-    """One input array (C, H, W) or (H, W), checked against the model's ``shape``."""
+    """One input array (C, H, W) or (H, W), checked against the model's ``shape``; ``batches``:
+    the command also takes a batch (N, C, H, W), which the message then names."""
     c, h, w = shape
     given = x.shape  # named in the message as the user saved it
     if x.ndim == 2 and c == 1:
         x = x[None]
     if x.shape != (c, h, w):
-        forms = f"({c}, {h}, {w})" + (f" or ({h}, {w})" if c == 1 else "")
-        raise InputError(f"{path} holds an array of shape {given}; the model takes {forms}",
-                       hint=_channels_last_hint(given, shape)
-                       or "arrays are not resized; give an image file to have it resized")
+        forms = [f"({c}, {h}, {w})"] + [f"({h}, {w})"] * (c == 1) + [f"(N, {c}, {h}, {w})"] * batches
+        raise InputError(f"{path} holds an array of shape {given}; the model takes "
+                         f"{' or '.join(forms)}",
+                         hint=_channels_last_hint(given, shape) or _one_of_a_batch(given, shape)
+                         or "arrays are not resized; give an image file to have it resized")
     return input_float(x, str(path))
+
+
+def _one_of_a_batch(given: tuple, shape: tuple[int, int, int]) -> str | None:
+    """The hint for a batch of the model's images where one image is taken; None for another
+    shape."""
+    if given[1:] != tuple(shape) or not given[0]:
+        return None
+    return (f"it is a batch of {given[0]} images, and this command takes one: save one of "
+            f"them, e.g. np.save(PATH, array[0])")
 
 
 def load_picture(path: Path, shape: tuple[int, int, int],
