@@ -102,6 +102,13 @@ PARSE_CASES = [  # syntax, names and values: found by the parser
      "'positive_unitball' cannot initialise a bias", 3, 15),
     ("bias_init_that_needs_a_kernel", HEAD + "flatten\ndense 10 bias orthogonal\n",
      "'orthogonal' cannot initialise a bias", 3, 15),
+    ("bias_none", HEAD + "conv 4 3x3 relu bias none\n" + TAIL,
+     "'bias none' does not leave out the bias", 2, 17),
+    ("capital_x_size", HEAD + "conv 4 3X3\n" + TAIL, "lowercase x", 2, 8),
+    ("keras_layer_line", HEAD + 'Conv2D(4, (3, 3), padding="same")\n' + TAIL,
+     "is a layer as Keras writes it", 2, 1),
+    ("setting_with_equals", HEAD + TAIL + "train {\n  lr = 0.1\n}\n",
+     "a setting is written without '='", 5, 6),
 ]
 CASES = CHECK_CASES + PARSE_CASES
 
@@ -143,6 +150,9 @@ def test_every_error_says_how_to_fix_it(text):
     ("literal_wrong_size", "  conv 4 3x3 weight [[1, 0], [0, 1]]",
      "             " + "^" * len("weight [[1, 0], [0, 1]]")),
     ("add_shapes_differ", "  s: add(a, b)", "     ^^^^^^^^^"),
+    ("bias_none", "  conv 4 3x3 relu bias none", " " * 18 + "^" * len("bias none")),
+    ("capital_x_size", "  conv 4 3X3", "         ^^^"),
+    ("keras_layer_line", '  Conv2D(4, (3, 3), padding="same")', "  ^^^^^^"),
 ])
 def test_rendered_error_has_source_line_caret_and_hint(name, source_line, caret):
     text = next(case[1] for case in CASES if case[0] == name)

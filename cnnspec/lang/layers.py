@@ -24,11 +24,16 @@ from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
 from cnnspec.kinds.fields import Field
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Value, Word, describe
+from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.suggest import did_you_mean
-from cnnspec.lang.syntax_errors import REPEAT_LABEL, REPEAT_LABEL_HINT
+from cnnspec.lang.syntax_errors import (
+    CAPITAL_X_MESSAGE,
+    REPEAT_LABEL,
+    REPEAT_LABEL_HINT,
+    capital_x_hint,
+)
 
 Reader = Callable[[Value, str], object]
 
@@ -176,8 +181,33 @@ def read_kind(head: Word | Call) -> str:
         elif head.name in TRAINING_KEYS or head.name in TRAINING_KEY_ALIASES:
             hint = (f"'{head.name}' is a training setting: write it inside the train block, "
                     f"e.g. train {{ {head.name} ... }}")
+        elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
+            from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
+
+            hint = foreign_hint(_foreign_call(head)) or hint
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
+
+
+def _foreign_call(head: Call):
+    """A head written as a call, as Python would read it (a ``ForeignCall``): numbers,
+    sizes (3x3: Python's (3, 3)) and strings are values; a bare word would be a Python
+    variable, of no known value."""
+    def python(value: Value):
+        if isinstance(value, Num):
+            return value.value
+        if isinstance(value, Dims):
+            return tuple(value.values)
+        if isinstance(value, Str):
+            return value.value
+        if isinstance(value, ListLit):
+            return [python(item) for item in value.items]
+        return None
+
+    from cnnspec.lang.foreign import ForeignCall
+
+    return ForeignCall(head.name, "", [python(arg) for arg in head.args],
+                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs})
 
 
 def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
@@ -230,6 +260,8 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 raise SpecError(f"option '{word}' needs a value", span=item.span,
                                 hint=_usage(layer.kind))
             field_name, reader = kind.options[word]
+            if field_name == "bias_init":
+                _refuse_bias_off(item, items[i + 1], kind, layer.kind, display)
             _set(layer, field_name, reader(items[i + 1], f"the {word} of {display}"),
                  item, items[i + 1], display)
             i += 2
@@ -251,6 +283,32 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
         else:
             raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None)
         i += 1
+
+
+# Words other libraries and formats give a bias to say there is none: Keras' use_bias=False,
+# PyTorch's bias=False, a YAML null. Read as initializer names, `bias none` was answered
+# "did you mean ones?", the opposite of what was meant.
+NO_BIAS_VALUES = ("none", "false", "no", "off", "null")
+
+
+def _no_bias_flag(kind: Syntax) -> str | None:
+    """The flag word that leaves out a layer's bias (``nobias``), as its kind declares it."""
+    return next((word for word, (field_name, value) in kind.flags.items()
+                 if field_name == "bias" and value is False), None)
+
+
+def _refuse_bias_off(option: Word, value: Value, kind: Syntax, kind_name: str,
+                     display: str) -> None:
+    """``bias none`` or ``bias false``: the bias option takes an initializer; no bias is the
+    kind's flag."""
+    flag = _no_bias_flag(kind)
+    if flag is None or not isinstance(value, Word) or value.name.lower() not in NO_BIAS_VALUES:
+        return
+    raise SpecError(f"'bias {value.name}' does not leave out the bias of {display}: `bias` "
+                    "takes an initializer", span=Span(option.span.line, option.span.column,
+                                                      value.span.end_line, value.span.end_column),
+                    hint=f"for a layer without a bias write `{flag}` instead, e.g. "
+                    f"`{kind_name} ... {flag}`")
 
 
 def _out_of_order(err: SpecError, item: Value, field_name: str,
@@ -315,6 +373,16 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")
+        fixed = _capital_x(before, item)
+        if fixed is not None:
+            return fixed
+        flag = _no_bias_flag(kind)
+        if flag and item.name.lower().endswith("_bias"):  # Keras' use_bias
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer has a "
+                             f"bias unless it says `{flag}`", span=span,
+                             hint=f"for a layer without a bias write `{flag}` in place of "
+                             f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
+                             "says how the bias starts, e.g. bias zeros")
         initializes = _initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
@@ -359,6 +427,21 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                      hint=_usage(kind_name))
 
 
+def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
+    """``3X3``, read as the number 3 and the word X3: the error for the whole size, else
+    None."""
+    if not isinstance(before, Num) or not isinstance(item, Word):
+        return None
+    touching = (before.span.end_line, before.span.end_column) == (item.span.line,
+                                                                  item.span.column)
+    hint = capital_x_hint(before.text, item.name) if touching else None
+    if hint is None:
+        return None
+    return SpecError(CAPITAL_X_MESSAGE, span=Span(before.span.line, before.span.column,
+                                                  item.span.end_line, item.span.end_column),
+                     hint=hint)
+
+
 def _initializer_option(name: str) -> str | None:
     """The option an initializer named so in another library is written with here:
     ``weight`` for Keras' ``kernel_initializer`` (and ``weight_init``, ``kernel_init``),
@@ -387,8 +470,11 @@ def _option_called(item: Call, kind_name: str, display: str) -> SpecError:
 
 def _check_consistency(layer: ReadLayer, display: str) -> None:
     if layer.fields.get("bias") is False and "bias_init" in layer.spans:
-        raise SpecError(f"{display} says both nobias and bias ...", span=layer.spans["bias_init"],
-                        hint="drop `nobias` to keep a bias, or drop its initializer")
+        flag = _no_bias_flag(KINDS[layer.kind])
+        init = layer.fields["bias_init"]["name"]
+        raise SpecError(f"{display} says both {flag} (no bias) and bias {init} (how its bias "
+                        "starts)", span=layer.spans["bias_init"],
+                        hint=f"drop `{flag}` to keep a bias, or drop `bias {init}`")
 
 
 def _usage(kind: str) -> str:

@@ -21,7 +21,7 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     spellings = valid + sorted(set(aliases) - set(valid))
     # Names are case-sensitive; `Conv` is nearly always conv, and Keras' class names
     # (`HeNormal`, `GlorotUniform`) are ours in snake case, whatever difflib scores.
-    same = (name.lower(), _snake_case(name))
+    same = (name.lower(), snake_case(name))
     close = next((v for v in spellings if v.lower() in same), None)
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
     # A family's first word (`glorot`, `lecun`) names its members alike: difflib would pick
@@ -45,6 +45,6 @@ def _started(prefix: str, spellings: list[str], aliases: Mapping[str, str]) -> l
                               if v.lower().startswith(prefix)))
 
 
-def _snake_case(name: str) -> str:
+def snake_case(name: str) -> str:
     """``HeNormal`` as ``he_normal``: an underscore before each capital that ends a word."""
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()

@@ -9,9 +9,11 @@ friendlier message and a hint; the catalogue doubles as test data (tests/test_sy
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.standalone import (
     Lark,
@@ -52,15 +54,33 @@ class FriendlyError:
     are both a name and an unexpected '{').
     ``labelled``: for a statement that takes no label but was given one, the statement's first
     word after the label; `c1: repeat 3 {` fails where `c1: conv 8 {` would, and the label, not
-    the '{', is the mistake, so the caret goes under it."""
+    the '{', is the mistake, so the caret goes under it.
+    ``fix``: for a mistake the line itself shows the fix of, the failing line rewritten (from
+    the line and the 1-based column of the failing token); the hint then starts with it."""
 
     def __init__(self, message: str, hint: str, examples: list[str],
-                 after: str | None = None, labelled: str | None = None) -> None:
+                 after: str | None = None, labelled: str | None = None,
+                 fix: Callable[[str, int], str] | None = None) -> None:
         self.message = message
         self.hint = hint
         self.examples = examples
         self.after = after
         self.labelled = labelled
+        self.fix = fix
+
+    def hint_for(self, exc: UnexpectedInput, text: str) -> str:
+        """The hint for ``exc``: the rewritten line first, where the entry has a ``fix``."""
+        lines = source_lines(text)
+        if self.fix is None or not 0 < exc.line <= len(lines):
+            return self.hint
+        return f"write `{self.fix(lines[exc.line - 1], exc.column)}`; {self.hint}"
+
+
+def _without_equal(line: str, column: int) -> str:
+    """``line`` without the '=' at ``column`` and without a trailing comment: ``lr = 0.1``
+    becomes ``lr 0.1``."""
+    fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
+    return re.sub(r'\s*#[^"]*$', "", fixed)
 
 
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
@@ -77,8 +97,17 @@ CATALOGUE: list[FriendlyError] = [
         "'=' is only used inside parentheses",
         "options follow their name with a space, e.g. `stride 2`, `pad same`; "
         "'=' names an argument inside (...), e.g. he_normal(mode=fan_out)",
-        ["input 1x8x8\nconv 8 3x3 stride=2\n", "input 1x8x8\nconv 8 3x3 pad = same\n",
-         "train {\n  lr=0.1\n}\n"],
+        ["input 1x8x8\nconv 8 3x3 stride=2\n", "input 1x8x8\nconv 8 3x3 pad = same\n"],
+    ),
+    # a training setting (or a default) as Python, YAML's flow style or an .ini file write it:
+    # the layers' hint above (`stride 2`) was beside the point there
+    FriendlyError(
+        "a setting is written without '='",
+        "a setting's value follows its name after a space; '=' names an argument inside "
+        "(...), e.g. optimizer sgd(momentum=0.9)",
+        ["train {\n  lr=0.1\n}\n", "input 1x8x8\ntrain {\n  epochs = 5\n}\n",
+         "input 1x8x8\ndefault weight=he_normal\n"],
+        fix=_without_equal,
     ),
     FriendlyError(
         "a '(' is never closed",
@@ -343,9 +372,12 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     catalogue's examples). ``open_brackets`` are the '(' and '[' tokens still open where the
     parser stopped."""
     span = _span(exc, text)
-    quote = _quote_problem(exc, text)
-    if quote is not None:
-        return SpecError(quote[0], span=span, hint=quote[1], file=path)
+    foreign = _foreign_line(exc, text, path) if start == "start" else None
+    if foreign is not None:  # before the quotes: Python's strings may be in single quotes
+        return foreign
+    problem = _capital_x(exc, text) or _quote_problem(exc, text)
+    if problem is not None:
+        return SpecError(problem[0], span=span, hint=problem[1], file=path)
     unclosed = open_brackets[-1] if open_brackets else None
     friendly = _friendly_class(exc, lark, text) if start == "start" else None
     if friendly is not None:
@@ -353,10 +385,74 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         if friendly.labelled is not None:
             span = _label(exc, text)[0]
-        return SpecError(friendly.message, span=span, hint=friendly.hint, file=path)
+        return SpecError(friendly.message, span=span, hint=friendly.hint_for(exc, text),
+                         file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
-                     hint=_arithmetic_hint(exc, text) or _plain_hint(exc, start, unclosed),
-                     file=path)
+                     hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
+                     or _plain_hint(exc, start, unclosed), file=path)
+
+
+def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a Keras or PyTorch layer written as Python (``nn.Conv2d(1, 16, 3)``),
+    with the caret under the class it calls; None for a line that is no such call."""
+    # only when a line fails to parse: a spec that parses never needs it
+    from cnnspec.lang.foreign import foreign_hint, library, python_call
+
+    lines = source_lines(text)
+    if not 0 < exc.line <= len(lines):
+        return None
+    call = python_call(lines[exc.line - 1])
+    hint = None if call is None else foreign_hint(call)
+    if hint is None:
+        return None
+    called = ".".join(filter(None, (call.module, call.name)))
+    first, end = call.columns
+    return SpecError(f"{called}(...) is a layer as {library(call.name, call.module)} writes "
+                     "it, not a cnnspec line", span=Span(exc.line, first + 1, exc.line, end + 1),
+                     hint=hint, file=path)
+
+
+# A size with a capital X (3X3): the lexer reads the number 3 and then a name, X3.
+CAPITAL_X = re.compile(r"X[0-9]+(?:[xX][0-9]+)*$")
+CAPITAL_X_MESSAGE = "sizes are written with a lowercase x"
+
+
+def capital_x_hint(number: str, word: str) -> str | None:
+    """The hint for the name ``word`` read right after the digits ``number`` where it is the
+    rest of a size written with a capital X (``3`` and ``X3``), else None."""
+    if not number.isdigit() or not CAPITAL_X.match(word):
+        return None
+    return f"write {number}{word.lower()}: sizes use a lowercase x, as in 3x3 or 1x28x28"
+
+
+def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) where the parse failed on the rest of a size written with a capital X
+    (``input 1X28X28``), else None."""
+    token = getattr(exc, "token", None)
+    lines = source_lines(text)
+    if token is None or token.type != "NAME" or not 0 < exc.line <= len(lines):
+        return None
+    number = re.search(r"[0-9]*$", lines[exc.line - 1][:exc.column - 1])[0]
+    hint = capital_x_hint(number, token.value)
+    return None if hint is None else (CAPITAL_X_MESSAGE, hint)
+
+
+def _dataset_path_hint(exc: UnexpectedInput, text: str) -> str | None:
+    """For ``data npz:train.npz``, the ``--data`` form written in a spec: the call that
+    names the file there (``npz("train.npz")``), for a dataset that reads a file."""
+    token = getattr(exc, "token", None)
+    lines = source_lines(text)
+    if token is None or token.type != "COLON" or not 0 < exc.line <= len(lines):
+        return None
+    name = _word_before(exc, text)
+    kind = DATASETS.get(canonical_name(name))
+    arg = None if kind is None else next((a for a in kind.args if a.kind == "path"), None)
+    if arg is None:
+        return None
+    written = lines[exc.line - 1][exc.column:].split("#", 1)[0].strip()
+    path = written.split()[0] if written else "data/train.npz"
+    return (f'in a spec a file path is a string in double quotes: write {name}("{path}") '
+            f"(`{name}:PATH` is the form of the command line's --data)")
 
 
 def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:

@@ -1,0 +1,202 @@
+"""A Keras or PyTorch layer written where a cnnspec line goes, and the line that means it.
+
+``Conv2D(16, (3, 3), padding="same", activation="relu")`` and ``nn.Conv2d(1, 16, 3)`` are
+Python, so they are read with Python's own parser (:mod:`ast`), never with patterns of our own.
+The class name is matched to a layer kind of the registry (:mod:`cnnspec.kinds`); the values
+are placed by the two libraries' signatures below, and the line is written with the option and
+flag words the kind declares. What cannot be read (a variable, an argument we do not know) is
+left out: the line is a hint, and the kind's usage says the rest.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
+from cnnspec.lang.suggest import snake_case
+
+# The leading arguments of the classes, in their order, as their documentation gives them
+# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout; torch.nn.Conv2d, Linear, MaxPool2d,
+# Dropout), and the field each fills here (FIELDS). An argument without a field (PyTorch's
+# in_channels and in_features) is one a spec infers from the layer's input.
+KERAS_ARGS = {
+    "conv": ("filters", "kernel_size", "strides", "padding"),
+    "dense": ("units",),
+    "maxpool": ("pool_size", "strides", "padding"),
+    "avgpool": ("pool_size", "strides", "padding"),
+    "dropout": ("rate",),
+}
+TORCH_ARGS = {
+    "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
+    "dense": ("in_features", "out_features"),
+    "maxpool": ("kernel_size", "stride", "padding"),
+    "avgpool": ("kernel_size", "stride", "padding"),
+    "dropout": ("p",),
+}
+FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
+          "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
+          "strides": "stride", "stride": "stride", "padding": "padding"}
+# kernel_size is a conv's kernel and a pool's window
+KERNEL_FIELDS = ("kernel", "size")
+
+
+def foreign_kind(name: str) -> str | None:
+    """The layer kind a Keras or PyTorch class names (``Conv2D``, ``MaxPool2d``,
+    ``GlobalAveragePooling2D``, ``BatchNormalization``), or None. The class's words are
+    compared with the kinds' names and aliases without their underscores; no closeness guess,
+    which would read ``sgd`` as sigmoid."""
+    word = snake_case(name)
+    for long, short in (("pooling", "pool"), ("average", "avg"), ("normalization", "norm")):
+        word = word.replace(long, short)
+    # Dropout2d is dropout2d here; Conv2D, MaxPool2d and Conv2DTranspose lose their 2D
+    for spelling in (word, re.sub(r"[123]_?d", "", word)):
+        if spelling.replace("_", "") in _UNSPACED:
+            return _UNSPACED[spelling.replace("_", "")]
+    return None
+
+
+# Every kind's name and alias without underscores (globalavgpool), with the kind it names.
+_UNSPACED = {spelling.replace("_", ""): ALIASES.get(spelling, spelling)
+             for spelling in (*KINDS, *ALIASES)}
+
+
+@dataclass(frozen=True)
+class ForeignCall:
+    """A layer class called as Python calls it: its name (``Conv2d``), its module path
+    (``nn``), the values of its arguments (None where not a literal) and the columns (0-based,
+    end exclusive) of the called name on its line."""
+
+    name: str
+    module: str
+    args: list
+    kwargs: dict
+    columns: tuple[int, int] = (0, 0)
+
+
+def python_call(line: str) -> ForeignCall | None:
+    """The layer call on a line of Python: ``Conv2D(...)``, ``x = nn.Conv2d(...)``,
+    ``model.add(Conv2D(...))``, ``x = Conv2D(...)(x)`` or ``Conv2D(...),`` (an item of a
+    Sequential list); else None."""
+    indent = len(line) - len(line.lstrip())
+    try:
+        tree = ast.parse(line.strip().rstrip(","))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or too deep
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Expr, ast.Assign)):
+        return None
+    call = tree.body[0].value
+    if isinstance(call, ast.Call) and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
+        call = call.args[0]  # model.add(...)
+    while isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
+        call = call.func  # Keras' functional form: x = Conv2D(16, 3)(x)
+    if not isinstance(call, ast.Call):
+        return None
+    names = _dotted(call.func)
+    if names is None:
+        return None
+    return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
+                       {k.arg: _literal(k.value) for k in call.keywords if k.arg},
+                       (indent + call.func.col_offset, indent + call.func.end_col_offset))
+
+
+def _dotted(func: ast.expr) -> list[str] | None:
+    """``nn.Conv2d`` as ["nn", "Conv2d"]; None for a call of anything but a (dotted) name."""
+    modules: list[str] = []
+    while isinstance(func, ast.Attribute):
+        modules.insert(0, func.attr)
+        func = func.value
+    return [func.id, *modules] if isinstance(func, ast.Name) else None
+
+
+def _literal(node: ast.expr):
+    """A Python literal's value, or None for anything else (a variable, an expression)."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+        return None
+
+
+def is_foreign(name: str, module: str) -> bool:
+    """Whether a called name is another library's class, not a cnnspec word."""
+    return bool(module) or name not in KINDS and name not in ALIASES
+
+
+def library(name: str, module: str) -> str:
+    """Keras or PyTorch, by the module (``nn``) or the spelling (``Conv2d``, ``Linear``)."""
+    torch = "nn" in module.split(".") or name.endswith(("1d", "2d")) or name == "Linear"
+    return "PyTorch" if torch else "Keras"
+
+
+def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
+    """The cnnspec line for a layer of ``kind`` called with these Python values, or None
+    when a value it needs (a conv's filters, a group norm's groups) cannot be read."""
+    # a kind without a signature above is read from its keywords only (BatchNorm2d(16):
+    # the channels, which a spec infers)
+    signature = (TORCH_ARGS if lib == "PyTorch" else KERAS_ARGS).get(kind, ())
+    given = {**dict(zip(signature, args)), **kwargs}
+    record = KINDS[kind]
+    if record.merge:  # its inputs are layer names, which a Python call does not give
+        return None
+    fields = {}
+    for name, value in given.items():
+        field = FIELDS.get(name)
+        if name == "kernel_size":
+            field = next((f for f in KERNEL_FIELDS if f in record.field_map), None)
+        if field in record.field_map and _text(value) is not None:
+            fields[field] = value
+    if any(name not in fields for name in record.positional):
+        return None
+    words = [kind] + [_text(fields[name]) for name in record.positional]
+    ir = {name: _ir(record.field_map[name].type, value) for name, value in fields.items()}
+    for name, value in fields.items():
+        f = record.field_map[name]
+        if name not in record.positional and f.option and not f.is_default(ir[name], ir):
+            words += [f.option[0], _text(value)]
+    if given.get("use_bias", given.get("bias")) is False:
+        words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
+    activation = given.get("activation")
+    if isinstance(activation, str) and activation in ACTIVATIONS and record.takes_activation:
+        words.append(activation)
+    return " ".join(words)
+
+
+def _text(value) -> str | None:
+    """A Python value as a cnnspec value: 3 -> 3, (3, 3) -> 3x3, "same" -> same."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and value.isidentifier():
+        return value
+    if isinstance(value, (tuple, list)) and value and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return "x".join(map(str, value))
+    return None
+
+
+def _ir(field_type: str, value):
+    """A Python value as the IR holds a field of ``field_type``: a size as a list, one
+    number for both sides of a pair or a padding."""
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    if isinstance(value, int) and field_type in ("pair", "padding"):
+        return [value, value]
+    return value
+
+
+def foreign_hint(call: ForeignCall) -> str | None:
+    """The hint for a Keras or PyTorch layer call: which library's syntax it is, and the
+    cnnspec line (or the kind's usage where its values cannot be read); None for a call that
+    names no layer kind or is cnnspec's own."""
+    if not is_foreign(call.name, call.module):
+        return None
+    kind = foreign_kind(call.name)
+    if kind is None:
+        return None
+    lib = library(call.name, call.module)
+    line = cnnspec_line(kind, lib, call.args, call.kwargs)
+    if line is None:
+        usage = KINDS[kind].usage or kind
+        return f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: {usage}"
+    return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
