@@ -265,6 +265,8 @@ CASES = [
     ("input 1x8x8\nconv 8 3\ntrain {\n  data npz:missing.npz\n}\n", "^unexpected ':'", 4, 11,
      ('^in a spec a file path is a string in double quotes: write npz\\("missing.npz"\\) '
       "\\(`npz:PATH` is the form of the command line's --data\\)$")),
+    ('input 1x8x8\nconv 8 3\ntrain {\n  data npz:"my data.npz"\n}\n', "^unexpected ':'", 4, 11,
+     'write npz\\("my data.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 relu tanh\n", "two activations", 2, 17, None),
     ("input 1x8x8\nconv 8 3x3 stride 1 stride 2\n", "given twice", 2, 21, None),
     ("input 1x8x8\na: conv 8 3x3\na: conv 8 3x3\n", "duplicate layer name 'a'", 3, 1, "line 2"),

@@ -449,10 +449,18 @@ def _dataset_path_hint(exc: UnexpectedInput, text: str) -> str | None:
     arg = None if kind is None else next((a for a in kind.args if a.kind == "path"), None)
     if arg is None:
         return None
-    written = lines[exc.line - 1][exc.column:].split("#", 1)[0].strip()
-    path = written.split()[0] if written else "data/train.npz"
+    path = _path_written(lines[exc.line - 1][exc.column:]) or "data/train.npz"
     return (f'in a spec a file path is a string in double quotes: write {name}("{path}") '
             f"(`{name}:PATH` is the form of the command line's --data)")
+
+
+def _path_written(rest: str) -> str:
+    """The path at the start of ``rest`` (what follows ``npz:``): its first word, or the
+    whole of a quoted one (``"my data.npz"``, as a shell needs it); "" for none."""
+    written = rest.split("#", 1)[0].strip()
+    if written.startswith('"'):
+        return written[1:].split('"', 1)[0]
+    return written.split()[0] if written else ""
 
 
 def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
