@@ -606,7 +606,8 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
     try:
         if stop_requested:
             raise KeyboardInterrupt  # pressed while the last epoch was validated
-        test = score(session.model, prepared.test.x, prepared.test.y)
+        test = score(session.model, prepared.test.x, prepared.test.y,
+                     session.training["batch_size"])  # as validation: see loop._end_epoch
         summary.update(test_loss=test.loss, test_acc=test.accuracy,
                        test_examples=len(prepared.test.y))
         _close_summary(summary, position, started, session.training["monitor"])
