@@ -143,11 +143,11 @@ def test_ctrl_c_while_the_last_epoch_is_validated_stops_before_the_test_figures(
     real, epochs = loop.score, straight.spec.ir["training"]["epochs"]
     validated = []
 
-    def pressed_while_validating(model, x, y):
+    def pressed_while_validating(model, x, y, batch_size):
         validated.append(1)
         if len(validated) == epochs:  # the last epoch's validation
             os.kill(os.getpid(), signal.SIGINT)
-        return real(model, x, y)
+        return real(model, x, y, batch_size)
 
     monkeypatch.setattr(loop, "score", pressed_while_validating)
     with pytest.raises(Interrupted, match="after the last epoch") as info:
