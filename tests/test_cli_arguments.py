@@ -79,3 +79,26 @@ def test_an_option_given_dashes_as_its_value_reads_them(argv, message, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "'--'" in err
+
+
+REPORTING = ["summary", "time", "init-report", "compare", "sweep", "eval", "predict"]
+
+
+@pytest.mark.parametrize("command", REPORTING)
+def test_every_report_takes_text_and_table_alike_and_json(command):
+    """One --format for every command that reports: the readable form is asked for by either
+    word (summary's was `table`, eval's `text`, and a user should not have to know which)."""
+    from cnnspec.cli import build_parser, command_parser
+
+    parser = command_parser(build_parser(), command)
+    formats = next(action for action in parser._actions if action.dest == "format")
+    assert formats.choices == ("text", "table", "json") and formats.default == "text"
+
+
+@pytest.mark.parametrize("word", ["table", "text"])
+def test_the_readable_report_is_the_same_by_either_word(word, capsys):
+    from pathlib import Path
+
+    spec = str(Path(__file__).parent.parent / "specs" / "digits.cnn")
+    assert main(["summary", spec, "--format", word]) == 0
+    assert capsys.readouterr().out.startswith("Model: digits")

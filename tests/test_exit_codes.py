@@ -344,7 +344,7 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["init-report", "{spec}", "--phase", "--grid", "-1x2"], "write --grid=-1x2"),
     # argparse's own messages quote a value cut short, as cnnspec's do
     (["summary", "{spec}", "--format", "a" * 5000],
-     f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'table', 'json')"),
+     f"invalid choice: '{'a' * 79}... (5,002 characters) (choose from 'text', 'table', 'json')"),
     (["check", "{spec}", "--strict=" + "b" * 500],
      f"ignored explicit argument '{'b' * 79}... (502 characters)"),
     # positionals beyond what the command takes: its own usage and name, not cnnspec's

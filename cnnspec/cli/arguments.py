@@ -223,8 +223,16 @@ def add_weights_and_format(parser: argparse.ArgumentParser) -> None:
                         help="use the last checkpoint instead of the best epoch's weights "
                         "(best.npz, chosen on the validation split by the spec's monitor, "
                         "when the run validated)")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format (default text)")
+    add_format(parser)
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """``--format``, declared once for every command that reports: readable text, or JSON with
+    the same content. ``table`` is taken as ``text``: the reports that are tables were asked
+    for by that word, the others by ``text``, and a user should not have to know which."""
+    parser.add_argument("--format", choices=("text", "table", "json"), default="text",
+                        help="readable text (the default; `table` is the same) or JSON with the "
+                        "same content")
 
 
 def weights_chosen(args: argparse.Namespace) -> str:

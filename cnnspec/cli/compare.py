@@ -7,6 +7,7 @@ from pathlib import Path
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_format,
     add_spec,
     fraction,
     new_folder,
@@ -64,8 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the run folders (default runs/compare-<spec-name>-<time>)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="output format (default table)")
+    add_format(parser)
     add_data_dir(parser)
 
 

@@ -6,6 +6,7 @@ import sys
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_format,
     add_spec,
     first_given,
     nonnegative_int,
@@ -77,8 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{JACOBIAN_INPUTS} at most)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, metavar="S",
                         help="seed of the weights and the batch (default 0)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="output format (default table)")
+    add_format(parser)
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
     add_data_dir(parser)

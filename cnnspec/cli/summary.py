@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import add_dtype, add_spec
+from cnnspec.cli.arguments import add_dtype, add_format, add_spec
 from cnnspec.cli.check import report
 
 HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
@@ -12,8 +12,7 @@ HELP = ("summarise a spec: per layer its window, output shape, params and init (
 
 def add_arguments(parser) -> None:
     add_spec(parser)
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="a readable table (default) or JSON with the same content")
+    add_format(parser)
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors")
     add_dtype(parser, "the precision `train --dtype` will train in: memory counted in it, "
               "inits held to its range")

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli.arguments import add_data_dir, add_spec, new_folder, positive_int
+from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
@@ -48,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep each cell's weights (checkpoint.npz, best.npz)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="output format (default table)")
+    add_format(parser)
     add_data_dir(parser)
 
 

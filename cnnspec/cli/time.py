@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from cnnspec.cli.arguments import add_dtype, add_spec, positive_int
+from cnnspec.cli.arguments import add_dtype, add_format, add_spec, positive_int
 from cnnspec.cli.check import report
 from cnnspec.errors import counted
 
@@ -25,8 +25,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--iterations", type=positive_int, default=10, metavar="K",
                         help="timed steps; every figure is the median over them (default 10)")
     add_dtype(parser, "the precision the step computes in, as `train --dtype`")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="a readable table (default) or JSON with the same content")
+    add_format(parser)
 
 
 def run(args) -> int:
