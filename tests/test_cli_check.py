@@ -347,6 +347,25 @@ def test_check_reads_an_npz_file_and_refuses_what_train_would(write, tmp_path, c
     assert capsys.readouterr().out == f"{path}: ok (4 layers, 475 params)\n"
 
 
+def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train_refuses_it(
+        write, tmp_path, capsys, monkeypatch):
+    """summary needs no data to describe the network, but a missing data file is what train
+    and check would stop at: a warning at the data setting (an error with --strict)."""
+    monkeypatch.chdir(tmp_path)
+    path = write("net.cnn", NPZ_SPEC)
+    assert main(["summary", path]) == 0
+    out, err = capsys.readouterr()
+    assert "Total params: 475" in out
+    assert (f"{path}:6:3: warning: npz file not found: data.npz (train and check refuse the "
+            "spec until it is there)\n") in err
+    assert main(["summary", path, "--strict"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"{path}:6:3: error: npz file not found: data.npz" in err
+    _save_npz(tmp_path / "data.npz")
+    assert main(["summary", path, "--strict"]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_check_of_a_json_ir_locates_an_unreadable_npz_file_at_its_path(write, tmp_path, capsys,
                                                                         monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -5,6 +5,7 @@ import json
 
 from cnnspec.cli.arguments import add_dtype, add_format, add_spec
 from cnnspec.cli.check import report
+from cnnspec.errors import SpecErrors
 
 HELP = ("summarise a spec: per layer its window, output shape, params and init (formula, scale, "
         "fans); totals")
@@ -20,13 +21,19 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     # deferred: the checker (with the parser) loads when the command runs (`cnnspec --help` stays fast)
+    from cnnspec.check.checker import as_error
     from cnnspec.check.load import load
     from cnnspec.check.summary import summary_dict, summary_table
 
     # A spec too large to train here is summarised (its memory said in a warning): the
     # summary is where its memory error sends the user.
     checked = load(args.spec, strict=args.strict, for_training=False, dtype=args.dtype)
-    report(checked.warnings)
+    from cnnspec.training.compat import missing_file_warnings
+
+    missing = missing_file_warnings(checked)
+    if args.strict and missing:
+        raise SpecErrors([as_error(w) for w in missing])
+    report(checked.warnings + missing)
     if args.format == "json":
         print(json.dumps(summary_dict(checked), indent=2))
     else:

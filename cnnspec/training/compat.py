@@ -5,6 +5,8 @@ it is read, and is checked here the same way: by ``train`` once it has loaded th
 would refuse ``check`` refuses first."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from cnnspec.check.checker import as_error
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
@@ -68,6 +70,20 @@ def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
     if example_count(checked.ir["training"]["data"]) is not None:
         return []
     return batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)
+
+
+def missing_file_warnings(checked: CheckedSpec) -> list[SpecError]:
+    """A warning at the spec's data setting when its data file (``npz``) is not there: a
+    command that describes the network without reading the data (``summary``) still says
+    that ``train`` and ``check`` would refuse the spec as it stands."""
+    data = checked.ir["training"]["data"]
+    if image_shape(data) is not None or Path(data["path"]).exists():
+        return []
+    return [checked.spec.error(
+        f"npz file not found: {data['path']} (train and check refuse the spec until it is "
+        "there)", "training", "data", severity="warning",
+        hint="check the path (a relative one is read from the folder the command runs in); "
+        "summary describes the network without the data")]
 
 
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
