@@ -292,11 +292,31 @@ def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, cap
     path = tmp_path / "huge.cnn"
     path.write_text(SPEC.replace("batch 8", "batch 100000000"))
     assert main(["time", str(path), "--batch", "2", "--iterations", "1"]) == 0
-    assert "warning: training would need" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # the training figure is check's warning, counted here, not repeated
+    assert err == (f"note: `cnnspec check {path}` reports 1 problem in training this spec, "
+                   "not in timing it\n")
+    assert main(["check", str(path)]) == 2
+    assert "error: training would need" in capsys.readouterr().err
     assert main(["time", str(path), "--batch", "100000000", "--iterations", "1"]) == 2
     err = capsys.readouterr().err
     assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
     assert "hint: a smaller --batch" in err and "of data" not in err and "Traceback" not in err
+
+
+def test_times_memory_is_counted_for_its_one_process_not_the_specs_cores():
+    """time clocks the batch whole on one thread: its memory is one process's, not the two
+    halves (and the second process) that `cores 2` would train it in."""
+    from cnnspec.check.memory import measuring_estimate
+
+    checked = check(parse(SPEC.replace("batch 8", "batch 256"), path="net.cnn"),
+                    for_training=False)
+    assert checked.ir["training"]["cores"] == 2
+    split, whole = (measuring_estimate(checked.spec, checked.layers, 256, "float32",
+                                       recording=False, data=False, whole=w)
+                    for w in (False, True))
+    assert split.split_extra > 0 and whole.split_extra == 0
+    assert whole.process == split.process - split.split_extra
 
 
 OVERFLOWING = SPEC.replace("conv1: conv 4 3x3 pad same relu",

@@ -240,12 +240,15 @@ def with_recording(memory: MemoryEstimate, spec: Spec,
 
 
 def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: str, *,
-                       recording: bool, data: bool) -> MemoryEstimate:
+                       recording: bool, data: bool, whole: bool = False) -> MemoryEstimate:
     """The memory of a process that runs the network on a batch of its own, ``batch`` inputs
     in ``dtype``, rather than training it (``cnnspec time``, the init lab): a step at that
-    batch, what recording every layer's output and gradient keeps when
-    ``recording``, and the spec's data set only when the batch is drawn from it (``data``)."""
+    batch (split into the spec's ``cores`` parts, unless it runs ``whole``), what recording
+    every layer's output and gradient keeps when ``recording``, and the spec's data set only
+    when the batch is drawn from it (``data``)."""
     training = {**spec.ir["training"], "batch_size": batch}
+    if whole:
+        training["cores"] = 1
     at_batch = dataclasses.replace(spec, ir={**spec.ir, "training": training})
     memory = estimate(at_batch, layers, dtype)
     if not data:
@@ -548,11 +551,14 @@ def fewer_images(data: dict) -> str:
 class Task:
     """What a process does with a spec, as its memory errors say it: ``name`` ("training");
     ``smaller``, the hint that lowers its step where that is not the spec's batch to change
-    (a command's option); whether it reads the spec's data set (``reads_data``)."""
+    (a command's option); whether it reads the spec's data set (``reads_data``); whether it
+    runs the batch whole in one process whatever the spec's ``cores`` (``whole``: ``time``
+    clocks a step on one thread)."""
 
     name: str = "training"
     smaller: str | None = None
     reads_data: bool = True
+    whole: bool = False
 
 
 TRAINING = Task()
@@ -565,7 +571,7 @@ def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, task: Tas
     a step, the init lab's measurements) would not fit in the machine's memory doing so on
     ``batch`` inputs in ``dtype`` (:func:`measuring_estimate`); before anything is allocated."""
     memory = measuring_estimate(checked.spec, checked.layers, batch, dtype,
-                                recording=recording, data=task.reads_data)
+                                recording=recording, data=task.reads_data, whole=task.whole)
     errors = [error for error in memory_problems(checked.spec, memory, None, task)
               if error.severity == "error"]
     if errors:
