@@ -178,7 +178,12 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
     train(spec, Settings(epochs=1), run_dir=tmp_path / "short", **FAST)
     extended = resume(tmp_path / "short", Settings(epochs=3), **FAST)
     assert_same_run(extended, straight)
-    assert extended.summary["extended"] == [{"from_epochs": 1, "to_epochs": 3}]
+    # summary.json's "command" started the run with 1 epoch; the extension says its own
+    assert extended.summary["command"].startswith("cnnspec train ")
+    assert "--epochs 1" in extended.summary["command"]
+    assert extended.summary["extended"] == [{
+        "from_epochs": 1, "to_epochs": 3,
+        "command": f"cnnspec train --resume {tmp_path / 'short'} --epochs 3"}]
     saved = json.loads((tmp_path / "short" / rundir.SPEC_JSON).read_text())
     assert saved["training"]["epochs"] == 3
     with pytest.raises(RunError, match="^epochs 2 is fewer than the run's 3 epochs$") as info:

@@ -288,8 +288,11 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     if more:  # every refusal is behind: the run folder may now say so
         write_json(run.spec_json, checked.ir)
         position.finished = False
-        summary.setdefault("extended", []).append({"from_epochs": planned,
-                                                   "to_epochs": training["epochs"]})
+        # "command" started the run with fewer epochs: each extension says how it went on
+        extension = command_line("cnnspec train --resume", run.path)
+        summary.setdefault("extended", []).append({
+            "from_epochs": planned, "to_epochs": training["epochs"],
+            "command": f"{extension} --epochs {training['epochs']}"})
         summary.setdefault("overrides", {})["epochs"] = training["epochs"]
     if position.finished and summary.get("status") == "finished":
         # a finished run extends: the hint says how, with twice its epochs for an example
