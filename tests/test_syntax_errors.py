@@ -250,6 +250,19 @@ CASES = [
       "KERNEL")),
     ('input 1x8x8\nConv2D(16, 3, padding="same")\n', "^unknown layer kind 'Conv2D'$", 2, 1,
      "^this is Keras syntax; in cnnspec the layer is the line `conv 16 3 pad same`$"),
+    # after a cnnspec label (Python's annotation): the line keeps the label
+    ("input 1x8x8\nconv1: nn.Conv2d(1, 6, 5)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch",
+     2, 8, "^this is PyTorch syntax; in cnnspec the layer is the line `conv1: conv 6 5`$"),
+    ('input 1x8x8\nc1: Conv2D(32, (3, 3), activation="relu")\n', "as Keras writes it", 2, 5,
+     "the line `c1: conv 32 3x3 relu`$"),
+    ("input 1x8x8\nc1: Conv2D(32, 3)\n", "^unknown layer kind 'Conv2D'$", 2, 5,
+     "the line `c1: conv 32 3`$"),
+    # a container, its brackets closed on later lines: the layers go one per line
+    ("input 1x8x8\nmodel = nn.Sequential(\n", ("^nn.Sequential\\(...\\) is a container of "
+     "layers as PyTorch writes it, not a cnnspec line$"), 2, 9,
+     "^this is PyTorch syntax; a spec needs no container: it lists the layers themselves"),
+    ("input 1x8x8\nmodel = keras.Sequential([\n", "container of layers as Keras", 2, 9,
+     "one per line in their order, e.g. `conv1: conv 16 3x3 relu`$"),
     # a setting written with '=': the line without it
     ("input 1x8x8\nconv 8 3\ntrain {\n  lr = 0.1\n}\n", "^a setting is written without '='$",
      4, 6, "^write `lr 0.1`; a setting's value follows its name after a space"),

@@ -72,20 +72,35 @@ class ForeignCall:
     args: list
     kwargs: dict
     columns: tuple[int, int] = (0, 0)
+    label: str | None = None  # `conv1: nn.Conv2d(...)`: a cnnspec label before the call
+
+
+# Brackets a line may leave open for the lines after it (``model = nn.Sequential(``,
+# ``keras.Sequential([``): closed, the line reads as the call it begins.
+UNCLOSED_ENDINGS = ("", ")", "])", "]")
+# Classes that hold a network's layers rather than being one: a spec lists the layers
+# themselves, one per line.
+CONTAINERS = ("Sequential", "ModuleList")
 
 
 def python_call(line: str) -> ForeignCall | None:
     """The layer call on a line of Python: ``Conv2D(...)``, ``x = nn.Conv2d(...)``,
-    ``model.add(Conv2D(...))``, ``x = Conv2D(...)(x)`` or ``Conv2D(...),`` (an item of a
-    Sequential list); else None."""
+    ``model.add(Conv2D(...))``, ``x = Conv2D(...)(x)``, ``Conv2D(...),`` (an item of a
+    Sequential list), ``conv1: nn.Conv2d(...)`` (after a cnnspec label, which Python reads as
+    an annotation) or ``model = nn.Sequential(`` (its brackets closed on later lines); else
+    None."""
     indent = len(line) - len(line.lstrip())
-    try:
-        tree = ast.parse(line.strip().rstrip(","))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, or too deep
+    statement = _python_statement(line.strip().rstrip(","))
+    if statement is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Expr, ast.Assign)):
+    label = None
+    if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) \
+            and statement.value is None:
+        label, call = statement.target.id, statement.annotation
+    elif isinstance(statement, (ast.Expr, ast.Assign)):
+        call = statement.value
+    else:
         return None
-    call = tree.body[0].value
     if isinstance(call, ast.Call) and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
         call = call.args[0]  # model.add(...)
     while isinstance(call, ast.Call) and isinstance(call.func, ast.Call):
@@ -97,7 +112,20 @@ def python_call(line: str) -> ForeignCall | None:
         return None
     return ForeignCall(names[-1], ".".join(names[:-1]), [_literal(arg) for arg in call.args],
                        {k.arg: _literal(k.value) for k in call.keywords if k.arg},
-                       (indent + call.func.col_offset, indent + call.func.end_col_offset))
+                       (indent + call.func.col_offset, indent + call.func.end_col_offset),
+                       label)
+
+
+def _python_statement(code: str) -> ast.stmt | None:
+    """The one statement ``code`` is in Python, its brackets closed where it leaves them
+    open (:data:`UNCLOSED_ENDINGS`); None for anything else."""
+    for ending in UNCLOSED_ENDINGS:
+        try:
+            tree = ast.parse(code + ending)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # not Python, too deep
+            continue
+        return tree.body[0] if len(tree.body) == 1 else None
+    return None
 
 
 def _dotted(func: ast.expr) -> list[str] | None:
@@ -191,12 +219,24 @@ def foreign_hint(call: ForeignCall) -> str | None:
     names no layer kind or is cnnspec's own."""
     if not is_foreign(call.name, call.module):
         return None
+    lib = library(call.name, call.module)
+    if call.name in CONTAINERS:
+        return (f"this is {lib} syntax; a spec needs no container: it lists the layers "
+                "themselves, one per line in their order, e.g. `conv1: conv 16 3x3 relu`")
     kind = foreign_kind(call.name)
     if kind is None:
         return None
-    lib = library(call.name, call.module)
     line = cnnspec_line(kind, lib, call.args, call.kwargs)
     if line is None:
         usage = KINDS[kind].usage or kind
         return f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: {usage}"
-    return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
+    labelled = f"{call.label}: {line}" if call.label else line
+    return f"this is {lib} syntax; in cnnspec the layer is the line `{labelled}`"
+
+
+def foreign_message(call: ForeignCall) -> str:
+    """The error for a line that is a Keras or PyTorch call (one :func:`foreign_hint`
+    answers): a layer or a container of layers, as that library writes it."""
+    what = "a container of layers" if call.name in CONTAINERS else "a layer"
+    called = ".".join(filter(None, (call.module, call.name)))
+    return f"{called}(...) is {what} as {library(call.name, call.module)} writes it, not a cnnspec line"

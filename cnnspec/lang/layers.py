@@ -167,7 +167,9 @@ class ReadLayer:
 STATEMENT_KEYWORDS = ("model", "input", "default", "output", "repeat", "train")
 
 
-def read_kind(head: Word | Call) -> str:
+def read_kind(head: Word | Call, label: str | None = None) -> str:
+    """The kind ``head`` names (an alias read as its kind); an unknown one is a SpecError,
+    whose hint for another library's call is the cnnspec line (``label: conv 16 3``)."""
     name = ALIASES.get(head.name, head.name)
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
@@ -184,12 +186,12 @@ def read_kind(head: Word | Call) -> str:
         elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 
-            hint = foreign_hint(_foreign_call(head)) or hint
+            hint = foreign_hint(_foreign_call(head, label)) or hint
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
 
 
-def _foreign_call(head: Call):
+def _foreign_call(head: Call, label: str | None):
     """A head written as a call, as Python would read it (a ``ForeignCall``): numbers,
     sizes (3x3: Python's (3, 3)) and strings are values; a bare word would be a Python
     variable, of no known value."""
@@ -207,12 +209,12 @@ def _foreign_call(head: Call):
     from cnnspec.lang.foreign import ForeignCall
 
     return ForeignCall(head.name, "", [python(arg) for arg in head.args],
-                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs})
+                       {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label)
 
 
 def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     """Read ``stmt``'s values into fields; ``display`` names the layer in messages."""
-    kind_name = read_kind(stmt.head)
+    kind_name = read_kind(stmt.head, stmt.label)
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)

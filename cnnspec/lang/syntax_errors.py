@@ -396,7 +396,7 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     """The error for a Keras or PyTorch layer written as Python (``nn.Conv2d(1, 16, 3)``),
     with the caret under the class it calls; None for a line that is no such call."""
     # only when a line fails to parse: a spec that parses never needs it
-    from cnnspec.lang.foreign import foreign_hint, library, python_call
+    from cnnspec.lang.foreign import foreign_hint, foreign_message, python_call
 
     lines = source_lines(text)
     if not 0 < exc.line <= len(lines):
@@ -405,10 +405,8 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     hint = None if call is None else foreign_hint(call)
     if hint is None:
         return None
-    called = ".".join(filter(None, (call.module, call.name)))
     first, end = call.columns
-    return SpecError(f"{called}(...) is a layer as {library(call.name, call.module)} writes "
-                     "it, not a cnnspec line", span=Span(exc.line, first + 1, exc.line, end + 1),
+    return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
                      hint=hint, file=path)
 
 
