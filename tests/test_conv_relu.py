@@ -22,8 +22,10 @@ CASES = [
     ("im2col", np.float64, (5, 3, 10, 9), (6, 3, 3, 3), (1, 1), SAME),  # columns kept
     ("im2col", np.float64, (5, 16, 9, 8), (4, 16, 3, 3), (2, 1), ASYMMETRIC),
     ("im2col", np.float32, (5, 16, 16, 16), (32, 16, 3, 3), (2, 2), SAME),  # ResNet's "down"
-    ("blocks", np.float64, (5, 16, 9, 8), (6, 16, 3, 3), (1, 1), SAME),
-    ("blocks", np.float32, (5, 6, 9, 8), (16, 6, 5, 5), (1, 1), VALID),
+    ("rows", np.float64, (5, 16, 9, 8), (6, 16, 3, 3), (1, 1), SAME),
+    ("rows", np.float32, (5, 6, 9, 8), (16, 6, 5, 5), (1, 1), VALID),
+    ("blocks", np.float64, (5, 16, 9, 8), (6, 16, 3, 3), (2, 1), SAME),
+    ("blocks", np.float32, (5, 6, 11, 8), (16, 6, 5, 5), (2, 1), VALID),
     ("winograd", np.float32, (4, 16, 32, 32), (16, 16, 3, 3), (1, 1), SAME),
     ("winograd", np.float32, (10, 17, 21, 19), (20, 17, 3, 3), (1, 1), ASYMMETRIC),
 ]
@@ -31,13 +33,16 @@ CASES = [
 
 def _path_limits(monkeypatch, path):
     """Thresholds that send the cases of ``path`` there: the whole batch one chunk for the
-    planned path; otherwise chunks of two images, batch-last blocks from two images on."""
+    planned path; otherwise chunks of two images, batch-last blocks (by kernel rows at
+    stride 1) from two images on."""
     if path == "planned":
         monkeypatch.setattr(conv_tuned, "thresholds",
                             lambda: Thresholds(chunk_bytes=2 ** 30, chunk_columns=2 ** 20))
         return
     monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
-    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2 if path == "blocks" else 10 ** 6)
+    monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES",
+                        2 if path in ("blocks", "rows") else 10 ** 6)
 
 
 def _pair_and_fused(w, b, stride, pads):

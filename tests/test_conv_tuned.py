@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from cnnspec.engine import conv, conv_tuned, footprint
+from cnnspec.engine import conv, conv_tuned, footprint, row_taps
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
@@ -104,18 +104,24 @@ SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_bloc
          "col2im_block", "im2col_wide", "_small_plan"]
 
 
+# row_taps' passes, counted as "rows.<name>"
+SPIED_ROWS = ["correlate", "weight_grad", "input_grad"]
+
+
 @pytest.fixture
 def calls(monkeypatch):
-    """How often each spied function of the tuned module ran."""
-    counts = dict.fromkeys(SPIED, 0)
-    for name in SPIED:
-        original = getattr(conv_tuned, name)
+    """How often each spied function of the tuned module (and of row_taps) ran."""
+    counts = dict.fromkeys([*SPIED, *(f"rows.{name}" for name in SPIED_ROWS)], 0)
+    spied = [(conv_tuned, name, name) for name in SPIED]
+    spied += [(row_taps, name, f"rows.{name}") for name in SPIED_ROWS]
+    for module, name, key in spied:
+        original = getattr(module, name)
 
-        def spy(*args, _name=name, _original=original, **kwargs):
-            counts[_name] += 1
+        def spy(*args, _key=key, _original=original, **kwargs):
+            counts[_key] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(conv_tuned, name, spy)
+        monkeypatch.setattr(module, name, spy)
     return counts
 
 
@@ -281,9 +287,11 @@ BLOCK_CASES = [((3, 3), (1, 1), "same", (1, 1)), ((3, 3), (2, 1), "same", (1, 1)
 def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, stride, pad,
                                        dilation):
     """Batch-last blocks of two images over five (a shorter last block), on both sides of the
-    kept-columns limit, against the reference; the input gradient on blocks too where it is a
-    transposed convolution with enough rows (F*kh*kw)."""
+    kept-columns limit, against the reference: by kernel rows at stride 1, else by columns;
+    the input gradient on blocks too where it is a transposed convolution with enough rows
+    (F*kh*kw), by kernel rows where the forward ran so and it is not."""
     monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
     pads = _pads(pad, kernel, dilation)
@@ -292,12 +300,34 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
         _compare(x, w, b, stride, pads, dilation, work={}, repeat=2)
         _compare(x, w, None, stride, pads, dilation)
     blocked = c * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
+    rows, columns = blocked and stride == (1, 1), blocked and stride != (1, 1)
     passes = 2 * 3  # dtypes, passes of the two comparisons
-    assert calls["_weight_grad_blocks"] == (passes if blocked else 0)
+    assert calls["_weight_grad_blocks"] == passes * columns
+    assert calls["rows.weight_grad"] == passes * rows
     back = conv_tuned._input_grad_window(conv_tuned.window((9, 8), kernel, stride, pads,
                                                            dilation), f, c)
     transposed = back is not None and f * kernel[0] * kernel[1] >= conv_tuned.THIN_ROWS
-    assert calls["_correlate_blocks"] == passes * (blocked + transposed)
+    assert calls["_correlate_blocks"] == passes * columns
+    assert calls["rows.correlate"] == passes * (rows + transposed)  # transposed: stride 1
+    assert calls["rows.input_grad"] == passes * (rows and back is None)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_rows_ignore_what_a_longer_batch_left_in_the_last_blocks_spare_slots(
+        monkeypatch, calls, dtype):
+    """Blocks of two images: six images, the sixth infinite, then five in the same buffers,
+    whose last block's spare slot still holds the sixth: the gradients are the reference's
+    (the slot is zeroed, where infinity times a zero gradient would be NaN)."""
+    monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
+    x, w, b = _arrays(6, 6, 16, (5, 5), dtype, hw=(9, 8))
+    x[5] = np.inf
+    work = {}
+    with np.errstate(invalid="ignore"):  # the sixth image's own outputs: inf - inf
+        conv_tuned.conv2d_forward(x, w, b, work=work)
+    _compare(x[:5], w, b, (1, 1), (0, 0, 0, 0), (1, 1), work=work)
+    assert calls["rows.correlate"] == 2 and calls["rows.weight_grad"] == 1
 
 
 def test_blocks_only_at_width_stride_1_with_enough_rows_and_images(monkeypatch):

@@ -252,7 +252,7 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
     methods = {layer["name"]: layer["method"] for layer in report["layers"]}
     fused = {layer["name"]: layer["fused"] for layer in report["layers"]}
     assert methods["wino_relu"] == "winograd" and fused["wino_relu"] == ["wino"]
-    assert methods["wide"] in ("blocks", "im2col")
+    assert methods["wide"] in ("rows", "im2col")
     assert methods["fc"] == ""
     assert main(["time", str(path), "--iterations", "1", "--batch", "1"]) == 0
     rows = capsys.readouterr().out.splitlines()
@@ -271,18 +271,19 @@ def test_method_names_every_path_of_the_tuned_conv():
 
     rng = np.random.default_rng(0)
 
-    def ran(n, c, hw, f, k, work):
+    def ran(n, c, hw, f, k, work, stride=(1, 1)):
         x = rng.standard_normal((n, c, hw, hw)).astype(np.float32)
         w = rng.standard_normal((f, c, k, k)).astype(np.float32)
         pad = k // 2
-        _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (pad,) * 4, (1, 1), work)
+        _, cache = conv_tuned.conv2d_forward(x, w, None, stride, (pad,) * 4, (1, 1), work)
         return conv_tuned.method(cache)
 
     assert ran(32, 16, 16, 16, 3, {}) == "winograd"
     assert ran(1, 2, 6, 3, 3, {}) == "planned"
-    assert ran(256, 6, 14, 16, 5, {}) == "blocks"
+    assert ran(256, 6, 14, 16, 5, {}) == "rows"
+    assert ran(256, 6, 14, 16, 5, {}, stride=(2, 1)) == "blocks"
     assert ran(2, 16, 64, 16, 5, {}) == "im2col"
-    assert set(conv_tuned.METHODS) == {"winograd", "planned", "blocks", "im2col"}
+    assert set(conv_tuned.METHODS) == {"winograd", "planned", "blocks", "rows", "im2col"}
 
 
 def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, capsys):

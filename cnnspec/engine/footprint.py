@@ -29,6 +29,8 @@ from cnnspec.engine.chunking import (
     THIN_ROWS,
     chunk_bytes,
     chunk_step,
+    row_tap_images,
+    row_tap_values,
 )
 from cnnspec.shapes import ceil_mode_pads
 
@@ -413,7 +415,10 @@ def _blocks(geo: Geometry, n: int, itemsize: int) -> tuple[bool, bool]:
 def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
     """Batch-last blocks (:func:`cnnspec.engine.windows.batch_blocks`): the input copied into
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
-    product and its laid-out output gradient, all kept; nothing of the input cached."""
+    product and its laid-out output gradient, all kept; nothing of the input cached. At
+    stride 1 by kernel rows (:func:`_conv_row_taps`)."""
+    if _by_rows(geo, n, itemsize):
+        return _conv_row_taps(geo, n, itemsize, with_dx)
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     step = chunk_images(rows, size, n, itemsize)
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
@@ -424,6 +429,48 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
                      shared=dx_work, shared_key=(geo, n),
                      backward_temp=out + max(2 * rows * geo.f * itemsize, dx_temp),
                      frees_cache=False)
+
+
+def _by_rows(geo: Geometry, n: int, itemsize: int) -> bool:
+    """Whether a conv on batch-last blocks multiplies by kernel rows (as
+    :func:`cnnspec.engine.conv_tuned._correlate_on_blocks` decides): stride 1, and a block
+    of ``BLOCKED_IMAGES`` images (or the whole batch) in the cache."""
+    forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
+    step = row_tap_images(forward, n, itemsize, chunk_bytes())
+    return geo.stride == (1, 1) and step >= min(n, BLOCKED_IMAGES)
+
+
+def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
+    """Batch-last blocks multiplied by kernel rows (:mod:`cnnspec.engine.row_taps`), blocks
+    as :func:`cnnspec.engine.chunking.row_tap_images` sizes them: the blocks, one block
+    widened, its product and one kernel row's, kept from the forward pass; the laid-out
+    output gradient from the backward pass on; the weight gradient's sums by kernel row,
+    one row's product and the result while it runs. The input gradient: the transposed
+    convolution where it pays, else the row taps' own (:func:`_row_taps_input_grad`)."""
+    forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
+    step = row_tap_images(forward, n, itemsize, chunk_bytes())
+    rows, size = geo.c * geo.taps, geo.ho * geo.wo
+    blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
+    out = geo.f * n * size * itemsize
+    grad_temp = (2 * rows + geo.c * geo.kernel[1]) * geo.f * itemsize
+    dx = dx_work = dx_temp = 0
+    if with_dx and _transposed_back(geo) is None:
+        dx, dx_work = _row_taps_input_grad(geo, n, itemsize)
+    elif with_dx:
+        dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
+    return Footprint(out=out, work=blocks + forward * step * itemsize, dx=dx,
+                     back_work=geo.f * size * step * itemsize, shared=dx_work,
+                     shared_key=(geo, n), backward_temp=out + max(grad_temp, dx_temp),
+                     frees_cache=False)
+
+
+def _row_taps_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int]:
+    """(dx, its scratch) in bytes of :func:`cnnspec.engine.row_taps.input_grad`: the scratch
+    of one block (:func:`cnnspec.engine.chunking.row_tap_values`), shared by the convs of one
+    geometry."""
+    _, values = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
+    step = row_tap_images(values, n, itemsize, chunk_bytes())
+    return geo.c * n * geo.h * geo.w * itemsize, values * step * itemsize
 
 
 def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
