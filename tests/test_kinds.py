@@ -344,3 +344,26 @@ def test_the_reach_is_what_the_engines_outputs_read(name, case):
     assert reach.channels == any(len(set(r[:, 0])) > 1 for r in read)
     spans = [max(r[:, axis].max() - r[:, axis].min() + 1 for r in read) for axis in (1, 2)]
     assert tuple(spans) == reach.window
+
+
+@pytest.mark.parametrize("name, case", [(n, i) for n, i in CASES
+                                        if KINDS[n].negative_slope or KINDS[n].odd])
+def test_the_activation_facts_the_signal_estimate_reads_are_the_engines(name, case):
+    """``negative_slope``: the engine gives y above 0 and slope·y below (relu6 below its cap,
+    prelu at its starting slope), and the kind's signal factor is then (1 + s^2) / 2;
+    ``odd``: f(-y) = -f(y)."""
+    kind = KINDS[name]
+    example = kind.examples[case]
+    ir = kind.example_ir(example)
+    shapes = [tuple(s) for s in example.inputs]
+    inferred = kind.infer(ir, shapes)
+    layer = kind.build(Build(ir, inferred.output, inferred.pads, None, None,
+                             np.dtype("float64"), np.random.default_rng(0)))
+    y = np.random.default_rng(case).uniform(-5, 5, (4, *shapes[0]))
+    out = layer.forward([y], True)
+    if kind.negative_slope is not None:
+        slope = kind.negative_slope(ir)
+        np.testing.assert_allclose(out, np.where(y > 0, y, slope * y), rtol=1e-12)
+        assert kind.signal(ir, [2.0], shapes) == pytest.approx((1 + slope ** 2) / 2 * 2.0)
+    if kind.odd:
+        np.testing.assert_allclose(layer.forward([-y], True), -out, rtol=1e-12)

@@ -19,6 +19,24 @@ A conv's zero padding takes its share too: its border outputs sum fewer products
 than fan_in (:func:`read_share`), which on small maps decides a deep net's fate whatever the
 init's factor (a 201-layer tanh net on 4x4 maps, Glorot's factor 1, shrinks by 1e12).
 
+A max pool raises the signal: each output is the largest of ``k`` values. Where its input is
+a piecewise-linear activation (``relu``, ``leaky_relu``: ``f(y) = y`` above 0, ``s·y`` below)
+of a layer whose weights are drawn symmetric about 0 (or of a batch norm), or that layer's
+output itself (``s = 1``), the values are ``f`` of symmetric, roughly Gaussian sums, and
+``f`` is monotone, so the largest of ``k`` is ``f`` of the largest of ``k`` sums. The sums of
+one window are independent but for one part (the assumption of He et al.'s derivation: at
+init the weights decide each sum, and a window's neighbours see different weights): their
+input's mean times the sum of the kernel's weights, the same at every position of a channel
+(a share ``mean^2 / E[x^2]`` of the variance, which a batch norm takes out). Their largest is
+then ``f(sqrt(q) (sqrt(shared) C + sqrt(1 - shared) M))`` for ``M`` the largest of ``k``
+standard normals and ``C`` one more (:class:`Sums`, integrated numerically:
+:func:`largest_of_sums`): after a ReLU, nothing shared, a 2x2 pool multiplies the second
+moment by 3.06 (the std by 1.75), a pool on symmetric values by 1.55; an activation after the
+pool takes its share of those values the same way. A mean pool keeps the mean and divides
+the rest of the variance, but for the shared part, by its window's area. Dropout, while
+training, raises the second moment by ``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian
+images every layer's estimate is within 1.09x of a forward pass (tests/test_check.py).
+
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
 named kernels) use the mean square of their values; biases are ignored (usually zero). The
@@ -36,6 +54,7 @@ from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo
 from cnnspec.init.kernels import flat, kernel_values
 from cnnspec.kinds import KINDS, is_weighted
+from cnnspec.kinds.catalogue import piecewise_linear_factor
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
 
@@ -173,18 +192,130 @@ def _tap_energy(info: LayerInfo, kh: int, kw: int) -> list[list[float]]:
     return [[1.0] * kw for _ in range(kh)]
 
 
+@dataclass(frozen=True)
+class Sums:
+    """A layer's values as ``f(sqrt(q) (sqrt(shared) C + sqrt(1 - shared) M))``: ``M`` the
+    largest of ``k`` independent standard normals (``k = 1``: one normal, the symmetric sum
+    itself), ``C`` a standard normal that every position of a channel shares (the part of a
+    weighted layer's sums its input's mean gives: ``mean * sum(w)``, the same wherever the
+    kernel is), ``f`` the identity above 0 and ``slope`` times it below (1: the identity)."""
+
+    q: float
+    slope: float = 1.0
+    k: int = 1
+    shared: float = 0.0
+
+    def second_moment(self) -> float:
+        return self.q * self._moments()[0]
+
+    def mean(self) -> float:
+        return math.sqrt(self.q) * self._moments()[1]
+
+    def _moments(self) -> tuple[float, float]:
+        """:func:`largest_of_sums`; a slope beyond floating point's range (a leaky slope of
+        1e300, squared, raises OverflowError in Python) gives infinite moments, which the
+        warning then reports as beyond floating point (as :func:`kind_signal`)."""
+        try:
+            return largest_of_sums(self.k, self.shared, self.slope)
+        except OverflowError:
+            return math.inf, math.inf
+
+
+@functools.lru_cache(maxsize=1024)
+def largest_of_sums(k: int, shared: float, slope: float) -> tuple[float, float]:
+    """``(E[f(X)^2], E[f(X)])`` for ``X = sqrt(shared) C + sqrt(1 - shared) M`` (see
+    :class:`Sums`): over ``M``'s density ``k phi(m) Phi(m)^(k-1)`` (David & Nagaraja, "Order
+    Statistics", 2003, eq. 2.1.6) by Simpson's rule on [-12, 12], where it is below 1e-30 for
+    any ``k`` a spec can give, each point's expectation over ``C`` in closed form (the
+    moments of a normal's positive and negative parts). One normal: ``((1 + s^2) / 2, (1 -
+    s) / sqrt(2 pi))`` whatever is shared; the largest of 4 after a ReLU, nothing shared:
+    (1.54, 1.03)."""
+    if k == 1:
+        return piecewise_linear_factor(slope), (1 - slope) / math.sqrt(2 * math.pi)
+    alone, common = math.sqrt(1 - shared), math.sqrt(shared)
+
+    def moments(m: float) -> tuple[float, float]:
+        a = alone * m  # X = a + common * C
+        if common == 0:
+            part = a if a > 0 else slope * a
+            return part * part, part
+        z = a / common
+        above, below = _normal_cdf(z), _normal_cdf(-z)
+        bump = common * math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+        spread = a * a + shared
+        return (spread * above + a * bump + slope ** 2 * (spread * below - a * bump),
+                a * above + bump - slope * (bump - a * below))
+
+    def density(m: float) -> float:
+        return k * math.exp(-m * m / 2) / math.sqrt(2 * math.pi) * _normal_cdf(m) ** (k - 1)
+
+    panels = 960
+    h = 24.0 / panels
+    second = first = 0.0
+    for i in range(panels + 1):
+        m = -12.0 + i * h
+        weight = (1 if i in (0, panels) else 4 if i % 2 else 2) * density(m)
+        square, value = moments(m)
+        second += weight * square
+        first += weight * value
+    return second * h / 3, first * h / 3
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
 def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
     q: dict[str, float] = {"input": 1.0}
+    sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
+    means: dict[str, float] = {}  # outputs whose mean is known, on the same scale as q
     for info in layers:
         ins = [q[name] for name in info.inputs]
+        kind = KINDS[info.kind]
+        single = info.inputs[0] if len(info.inputs) == 1 else None
+        source = sums.get(single)
         if is_weighted(info.kind):
             ew2 = weight_second_moment(info)
             q[info.name] = (1.0 if ew2 is None else
                             summed_terms(info) * ew2 * ins[0] * read_share(info))
-        else:
-            q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
+            if ew2 is not None and info.weight_init.symmetric:
+                mean = means.get(single)
+                shared = 0.0 if mean is None or not ins[0] else min(1.0, mean * mean / ins[0])
+                sums[info.name] = Sums(q[info.name], shared=shared)
+                means[info.name] = 0.0
+            continue
+        q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
+        if kind.family == "norm":  # its batch statistics take the shared part out too
+            sums[info.name] = Sums(q[info.name])
+            means[info.name] = 0.0
+        elif source is not None and kind.negative_slope is not None:
+            sums[info.name] = Sums(source.q, source.slope * kind.negative_slope(info.ir),
+                                   source.k, source.shared)
+        elif source is not None and kind.max_of is not None:
+            sums[info.name] = Sums(source.q, source.slope,
+                                   source.k * kind.max_of(info.ir, info.input_shapes),
+                                   source.shared)
+        elif kind.mean_of is not None and single in means:
+            shared = 0.0 if source is None else source.shared
+            q[info.name] = _mean_pooled(ins[0], means[single], shared,
+                                        kind.mean_of(info.ir, info.input_shapes))
+        if info.name in sums:
+            q[info.name] = sums[info.name].second_moment()
+            means[info.name] = sums[info.name].mean()
+        elif single in means and (kind.mean_of is not None
+                                  or kind.family in ("dropout", "reshape")
+                                  or (kind.odd and means[single] == 0)):
+            means[info.name] = means[single]
     return q
+
+
+def _mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
+    """``E[x^2]`` of the mean of ``k`` values of second moment ``moment`` and mean ``mean``,
+    a ``shared`` part of whose variance is the same for all (:class:`Sums`), the rest
+    independent: the mean's square, the shared variance, and 1/k of the rest."""
+    variance = moment - mean * mean
+    return mean * mean + variance * (shared + (1 - shared) / k)
 
 
 @dataclass

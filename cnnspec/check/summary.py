@@ -187,7 +187,9 @@ def summary_table(checked: CheckedSpec) -> str:
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
-    note = ("Signal: estimated scale of each layer's output at init, sqrt(E[x^2]) relative to "
-            "the input's (He et al. 2015, eq. 7); after a ReLU it is above the std, the mean "
-            "being no longer 0.")
+    note = ("Signal: estimated scale of each layer's output at init while training, "
+            "sqrt(E[x^2]) relative to the input's (He et al. 2015, eq. 7); after a ReLU it is "
+            "above the std, the mean being no longer 0; a max pool's the largest of its "
+            "window's values, a mean pool's their mean, dropout's scaled by 1 / (1 - p). "
+            "`cnnspec init-report` measures it.")
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])

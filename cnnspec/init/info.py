@@ -46,6 +46,18 @@ class InitInfo:
     truncation: Truncation | None = None
 
     @property
+    def symmetric(self) -> bool:
+        """Whether each value is drawn as likely as its negative (a zero-mean normal, uniform
+        or centred truncated normal; orthogonal and sparse draws): a layer of such weights
+        gives outputs whose distribution is symmetric about 0 whatever its input."""
+        if not self.random or self.mean:
+            return False
+        if self.distribution == "truncated_normal":
+            return self.bound is not None  # a cut centred on the mean
+        return self.distribution in ("uniform", "normal", "orthogonal", "delta_orthogonal",
+                                     "sparse")
+
+    @property
     def scale(self) -> float | None:
         """How large the values are: ``nonzero_scale`` where it is given, else their root mean
         square ``sqrt(mean^2 + std^2)`` (``hypot``, which does not underflow for a std of

@@ -480,7 +480,9 @@ def _pool_kind(name: str, reduce: str, summary: str, pad_value: float,
         aliases=aliases, phrases=_pool_phrases, compact=_pool_compact,
         torch=lambda ir, ins, inferred: _pool_torch(ir, inferred, reduce, pad_value),
         onnx=lambda g, ir, ins, inferred, xs: _pool_onnx(g, ir, ins, inferred, xs, reduce),
-        examples=POOL_EXAMPLES + examples, flops=window_flops, linear=linear)
+        examples=POOL_EXAMPLES + examples, flops=window_flops, linear=linear,
+        **{"max_of" if reduce == "max" else "mean_of":
+           lambda ir, in_shapes: math.prod(ir["size"])})
 
 
 MAXPOOL = _pool_kind("maxpool", "max", "the largest value of each window", -math.inf,
@@ -501,6 +503,7 @@ def _global_pool_infer(ir: dict, in_shapes) -> Inferred:
 GLOBAL_AVGPOOL = Kind(
     "global_avgpool", "(C, H, W) -> (C,): the mean of each channel", "pool",
     infer=_global_pool_infer, build=lambda b: L.GlobalAvgPool(), aliases=("gap",), linear=True,
+    mean_of=lambda ir, in_shapes: math.prod(only_input(in_shapes)[1:]),
     torch=lambda ir, ins, inf: call("GlobalPool", "avg"),
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalAveragePool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
@@ -509,7 +512,7 @@ GLOBAL_MAXPOOL = Kind(
     "global_maxpool", "(C, H, W) -> (C,): the largest value of each channel", "pool",
     infer=_global_pool_infer,
     build=lambda b: L.Elementwise(pool.global_maxpool_forward, pool.global_maxpool_backward),
-    aliases=("gmp",),
+    aliases=("gmp",), max_of=lambda ir, in_shapes: math.prod(only_input(in_shapes)[1:]),
     torch=lambda ir, ins, inf: call("GlobalPool", "max"),
     onnx=lambda g, ir, ins, inf, xs: g.op("Flatten", [g.op("GlobalMaxPool", xs)], axis=1),
     examples=(Example(((3, 4, 5),)),))
@@ -582,7 +585,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
-                flat_at_zero: bool = False) -> Kind:
+                flat_at_zero: bool = False, negative_slope=None, odd: bool = False) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -592,8 +595,12 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     which it scales the signal's second moment (Glorot & Bengio 2010; He et al. 2015).
     ``value_range``: the (lowest, highest) values of a bounded ``f`` (tanh: (-1, 1)). The most
     ``E[f(y)^2]`` can then be is the larger square of the two (tanh: 1): a signal too large for
-    the factor saturates there instead of growing on.
+    the factor saturates there instead of growing on. ``negative_slope``: ``(ir) -> s`` for
+    an activation that is ``y`` above 0 and ``s·y`` below, whose factor is then ``(1 + s^2)
+    / 2`` (He et al. 2015).
     """
+    if negative_slope is not None:
+        signal_factor = lambda ir: piecewise_linear_factor(negative_slope(ir))
     signal_bound = math.inf if value_range is None else max(v * v for v in value_range)
     return Kind(
         name, summary, "activation", infer=_same_shape,
@@ -604,7 +611,15 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
-        libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero)
+        libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
+        negative_slope=negative_slope, odd=odd)
+
+
+def piecewise_linear_factor(slope: float) -> float:
+    """``E[f(y)^2] / E[y^2]`` for ``f(y) = y`` above 0 and ``slope·y`` below, ``y`` symmetric
+    about 0: half the values pass, half are scaled by ``slope`` (He et al. 2015, eq. 7 and
+    section 2.2: 1/2 for ReLU, ``(1 + a^2) / 2`` for a leaky slope ``a``)."""
+    return (1 + slope ** 2) / 2
 
 
 def _unary(op: str, **attributes):
@@ -613,11 +628,11 @@ def _unary(op: str, **attributes):
 
 
 RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
-                   signal_factor=lambda ir: 0.5, flat_at_zero=True)
+                   negative_slope=lambda ir: 0.0, flat_at_zero=True)
 # tanh is linear near 0 and |tanh| < 1: E[tanh(y)^2] <= min(E[y^2], 1). A larger input
 # saturates the units (the chaotic phase, init-report --phase) rather than growing the signal.
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
-                   value_range=(-1.0, 1.0))
+                   value_range=(-1.0, 1.0), odd=True)
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
@@ -629,7 +644,7 @@ LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
     lambda ir: call("nn.LeakyReLU", ir["slope"]),
     lambda g, ir, x: g.op("LeakyRelu", [x], alpha=ir["slope"]),
-    signal_factor=lambda ir: (1 + ir["slope"] ** 2) / 2,
+    negative_slope=lambda ir: ir["slope"],
     fields=(F.number("slope", DEFAULT_LEAKY_SLOPE, "the slope for negative inputs, e.g. 0.01 "
                      "or 0.2", low=0),),
     usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
@@ -679,7 +694,7 @@ HARDSWISH_SECOND_MOMENT = 0.3316
 
 RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReLU6()",
                     lambda g, ir, x: g.op("Clip", [x, g.const(0.0), g.const(6.0)]),
-                    signal_factor=lambda ir: 0.5, value_range=(0.0, 6.0), flat_at_zero=True)
+                    negative_slope=lambda ir: 0.0, value_range=(0.0, 6.0), flat_at_zero=True)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)
@@ -707,13 +722,20 @@ PRELU = Kind(
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
     fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
-    signal=lambda ir, moments, shapes: (1 + PRELU_INIT ** 2) / 2 * moments[0],
+    signal=lambda ir, moments, shapes: piecewise_linear_factor(PRELU_INIT) * moments[0],
+    negative_slope=lambda ir: PRELU_INIT,
     phrases=lambda ir, pads: [f"slopes learned, from {float_text(PRELU_INIT)}"],
     torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
     onnx=lambda g, ir, ins, inf, xs: g.op("PRelu", [xs[0], g.param("weight", _channel_shape(ins[0]))]),
     examples=(Example(((3, 2, 2),)), Example(((5,),))))
 
 # ---------------------------------------------------------------------------- the rest
+
+def _dropout_signal(ir: dict, moments: list[float], shapes) -> float:
+    """While training (as the first step sees a network, and init-report measures it), the
+    values kept are scaled by 1 / (1 - p): the second moment grows by that factor."""
+    return moments[0] / (1 - ir["p"])
+
 
 DROPOUT = Kind(
     "dropout", "zeroes each value with probability p while training (inverted dropout)",
@@ -722,7 +744,7 @@ DROPOUT = Kind(
                      "them all, 0.5 is common; 1 would zero everything", low=0, high=1,
                      high_open=True, words="dropout probability"),),
     positional=("p",), usage="dropout P with 0 <= P < 1, e.g. dropout 0.25",
-    phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"],
+    phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"], signal=_dropout_signal,
     torch=lambda ir, ins, inf: call("nn.Dropout", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),  # evaluation keeps every value
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
@@ -739,7 +761,7 @@ DROPOUT2D = Kind(
     "al. 2015)", "dropout", infer=_dropout2d_infer,
     build=lambda b: L.Dropout2d(b.ir["p"], b.dropout_rng),
     fields=DROPOUT.fields, positional=("p",),
-    usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1",
+    usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1", signal=_dropout_signal,
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
     torch=lambda ir, ins, inf: call("nn.Dropout2d", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),

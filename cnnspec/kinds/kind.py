@@ -145,7 +145,14 @@ class Kind:
     ``flops``: ``(ir, in_shapes, out_shape, macs) -> int``, the forward FLOPs per example
     (:meth:`step_flops` derives the backward's). ``libraries``: ``(ir) -> names``, the
     modules beyond NumPy its engine op imports on first use, whose memory a training process
-    then holds (:mod:`cnnspec.check.memory` counts it).
+    then holds (:mod:`cnnspec.check.memory` counts it). ``negative_slope``: ``(ir) -> s``
+    for an activation that is ``y`` above 0 and ``s·y`` below (relu and relu6 0, leaky_relu
+    its slope, prelu its starting slope): its signal factor is ``(1 + s^2) / 2``, and the
+    signal estimate carries its values through a max pool (:mod:`cnnspec.check.signal`).
+    ``max_of``: ``(ir, in_shapes) -> k`` for a max pool, how many input values each output
+    is the largest of (its window's area; a global pool's whole map); ``mean_of`` the same
+    for a mean pool. ``odd``: an activation with ``f(-y) = -f(y)`` (tanh), whose values are
+    centred on 0 where its input's are.
     """
 
     name: str
@@ -175,6 +182,10 @@ class Kind:
     flat_at_zero: bool = False
     zero_padded: bool = False
     reach: Callable[[dict, Shape], Reach] | None = None
+    negative_slope: Callable[[dict], float] | None = None
+    max_of: Callable[[dict, list[Shape]], int] | None = None
+    mean_of: Callable[[dict, list[Shape]], int] | None = None
+    odd: bool = False
 
     @property
     def weighted(self) -> bool:
