@@ -128,7 +128,7 @@ def test_signal_column_follows_the_estimate(checked):
     assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2 * kept))
     assert layers["conv1_relu"]["signal_std"] == pytest.approx(math.sqrt(kept))
     # so the table does not call the column a std
-    assert "sqrt(E[x^2]) relative to the input's" in summary_table(checked)
+    assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in summary_table(checked)
 
 
 def test_each_formula_cites_the_paper_it_comes_from(checked):

@@ -187,9 +187,12 @@ def summary_table(checked: CheckedSpec) -> str:
             f"buffers, {bytes_text(step['slack_bytes'])} the allocator keeps)")
     title = (f"Model: {data['name']}   input {shape_text(data['input_shape'])}   "
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
-    note = ("Signal: estimated scale of each layer's output at init while training, "
-            "sqrt(E[x^2]) relative to the input's (He et al. 2015, eq. 7); after a ReLU it is "
-            "above the std, the mean being no longer 0; a max pool's the largest of its "
-            "window's values, a mean pool's their mean, dropout's scaled by 1 / (1 - p). "
-            "`cnnspec init-report` measures it.")
+    note = ("Signal: estimated scale of each layer's output at init while training, its "
+            "root mean square sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's (He "
+            "et al. 2015, eq. 7): after a ReLU above the std, the mean being no longer 0; "
+            "after a max pool the largest of its window's values, after a mean pool their "
+            "mean, each window's values taken as independent (on images, whose neighbouring "
+            "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
+            "times its input's. `cnnspec init-report` measures each layer's mean and std on "
+            "the data.")
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])
