@@ -295,14 +295,33 @@ def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, cap
     assert main(["time", str(path), "--batch", "2", "--iterations", "1"]) == 0
     err = capsys.readouterr().err
     # the training figure is check's warning, counted here, not repeated
-    assert err == (f"note: `cnnspec check {path}` reports 1 problem in training this spec, "
-                   "not in timing it\n")
+    assert err == (f"note: `cnnspec check {path}` has warnings or errors about training this "
+                   "spec; the timing runs on random inputs without them\n")
     assert main(["check", str(path)]) == 2
     assert "error: training would need" in capsys.readouterr().err
     assert main(["time", str(path), "--batch", "100000000", "--iterations", "1"]) == 2
     err = capsys.readouterr().err
     assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
     assert "hint: a smaller --batch" in err and "of data" not in err and "Traceback" not in err
+
+
+def test_time_points_to_check_where_training_the_spec_would_be_refused(tmp_path, capsys,
+                                                                       monkeypatch):
+    """Its npz file missing, the spec cannot train (check's error), but a step on random
+    inputs can be timed: one note says so; with the file there, nothing is said."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "timed.cnn").write_text(SPEC)
+    assert main(["time", "timed.cnn", "--iterations", "1"]) == 0
+    assert capsys.readouterr().err == (
+        "note: `cnnspec check timed.cnn` has warnings or errors about training this spec; "
+        "the timing runs on random inputs without them\n")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "unused.npz", x=rng.random((40, 1, 12, 12), np.float32),
+             y=np.arange(40) % 10)
+    assert main(["time", "timed.cnn", "--iterations", "1"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_times_memory_is_counted_for_its_one_process_not_the_specs_cores():

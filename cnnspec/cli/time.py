@@ -42,14 +42,16 @@ def run(args) -> int:
     from cnnspec.kinds import layer_flops
 
     # Timed on random inputs at its own batch, not trained: what check says of training the
-    # spec (its init, its data, its training step's memory) is counted, not repeated, so
+    # spec (its init, its data, its training step's memory) is pointed to, not repeated, so
     # that the table stays what is read; the timed step's memory is checked before anything
     # is allocated.
     checked = load(args.spec, for_training=False, dtype=args.dtype)
-    if checked.warnings:
-        print(f"note: `cnnspec check {shlex.quote(args.spec)}` reports "
-              f"{counted(len(checked.warnings), 'problem')} in training this spec, not in "
-              "timing it", file=sys.stderr)
+    from cnnspec.training.compat import missing_file_warnings
+
+    if checked.warnings or missing_file_warnings(checked):
+        print(f"note: `cnnspec check {shlex.quote(args.spec)}` has warnings or errors about "
+              "training this spec; the timing runs on random inputs without them",
+              file=sys.stderr)
     training = checked.ir["training"]
     batch = args.batch or training["batch_size"]
     refuse_beyond_memory(checked, batch, args.dtype,

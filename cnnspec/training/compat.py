@@ -83,7 +83,7 @@ def missing_file_warnings(checked: CheckedSpec) -> list[SpecError]:
         f"npz file not found: {data['path']} (train and check refuse the spec until it is "
         "there)", "training", "data", severity="warning",
         hint="check the path (a relative one is read from the folder the command runs in); "
-        "summary describes the network without the data")]
+        "summary does not read the data: `cnnspec check` reads it as train does")]
 
 
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
