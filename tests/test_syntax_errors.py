@@ -257,6 +257,19 @@ CASES = [
      "the line `c1: conv 32 3x3 relu`$"),
     ("input 1x8x8\nc1: Conv2D(32, 3)\n", "^unknown layer kind 'Conv2D'$", 2, 5,
      "the line `c1: conv 32 3`$"),
+    # a PyTorch module's layer, named as a spec labels it
+    ("input 1x8x8\n    self.conv1 = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 18,
+     "the line `conv1: conv 6 5`$"),
+    # the rest of a model's Python source
+    ("input 1x8x8\nclass Net(nn.Module):\n",
+     "^this is Python code \\(a class definition\\), not a cnnspec line$", 2, 1,
+     ("^a spec lists the layers themselves, one per line, e.g. `conv1: conv 6 5 relu`; "
+      "`cnnspec import` reads a Keras model")),
+    ("input 1x8x8\n    def forward(self, x):\n", "\\(a function definition\\)", 2, 5,
+     "one per line"),
+    ("input 1x8x8\nimport torch.nn as nn\n", "\\(an import\\)", 2, 1, "one per line"),
+    ("input 1x8x8\nconv 8 3\nreturn x\n", "^unknown layer kind 'return'$", 3, 1,
+     "^`return` is Python, not cnnspec: a spec lists the layers themselves"),
     # a container, its brackets closed on later lines: the layers go one per line
     ("input 1x8x8\nmodel = nn.Sequential(\n", ("^nn.Sequential\\(...\\) is a container of "
      "layers as PyTorch writes it, not a cnnspec line$"), 2, 9,

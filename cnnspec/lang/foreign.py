@@ -99,6 +99,7 @@ def python_call(line: str) -> ForeignCall | None:
         label, call = statement.target.id, statement.annotation
     elif isinstance(statement, (ast.Expr, ast.Assign)):
         call = statement.value
+        label = _attribute_of_self(statement)
     else:
         return None
     if isinstance(call, ast.Call) and len(call.args) == 1 and isinstance(call.args[0], ast.Call):
@@ -114,6 +115,33 @@ def python_call(line: str) -> ForeignCall | None:
                        {k.arg: _literal(k.value) for k in call.keywords if k.arg},
                        (indent + call.func.col_offset, indent + call.func.end_col_offset),
                        label)
+
+
+def _attribute_of_self(statement: ast.stmt) -> str | None:
+    """``conv1`` of ``self.conv1 = nn.Conv2d(...)`` (a PyTorch module's layer, named as a
+    spec labels it); None for any other statement."""
+    targets = getattr(statement, "targets", [])
+    if len(targets) == 1 and isinstance(targets[0], ast.Attribute) \
+            and isinstance(targets[0].value, ast.Name) and targets[0].value.id == "self":
+        return targets[0].attr
+    return None
+
+
+# Python statements a model's source has around its layers, named as an error names them.
+PYTHON_CODE = {ast.ClassDef: "a class definition", ast.FunctionDef: "a function definition",
+               ast.Import: "an import", ast.ImportFrom: "an import", ast.Return: "a return"}
+PYTHON_CODE_HINT = ("a spec lists the layers themselves, one per line, e.g. `conv1: conv 6 5 "
+                    "relu`; `cnnspec import` reads a Keras model saved with model.to_json() or "
+                    "model.save() and a Caffe .prototxt")
+
+
+def python_code(line: str) -> str | None:
+    """What a line of a model's Python source that calls no layer is (:data:`PYTHON_CODE`:
+    ``class Net(nn.Module):``, ``def forward(self, x):``, ``import torch.nn as nn``), or
+    None. A line ending in ':' is read with a body after it."""
+    code = line.strip()
+    statement = _python_statement(code + "\n    pass" if code.endswith(":") else code)
+    return PYTHON_CODE.get(type(statement))
 
 
 def _python_statement(code: str) -> ast.stmt | None:

@@ -13,6 +13,7 @@ model-wide default by the resolver, which knows it.
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -183,6 +184,10 @@ def read_kind(head: Word | Call, label: str | None = None) -> str:
         elif head.name in TRAINING_KEYS or head.name in TRAINING_KEY_ALIASES:
             hint = (f"'{head.name}' is a training setting: write it inside the train block, "
                     f"e.g. train {{ {head.name} ... }}")
+        elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
+            from cnnspec.lang.foreign import PYTHON_CODE_HINT
+
+            hint = f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"
         elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 

@@ -396,15 +396,28 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     """The error for a Keras or PyTorch layer written as Python (``nn.Conv2d(1, 16, 3)``),
     with the caret under the class it calls; None for a line that is no such call."""
     # only when a line fails to parse: a spec that parses never needs it
-    from cnnspec.lang.foreign import foreign_hint, foreign_message, python_call
+    from cnnspec.lang.foreign import (
+        PYTHON_CODE_HINT,
+        foreign_hint,
+        foreign_message,
+        python_call,
+        python_code,
+    )
 
     lines = source_lines(text)
     if not 0 < exc.line <= len(lines):
         return None
-    call = python_call(lines[exc.line - 1])
+    line = lines[exc.line - 1]
+    call = python_call(line)
     hint = None if call is None else foreign_hint(call)
     if hint is None:
-        return None
+        what = python_code(line)
+        if what is None:
+            return None
+        start = len(line) - len(line.lstrip()) + 1
+        return SpecError(f"this is Python code ({what}), not a cnnspec line",
+                         span=Span(exc.line, start, exc.line, len(line.rstrip()) + 1),
+                         hint=PYTHON_CODE_HINT, file=path)
     first, end = call.columns
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
                      hint=hint, file=path)
