@@ -193,7 +193,9 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
 
 
 @pytest.mark.parametrize("schedule, plans", [
-    ("cosine", " (its cosine schedule now plans the 3)"), ("constant", "")])
+    ("cosine", (" (its cosine schedule now spans all 3: the learning rate follows the longer "
+                "plan from here, so the run differs from one planned for 3 from the start)")),
+    ("constant", "")])
 def test_an_extended_run_says_so_and_what_its_schedule_now_plans(tmp_path, capsys, schedule,
                                                                   plans):
     """It said "resuming RUN at epoch 2", as a run stopped by Ctrl-C does, while its cosine

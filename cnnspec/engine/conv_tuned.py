@@ -201,8 +201,8 @@ METHODS = {
     "planned": "a layer small enough for one im2col chunk, its buffers and views kept from "
                "step to step",
     "blocks": "im2col over blocks of small images laid out with the images innermost",
-    "rows": "blocks of small images laid out with the images innermost, one matrix product "
-            "per kernel row over a copy widened along the width alone",
+    "rows": "blocks of small images, one matrix product per row of the kernel: each reads "
+            "a copy of the input spread along its width only, kh times smaller than im2col's",
     "im2col": "im2col over chunks of images sized to a core's cache, one matrix product each",
 }
 

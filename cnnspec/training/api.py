@@ -320,8 +320,10 @@ def _extending(path, planned: int, training: dict, position) -> str:
     that a schedule other than a constant one now plans the longer run (a cosine schedule's
     rate rises again: it runs over the new total from here)."""
     schedule = training["schedule"]["name"]
-    plans = "" if schedule == "constant" else \
-        f" (its {schedule} schedule now plans the {training['epochs']})"
+    plans = "" if schedule == "constant" else (
+        f" (its {schedule} schedule now spans all {training['epochs']}: the learning rate "
+        f"follows the longer plan from here, so the run differs from one planned for "
+        f"{training['epochs']} from the start)")
     return (f"extending {path} from {counted(planned, 'epoch')} to {training['epochs']} in "
             f"all{plans}: resuming at epoch {position.epoch + 1}, step {position.step}")
 
