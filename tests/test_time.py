@@ -17,6 +17,7 @@ import pytest
 import cnnspec
 from cnnspec.check.checker import check
 from cnnspec.cli import main
+from cnnspec.engine import conv_tuned
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.engine.timing import StepTiming, time_step
 from cnnspec.kinds import KINDS, layer_flops
@@ -254,6 +255,9 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
     assert methods["wino_relu"] == "winograd" and fused["wino_relu"] == ["wino"]
     assert methods["wide"] in ("rows", "im2col")
     assert methods["fc"] == ""
+    # each path the layers took, explained as the table's legend explains it
+    assert report["conv_paths"] == {path: conv_tuned.METHODS[path]
+                                    for path in ("winograd", methods["wide"])}
     assert main(["time", str(path), "--iterations", "1", "--batch", "1"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert any(row.startswith("wino_relu (+wino) ") and "conv+relu (planned)" in row
@@ -267,8 +271,6 @@ def test_each_conv_says_how_it_ran(tmp_path, capsys, monkeypatch):
 
 def test_method_names_every_path_of_the_tuned_conv():
     """conv_tuned.method against the path each forward pass took (its cache's type)."""
-    from cnnspec.engine import conv_tuned
-
     rng = np.random.default_rng(0)
 
     def ran(n, c, hw, f, k, work, stride=(1, 1)):

@@ -68,7 +68,8 @@ def run(args) -> int:
     about = {"model": checked.ir["name"], "cpu": cpu_model(),
              "dtype": str(model.dtype), "optimizer": training["optimizer"]["name"]}
     if args.format == "json":
-        print(json.dumps({**about, **timing.as_dict()}, indent=2))
+        print(json.dumps({**about, **timing.as_dict(), "conv_paths": conv_paths(timing)},
+                         indent=2))
     else:
         print(table(timing, about))
     return 0
@@ -124,12 +125,18 @@ def _rate(per_second: float) -> str:
     return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.3g}"
 
 
-def _method_legend(timing) -> list[str]:
-    """What the convolution paths in the kind column mean, for those the table shows."""
+def conv_paths(timing) -> dict[str, str]:
+    """What each convolution path the layers took means, in the order they first appear."""
     from cnnspec.engine.conv_tuned import METHODS
 
-    shown = dict.fromkeys(layer.method for layer in timing.layers if layer.method in METHODS)
+    return {layer.method: METHODS[layer.method] for layer in timing.layers
+            if layer.method in METHODS}
+
+
+def _method_legend(timing) -> list[str]:
+    """What the convolution paths in the kind column mean, for those the table shows."""
+    shown = conv_paths(timing)
     if not shown:
         return []
     return ["", "conv paths (the kind column's brackets):",
-            *(f"  {name}: {METHODS[name]}" for name in shown)]
+            *(f"  {name}: {meaning}" for name, meaning in shown.items())]
