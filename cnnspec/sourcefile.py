@@ -247,3 +247,15 @@ def _looks_utf16(sample: bytes) -> bool:
     every ASCII character is, and in the other almost none."""
     zeros = [half.count(0) / max(1, len(half)) for half in (sample[0::2], sample[1::2])]
     return len(sample) >= 2 and max(zeros) >= 0.5 and min(zeros) <= 0.1
+
+
+def check_path_hint(path: str) -> str:
+    """"check the path", and for a relative one the folder it is read from (the one the
+    command runs in, which a spec in another folder does not change)."""
+    if Path(path).is_absolute():
+        return "check the path"
+    try:
+        here = f", {Path.cwd()}"
+    except OSError:  # the folder the command runs in was deleted
+        here = ""
+    return f"check the path (a relative one is read from the folder the command runs in{here})"

@@ -1,6 +1,7 @@
 """``cnnspec check / summary / export`` called through ``cnnspec.cli.main``: exit codes, what
 goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fast."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -331,6 +332,7 @@ def test_check_reads_an_npz_file_and_refuses_what_train_would(write, tmp_path, c
     assert f"{path}:6:3: error: npz file not found: data.npz\n" in err
     assert '    data npz(path="data.npz")\n    ^^^^^^^^^^^^^^^^^^^^^^^^^\nhint: check the path' in err
     assert "train's or eval's --data" in err  # check itself takes no --data
+    assert f"(a relative one is read from the folder the command runs in, {os.getcwd()})" in err
     (tmp_path / "data.npz").write_text("not a zip archive")
     assert main(["check", path]) == 2
     assert f"{path}:6:3: error: cannot read data.npz: not a .npz file" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors
 from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.ir.datasets import example_count, image_shape
+from cnnspec.sourcefile import check_path_hint
 
 
 def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_name: str
@@ -82,8 +83,8 @@ def missing_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     return [checked.spec.error(
         f"npz file not found: {data['path']} (train and check refuse the spec until it is "
         "there)", "training", "data", severity="warning",
-        hint="check the path (a relative one is read from the folder the command runs in); "
-        "summary does not read the data: `cnnspec check` reads it as train does")]
+        hint=f"{check_path_hint(data['path'])}; summary does not read the "
+        "data: `cnnspec check` reads it as train does")]
 
 
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
