@@ -4,14 +4,16 @@ The estimate is the one Glorot & Bengio (2010, eq. 5) and He et al. (2015, eq. 7
 ``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]`` (for
 a transposed convolution, the products each output sums instead of fan_in); after
 a ReLU, ``E[relu(y)^2] = Var(y) / 2`` for a symmetric ``y``; after a leaky ReLU of slope ``a``,
-``(1 + a^2) / 2``; other activations by their registry record's factor (tanh: 1, linear near
-0), up to a bound for those that saturate (``E[tanh(y)^2] <= 1``: a tanh net initialised too
-large saturates, it does not grow, which ``init-report --phase`` shows). So each conv or dense
-layer followed by its activation scales the signal's second moment by
+``(1 + a^2) / 2``; tanh by ``E[tanh(y)^2]`` for a Gaussian ``y`` (Owen's closed form of its
+probit approximation: ``E[y^2]`` for a small ``y``, where tanh is linear, then less, up to
+1: a tanh net initialised too large saturates, it does not grow, which ``init-report
+--phase`` shows); other activations by their registry record's factor, up to a bound for
+those that saturate. So each conv or dense layer followed by its activation scales the
+signal's second moment by
 
     fan_in * E[w^2] * activation factor
 
-and the product over the chain is what the input's scale becomes. He init (``Var(w) = 2 /
+(the factor of a small signal: tanh's 1) and the product over the chain is what the input's scale becomes. He init (``Var(w) = 2 /
 fan_in``) makes that factor 1 before a ReLU; Glorot's ``2 / (fan_in + fan_out)`` makes it 1/2
 when fan_in = fan_out, so 30 layers shrink the std by 2^-15.
 
@@ -70,10 +72,18 @@ def kind_signal(layer: dict, moments: list[float], shapes: list) -> float:
         return math.inf
 
 
+# The moment at which an activation's factor is read: small, where tanh is linear.
+SMALL_SIGNAL = 1e-6
+
+
 def activation_factor(layer: dict) -> float:
-    """``E[f(y)^2] / E[y^2]`` of an activation layer for a symmetric, zero-mean ``y``: 1/2 for
-    relu (He et al. 2015); its registry record's ``signal`` rule applied to a moment of 1."""
-    return 1.0 if layer["kind"] not in KINDS else kind_signal(layer, [1.0], [])
+    """``E[f(y)^2] / E[y^2]`` of an activation layer for a small symmetric, zero-mean ``y``:
+    1/2 for relu (He et al. 2015), 1 for tanh (linear near 0, the factor that sets the init:
+    its rule falls from it as the signal grows); its registry record's ``signal`` rule
+    applied to a small moment."""
+    if layer["kind"] not in KINDS:
+        return 1.0
+    return kind_signal(layer, [SMALL_SIGNAL], []) / SMALL_SIGNAL
 
 
 def weight_log_second_moment(info: LayerInfo) -> float | None:

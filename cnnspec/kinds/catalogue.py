@@ -585,7 +585,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
-                flat_at_zero: bool = False, negative_slope=None, odd: bool = False) -> Kind:
+                flat_at_zero: bool = False, negative_slope=None, odd: bool = False,
+                gaussian_moment=None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -597,7 +598,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     ``E[f(y)^2]`` can then be is the larger square of the two (tanh: 1): a signal too large for
     the factor saturates there instead of growing on. ``negative_slope``: ``(ir) -> s`` for
     an activation that is ``y`` above 0 and ``s·y`` below, whose factor is then ``(1 + s^2)
-    / 2`` (He et al. 2015).
+    / 2`` (He et al. 2015). ``gaussian_moment``: ``(ir, q) -> E[f(y)^2]`` for ``y ~ N(0, q)``
+    where no one factor says it (tanh's falls from 1 as ``q`` grows); the signal rule then.
     """
     if negative_slope is not None:
         signal_factor = lambda ir: piecewise_linear_factor(negative_slope(ir))
@@ -606,7 +608,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         name, summary, "activation", infer=_same_shape,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
         fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
-        signal=lambda ir, moments, shapes: min(signal_factor(ir) * moments[0], signal_bound),
+        signal=(lambda ir, moments, shapes: gaussian_moment(ir, moments[0])) if gaussian_moment
+        else lambda ir, moments, shapes: min(signal_factor(ir) * moments[0], signal_bound),
         phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
@@ -629,10 +632,23 @@ def _unary(op: str, **attributes):
 
 RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
                    negative_slope=lambda ir: 0.0, flat_at_zero=True)
-# tanh is linear near 0 and |tanh| < 1: E[tanh(y)^2] <= min(E[y^2], 1). A larger input
-# saturates the units (the chaotic phase, init-report --phase) rather than growing the signal.
+def _tanh_moment(ir: dict, q: float) -> float:
+    """``E[tanh(y)^2]`` for ``y ~ N(0, q)``: ``tanh(y) = 2 sigmoid(2y) - 1`` and ``sigmoid(t)
+    ~ Phi(t sqrt(pi / 8))`` (the probit approximation), whose square's mean is Owen's closed
+    form ``E[Phi(aY)^2] = 1/4 + arcsin(a^2 q / (1 + a^2 q)) / (2 pi)`` (Owen 1980, "A table of
+    normal integrals", 10,010.8). So ``(2 / pi) arcsin(r / (1 + r))``, ``r = pi q / 2``: ``q``
+    for a small ``q`` (tanh is linear near 0), 1 for a large one (saturated), 0.418 at ``q =
+    1`` where the integral is 0.394, 0.201 at ``q = 0.286`` where it is 0.195. A larger input
+    saturates the units (the chaotic phase, init-report --phase) rather than growing the
+    signal."""
+    if math.isinf(q):
+        return 1.0
+    r = math.pi * q / 2
+    return 2 / math.pi * math.asin(r / (1 + r))
+
+
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
-                   value_range=(-1.0, 1.0), odd=True)
+                   value_range=(-1.0, 1.0), odd=True, gaussian_moment=_tanh_moment)
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
