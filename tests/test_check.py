@@ -314,6 +314,20 @@ def test_largest_of_sums_against_its_closed_forms_and_a_sample():
         assert mean == pytest.approx(values.mean(), rel=0.01, abs=0.005), (k, shared, slope)
 
 
+SIGMOIDS = """\
+model sigmoids
+input 1x16x16
+default weight lecun_normal
+c1: conv 16 3x3 pad same sigmoid
+p1: avgpool 2
+c2: conv 16 3x3 pad same sigmoid
+flatten
+fc: dense 10
+train {
+  data shapes(size=16)
+}
+"""
+
 MIXED_POOLS = """\
 model mixed
 input 1x16x16
@@ -332,27 +346,35 @@ train {
 """
 
 
-def test_tanhs_second_moment_is_owens_closed_form_within_a_few_percent():
-    """E[tanh(y)^2] for y ~ N(0, q), by the probit approximation and Owen's integral: q for a
-    small q (tanh's factor 1 near 0, which the signal warning reads), 1 for a huge one, within
-    7% of 400,000 draws between; the bound min(q, 1) it replaces was 2.5x off at q = 1."""
+def test_tanh_and_sigmoid_second_moments_are_owens_closed_form_within_a_few_percent():
+    """E[f(y)^2] for y ~ N(0, q), by the probit approximation and Owen's integral: tanh's q for
+    a small q (its factor 1 near 0, which the signal warning reads), 1 for a huge one, within
+    7% of 400,000 draws between (the bound min(q, 1) it replaces was 2.5x off at q = 1);
+    sigmoid's 1/4 + q/16 for a small q (its factor 1/16), 1/2 for a huge one, within 2.5%
+    (its bound, min(q, 1), took it for centred: 3.4x off at q = 1)."""
     from cnnspec.check.signal import activation_factor
     from cnnspec.kinds import KINDS
 
-    tanh = KINDS["tanh"]
+    tanh, sigmoid = KINDS["tanh"], KINDS["sigmoid"]
     z = np.random.default_rng(0).standard_normal(400_000)
     for q in (0.01, 0.3, 1.0, 4.0, 100.0):
         drawn = np.mean(np.tanh(np.sqrt(q) * z) ** 2)
         assert 1 <= tanh.signal({}, [q], []) / drawn < 1.07, q
+        drawn = np.mean((1 / (1 + np.exp(-np.sqrt(q) * z))) ** 2)
+        assert 1 / 1.025 < sigmoid.signal({}, [q], []) / drawn < 1.025, q
     assert tanh.signal({}, [1e-9], []) == pytest.approx(1e-9, rel=1e-6)
-    assert tanh.signal({}, [math.inf], []) == 1.0
+    assert sigmoid.signal({}, [1e-9], []) == pytest.approx(0.25 + 1e-9 / 16, abs=1e-15)
+    assert tanh.signal({}, [math.inf], []) == 1.0 and sigmoid.signal({}, [math.inf], []) == 0.5
     assert activation_factor({"kind": "tanh"}) == pytest.approx(1, rel=1e-5)
+    assert activation_factor({"kind": "sigmoid"}) == pytest.approx(1 / 16, rel=1e-5)
+    assert activation_factor({"kind": "relu"}) == pytest.approx(1 / 2, rel=1e-9)
 
 
 @pytest.mark.parametrize("spec, layer, old_estimate", [("digits.cnn", "fc2", 1.09),
                                                       ("lenet5.cnn", "fc3", 0.71),
                                                       ("mixed.cnn", "fc", None),
-                                                      ("deep_tanh200.cnn", "head", 0.62)])
+                                                      ("deep_tanh200.cnn", "head", 0.62),
+                                                      ("sigmoids.cnn", "fc", None)])
 def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
         tmp_path, spec, layer, old_estimate):
     """ReLU, 2x2 max pools and dropout (digits), tanh and 2x2 mean pools (LeNet-5), a mean
@@ -362,7 +384,7 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
     pools and dropout to keep the scale, and tanh's by its bound, was 2.7x and 4.8x off at
     the logits (digits, LeNet-5). 200 tanh layers: the mean-field decay of the signal (to
     0.053 of the input's scale at the last) within 1.1x at every depth, where the bound kept
-    it at 0.62. The part of a
+    it at 0.62. Sigmoid, whose values' mean is 1/2, and a mean pool of them: within 1.05x. The part of a
     layer's sums its input's mean gives, the same at every position, is what makes the
     largest of a window less than that of independent values: left out, digits' second
     pool was 1.3x above, the mixed net's 3x3 pool 1.27x and its logits 1.9x."""
@@ -370,6 +392,7 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
     from cnnspec.check.signal import second_moments
 
     (tmp_path / "mixed.cnn").write_text(MIXED_POOLS)
+    (tmp_path / "sigmoids.cnn").write_text(SIGMOIDS)
     specs = Path(__file__).parent.parent / "specs"
     checked = cnnspec.load((specs if (specs / spec).exists() else tmp_path) / spec,
                            for_training=False)

@@ -347,11 +347,12 @@ def test_the_reach_is_what_the_engines_outputs_read(name, case):
 
 
 @pytest.mark.parametrize("name, case", [(n, i) for n, i in CASES
-                                        if KINDS[n].negative_slope or KINDS[n].odd])
+                                        if KINDS[n].negative_slope
+                                        or KINDS[n].centre is not None])
 def test_the_activation_facts_the_signal_estimate_reads_are_the_engines(name, case):
     """``negative_slope``: the engine gives y above 0 and slope·y below (relu6 below its cap,
     prelu at its starting slope), and the kind's signal factor is then (1 + s^2) / 2;
-    ``odd``: f(-y) = -f(y)."""
+    ``centre``: f(y) - centre is odd."""
     kind = KINDS[name]
     example = kind.examples[case]
     ir = kind.example_ir(example)
@@ -365,5 +366,6 @@ def test_the_activation_facts_the_signal_estimate_reads_are_the_engines(name, ca
         slope = kind.negative_slope(ir)
         np.testing.assert_allclose(out, np.where(y > 0, y, slope * y), rtol=1e-12)
         assert kind.signal(ir, [2.0], shapes) == pytest.approx((1 + slope ** 2) / 2 * 2.0)
-    if kind.odd:
-        np.testing.assert_allclose(layer.forward([-y], True), -out, rtol=1e-12)
+    if kind.centre is not None:
+        np.testing.assert_allclose(layer.forward([-y], True) - kind.centre,
+                                   kind.centre - out, rtol=1e-12, atol=1e-15)

@@ -4,16 +4,18 @@ The estimate is the one Glorot & Bengio (2010, eq. 5) and He et al. (2015, eq. 7
 ``y = W x`` with weights independent of the input, ``E[y^2] = fan_in * E[w^2] * E[x^2]`` (for
 a transposed convolution, the products each output sums instead of fan_in); after
 a ReLU, ``E[relu(y)^2] = Var(y) / 2`` for a symmetric ``y``; after a leaky ReLU of slope ``a``,
-``(1 + a^2) / 2``; tanh by ``E[tanh(y)^2]`` for a Gaussian ``y`` (Owen's closed form of its
-probit approximation: ``E[y^2]`` for a small ``y``, where tanh is linear, then less, up to
-1: a tanh net initialised too large saturates, it does not grow, which ``init-report
---phase`` shows); other activations by their registry record's factor, up to a bound for
-those that saturate. So each conv or dense layer followed by its activation scales the
+``(1 + a^2) / 2``; tanh and sigmoid by ``E[f(y)^2]`` for a Gaussian ``y`` (Owen's closed
+form of the probit approximation: tanh's ``E[y^2]`` for a small ``y``, where it is linear,
+then less, up to 1: a tanh net initialised too large saturates, it does not grow, which
+``init-report --phase`` shows; sigmoid's ``1/4 + E[y^2] / 16``, its mean 1/2 never
+vanishing, up to 1/2); other activations by their registry record's factor, up to a bound
+for those that saturate. So each conv or dense layer followed by its activation scales the
 signal's second moment by
 
     fan_in * E[w^2] * activation factor
 
-(the factor of a small signal: tanh's 1) and the product over the chain is what the input's scale becomes. He init (``Var(w) = 2 /
+(the factor of a small change of the signal: tanh's 1, sigmoid's 1/16) and the product over
+the chain is what the input's scale becomes. He init (``Var(w) = 2 /
 fan_in``) makes that factor 1 before a ReLU; Glorot's ``2 / (fan_in + fan_out)`` makes it 1/2
 when fan_in = fan_out, so 30 layers shrink the std by 2^-15.
 
@@ -77,13 +79,15 @@ SMALL_SIGNAL = 1e-6
 
 
 def activation_factor(layer: dict) -> float:
-    """``E[f(y)^2] / E[y^2]`` of an activation layer for a small symmetric, zero-mean ``y``:
-    1/2 for relu (He et al. 2015), 1 for tanh (linear near 0, the factor that sets the init:
-    its rule falls from it as the signal grows); its registry record's ``signal`` rule
-    applied to a small moment."""
+    """How much of a small change of ``E[y^2]`` an activation layer passes on, for a symmetric,
+    zero-mean ``y``: 1/2 for relu (He et al. 2015), 1 for tanh (linear near 0: the factor that
+    sets the init, its rule falling from it as the signal grows), 1/16 for sigmoid (its slope
+    1/4 at 0, squared; its mean's square, 1/4, passes no change on); the slope of its
+    registry record's ``signal`` rule at a small moment."""
     if layer["kind"] not in KINDS:
         return 1.0
-    return kind_signal(layer, [SMALL_SIGNAL], []) / SMALL_SIGNAL
+    return (kind_signal(layer, [2 * SMALL_SIGNAL], [])
+            - kind_signal(layer, [SMALL_SIGNAL], [])) / SMALL_SIGNAL
 
 
 def weight_log_second_moment(info: LayerInfo) -> float | None:
@@ -314,9 +318,10 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
             q[info.name] = sums[info.name].second_moment()
             means[info.name] = sums[info.name].mean()
         elif single in means and (kind.mean_of is not None
-                                  or kind.family in ("dropout", "reshape")
-                                  or (kind.odd and means[single] == 0)):
+                                  or kind.family in ("dropout", "reshape")):
             means[info.name] = means[single]
+        elif kind.centre is not None and means.get(single) == 0:
+            means[info.name] = kind.centre
     return q
 
 

@@ -585,7 +585,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 fields: tuple[F.Field, ...] = (), usage: str = "", phrases=None,
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
-                flat_at_zero: bool = False, negative_slope=None, odd: bool = False,
+                flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
                 gaussian_moment=None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
@@ -615,7 +615,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
         libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
-        negative_slope=negative_slope, odd=odd)
+        negative_slope=negative_slope, centre=centre)
 
 
 def piecewise_linear_factor(slope: float) -> float:
@@ -632,25 +632,33 @@ def _unary(op: str, **attributes):
 
 RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
                    negative_slope=lambda ir: 0.0, flat_at_zero=True)
+def _sigmoid_moment(ir: dict, q: float) -> float:
+    """``E[sigmoid(y)^2]`` for ``y ~ N(0, q)``: with ``sigmoid(t) ~ Phi(t sqrt(pi / 8))`` (the
+    probit approximation), Owen's closed form ``E[Phi(aY)^2] = 1/4 + arcsin(a^2 q / (1 + a^2
+    q)) / (2 pi)`` (Owen 1980, "A table of normal integrals", 10,010.8): ``1/4 + q/16`` for a
+    small ``q`` (the mean's square, 1/4, and sigmoid's slope 1/4 at 0, squared), 1/2 for a
+    large one (every unit saturated at 0 or 1), within 2% of the integral between."""
+    if math.isinf(q):
+        return 0.5
+    r = math.pi * q / 8
+    return 0.25 + math.asin(r / (1 + r)) / (2 * math.pi)
+
+
 def _tanh_moment(ir: dict, q: float) -> float:
-    """``E[tanh(y)^2]`` for ``y ~ N(0, q)``: ``tanh(y) = 2 sigmoid(2y) - 1`` and ``sigmoid(t)
-    ~ Phi(t sqrt(pi / 8))`` (the probit approximation), whose square's mean is Owen's closed
-    form ``E[Phi(aY)^2] = 1/4 + arcsin(a^2 q / (1 + a^2 q)) / (2 pi)`` (Owen 1980, "A table of
-    normal integrals", 10,010.8). So ``(2 / pi) arcsin(r / (1 + r))``, ``r = pi q / 2``: ``q``
-    for a small ``q`` (tanh is linear near 0), 1 for a large one (saturated), 0.418 at ``q =
-    1`` where the integral is 0.394, 0.201 at ``q = 0.286`` where it is 0.195. A larger input
+    """``E[tanh(y)^2]`` for ``y ~ N(0, q)``: ``tanh(y) = 2 sigmoid(2y) - 1``, so ``4
+    E[sigmoid(2y)^2] - 1`` (:func:`_sigmoid_moment`; ``E[sigmoid(2y)] = 1/2``): ``q`` for a
+    small ``q`` (tanh is linear near 0), 1 for a large one (saturated), 0.418 at ``q = 1``
+    where the integral is 0.394, 0.201 at ``q = 0.286`` where it is 0.195. A larger input
     saturates the units (the chaotic phase, init-report --phase) rather than growing the
     signal."""
-    if math.isinf(q):
-        return 1.0
-    r = math.pi * q / 2
-    return 2 / math.pi * math.asin(r / (1 + r))
+    return 4 * _sigmoid_moment(ir, 4 * q) - 1
 
 
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
-                   value_range=(-1.0, 1.0), odd=True, gaussian_moment=_tanh_moment)
+                   value_range=(-1.0, 1.0), centre=0.0, gaussian_moment=_tanh_moment)
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
-                      _unary("Sigmoid"), value_range=(0.0, 1.0))
+                      _unary("Sigmoid"), value_range=(0.0, 1.0), centre=0.5,
+                      gaussian_moment=_sigmoid_moment)
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "

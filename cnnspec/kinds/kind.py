@@ -151,8 +151,8 @@ class Kind:
     signal estimate carries its values through a max pool (:mod:`cnnspec.check.signal`).
     ``max_of``: ``(ir, in_shapes) -> k`` for a max pool, how many input values each output
     is the largest of (its window's area; a global pool's whole map); ``mean_of`` the same
-    for a mean pool. ``odd``: an activation with ``f(-y) = -f(y)`` (tanh), whose values are
-    centred on 0 where its input's are.
+    for a mean pool. ``centre``: for an activation with ``f(y) - centre`` odd (tanh 0,
+    sigmoid 1/2), the mean of its values where its input is symmetric about 0.
     """
 
     name: str
@@ -185,7 +185,7 @@ class Kind:
     negative_slope: Callable[[dict], float] | None = None
     max_of: Callable[[dict, list[Shape]], int] | None = None
     mean_of: Callable[[dict, list[Shape]], int] | None = None
-    odd: bool = False
+    centre: float | None = None
 
     @property
     def weighted(self) -> bool:
