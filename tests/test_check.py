@@ -314,60 +314,21 @@ def test_largest_of_sums_against_its_closed_forms_and_a_sample():
         assert mean == pytest.approx(values.mean(), rel=0.01, abs=0.005), (k, shared, slope)
 
 
-SIGMOIDS = """\
-model sigmoids
-input 1x16x16
-default weight lecun_normal
-c1: conv 16 3x3 pad same sigmoid
-p1: avgpool 2
-c2: conv 16 3x3 pad same sigmoid
-flatten
-fc: dense 10
-train {
-  data shapes(size=16)
+# Small nets on 16x16 shapes, each the layers after ``input 1x16x16`` and a default init.
+INLINE_SPECS = {
+    "sigmoids.cnn": ("lecun_normal", ("c1: conv 16 3x3 pad same sigmoid\np1: avgpool 2\n"
+                                      "c2: conv 16 3x3 pad same sigmoid\nflatten\nfc: dense 10")),
+    "mixed.cnn": ("he_normal", ("c1: conv 32 3x3 pad same relu\nm1: avgpool 2\n"
+                                "c2: conv 32 3x3 pad same\nm2: maxpool 3 stride 2\n"
+                                "a2: leaky_relu 0.2\nc3: conv 32 3x3 pad same relu\n"
+                                "g: global_maxpool\nfc: dense 10")),
 }
-"""
-
-MIXED_POOLS = """\
-model mixed
-input 1x16x16
-default weight he_normal
-c1: conv 32 3x3 pad same relu
-m1: avgpool 2
-c2: conv 32 3x3 pad same
-m2: maxpool 3 stride 2
-a2: leaky_relu 0.2
-c3: conv 32 3x3 pad same relu
-g: global_maxpool
-fc: dense 10
-train {
-  data shapes(size=16)
-}
-"""
 
 
-def test_tanh_and_sigmoid_second_moments_are_owens_closed_form_within_a_few_percent():
-    """E[f(y)^2] for y ~ N(0, q), by the probit approximation and Owen's integral: tanh's q for
-    a small q (its factor 1 near 0, which the signal warning reads), 1 for a huge one, within
-    7% of 400,000 draws between (the bound min(q, 1) it replaces was 2.5x off at q = 1);
-    sigmoid's 1/4 + q/16 for a small q (its factor 1/16), 1/2 for a huge one, within 2.5%
-    (its bound, min(q, 1), took it for centred: 3.4x off at q = 1)."""
-    from cnnspec.check.signal import activation_factor
-    from cnnspec.kinds import KINDS
-
-    tanh, sigmoid = KINDS["tanh"], KINDS["sigmoid"]
-    z = np.random.default_rng(0).standard_normal(400_000)
-    for q in (0.01, 0.3, 1.0, 4.0, 100.0):
-        drawn = np.mean(np.tanh(np.sqrt(q) * z) ** 2)
-        assert 1 <= tanh.signal({}, [q], []) / drawn < 1.07, q
-        drawn = np.mean((1 / (1 + np.exp(-np.sqrt(q) * z))) ** 2)
-        assert 1 / 1.025 < sigmoid.signal({}, [q], []) / drawn < 1.025, q
-    assert tanh.signal({}, [1e-9], []) == pytest.approx(1e-9, rel=1e-6)
-    assert sigmoid.signal({}, [1e-9], []) == pytest.approx(0.25 + 1e-9 / 16, abs=1e-15)
-    assert tanh.signal({}, [math.inf], []) == 1.0 and sigmoid.signal({}, [math.inf], []) == 0.5
-    assert activation_factor({"kind": "tanh"}) == pytest.approx(1, rel=1e-5)
-    assert activation_factor({"kind": "sigmoid"}) == pytest.approx(1 / 16, rel=1e-5)
-    assert activation_factor({"kind": "relu"}) == pytest.approx(1 / 2, rel=1e-9)
+def _inline_spec(name: str) -> str:
+    weight, layers = INLINE_SPECS[name]
+    return (f"model {name.removesuffix('.cnn')}\ninput 1x16x16\ndefault weight {weight}\n"
+            f"{layers}\ntrain {{\n  data shapes(size=16)\n}}\n")
 
 
 @pytest.mark.parametrize("spec, layer, old_estimate", [("digits.cnn", "fc2", 1.09),
@@ -391,11 +352,11 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
     import cnnspec
     from cnnspec.check.signal import second_moments
 
-    (tmp_path / "mixed.cnn").write_text(MIXED_POOLS)
-    (tmp_path / "sigmoids.cnn").write_text(SIGMOIDS)
-    specs = Path(__file__).parent.parent / "specs"
-    checked = cnnspec.load((specs if (specs / spec).exists() else tmp_path) / spec,
-                           for_training=False)
+    path = Path(__file__).parent.parent / "specs" / spec
+    if spec in INLINE_SPECS:
+        path = tmp_path / spec
+        path.write_text(_inline_spec(spec))
+    checked = cnnspec.load(path, for_training=False)
     estimate = {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()}
     measured = {}
     for seed in range(3):
