@@ -70,10 +70,10 @@ class FriendlyError:
 
     def hint_for(self, exc: UnexpectedInput, text: str) -> str:
         """The hint for ``exc``: the rewritten line first, where the entry has a ``fix``."""
-        lines = source_lines(text)
-        if self.fix is None or not 0 < exc.line <= len(lines):
+        line = _failing_line(exc, text)
+        if self.fix is None or line is None:
             return self.hint
-        return f"write `{self.fix(lines[exc.line - 1], exc.column)}`; {self.hint}"
+        return f"write `{self.fix(line, exc.column)}`; {self.hint}"
 
 
 def _without_equal(line: str, column: int) -> str:
@@ -289,13 +289,20 @@ def _failure_state(exc: UnexpectedInput) -> object | None:
     return None if state is None else state.position
 
 
+def _failing_line(exc: UnexpectedInput, text: str) -> str | None:
+    """The line of ``text`` the parse failed on, or None where ``exc`` names no line of it
+    (an error at the end of the file)."""
+    lines = source_lines(text)
+    line = getattr(exc, "line", None)
+    return lines[line - 1] if line is not None and 0 < line <= len(lines) else None
+
+
 def _word_before(exc: UnexpectedInput, text: str) -> str | None:
     """The last word on the failing line before the spot the parse failed at."""
-    lines = source_lines(text)
-    line, column = getattr(exc, "line", None), getattr(exc, "column", None)
-    if line is None or column is None or not 0 < line <= len(lines):
+    line, column = _failing_line(exc, text), getattr(exc, "column", None)
+    if line is None or column is None:
         return None
-    words = lines[line - 1][:column - 1].split()
+    words = line[:column - 1].split()
     return words[-1] if words else None
 
 
@@ -307,15 +314,12 @@ def _labelled_word(exc: UnexpectedInput, text: str) -> str | None:
 def _label(exc: UnexpectedInput, text: str) -> tuple[Span, str] | None:
     """The failing line's label (``c1:``) and the word after it (``repeat``), or None for a
     line without a label."""
-    lines = source_lines(text)
-    line = getattr(exc, "line", None)
-    if line is None or not 0 < line <= len(lines):
-        return None
-    match = LABEL.match(lines[line - 1])
+    line = _failing_line(exc, text)
+    match = None if line is None else LABEL.match(line)
     if match is None:
         return None
     start, end = match.span("label")
-    return Span(line, start + 1, line, end + 1), match["word"]
+    return Span(exc.line, start + 1, exc.line, end + 1), match["word"]
 
 
 LABEL = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:)\s*(?P<word>\w*)")
@@ -404,10 +408,9 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         python_code,
     )
 
-    lines = source_lines(text)
-    if not 0 < exc.line <= len(lines):
+    line = _failing_line(exc, text)
+    if line is None:
         return None
-    line = lines[exc.line - 1]
     call = python_call(line)
     hint = None if call is None else foreign_hint(call)
     if hint is None:
@@ -439,11 +442,10 @@ def capital_x_hint(number: str, word: str) -> str | None:
 def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     """(message, hint) where the parse failed on the rest of a size written with a capital X
     (``input 1X28X28``), else None."""
-    token = getattr(exc, "token", None)
-    lines = source_lines(text)
-    if token is None or token.type != "NAME" or not 0 < exc.line <= len(lines):
+    token, line = getattr(exc, "token", None), _failing_line(exc, text)
+    if token is None or token.type != "NAME" or line is None:
         return None
-    number = re.search(r"[0-9]*$", lines[exc.line - 1][:exc.column - 1])[0]
+    number = re.search(r"[0-9]*$", line[:exc.column - 1])[0]
     hint = capital_x_hint(number, token.value)
     return None if hint is None else (CAPITAL_X_MESSAGE, hint)
 
@@ -451,16 +453,15 @@ def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
 def _dataset_path_hint(exc: UnexpectedInput, text: str) -> str | None:
     """For ``data npz:train.npz``, the ``--data`` form written in a spec: the call that
     names the file there (``npz("train.npz")``), for a dataset that reads a file."""
-    token = getattr(exc, "token", None)
-    lines = source_lines(text)
-    if token is None or token.type != "COLON" or not 0 < exc.line <= len(lines):
+    token, line = getattr(exc, "token", None), _failing_line(exc, text)
+    if token is None or token.type != "COLON" or line is None:
         return None
     name = _word_before(exc, text)
     kind = DATASETS.get(canonical_name(name))
     arg = None if kind is None else next((a for a in kind.args if a.kind == "path"), None)
     if arg is None:
         return None
-    path = _path_written(lines[exc.line - 1][exc.column:]) or "data/train.npz"
+    path = _path_written(line[exc.column:]) or "data/train.npz"
     return (f'in a spec a file path is a string in double quotes: write {name}("{path}") '
             f"(`{name}:PATH` is the form of the command line's --data)")
 
@@ -480,8 +481,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     double quotes); else None."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
         return None
-    lines = source_lines(text)
-    rest = lines[exc.line - 1][exc.column:] if 0 < exc.line <= len(lines) else ""
+    rest = (_failing_line(exc, text) or "")[exc.column:]
     if exc.char == "'":
         return ("strings are written in double quotes",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")
@@ -505,10 +505,10 @@ def _arithmetic_hint(exc: UnexpectedInput, text: str) -> str | None:
     another mistake, hinted elsewhere)."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "/*+-.(":
         return None
-    lines = source_lines(text)
-    if not 0 < exc.line <= len(lines):
+    line = _failing_line(exc, text)
+    if line is None:
         return None
-    expression = _operand_around(lines[exc.line - 1], exc.column - 1)
+    expression = _operand_around(line, exc.column - 1)
     value = None if expression is None else value_of_text(expression)
     if value is None:
         return None
