@@ -149,6 +149,15 @@ def row_tap_images(values: int, n: int, itemsize: int, cache_bytes: int) -> int:
     return min(n, max(1, column_bytes(cache_bytes) // (values * itemsize)))
 
 
+def runs_by_rows(stride: tuple[int, int], step: int, n: int, least: int = BLOCKED_IMAGES
+                 ) -> bool:
+    """Whether a conv on batch-last blocks of ``step`` images multiplies by kernel rows: at
+    stride 1 both ways, where a kernel row's columns are one matrix view of the widened block,
+    and where a block holds ``least`` images (``BLOCKED_IMAGES``) or the whole batch of ``n``
+    (many filters' products leave room for fewer, whose products are too short)."""
+    return tuple(stride) == (1, 1) and step >= min(n, least)
+
+
 def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
                limit_columns: int) -> int:
     """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of

@@ -58,6 +58,7 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     chunk_step,
     row_tap_images,
     row_tap_values,
+    runs_by_rows,
 )
 from cnnspec.engine.footprint import (
     SMALL_GEMM_MADDS,
@@ -274,15 +275,14 @@ def _block_step(w_shape, win: Window, x) -> int:
 
 def _correlate_on_blocks(x, w, b, win: Window, work, relu=False) -> tuple[np.ndarray, Blocks]:
     """``x`` (N, C, H, W) correlated with ``w`` (F, C, kh, kw) (+ ``b``, ``max(., 0)`` with
-    ``relu``) on batch-last blocks, where :func:`_block_step` allows them: at stride 1 by
-    kernel rows (:mod:`cnnspec.engine.row_taps`, blocks as large as its buffers fit the
-    cache) where a block holds ``BLOCKED_IMAGES`` images (the products of fewer are too
-    short: many filters' products fill the cache), else by im2col columns  ->  ``(out (F,
-    N, Ho, Wo), the Blocks)``."""
+    ``relu``) on batch-last blocks, where :func:`_block_step` allows them: by kernel rows
+    (:mod:`cnnspec.engine.row_taps`, blocks as large as its buffers fit the cache) where
+    :func:`cnnspec.engine.chunking.runs_by_rows` says so, else by im2col columns  ->  ``(out
+    (F, N, Ho, Wo), the Blocks)``."""
     n, f = x.shape[0], w.shape[0]
     values, _ = row_tap_values(w.shape[1], f, win.kernel[1], win.padded_hw, win.out_hw)
     step = _row_tap_step(values, n, x.itemsize)
-    if row_taps.applies(win) and step >= min(n, BLOCKED_IMAGES):
+    if runs_by_rows(win.stride, step, n, BLOCKED_IMAGES):
         blocks = Blocks(batch_blocks(x, win, step, work), n, by_rows=True)
         return row_taps.correlate(blocks.xt, n, w, b, win, work, relu), blocks
     blocks = Blocks(batch_blocks(x, win, _block_step(w.shape, win, x), work), n)

@@ -31,6 +31,7 @@ from cnnspec.engine.chunking import (
     chunk_step,
     row_tap_images,
     row_tap_values,
+    runs_by_rows,
 )
 from cnnspec.shapes import ceil_mode_pads
 
@@ -417,8 +418,9 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     blocks of ``step`` images (up to a block more than the batch), one block's columns, its
     product and its laid-out output gradient, all kept; nothing of the input cached. At
     stride 1 by kernel rows (:func:`_conv_row_taps`)."""
-    if _by_rows(geo, n, itemsize):
-        return _conv_row_taps(geo, n, itemsize, with_dx)
+    step = _row_tap_block(geo, n, itemsize)
+    if step:
+        return _conv_row_taps(geo, n, itemsize, with_dx, step)
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     step = chunk_images(rows, size, n, itemsize)
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
@@ -431,24 +433,24 @@ def _conv_blocks(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
                      frees_cache=False)
 
 
-def _by_rows(geo: Geometry, n: int, itemsize: int) -> bool:
-    """Whether a conv on batch-last blocks multiplies by kernel rows (as
-    :func:`cnnspec.engine.conv_tuned._correlate_on_blocks` decides): stride 1, and a block
-    of ``BLOCKED_IMAGES`` images (or the whole batch) in the cache."""
+def _row_tap_block(geo: Geometry, n: int, itemsize: int) -> int:
+    """Images per block where a conv on batch-last blocks multiplies by kernel rows (as
+    :func:`cnnspec.engine.conv_tuned._correlate_on_blocks` decides, by
+    :func:`cnnspec.engine.chunking.runs_by_rows`), else 0."""
     forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
     step = row_tap_images(forward, n, itemsize, chunk_bytes())
-    return geo.stride == (1, 1) and step >= min(n, BLOCKED_IMAGES)
+    return step if runs_by_rows(geo.stride, step, n) else 0
 
 
-def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footprint:
-    """Batch-last blocks multiplied by kernel rows (:mod:`cnnspec.engine.row_taps`), blocks
-    as :func:`cnnspec.engine.chunking.row_tap_images` sizes them: the blocks, one block
-    widened, its product and one kernel row's, kept from the forward pass; the laid-out
-    output gradient from the backward pass on; the weight gradient's sums by kernel row,
-    one row's product and the result while it runs. The input gradient: the transposed
-    convolution where it pays, else the row taps' own (:func:`_row_taps_input_grad`)."""
+def _conv_row_taps(geo: Geometry, n: int, itemsize: int, with_dx: bool,
+                   step: int) -> Footprint:
+    """Batch-last blocks of ``step`` images multiplied by kernel rows
+    (:mod:`cnnspec.engine.row_taps`): the blocks, one block widened, its product and one
+    kernel row's, kept from the forward pass; the laid-out output gradient from the backward
+    pass on; the weight gradient's sums by kernel row, one row's product and the result while
+    it runs. The input gradient: the transposed convolution where it pays, else the row
+    taps' own (:func:`_row_taps_input_grad`)."""
     forward, _ = row_tap_values(geo.c, geo.f, geo.kernel[1], (geo.hp, geo.wp), (geo.ho, geo.wo))
-    step = row_tap_images(forward, n, itemsize, chunk_bytes())
     rows, size = geo.c * geo.taps, geo.ho * geo.wo
     blocks = -(-n // step) * step * geo.c * geo.hp * geo.wp * itemsize
     out = geo.f * n * size * itemsize

@@ -30,12 +30,6 @@ from cnnspec.engine.activations import relu_into
 from cnnspec.engine.windows import Window, carve, output_array
 
 
-def applies(win: Window) -> bool:
-    """Whether a layer of window ``win`` runs by kernel rows: stride 1 both ways, where a
-    kernel row's columns are one matrix view of the widened block."""
-    return win.stride == (1, 1)
-
-
 def correlate(xt: np.ndarray, n: int, w: np.ndarray, b, win: Window, work,
               relu: bool = False) -> np.ndarray:
     """``w`` (F, C, kh, kw) correlated with the ``n`` images of the blocks ``xt`` (K, C, Hp,
