@@ -632,6 +632,8 @@ def _unary(op: str, **attributes):
 
 RELU = _activation("relu", "max(x, 0)", lambda ir: "nn.ReLU()", _unary("Relu"),
                    negative_slope=lambda ir: 0.0, flat_at_zero=True)
+
+
 def _sigmoid_moment(ir: dict, q: float) -> float:
     """``E[sigmoid(y)^2]`` for ``y ~ N(0, q)``: with ``sigmoid(t) ~ Phi(t sqrt(pi / 8))`` (the
     probit approximation), Owen's closed form ``E[Phi(aY)^2] = 1/4 + arcsin(a^2 q / (1 + a^2
