@@ -601,21 +601,33 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     / 2`` (He et al. 2015). ``gaussian_moment``: ``(ir, q) -> E[f(y)^2]`` for ``y ~ N(0, q)``
     where no one factor says it (tanh's falls from 1 as ``q`` grows); the signal rule then.
     """
-    if negative_slope is not None:
-        signal_factor = lambda ir: piecewise_linear_factor(negative_slope(ir))
     signal_bound = math.inf if value_range is None else max(v * v for v in value_range)
+    if negative_slope is not None:
+        signal = _piecewise_linear(negative_slope, signal_bound)
+    elif gaussian_moment is not None:
+        signal = {"signal": lambda ir, moments, shapes: gaussian_moment(ir, moments[0])}
+    else:
+        signal = {"signal": lambda ir, moments, shapes:
+                  min(signal_factor(ir) * moments[0], signal_bound)}
     return Kind(
         name, summary, "activation", infer=_same_shape,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
-        fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
-        signal=(lambda ir, moments, shapes: gaussian_moment(ir, moments[0])) if gaussian_moment
-        else lambda ir, moments, shapes: min(signal_factor(ir) * moments[0], signal_bound),
+        fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage, **signal,
         phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
         libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
-        negative_slope=negative_slope, centre=centre)
+        centre=centre)
+
+
+def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
+    """The :class:`Kind` fields of an activation that is ``y`` above 0 and ``s·y`` below,
+    ``negative_slope(ir) -> s``: that function, and the signal rule it gives
+    (:func:`piecewise_linear_factor`, the second moment at most ``bound``)."""
+    return {"negative_slope": negative_slope,
+            "signal": lambda ir, moments, shapes:
+            min(piecewise_linear_factor(negative_slope(ir)) * moments[0], bound)}
 
 
 def piecewise_linear_factor(slope: float) -> float:
@@ -748,8 +760,7 @@ PRELU = Kind(
     build=lambda b: L.PReLU(b.output_shape[0], b.dtype, PRELU_INIT),
     usage="prelu, e.g. conv 16 3x3 prelu",
     fixed_inits=({"name": "constant", "value": PRELU_INIT}, None),
-    signal=lambda ir, moments, shapes: piecewise_linear_factor(PRELU_INIT) * moments[0],
-    negative_slope=lambda ir: PRELU_INIT,
+    **_piecewise_linear(lambda ir: PRELU_INIT),
     phrases=lambda ir, pads: [f"slopes learned, from {float_text(PRELU_INIT)}"],
     torch=lambda ir, ins, inf: call("nn.PReLU", num_parameters=ins[0][0], init=PRELU_INIT),
     onnx=lambda g, ir, ins, inf, xs: g.op("PRelu", [xs[0], g.param("weight", _channel_shape(ins[0]))]),
