@@ -260,6 +260,21 @@ CASES = [
     # a PyTorch module's layer, named as a spec labels it
     ("input 1x8x8\n    self.conv1 = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 18,
      "the line `conv1: conv 6 5`$"),
+    # a line of a PyTorch module's forward(): its steps, innermost first, as a spec names them
+    ("input 1x8x8\n    x = self.pool(F.relu(self.conv1(x)))\n",
+     "^this is a line of a PyTorch module's forward\\(\\), not a cnnspec line$", 2, 9,
+     ("^a spec lists the layers in the order forward\\(\\) applies them, one per line, each "
+      "reading the one before: here `self.conv1`, then `relu`, then `self.pool` \\(each self.\\* "
+      "layer as its __init__ makes it\\), e.g. `conv1: conv 6 5 relu`")),
+    ("input 1x8x8\nconv 8 3\nx = x.view(-1, 16 * 5 * 5)\n", "forward\\(\\), not a cnnspec",
+     3, 5, "here `flatten`, e.g."),
+    ("input 1x8x8\nconv 8 3\nreturn F.log_softmax(self.fc3(x), dim=1)\n", "forward\\(\\)", 3, 8,
+     "here `self.fc3`, then `log_softmax` \\("),
+    ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(x), 2)\n", "forward\\(\\)", 3, 5,
+     "here `relu`, then `maxpool`, e.g."),
+    # TensorFlow's functions called with no tensor: Keras', by their module
+    ("input 1x8x8\nconv 8 3\ny = tf.nn.relu()\n", "^tf.nn.relu\\(...\\) is a layer as Keras",
+     3, 5, "^this is Keras syntax; in cnnspec the layer is the line `relu`$"),
     # the rest of a model's Python source
     ("input 1x8x8\nclass Net(nn.Module):\n",
      "^this is Python code \\(a class definition\\), not a cnnspec line$", 2, 1,

@@ -173,14 +173,88 @@ def _literal(node: ast.expr):
         return None
 
 
+# Modules whose functions a PyTorch forward() calls on its tensors (``F.relu``,
+# ``torch.flatten``), and the tensor methods that reshape (``x.view(-1, 400)``): a flatten.
+TORCH_FUNCTIONS = ("F", "torch")
+RESHAPES = ("view", "reshape", "flatten")
+
+
+@dataclass(frozen=True)
+class ForwardLine:
+    """A line of a PyTorch module's forward(): the steps it applies to a tensor, innermost
+    first, as a spec names them (``self.conv1``, ``relu``), and the columns (0-based, end
+    exclusive) of what it computes."""
+
+    steps: list[str]
+    columns: tuple[int, int]
+
+
+def forward_line(line: str) -> ForwardLine | None:
+    """``x = self.pool(F.relu(self.conv1(x)))``, ``x = x.view(-1, 400)``, ``return
+    self.fc3(x)``: calls nested around one tensor, at least one a module's layer
+    (``self.*``), a torch function or a reshape; else None."""
+    statement = _python_statement(line.strip())
+    if not isinstance(statement, (ast.Assign, ast.Return, ast.Expr)) or statement.value is None:
+        return None
+    steps, node = [], statement.value
+    while isinstance(node, ast.Call):
+        names = _dotted(node.func)
+        if names is None:
+            return None
+        if len(names) == 2 and names[0] not in ("self", *TORCH_FUNCTIONS) \
+                and names[1] in RESHAPES:
+            steps.insert(0, names)  # a method of the tensor itself
+            node = ast.Name(names[0])
+            break
+        if not node.args:
+            return None
+        steps.insert(0, names)
+        node = node.args[0]
+    if not steps or not isinstance(node, ast.Name) or not any(
+            names[0] in ("self", *TORCH_FUNCTIONS) or names[-1] in RESHAPES for names in steps):
+        return None
+    indent = len(line) - len(line.lstrip())
+    value = statement.value
+    return ForwardLine([_step(names) for names in steps],
+                       (indent + value.col_offset, indent + value.end_col_offset))
+
+
+def _step(names: list[str]) -> str:
+    """One step of a forward line as a spec names it: ``self.conv1`` as written (the layer its
+    __init__ makes), a function or reshape as its layer kind (``F.max_pool2d`` maxpool, ``view``
+    flatten), else the function as written."""
+    if names[0] == "self":
+        return ".".join(names)
+    kind = "flatten" if names[-1] in RESHAPES else foreign_kind(names[-1])
+    return kind or ".".join(names)
+
+
+FORWARD_MESSAGE = "this is a line of a PyTorch module's forward(), not a cnnspec line"
+
+
+def forward_hint(line: ForwardLine) -> str:
+    """What to write for a forward() line: its steps, in the order a spec lists them."""
+    steps = ", then ".join(f"`{step}`" for step in line.steps)
+    modules = any(step.startswith("self.") for step in line.steps)
+    return (f"a spec lists the layers in the order forward() applies them, one per line, each "
+            f"reading the one before: here {steps}"
+            + (" (each self.* layer as its __init__ makes it)" if modules else "")
+            + ", e.g. `conv1: conv 6 5 relu` then `pool: maxpool 2`")
+
+
 def is_foreign(name: str, module: str) -> bool:
     """Whether a called name is another library's class, not a cnnspec word."""
     return bool(module) or name not in KINDS and name not in ALIASES
 
 
 def library(name: str, module: str) -> str:
-    """Keras or PyTorch, by the module (``nn``) or the spelling (``Conv2d``, ``Linear``)."""
-    torch = "nn" in module.split(".") or name.endswith(("1d", "2d")) or name == "Linear"
+    """Keras or PyTorch, by the module (``nn``, ``F``, ``torch``; TensorFlow's ``tf.nn`` is
+    Keras') or the spelling (``Conv2d``, ``Linear``)."""
+    parts = module.split(".")
+    if parts[0] in ("tf", "tensorflow", "keras"):
+        return "Keras"
+    torch = ("nn" in parts or parts[0] in TORCH_FUNCTIONS or name.endswith(("1d", "2d"))
+             or name == "Linear")
     return "PyTorch" if torch else "Keras"
 
 

@@ -401,9 +401,12 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     with the caret under the class it calls; None for a line that is no such call."""
     # only when a line fails to parse: a spec that parses never needs it
     from cnnspec.lang.foreign import (
+        FORWARD_MESSAGE,
         PYTHON_CODE_HINT,
         foreign_hint,
         foreign_message,
+        forward_hint,
+        forward_line,
         python_call,
         python_code,
     )
@@ -411,6 +414,11 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     line = _failing_line(exc, text)
     if line is None:
         return None
+    forward = forward_line(line)  # before a call: self.pool(F.relu(x)) is two steps, not one
+    if forward is not None:
+        first, end = forward.columns
+        return SpecError(FORWARD_MESSAGE, span=Span(exc.line, first + 1, exc.line, end + 1),
+                         hint=forward_hint(forward), file=path)
     call = python_call(line)
     hint = None if call is None else foreign_hint(call)
     if hint is None:
