@@ -368,6 +368,37 @@ def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train
     assert capsys.readouterr().err == ""
 
 
+def test_summary_reads_an_npz_file_s_image_shape_from_its_header_and_warns_of_a_misfit(
+        write, tmp_path, capsys, monkeypatch):
+    """Images the file declares (its header, not its data) that do not fit the input are what
+    train and check would refuse: a warning at the input, an error with --strict; a file
+    summary cannot read so is left to check, which reads it as train does."""
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    path = write("net.cnn", NPZ_SPEC)
+    _save_npz(tmp_path / "data.npz", channels=3)
+    assert main(["summary", path]) == 0
+    err = capsys.readouterr().err
+    assert (f"{path}:1:1: warning: the input is 1x8x8, but the npz images are 3x8x8 (train "
+            "and check refuse the spec)\n") in err
+    assert main(["summary", path, "--strict"]) == 2
+    assert f"{path}:1:1: error: the input is 1x8x8, but the npz" in capsys.readouterr().err
+    # (N, H, W) images are one channel each, as train reads them; compressed as well
+    np.savez_compressed(tmp_path / "data.npz", x=np.zeros((6, 8, 8), np.uint8), y=np.arange(6) % 3)
+    assert main(["summary", path, "--strict"]) == 0
+    np.savez_compressed(tmp_path / "data.npz", x=np.zeros((6, 8, 8, 1), np.uint8),
+                        y=np.arange(6) % 3)
+    assert main(["summary", path]) == 0
+    assert "the images look stored channels-last" in capsys.readouterr().err
+    for damaged in (b"PK\x03\x04 cut short", b"not a zip archive"):
+        (tmp_path / "data.npz").write_bytes(damaged)
+        assert main(["summary", path, "--strict"]) == 0
+        assert capsys.readouterr().err == ""
+        assert main(["check", path]) == 2
+        assert f"{path}:6:3: error: cannot read data.npz" in capsys.readouterr().err
+
+
 def test_check_of_a_json_ir_locates_an_unreadable_npz_file_at_its_path(write, tmp_path, capsys,
                                                                         monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -111,12 +111,7 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
                     data_name: str) -> list[SpecError]:
     """Errors when images of shape ``image`` (C, H, W) or labels of ``classes`` classes do not
     fit the network whose checked ``layers`` are given."""
-    errors = []
-    given = tuple(spec.ir["input"]["shape"])
-    if tuple(image) != given:
-        errors.append(spec.error(
-            f"the input is {shape_text(given)}, but the {data_name} images are {shape_text(image)}",
-            "input", hint=_input_hint(tuple(image), given, data_name)))
+    errors = [e for e in [input_fit_error(spec, image, data_name)] if e is not None]
     weights = spec.ir["training"]["class_weights"]
     if weights and len(weights) != classes:
         errors.append(spec.error(
@@ -148,6 +143,18 @@ def data_fit_errors(spec: Spec, layers: list[LayerInfo], image: tuple[int, ...],
             hint=f"give '{layer}' {scores} {what}" if field_name else
             f"end with `dense {scores}`"))
     return errors
+
+
+def input_fit_error(spec: Spec, image: tuple[int, ...], data_name: str,
+                    severity: str = "error", then: str = "") -> SpecError | None:
+    """The error (or warning) at the spec's input when images of shape ``image`` (C, H, W) do
+    not fit it, ``then`` added to its message; None when they do."""
+    given = tuple(spec.ir["input"]["shape"])
+    if tuple(image) == given:
+        return None
+    return spec.error(
+        f"the input is {shape_text(given)}, but the {data_name} images are {shape_text(image)}"
+        f"{then}", "input", hint=_input_hint(tuple(image), given, data_name), severity=severity)
 
 
 def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str, str | None]:

@@ -28,9 +28,9 @@ def run(args) -> int:
     # A spec too large to train here is summarised (its memory said in a warning): the
     # summary is where its memory error sends the user.
     checked = load(args.spec, strict=args.strict, for_training=False, dtype=args.dtype)
-    from cnnspec.training.compat import missing_file_warnings
+    from cnnspec.training.compat import unread_file_warnings
 
-    missing = missing_file_warnings(checked)
+    missing = unread_file_warnings(checked)
     if args.strict and missing:
         raise SpecErrors([as_error(w) for w in missing])
     report(checked.warnings + missing)

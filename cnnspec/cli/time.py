@@ -46,9 +46,9 @@ def run(args) -> int:
     # that the table stays what is read; the timed step's memory is checked before anything
     # is allocated.
     checked = load(args.spec, for_training=False, dtype=args.dtype)
-    from cnnspec.training.compat import missing_file_warnings
+    from cnnspec.training.compat import unread_file_warnings
 
-    if checked.warnings or missing_file_warnings(checked):
+    if checked.warnings or unread_file_warnings(checked):
         print(f"note: `cnnspec check {shlex.quote(args.spec)}` has warnings or errors about "
               "training this spec; the timing runs on random inputs without them",
               file=sys.stderr)

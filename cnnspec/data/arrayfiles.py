@@ -68,6 +68,23 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def npz_member_shape(path: str | Path, name: str) -> tuple[int, ...] | None:
+    """The shape member ``name`` of an ``.npz`` file declares in its header, read without its
+    data (a command that describes a spec reads no more of its data file); None when the file
+    has no such member. A file that cannot be read so is a :class:`DamagedArray`."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            try:
+                info = archive.getinfo(f"{name}.npy")
+            except KeyError:
+                return None
+            _member_bound(info, os.path.getsize(path))
+            with archive.open(info) as member:
+                return _header(member, info.filename)[0]
+    except (zipfile.BadZipFile, NotImplementedError, EOFError) as exc:  # as read_npz's
+        raise DamagedArray(f"the archive cannot be read ({exc})") from None
+
+
 def _refuse_repeated_members(archive: zipfile.ZipFile) -> None:
     """A name stored more than once (an archive added to with zipfile's mode "a", which
     warns and appends): NumPy, and a dict of the members, would keep the last copy and

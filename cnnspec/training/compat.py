@@ -11,7 +11,7 @@ from cnnspec.check.checker import as_error
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
 from cnnspec.check.model import CheckedSpec
-from cnnspec.check.training import data_fit_errors
+from cnnspec.check.training import data_fit_errors, input_fit_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.ir.datasets import example_count, image_shape
 from cnnspec.sourcefile import check_path_hint
@@ -73,18 +73,37 @@ def file_data_warnings(checked: CheckedSpec, dataset) -> list[SpecError]:
     return batch_fit(checked.spec, len(dataset.y_train) + len(dataset.y_test), dataset.name)
 
 
-def missing_file_warnings(checked: CheckedSpec) -> list[SpecError]:
-    """A warning at the spec's data setting when its data file (``npz``) is not there: a
-    command that describes the network without reading the data (``summary``) still says
-    that ``train`` and ``check`` would refuse the spec as it stands."""
+def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
+    """What a command that describes the network without reading its data file (``npz``:
+    ``summary``, ``time``) can still tell of it: a warning at the spec's data setting when the
+    file is not there, and at its input when the images the file's header declares do not fit
+    it, so that it says what ``train`` and ``check`` would refuse. The rest of the file (its
+    labels, its values) is read by ``check``."""
     data = checked.ir["training"]["data"]
-    if image_shape(data) is not None or Path(data["path"]).exists():
+    if image_shape(data) is not None:
         return []
-    return [checked.spec.error(
-        f"npz file not found: {data['path']} (train and check refuse the spec until it is "
-        "there)", "training", "data", severity="warning",
-        hint=f"{check_path_hint(data['path'])}; summary does not read the "
-        "data: `cnnspec check` reads it as train does")]
+    path = data["path"]
+    refused = " (train and check refuse the spec until it is there)"
+    if not Path(path).exists():
+        return [checked.spec.error(
+            f"npz file not found: {path}{refused}", "training", "data", severity="warning",
+            hint=f"{check_path_hint(path)}; {UNREAD_HINT}")]
+    from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
+
+    try:
+        shape = npz_member_shape(path, "x")
+    except (OSError, DamagedArray):
+        return []  # what is wrong with it is check's to say, reading it as train does
+    if shape is None or len(shape) not in (3, 4):
+        return []
+    image = (1, *shape[1:]) if len(shape) == 3 else shape[1:]
+    misfit = input_fit_error(checked.spec, image, "npz", severity="warning",
+                             then=" (train and check refuse the spec)")
+    return [] if misfit is None else [misfit]
+
+
+# What a command that reads no data says of the rest.
+UNREAD_HINT = "summary does not read the data: `cnnspec check` reads it as train does"
 
 
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
