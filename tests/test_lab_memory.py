@@ -59,7 +59,7 @@ def test_init_report_refuses_a_batch_that_would_not_fit(huge_batch, capsys):
     err = capsys.readouterr().err
     assert "error: measuring the network would need up to about" in err
     assert "at batch 50000000" in err and "to record every layer's output and gradient" in err
-    assert "hint: a smaller --batch" in err and "Traceback" not in err
+    assert "hint: `--batch " in err and "` fits, about " in err and "Traceback" not in err
     assert "of data" not in err  # noise: the data set is not read
     assert main(["init-report", str(huge_batch), "--batch", "50000000"]) == 2
     assert "of data" in capsys.readouterr().err  # drawn from the data set: it is read

@@ -386,6 +386,76 @@ def test_a_step_that_cannot_fit_is_an_error_at_the_heaviest_layer(tmp_path, caps
     assert "huge.cnn:3:1: error: training would need" in err and "hint:" in err
 
 
+def test_a_batch_too_large_for_the_memory_is_the_error_and_the_hint_names_one_that_fits(
+        tmp_path, capsys):
+    """A network that trains at a usual batch but not at the spec's: the error is located at
+    the batch, and names the largest power of two whose step stays within the share check
+    warns above; that batch checks clean under the same limit, twice it does not."""
+    import re
+
+    from cnnspec.check.memory import FITTING_BATCH, WARN_SHARE
+
+    body = ("input 1x32x32\nconv 16 3x3 pad same relu\nconv 16 3x3 pad same relu\n"
+            "flatten\ndense 10\ntrain {{\n  data shapes(size=32, count=5000)\n  batch {}\n}}\n")
+    spec = tmp_path / "wide.cnn"
+    spec.write_text(body.format(4096))
+    memory = cnnspec.load(spec).step_memory
+    limit = memory.runtime + memory.total // 2
+    assert main(["check", str(spec), "--max-memory", str(limit)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:8:3: error: training would need up to about" in err
+    assert "    batch 4096\n    ^^^^^^^^^^\n" in err
+    suggested = int(re.search(r"hint: `batch (\d+)` fits, about ", err).group(1))
+    assert suggested >= FITTING_BATCH and suggested & (suggested - 1) == 0  # a power of two
+    assert "or use fewer filters or units, more stride or pooling early;" in err
+    spec.write_text(body.format(suggested))
+    fits = cnnspec.load(spec, max_memory=limit)
+    assert fits.warnings == [] and fits.step_memory.process <= WARN_SHARE * limit
+    spec.write_text(body.format(2 * suggested))
+    assert cnnspec.load(spec, max_memory=limit, strict=False).step_memory.process \
+        > WARN_SHARE * limit
+
+
+def test_a_network_too_large_for_a_usual_batch_is_the_error_at_its_heaviest_layer(tmp_path,
+                                                                                     capsys):
+    """Where only a batch below FITTING_BATCH fits, the network is what is too large: the
+    error stays at its heaviest layer, naming the batch that fits; where not one image fits,
+    no batch is named."""
+    import re
+
+    from cnnspec.check.memory import FITTING_BATCH
+
+    spec = tmp_path / "wide.cnn"
+    spec.write_text("input 1x32x32\nwide: conv 256 3x3 pad same relu\nflatten\ndense 10\n"
+                    "train {\n  data shapes(size=32, count=200)\n  batch 64\n  cores 1\n}\n")
+    at_one = cnnspec.load(spec).step_memory
+    per_image = (at_one.activations + at_one.work) // 64
+    limit = at_one.process - (at_one.activations + at_one.work + at_one.slack) + 6 * per_image
+    assert main(["check", str(spec), "--max-memory", str(limit)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:" in err and "of the layers, 'wide" in err
+    suggested = int(re.search(r"hint: `batch (\d+)` fits", err).group(1))
+    assert 1 <= suggested < FITTING_BATCH
+    assert main(["check", str(spec), "--max-memory", str(at_one.runtime + at_one.data
+                                                          + at_one.parameters + 1)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}:2:" in err and "` fits" not in err
+
+
+def test_time_names_the_largest_batch_option_that_fits(tmp_path, capsys, monkeypatch):
+    """`cnnspec time --batch N` beyond the memory: the hint names the --batch that fits."""
+    from cnnspec.check import memory
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nconv 16 3x3 pad same relu\nflatten\ndense 10\n")
+    process = cnnspec.load(spec).step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: 2 * process)
+    assert main(["time", str(spec), "--batch", "100000", "--iterations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "error: timing a step would need up to about" in err
+    assert "hint: `--batch " in err and "` fits, about " in err and "or use fewer" not in err
+
+
 def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(tmp_path):
     """No smaller net or batch fits in 8 MiB: the error says what the process takes and
     does not send the user to shrink the net."""

@@ -55,7 +55,10 @@ def test_check_refuses_a_spec_beyond_the_address_space_limit_of_its_process(tmp_
     assert _check_under_address_limit(path, None).returncode == 0
     limited = _check_under_address_limit(path, 600 << 20)
     assert limited.returncode == 2, limited.stderr
-    assert "heavy.cnn:4:1: error: training would need up to about" in limited.stderr
+    # a batch of 256 filters' maps too large for the limit, where a smaller one fits: the
+    # error is at the batch
+    assert "heavy.cnn:9:3: error: training would need up to about" in limited.stderr
+    assert "hint: `batch " in limited.stderr
     assert "more than the 600.0 MiB this process may use (its `ulimit -v`)" in limited.stderr
 
 

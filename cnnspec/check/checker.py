@@ -102,7 +102,9 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     step_memory = memory.estimate(spec, infos, dtype) if not errors else None
     warnings = []
     if step_memory is not None:
-        found = memory.memory_problems(spec, step_memory, max_memory)
+        found = memory.memory_problems(
+            spec, step_memory, max_memory,
+            memory_at=lambda batch: memory.estimate(memory.at_batch(spec, batch), infos, dtype))
         if not for_training:
             found = [dataclasses.replace(e, severity="warning") for e in found]
         errors += [e for e in found if e.severity == "error"]

@@ -246,14 +246,47 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
     batch (split into the spec's ``cores`` parts, unless it runs ``whole``), what recording
     every layer's output and gradient keeps when ``recording``, and the spec's data set only
     when the batch is drawn from it (``data``)."""
+    batched = at_batch(spec, batch, whole)
+    memory = estimate(batched, layers, dtype)
+    if not data:
+        memory = dataclasses.replace(memory, data=0)
+    return with_recording(memory, batched, layers) if recording else memory
+
+
+def at_batch(spec: Spec, batch: int, whole: bool = False) -> Spec:
+    """``spec`` training on batches of ``batch`` (in one process where ``whole``)."""
     training = {**spec.ir["training"], "batch_size": batch}
     if whole:
         training["cores"] = 1
-    at_batch = dataclasses.replace(spec, ir={**spec.ir, "training": training})
-    memory = estimate(at_batch, layers, dtype)
-    if not data:
-        memory = dataclasses.replace(memory, data=0)
-    return with_recording(memory, at_batch, layers) if recording else memory
+    return dataclasses.replace(spec, ir={**spec.ir, "training": training})
+
+
+def fitting_batch(memory_at, batch: int, limit: int) -> tuple[int, int] | None:
+    """The batch below ``batch`` to suggest where ``memory_at(b)`` (a :class:`MemoryEstimate`)
+    does not fit in ``limit`` bytes at ``batch``, and its process's bytes: the largest power of
+    two within :data:`WARN_SHARE` of the limit (which check would not warn of), else the
+    largest batch that fits at all; None when not even one image does."""
+    calm = largest_fitting_batch(memory_at, batch, math.floor(WARN_SHARE * limit))
+    if calm is None:
+        return largest_fitting_batch(memory_at, batch, limit)
+    round_batch = 1 << (calm[0].bit_length() - 1)
+    return round_batch, memory_at(round_batch).process
+
+
+def largest_fitting_batch(memory_at, batch: int, limit: int) -> tuple[int, int] | None:
+    """The largest batch below ``batch`` at which ``memory_at(b)`` (a
+    :class:`MemoryEstimate`) fits in ``limit`` bytes, and its process's bytes; None when not
+    even one image does. A bisection: the memory grows with the batch."""
+    low, high = 0, batch  # fits at low (or low is 0), not at high
+    fits_low = None
+    while high - low > 1:
+        middle = (low + high) // 2
+        process = memory_at(middle).process
+        if process <= limit:
+            low, fits_low = middle, process
+        else:
+            high = middle
+    return None if fits_low is None else (low, fits_low)
 
 
 def estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE) -> MemoryEstimate:
@@ -553,12 +586,16 @@ class Task:
     ``smaller``, the hint that lowers its step where that is not the spec's batch to change
     (a command's option); whether it reads the spec's data set (``reads_data``); whether it
     runs the batch whole in one process whatever the spec's ``cores`` (``whole``: ``time``
-    clocks a step on one thread)."""
+    clocks a step on one thread); ``batch_setting``, the words that set the batch
+    (:func:`memory_problems` names the largest that fits)."""
 
     name: str = "training"
     smaller: str | None = None
     reads_data: bool = True
     whole: bool = False
+    # how the batch is set (a spec's setting, a command's option), for the batch that fits;
+    # None where the batch is the command's own
+    batch_setting: str | None = "batch"
 
 
 TRAINING = Task()
@@ -570,20 +607,25 @@ def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, task: Tas
     that runs the network on a batch of its own rather than training it (``task``: timing
     a step, the init lab's measurements) would not fit in the machine's memory doing so on
     ``batch`` inputs in ``dtype`` (:func:`measuring_estimate`); before anything is allocated."""
-    memory = measuring_estimate(checked.spec, checked.layers, batch, dtype,
-                                recording=recording, data=task.reads_data, whole=task.whole)
-    errors = [error for error in memory_problems(checked.spec, memory, None, task)
+    def memory_at(images: int) -> MemoryEstimate:
+        return measuring_estimate(checked.spec, checked.layers, images, dtype,
+                                  recording=recording, data=task.reads_data, whole=task.whole)
+
+    errors = [error for error in memory_problems(checked.spec, memory_at(batch), None, task,
+                                                 memory_at)
               if error.severity == "error"]
     if errors:
         raise SpecErrors(errors)
 
 
 def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
-                    task: Task = TRAINING) -> list[SpecError]:
+                    task: Task = TRAINING, memory_at=None) -> list[SpecError]:
     """An error when a process doing ``task`` with the spec (training it) would not fit in
     ``limit`` bytes (the machine's memory when None), a warning when it takes more than half
     of it; located at the heaviest layer, or at the data where the data set outweighs the
-    step."""
+    step. ``memory_at(batch) -> MemoryEstimate``, the same process at another batch: the
+    error then names the largest batch that fits, and is located at the spec's batch where
+    that batch trains (:data:`FITTING_BATCH`)."""
     set_here = limit is not None
     limit = machine_memory() if limit is None else limit
     if limit is None or memory.process <= WARN_SHARE * limit:
@@ -602,6 +644,16 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
     if memory.process > limit:
+        fitting = None
+        if memory_at is not None and task.batch_setting and where != ("training", "data"):
+            fitting = fitting_batch(memory_at, memory.batch_size, limit)
+        if fitting is not None:
+            batch, process = fitting
+            lower = (f"`{task.batch_setting} {batch}` fits, about {bytes_text(process)}"
+                     + ("" if task.smaller else f"; or {SMALLER_LAYERS}"))
+            if task is TRAINING and batch >= FITTING_BATCH \
+                    and ("training", "batch_size") in spec.spans:
+                where = ("training", "batch_size")
         return [spec.error(
             f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
             f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where,
@@ -611,6 +663,14 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         f"{memory.batch_size} ({parts}), {_share_text(memory.process / limit)} of {room}",
         *where, severity="warning",
         hint=f"other programs may then run out of memory; {lower_warned}")]
+
+
+# What lowers a step's memory but its batch.
+SMALLER_LAYERS = ("use fewer filters or units, more stride or pooling early; `cnnspec summary` "
+                  "lists what each layer holds")
+# A batch that fits at least this large trains as batches do: the spec's batch is then what to
+# change, and the error is located there; below it, the network is what is too large.
+FITTING_BATCH = 16
 
 
 def _share_text(share: float) -> str:
@@ -653,8 +713,6 @@ def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
         return ((memory.heaviest,),
                 BESIDE_RUNTIME + "recording every layer's output and gradient weighs most",
                 lower, lower)
-    lower = task.smaller or (
-        "use fewer filters or units, more stride or pooling early, or a smaller batch; "
-        "`cnnspec summary` lists what each layer holds")
+    lower = task.smaller or SMALLER_LAYERS.replace(" early;", " early, or a smaller batch;")
     return ((memory.heaviest,), f"of the layers, '{memory.heaviest}' weighs most", lower,
             task.smaller or "a smaller batch lowers the activations")

@@ -16,9 +16,10 @@ SMALLER_NETWORK = "measure a smaller network: fewer filters or units, or more st
 
 
 def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, *, recording: bool,
-                         data: bool, smaller: str) -> None:
+                         data: bool, smaller: str, batch_option: str | None = None) -> None:
     """Raise :class:`SpecErrors` when measuring ``checked`` on ``batch`` inputs in ``dtype``
     (recording every layer's output and gradient where ``recording``; drawn from the data set
-    where ``data``) would not fit; ``smaller`` is the hint that lowers it."""
-    memory.refuse_beyond_memory(checked, batch, dtype,
-                                memory.Task(MEASURING, smaller, reads_data=data), recording)
+    where ``data``) would not fit; ``smaller`` is the hint that lowers it, ``batch_option``
+    the command's option that sets the batch (None where the batch is fixed)."""
+    task = memory.Task(MEASURING, smaller, reads_data=data, batch_setting=batch_option)
+    memory.refuse_beyond_memory(checked, batch, dtype, task, recording)

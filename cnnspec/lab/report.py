@@ -74,7 +74,8 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     variants = load_variants(path, inits)
     # probe() keeps every layer's output and gradient of the batch
     refuse_beyond_memory(variants[0].checked, batch_size, dtype, recording=True,
-                         data=input_kind == "data", smaller="a smaller --batch")
+                         data=input_kind == "data", smaller="a smaller --batch",
+                         batch_option="--batch")
     batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
     reports = [measure(v, batch, seed, dtype) for v in variants]
     warnings = {(w.message, w.span): w for v in variants for w in v.checked.warnings}

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from cnnspec.check.checker import as_error
 from cnnspec.check.lints import batch_fit
-from cnnspec.check.memory import memory_problems, with_loaded_data, with_recording
+from cnnspec.check.memory import (
+    MemoryEstimate,
+    at_batch,
+    estimate,
+    memory_problems,
+    with_loaded_data,
+    with_recording,
+)
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors, input_fit_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
@@ -36,16 +43,20 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
     check does not know of either. ``max_memory``: the limit in bytes (default: the machine's
     memory). Returns the warning of a process that fits but takes over half the memory,
     counted so (none where the checker counted everything: its own warning stands)."""
-    memory = checked.step_memory
-    if memory is None or (memory.data and not recording):
+    if checked.step_memory is None or (checked.step_memory.data and not recording):
         return []  # counted by check already
-    if not memory.data:
-        loaded = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_test,
-                                        dataset.y_test))
-        memory = with_loaded_data(memory, loaded)
-    if recording:
-        memory = with_recording(memory, checked.spec, checked.layers)
-    problems = memory_problems(checked.spec, memory, max_memory)
+    loaded = sum(a.nbytes for a in (dataset.x_train, dataset.y_train, dataset.x_test,
+                                    dataset.y_test))
+
+    def memory_at(batch: int) -> MemoryEstimate:
+        spec = at_batch(checked.spec, batch)
+        memory = estimate(spec, checked.layers, checked.dtype)
+        if not memory.data:
+            memory = with_loaded_data(memory, loaded)
+        return with_recording(memory, spec, checked.layers) if recording else memory
+
+    memory = memory_at(checked.step_memory.batch_size)
+    problems = memory_problems(checked.spec, memory, max_memory, memory_at=memory_at)
     errors = [e for e in problems if e.severity == "error"]
     if errors:
         raise SpecErrors(errors)
