@@ -139,6 +139,21 @@ def test_the_rule_is_the_footprints():
     assert not footprint.winograd_pays(geo, 16, 8)
 
 
+@pytest.mark.parametrize("c, f, hw, expected", [
+    (8, 8, 24, True), (8, 16, 32, True), (16, 8, 24, True),  # 8 channels, 6 tiles a row
+    (8, 8, 20, False), (8, 8, 16, False),  # 8 channels on a narrower map
+    (16, 16, 16, True), (4, 16, 32, False), (7, 32, 32, False),
+])
+def test_eight_channels_run_by_winograd_from_24_pixels_a_row(c, f, hw, expected):
+    geo = footprint.Geometry(c, hw, hw, f, hw, hw, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1))
+    assert footprint.winograd_pays(geo, 64, 4) == expected
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((8, c, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((f, c, 3, 3)).astype(np.float32)
+    _, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (1,) * 4, work={})
+    assert isinstance(cache[-1], winograd.Tiling) == (expected and 8 * hw * hw >= 4096)
+
+
 def _winograd_calls(monkeypatch) -> list[int]:
     """The batch size of each Winograd forward pass from now on (appended as they run)."""
     calls = []

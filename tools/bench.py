@@ -364,8 +364,10 @@ def speed(args, torch_ok: bool) -> None:
           f"{chunking.KEEP_BYTES // 2 ** 20} MB, transposed input gradient up to a ratio of "
           f"{footprint.TRANSPOSED_RATIO}; Winograd F({footprint.WINOGRAD_TILE}x"
           f"{footprint.WINOGRAD_TILE}, 3x3) for float32 3x3 stride-1 layers of at least "
-          f"{footprint.WINOGRAD_MIN_CHANNELS} channels in and out, "
-          f"{footprint.WINOGRAD_MIN_TILE_COLUMNS} tiles a row and "
+          f"{footprint.WINOGRAD_MIN_CHANNELS} channels in and out and "
+          f"{footprint.WINOGRAD_MIN_TILE_COLUMNS} tiles a row (of "
+          f"{footprint.WINOGRAD_FEW_CHANNELS} channels, "
+          f"{footprint.WINOGRAD_FEW_CHANNELS_TILE_COLUMNS} tiles a row), and "
           f"{footprint.WINOGRAD_MIN_OUTPUTS} output pixels a channel", flush=True)
     for name, batch in CASES:
         bench_case(name, batch, args.threads, args.rounds, args.seconds, torch_ok)

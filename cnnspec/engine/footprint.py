@@ -86,13 +86,19 @@ TRANSPOSED_RATIO = 1
 # matmul peak 150 GFLOP/s against 180-200), with the junk tiles only where a row needs them,
 # forward and backward together, best of 3: C=F=8 1.20 (32x32), 1.36 (24x24), 1.16 (16x16);
 # C=8 F=16 16x16 1.21; C=F=4 32x32 0.96; C=F=16 16x16 at N=4 0.76, at N=8 1.25. Eight
-# channels pay there; the threshold stays at 16 until it is measured per machine at run time,
-# as the chunk sizes are (cnnspec.engine.calibrate).
+# channels pay there. On an AMD EPYC (Zen 4, AVX-512, 1 MiB L2, OpenBLAS 0.3.31 SkylakeX
+# kernels), batch 64, forward and backward together, the range of 3 interleaved rounds: C=F=8
+# 32x32 1.10, 24x24 1.19-1.48, 16x16 0.85-0.86; C=8 F=16 32x32 1.45-1.48; C=F=16 32x32
+# 1.31-1.33, 16x16 1.46-1.48; C=F=32 16x16 1.76-1.80. Eight channels pay on all three machines
+# from 24 pixels a row (6 tiles: WINOGRAD_FEW_CHANNELS_TILE_COLUMNS), and lose or barely win
+# at 16 on two of them: 16 channels on any map, 8 from 24 pixels a row.
 WINOGRAD_TILE = 4
 # The input tile a = m + r - 1 for an r x r kernel, r = 3 (Lavin & Gray 2016, section 4): the
 # transforms' points are a x a.
 WINOGRAD_INPUT_TILE = WINOGRAD_TILE + 2
 WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_FEW_CHANNELS = 8
+WINOGRAD_FEW_CHANNELS_TILE_COLUMNS = 6
 WINOGRAD_MIN_TILE_COLUMNS = 4
 WINOGRAD_MIN_OUTPUTS = 4096
 # OpenBLAS (0.3.31, x86-64) runs a GEMM of at most 1e6 multiply-adds (M*N*K) by its kernels
@@ -108,10 +114,14 @@ def winograd_pays(geo: Geometry, n: int, itemsize: int) -> bool:
     """Whether an ungrouped convolution over a batch of ``n`` runs by Winograd's
     F(4x4, 3x3) (:mod:`cnnspec.engine.winograd`) rather than im2col: 3x3 kernels, stride
     and dilation 1, float32 (float64 stays on the exact path), and the sizes above."""
-    return (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
-            and itemsize == 4 and min(geo.c, geo.f) >= WINOGRAD_MIN_CHANNELS
-            and winograd_tiles(geo.ho, geo.wo, geo.w)[1] >= WINOGRAD_MIN_TILE_COLUMNS
-            and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS)
+    if not (geo.kernel == (3, 3) and geo.stride == (1, 1) and geo.dilation == (1, 1)
+            and itemsize == 4 and n * geo.ho * geo.wo >= WINOGRAD_MIN_OUTPUTS):
+        return False
+    channels, tile_columns = min(geo.c, geo.f), winograd_tiles(geo.ho, geo.wo, geo.w)[1]
+    return tile_columns >= WINOGRAD_MIN_TILE_COLUMNS and (
+        channels >= WINOGRAD_MIN_CHANNELS
+        or channels >= WINOGRAD_FEW_CHANNELS
+        and tile_columns >= WINOGRAD_FEW_CHANNELS_TILE_COLUMNS)
 
 
 def winograd_tiles(ho: int, wo: int, w: int) -> tuple[int, int, int]:
