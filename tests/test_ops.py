@@ -209,3 +209,28 @@ def test_carve_again_tells_whether_the_array_is_new():
     assert windows.carve_again(work, "key", (3, 2), np.float32)[1]
     assert windows.carve_again(work, "key", (40, 40), np.float32)[1]  # grown: new memory
     assert windows.carve_again(None, "key", (2, 3), np.float64)[1]
+
+
+def _relu_cases():
+    """Arrays relu_into takes row by row against zeros (C order, a channel-first view, sizes
+    with and without a tail) and those it leaves to np.maximum (small, strided)."""
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((3, 7, 41, 37))  # 31,857 values: one row of ZERO_ROW and a tail
+    big.flat[[0, 5, 9, 11, 20000, -1]] = [np.nan, -np.inf, np.inf, -0.0, -np.nan, 0.0]
+    channel_first = np.ascontiguousarray(big.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    return [big, channel_first, big[:, :, ::2], big[0, 0], np.ones(act.ZERO_ROW) * -1.5,
+            rng.standard_normal(2 * act.ZERO_ROW)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", range(6))
+def test_relu_into_gives_np_maximum_s_bits(dtype, case):
+    """NaN stays NaN, -0.0 and -inf give +0.0, into a new array and in place alike."""
+    x = _relu_cases()[case].astype(dtype)
+    expected = np.maximum(x, 0)
+    out = act.relu_into(x, np.empty_like(x))
+    assert out.shape == x.shape and out.tobytes() == expected.tobytes()
+    in_place = x.copy(order="K")
+    assert act.relu_into(in_place, in_place) is in_place
+    assert in_place.tobytes() == expected.tobytes()
+    assert act.relu_forward(x)[0].tobytes() == expected.tobytes()

@@ -6,6 +6,8 @@ Backward passes multiply ``dout`` by a stored factor (a mask or a derivative) in
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 GELU_TANH_CUBIC = 0.044715  # the x^3 coefficient of GELU's tanh form (Hendrycks & Gimpel 2016)
@@ -13,18 +15,53 @@ GELU_TANH_CUBIC = 0.044715  # the x^3 coefficient of GELU's tanh form (Hendrycks
 
 def relu_forward(x):
     """``max(x, 0)``; ``cache`` = the boolean mask ``x > 0`` (the derivative, 0 at 0 as PyTorch)."""
-    return np.maximum(x, 0), x > 0
+    return relu_into(x, np.empty_like(x)), x > 0
 
 
 def relu_backward(dout, cache):
     return dout * cache
 
 
+# NumPy's maximum of an array and the scalar 0 runs a loop about twice as slow as its maximum
+# of two arrays (NumPy 2.4, float32, 1M values: 0.39 against 0.15-0.25 ms on an AMD EPYC, where
+# an add takes 0.05 ms): a large array is taken as rows of ZERO_ROW values against one row of
+# zeros, which stays in cache. The same bits (NaN stays NaN, -0.0 and -inf give 0).
+ZERO_ROW = 16384
+
+
 def relu_into(x, out):
     """``max(x, 0)`` written into ``out`` (``x`` itself, or where a kernel writes its result
     anyway: a ReLU fused into the convolution before it, :class:`cnnspec.engine.layers.ConvReLU`,
-    which keeps no mask)."""
-    return np.maximum(x, 0, out=out)
+    which keeps no mask); returns ``out``. Arrays laid out alike in one dense run of memory
+    (C order, or a channel-first view) go row by row against a row of zeros (``ZERO_ROW``)."""
+    flat, flat_out = _dense_runs(x, out)
+    if flat is None or flat.size < ZERO_ROW:
+        return np.maximum(x, 0, out=out)
+    whole = flat.size - flat.size % ZERO_ROW
+    np.maximum(flat[:whole].reshape(-1, ZERO_ROW), _zeros(x.dtype),
+               out=flat_out[:whole].reshape(-1, ZERO_ROW))
+    np.maximum(flat[whole:], 0, out=flat_out[whole:])
+    return out
+
+
+def _dense_runs(x, out):
+    """``x`` and ``out`` as 1-D views of the same order of their elements, where both are one
+    dense run of memory laid out alike; else ``(None, None)``."""
+    if x.dtype != out.dtype or x.shape != out.shape or x.strides != out.strides:
+        return None, None
+    order = np.argsort(x.strides, kind="stable")[::-1]  # the largest stride first
+    x_ordered, out_ordered = x.transpose(order), out.transpose(order)
+    if not (x_ordered.flags.c_contiguous and out_ordered.flags.c_contiguous):
+        return None, None
+    return x_ordered.reshape(-1), out_ordered.reshape(-1)
+
+
+@functools.cache
+def _zeros(dtype) -> np.ndarray:
+    """A read-only row of ``ZERO_ROW`` zeros of ``dtype``."""
+    zeros = np.zeros(ZERO_ROW, dtype)
+    zeros.flags.writeable = False
+    return zeros
 
 
 def relu_backward_from_output(dout, out, into=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.engine.activations import relu_into
 from cnnspec.engine.footprint import (
     NORM_BACKWARD_ARRAYS,
     NORM_FORWARD_ARRAYS,
@@ -195,7 +196,7 @@ def _normalise(centred, scale, shift, relu, out=None):
     out = np.multiply(centred, scale[:, None], out=out)
     out += shift[:, None]
     if relu:
-        np.maximum(out, 0, out=out)
+        relu_into(out, out)
     return out
 
 
