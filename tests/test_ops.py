@@ -234,3 +234,16 @@ def test_relu_into_gives_np_maximum_s_bits(dtype, case):
     assert act.relu_into(in_place, in_place) is in_place
     assert in_place.tobytes() == expected.tobytes()
     assert act.relu_forward(x)[0].tobytes() == expected.tobytes()
+
+
+def test_relu_into_takes_a_contiguous_last_axis_as_rows_of_zeros():
+    """Rows of a strided array (a chunk of a channel-first output) against a row of zeros:
+    np.maximum's bits, the gaps between the rows untouched."""
+    rng = np.random.default_rng(4)
+    buffer = rng.standard_normal((8, 5, 300)).astype(np.float32)
+    buffer[0, 1, :3] = [np.nan, -np.inf, -0.0]
+    before = buffer.copy()
+    rows = buffer[:, 1:3].reshape(8, 600)
+    expected = np.maximum(rows, 0)
+    assert act.relu_into(rows, rows) is rows and rows.tobytes() == expected.tobytes()
+    assert np.array_equal(buffer[:, [0, 3, 4]], before[:, [0, 3, 4]])

@@ -25,17 +25,25 @@ def relu_backward(dout, cache):
 # NumPy's maximum of an array and the scalar 0 runs a loop about twice as slow as its maximum
 # of two arrays (NumPy 2.4, float32, 1M values: 0.39 against 0.15-0.25 ms on an AMD EPYC, where
 # an add takes 0.05 ms): a large array is taken as rows of ZERO_ROW values against one row of
-# zeros, which stays in cache. The same bits (NaN stays NaN, -0.0 and -inf give 0).
+# zeros, which stays in cache; an array whose last axis is contiguous, as rows of that axis,
+# from MIN_ZERO_ROW values (rows of 16, 64 and 256 values: 0.43, 0.33 and 0.21 ms against the
+# scalar's 0.60, 0.39 and 0.38). The same bits (NaN stays NaN, -0.0 and -inf give 0).
 ZERO_ROW = 16384
+MIN_ZERO_ROW = 64
 
 
 def relu_into(x, out):
     """``max(x, 0)`` written into ``out`` (``x`` itself, or where a kernel writes its result
     anyway: a ReLU fused into the convolution before it, :class:`cnnspec.engine.layers.ConvReLU`,
     which keeps no mask); returns ``out``. Arrays laid out alike in one dense run of memory
-    (C order, or a channel-first view) go row by row against a row of zeros (``ZERO_ROW``)."""
+    (C order, or a channel-first view) go row by row against a row of zeros (``ZERO_ROW``),
+    as do arrays whose last axis is a contiguous row (``MIN_ZERO_ROW``)."""
     flat, flat_out = _dense_runs(x, out)
     if flat is None or flat.size < ZERO_ROW:
+        row = x.shape[-1] if x.ndim else 0
+        if MIN_ZERO_ROW <= row <= ZERO_ROW and x.dtype == out.dtype \
+                and x.strides[-1] == out.strides[-1] == x.itemsize:
+            return np.maximum(x, _zeros(x.dtype)[:row], out=out)
         return np.maximum(x, 0, out=out)
     whole = flat.size - flat.size % ZERO_ROW
     np.maximum(flat[:whole].reshape(-1, ZERO_ROW), _zeros(x.dtype),
@@ -46,14 +54,16 @@ def relu_into(x, out):
 
 def _dense_runs(x, out):
     """``x`` and ``out`` as 1-D views of the same order of their elements, where both are one
-    dense run of memory laid out alike; else ``(None, None)``."""
-    if x.dtype != out.dtype or x.shape != out.shape or x.strides != out.strides:
+    dense run of memory laid out alike, in C order or as a channel-first (N, C, H, W) view of
+    (C, N, H, W) memory (a convolution's output); else ``(None, None)``. Flags only: a call
+    on a small array pays for what is checked here."""
+    if x.dtype != out.dtype or x.strides != out.strides or x.shape != out.shape:
         return None, None
-    order = np.argsort(x.strides, kind="stable")[::-1]  # the largest stride first
-    x_ordered, out_ordered = x.transpose(order), out.transpose(order)
-    if not (x_ordered.flags.c_contiguous and out_ordered.flags.c_contiguous):
+    if x.ndim == 4 and not x.flags.c_contiguous:
+        x, out = x.transpose(1, 0, 2, 3), out.transpose(1, 0, 2, 3)
+    if not (x.flags.c_contiguous and out.flags.c_contiguous):
         return None, None
-    return x_ordered.reshape(-1), out_ordered.reshape(-1)
+    return x.reshape(-1), out.reshape(-1)
 
 
 @functools.cache
