@@ -304,7 +304,8 @@ def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, cap
     assert main(["time", str(path), "--batch", "100000000", "--iterations", "1"]) == 2
     err = capsys.readouterr().err
     assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
-    assert "hint: a smaller --batch" in err and "of data" not in err and "Traceback" not in err
+    assert "hint: `--batch " in err and "` fits, about" in err
+    assert "of data" not in err and "Traceback" not in err
 
 
 def test_time_points_to_check_where_training_the_spec_would_be_refused(tmp_path, capsys,
