@@ -586,7 +586,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
                 flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
-                gaussian_moment=None) -> Kind:
+                gaussian_moment=None, increasing=None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -618,7 +618,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
         libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
-        centre=centre)
+        centre=centre, increasing=increasing)
 
 
 def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
@@ -669,10 +669,12 @@ def _tanh_moment(ir: dict, q: float) -> float:
 
 
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
-                   value_range=(-1.0, 1.0), centre=0.0, gaussian_moment=_tanh_moment)
+                   value_range=(-1.0, 1.0), centre=0.0, gaussian_moment=_tanh_moment,
+                   increasing=math.tanh)
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0), centre=0.5,
-                      gaussian_moment=_sigmoid_moment)
+                      gaussian_moment=_sigmoid_moment,
+                      increasing=lambda t: 0.5 + 0.5 * math.tanh(t / 2))  # no exp overflow
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "

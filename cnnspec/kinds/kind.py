@@ -153,6 +153,9 @@ class Kind:
     is the largest of (its window's area; a global pool's whole map); ``mean_of`` the same
     for a mean pool. ``centre``: for an activation with ``f(y) - centre`` odd (tanh 0,
     sigmoid 1/2), the mean of its values where its input is symmetric about 0.
+    ``increasing``: the function of one value of an increasing activation without fields
+    that is not piecewise linear (tanh, sigmoid): the largest of a max pool's window of its
+    values is that function of the largest input, which the signal estimate integrates.
     """
 
     name: str
@@ -186,6 +189,7 @@ class Kind:
     max_of: Callable[[dict, list[Shape]], int] | None = None
     mean_of: Callable[[dict, list[Shape]], int] | None = None
     centre: float | None = None
+    increasing: Callable[[float], float] | None = None
 
     @property
     def weighted(self) -> bool:
