@@ -264,7 +264,7 @@ def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, cap
     path = write(spec_text("  data digits").replace("batch 32", "batch 5000"))
     assert main(["check", path]) == 0
     err = capsys.readouterr().err
-    assert (f"{path}:8:3: warning: batch_size 5,000 is more than all 1,797 images of digits "
+    assert (f"{path}:8:3: warning: batch 5,000 is more than all 1,797 images of digits "
             "(training, validation and test together): each epoch is a single step") in err
     assert "hint: use a batch well below 1,797, e.g. 64 (the default)" in err
     assert main(["check", "--strict", path]) == 2

@@ -2,6 +2,7 @@
 batch of their own, so the spec's training figure does not refuse them; their own batch is
 checked before anything is allocated (cnnspec.lab.memory), and a real init-report process
 stays within that figure."""
+import json
 import sys
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from cnnspec.lab.phase import PROBE_INPUTS
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
-# A conv net on the built-in shapes whose training batch is far too large for any machine.
+# A conv net on the built-in shapes whose training batch is larger than its 4,000 images, so
+# that a step holds them all: too large for the fixture's machine of SMALL_MACHINE bytes.
+SMALL_MACHINE = 1536 << 20
 HUGE_BATCH = """model wide
 input 1x32x32
 c1: conv 32 3x3 pad same tanh
@@ -34,7 +37,8 @@ train {
 
 
 @pytest.fixture
-def huge_batch(tmp_path):
+def huge_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(memory, "machine_memory", lambda: SMALL_MACHINE)
     path = tmp_path / "wide.cnn"
     path.write_text(HUGE_BATCH)
     return path
@@ -62,7 +66,22 @@ def test_init_report_refuses_a_batch_that_would_not_fit(huge_batch, capsys):
     assert "hint: `--batch " in err and "` fits, about " in err and "Traceback" not in err
     assert "of data" not in err  # noise: the data set is not read
     assert main(["init-report", str(huge_batch), "--batch", "50000000"]) == 2
-    assert "of data" in capsys.readouterr().err  # drawn from the data set: it is read
+    err = capsys.readouterr().err
+    assert "of data" in err  # drawn from the data set: it is read, and holds 4,000 images
+    assert "at batch 4000 " in err
+
+
+def test_init_report_measures_all_the_data_s_training_images_where_they_are_fewer(capsys):
+    """--batch beyond the training images the data holds: the report says how many it
+    measured, and that they are all of them."""
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "5000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("digits: 1437 inputs from digits (all its training images, fewer "
+                          "than --batch 5000), seed 0\n")
+    assert main(["init-report", str(SPECS / "digits.cnn"), "--batch", "5000", "--format",
+                 "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["batch"], report["batch_asked"]) == (1437, 5000)
 
 
 @pytest.mark.parametrize("option,batch", [(["--jacobian", "--rows", "8"], CHUNK),

@@ -442,6 +442,29 @@ def test_a_network_too_large_for_a_usual_batch_is_the_error_at_its_heaviest_laye
     assert f"{spec}:2:" in err and "` fits" not in err
 
 
+def test_a_batch_beyond_the_data_is_estimated_at_all_the_data_s_images(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A step holds at most every image of the data (each epoch one step): `batch 5000000`
+    on the 1,797 digits is estimated at 1,797, which fits; the memory message says so; an
+    npz file's images count once it is read."""
+    spec = tmp_path / "net.cnn"
+    body = "input 1x8x8\nconv 8 3 relu\nflatten\ndense 10\ntrain {{\n  {}\n  batch 5000000\n}}\n"
+    spec.write_text(body.format("data digits"))
+    checked = cnnspec.load(spec)
+    assert checked.step_memory.batch_size == 1797
+    assert main(["check", str(spec)]) == 0
+    capsys.readouterr()
+    limit = checked.step_memory.process + 1
+    assert main(["check", str(spec), "--max-memory", str(limit)]) == 0
+    assert ("; a step holds all 1,797 images of the data, fewer than the batch of 5,000,000\n"
+            in capsys.readouterr().err)
+    monkeypatch.chdir(tmp_path)
+    np.savez(tmp_path / "d.npz", x=np.zeros((40, 1, 8, 8), np.float32), y=np.arange(40) % 10)
+    spec.write_text(body.format('data npz("d.npz")'))
+    assert main(["check", str(spec)]) == 0
+    assert main(["train", str(spec), "--epochs", "1", "--out", "run", "--quiet"]) == 0
+
+
 def test_time_names_the_largest_batch_option_that_fits(tmp_path, capsys, monkeypatch):
     """`cnnspec time --batch N` beyond the memory: the hint names the --batch that fits."""
     from cnnspec.check import memory

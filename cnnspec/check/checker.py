@@ -99,7 +99,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     infos = _infer_all(spec, errors, dtype)
     if not errors:  # the data against the network needs every layer's shape
         errors += training.declared_data_fit(spec, infos)
-    step_memory = memory.estimate(spec, infos, dtype) if not errors else None
+    step_memory = memory.training_estimate(spec, infos, dtype) if not errors else None
     warnings = []
     if step_memory is not None:
         found = memory.memory_problems(

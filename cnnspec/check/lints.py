@@ -748,9 +748,11 @@ def batch_fit(spec: Spec, count: int | None = None, data_name: str | None = None
     batch = training["batch_size"]
     if count is None or batch <= count:
         return []
+    default = KEYS["batch_size"].default
+    example = (f"{default} (the default)" if default <= count // 4
+               else f"{max(1, count // 8):,}")
     return [spec.error(
-        f"batch_size {batch:,} is more than all {count:,} images of "
+        f"batch {batch:,} is more than all {count:,} images of "
         f"{data_name} (training, validation and test together): each epoch is "
         "a single step", "training", "batch_size", severity="warning",
-        hint=f"use a batch well below {count:,}, e.g. {KEYS['batch_size'].default} (the "
-        "default)")]
+        hint=f"use a batch well below {count:,}, e.g. {example}")]

@@ -253,6 +253,23 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
     return with_recording(memory, batched, layers) if recording else memory
 
 
+def training_batch(spec: Spec, count: int | None = None) -> int:
+    """The most images a training step of ``spec`` holds: its batch, or all the images of its
+    data where they are fewer (each epoch is then one step of them all; counted with the
+    test images, so never too few). ``count``: the data's, once loaded; else as the spec
+    declares it (unknown for an npz file before it is read)."""
+    batch = spec.ir["training"]["batch_size"]
+    if count is None:
+        count = example_count(spec.ir["training"]["data"])
+    return batch if count is None else max(1, min(batch, count))
+
+
+def training_estimate(spec: Spec, layers: list[LayerInfo], dtype: str = DEFAULT_DTYPE,
+                      count: int | None = None) -> MemoryEstimate:
+    """:func:`estimate` of a training step of ``spec``, at :func:`training_batch`."""
+    return estimate(at_batch(spec, training_batch(spec, count)), layers, dtype)
+
+
 def at_batch(spec: Spec, batch: int, whole: bool = False) -> Spec:
     """``spec`` training on batches of ``batch`` (in one process where ``whole``)."""
     training = {**spec.ir["training"], "batch_size": batch}
@@ -643,6 +660,10 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
                  "a limit below what the process itself takes cannot be met")]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
+    written = spec.ir["training"]["batch_size"]
+    all_images = ("" if task is not TRAINING or memory.batch_size >= written else
+                  f"; a step holds all {memory.batch_size:,} images of the data, fewer than "
+                  f"the batch of {written:,}")
     if memory.process > limit:
         fitting = None
         if memory_at is not None and task.batch_setting and where != ("training", "data"):
@@ -656,11 +677,13 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
                 where = ("training", "batch_size")
         return [spec.error(
             f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
-            f"{memory.batch_size} ({parts}), more than {room}; {heaviest}", *where,
+            f"{memory.batch_size} ({parts}), more than {room}; {heaviest}{all_images}",
+            *where,
             hint=f"{fewer_cores}; or {lower}" if fewer_cores else lower)]
     return [spec.error(
         f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
-        f"{memory.batch_size} ({parts}), {_share_text(memory.process / limit)} of {room}",
+        f"{memory.batch_size} ({parts}), {_share_text(memory.process / limit)} of "
+        f"{room}{all_images}",
         *where, severity="warning",
         hint=f"other programs may then run out of memory; {lower_warned}")]
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
+from cnnspec.ir.datasets import example_count
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
@@ -53,9 +54,11 @@ class InitReport:
     # What `cnnspec check` warns about in the variants (identical filters, signal scale, ...),
     # each once.
     warnings: list = field(default_factory=list)
+    asked: int | None = None  # --batch, where the data held fewer training images
 
     def to_dict(self) -> dict:
         return {"spec": self.spec_name, "input": self.source, "batch": self.batch_size,
+                **({} if self.asked is None else {"batch_asked": self.asked}),
                 "seed": self.seed, "variants": [v.to_dict() for v in self.variants]}
 
 
@@ -72,15 +75,19 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed."""
     variants = load_variants(path, inits)
-    # probe() keeps every layer's output and gradient of the batch
-    refuse_beyond_memory(variants[0].checked, batch_size, dtype, recording=True,
+    # probe() keeps every layer's output and gradient of the batch, of the data's images at
+    # most where it draws them
+    images = example_count(variants[0].checked.ir["training"]["data"])
+    drawn = batch_size if input_kind != "data" or images is None else min(batch_size, images)
+    refuse_beyond_memory(variants[0].checked, drawn, dtype, recording=True,
                          data=input_kind == "data", smaller="a smaller --batch",
                          batch_option="--batch")
     batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
     reports = [measure(v, batch, seed, dtype) for v in variants]
     warnings = {(w.message, w.span): w for v in variants for w in v.checked.warnings}
-    return InitReport(variants[0].checked.ir["name"], batch.source, batch_size, seed, reports,
-                      list(warnings.values()))
+    measured = len(batch.x)
+    return InitReport(variants[0].checked.ir["name"], batch.source, measured, seed, reports,
+                      list(warnings.values()), batch_size if measured < batch_size else None)
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -113,8 +120,10 @@ def _cell(value) -> str:
 
 def format_table(report: InitReport) -> str:
     """One table per variant: a row per layer, a column per statistic."""
-    heading = (f"{report.spec_name}: {counted(report.batch_size, 'input')} from {report.source}, "
-               f"seed {report.seed}")
+    every = ("" if report.asked is None else
+             f" (all its training images, fewer than --batch {report.asked})")
+    heading = (f"{report.spec_name}: {counted(report.batch_size, 'input')} from {report.source}"
+               f"{every}, seed {report.seed}")
     blocks = [heading]
     for variant in report.variants:
         rows = [[_cell(key(s) if callable(key) else getattr(s, key)) for _, key in _COLUMNS]

@@ -14,6 +14,7 @@ from cnnspec.check.memory import (
     at_batch,
     estimate,
     memory_problems,
+    training_batch,
     with_loaded_data,
     with_recording,
 )
@@ -55,7 +56,8 @@ def check_training_memory(checked: CheckedSpec, dataset, recording: bool = False
             memory = with_loaded_data(memory, loaded)
         return with_recording(memory, spec, checked.layers) if recording else memory
 
-    memory = memory_at(checked.step_memory.batch_size)
+    images = len(dataset.y_train) + len(dataset.y_test)
+    memory = memory_at(training_batch(checked.spec, images))
     problems = memory_problems(checked.spec, memory, max_memory, memory_at=memory_at)
     errors = [e for e in problems if e.severity == "error"]
     if errors:
