@@ -240,7 +240,7 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
     (tmp_path / rundir.SPEC_CNN).write_text(tiny_shapes_text)
     ten = [str(k) for k in range(10)]
     note = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path)
-    assert len(note) == 1 and "chance level for 10 classes" in note[0]
+    assert len(note) == 1 and "no better than guessing among 10 classes (10%)" in note[0]
     assert "--lr" in note[0] and f"cnnspec init-report {tmp_path / 'spec.cnn'}" in note[0]
     assert chance_note({"classes": ten, "test_acc": 0.35}, tmp_path) == []
     assert chance_note({"classes": ["a", "b"], "test_acc": 0.55}, tmp_path)

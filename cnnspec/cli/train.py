@@ -23,7 +23,14 @@ from cnnspec.cli.arguments import (
 from cnnspec.cli.check import report
 from cnnspec.data.names import valid_forms
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import EXIT_INTERRUPTED, InputError, RunError, command_line, counted
+from cnnspec.errors import (
+    EXIT_INTERRUPTED,
+    InputError,
+    RunError,
+    command_line,
+    counted,
+    rounded_text,
+)
 from cnnspec.ir.training_catalogue import KEYS
 
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -168,7 +175,8 @@ def chance_note(summary: dict, path) -> list[str]:
         spec = Path(path) / rundir.SPEC_JSON
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
-    note = (f"note: that is chance level for {classes} classes: the network learned nothing. "
+    note = (f"note: that is no better than guessing among {classes} classes "
+            f"({rounded_text(100 / classes)}%): the network learned nothing. "
             f"See what the init does to the signal with "
             f"`{command_line('cnnspec init-report', spec)}` (and the warnings printed before "
             f"training, if any), or try a lower --lr")
