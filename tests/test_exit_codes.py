@@ -313,6 +313,9 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["check", "{spec}", "--max-memory", "lots"], "expected a size such as 512M"),
     (["predict", "{run}", "{input}", "--top", "0"], "--top: must be at least 1"),
     (["chek", "{spec}"], "did you mean 'check'?"),
+    # a peer's word for a command: the command that does it, not the closest spelling (fmt)
+    (["fit", "{spec}"], "hint: `fit` is `cnnspec train` here; commands: check,"),
+    (["plot", "{spec}"], "hint: `plot` is `cnnspec diagram` here;"),
     (["check", "--strcit", "{spec}"], "unknown option '--strcit'; did you mean '--strict'?"),
     (["summary", "--fromat", "json", "{spec}"], "did you mean '--format'?"),
     (["train", "{spec}", "--bogus"], "unknown option '--bogus' (`cnnspec train --help`"),

@@ -157,13 +157,28 @@ def _named_command(argv: list[str]) -> str | None:
     return argv[0] if argv and argv[0] in COMMANDS else None
 
 
+# Peers' words for a command (Keras' fit and plot_model, Caffe's draw_net and test, the verbs
+# tutorials use), with the command that does it here: closeness alone read `fit` as fmt.
+PEER_COMMANDS = {"fit": "train", "run": "train", "learn": "train", "plot": "diagram",
+                 "plot_model": "diagram", "draw": "diagram", "draw_net": "diagram",
+                 "visualize": "diagram", "visualise": "diagram", "show": "diagram",
+                 "evaluate": "eval", "test": "eval", "score": "eval", "infer": "predict",
+                 "classify": "predict", "validate": "check", "lint": "check", "verify": "check",
+                 "describe": "summary", "info": "summary", "inspect": "summary",
+                 "format": "fmt", "convert": "export", "benchmark": "time", "bench": "time",
+                 "profile": "time", "init": "init-report", "grid": "sweep", "tune": "sweep"}
+
+
 def _unknown_command(argv: list[str]) -> str | None:
-    """The error for a mistyped command (``cnnspec chek``), with the closest one, or None."""
+    """The error for a mistyped command (``cnnspec chek``), with the closest one, or None; a
+    peer's word for a command (``fit``) names the command that does it here."""
     first = next((word for word in argv if not word.startswith("-")), None)
     if first is None or first in COMMANDS or argv[0] != first:
         return None
+    peer = PEER_COMMANDS.get(first.lower().replace("-", "_"))
     close = closest(first, COMMANDS)
-    suggestion = f"did you mean '{close}'? " if close else ""
+    suggestion = (f"`{first}` is `cnnspec {peer}` here; " if peer
+                  else f"did you mean '{close}'? " if close else "")
     return (f"unknown command '{shortened(first, 40)}'\n"
             f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `cnnspec --help` says what "
             "each does")
