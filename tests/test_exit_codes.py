@@ -316,6 +316,9 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     # a peer's word for a command: the command that does it, not the closest spelling (fmt)
     (["fit", "{spec}"], "hint: `fit` is `cnnspec train` here; commands: check,"),
     (["plot", "{spec}"], "hint: `plot` is `cnnspec diagram` here;"),
+    (["--verison"], "unknown option '--verison'\nhint: did you mean '--version'? cnnspec takes"),
+    (["sweep", "{spec}", "--set", "lr", "0.1"],
+     "one argument too many: '0.1' (`cnnspec sweep` takes SPEC); write --set lr=0.1"),
     (["check", "--strcit", "{spec}"], "unknown option '--strcit'; did you mean '--strict'?"),
     (["summary", "--fromat", "json", "{spec}"], "did you mean '--format'?"),
     (["train", "{spec}", "--bogus"], "unknown option '--bogus' (`cnnspec train --help`"),

@@ -169,9 +169,19 @@ PEER_COMMANDS = {"fit": "train", "run": "train", "learn": "train", "plot": "diag
                  "profile": "time", "init": "init-report", "grid": "sweep", "tune": "sweep"}
 
 
+# The options cnnspec takes before a command.
+TOP_OPTIONS = ("--help", "--version")
+
+
 def _unknown_command(argv: list[str]) -> str | None:
     """The error for a mistyped command (``cnnspec chek``), with the closest one, or None; a
     peer's word for a command (``fit``) names the command that does it here."""
+    if argv and argv[0].startswith("--") and argv[0] not in TOP_OPTIONS:
+        close = closest(argv[0].lstrip("-"), {o.lstrip("-"): o for o in TOP_OPTIONS})
+        return (f"unknown option '{shortened(argv[0], 40)}'\nhint: "
+                + (f"did you mean '--{close}'? " if close else "")
+                + "cnnspec takes --help and --version before a command, whose own options "
+                "follow it (`cnnspec COMMAND --help`)")
     first = next((word for word in argv if not word.startswith("-")), None)
     if first is None or first in COMMANDS or argv[0] != first:
         return None
@@ -245,8 +255,22 @@ def _command_arguments(parser: argparse.ArgumentParser, argv: list[str]) -> argp
         takes = " ".join(action.metavar or action.dest for action in command._actions
                          if not action.option_strings)
         command.error(f"one argument too many: {shortened(extras[0], 60)!r} (`cnnspec "
-                      f"{argv[0]}` takes {takes or 'no argument but its options'})")
+                      f"{argv[0]}` takes {takes or 'no argument but its options'})"
+                      + _setting_value_advice(argv, extras[0]))
     return args
+
+
+# Options whose value is a setting and its value joined by '=' (`--set lr=0.1,0.01`).
+SETTING_OPTIONS = ("--set",)
+
+
+def _setting_value_advice(argv: list[str], extra: str) -> str:
+    """Where the argument too many is the value of a setting written apart from it (``--set
+    lr 0.1``): the option written as it reads; else nothing."""
+    for option, setting, value in zip(argv, argv[1:], argv[2:]):
+        if option in SETTING_OPTIONS and "=" not in setting and value == extra:
+            return f"; write {option} {shortened(setting, 40)}={shortened(value, 40)}"
+    return ""
 
 
 # What argparse reads as a negative number rather than an option (its own pattern): a value
