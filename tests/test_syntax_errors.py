@@ -260,6 +260,13 @@ CASES = [
     # a PyTorch module's layer, named as a spec labels it
     ("input 1x8x8\n    self.conv1 = nn.Conv2d(1, 6, 5)\n", "as PyTorch writes it", 2, 18,
      "the line `conv1: conv 6 5`$"),
+    # a merge layer's inputs as bare words: the bracket and arrow forms, with the names
+    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: add a, b\n", "unexpected ','", 4, 9,
+     ("^the layers add takes go in brackets, `s: add\\(a, b\\)`, or after an arrow, "
+      "`s: add <- a, b`$")),
+    ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: concat a b\n",
+     "^'a' is not an option of concat: a layer it merges is named in brackets or after '<-'$",
+     4, 11, "^the layers concat takes go in brackets, `concat\\(a, ...\\)`"),
     # a line of a PyTorch module's forward(): its steps, innermost first, as a spec names them
     ("input 1x8x8\n    x = self.pool(F.relu(self.conv1(x)))\n",
      "^this is a line of a PyTorch module's forward\\(\\), not a cnnspec line$", 2, 9,
@@ -282,6 +289,11 @@ CASES = [
       "`cnnspec import` reads a Keras model")),
     ("input 1x8x8\n    def forward(self, x):\n", "\\(a function definition\\)", 2, 5,
      "one per line"),
+    ("input 1x8x8\nfor i in range(3):\n", "\\(a for loop\\)", 2, 1,
+     "^a spec repeats layers with a block, `repeat 3 \\{` then the layers"),
+    # YAML's colon in the train block: the line without it
+    ("input 1x8x8\nconv 8 3\ntrain {\n  data: digits\n}\n", "^a setting is written without ':'$",
+     4, 7, "^write `data digits`; a setting's value follows its name after a space"),
     ("input 1x8x8\nimport torch.nn as nn\n", "\\(an import\\)", 2, 1, "one per line"),
     ("input 1x8x8\nconv 8 3\nreturn x\n", "^unknown layer kind 'return'$", 3, 1,
      "^`return` is Python, not cnnspec: a spec lists the layers themselves"),

@@ -129,7 +129,13 @@ def _attribute_of_self(statement: ast.stmt) -> str | None:
 
 # Python statements a model's source has around its layers, named as an error names them.
 PYTHON_CODE = {ast.ClassDef: "a class definition", ast.FunctionDef: "a function definition",
-               ast.Import: "an import", ast.ImportFrom: "an import", ast.Return: "a return"}
+               ast.Import: "an import", ast.ImportFrom: "an import", ast.Return: "a return",
+               ast.For: "a for loop", ast.While: "a while loop", ast.If: "an if statement",
+               ast.With: "a with statement"}
+# A loop's layers are a repeat block's.
+LOOP_HINT = ("a spec repeats layers with a block, `repeat 3 {` then the layers, one per line, "
+             "then `}`")
+LOOPS = ("a for loop", "a while loop")
 PYTHON_CODE_HINT = ("a spec lists the layers themselves, one per line, e.g. `conv1: conv 6 5 "
                     "relu`; `cnnspec import` reads a Keras model saved with model.to_json() or "
                     "model.save() and a Caffe .prototxt")

@@ -34,6 +34,7 @@ from cnnspec.lang.syntax_errors import (
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
     capital_x_hint,
+    merge_inputs_hint,
 )
 
 Reader = Callable[[Value, str], object]
@@ -380,6 +381,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")
+        if kind.kind.merge and isinstance(item, Word) and item.name not in valid:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer it "
+                             "merges is named in brackets or after '<-'", span=span,
+                             hint=merge_inputs_hint(kind_name, [item.name, "..."]))
         fixed = _capital_x(before, item)
         if fixed is not None:
             return fixed

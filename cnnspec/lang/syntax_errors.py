@@ -77,8 +77,8 @@ class FriendlyError:
 
 
 def _without_equal(line: str, column: int) -> str:
-    """``line`` without the '=' at ``column`` and without a trailing comment: ``lr = 0.1``
-    becomes ``lr 0.1``."""
+    """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
+    0.1`` becomes ``lr 0.1``."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
     return re.sub(r'\s*#[^"]*$', "", fixed)
 
@@ -107,6 +107,14 @@ CATALOGUE: list[FriendlyError] = [
         "(...), e.g. optimizer sgd(momentum=0.9)",
         ["train {\n  lr=0.1\n}\n", "input 1x8x8\ntrain {\n  epochs = 5\n}\n",
          "input 1x8x8\ndefault weight=he_normal\n"],
+        fix=_without_equal,
+    ),
+    # YAML's `key: value`: in a train block a colon is never right (a layer's label is)
+    FriendlyError(
+        "a setting is written without ':'",
+        "a setting's value follows its name after a space; ':' names a layer, e.g. "
+        "`c1: conv 16 3x3`",
+        ["train {\n  data: digits\n}\n", "input 1x8x8\ntrain {\n  epochs: 5\n}\n"],
         fix=_without_equal,
     ),
     FriendlyError(
@@ -393,6 +401,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
                          file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
+                     or (_bare_merge_inputs_hint(exc, text) if start == "start" else None)
                      or _plain_hint(exc, start, unclosed), file=path)
 
 
@@ -402,6 +411,8 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     # only when a line fails to parse: a spec that parses never needs it
     from cnnspec.lang.foreign import (
         FORWARD_MESSAGE,
+        LOOP_HINT,
+        LOOPS,
         PYTHON_CODE_HINT,
         foreign_hint,
         foreign_message,
@@ -428,7 +439,7 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         start = len(line) - len(line.lstrip()) + 1
         return SpecError(f"this is Python code ({what}), not a cnnspec line",
                          span=Span(exc.line, start, exc.line, len(line.rstrip()) + 1),
-                         hint=PYTHON_CODE_HINT, file=path)
+                         hint=LOOP_HINT if what in LOOPS else PYTHON_CODE_HINT, file=path)
     first, end = call.columns
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
                      hint=hint, file=path)
@@ -565,6 +576,31 @@ def _after_a_word(line: str, space: int) -> bool:
     an operator (``1e-2 * 5``)."""
     before = line[:space].rstrip()
     return bool(before) and (before[-1].isalpha() or before[-1] == "_")
+
+
+def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
+    """How a merge layer (add, concat, ...) names its inputs, shown with ``names``."""
+    head = f"{label}: {kind}" if label else kind
+    listed = ", ".join(names)
+    return (f"the layers {kind} takes go in brackets, `{head}({listed})`, or after an "
+            f"arrow, `{head} <- {listed}`")
+
+
+# A merge layer whose inputs are written as bare words (`s: add a, b`), as a sentence would.
+BARE_INPUTS = re.compile(r"^\s*(?:(\w+)\s*:\s*)?(\w+)\s+(\w+(?:\s*,?\s*\w+)*)\s*,?\s*(#.*)?$")
+
+
+def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
+    """For a merge layer written with its inputs as bare words, how to write them; else None."""
+    from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
+
+    match = BARE_INPUTS.match(_failing_line(exc, text) or "")
+    if match is None:
+        return None
+    label, kind = match.group(1) or "", ALIASES.get(match.group(2), match.group(2))
+    if kind not in KINDS or not KINDS[kind].merge:
+        return None
+    return merge_inputs_hint(match.group(2), re.findall(r"\w+", match.group(3)), label)
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
