@@ -80,3 +80,9 @@ def test_the_command_line_fine_tunes_and_words_mistakes_with_its_flags(tmp_path,
                  "features", "--freeze", "--out", str(tmp_path / "cli"), "--quiet"]) == 0
     assert main(["train", str(spec), "--freeze", "--quiet"]) == 2
     assert "--layers and --freeze go with --weights-from RUN" in capsys.readouterr().err
+    # a run that shares no layer is a mistake in what was asked, as a layer it lacks is
+    other = tmp_path / "other.cnn"
+    other.write_text(spec.read_text().replace("features:", "renamed:").replace("head:", "top:"))
+    assert main(["train", str(other), "--weights-from", str(source.path), "--out",
+                 str(tmp_path / "none"), "--quiet"]) == 2
+    assert "shares no layer with this network" in capsys.readouterr().err

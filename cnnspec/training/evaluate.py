@@ -7,7 +7,7 @@ import numpy as np
 
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
-from cnnspec.errors import RunError, counted
+from cnnspec.errors import InputError, RunError, counted
 from cnnspec.ir.datasets import canonical_name, class_count, image_shape, with_defaults
 from cnnspec.shapes import shape_text
 from cnnspec.training.compat import check_data_fits
@@ -89,9 +89,10 @@ def _check_run_fits(run: Run, name: str | None, shape: tuple | None,
                    f"network has {counted(outputs, 'output')}")
     else:
         return
-    raise RunError(f"the data '{name}' has {problem}",
-                   hint="evaluate on data like the run's own (drop --data to use it), or train "
-                   "a new run on this data")
+    # a mistake in what was asked, as an image predict cannot take (exit 2), not a failure
+    raise InputError(f"the data '{name}' has {problem}",
+                     hint="evaluate on data like the run's own (drop --data to use it), or "
+                     "train a new run on this data")
 
 
 def format_per_class(rows: list[dict]) -> str:

@@ -57,7 +57,8 @@ def chosen_layers(source: WeightsFrom, weights: dict, model_state: dict[str, np.
         if not matching:
             raise SettingError(literal(f"the run {source.run} shares no layer with this "
                                        "network (same name and parameter shapes)"),
-                               hint="name the layers alike, or train without {weights_from}")
+                               hint="name the layers alike, or train without {weights_from}",
+                               invalid=True)
         return matching
     for layer in source.layers:
         if not fits(layer):
