@@ -884,7 +884,7 @@ def test_an_output_squeezed_by_a_bounded_activation_warns(output, train, line, c
 
 
 @pytest.mark.parametrize("output, train", [
-    ("fc: dense 10 relu", "loss cross_entropy"),  # not bounded above: confident enough
+    ("fc: dense 10 leaky_relu", "loss cross_entropy"),  # a gradient below 0 too
     ("fc: dense 10 sigmoid", "loss mse"),  # compared with one-hot targets as it is
     ("fc: dense 10 softmax", "loss cross_entropy"),  # fused into the loss
 ])
@@ -892,6 +892,24 @@ def test_an_output_the_loss_reads_as_it_is_does_not_warn(output, train):
     from cnnspec.lang import parse
 
     assert check(parse(BOUNDED_HEAD.format(output, train), path="out.cnn")).warnings == []
+
+
+@pytest.mark.parametrize("output, train, line, column", [
+    ("fc: dense 10 relu", "loss cross_entropy", 4, 14),
+    ("fc: dense 1\nrelu", TWO_CLASSES + "bce", 5, 1),
+])
+def test_an_output_flat_below_zero_warns(output, train, line, column):
+    """`Dense(10, activation="relu")` on the logits: half the scores start at 0 with no
+    gradient, and a class whose score stays below 0 is never learned."""
+    from cnnspec.lang import parse
+
+    (warning,) = check(parse(BOUNDED_HEAD.format(output, train), path="out.cnn")).warnings
+    assert warning.message.endswith("itself: a score below 0 is held at 0, where it passes no "
+                                    "gradient, so about half the scores start stuck and no "
+                                    "score can say 'not this class' below 0")
+    assert " is a relu, but the loss " in warning.message
+    assert (warning.span.line, warning.span.column) == (line, column)
+    assert warning.hint.startswith("drop the relu from the output layer")
 
 
 @pytest.mark.parametrize("layer, rows, columns", [

@@ -23,6 +23,7 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
+- an output ending in a ReLU (flat below 0) where the loss takes raw scores;
 - an output ending in a bounded activation (sigmoid, tanh, relu6) where the loss
   (cross_entropy, bce) takes raw scores: no class can then be predicted with confidence;
 - a step schedule whose first step comes after the last epoch (the lr never changes), a
@@ -568,6 +569,21 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
 
 
+def _flat_output(spec: Spec, info: LayerInfo, loss: str) -> list[SpecError]:
+    """An output ending in an activation that is 0, with no gradient, below 0 (``dense 10
+    relu``) where the loss takes raw scores: about half the scores start at 0 (symmetric
+    pre-activations) and a score below 0 is never lowered, nor passes a gradient back."""
+    if not KINDS[info.kind].flat_at_zero:
+        return []
+    return [spec.error(
+        f"the output '{info.name}' is a {info.kind}, but the loss {loss} takes raw scores "
+        f"and applies {SQUASHING_LOSSES[loss]} itself: a score below 0 is held at 0, where "
+        "it passes no gradient, so about half the scores start stuck and no score can say "
+        "'not this class' below 0", info.name, severity="warning",
+        hint=f"drop the {info.kind} from the output layer (its raw scores are what the loss "
+             "wants)")]
+
+
 # The losses that take raw scores, and what each turns them into probabilities with.
 SQUASHING_LOSSES = {"cross_entropy": "softmax", "bce": "a sigmoid"}
 
@@ -580,9 +596,11 @@ def bounded_output(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     ``1 - sigmoid(lo)`` to the other; the loss cannot fall below the log of that."""
     loss = spec.ir["training"].get("loss")
     info = next((i for i in layers if i.name == spec.ir["output"]), None)
-    bounds = info and KINDS[info.kind].value_range
-    if loss not in SQUASHING_LOSSES or not bounds or len(info.output_shape) != 1:
+    if loss not in SQUASHING_LOSSES or info is None or len(info.output_shape) != 1:
         return []
+    bounds = KINDS[info.kind].value_range
+    if not bounds:
+        return _flat_output(spec, info, loss)
     low, high = bounds
     if loss == "cross_entropy":
         classes = info.output_shape[0]

@@ -386,7 +386,8 @@ TRANSFORMS: dict[str, Entry] = {entry.name: entry for entry in (
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
     Entry("cross_entropy", "softmax cross-entropy on the raw scores (a final `softmax` layer is "
           "fused into it; `check` warns about an output squeezed by a bounded activation, "
-          "`dense 10 sigmoid`)", "cnnspec.engine.losses.softmax_cross_entropy",
+          "`dense 10 sigmoid`, or held at 0 below it, `dense 10 relu`)",
+          "cnnspec.engine.losses.softmax_cross_entropy",
           settings=("label_smoothing", "class_weights")),
     Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
           "cnnspec.engine.losses.mse"),
