@@ -379,6 +379,18 @@ def test_the_same_specs_sweep_goes_on_over_other_settings_wherever_the_spec_is(n
     assert json.loads((out / "sweep.json").read_text())["settings"] == {"lr": ["0.05", "0.1"]}
 
 
+def test_a_sweep_over_no_setting_into_a_swept_folder_takes_away_its_accuracy_picture(named,
+                                                                                    tmp_path):
+    """accuracy.png plots the swept settings: a sweep into the folder that sweeps none draws
+    no such picture, and leaves none of the earlier sweep's beside its own results."""
+    out = tmp_path / "s"
+    write_outputs(sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process))
+    assert (out / "accuracy.png").is_file()
+    paths = write_outputs(sweep(str(named), [], out=out, executor=in_process))
+    assert not (out / "accuracy.png").exists()
+    assert [p.name for p in paths] == ["results.json", "results.csv", "curves.png"]
+
+
 def test_a_description_written_before_it_named_its_command_is_taken_as_this_ones(named,
                                                                                 tmp_path):
     out = tmp_path / "s"

@@ -174,11 +174,20 @@ def write_outputs(result: Sweep) -> list[Path]:
     a setting was swept; the curves of each group, when an epoch finished)."""
     rows = result.groups
     paths = list(write_results(result.out, result.description(), rows, result.done))
+    accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
+    # A picture this sweep does not draw is taken away, not left from an earlier sweep into
+    # the folder: beside the new results it would show cells they no longer hold.
     if result.axes:
         paths.append(plot_accuracy_by_setting(
-            rows, [(a.key, list(a.texts)) for a in result.axes], result.out / "accuracy.png",
+            rows, [(a.key, list(a.texts)) for a in result.axes], accuracy,
             title=f"{result.name}: sweep, validation accuracy by setting"))
+    else:
+        accuracy.unlink(missing_ok=True)
     if any(r.metrics for _, r in result.done):
-        paths.append(plot_group_curves(rows, result.out / rundir.CURVES,
-                                       title=f"{result.name}: sweep"))
+        paths.append(plot_group_curves(rows, curves, title=f"{result.name}: sweep"))
+    else:
+        curves.unlink(missing_ok=True)
     return paths
+
+
+ACCURACY_PNG = "accuracy.png"  # a sweep's validation accuracy against each swept setting
