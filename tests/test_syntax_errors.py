@@ -267,6 +267,21 @@ CASES = [
     ("input 1x8x8\na: conv 4 3\nb: conv 4 3 <- input\ns: concat a b\n",
      "^'a' is not an option of concat: a layer it merges is named in brackets or after '<-'$",
      4, 11, "^the layers concat takes go in brackets, `concat\\(a, ...\\)`"),
+    # more of the classes a model's source calls, as a spec writes them
+    ("input 1x8x8\nconv 8 3\nnn.AdaptiveAvgPool2d(1)\n", "PyTorch writes it", 3, 1,
+     "the line `global_avgpool`$"),
+    ("input 1x8x8\nconv 8 3\nnn.AdaptiveMaxPool2d((6, 6))\n", "PyTorch writes it", 3, 1,
+     "cnnspec pools to one value a channel \\(`global_avgpool`, `global_maxpool`"),
+    ("input 1x8x8\nconv 8 3\nnn.Identity()\n", "PyTorch writes it", 3, 1,
+     "Identity passes its input on unchanged: a spec needs no line for it$"),
+    ('input 1x8x8\nconv 8 3\nActivation("relu")\n', "^unknown layer kind 'Activation'$", 3, 1,
+     "the line `relu`$"),
+    ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
+     "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
+    ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,
+     "the line `leaky_relu 0.1`$"),
+    ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(self.conv1(x)), (2, 2))\n",
+     "forward\\(\\)", 3, 5, "here `self.conv1`, then `relu`, then `maxpool 2x2` \\("),
     # a line of a PyTorch module's forward(): its steps, innermost first, as a spec names them
     ("input 1x8x8\n    x = self.pool(F.relu(self.conv1(x)))\n",
      "^this is a line of a PyTorch module's forward\\(\\), not a cnnspec line$", 2, 9,
@@ -278,7 +293,15 @@ CASES = [
     ("input 1x8x8\nconv 8 3\nreturn F.log_softmax(self.fc3(x), dim=1)\n", "forward\\(\\)", 3, 8,
      "here `self.fc3`, then `log_softmax` \\("),
     ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(x), 2)\n", "forward\\(\\)", 3, 5,
-     "here `relu`, then `maxpool`, e.g."),
+     "here `relu`, then `maxpool 2`, e.g."),
+    # summary's Window column's shorthand, copied into a spec
+    ("input 1x8x8\nconv 8 3x3 s2\n", "^'s2' is not an option of conv: write `stride 2`$", 2, 12,
+     "^summary's Window column writes a stride as s2"),
+    ("input 1x8x8\nconv 8 3x3 same\n", "^'same' is not an option of conv: write `pad same`$",
+     2, 12, "spells the option out; usage: conv"),
+    # torchvision's and Keras' transforms: ours without their Random
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment [RandomCrop(2)]\n}\n",
+     "unknown transform 'RandomCrop'", 4, 12, "^did you mean crop\\?"),
     # TensorFlow's functions called with no tensor: Keras', by their module
     ("input 1x8x8\nconv 8 3\ny = tf.nn.relu()\n", "^tf.nn.relu\\(...\\) is a layer as Keras",
      3, 5, "^this is Keras syntax; in cnnspec the layer is the line `relu`$"),

@@ -13,6 +13,7 @@ import ast
 import re
 from dataclasses import dataclass
 
+from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
 from cnnspec.lang.suggest import snake_case
 
@@ -26,6 +27,7 @@ KERAS_ARGS = {
     "maxpool": ("pool_size", "strides", "padding"),
     "avgpool": ("pool_size", "strides", "padding"),
     "dropout": ("rate",),
+    "leaky_relu": ("negative_slope",),
 }
 TORCH_ARGS = {
     "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
@@ -33,10 +35,18 @@ TORCH_ARGS = {
     "maxpool": ("kernel_size", "stride", "padding"),
     "avgpool": ("kernel_size", "stride", "padding"),
     "dropout": ("p",),
+    "leaky_relu": ("negative_slope",),
 }
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
-          "strides": "stride", "stride": "stride", "padding": "padding"}
+          "strides": "stride", "stride": "stride", "padding": "padding",
+          "negative_slope": "slope", "alpha": "slope"}
+# Keras' initializer arguments, and the fields they set.
+INITIALIZERS = {"kernel_initializer": "weight_init", "bias_initializer": "bias_init"}
+# Classes that pass their input on unchanged: a spec writes no line for them.
+PASS_THROUGH = ("Identity",)
+# Adaptive pools to one value a channel are a spec's global pools.
+ADAPTIVE = "adaptive_"
 # kernel_size is a conv's kernel and a pool's window
 KERNEL_FIELDS = ("kernel", "size")
 
@@ -49,6 +59,8 @@ def foreign_kind(name: str) -> str | None:
     word = snake_case(name)
     for long, short in (("pooling", "pool"), ("average", "avg"), ("normalization", "norm")):
         word = word.replace(long, short)
+    if word.startswith(ADAPTIVE):  # AdaptiveAvgPool2d: global_avgpool, for one value a channel
+        word = "global_" + word.removeprefix(ADAPTIVE)
     # Dropout2d is dropout2d here; Conv2D, MaxPool2d and Conv2DTranspose lose their 2D
     for spelling in (word, re.sub(r"[123]_?d", "", word)):
         if spelling.replace("_", "") in _UNSPACED:
@@ -209,30 +221,36 @@ def forward_line(line: str) -> ForwardLine | None:
             return None
         if len(names) == 2 and names[0] not in ("self", *TORCH_FUNCTIONS) \
                 and names[1] in RESHAPES:
-            steps.insert(0, names)  # a method of the tensor itself
+            steps.insert(0, (names, ast.Call(node.func, [], [])))  # the tensor's own method
             node = ast.Name(names[0])
             break
         if not node.args:
             return None
-        steps.insert(0, names)
+        steps.insert(0, (names, node))
         node = node.args[0]
     if not steps or not isinstance(node, ast.Name) or not any(
-            names[0] in ("self", *TORCH_FUNCTIONS) or names[-1] in RESHAPES for names in steps):
+            names[0] in ("self", *TORCH_FUNCTIONS) or names[-1] in RESHAPES
+            for names, _ in steps):
         return None
     indent = len(line) - len(line.lstrip())
     value = statement.value
-    return ForwardLine([_step(names) for names in steps],
+    return ForwardLine([_step(names, call) for names, call in steps],
                        (indent + value.col_offset, indent + value.end_col_offset))
 
 
-def _step(names: list[str]) -> str:
+def _step(names: list[str], call: ast.Call) -> str:
     """One step of a forward line as a spec names it: ``self.conv1`` as written (the layer its
-    __init__ makes), a function or reshape as its layer kind (``F.max_pool2d`` maxpool, ``view``
-    flatten), else the function as written."""
+    __init__ makes), a function or reshape as its layer's line (``F.max_pool2d(x, 2)`` maxpool
+    2, ``view`` flatten), else the function as written."""
     if names[0] == "self":
         return ".".join(names)
     kind = "flatten" if names[-1] in RESHAPES else foreign_kind(names[-1])
-    return kind or ".".join(names)
+    if kind is None:
+        return ".".join(names)
+    # the tensor is the first argument; the rest are the layer's, as its class takes them
+    line = cnnspec_line(kind, "PyTorch", [_literal(arg) for arg in call.args[1:]],
+                        {k.arg: _literal(k.value) for k in call.keywords if k.arg})
+    return line or kind
 
 
 FORWARD_MESSAGE = "this is a line of a PyTorch module's forward(), not a cnnspec line"
@@ -291,6 +309,11 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
             words += [f.option[0], _text(value)]
     if given.get("use_bias", given.get("bias")) is False:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
+    for argument, field in INITIALIZERS.items():
+        init = given.get(argument)
+        if isinstance(init, str) and field in record.field_map \
+                and snake_case(init) in INIT_NAMES:
+            words += [record.field_map[field].option[0], snake_case(init)]
     activation = given.get("activation")
     if isinstance(activation, str) and activation in ACTIVATIONS and record.takes_activation:
         words.append(activation)
@@ -331,9 +354,19 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if call.name in CONTAINERS:
         return (f"this is {lib} syntax; a spec needs no container: it lists the layers "
                 "themselves, one per line in their order, e.g. `conv1: conv 16 3x3 relu`")
+    if call.name in PASS_THROUGH:
+        return (f"this is {lib} syntax; {call.name} passes its input on unchanged: a spec "
+                "needs no line for it")
+    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
+        return f"this is {lib} syntax; in cnnspec the layer is the line `{call.args[0]}`"
+    if snake_case(call.name).startswith(ADAPTIVE) and call.args[:1] not in ([1], [(1, 1)]):
+        return (f"this is {lib} syntax; cnnspec pools to one value a channel (`global_avgpool`, "
+                "`global_maxpool`, as AdaptiveAvgPool2d(1)) or by a window (`avgpool 2`)")
     kind = foreign_kind(call.name)
     if kind is None:
         return None
+    if snake_case(call.name).startswith(ADAPTIVE):
+        call = ForeignCall(call.name, call.module, [], {}, call.columns, call.label)
     line = cnnspec_line(kind, lib, call.args, call.kwargs)
     if line is None:
         usage = KINDS[kind].usage or kind

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import keyword
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ from cnnspec.lang.syntax_errors import (
 Reader = Callable[[Value, str], object]
 
 
+PADDING_NAMES = ("same", "valid")  # the padding a word names (the rest are sizes)
 PADDING_HINT = ("e.g. pad same, pad valid, pad 1, pad 1x2 (rows, columns) or pad 0x1x0x1 "
                 "(top x bottom x left x right)")
 
@@ -49,7 +51,7 @@ def read_padding(value: Value, what: str) -> str | list[int]:
     ([top, bottom, left, right])."""
     if isinstance(value, Word):
         try:
-            return read.choice(value, "padding", ["same", "valid"])
+            return read.choice(value, "padding", list(PADDING_NAMES))
         except SpecError as err:  # the words are two of the forms: `pad full` needs the rest
             raise dataclasses.replace(err, hint=f"{err.hint}; {PADDING_HINT}") from None
     if isinstance(value, Dims) and len(value.values) == 4:
@@ -381,6 +383,11 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if item.name == "x":
             return SpecError(f"unexpected 'x' in {kind_name} layer {display}", span=span,
                              hint="sizes are written without spaces: 3x3, not 3 x 3")
+        shorthand = _summary_shorthand(item, kind)
+        if shorthand is not None:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: write "
+                             f"`{shorthand}`", span=span,
+                             hint=f"{SUMMARY_SHORTHAND}; {_usage(kind_name)}")
         if kind.kind.merge and isinstance(item, Word) and item.name not in valid:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer it "
                              "merges is named in brackets or after '<-'", span=span,
@@ -437,6 +444,26 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+# How `summary`'s Window column abbreviates a layer's settings (`3x3 s2 same`), which a spec
+# spells out.
+SUMMARY_SHORTHAND = ("summary's Window column writes a stride as s2 and the padding by its "
+                     "name; a spec spells the option out")
+STRIDE_SHORTHAND = re.compile(r"s(\d+(?:x\d+)?)$")
+
+
+def _summary_shorthand(item: Value, kind: Syntax) -> str | None:
+    """The option ``item`` abbreviates as summary's Window column writes it (``s2``: ``stride
+    2``; ``same``: ``pad same``), where the kind takes that option; else None."""
+    if not isinstance(item, Word):
+        return None
+    stride = STRIDE_SHORTHAND.match(item.name)
+    if stride and "stride" in kind.options:
+        return f"stride {stride.group(1)}"
+    if item.name in PADDING_NAMES and "pad" in kind.options:
+        return f"pad {item.name}"
+    return None
 
 
 def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:

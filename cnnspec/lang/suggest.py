@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from cnnspec.errors import closest
 
+RANDOM_PREFIX = "random_"
 # At most this many names that begin with an unknown one are offered (`he`: he_normal or
 # he_uniform); more would repeat the listing.
 MAX_STARTED = 3
@@ -21,7 +22,10 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     spellings = valid + sorted(set(aliases) - set(valid))
     # Names are case-sensitive; `Conv` is nearly always conv, and Keras' class names
     # (`HeNormal`, `GlorotUniform`) are ours in snake case, whatever difflib scores.
-    same = (name.lower(), snake_case(name))
+    # torchvision's and Keras' transforms (`RandomCrop`, `RandomFlip`) are ours without
+    # their Random
+    plain = snake_case(name).removeprefix(RANDOM_PREFIX)
+    same = (name.lower(), snake_case(name), plain)
     close = next((v for v in spellings if v.lower() in same), None)
     listing = f"valid {what}: {', '.join(valid)}" if what else f"valid: {', '.join(valid)}"
     # A family's first word (`glorot`, `lecun`) names its members alike: difflib would pick
@@ -29,7 +33,8 @@ def did_you_mean(name: str, valid: Iterable[str], what: str = "",
     family = _started(name.lower() + "_", spellings, aliases)
     if not close and 1 < len(family) <= MAX_STARTED:
         return f"did you mean {' or '.join(family)}? ({listing})"
-    close = close or closest(name, spellings, cutoff=0.5)
+    close = close or closest(name, spellings, cutoff=0.5) or (
+        plain != snake_case(name) and closest(plain, spellings, cutoff=0.5))
     if close:
         return f"did you mean {aliases.get(close, close)}? ({listing})"
     # A name cut short (`he` for he_normal) is too unlike the whole for difflib's ratio.
