@@ -237,6 +237,14 @@ class Option:
         return f"{self.flag} {value}" if value else self.flag
 
 
+class Flag(Option):
+    """How a command line words a setting it turns on by its name alone: ``{force:True}``
+    reads ``--force`` (the library's ``force=True``)."""
+
+    def __format__(self, value: str) -> str:
+        return self.flag
+
+
 class Call:
     """How the library words a command in a hint: ``{resume_command:runs/x}`` reads
     ``cnnspec.resume('runs/x')``."""

@@ -477,7 +477,8 @@ def test_cli_writes_refuses_to_overwrite_and_forces(tmp_path, capsys):
     assert "431,080 parameters" in capsys.readouterr().err
     assert main(["check", str(out)]) == 0
     assert main(args) == 1
-    assert f"{out} exists" in capsys.readouterr().err
+    assert (f"error: {out} exists\nhint: choose another name, or overwrite it with --force\n"
+            in capsys.readouterr().err)  # the option alone, not the library's force=True
     assert main(args + ["--force"]) == 0
 
 

@@ -22,6 +22,7 @@ from cnnspec.errors import (
     EXIT_FAILURE,
     EXIT_USAGE,
     Command,
+    Flag,
     InputError,
     Option,
     RunError,
@@ -113,7 +114,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "data": Option("--data"), "cores": Option("--cores"), "run_dir": Option("--out"),
                 "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
                 "folds": Option("--folds"),
-                "weights_from": Option("--weights-from"),
+                "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from cnnspec.atomic import write_text
-from cnnspec.errors import InputError, RunError
+from cnnspec.errors import InputError, RunError, SettingError, literal
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
@@ -131,8 +131,8 @@ def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None
     full disk) leaves the file it would have replaced as it was."""
     out = Path(out)
     if not force and os.path.lexists(out):
-        raise RunError(f"{out} exists", hint="choose another name, or overwrite it with "
-                       "--force (force=True)")
+        raise SettingError(literal(f"{out} exists"), hint="choose another name, or overwrite it "
+                           "with {force:True}")
     write_text(out, imported.text)
 
 
