@@ -465,6 +465,22 @@ def test_a_batch_beyond_the_data_is_estimated_at_all_the_data_s_images(tmp_path,
     assert main(["train", str(spec), "--epochs", "1", "--out", "run", "--quiet"]) == 0
 
 
+def test_a_batch_train_s_command_line_gave_is_answered_with_the_option(tmp_path, capsys,
+                                                                       monkeypatch):
+    """train --batch-size too large for the memory: the batch that fits is said as the
+    option that set it, not as the spec's setting."""
+    from cnnspec.check import memory
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nconv 64 3x3 pad same relu\nflatten\ndense 10\n")
+    process = cnnspec.load(spec).step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: int(1.1 * process))
+    assert main(["train", str(spec), "--batch-size", "1500", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "hint: `--batch-size " in err and "` fits, about " in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_time_names_the_largest_batch_option_that_fits(tmp_path, capsys, monkeypatch):
     """`cnnspec time --batch N` beyond the memory: the hint names the --batch that fits."""
     from cnnspec.check import memory

@@ -670,7 +670,10 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
             fitting = fitting_batch(memory_at, memory.batch_size, limit)
         if fitting is not None:
             batch, process = fitting
-            lower = (f"`{task.batch_setting} {batch}` fits, about {bytes_text(process)}"
+            # a batch the command line gave (train --batch-size) is changed there
+            setting = ("--batch-size" if task is TRAINING and "batch_size" in spec.overridden
+                       else task.batch_setting)
+            lower = (f"`{setting} {batch}` fits, about {bytes_text(process)}"
                      + ("" if task.smaller else f"; or {SMALLER_LAYERS}"))
             if task is TRAINING and batch >= FITTING_BATCH \
                     and ("training", "batch_size") in spec.spans:
