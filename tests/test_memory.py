@@ -503,6 +503,7 @@ def test_a_limit_below_what_the_process_itself_takes_is_said_to_be_the_problem(t
     (error,) = info.value.errors
     assert "for Python, its libraries and their buffers alone" in error.message
     assert "more than the 8.0 MiB limit set" in error.message
+    assert error.span is None  # no line of the spec is the problem
     assert "cannot be met" in error.hint and "fewer filters" not in error.hint
 
 

@@ -603,3 +603,12 @@ def test_the_languages_initializers_are_the_catalogues_with_its_defaults():
         declared = {k: (None if v is REQUIRED else v) for k, v in PARAMS[name].items()}
         written = {p.name: (None if p.default is calls.REQUIRED else p.default) for p in params}
         assert written == declared, name
+
+
+def test_a_long_word_on_a_failing_line_is_read_in_one_pass():
+    """The hint for a merge's bare inputs reads the failing line with a pattern that cannot
+    split a run of letters two ways: one with nested optional separators took minutes on a
+    comment-free line of a few dozen letters and a stray character (found by tools/fuzz.py)."""
+    text = "input 1x8x8\nadd " + "s" * 60 + " t (\n"
+    with pytest.raises(SpecError, match="^unexpected end of file"):
+        parse(text)

@@ -652,10 +652,11 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
     fewer_cores = (f"with `cores 1` the batch runs whole in one process, about "
                    f"{bytes_text(whole)}"
                    if task is TRAINING and memory.split_extra and whole <= limit else "")
-    if memory.runtime >= limit:  # no smaller net or batch would fit: the limit is the problem
-        return [spec.error(
+    if memory.runtime >= limit:
+        # no smaller net or batch would fit: the limit is the problem, no place in the spec
+        return [SpecError(
             f"{task.name} needs about {bytes_text(memory.runtime)} for Python, its libraries and "
-            f"their buffers alone, more than {room}", memory.heaviest,
+            f"their buffers alone, more than {room}", file=spec.path,
             hint=fewer_cores or f"{task.name} takes up to about {bytes_text(memory.process)}; "
                  "a limit below what the process itself takes cannot be met")]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)

@@ -587,7 +587,10 @@ def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
 
 
 # A merge layer whose inputs are written as bare words (`s: add a, b`), as a sentence would.
-BARE_INPUTS = re.compile(r"^\s*(?:(\w+)\s*:\s*)?(\w+)\s+(\w+(?:\s*,?\s*\w+)*)\s*,?\s*(#.*)?$")
+# Each name after the first follows a separator, so that no run of letters can be split two
+# ways (the pattern stays linear in the line's length: nested optional separators backtracked
+# exponentially on a long word).
+BARE_INPUTS = re.compile(r"^\s*(?:(\w+)\s*:\s*)?(\w+)((?:\s*,\s*\w+|\s+\w+)+)\s*,?\s*(#.*)?$")
 
 
 def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
