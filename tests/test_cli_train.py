@@ -257,6 +257,19 @@ def test_eval_of_an_unfinished_run_says_what_the_figures_are_of():
     assert unfinished_note({"status": "finished", "steps": 90}, "runs/r") is None
 
 
+def test_an_export_of_a_diverged_run_says_which_weights_it_holds(tmp_path, capsys):
+    """As eval's note: the weights saved before the run diverged, said beside the export."""
+    from cnnspec.exporters import open_exported
+
+    spec = tmp_path / "div.cnn"
+    spec.write_text("input 1x8x8\nconv 8 3 relu\nflatten\ndense 10\ntrain {\n  lr 1e6\n}\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    capsys.readouterr()
+    weights = open_exported(tmp_path / "r").weights
+    assert weights.startswith("trained weights (last, epoch 0; the run diverged after ")
+    assert weights.endswith(" and these were saved before that)")
+
+
 @pytest.mark.usefixtures("tiny_shapes_spec")
 def test_data_on_the_command_line_is_written_as_in_a_spec(tmp_path, capsys, no_curves):
     out = tmp_path / "r"

@@ -14,7 +14,7 @@ import numpy as np
 from cnnspec.atomic import write_bytes
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, counted
 from cnnspec.kinds import KINDS
 from cnnspec.training.run import as_checked, load_run
 
@@ -79,8 +79,13 @@ def open_exported(source, dtype: str = "float64") -> Exported:
     if isinstance(source, (str, Path)) and Path(source).is_dir():
         run = load_run(source)
         epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
+        # a run that did not finish is exported as eval evaluates it: say which weights
+        status = run.summary.get("status")
+        stopped = (f"; the run {status} after {counted(run.summary.get('steps', 0), 'step')} "
+                   "and these were saved before that"
+                   if status in ("diverged", "interrupted") else "")
         return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
-                        f"trained weights ({run.weights}{epoch})", run.preprocessor)
+                        f"trained weights ({run.weights}{epoch}{stopped})", run.preprocessor)
     if isinstance(source, (str, Path)) and not Path(source).exists():
         raise RunError(f"{source} does not exist",
                        hint="pass a .cnn spec, a .json IR file or a run folder")

@@ -24,6 +24,11 @@ from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
 
 TILE_INCHES = 0.62  # one image; small datasets are 8 to 32 pixels a side
+# The margins, in inches: the class names on the left, a line of the 9-point title and the
+# 8-point block headings ("augmented") above the grid, the room a heading needs.
+LABEL_INCHES, RIGHT_INCHES, BOTTOM_INCHES = 1.1, 0.1, 0.05
+TITLE_LINE_INCHES, HEADINGS_INCHES, HEADING_INCHES = 0.17, 0.3, 0.9
+CHARACTERS_AN_INCH = 15  # of the 9-point title
 MAX_PER_CLASS = 16
 
 
@@ -74,11 +79,20 @@ def plot_augmented(originals: list[np.ndarray], augmented: list[np.ndarray] | No
     blocks = 1 if augmented is None else 2
     columns = blocks * per_class + (blocks - 1)  # an empty column between the two blocks
     rows = len(classes)
-    fig = new_figure(1.3 + TILE_INCHES * columns, 0.75 + TILE_INCHES * rows, layout=None)
-    grid = fig.add_gridspec(rows, columns, left=1.1 / (1.3 + TILE_INCHES * columns),
-                            right=0.98, top=1 - 0.6 / (0.9 + TILE_INCHES * rows), bottom=0.02,
-                            wspace=0.08, hspace=0.08)
-    fig.suptitle(_wrap(title, columns), fontsize=9, y=0.985, va="top")
+    # the grid's width, or the block headings' where one image a class is narrower than
+    # "augmented" (it ran off the right edge)
+    grid_inches = max(TILE_INCHES * columns, HEADING_INCHES * blocks)
+    width = LABEL_INCHES + grid_inches + RIGHT_INCHES
+    wrapped = _wrap(title, grid_inches)
+    # the title's lines, then the headings above the first row: a narrow grid wraps the
+    # title onto more lines (three of them covered the headings)
+    top = TITLE_LINE_INCHES * (wrapped.count("\n") + 1) + HEADINGS_INCHES
+    height = top + TILE_INCHES * rows + BOTTOM_INCHES
+    fig = new_figure(width, height, layout=None)
+    grid = fig.add_gridspec(rows, columns, left=LABEL_INCHES / width,
+                            right=(LABEL_INCHES + grid_inches) / width, top=1 - top / height,
+                            bottom=BOTTOM_INCHES / height, wspace=0.08, hspace=0.08)
+    fig.suptitle(wrapped, fontsize=9, y=1 - 0.08 / height, va="top")
     for row, name in enumerate(classes):
         for block, images in enumerate([originals] if augmented is None
                                        else [originals, augmented]):
@@ -111,6 +125,6 @@ def _draw_image(ax, image: np.ndarray) -> None:
                   interpolation="nearest")
 
 
-def _wrap(text: str, columns: int) -> str:
-    """The title broken into lines about as wide as the grid."""
-    return balanced_fill(text, max(40, int(columns * TILE_INCHES * 15)))
+def _wrap(text: str, inches: float) -> str:
+    """The title broken into lines about as wide as the grid (``inches``)."""
+    return balanced_fill(text, max(40, int(inches * CHARACTERS_AN_INCH)))
