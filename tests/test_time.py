@@ -306,6 +306,12 @@ def test_time_checks_the_timed_steps_memory_not_the_specs_training(tmp_path, cap
     assert "error: timing a step would need up to about" in err and "at batch 100000000" in err
     assert "hint: `--batch " in err and "` fits, about" in err
     assert "of data" not in err and "Traceback" not in err
+    assert f"{path}:3:" in err  # --batch is the command's: at the heaviest layer
+    # without --batch the spec's own batch is timed: the error is at its line
+    assert main(["time", str(path), "--iterations", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:11:3: error: timing a step would need" in err
+    assert "hint: `--batch " in err
 
 
 def test_time_points_to_check_where_training_the_spec_would_be_refused(tmp_path, capsys,

@@ -604,7 +604,8 @@ class Task:
     (a command's option); whether it reads the spec's data set (``reads_data``); whether it
     runs the batch whole in one process whatever the spec's ``cores`` (``whole``: ``time``
     clocks a step on one thread); ``batch_setting``, the words that set the batch
-    (:func:`memory_problems` names the largest that fits)."""
+    (:func:`memory_problems` names the largest that fits); ``spec_batch``, whether that is the
+    spec's batch."""
 
     name: str = "training"
     smaller: str | None = None
@@ -613,6 +614,9 @@ class Task:
     # how the batch is set (a spec's setting, a command's option), for the batch that fits;
     # None where the batch is the command's own
     batch_setting: str | None = "batch"
+    # whether the batch is the spec's own (training; `time` without --batch): an error a
+    # smaller batch answers is then located at the spec's batch line
+    spec_batch: bool = True
 
 
 TRAINING = Task()
@@ -676,7 +680,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
                        else task.batch_setting)
             lower = (f"`{setting} {batch}` fits, about {bytes_text(process)}"
                      + ("" if task.smaller else f"; or {SMALLER_LAYERS}"))
-            if task is TRAINING and batch >= FITTING_BATCH \
+            if task.spec_batch and batch >= FITTING_BATCH \
                     and ("training", "batch_size") in spec.spans:
                 where = ("training", "batch_size")
         return [spec.error(

@@ -56,7 +56,8 @@ def run(args) -> int:
     batch = args.batch or training["batch_size"]
     refuse_beyond_memory(checked, batch, args.dtype,
                          Task("timing a step", "a smaller --batch", reads_data=False,
-                              whole=True, batch_setting="--batch"))
+                              whole=True, batch_setting="--batch",
+                              spec_batch=args.batch is None))
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, *checked.input_shape)).astype(model.dtype)

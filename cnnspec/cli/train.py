@@ -159,6 +159,8 @@ def _refuse_out_elsewhere(out, resume) -> None:
 
 # Within this factor of 1/K the accuracy is what guessing one class gets: nothing was learned.
 CHANCE_MARGIN = 1.2
+# Fewer updates than this are too few to learn from, whatever the init and the lr.
+FEW_STEPS = 20
 
 
 def chance_note(summary: dict, path) -> list[str]:
@@ -173,14 +175,17 @@ def chance_note(summary: dict, path) -> list[str]:
     spec = Path(path) / rundir.SPEC_CNN
     if not spec.is_file():  # trained from a .json IR
         spec = Path(path) / rundir.SPEC_JSON
+    guessing = (f"note: that is no better than guessing among {classes} classes "
+                f"({rounded_text(100 / classes)}%): the network learned nothing")
+    steps = summary.get("steps")
+    if isinstance(steps, int) and steps < FEW_STEPS:  # a batch of all the images, one epoch
+        return [f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
+                "epochs, or with a smaller batch (an epoch is one step a batch)"]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
-    note = (f"note: that is no better than guessing among {classes} classes "
-            f"({rounded_text(100 / classes)}%): the network learned nothing. "
-            f"See what the init does to the signal with "
+    return [f"{guessing}. See what the init does to the signal with "
             f"`{command_line('cnnspec init-report', spec)}` (and the warnings printed before "
-            f"training, if any), or try a lower --lr")
-    return [note]
+            f"training, if any), or try a lower --lr"]
 
 
 def best_lines(summary: dict, training: dict) -> list[str]:

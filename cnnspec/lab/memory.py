@@ -21,5 +21,6 @@ def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, *, record
     (recording every layer's output and gradient where ``recording``; drawn from the data set
     where ``data``) would not fit; ``smaller`` is the hint that lowers it, ``batch_option``
     the command's option that sets the batch (None where the batch is fixed)."""
-    task = memory.Task(MEASURING, smaller, reads_data=data, batch_setting=batch_option)
+    task = memory.Task(MEASURING, smaller, reads_data=data, batch_setting=batch_option,
+                       spec_batch=False)
     memory.refuse_beyond_memory(checked, batch, dtype, task, recording)
