@@ -179,13 +179,15 @@ def chance_note(summary: dict, path) -> list[str]:
                 f"({rounded_text(100 / classes)}%): the network learned nothing")
     steps = summary.get("steps")
     if isinstance(steps, int) and steps < FEW_STEPS:  # a batch of all the images, one epoch
-        return [f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
-                "epochs, or with a smaller batch (an epoch is one step a batch)"]
+        note = (f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
+                "epochs, or with a smaller batch (an epoch is one step a batch)")
+        return [note]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
-    return [f"{guessing}. See what the init does to the signal with "
+    note = (f"{guessing}. See what the init does to the signal with "
             f"`{command_line('cnnspec init-report', spec)}` (and the warnings printed before "
-            f"training, if any), or try a lower --lr"]
+            f"training, if any), or try a lower --lr")
+    return [note]
 
 
 def best_lines(summary: dict, training: dict) -> list[str]:
