@@ -253,12 +253,13 @@ def measuring_estimate(spec: Spec, layers: list[LayerInfo], batch: int, dtype: s
     return with_recording(memory, batched, layers) if recording else memory
 
 
-def training_batch(spec: Spec, count: int | None = None) -> int:
-    """The most images a training step of ``spec`` holds: its batch, or all the images of its
-    data where they are fewer (each epoch is then one step of them all; counted with the
-    test images, so never too few). ``count``: the data's, once loaded; else as the spec
-    declares it (unknown for an npz file before it is read)."""
-    batch = spec.ir["training"]["batch_size"]
+def training_batch(spec: Spec, count: int | None = None, batch: int | None = None) -> int:
+    """The most images a training step of ``spec`` holds: its batch (or ``batch``, one drawn
+    from its data otherwise), or all the images of its data where they are fewer (each epoch
+    is then one step of them all; counted with the test images, so never too few).
+    ``count``: the data's, once loaded; else as the spec declares it (unknown for an npz file
+    before it is read)."""
+    batch = spec.ir["training"]["batch_size"] if batch is None else batch
     if count is None:
         count = example_count(spec.ir["training"]["data"])
     return batch if count is None else max(1, min(batch, count))
@@ -696,9 +697,10 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         hint=f"other programs may then run out of memory; {lower_warned}")]
 
 
-# What lowers a step's memory but its batch.
-SMALLER_LAYERS = ("use fewer filters or units, more stride or pooling early; `cnnspec summary` "
-                  "lists what each layer holds")
+# What lowers a step's memory but its batch, and where to see it.
+NARROWER_NETWORK = "use fewer filters or units, more stride or pooling early"
+SUMMARY_LISTS = "`cnnspec summary` lists what each layer holds"
+SMALLER_LAYERS = f"{NARROWER_NETWORK}; {SUMMARY_LISTS}"
 # A batch that fits at least this large trains as batches do: the spec's batch is then what to
 # change, and the error is located there; below it, the network is what is too large.
 FITTING_BATCH = 16
@@ -744,6 +746,6 @@ def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
         return ((memory.heaviest,),
                 BESIDE_RUNTIME + "recording every layer's output and gradient weighs most",
                 lower, lower)
-    lower = task.smaller or SMALLER_LAYERS.replace(" early;", " early, or a smaller batch;")
+    lower = task.smaller or f"{NARROWER_NETWORK}, or a smaller batch; {SUMMARY_LISTS}"
     return ((memory.heaviest,), f"of the layers, '{memory.heaviest}' weighs most", lower,
             task.smaller or "a smaller batch lowers the activations")

@@ -38,18 +38,19 @@ def relu_into(x, out):
     which keeps no mask); returns ``out``. Arrays laid out alike in one dense run of memory
     (C order, or a channel-first view) go row by row against a row of zeros (``ZERO_ROW``),
     as do arrays whose last axis is a contiguous row (``MIN_ZERO_ROW``)."""
-    flat, flat_out = _dense_runs(x, out)
-    if flat is None or flat.size < ZERO_ROW:
-        row = x.shape[-1] if x.ndim else 0
-        if MIN_ZERO_ROW <= row <= ZERO_ROW and x.dtype == out.dtype \
-                and x.strides[-1] == out.strides[-1] == x.itemsize:
-            return np.maximum(x, _zeros(x.dtype)[:row], out=out)
-        return np.maximum(x, 0, out=out)
-    whole = flat.size - flat.size % ZERO_ROW
-    np.maximum(flat[:whole].reshape(-1, ZERO_ROW), _zeros(x.dtype),
-               out=flat_out[:whole].reshape(-1, ZERO_ROW))
-    np.maximum(flat[whole:], 0, out=flat_out[whole:])
-    return out
+    # the size first: a small array (a deep thin net's) pays for no layout check
+    flat, flat_out = _dense_runs(x, out) if x.size >= ZERO_ROW else (None, None)
+    if flat is not None:
+        whole = flat.size - flat.size % ZERO_ROW
+        np.maximum(flat[:whole].reshape(-1, ZERO_ROW), _zeros(x.dtype),
+                   out=flat_out[:whole].reshape(-1, ZERO_ROW))
+        np.maximum(flat[whole:], 0, out=flat_out[whole:])
+        return out
+    row = x.shape[-1] if x.ndim else 0
+    if MIN_ZERO_ROW <= row <= ZERO_ROW and x.dtype == out.dtype \
+            and x.strides[-1] == out.strides[-1] == x.itemsize:
+        return np.maximum(x, _zeros(x.dtype)[:row], out=out)
+    return np.maximum(x, 0, out=out)
 
 
 def _dense_runs(x, out):

@@ -11,10 +11,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cnnspec.check.memory import training_batch
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
-from cnnspec.ir.datasets import example_count
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
@@ -77,8 +77,8 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     variants = load_variants(path, inits)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them
-    images = example_count(variants[0].checked.ir["training"]["data"])
-    drawn = batch_size if input_kind != "data" or images is None else min(batch_size, images)
+    drawn = (batch_size if input_kind != "data"
+             else training_batch(variants[0].checked.spec, batch=batch_size))
     refuse_beyond_memory(variants[0].checked, drawn, dtype, recording=True,
                          data=input_kind == "data", smaller="a smaller --batch",
                          batch_option="--batch")
