@@ -26,15 +26,30 @@ from cnnspec.kinds import KINDS
 MAX_VALUES = 2**31
 
 
+def _too_many(values: int) -> str:
+    """The end of a message about an array of ``values`` values above ``MAX_VALUES``."""
+    gib = values * memory.BYTES_PER_VALUE // 2**30  # whole numbers: sizes may be huge
+    return f"would hold {values:,} values ({gib:,} GiB of float32), more than cnnspec can build"
+
+
+def _input_size_error(spec: Spec) -> SpecError | None:
+    """An error at the input line if one image is too large to build, else None: every layer
+    after it would be refused for it, the first one blamed for the input's size."""
+    values = math.prod(spec.ir["input"]["shape"])
+    if values <= MAX_VALUES:
+        return None
+    return spec.error(f"one input image {_too_many(values)}", INPUT,
+                      hint="check the input's sizes for a mistyped number "
+                           "(channels x height x width, e.g. 3x32x32)")
+
+
 def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
     """An error if the layer's weight or output is too large to build, else None."""
     for what, shape in (("weight", info.weight_shape), ("output", info.output_shape)):
         values = math.prod(shape) if shape else 0
         if values > MAX_VALUES:
-            gib = values * memory.BYTES_PER_VALUE // 2**30  # whole numbers: sizes may be huge
             return spec.error(
-                f"the {what} of {layer['kind']} '{layer['name']}' would hold {values:,} values "
-                f"({gib:,} GiB of float32), more than cnnspec can build",
+                f"the {what} of {layer['kind']} '{layer['name']}' {_too_many(values)}",
                 layer["name"], KINDS[layer["kind"]].size_field,
                 hint="check this layer's sizes and the ones before it for a mistyped number")
     return None
@@ -42,7 +57,11 @@ def _size_error(spec: Spec, layer: dict, info: LayerInfo) -> SpecError | None:
 
 def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInfo]:
     """LayerInfo for every layer whose inputs are known, its settings and inits checked for
-    ``dtype``; errors collected on the way."""
+    ``dtype``; errors collected on the way (an input too large to build: that one alone)."""
+    too_large = _input_size_error(spec)
+    if too_large:
+        errors.append(too_large)
+        return []
     known: dict[str, tuple[int, ...]] = {INPUT: tuple(spec.ir["input"]["shape"])}
     infos = []
     for layer in spec.ir["layers"]:
