@@ -299,9 +299,21 @@ CASES = [
      "^summary's Window column writes a stride as s2"),
     ("input 1x8x8\nconv 8 3x3 same\n", "^'same' is not an option of conv: write `pad same`$",
      2, 12, "spells the option out; usage: conv"),
-    # torchvision's and Keras' transforms: ours without their Random
+    # torchvision's and Keras' transforms: each answered with ours and what theirs takes
     ("input 1x8x8\nconv 8 3\ntrain {\n  augment [RandomCrop(2)]\n}\n",
-     "unknown transform 'RandomCrop'", 4, 12, "^did you mean crop\\?"),
+     "unknown transform 'RandomCrop'", 4, 12,
+     "^torchvision's RandomCrop\\(size, padding=pad\\) is crop here: write crop$"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment [crop, RandomHorizontalFlip(p=0.5)]\n}\n",
+     "unknown transform 'RandomHorizontalFlip'", 4, 18,
+     "^torchvision's RandomHorizontalFlip\\(p\\) is flip here: write flip$"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment horizontal_flip\n}\n",
+     "unknown transform 'horizontal_flip'", 4, 11, "^Keras' horizontal_flip=True is flip here"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment GaussianNoise(0.1)\n}\n",
+     "unknown transform 'GaussianNoise'", 4, 11, "^Keras' GaussianNoise\\(stddev\\) is noise"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment RandomRotation(10)\n}\n",
+     "unknown transform 'RandomRotation'", 4, 11, "^torchvision's RandomRotation\\(degrees\\)"),
+    ("input 1x8x8\nconv 8 3\ntrain {\n  augment RandomTranslation\n}\n",
+     "unknown transform 'RandomTranslation'", 4, 11, "shift's is in pixels\\) is shift here"),
     # TensorFlow's functions called with no tensor: Keras', by their module
     ("input 1x8x8\nconv 8 3\ny = tf.nn.relu()\n", "^tf.nn.relu\\(...\\) is a layer as Keras",
      3, 5, "^this is Keras syntax; in cnnspec the layer is the line `relu`$"),

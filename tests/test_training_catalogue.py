@@ -451,3 +451,16 @@ def test_another_librarys_name_for_a_preprocessing_gets_ours_in_an_ir():
     assert [(e.json_path, e.message) for e in info.value.errors] == [
         ("$.training.preprocess", "unknown preprocessing 'normalize'")]
     assert re.search(NORMALIZE_HINT, info.value.errors[0].hint)
+
+
+def test_another_librarys_name_for_a_transform_gets_ours_in_an_ir():
+    ir = parse(NET).ir
+    ir["training"]["augment"] = [{"name": "RandomHorizontalFlip", "p": 0.5}]
+    hint = "torchvision's RandomHorizontalFlip(p) is flip here: write flip"
+    with pytest.raises(SpecErrors) as info:  # read from a file: the schema
+        validate(ir)
+    assert info.value.errors[0].hint == hint
+    with pytest.raises(SpecErrors) as info:  # built in Python: the checker
+        _check(ir)
+    assert [e.message for e in info.value.errors] == ["unknown transform 'RandomHorizontalFlip'"]
+    assert info.value.errors[0].hint == hint

@@ -362,25 +362,35 @@ TRANSFORMS: dict[str, Entry] = {entry.name: entry for entry in (
           "fill, as torchvision's `RandomCrop(size, padding=pad)`",
           "cnnspec.data.augment.crop",
           (Arg("pad", "int", 4, "the zero padding on each side, the largest translation in "
-               "pixels, e.g. 2 for 28x28 digits, 4 for 32x32 CIFAR", 1),)),
+               "pixels, e.g. 2 for 28x28 digits, 4 for 32x32 CIFAR", 1),),
+          foreign=(("randomcrop", "torchvision's RandomCrop(size, padding=pad)"),)),
     Entry("flip", "mirror left to right with probability `p`, as torchvision's "
           "`RandomHorizontalFlip` (Keras' `horizontal_flip`); not for digits or letters, whose "
           "mirror image is another symbol or none", "cnnspec.data.augment.flip",
           (Arg("p", "number", 0.5, "the probability that an image is mirrored, e.g. 0.5",
-               0, 1, low_open=True),)),
+               0, 1, low_open=True),),
+          foreign=(("randomhorizontalflip", "torchvision's RandomHorizontalFlip(p)"),
+                   ("horizontal_flip", "Keras' horizontal_flip=True"),
+                   ("randomflip", "Keras' RandomFlip(\"horizontal\")"))),
     Entry("shift", "an integer translation by up to `pixels` along each axis, the edge "
           "pixels repeated into the gap, as Keras' `width_shift_range` and "
           "`height_shift_range` with `fill_mode=\"nearest\"`", "cnnspec.data.augment.shift",
-          (Arg("pixels", "int", 2, "the largest translation in pixels, e.g. 2", 1),)),
+          (Arg("pixels", "int", 2, "the largest translation in pixels, e.g. 2", 1),),
+          foreign=(("randomtranslation", ("Keras' RandomTranslation (a fraction of the size; "
+                                          "shift's is in pixels)")),
+                   ("width_shift_range", ("Keras' width_shift_range (a fraction of the width "
+                                          "or pixels; shift's is in pixels)")))),
     Entry("rotate", "a rotation about the image's centre by an angle drawn uniformly from "
           "[-degrees, degrees], bilinear, zero fill, as torchvision's `RandomRotation` with "
           "bilinear interpolation", "cnnspec.data.augment.rotate",
           (Arg("degrees", "number", 10.0, "the largest rotation either way, in degrees, "
-               "e.g. 10", 0, 180, low_open=True),)),
+               "e.g. 10", 0, 180, low_open=True),),
+          foreign=(("randomrotation", "torchvision's RandomRotation(degrees)"),)),
     Entry("noise", "Gaussian noise of standard deviation `std` added to every pixel (not "
           "clipped), as Keras' `GaussianNoise`", "cnnspec.data.augment.noise",
           (Arg("std", "number", 0.05, "the standard deviation in pixel values (images are in "
-               "[0, 1]), e.g. 0.05", 0, 1, low_open=True),)),
+               "[0, 1]), e.g. 0.05", 0, 1, low_open=True),),
+          foreign=(("gaussiannoise", "Keras' GaussianNoise(stddev)"),)),
 )}
 
 LOSSES: dict[str, Entry] = {entry.name: entry for entry in (

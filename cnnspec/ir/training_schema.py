@@ -40,7 +40,7 @@ def catalogue_schema(key: str, catalogue: dict[str, Entry]) -> dict:
         "description": f"{DESCRIBED[key]}: {_names(list(catalogue))}",
         "type": "object",
         "required": ["name"],
-        "properties": {"name": {"enum": list(catalogue)}},
+        "properties": {"name": _names_schema(catalogue)},
         "allOf": [{"if": {"properties": {"name": {"const": name}}, "required": ["name"]},
                    "then": _entry_schema(entry)} for name, entry in catalogue.items()],
     }

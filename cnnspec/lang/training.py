@@ -108,9 +108,10 @@ DEFAULTS = catalogue.defaults()
 
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
-           check: Callable[[Word | Call, dict], None] | None = None
-           ) -> Callable[[Value, str], dict]:
-    """A reader for `name` or `name(args)` among ``catalogue``."""
+           check: Callable[[Word | Call, dict], None] | None = None,
+           foreign: dict[str, str] | None = None) -> Callable[[Value, str], dict]:
+    """A reader for `name` or `name(args)` among ``catalogue``; ``foreign``: the hint for each
+    name another library gives one of them (lower case, :func:`catalogue.name_hints`)."""
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
@@ -121,7 +122,8 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
-                            hint=did_you_mean(value.name, catalogue, what + "s", aliases))
+                            hint=(foreign or {}).get(value.name.lower())
+                            or did_you_mean(value.name, catalogue, what + "s", aliases))
         _refuse_settings_as_arguments(value, catalogue[name], what)
         settings = bind(value, catalogue[name], f"{what} {value.name}")
         if check is not None:
@@ -154,11 +156,11 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
         return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset)
     if key.arg is not None:
         return value_reader(key.arg)
-    if key.many:
-        return _many(_named(CALLS[key.name], key.words))
-    if key.objects:
-        return _named(CALLS[key.name], key.words)
     hints = catalogue.name_hints(key.catalogue)
+    if key.many:
+        return _many(_named(CALLS[key.name], key.words, foreign=hints))
+    if key.objects:
+        return _named(CALLS[key.name], key.words, foreign=hints)
     return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints)
 
 
