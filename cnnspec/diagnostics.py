@@ -58,8 +58,10 @@ def _shown(line: str) -> str:
                    else char for char in line)
 
 
-def format_error(err: SpecError, text: str | None = None) -> str:
-    """The full message for one error or warning, without a trailing newline."""
+def format_error(err: SpecError, text: str | None = None, names: dict | None = None) -> str:
+    """The full message for one error or warning, without a trailing newline; ``names``: how
+    the caller calls the settings a hint names (:meth:`SpecError.worded_hint`), else the
+    library's words."""
     where = shortened(escaped_controls(err.file or "<spec>"), MAX_MESSAGE)
     if err.span is not None:
         where += f":{err.span.line}:{err.span.column}"
@@ -75,6 +77,7 @@ def format_error(err: SpecError, text: str | None = None) -> str:
         shown, col = _window(_shown(line), col)
         out.append(f"  {shown}")
         out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
-    if err.hint:
-        out.append(f"hint: {_quoted(err.hint)}")
+    hint = err.hint if names is None else err.worded_hint(names)
+    if hint:
+        out.append(f"hint: {_quoted(hint)}")
     return "\n".join(out)

@@ -125,12 +125,33 @@ class SpecError(Exception):
     json_path: str | None = None
     severity: str = "error"
     file: str | None = None
+    # The hint as a template naming settings (see :class:`WordedError`), where it names one a
+    # run was given (``--batch-size`` on the command line, ``batch_size=`` in the library);
+    # ``hint`` is its library wording.
+    hint_template: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
 
     def __str__(self) -> str:
         return self.message
+
+    def worded_hint(self, names: dict) -> str | None:
+        """The hint with each setting it names called as ``names`` says (a front end's)."""
+        if self.hint_template is None:
+            return self.hint
+        return self.hint_template.format_map(_Names(names))
+
+
+def run_setting_error(message: str, setting: str, hint: str | None = None,
+                      severity: str = "error", file: str | None = None) -> SpecError:
+    """A :class:`SpecError` about a training setting a run was given rather than the spec's
+    text (so not located in the file): its hint says so, naming the setting as the caller
+    gave it (:meth:`SpecError.worded_hint`)."""
+    said = f"{{{setting}}} is this run's setting, not the spec's"
+    template = f"{literal(hint)}; {said}" if hint else said
+    return SpecError(message, hint=template.format_map(_Names(LIBRARY_NAMES)),
+                     severity=severity, file=file, hint_template=template)
 
 
 @dataclass

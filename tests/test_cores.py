@@ -108,12 +108,22 @@ def test_train_warns_about_cores_its_batch_cannot_split_into_before_it_starts(tm
     err = capsys.readouterr().err
     # --cores, not the spec's line, is what the warning is about: no line, no caret
     assert f"{spec}: warning: cores 4 splits a batch of 24 into parts of fewer than 8" in err
-    assert "hint: use cores 3 or fewer at batch 24, or a batch of 32 or more; cores is this " \
-           "run's setting, not the spec's" in err
+    # named as the command line gave it
+    assert "hint: use cores 3 or fewer at batch 24, or a batch of 32 or more; --cores is " \
+           "this run's setting, not the spec's" in err
     assert "^" not in err
     assert main(["train", str(spec), "--cores", "3", "--out", str(tmp_path / "run3"),
                  "--quiet"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_a_warning_about_a_setting_the_library_was_given_names_its_keyword(tmp_path):
+    heard = []
+    cnnspec.train(_write(tmp_path), cnnspec.Settings(cores=4, epochs=1), tmp_path / "run",
+                  progress="none", on_warnings=heard.extend)
+    assert [w.hint for w in heard] == [
+        "use cores 3 or fewer at batch 24, or a batch of 32 or more; cores is this run's "
+        "setting, not the spec's"]
 
 
 def test_the_library_hands_check_warnings_to_on_warnings_from_its_one_check(tmp_path,

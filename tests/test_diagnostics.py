@@ -59,3 +59,17 @@ def test_a_tab_is_shown_one_space_wide_so_the_caret_stays_under_the_spot():
     shown, caret = format_error(err, text).splitlines()[1:3]
     assert shown == "   conv 8 9x9"
     assert shown[caret.index("^"):] == "9x9" and caret.count("^") == 3
+
+
+def test_a_hint_about_a_run_setting_names_it_as_the_caller_gave_it():
+    from cnnspec.cli import OPTION_NAMES
+    from cnnspec.errors import run_setting_error
+
+    err = run_setting_error("batch too large", "batch_size", "e.g. `train { batch 8 }`",
+                            file="net.cnn")
+    said = "is this run's setting, not the spec's"
+    assert err.hint == f"e.g. `train {{ batch 8 }}`; batch_size {said}"
+    assert err.worded_hint(OPTION_NAMES) == f"e.g. `train {{ batch 8 }}`; --batch-size {said}"
+    assert format_error(err, names=OPTION_NAMES).splitlines() == [
+        "net.cnn: error: batch too large", f"hint: e.g. `train {{ batch 8 }}`; --batch-size {said}"]
+    assert format_error(SpecError("plain", hint="{x}"), names=OPTION_NAMES).endswith("hint: {x}")

@@ -391,7 +391,7 @@ def _main(argv: list[str]) -> int:
 
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
-            print(format_error(err), file=sys.stderr)
+            print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
         return EXIT_USAGE
     except InputError as exc:
         print_run_error(exc.message, exc.hint)

@@ -11,7 +11,7 @@ import gc
 import sys
 from contextlib import contextmanager
 
-from cnnspec.cli import print_run_error
+from cnnspec.cli import OPTION_NAMES, print_run_error
 from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
@@ -47,7 +47,7 @@ def report(errors) -> None:
     from cnnspec.diagnostics import format_error  # only when there is one: --help stays fast
 
     for err in errors:
-        print(format_error(err), file=sys.stderr)
+        print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
 
 
 def check_one(path: str, strict: bool, max_memory: int | None = None,

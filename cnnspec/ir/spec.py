@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError
+from cnnspec.errors import Span, SpecError, run_setting_error
 
 
 @dataclass
@@ -62,9 +62,7 @@ class Spec:
         for a training setting the run overrides, in the file alone, the hint saying so."""
         setting = field_name.partition(".")[0] if field_name else None
         if layer == "training" and setting in self.overridden:
-            said = f"{setting} is this run's setting, not the spec's"
-            return SpecError(message, hint=f"{hint}; {said}" if hint else said,
-                             severity=severity, file=self.path)
+            return run_setting_error(message, setting, hint, severity, self.path)
         if self.text is not None:
             return SpecError(message, span=self.span_of(layer, field_name), hint=hint,
                              severity=severity, file=self.path)
