@@ -121,9 +121,9 @@ def test_a_warning_about_a_setting_the_library_was_given_names_its_keyword(tmp_p
     heard = []
     cnnspec.train(_write(tmp_path), cnnspec.Settings(cores=4, epochs=1), tmp_path / "run",
                   progress="none", on_warnings=heard.extend)
-    assert [w.hint for w in heard] == [
-        "use cores 3 or fewer at batch 24, or a batch of 32 or more; cores is this run's "
-        "setting, not the spec's"]
+    hint = ("use cores 3 or fewer at batch 24, or a batch of 32 or more; cores is this run's "
+            "setting, not the spec's")
+    assert [w.hint for w in heard] == [hint]
 
 
 def test_the_library_hands_check_warnings_to_on_warnings_from_its_one_check(tmp_path,
