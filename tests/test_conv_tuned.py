@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from cnnspec.engine import conv, conv_tuned, footprint, row_taps
+from cnnspec.engine import conv, conv_tuned, footprint, phases, row_taps
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
@@ -106,14 +106,18 @@ SPIED = ["correlate", "_correlate_kept", "_correlate_blocks", "_weight_grad_bloc
 
 # row_taps' passes, counted as "rows.<name>"
 SPIED_ROWS = ["correlate", "weight_grad", "input_grad"]
+# the strided input gradient phase by phase, counted as "phases.input_grad"
+SPIED_PHASES = ["input_grad"]
 
 
 @pytest.fixture
 def calls(monkeypatch):
     """How often each spied function of the tuned module (and of row_taps) ran."""
-    counts = dict.fromkeys([*SPIED, *(f"rows.{name}" for name in SPIED_ROWS)], 0)
+    counts = dict.fromkeys([*SPIED, *(f"rows.{name}" for name in SPIED_ROWS),
+                            *(f"phases.{name}" for name in SPIED_PHASES)], 0)
     spied = [(conv_tuned, name, name) for name in SPIED]
     spied += [(row_taps, name, f"rows.{name}") for name in SPIED_ROWS]
+    spied += [(phases, name, f"phases.{name}") for name in SPIED_PHASES]
     for module, name, key in spied:
         original = getattr(module, name)
 
@@ -177,18 +181,20 @@ def test_wide_columns_at_stride_1_only(calls):
 
 def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     """Stride 1, "same" padding (H*W = Ho*Wo): the transposed convolution while F <= C, col2im
-    folded block by block above; col2im's scatter for stride 2; the fold for padding past the
-    kernel too."""
+    folded block by block above; phase by phase for stride 2, col2im's scatter where the
+    kernel is smaller than the stride; the fold for padding past the kernel too."""
     assert footprint.TRANSPOSED_RATIO == 1
     _path_case((8, 8), 3, 3, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F = C: transposed
     assert calls["_input_grad_col2im"] == 0 and calls["correlate"] == 2  # forward and dx
     _path_case((8, 8), 3, 4, (3, 3), (1, 1), (1, 1, 1, 1), work={})  # F > C: col2im
     # one fold per block: 8 rows of the padded width 10, blocks of one image
     assert calls["_input_grad_col2im"] == 1 and calls["col2im_block"] == 3
-    _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2
-    assert calls["col2im"] == 1
+    _path_case((8, 8), 3, 2, (3, 3), (2, 2), (1, 1, 1, 1), work={})  # stride 2: phases
+    assert calls["phases.input_grad"] == 1 and calls["col2im"] == 0
+    _path_case((8, 8), 3, 2, (1, 1), (2, 2), (0, 0, 0, 0), work={})  # 1x1, stride 2
+    assert calls["phases.input_grad"] == 1 and calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
-    assert calls["_input_grad_col2im"] == 3 and calls["col2im_block"] == 6
+    assert calls["_input_grad_col2im"] == 4 and calls["col2im_block"] == 6
 
 
 @pytest.mark.parametrize("images", [1, 2, 3, 5])

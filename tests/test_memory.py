@@ -212,8 +212,9 @@ def test_a_layer_whose_cache_holds_its_input_says_so_in_its_footprint(name, case
 
 # (C, F, H, kernel, stride, pads, dilation, batch): the tuned convolution's paths, the whole
 # batch one planned chunk or chunked; columns kept or built again; dx by transposed
-# convolution, col2im folded by blocks (stride 1) or scattered (stride 2); no padding (the input
-# held by the cache); Winograd's (cnnspec.engine.winograd), "same" and asymmetric padding.
+# convolution, col2im folded by blocks (stride 1), phase by phase (stride 2) or scattered (a
+# 1x1 kernel at stride 2); no padding (the input held by the cache); Winograd's
+# (cnnspec.engine.winograd), "same" and asymmetric padding.
 CONV_GRID = [
     (2, 4, 8, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 4),  # one chunk
     (8, 8, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 32),  # one chunk where columns allow
@@ -223,7 +224,9 @@ CONV_GRID = [
     (32, 24, 13, (3, 3), (1, 1), (2, 0, 1, 3), (1, 1), 40),  # Winograd, asymmetric
     (6, 16, 14, (5, 5), (1, 1), (0, 0, 0, 0), (1, 1), 64),  # no padding; dx folded by blocks
     (3, 32, 32, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 64),  # few channels: dx folded
-    (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: col2im
+    (16, 32, 16, (3, 3), (2, 2), (1, 0, 1, 0), (1, 1), 64),  # stride 2: dx by phases
+    (16, 32, 16, (5, 4), (3, 2), (2, 2, 1, 1), (1, 1), 48),  # by phases, uneven planes
+    (16, 32, 16, (1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 64),  # 1x1, stride 2: col2im
     (8, 8, 16, (3, 3), (1, 1), (2, 2, 2, 2), (2, 2), 64),  # dilated
     (1, 1, 16, (3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # one image
 ]

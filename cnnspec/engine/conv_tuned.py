@@ -28,7 +28,8 @@ What it adds to the reference's im2col + GEMM:
   convolution arithmetic", section 4), which reuses the chunked path and needs no scatter-add;
   otherwise, and where that matrix would be much larger (few input channels), it is the
   reference's ``col2im(w_mat.T @ dout_mat)``, chunk of images by chunk, for stride 1 folded
-  onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`).
+  onto batch-last blocks (:func:`cnnspec.engine.windows.col2im_block`), for a larger stride
+  folded phase by phase (:mod:`cnnspec.engine.phases`).
 - Winograd: float32 3x3 stride-1 layers with enough channels, tiles and pixels
   (:func:`cnnspec.engine.footprint.winograd_pays`) run by :mod:`cnnspec.engine.winograd`,
   F(4x4, 3x3): 2.25 multiplies an output where im2col spends 9, 1.1-1.45 times faster on
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from cnnspec.engine import calibrate, row_taps, winograd
+from cnnspec.engine import calibrate, phases, row_taps, winograd
 from cnnspec.engine.activations import relu_backward_from_output, relu_into
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import (  # tests set them here, where read
@@ -529,7 +530,8 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     strides; ``dout_c`` the same as (F, N, Ho, Wo), C-contiguous, or None (made here if
     needed).
 
-    For stride 1, on batch-last blocks in wide coordinates (:func:`_input_grad_blocks`);
+    For stride 1, on batch-last blocks in wide coordinates (:func:`_input_grad_blocks`); for
+    a larger stride and a kernel as large, phase by phase (:mod:`cnnspec.engine.phases`);
     otherwise each chunk's columns are scattered by :func:`col2im`. The buffers live only
     within the call and are shared by the layers of one geometry (:func:`shared_work`).
     """
@@ -538,6 +540,9 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     scratch = shared_work(work, ("col2im", win, x_shape, f, dout.dtype))  # within this call
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
+    if phases.applies(win):
+        step = _chunk_step(w[0].size, phases.planes(win).length, n, dout.itemsize)
+        return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)

@@ -133,6 +133,22 @@ def winograd_tiles(ho: int, wo: int, w: int) -> tuple[int, int, int]:
     return th, tw, th * (tw + (w > tw * WINOGRAD_TILE))
 
 
+def phase_input_grad(kernel, stride, dilation) -> bool:
+    """Whether a convolution's ``dx`` runs phase by phase (:mod:`cnnspec.engine.phases`): a
+    stride above 1, no dilation, a kernel at least as large as the stride."""
+    return (tuple(stride) != (1, 1) and tuple(dilation) == (1, 1)
+            and kernel[0] >= stride[0] and kernel[1] >= stride[1])
+
+
+def phase_planes(kernel, stride, padded_hw, out_hw) -> tuple[int, tuple[int, int], int]:
+    """(phases, their planes' ``Hq x Wq``, columns an image in wide coordinates) of a strided
+    convolution's input gradient by phases (:mod:`cnnspec.engine.phases`): ``sh*sw`` planes
+    of ``ceil(Hp/sh) x ceil(Wp/sw)``, ``(Ho - 1)*Wq + Wo`` columns."""
+    (sh, sw), (hp, wp), (ho, wo) = stride, padded_hw, out_hw
+    hq, wq = -(-hp // sh), -(-wp // sw)
+    return sh * sw, (hq, wq), (ho - 1) * wq + wo
+
+
 def winograd_row_values(tiles: int, left: int) -> int:
     """Values a chunk's buffers hold for each row of a tile (cnnspec.engine.winograd): ``m``
     for each of the chunk's ``tiles`` (channels x images x tiles an image), and a tail that
@@ -521,6 +537,14 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
         return (geo.c * n * geo.h * geo.w * itemsize, forward.work,
                 rows * geo.f * itemsize + out_c)
     dx = geo.c * n * geo.h * geo.w * itemsize
+    if phase_input_grad(geo.kernel, geo.stride, geo.dilation):
+        # phase by phase (engine.phases): dout in wide coordinates, its column gradient and
+        # the phases' planes, a chunk of images each; no temporaries
+        phases, (hq, wq), length = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp),
+                                                (geo.ho, geo.wo))
+        step = chunk_images(rows, length, n, itemsize)
+        values = (geo.f + rows) * length + phases * geo.c * hq * wq
+        return dx, values * step * itemsize, 0
     if geo.stride != (1, 1):  # col2im of each chunk's column gradient
         size = geo.ho * geo.wo
         step = chunk_images(rows, size, n, itemsize)
