@@ -380,6 +380,30 @@ def test_init_report_names_the_first_layer_that_overflows_without_numpys_warning
     assert "overflow: the output of 'c2' (conv) holds NaN or infinite values" in out
 
 
+def test_init_report_measures_in_the_dtype_asked(tmp_path, capsys):
+    """What overflows float32 (three layers of weights N(0, 1e30)) reads in float64, as
+    `train --dtype float64` would run it; --phase and --jacobian compute in float64 always."""
+    path = tmp_path / "large.cnn"
+    path.write_text("input 1x8x8\n" + "".join(
+        f"c{i}: conv 4 3x3 pad same weight normal(0, 1e15) relu\n" for i in range(3))
+        + "flatten\nfc: dense 10\n")
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2",
+                 "--format", "json"]) == 0
+    in_float32 = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
+    assert main(["init-report", str(path), "--input", "gaussian", "--batch", "2",
+                 "--format", "json", "--dtype", "float64"]) == 0
+    in_float64 = json.loads(capsys.readouterr().out)["variants"][0]["layers"]
+    assert [row["name"] for row in in_float32] == [row["name"] for row in in_float64]
+    c2 = next(row for row in in_float64 if row["name"] == "c2")
+    assert 1e38 < c2["act_std"] < math.inf  # beyond float32's largest value
+    assert [row["act_std"] for row in in_float32 if row["name"] == "c2"] == ["nan"]
+    for mode in ("--phase", "--jacobian"):
+        assert main(["init-report", str(path), mode, "--dtype", "float64"]) == 2
+        said = f"--dtype goes with the per-layer statistics: {mode} computes in float64"
+        assert capsys.readouterr().err.splitlines() == [
+            f"cnnspec: error: {said}", f"hint: drop --dtype, or drop {mode}"]
+
+
 CUTS_SPEC = """input 1x8x8
 off: conv 4 3x3 pad same weight truncated_normal(0.5, 1, low=-0.5, high=2) relu
 centred: conv 4 3x3 pad same weight truncated_normal(0, 0.1, low=-0.2, high=0.2) relu

@@ -6,6 +6,7 @@ import sys
 
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_dtype,
     add_format,
     add_spec,
     first_given,
@@ -15,6 +16,7 @@ from cnnspec.cli.arguments import (
     refuse_writing_over_inputs,
     sizes,
 )
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import InputError
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
@@ -82,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="also draw activation and gradient std against depth")
     add_data_dir(parser)
+    add_dtype(parser, "the precision the statistics are measured in, as `train --dtype` "
+              "trains: in float32 a signal below about 1e-38 reads as 0 (a deep net's "
+              "vanishing one), in float64 down to about 1e-308 (default float32; --phase and "
+              "--jacobian compute in float64)", default=None)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--phase", action="store_true",
                       help="the order/chaos phase diagram of the network (mean-field theory "
@@ -113,6 +119,10 @@ def refuse_options_without_their_mode(args: argparse.Namespace) -> None:
         if option:
             raise InputError(f"{option} goes with {mode}, which was not given",
                              hint=f"add {mode}, or drop {option}")
+    mode = "--phase" if args.phase else "--jacobian" if args.jacobian else None
+    if mode and args.dtype:
+        raise InputError(f"--dtype goes with the per-layer statistics: {mode} computes in "
+                         "float64", hint=f"drop --dtype, or drop {mode}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.lab.report import format_json, format_table, init_report, plot
 
     report = init_report(args.spec, args.inits, input_kind=args.input, batch_size=args.batch,
-                         seed=args.seed, data_dir=args.data_dir)
+                         seed=args.seed, data_dir=args.data_dir,
+                         dtype=args.dtype or DEFAULT_DTYPE)
     # Flushed before the stderr line below: on a shared pipe a block-buffered stdout would
     # otherwise hold back the table's last newline and run the two lines together.
     print(format_json(report) if args.format == "json" else format_table(report), flush=True)

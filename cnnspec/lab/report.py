@@ -74,7 +74,7 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
                 dtype: str = DEFAULT_DTYPE) -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
     empty: the spec as written), every variant on the same batch and with the same seed."""
-    variants = load_variants(path, inits)
+    variants = load_variants(path, inits, dtype)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them
     drawn = (batch_size if input_kind != "data"

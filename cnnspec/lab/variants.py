@@ -18,6 +18,7 @@ from pathlib import Path
 from cnnspec.check import check
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError, SpecErrors, first_error
 from cnnspec.ir.spec import Spec
 from cnnspec.lang import parse_init
@@ -34,17 +35,18 @@ class Variant:
     checked: CheckedSpec
 
 
-def load_variant(path: str | Path, init: str | None = None) -> Variant:
+def load_variant(path: str | Path, init: str | None = None,
+                 dtype: str = DEFAULT_DTYPE) -> Variant:
     """Load and check ``path`` (``.cnn`` or ``.json``) with ``init`` (language syntax) as the
-    default weight init, as a spec measured here, not trained."""
+    default weight init, as a spec measured here in ``dtype``, not trained."""
     # Measured on a batch of the lab's own, not trained: the training settings' memory does
     # not refuse it (cnnspec.lab.memory checks the measurement's).
     if init is None:
-        return Variant(SPEC_LABEL, load(path, for_training=False))
+        return Variant(SPEC_LABEL, load(path, for_training=False, dtype=dtype))
     init_ir = _parse_init_option(init)
-    own = load(path, for_training=False)
+    own = load(path, for_training=False, dtype=dtype)
     try:
-        checked = check(with_default_weight(own.spec, init_ir), for_training=False)
+        checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
         first = first_error(exc)            # point at the layers it replaced the init of
         raise SpecError(first.message, hint=first.hint, file=_option(init)) from None
@@ -57,9 +59,11 @@ def load_variant(path: str | Path, init: str | None = None) -> Variant:
     return Variant(init, checked)
 
 
-def load_variants(path: str | Path, inits: list[str] | None) -> list[Variant]:
-    """One variant per ``--init`` text, or the spec as written when there is none."""
-    return [load_variant(path, init) for init in (inits or [None])]
+def load_variants(path: str | Path, inits: list[str] | None,
+                  dtype: str = DEFAULT_DTYPE) -> list[Variant]:
+    """One variant per ``--init`` text, or the spec as written when there is none, checked
+    for ``dtype``."""
+    return [load_variant(path, init, dtype) for init in (inits or [None])]
 
 
 def with_default_weight(spec: Spec, init_ir: dict) -> Spec:
