@@ -78,8 +78,10 @@ def write_zip(path, members: dict[str, bytes], compression=zipfile.ZIP_STORED) -
             archive.writestr(name, data)
 
 
-def fails_with(capsys, argv, *words) -> str:
-    assert main(argv) == 1
+def fails_with(capsys, argv, *words, code: int = 1) -> str:
+    """The error of `cnnspec ARGV`, exit ``code`` (1: a run's file damaged; 2: a data file
+    named to the command that cannot serve, as check and train answer it)."""
+    assert main(argv) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err
     for word in words:
@@ -501,7 +503,7 @@ def test_a_checkpoint_without_its_training_state_is_named(interrupted, capsys):
 def test_an_npz_dataset_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):
     write_zip(tmp_path / "data.npz", {"x.npy": huge_header(), "y.npy": npy_bytes(np.zeros(4))})
     fails_with(capsys, ["eval", str(finished), "--data", f"npz:{tmp_path / 'data.npz'}"],
-               "data.npz", "declares shape (1000000, 1000000)")
+               "data.npz", "declares shape (1000000, 1000000)", code=2)
 
 
 def test_npz_labels_far_beyond_any_class_count_are_refused(tmp_path, finished, capsys):
@@ -509,7 +511,7 @@ def test_npz_labels_far_beyond_any_class_count_are_refused(tmp_path, finished, c
     y = np.array([0, 1] * 4 + [1, 2**40])
     np.savez(tmp_path / "data.npz", x=x, y=y)
     fails_with(capsys, ["eval", str(finished), "--data", f"npz:{tmp_path / 'data.npz'}"],
-               "go up to 1099511627776", "class indices")
+               "go up to 1099511627776", "class indices", code=2)
 
 
 def test_a_predict_input_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):

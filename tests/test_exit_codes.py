@@ -404,8 +404,40 @@ def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
     broken.write_bytes(b"not a picture")
     assert exit_code(["predict", trained["run"], str(broken)]) == 1
     assert "cannot read" in capsys.readouterr().err
-    assert exit_code(["train", trained["spec"], "--data", f"npz:{tmp_path / 'no.npz'}",
-                      "--out", str(tmp_path / "r")]) == 1
+
+
+# A data file the spec names, missing or holding labels that are no class indices: every
+# command that reads it answers as check does, at the spec's data line, exit 2 (train, data
+# and init-report said it without the line, exit 1); eval --data and train --data as well.
+DATA_FILE_COMMANDS = [["check", "{spec}"], ["train", "{spec}", "--out", "{out}/r"],
+                      ["data", "{spec}", "-o", "{out}/d.png"], ["init-report", "{spec}"]]
+
+
+@pytest.mark.parametrize("argv", DATA_FILE_COMMANDS)
+@pytest.mark.parametrize("problem", ["missing", "one-hot"])
+def test_a_data_file_that_cannot_serve_exits_2_at_the_spec_line(argv, problem, tmp_path,
+                                                                capsys):
+    import numpy as np
+
+    data = tmp_path / "d.npz"
+    if problem == "one-hot":
+        np.savez(data, x=np.zeros((20, 1, 8, 8), np.float32), y=np.eye(4)[np.arange(20) % 4])
+    spec = tmp_path / "net.cnn"
+    spec.write_text(f'input 1x8x8\nflatten\ndense 4\ntrain {{\n  data npz("{data}")\n}}\n')
+    assert exit_code([part.format(spec=spec, out=tmp_path) for part in argv]) == 2
+    err = capsys.readouterr().err
+    said = "npz file not found" if problem == "missing" else "'y' has shape (20, 4)"
+    assert f"{spec}:5:3: error: " in err and said in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_data_file_given_on_the_command_line_that_cannot_serve_exits_2(tmp_path, trained,
+                                                                        capsys):
+    missing = f"npz:{tmp_path / 'no.npz'}"
+    assert exit_code(["train", trained["spec"], "--data", missing,
+                      "--out", str(tmp_path / "r")]) == 2
+    assert "npz file not found" in capsys.readouterr().err
+    assert exit_code(["eval", trained["run"], "--data", missing]) == 2
     assert "npz file not found" in capsys.readouterr().err
 
 

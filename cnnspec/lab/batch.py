@@ -12,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnspec.check.model import CheckedSpec
-from cnnspec.data import Preprocessor, load_dataset
+from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import RunError
-from cnnspec.training.compat import check_data_fits
+from cnnspec.training.compat import check_data_fits, load_spec_data
 
 INPUT_KINDS = ("data", "gaussian")
 
@@ -47,12 +46,8 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
                dtype: str = DEFAULT_DTYPE) -> Batch:
     """``size`` preprocessed training images of the spec's dataset, drawn with ``seed``."""
     training = checked.ir["training"]
-    try:
-        dataset = load_dataset(training["data"], seed, data_dir)
-    except RunError as exc:
-        # Measuring an init does not need the real data: say so beside the data's own hint.
-        hint = (exc.hint + "; or " if exc.hint else "") + "measure on noise: --input gaussian"
-        raise RunError(exc.message, hint=hint) from exc
+    # Measuring an init does not need the real data: said beside the data's own hint.
+    dataset = load_spec_data(checked, data_dir, hint="measure on noise: --input gaussian")
     # The trainer's own test, located in the spec: labels beyond the output's scores would
     # index past them in the loss, as images of another shape would not go through.
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)

@@ -14,7 +14,6 @@ import numpy as np
 
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
-from cnnspec.data import load_dataset
 from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS, value_text
@@ -22,6 +21,7 @@ from cnnspec.render import palette
 from cnnspec.render.figure import balanced_fill, new_figure, save_png
 from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
+from cnnspec.training.compat import load_spec_data
 
 TILE_INCHES = 0.62  # one image; small datasets are 8 to 32 pixels a side
 # The margins, in inches: the class names on the left, a line of the 9-point title and the
@@ -46,7 +46,7 @@ def augment_picture(spec, out_png, per_class: int = 6, data_dir: str | None = No
                        hint="e.g. --per-class 6")
     checked = check(read_spec(str(spec)))
     training = checked.ir["training"]
-    dataset = load_dataset(training["data"], training["seed"], data_dir)
+    dataset = load_spec_data(checked, data_dir)
     picks = samples_per_class(dataset.y_train, len(dataset.classes), per_class)
     originals = [dataset.x_train[index] for index in picks]
     transforms = training["augment"]

@@ -27,7 +27,7 @@ from cnnspec.atomic import NotWritten, write_text
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
-from cnnspec.data import Preprocessor, load_dataset
+from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE, WIDEST_DTYPE
 from cnnspec.engine.optim import make_optimizer
@@ -43,6 +43,7 @@ from cnnspec.training.compat import (
     check_data_fits,
     check_training_memory,
     file_data_warnings,
+    load_spec_data,
 )
 from cnnspec.training.files import write_json, write_npz
 from cnnspec.training.finetune import (
@@ -377,7 +378,7 @@ def _load_data(checked, training: dict, data_dir, options: Options):
     # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
     # this one allocates, the process holds one training at a time, as check counts it.
     gc.collect()
-    dataset = load_dataset(training["data"], training["seed"], data_dir)
+    dataset = load_spec_data(checked, data_dir)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)

@@ -129,21 +129,35 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
     download, or known to the checker without reading). Returns the data set read (a
     :class:`cnnspec.data.dataset.Dataset`), or None when none was, and the warnings about it
     (:func:`file_data_warnings`), which ``strict`` raises as errors."""
-    data = checked.ir["training"]["data"]
-    if image_shape(data) is not None:
+    if image_shape(checked.ir["training"]["data"]) is not None:
         return None, []
-    from cnnspec.data.load import load_dataset  # NumPy: only for a spec whose file is read
-
-    try:
-        dataset = load_dataset(data, checked.ir["training"]["seed"])
-    except RunError as exc:
-        raise data_setting_error(checked, exc) from None
+    dataset = load_spec_data(checked)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     warnings = (check_training_memory(checked, dataset, max_memory=max_memory)
                 + file_data_warnings(checked, dataset))
     if strict and warnings:
         raise SpecErrors([as_error(w) for w in warnings])
     return dataset, warnings
+
+
+def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None):
+    """The data set (a :class:`cnnspec.data.dataset.Dataset`) of ``checked``'s training
+    settings, for every command that loads it (``train``, ``check``, ``data``,
+    ``init-report``): a data file's problem (``npz``: missing, unreadable, arrays that are no
+    images and labels) is said as ``check`` says it, at the spec's data setting
+    (:func:`data_setting_error`, a mistake in what was asked); a download's failure is the
+    run's (a :class:`RunError`). ``hint``: what the command offers besides, added to each."""
+    from cnnspec.data.load import load_dataset  # NumPy: only where data is loaded
+
+    data = checked.ir["training"]["data"]
+    try:
+        return load_dataset(data, checked.ir["training"]["seed"], data_dir)
+    except RunError as exc:
+        if hint:
+            exc = RunError(exc.message, hint=(exc.hint + "; or " if exc.hint else "") + hint)
+        if image_shape(data) is not None:  # a built-in or downloaded set
+            raise exc from None
+        raise data_setting_error(checked, exc) from None
 
 
 def data_setting_error(checked: CheckedSpec, exc: RunError) -> SpecErrors:

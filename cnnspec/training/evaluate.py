@@ -35,7 +35,14 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
         data_dir = run.summary.get("data_dir")
     # a dataset whose images or classes cannot fit is said before it downloads
     _check_run_fits(run, *_declared(cfg))
-    dataset = load_dataset(cfg, run.training["seed"], data_dir)
+    try:
+        dataset = load_dataset(cfg, run.training["seed"], data_dir)
+    except RunError as exc:
+        if image_shape(cfg) is not None:  # a download's failure: the run's
+            raise
+        # a data file that is missing or holds no images and labels: a mistake in what was
+        # asked, as train and check answer it
+        raise InputError(exc.message, hint=exc.hint) from None
     _check_run_fits(run, dataset.name, dataset.input_shape, len(dataset.classes))
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
     if run.classes and list(dataset.classes) != list(run.classes):
