@@ -254,9 +254,35 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
     err = check_error(path, capsys)
     assert (f"{path}:1:1: error: the input is 1x28x28, but the digits images are 1x8x8 (the spec "
             "names no data; digits is the default)") in err
-    assert "; or name the data to train on in the train block: `data ...`" in err
+    # the data of that shape, named as the spec and train's --data name it
+    assert ("hint: write `input 1x8x8`, or train on data of shape 1x28x28: `data mnist` in "
+            "the train block (train's --data mnist)") in err
     assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
                  ]) == 0
+
+
+@pytest.mark.parametrize("shape, named", [
+    ("3x32x32", "`data cifar10` in the train block (train's --data cifar10)"),
+    ("3x20x20", ("`data shapes(size=20, colour=true)` in the train block (train's --data "
+                 "'shapes(size=20, colour=true)')")),
+    ("2x20x20", ("your own arrays: `data npz(\"PATH\")` in the train block (train's --data "
+                 "npz:PATH)"))])
+def test_data_that_does_not_fit_is_refused_by_check_and_said_by_summary(write, capsys, shape,
+                                                                       named):
+    """What train refuses check refuses; summary, diagram and export describe the network and
+    say it as a warning (summary --strict: an error). The hint names data of the input's
+    shape as the spec and train's --data write it: summary and check take no --data."""
+    path = write(f"input {shape}\nflatten\ndense 10\n")
+    hint = f"hint: write `input 1x8x8`, or train on data of shape {shape}: {named}"
+    assert main(["check", path]) == 2
+    assert hint in capsys.readouterr().err
+    assert main(["summary", path]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}:1:1: warning: the input is {shape}, but the digits images" in err
+    assert hint in err
+    assert main(["summary", "--strict", path]) == 2
+    capsys.readouterr()
+    assert main(["export", path, "-o", str(Path(path).with_suffix(".json"))]) == 0
 
 
 def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, capsys):

@@ -459,7 +459,8 @@ def test_an_npz_file_with_a_member_stored_twice_is_refused_by_check_and_train(
     assert main(["check", path]) == 2
     err = capsys.readouterr().err
     assert f"{path}:6:3: error: cannot read {message}" in err and "hint: save it with np.savez" in err
-    assert main(["train", path, "--out", "run"]) == 1
+    assert main(["train", path, "--out", "run"]) == 2  # as check: at the data line
     err = capsys.readouterr().err
-    assert message in err and "hint: save it with np.savez" in err
+    assert f"{path}:6:3: error: cannot read" in err and message in err
+    assert "hint: save it with np.savez" in err
     assert not (tmp_path / "run").exists()

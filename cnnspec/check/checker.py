@@ -106,7 +106,8 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     by ``dtype``, the dtype the weights are trained in), and the memory a training step in
     ``dtype`` needs (against ``max_memory`` bytes, the machine's memory when None).
     With ``for_training`` False (a spec summarised, drawn or exported, a trained run evaluated)
-    a training process that would not fit is a warning: nothing trains here.
+    a training process that would not fit, or data of the training settings that does not fit
+    the network, is a warning: nothing trains here.
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
     turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
@@ -116,10 +117,14 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         raise SpecErrors(errors)
     errors += lints.softmax_placement(spec) + training.settings_errors(spec, dtype)
     infos = _infer_all(spec, errors, dtype)
-    if not errors:  # the data against the network needs every layer's shape
-        errors += training.declared_data_fit(spec, infos)
-    step_memory = memory.training_estimate(spec, infos, dtype) if not errors else None
     warnings = []
+    if not errors:  # the data against the network needs every layer's shape
+        misfit = training.declared_data_fit(spec, infos)
+        if for_training:
+            errors += misfit
+        else:  # described, drawn or exported: what train would refuse is said, not refused
+            warnings += [dataclasses.replace(e, severity="warning") for e in misfit]
+    step_memory = memory.training_estimate(spec, infos, dtype) if not errors else None
     if step_memory is not None:
         found = memory.memory_problems(
             spec, step_memory, max_memory,

@@ -16,10 +16,12 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 """
 from __future__ import annotations
 
+import shlex
+
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, counted
-from cnnspec.ir.datasets import class_count, image_shape, problems
+from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.ir.training_catalogue import problems as training_problems
@@ -103,7 +105,8 @@ def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     if spec.text is not None and ("training", "data") not in spec.spans:
         for error in errors:  # the user may not know which data the spec trains on
             error.message += f" (the spec names no data; {data['name']} is the default)"
-            error.hint += "; or name the data to train on in the train block: `data ...`"
+            if "train block" not in error.hint:
+                error.hint += "; or name the data to train on in the train block: `data ...`"
     return errors
 
 
@@ -192,5 +195,9 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
     if shapes_fit:
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
         return f"write `input {shape_text(image)}`, or set shapes({arguments})"
-    return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)} "
-            "(--data)")
+    named = named_of_shape(given)
+    data = (f"`data {named}` in the train block (train's --data {shlex.quote(named)})" if named else
+            "your own arrays: `data npz(\"PATH\")` in the train block (train's --data "
+            "npz:PATH)")
+    return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
+            f"{data}")

@@ -192,6 +192,19 @@ def image_shape(data: dict) -> tuple[int, int, int] | None:
     return kind.image
 
 
+def named_of_shape(shape: tuple[int, ...]) -> str | None:
+    """How a spec names a dataset whose images are ``shape`` (C, H, W): a fixed one's name
+    (``cifar10``), shapes with the arguments that draw such images (``shapes(size=24)``), or
+    None."""
+    fixed = next((kind.name for kind in DATASETS.values() if kind.image == tuple(shape)), None)
+    if fixed is not None:
+        return fixed
+    c, h, w = shape
+    if h != w or c not in (1, 3) or h < DATASETS["shapes"].arg("size").minimum:
+        return None
+    return f"shapes(size={h}{', colour=true' if c == 3 else ''})"
+
+
 def example_count(data: dict) -> int | None:
     """How many images, train and test together, a valid IR ``training.data`` object holds,
     if known before loading."""
