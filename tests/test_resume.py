@@ -188,8 +188,19 @@ def test_a_finished_run_extended_with_more_epochs_is_the_longer_run(tmp_path):
     assert saved["training"]["epochs"] == 3
     with pytest.raises(RunError, match="^epochs 2 is fewer than the run's 3 epochs$") as info:
         resume(tmp_path / "short", Settings(epochs=2), **FAST)
+    # finished: resumed without epochs it would stop at once, so the hint does not offer it
+    assert info.value.hint == ("a resumed run cannot undo what it trained: give more than 3 "
+                               "to extend it (epochs=6), or start a new run")
+
+
+def test_fewer_epochs_for_an_unfinished_run_offers_to_finish_it():
+    from cnnspec.training.api import _check_same_settings
+
+    with pytest.raises(RunError) as info:
+        _check_same_settings({"epochs": 3}, {"epochs": 2}, finished=False)
     assert info.value.hint == ("a resumed run cannot undo what it trained: drop epochs to finish "
-                               "its 3, give more than 3 to extend it, or start a new run")
+                               "its 3, give more than 3 to extend it (epochs=6), or start a new "
+                               "run")
 
 
 @pytest.mark.parametrize("schedule, plans", [

@@ -273,7 +273,7 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     if more:  # extend the run: the rest of its settings must still be its own
         checked = _with_epochs(checked, overrides["epochs"], dtype)
     training = checked.ir["training"]
-    _check_same_settings(training, overrides)
+    _check_same_settings(training, overrides, finished=summary.get("status") == "finished")
     if spec is not None:
         _check_same_network(as_checked(spec, dtype), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
@@ -337,17 +337,20 @@ def _with_epochs(checked, epochs: int, dtype: str):
     return check(dataclasses.replace(checked.spec, ir=ir), dtype=dtype)
 
 
-def _check_same_settings(training: dict, overrides: dict) -> None:
+def _check_same_settings(training: dict, overrides: dict, finished: bool = False) -> None:
+    """Refuse a setting of a resumed run other than its own (``finished``: the run trained
+    all its epochs, so only more of them would go on)."""
     for key, value in overrides.items():
         if training.get(key) != value:
             given, kept = _setting(value), _setting(training.get(key))
             if given == kept:  # same dataset, other parameters: show them
                 given, kept = _setting(value, full=True), _setting(training.get(key), full=True)
             if key == "epochs":  # more epochs than the run's would have extended it
+                finish = "" if finished else f"drop {{epochs}} to finish its {kept}, "
                 raise SettingError(
                     f"{{epochs}} {given} is fewer than the run's {counted(kept, 'epoch')}",
-                    hint=f"a resumed run cannot undo what it trained: drop {{epochs}} to "
-                    f"finish its {kept}, give more than {kept} to extend it, or start a new run")
+                    hint=f"a resumed run cannot undo what it trained: {finish}give more "
+                    f"than {kept} to extend it ({{epochs:{2 * training[key]}}}), or start a new run")
             raise SettingError(
                 f"{{{key}}} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "

@@ -256,7 +256,11 @@ def _runs_inside_hint(path: Path) -> str:
     """The hint for a folder that is not a run folder: the run folders it holds, when it is
     the folder of runs itself (``runs``, given for ``runs/digits-<time>``)."""
     runs = sorted(child.name for child in path.iterdir()
-                  if not child.name.startswith(".") and (child / SPEC_JSON).is_file())
+                  if not child.name.startswith(".") and (child / SPEC_JSON).is_file()
+                  and (child / CHECKPOINT).is_file())  # a sweep's cell keeps none by default
+    if not runs and (path / SWEEP_JSON).is_file():
+        return ("it is a sweep's folder, whose cells kept no weights (only --keep-weights "
+                f"keeps them): {_KEEP_WEIGHTS}")
     if not runs:
         return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
     listed = ", ".join(str(path / name) for name in runs[-3:])
@@ -324,12 +328,15 @@ def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
         os.close(fd)
 
 
+_KEEP_WEIGHTS = ("run the same sweep again with --keep-weights, and it trains the cells again "
+                 "to keep them")
+
+
 def _no_checkpoint_hint(path: Path) -> str:
     """What to do about a folder with a spec but no weights: a sweep's cell keeps them only
     with ``--keep-weights``, which the same sweep run again with it adds."""
     if (path.parent / SWEEP_JSON).is_file():
-        return ("a sweep's cell keeps its weights only with --keep-weights: run the same sweep "
-                "again with --keep-weights, and it trains the cells again to keep them")
+        return f"a sweep's cell keeps its weights only with --keep-weights: {_KEEP_WEIGHTS}"
     return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
 
 
