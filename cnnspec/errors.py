@@ -143,6 +143,12 @@ class SpecError(Exception):
         return self.hint_template.format_map(_Names(names))
 
 
+def library_worded(template: str) -> str:
+    """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
+    setting it names as the parameter of that name."""
+    return template.format_map(_Names(LIBRARY_NAMES))
+
+
 def run_setting_error(message: str, setting: str, hint: str | None = None,
                       severity: str = "error", file: str | None = None) -> SpecError:
     """A :class:`SpecError` about a training setting a run was given rather than the spec's
@@ -150,8 +156,8 @@ def run_setting_error(message: str, setting: str, hint: str | None = None,
     gave it (:meth:`SpecError.worded_hint`)."""
     said = f"{{{setting}}} is this run's setting, not the spec's"
     template = f"{literal(hint)}; {said}" if hint else said
-    return SpecError(message, hint=template.format_map(_Names(LIBRARY_NAMES)),
-                     severity=severity, file=file, hint_template=template)
+    return SpecError(message, hint=library_worded(template), severity=severity, file=file,
+                     hint_template=template)
 
 
 @dataclass
