@@ -253,6 +253,15 @@ class Keyword:
         return f"{self.name}={value}" if value else self.name
 
 
+class Listed(Keyword):
+    """How the library words a setting that is a list of texts, one item of it:
+    ``{sets:lr=0.1}`` reads ``sets=['lr=0.1']`` (a command line repeats an :class:`Option`
+    for each, ``--set lr=0.1``)."""
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}=[{value!r}]" if value else self.name
+
+
 class Option:
     """How a command line words it: ``{epochs}`` reads ``--epochs``, ``{epochs:10}`` reads
     ``--epochs 10``."""
@@ -302,7 +311,8 @@ class Command:
 
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests.
-LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train")}
+LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
+                 "sets": Listed("sets")}
 
 
 class _Names(dict):

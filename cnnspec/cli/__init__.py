@@ -114,6 +114,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "data": Option("--data"), "cores": Option("--cores"), "run_dir": Option("--out"),
                 "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
                 "folds": Option("--folds"), "epoch_images": Option("--epoch-images"),
+                "sets": Option("--set"), "seeds": Option("--seeds"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
