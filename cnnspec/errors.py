@@ -143,6 +143,12 @@ class SpecError(Exception):
         return self.hint_template.format_map(_Names(names))
 
 
+def library_worded(template: str) -> str:
+    """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
+    setting it names as the parameter of that name."""
+    return template.format_map(_Names(LIBRARY_NAMES))
+
+
 def run_setting_error(message: str, setting: str, hint: str | None = None,
                       severity: str = "error", file: str | None = None) -> SpecError:
     """A :class:`SpecError` about a training setting a run was given rather than the spec's
@@ -150,8 +156,8 @@ def run_setting_error(message: str, setting: str, hint: str | None = None,
     gave it (:meth:`SpecError.worded_hint`)."""
     said = f"{{{setting}}} is this run's setting, not the spec's"
     template = f"{literal(hint)}; {said}" if hint else said
-    return SpecError(message, hint=template.format_map(_Names(LIBRARY_NAMES)),
-                     severity=severity, file=file, hint_template=template)
+    return SpecError(message, hint=library_worded(template), severity=severity, file=file,
+                     hint_template=template)
 
 
 @dataclass
@@ -247,6 +253,15 @@ class Keyword:
         return f"{self.name}={value}" if value else self.name
 
 
+class Listed(Keyword):
+    """How the library words a setting that is a list of texts, one item of it:
+    ``{sets:lr=0.1}`` reads ``sets=['lr=0.1']`` (a command line repeats an :class:`Option`
+    for each, ``--set lr=0.1``)."""
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}=[{value!r}]" if value else self.name
+
+
 class Option:
     """How a command line words it: ``{epochs}`` reads ``--epochs``, ``{epochs:10}`` reads
     ``--epochs 10``."""
@@ -296,7 +311,8 @@ class Command:
 
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests.
-LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train")}
+LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
+                 "sets": Listed("sets")}
 
 
 class _Names(dict):

@@ -132,6 +132,42 @@ def test_the_public_run_predicts_probabilities_of_raw_images(run_path, shapes):
     assert accuracy >= 0.5  # the tiny run learned x against plus
 
 
+def test_the_public_run_takes_what_predict_takes_in_a_npy_file(run_path, shapes):
+    """run.predict reads its images as `cnnspec predict` reads a .npy array: one image
+    (C, H, W) gives one row, a one-channel batch may leave out its channel axis, a nested
+    list is an array, and pixel values 0..255 are divided by 255."""
+    run = load_run(run_path)
+    images = shapes.x_test[:3]
+    expected = run.predict(images)
+    np.testing.assert_array_equal(run.predict(images[0]), expected[:1])
+    np.testing.assert_array_equal(run.predict(images[:, 0]), expected)
+    np.testing.assert_array_equal(run.predict(images[0, 0].tolist()), expected[:1])
+    pixels = np.round(images * 255).astype(np.uint8)
+    np.testing.assert_allclose(run.predict(pixels), run.predict(pixels / 255.0))
+    assert run.predict(images[:0]).shape == (0, 2)
+
+
+@pytest.mark.parametrize("images, message, hint", [
+    (np.full((1, 1, 8, 8), np.nan), "contains 64 NaN or infinite values", "replace or drop"),
+    (np.full((1, 8, 8), 2.5), "has float values outside [0, 1]", "scale the images"),
+    (np.zeros((2, 3, 8, 8)), ("has shape (2, 3, 8, 8); the model takes (N, 1, 8, 8) or "
+                              "(1, 8, 8)"), "resize the images"),
+    (np.zeros((2, 8, 8, 1)), "has shape (2, 8, 8, 1)", "pass array.transpose(0, 3, 1, 2)"),
+    ([[0] * 8, [0] * 7], "is not an array of numbers", "give a NumPy array (N, 1, 8, 8)"),
+    ([["a"] * 8] * 8, "has dtype <U1, not numbers", None),
+])
+def test_the_public_run_refuses_images_as_predict_does(run_path, images, message, hint):
+    """The CLI's own checks (exit 2 there), not NaN probabilities or an AttributeError."""
+    from cnnspec.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        load_run(run_path).predict(images)
+    assert caught.value.message.startswith("the array of images ")
+    assert message in caught.value.message
+    if hint:
+        assert hint in caught.value.hint
+
+
 def test_predict_png_is_resized_and_says_so(run_path, shapes, tmp_path):
     picture = (shapes.x_test[0, 0] * 255).astype(np.uint8)
     Image.fromarray(picture).resize((32, 32), Image.Resampling.NEAREST).save(tmp_path / "big.png")

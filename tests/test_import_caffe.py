@@ -362,6 +362,48 @@ def test_solver_mistakes(solver, message):
     assert err.message.startswith(message) and err.span is not None
 
 
+@pytest.mark.parametrize("shape, epoch_images, missing", [
+    ((1, 3, 8, 8), 1000, "batch"),  # a first dim of 1: one image, not a training batch
+    ((16, 3, 8, 8), None, "epoch images"),
+    ((1, 3, 8, 8), None, "both"),
+])
+def test_a_schedule_in_iterations_says_what_it_lacks_to_become_epochs(shape, epoch_images,
+                                                                       missing):
+    """--epoch-images was asked for even when given; the batch an Input layer lacks was
+    asked of a Data layer only."""
+    [err] = errors_of(net(conv(), shape=shape), epoch_images=epoch_images,
+                      solver='lr_policy: "step" stepsize: 100')
+    assert err.message.startswith("Caffe counts stepsize in iterations, cnnspec in epochs")
+    no_batch = missing in ("batch", "both")
+    assert err.message.endswith("the net does not say how many images an iteration takes") \
+        == no_batch
+    assert ("epoch_images=N" in err.hint) == (missing != "batch")  # the library's parameter
+    assert ("the input's first dim" in err.hint and "Data layer's batch_size" in err.hint) \
+        == no_batch
+
+
+def test_the_command_line_asks_for_its_option_by_name(tmp_path, capsys):
+    (tmp_path / "net.prototxt").write_text(net(conv()))
+    (tmp_path / "solver.prototxt").write_text('lr_policy: "step" stepsize: 100\n')
+    assert main(["import", str(tmp_path / "net.prototxt"), "--solver",
+                 str(tmp_path / "solver.prototxt")]) == 2
+    err = capsys.readouterr().err
+    assert "hint: give the images one epoch trains on: --epoch-images N" in err
+    assert "epoch_images=" not in err and "Traceback" not in err
+
+
+def test_every_mistake_in_the_solver_is_reported_at_once():
+    """A misspelt field was named only when it was the solver's one mistake."""
+    solver = 'base_rl: 0.01\nlr_policy: "step"\nstepsize: 100\ntype: "AdaDelta"\nfoo: 1\n'
+    errors = errors_of(net(conv()), solver=solver, epoch_images=1000)
+    assert [(e.span.line, e.message.split(":")[0]) for e in errors] == [
+        (1, "unknown field 'base_rl' in the solver"),
+        (3, ("Caffe counts stepsize in iterations, cnnspec in epochs, and the net does not "
+             "say how many images an iteration takes")),
+        (4, "the solver type 'ADADELTA' is not supported"),
+        (5, "the solver field 'foo' is not supported")]
+
+
 def layer(name: str, kind: str, params: str) -> str:
     return f'layer {{ name: "{name}" type: "{kind}" bottom: "data" top: "{name}" {params} }}'
 
@@ -456,7 +498,7 @@ def test_fuzzed_prototxt_never_raises_a_traceback():
     for text in _mutations(SOLVER.read_text(), rng, 100):
         try:
             solver_settings(text, "fuzz.prototxt", batch=64, epoch_images=1000)
-        except SpecError:
+        except (SpecError, SpecErrors):
             pass
     assert outcomes["error"] > 0 and outcomes["ok"] > 0
 

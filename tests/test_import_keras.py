@@ -325,6 +325,62 @@ def test_mistakes_and_unsupported_parts_name_their_json_path(doc, message, where
     assert found[0].json_path == where and found[0].file == "model.json"
 
 
+@pytest.mark.parametrize("first", [
+    conv(input_shape=[32, 32, 3]),  # Keras 2: Sequential([Conv2D(..., input_shape=...)])
+    conv(batch_input_shape=[None, 32, 32, 3]),
+])
+def test_a_sequential_without_an_input_layer_takes_its_first_layers_shape(first):
+    doc = {"class_name": "Sequential", "config": {"name": "m",
+                                                  "layers": [first, *HEAD, dense()]}}
+    imported = import_keras(json.dumps(doc), "model.json")
+    assert imported.checked.input_shape == (3, 32, 32)  # channels last read as CxHxW
+
+
+def test_a_model_without_any_input_shape_says_where_to_give_it():
+    [err] = errors_of({"class_name": "Sequential", "config": {"name": "m",
+                                                              "layers": [conv(), *HEAD]}})
+    assert err.message == "the model does not say its input shape"
+    assert "keras.Input(shape=(28, 28, 1))" in err.hint and "input_shape=" in err.hint
+
+
+@pytest.mark.parametrize("key, regularizer, decay", [
+    ("kernel_regularizer", {"class_name": "L2", "config": {"l2": 0.0005}}, "0.001"),
+    # Keras keeps its factors as float32: 0.0005 saved as float32 is still weight_decay 0.001
+    ("kernel_regularizer", {"class_name": "L2", "config": {"l2": 0.0005000000237487257}},
+     "0.001"),
+    ("kernel_regularizer", "l2", "0.02"),  # Keras' default factor 0.01
+    ("kernel_regularizer", {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.25}}, "0.5"),
+    ("bias_regularizer", {"class_name": "L2", "config": {"l2": 0.003}}, "0.006"),
+])
+def test_an_l2_regularizer_is_told_its_weight_decay(key, regularizer, decay):
+    """Keras' L2(l2) adds l2 * ||w||^2 to the loss, gradient 2 * l2 * w; cnnspec's
+    weight_decay adds weight_decay * w to the gradient: weight_decay = 2 * l2."""
+    [err] = errors_of(sequential(*HEAD, dense("d", **{key: regularizer})))
+    quoted = json.dumps(regularizer)
+    assert err.message == f"the argument {key}={quoted} of Dense 'd' is not supported"
+    assert err.json_path == f"$.config.layers[2].config.{key}"
+    assert f"write `weight_decay {decay}`" in err.hint and "no equivalent" not in err.hint
+    assert ("decay_bias false" in err.hint) == (key == "kernel_regularizer")
+
+
+@pytest.mark.parametrize("regularizer", [
+    {"class_name": "L1", "config": {"l1": 0.01}},
+    {"class_name": "L1L2", "config": {"l1": 0.01, "l2": 0.01}},
+    {"class_name": "L2", "config": {"l2": "much"}},
+])
+def test_other_regularizers_have_no_equivalent(regularizer):
+    [err] = errors_of(sequential(conv(kernel_regularizer=regularizer)))
+    assert "no equivalent" in err.hint and "weight_decay" not in err.hint
+
+
+def test_a_long_unsupported_value_is_cut_saying_its_length():
+    """It was cut at 40 characters, in the middle of a number."""
+    value = {"class_name": "Custom", "config": {"factors": list(range(100))}}
+    [err] = errors_of(sequential(conv(kernel_constraint=value)))
+    text = json.dumps(value)
+    assert f"kernel_constraint={text[:80]}... ({len(text):,} characters) of" in err.message
+
+
 def test_invalid_json_is_located():
     [err] = errors_of('{"class_name": "Sequential",\n  "config": {"layers": [}\n}')
     assert err.message.startswith("not valid JSON")

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from cnnspec.cli import main
-from cnnspec.errors import RunError, SpecError
+from cnnspec.errors import Option, RunError, SettingError, SpecError
 from cnnspec.lang import parse
 from cnnspec.sweep import executor as executors
 from cnnspec.sweep.cells import make_cells
 from cnnspec.sweep.executor import LocalExecutor
 from cnnspec.sweep.grid import apply, parse_set, split_values
 from cnnspec.sweep.results import filled_alone, format_table, prepare_folder, record
-from cnnspec.sweep.runner import sweep, write_outputs
+from cnnspec.sweep.runner import plan, sweep, write_outputs
 from cnnspec.sweep.worker import dask_loggers
 from cnnspec.training.batches import kfold_split
 from cnnspec.training.settings import Settings
@@ -106,10 +106,6 @@ def test_a_layers_own_init_set_by_hand_is_kept_by_a_swept_default(spec):
     ("conv1.filter=2", "a conv layer has no option 'filter'", "filters"),
     ("init=he_nromal", "init=he_nromal: unknown", "he_normal"),
     ("optimizer=sgd(momentum=2)", "optimizer=sgd(momentum=2)", None),
-    ("seed=1,2", "seed cannot be swept", "--seeds"),
-    ("lr", "--set takes KEY=VALUE", None),
-    ("lr=0.1,,0.2", "empty value", None),
-    ("lr=0.1,0.1", "gives 0.1 more than once", "--seeds"),
     ("conv1.filters=0", "conv1.filters=0", None),
 ])
 def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
@@ -120,6 +116,40 @@ def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
     assert info.value.span is None  # a column inside the option text would point nowhere
     if hint:
         assert hint in info.value.hint
+
+
+@pytest.mark.parametrize("option, message, hint, command_line", [
+    ("seed=1,2", "seed cannot be swept with sets", "0..K-1 with seeds=K",
+     ("error: seed cannot be swept with --set\nhint: the seeds of a sweep are 0..K-1 with "
+      "--seeds K")),
+    ("lr", "sets=['lr'] is not KEY=VALUE[,VALUE...]", "e.g. sets=['lr=0.1,0.01']",
+     "error: --set lr is not KEY=VALUE[,VALUE...]\nhint: e.g. --set lr=0.1,0.01"),
+    ("lr=0.1,,0.2", "sets=['lr=0.1,,0.2'] has an empty value", "single commas",
+     "error: --set lr=0.1,,0.2 has an empty value"),
+    ("lr=0.1,0.1", "sets=['lr=0.1,0.1'] gives 0.1 more than once", "use seeds=K",
+     "use --seeds K for repeated runs"),
+])
+def test_a_set_of_the_wrong_form_is_worded_as_the_caller_gave_it(named, spec, option, message,
+                                                                  hint, command_line, capsys):
+    """The library names its parameters (it said '--set takes KEY=VALUE' to a Python
+    caller), the command line its options."""
+    with pytest.raises(SettingError) as info:
+        parse_set(option, spec)
+    assert info.value.message == message and hint in info.value.hint and info.value.invalid
+    assert main(["sweep", str(named), "--set", option]) == 2
+    assert command_line in capsys.readouterr().err
+
+
+def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp_path):
+    """A text was taken for a list of its characters ('--set takes KEY=VALUE' of 'l')."""
+    axes, cells = plan(str(named), "lr=0.1,0.01")
+    assert [(a.key, a.texts) for a in axes] == [("lr", ("0.1", "0.01"))] and len(cells) == 2
+    for sets, shown in ([0.1], "0.1"), (5, "5"), (["lr=0.1", None], "None"):
+        with pytest.raises(SettingError) as info:
+            sweep(str(named), sets, out=tmp_path / "s", executor=in_process)
+        assert info.value.message == f"sets takes KEY=VALUE[,VALUE...] texts, not {shown}"
+        assert info.value.hint == "e.g. sets=['lr=0.1,0.01']" and info.value.invalid
+    assert not (tmp_path / "s").exists()
 
 
 def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_path):
@@ -145,10 +175,12 @@ def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys)
 def test_a_setting_given_twice_is_a_mistake(named, tmp_path):
     """Named at the second --set, as the other mistakes in a --set are: it was named at the
     spec file, which holds no mistake."""
-    with pytest.raises(SpecError, match="--set lr is given more than once") as caught:
+    with pytest.raises(SettingError) as caught:
         sweep(str(named), ["lr=0.1", "batch=8", "lr=0.2"], out=tmp_path / "s",
               executor=in_process)
-    assert caught.value.file == '--set "lr=0.2"'
+    assert caught.value.message == "sets=['lr=0.2']: lr is given more than once"
+    assert caught.value.worded({"sets": Option("--set")})[0] == \
+        "--set lr=0.2: lr is given more than once"
 
 
 # ---- cells ---------------------------------------------------------------------------------

@@ -94,16 +94,18 @@ def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int]
     return None
 
 
-def _channels_last_hint(given: tuple, shape: tuple[int, int, int]) -> str | None:
+def _channels_last_hint(given: tuple, shape: tuple[int, int, int], verb: str = "save"
+                        ) -> str | None:
     """The hint for an array laid out channels last, (H, W, C) or (N, H, W, C), as Keras,
     TensorFlow and Pillow store images, where the model takes channels first; None for
-    another shape."""
+    another shape. ``verb``: what the user does with the transposed array (``save`` it to the
+    file given, ``pass`` it in Python)."""
     c, h, w = shape
-    if given[-3:] != (h, w, c):
+    if len(given) not in (3, 4) or given[-3:] != (h, w, c):
         return None
     axes = "(0, 3, 1, 2)" if len(given) == 4 else "(2, 0, 1)"
     return (f"the array is channels last, as Keras and TensorFlow store images; cnnspec "
-            f"takes them channels first, as PyTorch and Caffe do: save "
+            f"takes them channels first, as PyTorch and Caffe do: {verb} "
             f"array.transpose{axes}")
 
 
@@ -161,6 +163,34 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches:
                          hint=_channels_last_hint(given, shape) or _one_of_a_batch(given, shape)
                          or "arrays are not resized; give an image file to have it resized")
     return input_float(x, str(path))
+
+
+def input_batch(images, shape: tuple[int, int, int], what: str = "the array of images"
+                ) -> np.ndarray:
+    """``images`` (an array, or anything ``np.asarray`` takes) as a float32 batch
+    (N, C, H, W) in [0, 1] for a model taking ``shape`` (C, H, W): the Python side of what
+    ``cnnspec predict`` takes in a ``.npy`` file, in the same forms (a batch (N, C, H, W), one
+    image (C, H, W), and for a one-channel model (N, H, W) or (H, W)) and values
+    (:func:`input_float`: NaN, infinite or out-of-range values are an :class:`InputError`
+    naming ``what``, integers 0..255 are divided by 255)."""
+    try:
+        x = np.asarray(images)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold
+        raise InputError(f"{what} is not an array of numbers: {exc}",
+                         hint=f"give a NumPy array (N, {', '.join(map(str, shape))})") from None
+    c, h, w = shape
+    if x.shape == (c, h, w) or c == 1 and x.shape == (h, w):
+        x = x.reshape(1, c, h, w)  # one image
+    elif c == 1 and x.ndim == 3 and x.shape[1:] == (h, w):
+        x = x[:, None]  # a batch of one-channel images without their channel axis
+    if x.ndim != 4 or x.shape[1:] != (c, h, w):
+        forms = [f"(N, {c}, {h}, {w})", f"({c}, {h}, {w})"] + [f"(N, {h}, {w})",
+                                                                 f"({h}, {w})"] * (c == 1)
+        raise InputError(f"{what} has shape {x.shape}; the model takes {' or '.join(forms)}",
+                         hint=_channels_last_hint(x.shape, shape, "pass")
+                         or "arrays are not resized: resize the images to the model's input "
+                            f"{h}x{w} first")
+    return input_float(x, what)[0]
 
 
 def _one_of_a_batch(given: tuple, shape: tuple[int, int, int]) -> str | None:

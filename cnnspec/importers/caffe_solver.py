@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cnnspec.errors import SpecError, SpecErrors, library_worded, literal
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting, number_text
 
@@ -57,21 +58,36 @@ def solver_settings(text: str, path: str | None, batch: int | None,
     msg = parse_prototxt(text, path)
     _refuse_net_as_solver(msg, path)
     per_epoch = math.ceil(epoch_images / batch) if epoch_images and batch else None
-    iterations = _Iterations(msg, path, batch, per_epoch)
-    settings = [_optimizer(msg, path), *_rate_and_decay(msg, path),
-                *_schedule(msg, path, iterations)]
+    iterations = _Iterations(msg, path, batch, epoch_images, per_epoch)
+    # Each part is read on after another's mistake, so that every mistake in the file is
+    # reported at once (a misspelt base_lr beside a stepsize that cannot become epochs).
+    errors: list[SpecError] = []
+
+    def read(part, *args) -> list[Setting]:
+        try:
+            return part(msg, *args)
+        except SpecError as exc:
+            errors.append(exc)
+            return []
+
+    settings = [*read(lambda msg: [_optimizer(msg, path)]), *read(_rate_and_decay, path),
+                *read(_schedule, path, iterations)]
     if batch:
         settings.append(Setting("batch", str(batch), BATCH_NOTE))
     notes = []
-    max_iter = msg.scalar("max_iter", "count")
+    max_iter = read(lambda msg: [msg.scalar("max_iter", "count")])
+    max_iter = max_iter[0] if max_iter else None
     if max_iter is not None and per_epoch is None:
         notes.append(f"max_iter {max_iter} not carried over: give --epoch-images to convert it "
                      "to epochs")
     elif max_iter is not None:
         settings.append(Setting("epochs", str(max(1, round(max_iter / per_epoch))),
                                 f"Caffe's max_iter {max_iter}, {per_epoch} iterations per epoch"))
-    settings += _clip_and_seed(msg)
-    _refuse_the_rest(msg, path)
+    settings += read(_clip_and_seed)
+    errors += _the_rest(msg, path)
+    if errors:  # in the order of the file
+        raise SpecErrors(sorted(errors, key=lambda e: (e.span.line, e.span.column) if e.span
+                                else (0, 0)))
     return Solver(settings, notes)
 
 
@@ -81,25 +97,43 @@ def _where(msg: Message, name: str):
     return entry.span if entry else msg.span
 
 
+# How to give the images one epoch trains on, worded as the caller gives it (the command
+# line's --epoch-images N, the library's epoch_images=N: SpecError.worded_hint).
+EPOCH_IMAGES_HINT = ("give the images one epoch trains on: {epoch_images:N} (MNIST with "
+                     "val_split 0.1: 54000)")
+# Where the net says its batch, and how to say it. An Input's first dim of 1 is not taken for
+# one: a deploy net's Input holds one image, not the batch the solver trained with.
+BATCH_HINT = ("write the batch Caffe trains with as the input's first dim, e.g. an Input "
+              "layer's input_param { shape { dim: 64 dim: 1 dim: 28 dim: 28 } } (a first dim "
+              "of 1 is read as one image, not a training batch), or as a Data layer's "
+              "batch_size")
+
+
 @dataclass(frozen=True)
 class _Iterations:
     """How Caffe's iterations become cnnspec's epochs: ``per_epoch`` iterations make one (None
-    without the images one epoch trains on, or without the batch)."""
+    without the images one epoch trains on, ``epoch_images``, or without the net's
+    ``batch``)."""
 
     msg: Message
     path: str | None
     batch: int | None
+    epoch_images: int | None
     per_epoch: int | None
 
     def needed_by(self, name: str) -> int:
-        """``per_epoch``, which the field ``name`` needs; without it, an error there."""
-        if self.per_epoch is None:
-            raise error_at(f"Caffe counts {name} in iterations, cnnspec in epochs",
-                           _where(self.msg, name),
-                           "give the images one epoch trains on: --epoch-images N (MNIST with "
-                           "val_split 0.1: 54000)" + ("" if self.batch else ", and a Data "
-                           "layer's batch_size"), self.path)
-        return self.per_epoch
+        """``per_epoch``, which the field ``name`` needs; without it, an error there saying
+        what is missing: the epoch's images, the net's batch, or both."""
+        if self.per_epoch is not None:
+            return self.per_epoch
+        message = f"Caffe counts {name} in iterations, cnnspec in epochs"
+        if self.batch is None:
+            message += ", and the net does not say how many images an iteration takes"
+        hints = ([] if self.epoch_images else [EPOCH_IMAGES_HINT]) + \
+            ([] if self.batch else [literal(BATCH_HINT)])
+        template = "; ".join(hints)
+        raise SpecError(message, span=_where(self.msg, name), hint=library_worded(template),
+                        file=self.path, hint_template=template)
 
 
 def _refuse_net_as_solver(msg: Message, path: str | None) -> None:
@@ -172,22 +206,28 @@ def _clip_and_seed(msg: Message) -> list[Setting]:
     return settings
 
 
-def _refuse_the_rest(msg: Message, path: str | None) -> None:
-    """Gradient accumulation, and any field no reader asked for (those of Caffe's own running
-    and those read with another aside)."""
-    if msg.scalar("iter_size", "count", 1) != 1:
-        raise error_at("iter_size (gradient accumulation) is not supported",
-                       _where(msg, "iter_size"), "multiply batch_size by iter_size instead", path)
-    for name in SOLVER_IGNORED + ("type", "solver_type", "momentum2", "delta", "rms_decay",
-                                  "gamma", "power", "stepsize", "stepvalue"):
+def _the_rest(msg: Message, path: str | None) -> list[SpecError]:
+    """Gradient accumulation, and every field no reader asked for (those of Caffe's own
+    running, those read with another aside, and those a part stopped before by its own
+    mistake): a misspelling of one it reads named as such."""
+    errors = []
+    try:
+        if msg.scalar("iter_size", "count", 1) != 1:
+            errors.append(error_at("iter_size (gradient accumulation) is not supported",
+                                   _where(msg, "iter_size"),
+                                   "multiply batch_size by iter_size instead", path))
+    except SpecError as exc:
+        errors.append(exc)
+    for name in SOLVER_IGNORED + ("type", "solver_type", "momentum", "momentum2", "delta",
+                                  "rms_decay", "weight_decay", "gamma", "power", "stepsize",
+                                  "stepvalue"):
         msg.all(name)
-    misspelt = msg.misspelt_error("in the solver")
-    if misspelt is not None:
-        raise misspelt
-    unused = msg.unused()
-    if unused:
-        raise error_at(f"the solver field '{unused[0].name}' is not supported", unused[0].span,
-                       "remove it", path)
+    for entry in msg.unused():
+        meant = msg.meant(entry)
+        errors.append(msg.misspelt(entry, meant, "in the solver") if meant is not None else
+                      error_at(f"the solver field '{entry.name}' is not supported", entry.span,
+                               "remove it", path))
+    return errors
 
 
 def _optimizer(msg: Message, path: str | None) -> Setting:

@@ -29,13 +29,19 @@ from dataclasses import dataclass, field
 
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.importers.imported import Imported, Names, model_name
-from cnnspec.importers.keras_compile import compile_settings, float32_shortest, keras_name
+from cnnspec.importers.keras_compile import (
+    compile_settings,
+    float32_shortest,
+    json_quoted,
+    keras_name,
+)
 from cnnspec.importers.spec_writer import (
     LayerLine,
     Setting,
     checked,
     common_inits,
     fitting_data,
+    number_text,
     output_units,
     per_bias,
     spec_text,
@@ -231,7 +237,7 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
             return {"name": "orthogonal", "gain": {"value": gain}}
         if gain == 1:
             return {"name": "identity"}
-    shown = json.dumps(obj)[:60]
+    shown = json_quoted(obj)
     raise _err(f"the Keras initializer {shown} is not supported for a {role}", where,
                "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
 
@@ -520,12 +526,20 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
 
 
 def _first_shape(doc: dict, layers: list[dict]) -> list | None:
+    """The model's input as a batch shape ``[null, H, W, C]``: its InputLayer's, else the
+    first layer's (a Keras 2 Sequential without an InputLayer: ``Conv2D(...,
+    input_shape=(32, 32, 3))`` saves ``batch_input_shape``, or ``input_shape`` written without
+    the batch), else the model's own; None where none says it."""
     config = doc["config"] if isinstance(doc["config"], dict) else {}
     first = layers[0].get("config") if isinstance(layers[0], dict) else None
     for source in (first, config):
+        if not isinstance(source, dict):
+            continue
         for key in ("batch_input_shape", "batch_shape", "build_input_shape"):
-            if isinstance(source, dict) and source.get(key) is not None:
+            if source.get(key) is not None:
                 return source[key]
+        if isinstance(source.get("input_shape"), list):
+            return [None, *source["input_shape"]]
     return None
 
 
@@ -538,7 +552,8 @@ def read_model(doc, path: str | None) -> tuple[Model, str]:
     shape = _first_shape(doc, layers)
     if shape is None:
         raise _err("the model does not say its input shape", where + "[0]",
-                   "build the model on an input first: keras.Input(shape=(28, 28, 1))", path)
+                   "build the model on an input first: keras.Input(shape=(28, 28, 1)), or "
+                   "give its first layer input_shape=(28, 28, 1)", path)
     model.input_shape = _input_shape(shape, where + "[0]", path)
     errors, previous, output = [], None, None
     for i, layer in enumerate(layers):
@@ -616,14 +631,46 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     unused = cfg.unused()
     if unused:
         key = unused[0]
-        raise cfg.error(f"the argument {key}={json.dumps(cfg.values[key])[:40]} of {cls} "
+        raise cfg.error(f"the argument {key}={json_quoted(cfg.values[key])} of {cls} "
                         f"'{cfg.name}' is not supported", key,
-                        "cnnspec has no equivalent; remove it from the model, or change the "
-                        "imported spec by hand")
+                        _weight_decay_hint(key, cfg.values[key])
+                        or "cnnspec has no equivalent; remove it from the model, or change "
+                           "the imported spec by hand")
     kind_flat = line.kind in FLAT_MAKERS or (model.tensors[inputs[0]].flat and
                                             line.kind not in ("conv",))
     model.add(line, inputs, cfg.name, kind_flat, merge=line.kind in ("add", "concat"))
     return cfg.name
+
+
+# Keras' default factor of a regularizer named by a string ("l2"), in Keras 2 and 3.
+KERAS_L2_DEFAULT = 0.01
+
+
+def _weight_decay_hint(key: str, value) -> str | None:
+    """For an L2 regularizer on a layer's kernel or bias, the train block's ``weight_decay``
+    that does its work, with the factor converted; None for anything else. Keras' L2(l2) adds
+    l2 * ||w||^2 to the loss, whose gradient is 2 * l2 * w; cnnspec's weight_decay wd adds
+    wd * w to the gradient (the gradient of wd/2 * ||w||^2, as PyTorch's and Caffe's), so
+    wd = 2 * l2. It is not converted by itself: weight_decay is one setting for every
+    parameter, where Keras regularizes layer by layer."""
+    if key not in ("kernel_regularizer", "bias_regularizer"):
+        return None  # activity_regularizer penalises outputs: no weight decay does that
+    name, config = keras_name(value)
+    l2 = config.get("l2", KERAS_L2_DEFAULT) if name in ("l2", "l1l2") else None
+    if name == "l1l2" and config.get("l1", 0.0) not in (0, 0.0):
+        return None  # an L1 part: cnnspec's weight decay is L2 only
+    if not isinstance(l2, (int, float)) or isinstance(l2, bool) or not math.isfinite(l2) \
+            or l2 <= 0:
+        return None
+    l2 = float32_shortest(float(l2))  # Keras keeps it as float32
+    spared = (" and `decay_bias false` (the regularizer spares the biases)"
+              if key == "kernel_regularizer" else "")
+    return (f"L2 regularization is the train block's weight_decay, for every layer at once: "
+            f"Keras' L2 adds l2 * ||w||^2 to the loss (gradient 2 * l2 * w), weight_decay "
+            f"adds weight_decay * w to the gradient (adamw decouples it), so l2 "
+            f"{number_text(l2)} is weight_decay {number_text(2 * l2)}; remove the "
+            f"regularizer and write `weight_decay {number_text(2 * l2)}`{spared} in the "
+            f"train block")
 
 
 def import_keras(text: str, path: str | None = None) -> Imported:

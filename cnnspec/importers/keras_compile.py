@@ -6,6 +6,7 @@ import json
 import math
 import struct
 
+from cnnspec.errors import shortened
 from cnnspec.importers.spec_writer import Setting, number_text
 from cnnspec.ir.limits import FLOAT32_MAX
 
@@ -21,6 +22,13 @@ def keras_name(obj) -> tuple[str, dict]:
         return obj["class_name"].replace("_", "").lower(), config if isinstance(config, dict) \
             else {}
     return "", {}
+
+
+def json_quoted(value) -> str:
+    """A value of the model's JSON as a message or note quotes it: whole, or cut with its
+    length said (:func:`cnnspec.errors.shortened`), never in the middle of a number without
+    a word."""
+    return shortened(json.dumps(value))
 
 
 # Keras optimizers -> cnnspec's: (name, {cnnspec argument: Keras config key}).
@@ -61,7 +69,7 @@ def compile_settings(doc: dict) -> tuple[list[Setting], list[str]]:
     if name in LOSSES:
         settings.append(Setting("loss", LOSSES[name], f"Keras' {name}"))
     elif loss is not None:
-        notes.append(f"the loss {json.dumps(loss)[:40]} is not read")
+        notes.append(f"the loss {json_quoted(loss)} is not read")
     return settings, notes
 
 
@@ -69,7 +77,7 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
     name, values = keras_name(optimizer)
     if name not in OPTIMIZERS:
         return [], [] if optimizer is None else [
-            f"the optimizer {json.dumps(optimizer)[:40]} is not read"]
+            f"the optimizer {json_quoted(optimizer)} is not read"]
     chosen, args = OPTIMIZERS[name]
     written, notes = [], []
     for ours, theirs in args.items():
@@ -77,7 +85,7 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
         if isinstance(value, (bool, int, float)) and math.isfinite(value):
             written.append(f"{ours}={_text(value)}")
         elif value is not None:
-            notes.append(f"the optimizer's {theirs} {json.dumps(value)[:40]} is not read")
+            notes.append(f"the optimizer's {theirs} {json_quoted(value)} is not read")
     settings = [Setting("optimizer", f"{chosen}({', '.join(written)})",
                         f"Keras' {optimizer['class_name'] if isinstance(optimizer, dict) else name}")]
     read = {"learning_rate": "lr", "global_clipnorm": "clip_norm", "clipvalue": "clip_value",
@@ -92,11 +100,11 @@ def _optimizer_settings(optimizer) -> tuple[list[Setting], list[str]]:
             else:
                 settings.append(Setting(setting, _text(value)))
         elif value not in (None, 0, 0.0):
-            notes.append(f"the optimizer's {key} {json.dumps(value)[:40]} is not read")
+            notes.append(f"the optimizer's {key} {json_quoted(value)} is not read")
     for key, value in values.items():
         allowed = OPTIMIZER_NEUTRAL.get(key, ())
         if key not in (*args.values(), *read) and allowed is not None and value not in allowed:
-            notes.append(f"the optimizer's {key}={json.dumps(value)[:40]} is not read")
+            notes.append(f"the optimizer's {key}={json_quoted(value)} is not read")
     return settings, notes
 
 

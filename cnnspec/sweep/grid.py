@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError, SpecErrors, first_error, shortened
+from cnnspec.errors import SettingError, SpecError, SpecErrors, first_error, literal, shortened
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.variants import with_default_weight
 from cnnspec.lang.ast import to_ast
@@ -31,8 +31,10 @@ from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.training import KEY_ALIASES, READERS
 
-# Settings a sweep sets itself: the seeds come from --seeds.
-NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with --seeds K"}
+# Settings a sweep sets itself: the seeds come from --seeds. Hints and the messages about
+# the form of a setting are SettingError templates: the library names its parameters
+# (sets=['lr=0.1'], seeds=K), the command line its options (--set lr=0.1, --seeds K).
+NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
 DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
 
 
@@ -77,20 +79,21 @@ def option_place(option: str, text: str) -> str:
 def parse_set(option: str, spec: Spec) -> Axis:
     """The axis of one ``--set KEY=V1,V2`` text, its values read for ``spec``'s IR."""
     where = option_place("--set", option)
+    given = "{sets:" + literal(shortened(option)) + "}"  # the setting as the caller gave it
     key, sep, rest = option.partition("=")
     key = key.strip()
     if not sep or not key or not rest.strip():
-        raise SpecError("--set takes KEY=VALUE[,VALUE...]", file=where,
-                        hint="e.g. --set lr=0.1,0.01 or --set 'init=he_normal,normal(0, 0.01)'")
+        raise SettingError(f"{given} is not KEY=VALUE[,VALUE...]", invalid=True,
+                           hint="e.g. {sets:lr=0.1,0.01}")
     texts = split_values(rest)
     if "" in texts:
-        raise SpecError(f"--set {shortened(key)} has an empty value", file=where,
-                        hint="separate the values with single commas, e.g. lr=0.1,0.01")
+        raise SettingError(f"{given} has an empty value", invalid=True,
+                           hint="separate the values with single commas, e.g. lr=0.1,0.01")
     repeated = sorted({t for t in texts if texts.count(t) > 1})
     if repeated:
-        raise SpecError(f"--set {shortened(key)} gives {shortened(repeated[0])} more than once",
-                        file=where,
-                        hint="name each value once; use --seeds K for repeated runs")
+        raise SettingError(f"{given} gives {literal(shortened(repeated[0]))} more than once",
+                           invalid=True,
+                           hint="name each value once; use {seeds:K} for repeated runs")
     read = value_reader(key, spec.ir, where)
     return Axis(key, tuple(texts), tuple(read(text) for text in texts))
 
@@ -100,7 +103,8 @@ def value_reader(key: str, ir: dict, where: str):
     :class:`SpecError` naming ``where`` (the option: a line and column inside the value
     would point nowhere the user can look)."""
     if key in NOT_SWEPT:
-        raise SpecError(f"{key} cannot be swept with --set", file=where, hint=NOT_SWEPT[key])
+        raise SettingError(f"{key} cannot be swept with {{sets}}", hint=NOT_SWEPT[key],
+                           invalid=True)
     if key == "init":
         reader = lambda value: read_init(value, "the weight initializer")
     elif key == "bias":

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SpecError, counted
+from cnnspec.errors import RunError, SettingError, counted, literal, shortened
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
-from cnnspec.sweep.grid import Axis, option_place, parse_set
+from cnnspec.sweep.grid import Axis, parse_set
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
@@ -76,19 +76,40 @@ def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -
     return Path(runs_dir) / f"{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def plan(spec: str, sets: list[str], seeds: int = 1, folds: int | None = None,
+def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = None,
          settings: Settings | None = None) -> tuple[list[Axis], list[Cell]]:
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
+    sets = setting_texts(sets)
     parsed = read_spec(spec)
     axes = [parse_set(option, parsed) for option in sets]
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
-    if again:  # a mistake in the command line: named at the second option, not the spec
-        raise SpecError(f"--set {axes[again[0]].key} is given more than once",
-                        file=option_place("--set", sets[again[0]]),
-                        hint="give all its values in one --set, separated by commas")
+    if again:  # a mistake in what was asked: named at the second setting, not the spec
+        key = literal(shortened(axes[again[0]].key))
+        raise SettingError(f"{{sets:{literal(shortened(sets[again[0]]))}}}: {key} is given "
+                           "more than once", invalid=True,
+                           hint=f"give all its values in one, separated by commas: "
+                                f"{{sets:{key}=V1,V2}}")
     overrides = (settings or Settings()).overrides()
     return axes, make_cells(parsed, axes, seeds, folds, overrides)
+
+
+def setting_texts(sets) -> list[str]:
+    """The ``sets`` of :func:`sweep` as a list of ``KEY=V1,V2`` texts: one text alone is one
+    setting (``"lr=0.1,0.01"``, not its characters); anything but texts is refused, naming
+    the parameter."""
+    if isinstance(sets, str):
+        return [sets]
+    try:
+        texts = list(sets)
+    except TypeError:
+        texts = None
+    wrong = None if texts is None else next((t for t in texts if not isinstance(t, str)), "")
+    if texts is None or wrong != "":
+        shown = literal(shortened(repr(sets if texts is None else wrong)))
+        raise SettingError(f"{{sets}} takes KEY=VALUE[,VALUE...] texts, not {shown}",
+                           hint="e.g. {sets:lr=0.1,0.01}", invalid=True)
+    return texts
 
 
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
@@ -142,8 +163,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           on_done: Callable[[Cell, CellResult], None] | None = None,
           on_start: Callable[[object, int, Path], None] | None = None,
           planned: tuple[list[Axis], list[Cell]] | None = None) -> Sweep:
-    """Train ``spec`` for every combination of the ``--set`` values (``"lr=0.1,0.01"``), with
-    seeds ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
+    """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
+    text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
     ``out`` and return the :class:`Sweep`.
 
     Every cell is checked before any trains. Cells ``out`` holds already (by the hash of
@@ -154,7 +175,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
     what :func:`plan` made of these arguments, where the caller has it already.
     """
-    axes, cells = planned or plan(spec, list(sets), seeds, folds, settings)
+    axes, cells = planned or plan(spec, sets, seeds, folds, settings)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds, name)

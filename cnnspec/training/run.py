@@ -14,6 +14,7 @@ from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import scores_needed
 from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
+from cnnspec.data.images import input_batch
 from cnnspec.diagnostics import format_error
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import (
@@ -75,15 +76,21 @@ class Run:
                         hint=f"its preprocessing record {self.path / rundir.PREPROCESS} or "
                         "weights may be damaged; train again")
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """(N, K) class probabilities (float64) for raw images (N, C, H, W) in [0, 1],
-        preprocessed as in training and run through the model in eval mode;
-        ``classes[k]`` names column k."""
+    def predict(self, images) -> np.ndarray:
+        """(N, K) class probabilities (float64) for raw images (N, C, H, W) in [0, 1] (or
+        one image (C, H, W), one row), preprocessed as in training and run through the model
+        in eval mode; ``classes[k]`` names column k. ``images`` is read as ``cnnspec
+        predict`` reads a ``.npy`` array (:func:`cnnspec.data.images.input_batch`: any
+        array-like, integers 0..255 divided by 255); NaN, infinite or out-of-range values
+        and a shape the model does not take are an :class:`InputError`."""
+        x = input_batch(images, tuple(self.spec.input_shape))
+        if not len(x):  # no image: no row (the engine takes at least one)
+            return np.zeros((0, len(self.classes)))
         self.model.eval()
         # Damaged weights can overflow into NaN scores: callers report them (unusable_scores)
         # rather than NumPy's warnings.
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._probabilities(self.model.forward(self.prepare(images)))
+            return self._probabilities(self.model.forward(self.prepare(x)))
 
     def _probabilities(self, out: np.ndarray) -> np.ndarray:
         # A softmax output layer already gives probabilities and a log_softmax one their logs;
