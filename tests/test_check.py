@@ -485,6 +485,16 @@ def test_batchnorm_resets_the_signal_scale():
     assert check(spec).warnings == []
 
 
+def test_the_signal_warning_names_the_init_that_moves_it_not_the_most_common():
+    """One conv of N(0, 1e30) and one he_normal dense layer: the growth is the conv's."""
+    from cnnspec.lang import parse
+
+    spec = parse("input 1x8x8\nxk: conv 1 3x3 weight normal(0, 1e30)\nflatten\n"
+                 "dense1: dense 10\n")
+    (warning,) = [w for w in check(spec).warnings if "signal" in w.message]
+    assert "2 conv/dense layer(s), mostly with init normal before linear" in warning.message
+
+
 def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
     spec = plain(30, GLOROT)
     layers = spec.ir["layers"]

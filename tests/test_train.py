@@ -468,6 +468,22 @@ def test_the_divergence_hint_writes_numbers_as_a_spec_does(tmp_path):
     assert "its init is normal, N(0, 1e38^2))" in hint and "e+" not in hint and "e-0" not in hint
 
 
+def test_a_divergence_blames_the_init_that_grew_the_signal_not_the_layer_that_overflowed(
+        tmp_path):
+    """A conv of weights N(0, 1e30) makes the dense layer after it overflow float32: the
+    hint names the conv's init, first (it blows up whatever the rate), not the dense
+    layer's he_normal."""
+    spec = tmp_path / "large.cnn"
+    spec.write_text("input 1x8x8\nxk: conv 1 3x3 weight normal(0, 1e30)\nflatten\n"
+                    "dense1: dense 10\ntrain {\n  data digits\n  epochs 1\n}\n")
+    with pytest.raises(Diverged) as info:
+        train(spec, run_dir=tmp_path / "r", **FAST)
+    assert "the output of layer 'dense1' (dense)" in info.value.message
+    assert info.value.hint.startswith(
+        "start 'xk' with smaller weights (its init is normal, N(0, 1e30^2)), or lower the "
+        "learning rate (it was 0.01;")
+
+
 def test_a_divergence_from_the_weight_decay_says_so(tmp_path):
     """A weight decay that takes more than the whole weight away each step (lr 0.05 x 1e6)
     diverges at any learning rate: the hint names weight_decay, not the learning rate."""

@@ -455,11 +455,23 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         start=order[reset].name if reset >= 0 else "input", layer=worst.name,
         std_ratio=math.sqrt(q[worst.name]),
         first_weight_layer=weighted[0].name,
-        init_name=max(set(names), key=names.count),
+        init_name=_init_deciding(names, log_factors),
         log_per_layer=sum(log_factors) / len(log_factors),
         layers=len(weighted), activation=activation,
         slope=next((a["slope"] for a in acts if a["kind"] == "leaky_relu"), None),
         log_read_share=sum(log_shares) / len(log_shares))
+
+
+def _init_deciding(names: list[str], log_factors: list[float]) -> str:
+    """The init whose layers move the signal's scale most in the direction it goes: the sum
+    of their log factors, by init. The most common init would name he_normal for a conv of
+    N(0, 1e30) before a he_normal dense layer, whose factor is near 1."""
+    total = sum(f for f in log_factors if not math.isnan(f))
+    direction = -1.0 if total < 0 else 1.0
+    moved: dict[str, float] = {}
+    for name, factor in zip(names, log_factors):
+        moved[name] = moved.get(name, 0.0) + (0.0 if math.isnan(factor) else factor)
+    return max(moved, key=lambda name: (direction * moved[name], names.count(name)))
 
 
 def _is_reset(info: LayerInfo) -> bool:

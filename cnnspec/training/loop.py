@@ -24,6 +24,7 @@ import numpy as np
 from cnnspec import metrics
 from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import summed_terms, weight_log_second_moment
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
@@ -303,8 +304,11 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
         hint = f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
         if layer_init is not None:
             init = layer_init.weight_init
-            hint += (f", or start '{layer_init.name}' with smaller weights (its init is "
-                     f"{init.name}, {init.short})")
+            smaller = (f"start '{layer_init.name}' with smaller weights (its init is "
+                       f"{init.name}, {init.short})")
+            # an init that grows the signal is said first: it blows up whatever the rate
+            hint = (f"{smaller}, or {hint}" if _log_gain(layer_init) > math.log(GROWING_GAIN)
+                    else f"{hint}, or {smaller}")
     raise Diverged(
         f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
         f"became NaN or infinite; the weights and the batch are in "
@@ -365,12 +369,33 @@ def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, Layer
 
 
 def init_to_blame(checked: CheckedSpec, info: LayerInfo | None) -> LayerInfo | None:
-    """The conv/dense layer at or before ``info`` (the last one if ``info`` is None) whose
-    weight init scale is worth reconsidering."""
+    """The conv/dense layer at or before ``info`` (up to the last one if ``info`` is None)
+    whose weight init scale is worth reconsidering: the one whose init multiplies the
+    signal's second moment most (``fan_in * E[w^2]``, :mod:`cnnspec.check.signal`), where a
+    layer's init grows it; else the last. A conv of weights N(0, 1e30) makes the dense layer
+    after it overflow: that dense layer's own init is not the cause."""
     candidates = []
     for layer in checked.layers:
         if is_weighted(layer.kind) and layer.weight_init is not None:
             candidates.append(layer)
         if info is not None and layer.name == info.name:
             break
-    return candidates[-1] if candidates else None
+    if not candidates:
+        return None
+    gains = [_log_gain(layer) for layer in candidates]
+    largest = max(gains)
+    if largest > math.log(GROWING_GAIN):
+        return candidates[len(gains) - 1 - gains[::-1].index(largest)]  # the last of equals
+    return candidates[-1]
+
+
+# A layer whose init multiplies the signal's second moment by more than this grows it: He et
+# al.'s init keeps fan_in * E[w^2] = 2 before a ReLU, which halves it again.
+GROWING_GAIN = 4.0
+
+
+def _log_gain(layer: LayerInfo) -> float:
+    """``log(fan_in * E[w^2])`` of a conv/dense layer's init; -inf where the data decides it
+    (LSUV) or the weights are all 0."""
+    log_moment = weight_log_second_moment(layer)
+    return -math.inf if log_moment is None else math.log(summed_terms(layer)) + log_moment
