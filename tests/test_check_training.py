@@ -285,6 +285,17 @@ def test_data_that_does_not_fit_is_refused_by_check_and_said_by_summary(write, c
     assert main(["export", path, "-o", str(Path(path).with_suffix(".json"))]) == 0
 
 
+def test_a_validation_split_of_most_of_the_data_is_a_warning_at_the_setting(write, capsys):
+    path = write(spec_text("  data digits\n  val_split 0.999"))
+    assert main(["check", path]) == 0
+    err = capsys.readouterr().err
+    assert (f"{path}:7:3: warning: val_split 0.999 holds out 99.9% of the training split to "
+            "validate: the network trains on the other 0.1%") in err
+    assert "hint: validate on a tenth or so, e.g. `val_split 0.1` (the default)" in err
+    assert main(["check", write(spec_text("  data digits\n  val_split 0.5"))]) == 0
+    assert "val_split" not in capsys.readouterr().err
+
+
 def test_a_batch_larger_than_all_the_data_is_a_warning_at_the_setting(write, capsys):
     """`batch 5000` on the 1,797 digits: every epoch one step, said before training."""
     path = write(spec_text("  data digits").replace("batch 32", "batch 5000"))

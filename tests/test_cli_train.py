@@ -249,6 +249,15 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
                         "epochs, or with a smaller batch (an epoch is one step a batch)")
     assert chance_note({"classes": ["a", "b"], "test_acc": 0.55}, tmp_path)
     assert chance_note({"classes": ["a", "b"], "test_acc": 0.65}, tmp_path) == []
+    # one training image (val_split 0.999): neither more steps nor a smaller batch helps
+    (alone,) = chance_note({"classes": ten, "test_acc": 0.1, "steps": 2, "train_examples": 1},
+                           tmp_path)
+    assert alone.endswith("learned nothing from 1 training image, too few to learn 10 classes "
+                          "from: hold out less to validate (val_split), or train on more data")
+    (two,) = chance_note({"classes": ["a", "b"], "test_acc": 0.5, "steps": 2,
+                          "train_examples": 5}, tmp_path)
+    assert two.endswith("in 2 steps, too few to learn from: train more epochs, or with a "
+                        "smaller batch (an epoch is one step a batch)")
 
 
 def test_eval_of_an_unfinished_run_says_what_the_figures_are_of():

@@ -91,6 +91,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + lints.stacked_linear(spec, infos)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
+            + lints.val_split_fit(spec)
             + lints.cores_fit(spec)
             + lints.batch_fit(spec))
 

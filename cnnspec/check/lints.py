@@ -689,6 +689,24 @@ def augment_fit(spec: Spec) -> list[SpecError]:
     return found
 
 
+# A validation split above this holds out more of the training split than it trains on.
+LARGEST_VAL_SPLIT = 0.5
+
+
+def val_split_fit(spec: Spec) -> list[SpecError]:
+    """A validation split that holds out more than half of the training split: the network
+    trains on the smaller part (``val_split 0.999`` left one image of the digits)."""
+    split = spec.ir["training"]["val_split"]
+    if split <= LARGEST_VAL_SPLIT:
+        return []
+    default = KEYS["val_split"].default
+    return [spec.error(
+        f"val_split {float_text(split)} holds out {rounded_text(100 * split)}% of the training "
+        f"split to validate: the network trains on the other "
+        f"{rounded_text(100 * (1 - split))}%", "training", "val_split", severity="warning",
+        hint=f"validate on a tenth or so, e.g. `val_split {float_text(default)}` (the default)")]
+
+
 def schedule_fit(spec: Spec) -> list[SpecError]:
     """A step schedule should lower the learning rate at least once within the run, a
     multistep schedule at each milestone, and a cosine schedule should lower it at all."""

@@ -161,6 +161,9 @@ def _refuse_out_elsewhere(out, resume) -> None:
 CHANCE_MARGIN = 1.2
 # Fewer updates than this are too few to learn from, whatever the init and the lr.
 FEW_STEPS = 20
+# Fewer training images a class than this are too few to learn a class from (a val_split that
+# holds out nearly everything).
+FEW_IMAGES_PER_CLASS = 2
 
 
 def chance_note(summary: dict, path) -> list[str]:
@@ -177,11 +180,16 @@ def chance_note(summary: dict, path) -> list[str]:
         spec = Path(path) / rundir.SPEC_JSON
     guessing = (f"note: that is no better than guessing among {classes} classes "
                 f"({rounded_text(100 / classes)}%): the network learned nothing")
-    steps = summary.get("steps")
+    steps, images = summary.get("steps"), summary.get("train_examples")
+    if isinstance(images, int) and images < FEW_IMAGES_PER_CLASS * classes:
+        # val_split 0.999 leaves an image or two: no number of steps learns from those
+        return [(f"{guessing} from {counted(images, 'training image')}, too few to learn "
+                 f"{classes} classes from: hold out less to validate (val_split), or train on "
+                 "more data")]
     if isinstance(steps, int) and steps < FEW_STEPS:  # a batch of all the images, one epoch
-        note = (f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
-                "epochs, or with a smaller batch (an epoch is one step a batch)")
-        return [note]
+        smaller = "" if images == 1 else ", or with a smaller batch (an epoch is one step a batch)"
+        return [(f"{guessing} in {counted(steps, 'step')}, too few to learn from: train more "
+                 f"epochs{smaller}")]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
     note = (f"{guessing}. See what the init does to the signal with "

@@ -618,7 +618,8 @@ def _train_and_finish(session: Session, position: Position, prepared: Prepared,
         test = score(session.model, prepared.test.x, prepared.test.y,
                      session.training["batch_size"])  # as validation: see loop._end_epoch
         summary.update(test_loss=test.loss, test_acc=test.accuracy,
-                       test_examples=len(prepared.test.y))
+                       test_examples=len(prepared.test.y),
+                       train_examples=len(prepared.train.y))
         _close_summary(summary, position, started, session.training["monitor"])
         write_json(run.summary, summary)
         _end(callbacks, session, position.metrics)
