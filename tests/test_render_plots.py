@@ -397,6 +397,14 @@ def test_a_log_axis_reaches_a_labelled_tick_above_its_highest_curve(tmp_path, mo
     assert "2" in _plain_labels(loss_ax.yaxis)
 
 
+def test_a_log_axis_reaches_a_labelled_tick_below_its_lowest_curve(tmp_path, monkeypatch):
+    """A sweep's one-epoch losses, 1.19 and 2.33: the axis was labelled at 2 and 3 alone,
+    nothing near the point at 1.19; its bottom is now the labelled tick 1."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.19], [2.33])
+    assert loss_ax.get_ylim() == pytest.approx((1, 3))
+    assert {"1", "2", "3"} <= _plain_labels(loss_ax.yaxis)
+
+
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):
     from cnnspec.lab.plots import plot_depth_profile
     from cnnspec.lab.stats import LayerStats
