@@ -405,6 +405,42 @@ def test_a_log_axis_reaches_a_labelled_tick_below_its_lowest_curve(tmp_path, mon
     assert {"1", "2", "3"} <= _plain_labels(loss_ax.yaxis)
 
 
+def _curves_figure(monkeypatch, tmp_path, metrics):
+    from cnnspec.render import curves
+
+    drawn = []
+    monkeypatch.setattr(curves, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_curves(metrics, tmp_path / "c.png")
+    drawn[0].canvas.draw()
+    return drawn[0]
+
+
+def _drawn_at(line, x) -> set[float]:
+    """The values a step line holds over ``x`` (on a horizontal piece that spans it)."""
+    xs, ys = line.get_xdata(), line.get_ydata()
+    return {ys[i] for i in range(len(xs) - 1)
+            if ys[i] == ys[i + 1] and xs[i] < x < xs[i + 1]}
+
+
+@pytest.mark.parametrize("rates", [[0.02, 0.01], [0.1], [0.1, 0.1, 0.05, 0.001]])
+def test_every_epochs_learning_rate_is_drawn_over_its_epoch(tmp_path, monkeypatch, rates):
+    """metrics.csv of a two-epoch cosine run: lr 0.02, then 0.01. Drawn as a step from each
+    point to the next, the last rate had no width and the line stayed at 0.02."""
+    metrics = [{"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.5, "lr": lr}
+               for e, lr in enumerate(rates, 1)]
+    fig = _curves_figure(monkeypatch, tmp_path, metrics)
+    [line] = [line for ax in fig.axes for line in ax.get_lines()
+              if line.get_label() == "learning rate"]
+    for epoch, lr in enumerate(rates, 1):
+        assert _drawn_at(line, epoch) == {lr}
+        assert _drawn_at(line, epoch - 0.4) == _drawn_at(line, epoch + 0.4) == {lr}
+    loss_ax, acc_ax = fig.axes[:2]
+    assert acc_ax.get_xlim() == loss_ax.get_xlim()  # both panels on one epoch axis
+    for ax in (loss_ax, acc_ax):  # whole epochs, a run of one epoch too
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == int(t) for t in ticks)
+
+
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):
     from cnnspec.lab.plots import plot_depth_profile
     from cnnspec.lab.stats import LayerStats

@@ -79,6 +79,14 @@ def accuracy_axis(ax) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
+def whole_epochs(ax) -> None:
+    """Ticks of ``ax``'s x axis at whole epochs only, one at least: a run of one epoch got
+    ticks at 0.96, 0.98, ... (Matplotlib's integer locator wants two ticks, else gives up)."""
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
 def log_axis(ax, which: str = "y") -> None:
     """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
     plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
