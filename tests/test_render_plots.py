@@ -1,5 +1,6 @@
 """Plots of a run: curves, filter grids and feature maps are valid PNGs of a sensible size."""
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -244,12 +245,61 @@ def test_channels_of_huge_weights_average_without_overflow():
         np.testing.assert_allclose(filter_image(kernels, "average"), 3e38, rtol=1e-6)
 
 
-def test_a_tile_of_zeros_is_captioned_0_not_the_colour_range():
+def test_a_tile_of_zeros_is_captioned_all_0_not_the_colour_range():
     from cnnspec.render.tiles import scale_caption
 
-    assert scale_caption(np.zeros((3, 3))) == "0"
-    assert scale_caption(np.array([[np.nan, 0.0]])) == "0"  # channels side by side
+    assert scale_caption(np.zeros((3, 3))) == "all 0"
+    assert scale_caption(np.array([[np.nan, 0.0]])) == "all 0"  # channels side by side
     assert scale_caption(np.array([[0.0, -0.5]])) == "±0.5"
+
+
+def _features_figure(monkeypatch, tmp_path, maps):
+    from cnnspec.render import features
+
+    drawn = []
+    monkeypatch.setattr(features, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_features(np.ones((1, 8, 8)), maps, tmp_path / "f.png")
+    return drawn[0]
+
+
+def test_a_dead_channels_caption_cannot_be_read_as_another_number(tmp_path, monkeypatch):
+    """Channels 2 and 12 of a ReLU layer all zero were captioned "2 0" and "12 0", read as
+    channels 20 and 120; every caption is now its number, a colon and its scale."""
+    x = np.random.default_rng(0).normal(size=(12, 4, 4))
+    x[[1, 11]] = 0.0
+    fig = _features_figure(monkeypatch, tmp_path, {"conv1": x})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 12
+    assert titles[1] == "2: all 0" and titles[11] == "12: all 0"
+    assert all(re.fullmatch(r"\d+: (±[0-9.]+|all 0)", title) for title in titles), titles
+
+
+def test_filters_captions_read_as_the_feature_maps_do(tmp_path, monkeypatch):
+    from cnnspec.render import filters
+
+    drawn = []
+    monkeypatch.setattr(filters, "save_png", lambda fig, out: drawn.append(fig) or out)
+    weights = np.ones((3, 1, 3, 3))
+    weights[2] = 0.0
+    plot_filters(weights, tmp_path / "w.png")
+    titles = [ax.get_title() for ax in drawn[0].axes if ax.get_title()]
+    assert titles == ["1: ±1", "2: ±1", "3: all 0"]
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_the_last_row_of_feature_maps_stands_clear_of_the_bottom_edge(tmp_path, monkeypatch,
+                                                                      rows):
+    """The last row's frames were 0.15 inch above the picture's edge, read as touching it;
+    below them is now as much room as above a row's name."""
+    from cnnspec.render.features import Layout
+
+    maps = {f"conv{i}": np.ones((4, 4, 4)) for i in range(rows)}
+    fig = _features_figure(monkeypatch, tmp_path, maps)
+    height = fig.get_size_inches()[1]
+    lowest = min(ax.get_position().y0 for ax in fig.axes) * height
+    layout = Layout(4, 1 + rows, 0.0)
+    assert lowest == pytest.approx(layout.space + layout.label)
+    assert lowest > 2 * layout.margin
 
 
 def test_one_by_one_kernels_are_drawn_channels_side_by_side_by_default():
