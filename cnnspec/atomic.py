@@ -17,7 +17,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError, literal
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 TEMP_SUFFIX = ".tmp"
@@ -102,6 +102,22 @@ class NotWritten(RunError):
 
 def _not_written(path: Path, exc: OSError) -> NotWritten:
     return NotWritten(path, exc.strerror or str(exc))
+
+
+def refuse_overwriting(paths, force: bool = False) -> None:
+    """Stop before anything is written when a file a command would write exists, unless
+    ``force``: a spec edited by hand, or weights exported from a run since deleted, are lost
+    to a name given twice. ``paths`` holds every file the command writes, each a path or a
+    ``(path, what)`` pair for a file named after another (``("m.npz", "the weights written
+    beside m.py")``), so that all are checked before the first is written."""
+    if force:
+        return
+    for path in paths:
+        path, what = path if isinstance(path, tuple) else (path, None)
+        if os.path.lexists(path):  # a dangling symbolic link too: writing goes through it
+            also = f" ({what})" if what else ""
+            raise SettingError(literal(f"{path} exists{also}"),
+                               hint="choose another name, or overwrite it with {force:True}")
 
 
 def write_bytes(path: Path, data: bytes) -> None:

@@ -160,6 +160,18 @@ def test_the_command_writes_a_checked_model(tmp_path, capsys):
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
 
 
+def test_an_existing_model_is_kept_unless_forced(tmp_path, capsys):
+    out = tmp_path / "digits.onnx"
+    out.write_bytes(b"kept")
+    argv = ["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx", "-o", str(out)]
+    assert main(argv) == 1  # as import -o's refusal
+    assert (f"error: {out} exists\nhint: choose another name, or overwrite it with --force\n"
+            in capsys.readouterr().err)
+    assert out.read_bytes() == b"kept"
+    assert main(argv + ["--force"]) == 0
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+
+
 def test_without_onnx_the_command_says_how_to_install_it(tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "onnx", None)  # `import onnx` raises ImportError
     out = tmp_path / "m.onnx"

@@ -174,6 +174,42 @@ def test_the_command_writes_the_module_and_its_weights(tmp_path, capsys):
         assert set(arrays.files) == set(open_exported(SPECS[0].parent / "digits.cnn").state)
 
 
+@pytest.mark.parametrize("fmt, out, existing, said", [
+    ("torch", "digits.py", "digits.py", "{tmp}/digits.py exists\n"),
+    # the weights beside it: a run's trained weights exported before are work too
+    ("torch", "digits.py", "digits.npz",
+     "{tmp}/digits.npz exists (the weights written beside digits.py)\n"),
+    ("json", "digits.json", "digits.json", "{tmp}/digits.json exists\n"),
+])
+def test_an_existing_file_is_kept_unless_forced(fmt, out, existing, said, tmp_path, capsys):
+    """As `import -o` does: the same words, the same exit code, nothing written (not the
+    module either when only its weights' file exists); --force writes over it."""
+    (tmp_path / existing).write_text("# kept\n")
+    argv = ["export", str(SPECS[0].parent / "digits.cnn"), "--format", fmt,
+            "-o", str(tmp_path / out)]
+    assert main(argv) == 1
+    assert (f"error: {said}hint: choose another name, or overwrite it with --force\n"
+            .format(tmp=tmp_path) in capsys.readouterr().err)
+    assert [p.name for p in tmp_path.iterdir()] == [existing]
+    assert (tmp_path / existing).read_text() == "# kept\n"
+    assert main(argv + ["--force"]) == 0
+    assert (tmp_path / existing).read_bytes() != b"# kept\n"
+    assert (tmp_path / out).stat().st_size > 100
+
+
+def test_the_library_keeps_an_existing_file_unless_forced(tmp_path):
+    from cnnspec.errors import SettingError
+    from cnnspec.exporters.torch_source import export_torch
+
+    (tmp_path / "m.npz").write_text("# kept\n")
+    with pytest.raises(SettingError, match="m.npz exists") as refused:
+        export_torch(SPECS[0].parent / "digits.cnn", tmp_path / "m.py")
+    assert refused.value.hint == "choose another name, or overwrite it with force=True"
+    assert not (tmp_path / "m.py").exists()
+    export_torch(SPECS[0].parent / "digits.cnn", tmp_path / "m.py", force=True)
+    assert (tmp_path / "m.py").exists()
+
+
 def _defined(text):
     """The names of the top-level functions and classes of a module's text."""
     return {node.name for node in ast.parse(text).body

@@ -36,9 +36,8 @@ model m
 input 1x8x8
 
 default weight he_normal, bias zeros
-# centre row
 a: conv 8 3x3 pad same weight [[1, 0, 1],
-                               [0, 1, 0],
+                               [0, 1, 0],       # centre row
                                [1, 0, 1]] relu  # trailing
 # a lonely comment
 b: concat <- a, input
@@ -83,6 +82,85 @@ def test_matrix_columns_are_aligned():
 def test_trailing_comments_on_consecutive_lines_align():
     out = format_source("input 1x8x8  # in\nconv 4 3 relu # c\n\nflatten # f\n")
     assert out == "input 1x8x8    # in\nconv 4 3 relu  # c\n\nflatten  # f\n"
+
+
+ANNOTATED_KERNEL = """\
+model m
+input 1x8x8
+xk: conv 1 3x3 pad same weight [[1, 0, 1], # row one
+   [0, 1, 0],   # row two
+   [1, 0, 1]] nobias frozen
+flatten
+dense 10
+"""
+
+
+def test_a_comment_after_a_kernel_row_stays_after_that_row():
+    out = format_source(ANNOTATED_KERNEL)
+    assert out.splitlines()[2:5] == ["xk: conv 1 3x3 pad same weight [[1, 0, 1],  # row one",
+                                     "                                [0, 1, 0],  # row two",
+                                     "                                [1, 0, 1]] nobias frozen"]
+    assert format_source(out) == out
+    assert parse(out).ir == parse(ANNOTATED_KERNEL).ir
+
+
+NESTED_KERNEL = """\
+model m
+input 1x8x8
+repeat 2 {
+  xk: conv 2 3x3 pad same weight [  # before the rows
+     [[1, 0, 1], [0, 1, 0], # two rows
+     [1, 0, 1]],  # first channel
+     [[1, 1, 1],
+      [0, 0, 0],  # middle
+      [-1, -1, -1]]] nobias   # the layer
+}
+train {
+  data shapes(size=8, classes=[x,  # one
+     o])
+}
+"""
+
+
+def test_comments_in_kernels_of_filters_keep_their_rows_where_rows_have_lines():
+    """Per filter matrices in a block: a comment goes after the last row of its source line;
+    one that follows no row (after the opening bracket, or in a list written on one line)
+    goes above the statement, as before."""
+    out = format_source(NESTED_KERNEL)
+    assert out.splitlines()[2:14] == [
+        "repeat 2 {",
+        "  # before the rows",
+        "  xk: conv 2 3x3 pad same weight [[[1, 0, 1],",
+        "                                   [0, 1, 0],   # two rows",
+        "                                   [1, 0, 1]],  # first channel",
+        "                                  [[ 1,  1,  1],",
+        "                                   [ 0,  0,  0],          # middle",
+        "                                   [-1, -1, -1]]] nobias  # the layer",
+        "}",
+        "train {",
+        "  # one",
+        "  data shapes(size=8, classes=[x, o])",
+    ]
+    assert format_source(out) == out
+    assert parse(out).ir == parse(NESTED_KERNEL).ir
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# a spec to come\n"],
+                         ids=["empty", "blank lines", "a comment alone"])
+def test_a_spec_with_no_statement_is_checks_error_not_a_layout(text, tmp_path, capsys):
+    """An empty file is no spec to lay out (the wrong file, or one a failed write emptied):
+    fmt answers it as check does, with the same words and exit code, and leaves it as it is."""
+    with pytest.raises(SpecError, match="the spec has no input line"):
+        format_source(text)
+    path = tmp_path / "empty.cnn"
+    path.write_text(text)
+    assert main(["check", str(path)]) == 2
+    checked = capsys.readouterr().err
+    assert checked.startswith(f"{path}:1:1: error: the spec has no input line\n")
+    for argv in (["fmt", str(path)], ["fmt", "--check", str(path)]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err == checked
+    assert path.read_text() == text
 
 
 def test_a_syntax_error_is_a_spec_error():

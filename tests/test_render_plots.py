@@ -1,5 +1,6 @@
 """Plots of a run: curves, filter grids and feature maps are valid PNGs of a sensible size."""
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -244,12 +245,61 @@ def test_channels_of_huge_weights_average_without_overflow():
         np.testing.assert_allclose(filter_image(kernels, "average"), 3e38, rtol=1e-6)
 
 
-def test_a_tile_of_zeros_is_captioned_0_not_the_colour_range():
+def test_a_tile_of_zeros_is_captioned_all_0_not_the_colour_range():
     from cnnspec.render.tiles import scale_caption
 
-    assert scale_caption(np.zeros((3, 3))) == "0"
-    assert scale_caption(np.array([[np.nan, 0.0]])) == "0"  # channels side by side
+    assert scale_caption(np.zeros((3, 3))) == "all 0"
+    assert scale_caption(np.array([[np.nan, 0.0]])) == "all 0"  # channels side by side
     assert scale_caption(np.array([[0.0, -0.5]])) == "±0.5"
+
+
+def _features_figure(monkeypatch, tmp_path, maps):
+    from cnnspec.render import features
+
+    drawn = []
+    monkeypatch.setattr(features, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_features(np.ones((1, 8, 8)), maps, tmp_path / "f.png")
+    return drawn[0]
+
+
+def test_a_dead_channels_caption_cannot_be_read_as_another_number(tmp_path, monkeypatch):
+    """Channels 2 and 12 of a ReLU layer all zero were captioned "2 0" and "12 0", read as
+    channels 20 and 120; every caption is now its number, a colon and its scale."""
+    x = np.random.default_rng(0).normal(size=(12, 4, 4))
+    x[[1, 11]] = 0.0
+    fig = _features_figure(monkeypatch, tmp_path, {"conv1": x})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 12
+    assert titles[1] == "2: all 0" and titles[11] == "12: all 0"
+    assert all(re.fullmatch(r"\d+: (±[0-9.]+|all 0)", title) for title in titles), titles
+
+
+def test_filters_captions_read_as_the_feature_maps_do(tmp_path, monkeypatch):
+    from cnnspec.render import filters
+
+    drawn = []
+    monkeypatch.setattr(filters, "save_png", lambda fig, out: drawn.append(fig) or out)
+    weights = np.ones((3, 1, 3, 3))
+    weights[2] = 0.0
+    plot_filters(weights, tmp_path / "w.png")
+    titles = [ax.get_title() for ax in drawn[0].axes if ax.get_title()]
+    assert titles == ["1: ±1", "2: ±1", "3: all 0"]
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_the_last_row_of_feature_maps_stands_clear_of_the_bottom_edge(tmp_path, monkeypatch,
+                                                                      rows):
+    """The last row's frames were 0.15 inch above the picture's edge, read as touching it;
+    below them is now as much room as above a row's name."""
+    from cnnspec.render.features import Layout
+
+    maps = {f"conv{i}": np.ones((4, 4, 4)) for i in range(rows)}
+    fig = _features_figure(monkeypatch, tmp_path, maps)
+    height = fig.get_size_inches()[1]
+    lowest = min(ax.get_position().y0 for ax in fig.axes) * height
+    layout = Layout(4, 1 + rows, 0.0)
+    assert lowest == pytest.approx(layout.space + layout.label)
+    assert lowest > 2 * layout.margin
 
 
 def test_one_by_one_kernels_are_drawn_channels_side_by_side_by_default():
@@ -395,6 +445,50 @@ def test_a_log_axis_reaches_a_labelled_tick_above_its_highest_curve(tmp_path, mo
     loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.1, 0.07], [1.61, 1.609])
     assert loss_ax.get_ylim()[1] == pytest.approx(2)
     assert "2" in _plain_labels(loss_ax.yaxis)
+
+
+def test_a_log_axis_reaches_a_labelled_tick_below_its_lowest_curve(tmp_path, monkeypatch):
+    """A sweep's one-epoch losses, 1.19 and 2.33: the axis was labelled at 2 and 3 alone,
+    nothing near the point at 1.19; its bottom is now the labelled tick 1."""
+    loss_ax = _loss_axis_of_two_curves(tmp_path, monkeypatch, [1.19], [2.33])
+    assert loss_ax.get_ylim() == pytest.approx((1, 3))
+    assert {"1", "2", "3"} <= _plain_labels(loss_ax.yaxis)
+
+
+def _curves_figure(monkeypatch, tmp_path, metrics):
+    from cnnspec.render import curves
+
+    drawn = []
+    monkeypatch.setattr(curves, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_curves(metrics, tmp_path / "c.png")
+    drawn[0].canvas.draw()
+    return drawn[0]
+
+
+def _drawn_at(line, x) -> set[float]:
+    """The values a step line holds over ``x`` (on a horizontal piece that spans it)."""
+    xs, ys = line.get_xdata(), line.get_ydata()
+    return {ys[i] for i in range(len(xs) - 1)
+            if ys[i] == ys[i + 1] and xs[i] < x < xs[i + 1]}
+
+
+@pytest.mark.parametrize("rates", [[0.02, 0.01], [0.1], [0.1, 0.1, 0.05, 0.001]])
+def test_every_epochs_learning_rate_is_drawn_over_its_epoch(tmp_path, monkeypatch, rates):
+    """metrics.csv of a two-epoch cosine run: lr 0.02, then 0.01. Drawn as a step from each
+    point to the next, the last rate had no width and the line stayed at 0.02."""
+    metrics = [{"epoch": e, "train_loss": 1.0 / e, "train_acc": 0.5, "lr": lr}
+               for e, lr in enumerate(rates, 1)]
+    fig = _curves_figure(monkeypatch, tmp_path, metrics)
+    [line] = [line for ax in fig.axes for line in ax.get_lines()
+              if line.get_label() == "learning rate"]
+    for epoch, lr in enumerate(rates, 1):
+        assert _drawn_at(line, epoch) == {lr}
+        assert _drawn_at(line, epoch - 0.4) == _drawn_at(line, epoch + 0.4) == {lr}
+    loss_ax, acc_ax = fig.axes[:2]
+    assert acc_ax.get_xlim() == loss_ax.get_xlim()  # both panels on one epoch axis
+    for ax in (loss_ax, acc_ax):  # whole epochs, a run of one epoch too
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(t == int(t) for t in ticks)
 
 
 def test_a_log_axis_over_decades_keeps_powers_of_ten(tmp_path, monkeypatch):

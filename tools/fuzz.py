@@ -529,8 +529,8 @@ RUN_COMMANDS = (("eval", "{run}"), ("eval", "{run}", "--last"),
                 ("filters", "{run}", "--compare-init", "-o", "{work}/f.png"),
                 ("features", "{run}", "{work}/input.npy", "-o", "{work}/features.png"),
                 ("features", "{run}", "--index", "1", "-o", "{work}/features.png"),
-                ("export", "{run}", "--format", "onnx", "-o", "{work}/m.onnx"),
-                ("export", "{run}", "--format", "torch", "-o", "{work}/m.py"),
+                ("export", "{run}", "--format", "onnx", "-o", "{work}/m.onnx", "--force"),
+                ("export", "{run}", "--format", "torch", "-o", "{work}/m.py", "--force"),
                 ("train", "--resume", "{run}", "--epochs", "2", "--quiet"))
 
 

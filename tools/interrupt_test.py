@@ -51,7 +51,7 @@ train {
 # Each command's arguments, with {spec}, {prototxt} and {work} filled in.
 COMMANDS = {
     "check": ["check", "{spec}"],
-    "export": ["export", "{spec}", "-o", "{work}/net.json"],
+    "export": ["export", "{spec}", "-o", "{work}/net.json", "--force"],
     "import": ["import", "{prototxt}", "--input", "1x28x28", "-o", "-"],
     "diagram": ["diagram", "{spec}", "-o", "{work}/net.svg"],
     "train": ["train", "{spec}", "--runs-dir", "{work}/runs", "--quiet"],

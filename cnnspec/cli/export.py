@@ -4,7 +4,8 @@
 expanded, no source positions), which every command accepts in place of the spec;
 ``--format onnx -o model.onnx`` writes an ONNX model and ``--format torch -o model.py`` a
 PyTorch module with its weights beside it (``model.npz``): a run folder's trained weights,
-or for a spec the initial weights of its seed (docs/interop.md).
+or for a spec the initial weights of its seed (docs/interop.md). A file that exists is kept
+unless ``--force``, as ``cnnspec import`` keeps one.
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-check", action="store_true",
                         help="json only: export even if shape checks fail (the IR is still "
                              "validated)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite existing files (-o's, and torch's weights beside it)")
 
 
 def run(args) -> int:
@@ -54,7 +57,7 @@ def run(args) -> int:
     if args.format == "onnx":
         from cnnspec.exporters.onnx_graph import OPSET, PREPROCESS_KEY, export_onnx
 
-        exported = export_onnx(args.spec, args.out)
+        exported = export_onnx(args.spec, args.out, force=args.force)
         print(f"wrote {args.out}: ONNX opset {OPSET}, input 'input' "
               f"(batch, {_dims(exported.checked.input_shape)}), output "
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
@@ -62,7 +65,7 @@ def run(args) -> int:
         return 0
     from cnnspec.exporters.torch_source import export_torch
 
-    exported, weights = export_torch(args.spec, args.out)
+    exported, weights = export_torch(args.spec, args.out, force=args.force)
     print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
           f"{exported.source}; model.load_weights reads them)")
     _say_input(exported, "model.preprocess(images) applies it")
@@ -117,12 +120,15 @@ def _dims(shape) -> str:
 
 
 def _json(args) -> int:
+    from cnnspec.atomic import refuse_overwriting
     from cnnspec.check import check
     from cnnspec.check.load import read_spec
     from cnnspec.ir.io import to_json, validate
     from cnnspec.training.run import checked_run_spec, run_spec
     from cnnspec.training.rundir import open_run_dir
 
+    if args.out:  # before the spec is read: a refusal comes at once
+        refuse_overwriting([args.out], args.force)
     path = Path(args.spec)
     if path.is_dir():  # a run's spec.json: an error in it is damage to the run
         run = open_run_dir(path)

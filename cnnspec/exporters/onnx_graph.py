@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import refuse_overwriting
 from cnnspec.errors import SettingError
 from cnnspec.exporters.source import Exported, open_exported, write_output
 from cnnspec.kinds import KINDS
@@ -141,10 +142,11 @@ def _value(onnx, name: str, shape) -> object:
                                               [BATCH, *(int(n) for n in shape)])
 
 
-def export_onnx(source, path) -> Exported:
+def export_onnx(source, path, force: bool = False) -> Exported:
     """Write ``source`` (a spec path, a checked spec or a run folder) as an ONNX model to
-    ``path``; returns what was exported."""
+    ``path``, an existing file only with ``force``; returns what was exported."""
     require_onnx()
+    refuse_overwriting([path], force)
     exported = open_exported(source)
     model = onnx_model(exported)
     write_output(Path(path), model.SerializeToString())

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.atomic import refuse_overwriting
 from cnnspec.exporters.source import Exported, open_exported, write_output
 from cnnspec.init import describe
 from cnnspec.init.torch_code import (
@@ -255,13 +256,14 @@ def weights_path(path: Path) -> Path:
     return path.with_suffix(".npz")
 
 
-def export_torch(source, path) -> tuple[Exported, Path]:
+def export_torch(source, path, force: bool = False) -> tuple[Exported, Path]:
     """Write ``source`` (a spec path, a checked spec or a run folder) as a PyTorch module to
-    ``path`` (a ``.py``) and its weights to the ``.npz`` beside it (same stem); returns what
-    was exported and the weights' path."""
+    ``path`` (a ``.py``) and its weights to the ``.npz`` beside it (same stem), over existing
+    files only with ``force``; returns what was exported and the weights' path."""
     path = Path(path)
-    exported = open_exported(source)
     weights = weights_path(path)
+    refuse_overwriting([path, (weights, f"the weights written beside {path.name}")], force)
+    exported = open_exported(source)
     text = module_source(exported, weights.name)
     write_output(path, text)
     write_npz(weights, {key: np.asarray(value) for key, value in exported.state.items()})

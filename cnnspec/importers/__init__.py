@@ -13,11 +13,10 @@ located in the source file; nothing is dropped without a note in the header.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from cnnspec.atomic import write_text
-from cnnspec.errors import InputError, RunError, SettingError, literal
+from cnnspec.atomic import refuse_overwriting, write_text
+from cnnspec.errors import InputError, RunError
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
@@ -129,11 +128,8 @@ def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None
     """Write the imported spec to ``out``; an existing file only with ``force``. Written as
     run files are (:func:`cnnspec.atomic.write_text`): a write that fails halfway (a
     full disk) leaves the file it would have replaced as it was."""
-    out = Path(out)
-    if not force and os.path.lexists(out):
-        raise SettingError(literal(f"{out} exists"), hint="choose another name, or overwrite it "
-                           "with {force:True}")
-    write_text(out, imported.text)
+    refuse_overwriting([out], force)
+    write_text(Path(out), imported.text)
 
 
 __all__ = ["Imported", "import_file", "write_spec"]

@@ -135,9 +135,7 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
 def _epoch_axes(ax, key: str, title: str) -> None:
     """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
     accuracy from 0 to 1 (the legend is the figure's: :func:`_legend_below`)."""
-    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    figure.whole_epochs(ax)
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
         ax.set_xlim(0.5, max(1, round(high)) + 0.5)

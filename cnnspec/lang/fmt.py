@@ -9,13 +9,15 @@ The spec is parsed (so only valid syntax is formatted) and written back from its
 - at most one blank line between statements, where the source had at least one;
 - comments kept: a comment after code stays after it, aligned with the trailing comments on the
   lines around it; a comment on its own line stays on its own line, indented like the code
-  that follows it. (A comment inside a multi-line statement moves to the line above it.)
+  that follows it. A comment after a row of a kernel literal written over several lines stays
+  after that row (each row has its line); any other comment inside a statement of several
+  lines moves to the line above it.
 
 Formatting its own output changes nothing (tests check this on every spec in ``specs/``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cnnspec.lang.ast import (
     Call,
@@ -36,6 +38,7 @@ from cnnspec.lang.ast import (
     to_ast,
 )
 from cnnspec.lang.parser import parse_with_comments
+from cnnspec.lang.resolve import no_input_line
 
 INDENT = "  "
 
@@ -50,6 +53,10 @@ class Element:
     last: int
     role: str = "code"  # code | open | close | comment
     trailing: str | None = None
+    # The source line each line of ``text`` but the last ends on (the row of a kernel literal
+    # it ends with), and the comments placed after those lines, by index.
+    line_ends: list[int] = field(default_factory=list)
+    inner_trailing: dict[int, str] = field(default_factory=dict)
 
 
 def format_source(text: str, path: str | None = None) -> str:
@@ -57,6 +64,8 @@ def format_source(text: str, path: str | None = None) -> str:
     syntax errors."""
     tree, comments = parse_with_comments(text, path=path)
     module = to_ast(tree, path)
+    if not module.statements:  # empty, or comments alone: no spec, as check says
+        raise no_input_line(path)
     elements = []
     for stmt in module.statements:
         elements += _statement(stmt, 0)
@@ -67,9 +76,12 @@ def format_source(text: str, path: str | None = None) -> str:
 # -- values -------------------------------------------------------------------------------------
 
 
-def value_text(value: Value, column: int = 0) -> str:
+def value_text(value: Value, column: int = 0, line_ends: list[int] | None = None) -> str:
     """``value`` as canonical source; a multi-row matrix continues on lines indented to sit
-    under its first row (``column`` is where the value starts)."""
+    under its first row (``column`` is where the value starts). For each line break it writes,
+    the source line of what ends the line before it is appended to ``line_ends``, in the
+    order of the output: where a comment that followed a row goes."""
+    line_ends = [] if line_ends is None else line_ends
     if isinstance(value, (Num, Dims)):
         return value.text
     if isinstance(value, Word):
@@ -77,30 +89,35 @@ def value_text(value: Value, column: int = 0) -> str:
     if isinstance(value, Str):
         return f'"{value.value}"'
     if isinstance(value, Call):
-        return _call_text(value, column)
-    return _list_text(value, column)
+        return _call_text(value, column, line_ends)
+    return _list_text(value, column, line_ends)
 
 
-def _call_text(call: Call, column: int) -> str:
+def _call_text(call: Call, column: int, line_ends: list[int]) -> str:
     out = call.name + "("
     parts = []
     for arg in call.args:
-        parts.append(value_text(arg, column + len(out) + len(", ".join(parts))))
+        parts.append(value_text(arg, column + len(out) + len(", ".join(parts)), line_ends))
     for kwarg in call.kwargs:
         prefix = kwarg.name + "="
         start = column + len(out) + len(", ".join(parts)) + (2 if parts else 0) + len(prefix)
-        parts.append(prefix + value_text(kwarg.value, start))
+        parts.append(prefix + value_text(kwarg.value, start, line_ends))
     return out + ", ".join(parts) + ")"
 
 
-def _list_text(lst: ListLit, column: int) -> str:
+def _list_text(lst: ListLit, column: int, line_ends: list[int]) -> str:
     if lst.items and all(isinstance(item, ListLit) for item in lst.items):
         if all(_is_number_row(item) for item in lst.items) and len(lst.items) > 1:
+            line_ends += [row.span.end_line for row in lst.items[:-1]]
             return _matrix_text(lst, column)
         if len(lst.items) > 1:
-            rows = [value_text(item, column + 1) for item in lst.items]
+            rows = []
+            for item in lst.items:  # an item's own line breaks come before the one after it
+                rows.append(value_text(item, column + 1, line_ends))
+                line_ends.append(item.span.end_line)
+            line_ends.pop()  # none after the last item
             return "[" + (",\n" + " " * (column + 1)).join(rows) + "]"
-    inner = ", ".join(value_text(item, column + 1) for item in lst.items)
+    inner = ", ".join(value_text(item, column + 1, line_ends) for item in lst.items)
     return f"[{inner}]"
 
 
@@ -129,18 +146,20 @@ def _statement(stmt, depth: int) -> list[Element]:
     if isinstance(stmt, OutputStmt):
         return [Element(f"output {stmt.name}", depth, span.line, span.end_line)]
     if isinstance(stmt, DefaultStmt):
-        text = "default " + ", ".join(_setting_text(s, 0) for s in stmt.settings)
-        return [Element(text, depth, span.line, span.end_line)]
+        ends: list[int] = []
+        text = "default " + ", ".join(_setting_text(s, 0, ends) for s in stmt.settings)
+        return [Element(text, depth, span.line, span.end_line, line_ends=ends)]
     if isinstance(stmt, LayerStmt):
-        return [Element(_layer_text(stmt, depth), depth, span.line, span.end_line)]
+        ends = []
+        text = _layer_text(stmt, depth, ends)
+        return [Element(text, depth, span.line, span.end_line, line_ends=ends)]
     if isinstance(stmt, RepeatStmt):
         header = f"repeat {value_text(stmt.count)}" + (f" as {stmt.name}" if stmt.name else "")
         body = [e for layer in stmt.layers for e in _statement(layer, depth + 1)]
         return _block(header, body, stmt, depth)
     if isinstance(stmt, TrainStmt):
-        body = [Element(_setting_text(s, depth + 1), depth + 1, s.span.line, s.span.end_line)
-                for s in stmt.settings]
-        return _block("train", body, stmt, depth)
+        return _block("train", [_setting_element(s, depth + 1) for s in stmt.settings], stmt,
+                      depth)
     raise TypeError(f"no layout for {type(stmt).__name__}")
 
 
@@ -152,17 +171,23 @@ def _block(header: str, body: list[Element], stmt, depth: int) -> list[Element]:
             Element("}", depth, close_line, close_line, "close")]
 
 
-def _setting_text(setting: Setting, depth: int) -> str:
+def _setting_element(setting: Setting, depth: int) -> Element:
+    ends: list[int] = []
+    text = _setting_text(setting, depth, ends)
+    return Element(text, depth, setting.span.line, setting.span.end_line, line_ends=ends)
+
+
+def _setting_text(setting: Setting, depth: int, line_ends: list[int]) -> str:
     prefix = setting.key + " "
-    return prefix + value_text(setting.value, len(INDENT) * depth + len(prefix))
+    return prefix + value_text(setting.value, len(INDENT) * depth + len(prefix), line_ends)
 
 
-def _layer_text(stmt: LayerStmt, depth: int) -> str:
+def _layer_text(stmt: LayerStmt, depth: int, line_ends: list[int]) -> str:
     out = f"{stmt.label}: " if stmt.label else ""
     column = len(INDENT) * depth
-    out += value_text(stmt.head, column + len(out))
+    out += value_text(stmt.head, column + len(out), line_ends)
     for item in stmt.items:
-        out += " " + value_text(item, _column_after(out, column) + 1)
+        out += " " + value_text(item, _column_after(out, column) + 1, line_ends)
     if stmt.inputs:
         out += " <- " + ", ".join(ref.name for ref in stmt.inputs)
     return out
@@ -191,6 +216,11 @@ def _place_comments(elements: list[Element], comments) -> list[Element]:
         if owner is not None:  # two comments cannot both trail one line; keep the second above
             line = owner.first
         inside = next((e for e in elements if e.first <= line < e.last), None)
+        if inside is not None and line in inside.line_ends:
+            # after a row that ends a line of the output too: it annotates that row
+            row = len(inside.line_ends) - 1 - inside.line_ends[::-1].index(line)
+            inside.inner_trailing[row] = text
+            continue
         position = inside.first if inside is not None else line
         index = next((i for i, e in enumerate(result)
                       if e.first > position or (inside is not None and e is inside)),
@@ -223,7 +253,8 @@ def _render(elements: list[Element]) -> str:
         rest = code_lines[1:]
         all_lines = [first, *rest]
         for i, code in enumerate(all_lines):
-            trailing = element.trailing if i == len(all_lines) - 1 else None
+            trailing = (element.trailing if i == len(all_lines) - 1
+                        else element.inner_trailing.get(i))
             lines.append((code, trailing))
         previous = element
     return "\n".join(_align_comments(lines)).rstrip("\n") + "\n" if lines else ""

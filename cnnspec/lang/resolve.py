@@ -111,6 +111,14 @@ def model_name_from_file(path: str | None) -> str:
     return name or "model"
 
 
+def no_input_line(path: str | None = None) -> SpecError:
+    """The error of a spec with no ``input`` line, at its start. ``fmt`` gives it too for a
+    file with no statement at all (empty, or comments alone): no spec to lay out, most likely
+    the wrong file or one a failed write emptied."""
+    return SpecError("the spec has no input line", span=Span(1, 1), file=path,
+                     hint="say the input's channels x height x width, e.g. `input 1x28x28`")
+
+
 @dataclass
 class Resolver:
     path: str | None
@@ -183,9 +191,7 @@ class Resolver:
 
     def _input_shape(self, stmt: InputStmt | None) -> list[int]:
         if stmt is None:
-            self.errors.append(SpecError(
-                "the spec has no input line", span=Span(1, 1),
-                hint="say the input's channels x height x width, e.g. `input 1x28x28`"))
+            self.errors.append(no_input_line())
             return [1, 1, 1]
         self.spans[("input", None)] = stmt.span
         value = stmt.value

@@ -14,7 +14,7 @@ from pathlib import Path
 from cnnspec.errors import RunError
 from cnnspec.metrics import ACCURACIES, EPOCH, LOSSES, LR, TITLES
 from cnnspec.render import palette
-from cnnspec.render.figure import accuracy_axis, log_axis, new_figure, save_png
+from cnnspec.render.figure import accuracy_axis, log_axis, new_figure, save_png, whole_epochs
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
 from cnnspec.training.progress import Display
@@ -67,13 +67,30 @@ def _maybe_log_scale(ax, metrics) -> None:
         log_axis(ax)
 
 
+def epoch_steps(epochs: list[float], values: list[float]) -> tuple[list[float], list[float]]:
+    """A step line holding each epoch's value over that epoch's width: from halfway to the
+    epoch before to halfway to the next, centred on the epoch's points (half an epoch beyond
+    the first and the last). A step drawn from each point to the next (``where="post"``)
+    gives the last value no width at all: a learning rate halved for the last epoch, or a
+    run of one epoch, never showed. A missing value is a gap."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for i, (epoch, value) in enumerate(zip(epochs, values)):
+        left = (epochs[i - 1] + epoch) / 2 if i else epoch - 0.5
+        right = (epoch + epochs[i + 1]) / 2 if i + 1 < len(epochs) else epoch + 0.5
+        xs += [left, right]
+        ys += [value, value]
+    return xs, ys
+
+
 def _plot_lr(ax, epochs, metrics) -> None:
-    """The learning rate on a twin y-axis of ``ax``, in grey, dotted, as a step line."""
+    """The learning rate on a twin y-axis of ``ax``, in grey, dotted, as a step line with
+    every epoch's rate over its width (:func:`epoch_steps`)."""
     lr = _series(metrics, LR)
     if not _present(lr):
         return
     twin = ax.twinx()
-    twin.step(epochs, lr, ":", where="post", color=palette.LR_COLOUR, label=TITLES[LR])
+    twin.plot(*epoch_steps(epochs, lr), ":", color=palette.LR_COLOUR, label=TITLES[LR])
     twin.set_ylabel(TITLES[LR], color=palette.LR_COLOUR)
     twin.tick_params(axis="y", colors=palette.LR_COLOUR)
     twin.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
@@ -119,7 +136,8 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
                        hint="train for at least one epoch")
     epochs = [record.get(EPOCH, i + 1) for i, record in enumerate(metrics)]
     fig = new_figure(10.0, 4.3)
-    loss_ax, acc_ax = fig.subplots(1, 2)
+    # one epoch axis: the learning rate's steps widen the loss panel's by half an epoch
+    loss_ax, acc_ax = fig.subplots(1, 2, sharex=True)
 
     _plot_pair(loss_ax, epochs, metrics, LOSSES, "loss")
     _mark_best(loss_ax, best_epoch)
@@ -140,11 +158,8 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 
-    # Whole epochs only on the x axis.
-    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing (slow import)
-
     for ax in (loss_ax, acc_ax):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        whole_epochs(ax)
     if title:
         fig.suptitle(title)
     return save_png(fig, out_png)

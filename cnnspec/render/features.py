@@ -16,7 +16,7 @@ import numpy as np
 from cnnspec.errors import RunError
 from cnnspec.render import palette
 from cnnspec.render.figure import balanced_fill, new_figure, save_png
-from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, scale_caption
+from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, tile_caption
 from cnnspec.shapes import shape_text
 
 MAX_CHANNELS = 16
@@ -58,11 +58,17 @@ class Layout:
     caption: float = 0.16
     label: float = 0.2
     space: float = 0.12  # between a row's tiles and the next row's name
-    margin: float = 0.15
+    margin: float = 0.15  # left and right
 
     @property
     def row_height(self) -> float:
         return self.space + self.label + self.caption + self.tile
+
+    @property
+    def bottom(self) -> float:
+        """Below the last row: as much as above a row's name, so that the last tiles' frames
+        stand clear of the picture's edge (with the side margin alone they read as cut off)."""
+        return self.space + self.label
 
     @property
     def width(self) -> float:
@@ -70,7 +76,7 @@ class Layout:
 
     @property
     def height(self) -> float:
-        return self.top + self.rows * self.row_height + self.margin
+        return self.top + self.rows * self.row_height + self.bottom
 
     def tile_rect(self, row: int, column: int) -> tuple[float, float, float, float]:
         """(left, bottom, width, height) of a tile as fractions of the figure."""
@@ -117,7 +123,7 @@ def _draw_layer(fig, layout: Layout, row: int, name: str, x: np.ndarray) -> None
     shown = min(channels, layout.columns)
     for c in range(shown):
         ax = fig.add_axes(layout.tile_rect(row, c))
-        draw_tile(ax, x[c], f"{c + 1} {scale_caption(x[c])}", font_size=6)
+        draw_tile(ax, x[c], tile_caption(str(c + 1), x[c]), font_size=6)
     more = f", first {shown}" if shown < channels else ""
     fig.text(*layout.label_xy(row), f"{name}  {shape_text(x.shape)}{more}",
              fontsize=8, fontweight="bold", color=palette.line("conv"), va="bottom")

@@ -79,6 +79,14 @@ def accuracy_axis(ax) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
+def whole_epochs(ax) -> None:
+    """Ticks of ``ax``'s x axis at whole epochs only, one at least: a run of one epoch got
+    ticks at 0.96, 0.98, ... (Matplotlib's integer locator wants two ticks, else gives up)."""
+    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+
+
 def log_axis(ax, which: str = "y") -> None:
     """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
     plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
@@ -94,29 +102,43 @@ def log_axis(ax, which: str = "y") -> None:
     # powers of ten use the same thresholds, to know when ticks between them are labelled.
     axis.set_major_formatter(plain(10, minor_thresholds=_LABELLED_BETWEEN))
     axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=_LABELLED_BETWEEN))
-    _top_at_labelled_tick(ax, which)
+    _ends_at_labelled_ticks(ax, which)
 
 
 # The ticks between powers of ten that Matplotlib labels on an axis of 1 to 2 decades (all of
-# them on a shorter one): an axis whose top is one of them has a number at or above its
-# highest curve.
+# them on a shorter one): an axis whose ends are among them has a number at or beyond its
+# highest and its lowest curve.
 _LABELLED_COEFFICIENTS = (1, 2, 3, 4, 6, 10)
 
 
-def _top_at_labelled_tick(ax, which: str) -> None:
-    """Raise the top of a log axis that labels ticks between powers of ten to the first
-    labelled tick at or above the data: a loss curve at 1.6 under a top tick of 1 could not
-    be read off (He et al.'s Glorot curve in tools/he2015_fig3.py's picture). Drawn after
-    the data (its limits are the data's); an axis that would then span more than the
-    labelled range, or has no positive data, is left as it is."""
+def _ends_at_labelled_ticks(ax, which: str) -> None:
+    """Widen a log axis that labels ticks between powers of ten to the labelled ticks at or
+    beyond the data: a loss curve at 1.6 under a top tick of 1 could not be read off (He et
+    al.'s Glorot curve in tools/he2015_fig3.py's picture), nor one at 1.19 above a bottom
+    tick of 2 (a sweep's one-epoch loss from 1.19 to 2.3, ticks 2 and 3 only). Drawn after
+    the data (its limits are the data's); an end that would make the axis span more than the
+    labelled range is left as it is, as is an axis with no positive data."""
     low, high = getattr(ax, f"get_{which}lim")()
-    data_high = ax.dataLim.y1 if which == "y" else ax.dataLim.x1
-    if not (0 < low < high and 0 < data_high < math.inf):
+    data_low, data_high = ((ax.dataLim.y0, ax.dataLim.y1) if which == "y"
+                           else (ax.dataLim.x0, ax.dataLim.x1))
+    if not (0 < low < high and 0 < data_low <= data_high < math.inf):
         return
-    power = 10.0 ** math.floor(math.log10(data_high))
-    top = next(c * power for c in _LABELLED_COEFFICIENTS if c * power >= data_high * (1 - 1e-9))
+    top = next(c * _decade(data_high) for c in _LABELLED_COEFFICIENTS
+               if c * _decade(data_high) >= data_high * (1 - 1e-9))
+    bottom = next(c * _decade(data_low) for c in reversed(_LABELLED_COEFFICIENTS)
+                  if c * _decade(data_low) <= data_low * (1 + 1e-9))
+    ends = low, high
     if top > high and math.log10(top / low) <= _LABELLED_BETWEEN[0]:
-        getattr(ax, f"set_{which}lim")(low, top)
+        high = top
+    if bottom < low and math.log10(high / bottom) <= _LABELLED_BETWEEN[0]:
+        low = bottom
+    if (low, high) != ends:  # else left to autoscale, as it was
+        getattr(ax, f"set_{which}lim")(low, high)
+
+
+def _decade(value: float) -> float:
+    """The power of ten at or below ``value`` (> 0)."""
+    return 10.0 ** math.floor(math.log10(value))
 
 
 def _plain_number(value: float) -> str:

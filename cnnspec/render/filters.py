@@ -23,6 +23,7 @@ from cnnspec.render.tiles import (
     hide_ticks,
     scale_caption,
     side_by_side,
+    tile_caption,
 )
 
 CHANNEL_MODES = ("average", "side")
@@ -128,7 +129,7 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
             _draw(cells[0], starts[o], first)
             _draw(cells[1], images[o], second)
         else:
-            _draw(cells[0], images[o], f"{labels[o]} {scale_caption(images[o])}")
+            _draw(cells[0], images[o], tile_caption(labels[o], images[o]))
     heading = default_title(weights, channels, shown)
     if starts is not None:
         heading += "; each pair: initial | after training"

@@ -67,9 +67,20 @@ def scale_text(limit: float) -> str:
     return f"±{limit:.0f}" if limit >= 100 else f"±{limit:.2g}"
 
 
+# The scale caption of a tile of zeros. Not "0": after a tile's number it read as part of it
+# ("12 0" as 120, a dead ReLU channel of a feature map as channel 120).
+ALL_ZERO = "all 0"
+
+
 def scale_caption(x: np.ndarray) -> str:
-    """The scale a tile's caption gives: its colour limit (:func:`scale_text`), or ``0`` for
-    a tile of zeros, whose ±1 colour range is no scale of its values (a zero-initialised
-    filter captioned "±1" reads as one drawn from [-1, 1])."""
+    """The scale a tile's caption gives: its colour limit (:func:`scale_text`), or
+    :data:`ALL_ZERO` for a tile of zeros, whose ±1 colour range is no scale of its values (a
+    zero-initialised filter captioned "±1" reads as one drawn from [-1, 1])."""
     finite = x[np.isfinite(x)]
-    return scale_text(symmetric_limit(x)) if finite.any() else "0"
+    return scale_text(symmetric_limit(x)) if finite.any() else ALL_ZERO
+
+
+def tile_caption(label: str, x: np.ndarray) -> str:
+    """A tile's one-line caption: its label (a channel's or a filter's number, a name) and its
+    scale, a colon between (``12: ±0.5``, ``12: all 0``), so neither runs into the other."""
+    return f"{label}: {scale_caption(x)}"
