@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import cnnspec
+from cnnspec.check import lints
 from cnnspec.check.checker import check
 from cnnspec.cli import main
 from cnnspec.engine import processes
@@ -15,6 +16,13 @@ from cnnspec.ir.migrate import IR_VERSION, upgrade
 from cnnspec.lang import parse
 
 NET = "input 1x8x8\nc: conv 4 3x3 pad same relu\nn: batchnorm\nflatten\nfc: dense 10\n"
+
+
+@pytest.fixture(autouse=True)
+def many_cores(monkeypatch):
+    """A machine of 64 cores: check's warnings of a batch too small for its parts, not of
+    more parts than this machine's cores (tested below with 2)."""
+    monkeypatch.setattr(lints, "usable_cores", lambda: 64)
 
 
 def _spec(settings: str):
@@ -53,6 +61,20 @@ def test_a_batch_too_small_for_its_cores_is_a_warning_at_the_setting():
     assert warning.hint == "use cores 3 or fewer at batch 24, or a batch of 32 or more"
     (warning,) = _spec("  batch 10\n  cores 3\n").warnings
     assert warning.hint == "use cores 1, or a batch of 24 or more"
+
+
+def test_more_cores_than_the_machine_gives_is_a_warning_that_caps_the_advice(monkeypatch):
+    monkeypatch.setattr(lints, "usable_cores", lambda: 2)
+    (warning,) = _spec("  batch 32\n  cores 4\n").warnings
+    assert warning.message == ("cores 4 is more than the 2 cores this machine gives the "
+                               "process: the 4 parts of each step share them, slower than 2 "
+                               "parts would run")
+    assert warning.hint == ("use cores 2 here, or keep 4 where a step must round as it does "
+                            "in 4 parts (the parts, not the machine, decide the sums)")
+    # a batch too small for its parts: the advice stays within the machine's cores
+    (warning,) = _spec("  batch 40\n  cores 64\n").warnings
+    assert warning.hint == "use cores 2 or fewer at batch 40, or a batch of 512 or more"
+    assert _spec("  batch 32\n  cores 2\n").warnings == []
 
 
 def test_an_ir_from_before_cores_runs_its_batch_as_two_halves():

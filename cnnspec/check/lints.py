@@ -61,7 +61,7 @@ from cnnspec.check import signal
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
-from cnnspec.engine.splitting import MIN_PART, splits
+from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
 from cnnspec.errors import SpecError, counted, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import (
@@ -761,9 +761,17 @@ def cores_fit(spec: Spec) -> list[SpecError]:
     into: it then runs whole (see :func:`cnnspec.engine.splitting.splits`)."""
     training = spec.ir["training"]
     cores, batch = training["cores"], training["batch_size"]
-    if cores in (1, KEYS["cores"].default) or splits(batch, cores):
+    if cores in (1, KEYS["cores"].default):
         return []
-    most = batch // MIN_PART
+    here = usable_cores()
+    if splits(batch, cores):
+        return [] if cores <= here else [spec.error(
+            f"cores {cores} is more than the {here} cores this machine gives the process: "
+            f"the {cores} parts of each step share them, slower than {here} parts would run",
+            "training", "cores", severity="warning",
+            hint=f"use cores {here} here, or keep {cores} where a step must round as it "
+                 f"does in {cores} parts (the parts, not the machine, decide the sums)")]
+    most = min(batch // MIN_PART, here)
     return [spec.error(
         f"cores {cores} splits a batch of {batch} into parts of fewer than {MIN_PART} images, "
         "which cost more in hand-offs than they save: the batch runs whole, on one core",

@@ -12,13 +12,13 @@ own table: epochs to a target accuracy, divergences, the curves of each variant.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
+from cnnspec.engine.splitting import usable_cores
 from cnnspec.errors import SpecError
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
@@ -101,7 +101,7 @@ def describe_result(result: JobResult) -> str:
 def default_jobs(n_jobs: int, process: int = 0) -> int:
     """Two processes when there are two cores and two jobs to share them, and memory for two
     trainings of ``process`` bytes each at once (check counts one); else one."""
-    return max(1, min(2, os.cpu_count() or 1, n_jobs, trainings_that_fit(process)))
+    return max(1, min(2, usable_cores(), n_jobs, trainings_that_fit(process)))
 
 
 def epochs_to_reach(metrics: list[dict], target: float) -> int | None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, suppress
 
+from cnnspec.engine.splitting import usable_cores
 from cnnspec.errors import InputError, RunError, counted, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
 from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c, quiet_dask
@@ -81,7 +82,7 @@ def workers_start_deaf_to_ctrl_c():
 def default_workers(n_tasks: int, process: int = 0) -> int:
     """One worker per core, no more than there are tasks, nor than trainings of ``process``
     bytes each fit in this machine's memory at once (check counts one)."""
-    return max(1, min(os.cpu_count() or 1, n_tasks, trainings_that_fit(process)))
+    return max(1, min(usable_cores(), n_tasks, trainings_that_fit(process)))
 
 
 def local_cluster_description(workers: int) -> str:
@@ -186,7 +187,7 @@ def _local_cluster(workers: int | None):
     from distributed import LocalCluster
 
     try:
-        return LocalCluster(n_workers=workers or default_workers(os.cpu_count() or 1),
+        return LocalCluster(n_workers=workers or default_workers(usable_cores()),
                              threads_per_worker=1, processes=True,
                              # any free port, never a fixed one, on this machine only
                              dashboard_address="127.0.0.1:0")
