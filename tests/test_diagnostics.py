@@ -40,12 +40,12 @@ def test_control_characters_reach_the_terminal_escaped_and_the_caret_stays_in_pl
     assert lines[1][lines[2].index("^"):].startswith("bogus")
 
 
-def test_a_run_error_prints_its_control_characters_escaped(capsys, tmp_path):
+def test_an_error_quoting_a_file_name_prints_its_control_characters_escaped(capsys, tmp_path):
     from cnnspec.cli import main
 
     spec = tmp_path / "esc.cnn"
     spec.write_text('input 1x8x8\nflatten\ndense 2\ntrain {\n  data npz("a\x1b]0;x\x07.npz")\n}\n')
-    assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 1
+    assert main(["train", str(spec), "--out", str(tmp_path / "run")]) == 2  # as check
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\x07" not in err
     assert "a\\x1b]0;x\\x07.npz" in err
