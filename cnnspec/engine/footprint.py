@@ -160,11 +160,22 @@ def winograd_row_values(tiles: int, left: int) -> int:
 def winograd_chunk_images(c: int, f: int, q: int, n: int, itemsize: int) -> int:
     """Images per chunk of a Winograd layer of ``c`` -> ``f`` channels and ``q`` tiles an
     image: as many as keep the chunk's transformed tiles (points x channels x tiles) within
-    half of :func:`chunk_bytes` (a core's L2) and its transforms' GEMMs within
-    ``SMALL_GEMM_MADDS``; at least one, at most ``n`` (unless ``n`` is 0)."""
+    :func:`chunk_bytes` (a core's L2) and its transforms' GEMMs within ``SMALL_GEMM_MADDS``;
+    at least one, at most ``n`` (unless ``n`` is 0).
+
+    Where L2 is 2 MiB (Intel Xeon) the GEMM limit decides every layer, at the sizes measured
+    best there (see :class:`cnnspec.engine.winograd.Buffers`); half of L2, as this rule read
+    before, made the chunks of a 1 MiB L2 (AMD EPYC, Zen 4) half as large, and their NumPy
+    calls and small GEMMs cost more than the cache saved. Forward and backward, batch 64,
+    one thread, AMD EPYC, medians of 5 rounds, ms, half / whole L2 (images a chunk): 16 -> 16
+    at 32x32 14.9 / 14.2 (3 / 6), 32 -> 32 at 32x32 38.2 / 33.6 (1 / 2), 64 -> 64 at 16x16
+    26.6 / 24.4 (3 / 6), 32 -> 64 at 16x16 16.1 / 14.6, 8 -> 16 at 32x32 9.5 / 8.2, 16 -> 32
+    at 16x16 5.6 / 5.4 (7 / 13); 32 -> 32 at 16x16 8.8 / 9.3 and 8 -> 8 at 32x32 5.9 / 6.2
+    (7 / 13) the two that lost. Whole training steps, 9 alternating rounds: the ResNet-style
+    net 148.8 / 143.0, VGG-small 100.3 / 98.7."""
     points = WINOGRAD_INPUT_TILE ** 2
     per_image = points * max(c, f) * q
-    fit = min(chunk_bytes() // 2 // (per_image * itemsize),
+    fit = min(chunk_bytes() // (per_image * itemsize),
               SMALL_GEMM_MADDS // (per_image * WINOGRAD_TILE))
     return max(1, min(n, fit))
 
