@@ -136,7 +136,7 @@ class Resolver:
         layers = self._layers(entries, weight_init, bias_init)
         output = self._output(header.output, layers)
         training = read_training(header.train.settings if header.train else [], self.errors,
-                                 self.spans)
+                                 self.spans, header.train.span.line if header.train else None)
         name = self._model_name(header.model)
         self._raise_errors()
         ir = {

@@ -90,6 +90,20 @@ REPEAT_LABEL_HINT = ("name the block with `as` after its count, e.g. `repeat 3 a
                      "layers are then called stage_<i>_<layer>")
 
 
+def layer_in_train(kind: str, opened: int | None) -> tuple[str, str]:
+    """(message, hint) for a layer written inside the train block (`conv 8 3x3`, `c1: dense
+    10`, `dropout 0.5`): the parser fails on it, or reads it as an unknown setting, and either
+    way the setting's wording (a stray value, "did you mean") leads away from the fix. The
+    train block ``opened`` on that line (None when not known)."""
+    where = "above `train {`" if opened is None else f"above `train {{` (line {opened})"
+    return (f"'{kind}' is a layer: layers go before the train block, not inside it",
+            (f"move this line {where}, among the layers; the train block holds training "
+             "settings only, e.g. `epochs 10`"))
+
+
+BLOCK_NOT_CLOSED = "a block ('{') is never closed"
+
+
 # Each example must fail to parse at the point the message describes; tests check that every
 # example is recognised as its own class.
 CATALOGUE: list[FriendlyError] = [
@@ -141,9 +155,11 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
          "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
     ),
+    # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
+    # the file, where the parser notices, says nothing of which block it was
     FriendlyError(
-        "a block ('{') is never closed",
-        "end the block with '}' on its own line",
+        BLOCK_NOT_CLOSED,
+        "end the block with '}' on a line of its own after its last line",
         ["input 1x8x8\ntrain {\n  lr 0.1\n", "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n",
          "input 1x8x8\ntrain {\n  lr 0.1\n  epochs 2\n",
          "input 1x8x8\nrepeat 3 as b {\n  conv 8 3x3\n  conv 8 3x3\n"],
@@ -387,6 +403,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     foreign = _foreign_line(exc, text, path) if start == "start" else None
     if foreign is not None:  # before the quotes: Python's strings may be in single quotes
         return foreign
+    layer = _layer_in_train(exc, text, path) if start == "start" else None
+    if layer is not None:  # before the catalogue: `c1: conv 8 3x3` is no setting with a ':'
+        return layer
     problem = _capital_x(exc, text) or _quote_problem(exc, text)
     if problem is not None:
         return SpecError(problem[0], span=span, hint=problem[1], file=path)
@@ -397,12 +416,56 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
             span = Span(unclosed.line, unclosed.column, unclosed.end_line, unclosed.end_column)
         if friendly.labelled is not None:
             span = _label(exc, text)[0]
+        if friendly.message == BLOCK_NOT_CLOSED:
+            brace = _open_braces(exc)
+            span = token_span(brace[-1][1]) if brace else span
         return SpecError(friendly.message, span=span, hint=friendly.hint_for(exc, text),
                          file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
                      or (_bare_merge_inputs_hint(exc, text) if start == "start" else None)
                      or _plain_hint(exc, start, unclosed), file=path)
+
+
+def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
+    """The blocks open where the parse stopped, outermost first: (the keyword token that
+    opened each, `train` or `repeat`, and its '{' token). A closed block is a subtree of the
+    parser's stack by then, so every '{' token still on it is open."""
+    state = getattr(exc, "state", None)
+    stack = [] if state is None else state.value_stack
+    opened, keyword = [], None
+    for item in stack:
+        kind = getattr(item, "type", None)
+        if kind in ("TRAIN", "REPEAT"):
+            keyword = item
+        elif kind == "LBRACE" and keyword is not None:
+            opened.append((keyword, item))
+    return opened
+
+
+def token_span(token) -> Span:
+    return Span(token.line, token.column, token.end_line, token.end_column)
+
+
+# The first word of a line, after its label if it has one: `c1: conv 8 3x3` -> conv.
+FIRST_WORD = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?(?P<word>[A-Za-z_]\w*)")
+
+
+def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a layer written inside the train block, at its line; None for a failing
+    line that is no layer or not in the train block."""
+    from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
+
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    match = None if line is None else FIRST_WORD.match(line)
+    if not blocks or blocks[-1][0].type != "TRAIN" or match is None or \
+            ALIASES.get(match["word"], match["word"]) not in KINDS:
+        return None
+    message, hint = layer_in_train(match["word"], blocks[-1][0].line)
+    first = len(line) - len(line.lstrip()) + 1
+    return SpecError(message, span=Span(exc.line, first, exc.line, len(line.rstrip()) + 1),
+                     hint=hint, file=path)
 
 
 def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:

@@ -19,10 +19,13 @@ from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
 from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
 from cnnspec.ir.training_catalogue import Entry, Key
+from cnnspec.kinds import ALIASES as LAYER_ALIASES
+from cnnspec.kinds import KINDS as LAYER_KINDS
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
+from cnnspec.lang.syntax_errors import layer_in_train
 
 
 def _path(value: Value, what: str) -> str:
@@ -182,12 +185,18 @@ KEY_ALIASES = catalogue.KEY_ALIASES
 
 
 def read_training(settings: list[Setting], errors: list[SpecError],
-                  spans: dict[tuple[str, str | None], Span]) -> dict:
-    """The full training object; mistakes are appended to ``errors``, spans recorded."""
+                  spans: dict[tuple[str, str | None], Span], opened: int | None = None) -> dict:
+    """The full training object; mistakes are appended to ``errors``, spans recorded.
+    ``opened``: the line of `train {`, for a layer written inside the block."""
     training = copy.deepcopy(DEFAULTS)
     seen: dict[str, Setting] = {}
     for setting in settings:
         key = KEY_ALIASES.get(setting.key, setting.key)
+        if key not in READERS and LAYER_ALIASES.get(setting.key, setting.key) in LAYER_KINDS:
+            # `dropout 0.5`, `dense 10`: a layer that reads as a setting with one value
+            message, hint = layer_in_train(setting.key, opened)
+            errors.append(SpecError(message, span=setting.span, hint=hint))
+            continue
         if key not in READERS:
             errors.append(SpecError(
                 f"unknown training setting '{setting.key}'", span=setting.key_span,
