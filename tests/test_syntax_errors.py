@@ -9,6 +9,7 @@ import pytest
 
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import parse, parse_init
+from cnnspec.lang.parser import parse_tree
 from cnnspec.lang.syntax_errors import CATALOGUE
 
 
@@ -78,6 +79,17 @@ CASES = [
     ("input 1x8x8\nflatten\ntrain {\n  dropout 0.5\n}\n", "^'dropout' is a layer", 4, 3,
      "^move this line above `train {` \\(line 3\\)"),
     ("input 1x8x8\nflatten\ntrain {\n  dense 10\n}\n", "^'dense' is a layer", 4, 3, "line 3"),
+    # a list written without its brackets, for a key that takes a list
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  augment crop(2), flip\n}\n",
+     "^the values of 'augment' are a list, written in brackets$", 5, 11,
+     "^write `augment \\[crop\\(2\\), flip\\]`$"),
+    ("input 1x8x8\nflatten\ndense 3\ntrain {\n  class_weights 1, 2, 3  # rare\n}\n",
+     "^the values of 'class_weights' are a list", 5, 17, "^write `class_weights \\[1, 2, 3\\]`$"),
+    # ... but not where the comma parts two settings, or for a key of one value
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  augment flip, lr 0.1\n}\n",
+     "^training settings are written one to a line", 5, 15, None),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd, adam\n}\n",
+     "^training settings are written one to a line", 5, 16, None),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
@@ -645,3 +657,12 @@ def test_a_long_word_on_a_failing_line_is_read_in_one_pass():
     text = "input 1x8x8\nadd " + "s" * 60 + " t (\n"
     with pytest.raises(SpecError, match="^unexpected end of file"):
         parse(text)
+
+
+@pytest.mark.parametrize("line", ["augment crop(2), flip", "augment shift(2), flip,",
+                                  "class_weights 1, 2, 3  # rare"])
+def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
+    text = "input 1x8x8\nflatten\ndense 3\ntrain {\n  %s\n}\n"
+    err = error_of(text % line)
+    fixed = re.match(r"write `(.*)`$", err.hint)[1]
+    parse_tree(text % fixed)  # no syntax error now

@@ -440,6 +440,11 @@ class Key:
     words: str = ""
     aliases: tuple[str, ...] = ()
 
+    @property
+    def takes_list(self) -> bool:
+        """Whether the key's value is written as a list in brackets (augment, class_weights)."""
+        return self.many or (self.arg is not None and self.arg.type in LISTS)
+
 
 # The most parts a batch runs as (the `cores` setting): each part is a process of its own.
 MAX_CORES = 64

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.datasets import DATASETS, canonical_name
+from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
 from cnnspec.lang.standalone import (
     Lark,
@@ -406,6 +407,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     layer = _layer_in_train(exc, text, path) if start == "start" else None
     if layer is not None:  # before the catalogue: `c1: conv 8 3x3` is no setting with a ':'
         return layer
+    listed = _list_without_brackets(exc, text, path) if start == "start" else None
+    if listed is not None:  # before the catalogue: these commas are no two settings' line
+        return listed
     problem = _capital_x(exc, text) or _quote_problem(exc, text)
     if problem is not None:
         return SpecError(problem[0], span=span, hint=problem[1], file=path)
@@ -466,6 +470,33 @@ def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecEr
     first = len(line) - len(line.lstrip()) + 1
     return SpecError(message, span=Span(exc.line, first, exc.line, len(line.rstrip()) + 1),
                      hint=hint, file=path)
+
+
+# A training setting's line: the key, its value, a comment.
+SETTING_LINE = re.compile(r"(?P<indent>\s*)(?P<key>[A-Za-z_]\w*)\s+(?P<value>[^#]*?)\s*(#.*)?$")
+
+
+def _list_without_brackets(exc: UnexpectedInput, text: str,
+                           path: str | None) -> SpecError | None:
+    """The error for a list written without its brackets (`augment crop(2), flip`) for a key
+    that takes a list; None for any other comma (`epochs 10, lr 0.1` is two settings)."""
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    match = None if line is None else SETTING_LINE.match(line)
+    if _failure_kind(exc) != "COMMA" or not blocks or blocks[-1][0].type != "TRAIN" or \
+            match is None:
+        key = None
+    else:
+        key = KEYS.get(KEY_ALIASES.get(match["key"], match["key"]))
+    items = match["value"].rstrip(",").rstrip() if match else ""
+    # two words apart with no comma between, outside parentheses: another setting follows
+    # on the line (`augment flip, lr 0.1`), which brackets would not mend
+    if key is None or not key.takes_list or re.search(r"\w\s+\w", re.sub(r"\([^()]*\)", "", items)):
+        return None
+    return SpecError(f"the values of '{match['key']}' are a list, written in brackets",
+                     span=Span(exc.line, match.start("value") + 1, exc.line,
+                               match.end("value") + 1),
+                     hint=f"write `{match['key']} [{items}]`", file=path)
 
 
 def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
