@@ -428,6 +428,11 @@ def test_an_unnamed_nested_block_is_numbered_in_its_block():
      "  add(c, in)\n}\n"), "6:7", "undefined layer 'c'"),
     ("input 1x8x8\nrepeat 2 as a {\n  repeat 2 as b {\n    c: relu\n    c: relu\n  }\n}\n",
      "5:5", "duplicate layer name 'c'"),
+    # an empty block repeats nothing: it was meant to hold something
+    ("input 1x8x8\nrepeat 2 as r {\n}\nflatten\ndense 10\n", "2:1",
+     "a repeat block with no layers repeats nothing"),
+    ("input 1x8x8\nrepeat 2 as a {\n  relu\n  repeat 3 {\n  }\n}\n", "4:3",
+     "a repeat block with no layers repeats nothing"),
 ])
 def test_nested_repeat_mistakes_are_located_once(text, where, message):
     with pytest.raises(SpecError) as info:

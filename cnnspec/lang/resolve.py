@@ -299,6 +299,15 @@ class Resolver:
         count = self._repeat_count(stmt, copies)
         if count is None:
             return []
+        if not stmt.layers:  # it would add nothing, and silently: a body was meant
+            end = stmt.name_span or stmt.count.span
+            self._error(SpecError(
+                "a repeat block with no layers repeats nothing",
+                span=Span(stmt.span.line, stmt.span.column, end.end_line or end.line,
+                          end.end_column or end.column),
+                hint="write the layers to repeat between '{' and '}', one to a line, e.g. "
+                     "`conv 16 3x3 pad same relu`, or remove the block"))
+            return []
         block = (outer[-1].prefix if outer else "") + (stmt.name or f"repeat{index}")
         local = self._local_names(stmt.layers)
         labels = frozenset(s.label for s in stmt.layers
