@@ -13,7 +13,7 @@ from cnnspec.check.signal import LIMIT
 from cnnspec.errors import SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import defaults as training_defaults
-from cnnspec.lang import parse_file
+from cnnspec.lang import parse, parse_file
 
 HE = {"name": "he_normal", "mode": "fan_in", "gain": {"nonlinearity": "relu"}}
 GLOROT = {"name": "glorot_uniform", "gain": {"nonlinearity": "linear"}}
@@ -1086,3 +1086,21 @@ def test_two_convs_with_no_activation_between_are_one_linear_map_of_the_reach_wa
     zero = relu(np.zeros(256))[0]
     assert not np.allclose(relu(a * x + b * y)[0] - zero,
                            a * (relu(x)[0] - zero) + b * (relu(y)[0] - zero), atol=1e-6)
+
+
+@pytest.mark.parametrize("after, written, meant", [
+    # used inside the block: the block's own name for it, as the block writes names
+    ("  s: add(a, in)\n}\ngap\n", "a", "a_relu"),
+    # used from after the block: the instance's full name
+    ("  b: relu\n}\ns: add(r_2_a, c0)\ngap\n", "r_2_a", "r_2_a_relu"),
+])
+def test_unused_sugar_in_a_repeat_block_is_named_as_where_it_is_used(after, written, meant):
+    text = ("input 1x8x8\nc0: conv 8 3x3 pad same relu\nrepeat 2 as r {\n"
+            "  a: conv 8 3x3 pad same relu\n" + after + "dense 10\n")
+    warning = next(w for w in check(parse(text)).warnings
+                   if w.message.startswith("layer 'r_2_a_relu' is not used"))
+    assert warning.hint == (f"'{written}' names the layer before its relu; to use the "
+                            f"activated output where '{written}' is used, write '{meant}'")
+    # and the name the hint gives mends it
+    mended = text.replace(f"({written},", f"({meant},")
+    assert not [w for w in check(parse(mended)).warnings if "r_2_a_relu" in w.message]

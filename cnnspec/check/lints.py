@@ -538,8 +538,24 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
     base, end = made[0], chain[-1]
     words = " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
     what = "activated" if KINDS[end["kind"]].is_activation else "normalised"
-    return (f"'{base}' names the layer before its {words}; to use the {what} output where "
-            f"'{base}' is used, write '{end['name']}'")
+    users = [other for other in spec.ir["layers"]
+             if base in other["inputs"] and other is not chain[0]]
+    written = _name_as_written(base, layer.get("group"), users)
+    return (f"'{written}' names the layer before its {words}; to use the {what} output where "
+            f"'{written}' is used, write '{_name_as_written(end['name'], layer.get('group'), users)}'")
+
+
+def _name_as_written(name: str, group: str | None, users: list[dict]) -> str:
+    """``name``, a layer of the repeat block instance ``group``, as the layers ``users`` write
+    it: inside the block (in its instance or a block nested in it) a name means the same
+    instance's layer and is written without the instance's prefix (`a_relu`, not
+    `r_1_a_relu`, which in the block names instance 1's layer from every instance)."""
+    prefix = f"{group}_" if group else None
+    if prefix is None or not name.startswith(prefix) or not users or not all(
+            (user.get("group") or "") + "_" == prefix
+            or (user.get("group") or "").startswith(prefix) for user in users):
+        return name
+    return name[len(prefix):]
 
 
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
