@@ -13,6 +13,12 @@ TAIL = "flatten\ndense 10\n"
 
 # (id, spec text, message fragment, line, column)
 CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
+    # an init from the `default` line that a later layer cannot take: the line named
+    ("default_kernel_on_dense", HEAD + "default weight sobel_x\nconv 4 3x3\n" + TAIL,
+     "(the layer takes its weight init from the `default weight` on line 2)", 5, 1),
+    ("default_literal_on_dense", HEAD + "default weight [[1, 0], [0, 1]]\nconv 4 2x2\n" + TAIL,
+     ("expected a 10x196 matrix (units x inputs) (the layer takes its weight init from the "
+     "`default weight` on line 2)"), 5, 1),
     ("kernel_larger_than_input", HEAD + "conv 4 3x3\nconv 4 7x7\n" + TAIL,
      "7x7 kernel of conv 'conv2' is larger than its input there: 6x6", 3, 8),
     ("dilated_kernel_too_large", HEAD + "conv 4 3x3 dilation 4\n" + TAIL,
@@ -210,3 +216,12 @@ def test_the_hint_of_a_window_too_large_names_what_the_layer_has(layer, smaller)
     err = first_error(HEAD + layer + "\n" + TAIL)
     assert "is larger than its input there" in err.message
     assert err.hint == f"use `pad same`, {smaller} or less stride/pooling before this layer"
+
+
+@pytest.mark.parametrize("default, kernel", [("sobel_x", "3x3"), ("[[1, 0], [0, 1]]", "2x2")])
+def test_a_default_init_a_layer_cannot_take_is_mended_by_the_hint(default, kernel):
+    text = HEAD + f"default weight {default}\nconv 4 {kernel} relu\n" + TAIL
+    hint = first_error(text).hint
+    assert hint.startswith("give this layer an init of its own, e.g. `weight he_normal` at the "
+                           "end of its line")
+    check(parse(text.replace("dense 10", "dense 10 weight he_normal")))  # no error now

@@ -29,8 +29,27 @@ from cnnspec.shapes import shape_text
 
 
 def _relocated(spec: Spec, layer: dict, field: str, err: SpecError) -> SpecError:
-    return spec.error(f"{layer['kind']} '{layer['name']}': {err.message}", layer["name"], field,
-                      hint=err.hint)
+    return init_error(spec, layer, field, err.message, err.hint)
+
+
+def init_error(spec: Spec, layer: dict, field: str, problem: str,
+               hint: str | None) -> SpecError:
+    """The error for ``problem`` with the init in ``layer[field]``, at the layer. An init the
+    layer takes from the `default` line was not written on the layer's line: the message says
+    where it was, and the hint how to keep it off this layer (a hint for writing the init
+    differently would change it for every layer that takes it)."""
+    message = f"{layer['kind']} '{layer['name']}': {problem}"
+    if field not in layer.get("default_inits", ()):
+        return spec.error(message, layer["name"], field, hint=hint)
+    word = field.removesuffix("_init")
+    line = spec.spans.get(("default", field))
+    written = f"the `default {word}` on line {line.line}" if line else f"the default {word}"
+    own = "weight he_normal" if word == "weight" else "bias zeros"
+    return spec.error(f"{message} (the layer takes its {word} init from {written})",
+                      layer["name"], field,
+                      hint=f"give this layer an init of its own, e.g. `{own}` at the end of "
+                           f"its line, or write the default's init on the layers it fits "
+                           f"instead of as the default")
 
 
 def _conv_literal_problem(vshape: tuple[int, ...], weight: tuple[int, ...]) -> str | None:
@@ -68,8 +87,7 @@ def check_literal(spec: Spec, layer: dict, init: dict, shape: tuple[int, ...]) -
         expected = f"expected a {shape_text(shape)} matrix (units x inputs)"
         hint = "a dense weight literal gives every value: one row per unit, one column per input"
     if problem:
-        raise spec.error(f"{layer['kind']} '{layer['name']}': {problem}; {expected}",
-                         layer["name"], "weight_init", hint=hint)
+        raise init_error(spec, layer, "weight_init", f"{problem}; {expected}", hint)
 
 
 def _largest_number(value) -> float | int:

@@ -229,6 +229,9 @@ class Resolver:
                     raise SpecError(f"unknown default '{setting.key}'", span=setting.key_span,
                                     hint=did_you_mean(setting.key, ["weight", "bias"],
                                                       "defaults"))
+                # where a layer's defaulted init came from, for the checker's errors about it
+                # ("default" is a keyword, so no layer is called so)
+                self.spans[("default", f"{setting.key}_init")] = setting.span
             except SpecError as err:
                 self.errors.append(err)
         return weight, bias
