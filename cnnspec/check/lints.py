@@ -749,8 +749,18 @@ def schedule_fit(spec: Spec) -> list[SpecError]:
         f"the step schedule lowers the lr every {counted(schedule['step_size'], 'epoch')}, "
         f"but the run "
         f"has {epochs}: the lr stays {float_text(training['lr'])} throughout",
-        "training", "schedule", severity="warning",
-        hint=f"use a step_size below {epochs}, or `schedule constant` to say so")]
+        "training", "schedule", severity="warning", hint=_step_hint(epochs))]
+
+
+def _step_hint(epochs: int) -> str:
+    """How to make a step schedule step within ``epochs``: a smaller step_size where the
+    catalogue allows one below ``epochs``; else (a one-epoch run: step_size is at least 1) a
+    constant schedule, or enough epochs for the smallest step_size."""
+    least = int(next(a for a in SCHEDULES["step"].args if a.name == "step_size").low)
+    if epochs > least:
+        return f"use a step_size below {epochs}, or `schedule constant` to say so"
+    return (f"a step_size is at least {least}, so a run of {counted(epochs, 'epoch')} never "
+            f"steps: write `schedule constant`, or train for at least {least + 1} epochs")
 
 
 def decay_fit(spec: Spec) -> list[SpecError]:
