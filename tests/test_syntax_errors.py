@@ -90,6 +90,20 @@ CASES = [
      "^training settings are written one to a line", 5, 15, None),
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd, adam\n}\n",
      "^training settings are written one to a line", 5, 16, None),
+    # PyTorch's betas: one argument there, two here; its tuple is read for its values
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer adam(betas=(0.5, 0.99))\n}\n",
+     "^optimizer adam has no parameter 'betas'$", 5, 18,
+     ("^PyTorch's Adam \\(and AdamW\\) takes betas=\\(beta1, beta2\\), one tuple; here each is an "
+     "argument of its own: write `beta1=0.5, beta2=0.99` in its place, as in "
+     "`adam\\(beta1=0.5, beta2=0.99\\)`$")),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer adamw(eps=1e-7, betas=(0.5, 0.99))\n}\n",
+     "^optimizer adamw has no parameter 'betas'$", 5, 29, "`adamw\\(beta1=0.5, beta2=0.99\\)`$"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer adam(betas=0.9)\n}\n",
+     "^optimizer adam has no parameter 'betas'$", 5, 18,
+     "write `beta1=0.9, beta2=0.999` in its place"),
+    # another argument given a tuple keeps the plain message
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd(momentum=(0.5, 0.99))\n}\n",
+     "^unexpected '\\('", 5, 26, None),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
@@ -666,3 +680,14 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     err = error_of(text % line)
     fixed = re.match(r"write `(.*)`$", err.hint)[1]
     parse_tree(text % fixed)  # no syntax error now
+
+
+@pytest.mark.parametrize("written", ["betas=(0.5, 0.99)", "eps=1e-7, betas=(0.5, 0.99)",
+                                     "betas=0.9"])
+def test_pytorchs_betas_is_mended_by_its_hint(written):
+    text = "input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer adam(%s)\n}\n"
+    err = error_of(text % written)
+    instead = re.search(r"write `(.*?)` in its place", err.hint)[1]
+    mended = re.sub(r"betas=(\([^()]*\)|[0-9.]+)", instead, written)
+    training = parse(text % mended).ir["training"]
+    assert training["optimizer"]["beta1"] == (0.9 if written == "betas=0.9" else 0.5)

@@ -464,3 +464,12 @@ def test_another_librarys_name_for_a_transform_gets_ours_in_an_ir():
         _check(ir)
     assert [e.message for e in info.value.errors] == ["unknown transform 'RandomHorizontalFlip'"]
     assert info.value.errors[0].hint == hint
+
+
+def test_each_foreign_argument_names_arguments_of_its_entry():
+    """Another library's argument (PyTorch's betas) is answered with ours: they must exist."""
+    for key in catalogue.KEYS.values():
+        for entry in (key.catalogue or {}).values():
+            for foreign in entry.foreign_args:
+                assert foreign.name not in entry.defaults
+                assert set(foreign.here) <= set(entry.defaults), (entry.name, foreign.name)

@@ -164,6 +164,27 @@ class Arg:
 
 
 @dataclass(frozen=True)
+class ForeignArg:
+    """An argument another library gives an entry, and the arguments it is here: PyTorch's
+    Adam takes ``betas=(b1, b2)``, whose values are ``beta1`` and ``beta2`` here. Answered with
+    the call rewritten, where a spelling guess offered ``beta2`` alone."""
+
+    name: str
+    there: str  # whose argument it is, e.g. "PyTorch's Adam"
+    here: tuple[str, ...]
+
+    def hint(self, entry: Entry, values: list[str] | None = None) -> str:
+        """How to write ``entry``'s call with the values ``values`` (those given to the foreign
+        argument, in order; the entry's defaults where they are not one for each)."""
+        if values is None or len(values) != len(self.here):
+            values = [float_text(entry.defaults[name]) for name in self.here]
+        written = ", ".join(f"{name}={value}" for name, value in zip(self.here, values))
+        return (f"{self.there} takes {self.name}=({', '.join(self.here)}), one tuple; here "
+                f"each is an argument of its own: write `{written}` in its place, as in "
+                f"`{entry.name}({written})`")
+
+
+@dataclass(frozen=True)
 class Entry:
     """One name a training key may take: an optimizer, a schedule, a preprocessing or a loss.
 
@@ -178,7 +199,8 @@ class Entry:
     another loss). ``foreign``: for an entry written as a bare word (a preprocessing, a loss),
     other libraries' names for it, each with what it is there (``normalize``: torchvision's
     ``Normalize``), answered by :func:`name_hints`, where a spelling guess would list our names
-    and leave the user to guess which is theirs.
+    and leave the user to guess which is theirs. ``foreign_args``: other libraries' arguments
+    of the entry (:class:`ForeignArg`).
     """
 
     name: str
@@ -189,6 +211,7 @@ class Entry:
     state_arrays: Callable[[dict], int] | None = None
     settings: tuple[str, ...] = ()
     foreign: tuple[tuple[str, str], ...] = ()
+    foreign_args: tuple[ForeignArg, ...] = ()
     # An optimizer whose weight decay takes lr · weight_decay of each weight away every step:
     # SGD's L2 term joins the gradient as it is, AdamW shrinks the weights by it (Loshchilov
     # & Hutter 2019). Adam's, RMSprop's and Adagrad's L2 term is divided by the gradients'
@@ -238,6 +261,10 @@ ADAM_ARGS = (Arg("beta1", "number", 0.9, BETA_HINT, 0, 1, high_open=True),
              Arg("amsgrad", "bool", False, "true for AMSGrad: divide by the largest second "
                  "moment seen so far (Reddi et al. 2018)"))
 
+# torch.optim.Adam(betas=(0.9, 0.999)) and AdamW's: one tuple for the two decay rates
+ADAM_FOREIGN = (ForeignArg("betas", "PyTorch's Adam (and AdamW)", ("beta1", "beta2")),)
+
+
 def _adam_state_arrays(args: dict) -> int:
     """The two moment estimates, and AMSGrad's largest second moment."""
     return 2 + int(args["amsgrad"])
@@ -255,11 +282,12 @@ OPTIMIZERS: dict[str, Entry] = {entry.name: entry for entry in (
           plain_decay=True),
     Entry("adam", "Adam with bias correction, Kingma & Ba 2015, and AMSGrad's maximum of the "
           "second moments (Reddi et al. 2018) with `amsgrad=true`, as `torch.optim.Adam`",
-          "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays),
+          "cnnspec.engine.optim.Adam", ADAM_ARGS, state_arrays=_adam_state_arrays,
+          foreign_args=ADAM_FOREIGN),
     Entry("adamw", "Adam with decoupled weight decay (`weight_decay` shrinks the weights by "
           "lr · weight_decay each step instead of joining the gradient), Loshchilov & Hutter "
           "2019, as `torch.optim.AdamW`", "cnnspec.engine.optim.AdamW", ADAM_ARGS,
-          state_arrays=_adam_state_arrays, plain_decay=True),
+          state_arrays=_adam_state_arrays, plain_decay=True, foreign_args=ADAM_FOREIGN),
     Entry("rmsprop", "RMSprop: each step divided by a running root mean square of the "
           "gradients (`centered`: by their running standard deviation), with optional "
           "momentum, as `torch.optim.RMSprop`", "cnnspec.engine.optim.RMSprop",

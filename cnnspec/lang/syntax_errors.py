@@ -410,6 +410,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     listed = _list_without_brackets(exc, text, path) if start == "start" else None
     if listed is not None:  # before the catalogue: these commas are no two settings' line
         return listed
+    tupled = _foreign_tuple(exc, text, path) if start == "start" else None
+    if tupled is not None:
+        return tupled
     problem = _capital_x(exc, text) or _quote_problem(exc, text)
     if problem is not None:
         return SpecError(problem[0], span=span, hint=problem[1], file=path)
@@ -497,6 +500,32 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
                      span=Span(exc.line, match.start("value") + 1, exc.line,
                                match.end("value") + 1),
                      hint=f"write `{match['key']} [{items}]`", file=path)
+
+
+# A training setting's call cut short at an argument's '(': `optimizer adam(eps=1e-8, betas=`.
+TUPLE_ARGUMENT = re.compile(r"\s*(?P<key>\w+)\s+(?P<call>\w+)\((?:[^()]*,)?\s*"
+                            r"(?P<arg>\w+)\s*=\s*$")
+
+
+def _foreign_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for another library's tuple-valued argument of a training setting's call
+    (PyTorch's ``adam(betas=(0.9, 0.999))``), which the language reads no tuple of: at the
+    argument, with its values given to the arguments they are here; None for any other '('."""
+    line = _failing_line(exc, text)
+    if _failure_kind(exc) != "LPAR" or line is None:
+        return None
+    match = TUPLE_ARGUMENT.match(line[:exc.column - 1])
+    key = None if match is None else KEYS.get(KEY_ALIASES.get(match["key"], match["key"]))
+    entry = None if key is None or key.catalogue is None else key.catalogue.get(match["call"])
+    foreign = None if entry is None else next(
+        (f for f in entry.foreign_args if f.name == match["arg"]), None)
+    if foreign is None:
+        return None
+    values = re.match(r"\(([^()]*)\)", line[exc.column - 1:])
+    written = None if values is None else [v.strip() for v in values[1].split(",")]
+    return SpecError(f"{key.words} {entry.name} has no parameter '{foreign.name}'",
+                     span=Span(exc.line, match.start("arg") + 1, exc.line, match.end("arg") + 1),
+                     hint=foreign.hint(entry, written), file=path)
 
 
 def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:

@@ -112,9 +112,11 @@ DEFAULTS = catalogue.defaults()
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
            check: Callable[[Word | Call, dict], None] | None = None,
-           foreign: dict[str, str] | None = None) -> Callable[[Value, str], dict]:
+           foreign: dict[str, str] | None = None,
+           entries: dict[str, Entry] | None = None) -> Callable[[Value, str], dict]:
     """A reader for `name` or `name(args)` among ``catalogue``; ``foreign``: the hint for each
-    name another library gives one of them (lower case, :func:`catalogue.name_hints`)."""
+    name another library gives one of them (lower case, :func:`catalogue.name_hints`);
+    ``entries``: the catalogue's entries, whose ``foreign_args`` are answered."""
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
@@ -128,12 +130,24 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
                             hint=(foreign or {}).get(value.name.lower())
                             or did_you_mean(value.name, catalogue, what + "s", aliases))
         _refuse_settings_as_arguments(value, catalogue[name], what)
+        if entries is not None:
+            _refuse_foreign_args(value, entries[name], what)
         settings = bind(value, catalogue[name], f"{what} {value.name}")
         if check is not None:
             check(value, settings)
         return {"name": name, **settings}
 
     return reader
+
+
+def _refuse_foreign_args(value: Word | Call, entry: Entry, what: str) -> None:
+    """Stop at an argument another library gives ``entry`` (PyTorch's ``betas=``), with the
+    arguments it is here and the values written given to them."""
+    for kwarg in value.kwargs if isinstance(value, Call) else []:
+        foreign = next((f for f in entry.foreign_args if f.name == kwarg.name), None)
+        if foreign is not None:
+            raise SpecError(f"{what} {value.name} has no parameter '{kwarg.name}'",
+                            span=kwarg.name_span, hint=foreign.hint(entry))
 
 
 def _refuse_settings_as_arguments(value: Word | Call, params: list[Param], what: str) -> None:
@@ -161,9 +175,9 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
         return value_reader(key.arg)
     hints = catalogue.name_hints(key.catalogue)
     if key.many:
-        return _many(_named(CALLS[key.name], key.words, foreign=hints))
+        return _many(_named(CALLS[key.name], key.words, foreign=hints, entries=key.catalogue))
     if key.objects:
-        return _named(CALLS[key.name], key.words, foreign=hints)
+        return _named(CALLS[key.name], key.words, foreign=hints, entries=key.catalogue)
     return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints)
 
 
