@@ -69,8 +69,9 @@ def plot_phase(report, out_png) -> Path:
     # under the map: inside it, the legends hid measured points (those at sigma_b 0 under
     # the grey region's, at the chaotic end of a ReLU net's map)
     figure.legend_below(fig, ax, columns=3)
-    ax.set_title(f"{report.spec_name}: {report.nonlinearity}, {report.depth} hidden layers "
-                 f"(fan_in {report.fan_in}): order-to-chaos phase diagram", fontsize=10)
+    figure.figure_title(fig, f"{report.spec_name}: {report.nonlinearity}, {report.depth} "
+                        f"hidden layers (fan_in {report.fan_in}): order-to-chaos phase diagram",
+                        fontsize=10)
     return figure.save_png(fig, out_png)
 
 
@@ -115,6 +116,6 @@ def plot_jacobian(report, out_png) -> Path:
     ax.set_ylabel("count")
     # under the histogram: inside, Matplotlib's "best" place covered one of the spectra
     figure.legend_below(fig, ax, columns=1)
-    ax.set_title(f"{report.spec_name}: Jacobian to '{report.layer}' at init "
-                 f"({report.method})", fontsize=10)
+    figure.figure_title(fig, f"{report.spec_name}: Jacobian to '{report.layer}' at init "
+                        f"({report.method})", fontsize=10)
     return figure.save_png(fig, out_png)
