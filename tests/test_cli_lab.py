@@ -231,6 +231,65 @@ def test_an_init_text_the_layers_cannot_hold_names_its_option(tmp_path, capsys, 
     assert "the weight init writes 1e39, beyond float32's range" in err and "--set" not in err
 
 
+OWN_INITS = """input 1x8x8
+c1: conv 4 3x3 pad same weight he_normal relu
+c2: conv 6 3x3 stride 2 %s relu
+flatten
+fc: dense 10 weight he_normal(mode=fan_out)
+"""
+
+
+@pytest.mark.parametrize("argv", [
+    ["init-report", "{spec}", "--init", "he_normal", "--init", "normal(0, 0.01)"],
+    ["init-report", "{spec}", "--init", "he_normal", "--jacobian"],
+    ["init-report", "{spec}", "--init", "he_normal", "--phase"],
+    ["compare", "{spec}", "--init", "he_normal", "--init", "normal(0, 0.01)", "--epochs", "1",
+     "--out", "{out}"],
+])
+def test_an_init_option_that_would_change_nothing_is_refused(tmp_path, capsys, argv):
+    """Every layer names its own weight init: --init, which replaces only the default one,
+    gave identical tables under different headings, and compare trained one run for two."""
+    spec = tmp_path / "own.cnn"
+    spec.write_text(OWN_INITS % "weight glorot_uniform")
+    out = tmp_path / "runs"
+    code = main([a.format(spec=spec, out=out) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith('--init "he_normal": error: would change nothing: it replaces the '
+                          "default weight init, and every layer with weights names its own "
+                          "(c1, c2, fc)\n")
+    assert "hint: drop `weight ...` from the layers it should set: a layer without one takes " \
+           "the default weight init" in err
+    assert not out.exists()
+
+
+def test_a_swept_default_init_that_would_change_nothing_is_refused(tmp_path, capsys):
+    spec = tmp_path / "own.cnn"
+    spec.write_text(OWN_INITS % "weight glorot_uniform")
+    assert main(["sweep", str(spec), "--set", "init=he_normal,glorot_normal", "--epochs", "1",
+                 "--out", str(tmp_path / "runs")]) == 2
+    assert capsys.readouterr().err.startswith(
+        '--set "init=he_normal,glorot_normal": error: would change nothing')
+
+
+def test_init_report_says_which_layers_an_init_sets_where_some_keep_their_own(tmp_path,
+                                                                              capsys):
+    spec = tmp_path / "part.cnn"
+    spec.write_text(OWN_INITS % "")
+    assert main(["init-report", str(spec), "--init", "normal(0, 0.01)", "--input", "gaussian",
+                 "--batch", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == ("init normal(0, 0.01) (input std 0.951): sets the weights of c2; "
+                        "c1, fc name their own")
+    assert main(["init-report", str(spec), "--init", "normal(0, 0.01)", "--input", "gaussian",
+                 "--batch", "2", "--format", "json"]) == 0
+    variant = json.loads(capsys.readouterr().out)["variants"][0]
+    assert (variant["init_sets"], variant["init_keeps"]) == (["c2"], ["c1", "fc"])
+    # the spec as written sets nothing
+    assert main(["init-report", str(spec), "--input", "gaussian", "--batch", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[2].startswith("init spec (input std")
+
+
 @pytest.mark.parametrize("command", ["init-report", "compare"])
 def test_a_missing_spec_reads_as_everywhere_else(tmp_path, capsys, command):
     """With or without --init, a wrong path is a usage error naming the file, no traceback."""

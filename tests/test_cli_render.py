@@ -114,7 +114,9 @@ def test_filters_side_channels(run_dir, tmp_path):
 @pytest.mark.parametrize("layer,expected,code", [
     ("lerned", "did you mean learned?", 2),  # no such layer: a mistake in what was asked
     ("fc", "dense layer, not a conv layer", 2),
-    ("xk,conv2", "differ", 1),  # two real layers that one grid cannot hold
+    # two real layers that one grid cannot hold: what was asked cannot be drawn (it exited 1,
+    # as a failure of the run)
+    ("xk,conv2", "their kernels (in x kh x kw) differ: xk 1x3x3, conv2 8x3x3", 2),
     # these two drew the first conv layer, and xk's kernels twice, and exited 0
     ("", "--layer '' names no layer", 2),
     ("xk, learned,xk", "--layer names 'xk' twice", 2),

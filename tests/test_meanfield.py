@@ -274,3 +274,72 @@ def test_the_phase_tables_write_numbers_as_a_spec_writes_them():
     assert grid[1].split()[-2:] == ["1e39/2e-7", "1.5/1.25"]
     # the columns stay 14 characters wide, right-aligned
     assert len({len(line) for line in grid}) == 1
+
+
+STRIDED = """model strided
+input 16x16x16
+default weight he_normal, bias zeros
+a1: conv 16 3x3 pad same tanh
+a2: conv 16 3x3 pad same tanh
+s: conv 16 3x3 stride %d pad same tanh
+b1: conv 16 3x3 pad same tanh
+b2: conv 16 3x3 pad same tanh
+flatten
+head: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+
+
+def test_a_strided_layer_in_the_chain_is_measured_per_unit_and_noted(tmp_path, capsys):
+    """A stride-2 conv has a quarter of the units of the layer before, each reading fan_in
+    inputs: the perturbation's squared norm summed over its units read chi_1 / 4 there (the
+    measured chi_1 of this 5-layer chain was about 0.66 of the theory's); per unit it agrees
+    with the same net at stride 1 and with the theory, and the table says the theory assumes
+    stride 1."""
+    reports = []
+    for stride in (2, 1):
+        path = tmp_path / f"stride{stride}.cnn"
+        path.write_text(STRIDED % stride)
+        reports.append(phase_report(path, grid=(2, 2), theory_grid=(4, 3)))
+    strided, plain = reports
+    assert strided.strided == ["s"] and plain.strided == []
+    for a, b in zip(strided.measured, plain.measured):
+        assert a.chi_1 == pytest.approx(b.chi_1, rel=0.05)
+        assert a.chi_1 == pytest.approx(a.chi_1_theory, rel=0.15)
+    path = tmp_path / "stride2.cnn"
+    assert main(["init-report", str(path), "--phase", "--grid", "2x2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("note: 1 hidden layer with a stride above 1 (s): the theory "
+                               "(Poole et al. 2016; Xiao et al. 2018 for CNNs) assumes stride 1")
+    assert main(["init-report", str(tmp_path / "stride1.cnn"), "--phase", "--grid", "2x2",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strided_layers"] == []
+
+
+def test_measured_points_on_the_grids_edges_are_drawn_whole(wide, tmp_path, monkeypatch):
+    """The measured grid's ends are the map's: its corner and edge points sat on the axes'
+    frame, which cut their markers in half. The axes reach half a heat-map cell beyond."""
+    from cnnspec.lab.critical_plots import plot_phase
+    from cnnspec.render import figure
+
+    report = phase_report(wide, grid=(3, 2), theory_grid=(6, 3))
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_phase(report, tmp_path / "phase.png")
+    ax = drawn[0].axes[0]
+    ax.figure.canvas.draw()
+    frame = ax.get_window_extent(ax.figure.canvas.get_renderer())
+    points = [c for c in ax.collections if c.get_offsets().shape[0] == 1
+              and c.get_edgecolor().size and c.get_label().startswith("_")]
+    measured = [c for c in points if tuple(c.get_offsets()[0]) in
+                {(p.sigma_w, p.sigma_b) for p in report.measured}]
+    assert len(measured) == len(report.measured)
+    for marker in measured:
+        # (Matplotlib gives no extent of a one-point scatter: its centre and half its size)
+        x, y = ax.transData.transform(marker.get_offsets()[0])
+        half = (np.sqrt(marker.get_sizes()[0]) / 2 + marker.get_linewidth()[0]) * \
+            ax.figure.dpi / 72
+        assert frame.x0 <= x - half and x + half <= frame.x1, marker.get_offsets()
+        assert frame.y0 <= y - half and y + half <= frame.y1, marker.get_offsets()

@@ -543,3 +543,99 @@ def test_a_filled_title_leaves_no_word_alone_and_no_line_too_wide():
     lines = balanced_fill(text, 70).split("\n")
     assert len(lines) == 3 and all(len(line) <= 70 for line in lines)
     assert min(map(len, lines)) > 0.8 * max(map(len, lines))
+
+
+# ---- titles fit the figure ------------------------------------------------------------------
+
+LONG_TITLE = ("deep_tanh200_with_a_long_name: Jacobian to 'body_200_conv_tanh' at init (estimated "
+              "from 64 random orthonormal directions of 256 outputs); conv_alpha_first, init "
+              "glorot_uniform, conv_beta_second, init he_normal, conv_gamma_third, init "
+              "orthogonal")
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures written as PNGs, whichever module drew them."""
+    from matplotlib.figure import Figure
+
+    figures, savefig = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda self, *a, **k: figures.append(self) or savefig(self, *a, **k))
+    return figures
+
+
+def assert_titles_fit(fig) -> None:
+    """Every title of ``fig`` (the figure's, each panel's) lies within its width."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    titles = [fig._suptitle, *(ax.title for ax in fig.axes)]
+    shown = [t for t in titles if t is not None and t.get_text()]
+    assert shown
+    for title in shown:
+        box = title.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.width, title.get_text()
+
+
+def _jacobian(out, title):
+    from cnnspec.lab.critical_plots import plot_jacobian
+    from cnnspec.lab.jacobian import JacobianReport, JacobianVariant
+
+    spec, _, method = title.partition(": ")
+    variants = [JacobianVariant(label, list(np.geomspace(1e-3, 10, 64)))
+                for label in ("delta_orthogonal(gain=1)", "glorot_normal", "he_normal")]
+    return plot_jacobian(JacobianReport(spec, "body_200_conv_tanh", method, 4, variants), out)
+
+
+def _depth(out, title):
+    from cnnspec.lab.plots import plot_depth_profile
+    from cnnspec.lab.stats import LayerStats
+
+    layers = [LayerStats(f"c{i}", "conv", 0.0, 1.0, 1.0, None, None, None, 0.1, None)
+              for i in range(3)]
+    return plot_depth_profile([("he_normal", layers)], out, title=title)
+
+
+def _learning(out, title):
+    from cnnspec.lab.plots import plot_learning_curves
+
+    return plot_learning_curves({"he_normal": [_metrics(), _metrics()]}, out, title=title)
+
+
+def _filters(out, title):
+    from cnnspec.render.filters import plot_filters
+
+    weights = np.random.default_rng(0).standard_normal((12, 4, 3, 3))
+    return plot_filters(weights, out, initial=weights * 0.9, title=title)
+
+
+def _features(out, title):
+    return plot_features(np.zeros((1, 8, 8)), {"c": np.zeros((4, 8, 8))}, out, title=title)
+
+
+def _augmented(out, title):
+    from cnnspec.render.augment_grid import plot_augmented
+
+    images = [[np.zeros((1, 8, 8))] * 2 for _ in range(2)]
+    return plot_augmented(images, images, ["zero", "one"], out, title=title)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda out, title: plot_curves(_metrics(), out, title=title), _jacobian, _depth,
+    _learning, _filters, _features, _augmented,
+], ids=["curves", "jacobian", "depth", "learning", "filters", "features", "augmented"])
+def test_long_titles_are_wrapped_within_the_figure(draw, drawn, tmp_path):
+    """A title longer than the figure was cut off at both sides (the Jacobian's read "eep_tanh200:
+    Jacobian ... of 256 ou", the filters' of several layers lost their names): every picture
+    wraps its titles through one helper."""
+    draw(tmp_path / "t.png", LONG_TITLE)
+    assert_titles_fit(drawn[-1])
+    assert " ".join(drawn[-1]._suptitle.get_text().split()).startswith(
+        " ".join(LONG_TITLE.replace(";", "").split()[:3]))
+
+
+def test_every_figure_title_is_made_by_the_figure_helper():
+    """One place wraps titles: a module calling Matplotlib's suptitle itself would not."""
+    package = Path(__file__).resolve().parent.parent / "cnnspec"
+    callers = [path.relative_to(package).as_posix() for path in package.rglob("*.py")
+               if "suptitle(" in path.read_text() and path.name != "figure.py"]
+    assert callers == []

@@ -103,8 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="--jacobian: the layer whose output ends the Jacobian (default: "
                         "the last layer with a feature map, else the last hidden layer)")
     parser.add_argument("--rows", type=positive_int, metavar="K",
-                        help="--jacobian: exact up to K output units, else K random "
-                        f"orthonormal output directions (default {ROWS})")
+                        help="--jacobian: exact up to K output units, else estimated from K "
+                        "random orthonormal output directions: the mean sigma^2 unbiased, the "
+                        f"quantiles approximate (default {ROWS})")
 
 
 # The options of each mode (mode's flag -> option -> its attribute): given without the mode

@@ -43,9 +43,10 @@ def plot_phase(report, out_png) -> Path:
                 label="χ₁ = 1, measured on this network")
     for p in report.measured:
         chaotic = np.isfinite(p.chi_1) and p.chi_1 > 1
+        # above the axes' frame (zorder 2.5), which cut the markers on its edges in half
         ax.scatter(p.sigma_w, p.sigma_b, marker="^" if chaotic else "o", s=22,
                    facecolor="orange" if chaotic else "none", edgecolor="orange", lw=1,
-                   clip_on=False)  # the grid's corners lie on the axes' edges
+                   clip_on=False, zorder=3)
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
                label="measured χ₁ < 1 (ordered)")
     ax.scatter([], [], marker="^", color="orange", label="measured χ₁ > 1 (chaotic)")
@@ -64,13 +65,18 @@ def plot_phase(report, out_png) -> Path:
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
     ax.set_xlabel("σ_w  (weight variance = σ_w² / fan_in)")
     ax.set_ylabel("σ_b  (bias std)")
-    ax.set_xlim(sw[0], sw[-1])
-    ax.set_ylim(sb[0] - 0.03, sb[-1])
+    # The heat map's whole cells: "nearest" shading centres a cell on each grid point, so the
+    # axes reach half a cell beyond the outer points, and the measured points on the grid's
+    # edges (the measured span's ends are the theory's) are drawn whole inside the frame.
+    half_w, half_b = (sw[1] - sw[0]) / 2, (sb[1] - sb[0]) / 2
+    ax.set_xlim(sw[0] - half_w, sw[-1] + half_w)
+    ax.set_ylim(sb[0] - half_b, sb[-1] + half_b)
     # under the map: inside it, the legends hid measured points (those at sigma_b 0 under
     # the grey region's, at the chaotic end of a ReLU net's map)
     figure.legend_below(fig, ax, columns=3)
-    ax.set_title(f"{report.spec_name}: {report.nonlinearity}, {report.depth} hidden layers "
-                 f"(fan_in {report.fan_in}): order-to-chaos phase diagram", fontsize=10)
+    figure.figure_title(fig, f"{report.spec_name}: {report.nonlinearity}, {report.depth} "
+                        f"hidden layers (fan_in {report.fan_in}): order-to-chaos phase diagram",
+                        fontsize=10)
     return figure.save_png(fig, out_png)
 
 
@@ -115,6 +121,6 @@ def plot_jacobian(report, out_png) -> Path:
     ax.set_ylabel("count")
     # under the histogram: inside, Matplotlib's "best" place covered one of the spectra
     figure.legend_below(fig, ax, columns=1)
-    ax.set_title(f"{report.spec_name}: Jacobian to '{report.layer}' at init "
-                 f"({report.method})", fontsize=10)
+    figure.figure_title(fig, f"{report.spec_name}: Jacobian to '{report.layer}' at init "
+                        f"({report.method})", fontsize=10)
     return figure.save_png(fig, out_png)

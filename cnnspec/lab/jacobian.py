@@ -15,12 +15,20 @@ the output space gives one row ``u^T J``:
 
 - exact, when ``M <= rows``: ``u`` runs over the ``M`` unit vectors (batched, every copy of
   the input in one forward and one backward pass), giving ``J`` itself;
-- estimated otherwise: ``u`` runs over ``rows`` orthonormal directions ``U`` drawn uniformly
-  (Haar), giving ``U^T J``. Its squared singular values average ``||J||_F^2 / M`` in
-  expectation (``E[U U^T] = (rows / M) I``): the mean squared singular value of ``J`` over its
-  ``M`` output directions is unbiased. By Cauchy interlacing they lie within the range of ``J``'s,
-  so the estimate's spread is a lower bound of the true one; an isometry (``J J^T = I``) gives
-  exactly 1s.
+- estimated otherwise: ``u`` runs over ``K = rows`` orthonormal directions ``U`` drawn
+  uniformly (Haar), giving ``U^T J`` (K, D). Since ``E[U U^T] = (K / M) I``, ``(M / K)
+  ||U^T J||_F^2`` is an unbiased estimate of ``||J||_F^2`` (the Hutchinson-style trace
+  estimate of ``tr(J J^T)``), and the mean squared singular value of ``J``, over its
+  ``min(M, D)`` singular values, is ``||J||_F^2 / min(M, D)``. ``U^T J`` has ``min(K, D)``
+  singular values, so each squared one is scaled by :func:`estimate_scale`, ``(M / K)
+  min(K, D) / min(M, D)``, for their mean to be that estimate. Unscaled, the mean was low by
+  ``K / M`` wherever ``D < M`` (deep_tanh200: D = 64 inputs, M = 256 outputs).
+  Their quantiles cannot be made unbiased this way (:func:`quantiles_note`): where ``M <= D``
+  the scale is 1 and the values, those of a random compression of ``J J^T``, lie within the
+  range of ``J``'s by Cauchy interlacing, so the spread is a lower bound and an isometry
+  (``J J^T = I``) gives exactly 1s; where ``D < M`` they are those of the sketch ``(M / K) J^T
+  U U^T J`` of ``J^T J``, whose sampling noise spreads them (most at the low end, and the more
+  the nearer K is to D), so the spread is then no bound either way.
 
 Singular values are pooled over a few inputs (``J`` depends on the input through the
 nonlinearities).
@@ -126,6 +134,27 @@ def output_directions(m: int, rows: int, rng: np.random.Generator) -> np.ndarray
     return q * np.sign(np.diag(r))
 
 
+def estimate_scale(m: int, d: int, k: int) -> float:
+    """The factor that makes the mean of the ``min(K, D)`` squared singular values of ``U^T J``
+    (``U`` ``K`` Haar orthonormal directions of the ``M`` outputs, ``D`` inputs) an unbiased
+    estimate of ``J``'s mean squared singular value ``||J||_F^2 / min(M, D)``: ``E ||U^T
+    J||_F^2 = (K / M) ||J||_F^2``, so the factor is ``(M / K) min(K, D) / min(M, D)`` (1 where
+    ``K <= M <= D``)."""
+    return (m / k) * min(k, d) / min(m, d)
+
+
+def quantiles_note(m: int, d: int, k: int) -> str | None:
+    """What the quantiles of an estimate from ``k`` directions are (None when exact: ``m <=
+    k``); see the module docstring."""
+    if m <= k:
+        return None
+    if m <= d:
+        return (f"quantiles and spread those of a random {k}-row compression of J, within "
+                f"J's range (the spread a lower bound); exact with --rows {m}")
+    return (f"quantiles and spread approximate: the projection's noise spreads them, most at "
+            f"the low end where K = {k} is near the D = {d} inputs; exact with --rows {m}")
+
+
 def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:
     """The singular value below which ``values`` (those of ``jacobian``, computed in float64)
     are rounding noise: ``sigma_max * max(K, D) * eps``, NumPy's ``matrix_rank`` tolerance."""
@@ -141,11 +170,13 @@ def singular_values(model: Model, layer: str, xs: np.ndarray, rows: int,
     part.eval()
     m = math.prod(model.checked.by_name[layer].output_shape)
     directions = output_directions(m, rows, rng)
+    # exact (the identity): 1
+    scale = 1.0 if m <= rows else estimate_scale(m, math.prod(xs.shape[1:]), rows)
     values, floor = [], 0.0
     for x in xs:
         jacobian = rows_of_jacobian(part, x, directions)
-        values.append(np.linalg.svd(jacobian, compute_uv=False))
-        floor = max(floor, resolution(jacobian, values[-1]))
+        values.append(np.linalg.svd(jacobian, compute_uv=False) * math.sqrt(scale))
+        floor = max(floor, resolution(jacobian, values[-1]))  # relative: scaled alike
     method = (f"exact, {counted(m, 'output')}" if m <= rows else
               f"estimated from {rows} random orthonormal directions of {counted(m, 'output')}")
     return np.concatenate(values), floor, method
@@ -217,9 +248,11 @@ class JacobianReport:
     method: str
     inputs: int
     variants: list[JacobianVariant]
+    quantiles: str | None = None  # what an estimate's quantiles are (None: exact)
 
     def to_dict(self) -> dict:
         return {"spec": self.spec_name, "layer": self.layer, "method": self.method,
+                **({} if self.quantiles is None else {"quantiles": self.quantiles}),
                 "inputs": self.inputs, "variants": [v.to_dict() for v in self.variants]}
 
 
@@ -243,7 +276,9 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
         values, floor, method = singular_values(model, end, batch.x, rows,
                                                 np.random.default_rng(seed))
         results.append(JacobianVariant(variant.label, values.tolist(), floor))
-    return JacobianReport(checked.ir["name"], end, method, inputs, results)
+    m, d = math.prod(checked.by_name[end].output_shape), math.prod(checked.input_shape)
+    return JacobianReport(checked.ir["name"], end, method, inputs, results,
+                          quantiles_note(m, d, rows))
 
 
 def format_jacobian(report: JacobianReport) -> str:
@@ -263,6 +298,8 @@ def format_jacobian(report: JacobianReport) -> str:
                      + f"  {v.label}")
     lines.append("spread: std of log10 sigma^2, in decades; an isometry has every sigma^2 = 1 "
                  "(spread 0): dynamical isometry, Xiao et al. 2018")
+    if report.quantiles:
+        lines.append(f"estimated: mean sigma^2 unbiased; {report.quantiles}")
     if any(v.unresolved for v in report.variants):
         lines.append("<F: below float64's resolution of the Jacobian's SVD (sigma_max * "
                      "max(K, D) * eps, squared), where the digits are rounding noise; >=: the spread with "

@@ -11,9 +11,13 @@ hidden layers' weights ``N(0, sigma_w^2 / fan_in)`` and biases ``N(0, sigma_b^2)
 conv/dense layer followed by the nonlinearity; the head keeps its init), then runs a batch
 holding pairs of inputs with correlation ``C0`` and, for each first input, a copy moved by a
 tiny perturbation. It reads, layer by layer, the pre-activations' second moment ``q`` and the
-pairs' correlation ``c`` (the theory's two maps), and the growth of the perturbation per layer,
-whose geometric mean over the layers is the measured ``chi_1``: Poole et al. 2016 (section
-"Transient chaos") define ``chi_1`` as exactly this stretch factor of a small perturbation.
+pairs' correlation ``c`` (the theory's two maps), and the growth of the perturbation's mean
+square per unit from layer to layer, whose geometric mean over the layers is the measured
+``chi_1``: Poole et al. 2016 (section "Transient chaos") define ``chi_1`` as exactly this
+stretch factor of a small perturbation. Per unit, because the theory's maps are: a strided conv
+(which the theory, for CNNs Xiao et al. 2018, does not consider) has fewer units than the layer
+before, each still reading ``fan_in`` inputs, and the perturbation's squared norm summed over
+a stride-2 layer read ``chi_1 / 4``.
 The measured boundary is where the measured ``chi_1`` crosses 1 along each row of ``sigma_b``.
 """
 from __future__ import annotations
@@ -59,6 +63,12 @@ class Chain:
     layers: list[LayerInfo]
     nonlinearity: str
     arguments: dict
+
+    @property
+    def strided(self) -> list[str]:
+        """The hidden layers with a stride above 1: the theory's layers have stride 1."""
+        return [layer.name for layer in self.layers
+                if any(step != 1 for step in layer.ir.get("stride", (1,)))]
 
     @property
     def typical(self) -> LayerInfo:
@@ -240,8 +250,12 @@ def measure_point(model, chain: Chain, act, sigma_w: float, sigma_b: float,
     q = [float((a[0] ** 2).mean()) for a in h]
     c = [meanfield.correlation(float((a[0] * a[1]).mean()), q1, float((a[1] ** 2).mean()))
          for a, q1 in zip(h, q)]
-    chi = perturbation_growth([float(((a[2] - a[0]) ** 2).sum()) for a in h],
-                              [float((a[0] ** 2).sum()) for a in h])
+    # Per unit (means, not sums), as the theory's q and chi_1 are: a layer with fewer units
+    # than the one before (a strided conv: 1/4 of the pixels at stride 2; fewer channels)
+    # holds less of the perturbation in all while each of its units still reads fan_in
+    # inputs, so summed it read chi_1 / 4 at a stride-2 layer.
+    chi = perturbation_growth([float(((a[2] - a[0]) ** 2).mean()) for a in h],
+                              [float((a[0] ** 2).mean()) for a in h])
     first = h[0]
     q11, q22 = float((first[0] ** 2).mean()), float((first[1] ** 2).mean())
     q12 = float((first[0] * first[1]).mean())
@@ -293,12 +307,13 @@ class PhaseReport:
     inits: list[InitPoint]
     measured: list[MeasuredPoint]
     measured_boundary: list[tuple[float, float]]
+    strided: list[str] = field(default_factory=list)  # hidden layers with a stride above 1
 
     def to_dict(self) -> dict:
         return {
             "spec": self.spec_name, "nonlinearity": self.nonlinearity,
             "hidden_layers": self.depth, "typical_weight_shape": list(self.typical_shape),
-            "fan_in": self.fan_in,
+            "fan_in": self.fan_in, "strided_layers": self.strided,
             "theory": {"sigma_w": self.sigma_w, "sigma_b": self.sigma_b, "xi_c": self.xi_c,
                        "chi_1": self.chi_1,
                        "boundary": [{"sigma_b": b, "sigma_w": w} for b, w in self.boundary]},
@@ -366,7 +381,7 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
                        tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
                        _nan_list(theory.xi_c), _nan_list(theory.chi_1), boundary, placed,
-                       measured, measured_boundary(measured))
+                       measured, measured_boundary(measured), chain.strided)
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -381,13 +396,24 @@ def _corr(value: float) -> str:
     return f"{value:.2f}" if np.isfinite(value) else "-"
 
 
+def describe_strided(names: list[str]) -> str:
+    """The note on strided hidden layers: what the theory assumes and what is measured."""
+    return (f"note: {len(names)} hidden {'layers' if len(names) > 1 else 'layer'} with a "
+            f"stride above 1 ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}): the "
+            f"theory (Poole et al. 2016; Xiao et al. 2018 for CNNs) assumes stride 1; each "
+            f"unit of a strided layer still reads fan_in inputs, so q and chi_1 are measured "
+            f"per unit, as at stride 1; a smaller map has more of its units at the zero padding")
+
+
 def format_phase(report: PhaseReport) -> str:
     """The terminal summary: the named inits on the diagram, the critical line from theory and
     from measurement, and the measured grid."""
     lines = [(f"{report.spec_name}: {report.depth} hidden layers with {report.nonlinearity}, "
              f"typical weight {shape_text(report.typical_shape)} (fan_in "
-             f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)"),
-             "", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; a net trains "
+             f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)")]
+    if report.strided:
+        lines.append(describe_strided(report.strided))
+    lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; a net trains "
              "to depths of a few xi_c, Schoenholz et al. 2017):"),
              f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
     for p in sorted(report.inits, key=lambda p: p.sigma_w):

@@ -73,11 +73,11 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
             ax.set_xlabel("depth (conv/dense layer)")
         figure.log_axis(ax)
         ax.set_ylabel(what)
-        ax.set_title(what)
+        figure.axes_title(ax, what)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title)
+        figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
 
 
@@ -129,7 +129,7 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
     """The figure's title, with the :func:`band_note` under it."""
     lines = [line for line in (title, band_note(curves_list)) if line]
     if lines:
-        fig.suptitle("\n".join(lines))
+        figure.figure_title(fig, "\n".join(lines))
 
 
 def _epoch_axes(ax, key: str, title: str) -> None:
@@ -145,7 +145,7 @@ def _epoch_axes(ax, key: str, title: str) -> None:
         figure.log_axis(ax)
     else:
         figure.accuracy_axis(ax)
-    ax.set_title(title)
+    figure.axes_title(ax, title)
     ax.grid(True, which="both", alpha=0.3)
 
 
@@ -205,10 +205,10 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
                      (dead_ax, "dead ReLU units (exact zeros)")):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
         ax.set_xlabel("step")
-        ax.set_title(what)
+        figure.axes_title(ax, what)
         ax.grid(True, which="both", alpha=0.3)
     if title:
-        fig.suptitle(title)
+        figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
 
 

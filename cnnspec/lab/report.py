@@ -23,7 +23,7 @@ from cnnspec.lab.memory import refuse_beyond_memory
 from cnnspec.lab.plots import plot_depth_profile
 from cnnspec.lab.probe import probe
 from cnnspec.lab.stats import LayerStats, SignalSummary, std64, summarize_signal
-from cnnspec.lab.variants import Variant, load_variants
+from cnnspec.lab.variants import Variant, load_variants, names_text
 
 
 @dataclass
@@ -34,10 +34,15 @@ class VariantReport:
     input_std: float
     layers: list[LayerStats]
     lsuv: list = field(default_factory=list)  # LsuvStep per rescaled layer, if any
+    # An --init variant's: the layers it set the weight init of, and those that kept their own.
+    sets: list[str] | None = None
+    keeps: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = {"init": self.label, "input_std": self.input_std,
                "signal": summarize_signal(self.layers).to_dict()}
+        if self.sets is not None:
+            out["init_sets"], out["init_keeps"] = self.sets, self.keeps
         if self.lsuv:
             out["lsuv"] = [asdict(step) for step in self.lsuv]
         out["layers"] = [row.to_dict() for row in self.layers]
@@ -66,7 +71,8 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYP
     """Compile ``variant`` with ``seed``, apply LSUV where asked, and probe it on ``batch``."""
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
     steps = lsuv(model, batch.x)
-    return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps)
+    return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps,
+                         variant.sets, variant.keeps)
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
@@ -130,7 +136,8 @@ def format_table(report: InitReport) -> str:
                 for s in variant.layers]
         header = [title for title, _ in _COLUMNS]
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        lines = [f"init {variant.label} (input std {rounded_text(variant.input_std, 3)})",
+        lines = [f"init {variant.label} (input std {rounded_text(variant.input_std, 3)})"
+                 + describe_reach(variant),
                  "  ".join(h.ljust(w) for h, w in zip(header, widths))]
         for r in rows:
             lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
@@ -143,6 +150,17 @@ def format_table(report: InitReport) -> str:
             lines.append(overflow)
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def describe_reach(variant: VariantReport) -> str:
+    """Which layers an --init set, where some layers kept their own init (empty when it set
+    every layer with weights, or for the spec as written): the rest of its table is the
+    spec's own."""
+    if variant.sets is None or not variant.keeps:
+        return ""
+    return (f": sets the weights of {names_text(variant.sets)}; "
+            f"{names_text(variant.keeps)} "
+            f"{'name their' if len(variant.keeps) > 1 else 'names its'} own")
 
 
 def describe_overflow(layers) -> str | None:

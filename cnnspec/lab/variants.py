@@ -33,6 +33,10 @@ class Variant:
 
     label: str
     checked: CheckedSpec
+    # The layers whose weight init the init text set (None for the spec as written), and
+    # those with weights that kept their own.
+    sets: list[str] | None = None
+    keeps: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_variant(path: str | Path, init: str | None = None,
@@ -45,6 +49,7 @@ def load_variant(path: str | Path, init: str | None = None,
         return Variant(SPEC_LABEL, load(path, for_training=False, dtype=dtype))
     init_ir = _parse_init_option(init)
     own = load(path, for_training=False, dtype=dtype)
+    refuse_changing_nothing(own.spec.ir, _option(init))
     try:
         checked = check(with_default_weight(own.spec, init_ir), for_training=False, dtype=dtype)
     except (SpecError, SpecErrors) as exc:  # the text's mistake: the spec's positions would
@@ -56,7 +61,8 @@ def load_variant(path: str | Path, init: str | None = None,
     checked.warnings = [w if w in own.warnings else
                         dataclasses.replace(w, message=f"with {_option(init)}: {w.message}")
                         for w in checked.warnings]
-    return Variant(init, checked)
+    return Variant(init, checked, default_weight_layers(own.spec.ir),
+                   own_weight_layers(own.spec.ir))
 
 
 def load_variants(path: str | Path, inits: list[str] | None,
@@ -64,6 +70,40 @@ def load_variants(path: str | Path, inits: list[str] | None,
     """One variant per ``--init`` text, or the spec as written when there is none, checked
     for ``dtype``."""
     return [load_variant(path, init, dtype) for init in (inits or [None])]
+
+
+def default_weight_layers(ir: dict) -> list[str]:
+    """The layers whose weight init came from the model-wide default: those a default weight
+    init (``--init``, ``--set init=``) sets."""
+    return [layer["name"] for layer in ir["layers"]
+            if "weight_init" in layer.get("default_inits", ())]
+
+
+def own_weight_layers(ir: dict) -> list[str]:
+    """The layers with weights that name their own weight init: a default one leaves them."""
+    return [layer["name"] for layer in ir["layers"]
+            if "weight_init" in layer and "weight_init" not in layer.get("default_inits", ())]
+
+
+def refuse_changing_nothing(ir: dict, place: str) -> None:
+    """Refuse a default weight init (given at ``place``, the option that gave it) for a spec
+    none of whose layers takes its weight init from the default: every variant would be the
+    spec as written, measured or trained again under another name."""
+    if default_weight_layers(ir):
+        return
+    own = own_weight_layers(ir)
+    why = (f"every layer with weights names its own ({names_text(own)})" if own
+           else "the spec has no layer with weights")
+    raise SpecError(f"would change nothing: it replaces the default weight init, and {why}",
+                    hint="drop `weight ...` from the layers it should set: a layer without one "
+                         "takes the default weight init",
+                    file=place)
+
+
+def names_text(names: list[str], shown: int = 6) -> str:
+    """``names`` comma-separated, the first ``shown`` of a longer list and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def with_default_weight(spec: Spec, init_ir: dict) -> Spec:

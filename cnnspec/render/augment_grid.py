@@ -18,7 +18,7 @@ from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS, value_text
 from cnnspec.render import palette
-from cnnspec.render.figure import balanced_fill, new_figure, save_png
+from cnnspec.render.figure import figure_title, fitted, new_figure, save_png
 from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
 from cnnspec.training.compat import load_spec_data
@@ -28,7 +28,7 @@ TILE_INCHES = 0.62  # one image; small datasets are 8 to 32 pixels a side
 # 8-point block headings ("augmented") above the grid, the room a heading needs.
 LABEL_INCHES, RIGHT_INCHES, BOTTOM_INCHES = 1.1, 0.1, 0.05
 TITLE_LINE_INCHES, HEADINGS_INCHES, HEADING_INCHES = 0.17, 0.3, 0.9
-CHARACTERS_AN_INCH = 15  # of the 9-point title
+TITLE_POINTS = 9
 MAX_PER_CLASS = 16
 
 
@@ -92,7 +92,7 @@ def plot_augmented(originals: list[np.ndarray], augmented: list[np.ndarray] | No
     grid = fig.add_gridspec(rows, columns, left=LABEL_INCHES / width,
                             right=(LABEL_INCHES + grid_inches) / width, top=1 - top / height,
                             bottom=BOTTOM_INCHES / height, wspace=0.08, hspace=0.08)
-    fig.suptitle(wrapped, fontsize=9, y=1 - 0.08 / height, va="top")
+    figure_title(fig, wrapped, fontsize=TITLE_POINTS, y=1 - 0.08 / height, va="top")
     for row, name in enumerate(classes):
         for block, images in enumerate([originals] if augmented is None
                                        else [originals, augmented]):
@@ -126,5 +126,6 @@ def _draw_image(ax, image: np.ndarray) -> None:
 
 
 def _wrap(text: str, inches: float) -> str:
-    """The title broken into lines about as wide as the grid (``inches``)."""
-    return balanced_fill(text, max(40, int(inches * CHARACTERS_AN_INCH)))
+    """The title broken into lines about as wide as the grid (``inches``), the figure's
+    height counting them."""
+    return fitted(text, inches, TITLE_POINTS)

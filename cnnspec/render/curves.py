@@ -14,7 +14,15 @@ from pathlib import Path
 from cnnspec.errors import RunError
 from cnnspec.metrics import ACCURACIES, EPOCH, LOSSES, LR, TITLES
 from cnnspec.render import palette
-from cnnspec.render.figure import accuracy_axis, log_axis, new_figure, save_png, whole_epochs
+from cnnspec.render.figure import (
+    accuracy_axis,
+    axes_title,
+    figure_title,
+    log_axis,
+    new_figure,
+    save_png,
+    whole_epochs,
+)
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
 from cnnspec.training.progress import Display
@@ -143,7 +151,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     _mark_best(loss_ax, best_epoch)
     _mark_extensions(loss_ax, extended_after)
     _maybe_log_scale(loss_ax, metrics)
-    loss_ax.set_title("loss")
+    axes_title(loss_ax, "loss")
     _plot_lr(loss_ax, epochs, metrics)
     if not loss_ax.get_legend() and loss_ax.get_legend_handles_labels()[0]:
         _legend_below(loss_ax, *loss_ax.get_legend_handles_labels())
@@ -154,14 +162,14 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     acc_values = _finite([v for c in ACCURACIES for v in _series(metrics, c)])
     if acc_values and max(acc_values) <= 1.0:
         accuracy_axis(acc_ax)
-    acc_ax.set_title("accuracy")
+    axes_title(acc_ax, "accuracy")
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 
     for ax in (loss_ax, acc_ax):
         whole_epochs(ax)
     if title:
-        fig.suptitle(title)
+        figure_title(fig, title)
     return save_png(fig, out_png)
 
 

@@ -15,11 +15,12 @@ import numpy as np
 
 from cnnspec.errors import RunError
 from cnnspec.render import palette
-from cnnspec.render.figure import balanced_fill, new_figure, save_png
+from cnnspec.render.figure import figure_title, fitted, new_figure, save_png
 from cnnspec.render.tiles import LEGEND, draw_tile, hide_ticks, tile_caption
 from cnnspec.shapes import shape_text
 
 MAX_CHANNELS = 16
+TITLE_POINTS = 9
 
 
 def input_image(image: np.ndarray) -> tuple[np.ndarray, str | None]:
@@ -99,12 +100,11 @@ def plot_features(image, maps: dict, out_png, title: str | None = None) -> Path:
     columns = max(min(max(np.shape(x)[0] for x in maps.values()), MAX_CHANNELS), 3)
     heading = f"feature maps of each conv layer, one tile per channel: {LEGEND}"
     width = Layout(columns, 1, 0.0).width
-    text = balanced_fill(heading, int(width * 12))
-    if title:  # a caption with a long resize/invert note would run off both sides
-        text = f"{balanced_fill(title, int(width * 12))}\n{text}"
+    # a caption with a long resize/invert note would run off both sides
+    text = fitted(f"{title}\n{heading}" if title else heading, width, TITLE_POINTS)
     layout = Layout(columns, 1 + len(maps), top=0.25 + 0.17 * (text.count("\n") + 1))
     fig = new_figure(layout.width, layout.height, layout=None)
-    fig.suptitle(text, fontsize=9, y=1 - 0.1 / layout.height, va="top")
+    figure_title(fig, text, fontsize=TITLE_POINTS, y=1 - 0.1 / layout.height, va="top")
 
     shown, cmap = input_image(image)
     ax = fig.add_axes(layout.tile_rect(0, 0))

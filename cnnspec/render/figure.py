@@ -52,6 +52,48 @@ def balanced_fill(text: str, width: int) -> str:
     return "\n".join(lines)
 
 
+# The width of an average character of Matplotlib's default font (DejaVu Sans), in ems: about
+# 0.55 over English text; 0.6 leaves room for a line of wide letters and capitals.
+CHARACTER_EMS = 0.6
+# What a figure title leaves free at each side of the figure, in inches.
+TITLE_MARGIN_INCHES = 0.1
+
+
+def fitted(text: str, inches: float, points: float) -> str:
+    """``text`` broken into lines (:func:`balanced_fill`, each of its own lines apart) that fit
+    ``inches`` at a font of ``points``: a title longer than the figure was cut off at both
+    sides (a Jacobian's "eep_tanh200: ... of 256 ou")."""
+    width = max(12, int(inches * 72 / (CHARACTER_EMS * points)))
+    return "\n".join(balanced_fill(line, width) for line in text.split("\n"))
+
+
+def _points(size, default_key: str) -> float:
+    """A Matplotlib font size (points, "large", None: the rc default ``default_key``) in
+    points."""
+    import matplotlib  # loads only when drawing
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(size=matplotlib.rcParams[default_key] if size is None
+                          else size).get_size_in_points()
+
+
+def figure_title(fig, text: str, fontsize=None, **kwargs):
+    """``fig``'s title, broken into lines that fit its width: every picture's title is made
+    here. ``kwargs`` go to ``Figure.suptitle``."""
+    points = _points(fontsize, "figure.titlesize")
+    inches = fig.get_figwidth() - 2 * TITLE_MARGIN_INCHES
+    return fig.suptitle(fitted(text, inches, points), fontsize=points, **kwargs)
+
+
+def axes_title(ax, text: str, fontsize=None, **kwargs):
+    """``ax``'s title, broken into lines that fit the panel's width (its place in the figure
+    before the layout engine runs, which only narrows it by its labels: hence 0.9 of it).
+    ``kwargs`` go to ``Axes.set_title``."""
+    points = _points(fontsize, "axes.titlesize")
+    inches = 0.9 * ax.get_position().width * ax.figure.get_figwidth()
+    return ax.set_title(fitted(text, inches, points), fontsize=points, **kwargs)
+
+
 def new_figure(width: float, height: float, layout: str | None = "constrained"):
     """A blank figure of ``width`` x ``height`` inches attached to an Agg canvas.
 

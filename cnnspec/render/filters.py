@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.errors import RunError
-from cnnspec.render.figure import balanced_fill, new_figure, save_png
+from cnnspec.render.figure import figure_title, new_figure, save_png
 from cnnspec.render.tiles import (
     LEGEND,
     draw_tile,
@@ -134,10 +134,9 @@ def plot_filters(weights, out_png, initial=None, title: str | None = None,
     if starts is not None:
         heading += "; each pair: initial | after training"
     # The legend on lines of its own: filled on with the heading, it left "±max" alone on one.
-    # 13 characters an inch at 10 points (DejaVu Sans measures about 15).
-    heading = "\n".join(balanced_fill(line, int(width * 13))
-                        for line in (heading, LEGEND[0].upper() + LEGEND[1:]))
-    fig.suptitle(f"{title}\n{heading}" if title else heading, fontsize=10)
+    # The run's title too: several layers' names and inits ran off both sides.
+    lines = [title] if title else []
+    figure_title(fig, "\n".join([*lines, heading, LEGEND[0].upper() + LEGEND[1:]]), fontsize=10)
     return save_png(fig, out_png)
 
 

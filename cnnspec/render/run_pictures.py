@@ -103,8 +103,13 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
     if len(shapes) > 1:
         listing = ", ".join(f"{layer.name} {shape_text(_kernel_shape(layer))}"
                             for layer in layers)
-        raise RunError(f"cannot draw these layers in one grid: their kernels (in x kh x kw) "
-                       f"differ: {listing}", hint="draw each layer in its own picture")
+        # What was asked cannot be drawn, whatever the run holds: a usage mistake (exit 2),
+        # as a --layer naming no conv layer is.
+        raise InputError(f"--layer: cannot draw these layers in one grid: their kernels "
+                         f"(in x kh x kw) differ: {listing}",
+                         hint="draw each layer in its own picture ("
+                              + ", ".join(f"--layer {layer.name}" for layer in layers)
+                              + "), or name layers whose kernels have one shape")
     return layers
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from cnnspec.errors import SettingError, SpecError, SpecErrors, first_error, literal, shortened
 from cnnspec.ir.spec import Spec
-from cnnspec.lab.variants import with_default_weight
+from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.layers import KINDS
@@ -106,6 +106,7 @@ def value_reader(key: str, ir: dict, where: str):
         raise SettingError(f"{key} cannot be swept with {{sets}}", hint=NOT_SWEPT[key],
                            invalid=True)
     if key == "init":
+        refuse_changing_nothing(ir, where)
         reader = lambda value: read_init(value, "the weight initializer")
     elif key == "bias":
         reader = read_bias_init

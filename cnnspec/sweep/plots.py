@@ -41,7 +41,7 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
     # one legend for every panel (they draw alike), under them, where it hides no run
     figure.legend_below(fig, panels[0], columns=2)
     if title:
-        fig.suptitle(title)
+        figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
 
 
