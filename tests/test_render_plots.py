@@ -639,3 +639,23 @@ def test_every_figure_title_is_made_by_the_figure_helper():
     callers = [path.relative_to(package).as_posix() for path in package.rglob("*.py")
                if "suptitle(" in path.read_text() and path.name != "figure.py"]
     assert callers == []
+
+
+def test_tile_captions_of_long_layer_names_stay_over_their_tiles(drawn, tmp_path):
+    """filters --compare-init of layers named `conv_gamma_third_layer`: each caption ran into
+    its neighbour's; a caption whose words do not fit its tile is set smaller instead."""
+    from cnnspec.render.figure import SMALLEST_CAPTION_POINTS
+    from cnnspec.render.filters import plot_filters
+
+    weights = np.random.default_rng(0).standard_normal((8, 1, 3, 3))
+    labels = [f"conv_gamma_third_layer {k}" for k in range(1, 9)]
+    plot_filters(weights, tmp_path / "f.png", initial=weights * 0.9, labels=labels, title="m")
+    fig = drawn[-1]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    captioned = [ax for ax in fig.axes if ax.title.get_text()]
+    assert len(captioned) == 16
+    for ax in captioned:
+        box, tile = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.x0 >= tile.x0 - 2 and box.x1 <= tile.x1 + 2, ax.title.get_text()
+        assert ax.title.get_fontsize() >= SMALLEST_CAPTION_POINTS

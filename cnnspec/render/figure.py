@@ -67,6 +67,20 @@ def fitted(text: str, inches: float, points: float) -> str:
     return "\n".join(balanced_fill(line, width) for line in text.split("\n"))
 
 
+# The smallest font a caption shrinks to: below it a label is no longer read at a glance.
+SMALLEST_CAPTION_POINTS = 5.0
+
+
+def fitting_points(text: str, inches: float, points: float) -> float:
+    """The font size, at most ``points``, at which ``text``'s longest line fits ``inches``
+    (:data:`CHARACTER_EMS` a character), not below :data:`SMALLEST_CAPTION_POINTS`: for a
+    caption over a small panel, whose words (a layer's name) cannot be broken."""
+    longest = max((len(line) for line in text.split("\n")), default=0)
+    if not longest:
+        return points
+    return max(SMALLEST_CAPTION_POINTS, min(points, inches * 72 / (CHARACTER_EMS * longest)))
+
+
 def _points(size, default_key: str) -> float:
     """A Matplotlib font size (points, "large", None: the rc default ``default_key``) in
     points."""
