@@ -101,7 +101,28 @@ def test_a_sweep_of_more_cells_than_one_run_plans_is_refused(places, capsys):
 
 def test_more_folds_than_the_data_has_images_is_refused_before_training(places, capsys):
     refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "1000"],
-            "--folds 1,000 is more than the 240 images of the data set shapes")
+            "--folds 1,000 is more than the 192 training images of shapes")
+    # more than the training split, fewer than all the images: every cell would fail later
+    refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "200"],
+            "--folds 200 is more than the 192 training images of shapes")
+
+
+def test_the_training_split_of_each_data_set_is_known_before_loading():
+    from cnnspec.data import load_dataset
+    from cnnspec.ir.datasets import training_count
+
+    for data in ({"name": "digits"}, {"name": "shapes", "count": 240, "size": 8}):
+        loaded = load_dataset(data, seed=0)
+        assert training_count(loaded_ir(data)) == len(loaded.y_train)
+    assert training_count({"name": "mnist"}) == 60_000
+    assert training_count({"name": "cifar10"}) == 50_000
+    assert training_count({"name": "npz", "path": "x.npz"}) is None
+
+
+def loaded_ir(data: dict) -> dict:
+    from cnnspec.ir.datasets import with_defaults
+
+    return with_defaults(data)
 
 
 def test_more_folds_than_training_images_is_refused_when_the_data_is_loaded(tiny_shapes_spec):

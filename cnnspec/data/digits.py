@@ -20,11 +20,12 @@ from importlib import resources
 import numpy as np
 
 from cnnspec.data.dataset import Dataset, stratified_split
+from cnnspec.ir.datasets import DATASETS
 
 FILE = "digits.csv.gz"
 LEVELS = 16  # the largest pixel value: 16 "on" pixels in a 4x4 block
 SPLIT_SEED = 1998
-TEST_COUNT = 360
+TEST_COUNT = DATASETS["digits"].test_examples
 CLASSES = [str(d) for d in range(10)]
 DESCRIPTION = ("UCI optical recognition of handwritten digits, 8x8 greyscale, 10 classes "
                "(Alpaydin & Kaynak 1998; CC BY 4.0); 1,437 train / 360 test")

@@ -42,10 +42,10 @@ from cnnspec.errors import float_text
 from cnnspec.ir.datasets import (
     DATASETS,
     SHAPE_CLASSES,  # noqa: F401  (cnnspec.data.SHAPE_CLASSES)
+    SHAPES_TEST_FRACTION_DENOMINATOR,
 )
 
 SHAPES_DEFAULTS = DATASETS["shapes"].defaults
-TEST_FRACTION_DENOMINATOR = 5  # the last count // 5 images are the test split (80/20)
 # The least luma difference between a colour image's shape and background: about half of the
 # pairs of uniform colours have it, so the redrawing ends fast.
 MIN_LUMA_CONTRAST = 0.3
@@ -196,7 +196,7 @@ def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
     given), drawn from ``rng``."""
     x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
                            settings["noise"], rng, settings["colour"])
-    n_test = settings["count"] // TEST_FRACTION_DENOMINATOR
+    n_test = settings["count"] // SHAPES_TEST_FRACTION_DENOMINATOR
     n_train = settings["count"] - n_test
     size = settings["size"]
     colour = "colour " if settings["colour"] else ""

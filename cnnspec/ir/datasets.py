@@ -115,6 +115,7 @@ class DatasetKind:
     image: tuple[int, int, int] | None = None
     classes: int | None = None
     examples: int | None = None  # images, train and test together
+    test_examples: int | None = None  # of those, the fixed test split's
     digits: bool = False
     mirror_pairs: tuple[tuple[str, str], ...] = ()
     turn_pairs: tuple[tuple[float, str, str], ...] = ()
@@ -129,7 +130,7 @@ class DatasetKind:
 
 DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
     DatasetKind("digits", "UCI handwritten digits, 8x8 (built in)", image=(1, 8, 8), classes=10,
-                examples=1797, digits=True),
+                examples=1797, test_examples=360, digits=True),
     DatasetKind("shapes", f"synthetic shapes of {len(SHAPE_CLASSES)} classes (generated from "
                 "the seed)", args=(
                     # 4 is the least that draws; below about 8 pixels an "o" and a "square"
@@ -153,13 +154,14 @@ DATASETS: dict[str, DatasetKind] = {kind.name: kind for kind in (
                             (45, "vbar", "antidiag"), (90, "hbar", "vbar"),
                             (90, "diag", "antidiag"))),
     DatasetKind("mnist", "MNIST handwritten digits, 28x28 (downloaded on first use)",
-                image=(1, 28, 28), classes=10, examples=70_000, digits=True),
+                image=(1, 28, 28), classes=10, examples=70_000, test_examples=10_000,
+                digits=True),
     DatasetKind("fashion-mnist", "Fashion-MNIST clothing images, 28x28 (downloaded on first "
                 "use)", aliases=("fashion_mnist",), image=(1, 28, 28), classes=10,
-                examples=70_000),
+                examples=70_000, test_examples=10_000),
     DatasetKind("cifar10", "CIFAR-10 colour images, 32x32 (downloaded on first use)",
                 aliases=("cifar-10", "cifar_10"), image=(3, 32, 32), classes=10,
-                examples=60_000),
+                examples=60_000, test_examples=10_000),
     DatasetKind("npz", "your own arrays: npz:PATH with x (N, C, H, W) or (N, H, W) and integer "
                 "labels y", args=(Arg("path", None, "path", hint='the .npz file\'s path, e.g. '
                                       '"data/train.npz"'),)),
@@ -203,6 +205,21 @@ def named_of_shape(shape: tuple[int, ...]) -> str | None:
     if h != w or c not in (1, 3) or h < DATASETS["shapes"].arg("size").minimum:
         return None
     return f"shapes(size={h}{', colour=true' if c == 3 else ''})"
+
+
+# shapes' test split: the last count // this of its images (80/20).
+SHAPES_TEST_FRACTION_DENOMINATOR = 5
+
+
+def training_count(data: dict) -> int | None:
+    """How many images of a valid IR ``training.data`` object are in its training split
+    (validation's included: what k-fold cross-validation cuts), if known before loading."""
+    kind = DATASETS[canonical_name(data["name"])]
+    if kind.name == "shapes":
+        return data["count"] - data["count"] // SHAPES_TEST_FRACTION_DENOMINATOR
+    if kind.examples is None or kind.test_examples is None:
+        return None
+    return kind.examples - kind.test_examples
 
 
 def example_count(data: dict) -> int | None:

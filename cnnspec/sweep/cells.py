@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors, first_error
-from cnnspec.ir.datasets import example_count
+from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import VAL_ACC
@@ -158,13 +158,13 @@ def refuse_too_many_cells(axes: list[Axis], seeds: int, folds: int | None) -> No
 
 
 def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
-    """Refuse more folds than the data set has images, where its size is known before loading
-    (train and test together: the training part, known once loaded, is checked when a cell
-    trains)."""
-    count = example_count(ir["training"]["data"]) if folds else None
+    """Refuse more folds than the data set's training split has images, where its size is
+    known before loading (an npz file's, known once read, is checked when a cell trains):
+    refused then, every cell would fail after the sweep had started."""
+    count = training_count(ir["training"]["data"]) if folds else None
     if count is not None and folds > count:
-        raise InputError(f"--folds {folds:,} is more than the {count:,} images of the "
-                         f"data set {ir['training']['data']['name']}",
+        raise InputError(f"--folds {folds:,} is more than the {count:,} training images of "
+                         f"{ir['training']['data']['name']}",
                          hint="each fold validates on one image at least; use fewer folds")
 
 
