@@ -623,3 +623,28 @@ def test_a_whole_number_wider_than_protobufs_is_located(number, tmp_path, capsys
 def test_a_float_of_many_digits_is_refused_as_not_finite():
     (error,) = errors_of(net(conv("weight_filler { type: 'gaussian' std: 1" + "0" * 400 + ".5 }")))
     assert "'std' must be a finite number" in error.message
+
+
+BILINEAR_UP = """name: "t"
+layer { name: "data" type: "Input" top: "data" input_param { shape: { dim: 1 dim: 1 dim: 8 dim: 8 } } }
+layer { name: "c" type: "Convolution" bottom: "data" top: "c"
+  convolution_param { num_output: 8 kernel_size: 3 pad: 1 weight_filler { type: "xavier" } } }
+layer { name: "up" type: "Deconvolution" bottom: "c" top: "up"
+  convolution_param { num_output: 8 kernel_size: 2 stride: 2 weight_filler { type: "bilinear" }
+                      bias_term: false } }
+layer { name: "fc" type: "InnerProduct" bottom: "up" top: "fc" inner_product_param { num_output: 10 } }
+"""
+
+
+def test_the_warnings_of_an_imported_model_are_located_in_the_file_written(tmp_path, capsys):
+    """They named imported.cnn, a file that does not exist; the spec written is the one to open
+    (to stdout, the importer's name stays)."""
+    source = tmp_path / "net.prototxt"
+    source.write_text(BILINEAR_UP)
+    out = tmp_path / "net.cnn"
+    assert main(["import", str(source), "-o", str(out)]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
+    assert warnings and all(line.startswith(f"{out}:") for line in warnings)
+    assert "all 8 filters of up start identical (bilinear 2x2)" in "\n".join(warnings)
+    assert main(["import", str(source), "-o", "-"]) == 0
+    assert "imported.cnn:" in capsys.readouterr().err

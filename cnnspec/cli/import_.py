@@ -37,21 +37,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "iterations into epochs (MNIST with val_split 0.1: 54000)")
 
 
+def _warn(imported, written) -> None:
+    """Print the imported spec's check warnings, located in ``written`` (the spec file it was
+    written to; None: the text went to stdout, named as the importer names it)."""
+    import dataclasses
+
+    from cnnspec.diagnostics import format_error
+
+    for warning in imported.checked.warnings:
+        if written is not None:
+            warning = dataclasses.replace(warning, file=str(written))
+        print(format_error(warning, imported.text), file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     # deferred: the parser and the checker load when the command runs (`cnnspec --help` stays fast)
-    from cnnspec.diagnostics import format_error
     from cnnspec.importers import import_file, write_spec
 
     refuse_writing_over_inputs([("-o", args.out)], [("the model", args.source),
                                                     ("the solver", args.solver)])
     imported = import_file(args.source, solver=args.solver, input_shape=args.input,
                            epoch_images=args.epoch_images)
-    for warning in imported.checked.warnings:
-        print(format_error(warning, imported.text), file=sys.stderr)
     if args.out == "-":
+        _warn(imported, None)
         sys.stdout.write(imported.text)
         return 0
     write_spec(imported, args.out, force=args.force)
+    _warn(imported, args.out)  # located in the file written, which the user can open
     checked = imported.checked
     print(f"wrote {args.out}: {counted(len(checked.layers), 'layer')}, "
           f"{checked.total_params:,} parameters", file=sys.stderr)
