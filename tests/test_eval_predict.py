@@ -410,3 +410,26 @@ def test_integer_pixels_of_a_small_range_are_noted_as_a_dim_image(run_path, shap
     np.save(full, np.round(shapes.x_test[0] * 255).astype(np.uint8))
     [result] = predict(run, [str(full)])
     assert result["note"] is None
+
+
+def test_eval_says_when_the_last_weights_are_within_an_epoch():
+    """A run stopped by Ctrl-C saves its weights mid-epoch: eval --last called them the last
+    finished epoch's ("last epoch (7 of 7)" for weights one step into epoch 8)."""
+    import json
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from cnnspec.cli.eval import weights_text
+    from cnnspec.training.state import POSITION_KEY, steps_into_epoch
+
+    def position(batch):
+        return {POSITION_KEY: np.asarray(json.dumps({"epoch": 7, "batch": batch, "step": 1}))}
+
+    assert steps_into_epoch(position(12)) == 12
+    assert steps_into_epoch(position(0)) == 0 and steps_into_epoch({}) == 0
+    assert steps_into_epoch({POSITION_KEY: np.asarray("not json")}) == 0
+    loaded = SimpleNamespace(summary={}, metrics=[{}] * 7, weights="last", steps_into_epoch=1)
+    assert weights_text(loaded) == "last checkpoint, 1 step into epoch 8 (after 7 finished epochs)"
+    loaded.steps_into_epoch = 0
+    assert weights_text(loaded) == "last epoch (7 of 7)"

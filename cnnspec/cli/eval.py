@@ -56,6 +56,9 @@ def weights_text(loaded) -> str:
         why = f", stopped early at epoch {stopped}" if stopped else ""
         return (f"best epoch {loaded.weights_epoch} of {done} by {monitor}{why} "
                 "(--last for the last)")
+    if loaded.steps_into_epoch:  # saved within an epoch (stopped by Ctrl-C)
+        return (f"last checkpoint, {counted(loaded.steps_into_epoch, 'step')} into epoch "
+                f"{done + 1} (after {counted(done, 'finished epoch')})")
     if done == 0:
         return "the initial weights (no epoch finished)"
     return f"last epoch ({done} of {done})"

@@ -30,7 +30,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
-from cnnspec.training.state import BEST_EPOCH_KEY, load_weights
+from cnnspec.training.state import BEST_EPOCH_KEY, load_weights, steps_into_epoch
 
 WHICH = ("best", "last")  # the weights load_run can open
 
@@ -55,6 +55,8 @@ class Run:
     classes: list[str] = field(default_factory=list)
     weights: str = "last"
     weights_epoch: int | None = None
+    # "last" weights saved within an epoch (a run stopped by Ctrl-C): its steps done so far
+    steps_into_epoch: int = 0
 
     @property
     def training(self) -> dict:
@@ -128,10 +130,11 @@ def load_run(path, which: str = "best") -> Run:
     dtype = summary.get("dtype", UNRECORDED_DTYPE)
     checked = checked_run_spec(run, dtype)
     model = compile_model(checked, checked.ir["training"]["seed"], dtype)
+    into = 0
     if which == "best" and (run / rundir.BEST).is_file():
         epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST)
     else:
-        load_weights(run, model)
+        into = steps_into_epoch(load_weights(run, model))
         which, epoch = "last", None
     model.eval()
     if unreadable is not None:
@@ -148,6 +151,7 @@ def load_run(path, which: str = "best") -> Run:
         classes=run_classes(summary, checked, run.summary),
         weights=which,
         weights_epoch=epoch,
+        steps_into_epoch=into,
     )
 
 

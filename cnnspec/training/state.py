@@ -278,6 +278,17 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
     return position, rng_state
 
 
+def steps_into_epoch(arrays: dict) -> int:
+    """How many steps of an unfinished epoch a checkpoint's weights (``arrays``, as
+    :func:`load_weights` returns them) hold: its position's ``batch``, 0 at an epoch's end
+    (or where it records no readable position: eval needs only the weights)."""
+    try:
+        batch = json.loads(str(arrays[POSITION_KEY])).get("batch", 0)
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError):
+        return 0
+    return batch if isinstance(batch, int) and not isinstance(batch, bool) and batch > 0 else 0
+
+
 def _step(arrays: dict) -> int | None:
     """The checkpoint's ``_step``, or None when it has none or it is not an integer."""
     value = arrays.get(STEP_KEY)
