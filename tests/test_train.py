@@ -12,6 +12,7 @@ import pytest
 
 from cnnspec import Settings, resume, train
 from cnnspec.check.load import load
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.lang import parse
@@ -375,8 +376,15 @@ def test_stats_every_records_through_the_lab_recorder(tmp_path):
     lines = (run.path / "stats.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps == list(range(0, run.summary["steps"], 4))
-    with pytest.raises(RunError, match="--stats"):
+    # It said '--stats must be a positive number' to a Python caller, as a failure of the run.
+    with pytest.raises(SettingError) as info:
         train(write_spec(tmp_path), run_dir=tmp_path / "r2", stats_every=0, **FAST)
+    assert info.value.message == "stats_every must be an integer >= 1, not 0"
+    assert info.value.hint == "e.g. stats_every=50 records statistics every 50 steps"
+    assert info.value.invalid
+    assert info.value.worded(OPTION_NAMES) == (
+        "--stats must be an integer >= 1, not 0", "e.g. --stats 50 records statistics every 50 steps")
+    assert not (tmp_path / "r2").exists()
 
 
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
