@@ -387,6 +387,33 @@ def test_stats_every_records_through_the_lab_recorder(tmp_path):
     assert not (tmp_path / "r2").exists()
 
 
+@pytest.mark.parametrize("settings, shown", [({"epochs": 1}, "{'epochs': 1}"), (1, "1")])
+def test_settings_other_than_a_settings_are_refused_by_name(tmp_path, settings, shown):
+    """A dict gave "'dict' object has no attribute 'overrides'"."""
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), settings, run_dir=tmp_path / "r", **FAST)
+    assert info.value.message == f"settings takes a Settings, not {shown}"
+    assert "cnnspec.Settings(epochs=1" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("callbacks, what", [
+    ([object()], "Callback objects"), (lambda: 0, "a list of Callback objects"),
+    ("stats", "a list of Callback objects")])
+def test_callbacks_that_are_not_callbacks_are_refused_before_a_run_folder_is_made(
+        tmp_path, callbacks, what):
+    """An object without on_start failed once training began, leaving its folder 'running';
+    a function was 'not iterable'."""
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), run_dir=tmp_path / "r", callbacks=callbacks, **FAST)
+    assert info.value.message.startswith(
+        f"callbacks takes {what} (cnnspec.training.callbacks), not ")
+    assert "subclass Callback" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(SettingError):
+        resume(tmp_path / "r", callbacks=callbacks, **FAST)
+
+
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
     write_jsonl(tmp_path / "m.jsonl", [{"epoch": 1, "val_loss": float("nan"), "lr": 0.1}])
     write_json(tmp_path / "s.json", {"test_loss": float("inf"), "rows": [1.5, float("-inf")]})

@@ -31,7 +31,7 @@ from cnnspec.sweep.results import (
     write_results,
 )
 from cnnspec.training import rundir
-from cnnspec.training.settings import Settings
+from cnnspec.training.settings import Settings, given_settings
 
 
 @dataclass
@@ -90,7 +90,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            "more than once", invalid=True,
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
-    overrides = (settings or Settings()).overrides()
+    overrides = given_settings(settings).overrides()
     return axes, make_cells(parsed, axes, seeds, folds, overrides)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, SpecError, literal
+from cnnspec.errors import SettingError, SpecError, literal, shortened
 from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, refuse_whole_setting
@@ -58,6 +58,19 @@ class Settings:
         elif "data" in given and isinstance(given["data"], dict):
             given["data"] = with_defaults(given["data"])
         return given
+
+
+def given_settings(settings) -> Settings:
+    """The ``settings`` a run was given (None: the spec's own), refused by name unless a
+    :class:`Settings` (a dict of them read as the keyword arguments of one would take a
+    misspelt key for another mistake)."""
+    if settings is None:
+        return Settings()
+    if isinstance(settings, Settings):
+        return settings
+    shown = literal(shortened(repr(settings)))
+    raise SettingError(f"{{settings}} takes a Settings, not {shown}", invalid=True,
+                       hint="e.g. settings=cnnspec.Settings(epochs=1, lr=0.01)")
 
 
 def data_setting(text: str) -> dict:
