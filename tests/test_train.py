@@ -414,6 +414,24 @@ def test_callbacks_that_are_not_callbacks_are_refused_before_a_run_folder_is_mad
         resume(tmp_path / "r", callbacks=callbacks, **FAST)
 
 
+@pytest.mark.parametrize("runs_dir, inside", [("file", ""), ("file/deeper", ": {file}")])
+def test_a_runs_dir_that_is_a_file_is_named_as_one(tmp_path, runs_dir, inside):
+    """It said 'cannot create run folder FILE/tiny-...: File exists'."""
+    (tmp_path / "file").write_text("")
+    given = tmp_path / runs_dir
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), Settings(epochs=1), runs_dir=given, **FAST)
+    inside = inside.format(file=tmp_path / "file")
+    assert info.value.message == f"runs_dir {given}{inside} is a file, not a folder"
+    assert info.value.hint == "choose a folder for runs_dir" and info.value.invalid
+    assert info.value.worded(OPTION_NAMES)[0].startswith(f"--runs-dir {given}")
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), Settings(epochs=1), run_dir=tmp_path / "file" / "run",
+              **FAST)
+    assert info.value.message == (f"run_dir {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
+                                  "is a file, not a folder")
+
+
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
     write_jsonl(tmp_path / "m.jsonl", [{"epoch": 1, "val_loss": float("nan"), "lr": 0.1}])
     write_json(tmp_path / "s.json", {"test_loss": float("inf"), "rows": [1.5, float("-inf")]})

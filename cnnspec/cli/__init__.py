@@ -117,6 +117,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "sets": Option("--set"), "seeds": Option("--seeds"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
+                "runs_dir": Option("--runs-dir"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
 
