@@ -432,6 +432,17 @@ def test_a_runs_dir_that_is_a_file_is_named_as_one(tmp_path, runs_dir, inside):
                                   "is a file, not a folder")
 
 
+@pytest.mark.parametrize("path", [5, None])
+def test_load_of_no_path_is_refused_by_name(path):
+    """It raised pathlib's 'expected str, bytes or os.PathLike object'."""
+    import cnnspec
+
+    with pytest.raises(SettingError) as info:
+        cnnspec.load(path)
+    assert info.value.message == f"path takes a path to a .cnn or .json file, not {path!r}"
+    assert info.value.hint == "e.g. path='specs/digits.cnn'" and info.value.invalid
+
+
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):
     write_jsonl(tmp_path / "m.jsonl", [{"epoch": 1, "val_loss": float("nan"), "lr": 0.1}])
     write_json(tmp_path / "s.json", {"test_loss": float("inf"), "rows": [1.5, float("-inf")]})

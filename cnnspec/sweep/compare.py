@@ -178,7 +178,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
         raise SpecError(f"--init {again[0]} is given more than once",
                         hint="name each init variant once; use --seeds K for repeated runs",
                         file=option_place("--init", again[0]))
-    parsed = read_spec(spec)
+    parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
     cells = make_cells(parsed, [axis], seeds, None, overrides)

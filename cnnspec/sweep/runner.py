@@ -81,7 +81,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
     sets = setting_texts(sets)
-    parsed = read_spec(spec)
+    parsed = read_spec(spec, "spec")
     axes = [parse_set(option, parsed) for option in sets]
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
     if again:  # a mistake in what was asked: named at the second setting, not the spec
