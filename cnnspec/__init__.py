@@ -105,12 +105,12 @@ def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:
     # deferred: NumPy and Matplotlib, see above
     from cnnspec.lab.recorder import StatsRecorder
     from cnnspec.render.curves import Curves
-    from cnnspec.training.callbacks import StepHook
+    from cnnspec.training.callbacks import StepHook, checked_callbacks
 
     hooks = [StatsRecorder(stats_every)] if stats_every is not None else []
     if on_step is not None:
         hooks.append(StepHook(on_step))
-    hooks += list(callbacks)
+    hooks += checked_callbacks(callbacks)
     if curves:
         hooks.append(Curves())
     return hooks

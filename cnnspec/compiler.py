@@ -19,7 +19,7 @@ from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
-from cnnspec.ir.training_catalogue import LOSSES
+from cnnspec.ir.training_catalogue import LOSSES, refuse_whole_setting
 from cnnspec.kinds import KINDS, Build
 from cnnspec.seeding import streams
 
@@ -36,6 +36,8 @@ def compile_spec(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE) -> M
     training = checked.ir["training"]  # checked: every key is there (ir/training_catalogue.py)
     if seed is None:
         seed = training["seed"]
+    else:
+        refuse_whole_setting("seed", seed)
     rngs = streams(seed)
     layer_seeds = _seed_sequence(rngs["init"]).spawn(len(checked.layers))
     nodes = [

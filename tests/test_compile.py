@@ -297,3 +297,15 @@ def test_more_threads_than_two_match_one_thread(threads):
         assert many._split
         for name, grad in single[3].items():
             np.testing.assert_allclose(split[3][name], grad, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed, shown", [(-1, "-1"), ("x", "'x'"), (1.5, "1.5"), (True, "True")])
+def test_a_seed_that_is_no_whole_number_from_0_is_refused_by_name(seed, shown):
+    """NumPy's SeedSequence said 'expected non-negative integer' or 'expects int or sequence
+    of ints for entropy not x'."""
+    from cnnspec.errors import SettingError
+
+    with pytest.raises(SettingError) as info:
+        cnnspec.compile(_spec(SMALL), seed=seed)
+    assert info.value.message == f"seed must be an integer >= 0, not {shown}"
+    assert info.value.hint == "e.g. seed=0" and info.value.invalid

@@ -86,3 +86,19 @@ def test_the_command_line_fine_tunes_and_words_mistakes_with_its_flags(tmp_path,
     assert main(["train", str(other), "--weights-from", str(source.path), "--out",
                  str(tmp_path / "none"), "--quiet"]) == 2
     assert "shares no layer with this network" in capsys.readouterr().err
+
+
+def test_a_run_folder_alone_is_all_its_shared_layers_and_anything_else_is_refused(tmp_path,
+                                                                                 source):
+    """weights_from='runs/X' failed with "'str' object has no attribute 'run'"; the command
+    line's --weights-from RUN takes a folder alone."""
+    by_path = train(_three_classes(tmp_path), run_dir=tmp_path / "a",
+                    weights_from=str(source.path), **FAST)
+    by_object = train(_three_classes(tmp_path), run_dir=tmp_path / "b",
+                      weights_from=WeightsFrom(source.path), **FAST)
+    assert by_path.summary["weights_from"] == by_object.summary["weights_from"]
+    with pytest.raises(SettingError) as info:
+        train(_three_classes(tmp_path), run_dir=tmp_path / "c", weights_from=5, **FAST)
+    assert info.value.message == "weights_from takes a run folder or a WeightsFrom, not 5"
+    assert "cnnspec.WeightsFrom(" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "c").exists()

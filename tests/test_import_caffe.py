@@ -91,6 +91,18 @@ def test_lenet_solver_becomes_the_train_block():
     assert training["loss"] == "cross_entropy"
 
 
+@pytest.mark.parametrize("epoch_images", [0, -5, 1.5, "54000"])
+def test_epoch_images_that_are_no_count_are_refused_by_name(epoch_images):
+    """-5 divided by zero, 0 was taken for none given (the command line refuses both)."""
+    from cnnspec.errors import SettingError
+    from cnnspec.importers import import_file
+
+    with pytest.raises(SettingError) as info:
+        import_file(LENET, solver=SOLVER, input_shape=(1, 28, 28), epoch_images=epoch_images)
+    assert info.value.message == f"epoch_images must be an integer >= 1, not {epoch_images!r}"
+    assert "epoch_images=N" in info.value.hint and info.value.invalid
+
+
 def test_lenet_solver_without_epoch_images_says_what_it_left_out():
     imported = lenet(solver=SOLVER.read_text(), solver_path=str(SOLVER))
     assert "max_iter 10000 not carried over" in imported.text

@@ -152,6 +152,42 @@ def test_one_text_is_one_setting_and_other_values_are_refused_by_name(named, tmp
     assert not (tmp_path / "s").exists()
 
 
+def test_an_executor_is_taken_itself_or_from_a_factory_and_anything_else_refused(named,
+                                                                                  tmp_path):
+    """The README's `executor=LocalExecutor(1)` raised "'LocalExecutor' object is not
+    callable"; only a factory of one worked."""
+    settings = Settings(epochs=1)
+    itself = sweep(str(named), [], out=tmp_path / "a", executor=LocalExecutor(1),
+                   settings=settings)
+    made = sweep(str(named), [], out=tmp_path / "b", executor=in_process, settings=settings)
+    assert itself.ran == made.ran == 1
+    assert timeless(itself.done[0][1].metrics) == timeless(made.done[0][1].metrics)
+    with pytest.raises(SettingError) as info:
+        sweep(str(named), [], out=tmp_path / "c", executor="local")
+    assert info.value.message == ("executor takes an executor or a callable from the number of "
+                                  "cells to one, not 'local'")
+    assert "LocalExecutor(1)" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize("seeds, folds, message", [
+    ("2", None, "seeds must be an integer >= 1, not '2'"),
+    (0, None, "seeds must be an integer >= 1, not 0"),
+    (1, 1, "folds must be an integer >= 2, not 1"),
+    (1, 2.5, "folds must be an integer >= 2, not 2.5"),
+])
+def test_seeds_and_folds_that_are_no_counts_are_refused_by_name(named, tmp_path, seeds, folds,
+                                                                message):
+    """seeds='2' gave "'<' not supported between instances of 'str' and 'int'"."""
+    with pytest.raises(SettingError) as info:
+        sweep(str(named), [], seeds=seeds, folds=folds, out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message == message and info.value.invalid
+    assert info.value.worded({"seeds": Option("--seeds"), "folds": Option("--folds")})[0] \
+        .startswith(("--seeds", "--folds"))
+    assert not (tmp_path / "s").exists()
+
+
 def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_path):
     with pytest.raises(SpecError) as info:  # 16x16 shapes do not fit the 8x8 input
         sweep(str(named), ["data=digits,shapes(size=16)"], out=tmp_path / "s",

@@ -210,12 +210,16 @@ def test_a_scheduler_address_that_is_no_address_is_a_mistake_in_what_was_asked(a
                                                                                  capsys):
     """An address Dask cannot even read is the user's mistake (exit 2, the form to write),
     not a scheduler that could not be reached (exit 1); nothing is tried."""
-    from cnnspec.errors import InputError
+    from cnnspec.cli import OPTION_NAMES
+    from cnnspec.errors import SettingError
 
-    with pytest.raises(InputError) as info:
+    with pytest.raises(SettingError) as info:  # named as the library's parameter
         DaskExecutor(address)
-    assert f"--scheduler {address!r} is not a Dask scheduler's address: " in info.value.message
+    assert info.value.message.startswith(f"scheduler {address!r} is not a Dask scheduler's "
+                                         "address: ")
     assert why in info.value.message and "tcp://HOST:PORT" in info.value.hint
+    assert info.value.invalid
+    assert info.value.worded(OPTION_NAMES)[0].startswith(f"--scheduler {address!r} is not")
 
 
 @pytest.mark.parametrize("stop, to", [(signal.SIGTERM, "group"), (signal.SIGTERM, "command"),

@@ -12,6 +12,7 @@ import pytest
 
 from cnnspec import Settings, resume, train
 from cnnspec.check.load import load
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.lang import parse
@@ -375,8 +376,71 @@ def test_stats_every_records_through_the_lab_recorder(tmp_path):
     lines = (run.path / "stats.jsonl").read_text().splitlines()
     steps = [json.loads(line)["step"] for line in lines]
     assert steps == list(range(0, run.summary["steps"], 4))
-    with pytest.raises(RunError, match="--stats"):
+    # It said '--stats must be a positive number' to a Python caller, as a failure of the run.
+    with pytest.raises(SettingError) as info:
         train(write_spec(tmp_path), run_dir=tmp_path / "r2", stats_every=0, **FAST)
+    assert info.value.message == "stats_every must be an integer >= 1, not 0"
+    assert info.value.hint == "e.g. stats_every=50 records statistics every 50 steps"
+    assert info.value.invalid
+    assert info.value.worded(OPTION_NAMES) == (
+        "--stats must be an integer >= 1, not 0", "e.g. --stats 50 records statistics every 50 steps")
+    assert not (tmp_path / "r2").exists()
+
+
+@pytest.mark.parametrize("settings, shown", [({"epochs": 1}, "{'epochs': 1}"), (1, "1")])
+def test_settings_other_than_a_settings_are_refused_by_name(tmp_path, settings, shown):
+    """A dict gave "'dict' object has no attribute 'overrides'"."""
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), settings, run_dir=tmp_path / "r", **FAST)
+    assert info.value.message == f"settings takes a Settings, not {shown}"
+    assert "cnnspec.Settings(epochs=1" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("callbacks, what", [
+    ([object()], "Callback objects"), (lambda: 0, "a list of Callback objects"),
+    ("stats", "a list of Callback objects")])
+def test_callbacks_that_are_not_callbacks_are_refused_before_a_run_folder_is_made(
+        tmp_path, callbacks, what):
+    """An object without on_start failed once training began, leaving its folder 'running';
+    a function was 'not iterable'."""
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), run_dir=tmp_path / "r", callbacks=callbacks, **FAST)
+    assert info.value.message.startswith(
+        f"callbacks takes {what} (cnnspec.training.callbacks), not ")
+    assert "subclass Callback" in info.value.hint and info.value.invalid
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(SettingError):
+        resume(tmp_path / "r", callbacks=callbacks, **FAST)
+
+
+@pytest.mark.parametrize("runs_dir, inside", [("file", ""), ("file/deeper", ": {file}")])
+def test_a_runs_dir_that_is_a_file_is_named_as_one(tmp_path, runs_dir, inside):
+    """It said 'cannot create run folder FILE/tiny-...: File exists'."""
+    (tmp_path / "file").write_text("")
+    given = tmp_path / runs_dir
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), Settings(epochs=1), runs_dir=given, **FAST)
+    inside = inside.format(file=tmp_path / "file")
+    assert info.value.message == f"runs_dir {given}{inside} is a file, not a folder"
+    assert info.value.hint == "choose a folder for runs_dir" and info.value.invalid
+    assert info.value.worded(OPTION_NAMES)[0].startswith(f"--runs-dir {given}")
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), Settings(epochs=1), run_dir=tmp_path / "file" / "run",
+              **FAST)
+    assert info.value.message == (f"run_dir {tmp_path / 'file' / 'run'}: {tmp_path / 'file'} "
+                                  "is a file, not a folder")
+
+
+@pytest.mark.parametrize("path", [5, None])
+def test_load_of_no_path_is_refused_by_name(path):
+    """It raised pathlib's 'expected str, bytes or os.PathLike object'."""
+    import cnnspec
+
+    with pytest.raises(SettingError) as info:
+        cnnspec.load(path)
+    assert info.value.message == f"path takes a path to a .cnn or .json file, not {path!r}"
+    assert info.value.hint == "e.g. path='specs/digits.cnn'" and info.value.invalid
 
 
 def test_json_files_stay_strict_when_a_figure_overflows(tmp_path):

@@ -1,18 +1,25 @@
 """``load``: a ``.cnn`` spec or ``.json`` IR file, parsed (or validated) and checked."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError
+from cnnspec.errors import InputError, SettingError, literal, shortened
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
 
 
-def read_spec(path: str | Path) -> Spec:
-    """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked)."""
+def read_spec(path: str | Path, parameter: str = "path") -> Spec:
+    """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked).
+    A ``path`` that is no path (a number, None) is a :class:`SettingError` naming it as the
+    caller's ``parameter``."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise SettingError(f"{{{parameter}}} takes a path to a .cnn or .json file, not "
+                           f"{literal(shortened(repr(path)))}", invalid=True,
+                           hint=f"e.g. {{{parameter}:'specs/digits.cnn'}}")
     path = Path(path)
     if path.is_dir():
         raise not_a_file(path)

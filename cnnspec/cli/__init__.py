@@ -116,6 +116,8 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "folds": Option("--folds"), "epoch_images": Option("--epoch-images"),
                 "sets": Option("--set"), "seeds": Option("--seeds"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
+                "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
+                "runs_dir": Option("--runs-dir"),
                 "resume_command": Command("cnnspec train --resume"),
                 "train_command": Command("cnnspec train")}
 

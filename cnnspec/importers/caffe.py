@@ -18,7 +18,12 @@ import difflib
 from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors, float_text
-from cnnspec.importers.caffe_solver import BATCH_NOTE, refuse_solver_as_net, solver_settings
+from cnnspec.importers.caffe_solver import (
+    BATCH_NOTE,
+    EPOCH_IMAGES_HINT,
+    refuse_solver_as_net,
+    solver_settings,
+)
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.prototxt import Entry, Message, Scalar, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import (
@@ -32,6 +37,7 @@ from cnnspec.importers.spec_writer import (
     per_bias,
     spec_text,
 )
+from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
 
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
@@ -736,7 +742,10 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     (C, H, W) is the images' shape for a net whose Data layer reads it from a database;
     ``epoch_images`` the images one epoch trains on, to turn Caffe's iterations into epochs.
     Mistakes and unsupported layers or fields are :class:`SpecError`s at their line and
-    column in the prototxt."""
+    column in the prototxt. An ``epoch_images`` that is no whole number from 1 is a
+    :class:`SettingError` naming it (``--epoch-images`` on the command line)."""
+    if epoch_images is not None:
+        refuse_count("epoch_images", epoch_images, 1, EPOCH_IMAGES_HINT)
     net, net_msg = read_net(text, path, input_shape)
     origin = path or "a Caffe model definition"
     header = [f"Imported from {origin} (Caffe) by `cnnspec import`."]

@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import float_text
+from cnnspec.errors import SettingError, float_text, literal, shortened
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
-from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, unheld
+from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
 # The list types of a value, and the type of their elements.
@@ -674,3 +674,29 @@ def declared_arg(ir, where: list) -> Arg | None:
         return None
     entry = key.catalogue.get(value.get("name"))
     return next((a for a in entry.args if a.name == where[2]), None) if entry else None
+
+
+def refuse_whole_setting(key: str, value, hint: str | None = None) -> None:
+    """A :class:`SettingError` naming the setting ``key`` (``epochs``, ``batch_size``,
+    ``seed``, ``cores``) as the caller calls it, unless ``value`` is a whole number within the
+    range the spec's own setting has; ``hint`` (a template, e.g. ``{seed:0}``) by default
+    gives an example of it."""
+    arg = KEYS[key].arg
+    if arg.problem(value):
+        raise _whole_number_error(key, value, arg.low, arg.high, hint)
+
+
+def refuse_count(name: str, value, low: int, hint: str | None = None) -> None:
+    """As :func:`refuse_whole_setting`, for a count a run's caller gives that is no spec
+    setting (a sweep's ``seeds`` and ``folds``): a whole number from ``low``."""
+    problem = number_problem(value, whole=True)
+    if problem or value < low or too_large_int(value):
+        raise _whole_number_error(name, value, low, None, hint)
+
+
+def _whole_number_error(name: str, value, low: float, high: float | None,
+                        hint: str | None) -> SettingError:
+    wanted = (f"an integer >= {low:g}" if high is None
+              else f"an integer from {low:g} to {high:g}")
+    return SettingError(f"{{{name}}} must be {wanted}, not {literal(shortened(repr(value)))}",
+                        hint or f"e.g. {{{name}:{low:g}}}", invalid=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.plots import plot_training_stats
 from cnnspec.lab.probe import collect
@@ -35,9 +35,9 @@ class StatsRecorder(Callback):
     records_steps = True
 
     def __init__(self, every: int) -> None:
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise RunError(f"--stats must be a positive number of steps, not {every!r}",
-                           hint="e.g. --stats 50 records statistics every 50 steps")
+        # `every` is the library's stats_every=, the command line's --stats
+        refuse_count("stats_every", every, 1,
+                     "e.g. {stats_every:50} records statistics every 50 steps")
         self.every = every
         self.path: Path | None = None
         self.records = 0

@@ -26,6 +26,7 @@ from cnnspec.check import check
 from cnnspec.errors import InputError, RunError, SpecError, SpecErrors, first_error
 from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.grid import Axis, apply, check_value
@@ -112,10 +113,9 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     folds, each checked before anything trains (the spec itself first). ``overrides`` (training key -> IR value,
     e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check alone is
     reported against its ``--set``; a combination that fails, against the cell's label."""
-    if seeds < 1:
-        raise ValueError("seeds must be at least 1")
-    if folds is not None and folds < 2:
-        raise ValueError("folds must be at least 2")
+    refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
+    if folds is not None:
+        refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})

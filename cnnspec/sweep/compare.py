@@ -20,6 +20,7 @@ from pathlib import Path
 from cnnspec.check.load import read_spec
 from cnnspec.engine.splitting import usable_cores
 from cnnspec.errors import SpecError
+from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
 from cnnspec.metrics import EPOCH, VAL_ACC
@@ -169,15 +170,15 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
     """
-    if seeds < 1:
-        raise ValueError("seeds must be at least 1")
+    refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, 1 "
+                 "and 2")
     variants = inits or [None]
     again = [v for i, v in enumerate(variants) if v in variants[:i]]
     if again:  # a mistake in the command line: named at the second option, not the spec
         raise SpecError(f"--init {again[0]} is given more than once",
                         hint="name each init variant once; use --seeds K for repeated runs",
                         file=option_place("--init", again[0]))
-    parsed = read_spec(spec)
+    parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
     cells = make_cells(parsed, [axis], seeds, None, overrides)

@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import ExitStack, contextmanager, suppress
 
 from cnnspec.engine.splitting import usable_cores
-from cnnspec.errors import InputError, RunError, counted, shortened
+from cnnspec.errors import RunError, SettingError, counted, literal, shortened
 from cnnspec.sweep.concurrency import trainings_that_fit
 from cnnspec.sweep.worker import dask_loggers, ignore_ctrl_c, quiet_dask
 from cnnspec.training.interrupts import STOP_SIGNALS, interrupts_held
@@ -232,10 +232,11 @@ class DaskExecutor:
                 try:
                     _probe(scheduler, min(timeout, PROBE_SECONDS))
                 except ValueError as exc:  # no address at all: a mistake in what was asked
-                    raise InputError(f"--scheduler {shortened(scheduler, 80)!r} is not a Dask "
-                                     f"scheduler's address: {exc}",
-                                     hint="write it as the scheduler prints it, "
-                                     "tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
+                    shown = literal(repr(shortened(scheduler, 80)))
+                    raise SettingError(f"{{scheduler}} {shown} is not a Dask scheduler's "
+                                       f"address: {literal(str(exc))}", invalid=True,
+                                       hint="write it as the scheduler prints it, "
+                                       "tcp://HOST:PORT (e.g. tcp://127.0.0.1:8786)") from None
                 self.client = Client(scheduler, timeout=timeout)
                 self.description = f"on the Dask cluster at {scheduler}"
         except KeyboardInterrupt:  # a Ctrl-C held while the cluster started

@@ -31,7 +31,7 @@ from cnnspec.sweep.results import (
     write_results,
 )
 from cnnspec.training import rundir
-from cnnspec.training.settings import Settings
+from cnnspec.training.settings import Settings, given_settings
 
 
 @dataclass
@@ -81,7 +81,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
     sets = setting_texts(sets)
-    parsed = read_spec(spec)
+    parsed = read_spec(spec, "spec")
     axes = [parse_set(option, parsed) for option in sets]
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
     if again:  # a mistake in what was asked: named at the second setting, not the spec
@@ -90,7 +90,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            "more than once", invalid=True,
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
-    overrides = (settings or Settings()).overrides()
+    overrides = given_settings(settings).overrides()
     return axes, make_cells(parsed, axes, seeds, folds, overrides)
 
 
@@ -110,6 +110,27 @@ def setting_texts(sets) -> list[str]:
         raise SettingError(f"{{sets}} takes KEY=VALUE[,VALUE...] texts, not {shown}",
                            hint="e.g. {sets:lr=0.1,0.01}", invalid=True)
     return texts
+
+
+def executor_for(executor, n: int, todo: list[Cell]):
+    """The executor ``n`` cells (``todo``) train on: ``executor`` itself when it is one (it has
+    ``results``, as :class:`~cnnspec.sweep.executor.LocalExecutor` has), what it returns when
+    it is a callable from the number of cells to one, and a local Dask cluster of a worker per
+    core (no more than fit in memory) when it is None; anything else is refused."""
+    if executor is None:
+        return DaskExecutor(workers=default_workers(n, largest_process(todo)))
+    return checked_executor(executor) if hasattr(executor, "results") else executor(n)
+
+
+def checked_executor(executor):
+    """``executor`` when :func:`executor_for` can use it (None too); else a
+    :class:`SettingError` naming it."""
+    if executor is None or hasattr(executor, "results") or callable(executor):
+        return executor
+    raise SettingError(f"{{executor}} takes an executor or a callable from the number of cells "
+                       f"to one, not {literal(shortened(repr(executor)))}", invalid=True,
+                       hint="e.g. executor=LocalExecutor(1) (cnnspec.sweep.executor) trains in "
+                            "this process")
 
 
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
@@ -132,9 +153,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, str]] = []
     if todo:
-        make = executor or (lambda n: DaskExecutor(
-            workers=default_workers(n, largest_process(todo))))
-        with make(len(todo)) as running:
+        with executor_for(executor, len(todo), todo) as running:
             if on_start:
                 on_start(running, len(todo))
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
@@ -168,13 +187,14 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     ``out`` and return the :class:`Sweep`.
 
     Every cell is checked before any trains. Cells ``out`` holds already (by the hash of
-    their IR) are not trained again. ``executor`` is a callable from the number of cells to
-    train to an executor (:mod:`cnnspec.sweep.executor`), by default a Dask ``LocalCluster``
+    their IR) are not trained again. ``executor`` is an executor (:mod:`cnnspec.sweep.executor`)
+    or a callable from the number of cells to train to one, by default a Dask ``LocalCluster``
     with a worker per core; ``settings`` change every cell's epochs, lr, batch size or data.
     ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
     folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
     what :func:`plan` made of these arguments, where the caller has it already.
     """
+    checked_executor(executor)  # before anything is made
     axes, cells = planned or plan(spec, sets, seeds, folds, settings)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)

@@ -38,7 +38,7 @@ from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
 from cnnspec.seeding import streams
 from cnnspec.training import rundir
 from cnnspec.training.batches import kfold_split, validation_split
-from cnnspec.training.callbacks import Callback, InitContext, InitStep
+from cnnspec.training.callbacks import Callback, InitContext, InitStep, checked_callbacks
 from cnnspec.training.compat import (
     check_data_fits,
     check_training_memory,
@@ -51,6 +51,7 @@ from cnnspec.training.finetune import (
     chosen_layers,
     copy_weights,
     frozen_ir,
+    given_weights_from,
     source_weights,
 )
 from cnnspec.training.loop import (
@@ -74,7 +75,13 @@ from cnnspec.training.run import (
 )
 from cnnspec.training.rundir import RunDir, create_run_dir, open_run_dir
 from cnnspec.training.scoring import score
-from cnnspec.training.settings import OVERRIDABLE, Settings, effective_ir, overridden_spec
+from cnnspec.training.settings import (
+    OVERRIDABLE,
+    Settings,
+    effective_ir,
+    given_settings,
+    overridden_spec,
+)
 from cnnspec.training.state import Position, load_checkpoint
 from cnnspec.version import __version__
 
@@ -135,8 +142,9 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     if dtype not in DTYPES:
         raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
                            invalid=True)
-    overrides = (settings or Settings()).overrides(dtype)
-    options = Options(make_display(progress, False), data_dir, list(callbacks),
+    overrides = given_settings(settings).overrides(dtype)
+    weights_from = given_weights_from(weights_from)
+    options = Options(make_display(progress, False), data_dir, checked_callbacks(callbacks),
                       list(init_steps), dtype, fold=fold, on_warnings=on_warnings)
     try:
         checked = checked_with_overrides(spec, overrides, dtype)
@@ -173,8 +181,8 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
     """
     # Held to the widest dtype's range: a resumed run's settings must be its own, which its
     # dtype held when it started (_check_same_settings compares them once the run is read).
-    overrides = (settings or Settings()).overrides(WIDEST_DTYPE)
-    options = Options(make_display(progress, False), data_dir, list(callbacks), [])
+    overrides = given_settings(settings).overrides(WIDEST_DTYPE)
+    options = Options(make_display(progress, False), data_dir, checked_callbacks(callbacks), [])
     try:
         return _resume(Path(run_dir), spec, overrides, options)
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.errors import SettingError, literal, shortened
 from cnnspec.training.batches import epoch_order
 from cnnspec.training.progress import Display
 
@@ -43,6 +44,34 @@ class Callback:
         """After the run's summary is written, for a finished, interrupted or diverged run;
         ``metrics`` holds one record per finished epoch. In an interrupted or diverged run a
         ``KeyboardInterrupt`` here (Ctrl-C again) is ignored."""
+
+
+# What a training run calls on each of its callbacks.
+HOOKS = ("on_start", "on_step", "on_stop", "on_end")
+
+
+def checked_callbacks(callbacks) -> list[Callback]:
+    """``callbacks`` as a list, each of them checked to have every hook (:class:`Callback`
+    has them all), before anything of a run is made: else a :class:`SettingError` naming
+    ``callbacks`` (an object without ``on_start`` failed as the run began, leaving its folder
+    "running")."""
+    items = None if isinstance(callbacks, (str, bytes)) else _listed(callbacks)
+    wrong = callbacks if items is None else next(
+        (c for c in items if not all(callable(getattr(c, hook, None)) for hook in HOOKS)), None)
+    if items is None or wrong is not None:
+        what = "a list of Callback objects" if items is None else "Callback objects"
+        raise SettingError(f"{{callbacks}} takes {what} (cnnspec.training.callbacks), not "
+                           f"{literal(shortened(repr(wrong)))}", invalid=True,
+                           hint="subclass Callback and override the hooks you need, or give a "
+                                "function of (step, model) as on_step=")
+    return items
+
+
+def _listed(values) -> list | None:
+    try:
+        return list(values)
+    except TypeError:
+        return None
 
 
 class StepHook(Callback):

@@ -9,12 +9,13 @@ Weights are copied after the init steps, so LSUV rescales only the layers that s
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from cnnspec.errors import SettingError, literal
+from cnnspec.errors import SettingError, literal, shortened
 from cnnspec.training.files import read_npz
 from cnnspec.training.rundir import open_run_dir
 from cnnspec.training.state import checked_weights
@@ -27,6 +28,20 @@ class WeightsFrom:
     run: str | Path
     layers: tuple[str, ...] | None = None
     freeze: bool = False
+
+
+def given_weights_from(weights_from) -> WeightsFrom | None:
+    """``weights_from`` as a :class:`WeightsFrom`: a path to a run folder (a text or a
+    ``Path``, as ``--weights-from`` takes it) is all of its shared layers, unfrozen; None is
+    None; anything else a :class:`SettingError` naming it."""
+    if weights_from is None or isinstance(weights_from, WeightsFrom):
+        return weights_from
+    if isinstance(weights_from, (str, os.PathLike)):
+        return WeightsFrom(weights_from)
+    raise SettingError(f"{{weights_from}} takes a run folder or a WeightsFrom, not "
+                       f"{literal(shortened(repr(weights_from)))}", invalid=True,
+                       hint="e.g. weights_from='runs/digits-20250101-120000', or "
+                            "cnnspec.WeightsFrom(run, layers=['conv1'], freeze=True)")
 
 
 def source_weights(source: WeightsFrom) -> dict[str, dict[str, np.ndarray]]:

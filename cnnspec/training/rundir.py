@@ -166,6 +166,8 @@ def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
         staging.chmod(usual_permissions(folder=True))  # the run folder it becomes
     except OSError as exc:
         _remove_empty(made)
+        _refuse_file_in_the_way(out if out is not None else runs_dir, path.parent,
+                                "run_dir" if out is not None else "runs_dir")
         raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
                            hint="choose a writable place with {run_dir}") from None
     try:
@@ -190,6 +192,19 @@ def _make_folders(folder: Path) -> list[Path]:
     missing = list(itertools.takewhile(lambda f: not f.exists(), missing))
     folder.mkdir(parents=True, exist_ok=True)
     return missing
+
+
+def _refuse_file_in_the_way(given: str | Path, folder: Path, setting: str) -> None:
+    """A :class:`SettingError` naming ``setting`` (``run_dir`` or ``runs_dir``, whose value was
+    ``given``) when a file stands where ``folder`` or one of its parents should be a folder
+    (mkdir says only "File exists" or "Not a directory")."""
+    blocking = next((f for f in (folder, *folder.parents) if f.exists() and not f.is_dir()),
+                    None)
+    if blocking is None:
+        return
+    inside = "" if blocking == Path(given) else f": {blocking}"
+    raise SettingError(f"{{{setting}}} {literal(str(given))}{literal(inside)} is a file, not a "
+                       "folder", hint=f"choose a folder for {{{setting}}}", invalid=True)
 
 
 def _remove_empty(folders: list[Path]) -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, SpecError, literal
+from cnnspec.errors import SettingError, SpecError, literal, shortened
 from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.ir.training_catalogue import KEYS, refuse_whole_setting
 from cnnspec.lang import parse_data
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data", "cores")
@@ -45,13 +45,9 @@ class Settings:
         raises :class:`SettingError`."""
         given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
         for key in ("epochs", "batch_size", "seed", "cores"):
-            arg = KEYS[key].arg
-            if key in given and arg.problem(given[key]):
-                wanted = (f"an integer >= {arg.low:g}" if arg.high is None
-                          else f"an integer from {arg.low:g} to {arg.high:g}")
-                raise SettingError(f"{{{key}}} must be {wanted}, not {given[key]!r}",
-                                   "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}",
-                                   invalid=True)
+            if key in given:
+                refuse_whole_setting(key, given[key],
+                                     "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}")
         if "lr" in given:
             problem = KEYS["lr"].arg.problem(given["lr"], dtype)
             if problem:  # the spec's own words for it (an lr float32 rounds to 0, say)
@@ -62,6 +58,19 @@ class Settings:
         elif "data" in given and isinstance(given["data"], dict):
             given["data"] = with_defaults(given["data"])
         return given
+
+
+def given_settings(settings) -> Settings:
+    """The ``settings`` a run was given (None: the spec's own), refused by name unless a
+    :class:`Settings` (a dict of them read as the keyword arguments of one would take a
+    misspelt key for another mistake)."""
+    if settings is None:
+        return Settings()
+    if isinstance(settings, Settings):
+        return settings
+    shown = literal(shortened(repr(settings)))
+    raise SettingError(f"{{settings}} takes a Settings, not {shown}", invalid=True,
+                       hint="e.g. settings=cnnspec.Settings(epochs=1, lr=0.01)")
 
 
 def data_setting(text: str) -> dict:
