@@ -541,8 +541,9 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
     users = [other for other in spec.ir["layers"]
              if base in other["inputs"] and other is not chain[0]]
     written = _name_as_written(base, layer.get("group"), users)
+    output = _name_as_written(end["name"], layer.get("group"), users)
     return (f"'{written}' names the layer before its {words}; to use the {what} output where "
-            f"'{written}' is used, write '{_name_as_written(end['name'], layer.get('group'), users)}'")
+            f"'{written}' is used, write '{output}'")
 
 
 def _name_as_written(name: str, group: str | None, users: list[dict]) -> str:

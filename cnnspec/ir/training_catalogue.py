@@ -222,6 +222,10 @@ class Entry:
     def defaults(self) -> dict:
         return {a.name: a.default for a in self.args}
 
+    def foreign_arg(self, name: str) -> ForeignArg | None:
+        """The other library's argument called ``name`` (:attr:`foreign_args`), or None."""
+        return next((arg for arg in self.foreign_args if arg.name == name), None)
+
     def written(self, values: dict | None = None) -> str:
         """How the language writes it with ``values`` (an IR object of it), by default its
         defaults: ``sgd(momentum=0.9, nesterov=false)``."""

@@ -16,6 +16,7 @@ from cnnspec.errors import Span, SpecError
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
+from cnnspec.lang.ast import token_span
 from cnnspec.lang.standalone import (
     Lark,
     UnexpectedCharacters,
@@ -450,10 +451,6 @@ def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
     return opened
 
 
-def token_span(token) -> Span:
-    return Span(token.line, token.column, token.end_line, token.end_column)
-
-
 # The first word of a line, after its label if it has one: `c1: conv 8 3x3` -> conv.
 FIRST_WORD = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?(?P<word>[A-Za-z_]\w*)")
 
@@ -517,8 +514,7 @@ def _foreign_tuple(exc: UnexpectedInput, text: str, path: str | None) -> SpecErr
     match = TUPLE_ARGUMENT.match(line[:exc.column - 1])
     key = None if match is None else KEYS.get(KEY_ALIASES.get(match["key"], match["key"]))
     entry = None if key is None or key.catalogue is None else key.catalogue.get(match["call"])
-    foreign = None if entry is None else next(
-        (f for f in entry.foreign_args if f.name == match["arg"]), None)
+    foreign = None if entry is None else entry.foreign_arg(match["arg"])
     if foreign is None:
         return None
     values = re.match(r"\(([^()]*)\)", line[exc.column - 1:])

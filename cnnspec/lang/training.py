@@ -18,7 +18,7 @@ from cnnspec.ir.datasets import ALIASES as DATASET_ALIASES
 from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
 from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
-from cnnspec.ir.training_catalogue import Entry, Key
+from cnnspec.ir.training_catalogue import Entry, Key, name_hints
 from cnnspec.kinds import ALIASES as LAYER_ALIASES
 from cnnspec.kinds import KINDS as LAYER_KINDS
 from cnnspec.lang import values as read
@@ -112,11 +112,11 @@ DEFAULTS = catalogue.defaults()
 
 def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str] | None = None,
            check: Callable[[Word | Call, dict], None] | None = None,
-           foreign: dict[str, str] | None = None,
            entries: dict[str, Entry] | None = None) -> Callable[[Value, str], dict]:
-    """A reader for `name` or `name(args)` among ``catalogue``; ``foreign``: the hint for each
-    name another library gives one of them (lower case, :func:`catalogue.name_hints`);
-    ``entries``: the catalogue's entries, whose ``foreign_args`` are answered."""
+    """A reader for `name` or `name(args)` among ``catalogue``; ``entries``: the catalogue's
+    entries, whose other libraries' names (:func:`name_hints`) and arguments
+    (``foreign_args``) are answered."""
+    foreign = name_hints(entries) if entries is not None else {}
 
     def reader(value: Value, _what: str) -> dict:
         if not isinstance(value, (Word, Call)):
@@ -127,7 +127,7 @@ def _named(catalogue: dict[str, list[Param]], what: str, aliases: dict[str, str]
         if name not in catalogue:
             span = value.name_span if isinstance(value, Call) else value.span
             raise SpecError(f"unknown {what} '{value.name}'", span=span,
-                            hint=(foreign or {}).get(value.name.lower())
+                            hint=foreign.get(value.name.lower())
                             or did_you_mean(value.name, catalogue, what + "s", aliases))
         _refuse_settings_as_arguments(value, catalogue[name], what)
         if entries is not None:
@@ -144,7 +144,7 @@ def _refuse_foreign_args(value: Word | Call, entry: Entry, what: str) -> None:
     """Stop at an argument another library gives ``entry`` (PyTorch's ``betas=``), with the
     arguments it is here and the values written given to them."""
     for kwarg in value.kwargs if isinstance(value, Call) else []:
-        foreign = next((f for f in entry.foreign_args if f.name == kwarg.name), None)
+        foreign = entry.foreign_arg(kwarg.name)
         if foreign is not None:
             raise SpecError(f"{what} {value.name} has no parameter '{kwarg.name}'",
                             span=kwarg.name_span, hint=foreign.hint(entry))
@@ -173,11 +173,11 @@ def _key_reader(key: Key) -> Callable[[Value, str], object]:
         return _named(DATASETS, "dataset", DATASET_ALIASES, _check_dataset)
     if key.arg is not None:
         return value_reader(key.arg)
-    hints = catalogue.name_hints(key.catalogue)
     if key.many:
-        return _many(_named(CALLS[key.name], key.words, foreign=hints, entries=key.catalogue))
+        return _many(_named(CALLS[key.name], key.words, entries=key.catalogue))
     if key.objects:
-        return _named(CALLS[key.name], key.words, foreign=hints, entries=key.catalogue)
+        return _named(CALLS[key.name], key.words, entries=key.catalogue)
+    hints = name_hints(key.catalogue)
     return lambda value, what: read.choice(value, key.words, list(key.catalogue), hints)
 
 

@@ -63,8 +63,14 @@ def fitted(text: str, inches: float, points: float) -> str:
     """``text`` broken into lines (:func:`balanced_fill`, each of its own lines apart) that fit
     ``inches`` at a font of ``points``: a title longer than the figure was cut off at both
     sides (a Jacobian's "eep_tanh200: ... of 256 ou")."""
-    width = max(12, int(inches * 72 / (CHARACTER_EMS * points)))
+    width = max(12, int(_characters_fitting(inches, points)))
     return "\n".join(balanced_fill(line, width) for line in text.split("\n"))
+
+
+def _characters_fitting(inches: float, points: float) -> float:
+    """How many characters of a font of ``points`` (:data:`CHARACTER_EMS` each) fit
+    ``inches`` (72 points an inch)."""
+    return inches * 72 / (CHARACTER_EMS * points)
 
 
 # The smallest font a caption shrinks to: below it a label is no longer read at a glance.
@@ -78,7 +84,9 @@ def fitting_points(text: str, inches: float, points: float) -> float:
     longest = max((len(line) for line in text.split("\n")), default=0)
     if not longest:
         return points
-    return max(SMALLEST_CAPTION_POINTS, min(points, inches * 72 / (CHARACTER_EMS * longest)))
+    # the characters fitting scale inversely with the font's size
+    return max(SMALLEST_CAPTION_POINTS,
+               min(points, points * _characters_fitting(inches, points) / longest))
 
 
 def _points(size, default_key: str) -> float:

@@ -119,7 +119,8 @@ def executor_for(executor, n: int, todo: list[Cell]):
     core (no more than fit in memory) when it is None; anything else is refused."""
     if executor is None:
         return DaskExecutor(workers=default_workers(n, largest_process(todo)))
-    return checked_executor(executor) if hasattr(executor, "results") else executor(n)
+    executor = checked_executor(executor)
+    return executor if hasattr(executor, "results") else executor(n)
 
 
 def checked_executor(executor):
@@ -183,7 +184,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           on_start: Callable[[object, int, Path], None] | None = None,
           planned: tuple[list[Axis], list[Cell]] | None = None) -> Sweep:
     """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
-    text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
+    text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds
+    ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
     ``out`` and return the :class:`Sweep`.
 
     Every cell is checked before any trains. Cells ``out`` holds already (by the hash of

@@ -358,7 +358,8 @@ def _check_same_settings(training: dict, overrides: dict, finished: bool = False
                 raise SettingError(
                     f"{{epochs}} {given} is fewer than the run's {counted(kept, 'epoch')}",
                     hint=f"a resumed run cannot undo what it trained: {finish}give more "
-                    f"than {kept} to extend it ({{epochs:{2 * training[key]}}}), or start a new run")
+                    f"than {kept} to extend it ({{epochs:{2 * training[key]}}}), or start a "
+                    "new run")
             raise SettingError(
                 f"{{{key}}} {given} differs from the run's {key} {kept}",
                 hint=f"a resumed run keeps its settings (so it ends as the uninterrupted run "
