@@ -341,6 +341,19 @@ def test_compare_command(tiny, tmp_path, capsys):
     assert names[2:] == ["sweep.json"]
 
 
+def test_compare_prints_the_warnings_each_init_brings_before_training(tiny, tmp_path,
+                                                                      capsys):
+    """A variant's warnings are printed as init-report prints them, before any training:
+    located in the spec, said to be the option's; the variant without one gets none."""
+    assert main(["compare", tiny, "--init", "he_normal", "--init", "zeros", "--epochs", "1",
+                 "--jobs", "1", "--out", str(tmp_path / "runs")]) == 0
+    err = capsys.readouterr().err
+    warning = err.index('warning: with --init "zeros": all 4 filters of ')
+    assert ":3:1: " in err[:warning].splitlines()[-1]  # the conv's line in tiny.cnn
+    assert warning < err.index("he_normal, seed 0: ")
+    assert '--init "he_normal"' not in err
+
+
 def test_train_stats_every_n_steps(tiny, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", tiny, "--stats", "5", "--out", str(run), "--quiet"]) == 0

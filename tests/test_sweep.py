@@ -238,6 +238,30 @@ def test_cells_are_the_grid_times_seeds_times_folds_each_with_its_own_identity(s
     assert overridden[0].key != first.key
 
 
+def test_the_plan_tells_the_warnings_a_setting_brings_each_once_and_whose(spec):
+    """As train prints the warnings of the spec it trains, a sweep hears its cells': the
+    spec's own once, then those a value adds (identical filters under init=zeros), and those
+    only a combination gets (lr x weight_decay of 1 takes every weight away), each said to be
+    the setting's (the combination's by the settings they share) and located in the spec."""
+    axes = [parse_set("init=he_normal,zeros", spec), parse_set("lr=0.05,0.5", spec),
+            parse_set("weight_decay=0,2", spec)]
+    heard = []
+    make_cells(spec, axes, on_warnings=heard.append)
+    assert len(heard) == 1  # once, before anything trains
+    messages = [w.message for w in heard[0]]
+    zeros = [m for m in messages if m.startswith("with init=zeros: ")]
+    assert len(zeros) == 1 and "all 4 filters of conv1 start identical" in zeros[0]
+    decay = [m for m in messages if "weight_decay" in m]
+    assert len(decay) == 1 and decay[0].startswith("with lr=0.5, weight_decay=2: ")
+    assert all(w.file == "named.cnn" for w in heard[0])
+    conv1 = next(w for w in heard[0] if w.message in zeros)
+    assert (conv1.span.line, conv1.span.column) == (3, 1)  # the layer the init set
+    # None heard where no cell gets a warning.
+    quiet = []
+    make_cells(spec, [parse_set("lr=0.05,0.1", spec)], on_warnings=quiet.append)
+    assert quiet == []
+
+
 # ---- k-fold --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n, k", [(17, 5), (10, 2), (1797, 10)])

@@ -71,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
+    from cnnspec.cli.check import report
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.compare import compare, describe_result, format_table, plot
     from cnnspec.sweep.results import stopped_message
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
                              data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
                              on_done=lambda result: print(describe_result(result),
                                                           file=sys.stderr, flush=True),
-                             on_start=started)
+                             on_start=started, on_warnings=report)
     except KeyboardInterrupt:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)

@@ -61,6 +61,7 @@ def at_least_two(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: Dask and training (NumPy) load when the command runs
+    from cnnspec.cli.check import report
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory
     from cnnspec.sweep.executor import (
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     # The spec and the --set values are checked first: their mistakes are worth hearing
     # before the missing extra.
     settings = Settings(epochs=args.epochs)
-    planned = plan(args.spec, args.sets, args.seeds, args.folds, settings)
+    planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report)
     if not dask_available():
         print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)

@@ -37,7 +37,7 @@ def _log_label(label: str, values: list[float]) -> str:
 # What the two per-layer statistics are: the std of each layer's output, and the std of the
 # loss's gradient with respect to that output (what backpropagation carries to the layer).
 ACT_STD_TITLE = "activation std"
-GRAD_STD_TITLE = "gradient std (∂loss/∂ layer output)"
+GRAD_STD_TITLE = "gradient std (∂loss/∂output)"
 
 
 # Up to this many conv/dense layers, the depth axis names each layer (conv1, fc2: which

@@ -19,7 +19,8 @@ import math
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnspec.check import check
@@ -108,36 +109,69 @@ def slug(label: str) -> str:
 
 
 def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
-               overrides: dict | None = None) -> list[Cell]:
+               overrides: dict | None = None,
+               on_warnings: Callable[[list[SpecError]], None] | None = None) -> list[Cell]:
     """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
-    folds, each checked before anything trains (the spec itself first). ``overrides`` (training key -> IR value,
-    e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check alone is
-    reported against its ``--set``; a combination that fails, against the cell's label."""
+    folds, each checked before anything trains (the spec itself first). ``overrides`` (training
+    key -> IR value, e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check
+    alone is reported against its ``--set``; a combination that fails, against the cell's
+    label. ``on_warnings``, if given, is called once with the checks' warnings: the spec's own,
+    then each a value (or a combination) adds to them, said to be its (``with init=zeros:``),
+    as ``train`` prints the warnings of the spec it trains."""
     refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
     if folds is not None:
         refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})
-    check(base)
-    for axis in axes:
+    warnings = list(check(base).warnings)
+    own = list(warnings)
+    by_value = {}
+    for a, axis in enumerate(axes):
         for index in range(len(axis.values)):
-            check_value(base, axis, index, check)
+            by_value[a, index] = check_value(base, axis, index, check).warnings
+            warnings += _added(by_value[a, index], own, axis.value_text(index))
     refuse_too_many_cells(axes, seeds, folds)
     cells = []
+    joint = []  # (a warning only a combination gets, the settings of each that gets it)
     for combination in itertools.product(*(range(len(axis.values)) for axis in axes)):
         ir = base.ir
         for axis, index in zip(axes, combination):
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
-        process = _check_group(Spec(ir, path=spec.path), settings).step_memory.process
+        checked = _check_group(replace(base, ir=ir), settings)
+        values = [w for key in enumerate(combination) for w in by_value[key]]
+        for warning in checked.warnings:
+            if warning not in own and warning not in values:
+                _gathered(joint, warning).append(settings)
         refuse_more_folds_than_images(ir, folds)
         for seed in range(seeds):
             seeded = copy.deepcopy(ir)
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
-                cells.append(Cell(settings, seed, seeded, fold, process))
+                cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process))
+    for warning, groups in joint:  # named by the settings its combinations share
+        shared = tuple(setting for setting in groups[0] if all(setting in g for g in groups))
+        warnings += _added([warning], own, group_label(shared))
+    if warnings and on_warnings is not None:
+        on_warnings(warnings)
     return cells
+
+
+def _gathered(joint: list, warning: SpecError) -> list:
+    """The list of the settings that get ``warning`` in ``joint``, made empty the first time."""
+    for known, groups in joint:
+        if known == warning:
+            return groups
+    joint.append((warning, []))
+    return joint[-1][1]
+
+
+def _added(found: list[SpecError], known: list[SpecError], label: str) -> list[SpecError]:
+    """The warnings of ``found`` not among ``known``, each said to come with ``label``: the
+    spec's line under the caret does not show the setting that brought it."""
+    return [replace(w, message=f"with {label}: {w.message}")
+            for w in found if w not in known]
 
 
 # The most trainings one sweep plans: past it, the plan alone (every cell's IR, checked) takes

@@ -157,7 +157,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             target: float = DEFAULT_TARGET, data_dir: str | None = None,
             lr: float | None = None, batch_size: int | None = None,
             on_done: Callable[[JobResult], None] | None = None, executor=None,
-            on_start: Callable[[object, int, Path], None] | None = None) -> Comparison:
+            on_start: Callable[[object, int, Path], None] | None = None,
+            on_warnings: Callable[[list], None] | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
@@ -165,7 +166,9 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     :func:`default_jobs`), or ``executor`` (as for :func:`cnnspec.sweep.runner.sweep`) says
     where they run; ``target`` is the validation accuracy whose first epoch the table
     reports; ``on_done`` hears of each training as it finishes, ``on_start(executor, n,
-    folder)`` where ``n`` trainings are about to start and the folder they are recorded in.
+    folder)`` where ``n`` trainings are about to start and the folder they are recorded in,
+    ``on_warnings`` check's warnings of the spec and those each init adds (``with --init
+    "zeros": ...``), before anything trains.
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -181,7 +184,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
-    cells = make_cells(parsed, [axis], seeds, None, overrides)
+    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings)
     process = largest_process(cells)
     if jobs is not None and executor is None:
         refuse_beyond_memory(jobs, process, "--jobs", spec)

@@ -19,7 +19,7 @@ resolved IR; the checker then checks each cell as it checks a spec.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cnnspec.errors import SettingError, SpecError, SpecErrors, first_error, literal, shortened
 from cnnspec.ir.spec import Spec
@@ -52,6 +52,11 @@ class Axis:
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
         return f"--set {self.key}={','.join(self.texts)}"
+
+    def value_text(self, index: int) -> str:
+        """Value ``index`` as the user gave it: its own option (``--init "zeros"``), else
+        ``KEY=VALUE`` as a cell's label says it."""
+        return self.places[index] if self.places else f"{self.key}={self.texts[index]}"
 
 
 def split_values(text: str) -> list[str]:
@@ -182,13 +187,13 @@ def apply(ir: dict, key: str, value) -> dict:
     return ir
 
 
-def check_value(spec: Spec, axis: Axis, index: int, check) -> None:
-    """Check ``spec`` with value ``index`` of ``axis`` alone; a mistake is reported against
+def check_value(spec: Spec, axis: Axis, index: int, check):
+    """``spec`` with value ``index`` of ``axis`` alone, checked; a mistake is reported against
     the ``--set`` that produced it (the spec's own positions would point at what the value
     replaced)."""
     ir = apply(spec.ir, axis.key, axis.values[index])
     try:
-        check(Spec(ir, path=spec.path))
+        return check(replace(spec, ir=ir))  # its positions kept: a warning's caret
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value

@@ -77,9 +77,11 @@ def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -
 
 
 def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = None,
-         settings: Settings | None = None) -> tuple[list[Axis], list[Cell]]:
+         settings: Settings | None = None,
+         on_warnings: Callable[[list], None] | None = None) -> tuple[list[Axis], list[Cell]]:
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
-    trains. ``settings`` (epochs, lr, batch size, data) apply to every cell."""
+    trains. ``settings`` (epochs, lr, batch size, data) apply to every cell; ``on_warnings``
+    hears the checks' warnings (:func:`cnnspec.sweep.cells.make_cells`)."""
     sets = setting_texts(sets)
     parsed = read_spec(spec, "spec")
     axes = [parse_set(option, parsed) for option in sets]
@@ -91,7 +93,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
     overrides = given_settings(settings).overrides()
-    return axes, make_cells(parsed, axes, seeds, folds, overrides)
+    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings)
 
 
 def setting_texts(sets) -> list[str]:
@@ -182,7 +184,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           data_dir: str | None = None, keep_weights: bool = False,
           on_done: Callable[[Cell, CellResult], None] | None = None,
           on_start: Callable[[object, int, Path], None] | None = None,
-          planned: tuple[list[Axis], list[Cell]] | None = None) -> Sweep:
+          planned: tuple[list[Axis], list[Cell]] | None = None,
+          on_warnings: Callable[[list], None] | None = None) -> Sweep:
     """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
     text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds
     ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
@@ -195,9 +198,11 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     ``on_start(executor, n, folder)`` hears where ``n`` cells are about to train and the
     folder they are recorded in (without ``out``, a new folder under ``runs/``). ``planned``:
     what :func:`plan` made of these arguments, where the caller has it already.
+    ``on_warnings`` is called, before anything trains, with check's warnings of the spec and
+    those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
     """
     checked_executor(executor)  # before anything is made
-    axes, cells = planned or plan(spec, sets, seeds, folds, settings)
+    axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds, name)
