@@ -79,6 +79,25 @@ CASES = [
     ("input 1x8x8\nflatten\ntrain {\n  dropout 0.5\n}\n", "^'dropout' is a layer", 4, 3,
      "^move this line above `train {` \\(line 3\\)"),
     ("input 1x8x8\nflatten\ntrain {\n  dense 10\n}\n", "^'dense' is a layer", 4, 3, "line 3"),
+    # ... and with its name written before it without the ':' (Darknet's, Caffe's order), or
+    # with an '=': the parser stops at a stray value, or reads a setting of an unknown key
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv 8 3x3\n}\n",
+     "^'conv' is a layer: layers go before the train block, not inside it$", 5, 3,
+     ("^move this line above `train {` \\(line 4\\), among the layers, with a ':' after its "
+      "name \\(`c1: conv ...`\\); ")),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv 8 3x3 <- input\n}\n",
+     "^'conv' is a layer", 5, 3, "`c1: conv ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 = conv 8 3x3\n}\n",
+     "^'conv' is a layer", 5, 3, "`c1: conv ...`"),
+    ("input 1x8x8\nflatten\ntrain {\n  fc dense 10 relu\n}\n", "^'dense' is a layer", 4, 3,
+     "`fc: dense ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  epochs 2\n  c1 relu\n}\n",
+     "^'relu' is a layer", 6, 3, "`c1: relu ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv(8, 3)\n}\n", "^'conv' is a layer",
+     5, 3, "`c1: conv ...`"),
+    # a training key before a layer's word stays a setting, whose value is wrong
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  lr relu\n}\n",
+     "^training setting 'lr' must be a number, not 'relu'$", 5, 6, None),
     # a list written without its brackets, for a key that takes a list
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  augment crop(2), flip\n}\n",
      "^the values of 'augment' are a list, written in brackets$", 5, 11,
