@@ -527,6 +527,9 @@ class Resolver:
                                                       last.end_column)
         elif layer.refs:
             self.spans[(entry.name, "inputs")] = entry.stmt.head.span
+        # each input where it is written, for a check that concerns one of them
+        for i, ref in enumerate(entry.stmt.inputs or layer.refs):
+            self.spans[(entry.name, f"inputs[{i}]")] = ref.span
 
     def _norm_layer(self, entry: Entry, layer: ReadLayer, layers: list[dict],
                     defined: dict[str, Span]) -> str:
