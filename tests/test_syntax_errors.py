@@ -563,6 +563,18 @@ CASES = [
     ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, a=-0.04, b=0.04)\n",
      "initializer truncated_normal has no parameter 'a'", 2, 44,
      "trunc_normal_\\(mean, std, a, b\\) truncated_normal\\(mean, std, low, high\\)"),
+    # a layer's name before its kind without the ':' (Darknet's, Caffe's order), at the name
+    ("input 1x8x8\nc1 conv 8 3x3\n",
+     "^'c1' before the layer kind 'conv' reads as the layer's name, which is followed by ':'$",
+     2, 1, "^write `c1: conv ...`: a layer's name, ':', then its kind and values$"),
+    ("input 1x8x8\nflatten\nfc dense 10\n", "^'fc' before the layer kind 'dense'", 3, 1,
+     "`fc: dense ...`"),
+    ("input 1x8x8\nrepeat 2 {\n  a1 relu\n}\n", "^'a1' before the layer kind 'relu'", 3, 3,
+     "`a1: relu ...`"),
+    ("input 1x8x8\nc1 conv(8, 3)\n", "^'c1' before the layer kind 'conv'", 2, 1, None),
+    # ... but a training key there is a setting out of its block
+    ("input 1x8x8\nflatten\ndense 10\nloss softmax\n", "^unknown layer kind 'loss'$", 4, 1,
+     "^'loss' is a training setting: write it inside the train block"),
 ]
 
 
