@@ -431,6 +431,11 @@ CASES = [
     ("input 1x8x8\nmodel: conv 8 3\n", "a keyword cannot name a layer", 2, 6, "logits"),
     ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
      2, 18, "rules out cycles"),
+    # a later instance's full name in a block: its own name means each instance's layer
+    ("input 1x8x8\nrepeat 2 as b {\n  x: conv 8 3x3 pad same\n  y: add(x, b_2_x)\n}\n",
+     "^layer 'b_2_x' is used before it is defined \\(line 3\\)$", 4, 13,
+     ("^'b_2_x' is instance 2's 'x', made after this one; write 'x' for each instance's own "
+      "layer \\(in a block, a name means the layer of the same instance\\)$")),
     ("input 1x8x8\nc1: conv 8 3x3\nc2: conv 8 3x3 <- c3\n", "undefined layer 'c3'", 3, 19,
      "did you mean c1\\?"),
     ("input 1x8x8\na: add(input)\n", "needs at least two inputs", 2, 4, None),

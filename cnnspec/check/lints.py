@@ -75,6 +75,12 @@ from cnnspec.ir.datasets import (
     turned_classes,
     with_defaults,
 )
+from cnnspec.ir.instances import (
+    SAME_INSTANCE,
+    in_instance,
+    instance_group,
+    instances_around,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, Reach, is_weighted
@@ -562,32 +568,12 @@ def _name_as_written(name: str, group: str | None, users: list[dict]) -> str:
     return name[len(prefix):]
 
 
-def _instances_around(group: str) -> Iterator[tuple[str, int]]:
-    """(block, instance number) of each repeat block instance a layer of ``group`` (its
-    innermost instance) lies in, innermost first: `stage_1_unit_2` gives (stage_1_unit, 2)
-    and (stage, 1). A name that only looks like an instance (a block called `b_2`) does no
-    harm: :func:`_copies` finds no layers of it."""
-    parts = group.split("_")
-    for end in range(len(parts) - 1, 0, -1):
-        if parts[end].isdigit():
-            yield "_".join(parts[:end]), int(parts[end])
-
-
-def _in_instance(name: str, block: str) -> tuple[int, str] | None:
-    """(instance number, the rest) of a layer ``name`` written in an instance of ``block``
-    (``block_<i>_<rest>``), else None."""
-    number, _, rest = name.removeprefix(f"{block}_").partition("_")
-    if not name.startswith(f"{block}_") or not number.isdigit() or not rest:
-        return None
-    return int(number), rest
-
-
 def _copies(block: str, rest: str, by_name: dict[str, dict]) -> list[dict]:
     """The layers ``block_<i>_<rest>`` for i = 1, 2, ...: those one statement writes in
     each instance of ``block``."""
     copies: list[dict] = []
     while True:
-        group = f"{block}_{len(copies) + 1}"
+        group = instance_group(block, len(copies) + 1)
         copy = by_name.get(f"{group}_{rest}")
         if copy is None or not f"{copy.get('group')}_".startswith(f"{group}_"):
             return copies
@@ -606,8 +592,8 @@ def pinned_references(spec: Spec) -> list[SpecError]:
     for layer in spec.ir["layers"]:
         for i, source in enumerate(layer["inputs"]):
             group = by_name[source].get("group") if source in by_name else None
-            for block, index in _instances_around(group) if group else ():
-                written = _in_instance(layer["name"], block)
+            for block, index in instances_around(group) if group else ():
+                written = in_instance(layer["name"], block)
                 # the instance that source lies in reads its own: another one must too
                 if written is None or written[0] == index or (block, written[1], i) in seen:
                     continue
@@ -619,9 +605,8 @@ def pinned_references(spec: Spec) -> list[SpecError]:
                 warning = spec.error(
                     f"every instance of block '{block}' reads '{source}', instance {index}'s "
                     f"'{local}'", copies[0]["name"], f"inputs[{i}]", severity="warning",
-                    hint=f"write '{local}' for each instance's own layer (in a block, a name "
-                         f"means the layer of the same instance); '{source}' wires all "
-                         f"{len(copies)} instances to that one")
+                    hint=f"write '{local}' for each instance's own layer ({SAME_INSTANCE}); "
+                         f"'{source}' wires all {len(copies)} instances to that one")
                 if warning not in out:  # a block inside the block copies the statement too
                     out.append(warning)
     return out
