@@ -123,6 +123,11 @@ CASES = [
     # another argument given a tuple keeps the plain message
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd(momentum=(0.5, 0.99))\n}\n",
      "^unexpected '\\('", 5, 26, None),
+    # a name quoted as Python and YAML quote it is written bare in the line the hint gives
+    ("input 1x8x8\nflatten\ntrain {\n  optimizer = 'adam'\n}\n",
+     "^a setting is written without '='$", 4, 13, "^write `optimizer adam`;"),
+    ('input 1x8x8\nflatten\ntrain {\n  data: "fashion-mnist"\n}\n',
+     "^a setting is written without ':'$", 4, 7, "^write `data fashion-mnist`;"),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),

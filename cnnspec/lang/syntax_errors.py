@@ -80,9 +80,11 @@ class FriendlyError:
 
 def _without_equal(line: str, column: int) -> str:
     """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
-    0.1`` becomes ``lr 0.1``."""
+    0.1`` becomes ``lr 0.1``; a name in quotes, as Python and YAML may quote it, is written
+    bare (``optimizer = 'adam'``: ``optimizer adam``)."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
-    return re.sub(r'\s*#[^"]*$', "", fixed)
+    fixed = re.sub(r'\s*#[^"]*$', "", fixed)
+    return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
@@ -176,7 +178,7 @@ CATALOGUE: list[FriendlyError] = [
         "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
         "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
         ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
-         "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
+         "input 1x8x8\nconv 8 3x3 (1, 1)\n", "input 1, 28, 28\n"],
     ),
     # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
     # the file, where the parser notices, says nothing of which block it was
