@@ -1108,3 +1108,56 @@ def test_unused_sugar_in_a_repeat_block_is_named_as_where_it_is_used(after, writ
     # and the name the hint gives mends it
     mended = text.replace(f"({written},", f"({meant},")
     assert not [w for w in check(parse(mended)).warnings if "r_2_a_relu" in w.message]
+
+
+def _pinned(spec):
+    return [w for w in check(spec).warnings if w.message.startswith("every instance of")]
+
+
+RESIDUAL = ("input 1x8x8\nc0: conv 4 3x3 pad same relu\nrepeat 3 as res {\n"
+            "  a: conv 4 3x3 pad same relu\n  b: conv 4 3x3 pad same\n"
+            "  sum: add(b, res_1_a) relu\n}\nflatten\ndense 10\n")
+
+
+def test_a_block_naming_an_instance_by_its_full_name_is_warned_at_the_name():
+    [warning] = _pinned(parse(RESIDUAL, path="res.cnn"))
+    assert warning.message == "every instance of block 'res' reads 'res_1_a', instance 1's 'a'"
+    assert (warning.span.line, warning.span.column, warning.span.end_column) == (6, 15, 22)
+    assert warning.severity == "warning" and warning.file == "res.cnn"
+    assert warning.hint == ("write 'a' for each instance's own layer (in a block, a name means "
+                            "the layer of the same instance); 'res_1_a' wires all 3 instances "
+                            "to that one")
+    # the block's own name mends it; every instance then reads its own
+    mended = parse(RESIDUAL.replace("res_1_a", "a"))
+    assert not _pinned(mended)
+    assert [layer["inputs"] for layer in mended.ir["layers"] if layer["kind"] == "add"] == [
+        ["res_1_b", "res_1_a"], ["res_2_b", "res_2_a"], ["res_3_b", "res_3_a"]]
+    # an IR file has no text: the warning is at the input's JSON path
+    [from_json] = _pinned(Spec(ir=parse(RESIDUAL).ir, path="res.json"))
+    assert from_json.json_path == "$.layers[5].inputs[1]" and from_json.span is None
+
+
+def test_an_inner_block_naming_an_outer_instance_by_its_full_name_is_warned_once():
+    text = ("input 1x8x8\nrepeat 2 as stage {\n  entry: conv 4 3x3 pad same relu\n"
+            "  repeat 2 as unit {\n    a: conv 4 3x3 pad same\n"
+            "    sum: add(a, stage_1_entry_relu) relu\n  }\n}\nflatten\ndense 10\n")
+    [warning] = _pinned(parse(text))
+    assert warning.message == ("every instance of block 'stage' reads 'stage_1_entry_relu', "
+                               "instance 1's 'entry_relu'")
+    assert (warning.span.line, warning.span.column) == (6, 17)
+    assert not _pinned(parse(text.replace("stage_1_entry_relu", "entry_relu")))
+
+
+@pytest.mark.parametrize("block", [
+    # the instance's input, written or implied, is another layer in each instance
+    "repeat 3 as r {\n  a: conv 4 3x3 pad same\n  s: add(a, in)\n}\n",
+    "repeat 3 as r {\n  conv 4 3x3 pad same relu\n}\n",
+    # an inner block's last instance, followed by the layer after it
+    "repeat 2 as r {\n  repeat 2 as u {\n    relu\n  }\n  conv 4 1x1\n}\n",
+    # a full name after the block, or in a block of one instance, means just that layer
+    "repeat 3 as r {\n  a: conv 4 3x3 pad same\n}\ns: add(r_2_a, r_3_a)\n",
+    "repeat 1 as r {\n  a: conv 4 3x3 pad same\n  s: add(a, r_1_a)\n}\n",
+])
+def test_names_that_mean_each_instances_own_layer_are_not_warned(block):
+    assert not _pinned(parse("input 1x8x8\nc0: conv 4 3x3 pad same\n" + block
+                             + "flatten\ndense 10\n"))

@@ -77,6 +77,14 @@ def test_generated_names_skip_names_the_user_took():
     assert names("input 1x8x8\nconv2: conv 4 3\nconv 4 3\n") == ["conv2", "conv3"]
 
 
+def test_a_kind_before_an_activation_or_norm_it_takes_is_no_label_without_its_colon():
+    # `c1 relu` is a name without its ':' (tests/test_syntax_errors.py); these are layers
+    assert [(name, layer["kind"]) for name, layer in layers(
+        "input 1x8x8\nbn relu\nconv 4 3 bn\n").items()] == [
+        ("batchnorm1", "batchnorm"), ("batchnorm1_relu", "relu"), ("conv1", "conv"),
+        ("conv1_bn", "batchnorm")]
+
+
 def test_repeat_expands_with_group_and_prefixed_names():
     ir = parse("input 1x8x8\nrepeat 2 as body {\n conv 4 3x3 pad same relu\n}\n").ir
     assert [(x["name"], x["group"], x["inputs"]) for x in ir["layers"]] == [

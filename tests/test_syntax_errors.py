@@ -79,6 +79,25 @@ CASES = [
     ("input 1x8x8\nflatten\ntrain {\n  dropout 0.5\n}\n", "^'dropout' is a layer", 4, 3,
      "^move this line above `train {` \\(line 3\\)"),
     ("input 1x8x8\nflatten\ntrain {\n  dense 10\n}\n", "^'dense' is a layer", 4, 3, "line 3"),
+    # ... and with its name written before it without the ':' (Darknet's, Caffe's order), or
+    # with an '=': the parser stops at a stray value, or reads a setting of an unknown key
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv 8 3x3\n}\n",
+     "^'conv' is a layer: layers go before the train block, not inside it$", 5, 3,
+     ("^move this line above `train {` \\(line 4\\), among the layers, with a ':' after its "
+      "name \\(`c1: conv ...`\\); ")),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv 8 3x3 <- input\n}\n",
+     "^'conv' is a layer", 5, 3, "`c1: conv ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 = conv 8 3x3\n}\n",
+     "^'conv' is a layer", 5, 3, "`c1: conv ...`"),
+    ("input 1x8x8\nflatten\ntrain {\n  fc dense 10 relu\n}\n", "^'dense' is a layer", 4, 3,
+     "`fc: dense ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  epochs 2\n  c1 relu\n}\n",
+     "^'relu' is a layer", 6, 3, "`c1: relu ...`"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  c1 conv(8, 3)\n}\n", "^'conv' is a layer",
+     5, 3, "`c1: conv ...`"),
+    # a training key before a layer's word stays a setting, whose value is wrong
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  lr relu\n}\n",
+     "^training setting 'lr' must be a number, not 'relu'$", 5, 6, None),
     # a list written without its brackets, for a key that takes a list
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  augment crop(2), flip\n}\n",
      "^the values of 'augment' are a list, written in brackets$", 5, 11,
@@ -104,6 +123,11 @@ CASES = [
     # another argument given a tuple keeps the plain message
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd(momentum=(0.5, 0.99))\n}\n",
      "^unexpected '\\('", 5, 26, None),
+    # a name quoted as Python and YAML quote it is written bare in the line the hint gives
+    ("input 1x8x8\nflatten\ntrain {\n  optimizer = 'adam'\n}\n",
+     "^a setting is written without '='$", 4, 13, "^write `optimizer adam`;"),
+    ('input 1x8x8\nflatten\ntrain {\n  data: "fashion-mnist"\n}\n',
+     "^a setting is written without ':'$", 4, 7, "^write `data fashion-mnist`;"),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
@@ -412,6 +436,11 @@ CASES = [
     ("input 1x8x8\nmodel: conv 8 3\n", "a keyword cannot name a layer", 2, 6, "logits"),
     ("input 1x8x8\na: conv 8 3x3 <- b\nb: conv 8 3x3\n", "'b' is used before it is defined",
      2, 18, "rules out cycles"),
+    # a later instance's full name in a block: its own name means each instance's layer
+    ("input 1x8x8\nrepeat 2 as b {\n  x: conv 8 3x3 pad same\n  y: add(x, b_2_x)\n}\n",
+     "^layer 'b_2_x' is used before it is defined \\(line 3\\)$", 4, 13,
+     ("^'b_2_x' is instance 2's 'x', made after this one; write 'x' for each instance's own "
+      "layer \\(in a block, a name means the layer of the same instance\\)$")),
     ("input 1x8x8\nc1: conv 8 3x3\nc2: conv 8 3x3 <- c3\n", "undefined layer 'c3'", 3, 19,
      "did you mean c1\\?"),
     ("input 1x8x8\na: add(input)\n", "needs at least two inputs", 2, 4, None),
@@ -544,6 +573,18 @@ CASES = [
     ("input 1x8x8\nconv 8 3 weight truncated_normal(std=0.02, a=-0.04, b=0.04)\n",
      "initializer truncated_normal has no parameter 'a'", 2, 44,
      "trunc_normal_\\(mean, std, a, b\\) truncated_normal\\(mean, std, low, high\\)"),
+    # a layer's name before its kind without the ':' (Darknet's, Caffe's order), at the name
+    ("input 1x8x8\nc1 conv 8 3x3\n",
+     "^'c1' before the layer kind 'conv' reads as the layer's name, which is followed by ':'$",
+     2, 1, "^write `c1: conv ...`: a layer's name, ':', then its kind and values$"),
+    ("input 1x8x8\nflatten\nfc dense 10\n", "^'fc' before the layer kind 'dense'", 3, 1,
+     "`fc: dense ...`"),
+    ("input 1x8x8\nrepeat 2 {\n  a1 relu\n}\n", "^'a1' before the layer kind 'relu'", 3, 3,
+     "`a1: relu ...`"),
+    ("input 1x8x8\nc1 conv(8, 3)\n", "^'c1' before the layer kind 'conv'", 2, 1, None),
+    # ... but a training key there is a setting out of its block
+    ("input 1x8x8\nflatten\ndense 10\nloss softmax\n", "^unknown layer kind 'loss'$", 4, 1,
+     "^'loss' is a training setting: write it inside the train block"),
 ]
 
 

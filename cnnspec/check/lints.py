@@ -41,6 +41,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   pointwise pair, nor a frozen layer: :func:`stacked_linear`);
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
+- a name written in a repeat block as one instance's full name (``res_1_a``), which wires
+  every instance to that instance's layer, where the block's own name (``a``) means each
+  instance's (:func:`pinned_references`);
 - a ``cores`` setting other than the default that the batch is too small to split into (parts
   of fewer than 8 images): the batch then runs whole, on one core.
 - a batch larger than all the images of the data (a batch size with a zero too many, or data
@@ -71,6 +74,12 @@ from cnnspec.ir.datasets import (
     mirrored_classes,
     turned_classes,
     with_defaults,
+)
+from cnnspec.ir.instances import (
+    SAME_INSTANCE,
+    in_instance,
+    instance_group,
+    instances_around,
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
@@ -557,6 +566,50 @@ def _name_as_written(name: str, group: str | None, users: list[dict]) -> str:
             or (user.get("group") or "").startswith(prefix) for user in users):
         return name
     return name[len(prefix):]
+
+
+def _copies(block: str, rest: str, by_name: dict[str, dict]) -> list[dict]:
+    """The layers ``block_<i>_<rest>`` for i = 1, 2, ...: those one statement writes in
+    each instance of ``block``."""
+    copies: list[dict] = []
+    while True:
+        group = instance_group(block, len(copies) + 1)
+        copy = by_name.get(f"{group}_{rest}")
+        if copy is None or not f"{copy.get('group')}_".startswith(f"{group}_"):
+            return copies
+        copies.append(copy)
+
+
+def pinned_references(spec: Spec) -> list[SpecError]:
+    """A warning where every instance of a repeat block reads one instance's layer: a name
+    written in the block as the instance's full name (`res_1_a`, as check and summary print
+    it), where the block's own name for it (`a`) means each instance's layer. Occasionally
+    meant, usually a copied name. An instance's input (`in`, or the layer before it) differs
+    from instance to instance, so it is never taken for one."""
+    by_name = {layer["name"]: layer for layer in spec.ir["layers"]}
+    out: list[SpecError] = []
+    seen: set[tuple[str, str, int]] = set()  # each statement's input once, not per copy
+    for layer in spec.ir["layers"]:
+        for i, source in enumerate(layer["inputs"]):
+            group = by_name[source].get("group") if source in by_name else None
+            for block, index in instances_around(group) if group else ():
+                written = in_instance(layer["name"], block)
+                # the instance that source lies in reads its own: another one must too
+                if written is None or written[0] == index or (block, written[1], i) in seen:
+                    continue
+                seen.add((block, written[1], i))
+                copies = _copies(block, written[1], by_name)
+                if len(copies) < 2 or any(copy["inputs"][i:i + 1] != [source] for copy in copies):
+                    continue
+                local = source[len(f"{block}_{index}_"):]
+                warning = spec.error(
+                    f"every instance of block '{block}' reads '{source}', instance {index}'s "
+                    f"'{local}'", copies[0]["name"], f"inputs[{i}]", severity="warning",
+                    hint=f"write '{local}' for each instance's own layer ({SAME_INSTANCE}); "
+                         f"'{source}' wires all {len(copies)} instances to that one")
+                if warning not in out:  # a block inside the block copies the statement too
+                    out.append(warning)
+    return out
 
 
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:

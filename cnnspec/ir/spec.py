@@ -5,6 +5,7 @@ beside it in :attr:`Spec.spans`, keyed by ``(layer_name, field)``:
 
 - ``(name, None)`` is the layer's declaration (its name, or its kind if unnamed);
 - ``(name, "kernel")``, ``(name, "weight_init")``, ... the token that set that field;
+  ``(name, "inputs")`` the inputs written, ``(name, "inputs[i]")`` the i-th of them;
 - ``("input", None)`` the input line; ``("training", key)`` a training setting, and
   ``("training", "key.arg")`` an argument written in it (``data.count``, ``optimizer.nesterov``).
 

@@ -220,8 +220,34 @@ def _foreign_call(head: Call, label: str | None):
                        {kwarg.name: python(kwarg.value) for kwarg in head.kwargs}, label=label)
 
 
+def _label_without_colon(stmt: LayerStmt) -> SpecError | None:
+    """The error for a layer's name written before its kind with no ':' (`c1 conv 8 3x3`, as
+    Darknet's and Caffe's users name a layer first), else None. The first value names a kind
+    the line's first word cannot take: the first word is no kind (`c1`), or one that takes
+    no layer there (`fc dense 10`; `bn relu` is a batch norm and its relu)."""
+    first = stmt.items[0] if stmt.items else None
+    if stmt.label is not None or not isinstance(stmt.head, Word) or \
+            not isinstance(first, (Word, Call)) or \
+            ALIASES.get(first.name, first.name) not in REGISTRY:
+        return None
+    name = stmt.head.name
+    if name.lower() in STATEMENT_KEYWORDS or name in TRAINING_KEYS or \
+            name in TRAINING_KEY_ALIASES:
+        return None  # `Input 1x28x28`, `loss softmax` out of its block: read_kind says so
+    if ALIASES.get(name, name) in REGISTRY and (first.name in ACTIVATIONS
+                                                 or first.name in NORM_SUGAR):
+        return None
+    return SpecError(f"'{name}' before the layer kind '{first.name}' reads as the layer's "
+                     "name, which is followed by ':'", span=stmt.head.span,
+                     hint=f"write `{name}: {first.name} ...`: a layer's name, ':', then its "
+                          "kind and values")
+
+
 def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     """Read ``stmt``'s values into fields; ``display`` names the layer in messages."""
+    unlabelled = _label_without_colon(stmt)
+    if unlabelled is not None:
+        raise unlabelled
     kind_name = read_kind(stmt.head, stmt.label)
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.errors import Span, SpecError, SpecErrors
+from cnnspec.ir.instances import SAME_INSTANCE, in_instance, instance_group
 from cnnspec.ir.limits import MAX_MODEL_NAME
 from cnnspec.ir.migrate import IR_VERSION
 from cnnspec.ir.spec import Spec
@@ -72,11 +73,12 @@ def ir_copy(value):
 
 @dataclass(frozen=True)
 class Scope:
-    """One instance of a block around a layer: its name prefix (``body_2_``) and the labels
-    written in the block."""
+    """One instance of a block around a layer: its name prefix (``body_2_``), the labels
+    written in the block, and the block's name (``body``)."""
 
     prefix: str
     labels: frozenset[str]
+    block: str
 
 
 @dataclass
@@ -90,6 +92,18 @@ class Entry:
     group: str | None = None
     scopes: tuple[Scope, ...] = ()
     opens: tuple[str, ...] = ()
+
+
+def _later_instance_hint(entry: Entry, name: str) -> str | None:
+    """For a block's layer that names a later instance's layer by its full name (`b_2_x` in
+    instance 1 of block b): the block's own name, which means each instance's layer."""
+    for scope in reversed(entry.scopes):
+        written = in_instance(name, scope.block)
+        if written is not None:
+            number, local = written
+            return (f"'{name}' is instance {number}'s '{local}', made after this one; write "
+                    f"'{local}' for each instance's own layer ({SAME_INSTANCE})")
+    return None
 
 
 @dataclass
@@ -317,8 +331,8 @@ class Resolver:
                            if isinstance(s, LayerStmt) and s.label)
         entries = []
         for i in range(1, count + 1):
-            group = f"{block}_{i}"
-            scopes = (*outer, Scope(group + "_", labels))
+            group = instance_group(block, i)
+            scopes = (*outer, Scope(group + "_", labels, block))
             instance: list[Entry] = []
             blocks = 0
             for member, name in zip(stmt.layers, local):
@@ -486,8 +500,8 @@ class Resolver:
             self._error(SpecError(
                 f"layer '{ref.name}' is used before it is defined (line "
                 f"{all_names[name].line})", span=ref.span,
-                hint="a layer may only use layers written before it (this also rules out "
-                "cycles); move this layer below it"))
+                hint=_later_instance_hint(entry, ref.name) or "a layer may only use layers "
+                "written before it (this also rules out cycles); move this layer below it"))
         else:
             self._error(SpecError(f"undefined layer '{ref.name}'", span=ref.span,
                                   hint=did_you_mean(ref.name, ["input", *defined],
@@ -527,6 +541,9 @@ class Resolver:
                                                       last.end_column)
         elif layer.refs:
             self.spans[(entry.name, "inputs")] = entry.stmt.head.span
+        # each input where it is written, for a check that concerns one of them
+        for i, ref in enumerate(entry.stmt.inputs or layer.refs):
+            self.spans[(entry.name, f"inputs[{i}]")] = ref.span
 
     def _norm_layer(self, entry: Entry, layer: ReadLayer, layers: list[dict],
                     defined: dict[str, Span]) -> str:

@@ -80,9 +80,11 @@ class FriendlyError:
 
 def _without_equal(line: str, column: int) -> str:
     """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
-    0.1`` becomes ``lr 0.1``."""
+    0.1`` becomes ``lr 0.1``; a name in quotes, as Python and YAML may quote it, is written
+    bare (``optimizer = 'adam'``: ``optimizer adam``)."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
-    return re.sub(r'\s*#[^"]*$', "", fixed)
+    fixed = re.sub(r'\s*#[^"]*$', "", fixed)
+    return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
@@ -92,15 +94,36 @@ REPEAT_LABEL_HINT = ("name the block with `as` after its count, e.g. `repeat 3 a
                      "layers are then called stage_<i>_<layer>")
 
 
-def layer_in_train(kind: str, opened: int | None) -> tuple[str, str]:
+def layer_written(first: str, second: str | None) -> tuple[str, str | None] | None:
+    """(the kind as written, the label or None) when a train block's line whose first two
+    words are ``first`` and ``second`` (None: no second word) is a layer: `dense 10`, or
+    `fc dense 10` and `fc = dense 10`, a label written without its ':' (as Darknet's and
+    Caffe's users name a layer before its type); None for a line that is no layer. A training
+    key is never a label: its line is a setting, whatever its value."""
+    from cnnspec.kinds import ALIASES, KINDS  # only for a line the train block cannot read
+
+    def is_kind(word: str | None) -> bool:
+        return word is not None and ALIASES.get(word, word) in KINDS
+
+    if first in KEYS or first in KEY_ALIASES:
+        return None
+    if is_kind(second):
+        return second, first
+    return (first, None) if is_kind(first) else None
+
+
+def layer_in_train(kind: str, opened: int | None,
+                   label: str | None = None) -> tuple[str, str]:
     """(message, hint) for a layer written inside the train block (`conv 8 3x3`, `c1: dense
-    10`, `dropout 0.5`): the parser fails on it, or reads it as an unknown setting, and either
-    way the setting's wording (a stray value, "did you mean") leads away from the fix. The
-    train block ``opened`` on that line (None when not known)."""
+    10`, `dropout 0.5`, `c1 conv 8 3x3`): the parser fails on it, or reads it as an unknown
+    setting, and either way the setting's wording (a stray value, "did you mean") leads away
+    from the fix. The train block ``opened`` on that line (None when not known); ``label``:
+    the layer's name where it was written without its ':'."""
     where = "above `train {`" if opened is None else f"above `train {{` (line {opened})"
+    named = "" if label is None else f", with a ':' after its name (`{label}: {kind} ...`)"
     return (f"'{kind}' is a layer: layers go before the train block, not inside it",
-            (f"move this line {where}, among the layers; the train block holds training "
-             "settings only, e.g. `epochs 10`"))
+            (f"move this line {where}, among the layers{named}; the train block holds "
+             "training settings only, e.g. `epochs 10`"))
 
 
 BLOCK_NOT_CLOSED = "a block ('{') is never closed"
@@ -155,7 +178,7 @@ CATALOGUE: list[FriendlyError] = [
         "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
         "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
         ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
-         "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
+         "input 1x8x8\nconv 8 3x3 (1, 1)\n", "input 1, 28, 28\n"],
     ),
     # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
     # the file, where the parser notices, says nothing of which block it was
@@ -451,22 +474,26 @@ def _open_braces(exc: UnexpectedInput) -> list[tuple[object, object]]:
     return opened
 
 
-# The first word of a line, after its label if it has one: `c1: conv 8 3x3` -> conv.
-FIRST_WORD = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?(?P<word>[A-Za-z_]\w*)")
+# The first two words of a line, after its label if it has one (`c1: conv 8 3x3`: conv), the
+# second after a space or an '=' (`c1 conv 8 3x3`, `c1 = conv 8 3x3`: c1 and conv).
+FIRST_WORDS = re.compile(r"\s*(?P<label>[A-Za-z_]\w*\s*:\s*)?(?P<first>[A-Za-z_]\w*)"
+                         r"(?:(?:\s*=\s*|\s+)(?P<second>[A-Za-z_]\w*))?")
 
 
 def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
     """The error for a layer written inside the train block, at its line; None for a failing
     line that is no layer or not in the train block."""
-    from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
-
     blocks = _open_braces(exc)
     line = _failing_line(exc, text)
-    match = None if line is None else FIRST_WORD.match(line)
-    if not blocks or blocks[-1][0].type != "TRAIN" or match is None or \
-            ALIASES.get(match["word"], match["word"]) not in KINDS:
+    match = None if line is None else FIRST_WORDS.match(line)
+    if not blocks or blocks[-1][0].type != "TRAIN" or match is None:
         return None
-    message, hint = layer_in_train(match["word"], blocks[-1][0].line)
+    # after a label and its ':' the first word is the kind: `c1: fc dense` is no label twice
+    layer = layer_written(match["first"], None if match["label"] else match["second"])
+    if layer is None:
+        return None
+    kind, label = layer
+    message, hint = layer_in_train(kind, blocks[-1][0].line, label)
     first = len(line) - len(line.lstrip()) + 1
     return SpecError(message, span=Span(exc.line, first, exc.line, len(line.rstrip()) + 1),
                      hint=hint, file=path)

@@ -19,13 +19,11 @@ from cnnspec.ir.datasets import DATASETS as DATASET_KINDS
 from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
 from cnnspec.ir.training_catalogue import Entry, Key, name_hints
-from cnnspec.kinds import ALIASES as LAYER_ALIASES
-from cnnspec.kinds import KINDS as LAYER_KINDS
 from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
-from cnnspec.lang.syntax_errors import layer_in_train
+from cnnspec.lang.syntax_errors import layer_in_train, layer_written
 
 
 def _path(value: Value, what: str) -> str:
@@ -206,9 +204,11 @@ def read_training(settings: list[Setting], errors: list[SpecError],
     seen: dict[str, Setting] = {}
     for setting in settings:
         key = KEY_ALIASES.get(setting.key, setting.key)
-        if key not in READERS and LAYER_ALIASES.get(setting.key, setting.key) in LAYER_KINDS:
-            # `dropout 0.5`, `dense 10`: a layer that reads as a setting with one value
-            message, hint = layer_in_train(setting.key, opened)
+        # `dropout 0.5`, `dense 10`, `c1 relu`: a layer that reads as a setting with one value
+        layer = layer_written(setting.key, _head_word(setting.value))
+        if layer is not None:
+            kind, label = layer
+            message, hint = layer_in_train(kind, opened, label)
             errors.append(SpecError(message, span=setting.span, hint=hint))
             continue
         if key not in READERS:
@@ -231,6 +231,11 @@ def read_training(settings: list[Setting], errors: list[SpecError],
         spans[("training", key)] = setting.span
         _record_argument_spans(key, setting.value, training[key], spans)
     return training
+
+
+def _head_word(value: Value) -> str | None:
+    """The name a setting's value starts with (`relu`, `conv` of `conv(8, 3)`), else None."""
+    return value.name if isinstance(value, (Word, Call)) else None
 
 
 def _argument_hint(setting: Setting) -> str | None:
