@@ -2,7 +2,8 @@
 
 Each case starts from a good file (``x`` float32 (30, 1, 8, 8) in [0, 1], ``y`` labels 0..2,
 which the spec ``SPEC`` trains on) and applies one or more damages: to the archive (cut short,
-a member that is no ``.npy``, a terabyte declared, a pickled member, compression), to the
+a member that is no ``.npy``, a terabyte declared, a pickled member, compression, a
+compressed stream damaged), to the
 images (dtypes from bool to datetime, NaN, infinities, values outside [0, 1] or 0..255,
 (N, H, W), 2-D and 5-D arrays, no images, another size), to the labels (negative, fractional,
 out of range, from 1, another count) or to the optional arrays (one of ``x_test``/``y_test``
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 import warnings
 import zipfile
 
@@ -257,6 +259,18 @@ def _flip(data: bytes, rng) -> bytes:
     return bytes(data)
 
 
+def damaged_stream(data: bytes, name: str, at: int = 12) -> bytes:
+    """The zip archive ``data`` with 16 bytes of its member ``name``'s stored stream, from
+    byte ``at``, overwritten: the archive's directory stays sound, and a compressed member
+    fails in its decompressor (zlib, bz2 or LZMA, each in its own way)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        offset = archive.getinfo(name).header_offset
+    # the local header: 30 bytes, then the name and an extra field of the lengths it gives
+    name_length, extra_length = struct.unpack("<HH", data[offset + 26:offset + 30])
+    start = offset + 30 + name_length + extra_length + at
+    return data[:start] + b"\xff" * 16 + data[start + 16:]
+
+
 ARCHIVE_DAMAGES = [
     ("archive cut", _cut), ("archive bytes flipped", _flip),
     ("archive empty", lambda d, r: b""), ("archive empty zip", lambda d, r: _zip({})),
@@ -275,6 +289,8 @@ ARCHIVE_DAMAGES = [
     ("member in folder", lambda d, r: _zip({"sub/" + k: v for k, v in _members(d).items()})),
     ("member twice", lambda d, r: _zip_twice(_members(d))),
     ("compressed", lambda d, r: _zip(_members(d), zipfile.ZIP_DEFLATED)),
+    ("compressed stream damaged", lambda d, r: damaged_stream(
+        _zip(_members(d), zipfile.ZIP_DEFLATED), min(_members(d)))),
     ("bzip2", lambda d, r: _zip(_members(d), zipfile.ZIP_BZIP2)),
     ("lzma", lambda d, r: _zip(_members(d), zipfile.ZIP_LZMA)),
     ("prefixed", lambda d, r: b"junk" * 10 + d),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import struct
 import zipfile
 
+import npz_cases
 import numpy as np
 import pytest
 
@@ -143,6 +145,30 @@ def test_a_compressed_member_cannot_declare_more_than_deflate_can_expand(tmp_pat
     raw[entry + 24:entry + 28] = (2_000_000_000).to_bytes(4, "little")
     (tmp_path / "x.npz").write_bytes(bytes(raw))
     with pytest.raises(DamagedArray, match="more than its"):
+        arrayfiles.read_npz(tmp_path / "x.npz")
+
+
+def test_a_damaged_compressed_stream_is_damage(tmp_path):
+    """A deflated member whose stream is damaged ended in zlib.error's traceback."""
+    np.savez_compressed(tmp_path / "x.npz", x=np.arange(1000, dtype=np.float32))
+    data = npz_cases.damaged_stream((tmp_path / "x.npz").read_bytes(), "x.npy")
+    (tmp_path / "x.npz").write_bytes(data)
+    with pytest.raises(DamagedArray, match="the archive is damaged .*while decompressing"):
+        arrayfiles.read_npz(tmp_path / "x.npz")
+    with pytest.raises(DamagedArray, match="the archive is damaged"):
+        arrayfiles.npz_member_shape(tmp_path / "x.npz", "x")
+
+
+def test_a_directory_said_to_start_beyond_the_file_is_damage(tmp_path):
+    """A central directory said to start beyond the file's end puts the archive's own start
+    before the file's: zipfile's seek there failed with the OSError 'Invalid argument',
+    told as a disk's."""
+    np.savez(tmp_path / "x.npz", x=np.zeros(3))
+    raw = bytearray((tmp_path / "x.npz").read_bytes())
+    end = raw.rindex(b"PK\x05\x06")  # the end of central directory record
+    raw[end + 16:end + 20] = struct.pack("<I", 2**31)  # where the directory starts
+    (tmp_path / "x.npz").write_bytes(bytes(raw))
+    with pytest.raises(DamagedArray, match="the archive is damaged"):
         arrayfiles.read_npz(tmp_path / "x.npz")
 
 
@@ -514,7 +540,49 @@ def test_npz_labels_far_beyond_any_class_count_are_refused(tmp_path, finished, c
                "go up to 1099511627776", "class indices", code=2)
 
 
+def test_an_npz_dataset_whose_compressed_stream_is_damaged_is_refused(tmp_path, finished,
+                                                                      capsys):
+    np.savez_compressed(tmp_path / "data.npz", x=np.zeros((10, 1, 8, 8), np.float32),
+                        y=np.arange(10) % 2)
+    data = npz_cases.damaged_stream((tmp_path / "data.npz").read_bytes(), "x.npy")
+    (tmp_path / "data.npz").write_bytes(data)
+    fails_with(capsys, ["eval", str(finished), "--data", f"npz:{tmp_path / 'data.npz'}"],
+               "data.npz", "the archive is damaged", code=2)
+
+
 def test_a_predict_input_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):
     (tmp_path / "big.npy").write_bytes(huge_header((1000, 1, 1_000_000, 1_000_000), "|u1"))
     fails_with(capsys, ["predict", str(finished), str(tmp_path / "big.npy")],
                "big.npy", "declares shape")
+
+
+def _png_with_a_short_pixel_chunk() -> bytes:
+    """An 8x8 PNG of noise whose IDAT chunk declares half its length: Pillow reads the next
+    chunk's header from the middle of the pixels."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    noise = np.random.default_rng(0).integers(0, 256, (8, 8), np.uint8)
+    Image.fromarray(noise).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    length = struct.unpack(">I", data[33:37])[0]  # IDAT's, after the signature and IHDR
+    return data[:33] + struct.pack(">I", length // 2) + data[37:]
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("broken.png", _png_with_a_short_pixel_chunk(), "broken PNG file"),  # Pillow: SyntaxError
+    ("header.ppm", b"P5\n8 x\n255\n" + bytes(64), "invalid literal"),  # ValueError
+    ("cut.ppm", b"P5\n8 8\n255\n" + bytes(10), "image file is truncated"),  # OSError
+    ("text.png", b"hello", "cannot identify image file"),
+    ("cut.npy", npy_bytes(np.zeros((1, 8, 8), np.float32))[:-8], "holds only"),
+])
+@pytest.mark.parametrize("command", ["predict", "features"])
+def test_a_damaged_input_cannot_be_read(tmp_path, finished, capsys, name, data, words,
+                                        command):
+    """A PNG with a broken chunk and a PPM whose header is no number ended in Pillow's
+    SyntaxError and ValueError tracebacks; every damaged input is now told as the others
+    were, an input that cannot be read (exit 1)."""
+    (tmp_path / name).write_bytes(data)
+    extra = ["-o", str(tmp_path / "f.png")] if command == "features" else []
+    fails_with(capsys, [command, str(finished), str(tmp_path / name), *extra],
+               f"cannot read {tmp_path / name} as ", words, "hint: ")

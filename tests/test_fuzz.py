@@ -1,5 +1,6 @@
 """A few hundred mutated specs and IR files through ``check``, ``summary`` and ``export``: every
-one ends in an exit code (0, 1 or 2), never a traceback or a hang; fuzzed command lines end
+one ends in an exit code (0, 1 or 2), never a traceback or a hang, as do damaged run folders,
+pictures, arrays and data files given to a run; fuzzed command lines end
 the same way, with a message, writing nothing unasked; and a few mutants that
 ``check`` accepts trained for two steps, whose measured peak memory stays within the estimate
 ``check`` gives; and a few mutants that parse run through ``check`` and a one-epoch ``train``,
@@ -18,6 +19,7 @@ SPEC_MUTANTS = 160
 IR_MUTANTS = 90
 IMPORT_MUTANTS = 120
 DAMAGED_RUNS = 6
+DAMAGED_INPUTS = 30
 TRAINED_MUTANTS = 20
 COMMAND_LINES = 40
 AGREEMENT_MUTANTS = 12
@@ -86,6 +88,42 @@ def test_damaged_run_folders_end_in_an_exit_code_and_lose_nothing(fuzz):
     assert sum(tally.outcomes.values()) == DAMAGED_RUNS * len(fuzz.RUN_COMMANDS)
     assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2"}, tally.outcomes
     assert tally.outcomes["exit 1"]  # damage is found, not only survived
+
+
+def test_damaged_inputs_and_data_files_end_in_an_exit_code(fuzz):
+    """Pictures, arrays and npz data files, whole and damaged, through predict, features,
+    eval --data, check and train: exit codes only, and check and train agree on each file."""
+    tally = fuzz.fuzz_inputs(DAMAGED_INPUTS, seed=7)
+    assert tally.tracebacks == [], tally.tracebacks[0]
+    assert tally.findings == [], tally.findings[0]
+    assert tally.hangs == [] and tally.warned == [], tally.hangs + tally.warned
+    assert set(tally.outcomes) <= {"exit 0", "exit 1", "exit 2"}, tally.outcomes
+    assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # inputs that serve and fail
+    assert tally.pairs  # data files went through check and train
+
+
+def test_the_damaged_inputs_start_from_pictures_of_many_formats(fuzz):
+    suffixes = {suffix for suffix, _ in fuzz.pictures()}
+    assert {".png", ".jpeg", ".gif", ".bmp", ".tiff", ".ppm"} <= suffixes, suffixes
+
+
+def test_a_data_file_check_accepts_and_train_refuses_is_a_finding(fuzz, tmp_path, monkeypatch):
+    """The harness would see train refuse a data file check accepted (here a stand-in for
+    its command), and report it with the damage done to the file."""
+    from cnnspec.cli import train
+
+    def refuses(args):
+        print("cnnspec: cannot read the data", file=sys.stderr)
+        return 2
+
+    monkeypatch.setattr(train, "run", refuses)
+    cases = fuzz.npz_cases()
+    monkeypatch.setattr(cases, "make_case", lambda rng: (
+        "good file", cases.SPEC, cases.npz_bytes(cases.good_arrays())))
+    tally = fuzz.AgreementTally()
+    fuzz.data_case(tmp_path, tmp_path / "no run", cases, random.Random(0), tally)
+    assert tally.pairs == {"check accepts, train refuses": 1}
+    assert tally.findings[0].startswith("data file: good file\ncheck accepts, train refuses")
 
 
 def test_a_command_that_changes_a_run_it_only_reads_has_lost_work(fuzz, tmp_path, monkeypatch):

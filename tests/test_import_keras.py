@@ -10,8 +10,10 @@ import copy
 import json
 import math
 import random
+import zipfile
 from pathlib import Path
 
+import npz_cases
 import numpy as np
 import pytest
 from importing import DATA, imported_layers, same_init
@@ -570,6 +572,23 @@ def test_a_keras_archive_s_mistakes_are_named_in_it(members, error, tmp_path, ca
     assert main(["import", str(path)]) == 2
     err = capsys.readouterr().err
     assert error.format(path) in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("compression, words", [
+    (zipfile.ZIP_DEFLATED, "while decompressing data"), (zipfile.ZIP_BZIP2, "Invalid data stream"),
+    (zipfile.ZIP_LZMA, "Corrupt input data")])
+def test_a_keras_archive_whose_config_stream_is_damaged_is_named(compression, words, tmp_path,
+                                                                 capsys):
+    """LZMA's damage ended in LZMAError's traceback, bz2's exited 1 as a disk's failure
+    ('cannot read: Invalid data stream')."""
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("config.json", CONVNET.read_text())
+    path.write_bytes(npz_cases.damaged_stream(path.read_bytes(), "config.json"))
+    assert main(["import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path} is not a .keras archive Keras writes: " in err and words in err
     assert "Traceback" not in err
 
 

@@ -23,7 +23,8 @@ PACKAGE = Path(cnnspec.__file__).parent
 LAYERS = [
     ("cnnspec.exitcodes",),  # imports nothing: the entry point reads it before the rest
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
-     "cnnspec.usercache", "cnnspec.metrics"),
+     "cnnspec.usercache", "cnnspec.metrics",
+     "cnnspec.damage"),  # a damaged file told from a failed disk: archives and pictures
     # the dtypes' limits, written in messages as a spec writes numbers (errors.rounded_text)
     ("cnnspec.sourcefile", "cnnspec.dtypes"),
     ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs

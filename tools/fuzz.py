@@ -17,18 +17,31 @@ The import stage (``--imports``) mutates the importers' example files (``tests/d
 the same ways: a Caffe ``.prototxt`` as spec text is (tokens, numbers such as 1e999 and
 400-digit integers, unicode, deep brackets, cuts), alone or with its solver (itself mutated
 or not) and the importer's ``--input`` and ``--epoch-images``; a Keras model JSON as an IR
-is (wrong types, huge values, deep nesting, truncation). Each goes through ``cnnspec import``.
+is (wrong types, huge values, deep nesting, truncation). A fifth of the cases damage a file's
+bytes instead: cut, changed, saved as UTF-16 or Latin-1, or a Keras model packed in a
+``.keras`` archive (compressed as Keras does and as it never does) cut, changed or with its
+compressed stream damaged, some given another format's suffix. Each goes through
+``cnnspec import``.
 
 The run-folder stage (``--runs``) trains one small run (batch norm, Adam, dropout,
-standardisation), then damages copies of it: one or two of its files truncated, emptied,
-replaced by another file's bytes or with bytes flipped, or damaged in their own terms (a
+standardisation), then damages copies of it: one or two of its files removed, truncated,
+emptied, replaced by another file's bytes or with bytes flipped, or damaged in their own terms (a
 checkpoint's array given float16, complex, object, integer or datetime dtype, another shape, no
 dimensions, NaN, infinities, huge or negative values, a terabyte declared, a member deleted
 or added; a JSON file's values given wrong types, negative numbers or deep nesting; the spec
 mutated). Each copy goes through ``eval`` (best and last), ``predict``, ``filters``,
-``features``, ``export`` (ONNX and PyTorch) and ``train --resume``. A command that changes
-the folder it only reads, or a resume that fails after changing it, has lost work and is
-counted with the tracebacks.
+``features``, ``export`` (ONNX and PyTorch), ``train --weights-from`` and ``train --resume``.
+A command that changes the folder it only reads, or a resume that fails after changing it,
+has lost work and is counted with the tracebacks.
+
+The input stage (``--inputs``) hands the same kind of run the files a user gives it. Half
+the cases are pictures (PNG, JPEG, GIF, BMP, TIFF, WebP, PPM and the other formats Pillow
+writes; grey, colour, transparent and one-bit) and ``.npy`` arrays, whole, cut short, with
+bytes changed, given another format's suffix, or (arrays) of odd dtypes, shapes and values or
+declaring a terabyte, through ``predict`` and ``features``; the other half are damaged
+``.npz`` data files (``tests/npz_cases.py``'s damages, drawn at random) through
+``eval --data npz:PATH`` and through ``check`` and a short ``train`` of a spec reading them,
+which must agree as in the check-against-train stage below.
 
 The command-line stage (``--argv``) fuzzes the command line itself. Each case picks a command
 from cnnspec's command table and writes a command line from its parser: its positionals and
@@ -65,15 +78,18 @@ after 20 s had started, so train accepted; a mutant ``check`` accepts whose step
 over ``--train-cap`` is not trained (counted).
 
     python3 tools/fuzz.py    # 10,000 spec, 3,000 IR, 2,000 import mutants, 200 damaged runs,
-                             # 1,500 command lines, 300 trained and 200 check/train pairs
+                             # 300 damaged inputs, 1,500 command lines, 300 trained and 200
+                             # check/train pairs
     python3 tools/fuzz.py --specs 500 --irs 200 --train 50 --seed 7
+    python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
+        --agreement 0 --inputs 500
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 1500
     python3 tools/fuzz.py --specs 0 --irs 0 --imports 0 --runs 0 --train 0 --argv 0 \\
         --agreement 150 --seed 160
 
 Exit status 1 when any traceback, hang, warning, unclear message or unasked write was found,
-a step allocated beyond its estimate, or check and train disagreed on a spec or a training
-diverged without a check warning.
+a step allocated beyond its estimate, or check and train disagreed on a spec (or a data
+file) or a training diverged without a check warning.
 ``tests/test_fuzz.py`` runs a few hundred mutants of the same kinds in CI.
 """
 from __future__ import annotations
@@ -453,8 +469,18 @@ def import_sources() -> ImportSources:
 
 def import_case(folder: Path, sources: ImportSources, rng: random.Random, tally: Tally) -> None:
     """One mutated import: a Caffe model definition (its text mutated as a spec's is), alone
-    or with its solver (mutated or not) and the importer's other arguments, or a Keras model
-    JSON (mutated as an IR file is)."""
+    or with its solver (mutated or not) and the importer's other arguments, a Keras model
+    JSON (mutated as an IR file is), or one of the example files damaged as bytes
+    (:func:`damaged_model_file`)."""
+    if rng.random() < 0.2:
+        suffix, data, what = damaged_model_file(rng)
+        path = folder / f"model{suffix}"
+        path.write_bytes(data)
+        after = ["--input", "1x28x28"] if suffix.lower() == ".prototxt" and rng.random() < 0.5 \
+            else []
+        run_command(["import", str(path), *after], what, tally)
+        path.unlink()
+        return
     if rng.random() < 0.5:
         run_case(folder / "fuzz.json", mutate_ir(rng.choice(sources.keras), rng), tally,
                  commands=(["import"],))
@@ -475,6 +501,46 @@ def import_case(folder: Path, sources: ImportSources, rng: random.Random, tally:
     path = folder / "fuzz.prototxt"
     path.write_text(model, encoding="utf-8", errors="surrogatepass")
     run_command(["import", str(path), *after], quoted, tally)
+
+
+# How a .keras archive may be compressed: as Keras writes it (deflate), and as it never does.
+KERAS_COMPRESSIONS = ("ZIP_DEFLATED", "ZIP_DEFLATED", "ZIP_STORED", "ZIP_BZIP2", "ZIP_LZMA")
+
+
+def damaged_model_file(rng: random.Random) -> tuple[str, bytes, str]:
+    """``(suffix, bytes, what was done)``: an example model file (a Keras model JSON, half of
+    the time packed as Keras 3's ``.keras`` zip archive) whole, cut short, with bytes changed,
+    saved as UTF-16 or Latin-1, its archive's stream damaged, or given another suffix."""
+    import zipfile
+
+    source = rng.choice(sorted(IMPORT_SOURCES.iterdir()))
+    suffix, data, what = source.suffix, source.read_bytes(), source.name
+    if suffix == ".json" and rng.random() < 0.5:
+        compression = rng.choice(KERAS_COMPRESSIONS)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", getattr(zipfile, compression)) as archive:
+            archive.writestr("metadata.json", '{"keras_version": "3.6.0"}')
+            archive.writestr("config.json", data)
+            archive.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n" + bytes(64))
+        suffix, data, what = ".keras", buffer.getvalue(), f"{what} in a .keras ({compression})"
+    roll = rng.random()
+    if roll < 0.3:
+        data, what = data[:rng.randrange(len(data) + 1)], what + " cut"
+    elif roll < 0.6:
+        changed = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            changed[rng.randrange(len(changed))] = rng.randrange(256)
+        data, what = bytes(changed), what + " with bytes changed"
+    elif roll < 0.7 and suffix != ".keras":
+        encoding = rng.choice(["utf-16", "utf-16-le", "latin-1", "utf-32"])
+        data = data.decode("utf-8").encode(encoding, errors="replace")
+        what += f" saved as {encoding}"
+    elif roll < 0.8 and suffix == ".keras":
+        data, what = npz_cases().damaged_stream(data, "config.json"), what + ", stream damaged"
+    if rng.random() < 0.1:
+        suffix = rng.choice([".PROTOTXT", ".pbtxt", ".JSON", ".Keras", ".onnx", ".h5", ".txt"])
+        what += f" named {suffix}"
+    return suffix, data, what
 
 
 def fuzz_imports(count: int, seed: int, progress=None) -> Tally:
@@ -522,7 +588,9 @@ RESUME_SECONDS = 10.0
 
 
 # Every command that reads a run folder ({run}), resume last (the only one that may write it);
-# {work} is the folder of the input image and the outputs.
+# {work} is the folder of the spec, the input image and the outputs (a fine-tuned run is
+# trained into {work}/FINE_TUNED, removed before each command).
+FINE_TUNED = "finetuned"
 RUN_COMMANDS = (("eval", "{run}"), ("eval", "{run}", "--last"),
                 ("predict", "{run}", "{work}/input.npy"),
                 ("filters", "{run}", "-o", "{work}/f.png"),
@@ -531,6 +599,8 @@ RUN_COMMANDS = (("eval", "{run}"), ("eval", "{run}", "--last"),
                 ("features", "{run}", "--index", "1", "-o", "{work}/features.png"),
                 ("export", "{run}", "--format", "onnx", "-o", "{work}/m.onnx", "--force"),
                 ("export", "{run}", "--format", "torch", "-o", "{work}/m.py", "--force"),
+                ("train", "{work}/damaged.cnn", "--weights-from", "{run}", "--epochs", "1",
+                 "--quiet", "--out", "{work}/" + FINE_TUNED),
                 ("train", "--resume", "{run}", "--epochs", "2", "--quiet"))
 
 
@@ -688,12 +758,16 @@ def damage_text(name: str, data: bytes, rng: random.Random) -> bytes:
 
 
 def damage_run(run: Path, rng: random.Random) -> str:
-    """Damage one file of the run folder ``run`` in place; what was done, for the report."""
+    """Damage one file of the run folder ``run`` in place, or remove it; what was done, for
+    the report."""
     files = sorted(p for p in run.iterdir() if p.is_file())
     target = rng.choice(files)
     data = target.read_bytes()
     how = rng.choice(["truncate", "empty", "another file", "bytes", "own terms", "own terms",
-                      "own terms"])
+                      "own terms", "removed"])
+    if how == "removed":
+        target.unlink()
+        return f"{target.name}: {how}"
     if how == "truncate":
         data = data[:rng.randrange(len(data) + 1)]
     elif how == "empty":
@@ -718,11 +792,11 @@ def _contents(run: Path) -> dict[str, bytes]:
 
 
 def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -> None:
-    """Copy the run ``base``, damage one or two of its files, and run every command that reads
-    a run folder on the copy. A command other than resume that changes the folder, or a resume
-    that fails and has changed it, has lost work (recorded as a traceback); a resume that
-    trained and diverged records that in the folder (``diverged.npz``, the summary), as it
-    should."""
+    """Copy the run ``base``, damage (or remove) one or two of its files, and run every
+    command that reads a run folder on the copy. A command other than resume that changes the
+    folder, or a resume that fails and has changed it, has lost work (recorded as a
+    traceback); a resume that trained and diverged records that in the folder
+    (``diverged.npz``, the summary), as it should."""
     import shutil
 
     from cnnspec.training.rundir import DIVERGED
@@ -733,12 +807,13 @@ def run_case_damaged(base: Path, work: Path, rng: random.Random, tally: Tally) -
     what = "; ".join(damage_run(run, rng) for _ in range(rng.choice([1, 1, 1, 2])))
     before = _contents(run)
     for argv in run_commands(run, work):
+        shutil.rmtree(work / FINE_TUNED, ignore_errors=True)
         code_before = dict(tally.outcomes)
         run_command(argv, f"run folder damaged: {what}", tally,
                     RESUME_SECONDS if argv[0] == "train" else HANG_SECONDS)
         failed = tally.outcomes.get("exit 0", 0) == code_before.get("exit 0", 0)
         diverged = (run / DIVERGED).exists() and DIVERGED not in before
-        if argv[0] != "train" or (failed and not diverged):
+        if "--resume" not in argv or (failed and not diverged):
             lost = [name for name, data in before.items() if _contents(run).get(name) != data]
             if lost:
                 tally.tracebacks.append(f"{' '.join(argv)} on a run folder damaged ({what}) "
@@ -758,6 +833,124 @@ def fuzz_runs(count: int, seed: int, progress=None) -> Tally:
             run_case_damaged(base, Path(folder), rng, tally)
             if progress and (i + 1) % 50 == 0:
                 progress(f"{i + 1} damaged run folders: {_line(tally)}")
+    return tally
+
+
+# -- inputs and data files given to a run ----------------------------------------------------
+
+# The pictures the input stage damages: each format Pillow writes here, in these modes (an
+# 8x8 grey image is what the run takes; the others are converted and resized).
+PICTURE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM", "ICO", "TGA", "PCX",
+                   "SGI", "QOI", "JPEG2000", "XBM", "DIB")
+PICTURE_MODES = (("L", (8, 8)), ("RGB", (8, 8, 3)), ("RGBA", (9, 7, 4)), ("1", (8, 8)),
+                 ("L", (300, 2)))
+INPUT_COMMANDS = (("predict", "{run}", "{input}"),
+                  ("predict", "{run}", "{input}", "--format", "json"),
+                  ("features", "{run}", "{input}", "-o", "{work}/features.png"))
+
+
+def pictures() -> list[tuple[str, bytes]]:
+    """``(suffix, bytes)`` of a noise picture in every format and mode of
+    :data:`PICTURE_FORMATS` and :data:`PICTURE_MODES` that Pillow writes."""
+    import numpy as np
+    from PIL import Image
+
+    made = []
+    for name in PICTURE_FORMATS:
+        for mode, shape in PICTURE_MODES:
+            pixels = np.random.default_rng(len(made)).integers(0, 256, shape, np.uint8)
+            buffer = io.BytesIO()
+            try:
+                Image.fromarray(pixels).convert(mode).save(buffer, format=name)
+            except (OSError, ValueError, KeyError):  # a mode the format cannot hold
+                continue
+            made.append(("." + name.lower(), buffer.getvalue()))
+    return made
+
+
+def damaged_input(sources: list[tuple[str, bytes]], rng: random.Random) -> tuple[str, bytes,
+                                                                                 str]:
+    """``(suffix, bytes, what was done)``: a picture or an ``.npy`` array, whole or damaged."""
+    import numpy as np
+
+    if rng.random() < 0.35:
+        shape = rng.choice([(1, 8, 8), (8, 8), (2, 1, 8, 8), (3, 8, 8), (8, 8, 1), (0, 1, 8, 8)])
+        array = np.random.default_rng(rng.randrange(1000)).random(shape).astype(np.float32)
+        suffix, data, what = ".npy", _npy_bytes(array), f"array {shape}"
+        if rng.random() < 0.5:
+            array = _odd_array(array, rng)
+            data, what = _npy_bytes(array), f"array {array.dtype} {array.shape}"
+    else:
+        suffix, data = rng.choice(sources)
+        what = f"picture {suffix}"
+    roll = rng.random()
+    if roll < 0.25:
+        data, what = data[:rng.randrange(len(data) + 1)], what + " cut"
+    elif roll < 0.55 and data:
+        changed = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            changed[rng.randrange(len(changed))] = rng.randrange(256)
+        data, what = bytes(changed), what + " with bytes changed"
+    elif roll < 0.6:
+        data, what = _huge_npy(), "a terabyte declared"
+    if rng.random() < 0.1:
+        suffix = rng.choice([".npy", ".png", ".JPG", ".npz", ".txt", ""])
+        what += f" named {suffix or 'without a suffix'}"
+    return suffix, data, what
+
+
+def npz_cases():
+    """``tests/npz_cases.py`` (the damaged data files the tests try), as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cnnspec_npz_cases",
+                                                  ROOT / "tests" / "npz_cases.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def data_case(folder: Path, run: Path, cases, rng: random.Random,
+              tally: AgreementTally) -> None:
+    """A damaged ``.npz`` data file through ``eval --data npz:PATH`` of ``run`` and through
+    ``check`` and a short ``train`` of a spec reading it, classified as they agree (in
+    ``folder``, which :func:`agreement_case` clears of its run)."""
+    name, spec, data = cases.make_case(rng)
+    path = folder / "data.npz"
+    path.write_bytes(data)
+    quoted = f"data file: {name}"
+    run_command(["eval", str(run), "--data", f"npz:{path}"], quoted, tally)
+    # the spec names the file relative to the folder a command runs in: here, by its path
+    text = spec.replace('"data.npz"', json.dumps(str(path)))
+    kind = agreement_case(folder, text, tally)
+    if kind in FINDINGS:
+        tally.findings[-1] = f"{quoted}\n{tally.findings[-1]}"
+
+
+def fuzz_inputs(count: int, seed: int, progress=None) -> AgreementTally:
+    """Run ``count`` damaged inputs (seeded) through the commands that read them: pictures
+    and arrays through predict and features, data files through eval, check and train."""
+    rng = random.Random(f"inputs:{seed}")
+    sources, cases = pictures(), npz_cases()
+    tally = AgreementTally()
+    with tempfile.TemporaryDirectory() as folder:
+        work, agree = Path(folder), Path(folder) / "agree"
+        run = train_run(work)
+        agree.mkdir()
+        for i in range(count):
+            if rng.random() < 0.5:
+                data_case(agree, run, cases, rng, tally)
+            else:
+                suffix, data, what = damaged_input(sources, rng)
+                path = work / f"input{suffix}"
+                path.write_bytes(data)
+                argv = [word.format(run=run, input=path, work=work)
+                        for word in rng.choice(INPUT_COMMANDS)]
+                run_command(argv, what, tally)
+                path.unlink()
+            if progress and (i + 1) % 100 == 0:
+                progress(f"{i + 1} inputs: {_line(tally)}; data files: "
+                         f"{_agreement_line(tally)}")
     return tally
 
 
@@ -1436,6 +1629,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200,
                         help="damaged copies of a trained run folder through eval, predict, "
                         "filters, features, export and resume (200)")
+    parser.add_argument("--inputs", type=int, default=300,
+                        help="damaged pictures, arrays and npz data files through predict, "
+                        "features, eval --data, check and train (300)")
     parser.add_argument("--argv", type=int, default=1_500,
                         help="fuzzed command lines, each run in its own process and folder "
                         "(1500)")
@@ -1459,13 +1655,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.specs or args.irs else (Tally(), Tally())
     imports = fuzz_imports(args.imports, args.seed, progress)
     runs = fuzz_runs(args.runs, args.seed, progress) if args.runs else Tally()
+    inputs = fuzz_inputs(args.inputs, args.seed, progress) if args.inputs else AgreementTally()
     argvs = fuzz_argv(args.argv, args.seed, progress)
-    for tally in (specs, irs, imports, runs, argvs):
+    for tally in (specs, irs, imports, runs, inputs, argvs):
         kinds = Counter(_signature(report) for report in tally.tracebacks)
         for kind, count in kinds.most_common():
             print(f"{count:6d} x {kind}")
-        for report in (_first_of_each(tally.tracebacks) + tally.hangs + tally.warned
-                       + tally.unclear + tally.written)[: args.show]:
+        for report in (getattr(tally, "findings", []) + _first_of_each(tally.tracebacks)
+                       + tally.hangs + tally.warned + tally.unclear + tally.written)[: args.show]:
             print(report, "\n" + "-" * 80)
     commands_seconds = time.perf_counter() - start
     memory = fuzz_memory(args.train, args.seed, int(args.train_cap * (1 << 30)), progress)
@@ -1488,12 +1685,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.irs} IR mutants x {len(COMMANDS)} commands: {_line(irs)}")
     print(f"{args.imports} import mutants: {_line(imports)}")
     print(f"{args.runs} damaged run folders x {len(RUN_COMMANDS)} commands: {_line(runs)}")
+    print(f"{args.inputs} damaged inputs and data files: {_line(inputs)}; data files through "
+          f"check and train: {_agreement_line(inputs)}")
     print(f"{args.argv} command lines: {_line(argvs, ARGV_SECONDS)}")
     print(f"memory: {_memory_line(memory)}")
     print(f"check against train: {_agreement_line(agreeing)}")
-    tallies = (specs, irs, imports, runs, argvs)
+    tallies = (specs, irs, imports, runs, inputs, argvs)
     found = any(t.tracebacks or t.hangs or t.warned or t.unclear or t.written for t in tallies) \
-        or memory.tracebacks or memory.hangs or memory.beyond \
+        or inputs.findings or memory.tracebacks or memory.hangs or memory.beyond \
         or agreeing.findings or agreeing.tracebacks or agreeing.warned
     return 1 if found else 0
 

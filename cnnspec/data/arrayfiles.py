@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
+from cnnspec.damage import archive_damage_as
+
 MAX_DEFLATE_RATIO = 1032  # RFC 1951's best case: 258 bytes out of every 2 bits in
 # The members a .npz may use: what np.savez and np.savez_compressed write.
 COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
@@ -47,42 +49,38 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
     file_size = os.path.getsize(path)
     arrays = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            _refuse_repeated_members(archive)
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                name = info.filename[:-4] if info.filename.endswith(".npy") else None
-                if name is None:
-                    raise DamagedArray(f"member {info.filename!r} is not a .npy array")
-                with archive.open(info) as member:
-                    arrays[name] = _read_array(member, _member_bound(info, file_size),
-                                               info.filename)
-    except zipfile.BadZipFile as exc:
-        raise DamagedArray(f"the archive is damaged ({exc})") from None
-    # zipfile raises NotImplementedError for a compression it cannot read, EOFError for a cut
-    # member: both are archives this reader cannot use.
-    except (NotImplementedError, EOFError) as exc:
-        raise DamagedArray(f"the archive cannot be read ({exc})") from None
+    with _archive_damage(), zipfile.ZipFile(path) as archive:
+        _refuse_repeated_members(archive)
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            name = info.filename[:-4] if info.filename.endswith(".npy") else None
+            if name is None:
+                raise DamagedArray(f"member {info.filename!r} is not a .npy array")
+            with archive.open(info) as member:
+                arrays[name] = _read_array(member, _member_bound(info, file_size),
+                                           info.filename)
     return arrays
+
+
+def _archive_damage():
+    """Damage to an archive's bytes, whichever way zipfile says it, as a DamagedArray."""
+    return archive_damage_as(lambda reason: DamagedArray(f"the archive is damaged ({reason})"),
+                             keep=(DamagedArray,))
 
 
 def npz_member_shape(path: str | Path, name: str) -> tuple[int, ...] | None:
     """The shape member ``name`` of an ``.npz`` file declares in its header, read without its
     data (a command that describes a spec reads no more of its data file); None when the file
     has no such member. A file that cannot be read so is a :class:`DamagedArray`."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                info = archive.getinfo(f"{name}.npy")
-            except KeyError:
-                return None
-            _member_bound(info, os.path.getsize(path))
-            with archive.open(info) as member:
-                return _header(member, info.filename)[0]
-    except (zipfile.BadZipFile, NotImplementedError, EOFError) as exc:  # as read_npz's
-        raise DamagedArray(f"the archive cannot be read ({exc})") from None
+    with _archive_damage(), zipfile.ZipFile(path) as archive:
+        try:
+            info = archive.getinfo(f"{name}.npy")
+        except KeyError:
+            return None
+        _member_bound(info, os.path.getsize(path))
+        with archive.open(info) as member:
+            return _header(member, info.filename)[0]
 
 
 def _refuse_repeated_members(archive: zipfile.ZipFile) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnspec.damage import PICTURE_DAMAGE, reason
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
@@ -205,7 +206,7 @@ def _one_of_a_batch(given: tuple, shape: tuple[int, int, int]) -> str | None:
 def load_picture(path: Path, shape: tuple[int, int, int],
                  invert: bool | None) -> tuple[np.ndarray, str | None]:
     """A PNG/JPEG (anything Pillow reads) converted, resized and, if needed, inverted."""
-    from PIL import Image, UnidentifiedImageError  # Pillow loads only to read an image
+    from PIL import Image  # Pillow loads only to read an image
 
     c, h, w = shape
     if c not in PIL_MODES:
@@ -227,8 +228,8 @@ def load_picture(path: Path, shape: tuple[int, int, int],
         raise RunError(f"cannot read {path}: the image is larger than "
                        f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels, too many to decode safely",
                        hint=f"resize it to about {h}x{w}, the model's input, first") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise RunError(f"cannot read {path} as an image: {exc}",
+    except PICTURE_DAMAGE as exc:  # no picture Pillow knows, a damaged one, or a disk's error
+        raise RunError(f"cannot read {path} as an image: {reason(exc)}",
                        hint="give a PNG or JPEG file, or a .npy array") from None
     notes = []
     if c == 1 and original_mode in COLOUR_MODES:

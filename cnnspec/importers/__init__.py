@@ -99,13 +99,16 @@ def _keras_archive(path: Path) -> tuple[str, str]:
     zip archive's member). Only that member is read, and at most as much of it as a spec
     file may hold: nothing is extracted, nothing runs."""
     import zipfile
-    import zlib
 
+    from cnnspec.damage import archive_damage_as
     from cnnspec.sourcefile import MAX_SPEC_BYTES, spec_text_of, too_large
 
     name = f"{path}/{KERAS_ARCHIVE_CONFIG}"
+    # not a zip file, a damaged one, or one compressed or encrypted as Keras never does
+    damaged = archive_damage_as(lambda reason: InputError(
+        f"{path} is not a .keras archive Keras writes: {reason}", hint=TO_JSON))
     try:
-        with zipfile.ZipFile(path) as archive:
+        with damaged, zipfile.ZipFile(path) as archive:
             if KERAS_ARCHIVE_CONFIG not in archive.namelist():
                 raise InputError(f"{path} holds no {KERAS_ARCHIVE_CONFIG}: it is no Keras "
                                  "model saved with model.save()", hint=TO_JSON)
@@ -114,11 +117,7 @@ def _keras_archive(path: Path) -> tuple[str, str]:
                 raise too_large(name, size)
             with archive.open(KERAS_ARCHIVE_CONFIG) as member:
                 data = member.read(MAX_SPEC_BYTES + 1)  # a size written wrong reads no more
-    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-        # not a zip file, a damaged one, or one compressed or encrypted as Keras never does
-        raise InputError(f"{path} is not a .keras archive Keras writes: {exc}",
-                         hint=TO_JSON) from None
-    except OSError as exc:
+    except OSError as exc:  # the disk's or the system's, not the archive's
         raise RunError(f"cannot read {path}: {exc.strerror or exc}",
                        hint="check that the file exists and that you may read it") from None
     return spec_text_of(data, name, KERAS_MODEL), name
