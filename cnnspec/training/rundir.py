@@ -229,6 +229,7 @@ def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
             if number and candidate.exists():
                 continue  # taken between the check and the rename
             if candidate.exists():
+                _refuse_file_in_the_way(path, path, "run_dir")  # made meanwhile
                 raise SettingError(literal(f"run folder {path} already exists and is not "
                                            "empty"), hint=_occupied_hint(path)) from None
             raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
@@ -237,11 +238,14 @@ def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
 
 
 def refuse_occupied(path: str | Path) -> None:
-    """Raise :class:`RunError` if ``path`` exists and is not an empty folder. Called before a
-    run's data is loaded too, so that a taken ``--out`` is said at once."""
+    """Raise :class:`SettingError` if ``path`` exists and is not an empty folder (invalid when
+    it, or a folder it lies in, is a file). Called before a run's data is loaded too, so that a
+    taken ``--out`` is said at once."""
     path = Path(path)
     try:
-        occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
+        # A file is no folder to fill: "not empty" would send the user looking inside it.
+        _refuse_file_in_the_way(path, path, "run_dir")
+        occupied = path.exists() and any(path.iterdir())
     except OSError as exc:  # a name too long for the file system, a folder not readable
         raise SettingError(literal(f"cannot use run folder {reprlib.repr(str(path))}: "
                                    f"{exc.strerror}"),
