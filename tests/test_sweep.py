@@ -544,6 +544,30 @@ def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_pa
     assert len([p for p in (tmp_path / "s").iterdir() if p.is_dir()]) == 1
 
 
+
+def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_path):
+    """It said '2 of 2 cells could not train', that the other cells were recorded and to run
+    the same sweep again, which fails the same way."""
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.05,0.1", f'data=npz(path="{missing}")'], out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message == f"all 2 cells could not train: npz file not found: {missing}"
+    assert info.value.hint and "again" not in info.value.hint
+    assert "recorded" not in info.value.hint
+
+
+def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, tmp_path):
+    missing = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["data=" + ",".join(f'npz(path="{m}")' for m in missing)],
+              out=tmp_path / "s", executor=in_process)
+    assert info.value.message.startswith("2 of 2 cells could not train; ")
+    assert info.value.message.endswith(f"npz file not found: {missing[0]}")
+    assert "no cell trained, each failed its own way (this is the first)" in info.value.hint
+    assert "recorded" not in info.value.hint
+
+
 # ---- the command line ----------------------------------------------------------------------
 
 class Interrupting(LocalExecutor):

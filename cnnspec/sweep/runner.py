@@ -152,7 +152,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
         finished = {key: folder for key, folder in finished.items() if kept_weights(folder)}
     todo = [cell for cell in unique.values() if cell.key not in finished]
     results: dict[str, CellResult] = {}
-    failed: list[tuple[Cell, str]] = []
+    failed: list[tuple[Cell, CellResult]] = []
     if todo:
         with executor_for(executor, len(todo), todo) as running:
             if on_start:
@@ -160,21 +160,40 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
             for task, result in running.results(run_cell, tasks):
                 if result.failed:
-                    failed.append((task.cell, result.failed))
+                    failed.append((task.cell, result))
                     continue
                 record(out, task.cell, result)
                 results[task.cell.key] = result
                 if on_done:
                     on_done(task.cell, result)
     if failed:
-        cell, message = failed[0]
-        raise RunError(f"{len(failed)} of {len(todo)} cells could not train; {cell.label}: "
-                       f"{message}", hint=f"the other cells are recorded in {out}; run the "
-                       "same sweep again to retry the rest")
+        raise cells_failed(failed, len(todo), out)
     folders = recorded_folders(out)
     done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
             for cell in cells]
     return done, len(todo)
+
+
+def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path) -> RunError:
+    """What a sweep says of the cells that could not train, of the ``tried`` that it trained.
+    When every one failed for one cause (data that cannot be downloaded, say), that cause
+    once, with its hint: the same sweep run again would fail the same way. Else the first
+    failure, and that the cells which trained are recorded in ``out`` for a run of the same
+    sweep to retry the rest."""
+    causes = {(result.failed, result.failed_hint) for _, result in failed}
+    if len(failed) == tried and len(causes) == 1:
+        message, hint = causes.pop()
+        every = "the cell" if tried == 1 else f"all {tried} cells"
+        return RunError(f"{every} could not train: {message}", hint=hint)
+    cell, result = failed[0]
+    if len(failed) < tried:
+        hint = f"the other cells are recorded in {out}; run the same sweep again to retry the rest"
+    else:
+        hint = (f"{result.failed_hint + '; ' if result.failed_hint else ''}no cell trained, each "
+                "failed its own way (this is the first): run the same sweep again once they are "
+                "fixed")
+    return RunError(f"{len(failed)} of {tried} cells could not train; {cell.label}: "
+                    f"{result.failed}", hint=hint)
 
 
 def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None = None,
