@@ -436,7 +436,7 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
         preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
 
     def split(x, y):
-        return Split(preprocessor.apply(x).astype(dtype, copy=False),
+        return Split(preprocessor.apply(x, dtype),
                      np.asarray(y, dtype=np.int64))
 
     val = split(dataset.x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None
