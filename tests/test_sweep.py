@@ -568,6 +568,21 @@ def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, t
     assert "recorded" not in info.value.hint
 
 
+
+def test_a_failure_names_the_command_to_run_again_and_a_lone_cell_as_the_cell(named, tmp_path):
+    from cnnspec.sweep.cells import CellResult
+    from cnnspec.sweep.runner import cells_failed
+
+    _, cells = plan(str(named), ["lr=0.05,0.1"], 1, None, None)
+    failed = [(cells[0], CellResult(cells[0].key, [], {}, failed="no data", failed_hint="fix"))]
+    partly = cells_failed(failed, 2, tmp_path, "compare")
+    assert partly.message == f"1 of 2 cells could not train; {cells[0].label}: no data"
+    assert partly.hint == (f"the other cells are recorded in {tmp_path}; run the same compare "
+                           "again to retry the rest")
+    alone = cells_failed(failed, 1, tmp_path, "compare")
+    assert (alone.message, alone.hint) == ("the cell could not train: no data", "fix")
+
+
 # ---- the command line ----------------------------------------------------------------------
 
 class Interrupting(LocalExecutor):

@@ -137,14 +137,15 @@ def checked_executor(executor):
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
               data_dir: str | None = None, keep_weights: bool = False,
               on_done: Callable[[Cell, CellResult], None] | None = None,
-              on_start: Callable[[object, int], None] | None = None
+              on_start: Callable[[object, int], None] | None = None, command: str = "sweep"
               ) -> tuple[list[tuple[Cell, CellResult]], int]:
     """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
     executor for a number of tasks; default a local Dask cluster) and record them; return
     every cell with its result, in the order of ``cells``, and how many trained now.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives. A cell that could not train (its data, say) is not recorded; the
-    sweep goes on and then raises :class:`RunError` naming it."""
+    sweep goes on and then raises :class:`RunError` naming it (:func:`cells_failed`; the
+    ``command`` that trains them, ``sweep`` or ``compare``, is what to run again)."""
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
     finished = recorded_folders(out)
@@ -167,19 +168,20 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                 if on_done:
                     on_done(task.cell, result)
     if failed:
-        raise cells_failed(failed, len(todo), out)
+        raise cells_failed(failed, len(todo), out, command)
     folders = recorded_folders(out)
     done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
             for cell in cells]
     return done, len(todo)
 
 
-def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path) -> RunError:
+def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
+                 command: str = "sweep") -> RunError:
     """What a sweep says of the cells that could not train, of the ``tried`` that it trained.
     When every one failed for one cause (data that cannot be downloaded, say), that cause
     once, with its hint: the same sweep run again would fail the same way. Else the first
-    failure, and that the cells which trained are recorded in ``out`` for a run of the same
-    sweep to retry the rest."""
+    failure, and that the cells which trained are recorded in ``out`` for the same
+    ``command`` run again to retry the rest."""
     causes = {(result.failed, result.failed_hint) for _, result in failed}
     if len(failed) == tried and len(causes) == 1:
         message, hint = causes.pop()
@@ -187,11 +189,12 @@ def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path) -
         return RunError(f"{every} could not train: {message}", hint=hint)
     cell, result = failed[0]
     if len(failed) < tried:
-        hint = f"the other cells are recorded in {out}; run the same sweep again to retry the rest"
+        hint = (f"the other cells are recorded in {out}; run the same {command} again to retry "
+                "the rest")
     else:
         hint = (f"{result.failed_hint + '; ' if result.failed_hint else ''}no cell trained, each "
-                "failed its own way (this is the first): run the same sweep again once they are "
-                "fixed")
+                f"failed its own way (this is the first): run the same {command} again once they "
+                "are fixed")
     return RunError(f"{len(failed)} of {tried} cells could not train; {cell.label}: "
                     f"{result.failed}", hint=hint)
 
