@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnspec.cli import main
-from cnnspec.errors import Option, RunError, SettingError, SpecError
+from cnnspec.errors import InputError, Option, RunError, SettingError, SpecError
 from cnnspec.lang import parse
 from cnnspec.sweep import executor as executors
 from cnnspec.sweep.cells import make_cells
@@ -545,7 +545,8 @@ def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_pa
 
 
 
-def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_path):
+def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_path, capsys,
+                                                                      monkeypatch):
     """It said '2 of 2 cells could not train', that the other cells were recorded and to run
     the same sweep again, which fails the same way."""
     missing = tmp_path / "missing.npz"
@@ -555,6 +556,13 @@ def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_
     assert info.value.message == f"all 2 cells could not train: npz file not found: {missing}"
     assert info.value.hint and "again" not in info.value.hint
     assert "recorded" not in info.value.hint
+    # a mistake in what was asked, as the missing file is to train: exit 2
+    assert isinstance(info.value, InputError)
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    sets = ["--set", "lr=0.05,0.1", "--set", f'data=npz(path="{missing}")']
+    assert main(["sweep", str(named), *sets, "--out", str(tmp_path / "s")]) == 2
+    assert "error: all 2 cells could not train: npz file not found" in capsys.readouterr().err
 
 
 def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, tmp_path):
@@ -562,6 +570,7 @@ def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, t
     with pytest.raises(RunError) as info:
         sweep(str(named), ["data=" + ",".join(f'npz(path="{m}")' for m in missing)],
               out=tmp_path / "s", executor=in_process)
+    assert not isinstance(info.value, InputError)  # each its own: no one mistake to name
     assert info.value.message.startswith("2 of 2 cells could not train; ")
     assert info.value.message.endswith(f"npz file not found: {missing[0]}")
     assert "no cell trained, each failed its own way (this is the first)" in info.value.hint

@@ -184,7 +184,9 @@ class CellResult:
     """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
     (then ``error`` holds the trainer's message), the bytes of the weight files (with
     ``keep_weights``), or ``failed``: why it could not train (nothing to record), and
-    ``failed_hint``, what to do about it, where the failure said."""
+    ``failed_hint``, what to do about it, where the failure said, and ``failed_asked``,
+    whether it was a mistake in what was asked (a missing data file) rather than a failure
+    of the run."""
 
     key: str
     metrics: list[dict]
@@ -194,6 +196,7 @@ class CellResult:
     files: dict[str, bytes] = field(default_factory=dict)
     failed: str | None = None
     failed_hint: str | None = None
+    failed_asked: bool = False
     folder: str | None = None  # where the client recorded it, in the sweep folder
 
     @property
@@ -237,8 +240,10 @@ def run_cell(task: Task) -> CellResult:
             return CellResult(cell.key, [], {}, failed=exc.reason)  # its hint: resume that
         except (RunError, SpecError, SpecErrors) as exc:
             error = first_error(exc) if isinstance(exc, SpecErrors) else exc
+            asked = isinstance(exc, (InputError, SpecError, SpecErrors)) \
+                or getattr(exc, "invalid", False)
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
-                              failed_hint=error.hint)
+                              failed_hint=error.hint, failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
         files = ({name: (out / name).read_bytes() for name in WEIGHT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})

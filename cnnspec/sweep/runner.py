@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SettingError, counted, literal, shortened
+from cnnspec.errors import InputError, RunError, SettingError, counted, literal, shortened
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -179,14 +179,16 @@ def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
                  command: str = "sweep") -> RunError:
     """What a sweep says of the cells that could not train, of the ``tried`` that it trained.
     When every one failed for one cause (data that cannot be downloaded, say), that cause
-    once, with its hint: the same sweep run again would fail the same way. Else the first
+    once, with its hint: the same sweep run again would fail the same way (an
+    :class:`InputError` where it is a mistake in what was asked, a missing data file). Else
+    the first
     failure, and that the cells which trained are recorded in ``out`` for the same
     ``command`` run again to retry the rest."""
-    causes = {(result.failed, result.failed_hint) for _, result in failed}
+    causes = {(result.failed, result.failed_hint, result.failed_asked) for _, result in failed}
     if len(failed) == tried and len(causes) == 1:
-        message, hint = causes.pop()
+        message, hint, asked = causes.pop()
         every = "the cell" if tried == 1 else f"all {tried} cells"
-        return RunError(f"{every} could not train: {message}", hint=hint)
+        return (InputError if asked else RunError)(f"{every} could not train: {message}", hint)
     cell, result = failed[0]
     if len(failed) < tried:
         hint = (f"the other cells are recorded in {out}; run the same {command} again to retry "
