@@ -150,12 +150,15 @@ def library_worded(template: str) -> str:
 
 
 def run_setting_error(message: str, setting: str, hint: str | None = None,
-                      severity: str = "error", file: str | None = None) -> SpecError:
+                      severity: str = "error", file: str | None = None,
+                      hint_template: str | None = None) -> SpecError:
     """A :class:`SpecError` about a training setting a run was given rather than the spec's
-    text (so not located in the file): its hint says so, naming the setting as the caller
-    gave it (:meth:`SpecError.worded_hint`)."""
+    text (so not located in the file): its hint (``hint``, or ``hint_template`` where it names
+    settings too) says so, naming the setting as the caller gave it
+    (:meth:`SpecError.worded_hint`)."""
     said = f"{{{setting}}} is this run's setting, not the spec's"
-    template = f"{literal(hint)}; {said}" if hint else said
+    given = hint_template if hint_template is not None else literal(hint) if hint else None
+    template = f"{given}; {said}" if given else said
     return SpecError(message, hint=library_worded(template), severity=severity, file=file,
                      hint_template=template)
 
@@ -312,7 +315,7 @@ class Command:
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "sets": Listed("sets")}
+                 "eval_command": Command("cnnspec eval"), "sets": Listed("sets")}
 
 
 class _Names(dict):

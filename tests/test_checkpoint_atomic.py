@@ -314,7 +314,7 @@ def test_a_disk_that_fills_mid_training_stops_the_run_resumably(tmp_path, monkey
 def test_a_disk_that_fills_after_the_last_epoch_says_how_to_finish(tmp_path, monkeypatch,
                                                                    capsys):
     """The test figures cannot be written: the command says so and how to finish the run."""
-    from cnnspec.cli import main
+    from cnnspec.cli import invoked_as, main
     from cnnspec.training import api
 
     full, score = DiskFullOnce(), api.score
@@ -330,7 +330,7 @@ def test_a_disk_that_fills_after_the_last_epoch_says_how_to_finish(tmp_path, mon
     err = capsys.readouterr().err
     assert (f"cannot write {run / rundir.SUMMARY}: No space left on device; every epoch is "
             f"saved in {run}") in err
-    assert f"then finish it with: cnnspec train --resume {run}" in err
+    assert f"then finish it with: {invoked_as()} train --resume {run}" in err
     assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "interrupted"
     monkeypatch.undo()
     assert main(["train", "--resume", str(run)]) == 0

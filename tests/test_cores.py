@@ -179,3 +179,18 @@ def test_a_step_that_fits_only_with_fewer_cores_says_so(where, tmp_path):
     assert ("for Python, its libraries and their buffers alone" in error.message) \
         == (where == "runtime")
     assert error.hint.startswith("with `cores 1` the batch runs whole in one process, about ")
+
+
+def test_fewer_cores_the_run_was_given_are_worded_as_it_was_given(tmp_path):
+    """A --cores (cores=) the run was given: the hint said `cores 1`, the spec's setting."""
+    from cnnspec.cli import OPTION_NAMES
+    from cnnspec.training.settings import overridden_spec
+
+    spec = parse(_write(tmp_path, "  cores 3\n").read_text(), str(tmp_path / "s.cnn"))
+    memory = check(spec).step_memory
+    given = overridden_spec(spec, {"cores": 3})
+    with pytest.raises(SpecErrors) as info:
+        check(given, max_memory=memory.process - memory.split_extra)
+    (error,) = info.value.errors
+    assert error.hint.startswith("with `cores=1` the batch runs whole in one process, about ")
+    assert error.worded_hint(OPTION_NAMES).startswith("with `--cores 1` the batch runs whole")

@@ -259,26 +259,36 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
         assert torch.equal(value, net.state_dict()[key])
 
 
-def test_a_runs_module_preprocesses_as_predict_does(tmp_path, tiny_shapes_spec, capsys):
+# How closely the module's answer is predict's, by the dtype of the run and the module: a
+# float64 run preprocesses in float64 as the module does (in float32, 8e-10 off here).
+PREDICT_TOL = {"float32": 1e-6, "float64": 1e-13}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_runs_module_preprocesses_as_predict_does(tmp_path, tiny_shapes_spec, capsys, dtype):
     """model(model.preprocess(images)) on raw images in [0, 1] gives predict's answer; the
     module and the command say that the network takes preprocessed images."""
     torch = pytest.importorskip("torch")
     from cnnspec import load_run, train
     from cnnspec.training.run import softmax
 
-    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none").path
+    run = train(tiny_shapes_spec, run_dir=tmp_path / "run", curves=False, progress="none",
+                dtype=dtype).path
     out = tmp_path / "tiny.py"
     assert main(["export", str(run), "--format", "torch", "-o", str(out)]) == 0
     assert "(standardize): (x - mean) / std per channel" in capsys.readouterr().out
     assert "scores = model(model.preprocess(images))  # images (N, 1, 8, 8) in [0, 1]" \
            in out.read_text()
     loaded = load_run(run)
-    net = _import(out).Tiny().load_weights(tmp_path / "tiny.npz").eval()
+    net = _import(out).Tiny().to(getattr(torch, dtype))
+    net = net.load_weights(tmp_path / "tiny.npz").eval()
     assert net.MEAN == tuple(loaded.preprocessor.mean) and net.STD == tuple(loaded.preprocessor.std)
+    # float32 raw images, as the data sets and predict's inputs are
     images = np.random.default_rng(4).uniform(0, 1, (5, 1, 8, 8)).astype(np.float32)
     with torch.no_grad():
-        scores = net(net.preprocess(torch.from_numpy(images))).numpy()
-    np.testing.assert_allclose(softmax(scores), loaded.predict(images), atol=1e-6)
+        scores = net(net.preprocess(torch.from_numpy(images.astype(dtype)))).numpy()
+    np.testing.assert_allclose(softmax(scores), loaded.predict(images), rtol=0,
+                               atol=PREDICT_TOL[dtype])
 
 
 def test_a_run_without_preprocessing_gets_preprocess_as_the_identity(tmp_path,

@@ -23,7 +23,7 @@ from cnnspec.check.memory import (
     memory_problems,
     runtime_bytes,
 )
-from cnnspec.cli import main
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.engine import conv_tuned
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES
@@ -482,6 +482,42 @@ def test_a_batch_train_s_command_line_gave_is_answered_with_the_option(tmp_path,
     err = capsys.readouterr().err
     assert "hint: `--batch-size " in err and "` fits, about " in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_batch_the_library_was_given_is_answered_as_its_setting(tmp_path, monkeypatch):
+    """train(settings=Settings(batch_size=...)): the hint said `--batch-size N` fits, an
+    option the library has not."""
+    from cnnspec.check import memory
+    from cnnspec.errors import SpecErrors
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nconv 64 3x3 pad same relu\nflatten\ndense 10\n")
+    process = cnnspec.load(spec).step_memory.process
+    monkeypatch.setattr(memory, "machine_memory", lambda: int(1.1 * process))
+    with pytest.raises(SpecErrors) as info:
+        cnnspec.train(spec, cnnspec.Settings(batch_size=1500), tmp_path / "r")
+    (error,) = info.value.errors
+    assert error.hint.startswith("`batch_size=") and "` fits, about " in error.hint
+    assert "--" not in error.hint
+    assert error.worded_hint(OPTION_NAMES).startswith("`--batch-size ")
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_recording_that_weighs_most_is_answered_as_the_caller_records(tmp_path):
+    """The hint said "train without --stats" to the library too (whose setting is
+    stats_every)."""
+    import dataclasses
+
+    from cnnspec.check.memory import memory_problems
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\ntrain {\n  cores 1\n}\n")
+    checked = cnnspec.load(spec)
+    memory = checked.step_memory
+    recorded = dataclasses.replace(memory, recording=4 * (memory.total + memory.slack))
+    (error,) = memory_problems(checked.spec, recorded, memory.process + memory.recording)
+    assert error.hint.startswith("train without stats_every, or with a smaller batch")
+    assert error.worded_hint(OPTION_NAMES).startswith("train without --stats, or with")
 
 
 def test_time_names_the_largest_batch_option_that_fits(tmp_path, capsys, monkeypatch):

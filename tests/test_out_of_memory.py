@@ -12,7 +12,7 @@ from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 
 from cnnspec import resume, train
 from cnnspec.check import memory
-from cnnspec.cli import main
+from cnnspec.cli import invoked_as, main
 from cnnspec.training import rundir
 from cnnspec.training.loop import Stopped
 
@@ -134,7 +134,7 @@ def test_memory_that_runs_out_after_the_last_epoch_says_how_to_finish(tmp_path, 
     assert main(["train", str(spec_file(tmp_path)), "--out", str(run), "--epochs", "1"]) == 1
     err = capsys.readouterr().err
     assert f"cnnspec: error: out of memory; every epoch is saved in {run}\n" in err
-    assert f"then finish it with: cnnspec train --resume {run}" in err
+    assert f"then finish it with: {invoked_as()} train --resume {run}" in err
     assert "Traceback" not in err
     assert json.loads((run / rundir.SUMMARY).read_text())["status"] == "interrupted"
     monkeypatch.undo()

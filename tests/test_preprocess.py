@@ -58,6 +58,21 @@ def test_single_image_and_float64_input(x_train):
     np.testing.assert_allclose(one, pre.apply(x_train)[0], rtol=1e-6)
 
 
+def test_a_float64_run_preprocesses_in_float64_and_float32_as_before(x_train):
+    """A float64 run's inputs were computed in float32 and widened: float32's rounding went
+    into every layer. float32 stays what it was, to the bit."""
+    pre = Preprocessor.fit("standardize", x_train)
+    wide = pre.apply(x_train, "float64")
+    assert wide.dtype == np.float64
+    exact = (x_train.astype(np.float64) - pre.mean.reshape(-1, 1, 1)) / pre.std.reshape(-1, 1, 1)
+    np.testing.assert_array_equal(wide, exact)
+    narrow = pre.apply(x_train)
+    was = ((x_train - pre.mean.astype(np.float32).reshape(-1, 1, 1))
+           / pre.std.astype(np.float32).reshape(-1, 1, 1))
+    assert narrow.dtype == np.float32 and np.array_equal(narrow, was)
+    assert not np.array_equal(narrow.astype(np.float64), wide)
+
+
 def test_constant_channel_is_not_divided_by_zero():
     x = np.zeros((4, 2, 3, 3), dtype=np.float32)
     x[:, 1] = np.arange(36, dtype=np.float32).reshape(4, 3, 3) / 36

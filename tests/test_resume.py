@@ -231,18 +231,25 @@ def test_resume_of_a_finished_run_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["done", "my runs/it's done"])
-def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys, name):
-    """The commands a hint suggests can be pasted: a path a shell would split is quoted."""
+def test_the_command_line_says_how_to_extend_a_finished_run(tmp_path, capsys, name,
+                                                            monkeypatch):
+    """The commands a hint suggests can be pasted: a path a shell would split is quoted, and
+    the program is named as it was started (`cnnspec train --resume` was 'command not found'
+    where the venv was not activated)."""
     import shlex
+    import sys
 
-    from cnnspec.cli import main
+    from cnnspec import cli
 
     train(spec_file(tmp_path), Settings(epochs=1), run_dir=tmp_path / name, **FAST)
-    assert main(["train", "--resume", str(tmp_path / name)]) == 1
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/cnnspec"])
+    monkeypatch.setattr(cli.shutil, "which", lambda program: None)  # not on PATH
+    assert cli.main(["train", "--resume", str(tmp_path / name)]) == 1
     err = capsys.readouterr().err
     typed = shlex.quote(str(tmp_path / name))
-    assert f"by adding --epochs 2 to `cnnspec train --resume {typed}`" in err
-    assert f"`cnnspec eval {typed}`" in err
+    assert f"by adding --epochs 2 to `.venv/bin/cnnspec train --resume {typed}`" in err
+    assert f"`.venv/bin/cnnspec eval {typed}`" in err
 
 
 def test_resume_of_a_missing_or_torn_run(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from cnnspec.cli import main
-from cnnspec.errors import Option, RunError, SettingError, SpecError
+from cnnspec.errors import InputError, Option, RunError, SettingError, SpecError
 from cnnspec.lang import parse
 from cnnspec.sweep import executor as executors
 from cnnspec.sweep.cells import make_cells
@@ -566,6 +566,54 @@ def test_a_cell_that_cannot_train_is_named_and_the_others_are_kept(named, tmp_pa
     assert f"npz file not found: {missing}" in info.value.message
     assert "run the same sweep again" in info.value.hint
     assert len([p for p in (tmp_path / "s").iterdir() if p.is_dir()]) == 1
+
+
+
+def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_path, capsys,
+                                                                      monkeypatch):
+    """It said '2 of 2 cells could not train', that the other cells were recorded and to run
+    the same sweep again, which fails the same way."""
+    missing = tmp_path / "missing.npz"
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.05,0.1", f'data=npz(path="{missing}")'], out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message == f"all 2 cells could not train: npz file not found: {missing}"
+    assert info.value.hint and "again" not in info.value.hint
+    assert "recorded" not in info.value.hint
+    # a mistake in what was asked, as the missing file is to train: exit 2
+    assert isinstance(info.value, InputError)
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    sets = ["--set", "lr=0.05,0.1", "--set", f'data=npz(path="{missing}")']
+    assert main(["sweep", str(named), *sets, "--out", str(tmp_path / "s")]) == 2
+    assert "error: all 2 cells could not train: npz file not found" in capsys.readouterr().err
+
+
+def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, tmp_path):
+    missing = [tmp_path / "a.npz", tmp_path / "b.npz"]
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["data=" + ",".join(f'npz(path="{m}")' for m in missing)],
+              out=tmp_path / "s", executor=in_process)
+    assert not isinstance(info.value, InputError)  # each its own: no one mistake to name
+    assert info.value.message.startswith("2 of 2 cells could not train; ")
+    assert info.value.message.endswith(f"npz file not found: {missing[0]}")
+    assert "no cell trained, each failed its own way (this is the first)" in info.value.hint
+    assert "recorded" not in info.value.hint
+
+
+
+def test_a_failure_names_the_command_to_run_again_and_a_lone_cell_as_the_cell(named, tmp_path):
+    from cnnspec.sweep.cells import CellResult
+    from cnnspec.sweep.runner import cells_failed
+
+    _, cells = plan(str(named), ["lr=0.05,0.1"], 1, None, None)
+    failed = [(cells[0], CellResult(cells[0].key, [], {}, failed="no data", failed_hint="fix"))]
+    partly = cells_failed(failed, 2, tmp_path, "compare")
+    assert partly.message == f"1 of 2 cells could not train; {cells[0].label}: no data"
+    assert partly.hint == (f"the other cells are recorded in {tmp_path}; run the same compare "
+                           "again to retry the rest")
+    alone = cells_failed(failed, 1, tmp_path, "compare")
+    assert (alone.message, alone.hint) == ("the cell could not train: no data", "fix")
 
 
 # ---- the command line ----------------------------------------------------------------------

@@ -432,6 +432,18 @@ def test_a_runs_dir_that_is_a_file_is_named_as_one(tmp_path, runs_dir, inside):
                                   "is a file, not a folder")
 
 
+def test_a_run_dir_that_is_a_file_is_named_as_one(tmp_path):
+    """It said 'run folder FILE already exists and is not empty' (exit 1), as of a folder."""
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SettingError) as info:
+        train(write_spec(tmp_path), Settings(epochs=1), run_dir=tmp_path / "file", **FAST)
+    assert info.value.message == f"run_dir {tmp_path / 'file'} is a file, not a folder"
+    assert info.value.hint == "choose a folder for run_dir" and info.value.invalid
+    assert info.value.worded(OPTION_NAMES) == (
+        f"--out {tmp_path / 'file'} is a file, not a folder", "choose a folder for --out")
+    assert (tmp_path / "file").read_text() == ""
+
+
 @pytest.mark.parametrize("path", [5, None])
 def test_load_of_no_path_is_refused_by_name(path):
     """It raised pathlib's 'expected str, bytes or os.PathLike object'."""

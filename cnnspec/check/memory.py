@@ -55,7 +55,7 @@ from cnnspec.engine.footprint import (
     ufunc_buffer_bytes,
 )
 from cnnspec.engine.splitting import splits
-from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors, library_worded, literal
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
@@ -654,16 +654,18 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         return []
     room = f"the {bytes_text(limit)} limit set" if set_here else room_text(limit)
     whole = memory.process - memory.split_extra  # the batch in one process, `cores 1`
-    fewer_cores = (f"with `cores 1` the batch runs whole in one process, about "
-                   f"{bytes_text(whole)}"
+    fewer_cores = (f"with `{_setting_text(spec, 'cores', 'cores', 1)}` the batch runs whole "
+                   f"in one process, about {bytes_text(whole)}"
                    if task is TRAINING and memory.split_extra and whole <= limit else "")
     if memory.runtime >= limit:
         # no smaller net or batch would fit: the limit is the problem, no place in the spec
+        template = fewer_cores or literal(
+            f"{task.name} takes up to about {bytes_text(memory.process)}; a limit below what "
+            "the process itself takes cannot be met")
         return [SpecError(
             f"{task.name} needs about {bytes_text(memory.runtime)} for Python, its libraries and "
             f"their buffers alone, more than {room}", file=spec.path,
-            hint=fewer_cores or f"{task.name} takes up to about {bytes_text(memory.process)}; "
-                 "a limit below what the process itself takes cannot be met")]
+            hint=library_worded(template), hint_template=template)]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
     written = spec.ir["training"]["batch_size"]
@@ -676,10 +678,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
             fitting = fitting_batch(memory_at, memory.batch_size, limit)
         if fitting is not None:
             batch, process = fitting
-            # a batch the command line gave (train --batch-size) is changed there
-            setting = ("--batch-size" if task is TRAINING and "batch_size" in spec.overridden
-                       else task.batch_setting)
-            lower = (f"`{setting} {batch}` fits, about {bytes_text(process)}"
+            lower = (f"`{_batch_setting(spec, task, batch)}` fits, about {bytes_text(process)}"
                      + ("" if task.smaller else f"; or {SMALLER_LAYERS}"))
             if task.spec_batch and batch >= FITTING_BATCH \
                     and ("training", "batch_size") in spec.spans:
@@ -688,13 +687,29 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
             f"{task.name} would need up to about {bytes_text(memory.process)} at batch "
             f"{memory.batch_size} ({parts}), more than {room}; {heaviest}{all_images}",
             *where,
-            hint=f"{fewer_cores}; or {lower}" if fewer_cores else lower)]
+            hint_template=f"{fewer_cores}; or {lower}" if fewer_cores else lower)]
     return [spec.error(
         f"{task.name} needs up to about {bytes_text(memory.process)} at batch "
         f"{memory.batch_size} ({parts}), {_share_text(memory.process / limit)} of "
         f"{room}{all_images}",
         *where, severity="warning",
-        hint=f"other programs may then run out of memory; {lower_warned}")]
+        hint_template=f"other programs may then run out of memory; {lower_warned}")]
+
+
+def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
+    """The setting of a batch of ``batch`` for ``task``, as a hint template."""
+    if task is TRAINING:
+        return _setting_text(spec, "batch_size", task.batch_setting, batch)
+    return literal(f"{task.batch_setting} {batch}")
+
+
+def _setting_text(spec: Spec, key: str, written: str, value: int) -> str:
+    """Training setting ``key`` at ``value`` as a hint template: as the spec writes it
+    (``written``: ``batch 64``), or where the run was given it rather than the spec
+    (``train --batch-size``, ``batch_size=``), worded as it was given (:meth:`Spec.error`)."""
+    if key in spec.overridden:
+        return f"{{{key}:{value}}}"
+    return literal(f"{written} {value}")
 
 
 # What lowers a step's memory but its batch, and where to see it.
@@ -732,20 +747,21 @@ BESIDE_RUNTIME = "beside Python and its libraries, "
 def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
                       ) -> tuple[tuple, str, str, str]:
     """Where a memory problem is located (the spec place), what weighs most there, and what
-    lowers it, for an error and for a warning."""
+    lowers it, for an error and for a warning (hint templates: :meth:`Spec.error`)."""
     # Where the data set the spec names outweighs the step, a smaller net would barely help:
     # the problem is the data's, located at its line.
     named = spec.text is None or ("training", "data") in spec.spans
     if named and memory.data > memory.total + memory.slack + memory.recording:
-        lower = fewer_images(spec.ir["training"]["data"])
+        lower = literal(fewer_images(spec.ir["training"]["data"]))
         return ("training", "data"), BESIDE_RUNTIME + "the data set weighs most", lower, lower
     if memory.recording > memory.total + memory.slack:
-        lower = task.smaller or (
-            "train without --stats, or with a smaller batch (a recorded step keeps every "
+        lower = literal(task.smaller or "") or (
+            "train without {stats_every}, or with a smaller batch (a recorded step keeps every "
             "layer's output and gradient)")
         return ((memory.heaviest,),
                 BESIDE_RUNTIME + "recording every layer's output and gradient weighs most",
                 lower, lower)
-    lower = task.smaller or f"{NARROWER_NETWORK}, or a smaller batch; {SUMMARY_LISTS}"
+    smaller = literal(task.smaller or "")
+    lower = smaller or f"{NARROWER_NETWORK}, or a smaller batch; {SUMMARY_LISTS}"
     return ((memory.heaviest,), f"of the layers, '{memory.heaviest}' weighs most", lower,
-            task.smaller or "a smaller batch lowers the activations")
+            smaller or "a smaller batch lowers the activations")

@@ -108,6 +108,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Typed(Command):
+    """A command of this program as the user can type it again (:func:`invoked_as`):
+    ``{resume_command:runs/x}`` reads ``.venv/bin/cnnspec train --resume runs/x`` where
+    ``cnnspec`` is not on PATH (after ``make run``, the venv not activated)."""
+
+    def __format__(self, argument: str) -> str:
+        return format(Command(f"{invoked_as()} {self.words}"), argument)
+
+
 # What the library calls a setting (a SettingError's fields) -> how this command line writes it.
 OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
@@ -118,8 +127,8 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
                 "runs_dir": Option("--runs-dir"),
-                "resume_command": Command("cnnspec train --resume"),
-                "train_command": Command("cnnspec train")}
+                "resume_command": Typed("train --resume"), "train_command": Typed("train"),
+                "eval_command": Typed("eval")}
 
 
 def invoked_as() -> str:

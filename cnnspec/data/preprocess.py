@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
 from cnnspec.ir.training_catalogue import PREPROCESSORS
 
@@ -65,19 +66,21 @@ class Preprocessor:
     def channels(self) -> int:
         return len(self.mean)
 
-    def apply(self, x: np.ndarray) -> np.ndarray:
-        """``(x - mean) / std`` per channel, as a new float32 array.
+    def apply(self, x: np.ndarray, dtype: str | np.dtype = DEFAULT_DTYPE) -> np.ndarray:
+        """``(x - mean) / std`` per channel, computed in ``dtype`` (the run's), as a new array.
 
         ``x`` is (N, C, H, W) or one image (C, H, W); the caller's array is left unchanged.
+        A float64 run's inputs are preprocessed in float64: computed in float32 and widened,
+        they would carry float32's rounding into every layer.
         """
         if x.ndim not in (3, 4) or x.shape[-3] != self.channels:
             raise RunError(f"cannot preprocess an array of shape {x.shape} (wrong number of "
                            f"channels or axes): expected (N, {self.channels}, H, W) or "
                            f"({self.channels}, H, W)",
                            hint="the input must have as many channels as the training data")
-        mean = self.mean.astype(np.float32).reshape(-1, 1, 1)
-        std = self.std.astype(np.float32).reshape(-1, 1, 1)
-        return ((x.astype(np.float32, copy=False) - mean) / std).astype(np.float32, copy=False)
+        mean = self.mean.astype(dtype).reshape(-1, 1, 1)
+        std = self.std.astype(dtype).reshape(-1, 1, 1)
+        return ((x.astype(dtype, copy=False) - mean) / std).astype(dtype, copy=False)
 
     def formula(self) -> str:
         """The transformation in words, for whoever applies it outside cnnspec (to an
@@ -112,8 +115,9 @@ class Preprocessor:
         except (TypeError, ValueError):
             raise RunError("preprocessing record has mean/std that are not numbers",
                            hint="the run's files may be damaged; train again") from None
-        # apply() computes in float32: a value beyond its range would become infinite, a std
-        # below its smallest would become 0, and every score NaN.
+        # apply() computes in the run's dtype, float32 the narrowest: a value beyond its
+        # range would become infinite, a std below its smallest would become 0, and every
+        # score NaN.
         with np.errstate(over="ignore", under="ignore"):
             mean32, std32 = mean.astype(np.float32), std.astype(np.float32)
         if mean.ndim != 1 or mean.shape != std.shape or len(mean) == 0 \

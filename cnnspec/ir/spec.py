@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError, run_setting_error
+from cnnspec.errors import Span, SpecError, library_worded, run_setting_error
 
 
 @dataclass
@@ -58,14 +58,19 @@ class Spec:
         return base + (f".{field_name}" if field_name else "")
 
     def error(self, message: str, layer: str, field_name: str | None = None,
-              hint: str | None = None, severity: str = "error") -> SpecError:
+              hint: str | None = None, severity: str = "error",
+              hint_template: str | None = None) -> SpecError:
         """A :class:`SpecError` located at ``layer``/``field_name`` in whichever form applies;
-        for a training setting the run overrides, in the file alone, the hint saying so."""
+        for a training setting the run overrides, in the file alone, the hint saying so.
+        ``hint_template``, instead of ``hint``: a hint naming settings a run may be given
+        (``{batch_size:64}``), worded as the caller gives them
+        (:meth:`SpecError.worded_hint`)."""
         setting = field_name.partition(".")[0] if field_name else None
         if layer == "training" and setting in self.overridden:
-            return run_setting_error(message, setting, hint, severity, self.path)
-        if self.text is not None:
-            return SpecError(message, span=self.span_of(layer, field_name), hint=hint,
-                             severity=severity, file=self.path)
-        return SpecError(message, json_path=self.json_path_of(layer, field_name), hint=hint,
-                         severity=severity, file=self.path)
+            return run_setting_error(message, setting, hint, severity, self.path, hint_template)
+        where = ({"span": self.span_of(layer, field_name)} if self.text is not None
+                 else {"json_path": self.json_path_of(layer, field_name)})
+        if hint_template is not None:
+            hint = library_worded(hint_template)
+        return SpecError(message, hint=hint, severity=severity, file=self.path,
+                         hint_template=hint_template, **where)

@@ -217,7 +217,10 @@ def _check_group(spec: Spec, settings):
 class CellResult:
     """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
     (then ``error`` holds the trainer's message), the bytes of the weight files (with
-    ``keep_weights``), or ``failed``: why it could not train (nothing to record)."""
+    ``keep_weights``), or ``failed``: why it could not train (nothing to record), and
+    ``failed_hint``, what to do about it, where the failure said, and ``failed_asked``,
+    whether it was a mistake in what was asked (a missing data file) rather than a failure
+    of the run."""
 
     key: str
     metrics: list[dict]
@@ -226,6 +229,8 @@ class CellResult:
     error: str | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     failed: str | None = None
+    failed_hint: str | None = None
+    failed_asked: bool = False
     folder: str | None = None  # where the client recorded it, in the sweep folder
 
     @property
@@ -266,9 +271,13 @@ def run_cell(task: Task) -> CellResult:
         except Interrupted:
             raise KeyboardInterrupt from None  # Ctrl-C in this process: stop the sweep
         except Stopped as exc:  # its checkpoint is in the scratch folder, deleted below
-            return CellResult(cell.key, [], {}, failed=exc.reason)
+            return CellResult(cell.key, [], {}, failed=exc.reason)  # its hint: resume that
         except (RunError, SpecError, SpecErrors) as exc:
-            return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)))
+            error = first_error(exc) if isinstance(exc, SpecErrors) else exc
+            asked = isinstance(exc, (InputError, SpecError, SpecErrors)) \
+                or getattr(exc, "invalid", False)
+            return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
+                              failed_hint=error.hint, failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
         files = ({name: (out / name).read_bytes() for name in WEIGHT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})

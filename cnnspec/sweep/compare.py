@@ -198,7 +198,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             data_dir=data_dir,
             on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
             if on_done else None,
-            on_start=on_start and (lambda running, n: on_start(running, n, folder)))
+            on_start=on_start and (lambda running, n: on_start(running, n, folder)),
+            command="compare")
     seconds = time.perf_counter() - started
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)

@@ -45,7 +45,7 @@ def prepare_folder(out: Path, automatic: bool = False) -> Path:
     description is written by :func:`filled_alone`."""
     out = Path(out)
     if automatic:
-        out = rundir.new_folder(out, number=True, occupied_hint="pick another --out for the sweep")
+        out = rundir.new_folder(out)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder", hint="pick another --out")
     if out.is_dir() and any(out.iterdir()) and not (out / rundir.SWEEP_JSON).is_file():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import RunError, SettingError, counted, literal, shortened
+from cnnspec.errors import InputError, RunError, SettingError, counted, literal, shortened
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -139,14 +139,15 @@ def checked_executor(executor):
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
               data_dir: str | None = None, keep_weights: bool = False,
               on_done: Callable[[Cell, CellResult], None] | None = None,
-              on_start: Callable[[object, int], None] | None = None
+              on_start: Callable[[object, int], None] | None = None, command: str = "sweep"
               ) -> tuple[list[tuple[Cell, CellResult]], int]:
     """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
     executor for a number of tasks; default a local Dask cluster) and record them; return
     every cell with its result, in the order of ``cells``, and how many trained now.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives. A cell that could not train (its data, say) is not recorded; the
-    sweep goes on and then raises :class:`RunError` naming it."""
+    sweep goes on and then raises :class:`RunError` naming it (:func:`cells_failed`; the
+    ``command`` that trains them, ``sweep`` or ``compare``, is what to run again)."""
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
     finished = recorded_folders(out)
@@ -154,7 +155,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
         finished = {key: folder for key, folder in finished.items() if kept_weights(folder)}
     todo = [cell for cell in unique.values() if cell.key not in finished]
     results: dict[str, CellResult] = {}
-    failed: list[tuple[Cell, str]] = []
+    failed: list[tuple[Cell, CellResult]] = []
     if todo:
         with executor_for(executor, len(todo), todo) as running:
             if on_start:
@@ -162,21 +163,44 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
             for task, result in running.results(run_cell, tasks):
                 if result.failed:
-                    failed.append((task.cell, result.failed))
+                    failed.append((task.cell, result))
                     continue
                 record(out, task.cell, result)
                 results[task.cell.key] = result
                 if on_done:
                     on_done(task.cell, result)
     if failed:
-        cell, message = failed[0]
-        raise RunError(f"{len(failed)} of {len(todo)} cells could not train; {cell.label}: "
-                       f"{message}", hint=f"the other cells are recorded in {out}; run the "
-                       "same sweep again to retry the rest")
+        raise cells_failed(failed, len(todo), out, command)
     folders = recorded_folders(out)
     done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
             for cell in cells]
     return done, len(todo)
+
+
+def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
+                 command: str = "sweep") -> RunError:
+    """What a sweep says of the cells that could not train, of the ``tried`` that it trained.
+    When every one failed for one cause (data that cannot be downloaded, say), that cause
+    once, with its hint: the same sweep run again would fail the same way (an
+    :class:`InputError` where it is a mistake in what was asked, a missing data file). Else
+    the first
+    failure, and that the cells which trained are recorded in ``out`` for the same
+    ``command`` run again to retry the rest."""
+    causes = {(result.failed, result.failed_hint, result.failed_asked) for _, result in failed}
+    if len(failed) == tried and len(causes) == 1:
+        message, hint, asked = causes.pop()
+        every = "the cell" if tried == 1 else f"all {tried} cells"
+        return (InputError if asked else RunError)(f"{every} could not train: {message}", hint)
+    cell, result = failed[0]
+    if len(failed) < tried:
+        hint = (f"the other cells are recorded in {out}; run the same {command} again to retry "
+                "the rest")
+    else:
+        hint = (f"{result.failed_hint + '; ' if result.failed_hint else ''}no cell trained, each "
+                f"failed its own way (this is the first): run the same {command} again once they "
+                "are fixed")
+    return RunError(f"{len(failed)} of {tried} cells could not train; {cell.label}: "
+                    f"{result.failed}", hint=hint)
 
 
 def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None = None,

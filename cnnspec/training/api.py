@@ -268,11 +268,11 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
                            f"`{{train_command:{literal(str(saved))}}}` with {{lr}}")
     if summary.get("stopped_early"):
         # Resumed, the same epochs without improvement would stop it again at once.
-        path, evaluate = literal(str(run.path)), literal(command_line("cnnspec eval", run.path))
+        path = literal(str(run.path))
         raise SettingError(
             f"run {path} stopped early at epoch {summary['stopped_early']}: its "
             f"{summary.get('monitor')} had stopped improving",
-            hint=f"evaluate it (`{evaluate}` uses its best epoch, "
+            hint=f"evaluate it (`{{eval_command:{path}}}` uses its best epoch, "
             f"{summary.get('best_epoch')}), or start a new run with a larger early_stop")
     dtype = summary.get("dtype", UNRECORDED_DTYPE)
     checked = checked_run_spec(run, dtype, for_training=True)  # its step in its own dtype
@@ -306,9 +306,8 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     if position.finished and summary.get("status") == "finished":
         # a finished run extends: the hint says how, with twice its epochs for an example
         path, epochs = literal(str(run.path)), training["epochs"]
-        evaluate = literal(command_line("cnnspec eval", run.path))
         raise SettingError(f"run {path} already finished its {counted(epochs, 'epoch')}",
-                           hint=f"evaluate it (`{evaluate}`), or train it on to more "
+                           hint=f"evaluate it (`{{eval_command:{path}}}`), or train it on to more "
                            f"epochs in all by adding {{epochs:{2 * epochs}}} to "
                            f"`{{resume_command:{path}}}`")
     if position.finished:  # stopped after its last epoch, before its test figures or pictures
@@ -436,7 +435,7 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
         preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
 
     def split(x, y):
-        return Split(preprocessor.apply(x).astype(dtype, copy=False),
+        return Split(preprocessor.apply(x, dtype),
                      np.asarray(y, dtype=np.int64))
 
     val = split(dataset.x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None

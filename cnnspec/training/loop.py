@@ -61,7 +61,7 @@ class Diverged(RunError):
 
 @dataclass
 class Split:
-    """Preprocessed images ``x`` (N, C, H, W) float32 and labels ``y`` (N,) int64."""
+    """Preprocessed images ``x`` (N, C, H, W) in the run's dtype and labels ``y`` (N,) int64."""
 
     x: np.ndarray
     y: np.ndarray

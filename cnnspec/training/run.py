@@ -66,7 +66,7 @@ class Run:
     def prepare(self, images: np.ndarray) -> np.ndarray:
         """Raw images (N, C, H, W) in [0, 1] as the model takes them: preprocessed as in
         training, in the model's dtype."""
-        return self.preprocessor.apply(images).astype(self.model.dtype, copy=False)
+        return self.preprocessor.apply(images, self.model.dtype)
 
     def unusable_scores(self, what: str, values: str = "scores") -> RunError:
         """The error for NaN or infinite ``values`` (its scores, or a layer's feature maps) on

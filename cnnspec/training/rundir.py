@@ -54,7 +54,6 @@ CURVES = "curves.png"
 DIVERGED = "diverged.npz"
 # Beside the cells of a sweep (cnnspec.sweep), in the folder that holds them: what it swept.
 SWEEP_JSON = "sweep.json"
-CLAIM = ".claimed"  # in an existing empty folder new_folder gave to one process
 RUN_FILES = (SPEC_CNN, SPEC_JSON, PREPROCESS, INIT, CHECKPOINT, BEST, STATE, METRICS,
              METRICS_CSV, SUMMARY, CURVES, DIVERGED)
 # A run folder being set up, beside its target: .cnnspec-run.<pid>.<random>.tmp
@@ -105,43 +104,22 @@ def numbered(base: Path):
         yield base.with_name(f"{base.name}-{n}")
 
 
-def new_folder(path: str | Path, number: bool, occupied_hint: str) -> Path:
-    """Create the folder ``path`` (and its parents) for one writer only. With ``number``
-    (an automatic name), a name another process took first gets the next free suffix
-    (``-2``, ``-3``...); without (a name the user chose), an existing empty folder is used
-    and anything else is refused with ``occupied_hint``. ``os.mkdir`` is atomic, so of two
-    processes asking for the same name at once exactly one gets it; claiming an existing
-    empty folder creates a marker file in it (``.claimed``, holding the process id) with
-    ``O_EXCL``, for the same reason."""
+def new_folder(path: str | Path) -> Path:
+    """Create a new folder named ``path`` (and its parents) for one writer only: a name
+    another process took first gets the next free suffix (``-2``, ``-3``...). ``os.mkdir`` is
+    atomic, so of two processes asking for the same name at once exactly one gets it."""
     path = Path(path)
-    for candidate in (numbered(path) if number else (path,)):
+    for candidate in numbered(path):
         try:
             candidate.parent.mkdir(parents=True, exist_ok=True)
             candidate.mkdir()
             return candidate
         except FileExistsError:
-            if not number and _claim_empty(candidate):
-                return candidate
+            continue
         except OSError as exc:
             raise RunError(f"cannot create folder {path}: {exc.strerror}",
                            hint="choose a writable place with a shorter name") from None
-        if not number:
-            raise RunError(f"{path} already exists and is not empty", hint=occupied_hint)
     raise AssertionError("unreachable")
-
-
-def _claim_empty(path: Path) -> bool:
-    """Whether this process got the existing folder ``path`` for itself: it was empty and no
-    one else claimed it at the same moment."""
-    if not path.is_dir() or any(path.iterdir()):
-        return False
-    try:
-        fd = os.open(path / CLAIM, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except OSError:
-        return False  # claimed by another process a moment ago
-    with os.fdopen(fd, "w") as marker:
-        marker.write(f"{os.getpid()}\n")
-    return True
 
 
 def create_run_dir(spec_name: str, out: str | Path | None, runs_dir: str | Path,
@@ -229,6 +207,7 @@ def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
             if number and candidate.exists():
                 continue  # taken between the check and the rename
             if candidate.exists():
+                _refuse_file_in_the_way(path, path, "run_dir")  # made meanwhile
                 raise SettingError(literal(f"run folder {path} already exists and is not "
                                            "empty"), hint=_occupied_hint(path)) from None
             raise SettingError(literal(f"cannot create run folder {path}: {exc.strerror}"),
@@ -237,11 +216,14 @@ def _move_into_place(staging: Path, path: Path, number: bool) -> Path:
 
 
 def refuse_occupied(path: str | Path) -> None:
-    """Raise :class:`RunError` if ``path`` exists and is not an empty folder. Called before a
-    run's data is loaded too, so that a taken ``--out`` is said at once."""
+    """Raise :class:`SettingError` if ``path`` exists and is not an empty folder (invalid when
+    it, or a folder it lies in, is a file). Called before a run's data is loaded too, so that a
+    taken ``--out`` is said at once."""
     path = Path(path)
     try:
-        occupied = path.exists() and (not path.is_dir() or any(path.iterdir()))
+        # A file is no folder to fill: "not empty" would send the user looking inside it.
+        _refuse_file_in_the_way(path, path, "run_dir")
+        occupied = path.exists() and any(path.iterdir())
     except OSError as exc:  # a name too long for the file system, a folder not readable
         raise SettingError(literal(f"cannot use run folder {reprlib.repr(str(path))}: "
                                    f"{exc.strerror}"),
