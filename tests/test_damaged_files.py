@@ -207,6 +207,8 @@ def test_a_member_stored_twice_is_refused_not_read_as_its_last_copy(tmp_path):
     (rundir.SUMMARY, '{"stopped_early": -1}', "'stopped_early' is -1, below 1"),
     (rundir.SUMMARY, '{"dtype": "float32"}', "has no 'classes'"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": ["a"], "std": [1]}', "not numbers"),
+    (rundir.PREPROCESS, '{"mode": "standardize", "mean": [0.5], "std": [1%s]}' % ("0" * 400),
+     "not numbers"),  # an integer beyond float64's range
     (rundir.PREPROCESS, '{"mean": [0.5], "std": [1]}', "preprocessing record is missing 'mode'"),
     (rundir.PREPROCESS, '{"mode": "standardize", "mean": [0.5], "std": [-1]}', "malformed"),
     (rundir.PREPROCESS, "[]", "preprocessing record is missing"),

@@ -103,6 +103,7 @@ def test_unknown_mode_and_wrong_channels_are_run_errors(x_train):
     # finite in float64, but infinite or 0 in the float32 that apply() computes in
     {"mode": "standardize", "mean": [1e308], "std": [1.0]},
     {"mode": "standardize", "mean": [0.1], "std": [1e-308]},
+    {"mode": "standardize", "mean": [10**400], "std": [1.0]},  # no float64 holds it
     {"mode": "fancy", "mean": [0.1], "std": [1.0]},
     "standardize",
 ])

@@ -112,7 +112,8 @@ class Preprocessor:
         try:
             mean = np.asarray(mean, dtype=np.float64)
             std = np.asarray(std, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # Overflow: an integer past float64
+
             raise RunError("preprocessing record has mean/std that are not numbers",
                            hint="the run's files may be damaged; train again") from None
         # apply() computes in the run's dtype, float32 the narrowest: a value beyond its
