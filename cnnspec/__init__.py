@@ -75,6 +75,7 @@ def train(spec, settings=None, run_dir=None, *, stats_every: int | None = None, 
     from cnnspec.lab.lsuv import lsuv_init_step  # deferred: NumPy, see above
     from cnnspec.training.api import train as train_run
 
+    _refuse_unknown_options(options, train, train_run, ("callbacks", "init_steps"))
     hooks = _callbacks(stats_every, on_step, callbacks, curves)
     return train_run(spec, settings, run_dir, callbacks=hooks, init_steps=[lsuv_init_step],
                      **options)
@@ -87,6 +88,7 @@ def resume(run_dir, settings=None, *, spec=None, stats_every: int | None = None,
     ``options`` are ``data_dir`` and ``progress``; the rest as for :func:`train`."""
     from cnnspec.training.api import resume as resume_run  # deferred: NumPy, see above
 
+    _refuse_unknown_options(options, resume, resume_run, ("callbacks",))
     hooks = _callbacks(stats_every, on_step, callbacks, curves)
     return resume_run(run_dir, settings, spec=spec, callbacks=hooks, **options)
 
@@ -101,12 +103,40 @@ def load_run(path, which: str = "best"):
     return _load_run(path, which)
 
 
+def _refuse_unknown_options(options: dict, facade, function, composed: tuple) -> None:
+    """A :class:`~cnnspec.errors.SettingError` for a keyword in ``options`` that neither the
+    ``facade`` function nor the ``function`` it hands ``options`` on to takes (``composed``:
+    those the facade passes itself). Python's TypeError would name ``function``, not the one
+    called; a run's setting (``epochs=5``) is pointed to :class:`Settings`."""
+    import inspect
+
+    from cnnspec.errors import SettingError, closest, literal
+    from cnnspec.training.settings import OVERRIDABLE
+
+    takes = [name for name, p in inspect.signature(facade).parameters.items()
+             if p.kind is p.KEYWORD_ONLY]
+    takes += [name for name, p in inspect.signature(function).parameters.items()
+              if p.kind is p.KEYWORD_ONLY and name not in composed + tuple(takes)]
+    for key in options:
+        if key in takes:
+            continue
+        if key in OVERRIDABLE:
+            hint = f"{key} is a setting of the run: settings=cnnspec.Settings({key}=...)"
+        else:
+            near = closest(key, takes)
+            hint = f"did you mean {near}=?" if near else f"it takes {', '.join(takes)}"
+        raise SettingError(literal(f"cnnspec.{facade.__name__}() takes no keyword {key!r}"),
+                           literal(hint), invalid=True)
+
+
 def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:
     # deferred: NumPy and Matplotlib, see above
+    from cnnspec.given import given_flag
     from cnnspec.lab.recorder import StatsRecorder
     from cnnspec.render.curves import Curves
     from cnnspec.training.callbacks import StepHook, checked_callbacks
 
+    curves = given_flag(curves, "curves")
     hooks = [StatsRecorder(stats_every)] if stats_every is not None else []
     if on_step is not None:
         hooks.append(StepHook(on_step))

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from cnnspec.errors import RunError, SettingError, literal
+from cnnspec.given import given_flag
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 TEMP_SUFFIX = ".tmp"
@@ -109,8 +110,9 @@ def refuse_overwriting(paths, force: bool = False) -> None:
     ``force``: a spec edited by hand, or weights exported from a run since deleted, are lost
     to a name given twice. ``paths`` holds every file the command writes, each a path or a
     ``(path, what)`` pair for a file named after another (``("m.npz", "the weights written
-    beside m.py")``), so that all are checked before the first is written."""
-    if force:
+    beside m.py")``), so that all are checked before the first is written. A ``force`` that
+    is no bool is a :class:`SettingError` (``force="no"`` would be true)."""
+    if given_flag(force, "force"):
         return
     for path in paths:
         path, what = path if isinstance(path, tuple) else (path, None)

@@ -16,7 +16,7 @@ import numpy as np
 
 from cnnspec.check.load import load
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
+from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.engine.model import Model, Node
 from cnnspec.init import create
 from cnnspec.ir.training_catalogue import LOSSES, refuse_whole_setting
@@ -29,15 +29,13 @@ def compile_spec(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE) -> M
 
     ``seed`` None uses the spec's training seed. ``dtype`` is one of :data:`cnnspec.dtypes.DTYPES`.
     """
+    dtype = np.dtype(given_dtype(dtype))
     checked = _checked(spec)
-    if str(np.dtype(dtype)) not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
-    dtype = np.dtype(dtype)
     training = checked.ir["training"]  # checked: every key is there (ir/training_catalogue.py)
     if seed is None:
         seed = training["seed"]
     else:
-        refuse_whole_setting("seed", seed)
+        seed = refuse_whole_setting("seed", seed)
     rngs = streams(seed)
     layer_seeds = _seed_sequence(rngs["init"]).spawn(len(checked.layers))
     nodes = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.errors import rounded_text
+from cnnspec.errors import SettingError, literal, rounded_text, shortened
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,16 @@ WIDEST_DTYPE = max(DTYPES, key=lambda name: FORMATS[name].exponent_bits)
 # A run whose summary names no dtype is from before the dtype was a setting: it trained in
 # float32, whatever the default is now.
 UNRECORDED_DTYPE = "float32"
+
+
+def given_dtype(dtype) -> str:
+    """The name of the dtype a caller gives (one of :data:`DTYPES` by name, or NumPy's
+    ``np.float64`` or ``np.dtype("float64")``); any other is a
+    :class:`~cnnspec.errors.SettingError` naming ``dtype``."""
+    name = dtype if isinstance(dtype, str) else \
+        getattr(dtype, "name", None) or getattr(dtype, "__name__", None)
+    if name in DTYPES:
+        return name
+    raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not "
+                       f"{literal(shortened(repr(dtype)))}", hint="e.g. {dtype:'float64'}",
+                       invalid=True)

@@ -26,7 +26,8 @@ LAYERS = [
      "cnnspec.usercache", "cnnspec.metrics",
      "cnnspec.damage"),  # a damaged file told from a failed disk: archives and pictures
     # the dtypes' limits, written in messages as a spec writes numbers (errors.rounded_text)
-    ("cnnspec.sourcefile", "cnnspec.dtypes"),
+    ("cnnspec.sourcefile", "cnnspec.dtypes",
+     "cnnspec.given"),  # what a library caller hands over, read where it comes in
     ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)

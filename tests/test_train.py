@@ -365,7 +365,7 @@ def test_epoch_lines_and_display_choice(capsys):
     assert "epoch  3/20" in capsys.readouterr().out
     assert type(make_display(None, quiet=True)).__name__ == "Display"
     assert isinstance(make_display("lines", quiet=False), LineDisplay)
-    with pytest.raises(ValueError, match="progress must be 'bar', 'lines', 'none' or a "
+    with pytest.raises(SettingError, match="progress must be 'bar', 'lines', 'none' or a "
                        "Display, not 'fancy'"):
         make_display("fancy", quiet=False)
 

@@ -16,8 +16,9 @@ from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES
+from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES, given_dtype
 from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.given import given_bytes, given_flag
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
@@ -111,8 +112,11 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     the network, is a warning: nothing trains here.
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
-    turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``.
+    turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``. ``strict``,
+    ``max_memory`` and ``dtype`` of the wrong kind are a :class:`SettingError` naming them.
     """
+    strict, dtype = given_flag(strict, "strict"), given_dtype(dtype)
+    max_memory = given_bytes(max_memory, "max_memory")
     errors = structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
         raise SpecErrors(errors)

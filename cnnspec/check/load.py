@@ -1,27 +1,39 @@
 """``load``: a ``.cnn`` spec or ``.json`` IR file, parsed (or validated) and checked."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError, SettingError, literal, shortened
+from cnnspec.errors import MAX_WORD, InputError, SettingError, literal, shortened
+from cnnspec.given import given_path
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
 
 
+def given_spec_path(path, parameter: str = "path") -> Path:
+    """``path`` as the ``Path`` of a spec file; a value that is no path (a number, None, the
+    text of a spec) is a :class:`SettingError` naming the caller's ``parameter``."""
+    if isinstance(path, str) and "\n" in path:  # no file name holds a line break; a spec does
+        raise SettingError(f"{{{parameter}}} takes a path to a .cnn or .json file, not a "
+                           f"spec's text ({literal(shortened(repr(path)))})", invalid=True,
+                           hint="save the text to a .cnn file and pass its path, or check the "
+                           "text itself: from cnnspec.check import check; from cnnspec.lang "
+                           "import parse; check(parse(text))")
+    return given_path(path, parameter, "a .cnn or .json file", "specs/digits.cnn")
+
+
 def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked).
-    A ``path`` that is no path (a number, None) is a :class:`SettingError` naming it as the
-    caller's ``parameter``."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise SettingError(f"{{{parameter}}} takes a path to a .cnn or .json file, not "
-                           f"{literal(shortened(repr(path)))}", invalid=True,
-                           hint=f"e.g. {{{parameter}:'specs/digits.cnn'}}")
-    path = Path(path)
-    if path.is_dir():
+    A ``path`` that is no path is a :class:`SettingError` (:func:`given_spec_path`)."""
+    path = given_spec_path(path, parameter)
+    try:
+        is_dir = path.is_dir()
+    except OSError as exc:  # a name longer than the file system takes, say
+        raise InputError(f"cannot read {shortened(str(path), MAX_WORD)}: {exc.strerror}",
+                         hint="check the path and the file name") from None
+    if is_dir:
         raise not_a_file(path)
     if path.suffix not in SPEC_SUFFIXES:
         if not path.exists():  # missing, whatever its name says

@@ -22,6 +22,7 @@ says so).
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from cnnspec.damage import PICTURE_DAMAGE, reason
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
-from cnnspec.errors import InputError, RunError
+from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
 PIL_MODES = {1: "L", 3: "RGB"}
@@ -173,7 +174,16 @@ def input_batch(images, shape: tuple[int, int, int], what: str = "the array of i
     ``cnnspec predict`` takes in a ``.npy`` file, in the same forms (a batch (N, C, H, W), one
     image (C, H, W), and for a one-channel model (N, H, W) or (H, W)) and values
     (:func:`input_float`: NaN, infinite or out-of-range values are an :class:`InputError`
-    naming ``what``, integers 0..255 are divided by 255)."""
+    naming ``what``, integers 0..255 are divided by 255). A PyTorch tensor is read as its
+    values; a path is refused (:func:`load_image` reads a file)."""
+    if isinstance(images, (str, bytes, os.PathLike)):  # NumPy would make an array of no shape
+        raise InputError(f"{what} must be an array, not a path ({shortened(repr(images))})",
+                         hint="read the file first: x, note = cnnspec.data.images.load_image("
+                         "path, run.spec.input_shape) reads a picture or a .npy image as the "
+                         "model takes it")
+    if callable(getattr(images, "detach", None)) and callable(getattr(images, "cpu", None)):
+        # A PyTorch tensor: NumPy refuses one that requires grad or lives on a GPU.
+        images = images.detach().cpu()
     try:
         x = np.asarray(images)
     except (ValueError, TypeError) as exc:  # ragged nested lists, objects NumPy cannot hold

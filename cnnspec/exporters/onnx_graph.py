@@ -19,6 +19,7 @@ import numpy as np
 from cnnspec.atomic import refuse_overwriting
 from cnnspec.errors import SettingError
 from cnnspec.exporters.source import Exported, open_exported, write_output
+from cnnspec.given import given_path
 from cnnspec.kinds import KINDS
 from cnnspec.version import __version__
 
@@ -146,6 +147,7 @@ def export_onnx(source, path, force: bool = False) -> Exported:
     """Write ``source`` (a spec path, a checked spec or a run folder) as an ONNX model to
     ``path``, an existing file only with ``force``; returns what was exported."""
     require_onnx()
+    path = given_path(path, "path", "the .onnx file to write", "model.onnx")
     refuse_overwriting([path], force)
     exported = open_exported(source)
     model = onnx_model(exported)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.atomic import write_bytes
+from cnnspec.check.load import given_spec_path
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, counted
@@ -75,8 +76,11 @@ class Exported:
 
 def open_exported(source, dtype: str = "float64") -> Exported:
     """``source``: a run folder (its trained weights), a path to a ``.cnn``/``.json`` spec or
-    a :class:`CheckedSpec` (the initial weights of its seed, drawn in ``dtype``)."""
-    if isinstance(source, (str, Path)) and Path(source).is_dir():
+    a :class:`CheckedSpec` (the initial weights of its seed, drawn in ``dtype``); anything
+    else is a :class:`~cnnspec.errors.SettingError` naming ``source``."""
+    if not isinstance(source, CheckedSpec):
+        source = given_spec_path(source, "source")
+    if isinstance(source, Path) and source.is_dir():
         run = load_run(source)
         epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
         # a run that did not finish is exported as eval evaluates it: say which weights
@@ -86,7 +90,7 @@ def open_exported(source, dtype: str = "float64") -> Exported:
                    if status in ("diverged", "interrupted") else "")
         return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
                         f"trained weights ({run.weights}{epoch}{stopped})", run.preprocessor)
-    if isinstance(source, (str, Path)) and not Path(source).exists():
+    if isinstance(source, Path) and not source.exists():
         raise RunError(f"{source} does not exist",
                        hint="pass a .cnn spec, a .json IR file or a run folder")
     checked = as_checked(source)

@@ -19,6 +19,7 @@ import numpy as np
 
 from cnnspec.atomic import refuse_overwriting
 from cnnspec.exporters.source import Exported, open_exported, write_output
+from cnnspec.given import given_path
 from cnnspec.init import describe
 from cnnspec.init.torch_code import (
     copied_source,
@@ -260,7 +261,7 @@ def export_torch(source, path, force: bool = False) -> tuple[Exported, Path]:
     """Write ``source`` (a spec path, a checked spec or a run folder) as a PyTorch module to
     ``path`` (a ``.py``) and its weights to the ``.npz`` beside it (same stem), over existing
     files only with ``force``; returns what was exported and the weights' path."""
-    path = Path(path)
+    path = given_path(path, "path", "the .py file to write", "model.py")
     weights = weights_path(path)
     refuse_overwriting([path, (weights, f"the weights written beside {path.name}")], force)
     exported = open_exported(source)

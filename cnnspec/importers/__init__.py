@@ -17,6 +17,7 @@ from pathlib import Path
 
 from cnnspec.atomic import refuse_overwriting, write_text
 from cnnspec.errors import InputError, RunError
+from cnnspec.given import given_path
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
 
@@ -66,7 +67,10 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     """Import the Caffe model definition (``.prototxt``, optionally with its ``solver``) or
     the Keras model JSON (``.json``) at ``path``. ``input_shape`` and ``epoch_images`` are for
     Caffe (see :func:`cnnspec.importers.caffe.import_prototxt`)."""
-    path = Path(path)
+    path = given_path(path, "path", "a Caffe .prototxt or a Keras .json or .keras file",
+                      "lenet.prototxt")
+    if solver is not None:
+        solver = given_path(solver, "solver", "a Caffe solver's .prototxt", "solver.prototxt")
     suffix = path.suffix.lower()  # LENET.PROTOTXT is a prototxt too
     other = OTHER_FILES.get(suffix)
     if other is not None:
@@ -127,8 +131,9 @@ def write_spec(imported: Imported, out: str | Path, force: bool = False) -> None
     """Write the imported spec to ``out``; an existing file only with ``force``. Written as
     run files are (:func:`cnnspec.atomic.write_text`): a write that fails halfway (a
     full disk) leaves the file it would have replaced as it was."""
+    out = given_path(out, "out", "the .cnn file to write", "lenet.cnn")
     refuse_overwriting([out], force)
-    write_text(Path(out), imported.text)
+    write_text(out, imported.text)
 
 
 __all__ = ["Imported", "import_file", "write_spec"]

@@ -745,7 +745,7 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
     column in the prototxt. An ``epoch_images`` that is no whole number from 1 is a
     :class:`SettingError` naming it (``--epoch-images`` on the command line)."""
     if epoch_images is not None:
-        refuse_count("epoch_images", epoch_images, 1, EPOCH_IMAGES_HINT)
+        epoch_images = refuse_count("epoch_images", epoch_images, 1, EPOCH_IMAGES_HINT)
     net, net_msg = read_net(text, path, input_shape)
     origin = path or "a Caffe model definition"
     header = [f"Imported from {origin} (Caffe) by `cnnspec import`."]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, float_text, literal, shortened
+from cnnspec.given import plain
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
@@ -680,22 +681,27 @@ def declared_arg(ir, where: list) -> Arg | None:
     return next((a for a in entry.args if a.name == where[2]), None) if entry else None
 
 
-def refuse_whole_setting(key: str, value, hint: str | None = None) -> None:
+def refuse_whole_setting(key: str, value, hint: str | None = None) -> int:
     """A :class:`SettingError` naming the setting ``key`` (``epochs``, ``batch_size``,
     ``seed``, ``cores``) as the caller calls it, unless ``value`` is a whole number within the
     range the spec's own setting has; ``hint`` (a template, e.g. ``{seed:0}``) by default
-    gives an example of it."""
-    arg = KEYS[key].arg
+    gives an example of it. Returns the number as a Python int (NumPy's ``np.int64(3)`` is
+    3, which a run's JSON can hold)."""
+    value, arg = plain(value), KEYS[key].arg
     if arg.problem(value):
         raise _whole_number_error(key, value, arg.low, arg.high, hint)
+    return value
 
 
-def refuse_count(name: str, value, low: int, hint: str | None = None) -> None:
+def refuse_count(name: str, value, low: int, hint: str | None = None) -> int:
     """As :func:`refuse_whole_setting`, for a count a run's caller gives that is no spec
-    setting (a sweep's ``seeds`` and ``folds``): a whole number from ``low``."""
+    setting (a sweep's ``seeds`` and ``folds``): a whole number from ``low``, returned as a
+    Python int."""
+    value = plain(value)
     problem = number_problem(value, whole=True)
     if problem or value < low or too_large_int(value):
         raise _whole_number_error(name, value, low, None, hint)
+    return value
 
 
 def _whole_number_error(name: str, value, low: float, high: float | None,

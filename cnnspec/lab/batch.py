@@ -14,6 +14,8 @@ import numpy as np
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.errors import SettingError
+from cnnspec.given import shown
 from cnnspec.training.compat import check_data_fits, load_spec_data
 
 INPUT_KINDS = ("data", "gaussian")
@@ -64,4 +66,5 @@ def make_batch(checked: CheckedSpec, kind: str, size: int, seed: int, data_dir=N
         return gaussian_batch(checked, size, np.random.default_rng(seed), dtype)
     if kind == "data":
         return data_batch(checked, size, seed, data_dir, dtype)
-    raise ValueError(f"unknown input kind {kind!r}; expected one of {INPUT_KINDS}")
+    raise SettingError(f"{{input_kind}} must be one of {', '.join(INPUT_KINDS)}, not "
+                       f"{shown(kind)}", hint="e.g. {input_kind:'gaussian'}", invalid=True)

@@ -36,9 +36,8 @@ class StatsRecorder(Callback):
 
     def __init__(self, every: int) -> None:
         # `every` is the library's stats_every=, the command line's --stats
-        refuse_count("stats_every", every, 1,
-                     "e.g. {stats_every:50} records statistics every 50 steps")
-        self.every = every
+        self.every = refuse_count("stats_every", every, 1,
+                                  "e.g. {stats_every:50} records statistics every 50 steps")
         self.path: Path | None = None
         self.records = 0
 

@@ -15,6 +15,8 @@ from cnnspec.check.memory import training_batch
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
+from cnnspec.given import given_texts
+from cnnspec.ir.training_catalogue import refuse_count, refuse_whole_setting
 from cnnspec.lab.batch import Batch, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
@@ -79,7 +81,12 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
                 batch_size: int = BATCH_SIZE, seed: int = 0, data_dir=None,
                 dtype: str = DEFAULT_DTYPE) -> InitReport:
     """Measure the spec at ``path`` once per init in ``inits`` (language syntax; ``None`` or
-    empty: the spec as written), every variant on the same batch and with the same seed."""
+    empty: the spec as written), every variant on the same batch and with the same seed.
+    Counts and texts of the wrong kind are a :class:`~cnnspec.errors.SettingError` naming
+    them."""
+    batch_size = refuse_count("batch_size", batch_size, 1, "e.g. {batch_size:64}")
+    seed = refuse_whole_setting("seed", seed)
+    inits = given_texts(inits, "inits", "he_normal")
     variants = load_variants(path, inits, dtype)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them

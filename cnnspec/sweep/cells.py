@@ -118,9 +118,10 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     label. ``on_warnings``, if given, is called once with the checks' warnings: the spec's own,
     then each a value (or a combination) adds to them, said to be its (``with init=zeros:``),
     as ``train`` prints the warnings of the spec it trains."""
-    refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
+    seeds = refuse_count("seeds", seeds, 1,
+                         "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
     if folds is not None:
-        refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
+        folds = refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})

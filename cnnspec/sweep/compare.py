@@ -19,7 +19,8 @@ from pathlib import Path
 
 from cnnspec.check.load import read_spec
 from cnnspec.engine.splitting import usable_cores
-from cnnspec.errors import SpecError
+from cnnspec.errors import SettingError, SpecError
+from cnnspec.given import given_texts, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
@@ -173,9 +174,12 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
     """
-    refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, 1 "
-                 "and 2")
-    variants = inits or [None]
+    seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
+                         "1 and 2")
+    variants = given_texts(inits, "inits", "he_normal") or [None]
+    target = _given_target(target)
+    if jobs is not None:
+        jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     again = [v for i, v in enumerate(variants) if v in variants[:i]]
     if again:  # a mistake in the command line: named at the second option, not the spec
         raise SpecError(f"--init {again[0]} is given more than once",
@@ -208,6 +212,16 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
 
 
 # ---- output -------------------------------------------------------------------------------
+
+def _given_target(target) -> float:
+    """``target``, the validation accuracy whose first epoch is reported: a fraction in
+    (0, 1], as ``--target`` takes it."""
+    value = plain(target)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise SettingError(f"{{target}} must be an accuracy above 0 and at most 1, not "
+                           f"{shown(target)}", hint="e.g. {target:0.9} for 90%", invalid=True)
+    return float(value)
+
 
 def _reach(v: VariantSummary) -> str:
     """Epochs to the target accuracy (their mean over the seeds that reached it) and how many

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
 from cnnspec.errors import RunError, counted, literal
+from cnnspec.given import given_path
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
 from cnnspec.training import rundir
@@ -42,8 +43,9 @@ def prepare_folder(out: Path, automatic: bool = False) -> Path:
     with anything else in it is refused (its files would mix with the cells). An
     ``automatic`` name another sweep took in the same second gets the next free suffix
     (``-2``), created with an exclusive mkdir so two sweeps never share a folder. Its
-    description is written by :func:`filled_alone`."""
-    out = Path(out)
+    description is written by :func:`filled_alone`. An ``out`` that is no path is a
+    :class:`~cnnspec.errors.SettingError` naming it."""
+    out = given_path(out, "out", "a sweep folder", "runs/sweep-digits")
     if automatic:
         out = rundir.new_folder(out)
     if out.exists() and not out.is_dir():

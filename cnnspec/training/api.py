@@ -29,9 +29,10 @@ from cnnspec.check.load import read_spec
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE, WIDEST_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, WIDEST_DTYPE, given_dtype
 from cnnspec.engine.optim import make_optimizer
 from cnnspec.errors import SettingError, command_line, counted, literal
+from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
 from cnnspec.kinds import is_weighted
 from cnnspec.metrics import FIGURES, IMAGES_PER_S, SECONDS
@@ -139,11 +140,12 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
     about a data file's data once it is read (a batch larger than all an npz file's images). This function
     draws no pictures and applies no LSUV by itself: ``cnnspec.train`` adds those.
     """
-    if dtype not in DTYPES:
-        raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not {dtype!r}",
-                           invalid=True)
+    dtype = given_dtype(dtype)
     overrides = given_settings(settings).overrides(dtype)
     weights_from = given_weights_from(weights_from)
+    run_dir, runs_dir, data_dir = _given_folders(run_dir, runs_dir, data_dir)
+    on_warnings = given_callable(on_warnings, "on_warnings", "(warnings)")
+    fold = _given_fold(fold)
     options = Options(make_display(progress, False), data_dir, checked_callbacks(callbacks),
                       list(init_steps), dtype, fold=fold, on_warnings=on_warnings)
     try:
@@ -155,6 +157,31 @@ def train(spec, settings: Settings | None = None, run_dir=None, *, runs_dir="run
         return _fresh(checked, overrides, run_dir, runs_dir, options)
     finally:
         options.display.close()
+
+
+def _given_folders(run_dir, runs_dir, data_dir) -> tuple:
+    """``run_dir``, ``runs_dir`` and ``data_dir`` as paths (None where none is given); a
+    value that is no path is a :class:`SettingError` naming it."""
+    if run_dir is not None:
+        run_dir = rundir.given_run_folder(run_dir, "run_dir")
+    if runs_dir is not None:
+        runs_dir = given_path(runs_dir, "runs_dir", "the folder of run folders", "runs")
+    if data_dir is not None:
+        data_dir = given_path(data_dir, "data_dir", "the folder datasets are cached in",
+                              "~/.cache/cnnspec")
+    return run_dir, runs_dir, data_dir
+
+
+def _given_fold(fold) -> tuple[int, int] | None:
+    """``fold`` ``(i, k)``: part ``i`` (from 0) of ``k`` (at least 2), or None."""
+    if fold is None:
+        return None
+    pair = tuple(plain(part) for part in fold) if isinstance(fold, (tuple, list)) else ()
+    if len(pair) == 2 and all(isinstance(p, int) and not isinstance(p, bool) for p in pair) \
+            and 0 <= pair[0] < pair[1] and pair[1] >= 2:
+        return pair
+    raise SettingError(f"{{fold}} takes a pair (i, k), part i (from 0) of k parts (2 or more), "
+                       f"not {shown(fold)}", hint="e.g. {fold:(0, 5)}", invalid=True)
 
 
 def _start_from(checked, source: WeightsFrom, options: Options):
@@ -182,9 +209,11 @@ def resume(run_dir, settings: Settings | None = None, *, spec=None, data_dir=Non
     # Held to the widest dtype's range: a resumed run's settings must be its own, which its
     # dtype held when it started (_check_same_settings compares them once the run is read).
     overrides = given_settings(settings).overrides(WIDEST_DTYPE)
+    run_dir = rundir.given_run_folder(run_dir, "run_dir")
+    _, _, data_dir = _given_folders(None, None, data_dir)
     options = Options(make_display(progress, False), data_dir, checked_callbacks(callbacks), [])
     try:
-        return _resume(Path(run_dir), spec, overrides, options)
+        return _resume(run_dir, spec, overrides, options)
     finally:
         options.display.close()
 

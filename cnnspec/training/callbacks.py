@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnspec.errors import SettingError, literal, shortened
+from cnnspec.given import given_callable
 from cnnspec.training.batches import epoch_order
 from cnnspec.training.progress import Display
 
@@ -78,7 +79,7 @@ class StepHook(Callback):
     """A plain function ``hook(step, model)`` called after every step, as a callback."""
 
     def __init__(self, hook: Callable[[int, object], None]) -> None:
-        self.hook = hook
+        self.hook = given_callable(hook, "on_step", "(step, model)")
 
     def on_step(self, step: int, model) -> None:
         self.hook(step, model)

@@ -7,13 +7,14 @@ import numpy as np
 
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
-from cnnspec.errors import InputError, RunError, counted
+from cnnspec.errors import InputError, RunError, SettingError, counted
+from cnnspec.given import given_path, shown
 from cnnspec.ir.datasets import canonical_name, class_count, image_shape, with_defaults
 from cnnspec.shapes import shape_text
 from cnnspec.training.compat import check_data_fits
 from cnnspec.training.run import Run
 from cnnspec.training.scoring import confusion_matrix, per_class, score
-from cnnspec.training.settings import data_setting
+from cnnspec.training.settings import given_data
 
 TOP_K = (2, 3, 5)  # the top-k accuracies reported, where there are more classes than k
 
@@ -26,13 +27,18 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     "data", "examples"}``; ``top_k_accuracy`` maps k (2, 3, 5, fewer than the classes) to the
     share of examples whose class is among the k highest scores; ``per_class`` lists each
     class's precision, recall and support; ``confusion`` is a list of rows, row = true
-    class, column = predicted class.
+    class, column = predicted class. A ``run`` that is no :class:`Run`, or ``data`` or
+    ``data_dir`` of the wrong kind, is a :class:`~cnnspec.errors.SettingError` naming it.
     """
-    cfg = run.training["data"] if data is None else data
-    if isinstance(cfg, str):
-        cfg = data_setting(cfg)
+    if not isinstance(run, Run):  # a run folder's path, most likely
+        raise SettingError(f"{{run}} takes a Run, not {shown(run)}", invalid=True,
+                           hint="open a run folder first: run = cnnspec.load_run(path)")
+    cfg = run.training["data"] if data is None else given_data(data)
     if data_dir is None:
         data_dir = run.summary.get("data_dir")
+    else:
+        data_dir = given_path(data_dir, "data_dir", "the folder datasets are cached in",
+                              "~/.cache/cnnspec")
     # a dataset whose images or classes cannot fit is said before it downloads
     _check_run_fits(run, *_declared(cfg))
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from cnnspec.errors import SettingError
+from cnnspec.given import shown
 from cnnspec.metrics import (
     EPOCH,
     IMAGES_PER_S,
@@ -130,4 +132,6 @@ def make_display(progress, quiet: bool) -> Display:
         return BarDisplay()
     if progress == "lines":
         return LineDisplay()
-    raise ValueError(f"progress must be 'bar', 'lines', 'none' or a Display, not {progress!r}")
+    raise SettingError(f"{{progress}} must be 'bar', 'lines', 'none' or a Display, not "
+                       f"{shown(progress)}", hint="e.g. {progress:'none'}",
+                       invalid=True)

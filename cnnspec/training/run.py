@@ -26,6 +26,7 @@ from cnnspec.errors import (
     command_line,
     counted,
 )
+from cnnspec.given import shown
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
@@ -120,9 +121,9 @@ def load_run(path, which: str = "best") -> Run:
     ``"best"`` those of its best epoch (``best.npz``) when it has one (a run with a validation
     split), else the last checkpoint's; with ``"last"`` the last checkpoint's."""
     if which not in WHICH:
-        raise SettingError(f"which must be one of {', '.join(WHICH)}, not {which!r}",
-                           invalid=True)
-    run = open_run_dir(path)
+        raise SettingError(f"{{which}} must be one of {', '.join(WHICH)}, not {shown(which)}",
+                           hint="e.g. {which:'last'}", invalid=True)
+    run = open_run_dir(rundir.given_run_folder(path, "path"))
     try:
         summary, unreadable = read_summary(run), None
     except RunError as exc:  # said after the spec and the checkpoint are checked, as before

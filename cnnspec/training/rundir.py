@@ -38,6 +38,7 @@ from pathlib import Path
 
 from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
 from cnnspec.errors import InputError, RunError, SettingError, command_line, literal
+from cnnspec.given import given_path
 from cnnspec.training.files import remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
@@ -335,6 +336,12 @@ def _no_checkpoint_hint(path: Path) -> str:
     if (path.parent / SWEEP_JSON).is_file():
         return f"a sweep's cell keeps its weights only with --keep-weights: {_KEEP_WEIGHTS}"
     return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+
+
+def given_run_folder(value, parameter: str) -> Path:
+    """``value`` as the path of a run folder; a value that is no path is a
+    :class:`SettingError` naming ``parameter``."""
+    return given_path(value, parameter, "a run folder", "runs/digits-20250101-120000")
 
 
 def open_run_dir(path: str | Path) -> RunDir:

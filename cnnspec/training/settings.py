@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, SpecError, literal, shortened
+from cnnspec.errors import SettingError, SpecError, literal
+from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import with_defaults
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, refuse_whole_setting
@@ -43,21 +45,33 @@ class Settings:
         """The settings given (not None), each checked against the range the spec's own
         setting has in a run that trains in ``dtype`` (cnnspec/ir/training_catalogue.py);
         raises :class:`SettingError`."""
-        given = {key: getattr(self, key) for key in OVERRIDABLE if getattr(self, key) is not None}
+        given = {key: plain(getattr(self, key)) for key in OVERRIDABLE
+                 if getattr(self, key) is not None}
         for key in ("epochs", "batch_size", "seed", "cores"):
             if key in given:
-                refuse_whole_setting(key, given[key],
-                                     "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}")
+                given[key] = refuse_whole_setting(
+                    key, given[key], "e.g. {epochs:10} {batch_size:64} {seed:0} {cores:2}")
         if "lr" in given:
             problem = KEYS["lr"].arg.problem(given["lr"], dtype)
             if problem:  # the spec's own words for it (an lr float32 rounds to 0, say)
                 raise SettingError(f"{{lr}} {literal(problem)}", "e.g. {lr:0.01}", invalid=True)
             given["lr"] = float(given["lr"])
-        if "data" in given and isinstance(given["data"], str):
-            given["data"] = data_setting(given["data"])
-        elif "data" in given and isinstance(given["data"], dict):
-            given["data"] = with_defaults(given["data"])
+        if "data" in given:
+            given["data"] = given_data(given["data"])
         return given
+
+
+def given_data(value) -> dict:
+    """The IR data object of a ``data`` setting: a text as :func:`data_setting` reads it, an
+    IR data object with its defaults. Anything else is a :class:`SettingError`; a ``Path`` (an
+    npz file's, most likely) is told how to write it."""
+    if isinstance(value, str):
+        return data_setting(value)
+    if isinstance(value, dict):
+        return with_defaults(value)
+    example = f"{NPZ_PREFIX}{value}" if isinstance(value, os.PathLike) else "digits"
+    raise SettingError(f"{{data}} takes a dataset's name or an IR data object, not "
+                       f"{shown(value)}", hint=f"e.g. {{data:{example!r}}}", invalid=True)
 
 
 def given_settings(settings) -> Settings:
@@ -68,8 +82,7 @@ def given_settings(settings) -> Settings:
         return Settings()
     if isinstance(settings, Settings):
         return settings
-    shown = literal(shortened(repr(settings)))
-    raise SettingError(f"{{settings}} takes a Settings, not {shown}", invalid=True,
+    raise SettingError(f"{{settings}} takes a Settings, not {shown(settings)}", invalid=True,
                        hint="e.g. settings=cnnspec.Settings(epochs=1, lr=0.01)")
 
 

@@ -1,0 +1,89 @@
+"""The values a library caller hands cnnspec's functions, read where they come in.
+
+A notebook hands over what NumPy and pathlib give it: ``np.int64(5)`` for a count, a ``Path``
+for a file. These are taken as the Python values they hold; a value of the wrong kind (a
+number for a path, a text for a function) is a :class:`SettingError` naming the parameter, said
+before any work starts rather than as a ``TypeError`` from deep inside a run. The command line
+parses its options itself and never reaches here.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cnnspec.errors import SettingError, literal, shortened
+
+
+def plain(value):
+    """A NumPy scalar (``np.int64(5)``, ``np.float32(0.1)``, ``np.bool_(True)``) as the Python
+    value it holds, so that the checks of a setting and the JSON of a run read it as they read
+    ``5``; anything else as it is. Recognised by its type's module, so NumPy is not imported."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()
+    return value
+
+
+def shown(value) -> str:
+    """``value`` quoted in a :class:`SettingError` template: its repr, cut, braces escaped."""
+    return literal(shortened(repr(value)))
+
+
+def given_path(value, parameter: str, what: str, example: str) -> Path:
+    """``value``, a text or a ``Path`` naming ``what`` (``a run folder``), as a ``Path``; else
+    a :class:`SettingError` naming ``parameter``, its hint an ``example`` of it."""
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise SettingError(f"{{{parameter}}} takes a path to {what}, not {shown(value)}",
+                       hint=f"e.g. {{{parameter}:{example!r}}}", invalid=True)
+
+
+def given_callable(value, parameter: str, takes: str):
+    """``value`` if it can be called (None too: no function), else a :class:`SettingError`
+    naming ``parameter``, a function of ``takes`` (``(step, model)``): called only once the
+    run is under way, it would end the run in a ``TypeError``."""
+    if value is None or callable(value):
+        return value
+    raise SettingError(f"{{{parameter}}} takes a function of {takes}, not {shown(value)}",
+                       hint=f"e.g. {{{parameter}:lambda {takes.strip('()')}: ...}}",
+                       invalid=True)
+
+
+def given_flag(value, parameter: str) -> bool:
+    """``value`` as a bool (NumPy's too); any other value is a :class:`SettingError` naming
+    ``parameter``: ``strict="no"`` would be taken as true."""
+    value = plain(value)
+    if isinstance(value, bool):
+        return value
+    raise SettingError(f"{{{parameter}}} must be True or False, not {shown(value)}",
+                       hint=f"e.g. {{{parameter}:True}}", invalid=True)
+
+
+def given_bytes(value, parameter: str) -> int | None:
+    """``value``, a number of bytes (a limit such as ``max_memory``), as an int; None stays
+    None (no limit given). Anything but a finite number of at least one byte is a
+    :class:`SettingError` naming ``parameter``."""
+    value = plain(value)
+    if value is None:
+        return None
+    if not isinstance(value, bool) and isinstance(value, (int, float)) \
+            and 1 <= value < float("inf"):
+        return int(value)
+    raise SettingError(f"{{{parameter}}} must be a number of bytes, at least 1, not "
+                       f"{shown(value)}", hint=f"e.g. {{{parameter}:2 * 1024**3}} (2 GiB)",
+                       invalid=True)
+
+
+def given_texts(value, parameter: str, example: str) -> list[str | None] | None:
+    """``value``, texts such as ``--init`` options, as a list: one text alone is a list of
+    it (iterated, a text would be its letters); None stays None, as does an item None (the
+    spec as written, where an init is listed). Anything else is a :class:`SettingError`
+    naming ``parameter``, its hint an ``example`` of one text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    items = list(value) if isinstance(value, (list, tuple)) else None
+    if items is None or not all(item is None or isinstance(item, str) for item in items):
+        raise SettingError(f"{{{parameter}}} takes a list of texts, not {shown(value)}",
+                           hint=f"e.g. {{{parameter}:[{example!r}]}}", invalid=True)
+    return items

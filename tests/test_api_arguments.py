@@ -1,0 +1,220 @@
+"""What a notebook hands the Python API: NumPy numbers and ``Path``s are taken as the values
+they hold; values of the wrong kind are a SettingError naming the parameter, with a hint, said
+before any work starts (never a TypeError, KeyError or ValueError from deep inside)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnspec
+from cnnspec.errors import InputError, SettingError
+from cnnspec.exporters.onnx_graph import export_onnx
+from cnnspec.exporters.torch_source import export_torch
+from cnnspec.importers import import_file, write_spec
+from cnnspec.lab.report import init_report
+from cnnspec.sweep.compare import compare
+from cnnspec.sweep.runner import sweep
+from cnnspec.training.evaluate import evaluate
+
+SPEC = str(Path(__file__).parent.parent / "specs" / "digits.cnn")
+
+
+def refused(call, *words: str) -> SettingError:
+    """``call()`` raises a SettingError whose message holds each of ``words`` and that has
+    a hint; returned for further checks."""
+    with pytest.raises(SettingError) as info:
+        call()
+    for word in words:
+        assert word in info.value.message
+    assert info.value.hint
+    return info.value
+
+
+# ---- load, check, compile ----------------------------------------------------------------
+
+def test_a_spec_text_given_as_a_path_is_told_to_be_saved_first():
+    text = Path(SPEC).read_text()
+    error = refused(lambda: cnnspec.load(text), "path", "not a spec's text")
+    assert "check(parse(text))" in error.hint  # the way to check a text, which runs:
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    assert check(parse(text)).total_params == cnnspec.load(SPEC).total_params
+    refused(lambda: cnnspec.compile(text), "path", "not a spec's text")
+    refused(lambda: cnnspec.train(text), "path", "not a spec's text")
+
+
+def test_a_name_longer_than_the_file_system_takes_is_an_input_error():
+    with pytest.raises(InputError, match="cannot read"):
+        cnnspec.load("a" * 5000 + ".cnn")
+
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"strict": "yes"}, ["strict", "True or False"]),
+    ({"max_memory": -1}, ["max_memory", "number of bytes"]),
+    ({"max_memory": float("nan")}, ["max_memory", "nan"]),
+    ({"max_memory": "1GB"}, ["max_memory", "'1GB'"]),
+    ({"dtype": "float16"}, ["dtype", "float32, float64", "'float16'"]),
+])
+def test_load_refuses_options_of_the_wrong_kind(keywords, words):
+    refused(lambda: cnnspec.load(SPEC, **keywords), *words)
+
+
+def test_numpy_values_are_taken_as_what_they_hold():
+    assert cnnspec.load(SPEC, dtype=np.float64, strict=np.bool_(False),
+                        max_memory=np.int64(2**40)).dtype == "float64"
+    model = cnnspec.compile(SPEC, seed=np.int64(3), dtype=np.dtype("float64"))
+    assert model.dtype == np.float64
+    overrides = cnnspec.Settings(epochs=np.int64(2), lr=np.float32(0.5), batch_size=np.int32(8),
+                                 seed=np.uint8(1), cores=np.int16(1)).overrides()
+    assert overrides == {"epochs": 2, "lr": 0.5, "batch_size": 8, "seed": 1, "cores": 1}
+    json.dumps(overrides)  # what a run's summary.json records
+    assert all(type(value) in (int, float) for value in overrides.values())
+
+
+def test_compile_names_a_wrong_dtype():
+    refused(lambda: cnnspec.compile(SPEC, dtype="f16"), "dtype", "'f16'")
+
+
+# ---- train, resume, load_run -------------------------------------------------------------
+
+@pytest.mark.parametrize("data, example", [
+    (3, "digits"), (["digits"], "digits"), (Path("x.npz"), "npz:x.npz")])
+def test_settings_name_data_of_the_wrong_kind(data, example):
+    error = refused(lambda: cnnspec.Settings(data=data).overrides(), "data")
+    assert example in error.hint
+
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"progress": "quiet"}, ["progress", "'quiet'"]),
+    ({"runs_dir": 3}, ["runs_dir", "path"]),
+    ({"data_dir": 3}, ["data_dir", "path"]),
+    ({"on_step": 3}, ["on_step", "function of (step, model)"]),
+    ({"on_warnings": 5}, ["on_warnings", "function"]),
+    ({"curves": "no"}, ["curves", "True or False"]),
+    ({"fold": (5, 2)}, ["fold", "(5, 2)"]),
+    ({"fold": 3}, ["fold", "pair"]),
+    ({"dtype": "half"}, ["dtype", "'half'"]),
+])
+def test_train_refuses_options_of_the_wrong_kind_before_a_run_folder(tmp_path, keywords, words):
+    refused(lambda: cnnspec.train(SPEC, cnnspec.Settings(epochs=1), tmp_path / "run",
+                                  **keywords), *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_names_a_run_folder_that_is_no_path():
+    refused(lambda: cnnspec.train(SPEC, None, 3), "run_dir", "path")
+
+
+def test_a_setting_given_to_train_as_a_keyword_is_pointed_to_settings():
+    error = refused(lambda: cnnspec.train(SPEC, epochs=3), "cnnspec.train()", "'epochs'")
+    assert "cnnspec.Settings(epochs=" in error.hint
+    error = refused(lambda: cnnspec.train(SPEC, run_dirs="x"), "'run_dirs'")
+    assert "runs_dir" in error.hint
+    error = refused(lambda: cnnspec.resume("runs/x", runs_dir="x"), "cnnspec.resume()")
+    assert error.hint.count("spec") == 1  # each keyword it takes, once
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: cnnspec.resume(3), ["run_dir", "not 3"]),
+    (lambda: cnnspec.resume(None), ["run_dir", "not None"]),
+    (lambda: cnnspec.resume("runs/x", data_dir=1), ["data_dir"]),
+    (lambda: cnnspec.load_run(3), ["path", "run folder"]),
+    (lambda: cnnspec.load_run("runs/x", which="first"), ["which", "best, last"]),
+])
+def test_run_folders_of_the_wrong_kind_are_named(call, words):
+    refused(call, *words)
+
+
+# ---- a trained run: predict, evaluate, export --------------------------------------------
+
+@pytest.fixture(scope="module")
+def run(trained):
+    return cnnspec.load_run(trained["run"])
+
+
+def test_predict_names_a_path_given_for_images(run):
+    for path in ("digit.png", Path("digit.png")):
+        with pytest.raises(InputError, match="not a path") as info:
+            run.predict(path)
+        assert "load_image" in info.value.hint
+
+
+def test_predict_takes_a_torch_tensor_that_requires_grad(run):
+    torch = pytest.importorskip("torch")
+    x = np.random.default_rng(0).random((2, *run.spec.input_shape))
+    tensor = torch.tensor(x, requires_grad=True)
+    np.testing.assert_array_equal(run.predict(tensor), run.predict(x))
+
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"data": 3}, ["data", "not 3"]),
+    ({"data": Path("x.npz")}, ["data"]),
+    ({"data_dir": 5}, ["data_dir", "path"]),
+])
+def test_evaluate_refuses_options_of_the_wrong_kind(run, keywords, words):
+    refused(lambda: evaluate(run, **keywords), *words)
+
+
+def test_evaluate_of_a_path_says_to_open_the_run(trained):
+    error = refused(lambda: evaluate(trained["run"]), "run", "takes a Run")
+    assert "load_run" in error.hint
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda out: export_torch(3, out / "m.py"), ["source", "not 3"]),
+    (lambda out: export_torch(Path(SPEC).read_text(), out / "m.py"), ["source", "text"]),
+    (lambda out: export_torch(SPEC, 5), ["path", ".py"]),
+    (lambda out: export_torch(SPEC, out / "m.py", force="no"), ["force", "True or False"]),
+    (lambda out: export_onnx(SPEC, 3), ["path", ".onnx"]),
+])
+def test_exports_name_arguments_of_the_wrong_kind(tmp_path, call, words):
+    if "onnx" in words[1]:
+        pytest.importorskip("onnx")
+    refused(lambda: call(tmp_path), *words)
+    assert not list(tmp_path.iterdir())
+
+
+def test_import_names_paths_of_the_wrong_kind(tmp_path):
+    refused(lambda: import_file(3), "path", "Caffe")
+    refused(lambda: import_file(tmp_path / "m.prototxt", solver=4), "solver")
+    refused(lambda: write_spec(None, 3), "out", ".cnn")
+
+
+# ---- the lab and sweeps ------------------------------------------------------------------
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"input_kind": "noise"}, ["input_kind", "data, gaussian", "'noise'"]),
+    ({"batch_size": 0}, ["batch_size", "not 0"]),
+    ({"batch_size": 8.0}, ["batch_size", "8.0"]),
+    ({"seed": -1}, ["seed", "not -1"]),
+    ({"inits": [3]}, ["inits", "list of texts"]),
+])
+def test_init_report_refuses_arguments_of_the_wrong_kind(keywords, words):
+    refused(lambda: init_report(SPEC, **{"batch_size": 8, **keywords}), *words)
+
+
+def test_init_report_takes_numpy_counts_and_one_init_alone():
+    report = init_report(SPEC, "he_normal", input_kind="gaussian", batch_size=np.int64(4),
+                         seed=np.int64(1))
+    assert [v.label for v in report.variants] == ["he_normal"]
+    assert type(report.seed) is int
+
+
+@pytest.mark.parametrize("keywords, words", [
+    ({"target": float("nan")}, ["target", "nan"]),
+    ({"target": 90}, ["target", "at most 1"]),
+    ({"jobs": 0}, ["jobs", "not 0"]),
+    ({"out": 3}, ["out", "path"]),
+    ({"inits": [None, 3]}, ["inits"]),
+])
+def test_compare_refuses_arguments_of_the_wrong_kind(keywords, words):
+    refused(lambda: compare(SPEC, **{"inits": ["he_normal"], "epochs": 1, **keywords}), *words)
+
+
+def test_sweep_names_an_out_that_is_no_path():
+    refused(lambda: sweep(SPEC, ["lr=0.1"], out=3, settings=cnnspec.Settings(epochs=1)),
+            "out", "path")
