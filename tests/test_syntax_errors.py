@@ -196,6 +196,51 @@ CASES = [
       "parentheses: `optimizer sgd\\(momentum=0.9\\)`$")),
     ("input 1x8x8\ndense 10\ntrain {\n  nesterov true\n}\n",
      "unknown training setting 'nesterov'", 4, 3, "`optimizer sgd\\(nesterov=true\\)`$"),
+    # Caffe's solver, Darknet's [net] and Keras' words for the settings: ours, and how the
+    # value is written (a spelling guess offered monitor for max_iter, val_split for lr_policy)
+    ("input 1x8x8\ndense 10\ntrain {\n  max_iter 1000\n}\n",
+     "^unknown training setting 'max_iter'$", 4, 3,
+     ("^Caffe's max_iter is epochs here: write `epochs E`; Caffe counts iterations, a batch "
+      "each; a spec counts epochs, .*: 1000 iterations are E = 1000 · batch_size / training "
+      "images epochs$")),
+    ("input 1x8x8\ndense 10\ntrain {\n  lr_policy step\n}\n",
+     "^unknown training setting 'lr_policy'$", 4, 3,
+     ("^Caffe's lr_policy is schedule here: write `schedule step\\(step_size=10, gamma=0.1\\)`; "
+      "step's step_size and multistep's milestones count epochs, Caffe's stepsize")),
+    ('input 1x8x8\ndense 10\ntrain {\n  lr_policy "fixed"\n}\n', "'lr_policy'", 4, 3,
+     "write `schedule constant`"),
+    ("input 1x8x8\ndense 10\ntrain {\n  base_lr 0.01\n}\n",
+     "^unknown training setting 'base_lr'$", 4, 3, "^Caffe's base_lr is lr here: write `lr 0.01`$"),
+    ("input 1x8x8\ndense 10\ntrain {\n  subdivisions 8\n}\n",
+     "^unknown training setting 'subdivisions'$", 4, 3,
+     "^Darknet's subdivisions has no counterpart here: a step computes its whole batch"),
+    ("input 1x8x8\ndense 10\ntrain {\n  policy steps\n}\n", "'policy'", 4, 3,
+     "^Darknet's policy is schedule here: write `schedule multistep\\(milestones="),
+    ("input 1x8x8\ndense 10\ntrain {\n  num_epochs 5\n}\n", "'num_epochs'", 4, 3,
+     "write `epochs 5`$"),
+    ("input 1x8x8\ndense 10\ntrain {\n  type \"Adam\"\n}\n", "'type'", 4, 3,
+     "^Caffe's solver type is optimizer here: write `optimizer adam\\("),
+    # a name with two meanings elsewhere gets both; one that is also an argument here, both
+    ("input 1x8x8\ndense 10\ntrain {\n  decay 0.0005\n}\n", "'decay'", 4, 3,
+     ("^Darknet's decay is weight_decay here: write `weight_decay 0.0005`; or Keras 2's decay "
+      "is schedule here: write `schedule inv\\(gamma=0.0005, power=1\\)`")),
+    ("input 1x8x8\ndense 10\ntrain {\n  patience 5\n}\n", "'patience'", 4, 3,
+     ("^Keras' EarlyStopping patience is early_stop here: write `early_stop 5`; patience is an "
+      "argument of the schedule \\(plateau\\)")),
+    # ... written as the other library writes the line: a ':', an '=', commas between values
+    ("input 1x8x8\ndense 10\ntrain {\n  base_lr: 0.01  # Caffe\n}\n",
+     "^unknown training setting 'base_lr'$", 4, 3, "write `lr 0.01`$"),
+    ('input 1x8x8\ndense 10\ntrain {\n  lr_policy: "step"\n}\n', "'lr_policy'", 4, 3,
+     "write `schedule step\\("),
+    ("input 1x8x8\ndense 10\ntrain {\n  max_batches=5000\n}\n", "'max_batches'", 4, 3,
+     "write `epochs E`; Darknet counts iterations.*5000 iterations are"),
+    ("input 1x8x8\ndense 10\ntrain {\n  steps=400,450\n}\n", "'steps'", 4, 3,
+     "^Darknet's steps is schedule here: write `schedule multistep\\(milestones=\\[E1, E2\\]"),
+    ("input 1x8x8\ndense 10\ntrain {\n  momentum: 0.9\n}\n", "'momentum'", 4, 3,
+     "`optimizer sgd\\(momentum=0.9\\)`$"),
+    # ... and a setting of ours written so keeps the hint that mends the line
+    ("input 1x8x8\ndense 10\ntrain {\n  epochs: 5\n}\n", "^a setting is written without ':'$",
+     4, 9, "^write `epochs 5`"),
     ("input 1x8x8\ndense 10\ntrain {\n  gamma 0.5\n}\n",
      "unknown training setting 'gamma'", 4, 3, "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
     # Keras' argument names for what is written alone, in its place

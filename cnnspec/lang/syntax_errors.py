@@ -431,6 +431,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     layer = _layer_in_train(exc, text, path) if start == "start" else None
     if layer is not None:  # before the catalogue: `c1: conv 8 3x3` is no setting with a ':'
         return layer
+    foreign = _foreign_setting(exc, text, path) if start == "start" else None
+    if foreign is not None:  # before the catalogue: `base_lr: 0.01` is no `lr` with a ':'
+        return foreign
     listed = _list_without_brackets(exc, text, path) if start == "start" else None
     if listed is not None:  # before the catalogue: these commas are no two settings' line
         return listed
@@ -524,6 +527,34 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
                      span=Span(exc.line, match.start("value") + 1, exc.line,
                                match.end("value") + 1),
                      hint=f"write `{match['key']} [{items}]`", file=path)
+
+
+# A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
+# section (`steps=400,450`) write it: the key, a ':' or '=', the value, a comment.
+FOREIGN_SETTING = re.compile(r"\s*(?P<key>[A-Za-z_]\w*)\s*[:=]?\s*(?P<value>[^#]*?)\s*(#.*)?$")
+
+
+def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a line of the train block that is another library's setting or an
+    argument written as a setting, whatever stopped the parser on it (a ':', an '=', a comma
+    between values): what it is here, at its key; None for any other line."""
+    from cnnspec.lang.unknown_setting import setting_hint, unknown_setting
+
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    match = None if line is None else FOREIGN_SETTING.match(line)
+    if not blocks or blocks[-1][0].type != "TRAIN" or match is None \
+            or match["key"] in KEYS or match["key"] in KEY_ALIASES:
+        return None
+    value = match["value"].strip("\"'")
+    # a list (`400,450`) is no value a line can be written with
+    value = value if re.fullmatch(r"[\w.+-]+", value) else None
+    if setting_hint(match["key"], value) is None:
+        return None
+    error = unknown_setting(match["key"], Span(exc.line, match.start("key") + 1, exc.line,
+                                               match.end("key") + 1), value)
+    error.file = path
+    return error
 
 
 # A training setting's call cut short at an argument's '(': `optimizer adam(eps=1e-8, betas=`.
