@@ -131,6 +131,58 @@ CASES = [
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
+    # a size as a tuple without brackets: the line with it written 3x3; Python's commas
+    # between a layer's other values: spaces (a merge layer's bare inputs keep their hint)
+    ("input 1x8x8\nconv 8 3, 3\n", "^a size is written with 'x', not as a tuple$", 2, 9,
+     "^write `conv 8 3x3`: sizes are written with 'x' and no spaces"),
+    ("input 1, 28, 28\n", "^a size is written with 'x', not as a tuple$", 1, 8,
+     "^write `input 1x28x28`"),
+    ("input 1x8x8\nc1: conv 8 3,3 stride 2, 2 relu  # x\n", "not as a tuple", 2, 13,
+     "^write `c1: conv 8 3x3 stride 2x2 relu`:"),
+    ("input 1x8x8\nmaxpool 2, 2\n", "not as a tuple", 2, 10, "^write `maxpool 2x2`"),
+    ("input 1x8x8\nconv 16, 3 pad 1, 1\n", "^a layer's values are parted by spaces, not commas$",
+     2, 8, "^write `conv 16 3 pad 1x1`$"),
+    ("input 1x8x8\na: conv 8 3\nb: conv 8 3\ns: add a, b\n", "^unexpected ','", 4, 9,
+     "^the layers add takes go in brackets, `s: add\\(a, b\\)`"),
+    # a layer whose last value has a default is written without it (upsample's mode)
+    ("input 1x8x8\nnn.Upsample(scale_factor=2)\n", "as PyTorch writes it", 2, 1,
+     "in cnnspec the layer is the line `upsample 2`$"),
+    # a Darknet section: the spec's line for it, read from its key=value lines
+    (("input 3x16x16\n[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\n"
+     "pad=1\nactivation=leaky\n"),
+     "^'\\[convolutional\\]' is a Darknet section header, not a cnnspec line$", 2, 1,
+     ("^a spec writes each layer on one line: this section is "
+      "`conv 32 3 pad 1 nobias bn leaky_relu\\(0.1\\)`$")),
+    ("[net]\nbatch=64\nwidth=416\nheight=416\nchannels=3\n", "Darknet section header", 1, 1,
+     "^Darknet's \\[net\\] section is a spec's `input 3x416x416` line, and its training keys"),
+    ("input 3x16x16\n[convolutional]\nfilters=8\nsize=3\nactivation=mish\n[yolo]\n",
+     "Darknet section header", 2, 1,
+     "this section is `conv 8 3`[^`]*\\(Darknet's mish activation has no counterpart here\\)$"),
+    ("input 3x16x16\n[convolutional]\nfilters=8\n", "Darknet section header", 2, 1,
+     "^Darknet's \\[convolutional\\] is `conv` here, a layer written on one line: conv FILTERS"),
+    ("input 3x16x16\n[yolo]\nmask=0,1,2\n", "^'\\[yolo\\]' is a Darknet section", 2, 1,
+     "^cnnspec has no layer for Darknet's \\[yolo\\]"),
+    ("input 3x16x16\n[shortcut]\nfrom=-3\n", "Darknet section", 2, 1,
+     "^Darknet's \\[shortcut\\] is `add` here, naming the layers it takes"),
+    # a Caffe prototxt: the command that imports it
+    ("input 1x8x8\nlayer {\n  name: \"conv1\"\n}\n",
+     "^this is a Caffe model definition \\(prototxt\\), not a cnnspec spec$", 2, 1,
+     ("^cnnspec imports it: save it as bad.prototxt and run `cnnspec import bad.prototxt -o "
+      "bad.cnn --force` \\(docs/importing.md\\)")),
+    ('name: "LeNet"\nlayer {\n  name: "data"\n}\n', "Caffe model definition", 1, 1,
+     "cnnspec import bad.prototxt"),
+    ("input 1x8x8\nconv 8 3x3 {\n", "^'\\{' only opens a `repeat` or `train` block$", 2, 12,
+     None),
+    # C's and Caffe's ';' at the end of a statement, a percentage for a fraction
+    ("input 1x8x8\nconv 8 3x3 relu;\n", "^a line ends without ';'$", 2, 16,
+     "^write `conv 8 3x3 relu`$"),
+    ("input 1x8x8;  # C\n", "^a line ends without ';'$", 1, 12, "^write `input 1x8x8`$"),
+    ("input 1x8x8\nconv 8 3x3; relu\n", "^statements are written one to a line, not parted",
+     2, 11, "^put each statement on a line of its own$"),
+    ("input 1x8x8\nconv 8 3x3\ndropout 50%\n", "^a percentage is written as a fraction$", 3,
+     11, "^write `dropout 0.5`: 50% is 0.5$"),
+    ("input 1x8x8\nflatten\ntrain {\n  val_split 12.5%  # held out\n}\n",
+     "^a percentage is written as a fraction$", 4, 17, "^write `val_split 0.125`: 12.5% is"),
     ('model "digits\ninput 1x8x8\n', "a string is never closed", 1, 7, "same line"),
     ('input 1x8x8\ntrain {\n  data npz("a.npz)\n}\n', "a string is never closed", 3, 12,
      "cannot span lines"),
@@ -196,6 +248,51 @@ CASES = [
       "parentheses: `optimizer sgd\\(momentum=0.9\\)`$")),
     ("input 1x8x8\ndense 10\ntrain {\n  nesterov true\n}\n",
      "unknown training setting 'nesterov'", 4, 3, "`optimizer sgd\\(nesterov=true\\)`$"),
+    # Caffe's solver, Darknet's [net] and Keras' words for the settings: ours, and how the
+    # value is written (a spelling guess offered monitor for max_iter, val_split for lr_policy)
+    ("input 1x8x8\ndense 10\ntrain {\n  max_iter 1000\n}\n",
+     "^unknown training setting 'max_iter'$", 4, 3,
+     ("^Caffe's max_iter is epochs here: write `epochs E`; Caffe counts iterations, a batch "
+      "each; a spec counts epochs, .*: 1000 iterations are E = 1000 · batch_size / training "
+      "images epochs$")),
+    ("input 1x8x8\ndense 10\ntrain {\n  lr_policy step\n}\n",
+     "^unknown training setting 'lr_policy'$", 4, 3,
+     ("^Caffe's lr_policy is schedule here: write `schedule step\\(step_size=10, gamma=0.1\\)`; "
+      "step's step_size and multistep's milestones count epochs, Caffe's stepsize")),
+    ('input 1x8x8\ndense 10\ntrain {\n  lr_policy "fixed"\n}\n', "'lr_policy'", 4, 3,
+     "write `schedule constant`"),
+    ("input 1x8x8\ndense 10\ntrain {\n  base_lr 0.01\n}\n",
+     "^unknown training setting 'base_lr'$", 4, 3, "^Caffe's base_lr is lr here: write `lr 0.01`$"),
+    ("input 1x8x8\ndense 10\ntrain {\n  subdivisions 8\n}\n",
+     "^unknown training setting 'subdivisions'$", 4, 3,
+     "^Darknet's subdivisions has no counterpart here: a step computes its whole batch"),
+    ("input 1x8x8\ndense 10\ntrain {\n  policy steps\n}\n", "'policy'", 4, 3,
+     "^Darknet's policy is schedule here: write `schedule multistep\\(milestones="),
+    ("input 1x8x8\ndense 10\ntrain {\n  num_epochs 5\n}\n", "'num_epochs'", 4, 3,
+     "write `epochs 5`$"),
+    ("input 1x8x8\ndense 10\ntrain {\n  type \"Adam\"\n}\n", "'type'", 4, 3,
+     "^Caffe's solver type is optimizer here: write `optimizer adam\\("),
+    # a name with two meanings elsewhere gets both; one that is also an argument here, both
+    ("input 1x8x8\ndense 10\ntrain {\n  decay 0.0005\n}\n", "'decay'", 4, 3,
+     ("^Darknet's decay is weight_decay here: write `weight_decay 0.0005`; or Keras 2's decay "
+      "is schedule here: write `schedule inv\\(gamma=0.0005, power=1\\)`")),
+    ("input 1x8x8\ndense 10\ntrain {\n  patience 5\n}\n", "'patience'", 4, 3,
+     ("^Keras' EarlyStopping patience is early_stop here: write `early_stop 5`; patience is an "
+      "argument of the schedule \\(plateau\\)")),
+    # ... written as the other library writes the line: a ':', an '=', commas between values
+    ("input 1x8x8\ndense 10\ntrain {\n  base_lr: 0.01  # Caffe\n}\n",
+     "^unknown training setting 'base_lr'$", 4, 3, "write `lr 0.01`$"),
+    ('input 1x8x8\ndense 10\ntrain {\n  lr_policy: "step"\n}\n', "'lr_policy'", 4, 3,
+     "write `schedule step\\("),
+    ("input 1x8x8\ndense 10\ntrain {\n  max_batches=5000\n}\n", "'max_batches'", 4, 3,
+     "write `epochs E`; Darknet counts iterations.*5000 iterations are"),
+    ("input 1x8x8\ndense 10\ntrain {\n  steps=400,450\n}\n", "'steps'", 4, 3,
+     "^Darknet's steps is schedule here: write `schedule multistep\\(milestones=\\[E1, E2\\]"),
+    ("input 1x8x8\ndense 10\ntrain {\n  momentum: 0.9\n}\n", "'momentum'", 4, 3,
+     "`optimizer sgd\\(momentum=0.9\\)`$"),
+    # ... and a setting of ours written so keeps the hint that mends the line
+    ("input 1x8x8\ndense 10\ntrain {\n  epochs: 5\n}\n", "^a setting is written without ':'$",
+     4, 9, "^write `epochs 5`"),
     ("input 1x8x8\ndense 10\ntrain {\n  gamma 0.5\n}\n",
      "unknown training setting 'gamma'", 4, 3, "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
     # Keras' argument names for what is written alone, in its place
@@ -732,3 +829,21 @@ def test_pytorchs_betas_is_mended_by_its_hint(written):
     mended = re.sub(r"betas=(\([^()]*\)|[0-9.]+)", instead, written)
     training = parse(text % mended).ir["training"]
     assert training["optimizer"]["beta1"] == (0.9 if written == "betas=0.9" else 0.5)
+
+
+@pytest.mark.parametrize("section, shape", [
+    (("[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\npad=1\n"
+     "activation=leaky"), [32, 16, 16]),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=linear", [8, 8, 8]),
+    ("[maxpool]\nsize=2\nstride=2", [3, 8, 8]),
+    ("[upsample]\nstride=2", [3, 32, 32]),
+    ("[avgpool]", [3]),
+])
+def test_a_darknet_sections_line_is_a_spec_line_with_darknets_output(section, shape):
+    """The line the hint gives is a layer of the spec, with the output Darknet's layer has."""
+    from cnnspec.check import check
+
+    hint = error_of(f"input 3x16x16\n{section}\n").hint
+    line = re.search(r"this section is `([^`]*)`", hint)[1]
+    checked = check(parse(f"input 3x16x16\n{line}\n"), for_training=False)
+    assert list(checked.layers[-1].output_shape) == shape

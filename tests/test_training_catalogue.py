@@ -473,3 +473,56 @@ def test_each_foreign_argument_names_arguments_of_its_entry():
             for foreign in entry.foreign_args:
                 assert foreign.name not in entry.defaults
                 assert set(foreign.here) <= set(entry.defaults), (entry.name, foreign.name)
+
+
+def _placeholders_filled(line: str) -> str:
+    """A hint's line with its placeholders (E, E1, E2: epochs to work out) as numbers."""
+    return re.sub(r"\bE(\d?)\b", lambda m: str(int(m[1] or 1) * 10), line)
+
+
+@pytest.mark.parametrize("foreign", catalogue.FOREIGN_KEYS,
+                         ids=lambda f: f"{f.there} {f.name}")
+def test_each_foreign_setting_names_a_setting_of_ours_and_a_line_that_sets_it(foreign):
+    """Another library's setting is answered with ours: a name we do not have ourselves (it
+    would never be asked about), and a line that parses and sets the key it names."""
+    assert foreign.name not in catalogue.KEYS and foreign.name not in catalogue.KEY_ALIASES
+    if foreign.key is None:  # no counterpart: the hint says why, and what to do
+        assert foreign.note and not foreign.write and not foreign.values
+        return
+    arg = catalogue.KEYS[foreign.key].arg
+    written = [v for v, _ in foreign.values] or ["0.5" if arg and arg.type == "number" else "3"]
+    for value in written:
+        line = foreign.line(value)
+        assert line is not None and line.startswith(f"{foreign.key} "), line
+        spec = parse(NET + f"train {{\n  {_placeholders_filled(line)}\n}}\n")
+        assert ("training", foreign.key) in spec.spans, line
+
+
+def test_a_foreign_settings_value_outside_its_words_gets_no_line():
+    """Darknet's sig policy has no schedule here: the hint names the key, not a wrong line."""
+    hint = catalogue.foreign_key_hint("policy", "sig")
+    assert hint.startswith("Darknet's policy is schedule here; ") and "write" not in hint
+
+
+def test_another_librarys_setting_gets_ours_in_an_ir():
+    ir = parse(NET).ir
+    ir["training"]["max_iter"] = 1000
+    hint = ("Caffe's max_iter is epochs here; Caffe counts iterations, a batch each; a spec "
+            "counts epochs, passes over the training images (ceil(images / batch_size) steps "
+            "each): max_iter iterations are E = max_iter · batch_size / training images epochs")
+    with pytest.raises(SpecErrors) as info:  # read from a file: the schema
+        validate(ir)
+    assert info.value.errors[0].message == "unknown field 'max_iter'"
+    assert info.value.errors[0].hint == hint
+    assert [(where, p.hint) for where, p in catalogue.problems(ir["training"])] == [
+        ("max_iter", hint)]  # built in Python: the checker
+
+
+@pytest.mark.parametrize("key, word, ours", [
+    ("schedule", "StepLR(step_size=30)", "step"), ("schedule", "fixed", "constant"),
+    ("schedule", "ReduceLROnPlateau", "plateau"), ("loss", "CrossEntropyLoss", "cross_entropy"),
+    ("loss", "categorical_crossentropy", "cross_entropy"), ("loss", "BCEWithLogitsLoss", "bce")])
+def test_another_librarys_schedule_or_loss_gets_ours_in_a_spec(key, word, ours):
+    with pytest.raises(SpecError) as info:
+        parse(NET + f"train {{\n  {key} {word}\n}}\n")
+    assert re.search(f" is {ours} here: write {ours}$", info.value.hint)

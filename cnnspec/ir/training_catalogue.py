@@ -330,30 +330,37 @@ def whole_weight_decay(training: dict, lr: float | None = None) -> float | None:
 GAMMA_HINT = "the factor each drop multiplies the learning rate by, e.g. 0.1"
 
 SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
-    Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant"),
+    Entry("constant", "the lr throughout", "cnnspec.engine.schedules.constant",
+          foreign=(("fixed", "Caffe's lr_policy fixed"),)),
     Entry("step", "lr · gamma^floor(epoch / step_size), as PyTorch's `StepLR`",
           "cnnspec.engine.schedules.step",
           (Arg("step_size", "int", 10, "epochs between two drops of the learning rate, e.g. 10",
                1),
-           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True)),
+          foreign=(("steplr", "PyTorch's StepLR(step_size, gamma)"),)),
     Entry("multistep", "lr · gamma^(the number of milestones reached), the milestones in "
           "epochs, as PyTorch's `MultiStepLR` (Caffe's `multistep` counts steps)",
           "cnnspec.engine.schedules.multistep",
           (Arg("milestones", "ints", [30, 60, 90], "the epochs at which the learning rate "
                "drops, in increasing order, e.g. [30, 60, 90]", 1),
-           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True))),
+           Arg("gamma", "number", 0.1, GAMMA_HINT, 0, low_open=True)),
+          foreign=(("multisteplr", "PyTorch's MultiStepLR(milestones, gamma)"),
+                   ("steps", "Darknet's policy steps"))),
     Entry("exp", "lr · gamma^epoch, as PyTorch's `ExponentialLR`",
           "cnnspec.engine.schedules.exp",
           (Arg("gamma", "number", 0.95, "the factor each epoch multiplies the learning rate by, "
-               "e.g. 0.95", 0, 1, low_open=True),)),
+               "e.g. 0.95", 0, 1, low_open=True),),
+          foreign=(("exponentiallr", "PyTorch's ExponentialLR(gamma)"),)),
     Entry("cosine", "from lr down to min_lr over `epochs` along a half cosine, Loshchilov & "
           "Hutter 2017, as PyTorch's `CosineAnnealingLR`", "cnnspec.engine.schedules.cosine",
-          (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),)),
+          (Arg("min_lr", "number", 0.0, "the learning rate at the last epoch, e.g. 0", 0),),
+          foreign=(("cosineannealinglr", "PyTorch's CosineAnnealingLR(T_max=epochs, eta_min)"),)),
     Entry("poly", "lr · (1 - iteration / iterations)^power per step, down to 0 at the end of "
           "the run, as Caffe's `poly` (max_iter: the run's steps) and PyTorch's `PolynomialLR` "
           "stepped per batch", "cnnspec.engine.schedules.poly",
           (Arg("power", "number", 1.0, "the curve's exponent, e.g. 1 (a straight line) or 0.9",
-               0),)),
+               0),),
+          foreign=(("polynomiallr", "PyTorch's PolynomialLR(power), stepped per batch,"),)),
     Entry("inv", "lr · (1 + gamma · iteration)^-power per step, iteration counted from 0 over "
           "the run, as Caffe's `inv` (its MNIST LeNet solver: gamma=1e-4, power=0.75)",
           "cnnspec.engine.schedules.inv",
@@ -372,7 +379,8 @@ SCHEDULES: dict[str, Entry] = {entry.name: entry for entry in (
                "counts as an improvement, e.g. 1e-4", 0),
            Arg("cooldown", "int", 0, "epochs after a reduction before bad epochs count again, "
                "e.g. 0", 0),
-           Arg("min_lr", "number", 0.0, "the learning rate never goes below it, e.g. 0", 0))),
+           Arg("min_lr", "number", 0.0, "the learning rate never goes below it, e.g. 0", 0)),
+          foreign=(("reducelronplateau", "PyTorch's and Keras' ReduceLROnPlateau"),)),
 )}
 
 PREPROCESSORS: dict[str, Entry] = {entry.name: entry for entry in (
@@ -431,15 +439,25 @@ LOSSES: dict[str, Entry] = {entry.name: entry for entry in (
           "fused into it; `check` warns about an output squeezed by a bounded activation, "
           "`dense 10 sigmoid`, or held at 0 below it, `dense 10 relu`)",
           "cnnspec.engine.losses.softmax_cross_entropy",
-          settings=("label_smoothing", "class_weights")),
+          settings=("label_smoothing", "class_weights"),
+          foreign=(("crossentropyloss", "PyTorch's CrossEntropyLoss"),
+                   ("categorical_crossentropy", "Keras' categorical_crossentropy"),
+                   ("sparse_categorical_crossentropy",
+                    "Keras' sparse_categorical_crossentropy"),
+                   ("softmaxwithloss", "Caffe's SoftmaxWithLoss"))),
     Entry("mse", "mean squared error against one-hot targets, as PyTorch's `MSELoss`",
-          "cnnspec.engine.losses.mse"),
+          "cnnspec.engine.losses.mse",
+          foreign=(("mseloss", "PyTorch's MSELoss"),
+                   ("mean_squared_error", "Keras' mean_squared_error"))),
     Entry("nll", "negative log-likelihood of log-probabilities (the output a `log_softmax` "
           "layer), as PyTorch's `NLLLoss`", "cnnspec.engine.losses.nll",
-          settings=("class_weights",)),
+          settings=("class_weights",), foreign=(("nllloss", "PyTorch's NLLLoss"),)),
     Entry("bce", "binary cross-entropy for 2 classes on one score, a logit (`dense 1`, "
           "not `dense 1 sigmoid`: `check` warns), as PyTorch's `BCEWithLogitsLoss`", "cnnspec.engine.losses.bce",
-          settings=("class_weights",)),
+          settings=("class_weights",),
+          foreign=(("bcewithlogitsloss", "PyTorch's BCEWithLogitsLoss"),
+                   ("binary_crossentropy", ("Keras' binary_crossentropy (from_logits=True: "
+                                            "here on the logit, without a final sigmoid)")))),
 )}
 
 # The validation figures an epoch is judged by, each a column of the metrics rows (no engine
@@ -579,6 +597,150 @@ KEYS: dict[str, Key] = {key.name: key for key in (
 KEY_ALIASES = {alias: key.name for key in KEYS.values() for alias in key.aliases}
 
 
+@dataclass(frozen=True)
+class ForeignKey:
+    """A training setting as another library names it (Caffe's solver, Darknet's ``[net]``
+    section, Keras' ``fit`` and compile arguments), and what it is here: answered where a
+    spelling guess would offer an unrelated key (``max_iter``: monitor) or none at all.
+
+    ``there``: whose name it is (``"Caffe's"``). ``key``: the setting that holds it here, None
+    where nothing does (``note`` then says why, and what to do). ``write``: the train block's
+    line that means it, ``{value}`` standing for the value written. ``values``: the other
+    library's words for the names ``key`` takes (lower case; Caffe's ``fixed`` is
+    ``constant``), each written with its arguments. ``note``: how the two differ, ``{value}``
+    again the value written (the foreign name where there is none).
+    """
+
+    name: str
+    there: str
+    key: str | None
+    write: str = ""
+    note: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+
+    def line(self, value: str | None) -> str | None:
+        """The line that means the setting written with ``value`` (None: not known, as in an
+        IR); None where it cannot be written without the value."""
+        if self.values:
+            word = dict(self.values).get((value or "").lower())
+            entry = None if word is None else KEYS[self.key].catalogue.get(word)
+            return None if word is None else f"{self.key} {entry.written() if entry else word}"
+        if "{value}" in self.write and value is None:
+            return None
+        return self.write.format(value=value) if self.write else None
+
+    def hint(self, value: str | None = None, lines: bool = True) -> str:
+        """What the setting is here, with the train block's line that means it (``lines``:
+        false for an IR, which writes no such lines)."""
+        said = f"{self.there} {self.name}"
+        note = self.note.format(value=self.name if value is None else value)
+        if self.key is None:
+            return f"{said} has no counterpart here: {note}"
+        line = self.line(value) if lines else None
+        return (f"{said} is {self.key} here" + (f": write `{line}`" if line else "")
+                + (f"; {note}" if note else ""))
+
+
+# How a count of iterations (batches) becomes epochs, for each setting that counts them.
+IN_EPOCHS = ("{there} counts iterations, a batch each; a spec counts epochs, passes over the "
+             "training images (ceil(images / batch_size) steps each): {{value}} iterations are "
+             "E = {{value}} · batch_size / training images epochs")
+
+
+def _iterations(name: str, there: str, key: str, write: str) -> ForeignKey:
+    return ForeignKey(name, there, key, write, IN_EPOCHS.format(there=there.removesuffix("'s")))
+
+
+CAFFE_POLICIES = (("fixed", "constant"), ("step", "step"), ("multistep", "multistep"),
+                  ("exp", "exp"), ("inv", "inv"), ("poly", "poly"))
+DARKNET_POLICIES = (("constant", "constant"), ("step", "step"), ("steps", "multistep"),
+                    ("exp", "exp"), ("poly", "poly"))
+CAFFE_SOLVERS = (("sgd", "sgd"), ("nesterov", "sgd(momentum=0.9, nesterov=true)"),
+                 ("adam", "adam"), ("rmsprop", "rmsprop"), ("adagrad", "adagrad"))
+# Validation: once an epoch, on the held-out val_split.
+EVERY_EPOCH = "the val_split is scored once at the end of every epoch, in full"
+
+# Other libraries' training settings, by their names there. A name may mean one thing in one
+# library and another in the next (Darknet's decay is weight decay, Keras' a learning-rate
+# decay): each meaning is an entry, and the hint gives them all.
+FOREIGN_KEYS: tuple[ForeignKey, ...] = (
+    ForeignKey("base_lr", "Caffe's", "lr", "lr {value}"),
+    _iterations("max_iter", "Caffe's", "epochs", "epochs E"),
+    _iterations("max_batches", "Darknet's", "epochs", "epochs E"),
+    _iterations("max_steps", "TensorFlow's", "epochs", "epochs E"),
+    ForeignKey("num_epochs", "PyTorch scripts'", "epochs", "epochs {value}"),
+    ForeignKey("max_epochs", "PyTorch Lightning's", "epochs", "epochs {value}"),
+    ForeignKey("nb_epoch", "Keras 1's", "epochs", "epochs {value}"),
+    ForeignKey("steps_per_epoch", "Keras'", None, note="an epoch is always one pass over the "
+               "training images, ceil(images / batch_size) steps; change batch_size or epochs"),
+    ForeignKey("lr_policy", "Caffe's", "schedule", values=CAFFE_POLICIES,
+               note="step's step_size and multistep's milestones count epochs, Caffe's "
+               "stepsize and stepvalue iterations; inv and poly count steps, as Caffe's do"),
+    ForeignKey("policy", "Darknet's", "schedule", values=DARKNET_POLICIES,
+               note="Darknet's steps policy is multistep; step_size and milestones count "
+               "epochs, Darknet's step and steps batches"),
+    _iterations("stepsize", "Caffe's", "schedule", "schedule step(step_size=E, gamma=0.1)"),
+    _iterations("stepvalue", "Caffe's", "schedule", "schedule multistep(milestones=[E1, E2], "
+                "gamma=0.1)"),
+    _iterations("steps", "Darknet's", "schedule", "schedule multistep(milestones=[E1, E2], "
+                "gamma=0.1)"),
+    ForeignKey("scales", "Darknet's", "schedule", "schedule multistep(milestones=[E1, E2], "
+               "gamma=0.1)", "one gamma multiplies the lr at every milestone"),
+    ForeignKey("lr_scheduler", "PyTorch's", "schedule", "schedule step(step_size=10, gamma=0.1)",
+               f"the schedules: {', '.join(SCHEDULES)}"),
+    ForeignKey("decay", "Darknet's", "weight_decay", "weight_decay {value}"),
+    ForeignKey("decay", "Keras 2's", "schedule", "schedule inv(gamma={value}, power=1)",
+               "its optimizers' lr / (1 + decay · iteration), per step"),
+    ForeignKey("regularization_type", "Caffe's", "weight_decay", "weight_decay 5e-4",
+               "weight decay is L2 only"),
+    ForeignKey("type", "Caffe's solver", "optimizer", values=CAFFE_SOLVERS),
+    ForeignKey("solver_type", "Caffe's", "optimizer", values=CAFFE_SOLVERS),
+    ForeignKey("clip_gradients", "Caffe's", "clip_norm", "clip_norm {value}"),
+    ForeignKey("clipnorm", "Keras'", "clip_norm", "clip_norm {value}"),
+    ForeignKey("clipvalue", "Keras'", "clip_value", "clip_value {value}"),
+    ForeignKey("random_seed", "Caffe's", "seed", "seed {value}"),
+    ForeignKey("manual_seed", "PyTorch's", "seed", "seed {value}"),
+    ForeignKey("validation_split", "Keras'", "val_split", "val_split {value}"),
+    ForeignKey("patience", "Keras' EarlyStopping", "early_stop", "early_stop {value}"),
+    _iterations("burn_in", "Darknet's", "warmup", "warmup E"),
+    ForeignKey("subdivisions", "Darknet's", None, note="a step computes its whole batch at "
+               "once (Darknet's subdivisions splits it to fit in memory); remove the line, or "
+               "lower batch_size if memory is short"),
+    ForeignKey("iter_size", "Caffe's", None, note="gradients are not accumulated over "
+               "iterations: set batch_size to Caffe's batch_size · iter_size"),
+    ForeignKey("test_interval", "Caffe's", None, note=EVERY_EPOCH),
+    ForeignKey("test_iter", "Caffe's", None, note=EVERY_EPOCH),
+    ForeignKey("display", "Caffe's", None, note="`cnnspec train` prints every epoch's loss "
+               "and accuracy"),
+    ForeignKey("snapshot", "Caffe's", None, note="every epoch writes the weights to the run "
+               "folder's checkpoint.npz (and best.npz with a val_split above 0)"),
+    ForeignKey("solver_mode", "Caffe's", None, note="training runs on the CPU with NumPy; "
+               "`cores N` runs each batch as N parts side by side"),
+    ForeignKey("shuffle", "Keras'", None, note="the training images are shuffled every epoch, "
+               "in an order that follows the seed"),
+    ForeignKey("angle", "Darknet's", "augment", "augment rotate(degrees={value})"),
+    ForeignKey("rotation_range", "Keras'", "augment", "augment rotate(degrees={value})"),
+    ForeignKey("horizontal_flip", "Keras'", "augment", "augment flip"),
+    ForeignKey("mirror", "Caffe's", "augment", "augment flip"),
+    ForeignKey("flip", "Darknet's", "augment", "augment flip"),
+    ForeignKey("criterion", "PyTorch scripts'", "loss", "loss cross_entropy",
+               f"the losses: {', '.join(LOSSES)}"),
+)
+
+# Each foreign name and its meanings here.
+FOREIGN_KEY_NAMES: dict[str, tuple[ForeignKey, ...]] = {
+    name: tuple(f for f in FOREIGN_KEYS if f.name == name) for name in
+    dict.fromkeys(f.name for f in FOREIGN_KEYS)}
+
+
+def foreign_key_hint(name: str, value: str | None = None, lines: bool = True) -> str | None:
+    """The hint for a training setting another library calls ``name`` (any case), given the
+    ``value`` written (None: not known), each of its meanings; None for any other name.
+    ``lines``: with the train block's line that means it (an IR's hint has none)."""
+    meanings = FOREIGN_KEY_NAMES.get(name.lower(), ())
+    return "; or ".join(f.hint(value, lines) for f in meanings) or None
+
+
 def defaults() -> dict:
     """A fresh ``training`` object holding every key's default."""
     return {name: copy.deepcopy(key.default) for name, key in KEYS.items()}
@@ -623,7 +785,8 @@ def problems(training: dict, dtype: str = DEFAULT_DTYPE) -> list[tuple[str, Prob
     (a setting that must be above 0 must be so there), as ``(where, problem)``: ``where`` is
     the key, or ``key.arg`` for the name or an argument of an optimizer or schedule."""
     found = [(name, Problem(name, f"unknown training setting '{name}'",
-                            f"the training settings are {', '.join(KEYS)}"))
+                            foreign_key_hint(name, lines=False)
+                            or f"the training settings are {', '.join(KEYS)}"))
              for name in training if name not in KEYS]
     for name, key in KEYS.items():
         if name not in training:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from cnnspec.errors import SCHEMA_HINTS
 from cnnspec.ir.training_catalogue import (
+    FOREIGN_KEY_NAMES,
     KEYS,
     OPTIMIZERS,
     SCHEDULES,
     TRANSFORMS,
     Entry,
+    foreign_key_hint,
     name_hints,
 )
 
@@ -73,5 +75,8 @@ def training_schemas() -> dict[str, dict]:
         "training": {"type": "object",
                      "properties": {name: _key_schema(name) for name in KEYS},
                      "required": list(KEYS),
-                     "additionalProperties": False},
+                     "additionalProperties": False,
+                     # other libraries' names for settings, answered as a .cnn file's are
+                     SCHEMA_HINTS: {name: foreign_key_hint(name, lines=False)
+                                    for name in FOREIGN_KEY_NAMES}},
     }

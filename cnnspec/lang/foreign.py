@@ -10,6 +10,7 @@ left out: the line is a hint, and the kind's usage says the rest.
 from __future__ import annotations
 
 import ast
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -40,7 +41,7 @@ TORCH_ARGS = {
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
-          "negative_slope": "slope", "alpha": "slope"}
+          "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor"}
 # Keras' initializer arguments, and the fields they set.
 INITIALIZERS = {"kernel_initializer": "weight_init", "bias_initializer": "bias_init"}
 # Classes that pass their input on unchanged: a spec writes no line for them.
@@ -299,13 +300,16 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
             field = next((f for f in KERNEL_FIELDS if f in record.field_map), None)
         if field in record.field_map and _text(value) is not None:
             fields[field] = value
-    if any(name not in fields for name in record.positional):
+    if any(name not in fields and record.field_map[name].required
+           for name in record.positional):
         return None
-    words = [kind] + [_text(fields[name]) for name in record.positional]
+    # the leading positional values given: one left out (upsample's mode) takes its default
+    given_first = list(itertools.takewhile(lambda name: name in fields, record.positional))
+    words = [kind] + [_text(fields[name]) for name in given_first]
     ir = {name: _ir(record.field_map[name].type, value) for name, value in fields.items()}
     for name, value in fields.items():
         f = record.field_map[name]
-        if name not in record.positional and f.option and not f.is_default(ir[name], ir):
+        if name not in given_first and f.option and not f.is_default(ir[name], ir):
             words += [f.option[0], _text(value)]
     if given.get("use_bias", given.get("bias")) is False:
         words += [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
@@ -381,3 +385,102 @@ def foreign_message(call: ForeignCall) -> str:
     what = "a container of layers" if call.name in CONTAINERS else "a layer"
     called = ".".join(filter(None, (call.module, call.name)))
     return f"{called}(...) is {what} as {library(call.name, call.module)} writes it, not a cnnspec line"
+
+
+# Darknet's .cfg sections (``[convolutional]`` and its ``key=value`` lines): the layer kind
+# each is, and its keys as the Keras names above (KERAS_ARGS, FIELDS), so that one writer
+# makes every library's line. [avgpool] averages each whole channel (src/avgpool_layer.c).
+DARKNET_SECTIONS = {"convolutional": "conv", "connected": "dense", "maxpool": "maxpool",
+                    "avgpool": "global_avgpool", "dropout": "dropout", "softmax": "softmax",
+                    "upsample": "upsample", "batchnorm": "batchnorm", "deconvolutional":
+                    "conv_transpose", "route": "concat", "shortcut": "add"}
+DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides",
+                "output": "units", "probability": "rate"}
+# Darknet's activations (src/activations.c) as ours; linear is none. Its leaky's slope is 0.1.
+DARKNET_ACTIVATIONS = {"leaky": "leaky_relu(0.1)", "relu": "relu", "logistic": "sigmoid",
+                       "tanh": "tanh", "elu": "elu", "swish": "silu", "linear": ""}
+# What a layer without an activation= line has: logistic, in Darknet's parser (src/parser.c).
+DARKNET_DEFAULT_ACTIVATION = "logistic"
+# The sections a spec writes as a line of its own (not a layer): the input and training.
+DARKNET_NET = ("net", "network")
+
+
+def darknet_section(lines: list[str]) -> tuple[str, dict[str, str]] | None:
+    """The name and the ``key=value`` lines of the Darknet section whose header is the first
+    of ``lines`` (``[convolutional]``), read up to the next header; None when the first line
+    is no header."""
+    header = re.fullmatch(r"\s*\[(\w+)\]\s*(#.*)?", lines[0]) if lines else None
+    if header is None:
+        return None
+    keys = {}
+    for line in lines[1:]:
+        code = line.split("#", 1)[0].strip()
+        if code.startswith("["):
+            break
+        key, equal, value = code.partition("=")
+        if equal:
+            keys[key.strip()] = value.strip()
+    return header[1], keys
+
+
+def darknet_hint(section: str, keys: dict[str, str]) -> str:
+    """What a Darknet section is in a spec: the line of its layer, with the values its
+    ``key=value`` lines give; the input and train block for ``[net]``."""
+    if section in DARKNET_NET:
+        shape = "x".join(keys.get(k, k.upper()) for k in ("channels", "height", "width"))
+        return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
+                "training keys (batch, learning_rate, max_batches, ...) are settings of "
+                "`train { }`, one a line, e.g. `batch 64`")
+    kind = DARKNET_SECTIONS.get(section)
+    if kind is None:
+        return (f"cnnspec has no layer for Darknet's [{section}]; a spec's layers are one "
+                f"line each, of the kinds {', '.join(sorted(set(DARKNET_SECTIONS.values())))} "
+                "and more (docs/language.md)")
+    if KINDS[kind].merge:
+        return (f"Darknet's [{section}] is `{kind}` here, naming the layers it takes, e.g. "
+                f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)")
+    activation = keys.get("activation", DARKNET_DEFAULT_ACTIVATION)
+    missing = (f" (Darknet's {activation} activation has no counterpart here)"
+               if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
+               else "")
+    line = _darknet_line(kind, keys)
+    if line is None:  # a value it needs is not given (a conv's size=)
+        return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
+                f"{KINDS[kind].usage or kind}")
+    return f"a spec writes each layer on one line: this section is `{line}`{missing}"
+
+
+def _darknet_line(kind: str, keys: dict[str, str]) -> str | None:
+    """The line of a Darknet layer section of ``kind`` with the values of ``keys``; None
+    when a value the line needs is not among them."""
+    given = {DARKNET_KEYS[k]: _darknet_number(v) for k, v in keys.items() if k in DARKNET_KEYS}
+    if kind == "upsample":
+        given = {"scale_factor": given.get("strides", 2)}
+    if keys.get("pad") == "1" and "kernel_size" in given:  # pad=1: size // 2 on every side
+        given["padding"] = given["kernel_size"] // 2
+    elif "padding" in keys:
+        given["padding"] = _darknet_number(keys["padding"])
+    if given.get("padding") == 0:
+        del given["padding"]
+    normalized = keys.get("batch_normalize") == "1"
+    if normalized:
+        given["use_bias"] = False  # Darknet's batch norm has the shift: no bias before it
+    words = [cnnspec_line(kind, "Keras", [], given)]
+    if words[0] is None:
+        return None
+    if normalized:
+        words.append("bn")
+    if KINDS[kind].takes_activation and kind != "batchnorm":
+        words.append(DARKNET_ACTIVATIONS.get(
+            keys.get("activation", DARKNET_DEFAULT_ACTIVATION), ""))
+    return " ".join(word for word in words if word)
+
+
+def _darknet_number(text: str) -> int | float | str:
+    """A Darknet value as a number where it is one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text

@@ -127,6 +127,8 @@ def layer_in_train(kind: str, opened: int | None,
 
 
 BLOCK_NOT_CLOSED = "a block ('{') is never closed"
+# A size written as a tuple, in brackets (the catalogue) or without (_size_with_commas).
+TUPLE_SIZE = "a size is written with 'x', not as a tuple"
 
 
 # Each example must fail to parse at the point the message describes; tests check that every
@@ -174,11 +176,11 @@ CATALOGUE: list[FriendlyError] = [
         ["input 1 x 28 x 28\n", "input 1 x 8x8\n"],
     ),
     FriendlyError(
-        "a size is written with 'x', not as a tuple",
+        TUPLE_SIZE,
         "write 3x3 or 1x28x28 (no spaces, no parentheses), e.g. `conv 16 3x3` or "
         "`input 1x28x28`; '(' opens the arguments of a name, as in he_normal(mode=fan_out)",
         ["input 1x8x8\nconv 8 (3, 3)\n", "input (1, 28, 28)\n", "input 1x8x8\nmaxpool 2 (2)\n",
-         "input 1x8x8\nconv 8 3x3 (1, 1)\n", "input 1, 28, 28\n"],
+         "input 1x8x8\nconv 8 3x3 (1, 1)\n"],
     ),
     # the caret goes under the '{' left open (syntax_error), as for '(' and '[': the end of
     # the file, where the parser notices, says nothing of which block it was
@@ -428,16 +430,24 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     foreign = _foreign_line(exc, text, path) if start == "start" else None
     if foreign is not None:  # before the quotes: Python's strings may be in single quotes
         return foreign
+    other = _other_format(exc, text, path) if start == "start" else None
+    if other is not None:  # before the catalogue: `layer {` opens no block of ours
+        return other
     layer = _layer_in_train(exc, text, path) if start == "start" else None
     if layer is not None:  # before the catalogue: `c1: conv 8 3x3` is no setting with a ':'
         return layer
+    foreign = _foreign_setting(exc, text, path) if start == "start" else None
+    if foreign is not None:  # before the catalogue: `base_lr: 0.01` is no `lr` with a ':'
+        return foreign
     listed = _list_without_brackets(exc, text, path) if start == "start" else None
     if listed is not None:  # before the catalogue: these commas are no two settings' line
         return listed
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
-    problem = _capital_x(exc, text) or _quote_problem(exc, text)
+    problem = (_capital_x(exc, text) or _quote_problem(exc, text)
+               or (_size_with_commas(exc, text) if start == "start" else None)
+               or _stray_character(exc, text))
     if problem is not None:
         return SpecError(problem[0], span=span, hint=problem[1], file=path)
     unclosed = open_brackets[-1] if open_brackets else None
@@ -524,6 +534,69 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
                      span=Span(exc.line, match.start("value") + 1, exc.line,
                                match.end("value") + 1),
                      hint=f"write `{match['key']} [{items}]`", file=path)
+
+
+# A Caffe prototxt's block (`layer {`, `convolution_param {`; V1's `layers {`), and a field of
+# one with a string value (`name: "LeNet"`, `type: "Convolution"`).
+CAFFE_BLOCK = re.compile(r"\s*(layers?|\w+_param)\s*\{")
+CAFFE_FIELD = re.compile(r'\s*\w+\s*:\s*"')
+
+
+def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a Darknet section (``[convolutional]`` and its ``key=value`` lines) or a
+    Caffe prototxt written where the spec's lines go: what it is, and the spec's line for the
+    section or the command that imports the prototxt; None for any other line."""
+    from cnnspec.lang.foreign import darknet_hint, darknet_section  # only on a syntax error
+
+    line = _failing_line(exc, text)
+    if line is None:
+        return None
+    start = len(line) - len(line.lstrip()) + 1
+    span = Span(exc.line, start, exc.line, len(line.split("#", 1)[0].rstrip()) + 1)
+    section = darknet_section(source_lines(text)[exc.line - 1:])
+    if section is not None:
+        return SpecError(f"'[{section[0]}]' is a Darknet section header, not a cnnspec line",
+                         span=span, hint=darknet_hint(*section), file=path)
+    caffe = CAFFE_BLOCK.match(line) or CAFFE_FIELD.match(line) and any(
+        CAFFE_BLOCK.match(other) for other in source_lines(text))
+    if not caffe:
+        return None
+    # the spec the import writes replaces this file, which holds the prototxt
+    stem, force = ("NET", "") if path is None else (
+        re.sub(r"\.cnn$", "", path.replace("\\", "/").rsplit("/", 1)[-1]), " --force")
+    return SpecError("this is a Caffe model definition (prototxt), not a cnnspec spec",
+                     span=span, file=path,
+                     hint=f"cnnspec imports it: save it as {stem}.prototxt and run `cnnspec "
+                     f"import {stem}.prototxt -o {stem}.cnn{force}` (docs/importing.md), which "
+                     "writes each layer as a spec's line, e.g. `conv1: conv 20 5x5`")
+
+
+# A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
+# section (`steps=400,450`) write it: the key, a ':' or '=', the value, a comment.
+FOREIGN_SETTING = re.compile(r"\s*(?P<key>[A-Za-z_]\w*)\s*[:=]?\s*(?P<value>[^#]*?)\s*(#.*)?$")
+
+
+def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
+    """The error for a line of the train block that is another library's setting or an
+    argument written as a setting, whatever stopped the parser on it (a ':', an '=', a comma
+    between values): what it is here, at its key; None for any other line."""
+    from cnnspec.lang.unknown_setting import setting_hint, unknown_setting
+
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    match = None if line is None else FOREIGN_SETTING.match(line)
+    if not blocks or blocks[-1][0].type != "TRAIN" or match is None \
+            or match["key"] in KEYS or match["key"] in KEY_ALIASES:
+        return None
+    value = match["value"].strip("\"'")
+    # a list (`400,450`) is no value a line can be written with
+    value = value if re.fullmatch(r"[\w.+-]+", value) else None
+    if setting_hint(match["key"], value) is None:
+        return None
+    error = unknown_setting(match["key"], Span(exc.line, match.start("key") + 1, exc.line,
+                                               match.end("key") + 1), value)
+    error.file = path
+    return error
 
 
 # A training setting's call cut short at an argument's '(': `optimizer adam(eps=1e-8, betas=`.
@@ -613,6 +686,85 @@ def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     number = re.search(r"[0-9]*$", line[:exc.column - 1])[0]
     hint = capital_x_hint(number, token.value)
     return None if hint is None else (CAPITAL_X_MESSAGE, hint)
+
+
+SIZE_FORM = "sizes are written with 'x' and no spaces, 3x3 or 1x28x28"
+# Whole numbers parted by commas, as a tuple without its brackets: 3, 3 or 1,28,28.
+COMMA_NUMBERS = re.compile(r"[0-9]+(?:\s*,\s*[0-9]+)+")
+
+
+def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) for numbers parted by commas on a layer's or the input's line: a size
+    written as a tuple without brackets (``conv 8 3, 3``, ``input 1, 28, 28``) or values as a
+    Python call lists them (``conv 16, 3``); the hint is the line with each run written as its
+    field takes it, ``3x3`` or ``16 3``. None for any other comma, such as the one between a
+    merge layer's bare inputs (``add a, b``) or in a train block."""
+    from cnnspec.kinds import ALIASES, KINDS  # only on a syntax error
+
+    line = _failing_line(exc, text)
+    match = None if line is None else FIRST_WORDS.match(line)
+    blocks = _open_braces(exc)
+    if _failure_kind(exc) != "COMMA" or match is None or blocks and \
+            blocks[-1][0].type == "TRAIN":
+        return None
+    kind = KINDS.get(ALIASES.get(match["first"], match["first"]))
+    if match["first"] != "input" and (kind is None or kind.merge):
+        return None
+    code = line.split("#", 1)[0].rstrip()
+    failing, fixed, end = None, "", match.end("first")
+    for numbers in COMMA_NUMBERS.finditer(code, match.end("first")):
+        values = re.findall(r"[0-9]+", numbers[0])
+        size = kind is None or _size_field(kind, code[match.end("first"):numbers.start()])
+        fixed += code[end:numbers.start()] + ("x" if size else " ").join(values)
+        end = numbers.end()
+        if numbers.start() < exc.column <= numbers.end():
+            failing = size
+    if failing is None:
+        return None
+    fixed = (code[:match.end("first")] + fixed + code[end:]).strip()
+    if failing:
+        return TUPLE_SIZE, f"write `{fixed}`: {SIZE_FORM}"
+    return ("a layer's values are parted by spaces, not commas", f"write `{fixed}`")
+
+
+def _size_field(kind, before: str) -> bool:
+    """Whether the value a layer of ``kind`` has after the words ``before`` (what follows its
+    kind on the line) is a size: the value of an option that takes one (``stride``), or a
+    positional value that is one (conv's second, a pool's first)."""
+    words = before.split()
+    for field in kind.fields:
+        if words and words[-1] in field.option:
+            return field.type in SIZE_TYPES
+    if any(word in field.option for field in kind.fields for word in words):
+        return False
+    return len(words) < len(kind.positional) and \
+        kind.field_map[kind.positional[len(words)]].type in SIZE_TYPES
+
+
+# The field types written as a size (3x3): a kernel or window, a padding, an output padding.
+SIZE_TYPES = ("pair", "padding", "margin")
+
+
+def _stray_character(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
+    """(message, hint) where the lexer stopped at a character other languages write and this
+    one does not: a ';' ending a statement, as C and Caffe's layers do, or a '%' after a
+    number (``dropout 50%``), which a spec writes as the fraction; else None."""
+    if not isinstance(exc, UnexpectedCharacters) or exc.char not in ";%":
+        return None
+    line = _failing_line(exc, text) or ""
+    before, after = line[:exc.column - 1], line[exc.column:]
+    if exc.char == ";":
+        if after.split("#", 1)[0].strip():
+            return ("statements are written one to a line, not parted by ';'",
+                    "put each statement on a line of its own")
+        return ("a line ends without ';'", f"write `{before.strip()}`")
+    percent = re.search(r"[0-9]+(?:\.[0-9]*)?$", before)
+    if percent is None:
+        return None
+    fraction = number_text(float(percent[0]) / 100)
+    fixed = (before[:percent.start()] + fraction + after).split("#", 1)[0].strip()
+    return ("a percentage is written as a fraction",
+            f"write `{fixed}`: {percent[0]}% is {fraction}")
 
 
 def _dataset_path_hint(exc: UnexpectedInput, text: str) -> str | None:

@@ -20,10 +20,11 @@ from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
 from cnnspec.ir.training_catalogue import Entry, Key, name_hints
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
+from cnnspec.lang.ast import Call, ListLit, Setting, Str, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import layer_in_train, layer_written
+from cnnspec.lang.unknown_setting import unknown_setting
 
 
 def _path(value: Value, what: str) -> str:
@@ -212,10 +213,8 @@ def read_training(settings: list[Setting], errors: list[SpecError],
             errors.append(SpecError(message, span=setting.span, hint=hint))
             continue
         if key not in READERS:
-            errors.append(SpecError(
-                f"unknown training setting '{setting.key}'", span=setting.key_span,
-                hint=_argument_hint(setting) or did_you_mean(
-                    setting.key, list(READERS) + list(KEY_ALIASES), "settings")))
+            errors.append(unknown_setting(setting.key, setting.key_span,
+                                          _value_text(setting.value)))
             continue
         if key in seen:
             errors.append(SpecError(f"training setting '{setting.key}' is given twice",
@@ -233,25 +232,19 @@ def read_training(settings: list[Setting], errors: list[SpecError],
     return training
 
 
+def _value_text(value: Value) -> str | None:
+    """A value as written, for a hint's line: ``0.01``, ``step``, ``"step"`` without its
+    quotes (Caffe quotes its words); None for a call or a list."""
+    if isinstance(value, Word):
+        return value.name
+    if isinstance(value, Str):
+        return value.value
+    return getattr(value, "text", None)
+
+
 def _head_word(value: Value) -> str | None:
     """The name a setting's value starts with (`relu`, `conv` of `conv(8, 3)`), else None."""
     return value.name if isinstance(value, (Word, Call)) else None
-
-
-def _argument_hint(setting: Setting) -> str | None:
-    """Where a setting written on its own line belongs when it is an argument of an optimizer
-    or schedule (``momentum 0.9``, as Keras and PyTorch pass it beside the learning rate):
-    difflib would offer `monitor` for `momentum`."""
-    for key, entries in CALLS.items():
-        owners = [name for name, params in entries.items()
-                  if any(param.name == setting.key for param in params)]
-        if owners and key != "data":
-            value = setting.value
-            text = value.name if isinstance(value, Word) else getattr(value, "text", "...")
-            named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
-            return (f"{setting.key} is an argument of the {key} ({named}), written in its "
-                    f"parentheses: `{key} {owners[0]}({setting.key}={text})`")
-    return None
 
 
 def _record_argument_spans(key: str, value: Value, read: object,

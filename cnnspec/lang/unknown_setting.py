@@ -1,0 +1,44 @@
+"""A training setting the train block does not know, answered with what it is here.
+
+Read by the train block's reader (a setting that parsed) and by the syntax errors (a line that
+did not, such as Caffe's ``base_lr: 0.01`` or Darknet's ``steps=400,450``): another library's
+name for a setting (:data:`~cnnspec.ir.training_catalogue.FOREIGN_KEYS`), an argument of an
+optimizer or schedule written as a setting of its own, and only then a spelling guess, which
+offered `monitor` for `max_iter` and `val_split` for `lr_policy`.
+"""
+from __future__ import annotations
+
+from cnnspec.errors import Span, SpecError
+from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint
+from cnnspec.lang.suggest import did_you_mean
+
+
+def unknown_setting(name: str, span: Span, text: str | None) -> SpecError:
+    """The error for a training setting of an unknown ``name`` whose value is written
+    ``text`` (None: not a plain value). A name that is both another library's setting and an
+    argument here (Keras' ``patience``, plateau's) gets both answers."""
+    return SpecError(f"unknown training setting '{name}'", span=span,
+                     hint=setting_hint(name, text) or did_you_mean(
+                         name, [*KEYS, *KEY_ALIASES], "settings"))
+
+
+def setting_hint(name: str, text: str | None) -> str | None:
+    """What the unknown setting ``name`` is here, when it is another library's setting or an
+    argument written as a setting; None for a name that is neither."""
+    meant = [hint for hint in (foreign_key_hint(name, text), _argument_hint(name, text))
+             if hint]
+    return "; ".join(meant) or None
+
+
+def _argument_hint(name: str, text: str | None) -> str | None:
+    """Where a setting written on its own line belongs when it is an argument of an optimizer,
+    schedule or transform (``momentum 0.9``, as Keras and PyTorch pass it beside the learning
+    rate)."""
+    for key in KEYS.values():
+        owners = [entry.name for entry in (key.catalogue or {}).values()
+                  if key.objects and any(arg.name == name for arg in entry.args)]
+        if owners:
+            named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
+            return (f"{name} is an argument of the {key.name} ({named}), written in its "
+                    f"parentheses: `{key.name} {owners[0]}({name}={text or '...'})`")
+    return None
