@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.errors import SettingError, literal, rounded_text, shortened
+from cnnspec.errors import SettingError, rounded_text
+from cnnspec.given import shown
 
 
 @dataclass(frozen=True)
@@ -90,5 +91,5 @@ def given_dtype(dtype) -> str:
     if name in DTYPES:
         return name
     raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not "
-                       f"{literal(shortened(repr(dtype)))}", hint="e.g. {dtype:'float64'}",
+                       f"{shown(dtype)}", hint="e.g. {dtype:'float64'}",
                        invalid=True)

@@ -315,7 +315,8 @@ class Command:
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "eval_command": Command("cnnspec eval"), "sets": Listed("sets")}
+                 "eval_command": Command("cnnspec eval"), "sets": Listed("sets"),
+                 "inits": Listed("inits")}
 
 
 class _Names(dict):

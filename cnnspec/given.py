@@ -73,17 +73,24 @@ def given_bytes(value, parameter: str) -> int | None:
                        invalid=True)
 
 
-def given_texts(value, parameter: str, example: str) -> list[str | None] | None:
-    """``value``, texts such as ``--init`` options, as a list: one text alone is a list of
-    it (iterated, a text would be its letters); None stays None, as does an item None (the
-    spec as written, where an init is listed). Anything else is a :class:`SettingError`
-    naming ``parameter``, its hint an ``example`` of one text."""
-    if value is None:
+def given_texts(value, parameter: str, example: str, what: str = "a list of texts",
+                spec_as_written: bool = False) -> list[str | None] | None:
+    """``value``, texts such as ``--init`` or ``--set`` options, as a list: one text alone is
+    a list of it (iterated, a text would be its letters). With ``spec_as_written``, None stays
+    None, as does an item None (the spec as written, where inits are listed). Anything else
+    is a :class:`SettingError` naming ``parameter`` and the first value that is no text
+    (``what`` says what it takes), its hint an ``example`` of one text."""
+    if value is None and spec_as_written:
         return None
     if isinstance(value, str):
         return [value]
-    items = list(value) if isinstance(value, (list, tuple)) else None
-    if items is None or not all(item is None or isinstance(item, str) for item in items):
-        raise SettingError(f"{{{parameter}}} takes a list of texts, not {shown(value)}",
-                           hint=f"e.g. {{{parameter}:[{example!r}]}}", invalid=True)
+    try:
+        items = list(value)
+    except TypeError:
+        items = None
+    allowed = (str, type(None)) if spec_as_written else str
+    wrong = [value] if items is None else [i for i in items if not isinstance(i, allowed)]
+    if wrong:
+        raise SettingError(f"{{{parameter}}} takes {what}, not {shown(wrong[0])}",
+                           hint=f"e.g. {{{parameter}:{example}}}", invalid=True)
     return items

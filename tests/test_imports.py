@@ -25,9 +25,9 @@ LAYERS = [
     ("cnnspec.errors", "cnnspec.shapes", "cnnspec.seeding", "cnnspec.version",
      "cnnspec.usercache", "cnnspec.metrics",
      "cnnspec.damage"),  # a damaged file told from a failed disk: archives and pictures
+    ("cnnspec.given",),  # what a library caller hands over, read where it comes in
     # the dtypes' limits, written in messages as a spec writes numbers (errors.rounded_text)
-    ("cnnspec.sourcefile", "cnnspec.dtypes",
-     "cnnspec.given"),  # what a library caller hands over, read where it comes in
+    ("cnnspec.sourcefile", "cnnspec.dtypes"),
     ("cnnspec.atomic",),  # files written atomically: run files, exports, imported specs
     ("cnnspec.ir", "cnnspec.init", "cnnspec.engine", "cnnspec.diagnostics"),
     ("cnnspec.data",),  # reads the dataset table the IR declares (ir/datasets.py)

@@ -6,8 +6,8 @@ from pathlib import Path
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import MAX_WORD, InputError, SettingError, literal, shortened
-from cnnspec.given import given_path
+from cnnspec.errors import MAX_WORD, InputError, SettingError, shortened
+from cnnspec.given import given_path, shown
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
 
@@ -17,7 +17,7 @@ def given_spec_path(path, parameter: str = "path") -> Path:
     text of a spec) is a :class:`SettingError` naming the caller's ``parameter``."""
     if isinstance(path, str) and "\n" in path:  # no file name holds a line break; a spec does
         raise SettingError(f"{{{parameter}}} takes a path to a .cnn or .json file, not a "
-                           f"spec's text ({literal(shortened(repr(path)))})", invalid=True,
+                           f"spec's text ({shown(path)})", invalid=True,
                            hint="save the text to a .cnn file and pass its path, or check the "
                            "text itself: from cnnspec.check import check; from cnnspec.lang "
                            "import parse; check(parse(text))")

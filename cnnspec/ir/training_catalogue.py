@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, float_text, literal, shortened
-from cnnspec.given import plain
+from cnnspec.errors import SettingError, float_text
+from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
@@ -871,5 +871,5 @@ def _whole_number_error(name: str, value, low: float, high: float | None,
                         hint: str | None) -> SettingError:
     wanted = (f"an integer >= {low:g}" if high is None
               else f"an integer from {low:g} to {high:g}")
-    return SettingError(f"{{{name}}} must be {wanted}, not {literal(shortened(repr(value)))}",
+    return SettingError(f"{{{name}}} must be {wanted}, not {shown(value)}",
                         hint or f"e.g. {{{name}:{low:g}}}", invalid=True)

@@ -86,7 +86,7 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     them."""
     batch_size = refuse_count("batch_size", batch_size, 1, "e.g. {batch_size:64}")
     seed = refuse_whole_setting("seed", seed)
-    inits = given_texts(inits, "inits", "he_normal")
+    inits = given_texts(inits, "inits", "he_normal", spec_as_written=True)
     variants = load_variants(path, inits, dtype)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them

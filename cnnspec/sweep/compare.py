@@ -176,7 +176,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     """
     seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
                          "1 and 2")
-    variants = given_texts(inits, "inits", "he_normal") or [None]
+    variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
     target = _given_target(target)
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cnnspec.check.load import read_spec
 from cnnspec.errors import InputError, RunError, SettingError, counted, literal, shortened
+from cnnspec.given import given_texts, shown
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -100,18 +101,7 @@ def setting_texts(sets) -> list[str]:
     """The ``sets`` of :func:`sweep` as a list of ``KEY=V1,V2`` texts: one text alone is one
     setting (``"lr=0.1,0.01"``, not its characters); anything but texts is refused, naming
     the parameter."""
-    if isinstance(sets, str):
-        return [sets]
-    try:
-        texts = list(sets)
-    except TypeError:
-        texts = None
-    wrong = None if texts is None else next((t for t in texts if not isinstance(t, str)), "")
-    if texts is None or wrong != "":
-        shown = literal(shortened(repr(sets if texts is None else wrong)))
-        raise SettingError(f"{{sets}} takes KEY=VALUE[,VALUE...] texts, not {shown}",
-                           hint="e.g. {sets:lr=0.1,0.01}", invalid=True)
-    return texts
+    return given_texts(sets, "sets", "lr=0.1,0.01", what="KEY=VALUE[,VALUE...] texts")
 
 
 def executor_for(executor, n: int, todo: list[Cell]):
@@ -131,7 +121,7 @@ def checked_executor(executor):
     if executor is None or hasattr(executor, "results") or callable(executor):
         return executor
     raise SettingError(f"{{executor}} takes an executor or a callable from the number of cells "
-                       f"to one, not {literal(shortened(repr(executor)))}", invalid=True,
+                       f"to one, not {shown(executor)}", invalid=True,
                        hint="e.g. executor=LocalExecutor(1) (cnnspec.sweep.executor) trains in "
                             "this process")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.errors import SettingError, literal, shortened
-from cnnspec.given import given_callable
+from cnnspec.errors import SettingError
+from cnnspec.given import given_callable, shown
 from cnnspec.training.batches import epoch_order
 from cnnspec.training.progress import Display
 
@@ -62,7 +62,7 @@ def checked_callbacks(callbacks) -> list[Callback]:
     if items is None or wrong is not None:
         what = "a list of Callback objects" if items is None else "Callback objects"
         raise SettingError(f"{{callbacks}} takes {what} (cnnspec.training.callbacks), not "
-                           f"{literal(shortened(repr(wrong)))}", invalid=True,
+                           f"{shown(wrong)}", invalid=True,
                            hint="subclass Callback and override the hooks you need, or give a "
                                 "function of (step, model) as on_step=")
     return items

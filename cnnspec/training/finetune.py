@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.errors import SettingError, literal, shortened
+from cnnspec.errors import SettingError, literal
+from cnnspec.given import shown
 from cnnspec.training.files import read_npz
 from cnnspec.training.rundir import open_run_dir
 from cnnspec.training.state import checked_weights
@@ -39,7 +40,7 @@ def given_weights_from(weights_from) -> WeightsFrom | None:
     if isinstance(weights_from, (str, os.PathLike)):
         return WeightsFrom(weights_from)
     raise SettingError(f"{{weights_from}} takes a run folder or a WeightsFrom, not "
-                       f"{literal(shortened(repr(weights_from)))}", invalid=True,
+                       f"{shown(weights_from)}", invalid=True,
                        hint="e.g. weights_from='runs/digits-20250101-120000', or "
                             "cnnspec.WeightsFrom(run, layers=['conv1'], freeze=True)")
 
