@@ -149,6 +149,13 @@ def library_worded(template: str) -> str:
     return template.format_map(_Names(LIBRARY_NAMES))
 
 
+def hinted(template: str) -> dict:
+    """A :class:`SpecError`'s hint fields from a hint template that names settings or
+    commands (``{check_command:PATH}``), worded as the library words them until a front end
+    words them its way (:meth:`SpecError.worded_hint`): ``SpecError(message, **hinted(t))``."""
+    return {"hint": library_worded(template), "hint_template": template}
+
+
 def run_setting_error(message: str, setting: str, hint: str | None = None,
                       severity: str = "error", file: str | None = None,
                       hint_template: str | None = None) -> SpecError:
@@ -189,6 +196,11 @@ class RunError(Exception):
         self.message = message
         self.hint = hint
 
+    def worded(self, names: dict) -> tuple[str, str | None]:
+        """``(message, hint)`` as a front end calling with ``names`` words them (see
+        :class:`WordedError`); this error names no setting and suggests no command."""
+        return self.message, self.hint
+
 
 def out_of_memory(exc: MemoryError) -> RunError:
     """What running out of memory (``exc``, NumPy's "Unable to allocate 32.0 MiB for an array
@@ -197,9 +209,9 @@ def out_of_memory(exc: MemoryError) -> RunError:
     other programs taking the memory meanwhile, or an estimate that fell short."""
     detail = str(exc).strip()
     detail = detail[:1].lower() + detail[1:]
-    return RunError(f"out of memory{': ' + detail if detail else ''}",
-                    hint="close other programs that use much memory, or make the batch or "
-                         "the network smaller (`cnnspec summary` shows what a step needs)")
+    return WordedError(f"out of memory{': ' + literal(detail) if detail else ''}",
+                       hint="close other programs that use much memory, or make the batch or "
+                            "the network smaller (`{summary_command}` shows what a step needs)")
 
 
 class InputError(RunError):
@@ -212,7 +224,8 @@ class WordedError(RunError):
 
     ``message`` and ``hint`` are templates in which ``{name}`` fields stand for settings
     (``"{epochs} must be at least 1"``) and ``{resume_command:PATH}`` for a command with its
-    argument. The library words them as its own parameters and functions
+    argument (any ``{<command>_command}``: ``{eval_command:PATH}``, ``{summary_command}``).
+    The library words them as its own parameters and functions
     (:data:`LIBRARY_NAMES`); :meth:`worded` words them as a front end calls them (the CLI:
     ``--epochs``, ``cnnspec train --resume PATH``).
     """
@@ -228,6 +241,10 @@ class WordedError(RunError):
         fields = _Names(names)
         hint = self.hint_template.format_map(fields) if self.hint_template else None
         return self.template.format_map(fields), hint
+
+
+class WordedInputError(WordedError, InputError):
+    """An :class:`InputError` whose hint suggests commands (:class:`WordedError`)."""
 
 
 class SettingError(WordedError):
@@ -292,7 +309,8 @@ class Call:
         self.function = function
 
     def __format__(self, argument: str) -> str:
-        return f"{self.function}({argument!r})"
+        # without an argument, the function itself (`a run folder written by cnnspec.train`)
+        return f"{self.function}({argument!r})" if argument else self.function
 
 
 def command_line(words: str, argument) -> str:
@@ -308,16 +326,26 @@ class Command:
     def __init__(self, words: str) -> None:
         self.words = words
 
+    def then(self, words: str) -> Command:
+        """This command with ``words`` after it: the program's ``eval`` command."""
+        return type(self)(f"{self.words} {words}".strip())
+
     def __format__(self, argument: str) -> str:
         return command_line(self.words, argument) if argument else self.words
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint
-# suggests.
+# suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "eval_command": Command("cnnspec eval"), "sets": Listed("sets")}
+                 "sets": Listed("sets"), "program": Command("cnnspec")}
+
+COMMAND_FIELD = "_command"
 
 
 class _Names(dict):
-    def __missing__(self, key: str) -> Keyword:
+    def __missing__(self, key: str) -> Keyword | Command:
+        if key.endswith(COMMAND_FIELD):
+            # A command of the program that no table words otherwise: `{init_report_command:S}`
+            # reads `cnnspec init-report S` to the library, as typed again on a command line.
+            return self["program"].then(key.removesuffix(COMMAND_FIELD).replace("_", "-"))
         return Keyword(key)

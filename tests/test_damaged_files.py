@@ -256,10 +256,11 @@ SPEC_DAMAGE_CASES = [(damage, command) for damage in SPEC_DAMAGE for command in 
 
 @pytest.mark.parametrize("damage, command", SPEC_DAMAGE_CASES)
 def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, capsys, damage,
-                                                       command):
+                                                       command, started_from_venv):
     """cnnspec wrote spec.json after checking it: one that does not read, validate or check
     is a damaged run folder (exit 1, as a damaged summary or checkpoint), said with where in
-    the file, not a spec error of the request (exit 2) whose hint would have the spec edited."""
+    the file, not a spec error of the request (exit 2) whose hint would have the spec edited.
+    The command that trains it again names the program as it was started."""
     if command == "export onnx":  # without onnx, that is what the command says first
         pytest.importorskip("onnx", reason="onnx not installed: pip install 'cnnspec[onnx]'")
     make, words = SPEC_DAMAGE[damage]
@@ -270,7 +271,7 @@ def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, ca
     argv = [part.format(run=interrupted, input=tmp_path / "x.npy", out=tmp_path)
             for part in RUN_READERS[command]]
     err = fails_with(capsys, argv, f"run spec {spec} is damaged:", words,
-                     f"hint: the file is damaged; train again (`cnnspec train "
+                     f"hint: the file is damaged; train again (`.venv/bin/cnnspec train "
                      f"{interrupted / rundir.SPEC_CNN}`")
     assert "cnnspec export" not in err  # the IR's own hint, wrong for a run's file
     assert not list(tmp_path.glob("f.png")) + list(tmp_path.glob("m.*"))

@@ -211,7 +211,7 @@ def test_broken_run_folders_are_run_errors(run_path, tmp_path):
     spec.write_text("model tiny\n")
     with pytest.raises(RunError, match="is a file, not a run folder") as info:
         load_run(spec)
-    assert f"cnnspec train {spec}" in info.value.hint
+    assert f"cnnspec.train({str(spec)!r})" in info.value.hint  # the library's own call
 
 
 def _renamed_fc(weights):

@@ -156,15 +156,16 @@ def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys
 
 @pytest.mark.parametrize("command", [*RUN_COMMANDS, "train --resume"])
 def test_a_spec_or_a_runs_file_given_as_a_run_says_what_to_give(command, tmp_path, trained,
-                                                                 capsys):
-    """A Keras or PyTorch user predicts from the model file: the spec, or the run's best.npz."""
+                                                                 capsys, started_from_venv):
+    """A Keras or PyTorch user predicts from the model file: the spec, or the run's best.npz.
+    The command to train it names the program as it was started."""
     words = command.split()
     template = RUN_COMMANDS.get(command, ["{}"])
     spec = tmp_path / "my net.cnn"
     spec.write_text("input 1x8x8\nflatten\ndense 2\n")
     assert exit_code([*words, *fill(template, str(spec), tmp_path,
                                     input=trained["input"])]) == 2
-    assert f"{spec} is a file, not a run folder; train the spec first (cnnspec train " \
+    assert f"{spec} is a file, not a run folder; train the spec first (.venv/bin/cnnspec train " \
            f"'{spec}') and give the run folder it writes" in capsys.readouterr().err
     best = str(Path(trained["run"]) / "best.npz")
     assert exit_code([*words, *fill(template, best, tmp_path, input=trained["input"])]) == 2

@@ -450,13 +450,14 @@ def test_a_field_cnnspec_does_not_read_is_no_misspelling():
                                   "layer 'c' is not supported")
 
 
-def test_the_solver_given_as_the_net_names_the_net_it_trains(capsys):
+def test_the_solver_given_as_the_net_names_the_net_it_trains(capsys, started_from_venv):
     # each of its fields was "the net field 'net' is not supported; hint: remove it"
     assert main(["import", str(SOLVER)]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1
     assert f"{SOLVER}:2:1: error: this is a Caffe solver, not a model definition" in err
-    assert f'hint: import the net it trains and give the solver beside it: cnnspec import ' \
+    assert 'hint: import the net it trains and give the solver beside it: ' \
+        f'.venv/bin/cnnspec import ' \
         f'lenet.prototxt --solver {SOLVER}' in err
 
 
