@@ -273,6 +273,14 @@ class Keyword:
         return f"{self.name}={value}" if value else self.name
 
 
+class Quoted(Keyword):
+    """How the library words a setting whose value is a text: ``{dtype:float64}`` reads
+    ``dtype='float64'`` (a command line's ``--dtype float64``)."""
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}={value!r}" if value else self.name
+
+
 class Listed(Keyword):
     """How the library words a setting that is a list of texts, one item of it:
     ``{sets:lr=0.1}`` reads ``sets=['lr=0.1']`` (a command line repeats an :class:`Option`
@@ -337,7 +345,7 @@ class Command:
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "sets": Listed("sets"), "program": Command("cnnspec")}
+                 "sets": Listed("sets"), "dtype": Quoted("dtype"), "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"
 
