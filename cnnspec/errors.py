@@ -9,6 +9,7 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 from __future__ import annotations
 
 import shlex
+import string
 from dataclasses import dataclass, field
 
 # The command line's exit codes, for the modules that name them with the errors they end.
@@ -147,6 +148,19 @@ def library_worded(template: str) -> str:
     """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
     setting it names as the parameter of that name."""
     return template.format_map(_Names(LIBRARY_NAMES))
+
+
+def reworded(template: str, names: dict) -> str:
+    """``template`` (see :class:`WordedError`) with each field ``names`` has given the
+    template text ``names[field](value)`` instead: where a setting was given another way
+    (a sweep's ``{data:mnist}`` is its ``{sets:data=mnist}``)."""
+    out = []
+    for text, name, value, _ in string.Formatter().parse(template):
+        out.append(literal(text))
+        if name is not None:
+            out.append(names[name](value) if name in names else
+                       f"{{{name}{':' + value if value else ''}}}")
+    return "".join(out)
 
 
 def hinted(template: str) -> dict:
@@ -292,13 +306,13 @@ class Listed(Keyword):
 
 class Option:
     """How a command line words it: ``{epochs}`` reads ``--epochs``, ``{epochs:10}`` reads
-    ``--epochs 10``."""
+    ``--epochs 10``; a value a shell would split is quoted (``--data 'shapes(size=16)'``)."""
 
     def __init__(self, flag: str) -> None:
         self.flag = flag
 
     def __format__(self, value: str) -> str:
-        return f"{self.flag} {value}" if value else self.flag
+        return f"{self.flag} {shlex.quote(value)}" if value else self.flag
 
 
 class Flag(Option):
@@ -345,7 +359,8 @@ class Command:
 # How the library words the settings whose name is not a parameter's: the commands a hint
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "sets": Listed("sets"), "dtype": Quoted("dtype"), "program": Command("cnnspec")}
+                 "sets": Listed("sets"), "dtype": Quoted("dtype"), "data": Quoted("data"),
+                 "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"
 
