@@ -362,7 +362,8 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
                                                                          message):
     """A readable array of another shape, or values no image holds, is exit 2 (README's
     table: a mistake in what was asked), as an unknown option is; an input that cannot be
-    read at all stays exit 1."""
+    read at all (a disk's error) stays exit 1; one that is no .npy array is exit 2, as a
+    damaged data file is."""
     given = tmp_path / "given.npy"
     np.save(given, array)
     for command in (["predict", str(run_path), str(given)],
@@ -370,7 +371,18 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
         assert main(command) == 2, command
         assert message in capsys.readouterr().err
     (tmp_path / "damaged.npy").write_bytes(b"\x93NUMPY garbage")
-    assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
+    assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 2
+    assert f"cannot read {tmp_path / 'damaged.npy'} as a .npy array" in capsys.readouterr().err
+    import errno
+
+    from cnnspec.data import arrayfiles
+
+    def disk_error(path):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(arrayfiles, "read_npy", disk_error)
+        assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
 
 
 def test_a_batch_given_where_one_image_is_taken_is_told_to_pick_one(run_path, tmp_path,

@@ -400,11 +400,27 @@ def test_positionals_split_by_options_are_read_together(argv, read, trained, cap
     assert out.count(word) == read, out
 
 
-def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
+def test_a_picture_given_that_is_none_exits_2_and_a_disk_error_reading_it_1(
+        tmp_path, trained, capsys, monkeypatch):
+    """A file given as a picture that is none is a mistake in what was asked, as a damaged
+    data file is; the system failing to read it is a failure of the run."""
+    import errno
+
+    from PIL import Image
+
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
+    for command in (["predict", trained["run"], str(broken)],
+                    ["features", trained["run"], str(broken), "-o", str(tmp_path / "f.png")]):
+        assert exit_code(command) == 2
+        assert f"cannot read {broken} as an image: " in capsys.readouterr().err
+
+    def disk_error(path):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(Image, "open", disk_error)
     assert exit_code(["predict", trained["run"], str(broken)]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert "Input/output error" in capsys.readouterr().err
 
 
 # A data file the spec names, missing or holding labels that are no class indices: every

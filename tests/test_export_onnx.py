@@ -164,7 +164,7 @@ def test_an_existing_model_is_kept_unless_forced(tmp_path, capsys):
     out = tmp_path / "digits.onnx"
     out.write_bytes(b"kept")
     argv = ["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx", "-o", str(out)]
-    assert main(argv) == 1  # as import -o's refusal
+    assert main(argv) == 2  # as import -o's refusal: a mistake in what was asked
     assert (f"error: {out} exists\nhint: choose another name, or overwrite it with --force\n"
             in capsys.readouterr().err)
     assert out.read_bytes() == b"kept"
