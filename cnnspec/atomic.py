@@ -110,15 +110,16 @@ def refuse_overwriting(paths, force: bool = False) -> None:
     ``force``: a spec edited by hand, or weights exported from a run since deleted, are lost
     to a name given twice. ``paths`` holds every file the command writes, each a path or a
     ``(path, what)`` pair for a file named after another (``("m.npz", "the weights written
-    beside m.py")``), so that all are checked before the first is written. A ``force`` that
-    is no bool is a :class:`SettingError` (``force="no"`` would be true)."""
+    beside m.py")``), so that all are checked before the first is written. A mistake in what
+    was asked (exit 2 on the command line): the user adds ``--force`` or names another file.
+    A ``force`` that is no bool is a :class:`SettingError` (``force="no"`` would be true)."""
     if given_flag(force, "force"):
         return
     for path in paths:
         path, what = path if isinstance(path, tuple) else (path, None)
         if os.path.lexists(path):  # a dangling symbolic link too: writing goes through it
             also = f" ({what})" if what else ""
-            raise SettingError(literal(f"{path} exists{also}"),
+            raise SettingError(literal(f"{path} exists{also}"), invalid=True,
                                hint="choose another name, or overwrite it with {force:True}")
 
 

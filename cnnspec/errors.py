@@ -9,6 +9,7 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 from __future__ import annotations
 
 import shlex
+import string
 from dataclasses import dataclass, field
 
 # The command line's exit codes, for the modules that name them with the errors they end.
@@ -149,6 +150,26 @@ def library_worded(template: str) -> str:
     return template.format_map(_Names(LIBRARY_NAMES))
 
 
+def reworded(template: str, names: dict) -> str:
+    """``template`` (see :class:`WordedError`) with each field ``names`` has given the
+    template text ``names[field](value)`` instead: where a setting was given another way
+    (a sweep's ``{data:mnist}`` is its ``{sets:data=mnist}``)."""
+    out = []
+    for text, name, value, _ in string.Formatter().parse(template):
+        out.append(literal(text))
+        if name is not None:
+            out.append(names[name](value) if name in names else
+                       f"{{{name}{':' + value if value else ''}}}")
+    return "".join(out)
+
+
+def hinted(template: str) -> dict:
+    """A :class:`SpecError`'s hint fields from a hint template that names settings or
+    commands (``{check_command:PATH}``), worded as the library words them until a front end
+    words them its way (:meth:`SpecError.worded_hint`): ``SpecError(message, **hinted(t))``."""
+    return {"hint": library_worded(template), "hint_template": template}
+
+
 def run_setting_error(message: str, setting: str, hint: str | None = None,
                       severity: str = "error", file: str | None = None,
                       hint_template: str | None = None) -> SpecError:
@@ -189,6 +210,11 @@ class RunError(Exception):
         self.message = message
         self.hint = hint
 
+    def worded(self, names: dict) -> tuple[str, str | None]:
+        """``(message, hint)`` as a front end calling with ``names`` words them (see
+        :class:`WordedError`); this error names no setting and suggests no command."""
+        return self.message, self.hint
+
 
 def out_of_memory(exc: MemoryError) -> RunError:
     """What running out of memory (``exc``, NumPy's "Unable to allocate 32.0 MiB for an array
@@ -197,9 +223,9 @@ def out_of_memory(exc: MemoryError) -> RunError:
     other programs taking the memory meanwhile, or an estimate that fell short."""
     detail = str(exc).strip()
     detail = detail[:1].lower() + detail[1:]
-    return RunError(f"out of memory{': ' + detail if detail else ''}",
-                    hint="close other programs that use much memory, or make the batch or "
-                         "the network smaller (`cnnspec summary` shows what a step needs)")
+    return WordedError(f"out of memory{': ' + literal(detail) if detail else ''}",
+                       hint="close other programs that use much memory, or make the batch or "
+                            "the network smaller (`{summary_command}` shows what a step needs)")
 
 
 class InputError(RunError):
@@ -212,7 +238,8 @@ class WordedError(RunError):
 
     ``message`` and ``hint`` are templates in which ``{name}`` fields stand for settings
     (``"{epochs} must be at least 1"``) and ``{resume_command:PATH}`` for a command with its
-    argument. The library words them as its own parameters and functions
+    argument (any ``{<command>_command}``: ``{eval_command:PATH}``, ``{summary_command}``).
+    The library words them as its own parameters and functions
     (:data:`LIBRARY_NAMES`); :meth:`worded` words them as a front end calls them (the CLI:
     ``--epochs``, ``cnnspec train --resume PATH``).
     """
@@ -228,6 +255,10 @@ class WordedError(RunError):
         fields = _Names(names)
         hint = self.hint_template.format_map(fields) if self.hint_template else None
         return self.template.format_map(fields), hint
+
+
+class WordedInputError(WordedError, InputError):
+    """An :class:`InputError` whose hint suggests commands (:class:`WordedError`)."""
 
 
 class SettingError(WordedError):
@@ -256,6 +287,14 @@ class Keyword:
         return f"{self.name}={value}" if value else self.name
 
 
+class Quoted(Keyword):
+    """How the library words a setting whose value is a text: ``{dtype:float64}`` reads
+    ``dtype='float64'`` (a command line's ``--dtype float64``)."""
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}={value!r}" if value else self.name
+
+
 class Listed(Keyword):
     """How the library words a setting that is a list of texts, one item of it:
     ``{sets:lr=0.1}`` reads ``sets=['lr=0.1']`` (a command line repeats an :class:`Option`
@@ -267,13 +306,13 @@ class Listed(Keyword):
 
 class Option:
     """How a command line words it: ``{epochs}`` reads ``--epochs``, ``{epochs:10}`` reads
-    ``--epochs 10``."""
+    ``--epochs 10``; a value a shell would split is quoted (``--data 'shapes(size=16)'``)."""
 
     def __init__(self, flag: str) -> None:
         self.flag = flag
 
     def __format__(self, value: str) -> str:
-        return f"{self.flag} {value}" if value else self.flag
+        return f"{self.flag} {shlex.quote(value)}" if value else self.flag
 
 
 class Flag(Option):
@@ -292,7 +331,8 @@ class Call:
         self.function = function
 
     def __format__(self, argument: str) -> str:
-        return f"{self.function}({argument!r})"
+        # without an argument, the function itself (`a run folder written by cnnspec.train`)
+        return f"{self.function}({argument!r})" if argument else self.function
 
 
 def command_line(words: str, argument) -> str:
@@ -308,17 +348,27 @@ class Command:
     def __init__(self, words: str) -> None:
         self.words = words
 
+    def then(self, words: str) -> Command:
+        """This command with ``words`` after it: the program's ``eval`` command."""
+        return type(self)(f"{self.words} {words}".strip())
+
     def __format__(self, argument: str) -> str:
         return command_line(self.words, argument) if argument else self.words
 
 
 # How the library words the settings whose name is not a parameter's: the commands a hint
-# suggests.
+# suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
-                 "eval_command": Command("cnnspec eval"), "sets": Listed("sets"),
-                 "inits": Listed("inits")}
+                 "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
+                 "data": Quoted("data"), "program": Command("cnnspec")}
+
+COMMAND_FIELD = "_command"
 
 
 class _Names(dict):
-    def __missing__(self, key: str) -> Keyword:
+    def __missing__(self, key: str) -> Keyword | Command:
+        if key.endswith(COMMAND_FIELD):
+            # A command of the program that no table words otherwise: `{init_report_command:S}`
+            # reads `cnnspec init-report S` to the library, as typed again on a command line.
+            return self["program"].then(key.removesuffix(COMMAND_FIELD).replace("_", "-"))
         return Keyword(key)

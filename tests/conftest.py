@@ -82,6 +82,23 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+# How the program is named in the commands its hints suggest when it was started from an
+# environment that is not activated (`make run`'s `.venv/bin/cnnspec`, not on PATH).
+VENV_PROGRAM = ".venv/bin/cnnspec"
+
+
+@pytest.fixture
+def started_from_venv(monkeypatch) -> str:
+    """The command line started as ``.venv/bin/cnnspec`` with no ``cnnspec`` on PATH: the
+    commands a hint suggests must then start with that path (``cnnspec train`` would be
+    'command not found'). Returns the program as the hints name it."""
+    from cnnspec import cli
+
+    monkeypatch.setattr(sys, "argv", [VENV_PROGRAM])
+    monkeypatch.setattr(cli.shutil, "which", lambda program: None)
+    return VENV_PROGRAM
+
+
 @pytest.fixture
 def serve_handler():
     """Start a threaded HTTP server on 127.0.0.1 for a request handler class; returns its base

@@ -737,9 +737,10 @@ def test_input_and_output_that_do_not_fit_the_dataset_are_errors():
     shape, classes = info.value.errors
     assert shape.json_path == "$.input.shape"
     assert shape.message == "the input is 1x16x16, but the digits images are 1x8x8"
+    # the library's words for the data a run is given (the command line's: --data)
     assert shape.hint == ("write `input 1x8x8`, or train on data of shape 1x16x16: `data "
-                          "shapes(size=16)` in the train block (train's --data "
-                          "'shapes(size=16)')")
+                          "shapes(size=16)` in the train block, or train with "
+                          "data='shapes(size=16)'")
     assert classes.json_path == "$.layers[1].units"
     assert classes.message == ("the output 'out' gives 4 scores, but digits has 10 classes: the "
                                "loss needs one score per class")

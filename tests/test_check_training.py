@@ -256,17 +256,17 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
             "names no data; digits is the default)") in err
     # the data of that shape, named as the spec and train's --data name it
     assert ("hint: write `input 1x8x8`, or train on data of shape 1x28x28: `data mnist` in "
-            "the train block (train's --data mnist)") in err
+            "the train block, or train with --data mnist") in err
     assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
                  ]) == 0
 
 
 @pytest.mark.parametrize("shape, named", [
-    ("3x32x32", "`data cifar10` in the train block (train's --data cifar10)"),
-    ("3x20x20", ("`data shapes(size=20, colour=true)` in the train block (train's --data "
-                 "'shapes(size=20, colour=true)')")),
-    ("2x20x20", ("your own arrays: `data npz(\"PATH\")` in the train block (train's --data "
-                 "npz:PATH)"))])
+    ("3x32x32", "`data cifar10` in the train block, or train with --data cifar10"),
+    ("3x20x20", ("`data shapes(size=20, colour=true)` in the train block, or train with --data "
+                 "'shapes(size=20, colour=true)'")),
+    ("2x20x20", ("your own arrays: `data npz(\"PATH\")` in the train block, or train with "
+                 "--data npz:PATH"))])
 def test_data_that_does_not_fit_is_refused_by_check_and_said_by_summary(write, capsys, shape,
                                                                        named):
     """What train refuses check refuses; summary, diagram and export describe the network and

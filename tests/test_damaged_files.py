@@ -82,7 +82,7 @@ def write_zip(path, members: dict[str, bytes], compression=zipfile.ZIP_STORED) -
 
 def fails_with(capsys, argv, *words, code: int = 1) -> str:
     """The error of `cnnspec ARGV`, exit ``code`` (1: a run's file damaged; 2: a data file
-    named to the command that cannot serve, as check and train answer it)."""
+    or input named to the command that cannot serve, as check and train answer it)."""
     assert main(argv) == code
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -258,10 +258,11 @@ SPEC_DAMAGE_CASES = [(damage, command) for damage in SPEC_DAMAGE for command in 
 
 @pytest.mark.parametrize("damage, command", SPEC_DAMAGE_CASES)
 def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, capsys, damage,
-                                                       command):
+                                                       command, started_from_venv):
     """cnnspec wrote spec.json after checking it: one that does not read, validate or check
     is a damaged run folder (exit 1, as a damaged summary or checkpoint), said with where in
-    the file, not a spec error of the request (exit 2) whose hint would have the spec edited."""
+    the file, not a spec error of the request (exit 2) whose hint would have the spec edited.
+    The command that trains it again names the program as it was started."""
     if command == "export onnx":  # without onnx, that is what the command says first
         pytest.importorskip("onnx", reason="onnx not installed: pip install 'cnnspec[onnx]'")
     make, words = SPEC_DAMAGE[damage]
@@ -272,7 +273,7 @@ def test_a_damaged_spec_json_is_damage_as_any_run_file(interrupted, tmp_path, ca
     argv = [part.format(run=interrupted, input=tmp_path / "x.npy", out=tmp_path)
             for part in RUN_READERS[command]]
     err = fails_with(capsys, argv, f"run spec {spec} is damaged:", words,
-                     f"hint: the file is damaged; train again (`cnnspec train "
+                     f"hint: the file is damaged; train again (`.venv/bin/cnnspec train "
                      f"{interrupted / rundir.SPEC_CNN}`")
     assert "cnnspec export" not in err  # the IR's own hint, wrong for a run's file
     assert not list(tmp_path.glob("f.png")) + list(tmp_path.glob("m.*"))
@@ -555,7 +556,7 @@ def test_an_npz_dataset_whose_compressed_stream_is_damaged_is_refused(tmp_path, 
 def test_a_predict_input_declaring_a_terabyte_is_refused(tmp_path, finished, capsys):
     (tmp_path / "big.npy").write_bytes(huge_header((1000, 1, 1_000_000, 1_000_000), "|u1"))
     fails_with(capsys, ["predict", str(finished), str(tmp_path / "big.npy")],
-               "big.npy", "declares shape")
+               "big.npy", "declares shape", code=2)
 
 
 def _png_with_a_short_pixel_chunk() -> bytes:
@@ -583,8 +584,9 @@ def test_a_damaged_input_cannot_be_read(tmp_path, finished, capsys, name, data, 
                                         command):
     """A PNG with a broken chunk and a PPM whose header is no number ended in Pillow's
     SyntaxError and ValueError tracebacks; every damaged input is now told as the others
-    were, an input that cannot be read (exit 1)."""
+    were, an input that cannot be read, and as a damaged data file is: a mistake in what was
+    asked (exit 2)."""
     (tmp_path / name).write_bytes(data)
     extra = ["-o", str(tmp_path / "f.png")] if command == "features" else []
     fails_with(capsys, [command, str(finished), str(tmp_path / name), *extra],
-               f"cannot read {tmp_path / name} as ", words, "hint: ")
+               f"cannot read {tmp_path / name} as ", words, "hint: ", code=2)

@@ -211,7 +211,7 @@ def test_broken_run_folders_are_run_errors(run_path, tmp_path):
     spec.write_text("model tiny\n")
     with pytest.raises(RunError, match="is a file, not a run folder") as info:
         load_run(spec)
-    assert f"cnnspec train {spec}" in info.value.hint
+    assert f"cnnspec.train({str(spec)!r})" in info.value.hint  # the library's own call
 
 
 def _renamed_fc(weights):
@@ -362,7 +362,8 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
                                                                          message):
     """A readable array of another shape, or values no image holds, is exit 2 (README's
     table: a mistake in what was asked), as an unknown option is; an input that cannot be
-    read at all stays exit 1."""
+    read at all (a disk's error) stays exit 1; one that is no .npy array is exit 2, as a
+    damaged data file is."""
     given = tmp_path / "given.npy"
     np.save(given, array)
     for command in (["predict", str(run_path), str(given)],
@@ -370,7 +371,18 @@ def test_an_input_no_image_of_the_model_is_a_mistake_in_what_was_asked(run_path,
         assert main(command) == 2, command
         assert message in capsys.readouterr().err
     (tmp_path / "damaged.npy").write_bytes(b"\x93NUMPY garbage")
-    assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
+    assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 2
+    assert f"cannot read {tmp_path / 'damaged.npy'} as a .npy array" in capsys.readouterr().err
+    import errno
+
+    from cnnspec.data import arrayfiles
+
+    def disk_error(path):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setattr(arrayfiles, "read_npy", disk_error)
+        assert main(["predict", str(run_path), str(tmp_path / "damaged.npy")]) == 1
 
 
 def test_a_batch_given_where_one_image_is_taken_is_told_to_pick_one(run_path, tmp_path,

@@ -156,15 +156,16 @@ def test_a_file_given_as_a_run_folder_exits_2(command, tmp_path, trained, capsys
 
 @pytest.mark.parametrize("command", [*RUN_COMMANDS, "train --resume"])
 def test_a_spec_or_a_runs_file_given_as_a_run_says_what_to_give(command, tmp_path, trained,
-                                                                 capsys):
-    """A Keras or PyTorch user predicts from the model file: the spec, or the run's best.npz."""
+                                                                 capsys, started_from_venv):
+    """A Keras or PyTorch user predicts from the model file: the spec, or the run's best.npz.
+    The command to train it names the program as it was started."""
     words = command.split()
     template = RUN_COMMANDS.get(command, ["{}"])
     spec = tmp_path / "my net.cnn"
     spec.write_text("input 1x8x8\nflatten\ndense 2\n")
     assert exit_code([*words, *fill(template, str(spec), tmp_path,
                                     input=trained["input"])]) == 2
-    assert f"{spec} is a file, not a run folder; train the spec first (cnnspec train " \
+    assert f"{spec} is a file, not a run folder; train the spec first (.venv/bin/cnnspec train " \
            f"'{spec}') and give the run folder it writes" in capsys.readouterr().err
     best = str(Path(trained["run"]) / "best.npz")
     assert exit_code([*words, *fill(template, best, tmp_path, input=trained["input"])]) == 2
@@ -399,11 +400,27 @@ def test_positionals_split_by_options_are_read_together(argv, read, trained, cap
     assert out.count(word) == read, out
 
 
-def test_a_run_time_failure_exits_1(tmp_path, trained, capsys):
+def test_a_picture_given_that_is_none_exits_2_and_a_disk_error_reading_it_1(
+        tmp_path, trained, capsys, monkeypatch):
+    """A file given as a picture that is none is a mistake in what was asked, as a damaged
+    data file is; the system failing to read it is a failure of the run."""
+    import errno
+
+    from PIL import Image
+
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a picture")
+    for command in (["predict", trained["run"], str(broken)],
+                    ["features", trained["run"], str(broken), "-o", str(tmp_path / "f.png")]):
+        assert exit_code(command) == 2
+        assert f"cannot read {broken} as an image: " in capsys.readouterr().err
+
+    def disk_error(path):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(Image, "open", disk_error)
     assert exit_code(["predict", trained["run"], str(broken)]) == 1
-    assert "cannot read" in capsys.readouterr().err
+    assert "Input/output error" in capsys.readouterr().err
 
 
 # A data file the spec names, missing or holding labels that are no class indices: every

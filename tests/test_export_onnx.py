@@ -115,6 +115,31 @@ def test_a_run_exports_its_trained_weights(tmp_path, tiny_shapes_spec):
     onnx.checker.check_model(onnx.load(str(out)))
 
 
+def test_a_float64_run_is_said_to_become_a_float32_model(tmp_path, tiny_shapes_spec, capsys):
+    """The model's tensors are float32: a float64 run's export says so, and the agreement it
+    promises holds; a float32 run's says nothing of it."""
+    from cnnspec import load_run, train
+    from cnnspec.exporters.onnx_graph import AGREEMENT
+
+    runs = {dtype: train(tiny_shapes_spec, run_dir=tmp_path / dtype, curves=False,
+                         progress="none", dtype=dtype).path for dtype in ("float32", "float64")}
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(runs["float64"]), "--format", "onnx", "-o", str(out)]) == 0
+    assert ("note: the run trained in float64; the ONNX model holds its weights rounded to "
+            f"float32 and computes in float32: expect its outputs within about {AGREEMENT:g} "
+            "of the run's") in capsys.readouterr().err
+    loaded = load_run(runs["float64"])
+    x = inputs(loaded.spec, 4, "float64")
+    ours = loaded.model.forward(x)
+    assert ours.dtype == np.float64
+    theirs = _session(onnx.load(str(out))).run(None, {INPUT: x.astype(np.float32)})[0]
+    scale = max(1.0, float(np.abs(ours).max()))
+    np.testing.assert_allclose(theirs, ours, rtol=AGREEMENT, atol=AGREEMENT * scale)
+    assert main(["export", str(runs["float32"]), "--format", "onnx", "-o", str(out),
+                 "--force"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_a_runs_model_with_its_preprocessing_gives_what_predict_gives(tmp_path,
                                                                      tiny_shapes_spec, capsys):
     """The network was trained on standardized images: the export says so, and its metadata
@@ -164,7 +189,7 @@ def test_an_existing_model_is_kept_unless_forced(tmp_path, capsys):
     out = tmp_path / "digits.onnx"
     out.write_bytes(b"kept")
     argv = ["export", str(SPECS[0].parent / "digits.cnn"), "--format", "onnx", "-o", str(out)]
-    assert main(argv) == 1  # as import -o's refusal
+    assert main(argv) == 2  # as import -o's refusal: a mistake in what was asked
     assert (f"error: {out} exists\nhint: choose another name, or overwrite it with --force\n"
             in capsys.readouterr().err)
     assert out.read_bytes() == b"kept"

@@ -183,11 +183,12 @@ def test_the_command_writes_the_module_and_its_weights(tmp_path, capsys):
 ])
 def test_an_existing_file_is_kept_unless_forced(fmt, out, existing, said, tmp_path, capsys):
     """As `import -o` does: the same words, the same exit code, nothing written (not the
-    module either when only its weights' file exists); --force writes over it."""
+    module either when only its weights' file exists, exit 2: a mistake in what was asked);
+    --force writes over it."""
     (tmp_path / existing).write_text("# kept\n")
     argv = ["export", str(SPECS[0].parent / "digits.cnn"), "--format", fmt,
             "-o", str(tmp_path / out)]
-    assert main(argv) == 1
+    assert main(argv) == 2
     assert (f"error: {said}hint: choose another name, or overwrite it with --force\n"
             .format(tmp=tmp_path) in capsys.readouterr().err)
     assert [p.name for p in tmp_path.iterdir()] == [existing]

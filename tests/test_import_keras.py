@@ -603,13 +603,16 @@ def test_a_suffix_in_capitals_is_imported_as_its_format(tmp_path, capsys):
                  str(tmp_path / "lenet.cnn")]) == 0
 
 
-def test_a_cnnspec_ir_file_needs_no_import(tmp_path, capsys):
+def test_a_cnnspec_ir_file_needs_no_import(tmp_path, capsys, started_from_venv):
     ir = tmp_path / "ir.json"
     assert main(["export", str(Path(__file__).parents[1] / "specs" / "digits.cnn"), "-o",
                  str(ir)]) == 0
     assert main(["import", str(ir)]) == 2
-    assert f"hint: it needs no import: every command reads it as it is, e.g. cnnspec check {ir}" \
-        in capsys.readouterr().err
+    assert ("hint: it needs no import: every command reads it as it is, e.g. "
+            f".venv/bin/cnnspec check {ir}") in capsys.readouterr().err
+    with pytest.raises(SpecError) as raised:  # to the library, the program's own name
+        import_file(ir)
+    assert raised.value.hint.endswith(f"e.g. cnnspec check {ir}")
 
 
 def test_docs_table_every_mapped_class_initializer_and_activation():

@@ -390,8 +390,12 @@ def test_a_spread_float32_cannot_hold_about_its_mean_warns_at_the_init(init):
     assert warning.message.startswith("conv 'conv1': the weight init ")
     assert "but float32's numbers near " in warning.message
     assert "are 6.1e-5 apart: in float32, the dtype they are trained in" in warning.message
+    # the dtype named as it is given: the library's dtype=, the command line's --dtype
     assert warning.hint.startswith("make the spread (std) at least 0.00018 (3 steps of float32 "
-                                   "there), or train in float64 (`--dtype float64`)")
+                                   "there), or train in float64 (`dtype='float64'`)")
+    from cnnspec.cli import OPTION_NAMES
+
+    assert "or train in float64 (`--dtype float64`)" in warning.worded_hint(OPTION_NAMES)
     weights = compile_spec(check(spec), seed=0).params()["conv1.weight"]
     assert len(np.unique(weights)) <= 4 < weights.size
     rendered = format_error(warning, spec.text)

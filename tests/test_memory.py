@@ -569,14 +569,16 @@ def test_a_data_set_that_outweighs_the_step_is_the_error_and_the_hint(tmp_path, 
     assert error.span.line == 2 and "fewer filters" in error.hint
 
 
-def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch):
-    """The memory error's hint sends the user to `cnnspec summary`: it must not refuse the
-    spec for the same reason; it says the problem in a warning and prints the table."""
+def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch,
+                                                           started_from_venv):
+    """The memory error's hint sends the user to `cnnspec summary` (named as the program was
+    started): it must not refuse the spec for the same reason; it says the problem in a
+    warning and prints the table."""
     spec = tmp_path / "huge.cnn"
     spec.write_text("input 1x8x8\nwide: conv 512 3x3 pad same\nflatten\ndense 10\n")
     process = cnnspec.load(spec).step_memory.process
     assert main(["check", str(spec), "--max-memory", str(process - 1)]) == 2
-    assert "summary` lists what each layer holds" in capsys.readouterr().err
+    assert "`.venv/bin/cnnspec summary` lists what each layer holds" in capsys.readouterr().err
     from cnnspec.check import memory
 
     monkeypatch.setattr(memory, "machine_memory", lambda: process - 1)

@@ -188,11 +188,22 @@ def test_seeds_and_folds_that_are_no_counts_are_refused_by_name(named, tmp_path,
     assert not (tmp_path / "s").exists()
 
 
-def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_path):
+def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_path, capsys):
     with pytest.raises(SpecError) as info:  # 16x16 shapes do not fit the 8x8 input
         sweep(str(named), ["data=digits,shapes(size=16)"], out=tmp_path / "s",
               executor=in_process)
     assert info.value.message.startswith("data=shapes(size=16): the input is 1x8x8")
+    # the data that fits is said as the sweep gives it: a value of sets=, not train's data=
+    with pytest.raises(SpecError) as info:
+        sweep(str(named), ["data=mnist"], out=tmp_path / "s", executor=in_process)
+    assert info.value.hint.endswith("`data digits` in the train block, or train with "
+                                    "sets=['data=digits']")
+    from cnnspec.cli import OPTION_NAMES
+
+    assert info.value.worded_hint(OPTION_NAMES).endswith("or train with --set data=digits")
+    assert main(["sweep", str(named), "--set", "data=mnist", "--out", str(tmp_path / "s")]) == 2
+    assert "`data digits` in the train block, or train with --set data=digits\n" \
+        in capsys.readouterr().err
     with pytest.raises(SpecError) as info:
         sweep(str(named), ["lr=0.1", "conv1.kernel=3x3,9x9"], out=tmp_path / "s",
               executor=in_process)

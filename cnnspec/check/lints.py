@@ -493,16 +493,17 @@ def _lost_spread(spec: Spec, info: LayerInfo, field: str, dtype: str) -> SpecErr
     fate = (f"nearly all the {what} start as one value" if values < 1 else
             f"the {what} start on about {round(values) + 1} distinct values")
     wider = rounded_text(SPREAD_STEPS * step, 2)
+    # a hint template: the dtype is named as the run is given it (--dtype, dtype=)
     other = ("" if dtype == "float64" else
-             f", or train in float64 (`--dtype float64`), whose numbers near {mean} are "
+             f", or train in float64 (`{{dtype:float64}}`), whose numbers near {mean} are "
              f"{rounded_text(FORMATS['float64'].spacing(init.mean), 2)} apart")
     return spec.error(
         f"{info.kind} '{info.name}': the {field.replace('_', ' ')} {init.short} spreads its "
         f"{what} by a std of {rounded_text(init.std)} about {mean}, but {dtype}'s numbers near "
         f"{mean} are {rounded_text(step)} apart: in {dtype}, the dtype they are trained in, "
         f"{fate}", info.name, field, severity="warning",
-        hint=f"make the spread (std) at least {wider} ({SPREAD_STEPS} steps of {dtype} there)"
-             f"{other}; for one value everywhere write constant({mean})")
+        hint_template=f"make the spread (std) at least {wider} ({SPREAD_STEPS} steps of "
+                      f"{dtype} there){other}; for one value everywhere write constant({mean})")
 
 
 def lost_spreads(spec: Spec, layers: list[LayerInfo], dtype: str) -> list[SpecError]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import MAX_WORD, InputError, SettingError, shortened
+from cnnspec.errors import MAX_WORD, InputError, SettingError, WordedInputError, literal, shortened
 from cnnspec.given import given_path, shown
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
@@ -38,8 +38,9 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     if path.suffix not in SPEC_SUFFIXES:
         if not path.exists():  # missing, whatever its name says
             raise missing_file(path)
-        raise InputError(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)",
-                         hint="`cnnspec export SPEC.cnn > SPEC.json` writes an IR file")
+        raise WordedInputError(
+            literal(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)"),
+            hint="`{export_command} SPEC.cnn > SPEC.json` writes an IR file")
     if path.suffix == ".json":
         from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 

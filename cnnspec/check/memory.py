@@ -714,7 +714,7 @@ def _setting_text(spec: Spec, key: str, written: str, value: int) -> str:
 
 # What lowers a step's memory but its batch, and where to see it.
 NARROWER_NETWORK = "use fewer filters or units, more stride or pooling early"
-SUMMARY_LISTS = "`cnnspec summary` lists what each layer holds"
+SUMMARY_LISTS = "`{summary_command}` lists what each layer holds"  # a hint template
 SMALLER_LAYERS = f"{NARROWER_NETWORK}; {SUMMARY_LISTS}"
 # A batch that fits at least this large trains as batches do: the spec's batch is then what to
 # change, and the error is located there; below it, the network is what is too large.

@@ -16,11 +16,9 @@ at start-up is an error here, located in the ``.cnn`` file or at the ``.json`` I
 """
 from __future__ import annotations
 
-import shlex
-
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import SpecError, counted
+from cnnspec.errors import SpecError, counted, literal
 from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
@@ -157,7 +155,8 @@ def input_fit_error(spec: Spec, image: tuple[int, ...], data_name: str,
         return None
     return spec.error(
         f"the input is {shape_text(given)}, but the {data_name} images are {shape_text(image)}"
-        f"{then}", "input", hint=_input_hint(tuple(image), given, data_name), severity=severity)
+        f"{then}", "input", hint_template=_input_hint(tuple(image), given, data_name),
+        severity=severity)
 
 
 def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str, str | None]:
@@ -175,7 +174,13 @@ def _width_source(output: LayerInfo, by_name: dict[str, LayerInfo]) -> tuple[str
 
 
 def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
-    """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``."""
+    """What to change when images of shape ``image`` (C, H, W) meet a spec input ``given``, as
+    a hint template: the data a run is given, named as it is given (``--data``, ``data=``, a
+    sweep's ``--set data=``)."""
+    return _input_hint_text(image, given, literal(data_name))
+
+
+def _input_hint_text(image: tuple[int, ...], given: tuple[int, ...], data_name: str) -> str:
     c, h, w = image
     transposed = channels_first(image)
     if transposed is not None:
@@ -196,8 +201,8 @@ def _input_hint(image: tuple[int, ...], given: tuple[int, ...], data_name: str) 
         arguments = ", ".join(a for a in (f"size={given[1]}", colour) if a)
         return f"write `input {shape_text(image)}`, or set shapes({arguments})"
     named = named_of_shape(given)
-    data = (f"`data {named}` in the train block (train's --data {shlex.quote(named)})" if named else
-            "your own arrays: `data npz(\"PATH\")` in the train block (train's --data "
-            "npz:PATH)")
+    data = (f"`data {named}` in the train block, or train with {{data:{named}}}" if named else
+            "your own arrays: `data npz(\"PATH\")` in the train block, or train with "
+            "{data:npz:PATH}")
     return (f"write `input {shape_text(image)}`, or train on data of shape {shape_text(given)}: "
             f"{data}")

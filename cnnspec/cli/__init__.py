@@ -28,7 +28,6 @@ from cnnspec.errors import (
     RunError,
     SpecError,
     SpecErrors,
-    WordedError,
     closest,
     escaped_controls,
     long_words_shortened,
@@ -114,7 +113,14 @@ class Typed(Command):
     ``cnnspec`` is not on PATH (after ``make run``, the venv not activated)."""
 
     def __format__(self, argument: str) -> str:
-        return format(Command(f"{invoked_as()} {self.words}"), argument)
+        return format(Command(f"{invoked_as()} {self.words}".rstrip()), argument)
+
+
+def typed(words: str, argument="") -> str:
+    """A command of this program as the user types it again here (:class:`Typed`):
+    ``typed("eval", "my runs/x")`` reads ``.venv/bin/cnnspec eval 'my runs/x'`` where
+    ``cnnspec`` is not on PATH."""
+    return format(Typed(words), str(argument))
 
 
 # What the library calls a setting (a SettingError's fields) -> how this command line writes it.
@@ -128,7 +134,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
                 "runs_dir": Option("--runs-dir"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
-                "eval_command": Typed("eval")}
+                "program": Typed("")}
 
 
 def invoked_as() -> str:
@@ -154,6 +160,13 @@ def _typed(path: Path) -> str:
     except ValueError:
         return shlex.quote(str(absolute))
     return shlex.quote(str(relative) if len(relative.parts) > 1 else f"./{relative}")
+
+
+def run_error_code(exc: RunError) -> int:
+    """The exit code of a command that ``exc`` ended: 2 for a mistake in what was asked (an
+    input that is not what it should be, a setting that cannot be), else 1 (the run failed)."""
+    invalid = isinstance(exc, InputError) or getattr(exc, "invalid", False)
+    return EXIT_USAGE if invalid else EXIT_FAILURE
 
 
 def print_run_error(message: str, hint: str | None) -> None:
@@ -405,19 +418,11 @@ def _main(argv: list[str]) -> int:
         for err in errors:
             print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
         return EXIT_USAGE
-    except InputError as exc:
-        print_run_error(exc.message, exc.hint)
-        return EXIT_USAGE
-    except WordedError as exc:
-        message, hint = exc.worded(OPTION_NAMES)
-        print_run_error(message, hint)
-        return EXIT_USAGE if getattr(exc, "invalid", False) else EXIT_FAILURE
     except RunError as exc:
-        print_run_error(exc.message, exc.hint)
-        return EXIT_FAILURE
+        print_run_error(*exc.worded(OPTION_NAMES))
+        return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        failure = out_of_memory(exc)
-        print_run_error(failure.message, failure.hint)
+        print_run_error(*out_of_memory(exc).worded(OPTION_NAMES))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

@@ -6,8 +6,9 @@ import argparse
 import os
 from pathlib import Path
 
+from cnnspec.cli import typed
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
-from cnnspec.errors import InputError, command_line, shortened
+from cnnspec.errors import InputError, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file, spec_with_suffix
 from cnnspec.usercache import CACHE_DIR_TEXT
@@ -328,7 +329,7 @@ def _what_a_run_is(path: Path) -> str:
 
     named = shortened(str(path), 200)
     if path.suffix.lower() in SPEC_SUFFIXES:
-        return (f"; train the spec first ({command_line('cnnspec train', named)}) and give "
+        return (f"; train the spec first ({typed('train', named)}) and give "
                 "the run folder it writes")
     if (path.parent / SPEC_JSON).is_file():
         return f"; give the run folder that holds it, {shortened(str(path.parent), 200)}"

@@ -11,11 +11,10 @@ import gc
 import sys
 from contextlib import contextmanager
 
-from cnnspec.cli import OPTION_NAMES, print_run_error
+from cnnspec.cli import OPTION_NAMES, print_run_error, run_error_code
 from cnnspec.cli.arguments import add_dtype, memory_size, path_text, run_folder_as_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
-    EXIT_FAILURE,
     EXIT_USAGE,
     InputError,
     RunError,
@@ -69,8 +68,8 @@ def check_one(path: str, strict: bool, max_memory: int | None = None,
         report([exc])
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(exc.message, exc.hint)
-        return EXIT_USAGE if isinstance(exc, InputError) else EXIT_FAILURE
+        print_run_error(*exc.worded(OPTION_NAMES))
+        return run_error_code(exc)
     from cnnspec.training.compat import read_file_warnings
 
     # an npz file, read as train would read it: its arrays must fit the network, and its data

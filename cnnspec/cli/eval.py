@@ -4,9 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
-from cnnspec.errors import command_line, counted
+from cnnspec.errors import counted
 
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
@@ -81,5 +82,5 @@ def unfinished_note(summary: dict, run: str, weights: str = "last") -> str | Non
     if status == "interrupted":
         return (f"note: this run was interrupted after {counted(steps, 'step')}; the figures "
                 f"are of its {which} (continue it with "
-                f"`{command_line('cnnspec train --resume', run)}`)")
+                f"`{typed('train --resume', run)}`)")
     return None

@@ -9,6 +9,7 @@ unless ``--force``, as ``cnnspec import`` keeps one.
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_or_run
@@ -55,9 +56,17 @@ def run(args) -> int:
                            hint=f"add -o {Path(args.spec).stem or 'model'}{suffix}",
                            invalid=True)
     if args.format == "onnx":
-        from cnnspec.exporters.onnx_graph import OPSET, PREPROCESS_KEY, export_onnx
+        from cnnspec.exporters.onnx_graph import (
+            OPSET,
+            PREPROCESS_KEY,
+            export_onnx,
+            narrowed_note,
+        )
 
         exported = export_onnx(args.spec, args.out, force=args.force)
+        narrowed = narrowed_note(exported)
+        if narrowed:  # said, not silent: a float64 run becomes a float32 model
+            print(f"note: {narrowed}", file=sys.stderr)
         print(f"wrote {args.out}: ONNX opset {OPSET}, input 'input' "
               f"(batch, {_dims(exported.checked.input_shape)}), output "
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")

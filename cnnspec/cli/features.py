@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnnspec.cli import typed
 from cnnspec.cli.arguments import (
     add_run,
     input_file,
@@ -31,8 +32,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     if (args.input is None) == (args.index is None):
         raise InputError("give either an INPUT file or --index N, not both and not neither",
-                       hint="e.g. cnnspec features RUN digit.png -o features.png, or "
-                            "cnnspec features RUN --index 0 -o features.png")
+                         hint=f"e.g. {typed('features')} RUN digit.png -o features.png, or "
+                              f"{typed('features')} RUN --index 0 -o features.png")
     refuse_writing_over_inputs([("-o", args.output)], [("the run", args.run),
                                                        ("the input", args.input)])
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli import print_run_error
+from cnnspec.cli import OPTION_NAMES, print_run_error, typed
 from cnnspec.cli.arguments import path_text
 from cnnspec.errors import EXIT_FAILURE, EXIT_USAGE, InputError, RunError, SpecError, SpecErrors
 
@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _read(path) -> str:
     if path.suffix == ".json":
         raise InputError(f"{path} is an IR file; fmt formats .cnn specs",
-                       hint="`cnnspec export SPEC.cnn` writes IR JSON in its one layout")
+                         hint=f"`{typed('export')} SPEC.cnn` writes IR JSON in its one layout")
     from cnnspec.sourcefile import read_spec_text
 
     return read_spec_text(path)  # a byte-order mark is dropped, and so stays dropped
@@ -84,13 +84,13 @@ def run(args: argparse.Namespace) -> int:
         except (SpecError, SpecErrors) as exc:
             spec_errors += 1
             for err in exc.errors if isinstance(exc, SpecErrors) else [exc]:
-                print(format_error(err), file=sys.stderr)
+                print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
         except RunError as exc:
             # a missing spec is a mistake in what was asked, as a spec error is (2); one that
             # cannot be read, a failure of the run (1), as in every command
             spec_errors += isinstance(exc, InputError)
             run_errors += not isinstance(exc, InputError)
-            print_run_error(exc.message, exc.hint)
+            print_run_error(*exc.worded(OPTION_NAMES))
     if spec_errors:
         return EXIT_USAGE
     return EXIT_FAILURE if run_errors or (args.check and changed) else 0

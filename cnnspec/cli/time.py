@@ -10,9 +10,9 @@ against what one large matrix product in the same dtype reaches on one core of t
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 
+from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_dtype, add_format, add_spec, positive_int
 from cnnspec.errors import counted
 
@@ -49,7 +49,7 @@ def run(args) -> int:
     from cnnspec.training.compat import unread_file_warnings
 
     if checked.warnings or unread_file_warnings(checked):
-        print(f"note: `cnnspec check {shlex.quote(args.spec)}` has warnings or errors about "
+        print(f"note: `{typed('check', args.spec)}` has warnings or errors about "
               "training this spec; the timing runs on random inputs without them",
               file=sys.stderr)
     training = checked.ir["training"]
@@ -116,7 +116,7 @@ def table(timing, about: dict) -> str:
     if not timing.finite:
         rows.append("note: the values overflowed: after the timed steps the weights hold NaN "
                     "or infinity, and arithmetic on those can take other times than a healthy "
-                    "step's; `cnnspec init-report SPEC` shows where the signal grows")
+                    f"step's; `{typed('init-report')} SPEC` shows where the signal grows")
     return "\n".join(rows + _method_legend(timing))
 
 

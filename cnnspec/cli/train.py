@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 from pathlib import Path
 
 import cnnspec
-from cnnspec.cli import OPTION_NAMES, invoked_as
+from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
@@ -27,7 +26,6 @@ from cnnspec.errors import (
     EXIT_INTERRUPTED,
     InputError,
     RunError,
-    command_line,
     counted,
     rounded_text,
 )
@@ -93,8 +91,9 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.training.loop import Interrupted  # NumPy: loaded when the command runs
 
     if args.spec is None and args.resume is None:
-        raise InputError("nothing to train", hint="give a spec (cnnspec train specs/digits.cnn) "
-                       "or a run to continue (--resume RUN)")
+        raise InputError("nothing to train",
+                         hint=f"give a spec ({typed('train', 'specs/digits.cnn')}) or a run to "
+                         "continue (--resume RUN)")
     settings = cnnspec.Settings(epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
                                 seed=args.seed, data=args.data, cores=args.cores)
     options = {"data_dir": args.data_dir, "stats_every": args.stats,
@@ -193,7 +192,7 @@ def chance_note(summary: dict, path) -> list[str]:
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
     note = (f"{guessing}. See what the init does to the signal with "
-            f"`{command_line('cnnspec init-report', spec)}` (and the warnings printed before "
+            f"`{typed('init-report', spec)}` (and the warnings printed before "
             f"training, if any), or try a lower --lr")
     return [note]
 
@@ -234,11 +233,10 @@ def final_report(result, suggest_next: bool) -> str:
     lines.append(f"run folder: {path}")
     if not suggest_next:
         return "\n".join(lines)
-    cnnspec, typed = invoked_as(), shlex.quote(str(path))
     lines += [
         "next:",
-        f"  {cnnspec} eval {typed}",
-        f"  {cnnspec} predict {typed} IMAGE.png",
-        f"  {cnnspec} filters {typed} -o filters.png",
+        f"  {typed('eval', path)}",
+        f"  {typed('predict', path)} IMAGE.png",
+        f"  {typed('filters', path)} -o filters.png",
     ]
     return "\n".join(lines)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.damage import PICTURE_DAMAGE, reason
+from cnnspec.damage import PICTURE_DAMAGE, reason, system_failure
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
@@ -141,8 +141,16 @@ def read_array(path: Path) -> np.ndarray:
     try:
         return arrayfiles.read_npy(path)
     except (OSError, DamagedArray) as exc:
-        raise RunError(f"cannot read {path} as a .npy array: {exc}",
-                       hint="save it with np.save(PATH, array)") from None
+        raise _unreadable(f"cannot read {path} as a .npy array: {exc}", exc,
+                          hint="save it with np.save(PATH, array)") from None
+
+
+def _unreadable(message: str, exc: BaseException, hint: str) -> RunError:
+    """The error for an input file the command was given that ``exc`` kept from being read:
+    a failure of the run (exit 1) where the system could not read it (no permission, a disk's
+    error), else a mistake in what was asked (exit 2): the file is no picture or array of the
+    kind it should be, as a damaged data file is."""
+    return (RunError if system_failure(exc) else InputError)(message, hint=hint)
 
 
 def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
@@ -239,8 +247,8 @@ def load_picture(path: Path, shape: tuple[int, int, int],
                        f"{2 * Image.MAX_IMAGE_PIXELS:,} pixels, too many to decode safely",
                        hint=f"resize it to about {h}x{w}, the model's input, first") from None
     except PICTURE_DAMAGE as exc:  # no picture Pillow knows, a damaged one, or a disk's error
-        raise RunError(f"cannot read {path} as an image: {reason(exc)}",
-                       hint="give a PNG or JPEG file, or a .npy array") from None
+        raise _unreadable(f"cannot read {path} as an image: {reason(exc)}", exc,
+                          hint="give a PNG or JPEG file, or a .npy array") from None
     notes = []
     if c == 1 and original_mode in COLOUR_MODES:
         # A colour picture fed to a greyscale model loses its colour; say so.

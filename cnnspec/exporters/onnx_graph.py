@@ -29,6 +29,10 @@ INPUT = "input"
 BATCH = "batch"
 # the metadata key of a run's preprocessing: {"mode", "mean": [...], "std": [...]}
 PREPROCESS_KEY = "cnnspec.preprocess"
+# The dtype of the model's tensors, and how close ONNX Runtime's outputs come to cnnspec's
+# forward in it (tests/test_export_onnx.py's tolerance).
+ONNX_DTYPE = "float32"
+AGREEMENT = 1e-5
 INSTALL_HINT = "install the ONNX extra: pip install 'cnnspec[onnx]' (onnx and onnxruntime)"
 
 
@@ -141,6 +145,18 @@ def layers_model(layers: list, inputs: dict, output: tuple, state: dict, name: s
 def _value(onnx, name: str, shape) -> object:
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT,
                                               [BATCH, *(int(n) for n in shape)])
+
+
+def narrowed_note(exported: Exported) -> str | None:
+    """What the model loses where the run trained in a wider dtype than the model's (a
+    float64 run): its weights and arithmetic are float32's, so its outputs agree with the
+    run's to float32's precision only; None otherwise."""
+    if exported.dtype in (None, ONNX_DTYPE):
+        return None
+    return (f"the run trained in {exported.dtype}; the ONNX model holds its weights rounded to "
+            f"{ONNX_DTYPE} and computes in {ONNX_DTYPE}: expect its outputs within about "
+            f"{AGREEMENT:g} of the run's, not to {exported.dtype}'s precision (the PyTorch "
+            f"export keeps its {exported.dtype} weights)")
 
 
 def export_onnx(source, path, force: bool = False) -> Exported:

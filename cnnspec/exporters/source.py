@@ -15,6 +15,7 @@ from cnnspec.atomic import write_bytes
 from cnnspec.check.load import given_spec_path
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
+from cnnspec.dtypes import UNRECORDED_DTYPE
 from cnnspec.errors import RunError, counted
 from cnnspec.kinds import KINDS
 from cnnspec.training.run import as_checked, load_run
@@ -26,13 +27,14 @@ class Exported:
     ``<layer>.running_mean``, ...), and in words where it comes from (``source``) and which
     weights these are (``weights``); a run's fitted ``preprocessor``
     (:class:`~cnnspec.data.preprocess.Preprocessor`), None for a spec, whose statistics are
-    fitted when it trains."""
+    fitted when it trains; the ``dtype`` a run trained in (None for a spec)."""
 
     checked: CheckedSpec
     state: dict[str, np.ndarray]
     source: str
     weights: str
     preprocessor: object = None
+    dtype: str | None = None
 
     def input_note(self) -> str | None:
         """What the exported network's input must be, in words, where it is not the images
@@ -89,7 +91,8 @@ def open_exported(source, dtype: str = "float64") -> Exported:
                    "and these were saved before that"
                    if status in ("diverged", "interrupted") else "")
         return Exported(run.spec, run.model.state_dict(), f"run {Path(source)}",
-                        f"trained weights ({run.weights}{epoch}{stopped})", run.preprocessor)
+                        f"trained weights ({run.weights}{epoch}{stopped})", run.preprocessor,
+                        run.summary.get("dtype", UNRECORDED_DTYPE))
     if isinstance(source, Path) and not source.exists():
         raise RunError(f"{source} does not exist",
                        hint="pass a .cnn spec, a .json IR file or a run folder")

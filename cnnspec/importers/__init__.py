@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnspec.atomic import refuse_overwriting, write_text
-from cnnspec.errors import InputError, RunError
+from cnnspec.errors import InputError, RunError, WordedInputError, literal
 from cnnspec.given import given_path
 from cnnspec.importers.imported import Imported
 from cnnspec.sourcefile import read_spec_text
@@ -34,7 +34,8 @@ CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
 # Files a newcomer reaches for that hold weights or a whole saved model rather than the
-# architecture as text, or need no import: what each is, and what to give instead.
+# architecture as text, or need no import: what each is, and what to give instead (a hint
+# template: `{export_command}` is worded as the caller types it).
 NOT_TEXT = ", not a model's architecture as text"
 TO_JSON = ("in Keras: open('model.json', 'w').write(model.to_json()), then import "
            "model.json")
@@ -55,7 +56,7 @@ OTHER_FILES = {
     ".pt": PYTORCH,
     ".pth": PYTORCH,
     ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("cnnspec writes ONNX (cnnspec export --format onnx) but imports "
+              ("cnnspec writes ONNX (`{export_command} --format onnx`) but imports "
                f"{IMPORTED_FILES}: write the network as a spec by hand (docs/language.md)")),
     ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
 }
@@ -74,7 +75,8 @@ def import_file(path: str | Path, solver: str | Path | None = None,
     suffix = path.suffix.lower()  # LENET.PROTOTXT is a prototxt too
     other = OTHER_FILES.get(suffix)
     if other is not None:
-        raise InputError(f"{path} is {other[0]}", hint=other[1])
+        # the hints are templates: one names the export command as the caller types it
+        raise WordedInputError(literal(f"{path} is {other[0]}"), hint=other[1])
     if suffix not in CAFFE_SUFFIXES + KERAS_SUFFIXES:  # said before a binary file is read as text
         raise InputError(f"{path} is not a file cnnspec imports: it imports {IMPORTED_FILES}",
                          hint="a Caffe model definition ends in .prototxt, a Keras model saved "

@@ -27,7 +27,7 @@ import json
 import math
 from dataclasses import dataclass, field
 
-from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.errors import SpecError, SpecErrors, hinted, literal
 from cnnspec.importers.imported import Imported, Names, model_name
 from cnnspec.importers.keras_compile import (
     compile_settings,
@@ -505,9 +505,10 @@ def _input_shape(shape, where: str, path: str | None) -> tuple[int, int, int]:
 
 def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
     if isinstance(doc, dict) and {"version", "input", "layers"} <= set(doc):
-        raise _err("this JSON is a cnnspec IR file, not a Keras model", "$",
-                   "it needs no import: every command reads it as it is, e.g. cnnspec check "
-                   f"{path or 'IR.json'}", path)
+        named = literal(path or "IR.json")
+        raise SpecError("this JSON is a cnnspec IR file, not a Keras model", json_path="$",
+                        file=path, **hinted("it needs no import: every command reads it as it "
+                                            f"is, e.g. {{check_command:{named}}}"))
     if not isinstance(doc, dict) or "class_name" not in doc or \
             not isinstance(doc.get("config"), (dict, list)):
         raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",

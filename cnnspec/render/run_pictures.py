@@ -13,7 +13,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.data import load_dataset
-from cnnspec.errors import InputError, RunError, closest, counted
+from cnnspec.errors import InputError, RunError, WordedInputError, closest, counted, literal
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
@@ -35,9 +35,10 @@ def pick_conv_layer(checked: CheckedSpec, name: str | None = None,
     anything else, and naming the ``pictures`` a model without conv layers cannot give."""
     convs = conv_layers(checked)
     if not convs:
-        raise InputError(f"{checked.spec.name} has no conv layer, so it has no {pictures} to "
-                         "draw", hint="filters and feature maps are pictures of conv layers; "
-                         "`cnnspec eval` and `cnnspec predict` read any run")
+        raise WordedInputError(
+            literal(f"{checked.spec.name} has no conv layer, so it has no {pictures} to draw"),
+            hint="filters and feature maps are pictures of conv layers; `{eval_command}` and "
+                 "`{predict_command}` read any run")
     if name is None:
         return convs[0]
     by_name = {layer.name: layer for layer in convs}

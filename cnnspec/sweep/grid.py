@@ -21,7 +21,16 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
-from cnnspec.errors import SettingError, SpecError, SpecErrors, first_error, literal, shortened
+from cnnspec.errors import (
+    SettingError,
+    SpecError,
+    SpecErrors,
+    first_error,
+    hinted,
+    literal,
+    reworded,
+    shortened,
+)
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
@@ -198,5 +207,15 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, hint=first.hint, file=axis.places[index]) from None
-        raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}", hint=first.hint,
-                        file=axis.option()) from None
+        raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}",
+                        file=axis.option(), **_swept_hint(first, axis.key)) from None
+
+
+def _swept_hint(error: SpecError, key: str) -> dict:
+    """``error``'s hint fields, where it names the swept setting ``key`` as a run is given it
+    (train's ``--data digits``) naming it as the sweep is given it, ``--set data=digits``."""
+    if error.hint_template is None:
+        return {"hint": error.hint}
+    setting = KEY_ALIASES.get(key, key)
+    return hinted(reworded(error.hint_template, {
+        setting: lambda value: "{sets:" + literal(f"{key}={value}") + "}" if value else "{sets}"}))

@@ -20,7 +20,7 @@ from cnnspec.check.memory import (
 )
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors, input_fit_error
-from cnnspec.errors import RunError, SpecError, SpecErrors
+from cnnspec.errors import RunError, SpecError, SpecErrors, literal
 from cnnspec.ir.datasets import example_count, image_shape
 from cnnspec.sourcefile import check_path_hint
 
@@ -100,7 +100,7 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     if not Path(path).exists():
         return [checked.spec.error(
             f"npz file not found: {path}{refused}", "training", "data", severity="warning",
-            hint=f"{check_path_hint(path)}; {UNREAD_HINT}")]
+            hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
 
     try:
@@ -115,8 +115,8 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     return [] if misfit is None else [misfit]
 
 
-# What a command that reads no data says of the rest.
-UNREAD_HINT = "summary does not read the data: `cnnspec check` reads it as train does"
+# What a command that reads no data says of the rest (a hint template: Spec.error).
+UNREAD_HINT = "summary does not read the data: `{check_command}` reads it as train does"
 
 
 def check_file_data(checked: CheckedSpec, max_memory: int | None = None,

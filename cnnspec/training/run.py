@@ -23,8 +23,9 @@ from cnnspec.errors import (
     SettingError,
     SpecError,
     SpecErrors,
-    command_line,
+    WordedError,
     counted,
+    literal,
 )
 from cnnspec.given import shown
 from cnnspec.ir.spec import Spec
@@ -229,10 +230,10 @@ def _damaged_spec(run: RunDir, exc: SpecError | SpecErrors | InputError) -> RunE
     if len(errors) > SHOWN_ERRORS:
         shown.append(f"... and {len(errors) - SHOWN_ERRORS} more")
     source = run / rundir.SPEC_CNN
-    again = f" (`{command_line('cnnspec train', source)}`: the spec the run was trained from)" \
-        if source.is_file() else ""
-    return RunError(f"run spec {run.spec_json} is damaged:\n" + "\n".join(shown),
-                    hint=f"the file is damaged; train again{again}")
+    again = (f" (`{{train_command:{literal(str(source))}}}`: the spec the run was trained "
+             "from)") if source.is_file() else ""
+    return WordedError(literal(f"run spec {run.spec_json} is damaged:\n" + "\n".join(shown)),
+                       hint=f"the file is damaged; train again{again}")
 
 
 def as_checked(spec, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
@@ -264,32 +265,37 @@ SUMMARY_LEAST = {"resumed": 0, "epochs_done": 0, "steps": 0, "stopped_early": 1,
 SUMMARY_REQUIRED = ("classes",)
 
 
+def _damaged_summary(message: str) -> WordedError:
+    """The error for a ``summary.json`` that is not what training writes (``message``)."""
+    return WordedError(literal(message), hint="the file is damaged; a run folder written by "
+                       "`{train_command}` has the original")
+
+
 def read_summary(run: RunDir) -> dict:
     """``summary.json`` of ``run``, its fields' types checked (see :data:`SUMMARY_TYPES`)."""
     summary = read_json(run.summary, what="run summary")
-    hint = "the file is damaged; a run folder written by `cnnspec train` has the original"
     if not isinstance(summary, dict):
-        raise RunError(f"run summary {run.summary} holds {type(summary).__name__} "
-                       f"{reprlib.repr(summary)}, not an object of the run's figures", hint=hint)
+        raise _damaged_summary(f"run summary {run.summary} holds {type(summary).__name__} "
+                               f"{reprlib.repr(summary)}, not an object of the run's figures")
     for key, kinds in SUMMARY_TYPES.items():
         if key not in summary:
             continue
         value = summary[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise RunError(f"run summary {run.summary}: {key!r} is {reprlib.repr(value)}, not "
-                           f"{' or '.join(_type_name(k) for k in kinds)}", hint=hint)
+            raise _damaged_summary(f"run summary {run.summary}: {key!r} is "
+                                   f"{reprlib.repr(value)}, not "
+                                   f"{' or '.join(_type_name(k) for k in kinds)}")
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
-            raise RunError(f"run summary {run.summary}: {key!r} is {value}, below "
-                           f"{SUMMARY_LEAST[key]}", hint=hint)
+            raise _damaged_summary(f"run summary {run.summary}: {key!r} is {value}, below "
+                                   f"{SUMMARY_LEAST[key]}")
     if summary.get("dtype", UNRECORDED_DTYPE) not in DTYPES:
-        raise RunError(f"run summary {run.summary}: 'dtype' is {reprlib.repr(summary['dtype'])}, "
-                       f"not one of {', '.join(DTYPES)}", hint=hint)
+        raise _damaged_summary(f"run summary {run.summary}: 'dtype' is "
+                               f"{reprlib.repr(summary['dtype'])}, not one of {', '.join(DTYPES)}")
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
-        raise RunError(f"run summary {run.summary}: 'classes' must be a list of names",
-                       hint=hint)
+        raise _damaged_summary(f"run summary {run.summary}: 'classes' must be a list of names")
     missing = [key for key in SUMMARY_REQUIRED if key not in summary]
     if missing:
-        raise RunError(f"run summary {run.summary} has no {missing[0]!r}", hint=hint)
+        raise _damaged_summary(f"run summary {run.summary} has no {missing[0]!r}")
     return summary
 
 
@@ -303,10 +309,10 @@ def run_fold(summary: dict, run: RunDir) -> tuple[int, int] | None:
     fold, folds = (cell.get("fold"), cell.get("folds")) if isinstance(cell, dict) else (0, 0)
     whole = all(isinstance(n, int) and not isinstance(n, bool) for n in (fold, folds))
     if not whole or not 1 <= fold <= folds or folds < 2:
-        raise RunError(f"run summary {run.summary}: 'cell' is {reprlib.repr(cell)}, not a "
-                       "sweep cell's fold (fold 1..folds of at least 2 folds)",
-                       hint="the file is damaged; a run folder written by `cnnspec sweep "
-                            "--keep-weights` has the original")
+        raise WordedError(literal(f"run summary {run.summary}: 'cell' is {reprlib.repr(cell)}, "
+                                  "not a sweep cell's fold (fold 1..folds of at least 2 folds)"),
+                          hint="the file is damaged; a run folder written by `{sweep_command} "
+                               "--keep-weights` has the original")
     return fold - 1, folds
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
-from cnnspec.errors import InputError, RunError, SettingError, command_line, literal
+from cnnspec.errors import InputError, RunError, SettingError, WordedError, literal
 from cnnspec.given import given_path
 from cnnspec.training.files import remove_stale_temporaries
 
@@ -348,9 +348,10 @@ def open_run_dir(path: str | Path) -> RunDir:
     """An existing run folder; it must hold at least the resolved spec and a checkpoint."""
     path = Path(path)
     if path.is_file():  # most often the spec itself, given where its run belongs
-        raise RunError(f"{path} is a file, not a run folder",
-                       hint=f"train it first ({command_line('cnnspec train', path)}) and pass the "
-                       "run folder that prints at the end (runs/<name>-<time>)")
+        named = literal(str(path))
+        raise WordedError(f"{named} is a file, not a run folder",
+                          hint=f"train it first ({{train_command:{named}}}) and pass the run "
+                          "folder it writes (runs/<name>-<time>)")
     if not path.is_dir():
         raise RunError(f"run folder {path} does not exist",
                        hint="pass the folder `cnnspec train` printed at the end "

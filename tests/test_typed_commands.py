@@ -1,0 +1,127 @@
+"""The commands a hint suggests can be typed as they are printed: the program is named as it
+was started (``.venv/bin/cnnspec`` where ``cnnspec`` is not on PATH), and to a Python caller
+the library's own words (``cnnspec.train('spec.cnn')``) name them."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cnnspec import load, load_run
+from cnnspec.cli import OPTION_NAMES, main
+from cnnspec.errors import WordedError, WordedInputError, out_of_memory
+from cnnspec.render.run_pictures import pick_conv_layer
+from cnnspec.training.rundir import open_run_dir
+
+CONV_FREE = "input 1x8x8\nflatten\ndense 10\n"
+# A spec check warns about (its filters start identical), so that `time` points to check.
+IDENTICAL = "input 1x8x8\nc: conv 4 3x3 weight zeros\nflatten\ndense 10\n"
+
+
+def failed(capsys, argv: list[str], code: int) -> str:
+    """The error output of `cnnspec ARGV`, which exits ``code`` without a traceback."""
+    try:
+        assert main(argv) == code
+    except SystemExit as exc:
+        assert exc.code == code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def _files(tmp_path: Path) -> Path:
+    (tmp_path / "model.json").write_text("{}")
+    (tmp_path / "notes.txt").write_text("conv 8 3x3\n")
+    (tmp_path / "model.onnx").write_bytes(b"\x08\x07")
+    (tmp_path / "npz.cnn").write_text('input 1x8x8\nflatten\ndense 2\n'
+                                      'train {\n  data npz("missing.npz")\n}\n')
+    (tmp_path / "identical.cnn").write_text(IDENTICAL)
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv, code, said", [
+    (["fmt", "{tmp}/model.json"], 2, "`.venv/bin/cnnspec export SPEC.cnn` writes IR JSON"),
+    (["train"], 2, "give a spec (.venv/bin/cnnspec train specs/digits.cnn)"),
+    (["check", "{tmp}/notes.txt"], 2,
+     "`.venv/bin/cnnspec export SPEC.cnn > SPEC.json` writes an IR file"),
+    (["import", "{tmp}/model.onnx"], 2,
+     "cnnspec writes ONNX (`.venv/bin/cnnspec export --format onnx`)"),
+    (["summary", "{tmp}/npz.cnn"], 0, "`.venv/bin/cnnspec check` reads it as train does"),
+    (["time", "{tmp}/identical.cnn", "--batch", "2", "--iterations", "1"], 0,
+     "note: `.venv/bin/cnnspec check {tmp}/identical.cnn` has warnings"),
+])
+def test_a_hint_names_the_program_as_it_was_started(argv, code, said, tmp_path, capsys,
+                                                     started_from_venv):
+    tmp = str(_files(tmp_path))
+    err = failed(capsys, [word.format(tmp=tmp) for word in argv], code)
+    assert said.format(tmp=tmp) in err, err
+
+
+def test_memory_that_runs_out_names_summary_as_typed(capsys, monkeypatch, started_from_venv):
+    from cnnspec.cli import check
+
+    def runs_out(args):
+        raise MemoryError("Unable to allocate 1.0 GiB for an array with shape {2, 3}")
+
+    monkeypatch.setattr(check, "run", runs_out)
+    err = failed(capsys, ["check", "a.cnn"], 1)
+    assert "an array with shape {2, 3}" in err  # the message's braces name nothing
+    assert "(`.venv/bin/cnnspec summary` shows what a step needs)" in err
+    assert "(`cnnspec summary` shows" in out_of_memory(MemoryError()).hint  # the library's
+
+
+def test_features_without_an_input_shows_the_command_as_typed(trained, tmp_path, capsys,
+                                                               started_from_venv):
+    err = failed(capsys, ["features", trained["run"], "-o", str(tmp_path / "f.png")], 2)
+    assert "e.g. .venv/bin/cnnspec features RUN digit.png -o features.png, or " \
+           ".venv/bin/cnnspec features RUN --index 0" in err
+
+
+@pytest.fixture
+def copied_run(trained, tmp_path) -> Path:
+    """A copy of the trained run, to damage."""
+    return Path(shutil.copytree(trained["run"], tmp_path / "run"))
+
+
+def test_a_damaged_summary_names_the_training_command_as_typed(copied_run, capsys,
+                                                               started_from_venv):
+    (copied_run / "summary.json").write_text('[{"a": 1}]')
+    err = failed(capsys, ["eval", str(copied_run)], 1)
+    assert f"run summary {copied_run / 'summary.json'} holds list [{{'a': 1}}]" in err
+    assert "hint: the file is damaged; a run folder written by `.venv/bin/cnnspec train` has " \
+           "the original" in err
+    with pytest.raises(WordedError) as raised:
+        load_run(copied_run)
+    assert raised.value.hint.endswith("written by `cnnspec.train` has the original")
+
+
+def test_a_damaged_sweep_cell_names_the_sweep_command_as_typed(copied_run, capsys,
+                                                               started_from_venv):
+    summary = json.loads((copied_run / "summary.json").read_text())
+    summary["cell"] = {"fold": 9, "folds": 2}
+    (copied_run / "summary.json").write_text(json.dumps(summary))
+    err = failed(capsys, ["train", "--resume", str(copied_run), "--epochs", "2"], 1)
+    assert "'cell' is {'fold': 9, 'folds': 2}, not a sweep cell's fold" in err
+    assert "written by `.venv/bin/cnnspec sweep --keep-weights` has the original" in err
+
+
+def test_a_spec_given_as_a_run_to_the_library_is_told_the_library_call(tmp_path):
+    spec = tmp_path / "net.cnn"
+    spec.write_text(CONV_FREE)
+    with pytest.raises(WordedError) as raised:
+        open_run_dir(spec)
+    assert raised.value.hint == (f"train it first (cnnspec.train({str(spec)!r})) and pass the "
+                                 "run folder it writes (runs/<name>-<time>)")
+
+
+def test_pictures_of_a_model_without_conv_layers_name_the_commands_that_read_it(
+        tmp_path, started_from_venv):
+    spec = tmp_path / "net.cnn"
+    spec.write_text(CONV_FREE)
+    with pytest.raises(WordedInputError) as raised:
+        pick_conv_layer(load(spec))
+    assert raised.value.hint.endswith("`cnnspec eval` and `cnnspec predict` read any run")
+    _, hint = raised.value.worded(OPTION_NAMES)
+    assert hint.endswith("`.venv/bin/cnnspec eval` and `.venv/bin/cnnspec predict` read any run")
