@@ -87,6 +87,20 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 VENV_PROGRAM = ".venv/bin/cnnspec"
 
 
+@pytest.fixture(autouse=True)
+def cnnspec_on_path(monkeypatch) -> None:
+    """The tests call the command line in this process, and the commands its hints suggest
+    start with ``cnnspec`` only where that name is on PATH (:func:`cnnspec.cli.invoked_as`):
+    with the venv not activated (`make test` runs `.venv/bin/python`) they would read
+    ``.venv/bin/python -m cnnspec``. Every test sees ``cnnspec`` on PATH, other programs as
+    they are; :func:`started_from_venv` takes it away."""
+    import shutil
+
+    found = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda program, *args, **kwargs: (
+        "cnnspec" if program == "cnnspec" else found(program, *args, **kwargs)))
+
+
 @pytest.fixture
 def started_from_venv(monkeypatch) -> str:
     """The command line started as ``.venv/bin/cnnspec`` with no ``cnnspec`` on PATH: the
