@@ -133,6 +133,8 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
                 "runs_dir": Option("--runs-dir"),
+                # load_run's which='last' (eval's and predict's; the best is their default)
+                "which": Flag("--last"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
 
