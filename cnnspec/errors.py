@@ -360,7 +360,7 @@ class Command:
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
                  "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
-                 "data": Quoted("data"), "program": Command("cnnspec")}
+                 "data": Quoted("data"), "which": Quoted("which"), "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"
 

@@ -12,10 +12,12 @@ import npz_cases
 import numpy as np
 import pytest
 
+import cnnspec
 from cnnspec import train
 from cnnspec.cli import main
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
+from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.files import read_npz, write_npz
 
@@ -428,7 +430,14 @@ def test_a_best_npz_without_an_epoch_number_is_named(run, capsys, epoch):
     arrays = read_npz(run / rundir.BEST)
     arrays["_epoch"] = np.asarray(epoch)
     write_npz(run / rundir.BEST, arrays)
-    fails_with(capsys, ["eval", str(run)], "best.npz", "not an epoch number (from 1)", "--last")
+    fails_with(capsys, ["eval", str(run)], "best.npz", "not an epoch number (from 1)",
+               "hint: the file is damaged; use --last for the last checkpoint's weights")
+    # the library is told of load_run's parameter, which the command line's --last sets
+    with pytest.raises(RunError, match="not an epoch number") as info:
+        cnnspec.load_run(run)
+    assert info.value.hint == ("the file is damaged; use which='last' for the last "
+                               "checkpoint's weights, or train again")
+    assert cnnspec.load_run(run, which="last").weights == "last"
 
 
 @pytest.mark.parametrize("command", ["predict", "eval"])

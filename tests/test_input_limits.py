@@ -13,7 +13,7 @@ import pytest
 
 from cnnspec.check import check
 from cnnspec.check.load import read_spec
-from cnnspec.cli import main
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.diagnostics import format_error
 from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.init import create
@@ -393,8 +393,6 @@ def test_a_spread_float32_cannot_hold_about_its_mean_warns_at_the_init(init):
     # the dtype named as it is given: the library's dtype=, the command line's --dtype
     assert warning.hint.startswith("make the spread (std) at least 0.00018 (3 steps of float32 "
                                    "there), or train in float64 (`dtype='float64'`)")
-    from cnnspec.cli import OPTION_NAMES
-
     assert "or train in float64 (`--dtype float64`)" in warning.worded_hint(OPTION_NAMES)
     weights = compile_spec(check(spec), seed=0).params()["conv1.weight"]
     assert len(np.unique(weights)) <= 4 < weights.size
@@ -609,7 +607,8 @@ BEYOND_FLOAT32 = [("conv 2 3x3 elu(1e300)", 12, "elu 'conv1_elu': alpha", "1e300
 ZERO_IN_FLOAT32 = [("conv 2 3x3\nbatchnorm eps 1e-50", 11, "batchnorm 'batchnorm1': eps", "1e-50"),
                    ("conv 2 3x3\nlayernorm eps 7e-46", 11, "layernorm 'layernorm1': eps", "7e-46"),
                    ("conv 2 3x3 elu(1e-300)", 12, "elu 'conv1_elu': alpha", "1e-300")]
-IN_FLOAT64 = "or train in float64 (`--dtype float64`), which holds it"
+# the dtype named as the library's callers give it (the command line's: --dtype float64)
+IN_FLOAT64 = "or train in float64 (`dtype='float64'`), which holds it"
 
 
 @pytest.mark.parametrize("line, column, setting, value", BEYOND_FLOAT32)
@@ -621,6 +620,8 @@ def test_a_layer_setting_beyond_float32_is_a_located_error_in_float32_alone(line
                            f"network computes in, which holds {value} as infinity")
     assert err.hint == ("float32 holds numbers up to about 3.4e38 in size: write a smaller one, "
                         + IN_FLOAT64)
+    assert err.worded_hint(OPTION_NAMES).endswith(
+        "or train in float64 (`--dtype float64`), which holds it")
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
     check(parse(text), dtype="float64")
 
@@ -636,6 +637,25 @@ def test_a_layer_setting_above_0_that_float32_rounds_to_0_is_a_located_error_in_
     assert (err.span.line, err.span.column) == (line.count("\n") + 2, column)
     check(parse(text), dtype="float64")
     check(parse(HEAD + "conv 2 3x3\nbatchnorm eps 1.4e-45\n" + TAIL))  # the smallest above 0
+
+
+@pytest.mark.parametrize("lines", ["conv 2 3x3\nelu 1e300\n" + TAIL,
+                                   TAIL + "train {\n  optimizer adam(eps=1e-50)\n}\n"],
+                         ids=["layer", "training"])
+def test_the_dtype_that_holds_a_setting_is_named_as_the_caller_gives_it(tmp_path, capsys,
+                                                                        lines):
+    """cnnspec.load is told of the library's dtype=, check of its --dtype."""
+    import cnnspec
+
+    path = tmp_path / "x.cnn"
+    path.write_text(HEAD + lines)
+    with pytest.raises(SpecErrors) as info:
+        cnnspec.load(str(path))
+    (err,) = info.value.errors
+    assert err.hint.endswith(IN_FLOAT64)
+    assert main(["check", str(path)]) == 2
+    assert capsys.readouterr().err.endswith(
+        "or train in float64 (`--dtype float64`), which holds it\n")
 
 
 def test_a_layer_setting_float64_cannot_hold_is_refused_by_the_language():

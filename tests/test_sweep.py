@@ -212,6 +212,31 @@ def test_a_value_the_checker_refuses_names_its_set_not_the_spec_line(named, tmp_
     assert not (tmp_path / "s").exists()  # checked before anything trains
 
 
+def test_a_spec_that_does_not_fit_its_own_data_names_the_data_that_fits_as_a_set(
+        tmp_path, capsys):
+    """A sweep takes the data by --set data= (the library's sets=), not train's --data."""
+    from cnnspec.errors import SpecErrors
+
+    path = tmp_path / "s4.cnn"
+    path.write_text(NAMED.replace("data digits", "data mnist"))
+    with pytest.raises(SpecErrors) as info:
+        sweep(str(path), ["lr=0.1"], out=tmp_path / "s", executor=in_process)
+    (error,) = info.value.errors
+    assert error.span.line == 2  # at the spec's input line, as check locates it
+    assert error.hint.endswith("`data digits` in the train block, or train with "
+                               "sets=['data=digits']")
+    assert main(["sweep", str(path), "--set", "lr=0.1", "--out", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err.endswith("`data digits` in the train block, or train with "
+                                            "--set data=digits\n")
+    # the settings the sweep was given otherwise keep their names (the library's settings=)
+    given = Settings(data="mnist")
+    with pytest.raises(SpecErrors) as info:
+        sweep(str(tmp_path / "s4.cnn"), ["lr=0.1"], settings=given, out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.errors[0].hint.endswith("or train with data='digits'")
+    assert not (tmp_path / "s").exists()
+
+
 def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys):
     code = main(["sweep", str(named), "--set", "lr=0.1,-1", "--out", str(tmp_path / "s")])
     err = capsys.readouterr().err

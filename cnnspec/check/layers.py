@@ -49,7 +49,7 @@ def check_held(spec: Spec, layer: dict, dtype: str) -> None:
         found = unheld(layer.get(f.name), dtype, NETWORK, above_zero=f.low == 0 and f.low_open)
         if found:
             raise spec.error(f"{layer['kind']} '{layer['name']}': {f.described} "
-                             f"{found.problem}", layer["name"], f.name, hint=found.hint)
+                             f"{found.problem}", layer["name"], f.name, hint_template=found.hint)
 
 
 def _channels_last_hint(spec: Spec) -> str | None:

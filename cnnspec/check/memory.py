@@ -602,18 +602,19 @@ def fewer_images(data: dict) -> str:
 class Task:
     """What a process does with a spec, as its memory errors say it: ``name`` ("training");
     ``smaller``, the hint that lowers its step where that is not the spec's batch to change
-    (a command's option); whether it reads the spec's data set (``reads_data``); whether it
-    runs the batch whole in one process whatever the spec's ``cores`` (``whole``: ``time``
-    clocks a step on one thread); ``batch_setting``, the words that set the batch
-    (:func:`memory_problems` names the largest that fits); ``spec_batch``, whether that is the
-    spec's batch."""
+    (a command's setting; a hint template, :data:`SMALLER_BATCH`); whether it reads the spec's
+    data set (``reads_data``); whether it runs the batch whole in one process whatever the
+    spec's ``cores`` (``whole``: ``time`` clocks a step on one thread); ``batch_setting``,
+    what sets the batch (:func:`memory_problems` names the largest that fits); ``spec_batch``,
+    whether that is the spec's batch."""
 
     name: str = "training"
     smaller: str | None = None
     reads_data: bool = True
     whole: bool = False
-    # how the batch is set (a spec's setting, a command's option), for the batch that fits;
-    # None where the batch is the command's own
+    # how the batch is set, for the batch that fits: the spec's word for its setting, or a
+    # command's setting as a hint template names it (`batch_size`: init-report's batch_size=,
+    # its --batch); None where the command fixes the batch
     batch_setting: str | None = "batch"
     # whether the batch is the spec's own (training; `time` without --batch): an error a
     # smaller batch answers is then located at the spec's batch line
@@ -621,6 +622,9 @@ class Task:
 
 
 TRAINING = Task()
+# What lowers the step of a command that runs the network on a batch of the size it was given
+# (init-report's, time's), as a hint template.
+SMALLER_BATCH = "a smaller {batch_size}"
 
 
 def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, task: Task,
@@ -700,7 +704,7 @@ def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
     """The setting of a batch of ``batch`` for ``task``, as a hint template."""
     if task is TRAINING:
         return _setting_text(spec, "batch_size", task.batch_setting, batch)
-    return literal(f"{task.batch_setting} {batch}")
+    return f"{{{task.batch_setting}:{batch}}}"
 
 
 def _setting_text(spec: Spec, key: str, written: str, value: int) -> str:
@@ -755,13 +759,13 @@ def _what_weighs_most(spec: Spec, memory: MemoryEstimate, task: Task
         lower = literal(fewer_images(spec.ir["training"]["data"]))
         return ("training", "data"), BESIDE_RUNTIME + "the data set weighs most", lower, lower
     if memory.recording > memory.total + memory.slack:
-        lower = literal(task.smaller or "") or (
+        lower = task.smaller or (
             "train without {stats_every}, or with a smaller batch (a recorded step keeps every "
             "layer's output and gradient)")
         return ((memory.heaviest,),
                 BESIDE_RUNTIME + "recording every layer's output and gradient weighs most",
                 lower, lower)
-    smaller = literal(task.smaller or "")
+    smaller = task.smaller or ""
     lower = smaller or f"{NARROWER_NETWORK}, or a smaller batch; {SUMMARY_LISTS}"
     return ((memory.heaviest,), f"of the layers, '{memory.heaviest}' weighs most", lower,
             smaller or "a smaller batch lowers the activations")

@@ -35,9 +35,11 @@ def settings_errors(spec: Spec, dtype: str) -> list[SpecError]:
     table."""
     training = spec.ir["training"]
     data = training.get("data")
-    errors = [spec.error(p.message, "training", f"data.{p.arg}", hint=p.hint)
+    errors = [spec.error(p.message, "training", f"data.{p.arg}", hint=p.hint,
+                         hint_template=p.hint_template)
               for p in (problems(data) if isinstance(data, dict) else [])]
-    errors += [spec.error(p.message, "training", where, hint=p.hint)
+    errors += [spec.error(p.message, "training", where, hint=p.hint,
+                          hint_template=p.hint_template)
                for where, p in training_problems(training, dtype)]
     schedule = training.get("schedule")
     if (not errors and isinstance(schedule, dict) and schedule.get("name") == "plateau"

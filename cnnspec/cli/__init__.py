@@ -1,7 +1,8 @@
 """The ``cnnspec`` command line: argument parsing, output and the one error boundary.
 
 Each subcommand is a module in this package with ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``. Modules import NumPy, the parser and friends inside ``run`` so that
+and ``run(args) -> int``, and ``OWN_OPTIONS`` where its options name a setting otherwise than
+:data:`OPTION_NAMES` does (init-report's ``--batch`` for train's ``--batch-size``). Modules import NumPy, the parser and friends inside ``run`` so that
 ``cnnspec --help`` starts fast. User mistakes (:class:`SpecError`) exit 2, run-time failures
 (:class:`RunError`) exit 1; a traceback means a bug.
 """
@@ -133,8 +134,16 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "weights_from": Option("--weights-from"), "force": Flag("--force"),
                 "stats_every": Option("--stats"), "scheduler": Option("--scheduler"),
                 "runs_dir": Option("--runs-dir"),
+                # load_run's which='last' (eval's and predict's; the best is their default)
+                "which": Flag("--last"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
+
+
+def command_names(module) -> dict:
+    """How the command of ``module`` words the settings its messages name: as
+    :data:`OPTION_NAMES` does, but where its own options name one otherwise (``OWN_OPTIONS``)."""
+    return {**OPTION_NAMES, **getattr(module, "OWN_OPTIONS", {})}
 
 
 def invoked_as() -> str:
@@ -407,22 +416,24 @@ def _main(argv: list[str]) -> int:
     if not getattr(args, "_command", None):
         parser.print_help()
         return EXIT_USAGE
+    # imported with the parser: its run is looked up now, not when the parser was built
+    module = importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}")
+    names = command_names(module)
     try:
-        # The module's run is looked up now, not when the parser was built.
         with termination_as_interrupt():
-            return importlib.import_module(f"cnnspec.cli.{COMMANDS[args._command]}").run(args)
+            return module.run(args)
     except (SpecError, SpecErrors) as exc:
         from cnnspec.diagnostics import format_error  # only on an error: --help stays fast
 
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         for err in errors:
-            print(format_error(err, names=OPTION_NAMES), file=sys.stderr)
+            print(format_error(err, names=names), file=sys.stderr)
         return EXIT_USAGE
     except RunError as exc:
-        print_run_error(*exc.worded(OPTION_NAMES))
+        print_run_error(*exc.worded(names))
         return run_error_code(exc)
     except MemoryError as exc:  # where no command said more (training says where it stopped)
-        print_run_error(*out_of_memory(exc).worded(OPTION_NAMES))
+        print_run_error(*out_of_memory(exc).worded(names))
         return EXIT_FAILURE
     except BrokenPipeError:
         # The reader stopped early (`cnnspec eval RUN | head`): not a failure to report.

@@ -17,13 +17,15 @@ from cnnspec.cli.arguments import (
     sizes,
 )
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError
+from cnnspec.errors import InputError, Option
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
 JACOBIAN_INPUTS = 4
 
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
+# init_report's batch_size= is this command's --batch (train's is --batch-size)
+OWN_OPTIONS = {"batch_size": Option("--batch")}
 
 EPILOG = """\
 columns (per layer, over the whole batch):

@@ -14,9 +14,13 @@ import sys
 
 from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_dtype, add_format, add_spec, positive_int
-from cnnspec.errors import counted
+from cnnspec.errors import Option, counted
 
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
+
+
+# the batch a step is timed at (the memory errors' batch_size) is this command's --batch
+OWN_OPTIONS = {"batch_size": Option("--batch")}
 
 
 def add_arguments(parser) -> None:
@@ -35,7 +39,7 @@ def run(args) -> int:
 
     from cnnspec import compile as compile_spec
     from cnnspec import load
-    from cnnspec.check.memory import Task, refuse_beyond_memory
+    from cnnspec.check.memory import SMALLER_BATCH, Task, refuse_beyond_memory
     from cnnspec.engine.calibrate import cpu_model
     from cnnspec.engine.optim import make_optimizer
     from cnnspec.engine.timing import time_step
@@ -55,8 +59,8 @@ def run(args) -> int:
     training = checked.ir["training"]
     batch = args.batch or training["batch_size"]
     refuse_beyond_memory(checked, batch, args.dtype,
-                         Task("timing a step", "a smaller --batch", reads_data=False,
-                              whole=True, batch_setting="--batch",
+                         Task("timing a step", SMALLER_BATCH, reads_data=False,
+                              whole=True, batch_setting="batch_size",
                               spec_batch=args.batch is None))
     model = compile_spec(checked, seed=0, dtype=args.dtype)
     rng = np.random.default_rng(0)

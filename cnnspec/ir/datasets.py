@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.errors import float_text
+from cnnspec.errors import float_text, hinted, literal
 from cnnspec.ir.limits import FLOAT32_MAX, too_large_int
 
 # New classes go at the end: the images of the earlier ones, for a given seed and class list,
@@ -63,8 +63,9 @@ class Arg:
         return None
 
     def advice(self, value) -> str:
-        """The hint for a ``value`` this argument refuses: what the argument means."""
-        return self.hint
+        """The hint for a ``value`` this argument refuses, as a hint template (see
+        :class:`Problem`): what the argument means."""
+        return literal(self.hint)
 
 
 def number_problem(value, whole: bool = False) -> str | None:
@@ -269,11 +270,14 @@ def class_count(data: dict) -> int | None:
 @dataclass(frozen=True)
 class Problem:
     """A mistake in a dataset's arguments: which argument, what is wrong (a sentence naming
-    the dataset and the argument) and how to fix it."""
+    the dataset and the argument) and how to fix it: ``hint`` as the library words it, and
+    ``hint_template`` where it names a setting a run is given (the dtype a training setting
+    needs: :meth:`cnnspec.errors.SpecError.worded_hint`)."""
 
     arg: str
     message: str
     hint: str
+    hint_template: str | None = None
 
 
 def problems(data: dict) -> list[Problem]:
@@ -293,7 +297,8 @@ def problems(data: dict) -> list[Problem]:
 def argument_problems(name: str, args, values: dict, **context) -> list[Problem]:
     """The mistakes in the arguments ``values`` (an IR object, its ``name`` aside) of ``name``,
     whose declared arguments are ``args`` (each with a ``name`` and ``problem`` and ``advice``
-    methods, which are given ``context``: a training setting's, the dtype of the run): unknown
+    methods, which are given ``context``: a training setting's, the dtype of the run; ``advice``
+    gives a hint template): unknown
     ones, missing ones and values out of range."""
     names = [a.name for a in args]
     found = [Problem(key, f"{name} has no argument '{key}'",
@@ -309,7 +314,7 @@ def argument_problems(name: str, args, values: dict, **context) -> list[Problem]
         problem = arg.problem(values[arg.name], **context)
         if problem:
             found.append(Problem(arg.name, f"{name} {arg.name} {problem}",
-                                 arg.advice(values[arg.name], **context)))
+                                 **hinted(arg.advice(values[arg.name], **context))))
     return found
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cnnspec.dtypes import FORMATS, WIDEST_DTYPE
-from cnnspec.errors import float_text, rounded_text
+from cnnspec.errors import float_text, literal, rounded_text
 
 MAX_INT = 2**31 - 1
 # A model name names its run folder (runs/<name>-<time>), so it is a short file name: the IR
@@ -47,7 +47,9 @@ def short_number(value: float | str) -> str:
 class Unheld:
     """Why a dtype cannot hold a setting's value: ``problem`` continues the setting's name
     ("eps must be greater than 0 in float32, ..."), ``hint`` names the dtype's limit and, where
-    the widest dtype holds the value, the ``--dtype`` that would."""
+    the widest dtype holds the value, the dtype that would: a hint template naming
+    ``{dtype:float64}`` (``--dtype float64`` on the command line, ``dtype='float64'`` in the
+    library; :meth:`cnnspec.errors.SpecError.worded_hint`)."""
 
     problem: str
     hint: str
@@ -66,18 +68,19 @@ def unheld(value, dtype: str, computes: str, above_zero: bool = False) -> Unheld
     if abs(value) > layout.largest:
         return Unheld(f"must be at most {layout.largest_text} in size {where}, which holds "
                       f"{short_number(value)} as infinity",
-                      f"{dtype} holds numbers up to about {layout.largest_text} in size: write "
-                      f"a smaller one{_wider(value, dtype)}")
+                      literal(f"{dtype} holds numbers up to about {layout.largest_text} in "
+                              "size: write a smaller one") + _wider(value, dtype))
     if above_zero and 0 < value <= layout.rounds_to_zero:
         return Unheld(f"must be greater than 0 {where}, which rounds {short_number(value)} "
-                      f"to 0", f"write a number of at least "
-                      f"{rounded_text(layout.smallest_subnormal, 2)}, the smallest {dtype} "
-                      f"above 0{_wider(value, dtype)}")
+                      f"to 0", literal(f"write a number of at least "
+                                       f"{rounded_text(layout.smallest_subnormal, 2)}, the "
+                                       f"smallest {dtype} above 0") + _wider(value, dtype))
     return None
 
 
 def _wider(value: float, dtype: str) -> str:
-    """The advice to train in the widest dtype, if it holds ``value`` and ``dtype`` is not it."""
+    """The advice to train in the widest dtype, if it holds ``value`` and ``dtype`` is not it,
+    as a hint template: the dtype named as the caller gives it."""
     if dtype == WIDEST_DTYPE or unheld(value, WIDEST_DTYPE, NETWORK, above_zero=True):
         return ""
-    return f", or train in {WIDEST_DTYPE} (`--dtype {WIDEST_DTYPE}`), which holds it"
+    return f", or train in {WIDEST_DTYPE} (`{{dtype:{WIDEST_DTYPE}}}`), which holds it"

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, float_text
+from cnnspec.errors import SettingError, float_text, hinted, literal
 from cnnspec.given import plain, shown
 from cnnspec.ir.datasets import Problem, argument_problems, number_problem
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
@@ -132,17 +132,18 @@ class Arg:
         return unheld(value, dtype, TRAINING, above_zero=self.low == 0 and self.low_open)
 
     def advice(self, value, dtype: str = DEFAULT_DTYPE) -> str:
-        """The hint for a ``value`` this argument refuses: what ``dtype`` holds, where the
-        value (the first refused element of a list) is in range but ``dtype`` cannot hold it,
-        else what the argument means."""
+        """The hint for a ``value`` this argument refuses, as a hint template (one naming
+        ``{dtype:...}``, see :class:`~cnnspec.ir.limits.Unheld`): what ``dtype`` holds, where
+        the value (the first refused element of a list) is in range but ``dtype`` cannot hold
+        it, else what the argument means."""
         if self.type in LISTS and isinstance(value, list):
             refused = [item for item in value if self.each().problem(item, dtype)]
-            return self.each().advice(refused[0], dtype) if refused else self.hint
+            return self.each().advice(refused[0], dtype) if refused else literal(self.hint)
         if number_problem(value) is None and self._within(value):
             found = self._unheld(value, dtype)
             if found:
                 return found.hint
-        return self.hint
+        return literal(self.hint)
 
     def each(self) -> Arg:
         """The declaration of one element of a list."""
@@ -801,7 +802,7 @@ def problems(training: dict, dtype: str = DEFAULT_DTYPE) -> list[tuple[str, Prob
             problem = key.arg.problem(value, dtype)
             if problem:
                 found.append((name, Problem(name, f"{name} {problem}",
-                                            key.arg.advice(value, dtype))))
+                                            **hinted(key.arg.advice(value, dtype)))))
             continue
         if key.many:
             found += _many_problems(key, value, dtype)

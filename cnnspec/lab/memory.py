@@ -16,11 +16,12 @@ SMALLER_NETWORK = "measure a smaller network: fewer filters or units, or more st
 
 
 def refuse_beyond_memory(checked: CheckedSpec, batch: int, dtype: str, *, recording: bool,
-                         data: bool, smaller: str, batch_option: str | None = None) -> None:
+                         data: bool, smaller: str, batch_setting: str | None = None) -> None:
     """Raise :class:`SpecErrors` when measuring ``checked`` on ``batch`` inputs in ``dtype``
     (recording every layer's output and gradient where ``recording``; drawn from the data set
-    where ``data``) would not fit; ``smaller`` is the hint that lowers it, ``batch_option``
-    the command's option that sets the batch (None where the batch is fixed)."""
-    task = memory.Task(MEASURING, smaller, reads_data=data, batch_setting=batch_option,
+    where ``data``) would not fit; ``smaller`` is the hint (a template) that lowers it,
+    ``batch_setting`` the command's setting that sets the batch (``batch_size``; None where
+    the batch is fixed)."""
+    task = memory.Task(MEASURING, smaller, reads_data=data, batch_setting=batch_setting,
                        spec_batch=False)
     memory.refuse_beyond_memory(checked, batch, dtype, task, recording)

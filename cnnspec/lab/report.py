@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from cnnspec.check.memory import training_batch
+from cnnspec.check.memory import SMALLER_BATCH, training_batch
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
@@ -93,8 +93,8 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     drawn = (batch_size if input_kind != "data"
              else training_batch(variants[0].checked.spec, batch=batch_size))
     refuse_beyond_memory(variants[0].checked, drawn, dtype, recording=True,
-                         data=input_kind == "data", smaller="a smaller --batch",
-                         batch_option="--batch")
+                         data=input_kind == "data", smaller=SMALLER_BATCH,
+                         batch_setting="batch_size")
     batch = make_batch(variants[0].checked, input_kind, batch_size, seed, data_dir, dtype)
     reports = [measure(v, batch, seed, dtype) for v in variants]
     warnings = {(w.message, w.span): w for v in variants for w in v.checked.warnings}

@@ -30,7 +30,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.grid import Axis, apply, check_value
+from cnnspec.sweep.grid import Axis, apply, check_value, swept_hint
 from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
@@ -110,14 +110,17 @@ def slug(label: str) -> str:
 
 def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
                overrides: dict | None = None,
-               on_warnings: Callable[[list[SpecError]], None] | None = None) -> list[Cell]:
+               on_warnings: Callable[[list[SpecError]], None] | None = None,
+               by_sets: bool = False) -> list[Cell]:
     """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
     folds, each checked before anything trains (the spec itself first). ``overrides`` (training
     key -> IR value, e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check
     alone is reported against its ``--set``; a combination that fails, against the cell's
     label. ``on_warnings``, if given, is called once with the checks' warnings: the spec's own,
     then each a value (or a combination) adds to them, said to be its (``with init=zeros:``),
-    as ``train`` prints the warnings of the spec it trains."""
+    as ``train`` prints the warnings of the spec it trains. ``by_sets``: the caller is given
+    training settings by ``--set`` alone (a sweep, not compare's options), which the hints of
+    the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`)."""
     seeds = refuse_count("seeds", seeds, 1,
                          "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
     if folds is not None:
@@ -125,7 +128,9 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})
-    warnings = list(check(base).warnings)
+    hint_of = ((lambda error: swept_hint(error, base.overridden)) if by_sets else
+               (lambda error: {"hint": error.hint, "hint_template": error.hint_template}))
+    warnings = list(_checked_spec(base, hint_of).warnings)
     own = list(warnings)
     by_value = {}
     for a, axis in enumerate(axes):
@@ -140,7 +145,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         for axis, index in zip(axes, combination):
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
-        checked = _check_group(replace(base, ir=ir), settings)
+        checked = _check_group(replace(base, ir=ir), settings, hint_of)
         values = [w for key in enumerate(combination) for w in by_value[key]]
         for warning in checked.warnings:
             if warning not in own and warning not in values:
@@ -203,15 +208,25 @@ def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
                          hint="each fold validates on one image at least; use fewer folds")
 
 
-def _check_group(spec: Spec, settings):
+def _checked_spec(spec: Spec, hint_of):
+    """The checked ``spec`` a grid varies; its mistakes located in its file, their hint fields
+    ``hint_of(error)``."""
+    try:
+        return check(spec)
+    except (SpecError, SpecErrors) as exc:
+        errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
+        raise SpecErrors([replace(error, **hint_of(error)) for error in errors]) from None
+
+
+def _check_group(spec: Spec, settings, hint_of):
     """The checked ``spec`` of one combination of ``settings``; its mistake, if any, reported
-    against their label."""
+    against their label, its hint fields ``hint_of(error)``."""
     try:
         return check(spec)
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
-        raise SpecError(f"{group_label(settings)}: {first.message}", hint=first.hint,
-                        file=spec.path) from None
+        raise SpecError(f"{group_label(settings)}: {first.message}", file=spec.path,
+                        **hint_of(first)) from None
 
 
 @dataclass

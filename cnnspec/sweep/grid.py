@@ -208,14 +208,26 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, hint=first.hint, file=axis.places[index]) from None
         raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}",
-                        file=axis.option(), **_swept_hint(first, axis.key)) from None
+                        file=axis.option(), **swept_hint(first, spec.overridden, axis.key)
+                        ) from None
 
 
-def _swept_hint(error: SpecError, key: str) -> dict:
-    """``error``'s hint fields, where it names the swept setting ``key`` as a run is given it
-    (train's ``--data digits``) naming it as the sweep is given it, ``--set data=digits``."""
+def swept_hint(error: SpecError, given=frozenset(), key: str | None = None) -> dict:
+    """``error``'s hint fields, each training setting it names as a run is given it (train's
+    ``--data digits``) named as a sweep is given it, ``--set data=digits`` (the library's
+    ``sets=['data=digits']``): a sweep has no option of its own for them. ``given``: the
+    settings the sweep was given otherwise (its ``--epochs``), named as they were; ``key``:
+    the swept setting as the user spelt it (``batch`` for batch_size)."""
     if error.hint_template is None:
         return {"hint": error.hint}
-    setting = KEY_ALIASES.get(key, key)
-    return hinted(reworded(error.hint_template, {
-        setting: lambda value: "{sets:" + literal(f"{key}={value}") + "}" if value else "{sets}"}))
+    spelt = {setting: setting for setting in READERS if setting not in given}
+    if key is not None:
+        spelt[KEY_ALIASES.get(key, key)] = key
+    return hinted(reworded(error.hint_template,
+                           {setting: _as_set(written) for setting, written in spelt.items()}))
+
+
+def _as_set(key: str):
+    """How a hint template names the setting ``key`` given by a ``--set`` (``{sets:KEY=V}``),
+    from the value it was named with (none: the option itself)."""
+    return lambda value: "{sets:" + literal(f"{key}={value}") + "}" if value else "{sets}"

@@ -94,7 +94,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
     overrides = given_settings(settings).overrides()
-    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings)
+    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True)
 
 
 def setting_texts(sets) -> list[str]:

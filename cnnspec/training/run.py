@@ -123,7 +123,7 @@ def load_run(path, which: str = "best") -> Run:
     split), else the last checkpoint's; with ``"last"`` the last checkpoint's."""
     if which not in WHICH:
         raise SettingError(f"{{which}} must be one of {', '.join(WHICH)}, not {shown(which)}",
-                           hint="e.g. {which:'last'}", invalid=True)
+                           hint="e.g. {which:last}", invalid=True)
     run = open_run_dir(rundir.given_run_folder(path, "path"))
     try:
         summary, unreadable = read_summary(run), None
@@ -334,9 +334,10 @@ def best_epoch(arrays: dict, path) -> int:
     """The epoch (from 1) whose weights ``best.npz`` holds, from its ``_epoch``."""
     value = arrays.get(BEST_EPOCH_KEY)
     if value is None or value.shape != () or value.dtype.kind not in "iu" or value < 1:
-        raise RunError(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch number (from 1)",
-                       hint="the file is damaged; use --last for the last checkpoint's "
-                       "weights, or train again")
+        raise WordedError(literal(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch "
+                                  "number (from 1)"),
+                          hint="the file is damaged; use {which:last} for the last "
+                          "checkpoint's weights, or train again")
     return int(value)
 
 
