@@ -5,6 +5,7 @@ snippet must fail to parse and be recognised as its own class.
 """
 import re
 
+import numpy as np
 import pytest
 
 from cnnspec.errors import SpecError, SpecErrors
@@ -853,19 +854,80 @@ def test_pytorchs_betas_is_mended_by_its_hint(written):
     assert training["optimizer"]["beta1"] == (0.9 if written == "betas=0.9" else 0.5)
 
 
-@pytest.mark.parametrize("section, shape", [
+def darknet_conv(n: int, size: int, stride: int, pad: int) -> int:
+    """Darknet's [convolutional] output size (src/convolutional_layer.c): pad=1 pads
+    size / 2 on each side."""
+    return (n + 2 * (size // 2 if pad else 0) - size) // stride + 1
+
+
+def darknet_pool(n: int, size: int, stride: int, padding: int | None = None) -> int:
+    """Darknet's [maxpool] output size (src/maxpool_layer.c): ``padding`` in all, size - 1
+    unless the section says."""
+    padding = size - 1 if padding is None else padding
+    return (n + padding - size) // stride + 1
+
+
+# Darknet sections and the (C, H, W) Darknet's layer gives an input of 3 x n x n; the maxpool
+# sections are Darknet's [maxpool] defaults: stride 1, a window of the stride, size - 1 padding.
+DARKNET_SECTIONS = [
     (("[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\npad=1\n"
-     "activation=leaky"), [32, 16, 16]),
-    ("[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=linear", [8, 8, 8]),
-    ("[maxpool]\nsize=2\nstride=2", [3, 8, 8]),
-    ("[upsample]\nstride=2", [3, 32, 32]),
-    ("[avgpool]", [3]),
-])
-def test_a_darknet_sections_line_is_a_spec_line_with_darknets_output(section, shape):
-    """The line the hint gives is a layer of the spec, with the output Darknet's layer has."""
+      "activation=leaky"), lambda n: [32, n, n]),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=linear",
+     lambda n: [8, *[darknet_conv(n, 3, 2, 1)] * 2]),
+    ("[maxpool]\nsize=2\nstride=2", lambda n: [3, *[darknet_pool(n, 2, 2)] * 2]),
+    ("[maxpool]\nsize=2\nstride=1", lambda n: [3, *[darknet_pool(n, 2, 1)] * 2]),  # tiny YOLO
+    ("[maxpool]\nsize=3\nstride=2", lambda n: [3, *[darknet_pool(n, 3, 2)] * 2]),
+    ("[maxpool]\nstride=2", lambda n: [3, *[darknet_pool(n, 2, 2)] * 2]),
+    ("[maxpool]\nsize=2", lambda n: [3, *[darknet_pool(n, 2, 1)] * 2]),
+    ("[maxpool]\nsize=3\nstride=2\npadding=0", lambda n: [3, *[darknet_pool(n, 3, 2, 0)] * 2]),
+    ("[maxpool]\nsize=5\nstride=1\npadding=4", lambda n: [3, n, n]),
+    ("[upsample]\nstride=2", lambda n: [3, 2 * n, 2 * n]),
+    ("[avgpool]", lambda n: [3]),
+]
+
+
+def darknet_line(section: str, n: int) -> str:
+    """The spec's line the hint gives for a Darknet ``section`` after an input of 3 x n x n."""
+    hint = error_of(f"input 3x{n}x{n}\n{section}\n").hint
+    return re.search(r"this section is `([^`]*)`", hint)[1]
+
+
+@pytest.mark.parametrize("n", [16, 15, 13])
+@pytest.mark.parametrize("section, shape", DARKNET_SECTIONS)
+def test_a_darknet_sections_line_is_a_spec_line_with_darknets_output(section, shape, n):
+    """The line the hint gives is a layer of the spec, with the output Darknet's layer has,
+    on odd sizes too (where an unpadded pool's output rounds down and Darknet's up)."""
     from cnnspec.check import check
 
-    hint = error_of(f"input 3x16x16\n{section}\n").hint
-    line = re.search(r"this section is `([^`]*)`", hint)[1]
-    checked = check(parse(f"input 3x16x16\n{line}\n"), for_training=False)
-    assert list(checked.layers[-1].output_shape) == shape
+    checked = check(parse(f"input 3x{n}x{n}\n{darknet_line(section, n)}\n"),
+                    for_training=False)
+    assert list(checked.layers[-1].output_shape) == shape(n)
+
+
+def darknet_maxpool(x: np.ndarray, size: int, stride: int, padding: int) -> np.ndarray:
+    """Darknet's [maxpool] forward (src/maxpool_layer.c) on (N, C, H, W): window (i, j)
+    starts at (i, j) * stride - padding / 2, and takes the largest of its pixels inside the
+    image."""
+    h, w = x.shape[2:]
+    out = np.empty((*x.shape[:2], darknet_pool(h, size, stride, padding),
+                    darknet_pool(w, size, stride, padding)))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            top, left = i * stride - padding // 2, j * stride - padding // 2
+            out[:, :, i, j] = x[:, :, max(top, 0):top + size, max(left, 0):left + size].max(
+                axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("n", [16, 15])
+@pytest.mark.parametrize("size, stride, padding", [(2, 2, 1), (2, 1, 1), (3, 2, 2), (3, 2, 0),
+                                                   (4, 2, 3)])
+def test_a_darknet_maxpools_line_takes_the_windows_darknet_takes(size, stride, padding, n):
+    from cnnspec.check import check
+    from cnnspec.compiler import compile_spec
+
+    section = f"[maxpool]\nsize={size}\nstride={stride}\npadding={padding}"
+    model = compile_spec(check(parse(f"input 3x{n}x{n}\n{darknet_line(section, n)}\n"),
+                               for_training=False), seed=0, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 3, n, n))
+    np.testing.assert_array_equal(model.forward(x), darknet_maxpool(x, size, stride, padding))
