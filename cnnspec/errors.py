@@ -360,7 +360,8 @@ class Command:
 # suggests. "program" names the program whose commands the other `*_command` fields are.
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
                  "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
-                 "data": Quoted("data"), "which": Quoted("which"), "program": Command("cnnspec")}
+                 "data": Quoted("data"), "which": Quoted("which"),
+                 "input_kind": Quoted("input_kind"), "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"
 

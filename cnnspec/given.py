@@ -94,3 +94,16 @@ def given_texts(value, parameter: str, example: str, what: str = "a list of text
         raise SettingError(f"{{{parameter}}} takes {what}, not {shown(wrong[0])}",
                            hint=f"e.g. {{{parameter}:{example}}}", invalid=True)
     return items
+
+
+def given_choice(value, parameter: str, choices: tuple[str, ...], example: str) -> str:
+    """``value``, one of the texts ``choices`` (NumPy's ``np.str_`` too), as a ``str``;
+    anything else is a :class:`SettingError` naming ``parameter`` (a text setting the library
+    words as :class:`~cnnspec.errors.Quoted`), its hint an ``example``.
+    Tested as a text first: ``array in choices`` compares item by item, and NumPy refuses the
+    truth of the array of answers ("ambiguous")."""
+    value = plain(value)
+    if isinstance(value, str) and value in choices:
+        return str(value)
+    raise SettingError(f"{{{parameter}}} must be one of {', '.join(choices)}, not "
+                       f"{shown(value)}", hint=f"e.g. {{{parameter}:{example}}}", invalid=True)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import shlex
 import stat
 from pathlib import Path
 
-from cnnspec.errors import InputError, RunError, Span, SpecError
+from cnnspec.errors import InputError, RunError, Span, SpecError, literal
 
 # The largest spec file read: the largest spec written by hand, or exported from a network of
 # a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
@@ -29,6 +30,60 @@ MAX_SPEC_BYTES = 64 << 20
 LONE_CR = re.compile(rb"\r(?!\n)")
 SPEC_SUFFIXES = (".cnn", ".json")  # a spec in the language, or its IR
 SPEC = "the spec"  # what a spec file is called in the hints
+
+# The files `cnnspec import` reads, by suffix in any case (LENET.PROTOTXT is a prototxt too),
+# read here by the importer and by the loader of specs, which tells such a file given in a
+# spec's place to import it first. A Keras model's .json shares the IR's suffix: its contents
+# tell them apart (KERAS_MODEL_KEYS).
+CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
+KERAS_SUFFIXES = (".json", ".keras")
+# The keys at the top of a Keras model's JSON (model.to_json()), which no IR has.
+KERAS_MODEL_KEYS = ("class_name", "config")
+# The files import reads, as its refusals of other files name them.
+IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} and "
+                  f"{KERAS_SUFFIXES[1]} files")
+# Files a newcomer reaches for that hold weights or a whole saved model rather than the
+# architecture as text: what each is, and what to give instead (a hint template:
+# `{export_command}` is worded as the caller types it).
+NOT_TEXT = ", not a model's architecture as text"
+TO_JSON = ("in Keras: open('model.json', 'w').write(model.to_json()), then import "
+           "model.json")
+
+
+def _keras_saved(form: str) -> tuple[str, str]:
+    return f"a Keras model saved with model.save() ({form}){NOT_TEXT}", TO_JSON
+
+
+PYTORCH = ("a PyTorch file" + NOT_TEXT,
+           (f"cnnspec imports {IMPORTED_FILES}; write a PyTorch network as a spec by hand "
+            "(docs/language.md)"))
+SAVED_MODELS = {
+    ".h5": _keras_saved("HDF5"),
+    ".hdf5": _keras_saved("HDF5"),
+    ".caffemodel": ("Caffe's trained weights" + NOT_TEXT,
+                    "import the model definition, a .prototxt"),
+    ".pt": PYTORCH,
+    ".pth": PYTORCH,
+    ".onnx": ("an ONNX model" + NOT_TEXT,
+              ("cnnspec writes ONNX (`{export_command} --format onnx`) but imports "
+               f"{IMPORTED_FILES}: write the network as a spec by hand (docs/language.md)")),
+}
+
+
+def import_first(path: str | Path) -> str:
+    """The hint for a model of another framework given where a spec is read: the command that
+    imports it as a spec, and the spec to give then (a template: ``{import_command:...}`` is
+    worded as the caller types it)."""
+    spec = Path(path).with_suffix(".cnn")
+    return (f"import it as a spec first: `{{import_command:{literal(str(path))}}} -o "
+            f"{literal(shlex.quote(str(spec)))}`, then use {literal(str(spec))}")
+
+
+def is_keras_model(document) -> bool:
+    """Whether ``document``, a JSON file's contents, is a Keras model as ``model.to_json()``
+    writes it: an object with :data:`KERAS_MODEL_KEYS` at its top."""
+    return isinstance(document, dict) and "class_name" in document \
+        and isinstance(document.get("config"), (dict, list))
 
 
 def read_spec_text(path: str | Path, what: str = SPEC) -> str:

@@ -4,6 +4,7 @@ before any work starts (never a TypeError, KeyError or ValueError from deep insi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,10 +83,31 @@ def test_compile_names_a_wrong_dtype():
 # ---- train, resume, load_run -------------------------------------------------------------
 
 @pytest.mark.parametrize("data, example", [
-    (3, "digits"), (["digits"], "digits"), (Path("x.npz"), "npz:x.npz")])
+    (3, "digits"), (["digits"], "digits"), (Path("x.npz"), "npz:x.npz"),
+    # an IR data object without a dataset's name: the form (the check said "unknown dataset
+    # None", late and without a hint)
+    ({}, "data={'name': 'shapes', 'size': 16}"), ({"size": 8}, "{'name': 'shapes'"),
+    ({"name": 3}, "{'name': 'shapes'")])
 def test_settings_name_data_of_the_wrong_kind(data, example):
     error = refused(lambda: cnnspec.Settings(data=data).overrides(), "data")
     assert example in error.hint
+
+
+@pytest.mark.parametrize("data, hint", [
+    ({"name": "nope"}, "^valid datasets: digits, shapes, "),
+    ({"name": "digts", "size": 8}, "^did you mean 'digits'\\? valid datasets: digits, ")])
+def test_an_unknown_dataset_in_an_ir_data_object_is_told_the_datasets(tmp_path, data, hint):
+    """As --data is, before a run folder is made (the check refused it late, a SpecErrors
+    whose errors' hint was worded for a spec's setting)."""
+    error = refused(lambda: cnnspec.train(SPEC, cnnspec.Settings(data=data), tmp_path / "run"),
+                    "unknown dataset", repr(data["name"]))
+    assert re.search(hint, error.hint), error.hint
+    assert error.invalid and not (tmp_path / "run").exists()
+
+
+def test_an_ir_data_object_may_name_its_dataset_with_numpys_text():
+    data = cnnspec.Settings(data={"name": np.str_("fashion_mnist")}).overrides()["data"]
+    assert data == {"name": "fashion-mnist"} and type(data["name"]) is str
 
 
 @pytest.mark.parametrize("keywords, words", [
@@ -124,6 +146,9 @@ def test_a_setting_given_to_train_as_a_keyword_is_pointed_to_settings():
     (lambda: cnnspec.resume("runs/x", data_dir=1), ["data_dir"]),
     (lambda: cnnspec.load_run(3), ["path", "run folder"]),
     (lambda: cnnspec.load_run("runs/x", which="first"), ["which", "best, last"]),
+    # an array's `in` compares item by item: NumPy's "truth value ... is ambiguous"
+    (lambda: cnnspec.load_run("runs/x", which=np.array(["best", "last"])),
+     ["which", "best, last", "array(["]),
 ])
 def test_run_folders_of_the_wrong_kind_are_named(call, words):
     refused(call, *words)
@@ -188,6 +213,7 @@ def test_import_names_paths_of_the_wrong_kind(tmp_path):
 
 @pytest.mark.parametrize("keywords, words", [
     ({"input_kind": "noise"}, ["input_kind", "data, gaussian", "'noise'"]),
+    ({"input_kind": np.array(["data", "data"])}, ["input_kind", "data, gaussian", "array("]),
     ({"batch_size": 0}, ["batch_size", "not 0"]),
     ({"batch_size": 8.0}, ["batch_size", "8.0"]),
     ({"seed": -1}, ["seed", "not -1"]),

@@ -3,6 +3,7 @@ goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fa
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 from npz_cases import SPEC as NPZ_SPEC
 
+from cnnspec import load
 from cnnspec.cli import main
+from cnnspec.errors import InputError
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GOOD = """\
@@ -98,6 +101,47 @@ def test_not_a_spec_file(write, capsys):
     assert "not a spec file" in capsys.readouterr().err
 
 
+IMPORTS = Path(__file__).resolve().parent / "data" / "import"
+
+
+@pytest.mark.parametrize("source, name, what", [
+    ("every_layer.prototxt", "net.prototxt", "is a Caffe model definition, not a spec"),
+    ("every_layer.prototxt", "My Net.PBTXT", "is a Caffe model definition, not a spec"),
+    ("mnist_convnet.json", "mnist_convnet.json", "is a Keras model, not a cnnspec IR file"),
+])
+@pytest.mark.parametrize("command", [["check"], ["summary"], ["train"],
+                                     ["diagram", "-o", "net.svg"]])
+def test_a_model_of_another_framework_is_told_the_import_that_makes_it_a_spec(
+        tmp_path, capsys, monkeypatch, source, name, what, command):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes((IMPORTS / source).read_bytes())
+    assert main([*command, name]) == 2
+    err = capsys.readouterr().err
+    assert what in err and "Traceback" not in err and not Path("net.svg").exists()
+    suggested = re.search(r"`[^`]* import ([^`]*)`, then use (.+)$", err, re.MULTILINE)
+    assert suggested, err
+    assert main(["import", *shlex.split(suggested[1])]) == 0  # the command, as suggested
+    assert main(["check", suggested[2]]) == 0
+
+
+@pytest.mark.parametrize("name, what", [
+    ("model.keras", "is a Keras model saved with model.save(), not a spec"),
+    ("model.onnx", "is an ONNX model, not a model's architecture as text"),
+    ("model.h5", "is a Keras model saved with model.save() (HDF5)"),
+    ("model.pth", "is a PyTorch file"),
+    ("lenet.caffemodel", "is Caffe's trained weights"),
+])
+def test_a_saved_model_given_as_a_spec_says_what_it_is(write, capsys, name, what):
+    path = write(name, "")
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert f"cnnspec: error: {path} {what}" in err
+    if name.endswith(".keras"):
+        assert f"import {path} -o {path.removesuffix('.keras')}.cnn" in err
+    with pytest.raises(InputError, match=re.escape(what)):  # the library says the same
+        load(path)
+
+
 def test_json_ir_is_accepted_everywhere(write, capsys):
     cnn = write("good.cnn", GOOD)
     assert main(["export", cnn]) == 0
@@ -179,7 +223,9 @@ def test_check_every_shipped_spec(capsys):
 HELP_PROBE = """
 import sys, time
 start = time.perf_counter()
+from cnnspec import load
 from cnnspec.cli import main
+from cnnspec.errors import InputError
 try:
     main(["--help"])
 except SystemExit:

@@ -5,6 +5,7 @@ snippet must fail to parse and be recognised as its own class.
 """
 import re
 
+import numpy as np
 import pytest
 
 from cnnspec.errors import SpecError, SpecErrors
@@ -582,7 +583,29 @@ CASES = [
     ("input 1x8x8\nepochs 3\nconv 8 3\n", "unknown layer kind 'epochs'", 2, 1,
      "^'epochs' is a training setting: write it inside the train block"),
     ("input 1x8x8\nconv 8 3\nbatch_size 32\n", "unknown layer kind 'batch_size'", 3, 1,
-     "inside the train block, e.g. train { batch_size ... }"),
+     "inside the train block, e.g. train { batch_size 32 }$"),
+    ("input 1x8x8\nconv 8 3\nepochs: 5\n", "^training setting 'epochs' outside the train block$",
+     3, 1, "e.g. train { epochs 5 }$"),
+    ("input 1x8x8\nconv 8 3\nlr=0.1\n", "^training setting 'lr' outside", 3, 1,
+     "e.g. train { lr 0.1 }$"),
+    # ... and another library's name for one, as it writes the line: moved into the block,
+    # written as the block writes it (the message said "unexpected '0.01'", "remove it")
+    ("input 1x8x8\nflatten\ndense 10\nbase_lr: 0.01\n",
+     "^training setting 'base_lr' outside the train block$", 4, 1,
+     ("^training settings go inside the train block, `train { ... }`; Caffe's base_lr is lr "
+      "here: write `lr 0.01`$")),
+    ("input 1x8x8\nflatten\ndense 10\nbase_lr 0.01\n", "^unknown layer kind 'base_lr'$", 4, 1,
+     "inside the train block, .*write `lr 0.01`$"),
+    ('input 1x8x8\nflatten\ndense 10\nlr_policy: "fixed"  # Caffe\n', "'lr_policy' outside", 4,
+     1, "inside the train block, .*write `schedule constant`"),
+    ("input 1x8x8\nflatten\ndense 10\nsolver_mode: CPU\n", "'solver_mode' outside", 4, 1,
+     "inside the train block, .*Caffe's solver_mode has no counterpart here"),
+    ("input 1x8x8\nrepeat 2 {\n  relu\n  steps=400,450\n}\n", "'steps' outside", 4, 3,
+     "inside the train block, .*write `schedule multistep"),
+    ("input 1x8x8\nflatten\ndense 10\nmax_batches = 5000\n", "'max_batches' outside", 4, 1,
+     "inside the train block, .*5000 iterations are"),
+    # ... but a labelled layer that fails further on is a layer's mistake, whatever its label
+    ("input 1x8x8\nsteps: conv 8 3 (\n", "^a size is written with 'x'", 2, 17, None),
     ("input 1x8x8\nconv 8 3 ReLU\n", "unknown option 'ReLU'", 2, 10, "^did you mean relu\\?"),
     ("input 1x8x8\nconv 8 3 leaky_relu 0.2\n",
      "the number 0.2 after the activation leaky_relu is out of place in conv layer 'conv1'", 2,
@@ -831,19 +854,80 @@ def test_pytorchs_betas_is_mended_by_its_hint(written):
     assert training["optimizer"]["beta1"] == (0.9 if written == "betas=0.9" else 0.5)
 
 
-@pytest.mark.parametrize("section, shape", [
+def darknet_conv(n: int, size: int, stride: int, pad: int) -> int:
+    """Darknet's [convolutional] output size (src/convolutional_layer.c): pad=1 pads
+    size / 2 on each side."""
+    return (n + 2 * (size // 2 if pad else 0) - size) // stride + 1
+
+
+def darknet_pool(n: int, size: int, stride: int, padding: int | None = None) -> int:
+    """Darknet's [maxpool] output size (src/maxpool_layer.c): ``padding`` in all, size - 1
+    unless the section says."""
+    padding = size - 1 if padding is None else padding
+    return (n + padding - size) // stride + 1
+
+
+# Darknet sections and the (C, H, W) Darknet's layer gives an input of 3 x n x n; the maxpool
+# sections are Darknet's [maxpool] defaults: stride 1, a window of the stride, size - 1 padding.
+DARKNET_SECTIONS = [
     (("[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\npad=1\n"
-     "activation=leaky"), [32, 16, 16]),
-    ("[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=linear", [8, 8, 8]),
-    ("[maxpool]\nsize=2\nstride=2", [3, 8, 8]),
-    ("[upsample]\nstride=2", [3, 32, 32]),
-    ("[avgpool]", [3]),
-])
-def test_a_darknet_sections_line_is_a_spec_line_with_darknets_output(section, shape):
-    """The line the hint gives is a layer of the spec, with the output Darknet's layer has."""
+      "activation=leaky"), lambda n: [32, n, n]),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=linear",
+     lambda n: [8, *[darknet_conv(n, 3, 2, 1)] * 2]),
+    ("[maxpool]\nsize=2\nstride=2", lambda n: [3, *[darknet_pool(n, 2, 2)] * 2]),
+    ("[maxpool]\nsize=2\nstride=1", lambda n: [3, *[darknet_pool(n, 2, 1)] * 2]),  # tiny YOLO
+    ("[maxpool]\nsize=3\nstride=2", lambda n: [3, *[darknet_pool(n, 3, 2)] * 2]),
+    ("[maxpool]\nstride=2", lambda n: [3, *[darknet_pool(n, 2, 2)] * 2]),
+    ("[maxpool]\nsize=2", lambda n: [3, *[darknet_pool(n, 2, 1)] * 2]),
+    ("[maxpool]\nsize=3\nstride=2\npadding=0", lambda n: [3, *[darknet_pool(n, 3, 2, 0)] * 2]),
+    ("[maxpool]\nsize=5\nstride=1\npadding=4", lambda n: [3, n, n]),
+    ("[upsample]\nstride=2", lambda n: [3, 2 * n, 2 * n]),
+    ("[avgpool]", lambda n: [3]),
+]
+
+
+def darknet_line(section: str, n: int) -> str:
+    """The spec's line the hint gives for a Darknet ``section`` after an input of 3 x n x n."""
+    hint = error_of(f"input 3x{n}x{n}\n{section}\n").hint
+    return re.search(r"this section is `([^`]*)`", hint)[1]
+
+
+@pytest.mark.parametrize("n", [16, 15, 13])
+@pytest.mark.parametrize("section, shape", DARKNET_SECTIONS)
+def test_a_darknet_sections_line_is_a_spec_line_with_darknets_output(section, shape, n):
+    """The line the hint gives is a layer of the spec, with the output Darknet's layer has,
+    on odd sizes too (where an unpadded pool's output rounds down and Darknet's up)."""
     from cnnspec.check import check
 
-    hint = error_of(f"input 3x16x16\n{section}\n").hint
-    line = re.search(r"this section is `([^`]*)`", hint)[1]
-    checked = check(parse(f"input 3x16x16\n{line}\n"), for_training=False)
-    assert list(checked.layers[-1].output_shape) == shape
+    checked = check(parse(f"input 3x{n}x{n}\n{darknet_line(section, n)}\n"),
+                    for_training=False)
+    assert list(checked.layers[-1].output_shape) == shape(n)
+
+
+def darknet_maxpool(x: np.ndarray, size: int, stride: int, padding: int) -> np.ndarray:
+    """Darknet's [maxpool] forward (src/maxpool_layer.c) on (N, C, H, W): window (i, j)
+    starts at (i, j) * stride - padding / 2, and takes the largest of its pixels inside the
+    image."""
+    h, w = x.shape[2:]
+    out = np.empty((*x.shape[:2], darknet_pool(h, size, stride, padding),
+                    darknet_pool(w, size, stride, padding)))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            top, left = i * stride - padding // 2, j * stride - padding // 2
+            out[:, :, i, j] = x[:, :, max(top, 0):top + size, max(left, 0):left + size].max(
+                axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("n", [16, 15])
+@pytest.mark.parametrize("size, stride, padding", [(2, 2, 1), (2, 1, 1), (3, 2, 2), (3, 2, 0),
+                                                   (4, 2, 3)])
+def test_a_darknet_maxpools_line_takes_the_windows_darknet_takes(size, stride, padding, n):
+    from cnnspec.check import check
+    from cnnspec.compiler import compile_spec
+
+    section = f"[maxpool]\nsize={size}\nstride={stride}\npadding={padding}"
+    model = compile_spec(check(parse(f"input 3x{n}x{n}\n{darknet_line(section, n)}\n"),
+                               for_training=False), seed=0, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 3, n, n))
+    np.testing.assert_array_equal(model.forward(x), darknet_maxpool(x, size, stride, padding))

@@ -9,7 +9,15 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import MAX_WORD, InputError, SettingError, WordedInputError, literal, shortened
 from cnnspec.given import given_path, shown
 from cnnspec.ir.spec import Spec
-from cnnspec.sourcefile import SPEC_SUFFIXES, missing_file, not_a_file
+from cnnspec.sourcefile import (
+    CAFFE_SUFFIXES,
+    KERAS_SUFFIXES,
+    SAVED_MODELS,
+    SPEC_SUFFIXES,
+    import_first,
+    missing_file,
+    not_a_file,
+)
 
 
 def given_spec_path(path, parameter: str = "path") -> Path:
@@ -38,9 +46,7 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     if path.suffix not in SPEC_SUFFIXES:
         if not path.exists():  # missing, whatever its name says
             raise missing_file(path)
-        raise WordedInputError(
-            literal(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)"),
-            hint="`{export_command} SPEC.cnn > SPEC.json` writes an IR file")
+        raise _not_a_spec(path)
     if path.suffix == ".json":
         from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 
@@ -48,6 +54,23 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     from cnnspec.lang import parse_file  # Lark loads only for a .cnn file
 
     return parse_file(str(path))
+
+
+def _not_a_spec(path: Path) -> WordedInputError:
+    """The error for a file whose suffix is no spec's: a model of another framework is told
+    the command that imports it, a saved model or weights what to give instead."""
+    suffix = path.suffix.lower()  # LENET.PROTOTXT is a prototxt too
+    if suffix in CAFFE_SUFFIXES or suffix in KERAS_SUFFIXES and suffix not in SPEC_SUFFIXES:
+        what = "a Caffe model definition" if suffix in CAFFE_SUFFIXES else \
+            "a Keras model saved with model.save()"
+        return WordedInputError(literal(f"{path} is {what}, not a spec"),
+                                hint=import_first(path))
+    if suffix in SAVED_MODELS:
+        what, instead = SAVED_MODELS[suffix]
+        return WordedInputError(literal(f"{path} is {what}"), hint=instead)
+    return WordedInputError(
+        literal(f"{path}: not a spec file (expected a .cnn spec or a .json IR file)"),
+        hint="`{export_command} SPEC.cnn > SPEC.json` writes an IR file")
 
 
 def load(path: str | Path, strict: bool = False, max_memory: int | None = None,

@@ -37,10 +37,15 @@ def parse_data_arg(text: str) -> dict:
     name = canonical_name(text)
     if name is not None and name != "npz":
         return {"name": name, **DATASETS[name].defaults}
-    # a name mistyped is a mistake in what was asked (exit 2), as a bad shapes(...) argument is
-    raise SettingError(f"unknown dataset {literal(repr(text))}",
-                       hint=literal(_unknown_hint(text)), invalid=True)
+    raise unknown_dataset(text)
 
+
+def unknown_dataset(text: str) -> SettingError:
+    """The error for a dataset named ``text`` that no dataset is (by ``--data``, or in an IR
+    data object a library caller gives): the valid names, and the closest of them. A name
+    mistyped is a mistake in what was asked (exit 2), as a bad shapes(...) argument is."""
+    return SettingError(f"unknown dataset {literal(repr(text))}",
+                        hint=literal(_unknown_hint(text)), invalid=True)
 
 
 def _unknown_hint(text: str) -> str:

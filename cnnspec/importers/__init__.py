@@ -19,47 +19,25 @@ from cnnspec.atomic import refuse_overwriting, write_text
 from cnnspec.errors import InputError, RunError, WordedInputError, literal
 from cnnspec.given import given_path
 from cnnspec.importers.imported import Imported
-from cnnspec.sourcefile import read_spec_text
+from cnnspec.sourcefile import (
+    CAFFE_SUFFIXES,
+    IMPORTED_FILES,
+    KERAS_SUFFIXES,
+    SAVED_MODELS,
+    TO_JSON,
+    read_spec_text,
+)
 
-CAFFE_SUFFIXES = (".prototxt", ".pbtxt")
-KERAS_SUFFIXES = (".json", ".keras")
 # A .keras archive (Keras 3's model.save()) is a zip file whose member config.json is the
 # architecture as model.to_json() writes it; the weights beside it are not read.
 KERAS_ARCHIVE_CONFIG = "config.json"
-# The files import reads, as its refusals of other files name them.
-IMPORTED_FILES = (f"Caffe {CAFFE_SUFFIXES[0]} and Keras {KERAS_SUFFIXES[0]} and "
-                  f"{KERAS_SUFFIXES[1]} files")
 # What the errors about a file's bytes call each file read ("save the prototxt as UTF-8").
 CAFFE_MODEL = "the prototxt"
 CAFFE_SOLVER = "the solver's prototxt"
 KERAS_MODEL = "the Keras model's JSON"
-# Files a newcomer reaches for that hold weights or a whole saved model rather than the
-# architecture as text, or need no import: what each is, and what to give instead (a hint
-# template: `{export_command}` is worded as the caller types it).
-NOT_TEXT = ", not a model's architecture as text"
-TO_JSON = ("in Keras: open('model.json', 'w').write(model.to_json()), then import "
-           "model.json")
-
-
-def _keras_saved(form: str) -> tuple[str, str]:
-    return f"a Keras model saved with model.save() ({form}){NOT_TEXT}", TO_JSON
-
-
-PYTORCH = ("a PyTorch file" + NOT_TEXT,
-           (f"cnnspec imports {IMPORTED_FILES}; write a PyTorch network as a spec by hand "
-            "(docs/language.md)"))
-OTHER_FILES = {
-    ".h5": _keras_saved("HDF5"),
-    ".hdf5": _keras_saved("HDF5"),
-    ".caffemodel": ("Caffe's trained weights" + NOT_TEXT,
-                    "import the model definition, a .prototxt"),
-    ".pt": PYTORCH,
-    ".pth": PYTORCH,
-    ".onnx": ("an ONNX model" + NOT_TEXT,
-              ("cnnspec writes ONNX (`{export_command} --format onnx`) but imports "
-               f"{IMPORTED_FILES}: write the network as a spec by hand (docs/language.md)")),
-    ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it"),
-}
+# Files import does not read: the saved models, and a spec, which every command reads.
+OTHER_FILES = {**SAVED_MODELS,
+               ".cnn": ("a cnnspec spec already", "it needs no import: every command reads it")}
 
 
 def import_file(path: str | Path, solver: str | Path | None = None,

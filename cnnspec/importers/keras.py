@@ -49,6 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
+from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
 ACTIVATIONS = {"relu": ("relu", {}), "tanh": ("tanh", {}), "sigmoid": ("sigmoid", {}),
@@ -509,8 +510,7 @@ def _layers_of(doc: dict, path: str | None) -> tuple[list[dict], str, bool]:
         raise SpecError("this JSON is a cnnspec IR file, not a Keras model", json_path="$",
                         file=path, **hinted("it needs no import: every command reads it as it "
                                             f"is, e.g. {{check_command:{named}}}"))
-    if not isinstance(doc, dict) or "class_name" not in doc or \
-            not isinstance(doc.get("config"), (dict, list)):
+    if not is_keras_model(doc):
         raise _err("this JSON is not a Keras model (no class_name and config at the top)", "$",
                    "save the model with model.to_json()", path)
     cls = doc["class_name"]

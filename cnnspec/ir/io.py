@@ -13,12 +13,20 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
-from cnnspec.errors import SCHEMA_HINTS, Span, SpecError, SpecErrors, closest, shortened
+from cnnspec.errors import (
+    SCHEMA_HINTS,
+    Span,
+    SpecError,
+    SpecErrors,
+    closest,
+    hinted,
+    shortened,
+)
 from cnnspec.ir.datasets import canonical_name
 from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
-from cnnspec.sourcefile import read_spec_text
+from cnnspec.sourcefile import import_first, is_keras_model, read_spec_text
 
 SCHEMA_HINT = "the IR is described field by field in docs/ir.md"
 
@@ -259,6 +267,9 @@ def read_json(path: str | Path) -> Spec:
     ir = parse_json(read_spec_text(path), str(path), IR_HINT,
                     deep_hint="the IR nests 9 deep at most (a 4-D kernel literal in a layer's "
                     f"init); {IR_HINT}")
+    if is_keras_model(ir):  # model.to_json() saved as .json, the IR's suffix
+        raise SpecErrors([SpecError("this JSON is a Keras model, not a cnnspec IR file",
+                                    json_path="$", file=str(path), **hinted(import_first(path)))])
     upgrade(ir)
     _canonical_dataset_name(ir)
     validate(ir, str(path))

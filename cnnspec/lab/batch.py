@@ -14,8 +14,7 @@ import numpy as np
 from cnnspec.check.model import CheckedSpec
 from cnnspec.data import Preprocessor
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError
-from cnnspec.given import shown
+from cnnspec.given import given_choice
 from cnnspec.training.compat import check_data_fits, load_spec_data
 
 INPUT_KINDS = ("data", "gaussian")
@@ -59,12 +58,15 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
     return Batch(x, dataset.y_train[pick], dataset.name)
 
 
+def given_input_kind(kind) -> str:
+    """The batch a caller's ``input_kind`` asks for, one of :data:`INPUT_KINDS`; anything
+    else is a :class:`~cnnspec.errors.SettingError` naming it, said before any work."""
+    return given_choice(kind, "input_kind", INPUT_KINDS, "gaussian")
+
+
 def make_batch(checked: CheckedSpec, kind: str, size: int, seed: int, data_dir=None,
                dtype: str = DEFAULT_DTYPE) -> Batch:
     """The batch ``--input`` asks for: ``"data"`` or ``"gaussian"``."""
-    if kind == "gaussian":
+    if given_input_kind(kind) == "gaussian":
         return gaussian_batch(checked, size, np.random.default_rng(seed), dtype)
-    if kind == "data":
-        return data_batch(checked, size, seed, data_dir, dtype)
-    raise SettingError(f"{{input_kind}} must be one of {', '.join(INPUT_KINDS)}, not "
-                       f"{shown(kind)}", hint="e.g. {input_kind:'gaussian'}", invalid=True)
+    return data_batch(checked, size, seed, data_dir, dtype)

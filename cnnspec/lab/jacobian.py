@@ -53,7 +53,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
 from cnnspec.errors import InputError, closest, counted, rounded_text
 from cnnspec.kinds import is_weighted
-from cnnspec.lab.batch import make_batch
+from cnnspec.lab.batch import given_input_kind, make_batch
 from cnnspec.lab.defaults import ROWS
 from cnnspec.lab.lsuv import lsuv
 from cnnspec.lab.memory import SMALLER_NETWORK, refuse_beyond_memory
@@ -261,6 +261,7 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
                     seed: int = 0, data_dir=None) -> JacobianReport:
     """The Jacobian's singular values for each init variant of the spec at ``path``, all at
     the same ``inputs`` inputs and with the same seed (float64; LSUV applied where asked)."""
+    input_kind = given_input_kind(input_kind)
     variants = load_variants(path, inits)
     checked = variants[0].checked
     end = end_layer(checked, layer)

@@ -17,7 +17,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import counted, rounded_text
 from cnnspec.given import given_texts
 from cnnspec.ir.training_catalogue import refuse_count, refuse_whole_setting
-from cnnspec.lab.batch import Batch, make_batch
+from cnnspec.lab.batch import Batch, given_input_kind, make_batch
 from cnnspec.lab.defaults import BATCH_SIZE
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.lsuv import lsuv
@@ -87,6 +87,7 @@ def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
     batch_size = refuse_count("batch_size", batch_size, 1, "e.g. {batch_size:64}")
     seed = refuse_whole_setting("seed", seed)
     inits = given_texts(inits, "inits", "he_normal", spec_as_written=True)
+    input_kind = given_input_kind(input_kind)
     variants = load_variants(path, inits, dtype)
     # probe() keeps every layer's output and gradient of the batch, of the data's images at
     # most where it draws them

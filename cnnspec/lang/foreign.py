@@ -456,7 +456,11 @@ def _darknet_line(kind: str, keys: dict[str, str]) -> str | None:
     given = {DARKNET_KEYS[k]: _darknet_number(v) for k, v in keys.items() if k in DARKNET_KEYS}
     if kind == "upsample":
         given = {"scale_factor": given.get("strides", 2)}
-    if keys.get("pad") == "1" and "kernel_size" in given:  # pad=1: size // 2 on every side
+    if kind == "maxpool":
+        given = _darknet_maxpool(keys)
+        if given is None:
+            return None
+    elif keys.get("pad") == "1" and "kernel_size" in given:  # pad=1: size // 2 on every side
         given["padding"] = given["kernel_size"] // 2
     elif "padding" in keys:
         given["padding"] = _darknet_number(keys["padding"])
@@ -474,6 +478,28 @@ def _darknet_line(kind: str, keys: dict[str, str]) -> str | None:
         words.append(DARKNET_ACTIVATIONS.get(
             keys.get("activation", DARKNET_DEFAULT_ACTIVATION), ""))
     return " ".join(word for word in words if word)
+
+
+def _darknet_maxpool(keys: dict[str, str]) -> dict | None:
+    """A Darknet [maxpool]'s window, stride and padding as Keras names them; None where one
+    is no whole number in range. Darknet's parser (src/parser.c, parse_maxpool) moves by 1 unless
+    stride= says, takes a window as wide as its stride unless size= says, and pads size - 1
+    in all unless padding= says, padding / 2 of it before (top, left: src/maxpool_layer.c), so
+    its output is (n + padding - size) / stride + 1, ceil(n / stride) by default, where an
+    unpadded pool's rounds down on an odd size. The padding is written per side, top x bottom
+    x left x right, so the spec's windows sit where Darknet's do."""
+    stride = _darknet_number(keys.get("stride", "1"))
+    size = _darknet_number(keys.get("size", str(stride)))
+    padding = _darknet_number(keys.get("padding", str(size - 1))) \
+        if isinstance(size, int) else None
+    if not all(isinstance(value, int) for value in (stride, size, padding)) \
+            or min(stride, size) < 1 or padding < 0:
+        return None
+    before, after = padding // 2, padding - padding // 2
+    given = {"kernel_size": size, "strides": stride}
+    if padding:
+        given["padding"] = before if before == after else (before, after, before, after)
+    return given
 
 
 def _darknet_number(text: str) -> int | float | str:

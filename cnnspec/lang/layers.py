@@ -37,6 +37,7 @@ from cnnspec.lang.syntax_errors import (
     capital_x_hint,
     merge_inputs_hint,
 )
+from cnnspec.lang.unknown_setting import outside_train, outside_train_hint, value_text
 
 Reader = Callable[[Value, str], object]
 
@@ -171,9 +172,10 @@ class ReadLayer:
 STATEMENT_KEYWORDS = ("model", "input", "default", "output", "repeat", "train")
 
 
-def read_kind(head: Word | Call, label: str | None = None) -> str:
+def read_kind(head: Word | Call, label: str | None = None, written: str | None = None) -> str:
     """The kind ``head`` names (an alias read as its kind); an unknown one is a SpecError,
-    whose hint for another library's call is the cnnspec line (``label: conv 16 3``)."""
+    whose hint for another library's call is the cnnspec line (``label: conv 16 3``), and for
+    a training setting the train block's line (``written``: the one value after it)."""
     name = ALIASES.get(head.name, head.name)
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
@@ -184,9 +186,8 @@ def read_kind(head: Word | Call, label: str | None = None) -> str:
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
-        elif head.name in TRAINING_KEYS or head.name in TRAINING_KEY_ALIASES:
-            hint = (f"'{head.name}' is a training setting: write it inside the train block, "
-                    f"e.g. train {{ {head.name} ... }}")
+        elif (setting := _setting_hint(head, written)) is not None:  # Caffe's `base_lr 0.01`
+            hint = setting
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
             from cnnspec.lang.foreign import PYTHON_CODE_HINT
 
@@ -197,6 +198,26 @@ def read_kind(head: Word | Call, label: str | None = None) -> str:
             hint = foreign_hint(_foreign_call(head, label)) or hint
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
+
+
+def _setting_hint(head: Word | Call, written: str | None) -> str | None:
+    """The hint for a training setting written among the layers; None for another head. A
+    call is a layer as Python writes it (`shuffle(x)`), answered as such, unless it is ours."""
+    if isinstance(head, Call) and head.name not in TRAINING_KEYS \
+            and head.name not in TRAINING_KEY_ALIASES:
+        return None
+    return outside_train_hint(head.name, written)
+
+
+def _setting_with_colon(stmt: LayerStmt) -> SpecError | None:
+    """The error for a training setting written among the layers with Caffe's ':' and a word
+    (``lr_policy: step``, ``solver_mode: CPU``), which reads as a layer of an unknown kind
+    labelled with the setting's name; None for any other line."""
+    head = stmt.head
+    if stmt.label is None or stmt.items or stmt.inputs is not None \
+            or not isinstance(head, Word) or ALIASES.get(head.name, head.name) in KINDS:
+        return None
+    return outside_train(stmt.label, stmt.label_span, head.name)
 
 
 def _foreign_call(head: Call, label: str | None):
@@ -245,10 +266,11 @@ def _label_without_colon(stmt: LayerStmt) -> SpecError | None:
 
 def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     """Read ``stmt``'s values into fields; ``display`` names the layer in messages."""
-    unlabelled = _label_without_colon(stmt)
-    if unlabelled is not None:
-        raise unlabelled
-    kind_name = read_kind(stmt.head, stmt.label)
+    misread = _label_without_colon(stmt) or _setting_with_colon(stmt)
+    if misread is not None:
+        raise misread
+    written = value_text(stmt.items[0]) if len(stmt.items) == 1 else None
+    kind_name = read_kind(stmt.head, stmt.label, written)
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)

@@ -439,6 +439,9 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     foreign = _foreign_setting(exc, text, path) if start == "start" else None
     if foreign is not None:  # before the catalogue: `base_lr: 0.01` is no `lr` with a ':'
         return foreign
+    setting = _setting_outside_train(exc, text, path) if start == "start" else None
+    if setting is not None:  # before the catalogue: `steps=400` names no layer with an '='
+        return setting
     listed = _list_without_brackets(exc, text, path) if start == "start" else None
     if listed is not None:  # before the catalogue: these commas are no two settings' line
         return listed
@@ -573,7 +576,8 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
 
 # A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
 # section (`steps=400,450`) write it: the key, a ':' or '=', the value, a comment.
-FOREIGN_SETTING = re.compile(r"\s*(?P<key>[A-Za-z_]\w*)\s*[:=]?\s*(?P<value>[^#]*?)\s*(#.*)?$")
+FOREIGN_SETTING = re.compile(r"\s*(?P<key>[A-Za-z_]\w*)\s*(?P<sep>[:=])?\s*(?P<value>[^#]*?)\s*"
+                             r"(#.*)?$")
 
 
 def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:
@@ -588,14 +592,43 @@ def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecE
     if not blocks or blocks[-1][0].type != "TRAIN" or match is None \
             or match["key"] in KEYS or match["key"] in KEY_ALIASES:
         return None
-    value = match["value"].strip("\"'")
-    # a list (`400,450`) is no value a line can be written with
-    value = value if re.fullmatch(r"[\w.+-]+", value) else None
+    value = _setting_value(match)
     if setting_hint(match["key"], value) is None:
         return None
     error = unknown_setting(match["key"], Span(exc.line, match.start("key") + 1, exc.line,
                                                match.end("key") + 1), value)
     error.file = path
+    return error
+
+
+def _setting_value(match: re.Match) -> str | None:
+    """The value of a :data:`FOREIGN_SETTING` line as a hint's line writes it: without the
+    quotes Caffe writes its words in; None for a list (`400,450`), which no line is written
+    with."""
+    value = match["value"].strip("\"'")
+    return value if re.fullmatch(r"[\w.+-]+", value) else None
+
+
+def _setting_outside_train(exc: UnexpectedInput, text: str,
+                           path: str | None) -> SpecError | None:
+    """The error for a training setting written among the layers as another library writes
+    it (Caffe's ``base_lr: 0.01``, Darknet's ``steps=400,450``) or ours with a ':' or an '='
+    (``epochs: 5``), which the parser stopped on at its ':' or '=' or at the value after it:
+    told to move into the train block; None for any other line (a labelled layer that failed
+    further on, whatever its label)."""
+    from cnnspec.lang.unknown_setting import outside_train
+
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    match = None if line is None else FOREIGN_SETTING.match(line)
+    if blocks and blocks[-1][0].type == "TRAIN" or match is None \
+            or getattr(exc, "column", None) is None \
+            or exc.column - 1 not in (match.start("sep"), match.start("value")):
+        return None
+    error = outside_train(match["key"], Span(exc.line, match.start("key") + 1, exc.line,
+                                             match.end("key") + 1), _setting_value(match))
+    if error is not None:
+        error.file = path
     return error
 
 

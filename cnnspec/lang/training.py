@@ -20,11 +20,11 @@ from cnnspec.ir.datasets import SHAPE_CLASSES, Arg, canonical_name, problems
 from cnnspec.ir.training_catalogue import Arg as TrainingArg
 from cnnspec.ir.training_catalogue import Entry, Key, name_hints
 from cnnspec.lang import values as read
-from cnnspec.lang.ast import Call, ListLit, Setting, Str, Value, Word, describe
+from cnnspec.lang.ast import Call, ListLit, Setting, Value, Word, describe
 from cnnspec.lang.calls import REQUIRED, Param, argument, bind
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import layer_in_train, layer_written
-from cnnspec.lang.unknown_setting import unknown_setting
+from cnnspec.lang.unknown_setting import unknown_setting, value_text
 
 
 def _path(value: Value, what: str) -> str:
@@ -214,7 +214,7 @@ def read_training(settings: list[Setting], errors: list[SpecError],
             continue
         if key not in READERS:
             errors.append(unknown_setting(setting.key, setting.key_span,
-                                          _value_text(setting.value)))
+                                          value_text(setting.value)))
             continue
         if key in seen:
             errors.append(SpecError(f"training setting '{setting.key}' is given twice",
@@ -230,16 +230,6 @@ def read_training(settings: list[Setting], errors: list[SpecError],
         spans[("training", key)] = setting.span
         _record_argument_spans(key, setting.value, training[key], spans)
     return training
-
-
-def _value_text(value: Value) -> str | None:
-    """A value as written, for a hint's line: ``0.01``, ``step``, ``"step"`` without its
-    quotes (Caffe quotes its words); None for a call or a list."""
-    if isinstance(value, Word):
-        return value.name
-    if isinstance(value, Str):
-        return value.value
-    return getattr(value, "text", None)
 
 
 def _head_word(value: Value) -> str | None:

@@ -4,12 +4,15 @@ Read by the train block's reader (a setting that parsed) and by the syntax error
 did not, such as Caffe's ``base_lr: 0.01`` or Darknet's ``steps=400,450``): another library's
 name for a setting (:data:`~cnnspec.ir.training_catalogue.FOREIGN_KEYS`), an argument of an
 optimizer or schedule written as a setting of its own, and only then a spelling guess, which
-offered `monitor` for `max_iter` and `val_split` for `lr_policy`.
+offered `monitor` for `max_iter` and `val_split` for `lr_policy`. A training setting written
+among the layers, outside the train block, is told to move into it with the line that means it
+(:func:`outside_train_hint`).
 """
 from __future__ import annotations
 
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint
+from cnnspec.lang.ast import Str, Value, Word
 from cnnspec.lang.suggest import did_you_mean
 
 
@@ -28,6 +31,39 @@ def setting_hint(name: str, text: str | None) -> str | None:
     meant = [hint for hint in (foreign_key_hint(name, text), _argument_hint(name, text))
              if hint]
     return "; ".join(meant) or None
+
+
+def outside_train_hint(name: str, text: str | None = None) -> str | None:
+    """The hint for a line among the layers whose first word ``name`` is a training setting,
+    its value written ``text`` (None: not known): one of ours (``epochs 5``) or another
+    library's name for one (Caffe's ``base_lr: 0.01``), told to move into the train block as
+    the block writes it; None for any other name. An argument written as a setting is not
+    guessed at here, as it is in the block: ``pad``, ``p`` and ``std`` are layer options too."""
+    if name in KEYS or name in KEY_ALIASES:
+        return (f"'{name}' is a training setting: write it inside the train block, "
+                f"e.g. train {{ {name} {text or '...'} }}")
+    foreign = foreign_key_hint(name, text)
+    return None if foreign is None else \
+        f"training settings go inside the train block, `train {{ ... }}`; {foreign}"
+
+
+def outside_train(name: str, span: Span, text: str | None) -> SpecError | None:
+    """The error for a training setting ``name`` written among the layers as another library
+    writes it (Caffe's ``base_lr: 0.01``, Darknet's ``steps=400,450``), or ours with a ':'
+    (``epochs: 5``), at ``span``; None for a name that is no training setting."""
+    hint = outside_train_hint(name, text)
+    return None if hint is None else \
+        SpecError(f"training setting '{name}' outside the train block", span=span, hint=hint)
+
+
+def value_text(value: Value) -> str | None:
+    """A value as written, for a hint's line: ``0.01``, ``step``, ``"step"`` without its
+    quotes (Caffe quotes its words); None for a call or a list."""
+    if isinstance(value, Word):
+        return value.name
+    if isinstance(value, Str):
+        return value.value
+    return getattr(value, "text", None)
 
 
 def _argument_hint(name: str, text: str | None) -> str | None:

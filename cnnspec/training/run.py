@@ -20,14 +20,13 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import (
     InputError,
     RunError,
-    SettingError,
     SpecError,
     SpecErrors,
     WordedError,
     counted,
     literal,
 )
-from cnnspec.given import shown
+from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl
@@ -121,9 +120,7 @@ def load_run(path, which: str = "best") -> Run:
     """Open a run folder: its resolved spec, metrics, summary and weights: with ``which``
     ``"best"`` those of its best epoch (``best.npz``) when it has one (a run with a validation
     split), else the last checkpoint's; with ``"last"`` the last checkpoint's."""
-    if which not in WHICH:
-        raise SettingError(f"{{which}} must be one of {', '.join(WHICH)}, not {shown(which)}",
-                           hint="e.g. {which:last}", invalid=True)
+    which = given_choice(which, "which", WHICH, "last")
     run = open_run_dir(rundir.given_run_folder(path, "path"))
     try:
         summary, unreadable = read_summary(run), None

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.data import parse_data_arg
-from cnnspec.data.names import NPZ_PREFIX
+from cnnspec.data.names import NPZ_PREFIX, unknown_dataset
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, SpecError, literal
 from cnnspec.given import plain, shown
-from cnnspec.ir.datasets import with_defaults
+from cnnspec.ir.datasets import canonical_name, with_defaults
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, refuse_whole_setting
 from cnnspec.lang import parse_data
@@ -68,10 +68,30 @@ def given_data(value) -> dict:
     if isinstance(value, str):
         return data_setting(value)
     if isinstance(value, dict):
-        return with_defaults(value)
+        return with_defaults(_named_data(value))
     example = f"{NPZ_PREFIX}{value}" if isinstance(value, os.PathLike) else "digits"
     raise SettingError(f"{{data}} takes a dataset's name or an IR data object, not "
                        f"{shown(value)}", hint=f"e.g. {{data:{example!r}}}", invalid=True)
+
+
+# An IR data object, as a hint's example of one.
+DATA_OBJECT = {"name": "shapes", "size": 16}
+
+
+def _named_data(data: dict) -> dict:
+    """An IR data object a caller gives (``{"name": "shapes", "size": 16}``), refused unless
+    it names a dataset: without a name, or with a name that is no text, it is told the form;
+    a name no dataset has is told the valid ones, as ``--data`` is. Otherwise the check
+    would say it late and with no hint ("unknown dataset None")."""
+    name = plain(data.get("name"))
+    if not isinstance(name, str):
+        said = "has no 'name'" if "name" not in data else f"names it {shown(name)}"
+        raise SettingError(f"{{data}} {shown(data)} {said}: an IR data object names its "
+                           "dataset by a text, its 'name'",
+                           hint=f"e.g. {{data}}={literal(repr(DATA_OBJECT))}", invalid=True)
+    if canonical_name(name) is None:
+        raise unknown_dataset(name)
+    return {**data, "name": name}
 
 
 def given_settings(settings) -> Settings:
