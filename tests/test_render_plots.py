@@ -439,6 +439,38 @@ def test_a_decade_among_plain_ticks_is_plain_too(tmp_path, monkeypatch):
     assert not any("^" in label for label in labels), labels
 
 
+def test_a_short_log_axis_labels_no_two_ticks_on_top_of_each_other(tmp_path, monkeypatch):
+    """tools/he2015_fig3.py's lower panels, 2.3 inches high: a loss from 1.39 down to 0.24
+    spans the decade 0.2 to 2, and every tick of it was labelled, 1, 0.9, 0.8 and 0.7 running
+    into one another; there, as across one to two decades, it is 0.2, 0.3, 0.4, 0.6, 1, 2."""
+    from itertools import pairwise
+
+    from cnnspec.lab.plots import plot_curve_panels
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+
+    def runs(losses):
+        return [[{"val_acc": 0.5, "train_loss": loss} for loss in losses]]
+
+    curves = {"he_normal": runs([1.2, 0.59, 0.24, 0.35]), "glorot_normal": runs([1.39] * 4)}
+    plot_curve_panels({"22 layers": curves, "30 layers": curves}, tmp_path / "p.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    loss_ax = fig.axes[2]
+    assert loss_ax.get_ylabel() == "training loss"
+    renderer = fig.canvas.get_renderer()
+    boxes = sorted((label.get_window_extent(renderer)
+                    for label in loss_ax.yaxis.get_ticklabels(which="both")
+                    if label.get_text() and label.get_visible()), key=lambda box: box.y0)
+    assert len(boxes) >= 4, _tick_labels(loss_ax.yaxis)
+    assert all(lower.y1 <= upper.y0 for lower, upper in pairwise(boxes)), \
+        _plain_labels(loss_ax.yaxis)
+    labels = _plain_labels(loss_ax.yaxis)
+    assert {"0.2", "0.3", "0.4", "0.6", "1", "2"} <= labels and "0.9" not in labels, labels
+
+
 def test_a_log_axis_reaches_a_labelled_tick_above_its_highest_curve(tmp_path, monkeypatch):
     """Glorot's plain-net loss stays at 1.61 (chance over 5 classes) while He's falls to 0.07:
     the axis's top is the labelled tick 2, not an unlabelled place above 1."""

@@ -341,6 +341,21 @@ def test_a_sweep_with_folds_trains_on_the_other_folds_and_reports_their_spread(n
                                                                  result.spread)
 
 
+def test_a_table_of_one_run_a_group_claims_no_spread(tmp_path):
+    """A sweep of one seed printed "(accuracies: mean +- std over 1 seed; ...)" under rows
+    that show no +-; it says one seed per group, as compare says one seed per variant."""
+    from types import SimpleNamespace
+
+    from cnnspec.sweep.results import Group
+
+    def group(lr, acc):
+        result = SimpleNamespace(val_acc=acc, test_acc=acc, diverged=False)
+        return Group(f"lr={lr}", {"lr": lr}, [(None, result)])
+
+    table = format_table([group("0.1", 0.9), group("0.01", 0.5)], ["lr"], tmp_path, "1 seed")
+    assert "+-" not in table and table.endswith(f"(1 seed per group; cells in {tmp_path})")
+
+
 # ---- the sweep folder ----------------------------------------------------------------------
 
 def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_path):

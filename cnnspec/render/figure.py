@@ -161,9 +161,10 @@ def log_axis(ax, which: str = "y") -> None:
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     plain = _plain_log_formatter()
-    # Every tick labelled across less than a decade, some across up to two (Matplotlib's
-    # defaults, one and 0.4 decades, left a loss from 1.4 to 0.45 with two labels). The
-    # powers of ten use the same thresholds, to know when ticks between them are labelled.
+    # Every tick labelled across less than a decade (where the panel has room for them all),
+    # some across up to two (Matplotlib's defaults, one and 0.4 decades, left a loss from
+    # 1.4 to 0.45 with two labels). The powers of ten use the same thresholds, to know when
+    # ticks between them are labelled.
     axis.set_major_formatter(plain(10, minor_thresholds=_LABELLED_BETWEEN))
     axis.set_minor_formatter(plain(10, labelOnlyBase=False, minor_thresholds=_LABELLED_BETWEEN))
     _ends_at_labelled_ticks(ax, which)
@@ -214,6 +215,29 @@ def _plain_number(value: float) -> str:
 # reaches at most 2 of them (some ticks), every one within 1 decade.
 _LABELLED_BETWEEN = (2, 1)
 
+# Every tick of a decade labelled puts 0.9 and 1 a twenty-second of a decade apart
+# (log10(10 / 9) = 0.046): they need a label's height (its width across an x axis) and a
+# little air between them, else a short panel's 1, 0.9, 0.8 and 0.7 run into one another.
+_CLOSEST_OF_ALL = math.log10(10 / 9)
+_LABEL_SPACING = 1.2
+
+
+def _room_for_every_tick(axis, decades: float) -> bool:
+    """Whether ``axis`` is long enough for a label at every tick of its ``decades``: at
+    its size as laid out, each label's extent along it (the font's size on a y axis, three
+    characters of it on an x axis) and a fifth of that again between the closest two."""
+    axes = axis.axes
+    if axes is None or decades <= 0:
+        return True
+    box = axes.get_window_extent()
+    pixels = box.height if axis.axis_name == "y" else box.width
+    points_per_decade = pixels / axes.figure.dpi * 72 / decades
+    # a tick's own label (asking the axis for its labels would place the ticks, and so
+    # call this formatter again)
+    size = axis.majorTicks[0].label1.get_fontsize()
+    extent = size if axis.axis_name == "y" else 3 * 0.6 * size
+    return points_per_decade * _CLOSEST_OF_ALL >= _LABEL_SPACING * extent
+
 
 @functools.cache
 def _plain_log_formatter():
@@ -223,6 +247,16 @@ def _plain_log_formatter():
     from matplotlib.ticker import LogFormatterSciNotation
 
     class PlainBetweenDecades(LogFormatterSciNotation):
+        def set_locs(self, locs=None):
+            super().set_locs(locs)
+            # Matplotlib labels every tick of an axis within a decade, however short the
+            # axis: where they would touch, the ticks of an axis of one to two decades
+            low, high = sorted(self.axis.get_view_interval()) if self.axis else (0, 0)
+            if (self._sublabels is not None
+                    and len(self._sublabels) > len(_LABELLED_COEFFICIENTS) and low > 0
+                    and not _room_for_every_tick(self.axis, math.log10(high / low))):
+                self._sublabels = set(_LABELLED_COEFFICIENTS)
+
         def __call__(self, x, pos=None):
             exponent = math.log10(abs(x)) if x else 0.5
             between_labelled = self._sublabels is not None and len(self._sublabels) > 1

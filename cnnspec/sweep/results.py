@@ -315,5 +315,7 @@ def format_table(rows: list[Group], keys: list[str], out: Path, spread: str) -> 
         runs = len(g.cells)
         lines.append([*values, percent(*g.val_acc, runs), percent(*g.test_acc, runs),
                       diverged_text(g.diverged, runs), str(runs)])
-    return "\n".join([*layout(header, lines),
-                      f"(accuracies: mean +- std over {spread}; cells in {out})"])
+    # one run a group has no spread to show, and its row shows none (compare says the same)
+    note = (f"{spread} per group" if all(len(g.cells) == 1 for g in rows)
+            else f"accuracies: mean +- std over {spread}")
+    return "\n".join([*layout(header, lines), f"({note}; cells in {out})"])
