@@ -530,11 +530,14 @@ def test_suggested_commands_under_python_m(monkeypatch, tmp_path):
 
 
 def test_a_divergence_at_a_huge_learning_rate_suggests_the_usual_range():
+    """The rate to try, named as the run was given it: train's --lr, the library's lr=."""
+    from cnnspec.errors import library_worded
     from cnnspec.training.loop import lower_lr_advice
 
-    assert lower_lr_advice(0.5) == "try --lr 0.05"
-    assert lower_lr_advice(1e6) == "try --lr 0.1: learning rates are usually between 0.0001 " \
-        "and 0.1"
+    assert lower_lr_advice(0.5).format_map(OPTION_NAMES) == "try --lr 0.05"
+    assert library_worded(lower_lr_advice(0.5)) == "try lr=0.05"
+    assert lower_lr_advice(1e6).format_map(OPTION_NAMES) == "try --lr 0.1: learning rates are " \
+        "usually between 0.0001 and 0.1"
 
 
 # -- images ----------------------------------------------------------------------------------

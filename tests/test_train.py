@@ -12,7 +12,7 @@ import pytest
 
 from cnnspec import Settings, resume, train
 from cnnspec.check.load import load
-from cnnspec.cli import OPTION_NAMES
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.compiler import compile_spec
 from cnnspec.errors import RunError, SettingError, SpecErrors
 from cnnspec.lang import parse
@@ -223,7 +223,7 @@ def test_divergence_stops_saves_and_names_the_layer(tmp_path):
         train(write_spec(tmp_path, lr=1000000000000.0), run_dir=tmp_path / "r", **FAST)
     message, hint = info.value.message, info.value.hint
     assert "diverged" in message and re.search(r"layer '(conv1|pool1|flatten\d*|fc)'", message)
-    assert "--lr" in hint and "he_normal" in hint
+    assert "try lr=0.1" in hint and "--" not in hint and "he_normal" in hint
     diverged = read_npz(tmp_path / "r" / rundir.DIVERGED)
     assert diverged["_batch_x"].shape[1:] == (1, 8, 8) and "conv1.weight" in diverged
     # the last good checkpoint (here step 0, before any update) is kept and finite
@@ -540,8 +540,16 @@ def test_the_divergence_hint_writes_numbers_as_a_spec_does(tmp_path):
     with pytest.raises(Diverged) as info:
         train(spec, run_dir=tmp_path / "r", **FAST)
     hint = info.value.hint
-    assert "(it was 2e-5; try --lr 2e-6)" in hint
+    assert "(it was 2e-5; try lr=2e-6)" in hint  # the library's parameter
     assert "its init is normal, N(0, 1e38^2))" in hint and "e+" not in hint and "e-0" not in hint
+
+
+def test_the_divergence_hint_names_the_learning_rate_as_train_is_given_it(tmp_path, capsys):
+    """The library is told lr=, the command line --lr: the same run, the caller's words."""
+    spec = write_spec(tmp_path, lr=2e-5, weight="default weight normal(0, 1e38), bias zeros")
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet"]) == 1
+    hint = capsys.readouterr().err.split("hint: ", 1)[1]
+    assert "(it was 2e-5; try --lr 2e-6)" in hint and "lr=" not in hint
 
 
 def test_a_divergence_blames_the_init_that_grew_the_signal_not_the_layer_that_overflowed(

@@ -28,7 +28,7 @@ from cnnspec.check.signal import summed_terms, weight_log_second_moment
 from cnnspec.engine.optim import clip_gradients
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
-from cnnspec.errors import RunError, WordedError, float_text, literal, out_of_memory, rounded_text
+from cnnspec.errors import WordedError, float_text, literal, out_of_memory, rounded_text
 from cnnspec.ir.training_catalogue import LOWER_IS_BETTER, whole_weight_decay
 from cnnspec.kinds import is_weighted
 from cnnspec.training import rundir
@@ -55,8 +55,9 @@ class Stopped(WordedError):
         self.reason = reason
 
 
-class Diverged(RunError):
-    """The loss or an activation became NaN or infinite."""
+class Diverged(WordedError):
+    """The loss or an activation became NaN or infinite; its hint names the learning rate to
+    try as the caller gives it (``--lr 0.05``, ``lr=0.05``)."""
 
 
 @dataclass
@@ -300,19 +301,21 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
     where, info = first_blowup(session.checked, model, x)
     layer_init = init_to_blame(session.checked, info)
     hint = decay_advice(session.checked.ir["training"], lr)
-    if hint is None:  # the learning rate, and the init of the layer that blew up
+    if hint is not None:
+        hint = literal(hint)
+    else:  # the learning rate, and the init of the layer that blew up
         hint = f"lower the learning rate (it was {float_text(lr)}; {lower_lr_advice(lr)})"
         if layer_init is not None:
             init = layer_init.weight_init
-            smaller = (f"start '{layer_init.name}' with smaller weights (its init is "
-                       f"{init.name}, {init.short})")
+            smaller = literal(f"start '{layer_init.name}' with smaller weights (its init is "
+                              f"{init.name}, {init.short})")
             # an init that grows the signal is said first: it blows up whatever the rate
             hint = (f"{smaller}, or {hint}" if _log_gain(layer_init) > math.log(GROWING_GAIN)
                     else f"{hint}, or {smaller}")
-    raise Diverged(
+    raise Diverged(literal(
         f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
         f"became NaN or infinite; the weights and the batch are in "
-        f"{session.run / rundir.DIVERGED}", hint=hint)
+        f"{session.run / rundir.DIVERGED}"), hint=hint)
 
 
 # Learning rates that train: SGD's are usually 0.001 to 0.1, Adam's 0.0001 to 0.001.
@@ -321,11 +324,12 @@ TYPICAL_LR = (1e-4, 0.1)
 
 def lower_lr_advice(lr: float) -> str:
     """What to try after a divergence at ``lr``: a tenth of it, or for a rate far above any
-    that trains (``--lr 1e6``), the top of the usual range."""
+    that trains (``lr 1e6``), the top of the usual range; a hint template naming the learning
+    rate as the run is given it (``{lr:0.05}``: ``--lr 0.05``, ``lr=0.05``)."""
     low, high = TYPICAL_LR
     if lr / 10 <= high:
-        return f"try --lr {rounded_text(lr / 10, 6)}"
-    return (f"try --lr {float_text(high)}: learning rates are usually between "
+        return f"try {{lr:{rounded_text(lr / 10, 6)}}}"
+    return (f"try {{lr:{float_text(high)}}}: learning rates are usually between "
             f"{float_text(low)} and {float_text(high)}")
 
 
