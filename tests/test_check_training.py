@@ -261,6 +261,21 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
                  ]) == 0
 
 
+def test_the_command_line_too_is_told_to_name_the_data_where_the_default_does_not_fit(write,
+                                                                                       capsys):
+    """A hint whose data advice names no train block ends by saying to name the data there,
+    on the command line as in the library (the command line's hint dropped it)."""
+    path = write("input 3x8x8\nflatten\ndense 10\n")
+    said = ("the digits images have 1 channel: write `input 1x8x8`; or name the data to train "
+            "on in the train block: `data ...`")
+    assert f"hint: {said}\n" in check_error(path, capsys)
+    from cnnspec import load
+
+    with pytest.raises(SpecErrors) as info:
+        load(path)
+    assert info.value.errors[0].hint == said
+
+
 @pytest.mark.parametrize("shape, named", [
     ("3x32x32", "`data cifar10` in the train block, or train with --data cifar10"),
     ("3x20x20", ("`data shapes(size=20, colour=true)` in the train block, or train with --data "

@@ -94,6 +94,10 @@ def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     return errors
 
 
+# What a spec that names no data is told besides, where its default data does not fit it.
+NAME_THE_DATA = "; or name the data to train on in the train block: `data ...`"
+
+
 def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """:func:`data_fit_errors` for the spec's own dataset, when its shapes are known without
     reading it (every dataset but npz)."""
@@ -106,7 +110,9 @@ def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         for error in errors:  # the user may not know which data the spec trains on
             error.message += f" (the spec names no data; {data['name']} is the default)"
             if "train block" not in error.hint:
-                error.hint += "; or name the data to train on in the train block: `data ...`"
+                error.hint += NAME_THE_DATA
+                if error.hint_template is not None:
+                    error.hint_template += literal(NAME_THE_DATA)
     return errors
 
 
