@@ -114,6 +114,23 @@ def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
     assert info.value.file == '--init "he_normal"'
 
 
+def test_a_spec_that_does_not_fit_its_data_is_not_told_to_give_compare_other_data(
+        tiny, tmp_path, capsys):
+    """compare trains on the spec's own data: no --data (an option it has not) or data=."""
+    from cnnspec.cli import main
+    from cnnspec.errors import SpecErrors
+
+    tiny.write_text(tiny.read_text().replace("data digits", "data mnist"))
+    said = ("write `input 1x28x28`, or train on data of shape 1x8x8: `data digits` in the train "
+            "block")
+    with pytest.raises(SpecErrors) as info:
+        compare(str(tiny), ["he_normal", "glorot_normal"], out=tmp_path / "cmp")
+    assert info.value.errors[0].hint == said
+    assert main(["compare", str(tiny), "--init", "he_normal", "--init", "glorot_normal",
+                 "--out", str(tmp_path / "cmp")]) == 2
+    assert capsys.readouterr().err.endswith(f"hint: {said}\n")
+
+
 def test_two_variants_train_and_give_a_table_and_a_plot(tiny, tmp_path):
     result = compare(str(tiny), ["he_normal", "zeros"], epochs=2, seeds=1, jobs=1,
                      out=tmp_path / "cmp", target=0.5)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from cnnspec.cli import main
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.errors import InputError, Option, RunError, SettingError, SpecError
 from cnnspec.lang import parse
 from cnnspec.sweep import executor as executors
@@ -235,6 +235,25 @@ def test_a_spec_that_does_not_fit_its_own_data_names_the_data_that_fits_as_a_set
               executor=in_process)
     assert info.value.errors[0].hint.endswith("or train with data='digits'")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_is_not_told_to_train_in_a_dtype_it_cannot_be_given(named, tmp_path, capsys):
+    """Every cell trains in float32: a value float32 cannot hold is told to be smaller, not to
+    train in float64 with a --dtype (sweep has none) or dtype= (sweep takes none); a warning
+    the same, and its other advice is kept."""
+    with pytest.raises(SpecError) as info:
+        sweep(str(named), ["lr=1e40"], out=tmp_path / "s", executor=in_process)
+    said = "float32 holds numbers up to about 3.4e38 in size: write a smaller one"
+    assert info.value.hint == said
+    assert main(["sweep", str(named), "--set", "lr=1e40", "--out", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err.endswith(f"hint: {said}\n")
+    heard = []
+    plan(str(named), ["init=normal(1000, 1e-5)"], on_warnings=heard.extend)
+    hints = {warning.hint for warning in heard if "spreads its weights" in warning.message}
+    spread = ("make the spread (std) at least 0.00018 (3 steps of float32 there); for one value "
+              "everywhere write constant(1000)")
+    assert hints == {spread}
+    assert all("float64" not in warning.worded_hint(OPTION_NAMES) for warning in heard)
 
 
 def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys):

@@ -30,7 +30,7 @@ from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.grid import Axis, apply, check_value, swept_hint
+from cnnspec.sweep.grid import Axis, apply, check_value, compared_hint, swept_hint
 from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
@@ -120,7 +120,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     then each a value (or a combination) adds to them, said to be its (``with init=zeros:``),
     as ``train`` prints the warnings of the spec it trains. ``by_sets``: the caller is given
     training settings by ``--set`` alone (a sweep, not compare's options), which the hints of
-    the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`)."""
+    the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`, else
+    :func:`~cnnspec.sweep.grid.compared_hint`)."""
     seeds = refuse_count("seeds", seeds, 1,
                          "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
     if folds is not None:
@@ -128,8 +129,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})
-    hint_of = ((lambda error: swept_hint(error, base.overridden)) if by_sets else
-               (lambda error: {"hint": error.hint, "hint_template": error.hint_template}))
+    hint_of = (lambda error: swept_hint(error, base.overridden)) if by_sets else compared_hint
     warnings = list(_checked_spec(base, hint_of).warnings)
     own = list(warnings)
     by_value = {}
@@ -160,7 +160,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         shared = tuple(setting for setting in groups[0] if all(setting in g for g in groups))
         warnings += _added([warning], own, group_label(shared))
     if warnings and on_warnings is not None:
-        on_warnings(warnings)
+        on_warnings([replace(warning, **hint_of(warning)) for warning in warnings])
     return cells
 
 

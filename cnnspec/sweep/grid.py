@@ -30,6 +30,7 @@ from cnnspec.errors import (
     literal,
     reworded,
     shortened,
+    without_alternatives,
 )
 from cnnspec.ir.spec import Spec
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
@@ -44,6 +45,11 @@ from cnnspec.lang.training import KEY_ALIASES, READERS
 # the form of a setting are SettingError templates: the library names its parameters
 # (sets=['lr=0.1'], seeds=K), the command line its options (--set lr=0.1, --seeds K).
 NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
+# Settings a run is given that a sweep's cells are not: each trains in the default dtype. Nor
+# are an init comparison's, which also train on the spec's own data (a sweep sets it with
+# --set data=...); a hint's alternative naming one is left out for them.
+NOT_GIVEN_TO_SWEEPS = ("dtype",)
+NOT_GIVEN_TO_COMPARISONS = ("dtype", "data")
 DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
 
 
@@ -206,7 +212,8 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         if axis.places:  # an option of its own, which names the value
-            raise SpecError(first.message, hint=first.hint, file=axis.places[index]) from None
+            raise SpecError(first.message, file=axis.places[index],
+                            **compared_hint(first)) from None
         raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}",
                         file=axis.option(), **swept_hint(first, spec.overridden, axis.key)
                         ) from None
@@ -223,8 +230,16 @@ def swept_hint(error: SpecError, given=frozenset(), key: str | None = None) -> d
     spelt = {setting: setting for setting in READERS if setting not in given}
     if key is not None:
         spelt[KEY_ALIASES.get(key, key)] = key
-    return hinted(reworded(error.hint_template,
+    return hinted(reworded(without_alternatives(error.hint_template, NOT_GIVEN_TO_SWEEPS),
                            {setting: _as_set(written) for setting, written in spelt.items()}))
+
+
+def compared_hint(error: SpecError) -> dict:
+    """``error``'s hint fields as an init comparison is given settings: by options named as
+    train's (``--epochs``, ``--lr``), and none of :data:`NOT_GIVEN_TO_COMPARISONS`."""
+    if error.hint_template is None:
+        return {"hint": error.hint}
+    return hinted(without_alternatives(error.hint_template, NOT_GIVEN_TO_COMPARISONS))
 
 
 def _as_set(key: str):
