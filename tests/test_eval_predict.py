@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from cnnspec import Settings, train
-from cnnspec.cli import main
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.data import load_dataset
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
@@ -66,6 +66,9 @@ def test_evaluate_on_data_that_does_not_fit(run_path, tmp_path):
     with pytest.raises(RunError, match="10 classes, but the run's network has 2") as info:
         evaluate(load_run(run_path), data="digits")
     assert "train a new run" in info.value.hint and "input" not in info.value.hint
+    # the run's own data is had without the data parameter, or eval's --data
+    assert "(drop data to use it)" in info.value.hint
+    assert "(drop --data to use it)" in info.value.worded(OPTION_NAMES)[1]
     np.savez(tmp_path / "big.npz", x=np.zeros((10, 16, 16), np.float32), y=np.arange(10) % 2)
     with pytest.raises(RunError, match="shape 1x16x16, but the run takes 1x8x8"):
         evaluate(load_run(run_path), data=f"npz:{tmp_path / 'big.npz'}")

@@ -7,7 +7,14 @@ import numpy as np
 
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
-from cnnspec.errors import InputError, RunError, SettingError, counted
+from cnnspec.errors import (
+    InputError,
+    RunError,
+    SettingError,
+    WordedInputError,
+    counted,
+    literal,
+)
 from cnnspec.given import given_path, shown
 from cnnspec.ir.datasets import canonical_name, class_count, image_shape, with_defaults
 from cnnspec.shapes import shape_text
@@ -103,9 +110,9 @@ def _check_run_fits(run: Run, name: str | None, shape: tuple | None,
     else:
         return
     # a mistake in what was asked, as an image predict cannot take (exit 2), not a failure
-    raise InputError(f"the data '{name}' has {problem}",
-                     hint="evaluate on data like the run's own (drop --data to use it), or "
-                     "train a new run on this data")
+    raise WordedInputError(literal(f"the data '{name}' has {problem}"),
+                           hint="evaluate on data like the run's own (drop {data} to use it), "
+                                "or train a new run on this data")
 
 
 def format_per_class(rows: list[dict]) -> str:
