@@ -101,7 +101,7 @@ def test_a_sweep_of_more_cells_than_one_run_plans_is_refused(places, capsys):
 
 def test_more_folds_than_the_data_has_images_is_refused_before_training(places, capsys):
     refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "1000"],
-            "--folds 1,000 is more than the 192 training images of shapes")
+            "--folds 1000 is more than the 192 training images of shapes")
     # more than the training split, fewer than all the images: every cell would fail later
     refused(capsys, ["sweep", places["spec"], "--set", "lr=0.1", "--folds", "200"],
             "--folds 200 is more than the 192 training images of shapes")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.errors import RunError
 from cnnspec.sweep.compare import (
     JobResult,
@@ -76,7 +77,9 @@ def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):
     (run / "curves.png").write_bytes(b"a training run's own picture")
     with pytest.raises(RunError, match="already exists and is not empty") as info:
         compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=run)
-    assert "--out" in info.value.hint
+    # named as compare's parameter; the command line words it --out
+    assert info.value.hint == "give another folder as out, or delete the folder first"
+    assert info.value.worded(OPTION_NAMES)[1].startswith("give another folder as --out,")
     assert (run / "curves.png").read_bytes() == b"a training run's own picture"
     assert sorted(p.name for p in run.iterdir()) == ["curves.png"]
 
@@ -102,7 +105,7 @@ def test_a_comparison_and_a_sweep_do_not_share_a_folder(tiny, tmp_path):
     with pytest.raises(RunError) as info:
         compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=swept)
     assert info.value.message == f"{swept} holds a sweep of {tiny.name}, not a comparison"
-    assert "give this compare another --out" in info.value.hint
+    assert "give this compare another folder as out," in info.value.hint
 
 
 def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):

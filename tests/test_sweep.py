@@ -521,8 +521,8 @@ def test_another_specs_sweep_into_a_sweep_folder_is_refused_before_it_changes_it
     with pytest.raises(RunError) as info:
         sweep(str(other), ["batch=32"], out=out, executor=in_process)
     assert info.value.message == f"{out} holds a sweep of named.cnn, not of other.cnn"
-    assert info.value.hint == (f"give this sweep another --out, or delete {out} to start "
-                               "afresh (a sweep of named.cnn goes on in it)")
+    assert info.value.hint == (f"give this sweep another folder as out, or delete {out} to "
+                               "start afresh (a sweep of named.cnn goes on in it)")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert len([p for p in out.iterdir() if p.is_dir()]) == 1  # nothing trained
 
@@ -576,7 +576,21 @@ def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_pa
                  "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert f"error: {out} holds a sweep of named.cnn, not a comparison" in err
-    assert "hint: give this compare another --out" in err
+    assert "hint: give this compare another folder as --out," in err
+
+
+def test_a_plan_too_large_names_the_folds_and_the_folder_as_the_caller_gives_them(named):
+    """The library's folds= and out=, the command line's --folds and --out."""
+    from cnnspec.sweep.cells import MAX_CELLS
+
+    with pytest.raises(InputError) as info:
+        plan(str(named), [], seeds=MAX_CELLS + 1)
+    assert info.value.hint.endswith("several sweeps into the same out")
+    assert info.value.worded(OPTION_NAMES)[1].endswith("several sweeps into the same --out")
+    with pytest.raises(InputError) as info:
+        plan(str(named), [], folds=2000)
+    assert info.value.message == "folds=2000 is more than the 1,437 training images of digits"
+    assert info.value.worded(OPTION_NAMES)[0].startswith("--folds 2000 is more than")
 
 
 def test_a_folder_of_something_else_is_refused(named, tmp_path):
@@ -875,8 +889,10 @@ def test_a_local_cluster_has_no_more_workers_than_trainings_fit_in_memory(
 
 def test_an_out_that_is_a_file_is_refused(named, tmp_path):
     (tmp_path / "s").write_text("a file")
-    with pytest.raises(RunError, match="exists and is not a folder"):
+    with pytest.raises(RunError, match="exists and is not a folder") as info:
         sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    assert info.value.hint == "give another folder as out"
+    assert info.value.worded(OPTION_NAMES)[1] == "give another folder as --out"
 
 
 def test_two_sweeps_named_in_the_same_second_get_two_folders_and_an_explicit_one_is_reused(

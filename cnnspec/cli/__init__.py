@@ -128,6 +128,7 @@ def typed(words: str, argument="") -> str:
 OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
                 "data": Option("--data"), "cores": Option("--cores"), "run_dir": Option("--out"),
+                "out": Option("--out"),
                 "data_dir": Option("--data-dir"), "dtype": Option("--dtype"),
                 "folds": Option("--folds"), "epoch_images": Option("--epoch-images"),
                 "sets": Option("--set"), "seeds": Option("--seeds"),

@@ -24,7 +24,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnspec.check import check
-from cnnspec.errors import InputError, RunError, SpecError, SpecErrors, first_error
+from cnnspec.errors import (
+    InputError,
+    RunError,
+    SpecError,
+    SpecErrors,
+    WordedInputError,
+    first_error,
+    literal,
+)
 from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
@@ -191,10 +199,10 @@ def refuse_too_many_cells(axes: list[Axis], seeds: int, folds: int | None) -> No
     total = math.prod(counts)
     if total > MAX_CELLS:
         factors = " x ".join(f"{count:,}" for count in counts)
-        raise InputError(f"{factors} = {total:,} trainings (values x seeds x folds) are more "
-                         f"than the {MAX_CELLS:,} one run plans",
-                         hint="fewer values, seeds or folds; a larger sweep is several sweeps "
-                              "into the same --out")
+        raise WordedInputError(f"{factors} = {total:,} trainings (values x seeds x folds) are "
+                               f"more than the {MAX_CELLS:,} one run plans",
+                               hint="fewer values, seeds or folds; a larger sweep is several "
+                                    "sweeps into the same {out}")
 
 
 def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
@@ -203,9 +211,9 @@ def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
     refused then, every cell would fail after the sweep had started."""
     count = training_count(ir["training"]["data"]) if folds else None
     if count is not None and folds > count:
-        raise InputError(f"--folds {folds:,} is more than the {count:,} training images of "
-                         f"{ir['training']['data']['name']}",
-                         hint="each fold validates on one image at least; use fewer folds")
+        raise WordedInputError(f"{{folds:{folds}}} is more than the {count:,} training images "
+                               f"of {literal(ir['training']['data']['name'])}",
+                               hint="each fold validates on one image at least; use fewer folds")
 
 
 def _checked_spec(spec: Spec, hint_of):

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.errors import RunError, counted, literal
+from cnnspec.errors import RunError, WordedError, counted, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
@@ -36,6 +36,11 @@ from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json,
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
+
+
+# What to do about a sweep's (or a comparison's) folder that cannot be its: its `out`, as
+# the caller gives it (a SettingError template: --out on the command line).
+ANOTHER_OUT = "give another folder as {out}"
 
 
 def prepare_folder(out: Path, automatic: bool = False) -> Path:
@@ -49,15 +54,15 @@ def prepare_folder(out: Path, automatic: bool = False) -> Path:
     if automatic:
         out = rundir.new_folder(out)
     if out.exists() and not out.is_dir():
-        raise RunError(f"{out} exists and is not a folder", hint="pick another --out")
+        raise WordedError(literal(f"{out} exists and is not a folder"), hint=ANOTHER_OUT)
     if out.is_dir() and any(out.iterdir()) and not (out / rundir.SWEEP_JSON).is_file():
-        raise RunError(f"{out} already exists and is not empty",
-                       hint="pick another --out for the sweep, or delete the folder first")
+        raise WordedError(literal(f"{out} already exists and is not empty"),
+                          hint=f"{ANOTHER_OUT}, or delete the folder first")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # a file where a folder of the path should be, no permission
-        raise RunError(f"cannot create the folder {out}: {exc.strerror or exc}",
-                       hint="pick another --out") from None
+        raise WordedError(literal(f"cannot create the folder {out}: {exc.strerror or exc}"),
+                          hint=ANOTHER_OUT) from None
     return out
 
 
@@ -93,9 +98,11 @@ def _refuse_another_spec(out: Path, description: dict, command: str) -> None:
         return
     held_noun = _NOUNS.get(held_command, held_command)
     other = f"not of {literal(spec)}" if held_command == command else f"not a {_NOUNS[command]}"
-    raise RunError(f"{literal(str(out))} holds a {held_noun} of {literal(held_spec)}, {other}",
-                   hint=f"give this {command} another --out, or delete {literal(str(out))} to "
-                   f"start afresh (a {held_noun} of {literal(held_spec)} goes on in it)")
+    raise WordedError(f"{literal(str(out))} holds a {held_noun} of {literal(held_spec)}, "
+                      f"{other}",
+                      hint=f"give this {command} another folder as {{out}}, or delete "
+                           f"{literal(str(out))} to start afresh (a {held_noun} of "
+                           f"{literal(held_spec)} goes on in it)")
 
 
 _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folder holds them
