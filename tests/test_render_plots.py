@@ -556,6 +556,8 @@ def test_pair_captions_say_frozen_where_training_could_not_change_the_kernel():
     ("spec digits: digits training images (the spec has no augment setting)", 54,
      ["spec digits: digits training images", "(the spec has no augment setting)"]),
     ("short; enough", 40, ["short; enough"]),
+    # filled greedily, then evened: "22 layers (plain" over "ReLU): training loss"
+    ("22 layers (plain ReLU): training loss", 30, ["22 layers (plain ReLU):", "training loss"]),
 ])
 def test_titles_are_filled_in_lines_of_about_equal_length(text, width, lines):
     from cnnspec.render.figure import balanced_fill
@@ -575,6 +577,18 @@ def test_a_filled_title_leaves_no_word_alone_and_no_line_too_wide():
     lines = balanced_fill(text, 70).split("\n")
     assert len(lines) == 3 and all(len(line) <= 70 for line in lines)
     assert min(map(len, lines)) > 0.8 * max(map(len, lines))
+
+
+def test_a_title_fits_as_drawn_not_as_counted_in_characters():
+    """Measured, a title fills its width: at 0.6 em a character, one of 60 characters was
+    broken for a line of 60 "i" that takes half the width of 60 "W"."""
+    from cnnspec.render.figure import fitted, text_inches
+
+    narrow, wide = " ".join(["iiiii"] * 10), " ".join(["WWWWW"] * 10)
+    inches = text_inches(narrow, 12) * 1.01
+    assert fitted(narrow, inches, 12) == narrow
+    assert all(text_inches(line, 12) <= inches for line in fitted(wide, inches, 12).split("\n"))
+    assert text_inches(wide, 12) > 2 * text_inches(narrow, 12)
 
 
 # ---- titles fit the figure ------------------------------------------------------------------
@@ -691,3 +705,62 @@ def test_tile_captions_of_long_layer_names_stay_over_their_tiles(drawn, tmp_path
         box, tile = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
         assert box.x0 >= tile.x0 - 2 and box.x1 <= tile.x1 + 2, ax.title.get_text()
         assert ax.title.get_fontsize() >= SMALLEST_CAPTION_POINTS
+
+
+def _panel_titles(panel_names, tmp_path, drawn):
+    """The titles of :func:`plot_curve_panels`'s panels, one panel per name, as drawn."""
+    from cnnspec.lab.plots import plot_curve_panels
+
+    curves = {"he_normal": [_metrics()], "glorot_normal": [_metrics()]}
+    plot_curve_panels({name: curves for name in panel_names}, tmp_path / "p.png")
+    fig = drawn[-1]
+    fig.canvas.draw()
+    return fig, [ax for ax in fig.axes if ax.get_title()]
+
+
+def test_panel_titles_break_only_when_their_laid_out_panel_is_too_narrow(drawn, tmp_path):
+    """tools/he2015_fig3.py's panels: "22 layers (plain ReLU): training loss" was broken in
+    its brackets beside an accuracy title broken after the colon, though both fit their
+    panels as laid out (the panel's width was taken before the layout, a third narrower)."""
+    fig, panels = _panel_titles(["22 layers (plain ReLU)", "30 layers (plain ReLU)"],
+                                tmp_path, drawn)
+    assert len(panels) == 4
+    assert all("\n" not in ax.get_title() for ax in panels), [ax.get_title() for ax in panels]
+    assert_titles_fit(fig)
+
+
+def test_long_panel_titles_break_within_their_panels_outside_brackets(drawn, tmp_path):
+    names = ["twenty-two plain layers (ReLU, He init)", "thirty plain layers (ReLU, He init)"]
+    fig, panels = _panel_titles(names, tmp_path, drawn)
+    renderer = fig.canvas.get_renderer()
+    assert ["\n" in ax.get_title() for ax in panels[:2]] == [True, True]  # the accuracy row
+    for ax in panels:
+        lines = ax.get_title().split("\n")
+        assert all(line.count("(") == line.count(")") for line in lines), lines
+        box, panel = ax.title.get_window_extent(renderer), ax.get_window_extent(renderer)
+        assert box.x0 >= panel.x0 - 1 and box.x1 <= panel.x1 + 1, lines
+
+
+def test_the_captions_of_a_picture_share_one_size(drawn, tmp_path):
+    """filters --compare-init of the X-detector: "learned ±0.74" was shrunk to fit its tile
+    and set smaller than "init ±0.78" beside it; every caption now takes the largest size at
+    which the widest fits its tile."""
+    from cnnspec.render.figure import SMALLEST_CAPTION_POINTS, text_inches
+    from cnnspec.render.filters import plot_filters
+
+    weights = np.random.default_rng(0).standard_normal((8, 1, 3, 3))
+    labels = ["xk", "conv_gamma_third_layer", *(f"learned {k}" for k in range(1, 7))]
+    plot_filters(weights, tmp_path / "f.png", initial=weights * 0.9, labels=labels, title="m")
+    fig = drawn[-1]
+    fig.canvas.draw()
+    captioned = [ax for ax in fig.axes if ax.get_title()]
+    sizes = {ax.title.get_fontsize() for ax in captioned}
+    assert len(sizes) == 1, sizes
+    size = sizes.pop()
+    assert SMALLEST_CAPTION_POINTS < size < 7.0  # the long name is shrunk, and so every caption
+
+    def fill(points):  # the share of its tile the widest caption's widest line takes
+        return max(max(text_inches(line, points, fig.dpi) for line in ax.get_title().split("\n"))
+                   / (ax.get_position().width * fig.get_figwidth()) for ax in captioned)
+
+    assert fill(size) <= 1.0 < fill(size + 0.1)  # the largest size that fits

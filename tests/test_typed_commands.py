@@ -51,6 +51,14 @@ def _files(tmp_path: Path) -> Path:
     (["summary", "{tmp}/npz.cnn"], 0, "`.venv/bin/cnnspec check` reads it as train does"),
     (["time", "{tmp}/identical.cnn", "--batch", "2", "--iterations", "1"], 0,
      "note: `.venv/bin/cnnspec check {tmp}/identical.cnn` has warnings"),
+    # a training setting given to a command that does not take it: the spec's, or train's
+    (["check", "{tmp}/identical.cnn", "--data", "mnist"], 2,
+     ("'data' is a training setting: write it in the spec's train block, `train {{ data ... }}`, "
+      "or give it to train: `.venv/bin/cnnspec train SPEC --data mnist`")),
+    (["summary", "{tmp}/identical.cnn", "--data=shapes(size=8)"], 2,
+     "or give it to train: `.venv/bin/cnnspec train SPEC --data 'shapes(size=8)'`"),
+    (["summary", "{tmp}/identical.cnn", "--learning-rate"], 2,
+     "`train {{ lr ... }}`, or give it to train: `.venv/bin/cnnspec train SPEC --lr LR`"),
 ])
 def test_a_hint_names_the_program_as_it_was_started(argv, code, said, tmp_path, capsys,
                                                      started_from_venv):

@@ -237,10 +237,10 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     file ``json``, or report ``--strcit`` as the top-level command's. Options are written in
     full: a prefix of one is another's mistake (``compare --data`` is no ``--data-dir``)."""
     command = command_parser(parser, argv[0])
-    options = [name for action in command._actions for name in action.option_strings]
+    options = option_names(command)
     taking_values = {name for action in command._actions if action.nargs != 0
                      for name in action.option_strings}
-    for previous, word in itertools.pairwise(argv):
+    for index, (previous, word) in enumerate(itertools.pairwise(argv)):
         if word == "--":
             return
         if previous in taking_values and _reads_as_option(word):  # `--lr -1e5`, `--grid -1x2`
@@ -261,12 +261,19 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
             close = closest(name.lstrip("-"),
                             {option.lstrip("-"): option for option in options})
             close = close and f"--{close}"
+            value = (word.split("=", 1)[1] if "=" in word
+                     else argv[index + 2] if index + 2 < len(argv) else None)
             advice = (f"did you mean '{close}'?" if close
-                      else _training_setting_advice(name, options)
+                      else _training_setting_advice(name, options, value)
                       or _device_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`cnnspec {argv[0]} --help` lists its options)")
+
+
+def option_names(command: argparse.ArgumentParser) -> list[str]:
+    """The options a command's parser takes (``--data``, ``-o``, ``--help``)."""
+    return [name for action in command._actions for name in action.option_strings]
 
 
 def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
@@ -342,11 +349,13 @@ def _short_option_advice(name: str, options: list[str]) -> str:
     return "this command's options are written in full"
 
 
-def _training_setting_advice(name: str, options: list[str]) -> str | None:
+def _training_setting_advice(name: str, options: list[str], value: str | None) -> str | None:
     """Where the setting an unknown option names is written, when it names one: PyTorch's and
     Keras' words for training (``--learning-rate``, ``--momentum``, ``--weight-decay``) are
-    the spec's train block settings, of which the command line overrides only a few; else
-    None. Read from the catalogue of training settings, which knows their aliases."""
+    the spec's train block settings, of which the command line overrides only a few (given
+    to a command that does not take them, ``check --data mnist``: they are train's, with
+    ``value``, the word after the option); else None. Read from the catalogue of training
+    settings, which knows their aliases."""
     from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS  # only on a mistake
 
     word = name.lstrip("-").replace("-", "_")
@@ -357,7 +366,7 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
     vary = f", or vary it with --set {key}=V1,V2" if "--set" in options else ""
     if key in KEYS:
         return (f"'{key}' is a training setting: write it in the spec's train block, "
-                f"`train {{ {key} ... }}`{vary}")
+                f"`train {{ {key} ... }}`{vary}{_train_option_advice(key, value)}")
     owners = [(setting, entry.name) for setting, entry_key in KEYS.items()
               for entry in (entry_key.catalogue or {}).values()
               if any(arg.name == word for arg in entry.args)]
@@ -367,6 +376,21 @@ def _training_setting_advice(name: str, options: list[str]) -> str | None:
         return (f"'{word}' is an argument of {setting} {entry}{also}: write it in the spec's "
                 f"train block, e.g. `{setting} {entry}({word}=...)`")
     return None
+
+
+def _train_option_advice(key: str, value: str | None) -> str:
+    """For a training setting ``key`` that ``train`` takes as an option (``--data``,
+    ``--epochs``) but the command given it does not: the train command that takes it, typed
+    as the program was started, with ``value`` (a placeholder when there is none); else
+    nothing."""
+    option = OPTION_NAMES.get(key)
+    train = command_parser(build_parser("train"), "train")
+    if option is None or option.flag not in option_names(train):
+        return ""
+    # the word after the option is another option (`check a.cnn --data --strict`): no value
+    given = value if value is not None and not value.startswith("-") else key.upper()
+    return (f", or give it to train: "
+            f"`{format(OPTION_NAMES['train_command'], 'SPEC')} {format(option, given)}`")
 
 
 # PyTorch's, Keras' and Lightning's words for where a model runs.

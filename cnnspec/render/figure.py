@@ -10,7 +10,6 @@ import functools
 import io
 import logging
 import math
-import textwrap
 from pathlib import Path
 
 from cnnspec.atomic import write_bytes
@@ -35,58 +34,133 @@ def legend_below(fig, ax, columns: int) -> None:
                    ncol=min(columns, len(handles)))
 
 
-def balanced_fill(text: str, width: int) -> str:
-    """``text`` in as few lines of at most ``width`` characters as :func:`textwrap.fill`
-    makes, but of about equal length: a title filled greedily can leave one word alone on its
-    last line ("... scaled to its own\n±max"). Text too long for one line breaks after a
-    semicolon first, a clause to a line reading better than a break mid-clause."""
-    if len(text) > width and "; " in text:
-        return ";\n".join(balanced_fill(clause, width) for clause in text.split("; "))
-    lines = textwrap.wrap(text, width)
-    longest_word = max((len(word) for word in text.split()), default=0)
-    least = max(math.ceil(len(text) / max(len(lines), 1)), longest_word)  # no word broken
-    for narrower in range(least, width):
-        balanced = textwrap.wrap(text, narrower)
-        if len(balanced) == len(lines):
-            return "\n".join(balanced)
-    return "\n".join(lines)
+def balanced_fill(text: str, width: float, measure=len) -> str:
+    """``text`` broken at its spaces into as few lines no wider than ``width`` as it can be;
+    of those, the lines that break no bracket open, then the most even: a title filled
+    greedily can leave one word alone on its last line ("... scaled to its own" over "±max"),
+    and one broken inside its brackets reads apart from its neighbour's ("22 layers (plain"
+    over "ReLU): training loss" beside "22 layers (plain ReLU):" over "validation accuracy").
+    Text too long for one line breaks after a semicolon first, a clause to a line reading
+    better than a break mid-clause; a word wider than ``width`` alone is broken. ``measure``
+    gives a line's width: its characters, or (:func:`fitted`) the inches it is drawn in."""
+    if measure(text) <= width:
+        return text
+    if "; " in text:
+        return ";\n".join(balanced_fill(clause, width, measure) for clause in text.split("; "))
+    words = [piece for word in text.split() for piece in _pieces(word, width, measure)]
+    return "\n".join(_even_lines(words, width, measure))
 
 
-# The width of an average character of Matplotlib's default font (DejaVu Sans), in ems: about
-# 0.55 over English text; 0.6 leaves room for a line of wide letters and capitals.
-CHARACTER_EMS = 0.6
+def _pieces(word: str, width: float, measure) -> list[str]:
+    """``word`` as it is, or broken into pieces no wider than ``width`` (a character at least
+    each) where it is wider: as :func:`textwrap.wrap` breaks a long word."""
+    pieces = [""]
+    for character in word:
+        if pieces[-1] and measure(pieces[-1] + character) > width:
+            pieces.append("")
+        pieces[-1] += character
+    return pieces
+
+
+def _even_lines(words: list[str], width: float, measure) -> list[str]:
+    """``words`` in lines no wider than ``width`` (a word wider alone on its line): the fewest
+    lines, then the fewest breaks inside brackets, then the narrowest widest line. Found
+    exactly, over every way of breaking (a title has tens of words), where
+    :func:`textwrap.wrap` fills greedily."""
+    inside = []  # whether a break before each word falls inside a bracket
+    depth = 0
+    for word in words:
+        inside.append(depth > 0)
+        depth = max(0, depth + sum(map(word.count, "([{")) - sum(map(word.count, ")]}")))
+    # best[j]: (lines, breaks inside brackets, widest line, where the lines start) of the
+    # best breaking of the first j words; each cost grows as lines are added to it, so the
+    # best breaking of j words ends a best breaking of fewer
+    best = [(0, 0, 0.0, ())]
+    for end in range(1, len(words) + 1):
+        choices = []
+        for start in range(end - 1, -1, -1):
+            line = measure(" ".join(words[start:end]))
+            if line > width and start < end - 1:
+                break  # wider still with every word more
+            lines, breaks, widest, starts = best[start]
+            choices.append((lines + 1, breaks + (start > 0 and inside[start]),
+                            max(widest, line), (*starts, start)))
+        best.append(min(choices))
+    starts = best[-1][3]
+    return [" ".join(words[a:b]) for a, b in zip(starts, (*starts[1:], len(words)))]
+
+
 # What a figure title leaves free at each side of the figure, in inches.
 TITLE_MARGIN_INCHES = 0.1
 
 
-def fitted(text: str, inches: float, points: float) -> str:
+def fitted(text: str, inches: float, points: float, dpi: float = PNG_DPI) -> str:
     """``text`` broken into lines (:func:`balanced_fill`, each of its own lines apart) that fit
-    ``inches`` at a font of ``points``: a title longer than the figure was cut off at both
-    sides (a Jacobian's "eep_tanh200: ... of 256 ou")."""
-    width = max(12, int(_characters_fitting(inches, points)))
-    return "\n".join(balanced_fill(line, width) for line in text.split("\n"))
+    ``inches`` at a font of ``points``, as drawn at ``dpi``: a title longer than the figure was
+    cut off at both sides (a Jacobian's "eep_tanh200: ... of 256 ou")."""
+    def measure(line: str) -> float:
+        return text_inches(line, points, dpi)
+
+    return "\n".join(balanced_fill(line, inches, measure) for line in text.split("\n"))
 
 
-def _characters_fitting(inches: float, points: float) -> float:
-    """How many characters of a font of ``points`` (:data:`CHARACTER_EMS` each) fit
-    ``inches`` (72 points an inch)."""
-    return inches * 72 / (CHARACTER_EMS * points)
+def text_inches(line: str, points: float, dpi: float = PNG_DPI) -> float:
+    """The width of one ``line`` in Matplotlib's font of ``points``, in inches, as the Agg
+    renderer draws it at ``dpi`` (the pictures' resolution unless drawn at another: the font
+    is fitted to whole pixels, and a line at 100 dpi is 4% wider than at 110). The sum of its
+    words' and spaces' widths: the font kerns within a word, never across a space (the sum
+    equals the whole line's measure), so a word is measured once however a title is broken."""
+    return sum(_word_inches(word, points, dpi) for word in line.split(" ")) + (
+        line.count(" ") * _word_inches(" ", points, dpi))
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_inches(word: str, points: float, dpi: float) -> float:
+    from matplotlib.font_manager import FontProperties  # loads only when drawing
+
+    if not word:
+        return 0.0
+    width, _, _ = _measuring_renderer(dpi).get_text_width_height_descent(
+        word, FontProperties(size=points), ismath=False)
+    return width / dpi
+
+
+@functools.cache
+def _measuring_renderer(dpi: float):
+    """An Agg renderer at ``dpi``, to measure text before (or without) a figure: :func:`fitted`
+    sizes the hand-laid pictures' headings before they are made."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    return RendererAgg(1, 1, dpi)
 
 
 # The smallest font a caption shrinks to: below it a label is no longer read at a glance.
 SMALLEST_CAPTION_POINTS = 5.0
 
 
-def fitting_points(text: str, inches: float, points: float) -> float:
+def fitting_points(text: str, inches: float, points: float, dpi: float = PNG_DPI) -> float:
     """The font size, at most ``points``, at which ``text``'s longest line fits ``inches``
-    (:data:`CHARACTER_EMS` a character), not below :data:`SMALLEST_CAPTION_POINTS`: for a
-    caption over a small panel, whose words (a layer's name) cannot be broken."""
-    longest = max((len(line) for line in text.split("\n")), default=0)
-    if not longest:
+    as drawn at ``dpi``, not below :data:`SMALLEST_CAPTION_POINTS`: for a caption over a small
+    panel, whose words (a layer's name) cannot be broken."""
+    def widest(size: float) -> float:
+        return max((text_inches(line, size, dpi) for line in text.split("\n")), default=0.0)
+
+    # Found by bisection, not by scaling ``points`` by the width: the font is fitted to whole
+    # pixels, and a caption's width is not proportional to its size (scaled once, a caption
+    # overran its tile by 3%; scaled again, it fell 10% short).
+    if widest(points) <= inches:
         return points
-    # the characters fitting scale inversely with the font's size
-    return max(SMALLEST_CAPTION_POINTS,
-               min(points, points * _characters_fitting(inches, points) / longest))
+    if widest(SMALLEST_CAPTION_POINTS) > inches:
+        return SMALLEST_CAPTION_POINTS
+    fits, overruns = SMALLEST_CAPTION_POINTS, points
+    while overruns - fits > _SIZE_STEP:
+        middle = (fits + overruns) / 2
+        fits, overruns = (middle, overruns) if widest(middle) <= inches else (fits, middle)
+    return fits
+
+
+# How near to the largest fitting size a caption's is found, in points.
+_SIZE_STEP = 0.05
 
 
 def _points(size, default_key: str) -> float:
@@ -108,12 +182,81 @@ def figure_title(fig, text: str, fontsize=None, **kwargs):
 
 
 def axes_title(ax, text: str, fontsize=None, **kwargs):
-    """``ax``'s title, broken into lines that fit the panel's width (its place in the figure
-    before the layout engine runs, which only narrows it by its labels: hence 0.9 of it).
-    ``kwargs`` go to ``Axes.set_title``."""
+    """``ax``'s title, broken into lines that fit the panel's width as the figure is laid out
+    when drawn (:func:`new_figure`), and only then: before, the layout engine has not yet
+    placed the panel (its place then was a third narrower than drawn, and a title that fit
+    was broken). ``kwargs`` go to ``Axes.set_title``."""
     points = _points(fontsize, "axes.titlesize")
-    inches = 0.9 * ax.get_position().width * ax.figure.get_figwidth()
-    return ax.set_title(fitted(text, inches, points), fontsize=points, **kwargs)
+    title = ax.set_title(text, fontsize=points, **kwargs)
+    ax.figure.fitted_titles[title] = (ax, text, points)
+    return title
+
+
+def panel_caption(ax, text: str, points: float, **kwargs):
+    """``text`` as ``ax``'s title, a caption over a small panel (a tile), at one size with
+    every other caption of its figure: when the figure is drawn, the largest at most
+    ``points`` at which each caption's longest line fits its panel (:func:`fitting_points`),
+    so that captions read alike side by side ("init ±0.5" beside "learned ±0.47" was set
+    larger, each shrunk on its own). ``kwargs`` go to ``Axes.set_title``."""
+    title = ax.set_title(text, fontsize=points, **kwargs)
+    ax.figure.captions[title] = (ax, points)
+    return title
+
+
+def _panel_inches(ax) -> float:
+    return ax.get_position().width * ax.figure.get_figwidth()
+
+
+def _fit_to_panels(fig) -> bool:
+    """Break each panel title of ``fig`` (:func:`axes_title`) for its panel's width, and set
+    its captions (:func:`panel_caption`) at their one size, with the panels where they are
+    now, as drawn at the figure's resolution; whether any title or caption changed."""
+    before = [(title.get_text(), title.get_fontsize())
+              for title in (*fig.fitted_titles, *fig.captions)]
+    for title, (ax, text, points) in fig.fitted_titles.items():
+        title.set_text(fitted(text, _panel_inches(ax), points, fig.dpi))
+    if fig.captions:
+        size = min(fitting_points(title.get_text(), _panel_inches(ax), points, fig.dpi)
+                   for title, (ax, points) in fig.captions.items())
+        for title in fig.captions:
+            title.set_fontsize(size)
+    return before != [(title.get_text(), title.get_fontsize())
+                      for title in (*fig.fitted_titles, *fig.captions)]
+
+
+# Layouts a drawing tries at most for its titles to settle: a title fitted once can move
+# the panels once more (two rounds settle the pictures drawn here; one is spare).
+_FITTING_ROUNDS = 3
+
+
+@functools.cache
+def _fitting_figure():
+    """The figure class of :func:`new_figure` (made on first use: Matplotlib loads with the
+    first picture)."""
+    from matplotlib.figure import Figure
+
+    class FittingFigure(Figure):
+        """A figure that fits its panel titles and captions to its panels when it is drawn,
+        after laying them out (the layout leaves a title's width out of a panel's room)."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.fitted_titles = {}  # Text -> (Axes, whole text, points)
+            self.captions = {}  # Text -> (Axes, largest points)
+
+        def draw(self, renderer):
+            # A title broken onto another line moves the panels under it, and can change
+            # their widths (a shorter log axis labels fewer ticks, narrowing its margin):
+            # laid out again until the titles fit the panels they are drawn over.
+            engine = self.get_layout_engine()
+            for _ in range(_FITTING_ROUNDS):
+                if engine is not None and (self.fitted_titles or self.captions):
+                    engine.execute(self)
+                if not _fit_to_panels(self):
+                    break
+            super().draw(renderer)
+
+    return FittingFigure
 
 
 def new_figure(width: float, height: float, layout: str | None = "constrained"):
@@ -123,9 +266,8 @@ def new_figure(width: float, height: float, layout: str | None = "constrained"):
     """
     # Matplotlib (~0.4 s to import) loads with the first picture, not with the package.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), layout=layout)
+    fig = _fitting_figure()(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig
 

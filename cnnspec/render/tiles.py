@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.render import palette
-from cnnspec.render.figure import fitting_points
+from cnnspec.render.figure import panel_caption
 
 # How to read the tiles, for a picture's heading.
 LEGEND = "red positive, blue negative, white zero; each tile scaled to its own ±max"
@@ -35,9 +35,8 @@ def draw_tile(ax, x: np.ndarray, caption: str | None = None, font_size: float = 
     ax.imshow(x, cmap=palette.DIVERGING_CMAP, vmin=-limit, vmax=limit,
               interpolation="nearest")
     hide_ticks(ax)
-    if caption:  # a long layer name shrinks its caption rather than run into the next tile's
-        inches = ax.get_position().width * ax.figure.get_figwidth()
-        ax.set_title(caption, fontsize=fitting_points(caption, inches, font_size), pad=2)
+    if caption:  # a long layer name shrinks the captions rather than run into the next tile's
+        panel_caption(ax, caption, font_size, pad=2)
     return limit
 
 
