@@ -679,6 +679,23 @@ def test_long_titles_are_wrapped_within_the_figure(draw, drawn, tmp_path):
         " ".join(LONG_TITLE.replace(";", "").split()[:3]))
 
 
+def test_a_grid_of_one_image_a_class_leaves_its_title_room(drawn, tmp_path):
+    """`cnnspec data SPEC --per-class 1` drew a figure as narrow as two tiles, and its title
+    in a column of one word a line, eight of them; the figure is wide enough for the title's
+    few lines, the grid in its middle."""
+    from cnnspec.render.augment_grid import MIN_WIDTH_INCHES, plot_augmented
+
+    image = [np.zeros((1, 1, 8, 8))]
+    title = "spec x_detector: shapes training images (the spec has no augment setting)"
+    plot_augmented([image[0], image[0]], None, ["x", "plus"], tmp_path / "g.png", title)
+    fig = drawn[-1]
+    assert fig.get_figwidth() == MIN_WIDTH_INCHES
+    assert fig._suptitle.get_text().count("\n") <= 1
+    assert_titles_fit(fig)
+    left, right = fig.axes[0].get_position().x0, fig.axes[0].get_position().x1
+    assert 0.3 < left and right < 0.7  # in the middle, its class labels on its left
+
+
 def test_every_figure_title_is_made_by_the_figure_helper():
     """One place wraps titles: a module calling Matplotlib's suptitle itself would not."""
     package = Path(__file__).resolve().parent.parent / "cnnspec"

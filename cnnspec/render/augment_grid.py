@@ -18,7 +18,7 @@ from cnnspec.data.augment import Augmenter
 from cnnspec.errors import InputError
 from cnnspec.ir.training_catalogue import KEYS, value_text
 from cnnspec.render import palette
-from cnnspec.render.figure import figure_title, fitted, new_figure, save_png
+from cnnspec.render.figure import figure_title, new_figure, save_png, title_lines
 from cnnspec.render.tiles import hide_ticks
 from cnnspec.seeding import streams
 from cnnspec.training.compat import load_spec_data
@@ -29,6 +29,7 @@ TILE_INCHES = 0.62  # one image; small datasets are 8 to 32 pixels a side
 LABEL_INCHES, RIGHT_INCHES, BOTTOM_INCHES = 1.1, 0.1, 0.05
 TITLE_LINE_INCHES, HEADINGS_INCHES, HEADING_INCHES = 0.17, 0.3, 0.9
 TITLE_POINTS = 9
+MIN_WIDTH_INCHES = 4.5  # a 100-character title in two or three lines
 MAX_PER_CLASS = 16
 
 
@@ -82,15 +83,18 @@ def plot_augmented(originals: list[np.ndarray], augmented: list[np.ndarray] | No
     # the grid's width, or the block headings' where one image a class is narrower than
     # "augmented" (it ran off the right edge)
     grid_inches = max(TILE_INCHES * columns, HEADING_INCHES * blocks)
-    width = LABEL_INCHES + grid_inches + RIGHT_INCHES
-    wrapped = _wrap(title, grid_inches)
+    # a figure no narrower than a title needs (one image a class broke it into a column of
+    # single words), the grid and its labels in the middle
+    width = max(LABEL_INCHES + grid_inches + RIGHT_INCHES, MIN_WIDTH_INCHES)
+    left = (width - grid_inches - RIGHT_INCHES + LABEL_INCHES) / 2
+    wrapped = title_lines(title, width, TITLE_POINTS)
     # the title's lines, then the headings above the first row: a narrow grid wraps the
     # title onto more lines (three of them covered the headings)
     top = TITLE_LINE_INCHES * (wrapped.count("\n") + 1) + HEADINGS_INCHES
     height = top + TILE_INCHES * rows + BOTTOM_INCHES
     fig = new_figure(width, height, layout=None)
-    grid = fig.add_gridspec(rows, columns, left=LABEL_INCHES / width,
-                            right=(LABEL_INCHES + grid_inches) / width, top=1 - top / height,
+    grid = fig.add_gridspec(rows, columns, left=left / width,
+                            right=(left + grid_inches) / width, top=1 - top / height,
                             bottom=BOTTOM_INCHES / height, wspace=0.08, hspace=0.08)
     figure_title(fig, wrapped, fontsize=TITLE_POINTS, y=1 - 0.08 / height, va="top")
     for row, name in enumerate(classes):
@@ -123,9 +127,3 @@ def _draw_image(ax, image: np.ndarray) -> None:
     else:  # another channel count: the mean, in grey
         ax.imshow(image.mean(axis=0), cmap=palette.IMAGE_CMAP, vmin=0.0, vmax=1.0,
                   interpolation="nearest")
-
-
-def _wrap(text: str, inches: float) -> str:
-    """The title broken into lines about as wide as the grid (``inches``), the figure's
-    height counting them."""
-    return fitted(text, inches, TITLE_POINTS)

@@ -177,8 +177,14 @@ def figure_title(fig, text: str, fontsize=None, **kwargs):
     """``fig``'s title, broken into lines that fit its width: every picture's title is made
     here. ``kwargs`` go to ``Figure.suptitle``."""
     points = _points(fontsize, "figure.titlesize")
-    inches = fig.get_figwidth() - 2 * TITLE_MARGIN_INCHES
-    return fig.suptitle(fitted(text, inches, points), fontsize=points, **kwargs)
+    return fig.suptitle(title_lines(text, fig.get_figwidth(), points), fontsize=points,
+                        **kwargs)
+
+
+def title_lines(text: str, figure_inches: float, points: float) -> str:
+    """``text`` broken as :func:`figure_title` breaks it on a figure ``figure_inches`` wide:
+    for a figure that makes room for its title's lines before it is made."""
+    return fitted(text, figure_inches - 2 * TITLE_MARGIN_INCHES, points)
 
 
 def axes_title(ax, text: str, fontsize=None, **kwargs):
