@@ -333,8 +333,11 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "--data", "shapes(sise=3)"], "has no parameter 'sise'"),
     (["train", "{spec}", "--data", "npz(train.npz)"],
      "hint: a file path is a string in double quotes"),
+    # a training setting, not the download folder --data-dir its name is close to
     (["compare", "{spec}", "--data", "digits"],
-     "unknown option '--data'; did you mean '--data-dir'?"),
+     "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
+    (["init-report", "{spec}", "--data", "mnist"],
+     "unknown option '--data'; 'data' is a training setting: write it in the spec's train block"),
     (["train", "{spec}", "--epoch", "1"], "unknown option '--epoch'; did you mean '--epochs'?"),
     # short options the command does not take: the long ones their letter starts
     (["train", "{spec}", "-o", "runs"],

@@ -133,3 +133,16 @@ def test_pictures_of_a_model_without_conv_layers_name_the_commands_that_read_it(
     assert raised.value.hint.endswith("`cnnspec eval` and `cnnspec predict` read any run")
     _, hint = raised.value.worded(OPTION_NAMES)
     assert hint.endswith("`.venv/bin/cnnspec eval` and `.venv/bin/cnnspec predict` read any run")
+
+
+@pytest.mark.parametrize("argv, typed", [
+    (["check", "spec.cnn", "--bogus"], "`{program} check --help` lists its options"),
+    (["chek"], "`{program} --help` says what each does"),
+    (["fit"], "`fit` is `{program} train` here"),
+    (["--bogus"], "follow it (`{program} COMMAND --help`)"),
+])
+def test_unknown_commands_and_options_name_the_help_as_the_program_was_started(
+        started_from_venv, capsys, argv, typed):
+    """`cnnspec check --help` is 'command not found' where cnnspec is not on PATH."""
+    err = failed(capsys, argv, 2)
+    assert typed.format(program=started_from_venv) in err

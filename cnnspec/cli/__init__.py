@@ -217,16 +217,17 @@ def _unknown_command(argv: list[str]) -> str | None:
         return (f"unknown option '{shortened(argv[0], 40)}'\nhint: "
                 + (f"did you mean '--{close}'? " if close else "")
                 + "cnnspec takes --help and --version before a command, whose own options "
-                "follow it (`cnnspec COMMAND --help`)")
+                f"follow it (`{invoked_as()} COMMAND --help`)")
     first = next((word for word in argv if not word.startswith("-")), None)
     if first is None or first in COMMANDS or argv[0] != first:
         return None
     peer = PEER_COMMANDS.get(first.lower().replace("-", "_"))
     close = closest(first, COMMANDS)
-    suggestion = (f"`{first}` is `cnnspec {peer}` here; " if peer
+    program = invoked_as()
+    suggestion = (f"`{first}` is `{program} {peer}` here; " if peer
                   else f"did you mean '{close}'? " if close else "")
     return (f"unknown command '{shortened(first, 40)}'\n"
-            f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `cnnspec --help` says what "
+            f"hint: {suggestion}commands: {', '.join(COMMANDS)}; `{program} --help` says what "
             "each does")
 
 
@@ -263,12 +264,14 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
             close = close and f"--{close}"
             value = (word.split("=", 1)[1] if "=" in word
                      else argv[index + 2] if index + 2 < len(argv) else None)
-            advice = (f"did you mean '{close}'?" if close
-                      else _training_setting_advice(name, options, value)
+            # a training setting first: `init-report --data` is no '--data-dir' (the folder
+            # downloads are kept in)
+            advice = (_training_setting_advice(name, options, value)
+                      or (f"did you mean '{close}'?" if close else None)
                       or _device_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
-                      + f" (`cnnspec {argv[0]} --help` lists its options)")
+                      + f" (`{invoked_as()} {argv[0]} --help` lists its options)")
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:
