@@ -141,13 +141,19 @@ class SpecError(Exception):
         """The hint with each setting it names called as ``names`` says (a front end's)."""
         if self.hint_template is None:
             return self.hint
-        return self.hint_template.format_map(_Names(names))
+        return worded(self.hint_template, names)
+
+
+def worded(template: str, names: dict) -> str:
+    """A template naming settings (see :class:`WordedError`) with each setting called as
+    ``names`` says (a front end's; one it leaves out, by its own name)."""
+    return template.format_map(_Names(names))
 
 
 def library_worded(template: str) -> str:
     """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
     setting it names as the parameter of that name."""
-    return template.format_map(_Names(LIBRARY_NAMES))
+    return worded(template, LIBRARY_NAMES)
 
 
 def reworded(template: str, names: dict) -> str:
