@@ -83,7 +83,7 @@ def open_exported(source, dtype: str = "float64") -> Exported:
     if not isinstance(source, CheckedSpec):
         source = given_spec_path(source, "source")
     if isinstance(source, Path) and source.is_dir():
-        run = load_run(source)
+        run = load_run(source, which_taken=False)  # export is given no which
         epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
         # a run that did not finish is exported as eval evaluates it: say which weights
         status = run.summary.get("status")
