@@ -650,15 +650,21 @@ def test_keep_weights_on_a_sweep_recorded_without_them_trains_its_cells_again(na
     folder = tmp_path / "s" / first.done[0][0].folder
     with pytest.raises(RunError, match="checkpoint.npz is missing") as info:
         load_run(folder)
-    assert info.value.hint == ("a sweep's cell keeps its weights only with --keep-weights: run "
-                               "the same sweep again with --keep-weights, and it trains the "
-                               "cells again to keep them")
+    # sweep's keep_weights, as the library gives it (it was told of the option)
+    assert info.value.hint == ("a sweep's cell keeps its weights only with keep_weights=True: "
+                               "run the same sweep again with keep_weights=True, and it trains "
+                               "the cells again to keep them")
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        "a sweep's cell keeps its weights only with --keep-weights: run the same sweep again "
+        "with --keep-weights, and it trains the cells again to keep them")
     # the sweep's folder itself: no cell offered, whose weights are not there either
     with pytest.raises(RunError, match="spec.json is missing") as info:
         load_run(tmp_path / "s")
-    assert info.value.hint == ("it is a sweep's folder, whose cells kept no weights (only "
-                               "--keep-weights keeps them): run the same sweep again with "
-                               "--keep-weights, and it trains the cells again to keep them")
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        "it is a sweep's folder, whose cells kept no weights (only --keep-weights keeps them): "
+        "run the same sweep again with --keep-weights, and it trains the cells again to keep "
+        "them")
+    assert "(only keep_weights=True keeps them)" in info.value.hint
     again = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process,
                   keep_weights=True)
     assert again.ran == 2

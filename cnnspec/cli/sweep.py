@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is None:
         process = largest_process(planned[1])
         if args.workers:
-            refuse_beyond_memory(args.workers, process, "--workers", args.spec)
+            refuse_beyond_memory(args.workers, process, "workers", args.spec)
 
     def executor(n: int):
         return DaskExecutor(args.scheduler,

@@ -16,7 +16,7 @@ from cnnspec.check.load import given_spec_path
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import UNRECORDED_DTYPE
-from cnnspec.errors import RunError, counted
+from cnnspec.errors import RunError, counted, hinted
 from cnnspec.kinds import KINDS
 from cnnspec.training.run import as_checked, load_run
 
@@ -73,7 +73,8 @@ class Exported:
                 raise self.checked.spec.error(
                     f"{layer.kind} layer '{layer.name}' cannot be exported to {format_name}: "
                     f"the kind '{layer.kind}' has no {format_name} mapping", layer.name,
-                    hint="replace the layer with one that has, or export --format json")
+                    **hinted("replace the layer with one that has, or write the IR, which "
+                             "names every kind ({ir_json})"))
 
 
 def open_exported(source, dtype: str = "float64") -> Exported:
