@@ -141,13 +141,19 @@ class SpecError(Exception):
         """The hint with each setting it names called as ``names`` says (a front end's)."""
         if self.hint_template is None:
             return self.hint
-        return self.hint_template.format_map(_Names(names))
+        return worded(self.hint_template, names)
+
+
+def worded(template: str, names: dict) -> str:
+    """A template naming settings (see :class:`WordedError`) with each setting called as
+    ``names`` says (a front end's; one it leaves out, by its own name)."""
+    return template.format_map(_Names(names))
 
 
 def library_worded(template: str) -> str:
     """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
     setting it names as the parameter of that name."""
-    return template.format_map(_Names(LIBRARY_NAMES))
+    return worded(template, LIBRARY_NAMES)
 
 
 def reworded(template: str, names: dict) -> str:
@@ -275,6 +281,14 @@ class WordedError(RunError):
         return self.template.format_map(fields), hint
 
 
+def as_templates(exc: RunError) -> tuple[str, str | None]:
+    """``exc``'s message and hint as :class:`WordedError` templates: a WordedError's own, else
+    their texts with their braces naming no setting."""
+    if isinstance(exc, WordedError):
+        return exc.template, exc.hint_template
+    return literal(exc.message), literal(exc.hint) if exc.hint else None
+
+
 class WordedInputError(WordedError, InputError):
     """An :class:`InputError` whose hint suggests commands (:class:`WordedError`)."""
 
@@ -341,6 +355,25 @@ class Flag(Option):
         return self.flag
 
 
+class Paired(Keyword):
+    """How the library words a setting that is a pair of counts, given as a command line
+    writes it: ``{grid:8x6}`` reads ``grid=(8, 6)`` (a command line's ``--grid 8x6``)."""
+
+    def __format__(self, value: str) -> str:
+        return f"{self.name}=({', '.join(value.split('x'))})" if value else self.name
+
+
+class Phrase:
+    """A front end's words for a way of doing something that takes no value: ``{ir_json}``
+    reads ``cnnspec.ir.io.to_json(spec.ir)`` to the library, ``--format json`` to export."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+    def __format__(self, value: str) -> str:
+        return self.words
+
+
 class Call:
     """How the library words a command in a hint: ``{resume_command:runs/x}`` reads
     ``cnnspec.resume('runs/x')``."""
@@ -379,7 +412,9 @@ class Command:
 LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call("cnnspec.train"),
                  "sets": Listed("sets"), "inits": Listed("inits"), "dtype": Quoted("dtype"),
                  "data": Quoted("data"), "which": Quoted("which"),
-                 "input_kind": Quoted("input_kind"), "program": Command("cnnspec")}
+                 "input_kind": Quoted("input_kind"), "grid": Paired("grid"),
+                 "ir_json": Phrase("cnnspec.ir.io.to_json(spec.ir)"),
+                 "program": Command("cnnspec")}
 
 COMMAND_FIELD = "_command"
 

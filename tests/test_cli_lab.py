@@ -197,6 +197,20 @@ def test_a_reader_that_stops_early_is_no_traceback(tiny):
     assert "Traceback" not in err and "BrokenPipe" not in err
 
 
+def test_data_that_cannot_load_offers_noise_as_the_caller_asks_for_it(tmp_path, capsys):
+    """The library was told "or measure on noise: --input gaussian", init-report's option."""
+    from cnnspec.errors import SpecErrors
+    from cnnspec.lab.report import init_report
+
+    spec = tmp_path / "s.cnn"
+    spec.write_text('input 1x8x8\nflatten\nfc: dense 10\ntrain { data npz(path="gone.npz") }\n')
+    with pytest.raises(SpecErrors) as info:
+        init_report(spec, input_kind="data")
+    assert info.value.errors[0].hint.endswith("; or measure on noise: input_kind='gaussian'")
+    assert main(["init-report", str(spec), "--input", "data"]) == 2
+    assert capsys.readouterr().err.endswith("; or measure on noise: --input gaussian\n")
+
+
 def test_init_report_unknown_init_is_a_spec_error(capsys):
     code = main(["init-report", str(SPECS / "plain30.cnn"), "--init", "he_nromal"])
     assert code == 2

@@ -159,13 +159,22 @@ def test_a_phase_grid_finer_than_the_diagram_is_refused(places, capsys):
 
     with pytest.raises(InputError) as info:
         refuse_beyond_theory((w + 1, b), THEORY_GRID)
-    assert info.value.hint == f"e.g. --grid 8x5 (the default) or up to --grid {w}x{b}"
+    # phase_report's grid, a pair: the library was told of init-report's --grid
+    assert info.value.message.startswith(f"grid=({w + 1}, {b}) measures more points")
+    assert info.value.hint == f"e.g. grid=(8, 5) (the default) or up to grid=({w}, {b})"
 
 
 @pytest.mark.parametrize("init", ["lsuv", "identity"])
 def test_an_init_without_a_variance_has_no_place_on_the_phase_diagram(init, places, capsys):
     refused(capsys, ["init-report", places["tanh"], "--phase", "--init", init],
             f"--init {init}: {init} (", "is not drawn with mean 0 and a variance of its own")
+    from cnnspec.errors import InputError
+    from cnnspec.lab.phase import phase_report
+
+    with pytest.raises(InputError) as info:  # phase_report's inits: it was told of --init
+        phase_report(places["tanh"], [init], grid=(2, 2))
+    assert info.value.message.startswith(f"inits=['{init}']: {init} (")
+    assert info.value.hint.startswith("the phase diagram places inits drawn with mean 0")
 
 
 def test_a_spec_whose_own_init_has_no_variance_still_draws_its_phase_diagram(tmp_path, capsys):

@@ -163,6 +163,23 @@ def test_filters_compare_init_without_init_file(run_dir, tmp_path, capsys):
     (copy / "init.npz").unlink()
     assert main(["filters", str(copy), "--compare-init", "-o", str(tmp_path / "f.png")]) == 1
     assert "drop --compare-init" in capsys.readouterr().err
+    # filters_picture's compare_init, and its layer: the library was told of the options
+    from cnnspec.errors import RunError
+    from cnnspec.render.run_pictures import filters_picture
+    from cnnspec.training.run import load_run
+
+    run = load_run(copy)
+    with pytest.raises(RunError) as info:
+        filters_picture(run, tmp_path / "f.png", compare_init=True)
+    assert info.value.hint == "drop compare_init, or train the spec again"
+    for layer, said in [("", "layer '' names no layer"), ("xk,xk", "layer names 'xk' twice"),
+                        ("xk,conv2", "layer: cannot draw these layers in one grid")]:
+        with pytest.raises(RunError) as info:
+            filters_picture(run, tmp_path / "f.png", layer=layer)
+        assert info.value.message.startswith(said)
+    assert info.value.hint.startswith("draw each layer in its own picture (layer=xk, "
+                                      "layer=conv2)")
+    assert "--layer" not in info.value.hint
 
 
 # --- features ------------------------------------------------------------------------------

@@ -108,13 +108,23 @@ def test_a_comparison_and_a_sweep_do_not_share_a_folder(tiny, tmp_path):
     assert "give this compare another folder as out," in info.value.hint
 
 
-def test_a_repeated_variant_is_a_user_mistake(tiny, tmp_path):
-    from cnnspec.errors import SpecError
+def test_a_repeated_variant_is_a_user_mistake_named_as_the_caller_gave_it(tiny, tmp_path,
+                                                                         capsys):
+    """Named as the caller gave it (not at the spec file, which holds no mistake): the library
+    was told "--init he_normal is given more than once" and to "use --seeds K"."""
+    from cnnspec.cli import main
+    from cnnspec.errors import SettingError
 
-    with pytest.raises(SpecError, match="more than once") as info:
+    with pytest.raises(SettingError) as info:
         compare(str(tiny), ["he_normal", "he_normal"], out=tmp_path / "cmp")
-    # named at the option (not '<spec>', nor the spec file, which holds no mistake)
-    assert info.value.file == '--init "he_normal"'
+    assert (info.value.message, info.value.hint) == (
+        "inits=['he_normal'] is given more than once",
+        "name each init variant once; use seeds=K for repeated runs")
+    assert info.value.invalid and not (tmp_path / "cmp").exists()
+    assert main(["compare", str(tiny), "--init", "he_normal", "--init", "he_normal"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "cnnspec: error: --init he_normal is given more than once",
+        "hint: name each init variant once; use --seeds K for repeated runs"]
 
 
 def test_a_spec_that_does_not_fit_its_data_is_not_told_to_give_compare_other_data(
@@ -301,7 +311,8 @@ def test_trainings_at_once_share_the_machines_memory(tiny, tmp_path, monkeypatch
     monkeypatch.setattr(memory, "machine_memory", lambda: process * 3 // 2)
     with pytest.raises(SpecError, match="2 trainings at once would need") as info:
         compare(str(tiny), ["he_normal", "zeros"], epochs=1, jobs=2, out=tmp_path / "cmp")
-    assert "--jobs 1" in info.value.hint and not (tmp_path / "cmp").exists()
+    assert info.value.hint.startswith("use jobs=1: ") and not (tmp_path / "cmp").exists()
+    assert info.value.worded_hint(OPTION_NAMES).startswith("use --jobs 1: ")
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     assert default_jobs(2, process) == 1
     monkeypatch.setattr(memory, "machine_memory", lambda: process * 2)  # room for two

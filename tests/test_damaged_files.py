@@ -440,6 +440,30 @@ def test_a_best_npz_without_an_epoch_number_is_named(run, capsys, epoch):
     assert cnnspec.load_run(run, which="last").weights == "last"
 
 
+@pytest.mark.parametrize("argv", [["filters", "-o", "f.png"], ["features", "--index", "0", "-o",
+                                                               "f.png"],
+                                  ["export", "--format", "torch", "-o", "m.py"]])
+def test_a_damaged_best_npz_is_not_told_to_use_last_where_the_command_has_none(
+        run, capsys, tmp_path, argv):
+    """filters, features and export open a run's best weights with no --last to say
+    otherwise: they were told "use --last for the last checkpoint's weights"."""
+    arrays = read_npz(run / rundir.BEST)
+    del arrays["_epoch"]
+    write_npz(run / rundir.BEST, arrays)
+    command, *options = argv
+    options = [str(tmp_path / o) if o.endswith((".png", ".py")) else o for o in options]
+    err = fails_with(capsys, [command, str(run), *options], "best.npz",
+                     "not an epoch number (from 1)")
+    assert err.endswith("hint: the file is damaged; move it out of the run folder to use the "
+                        "last checkpoint's weights, or train again\n")
+    assert "--last" not in err
+    from cnnspec.exporters import open_exported  # the library's export takes no which either
+
+    with pytest.raises(RunError) as info:
+        open_exported(run)
+    assert "which" not in info.value.hint and "move it out" in info.value.hint
+
+
 @pytest.mark.parametrize("command", ["predict", "eval"])
 def test_a_summary_without_classes_is_damaged_not_unnamed(run, tmp_path, capsys, command):
     """Every run cnnspec train writes names its classes from its start: without them predict

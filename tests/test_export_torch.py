@@ -368,7 +368,17 @@ def test_a_kind_without_a_mapping_is_named_at_its_line(fmt, field, called, suffi
     assert main(["export", str(path), "--format", fmt, "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert f"s.cnn:4:1: error: silu layer 'act' cannot be exported to {called}" in err
+    assert ("hint: replace the layer with one that has, or write the IR, which names every "
+            "kind (--format json)") in err
     assert "Traceback" not in err and not out.exists()
+    if fmt == "torch":  # the library was told "or export --format json", a command's option
+        from cnnspec.errors import SpecError
+        from cnnspec.exporters.torch_source import export_torch
+
+        with pytest.raises(SpecError) as info:
+            export_torch(path, out)
+        assert info.value.hint.endswith("or write the IR, which names every kind "
+                                        "(cnnspec.ir.io.to_json(spec.ir))")
 
 
 @pytest.mark.parametrize("argv, code, words", [

@@ -12,7 +12,7 @@ from cnnspec.check.load import load
 from cnnspec.cli import main
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import rounded_text
+from cnnspec.errors import InputError, rounded_text
 from cnnspec.lab.batch import make_batch
 from cnnspec.lab.jacobian import (
     JacobianReport,
@@ -249,9 +249,17 @@ def test_cli_jacobian_of_a_net_without_a_hidden_layer_says_to_name_one(tmp_path,
     assert main(["init-report", str(path), "--jacobian", "--input", "gaussian",
                  "-o", str(png)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        ("cnnspec: error: --jacobian needs a hidden layer: flat has fewer than two conv/dense "
-         "layers"), "hint: name the end of the Jacobian with --layer"]
+        ("cnnspec: error: the Jacobian needs a hidden layer: flat has fewer than two "
+         "conv/dense layers"), "hint: name the end of the Jacobian with --layer"]
     assert not png.exists()
+    # jacobian_report's layer, where the library was told of init-report's --layer
+    with pytest.raises(InputError) as info:
+        jacobian_report(path)
+    assert info.value.hint == "name the end of the Jacobian with layer"
+    with pytest.raises(InputError) as info:
+        jacobian_report(path, layer="fcc")
+    assert (info.value.message, info.value.hint) == ("layer: flat has no layer 'fcc'",
+                                                     "did you mean fc?")
 
 
 def test_output_directions_are_orthonormal():

@@ -174,8 +174,8 @@ def test_cli_phase_errors(tmp_path, capsys):
     linear.write_text(WIDE.replace(" tanh", ""))
     assert main(["init-report", str(linear), "--phase"]) == 2
     assert capsys.readouterr().err.splitlines() == [  # the spec named, not "<spec>"
-        ("cnnspec: error: --phase needs at least two conv/dense layers each followed by an "
-         "elementwise activation; wide_tanh has 0"),
+        ("cnnspec: error: the phase diagram needs at least two conv/dense layers each "
+         "followed by an elementwise activation; wide_tanh has 0"),
         "hint: e.g. conv 16 3x3 pad same tanh, repeated"]
 
 

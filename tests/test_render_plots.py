@@ -310,6 +310,19 @@ def test_one_by_one_kernels_are_drawn_channels_side_by_side_by_default():
     assert default_channels(np.zeros((6, 4, 3, 3))) == "average"
 
 
+def test_no_training_stats_to_plot_names_the_interval_as_the_caller_gives_it(tmp_path):
+    """The library was told to "use a --stats interval", an option of train."""
+    from cnnspec.cli import OPTION_NAMES
+    from cnnspec.errors import RunError
+    from cnnspec.lab.plots import plot_training_stats
+
+    with pytest.raises(RunError) as info:
+        plot_training_stats([], tmp_path / "s.png")
+    assert info.value.hint == "use a stats_every interval smaller than the number of steps"
+    assert info.value.worded(OPTION_NAMES)[1] == ("use a --stats interval smaller than the "
+                                                  "number of steps")
+
+
 def test_training_stats_steps_are_whole_numbers(tmp_path, monkeypatch):
     from cnnspec.lab.plots import plot_training_stats
     from cnnspec.render import figure

@@ -600,6 +600,37 @@ def test_a_folder_of_something_else_is_refused(named, tmp_path):
         sweep(str(named), [], out=tmp_path / "s", executor=in_process)
 
 
+# A diverging cell overflows on its way to NaN; NumPy says so, and that is expected here.
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named, tmp_path,
+                                                                          capsys, monkeypatch):
+    """A diverged cell's summary.json said "the weights and the batch are in
+    /tmp/cnnspec-<key>-.../run/diverged.npz", the scratch folder deleted once it trained, and
+    its hint ("try --lr 0.1", an option sweep has not) reached no output."""
+    kept = sweep(str(named), ["lr=1e5"], out=tmp_path / "k", executor=in_process,
+                 keep_weights=True)
+    cell, result = kept.done[0]
+    saved = tmp_path / "k" / cell.folder / "diverged.npz"
+    assert saved.is_file()
+    summary = json.loads((tmp_path / "k" / cell.folder / "summary.json").read_text())
+    assert summary["message"].endswith(f"; the weights and the batch are in {saved}")
+    assert result.error == summary["message"]
+    assert "try sets=['lr=0.1']" in result.worded_hint()
+    alone = sweep(str(named), ["lr=1e5"], out=tmp_path / "a", executor=in_process)
+    cell, result = alone.done[0]
+    summary = json.loads((tmp_path / "a" / cell.folder / "summary.json").read_text())
+    assert summary["message"].endswith("; the weights and the batch were not kept")
+    assert not (tmp_path / "a" / cell.folder / "diverged.npz").exists()
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    assert main(["sweep", str(named), "--set", "lr=1e5", "--out", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err
+    assert "lr=1e5, seed 0: training diverged in epoch 1" in err
+    assert "\nhint: lower the learning rate (it was 100000; try --set lr=0.1: " in err
+    assert "--lr" not in err and "/tmp/cnnspec-" not in err
+
+
 def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):
     from cnnspec.training.run import load_run
 
@@ -619,15 +650,21 @@ def test_keep_weights_on_a_sweep_recorded_without_them_trains_its_cells_again(na
     folder = tmp_path / "s" / first.done[0][0].folder
     with pytest.raises(RunError, match="checkpoint.npz is missing") as info:
         load_run(folder)
-    assert info.value.hint == ("a sweep's cell keeps its weights only with --keep-weights: run "
-                               "the same sweep again with --keep-weights, and it trains the "
-                               "cells again to keep them")
+    # sweep's keep_weights, as the library gives it (it was told of the option)
+    assert info.value.hint == ("a sweep's cell keeps its weights only with keep_weights=True: "
+                               "run the same sweep again with keep_weights=True, and it trains "
+                               "the cells again to keep them")
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        "a sweep's cell keeps its weights only with --keep-weights: run the same sweep again "
+        "with --keep-weights, and it trains the cells again to keep them")
     # the sweep's folder itself: no cell offered, whose weights are not there either
     with pytest.raises(RunError, match="spec.json is missing") as info:
         load_run(tmp_path / "s")
-    assert info.value.hint == ("it is a sweep's folder, whose cells kept no weights (only "
-                               "--keep-weights keeps them): run the same sweep again with "
-                               "--keep-weights, and it trains the cells again to keep them")
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        "it is a sweep's folder, whose cells kept no weights (only --keep-weights keeps them): "
+        "run the same sweep again with --keep-weights, and it trains the cells again to keep "
+        "them")
+    assert "(only keep_weights=True keeps them)" in info.value.hint
     again = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process,
                   keep_weights=True)
     assert again.ran == 2

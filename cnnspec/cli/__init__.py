@@ -26,6 +26,7 @@ from cnnspec.errors import (
     Flag,
     InputError,
     Option,
+    Phrase,
     RunError,
     SpecError,
     SpecErrors,
@@ -137,6 +138,11 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "runs_dir": Option("--runs-dir"),
                 # load_run's which='last' (eval's and predict's; the best is their default)
                 "which": Flag("--last"),
+                "inits": Option("--init"), "jobs": Option("--jobs"),
+                "workers": Option("--workers"), "keep_weights": Flag("--keep-weights"),
+                "input_kind": Option("--input"), "layer": Option("--layer"),
+                "rows": Option("--rows"), "grid": Option("--grid"),
+                "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
 
@@ -364,7 +370,7 @@ def _training_setting_advice(name: str, options: list[str], value: str | None) -
     word = name.lstrip("-").replace("-", "_")
     key = KEY_ALIASES.get(word, word)
     option = OPTION_NAMES.get(key)
-    if option is not None and option.flag in options:
+    if isinstance(option, Option) and option.flag in options:
         return f"did you mean '{option.flag}'?"
     vary = f", or vary it with --set {key}=V1,V2" if "--set" in options else ""
     if key in KEYS:

@@ -44,7 +44,7 @@ def run(args) -> int:
     from cnnspec.render.run_pictures import features_picture, test_split_image
     from cnnspec.training.run import load_run
 
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, which_taken=False)  # no --last
     if args.index is not None:
         image, caption = test_split_image(loaded, args.index)
     else:

@@ -29,7 +29,7 @@ def run(args) -> int:
     from cnnspec.training.run import load_run
 
     refuse_writing_over_inputs([("-o", args.output)], [("the run", args.run)])
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, which_taken=False)  # no --last
     out = filters_picture(loaded, args.output, layer=args.layer,
                           compare_init=args.compare_init, channels=args.channels)
     print(f"wrote {out}")

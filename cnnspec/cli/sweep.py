@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
 
@@ -47,7 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="worker processes of the local cluster (default: one per core)")
     parser.add_argument("--keep-weights", action="store_true",
-                        help="keep each cell's weights (checkpoint.npz, best.npz)")
+                        help="keep each cell's weights (checkpoint.npz, best.npz; a diverged "
+                        "cell's diverged.npz)")
     add_format(parser)
     add_data_dir(parser)
 
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scheduler is None:
         process = largest_process(planned[1])
         if args.workers:
-            refuse_beyond_memory(args.workers, process, "--workers", args.spec)
+            refuse_beyond_memory(args.workers, process, "workers", args.spec)
 
     def executor(n: int):
         return DaskExecutor(args.scheduler,
@@ -117,8 +119,9 @@ def run(args: argparse.Namespace) -> int:
                        settings=settings, out=out, planned=planned,
                        executor=executor, data_dir=args.data_dir,
                        keep_weights=args.keep_weights, on_start=started,
-                       on_done=lambda cell, res: print(describe_cell(cell.label, res),
-                                                       file=sys.stderr, flush=True))
+                       on_done=lambda cell, res: print(
+                           describe_cell(cell.label, res, res.worded_hint(OPTION_NAMES)),
+                           file=sys.stderr, flush=True))
     except KeyboardInterrupt:
         print(stopped_message("sweep", "cell", folder[0], out is not None), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -16,7 +16,7 @@ from cnnspec.check.load import given_spec_path
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import UNRECORDED_DTYPE
-from cnnspec.errors import RunError, counted
+from cnnspec.errors import RunError, counted, hinted
 from cnnspec.kinds import KINDS
 from cnnspec.training.run import as_checked, load_run
 
@@ -73,7 +73,8 @@ class Exported:
                 raise self.checked.spec.error(
                     f"{layer.kind} layer '{layer.name}' cannot be exported to {format_name}: "
                     f"the kind '{layer.kind}' has no {format_name} mapping", layer.name,
-                    hint="replace the layer with one that has, or export --format json")
+                    **hinted("replace the layer with one that has, or write the IR, which "
+                             "names every kind ({ir_json})"))
 
 
 def open_exported(source, dtype: str = "float64") -> Exported:
@@ -83,7 +84,7 @@ def open_exported(source, dtype: str = "float64") -> Exported:
     if not isinstance(source, CheckedSpec):
         source = given_spec_path(source, "source")
     if isinstance(source, Path) and source.is_dir():
-        run = load_run(source)
+        run = load_run(source, which_taken=False)  # export is given no which
         epoch = "" if run.weights_epoch is None else f", epoch {run.weights_epoch}"
         # a run that did not finish is exported as eval evaluates it: say which weights
         status = run.summary.get("status")

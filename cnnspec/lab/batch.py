@@ -48,7 +48,7 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
     """``size`` preprocessed training images of the spec's dataset, drawn with ``seed``."""
     training = checked.ir["training"]
     # Measuring an init does not need the real data: said beside the data's own hint.
-    dataset = load_spec_data(checked, data_dir, hint="measure on noise: --input gaussian")
+    dataset = load_spec_data(checked, data_dir, hint="measure on noise: {input_kind:gaussian}")
     # The trainer's own test, located in the spec: labels beyond the output's scores would
     # index past them in the loss, as images of another shape would not go through.
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
@@ -66,7 +66,7 @@ def given_input_kind(kind) -> str:
 
 def make_batch(checked: CheckedSpec, kind: str, size: int, seed: int, data_dir=None,
                dtype: str = DEFAULT_DTYPE) -> Batch:
-    """The batch ``--input`` asks for: ``"data"`` or ``"gaussian"``."""
+    """The batch ``kind`` (``--input``) asks for: ``"data"`` or ``"gaussian"``."""
     if given_input_kind(kind) == "gaussian":
         return gaussian_batch(checked, size, np.random.default_rng(seed), dtype)
     return data_batch(checked, size, seed, data_dir, dtype)

@@ -51,7 +51,7 @@ from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory, room_te
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import InputError, closest, counted, rounded_text
+from cnnspec.errors import WordedInputError, closest, counted, literal, rounded_text
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import given_input_kind, make_batch
 from cnnspec.lab.defaults import ROWS
@@ -71,18 +71,20 @@ def end_layer(checked: CheckedSpec, name: str | None = None) -> str:
     if name is not None:
         if name not in names:
             close = closest(name, names)
-            raise InputError(f"--layer: {checked.spec.name} has no layer {name!r}",
-                             hint=f"did you mean {close}?" if close else
-                             "layers: " + ", ".join(names[:12]) + (" ..." if len(names) > 12 else ""))
+            raise WordedInputError(
+                "{layer}: " + literal(f"{checked.spec.name} has no layer {name!r}"),
+                hint=literal(f"did you mean {close}?" if close else "layers: "
+                             + ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")))
         return name
     maps = [layer.name for layer in checked.layers if len(layer.output_shape) == 3]
     if maps:
         return maps[-1]
     weighted = [layer for layer in checked.layers if is_weighted(layer.kind)]
     if len(weighted) < 2:
-        raise InputError(f"--jacobian needs a hidden layer: {checked.spec.name} has fewer "
-                         "than two conv/dense layers",
-                         hint="name the end of the Jacobian with --layer")
+        raise WordedInputError(literal(f"the Jacobian needs a hidden layer: "
+                                       f"{checked.spec.name} has fewer than two conv/dense "
+                                       "layers"),
+                               hint="name the end of the Jacobian with {layer}")
     return weighted[-1].inputs[0]
 
 
@@ -104,12 +106,12 @@ def refuse_beyond_memory_of_rows(m: int, d: int, rows: int) -> None:
     if limit is None or need <= WARN_SHARE * limit:
         return
     fits = max(1, int(WARN_SHARE * limit / (8 * (2 * m + 3 * d))))
-    raise InputError(
-        f"--rows {rows}: the Jacobian's {min(m, rows):,} rows of {d:,} inputs and their "
+    raise WordedInputError(
+        f"{{rows:{rows}}}: the Jacobian's {min(m, rows):,} rows of {d:,} inputs and their "
         f"directions in {m:,} outputs would take about {bytes_text(need)}, more than half of "
-        f"{room_text(limit)}",
-        hint=f"use fewer --rows (about {min(fits, rows):,} fit), or end the Jacobian at a "
-             "smaller layer with --layer")
+        f"{literal(room_text(limit))}",
+        hint=f"use fewer {{rows}} (about {min(fits, rows):,} fit), or end the Jacobian at a "
+             "smaller layer with {layer}")
 
 
 def rows_of_jacobian(model: Model, x: np.ndarray, directions: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import InputError, rounded_text, shortened
+from cnnspec.errors import InputError, WordedInputError, literal, rounded_text, shortened
 from cnnspec.init import create, describe
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import ACTIVATIONS, is_weighted
@@ -93,9 +93,9 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
             pairs.append((layer, after[0]))
     if len(pairs) < 2:
         # a mistake in what was asked of this spec, which has no line to point at
-        raise InputError(f"--phase needs at least two conv/dense layers each followed by an "
-                         f"elementwise activation; {checked.spec.name} has {len(pairs)}",
-                         hint="e.g. conv 16 3x3 pad same tanh, repeated")
+        raise InputError(f"the phase diagram needs at least two conv/dense layers each "
+                         f"followed by an elementwise activation; {checked.spec.name} has "
+                         f"{len(pairs)}", hint="e.g. conv 16 3x3 pad same tanh, repeated")
     name = Counter(act.kind for _, act in pairs).most_common(1)[0][0]
     act = next(a for _, a in pairs if a.kind == name)
     fields = ACTIVATIONS[name].field_map
@@ -146,11 +146,13 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
     for text in extra or ():
         drawn = load_variant(path, text).checked.by_name[layer.name]
         if not _placeable(drawn.weight_init):
-            raise InputError(
-                f"--init {shortened(text, 60)}: {drawn.weight_init.name} ("
-                f"{drawn.weight_init.short}) is not drawn with mean 0 and a variance of its own, "
-                f"so it has no place on the phase diagram",
-                hint="--phase places inits drawn with mean 0 and a variance sigma_w^2 / fan_in: "
+            raise WordedInputError(
+                f"{{inits:{literal(shortened(text, 60))}}}: " + literal(
+                    f"{drawn.weight_init.name} ({drawn.weight_init.short}) is not drawn with "
+                    "mean 0 and a variance of its own, so it has no place on the phase "
+                    "diagram"),
+                hint="the phase diagram places inits drawn with mean 0 and a variance "
+                     "sigma_w^2 / fan_in: "
                      "he_normal, glorot_uniform, orthogonal, \"normal(0, 0.01)\"; LSUV scales "
                      "by the data, identity or a kernel literal is fixed, and a constant other "
                      "than 0 is no zero-mean draw (mean-field theory, Poole et al. 2016, "
@@ -332,11 +334,11 @@ def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) ->
     """Refuse a measured grid finer than the theory's: its points are drawn on the theory's
     heat map, and each costs a network's forward passes (a 1000x1000 grid would run for days)."""
     if grid[0] > theory_grid[0] or grid[1] > theory_grid[1]:
-        raise InputError(
-            f"--grid {grid[0]}x{grid[1]} measures more points than the diagram draws: at most "
-            f"{theory_grid[0]}x{theory_grid[1]} (sigma_w x sigma_b)",
-            hint=f"e.g. --grid {MEASURED_GRID[0]}x{MEASURED_GRID[1]} (the default) or up to "
-                 f"--grid {theory_grid[0]}x{theory_grid[1]}")
+        raise WordedInputError(
+            f"{{grid:{grid[0]}x{grid[1]}}} measures more points than the diagram draws: at "
+            f"most {theory_grid[0]}x{theory_grid[1]} (sigma_w x sigma_b)",
+            hint=f"e.g. {{grid:{MEASURED_GRID[0]}x{MEASURED_GRID[1]}}} (the default) or up to "
+                 f"{{grid:{theory_grid[0]}x{theory_grid[1]}}}")
 
 
 def theory_span(placed: list[float]) -> tuple[float, float]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, WordedError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.stats import LayerStats, weighted
 from cnnspec.metrics import TITLES, TRAIN_LOSS, VAL_ACC
@@ -187,8 +187,8 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     with one :class:`LayerStats` dict per layer.
     """
     if not records:
-        raise RunError("no statistics to plot: no step was recorded",
-                       hint="use a --stats interval smaller than the number of steps")
+        raise WordedError("no statistics to plot: no step was recorded",
+                          hint="use a {stats_every} interval smaller than the number of steps")
     steps = [r["step"] for r in records]
     layers = records[0]["layers"]
     weighted_names = [row["name"] for row in layers if is_weighted(row["kind"])]

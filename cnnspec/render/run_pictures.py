@@ -13,7 +13,15 @@ import numpy as np
 
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.data import load_dataset
-from cnnspec.errors import InputError, RunError, WordedInputError, closest, counted, literal
+from cnnspec.errors import (
+    InputError,
+    RunError,
+    WordedError,
+    WordedInputError,
+    closest,
+    counted,
+    literal,
+)
 from cnnspec.kinds import KINDS
 from cnnspec.render.features import plot_features
 from cnnspec.render.filters import plot_filters
@@ -59,8 +67,9 @@ def initial_weights(run_path, key: str) -> np.ndarray:
     """``key`` (e.g. ``conv1.weight``) from the run's ``init.npz`` (the weights at step 0)."""
     path = Path(run_path) / rundir.INIT
     if not path.is_file():
-        raise RunError(f"{run_path} has no {rundir.INIT}, so there are no initial weights to "
-                       f"compare with", hint="drop --compare-init, or train the spec again")
+        raise WordedError(literal(f"{run_path} has no {rundir.INIT}, so there are no initial "
+                                  "weights to compare with"),
+                          hint="drop {compare_init}, or train the spec again")
     saved = read_npz(path, what="initial weights")
     if key not in saved:
         raise RunError(f"{path} holds no {key}", hint="the run's files may be damaged; train again")
@@ -93,12 +102,13 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
         written = names
         names = [name.strip() for name in names.split(",") if name.strip()]
         if not names:  # --layer '' drew the first conv layer, as if no --layer were given
-            raise InputError(f"--layer {written!r} names no layer",
-                             hint="name a conv layer, or several separated by commas "
-                                  "(--layer conv1,conv2); drop --layer for the first one")
+            raise WordedInputError("{layer} " + literal(f"{written!r} names no layer"),
+                                   hint="name a conv layer, or several separated by commas "
+                                        "({layer:conv1,conv2}); drop {layer} for the first one")
     twice = next((name for name in names or () if names.count(name) > 1), None)
     if twice is not None:  # each would be drawn once more, as another layer's kernels
-        raise InputError(f"--layer names {twice!r} twice", hint="name each layer once")
+        raise WordedInputError("{layer} " + literal(f"names {twice!r} twice"),
+                               hint="name each layer once")
     layers = [pick_conv_layer(checked, name) for name in (names or [None])]
     shapes = {_kernel_shape(layer) for layer in layers}
     if len(shapes) > 1:
@@ -106,11 +116,13 @@ def pick_conv_layers(checked: CheckedSpec, names: str | list[str] | None) -> lis
                             for layer in layers)
         # What was asked cannot be drawn, whatever the run holds: a usage mistake (exit 2),
         # as a --layer naming no conv layer is.
-        raise InputError(f"--layer: cannot draw these layers in one grid: their kernels "
-                         f"(in x kh x kw) differ: {listing}",
-                         hint="draw each layer in its own picture ("
-                              + ", ".join(f"--layer {layer.name}" for layer in layers)
-                              + "), or name layers whose kernels have one shape")
+        raise WordedInputError("{layer}: " + literal(f"cannot draw these layers in one grid: "
+                                                     f"their kernels (in x kh x kw) differ: "
+                                                     f"{listing}"),
+                               hint="draw each layer in its own picture ("
+                                    + ", ".join(f"{{layer:{literal(layer.name)}}}"
+                                                for layer in layers)
+                                    + "), or name layers whose kernels have one shape")
     return layers
 
 

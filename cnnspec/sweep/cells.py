@@ -25,6 +25,7 @@ from pathlib import Path
 
 from cnnspec.check import check
 from cnnspec.errors import (
+    LIBRARY_NAMES,
     InputError,
     RunError,
     SpecError,
@@ -32,6 +33,7 @@ from cnnspec.errors import (
     WordedInputError,
     first_error,
     literal,
+    worded,
 )
 from cnnspec.ir.datasets import training_count
 from cnnspec.ir.spec import Spec
@@ -48,6 +50,8 @@ from cnnspec.training.settings import overridden_spec
 HASH_CHARS = 10
 # With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
 WEIGHT_FILES = (rundir.PREPROCESS, rundir.CHECKPOINT, rundir.BEST)
+# What a cell keeps with --keep-weights: those, and a diverged training's weights and batch.
+KEPT_FILES = (*WEIGHT_FILES, rundir.DIVERGED)
 
 
 @dataclass
@@ -240,7 +244,8 @@ def _check_group(spec: Spec, settings, hint_of):
 @dataclass
 class CellResult:
     """What a cell's training left: per-epoch metrics, the run summary, whether it diverged
-    (then ``error`` holds the trainer's message), the bytes of the weight files (with
+    (then ``error`` holds the trainer's message, once recorded naming the files the cell's
+    folder keeps, and ``hint_template`` what to try), the bytes of the weight files (with
     ``keep_weights``), or ``failed``: why it could not train (nothing to record), and
     ``failed_hint``, what to do about it, where the failure said, and ``failed_asked``,
     whether it was a mistake in what was asked (a missing data file) rather than a failure
@@ -256,6 +261,14 @@ class CellResult:
     failed_hint: str | None = None
     failed_asked: bool = False
     folder: str | None = None  # where the client recorded it, in the sweep folder
+    # A diverged training's hint, a template naming settings as the cell's caller gives them
+    # (WordedError's: {lr:0.05}, which a sweep rewords as {sets:lr=0.05})
+    hint_template: str | None = None
+
+    def worded_hint(self, names: dict = LIBRARY_NAMES) -> str | None:
+        """What to try after a divergence, each setting named as ``names`` calls it (a front
+        end's; by default the library's parameters); None when it did not diverge."""
+        return None if self.hint_template is None else worded(self.hint_template, names)
 
     @property
     def val_acc(self) -> float | None:
@@ -289,9 +302,9 @@ def run_cell(task: Task) -> CellResult:
             checked = check(Spec(cell.ir))
             train(checked, run_dir=out, progress="none", data_dir=task.data_dir,
                   init_steps=[lsuv_init_step], fold=cell.fold)
-            diverged, error = False, None
-        except Diverged as exc:
-            diverged, error = True, exc.message
+            diverged, error, hint = False, None, None
+        except Diverged as exc:  # what it saved is in the scratch folder: see record
+            diverged, error, hint = True, exc.reason, exc.hint_template
         except Interrupted:
             raise KeyboardInterrupt from None  # Ctrl-C in this process: stop the sweep
         except Stopped as exc:  # its checkpoint is in the scratch folder, deleted below
@@ -303,9 +316,10 @@ def run_cell(task: Task) -> CellResult:
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
                               failed_hint=error.hint, failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
-        files = ({name: (out / name).read_bytes() for name in WEIGHT_FILES
+        files = ({name: (out / name).read_bytes() for name in KEPT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})
         return CellResult(cell.key, read_jsonl(out / rundir.METRICS), summary,
-                          diverged or bool(summary.get("diverged")), error, files)
+                          diverged or bool(summary.get("diverged")), error, files,
+                          hint_template=hint)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

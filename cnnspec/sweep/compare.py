@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cnnspec.check.load import read_spec
 from cnnspec.engine.splitting import usable_cores
-from cnnspec.errors import SettingError, SpecError
+from cnnspec.errors import SettingError, literal, shortened
 from cnnspec.given import given_texts, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
@@ -181,17 +181,17 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     again = [v for i, v in enumerate(variants) if v in variants[:i]]
-    if again:  # a mistake in the command line: named at the second option, not the spec
-        raise SpecError(f"--init {again[0]} is given more than once",
-                        hint="name each init variant once; use --seeds K for repeated runs",
-                        file=option_place("--init", again[0]))
+    if again:  # a mistake in what was asked: named as the caller gave it, not at the spec
+        raise SettingError(f"{{inits:{literal(shortened(again[0]))}}} is given more than once",
+                           hint="name each init variant once; use {seeds:K} for repeated runs",
+                           invalid=True)
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
     overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
     cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings)
     process = largest_process(cells)
     if jobs is not None and executor is None:
-        refuse_beyond_memory(jobs, process, "--jobs", spec)
+        refuse_beyond_memory(jobs, process, "jobs", spec)
     folder = prepare_folder(out if out is not None else default_out(parsed.ir["name"], "compare"),
                             automatic=out is None)
     started = time.perf_counter()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cnnspec.check import memory
 from cnnspec.check.memory import bytes_text
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, hinted
 from cnnspec.sweep.cells import Cell
 
 
@@ -22,14 +22,15 @@ def largest_process(cells: list[Cell]) -> int:
     return max((cell.process for cell in cells), default=0)
 
 
-def refuse_beyond_memory(count: int, process: int, option: str, spec) -> None:
-    """Refuse ``count`` trainings of ``process`` bytes at once (asked for with ``option``,
-    e.g. --jobs) where the machine's memory holds fewer."""
+def refuse_beyond_memory(count: int, process: int, setting: str, spec) -> None:
+    """Refuse ``count`` trainings of ``process`` bytes at once (asked for with ``setting``,
+    compare's ``jobs``, a sweep's ``workers``) where the machine's memory holds fewer; the
+    hint names it as the caller gives it (``--jobs 1``, ``jobs=1``)."""
     fit = trainings_that_fit(process)
     if count > fit:
         raise SpecError(
             f"{count} trainings at once would need up to about "
             f"{bytes_text(count * process)} ({bytes_text(process)} each), more than "
             f"{memory.room_text(memory.machine_memory())}",
-            hint=f"use {option} {fit}: check holds each training alone against the whole "
-                 "machine", file=str(spec))
+            file=str(spec), **hinted(f"use {{{setting}:{fit}}}: check holds each training "
+                                     "alone against the whole machine"))

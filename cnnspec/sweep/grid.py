@@ -221,17 +221,26 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
 
 def swept_hint(error: SpecError, given=frozenset(), key: str | None = None) -> dict:
     """``error``'s hint fields, each training setting it names as a run is given it (train's
-    ``--data digits``) named as a sweep is given it, ``--set data=digits`` (the library's
-    ``sets=['data=digits']``): a sweep has no option of its own for them. ``given``: the
+    ``--data digits``) named as a sweep is given it (:func:`swept_template`). ``given``: the
     settings the sweep was given otherwise (its ``--epochs``), named as they were; ``key``:
     the swept setting as the user spelt it (``batch`` for batch_size)."""
     if error.hint_template is None:
         return {"hint": error.hint}
+    return hinted(swept_template(error.hint_template, given, () if key is None else (key,)))
+
+
+def swept_template(template: str, given=frozenset(), keys=()) -> str:
+    """A hint ``template`` (see :class:`~cnnspec.errors.WordedError`) with each training
+    setting it names as a run is given it (train's ``--data digits``, ``--lr 0.05``) named as
+    a sweep is given it, ``--set data=digits`` (the library's ``sets=['data=digits']``): a
+    sweep has no option of its own for them, nor any of :data:`NOT_GIVEN_TO_SWEEPS`.
+    ``given``: the settings the sweep was given otherwise (its ``--epochs``), named as they
+    were; ``keys``: the swept settings as the user spelt them (``batch`` for batch_size)."""
     spelt = {setting: setting for setting in READERS if setting not in given}
-    if key is not None:
+    for key in keys:
         spelt[KEY_ALIASES.get(key, key)] = key
-    return hinted(reworded(without_alternatives(error.hint_template, NOT_GIVEN_TO_SWEEPS),
-                           {setting: _as_set(written) for setting, written in spelt.items()}))
+    return reworded(without_alternatives(template, NOT_GIVEN_TO_SWEEPS),
+                    {setting: _as_set(written) for setting, written in spelt.items()})
 
 
 def compared_hint(error: SpecError) -> dict:

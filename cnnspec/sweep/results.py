@@ -9,6 +9,7 @@ Layout::
         metrics.jsonl          one object per finished epoch
         summary.json           the run summary, with the cell's settings, seed and fold
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
+        diverged.npz           with --keep-weights, of a training that diverged
     results.json, results.csv  per group: mean +- std over seeds and folds; per cell
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
@@ -33,6 +34,7 @@ from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+from cnnspec.training.loop import diverged_files
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -137,6 +139,10 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     if replaced:
         final = existing
     result.folder = final.name
+    if result.diverged and result.error is not None:  # where its files are now, if anywhere
+        kept = final / rundir.DIVERGED if rundir.DIVERGED in result.files else None
+        result.error = f"{result.error}; {diverged_files(kept)}"
+        result.summary = {**result.summary, "message": result.error}
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -208,13 +214,15 @@ def read_results(out: Path) -> dict:
     return read_json(Path(out) / RESULTS_JSON, what="sweep results")
 
 
-def describe_cell(label: str, result) -> str:
+def describe_cell(label: str, result, hint: str | None = None) -> str:
     """One line on a finished training (a :class:`CellResult` or anything with its
-    ``metrics``, ``test_acc``, ``diverged`` and ``error``), for progress output."""
+    ``metrics``, ``test_acc``, ``diverged`` and ``error``), for progress output; after a
+    divergence, ``hint`` (what to try, worded for the caller) on a line of its own."""
     if result.diverged:
         # The trainer's message says when and in which layer; its tail (where the weights
         # were saved) would make the line too long for progress output.
-        return f"{label}: {(result.error or 'diverged').split('; ')[0]}"
+        line = f"{label}: {(result.error or 'diverged').split('; ')[0]}"
+        return f"{line}\nhint: {hint}" if hint else line
     val = result.metrics[-1].get(VAL_ACC) if result.metrics else None
     text = f"{label}: " + (f"val acc {100 * val:.1f}%" if val is not None
                            else "no validation split")

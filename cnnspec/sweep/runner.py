@@ -18,7 +18,7 @@ from cnnspec.given import given_texts, shown
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
-from cnnspec.sweep.grid import Axis, parse_set
+from cnnspec.sweep.grid import Axis, parse_set, swept_template
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
@@ -129,15 +129,18 @@ def checked_executor(executor):
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
               data_dir: str | None = None, keep_weights: bool = False,
               on_done: Callable[[Cell, CellResult], None] | None = None,
-              on_start: Callable[[object, int], None] | None = None, command: str = "sweep"
+              on_start: Callable[[object, int], None] | None = None, command: str = "sweep",
+              hint_of: Callable[[str], str] | None = None
               ) -> tuple[list[tuple[Cell, CellResult]], int]:
     """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
     executor for a number of tasks; default a local Dask cluster) and record them; return
     every cell with its result, in the order of ``cells``, and how many trained now.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
-    result as it arrives. A cell that could not train (its data, say) is not recorded; the
-    sweep goes on and then raises :class:`RunError` naming it (:func:`cells_failed`; the
-    ``command`` that trains them, ``sweep`` or ``compare``, is what to run again)."""
+    result as it arrives, its hint after a divergence worded by ``hint_of`` (a template as
+    the caller is given settings: a sweep's ``{sets:lr=0.05}``). A cell that could not train
+    (its data, say) is not recorded; the sweep goes on and then raises :class:`RunError`
+    naming it (:func:`cells_failed`; the ``command`` that trains them, ``sweep`` or
+    ``compare``, is what to run again)."""
     # Two cells with one IR (a value written two ways) are one training.
     unique = {cell.key: cell for cell in cells}
     finished = recorded_folders(out)
@@ -155,6 +158,8 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                 if result.failed:
                     failed.append((task.cell, result))
                     continue
+                if result.hint_template is not None and hint_of is not None:
+                    result.hint_template = hint_of(result.hint_template)
                 record(out, task.cell, result)
                 results[task.cell.key] = result
                 if on_done:
@@ -221,11 +226,13 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
     result = Sweep(str(spec), folder, axes, seeds, folds, name)
     started = time.perf_counter()
+    given = given_settings(settings).overrides()  # named as given; the rest as --set gives them
     with filled_alone(folder, describe(spec, axes, seeds, folds), "sweep"):
         result.done, result.ran = run_cells(
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
-            on_start=on_start and (lambda running, n: on_start(running, n, folder)))
+            on_start=on_start and (lambda running, n: on_start(running, n, folder)),
+            hint_of=lambda template: swept_template(template, given, [a.key for a in axes]))
     result.skipped = len(cells) - result.ran
     result.seconds = time.perf_counter() - started
     return result

@@ -20,7 +20,16 @@ from cnnspec.check.memory import (
 )
 from cnnspec.check.model import CheckedSpec
 from cnnspec.check.training import data_fit_errors, input_fit_error
-from cnnspec.errors import RunError, SpecError, SpecErrors, literal
+from cnnspec.errors import (
+    InputError,
+    RunError,
+    SpecError,
+    SpecErrors,
+    WordedError,
+    WordedInputError,
+    as_templates,
+    literal,
+)
 from cnnspec.ir.datasets import example_count, image_shape
 from cnnspec.sourcefile import check_path_hint
 
@@ -146,7 +155,8 @@ def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None)
     ``init-report``): a data file's problem (``npz``: missing, unreadable, arrays that are no
     images and labels) is said as ``check`` says it, at the spec's data setting
     (:func:`data_setting_error`, a mistake in what was asked); a download's failure is the
-    run's (a :class:`RunError`). ``hint``: what the command offers besides, added to each."""
+    run's (a :class:`RunError`). ``hint``: what the command offers besides, added to each (a
+    template naming settings as the caller gives them, see :class:`WordedError`)."""
     from cnnspec.data.load import load_dataset  # NumPy: only where data is loaded
 
     data = checked.ir["training"]["data"]
@@ -154,7 +164,9 @@ def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None)
         return load_dataset(data, checked.ir["training"]["seed"], data_dir)
     except RunError as exc:
         if hint:
-            exc = RunError(exc.message, hint=(exc.hint + "; or " if exc.hint else "") + hint)
+            message, given = as_templates(exc)
+            worded = WordedInputError if isinstance(exc, InputError) else WordedError
+            exc = worded(message, hint=f"{given}; or {hint}" if given else hint)
         if image_shape(data) is not None:  # a built-in or downloaded set
             raise exc from None
         raise data_setting_error(checked, exc) from None
@@ -162,5 +174,7 @@ def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None)
 
 def data_setting_error(checked: CheckedSpec, exc: RunError) -> SpecErrors:
     """What ``train`` says of a data file (a :class:`RunError`) as ``check`` says it: an error
-    at the spec's data setting, with the same message and hint."""
-    return SpecErrors([checked.spec.error(exc.message, "training", "data", hint=exc.hint)])
+    at the spec's data setting, with the same message and hint (worded as the caller gives
+    the settings it names)."""
+    return SpecErrors([checked.spec.error(exc.message, "training", "data", hint=exc.hint,
+                                          hint_template=as_templates(exc)[1])])

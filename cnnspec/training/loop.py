@@ -57,7 +57,21 @@ class Stopped(WordedError):
 
 class Diverged(WordedError):
     """The loss or an activation became NaN or infinite; its hint names the learning rate to
-    try as the caller gives it (``--lr 0.05``, ``lr=0.05``)."""
+    try as the caller gives it (``--lr 0.05``, ``lr=0.05``). ``reason``: the failure alone,
+    without the file it saved, for a caller whose run folder is not the user's (a sweep's
+    cell, whose scratch folder is gone once it has trained)."""
+
+    def __init__(self, message: str, hint: str, reason: str) -> None:
+        super().__init__(message, hint)
+        self.reason = reason
+
+
+def diverged_files(path: Path | None) -> str:
+    """Where a diverged training's weights and the batch that blew up are (``path``, its
+    ``diverged.npz``), or that they were not kept (None)."""
+    if path is None:
+        return "the weights and the batch were not kept"
+    return f"the weights and the batch are in {path}"
 
 
 @dataclass
@@ -312,10 +326,10 @@ def _diverged(session: Session, position: Position, x: np.ndarray, y: np.ndarray
             # an init that grows the signal is said first: it blows up whatever the rate
             hint = (f"{smaller}, or {hint}" if _log_gain(layer_init) > math.log(GROWING_GAIN)
                     else f"{hint}, or {smaller}")
-    raise Diverged(literal(
-        f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: {where} "
-        f"became NaN or infinite; the weights and the batch are in "
-        f"{session.run / rundir.DIVERGED}"), hint=hint)
+    reason = (f"training diverged in epoch {position.epoch + 1} at step {position.step + 1}: "
+              f"{where} became NaN or infinite")
+    raise Diverged(literal(f"{reason}; {diverged_files(session.run / rundir.DIVERGED)}"),
+                   hint=hint, reason=reason)
 
 
 # Learning rates that train: SGD's are usually 0.001 to 0.1, Adam's 0.0001 to 0.001.

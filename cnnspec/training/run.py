@@ -116,10 +116,12 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def load_run(path, which: str = "best") -> Run:
+def load_run(path, which: str = "best", *, which_taken: bool = True) -> Run:
     """Open a run folder: its resolved spec, metrics, summary and weights: with ``which``
     ``"best"`` those of its best epoch (``best.npz``) when it has one (a run with a validation
-    split), else the last checkpoint's; with ``"last"`` the last checkpoint's."""
+    split), else the last checkpoint's; with ``"last"`` the last checkpoint's.
+    ``which_taken``: whether the caller can be given ``which`` (filters, features and export
+    open a run's default weights alone), which a hint then names (:func:`best_epoch`)."""
     which = given_choice(which, "which", WHICH, "last")
     run = open_run_dir(rundir.given_run_folder(path, "path"))
     try:
@@ -131,7 +133,8 @@ def load_run(path, which: str = "best") -> Run:
     model = compile_model(checked, checked.ir["training"]["seed"], dtype)
     into = 0
     if which == "best" and (run / rundir.BEST).is_file():
-        epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST)
+        epoch = best_epoch(load_weights(run, model, rundir.BEST), run / rundir.BEST,
+                           which_taken)
     else:
         into = steps_into_epoch(load_weights(run, model))
         which, epoch = "last", None
@@ -327,14 +330,18 @@ def run_classes(summary: dict, checked: CheckedSpec, path) -> list[str]:
     return classes
 
 
-def best_epoch(arrays: dict, path) -> int:
-    """The epoch (from 1) whose weights ``best.npz`` holds, from its ``_epoch``."""
+def best_epoch(arrays: dict, path, which_taken: bool = True) -> int:
+    """The epoch (from 1) whose weights ``best.npz`` (at ``path``) holds, from its
+    ``_epoch``; a damaged one is told to use the last checkpoint's weights as the caller can:
+    by ``which`` where it is given it (``which_taken``), else by moving the file away (a run
+    without best.npz opens with the last checkpoint's)."""
     value = arrays.get(BEST_EPOCH_KEY)
     if value is None or value.shape != () or value.dtype.kind not in "iu" or value < 1:
+        last = ("use {which:last} for the last checkpoint's weights" if which_taken else
+                "move it out of the run folder to use the last checkpoint's weights")
         raise WordedError(literal(f"{path}: '{BEST_EPOCH_KEY}' is missing or not an epoch "
                                   "number (from 1)"),
-                          hint="the file is damaged; use {which:last} for the last "
-                          "checkpoint's weights, or train again")
+                          hint=f"the file is damaged; {last}, or train again")
     return int(value)
 
 

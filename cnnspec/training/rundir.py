@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
-from cnnspec.errors import InputError, RunError, SettingError, WordedError, literal
+from cnnspec.errors import (
+    RunError,
+    SettingError,
+    WordedError,
+    WordedInputError,
+    literal,
+)
 from cnnspec.given import given_path
 from cnnspec.training.files import remove_stale_temporaries
 
@@ -252,18 +258,19 @@ def _occupied_hint(path: Path) -> str:
 
 def _runs_inside_hint(path: Path) -> str:
     """The hint for a folder that is not a run folder: the run folders it holds, when it is
-    the folder of runs itself (``runs``, given for ``runs/digits-<time>``)."""
+    the folder of runs itself (``runs``, given for ``runs/digits-<time>``); a template naming
+    settings (:class:`WordedError`)."""
     runs = sorted(child.name for child in path.iterdir()
                   if not child.name.startswith(".") and (child / SPEC_JSON).is_file()
                   and (child / CHECKPOINT).is_file())  # a sweep's cell keeps none by default
     if not runs and (path / SWEEP_JSON).is_file():
-        return ("it is a sweep's folder, whose cells kept no weights (only --keep-weights "
-                f"keeps them): {_KEEP_WEIGHTS}")
+        return ("it is a sweep's folder, whose cells kept no weights (only "
+                f"{{keep_weights:True}} keeps them): {_KEEP_WEIGHTS}")
     if not runs:
         return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
     listed = ", ".join(str(path / name) for name in runs[-3:])
     more = f" (the last 3 of {len(runs)})" if len(runs) > 3 else ""
-    return f"it holds run folders: pass one of them, e.g. {listed}{more}"
+    return literal(f"it holds run folders: pass one of them, e.g. {listed}{more}")
 
 
 # The folder descriptors this process holds locked (held_alone): runs it trains, sweeps it runs.
@@ -326,15 +333,18 @@ def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
         os.close(fd)
 
 
-_KEEP_WEIGHTS = ("run the same sweep again with --keep-weights, and it trains the cells again "
-                 "to keep them")
+# What a sweep's cells that kept no weights need (a template: --keep-weights, keep_weights=True)
+_KEEP_WEIGHTS = ("run the same sweep again with {keep_weights:True}, and it trains the cells "
+                 "again to keep them")
 
 
 def _no_checkpoint_hint(path: Path) -> str:
-    """What to do about a folder with a spec but no weights: a sweep's cell keeps them only
-    with ``--keep-weights``, which the same sweep run again with it adds."""
+    """What to do about a folder with a spec but no weights (a :class:`WordedError`
+    template): a sweep's cell keeps them only with ``--keep-weights``, which the same sweep
+    run again with it adds."""
     if (path.parent / SWEEP_JSON).is_file():
-        return f"a sweep's cell keeps its weights only with --keep-weights: {_KEEP_WEIGHTS}"
+        return ("a sweep's cell keeps its weights only with {keep_weights:True}: "
+                f"{_KEEP_WEIGHTS}")
     return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
 
 
@@ -358,11 +368,11 @@ def open_run_dir(path: str | Path) -> RunDir:
                        "(runs/<name>-<time>)")
     if not (path / SPEC_JSON).is_file():
         # A mistake in what was asked (exit 2), most often the folder that holds the runs
-        raise InputError(f"{path} is not a run folder: {SPEC_JSON} is missing",
-                         hint=_runs_inside_hint(path))
+        raise WordedInputError(literal(f"{path} is not a run folder: {SPEC_JSON} is missing"),
+                               hint=_runs_inside_hint(path))
     if not (path / CHECKPOINT).is_file():
-        raise RunError(f"{path} is not a run folder: {CHECKPOINT} is missing",
-                       hint=_no_checkpoint_hint(path))
+        raise WordedError(literal(f"{path} is not a run folder: {CHECKPOINT} is missing"),
+                          hint=_no_checkpoint_hint(path))
     # half-written files of a process killed mid-write
     remove_stale_temporaries(path, targets=RUN_FILES)
     return RunDir(path)
