@@ -360,6 +360,26 @@ def test_a_sweep_with_folds_trains_on_the_other_folds_and_reports_their_spread(n
                                                                  result.spread)
 
 
+def test_a_cells_summary_names_the_command_that_trains_it_again_not_its_scratch_folder(
+        named, tmp_path, capsys):
+    """summary.json said "cnnspec train SPEC --out /tmp/cnnspec-<key>-.../run", the worker's
+    scratch folder, deleted once the cell trained."""
+    import shlex
+
+    result = sweep(str(named), ["lr=0.05"], out=tmp_path / "s", executor=in_process)
+    ((cell, res),) = result.done
+    folder = tmp_path / "s" / cell.folder
+    command = json.loads((folder / "summary.json").read_text())["command"]
+    assert shlex.split(command) == ["cnnspec", "train", str(folder / "spec.json")]
+    assert main([*shlex.split(command)[1:], "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    again = [json.loads(line) for line in (tmp_path / "again" / "metrics.jsonl").open()]
+    assert timeless(again) == timeless(res.metrics)  # the same training
+    folds = sweep(str(named), [], folds=2, out=tmp_path / "cv", executor=in_process)
+    for cell, _ in folds.done:  # train splits no folds: no command trains a fold alone
+        assert "command" not in json.loads((tmp_path / "cv" / cell.folder /
+                                            "summary.json").read_text())
+
+
 def test_a_table_of_one_run_a_group_claims_no_spread(tmp_path):
     """A sweep of one seed printed "(accuracies: mean +- std over 1 seed; ...)" under rows
     that show no +-; it says one seed per group, as compare says one seed per variant."""

@@ -31,6 +31,7 @@ from cnnspec.errors import (
     SpecError,
     SpecErrors,
     WordedInputError,
+    command_line,
     first_error,
     literal,
     worded,
@@ -93,6 +94,14 @@ class Cell:
         # file system takes; the hash alone tells cells apart.
         readable = "_".join(words)[:LABEL_CHARS].rstrip("_.-")
         return f"{readable}-{self.key}"
+
+    def command(self, folder: Path) -> str | None:
+        """The command line that trains this cell again alone, recorded in ``folder``: train
+        of its ``spec.json``, the resolved IR that holds its settings and seed; None for a
+        k-fold cell, whose fold a sweep alone trains."""
+        if self.fold is not None:
+            return None
+        return command_line("cnnspec train", Path(folder) / rundir.SPEC_JSON)
 
     def fields(self) -> dict:
         """What the cell's summary.json says of it."""
@@ -316,6 +325,7 @@ def run_cell(task: Task) -> CellResult:
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
                               failed_hint=error.hint, failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
+        summary.pop("command", None)  # it names the scratch folder: record() names the cell's
         files = ({name: (out / name).read_bytes() for name in KEPT_FILES
                     if (out / name).is_file()} if task.keep_weights else {})
         return CellResult(cell.key, read_jsonl(out / rundir.METRICS), summary,

@@ -7,7 +7,8 @@ Layout::
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
-        summary.json           the run summary, with the cell's settings, seed and fold
+        summary.json           the run summary, with the cell's settings, seed and fold and
+                               the command that trains it again alone (but a k-fold cell)
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
         diverged.npz           with --keep-weights, of a training that diverged
     results.json, results.csv  per group: mean +- std over seeds and folds; per cell
@@ -143,6 +144,8 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
         kept = final / rundir.DIVERGED if rundir.DIVERGED in result.files else None
         result.error = f"{result.error}; {diverged_files(kept)}"
         result.summary = {**result.summary, "message": result.error}
+    command = cell.command(final)
+    result.summary = {**result.summary, **({"command": command} if command else {})}
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
