@@ -404,3 +404,23 @@ def test_a_compare_folder_another_compare_is_filling_is_refused_before_it_change
          "not recorded"))
     assert list(out.iterdir()) == []
     assert compare(str(tiny), [None], epochs=1, jobs=1, out=out).variants[0].runs
+
+
+def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_not_given(
+        tmp_path, capsys):
+    """A run's failure on its worker kept its hint in the library's words: compare, which
+    takes no --data, was told to "train with data='digits'"."""
+    import numpy as np
+
+    from cnnspec.cli import main
+
+    np.savez(tmp_path / "wide.npz", x=np.zeros((20, 1, 9, 9), np.float32),
+             y=np.arange(20) % 10)
+    spec = tmp_path / "wide.cnn"
+    spec.write_text(f'input 1x8x8\nflatten\nfc1: dense 10\n'
+                    f'train {{\n  data npz(path="{tmp_path / "wide.npz"}")\n  epochs 1\n}}\n')
+    args = [str(spec), "--init", "he_normal", "--jobs", "1", "--out", str(tmp_path / "c")]
+    assert main(["compare", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("hint: write `input 1x9x9`, or train on data of shape 1x8x8: "
+                        "`data digits` in the train block\n")

@@ -730,6 +730,22 @@ def test_cells_that_all_fail_for_one_cause_say_it_once_with_its_hint(named, tmp_
     assert "error: all 2 cells could not train: npz file not found" in capsys.readouterr().err
 
 
+def test_the_hint_of_cells_that_could_not_train_names_settings_as_the_sweep_is_given_them(
+        named, tmp_path, capsys, monkeypatch):
+    """A cell's failure on its worker kept its hint in the library's words: the command line
+    was told to "train with data='digits'"."""
+    wide = tmp_path / "wide.npz"
+    np.savez(wide, x=np.zeros((20, 1, 9, 9), np.float32), y=np.arange(20) % 10)
+    sets = [f'data=npz(path="{wide}")']
+    with pytest.raises(InputError) as info:
+        sweep(str(named), sets, out=tmp_path / "s", executor=in_process)
+    assert info.value.hint.endswith("or train with sets=['data=digits']")
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    assert main(["sweep", str(named), "--set", sets[0], "--out", str(tmp_path / "t")]) == 2
+    assert capsys.readouterr().err.endswith("or train with --set data=digits\n")
+
+
 def test_cells_that_all_fail_their_own_ways_name_the_first_and_its_hint(named, tmp_path):
     missing = [tmp_path / "a.npz", tmp_path / "b.npz"]
     with pytest.raises(RunError) as info:

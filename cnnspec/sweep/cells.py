@@ -31,6 +31,7 @@ from cnnspec.errors import (
     SpecError,
     SpecErrors,
     WordedInputError,
+    as_templates,
     command_line,
     first_error,
     literal,
@@ -256,7 +257,8 @@ class CellResult:
     (then ``error`` holds the trainer's message, once recorded naming the files the cell's
     folder keeps, and ``hint_template`` what to try), the bytes of the weight files (with
     ``keep_weights``), or ``failed``: why it could not train (nothing to record), and
-    ``failed_hint``, what to do about it, where the failure said, and ``failed_asked``,
+    ``failed_hint``, what to do about it, where the failure said (a template naming settings
+    as ``hint_template`` is), and ``failed_asked``,
     whether it was a mistake in what was asked (a missing data file) rather than a failure
     of the run."""
 
@@ -323,7 +325,7 @@ def run_cell(task: Task) -> CellResult:
             asked = isinstance(exc, (InputError, SpecError, SpecErrors)) \
                 or getattr(exc, "invalid", False)
             return CellResult(cell.key, [], {}, failed=str(getattr(exc, "message", exc)),
-                              failed_hint=error.hint, failed_asked=asked)
+                              failed_hint=_hint_template(error), failed_asked=asked)
         summary = dict(read_json(out / rundir.SUMMARY, what="run summary"), cell=cell.fields())
         summary.pop("command", None)  # it names the scratch folder: record() names the cell's
         files = ({name: (out / name).read_bytes() for name in KEPT_FILES
@@ -333,3 +335,12 @@ def run_cell(task: Task) -> CellResult:
                           hint_template=hint)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _hint_template(error: RunError | SpecError) -> str | None:
+    """``error``'s hint as a template naming settings (see :class:`WordedError`): worded by
+    the caller, not in the library's words it was raised with."""
+    if isinstance(error, RunError):
+        return as_templates(error)[1]
+    return error.hint_template if error.hint_template is not None else \
+        literal(error.hint) if error.hint else None

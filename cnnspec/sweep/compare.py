@@ -28,7 +28,7 @@ from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import Axis, option_place, value_reader
+from cnnspec.sweep.grid import Axis, compared_template, option_place, value_reader
 from cnnspec.sweep.results import (
     curve_label,
     describe_cell,
@@ -203,7 +203,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
-            command="compare")
+            command="compare", hint_of=compared_template)
     seconds = time.perf_counter() - started
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)

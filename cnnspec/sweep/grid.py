@@ -244,11 +244,18 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
 
 
 def compared_hint(error: SpecError) -> dict:
-    """``error``'s hint fields as an init comparison is given settings: by options named as
-    train's (``--epochs``, ``--lr``), and none of :data:`NOT_GIVEN_TO_COMPARISONS`."""
+    """``error``'s hint fields as an init comparison is given settings
+    (:func:`compared_template`)."""
     if error.hint_template is None:
         return {"hint": error.hint}
-    return hinted(without_alternatives(error.hint_template, NOT_GIVEN_TO_COMPARISONS))
+    return hinted(compared_template(error.hint_template))
+
+
+def compared_template(template: str) -> str:
+    """A hint ``template`` (see :class:`~cnnspec.errors.WordedError`) as an init comparison
+    is given settings: by options named as train's (``--epochs``, ``--lr``), and none of
+    :data:`NOT_GIVEN_TO_COMPARISONS`."""
+    return without_alternatives(template, NOT_GIVEN_TO_COMPARISONS)
 
 
 def _as_set(key: str):

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.errors import InputError, RunError, SettingError, counted, literal, shortened
+from cnnspec.errors import (
+    SettingError,
+    WordedError,
+    WordedInputError,
+    counted,
+    literal,
+    shortened,
+)
 from cnnspec.given import given_texts, shown
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
@@ -155,11 +162,12 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                 on_start(running, len(todo))
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
             for task, result in running.results(run_cell, tasks):
+                if hint_of is not None:  # its hints name settings as the caller gives them
+                    result.hint_template = result.hint_template and hint_of(result.hint_template)
+                    result.failed_hint = result.failed_hint and hint_of(result.failed_hint)
                 if result.failed:
                     failed.append((task.cell, result))
                     continue
-                if result.hint_template is not None and hint_of is not None:
-                    result.hint_template = hint_of(result.hint_template)
                 record(out, task.cell, result)
                 results[task.cell.key] = result
                 if on_done:
@@ -173,7 +181,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
 
 
 def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
-                 command: str = "sweep") -> RunError:
+                 command: str = "sweep") -> WordedError:
     """What a sweep says of the cells that could not train, of the ``tried`` that it trained.
     When every one failed for one cause (data that cannot be downloaded, say), that cause
     once, with its hint: the same sweep run again would fail the same way (an
@@ -185,17 +193,18 @@ def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
     if len(failed) == tried and len(causes) == 1:
         message, hint, asked = causes.pop()
         every = "the cell" if tried == 1 else f"all {tried} cells"
-        return (InputError if asked else RunError)(f"{every} could not train: {message}", hint)
+        return (WordedInputError if asked else WordedError)(
+            literal(f"{every} could not train: {message}"), hint)
     cell, result = failed[0]
     if len(failed) < tried:
-        hint = (f"the other cells are recorded in {out}; run the same {command} again to retry "
-                "the rest")
+        hint = literal(f"the other cells are recorded in {out}; run the same {command} again to "
+                       "retry the rest")
     else:
         hint = (f"{result.failed_hint + '; ' if result.failed_hint else ''}no cell trained, each "
                 f"failed its own way (this is the first): run the same {command} again once they "
                 "are fixed")
-    return RunError(f"{len(failed)} of {tried} cells could not train; {cell.label}: "
-                    f"{result.failed}", hint=hint)
+    return WordedError(literal(f"{len(failed)} of {tried} cells could not train; {cell.label}: "
+                               f"{result.failed}"), hint=hint)
 
 
 def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None = None,
