@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.data import DATASET_NAMES, SHAPE_CLASSES, load_dataset, parse_data_arg
 from cnnspec.errors import RunError, SpecError
 
@@ -125,7 +126,11 @@ def test_object_arrays_are_refused_without_unpickling(tmp_path):
 def test_missing_and_non_npz_files(tmp_path):
     with pytest.raises(RunError, match="not found") as info:
         load(str(tmp_path / "absent.npz"))
-    assert "--data npz:NEW_PATH" in info.value.hint  # not how to save a file one has
+    # not how to save a file one has; worded for the caller: the library has no --data
+    assert info.value.hint.endswith("given its new place with data='npz:NEW_PATH' "
+                                    "(cnnspec.Settings' or evaluate's)")
+    assert info.value.worded(OPTION_NAMES)[1].endswith("with train's or eval's --data "
+                                                       "npz:NEW_PATH")
     junk = tmp_path / "junk.npz"
     junk.write_text("not a zip archive")
     with pytest.raises(RunError, match="cannot read"):
@@ -207,3 +212,18 @@ def test_labels_counted_from_one_are_refused_unless_classes_name_them(tmp_path, 
     assert info.value.hint.startswith("number the classes from 0, e.g. y - 1")
     named = load(save(tmp_path, x=x, y=y + 1, classes=np.array(list("nabcde"))))
     assert named.classes == list("nabcde") and 0 not in named.y_train
+
+
+def test_a_missing_file_of_a_spec_is_worded_for_the_library_that_reads_it(tmp_path):
+    """init_report was told to give the file's new place "with train's or eval's --data"."""
+    from cnnspec.errors import SpecErrors
+    from cnnspec.lab.report import init_report
+
+    spec = tmp_path / "net.cnn"
+    spec.write_text(f'input 1x8x8\nflatten\nfc1: dense 10\n'
+                    f'train {{\n  data npz(path="{tmp_path / "absent.npz"}")\n}}\n')
+    with pytest.raises(SpecErrors) as info:
+        init_report(str(spec), input_kind="data")
+    (error,) = info.value.errors
+    assert "its new place with data='npz:NEW_PATH' (cnnspec.Settings'" in error.hint
+    assert "--data" not in error.hint

@@ -143,6 +143,7 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "input_kind": Option("--input"), "layer": Option("--layer"),
                 "rows": Option("--rows"), "grid": Option("--grid"),
                 "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
+                "moved_npz": Phrase("train's or eval's --data npz:NEW_PATH"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
 

@@ -19,7 +19,7 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
-from cnnspec.errors import RunError, counted, shortened
+from cnnspec.errors import RunError, WordedError, counted, literal, shortened
 from cnnspec.sourcefile import check_path_hint, is_special, not_a_regular_file
 
 SPLIT_SEED = 0
@@ -36,10 +36,9 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     if is_special(path):
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
     if not Path(path).is_file():
-        raise RunError(f"npz file not found: {path}",
-                       hint=f"{check_path_hint(path)}; a run's data file that "
-                       "has moved since is given its new place with train's or eval's --data "
-                       "npz:NEW_PATH")
+        raise WordedError(literal(f"npz file not found: {path}"),
+                          hint=f"{literal(check_path_hint(path))}; a run's data file that has "
+                          "moved since is given its new place with {moved_npz}")
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
     # bare array or complain about pickled data, which would mislead the user.
     if not zipfile.is_zipfile(path):
