@@ -414,6 +414,7 @@ LIBRARY_NAMES = {"resume_command": Call("cnnspec.resume"), "train_command": Call
                  "data": Quoted("data"), "which": Quoted("which"),
                  "input_kind": Quoted("input_kind"), "grid": Paired("grid"),
                  "ir_json": Phrase("cnnspec.ir.io.to_json(spec.ir)"),
+                 "trained_folder": Phrase("the folder cnnspec.train returned (its run.path)"),
                  # where a run's npz file is given the place it has moved to
                  "moved_npz": Phrase("data='npz:NEW_PATH' (cnnspec.Settings' or evaluate's)"),
                  "program": Command("cnnspec")}

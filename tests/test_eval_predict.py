@@ -199,13 +199,21 @@ def test_predict_refuses_an_array_of_durations(run_path, tmp_path):
 
 
 def test_broken_run_folders_are_run_errors(run_path, tmp_path):
-    with pytest.raises(RunError, match="does not exist"):
+    # the library is told of the folder cnnspec.train returned, not of what the command printed
+    returned = "pass the folder cnnspec.train returned (its run.path)"
+    printed = "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+    with pytest.raises(RunError, match="does not exist") as info:
         load_run(tmp_path / "nothing")
+    assert (info.value.hint, info.value.worded(OPTION_NAMES)[1]) == (returned, printed)
+    with pytest.raises(RunError, match="spec.json is missing") as info:
+        load_run(tmp_path)  # it holds no run folder
+    assert (info.value.hint, info.value.worded(OPTION_NAMES)[1]) == (returned, printed)
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / rundir.SPEC_JSON).write_text((run_path / rundir.SPEC_JSON).read_text())
-    with pytest.raises(RunError, match="checkpoint.npz is missing"):
+    with pytest.raises(RunError, match="checkpoint.npz is missing") as info:
         load_run(broken)
+    assert (info.value.hint, info.value.worded(OPTION_NAMES)[1]) == (returned, printed)
     (broken / rundir.CHECKPOINT).write_bytes(b"garbage")
     with pytest.raises(RunError, match="cannot be read: it is not a .npz archive") as info:
         load_run(broken)

@@ -144,6 +144,8 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "rows": Option("--rows"), "grid": Option("--grid"),
                 "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
                 "moved_npz": Phrase("train's or eval's --data npz:NEW_PATH"),
+                "trained_folder": Phrase("the folder `cnnspec train` printed at the end "
+                                         "(runs/<name>-<time>)"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
 

@@ -256,6 +256,11 @@ def _occupied_hint(path: Path) -> str:
 
 
 
+# What to give where a run folder is wanted (a WordedError template): the folder training
+# wrote, as the caller heard of it (the command line printed it, the library returned it).
+PASS_RUN_FOLDER = "pass {trained_folder}"
+
+
 def _runs_inside_hint(path: Path) -> str:
     """The hint for a folder that is not a run folder: the run folders it holds, when it is
     the folder of runs itself (``runs``, given for ``runs/digits-<time>``); a template naming
@@ -267,7 +272,7 @@ def _runs_inside_hint(path: Path) -> str:
         return ("it is a sweep's folder, whose cells kept no weights (only "
                 f"{{keep_weights:True}} keeps them): {_KEEP_WEIGHTS}")
     if not runs:
-        return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+        return PASS_RUN_FOLDER
     listed = ", ".join(str(path / name) for name in runs[-3:])
     more = f" (the last 3 of {len(runs)})" if len(runs) > 3 else ""
     return literal(f"it holds run folders: pass one of them, e.g. {listed}{more}")
@@ -345,7 +350,7 @@ def _no_checkpoint_hint(path: Path) -> str:
     if (path.parent / SWEEP_JSON).is_file():
         return ("a sweep's cell keeps its weights only with {keep_weights:True}: "
                 f"{_KEEP_WEIGHTS}")
-    return "pass the folder `cnnspec train` printed at the end (runs/<name>-<time>)"
+    return PASS_RUN_FOLDER
 
 
 def given_run_folder(value, parameter: str) -> Path:
@@ -363,9 +368,7 @@ def open_run_dir(path: str | Path) -> RunDir:
                           hint=f"train it first ({{train_command:{named}}}) and pass the run "
                           "folder it writes (runs/<name>-<time>)")
     if not path.is_dir():
-        raise RunError(f"run folder {path} does not exist",
-                       hint="pass the folder `cnnspec train` printed at the end "
-                       "(runs/<name>-<time>)")
+        raise WordedError(literal(f"run folder {path} does not exist"), hint=PASS_RUN_FOLDER)
     if not (path / SPEC_JSON).is_file():
         # A mistake in what was asked (exit 2), most often the folder that holds the runs
         raise WordedInputError(literal(f"{path} is not a run folder: {SPEC_JSON} is missing"),
