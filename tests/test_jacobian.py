@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cnnspec.check.load import load
-from cnnspec.cli import main
+from cnnspec.cli import OPTION_NAMES, main
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
 from cnnspec.errors import InputError, rounded_text
@@ -99,7 +99,7 @@ def test_the_scaled_estimate_of_the_mean_square_is_unbiased(m, d, k):
 
 
 def test_the_estimate_agrees_with_the_exact_mean_where_the_output_is_wider_than_the_input(
-        tmp_path):
+        tmp_path, capsys):
     """D = 16 inputs, M = 64 outputs: the estimate from K = 24 directions, over 12 draws of
     them (the network and its input the same), within 4 standard errors of the exact mean
     squared singular value (deep_tanh200's report gave 0.00398 from 64 rows for an exact
@@ -119,10 +119,18 @@ def test_the_estimate_agrees_with_the_exact_mean_where_the_output_is_wider_than_
     assert error < 0.3 * exact.variants[0].mean_sq
     estimated = jacobian_report(path, ["he_normal"], rows=24, inputs=1)
     assert estimated.quantiles.startswith("quantiles and spread approximate")
-    assert format_jacobian(estimated).splitlines()[-1] == (
+    # worded for the caller: the library's rows=64, the command line's --rows 64
+    assert estimated.quantiles.endswith("exact with rows=64")
+    assert estimated.to_dict()["quantiles"] == estimated.quantiles
+    assert format_jacobian(estimated, OPTION_NAMES).splitlines()[-1] == (
         "estimated: mean sigma^2 unbiased; quantiles and spread approximate: the projection's "
         "noise spreads them, most at the low end where K = 24 is near the D = 16 inputs; "
         "exact with --rows 64")
+    assert estimated.to_dict(OPTION_NAMES)["quantiles"].endswith("exact with --rows 64")
+    args = ["init-report", str(path), "--jacobian", "--rows", "24", "--input", "gaussian",
+            "--layer", exact.layer]
+    assert main([*args, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["quantiles"].endswith("exact with --rows 64")
 
 
 def test_delta_orthogonal_keeps_the_spectrum_concentrated_at_depth(tmp_path):

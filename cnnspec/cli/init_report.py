@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cnnspec.cli import command_names
 from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
@@ -171,8 +172,9 @@ def run_jacobian(args: argparse.Namespace) -> int:
     report = jacobian_report(args.spec, args.inits, layer=args.layer, rows=args.rows or ROWS,
                              inputs=min(args.batch, JACOBIAN_INPUTS), input_kind=args.input, seed=args.seed,
                              data_dir=args.data_dir)
-    print(dumps(report.to_dict()) if args.format == "json" else format_jacobian(report),
-          flush=True)
+    names = command_names(sys.modules[__name__])
+    print(dumps(report.to_dict(names)) if args.format == "json"
+          else format_jacobian(report, names), flush=True)
     if args.output:
         print(f"wrote {plot_jacobian(report, args.output)}", file=sys.stderr)
     return 0

@@ -51,7 +51,15 @@ from cnnspec.check.memory import WARN_SHARE, bytes_text, machine_memory, room_te
 from cnnspec.check.model import CheckedSpec
 from cnnspec.compiler import compile_spec
 from cnnspec.engine.model import Model
-from cnnspec.errors import WordedInputError, closest, counted, literal, rounded_text
+from cnnspec.errors import (
+    LIBRARY_NAMES,
+    WordedInputError,
+    closest,
+    counted,
+    literal,
+    rounded_text,
+    worded,
+)
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.batch import given_input_kind, make_batch
 from cnnspec.lab.defaults import ROWS
@@ -147,14 +155,15 @@ def estimate_scale(m: int, d: int, k: int) -> float:
 
 def quantiles_note(m: int, d: int, k: int) -> str | None:
     """What the quantiles of an estimate from ``k`` directions are (None when exact: ``m <=
-    k``); see the module docstring."""
+    k``), a template naming the rows as the caller gives them (:class:`WordedError`); see
+    the module docstring."""
     if m <= k:
         return None
     if m <= d:
         return (f"quantiles and spread those of a random {k}-row compression of J, within "
-                f"J's range (the spread a lower bound); exact with --rows {m}")
+                f"J's range (the spread a lower bound); exact with {{rows:{m}}}")
     return (f"quantiles and spread approximate: the projection's noise spreads them, most at "
-            f"the low end where K = {k} is near the D = {d} inputs; exact with --rows {m}")
+            f"the low end where K = {k} is near the D = {d} inputs; exact with {{rows:{m}}}")
 
 
 def resolution(jacobian: np.ndarray, values: np.ndarray) -> float:
@@ -250,11 +259,25 @@ class JacobianReport:
     method: str
     inputs: int
     variants: list[JacobianVariant]
-    quantiles: str | None = None  # what an estimate's quantiles are (None: exact)
+    # what an estimate's quantiles are (None: exact), a template (quantiles_note)
+    quantiles_template: str | None = None
 
-    def to_dict(self) -> dict:
+    @property
+    def quantiles(self) -> str | None:
+        """What an estimate's quantiles are, in the library's words (None: exact)."""
+        return self.worded_quantiles(LIBRARY_NAMES)
+
+    def worded_quantiles(self, names: dict) -> str | None:
+        """What an estimate's quantiles are, the rows named as ``names`` calls them (a front
+        end's); None where exact."""
+        return None if self.quantiles_template is None else worded(self.quantiles_template,
+                                                                   names)
+
+    def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
+        """The report as JSON, its quantiles' note worded by ``names`` (a front end's)."""
+        quantiles = self.worded_quantiles(names)
         return {"spec": self.spec_name, "layer": self.layer, "method": self.method,
-                **({} if self.quantiles is None else {"quantiles": self.quantiles}),
+                **({} if quantiles is None else {"quantiles": quantiles}),
                 "inputs": self.inputs, "variants": [v.to_dict() for v in self.variants]}
 
 
@@ -284,8 +307,9 @@ def jacobian_report(path, inits: list[str] | None = None, layer: str | None = No
                           quantiles_note(m, d, rows))
 
 
-def format_jacobian(report: JacobianReport) -> str:
-    """One row per init: mean, spread and quantiles of the squared singular values."""
+def format_jacobian(report: JacobianReport, names: dict = LIBRARY_NAMES) -> str:
+    """One row per init: mean, spread and quantiles of the squared singular values; its
+    note of an estimate's quantiles worded by ``names`` (a front end's)."""
     # sigma^2: the picture's σ² in ASCII
     lines = [(f"{report.spec_name}: squared singular values sigma^2 of the Jacobian from the "
              f"input to '{report.layer}' ({report.method}; {counted(report.inputs, 'input')}): "
@@ -301,8 +325,8 @@ def format_jacobian(report: JacobianReport) -> str:
                      + f"  {v.label}")
     lines.append("spread: std of log10 sigma^2, in decades; an isometry has every sigma^2 = 1 "
                  "(spread 0): dynamical isometry, Xiao et al. 2018")
-    if report.quantiles:
-        lines.append(f"estimated: mean sigma^2 unbiased; {report.quantiles}")
+    if report.quantiles_template:
+        lines.append(f"estimated: mean sigma^2 unbiased; {report.worded_quantiles(names)}")
     if any(v.unresolved for v in report.variants):
         lines.append("<F: below float64's resolution of the Jacobian's SVD (sigma_max * "
                      "max(K, D) * eps, squared), where the digits are rounding noise; >=: the spread with "
