@@ -83,7 +83,9 @@ def test_compile_names_a_wrong_dtype():
 # ---- train, resume, load_run -------------------------------------------------------------
 
 @pytest.mark.parametrize("data, example", [
-    (3, "digits"), (["digits"], "digits"), (Path("x.npz"), "npz:x.npz"),
+    # quoted once: the hint said data="'digits'"
+    (3, "e.g. data='digits'"), (["digits"], "e.g. data='digits'"),
+    (Path("x.npz"), "e.g. data='npz:x.npz'"),
     # an IR data object without a dataset's name: the form (the check said "unknown dataset
     # None", late and without a hint)
     ({}, "data={'name': 'shapes', 'size': 16}"), ({"size": 8}, "{'name': 'shapes'"),

@@ -71,7 +71,7 @@ def given_data(value) -> dict:
         return with_defaults(_named_data(value))
     example = f"{NPZ_PREFIX}{value}" if isinstance(value, os.PathLike) else "digits"
     raise SettingError(f"{{data}} takes a dataset's name or an IR data object, not "
-                       f"{shown(value)}", hint=f"e.g. {{data:{example!r}}}", invalid=True)
+                       f"{shown(value)}", hint=f"e.g. {{data:{literal(example)}}}", invalid=True)
 
 
 # An IR data object, as a hint's example of one.
