@@ -112,6 +112,19 @@ def test_an_ir_data_object_may_name_its_dataset_with_numpys_text():
     assert data == {"name": "fashion-mnist"} and type(data["name"]) is str
 
 
+def test_an_ir_data_objects_numpy_numbers_are_the_values_they_hold(tmp_path):
+    """`"size": np.int64(8)` was kept as NumPy's, which a run's JSON files cannot hold."""
+    given = {"name": "shapes", "size": np.int64(8), "count": np.int32(60)}
+    data = cnnspec.Settings(data=given).overrides()["data"]
+    assert (data["size"], data["count"]) == (8, 60)
+    assert type(data["size"]) is int and type(data["count"]) is int
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\ntrain {\n  epochs 1\n  batch 16\n}\n")
+    run = cnnspec.train(str(spec), cnnspec.Settings(data=given), tmp_path / "run",
+                        progress="none")
+    assert json.loads((run.path / "spec.json").read_text())["training"]["data"]["size"] == 8
+
+
 @pytest.mark.parametrize("keywords, words", [
     ({"progress": "quiet"}, ["progress", "'quiet'"]),
     ({"runs_dir": 3}, ["runs_dir", "path"]),

@@ -155,6 +155,20 @@ def test_json_ir_is_accepted_everywhere(write, capsys):
     assert capsys.readouterr().out == ir_text
 
 
+def test_a_spec_suffix_is_read_in_any_case(write, capsys):
+    """NET.CNN (a name as a case-insensitive file system may keep it) was 'not a spec file',
+    while LENET.PROTOTXT was told to be imported: suffixes are read in any case."""
+    cnn = write("GOOD.CNN", GOOD)
+    assert main(["check", cnn]) == 0
+    assert capsys.readouterr().out == f"{cnn}: ok (5 layers, 690 params)\n"
+    assert main(["export", cnn]) == 0
+    ir = write("GOOD.Json", capsys.readouterr().out)
+    assert main(["check", ir]) == 0
+    assert capsys.readouterr().out == f"{ir}: ok (5 layers, 690 params)\n"
+    assert main(["fmt", "--check", ir]) == 2
+    assert "is an IR file; fmt formats .cnn specs" in capsys.readouterr().err
+
+
 def test_export_to_a_file_says_what_it_wrote(write, capsys, tmp_path):
     """The ONNX and PyTorch exports say what they wrote; the IR's did not, and a silent
     command reads as one that did nothing."""

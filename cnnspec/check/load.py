@@ -43,11 +43,12 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
                          hint="check the path and the file name") from None
     if is_dir:
         raise not_a_file(path)
-    if path.suffix not in SPEC_SUFFIXES:
+    suffix = path.suffix.lower()  # NET.CNN is a spec too, as LENET.PROTOTXT is a prototxt
+    if suffix not in SPEC_SUFFIXES:
         if not path.exists():  # missing, whatever its name says
             raise missing_file(path)
         raise _not_a_spec(path)
-    if path.suffix == ".json":
+    if suffix == ".json":
         from cnnspec.ir.io import read_json  # jsonschema loads only for a .json file
 
         return read_json(path)

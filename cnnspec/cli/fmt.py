@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(path) -> str:
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         raise InputError(f"{path} is an IR file; fmt formats .cnn specs",
                          hint=f"`{typed('export')} SPEC.cnn` writes IR JSON in its one layout")
     from cnnspec.sourcefile import read_spec_text

@@ -82,7 +82,8 @@ def _named_data(data: dict) -> dict:
     """An IR data object a caller gives (``{"name": "shapes", "size": 16}``), refused unless
     it names a dataset: without a name, or with a name that is no text, it is told the form;
     a name no dataset has is told the valid ones, as ``--data`` is. Otherwise the check
-    would say it late and with no hint ("unknown dataset None")."""
+    would say it late and with no hint ("unknown dataset None"). Its NumPy numbers are
+    taken as the Python values they hold."""
     name = plain(data.get("name"))
     if not isinstance(name, str):
         said = "has no 'name'" if "name" not in data else f"names it {shown(name)}"
@@ -91,7 +92,8 @@ def _named_data(data: dict) -> dict:
                            hint=f"e.g. {{data}}={literal(repr(DATA_OBJECT))}", invalid=True)
     if canonical_name(name) is None:
         raise unknown_dataset(name)
-    return {**data, "name": name}
+    # NumPy's numbers (`"size": np.int64(16)`) read as the values they hold, as other settings'
+    return {**{key: plain(value) for key, value in data.items()}, "name": name}
 
 
 def given_settings(settings) -> Settings:
