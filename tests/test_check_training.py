@@ -259,6 +259,13 @@ def test_data_that_does_not_fit_says_when_it_is_the_default(write, capsys):
             "the train block, or train with --data mnist") in err
     assert main(["check", write("input 1x28x28\nflatten\ndense 10\ntrain {\n  data mnist\n}\n")
                  ]) == 0
+    # data given to train is no default: the note would send the user after the wrong data
+    path = write("input 1x8x8\nflatten\ndense 8\n")
+    assert main(["train", path, "--data", "shapes(size=8)", "--out", str(Path(path).parent / "r")
+                 ]) == 2
+    err = capsys.readouterr().err
+    assert "the output 'dense1' gives 8 scores, but shapes has 10 classes" in err
+    assert "names no data" not in err and "is the default" not in err
 
 
 def test_the_command_line_too_is_told_to_name_the_data_where_the_default_does_not_fit(write,

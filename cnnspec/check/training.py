@@ -106,7 +106,8 @@ def declared_data_fit(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     if image is None or classes is None:
         return []
     errors = data_fit_errors(spec, layers, image, classes, data["name"])
-    if spec.text is not None and ("training", "data") not in spec.spans:
+    named = ("training", "data") in spec.spans or "data" in spec.overridden  # (--data)
+    if spec.text is not None and not named:
         for error in errors:  # the user may not know which data the spec trains on
             error.message += f" (the spec names no data; {data['name']} is the default)"
             if "train block" not in error.hint:
