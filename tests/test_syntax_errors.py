@@ -931,3 +931,79 @@ def test_a_darknet_maxpools_line_takes_the_windows_darknet_takes(size, stride, p
                                for_training=False), seed=0, dtype="float64")
     x = np.random.default_rng(0).standard_normal((2, 3, n, n))
     np.testing.assert_array_equal(model.forward(x), darknet_maxpool(x, size, stride, padding))
+
+
+# Sections and calls whose values make no layer: the hint says which value, and gives no line.
+REFUSED_LAYERS = [
+    ("[convolutional]\nfilters=8\nsize=0", "the kernel size must be at least 1, not 0"),
+    ("[convolutional]\nfilters=-1\nsize=3", "the number of filters must be at least 1, not -1"),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=x",
+     "the stride must be a whole number or HxW, not 'x'"),
+    ("[convolutional]\nfilters=99999999999999999999999\nsize=3",
+     "the number of filters must be at most 2,147,483,647"),
+    ("[connected]\noutput=0", "the number of units must be at least 1, not 0"),
+    ("[dropout]\nprobability=1.5", "the dropout probability must be in [0, 1), not 1.5"),
+    ("[upsample]\nstride=0", "the upsampling factor must be at least 1, not 0"),
+    ("Conv2D(-1, 3)", "the number of filters must be at least 1, not -1"),
+    ("nn.Conv2d(1, 8, 3, stride=-2)", "the stride must be at least 1, not -2"),
+    ("nn.Dropout(p=2)", "the dropout probability must be in [0, 1), not 2"),
+]
+
+
+@pytest.mark.parametrize("written, refused", REFUSED_LAYERS)
+def test_another_librarys_layer_whose_values_make_no_layer_is_told_which(written, refused):
+    """Darknet's `filters=-1` was written into the hint's line (`conv -1 3`), which the spec
+    then refused: the hint gives the kind's usage and the value that does not fit."""
+    hint = error_of(f"input 3x16x16\n{written}\n").hint
+    assert "this section is" not in hint and "the layer is the line" not in hint
+    assert hint.endswith(f"; here {refused}") or f"; here {refused} " in hint, hint
+
+
+@pytest.mark.parametrize("section", [
+    "[convolutional]\nfilters=8\nsize=3\nactivation=unknown", "[maxpool]\nsize=100\nstride=2",
+    "[convolutional]\nfilters=8\nsize=3\npad=abc", "[dropout]\nprobability=.5",
+    "[connected]\noutput=10\nactivation=linear"])
+def test_a_darknet_sections_line_with_odd_keys_is_read_by_the_spec(section):
+    parse(f"input 3x8x8\n{darknet_line(section, 8)}\n")
+
+
+def foreign_setting_hint(name: str, value: str) -> str:
+    return error_of(f"input 1x8x8\ndense 10\ntrain {{\n  {name}: {value}\n}}\n").hint
+
+
+@pytest.mark.parametrize("name, value, refused", [
+    ("base_lr", "abc", "lr must be a number, not 'abc'"),
+    ("BASE_LR", "1e999", "lr must be a finite number, not inf"),
+    ("base_lr", "０.01", "lr must be a number, not '０.01'"),
+    ("random_seed", "1.5", "seed must be a whole number, not 1.5"),
+    ("validation_split", "2", "val_split must be in [0, 1), not 2"),
+    ("angle", "x", "degrees must be a number, not 'x'"),
+    ("patience", "x", "early_stop must be a whole number, not 'x'"),
+])
+def test_a_foreign_settings_value_that_does_not_fit_is_written_into_no_line(name, value,
+                                                                            refused):
+    """`base_lr: abc` was told to write `lr abc`, which the train block refuses."""
+    hint = foreign_setting_hint(name, value)
+    assert f"is {refused.split()[0]} here, but {refused} (" in hint or \
+        f", but {refused} (" in hint, hint
+    assert f"={value})" not in hint and f" {value}`" not in hint, hint
+
+
+@pytest.mark.parametrize("name", ["max_iter", "max_batches", "burn_in", "stepsize"])
+@pytest.mark.parametrize("value", ["abc", "-5", ""])
+def test_a_count_of_iterations_that_is_no_count_stands_in_no_sum(name, value):
+    """`max_iter: abc` said 'abc iterations are E = abc · batch_size / ...'."""
+    hint = foreign_setting_hint(name, value)
+    assert f"{name} iterations are E = {name} · batch_size" in hint, hint
+
+
+def test_every_foreign_settings_line_is_read_by_the_train_block():
+    """Each line a foreign training setting's hint writes with a value, odd ones too, is a
+    line the train block reads."""
+    from cnnspec.ir.training_catalogue import FOREIGN_KEYS
+
+    for foreign in FOREIGN_KEYS:
+        for value in ("0.5", "5", "0", "-1", "1e999", "abc", "true", "step", "０.5"):
+            line = foreign.line(value)
+            if line is not None and not re.search(r"\bE\d?\b", line):
+                parse(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n  {line}\n}}\n")

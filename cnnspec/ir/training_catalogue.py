@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -621,25 +622,70 @@ class ForeignKey:
 
     def line(self, value: str | None) -> str | None:
         """The line that means the setting written with ``value`` (None: not known, as in an
-        IR); None where it cannot be written without the value."""
+        IR); None where it cannot be written without the value, or where the value is none
+        the line takes (:meth:`refusal`)."""
         if self.values:
             word = dict(self.values).get((value or "").lower())
             entry = None if word is None else KEYS[self.key].catalogue.get(word)
             return None if word is None else f"{self.key} {entry.written() if entry else word}"
-        if "{value}" in self.write and value is None:
+        if "{value}" in self.write and (value is None or self.refusal(value)):
             return None
         return self.write.format(value=value) if self.write else None
 
+    def refusal(self, value: str) -> str | None:
+        """What is wrong with ``value`` written where the line has ``{value}``, in words
+        (``lr must be a number, not 'abc'``), or None; None too for a line without it."""
+        if "{value}" not in self.write:
+            return None
+        arg = self._value_arg()
+        problem = arg.problem(written_value(value))
+        return None if problem is None else f"{arg.name} {problem}"
+
+    def _value_arg(self) -> Arg:
+        """The value ``{value}`` stands for in the line: the key's own (``lr {value}``) or
+        an argument of the entry it names (``schedule inv(gamma={value}, power=1)``)."""
+        key = KEYS[self.key]
+        call = re.search(r"(\w+)\((?:[^)]*, )?(\w+)=\{value\}", self.write)
+        if call is None:
+            assert key.arg is not None, self.name
+            return key.arg
+        return next(arg for arg in key.catalogue[call[1]].args if arg.name == call[2])
+
     def hint(self, value: str | None = None, lines: bool = True) -> str:
         """What the setting is here, with the train block's line that means it (``lines``:
-        false for an IR, which writes no such lines)."""
+        false for an IR, which writes no such lines). A value that is no number stands in no
+        note (``abc iterations``), and one the line refuses is said so with what it takes."""
         said = f"{self.there} {self.name}"
-        note = self.note.format(value=self.name if value is None else value)
+        counted = value is not None and (written_number(value) or 0) > 0
+        note = self.note.format(value=value if counted else self.name)
         if self.key is None:
             return f"{said} has no counterpart here: {note}"
         line = self.line(value) if lines else None
+        refusal = self.refusal(value) if lines and value is not None else None
         return (f"{said} is {self.key} here" + (f": write `{line}`" if line else "")
+                + (f", but {refusal} ({self._value_arg().hint})" if refusal else "")
                 + (f"; {note}" if note else ""))
+
+
+# A number as a spec writes it (ASCII digits: Python's float() also reads '０.01', which the
+# language does not).
+NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def written_number(text: str) -> int | float | None:
+    """The number ``text`` writes (an int for a whole one written without '.' or 'e'), or
+    None where it writes none."""
+    if NUMBER.fullmatch(text) is None:
+        return None
+    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+
+
+def written_value(text: str):
+    """A plain value as the train block reads it: a number, true or false, else the text."""
+    number = written_number(text)
+    if number is not None:
+        return number
+    return {"true": True, "false": False}.get(text, text)
 
 
 # How a count of iterations (batches) becomes epochs, for each setting that counts them.

@@ -372,9 +372,11 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if snake_case(call.name).startswith(ADAPTIVE):
         call = ForeignCall(call.name, call.module, [], {}, call.columns, call.label)
     line = cnnspec_line(kind, lib, call.args, call.kwargs)
-    if line is None:
+    refused = None if line is None else line_refusal(line)
+    if line is None or refused:
         usage = KINDS[kind].usage or kind
-        return f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: {usage}"
+        return (f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: "
+                f"{usage}" + (f"; here {refused}" if refused else ""))
     labelled = f"{call.label}: {line}" if call.label else line
     return f"this is {lib} syntax; in cnnspec the layer is the line `{labelled}`"
 
@@ -444,10 +446,30 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
                if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
                else "")
     line = _darknet_line(kind, keys)
-    if line is None:  # a value it needs is not given (a conv's size=)
+    refused = None if line is None else line_refusal(line)
+    if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
-                f"{KINDS[kind].usage or kind}")
+                f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else ""))
     return f"a spec writes each layer on one line: this section is `{line}`{missing}"
+
+
+# The label a layer line is read under by line_refusal, left out of what it says.
+REFUSAL_LABEL = "layer"
+
+
+def line_refusal(line: str) -> str | None:
+    """What keeps ``line``, a layer written from another library's values (Darknet's
+    ``filters=-1``, Keras' ``Conv2D(0, 3)``), from being read as a spec's layer, in the
+    words of the error it gets (``the number of filters must be at least 1, not -1``); None
+    for a line that reads. Its shapes are not checked: the input it will have is not known."""
+    from cnnspec.errors import SpecError, SpecErrors, first_error
+    from cnnspec.lang import parse  # lang imports this module
+
+    try:
+        parse(f"input 1x8x8\n{REFUSAL_LABEL}: {line}\n")
+    except (SpecError, SpecErrors) as exc:
+        return first_error(exc).message.replace(f" of '{REFUSAL_LABEL}'", "")
+    return None
 
 
 def _darknet_line(kind: str, keys: dict[str, str]) -> str | None:

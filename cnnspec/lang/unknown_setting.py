@@ -11,7 +11,7 @@ among the layers, outside the train block, is told to move into it with the line
 from __future__ import annotations
 
 from cnnspec.errors import Span, SpecError
-from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint
+from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint, written_value
 from cnnspec.lang.ast import Str, Value, Word
 from cnnspec.lang.suggest import did_you_mean
 
@@ -71,10 +71,13 @@ def _argument_hint(name: str, text: str | None) -> str | None:
     schedule or transform (``momentum 0.9``, as Keras and PyTorch pass it beside the learning
     rate)."""
     for key in KEYS.values():
-        owners = [entry.name for entry in (key.catalogue or {}).values()
-                  if key.objects and any(arg.name == name for arg in entry.args)]
-        if owners:
+        args = [(entry.name, arg) for entry in (key.catalogue or {}).values() if key.objects
+                for arg in entry.args if arg.name == name]
+        if args:
+            owners = [owner for owner, _ in args]
             named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
+            # a value the argument refuses (`patience x`) is not written into its line
+            fits = text is not None and args[0][1].problem(written_value(text)) is None
             return (f"{name} is an argument of the {key.name} ({named}), written in its "
-                    f"parentheses: `{key.name} {owners[0]}({name}={text or '...'})`")
+                    f"parentheses: `{key.name} {owners[0]}({name}={text if fits else '...'})`")
     return None
