@@ -937,10 +937,13 @@ def test_a_darknet_maxpools_line_takes_the_windows_darknet_takes(size, stride, p
 REFUSED_LAYERS = [
     ("[convolutional]\nfilters=8\nsize=0", "the kernel size must be at least 1, not 0"),
     ("[convolutional]\nfilters=-1\nsize=3", "the number of filters must be at least 1, not -1"),
-    ("[convolutional]\nfilters=8\nsize=3\nstride=x",
-     "the stride must be a whole number or HxW, not 'x'"),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=x", "stride=x is no number a spec reads"),
+    ("[convolutional]\nfilters=8\nsize=3\nstride=1e999\npadding=nan",
+     "stride=1e999 and padding=nan are no number a spec reads"),
     ("[convolutional]\nfilters=99999999999999999999999\nsize=3",
      "the number of filters must be at most 2,147,483,647"),
+    (f"[convolutional]\nfilters={'9' * 5000}\nsize=3",
+     f"filters={'9' * 5000} is no number a spec reads"),
     ("[connected]\noutput=0", "the number of units must be at least 1, not 0"),
     ("[dropout]\nprobability=1.5", "the dropout probability must be in [0, 1), not 1.5"),
     ("[upsample]\nstride=0", "the upsampling factor must be at least 1, not 0"),
@@ -965,6 +968,11 @@ def test_another_librarys_layer_whose_values_make_no_layer_is_told_which(written
     "[connected]\noutput=10\nactivation=linear"])
 def test_a_darknet_sections_line_with_odd_keys_is_read_by_the_spec(section):
     parse(f"input 3x8x8\n{darknet_line(section, 8)}\n")
+
+
+def test_a_value_of_more_digits_than_int_reads_is_a_number_too_large():
+    """`base_lr: 999...` of 5000 digits ended in int()'s ValueError (its 4300-digit limit)."""
+    assert "lr must be a finite number, not inf" in foreign_setting_hint("base_lr", "9" * 5000)
 
 
 def foreign_setting_hint(name: str, value: str) -> str:

@@ -673,11 +673,14 @@ NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re
 
 
 def written_number(text: str) -> int | float | None:
-    """The number ``text`` writes (an int for a whole one written without '.' or 'e'), or
-    None where it writes none."""
+    """The number ``text`` writes, or None where it writes none; read as the language reads
+    it (an int where int() reads one, else a float: more digits than int() reads are inf)."""
     if NUMBER.fullmatch(text) is None:
         return None
-    return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+    try:
+        return int(text)
+    except ValueError:  # a fraction, an exponent, or more than 4300 digits
+        return float(text)
 
 
 def written_value(text: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import math
 import re
 from dataclasses import dataclass
 
@@ -398,6 +399,8 @@ DARKNET_SECTIONS = {"convolutional": "conv", "connected": "dense", "maxpool": "m
                     "conv_transpose", "route": "concat", "shortcut": "add"}
 DARKNET_KEYS = {"filters": "filters", "size": "kernel_size", "stride": "strides",
                 "output": "units", "probability": "rate"}
+# The keys whose values are numbers: one that is none (stride=x, stride=1e999) makes no line.
+DARKNET_NUMBERS = (*DARKNET_KEYS, "padding")
 # Darknet's activations (src/activations.c) as ours; linear is none. Its leaky's slope is 0.1.
 DARKNET_ACTIVATIONS = {"leaky": "leaky_relu(0.1)", "relu": "relu", "logistic": "sigmoid",
                        "tanh": "tanh", "elu": "elu", "swish": "silu", "linear": ""}
@@ -445,8 +448,11 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
     missing = (f" (Darknet's {activation} activation has no counterpart here)"
                if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
                else "")
-    line = _darknet_line(kind, keys)
-    refused = None if line is None else line_refusal(line)
+    unread = [f"{key}={value}" for key, value in keys.items() if key in DARKNET_NUMBERS
+              and not isinstance(_darknet_number(value), (int, float))]
+    line = None if unread else _darknet_line(kind, keys)
+    refused = (f"{' and '.join(unread)} {'is' if len(unread) == 1 else 'are'} no number a "
+               "spec reads") if unread else None if line is None else line_refusal(line)
     if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
                 f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else ""))
@@ -468,7 +474,8 @@ def line_refusal(line: str) -> str | None:
     try:
         parse(f"input 1x8x8\n{REFUSAL_LABEL}: {line}\n")
     except (SpecError, SpecErrors) as exc:
-        return first_error(exc).message.replace(f" of '{REFUSAL_LABEL}'", "")
+        message = first_error(exc).message.replace(f" of '{REFUSAL_LABEL}'", "")
+        return message.replace(f" '{REFUSAL_LABEL}'", "")
     return None
 
 
@@ -525,10 +532,12 @@ def _darknet_maxpool(keys: dict[str, str]) -> dict | None:
 
 
 def _darknet_number(text: str) -> int | float | str:
-    """A Darknet value as a number where it is one."""
+    """A Darknet value as a number where it is a finite one (more digits than int() reads
+    are no float to write in a line either: float() makes them inf)."""
     for kind in (int, float):
         try:
-            return kind(text)
+            number = kind(text)
         except ValueError:
             continue
+        return number if math.isfinite(number) else text
     return text
