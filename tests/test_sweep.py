@@ -317,6 +317,20 @@ def test_the_plan_tells_the_warnings_a_setting_brings_each_once_and_whose(spec):
     assert quiet == []
 
 
+def test_the_plan_tells_no_warning_that_no_cell_gets(spec):
+    """A swept lr whose every value differs from the spec's leaves the spec's lr to no cell:
+    the warnings of the spec alone and of a value alone at the spec's lr (weight_decay 2 at
+    lr 0.5 is lr x weight_decay 1, the cells' 0.05 is 0.1) were said, beside the cells'."""
+    axes = [parse_set("weight_decay=0,2", spec), parse_set("lr=0.05", spec)]
+    heard = []
+    make_cells(spec, axes, overrides={"lr": 0.5}, on_warnings=heard.extend)
+    assert not [w.message for w in heard if "weight_decay" in w.message]
+    axes = [parse_set("weight_decay=0,2", spec), parse_set("lr=0.5", spec)]
+    make_cells(spec, axes, overrides={"lr": 0.05}, on_warnings=heard.extend)
+    decay = [w.message for w in heard if "weight_decay" in w.message]
+    assert len(decay) == 1 and decay[0].startswith("with weight_decay=2, lr=0.5: "), decay
+
+
 # ---- k-fold --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("n, k", [(17, 5), (10, 2), (1797, 10)])

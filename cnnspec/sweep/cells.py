@@ -152,15 +152,14 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})
     hint_of = (lambda error: swept_hint(error, base.overridden)) if by_sets else compared_hint
-    warnings = list(_checked_spec(base, hint_of).warnings)
-    own = list(warnings)
+    own = list(_checked_spec(base, hint_of).warnings)
     by_value = {}
     for a, axis in enumerate(axes):
         for index in range(len(axis.values)):
             by_value[a, index] = check_value(base, axis, index, check).warnings
-            warnings += _added(by_value[a, index], own, axis.value_text(index))
     refuse_too_many_cells(axes, seeds, folds)
     cells = []
+    got = []  # every warning some cell gets
     joint = []  # (a warning only a combination gets, the settings of each that gets it)
     for combination in itertools.product(*(range(len(axis.values)) for axis in axes)):
         ir = base.ir
@@ -169,6 +168,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
         checked = _check_group(replace(base, ir=ir), settings, hint_of)
         values = [w for key in enumerate(combination) for w in by_value[key]]
+        got += [warning for warning in checked.warnings if warning not in got]
         for warning in checked.warnings:
             if warning not in own and warning not in values:
                 _gathered(joint, warning).append(settings)
@@ -178,6 +178,11 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
                 cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process))
+    # The spec's own warnings and a value's are said where a cell gets them: a swept setting
+    # whose every value differs from the spec's (--set lr=5) leaves the spec's lr to no cell.
+    warnings = [warning for warning in own if warning in got]
+    for (a, index), found in by_value.items():
+        warnings += _added([w for w in found if w in got], own, axes[a].value_text(index))
     for warning, groups in joint:  # named by the settings its combinations share
         shared = tuple(setting for setting in groups[0] if all(setting in g for g in groups))
         warnings += _added([warning], own, group_label(shared))
