@@ -409,6 +409,20 @@ def test_check_reads_an_npz_file_and_refuses_what_train_would(write, tmp_path, c
     assert capsys.readouterr().out == f"{path}: ok (4 layers, 475 params)\n"
 
 
+def test_an_npz_path_too_long_for_the_file_system_is_a_file_not_found(write, tmp_path, capsys,
+                                                                     monkeypatch):
+    """check and train of `data npz("yyy...")` with a name of 5000 characters ended in
+    OSError's traceback 'File name too long' (pathlib's is_file() raises it)."""
+    monkeypatch.chdir(tmp_path)
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "y" * 5000))
+    for command in ("check", "train"):
+        assert main([command, path, *(["--out", "run"] if command == "train" else [])]) == 2
+        err = capsys.readouterr().err
+        assert (f"{path}:6:3: error: npz file not found (its name is too long for the file "
+                "system): ") in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train_refuses_it(
         write, tmp_path, capsys, monkeypatch):
     """summary needs no data to describe the network, but a missing data file is what train

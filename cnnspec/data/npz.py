@@ -8,6 +8,7 @@ seed) and ``classes`` (K strings naming the labels, else "0".."K-1"). The file i
 """
 from __future__ import annotations
 
+import errno
 import unicodedata
 import zipfile
 from collections import Counter
@@ -35,8 +36,15 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
     if is_special(path):
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
-    if not Path(path).is_file():
-        raise WordedError(literal(f"npz file not found: {path}"),
+    try:
+        found, too_long = Path(path).is_file(), False
+    except OSError as exc:  # a name too long for the file system: no file has it
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        found, too_long = False, True
+    if not found:
+        why = " (its name is too long for the file system)" if too_long else ""
+        raise WordedError(literal(f"npz file not found{why}: {path}"),
                           hint=f"{literal(check_path_hint(path))}; a run's data file that has "
                           "moved since is given its new place with {moved_npz}")
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
