@@ -38,6 +38,7 @@ def _files(tmp_path: Path) -> Path:
     (tmp_path / "npz.cnn").write_text('input 1x8x8\nflatten\ndense 2\n'
                                       'train {\n  data npz("missing.npz")\n}\n')
     (tmp_path / "identical.cnn").write_text(IDENTICAL)
+    (tmp_path / "lenet net.cnn").write_text('name: "LeNet"\nlayer {\n  name: "data"\n}\n')
     return tmp_path
 
 
@@ -51,6 +52,9 @@ def _files(tmp_path: Path) -> Path:
     (["summary", "{tmp}/npz.cnn"], 0, "`.venv/bin/cnnspec check` reads it as train does"),
     (["time", "{tmp}/identical.cnn", "--batch", "2", "--iterations", "1"], 0,
      "note: `.venv/bin/cnnspec check {tmp}/identical.cnn` has warnings"),
+    # a Caffe prototxt written in a .cnn file: the import that makes it a spec, as pasted
+    (["check", "{tmp}/lenet net.cnn"], 2,
+     "run `.venv/bin/cnnspec import 'lenet net.prototxt' -o 'lenet net.cnn' --force`"),
     # a training setting given to a command that does not take it: the spec's, or train's
     (["check", "{tmp}/identical.cnn", "--data", "mnist"], 2,
      ("'data' is a training setting: write it in the spec's train block, `train {{ data ... }}`, "

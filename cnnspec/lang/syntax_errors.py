@@ -9,10 +9,11 @@ friendlier message and a hint; the catalogue doubles as test data (tests/test_sy
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError
+from cnnspec.errors import Span, SpecError, hinted, literal
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -567,11 +568,14 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     # the spec the import writes replaces this file, which holds the prototxt
     stem, force = ("NET", "") if path is None else (
         re.sub(r"\.cnn$", "", path.replace("\\", "/").rsplit("/", 1)[-1]), " --force")
+    # the command as the program was started (`.venv/bin/cnnspec import ...`)
+    prototxt, spec = (literal(f"{stem}.{suffix}") for suffix in ("prototxt", "cnn"))
     return SpecError("this is a Caffe model definition (prototxt), not a cnnspec spec",
                      span=span, file=path,
-                     hint=f"cnnspec imports it: save it as {stem}.prototxt and run `cnnspec "
-                     f"import {stem}.prototxt -o {stem}.cnn{force}` (docs/importing.md), which "
-                     "writes each layer as a spec's line, e.g. `conv1: conv 20 5x5`")
+                     **hinted(f"cnnspec imports it: save it as {prototxt} and run "
+                              f"`{{import_command:{prototxt}}} -o {shlex.quote(spec)}{force}` "
+                              "(docs/importing.md), which writes each layer as a spec's line, "
+                              "e.g. `conv1: conv 20 5x5`"))
 
 
 # A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
