@@ -102,6 +102,9 @@ def test_a_layers_own_init_set_by_hand_is_kept_by_a_swept_default(spec):
 @pytest.mark.parametrize("option, message, hint", [
     ("lr=0.1,-1", "lr=-1: training setting 'lr' must be", None),
     ("lrr=0.1", "unknown setting 'lrr'", "lr"),
+    # another library's name is told ours (it was 'did you mean bias?', monitor for max_iter)
+    ("base_lr=0.1", "unknown setting 'base_lr'", "Caffe's base_lr is lr here"),
+    ("MAX_ITER=100", "unknown setting 'MAX_ITER'", "Caffe's max_iter is epochs here; Caffe"),
     ("conv9.filters=2", "the spec has no layer 'conv9'", "conv1"),
     ("conv1.filter=2", "a conv layer has no option 'filter'", "filters"),
     ("init=he_nromal", "init=he_nromal: unknown", "he_normal"),

@@ -33,6 +33,7 @@ from cnnspec.errors import (
     without_alternatives,
 )
 from cnnspec.ir.spec import Spec
+from cnnspec.ir.training_catalogue import foreign_key_hint
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_bias_init, read_init
@@ -137,8 +138,11 @@ def value_reader(key: str, ir: dict, where: str):
         if name not in READERS:
             known = [k for k in ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
                      if k not in NOT_SWEPT]
+            # another library's name (Caffe's base_lr) is told ours, not a close spelling
+            # (base_lr: bias); the train block's lines are no --set's
             raise SpecError(f"unknown setting '{shortened(key)}'", file=where,
-                            hint=did_you_mean(key, known, "settings"))
+                            hint=foreign_key_hint(key, lines=False)
+                            or did_you_mean(key, known, "settings"))
         what = f"training setting '{key}'"
         reader = lambda value: READERS[name](value, what)
 
