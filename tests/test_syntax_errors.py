@@ -294,6 +294,11 @@ CASES = [
     # ... and a setting of ours written so keeps the hint that mends the line
     ("input 1x8x8\ndense 10\ntrain {\n  epochs: 5\n}\n", "^a setting is written without ':'$",
      4, 9, "^write `epochs 5`"),
+    # ... its value left out: the name alone is no line (the hint said `epochs`)
+    ("input 1x8x8\ndense 10\ntrain {\n  epochs:  # c\n}\n",
+     "^a setting is written without ':'$", 4, 9, "^write `epochs ...`;"),
+    ("input 1x8x8\ndense 10\ntrain {\n  epochs =\n}\n",
+     "^a setting is written without '='$", 4, 10, "^write `epochs ...`;"),
     ("input 1x8x8\ndense 10\ntrain {\n  gamma 0.5\n}\n",
      "unknown training setting 'gamma'", 4, 3, "^gamma is an argument of the schedule \\(step, multistep, exp or inv\\)"),
     # Keras' argument names for what is written alone, in its place

@@ -82,9 +82,12 @@ class FriendlyError:
 def _without_equal(line: str, column: int) -> str:
     """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
     0.1`` becomes ``lr 0.1``; a name in quotes, as Python and YAML may quote it, is written
-    bare (``optimizer = 'adam'``: ``optimizer adam``)."""
+    bare (``optimizer = 'adam'``: ``optimizer adam``). A value left out (``epochs:``) is
+    written ``...``: the name alone is no line either."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
     fixed = re.sub(r'\s*#[^"]*$', "", fixed)
+    if not re.sub(r'\s*#[^"]*$', "", line[column:]).strip():
+        fixed += " ..."
     return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
