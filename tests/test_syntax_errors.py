@@ -975,6 +975,16 @@ def test_a_darknet_sections_line_with_odd_keys_is_read_by_the_spec(section):
     parse(f"input 3x8x8\n{darknet_line(section, 8)}\n")
 
 
+@pytest.mark.parametrize("net, shape", [
+    ("channels=3\nheight=abc\nwidth=416", "3xHEIGHTx416"),
+    ("channels=0\nheight=-4\nwidth=4.5", "CHANNELSxHEIGHTxWIDTH"),
+    ("channels=3\nheight=32\nwidth=32", "3x32x32")])
+def test_a_darknet_nets_input_line_writes_only_sizes_a_spec_reads(net, shape):
+    """`height=abc` was written into the input line (`input 3xabcx416`)."""
+    hint = error_of(f"[net]\n{net}\n").hint
+    assert f"section is a spec's `input {shape}` line" in hint, hint
+
+
 def test_a_value_of_more_digits_than_int_reads_is_a_number_too_large():
     """`base_lr: 999...` of 5000 digits ended in int()'s ValueError (its 4300-digit limit)."""
     assert "lr must be a finite number, not inf" in foreign_setting_hint("base_lr", "9" * 5000)

@@ -432,7 +432,9 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
     """What a Darknet section is in a spec: the line of its layer, with the values its
     ``key=value`` lines give; the input and train block for ``[net]``."""
     if section in DARKNET_NET:
-        shape = "x".join(keys.get(k, k.upper()) for k in ("channels", "height", "width"))
+        # a size that is no whole number from 1 (height=abc, channels=0) is left to be written
+        shape = "x".join(keys[k] if re.fullmatch(r"[1-9][0-9]{0,8}", keys.get(k, ""))
+                         else k.upper() for k in ("channels", "height", "width"))
         return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
                 "training keys (batch, learning_rate, max_batches, ...) are settings of "
                 "`train { }`, one a line, e.g. `batch 64`")
