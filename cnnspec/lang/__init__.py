@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnnspec.ir.spec import Spec
+from cnnspec.lang import foreign
 from cnnspec.lang.ast import to_ast
 from cnnspec.lang.inits import read_init
 from cnnspec.lang.parser import parse_tree
@@ -26,6 +27,9 @@ def parse(text: str, path: str | None = None) -> Spec:
     """Parse and resolve a spec."""
     module = parse_module(text, path)
     return Resolver(path).resolve(module, text)
+
+
+foreign.read_lines_with(parse)  # the lines it suggests for other libraries' layers are tried
 
 
 def parse_file(path: str | Path) -> Spec:

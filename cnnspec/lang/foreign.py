@@ -465,16 +465,26 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
 REFUSAL_LABEL = "layer"
 
 
+# The package's parse (text -> Spec), which line_refusal reads a line with: set by
+# cnnspec.lang when it is imported (it imports this module, so this module cannot import it).
+_parse = None
+
+
+def read_lines_with(parse) -> None:
+    """Make ``parse`` the reader :func:`line_refusal` tries a line with."""
+    global _parse
+    _parse = parse
+
+
 def line_refusal(line: str) -> str | None:
     """What keeps ``line``, a layer written from another library's values (Darknet's
     ``filters=-1``, Keras' ``Conv2D(0, 3)``), from being read as a spec's layer, in the
     words of the error it gets (``the number of filters must be at least 1, not -1``); None
     for a line that reads. Its shapes are not checked: the input it will have is not known."""
     from cnnspec.errors import SpecError, SpecErrors, first_error
-    from cnnspec.lang import parse  # lang imports this module
 
     try:
-        parse(f"input 1x8x8\n{REFUSAL_LABEL}: {line}\n")
+        _parse(f"input 1x8x8\n{REFUSAL_LABEL}: {line}\n")
     except (SpecError, SpecErrors) as exc:
         message = first_error(exc).message.replace(f" of '{REFUSAL_LABEL}'", "")
         return message.replace(f" '{REFUSAL_LABEL}'", "")
