@@ -228,9 +228,15 @@ def swept_hint(error: SpecError, given=frozenset(), key: str | None = None) -> d
     ``--data digits``) named as a sweep is given it (:func:`swept_template`). ``given``: the
     settings the sweep was given otherwise (its ``--epochs``), named as they were; ``key``:
     the swept setting as the user spelt it (``batch`` for batch_size)."""
+    keys = () if key is None else (key,)
+    return _reworded_hint(error, lambda template: swept_template(template, given, keys))
+
+
+def _reworded_hint(error: SpecError, reword) -> dict:
+    """``error``'s hint fields, its template (where it has one) passed through ``reword``."""
     if error.hint_template is None:
         return {"hint": error.hint}
-    return hinted(swept_template(error.hint_template, given, () if key is None else (key,)))
+    return hinted(reword(error.hint_template))
 
 
 def swept_template(template: str, given=frozenset(), keys=()) -> str:
@@ -250,9 +256,7 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
 def compared_hint(error: SpecError) -> dict:
     """``error``'s hint fields as an init comparison is given settings
     (:func:`compared_template`)."""
-    if error.hint_template is None:
-        return {"hint": error.hint}
-    return hinted(compared_template(error.hint_template))
+    return _reworded_hint(error, compared_template)
 
 
 def compared_template(template: str) -> str:
