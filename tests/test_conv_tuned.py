@@ -92,11 +92,11 @@ def test_batches_larger_than_the_machines_chunks(dtype):
     size = 28 * 28
     n = 2 * max(1, limits.chunk_columns // size) + 1
     x, w, b = _arrays(n, 1, 6, (5, 5), dtype, hw=(28, 28))
-    assert conv_tuned._chunk_step(25, size, n, x.itemsize) < n
+    assert conv_tuned.images_per_chunk(25, size, n, x.itemsize) < n
     _compare(x, w, b, (1, 1), (2, 2, 2, 2), (1, 1), work={})
     _compare(x, w, b, (1, 1), (2, 2, 2, 2), (1, 1))
     x, w, b = _arrays(24, 32, 32, (3, 3), dtype, hw=(16, 16))
-    assert conv_tuned._chunk_step(32 * 9, 256, 24, x.itemsize) < 24
+    assert conv_tuned.images_per_chunk(32 * 9, 256, 24, x.itemsize) < 24
     _compare(x, w, b, (1, 1), (1, 1, 1, 1), (1, 1), work={})
 
 
@@ -166,7 +166,7 @@ def test_kept_columns_built_in_groups_with_a_shorter_last_group_and_chunk(monkey
                         lambda: Thresholds(chunk_bytes=2 * chunk, chunk_columns=2 * 64))
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30)
     x, w, b = _arrays(11, 1, 3, (5, 5), np.float64, hw=(12, 12))
-    assert conv_tuned._chunk_step(25, 64, 11, 8) == 2
+    assert conv_tuned.images_per_chunk(25, 64, 11, 8) == 2
     _compare(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), work={}, repeat=2)
     assert calls["_correlate_kept"] == 2 and calls["_weight_grad_kept"] == 2
 
@@ -228,7 +228,7 @@ def test_chunks_on_both_sides_of_the_byte_limit(monkeypatch, columns_bytes):
     cache = columns_bytes * COLUMNS_SHARE
     monkeypatch.setattr(conv_tuned, "thresholds",
                         lambda: Thresholds(chunk_bytes=cache, chunk_columns=2 ** 30))
-    assert conv_tuned._chunk_step(18, 64, 3, 8) == max(1, min(3, columns_bytes // (18 * 64 * 8)))
+    assert conv_tuned.images_per_chunk(18, 64, 3, 8) == max(1, min(3, columns_bytes // (18 * 64 * 8)))
     for work in (None, {}):
         _path_case((8, 8), 2, 3, (3, 3), (1, 1), (1, 1, 1, 1), work=work)
 
@@ -296,7 +296,7 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
     kept-columns limit, against the reference: by kernel rows at stride 1, else by columns;
     the input gradient on blocks too where it is a transposed convolution with enough rows
     (F*kh*kw), by kernel rows where the forward ran so and it is not."""
-    monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
@@ -324,7 +324,7 @@ def test_kernel_rows_ignore_what_a_longer_batch_left_in_the_last_blocks_spare_sl
     """Blocks of two images: six images, the sixth infinite, then five in the same buffers,
     whose last block's spare slot still holds the sixth: the gradients are the reference's
     (the slot is zeroed, where infinity times a zero gradient would be NaN)."""
-    monkeypatch.setattr(conv_tuned, "_chunk_step", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     x, w, b = _arrays(6, 6, 16, (5, 5), dtype, hw=(9, 8))
@@ -423,7 +423,7 @@ def test_chunks_within_the_bound_the_memory_estimate_reads(monkeypatch, columns)
     for size in (1, 100, 784, 8191, 8192, 20000):
         for n in (1, 3, 64, 256):
             for rows in (1, 25, 150, 4608):
-                step = conv_tuned._chunk_step(rows, size, n, 4)
+                step = conv_tuned.images_per_chunk(rows, size, n, 4)
                 assert step <= footprint.chunk_images(rows, size, n, 4)
 
 

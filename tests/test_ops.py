@@ -186,7 +186,7 @@ def test_conv_over_uneven_batch_chunks_of_kept_columns(monkeypatch):
     x, w = rng.standard_normal((7, 1, 28, 28)), rng.standard_normal((6, 1, 5, 5))
     out, cache = conv_tuned.conv2d_forward(x, w, None, (1, 1), (2, 2, 2, 2), work={})
     assert cache[-1] is not None  # the kept columns are what is under test
-    assert conv_tuned._chunk_step(25, 28 * 28, 7, x.itemsize) == 2  # and a shorter last chunk
+    assert conv_tuned.images_per_chunk(25, 28 * 28, 7, x.itemsize) == 2  # and a shorter last chunk
     dout = rng.standard_normal(out.shape)
     _, dw, _ = conv_tuned.conv2d_backward(dout, cache, need_dx=False)
     xp = np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2)))

@@ -157,3 +157,37 @@ def test_filter_pictures_regroup_a_transposed_weight_by_output_channel(tmp_path)
             np.testing.assert_array_equal(filters[f, c], weight[group * 2 + c, within])
     conv = checked.by_name["c"]
     assert as_filters(conv, weight) is weight
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, stride, dilation, groups, crop", [
+    ((4, 4), (2, 2), (1, 1), 1, (1, 1)),  # the usual 2x upsampler
+    ((3, 2), (1, 3), (2, 1), 2, (0, 2)),  # uneven kernel and stride, dilated, grouped, cropped
+    ((1, 1), (2, 2), (1, 1), 4, (0, 0)),  # depthwise 1x1: gaps between the taps
+])
+def test_a_transposed_conv_in_chunks_of_images_is_the_whole_batchs(monkeypatch, kernel, stride,
+                                                                  dilation, groups, crop, dtype):
+    """Forward and backward chunk of images by chunk (two a chunk, a shorter last one) give
+    what one chunk of the whole batch gives: the same products, only fewer columns held."""
+    from cnnspec.engine import transposed
+    from cnnspec.shapes import transposed_output_size
+
+    rng = np.random.default_rng(7)
+    n, c, f, hw = 5, 4, 8, (5, 6)
+    x = rng.standard_normal((n, c, *hw)).astype(dtype)
+    w = rng.standard_normal((c, f // groups, *kernel)).astype(dtype)
+    b = rng.standard_normal(f).astype(dtype)
+    out_hw = tuple(transposed_output_size(s, k, st, p, 0, d)
+                   for s, k, st, p, d in zip(hw, kernel, stride, crop, dilation))
+    args = (groups, stride, dilation, crop, out_hw)
+
+    def step(chunk):
+        monkeypatch.setattr(transposed, "images_per_chunk", lambda rows, size, count, item: chunk)
+        out, cache = transposed.conv_transpose2d_forward(x, w, b, *args)
+        dout = np.linspace(-1, 1, out.size, dtype=dtype).reshape(out.shape)
+        return (out, *transposed.conv_transpose2d_backward(dout, cache))
+
+    # the weight gradient sums its chunks' products in another order: rounding apart
+    close = 1e-12 if dtype == np.float64 else 1e-5
+    for whole, chunked in zip(step(n), step(2)):
+        np.testing.assert_allclose(chunked, whole, rtol=close, atol=close)

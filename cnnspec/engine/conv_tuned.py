@@ -265,12 +265,12 @@ def _kept_buffer(work, rows: int, win: Window, n: int, dtype) -> np.ndarray | No
 
 def _block_step(w_shape, win: Window, x) -> int:
     """Images per batch-last block for a convolution with weight ``w_shape`` (F, C, kh, kw)
-    over ``x`` (as many as a chunk of im2col columns holds, :func:`_chunk_step`), or 0 where
+    over ``x`` (as many as a chunk of im2col columns holds, :func:`images_per_chunk`), or 0 where
     it runs on im2col instead (see :data:`BLOCKED_IMAGES`)."""
     rows = w_shape[1] * w_shape[2] * w_shape[3]
     if rows < THIN_ROWS or win.stride[1] != 1:  # thin first layers stay on im2col
         return 0
-    step = _chunk_step(rows, win.out_hw[0] * win.out_hw[1], x.shape[0], x.dtype.itemsize)
+    step = images_per_chunk(rows, win.out_hw[0] * win.out_hw[1], x.shape[0], x.dtype.itemsize)
     return step if step >= BLOCKED_IMAGES else 0
 
 
@@ -415,7 +415,7 @@ def _correlate_kept(xp, w_mat, win: Window, kept, out) -> None:
     f, rows = w_mat.shape
     n = xp.shape[1]
     size = win.out_hw[0] * win.out_hw[1]
-    step = _chunk_step(rows, size, n, xp.dtype.itemsize)
+    step = images_per_chunk(rows, size, n, xp.dtype.itemsize)
     whole = n // step  # chunks of ``step`` images; a shorter one may follow
     chunk = rows * size * step
     group = max(1, thresholds().chunk_bytes // (chunk * xp.dtype.itemsize))  # chunks a group
@@ -462,7 +462,7 @@ def _weight_grad_kept(dout_c, kept, rows: int) -> np.ndarray:
     """
     f, n, ho, wo = dout_c.shape
     size = ho * wo
-    step = _chunk_step(rows, size, n, kept.dtype.itemsize)
+    step = images_per_chunk(rows, size, n, kept.dtype.itemsize)
     whole = n // step  # chunks of ``step`` images; a shorter one may follow
     cols = kept[:rows * size * step * whole].reshape(whole, rows, step * size)
     douts = dout_c[:, :whole * step].reshape(f, whole, step * size).transpose(1, 2, 0)
@@ -541,14 +541,14 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
     if phases.applies(win):
-        step = _chunk_step(w[0].size, phases.planes(win).length, n, dout.itemsize)
+        step = images_per_chunk(w[0].size, phases.planes(win).length, n, dout.itemsize)
         return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
     dxc = np.empty((c, n, *win.in_hw), dout.dtype)
     size = win.out_hw[0] * win.out_hw[1]
-    step = _chunk_step(w_t.shape[0], size, n, dout.itemsize)
+    step = images_per_chunk(w_t.shape[0], size, n, dout.itemsize)
     dcols = carve(scratch, "dcols", (w_t.shape[0], step * size), dout.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
@@ -572,7 +572,7 @@ def _input_grad_blocks(dout, w, win: Window, x_shape, scratch) -> np.ndarray:
     w_t = w.reshape(f, -1).T  # (C*kh*kw, F)
     rows = w_t.shape[0]
     (ho, wo), (hp, wp) = win.out_hw, win.padded_hw
-    step = _chunk_step(rows, ho * wp, n, dout.itemsize)
+    step = images_per_chunk(rows, ho * wp, n, dout.itemsize)
     dxc = np.empty((c, n, *win.in_hw), dout.dtype)
     for start in range(0, n, step):
         images = min(step, n - start)
@@ -599,7 +599,7 @@ def _chunk_columns(xp, win: Window, work, wide: bool = False):
     rows = c * win.kernel[0] * win.kernel[1]
     size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
     build = im2col_wide if wide else im2col
-    step = _chunk_step(rows, size, n, xp.dtype.itemsize)
+    step = images_per_chunk(rows, size, n, xp.dtype.itemsize)
     flat = work_buffer(work, "cols", (rows * size * step,), xp.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
@@ -607,7 +607,7 @@ def _chunk_columns(xp, win: Window, work, wide: bool = False):
         yield start, stop, build(xp[:, start:stop], win, out=cols)
 
 
-def _chunk_step(rows: int, size: int, n: int, itemsize: int) -> int:
+def images_per_chunk(rows: int, size: int, n: int, itemsize: int) -> int:
     """Images per chunk for an im2col matrix of ``rows`` rows and ``size`` columns per image
     of ``itemsize``-byte values: at least one, at most ``n``, otherwise as many as fit both
     limits of :func:`thresholds`."""
@@ -617,13 +617,13 @@ def _chunk_step(rows: int, size: int, n: int, itemsize: int) -> int:
 
 def _small_plan(x, w, win: Window, work) -> SmallPlan | None:
     """A new :class:`SmallPlan` kept in ``work`` where the whole batch's im2col matrix is one
-    chunk by the machine's thresholds (:func:`_chunk_step`), else None (and none kept)."""
+    chunk by the machine's thresholds (:func:`images_per_chunk`), else None (and none kept)."""
     if work is None:
         return None
     n, c = x.shape[:2]
     rows = c * win.kernel[0] * win.kernel[1]
     size = win.out_hw[0] * win.out_hw[1]
-    if _chunk_step(rows, size, n, x.dtype.itemsize) < n:
+    if images_per_chunk(rows, size, n, x.dtype.itemsize) < n:
         work.pop("small", None)
         return None
     plan = work["small"] = SmallPlan(x, w, win)

@@ -604,15 +604,18 @@ def _grouped_conv(geo: Geometry, n: int, itemsize: int) -> Footprint:
 
 
 def _conv_transpose(geo: Geometry, n: int, itemsize: int) -> Footprint:
-    """:mod:`cnnspec.engine.transposed`: columns (F*kh*kw, N*H*W) and the full span they are
-    added onto, forward and backward alike; the input kept channel-first."""
+    """:mod:`cnnspec.engine.transposed`: the input kept channel-first; a chunk of images'
+    columns (F*kh*kw, images*H*W) and the full span they are added onto, forward and backward
+    alike (chunked as a convolution's columns), and the weight gradient's product."""
     (sh, sw), (dh, dw), (kh, kw) = geo.stride, geo.dilation, geo.kernel
-    full = geo.f * n * ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw
-                                                                 + dw * (kw - 1) + 1) * itemsize
-    cols = geo.f * geo.taps * n * geo.h * geo.w * itemsize
+    full_span = ((geo.h - 1) * sh + dh * (kh - 1) + 1) * ((geo.w - 1) * sw + dw * (kw - 1) + 1)
+    rows, size = geo.f * geo.taps, geo.h * geo.w
+    images = chunk_images(rows, size, n, itemsize)
+    chunk = (rows * size + geo.f * full_span) * images * itemsize
     x = geo.c * n * geo.h * geo.w * itemsize
-    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x,
-                     forward_temp=cols + full, dx=x, backward_temp=cols + full)
+    weight = geo.c * rows * itemsize
+    return Footprint(out=geo.f * n * geo.ho * geo.wo * itemsize, cache=x, forward_temp=chunk,
+                     dx=x, backward_temp=chunk + weight)
 
 
 # -- pooling (cnnspec.engine.pool) ------------------------------------------------------------

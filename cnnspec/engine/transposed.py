@@ -18,14 +18,15 @@ and the backward pass is the convolution itself, one im2col and two products:
     dw    = x_mat @ dcols.T                   (C, F*kh*kw)
     db    = dout summed over N, H and W       (F,)
 
-With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
+Both passes run chunk of images by chunk, so the columns held are a chunk's, never the whole
+batch's. With G groups every matrix is seen as G blocks and each product is one batched GEMM (as in
 :mod:`cnnspec.engine.grouped`): input channel run ``g`` writes output channel run ``g``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from cnnspec.engine.conv_tuned import bias_grad
+from cnnspec.engine.conv_tuned import bias_grad, images_per_chunk
 from cnnspec.engine.layers import Layer, param_grads
 from cnnspec.engine.windows import col2im, im2col, window
 from cnnspec.shapes import transposed_output_size
@@ -47,18 +48,23 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
     """``x`` (N, C, H, W), ``w`` (C, F/G, kh, kw), ``b`` (F,) or None, ``crop`` the (top, left)
     padding, ``out_hw`` (Ho, Wo) from :func:`cnnspec.shapes.transposed_output_size`  ->
     ``out`` (N, F, Ho, Wo). ``cache`` = (``x`` as (G, C/G, N*H*W), ``w``, whether there is a
-    bias, x's shape, the geometry of :func:`_geometry`)."""
+    bias, x's shape, the geometry of :func:`_geometry`).
+
+    Chunk of images by chunk, as a convolution's columns (:func:`images_per_chunk`): the
+    whole batch's columns are ``kh*kw`` times the output's values before the crop (64 MB for
+    16 4x4 filters on 16x16 inputs at batch 64), which PyTorch never holds either."""
     n, c, h, wd = x.shape
     _, fg, kh, kw = w.shape
     f = fg * groups
     geometry = _geometry((h, wd), (kh, kw), stride, dilation, crop, out_hw)
     win, full_part, out_part = geometry
     x_g = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(groups, c // groups, n * h * wd)
-    w_g = w.reshape(groups, c // groups, fg * kh * kw)
-    cols = np.matmul(w_g.transpose(0, 2, 1), x_g).reshape(f * kh * kw, n * h * wd)
-    full = col2im(cols, win, f, n)  # (N, F, Hf, Wf)
+    w_t = w.reshape(groups, c // groups, fg * kh * kw).transpose(0, 2, 1)
     out = np.zeros((n, f, *out_hw), dtype=x.dtype)
-    out[:, :, out_part[0], out_part[1]] = full[:, :, full_part[0], full_part[1]]
+    for images, pixels, cols in _chunks(n, h * wd, f * kh * kw, groups, x.dtype):
+        np.matmul(w_t, x_g[:, :, pixels], out=cols)
+        full = col2im(cols.reshape(f * kh * kw, -1), win, f, images.stop - images.start)
+        out[images, :, out_part[0], out_part[1]] = full[:, :, full_part[0], full_part[1]]
     if b is not None:
         out += b[:, None, None]
     return out, (x_g, w, b is not None, x.shape, geometry)
@@ -67,23 +73,45 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
 def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     """``dout`` (N, F, Ho, Wo)  ->  ``(dx, dw, db)``: ``dx`` (N, C, H, W) or None when not
     ``need_dx``; ``dw`` (C, F/G, kh, kw) and ``db`` (F,) or None when not ``need_dw`` (``db``
-    also without bias). ``dout`` is never written to."""
+    also without bias). ``dout`` is never written to. Chunk of images by chunk, as the
+    forward pass: each chunk's ``dout`` placed back into the full span, its columns, and
+    their two products."""
     x_g, w, has_bias, x_shape, (win, full_part, out_part) = cache
     groups = x_g.shape[0]
     n, c, h, wd = x_shape
     f = w.shape[1] * groups
-    dfull = np.zeros((f, n, *win.in_hw), dtype=dout.dtype)  # channel-first, as im2col reads
-    dfull[:, :, full_part[0], full_part[1]] = \
-        dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]
-    dcols = im2col(dfull, win).reshape(groups, -1, n * h * wd)  # (G, F/G*kh*kw, N*H*W)
     w_g = w.reshape(groups, c // groups, -1)
-    dx = dw = db = None
-    if need_dw:
-        dw = np.matmul(x_g, dcols.transpose(0, 2, 1)).reshape(w.shape)
-        db = bias_grad(dout) if has_bias else None
-    if need_dx:
-        dx = np.matmul(w_g, dcols).reshape(c, n, h, wd).transpose(1, 0, 2, 3)
+    dout_c = dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]  # (F, N, ...) view
+    dw = np.zeros(w_g.shape, dout.dtype) if need_dw else None
+    dxc = np.empty((c, n, h, wd), dout.dtype) if need_dx else None
+    dfull = None
+    for images, pixels, dcols in _chunks(n, h * wd, f * w[0, 0].size, groups, dout.dtype):
+        count = images.stop - images.start
+        if dfull is None or dfull.shape[1] != count:  # zero outside the part dout fills
+            dfull = np.zeros((f, count, *win.in_hw), dtype=dout.dtype)  # as im2col reads
+        dfull[:, :, full_part[0], full_part[1]] = dout_c[:, images]
+        im2col(dfull, win, out=dcols.reshape(f * w[0, 0].size, -1))
+        if need_dw:
+            dw += np.matmul(x_g[:, :, pixels], dcols.transpose(0, 2, 1))
+        if need_dx:
+            np.matmul(w_g, dcols, out=dxc[:, images].reshape(groups, c // groups, -1))
+    db = bias_grad(dout) if need_dw and has_bias else None
+    dw = None if dw is None else dw.reshape(w.shape)
+    dx = None if dxc is None else dxc.transpose(1, 0, 2, 3)
     return dx, dw, db
+
+
+def _chunks(n: int, pixels: int, rows: int, groups: int, dtype):
+    """``(images, pixels, cols)`` for consecutive chunks of the batch: the slice of images,
+    the slice of their pixels in an (N*H*W) axis, and a C-contiguous (G, rows/G, images*H*W)
+    buffer for their columns (one buffer, reused; ``rows`` = F*kh*kw)."""
+    itemsize = np.dtype(dtype).itemsize
+    step = images_per_chunk(rows, pixels, n, itemsize)
+    buffer = np.empty(rows * step * pixels, dtype)
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        cols = buffer[:rows * (stop - start) * pixels].reshape(groups, rows // groups, -1)
+        yield slice(start, stop), slice(start * pixels, stop * pixels), cols
 
 
 class ConvTranspose2d(Layer):
