@@ -39,6 +39,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   between (only linear layers: a flatten, a concat, an average pool): two linear maps make
   one, so the stack adds parameters, not expressiveness (not a separable conv's depthwise and
   pointwise pair, nor a frozen layer: :func:`stacked_linear`);
+- an input of a concat or add that repeats an earlier one at every step of training: one layer
+  read twice, or twin branches (the same layers and settings on the same input, with the same
+  fixed init, frozen or sent the same gradients): :mod:`cnnspec.check.twins`;
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
 - a name written in a repeat block as one instance's full name (``res_1_a``), which wires
@@ -177,8 +180,9 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
-                 alike: set[str]) -> list[str]:
-    """The layers after ``name`` that can give its channels different gradients.
+                 alike: set[str], beside_others: bool = False) -> list[str]:
+    """The layers after ``name`` that can give its channels different gradients
+    (``beside_others``: ``name`` is a concat, whose channels lie beside others already).
 
     Channels that start alike stay alike only while everything that reads them treats them
     alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
@@ -199,7 +203,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     """
     # (layer, the layer before it on the way, whether a concat put other channels beside
     # these, whether an add mixed other values into them)
-    todo = [(n, name, False, False) for n in after.get(name, [])]
+    todo = [(n, name, beside_others, False) for n in after.get(name, [])]
     seen, breakers = set(), []
     while todo:
         state = todo.pop(0)
