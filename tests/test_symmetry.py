@@ -6,6 +6,8 @@ capacity of a single filter. Random, zero-mean init breaks that tie (Glorot & Be
 Goodfellow et al. 2016, sec. 8.4). For the tie to hold, what follows the layer must treat its
 channels alike too, so the whole net here shares the model-wide init.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -389,3 +391,28 @@ def test_parameter_free_twins_are_said_to_repeat_and_drawn_layers_are_not(tmp_pa
     path.write_text("input 1x8x8\na: maxpool 2 <- input\nb: avgpool 2 <- input\n"
                     "s: concat(a, b)\nflatten\nfc: dense 10\n")
     assert cnnspec.load(path).warnings == []
+
+
+@pytest.mark.parametrize("bias, warned", [(-3.0, True), (-2.0, False), (-0.1, False)])
+def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path, bias,
+                                                                         warned):
+    """h's 64 sums have a std of sqrt(64 * 2 / 64) = 1.41 on unit Gaussian inputs; a bias of
+    -3 lets a ReLU pass Phi(-3 / 1.41) = 1.7% of them, -2 passes 7.9% (above the 5% said)."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "silenced.cnn"
+    path.write_text(f"input 1x8x8\nflatten\nh: dense 64 bias constant({bias}) relu\n"
+                    "fc: dense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if "starts nearly dead" in w.message]
+    assert len(said) == warned
+    params = compile_spec(checked, seed=0, dtype="float64").params()
+    x = np.random.default_rng(0).standard_normal((4000, 64))
+    predicted = 0.5 * math.erfc(-bias / math.sqrt(2) / math.sqrt(2))  # Phi(b / sqrt(2))
+    assert np.mean(x @ params["h.weight"].T + params["h.bias"] > 0) == pytest.approx(
+        predicted, abs=0.01)
+    if warned:
+        (warning,) = said
+        assert f"its relu passes only {100 * predicted:.2g}% of its outputs" in warning.message
+        assert warning.span.line == 3 and warning.hint.startswith("start the biases at 0")

@@ -86,7 +86,8 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
-    return (lints.constant_weights(spec, infos) + lints.underflowing_inits(spec, infos, dtype)
+    return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, infos)
+            + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
