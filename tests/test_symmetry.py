@@ -6,6 +6,8 @@ capacity of a single filter. Random, zero-mean init breaks that tie (Glorot & Be
 Goodfellow et al. 2016, sec. 8.4). For the tie to hold, what follows the layer must treat its
 channels alike too, so the whole net here shares the model-wide init.
 """
+import math
+
 import numpy as np
 import pytest
 
@@ -298,3 +300,119 @@ def test_a_zero_layer_whose_gradient_gets_through_is_not_said_to_never_change(tm
     path = tmp_path / "alive.cnn"
     path.write_text("input 1x8x8\n" + lines)
     assert not any(" never changes" in w.message for w in cnnspec.load(path).warnings)
+
+
+# Branches a and b of one input, merged by s: whether check says s's second input repeats its
+# first at every step. `stays`: the same as SGD finds (a's and b's parameters still equal).
+TWIN_CASES = [
+    # an add sends both inputs the same gradient: constant twins stay twins, whatever follows
+    (("a: conv 3 3x3 pad same weight constant(0.1) relu <- input\n"
+     "b: conv 3 3x3 pad same weight constant(0.1) relu <- input\ns: add(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same relu\n"), True),
+    # drawn weights: each layer draws its own, so they differ from the start
+    (("a: conv 3 3x3 pad same weight he_normal relu <- input\n"
+     "b: conv 3 3x3 pad same weight he_normal relu <- input\ns: add(a_relu, b_relu)\n"), False),
+    # dropout masks each branch its own way at every step
+    (("a: conv 3 3x3 pad same weight constant(0.1) <- input\nda: dropout 0.5\n"
+     "b: conv 3 3x3 pad same weight constant(0.1) <- input\ndb: dropout 0.5\n"
+     "s: add(da, db)\n"), False),
+    # a second reader of one branch sends it gradient the other does not get
+    (("a: conv 3 3x3 pad same weight constant(0.1) relu <- input\n"
+     "b: conv 3 3x3 pad same weight constant(0.1) relu <- input\n"
+     "z: conv 3 3x3 pad same relu <- a_relu\ns: add(a_relu, b_relu, z_relu)\n"), False),
+    # other settings: other values
+    (("a: conv 3 3x3 pad same weight constant(0.1) relu <- input\n"
+     "b: conv 3 3x3 pad same weight constant(0.1) nobias relu <- input\n"
+     "s: add(a_relu, b_relu)\n"), False),
+    # a concat's halves get the same gradient only where nothing after it weighs them apart:
+    # a constant conv weighs every channel alike, a drawn one each with weights of its own
+    (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
+     "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same weight constant(0.05) relu\n"), True),
+    (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
+     "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same relu\n"), False),
+    # frozen twins never change, whatever gradient reaches them
+    (("a: conv 3 3x3 pad same weight sobel_x frozen relu <- input\n"
+     "b: conv 3 3x3 pad same weight sobel_x frozen relu <- input\ns: concat(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same relu\n"), True),
+]
+
+
+@pytest.mark.parametrize("lines, stays", TWIN_CASES)
+def test_check_says_merged_branches_repeat_each_other_as_training_finds(tmp_path, lines, stays):
+    """`check` says an input of a merge repeats another at every step exactly where SGD
+    leaves the two branches' parameters equal."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "twins.cnn"
+    path.write_text("input 1x8x8\n" + lines + "flatten\nfc: dense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if "compute the same values at every step" in w.message]
+    model = compile_spec(checked, seed=0, dtype="float64")
+    _train(model, STEPS)
+    params = model.params()
+    equal = all(np.array_equal(params[f"a.{p}"], params[f"b.{p}"])
+                for p in ("weight", "bias") if f"b.{p}" in params)
+    assert equal == stays
+    assert len(said) == stays
+    if stays:
+        (warning,) = said
+        assert warning.message.startswith("add 's' reads 'a_relu' and 'b_relu'" if "add" in lines
+                                          else "concat 's' reads 'a_relu' and 'b_relu'")
+        assert warning.span.line == lines.count("\n", 0, lines.index("s: ")) + 2
+
+
+@pytest.mark.parametrize("merge, fate", [
+    ("add", "the add computes 2 x 'p'"),
+    ("concat", "the 1 channel it takes the second time only repeats the one it takes the first"),
+])
+def test_a_merge_reading_one_layer_twice_is_said_to(tmp_path, merge, fate):
+    import cnnspec
+
+    path = tmp_path / "twice.cnn"
+    path.write_text(f"input 1x8x8\np: maxpool 2\ns: {merge}(p, p)\nflatten\nfc: dense 10\n")
+    (warning,) = cnnspec.load(path).warnings
+    assert warning.message == f"{merge} 's' reads 'p' twice: {fate}"
+    assert (warning.span.line, warning.span.column) == (3, 8 + len(merge))
+    assert warning.hint.startswith("read 'p' once")
+
+
+def test_parameter_free_twins_are_said_to_repeat_and_drawn_layers_are_not(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "pools.cnn"
+    path.write_text("input 1x8x8\na: maxpool 2 <- input\nb: maxpool 2 <- input\n"
+                    "s: concat(a, b)\nflatten\nfc: dense 10\n")
+    (warning,) = cnnspec.load(path).warnings
+    assert "nothing in them learns" in warning.message
+    assert warning.hint.startswith("give the branches different settings")
+    path.write_text("input 1x8x8\na: maxpool 2 <- input\nb: avgpool 2 <- input\n"
+                    "s: concat(a, b)\nflatten\nfc: dense 10\n")
+    assert cnnspec.load(path).warnings == []
+
+
+@pytest.mark.parametrize("bias, warned", [(-3.0, True), (-2.0, False), (-0.1, False)])
+def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path, bias,
+                                                                         warned):
+    """h's 64 sums have a std of sqrt(64 * 2 / 64) = 1.41 on unit Gaussian inputs; a bias of
+    -3 lets a ReLU pass Phi(-3 / 1.41) = 1.7% of them, -2 passes 7.9% (above the 5% said)."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "silenced.cnn"
+    path.write_text(f"input 1x8x8\nflatten\nh: dense 64 bias constant({bias}) relu\n"
+                    "fc: dense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if "starts nearly dead" in w.message]
+    assert len(said) == warned
+    params = compile_spec(checked, seed=0, dtype="float64").params()
+    x = np.random.default_rng(0).standard_normal((4000, 64))
+    predicted = 0.5 * math.erfc(-bias / math.sqrt(2) / math.sqrt(2))  # Phi(b / sqrt(2))
+    assert np.mean(x @ params["h.weight"].T + params["h.bias"] > 0) == pytest.approx(
+        predicted, abs=0.01)
+    if warned:
+        (warning,) = said
+        assert f"its relu passes only {100 * predicted:.2g}% of its outputs" in warning.message
+        assert warning.span.line == 3 and warning.hint.startswith("start the biases at 0")

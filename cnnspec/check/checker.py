@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from cnnspec.check import lints, memory, training
+from cnnspec.check import lints, memory, training, twins
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
@@ -86,11 +86,13 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
-    return (lints.constant_weights(spec, infos) + lints.underflowing_inits(spec, infos, dtype)
+    return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, infos)
+            + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
-            + lints.stacked_linear(spec, infos) + lints.pinned_references(spec)
+            + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)
+            + lints.pinned_references(spec)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
             + lints.val_split_fit(spec)
             + lints.cores_fit(spec)

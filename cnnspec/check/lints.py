@@ -13,6 +13,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   concat (which mixes in other channels); the warning names it. A layer with no conv/dense
   layer after it is exempt: the loss tells its units apart (each has its own target), which
   is why a zero-initialised classifier head trains;
+- a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
+  its ReLU's 0 at init (:func:`silenced_starts`);
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
   the model trains in (``numpy.finfo(dtype).tiny``; float32's 1.18e-38 for ``check``):
   ``normal(0, 1e-300)``, ``he_normal(gain=1e-300)``, a constant or a kernel of such numbers
@@ -39,6 +41,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   between (only linear layers: a flatten, a concat, an average pool): two linear maps make
   one, so the stack adds parameters, not expressiveness (not a separable conv's depthwise and
   pointwise pair, nor a frozen layer: :func:`stacked_linear`);
+- an input of a concat or add that repeats an earlier one at every step of training: one layer
+  read twice, or twin branches (the same layers and settings on the same input, with the same
+  fixed init, frozen or sent the same gradients): :mod:`cnnspec.check.twins`;
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
 - a name written in a repeat block as one instance's full name (``res_1_a``), which wires
@@ -177,8 +182,9 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
-                 alike: set[str]) -> list[str]:
-    """The layers after ``name`` that can give its channels different gradients.
+                 alike: set[str], beside_others: bool = False) -> list[str]:
+    """The layers after ``name`` that can give its channels different gradients
+    (``beside_others``: ``name`` is a concat, whose channels lie beside others already).
 
     Channels that start alike stay alike only while everything that reads them treats them
     alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
@@ -199,7 +205,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     """
     # (layer, the layer before it on the way, whether a concat put other channels beside
     # these, whether an add mixed other values into them)
-    todo = [(n, name, False, False) for n in after.get(name, [])]
+    todo = [(n, name, beside_others, False) for n in after.get(name, [])]
     seen, breakers = set(), []
     while todo:
         state = todo.pop(0)
@@ -258,6 +264,52 @@ def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
         if readers and all(KINDS[by_name[r].kind].flat_at_zero for r in readers):
             dead[info.name] = readers
     return dead
+
+
+# A layer whose ReLU passes less than this share of its inputs at init (one in 20) learns from
+# few examples: its bias is said to silence it.
+LEAST_ALIVE = 0.05
+
+
+def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each trainable conv/dense layer whose constant negative bias puts nearly
+    all its outputs below 0, read only by activations flat there (``Kind.flat_at_zero``).
+
+    With weights drawn symmetric about 0, each output is a sum ``s`` of many products,
+    about normal with mean 0 and the second moment ``q`` of the signal estimate
+    (:func:`cnnspec.check.signal.second_moments`, for inputs of unit mean square), plus the
+    bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
+    symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
+    starts nearly dead (a weight of 0 too: :func:`dead_starts`, which never changes)."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    moments = signal.second_moments(layers)
+    out = []
+    for info in layers:
+        weight, bias = info.weight_init, info.bias_init
+        readers = after.get(info.name, [])
+        if not (is_weighted(info.kind) and info.ir["trainable"] and weight.symmetric
+                and bias is not None and bias.constant and bias.mean < 0 and readers
+                and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
+            continue
+        spread = math.sqrt(moments[info.name])
+        if not 0 < spread < math.inf:
+            continue
+        alive = 0.5 * math.erfc(-bias.mean / spread / math.sqrt(2))  # Phi(b / spread)
+        if alive >= LEAST_ALIVE:
+            continue
+        target = (f"its {by_name[readers[0]].kind}"  # `conv 8 3x3 relu`
+                  if all(r == f"{info.name}_{by_name[r].kind}" for r in readers)
+                  else _names([f"{by_name[r].kind} '{r}'" for r in readers]))
+        out.append(spec.error(
+            f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
+            f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
+            f"about {rounded_text(spread)} for inputs of unit mean square), so {target} "
+            f"passes only {rounded_text(100 * alive, 2)}% of its outputs (Phi(b / std)) and "
+            "the rest send no gradient back: the layer starts nearly dead",
+            info.name, "bias_init", severity="warning",
+            hint="start the biases at 0 (zeros), or small and positive (constant(0.01)) to "
+                 "keep ReLUs alive"))
+    return out
 
 
 def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:
