@@ -686,6 +686,44 @@ def test_unused_layers_warn():
     assert warning.hint.startswith("remove it")
 
 
+BELOW_TRAIN = "model m\ninput 1x8x8\nconv 8 3x3 relu\nflatten\ntrain {\n  epochs 1\n}\n"
+
+
+def below_train_warnings(spec: Spec) -> list:
+    return [w for w in check(spec).warnings if "below the train block" in w.message]
+
+
+@pytest.mark.parametrize("below, message, line, hint", [
+    ("dense 16 relu\ndense 10\n",
+     ("2 lines of layers, from 'dense1' on, are written below the train block: they are part "
+      "of the network, after 'flatten1'"), 8,
+     "move them above `train {` (line 5): layers go above the train block, read top to bottom"),
+    # one line, two layers of the network: said as the line it is
+    ("c2: dense 10 relu\n",
+     "layer 'c2' is written below the train block: it is part of the network, after 'flatten1'",
+     8, "move the line above `train {` (line 5)"),
+])
+def test_a_layer_below_the_train_block_is_part_of_the_net_and_warned_of(below, message, line,
+                                                                         hint):
+    """The spec reads a layer below the block as the network's next (its order is the file's),
+    so it stays a spec that trains; but a reader looks for the layers above the block."""
+    spec = parse(BELOW_TRAIN + below)
+    assert spec.ir["layers"][3]["inputs"] == ["flatten1"]
+    (warning,) = below_train_warnings(spec)
+    assert (warning.message, warning.span.line, warning.span.column) == (message, line, 1)
+    assert warning.hint.startswith(hint)
+
+
+def test_layers_above_the_train_block_or_from_json_are_not_warned_of():
+    above = parse("model m\ninput 1x8x8\nconv 8 3x3 relu\nflatten\ndense 10\ntrain {\n"
+                  "  epochs 1\n}\n")
+    assert below_train_warnings(above) == []
+    # an IR has no lines, and no order of statements to warn of
+    below = parse(BELOW_TRAIN + "dense 10\n")
+    assert len(below_train_warnings(below)) == 1
+    assert below_train_warnings(Spec(ir=below.ir)) == []
+
+
 def test_unused_activation_sugar_says_which_name_to_use():
     # `a: conv ... relu` makes a and a_relu; concat(a, ...) takes the conv before its relu
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"]), simple("a_relu", "relu", ["a"]),

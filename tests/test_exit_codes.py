@@ -373,8 +373,28 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["sweep", "{spec}", "--optimizer", "adam"],
      "`train { optimizer ... }`, or vary it with --set optimizer=V1,V2"),
     (["train", "{spec}", "--momentum", "0.9"],
-     ("'momentum' is an argument of optimizer sgd, rmsprop: write it in the spec's train "
-      "block, e.g. `optimizer sgd(momentum=...)`")),
+     ("unknown option '--momentum'; it is set in the spec's train block, `train { ... }`: "
+      "momentum is an argument of the optimizer (sgd or rmsprop), written in its parentheses: "
+      "`optimizer sgd(momentum=0.9)` (`cnnspec train --help`")),
+    # ... in any case, and Caffe's, Darknet's and Lightning's: the option where there is one
+    (["train", "{spec}", "--base-lr", "0.1"],
+     "unknown option '--base-lr'; Caffe's base_lr is lr here: write `--lr 0.1` (`cnnspec"),
+    (["train", "{spec}", "--BASE_LR=0.1"], "Caffe's base_lr is lr here: write `--lr 0.1`"),
+    (["train", "{spec}", "--LR", "0.1"], "unknown option '--LR'; did you mean '--lr'?"),
+    (["train", "{spec}", "--max-iter", "100"],
+     ("unknown option '--max-iter'; Caffe's max_iter is epochs here: write `--epochs E`; Caffe "
+      "counts iterations, a batch each;")),
+    (["train", "{spec}", "--max-epochs", "3"],
+     "PyTorch Lightning's max_epochs is epochs here: write `--epochs 3`"),
+    # ... else the spec's line (and a sweep's --set)
+    (["check", "{spec}", "--base-lr", "0.1"],
+     ("unknown option '--base-lr'; it is set in the spec's train block, `train { ... }`: "
+      "Caffe's base_lr is lr here: write `lr 0.1` (`cnnspec check --help`")),
+    (["sweep", "{spec}", "--base-lr", "0.1"], "write `lr 0.1`, or vary it with --set lr=V1,V2"),
+    (["train", "{spec}", "--lr-policy", "step"],
+     "`train { ... }`: Caffe's lr_policy is schedule here: write `schedule step("),
+    (["train", "{spec}", "--betas", "0.9"],
+     "`train { ... }`: optimizer adam: PyTorch's Adam (and AdamW) takes betas=(beta1, beta2)"),
     # ... and their words for a device: there is none to choose; --cores where it is taken
     (["train", "{spec}", "--device", "cuda"],
      ("unknown option '--device'; cnnspec runs on the CPU, with NumPy: there is no device to "

@@ -256,6 +256,22 @@ CASES = [
      ("^Caffe's max_iter is epochs here: write `epochs E`; Caffe counts iterations, a batch "
       "each; a spec counts epochs, .*: 1000 iterations are E = 1000 · batch_size / training "
       "images epochs$")),
+    # in any case, with or without the ':', as Darknet's and Caffe's users write them
+    ("input 1x8x8\ndense 10\ntrain {\n  MAX_ITER 1000\n}\n",
+     "^unknown training setting 'MAX_ITER'$", 4, 3, "^Caffe's max_iter is epochs here"),
+    ("input 1x8x8\ndense 10\ntrain {\n  MAX_ITER: 1000\n}\n",
+     "^unknown training setting 'MAX_ITER'$", 4, 3, "^Caffe's max_iter is epochs here"),
+    ("input 1x8x8\ndense 10\ntrain {\n  Momentum 0.9\n}\n",
+     "^unknown training setting 'Momentum'$", 4, 3, "`optimizer sgd\\(momentum=0.9\\)`$"),
+    # ours in capitals: a spelling guess offered `lr` among every setting
+    ("input 1x8x8\ndense 10\ntrain {\n  LR 0.1\n}\n",
+     "^unknown training setting 'LR'$", 4, 3, "^settings are written in lower case: `lr 0.1`$"),
+    # PyTorch's betas: a guess listed every setting, and its tuple was a stray '('
+    ("input 1x8x8\ndense 10\ntrain {\n  betas (0.9, 0.999)\n}\n",
+     "^unknown training setting 'betas'$", 4, 3,
+     "^optimizer adam: PyTorch's Adam \\(and AdamW\\) takes betas=\\(beta1, beta2\\)"),
+    ("input 1x8x8\ndense 10\ntrain {\n  betas 0.9\n}\n",
+     "^unknown training setting 'betas'$", 4, 3, "`adam\\(beta1=0.9, beta2=0.999\\)`$"),
     ("input 1x8x8\ndense 10\ntrain {\n  lr_policy step\n}\n",
      "^unknown training setting 'lr_policy'$", 4, 3,
      ("^Caffe's lr_policy is schedule here: write `schedule step\\(step_size=10, gamma=0.1\\)`; "
@@ -585,9 +601,11 @@ CASES = [
     # a layer as unfinished as the labelled repeat is not taken for one
     ("input 1x8x8\nc1: conv 8 {\n", "^unexpected '{'", 2, 12, "stray '{'"),
     # a training setting written among the layers, outside the train block (an alias too)
-    ("input 1x8x8\nepochs 3\nconv 8 3\n", "unknown layer kind 'epochs'", 2, 1,
+    ("input 1x8x8\nepochs 3\nconv 8 3\n", "^training setting 'epochs' outside the train block$",
+     2, 1,
      "^'epochs' is a training setting: write it inside the train block"),
-    ("input 1x8x8\nconv 8 3\nbatch_size 32\n", "unknown layer kind 'batch_size'", 3, 1,
+    ("input 1x8x8\nconv 8 3\nbatch_size 32\n", "^training setting 'batch_size' outside",
+     3, 1,
      "inside the train block, e.g. train { batch_size 32 }$"),
     ("input 1x8x8\nconv 8 3\nepochs: 5\n", "^training setting 'epochs' outside the train block$",
      3, 1, "e.g. train { epochs 5 }$"),
@@ -599,8 +617,45 @@ CASES = [
      "^training setting 'base_lr' outside the train block$", 4, 1,
      ("^training settings go inside the train block, `train { ... }`; Caffe's base_lr is lr "
       "here: write `lr 0.01`$")),
-    ("input 1x8x8\nflatten\ndense 10\nbase_lr 0.01\n", "^unknown layer kind 'base_lr'$", 4, 1,
+    ("input 1x8x8\nflatten\ndense 10\nbase_lr 0.01\n", "^training setting 'base_lr' outside",
+     4, 1,
      "inside the train block, .*write `lr 0.01`$"),
+    # Darknet's and Caffe's habit: capitals, with or without the ':', told as max_iter is
+    ("input 1x8x8\nflatten\ndense 10\nMAX_ITER 1000\n",
+     "^training setting 'MAX_ITER' outside the train block$", 4, 1,
+     "inside the train block, .*Caffe's max_iter is epochs here: write `epochs E`"),
+    ("input 1x8x8\nflatten\ndense 10\nMAX_ITER: 1000\n", "^training setting 'MAX_ITER' outside",
+     4, 1, "Caffe's max_iter is epochs here"),
+    ("input 1x8x8\nconv 8 3\nLR 0.1\n", "^training setting 'LR' outside", 3, 1,
+     "^'lr' is a training setting: write it inside the train block, e.g. train { lr 0.1 }$"),
+    # an optimizer's or schedule's argument among the layers, with or without a ':'
+    ("input 1x8x8\nconv 8 3\nweight_decay: 5e-4\n", "^training setting 'weight_decay' outside",
+     3, 1, "e.g. train { weight_decay 5e-4 }$"),
+    ("input 1x8x8\nconv 8 3\nnesterov: true\n", "^training setting 'nesterov' outside", 3, 1,
+     "^training settings go inside the train block.*`optimizer sgd\\(nesterov=true\\)`$"),
+    ("input 1x8x8\nconv 8 3\ngamma 0.1\n", "^training setting 'gamma' outside", 3, 1,
+     "`schedule step\\(gamma=0.1\\)`$"),
+    ("input 1x8x8\nconv 8 3\nbetas (0.9, 0.999)\n", "^training setting 'betas' outside", 3, 1,
+     "optimizer adam: PyTorch's Adam .*`adam\\(beta1=0.9, beta2=0.999\\)`$"),
+    ("input 1x8x8\nconv 8 3\nbetas: (0.9, 0.999)\n", "^training setting 'betas' outside", 3,
+     1, "`adam\\(beta1=0.9, beta2=0.999\\)`$"),
+    # ... but a word a layer's line reads too is told that first: it may be a layer's option
+    # cut off from its line
+    ("input 1x8x8\nconv 8 3\nmomentum: 0.9\n",
+     "^'momentum' on a line of its own, among the layers$", 3, 1,
+     ("^'momentum' is an option of a layer \\(batchnorm\\).*`batchnorm momentum 0.9`; or, "
+      "if it is meant for training, .*`optimizer sgd\\(momentum=0.9\\)`$")),
+    ("input 1x8x8\nconv 8 3\nMomentum 0.9\n", "^'Momentum' on a line of its own", 3, 1,
+     "`optimizer sgd\\(momentum=0.9\\)`$"),
+    ("input 1x8x8\nconv 8 3\npad: 1\n", "^'pad' on a line of its own", 3, 1,
+     "^'pad' is an option of a layer \\(conv, .*`conv ... pad 1`; or, .*`augment crop"),
+    ("input 1x8x8\nconv 8 3\np 0.5\n", "^'p' on a line of its own", 3, 1,
+     "^'p' is an option of a layer \\(dropout.*`dropout p 0.5`"),
+    ("input 1x8x8\nconv 8 3\nstd 0.1\n", "^'std' on a line of its own", 3, 1,
+     "^'std' is an argument of an init \\(normal, .*`conv 16 3x3 weight normal\\(std=0.1\\)`"),
+    # a call named as another library's setting is a layer as Python writes it
+    ("input 1x8x8\nconv 8 3\nshuffle(x)\n", "^unknown layer kind 'shuffle'$", 3, 1,
+     "valid layer kinds"),
     ('input 1x8x8\nflatten\ndense 10\nlr_policy: "fixed"  # Caffe\n', "'lr_policy' outside", 4,
      1, "inside the train block, .*write `schedule constant`"),
     ("input 1x8x8\nflatten\ndense 10\nsolver_mode: CPU\n", "'solver_mode' outside", 4, 1,
@@ -708,7 +763,8 @@ CASES = [
      "`a1: relu ...`"),
     ("input 1x8x8\nc1 conv(8, 3)\n", "^'c1' before the layer kind 'conv'", 2, 1, None),
     # ... but a training key there is a setting out of its block
-    ("input 1x8x8\nflatten\ndense 10\nloss softmax\n", "^unknown layer kind 'loss'$", 4, 1,
+    ("input 1x8x8\nflatten\ndense 10\nloss softmax\n", "^training setting 'loss' outside",
+     4, 1,
      "^'loss' is a training setting: write it inside the train block"),
 ]
 

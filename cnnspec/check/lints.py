@@ -25,6 +25,7 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
 - layers the output does not use;
+- a layer written below the train block (:func:`layers_below_train`);
 - an output ending in a ReLU (flat below 0) where the loss takes raw scores;
 - an output ending in a bounded activation (sigmoid, tanh, relu6) where the loss
   (cross_entropy, bce) takes raw scores: no class can then be predicted with confidence;
@@ -671,6 +672,34 @@ def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
                        "depend on it", layer["name"], severity="warning",
                        hint=_unused_hint(layer, used, spec))
             for layer in spec.ir["layers"] if layer["name"] not in used]
+
+
+def layers_below_train(spec: Spec) -> list[SpecError]:
+    """A warning at the first layer written below the train block. The spec is read as it
+    stands, the layer after the ones above the block (the output, unless ``output`` names
+    another), so it is no error, and a spec that relies on it still trains as before; but a
+    reader looks for the network above its training settings, as the train block holds no
+    layer, and a line added at the end of the file (one meant for the block, or a second
+    spec's layers pasted after the first) changes the network without a word."""
+    block = spec.spans.get(("train", None))
+    if block is None:  # no train block, or an IR from JSON, which has no lines
+        return []
+    end = block.end_line or block.line
+    names = [layer["name"] for layer in spec.ir["layers"]]
+    below = [(i, span.line) for i, name in enumerate(names)
+             if (span := spec.spans.get((name, None))) is not None and span.line > end]
+    if not below:
+        return []
+    first = names[below[0][0]]
+    after = f", after '{names[below[0][0] - 1]}'" if below[0][0] else ""
+    # counted in lines as written: `conv 8 3x3 relu` is two layers of the network
+    lines = len({line for _, line in below})
+    said, part, moved = ((f"layer '{first}' is", "it is", "the line") if lines == 1 else
+                         (f"{lines} lines of layers, from '{first}' on, are", "they are", "them"))
+    return [spec.error(f"{said} written below the train block: {part} part of the "
+                       f"network{after}", first, severity="warning",
+                       hint=(f"move {moved} above `train {{` (line {block.line}): layers go "
+                             "above the train block, read top to bottom"))]
 
 
 def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:

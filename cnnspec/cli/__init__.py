@@ -362,32 +362,47 @@ def _short_option_advice(name: str, options: list[str]) -> str:
 
 
 def _training_setting_advice(name: str, options: list[str], value: str | None) -> str | None:
-    """Where the setting an unknown option names is written, when it names one: PyTorch's and
-    Keras' words for training (``--learning-rate``, ``--momentum``, ``--weight-decay``) are
-    the spec's train block settings, of which the command line overrides only a few (given
-    to a command that does not take them, ``check --data mnist``: they are train's, with
-    ``value``, the word after the option); else None. Read from the catalogue of training
-    settings, which knows their aliases."""
-    from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS  # only on a mistake
+    """Where the setting an unknown option names is written, when it names one, in any case:
+    ours (``--weight-decay``, or given to a command that does not take it, ``check --data
+    mnist``: train's, with ``value``, the word after the option), another library's name for
+    one (Caffe's ``--base-lr``: ``--lr``; ``--max-iter``: ``--epochs``), or an argument of an
+    optimizer or schedule (PyTorch's ``--momentum``): the option that sets it where the
+    command has one, else the spec's train block's line; else None. Read from the catalogue
+    of training settings and the language's answer to an unknown setting, which the train
+    block gives too."""
+    # only on a mistake
+    from cnnspec.ir.training_catalogue import FOREIGN_KEY_NAMES, KEY_ALIASES, KEYS
+    from cnnspec.lang.unknown_setting import setting_hint
 
-    word = name.lstrip("-").replace("-", "_")
+    word = name.lstrip("-").replace("-", "_").lower()
     key = KEY_ALIASES.get(word, word)
-    option = OPTION_NAMES.get(key)
-    if isinstance(option, Option) and option.flag in options:
-        return f"did you mean '{option.flag}'?"
-    vary = f", or vary it with --set {key}=V1,V2" if "--set" in options else ""
+    if _taken_flag(key, options):
+        return f"did you mean '{_taken_flag(key, options)}'?"
     if key in KEYS:
         return (f"'{key}' is a training setting: write it in the spec's train block, "
-                f"`train {{ {key} ... }}`{vary}{_train_option_advice(key, value)}")
-    owners = [(setting, entry.name) for setting, entry_key in KEYS.items()
-              for entry in (entry_key.catalogue or {}).values()
-              if any(arg.name == word for arg in entry.args)]
-    if owners:
-        setting, entry = owners[0]
-        also = "".join(f", {other}" for _, other in owners[1:])
-        return (f"'{word}' is an argument of {setting} {entry}{also}: write it in the spec's "
-                f"train block, e.g. `{setting} {entry}({word}=...)`")
-    return None
+                f"`train {{ {key} ... }}`{_vary(key, options)}"
+                f"{_train_option_advice(key, value)}")
+    given = None if value is None or value.startswith("--") else value
+    foreign = FOREIGN_KEY_NAMES.get(word, ())
+    if any(_taken_flag(f.key, options) for f in foreign):
+        return "; or ".join(f.hint(given, flag=_taken_flag(f.key, options)) for f in foreign)
+    meant = setting_hint(word, given)
+    if meant is None:
+        return None
+    vary = _vary(foreign[0].key, options) if len(foreign) == 1 and foreign[0].key else ""
+    return f"it is set in the spec's train block, `train {{ ... }}`: {meant}{vary}"
+
+
+def _taken_flag(key: str | None, options: list[str]) -> str | None:
+    """The option of the command (one of ``options``) that sets the training setting
+    ``key``, or None where the command takes none."""
+    option = OPTION_NAMES.get(key)
+    return option.flag if isinstance(option, Option) and option.flag in options else None
+
+
+def _vary(key: str, options: list[str]) -> str:
+    """For a command that sweeps settings: how it varies ``key``; else nothing."""
+    return f", or vary it with --set {key}=V1,V2" if "--set" in options else ""
 
 
 def _train_option_advice(key: str, value: str | None) -> str:

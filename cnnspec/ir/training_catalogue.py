@@ -651,16 +651,21 @@ class ForeignKey:
             return key.arg
         return next(arg for arg in key.catalogue[call[1]].args if arg.name == call[2])
 
-    def hint(self, value: str | None = None, lines: bool = True) -> str:
+    def hint(self, value: str | None = None, lines: bool = True,
+             flag: str | None = None) -> str:
         """What the setting is here, with the train block's line that means it (``lines``:
-        false for an IR, which writes no such lines). A value that is no number stands in no
-        note (``abc iterations``), and one the line refuses is said so with what it takes."""
+        false for an IR, which writes no such lines), or with ``flag``, the command line's
+        option that sets the key (``--lr``), written as that option (``--lr 0.01``). A value
+        that is no number stands in no note (``abc iterations``), and one the line refuses is
+        said so with what it takes."""
         said = f"{self.there} {self.name}"
         counted = value is not None and (written_number(value) or 0) > 0
         note = self.note.format(value=value if counted else self.name)
         if self.key is None:
             return f"{said} has no counterpart here: {note}"
         line = self.line(value) if lines else None
+        if line is not None and flag is not None:
+            line = f"{flag}{line.removeprefix(self.key)}"
         refusal = self.refusal(value) if lines and value is not None else None
         return (f"{said} is {self.key} here" + (f": write `{line}`" if line else "")
                 + (f", but {refusal} ({self._value_arg().hint})" if refusal else "")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from cnnspec.errors import Span, SpecError
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
+from cnnspec.ir.training_catalogue import foreign_key_hint
 from cnnspec.kinds import ACTIVATIONS as REGISTRY_ACTIVATIONS
 from cnnspec.kinds import ALIASES, Kind
 from cnnspec.kinds import KINDS as REGISTRY
@@ -37,7 +38,7 @@ from cnnspec.lang.syntax_errors import (
     capital_x_hint,
     merge_inputs_hint,
 )
-from cnnspec.lang.unknown_setting import outside_train, outside_train_hint, value_text
+from cnnspec.lang.unknown_setting import outside_train, value_text
 
 Reader = Callable[[Value, str], object]
 
@@ -186,8 +187,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
-        elif (setting := _setting_hint(head, written)) is not None:  # Caffe's `base_lr 0.01`
-            hint = setting
+        elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
+            raise setting
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
             from cnnspec.lang.foreign import PYTHON_CODE_HINT
 
@@ -200,13 +201,14 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
-def _setting_hint(head: Word | Call, written: str | None) -> str | None:
-    """The hint for a training setting written among the layers; None for another head. A
-    call is a layer as Python writes it (`shuffle(x)`), answered as such, unless it is ours."""
-    if isinstance(head, Call) and head.name not in TRAINING_KEYS \
-            and head.name not in TRAINING_KEY_ALIASES:
+def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecError | None:
+    """The error for a training setting written among the layers (Caffe's ``base_lr 0.01``,
+    ``MAX_ITER 1000``, ``momentum 0.9``, PyTorch's ``betas (0.9, 0.999)``), at ``span``;
+    None for another head. A call named as another library's setting is a layer as Python
+    writes it (`shuffle(x)`, `flip(x)`), answered as such."""
+    if isinstance(head, Call) and foreign_key_hint(head.name) is not None:
         return None
-    return outside_train_hint(head.name, written)
+    return outside_train(head.name, span, written)
 
 
 def _setting_with_colon(stmt: LayerStmt) -> SpecError | None:

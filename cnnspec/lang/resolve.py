@@ -151,6 +151,8 @@ class Resolver:
         output = self._output(header.output, layers)
         training = read_training(header.train.settings if header.train else [], self.errors,
                                  self.spans, header.train.span.line if header.train else None)
+        if header.train is not None:  # the block as a whole: a layer below it is warned of
+            self.spans[("train", None)] = header.train.span
         name = self._model_name(header.model)
         self._raise_errors()
         ir = {

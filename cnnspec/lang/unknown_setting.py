@@ -6,12 +6,15 @@ name for a setting (:data:`~cnnspec.ir.training_catalogue.FOREIGN_KEYS`), an arg
 optimizer or schedule written as a setting of its own, and only then a spelling guess, which
 offered `monitor` for `max_iter` and `val_split` for `lr_policy`. A training setting written
 among the layers, outside the train block, is told to move into it with the line that means it
-(:func:`outside_train_hint`).
+(:func:`outside_train`). Names are matched in any case: Darknet's and Caffe's users write
+``MAX_ITER 1000`` as readily as ``max_iter: 1000``.
 """
 from __future__ import annotations
 
 from cnnspec.errors import Span, SpecError
+from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint, written_value
+from cnnspec.kinds import KINDS
 from cnnspec.lang.ast import Str, Value, Word
 from cnnspec.lang.suggest import did_you_mean
 
@@ -26,34 +29,75 @@ def unknown_setting(name: str, span: Span, text: str | None) -> SpecError:
 
 
 def setting_hint(name: str, text: str | None) -> str | None:
-    """What the unknown setting ``name`` is here, when it is another library's setting or an
-    argument written as a setting; None for a name that is neither."""
+    """What the unknown setting ``name`` is here, when it is one of ours in capitals
+    (``LR``), another library's setting or an argument written as a setting; None for a name
+    that is none of these."""
+    if _our_key(name) is not None:
+        return f"settings are written in lower case: `{_our_key(name)} {text or '...'}`"
     meant = [hint for hint in (foreign_key_hint(name, text), _argument_hint(name, text))
              if hint]
     return "; ".join(meant) or None
 
 
-def outside_train_hint(name: str, text: str | None = None) -> str | None:
-    """The hint for a line among the layers whose first word ``name`` is a training setting,
-    its value written ``text`` (None: not known): one of ours (``epochs 5``) or another
-    library's name for one (Caffe's ``base_lr: 0.01``), told to move into the train block as
-    the block writes it; None for any other name. An argument written as a setting is not
-    guessed at here, as it is in the block: ``pad``, ``p`` and ``std`` are layer options too."""
-    if name in KEYS or name in KEY_ALIASES:
-        return (f"'{name}' is a training setting: write it inside the train block, "
-                f"e.g. train {{ {name} {text or '...'} }}")
-    foreign = foreign_key_hint(name, text)
-    return None if foreign is None else \
-        f"training settings go inside the train block, `train {{ ... }}`; {foreign}"
-
-
 def outside_train(name: str, span: Span, text: str | None) -> SpecError | None:
     """The error for a training setting ``name`` written among the layers as another library
-    writes it (Caffe's ``base_lr: 0.01``, Darknet's ``steps=400,450``), or ours with a ':'
-    (``epochs: 5``), at ``span``; None for a name that is no training setting."""
-    hint = outside_train_hint(name, text)
-    return None if hint is None else \
-        SpecError(f"training setting '{name}' outside the train block", span=span, hint=hint)
+    writes it (Caffe's ``base_lr: 0.01``, Darknet's ``steps=400,450``, ``MAX_ITER 1000``), ours
+    with a ':' (``epochs: 5``) or an optimizer's argument (``momentum: 0.9``), at ``span``;
+    None for a name that is no training setting."""
+    found = _outside_train(name, text)
+    return None if found is None else SpecError(found[0], span=span, hint=found[1])
+
+
+def _outside_train(name: str, text: str | None) -> tuple[str, str] | None:
+    """(message, hint) for a line among the layers whose first word is ``name``: one of our
+    settings (``epochs 5``), another library's name for one (Caffe's ``base_lr: 0.01``) or an
+    optimizer's or schedule's argument (``momentum 0.9``), told to move into the train block
+    as the block writes it; None for any other name. A word a layer's line also reads
+    (``pad``, ``p``, ``momentum``, an init's ``std``) is told that first: the line may be a
+    layer's option cut off from its layer, and only then an argument of a training setting."""
+    outside = f"training setting '{name}' outside the train block"
+    inside = "training settings go inside the train block, `train { ... }`"
+    key = _our_key(name)
+    if key is not None:
+        return outside, (f"'{key}' is a training setting: write it inside the train block, "
+                         f"e.g. train {{ {key} {text or '...'} }}")
+    foreign = foreign_key_hint(name, text)
+    if foreign is not None:
+        return outside, f"{inside}; {foreign}"
+    argument, option = _argument_hint(name, text), _layer_option_hint(name, text)
+    if option is None:
+        return None if argument is None else (outside, f"{inside}: {argument}")
+    return (f"'{name}' on a line of its own, among the layers",
+            option if argument is None
+            else f"{option}; or, if it is meant for training, {inside}: {argument}")
+
+
+def _our_key(name: str) -> str | None:
+    """The training key ``name`` is in any case (``LR``: lr), as written (an alias stays an
+    alias: `learning_rate`); None for a name that is none."""
+    lower = name.lower()
+    return lower if lower in KEYS or lower in KEY_ALIASES else None
+
+
+def _layer_option_hint(name: str, text: str | None) -> str | None:
+    """For a word that sets an option of a layer (``pad``, ``momentum``) or an argument of an
+    init (``std``): that it goes on the line of its layer; None for any other word."""
+    lower = name.lower()
+    kinds = [kind.name for kind in KINDS.values()
+             if any(lower in f.option for f in kind.fields)]
+    if kinds:
+        first = KINDS[kinds[0]]
+        rest = " ..." if any(f.required and lower not in f.option for f in first.fields) \
+            else ""
+        listed = ", ".join(kinds[:4]) + (", ..." if kinds[4:] else "")
+        return (f"'{lower}' is an option of a layer ({listed}), written on the layer's line "
+                f"after its kind: `{first.name}{rest} {lower} {text or '...'}`")
+    inits = [init.name for init in INITS.values() if any(p.name == lower for p in init.params)]
+    if inits:
+        return (f"'{lower}' is an argument of an init ({', '.join(inits[:3])}), written in "
+                f"its parentheses on a layer's line: `conv 16 3x3 weight {inits[0]}({lower}="
+                f"{text or '...'})`")
+    return None
 
 
 def value_text(value: Value) -> str | None:
@@ -69,10 +113,11 @@ def value_text(value: Value) -> str | None:
 def _argument_hint(name: str, text: str | None) -> str | None:
     """Where a setting written on its own line belongs when it is an argument of an optimizer,
     schedule or transform (``momentum 0.9``, as Keras and PyTorch pass it beside the learning
-    rate)."""
+    rate), or another library's argument of one (PyTorch's ``betas``), in any case."""
+    name = name.lower()
     for key in KEYS.values():
-        args = [(entry.name, arg) for entry in (key.catalogue or {}).values() if key.objects
-                for arg in entry.args if arg.name == name]
+        entries = list((key.catalogue or {}).values()) if key.objects else []
+        args = [(entry.name, arg) for entry in entries for arg in entry.args if arg.name == name]
         if args:
             owners = [owner for owner, _ in args]
             named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
@@ -80,4 +125,8 @@ def _argument_hint(name: str, text: str | None) -> str | None:
             fits = text is not None and args[0][1].problem(written_value(text)) is None
             return (f"{name} is an argument of the {key.name} ({named}), written in its "
                     f"parentheses: `{key.name} {owners[0]}({name}={text if fits else '...'})`")
+        foreign = next(((entry, entry.foreign_arg(name)) for entry in entries
+                        if entry.foreign_arg(name)), None)
+        if foreign is not None:
+            return f"{key.name} {foreign[0].name}: {foreign[1].hint(foreign[0])}"
     return None
