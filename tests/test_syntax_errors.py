@@ -267,9 +267,12 @@ CASES = [
     ("input 1x8x8\ndense 10\ntrain {\n  LR 0.1\n}\n",
      "^unknown training setting 'LR'$", 4, 3, "^settings are written in lower case: `lr 0.1`$"),
     # PyTorch's betas: a guess listed every setting, and its tuple was a stray '('
-    ("input 1x8x8\ndense 10\ntrain {\n  betas (0.9, 0.999)\n}\n",
+    ("input 1x8x8\ndense 10\ntrain {\n  betas (0.5, 0.95)\n}\n",
      "^unknown training setting 'betas'$", 4, 3,
-     "^optimizer adam: PyTorch's Adam \\(and AdamW\\) takes betas=\\(beta1, beta2\\)"),
+     ("^optimizer adam: PyTorch's Adam \\(and AdamW\\) takes betas=\\(beta1, beta2\\).*"
+      "`adam\\(beta1=0.5, beta2=0.95\\)`$")),
+    ("input 1x8x8\ndense 10\ntrain {\n  LR (0.1, 0.2)\n}\n",
+     "^unknown training setting 'LR'$", 4, 3, "^settings are written in lower case: `lr ...`$"),
     ("input 1x8x8\ndense 10\ntrain {\n  betas 0.9\n}\n",
      "^unknown training setting 'betas'$", 4, 3, "`adam\\(beta1=0.9, beta2=0.999\\)`$"),
     ("input 1x8x8\ndense 10\ntrain {\n  lr_policy step\n}\n",
@@ -635,10 +638,13 @@ CASES = [
      "^training settings go inside the train block.*`optimizer sgd\\(nesterov=true\\)`$"),
     ("input 1x8x8\nconv 8 3\ngamma 0.1\n", "^training setting 'gamma' outside", 3, 1,
      "`schedule step\\(gamma=0.1\\)`$"),
-    ("input 1x8x8\nconv 8 3\nbetas (0.9, 0.999)\n", "^training setting 'betas' outside", 3, 1,
-     "optimizer adam: PyTorch's Adam .*`adam\\(beta1=0.9, beta2=0.999\\)`$"),
-    ("input 1x8x8\nconv 8 3\nbetas: (0.9, 0.999)\n", "^training setting 'betas' outside", 3,
-     1, "`adam\\(beta1=0.9, beta2=0.999\\)`$"),
+    # (the values written are given to the arguments they are here)
+    ("input 1x8x8\nconv 8 3\nbetas (0.5, 0.95)\n", "^training setting 'betas' outside", 3, 1,
+     "optimizer adam: PyTorch's Adam .*`adam\\(beta1=0.5, beta2=0.95\\)`$"),
+    ("input 1x8x8\nconv 8 3\nbetas: (0.5, 0.95)\n", "^training setting 'betas' outside", 3,
+     1, "`adam\\(beta1=0.5, beta2=0.95\\)`$"),
+    ("input 1x8x8\nconv 8 3\nbetas (a, b)\n", "^training setting 'betas' outside", 3, 1,
+     "`adam\\(beta1=0.9, beta2=0.999\\)`$"),
     # ... but a word a layer's line reads too is told that first: it may be a layer's option
     # cut off from its line
     ("input 1x8x8\nconv 8 3\nmomentum: 0.9\n",

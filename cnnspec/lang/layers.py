@@ -38,7 +38,7 @@ from cnnspec.lang.syntax_errors import (
     capital_x_hint,
     merge_inputs_hint,
 )
-from cnnspec.lang.unknown_setting import outside_train, value_text
+from cnnspec.lang.unknown_setting import outside_train, tuple_text, value_text
 
 Reader = Callable[[Value, str], object]
 
@@ -208,6 +208,8 @@ def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecEr
     writes it (`shuffle(x)`, `flip(x)`), answered as such."""
     if isinstance(head, Call) and foreign_key_hint(head.name) is not None:
         return None
+    if isinstance(head, Call) and not head.kwargs:  # `betas (0.9, 0.999)`: PyTorch's tuple
+        written = tuple_text(head.args) or written
     return outside_train(head.name, span, written)
 
 

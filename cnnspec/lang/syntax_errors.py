@@ -613,7 +613,8 @@ def _setting_value(match: re.Match) -> str | None:
     quotes Caffe writes its words in; None for a list (`400,450`), which no line is written
     with."""
     value = match["value"].strip("\"'")
-    return value if re.fullmatch(r"[\w.+-]+", value) else None
+    plain = r"[\w.+-]+"  # or PyTorch's tuple of them, `(0.9, 0.999)`
+    return value if re.fullmatch(rf"{plain}|\(\s*{plain}(\s*,\s*{plain})+\s*\)", value) else None
 
 
 def _setting_outside_train(exc: UnexpectedInput, text: str,

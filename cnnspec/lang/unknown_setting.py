@@ -11,6 +11,8 @@ among the layers, outside the train block, is told to move into it with the line
 """
 from __future__ import annotations
 
+import re
+
 from cnnspec.errors import Span, SpecError
 from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint, written_value
@@ -33,8 +35,8 @@ def setting_hint(name: str, text: str | None) -> str | None:
     (``LR``), another library's setting or an argument written as a setting; None for a name
     that is none of these."""
     if _our_key(name) is not None:
-        return f"settings are written in lower case: `{_our_key(name)} {text or '...'}`"
-    meant = [hint for hint in (foreign_key_hint(name, text), _argument_hint(name, text))
+        return f"settings are written in lower case: `{_our_key(name)} {_plain(text) or '...'}`"
+    meant = [hint for hint in (foreign_key_hint(name, _plain(text)), _argument_hint(name, text))
              if hint]
     return "; ".join(meant) or None
 
@@ -44,7 +46,7 @@ def outside_train(name: str, span: Span, text: str | None) -> SpecError | None:
     writes it (Caffe's ``base_lr: 0.01``, Darknet's ``steps=400,450``, ``MAX_ITER 1000``), ours
     with a ':' (``epochs: 5``) or an optimizer's argument (``momentum: 0.9``), at ``span``;
     None for a name that is no training setting."""
-    found = _outside_train(name, text)
+    found = _outside_train(name, text)  # text: the value, or a tuple's for _argument_hint
     return None if found is None else SpecError(found[0], span=span, hint=found[1])
 
 
@@ -55,6 +57,7 @@ def _outside_train(name: str, text: str | None) -> tuple[str, str] | None:
     as the block writes it; None for any other name. A word a layer's line also reads
     (``pad``, ``p``, ``momentum``, an init's ``std``) is told that first: the line may be a
     layer's option cut off from its layer, and only then an argument of a training setting."""
+    tupled, text = text, _plain(text)
     outside = f"training setting '{name}' outside the train block"
     inside = "training settings go inside the train block, `train { ... }`"
     key = _our_key(name)
@@ -64,7 +67,7 @@ def _outside_train(name: str, text: str | None) -> tuple[str, str] | None:
     foreign = foreign_key_hint(name, text)
     if foreign is not None:
         return outside, f"{inside}; {foreign}"
-    argument, option = _argument_hint(name, text), _layer_option_hint(name, text)
+    argument, option = _argument_hint(name, tupled), _layer_option_hint(name, text)
     if option is None:
         return None if argument is None else (outside, f"{inside}: {argument}")
     return (f"'{name}' on a line of its own, among the layers",
@@ -110,6 +113,34 @@ def value_text(value: Value) -> str | None:
     return getattr(value, "text", None)
 
 
+def tuple_text(values: list[Value]) -> str | None:
+    """Values written in parentheses, as PyTorch writes a tuple (``(0.9, 0.95)``), for a hint
+    to give them to the arguments they are here; None unless each is a plain value."""
+    texts = [value_text(value) for value in values]
+    return None if None in texts or len(texts) < 2 else f"({', '.join(texts)})"
+
+
+def tuple_values(text: str | None) -> list[str] | None:
+    """The numbers of :func:`tuple_text`'s ``(0.9, 0.95)``; None for any other text."""
+    found = None if text is None else re.fullmatch(r"\(([^()]*)\)", text)
+    values = [] if found is None else [value.strip() for value in found[1].split(",")]
+    return values if values and all(map(_is_number, values)) else None
+
+
+def _plain(text: str | None) -> str | None:
+    """``text`` unless it is a tuple's (:func:`tuple_text`), which only an argument given as
+    one tuple is written with."""
+    return None if text is not None and text.startswith("(") else text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _argument_hint(name: str, text: str | None) -> str | None:
     """Where a setting written on its own line belongs when it is an argument of an optimizer,
     schedule or transform (``momentum 0.9``, as Keras and PyTorch pass it beside the learning
@@ -122,11 +153,12 @@ def _argument_hint(name: str, text: str | None) -> str | None:
             owners = [owner for owner, _ in args]
             named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
             # a value the argument refuses (`patience x`) is not written into its line
-            fits = text is not None and args[0][1].problem(written_value(text)) is None
+            fits = _plain(text) is not None and args[0][1].problem(written_value(text)) is None
             return (f"{name} is an argument of the {key.name} ({named}), written in its "
                     f"parentheses: `{key.name} {owners[0]}({name}={text if fits else '...'})`")
         foreign = next(((entry, entry.foreign_arg(name)) for entry in entries
                         if entry.foreign_arg(name)), None)
         if foreign is not None:
-            return f"{key.name} {foreign[0].name}: {foreign[1].hint(foreign[0])}"
+            values = tuple_values(text)
+            return f"{key.name} {foreign[0].name}: {foreign[1].hint(foreign[0], values)}"
     return None
