@@ -107,26 +107,20 @@ def _refuse_unknown_options(options: dict, facade, function, composed: tuple) ->
     """A :class:`~cnnspec.errors.SettingError` for a keyword in ``options`` that neither the
     ``facade`` function nor the ``function`` it hands ``options`` on to takes (``composed``:
     those the facade passes itself). Python's TypeError would name ``function``, not the one
-    called; a run's setting (``epochs=5``) is pointed to :class:`Settings`."""
+    called; a run's setting (``epochs=5``, ``base_lr=0.1``) is pointed to :class:`Settings`."""
     import inspect
 
-    from cnnspec.errors import SettingError, closest, literal
-    from cnnspec.training.settings import OVERRIDABLE
+    from cnnspec.given import unknown_keyword
+    from cnnspec.training.settings import setting_keyword_hint
 
     takes = [name for name, p in inspect.signature(facade).parameters.items()
              if p.kind is p.KEYWORD_ONLY]
     takes += [name for name, p in inspect.signature(function).parameters.items()
               if p.kind is p.KEYWORD_ONLY and name not in composed + tuple(takes)]
-    for key in options:
-        if key in takes:
-            continue
-        if key in OVERRIDABLE:
-            hint = f"{key} is a setting of the run: settings=cnnspec.Settings({key}=...)"
-        else:
-            near = closest(key, takes)
-            hint = f"did you mean {near}=?" if near else f"it takes {', '.join(takes)}"
-        raise SettingError(literal(f"cnnspec.{facade.__name__}() takes no keyword {key!r}"),
-                           literal(hint), invalid=True)
+    for key, value in options.items():
+        if key not in takes:
+            hint = setting_keyword_hint(key, value, takes, via="settings=cnnspec.Settings")
+            raise unknown_keyword(f"cnnspec.{facade.__name__}", key, takes, hint)
 
 
 def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:

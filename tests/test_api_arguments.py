@@ -155,6 +155,50 @@ def test_a_setting_given_to_train_as_a_keyword_is_pointed_to_settings():
     assert error.hint.count("spec") == 1  # each keyword it takes, once
 
 
+@pytest.mark.parametrize("keywords, hint", [
+    ({"epoch": 3}, "did you mean epochs=3?"),  # Python's TypeError named no alternative
+    ({"lrr": 0.1}, "did you mean lr=0.1?"),
+    ({"learning_rate": 0.1}, "learning_rate is written lr here: lr=0.1"),
+    ({"batch": np.int64(8)}, "batch is written batch_size here: batch_size=8"),
+    # another library's names (FOREIGN_KEYS) are told ours, their values not copied (iterations)
+    ({"base_lr": 0.1}, "Caffe's base_lr is lr here; give it as lr=..."),
+    ({"max_iter": 1000}, "; give it as epochs=..."),
+    ({"weight_decay": 5e-4}, "the spec's own setting, written in its train block"),
+    ({"optimiser": "adam"}, "did you mean optimizer? optimizer is the spec's own setting"),
+    ({"dtype": "float64"}, "it takes epochs, lr, batch_size, seed, data, cores"),
+])
+def test_settings_name_an_unknown_setting_with_what_is_meant(keywords, hint):
+    key = next(iter(keywords))
+    error = refused(lambda: cnnspec.Settings(**keywords), "cnnspec.Settings()", repr(key))
+    assert hint in error.hint and error.invalid
+
+
+@pytest.mark.parametrize("call, words, hint", [
+    (lambda: cnnspec.train(SPEC, epoch=3), ["cnnspec.train()", "'epoch'"],
+     "did you mean settings=cnnspec.Settings(epochs=3)?"),
+    (lambda: cnnspec.train(SPEC, base_lr=0.1), ["'base_lr'"],
+     "Caffe's base_lr is lr here; give it as settings=cnnspec.Settings(lr=...)"),
+    (lambda: compare(SPEC, ["he_normal"], learning_rate=0.1), ["compare()", "'learning_rate'"],
+     "learning_rate is written lr here: lr=0.1"),
+    (lambda: compare(SPEC, ["he_normal"], epoch=1), ["compare()", "'epoch'"],
+     "did you mean epochs=1?"),
+    (lambda: compare(SPEC, ["he_normal"], seed=1), ["'seed'"], "did you mean seeds=?"),
+    (lambda: sweep(SPEC, ["lr=0.1"], epochs=1), ["sweep()", "'epochs'"],
+     "settings=cnnspec.Settings(epochs=1)"),
+    (lambda: sweep(SPEC, set=["lr=0.1"]), ["sweep()", "'set'"], "did you mean sets=?"),
+])
+def test_functions_taking_settings_name_an_unknown_keyword(call, words, hint):
+    """Before any work: compare and sweep ended in Python's TypeError."""
+    assert hint in refused(call, *words).hint
+
+
+def test_keywords_checked_keeps_the_signature():
+    import inspect
+
+    assert "epochs" in inspect.signature(cnnspec.Settings).parameters
+    assert "inits" in inspect.signature(compare).parameters
+
+
 @pytest.mark.parametrize("call, words", [
     (lambda: cnnspec.resume(3), ["run_dir", "not 3"]),
     (lambda: cnnspec.resume(None), ["run_dir", "not None"]),

@@ -20,7 +20,7 @@ from pathlib import Path
 from cnnspec.check.load import read_spec
 from cnnspec.engine.splitting import usable_cores
 from cnnspec.errors import SettingError, literal, shortened
-from cnnspec.given import given_texts, plain, shown
+from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
@@ -41,7 +41,7 @@ from cnnspec.sweep.results import (
 )
 from cnnspec.sweep.runner import default_out, describe, run_cells
 from cnnspec.training import rundir
-from cnnspec.training.settings import Settings
+from cnnspec.training.settings import Settings, setting_keyword_hint
 
 DEFAULT_TARGET = 0.9
 INIT = "init"
@@ -153,6 +153,7 @@ class Comparison:
                 "variants": [asdict(v) for v in self.variants]}
 
 
+@keywords_checked("compare", setting_keyword_hint)  # compare(learning_rate=0.1): lr=0.1
 def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
             jobs: int | None = None, out: str | Path | None = None,
             target: float = DEFAULT_TARGET, data_dir: str | None = None,
