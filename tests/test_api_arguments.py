@@ -107,6 +107,45 @@ def test_an_unknown_dataset_in_an_ir_data_object_is_told_the_datasets(tmp_path, 
     assert error.invalid and not (tmp_path / "run").exists()
 
 
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("data, words, hint", [
+    # the check said "shapes size must be a whole number, not nan" late, with no hint
+    ({"name": "shapes", "size": NAN}, ["data['size']", "nan"],
+     "size takes a whole number, at least 4"),
+    ({"name": "shapes", "size": 2}, ["data['size']", "at least 4, not 2"], "at least 4"),
+    ({"name": "shapes", "size": 8.5}, ["data['size']", "whole number"], "at least 4"),
+    ({"name": "shapes", "count": 0}, ["data['count']"], "count takes a whole number, at least 1"),
+    ({"name": "shapes", "noise": float("inf")}, ["data['noise']", "finite"],
+     "noise takes a finite number, at least 0"),
+    ({"name": "shapes", "noise": -0.5}, ["data['noise']"], "at least 0"),
+    ({"name": "shapes", "colour": "yes"}, ["data['colour']", "'yes'"], "a bool"),
+    ({"name": "shapes", "classes": ["x"]}, ["data['classes']"], "at least 2 different"),
+    ({"name": "shapes", "classes": "x"}, ["data['classes']"], "choose among x, plus"),
+    ({"name": "shapes", "classes": ["x", "x"]}, ["data['classes']", "twice"], "different"),
+    # fine one by one, not together: no range, what to change
+    ({"name": "shapes", "count": 20}, ["data['count']", "at least 50"], "list fewer classes"),
+    ({"name": "shapes", "sizes": 8}, ["data['sizes']", "no argument"], "shapes takes size, "),
+    ({"name": "digits", "size": 8}, ["data['size']"], "digits takes no arguments"),
+    ({"name": "npz"}, ["data['path']"], "path takes a file's path"),
+    ({"name": "npz", "path": 3}, ["data['path']", "not 3"], "e.g. \"data/train.npz\""),
+])
+def test_a_bad_value_in_an_ir_data_object_is_named_with_what_it_takes(tmp_path, data, words,
+                                                                         hint):
+    error = refused(lambda: cnnspec.Settings(data=data).overrides(), *words)
+    assert hint in error.hint and error.invalid
+    error = refused(lambda: cnnspec.train(SPEC, cnnspec.Settings(data=data), tmp_path / "run"),
+                    *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_ir_data_objects_classes_may_be_a_tuple_or_an_array():
+    for classes in (("x", "o"), np.array(["x", "o"])):
+        data = cnnspec.Settings(data={"name": "shapes", "classes": classes}).overrides()["data"]
+        assert data["classes"] == ["x", "o"] and type(data["classes"][0]) is str
+
+
 def test_an_ir_data_object_may_name_its_dataset_with_numpys_text():
     data = cnnspec.Settings(data={"name": np.str_("fashion_mnist")}).overrides()["data"]
     assert data == {"name": "fashion-mnist"} and type(data["name"]) is str

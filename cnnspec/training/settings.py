@@ -18,7 +18,7 @@ from cnnspec.data.names import NPZ_PREFIX, unknown_dataset
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, SpecError, closest, literal, shortened
 from cnnspec.given import keywords_checked, plain, shown
-from cnnspec.ir.datasets import canonical_name, with_defaults
+from cnnspec.ir.datasets import DATASETS, canonical_name, problems, with_defaults
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import (
     FOREIGN_KEY_NAMES,
@@ -124,7 +124,7 @@ def given_data(value) -> dict:
     if isinstance(value, str):
         return data_setting(value)
     if isinstance(value, dict):
-        return with_defaults(_named_data(value))
+        return _checked_data(with_defaults(_named_data(value)))
     example = f"{NPZ_PREFIX}{value}" if isinstance(value, os.PathLike) else "digits"
     raise SettingError(f"{{data}} takes a dataset's name or an IR data object, not "
                        f"{shown(value)}", hint=f"e.g. {{data:{literal(example)}}}", invalid=True)
@@ -149,7 +149,34 @@ def _named_data(data: dict) -> dict:
     if canonical_name(name) is None:
         raise unknown_dataset(name)
     # NumPy's numbers (`"size": np.int64(16)`) read as the values they hold, as other settings'
-    return {**{key: plain(value) for key, value in data.items()}, "name": name}
+    return {**{key: _plain_value(value) for key, value in data.items()}, "name": name}
+
+
+def _plain_value(value):
+    """A value of an IR data object as JSON holds it: NumPy's scalars as :func:`plain` reads
+    them, a tuple or a NumPy array of class names (``classes``) as a list of them."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 0) == 1:
+        value = value.tolist()
+    return [plain(item) for item in value] if isinstance(value, (list, tuple)) else plain(value)
+
+
+def _checked_data(data: dict) -> dict:
+    """``data``, an IR data object with its defaults, refused at its first mistake
+    (:func:`~cnnspec.ir.datasets.problems`: a value out of range, an argument the dataset does
+    not take, arguments that do not fit together) as a :class:`SettingError` naming the key
+    (``data['size']``) with what it takes. The check would say it late, as a mistake of the
+    spec's, with no hint of the range."""
+    found = problems(data)
+    if not found:
+        return data
+    problem = found[0]
+    arg = next((a for a in DATASETS[data["name"]].args if a.name == problem.arg), None)
+    # the range where the value is out of it; not where values in range do not fit together
+    out_of_range = arg is not None and arg.problem(data.get(arg.name)) is not None
+    takes = f"{arg.name} takes {arg.accepted()}; " if out_of_range else ""
+    raise SettingError(f"{{data}}[{literal(repr(problem.arg))}]: {literal(problem.message)}",
+                       hint=f"{literal(takes)}{problem.hint_template or literal(problem.hint)}",
+                       invalid=True)
 
 
 def given_settings(settings) -> Settings:
