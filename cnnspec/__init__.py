@@ -8,6 +8,10 @@ The Python API mirrors the command line::
     run = cnnspec.resume(run.path)                # continues a run stopped by Ctrl-C
     run = cnnspec.load_run("runs/digits-...")     # a finished run: run.predict(images)
 
+``load`` is the check (``cnnspec check``): a spec with mistakes raises
+:class:`cnnspec.errors.SpecErrors`, its warnings are ``spec.warnings``. ``cnnspec.check`` is
+the checker's package: ``cnnspec.check.check(cnnspec.lang.parse(text))`` checks a spec's text.
+
 Imports point one way, from the top of this list down (tests/test_imports.py holds the order
 and fails on an import against it, or on any cycle)::
 
@@ -151,4 +155,14 @@ def __getattr__(name: str):
         from cnnspec.training.finetune import WeightsFrom
 
         return WeightsFrom
+    # A subpackage not imported yet is imported, as `cnnspec.check` and
+    # `cnnspec.diagnostics.format_error` are named in the docs, without an import of their own.
+    import importlib
+
+    if name.isidentifier() and not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # one that is there, missing something it imports
     raise AttributeError(f"module 'cnnspec' has no attribute {name!r}")

@@ -48,6 +48,34 @@ def test_a_spec_text_given_as_a_path_is_told_to_be_saved_first():
     refused(lambda: cnnspec.train(text), "path", "not a spec's text")
 
 
+def test_cnnspec_check_called_as_a_function_is_told_the_functions_that_check():
+    """It said "'module' object is not callable" (or, before the package was imported,
+    "module 'cnnspec' has no attribute 'check'")."""
+    import subprocess
+    import sys
+
+    error = refused(lambda: cnnspec.check(SPEC), "cnnspec.check is the package")
+    assert "cnnspec.load(path)" in error.hint and "cnnspec.check.check(" in error.hint
+    code = ("import cnnspec\ntry:\n cnnspec.check('x')\n"
+            "except cnnspec.errors.SettingError as e:\n print(e.hint)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert fresh.stdout.startswith("cnnspec.load(path) reads"), fresh.stderr
+    readme = (Path(SPEC).parent.parent / "README.md").read_text()
+    assert "`cnnspec.load(path)` is what `cnnspec check` runs" in readme
+    assert "cnnspec.check.check(" in cnnspec.__doc__
+
+
+def test_check_names_what_it_takes_and_checks_a_checked_spec_again():
+    from cnnspec.check import check
+
+    for given, said in ((SPEC, "not a path"), (Path(SPEC), "not a path"), (3, "not 3")):
+        error = refused(lambda given=given: check(given), "check() takes a parsed spec", said)
+        assert error.hint.startswith("cnnspec.load(path) reads")
+    checked = cnnspec.load(SPEC)
+    assert check(checked, dtype="float64").dtype == "float64"
+
+
 def test_a_name_longer_than_the_file_system_takes_is_an_input_error():
     with pytest.raises(InputError, match="cannot read"):
         cnnspec.load("a" * 5000 + ".cnn")
