@@ -8,6 +8,10 @@ The Python API mirrors the command line::
     run = cnnspec.resume(run.path)                # continues a run stopped by Ctrl-C
     run = cnnspec.load_run("runs/digits-...")     # a finished run: run.predict(images)
 
+``load`` is the check (``cnnspec check``): a spec with mistakes raises
+:class:`cnnspec.errors.SpecErrors`, its warnings are ``spec.warnings``. ``cnnspec.check`` is
+the checker's package: ``cnnspec.check.check(cnnspec.lang.parse(text))`` checks a spec's text.
+
 Imports point one way, from the top of this list down (tests/test_imports.py holds the order
 and fails on an import against it, or on any cycle)::
 
@@ -107,26 +111,20 @@ def _refuse_unknown_options(options: dict, facade, function, composed: tuple) ->
     """A :class:`~cnnspec.errors.SettingError` for a keyword in ``options`` that neither the
     ``facade`` function nor the ``function`` it hands ``options`` on to takes (``composed``:
     those the facade passes itself). Python's TypeError would name ``function``, not the one
-    called; a run's setting (``epochs=5``) is pointed to :class:`Settings`."""
+    called; a run's setting (``epochs=5``, ``base_lr=0.1``) is pointed to :class:`Settings`."""
     import inspect
 
-    from cnnspec.errors import SettingError, closest, literal
-    from cnnspec.training.settings import OVERRIDABLE
+    from cnnspec.given import unknown_keyword
+    from cnnspec.training.settings import setting_keyword_hint
 
     takes = [name for name, p in inspect.signature(facade).parameters.items()
              if p.kind is p.KEYWORD_ONLY]
     takes += [name for name, p in inspect.signature(function).parameters.items()
               if p.kind is p.KEYWORD_ONLY and name not in composed + tuple(takes)]
-    for key in options:
-        if key in takes:
-            continue
-        if key in OVERRIDABLE:
-            hint = f"{key} is a setting of the run: settings=cnnspec.Settings({key}=...)"
-        else:
-            near = closest(key, takes)
-            hint = f"did you mean {near}=?" if near else f"it takes {', '.join(takes)}"
-        raise SettingError(literal(f"cnnspec.{facade.__name__}() takes no keyword {key!r}"),
-                           literal(hint), invalid=True)
+    for key, value in options.items():
+        if key not in takes:
+            hint = setting_keyword_hint(key, value, takes, via="settings=cnnspec.Settings")
+            raise unknown_keyword(f"cnnspec.{facade.__name__}", key, takes, hint)
 
 
 def _callbacks(stats_every, on_step, callbacks, curves: bool) -> list:
@@ -157,4 +155,14 @@ def __getattr__(name: str):
         from cnnspec.training.finetune import WeightsFrom
 
         return WeightsFrom
+    # A subpackage not imported yet is imported, as `cnnspec.check` and
+    # `cnnspec.diagnostics.format_error` are named in the docs, without an import of their own.
+    import importlib
+
+    if name.isidentifier() and not name.startswith("__"):
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # one that is there, missing something it imports
     raise AttributeError(f"module 'cnnspec' has no attribute {name!r}")

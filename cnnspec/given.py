@@ -8,10 +8,13 @@ parses its options itself and never reaches here.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from cnnspec.errors import SettingError, literal, shortened
+from cnnspec.errors import SettingError, closest, literal, shortened
 
 
 def plain(value):
@@ -107,3 +110,39 @@ def given_choice(value, parameter: str, choices: tuple[str, ...], example: str) 
         return str(value)
     raise SettingError(f"{{{parameter}}} must be one of {', '.join(choices)}, not "
                        f"{shown(value)}", hint=f"e.g. {{{parameter}:{example}}}", invalid=True)
+
+
+def unknown_keyword(called: str, key: str, takes: Sequence[str],
+                    hint: str | None = None) -> SettingError:
+    """The error for a keyword ``key`` that ``called`` (``cnnspec.train``) does not take, when
+    it takes the keywords ``takes``: ``hint`` where the caller knows what ``key`` means (a
+    training setting given where another keyword takes it), else the closest of ``takes``,
+    else all of them. Python's TypeError would name no alternative, and where ``called``
+    hands its keywords on, a function the caller never called."""
+    if hint is None:
+        near = closest(key, takes)
+        hint = f"did you mean {near}=?" if near else f"it takes {', '.join(takes)}"
+    return SettingError(literal(f"{called}() takes no keyword {shortened(repr(key))}"),
+                        literal(hint), invalid=True)
+
+
+def keywords_checked(called: str, hint_of: Callable[[str, object, list[str]], str | None]):
+    """A decorator: the function it wraps refuses a keyword it does not take with
+    :func:`unknown_keyword` (``called`` naming it), before it runs; ``hint_of(key, value,
+    takes)`` says what ``key`` means, or None. The function's signature is kept, for
+    ``help()``."""
+    def decorate(function):
+        parameters = inspect.signature(function).parameters.items()
+        takes = [name for name, p in parameters if name != "self"
+                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+        @functools.wraps(function)
+        def checked(*args, **kwargs):
+            for key, value in kwargs.items():
+                if key not in takes:
+                    raise unknown_keyword(called, key, takes, hint_of(key, value, takes))
+            return function(*args, **kwargs)
+
+        return checked
+
+    return decorate

@@ -48,6 +48,34 @@ def test_a_spec_text_given_as_a_path_is_told_to_be_saved_first():
     refused(lambda: cnnspec.train(text), "path", "not a spec's text")
 
 
+def test_cnnspec_check_called_as_a_function_is_told_the_functions_that_check():
+    """It said "'module' object is not callable" (or, before the package was imported,
+    "module 'cnnspec' has no attribute 'check'")."""
+    import subprocess
+    import sys
+
+    error = refused(lambda: cnnspec.check(SPEC), "cnnspec.check is the package")
+    assert "cnnspec.load(path)" in error.hint and "cnnspec.check.check(" in error.hint
+    code = ("import cnnspec\ntry:\n cnnspec.check('x')\n"
+            "except cnnspec.errors.SettingError as e:\n print(e.hint)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert fresh.stdout.startswith("cnnspec.load(path) reads"), fresh.stderr
+    readme = (Path(SPEC).parent.parent / "README.md").read_text()
+    assert "`cnnspec.load(path)` is what `cnnspec check` runs" in readme
+    assert "cnnspec.check.check(" in cnnspec.__doc__
+
+
+def test_check_names_what_it_takes_and_checks_a_checked_spec_again():
+    from cnnspec.check import check
+
+    for given, said in ((SPEC, "not a path"), (Path(SPEC), "not a path"), (3, "not 3")):
+        error = refused(lambda given=given: check(given), "check() takes a parsed spec", said)
+        assert error.hint.startswith("cnnspec.load(path) reads")
+    checked = cnnspec.load(SPEC)
+    assert check(checked, dtype="float64").dtype == "float64"
+
+
 def test_a_name_longer_than_the_file_system_takes_is_an_input_error():
     with pytest.raises(InputError, match="cannot read"):
         cnnspec.load("a" * 5000 + ".cnn")
@@ -107,6 +135,45 @@ def test_an_unknown_dataset_in_an_ir_data_object_is_told_the_datasets(tmp_path, 
     assert error.invalid and not (tmp_path / "run").exists()
 
 
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("data, words, hint", [
+    # the check said "shapes size must be a whole number, not nan" late, with no hint
+    ({"name": "shapes", "size": NAN}, ["data['size']", "nan"],
+     "size takes a whole number, at least 4"),
+    ({"name": "shapes", "size": 2}, ["data['size']", "at least 4, not 2"], "at least 4"),
+    ({"name": "shapes", "size": 8.5}, ["data['size']", "whole number"], "at least 4"),
+    ({"name": "shapes", "count": 0}, ["data['count']"], "count takes a whole number, at least 1"),
+    ({"name": "shapes", "noise": float("inf")}, ["data['noise']", "finite"],
+     "noise takes a finite number, at least 0"),
+    ({"name": "shapes", "noise": -0.5}, ["data['noise']"], "at least 0"),
+    ({"name": "shapes", "colour": "yes"}, ["data['colour']", "'yes'"], "a bool"),
+    ({"name": "shapes", "classes": ["x"]}, ["data['classes']"], "at least 2 different"),
+    ({"name": "shapes", "classes": "x"}, ["data['classes']"], "choose among x, plus"),
+    ({"name": "shapes", "classes": ["x", "x"]}, ["data['classes']", "twice"], "different"),
+    # fine one by one, not together: no range, what to change
+    ({"name": "shapes", "count": 20}, ["data['count']", "at least 50"], "list fewer classes"),
+    ({"name": "shapes", "sizes": 8}, ["data['sizes']", "no argument"], "shapes takes size, "),
+    ({"name": "digits", "size": 8}, ["data['size']"], "digits takes no arguments"),
+    ({"name": "npz"}, ["data['path']"], "path takes a file's path"),
+    ({"name": "npz", "path": 3}, ["data['path']", "not 3"], "e.g. \"data/train.npz\""),
+])
+def test_a_bad_value_in_an_ir_data_object_is_named_with_what_it_takes(tmp_path, data, words,
+                                                                         hint):
+    error = refused(lambda: cnnspec.Settings(data=data).overrides(), *words)
+    assert hint in error.hint and error.invalid
+    error = refused(lambda: cnnspec.train(SPEC, cnnspec.Settings(data=data), tmp_path / "run"),
+                    *words)
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_ir_data_objects_classes_may_be_a_tuple_or_an_array():
+    for classes in (("x", "o"), np.array(["x", "o"])):
+        data = cnnspec.Settings(data={"name": "shapes", "classes": classes}).overrides()["data"]
+        assert data["classes"] == ["x", "o"] and type(data["classes"][0]) is str
+
+
 def test_an_ir_data_object_may_name_its_dataset_with_numpys_text():
     data = cnnspec.Settings(data={"name": np.str_("fashion_mnist")}).overrides()["data"]
     assert data == {"name": "fashion-mnist"} and type(data["name"]) is str
@@ -153,6 +220,50 @@ def test_a_setting_given_to_train_as_a_keyword_is_pointed_to_settings():
     assert "runs_dir" in error.hint
     error = refused(lambda: cnnspec.resume("runs/x", runs_dir="x"), "cnnspec.resume()")
     assert error.hint.count("spec") == 1  # each keyword it takes, once
+
+
+@pytest.mark.parametrize("keywords, hint", [
+    ({"epoch": 3}, "did you mean epochs=3?"),  # Python's TypeError named no alternative
+    ({"lrr": 0.1}, "did you mean lr=0.1?"),
+    ({"learning_rate": 0.1}, "learning_rate is written lr here: lr=0.1"),
+    ({"batch": np.int64(8)}, "batch is written batch_size here: batch_size=8"),
+    # another library's names (FOREIGN_KEYS) are told ours, their values not copied (iterations)
+    ({"base_lr": 0.1}, "Caffe's base_lr is lr here; give it as lr=..."),
+    ({"max_iter": 1000}, "; give it as epochs=..."),
+    ({"weight_decay": 5e-4}, "the spec's own setting, written in its train block"),
+    ({"optimiser": "adam"}, "did you mean optimizer? optimizer is the spec's own setting"),
+    ({"dtype": "float64"}, "it takes epochs, lr, batch_size, seed, data, cores"),
+])
+def test_settings_name_an_unknown_setting_with_what_is_meant(keywords, hint):
+    key = next(iter(keywords))
+    error = refused(lambda: cnnspec.Settings(**keywords), "cnnspec.Settings()", repr(key))
+    assert hint in error.hint and error.invalid
+
+
+@pytest.mark.parametrize("call, words, hint", [
+    (lambda: cnnspec.train(SPEC, epoch=3), ["cnnspec.train()", "'epoch'"],
+     "did you mean settings=cnnspec.Settings(epochs=3)?"),
+    (lambda: cnnspec.train(SPEC, base_lr=0.1), ["'base_lr'"],
+     "Caffe's base_lr is lr here; give it as settings=cnnspec.Settings(lr=...)"),
+    (lambda: compare(SPEC, ["he_normal"], learning_rate=0.1), ["compare()", "'learning_rate'"],
+     "learning_rate is written lr here: lr=0.1"),
+    (lambda: compare(SPEC, ["he_normal"], epoch=1), ["compare()", "'epoch'"],
+     "did you mean epochs=1?"),
+    (lambda: compare(SPEC, ["he_normal"], seed=1), ["'seed'"], "did you mean seeds=?"),
+    (lambda: sweep(SPEC, ["lr=0.1"], epochs=1), ["sweep()", "'epochs'"],
+     "settings=cnnspec.Settings(epochs=1)"),
+    (lambda: sweep(SPEC, set=["lr=0.1"]), ["sweep()", "'set'"], "did you mean sets=?"),
+])
+def test_functions_taking_settings_name_an_unknown_keyword(call, words, hint):
+    """Before any work: compare and sweep ended in Python's TypeError."""
+    assert hint in refused(call, *words).hint
+
+
+def test_keywords_checked_keeps_the_signature():
+    import inspect
+
+    assert "epochs" in inspect.signature(cnnspec.Settings).parameters
+    assert "inits" in inspect.signature(compare).parameters
 
 
 @pytest.mark.parametrize("call, words", [

@@ -211,9 +211,33 @@ def test_a_diverging_variant_is_reported_not_raised(tiny, tmp_path):
     assert "yes (1/1)" in table
     assert "normal(0, 1) (1/1 diverged)" in result.curves()
     assert plot(result, tmp_path / "curves.png").exists()
-    line = describe_result(blown.runs[0])
+    line, hint = describe_result(blown.runs[0]).split("\n")
     assert line.startswith("normal(0, 1), seed 0: training diverged in epoch 1")
     assert "layer" in line and "diverged.npz" not in line
+    # what to try, as a sweep's diverged cell says it (compare said nothing)
+    assert hint.startswith("hint: ") and "lower the learning rate (it was 100; try lr=0.1" in hint
+    assert blown.runs[0].worded_hint() == hint.removeprefix("hint: ")
+    assert calm.runs[0].worded_hint() is None and "\n" not in describe_result(calm.runs[0])
+    runs = [run for v in result.to_dict()["variants"] for run in v["runs"]]
+    assert [run["hint"] for run in runs] == [blown.runs[0].worded_hint(), None]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_the_command_line_gives_a_diverged_runs_hint_with_its_options(tiny, tmp_path, capsys):
+    from cnnspec.cli import main
+
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tiny), "--init", "normal(0, 1)", "--epochs", "1", "--lr", "100",
+                 "--jobs", "1", "--out", str(out), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    hint = "lower the learning rate (it was 100; try --lr 0.1"
+    assert re.search(r"\nhint: .*" + re.escape(hint), captured.err)
+    (run,) = json.loads(captured.out)["variants"][0]["runs"]
+    assert hint in run["hint"] and "{" not in run["hint"]
+    # the fields a run had before the hint, as they were
+    assert list(run) == ["label", "seed", "metrics", "test_acc", "diverged", "error", "out",
+                         "hint"]
 
 
 def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, monkeypatch):

@@ -25,3 +25,49 @@ def test_the_irs_float32_limit_is_float32s():
 def test_a_dtypes_spacing_is_numpys(dtype, x):
     value = np.dtype(dtype).type(x)
     assert FORMATS[dtype].spacing(float(value)) == abs(float(np.spacing(value)))
+
+
+# ---- a float64 run's data and inputs are float64 from the start --------------------------
+
+def _pixels(tmp_path):
+    """An npz data set of 0..255 pixel values (k/255, which float32 rounds) and its path."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (40, 1, 8, 8), dtype=np.uint8)
+    path = tmp_path / "pixels.npz"
+    np.savez(path, x=x, y=np.arange(40) % 4)
+    return x, str(path)
+
+
+@pytest.mark.parametrize("dtype", list(FORMATS))
+def test_a_data_set_loads_in_the_runs_dtype(tmp_path, dtype):
+    """k/255 was rounded to float32 before a float64 run's float64 preprocessing; a float32
+    run's images are what they were, bit for bit."""
+    from cnnspec.data import load_dataset
+
+    x, path = _pixels(tmp_path)
+    data = load_dataset({"name": "npz", "path": path}, 0, dtype=dtype)
+    assert data.x_train.dtype == data.x_test.dtype == np.dtype(dtype)
+    both = np.concatenate([data.x_train, data.x_test])
+    expected = (x / 255).astype(dtype)
+    np.testing.assert_array_equal(np.sort(both, axis=None), np.sort(expected, axis=None))
+    shapes = load_dataset({"name": "shapes", "size": 8, "count": 60}, 3, dtype=dtype)
+    assert shapes.x_train.dtype == np.dtype(dtype)
+    digits = load_dataset({"name": "digits"}, 0, dtype=dtype)
+    assert digits.x_train.dtype == np.dtype(dtype)
+
+
+def test_predict_reads_a_float64_runs_inputs_in_float64(tmp_path):
+    import cnnspec
+
+    x, path = _pixels(tmp_path)
+    spec = tmp_path / "tiny.cnn"
+    spec.write_text(f'input 1x8x8\nflatten\ndense 4\ntrain {{\n  data npz(path="{path}")\n'
+                    "  epochs 1\n  batch 16\n}\n")
+    run = cnnspec.train(str(spec), run_dir=tmp_path / "run", progress="none", curves=False,
+                        dtype="float64")
+    seen = []
+    run.model.forward = lambda images, forward=run.model.forward: (
+        seen.append(images), forward(images))[1]
+    run.predict(x[:2])
+    expected = run.prepare((x[:2] / 255).astype(np.float64))
+    np.testing.assert_array_equal(seen[0], expected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 
 from cnnspec.check import lints, memory, training, twins
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
@@ -17,8 +18,8 @@ from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.dtypes import DEFAULT_DTYPE, VALUE_BYTES, given_dtype
-from cnnspec.errors import SpecError, SpecErrors
-from cnnspec.given import given_bytes, given_flag
+from cnnspec.errors import SettingError, SpecError, SpecErrors, literal
+from cnnspec.given import given_bytes, given_flag, shown
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS
 
@@ -100,6 +101,24 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.batch_fit(spec))
 
 
+def _given_spec(spec) -> Spec:
+    """``spec``, a parsed :class:`Spec`; a :class:`CheckedSpec` is checked again from its own
+    (another dtype, ``strict``). A path or a text is a :class:`SettingError` pointing to
+    :func:`cnnspec.load`, which reads a file and checks it: it ended in an AttributeError."""
+    if isinstance(spec, CheckedSpec):
+        return spec.spec
+    if isinstance(spec, Spec):
+        return spec
+    said = "a path" if isinstance(spec, (str, os.PathLike)) else shown(spec)
+    raise SettingError(f"check() takes a parsed spec, not {literal(said)}", invalid=True,
+                       hint=literal(READ_AND_CHECK))
+
+
+# How a library caller checks a spec, for a hint: the function that does it, for a file or text.
+READ_AND_CHECK = ("cnnspec.load(path) reads a .cnn or .json file and checks it; "
+                  "check(cnnspec.lang.parse(text)) checks a spec's text")
+
+
 def as_error(warning: SpecError) -> SpecError:
     """``warning`` as an error (``--strict``)."""
     return dataclasses.replace(warning, severity="error")
@@ -118,6 +137,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``. ``strict``,
     ``max_memory`` and ``dtype`` of the wrong kind are a :class:`SettingError` naming them.
     """
+    spec = _given_spec(spec)
     strict, dtype = given_flag(strict, "strict"), given_dtype(dtype)
     max_memory = given_bytes(max_memory, "max_memory")
     errors = structure_errors(spec)

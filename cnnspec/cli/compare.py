@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import (
     add_data_dir,
     add_format,
@@ -86,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
         comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                              jobs=args.jobs, out=args.out, target=args.target,
                              data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
-                             on_done=lambda result: print(describe_result(result),
-                                                          file=sys.stderr, flush=True),
+                             on_done=lambda result: print(
+                                 describe_result(result, OPTION_NAMES), file=sys.stderr,
+                                 flush=True),
                              on_start=started, on_warnings=report)
     except KeyboardInterrupt:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     curves = plot(comparison, args.output)
     # Flushed before the stderr line: see init_report.run.
-    text = dumps(comparison.to_dict()) if args.format == "json" else format_table(comparison)
+    text = (dumps(comparison.to_dict(OPTION_NAMES)) if args.format == "json"
+            else format_table(comparison))
     print(text, flush=True)
     print(f"wrote {curves}", file=sys.stderr)
     return 0

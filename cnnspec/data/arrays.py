@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
 
 MAX_PIXEL = 255
@@ -18,16 +19,17 @@ def holds_integers(x: np.ndarray) -> bool:
     return x.dtype.kind in "iu"
 
 
-def to_unit_float(x: np.ndarray, what: str) -> np.ndarray:
-    """``x`` as float32 in [0, 1]: integers 0..255 scaled by 1/255, floats checked as they are."""
+def to_unit_float(x: np.ndarray, what: str, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """``x`` as ``dtype`` (a run's; float32 by default) in [0, 1]: integers 0..255 scaled by
+    1/255, floats checked as they are."""
     if x.dtype == np.bool_:
-        return x.astype(np.float32)
+        return x.astype(dtype)
     if holds_integers(x):
         if x.size and (x.min() < 0 or x.max() > MAX_PIXEL):
             raise RunError(f"{what} has integer values outside 0..255 "
                            f"(min {x.min()}, max {x.max()})",
                            hint="store pixel values as uint8 0..255 or floats in [0, 1]")
-        return (x / MAX_PIXEL).astype(np.float32)
+        return (x / MAX_PIXEL).astype(dtype)
     if not np.issubdtype(x.dtype, np.floating):
         raise RunError(f"{what} has dtype {x.dtype}, not numbers",
                        hint="store images as uint8 0..255 or floats in [0, 1]")
@@ -40,4 +42,4 @@ def to_unit_float(x: np.ndarray, what: str) -> np.ndarray:
                        f"(min {x.min():g}, max {x.max():g})",
                        hint="scale the images to [0, 1] (e.g. divide 0..255 values by 255); "
                        "preprocessing such as standardize is applied by cnnspec itself")
-    return x.astype(np.float32)
+    return x.astype(dtype)

@@ -25,6 +25,7 @@ from cnnspec.data.arrays import MAX_PIXEL
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS
 from cnnspec.data.mnist import IdxSource, cache_root, local_or_download, mirror_list
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError
 
 ARCHIVE = "cifar-10-binary.tar.gz"
@@ -84,8 +85,9 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, mirrors: list[str] | None = None,
-                 sha256: str | None = None, timeout: float = TIMEOUT_SECONDS) -> Dataset:
-    """CIFAR-10 from the cache, or downloaded into it. ``mirrors`` (base URLs) and ``sha256``
+                 sha256: str | None = None, timeout: float = TIMEOUT_SECONDS,
+                 dtype: str = DEFAULT_DTYPE) -> Dataset:
+    """CIFAR-10 from the cache, or downloaded into it, its images in ``dtype``. ``mirrors`` (base URLs) and ``sha256``
     replace the built-in ones, e.g. to serve a copy of the archive over HTTP."""
     folder = cache_root(data_dir) / CIFAR10.name
     digest = sha256 or CIFAR10.sha256[ARCHIVE]
@@ -96,6 +98,6 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, mirrors: list[str] |
         if labels.size and labels.max() >= len(CIFAR10.classes):
             raise RunError(f"cifar10 {split} labels go up to {labels.max()}, but there are only "
                            "10 classes", hint="the archive is damaged; delete it and run again")
-        out[split] = ((images / MAX_PIXEL).astype(np.float32), labels)
+        out[split] = ((images / MAX_PIXEL).astype(dtype), labels)
     return Dataset(CIFAR10.name, *out["train"], *out["test"], list(CIFAR10.classes),
                    CIFAR10.description)

@@ -20,6 +20,7 @@ from importlib import resources
 import numpy as np
 
 from cnnspec.data.dataset import Dataset, stratified_split
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.ir.datasets import DATASETS
 
 FILE = "digits.csv.gz"
@@ -31,18 +32,19 @@ DESCRIPTION = ("UCI optical recognition of handwritten digits, 8x8 greyscale, 10
                "(Alpaydin & Kaynak 1998; CC BY 4.0); 1,437 train / 360 test")
 
 
-def read_digits_csv() -> tuple[np.ndarray, np.ndarray]:
-    """All 1,797 images ``(N, 1, 8, 8)`` float32 in [0, 1] and labels ``(N,)`` int64."""
+def read_digits_csv(dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 images ``(N, 1, 8, 8)`` ``dtype`` in [0, 1] and labels ``(N,)`` int64."""
     raw = resources.files("cnnspec.data").joinpath("files").joinpath(FILE).read_bytes()
     table = np.loadtxt(gzip.decompress(raw).decode("ascii").splitlines(), delimiter=",",
                        dtype=np.int64)
-    x = (table[:, :-1].reshape(-1, 1, 8, 8) / LEVELS).astype(np.float32)
+    x = (table[:, :-1].reshape(-1, 1, 8, 8) / LEVELS).astype(dtype)
     y = table[:, -1].astype(np.int64)
     return x, y
 
 
-def load_digits() -> Dataset:
-    """The digits dataset with its fixed 1,437 / 360 stratified split."""
-    x, y = read_digits_csv()
+def load_digits(dtype: str = DEFAULT_DTYPE) -> Dataset:
+    """The digits dataset with its fixed 1,437 / 360 stratified split, its images in
+    ``dtype``."""
+    x, y = read_digits_csv(dtype)
     train, test = stratified_split(y, TEST_COUNT, np.random.default_rng(SPLIT_SEED))
     return Dataset("digits", x[train], y[train], x[test], y[test], list(CLASSES), DESCRIPTION)

@@ -32,6 +32,7 @@ from cnnspec.damage import PICTURE_DAMAGE, reason, system_failure
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sourcefile import is_special, not_a_regular_file
 
@@ -111,17 +112,18 @@ def _channels_last_hint(given: tuple, shape: tuple[int, int, int], verb: str = "
             f"array.transpose{axes}")
 
 
-def input_float(x: np.ndarray, what: str) -> tuple[np.ndarray, str | None]:
-    """An input to predict as float32 in [0, 1], and a note when it was rescaled: integers
+def input_float(x: np.ndarray, what: str, dtype: str = DEFAULT_DTYPE
+                ) -> tuple[np.ndarray, str | None]:
+    """An input to predict as ``dtype`` (the model's) in [0, 1], and a note when it was rescaled: integers
     0..255, and floats holding whole numbers 0..255 above 1 (pixel values saved unscaled), are
     divided by 255. Other floats must be in [0, 1]: a fraction above 1 is more likely data
     that was preprocessed already than an image."""
     if np.issubdtype(x.dtype, np.floating) and x.size and np.all(np.isfinite(x)) \
             and x.min() >= 0 and 1 < x.max() <= MAX_PIXEL and np.all(x == np.round(x)):
         note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
-        return (x / MAX_PIXEL).astype(np.float32), note
+        return (x / MAX_PIXEL).astype(dtype), note
     try:
-        scaled = to_unit_float(x, what)
+        scaled = to_unit_float(x, what, dtype)
     except RunError as exc:  # values no image has: a mistake in the input given (exit 2)
         raise InputError(exc.message, hint=exc.hint) from None
     if holds_integers(x) and x.size and x.max() <= DIM_INTEGERS:
@@ -175,9 +177,9 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches:
     return input_float(x, str(path))
 
 
-def input_batch(images, shape: tuple[int, int, int], what: str = "the array of images"
-                ) -> np.ndarray:
-    """``images`` (an array, or anything ``np.asarray`` takes) as a float32 batch
+def input_batch(images, shape: tuple[int, int, int], what: str = "the array of images",
+                dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """``images`` (an array, or anything ``np.asarray`` takes) as a ``dtype`` batch
     (N, C, H, W) in [0, 1] for a model taking ``shape`` (C, H, W): the Python side of what
     ``cnnspec predict`` takes in a ``.npy`` file, in the same forms (a batch (N, C, H, W), one
     image (C, H, W), and for a one-channel model (N, H, W) or (H, W)) and values
@@ -209,7 +211,7 @@ def input_batch(images, shape: tuple[int, int, int], what: str = "the array of i
                          hint=_channels_last_hint(x.shape, shape, "pass")
                          or "arrays are not resized: resize the images to the model's input "
                             f"{h}x{w} first")
-    return input_float(x, what)[0]
+    return input_float(x, what, dtype)[0]
 
 
 def _one_of_a_batch(given: tuple, shape: tuple[int, int, int]) -> str | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cnnspec.data.dataset import Dataset
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SpecError
 from cnnspec.ir.datasets import problems, with_defaults
 from cnnspec.seeding import streams
@@ -20,13 +21,16 @@ def _config(cfg) -> dict:
     return cfg
 
 
-def load_dataset(cfg: dict, seed: int, data_dir: str | None = None) -> Dataset:
+def load_dataset(cfg: dict, seed: int, data_dir: str | None = None,
+                 dtype: str = DEFAULT_DTYPE) -> Dataset:
     """The dataset described by ``cfg`` (an IR ``training.data`` object; arguments left out
     take their defaults).
 
     ``seed`` is the run's seed: only ``shapes`` uses it, through the ``dataset`` stream of
     :func:`cnnspec.seeding.streams`; every other dataset and every train/test split is fixed.
     ``data_dir`` is where downloaded datasets are cached (default ``~/.cache/cnnspec``).
+    ``dtype``: the images' (a float64 run's are scaled in float64: k/255 rounded to float32
+    would carry float32's rounding into the run).
     """
     cfg = _config(cfg)
     name = cfg["name"]
@@ -35,19 +39,19 @@ def load_dataset(cfg: dict, seed: int, data_dir: str | None = None) -> Dataset:
     if name == "digits":
         from cnnspec.data.digits import load_digits
 
-        return load_digits()
+        return load_digits(dtype)
     if name == "shapes":
         from cnnspec.data.synthetic_shapes import load_shapes
 
-        return load_shapes(cfg, streams(seed)["dataset"])
+        return load_shapes(cfg, streams(seed)["dataset"], dtype)
     if name in ("mnist", "fashion-mnist"):
         from cnnspec.data.mnist import load_idx_dataset
 
-        return load_idx_dataset(name, data_dir=data_dir)
+        return load_idx_dataset(name, data_dir=data_dir, dtype=dtype)
     if name == "cifar10":
         from cnnspec.data.cifar import load_cifar10
 
-        return load_cifar10(data_dir=data_dir)
+        return load_cifar10(data_dir=data_dir, dtype=dtype)
     from cnnspec.data.npz import load_npz
 
-    return load_npz(cfg["path"])
+    return load_npz(cfg["path"], dtype)

@@ -33,6 +33,7 @@ from cnnspec.data.arrays import MAX_PIXEL
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import MAX_WORD, RunError, SettingError, literal, shortened
 from cnnspec.usercache import cache_dir
 
@@ -167,8 +168,9 @@ def _local_or_download(source: IdxSource, filename: str, folder: Path, mirrors: 
 
 def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
                      mirrors: list[str] | None = None, checksums: dict | None = None,
-                     timeout: float = TIMEOUT_SECONDS) -> Dataset:
-    """MNIST or Fashion-MNIST (``name``), from the cache or downloaded into it.
+                     timeout: float = TIMEOUT_SECONDS, dtype: str = DEFAULT_DTYPE) -> Dataset:
+    """MNIST or Fashion-MNIST (``name``), from the cache or downloaded into it, its images in
+    ``dtype``.
 
     ``mirrors`` (base URLs) and ``checksums`` (file name -> SHA-256) replace the built-in ones,
     e.g. to use a local copy of the files served over HTTP.
@@ -183,17 +185,17 @@ def load_idx_dataset(name: str, data_dir: str | os.PathLike | None = None,
                                    digests[source.file(split, part)], timeout)
                  for part in ("images", "labels")]
         arrays[split] = read_images_and_labels(*paths)
-    return _to_dataset(source, arrays)
+    return _to_dataset(source, arrays, dtype)
 
 
-def _to_dataset(source: IdxSource, arrays: dict) -> Dataset:
-    """Scale the uint8 images to [0, 1] float32 and check the labels name known classes."""
+def _to_dataset(source: IdxSource, arrays: dict, dtype: str) -> Dataset:
+    """Scale the uint8 images to [0, 1] in ``dtype`` and check the labels name known classes."""
     out = {}
     for split, (images, labels) in arrays.items():
         if labels.size and labels.max() >= len(source.classes):
             raise RunError(f"{source.name} {split} labels go up to {labels.max()}, but there are "
                            f"only {len(source.classes)} classes",
                            hint="the label file does not belong to this dataset; replace it")
-        out[split] = ((images / MAX_PIXEL).astype(np.float32), labels.astype(np.int64))
+        out[split] = ((images / MAX_PIXEL).astype(dtype), labels.astype(np.int64))
     return Dataset(source.name, *out["train"], *out["test"], list(source.classes),
                    source.description)

@@ -20,6 +20,7 @@ from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, literal, shortened
 from cnnspec.sourcefile import check_path_hint, is_special, not_a_regular_file
 
@@ -58,8 +59,8 @@ def read_npz(path: str) -> dict[str, np.ndarray]:
         raise RunError(f"cannot read {path} as a .npz file: {exc}", hint=HINT) from None
 
 
-def images_nchw(x: np.ndarray, key: str, path: str) -> np.ndarray:
-    """``x`` as (N, C, H, W) float32 in [0, 1]; (N, H, W) gets one channel."""
+def images_nchw(x: np.ndarray, key: str, path: str, dtype: str = DEFAULT_DTYPE) -> np.ndarray:
+    """``x`` as (N, C, H, W) ``dtype`` in [0, 1]; (N, H, W) gets one channel."""
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
@@ -67,7 +68,7 @@ def images_nchw(x: np.ndarray, key: str, path: str) -> np.ndarray:
                        "(N, H, W)", hint=HINT)
     if len(x) == 0:
         raise RunError(f"{path}: {key!r} holds no images", hint=HINT)
-    return to_unit_float(x, f"{path}: {key!r}")
+    return to_unit_float(x, f"{path}: {key!r}", dtype)
 
 
 def labels(y: np.ndarray, key: str, path: str, n: int) -> np.ndarray:
@@ -167,8 +168,9 @@ def _refuse_unprintable(name: str, label: int, path: str) -> None:
                        "and punctuation")
 
 
-def split_or_given(arrays: dict[str, np.ndarray], path: str):
-    """(x_train, y_train, x_test, y_test) from the file's test arrays or a fixed split."""
+def split_or_given(arrays: dict[str, np.ndarray], path: str, dtype: str = DEFAULT_DTYPE):
+    """(x_train, y_train, x_test, y_test) from the file's test arrays or a fixed split, the
+    images in ``dtype``."""
     for key in ("x", "y"):
         if key not in arrays:
             found = ", ".join(sorted(arrays)) or "none"
@@ -177,7 +179,7 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str):
                 hint = ("name the training arrays x and y, not x_train and y_train "
                         "(np.savez(PATH, x=..., y=..., x_test=..., y_test=...))")
             raise RunError(f"{path}: missing array {key!r} (found: {found})", hint=hint)
-    x = images_nchw(arrays["x"], "x", path)
+    x = images_nchw(arrays["x"], "x", path, dtype)
     y = labels(arrays["y"], "y", path, len(x))
     has_test = ("x_test" in arrays, "y_test" in arrays)
     if any(has_test) and not all(has_test):
@@ -185,7 +187,7 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str):
         raise RunError(f"{path}: {missing!r} is missing; give both x_test and y_test or "
                        "neither", hint=HINT)
     if all(has_test):
-        x_test = images_nchw(arrays["x_test"], "x_test", path)
+        x_test = images_nchw(arrays["x_test"], "x_test", path, dtype)
         y_test = labels(arrays["y_test"], "y_test", path, len(x_test))
         if x_test.shape[1:] != x.shape[1:]:
             raise RunError(f"{path}: 'x_test' images are {x_test.shape[1:]} but 'x' images are "
@@ -200,10 +202,11 @@ def split_or_given(arrays: dict[str, np.ndarray], path: str):
     return x[train], y[train], x[test], y[test]
 
 
-def load_npz(path: str) -> Dataset:
-    """The user's dataset in ``path`` (see the module docstring for the keys)."""
+def load_npz(path: str, dtype: str = DEFAULT_DTYPE) -> Dataset:
+    """The user's dataset in ``path`` (see the module docstring for the keys), its images in
+    ``dtype``."""
     arrays = read_npz(path)
-    x_train, y_train, x_test, y_test = split_or_given(arrays, path)
+    x_train, y_train, x_test, y_test = split_or_given(arrays, path, dtype)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     refuse_labels_from_one(y_train, y_test, arrays, path)
     classes = class_names(arrays, path, n_classes)

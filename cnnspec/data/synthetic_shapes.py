@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnspec.data.dataset import Dataset
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import float_text
 from cnnspec.ir.datasets import (
     DATASETS,
@@ -155,18 +156,19 @@ def draw_colours(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
 
 
 def generate_shapes(size: int, classes: list[str], count: int, noise: float,
-                    rng: np.random.Generator, colour: bool = False
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` images ``(count, C, size, size)`` float32 in [0, 1] and labels ``(count,)``
-    int64; ``C`` is 3 (RGB) with ``colour``, else 1.
+                    rng: np.random.Generator, colour: bool = False,
+                    dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` images ``(count, C, size, size)`` ``dtype`` in [0, 1] and labels ``(count,)``
+    int64; ``C`` is 3 (RGB) with ``colour``, else 1. The shapes are drawn in float32 whatever
+    ``dtype`` (so a float64 run sees the same shapes); the noise is added in ``dtype``.
 
     Label ``i`` is ``classes[i]``; the labels are balanced and shuffled.
     """
     y = rng.permutation(np.arange(count) % len(classes)).astype(np.int64)
     if colour:
-        x = _colour_images(size, classes, y, rng)
+        x = _colour_images(size, classes, y, rng).astype(dtype, copy=False)
     else:
-        x = np.empty((count, 1, size, size), dtype=np.float32)
+        x = np.empty((count, 1, size, size), dtype=dtype)
         for label, kind in enumerate(classes):
             members = np.flatnonzero(y == label)
             x[members, 0] = draw_shapes(kind, len(members), size, rng)
@@ -175,7 +177,7 @@ def generate_shapes(size: int, classes: list[str], count: int, noise: float,
         # Noise beyond +-1 takes any pixel to 0 or 1, as clipped there: the same images, and no
         # float32 overflow in the cast (a noise of 1e300 drew values float32 cannot hold).
         np.clip(draws, -1.0, 1.0, out=draws)
-        x += draws.astype(np.float32)
+        x += draws.astype(dtype)
     np.clip(x, 0.0, 1.0, out=x)
     return x, y
 
@@ -191,11 +193,12 @@ def _colour_images(size: int, classes: list[str], y: np.ndarray, rng: np.random.
     return background + ink * (shape - background)
 
 
-def load_shapes(settings: dict, rng: np.random.Generator) -> Dataset:
+def load_shapes(settings: dict, rng: np.random.Generator, dtype: str = DEFAULT_DTYPE
+                ) -> Dataset:
     """The shapes dataset for a checked ``{"name": "shapes", ...}`` config (every argument
-    given), drawn from ``rng``."""
+    given), drawn from ``rng``, its images in ``dtype``."""
     x, y = generate_shapes(settings["size"], settings["classes"], settings["count"],
-                           settings["noise"], rng, settings["colour"])
+                           settings["noise"], rng, settings["colour"], dtype)
     n_test = settings["count"] // SHAPES_TEST_FRACTION_DENOMINATOR
     n_train = settings["count"] - n_test
     size = settings["size"]

@@ -62,6 +62,18 @@ class Arg:
                     f"{float_text(float(value))}")
         return None
 
+    def accepted(self) -> str:
+        """What the argument takes, in words (``a whole number, at least 4``): for a value
+        given where no hint of the language's says it (an IR data object from Python)."""
+        if self.kind == "classes":
+            return f"a list of at least {int(self.minimum or 1)} different class names"
+        if self.kind == "path":
+            return "a file's path"
+        if self.kind == "bool":
+            return "a bool (true or false)"
+        what = "a whole number" if self.kind == "int" else "a finite number"
+        return what if self.minimum is None else f"{what}, at least {float_text(self.minimum)}"
+
     def advice(self, value) -> str:
         """The hint for a ``value`` this argument refuses, as a hint template (see
         :class:`Problem`): what the argument means."""

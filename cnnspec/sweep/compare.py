@@ -19,8 +19,8 @@ from pathlib import Path
 
 from cnnspec.check.load import read_spec
 from cnnspec.engine.splitting import usable_cores
-from cnnspec.errors import SettingError, literal, shortened
-from cnnspec.given import given_texts, plain, shown
+from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, worded
+from cnnspec.given import given_texts, keywords_checked, plain, shown
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.lab.variants import SPEC_LABEL
@@ -41,7 +41,7 @@ from cnnspec.sweep.results import (
 )
 from cnnspec.sweep.runner import default_out, describe, run_cells
 from cnnspec.training import rundir
-from cnnspec.training.settings import Settings
+from cnnspec.training.settings import Settings, setting_keyword_hint
 
 DEFAULT_TARGET = 0.9
 INIT = "init"
@@ -59,6 +59,20 @@ class JobResult:
     diverged: bool
     error: str | None = None
     out: str | None = None
+    # After a divergence, what to try: a template naming settings (CellResult's), worded for
+    # the caller by worded_hint; its JSON is the worded "hint" (to_dict)
+    hint_template: str | None = field(default=None, repr=False)
+
+    def worded_hint(self, names: dict = LIBRARY_NAMES) -> str | None:
+        """What to try after a divergence, each setting named as ``names`` calls it (a front
+        end's: ``--lr 0.1``; by default the library's, ``lr=0.1``); None when it did not
+        diverge."""
+        return None if self.hint_template is None else worded(self.hint_template, names)
+
+    def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
+        out = asdict(self)
+        del out["hint_template"]
+        return {**out, "hint": self.worded_hint(names)}
 
 
 @dataclass
@@ -92,12 +106,15 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
 
 def job_result(cell: Cell, result: CellResult, out: Path) -> JobResult:
     return JobResult(dict(cell.settings)[INIT], cell.seed, result.metrics, result.test_acc,
-                     result.diverged, result.error, str(out / result.folder))
+                     result.diverged, result.error, str(out / result.folder),
+                     result.hint_template)
 
 
-def describe_result(result: JobResult) -> str:
-    """One line on a finished training, for progress output."""
-    return describe_cell(f"{result.label}, seed {result.seed}", result)
+def describe_result(result: JobResult, names: dict = LIBRARY_NAMES) -> str:
+    """One line on a finished training, for progress output; after a divergence, its hint
+    worded by ``names`` on a line of its own, as a sweep's."""
+    return describe_cell(f"{result.label}, seed {result.seed}", result,
+                         result.worded_hint(names))
 
 
 def default_jobs(n_jobs: int, process: int = 0) -> int:
@@ -148,11 +165,15 @@ class Comparison:
         return {curve_label(v.label, v.diverged, v.seeds): [r.metrics for r in v.runs]
                 for v in self.variants}
 
-    def to_dict(self) -> dict:
+    def to_dict(self, names: dict = LIBRARY_NAMES) -> dict:
+        """The comparison as JSON holds it; a diverged run's hint worded by ``names`` (see
+        :meth:`JobResult.worded_hint`)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
-                "variants": [asdict(v) for v in self.variants]}
+                "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
+                             for v in self.variants]}
 
 
+@keywords_checked("compare", setting_keyword_hint)  # compare(learning_rate=0.1): lr=0.1
 def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
             jobs: int | None = None, out: str | Path | None = None,
             target: float = DEFAULT_TARGET, data_dir: str | None = None,

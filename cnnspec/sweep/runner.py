@@ -21,7 +21,7 @@ from cnnspec.errors import (
     literal,
     shortened,
 )
-from cnnspec.given import given_texts, shown
+from cnnspec.given import given_texts, keywords_checked, shown
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
@@ -39,7 +39,7 @@ from cnnspec.sweep.results import (
     write_results,
 )
 from cnnspec.training import rundir
-from cnnspec.training.settings import Settings, given_settings
+from cnnspec.training.settings import Settings, given_settings, setting_keyword_hint
 
 
 @dataclass
@@ -207,6 +207,9 @@ def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,
                                f"{result.failed}"), hint=hint)
 
 
+# sweep(epochs=1) is pointed to settings=cnnspec.Settings(epochs=1)
+@keywords_checked("sweep", lambda key, value, takes: setting_keyword_hint(
+    key, value, takes, via="settings=cnnspec.Settings"))
 def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None = None,
           settings: Settings | None = None, out: str | Path | None = None, executor=None,
           data_dir: str | None = None, keep_weights: bool = False,

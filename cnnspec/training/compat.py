@@ -161,7 +161,7 @@ def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None)
 
     data = checked.ir["training"]["data"]
     try:
-        return load_dataset(data, checked.ir["training"]["seed"], data_dir)
+        return load_dataset(data, checked.ir["training"]["seed"], data_dir, checked.dtype)
     except RunError as exc:
         if hint:
             message, given = as_templates(exc)

@@ -86,7 +86,8 @@ class Run:
         predict`` reads a ``.npy`` array (:func:`cnnspec.data.images.input_batch`: any
         array-like, integers 0..255 divided by 255); NaN, infinite or out-of-range values
         and a shape the model does not take are an :class:`InputError`."""
-        x = input_batch(images, tuple(self.spec.input_shape))
+        # in the model's dtype: a float64 run's k/255 is not rounded to float32 first
+        x = input_batch(images, tuple(self.spec.input_shape), dtype=self.model.dtype)
         if not len(x):  # no image: no row (the engine takes at least one)
             return np.zeros((0, len(self.classes)))
         self.model.eval()

@@ -16,11 +16,17 @@ from pathlib import Path
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX, unknown_dataset
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SettingError, SpecError, literal
-from cnnspec.given import plain, shown
-from cnnspec.ir.datasets import canonical_name, with_defaults
+from cnnspec.errors import SettingError, SpecError, closest, literal, shortened
+from cnnspec.given import keywords_checked, plain, shown
+from cnnspec.ir.datasets import DATASETS, canonical_name, problems, with_defaults
 from cnnspec.ir.spec import Spec
-from cnnspec.ir.training_catalogue import KEYS, refuse_whole_setting
+from cnnspec.ir.training_catalogue import (
+    FOREIGN_KEY_NAMES,
+    KEY_ALIASES,
+    KEYS,
+    foreign_key_hint,
+    refuse_whole_setting,
+)
 from cnnspec.lang import parse_data
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data", "cores")
@@ -61,6 +67,56 @@ class Settings:
         return given
 
 
+def meant_setting(key: str) -> tuple[str, str] | None:
+    """The training setting (a key of the train block) a keyword ``key`` means, and how:
+    ``"own"`` (it is one), ``"alias"`` (the language's other spelling: ``learning_rate``),
+    ``"foreign"`` (another library's name: Caffe's ``base_lr``, FOREIGN_KEYS) or ``"close"``
+    (a misspelling: ``epoch``); None where it means none."""
+    if key in KEYS:
+        return key, "own"
+    if key in KEY_ALIASES:
+        return KEY_ALIASES[key], "alias"
+    # a name of several meanings (decay) is said with all of them by foreign_key_hint
+    foreign = [f.key for f in FOREIGN_KEY_NAMES.get(key.lower(), ()) if f.key]
+    if foreign:
+        return foreign[0], "foreign"
+    near = closest(key, [*KEYS, *KEY_ALIASES])
+    return (KEY_ALIASES.get(near, near), "close") if near else None
+
+
+def setting_keyword_hint(key: str, value, takes: list[str], via: str | None = None):
+    """The hint for a keyword ``key`` (given ``value``) that a function taking ``takes``
+    refuses, where ``key`` means a training setting (:func:`meant_setting`): the keyword that
+    takes it, or ``via`` (``settings=cnnspec.Settings``, for a function taking a Settings) for
+    a run's setting, or the spec's train block for the others; None where it means none the
+    function can be given, or where ``key`` is closer to one of ``takes``."""
+    meant = meant_setting(key)
+    if meant is None:
+        return None
+    name, how = meant
+    if how == "close" and closest(key, takes) not in (None, name):
+        return None  # a misspelling of another keyword the function takes: that one is meant
+    # another library's value may count other things (iterations for epochs): not copied
+    given = "..." if how == "foreign" else shortened(repr(plain(value)))
+    if name in takes or via is not None and name in OVERRIDABLE:
+        where = f"{name}={given}" if name in takes else f"{via}({name}={given})"
+        return {"own": f"{key} is a setting of the run: {where}",
+                "alias": f"{key} is written {name} here: {where}",
+                "foreign": f"{foreign_key_hint(key, lines=False)}; give it as {where}",
+                "close": f"did you mean {where}?"}[how]
+    if name in OVERRIDABLE:
+        return None  # a run's setting this function is not given: left to a spelling guess
+    block = (f"{name} is the spec's own setting, written in its train block (`{name} ...`); "
+             f"a run changes only {', '.join(OVERRIDABLE)}")
+    return {"own": block, "alias": f"{key} is written {name} here; {block}",
+            "foreign": f"{foreign_key_hint(key, lines=False)}; {block}",
+            "close": f"did you mean {name}? {block}"}[how]
+
+
+# Settings(epoch=3) is told epochs=3, not Python's "unexpected keyword argument".
+Settings.__init__ = keywords_checked("cnnspec.Settings", setting_keyword_hint)(Settings.__init__)
+
+
 def given_data(value) -> dict:
     """The IR data object of a ``data`` setting: a text as :func:`data_setting` reads it, an
     IR data object with its defaults. Anything else is a :class:`SettingError`; a ``Path`` (an
@@ -68,7 +124,7 @@ def given_data(value) -> dict:
     if isinstance(value, str):
         return data_setting(value)
     if isinstance(value, dict):
-        return with_defaults(_named_data(value))
+        return _checked_data(with_defaults(_named_data(value)))
     example = f"{NPZ_PREFIX}{value}" if isinstance(value, os.PathLike) else "digits"
     raise SettingError(f"{{data}} takes a dataset's name or an IR data object, not "
                        f"{shown(value)}", hint=f"e.g. {{data:{literal(example)}}}", invalid=True)
@@ -93,7 +149,34 @@ def _named_data(data: dict) -> dict:
     if canonical_name(name) is None:
         raise unknown_dataset(name)
     # NumPy's numbers (`"size": np.int64(16)`) read as the values they hold, as other settings'
-    return {**{key: plain(value) for key, value in data.items()}, "name": name}
+    return {**{key: _plain_value(value) for key, value in data.items()}, "name": name}
+
+
+def _plain_value(value):
+    """A value of an IR data object as JSON holds it: NumPy's scalars as :func:`plain` reads
+    them, a tuple or a NumPy array of class names (``classes``) as a list of them."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", 0) == 1:
+        value = value.tolist()
+    return [plain(item) for item in value] if isinstance(value, (list, tuple)) else plain(value)
+
+
+def _checked_data(data: dict) -> dict:
+    """``data``, an IR data object with its defaults, refused at its first mistake
+    (:func:`~cnnspec.ir.datasets.problems`: a value out of range, an argument the dataset does
+    not take, arguments that do not fit together) as a :class:`SettingError` naming the key
+    (``data['size']``) with what it takes. The check would say it late, as a mistake of the
+    spec's, with no hint of the range."""
+    found = problems(data)
+    if not found:
+        return data
+    problem = found[0]
+    arg = next((a for a in DATASETS[data["name"]].args if a.name == problem.arg), None)
+    # the range where the value is out of it; not where values in range do not fit together
+    out_of_range = arg is not None and arg.problem(data.get(arg.name)) is not None
+    takes = f"{arg.name} takes {arg.accepted()}; " if out_of_range else ""
+    raise SettingError(f"{{data}}[{literal(repr(problem.arg))}]: {literal(problem.message)}",
+                       hint=f"{literal(takes)}{problem.hint_template or literal(problem.hint)}",
+                       invalid=True)
 
 
 def given_settings(settings) -> Settings:
