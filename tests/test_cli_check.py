@@ -432,6 +432,8 @@ def _error_block(err: str) -> str:
     ("data.npz", "{cwd}/data.npz"),  # relative: the folder the command runs in, not the spec's
     ("../elsewhere/my dätä.npz", "{cwd}/../elsewhere/my dätä.npz"),
     ("~/gone.npz", "{home}/gone.npz"),
+    # no such user: left as written, as a shell leaves it (train's pathlib raised RuntimeError)
+    ("~nouser-cnnspec/gone.npz", "{cwd}/~nouser-cnnspec/gone.npz"),
     ("{cwd}/data.npz", None),  # absolute: looked for where it says
 ])
 def test_check_train_and_summary_name_a_missing_npz_file_alike(written, looked_for, write,
