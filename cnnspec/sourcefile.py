@@ -21,7 +21,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from cnnspec.errors import InputError, RunError, Span, SpecError, literal
+from cnnspec.errors import InputError, RunError, Span, SpecError, escaped_controls, literal
 
 # The largest spec file read: the largest spec written by hand, or exported from a network of
 # a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
@@ -304,13 +304,32 @@ def _looks_utf16(sample: bytes) -> bool:
     return len(sample) >= 2 and max(zeros) >= 0.5 and min(zeros) <= 0.1
 
 
+def located(path: str) -> Path:
+    """Where a file the user named by ``path`` is read from: ``~`` is the home folder, and a
+    relative path is read from the folder the command runs in (a spec in another folder does
+    not change it). ``~user`` of no user stays as written, as a shell leaves it."""
+    place = Path(os.path.expanduser(path))
+    try:
+        return place.absolute()
+    except OSError:  # the folder the command runs in was deleted
+        return place
+
+
+def not_found(what: str, path: str, why: str = "") -> str:
+    """The message for a file the user named that is not there (``why``: a reason, said after
+    "not found"): ``path`` as it was written, and where it was looked for where that is not the
+    same (:func:`located`), each with its control characters escaped (a line feed too: a name
+    is one line)."""
+    place = str(located(path))
+    where = "" if place == path else f" (looked for at {escaped_controls(place, keep='')})"
+    return f"{what} not found{why}: {escaped_controls(path, keep='')}{where}"
+
+
 def check_path_hint(path: str) -> str:
     """"check the path", and for a relative one the folder it is read from (the one the
     command runs in, which a spec in another folder does not change)."""
-    if Path(path).is_absolute():
+    if Path(os.path.expanduser(path)).is_absolute():
         return "check the path"
-    try:
-        here = f", {Path.cwd()}"
-    except OSError:  # the folder the command runs in was deleted
-        here = ""
-    return f"check the path (a relative one is read from the folder the command runs in{here})"
+    return "check the path (a relative one is read from the folder the command runs in)"
+
+

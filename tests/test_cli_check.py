@@ -1,7 +1,6 @@
 """``cnnspec check / summary / export`` called through ``cnnspec.cli.main``: exit codes, what
 goes to stdout and stderr, never a traceback; and ``cnnspec --help`` starting fast."""
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -14,7 +13,7 @@ from npz_cases import SPEC as NPZ_SPEC
 
 from cnnspec import load
 from cnnspec.cli import main
-from cnnspec.errors import InputError
+from cnnspec.errors import InputError, SpecErrors
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 GOOD = """\
@@ -389,10 +388,11 @@ def test_check_reads_an_npz_file_and_refuses_what_train_would(write, tmp_path, c
     path = write("net.cnn", NPZ_SPEC)
     assert main(["check", path]) == 2
     err = capsys.readouterr().err
-    assert f"{path}:6:3: error: npz file not found: data.npz\n" in err
+    assert (f"{path}:6:3: error: npz file not found: data.npz (looked for at "
+            f"{tmp_path / 'data.npz'})\n") in err
     assert '    data npz(path="data.npz")\n    ^^^^^^^^^^^^^^^^^^^^^^^^^\nhint: check the path' in err
     assert "train's or eval's --data" in err  # check itself takes no --data
-    assert f"(a relative one is read from the folder the command runs in, {os.getcwd()})" in err
+    assert "(a relative one is read from the folder the command runs in)" in err
     (tmp_path / "data.npz").write_text("not a zip archive")
     assert main(["check", path]) == 2
     assert f"{path}:6:3: error: cannot read data.npz: not a .npz file" in capsys.readouterr().err
@@ -423,6 +423,85 @@ def test_an_npz_path_too_long_for_the_file_system_is_a_file_not_found(write, tmp
     assert not (tmp_path / "run").exists()
 
 
+def _error_block(err: str) -> str:
+    """The error of ``err``: its line, the source line, the caret and the hint."""
+    return err[err.index(": error: "):]
+
+
+@pytest.mark.parametrize("written, looked_for", [
+    ("data.npz", "{cwd}/data.npz"),  # relative: the folder the command runs in, not the spec's
+    ("../elsewhere/my dätä.npz", "{cwd}/../elsewhere/my dätä.npz"),
+    ("~/gone.npz", "{home}/gone.npz"),
+    # no such user: left as written, as a shell leaves it (train's pathlib raised RuntimeError)
+    ("~nouser-cnnspec/gone.npz", "{cwd}/~nouser-cnnspec/gone.npz"),
+    ("{cwd}/data.npz", None),  # absolute: looked for where it says
+])
+def test_check_train_and_summary_name_a_missing_npz_file_alike(written, looked_for, write,
+                                                                  tmp_path, capsys, monkeypatch):
+    """train made the path absolute before it looked (`npz file not found: /tmp/x/data.npz`,
+    hint "check the path") where check named it as written (`data.npz`, the folder it is read
+    from in the hint). Each now names it as written and where it was looked for."""
+    cwd, home = tmp_path / "work", tmp_path / "home"
+    cwd.mkdir(), home.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("HOME", str(home))
+    written = written.format(cwd=cwd)
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", written))  # not in the folder it runs
+    shown = f"npz file not found: {written}"
+    if looked_for is not None:
+        shown += f" (looked for at {looked_for.format(cwd=cwd, home=home)})"
+    blocks = []
+    for argv in (["check", path], ["train", path, "--out", "run"]):
+        assert main(argv) == 2
+        blocks.append(_error_block(capsys.readouterr().err))
+    assert blocks[0] == blocks[1]
+    assert blocks[0].startswith(f": error: {shown}\n"), blocks[0]
+    assert not (cwd / "run").exists()
+    # summary, which reads no data, warns of it as the two refuse it
+    assert main(["summary", path]) == 0
+    assert f"{path}:6:3: warning: {shown}; train and check refuse" in capsys.readouterr().err
+
+
+def test_an_npz_path_from_the_home_folder_is_read_by_check_as_train_reads_it(
+        write, tmp_path, capsys, monkeypatch):
+    """check refused `data npz("~/data.npz")` (no such file '~/data.npz') that train read."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "..")
+    _save_npz(tmp_path / "data.npz")
+    path = write("net.cnn", NPZ_SPEC.replace("data.npz", "~/data.npz"))
+    assert main(["check", path]) == 0
+    assert main(["summary", path, "--strict"]) == 0
+    assert main(["train", path, "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    recorded = json.loads((tmp_path / "run" / "spec.json").read_text())["training"]["data"]
+    assert recorded["path"] == str(tmp_path / "data.npz")  # found again from any folder
+
+
+@pytest.mark.parametrize("name", ["a\x00b.npz", "a\x1b[31mb.npz", "a\rb\nc.npz"])
+def test_control_characters_of_an_npz_path_are_escaped(name, write, tmp_path, capsys,
+                                                       monkeypatch):
+    """A path from --data (a NUL byte, which no file name holds, a line's end) or a spec's
+    string (an escape sequence) is named escaped, in the message itself too, so that neither
+    the terminal nor a library caller printing the error is handed them."""
+    from cnnspec import Settings, train
+
+    monkeypatch.chdir(tmp_path)
+    path = write("net.cnn", NPZ_SPEC.replace('npz(path="data.npz")', "digits"))
+    escaped = name.encode("unicode_escape").decode()
+    assert main(["train", path, "--data", f"npz:{name}", "--out", "run"]) == 2
+    err = capsys.readouterr().err
+    assert f"npz file not found: {escaped} (looked for at {tmp_path}/{escaped})" in err
+    assert not any(char in err for char in "\x00\x1b\r")
+    if "\x1b" in name:  # a spec's string holds no NUL (binary) nor a line's end
+        spec = write("raw.cnn", NPZ_SPEC.replace("data.npz", name))
+        assert main(["check", spec]) == 2
+        assert f"npz file not found: {escaped} (" in capsys.readouterr().err
+    with pytest.raises(SpecErrors) as raised:
+        train(path, Settings(data=f"npz:{name}"), run_dir=tmp_path / "run2")
+    message = raised.value.errors[0].message
+    assert message.startswith(f"npz file not found: {escaped} (")
+    assert not any(char in message for char in "\x00\x1b\r")
+
+
 def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train_refuses_it(
         write, tmp_path, capsys, monkeypatch):
     """summary needs no data to describe the network, but a missing data file is what train
@@ -432,8 +511,8 @@ def test_summary_describes_a_spec_whose_npz_file_is_missing_and_warns_that_train
     assert main(["summary", path]) == 0
     out, err = capsys.readouterr()
     assert "Total params: 475" in out
-    assert (f"{path}:6:3: warning: npz file not found: data.npz (train and check refuse the "
-            "spec until it is there)\n") in err
+    assert (f"{path}:6:3: warning: npz file not found: data.npz (looked for at "
+            f"{tmp_path / 'data.npz'}); train and check refuse the spec until it is there\n") in err
     assert main(["summary", path, "--strict"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and f"{path}:6:3: error: npz file not found: data.npz" in err

@@ -3,14 +3,17 @@ was started (``.venv/bin/cnnspec`` where ``cnnspec`` is not on PATH), and to a P
 the library's own words (``cnnspec.train('spec.cnn')``) name them."""
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+import cnnspec
 from cnnspec import load, load_run
-from cnnspec.cli import OPTION_NAMES, main
+from cnnspec.cli import COMMANDS, OPTION_NAMES, main
 from cnnspec.errors import WordedError, WordedInputError, out_of_memory
 from cnnspec.render.run_pictures import pick_conv_layer
 from cnnspec.training.rundir import open_run_dir
@@ -31,6 +34,11 @@ def failed(capsys, argv: list[str], code: int) -> str:
     return err
 
 
+# A command of the program written with its bare name, as a hint that wrote `cnnspec` literally
+# would print it where the program was started as .venv/bin/cnnspec.
+BARE_COMMAND = re.compile(rf"[`(]cnnspec ({'|'.join(map(re.escape, COMMANDS))})\b")
+
+
 def _files(tmp_path: Path) -> Path:
     (tmp_path / "model.json").write_text("{}")
     (tmp_path / "notes.txt").write_text("conv 8 3x3\n")
@@ -39,6 +47,12 @@ def _files(tmp_path: Path) -> Path:
                                       'train {\n  data npz("missing.npz")\n}\n')
     (tmp_path / "identical.cnn").write_text(IDENTICAL)
     (tmp_path / "lenet net.cnn").write_text('name: "LeNet"\nlayer {\n  name: "data"\n}\n')
+    (tmp_path / "torch.cnn").write_text("import torch\ninput 1x8x8\n")
+    (tmp_path / "return.cnn").write_text("input 1x8x8\nx: return 3\n")
+    (tmp_path / "cut.json").write_text('{"a": \n')
+    (tmp_path / "unnamed.json").write_text('{"version": 1}')
+    (tmp_path / "weightless").mkdir()
+    (tmp_path / "weightless" / "spec.json").write_text("{}")
     return tmp_path
 
 
@@ -63,12 +77,88 @@ def _files(tmp_path: Path) -> Path:
      "or give it to train: `.venv/bin/cnnspec train SPEC --data 'shapes(size=8)'`"),
     (["summary", "{tmp}/identical.cnn", "--learning-rate"], 2,
      "`train {{ lr ... }}`, or give it to train: `.venv/bin/cnnspec train SPEC --lr LR`"),
+    # a model's Python source given as a spec: the import that reads its model instead
+    (["check", "{tmp}/torch.cnn"], 2, "`.venv/bin/cnnspec import` reads a Keras model"),
+    (["check", "{tmp}/return.cnn"], 2, "`.venv/bin/cnnspec import` reads a Keras model"),
+    # an IR file that is not one: what writes it
+    (["check", "{tmp}/cut.json"], 2, "an IR file is what `.venv/bin/cnnspec export` prints"),
+    (["check", "{tmp}/unnamed.json"], 2,
+     "defaults included (`.venv/bin/cnnspec export` writes them)"),
+    # a folder with a spec but no weights: the folder training prints
+    (["eval", "{tmp}/weightless"], 1,
+     "pass the folder `.venv/bin/cnnspec train` printed at the end (runs/<name>-<time>)"),
 ])
 def test_a_hint_names_the_program_as_it_was_started(argv, code, said, tmp_path, capsys,
                                                      started_from_venv):
     tmp = str(_files(tmp_path))
     err = failed(capsys, [word.format(tmp=tmp) for word in argv], code)
     assert said.format(tmp=tmp) in err, err
+    assert not BARE_COMMAND.search(err), err
+
+
+def _strings_outside_docs(tree: ast.AST):
+    """Each string constant of ``tree`` (f-strings' pieces too) that is not a docstring nor a
+    command's --help text: the texts a message or a hint is made of."""
+    skipped = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            skipped.add(id(body[0].value))
+        if isinstance(node, ast.keyword) and node.arg in ("help", "description", "epilog"):
+            skipped.update(id(part) for part in ast.walk(node.value))
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Constant)
+            and isinstance(node.value, str) and id(node) not in skipped]
+
+
+# Texts that name the program as a record, not as a command to type here: the header of a spec
+# an import wrote, which says what wrote it.
+RECORDS = ("by `cnnspec import`",)
+# The parser Lark generates, whose grammar text's comments name the program.
+GENERATED = ("standalone.py",)
+
+
+def test_no_message_writes_a_command_of_the_program_by_its_bare_name():
+    """A hint suggests a command as a template field (`{train_command}`, `{eval_command:RUN}`),
+    which each front end words: `cnnspec.train` to the library, `.venv/bin/cnnspec train` to a
+    command line started so. A literal `cnnspec train` cannot be typed where the program is not
+    on PATH."""
+    package = Path(cnnspec.__file__).parent
+    found = [f"{path.relative_to(package)}:{node.lineno}: {node.value[:60]!r}"
+             for path in sorted(package.rglob("*.py")) if path.name not in GENERATED
+             for node in _strings_outside_docs(ast.parse(path.read_text(encoding="utf-8")))
+             if BARE_COMMAND.search(re.sub("|".join(map(re.escape, RECORDS)), "", node.value))]
+    assert found == []
+
+
+def test_a_run_without_its_summary_names_the_training_command_as_typed(copied_run, capsys,
+                                                                       started_from_venv):
+    (copied_run / "summary.json").unlink()
+    err = failed(capsys, ["eval", str(copied_run)], 1)
+    assert f"run summary {copied_run / 'summary.json'} does not exist" in err
+    assert "hint: is this a run folder written by `.venv/bin/cnnspec train`?" in err
+    with pytest.raises(WordedError) as raised:
+        load_run(copied_run)
+    assert raised.value.hint == "is this a run folder written by `cnnspec.train`?"
+
+
+def test_the_summary_names_init_report_as_typed(tmp_path, capsys, started_from_venv):
+    spec = tmp_path / "net.cnn"
+    spec.write_text(CONV_FREE)
+    assert main(["summary", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert "`.venv/bin/cnnspec init-report` measures each layer's mean and std" in out
+    assert not BARE_COMMAND.search(out)
+
+
+def test_a_sweep_without_dask_names_itself_as_typed(tmp_path, capsys, monkeypatch,
+                                                    started_from_venv):
+    from cnnspec.sweep import executor
+
+    monkeypatch.setattr(executor, "dask_available", lambda: False)
+    spec = tmp_path / "net.cnn"
+    spec.write_text(CONV_FREE)
+    err = failed(capsys, ["sweep", str(spec), "--set", "lr=0.1"], 2)
+    assert "error: `.venv/bin/cnnspec sweep` runs on Dask distributed" in err
 
 
 def test_memory_that_runs_out_names_summary_as_typed(capsys, monkeypatch, started_from_venv):
@@ -150,3 +240,12 @@ def test_unknown_commands_and_options_name_the_help_as_the_program_was_started(
     """`cnnspec check --help` is 'command not found' where cnnspec is not on PATH."""
     err = failed(capsys, argv, 2)
     assert typed.format(program=started_from_venv) in err
+
+
+def test_eval_of_a_missing_data_file_names_the_option_that_moves_it(trained, tmp_path, capsys):
+    """eval's data file that is not there: the hint names --data, as train's does, not the
+    library's data= (the error eval raised again for a mistake in what was asked kept only
+    the library's wording)."""
+    err = failed(capsys, ["eval", trained["run"], "--data", f"npz:{tmp_path / 'gone.npz'}"], 2)
+    assert "given its new place with train's or eval's --data npz:NEW_PATH" in err
+    assert "cnnspec.Settings" not in err

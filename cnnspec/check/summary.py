@@ -14,7 +14,7 @@ import math
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import second_moments
-from cnnspec.errors import rounded_text
+from cnnspec.errors import LIBRARY_NAMES, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import step_text
@@ -152,8 +152,9 @@ def _rows(layer: dict) -> list[tuple[str, ...]]:
     return rows
 
 
-def summary_table(checked: CheckedSpec) -> str:
-    """The Keras-like table with init columns and totals (no trailing newline)."""
+def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
+    """The Keras-like table with init columns and totals (no trailing newline); the command
+    its note suggests worded as ``names`` word it (a front end's, :func:`cnnspec.errors.worded`)."""
     data = summary_dict(checked)
     rows = [HEADER] + [row for layer in data["layers"] for row in _rows(layer)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER) - 1)]
@@ -193,6 +194,6 @@ def summary_table(checked: CheckedSpec) -> str:
             "after a max pool the largest of its window's values, after a mean pool their "
             "mean, each window's values taken as independent (on images, whose neighbouring "
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
-            "times its input's. `cnnspec init-report` measures each layer's mean and std on "
-            "the data.")
-    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, note])
+            "times its input's. `{init_report_command}` measures each layer's mean and std "
+            "on the data.")
+    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, worded(note, names)])

@@ -125,6 +125,19 @@ def typed(words: str, argument="") -> str:
     return format(Typed(words), str(argument))
 
 
+class TypedPhrase(Phrase):
+    """A phrase that names a command of this program, worded as typed here (:func:`typed`):
+    ``{trained_folder}`` reads ``the folder `.venv/bin/cnnspec train` printed ...`` where
+    ``cnnspec`` is not on PATH."""
+
+    def __init__(self, words: str, command: str) -> None:
+        super().__init__(words)
+        self.command = command
+
+    def __format__(self, value: str) -> str:
+        return self.words.format(command=typed(self.command))
+
+
 # What the library calls a setting (a SettingError's fields) -> how this command line writes it.
 OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "batch_size": Option("--batch-size"), "seed": Option("--seed"),
@@ -144,8 +157,8 @@ OPTION_NAMES = {"epochs": Option("--epochs"), "lr": Option("--lr"),
                 "rows": Option("--rows"), "grid": Option("--grid"),
                 "compare_init": Flag("--compare-init"), "ir_json": Phrase("--format json"),
                 "moved_npz": Phrase("train's or eval's --data npz:NEW_PATH"),
-                "trained_folder": Phrase("the folder `cnnspec train` printed at the end "
-                                         "(runs/<name>-<time>)"),
+                "trained_folder": TypedPhrase("the folder `{command}` printed at the end "
+                                              "(runs/<name>-<time>)", "train"),
                 "resume_command": Typed("train --resume"), "train_command": Typed("train"),
                 "program": Typed("")}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import add_dtype, add_format, add_spec
 from cnnspec.cli.check import report
 from cnnspec.errors import SpecErrors
@@ -37,5 +38,5 @@ def run(args) -> int:
     if args.format == "json":
         print(json.dumps(summary_dict(checked), indent=2))
     else:
-        print(summary_table(checked))
+        print(summary_table(checked, OPTION_NAMES))
     return 0

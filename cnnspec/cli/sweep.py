@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cnnspec.cli import OPTION_NAMES
+from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings(epochs=args.epochs)
     planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report)
     if not dask_available():
-        print("cnnspec: error: `cnnspec sweep` runs on Dask distributed, which is not "
+        print(f"cnnspec: error: `{typed('sweep')}` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_USAGE
     # Without --out the folder is named when the sweep starts (numbered if another sweep took

@@ -12,7 +12,6 @@ import errno
 import unicodedata
 import zipfile
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -22,7 +21,13 @@ from cnnspec.data.arrays import holds_integers, to_unit_float
 from cnnspec.data.dataset import Dataset, stratified_split
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, literal, shortened
-from cnnspec.sourcefile import check_path_hint, is_special, not_a_regular_file
+from cnnspec.sourcefile import (
+    check_path_hint,
+    is_special,
+    located,
+    not_a_regular_file,
+    not_found,
+)
 
 SPLIT_SEED = 0
 # Labels are class indices 0..K-1. A label above this is an id, not an index (ImageNet-21k
@@ -35,26 +40,27 @@ HINT = ("save it with np.savez(PATH, x=images, y=labels), images (N, C, H, W) or
 
 def read_npz(path: str) -> dict[str, np.ndarray]:
     """All arrays of the file; unreadable files and pickled objects are RunErrors."""
-    if is_special(path):
+    place = located(path)
+    if is_special(place):
         raise not_a_regular_file(path, "save the arrays with np.savez(PATH, x=images, y=labels)")
     try:
-        found, too_long = Path(path).is_file(), False
+        found, too_long = place.is_file(), False
     except OSError as exc:  # a name too long for the file system: no file has it
         if exc.errno != errno.ENAMETOOLONG:
             raise
         found, too_long = False, True
     if not found:
         why = " (its name is too long for the file system)" if too_long else ""
-        raise WordedError(literal(f"npz file not found{why}: {path}"),
+        raise WordedError(literal(not_found("npz file", path, why)),
                           hint=f"{literal(check_path_hint(path))}; a run's data file that has "
                           "moved since is given its new place with {moved_npz}")
     # An .npz is a zip archive; anything else (a .npy, text) would make np.load return a
     # bare array or complain about pickled data, which would mislead the user.
-    if not zipfile.is_zipfile(path):
+    if not zipfile.is_zipfile(place):
         raise RunError(f"cannot read {path}: not a .npz file (a .npz is a zip archive of "
                        "named arrays; a single .npy array has no labels)", hint=HINT)
     try:
-        return arrayfiles.read_npz(path)
+        return arrayfiles.read_npz(place)
     except (OSError, DamagedArray) as exc:
         raise RunError(f"cannot read {path} as a .npz file: {exc}", hint=HINT) from None
 

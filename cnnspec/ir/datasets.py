@@ -292,6 +292,12 @@ class Problem:
     hint_template: str | None = None
 
 
+def spelled_out(what: str) -> str:
+    """The hint template for an IR that leaves out one of its ``what`` (``"argument"``): the
+    IR has them all, as export writes it."""
+    return f"the IR spells out every {what} (`{{export_command}}` writes them)"
+
+
 def problems(data: dict) -> list[Problem]:
     """Every mistake in an IR ``training.data`` object: an unknown name, unknown or missing
     arguments, values out of range, and arguments that do not work together."""
@@ -320,8 +326,7 @@ def argument_problems(name: str, args, values: dict, **context) -> list[Problem]
     for arg in args:
         if arg.name not in values:
             found.append(Problem(arg.name, f"{name} needs a value for '{arg.name}'",
-                                 "the IR spells out every argument (`cnnspec export` writes "
-                                 "them)"))
+                                 **hinted(spelled_out("argument"))))
             continue
         problem = arg.problem(values[arg.name], **context)
         if problem:

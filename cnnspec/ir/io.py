@@ -22,7 +22,7 @@ from cnnspec.errors import (
     hinted,
     shortened,
 )
-from cnnspec.ir.datasets import canonical_name
+from cnnspec.ir.datasets import canonical_name, spelled_out
 from cnnspec.ir.limits import MAX_INT
 from cnnspec.ir.migrate import upgrade
 from cnnspec.ir.spec import Spec
@@ -201,7 +201,7 @@ def _too_deep(text: str, path: str | None, limit: int, hint: str) -> SpecError |
             depth += 1
             if depth > limit:
                 return SpecError(f"lists and objects nested more than {limit} deep",
-                                 span=_span_at(text, match.start()), file=path, hint=hint)
+                                 span=_span_at(text, match.start()), file=path, **hinted(hint))
         elif bracket in "]}":
             depth = max(0, depth - 1)
     return None
@@ -227,7 +227,9 @@ def _long_number_span(text: str) -> Span | None:
     return _span_at(text, match.start(), len(match.group())) if match else None
 
 
-IR_HINT = "an IR file is what `cnnspec export` prints"
+# Hint templates (the command as the caller types it: SpecError.worded_hint)
+IR_HINT = "an IR file is what `{export_command}` prints"
+EVERY_FIELD = spelled_out("field, defaults included")
 
 
 # Python's json messages that read cut short without the position it appends to them.
@@ -241,7 +243,8 @@ def parse_json(text: str, path: str | None, hint: str, max_nesting: int = MAX_NE
     model): nesting deeper than ``max_nesting`` (before Python's json, which recurses once per
     level, and the readers after it, which recurse too, see it), NaN and Infinity (not JSON)
     and whole numbers beyond any float are each one located :class:`SpecErrors`, as is a
-    syntax error; ``hint`` says what the file should be (``deep_hint`` for the nesting)."""
+    syntax error; ``hint`` says what the file should be (``deep_hint`` for the nesting), each a
+    hint template (:func:`cnnspec.errors.hinted`)."""
     too_deep = _too_deep(text, path, max_nesting, deep_hint or hint)
     if too_deep is not None:
         raise SpecErrors([too_deep])
@@ -249,8 +252,8 @@ def parse_json(text: str, path: str | None, hint: str, max_nesting: int = MAX_NE
         return json.loads(text, parse_constant=_reject_constant, parse_int=_read_int)
     except json.JSONDecodeError as exc:
         raise SpecErrors([SpecError(f"not valid JSON: {JSON_MESSAGES.get(exc.msg, exc.msg)}",
-                                    span=Span(exc.lineno, exc.colno), hint=hint,
-                                    file=path)]) from None
+                                    span=Span(exc.lineno, exc.colno), file=path,
+                                    **hinted(hint))]) from None
     except _NotANumber as exc:
         raise SpecErrors([SpecError(
             f"not valid JSON: {exc.args[0]} is not a number in JSON", span=_constant_span(text),
@@ -366,14 +369,14 @@ def _to_spec_error(error, path: str | None) -> SpecError:
     """One jsonschema ``ValidationError`` as a SpecError with a JSON path and a plain reason."""
     where = list(error.absolute_path)
     value, rule, schema_part = error.instance, error.validator, error.schema
-    hint = SCHEMA_HINT
+    hint, template = SCHEMA_HINT, None
     if rule == "required":
         missing = [f for f in error.validator_value
                    if not isinstance(value, dict) or f not in value]
         field = missing[0] if missing else "?"
         where.append(field)
         message = f"missing field '{field}'"
-        hint = "the IR spells out every field, defaults included (`cnnspec export` writes them)"
+        template = EVERY_FIELD
     elif rule == "additionalProperties":
         allowed = sorted(schema_part.get("properties", {}))
         extra = sorted(set(value) - set(allowed))
@@ -423,4 +426,5 @@ def _to_spec_error(error, path: str | None) -> SpecError:
         message = f"expected {wanted}, got {_show(value)}"
     else:
         message = error.message
-    return SpecError(message, json_path=json_path(where), hint=hint, file=path)
+    hints = hinted(template) if template else {"hint": hint}
+    return SpecError(message, json_path=json_path(where), file=path, **hints)

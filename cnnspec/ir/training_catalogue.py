@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import SettingError, float_text, hinted, literal
 from cnnspec.given import plain, shown
-from cnnspec.ir.datasets import Problem, argument_problems, number_problem
+from cnnspec.ir.datasets import Problem, argument_problems, number_problem, spelled_out
 from cnnspec.ir.limits import MAX_INT, TRAINING, Unheld, too_large_int, unheld
 from cnnspec.metrics import VAL_ACC, VAL_LOSS
 
@@ -765,8 +765,8 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
                "iterations: set batch_size to Caffe's batch_size · iter_size"),
     ForeignKey("test_interval", "Caffe's", None, note=EVERY_EPOCH),
     ForeignKey("test_iter", "Caffe's", None, note=EVERY_EPOCH),
-    ForeignKey("display", "Caffe's", None, note="`cnnspec train` prints every epoch's loss "
-               "and accuracy"),
+    ForeignKey("display", "Caffe's", None, note="training prints every epoch's loss and "
+               "accuracy"),
     ForeignKey("snapshot", "Caffe's", None, note="every epoch writes the weights to the run "
                "folder's checkpoint.npz (and best.npz with a val_split above 0)"),
     ForeignKey("solver_mode", "Caffe's", None, note="training runs on the CPU with NumPy; "
@@ -846,8 +846,7 @@ def problems(training: dict, dtype: str = DEFAULT_DTYPE) -> list[tuple[str, Prob
     for name, key in KEYS.items():
         if name not in training:
             found.append((name, Problem(name, f"the training settings need a value for "
-                                        f"'{name}'", "the IR spells out every setting "
-                                        "(`cnnspec export` writes them)")))
+                                        f"'{name}'", **hinted(spelled_out("setting")))))
             continue
         if name == "data":
             continue

@@ -150,8 +150,9 @@ PYTHON_CODE = {ast.ClassDef: "a class definition", ast.FunctionDef: "a function 
 LOOP_HINT = ("a spec repeats layers with a block, `repeat 3 {` then the layers, one per line, "
              "then `}`")
 LOOPS = ("a for loop", "a while loop")
+# A hint template (:func:`cnnspec.errors.hinted`): the import command as the caller types it.
 PYTHON_CODE_HINT = ("a spec lists the layers themselves, one per line, e.g. `conv1: conv 6 5 "
-                    "relu`; `cnnspec import` reads a Keras model saved with model.to_json() or "
+                    "relu`; `{import_command}` reads a Keras model saved with model.to_json() or "
                     "model.save() and a Caffe .prototxt")
 
 

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cnnspec.errors import Span, SpecError
+from cnnspec.errors import Span, SpecError, hinted
 from cnnspec.ir.training_catalogue import KEY_ALIASES as TRAINING_KEY_ALIASES
 from cnnspec.ir.training_catalogue import KEYS as TRAINING_KEYS
 from cnnspec.ir.training_catalogue import foreign_key_hint
@@ -192,7 +192,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
             from cnnspec.lang.foreign import PYTHON_CODE_HINT
 
-            hint = f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"
+            raise SpecError(f"unknown layer kind '{head.name}'", span=span, **hinted(
+                f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"))
         elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 

@@ -699,7 +699,8 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         start = len(line) - len(line.lstrip()) + 1
         return SpecError(f"this is Python code ({what}), not a cnnspec line",
                          span=Span(exc.line, start, exc.line, len(line.rstrip()) + 1),
-                         hint=LOOP_HINT if what in LOOPS else PYTHON_CODE_HINT, file=path)
+                         file=path,
+                         **hinted(literal(LOOP_HINT) if what in LOOPS else PYTHON_CODE_HINT))
     first, end = call.columns
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
                      hint=hint, file=path)

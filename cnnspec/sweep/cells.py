@@ -11,7 +11,6 @@ data; the client writes the sweep folder (:mod:`cnnspec.sweep.results`).
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import itertools
 import json
@@ -47,7 +46,7 @@ from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
 from cnnspec.training.loop import Diverged, Interrupted, Stopped
-from cnnspec.training.settings import overridden_spec
+from cnnspec.training.settings import overridden_spec, recorded_ir
 
 HASH_CHARS = 10
 # With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
@@ -174,7 +173,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
                 _gathered(joint, warning).append(settings)
         refuse_more_folds_than_images(ir, folds)
         for seed in range(seeds):
-            seeded = copy.deepcopy(ir)
+            seeded = recorded_ir(ir)  # a copy, its data file found from any folder
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
                 cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process))

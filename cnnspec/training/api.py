@@ -82,6 +82,7 @@ from cnnspec.training.settings import (
     effective_ir,
     given_settings,
     overridden_spec,
+    recorded_ir,
 )
 from cnnspec.training.state import Position, load_checkpoint
 from cnnspec.version import __version__
@@ -240,7 +241,9 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     _run_init_steps(model, prepared, options.init_steps, options.display)
     if options.start_weights is not None:
         copy_weights(model, *options.start_weights[:2])
-    summary = _start_summary(ir, dataset, overrides, options.data_dir, checked.spec.path, out)
+    recorded = recorded_ir(ir)
+    summary = _start_summary(recorded, dataset, overrides, options.data_dir, checked.spec.path,
+                             out)
     summary["dtype"] = options.dtype
     if options.start_weights is not None:
         _, layers, source = options.start_weights
@@ -252,7 +255,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
     def fill(run: RunDir) -> None:
         session.run = run
         write_json(run.summary, summary)
-        _write_spec_files(run, checked, ir, overrides)
+        _write_spec_files(run, checked, recorded, overrides)
         write_json(run / rundir.PREPROCESS, prepared.preprocessor.to_dict())
         write_npz(run / rundir.INIT, model.state_dict())
         session.save(position)  # step 0: the last good point until the first epoch ends
@@ -324,7 +327,7 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     session = _session(checked, model, optimizer, training, prepared, run, options)
     position = load_checkpoint(run, model, optimizer, session.dropout_rng)
     if more:  # every refusal is behind: the run folder may now say so
-        write_json(run.spec_json, checked.ir)
+        write_json(run.spec_json, recorded_ir(checked.ir))
         position.finished = False
         # "command" started the run with fewer epochs: each extension says how it went on
         extension = command_line("cnnspec train --resume", run.path)

@@ -5,8 +5,6 @@ it is read, and is checked here the same way: by ``train`` once it has loaded th
 would refuse ``check`` refuses first."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from cnnspec.check.checker import as_error
 from cnnspec.check.lints import batch_fit
 from cnnspec.check.memory import (
@@ -31,7 +29,7 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.ir.datasets import example_count, image_shape
-from cnnspec.sourcefile import check_path_hint
+from cnnspec.sourcefile import check_path_hint, located, not_found
 
 
 def check_data_fits(checked: CheckedSpec, input_shape, classes: list[str], data_name: str
@@ -105,15 +103,15 @@ def unread_file_warnings(checked: CheckedSpec) -> list[SpecError]:
     if image_shape(data) is not None:
         return []
     path = data["path"]
-    refused = " (train and check refuse the spec until it is there)"
-    if not Path(path).exists():
+    refused = "; train and check refuse the spec until it is there"
+    if not located(path).exists():
         return [checked.spec.error(
-            f"npz file not found: {path}{refused}", "training", "data", severity="warning",
+            f"{not_found('npz file', path)}{refused}", "training", "data", severity="warning",
             hint_template=f"{literal(check_path_hint(path))}; {UNREAD_HINT}")]
     from cnnspec.data.arrayfiles import DamagedArray, npz_member_shape
 
     try:
-        shape = npz_member_shape(path, "x")
+        shape = npz_member_shape(located(path), "x")
     except (OSError, DamagedArray):
         return []  # what is wrong with it is check's to say, reading it as train does
     if shape is None or len(shape) not in (3, 4):

@@ -8,10 +8,10 @@ import numpy as np
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
 from cnnspec.errors import (
-    InputError,
     RunError,
     SettingError,
     WordedInputError,
+    as_templates,
     counted,
     literal,
 )
@@ -55,7 +55,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
             raise
         # a data file that is missing or holds no images and labels: a mistake in what was
         # asked, as train and check answer it
-        raise InputError(exc.message, hint=exc.hint) from None
+        raise WordedInputError(*as_templates(exc)) from None
     _check_run_fits(run, dataset.name, dataset.input_shape, len(dataset.classes))
     check_data_fits(run.spec, dataset.input_shape, dataset.classes, dataset.name)
     if run.classes and list(dataset.classes) != list(run.classes):

@@ -25,7 +25,7 @@ import numpy as np
 from cnnspec.atomic import TEMP_NAME, atomic_write, write_text
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, WordedError, literal
 
 
 def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
@@ -76,12 +76,15 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+# Where a run's missing file sends the user (a WordedError template: the command as typed)
+WRITTEN_BY_TRAIN = "is this a run folder written by `{train_command}`?"
+
+
 def read_npz(path: Path, what: str = "checkpoint") -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` file (loaded eagerly, pickle refused)."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{what} file {path} does not exist",
-                       hint="is this a run folder written by `cnnspec train`?")
+        raise WordedError(literal(f"{what} file {path} does not exist"), hint=WRITTEN_BY_TRAIN)
     damaged = "the file is damaged; train again or resume from another run"
     # Checked first: np.load takes anything else for a pickle and says so, which misleads.
     if not zipfile.is_zipfile(path):
@@ -114,8 +117,7 @@ def write_json(path: Path, obj) -> None:
 def read_json(path: Path, what: str = "run file"):
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{what} {path} does not exist",
-                       hint="is this a run folder written by `cnnspec train`?")
+        raise WordedError(literal(f"{what} {path} does not exist"), hint=WRITTEN_BY_TRAIN)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:

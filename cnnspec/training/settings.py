@@ -11,7 +11,6 @@ import copy
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from cnnspec.data import parse_data_arg
 from cnnspec.data.names import NPZ_PREFIX, unknown_dataset
@@ -28,6 +27,7 @@ from cnnspec.ir.training_catalogue import (
     refuse_whole_setting,
 )
 from cnnspec.lang import parse_data
+from cnnspec.sourcefile import located
 
 OVERRIDABLE = ("epochs", "lr", "batch_size", "seed", "data", "cores")
 
@@ -213,14 +213,20 @@ def overridden_spec(spec: Spec, overrides: dict) -> Spec:
 
 
 def effective_ir(ir: dict, overrides: dict) -> dict:
-    """A copy of the IR whose ``training`` block has the overrides applied.
-
-    A relative ``npz`` data path becomes absolute, so that ``eval`` and ``--resume`` find the
-    arrays from any working directory.
-    """
+    """A copy of the IR whose ``training`` block has the overrides applied. An ``npz`` path
+    stays as written, so that a missing file is named as the user wrote it, as ``check``
+    names it (:func:`cnnspec.sourcefile.not_found`); :func:`recorded_ir` makes it absolute."""
     ir = copy.deepcopy(ir)
     ir["training"].update(copy.deepcopy(overrides))
+    return ir
+
+
+def recorded_ir(ir: dict) -> dict:
+    """A copy of the IR as a run folder records it (and a sweep hands its cells, trained
+    elsewhere): an ``npz`` data path where it was read from (:func:`~cnnspec.sourcefile.located`,
+    absolute), so that ``eval`` and ``--resume`` find the arrays from any working directory."""
+    ir = copy.deepcopy(ir)
     data = ir["training"].get("data")
     if isinstance(data, dict) and data.get("name") == "npz" and isinstance(data.get("path"), str):
-        data["path"] = str(Path(data["path"]).expanduser().absolute())
+        data["path"] = str(located(data["path"]))
     return ir
