@@ -307,12 +307,13 @@ def _looks_utf16(sample: bytes) -> bool:
 def located(path: str) -> Path:
     """Where a file the user named by ``path`` is read from: ``~`` is the home folder, and a
     relative path is read from the folder the command runs in (a spec in another folder does
-    not change it). ``~user`` of no user stays as written, as a shell leaves it."""
-    place = Path(os.path.expanduser(path))
+    not change it), its ``..`` steps taken (so one file named two ways is one path). ``~user``
+    of no user stays as written, as a shell leaves it."""
+    place = os.path.expanduser(path)
     try:
-        return place.absolute()
+        return Path(os.path.abspath(place))
     except OSError:  # the folder the command runs in was deleted
-        return place
+        return Path(place)
 
 
 def not_found(what: str, path: str, why: str = "") -> str:

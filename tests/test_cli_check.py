@@ -430,7 +430,7 @@ def _error_block(err: str) -> str:
 
 @pytest.mark.parametrize("written, looked_for", [
     ("data.npz", "{cwd}/data.npz"),  # relative: the folder the command runs in, not the spec's
-    ("../elsewhere/my dätä.npz", "{cwd}/../elsewhere/my dätä.npz"),
+    ("../elsewhere/my dätä.npz", "{parent}/elsewhere/my dätä.npz"),  # its `..` taken
     ("~/gone.npz", "{home}/gone.npz"),
     # no such user: left as written, as a shell leaves it (train's pathlib raised RuntimeError)
     ("~nouser-cnnspec/gone.npz", "{cwd}/~nouser-cnnspec/gone.npz"),
@@ -449,7 +449,7 @@ def test_check_train_and_summary_name_a_missing_npz_file_alike(written, looked_f
     path = write("net.cnn", NPZ_SPEC.replace("data.npz", written))  # not in the folder it runs
     shown = f"npz file not found: {written}"
     if looked_for is not None:
-        shown += f" (looked for at {looked_for.format(cwd=cwd, home=home)})"
+        shown += f" (looked for at {looked_for.format(cwd=cwd, home=home, parent=tmp_path)})"
     blocks = []
     for argv in (["check", path], ["train", path, "--out", "run"]):
         assert main(argv) == 2

@@ -369,3 +369,25 @@ def test_a_forked_worker_does_not_hold_the_run_after_its_training():
         finally:
             done.set()
             child.join()
+
+
+def test_a_resumed_runs_npz_file_may_be_named_from_any_folder(tmp_path, monkeypatch):
+    """The run records its npz file by its absolute path; the same file given again as a
+    relative path, from the folder it was given in or from another (``../d.npz``), is the run's
+    data, and another file is refused."""
+    rng = np.random.default_rng(0)
+    for name in ("d.npz", "other.npz"):
+        np.savez(tmp_path / name, x=rng.random((40, 1, 8, 8), dtype=np.float32),
+                 y=rng.integers(0, 2, 40))
+    spec = tmp_path / "net.cnn"
+    spec.write_text("input 1x8x8\nflatten\nfc: dense 2\ntrain {\n  data npz(\"d.npz\")\n"
+                    "  batch 10\n  epochs 2\n}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Interrupted):
+        train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), **FAST)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with pytest.raises(RunError, match=r"data npz:.*other\.npz differs from the run's data "):
+        resume(tmp_path / "cut", Settings(data="npz:../other.npz"), **FAST)
+    run = resume(tmp_path / "cut", Settings(data="npz:../d.npz"), **FAST)
+    assert run.summary["status"] == "finished" and run.summary["epochs_done"] == 2

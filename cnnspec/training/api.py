@@ -82,6 +82,7 @@ from cnnspec.training.settings import (
     effective_ir,
     given_settings,
     overridden_spec,
+    recorded_data,
     recorded_ir,
 )
 from cnnspec.training.state import Position, load_checkpoint
@@ -380,6 +381,8 @@ def _check_same_settings(training: dict, overrides: dict, finished: bool = False
     """Refuse a setting of a resumed run other than its own (``finished``: the run trained
     all its epochs, so only more of them would go on)."""
     for key, value in overrides.items():
+        if key == "data":  # the same file, named from here as the run recorded it
+            value = recorded_data(value)
         if training.get(key) != value:
             given, kept = _setting(value), _setting(training.get(key))
             if given == kept:  # same dataset, other parameters: show them

@@ -226,7 +226,14 @@ def recorded_ir(ir: dict) -> dict:
     elsewhere): an ``npz`` data path where it was read from (:func:`~cnnspec.sourcefile.located`,
     absolute), so that ``eval`` and ``--resume`` find the arrays from any working directory."""
     ir = copy.deepcopy(ir)
-    data = ir["training"].get("data")
-    if isinstance(data, dict) and data.get("name") == "npz" and isinstance(data.get("path"), str):
-        data["path"] = str(located(data["path"]))
+    if "data" in ir["training"]:
+        ir["training"]["data"] = recorded_data(ir["training"]["data"])
     return ir
+
+
+def recorded_data(data):
+    """The ``data`` setting as a run records it (:func:`recorded_ir`): an ``npz`` path made
+    absolute, any other value as it is."""
+    if isinstance(data, dict) and data.get("name") == "npz" and isinstance(data.get("path"), str):
+        return {**data, "path": str(located(data["path"]))}
+    return data
