@@ -1,4 +1,4 @@
-"""Every example spec in specs/ parses, checks (cleanly, except zeros.cnn which must warn),
+"""Every example spec in specs/ parses, checks (cleanly, except those MEANT_TO_WARN),
 exports, and round-trips: .cnn -> IR JSON -> schema validation -> the identical IR."""
 import json
 from pathlib import Path
@@ -11,7 +11,10 @@ from cnnspec.ir.io import read_json, to_json, validate
 from cnnspec.lang import parse_file
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
-MEANT_TO_WARN = {"zeros.cnn"}
+# zeros.cnn shows the symmetry warning; edges.cnn's Sobel kernels (fan_in * E[w^2] = 11.7)
+# start its scores with a std of about 6 to 11 on its own images, whose initial cross-entropy
+# is 4.8 to 14 nats over four seeds, where ln 4 = 1.39.
+MEANT_TO_WARN = {"zeros.cnn": "symmetry never breaks", "edges.cnn": "softmax starts saturated"}
 REQUIRED = {"digits.cnn", "lenet5.cnn", "plain30.cnn", "resnet_small.cnn", "x_detector.cnn",
             "edges.cnn", "zeros.cnn", "caffe_lenet.cnn", "cifar10_vgg.cnn"}
 
@@ -26,7 +29,7 @@ def test_spec_checks(path):
     assert checked.total_params > 0
     assert checked.ir["output"] in checked.by_name
     if path.name in MEANT_TO_WARN:
-        assert any("symmetry never breaks" in w.message for w in checked.warnings)
+        assert any(MEANT_TO_WARN[path.name] in w.message for w in checked.warnings)
     else:
         assert checked.warnings == [], [w.message for w in checked.warnings]
 

@@ -92,6 +92,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.lost_spreads(spec, infos, dtype)
             + lints.signal_scale(spec, infos, used) + lints.unused_layers(spec, used)
             + lints.layers_below_train(spec)
+            + lints.dropout_before_batchnorm(spec, infos)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)
             + lints.pinned_references(spec)

@@ -322,6 +322,12 @@ def _normal_cdf(z: float) -> float:
 
 def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
+    return moments(layers)[0]
+
+
+def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]]:
+    """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
+    mean ``E[x]`` of those whose mean the estimate knows (on the same scale)."""
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     means: dict[str, float] = {}  # outputs whose mean is known, on the same scale as q
@@ -368,7 +374,7 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
             means[info.name] = means[single]
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
-    return q
+    return q, means
 
 
 def _mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
@@ -442,11 +448,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    by_name = {info.name: info for info in layers}
-    acts = [_following_activation(i, by_name, consumers) for i in weighted]
-    # in logs: a factor of weights of 1e-200 is below floating point's range
-    log_factors = [math.log(summed_terms(i)) + weight_log_second_moment(i)
-                   + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
+    acts, log_factors = _log_factors(weighted, layers, consumers)
     log_shares = [math.log(read_share(i)) for i in weighted]
     names = [i.weight_init.name for i in weighted]
     kinds = [a["kind"] for a in acts]
@@ -460,6 +462,42 @@ def largest_change(layers: list[LayerInfo], used: set[str],
         layers=len(weighted), activation=activation,
         slope=next((a["slope"] for a in acts if a["kind"] == "leaky_relu"), None),
         log_read_share=sum(log_shares) / len(log_shares))
+
+
+def _log_factors(weighted: list[LayerInfo], layers: list[LayerInfo],
+                 consumers: dict[str, list[str]]) -> tuple[list[dict], list[float]]:
+    """The activation each conv/dense layer of ``weighted`` feeds, and the log of its factor
+    ``fan_in * E[w^2] * activation factor``: in logs, as a factor of weights of 1e-200 is below
+    floating point's range."""
+    by_name = {info.name: info for info in layers}
+    acts = [_following_activation(i, by_name, consumers) for i in weighted]
+    return acts, [math.log(summed_terms(i)) + weight_log_second_moment(i)
+                  + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
+
+
+@dataclass
+class Source:
+    """The conv/dense layer that raises the signal most on its way to a layer since the last
+    reset, and by how much its factor (with its padding's share) scales the mean square."""
+
+    layer: LayerInfo
+    factor: float
+
+
+def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str, list[str]],
+                   target: str) -> Source | None:
+    """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
+    ``target`` itself) whose factor raises the mean square most; None if none is weighted."""
+    order = [info for info in layers if info.name in used]
+    end = next(i for i, info in enumerate(order) if info.name == target)
+    upto = order[_last_reset(order[:end]) + 1: end + 1]
+    weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
+    if not weighted:
+        return None
+    _, log_factors = _log_factors(weighted, layers, consumers)
+    logs = [f + math.log(read_share(i)) for i, f in zip(weighted, log_factors)]
+    top = max(range(len(weighted)), key=lambda i: logs[i])
+    return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
 
 def _init_deciding(names: list[str], log_factors: list[float]) -> str:

@@ -847,6 +847,7 @@ BATCHNORM = Kind(
             F.TRAINABLE),
     usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
     aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
+    running_statistics=True,
     phrases=lambda ir, pads: [(f"eps {number_text(ir['eps'])}, "
                                f"momentum {number_text(ir['momentum'])}")],
     torch=_batchnorm_torch, onnx=_batchnorm_onnx,

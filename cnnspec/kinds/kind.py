@@ -156,6 +156,10 @@ class Kind:
     ``increasing``: the function of one value of an increasing activation without fields
     that is not piecewise linear (tanh, sigmoid): the largest of a max pool's window of its
     values is that function of the largest input, which the signal estimate integrates.
+    ``running_statistics``: it normalises by statistics of the batch while training and by
+    running estimates of them kept from training while evaluating (batch norm): what comes
+    in at evaluation must be distributed as it was in training (check warns of a dropout
+    directly before it).
     """
 
     name: str
@@ -190,6 +194,7 @@ class Kind:
     mean_of: Callable[[dict, list[Shape]], int] | None = None
     centre: float | None = None
     increasing: Callable[[float], float] | None = None
+    running_statistics: bool = False
 
     @property
     def weighted(self) -> bool:
