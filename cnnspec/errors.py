@@ -388,8 +388,26 @@ class Call:
 
 def command_line(words: str, argument) -> str:
     """A command a message suggests: ``words`` and then ``argument`` quoted as a shell needs
-    it (``cnnspec eval 'my runs/x'``), so that the command can be pasted."""
-    return f"{words} {shlex.quote(str(argument))}"
+    it (``cnnspec eval 'my runs/x'``, :func:`shell_word`), so that the command can be pasted."""
+    return f"{words} {shell_word(str(argument))}"
+
+
+def shell_word(text: str) -> str:
+    """``text`` quoted as a POSIX shell reads it back as one word; one that holds control
+    characters in the ``$'...'`` quoting of bash, zsh and ksh, each written as its escape
+    (``$'runs/a\\x1bb'``): the pasted command names the same file, and the terminal is handed
+    no escape sequence."""
+    if text == escaped_controls(text, keep=""):
+        return shlex.quote(text)
+    quoted = "".join(f"\\{char}" if char in "\\'" else escaped_controls(char, keep="")
+                     for char in text)
+    return f"$'{quoted}'"
+
+
+def shown_path(path) -> str:
+    """A file's path as a message prints it: its control characters escaped (a line feed
+    too: a name is one line), so that a name cannot recolour or rewrite the terminal."""
+    return escaped_controls(str(path), keep="")
 
 
 class Command:

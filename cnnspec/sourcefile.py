@@ -21,7 +21,7 @@ import shlex
 import stat
 from pathlib import Path
 
-from cnnspec.errors import InputError, RunError, Span, SpecError, escaped_controls, literal
+from cnnspec.errors import InputError, RunError, Span, SpecError, literal, shown_path
 
 # The largest spec file read: the largest spec written by hand, or exported from a network of
 # a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
@@ -322,8 +322,8 @@ def not_found(what: str, path: str, why: str = "") -> str:
     same (:func:`located`), each with its control characters escaped (a line feed too: a name
     is one line)."""
     place = str(located(path))
-    where = "" if place == path else f" (looked for at {escaped_controls(place, keep='')})"
-    return f"{what} not found{why}: {escaped_controls(path, keep='')}{where}"
+    where = "" if place == path else f" (looked for at {shown_path(place)})"
+    return f"{what} not found{why}: {shown_path(path)}{where}"
 
 
 def check_path_hint(path: str) -> str:

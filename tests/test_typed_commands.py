@@ -249,3 +249,39 @@ def test_eval_of_a_missing_data_file_names_the_option_that_moves_it(trained, tmp
     err = failed(capsys, ["eval", trained["run"], "--data", f"npz:{tmp_path / 'gone.npz'}"], 2)
     assert "given its new place with train's or eval's --data npz:NEW_PATH" in err
     assert "cnnspec.Settings" not in err
+
+
+@pytest.mark.parametrize("name", ["plain.json", "with space.json", "it's.json",
+                                  "esc\x1b[31mred.json", "bell\x07and\\slash.json"])
+def test_a_suggested_command_names_the_same_file_when_a_shell_reads_it(name, tmp_path):
+    """Quoted for a POSIX shell; a name holding control characters in $'...' quoting, each
+    written as its escape: bash reads the pasted word back as the very name."""
+    import subprocess
+
+    from cnnspec.errors import command_line
+
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("no bash to read the command back")
+    line = command_line("printf %s", name)
+    assert "\x1b" not in line and "\x07" not in line
+    read_back = subprocess.run([bash, "-c", line], check=True, capture_output=True).stdout
+    assert read_back == name.encode()
+
+
+def test_paths_a_command_prints_have_their_control_characters_escaped(tmp_path, capsys,
+                                                                       monkeypatch):
+    """A name holding an escape sequence is printed with it escaped where a command says what
+    it wrote (export, train's run folder and next commands, fmt), never handed to the
+    terminal; the hint for a missing folder is a command a shell can take."""
+    monkeypatch.chdir(tmp_path)
+    Path("net.cnn").write_text(CONV_FREE + "train {\n  data digits\n  epochs 1\n}\n")
+    name = "o\x1b[31mx"
+    assert main(["export", "net.cnn", "-o", name + ".json"]) == 0
+    assert capsys.readouterr().out.startswith("wrote o\\x1b[31mx.json: the IR")
+    assert main(["train", "net.cnn", "--out", name]) == 0
+    out, err = capsys.readouterr()
+    assert "\x1b" not in out + err and "run folder: o\\x1b[31mx\n" in out
+    assert "eval $'o\\x1b[31mx'" in out
+    err = failed(capsys, ["export", "net.cnn", "-o", "no\x1bdir/e.json"], 2)
+    assert "\x1b" not in err and "(mkdir -p $'no\\x1bdir')" in err

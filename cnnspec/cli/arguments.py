@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cnnspec.cli import typed
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES
-from cnnspec.errors import InputError, shortened
+from cnnspec.errors import InputError, command_line, shortened
 from cnnspec.ir.limits import short_number, too_large_int
 from cnnspec.sourcefile import is_special, not_a_regular_file, spec_with_suffix
 from cnnspec.usercache import CACHE_DIR_TEXT
@@ -160,7 +160,7 @@ def output_file(*suffixes: str):
         if not path.parent.is_dir():
             raise argparse.ArgumentTypeError(
                 f"the folder {shortened(str(path.parent), 60)} does not exist; create it first "
-                f"(mkdir -p {shortened(str(path.parent), 60)})")
+                f"({command_line('mkdir -p', path.parent)})")
         if path.is_dir():
             raise argparse.ArgumentTypeError(f"{shortened(text, 60)} is a folder; name a file")
         if is_special(path):

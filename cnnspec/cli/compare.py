@@ -17,7 +17,7 @@ from cnnspec.cli.arguments import (
     positive_int,
     refuse_writing_over_inputs,
 )
-from cnnspec.errors import EXIT_INTERRUPTED
+from cnnspec.errors import EXIT_INTERRUPTED, shown_path
 
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
@@ -100,5 +100,5 @@ def run(args: argparse.Namespace) -> int:
     text = (dumps(comparison.to_dict(OPTION_NAMES)) if args.format == "json"
             else format_table(comparison))
     print(text, flush=True)
-    print(f"wrote {curves}", file=sys.stderr)
+    print(f"wrote {shown_path(curves)}", file=sys.stderr)
     return 0

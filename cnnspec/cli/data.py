@@ -9,6 +9,7 @@ from cnnspec.cli.arguments import (
     positive_int,
     refuse_writing_over_inputs,
 )
+from cnnspec.errors import shown_path
 
 HELP = "draw training images of each class of a spec's data, as loaded and augmented"
 
@@ -33,5 +34,5 @@ def run(args) -> int:
                                  output)], [("the spec", args.spec)])
     out = augment_picture(args.spec, output, per_class=args.per_class,
                           data_dir=args.data_dir)
-    print(f"wrote {out}")
+    print(f"wrote {shown_path(out)}")
     return 0

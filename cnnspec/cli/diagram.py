@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cnnspec
 from cnnspec.cli.arguments import add_spec, output_file, refuse_writing_over_inputs
+from cnnspec.errors import shown_path
 
 HELP = "draw a spec as a network diagram (.svg, .png, .pdf or .dot)"
 
@@ -47,5 +48,5 @@ def run(args) -> int:
     out = Path(args.output)
     graph = build_graph(checked, rankdir=args.rankdir, detail=args.detail)
     note = render_source(graph.source, out)
-    print(f"wrote {out} ({note})")
+    print(f"wrote {shown_path(out)} ({note})")
     return 0

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_or_run
+from cnnspec.errors import shown_path
 
 HELP = ("print a spec's IR as JSON (every default explicit), or write the network as an ONNX "
         "model or a PyTorch module with its weights")
@@ -67,7 +68,7 @@ def run(args) -> int:
         narrowed = narrowed_note(exported)
         if narrowed:  # said, not silent: a float64 run becomes a float32 model
             print(f"note: {narrowed}", file=sys.stderr)
-        print(f"wrote {args.out}: ONNX opset {OPSET}, input 'input' "
+        print(f"wrote {shown_path(args.out)}: ONNX opset {OPSET}, input 'input' "
               f"(batch, {_dims(exported.checked.input_shape)}), output "
               f"'{exported.checked.ir['output']}'; {exported.weights} of the {exported.source}")
         _say_input(exported, f"the model's metadata '{PREPROCESS_KEY}' holds its numbers")
@@ -75,7 +76,8 @@ def run(args) -> int:
     from cnnspec.exporters.torch_source import export_torch
 
     exported, weights = export_torch(args.spec, args.out, force=args.force)
-    print(f"wrote {args.out} (a torch.nn.Module) and {weights} ({exported.weights} of the "
+    print(f"wrote {shown_path(args.out)} (a torch.nn.Module) and {shown_path(weights)} "
+          f"({exported.weights} of the "
           f"{exported.source}; model.load_weights reads them)")
     _say_input(exported, "model.preprocess(images) applies it")
     return 0
@@ -152,7 +154,8 @@ def _json(args) -> int:
 
         write_output(Path(args.out), to_json(spec.ir) + "\n")
         # as the ONNX and PyTorch exports say what they wrote: silence read as nothing done
-        print(f"wrote {args.out}: the IR of {spec.ir['name']}, every default written out")
+        print(f"wrote {shown_path(args.out)}: the IR of {spec.ir['name']}, every default "
+              "written out")
     else:
         print(to_json(spec.ir))
     return 0

@@ -12,7 +12,7 @@ from cnnspec.cli.arguments import (
     output_file,
     refuse_writing_over_inputs,
 )
-from cnnspec.errors import InputError
+from cnnspec.errors import InputError, shown_path
 
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
@@ -52,5 +52,5 @@ def run(args) -> int:
         image = np.asarray(image, dtype=np.float64)
         caption = Path(args.input).name + (f" ({note})" if note else "")
     out = features_picture(loaded, image, args.output, caption=caption)
-    print(f"wrote {out}")
+    print(f"wrote {shown_path(out)}")
     return 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from cnnspec.cli.arguments import add_run, output_file, refuse_writing_over_inputs
+from cnnspec.errors import shown_path
 
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
@@ -32,5 +33,5 @@ def run(args) -> int:
     loaded = load_run(args.run, which_taken=False)  # no --last
     out = filters_picture(loaded, args.output, layer=args.layer,
                           compare_init=args.compare_init, channels=args.channels)
-    print(f"wrote {out}")
+    print(f"wrote {shown_path(out)}")
     return 0

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from cnnspec.cli import OPTION_NAMES, print_run_error, typed
 from cnnspec.cli.arguments import path_text
-from cnnspec.errors import EXIT_FAILURE, EXIT_USAGE, InputError, RunError, SpecError, SpecErrors
+from cnnspec.errors import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    InputError,
+    RunError,
+    SpecError,
+    SpecErrors,
+    shown_path,
+)
 
 HELP = "rewrite .cnn specs in canonical layout (comments kept); --check only reports"
 
@@ -40,13 +48,14 @@ def _format_one(name: str, check: bool) -> bool:
         return False
     _refuse_unreadable_result(name, formatted)
     if check:
-        print(f"would reformat {name}", file=sys.stderr)
+        print(f"would reformat {shown_path(name)}", file=sys.stderr)
     else:
         # atomically, keeping the file's permissions, through a symbolic link to it
         from cnnspec.atomic import write_text
 
         write_text(path, formatted)
-        print(f"reformatted {name}")  # at once: a later file's error must not hide it
+        # at once: a later file's error must not hide it
+        print(f"reformatted {shown_path(name)}")
     return True
 
 

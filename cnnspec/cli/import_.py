@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cnnspec.cli.arguments import input_file, output_file, refuse_writing_over_inputs, sizes
-from cnnspec.errors import counted
+from cnnspec.errors import counted, shown_path
 
 HELP = ("import a Caffe .prototxt (with its solver) or a Keras model .json or .keras as a "
         ".cnn spec")
@@ -65,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
     write_spec(imported, args.out, force=args.force)
     _warn(imported, args.out)  # located in the file written, which the user can open
     checked = imported.checked
-    print(f"wrote {args.out}: {counted(len(checked.layers), 'layer')}, "
+    print(f"wrote {shown_path(args.out)}: {counted(len(checked.layers), 'layer')}, "
           f"{checked.total_params:,} parameters", file=sys.stderr)
     return 0

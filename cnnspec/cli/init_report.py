@@ -18,7 +18,7 @@ from cnnspec.cli.arguments import (
     sizes,
 )
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import InputError, Option
+from cnnspec.errors import InputError, Option, shown_path
 from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     print(format_json(report) if args.format == "json" else format_table(report), flush=True)
     report_warnings(report.warnings)
     if args.output:
-        print(f"wrote {plot(report, args.output)}", file=sys.stderr)
+        print(f"wrote {shown_path(plot(report, args.output))}", file=sys.stderr)
     return 0
 
 
@@ -160,7 +160,7 @@ def run_phase(args: argparse.Namespace) -> int:
     report = phase_report(args.spec, args.inits, grid=args.grid or MEASURED_GRID, seed=args.seed)
     print(dumps(report.to_dict()) if args.format == "json" else format_phase(report), flush=True)
     if args.output:
-        print(f"wrote {plot_phase(report, args.output)}", file=sys.stderr)
+        print(f"wrote {shown_path(plot_phase(report, args.output))}", file=sys.stderr)
     return 0
 
 
@@ -176,5 +176,5 @@ def run_jacobian(args: argparse.Namespace) -> int:
     print(dumps(report.to_dict(names)) if args.format == "json"
           else format_jacobian(report, names), flush=True)
     if args.output:
-        print(f"wrote {plot_jacobian(report, args.output)}", file=sys.stderr)
+        print(f"wrote {shown_path(plot_jacobian(report, args.output))}", file=sys.stderr)
     return 0

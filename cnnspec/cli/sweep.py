@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
-from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted
+from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted, shown_path
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
@@ -135,6 +135,6 @@ def run(args: argparse.Namespace) -> int:
             else format_table(result.groups, [a.key for a in result.axes], result.out,
                               result.spread))
     print(text, flush=True)
-    print("wrote " + ", ".join(str(p) for p in paths), file=sys.stderr)
+    print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
     return 0
 

@@ -28,6 +28,7 @@ from cnnspec.errors import (
     RunError,
     counted,
     rounded_text,
+    shown_path,
 )
 from cnnspec.ir.training_catalogue import KEYS
 
@@ -230,7 +231,7 @@ def final_report(result, suggest_next: bool) -> str:
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path),
              *best_lines(summary, result.training)]
-    lines.append(f"run folder: {path}")
+    lines.append(f"run folder: {shown_path(path)}")
     if not suggest_next:
         return "\n".join(lines)
     lines += [

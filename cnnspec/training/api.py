@@ -31,7 +31,7 @@ from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, WIDEST_DTYPE, given_dtype
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, command_line, counted, literal
+from cnnspec.errors import SettingError, command_line, counted, literal, shown_path
 from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
 from cnnspec.kinds import is_weighted
@@ -280,7 +280,7 @@ def opening_line(checked: CheckedSpec, prepared: Prepared, dtype: str, path) -> 
             f"{OPTIMIZERS[optimizer['name']].written(optimizer)}, lr "
             f"{value_text(training['lr'])}, schedule {training['schedule']['name']}, batch "
             f"{training['batch_size']}, {counted(training['epochs'], 'epoch')}, {dtype}; "
-            f"run folder {path}")
+            f"run folder {shown_path(path)}")
 
 
 def _resume(path: Path, spec, overrides: dict, options: Options) -> Run:
