@@ -154,3 +154,33 @@ def test_memory_that_runs_out_in_any_command_is_an_error_not_a_traceback(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("cnnspec: error: out of memory: unable to allocate 32.0 MiB")
     assert "hint: close other programs that use much memory, or make the batch" in err
+
+
+def test_running_out_of_memory_is_said_without_importing_anything(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Under a `ulimit -v` nearly used up, train ran out of memory importing its modules, and
+    the message ended in an ImportError traceback: printing it imported unicodedata, whose
+    library could not be mapped either. The error boundary imports nothing (here every import
+    fails once the command has run out)."""
+    import builtins
+
+    from cnnspec.cli import check, main
+
+    def nothing_maps(*args, **kwargs):
+        raise ImportError("failed to map segment from shared object")
+
+    def exhausted(args):
+        monkeypatch.setattr(builtins, "__import__", nothing_maps)
+        raise MemoryError("Unable to allocate 864. KiB for an array with shape (221184,)")
+
+    monkeypatch.setattr(check, "run", exhausted)
+    path = tmp_path / "x.cnn"
+    path.write_text("input 1x8x8\nflatten\ndense 10\n")
+    try:
+        code = main(["check", str(path)])
+    finally:
+        monkeypatch.undo()
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "cnnspec: error: out of memory: unable to allocate 864. KiB for an array with shape "
+        "(221184,)")
