@@ -8,8 +8,10 @@ download) are :class:`RunError`. The CLI renders both; tracebacks are for bugs o
 """
 from __future__ import annotations
 
+import re
 import shlex
 import string
+import unicodedata
 from dataclasses import dataclass, field
 
 # The command line's exit codes, for the modules that name them with the errors they end.
@@ -71,8 +73,6 @@ def escaped_controls(text: str, keep: str = "\n") -> str:
     written as its escape (``\\x1b``): a message quoting a file name, a string of a spec or a
     class name would otherwise hand the terminal the escape sequences it holds (colours,
     cursor moves, a retitled window), and a carriage return would overwrite the line."""
-    import unicodedata  # only for a message
-
     return "".join(char if char in keep or unicodedata.category(char) != "Cc"
                    else repr(char)[1:-1] for char in text)
 
@@ -81,8 +81,6 @@ def long_words_shortened(text: str, limit: int = MAX_QUOTED) -> str:
     """``text`` with each run of more than ``limit`` non-space characters :func:`shortened`:
     for a message that quotes what the user wrote whole wherever it came from (a token of
     5,000 characters, an option's value), so the quote does not bury the message."""
-    import re  # only for a message
-
     return re.sub(rf"\S{{{limit + 1},}}", lambda match: shortened(match.group(), limit), text)
 
 

@@ -127,6 +127,17 @@ def test_a_repeated_variant_is_a_user_mistake_named_as_the_caller_gave_it(tiny, 
         "hint: name each init variant once; use --seeds K for repeated runs"]
 
 
+def test_the_spec_as_written_twice_is_a_repeated_variant(tiny, tmp_path):
+    """None (the spec as written, the library's alone) given twice raised a TypeError: its
+    None was quoted as a text."""
+    from cnnspec.errors import SettingError
+
+    with pytest.raises(SettingError) as info:
+        compare(str(tiny), [None, "zeros", None], out=tmp_path / "cmp")
+    assert info.value.message == "inits gives None, the spec as written, more than once"
+    assert info.value.invalid and not (tmp_path / "cmp").exists()
+
+
 def test_a_spec_that_does_not_fit_its_data_is_not_told_to_give_compare_other_data(
         tiny, tmp_path, capsys):
     """compare trains on the spec's own data: no --data (an option it has not) or data=."""

@@ -59,7 +59,44 @@ def test_check_refuses_a_spec_beyond_the_address_space_limit_of_its_process(tmp_
     # error is at the batch
     assert "heavy.cnn:9:3: error: training would need up to about" in limited.stderr
     assert "hint: `batch " in limited.stderr
-    assert "more than the 600.0 MiB this process may use (its `ulimit -v`)" in limited.stderr
+    assert ("this process may use (its `ulimit -v` of 600.0 MiB, less the "
+            in limited.stderr)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+def test_check_counts_what_the_process_maps_beyond_what_it_uses(tmp_path):
+    """A spec of 96 MiB passed check under a `ulimit -v` of 150 MiB (98% of it, a warning),
+    and train then ran out of memory: the limit counts every mapping, and OpenBLAS's buffers
+    and the libraries' code map well over 100 MiB the process never touches."""
+    path = tmp_path / "small.cnn"
+    path.write_text("input 1x8x8\nflatten\ndense 10\n")
+    limited = _check_under_address_limit(path, 150 << 20)
+    assert limited.returncode == 2, limited.stderr
+    assert "more than the 0 B this process may use (its `ulimit -v` of 150.0 MiB, less the " \
+        in limited.stderr
+
+
+def test_a_limit_on_mappings_leaves_what_the_libraries_and_blas_threads_do_not_map(
+        monkeypatch):
+    import resource
+
+    unlimited = (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (
+        (1 << 30, resource.RLIM_INFINITY) if which == resource.RLIMIT_DATA else unlimited))
+    monkeypatch.setattr(memory, "usable_cores", lambda: 2)
+    monkeypatch.setattr(memory, "_cgroup_limit", lambda: None)
+    limits = memory._memory_limits()
+    words = ("the {} this process may use (its `ulimit -d` of 1.0 GiB, less the 96.0 MiB its "
+             "libraries and BLAS threads map)")
+    assert limits[1:] == [(1024 - 96 << 20, words)]
+    assert memory.room_text(memory.machine_memory()) == (
+        "the 928.0 MiB this process may use (its `ulimit -d` of 1.0 GiB, less the 96.0 MiB its "
+        "libraries and BLAS threads map)")
+    from cnnspec.sweep.concurrency import trainings_that_fit
+
+    # a limit the mappings take whole leaves room for no training (0 was read as no limit)
+    monkeypatch.setattr(memory, "machine_memory", lambda: 0)
+    assert trainings_that_fit(1 << 20) == 0
 
 
 def test_a_control_group_memory_limit_is_the_lowest_of_its_group_and_those_above(tmp_path):
@@ -154,3 +191,33 @@ def test_memory_that_runs_out_in_any_command_is_an_error_not_a_traceback(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("cnnspec: error: out of memory: unable to allocate 32.0 MiB")
     assert "hint: close other programs that use much memory, or make the batch" in err
+
+
+def test_running_out_of_memory_is_said_without_importing_anything(tmp_path, monkeypatch,
+                                                                   capsys):
+    """Under a `ulimit -v` nearly used up, train ran out of memory importing its modules, and
+    the message ended in an ImportError traceback: printing it imported unicodedata, whose
+    library could not be mapped either. The error boundary imports nothing (here every import
+    fails once the command has run out)."""
+    import builtins
+
+    from cnnspec.cli import check, main
+
+    def nothing_maps(*args, **kwargs):
+        raise ImportError("failed to map segment from shared object")
+
+    def exhausted(args):
+        monkeypatch.setattr(builtins, "__import__", nothing_maps)
+        raise MemoryError("Unable to allocate 864. KiB for an array with shape (221184,)")
+
+    monkeypatch.setattr(check, "run", exhausted)
+    path = tmp_path / "x.cnn"
+    path.write_text("input 1x8x8\nflatten\ndense 10\n")
+    try:
+        code = main(["check", str(path)])
+    finally:
+        monkeypatch.undo()
+    assert code == 1
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "cnnspec: error: out of memory: unable to allocate 864. KiB for an array with shape "
+        "(221184,)")

@@ -480,6 +480,18 @@ def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
         timeless(r.metrics) for _, r in first.done]
 
 
+def test_one_value_written_two_ways_is_one_training_and_none_was_recorded_before(named,
+                                                                                 tmp_path):
+    """lr=0.1 and lr=1e-1 are one cell, trained once: a fresh folder was said to have held
+    "1 cell ... already", the second spelling counted as found in the folder."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.1,1e-1"], out=out, executor=in_process)
+    assert (first.ran, first.skipped) == (1, 0)
+    assert sorted(g.label for g in first.groups) == ["lr=0.1", "lr=1e-1"]
+    again = sweep(str(named), ["lr=0.1,1e-1"], out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (0, 1)
+
+
 def test_a_sweep_folder_another_sweep_is_filling_is_refused(named, tmp_path):
     """Two sweeps into one --out at once each trained every cell neither had recorded: the
     second is refused before it trains (here the first is this block, holding the folder as

@@ -318,8 +318,8 @@ def mutate_ir(ir: dict, rng: random.Random) -> str:
     roll = rng.random()
     if roll < 0.05:
         text = text[:rng.randrange(len(text) + 1)]
-    elif roll < 0.08:
-        text = text.replace("1", "NaN", 1)
+    elif roll < 0.08:  # literals Python's json reads and JSON has not
+        text = text.replace("1", rng.choice(["NaN", "Infinity", "-Infinity", "1e999"]), 1)
     return text
 
 
@@ -1047,7 +1047,11 @@ FITTING = {"N": ["1", "2", "3"], "K": ["1", "2"], "J": ["1", "2"], "S": ["0", "7
            "SPEC.cnn": ["out.cnn", "-"], "SOLVER.prototxt": ["spec.cnn"],
            "CxHxW": ["1x16x16", "3x8x8"], "WxB": ["3x2", "2x2"],
            "NAME": ["conv1", "fc", "xk", "he_normal", "glorot_normal", "normal(0, 0.01)"],
-           "NAME,...": ["conv1", "conv1,fc", "fc"], "KEY=V1,V2": ["lr=0.1,0.01", "epochs=1,2"],
+           "NAME,...": ["conv1", "conv1,fc", "fc"],
+           # one value in two spellings (a sweep of them trains one cell), odd and empty ones
+           "KEY=V1,V2": ["lr=0.1,0.01", "epochs=1,2", "lr=0.1,1e-1",
+                         "init=he_normal,kaiming_normal", "xk.filters=1,01", "lr=",
+                         "lr=0.1,,0.2", "é=1", "lr=[0.1, 0.2]", "batch=1.5", "lr=nan"],
            "DATA": ["digits", "shapes(size=16, classes=[x, plus])"],
            "ADDRESS": ["tcp://127.0.0.1:1"], "SPEC": ["spec.cnn", "run/spec.cnn",
                                                      "run/spec.json"],

@@ -54,7 +54,7 @@ from cnnspec.engine.footprint import (
     keeps_logits,
     ufunc_buffer_bytes,
 )
-from cnnspec.engine.splitting import splits
+from cnnspec.engine.splitting import splits, usable_cores
 from cnnspec.errors import SpecError, SpecErrors, library_worded, literal
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
@@ -533,15 +533,37 @@ def _memory_limits() -> list[tuple[int, str]]:
         import resource  # POSIX only
     except ImportError:
         resource = None
-    for name, option in (("RLIMIT_AS", "-v"), ("RLIMIT_DATA", "-d")):
+    for name, option, mapped in (("RLIMIT_AS", "-v", MAPPED_CODE_BYTES),
+                                 ("RLIMIT_DATA", "-d", 0)):
         if resource is not None and hasattr(resource, name):
             soft, _ = resource.getrlimit(getattr(resource, name))
             if soft != resource.RLIM_INFINITY and soft > 0:
-                limits.append((soft, f"the {{}} this process may use (its `ulimit {option}`)"))
+                limits.append(_mapping_limit(soft, option, mapped))
     cgroup = _cgroup_limit()
     if cgroup is not None:
         limits.append((cgroup, "the {} its control group may use (a container's limit)"))
     return limits
+
+
+# What a process maps beyond the memory it uses, which a limit on its mappings counts as well
+# (`ulimit -v` all of them, `ulimit -d` the private writable ones): OpenBLAS's buffer and stack
+# for each of its threads, reserved and mostly never touched, and (`-v`) the code of the shared
+# libraries. Measured as the least limit under which a small spec trains, less its process
+# estimate (Intel Xeon, Python 3.11, NumPy 2.4.6 with OpenBLAS 0.3.31: `-v` 97 MiB with one
+# BLAS thread, 139 MiB with two; `-d` 26 and 70 MiB), rounded up. OpenBLAS starts a thread per
+# core.
+MAPPED_PER_BLAS_THREAD = 48 << 20
+MAPPED_CODE_BYTES = 64 << 20
+
+
+def _mapping_limit(soft: int, option: str, mapped: int) -> tuple[int, str]:
+    """A limit of ``soft`` bytes on a process's mappings (``ulimit option``) as the memory it
+    leaves the process, beside what the process maps and does not use (``mapped`` and a BLAS
+    buffer per core), with how a message names it."""
+    reserved = mapped + MAPPED_PER_BLAS_THREAD * usable_cores()
+    words = (f"the {{}} this process may use (its `ulimit {option}` of {bytes_text(soft)}, "
+             f"less the {bytes_text(reserved)} its libraries and BLAS threads map)")
+    return max(soft - reserved, 0), words
 
 
 def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"),

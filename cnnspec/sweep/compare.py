@@ -203,7 +203,10 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     again = [v for i, v in enumerate(variants) if v in variants[:i]]
     if again:  # a mistake in what was asked: named as the caller gave it, not at the spec
-        raise SettingError(f"{{inits:{literal(shortened(again[0]))}}} is given more than once",
+        # (None, the spec as written, is no text to quote: the library's alone)
+        given = "{inits} gives None, the spec as written," if again[0] is None else \
+            f"{{inits:{literal(shortened(again[0]))}}} is given"
+        raise SettingError(f"{given} more than once",
                            hint="name each init variant once; use {seeds:K} for repeated runs",
                            invalid=True)
     parsed = read_spec(spec, "spec")

@@ -14,7 +14,7 @@ def trainings_that_fit(process: int) -> int:
     """How many processes of ``process`` bytes this machine's memory holds at once (any
     number where it does not say)."""
     room = memory.machine_memory()
-    return room // process if room and process else 1 << 30
+    return room // process if room is not None and process else 1 << 30
 
 
 def largest_process(cells: list[Cell]) -> int:

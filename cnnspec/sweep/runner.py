@@ -245,7 +245,9 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.key for a in axes]))
-    result.skipped = len(cells) - result.ran
+    # Counted by training, as run_cells trains them: two values written two ways (lr=0.1,1e-1)
+    # make one cell, trained once, which a fresh folder did not hold already.
+    result.skipped = len({cell.key for cell in cells}) - result.ran
     result.seconds = time.perf_counter() - started
     return result
 
