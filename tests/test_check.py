@@ -974,6 +974,7 @@ def test_an_output_flat_below_zero_warns(output, train, line, column):
     ("conv 4 3x3 pad 3x0", 2, 0),
     ("conv 4 3x3 pad 0x4 stride 2", 0, 2),  # ceil((4 - 2) / 2) = 1 column a side
     ("conv 4 3x3 pad 1x1x4x0", 0, 2),  # top, bottom, left, right
+    ("conv 4 3x3 pad 4 stride 20", 1, 1),  # one output, blank: not one a side
 ])
 def test_padding_past_the_kernels_reach_is_warned_with_the_outputs_it_leaves_blank(
         tmp_path, layer, rows, columns):
@@ -996,6 +997,51 @@ def test_padding_past_the_kernels_reach_is_warned_with_the_outputs_it_leaves_bla
     blank_rows = [i for i in range(out.shape[2]) if np.all(out[:, :, i, :] == 0.25)]
     blank_columns = [j for j in range(out.shape[3]) if np.all(out[:, :, :, j] == 0.25)]
     assert (len(blank_rows), len(blank_columns)) == (rows, columns)
+
+
+@pytest.mark.parametrize("input_hw, layer, met", [
+    ("1x1", "conv 4 3x3 pad same", (1, 1)),  # a 3x3 conv on a 1x1 map is a 1x1 conv
+    ("2x3", "conv 4 5x5 pad 2", (3, 5)),  # rows: taps 1-3 reach a 2-row input, columns all
+    ("4x4", "conv 4 9x9 pad 4 stride 4", (4, 4)),  # one output: taps 4-7 reach the input
+    ("2x2", "conv 4 3x3 pad same dilation 2", (1, 1)),  # taps 2 apart: only the centre
+    ("1x1", "conv 4 3x3 pad 3 stride 10", (0, 0)),  # one output, reading only padding
+])
+def test_kernel_taps_that_never_meet_the_input_are_warned_as_the_gradient_shows(
+        tmp_path, input_hw, layer, met):
+    """check counts the taps that ever read the input; the others are exactly those whose
+    weight gradient is 0 in every filter and channel, whatever the input."""
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lang import parse
+
+    hw = tuple(map(int, input_hw.split("x")))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.random((12, 2, *hw)), y=np.arange(12) % 3)
+    checked = check(parse(f"input 2x{input_hw}\nc: {layer} relu\nflatten\nfc: dense 3\n"
+                          f"train {{\n  data npz(\"{tmp_path / 'd.npz'}\")\n}}\n"))
+    (warning,) = [w for w in checked.warnings if "taps of its" in w.message]
+    kernel = checked.by_name["c"].ir["kernel"]
+    total, used = kernel[0] * kernel[1], met[0] * met[1]
+    assert (f"only {used} of the {total} taps" if used else f"none of the {total} taps") \
+        in warning.message
+    model = compile_spec(checked, seed=0, dtype="float64")
+    x = rng.standard_normal((5, 2, *hw))
+    model.params()["c.bias"][:] = 1.0  # every relu open: each met tap gets a gradient
+    model.backward(model.loss(model.forward(x), rng.integers(0, 3, size=5))[1])
+    moved = np.any(model.grads()["c.weight"] != 0, axis=(0, 1))  # by tap
+    assert int(moved.sum()) == used
+    rows, columns = np.nonzero(moved.any(axis=1))[0], np.nonzero(moved.any(axis=0))[0]
+    assert (len(rows), len(columns)) == met
+    if used:
+        assert warning.hint.startswith(f"a {met[0]}x{met[1]} kernel (the taps that meet")
+
+
+def test_a_kernel_whose_every_tap_meets_the_input_is_not_warned(tmp_path):
+    import cnnspec
+
+    path = tmp_path / "taps.cnn"
+    path.write_text("input 1x8x8\nc: conv 4 9x9 pad 4 relu\nd: conv 4 3x3 pad same relu\n"
+                    "flatten\nfc: dense 10\n")
+    assert not [w for w in cnnspec.load(path).warnings if "taps of its" in w.message]
 
 
 def test_padding_past_the_reach_of_a_conv_without_bias_leaves_zeros(tmp_path):

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 
-from cnnspec.check import lints, memory, training, twins
+from cnnspec.check import lints, memory, taps, training, twins
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
@@ -94,6 +94,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.layers_below_train(spec)
             + lints.dropout_before_batchnorm(spec, infos)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
+            + taps.unreached_taps(spec, infos)
             + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)
             + lints.pinned_references(spec)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)

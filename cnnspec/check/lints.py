@@ -51,6 +51,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   fixed init, frozen or sent the same gradients): :mod:`cnnspec.check.twins`;
 - zero padding on a side past the kernel's reach (``conv 16 3x3 pad 5``): the output rows and
   columns there read only zeros and hold the bias alone;
+- kernel taps that never meet the input, only padding (``conv 16 3x3 pad same`` on a 1x1
+  map): their weights never change (:mod:`cnnspec.check.taps`);
 - a name written in a repeat block as one instance's full name (``res_1_a``), which wires
   every instance to that instance's layer, where the block's own name (``a``) means each
   instance's (:func:`pinned_references`);
@@ -478,7 +480,9 @@ def padding_beyond_reach(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]
                   for side, pad in enumerate(info.pads)]  # outputs a side, top bottom left right
         if max(excess) <= 0:
             continue
-        rows, columns = max(excess[0], 0) + max(excess[1], 0), max(excess[2], 0) + max(excess[3], 0)
+        # (no more than the output has: a side's excess may reach across all of it)
+        rows = min(max(excess[0], 0) + max(excess[1], 0), info.output_shape[1])
+        columns = min(max(excess[2], 0) + max(excess[3], 0), info.output_shape[2])
         lines = " and ".join(counted(n, what) for n, what in ((rows, "row"), (columns, "column"))
                              if n)
         out.append(spec.error(

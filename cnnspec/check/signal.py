@@ -430,8 +430,8 @@ def _log(value: float) -> float:
 
 def largest_change(layers: list[LayerInfo], used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
-    """Where the signal's scale changes most; None if no weight layer decides it, or a
-    weight is all 0 (which the constant-init warning reports)."""
+    """Where the signal's scale changes most; None if no weight layer decides it, a weight is
+    all 0 (which the constant-init warning reports) or a conv reads only its padding."""
     q = second_moments(layers)
     order = [info for info in layers if info.name in used]
     if any(is_weighted(info.kind) and weight_log_second_moment(info) == -math.inf
@@ -448,8 +448,11 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
+    shares = [read_share(i) for i in weighted]
+    if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
+        return None  # padding and kernel-tap warnings report it, not a scale
     acts, log_factors = _log_factors(weighted, layers, consumers)
-    log_shares = [math.log(read_share(i)) for i in weighted]
+    log_shares = [math.log(share) for share in shares]
     names = [i.weight_init.name for i in weighted]
     kinds = [a["kind"] for a in acts]
     activation = max(set(kinds), key=kinds.count)
@@ -495,7 +498,7 @@ def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str,
     if not weighted:
         return None
     _, log_factors = _log_factors(weighted, layers, consumers)
-    logs = [f + math.log(read_share(i)) for i, f in zip(weighted, log_factors)]
+    logs = [f + _log(read_share(i)) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
