@@ -654,6 +654,8 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     assert summary["message"].endswith(f"; the weights and the batch are in {saved}")
     assert result.error == summary["message"]
     assert "try sets=['lr=0.1']" in result.worded_hint()
+    again = sweep(str(named), ["lr=1e5"], out=tmp_path / "k", executor=in_process)
+    assert again.ran == 0 and again.done[0][1].worded_hint() == result.worded_hint()
     alone = sweep(str(named), ["lr=1e5"], out=tmp_path / "a", executor=in_process)
     cell, result = alone.done[0]
     summary = json.loads((tmp_path / "a" / cell.folder / "summary.json").read_text())
