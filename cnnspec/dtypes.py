@@ -94,5 +94,5 @@ def given_dtype(dtype) -> str:
     if name in DTYPES:
         return name
     raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not "
-                       f"{shown(dtype)}", hint="e.g. {dtype:'float64'}",
+                       f"{shown(dtype)}", hint="e.g. {dtype:float64}",
                        invalid=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cnnspec
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.errors import InputError, SettingError
 from cnnspec.exporters.onnx_graph import export_onnx
 from cnnspec.exporters.torch_source import export_torch
@@ -105,7 +106,10 @@ def test_numpy_values_are_taken_as_what_they_hold():
 
 
 def test_compile_names_a_wrong_dtype():
-    refused(lambda: cnnspec.compile(SPEC, dtype="f16"), "dtype", "'f16'")
+    error = refused(lambda: cnnspec.compile(SPEC, dtype="f16"), "dtype", "'f16'")
+    # its example quoted once, as it is passed ("'float64'" was quoted again)
+    assert error.hint == "e.g. dtype='float64'"
+    assert error.worded(OPTION_NAMES)[1] == "e.g. --dtype float64"
 
 
 # ---- train, resume, load_run -------------------------------------------------------------
