@@ -314,7 +314,8 @@ def test_predict_names_a_path_given_for_images(run):
     for path in ("digit.png", Path("digit.png")):
         with pytest.raises(InputError, match="not a path") as info:
             run.predict(path)
-        assert "load_image" in info.value.hint
+        assert "load_image(path, run.spec.input_shape, dtype=run.input_dtype)" \
+            in info.value.hint
 
 
 def test_predict_takes_a_torch_tensor_that_requires_grad(run):

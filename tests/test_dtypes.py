@@ -93,6 +93,7 @@ def test_the_command_lines_predict_of_a_float64_run_is_the_librarys(float64_run,
     probabilities for a float64 run were not run.predict's of the same pixels."""
     import cnnspec
     from cnnspec.cli import main
+    from cnnspec.data.images import load_image
 
     run, x = float64_run
     Image.fromarray(x[0, 0] // 3, "L").save(tmp_path / "dark.png")  # not inverted: dark border
@@ -104,6 +105,9 @@ def test_the_command_lines_predict_of_a_float64_run_is_the_librarys(float64_run,
         assert main(["predict", str(run.path), str(path), "--format", "json"]) == 0
         [printed] = json.loads(capsys.readouterr().out)
         assert list(printed["probabilities"].values()) == list(library.predict(pixels)[0])
+    # as run.predict's hint for a path says to read a file
+    x, _ = load_image(tmp_path / "dark.png", library.spec.input_shape, dtype=library.input_dtype)
+    assert list(library.predict(x)[0]) == list(library.predict(given[tmp_path / "dark.png"])[0])
 
 
 @pytest.mark.parametrize("dtype", list(FORMATS))

@@ -193,8 +193,8 @@ def input_batch(images, shape: tuple[int, int, int], what: str = "the array of i
     if isinstance(images, (str, bytes, os.PathLike)):  # NumPy would make an array of no shape
         raise InputError(f"{what} must be an array, not a path ({shortened(repr(images))})",
                          hint="read the file first: x, note = cnnspec.data.images.load_image("
-                         "path, run.spec.input_shape) reads a picture or a .npy image as the "
-                         "model takes it")
+                         "path, run.spec.input_shape, dtype=run.input_dtype) reads a picture "
+                         "or a .npy image as the model takes it")
     if callable(getattr(images, "detach", None)) and callable(getattr(images, "cpu", None)):
         # A PyTorch tensor: NumPy refuses one that requires grad or lives on a GPU.
         images = images.detach().cpu()
