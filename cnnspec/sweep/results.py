@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.errors import RunError, WordedError, counted, literal
+from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
@@ -194,11 +194,18 @@ def _replace(final: Path, tmp: Path) -> None:
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest)."""
-    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
-    hint = summary.get(HINT_TEMPLATE)
+    path = folder / rundir.SUMMARY
+    summary = read_json(path, what="cell summary")
+    hint = summary.get(HINT_TEMPLATE) if isinstance(summary, dict) else None
+    if not isinstance(summary, dict) or not (hint is None or is_template(hint)):
+        what = (f"{HINT_TEMPLATE!r} is no hint" if isinstance(summary, dict)
+                else "it holds no object of the cell's figures")
+        raise RunError(f"cell summary {path} is damaged: {what}",
+                       hint=f"delete the folder {folder}: the same command run again into "
+                            "its folder trains that cell again")
     return CellResult(cell.key, read_jsonl(folder / rundir.METRICS), summary,
                       bool(summary.get("diverged")), summary.get("message"), folder=folder.name,
-                      hint_template=hint if isinstance(hint, str) else None)
+                      hint_template=hint)
 
 
 def recorded(out: Path) -> int:
