@@ -80,6 +80,9 @@ WIDEST_DTYPE = max(DTYPES, key=lambda name: FORMATS[name].exponent_bits)
 # A run whose summary names no dtype is from before the dtype was a setting: it trained in
 # float32, whatever the default is now.
 UNRECORDED_DTYPE = "float32"
+# A run whose summary names no ``data_dtype`` is from before a float64 run loaded its images in
+# float64: they were loaded in float32 and widened by the preprocessing, whatever its dtype.
+UNRECORDED_DATA_DTYPE = "float32"
 
 
 def given_dtype(dtype) -> str:
@@ -91,5 +94,5 @@ def given_dtype(dtype) -> str:
     if name in DTYPES:
         return name
     raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not "
-                       f"{shown(dtype)}", hint="e.g. {dtype:'float64'}",
+                       f"{shown(dtype)}", hint="e.g. {dtype:float64}",
                        invalid=True)

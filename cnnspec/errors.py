@@ -148,6 +148,16 @@ def worded(template: str, names: dict) -> str:
     return template.format_map(_Names(names))
 
 
+def is_template(text) -> bool:
+    """Whether ``text`` is a template :func:`worded` reads: a hint read back from a file
+    (a sweep's cell) that damage made none would end the wording in Python's own error."""
+    try:
+        library_worded(text)
+    except (TypeError, ValueError, LookupError, AttributeError):  # format_map's refusals
+        return False
+    return True
+
+
 def library_worded(template: str) -> str:
     """A hint template (see :meth:`SpecError.worded_hint`) as the library words it: each
     setting it names as the parameter of that name."""

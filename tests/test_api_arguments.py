@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import cnnspec
+from cnnspec.cli import OPTION_NAMES
 from cnnspec.errors import InputError, SettingError
 from cnnspec.exporters.onnx_graph import export_onnx
 from cnnspec.exporters.torch_source import export_torch
@@ -105,7 +106,10 @@ def test_numpy_values_are_taken_as_what_they_hold():
 
 
 def test_compile_names_a_wrong_dtype():
-    refused(lambda: cnnspec.compile(SPEC, dtype="f16"), "dtype", "'f16'")
+    error = refused(lambda: cnnspec.compile(SPEC, dtype="f16"), "dtype", "'f16'")
+    # its example quoted once, as it is passed ("'float64'" was quoted again)
+    assert error.hint == "e.g. dtype='float64'"
+    assert error.worded(OPTION_NAMES)[1] == "e.g. --dtype float64"
 
 
 # ---- train, resume, load_run -------------------------------------------------------------
@@ -249,7 +253,19 @@ def test_settings_name_an_unknown_setting_with_what_is_meant(keywords, hint):
      "learning_rate is written lr here: lr=0.1"),
     (lambda: compare(SPEC, ["he_normal"], epoch=1), ["compare()", "'epoch'"],
      "did you mean epochs=1?"),
-    (lambda: compare(SPEC, ["he_normal"], seed=1), ["'seed'"], "did you mean seeds=?"),
+    # the function's own argument a letter away first (sweep's seeds), then the setting
+    (lambda: compare(SPEC, ["he_normal"], seed=1), ["'seed'"],
+     ("did you mean seeds=? (seed is not given here: write it in the spec's train block "
+      "(`seed ...`); of a run's settings this takes epochs, lr, batch_size)")),
+    (lambda: sweep(SPEC, ["lr=0.1"], seed=1), ["sweep()", "'seed'"],
+     "did you mean seeds=? (seed is a setting of the run: settings=cnnspec.Settings(seed=1))"),
+    # not the argument whose name it begins (data_dir), nor one further than the setting
+    (lambda: compare(SPEC, ["he_normal"], data="mnist"), ["'data'"],
+     "data is not given here: write it in the spec's train block (`data ...`)"),
+    (lambda: compare(SPEC, ["he_normal"], dataset="mnist"), ["'dataset'"],
+     "did you mean data? data is not given here"),
+    (lambda: sweep(SPEC, ["lr=0.1"], data="mnist"), ["'data'"],
+     "data is a setting of the run: settings=cnnspec.Settings(data='mnist')"),
     (lambda: sweep(SPEC, ["lr=0.1"], epochs=1), ["sweep()", "'epochs'"],
      "settings=cnnspec.Settings(epochs=1)"),
     (lambda: sweep(SPEC, set=["lr=0.1"]), ["sweep()", "'set'"], "did you mean sets=?"),
@@ -257,6 +273,13 @@ def test_settings_name_an_unknown_setting_with_what_is_meant(keywords, hint):
 def test_functions_taking_settings_name_an_unknown_keyword(call, words, hint):
     """Before any work: compare and sweep ended in Python's TypeError."""
     assert hint in refused(call, *words).hint
+
+
+def test_a_misspelt_argument_is_not_told_of_the_setting_it_is_as_close_to():
+    """seedz is seed and seeds misspelt alike: the function's own argument is meant."""
+    for call in (lambda: sweep(SPEC, ["lr=0.1"], seedz=1),
+                 lambda: compare(SPEC, ["he_normal"], seedz=1)):
+        assert refused(call, "'seedz'").hint == "did you mean seeds=?"
 
 
 def test_keywords_checked_keeps_the_signature():
@@ -291,7 +314,8 @@ def test_predict_names_a_path_given_for_images(run):
     for path in ("digit.png", Path("digit.png")):
         with pytest.raises(InputError, match="not a path") as info:
             run.predict(path)
-        assert "load_image" in info.value.hint
+        assert "load_image(path, run.spec.input_shape, dtype=run.input_dtype)" \
+            in info.value.hint
 
 
 def test_predict_takes_a_torch_tensor_that_requires_grad(run):

@@ -239,8 +239,9 @@ def test_the_command_line_gives_a_diverged_runs_hint_with_its_options(tiny, tmp_
     from cnnspec.cli import main
 
     out = tmp_path / "cmp"
-    assert main(["compare", str(tiny), "--init", "normal(0, 1)", "--epochs", "1", "--lr", "100",
-                 "--jobs", "1", "--out", str(out), "--format", "json"]) == 0
+    command = ["compare", str(tiny), "--init", "normal(0, 1)", "--epochs", "1", "--lr", "100",
+               "--jobs", "1", "--out", str(out), "--format", "json"]
+    assert main(command) == 0
     captured = capsys.readouterr()
     hint = "lower the learning rate (it was 100; try --lr 0.1"
     assert re.search(r"\nhint: .*" + re.escape(hint), captured.err)
@@ -249,6 +250,9 @@ def test_the_command_line_gives_a_diverged_runs_hint_with_its_options(tiny, tmp_
     # the fields a run had before the hint, as they were
     assert list(run) == ["label", "seed", "metrics", "test_acc", "diverged", "error", "out",
                          "hint"]
+    # run again into the folder, the recorded run comes back with its hint ("hint": null)
+    assert main(command) == 0
+    assert json.loads(capsys.readouterr().out)["variants"][0]["runs"] == [run]
 
 
 def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, monkeypatch):

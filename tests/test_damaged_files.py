@@ -199,6 +199,8 @@ def test_a_member_stored_twice_is_refused_not_read_as_its_last_copy(tmp_path):
     (rundir.SUMMARY, "[]", "holds list []"),
     (rundir.SUMMARY, '{"dtype": 7}', "'dtype' is 7, not a string"),
     (rundir.SUMMARY, '{"dtype": "complex128"}', "not one of float32, float64"),
+    (rundir.SUMMARY, '{"data_dtype": 64}', "'data_dtype' is 64, not a string"),
+    (rundir.SUMMARY, '{"data_dtype": "uint8"}', "'data_dtype' is 'uint8', not one of float32"),
     (rundir.SUMMARY, '{"classes": 5}', "'classes' is 5"),
     (rundir.SUMMARY, '{"classes": [1, 2]}', "'classes' must be a list of names"),
     (rundir.SUMMARY, '{"status": ["running"]}', "'status' is"),

@@ -13,6 +13,7 @@ import pytest
 from stops import StopAfter
 
 import cnnspec
+import cnnspec.data.load
 from cnnspec import Settings, resume, train
 from cnnspec.errors import RunError
 from cnnspec.training import rundir
@@ -264,13 +265,35 @@ def test_resume_of_a_missing_or_torn_run(tmp_path):
 def test_a_float64_run_trains_checkpoints_and_resumes_in_float64(tmp_path):
     spec = spec_file(tmp_path)
     straight = train(spec, run_dir=tmp_path / "straight", dtype="float64", **FAST)
-    assert straight.summary["dtype"] == "float64"
+    assert straight.summary["dtype"] == straight.summary["data_dtype"] == "float64"
     weights = read_npz(tmp_path / "straight" / rundir.CHECKPOINT)
     assert all(v.dtype == np.float64 for k, v in weights.items() if not k.startswith("_"))
     with pytest.raises(Interrupted):
         train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(3), dtype="float64", **FAST)
     assert_same_run(resume(tmp_path / "cut", **FAST), straight)
     assert cnnspec.load_run(tmp_path / "cut").model.dtype == np.float64
+
+
+def test_a_float64_run_that_loaded_float32_images_resumes_on_them(tmp_path, monkeypatch):
+    """A float64 run from before its data was loaded in float64 (its summary records no
+    data_dtype) trained on float32 images widened; resumed, it went on on float64 ones, no
+    longer bitwise what it would have been."""
+    spec = spec_file(tmp_path)
+    load = cnnspec.data.load.load_dataset
+    with monkeypatch.context() as before:  # the images loaded as such a run's were
+        before.setattr(cnnspec.data.load, "load_dataset",
+                       lambda cfg, seed, data_dir=None, dtype=None: load(cfg, seed, data_dir))
+        straight = train(spec, run_dir=tmp_path / "straight", dtype="float64", **FAST)
+        with pytest.raises(Interrupted):
+            train(spec, run_dir=tmp_path / "cut", on_step=StopAfter(8), dtype="float64",
+                  **FAST)
+    summary = json.loads((tmp_path / "cut" / rundir.SUMMARY).read_text())
+    del summary["data_dtype"]
+    (tmp_path / "cut" / rundir.SUMMARY).write_text(json.dumps(summary))
+    resumed = resume(tmp_path / "cut", **FAST)
+    assert_same_run(resumed, straight)
+    assert resumed.summary["data_dtype"] == cnnspec.load_run(resumed.path).input_dtype \
+        == "float32"
 
 
 @pytest.mark.parametrize("stop_after", [4, 14])

@@ -3,6 +3,7 @@ k-fold splits, the sweep folder and its results, resuming, Ctrl-C and the error 
 cells train in this process here; tests/test_sweep_dask.py runs them on a Dask cluster."""
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -666,6 +667,8 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     assert summary["message"].endswith(f"; the weights and the batch are in {saved}")
     assert result.error == summary["message"]
     assert "try sets=['lr=0.1']" in result.worded_hint()
+    again = sweep(str(named), ["lr=1e5"], out=tmp_path / "k", executor=in_process)
+    assert again.ran == 0 and again.done[0][1].worded_hint() == result.worded_hint()
     alone = sweep(str(named), ["lr=1e5"], out=tmp_path / "a", executor=in_process)
     cell, result = alone.done[0]
     summary = json.loads((tmp_path / "a" / cell.folder / "summary.json").read_text())
@@ -678,6 +681,21 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     assert "lr=1e5, seed 0: training diverged in epoch 1" in err
     assert "\nhint: lower the learning rate (it was 100000; try --set lr=0.1: " in err
     assert "--lr" not in err and "/tmp/cnnspec-" not in err
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[1, 2]", "it holds no object of the cell's figures"),
+    ('{"diverged": true, "hint_template": "try {lr"}', "'hint_template' is no hint"),
+    ('{"diverged": true, "hint_template": 5}', "'hint_template' is no hint"),
+])
+def test_a_recorded_cell_with_a_damaged_summary_is_said_so(named, tmp_path, text, words):
+    """Read back by the same sweep run again, it ended in an AttributeError or ValueError."""
+    first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    folder = tmp_path / "s" / first.done[0][0].folder
+    (folder / "summary.json").write_text(text)
+    with pytest.raises(RunError, match="is damaged: " + re.escape(words)) as info:
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    assert info.value.hint.startswith(f"delete the folder {folder}:")
 
 
 def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):

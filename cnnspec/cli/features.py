@@ -48,7 +48,8 @@ def run(args) -> int:
     if args.index is not None:
         image, caption = test_split_image(loaded, args.index)
     else:
-        image, note = load_image(args.input, tuple(loaded.spec.input_shape))
+        image, note = load_image(args.input, tuple(loaded.spec.input_shape),
+                                 dtype=loaded.input_dtype)
         image = np.asarray(image, dtype=np.float64)
         caption = Path(args.input).name + (f" ({note})" if note else "")
     out = features_picture(loaded, image, args.output, caption=caption)

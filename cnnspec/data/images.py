@@ -1,7 +1,8 @@
 """Reading one input for ``predict``: a PNG/JPEG image or a ``.npy`` array.
 
-The result is ``(C, H, W)`` float32 in [0, 1], like one training image before preprocessing,
-plus a note saying what was done to it (``None`` when nothing was).
+The result is ``(C, H, W)`` in [0, 1] in the dtype the run's images are read in (float32, or
+a float64 run's float64: k/255 not rounded to float32 first), like one training image before
+preprocessing, plus a note saying what was done to it (``None`` when nothing was).
 
 Images are converted to the model's channel count (1: greyscale "L"; 3: "RGB") and resized to
 its ``H x W`` when they differ: shrinking averages the pixels each output pixel covers
@@ -42,9 +43,9 @@ COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV")
 LIGHT_BACKGROUND = 0.5
 
 
-def load_image(path: str | Path, shape: tuple[int, int, int],
-               invert: bool | None = None) -> tuple[np.ndarray, str | None]:
-    """``(x, note)``: the input at ``path`` as (C, H, W) float32 in [0, 1] for a model taking
+def load_image(path: str | Path, shape: tuple[int, int, int], invert: bool | None = None,
+               dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, str | None]:
+    """``(x, note)``: the input at ``path`` as (C, H, W) ``dtype`` in [0, 1] for a model taking
     ``shape`` = (C, H, W), and what was changed (resized, inverted) or None."""
     path = Path(path)
     if path.is_dir():
@@ -55,19 +56,19 @@ def load_image(path: str | Path, shape: tuple[int, int, int],
     if not path.is_file():
         raise RunError(f"input not found: {path}", hint="check the path and the file name")
     if path.suffix.lower() == ".npy":
-        return load_array(path, shape)
-    return load_picture(path, tuple(shape), invert)
+        return load_array(path, shape, dtype)
+    return load_picture(path, tuple(shape), invert, dtype)
 
 
-def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str, np.ndarray,
-                                                                            str | None]]:
+def load_inputs(path: str | Path, shape: tuple[int, int, int], dtype: str = DEFAULT_DTYPE
+                ) -> list[tuple[str, np.ndarray, str | None]]:
     """``[(label, x, note)]``: the images in the input at ``path`` for a model taking ``shape``
-    (C, H, W): one for a picture or a ``.npy`` image, N for a ``.npy`` batch (N, C, H, W) (or
-    (N, H, W) for one channel), labelled ``file.npy[i]``."""
+    (C, H, W), in ``dtype``: one for a picture or a ``.npy`` image, N for a ``.npy`` batch
+    (N, C, H, W) (or (N, H, W) for one channel), labelled ``file.npy[i]``."""
     path = Path(path)
     if path.suffix.lower() == ".npy" and path.is_file():
         x = read_array(path)
-        batch = _npy_batch(x, path, shape)
+        batch = _npy_batch(x, path, shape, dtype)
         if batch is not None:
             images, note = batch
             if not len(images):  # it would give no result, and predict would print nothing
@@ -75,20 +76,20 @@ def load_inputs(path: str | Path, shape: tuple[int, int, int]) -> list[tuple[str
                                hint=f"save at least one image: an array (N, {shape[0]}, "
                                     f"{shape[1]}, {shape[2]}) with N >= 1")
             return [(f"{path}[{i}]", x, note) for i, x in enumerate(images)]
-        return [(str(path), *array_input(x, path, shape, batches=True))]
-    x, note = load_image(path, shape)
+        return [(str(path), *array_input(x, path, shape, batches=True, dtype=dtype))]
+    x, note = load_image(path, shape, dtype=dtype)
     return [(str(path), x, note)]
 
 
-def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int]
+def _npy_batch(x: np.ndarray, path: Path, shape: tuple[int, int, int], dtype: str
                ) -> tuple[np.ndarray, str | None] | None:
-    """A ``.npy`` batch (N, C, H, W) (or (N, H, W) of a one-channel model, N > 1) as float32 in
-    [0, 1]; None for anything else (read then as one image, with its own messages)."""
+    """A ``.npy`` batch (N, C, H, W) (or (N, H, W) of a one-channel model, N > 1) as ``dtype``
+    in [0, 1]; None for anything else (read then as one image, with its own messages)."""
     c, h, w = shape
     if x.ndim == 3 and c == 1 and x.shape[0] != 1 and x.shape[1:] == (h, w):
-        return input_float(x[:, None], str(path))
+        return input_float(x[:, None], str(path), dtype)
     if x.ndim == 4 and x.shape[1:] == (c, h, w):
-        return input_float(x, str(path))
+        return input_float(x, str(path), dtype)
     if x.ndim == 4:
         raise InputError(f"{path} holds a batch of shape {x.shape}; the model takes "
                        f"(N, {c}, {h}, {w})",
@@ -114,10 +115,10 @@ def _channels_last_hint(given: tuple, shape: tuple[int, int, int], verb: str = "
 
 def input_float(x: np.ndarray, what: str, dtype: str = DEFAULT_DTYPE
                 ) -> tuple[np.ndarray, str | None]:
-    """An input to predict as ``dtype`` (the model's) in [0, 1], and a note when it was rescaled: integers
-    0..255, and floats holding whole numbers 0..255 above 1 (pixel values saved unscaled), are
-    divided by 255. Other floats must be in [0, 1]: a fraction above 1 is more likely data
-    that was preprocessed already than an image."""
+    """An input to predict as ``dtype`` (the run's) in [0, 1], and a note when it was
+    rescaled: integers 0..255, and floats holding whole numbers 0..255 above 1 (pixel values
+    saved unscaled), are divided by 255. Other floats must be in [0, 1]: a fraction above 1
+    is more likely data that was preprocessed already than an image."""
     if np.issubdtype(x.dtype, np.floating) and x.size and np.all(np.isfinite(x)) \
             and x.min() >= 0 and 1 < x.max() <= MAX_PIXEL and np.all(x == np.round(x)):
         note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
@@ -155,15 +156,18 @@ def _unreadable(message: str, exc: BaseException, hint: str) -> RunError:
     return (RunError if system_failure(exc) else InputError)(message, hint=hint)
 
 
-def load_array(path: Path, shape: tuple[int, int, int]) -> tuple[np.ndarray, str | None]:
-    """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``."""
-    return array_input(read_array(path), path, shape)
+def load_array(path: Path, shape: tuple[int, int, int], dtype: str = DEFAULT_DTYPE
+               ) -> tuple[np.ndarray, str | None]:
+    """A ``.npy`` input (C, H, W) or (H, W), checked against the model's ``shape``, as
+    ``dtype``."""
+    return array_input(read_array(path), path, shape, dtype=dtype)
 
 
-def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches: bool = False
-                ) -> tuple[np.ndarray, str | None]:
-    """One input array (C, H, W) or (H, W), checked against the model's ``shape``; ``batches``:
-    the command also takes a batch (N, C, H, W), which the message then names."""
+def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches: bool = False,
+                dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, str | None]:
+    """One input array (C, H, W) or (H, W), checked against the model's ``shape``, as
+    ``dtype``; ``batches``: the command also takes a batch (N, C, H, W), which the message
+    then names."""
     c, h, w = shape
     given = x.shape  # named in the message as the user saved it
     if x.ndim == 2 and c == 1:
@@ -174,7 +178,7 @@ def array_input(x: np.ndarray, path: Path, shape: tuple[int, int, int], batches:
                          f"{' or '.join(forms)}",
                          hint=_channels_last_hint(given, shape) or _one_of_a_batch(given, shape)
                          or "arrays are not resized; give an image file to have it resized")
-    return input_float(x, str(path))
+    return input_float(x, str(path), dtype)
 
 
 def input_batch(images, shape: tuple[int, int, int], what: str = "the array of images",
@@ -189,8 +193,8 @@ def input_batch(images, shape: tuple[int, int, int], what: str = "the array of i
     if isinstance(images, (str, bytes, os.PathLike)):  # NumPy would make an array of no shape
         raise InputError(f"{what} must be an array, not a path ({shortened(repr(images))})",
                          hint="read the file first: x, note = cnnspec.data.images.load_image("
-                         "path, run.spec.input_shape) reads a picture or a .npy image as the "
-                         "model takes it")
+                         "path, run.spec.input_shape, dtype=run.input_dtype) reads a picture "
+                         "or a .npy image as the model takes it")
     if callable(getattr(images, "detach", None)) and callable(getattr(images, "cpu", None)):
         # A PyTorch tensor: NumPy refuses one that requires grad or lives on a GPU.
         images = images.detach().cpu()
@@ -223,9 +227,10 @@ def _one_of_a_batch(given: tuple, shape: tuple[int, int, int]) -> str | None:
             f"them, e.g. np.save(PATH, array[0])")
 
 
-def load_picture(path: Path, shape: tuple[int, int, int],
-                 invert: bool | None) -> tuple[np.ndarray, str | None]:
-    """A PNG/JPEG (anything Pillow reads) converted, resized and, if needed, inverted."""
+def load_picture(path: Path, shape: tuple[int, int, int], invert: bool | None,
+                 dtype: str = DEFAULT_DTYPE) -> tuple[np.ndarray, str | None]:
+    """A PNG/JPEG (anything Pillow reads) converted, resized and, if needed, inverted, as
+    ``dtype``: its 8-bit values divided by 255 in that dtype, as the datasets' are."""
     from PIL import Image  # Pillow loads only to read an image
 
     c, h, w = shape
@@ -265,12 +270,12 @@ def load_picture(path: Path, shape: tuple[int, int, int],
         shrink = image.width >= w and image.height >= h
         image = image.resize((w, h), Image.Resampling.BOX if shrink
                              else Image.Resampling.BILINEAR)
-    x = np.asarray(image, dtype=np.float32) / 255.0
+    x = np.asarray(image, dtype=dtype) / 255.0
     x = x[None] if c == 1 else x.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
     if c == 1 and (invert if invert is not None else has_light_background(x[0])):
         x = 1.0 - x
         notes.append("inverted to light strokes on a dark background, like the training data")
-    return np.ascontiguousarray(x, dtype=np.float32), "; ".join(notes) or None
+    return np.ascontiguousarray(x, dtype=dtype), "; ".join(notes) or None
 
 
 def _eight_bit(image):

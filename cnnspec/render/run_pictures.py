@@ -202,7 +202,8 @@ def _activation_after(checked: CheckedSpec, layer: LayerInfo) -> LayerInfo | Non
 
 def test_split_image(run, index: int) -> tuple[np.ndarray, str]:
     """Image ``index`` of the run's test split (C, H, W) and a caption naming its label."""
-    data = load_dataset(run.training["data"], run.training["seed"])
+    data = load_dataset(run.training["data"], run.training["seed"], run.summary.get("data_dir"),
+                        run.input_dtype)
     count = len(data.x_test)
     if not 0 <= index < count:
         raise InputError(f"--index {index} is out of range: the test set has "

@@ -8,7 +8,8 @@ Layout::
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
         summary.json           the run summary, with the cell's settings, seed and fold and
-                               the command that trains it again alone (but a k-fold cell)
+                               the command that trains it again alone (but a k-fold cell);
+                               a diverged cell's with what to try (HINT_TEMPLATE)
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
         diverged.npz           with --keep-weights, of a training that diverged
     results.json, results.csv  per group: mean +- std over seeds and folds; per cell
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.errors import RunError, WordedError, counted, literal
+from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
@@ -39,6 +40,9 @@ from cnnspec.training.loop import diverged_files
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
+# In a diverged cell's summary.json beside its "message": what to try, a template naming
+# settings as training words them (WordedError's), worded for each sweep that reports the cell.
+HINT_TEMPLATE = "hint_template"
 
 
 # What to do about a sweep's (or a comparison's) folder that cannot be its: its `out`, as
@@ -143,7 +147,8 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     if result.diverged and result.error is not None:  # where its files are now, if anywhere
         kept = final / rundir.DIVERGED if rundir.DIVERGED in result.files else None
         result.error = f"{result.error}; {diverged_files(kept)}"
-        result.summary = {**result.summary, "message": result.error}
+        result.summary = {**result.summary, "message": result.error,
+                          HINT_TEMPLATE: result.hint_template}
     command = cell.command(final)
     result.summary = {**result.summary, **({"command": command} if command else {})}
     tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
@@ -189,9 +194,18 @@ def _replace(final: Path, tmp: Path) -> None:
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest)."""
-    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    path = folder / rundir.SUMMARY
+    summary = read_json(path, what="cell summary")
+    hint = summary.get(HINT_TEMPLATE) if isinstance(summary, dict) else None
+    if not isinstance(summary, dict) or not (hint is None or is_template(hint)):
+        what = (f"{HINT_TEMPLATE!r} is no hint" if isinstance(summary, dict)
+                else "it holds no object of the cell's figures")
+        raise RunError(f"cell summary {path} is damaged: {what}",
+                       hint=f"delete the folder {folder}: the same command run again into "
+                            "its folder trains that cell again")
     return CellResult(cell.key, read_jsonl(folder / rundir.METRICS), summary,
-                      bool(summary.get("diverged")), summary.get("message"), folder=folder.name)
+                      bool(summary.get("diverged")), summary.get("message"), folder=folder.name,
+                      hint_template=hint)
 
 
 def recorded(out: Path) -> int:

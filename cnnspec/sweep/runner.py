@@ -162,22 +162,29 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                 on_start(running, len(todo))
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
             for task, result in running.results(run_cell, tasks):
-                if hint_of is not None:  # its hints name settings as the caller gives them
-                    result.hint_template = result.hint_template and hint_of(result.hint_template)
-                    result.failed_hint = result.failed_hint and hint_of(result.failed_hint)
                 if result.failed:
-                    failed.append((task.cell, result))
+                    failed.append((task.cell, _worded_for(result, hint_of)))
                     continue
-                record(out, task.cell, result)
-                results[task.cell.key] = result
+                record(out, task.cell, result)  # its hint as training words it (see below)
+                results[task.cell.key] = _worded_for(result, hint_of)
                 if on_done:
                     on_done(task.cell, result)
     if failed:
         raise cells_failed(failed, len(todo), out, command)
     folders = recorded_folders(out)
-    done = [(cell, results.get(cell.key) or read_recorded(folders[cell.key], cell))
-            for cell in cells]
+    done = [(cell, results.get(cell.key)
+             or _worded_for(read_recorded(folders[cell.key], cell), hint_of)) for cell in cells]
     return done, len(todo)
+
+
+def _worded_for(result: CellResult, hint_of: Callable[[str], str] | None) -> CellResult:
+    """``result`` with its hints naming settings as the caller gives them (``hint_of``). A
+    cell is recorded with its hint as training words it: the same cell brought back by
+    another sweep into the folder, given other settings, is worded for that one."""
+    if hint_of is not None:
+        result.hint_template = result.hint_template and hint_of(result.hint_template)
+        result.failed_hint = result.failed_hint and hint_of(result.failed_hint)
+    return result
 
 
 def cells_failed(failed: list[tuple[Cell, CellResult]], tried: int, out: Path,

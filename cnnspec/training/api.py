@@ -70,6 +70,7 @@ from cnnspec.training.run import (
     as_checked,
     checked_run_spec,
     compile_model,
+    data_dtype,
     read_preprocessor,
     read_summary,
     run_fold,
@@ -318,7 +319,10 @@ def _resume_alone(run: RunDir, spec, overrides: dict, options: Options) -> Run:
     if spec is not None:
         _check_same_network(as_checked(spec, dtype), checked, run)
     data_dir = options.data_dir if options.data_dir is not None else summary.get("data_dir")
-    dataset = _load_data(checked, training, data_dir, options)
+    # in the dtype it was loaded in when the run started: a float64 run from before its data
+    # was loaded in float64 goes on, bitwise, on the float32 images it trained on so far
+    summary["data_dtype"] = data_dtype(summary)
+    dataset = _load_data(checked, training, data_dir, options, summary["data_dtype"])
     preprocessor = read_preprocessor(run)
     # A sweep's k-fold cell validates on its fold: resumed on val_split instead, it would
     # train on its validation images and pick its best epoch on others.
@@ -418,13 +422,14 @@ def _check_same_network(given, stored, run: RunDir) -> None:
                            "alone; it uses the spec saved in the run")
 
 
-def _load_data(checked, training: dict, data_dir, options: Options):
+def _load_data(checked, training: dict, data_dir, options: Options,
+               dtype: str | None = None):
     # An earlier training in this process (a sweep's or compare's cells train one after
     # another in one) leaves its model, optimizer and data in reference cycles (a model and
     # its DataParallel refer to each other) until the cyclic collector runs: freed now, before
     # this one allocates, the process holds one training at a time, as check counts it.
     gc.collect()
-    dataset = load_spec_data(checked, data_dir)
+    dataset = load_spec_data(checked, data_dir, dtype=dtype)
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     check_training_memory(checked, dataset,
                           any(getattr(callback, "records_steps", False)
@@ -617,6 +622,7 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out)
         "data": ir["training"]["data"],
         "data_description": dataset.description,
         "data_dir": None if data_dir is None else str(data_dir),
+        "data_dtype": dataset.x_train.dtype.name,  # see run.data_dtype
         "classes": list(dataset.classes),
         "overrides": {key: overrides[key] for key in OVERRIDABLE if key in overrides},
         "command": _command(spec_path, overrides, out),

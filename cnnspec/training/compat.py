@@ -147,19 +147,22 @@ def check_file_data(checked: CheckedSpec, max_memory: int | None = None,
     return dataset, warnings
 
 
-def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None):
+def load_spec_data(checked: CheckedSpec, data_dir=None, hint: str | None = None,
+                   dtype: str | None = None):
     """The data set (a :class:`cnnspec.data.dataset.Dataset`) of ``checked``'s training
     settings, for every command that loads it (``train``, ``check``, ``data``,
     ``init-report``): a data file's problem (``npz``: missing, unreadable, arrays that are no
     images and labels) is said as ``check`` says it, at the spec's data setting
     (:func:`data_setting_error`, a mistake in what was asked); a download's failure is the
     run's (a :class:`RunError`). ``hint``: what the command offers besides, added to each (a
-    template naming settings as the caller gives them, see :class:`WordedError`)."""
+    template naming settings as the caller gives them, see :class:`WordedError`). The images
+    are in ``dtype``, by default the one ``checked`` is for (a resumed run's: its data's)."""
     from cnnspec.data.load import load_dataset  # NumPy: only where data is loaded
 
     data = checked.ir["training"]["data"]
     try:
-        return load_dataset(data, checked.ir["training"]["seed"], data_dir, checked.dtype)
+        return load_dataset(data, checked.ir["training"]["seed"], data_dir,
+                            checked.dtype if dtype is None else dtype)
     except RunError as exc:
         if hint:
             message, given = as_templates(exc)

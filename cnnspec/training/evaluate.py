@@ -49,7 +49,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
     # a dataset whose images or classes cannot fit is said before it downloads
     _check_run_fits(run, *_declared(cfg))
     try:
-        dataset = load_dataset(cfg, run.training["seed"], data_dir, run.model.dtype)
+        dataset = load_dataset(cfg, run.training["seed"], data_dir, run.input_dtype)
     except RunError as exc:
         if image_shape(cfg) is not None:  # a download's failure: the run's
             raise

@@ -20,7 +20,7 @@ def predict(run: Run, inputs: list[str], top: int = TOP) -> list[dict]:
     class), ``top`` (the ``top`` likeliest as ``{"class", "probability"}``), ``probabilities``
     (every class) and ``note`` (what was done to the input to fit the model, or None)."""
     shape = tuple(run.spec.input_shape)
-    loaded = [item for path in inputs for item in load_inputs(path, shape)]
+    loaded = [item for path in inputs for item in load_inputs(path, shape, run.input_dtype)]
     if not loaded:
         return []
     labels, images, notes = zip(*loaded)

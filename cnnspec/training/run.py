@@ -16,7 +16,7 @@ from cnnspec.compiler import compile_spec
 from cnnspec.data import Preprocessor
 from cnnspec.data.images import input_batch
 from cnnspec.diagnostics import format_error
-from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DATA_DTYPE, UNRECORDED_DTYPE
 from cnnspec.errors import (
     InputError,
     RunError,
@@ -64,6 +64,13 @@ class Run:
         """The effective training settings (the spec's, with the run's overrides)."""
         return self.spec.ir["training"]
 
+    @property
+    def input_dtype(self) -> str:
+        """The dtype the run's images are read in, by every path that loads them for it
+        (:meth:`predict`, ``cnnspec predict`` and ``features``, evaluation): its data's
+        (:func:`data_dtype`), so that it reads an image as its training did."""
+        return data_dtype(self.summary)
+
     def prepare(self, images: np.ndarray) -> np.ndarray:
         """Raw images (N, C, H, W) in [0, 1] as the model takes them: preprocessed as in
         training, in the model's dtype."""
@@ -86,8 +93,8 @@ class Run:
         predict`` reads a ``.npy`` array (:func:`cnnspec.data.images.input_batch`: any
         array-like, integers 0..255 divided by 255); NaN, infinite or out-of-range values
         and a shape the model does not take are an :class:`InputError`."""
-        # in the model's dtype: a float64 run's k/255 is not rounded to float32 first
-        x = input_batch(images, tuple(self.spec.input_shape), dtype=self.model.dtype)
+        # a float64 run's k/255 is not rounded to float32 first
+        x = input_batch(images, tuple(self.spec.input_shape), dtype=self.input_dtype)
         if not len(x):  # no image: no row (the engine takes at least one)
             return np.zeros((0, len(self.classes)))
         self.model.eval()
@@ -210,6 +217,13 @@ def run_dtype(run: RunDir) -> str:
         return UNRECORDED_DTYPE
 
 
+def data_dtype(summary: dict) -> str:
+    """The dtype a run's images were loaded in, from its ``summary``: its model's dtype since
+    that is recorded (``data_dtype``), float32 before (a float64 run then loaded float32 images
+    and widened them: read so again, resumed, it trains on the values it trained on)."""
+    return summary.get("data_dtype", UNRECORDED_DATA_DTYPE)
+
+
 def _checks_for_use(spec: Spec, dtype: str) -> bool:
     try:
         check(spec, dtype=dtype, for_training=False)
@@ -250,9 +264,9 @@ NUMBER = (int, float)
 # The types of the summary.json fields a run is opened or resumed with (a missing field is
 # fine: older runs lack some); anything else is a damaged file, said before it is used.
 SUMMARY_TYPES = {
-    "status": (str,), "dtype": (str,), "data_dir": (str, type(None)), "classes": (list,),
-    "resumed": (int,), "overrides": (dict,), "extended": (list,), "epochs_done": (int,),
-    "steps": (int,), "wall_seconds": NUMBER, "train_seconds": NUMBER,
+    "status": (str,), "dtype": (str,), "data_dtype": (str,), "data_dir": (str, type(None)),
+    "classes": (list,), "resumed": (int,), "overrides": (dict,), "extended": (list,),
+    "epochs_done": (int,), "steps": (int,), "wall_seconds": NUMBER, "train_seconds": NUMBER,
     "stopped_early": (int, type(None)), "best_epoch": (int,), "monitor": (str,),
     "best_value": (*NUMBER, type(None)), "test_acc": NUMBER, "test_loss": (*NUMBER, type(None)),
     "test_examples": (int,), "train_examples": (int,), "diverged": (bool,), "command": (str,),
@@ -289,9 +303,11 @@ def read_summary(run: RunDir) -> dict:
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
             raise _damaged_summary(f"run summary {run.summary}: {key!r} is {value}, below "
                                    f"{SUMMARY_LEAST[key]}")
-    if summary.get("dtype", UNRECORDED_DTYPE) not in DTYPES:
-        raise _damaged_summary(f"run summary {run.summary}: 'dtype' is "
-                               f"{reprlib.repr(summary['dtype'])}, not one of {', '.join(DTYPES)}")
+    for key in ("dtype", "data_dtype"):
+        if summary.get(key, DEFAULT_DTYPE) not in DTYPES:
+            raise _damaged_summary(f"run summary {run.summary}: {key!r} is "
+                                   f"{reprlib.repr(summary[key])}, not one of "
+                                   f"{', '.join(DTYPES)}")
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
         raise _damaged_summary(f"run summary {run.summary}: 'classes' must be a list of names")
     missing = [key for key in SUMMARY_REQUIRED if key not in summary]

@@ -84,17 +84,40 @@ def meant_setting(key: str) -> tuple[str, str] | None:
     return (KEY_ALIASES.get(near, near), "close") if near else None
 
 
+# A keyword this close to an argument of the function refused it (seed to sweep's seeds, a
+# letter apart) more likely means that argument than the training setting it names; one that
+# only begins an argument's name (data for data_dir, 0.67) means the setting.
+OWN_ARGUMENT_CLOSENESS = 0.8
+
+
 def setting_keyword_hint(key: str, value, takes: list[str], via: str | None = None):
     """The hint for a keyword ``key`` (given ``value``) that a function taking ``takes``
     refuses, where ``key`` means a training setting (:func:`meant_setting`): the keyword that
     takes it, or ``via`` (``settings=cnnspec.Settings``, for a function taking a Settings) for
-    a run's setting, or the spec's train block for the others; None where it means none the
-    function can be given, or where ``key`` is closer to one of ``takes``."""
+    a run's setting, or the spec's train block for the others (and for a run's setting the
+    function is not given), after the function's own argument of a name as close as a letter
+    (``seeds=`` for ``seed``, then the setting seed); None where it means no setting, or where
+    ``key`` is a misspelling closer to one of ``takes``."""
+    hint = _setting_hint(key, value, takes, via)
+    own = closest(key, takes, OWN_ARGUMENT_CLOSENESS)
+    if hint is None or own is None:
+        return hint
+    name, how = meant_setting(key)
+    if own == name:
+        return hint
+    if how == "close":
+        return None  # a misspelling (seedz) of the argument rather than of the setting
+    return f"did you mean {own}=? ({hint})"
+
+
+def _setting_hint(key: str, value, takes: list[str], via: str | None) -> str | None:
+    """:func:`setting_keyword_hint` but for the function's own argument of a close name."""
     meant = meant_setting(key)
     if meant is None:
         return None
     name, how = meant
-    if how == "close" and closest(key, takes) not in (None, name):
+    other = closest(key, takes)
+    if how == "close" and other not in (None, name) and closest(key, [other, name]) == other:
         return None  # a misspelling of another keyword the function takes: that one is meant
     # another library's value may count other things (iterations for epochs): not copied
     given = "..." if how == "foreign" else shortened(repr(plain(value)))
@@ -104,10 +127,13 @@ def setting_keyword_hint(key: str, value, takes: list[str], via: str | None = No
                 "alias": f"{key} is written {name} here: {where}",
                 "foreign": f"{foreign_key_hint(key, lines=False)}; give it as {where}",
                 "close": f"did you mean {where}?"}[how]
-    if name in OVERRIDABLE:
-        return None  # a run's setting this function is not given: left to a spelling guess
-    block = (f"{name} is the spec's own setting, written in its train block (`{name} ...`); "
-             f"a run changes only {', '.join(OVERRIDABLE)}")
+    if name in OVERRIDABLE:  # a run's setting this function is not given (compare's data)
+        taken = [setting for setting in OVERRIDABLE if setting in takes]
+        block = (f"{name} is not given here: write it in the spec's train block (`{name} ...`)"
+                 + (f"; of a run's settings this takes {', '.join(taken)}" if taken else ""))
+    else:
+        block = (f"{name} is the spec's own setting, written in its train block (`{name} ...`); "
+                 f"a run changes only {', '.join(OVERRIDABLE)}")
     return {"own": block, "alias": f"{key} is written {name} here; {block}",
             "foreign": f"{foreign_key_hint(key, lines=False)}; {block}",
             "close": f"did you mean {name}? {block}"}[how]
