@@ -126,6 +126,12 @@ def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
     ("seed=1,2", "seed cannot be swept with sets", "0..K-1 with seeds=K",
      ("error: seed cannot be swept with --set\nhint: the seeds of a sweep are 0..K-1 with "
       "--seeds K")),
+    # a sweep's cells train in the default dtype, which train's --dtype changes for one run
+    ("dtype=float64", "dtype cannot be swept with sets",
+     ("every cell in float32; a single run trains in float64 with cnnspec.train and "
+      "dtype='float64'"),
+     ("error: dtype cannot be swept with --set\nhint: a sweep trains every cell in float32; a "
+      "single run trains in float64 with cnnspec train and --dtype float64")),
     ("lr", "sets=['lr'] is not KEY=VALUE[,VALUE...]", "e.g. sets=['lr=0.1,0.01']",
      "error: --set lr is not KEY=VALUE[,VALUE...]\nhint: e.g. --set lr=0.1,0.01"),
     ("lr=0.1,,0.2", "sets=['lr=0.1,,0.2'] has an empty value", "single commas",

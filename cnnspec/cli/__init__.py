@@ -289,11 +289,25 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
             # a training setting first: `init-report --data` is no '--data-dir' (the folder
             # downloads are kept in)
             advice = (_training_setting_advice(name, options, value)
+                      or _other_commands_advice(name, argv[0])
                       or (f"did you mean '{close}'?" if close else None)
                       or _device_advice(name, options))
         command.error(f"unknown option '{shortened(name, 40)}'"
                       + (f"; {advice}" if advice else "")
                       + f" (`{invoked_as()} {argv[0]} --help` lists its options)")
+
+
+def _other_commands_advice(name: str, command: str) -> str | None:
+    """Which commands take the option ``name`` that ``command`` does not (``compare
+    --dtype``: check, summary, train, init-report and time), read from their parsers; None
+    where no command takes it."""
+    every = build_parser()  # only on a mistake: every command's parser
+    takers = [other for other in COMMANDS if other != command
+              and name in option_names(command_parser(every, other))]
+    if not takers:
+        return None
+    listed = ", ".join(takers[:-1]) + " and " + takers[-1] if takers[1:] else takers[0]
+    return f"{name} is an option of {listed}, which {command} does not take"
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:

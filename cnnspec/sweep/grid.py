@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import (
     SettingError,
     SpecError,
@@ -45,7 +46,9 @@ from cnnspec.lang.training import KEY_ALIASES, READERS
 # Settings a sweep sets itself: the seeds come from --seeds. Hints and the messages about
 # the form of a setting are SettingError templates: the library names its parameters
 # (sets=['lr=0.1'], seeds=K), the command line its options (--set lr=0.1, --seeds K).
-NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
+NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}",
+             "dtype": f"a sweep trains every cell in {DEFAULT_DTYPE}; a single run trains in "
+                      "float64 with {train_command} and {dtype:float64}"}
 # Settings a run is given that a sweep's cells are not: each trains in the default dtype. Nor
 # are an init comparison's, which also train on the spec's own data (a sweep sets it with
 # --set data=...); a hint's alternative naming one is left out for them.
