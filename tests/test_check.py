@@ -1289,6 +1289,22 @@ def test_scores_that_start_large_are_said_with_the_loss_a_forward_pass_finds(tmp
     assert 1 / 1.3 < 61.4 / np.mean(stds) < 1.3, stds
 
 
+def test_scores_raised_by_a_fixed_kernel_are_answered_with_a_norm_not_another_init(tmp_path):
+    """specs/edges.cnn's frozen Sobel kernels raise its scores: no init scales them, so the
+    hint is a batchnorm after them, which check then finds enough."""
+    import cnnspec
+
+    text = (Path(__file__).parent.parent / "specs" / "edges.cnn").read_text()
+    path = tmp_path / "edges.cnn"
+    path.write_text(text)
+    (warning,) = [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
+    assert warning.hint.startswith("the kernel of 'gx' is fixed (sobel_x): a batchnorm after it "
+                                   "brings its outputs to unit scale")
+    assert "\ngrad: concat(gx, gy)" in text
+    path.write_text(text.replace("\ngrad: concat(gx, gy)", "\ngrad: concat(gx, gy)\nbatchnorm"))
+    assert not [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
+
+
 def test_scores_grown_past_the_signal_limit_are_said_in_the_signal_warning():
     """Where the signal warning already grows the scale to the scores, the loss is said in it:
     one warning, not two."""

@@ -778,9 +778,18 @@ class LargeScores:
             f"({info.weight_init.short}): fan_in * E[w^2] * activation factor = "
             f"{rounded_text(self.source.factor)}, {rounded_text(math.sqrt(self.source.factor))}x "
             "the scale", info.name, "weight_init", severity="warning",
-            hint="scale this init down (he_normal before relu, lecun_normal or glorot_normal "
-                 "before others, keep the factor near 1), and start the last layer small "
-                 "(glorot_uniform, or normal(0, 0.01)) so that the loss starts near ln K")
+            hint=f"{self._scale_advice()}, and start the last layer small (glorot_uniform, or "
+                 "normal(0, 0.01)) so that the loss starts near ln K")
+
+    def _scale_advice(self) -> str:
+        """How to bring the source's scale down: a drawn init scaled to its fans; a kernel the
+        spec fixes (sobel_x, a literal) keeps its values, so a norm after it rescales them."""
+        info = self.source.layer
+        if info.weight_init.random:
+            return ("scale this init down (he_normal before relu, lecun_normal or glorot_normal "
+                    "before others, keep the factor near 1)")
+        return (f"the kernel of '{info.name}' is fixed ({info.weight_init.name}): a batchnorm "
+                "after it brings its outputs to unit scale")
 
 
 def _large_scores(spec: Spec, layers: list[LayerInfo], used: set[str],
