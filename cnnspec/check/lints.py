@@ -950,7 +950,9 @@ def _classes_turned(spec: Spec, data: str, transform: dict, i: int) -> list[Spec
 def augment_fit(spec: Spec) -> list[SpecError]:
     """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
     those that make one of the data's classes another (shapes), translations of half the
-    image or more."""
+    image or more. None for a flat input (a hand-built spec's ``(64,)``): no image to move."""
+    if len(spec.ir["input"]["shape"]) < 3:
+        return []
     training = spec.ir["training"]
     found = []
     data = canonical_name(training["data"].get("name")) \
