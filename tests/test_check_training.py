@@ -424,3 +424,15 @@ def test_augmentation_that_makes_one_shapes_class_another_is_warned_about(data, 
     assert warned in warning.message and "mislabelled" in warning.message
     assert warning.hint.startswith("drop flip" if augment == "flip" else
                                    "keep the rotations below")
+
+
+def test_augmentation_of_a_flat_input_is_no_warning():
+    """A hand-built spec may take a flat input, (64,): augment_fit has no image side to
+    measure a shift against there, and says nothing (it once failed on min() of nothing)."""
+    from cnnspec.check.lints import augment_fit
+    from cnnspec.lang import parse
+
+    spec = parse(spec_text("  data digits\n  augment [flip, shift(4)]"))
+    assert augment_fit(spec)  # as an image, both are said
+    spec.ir["input"]["shape"] = [64]
+    assert augment_fit(spec) == []

@@ -24,6 +24,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   ``truncated_normal``, ...) whose spread is below a few steps of that dtype at its mean:
   ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`);
+- the gradient's scale growing or shrinking by more than 2x through a stack of tanh or sigmoid
+  layers, in the chaotic or ordered phase (see :mod:`cnnspec.check.gradient`);
 - scores that start with a std above 5 under cross_entropy: the initial loss is then about
   std x E[max of K normals] nats, not ln K (:class:`LargeScores`);
 - a dropout directly before a batch norm, whose running variance then differs from what it
@@ -961,7 +963,9 @@ def _classes_turned(spec: Spec, data: str, transform: dict, i: int) -> list[Spec
 def augment_fit(spec: Spec) -> list[SpecError]:
     """Transforms that do not keep an image's class: ``flip`` and large rotations on digits,
     those that make one of the data's classes another (shapes), translations of half the
-    image or more."""
+    image or more. None for a flat input (a hand-built spec's ``(64,)``): no image to move."""
+    if len(spec.ir["input"]["shape"]) < 3:
+        return []
     training = spec.ir["training"]
     found = []
     data = canonical_name(training["data"].get("name")) \

@@ -586,7 +586,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
                 flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
-                gaussian_moment=None, increasing=None) -> Kind:
+                gaussian_moment=None, increasing=None, derivative=None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -618,7 +618,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
         libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
-        centre=centre, increasing=increasing)
+        centre=centre, increasing=increasing, derivative=derivative)
 
 
 def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
@@ -668,13 +668,18 @@ def _tanh_moment(ir: dict, q: float) -> float:
     return 4 * _sigmoid_moment(ir, 4 * q) - 1
 
 
+def _sigmoid(t: float) -> float:
+    """``1 / (1 + exp(-t))`` written with tanh, which does not overflow for a large ``-t``."""
+    return 0.5 + 0.5 * math.tanh(t / 2)
+
+
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
                    value_range=(-1.0, 1.0), centre=0.0, gaussian_moment=_tanh_moment,
-                   increasing=math.tanh)
+                   increasing=math.tanh, derivative=lambda t: 1 - math.tanh(t) ** 2)
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0), centre=0.5,
                       gaussian_moment=_sigmoid_moment,
-                      increasing=lambda t: 0.5 + 0.5 * math.tanh(t / 2))  # no exp overflow
+                      increasing=_sigmoid, derivative=lambda t: _sigmoid(t) * (1 - _sigmoid(t)))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "

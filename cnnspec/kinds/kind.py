@@ -156,6 +156,9 @@ class Kind:
     ``increasing``: the function of one value of an increasing activation without fields
     that is not piecewise linear (tanh, sigmoid): the largest of a max pool's window of its
     values is that function of the largest input, which the signal estimate integrates.
+    ``derivative``: the slope of ``increasing`` at a value (tanh: ``1 - tanh^2``), largest
+    at 0, for an activation that saturates on both sides: check's lint of the gradient
+    through a stack of such layers (:mod:`cnnspec.check.gradient`) integrates its square.
     ``running_statistics``: it normalises by statistics of the batch while training and by
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
@@ -194,6 +197,7 @@ class Kind:
     mean_of: Callable[[dict, list[Shape]], int] | None = None
     centre: float | None = None
     increasing: Callable[[float], float] | None = None
+    derivative: Callable[[float], float] | None = None
     running_statistics: bool = False
 
     @property

@@ -40,6 +40,7 @@ from functools import cache
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
+from cnnspec.check import meanfield as shared
 from cnnspec.engine import activations
 from cnnspec.errors import SpecError
 
@@ -108,10 +109,17 @@ def _col(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)[..., None]
 
 
-def variance_map(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
-    """``q(l+1) = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2`` (Poole et al. 2016)."""
+def _normal_mean(g: Callable[[np.ndarray], np.ndarray], q) -> np.ndarray:
+    """``E[g(u)]`` for ``u ~ N(0, q)`` at every ``q`` of an array at once: the expectation
+    the shared formulas of :mod:`cnnspec.check.meanfield` take, by :func:`expect`."""
     s = np.sqrt(_col(q))
-    return np.asarray(sw2) * expect(lambda z: act.phi(s * z) ** 2) + np.asarray(sb2)
+    return expect(lambda z: g(s * z))
+
+
+def variance_map(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
+    """``q(l+1) = sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2`` (Poole et al. 2016):
+    :func:`cnnspec.check.meanfield.variance_map` over arrays."""
+    return shared.variance_map(q, np.asarray(sw2), np.asarray(sb2), act.phi, _normal_mean)
 
 
 def fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0, iterations: int = 300,
@@ -150,9 +158,9 @@ def correlation_map(c, qstar, sw2, sb2, act: Nonlinearity) -> np.ndarray:
 
 def chi_1(qstar, sw2, act: Nonlinearity) -> np.ndarray:
     """``chi_1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]``: the slope of the correlation map at c = 1,
-    the mean squared singular value of one layer's Jacobian (Poole et al. 2016)."""
-    s = np.sqrt(_col(qstar))
-    return np.asarray(sw2) * expect(lambda z: act.dphi(s * z) ** 2)
+    the mean squared singular value of one layer's Jacobian (Poole et al. 2016):
+    :func:`cnnspec.check.meanfield.chi_1` over arrays."""
+    return shared.chi_1(qstar, np.asarray(sw2), act.dphi, _normal_mean)
 
 
 def chi_q(qstar, sw2, act: Nonlinearity) -> np.ndarray:
