@@ -1390,6 +1390,25 @@ def _measured_gradient_ratio(checked, first, last, seeds=4, batch=64):
 NORMAL_01 = {"name": "normal", "mean": 0.0, "std": 0.1}
 
 
+@pytest.mark.parametrize("weight, rate", [(GLOROT, 1.0),
+                                          ({"name": "normal", "mean": 0.0, "std": 0.05}, 0.64)])
+def test_a_tanh_stack_at_or_below_the_critical_line_settles_at_q_zero(weight, rate):
+    """At or below tanh's critical init (fan_in E[w^2] <= 1, no bias) the variance map falls to
+    q* = 0, where chi_1 is fan_out E[w^2]: taken without iterating (on the critical line q
+    falls only as 1 / (2 l)), and where the map is iterated it closes in on the same value."""
+    from cnnspec.check import gradient, meanfield
+
+    spec = _dense_stack("tanh", weight, 6)
+    checked = check(spec)
+    used = {layer["name"] for layer in spec.ir["layers"]}
+    (chain, act), = gradient._chains(checked.layers, used, consumers(spec))
+    settled = gradient.settling_rate(chain, act)
+    assert settled == pytest.approx(rate, rel=1e-9)
+    sw2 = gradient._forward_factor(chain[1])
+    iterated = meanfield.fixed_chi(sw2, 0.0, np.tanh, lambda u: 1 - np.tanh(u) ** 2)
+    assert iterated <= settled and iterated == pytest.approx(settled, rel=0.005)
+
+
 @pytest.mark.parametrize("activation, weight, depth, warned", [
     ("tanh", HE, 20, False), ("tanh", HE, 50, True), ("tanh", NORMAL_01, 20, True),
     ("tanh", GLOROT, 20, False), ("sigmoid", HE, 6, True)])

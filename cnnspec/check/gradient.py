@@ -84,6 +84,12 @@ class Stack:
         return (min(self.log_total, phase) > bound) or (max(self.log_total, phase) < -bound)
 
 
+def _phase_may_pass(steps: int, rate: float) -> bool:
+    """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, no
+    total can make :meth:`Stack.passes` true, and its integrals need not be worked out."""
+    return abs(steps * math.log(rate)) > 2 * math.log(LIMIT)
+
+
 def _eligible(info: LayerInfo) -> bool:
     """A conv/dense layer of symmetric drawn weights of finite, nonzero scale (a weight of 0
     is the constant-init warning's, an infinite one the signal warning's)."""
@@ -148,9 +154,11 @@ def _backward_factor(info: LayerInfo) -> float:
     return terms * signal.weight_second_moment(info) * signal.read_share(info)
 
 
-def stack_of(chain: list[LayerInfo], activation: str, first_q: float) -> Stack | None:
+def stack_of(chain: list[LayerInfo], activation: str, first_q: float,
+             rate: float | None = None) -> Stack | None:
     """The mean-field factors of ``chain`` (each layer before ``activation``), its first
-    pre-activation of second moment ``first_q``; None where a moment leaves floating point."""
+    pre-activation of second moment ``first_q``; None where a moment leaves floating point.
+    ``rate``: the chain's :func:`settling_rate`, where it is known already."""
     kind = KINDS[activation]
     phi, dphi = kind.increasing, kind.derivative
     q, chis = first_q + _bias_square(chain[0]), []
@@ -161,12 +169,28 @@ def stack_of(chain: list[LayerInfo], activation: str, first_q: float) -> Stack |
         q = meanfield.variance_map(q, _forward_factor(nxt), _bias_square(nxt), phi)
     if not all(0 < chi < math.inf for chi in chis):
         return None
-    rest = chain[1:]
+    return Stack(chain, activation, chis,
+                 settling_rate(chain, activation) if rate is None else rate)
+
+
+def settling_rate(chain: list[LayerInfo], activation: str) -> float:
+    """``chi_1`` at the fixed point of the variance map of the chain's geometric-mean weights
+    and mean bias: the factor per step a long stack of such layers settles into.
+
+    An activation odd about 0 whose values stay within its slope at 0 (``|phi(u)| <=
+    phi'(0) |u|``: tanh) has the fixed point ``q* = 0`` wherever ``fan_in E[w^2] phi'(0)^2
+    <= 1`` and the biases are 0 (the map stays below ``q``: the ordered phase and its
+    critical edge, Poole et al. 2016), so ``chi_1`` there is ``fan_out E[w^2] phi'(0)^2``,
+    without iterating: on the critical line ``q`` falls only as ``1 / (2 l)``."""
+    kind, rest = KINDS[activation], chain[1:]
+    phi, dphi = kind.increasing, kind.derivative
     forward = math.exp(sum(math.log(_forward_factor(i)) for i in rest) / len(rest))
     backward = math.exp(sum(math.log(_backward_factor(i)) for i in rest) / len(rest))
     biases = sum(_bias_square(i) for i in rest) / len(rest)
-    rate = meanfield.fixed_chi(forward, biases, phi, dphi) * backward / forward
-    return Stack(chain, activation, chis, rate)
+    # (within rounding: Glorot's 2 / (fan_in + fan_out) on equal fans is 1 to a few ulps)
+    if kind.centre == 0 and biases == 0 and forward * dphi(0.0) ** 2 <= 1 + 1e-12:
+        return backward * dphi(0.0) ** 2
+    return meanfield.fixed_chi(forward, biases, phi, dphi) * backward / forward
 
 
 def _factor_text(log_mean_square: float) -> str:
@@ -231,13 +255,24 @@ def stacks(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
 def gradient_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:
     """A warning for each stack whose gradient grows or shrinks past :data:`LIMIT`
     (:meth:`Stack.passes`), at the first layer's weight init; not for a stack the signal
-    warning already points into."""
+    warning already points into. A chain whose settling rate cannot pass is left before its
+    integrals (a deep tanh net at the critical init: most of what check would spend)."""
     after = consumers(spec)
+    rated = [(chain, act, settling_rate(chain, act))
+             for chain, act in _chains(layers, used, after)]
+    rated = [(chain, act, rate) for chain, act, rate in rated
+             if _phase_may_pass(len(chain) - 1, rate)]
+    if not rated:
+        return []
+    moments = signal.second_moments(layers)
+    found = [stack_of(chain, act, moments[chain[0].name], rate) for chain, act, rate in rated]
+    passing = [stack for stack in found if stack is not None and stack.passes()]
+    if not passing:
+        return []
     change = signal.largest_change(layers, used, after)
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
     # tanh shrink the signal and the gradient alike (chi_1 = fan_in E[w^2] in its linear part)
     return [spec.error(describe(stack), stack.layers[0].name, "weight_init",
                        severity="warning", hint=hint(stack))
-            for stack in stacks(layers, used, after)
-            if stack.passes() and told not in {i.name for i in stack.layers}]
+            for stack in passing if told not in {i.name for i in stack.layers}]
