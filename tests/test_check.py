@@ -11,7 +11,7 @@ import pytest
 from cnnspec.check import check
 from cnnspec.check.graph import consumers
 from cnnspec.check.signal import LIMIT
-from cnnspec.errors import SpecErrors
+from cnnspec.errors import Command, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import defaults as training_defaults
 from cnnspec.lang import parse, parse_file
@@ -705,7 +705,8 @@ def below_train_warnings(spec: Spec) -> list:
     ("dense 16 relu\ndense 10\n",
      ("2 lines of layers, from 'dense1' on, are written below the train block: they are part "
       "of the network, after 'flatten1'"), 8,
-     "move them above `train {` (line 5): layers go above the train block, read top to bottom"),
+     ("move them above `train {` (line 5): layers go above the train block, read top to "
+      "bottom; `cnnspec fmt` moves them")),
     # one line, two layers of the network: said as the line it is
     ("c2: dense 10 relu\n",
      "layer 'c2' is written below the train block: it is part of the network, after 'flatten1'",
@@ -720,6 +721,8 @@ def test_a_layer_below_the_train_block_is_part_of_the_net_and_warned_of(below, m
     (warning,) = below_train_warnings(spec)
     assert (warning.message, warning.span.line, warning.span.column) == (message, line, 1)
     assert warning.hint.startswith(hint)
+    assert warning.worded_hint({"program": Command("x/cnnspec")}).endswith(
+        "`x/cnnspec fmt` moves them")
 
 
 def test_layers_above_the_train_block_or_from_json_are_not_warned_of():

@@ -72,6 +72,54 @@ def test_formatting_keeps_the_meaning_and_every_comment(path):
     assert [line[line.index("#"):] for line in out.splitlines() if "#" in line] == comments
 
 
+BELOW_TRAIN = """\
+input 1x8x8
+conv 4 3x3 relu  # first
+# the training
+train {
+  epochs 1  # one
+}
+
+# a pool, written late
+maxpool 2
+flatten
+dense 10  # logits
+"""
+
+BELOW_TRAIN_FORMATTED = """\
+input 1x8x8
+conv 4 3x3 relu  # first
+
+# a pool, written late
+maxpool 2
+flatten
+dense 10  # logits
+
+# the training
+train {
+  epochs 1  # one
+}
+"""
+
+
+def test_layers_written_below_the_train_block_move_above_it_with_their_comments():
+    """check warns of a layer below the train block (it is still the network's next layer);
+    fmt puts it above, in its order, so the network reads top to bottom: the same IR, the
+    same comments, the block's own comment kept with it, and no warning left."""
+    from cnnspec.check import check
+
+    out = format_source(BELOW_TRAIN)
+    assert out == BELOW_TRAIN_FORMATTED and format_source(out) == out
+    assert parse(out).ir == parse(BELOW_TRAIN).ir
+    assert any("below the train block" in w.message for w in check(parse(BELOW_TRAIN)).warnings)
+    assert not any("below the train block" in w.message for w in check(parse(out)).warnings)
+
+
+def test_comments_alone_below_the_train_block_stay_there():
+    text = "input 1x8x8\ndense 10\ntrain {\n  epochs 1\n}\n# the end\n"
+    assert format_source(text) == text
+
+
 def test_matrix_columns_are_aligned():
     out = format_source("input 1x8x8\nconv 1 3 weight [[-1,0,1],[-2,0,2],[-1,0,1]]\n")
     assert out.splitlines()[1:] == ["conv 1 3 weight [[-1, 0, 1],",

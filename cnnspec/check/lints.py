@@ -709,8 +709,9 @@ def layers_below_train(spec: Spec) -> list[SpecError]:
                          (f"{lines} lines of layers, from '{first}' on, are", "they are", "them"))
     return [spec.error(f"{said} written below the train block: {part} part of the "
                        f"network{after}", first, severity="warning",
-                       hint=(f"move {moved} above `train {{` (line {block.line}): layers go "
-                             "above the train block, read top to bottom"))]
+                       hint_template=(f"move {moved} above `train {{{{` (line {block.line}): "
+                                      "layers go above the train block, read top to bottom; "
+                                      "`{fmt_command}` moves them"))]
 
 
 def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:

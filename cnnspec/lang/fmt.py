@@ -7,6 +7,9 @@ The spec is parsed (so only valid syntax is formatted) and written back from its
 - the body of a ``repeat`` or ``train`` block indented by two spaces;
 - a kernel literal of several rows written as a matrix, one row per line, columns aligned;
 - at most one blank line between statements, where the source had at least one;
+- the train block last: statements written below it (a layer, which is still the network's
+  next layer) move above it, in their order, with their comments; the block keeps the comments
+  on their own lines just above it, after one blank line;
 - comments kept: a comment after code stays after it, aligned with the trailing comments on the
   lines around it; a comment on its own line stays on its own line, indented like the code
   that follows it. A comment after a row of a kernel literal written over several lines stays
@@ -57,6 +60,7 @@ class Element:
     # it ends with), and the comments placed after those lines, by index.
     line_ends: list[int] = field(default_factory=list)
     inner_trailing: dict[int, str] = field(default_factory=dict)
+    blank_before: bool = False  # a blank line before it, wherever its source lines were
 
 
 def format_source(text: str, path: str | None = None) -> str:
@@ -70,7 +74,7 @@ def format_source(text: str, path: str | None = None) -> str:
     for stmt in module.statements:
         elements += _statement(stmt, 0)
     elements = _place_comments(elements, comments)
-    return _render(elements)
+    return _render(_train_block_last(elements))
 
 
 # -- values -------------------------------------------------------------------------------------
@@ -239,6 +243,26 @@ def _comment_depth(elements: list[Element], index: int) -> int:
     return 0
 
 
+def _train_block_last(elements: list[Element]) -> list[Element]:
+    """``elements`` with the top-level train block (from the comments on their own lines just
+    above it to its closing brace) after every statement the source wrote below it."""
+    opening = next((i for i, e in enumerate(elements)
+                    if e.role == "open" and e.depth == 0 and e.text == "train {"), None)
+    if opening is None:
+        return elements
+    closing = next(i for i in range(opening, len(elements))
+                   if elements[i].role == "close" and elements[i].depth == 0)
+    if not any(e.role == "code" for e in elements[closing + 1:]):
+        return elements  # nothing but comments below it: the layout as written
+    start = opening
+    while (start > 0 and elements[start - 1].role == "comment"
+           and elements[start - 1].last + 1 == elements[start].first):
+        start -= 1  # the comments that introduce the block move with it
+    block = elements[start:closing + 1]
+    block[0].blank_before = True
+    return elements[:start] + elements[closing + 1:] + block
+
+
 # -- output -------------------------------------------------------------------------------------
 
 
@@ -263,7 +287,7 @@ def _render(elements: list[Element]) -> str:
 def _blank_between(previous: Element, element: Element) -> bool:
     if previous.role == "open" or element.role == "close":
         return False
-    return element.first > previous.last + 1
+    return element.blank_before or element.first > previous.last + 1
 
 
 def _align_comments(lines: list[tuple[str, str | None]]) -> list[str]:
