@@ -7,6 +7,7 @@ Goodfellow et al. 2016, sec. 8.4). For the tie to hold, what follows the layer m
 channels alike too, so the whole net here shares the model-wide init.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -416,3 +417,26 @@ def test_a_bias_that_silences_a_relu_is_said_with_the_share_numpy_finds(tmp_path
         (warning,) = said
         assert f"its relu passes only {100 * predicted:.2g}% of its outputs" in warning.message
         assert warning.span.line == 3 and warning.hint.startswith("start the biases at 0")
+
+
+def test_a_bias_before_thins_the_next_layers_sums_and_its_bias_then_silences_it(tmp_path):
+    """h1's bias of -2 lets its ReLU pass 7.9% of its sums (not said), and what it passes is
+    small: h2's sums have a std of about 0.37, not 1.41, so h2's own bias of -2 silences it,
+    which the signal estimate without biases (std 1.41: 7.9%) did not see."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "thinned.cnn"
+    path.write_text("input 1x8x8\nflatten\nh1: dense 64 bias constant(-2) relu\n"
+                    "h2: dense 64 bias constant(-2) relu\nfc: dense 10\n")
+    checked = cnnspec.load(path)
+    (warning,) = [w for w in checked.warnings if "starts nearly dead" in w.message]
+    assert warning.message.startswith("dense 'h2'") and warning.span.line == 4
+    assert "the negative biases of 'h1' leave it little input" in warning.message
+    params = compile_spec(checked, seed=0, dtype="float64").params()
+    x = np.random.default_rng(0).standard_normal((4000, 64))
+    h1 = np.maximum(x @ params["h1.weight"].T + params["h1.bias"], 0)
+    sums = h1 @ params["h2.weight"].T
+    said = float(re.search(r"about ([0-9.]+) for inputs", warning.message).group(1))
+    assert sums.std() == pytest.approx(said, rel=0.15)
+    assert np.mean(sums + params["h2.bias"] > 0) < 0.05

@@ -287,12 +287,14 @@ def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
 
     With weights drawn symmetric about 0, each output is a sum ``s`` of many products,
     about normal with mean 0 and the second moment ``q`` of the signal estimate
-    (:func:`cnnspec.check.signal.second_moments`, for inputs of unit mean square), plus the
+    (:func:`cnnspec.check.signal.moments`, for inputs of unit mean square, the biases before
+    it counted: a ReLU a negative bias thins passes less on to the next layer), plus the
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
     symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
     starts nearly dead (a weight of 0 too: :func:`dead_starts`, which never changes)."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    moments = signal.second_moments(layers)
+    unbiased = signal.second_moments(layers)
+    moments = signal.moments(layers, biases=True)[0]
     out = []
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
@@ -301,7 +303,8 @@ def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                 and bias is not None and bias.constant and bias.mean < 0 and readers
                 and all(KINDS[by_name[r].kind].flat_at_zero for r in readers)):
             continue
-        spread = math.sqrt(moments[info.name])
+        # the sums' own second moment: the layer's output less its bias's square
+        spread = math.sqrt(max(0.0, moments[info.name] - bias.mean ** 2))
         if not 0 < spread < math.inf:
             continue
         alive = 0.5 * math.erfc(-bias.mean / spread / math.sqrt(2))  # Phi(b / spread)
@@ -313,13 +316,28 @@ def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         out.append(spec.error(
             f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
             f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
-            f"about {rounded_text(spread)} for inputs of unit mean square), so {target} "
+            f"about {rounded_text(spread)} for inputs of unit mean square"
+            f"{_thinned_text(spread, unbiased[info.name], info.name, by_name)}), so {target} "
             f"passes only {rounded_text(100 * alive, 2)}% of its outputs (Phi(b / std)) and "
             "the rest send no gradient back: the layer starts nearly dead",
             info.name, "bias_init", severity="warning",
             hint="start the biases at 0 (zeros), or small and positive (constant(0.01)) to "
                  "keep ReLUs alive"))
     return out
+
+
+def _thinned_text(spread: float, unbiased: float, name: str,
+                  by_name: dict[str, LayerInfo]) -> str:
+    """Where the biases before a layer shrink its sums (a negative one silences the ReLU
+    that feeds it), how much: the std with biases of 0 would be ``sqrt(unbiased)``."""
+    if not 0 < unbiased < math.inf or spread >= 0.9 * math.sqrt(unbiased):
+        return ""
+    upstream = set(_reached(by_name[name].inputs, lambda n: by_name[n].inputs))
+    before = [n for n, info in by_name.items()
+              if n in upstream and signal.constant_bias(info) < 0]
+    said = _names([f"'{n}'" for n in before]) if before else "the layers before it"
+    return (f", not the {rounded_text(math.sqrt(unbiased))} of biases of 0: the negative biases "
+            f"of {said} leave it little input")
 
 
 def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:

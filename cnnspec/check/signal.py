@@ -45,7 +45,9 @@ images every layer's estimate is within 1.09x of a forward pass (tests/test_chec
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
-named kernels) use the mean square of their values; biases are ignored (usually zero). The
+named kernels) use the mean square of their values; biases are ignored (usually zero), but
+for the lints that ask :func:`moments` to count them (a constant bias shifts every sum of its
+layer alike: what a ReLU after it passes, and so what the layers after it see). The
 moments are products that may leave floating point's range (weights of 1e-200 square to 0);
 the warning's figures are worked out from their logs.
 """
@@ -216,22 +218,26 @@ class Sums:
     itself), ``C`` a standard normal that every position of a channel shares (the part of a
     weighted layer's sums its input's mean gives: ``mean * sum(w)``, the same wherever the
     kernel is), ``f`` the identity above 0 and ``slope`` times it below (1: the identity), or
-    the ``increasing`` function of the activation kind ``function`` (tanh, sigmoid)."""
+    the ``increasing`` function of the activation kind ``function`` (tanh, sigmoid).
+    ``offset``: a constant bias added to every sum, in units of ``sqrt(q)``."""
 
     q: float
     slope: float = 1.0
     k: int = 1
     shared: float = 0.0
     function: str = ""
+    offset: float = 0.0
 
     def second_moment(self) -> float:
         if self.function:
-            return largest_of_function(self.k, self.shared, self.q, self.function)[0]
+            return largest_of_function(self.k, self.shared, self.q, self.function,
+                                       self.offset)[0]
         return self.q * self._moments()[0]
 
     def mean(self) -> float:
         if self.function:
-            return largest_of_function(self.k, self.shared, self.q, self.function)[1]
+            return largest_of_function(self.k, self.shared, self.q, self.function,
+                                       self.offset)[1]
         return math.sqrt(self.q) * self._moments()[1]
 
     def _moments(self) -> tuple[float, float]:
@@ -239,26 +245,29 @@ class Sums:
         1e300, squared, raises OverflowError in Python) gives infinite moments, which the
         warning then reports as beyond floating point (as :func:`kind_signal`)."""
         try:
-            return largest_of_sums(self.k, self.shared, self.slope)
+            return largest_of_sums(self.k, self.shared, self.slope, self.offset)
         except OverflowError:
             return math.inf, math.inf
 
 
 @functools.lru_cache(maxsize=1024)
-def largest_of_sums(k: int, shared: float, slope: float) -> tuple[float, float]:
-    """``(E[f(X)^2], E[f(X)])`` for ``X = sqrt(shared) C + sqrt(1 - shared) M`` (see
+def largest_of_sums(k: int, shared: float, slope: float, offset: float = 0.0
+                    ) -> tuple[float, float]:
+    """``(E[f(X)^2], E[f(X)])`` for ``X = sqrt(shared) C + sqrt(1 - shared) M + offset`` (see
     :class:`Sums`): over ``M``'s density ``k phi(m) Phi(m)^(k-1)`` (David & Nagaraja, "Order
     Statistics", 2003, eq. 2.1.6) by Simpson's rule on [-12, 12], where it is below 1e-30 for
     any ``k`` a spec can give, each point's expectation over ``C`` in closed form (the
     moments of a normal's positive and negative parts). One normal: ``((1 + s^2) / 2, (1 -
     s) / sqrt(2 pi))`` whatever is shared; the largest of 4 after a ReLU, nothing shared:
     (1.54, 1.03)."""
-    if k == 1:
+    if k == 1 and offset == 0:
         return piecewise_linear_factor(slope), (1 - slope) / math.sqrt(2 * math.pi)
+    if k == 1:  # one normal shifted by d: its parts above and below 0 in closed form
+        return _shifted_normal_moments(offset, slope)
     alone, common = math.sqrt(1 - shared), math.sqrt(shared)
 
     def moments(m: float) -> tuple[float, float]:
-        a = alone * m  # X = a + common * C
+        a = alone * m + offset  # X = a + common * C
         if common == 0:
             part = a if a > 0 else slope * a
             return part * part, part
@@ -277,8 +286,21 @@ def largest_of_sums(k: int, shared: float, slope: float) -> tuple[float, float]:
     return second, first
 
 
+def _shifted_normal_moments(d: float, slope: float) -> tuple[float, float]:
+    """``(E[f(Z + d)^2], E[f(Z + d)])`` for a standard normal ``Z``, ``f`` the identity above
+    0 and ``slope`` times it below: the truncated normal's moments, ``E[(Z + d)^2; Z + d > 0]
+    = (1 + d^2) Phi(d) + d phi(d)`` and ``E[Z + d; Z + d > 0] = d Phi(d) + phi(d)``, the part
+    below 0 the rest of ``1 + d^2`` and of ``d``."""
+    above, density = _normal_cdf(d), _normal_density(d)
+    square_above = (1 + d * d) * above + d * density
+    mean_above = d * above + density
+    return (square_above + slope ** 2 * (1 + d * d - square_above),
+            mean_above + slope * (d - mean_above))
+
+
 @functools.lru_cache(maxsize=1024)
-def largest_of_function(k: int, shared: float, q: float, function: str) -> tuple[float, float]:
+def largest_of_function(k: int, shared: float, q: float, function: str, offset: float = 0.0
+                        ) -> tuple[float, float]:
     """``(E[f(Y)^2], E[f(Y)])`` for ``Y = sqrt(q) X``, ``X`` as in :func:`largest_of_sums` and
     ``f`` the increasing function of the activation kind ``function`` (``Kind.increasing``):
     over ``M``'s density and ``C``'s by Simpson's rule (``f`` has no closed form against a
@@ -292,7 +314,7 @@ def largest_of_function(k: int, shared: float, q: float, function: str) -> tuple
     second = first = 0.0
     for m, weight in _simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)):
         for c, shared_weight in shared_points:
-            value = f(scale * (alone * m + common * c))
+            value = f(scale * (alone * m + common * c + offset))
             second += weight * shared_weight * value * value
             first += weight * shared_weight * value
     return second, first
@@ -325,9 +347,15 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     return moments(layers)[0]
 
 
-def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]]:
+def moments(layers: list[LayerInfo], biases: bool = False
+            ) -> tuple[dict[str, float], dict[str, float]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
-    mean ``E[x]`` of those whose mean the estimate knows (on the same scale)."""
+    mean ``E[x]`` of those whose mean the estimate knows (on the same scale). ``biases``: a
+    conv or dense layer's constant bias is added to its sums (its mean, and what the
+    activation after it passes); else biases are taken as 0, as the Signal column takes them.
+
+    The bias is on the input's scale, taken as unit mean square: on the spec's data after
+    ``standardize``, as the lints that count it read it."""
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     means: dict[str, float] = {}  # outputs whose mean is known, on the same scale as q
@@ -343,8 +371,11 @@ def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]
             if ew2 is not None and info.weight_init.symmetric:
                 mean = means.get(single)
                 shared = 0.0 if mean is None or not ins[0] else min(1.0, mean * mean / ins[0])
-                sums[info.name] = Sums(q[info.name], shared=shared)
-                means[info.name] = 0.0
+                bias = constant_bias(info) if biases and 0 < q[info.name] < math.inf else 0.0
+                sums[info.name] = Sums(q[info.name], shared=shared,
+                                       offset=bias / math.sqrt(q[info.name]) if bias else 0.0)
+                q[info.name] += bias * bias
+                means[info.name] = bias
             continue
         q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
         if kind.family == "norm":  # its batch statistics take the shared part out too
@@ -352,7 +383,7 @@ def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]
             means[info.name] = 0.0
         elif source is not None and not source.function and kind.negative_slope is not None:
             sums[info.name] = Sums(source.q, source.slope * kind.negative_slope(info.ir),
-                                   source.k, source.shared)
+                                   source.k, source.shared, offset=source.offset)
         elif (source is not None and not source.function and source.slope == 1
               and kind.increasing is not None and math.isfinite(source.q)):
             sums[info.name] = dataclasses.replace(source, function=info.kind)
@@ -364,9 +395,9 @@ def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]
             q[info.name] = _mean_pooled(ins[0], means[single], shared,
                                         kind.mean_of(info.ir, info.input_shapes))
         entry = sums.get(info.name)
-        # tanh or sigmoid of one sum keeps its kind's rule; of the largest of several, the
-        # integral
-        if entry is not None and not (entry.function and entry.k == 1):
+        # tanh or sigmoid of one sum keeps its kind's rule; of the largest of several, or of
+        # a sum a bias shifts, the integral
+        if entry is not None and not (entry.function and entry.k == 1 and not entry.offset):
             q[info.name] = entry.second_moment()
             means[info.name] = entry.mean()
         elif single in means and (kind.mean_of is not None
@@ -375,6 +406,13 @@ def moments(layers: list[LayerInfo]) -> tuple[dict[str, float], dict[str, float]
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
     return q, means
+
+
+def constant_bias(info: LayerInfo) -> float:
+    """The value every bias of a conv/dense layer starts at, where they all start at one
+    (``bias constant(-1)``); 0 for no bias or drawn ones."""
+    bias = info.bias_init
+    return bias.mean if bias is not None and bias.constant and bias.mean else 0.0
 
 
 def _mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
