@@ -3,6 +3,7 @@
 The expected numbers are computed by hand in the comments, not by the formulas under test.
 """
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -1443,3 +1444,30 @@ def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
     assert bool(said) == warned
     if warned:
         assert said[0].json_path == "$.layers[1].weight_init"  # d0's, the stack's first
+
+
+def test_the_gradient_hint_says_what_keeps_the_critical_init_from_a_stack_that_names_it(
+        tmp_path):
+    """The hint named lecun_normal or glorot_normal to a stack written glorot_normal: with
+    PyTorch's gain=tanh (5/3) the gain is what is off; with the gain of 1, the zero padding of
+    8x8 maps (a 3x3 conv's border outputs sum fewer products) takes 8% a layer, and the gain
+    the hint gives for it, or delta_orthogonal, leaves nothing to warn of."""
+    import cnnspec
+
+    def gradient_warnings(init):
+        path = tmp_path / "tanh.cnn"
+        path.write_text(f"input 1x8x8\ndefault weight {init}\nstem: conv 16 3x3 pad same tanh\n"
+                        "repeat 20 { conv 16 3x3 pad same tanh }\nflatten\ndense 10\n")
+        return [w for w in cnnspec.load(path).warnings if "gradient's scale" in w.message]
+
+    (gained,) = gradient_warnings("glorot_normal(gain=tanh)")
+    assert "grow" in gained.message and "(mostly glorot_normal(gain=tanh))" in gained.message
+    assert ", without a gain (glorot_normal(gain=tanh) scales Var(w) by gain^2 = 2.78" \
+        in gained.hint
+    (padded,) = gradient_warnings("glorot_normal")
+    assert "shrink" in padded.message and "(mostly glorot_normal)" in padded.message
+    assert "glorot_normal is critical on paper, but the zero padding of 8x8 maps" in padded.hint
+    suggested = re.search(r"\((glorot_normal\(gain=[0-9.]+\))\)", padded.hint).group(1)
+    assert suggested == "glorot_normal(gain=1.042)"
+    assert gradient_warnings(suggested) == []
+    assert gradient_warnings("delta_orthogonal(gain=1)") == []

@@ -55,6 +55,7 @@ from cnnspec.check import meanfield, signal
 from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, float_text, rounded_text
+from cnnspec.init import catalogue, gains
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 
@@ -201,11 +202,57 @@ def _factor_text(log_mean_square: float) -> str:
     return f"by a factor of about 2^{log_factor / math.log(2):,.0f}"
 
 
+def _written_gain(info: LayerInfo) -> dict | None:
+    """The gain a layer's weight init is given other than its catalogue default, or None."""
+    init = info.ir["weight_init"]
+    written = init.get("gain")
+    return None if written == catalogue.PARAMS[init["name"]].get("gain") else written
+
+
+def _written_init(info: LayerInfo) -> str:
+    """A layer's weight init as the spec names it, with a gain other than its default:
+    ``glorot_normal(gain=tanh)``, ``lecun_normal``."""
+    written = _written_gain(info)
+    return (info.weight_init.name if written is None
+            else f"{info.weight_init.name}(gain={gains.gain_text(written)})")
+
+
+def _most_common(stack: Stack) -> LayerInfo:
+    """A layer of the stack's most common init, as written."""
+    init = Counter(_written_init(i) for i in stack.layers).most_common(1)[0][0]
+    return next(i for i in stack.layers if _written_init(i) == init)
+
+
+def _critical_advice(stack: Stack, init: str) -> str:
+    """What to use at the critical line ``fan_in E[w^2] phi'(0)^2 = 1`` (tanh: 1), said
+    against the stack's own init where that is the catalogue's critical one but for a gain
+    (PyTorch's gain=tanh, 5/3) or the share of products its zero padding takes."""
+    info = _most_common(stack)
+    written = _written_gain(info)
+    gain = 1.0 if written is None else gains.gain(written)
+    if not math.isclose(gain, 1.0):
+        return (f"use {init}, without a gain ({_written_init(info)} scales Var(w) by gain^2 = "
+                f"{rounded_text(gain ** 2)}: a gain gives back what an activation takes from "
+                f"the forward signal, and {stack.activation} takes nothing near 0)")
+    rest = stack.layers[1:]
+    paper = math.exp(sum(math.log(signal.summed_terms(i) * signal.weight_second_moment(i))
+                         for i in rest) / len(rest))
+    share = math.exp(sum(math.log(signal.read_share(i)) for i in rest) / len(rest))
+    if not (math.isclose(paper, 1.0, rel_tol=0.05) and share < 0.99):
+        return f"use {init}"
+    return (f"{info.weight_init.name} is critical on paper, but the zero padding of "
+            f"{info.output_shape[1]}x{info.output_shape[2]} maps leaves a layer "
+            f"{rounded_text(share)} of its products: a gain of 1 / sqrt({rounded_text(share)}) "
+            f"makes up for it ({info.weight_init.name}(gain="
+            f"{float_text(round(1 / math.sqrt(share), 3))})), or delta_orthogonal(gain=1), "
+            "whose only nonzero tap, the centre, never meets the padding")
+
+
 def describe(stack: Stack) -> str:
     """The warning's sentence: how much, over which layers, and the factors behind it."""
     first, last = stack.layers[0], stack.layers[-1]
     grows = stack.log_total > 0
-    inits = Counter(i.weight_init.name for i in stack.layers).most_common(1)[0][0]
+    inits = _written_init(_most_common(stack))
     mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
     act = stack.activation
@@ -232,10 +279,12 @@ def hint(stack: Stack) -> str:
         critical = 1 / slope ** 2
         init = (signal.suggested_init(stack.activation) if math.isclose(critical, 1.0)
                 else f"he_normal(gain={float_text(round(math.sqrt(critical), 4))})")
+        advice = (_critical_advice(stack, init) if math.isclose(critical, 1.0)
+                  else f"use {init}")
         return (f"the critical init before {stack.activation} is fan_in E[w^2] = 1 / "
                 f"{stack.activation}'(0)^2 = {rounded_text(critical)} at zero biases (Poole et "
                 f"al. 2016), where the gradient keeps its scale but for a power of the depth: "
-                f"use {init}; or add batchnorm")
+                f"{advice}; or add batchnorm")
     return (f"{stack.activation}'s slope is at most {rounded_text(slope)}, so each step back "
             f"keeps at most fan_out E[w^2] x {rounded_text(slope ** 2)} of the gradient's mean "
             "square, and weights large enough to make up for it saturate the units: in hidden "
