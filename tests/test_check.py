@@ -1351,7 +1351,7 @@ def test_dropout_before_batchnorm_is_said_with_the_variance_shift_the_engine_sho
                     "flatten\nfc: dense 10\n")
     checked = cnnspec.load(path)
     (warning,) = checked.warnings
-    assert f"of {ratio} that variance" in warning.message
+    assert f"their variance is {ratio} of that" in warning.message
     assert warning.span.line == 3 and warning.hint.startswith("put the dropout after")
     net = cnnspec.compile(checked, seed=0, dtype="float64")
     rng = np.random.default_rng(0)

@@ -870,16 +870,17 @@ def dropout_before_batchnorm(spec: Spec, layers: list[LayerInfo]) -> list[SpecEr
         shared = min(1.0, mean * mean / moments[source])
         ratio = variance_shift(p, shared)
         known = ("" if source not in means else
-                 f"; the mean's square is {rounded_text(shared)} of the mean square of "
-                 f"'{source}', as the signal estimate finds it")
+                 f"; with the mean of '{source}', whose square the signal estimate finds "
+                 f"{rounded_text(shared)} of its mean square")
         out.append(spec.error(
             f"{info.kind} '{info.name}' (p = {float_text(p)}) comes directly before "
             f"{_names([f'{n.kind} {n.name!r}' for n in norms])}: in training it scales the "
-            f"kept values by 1 / (1 - p), and the running variance the batch norm keeps is "
-            f"that of those; at evaluation every value passes as it is, of "
-            f"{rounded_text(ratio)} that variance{known} (Li et al. 2019: variance shift), "
-            f"so the batch norm's outputs shrink to {rounded_text(math.sqrt(ratio))} of "
-            "their training scale and the layers after it see values they never trained on",
+            f"kept values by 1 / (1 - p), and the batch norm keeps their variance as its "
+            f"running variance; at evaluation the dropout passes every value unscaled, and "
+            f"their variance is {rounded_text(ratio)} of that (Li et al. 2019: variance "
+            f"shift{known}), so the batch norm's outputs shrink to "
+            f"{rounded_text(math.sqrt(ratio))} of their training scale and the layers after "
+            "it see values they never trained on",
             info.name, "p", severity="warning",
             hint="put the dropout after the last batch norm (before the classifier), or leave "
                  "it out: batch norm regularises too"))
