@@ -741,15 +741,18 @@ def signal_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[Sp
     scores = _large_scores(spec, layers, used, after)
     if not signal.is_too_large(change):
         return [scores.warning(spec)] if scores else []
-    message = signal.describe_change(change)
+    message, hint = signal.describe_change(change), signal.change_hint(change)
     if scores and change.layer == scores.name and change.std_ratio > 1:
         message += f"; {scores.loss_sentence()}"
+        hint += f"; and {SMALL_LAST_LAYER}"
         scores = None
     return [spec.error(message, change.first_weight_layer, "weight_init", severity="warning",
-                       hint=signal.change_hint(change))] + ([scores.warning(spec)] if scores
-                                                            else [])
+                       hint=hint)] + ([scores.warning(spec)] if scores else [])
 
 
+# The advice for scores that start large, whatever raised them.
+SMALL_LAST_LAYER = ("start the last layer small (glorot_uniform, or normal(0, 0.01)) so that "
+                    "the loss starts near ln K")
 # Scores (logits) whose std at init is above this start the softmax saturated: for 10 classes
 # the initial cross-entropy is then 8 nats or more, 3.5 times ln 10, and softmax gives one
 # class 79% on average, at random; at a std of 2 it is 3.8 nats and 53%, an excess the first
@@ -785,10 +788,14 @@ class LargeScores:
     def loss_sentence(self) -> str:
         low, high = self.loss_bounds()
         largest = signal.largest_of_sums(self.classes, 0.0, 1.0)[1]
+        # bounds within 10% of each other say one figure: the std is itself an estimate,
+        # from which a draw of the weights strays further than that
+        loss = (f"about {rounded_text(low)}" if high <= 1.1 * low
+                else f"{rounded_text(low)} to {rounded_text(high)}")
         return (f"the {self.classes} scores of '{self.name}' start with a std of about "
                 f"{rounded_text(self.std)}, so the initial cross-entropy is about std x E[max "
                 f"of {self.classes} normals] = {rounded_text(self.std)} x "
-                f"{rounded_text(largest)}: {rounded_text(low)} to {rounded_text(high)} nats, "
+                f"{rounded_text(largest)}: {loss} nats, "
                 f"not ln {self.classes} = {rounded_text(math.log(self.classes))}; softmax "
                 "starts saturated, sure of a class at random")
 
@@ -799,8 +806,7 @@ class LargeScores:
             f"({info.weight_init.short}): fan_in * E[w^2] * activation factor = "
             f"{rounded_text(self.source.factor)}, {rounded_text(math.sqrt(self.source.factor))}x "
             "the scale", info.name, "weight_init", severity="warning",
-            hint=f"{self._scale_advice()}, and start the last layer small (glorot_uniform, or "
-                 "normal(0, 0.01)) so that the loss starts near ln K")
+            hint=f"{self._scale_advice()}, and {SMALL_LAST_LAYER}")
 
     def _scale_advice(self) -> str:
         """How to bring the source's scale down: a drawn init scaled to its fans; a kernel the
