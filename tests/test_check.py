@@ -1078,6 +1078,19 @@ def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
     assert len(computed) == (init == "box")
 
 
+def test_a_same_padded_kernel_whose_every_tap_misses_a_one_pixel_map_is_warned():
+    """`pad same` keeps a 1x1 map at stride 1, but a 2x2 kernel of dilation 3 puts its taps at
+    -1 and 2 about it: no output reads the input, and the padding's steady share divided by
+    a largest output of 0 (a ZeroDivisionError out of check); a stack of two such tanh
+    layers, the gradient estimate then took the log of their share of 0 (a ValueError)."""
+    for act in ("relu", "tanh"):  # tanh: a stack the gradient estimate took the log of 0 in
+        checked = check(parse(f"input 1x1x1\nc: conv 4 2x2 pad same dilation 3 {act}\n"
+                              f"d: conv 4 2x2 pad same dilation 3 {act}\nflatten\n"
+                              "fc: dense 3\n"), for_training=False)
+        assert any("none of the 4 taps of its 2x2 kernel meets its 1x1 input" in w.message
+                   for w in checked.warnings)
+
+
 def test_a_kernel_whose_every_tap_meets_the_input_is_not_warned(tmp_path):
     import cnnspec
 

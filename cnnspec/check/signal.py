@@ -190,6 +190,8 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
 
     step = propagated([1.0] * size)
     factor = sum(step) / out
+    if factor == 0:  # no output reads the input (taps 3 apart about a 1-pixel map's centre)
+        return 0.0
     for _ in range(STEADY_ITERATIONS):
         moments = [m / max(step) for m in step]
         step = propagated(moments)
