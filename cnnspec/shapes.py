@@ -143,3 +143,33 @@ def transposed_same_padding_1d(size: int, kernel: int, stride: int,
     stride leaves ``stride - effective`` rows after its taps (``output_pad``)."""
     before, after = same_padding_1d(size * stride, kernel, stride, dilation)
     return before, after, max(stride - effective_size(kernel, dilation), 0)
+
+
+# Which input positions a window's taps read. Output ``y`` reads position ``y * stride + i *
+# dilation - before`` through tap ``i`` (``before`` padding in front); only ``0 <= p < size``
+# is the input, the rest the padding. Each answer is a range worked out in whole numbers, so
+# no caller loops over a kernel's taps to find the few that meet a small input (a 100000x1
+# kernel over 8 rows).
+
+def taps_reading(y: int, size: int, kernel: int, stride: int, dilation: int,
+                 before: int) -> range:
+    """The taps through which output ``y`` reads the input, not its padding."""
+    start = y * stride - before  # the position tap 0 reads
+    return range(max(0, -(start // dilation)), min(kernel, (size - 1 - start) // dilation + 1))
+
+
+def outputs_reading(tap: int, size: int, out: int, stride: int, dilation: int,
+                    before: int) -> range:
+    """The outputs (of ``out``) that read the input, not its padding, through ``tap``."""
+    first = tap * dilation - before  # the position output 0 reads
+    return range(max(0, -(first // stride)), min(out, (size - 1 - first) // stride + 1))
+
+
+def reaching_taps(size: int, out: int, kernel: int, stride: int, dilation: int,
+                  before: int) -> range:
+    """The taps that may read the input at one of ``out`` outputs: outside this range
+    :func:`outputs_reading` is empty (inside it, too, where the stride skips the input). It
+    holds at most ``((out - 1) * stride + size) / dilation + 1`` taps, however large the
+    kernel."""
+    lowest = before - (out - 1) * stride  # the smallest tap * dilation the last output reads
+    return range(max(0, -(-lowest // dilation)), min(kernel, (before + size - 1) // dilation + 1))

@@ -1052,6 +1052,53 @@ def test_kernel_taps_that_never_meet_the_input_are_warned_as_the_gradient_shows(
         assert warning.hint.startswith(f"a {met[0]}x{met[1]} kernel (the taps that meet")
 
 
+@pytest.mark.parametrize("init", ["he_normal", "delta_orthogonal", "box"])
+def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
+        monkeypatch, init):
+    """A 100000x1 kernel over 2 rows: 4 of its taps meet them (the outputs 3 rows, each
+    reading 2 rows through 2 taps). check visited every tap (a list of them per layer and
+    per lint, 10^7 taps took 78 s), and computed a named kernel's values again each time
+    the signal estimate weighed it; it now visits about as many taps as meet the input, and
+    computes the kernel once."""
+    from cnnspec import shapes
+    from cnnspec.check import signal, taps
+    from cnnspec.init import kernels
+
+    visits = []
+
+    def counted(function):
+        def visit(*args):
+            found = function(*args)
+            visits.append(len(found))
+            return found
+        return visit
+
+    for module in (signal, taps):
+        monkeypatch.setattr(module, "reaching_taps", counted(shapes.reaching_taps))
+    computed = []
+    named = kernels.named_kernel
+    monkeypatch.setattr(kernels, "named_kernel",
+                        lambda *args: computed.append(args) or named(*args))
+    checked = check(parse(f"input 1x2x2\nc: conv 4 100000x1 pad 50000x0 weight {init} tanh\n"
+                          "flatten\nfc: dense 3\n"), max_memory=1 << 50, for_training=False)
+    assert any("only 4 of the 100,000 taps" in w.message for w in checked.warnings)
+    assert visits and max(visits) <= 4
+    assert len(computed) == (init == "box")
+
+
+def test_a_same_padded_kernel_whose_every_tap_misses_a_one_pixel_map_is_warned():
+    """`pad same` keeps a 1x1 map at stride 1, but a 2x2 kernel of dilation 3 puts its taps at
+    -1 and 2 about it: no output reads the input, and the padding's steady share divided by
+    a largest output of 0 (a ZeroDivisionError out of check); a stack of two such tanh
+    layers, the gradient estimate then took the log of their share of 0 (a ValueError)."""
+    for act in ("relu", "tanh"):  # tanh: a stack the gradient estimate took the log of 0 in
+        checked = check(parse(f"input 1x1x1\nc: conv 4 2x2 pad same dilation 3 {act}\n"
+                              f"d: conv 4 2x2 pad same dilation 3 {act}\nflatten\n"
+                              "fc: dense 3\n"), for_training=False)
+        assert any("none of the 4 taps of its 2x2 kernel meets its 1x1 input" in w.message
+                   for w in checked.warnings)
+
+
 def test_a_kernel_whose_every_tap_meets_the_input_is_not_warned(tmp_path):
     import cnnspec
 

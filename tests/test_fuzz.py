@@ -49,6 +49,33 @@ def test_mutated_specs_end_in_an_exit_code(fuzz, tmp_path):
     assert tally.outcomes["exit 0"] and tally.outcomes["exit 2"]  # mutants that pass and fail
 
 
+CORNER_SPECS = 60
+
+
+def test_corner_specs_reach_the_warnings_they_are_drawn_for(fuzz, tmp_path):
+    """The generated specs are mostly valid and reach the corners of check's warnings that
+    mutants of the examples seldom do; each ends in an exit code."""
+    from cnnspec.check import check
+    from cnnspec.errors import SpecError, SpecErrors
+    from cnnspec.lang import parse
+
+    rng = random.Random("test_fuzz:corners")
+    tally, said, valid = fuzz.Tally(), set(), 0
+    for _ in range(CORNER_SPECS):
+        text = fuzz.corner_spec(rng)
+        fuzz.run_case(tmp_path / "corner.cnn", text, tally)
+        try:
+            said |= {w.message for w in check(parse(text)).warnings}
+            valid += 1
+        except (SpecError, SpecErrors):
+            continue
+    assert_clean(tally, CORNER_SPECS, fuzz)
+    assert valid > CORNER_SPECS / 2
+    for phrase in ("the signal's scale", "the gradient's scale", "comes directly before",
+                   "twice", "compute the same values", "start identical", "taps of its"):
+        assert any(phrase in message for message in said), phrase
+
+
 def test_other_line_endings_keep_an_example_valid(fuzz, tmp_path):
     """The line-ending mutation changes nothing the language reads: a spec that checks still
     checks with CRLF, CR or mixed line ends, a byte-order mark or no final newline."""

@@ -79,3 +79,26 @@ def test_pool_grid(hw, kind):
         assert produced == expected, (size, stride, pad, ceil, hw)
         checked += 1
     assert checked > 40
+
+
+def test_the_taps_that_read_the_input_are_those_a_visit_of_every_tap_finds():
+    """taps_reading, outputs_reading and reaching_taps (ranges worked out in whole numbers,
+    so that a 100000x1 kernel is not visited tap by tap) against visiting every tap at every
+    output, over a grid of sizes, kernels, strides, dilations and paddings."""
+    from cnnspec.shapes import outputs_reading, reaching_taps, taps_reading, window_output_size
+
+    for size, k, s, d, before, after in itertools.product(range(1, 6), range(1, 7),
+                                                          range(1, 5), range(1, 4),
+                                                          range(7), (0, 3)):
+        out = window_output_size(size, k, s, before, after, d)
+        if out < 1:
+            continue
+        reads = {(y, i) for y in range(out) for i in range(k)
+                 if 0 <= y * s + i * d - before < size}
+        for y in range(out):
+            assert list(taps_reading(y, size, k, s, d, before)) == \
+                [i for i in range(k) if (y, i) in reads]
+        for i in range(k):
+            assert list(outputs_reading(i, size, out, s, d, before)) == \
+                [y for y in range(out) if (y, i) in reads]
+        assert {i for _, i in reads} <= set(reaching_taps(size, out, k, s, d, before))

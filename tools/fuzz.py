@@ -8,6 +8,11 @@ endings made CRLF, CR or mixed; a byte-order mark added), and the IR that ``cnns
 writes for each is mutated too (keys deleted, types changed, huge values, deep nesting, long
 strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
+A quarter of the spec cases of every stage below are generated instead (:func:`corner_spec`,
+a third of them then mutated): kernels wider than their input, paddings and strides far
+beyond the map, dilations, 1x1 maps, inits of std 1e-30 and 1e30, constant and negative
+biases, stacks of up to 300 tanh or sigmoid layers, twin branches, dropout before batch norm
+and softmax or sigmoid outputs, the corners of check's warnings that mutants seldom reach.
 A run tallies the outcomes: exit codes, tracebacks (any exception out of ``main``), hangs
 (one command taking over 2 s) and commands that printed a Python warning (NumPy's
 RuntimeWarnings: every one recorded, not only each place's first); it prints the first few
@@ -164,6 +169,19 @@ def join(toks: list[str]) -> str:
     return " ".join(toks).replace(" \n ", "\n")
 
 
+# The share of the spec cases that are generated (:func:`corner_spec`), not mutated examples.
+CORNER_SHARE = 0.25
+
+
+def spec_case(texts: list[str], rng: random.Random) -> str:
+    """One spec to try: a mutant of one of ``texts`` (the examples), or a generated corner
+    spec, itself mutated a third of the time."""
+    if rng.random() < CORNER_SHARE:
+        text = corner_spec(rng)
+        return mutate_spec(text, texts, rng) if rng.random() < 1 / 3 else text
+    return mutate_spec(rng.choice(texts), texts, rng)
+
+
 def mutate_spec(text: str, others: list[str], rng: random.Random) -> str:
     """``text`` after one to three mutations."""
     for _ in range(rng.randint(1, 3)):
@@ -253,6 +271,100 @@ SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_sw
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
                   _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings]
 
+
+# -- generated corner specs -------------------------------------------------------------------
+
+# What the generated specs draw from: the corners of check's warnings (kernel taps that never
+# meet the input, the padding's share of the signal, the signal and gradient estimates,
+# silenced ReLUs, large scores, twin branches, dropout before batch norm), which mutants of
+# the examples seldom reach.
+CORNER_KERNELS = ["1", "2", "3", "3", "5", "7", "15", "100", "3x1", "1x9", "100000x1"]
+CORNER_PADS = ["", "", "same", "1", "3", "10", "50", "0x1x1x0", "4x0"]
+CORNER_STRIDES = ["", "", "2", "3", "10", "50"]
+CORNER_DILATIONS = ["", "", "2", "3", "7"]
+CORNER_WEIGHTS = ["he_normal", "glorot_uniform", "lecun_normal", "orthogonal",
+                  "delta_orthogonal(gain=1)", "normal(0, 1e-30)", "normal(0, 1e30)",
+                  "glorot_normal(gain=1e-30)", "constant(0.1)", "zeros",
+                  "normal(5, 1)", "identity", "box", "gaussian(1)", "uniform(-3, 3)"]
+CORNER_BIASES = ["zeros", "zeros", "constant(-1)", "constant(-100)", "constant(3)",
+                 "normal(0, 1)", "constant(1e30)", "nobias"]
+CORNER_ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "", "gelu"]
+CORNER_DEPTHS = [1, 1, 2, 3, 5, 20, 50, 100, 300]
+
+
+def _corner_inits(rng: random.Random, weights: list[str] = CORNER_WEIGHTS) -> str:
+    bias = rng.choice(CORNER_BIASES)
+    return f"weight {rng.choice(weights)} " + (bias if bias == "nobias" else f"bias {bias}")
+
+
+def _corner_conv(rng: random.Random, filters: int) -> str:
+    words = [f"conv {filters} {rng.choice(CORNER_KERNELS)}"]
+    for option, values in (("pad", CORNER_PADS), ("stride", CORNER_STRIDES),
+                           ("dilation", CORNER_DILATIONS)):
+        value = rng.choice(values)
+        if value:
+            words.append(f"{option} {value}")
+    return " ".join(words + [_corner_inits(rng), rng.choice(CORNER_ACTIVATIONS)])
+
+
+def _corner_block(rng: random.Random, name: str) -> list[str]:
+    """The lines of one block, reading the layer before it."""
+    filters = rng.choice([1, 2, 4, 8])
+    how = rng.choice(["geometry", "geometry", "stack", "twins", "dropout", "pool"])
+    if how == "geometry":
+        return [f"{name}: {_corner_conv(rng, filters)}"]
+    if how == "stack":
+        act, init = rng.choice(["tanh", "sigmoid"]), _corner_inits(rng)
+        layer = rng.choice([f"conv {filters} 3x3 pad same", f"conv {filters} 1x1",
+                            f"conv {filters} 3x3 pad same dilation 2"])
+        return [f"{name}_in: {layer} weight he_normal {act}",
+                f"repeat {rng.choice(CORNER_DEPTHS)} as {name} {{", f"  {layer} {init} {act}",
+                "}"]
+    if how == "twins":
+        layer = rng.choice([f"conv {filters} 3x3 pad same", f"conv {filters} 1x1"])
+        init = rng.choice(["constant(0.1)", "box", "he_normal", "identity"])
+        frozen = rng.choice(["", "frozen"])
+        second = rng.choice(["b", "a"])  # "a": one layer read twice
+        return [f"{name}_in: maxpool 1",  # a name for both branches to read
+                f"{name}_a: {layer} weight {init} {frozen} <- {name}_in",
+                f"{name}_b: {layer} weight {init} {frozen} <- {name}_in",
+                f"{name}: {rng.choice(['concat', 'add'])}({name}_a, {name}_{second}) "
+                + rng.choice(CORNER_ACTIVATIONS)]
+    if how == "dropout":
+        drop = rng.choice(["dropout 0.5", "dropout 0.1", "dropout2d 0.3"])
+        return [f"{name}_drop: {drop}", f"{name}: batchnorm {rng.choice(['', 'relu', 'tanh'])}"]
+    return [f"{name}: {rng.choice(['maxpool 2', 'avgpool 3 pad 1', 'maxpool 4 stride 4'])}"]
+
+
+# Inits a dense output may take (no conv kernels).
+CORNER_HEAD_WEIGHTS = [w for w in CORNER_WEIGHTS if w not in ("identity", "box", "gaussian(1)")]
+
+
+def corner_spec(rng: random.Random) -> str:
+    """A spec of one to four blocks drawn to reach the corners of check's warnings: kernels
+    wider than their input, paddings and strides far beyond the map, dilations, 1x1 maps,
+    inits of std 1e-30 and 1e30 or gain 0, constant, zero and negative biases, stacks of 1 to
+    300 tanh or sigmoid layers, twin branches into a concat or add, dropout before batch
+    norm, and a head of softmax, sigmoid or raw scores, with a short train block."""
+    size, classes = rng.choice([4, 5, 8]), rng.choice([2, 3])
+    colour = rng.random() < 0.2
+    lines = ["model corner", f"input {3 if colour else 1}x{size}x{size}"]
+    for i in range(rng.randint(1, 4)):
+        lines += _corner_block(rng, f"b{i}")
+    loss = rng.choice(["cross_entropy", "cross_entropy", "mse", "nll", "bce"])
+    units, output = (1, "") if loss == "bce" else (classes, "log_softmax") if loss == "nll" \
+        else (classes, rng.choice(["", "", "softmax", "sigmoid"]))
+    classes = 2 if loss == "bce" else classes
+    lines += [rng.choice(["flatten", "global_avgpool", "global_maxpool"]),
+              f"out: dense {units} {_corner_inits(rng, CORNER_HEAD_WEIGHTS)} {output}"]
+    names = ", ".join(["x", "plus", "o"][:classes])
+    lines += ["train {",
+              f"  data shapes(size={size}, classes=[{names}], count={classes * 8}"
+              + (", colour=true)" if colour else ")"),
+              f"  optimizer {rng.choice(['sgd', 'adam', 'sgd(momentum=0.9)'])}",
+              f"  lr {rng.choice(['0.01', '0.1', '0.001'])}", f"  loss {loss}",
+              f"  batch {rng.choice([4, 8, 16])}", "  epochs 1", "}"]
+    return "\n".join(lines) + "\n"
 
 # -- mutating the IR -------------------------------------------------------------------------
 
@@ -427,7 +539,7 @@ def fuzz(spec_count: int, ir_count: int, seed: int, progress=None) -> tuple[Tall
             if (i * ir_count) // total != ((i + 1) * ir_count) // total:
                 run_case(Path(folder) / "fuzz.json", mutate_ir(rng.choice(irs), rng), ir_tally)
             else:
-                run_case(Path(folder) / "fuzz.cnn", mutate_spec(rng.choice(texts), texts, rng),
+                run_case(Path(folder) / "fuzz.cnn", spec_case(texts, rng),
                          specs)
             if progress and (i + 1) % 500 == 0:
                 progress(f"{sum(specs.outcomes.values()) // len(COMMANDS)} spec mutants: "
@@ -1468,7 +1580,7 @@ def fuzz_memory(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -> M
                 + tally.too_large < count and tried < 50 * count:
             tried += 1
             accepted = train_case(Path(folder) / "train.cnn",
-                                  mutate_spec(rng.choice(texts), texts, rng), tally)
+                                  spec_case(texts, rng), tally)
             if accepted and progress and (len(tally.steps) + 1) % 50 == 0:
                 progress(f"memory: {_memory_line(tally)}")
     return tally
@@ -1582,7 +1694,7 @@ def fuzz_agreement(count: int, seed: int, cap: int = TRAIN_CAP, progress=None) -
     with tempfile.TemporaryDirectory() as folder:
         while sum(tally.pairs.values()) + tally.too_large < count and tried < 50 * count:
             tried += 1
-            text = mutate_spec(rng.choice(texts), texts, rng)
+            text = spec_case(texts, rng)
             if _parses(text):
                 kind = agreement_case(Path(folder), text, tally)
                 if progress and kind in tally.pairs and sum(tally.pairs.values()) % 50 == 0:

@@ -93,11 +93,13 @@ def _phase_may_pass(steps: int, rate: float) -> bool:
 
 def _eligible(info: LayerInfo) -> bool:
     """A conv/dense layer of symmetric drawn weights of finite, nonzero scale (a weight of 0
-    is the constant-init warning's, an infinite one the signal warning's)."""
+    is the constant-init warning's, an infinite one the signal warning's) that reads some of
+    its input (one reading only its padding passes no gradient back: the taps warning's)."""
     if not is_weighted(info.kind) or not info.weight_init.symmetric:
         return False
     log_moment = signal.weight_log_second_moment(info)
-    return log_moment is not None and math.isfinite(log_moment)
+    return (log_moment is not None and math.isfinite(log_moment)
+            and signal.read_share(info) > 0)
 
 
 def _activation_of(info: LayerInfo, by_name: dict[str, LayerInfo],

@@ -56,14 +56,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
-from cnnspec.init.info import InitInfo
-from cnnspec.init.kernels import flat, kernel_values
+from cnnspec.init.info import InitInfo, TapSquares
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor
+from cnnspec.shapes import outputs_reading, reaching_taps, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
 
@@ -107,13 +108,9 @@ def weight_log_second_moment(info: LayerInfo) -> float | None:
         out, cin = info.weight_shape[:2]
         return math.log(min(out, cin) / out / info.fan_in)  # fan_in * E[w^2]: channels passed
     if init.std is None:  # a fixed kernel: its own mean square, scaled by its largest value
-        values, _ = kernel_values(info.ir["weight_init"], info.weight_shape)
-        numbers = flat(values)
-        largest = max(abs(v) for v in numbers)
-        if largest == 0:
+        if init.nonzero_scale == 0:
             return -math.inf
-        return 2 * math.log(largest) + math.log(
-            sum((v / largest) ** 2 for v in numbers) / len(numbers))
+        return 2 * math.log(init.nonzero_scale) + math.log(init.relative_square)
     return 2 * _log(math.hypot(init.mean or 0.0, init.std))
 
 
@@ -147,34 +144,56 @@ def read_share(info: LayerInfo) -> float:
         return 1.0
     (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
     (kh, kw), (sh, sw), (dh, dw) = info.ir["kernel"], info.ir["stride"], info.ir["dilation"]
-    energy = _tap_energy(info, kh, kw)
-    total = sum(map(sum, energy))
-    if total == 0:
+    init: InitInfo = info.weight_init
+    if init.nonzero_scale == 0 and init.tap_squares is not None:  # a fixed kernel of zeros
         return 1.0
-    rows = tuple(sum(energy[i]) / total for i in range(kh))
-    columns = tuple(sum(energy[i][j] for i in range(kh)) / total for j in range(kw))
-    return (_axis_share(h, ho, sh, dh, info.pads[0], rows)
-            * _axis_share(w, wo, sw, dw, info.pads[2], columns))
+    taps = CENTRE if init.distribution in ("delta_orthogonal", "identity") else init.tap_squares
+    return (_axis_share(h, ho, kh, sh, dh, info.pads[0], taps, 0)
+            * _axis_share(w, wo, kw, sw, dw, info.pads[2], taps, 1))
+
+
+# How a conv weight's E[w^2] falls on its taps: all at the centre (delta-orthogonal and
+# identity), by a fixed kernel's squares (``InitInfo.tap_squares``), or evenly (None: a drawn
+# init, for which nothing as long as the kernel is built; it may have 100000 taps).
+CENTRE = "centre"
+Taps = TapSquares | str | None
+
+
+def _share(taps: Taps, axis: int, kernel: int) -> Callable[[int], float]:
+    """The share of ``E[w^2]`` of each tap along ``axis`` (0: rows, 1: columns)."""
+    if taps is None:
+        return lambda i: 1 / kernel
+    if taps == CENTRE:
+        return lambda i: float(i == (kernel - 1) // 2)
+    squares = taps.rows if axis == 0 else taps.columns
+    total = sum(squares)
+    return lambda i: squares[i] / total
 
 
 @functools.lru_cache(maxsize=1024)
-def _axis_share(size: int, out: int, stride: int, dilation: int, before: int,
-                energy: tuple[float, ...]) -> float:
+def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, before: int,
+                taps: Taps, axis: int) -> float:
     """The padding's factor along one axis of ``size`` input positions (``before`` of padding
-    in front), ``energy`` the taps' shares of ``E[w^2]`` along it. Where the layer keeps the
-    size at stride 1 (a stack of them settles into one profile), the largest eigenvalue of
-    the map from the input positions' second moments to the output's (power iteration: the
-    steady state of He et al.'s variance recursion with the border's taps left out); else
-    the share averaged over the output positions, for a signal even across them."""
+    in front), the taps weighing by their shares of ``E[w^2]`` along it. Where the layer
+    keeps the size at stride 1 (a stack of them settles into one profile), the largest
+    eigenvalue of the map from the input positions' second moments to the output's (power
+    iteration: the steady state of He et al.'s variance recursion with the border's taps left
+    out); else the share averaged over the output positions, for a signal even across them.
+    Only the taps that meet the input are visited (:func:`cnnspec.shapes.reaching_taps`)."""
+    share = _share(taps, axis, kernel)
+    if stride != 1 or out != size or size > STEADY_SIZE:
+        return sum(share(i) * len(outputs_reading(i, size, out, stride, dilation, before))
+                   for i in reaching_taps(size, out, kernel, stride, dilation, before)) / out
+
     def propagated(moments: list[float]) -> list[float]:
-        return [sum(e * moments[y * stride + i * dilation - before]
-                    for i, e in enumerate(energy)
-                    if 0 <= y * stride + i * dilation - before < size) for y in range(out)]
+        return [sum(share(i) * moments[y + i * dilation - before]
+                    for i in taps_reading(y, size, kernel, 1, dilation, before))
+                for y in range(out)]
 
     step = propagated([1.0] * size)
     factor = sum(step) / out
-    if stride != 1 or out != size or size > STEADY_SIZE:
-        return factor
+    if factor == 0:  # no output reads the input (taps 3 apart about a 1-pixel map's centre)
+        return 0.0
     for _ in range(STEADY_ITERATIONS):
         moments = [m / max(step) for m in step]
         step = propagated(moments)
@@ -191,24 +210,6 @@ def _axis_share(size: int, out: int, stride: int, dilation: int, before: int,
 # 0.99 or more a layer for a 3x3 kernel, where the padding matters little.
 STEADY_ITERATIONS = 200
 STEADY_SIZE = 64
-
-
-def _tap_energy(info: LayerInfo, kh: int, kw: int) -> list[list[float]]:
-    """How a conv weight's second moment falls on its ``kh x kw`` taps, up to a factor."""
-    init: InitInfo = info.weight_init
-    if init.distribution in ("delta_orthogonal", "identity"):
-        return [[float(i == (kh - 1) // 2 and j == (kw - 1) // 2) for j in range(kw)]
-                for i in range(kh)]
-    if init.std is None and init.distribution != "lsuv":  # a fixed kernel
-        values, placement = kernel_values(info.ir["weight_init"], info.weight_shape)
-        if tuple(placement[-2:]) == (kh, kw):
-            numbers = flat(values)
-            largest = max(map(abs, numbers)) or 1.0
-            energy = [[0.0] * kw for _ in range(kh)]
-            for index, value in enumerate(numbers):
-                energy[index // kw % kh][index % kw] += (value / largest) ** 2
-            return energy
-    return [[1.0] * kw for _ in range(kh)]
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
-from cnnspec.init.info import InitInfo
+from cnnspec.init.info import InitInfo, TapSquares
 from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import VarianceScaling
@@ -322,11 +322,26 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         formula = f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = {num(numbers[0])} everywhere"
     else:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
+    largest = max(abs(v) for v in numbers)
+    squares = [(v / largest) ** 2 for v in numbers] if largest else [0.0] * len(numbers)
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
-                    fan_in=fan_in, fan_out=fan_out, nonzero_scale=max(abs(v) for v in numbers),
+                    fan_in=fan_in, fan_out=fan_out, nonzero_scale=largest,
                     constant=all(v == numbers[0] for v in numbers),
                     alike_axes=tuple(axis for axis in range(min(2, len(shape)))
-                                     if alike_along(values, placement, axis)))
+                                     if alike_along(values, placement, axis)),
+                    relative_square=sum(squares) / len(squares),
+                    tap_squares=_tap_squares(squares, shape) if len(shape) == 4 else None)
+
+
+def _tap_squares(squares: list[float], shape: tuple[int, ...]) -> TapSquares:
+    """A conv kernel's ``squares`` (its values' in row-major order, broadcast or not) summed
+    over each of its ``kh`` rows and each of its ``kw`` columns of taps."""
+    kh, kw = shape[2:]
+    rows, columns = [0.0] * kh, [0.0] * kw
+    for index, square in enumerate(squares):
+        rows[index // kw % kh] += square
+        columns[index % kw] += square
+    return TapSquares(tuple(rows), tuple(columns))
 
 
 SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line

@@ -7,6 +7,17 @@ from dataclasses import dataclass
 from cnnspec.init.truncation import Truncation
 
 
+@dataclass(frozen=True, eq=False)
+class TapSquares:
+    """A fixed conv kernel's squares summed over each of its rows and each of its columns of
+    taps (:attr:`InitInfo.tap_squares`). Compared and hashed as an object, not by its
+    numbers: one is made per layer, and a 100000x1 kernel's would take long to hash each time
+    a cache looks it up."""
+
+    rows: tuple[float, ...]
+    columns: tuple[float, ...]
+
+
 @dataclass(frozen=True)
 class InitInfo:
     """The description of one parameter's initialisation.
@@ -44,6 +55,12 @@ class InitInfo:
     nonzero_scale: float | None = None
     source: str = ""  # the paper the formula comes from (the catalogue's), or ""
     truncation: Truncation | None = None
+    # A fixed kernel's squares relative to its largest value, (v / nonzero_scale)^2: their
+    # mean, and for a conv weight their sums over each row and each column of taps (the
+    # signal estimate's E[w^2] and the padding's share), worked out once with the values,
+    # which a 100000x1 kernel has many of. None elsewhere.
+    relative_square: float | None = None
+    tap_squares: TapSquares | None = None
 
     @property
     def symmetric(self) -> bool:
