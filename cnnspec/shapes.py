@@ -165,6 +165,25 @@ def outputs_reading(tap: int, size: int, out: int, stride: int, dilation: int,
     return range(max(0, -(first // stride)), min(out, (size - 1 - first) // stride + 1))
 
 
+def tap_reads(size: int, out: int, kernel: int, stride: int, dilation: int,
+              before: int) -> dict[int, int]:
+    """How many of the ``out`` outputs read the input, not its padding, through each tap that
+    any does (taps no output reads there are left out). Worked out over the taps that may
+    reach the input (:func:`reaching_taps`) or over the outputs, each reading at most ``size /
+    dilation + 1`` taps, whichever is fewer: a stride far beyond a small input leaves millions
+    of taps between the few that meet it."""
+    reaching = reaching_taps(size, out, kernel, stride, dilation, before)
+    if len(reaching) <= out * (size // dilation + 1):
+        counts = {tap: len(outputs_reading(tap, size, out, stride, dilation, before))
+                  for tap in reaching}
+        return {tap: count for tap, count in counts.items() if count}
+    reads: dict[int, int] = {}
+    for y in range(out):
+        for tap in taps_reading(y, size, kernel, stride, dilation, before):
+            reads[tap] = reads.get(tap, 0) + 1
+    return reads
+
+
 def reaching_taps(size: int, out: int, kernel: int, stride: int, dilation: int,
                   before: int) -> range:
     """The taps that may read the input at one of ``out`` outputs: outside this range

@@ -1052,6 +1052,27 @@ def test_kernel_taps_that_never_meet_the_input_are_warned_as_the_gradient_shows(
         assert warning.hint.startswith(f"a {met[0]}x{met[1]} kernel (the taps that meet")
 
 
+def test_the_taps_a_stride_far_beyond_the_input_leaves_are_found_by_the_outputs(monkeypatch):
+    """A 10^7-tap kernel with a stride of 10^5 over 8 rows: its taps that may reach the input
+    span 2 * 10^7, but 101 outputs read 8 rows each. summary took 8 s walking the taps; the
+    outputs are walked instead, and the counts are a walk over every tap's."""
+    from cnnspec import shapes
+
+    walked = []
+    monkeypatch.setattr(shapes, "outputs_reading",
+                        lambda *args: walked.append(args) or range(0))
+    reads = shapes.tap_reads(8, 101, 10**7, 10**5, 1, 10**7)
+    assert not walked and sum(reads.values()) == 8 * 100  # output 0 reads padding only
+    monkeypatch.undo()
+    for size, kernel, stride, dilation, before in [(8, 40, 7, 1, 20), (3, 9, 5, 2, 8),
+                                                   (5, 5, 1, 1, 2), (1, 3, 10, 1, 3)]:
+        out = (size + 2 * before - (kernel - 1) * dilation - 1) // stride + 1
+        every = {tap: len(shapes.outputs_reading(tap, size, out, stride, dilation, before))
+                 for tap in range(kernel)}
+        assert shapes.tap_reads(size, out, kernel, stride, dilation, before) == \
+            {tap: count for tap, count in every.items() if count}
+
+
 @pytest.mark.parametrize("init", ["he_normal", "delta_orthogonal", "box"])
 def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
         monkeypatch, init):
@@ -1061,7 +1082,6 @@ def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
     the signal estimate weighed it; it now visits about as many taps as meet the input, and
     computes the kernel once."""
     from cnnspec import shapes
-    from cnnspec.check import signal, taps
     from cnnspec.init import kernels
 
     visits = []
@@ -1073,8 +1093,7 @@ def test_a_kernel_far_wider_than_its_input_is_checked_without_visiting_its_taps(
             return found
         return visit
 
-    for module in (signal, taps):
-        monkeypatch.setattr(module, "reaching_taps", counted(shapes.reaching_taps))
+    monkeypatch.setattr(shapes, "reaching_taps", counted(shapes.reaching_taps))
     computed = []
     named = kernels.named_kernel
     monkeypatch.setattr(kernels, "named_kernel",

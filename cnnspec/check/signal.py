@@ -64,7 +64,7 @@ from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo, TapSquares
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor
-from cnnspec.shapes import outputs_reading, reaching_taps, taps_reading
+from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
 
@@ -179,11 +179,11 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
     eigenvalue of the map from the input positions' second moments to the output's (power
     iteration: the steady state of He et al.'s variance recursion with the border's taps left
     out); else the share averaged over the output positions, for a signal even across them.
-    Only the taps that meet the input are visited (:func:`cnnspec.shapes.reaching_taps`)."""
+    Only the taps that meet the input are visited (:func:`cnnspec.shapes.tap_reads`)."""
     share = _share(taps, axis, kernel)
     if stride != 1 or out != size or size > STEADY_SIZE:
-        return sum(share(i) * len(outputs_reading(i, size, out, stride, dilation, before))
-                   for i in reaching_taps(size, out, kernel, stride, dilation, before)) / out
+        return sum(share(i) * count for i, count
+                   in tap_reads(size, out, kernel, stride, dilation, before).items()) / out
 
     def propagated(moments: list[float]) -> list[float]:
         return [sum(share(i) * moments[y + i * dilation - before]

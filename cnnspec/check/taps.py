@@ -16,7 +16,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
-from cnnspec.shapes import outputs_reading, reaching_taps, shape_text
+from cnnspec.shapes import shape_text, tap_reads
 
 
 def unreached_taps(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
@@ -44,10 +44,9 @@ def _met_taps(k: int, stride: int, dilation: int, before: int, size: int,
               out_size: int) -> list[int]:
     """The taps ``i`` of a kernel of ``k`` along one axis that read the input at some output
     ``y < out_size``: ``0 <= y*stride + i*dilation - before < size`` for some ``y >= 0``
-    (only those of :func:`cnnspec.shapes.reaching_taps` may: a 100000x1 kernel over 8 rows
-    has 100000 taps to look at, and 8 or so that can)."""
-    return [i for i in reaching_taps(size, out_size, k, stride, dilation, before)
-            if outputs_reading(i, size, out_size, stride, dilation, before)]
+    (:func:`cnnspec.shapes.tap_reads`: a 100000x1 kernel over 8 rows has 100000 taps, and 8
+    or so that can)."""
+    return sorted(tap_reads(size, out_size, k, stride, dilation, before))
 
 
 def _message(info: LayerInfo, kernel: tuple[int, int], used: int) -> str:
