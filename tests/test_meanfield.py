@@ -1,7 +1,9 @@
 """Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017): the quadrature against closed
-forms (ReLU: the arc-cosine kernel of Cho & Saul 2009) and Monte Carlo (tanh), the critical
-lines, and ``init-report --phase``: theory against a measurement on a real network."""
+forms (ReLU: the arc-cosine kernel of Cho & Saul 2009; erf: Williams 1996), 30-digit integrals
+and Monte Carlo (tanh), from q = 1e-6 to 1e4; the critical lines, and ``init-report --phase``:
+theory against a measurement on a real network."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -49,11 +51,128 @@ def arc_cosine(q, c):
 def test_relu_maps_match_the_closed_forms():
     q = 1.7
     assert mf.variance_map(q, 2.0, 0.0, RELU) == pytest.approx(q)  # He: 2 * q/2
-    c = np.array([-0.8, -0.3, 0.0, 0.4, 0.9, 0.999])
-    # a kink along a line converges as 1/n in the product rule: 40 nodes give 3e-3 of q
-    np.testing.assert_allclose(mf.covariance_map(q, q, c * q, 1.0, 0.0, RELU),
-                               arc_cosine(q, c), atol=5e-3 * q)
     assert mf.chi_1(q, 2.0, RELU) == pytest.approx(1.0)
+
+
+QS = np.array([1e-6, 1e-3, 0.1, 1.0, 4.0, 16.0, 100.0, 1e3, 1e4])  # from narrow to wide
+CS = np.array([-1.0, -0.999, -0.7, -0.3, 0.0, 0.2, 0.5, 0.9, 0.99, 0.9999, 1 - 1e-6, 1 - 1e-9,
+               1.0])
+
+
+def test_relu_covariance_map_is_the_arc_cosine_kernel_at_every_scale():
+    """The kink at u2 = 0 lies on a cell's edge, where the midpoint rule's error is of the
+    second order in the step: 1.3e-4 of q (Gauss-Hermite's 40 x 40 nodes left 3e-3)."""
+    q = QS[:, None]
+    error = (mf.covariance_map(q, q, CS * q, 1.0, 0.0, RELU) - arc_cosine(q, CS)) / q
+    assert np.abs(error).max() < 2e-4
+
+
+def erf_nonlinearity():
+    """erf, which the registry has not, but whose Gaussian means have closed forms."""
+    from scipy.special import erf
+    return mf.Nonlinearity("erf", erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x))
+
+
+def test_erf_maps_match_their_closed_forms_from_narrow_to_wide():
+    """Williams 1996 ("Computing with infinite networks", NeurIPS): for u ~ N(0, Sigma),
+    E[erf(u1) erf(u2)] = 2/pi asin(2 q12 / sqrt((1 + 2 q11)(1 + 2 q22))), and
+    E[erf'(u1) erf'(u2)] = 4/pi det(I + 2 Sigma)^(-1/2); at q* up to 1e4 and any c."""
+    act = erf_nonlinearity()
+    q, c = QS[:, None], CS[None, :]
+    np.testing.assert_allclose(mf.variance_map(QS, 1.0, 0.0, act),
+                               2 / np.pi * np.arcsin(2 * QS / (1 + 2 * QS)), rtol=1e-13)
+    np.testing.assert_allclose(mf.chi_1(QS, 1.0, act), 4 / np.pi / np.sqrt(1 + 4 * QS),
+                               rtol=1e-13)
+    np.testing.assert_allclose(mf.covariance_map(q, q, c * q, 1.0, 0.0, act),
+                               2 / np.pi * np.arcsin(2 * c * q / (1 + 2 * q)), rtol=0, atol=1e-11)
+    np.testing.assert_allclose(mf.chi_c(c, q, 1.0, act),
+                               4 / np.pi / np.sqrt((1 + 2 * q) ** 2 - (2 * c * q) ** 2),
+                               rtol=1e-11)
+    q11, q22 = np.array([1e-4, 3.0, 50.0, 1e4]), np.array([2.0, 1e-3, 1e3, 7.0])
+    for c in (-0.6, 0.3, 0.95):  # two second moments far apart
+        q12 = c * np.sqrt(q11 * q22)
+        np.testing.assert_allclose(
+            mf.covariance_map(q11, q22, q12, 1.0, 0.0, act),
+            2 / np.pi * np.arcsin(2 * q12 / np.sqrt((1 + 2 * q11) * (1 + 2 * q22))), atol=1e-11)
+
+
+# E[tanh(u)^2], E[tanh'(u)^2] and E[u tanh(u) tanh'(u)] for u ~ N(0, q) at each q of QS, by
+# mpmath.quad at 30 digits with breakpoints at 0, +-1, +-5 and +-20 (all within 13 sd).
+TANH_MEANS = [
+    (9.999980000056665e-07, 0.999998000007, 9.999960000169998e-07),
+    (0.0009980056460916508, 0.9980069688329749, 0.000996016917791108),
+    (0.08421392842110724, 0.849207068406472, 0.07160490620616305),
+    (0.3942944903978412, 0.46440290244826826, 0.18179768814048708),
+    (0.6352612342569399, 0.25595044322520893, 0.15349519275802634),
+    (0.8053992794637257, 0.13166439629423302, 0.09266796496240695),
+    (0.9205368634305167, 0.053106787748115836, 0.039409010538084474),
+    (0.9747790417974508, 0.01681817217537316, 0.012600121020956374),
+    (0.992021482480513, 0.0053191446440146225, 0.003988930699530269),
+]
+
+
+def test_tanh_one_dimensional_means_are_accurate_at_every_scale():
+    """Gauss-Hermite's 100 nodes left tanh's slope under-resolved under a wide normal: chi_1
+    was 9% low at q = 16 and 8x at q = 100; the rule now agrees with 30-digit integrals and
+    with the plain-math rule of cnnspec.check to the last digits."""
+    from cnnspec.check import meanfield as shared
+
+    means = np.array(TANH_MEANS)
+    np.testing.assert_allclose(mf.variance_map(QS, 1.0, 0.0, TANH), means[:, 0], rtol=1e-11)
+    np.testing.assert_allclose(mf.chi_1(QS, 1.0, TANH), means[:, 1], rtol=1e-11)
+    np.testing.assert_allclose(mf.chi_q(QS, 1.0, TANH), means[:, 2] / QS, rtol=1e-11)
+    plain = [shared.chi_1(q, 1.0, lambda u: 1 - math.tanh(u) ** 2) for q in QS]
+    np.testing.assert_allclose(mf.chi_1(QS, 1.0, TANH), plain, rtol=1e-13)
+
+
+def brute_force_mean2(f, q, c, half_width=13.0, step=0.02):
+    """E[f(u1, u2)] for second moments q and correlation c, by the trapezoidal rule on a
+    uniform grid in (z1, z2), u1 = sqrt(q) z1, u2 = sqrt(q) (c z1 + sqrt(1 - c^2) z2): a
+    step of 0.02 in z resolves tanh's slope under q up to 100 (0.2 in u)."""
+    z = np.arange(-half_width, half_width + step / 2, step)
+    weight = np.exp(-z * z / 2) * step / np.sqrt(2 * np.pi)
+    s, r = np.sqrt(q), np.sqrt(1 - c * c)
+    total = 0.0
+    for z1, w1 in zip(z, weight):
+        total += w1 * (f(s * z1, s * (c * z1 + r * z)) @ weight)
+    return total
+
+
+@pytest.mark.parametrize("q, c", [(25.0, 0.5), (25.0, -0.8), (100.0, 0.95)])
+def test_tanh_two_dimensional_means_against_a_fine_grid(q, c):
+    """Where the 40 x 40 product rule was wide of its mark (q* of 25 and more), the covariance
+    map and chi_c agree with a 1300 x 1300 grid to 1e-9."""
+    value = brute_force_mean2(lambda u1, u2: np.tanh(u1) * np.tanh(u2), q, c)
+    assert float(mf.covariance_map(q, q, c * q, 1.0, 0.0, TANH)) == pytest.approx(value,
+                                                                                 abs=1e-9)
+    slope = brute_force_mean2(lambda u1, u2: (1 - np.tanh(u1) ** 2) * (1 - np.tanh(u2) ** 2),
+                              q, c)
+    assert float(mf.chi_c(c, q, 1.0, TANH)) == pytest.approx(slope, rel=1e-9)
+
+
+def test_tanh_two_dimensional_means_at_their_one_dimensional_limits():
+    """At c = 1 the covariance map is the variance map and chi_c is chi_1; at c = 0 chi_c is
+    E[phi']^2: the two-dimensional rule against the one-dimensional one, at every scale."""
+    np.testing.assert_allclose(mf.covariance_map(QS, QS, QS, 1.0, 0.0, TANH),
+                               mf.variance_map(QS, 1.0, 0.0, TANH), rtol=1e-13)
+    np.testing.assert_allclose(mf.chi_c(1.0, QS, 1.0, TANH), mf.chi_1(QS, 1.0, TANH),
+                               rtol=1e-13)
+    np.testing.assert_allclose(mf.chi_c(0.0, QS, 1.0, TANH),
+                               mf.normal_mean(TANH.dphi, QS) ** 2, rtol=1e-13)
+
+
+@pytest.mark.parametrize("sigma_b", [0.5, 1.0, 2.0, 3.0])
+def test_tanh_critical_line_where_the_plain_math_rule_puts_chi_1_at_1(sigma_b):
+    """At sigma_b = 3 (q* about 15) Gauss-Hermite's 100 nodes put the line at sigma_w = 2.86;
+    chi_1 = 1 lies at 2.71, and cnnspec.check's plain-math rule agrees."""
+    from cnnspec.check import meanfield as shared
+
+    sigma_w = float(mf.critical_sigma_w(sigma_b, TANH, high=6.0))
+    chi = shared.fixed_chi(sigma_w ** 2, sigma_b ** 2, math.tanh,
+                           lambda u: 1 - math.tanh(u) ** 2)
+    assert chi == pytest.approx(1.0, abs=1e-7)
+    if sigma_b == 3.0:
+        assert sigma_w == pytest.approx(2.7058, abs=1e-4)
 
 
 @pytest.mark.parametrize("sigma_b", [0.0, 0.2, 0.7])
@@ -103,7 +222,8 @@ def test_the_tanh_gain_and_the_tanh_critical_line_where_the_docs_place_them():
     """cnnspec/init/gains.py: PyTorch's tanh gain 5/3 is near 1 / sqrt(E[tanh(z)^2]) = 1.59 and
     chaotic for tanh (chi_1 = 1.21, xi_c about 12 layers at sigma_b = 0); docs/critical-init.md:
     the critical sigma_w^2 at sigma_b^2 = 0.05 is 1.76."""
-    assert 1 / np.sqrt(float(mf.expect(lambda z: np.tanh(z) ** 2))) == pytest.approx(1.59, abs=5e-3)
+    assert 1 / np.sqrt(float(mf.normal_mean(lambda u: np.tanh(u) ** 2, 1.0))) == \
+        pytest.approx(1.59, abs=5e-3)
     p = mf.phase(np.array([5 / 3]), 0.0, TANH)
     assert p.chi_1[0] == pytest.approx(1.21, abs=5e-3) and p.xi_c[0] == pytest.approx(12, abs=0.5)
     assert float(mf.critical_sigma_w(np.sqrt(0.05), TANH)) ** 2 == pytest.approx(1.76, abs=5e-3)
