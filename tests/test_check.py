@@ -1345,7 +1345,7 @@ def test_scores_that_start_large_are_said_with_the_loss_a_forward_pass_finds(tmp
     expectation over the weights: 0.99 of the lower one at one seed). Under he_normal the scores
     start at a std of about 1.4 and nothing is said."""
     import cnnspec
-    from cnnspec.check.lints import LargeScores
+    from cnnspec.check.scale import LargeScores
 
     path = tmp_path / "scores.cnn"
     path.write_text(f"input 1x8x8\nconv 64 3x3 pad same relu\nflatten\n"

@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 
-from cnnspec.check import gradient, lints, memory, taps, training, twins
+from cnnspec.check import gradient, lints, memory, scale, taps, training, twins
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
@@ -90,7 +90,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, infos)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
-            + lints.signal_scale(spec, infos, used) + gradient.gradient_scale(spec, infos, used)
+            + scale.signal_scale(spec, infos, used) + gradient.gradient_scale(spec, infos, used)
             + lints.unused_layers(spec, used)
             + lints.layers_below_train(spec)
             + lints.dropout_before_batchnorm(spec, infos)
