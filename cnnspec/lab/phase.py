@@ -394,6 +394,13 @@ def _num(value: float) -> str:
     return "-" if np.isnan(value) else rounded_text(value, 3)
 
 
+def _sigma(value: float) -> str:
+    """A ``sigma_w`` or ``sigma_b`` to three decimals where that shows it; a spec's own init
+    can sit far off the diagram (``normal(0, 1e30)``: sigma_w 8e30, 1e-30: 8e-30), written
+    then to 3 significant digits, which keeps it to the column."""
+    return f"{value:.3f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else rounded_text(value, 3)
+
+
 def _corr(value: float) -> str:
     return f"{value:.2f}" if np.isfinite(value) else "-"
 
@@ -419,7 +426,7 @@ def format_phase(report: PhaseReport) -> str:
              "to depths of a few xi_c, Schoenholz et al. 2017):"),
              f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
     for p in sorted(report.inits, key=lambda p: p.sigma_w):
-        lines.append(f"  {p.sigma_w:7.3f}  {p.sigma_b:7.3f}  {_num(p.chi_1):>6}  "
+        lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  "
                      f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
     measured = dict(report.measured_boundary)
     lines += ["", ("critical line chi_1 = 1: sigma_w at each sigma_b (-: no crossing in the "
