@@ -305,8 +305,15 @@ def test_cli_phase_errors(tmp_path, capsys):
     assert main(["init-report", str(linear), "--phase"]) == 2
     assert capsys.readouterr().err.splitlines() == [  # the spec named, not "<spec>"
         ("cnnspec: error: the phase diagram needs at least two conv/dense layers each "
-         "followed by an elementwise activation; wide_tanh has 0"),
+         "followed by the same elementwise activation; wide_tanh has 0"),
         "hint: e.g. conv 16 3x3 pad same tanh, repeated"]
+    # a sigmoid layer and a relu layer: a chain of one sigmoid layer was reported as '1 hidden
+    # layers', its measured chi_1 '-' (no layer after it to grow into)
+    mixed = tmp_path / "mixed.cnn"
+    mixed.write_text("input 1x8x8\nflatten\ndense 16 sigmoid\ndense 16 relu\ndense 2\n")
+    assert main(["init-report", str(mixed), "--phase"]) == 2
+    assert capsys.readouterr().err.splitlines()[0].endswith(
+        "followed by the same elementwise activation; mixed has one each of sigmoid, relu")
 
 
 def test_measure_point_reads_the_networks_own_layers(wide):

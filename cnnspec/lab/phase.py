@@ -91,12 +91,15 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
         if is_weighted(layer.kind) and len(after) == 1 and after[0].kind in ACTIVATIONS \
                 and after[0].kind not in meanfield.NOT_ELEMENTWISE:
             pairs.append((layer, after[0]))
-    if len(pairs) < 2:
-        # a mistake in what was asked of this spec, which has no line to point at
+    kinds = Counter(act.kind for _, act in pairs)
+    if not kinds or kinds.most_common(1)[0][1] < 2:
+        # a mistake in what was asked of this spec, which has no line to point at; the chain
+        # is of one nonlinearity, so a sigmoid layer and a relu layer are not two
+        has = (f"one each of {', '.join(kinds)}" if len(kinds) > 1 else str(len(pairs)))
         raise InputError(f"the phase diagram needs at least two conv/dense layers each "
-                         f"followed by an elementwise activation; {checked.spec.name} has "
-                         f"{len(pairs)}", hint="e.g. conv 16 3x3 pad same tanh, repeated")
-    name = Counter(act.kind for _, act in pairs).most_common(1)[0][0]
+                         f"followed by the same elementwise activation; {checked.spec.name} "
+                         f"has {has}", hint="e.g. conv 16 3x3 pad same tanh, repeated")
+    name = kinds.most_common(1)[0][0]
     act = next(a for _, a in pairs if a.kind == name)
     fields = ACTIVATIONS[name].field_map
     arguments = {key: act.ir[key] for key in fields if key in act.ir}
