@@ -235,6 +235,16 @@ def test_relu_variance_has_no_fixed_point_past_he():
     assert p.q_star[0] == pytest.approx(0.09 / (1 - 1.44 / 2))  # sigma_b^2 / (1 - sigma_w^2/2)
 
 
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu6"])
+def test_a_bounded_nonlinearity_under_huge_biases_has_a_fixed_point(name):
+    """q* = sigma_b^2 and a little more, however large sigma_b: a spec's bias of std 1e30 was
+    placed as 'unbounded' (no chi_1), where it saturates every unit (deeply ordered)."""
+    act = mf.nonlinearity(name)
+    p = mf.phase(np.array([1.0, 1.414]), 1e30, act)
+    assert p.q_star == pytest.approx([1e60, 1e60])
+    assert np.all(p.chi_1 < 1e-25) and np.all(p.c_star == 1)
+
+
 def test_only_elementwise_nonlinearities():
     with pytest.raises(SpecError, match="elementwise"):
         mf.nonlinearity("softmax")
@@ -295,8 +305,15 @@ def test_cli_phase_errors(tmp_path, capsys):
     assert main(["init-report", str(linear), "--phase"]) == 2
     assert capsys.readouterr().err.splitlines() == [  # the spec named, not "<spec>"
         ("cnnspec: error: the phase diagram needs at least two conv/dense layers each "
-         "followed by an elementwise activation; wide_tanh has 0"),
+         "followed by the same elementwise activation; wide_tanh has 0"),
         "hint: e.g. conv 16 3x3 pad same tanh, repeated"]
+    # a sigmoid layer and a relu layer: a chain of one sigmoid layer was reported as '1 hidden
+    # layers', its measured chi_1 '-' (no layer after it to grow into)
+    mixed = tmp_path / "mixed.cnn"
+    mixed.write_text("input 1x8x8\nflatten\ndense 16 sigmoid\ndense 16 relu\ndense 2\n")
+    assert main(["init-report", str(mixed), "--phase"]) == 2
+    assert capsys.readouterr().err.splitlines()[0].endswith(
+        "followed by the same elementwise activation; mixed has one each of sigmoid, relu")
 
 
 def test_measure_point_reads_the_networks_own_layers(wide):
@@ -394,6 +411,20 @@ def test_the_phase_tables_write_numbers_as_a_spec_writes_them():
     assert grid[1].split()[-2:] == ["1e39/2e-7", "1.5/1.25"]
     # the columns stay 14 characters wide, right-aligned
     assert len({len(line) for line in grid}) == 1
+
+
+def test_the_inits_table_writes_a_far_off_sigma_in_its_column():
+    """A spec's own init of std 1e30 sits at sigma_w 8e30, printed with its 31 digits and
+    three decimals that pushed the row out of the table; 1e-30 read as 0.000."""
+    from cnnspec.lab.phase import InitPoint, PhaseReport, format_phase
+
+    inits = [InitPoint("far", 8e30, 1e30, 0.5, 1.0), InitPoint("near", 8e-30, 0.0, 0.5, 1.0),
+             InitPoint("he_normal", 1.41421356, 0.05, 0.5, 1.0)]
+    report = PhaseReport("net", "tanh", 3, (4, 4, 3, 3), 36, [], [], [], [], [], inits, [], [])
+    rows = format_phase(report).splitlines()[4:7]
+    assert [row.split()[:2] for row in rows] == [["8e-30", "0.000"], ["1.414", "0.050"],
+                                                 ["8e30", "1e30"]]
+    assert len({row.index(" 0.5") for row in rows}) == 1  # the chi_1 column stays in place
 
 
 STRIDED = """model strided

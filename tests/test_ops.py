@@ -247,3 +247,39 @@ def test_relu_into_takes_a_contiguous_last_axis_as_rows_of_zeros():
     expected = np.maximum(rows, 0)
     assert act.relu_into(rows, rows) is rows and rows.tobytes() == expected.tobytes()
     assert np.array_equal(buffer[:, [0, 3, 4]], before[:, [0, 3, 4]])
+
+
+def _activation_cases():
+    """Every activation of the registry, each choice of a choice field (gelu's two forms)."""
+    from cnnspec.kinds import ACTIVATIONS
+
+    for name, kind in ACTIVATIONS.items():
+        options = [(key, f.options) for key, f in kind.field_map.items() if f.options]
+        defaults = {key: f.default for key, f in kind.field_map.items()}
+        yield pytest.param(name, defaults, id=name)
+        for key, choices in options:
+            for choice in choices:
+                if choice != defaults[key]:
+                    yield pytest.param(name, {**defaults, key: choice}, id=f"{name}-{choice}")
+
+
+@pytest.mark.parametrize("name, arguments", list(_activation_cases()))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.filterwarnings("error")
+def test_activations_of_huge_inputs_are_finite_without_overflow(name, arguments, dtype):
+    """A layer of weights N(0, 1e30^2) feeds its activation values near 1e30: GELU's tanh
+    form gave NaN derivatives there (x^3 overflowed, then 0 * inf) and its exact form, like
+    hardswish near the dtype's largest value, warned of an overflow on the way."""
+    big = np.finfo(dtype).max / 4
+    x = np.array([[-big, -1e30, -1e20, -50.0, 0.0, 50.0, 1e20, 1e30, big]], dtype)
+    forward = getattr(act, f"{name}_forward")
+    backward = getattr(act, f"{name}_backward")
+    if name == "prelu":  # its slope is a weight, one per channel
+        arguments = {"slope": np.full(x.shape[1], 0.25, dtype)}
+    out, cache = forward(x, **arguments)
+    dx = backward(np.ones_like(x), cache)
+    dx = dx[0] if isinstance(dx, tuple) else dx
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(dx))
+    if name in ("gelu", "hardswish"):  # x or 0 out there, and the derivative 1 or 0
+        np.testing.assert_array_equal(out, np.maximum(x, 0))
+        np.testing.assert_array_equal(dx[np.abs(x) >= 50], (x[np.abs(x) >= 50] > 0))

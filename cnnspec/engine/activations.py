@@ -11,6 +11,11 @@ import functools
 import numpy as np
 
 GELU_TANH_CUBIC = 0.044715  # the x^3 coefficient of GELU's tanh form (Hendrycks & Gimpel 2016)
+# Beyond this |x| GELU is x or 0 and its derivative 1 or 0 to the last bit of float64: the
+# normal's density exp(-x^2 / 2) underflows past |x| = 38.6, and the tanh form's argument
+# exceeds 2000. Its terms take x clipped to it, so that x^2 and x^3 cannot overflow (a layer
+# of weights N(0, 1e30^2) made NaN derivatives of the tanh form, 0 * inf).
+GELU_FLAT = 40.0
 
 
 def relu_forward(x):
@@ -184,19 +189,43 @@ def gelu_forward(x, approximate="none"):
     ``approximate="tanh"`` their tanh approximation ``x/2 * (1 + tanh(sqrt(2/pi) (x + c x^3)))``,
     ``c`` :data:`GELU_TANH_CUBIC`, as PyTorch's ``GELU(approximate=...)``. ``cache`` = the
     derivative."""
+    near = np.clip(x, -GELU_FLAT, GELU_FLAT)
     if approximate == "tanh":
-        inner = np.sqrt(2 / np.pi).astype(x.dtype) * (x + x.dtype.type(GELU_TANH_CUBIC) * x ** 3)
-        t = np.tanh(inner)
-        d_inner = np.sqrt(2 / np.pi).astype(x.dtype) * (
-            1 + x.dtype.type(3 * GELU_TANH_CUBIC) * x * x)
-        out = 0.5 * x * (1 + t)
-        return out, 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner
+        return _gelu_tanh(x, near)
     # imported here: scipy.special takes ~0.15 s to import, which `cnnspec check` never needs
     from scipy.special import ndtr
 
     cdf = ndtr(x).astype(x.dtype, copy=False)
-    pdf = np.exp(-0.5 * x * x) * x.dtype.type(1 / np.sqrt(2 * np.pi))
-    return x * cdf, cdf + x * pdf
+    pdf = np.exp(-0.5 * near * near) * x.dtype.type(1 / np.sqrt(2 * np.pi))
+    return x * cdf, cdf + near * pdf
+
+
+def _gelu_tanh(x, near):
+    """GELU's tanh form and its derivative ``(1 + t) / 2 + x/2 (1 - t^2) d_inner``, ``t =
+    tanh(inner)``, ``inner = sqrt(2/pi) (x + c x^3)``; worked in place, so that three arrays
+    of ``x``'s size live beside the output and the derivative (the footprint's forward
+    temporaries)."""
+    k = np.sqrt(2 / np.pi).astype(x.dtype)
+    t = near ** 3
+    t *= x.dtype.type(GELU_TANH_CUBIC)
+    t += near
+    t *= k
+    np.tanh(t, out=t)
+    d_inner = near * x.dtype.type(3 * GELU_TANH_CUBIC)
+    d_inner *= near
+    d_inner += 1
+    d_inner *= k
+    deriv = t + 1
+    out = x * x.dtype.type(0.5)
+    out *= deriv
+    np.multiply(t, t, out=t)
+    np.subtract(1, t, out=t)
+    near *= x.dtype.type(0.5)
+    np.multiply(near, t, out=t)
+    t *= d_inner
+    deriv *= x.dtype.type(0.5)
+    deriv += t
+    return out, deriv
 
 
 def gelu_backward(dout, cache):
@@ -227,7 +256,7 @@ def relu6_backward(dout, cache):
 def hardswish_forward(x):
     """``x * relu6(x + 3) / 6`` (Howard et al. 2019, MobileNetV3); ``cache`` = the derivative as
     PyTorch defines it: 0 below -3, ``x / 3 + 1/2`` on [-3, 3], 1 above 3."""
-    out = x * np.clip(x + 3, 0, 6) * x.dtype.type(1 / 6)
+    out = x * (np.clip(x + 3, 0, 6) * x.dtype.type(1 / 6))  # x * 6 would overflow near max
     deriv = np.where(x < -3, x.dtype.type(0),
                      np.where(x <= 3, x * x.dtype.type(1 / 3) + x.dtype.type(0.5),
                               x.dtype.type(1)))

@@ -51,7 +51,9 @@ from cnnspec.engine import activations
 from cnnspec.errors import SpecError
 
 TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 / sqrt stay finite
-UNBOUNDED = 1e8  # a q above this is taken to grow without bound (no fixed point)
+# A q above this many times 1 + sigma_b^2 is taken to grow without bound (no fixed point); a
+# bounded nonlinearity's q* is sigma_b^2 and a little more, however large sigma_b is.
+UNBOUNDED = 1e8
 NOT_ELEMENTWISE = ("softmax", "log_softmax")  # activations that mix units: no mean-field map
 
 
@@ -169,21 +171,22 @@ def fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0, iterations: int = 300,
     ordered phase) the iteration stops at a small positive ``q``, which gives ``chi_1`` its
     limit ``sigma_w^2 phi'(0)^2`` (on the critical point itself q falls as 1/l: after 300
     iterations it is about 0.002 for tanh, and ``chi_1`` within 1% of 1). A point leaves the
-    iteration once it has settled, fallen below 1e-12 or passed :data:`UNBOUNDED`."""
+    iteration once it has settled, fallen below 1e-12 or passed :data:`UNBOUNDED` times ``1 +
+    sigma_b^2`` (tanh's ``q*`` at ``sigma_b = 1e30`` is 1e60: bounded)."""
     sw2, sb2 = np.broadcast_arrays(np.asarray(sw2, float), np.asarray(sb2, float))
     shape, sw2, sb2 = sw2.shape, sw2.ravel(), sb2.ravel()
+    limit = UNBOUNDED * (1.0 + sb2)
     q = np.full(sw2.shape, float(q0))
     moving = np.arange(q.size)
     for _ in range(iterations):
         old = q[moving]
-        new = np.minimum(variance_map(old, sw2[moving], sb2[moving], act), UNBOUNDED * 10)
+        new = np.minimum(variance_map(old, sw2[moving], sb2[moving], act), limit[moving] * 10)
         q[moving] = new
         moving = moving[(np.abs(new - old) > tol * np.maximum(old, 1e-300))
-                        & (new >= 1e-12) & (new < UNBOUNDED)]
+                        & (new >= 1e-12) & (new < limit[moving])]
         if not moving.size:
             break
-    q = q.reshape(shape)
-    return np.where(q >= UNBOUNDED, np.nan, np.maximum(q, 1e-12))
+    return np.where(q >= limit, np.nan, np.maximum(q, 1e-12)).reshape(shape)
 
 
 def covariance_map(q11, q22, q12, sw2, sb2, act: Nonlinearity) -> np.ndarray:

@@ -91,12 +91,15 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
         if is_weighted(layer.kind) and len(after) == 1 and after[0].kind in ACTIVATIONS \
                 and after[0].kind not in meanfield.NOT_ELEMENTWISE:
             pairs.append((layer, after[0]))
-    if len(pairs) < 2:
-        # a mistake in what was asked of this spec, which has no line to point at
+    kinds = Counter(act.kind for _, act in pairs)
+    if not kinds or kinds.most_common(1)[0][1] < 2:
+        # a mistake in what was asked of this spec, which has no line to point at; the chain
+        # is of one nonlinearity, so a sigmoid layer and a relu layer are not two
+        has = (f"one each of {', '.join(kinds)}" if len(kinds) > 1 else str(len(pairs)))
         raise InputError(f"the phase diagram needs at least two conv/dense layers each "
-                         f"followed by an elementwise activation; {checked.spec.name} has "
-                         f"{len(pairs)}", hint="e.g. conv 16 3x3 pad same tanh, repeated")
-    name = Counter(act.kind for _, act in pairs).most_common(1)[0][0]
+                         f"followed by the same elementwise activation; {checked.spec.name} "
+                         f"has {has}", hint="e.g. conv 16 3x3 pad same tanh, repeated")
+    name = kinds.most_common(1)[0][0]
     act = next(a for _, a in pairs if a.kind == name)
     fields = ACTIVATIONS[name].field_map
     arguments = {key: act.ir[key] for key in fields if key in act.ir}
@@ -394,6 +397,13 @@ def _num(value: float) -> str:
     return "-" if np.isnan(value) else rounded_text(value, 3)
 
 
+def _sigma(value: float) -> str:
+    """A ``sigma_w`` or ``sigma_b`` to three decimals where that shows it; a spec's own init
+    can sit far off the diagram (``normal(0, 1e30)``: sigma_w 8e30, 1e-30: 8e-30), written
+    then to 3 significant digits, which keeps it to the column."""
+    return f"{value:.3f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else rounded_text(value, 3)
+
+
 def _corr(value: float) -> str:
     return f"{value:.2f}" if np.isfinite(value) else "-"
 
@@ -419,7 +429,7 @@ def format_phase(report: PhaseReport) -> str:
              "to depths of a few xi_c, Schoenholz et al. 2017):"),
              f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
     for p in sorted(report.inits, key=lambda p: p.sigma_w):
-        lines.append(f"  {p.sigma_w:7.3f}  {p.sigma_b:7.3f}  {_num(p.chi_1):>6}  "
+        lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  "
                      f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
     measured = dict(report.measured_boundary)
     lines += ["", ("critical line chi_1 = 1: sigma_w at each sigma_b (-: no crossing in the "
