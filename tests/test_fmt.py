@@ -115,6 +115,13 @@ def test_layers_written_below_the_train_block_move_above_it_with_their_comments(
     assert not any("below the train block" in w.message for w in check(parse(out)).warnings)
 
 
+def test_the_files_first_comment_stays_first_when_the_train_block_moves():
+    text = "# top\ntrain {\n  epochs 1\n}\ninput 1x8x8\ndense 10\n"
+    out = format_source(text)
+    assert out == "# top\n\ninput 1x8x8\ndense 10\n\ntrain {\n  epochs 1\n}\n"
+    assert format_source(out) == out
+
+
 def test_comments_alone_below_the_train_block_stay_there():
     text = "input 1x8x8\ndense 10\ntrain {\n  epochs 1\n}\n# the end\n"
     assert format_source(text) == text

@@ -255,9 +255,11 @@ def _train_block_last(elements: list[Element]) -> list[Element]:
     if not any(e.role == "code" for e in elements[closing + 1:]):
         return elements  # nothing but comments below it: the layout as written
     start = opening
-    while (start > 0 and elements[start - 1].role == "comment"
+    # the comments that introduce the block move with it, but not the file's first lines,
+    # which speak of the file
+    while (start > 1 and elements[start - 1].role == "comment"
            and elements[start - 1].last + 1 == elements[start].first):
-        start -= 1  # the comments that introduce the block move with it
+        start -= 1
     block = elements[start:closing + 1]
     block[0].blank_before = True
     return elements[:start] + elements[closing + 1:] + block
