@@ -84,11 +84,12 @@ def substitution_point(t, stretch, w, xp=math):
     return z, xp.cosh(t) * xp.exp(-z * z / 2) / (stretch * _ROOT_2PI)
 
 
-def cells(span: float) -> int:
+def cells(span, xp=math):
     """How many midpoint cells of width at most ``STEP`` cover a ``span`` of ``t``: an even
     number, so that on a span symmetric about 0 the point ``t = 0`` (``u = 0``, ReLU's kink)
-    falls between two cells, not on a point."""
-    return 2 * math.ceil(span / (2 * STEP))
+    falls between two cells, not on a point. An int of a float (``math``), an array of floats
+    of an array (``numpy``)."""
+    return 2 * xp.ceil(span / (2 * STEP))
 
 
 def gaussian_mean(g: Callable[[float], float], q: float) -> float:

@@ -88,18 +88,26 @@ def nonlinearity(name: str, **kwargs) -> Nonlinearity:
 
 
 def _midpoints(lo, hi) -> tuple[np.ndarray, np.ndarray]:
-    """The midpoints ``t`` (on a new last axis) and the width ``h`` of as many equal cells on
-    each ``[lo, hi]`` as the widest of them needs (:func:`cnnspec.check.meanfield.cells`)."""
-    n = shared.cells(float(np.max(hi - lo, initial=shared.STEP)))  # empty arrays: 2 cells
-    h = ((hi - lo) / n)[..., None]
-    return lo[..., None] + (np.arange(n) + 0.5) * h, h
+    """The midpoints ``t`` (on a new last axis) of equal cells on each ``[lo, hi]``, as many
+    as that span needs (:func:`cnnspec.check.meanfield.cells`), and their weights: the cells'
+    width, and 0 where a span that needs fewer cells than the widest repeats its last
+    midpoint. Each entry so takes the points and weights it would take alone, whatever is
+    taken beside it: a batch of points gives each the numbers it gives one at a time."""
+    span = hi - lo
+    n = shared.cells(span, np)
+    h = (span / n)[..., None]
+    n = n[..., None]
+    i = np.arange(n.max(initial=0))
+    t = lo[..., None] + (np.minimum(i, n - 1) + 0.5) * h
+    return t, np.where(i < n, h, 0.0)
 
 
 def normal_rule(q) -> tuple[np.ndarray, np.ndarray]:
     """Points ``u`` and weights ``p`` with ``E[g(u)] ~ sum p g(u)`` for ``u ~ N(0, q)``, at
     every ``q`` of an array at once (points on a new last axis): the substitution of
-    :func:`cnnspec.check.meanfield.substitution_point` with the midpoint rule, the same points
-    and weights as :func:`cnnspec.check.meanfield.gaussian_mean` takes at a lone ``q``."""
+    :func:`cnnspec.check.meanfield.substitution_point` with the midpoint rule, at each ``q``
+    the points and weights :func:`cnnspec.check.meanfield.gaussian_mean` takes there (past
+    them, weights of 0)."""
     q = np.maximum(np.asarray(q, float), TINY_VARIANCE)
     stretch = np.sqrt(1.0 + q)
     t, h = _midpoints(*shared.substitution_span(stretch, 0.0, np))
@@ -154,7 +162,7 @@ def _conditional_mean2(f, q11, q22, q12) -> np.ndarray:
     t, h = _midpoints(-hi, hi)  # (entries, n2)
     z, density = shared.substitution_point(t[:, None, :], stretch, w, np)
     u2 = m + np.sqrt(v) * z  # (entries, n1, n2)
-    inner = (f(u1[..., None], u2) * density).sum(-1) * h
+    inner = np.matmul(f(u1[..., None], u2) * density, h[..., None])[..., 0]  # sum of f p h
     return (inner * p1).sum(-1)
 
 
@@ -316,21 +324,26 @@ def critical_sigma_w(sigma_b, act: Nonlinearity, low: float = 0.05, high: float 
     return np.where(valid, (lo + hi) / 2, np.nan)
 
 
-def propagate(q11: float, q22: float, q12: float, sw2: float, sb2: float, depth: int,
-              act: Nonlinearity) -> tuple[np.ndarray, np.ndarray]:
+def propagate(q11, q22, q12, sw2, sb2, depth: int, act: Nonlinearity
+              ) -> tuple[np.ndarray, np.ndarray]:
     """The theory's second moment and correlation of two inputs' pre-activations over
-    ``depth`` further layers, starting from the given ones: arrays ``q`` (of the first input)
-    and ``c``, each ``depth + 1`` long (index 0: the start)."""
+    ``depth`` further layers, starting from the given ones, at every entry of broadcast arrays
+    at once (a whole grid of measured points a layer at a time): arrays ``q`` (of the first
+    input) and ``c`` of the entries' shape and ``depth + 1`` more on a last axis (index 0: the
+    start). An entry's numbers are those it gives alone (:func:`_midpoints`)."""
+    q11, q22, q12, sw2, sb2 = np.broadcast_arrays(
+        *(np.asarray(a, float) for a in (q11, q22, q12, sw2, sb2)))
     qs, cs = [q11], [correlation(q12, q11, q22)]
     for _ in range(depth):
-        q12 = float(covariance_map(q11, q22, q12, sw2, sb2, act))
-        q11, q22 = variance_map(np.array([q11, q22]), sw2, sb2, act).tolist()
+        q12 = covariance_map(q11, q22, q12, sw2, sb2, act)
+        q11, q22 = variance_map(np.stack([q11, q22]), sw2, sb2, act)
         qs.append(q11)
         cs.append(correlation(q12, q11, q22))
-    return np.array(qs), np.array(cs)
+    return np.stack(qs, -1), np.stack(cs, -1)
 
 
-def correlation(q12: float, q11: float, q22: float) -> float:
+def correlation(q12, q11, q22) -> np.ndarray:
     """``q12 / sqrt(q11 q22)``; NaN where a signal has died (a second moment of 0)."""
-    denominator = np.sqrt(q11 * q22)
-    return float(q12 / denominator) if denominator > 0 else float("nan")
+    denominator = np.sqrt(np.multiply(q11, q22))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, np.divide(q12, denominator), np.nan)

@@ -234,17 +234,22 @@ def probe_inputs(checked: CheckedSpec, q_in: float, rng: np.random.Generator) ->
     return np.sqrt(q_in) * np.concatenate([x1, x2, x3])
 
 
-def measure_point(model, chain: Chain, act, sigma_w: float, sigma_b: float,
-                  rng: np.random.Generator) -> MeasuredPoint:
-    """Redraw the hidden layers at ``(sigma_w, sigma_b)`` and measure ``q``, ``c`` and the
-    perturbation's growth through them; the theory propagated from the first hidden layer's
-    measured moments beside it."""
-    theory = meanfield.phase(sigma_w, sigma_b, act)
-    qstar = float(theory.q_star)
-    # inputs scaled so that the first layer starts near q* (no transient of q to wait for)
-    q_in = (qstar - sigma_b ** 2) / sigma_w ** 2 if np.isfinite(qstar) else 1.0
+@dataclass
+class Reading:
+    """What the probe batch read through the hidden layers at one ``(sigma_w, sigma_b)``."""
+
+    q: list[float]  # per hidden layer: the first inputs' second moment
+    c: list[float]  # and the pairs' correlation
+    chi_1: float  # the perturbation's geometric mean growth per layer
+    start: tuple[float, float, float]  # the first hidden layer's q11, q22, q12: the theory's
+
+
+def read_network(model, chain: Chain, sigma_w: float, sigma_b: float, q_in: float,
+                 rng: np.random.Generator) -> Reading:
+    """Redraw the hidden layers at ``(sigma_w, sigma_b)``, run the probe inputs of second
+    moment ``q_in`` and read ``q``, ``c`` and the perturbation's growth through them."""
     redraw(model, chain, sigma_w, sigma_b, rng)
-    x = probe_inputs(model.checked, max(q_in, 1e-4), rng)
+    x = probe_inputs(model.checked, q_in, rng)
     model.eval()
     model.record = True
     try:
@@ -253,7 +258,8 @@ def measure_point(model, chain: Chain, act, sigma_w: float, sigma_b: float,
         model.record = False
     h = [model.activations[layer.name].reshape(3, PAIRS, -1) for layer in chain.layers]
     q = [float((a[0] ** 2).mean()) for a in h]
-    c = [meanfield.correlation(float((a[0] * a[1]).mean()), q1, float((a[1] ** 2).mean()))
+    c = [float(meanfield.correlation(float((a[0] * a[1]).mean()), q1,
+                                     float((a[1] ** 2).mean())))
          for a, q1 in zip(h, q)]
     # Per unit (means, not sums), as the theory's q and chi_1 are: a layer with fewer units
     # than the one before (a strided conv: 1/4 of the pixels at stride 2; fewer channels)
@@ -262,12 +268,38 @@ def measure_point(model, chain: Chain, act, sigma_w: float, sigma_b: float,
     chi = perturbation_growth([float(((a[2] - a[0]) ** 2).mean()) for a in h],
                               [float((a[0] ** 2).mean()) for a in h])
     first = h[0]
-    q11, q22 = float((first[0] ** 2).mean()), float((first[1] ** 2).mean())
-    q12 = float((first[0] * first[1]).mean())
-    q_th, c_th = meanfield.propagate(q11, q22, q12, sigma_w ** 2, sigma_b ** 2,
-                                     len(h) - 1, act)
-    return MeasuredPoint(sigma_w, sigma_b, chi, float(theory.chi_1), c[-1], float(c_th[-1]),
-                         q, c, q_th.tolist(), c_th.tolist())
+    start = (float((first[0] ** 2).mean()), float((first[1] ** 2).mean()),
+             float((first[0] * first[1]).mean()))
+    return Reading(q, c, chi, start)
+
+
+def measure_points(model, chain: Chain, act, sigma_w, sigma_b,
+                   rng: np.random.Generator) -> list[MeasuredPoint]:
+    """At each ``(sigma_w[i], sigma_b[i])`` in turn, read the network (:func:`read_network`)
+    with inputs scaled so that the first hidden layer starts at the theory's ``q*``
+    (:func:`input_moment`); beside each, the theory propagated from that layer's
+    measured moments, at every point at once (a few hundred layers of one point at a time
+    took a second of the report)."""
+    sw, sb = np.asarray(sigma_w, float), np.asarray(sigma_b, float)
+    # q* one point at a time: a batch sums each point's quadrature in another order, and a
+    # chaotic network's deep layers magnify the last bit of its input scale into another draw.
+    theory = [meanfield.phase(w, b, act) for w, b in zip(sw, sb)]
+    readings = [read_network(model, chain, float(w), float(b), input_moment(at), rng)
+                for w, b, at in zip(sw, sb, theory)]
+    start = np.array([r.start for r in readings]).reshape(-1, 3)
+    q_th, c_th = meanfield.propagate(*start.T, sw ** 2, sb ** 2, len(chain.layers) - 1, act)
+    return [MeasuredPoint(float(w), float(b), r.chi_1, float(at.chi_1), r.c[-1],
+                          float(c[-1]), r.q, r.c, q.tolist(), c.tolist())
+            for w, b, at, r, q, c in zip(sw, sb, theory, readings, q_th, c_th)]
+
+
+def input_moment(theory: meanfield.Phase) -> float:
+    """The inputs' second moment that puts the first hidden layer's ``q`` at ``q*`` (``q =
+    sigma_w^2 q_in + sigma_b^2``): no transient of ``q`` to wait for; 1 where ``q*`` does not
+    exist, and at least 1e-4."""
+    qstar, sw, sb = (float(a) for a in (theory.q_star, theory.sigma_w, theory.sigma_b))
+    q_in = (qstar - sb ** 2) / sw ** 2 if np.isfinite(qstar) else 1.0
+    return max(q_in, 1e-4)
 
 
 def perturbation_growth(distances: list[float], signals: list[float]) -> float:
@@ -378,10 +410,10 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     boundary = [(float(b), float(w)) for b, w in zip(sb, critical) if np.isfinite(w)]
 
     model = compile_spec(checked, seed=seed, dtype="float64")
-    rng = np.random.default_rng(seed)
-    measured = [measure_point(model, chain, act, float(w), float(b), rng)
-                for b in np.linspace(*SIGMA_B_RANGE, grid[1])
-                for w in np.linspace(*SIGMA_W_RANGE, grid[0])]
+    sb_measured, sw_measured = np.meshgrid(np.linspace(*SIGMA_B_RANGE, grid[1]),
+                                           np.linspace(*SIGMA_W_RANGE, grid[0]), indexing="ij")
+    measured = measure_points(model, chain, act, sw_measured.ravel(), sb_measured.ravel(),
+                              np.random.default_rng(seed))
     layer = chain.typical
     return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
                        tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
@@ -405,7 +437,9 @@ def _sigma(value: float) -> str:
 
 
 def _corr(value: float) -> str:
-    return f"{value:.2f}" if np.isfinite(value) else "-"
+    """2 decimals; a correlation that rounds to 0 has no sign (the theory's c* = 0 is reached
+    as +-1e-18, a rounding's sign, not a side)."""
+    return f"{round(value, 2) + 0.0:.2f}" if np.isfinite(value) else "-"
 
 
 def describe_strided(names: list[str]) -> str:
