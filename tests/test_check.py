@@ -1388,6 +1388,18 @@ def test_scores_raised_by_a_fixed_kernel_are_answered_with_a_norm_not_another_in
     assert not [w for w in cnnspec.load(path).warnings if "softmax starts" in w.message]
 
 
+def test_the_signal_warning_points_at_the_init_that_moves_the_scale_and_its_activation():
+    """An orthogonal conv before sigmoid, then one of N(0, 1000^2) before gelu: the warning
+    named the init that moves the scale (normal) but pointed at the first conv and gave the
+    hint for sigmoid (of two activations, one each, whichever a set gave first)."""
+    spec = parse("input 1x8x8\nc0: conv 4 3x3 pad same weight orthogonal sigmoid\n"
+                 "c1: conv 4 3x3 pad same weight normal(0, 1000) gelu\nflatten\ndense 10\n")
+    (warning,) = [w for w in check(spec).warnings if "signal's scale" in w.message]
+    assert "mostly with init normal before gelu" in warning.message
+    assert (warning.span.line, warning.span.column) == (3, 25)  # c1's weight init
+    assert warning.hint.startswith("before gelu, use lecun_normal")
+
+
 def test_scores_grown_past_the_signal_limit_are_said_in_the_signal_warning():
     """Where the signal warning already grows the scale to the scores, the loss is said in it:
     one warning, not two."""

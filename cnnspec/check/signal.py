@@ -432,11 +432,11 @@ class SignalChange:
     start: str  # where the scale was last 1: "input", or a batchnorm/LSUV layer
     layer: str  # where the scale is furthest from 1
     std_ratio: float  # root mean square there / the input's
-    first_weight_layer: str  # the first conv/dense layer on the way, to point at
-    init_name: str  # the most common weight init among those layers
+    first_weight_layer: str  # the first conv/dense layer on the way of init_name, to point at
+    init_name: str  # the weight init whose layers move the scale most that way
     log_per_layer: float  # log of the geometric mean of fan_in * E[w^2] * activation factor
     layers: int  # conv/dense layers on the way
-    activation: str  # the activation most of them feed
+    activation: str  # the activation most layers of init_name feed
     slope: float | None = None  # that activation's slope, for leaky_relu
     log_read_share: float = 0.0  # log of the geometric mean of read_share (zero padding)
 
@@ -493,16 +493,21 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     acts, log_factors = _log_factors(weighted, layers, consumers)
     log_shares = [math.log(share) for share in shares]
     names = [i.weight_init.name for i in weighted]
-    kinds = [a["kind"] for a in acts]
-    activation = max(set(kinds), key=kinds.count)
+    init_name = _init_deciding(names, log_factors)
+    # the layers of that init say where to point and which activation the hint is for (the
+    # first most common in their order: the same answer in every process)
+    deciding = [k for k, name in enumerate(names) if name == init_name]
+    kinds = [acts[k]["kind"] for k in deciding]
+    activation = max(kinds, key=kinds.count)
     return SignalChange(
         start=order[reset].name if reset >= 0 else "input", layer=worst.name,
         std_ratio=math.sqrt(q[worst.name]),
-        first_weight_layer=weighted[0].name,
-        init_name=_init_deciding(names, log_factors),
+        first_weight_layer=weighted[deciding[0]].name,
+        init_name=init_name,
         log_per_layer=sum(log_factors) / len(log_factors),
         layers=len(weighted), activation=activation,
-        slope=next((a["slope"] for a in acts if a["kind"] == "leaky_relu"), None),
+        slope=next((acts[k]["slope"] for k in deciding if acts[k]["kind"] == "leaky_relu"),
+                   None),
         log_read_share=sum(log_shares) / len(log_shares))
 
 
