@@ -17,11 +17,10 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import shlex
 import stat
 from pathlib import Path
 
-from cnnspec.errors import InputError, RunError, Span, SpecError, literal, shown_path
+from cnnspec.errors import InputError, RunError, Span, SpecError, literal, shell_word, shown_path
 
 # The largest spec file read: the largest spec written by hand, or exported from a network of
 # a thousand layers, is a few MiB; a file beyond this is not a spec (a data set, a log, a
@@ -76,7 +75,7 @@ def import_first(path: str | Path) -> str:
     worded as the caller types it)."""
     spec = Path(path).with_suffix(".cnn")
     return (f"import it as a spec first: `{{import_command:{literal(str(path))}}} -o "
-            f"{literal(shlex.quote(str(spec)))}`, then use {literal(str(spec))}")
+            f"{literal(shell_word(str(spec)))}`, then use {literal(str(spec))}")
 
 
 def is_keras_model(document) -> bool:

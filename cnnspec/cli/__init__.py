@@ -14,7 +14,6 @@ import importlib
 import itertools
 import os
 import re
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ from cnnspec.errors import (
     escaped_controls,
     long_words_shortened,
     out_of_memory,
+    shell_word,
     shortened,
 )
 from cnnspec.exitcodes import interrupted
@@ -190,8 +190,8 @@ def _typed(path: Path) -> str:
     try:
         relative = absolute.relative_to(Path.cwd())
     except ValueError:
-        return shlex.quote(str(absolute))
-    return shlex.quote(str(relative) if len(relative.parts) > 1 else f"./{relative}")
+        return shell_word(str(absolute))
+    return shell_word(str(relative) if len(relative.parts) > 1 else f"./{relative}")
 
 
 def run_error_code(exc: RunError) -> int:

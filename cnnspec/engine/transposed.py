@@ -80,17 +80,18 @@ def conv_transpose2d_backward(dout, cache, need_dw=True, need_dx=True):
     groups = x_g.shape[0]
     n, c, h, wd = x_shape
     f = w.shape[1] * groups
+    rows = f * w[0, 0].size  # F*kh*kw: the columns' rows
     w_g = w.reshape(groups, c // groups, -1)
     dout_c = dout.transpose(1, 0, 2, 3)[:, :, out_part[0], out_part[1]]  # (F, N, ...) view
     dw = np.zeros(w_g.shape, dout.dtype) if need_dw else None
     dxc = np.empty((c, n, h, wd), dout.dtype) if need_dx else None
     dfull = None
-    for images, pixels, dcols in _chunks(n, h * wd, f * w[0, 0].size, groups, dout.dtype):
+    for images, pixels, dcols in _chunks(n, h * wd, rows, groups, dout.dtype):
         count = images.stop - images.start
         if dfull is None or dfull.shape[1] != count:  # zero outside the part dout fills
             dfull = np.zeros((f, count, *win.in_hw), dtype=dout.dtype)  # as im2col reads
         dfull[:, :, full_part[0], full_part[1]] = dout_c[:, images]
-        im2col(dfull, win, out=dcols.reshape(f * w[0, 0].size, -1))
+        im2col(dfull, win, out=dcols.reshape(rows, -1))
         if need_dw:
             dw += np.matmul(x_g[:, :, pixels], dcols.transpose(0, 2, 1))
         if need_dx:

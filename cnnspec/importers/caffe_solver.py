@@ -8,10 +8,9 @@ tables are in docs/importing.md.
 from __future__ import annotations
 
 import math
-import shlex
 from dataclasses import dataclass
 
-from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal
+from cnnspec.errors import SpecError, SpecErrors, hinted, library_worded, literal, shell_word
 from cnnspec.importers.prototxt import Message, error_at, parse_prototxt
 from cnnspec.importers.spec_writer import Setting, number_text
 
@@ -46,7 +45,7 @@ def refuse_solver_as_net(msg: Message, path: str | None) -> None:
         return
     net = next((e.value.value for e in msg.entries if e.name in ("net", "train_net")
                 and getattr(e.value, "kind", None) == "string"), "NET.prototxt")
-    solver = literal(shlex.quote(path or "SOLVER.prototxt"))
+    solver = literal(shell_word(path or "SOLVER.prototxt"))
     raise SpecError("this is a Caffe solver, not a model definition", span=mark.span, file=path,
                     **hinted("import the net it trains and give the solver beside it: "
                              f"{{import_command:{literal(net)}}} --solver {solver}"))

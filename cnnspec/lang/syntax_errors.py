@@ -9,11 +9,10 @@ friendlier message and a hint; the catalogue doubles as test data (tests/test_sy
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError, hinted, literal
+from cnnspec.errors import Span, SpecError, hinted, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -576,7 +575,7 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     return SpecError("this is a Caffe model definition (prototxt), not a cnnspec spec",
                      span=span, file=path,
                      **hinted(f"cnnspec imports it: save it as {prototxt} and run "
-                              f"`{{import_command:{prototxt}}} -o {shlex.quote(spec)}{force}` "
+                              f"`{{import_command:{prototxt}}} -o {shell_word(spec)}{force}` "
                               "(docs/importing.md), which writes each layer as a spec's line, "
                               "e.g. `conv1: conv 20 5x5`"))
 

@@ -15,7 +15,6 @@ import contextlib
 import dataclasses
 import gc
 import platform
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from cnnspec.data import Preprocessor
 from cnnspec.data.augment import Augmenter, batch_rng
 from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, WIDEST_DTYPE, given_dtype
 from cnnspec.engine.optim import make_optimizer
-from cnnspec.errors import SettingError, command_line, counted, literal, shown_path
+from cnnspec.errors import SettingError, command_line, counted, literal, shell_word, shown_path
 from cnnspec.given import given_callable, given_path, plain, shown
 from cnnspec.ir.training_catalogue import OPTIMIZERS, value_text
 from cnnspec.kinds import is_weighted
@@ -599,7 +598,7 @@ def _versions() -> dict:
 def _command(spec_path, overrides: dict, out) -> str:
     """The ``cnnspec train`` command line that repeats this run (into ``out`` when one was
     given; that folder must then be moved away or deleted first)."""
-    words = ["cnnspec", "train", shlex.quote(str(spec_path)) if spec_path else "SPEC"]
+    words = ["cnnspec", "train", shell_word(str(spec_path)) if spec_path else "SPEC"]
     for key in OVERRIDABLE:
         if key not in overrides:
             continue
@@ -608,9 +607,9 @@ def _command(spec_path, overrides: dict, out) -> str:
             from cnnspec.lang.rewrite import call_text  # how a spec and --data write it
 
             value = f"npz:{value['path']}" if value.get("name") == "npz" else call_text(value)
-        words += ["--" + key.replace("_", "-"), shlex.quote(str(value))]
+        words += ["--" + key.replace("_", "-"), shell_word(str(value))]
     if out is not None:
-        words += ["--out", shlex.quote(str(out))]
+        words += ["--out", shell_word(str(out))]
     return " ".join(words)
 
 
