@@ -45,9 +45,11 @@ images every layer's estimate is within 1.09x of a forward pass (tests/test_chec
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
-named kernels) use the mean square of their values; biases are ignored (usually zero), but
-for the lints that ask :func:`moments` to count them (a constant bias shifts every sum of its
-layer alike: what a ReLU after it passes, and so what the layers after it see). The
+named kernels) use the mean square of their values. Biases count where :func:`moments` is
+asked to (the Signal column of ``summary`` and the lints do; the scale warnings, about what
+the weights do to the signal, take them as 0): a constant bias shifts every sum of its layer
+alike (what a ReLU after it passes, and so what the layers after it see); a drawn one adds
+its variance, one value per channel that a pool's window shares (:func:`biased_sums`). The
 moments are products that may leave floating point's range (weights of 1e-200 square to 0);
 the warning's figures are worked out from their logs.
 """
@@ -352,8 +354,9 @@ def moments(layers: list[LayerInfo], biases: bool = False
             ) -> tuple[dict[str, float], dict[str, float]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
     mean ``E[x]`` of those whose mean the estimate knows (on the same scale). ``biases``: a
-    conv or dense layer's constant bias is added to its sums (its mean, and what the
-    activation after it passes); else biases are taken as 0, as the Signal column takes them.
+    conv or dense layer's biases are added to its sums (:func:`biased_sums`: their mean and
+    variance, and what the activation after it passes); else they are taken as 0, as the
+    scale warnings take them.
 
     The bias is on the input's scale, taken as unit mean square: on the spec's data after
     ``standardize``, as the lints that count it read it."""
@@ -367,16 +370,16 @@ def moments(layers: list[LayerInfo], biases: bool = False
         source = sums.get(single)
         if is_weighted(info.kind):
             ew2 = weight_second_moment(info)
-            q[info.name] = (1.0 if ew2 is None else
-                            summed_terms(info) * ew2 * ins[0] * read_share(info))
+            spread = (1.0 if ew2 is None else
+                      summed_terms(info) * ew2 * ins[0] * read_share(info))
+            bias_mean, bias_variance = (bias_moments(info) if biases and 0 < spread < math.inf
+                                        else (0.0, 0.0))
+            q[info.name] = spread + bias_mean * bias_mean + bias_variance
             if ew2 is not None and info.weight_init.symmetric:
                 mean = means.get(single)
                 shared = 0.0 if mean is None or not ins[0] else min(1.0, mean * mean / ins[0])
-                bias = constant_bias(info) if biases and 0 < q[info.name] < math.inf else 0.0
-                sums[info.name] = Sums(q[info.name], shared=shared,
-                                       offset=bias / math.sqrt(q[info.name]) if bias else 0.0)
-                q[info.name] += bias * bias
-                means[info.name] = bias
+                sums[info.name] = biased_sums(spread, shared, bias_mean, bias_variance)
+                means[info.name] = bias_mean
             continue
         q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
         if kind.family == "norm":  # its batch statistics take the shared part out too
@@ -407,6 +410,30 @@ def moments(layers: list[LayerInfo], biases: bool = False
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
     return q, means
+
+
+def bias_moments(info: LayerInfo) -> tuple[float, float]:
+    """The mean and variance of a conv/dense layer's biases at init: ``(b, 0)`` for a
+    constant ``b`` (``bias constant(-1)``), the drawn distribution's for a random one
+    (``bias normal(0, 0.5)``, ``torch_default``); ``(0, 0)`` for no bias."""
+    bias = info.bias_init
+    if bias is None:
+        return 0.0, 0.0
+    return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) ** 2
+
+
+def biased_sums(spread: float, shared: float, mean: float, variance: float) -> Sums:
+    """A weighted layer's outputs as :class:`Sums`: its sums of second moment ``spread``, a
+    ``shared`` part of it the same at every position of a channel, plus biases of ``mean``
+    and ``variance``. A drawn bias is one value per channel, the same at every position of
+    it: it joins the shared part (a max pool's window sees one bias, not ``k``), its
+    variance joining the sums' (over the channels, sum and bias add as independent
+    normals); its mean is the offset every sum is shifted by."""
+    total = spread + variance
+    if not 0 < total < math.inf:
+        return Sums(spread, shared=shared)
+    return Sums(total, shared=(shared * spread + variance) / total,
+                offset=mean / math.sqrt(total))
 
 
 def constant_bias(info: LayerInfo) -> float:
