@@ -427,6 +427,29 @@ def test_the_signal_column_counts_constant_and_drawn_biases_as_the_engine_does(
                for name, scale in measured.items()) > worst_unbiased
 
 
+def test_a_mean_pool_after_many_relu_layers_keeps_what_their_positions_share(tmp_path):
+    """Through a stack of ReLU convs the positions of a channel grow alike (the arc-cosine
+    kernel, signal.cross_moment): the 4x4 mean pool after plain30's 30 layers keeps more
+    of the mean square than their means' square and a 16th of the rest. Measured against the
+    engine (float64, Gaussian images, four seeds), the pool's own factor, its output's
+    estimate over the measurement divided by its input's, within 1.15x (1.12), where taking
+    the positions as alike only in their mean is 0.68x."""
+    import cnnspec
+    from cnnspec.check.signal import moments
+
+    estimate, measured = _estimated_and_measured_scales("plain30.cnn", tmp_path, seeds=4,
+                                                        batch=16)
+    before = "body_29_conv_relu"
+    own = (estimate["pool"] / measured["pool"]) / (estimate[before] / measured[before])
+    assert 1 / 1.15 < own < 1.15, own
+    checked = cnnspec.load(Path(__file__).parent.parent / "specs" / "plain30.cnn",
+                           for_training=False)
+    q, means = moments(checked.layers)
+    mean_only = means[before] ** 2 + (q[before] - means[before] ** 2) / 16
+    apart = (math.sqrt(mean_only) / measured["pool"]) / (estimate[before] / measured[before])
+    assert apart < 0.75, apart
+
+
 def test_a_max_pool_after_tanh_or_sigmoid_raises_the_estimate_as_it_does_the_measurement(
         tmp_path):
     """tanh and sigmoid are increasing: the largest of a window's values is the function of
