@@ -332,6 +332,17 @@ INLINE_SPECS = {
         "c1: conv 16 3x3 pad same tanh\np1: maxpool 2\n"
         "c2: conv 16 3x3 pad same weight normal(0, 0.5) tanh\np2: maxpool 3 stride 2\n"
         "c3: conv 16 3x3 pad same sigmoid\ng: global_maxpool\nfc: dense 10")),
+    "constant_biases.cnn": ("he_normal", (
+        "c1: conv 16 3x3 pad same bias constant(-1) relu\np1: maxpool 2\n"
+        "c2: conv 16 3x3 pad same bias constant(0.5) tanh\nm2: avgpool 2\n"
+        "c3: conv 16 3x3 pad same bias constant(1) sigmoid\ng: global_maxpool\n"
+        "fc: dense 10 bias constant(2)")),
+    "drawn_biases.cnn": ("he_normal", (
+        "c1: conv 32 3x3 pad same bias torch_default relu\np1: maxpool 2\n"
+        "c2: conv 32 3x3 pad same bias normal(0, 1) leaky_relu(0.2)\nm2: avgpool 2\n"
+        "c3: conv 32 3x3 pad same bias uniform(0, 0.5) tanh\np3: maxpool 2\n"
+        "c4: conv 64 3x3 pad same weight normal(0, 0.05) bias normal(-0.5, 1) relu\n"
+        "g: global_avgpool\nfc: dense 64 bias normal(0, 1)")),
 }
 
 
@@ -366,29 +377,77 @@ def test_pools_and_dropout_move_the_estimated_signal_as_they_move_the_measured(
         assert not 1 / 2 < old_estimate / measured[layer] < 2
 
 
-def _estimated_and_measured_scales(spec: str, tmp_path) -> tuple[dict, dict]:
-    """Every layer's scale (root mean square over the input's) as the signal estimate gives
-    it and as the engine's forward pass in training mode measures it (float64, Gaussian
-    images, the mean over three seeds' weights), for a spec of specs/ or INLINE_SPECS."""
+def _estimated_and_measured_scales(spec: str, tmp_path, seeds: int = 3, batch: int = 64,
+                                   biases: bool = True) -> tuple[dict, dict]:
+    """Every layer's scale (root mean square over the input's) as the summary's Signal column
+    gives it (``biases=False``: the estimate with every bias taken as 0) and as the engine's
+    forward pass in training mode measures it (float64, Gaussian images, the mean over
+    ``seeds`` seeds' weights), for a spec of specs/ or INLINE_SPECS."""
     import cnnspec
     from cnnspec.check.signal import second_moments
+    from cnnspec.check.summary import summary_dict
 
     path = Path(__file__).parent.parent / "specs" / spec
     if spec in INLINE_SPECS:
         path = tmp_path / spec
         path.write_text(_inline_spec(spec))
     checked = cnnspec.load(path, for_training=False)
-    estimate = {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()}
+    estimate = ({layer["name"]: layer["signal_std"] for layer in summary_dict(checked)["layers"]}
+                if biases else
+                {name: math.sqrt(q) for name, q in second_moments(checked.layers).items()})
     measured = {}
-    for seed in range(3):
+    for seed in range(seeds):
         model = cnnspec.compile(checked, seed=seed, dtype="float64")
         model.train()
         model.record = True
-        x = np.random.default_rng(seed).standard_normal((64, *checked.input_shape))
+        x = np.random.default_rng(seed).standard_normal((batch, *checked.input_shape))
         model.forward(x)
         for name, values in model.activations.items():
             measured.setdefault(name, []).append(np.sqrt(np.mean(values ** 2) / np.mean(x ** 2)))
     return estimate, {name: float(np.mean(scales)) for name, scales in measured.items()}
+
+
+@pytest.mark.parametrize("spec, worst_unbiased", [("constant_biases.cnn", 1.9),
+                                                  ("drawn_biases.cnn", 2.2)])
+def test_the_signal_column_counts_constant_and_drawn_biases_as_the_engine_does(
+        tmp_path, spec, worst_unbiased):
+    """Constant biases (-1 before a ReLU and its max pool, 0.5 before tanh and a mean pool, 1
+    before sigmoid and a global max pool, 2 on the logits) and drawn ones (torch_default,
+    N(0, 1) before a leaky ReLU and a mean pool, U(0, 0.5) before tanh and a max pool,
+    N(-0.5, 1) after weights too small to matter, N(0, 1) on the logits): every layer of the
+    Signal column within 1.2x of the engine's forward pass (20 seeds: a drawn bias is one
+    value per channel, 32 or 64 of them a seed), where taking the biases as 0 was off by
+    ``worst_unbiased`` or more at some layer (the ReLU a bias of -1 silences, the logits)."""
+    estimate, measured = _estimated_and_measured_scales(spec, tmp_path, seeds=20, batch=8)
+    for name, scale in measured.items():
+        assert 1 / 1.2 < estimate[name] / scale < 1.2, (name, estimate[name], scale)
+    unbiased, _ = _estimated_and_measured_scales(spec, tmp_path, seeds=1, batch=1,
+                                                 biases=False)
+    assert max(max(unbiased[name] / scale, scale / unbiased[name])
+               for name, scale in measured.items()) > worst_unbiased
+
+
+def test_a_mean_pool_after_many_relu_layers_keeps_what_their_positions_share(tmp_path):
+    """Through a stack of ReLU convs the positions of a channel grow alike (the arc-cosine
+    kernel, signal.cross_moment): the 4x4 mean pool after plain30's 30 layers keeps more
+    of the mean square than their means' square and a 16th of the rest. Measured against the
+    engine (float64, Gaussian images, four seeds), the pool's own factor, its output's
+    estimate over the measurement divided by its input's, within 1.15x (1.12), where taking
+    the positions as alike only in their mean is 0.68x."""
+    import cnnspec
+    from cnnspec.check.signal import moments
+
+    estimate, measured = _estimated_and_measured_scales("plain30.cnn", tmp_path, seeds=4,
+                                                        batch=16)
+    before = "body_29_conv_relu"
+    own = (estimate["pool"] / measured["pool"]) / (estimate[before] / measured[before])
+    assert 1 / 1.15 < own < 1.15, own
+    checked = cnnspec.load(Path(__file__).parent.parent / "specs" / "plain30.cnn",
+                           for_training=False)
+    q, means = moments(checked.layers)
+    mean_only = means[before] ** 2 + (q[before] - means[before] ** 2) / 16
+    apart = (math.sqrt(mean_only) / measured["pool"]) / (estimate[before] / measured[before])
+    assert apart < 0.75, apart
 
 
 def test_a_max_pool_after_tanh_or_sigmoid_raises_the_estimate_as_it_does_the_measurement(

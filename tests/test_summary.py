@@ -131,6 +131,36 @@ def test_signal_column_follows_the_estimate(checked):
     assert "sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's" in summary_table(checked)
 
 
+SILENCED = """\
+model silenced
+input 1x8x8
+default weight he_normal
+c1: conv 16 3x3 pad same bias normal(0, 1) relu
+c2: conv 16 3x3 pad same bias constant(-3) relu
+flatten
+fc: dense 10
+"""
+
+
+def test_the_signal_column_and_the_silenced_relu_warning_count_the_biases_alike():
+    """A drawn bias adds its variance to its layer's mean square, a constant one its square;
+    the warning about the ReLU a bias of -3 silences quotes the std of the sums the column
+    holds less that square, both from one estimate (cnnspec.check.signal.moments)."""
+    from cnnspec.check.signal import read_share
+    from cnnspec.errors import rounded_text
+
+    checked = check(parse(SILENCED, path="silenced.cnn"))
+    layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
+    c1 = 2 * read_share(checked.by_name["c1"]) + 1  # He's 2 (on a unit input), and N(0, 1)'s 1
+    assert layers["c1"]["signal_std"] == pytest.approx(math.sqrt(c1))
+    assert layers["c1_relu"]["signal_std"] == pytest.approx(math.sqrt(c1 / 2))
+    spread = math.sqrt(layers["c2"]["signal_std"] ** 2 - 9)
+    (warning,) = checked.warnings
+    assert f"about {rounded_text(spread)} for inputs of unit mean square" in warning.message
+    # the ReLU passes the few sums above 3: far less than half of c2's mean square
+    assert layers["c2_relu"]["signal_std"] < 0.1 * layers["c2"]["signal_std"]
+
+
 def test_each_formula_cites_the_paper_it_comes_from(checked):
     """The formula lines name the scheme's paper from the init catalogue: He et al. 2015 for
     the convs' he_normal, Glorot & Bengio 2010 for the head's glorot_uniform; a fixed kernel

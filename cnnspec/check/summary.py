@@ -13,7 +13,7 @@ import math
 
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import second_moments
+from cnnspec.check.signal import moments
 from cnnspec.errors import LIBRARY_NAMES, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -73,7 +73,7 @@ def layer_dict(info: LayerInfo, signal_std: float) -> dict:
 
 def summary_dict(checked: CheckedSpec) -> dict:
     """Everything the summary shows, as JSON-ready data (shapes as CHW lists)."""
-    moments = second_moments(checked.layers)
+    second = moments(checked.layers, biases=True)[0]
     return {
         "name": checked.ir["name"],
         "input_shape": list(checked.input_shape),
@@ -86,7 +86,7 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "dtype": checked.dtype,
         "activation_memory_bytes": checked.activation_memory,
         "step_memory": _step_memory_dict(checked.step_memory),
-        "layers": [layer_dict(info, math.sqrt(moments[info.name])) for info in checked.layers],
+        "layers": [layer_dict(info, math.sqrt(second[info.name])) for info in checked.layers],
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None}
@@ -190,9 +190,11 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
              f"output '{data['output']}' {shape_text(data['output_shape'])}")
     note = ("Signal: estimated scale of each layer's output at init while training, its "
             "root mean square sqrt(E[x^2]) = sqrt(mean^2 + std^2) relative to the input's (He "
-            "et al. 2015, eq. 7): after a ReLU above the std, the mean being no longer 0; "
-            "after a max pool the largest of its window's values, after a mean pool their "
-            "mean, each window's values taken as independent (on images, whose neighbouring "
+            "et al. 2015, eq. 7), for inputs of unit mean square: after a ReLU above the std, "
+            "the mean being no longer 0; biases counted (a constant one adds its square, a "
+            "drawn one its variance); after a max pool the largest of its window's values, "
+            "after a mean pool their mean, a window's values alike only in what their "
+            "channel shares (its bias, its input's mean; on images, whose neighbouring "
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
             "times its input's. `{init_report_command}` measures each layer's mean and std "
             "on the data.")
