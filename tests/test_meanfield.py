@@ -346,6 +346,23 @@ def test_an_init_on_relus_line_with_a_bias_is_unbounded_not_critical(tmp_path, c
     assert row.split()[2:5] == ["-", "-", "unbounded"]
 
 
+def test_a_prelu_net_is_placed_as_the_leaky_relu_it_starts_as(tmp_path, capsys):
+    """PReLU's slopes start at 0.25: at init the net is a leaky ReLU net of that slope, whose
+    line is sigma_w^2 = 2 / (1 + 0.25^2), so He init is past it. Its per-channel kernel ended
+    the report in a TypeError."""
+    prelu = mf.nonlinearity("prelu")
+    x = np.array([-2.0, -0.5, 0.5, 3.0])
+    np.testing.assert_array_equal(prelu.phi(x), [-0.5, -0.125, 0.5, 3.0])
+    assert prelu.asymptote == (1.0, 0.25) and prelu.homogeneous
+    spec = tmp_path / "prelu.cnn"
+    spec.write_text(WIDE.replace("repeat 24", "repeat 4").replace("tanh", "prelu")
+                    .replace("lecun_normal", "he_normal"))
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if "spec (he_normal)" in line)
+    assert row.split()[4] == "unbounded"
+
+
 def test_gelu_has_no_critical_line_where_ordered_meets_unbounded(tmp_path, capsys):
     """Without biases GELU's q* is 0 and chi_1 = sigma_w^2 / 4 up to where q from 1 runs away:
     the bisection found that edge and drew it as chi_1 = 1; the table interpolated the line

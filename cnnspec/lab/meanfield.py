@@ -50,7 +50,7 @@ The nonlinearity ``phi`` and its derivative are the engine's own forward and bac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,7 +64,6 @@ TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 /
 # more, is taken to grow without bound (no fixed point); a bounded nonlinearity's q* is
 # sigma_b^2 and a little more, however large sigma_b is.
 UNBOUNDED = 1e8
-NOT_ELEMENTWISE = ("softmax", "log_softmax")  # activations that mix units: no mean-field map
 # A slope at infinity within this of 1 is taken as 1: sigma_w^2 read from an init is a square
 # root squared (he_normal's 2 to an ulp or two), and q would take 1e12 layers to tell.
 ROUNDING = 1e-12
@@ -90,10 +89,15 @@ class Nonlinearity:
 
 def nonlinearity(name: str, **kwargs) -> Nonlinearity:
     """The engine's activation ``name`` (with its keyword arguments, e.g. ``slope``) as
-    ``phi`` and ``phi'``: ``phi'`` is its backward kernel applied to a gradient of ones."""
+    ``phi`` and ``phi'``: ``phi'`` is its backward kernel applied to a gradient of ones. An
+    activation without an asymptote in the registry mixes units (softmax): it has no map."""
+    kind = KINDS.get(name)
+    if kind is not None and kind.fixed_inits is not None and kind.positively_homogeneous:
+        # learned slopes (prelu) start at their fixed init: the network at init, which the
+        # theory describes, has the leaky ReLU of that slope there
+        return replace(nonlinearity("leaky_relu", slope=kind.negative_slope(kwargs)), name=name)
     forward = getattr(activations, f"{name}_forward", None)
     backward = getattr(activations, f"{name}_backward", None)
-    kind = KINDS.get(name)
     if forward is None or backward is None or kind is None or kind.asymptote is None:
         raise SpecError(f"the mean-field theory needs an elementwise nonlinearity, not {name!r}",
                         hint="use a network whose hidden layers end in tanh, relu, or another "
@@ -271,15 +275,19 @@ def root_ahead(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
         out[moving[gone & rising[moving]]] = np.nan
         moving = moving[~crossed & ~gone]
     bracketed = np.flatnonzero(bracketed)
-    for _ in range(BISECTIONS if bracketed.size else 0):
-        mid = np.sqrt(lo[bracketed] * hi[bracketed])
-        # mid on the start's side of the root replaces the bracket's end on that side
-        start_side = (gap(mid, bracketed) > 0) == rising[bracketed]
-        lower = start_side == rising[bracketed]
-        lo[bracketed] = np.where(lower, mid, lo[bracketed])
-        hi[bracketed] = np.where(lower, hi[bracketed], mid)
-    out[bracketed] = np.sqrt(lo[bracketed] * hi[bracketed])
+    out[bracketed] = _bisect_log(lambda q: gap(q, bracketed), lo[bracketed], hi[bracketed])
     return out
+
+
+def _bisect_log(gap, lo, hi) -> np.ndarray:
+    """The root of ``gap`` between ``lo`` and ``hi`` (1-D arrays), bisected in ``ln q``
+    :data:`BISECTIONS` times. Whichever way the iterates came, ``gap`` is positive below the
+    root they reach and negative above it (``q`` rises to it from below, falls from above)."""
+    for _ in range(BISECTIONS if lo.size else 0):
+        mid = np.sqrt(lo * hi)
+        lower = gap(mid) > 0
+        lo, hi = np.where(lower, mid, lo), np.where(lower, hi, mid)
+    return np.sqrt(lo * hi)
 
 
 def covariance_map(q11, q22, q12, sw2, sb2, act: Nonlinearity) -> np.ndarray:

@@ -89,7 +89,7 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
     for layer in checked.layers:
         after = consumers.get(layer.name, [])
         if is_weighted(layer.kind) and len(after) == 1 and after[0].kind in ACTIVATIONS \
-                and after[0].kind not in meanfield.NOT_ELEMENTWISE:
+                and ACTIVATIONS[after[0].kind].asymptote is not None:  # elementwise
             pairs.append((layer, after[0]))
     kinds = Counter(act.kind for _, act in pairs)
     if not kinds or kinds.most_common(1)[0][1] < 2:
