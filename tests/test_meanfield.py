@@ -380,16 +380,20 @@ def test_gelu_has_no_critical_line_where_ordered_meets_unbounded(tmp_path, capsy
 
 def test_check_and_lab_settle_on_one_chi_1():
     """check's gradient warning (plain math) and the phase diagram (NumPy) take chi_1 at one
-    fixed point of saturating layers."""
+    fixed point of saturating layers, near tanh's critical point too, where q settles over
+    thousands of layers: check took its 300th iterate (0.9995, ordered, at sigma_w^2 = 1.01
+    without biases, where the fixed point is chaotic, 1.00003)."""
     from cnnspec.check import meanfield as shared
 
     sigmoid = mf.nonlinearity("sigmoid")
     for act, phi, dphi in ((TANH, math.tanh, lambda u: 1 - math.tanh(u) ** 2),
                            (sigmoid, lambda u: 0.5 + 0.5 * math.tanh(u / 2),
                             lambda u: 0.25 / math.cosh(u / 2) ** 2)):
-        for sw2, sb2 in ((2.0, 0.0), (1.8, 0.1), (4.0, 0.5), (16.0, 1.0)):
+        for sw2, sb2 in ((2.0, 0.0), (1.8, 0.1), (4.0, 0.5), (16.0, 1.0), (1.01, 0.0),
+                         (1.0, 1e-6), (0.99, 1e-5)):
             lab = float(mf.chi_1(mf.fixed_q(sw2, sb2, act), sw2, act))
             assert shared.fixed_chi(sw2, sb2, phi, dphi) == pytest.approx(lab, rel=1e-8)
+    assert float(mf.chi_1(mf.fixed_q(1.01, 0.0, TANH), 1.01, TANH)) > 1
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu6"])

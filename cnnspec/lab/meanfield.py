@@ -60,15 +60,9 @@ from cnnspec.errors import SpecError
 from cnnspec.kinds import KINDS
 
 TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 / sqrt stay finite
-# A q rising past this many times 1 + sigma_b^2, under a map whose slope at infinity is 1 or
-# more, is taken to grow without bound (no fixed point); a bounded nonlinearity's q* is
-# sigma_b^2 and a little more, however large sigma_b is.
-UNBOUNDED = 1e8
-# A slope at infinity within this of 1 is taken as 1: sigma_w^2 read from an init is a square
-# root squared (he_normal's 2 to an ulp or two), and q would take 1e12 layers to tell.
-ROUNDING = 1e-12
-ZERO_Q = 1e-12  # a fixed point q* = 0 is given as this (the correlation map divides by q*)
-BISECTIONS = 60  # halvings of ln q between a root's brackets q and 2 q: to rounding
+# where q has no fixed point, what counts as q* = 0, the root's bisection: one rule for both
+UNBOUNDED, ROUNDING, ZERO_Q, BISECTIONS = (shared.UNBOUNDED, shared.ROUNDING, shared.ZERO_Q,
+                                           shared.BISECTIONS)
 # chi_1 within this of 1 beside the edge of the unbounded region makes that edge the critical
 # line (ReLU's chi_1 there is 1 to rounding; the bisection leaves sigma_w within 4e-15 of it)
 CRITICAL_EDGE = 1e-6
@@ -243,7 +237,8 @@ def homogeneous_fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0) -> np.ndar
 
 def root_ahead(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
     """The first root of ``g(q) = q(l+1) - q`` on the side ``g`` points to from each ``q`` (1-D
-    arrays): where the iterates from ``q`` go. The map rises with ``q`` (its slope is ``chi_q
+    arrays): where the iterates from ``q`` go (:func:`cnnspec.check.meanfield.fixed_q`'s
+    steps, at every point at once). The map rises with ``q`` (its slope is ``chi_q
     > 0``), so they move towards that root and never pass it (below it, ``q(l+1) < root``):
     it is their limit, however many layers they take. ``q`` is doubled (or halved) until ``g``
     changes sign, then the root bisected in ``ln q``. Falling with no root above
