@@ -71,7 +71,8 @@ def test_relu_covariance_map_is_the_arc_cosine_kernel_at_every_scale():
 def erf_nonlinearity():
     """erf, which the registry has not, but whose Gaussian means have closed forms."""
     from scipy.special import erf
-    return mf.Nonlinearity("erf", erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x))
+    return mf.Nonlinearity("erf", erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x * x),
+                           asymptote=(0.0, 0.0), homogeneous=False)  # bounded
 
 
 def test_erf_maps_match_their_closed_forms_from_narrow_to_wide():
@@ -234,6 +235,165 @@ def test_relu_variance_has_no_fixed_point_past_he():
     p = mf.phase(np.array([1.2, 1.6]), 0.3, RELU)
     assert np.isfinite(p.q_star[0]) and np.isnan(p.q_star[1])
     assert p.q_star[0] == pytest.approx(0.09 / (1 - 1.44 / 2))  # sigma_b^2 / (1 - sigma_w^2/2)
+
+
+LEAKY = mf.nonlinearity("leaky_relu", slope=0.2)
+
+
+@pytest.mark.parametrize("act", [RELU, LEAKY], ids=["relu", "leaky_relu"])
+def test_a_homogeneous_nonlinearity_has_the_closed_form_fixed_point(act):
+    """phi(c y) = c phi(y): the variance map is the line q -> s q + sigma_b^2, s = sigma_w^2
+    (1 + slope^2) / 2, so q* = sigma_b^2 / (1 - s) below the line s = 1 (ReLU: sigma_b^2 / (1
+    - sigma_w^2 / 2)). On it q grows by sigma_b^2 a layer: 300 iterations stopped at q = 1 +
+    300 sigma_b^2 and called that a fixed point, 'critical', chi_1 = 1. Without biases every q
+    is fixed there (He init); past it q grows geometrically: 2e6 at ReLU's sigma_w^2 = 2.1
+    was taken for a fixed point too."""
+    a, b = act.asymptote
+    line = 2 / (a * a + b * b)  # sigma_w^2 where s = 1
+    sw2 = np.array([0.3, 0.9, 0.99, 0.999]) * line
+    s = sw2 * (a * a + b * b) / 2
+    for sb2 in (0.01, 0.25, 4.0):
+        np.testing.assert_allclose(mf.fixed_q(sw2, sb2, act), sb2 / (1 - s), rtol=1e-14)
+        np.testing.assert_allclose(mf.variance_map(sb2 / (1 - s), sw2, sb2, act), sb2 / (1 - s),
+                                   rtol=1e-12)  # the quadrature agrees it is the fixed point
+    on_line = np.sqrt(line) ** 2  # a square root squared: off by an ulp
+    assert np.isnan(mf.fixed_q([on_line, 1.01 * line, 4 * line], 0.01, act)).all()
+    assert mf.fixed_q(on_line, 0.0, act, q0=3.0) == 3.0
+    assert np.isnan(mf.fixed_q(1.01 * line, 0.0, act))
+    p = mf.phase(np.sqrt([0.9 * line, line]), 0.1, act)
+    assert p.chi_1[0] == pytest.approx(0.9) and np.isnan(p.chi_1[1])
+
+
+def iterated(sw2, sb2, act, q0, layers):
+    """The variance map applied ``layers`` times from ``q0``."""
+    q = q0
+    for _ in range(layers):
+        q = float(mf.variance_map(q, sw2, sb2, act))
+    return q
+
+
+@pytest.mark.parametrize("name", ["gelu", "silu", "elu", "hardswish"])
+def test_a_smooth_nonlinearity_like_relu_far_out_has_no_fixed_point_at_its_line(name):
+    """phi(y) ~ y above 0 and ~ a constant below: the map's slope at infinity is sigma_w^2 / 2.
+    At sigma_w^2 = 2 with sigma_b = 1, q rises for ever (by about sigma_b^2 a layer, ELU's by
+    alpha^2 more); the 300 iterations stopped near 290 and gave a fixed point."""
+    act = mf.nonlinearity(name)
+    assert mf.far_slope(2.0, act) == 1.0
+    assert np.isnan(mf.fixed_q([2.0, 2.5], 1.0, act)).all()
+    q = [iterated(2.0, 1.0, act, 1.0, layers) for layers in (300, 600)]
+    assert q[1] - q[0] > 0.8 * 300  # still rising by about sigma_b^2 a layer
+    # below the line a fixed point exists, however large, and the map holds it
+    qstar = float(mf.fixed_q(1.9, 1.0, act))
+    assert float(mf.variance_map(qstar, 1.9, 1.0, act)) == pytest.approx(qstar, rel=1e-10)
+
+
+def test_the_fixed_point_is_where_the_iterates_go_from_where_they_start():
+    """GELU past sigma_w^2 = 2 has two fixed points besides 0: q from 1 falls to q* = 0 (an
+    ordered net), q from 100 rises without bound. The fixed point is the iterates' limit,
+    found as a root, not the 300th iterate."""
+    gelu = mf.nonlinearity("gelu")
+    assert float(mf.fixed_q(2.2, 0.0, gelu, q0=1.0)) == mf.ZERO_Q
+    assert iterated(2.2, 0.0, gelu, 1.0, 400) < 1e-3
+    assert np.isnan(mf.fixed_q(2.2, 0.0, gelu, q0=100.0))
+    assert iterated(2.2, 0.0, gelu, 100.0, 60) > 1e3
+    # tanh converges: the root is the iterates' limit to the quadrature's rounding
+    for sw2, sb2 in ((1.8, 0.1), (4.0, 0.5), (0.5, 2.0)):
+        assert float(mf.fixed_q(sw2, sb2, TANH)) == pytest.approx(
+            iterated(sw2, sb2, TANH, 1.0, 400), rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "gelu", "silu", "hardswish",
+                                  "relu6", "tanh", "sigmoid"])
+def test_the_variance_map_rises_with_q(name):
+    """fixed_q's root is the iterates' limit because the map rises with q: iterates below a
+    root stay below it."""
+    act = mf.nonlinearity(name, **({"slope": 0.2} if name == "leaky_relu" else {}))
+    q = np.geomspace(1e-10, 1e8, 400)
+    assert np.all(np.diff(mf.variance_map(q, 1.0, 0.0, act)) > 0)
+
+
+def test_relu_phase_measured_on_a_network_grows_as_the_closed_form_says(tmp_path):
+    """The engine's q over 24 ReLU layers of width 256, averaged over 8 draws (one network's
+    q random-walks in log at finite width): at He init with sigma_b = 0.5 it grows by
+    sigma_b^2 a layer (no fixed point); below the line it settles at sigma_b^2 / (1 -
+    sigma_w^2 / 2)."""
+    from cnnspec.compiler import compile_spec
+    from cnnspec.lab.phase import hidden_chain
+    from cnnspec.lab.variants import load_variant
+
+    relu = tmp_path / "relu.cnn"
+    relu.write_text(WIDE.replace("tanh", "relu").replace("conv 64", "conv 256"))
+    checked = load_variant(relu).checked
+    model, chain = compile_spec(checked, seed=0, dtype="float64"), hidden_chain(checked)
+    rng = np.random.default_rng(0)
+    draws = [measure_points(model, chain, RELU, [np.sqrt(2), 1.2], [0.5, 0.3], rng)
+             for _ in range(8)]
+    assert all(np.isnan(u.chi_1_theory) and np.isfinite(s.chi_1_theory) for u, s in draws)
+    growth = np.mean([np.array(u.q) - u.q[0] for u, _ in draws], axis=0)
+    assert growth[-1] / (len(growth) - 1) == pytest.approx(0.25, rel=0.25)
+    assert np.all(growth[8::8] > 0.5 * 0.25 * np.arange(8, len(growth), 8))
+    settled = np.mean([s.q[-8:] for _, s in draws])
+    assert settled == pytest.approx(0.09 / (1 - 1.44 / 2), rel=0.15)
+
+
+def test_an_init_on_relus_line_with_a_bias_is_unbounded_not_critical(tmp_path, capsys):
+    relu = tmp_path / "relu.cnn"
+    relu.write_text(WIDE.replace("tanh", "relu").replace("lecun_normal, bias zeros",
+                                                          "he_normal, bias normal(0, 0.1)"))
+    assert main(["init-report", str(relu), "--phase", "--grid", "2x2"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if "spec (he_normal)" in line)
+    assert row.split()[2:5] == ["-", "-", "unbounded"]
+
+
+def test_a_prelu_net_is_placed_as_the_leaky_relu_it_starts_as(tmp_path, capsys):
+    """PReLU's slopes start at 0.25: at init the net is a leaky ReLU net of that slope, whose
+    line is sigma_w^2 = 2 / (1 + 0.25^2), so He init is past it. Its per-channel kernel ended
+    the report in a TypeError."""
+    prelu = mf.nonlinearity("prelu")
+    x = np.array([-2.0, -0.5, 0.5, 3.0])
+    np.testing.assert_array_equal(prelu.phi(x), [-0.5, -0.125, 0.5, 3.0])
+    assert prelu.asymptote == (1.0, 0.25) and prelu.homogeneous
+    spec = tmp_path / "prelu.cnn"
+    spec.write_text(WIDE.replace("repeat 24", "repeat 4").replace("tanh", "prelu")
+                    .replace("lecun_normal", "he_normal"))
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines()
+               if "spec (he_normal)" in line)
+    assert row.split()[4] == "unbounded"
+
+
+def test_gelu_has_no_critical_line_where_ordered_meets_unbounded(tmp_path, capsys):
+    """Without biases GELU's q* is 0 and chi_1 = sigma_w^2 / 4 up to where q from 1 runs away:
+    the bisection found that edge and drew it as chi_1 = 1; the table interpolated the line
+    into rows that have none."""
+    gelu = mf.nonlinearity("gelu")
+    edges = mf.critical_sigma_w(np.array([0.0, 0.2, 1.0]), gelu, low=0.25, high=3.0)
+    assert np.isnan(edges[:2]).all() and edges[2] == pytest.approx(np.sqrt(2), abs=0.02)
+    spec = tmp_path / "gelu.cnn"
+    spec.write_text(WIDE.replace("tanh", "gelu"))
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    table = capsys.readouterr().out.split("critical line chi_1 = 1")[1].split("\n\n")[0]
+    rows = {float(row.split()[0]): row.split()[1] for row in table.splitlines()[2:]}
+    assert rows[0.0] == "-" and rows[1.0] != "-"
+
+
+def test_check_and_lab_settle_on_one_chi_1():
+    """check's gradient warning (plain math) and the phase diagram (NumPy) take chi_1 at one
+    fixed point of saturating layers, near tanh's critical point too, where q settles over
+    thousands of layers: check took its 300th iterate (0.9995, ordered, at sigma_w^2 = 1.01
+    without biases, where the fixed point is chaotic, 1.00003)."""
+    from cnnspec.check import meanfield as shared
+
+    sigmoid = mf.nonlinearity("sigmoid")
+    for act, phi, dphi in ((TANH, math.tanh, lambda u: 1 - math.tanh(u) ** 2),
+                           (sigmoid, lambda u: 0.5 + 0.5 * math.tanh(u / 2),
+                            lambda u: 0.25 / math.cosh(u / 2) ** 2)):
+        for sw2, sb2 in ((2.0, 0.0), (1.8, 0.1), (4.0, 0.5), (16.0, 1.0), (1.01, 0.0),
+                         (1.0, 1e-6), (0.99, 1e-5)):
+            lab = float(mf.chi_1(mf.fixed_q(sw2, sb2, act), sw2, act))
+            assert shared.fixed_chi(sw2, sb2, phi, dphi) == pytest.approx(lab, rel=1e-8)
+    assert float(mf.chi_1(mf.fixed_q(1.01, 0.0, TANH), 1.01, TANH)) > 1
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "relu6"])
@@ -422,8 +582,11 @@ def test_the_phase_diagrams_legend_lies_under_the_map_and_hides_no_measured_poin
     (legend,) = fig.legends
     labels = [t.get_text() for t in legend.get_texts()]
     assert "no fixed point q*: the signal grows without bound" in labels
-    theory = legend.legend_handles[labels.index("χ₁ = 1, theory (order | chaos)")]
+    theory = legend.legend_handles[
+        labels.index("χ₁ = 1, theory (order | chaos or no fixed point)")]
     assert theory.get_color() == "white" and theory.get_path_effects()
+    # past He init a ReLU net's perturbation grows with its signal: no chaos there
+    assert "measured χ₁ > 1 (chaotic; in grey: growing)" in labels
     renderer = fig.canvas.get_renderer()
     fig.draw(renderer)
     assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0

@@ -586,7 +586,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
                 flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
-                gaussian_moment=None, increasing=None, derivative=None) -> Kind:
+                gaussian_moment=None, increasing=None, derivative=None,
+                asymptote=None) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -600,7 +601,12 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     an activation that is ``y`` above 0 and ``s·y`` below, whose factor is then ``(1 + s^2)
     / 2`` (He et al. 2015). ``gaussian_moment``: ``(ir, q) -> E[f(y)^2]`` for ``y ~ N(0, q)``
     where no one factor says it (tanh's falls from 1 as ``q`` grows); the signal rule then.
+    ``asymptote``: ``(ir) -> (a, b)``, the limits of ``f(y) / y`` at ``+inf`` and ``-inf``
+    (:attr:`Kind.asymptote`), for an activation neither bounded (``(0, 0)``) nor piecewise
+    linear (``(1, s)``), whose limits are read from those.
     """
+    if value_range is not None:  # f(y) / y -> 0 both ways
+        asymptote = _bounded_asymptote
     signal_bound = math.inf if value_range is None else max(v * v for v in value_range)
     if negative_slope is not None:
         signal = _piecewise_linear(negative_slope, signal_bound)
@@ -612,7 +618,8 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     return Kind(
         name, summary, "activation", infer=_same_shape,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
-        fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage, **signal,
+        fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
+        **{"asymptote": asymptote, **signal},
         phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
@@ -623,11 +630,26 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
 
 def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
     """The :class:`Kind` fields of an activation that is ``y`` above 0 and ``s·y`` below,
-    ``negative_slope(ir) -> s``: that function, and the signal rule it gives
-    (:func:`piecewise_linear_factor`, the second moment at most ``bound``)."""
-    return {"negative_slope": negative_slope,
-            "signal": lambda ir, moments, shapes:
-            min(piecewise_linear_factor(negative_slope(ir)) * moments[0], bound)}
+    ``negative_slope(ir) -> s``: that function, the signal rule it gives
+    (:func:`piecewise_linear_factor`, the second moment at most ``bound``) and, unbounded, its
+    asymptote ``(1, s)``: the function itself."""
+    fields = {"negative_slope": negative_slope,
+              "signal": lambda ir, moments, shapes:
+              min(piecewise_linear_factor(negative_slope(ir)) * moments[0], bound)}
+    if bound == math.inf:
+        fields["asymptote"] = lambda ir: (1.0, negative_slope(ir))
+    return fields
+
+
+def _bounded_asymptote(ir: dict) -> tuple[float, float]:
+    """The asymptote of a bounded activation: ``f(y) / y -> 0`` both ways."""
+    return (0.0, 0.0)
+
+
+def _linear_above_zero(ir: dict) -> tuple[float, float]:
+    """The asymptote of an activation that tends to ``y`` above 0 and to a constant below
+    (gelu, silu, elu, hardswish): ReLU's, ``(1, 0)``."""
+    return (1.0, 0.0)
 
 
 def piecewise_linear_factor(slope: float) -> float:
@@ -700,7 +722,8 @@ ELU = _activation(
     lambda g, ir, x: g.op("Elu", [x], alpha=ir["alpha"]),
     fields=(F.number("alpha", 1.0, "the value large negative inputs approach is -alpha, "
                      "e.g. 1.0", low=0, low_open=True),),
-    usage="elu [ALPHA]", cases=({"alpha": 0.7},), phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
+    usage="elu [ALPHA]", cases=({"alpha": 0.7},), asymptote=_linear_above_zero,
+    phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
 
 # E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
 # 1/2 these depend on the scale of y: both tend to 1/2 for a wide y and to 1/4 near 0.
@@ -724,14 +747,14 @@ def _gelu_onnx(g, ir: dict, x: str) -> str:
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
     "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
-    signal_factor=lambda ir: GELU_SECOND_MOMENT,
+    signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
     phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [],
     libraries=lambda ir: () if ir["approximate"] == "tanh" else ("scipy.special",))
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
-                   signal_factor=lambda ir: SILU_SECOND_MOMENT)
+                   signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero)
 
 # E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
 # that it keeps ReLU's 1/2; hard swish is close to SiLU.
@@ -742,7 +765,8 @@ RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReL
                     negative_slope=lambda ir: 0.0, value_range=(0.0, 6.0), flat_at_zero=True)
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
-                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT)
+                        signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT,
+                        asymptote=_linear_above_zero)
 
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
 

@@ -159,6 +159,11 @@ class Kind:
     ``derivative``: the slope of ``increasing`` at a value (tanh: ``1 - tanh^2``), largest
     at 0, for an activation that saturates on both sides: check's lint of the gradient
     through a stack of such layers (:mod:`cnnspec.check.gradient`) integrates its square.
+    ``asymptote``: ``(ir) -> (a, b)`` for an elementwise activation, the limits of ``f(y) / y``
+    as ``y -> +inf`` and ``y -> -inf`` (relu (1, 0), leaky_relu (1, slope), gelu (1, 0), a
+    bounded one (0, 0)): a wide input's second moment ``E[f(y)^2] / E[y^2]`` tends to ``(a^2 +
+    b^2) / 2``, which decides whether the mean-field variance map has a fixed point
+    (:mod:`cnnspec.lab.meanfield`); None where ``f`` mixes units (softmax).
     ``running_statistics``: it normalises by statistics of the batch while training and by
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
@@ -198,6 +203,7 @@ class Kind:
     centre: float | None = None
     increasing: Callable[[float], float] | None = None
     derivative: Callable[[float], float] | None = None
+    asymptote: Callable[[dict], tuple[float, float]] | None = None
     running_statistics: bool = False
 
     @property
@@ -209,6 +215,12 @@ class Kind:
     def is_activation(self) -> bool:
         """An activation: it may also end another layer's line (``conv 8 3x3 relu``)."""
         return self.family == "activation"
+
+    @property
+    def positively_homogeneous(self) -> bool:
+        """``f(c y) = c f(y)`` for every ``c > 0``: ``y`` above 0 and ``s·y`` below with no bound
+        (relu, leaky_relu, prelu; not relu6), so ``f`` is its own :attr:`asymptote`."""
+        return self.negative_slope is not None and self.value_range is None
 
     @property
     def field_map(self) -> dict[str, Field]:

@@ -14,8 +14,10 @@ from cnnspec.render import figure
 def plot_phase(report, out_png) -> Path:
     """Heat map of the depth scale ``xi_c`` (log colour) over ``(sigma_w, sigma_b)`` with the
     critical line ``chi_1 = 1`` of the theory, the boundary measured on the network, the
-    measured points (circle: ordered, triangle: chaotic, by the measured ``chi_1``) and the
-    named inits, labelled."""
+    measured points (circle: ordered, triangle: chaotic or growing, by the measured ``chi_1``)
+    and the named inits, labelled. Where ``q*`` does not exist the map is grey, and the
+    theory's line there is the edge of that region, on which ``chi_1`` tends to 1 (ReLU with
+    biases), so its label names both neighbours."""
     from matplotlib.colors import LogNorm
     from matplotlib.patheffects import Normal, Stroke
 
@@ -28,14 +30,16 @@ def plot_phase(report, out_png) -> Path:
     mesh = ax.pcolormesh(sw, sb, np.clip(xi, 0.3, upper), shading="nearest", cmap="viridis",
                          norm=LogNorm(vmin=0.3, vmax=upper))
     fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
-    if np.isnan(xi).any():  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
+    unbounded = np.isnan(xi).any()
+    if unbounded:  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
         ax.set_facecolor("#c8c8c8")
         ax.fill_between([], [], color="#c8c8c8",  # drawn nowhere: its entry in the legend
                         label="no fixed point q*: the signal grows without bound")
     if report.boundary:
         b, w = zip(*report.boundary)
         # white on the dark map, edged in black to show on the light grey and in the legend
-        ax.plot(w, b, color="white", lw=2.2, label="χ₁ = 1, theory (order | chaos)",
+        beyond = "chaos or no fixed point" if unbounded else "chaos"
+        ax.plot(w, b, color="white", lw=2.2, label=f"χ₁ = 1, theory (order | {beyond})",
                 path_effects=[Stroke(linewidth=3.4, foreground="black"), Normal()])
     if report.measured_boundary:
         b, w = zip(*report.measured_boundary)
@@ -49,7 +53,10 @@ def plot_phase(report, out_png) -> Path:
                    clip_on=False, zorder=3)
     ax.scatter([], [], marker="o", facecolor="none", edgecolor="orange",
                label="measured χ₁ < 1 (ordered)")
-    ax.scatter([], [], marker="^", color="orange", label="measured χ₁ > 1 (chaotic)")
+    # in the grey region chi_1 > 1 measures a signal that grows, not chaos (c* there is 1)
+    ax.scatter([], [], marker="^", color="orange",
+               label="measured χ₁ > 1 (chaotic; in grey: growing)" if unbounded
+               else "measured χ₁ > 1 (chaotic)")
     # Left to right, each label a level above the one before, four levels: neighbours apart.
     for index, p in enumerate(sorted(report.inits, key=lambda p: p.sigma_w)):
         # An init beyond the map's widest span is marked at its right edge, its sigma_w named.

@@ -24,7 +24,15 @@ scales of Schoenholz et al.::
 ``chi_c = chi_1`` where ``c* = 1``; ``xi_c`` diverges on the critical line, and Schoenholz et
 al. find that a network trains only when its depth is below a few ``xi_c`` (their Fig. 5: about
 6 xi_c). For ReLU, ``chi_1 = sigma_w^2 / 2``: the critical line is ``sigma_w^2 = 2``, He et
-al.'s init; ``q`` has no finite fixed point beyond it.
+al.'s init; ``q`` has a finite fixed point only below it, or on it without biases
+(:func:`fixed_q`).
+
+Whether ``q*`` exists is read from how ``phi`` behaves far out (its registry ``asymptote``:
+``phi(y) / y -> a`` as ``y -> +inf``, ``-> b`` as ``y -> -inf``): ``E[phi(sqrt(q) z)^2] / q``
+tends to ``(a^2 + b^2) / 2``, so the map's slope at infinity is ``sigma_w^2 (a^2 + b^2) / 2``
+(:func:`far_slope`). Below 1 the map ends under the diagonal and a fixed point exists; above,
+``q`` grows geometrically once it is large; ReLU, leaky ReLU and PReLU are their own
+asymptotes, and their map is that line exactly.
 
 Gaussian expectations are the midpoint rule after a sinh substitution that crowds its points
 about ``u = 0``, where an activation has its features (:func:`cnnspec.check.meanfield.
@@ -42,36 +50,49 @@ The nonlinearity ``phi`` and its derivative are the engine's own forward and bac
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from cnnspec.check import meanfield as shared
 from cnnspec.engine import activations
 from cnnspec.errors import SpecError
+from cnnspec.kinds import KINDS
 
 TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 / sqrt stay finite
-# A q above this many times 1 + sigma_b^2 is taken to grow without bound (no fixed point); a
-# bounded nonlinearity's q* is sigma_b^2 and a little more, however large sigma_b is.
-UNBOUNDED = 1e8
-NOT_ELEMENTWISE = ("softmax", "log_softmax")  # activations that mix units: no mean-field map
+# where q has no fixed point, what counts as q* = 0, the root's bisection: one rule for both
+UNBOUNDED, ROUNDING, ZERO_Q, BISECTIONS = (shared.UNBOUNDED, shared.ROUNDING, shared.ZERO_Q,
+                                           shared.BISECTIONS)
+# chi_1 within this of 1 beside the edge of the unbounded region makes that edge the critical
+# line (ReLU's chi_1 there is 1 to rounding; the bisection leaves sigma_w within 4e-15 of it)
+CRITICAL_EDGE = 1e-6
 
 
 @dataclass(frozen=True)
 class Nonlinearity:
-    """``phi`` and its derivative ``dphi``, elementwise on arrays."""
+    """``phi`` and its derivative ``dphi``, elementwise on arrays; ``asymptote`` the limits
+    ``(a, b)`` of ``phi(y) / y`` at ``+inf`` and ``-inf``, and ``homogeneous`` whether
+    ``phi(c y) = c phi(y)`` for ``c > 0`` (the registry's, :class:`cnnspec.kinds.Kind`)."""
 
     name: str
     phi: Callable[[np.ndarray], np.ndarray]
     dphi: Callable[[np.ndarray], np.ndarray]
+    asymptote: tuple[float, float]
+    homogeneous: bool
 
 
 def nonlinearity(name: str, **kwargs) -> Nonlinearity:
     """The engine's activation ``name`` (with its keyword arguments, e.g. ``slope``) as
-    ``phi`` and ``phi'``: ``phi'`` is its backward kernel applied to a gradient of ones."""
+    ``phi`` and ``phi'``: ``phi'`` is its backward kernel applied to a gradient of ones. An
+    activation without an asymptote in the registry mixes units (softmax): it has no map."""
+    kind = KINDS.get(name)
+    if kind is not None and kind.fixed_inits is not None and kind.positively_homogeneous:
+        # learned slopes (prelu) start at their fixed init: the network at init, which the
+        # theory describes, has the leaky ReLU of that slope there
+        return replace(nonlinearity("leaky_relu", slope=kind.negative_slope(kwargs)), name=name)
     forward = getattr(activations, f"{name}_forward", None)
     backward = getattr(activations, f"{name}_backward", None)
-    if forward is None or backward is None or name in NOT_ELEMENTWISE:
+    if forward is None or backward is None or kind is None or kind.asymptote is None:
         raise SpecError(f"the mean-field theory needs an elementwise nonlinearity, not {name!r}",
                         hint="use a network whose hidden layers end in tanh, relu, or another "
                         "elementwise activation")
@@ -84,7 +105,7 @@ def nonlinearity(name: str, **kwargs) -> Nonlinearity:
         _, cache = forward(x, **kwargs)
         return backward(np.ones_like(x), cache)
 
-    return Nonlinearity(name, phi, dphi)
+    return Nonlinearity(name, phi, dphi, kind.asymptote(kwargs), kind.positively_homogeneous)
 
 
 def _midpoints(lo, hi) -> tuple[np.ndarray, np.ndarray]:
@@ -172,29 +193,96 @@ def variance_map(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
     return shared.variance_map(q, np.asarray(sw2), np.asarray(sb2), act.phi, normal_mean)
 
 
-def fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0, iterations: int = 300,
-            tol: float = 1e-10) -> np.ndarray:
-    """The fixed point ``q*`` of the variance map, iterated from ``q0``; NaN where ``q`` grows
-    without bound (ReLU beyond ``sigma_w^2 = 2``). Where ``q*`` is 0 (``sigma_b = 0`` in the
-    ordered phase) the iteration stops at a small positive ``q``, which gives ``chi_1`` its
-    limit ``sigma_w^2 phi'(0)^2`` (on the critical point itself q falls as 1/l: after 300
-    iterations it is about 0.002 for tanh, and ``chi_1`` within 1% of 1). A point leaves the
-    iteration once it has settled, fallen below 1e-12 or passed :data:`UNBOUNDED` times ``1 +
-    sigma_b^2`` (tanh's ``q*`` at ``sigma_b = 1e30`` is 1e60: bounded)."""
+def far_slope(sw2, act: Nonlinearity) -> np.ndarray:
+    """The variance map's slope as ``q -> inf``: ``sigma_w^2 (a^2 + b^2) / 2`` for ``phi(y) /
+    y -> a`` at ``+inf`` and ``b`` at ``-inf`` (``act.asymptote``). Half of ``u ~ N(0, q)``
+    lies on each side of 0, and for a wide ``u`` almost all of it where ``phi`` is its
+    asymptote: ``E[phi(u)^2] / q -> (a^2 + b^2) / 2`` (He et al. 2015, eq. 7, where ReLU's
+    1/2 is exact at every ``q``)."""
+    a, b = act.asymptote
+    return np.asarray(sw2, float) * (a * a + b * b) / 2
+
+
+def fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0) -> np.ndarray:
+    """The fixed point ``q*`` the variance map's iterates from ``q0`` tend to; NaN where ``q``
+    grows without bound (ReLU beyond ``sigma_w^2 = 2``, or at it with biases). Where ``q*`` is
+    0 (``sigma_b = 0`` in the ordered phase) it is given as :data:`ZERO_Q`, which gives
+    ``chi_1`` its limit ``sigma_w^2 phi'(0)^2``. A positively homogeneous ``phi`` has the
+    closed form of :func:`homogeneous_fixed_q`; any other, the root
+    :func:`root_ahead` finds, not an iterate after a budget of layers: on tanh's critical
+    point ``q`` falls only as ``1 / (2 l)``, and at GELU's ``sigma_w^2 = 2`` with a bias it
+    creeps up for ever (tanh's ``q*`` at ``sigma_b = 1e30`` is 1e60: bounded)."""
     sw2, sb2 = np.broadcast_arrays(np.asarray(sw2, float), np.asarray(sb2, float))
+    if act.homogeneous:
+        return homogeneous_fixed_q(sw2, sb2, act, q0)
     shape, sw2, sb2 = sw2.shape, sw2.ravel(), sb2.ravel()
+    return root_ahead(np.full(sw2.shape, float(q0)), sw2, sb2, act).reshape(shape)
+
+
+def homogeneous_fixed_q(sw2, sb2, act: Nonlinearity, q0: float = 1.0) -> np.ndarray:
+    """``q*`` of a positively homogeneous ``phi`` (relu, leaky_relu, prelu), in closed form:
+    ``E[phi(sqrt(q) z)^2] = q (a^2 + b^2) / 2`` exactly, so the variance map is the line ``q ->
+    s q + sigma_b^2``, ``s`` = :func:`far_slope`, and ``q(l) = s^l q0 + sigma_b^2 (1 + s + ...
+    + s^(l-1))``. For ``s < 1`` it tends to ``q* = sigma_b^2 / (1 - s)`` (ReLU: ``sigma_b^2 /
+    (1 - sigma_w^2 / 2)``); at ``s = 1`` (He init) ``q`` grows by ``sigma_b^2`` a layer and
+    stays at ``q0`` without biases (every ``q`` is a fixed point); beyond, it grows as
+    ``s^l``: NaN."""
+    s = far_slope(sw2, act)
+    on_line = np.abs(s - 1.0) <= ROUNDING
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(s < 1.0, sb2 / (1.0 - s), np.nan)
+    q = np.where(on_line, np.where(sb2 == 0, float(q0), np.nan), q)
+    return np.where(np.isnan(q), np.nan, np.maximum(q, ZERO_Q))
+
+
+def root_ahead(q, sw2, sb2, act: Nonlinearity) -> np.ndarray:
+    """The first root of ``g(q) = q(l+1) - q`` on the side ``g`` points to from each ``q`` (1-D
+    arrays): where the iterates from ``q`` go (:func:`cnnspec.check.meanfield.fixed_q`'s
+    steps, at every point at once). The map rises with ``q`` (its slope is ``chi_q
+    > 0``), so they move towards that root and never pass it (below it, ``q(l+1) < root``):
+    it is their limit, however many layers they take. ``q`` is doubled (or halved) until ``g``
+    changes sign, then the root bisected in ``ln q``. Falling with no root above
+    :data:`ZERO_Q`: ``q* = 0``. Rising with no root up to :data:`UNBOUNDED` times ``1 +
+    sigma_b^2`` where :func:`far_slope` is 1 or more: NaN (unbounded); below 1, ``g(q) / q``
+    tends to ``far_slope - 1 < 0``, so a root lies further up, and the doubling goes on to
+    it."""
+    def gap(q, at):
+        return variance_map(q, sw2[at], sb2[at], act) - q
+
+    out = np.array(q, float)
+    lo, hi = out.copy(), out.copy()
+    rising = gap(out, slice(None)) > 0
+    ends_under = far_slope(sw2, act) < 1.0 - ROUNDING  # a root lies up ahead: go on to it
     limit = UNBOUNDED * (1.0 + sb2)
-    q = np.full(sw2.shape, float(q0))
-    moving = np.arange(q.size)
-    for _ in range(iterations):
-        old = q[moving]
-        new = np.minimum(variance_map(old, sw2[moving], sb2[moving], act), limit[moving] * 10)
-        q[moving] = new
-        moving = moving[(np.abs(new - old) > tol * np.maximum(old, 1e-300))
-                        & (new >= 1e-12) & (new < limit[moving])]
-        if not moving.size:
-            break
-    return np.where(q >= limit, np.nan, np.maximum(q, 1e-12)).reshape(shape)
+    bracketed = np.zeros(out.shape, bool)
+    moving = np.flatnonzero(out > ZERO_Q)
+    while moving.size:
+        step = np.where(rising[moving], 2.0, 0.5)
+        ahead = out[moving] * step
+        crossed = (gap(ahead, moving) > 0) != rising[moving]
+        lo[moving] = np.minimum(out[moving], ahead)
+        hi[moving] = np.maximum(out[moving], ahead)
+        out[moving] = ahead
+        bracketed[moving] = crossed
+        gone = ~crossed & ((ahead <= ZERO_Q) | ~np.isfinite(ahead)
+                           | ((ahead > limit[moving]) & ~ends_under[moving]))
+        out[moving[gone & ~rising[moving]]] = ZERO_Q
+        out[moving[gone & rising[moving]]] = np.nan
+        moving = moving[~crossed & ~gone]
+    bracketed = np.flatnonzero(bracketed)
+    out[bracketed] = _bisect_log(lambda q: gap(q, bracketed), lo[bracketed], hi[bracketed])
+    return out
+
+
+def _bisect_log(gap, lo, hi) -> np.ndarray:
+    """The root of ``gap`` between ``lo`` and ``hi`` (1-D arrays), bisected in ``ln q``
+    :data:`BISECTIONS` times. Whichever way the iterates came, ``gap`` is positive below the
+    root they reach and negative above it (``q`` rises to it from below, falls from above)."""
+    for _ in range(BISECTIONS if lo.size else 0):
+        mid = np.sqrt(lo * hi)
+        lower = gap(mid) > 0
+        lo, hi = np.where(lower, mid, lo), np.where(lower, hi, mid)
+    return np.sqrt(lo * hi)
 
 
 def covariance_map(q11, q22, q12, sw2, sb2, act: Nonlinearity) -> np.ndarray:
@@ -306,21 +394,27 @@ def phase(sigma_w, sigma_b, act: Nonlinearity) -> Phase:
 def critical_sigma_w(sigma_b, act: Nonlinearity, low: float = 0.05, high: float = 4.0,
                      steps: int = 50) -> np.ndarray:
     """The ``sigma_w`` with ``chi_1 = 1`` at each ``sigma_b`` (the order/chaos boundary), by
-    bisection on ``[low, high]``; NaN where ``chi_1 - 1`` does not change sign there."""
+    bisection on ``[low, high]``; NaN where ``chi_1 - 1`` does not change sign there. Where
+    ``q*`` ceases to exist (:func:`fixed_q`) the bisection counts the point as past the
+    boundary, and finds that edge: the boundary where ``chi_1`` tends to 1 there (ReLU's
+    ``sigma_w^2 = 2`` with biases: ``chi_1 = sigma_w^2 / 2``, whatever ``q*``), NaN where it
+    does not (GELU at ``sigma_b = 0``, whose ``q* = 0`` and ``chi_1 = sigma_w^2 / 4`` up to
+    where ``q`` from 1 runs away: ordered next to unbounded, no critical line)."""
     sb = np.asarray(sigma_b, float)
     lo, hi = np.full(sb.shape, low), np.full(sb.shape, high)
 
-    def excess(sw):
+    def chi(sw):
         q = fixed_q(sw ** 2, sb ** 2, act)
-        chi = chi_1(np.where(np.isfinite(q), q, 1.0), sw ** 2, act)
-        return np.where(np.isfinite(q), chi - 1.0, 1.0)  # unbounded q: past the boundary
+        return np.where(np.isfinite(q), chi_1(np.where(np.isfinite(q), q, 1.0), sw ** 2, act),
+                        np.inf)  # unbounded q: past the boundary
 
-    sign_lo = excess(lo) < 0
-    valid = sign_lo & (excess(hi) > 0)
+    valid = (chi(lo) < 1) & (chi(hi) > 1)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        below = excess(mid) < 0
+        below = chi(mid) < 1
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    edge = np.isinf(chi(hi))  # an edge of the unbounded region, not a crossing of 1
+    valid &= ~edge | (np.abs(chi(lo) - 1) < CRITICAL_EDGE)
     return np.where(valid, (lo + hi) / 2, np.nan)
 
 

@@ -89,7 +89,7 @@ def hidden_chain(checked: CheckedSpec) -> Chain:
     for layer in checked.layers:
         after = consumers.get(layer.name, [])
         if is_weighted(layer.kind) and len(after) == 1 and after[0].kind in ACTIVATIONS \
-                and after[0].kind not in meanfield.NOT_ELEMENTWISE:
+                and ACTIVATIONS[after[0].kind].asymptote is not None:  # elementwise
             pairs.append((layer, after[0]))
     kinds = Counter(act.kind for _, act in pairs)
     if not kinds or kinds.most_common(1)[0][1] < 2:
@@ -451,6 +451,23 @@ def describe_strided(names: list[str]) -> str:
             f"per unit, as at stride 1; a smaller map has more of its units at the zero padding")
 
 
+def boundary_at(report: PhaseReport, sigma_b: float) -> float:
+    """The theory's critical ``sigma_w`` at ``sigma_b``, interpolated between the theory's rows
+    on either side; NaN where either has none (a ReLU-like net's rows without a bias, or a
+    GELU net's where ordered meets unbounded): interpolating across them drew a line where
+    there is none."""
+    rows, grid = dict(report.boundary), np.asarray(report.sigma_b)
+    row = np.flatnonzero(np.isclose(grid, sigma_b, rtol=0, atol=1e-12))
+    if row.size:
+        return rows.get(float(grid[row[0]]), np.nan)
+    if not grid.size or not grid[0] < sigma_b < grid[-1]:
+        return np.nan
+    after = int(np.searchsorted(grid, sigma_b))
+    b0, b1 = grid[after - 1], grid[after]
+    w0, w1 = rows.get(float(b0), np.nan), rows.get(float(b1), np.nan)
+    return float(np.interp(sigma_b, (b0, b1), (w0, w1)))
+
+
 def format_phase(report: PhaseReport) -> str:
     """The terminal summary: the named inits on the diagram, the critical line from theory and
     from measurement, and the measured grid."""
@@ -459,18 +476,19 @@ def format_phase(report: PhaseReport) -> str:
              f"{report.fan_in}); weights N(0, sigma_w^2 / fan_in), biases N(0, sigma_b^2)")]
     if report.strided:
         lines.append(describe_strided(report.strided))
-    lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; a net trains "
-             "to depths of a few xi_c, Schoenholz et al. 2017):"),
+    lines += ["", ("named inits on this network (chi_1 < 1 ordered, > 1 chaotic; unbounded: q "
+             "grows layer after layer, no fixed point; a net trains to depths of a few xi_c, "
+             "Schoenholz et al. 2017):"),
              f"  {'sigma_w':>7}  {'sigma_b':>7}  {'chi_1':>6}  {'xi_c':>7}  {'phase':<9}  init"]
     for p in sorted(report.inits, key=lambda p: p.sigma_w):
         lines.append(f"  {_sigma(p.sigma_w):>7}  {_sigma(p.sigma_b):>7}  {_num(p.chi_1):>6}  "
                      f"{_num(p.xi_c):>7}  {p.phase:<9}  {p.label}")
     measured = dict(report.measured_boundary)
     lines += ["", ("critical line chi_1 = 1: sigma_w at each sigma_b (-: no crossing in the "
-                   "measured grid's span)"),
+                   "measured grid's span, or the ordered phase meets the unbounded one)"),
               f"  {'sigma_b':>7}  {'theory':>7}  {'measured':>8}"]
     for b in sorted({p.sigma_b for p in report.measured}):
-        theory = np.interp(b, *zip(*report.boundary)) if report.boundary else np.nan
+        theory = boundary_at(report, b)
         lines.append(f"  {b:7.3f}  {_num(theory):>7}  {_num(measured.get(b, np.nan)):>8}")
     sws = sorted({p.sigma_w for p in report.measured})
     lines += ["", (f"measured on the network (chi_1 measured / theory; c: correlation of two "
