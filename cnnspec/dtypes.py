@@ -75,8 +75,16 @@ FORMATS = {"float32": FloatFormat(23, 8), "float64": FloatFormat(52, 11)}
 VALUE_BYTES = {name: layout.bytes for name, layout in FORMATS.items()}
 DTYPES = tuple(FORMATS)
 DEFAULT_DTYPE = "float32"
-# The dtype that holds every value any of DTYPES holds (the most exponent bits).
-WIDEST_DTYPE = max(DTYPES, key=lambda name: FORMATS[name].exponent_bits)
+
+
+def widest(names) -> str:
+    """The dtype of ``names`` that holds every value any of them holds (the most exponent
+    bits)."""
+    return max(names, key=lambda name: FORMATS[name].exponent_bits)
+
+
+# The dtype that holds every value any of DTYPES holds.
+WIDEST_DTYPE = widest(DTYPES)
 # A run whose summary names no dtype is from before the dtype was a setting: it trained in
 # float32, whatever the default is now.
 UNRECORDED_DTYPE = "float32"
@@ -85,14 +93,14 @@ UNRECORDED_DTYPE = "float32"
 UNRECORDED_DATA_DTYPE = "float32"
 
 
-def given_dtype(dtype) -> str:
+def given_dtype(dtype, setting: str = "{dtype}", example: str = "{dtype:float64}") -> str:
     """The name of the dtype a caller gives (one of :data:`DTYPES` by name, or NumPy's
     ``np.float64`` or ``np.dtype("float64")``); any other is a
-    :class:`~cnnspec.errors.SettingError` naming ``dtype``."""
+    :class:`~cnnspec.errors.SettingError` naming ``setting`` (a template: the ``dtype``
+    parameter, or a sweep's ``{sets:dtype=...}``), its hint ``e.g.`` ``example``."""
     name = dtype if isinstance(dtype, str) else \
         getattr(dtype, "name", None) or getattr(dtype, "__name__", None)
     if name in DTYPES:
         return name
-    raise SettingError(f"{{dtype}} must be one of {', '.join(DTYPES)}, not "
-                       f"{shown(dtype)}", hint="e.g. {dtype:float64}",
-                       invalid=True)
+    raise SettingError(f"{setting} must be one of {', '.join(DTYPES)}, not "
+                       f"{shown(dtype)}", hint=f"e.g. {example}", invalid=True)

@@ -71,6 +71,47 @@ def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(ti
     assert format_table(again) == format_table(first)
 
 
+def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny, tmp_path,
+                                                                            capsys):
+    """compare trained in float32 only; --dtype float64 trains every run in it, as train's
+    does (its data loaded in float64, the same figures), and says so. A rerun into its folder
+    trains nothing; a float32 comparison there trains its own runs beside them."""
+    from cnnspec.cli import main
+
+    out = tmp_path / "cmp"
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--dtype", "float64", "--out", str(out), "--format", "json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["dtype"] == "float64"
+    run = Path(said["variants"][0]["runs"][0]["out"])
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["dtype"], summary["data_dtype"]) == ("float64", "float64")
+    assert main(["train", str(run / "spec.json"), "--dtype", "float64", "--out",
+                 str(tmp_path / "t"), "--quiet"]) == 0
+    def timeless(folder):
+        return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "images_per_s")}
+                for line in (folder / "metrics.jsonl").open()]
+
+    assert timeless(run) == timeless(tmp_path / "t")
+    trained = []
+    compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, dtype="float64",
+            on_done=trained.append)
+    assert trained == []
+    compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, on_done=trained.append)
+    assert len(trained) == 1 and Path(trained[0].out) != run
+
+
+def test_a_dtype_no_model_computes_in_is_refused_by_name(tiny, tmp_path):
+    from cnnspec.errors import SettingError
+
+    with pytest.raises(SettingError) as info:
+        compare(str(tiny), ["he_normal"], dtype="half", out=tmp_path / "cmp")
+    assert info.value.message == "dtype must be one of float32, float64, not 'half'"
+    assert info.value.worded(OPTION_NAMES) == (
+        "--dtype must be one of float32, float64, not 'half'", "e.g. --dtype float64")
+    assert info.value.invalid and not (tmp_path / "cmp").exists()
+
+
 def test_an_occupied_out_folder_is_refused_before_training(tiny, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
@@ -356,6 +397,11 @@ def test_trainings_at_once_share_the_machines_memory(tiny, tmp_path, monkeypatch
     assert default_jobs(2, process) == 1
     monkeypatch.setattr(memory, "machine_memory", lambda: process * 2)  # room for two
     assert default_jobs(2, process) == 2
+    # ... of float32 trainings: float64 ones take more, each counted in its dtype
+    with pytest.raises(SpecError, match="2 trainings at once would need"):
+        compare(str(tiny), ["he_normal", "zeros"], epochs=1, jobs=2, out=tmp_path / "cmp",
+                dtype="float64")
+    assert not (tmp_path / "cmp").exists()
 
 
 @pytest.mark.parametrize("sent", ["SIGINT", "SIGTERM"])

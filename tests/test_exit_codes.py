@@ -396,9 +396,9 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
     (["train", "{spec}", "--betas", "0.9"],
      "`train { ... }`: optimizer adam: PyTorch's Adam (and AdamW) takes betas=(beta1, beta2)"),
     # another command's option is named as such (compare --dtype was asked "--data?")
-    (["compare", "{spec}", "--init", "zeros", "--dtype", "float64"],
-     ("unknown option '--dtype'; --dtype is an option of check, summary, train, init-report and "
-      "time, which compare does not take (`cnnspec compare --help`")),
+    (["compare", "{spec}", "--init", "zeros", "--folds", "5"],
+     ("unknown option '--folds'; --folds is an option of sweep, which compare does not take "
+      "(`cnnspec compare --help`")),
     (["eval", "{run}", "--top", "3"],
      "unknown option '--top'; --top is an option of predict, which eval does not take"),
     # ... and their words for a device: there is none to choose; --cores where it is taken

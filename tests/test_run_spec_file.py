@@ -63,14 +63,18 @@ def test_a_value_with_no_spelling_in_the_language_is_refused():
         with_training(NO_BLOCK, {"data": {"name": "npz", "path": 'a"b.npz'}})
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_the_command_in_the_summary_repeats_a_dataset_with_its_parameters(tiny_shapes_spec,
-                                                                          tmp_path):
+                                                                          tmp_path, dtype):
+    """... and the run's dtype: a float64 run's command trained in float32."""
     data = "shapes(size=8, classes=[x, o], count=200)"
     first = train(tiny_shapes_spec, Settings(epochs=1, data=data), run_dir=tmp_path / "a",
-                  **FAST)
+                  dtype=dtype, **FAST)
     argv = shlex.split(first.summary["command"])[1:]
+    assert ("--dtype" in argv) == (dtype != "float32")
     argv[argv.index("--out") + 1] = str(tmp_path / "b")
     assert main(argv) == 0
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     for key in a:
+        assert a[key].dtype == b[key].dtype == dtype
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)

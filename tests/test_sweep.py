@@ -126,12 +126,12 @@ def test_a_bad_set_is_reported_against_its_option(spec, option, message, hint):
     ("seed=1,2", "seed cannot be swept with sets", "0..K-1 with seeds=K",
      ("error: seed cannot be swept with --set\nhint: the seeds of a sweep are 0..K-1 with "
       "--seeds K")),
-    # a sweep's cells train in the default dtype, which train's --dtype changes for one run
-    ("dtype=float64", "dtype cannot be swept with sets",
-     ("every cell in float32; a single run trains in float64 with cnnspec.train and "
-      "dtype='float64'"),
-     ("error: dtype cannot be swept with --set\nhint: a sweep trains every cell in float32; a "
-      "single run trains in float64 with cnnspec train and --dtype float64")),
+    # the dtypes are train's --dtype's, named by the --set that gave another
+    ("dtype=float32,float16",
+     "sets=['dtype=float32,float16']: dtype must be one of float32, float64, not 'float16'",
+     "e.g. sets=['dtype=float32,float64']",
+     ("error: --set dtype=float32,float16: dtype must be one of float32, float64, not "
+      "'float16'\nhint: e.g. --set dtype=float32,float64")),
     ("lr", "sets=['lr'] is not KEY=VALUE[,VALUE...]", "e.g. sets=['lr=0.1,0.01']",
      "error: --set lr is not KEY=VALUE[,VALUE...]\nhint: e.g. --set lr=0.1,0.01"),
     ("lr=0.1,,0.2", "sets=['lr=0.1,,0.2'] has an empty value", "single commas",
@@ -247,23 +247,31 @@ def test_a_spec_that_does_not_fit_its_own_data_names_the_data_that_fits_as_a_set
     assert not (tmp_path / "s").exists()
 
 
-def test_a_sweep_is_not_told_to_train_in_a_dtype_it_cannot_be_given(named, tmp_path, capsys):
-    """Every cell trains in float32: a value float32 cannot hold is told to be smaller, not to
-    train in float64 with a --dtype (sweep has none) or dtype= (sweep takes none); a warning
-    the same, and its other advice is kept."""
+def test_a_value_float32_cannot_hold_is_told_the_dtype_as_the_sweep_takes_it(named, tmp_path,
+                                                                             capsys):
+    """A sweep in float32 is told to train in float64 with its own --dtype (the library's
+    dtype=), and one that sweeps the dtype by its --set; a warning the same, its other advice
+    kept. It was told a smaller value alone: a sweep trained in float32 only."""
     with pytest.raises(SpecError) as info:
         sweep(str(named), ["lr=1e40"], out=tmp_path / "s", executor=in_process)
-    said = "float32 holds numbers up to about 3.4e38 in size: write a smaller one"
-    assert info.value.hint == said
+    said = "float32 holds numbers up to about 3.4e38 in size: write a smaller one, or train in " \
+           "float64 ({}), which holds it"
+    assert info.value.hint == said.format("`dtype='float64'`")
     assert main(["sweep", str(named), "--set", "lr=1e40", "--out", str(tmp_path / "s")]) == 2
-    assert capsys.readouterr().err.endswith(f"hint: {said}\n")
+    assert capsys.readouterr().err.endswith(f"hint: {said.format('`--dtype float64`')}\n")
+    with pytest.raises(SpecError) as info:  # float64 alone holds it: said of the float32 cells
+        sweep(str(named), ["lr=1e40", "dtype=float32,float64"], out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message.startswith("lr=1e40, dtype=float32: ")
+    assert info.value.worded_hint(OPTION_NAMES) == said.format("`--set dtype=float64`")
     heard = []
     plan(str(named), ["init=normal(1000, 1e-5)"], on_warnings=heard.extend)
-    hints = {warning.hint for warning in heard if "spreads its weights" in warning.message}
-    spread = ("make the spread (std) at least 0.00018 (3 steps of float32 there); for one value "
-              "everywhere write constant(1000)")
-    assert hints == {spread}
-    assert all("float64" not in warning.worded_hint(OPTION_NAMES) for warning in heard)
+    hints = {warning.worded_hint(OPTION_NAMES) for warning in heard
+             if "spreads its weights" in warning.message}
+    assert hints == {("make the spread (std) at least 0.00018 (3 steps of float32 there), or "
+                      "train in float64 (`--dtype float64`), whose numbers near 1000 are "
+                      "1.1e-13 apart; for one value everywhere write constant(1000)")}
+    assert not (tmp_path / "s").exists()
 
 
 def test_the_command_line_reports_a_bad_set_and_exits_2(named, tmp_path, capsys):
@@ -339,6 +347,112 @@ def test_the_plan_tells_no_warning_that_no_cell_gets(spec):
     make_cells(spec, axes, overrides={"lr": 0.05}, on_warnings=heard.extend)
     decay = [w.message for w in heard if "weight_decay" in w.message]
     assert len(decay) == 1 and decay[0].startswith("with weight_decay=2, lr=0.5: "), decay
+
+
+# ---- dtype ---------------------------------------------------------------------------------
+
+def _arrays(path) -> dict:
+    """Every array of an npz file by name."""
+    with np.load(path) as held:
+        return {name: held[name] for name in held.files}
+
+
+def _same_run(cell_folder, run_folder) -> None:
+    """Assert that a cell trained as a run did, to the last bit: its weights and optimizer
+    state (checkpoint.npz), its best epoch's weights and its metrics but for their clock (the
+    checkpoint's texts, its position in the run, hold the clock too)."""
+    for name in ("checkpoint.npz", "best.npz"):
+        cell, run = _arrays(cell_folder / name), _arrays(run_folder / name)
+        assert cell.keys() == run.keys()
+        numbers = [key for key, value in cell.items() if value.dtype.kind != "U"]
+        assert "fc1.weight" in numbers
+        for key in numbers:
+            assert cell[key].dtype == run[key].dtype and np.array_equal(cell[key], run[key]), key
+    def read(folder):
+        return timeless([json.loads(line) for line in (folder / "metrics.jsonl").open()])
+
+    assert read(cell_folder) == read(run_folder)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_cell_trains_as_train_of_its_settings_in_its_dtype_bitwise(named, tmp_path, dtype):
+    """Every cell trained in float32: a float64 cell is now the run `cnnspec train --dtype
+    float64` of its settings makes, its data loaded in float64; a float32 cell is the run it
+    was, under the key it had (a float32 sweep's folder of before is found again). Each is
+    recorded with its dtype and the command that trains it again."""
+    import hashlib
+    import shlex
+
+    result = sweep(str(named), ["lr=0.05,0.1"], dtype=dtype, out=tmp_path / "s",
+                   executor=in_process, keep_weights=True)
+    cell, _ = result.done[1]
+    assert cell.dtype == dtype and cell.settings == (("lr", "0.1"),)
+    folder = tmp_path / "s" / cell.folder
+    summary = json.loads((folder / "summary.json").read_text())
+    assert (summary["dtype"], summary["data_dtype"]) == (dtype, dtype)
+    option = ["--dtype", "float64"] if dtype == "float64" else []
+    assert shlex.split(summary["command"]) == ["cnnspec", "train", *option,
+                                               str(folder / "spec.json")]
+    assert main(["train", str(named), "--lr", "0.1", *option, "--out", str(tmp_path / "t"),
+                 "--quiet"]) == 0
+    _same_run(folder, tmp_path / "t")
+    before = json.dumps({"ir": cell.ir, "fold": None}, sort_keys=True)  # the key of old
+    assert (cell.key == hashlib.sha256(before.encode()).hexdigest()[:10]) == (dtype == "float32")
+
+
+def test_a_swept_dtype_trains_each_cell_in_its_own_counting_its_memory_in_it(named,
+                                                                            tmp_path):
+    """--set dtype=float32,float64 is an axis as any setting's: each cell is checked, its
+    memory counted, in its dtype, and recorded with it; the float32 cells are the cells of a
+    float32 sweep, found again in its folder."""
+    from cnnspec.check import check
+
+    _, cells = plan(str(named), ["dtype=float32,float64", "lr=0.05"])
+    assert [(cell.settings, cell.dtype) for cell in cells] == [
+        ((("dtype", "float32"), ("lr", "0.05")), "float32"),
+        ((("dtype", "float64"), ("lr", "0.05")), "float64")]
+    for cell in cells:
+        assert cell.process == check(parse(NAMED, "named.cnn"),
+                                     dtype=cell.dtype).step_memory.process
+    assert cells[1].process > cells[0].process  # float64 values take twice the bytes
+    out = tmp_path / "s"
+    assert sweep(str(named), [], out=out, executor=in_process).ran == 1  # float32 as written
+    swept = sweep(str(named), ["dtype=float32,float64"], out=out, executor=in_process)
+    assert (swept.ran, swept.skipped) == (1, 1)  # the float32 cell was recorded already
+    write_outputs(swept)
+    assert json.loads((out / "sweep.json").read_text())["dtypes"] == ["float32", "float64"]
+    rows = (out / "results.csv").read_text().splitlines()
+    assert rows[0].startswith("dtype,seed,fold,") and rows[2].startswith("float64,0,,")
+    dtypes = {json.loads((out / res.folder / "summary.json").read_text())["dtype"]
+              for _, res in swept.done}
+    assert dtypes == {"float32", "float64"}
+
+
+def test_a_dtype_that_is_none_or_given_twice_is_refused_by_name(named, tmp_path, capsys):
+    """A dtype no model computes in is refused by the setting that gave it, before anything
+    trains; so is one given by --dtype and swept by --set, one of which would be ignored."""
+    with pytest.raises(SettingError) as info:
+        sweep(str(named), [], dtype="float16", out=tmp_path / "s", executor=in_process)
+    assert info.value.message == "dtype must be one of float32, float64, not 'float16'"
+    assert info.value.hint == "e.g. dtype='float64'" and info.value.invalid
+    with pytest.raises(SettingError) as info:
+        sweep(str(named), ["dtype=float32,float64"], dtype="float64", out=tmp_path / "s",
+              executor=in_process)
+    assert info.value.message == ("dtype='float64' and sets=['dtype=float32,float64'] both "
+                                  "give the dtype the cells train in")
+    assert info.value.invalid
+    assert not (tmp_path / "s").exists()
+    assert main(["sweep", str(named), "--dtype", "float64", "--set", "dtype=float32,float64",
+                 "--out", str(tmp_path / "s")]) == 2
+    assert capsys.readouterr().err == (
+        "cnnspec: error: --dtype float64 and --set dtype=float32,float64 both give the dtype the "
+        "cells train in\nhint: give one of them: --set dtype=float32,float64 trains every cell "
+        "in each\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["sweep", str(named), "--dtype", "float16"])
+    assert exited.value.code == 2
+    assert "--dtype: invalid choice: 'float16'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
 
 
 # ---- k-fold --------------------------------------------------------------------------------
@@ -442,7 +556,7 @@ def test_a_sweep_records_every_cell_and_writes_results_and_pictures(named, tmp_p
     assert [g["label"] for g in saved["groups"]] == [he.label, zeros.label]
     assert saved["groups"][0]["val_acc_mean"] == pytest.approx(he.val_acc[0])
     lines = paths[1].read_text().splitlines()
-    assert lines[0].startswith("init,lr,seed,fold,val_acc,test_acc") and len(lines) == 5
+    assert lines[0].startswith("init,lr,seed,fold,dtype,val_acc,test_acc") and len(lines) == 5
     assert all(p.read_bytes()[:8] == PNG for p in paths[2:])
     table = format_table(result.groups, ["init", "lr"], result.out, result.spread)
     assert table.splitlines()[1].startswith("he_normal") and "+-" in table

@@ -162,6 +162,25 @@ def test_a_sweep_survives_a_killed_worker_and_matches_a_sequential_run(
     assert _cells(out)[gone.name] == before
 
 
+def test_each_cell_trains_in_its_dtype_on_the_workers(cluster, tiny_digits_spec, tmp_path,
+                                                     capsys):
+    """The dtype travels with its cell: a worker trains the float64 cell in float64, its data
+    loaded in it, as this process does; the float32 cell as before."""
+    address, _ = cluster
+    spec = str(tiny_digits_spec)
+    sets = ["dtype=float32,float64"]
+    sweep(spec, sets, out=tmp_path / "here", executor=lambda n: LocalExecutor(1))
+    out = tmp_path / "there"
+    assert main(["sweep", spec, "--set", sets[0], "--scheduler", address, "--out",
+                 str(out)]) == 0
+    assert "training 2 cells on the Dask cluster at" in capsys.readouterr().err
+    assert _cells(out) == _cells(tmp_path / "here")
+    dtypes = [json.loads((folder / "summary.json").read_text())
+              for folder in sorted(out.iterdir()) if folder.is_dir()]
+    assert [(d["dtype"], d["data_dtype"]) for d in dtypes] == [("float32", "float32"),
+                                                               ("float64", "float64")]
+
+
 def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         cluster, tiny_digits_spec, tmp_path):
     address, _ = cluster

@@ -299,8 +299,7 @@ def _unknown_option(parser: argparse.ArgumentParser, argv: list[str]) -> None:
 
 def _other_commands_advice(name: str, command: str) -> str | None:
     """Which commands take the option ``name`` that ``command`` does not (``compare
-    --dtype``: check, summary, train, init-report and time), read from their parsers; None
-    where no command takes it."""
+    --folds``: sweep), read from their parsers; None where no command takes it."""
     every = build_parser()  # only on a mistake: every command's parser
     takers = [other for other in COMMANDS if other != command
               and name in option_names(command_parser(every, other))]

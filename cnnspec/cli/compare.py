@@ -8,6 +8,7 @@ from pathlib import Path
 from cnnspec.cli import OPTION_NAMES
 from cnnspec.cli.arguments import (
     add_data_dir,
+    add_dtype,
     add_format,
     add_spec,
     fraction,
@@ -26,6 +27,7 @@ examples:
   cnnspec compare specs/digits.cnn --init he_normal --init "normal(0, 0.01)" --epochs 5
   cnnspec compare specs/plain30.cnn --init he_normal --init glorot_uniform --init lsuv \\
       --seeds 3 --jobs 2 -o curves.png
+  cnnspec compare specs/digits.cnn --init he_normal --init "normal(0, 0.01)" --dtype float64
 """
 
 
@@ -66,6 +68,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for the run folders (default runs/compare-<spec-name>-<time>)")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
+    add_dtype(parser, "the precision every variant trains in, its data and weights, as "
+              "`train --dtype`")
     add_format(parser)
     add_data_dir(parser)
 
@@ -90,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
                              on_done=lambda result: print(
                                  describe_result(result, OPTION_NAMES), file=sys.stderr,
                                  flush=True),
-                             on_start=started, on_warnings=report)
+                             on_start=started, on_warnings=report, dtype=args.dtype)
     except KeyboardInterrupt:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)

@@ -6,7 +6,15 @@ import sys
 from pathlib import Path
 
 from cnnspec.cli import OPTION_NAMES, typed
-from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
+from cnnspec.cli.arguments import (
+    add_data_dir,
+    add_dtype,
+    add_format,
+    add_spec,
+    new_folder,
+    positive_int,
+)
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted, shown_path
 
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
@@ -17,11 +25,13 @@ examples:
       --set lr=0.1,0.01 --seeds 3 --epochs 5
   cnnspec sweep specs/digits.cnn --set conv1.filters=8,16 --folds 5 --out runs/cv
   cnnspec sweep specs/digits.cnn --set batch=32,128 --scheduler tcp://scheduler-host:8786
+  cnnspec sweep specs/digits.cnn --set init=he_normal,lecun_normal --dtype float64
 
 KEY is a training setting (lr, batch, optimizer, weight_decay, schedule, epochs, ...), init or
-bias (the default weight or bias init), or LAYER.OPTION (conv1.filters, conv2.kernel,
-fc1.weight); values are written as in a spec, separated by commas. Running the same sweep
-into the same --out again trains only the cells not recorded there yet.
+bias (the default weight or bias init), LAYER.OPTION (conv1.filters, conv2.kernel,
+fc1.weight), or dtype (float32,float64: each cell trains in one, as train's --dtype); values
+are written as in a spec, separated by commas. Running the same sweep into the same --out
+again trains only the cells not recorded there yet.
 """
 
 
@@ -47,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cluster of worker processes)")
     parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="worker processes of the local cluster (default: one per core)")
+    add_dtype(parser, f"the precision every cell trains in, its data and weights, as `train "
+              f"--dtype` (default {DEFAULT_DTYPE}; --set dtype=V1,V2 trains each cell in each)",
+              default=None)
     parser.add_argument("--keep-weights", action="store_true",
                         help="keep each cell's weights (checkpoint.npz, best.npz; a diverged "
                         "cell's diverged.npz)")
@@ -88,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     # The spec and the --set values are checked first: their mistakes are worth hearing
     # before the missing extra.
     settings = Settings(epochs=args.epochs)
-    planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report)
+    planned = plan(args.spec, args.sets, args.seeds, args.folds, settings, on_warnings=report,
+                   dtype=args.dtype)
     if not dask_available():
         print(f"cnnspec: error: `{typed('sweep')}` runs on Dask distributed, which is not "
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
@@ -116,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
-                       settings=settings, out=out, planned=planned,
+                       settings=settings, out=out, planned=planned, dtype=args.dtype,
                        executor=executor, data_dir=args.data_dir,
                        keep_weights=args.keep_weights, on_start=started,
                        on_done=lambda cell, res: print(

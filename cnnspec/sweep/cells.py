@@ -1,9 +1,10 @@
 """The cells of a sweep: one training each, identified by what it trains.
 
 A cell is the spec with one value of every swept setting (its *group*), one run seed and, under
-k-fold cross-validation, one fold. Its identity is a hash of its resolved IR (which holds the
-seed) and its fold, so the same cell has the same folder in every sweep that meets it: that is
-what lets a sweep resume, and what keeps a cell from being recorded twice.
+k-fold cross-validation, one fold, trained in one dtype. Its identity is a hash of its resolved
+IR (which holds the seed), its fold and its dtype, so the same cell has the same folder in every
+sweep that meets it: that is what lets a sweep resume, and what keeps a cell from being recorded
+twice.
 
 :func:`run_cell` is the body of a task: it trains the cell in a temporary folder on whatever
 machine runs it and returns the metrics and summary (and, when asked, the weights) as plain
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnspec.check import check
+from cnnspec.dtypes import DEFAULT_DTYPE, UNRECORDED_DTYPE, widest
 from cnnspec.errors import (
     LIBRARY_NAMES,
     InputError,
@@ -41,7 +43,15 @@ from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.lsuv import lsuv_init_step
 from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.grid import Axis, apply, check_value, compared_hint, swept_hint
+from cnnspec.sweep.grid import (
+    Axis,
+    apply,
+    cell_dtype,
+    check_value,
+    compared_hint,
+    swept_dtypes,
+    swept_hint,
+)
 from cnnspec.training import rundir
 from cnnspec.training.api import train
 from cnnspec.training.files import read_json, read_jsonl
@@ -59,7 +69,8 @@ KEPT_FILES = (*WEIGHT_FILES, rundir.DIVERGED)
 class Cell:
     """One training of a sweep. ``settings`` is ``(key, value text)`` per swept setting, in
     the order of the ``--set`` options; ``fold`` is ``(i, k)`` under k-fold
-    cross-validation."""
+    cross-validation; ``dtype`` is the one it trains in, its data loaded in it as
+    ``train --dtype`` loads a run's."""
 
     settings: tuple[tuple[str, str], ...]
     seed: int
@@ -67,10 +78,16 @@ class Cell:
     fold: tuple[int, int] | None = None
     # the memory of a process training it, as check counts it (its settings' check found it)
     process: int = field(default=0, compare=False)
+    dtype: str = DEFAULT_DTYPE
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        text = json.dumps({"ir": self.ir, "fold": self.fold}, sort_keys=True)
+        identity = {"ir": self.ir, "fold": self.fold}
+        # A float32 cell keeps the key cells had before they had a dtype: the folders of
+        # earlier sweeps are found again.
+        if self.dtype != UNRECORDED_DTYPE:
+            identity["dtype"] = self.dtype
+        text = json.dumps(identity, sort_keys=True)
         self.key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
 
     @property
@@ -97,11 +114,13 @@ class Cell:
 
     def command(self, folder: Path) -> str | None:
         """The command line that trains this cell again alone, recorded in ``folder``: train
-        of its ``spec.json``, the resolved IR that holds its settings and seed; None for a
-        k-fold cell, whose fold a sweep alone trains."""
+        of its ``spec.json``, the resolved IR that holds its settings and seed, in its dtype;
+        None for a k-fold cell, whose fold a sweep alone trains."""
         if self.fold is not None:
             return None
-        return command_line("cnnspec train", Path(folder) / rundir.SPEC_JSON)
+        words = "cnnspec train" if self.dtype == DEFAULT_DTYPE else \
+            f"cnnspec train --dtype {self.dtype}"
+        return command_line(words, Path(folder) / rundir.SPEC_JSON)
 
     def fields(self) -> dict:
         """What the cell's summary.json says of it."""
@@ -132,16 +151,19 @@ def slug(label: str) -> str:
 def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None = None,
                overrides: dict | None = None,
                on_warnings: Callable[[list[SpecError]], None] | None = None,
-               by_sets: bool = False) -> list[Cell]:
+               by_sets: bool = False, dtype: str = DEFAULT_DTYPE) -> list[Cell]:
     """Every cell of the grid (each value of each axis, in order) x seeds ``0..seeds-1`` x
     folds, each checked before anything trains (the spec itself first). ``overrides`` (training
-    key -> IR value, e.g. ``{"epochs": 1}``) apply to every cell. A value that fails the check
-    alone is reported against its ``--set``; a combination that fails, against the cell's
-    label. ``on_warnings``, if given, is called once with the checks' warnings: the spec's own,
-    then each a value (or a combination) adds to them, said to be its (``with init=zeros:``),
-    as ``train`` prints the warnings of the spec it trains. ``by_sets``: the caller is given
-    training settings by ``--set`` alone (a sweep, not compare's options), which the hints of
-    the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`, else
+    key -> IR value, e.g. ``{"epochs": 1}``) apply to every cell. Each cell trains in
+    ``dtype``, or in its value of a ``dtype`` axis, and is checked in it (its memory counted in
+    it); the spec and each other value alone are checked in the widest dtype the cells train
+    in, so that what only a narrower one cannot hold is said with that dtype. A value that
+    fails the check alone is reported against its ``--set``; a combination that fails, against
+    the cell's label. ``on_warnings``, if given, is called once with the checks' warnings: the
+    spec's own, then each a value (or a combination) adds to them, said to be its (``with
+    init=zeros:``), as ``train`` prints the warnings of the spec it trains. ``by_sets``: the
+    caller is given training settings by ``--set`` alone (a sweep, not compare's options),
+    which the hints of the errors then name (:func:`~cnnspec.sweep.grid.swept_hint`, else
     :func:`~cnnspec.sweep.grid.compared_hint`)."""
     seeds = refuse_count("seeds", seeds, 1,
                          "e.g. {seeds:3} trains every cell with seeds 0, 1 and 2")
@@ -150,12 +172,17 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
     base = overridden_spec(spec, overrides or {})
-    hint_of = (lambda error: swept_hint(error, base.overridden)) if by_sets else compared_hint
-    own = list(_checked_spec(base, hint_of).warnings)
+    keys = [axis.key for axis in axes]  # as spelt: a swept dtype is named by its --set
+    hint_of = (lambda error: swept_hint(error, base.overridden, keys)) if by_sets \
+        else compared_hint
+    alone = widest(swept_dtypes(axes, dtype))
+    own = list(_checked_spec(base, hint_of, alone).warnings)
     by_value = {}
     for a, axis in enumerate(axes):
         for index in range(len(axis.values)):
-            by_value[a, index] = check_value(base, axis, index, check).warnings
+            in_dtype = cell_dtype([axis], (index,), alone)
+            by_value[a, index] = check_value(
+                base, axis, index, lambda spec, d=in_dtype: check(spec, dtype=d)).warnings
     refuse_too_many_cells(axes, seeds, folds)
     cells = []
     got = []  # every warning some cell gets
@@ -165,7 +192,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         for axis, index in zip(axes, combination):
             ir = apply(ir, axis.key, axis.values[index])
         settings = tuple((axis.key, axis.texts[i]) for axis, i in zip(axes, combination))
-        checked = _check_group(replace(base, ir=ir), settings, hint_of)
+        in_dtype = cell_dtype(axes, combination, dtype)
+        checked = _check_group(replace(base, ir=ir), settings, hint_of, in_dtype)
         values = [w for key in enumerate(combination) for w in by_value[key]]
         got += [warning for warning in checked.warnings if warning not in got]
         for warning in checked.warnings:
@@ -176,7 +204,8 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             seeded = recorded_ir(ir)  # a copy, its data file found from any folder
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
-                cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process))
+                cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process,
+                                  in_dtype))
     # The spec's own warnings and a value's are said where a cell gets them: a swept setting
     # whose every value differs from the spec's (--set lr=5) leaves the spec's lr to no cell.
     warnings = [warning for warning in own if warning in got]
@@ -234,21 +263,21 @@ def refuse_more_folds_than_images(ir: dict, folds: int | None) -> None:
                                hint="each fold validates on one image at least; use fewer folds")
 
 
-def _checked_spec(spec: Spec, hint_of):
-    """The checked ``spec`` a grid varies; its mistakes located in its file, their hint fields
-    ``hint_of(error)``."""
+def _checked_spec(spec: Spec, hint_of, dtype: str):
+    """The checked ``spec`` a grid varies, in ``dtype``; its mistakes located in its file,
+    their hint fields ``hint_of(error)``."""
     try:
-        return check(spec)
+        return check(spec, dtype=dtype)
     except (SpecError, SpecErrors) as exc:
         errors = exc.errors if isinstance(exc, SpecErrors) else [exc]
         raise SpecErrors([replace(error, **hint_of(error)) for error in errors]) from None
 
 
-def _check_group(spec: Spec, settings, hint_of):
-    """The checked ``spec`` of one combination of ``settings``; its mistake, if any, reported
-    against their label, its hint fields ``hint_of(error)``."""
+def _check_group(spec: Spec, settings, hint_of, dtype: str):
+    """The checked ``spec`` of one combination of ``settings``, in ``dtype``; its mistake, if
+    any, reported against their label, its hint fields ``hint_of(error)``."""
     try:
-        return check(spec)
+        return check(spec, dtype=dtype)
     except (SpecError, SpecErrors) as exc:
         first = first_error(exc)
         raise SpecError(f"{group_label(settings)}: {first.message}", file=spec.path,
@@ -314,9 +343,9 @@ def run_cell(task: Task) -> CellResult:
     out = scratch / "run"
     try:
         try:
-            checked = check(Spec(cell.ir))
+            checked = check(Spec(cell.ir), dtype=cell.dtype)
             train(checked, run_dir=out, progress="none", data_dir=task.data_dir,
-                  init_steps=[lsuv_init_step], fold=cell.fold)
+                  init_steps=[lsuv_init_step], dtype=cell.dtype, fold=cell.fold)
             diverged, error, hint = False, None, None
         except Diverged as exc:  # what it saved is in the scratch folder: see record
             diverged, error, hint = True, exc.reason, exc.hint_template

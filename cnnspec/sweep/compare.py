@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
+from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.engine.splitting import usable_cores
 from cnnspec.errors import LIBRARY_NAMES, SettingError, literal, shortened, worded
 from cnnspec.given import given_texts, keywords_checked, plain, shown
@@ -158,6 +159,7 @@ class Comparison:
     variants: list[VariantSummary]
     seconds: float
     name: str = ""  # the model's, as train names a run
+    dtype: str = DEFAULT_DTYPE  # what every training was in
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -169,7 +171,7 @@ class Comparison:
         """The comparison as JSON holds it; a diverged run's hint worded by ``names`` (see
         :meth:`JobResult.worded_hint`)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
-                "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
+                "dtype": self.dtype, "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
                              for v in self.variants]}
 
 
@@ -180,7 +182,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             lr: float | None = None, batch_size: int | None = None,
             on_done: Callable[[JobResult], None] | None = None, executor=None,
             on_start: Callable[[object, int, Path], None] | None = None,
-            on_warnings: Callable[[list], None] | None = None) -> Comparison:
+            on_warnings: Callable[[list], None] | None = None,
+            dtype: str = DEFAULT_DTYPE) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
@@ -190,7 +193,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     reports; ``on_done`` hears of each training as it finishes, ``on_start(executor, n,
     folder)`` where ``n`` trainings are about to start and the folder they are recorded in,
     ``on_warnings`` check's warnings of the spec and those each init adds (``with --init
-    "zeros": ...``), before anything trains.
+    "zeros": ...``), before anything trains. ``dtype`` is the one every training is in, as
+    ``train``'s (:data:`cnnspec.dtypes.DTYPES`).
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -199,6 +203,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                          "1 and 2")
     variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
     target = _given_target(target)
+    dtype = given_dtype(dtype)
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
     again = [v for i, v in enumerate(variants) if v in variants[:i]]
@@ -211,15 +216,15 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                            invalid=True)
     parsed = read_spec(spec, "spec")
     axis = init_axis(parsed, variants)
-    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides()
-    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings)
+    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
+    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype)
     process = largest_process(cells)
     if jobs is not None and executor is None:
         refuse_beyond_memory(jobs, process, "jobs", spec)
     folder = prepare_folder(out if out is not None else default_out(parsed.ir["name"], "compare"),
                             automatic=out is None)
     started = time.perf_counter()
-    with filled_alone(folder, describe(spec, [axis], seeds, None), "compare"):
+    with filled_alone(folder, describe(spec, [axis], seeds, None, (dtype,)), "compare"):
         done, _ = run_cells(
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
@@ -232,7 +237,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in axis.texts]
-    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"])
+    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype)
 
 
 # ---- output -------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ A KEY names anything a spec sets:
   :mod:`cnnspec.lab.variants`);
 - ``LAYER.OPTION``: one layer's option as the language writes it (``conv1.filters``,
   ``conv2.kernel``, ``fc1.weight``, ``conv1.stride``), read by that layer kind's reader from
-  the kinds registry.
+  the kinds registry;
+- ``dtype``: the dtype a cell trains in (one of :data:`cnnspec.dtypes.DTYPES`), as train's
+  ``--dtype`` sets it for one run; the IR holds no dtype, so it changes the cell, not its IR.
 
 Values are written as in a spec (``normal(0, 0.01)``, ``sgd(momentum=0.9)``, ``5x5``) and
 separated by commas outside parentheses and brackets. Every value becomes a change of the
@@ -21,7 +23,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, replace
 
-from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.dtypes import given_dtype
 from cnnspec.errors import (
     SettingError,
     SpecError,
@@ -46,14 +48,12 @@ from cnnspec.lang.training import KEY_ALIASES, READERS
 # Settings a sweep sets itself: the seeds come from --seeds. Hints and the messages about
 # the form of a setting are SettingError templates: the library names its parameters
 # (sets=['lr=0.1'], seeds=K), the command line its options (--set lr=0.1, --seeds K).
-NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}",
-             "dtype": f"a sweep trains every cell in {DEFAULT_DTYPE}; a single run trains in "
-                      "float64 with {train_command} and {dtype:float64}"}
-# Settings a run is given that a sweep's cells are not: each trains in the default dtype. Nor
-# are an init comparison's, which also train on the spec's own data (a sweep sets it with
-# --set data=...); a hint's alternative naming one is left out for them.
-NOT_GIVEN_TO_SWEEPS = ("dtype",)
-NOT_GIVEN_TO_COMPARISONS = ("dtype", "data")
+NOT_SWEPT = {"seed": "the seeds of a sweep are 0..K-1 with {seeds:K}"}
+# Settings a run is given that an init comparison's cells are not: they train on the spec's
+# own data (a sweep sets it with --set data=...); a hint's alternative naming it is left out.
+NOT_GIVEN_TO_COMPARISONS = ("data",)
+# The swept setting that is no change of the IR: the dtype a cell trains in.
+DTYPE = "dtype"
 DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
 
 
@@ -118,8 +118,25 @@ def parse_set(option: str, spec: Spec) -> Axis:
         raise SettingError(f"{given} gives {literal(shortened(repeated[0]))} more than once",
                            invalid=True,
                            hint="name each value once; use {seeds:K} for repeated runs")
+    if key == DTYPE:  # named as given: the dtype is no value of the language
+        return Axis(key, tuple(texts), tuple(
+            given_dtype(text, f"{given}: {DTYPE}", "{sets:dtype=float32,float64}")
+            for text in texts))
     read = value_reader(key, spec.ir, where)
     return Axis(key, tuple(texts), tuple(read(text) for text in texts))
+
+
+def swept_dtypes(axes: list[Axis], dtype: str) -> tuple[str, ...]:
+    """The dtypes a sweep's cells train in: the values of its ``dtype`` axis, else
+    ``dtype``."""
+    return next((axis.values for axis in axes if axis.key == DTYPE), (dtype,))
+
+
+def cell_dtype(axes: list[Axis], combination: tuple[int, ...], dtype: str) -> str:
+    """The dtype of the cell of ``combination`` (a value index per axis): its value of the
+    ``dtype`` axis, else ``dtype``."""
+    return next((axis.values[index] for axis, index in zip(axes, combination)
+                 if axis.key == DTYPE), dtype)
 
 
 def value_reader(key: str, ir: dict, where: str):
@@ -139,8 +156,8 @@ def value_reader(key: str, ir: dict, where: str):
     else:
         name = KEY_ALIASES.get(key, key)
         if name not in READERS:
-            known = [k for k in ["init", "bias", "LAYER.OPTION", *READERS, *KEY_ALIASES]
-                     if k not in NOT_SWEPT]
+            known = [k for k in ["init", "bias", "LAYER.OPTION", DTYPE, *READERS,
+                                 *KEY_ALIASES] if k not in NOT_SWEPT]
             # another library's name (Caffe's base_lr) is told ours, not a close spelling
             # (base_lr: bias); the train block's lines are no --set's
             raise SpecError(f"unknown setting '{shortened(key)}'", file=where,
@@ -186,8 +203,9 @@ def layer_options(kind: str) -> dict:
 
 
 def apply(ir: dict, key: str, value) -> dict:
-    """A copy of ``ir`` with setting ``key`` at IR value ``value`` (None: unchanged)."""
-    if value is None:
+    """A copy of ``ir`` with setting ``key`` at IR value ``value`` (None, or the dtype, which
+    the IR does not hold: unchanged)."""
+    if value is None or key == DTYPE:
         return ir
     if key == "init":
         return with_default_weight(Spec(ir), value).ir
@@ -222,16 +240,15 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
             raise SpecError(first.message, file=axis.places[index],
                             **compared_hint(first)) from None
         raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}",
-                        file=axis.option(), **swept_hint(first, spec.overridden, axis.key)
+                        file=axis.option(), **swept_hint(first, spec.overridden, [axis.key])
                         ) from None
 
 
-def swept_hint(error: SpecError, given=frozenset(), key: str | None = None) -> dict:
+def swept_hint(error: SpecError, given=frozenset(), keys=()) -> dict:
     """``error``'s hint fields, each training setting it names as a run is given it (train's
     ``--data digits``) named as a sweep is given it (:func:`swept_template`). ``given``: the
-    settings the sweep was given otherwise (its ``--epochs``), named as they were; ``key``:
-    the swept setting as the user spelt it (``batch`` for batch_size)."""
-    keys = () if key is None else (key,)
+    settings the sweep was given otherwise (its ``--epochs``), named as they were; ``keys``:
+    the swept settings as the user spelt them (``batch`` for batch_size)."""
     return _reworded_hint(error, lambda template: swept_template(template, given, keys))
 
 
@@ -246,14 +263,14 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
     """A hint ``template`` (see :class:`~cnnspec.errors.WordedError`) with each training
     setting it names as a run is given it (train's ``--data digits``, ``--lr 0.05``) named as
     a sweep is given it, ``--set data=digits`` (the library's ``sets=['data=digits']``): a
-    sweep has no option of its own for them, nor any of :data:`NOT_GIVEN_TO_SWEEPS`.
-    ``given``: the settings the sweep was given otherwise (its ``--epochs``), named as they
-    were; ``keys``: the swept settings as the user spelt them (``batch`` for batch_size)."""
+    sweep has no option of its own for them. ``given``: the settings the sweep was given
+    otherwise (its ``--epochs``), named as they were; ``keys``: the swept settings as the user
+    spelt them (``batch`` for batch_size; a swept ``dtype`` is named by its ``--set`` too, else
+    as train's ``--dtype``, which a sweep takes as well)."""
     spelt = {setting: setting for setting in READERS if setting not in given}
     for key in keys:
         spelt[KEY_ALIASES.get(key, key)] = key
-    return reworded(without_alternatives(template, NOT_GIVEN_TO_SWEEPS),
-                    {setting: _as_set(written) for setting, written in spelt.items()})
+    return reworded(template, {setting: _as_set(written) for setting, written in spelt.items()})
 
 
 def compared_hint(error: SpecError) -> dict:

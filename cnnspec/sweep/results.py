@@ -2,8 +2,9 @@
 
 Layout::
 
-    sweep.json                 what was swept (spec, settings, seeds, folds) and by which
-                               command (sweep, compare): the folder holds that spec's alone
+    sweep.json                 what was swept (spec, settings, seeds, folds, dtypes) and by
+                               which command (sweep, compare): the folder holds that spec's
+                               alone
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
@@ -299,7 +300,7 @@ def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
 def cell_row(cell: Cell, result: CellResult) -> dict:
     """One line of results.csv."""
     return {**dict(cell.settings), "seed": cell.seed,
-            "fold": None if cell.fold is None else cell.fold[0] + 1,
+            "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
             "epochs": len(result.metrics), "diverged": result.diverged,
             "folder": result.folder}

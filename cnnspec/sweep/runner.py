@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
+from cnnspec.dtypes import DEFAULT_DTYPE, WIDEST_DTYPE, given_dtype
 from cnnspec.errors import (
     SettingError,
     WordedError,
@@ -25,7 +26,7 @@ from cnnspec.given import given_texts, keywords_checked, shown
 from cnnspec.sweep.cells import Cell, CellResult, Task, make_cells, run_cell
 from cnnspec.sweep.concurrency import largest_process
 from cnnspec.sweep.executor import DaskExecutor, default_workers
-from cnnspec.sweep.grid import Axis, parse_set, swept_template
+from cnnspec.sweep.grid import DTYPE, Axis, parse_set, swept_dtypes, swept_template
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     Group,
@@ -53,6 +54,7 @@ class Sweep:
     seeds: int
     folds: int | None
     name: str = ""  # the model's (its `model` line, else the file's), as train names a run
+    dtypes: tuple[str, ...] = (DEFAULT_DTYPE,)  # the dtypes its cells train in
     done: list[tuple[Cell, CellResult]] = field(default_factory=list)
     ran: int = 0
     skipped: int = 0
@@ -70,13 +72,20 @@ class Sweep:
         return seeds if self.folds is None else f"{seeds} x {counted(self.folds, 'fold')}"
 
     def description(self) -> dict:
-        return describe(self.spec, self.axes, self.seeds, self.folds)
+        return describe(self.spec, self.axes, self.seeds, self.folds, self.dtypes)
 
 
-def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None) -> dict:
-    """What ``sweep.json`` and ``results.json`` say the sweep was."""
+def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None,
+             dtypes: tuple[str, ...]) -> dict:
+    """What ``sweep.json`` and ``results.json`` say the sweep was; ``dtypes``: what its cells
+    train in."""
     return {"spec": str(spec), "settings": {a.key: list(a.texts) for a in axes},
-            "seeds": seeds, "folds": folds}
+            "seeds": seeds, "folds": folds, "dtypes": list(dtypes)}
+
+
+def dtypes_of(cells: list[Cell]) -> tuple[str, ...]:
+    """The dtypes ``cells`` train in, in the order they first come."""
+    return tuple(dict.fromkeys(cell.dtype for cell in cells))
 
 
 def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -> Path:
@@ -86,11 +95,16 @@ def default_out(name: str, kind: str = "sweep", runs_dir: str | Path = "runs") -
 
 def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = None,
          settings: Settings | None = None,
-         on_warnings: Callable[[list], None] | None = None) -> tuple[list[Axis], list[Cell]]:
+         on_warnings: Callable[[list], None] | None = None,
+         dtype: str | None = None) -> tuple[list[Axis], list[Cell]]:
     """The axes of the ``--set`` options and every cell of the sweep, each checked; nothing
     trains. ``settings`` (epochs, lr, batch size, data) apply to every cell; ``on_warnings``
-    hears the checks' warnings (:func:`cnnspec.sweep.cells.make_cells`)."""
+    hears the checks' warnings (:func:`cnnspec.sweep.cells.make_cells`); ``dtype`` is the one
+    every cell trains in (default float32, :data:`~cnnspec.dtypes.DEFAULT_DTYPE`), unless
+    ``sets`` sweeps it."""
     sets = setting_texts(sets)
+    if dtype is not None:
+        dtype = given_dtype(dtype)
     parsed = read_spec(spec, "spec")
     axes = [parse_set(option, parsed) for option in sets]
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
@@ -100,8 +114,25 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
                            "more than once", invalid=True,
                            hint=f"give all its values in one, separated by commas: "
                                 f"{{sets:{key}=V1,V2}}")
-    overrides = given_settings(settings).overrides()
-    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True)
+    dtype = _sweep_dtype(axes, dtype)
+    given = given_settings(settings)
+    for each in swept_dtypes(axes, dtype):  # held by every dtype a cell trains in
+        overrides = given.overrides(each)
+    return axes, make_cells(parsed, axes, seeds, folds, overrides, on_warnings, by_sets=True,
+                            dtype=dtype)
+
+
+def _sweep_dtype(axes: list[Axis], dtype: str | None) -> str:
+    """The dtype a sweep's cells train in where ``axes`` do not sweep it: ``dtype``, by default
+    :data:`~cnnspec.dtypes.DEFAULT_DTYPE`. Given as well as swept, it is refused: one of the
+    two would be ignored."""
+    swept = next((axis for axis in axes if axis.key == DTYPE), None)
+    if dtype is not None and swept is not None:
+        values = literal(f"{DTYPE}={','.join(swept.texts)}")
+        raise SettingError(f"{{dtype:{dtype}}} and {{sets:{values}}} both give the dtype the "
+                           "cells train in", invalid=True,
+                           hint=f"give one of them: {{sets:{values}}} trains every cell in each")
+    return dtype or DEFAULT_DTYPE
 
 
 def setting_texts(sets) -> list[str]:
@@ -223,7 +254,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
           on_done: Callable[[Cell, CellResult], None] | None = None,
           on_start: Callable[[object, int, Path], None] | None = None,
           planned: tuple[list[Axis], list[Cell]] | None = None,
-          on_warnings: Callable[[list], None] | None = None) -> Sweep:
+          on_warnings: Callable[[list], None] | None = None,
+          dtype: str | None = None) -> Sweep:
     """Train ``spec`` for every combination of the values of ``sets`` (each a ``--set``
     text, ``["lr=0.1,0.01", "batch=32,64"]``; one text alone is one setting), with seeds
     ``0..seeds-1`` and, with ``folds``, k-fold cross-validation; record every cell in
@@ -238,15 +270,19 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     what :func:`plan` made of these arguments, where the caller has it already.
     ``on_warnings`` is called, before anything trains, with check's warnings of the spec and
     those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
+    ``dtype`` is the one every cell trains in, as ``train``'s (default float32), unless
+    ``sets`` sweeps it (``"dtype=float32,float64"``).
     """
     checked_executor(executor)  # before anything is made
-    axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings)
+    axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
-    result = Sweep(str(spec), folder, axes, seeds, folds, name)
+    result = Sweep(str(spec), folder, axes, seeds, folds, name, dtypes_of(cells))
     started = time.perf_counter()
-    given = given_settings(settings).overrides()  # named as given; the rest as --set gives them
-    with filled_alone(folder, describe(spec, axes, seeds, folds), "sweep"):
+    # Named as given; the rest as --set gives them. Only their names are read here: plan held
+    # their values to the dtypes the cells train in.
+    given = given_settings(settings).overrides(WIDEST_DTYPE)
+    with filled_alone(folder, result.description(), "sweep"):
         result.done, result.ran = run_cells(
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,

@@ -244,8 +244,7 @@ def _fresh(checked, overrides: dict, out, runs_dir, options: Options) -> Run:
         copy_weights(model, *options.start_weights[:2])
     recorded = recorded_ir(ir)
     summary = _start_summary(recorded, dataset, overrides, options.data_dir, checked.spec.path,
-                             out)
-    summary["dtype"] = options.dtype
+                             out, options.dtype)
     if options.start_weights is not None:
         _, layers, source = options.start_weights
         summary["weights_from"] = {"run": str(source.run), "layers": layers,
@@ -595,9 +594,9 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-def _command(spec_path, overrides: dict, out) -> str:
-    """The ``cnnspec train`` command line that repeats this run (into ``out`` when one was
-    given; that folder must then be moved away or deleted first)."""
+def _command(spec_path, overrides: dict, out, dtype: str) -> str:
+    """The ``cnnspec train`` command line that repeats this run, in its ``dtype`` (into ``out``
+    when one was given; that folder must then be moved away or deleted first)."""
     words = ["cnnspec", "train", shell_word(str(spec_path)) if spec_path else "SPEC"]
     for key in OVERRIDABLE:
         if key not in overrides:
@@ -608,12 +607,15 @@ def _command(spec_path, overrides: dict, out) -> str:
 
             value = f"npz:{value['path']}" if value.get("name") == "npz" else call_text(value)
         words += ["--" + key.replace("_", "-"), shell_word(str(value))]
+    if dtype != DEFAULT_DTYPE:
+        words += ["--dtype", dtype]
     if out is not None:
         words += ["--out", shell_word(str(out))]
     return " ".join(words)
 
 
-def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out) -> dict:
+def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out,
+                   dtype: str) -> dict:
     return {
         "spec": ir["name"],
         "status": "running",
@@ -624,7 +626,8 @@ def _start_summary(ir: dict, dataset, overrides: dict, data_dir, spec_path, out)
         "data_dtype": dataset.x_train.dtype.name,  # see run.data_dtype
         "classes": list(dataset.classes),
         "overrides": {key: overrides[key] for key in OVERRIDABLE if key in overrides},
-        "command": _command(spec_path, overrides, out),
+        "command": _command(spec_path, overrides, out, dtype),
+        "dtype": dtype,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": _versions(),
         "diverged": False,
