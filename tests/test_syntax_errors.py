@@ -107,7 +107,24 @@ CASES = [
      "^the values of 'class_weights' are a list", 5, 17, "^write `class_weights \\[1, 2, 3\\]`$"),
     # ... but not where the comma parts two settings, or for a key of one value
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  augment flip, lr 0.1\n}\n",
-     "^training settings are written one to a line", 5, 15, None),
+     "^training settings are written one to a line$", 5, 17,
+     "^write `augment flip` and `lr 0.1` on lines of their own inside train { }$"),
+    # several settings on one line, however parted, are each written on a line of their own
+    ("input 1x8x8\nflatten\ndense 10\ntrain { data digits epochs 2 lr 0.1 }\n",
+     "^training settings are written one to a line$", 4, 21,
+     "^write `data digits`, `epochs 2` and `lr 0.1` on lines of their own"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain { data: \"digits\", epochs: 2 }\n",
+     "^training settings are written one to a line$", 4, 25,
+     "^write `data digits` and `epochs 2` on lines"),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  lr=0.1; epochs=3  # short\n}\n",
+     "^training settings are written one to a line$", 5, 11, "^write `lr 0.1` and `epochs 3` "),
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd(momentum=0.9, lr=1) lr 0.1\n}\n",
+     "^training settings are written one to a line$", 5, 37,
+     "^write `optimizer sgd\\(momentum=0.9, lr=1\\)` and `lr 0.1` "),
+    # a key right after a key is its value (`monitor loss`), not a setting of its own
+    ("input 1x8x8\nflatten\ndense 10\ntrain {\n  monitor loss epochs 2\n}\n",
+     "^training settings are written one to a line$", 5, 16,
+     "^write `monitor loss` and `epochs 2` "),
     ("input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer sgd, adam\n}\n",
      "^training settings are written one to a line", 5, 16, None),
     # PyTorch's betas: one argument there, two here; its tuple is read for its values

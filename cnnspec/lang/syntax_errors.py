@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError, hinted, literal, shell_word
+from cnnspec.errors import Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -265,8 +265,8 @@ CATALOGUE: list[FriendlyError] = [
     FriendlyError(
         "training settings are written one to a line, without commas",
         "e.g. `epochs 10` and `lr 0.1` on lines of their own inside train { }",
-        ["input 1x8x8\ntrain {\n  epochs 10, lr 0.1\n}\n",
-         "input 1x8x8\ntrain {\n  optimizer adam, lr 0.1\n}\n",
+        ["input 1x8x8\ntrain {\n  epochs 10,\n}\n",
+         "input 1x8x8\ntrain {\n  optimizer sgd, adam\n}\n",
          "input 1x8x8\ntrain {\n  data digits,\n}\n"],
     ),
     FriendlyError(
@@ -445,9 +445,12 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     setting = _setting_outside_train(exc, text, path) if start == "start" else None
     if setting is not None:  # before the catalogue: `steps=400` names no layer with an '='
         return setting
-    listed = _list_without_brackets(exc, text, path) if start == "start" else None
-    if listed is not None:  # before the catalogue: these commas are no two settings' line
-        return listed
+    shared = _settings_sharing_a_line(exc, text, path) if start == "start" else None
+    if shared is not None:  # before the catalogue: its ':' or ',' wording mends one of them
+        return shared
+    bracketed = _list_without_brackets(exc, text, path) if start == "start" else None
+    if bracketed is not None:  # before the catalogue: these commas are no two settings' line
+        return bracketed
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
@@ -540,6 +543,62 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
                      span=Span(exc.line, match.start("value") + 1, exc.line,
                                match.end("value") + 1),
                      hint=f"write `{match['key']} [{items}]`", file=path)
+
+
+# A word at the outer level of a train block's line (a key, or a value: a name, a number),
+# between what parts settings (a comma, a ';', spaces, YAML's ':', Python's '=').
+SETTING_WORD = re.compile(r"[^\s,;:=]+")
+
+
+def _setting_starts(line: str) -> list[int]:
+    """Where each training setting on ``line`` starts: a key of the catalogue (or an alias) at
+    the start of the line's settings or after a value, outside parentheses, brackets and
+    quotes (`optimizer sgd(momentum=0.9)` is one setting; `data digits epochs 2` two)."""
+    outer = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+    starts, value_due = [], False
+    for match in SETTING_WORD.finditer(outer):
+        # a key straight after a key is the first one's value: `monitor loss`
+        if (match[0] in KEYS or match[0] in KEY_ALIASES) and not value_due:
+            starts.append(match.start())
+            value_due = True
+        else:
+            value_due = False
+    return starts
+
+
+def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
+                             path: str | None) -> SpecError | None:
+    """The error for two or more training settings written on one line (`data digits epochs
+    2`, `train { data: digits, epochs: 2 }`, `lr=0.1; epochs=3`), whatever separates them:
+    each setting rewritten on a line of its own; None for a line with one setting or none.
+    The wording for one setting's ':' or ',' (the catalogue) would mend one and leave the
+    rest."""
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    if not blocks or blocks[-1][0].type != "TRAIN" or line is None:
+        return None
+    body = re.sub(r'\s*#[^"]*$', "", line)
+    opening = re.match(r"\s*train\s*\{", body)
+    offset = opening.end() if opening else 0
+    body = re.sub(r"\}\s*$", "", body[offset:])
+    starts = _setting_starts(body)
+    if len(starts) < 2:
+        return None
+    pieces = [body[start:end] for start, end in zip(starts, [*starts[1:], len(body)])]
+    settings = [_setting_text(piece) for piece in pieces]
+    column = offset + starts[1] + 1
+    return SpecError("training settings are written one to a line",
+                     span=Span(exc.line, column, exc.line, offset + len(body.rstrip()) + 1),
+                     hint=f"write {listed([f'`{setting}`' for setting in settings])} on "
+                     "lines of their own inside train { }", file=path)
+
+
+def _setting_text(piece: str) -> str:
+    """One setting as a line of the train block writes it: `epochs: 2,` becomes `epochs 2`;
+    a value in quotes is written bare, as _without_equal writes it."""
+    key, rest = re.match(r"([A-Za-z_]\w*)\s*[:=]?\s*(.*)", piece.strip()).groups()
+    value = re.sub(r"""^(['"])([A-Za-z_][\w-]*)\1$""", r"\2", rest.rstrip(" ,;"))
+    return f"{key} {value}" if value else f"{key} ..."
 
 
 # A Caffe prototxt's block (`layer {`, `convolution_param {`; V1's `layers {`), and a field of
@@ -920,9 +979,9 @@ def _after_a_word(line: str, space: int) -> bool:
 def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
     """How a merge layer (add, concat, ...) names its inputs, shown with ``names``."""
     head = f"{label}: {kind}" if label else kind
-    listed = ", ".join(names)
-    return (f"the layers {kind} takes go in brackets, `{head}({listed})`, or after an "
-            f"arrow, `{head} <- {listed}`")
+    inputs = ", ".join(names)
+    return (f"the layers {kind} takes go in brackets, `{head}({inputs})`, or after an "
+            f"arrow, `{head} <- {inputs}`")
 
 
 # A merge layer whose inputs are written as bare words (`s: add a, b`), as a sentence would.
