@@ -344,9 +344,16 @@ CASES = [
     # Keras' and PyTorch's words for initializers and optimizer arguments
     ("input 1x8x8\nconv 8 3x3 kernel_initializer he_normal\n",
      "'kernel_initializer' is not an option of conv: an initializer is written `weight INIT`",
-     2, 12, "^e.g. `conv ... weight he_normal`"),
+     2, 12, "^write `weight he_normal`; usage: conv "),
     ("input 1x8x8\nflatten\ndense 10 bias_initializer zeros\n", "written `bias INIT`", 3, 10,
-     "^e.g. `dense ... bias zeros`"),
+     "^write `bias zeros`; usage: dense "),
+    # `init` alone, as tutorials say it, is the weight's; Haiku's w_init and b_init
+    ("input 1x8x8\nflatten\ndense 10 init glorot_uniform relu\n",
+     "^'init' is not an option of dense: an initializer is written `weight INIT`$", 3, 10,
+     "^write `weight glorot_uniform`; "),
+    ("input 1x8x8\nconv 8 3x3 w_init normal(0, 0.01)\n", "written `weight INIT`$", 2, 12,
+     "^write `weight normal\\(...\\)`; "),
+    ("input 1x8x8\nconv 8 3x3 b_init\n", "written `bias INIT`$", 2, 12, "^write `bias zeros`; "),
     ("input 1x8x8\nconv 8 3x3 weight HeNormal\n", "unknown initializer 'HeNormal'", 2, 19,
      "^did you mean he_normal\\?"),
     ("input 1x8x8\nconv 8 3x3 weight random_normal\n", "unknown initializer 'random_normal'",
