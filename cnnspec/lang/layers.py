@@ -501,10 +501,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                      hint=_usage(kind_name))
 
 
-# How `summary`'s Window column abbreviates a layer's settings (`3x3 s2 same`), which a spec
-# spells out.
-SUMMARY_SHORTHAND = ("summary's Window column writes a stride as s2 and the padding by its "
-                     "name; a spec spells the option out")
+# A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
+# s2 same`) gives it: a spec spells the option out.
+SUMMARY_SHORTHAND = ("an option is written by its name, then its value: `pad same`, `stride 2` "
+                     "(summary's Window column shortens them to same and s2)")
 STRIDE_SHORTHAND = re.compile(r"s(\d+(?:x\d+)?)$")
 
 

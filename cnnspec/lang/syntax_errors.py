@@ -90,6 +90,31 @@ def _without_equal(line: str, column: int) -> str:
     return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
+# An option written as a keyword argument (`stride=2`, `activation='relu'`), outside brackets.
+KEYWORD_OPTION = re.compile(r"""([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2)?""")
+
+
+def _options_without_equal(line: str, column: int) -> str:
+    """``line`` with each option written as Python's keyword argument at its outer level
+    rewritten as an option (`stride=2` as `stride 2`, `padding='same'` as `padding same`) and
+    Keras' `activation=relu` as the activation's name alone; the '=' inside brackets
+    (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
+    code = re.sub(r'\s*#[^"]*$', "", line)
+    depth, outer = 0, []
+    for char in code:  # the brackets' text blanked, so that only outer '=' match
+        depth += char in "([" 
+        outer.append(char if depth == 0 else " ")
+        depth -= char in ")]"
+    pieces, end = [], 0
+    for match in KEYWORD_OPTION.finditer("".join(outer)):
+        name = match[1]
+        value = match[3] if match[2] else ""
+        written = "" if name in ("activation", "act") else f"{name} "
+        pieces += [code[end:match.start()], written + value]
+        end = match.end()
+    return ("".join(pieces) + code[end:]).strip()
+
+
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
 # kind `repeat`, and the checker meets that kind when no '{' follows. One wording for both.
 REPEAT_LABEL = "a repeat block takes no label"
@@ -142,6 +167,7 @@ CATALOGUE: list[FriendlyError] = [
         "options follow their name with a space, e.g. `stride 2`, `pad same`; "
         "'=' names an argument inside (...), e.g. he_normal(mode=fan_out)",
         ["input 1x8x8\nconv 8 3x3 stride=2\n", "input 1x8x8\nconv 8 3x3 pad = same\n"],
+        fix=_options_without_equal,
     ),
     # a training setting (or a default) as Python, YAML's flow style or an .ini file write it:
     # the layers' hint above (`stride 2`) was beside the point there
