@@ -68,6 +68,12 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+def listed(words) -> str:
+    """``a``, ``a and b``, ``a, b and c``: the words of a sequence as a sentence lists them."""
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
 def escaped_controls(text: str, keep: str = "\n") -> str:
     """``text`` with each control character (Unicode category Cc) but those in ``keep``
     written as its escape (``\\x1b``): a message quoting a file name, a string of a spec or a

@@ -227,3 +227,18 @@ def test_a_missing_file_of_a_spec_is_worded_for_the_library_that_reads_it(tmp_pa
     (error,) = info.value.errors
     assert "its new place with data='npz:NEW_PATH' (cnnspec.Settings'" in error.hint
     assert "--data" not in error.hint
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_every_pixel_value_is_scaled_as_dividing_in_float64_and_rounding(dtype):
+    """Pixels are divided by 255 in the run's dtype, with no float64 copy of a whole set: for
+    each of the 256 values the quotient is bit for bit the float64 one rounded to dtype."""
+    from cnnspec.data.arrays import pixels_to_unit
+
+    for pixels in (np.arange(256, dtype=np.uint8), np.arange(256, dtype=np.int64),
+                   np.arange(256, dtype=np.float64)):
+        scaled = pixels_to_unit(pixels, dtype)
+        assert scaled.dtype == dtype
+        expected = (np.arange(256) / 255.0).astype(dtype)
+        np.testing.assert_array_equal(scaled.view(f"u{scaled.itemsize}"),
+                                      expected.view(f"u{scaled.itemsize}"))

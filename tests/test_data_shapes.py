@@ -360,3 +360,17 @@ def test_the_classes_a_turn_makes_one_another_are_the_registrys():
                    for sign in (1, -1) for r in sizes), (turn, a, b)
         assert not any(np.allclose(_turned(a, turn / 2), _turned(b, 0, r), atol=1e-3)
                        for r in sizes)
+
+
+def test_noise_drawn_in_parts_is_the_noise_drawn_at_once(monkeypatch):
+    """The noise is added a part at a time (no float64 draws of the whole set at once): the
+    generator draws the same values, so the images are the same to the bit."""
+    import cnnspec.data.synthetic_shapes as shapes
+
+    whole = generate_shapes(8, list(SHAPE_CLASSES), 150, 0.3, np.random.default_rng(2),
+                            colour=True)
+    monkeypatch.setattr(shapes, "NOISE_PART", 500)  # 2 colour 8x8 images a part, then 1 left
+    parts = generate_shapes(8, list(SHAPE_CLASSES), 150, 0.3, np.random.default_rng(2),
+                            colour=True)
+    for a, b in zip(whole, parts):
+        np.testing.assert_array_equal(a, b)

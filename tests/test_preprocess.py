@@ -292,3 +292,31 @@ def test_formula_says_each_mode_with_its_numbers():
     assert Preprocessor("zero_center", mean, np.ones(2)).formula() == \
         "x - mean per channel, mean [0.25, 0.5]"
     assert Preprocessor("none", np.zeros(2), np.ones(2)).formula() == "x"
+
+
+def test_statistics_of_picked_images_read_in_parts_are_numpys(x_train, monkeypatch):
+    """Read a few images at a time (no float64 copy of the whole set), by index or all: the
+    statistics are NumPy's of the picked images to rounding."""
+    from cnnspec.data import preprocess
+
+    monkeypatch.setattr(preprocess, "STATS_PART", 3)
+    picked = np.random.default_rng(1).permutation(len(x_train))[:13]
+    for images, chosen in ((x_train, picked), (x_train, None)):
+        expected = images if chosen is None else images[chosen]
+        fitted = Preprocessor.fit("standardize", images, chosen)
+        np.testing.assert_allclose(fitted.mean, expected.mean(axis=(0, 2, 3), dtype=np.float64),
+                                   rtol=1e-13)
+        np.testing.assert_allclose(fitted.std, expected.std(axis=(0, 2, 3), dtype=np.float64),
+                                   rtol=1e-13)
+
+
+def test_in_place_apply_transforms_a_copy_where_it_is_as_apply_does(x_train):
+    pre = Preprocessor.fit("standardize", x_train)
+    copy = x_train.copy()
+    out = pre.apply(copy, in_place=True)
+    assert out is copy
+    np.testing.assert_array_equal(out, pre.apply(x_train))
+    # an array of another dtype cannot hold the result: a new array, the caller's unchanged
+    as_float64 = x_train.astype(np.float64)
+    assert pre.apply(as_float64, "float32", in_place=True) is not as_float64
+    np.testing.assert_array_equal(as_float64, x_train.astype(np.float64))

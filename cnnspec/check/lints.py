@@ -80,7 +80,7 @@ from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
-from cnnspec.errors import SpecError, counted, float_text, rounded_text
+from cnnspec.errors import SpecError, counted, float_text, listed, rounded_text
 from cnnspec.init.catalogue import BY_NAME, SAME_NAME_ELSEWHERE
 from cnnspec.ir.datasets import (
     DATASETS,
@@ -235,11 +235,6 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     return breakers
 
 
-def _names(names: list[str]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
     """The trainable hidden conv/dense layers with 2+ filters that start identical, by name,
     each with its :func:`tie_breakers` (none: its filters stay identical).
@@ -312,7 +307,7 @@ def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
             continue
         target = (f"its {by_name[readers[0]].kind}"  # `conv 8 3x3 relu`
                   if all(r == f"{info.name}_{by_name[r].kind}" for r in readers)
-                  else _names([f"{by_name[r].kind} '{r}'" for r in readers]))
+                  else listed([f"{by_name[r].kind} '{r}'" for r in readers]))
         out.append(spec.error(
             f"{info.kind} '{info.name}': its biases start at {float_text(bias.mean)}, "
             f"{rounded_text(-bias.mean / spread)} times the std of its sums ({weight.short}: "
@@ -335,7 +330,7 @@ def _thinned_text(spread: float, unbiased: float, name: str,
     upstream = set(_reached(by_name[name].inputs, lambda n: by_name[n].inputs))
     before = [n for n, info in by_name.items()
               if n in upstream and signal.constant_bias(info) < 0]
-    said = _names([f"'{n}'" for n in before]) if before else "the layers before it"
+    said = listed([f"'{n}'" for n in before]) if before else "the layers before it"
     return (f", not the {rounded_text(math.sqrt(unbiased))} of biases of 0: the negative biases "
             f"of {said} leave it little input")
 
@@ -357,7 +352,7 @@ def _dead_fate(info: LayerInfo, readers: list[str], by_name: dict[str, LayerInfo
     if all(r == f"{info.name}_{by_name[r].kind}" for r in readers):  # `conv 8 3x3 relu`
         target = f"its {by_name[readers[0]].kind}"
     else:
-        target = _names([f"{by_name[r].kind} '{r}'" for r in readers])
+        target = listed([f"{by_name[r].kind} '{r}'" for r in readers])
     tie = ", so symmetry never breaks" if symmetric else ""
     before = (", and no gradient reaches the layers before it through it"
               if _learns_before(info.name, by_name) else "")
@@ -403,7 +398,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
             fate = f", and {_dead_fate(info, dead[name], by_name, True)}"
         elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
-                    f"gradients that come back through {_names(breakers)}")
+                    f"gradients that come back through {listed(breakers)}")
         else:
             fate = (", so they get identical gradients and stay identical: symmetry never "
                     "breaks")
@@ -479,7 +474,7 @@ def stacked_linear(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
         detail, instead = maps.pop() if len(maps) == 1 else ("", "one layer")
         out.append(spec.error(
             f"{info.kind} '{info.name}' is read by "
-            f"{_names([f'{r.kind} {r.name!r}' for r in readers])} with no activation between: "
+            f"{listed([f'{r.kind} {r.name!r}' for r in readers])} with no activation between: "
             f"two linear maps make one{detail}, so the stack adds parameters, not "
             "expressiveness", info.name, severity="warning",
             hint=f"put an activation between (end the line of '{info.name}' with relu), or "
@@ -774,7 +769,7 @@ def dropout_before_batchnorm(spec: Spec, layers: list[LayerInfo]) -> list[SpecEr
                  f"{rounded_text(shared)} of its mean square")
         out.append(spec.error(
             f"{info.kind} '{info.name}' (p = {float_text(p)}) comes directly before "
-            f"{_names([f'{n.kind} {n.name!r}' for n in norms])}: in training it scales the "
+            f"{listed([f'{n.kind} {n.name!r}' for n in norms])}: in training it scales the "
             f"kept values by 1 / (1 - p), and the batch norm keeps their variance as its "
             f"running variance; at evaluation the dropout passes every value unscaled, and "
             f"their variance is {rounded_text(ratio)} of that (Li et al. 2019: variance "

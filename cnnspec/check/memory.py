@@ -179,12 +179,12 @@ def runtime_bytes(layers: list[LayerInfo], parts: int) -> int:
 
 
 # A data set in memory, per byte of its images as loaded (in the run's dtype: a float64 run's
-# are scaled in float64) and int64 labels: the loaded set
-# (kept for the whole run) and the copies prepared in the model's dtype (train, validation,
-# test). Measured on shapes: 4.1x while generating, 3.3x held once prepared in float32, 4.8x
-# in float64.
-DATA_LOADED = 3.0
-DATA_PREPARED = 1.5  # per 4 bytes of the model's values
+# are scaled in float64) and int64 labels: the loaded set (kept for the whole run) and the
+# copies prepared from it (train, validation, test), or the peak while it is drawn or read,
+# whichever is more. Measured (resident memory over the process's before loading): shapes
+# 2.4x-2.8x while drawing (the small sets' fixed costs weigh most), 2.0x held once prepared,
+# in float32 and float64 alike; CIFAR-10 2.0x, its archive read at 1.25x.
+DATA_IN_MEMORY = 3.0
 
 
 def data_bytes(data: dict, itemsize: int) -> int:
@@ -194,20 +194,20 @@ def data_bytes(data: dict, itemsize: int) -> int:
     count, image = example_count(data), image_shape(data)
     if count is None or image is None:
         return 0
-    return _data_in_memory(count * (math.prod(image) * itemsize + 8), itemsize)
+    return _data_in_memory(count * (math.prod(image) * itemsize + 8))
 
 
-def _data_in_memory(loaded: int, itemsize: int) -> int:
-    """A data set's memory in a process training in ``itemsize``-byte values, from the bytes
-    of its loaded arrays (images in that dtype, int64 labels)."""
-    return math.ceil(loaded * (DATA_LOADED + DATA_PREPARED * itemsize / 4))
+def _data_in_memory(loaded: int) -> int:
+    """A data set's memory in a training process, from the bytes of its loaded arrays (images
+    in the run's dtype, int64 labels)."""
+    return math.ceil(loaded * DATA_IN_MEMORY)
 
 
 def with_loaded_data(memory: MemoryEstimate, loaded: int) -> MemoryEstimate:
     """``memory`` with the data set counted from the ``loaded`` bytes of its arrays (images in
     the run's dtype and int64 labels, as the loaders return them), for data whose size ``check``
     could not know (an npz file)."""
-    return dataclasses.replace(memory, data=_data_in_memory(loaded, memory.itemsize))
+    return dataclasses.replace(memory, data=_data_in_memory(loaded))
 
 
 # Recording a step raised the peak resident memory of `train --stats 1` (Intel Xeon) by 85 MiB

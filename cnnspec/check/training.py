@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
-from cnnspec.errors import SpecError, counted, literal
+from cnnspec.errors import SpecError, counted, listed, literal
 from cnnspec.ir.datasets import class_count, image_shape, named_of_shape, problems
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import LOSSES
@@ -70,16 +70,11 @@ def scores_needed(loss: str, classes: int) -> int:
     return 1 if loss == "bce" else classes
 
 
-def _listed(names: tuple[str, ...]) -> str:
-    """``a``, ``a and b``, ``a, b and c``."""
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def _loss_errors(spec: Spec, training: dict) -> list[SpecError]:
     """Loss settings the loss does not take, and an nll loss on an output that is not
     log-probabilities."""
     loss = training["loss"]
-    errors = [spec.error(f"{key} applies to the {_listed(losses)} loss, but the loss is "
+    errors = [spec.error(f"{key} applies to the {listed(losses)} loss, but the loss is "
                          f"{loss}", "training", key,
                          hint=f"drop {key}, or use `loss {losses[0]}`")
               for key, losses in LOSS_SETTINGS.items() if training[key] and loss not in losses]

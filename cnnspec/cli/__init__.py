@@ -31,6 +31,7 @@ from cnnspec.errors import (
     SpecErrors,
     closest,
     escaped_controls,
+    listed,
     long_words_shortened,
     out_of_memory,
     shell_word,
@@ -305,8 +306,7 @@ def _other_commands_advice(name: str, command: str) -> str | None:
               and name in option_names(command_parser(every, other))]
     if not takers:
         return None
-    listed = ", ".join(takers[:-1]) + " and " + takers[-1] if takers[1:] else takers[0]
-    return f"{name} is an option of {listed}, which {command} does not take"
+    return f"{name} is an option of {listed(takers)}, which {command} does not take"
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:

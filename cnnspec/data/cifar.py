@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.data.arrays import MAX_PIXEL
+from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS
 from cnnspec.data.mnist import IdxSource, cache_root, local_or_download, mirror_list
@@ -98,6 +98,6 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, mirrors: list[str] |
         if labels.size and labels.max() >= len(CIFAR10.classes):
             raise RunError(f"cifar10 {split} labels go up to {labels.max()}, but there are only "
                            "10 classes", hint="the archive is damaged; delete it and run again")
-        out[split] = ((images / MAX_PIXEL).astype(dtype), labels)
+        out[split] = (pixels_to_unit(images, dtype), labels)
     return Dataset(CIFAR10.name, *out["train"], *out["test"], list(CIFAR10.classes),
                    CIFAR10.description)

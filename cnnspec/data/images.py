@@ -32,7 +32,7 @@ import numpy as np
 from cnnspec.damage import PICTURE_DAMAGE, reason, system_failure
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
-from cnnspec.data.arrays import MAX_PIXEL, holds_integers, to_unit_float
+from cnnspec.data.arrays import MAX_PIXEL, holds_integers, pixels_to_unit, to_unit_float
 from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import InputError, RunError, shortened
 from cnnspec.sourcefile import is_special, not_a_regular_file
@@ -122,7 +122,7 @@ def input_float(x: np.ndarray, what: str, dtype: str = DEFAULT_DTYPE
     if np.issubdtype(x.dtype, np.floating) and x.size and np.all(np.isfinite(x)) \
             and x.min() >= 0 and 1 < x.max() <= MAX_PIXEL and np.all(x == np.round(x)):
         note = f"float values up to {float(x.max()):g} read as 0..255 and divided by 255"
-        return (x / MAX_PIXEL).astype(dtype), note
+        return pixels_to_unit(x, dtype), note
     try:
         scaled = to_unit_float(x, what, dtype)
     except RunError as exc:  # values no image has: a mistake in the input given (exit 2)

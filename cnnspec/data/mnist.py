@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnspec.data.arrays import MAX_PIXEL
+from cnnspec.data.arrays import pixels_to_unit
 from cnnspec.data.dataset import Dataset
 from cnnspec.data.download import TIMEOUT_SECONDS, download, sha256_of
 from cnnspec.data.idx import read_images_and_labels
@@ -196,6 +196,6 @@ def _to_dataset(source: IdxSource, arrays: dict, dtype: str) -> Dataset:
             raise RunError(f"{source.name} {split} labels go up to {labels.max()}, but there are "
                            f"only {len(source.classes)} classes",
                            hint="the label file does not belong to this dataset; replace it")
-        out[split] = ((images / MAX_PIXEL).astype(dtype), labels.astype(np.int64))
+        out[split] = (pixels_to_unit(images, dtype), labels.astype(np.int64))
     return Dataset(source.name, *out["train"], *out["test"], list(source.classes),
                    source.description)

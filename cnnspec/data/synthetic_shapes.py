@@ -173,13 +173,28 @@ def generate_shapes(size: int, classes: list[str], count: int, noise: float,
             members = np.flatnonzero(y == label)
             x[members, 0] = draw_shapes(kind, len(members), size, rng)
     if noise > 0:  # -0.0 is no noise too (NumPy's normal() refuses it as a negative scale)
-        draws = rng.normal(0.0, noise, x.shape)
+        _add_noise(x, noise, rng)
+    np.clip(x, 0.0, 1.0, out=x)
+    return x, y
+
+
+# Noise values drawn at a time: drawn for the whole set at once, the float64 draws and their
+# cast held three times the images beside them (the peak of loading shapes). A generator
+# draws the same values in parts as in one call.
+NOISE_PART = 2**20
+
+
+def _add_noise(x: np.ndarray, noise: float, rng: np.random.Generator) -> None:
+    """Add N(0, noise^2) to each value of ``x``, where it is, :data:`NOISE_PART` values at a
+    time (whole images)."""
+    images = max(1, NOISE_PART // max(1, x[0].size)) if len(x) else 1
+    for start in range(0, len(x), images):
+        part = x[start:start + images]
+        draws = rng.normal(0.0, noise, part.shape)
         # Noise beyond +-1 takes any pixel to 0 or 1, as clipped there: the same images, and no
         # float32 overflow in the cast (a noise of 1e300 drew values float32 cannot hold).
         np.clip(draws, -1.0, 1.0, out=draws)
-        x += draws.astype(dtype)
-    np.clip(x, 0.0, 1.0, out=x)
-    return x, y
+        part += draws.astype(x.dtype)
 
 
 def _colour_images(size: int, classes: list[str], y: np.ndarray, rng: np.random.Generator

@@ -54,7 +54,7 @@ def data_batch(checked: CheckedSpec, size: int, seed: int, data_dir=None,
     check_data_fits(checked, dataset.input_shape, dataset.classes, dataset.name)
     pre = Preprocessor.fit(training["preprocess"], dataset.x_train)
     pick = np.random.default_rng(seed).permutation(len(dataset.x_train))[:size]
-    x = pre.apply(dataset.x_train[pick], dtype)
+    x = pre.apply(dataset.x_train[pick], dtype, in_place=True)
     return Batch(x, dataset.y_train[pick], dataset.name)
 
 

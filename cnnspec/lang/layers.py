@@ -344,7 +344,8 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 raise _out_of_order(err, item, field_name, slots, layer.kind) from None
             _set(layer, field_name, value, item, item, display)
         else:
-            raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None)
+            raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None,
+                              items[i + 1] if i + 1 < len(items) else None)
         i += 1
 
 
@@ -422,7 +423,9 @@ def _set_activation(layer: ReadLayer, item: Word | Call, display: str) -> None:
 
 
 def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
-                before: Value | None) -> SpecError:
+                before: Value | None, after: Value | None) -> SpecError:
+    """The error for ``item``, which ``kind`` cannot read where it stands between ``before``
+    and ``after`` (None at either end of the line)."""
     if isinstance(item, (Word, Call)):
         valid = list(kind.options) + list(kind.flags)
         if kind.activation:
@@ -459,8 +462,7 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
                              f"is written `{initializes} INIT`", span=span,
-                             hint=f"e.g. `{kind_name} ... {initializes} "
-                             f"{'he_normal' if initializes == 'weight' else 'zeros'}`; "
+                             hint=f"write `{initializes} {_init_written(after, initializes)}`; "
                              f"{_usage(kind_name)}")
         positional = dict(kind.positional)
         # `kernel`, Keras' `kernel_size` and `pool_size`, `units`
@@ -499,10 +501,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                      hint=_usage(kind_name))
 
 
-# How `summary`'s Window column abbreviates a layer's settings (`3x3 s2 same`), which a spec
-# spells out.
-SUMMARY_SHORTHAND = ("summary's Window column writes a stride as s2 and the padding by its "
-                     "name; a spec spells the option out")
+# A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
+# s2 same`) gives it: a spec spells the option out.
+SUMMARY_SHORTHAND = ("an option is written by its name, then its value: `pad same`, `stride 2` "
+                     "(summary's Window column shortens them to same and s2)")
 STRIDE_SHORTHAND = re.compile(r"s(\d+(?:x\d+)?)$")
 
 
@@ -534,14 +536,34 @@ def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
                      hint=hint)
 
 
+# The words other libraries name an initializer with, alone (`init he_normal`: the weight's,
+# as most tutorials mean it) or after what it initialises (Keras' kernel_initializer, Haiku's
+# w_init and b_init).
+INITIALIZER_WORDS = ("initializer", "init", "initialiser", "initialization", "initialisation")
+
+
 def _initializer_option(name: str) -> str | None:
     """The option an initializer named so in another library is written with here:
-    ``weight`` for Keras' ``kernel_initializer`` (and ``weight_init``, ``kernel_init``),
-    ``bias`` for ``bias_initializer``; None for a name that names no initializer."""
+    ``weight`` for ``init`` and Keras' ``kernel_initializer`` (and ``weight_init``,
+    ``kernel_init``, ``w_init``), ``bias`` for ``bias_initializer`` and ``b_init``; None for a
+    name that names no initializer."""
+    if name.lower() in INITIALIZER_WORDS:
+        return "weight"
     head, _, tail = name.lower().partition("_")
-    if tail not in ("initializer", "init", "initialiser"):
+    if tail not in INITIALIZER_WORDS:
         return None
-    return {"kernel": "weight", "weight": "weight", "bias": "bias"}.get(head)
+    return {"kernel": "weight", "weight": "weight", "w": "weight", "bias": "bias",
+            "b": "bias"}.get(head)
+
+
+def _init_written(after: Value | None, option: str) -> str:
+    """The init the user wrote after an initializer's foreign name (`init he_normal`,
+    `kernel_initializer glorot_uniform(gain=2)`), or an example for ``option``."""
+    if isinstance(after, Word):
+        return after.name
+    if isinstance(after, Call):
+        return f"{after.name}(...)"
+    return "he_normal" if option == "weight" else "zeros"
 
 
 def _option_called(item: Call, kind_name: str, display: str) -> SpecError:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from cnnspec.errors import Span, SpecError, hinted, literal, shell_word
+from cnnspec.errors import Span, SpecError, hinted, listed, literal, shell_word
 from cnnspec.ir.datasets import DATASETS, canonical_name
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS
 from cnnspec.lang.arithmetic import FUNCTIONS, number_text, value_of_text
@@ -90,6 +90,31 @@ def _without_equal(line: str, column: int) -> str:
     return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
+# An option written as a keyword argument (`stride=2`, `activation='relu'`), outside brackets.
+KEYWORD_OPTION = re.compile(r"""([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2)?""")
+
+
+def _options_without_equal(line: str, column: int) -> str:
+    """``line`` with each option written as Python's keyword argument at its outer level
+    rewritten as an option (`stride=2` as `stride 2`, `padding='same'` as `padding same`) and
+    Keras' `activation=relu` as the activation's name alone; the '=' inside brackets
+    (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
+    code = re.sub(r'\s*#[^"]*$', "", line)
+    depth, outer = 0, []
+    for char in code:  # the brackets' text blanked, so that only outer '=' match
+        depth += char in "([" 
+        outer.append(char if depth == 0 else " ")
+        depth -= char in ")]"
+    pieces, end = [], 0
+    for match in KEYWORD_OPTION.finditer("".join(outer)):
+        name = match[1]
+        value = match[3] if match[2] else ""
+        written = "" if name in ("activation", "act") else f"{name} "
+        pieces += [code[end:match.start()], written + value]
+        end = match.end()
+    return ("".join(pieces) + code[end:]).strip()
+
+
 # A label before `repeat` (`c1: repeat 3 {`), as a layer is named: the parser reads a layer of
 # kind `repeat`, and the checker meets that kind when no '{' follows. One wording for both.
 REPEAT_LABEL = "a repeat block takes no label"
@@ -142,6 +167,7 @@ CATALOGUE: list[FriendlyError] = [
         "options follow their name with a space, e.g. `stride 2`, `pad same`; "
         "'=' names an argument inside (...), e.g. he_normal(mode=fan_out)",
         ["input 1x8x8\nconv 8 3x3 stride=2\n", "input 1x8x8\nconv 8 3x3 pad = same\n"],
+        fix=_options_without_equal,
     ),
     # a training setting (or a default) as Python, YAML's flow style or an .ini file write it:
     # the layers' hint above (`stride 2`) was beside the point there
@@ -265,8 +291,8 @@ CATALOGUE: list[FriendlyError] = [
     FriendlyError(
         "training settings are written one to a line, without commas",
         "e.g. `epochs 10` and `lr 0.1` on lines of their own inside train { }",
-        ["input 1x8x8\ntrain {\n  epochs 10, lr 0.1\n}\n",
-         "input 1x8x8\ntrain {\n  optimizer adam, lr 0.1\n}\n",
+        ["input 1x8x8\ntrain {\n  epochs 10,\n}\n",
+         "input 1x8x8\ntrain {\n  optimizer sgd, adam\n}\n",
          "input 1x8x8\ntrain {\n  data digits,\n}\n"],
     ),
     FriendlyError(
@@ -445,9 +471,12 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
     setting = _setting_outside_train(exc, text, path) if start == "start" else None
     if setting is not None:  # before the catalogue: `steps=400` names no layer with an '='
         return setting
-    listed = _list_without_brackets(exc, text, path) if start == "start" else None
-    if listed is not None:  # before the catalogue: these commas are no two settings' line
-        return listed
+    shared = _settings_sharing_a_line(exc, text, path) if start == "start" else None
+    if shared is not None:  # before the catalogue: its ':' or ',' wording mends one of them
+        return shared
+    bracketed = _list_without_brackets(exc, text, path) if start == "start" else None
+    if bracketed is not None:  # before the catalogue: these commas are no two settings' line
+        return bracketed
     tupled = _foreign_tuple(exc, text, path) if start == "start" else None
     if tupled is not None:
         return tupled
@@ -540,6 +569,62 @@ def _list_without_brackets(exc: UnexpectedInput, text: str,
                      span=Span(exc.line, match.start("value") + 1, exc.line,
                                match.end("value") + 1),
                      hint=f"write `{match['key']} [{items}]`", file=path)
+
+
+# A word at the outer level of a train block's line (a key, or a value: a name, a number),
+# between what parts settings (a comma, a ';', spaces, YAML's ':', Python's '=').
+SETTING_WORD = re.compile(r"[^\s,;:=]+")
+
+
+def _setting_starts(line: str) -> list[int]:
+    """Where each training setting on ``line`` starts: a key of the catalogue (or an alias) at
+    the start of the line's settings or after a value, outside parentheses, brackets and
+    quotes (`optimizer sgd(momentum=0.9)` is one setting; `data digits epochs 2` two)."""
+    outer = re.sub(r'"[^"]*"|\([^()]*\)|\[[^\[\]]*\]', lambda m: "_" * len(m[0]), line)
+    starts, value_due = [], False
+    for match in SETTING_WORD.finditer(outer):
+        # a key straight after a key is the first one's value: `monitor loss`
+        if (match[0] in KEYS or match[0] in KEY_ALIASES) and not value_due:
+            starts.append(match.start())
+            value_due = True
+        else:
+            value_due = False
+    return starts
+
+
+def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
+                             path: str | None) -> SpecError | None:
+    """The error for two or more training settings written on one line (`data digits epochs
+    2`, `train { data: digits, epochs: 2 }`, `lr=0.1; epochs=3`), whatever separates them:
+    each setting rewritten on a line of its own; None for a line with one setting or none.
+    The wording for one setting's ':' or ',' (the catalogue) would mend one and leave the
+    rest."""
+    blocks = _open_braces(exc)
+    line = _failing_line(exc, text)
+    if not blocks or blocks[-1][0].type != "TRAIN" or line is None:
+        return None
+    body = re.sub(r'\s*#[^"]*$', "", line)
+    opening = re.match(r"\s*train\s*\{", body)
+    offset = opening.end() if opening else 0
+    body = re.sub(r"\}\s*$", "", body[offset:])
+    starts = _setting_starts(body)
+    if len(starts) < 2:
+        return None
+    pieces = [body[start:end] for start, end in zip(starts, [*starts[1:], len(body)])]
+    settings = [_setting_text(piece) for piece in pieces]
+    column = offset + starts[1] + 1
+    return SpecError("training settings are written one to a line",
+                     span=Span(exc.line, column, exc.line, offset + len(body.rstrip()) + 1),
+                     hint=f"write {listed([f'`{setting}`' for setting in settings])} on "
+                     "lines of their own inside train { }", file=path)
+
+
+def _setting_text(piece: str) -> str:
+    """One setting as a line of the train block writes it: `epochs: 2,` becomes `epochs 2`;
+    a value in quotes is written bare, as _without_equal writes it."""
+    key, rest = re.match(r"([A-Za-z_]\w*)\s*[:=]?\s*(.*)", piece.strip()).groups()
+    value = re.sub(r"""^(['"])([A-Za-z_][\w-]*)\1$""", r"\2", rest.rstrip(" ,;"))
+    return f"{key} {value}" if value else f"{key} ..."
 
 
 # A Caffe prototxt's block (`layer {`, `convolution_param {`; V1's `layers {`), and a field of
@@ -920,9 +1005,9 @@ def _after_a_word(line: str, space: int) -> bool:
 def merge_inputs_hint(kind: str, names: list[str], label: str = "") -> str:
     """How a merge layer (add, concat, ...) names its inputs, shown with ``names``."""
     head = f"{label}: {kind}" if label else kind
-    listed = ", ".join(names)
-    return (f"the layers {kind} takes go in brackets, `{head}({listed})`, or after an "
-            f"arrow, `{head} <- {listed}`")
+    inputs = ", ".join(names)
+    return (f"the layers {kind} takes go in brackets, `{head}({inputs})`, or after an "
+            f"arrow, `{head} <- {inputs}`")
 
 
 # A merge layer whose inputs are written as bare words (`s: add a, b`), as a sentence would.

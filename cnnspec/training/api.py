@@ -470,17 +470,19 @@ def _prepare(training: dict, dataset, preprocessor, dtype: str,
     train_idx, val_idx = (validation_split(n, training["val_split"], data_order) if fold is None
                           else kfold_split(n, fold[1], fold[0], data_order))
     if preprocessor is None:
-        preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train[train_idx])
+        preprocessor = Preprocessor.fit(training["preprocess"], dataset.x_train, train_idx)
 
-    def split(x, y):
-        return Split(preprocessor.apply(x, dtype),
+    def split(x, y, owned: bool = True):
+        """The images ``x`` preprocessed (where they are, when ``owned``: a copy taken by
+        index) and their labels ``y``."""
+        return Split(preprocessor.apply(x, dtype, in_place=owned),
                      np.asarray(y, dtype=np.int64))
 
     val = split(dataset.x_train[val_idx], dataset.y_train[val_idx]) if len(val_idx) else None
     return Prepared(
         train=split(dataset.x_train[train_idx], dataset.y_train[train_idx]),
         val=val,
-        test=split(dataset.x_test, dataset.y_test),
+        test=split(dataset.x_test, dataset.y_test, owned=False),
         preprocessor=preprocessor,
         data_order=data_order,
     )
