@@ -99,6 +99,14 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
     assert trained == []
     compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, on_done=trained.append)
     assert len(trained) == 1 and Path(trained[0].out) != run
+    # the table says it under the runs' folder; a float32 one says nothing of it
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--dtype", "float64", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.endswith(f"(1 seed per variant; trained in float64; runs in "
+                                            f"{out})\n")
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--out", str(out)]) == 0
+    assert capsys.readouterr().out.endswith(f"(1 seed per variant; runs in {out})\n")
 
 
 def test_a_dtype_no_model_computes_in_is_refused_by_name(tiny, tmp_path):

@@ -398,6 +398,11 @@ def test_a_cell_trains_as_train_of_its_settings_in_its_dtype_bitwise(named, tmp_
     _same_run(folder, tmp_path / "t")
     before = json.dumps({"ir": cell.ir, "fold": None}, sort_keys=True)  # the key of old
     assert (cell.key == hashlib.sha256(before.encode()).hexdigest()[:10]) == (dtype == "float32")
+    # the folder's name and the table say a float64 sweep's dtype; a float32 one's, as before
+    assert cell.folder.startswith("lr=0.1_float64_seed0-" if dtype == "float64" else "lr=0.1_seed0-")
+    note = format_table(result.groups, ["lr"], tmp_path, "1 seed", result.dtypes).splitlines()[-1]
+    assert note == ("(1 seed per group; trained in float64; cells in " if dtype == "float64" else
+                    "(1 seed per group; cells in ") + f"{tmp_path})"
 
 
 def test_a_swept_dtype_trains_each_cell_in_its_own_counting_its_memory_in_it(named,

@@ -124,7 +124,9 @@ def run(args: argparse.Namespace) -> int:
 
     def started(running, n: int, where: Path) -> None:
         folder[0] = where
-        print(f"training {counted(n, 'cell')} {running.description}", file=sys.stderr, flush=True)
+        precision = f" in {args.dtype}" if args.dtype not in (None, DEFAULT_DTYPE) else ""
+        print(f"training {counted(n, 'cell')}{precision} {running.description}",
+              file=sys.stderr, flush=True)
         if running.dashboard:
             print(f"dashboard: {running.dashboard}", file=sys.stderr, flush=True)
 
@@ -147,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
     # Flushed before the stderr lines: see init_report.run.
     text = (dumps(read_results(result.out)) if args.format == "json"
             else format_table(result.groups, [a.key for a in result.axes], result.out,
-                              result.spread))
+                              result.spread, result.dtypes))
     print(text, flush=True)
     print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
     return 0

@@ -104,6 +104,8 @@ class Cell:
     def folder(self) -> str:
         """``<readable label>-<hash>``: the label for people, the hash for identity."""
         words = [slug(f"{k}={v}") for k, v in self.settings] or ["spec"]
+        if self.dtype != DEFAULT_DTYPE and "dtype" not in dict(self.settings):
+            words.append(self.dtype)  # given to the whole sweep: the hash alone told it
         words.append(f"seed{self.seed}")
         if self.fold is not None:
             words.append(f"fold{self.fold[0] + 1}of{self.fold[1]}")

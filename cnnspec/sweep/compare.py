@@ -273,11 +273,13 @@ def format_table(comparison: Comparison) -> str:
                      diverged_text(v.diverged, v.seeds)])
     lines = layout(header, rows)
     seeds = comparison.variants[0].seeds if comparison.variants else 0
+    # float32 is every training's unless said: the line names another
+    trained = "" if comparison.dtype == DEFAULT_DTYPE else f"trained in {comparison.dtype}; "
     if seeds == 1:
-        lines.append(f"(1 seed per variant; runs in {comparison.out})")
+        lines.append(f"(1 seed per variant; {trained}runs in {comparison.out})")
     else:
         lines.append(f"({seeds} seeds per variant; accuracies: mean +- std over the seeds "
-                     f"that did not diverge; runs in {comparison.out})")
+                     f"that did not diverge; {trained}runs in {comparison.out})")
     return "\n".join(lines)
 
 

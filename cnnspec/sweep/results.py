@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
+from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
+from cnnspec.sweep.grid import DTYPE
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.loop import diverged_files
@@ -338,9 +340,11 @@ def layout(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
 
 
-def format_table(rows: list[Group], keys: list[str], out: Path, spread: str) -> str:
+def format_table(rows: list[Group], keys: list[str], out: Path, spread: str,
+                 dtypes: tuple[str, ...] = (DEFAULT_DTYPE,)) -> str:
     """The results table, best validation accuracy first; ``spread`` says what the +- is
-    over (``"3 seeds"``, ``"5 folds"``)."""
+    over (``"3 seeds"``, ``"5 folds"``); ``dtypes``: what the cells trained in, said under
+    the table when it is one other than float32 and no column shows it."""
     header = [*(keys or ["spec"]), "val acc %", "test acc %", "diverged", "runs"]
     lines = []
     for g in rows:
@@ -351,4 +355,6 @@ def format_table(rows: list[Group], keys: list[str], out: Path, spread: str) -> 
     # one run a group has no spread to show, and its row shows none (compare says the same)
     note = (f"{spread} per group" if all(len(g.cells) == 1 for g in rows)
             else f"accuracies: mean +- std over {spread}")
+    if dtypes != (DEFAULT_DTYPE,) and DTYPE not in keys:
+        note += f"; trained in {', '.join(dtypes)}"
     return "\n".join([*layout(header, lines), f"({note}; cells in {out})"])
