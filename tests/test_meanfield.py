@@ -206,6 +206,15 @@ def test_chi_q_is_the_slope_of_the_variance_map():
     assert float(mf.chi_q(qstar, sw2, TANH)) == pytest.approx(float(slope), rel=1e-6)
 
 
+def test_on_tanhs_critical_point_chi_1_is_1_and_xi_c_infinite():
+    """At sigma_w = 1, sigma_b = 0 the fixed point is q* = 0, whose slopes are tanh'(0): chi_1
+    is 1 exactly and xi_c infinite (taken at the stand-in q = 1e-12 it read 5e11); beside it,
+    q* = 0 still, chi_1 is sigma_w^2 exactly."""
+    p = mf.phase(np.array([0.5, 1.0]), 0.0, TANH)
+    assert p.chi_1.tolist() == [0.25, 1.0]
+    assert p.xi_c[1] == math.inf and p.xi_c[0] == pytest.approx(1 / math.log(4))
+
+
 def test_tanh_phase_ordered_critical_chaotic():
     # sigma_b = 0: the critical point is sigma_w = 1 (tanh'(0) = 1, q* = 0)
     assert float(mf.critical_sigma_w(0.0, TANH)) == pytest.approx(1.0, abs=0.01)

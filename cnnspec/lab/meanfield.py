@@ -378,7 +378,9 @@ def phase(sigma_w, sigma_b, act: Nonlinearity) -> Phase:
     qstar = fixed_q(sw2, sb2, act)
     bounded = np.isfinite(qstar)
     q = np.where(bounded, qstar, 1.0)  # placeholders where q* does not exist; masked below
-    chi1 = chi_1(q, sw2, act)
+    # slopes at q* = 0 itself, not at ZERO_Q (which stands for it in the correlation map):
+    # tanh's chi_1 at the critical point is 1, and xi_c infinite, not 5e11
+    chi1 = chi_1(np.where(q <= ZERO_Q, 0.0, q), sw2, act)
     cstar = np.ones(sw.shape)
     cstar[bounded] = fixed_c(qstar[bounded], sw2[bounded], sb2[bounded], act)
     chaotic = cstar < 1.0  # chi_c = chi_1 where c* = 1
