@@ -54,6 +54,22 @@ def load(path, strict: bool = False, max_memory: int | None = None,
                  dtype=dtype)
 
 
+def summary(spec, dtype: str = DEFAULT_DTYPE) -> str:
+    """The table ``cnnspec summary`` prints, as text (Keras' ``model.summary()``, torchinfo's
+    ``summary``): per layer its window, output shape, parameters, signal and init with its
+    formula; the totals and the memory of training. ``spec``: a ``CheckedSpec`` or a path,
+    checked as ``cnnspec summary`` checks it (a spec too large to train here is summarised;
+    a ``CheckedSpec`` is summarised in the dtype it was checked for).
+    """
+    from cnnspec.check.load import load as _load  # deferred: the parser, see above
+    from cnnspec.check.model import CheckedSpec
+    from cnnspec.check.summary import summary_table
+
+    checked = spec if isinstance(spec, CheckedSpec) else _load(spec, for_training=False,
+                                                               dtype=dtype)
+    return summary_table(checked)
+
+
 def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):
     """Build the executable model of a checked spec (or a path to one)."""
     from cnnspec.compiler import compile_spec  # deferred: NumPy, see above

@@ -309,3 +309,36 @@ def test_a_seed_that_is_no_whole_number_from_0_is_refused_by_name(seed, shown):
         cnnspec.compile(_spec(SMALL), seed=seed)
     assert info.value.message == f"seed must be an integer >= 0, not {shown}"
     assert info.value.hint == "e.g. seed=0" and info.value.invalid
+
+
+def test_a_model_prints_its_layers_and_is_called_as_a_pytorch_module_is():
+    """print(model) lists each layer with its parameters' shapes, as PyTorch prints a module;
+    model(x) is model.forward(x)."""
+    checked = _spec(SMALL)
+    model = compile_spec(checked, seed=0)
+    lines = repr(model).splitlines()
+    assert lines[0] == f"Model 't' (float32, training mode, {checked.total_params:,} parameters)"
+    assert [line.split()[:2] for line in lines[1:]] == [[n, k] for n, k in (
+        ("c1", "conv"), ("c1_relu", "relu"), ("bn", "batchnorm"), ("p", "maxpool"),
+        ("c2", "conv"), ("d", "dropout"), ("f", "flatten"), ("fc", "dense"), ("sm", "softmax"))]
+    assert lines[1].split(None, 2)[2] == "weight 4x2x3x3, bias 4"
+    assert lines[5].split(None, 2)[2] == "weight 4x4x3x3, bias 4 (frozen)"
+    assert "evaluation mode" in repr(model.eval())
+    x, _ = _batch(checked)
+    np.testing.assert_array_equal(model(x), model.forward(x))
+
+
+def test_a_checked_spec_prints_as_one_line_and_summary_gives_the_commands_table(capsys):
+    """A CheckedSpec's repr printed every layer's IR and the spec's text; it says what was
+    checked in a line. cnnspec.summary is the table `cnnspec summary` prints."""
+    path = Path(__file__).resolve().parent.parent / "specs" / "lenet5.cnn"
+    checked = cnnspec.load(path)
+    assert repr(checked) == (f"<CheckedSpec 'lenet5' from {path}: input 1x32x32 -> 10, 12 "
+                             "layers, 61,706 params (61,706 trainable), 0 warnings, checked "
+                             "for float32>")
+    from cnnspec.cli import main
+
+    assert main(["summary", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert cnnspec.summary(path) + "\n" == printed == cnnspec.summary(checked) + "\n"
+    assert "float64" in cnnspec.summary(path, dtype="float64")

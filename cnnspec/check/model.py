@@ -4,9 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, counted
 from cnnspec.init.info import InitInfo
 from cnnspec.ir.spec import Spec
+from cnnspec.shapes import shape_text
 
 
 @dataclass
@@ -49,6 +50,17 @@ class CheckedSpec:
     @property
     def ir(self) -> dict:
         return self.spec.ir
+
+    def __repr__(self) -> str:
+        """One line that says what was checked (the dataclass's own printed every layer's IR
+        and the spec's whole text: pages for LeNet-5); ``cnnspec.summary(spec)`` gives the
+        table."""
+        where = f" from {self.spec.path}" if self.spec.path else ""
+        return (f"<CheckedSpec {self.ir['name']!r}{where}: input "
+                f"{shape_text(self.input_shape)} -> {shape_text(self.output_shape)}, "
+                f"{counted(len(self.layers), 'layer')}, {self.total_params:,} params "
+                f"({self.trainable_params:,} trainable), {counted(len(self.warnings), 'warning')}, "
+                f"checked for {self.dtype}>")
 
     @property
     def by_name(self) -> dict[str, LayerInfo]:

@@ -109,6 +109,28 @@ class Model:
         self._parallel: parallel.DataParallel | None = None
         self._split = False
 
+    def __repr__(self) -> str:
+        """The network as PyTorch prints a module: a line per layer with its parameters'
+        shapes, under its name, dtype, mode and parameter count."""
+        params = self.params()
+        name = f" {self.checked.ir['name']!r}" if self.checked is not None else ""
+        mode = "training" if self.training else "evaluation"
+        widths = [max((len(text) for text in column), default=0) for column in
+                  ([node.name for node in self.nodes], [node.kind for node in self.nodes])]
+        count = sum(value.size for value in params.values())
+        lines = [f"Model{name} ({self.dtype}, {mode} mode, {count:,} parameters)"]
+        for node in self.nodes:
+            shapes = ", ".join(f"{key} {shape_text(value.shape)}"
+                               for key, value in node.layer.params.items())
+            frozen = " (frozen)" if node.layer.params and not node.layer.trainable else ""
+            lines.append(f"  {node.name:<{widths[0]}}  {node.kind:<{widths[1]}}  "
+                         f"{shapes}{frozen}".rstrip())
+        return "\n".join(lines)
+
+    def __call__(self, x) -> np.ndarray:
+        """``model(x)`` is :meth:`forward`, as a PyTorch module's call is."""
+        return self.forward(x)
+
     # ----------------------------------------------------------------- running
     @property
     def layer_names(self) -> list[str]:
