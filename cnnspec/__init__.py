@@ -3,6 +3,7 @@
 The Python API mirrors the command line::
 
     spec = cnnspec.load("specs/digits.cnn")      # parsed and checked (.cnn or .json IR)
+    print(cnnspec.summary(spec))                  # the table `cnnspec summary` prints
     model = cnnspec.compile(spec, seed=0)         # an executable NumPy graph
     run = cnnspec.train("specs/digits.cnn", cnnspec.Settings(epochs=5))  # a Run
     run = cnnspec.resume(run.path)                # continues a run stopped by Ctrl-C
