@@ -9,6 +9,7 @@ from cnnspec.cli import OPTION_NAMES, typed
 from cnnspec.cli.arguments import add_data_dir, add_format, add_spec, new_folder, positive_int
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted, shown_path
 
+LOADS_NUMPY = True
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
 EPILOG = """\
