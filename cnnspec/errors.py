@@ -271,6 +271,14 @@ class InputError(RunError):
     a mistake in what was asked (exit code 2 on the command line), not a failure of the run."""
 
 
+class LimitError(RunError):
+    """A limit on this process's memory too low for the libraries a command loads before it
+    does anything: what was asked cannot run here, refused as ``check`` refuses a spec under
+    the same limit (exit code 2 on the command line)."""
+
+    invalid = True  # read by the command line's exit code
+
+
 class WordedError(RunError):
     """A :class:`RunError` that names settings or suggests commands, worded for whoever called.
 

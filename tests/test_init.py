@@ -794,3 +794,70 @@ def test_a_gaussian_kernel_on_a_dense_weight_names_caffes_gaussian_filler():
     with pytest.raises(SpecError) as err:
         describe({"name": "gaussian", "sigma": 0.01}, (10, 64))
     assert "is `normal(0, std)` here" in err.value.hint
+
+
+def _gaussian_tap_by_tap(sigma: float, kh: int, kw: int) -> list[list[float]]:
+    """The named gaussian kernel as it was built, tap by tap: the oracle of its values."""
+    cy, cx = (kh - 1) / 2, (kw - 1) / 2
+    squared = [[(y - cy) ** 2 + (x - cx) ** 2 for x in range(kw)] for y in range(kh)]
+    nearest = min(map(min, squared))
+    raw = [[math.exp(-((d - nearest) / (2 * sigma)) / sigma) for d in row] for row in squared]
+    total = sum(map(sum, raw))
+    return [[v / total for v in row] for row in raw]
+
+
+@pytest.mark.parametrize("kh, kw", [(1, 1), (1, 2), (3, 3), (4, 4), (5, 4), (2, 9), (31, 32),
+                                    (100, 1), (1, 100), (64, 63)])
+def test_a_gaussian_kernel_is_the_tap_by_tap_one_to_the_last_bit(kh, kw):
+    """A 316x316 gaussian (10^5 taps) was built tap by tap, once per layer: its taps now
+    share the exp() of each distance from the centre, and a layer the rows of another."""
+    from cnnspec.init import kernels
+
+    for sigma in (1e-300, 1e-160, 0.01, 0.3, 1.0, 1.5, 7.7, 1e3, 1e200, math.inf):
+        expected = _gaussian_tap_by_tap(sigma, kh, kw)
+        assert kernels.gaussian(sigma, kh, kw) == expected
+        kernel = kernels.gaussian(sigma, kh, kw)  # the same, from the rows worked out once
+        assert kernel == expected
+        kernel[0][0] = -1.0  # a caller's copy: the next layer's kernel is its own
+        assert kernels.gaussian(sigma, kh, kw) == expected
+
+
+def _flat_row_by_row(values) -> list[float]:
+    if isinstance(values, (list, tuple)):
+        return [x for v in values for x in _flat_row_by_row(v)]
+    return [float(values)]
+
+
+def _tap_squares_tap_by_tap(squares, shape):
+    kh, kw = shape[2:]
+    rows, columns = [0.0] * kh, [0.0] * kw
+    for index, square in enumerate(squares):
+        rows[index // kw % kh] += square
+        columns[index % kw] += square
+    return tuple(rows), tuple(columns)
+
+
+@pytest.mark.parametrize("init, shape", [
+    ({"name": "gaussian", "sigma": 1.3}, (2, 3, 7, 5)),
+    ({"name": "gaussian", "sigma": 2.0}, (1, 1, 300, 1)),
+    ({"name": "bilinear"}, (2, 2, 4, 4)),
+    ({"name": "box"}, (3, 1, 1, 6)),
+    ({"name": "literal", "values": [[[0.5, -1, 2], [3, 0.25, -4]]] * 2}, (2, 3, 2, 3)),
+    ({"name": "literal", "values": [[[[0.1 * (o + i + y + x) for x in range(3)]
+                                       for y in range(2)] for i in range(2)]
+                                     for o in range(3)]}, (3, 2, 2, 3)),
+])
+def test_a_fixed_kernels_description_is_its_tap_by_tap_one(init, shape):
+    """flat and the taps' squares by row and column, once a call and a loop step a tap, are
+    the same numbers added in the same order."""
+    from cnnspec.init import kernels
+
+    values, _ = kernels.kernel_values(init, shape)
+    numbers = kernels.flat(values)
+    assert numbers == _flat_row_by_row(values)
+    info = describe(init, shape)
+    largest = max(abs(v) for v in numbers)
+    squares = [(v / largest) ** 2 for v in numbers]
+    taps = info.tap_squares
+    assert (taps.rows, taps.columns) == _tap_squares_tap_by_tap(squares, shape)
+    assert info.constant == all(v == numbers[0] for v in numbers)

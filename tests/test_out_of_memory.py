@@ -4,6 +4,7 @@ programs took it) is an error saying so, never a traceback; a training it stops 
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from test_resume import FAST, STEPS_PER_EPOCH, assert_same_run, spec_file
 from cnnspec import resume, train
 from cnnspec.check import memory
 from cnnspec.cli import invoked_as, main
+from cnnspec.errors import RunError
 from cnnspec.training import rundir
 from cnnspec.training.loop import Stopped
 
@@ -221,3 +223,98 @@ def test_running_out_of_memory_is_said_without_importing_anything(tmp_path, monk
     assert capsys.readouterr().err.splitlines()[0] == (
         "cnnspec: error: out of memory: unable to allocate 864. KiB for an array with shape "
         "(221184,)")
+
+
+def _cnnspec_under_address_limit(kib: int, *argv: str, gate: bool = True
+                                 ) -> subprocess.CompletedProcess:
+    """The command line ``argv`` in a process under ``ulimit -v kib``, set by a shell as a
+    user sets it; without the ``gate`` of what NumPy takes, to see its import fail."""
+    lowered = "" if gate else "memory.NUMPY_BYTES = -(1 << 40); "
+    program = ("import sys; from cnnspec.check import memory; " + lowered
+               + "from cnnspec.cli import main; sys.exit(main(sys.argv[1:]))")
+    line = " ".join(shlex.quote(word) for word in (sys.executable, "-c", program, *argv))
+    return subprocess.run(["bash", "-c", f"ulimit -v {kib}; exec {line}"], check=False,
+                          capture_output=True, text=True, timeout=60)
+
+
+# Below what any process with NumPy maps (its libraries' code and a BLAS buffer per core,
+# 112 MiB with one core): Python and cnnspec start, NumPy's libraries do not fit.
+TOO_LOW_KIB = 100_000
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+@pytest.mark.parametrize("command", ["train", "init-report", "time"])
+def test_commands_that_load_numpy_refuse_a_limit_that_cannot_hold_it(command):
+    """Under `ulimit -v 100000` train exited 1 with OpenBLAS's "Memory allocation still failed
+    after 10 retries, giving up." alone (NumPy loaded before the check ran), where check of
+    the same spec refused it: each command that loads NumPy is held to check's estimate of
+    what Python with NumPy takes, before loading it."""
+    done = _cnnspec_under_address_limit(TOO_LOW_KIB, command, "specs/lenet5.cnn")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        f"cnnspec: error: `cnnspec {command}` needs about 32.0 MiB for Python, its libraries "
+        "and their buffers alone, more than the 0 B this process may use (its `ulimit -v` of "
+        "97.7 MiB, less the ")
+    assert "hint: a limit below what the process itself takes cannot be met: raise it by at " \
+        "least " in done.stderr
+    assert "OpenBLAS" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+def test_numpy_that_cannot_be_mapped_under_a_limit_is_an_error_with_a_hint():
+    """Where NumPy's libraries do not fit all the same (an estimate that fell short), the
+    loader's error is said without NumPy's advice on installing it, and with the limit."""
+    done = _cnnspec_under_address_limit(45_000, "train", "specs/lenet5.cnn", gate=False)
+    assert done.returncode == 1, done.stderr
+    first, hint = done.stderr.splitlines()
+    assert first.startswith("cnnspec: error: NumPy could not be loaded: ")
+    assert first.endswith("failed to map segment from shared object")
+    assert hint.startswith("hint: its libraries did not fit in the 0 B this process may use "
+                           "(its `ulimit -v` of 43.9 MiB, less the ")
+    assert hint.endswith("raise the limit on this process's memory (`ulimit -v`), or close "
+                         "other programs")
+
+
+def _numpy_import_failing(monkeypatch, exc: BaseException) -> None:
+    """Make the next ``import numpy`` raise ``exc``, as if NumPy were not loaded yet."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def importing(name, *args, **kwargs):
+        if name == "numpy":
+            raise exc
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "numpy")
+    monkeypatch.setattr(memory, "_least_room", lambda: 1 << 30)
+    monkeypatch.setattr(builtins, "__import__", importing)
+
+
+def test_running_out_of_memory_while_numpy_loads_is_said(monkeypatch):
+    from cnnspec.cli.loading import numpy_loaded
+
+    _numpy_import_failing(monkeypatch, MemoryError())
+    with pytest.raises(RunError) as raised:
+        numpy_loaded("train")
+    assert raised.value.message == "NumPy could not be loaded: out of memory"
+    assert raised.value.hint.startswith("its libraries did not fit in ")
+
+
+def test_numpy_that_fails_to_load_otherwise_is_a_bug_with_its_traceback(monkeypatch):
+    from cnnspec.cli.loading import numpy_loaded
+
+    _numpy_import_failing(monkeypatch, ImportError("No module named 'numpy'"))
+    with pytest.raises(ImportError, match="No module named 'numpy'"):
+        numpy_loaded("train")
+
+
+def test_numpy_is_refused_by_a_byte_below_what_it_takes(monkeypatch):
+    monkeypatch.setattr(memory, "_least_room", lambda: memory.NUMPY_BYTES)
+    assert memory.libraries_beyond_limit("`cnnspec train`") is None
+    monkeypatch.setattr(memory, "_least_room", lambda: -(1 << 20))  # the mappings take more
+    monkeypatch.setattr(memory, "_memory_limits", lambda: [(-(1 << 20), "the {} left")])
+    refusal = memory.libraries_beyond_limit("`cnnspec train`")
+    assert refusal.message == ("`cnnspec train` needs about 32.0 MiB for Python, its libraries "
+                               "and their buffers alone, more than the 0 B left")
+    assert refusal.hint.endswith("raise it by at least 33.0 MiB")

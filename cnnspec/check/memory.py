@@ -55,7 +55,7 @@ from cnnspec.engine.footprint import (
     ufunc_buffer_bytes,
 )
 from cnnspec.engine.splitting import splits, usable_cores
-from cnnspec.errors import SpecError, SpecErrors, library_worded, literal
+from cnnspec.errors import LimitError, SpecError, SpecErrors, library_worded, literal
 from cnnspec.ir.datasets import canonical_name, example_count, image_shape
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import OPTIMIZERS
@@ -148,9 +148,10 @@ OBJECT_BYTES_PER_LAYER = 3 << 10
 
 # What a training process holds besides the arrays, in resident memory, measured on an Intel
 # Xeon (Python 3.11, NumPy 2.4.6 with OpenBLAS 0.3.31, matplotlib 3) and rounded up:
-# Python with NumPy, its BLAS and cnnspec loaded: 32 MiB when training starts; with matplotlib,
-# which draws the curves when it ends, 71 MiB.
+# Python with NumPy, its BLAS and cnnspec loaded: 32 MiB when training starts (NUMPY_BYTES);
+# with matplotlib, which draws the curves when it ends, 71 MiB.
 PROCESS_BYTES = 80 << 20
+NUMPY_BYTES = 32 << 20
 # A worker process running a part of a split batch (cnnspec.engine.processes), beyond its
 # part's arrays and its BLAS buffer: the pages of the forked interpreter it writes to
 # (reference counts, its modules' state), 5.6 MiB measured on a small net (Intel Xeon, Python
@@ -507,6 +508,13 @@ def machine_memory() -> int | None:
     memory limit) is lower; None where the system says none of them. Past a limit an
     allocation fails (a MemoryError) or the kernel kills the process, however much memory
     the machine has."""
+    room = _least_room()
+    return None if room is None else max(room, 0)
+
+
+def _least_room() -> int | None:
+    """:func:`machine_memory` before it is held at 0: below 0 by as much as a limit on the
+    process's mappings is below what its libraries and BLAS threads map."""
     sizes = [size for size, _ in _memory_limits()]
     return min(sizes) if sizes else None
 
@@ -515,8 +523,8 @@ def room_text(limit: int) -> str:
     """``limit`` bytes (from :func:`machine_memory`) named as where they come from: "this
     machine's 16.0 GiB of memory", or the limit on this process that is lower."""
     for size, words in _memory_limits():
-        if size == limit:
-            return words.format(bytes_text(size))
+        if max(size, 0) == limit:
+            return words.format(bytes_text(limit))
     return f"this machine's {bytes_text(limit)} of memory"
 
 
@@ -563,7 +571,7 @@ def _mapping_limit(soft: int, option: str, mapped: int) -> tuple[int, str]:
     reserved = mapped + MAPPED_PER_BLAS_THREAD * usable_cores()
     words = (f"the {{}} this process may use (its `ulimit {option}` of {bytes_text(soft)}, "
              f"less the {bytes_text(reserved)} its libraries and BLAS threads map)")
-    return max(soft - reserved, 0), words
+    return soft - reserved, words  # below 0 where the mappings take more than the limit
 
 
 def _cgroup_limit(proc: Path = Path("/proc/self/cgroup"),
@@ -689,10 +697,8 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         template = fewer_cores or literal(
             f"{task.name} takes up to about {bytes_text(memory.process)}; a limit below what "
             "the process itself takes cannot be met")
-        return [SpecError(
-            f"{task.name} needs about {bytes_text(memory.runtime)} for Python, its libraries and "
-            f"their buffers alone, more than {room}", file=spec.path,
-            hint=library_worded(template), hint_template=template)]
+        return [SpecError(runtime_beyond(task.name, memory.runtime, room), file=spec.path,
+                          hint=library_worded(template), hint_template=template)]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
     written = spec.ir["training"]["batch_size"]
@@ -721,6 +727,28 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         f"{room}{all_images}",
         *where, severity="warning",
         hint_template=f"other programs may then run out of memory; {lower_warned}")]
+
+
+def runtime_beyond(name: str, runtime: int, room: str) -> str:
+    """The error of a process doing ``name`` ("training") whose ``runtime`` bytes alone, for
+    Python and its libraries, outweigh the ``room`` it has (worded: :func:`room_text`)."""
+    return (f"{name} needs about {bytes_text(runtime)} for Python, its libraries and their "
+            f"buffers alone, more than {room}")
+
+
+def libraries_beyond_limit(name: str) -> LimitError | None:
+    """Before NumPy is loaded, for a command that runs networks (``name``: "`cnnspec train`"):
+    an error when the memory this process may use (:func:`machine_memory`, less what the
+    libraries map under a limit on mappings) cannot hold Python with NumPy (NUMPY_BYTES), the
+    least any such command takes; else None. Under such a limit, importing NumPy fails in
+    OpenBLAS, which ends the process with a message of its own (it cannot allocate its
+    threads' buffers), or in the dynamic loader, before any check could speak."""
+    room = _least_room()
+    if room is None or room >= NUMPY_BYTES:
+        return None
+    return LimitError(runtime_beyond(name, NUMPY_BYTES, room_text(max(room, 0))),
+                      hint="a limit below what the process itself takes cannot be met: raise "
+                           f"it by at least {bytes_text(NUMPY_BYTES - room)}")
 
 
 def _batch_setting(spec: Spec, task: Task, batch: int) -> str:

@@ -9,6 +9,7 @@ from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format,
 from cnnspec.data.names import valid_forms
 from cnnspec.errors import counted
 
+LOADS_NUMPY = True
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
         "recall, confusion matrix")
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from cnnspec.cli.arguments import output_file, refuse_writing_over_inputs, spec_or_run
 from cnnspec.errors import shown_path
 
+LOADS_NUMPY = True
 HELP = ("print a spec's IR as JSON (every default explicit), or write the network as an ONNX "
         "model or a PyTorch module with its weights")
 FORMATS = ("json", "onnx", "torch")

@@ -14,6 +14,7 @@ from cnnspec.cli.arguments import (
 )
 from cnnspec.errors import InputError, shown_path
 
+LOADS_NUMPY = True
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from cnnspec.cli.arguments import add_run, output_file, refuse_writing_over_inputs
 from cnnspec.errors import shown_path
 
+LOADS_NUMPY = True
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 

@@ -24,6 +24,7 @@ from cnnspec.lab.defaults import BATCH_SIZE, MEASURED_GRID, ROWS
 # The Jacobian at a few inputs of the batch: each costs a backward pass per output unit.
 JACOBIAN_INPUTS = 4
 
+LOADS_NUMPY = True
 HELP = "per-layer activation and gradient statistics of the freshly initialised network"
 # init_report's batch_size= is this command's --batch (train's is --batch-size)
 OWN_OPTIONS = {"batch_size": Option("--batch")}

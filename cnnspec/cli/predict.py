@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
     weights_chosen,
 )
 
+LOADS_NUMPY = True
 HELP = "class probabilities of a trained run for PNG/JPEG images or .npy arrays"
 
 

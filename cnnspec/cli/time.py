@@ -16,6 +16,7 @@ from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_dtype, add_format, add_spec, positive_int
 from cnnspec.errors import Option, counted
 
+LOADS_NUMPY = True
 HELP = "time a training step of a spec layer by layer: forward and backward ms, GFLOP/s, shares"
 
 

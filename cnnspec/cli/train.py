@@ -32,6 +32,7 @@ from cnnspec.errors import (
 )
 from cnnspec.ir.training_catalogue import KEYS
 
+LOADS_NUMPY = True
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
 
 EPILOG = """\

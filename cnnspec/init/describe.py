@@ -14,6 +14,7 @@ have ``std=None``: their spread is not a scale chosen from the fans.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 
 from cnnspec.errors import SpecError, float_text, rounded_text
@@ -322,11 +323,11 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
         formula = f"1 / (kh * kw) = 1 / {shape[2] * shape[3]} = {num(numbers[0])} everywhere"
     else:
         short, formula = f"{name} {size}", f"{_matrix_text(values)} on every filter and channel"
-    largest = max(abs(v) for v in numbers)
+    largest = max(map(abs, numbers))
     squares = [(v / largest) ** 2 for v in numbers] if largest else [0.0] * len(numbers)
     return InitInfo(name, "literal", short, formula, mean=sum(numbers) / len(numbers),
                     fan_in=fan_in, fan_out=fan_out, nonzero_scale=largest,
-                    constant=all(v == numbers[0] for v in numbers),
+                    constant=all(map(numbers[0].__eq__, numbers)),
                     alike_axes=tuple(axis for axis in range(min(2, len(shape)))
                                      if alike_along(values, placement, axis)),
                     relative_square=sum(squares) / len(squares),
@@ -337,11 +338,12 @@ def _tap_squares(squares: list[float], shape: tuple[int, ...]) -> TapSquares:
     """A conv kernel's ``squares`` (its values' in row-major order, broadcast or not) summed
     over each of its ``kh`` rows and each of its ``kw`` columns of taps."""
     kh, kw = shape[2:]
-    rows, columns = [0.0] * kh, [0.0] * kw
-    for index, square in enumerate(squares):
-        rows[index // kw % kh] += square
-        columns[index % kw] += square
-    return TapSquares(tuple(rows), tuple(columns))
+    # each run of kw squares is a row of taps, the rows of a kernel kh such runs apart; each
+    # sum adds its squares in their order
+    runs = list(zip(*[iter(squares)] * kw))
+    rows = (list(map(sum, runs)) if len(runs) == kh  # one kernel for every filter
+            else [sum(itertools.chain.from_iterable(runs[row::kh])) for row in range(kh)])
+    return TapSquares(tuple(rows), tuple(map(sum, zip(*runs))))
 
 
 SHOWN_KERNEL_VALUES = 25  # a 5x5 kernel's numbers fit a summary line
