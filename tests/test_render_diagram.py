@@ -298,6 +298,10 @@ def test_batchnorm_scale_of_ones_is_not_flagged():
         source = build_graph(checked, detail=detail).source
         assert "W: ones" in source or detail == "minimal"
         assert "every weight equal" not in source
+    # its shift starts as zeros, shown as a conv's bias is (it was left out)
+    node = next(line for line in build_graph(checked).source.splitlines()
+                if "batchnorm1" in line and "W: ones" in line)
+    assert "b: zeros" in node
 
 
 def test_nested_repeats_cluster_each_inner_instance(tmp_path):

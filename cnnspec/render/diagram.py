@@ -137,7 +137,8 @@ def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> lis
             kernels = kernels_html(layer)
             if kernels:
                 rows.append(f'<tr><td align="center">{kernels}</td></tr>')
-    if with_bias and is_weighted(layer.kind):
+    # a norm's shift is its bias: shown as a conv's is (a weighted kind without one: "none")
+    if with_bias and (layer.bias_init is not None or is_weighted(layer.kind)):
         rows.append(_row("b: " + (init_text(layer.bias_init) if layer.bias_init is not None
                                   else "none")))
     return rows
