@@ -47,14 +47,20 @@ He init: 1.106 at ``q*``, 0.35 at ``q = 2``).
 A stack is a chain of conv or dense layers of symmetric drawn weights (any init but fixed
 kernels and LSUV), each read only by an activation with a ``derivative`` in the registry
 (tanh, sigmoid: both saturate), the activation read only by the next such layer, directly or
-through norms and flattens (:func:`_through`; a pool ends it). A norm after the activation
-sets the next input to unit mean square and divides ``||delta||^2`` by its input's variance
-(10 dense tanh layers under he_normal with a batchnorm after each: 14x estimated, 16x and
-15x measured).
+through norms, flattens and mean pools (:func:`_through`); a max pool ends it (it passes the
+gradient to the largest value of each window, where tanh's slope is lowest, and gives its
+values a mean: an estimate taking the largest of each window's tanh and tanh' gave 0.5 to 0.7
+of what the engine measures on LeNet-5 with max pools). A mean pool of ``k`` values divides
+``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0) by ``k``: for ``G``
+the two cancel (the first conv of LeNet-5's tanh layers over its last dense layer: 4.3
+estimated, 3.6 measured). A norm after the activation sets the next input to unit mean
+square and divides ``||delta||^2`` by its input's variance (10 dense tanh layers under
+he_normal with a batchnorm after each: 14x estimated, 16x and 15x measured).
 
 The warning says when ``G``'s root mean square changes by more than :data:`LIMIT` and the
 phase the stack settles into does too: ``G``'s factor a step where ``q`` settles (at the
-fixed point ``q*`` of the variance map of the stack's geometric-mean weights; ``chi_1`` there, the inputs' mean square holding still), raised to the stack's steps.
+fixed point ``q*`` of the variance map of the stack's geometric-mean weights, with its
+pools; ``chi_1`` there, the inputs' mean square holding still), raised to the stack's steps.
 That second test leaves out every tanh stack whose ``q*`` is 0 (its ``G`` keeps its scale)
 and what a single layer's own scale makes of the ends: Glorot's weights on a first dense
 layer from 64 inputs to 1024 units (``fan_in E[w^2] = 0.12``) take 12x the last's ``G``, as a
@@ -135,8 +141,9 @@ def _activation_of(info: LayerInfo, by_name: dict[str, LayerInfo],
 
 def _bridges(info: LayerInfo) -> bool:
     """Whether ``info`` may stand between an activation and the next layer of a stack: a
-    norm or a flatten (:func:`_through`)."""
-    return KINDS[info.kind].family in ("norm", "reshape")
+    norm, a flatten or a mean pool (:func:`_through`)."""
+    kind = KINDS[info.kind]
+    return kind.family in ("norm", "reshape") or kind.mean_of is not None
 
 
 def _bridge(act: LayerInfo, by_name: dict[str, LayerInfo], after: dict[str, list[str]]
@@ -212,15 +219,25 @@ def _through(between: list[LayerInfo], q: float, phi) -> tuple[float, float]:
     """The mean square the layers ``between`` (:func:`_bridges`) pass on of ``phi(h)``, ``h ~
     N(0, q)``, and the factor by which they scale ``||dL/dh||^2`` on its way back: a norm sets
     the first to 1 and divides the second by its input's variance (``dx = (dy - mean(dy) -
-    xhat mean(dy xhat)) / sd``, the two means a small share over a batch); a flatten only
+    xhat mean(dy xhat)) / sd``, the two means a small share over a batch); a mean of ``k``
+    values keeps the mean and divides the rest of the first by ``k``
+    (:func:`cnnspec.check.signal.mean_pooled`: at init a window's values are sums of
+    different weights), and the second by ``k`` (each value gets ``1 / k`` of the gradient of
+    each of the windows it is in, about ``k`` of them over the map); a flatten only
     reshapes."""
     moment, backward, mean = meanfield.variance_map(q, 1.0, 0.0, phi), 1.0, None
     for info in between:
-        if KINDS[info.kind].family == "norm":
-            if mean is None:
-                mean = meanfield.gaussian_mean(phi, q)
+        kind = KINDS[info.kind]
+        if kind.family == "reshape":
+            continue
+        if mean is None:
+            mean = meanfield.gaussian_mean(phi, q)
+        if kind.family == "norm":
             backward /= moment - mean * mean
             moment, mean = signal.kind_signal(info.ir, [moment], info.input_shapes), 0.0
+        else:
+            k = kind.mean_of(info.ir, info.input_shapes)
+            moment, backward = signal.mean_pooled(moment, mean, 0.0, k), backward / k
     return moment, backward
 
 
@@ -262,11 +279,17 @@ def _normed(chain: Chain) -> bool:
     return any(KINDS[i.kind].family == "norm" for between in chain.bridges for i in between)
 
 
+def _pooled(between: list[LayerInfo]) -> float:
+    """The factor by which the mean pools ``between`` scale a centred input's mean square."""
+    return math.prod(1 / KINDS[i.kind].mean_of(i.ir, i.input_shapes) for i in between
+                     if KINDS[i.kind].mean_of is not None)
+
+
 def settling_rate(chain: Chain) -> float | None:
-    """The factor per step in ``G`` a long stack of the chain's geometric-mean layers and mean
-    bias settles into: ``chi_1`` at the fixed point
-    ``q*`` of the variance map, where the inputs' mean square holds still; None where a norm
-    resets ``q`` at each step, so that no fixed point is reached.
+    """The factor per step in ``G`` a long stack of the chain's geometric-mean layers (each
+    with its step's mean pools) and mean bias settles into: ``chi_1`` at the fixed point ``q*``
+    of the variance map, where the inputs' mean square holds still; None where a norm resets
+    ``q`` at each step, so that no fixed point is reached.
 
     An activation odd about 0 whose values stay within its slope at 0 (``|phi(u)| <=
     phi'(0) |u|``: tanh) has the fixed point ``q* = 0`` wherever ``fan_in E[w^2] phi'(0)^2
@@ -278,7 +301,8 @@ def settling_rate(chain: Chain) -> float | None:
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
-    forward = math.exp(sum(math.log(_forward_factor(i)) for i in rest) / len(rest))
+    forward = math.exp(sum(math.log(_forward_factor(i) * _pooled(between))
+                           for i, between in zip(rest, chain.bridges)) / len(rest))
     biases = sum(_bias_square(i) for i in rest) / len(rest)
     # (within rounding: Glorot's 2 / (fan_in + fan_out) on equal fans is 1 to a few ulps)
     if kind.centre == 0 and biases == 0 and forward * dphi(0.0) ** 2 <= 1 + 1e-12:
