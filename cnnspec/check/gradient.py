@@ -46,16 +46,21 @@ He init: 1.106 at ``q*``, 0.35 at ``q = 2``).
 
 A stack is a chain of conv or dense layers of symmetric drawn weights (any init but fixed
 kernels and LSUV), each read only by an activation with a ``derivative`` in the registry
-(tanh, sigmoid: both saturate), the activation read only by the next such layer, directly or
-through norms, flattens and mean pools (:func:`_through`); a max pool ends it (it passes the
-gradient to the largest value of each window, where tanh's slope is lowest, and gives its
-values a mean: an estimate taking the largest of each window's tanh and tanh' gave 0.5 to 0.7
-of what the engine measures on LeNet-5 with max pools). A mean pool of ``k`` values divides
-``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0) by ``k``: for ``G``
-the two cancel (the first conv of LeNet-5's tanh layers over its last dense layer: 4.3
-estimated, 3.6 measured). A norm after the activation sets the next input to unit mean
-square and divides ``||delta||^2`` by its input's variance (10 dense tanh layers under
-he_normal with a batchnorm after each: 14x estimated, 16x and 15x measured).
+(tanh, sigmoid: both saturate), directly or through a norm (:func:`_pre_activation`), the
+activation read only by the next such layer, directly or through norms, flattens and mean
+pools (:func:`_through`); a max pool ends it (it passes the gradient to the largest value of
+each window, where tanh's slope is lowest, and gives its values a mean: an estimate taking
+the largest of each window's tanh and tanh' gave 0.5 to 0.7 of what the engine measures on
+LeNet-5 with max pools). A mean pool of ``k`` values divides ``||delta||^2`` by ``k`` and the
+mean square of tanh's values (mean 0) by ``k``: for ``G`` the two cancel (the first conv of
+LeNet-5's tanh layers over its last dense layer: 4.3 estimated, 3.6 measured). A norm after
+the activation sets the next input to unit mean square and divides ``||delta||^2`` by its
+input's variance (10 dense tanh layers under he_normal with a batchnorm after each: 14x
+estimated, 16x and 15x measured); one before it sets ``q`` to 1 whatever the weights, and
+each step scales ``G`` by ``E[phi'^2] / E[phi^2]`` there (tanh: 1.18, the gradient explosion
+of Yang et al. 2019; 10 dense layers or convs: 4.4 estimated, 4.6 measured with layernorm, 5.2
+and 5.5 with batchnorm over batches of 64, whose statistics add their own part as the batch
+shrinks).
 
 The warning says when ``G``'s root mean square changes by more than :data:`LIMIT` and the
 phase the stack settles into does too: ``G``'s factor a step where ``q`` settles (at the
@@ -98,7 +103,7 @@ class Stack:
     activation: str
     chis: list[float]
     rate: float  # G's factor per step at the fixed point, where a long stack settles
-    normed: bool = False  # a norm between its layers resets q at each step
+    normed: str = ""  # a norm "before" or "after" its activation resets q at each step
 
     @property
     def log_total(self) -> float:
@@ -131,12 +136,20 @@ def _eligible(info: LayerInfo) -> bool:
 
 
 def _activation_of(info: LayerInfo, by_name: dict[str, LayerInfo],
-                   after: dict[str, list[str]]) -> LayerInfo | None:
-    """The saturating activation (one with a ``derivative``) that alone reads ``info``."""
-    readers = after.get(info.name, [])
-    if len(readers) != 1 or KINDS[by_name[readers[0]].kind].derivative is None:
-        return None
-    return by_name[readers[0]]
+                   after: dict[str, list[str]]) -> tuple[LayerInfo | None, list[LayerInfo]]:
+    """The saturating activation (one with a ``derivative``) that alone reads ``info``,
+    directly or through norms (``conv``, ``batchnorm``, ``tanh``: the common placement),
+    and those norms."""
+    norms, name = [], info.name
+    while len(after.get(name, [])) == 1:
+        reader = by_name[after[name][0]]
+        if reader.inputs != [name]:
+            break
+        if KINDS[reader.kind].family != "norm":
+            return (reader if KINDS[reader.kind].derivative is not None else None), norms
+        norms.append(reader)
+        name = reader.name
+    return None, norms
 
 
 def _bridges(info: LayerInfo) -> bool:
@@ -165,11 +178,13 @@ def _bridge(act: LayerInfo, by_name: dict[str, LayerInfo], after: dict[str, list
 
 @dataclass
 class Chain:
-    """A stack's conv/dense ``layers`` before its ``activation`` and the layers between each
-    activation and the next layer (``bridges``)."""
+    """A stack's conv/dense ``layers`` before its ``activation``, the norms between each
+    layer and its activation (``norms``) and the layers between each activation and the
+    next layer (``bridges``)."""
 
     layers: list[LayerInfo]
     activation: str
+    norms: list[list[LayerInfo]]
     bridges: list[list[LayerInfo]]
 
 
@@ -182,16 +197,17 @@ def _chains(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
     for info in layers:
         if info.name in taken or info.name not in used or not _eligible(info):
             continue
-        act = _activation_of(info, by_name, after)
-        chain = Chain([info], "", [])
+        act, norms = _activation_of(info, by_name, after)
+        chain = Chain([info], "", [norms], [])
         while act is not None:
             nxt, between = _bridge(act, by_name, after)
             if nxt is None or not _eligible(nxt):
                 break
-            nxt_act = _activation_of(nxt, by_name, after)
+            nxt_act, nxt_norms = _activation_of(nxt, by_name, after)
             if getattr(nxt_act, "kind", None) != act.kind:
                 break
             chain.layers.append(nxt)
+            chain.norms.append(nxt_norms)
             chain.bridges.append(between)
             act = nxt_act
         taken.update(i.name for i in chain.layers)
@@ -213,6 +229,20 @@ def _forward_factor(info: LayerInfo) -> float:
     """``fan_in E[w^2]`` with the padding's share: the variance map's ``sigma_w^2``, and the
     factor of ``||dL/dh||^2`` back through the layer's weights."""
     return signal.summed_terms(info) * signal.weight_second_moment(info) * signal.read_share(info)
+
+
+def _pre_activation(info: LayerInfo, norms: list[LayerInfo], moment: float
+                    ) -> tuple[float, float]:
+    """The second moment ``q`` of the values ``info``'s activation reads, for an input of
+    mean square ``moment``, and the factor of ``||dL/dh||^2`` from there back to the layer's
+    output: 1, or through the ``norms`` between them 1 over their input's variance (the
+    bias, the same for a whole channel, the batch statistics take out)."""
+    variance = _forward_factor(info) * moment
+    q, backward = variance + _bias_square(info), 1.0
+    for norm in norms:
+        backward = backward / variance if variance > 0 else math.inf
+        q = variance = signal.kind_signal(norm.ir, [q], norm.input_shapes)
+    return q, backward
 
 
 def _through(between: list[LayerInfo], q: float, phi) -> tuple[float, float]:
@@ -250,20 +280,20 @@ def stack_of(chain: Chain, first_moment: float, rate: float | None = None) -> St
     phi, dphi = kind.increasing, kind.derivative
     layers = chain.layers
     moment = first_moment
-    q = _forward_factor(layers[0]) * moment + _bias_square(layers[0])
+    q, norm_back = _pre_activation(layers[0], chain.norms[0], moment)
     chis = []
-    for prev, nxt, between in zip(layers, layers[1:], chain.bridges):
+    for prev, nxt, norms, between in zip(layers, layers[1:], chain.norms[1:], chain.bridges):
         if not (0 <= q < math.inf and 0 < moment < math.inf):
             return None
         passed, backward = _through(between, q, phi)
         if not 0 < passed < math.inf:
             return None
         # G(prev) / G(nxt): ||dL/dh||^2 back through the step, times the inputs' mean squares
-        total = meanfield.chi_1(q, _forward_factor(nxt), dphi) * backward
+        total = meanfield.chi_1(q, _forward_factor(nxt), dphi) * backward * norm_back
         chis.append(total * signal.read_share(prev) * moment
                     / (signal.read_share(nxt) * passed))
         moment = passed
-        q = _forward_factor(nxt) * moment + _bias_square(nxt)
+        q, norm_back = _pre_activation(nxt, norms, moment)
     if not all(0 < chi < math.inf for chi in chis):
         return None
     if rate is None:
@@ -271,12 +301,17 @@ def stack_of(chain: Chain, first_moment: float, rate: float | None = None) -> St
     # a norm sets every step it ends to its own q: each repeats, and the mean is the rate
     return Stack(layers, chain.activation, chis,
                  math.exp(sum(math.log(chi) for chi in chis) / len(chis)) if rate is None
-                 else rate, _normed(chain))
+                 else rate, _norm_place(chain))
 
 
-def _normed(chain: Chain) -> bool:
-    """Whether a norm stands between some activation of a stack and its next layer."""
-    return any(KINDS[i.kind].family == "norm" for between in chain.bridges for i in between)
+def _norm_place(chain: Chain) -> str:
+    """Where a norm stands in a stack: "before" its activation (in some step), else "after"
+    it, or "" where none does."""
+    if any(chain.norms):
+        return "before"
+    if any(KINDS[i.kind].family == "norm" for between in chain.bridges for i in between):
+        return "after"
+    return ""
 
 
 def _pooled(between: list[LayerInfo]) -> float:
@@ -297,7 +332,7 @@ def settling_rate(chain: Chain) -> float | None:
     critical edge, Poole et al. 2016): there the stack is ever more linear, and ``G``, as in
     a deep linear net, keeps its scale (1, without iterating: on the critical line ``q``
     falls only as ``1 / (2 l)``)."""
-    if _normed(chain):
+    if _norm_place(chain):
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
@@ -381,6 +416,8 @@ def hint(stack: Stack) -> str:
     no init both keeps it and leaves the units unsaturated."""
     kind = KINDS[stack.activation]
     slope = kind.derivative(0.0)
+    if stack.normed == "before":
+        return _normed_before_advice(stack)
     if stack.normed:
         return _normed_advice(stack)
     if kind.centre == 0:
@@ -411,6 +448,20 @@ def _normed_advice(stack: Stack) -> str:
             f"init, and divides the gradient's square by their variance on its way back: "
             f"each step scales it by fan_in E[w^2] E[{act}'(h)^2] / Var({act}(h)) (Yang et "
             "al. 2019), which smaller weights bring toward 1; or add residual connections")
+
+
+def _normed_before_advice(stack: Stack) -> str:
+    """A norm before each activation sets its input to unit mean square whatever the init,
+    so no init changes the steps: ``E[phi'(h)^2] / E[phi(h)^2]`` at ``h ~ N(0, 1)`` (tanh:
+    1.18, Yang et al. 2019's gradient explosion), times the ratio of the layers' weight
+    scales, which the weights' gradient of a layer after a norm is inverse to."""
+    act = stack.activation
+    step = math.exp(stack.log_total / len(stack.chis))
+    return (f"a norm before {act} gives it inputs of unit mean square whatever the init, so "
+            f"each step back scales the weights' gradient by E[{act}'(h)^2] / E[{act}(h)^2] at "
+            f"h ~ N(0, 1) (Yang et al. 2019; here {rounded_text(step)} a step) whatever the "
+            "weights' scale: fewer layers between shortcuts (residual connections), or the "
+            "norm after the activation, where smaller weights bring the steps toward 1")
 
 
 def stacks(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
