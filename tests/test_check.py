@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from cnnspec.check import check
+from cnnspec.check.gradient import LIMIT as GRADIENT_LIMIT
 from cnnspec.check.graph import consumers
 from cnnspec.check.signal import LIMIT
 from cnnspec.errors import Command, SpecErrors
@@ -581,8 +582,9 @@ def test_he_init_before_tanh_or_sigmoid_is_warned_as_its_measured_signal_scale_s
     multiplies the weights' gradient by chi_1 > 1 (1.08 a layer under He on these 8x8 maps,
     whose padding takes its share: 15 over the 29 steps with the data's larger mean square at
     the first, 16 measured), and sigmoid's slope of at most 1/4 shrinks it by 10x a layer: the
-    gradient warning says so, with the critical init as its hint. For the std of 0.01 the
-    signal warning, pointing at the same layer, says it alone."""
+    gradient warning says so, with the critical init as its hint. Under the std of 0.01 tanh
+    stays in its linear part, where the weights' gradient keeps its scale: the signal warning
+    alone speaks."""
     checked = check(_deep_net(activation, weight))
     said = any("signal's scale" in w.message for w in checked.warnings)
     measured = _measured_scale(checked)
@@ -1524,11 +1526,8 @@ def test_a_tanh_stack_at_or_below_the_critical_line_keeps_its_weights_gradient(w
     estimated = math.exp(_only_stack(spec, checked).log_total)
     measured = _measured_weight_gradient_ratio(checked, "d0", "d19")
     assert estimated == pytest.approx(measured, rel=0.25)
-    assert 1 / LIMIT_GRADIENT ** 2 < measured < LIMIT_GRADIENT ** 2
+    assert 1 / GRADIENT_LIMIT ** 2 < measured < GRADIENT_LIMIT ** 2
     assert _gradient_warnings(checked) == []
-
-
-LIMIT_GRADIENT = 2.0  # cnnspec.check.gradient.LIMIT, in root mean square
 
 
 @pytest.mark.parametrize("activation, weight, depth, warned, tolerance", [

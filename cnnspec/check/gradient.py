@@ -13,8 +13,8 @@ of its products: :func:`cnnspec.check.signal.read_share`), of the stack's first 
 last's. Between layers of one shape that is the ratio of their weights' mean square
 gradients, and of their relative steps ``|dW| / |W|``; it leaves out what a layer's own shape
 puts into those at any init (``1 / C_out``, and ``fan_in / C_out``). The gradient per value
-of ``h``, which the warning measured before, narrows with the widths whatever the init (over
-dense layers of 1024 down to 64 units under lecun_normal, 1/92): it was warned, with the
+of ``h`` is no measure of it: it narrows with the widths whatever the init (over dense layers
+of 1024 down to 64 units under lecun_normal, 1/92), and a warning of it would name the
 stack's own init as the cure.
 
 By mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) a step back through
@@ -72,7 +72,7 @@ layer from 64 inputs to 1024 units (``fan_in E[w^2] = 0.12``) take 12x the last'
 linear net's layer does whose weights are smaller than the rest. :data:`LIMIT` is 2 in root
 mean square: one learning rate then moves the first layer's weights twice (or half) as fast
 as the last layer's. Under he_normal before tanh it is passed from 15 dense layers on, and
-at 30 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the
+from 19 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the
 gradient (1.08 a step where the stack settles); under He init sigmoid, whose slope is at
 most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on.
 """
@@ -493,7 +493,7 @@ def gradient_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[
     change = signal.largest_change(layers, used, after)
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
-    # tanh shrink the signal and the gradient alike (chi_1 = fan_in E[w^2] in its linear part)
+    # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)
     return [spec.error(describe(stack), stack.layers[0].name, "weight_init",
                        severity="warning", hint=hint(stack))
             for stack in passing if told not in {i.name for i in stack.layers}]
