@@ -3,13 +3,13 @@
 The expected numbers are computed by hand in the comments, not by the formulas under test.
 """
 import math
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cnnspec.check import check
+from cnnspec.check.gradient import LIMIT as GRADIENT_LIMIT
 from cnnspec.check.graph import consumers
 from cnnspec.check.signal import LIMIT
 from cnnspec.errors import Command, SpecErrors
@@ -581,7 +581,9 @@ def test_the_estimate_starts_again_after_a_batchnorm_and_names_leaky_gains():
 def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
     """He init before tanh doubles the second moment per conv, but |tanh| < 1 bounds it: the
     estimate saturates at 1 (init-report measures the std falling, x0.5 over 20 layers), where
-    it had warned of a 1,450-fold growth. A small Gaussian still shrinks it, and is warned."""
+    it had warned of a 1,450-fold growth. A small Gaussian still shrinks it, and is warned.
+    (What He init does grow there is the weights' gradient, 6.6x from the last conv to the
+    first, 6.9x measured: the gradient warning's, said apart.)"""
     def net(weight):
         layers, last = [], "input"
         for i in range(20):
@@ -591,7 +593,8 @@ def test_a_tanh_net_initialised_too_large_saturates_and_is_not_said_to_grow():
         return model((1, 8, 8), [*layers, simple("flat", "flatten", [last]),
                                  dense("out", 10, ["flat"], weight=GLOROT)])
 
-    assert check(net(HE)).warnings == []
+    (gradient,) = check(net(HE)).warnings
+    assert gradient.message.startswith("the weights' gradient of 'c0' is estimated 2.56x larger")
     (warning,) = check(net({"name": "normal", "mean": 0.0, "std": 0.01})).warnings
     assert "estimated to shrink" in warning.message
 
@@ -635,16 +638,17 @@ def test_he_init_before_tanh_or_sigmoid_is_warned_as_its_measured_signal_scale_s
     warning, which follows the scale it estimates, does not fire; a Gaussian of std 0.01
     shrinks it past 1e-20 there, and it does. The gradient is another matter: both inits are
     past the order-to-chaos line before tanh (init-report --phase), where each step back
-    multiplies the gradient's mean square by chi_1 > 1 (1.08 a layer under He on these 8x8
-    maps, whose padding takes its share: 4.1 over the 29 steps, 3.7 measured), and sigmoid's
-    slope of at most 1/4 shrinks it by 10x a layer (1e-30 over them): the gradient warning
-    says so, with the critical init as its hint. For the std of 0.01 the signal warning,
-    pointing at the same layer, says it alone."""
+    multiplies the weights' gradient by chi_1 > 1 (1.08 a layer under He on these 8x8 maps,
+    whose padding takes its share: 15 over the 29 steps with the data's larger mean square at
+    the first, 16 measured), and sigmoid's slope of at most 1/4 shrinks it by 10x a layer: the
+    gradient warning says so, with the critical init as its hint. Under the std of 0.01 tanh
+    stays in its linear part, where the weights' gradient keeps its scale: the signal warning
+    alone speaks."""
     checked = check(_deep_net(activation, weight))
     said = any("signal's scale" in w.message for w in checked.warnings)
     measured = _measured_scale(checked)
     assert said == warned == (not 1 / LIMIT <= measured <= LIMIT), measured
-    assert any("gradient's scale" in w.message for w in checked.warnings) == gradient_warned
+    assert bool(_gradient_warnings(checked)) == gradient_warned
 
 
 def unstacked_warnings(spec):
@@ -1521,89 +1525,175 @@ def _dense_stack(activation, weight, depth, width=256):
     return model((1, 16, 16), [*layers, dense("out", 10, [last], weight=GLOROT)])
 
 
-def _measured_gradient_ratio(checked, first, last, seeds=4, batch=64):
-    """The gradient's mean square at ``first``'s output over ``last``'s, through the engine's
-    backward pass in float64 from Gaussian inputs and output gradients, averaged over seeds."""
+def _measured_weight_gradient_ratio(checked, first, last, seeds=4, batch=64,
+                                    per_example=False):
+    """The weights' gradient ``G = ||dL/dW||^2 / fan_in`` of layer ``first`` over that of
+    ``last``, through the engine's backward pass in float64 from Gaussian inputs and output
+    gradients, averaged over seeds. ``per_example``: each image's own gradient (the batch's
+    is their sum, whose cross terms, zero on average, are a noise as large as the rest where
+    the layers' inputs share a mean: sigmoid's 1/2)."""
     from cnnspec.compiler import compile_spec
 
-    ratios = []
+    totals = np.zeros(2)
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         net = compile_spec(checked, seed=seed, dtype="float64")
-        net.record = True
-        out = net.forward(rng.standard_normal((batch, *checked.input_shape)))
-        net.backward(rng.standard_normal(out.shape))
-        grads = net.activation_grads
-        ratios.append(np.mean(grads[first] ** 2) / np.mean(grads[last] ** 2))
-    return float(np.mean(ratios))
+        images = rng.standard_normal((batch, *checked.input_shape))
+        for part in np.split(images, batch) if per_example else [images]:
+            out = net.forward(part)
+            net.backward(rng.standard_normal(out.shape))
+            grads = net.grads()
+            totals += [np.sum(grads[f"{name}.weight"] ** 2)
+                       / math.prod(grads[f"{name}.weight"].shape[1:]) for name in (first, last)]
+    return float(totals[0] / totals[1])
+
+
+def _gradient_warnings(checked):
+    return [w for w in checked.warnings if "weights' gradient" in w.message]
+
+
+def _only_stack(spec, checked):
+    from cnnspec.check import gradient
+
+    used = {layer["name"] for layer in spec.ir["layers"]}
+    (stack,) = gradient.stacks(checked.layers, used, consumers(spec))
+    return stack
 
 
 NORMAL_01 = {"name": "normal", "mean": 0.0, "std": 0.1}
 
 
-@pytest.mark.parametrize("weight, rate", [(GLOROT, 1.0),
-                                          ({"name": "normal", "mean": 0.0, "std": 0.05}, 0.64)])
-def test_a_tanh_stack_at_or_below_the_critical_line_settles_at_q_zero(weight, rate):
+@pytest.mark.parametrize("weight", [GLOROT, {"name": "normal", "mean": 0.0, "std": 0.05}])
+def test_a_tanh_stack_at_or_below_the_critical_line_keeps_its_weights_gradient(weight):
     """At or below tanh's critical init (fan_in E[w^2] <= 1, no bias) the variance map falls to
-    q* = 0, where chi_1 is fan_out E[w^2]: taken without iterating (on the critical line q
-    falls only as 1 / (2 l)), and where the map is iterated it closes in on the same value."""
+    q* = 0, where the iterated map's chi_1 is fan_in E[w^2] (||dL/dh||^2 falls by that much a
+    step back) and the input each layer multiplies rises by as much: the weights' gradient
+    keeps its scale, as in a deep linear net. The settling rate is 1 without iterating (on
+    the critical line q falls only as 1 / (2 l)); over 20 dense layers the engine's weights'
+    gradients agree with the estimate within 25% and stay within the limit, where the
+    gradient per value of h fell 26x (Glorot) and 0.64^19 = 2e-4 (std 0.05)."""
     from cnnspec.check import gradient, meanfield
 
-    spec = _dense_stack("tanh", weight, 6)
+    spec = _dense_stack("tanh", weight, 20)
     checked = check(spec)
     used = {layer["name"] for layer in spec.ir["layers"]}
-    (chain, act, _), = gradient._chains(checked.layers, used, consumers(spec))
-    settled = gradient.settling_rate(chain, act)
-    assert settled == pytest.approx(rate, rel=1e-9)
-    sw2 = gradient._forward_factor(chain[1])
+    (chain,) = gradient._chains(checked.layers, used, consumers(spec))
+    assert gradient.settling_rate(chain) == 1.0
+    sw2 = gradient._forward_factor(chain.layers[1])
     iterated = meanfield.fixed_chi(sw2, 0.0, np.tanh, lambda u: 1 - np.tanh(u) ** 2)
-    assert iterated <= settled and iterated == pytest.approx(settled, rel=0.005)
+    assert iterated <= sw2 and iterated == pytest.approx(sw2, rel=0.005)
+    estimated = math.exp(_only_stack(spec, checked).log_total)
+    measured = _measured_weight_gradient_ratio(checked, "d0", "d19")
+    assert estimated == pytest.approx(measured, rel=0.25)
+    assert 1 / GRADIENT_LIMIT ** 2 < measured < GRADIENT_LIMIT ** 2
+    assert _gradient_warnings(checked) == []
 
 
-@pytest.mark.parametrize("activation, weight, depth, warned", [
-    ("tanh", HE, 20, False), ("tanh", HE, 50, True), ("tanh", NORMAL_01, 20, True),
-    ("tanh", GLOROT, 20, False), ("sigmoid", HE, 6, True)])
+@pytest.mark.parametrize("activation, weight, depth, warned, tolerance", [
+    ("tanh", HE, 20, True, 0.25), ("tanh", HE, 50, True, 0.3), ("tanh", NORMAL_01, 20, True, 0.25),
+    ("tanh", GLOROT, 20, False, 0.25), ("sigmoid", HE, 6, True, 0.25)])
 def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
-        activation, weight, depth, warned):
-    """The mean-field product of chi_1 over a stack of dense tanh or sigmoid layers (q carried
-    by the variance map from the first layer's) is the gradient's mean square at the first
-    layer over the last's that the engine's backward pass gives, within 25% (four seeds of 64
-    images: the measurement's own spread; at 50 tanh layers it is 60x, at 6 sigmoid layers
-    1e-5); the warning fires where its square root passes 2 and the stack's phase does too
-    (Glorot before tanh, on the critical line, is not warned though its gradient shrinks)."""
-    from cnnspec.check import gradient
-
+        activation, weight, depth, warned, tolerance):
+    """The estimate of the first layer's weights' gradient over the last's, through a stack of
+    dense tanh or sigmoid layers (q carried by the variance map from the first layer's), is
+    what the engine's backward pass gives, within 25% (four seeds of 64 images: the
+    measurement's own spread; 30% at 50 layers, where each layer's finite width adds its own
+    part, Hanin & Rolnick 2018: 190 estimated, 260 measured); the warning fires where its
+    square root passes 2 and the stack's phase does too. He init before tanh: 9.4 at 20
+    layers (9.3 measured: ||dL/dh||^2 grows 2.9x and the input the first layer multiplies, the
+    data, has 3.3x the mean square of tanh's values); Glorot, on the critical line: 1.4."""
     spec = _dense_stack(activation, weight, depth)
     checked = check(spec)
-    used = {layer["name"] for layer in spec.ir["layers"]}
-    (stack,) = gradient.stacks(checked.layers, used, consumers(spec))
-    estimated = math.exp(stack.log_total)
-    measured = _measured_gradient_ratio(checked, "d0", f"d{depth - 1}")
-    assert estimated == pytest.approx(measured, rel=0.25)
-    said = [w for w in checked.warnings if "gradient's scale" in w.message]
+    estimated = math.exp(_only_stack(spec, checked).log_total)
+    measured = _measured_weight_gradient_ratio(checked, "d0", f"d{depth - 1}",
+                                               per_example=activation == "sigmoid")
+    assert estimated == pytest.approx(measured, rel=tolerance)
+    said = _gradient_warnings(checked)
     assert bool(said) == warned
     if warned:
         assert said[0].json_path == "$.layers[1].weight_init"  # d0's, the stack's first
+        assert said[0].message.startswith("the weights' gradient of 'd0' is estimated ")
+        assert f"than of 'd{depth - 1}'" in said[0].message
 
 
-@pytest.mark.parametrize("layers, first, last, warned", [
-    ("".join(f"d{i}: dense 256 tanh\nbatchnorm\n" for i in range(10)), "d0", "d9", True),
-    ("".join(f"d{i}: dense 256 tanh\nlayernorm\n" for i in range(10)), "d0", "d9", True),
+NARROWING = "1024 512 256 128 64"
+DEEP_NARROWING = " ".join(f"{width} " * 6 for width in (512, 256, 128, 64))
+
+
+@pytest.mark.parametrize("widths, init, warned", [
+    (NARROWING, "lecun_normal", False), (NARROWING, "glorot_normal", False),
+    (NARROWING, "he_normal", False), ("64 128 256 512 1024", "lecun_normal", False),
+    ("64 128 256 512 1024", "he_normal", False), (DEEP_NARROWING, "lecun_normal", False),
+    (DEEP_NARROWING, "he_normal", True)])
+def test_narrowing_and_widening_stacks_are_judged_by_their_weights_gradients(
+        widths, init, warned):
+    """Dense tanh layers of 1024 down to 64 units on an 8x8 input under lecun_normal were
+    warned that the gradient shrinks 9.8x, with lecun_normal as the cure: the gradient per
+    value of h narrows with the widths at any init (1/92 measured). The weights' gradient
+    does not: ||dL/dh||^2 summed over a layer's values takes a step back by fan_in E[w^2]
+    E[tanh'^2], whatever the widths; the estimate of the first layer's over the last's holds
+    within 25% of the engine's (lecun_normal: 1.3, he_normal: 2.0 either way), and a deep
+    narrowing net under he_normal is still warned (24 layers: 14, 14 measured). Glorot's
+    first layer (64 inputs to 1024 units) starts with fan_in E[w^2] = 0.12, and its weights'
+    gradient is 12x the last's, inverse to its weights' scale as in a linear net: a layer's
+    own scale, not the stack's phase (the critical line's), which the warning leaves."""
+    text = (f"input 1x8x8\ndefault weight {init}\nflatten\n"
+            + "".join(f"fc{i}: dense {width} tanh\n" for i, width in enumerate(widths.split()))
+            + "out: dense 10\ntrain {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+    spec = parse(text)
+    checked = check(spec)
+    stack = _only_stack(spec, checked)
+    first, last = stack.layers[0].name, stack.layers[-1].name
+    measured = _measured_weight_gradient_ratio(checked, first, last)
+    assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
+    assert bool(_gradient_warnings(checked)) == warned
+
+
+@pytest.mark.parametrize("init", ["lecun_normal", "he_normal"])
+def test_a_conv_stack_of_changing_channels_and_strides_is_judged_by_its_weights_gradients(
+        init):
+    """Convs from 3 to 64 channels, two of stride 2 and a 1x1 back to 16, before tanh: the
+    gradient per value of h grew 75x from the first to the last (its maps shrink and its
+    channels change), and the warning said it shrinks 8.2x under lecun_normal; the weights'
+    gradients measure 1.3 (lecun_normal) and 2.1 (he_normal), as estimated, and neither is
+    warned."""
+    text = (f"input 3x32x32\ndefault weight {init}\nc1: conv 8 3x3 pad same tanh\n"
+            "c2: conv 16 3x3 stride 2 pad same tanh\nc3: conv 32 3x3 pad same tanh\n"
+            "c4: conv 32 3x3 stride 2 pad same tanh\nc5: conv 64 3x3 pad same tanh\n"
+            "c6: conv 16 1x1 tanh\nflatten\nout: dense 10\n"
+            "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+    spec = parse(text)
+    checked = check(spec)
+    stack = _only_stack(spec, checked)
+    measured = _measured_weight_gradient_ratio(checked, "c1", "c6")
+    assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
+    assert _gradient_warnings(checked) == []
+
+
+@pytest.mark.parametrize("layers, first, last, warned, hint", [
+    ("".join(f"d{i}: dense 256 tanh\nbatchnorm\n" for i in range(10)), "d0", "d9", True,
+     "a norm after tanh"),
+    ("".join(f"d{i}: dense 256 tanh\nlayernorm\n" for i in range(10)), "d0", "d9", True,
+     "a norm after tanh"),
     ("small\n" + "".join(f"d{i}: dense 256 tanh\nbatchnorm\n" for i in range(10)), "d0", "d9",
-     False),
+     False, ""),
     (("unflat\nc0: conv 16 3x3 pad same tanh\nc1: conv 16 3x3 pad same tanh\nflatten\n"
-      "d0: dense 256 tanh\nd1: dense 256 tanh\n"), "c0", "d1", False)])
-def test_a_stack_goes_on_through_a_norm_or_flatten_after_its_activation_as_the_engine_shows(
-        layers, first, last, warned):
+      "d0: dense 256 tanh\nd1: dense 256 tanh\n"), "c0", "d1", False, ""),
+    ("unflat\n" + "".join(f"c{i}: conv 16 3x3 pad same\nbatchnorm tanh\n" for i in range(10))
+     + "flatten\n", "c0", "c9", True, "a norm before tanh")])
+def test_a_stack_goes_on_through_a_norm_or_flatten_as_the_engine_shows(
+        layers, first, last, warned, hint):
     """A batchnorm or layernorm after tanh ended the stack: He-initialised tanh nets with a norm
     between their layers were never warned. Through it the next layer reads unit mean square
-    whatever the init, and the gradient's mean square is divided by the norm's input variance:
-    10 dense layers of 256 tanh units under he_normal grow it 14x (16x and 15x measured by the
-    engine), within 25% as for a plain stack; weights of std 0.05 keep it under the limit. A
-    flatten passes both on (16 convs on 4x8x8 maps, then two dense layers: 0.16, 0.18
-    measured); the hint for a norm's stack is its own (no init makes the factor 1)."""
-    from cnnspec.check import gradient
-
+    whatever the init, and ||dL/dh||^2 is divided by the norm's input variance: over 10 dense
+    layers of 256 tanh units under he_normal the weights' gradient grows 14x (16x and 15x
+    measured by the engine), within 25% as for a plain stack; weights of std 0.05 keep it under
+    the limit. A flatten passes both on (16 convs on 4x8x8 maps, then two dense layers: 1.7
+    and 1.8 measured). A norm before tanh (conv, batchnorm, tanh: the common placement) ended
+    a stack too: it sets tanh's input to unit mean square whatever the init, and each step
+    back scales the weights' gradient by E[tanh'^2] / E[tanh^2] = 1.18 (Yang et al. 2019): 4.4
+    over 10 such convs, 5.5 measured (a batch's own statistics add to it). Each placement's
+    hint is its own: no init makes the factor 1."""
     text = ("input 1x16x16\ndefault weight he_normal\nflatten\n" + layers + "out: dense 10\n"
             "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
     if "unflat" in text:
@@ -1612,55 +1702,114 @@ def test_a_stack_goes_on_through_a_norm_or_flatten_after_its_activation_as_the_e
         text = text.replace("he_normal", "normal(0, 0.05)").replace("small\n", "")
     spec = parse(text)
     checked = check(spec)
-    used = {layer["name"] for layer in spec.ir["layers"]}
-    (stack,) = gradient.stacks(checked.layers, used, consumers(spec))
+    stack = _only_stack(spec, checked)
     assert (stack.layers[0].name, stack.layers[-1].name) == (first, last)
-    measured = _measured_gradient_ratio(checked, first, last)
+    measured = _measured_weight_gradient_ratio(checked, first, last)
     assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
-    said = [w for w in checked.warnings if "gradient's scale" in w.message]
+    said = _gradient_warnings(checked)
     assert bool(said) == warned
     if warned:
-        assert said[0].hint.startswith("a norm after tanh gives each next layer inputs of unit")
+        assert said[0].hint.startswith(f"{hint} gives ")
 
 
-def test_a_pool_still_ends_a_stack():
-    """Through an average or max pool the engine's per-value factor is the resolution's as
-    much as the init's (:data:`cnnspec.check.gradient.BRIDGES`): two stacks, not one."""
+def test_a_mean_pool_carries_a_stack_and_the_engine_agrees():
+    """LeNet-5's tanh layers (conv, avgpool, conv, avgpool, dense, dense) were three stacks cut
+    at the pools, where the gradient per value of h falls 16x (each of 4 values gets a quarter
+    of it) and the signal's mean square 4x: the map's resolution, whatever the init. The
+    weights' gradient sees both at once, and they cancel for tanh's values of mean 0: one
+    stack, its first conv's weights' gradient over the last dense layer's estimated within 25%
+    of the engine's (16 seeds: 6 filters give a wide spread) under Glorot (4.3, 3.6
+    measured: the first conv's weights start small, fan_in E[w^2] = 0.29) and He (1.4, 1.3);
+    the pools put the stack below the critical line, and specs/lenet5.cnn is not warned."""
+    lenet = (Path(__file__).resolve().parents[1] / "specs" / "lenet5.cnn").read_text()
+    for init in ("glorot_uniform", "he_normal"):
+        text = lenet.replace("default weight glorot_uniform", f"default weight {init}")
+        variant = parse(text.replace("data shapes(size=32)", 'data npz(path="d.npz")'))
+        checked = check(variant)
+        stack = _only_stack(variant, checked)
+        assert [i.name for i in stack.layers] == ["conv1", "conv2", "fc1", "fc2"]
+        measured = _measured_weight_gradient_ratio(checked, "conv1", "fc2", seeds=16)
+        assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
+        assert _gradient_warnings(checked) == []
+
+
+def test_a_max_pool_still_ends_a_stack():
+    """A max pool passes the gradient to the largest value of each window, where tanh's slope
+    is lowest, and gives its values a mean: taking the window's largest of tanh and tanh'
+    (integrated over the largest value's density) left the estimate at 0.5 to 0.7 of the
+    engine's weights' gradients on LeNet-5 with max pools, past the tests' tolerance. Two
+    stacks, not one."""
     from cnnspec.check import gradient
 
-    for kind in ("avgpool", "maxpool"):
-        spec = parse("input 1x16x16\ndefault weight he_normal\n"
-                     + "conv 8 3x3 pad same tanh\n" * 2 + f"{kind} 2\n"
-                     + "conv 8 3x3 pad same tanh\n" * 2 + "flatten\ndense 10\n"
-                     + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
-        checked = check(spec)
-        used = {layer["name"] for layer in spec.ir["layers"]}
-        assert [len(s.layers) for s in gradient.stacks(checked.layers, used,
-                                                       consumers(spec))] == [2, 2]
+    spec = parse("input 1x16x16\ndefault weight he_normal\n"
+                 + "conv 8 3x3 pad same tanh\n" * 2 + "maxpool 2\n"
+                 + "conv 8 3x3 pad same tanh\n" * 2 + "flatten\ndense 10\n"
+                 + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+    checked = check(spec)
+    used = {layer["name"] for layer in spec.ir["layers"]}
+    assert [len(s.layers) for s in gradient.stacks(checked.layers, used,
+                                                   consumers(spec))] == [2, 2]
 
 
 def test_the_gradient_hint_says_what_keeps_the_critical_init_from_a_stack_that_names_it(
         tmp_path):
     """The hint named lecun_normal or glorot_normal to a stack written glorot_normal: with
-    PyTorch's gain=tanh (5/3) the gain is what is off; with the gain of 1, the zero padding of
-    8x8 maps (a 3x3 conv's border outputs sum fewer products) takes 8% a layer, and the gain
-    the hint gives for it, or delta_orthogonal, leaves nothing to warn of."""
+    PyTorch's gain=tanh (5/3) the gain is what is off."""
     import cnnspec
 
-    def gradient_warnings(init):
-        path = tmp_path / "tanh.cnn"
-        path.write_text(f"input 1x8x8\ndefault weight {init}\nstem: conv 16 3x3 pad same tanh\n"
-                        "repeat 20 { conv 16 3x3 pad same tanh }\nflatten\ndense 10\n")
-        return [w for w in cnnspec.load(path).warnings if "gradient's scale" in w.message]
-
-    (gained,) = gradient_warnings("glorot_normal(gain=tanh)")
-    assert "grow" in gained.message and "(mostly glorot_normal(gain=tanh))" in gained.message
+    path = tmp_path / "tanh.cnn"
+    path.write_text("input 1x8x8\ndefault weight glorot_normal(gain=tanh)\n"
+                    "stem: conv 16 3x3 pad same tanh\n"
+                    "repeat 20 { conv 16 3x3 pad same tanh }\nflatten\ndense 10\n")
+    (gained,) = _gradient_warnings(cnnspec.load(path))
+    assert "larger" in gained.message and "(mostly glorot_normal(gain=tanh))" in gained.message
     assert ", without a gain (glorot_normal(gain=tanh) scales Var(w) by gain^2 = 2.78" \
         in gained.hint
-    (padded,) = gradient_warnings("glorot_normal")
-    assert "shrink" in padded.message and "(mostly glorot_normal)" in padded.message
-    assert "glorot_normal is critical on paper, but the zero padding of 8x8 maps" in padded.hint
-    suggested = re.search(r"\((glorot_normal\(gain=[0-9.]+\))\)", padded.hint).group(1)
-    assert suggested == "glorot_normal(gain=1.042)"
-    assert gradient_warnings(suggested) == []
-    assert gradient_warnings("delta_orthogonal(gain=1)") == []
+
+
+@pytest.mark.parametrize("bias, said", [("constant(1.5)", "constant 1.5, E[b^2] = 2.25"),
+                                         ("normal(0, 1e30)", "E[b^2] = 1e60")])
+def test_the_gradient_hint_names_the_biases_where_the_weights_are_critical(bias, said,
+                                                                            tmp_path):
+    """A tanh stack whose weights are lecun_normal, the critical init, was told to use
+    lecun_normal: its biases are what saturate the units and move the gradient."""
+    import cnnspec
+
+    path = tmp_path / "biased.cnn"
+    path.write_text("input 1x8x8\nflatten\nrepeat 30 {\n  dense 64 tanh weight lecun_normal "
+                    f"bias {bias}\n}}\ndense 10\n")
+    (biased,) = _gradient_warnings(cnnspec.load(path))
+    assert "smaller" in biased.message
+    assert biased.hint.startswith("the weights (lecun_normal) are at or below the critical "
+                                  "line")
+    assert said in biased.hint and "start the biases at zeros (`bias zeros`)" in biased.hint
+    assert "use lecun_normal" not in biased.hint
+
+
+def test_weights_whose_square_underflows_before_a_norm_leave_no_stack():
+    """A norm before tanh divides the gradient by its input's variance, which weights of 1e-200
+    square to 0: check divided by it (a ZeroDivisionError). The stack is left, and the
+    warnings about those weights are said."""
+    spec = parse("input 1x8x8\ndefault weight normal(0, 1e-200)\n"
+                 + "conv 4 3x3 pad same\nbatchnorm tanh\n" * 2 + "flatten\ndense 10\n"
+                 + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+    checked = check(spec)
+    assert any("signal's scale" in w.message for w in checked.warnings)
+    assert _gradient_warnings(checked) == []
+
+
+@pytest.mark.parametrize("init", ["lecun_normal", "he_normal(gain=0.1)"])
+def test_a_norm_before_tanh_makes_the_stack_the_same_at_any_init_scale(init):
+    """Through a norm before tanh the weights' scale cancels: the estimate under any fan-scaled
+    init is he_normal's, and so is the warning."""
+    def stack_and_warnings(weight):
+        spec = parse(f"input 4x8x8\ndefault weight {weight}\n"
+                     + "conv 16 3x3 pad same\nbatchnorm tanh\n" * 10 + "flatten\ndense 10\n"
+                     + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+        checked = check(spec)
+        return _only_stack(spec, checked), _gradient_warnings(checked)
+
+    (stack, said), (reference, reference_said) = stack_and_warnings(init), \
+        stack_and_warnings("he_normal")
+    assert stack.log_total == pytest.approx(reference.log_total, rel=1e-9)
+    assert stack.normed == "before" and len(said) == len(reference_said) == 1

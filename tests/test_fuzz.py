@@ -71,7 +71,7 @@ def test_corner_specs_reach_the_warnings_they_are_drawn_for(fuzz, tmp_path):
             continue
     assert_clean(tally, CORNER_SPECS, fuzz)
     assert valid > CORNER_SPECS / 2
-    for phrase in ("the signal's scale", "the gradient's scale", "comes directly before",
+    for phrase in ("the signal's scale", "the weights' gradient", "comes directly before",
                    "twice", "compute the same values", "start identical", "taps of its"):
         assert any(phrase in message for message in said), phrase
 

@@ -768,4 +768,4 @@ def test_check_warns_of_a_stack_under_huge_biases_as_the_quadrature_does(monkeyp
     limited = [w.message for w in check(parse(text)).warnings]
     monkeypatch.setattr(shared, "SATURATED_Q", math.inf)
     assert limited == [w.message for w in check(parse(text)).warnings]
-    assert any("the gradient's scale" in message for message in limited)
+    assert any("the weights' gradient of" in message for message in limited)

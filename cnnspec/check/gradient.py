@@ -1,51 +1,80 @@
-"""How the gradient's scale changes through a stack of saturating layers at initialisation.
+"""How the weights' gradients compare along a stack of saturating layers at initialisation.
 
 A forward signal through tanh or sigmoid is bounded (|tanh| < 1), so the signal warning
 (:mod:`cnnspec.check.signal`) never sees an init that is too large there; the gradient does.
-By mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) each step back through a
-layer ``h(l+1) = W phi(h(l)) + b`` scales the gradient's mean square by
+What one learning rate makes of it is set by each layer's weights' gradient, ``dL/dW = delta
+x^T`` (``delta = dL/dh`` at the layer's output, ``x`` its input; a conv sums it over
+positions). The warning compares its squared norm per input the layer reads,
 
-    chi_1 = fan_out E[w^2] E[phi'(h(l))^2],   h(l) ~ N(0, q(l))
+    G = ||dL/dW||^2 / fan_in = share ||delta||^2 E[x^2]
 
-(:func:`cnnspec.check.meanfield.chi_1`; per value of ``h(l)``, the products each of them
-enters: ``fan_out``, Glorot & Bengio 2010's backward argument), with ``q(l)`` carried layer
-by layer from the first layer's (the signal estimate's, for inputs of unit mean square) by the
-variance map, ``q(l+1) = fan_in E[w^2] E[phi(h(l))^2] + E[b^2]`` (a constant bias taken as
-its square, Poole et al.'s ``sigma_b^2``), each with the share of a conv's products that its
-zero padding leaves (:func:`cnnspec.check.signal.read_share`). The expectations are
-integrals (:func:`cnnspec.check.meanfield.gaussian_mean`): ``chi_1`` changes fast with
-``q`` (tanh under He init: 1.106 at ``q* = 0.618``, 0.35 at ``q = 2``), and the signal
-estimate's closed form, 6% above the integral at ``q = 1``, would give the product over 50
-layers a tenth of its size. For 20 and 50 dense layers of 256 tanh units under he_normal the
-product is 2.9 and 59 (mean square), and the engine's backward pass gives 3.0 and 74 over four
-seeds (tests/test_check.py).
+(``||delta||^2`` summed over the layer's values, ``share`` what a conv's zero padding leaves
+of its products: :func:`cnnspec.check.signal.read_share`), of the stack's first layer over its
+last's. Between layers of one shape that is the ratio of their weights' mean square
+gradients, and of their relative steps ``|dW| / |W|``; it leaves out what a layer's own shape
+puts into those at any init (``1 / C_out``, and ``fan_in / C_out``). The gradient per value
+of ``h`` is no measure of it: it narrows with the widths whatever the init (over dense layers
+of 1024 down to 64 units under lecun_normal, 1/92), and a warning of it would name the
+stack's own init as the cure.
+
+By mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) a step back through
+``h(l+1) = W phi(h(l)) + b`` scales ``||delta||^2`` by
+
+    chi_1 = fan_in E[w^2] E[phi'(h(l))^2],   h(l) ~ N(0, q(l))
+
+(:func:`cnnspec.check.meanfield.chi_1`: each of the layer's ``n(l+1) fan_in`` products passes
+the gradient back once; per value of ``h(l)`` it is ``fan_out E[w^2]``, which differs from
+it by the widths' ratio), with ``q(l)`` carried layer by layer from the first layer's (its
+input's mean square the signal estimate's, inputs of unit mean square) by the variance map,
+``q(l+1) = fan_in E[w^2] E[phi(h(l))^2] + E[b^2]`` (a constant bias taken as its square, Poole
+et al.'s ``sigma_b^2``), each with the share of a conv's products its zero padding leaves.
+The next layer's input has ``E[x^2] = E[phi(h(l))^2]``, so a step back scales ``G`` by
+
+    chi_1 E[x(l)^2] / E[phi(h(l))^2]     (times the two layers' shares' ratio).
+
+In tanh's linear part (``q`` small) the two factors cancel but for the ratio of the two
+layers' ``fan_in E[w^2]``: as in a deep linear net, whose layers' weights' gradients are of
+one size at any scale, a tanh stack whose ``q`` falls to 0 (``fan_in E[w^2] <= 1`` at zero
+biases: the critical init and below) keeps ``G``, where ``||delta||^2`` falls as a power of
+the depth (20 dense layers of 256 units under Glorot: ``G`` 1.4 measured, the gradient per
+value 1/26). Saturation parts them: under he_normal (``chi_1 = 1.106`` a step at ``q* =
+0.618``, the chaotic phase) 20 such layers grow ``G`` 9.4x (9.3x measured by the engine's
+backward pass: ``||delta||^2`` 2.9x, and the data's mean square is 3.3x tanh's values'), 50
+layers 190x (260x: tests/test_check.py). The expectations are integrals
+(:func:`cnnspec.check.meanfield.gaussian_mean`): ``chi_1`` changes fast with ``q`` (tanh under
+He init: 1.106 at ``q*``, 0.35 at ``q = 2``).
 
 A stack is a chain of conv or dense layers of symmetric drawn weights (any init but fixed
 kernels and LSUV), each read only by an activation with a ``derivative`` in the registry
-(tanh, sigmoid: both saturate), the activation read only by the next such layer, or through
-norms and flattens (:data:`BRIDGES`; a pool ends it). Its factor is the product of ``chi_1``
-over its steps, from the last layer's pre-activation to the first's; a norm after the
-activation resets ``q`` and divides the step's factor by its input's variance (10 dense tanh
-layers under he_normal with a batchnorm after each: 14x estimated, 15x and 16x measured).
+(tanh, sigmoid: both saturate), directly or through a norm (:func:`_pre_activation`), the
+activation read only by the next such layer, directly or through norms, flattens and mean
+pools (:func:`_through`); a max pool ends it (it passes the gradient to the largest value of
+each window, where tanh's slope is lowest, and gives its values a mean: an estimate taking
+the largest of each window's tanh and tanh' gave 0.5 to 0.7 of what the engine measures on
+LeNet-5 with max pools). A mean pool of ``k`` values divides ``||delta||^2`` by ``k`` and the
+mean square of tanh's values (mean 0) by ``k``: for ``G`` the two cancel (the first conv of
+LeNet-5's tanh layers over its last dense layer: 4.3 estimated, 3.6 measured). A norm after
+the activation sets the next input to unit mean square and divides ``||delta||^2`` by its
+input's variance (10 dense tanh layers under he_normal with a batchnorm after each: 14x
+estimated, 16x and 15x measured); one before it sets ``q`` to 1 whatever the weights, and
+each step scales ``G`` by ``E[phi'^2] / E[phi^2]`` there (tanh: 1.18, the gradient explosion
+of Yang et al. 2019; 10 dense layers or convs: 4.4 estimated, 4.6 measured with layernorm, 5.2
+and 5.5 with batchnorm over batches of 64, whose statistics add their own part as the batch
+shrinks).
 
-The warning says when that factor's square root, the gradient's root mean square, grows or
-shrinks by more than :data:`LIMIT` and the phase the stack settles into does too: ``chi_1``
-at the fixed point ``q*`` of the variance map (of the stack's geometric-mean weights), raised
-to the stack's steps. That second test leaves out the critical init (tanh's ``fan_in E[w^2]
-= 1`` at zero biases, lecun_normal), whose ``q`` falls to 0 as ``1 / (2 l)`` and whose
-gradient then falls as a power of the depth, not exponentially (``chi_1`` tends to 1): its
-first layers, where ``q`` is still near the input's 1, take the gradient's mean square down
-by about 1/depth (``specs/deep_tanh200.cnn`` trains at 201 layers). :data:`LIMIT` is 2 in
-root mean square (4 in mean square): one learning rate then moves the first layer's weights
-twice (or half) as fast as the last layer's, where the critical init keeps them alike; below
-it the theory's figure is within what finite width adds anyway (the gradient's log
-random-walks with depth, Hanin & Rolnick 2018: 50 tanh layers of 256 units measure 74 where
-the theory says 59). Under he_normal before tanh (``chi_1 = 1.106`` a layer at ``q* =
-0.618``, the chaotic phase) it is passed at 24 dense layers (20 give 2.9 in mean square, 1.7
-in root mean square) and at 30 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share
-of ``q`` and of the gradient (1.08 a layer where the stack settles); under He init sigmoid,
-whose slope is at most 1/4, shrinks the mean square by 10x a layer (the ordered phase), past
-it from 2 layers on.
+The warning says when ``G``'s root mean square changes by more than :data:`LIMIT` and the
+phase the stack settles into does too: ``G``'s factor a step where ``q`` settles (at the
+fixed point ``q*`` of the variance map of the stack's geometric-mean weights, with its
+pools; ``chi_1`` there, the inputs' mean square holding still), raised to the stack's steps.
+That second test leaves out every tanh stack whose ``q*`` is 0 (its ``G`` keeps its scale)
+and what a single layer's own scale makes of the ends: Glorot's weights on a first dense
+layer from 64 inputs to 1024 units (``fan_in E[w^2] = 0.12``) take 12x the last's ``G``, as a
+linear net's layer does whose weights are smaller than the rest. :data:`LIMIT` is 2 in root
+mean square: one learning rate then moves the first layer's weights twice (or half) as fast
+as the last layer's. Under he_normal before tanh it is passed from 15 dense layers on, and
+from 19 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the
+gradient (1.08 a step where the stack settles); under He init sigmoid, whose slope is at
+most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on.
 """
 from __future__ import annotations
 
@@ -61,23 +90,24 @@ from cnnspec.init import catalogue, gains
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 
-LIMIT = 2.0  # warn when the gradient's root mean square changes by more than this factor
+LIMIT = 2.0  # warn when G's root mean square, first layer over last, passes this factor
 
 
 @dataclass
 class Stack:
-    """A chain of conv/dense layers, each read only by ``activation``, and the mean-field
-    factors of its steps back (``chis``, the first step's nearest the input)."""
+    """A chain of conv/dense layers, each read only by ``activation``, and the factors of its
+    steps back in the weights' gradient ``G`` (``chis``, the first step's nearest the input:
+    ``chi_1`` times the inputs' mean squares' ratio, the module's docstring)."""
 
     layers: list[LayerInfo]
     activation: str
     chis: list[float]
-    rate: float  # chi_1 at the fixed point: the factor per step a long stack settles into
-    normed: bool = False  # a norm between its layers resets q at each step
+    rate: float  # G's factor per step at the fixed point, where a long stack settles
+    normed: str = ""  # a norm "before" or "after" its activation resets q at each step
 
     @property
     def log_total(self) -> float:
-        """The log of the gradient's mean square at the first layer over the last's."""
+        """The log of the first layer's weights' gradient ``G`` over the last's."""
         return sum(math.log(chi) for chi in self.chis)
 
     def passes(self) -> bool:
@@ -106,67 +136,84 @@ def _eligible(info: LayerInfo) -> bool:
 
 
 def _activation_of(info: LayerInfo, by_name: dict[str, LayerInfo],
-                   after: dict[str, list[str]]) -> LayerInfo | None:
-    """The saturating activation (one with a ``derivative``) that alone reads ``info``."""
-    readers = after.get(info.name, [])
-    if len(readers) != 1 or KINDS[by_name[readers[0]].kind].derivative is None:
-        return None
-    return by_name[readers[0]]
+                   after: dict[str, list[str]]) -> tuple[LayerInfo | None, list[LayerInfo]]:
+    """The saturating activation (one with a ``derivative``) that alone reads ``info``,
+    directly or through norms (``conv``, ``batchnorm``, ``tanh``: the common placement),
+    and those norms."""
+    norms, name = [], info.name
+    while len(after.get(name, [])) == 1:
+        reader = by_name[after[name][0]]
+        if reader.inputs != [name]:
+            break
+        if KINDS[reader.kind].family != "norm":
+            return (reader if KINDS[reader.kind].derivative is not None else None), norms
+        norms.append(reader)
+        name = reader.name
+    return None, norms
+
+
+def _bridges(info: LayerInfo) -> bool:
+    """Whether ``info`` may stand between an activation and the next layer of a stack: a
+    norm, a flatten or a mean pool (:func:`_through`)."""
+    kind = KINDS[info.kind]
+    return kind.family in ("norm", "reshape") or kind.mean_of is not None
 
 
 def _bridge(act: LayerInfo, by_name: dict[str, LayerInfo], after: dict[str, list[str]]
             ) -> tuple[LayerInfo | None, list[LayerInfo]]:
-    """The layer that alone reads ``act``, through the norm and flatten layers (each the only
-    reader of the one before: :data:`BRIDGES`) between them, and those layers."""
+    """The layer that alone reads ``act``, through the layers between them that
+    :func:`_bridges` lets stand there (each the only reader of the one before), and those."""
     between: list[LayerInfo] = []
     name = act.name
     while len(after.get(name, [])) == 1:
         nxt = by_name[after[name][0]]
         if nxt.inputs != [name]:
             return None, between
-        if KINDS[nxt.kind].family not in BRIDGES:
+        if not _bridges(nxt):
             return nxt, between
         between.append(nxt)
         name = nxt.name
     return None, between
 
 
-# What may stand between an activation and the next layer of a stack. A norm (after the
-# activation: ``tanh`` then ``batchnorm``) sets the next layer's input to unit mean square, its
-# scale of ones and shift of zeros, and divides the gradient's mean square by its input's
-# variance (``dx = (dy - mean(dy) - xhat mean(dy xhat)) / sd``, the two means a small share
-# over a batch); a flatten only reshapes. Pools end a stack: through a 2x2 average pool the
-# gradient's mean square per value falls by 16 (each of 4 values gets a quarter of it) and the
-# next layer's input by 4, so the factor the engine measures per value is the pooled map's
-# resolution as much as the init; how that bears on the weights' gradients (each sums over 4
-# times fewer positions after the pool) is not carried here. A max pool passes the gradient to
-# the largest of each window, where tanh's slope is lowest, and gives its output a mean that
-# every sum of the next layer shares alike: not carried either.
-BRIDGES = ("norm", "reshape")
+@dataclass
+class Chain:
+    """A stack's conv/dense ``layers`` before its ``activation``, the norms between each
+    layer and its activation (``norms``) and the layers between each activation and the
+    next layer (``bridges``)."""
+
+    layers: list[LayerInfo]
+    activation: str
+    norms: list[list[LayerInfo]]
+    bridges: list[list[LayerInfo]]
 
 
 def _chains(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
-            ) -> list[tuple[list[LayerInfo], str, list[list[LayerInfo]]]]:
-    """Each maximal stack (two layers or more) as its conv/dense layers, activation kind and
-    the layers between each activation and the next layer (:func:`_bridge`)."""
+            ) -> list[Chain]:
+    """Each maximal stack (two layers or more)."""
     by_name = {info.name: info for info in layers}
     taken: set[str] = set()
     chains = []
     for info in layers:
         if info.name in taken or info.name not in used or not _eligible(info):
             continue
-        chain, bridges, act = [info], [], _activation_of(info, by_name, after)
+        act, norms = _activation_of(info, by_name, after)
+        chain = Chain([info], "", [norms], [])
         while act is not None:
             nxt, between = _bridge(act, by_name, after)
-            if (nxt is None or not _eligible(nxt)
-                    or getattr(_activation_of(nxt, by_name, after), "kind", None) != act.kind):
+            if nxt is None or not _eligible(nxt):
                 break
-            chain.append(nxt)
-            bridges.append(between)
-            act = _activation_of(nxt, by_name, after)
-        taken.update(i.name for i in chain)
-        if act is not None and len(chain) >= 2:
-            chains.append((chain, act.kind, bridges))
+            nxt_act, nxt_norms = _activation_of(nxt, by_name, after)
+            if getattr(nxt_act, "kind", None) != act.kind:
+                break
+            chain.layers.append(nxt)
+            chain.norms.append(nxt_norms)
+            chain.bridges.append(between)
+            act = nxt_act
+        taken.update(i.name for i in chain.layers)
+        if act is not None and len(chain.layers) >= 2:
+            chain.activation = act.kind
+            chains.append(chain)
     return chains
 
 
@@ -179,88 +226,123 @@ def _bias_square(info: LayerInfo) -> float:
 
 
 def _forward_factor(info: LayerInfo) -> float:
-    """``fan_in E[w^2]`` with the padding's share: the variance map's ``sigma_w^2``."""
+    """``fan_in E[w^2]`` with the padding's share: the variance map's ``sigma_w^2``, and the
+    factor of ``||dL/dh||^2`` back through the layer's weights."""
     return signal.summed_terms(info) * signal.weight_second_moment(info) * signal.read_share(info)
 
 
-def _backward_factor(info: LayerInfo) -> float:
-    """``fan_out E[w^2]`` with the padding's share: the products each input value enters
-    (the layer's multiply-adds over its input's size) times ``E[w^2]``."""
-    terms = info.macs / math.prod(info.input_shapes[0])
-    return terms * signal.weight_second_moment(info) * signal.read_share(info)
+def _pre_activation(info: LayerInfo, norms: list[LayerInfo], moment: float
+                    ) -> tuple[float, float]:
+    """The second moment ``q`` of the values ``info``'s activation reads, for an input of
+    mean square ``moment``, and the factor of ``||dL/dh||^2`` from there back to the layer's
+    output: 1, or through the ``norms`` between them 1 over their input's variance (the
+    bias, the same for a whole channel, the batch statistics take out)."""
+    variance = _forward_factor(info) * moment
+    q, backward = variance + _bias_square(info), 1.0
+    for norm in norms:
+        backward = backward / variance if variance > 0 else math.inf
+        q = variance = signal.kind_signal(norm.ir, [q], norm.input_shapes)
+    return q, backward
 
 
 def _through(between: list[LayerInfo], q: float, phi) -> tuple[float, float]:
-    """The mean square the layers ``between`` (:data:`BRIDGES`) pass on of ``phi(h)``, ``h ~
-    N(0, q)``, and the factor by which they scale the gradient's mean square on its way back:
-    a norm sets the first to 1 and divides the second by its input's variance."""
+    """The mean square the layers ``between`` (:func:`_bridges`) pass on of ``phi(h)``, ``h ~
+    N(0, q)``, and the factor by which they scale ``||dL/dh||^2`` on its way back: a norm sets
+    the first to 1 and divides the second by its input's variance (``dx = (dy - mean(dy) -
+    xhat mean(dy xhat)) / sd``, the two means a small share over a batch); a mean of ``k``
+    values keeps the mean and divides the rest of the first by ``k``
+    (:func:`cnnspec.check.signal.mean_pooled`: at init a window's values are sums of
+    different weights), and the second by ``k`` (each value gets ``1 / k`` of the gradient of
+    each of the windows it is in, about ``k`` of them over the map); a flatten only
+    reshapes."""
     moment, backward, mean = meanfield.variance_map(q, 1.0, 0.0, phi), 1.0, None
     for info in between:
-        if KINDS[info.kind].family == "norm":
-            if mean is None:
-                mean = meanfield.gaussian_mean(phi, q)
+        kind = KINDS[info.kind]
+        if kind.family == "reshape":
+            continue
+        if mean is None:
+            mean = meanfield.gaussian_mean(phi, q)
+        if kind.family == "norm":
             backward /= moment - mean * mean
             moment, mean = signal.kind_signal(info.ir, [moment], info.input_shapes), 0.0
+        else:
+            k = kind.mean_of(info.ir, info.input_shapes)
+            moment, backward = signal.mean_pooled(moment, mean, 0.0, k), backward / k
     return moment, backward
 
 
-def stack_of(chain: list[LayerInfo], activation: str, first_q: float,
-             rate: float | None = None, bridges: list[list[LayerInfo]] | None = None
-             ) -> Stack | None:
-    """The mean-field factors of ``chain`` (each layer before ``activation``), its first
-    pre-activation of second moment ``first_q``; None where a moment leaves floating point.
-    ``rate``: the chain's :func:`settling_rate`, where it is known already; ``bridges``: the
-    layers between each activation and the next layer (:func:`_chains`), none by default."""
-    kind = KINDS[activation]
+def stack_of(chain: Chain, first_moment: float, rate: float | None = None) -> Stack | None:
+    """The factors of ``chain``'s steps back in the weights' gradient ``G`` (the module's
+    docstring), its first layer's input of mean square ``first_moment``; None where a moment
+    leaves floating point. ``rate``: the chain's :func:`settling_rate`, where it is known
+    already."""
+    kind = KINDS[chain.activation]
     phi, dphi = kind.increasing, kind.derivative
-    q, chis = first_q + _bias_square(chain[0]), []
-    for nxt, between in zip(chain[1:], bridges or [[]] * (len(chain) - 1)):
-        if not 0 <= q < math.inf:
+    layers = chain.layers
+    moment = first_moment
+    q, norm_back = _pre_activation(layers[0], chain.norms[0], moment)
+    chis = []
+    for prev, nxt, norms, between in zip(layers, layers[1:], chain.norms[1:], chain.bridges):
+        if not (0 <= q < math.inf and 0 < moment < math.inf):
             return None
-        if not between:
-            chis.append(meanfield.chi_1(q, _backward_factor(nxt), dphi))
-            q = meanfield.variance_map(q, _forward_factor(nxt), _bias_square(nxt), phi)
-            continue
-        moment, backward = _through(between, q, phi)
-        chis.append(meanfield.chi_1(q, _backward_factor(nxt), dphi) * backward)
-        q = _forward_factor(nxt) * moment + _bias_square(nxt)
+        passed, backward = _through(between, q, phi)
+        if not 0 < passed < math.inf:
+            return None
+        # G(prev) / G(nxt): ||dL/dh||^2 back through the step, times the inputs' mean squares
+        total = meanfield.chi_1(q, _forward_factor(nxt), dphi) * backward * norm_back
+        chis.append(total * signal.read_share(prev) * moment
+                    / (signal.read_share(nxt) * passed))
+        moment = passed
+        q, norm_back = _pre_activation(nxt, norms, moment)
     if not all(0 < chi < math.inf for chi in chis):
         return None
     if rate is None:
-        rate = settling_rate(chain, activation, bridges)
+        rate = settling_rate(chain)
     # a norm sets every step it ends to its own q: each repeats, and the mean is the rate
-    return Stack(chain, activation, chis,
+    return Stack(layers, chain.activation, chis,
                  math.exp(sum(math.log(chi) for chi in chis) / len(chis)) if rate is None
-                 else rate, _normed(bridges))
+                 else rate, _norm_place(chain))
 
 
-def _normed(bridges: list[list[LayerInfo]] | None) -> bool:
-    """Whether a norm stands between some activation of a stack and its next layer."""
-    return any(KINDS[i.kind].family == "norm" for between in bridges or [] for i in between)
+def _norm_place(chain: Chain) -> str:
+    """Where a norm stands in a stack: "before" its activation (in some step), else "after"
+    it, or "" where none does."""
+    if any(chain.norms):
+        return "before"
+    if any(KINDS[i.kind].family == "norm" for between in chain.bridges for i in between):
+        return "after"
+    return ""
 
 
-def settling_rate(chain: list[LayerInfo], activation: str,
-                  bridges: list[list[LayerInfo]] | None = None) -> float | None:
-    """``chi_1`` at the fixed point of the variance map of the chain's geometric-mean weights
-    and mean bias: the factor per step a long stack of such layers settles into; None where a
-    norm between its layers (``bridges``) resets ``q``, so that no fixed point is reached.
+def _pooled(between: list[LayerInfo]) -> float:
+    """The factor by which the mean pools ``between`` scale a centred input's mean square."""
+    return math.prod(1 / KINDS[i.kind].mean_of(i.ir, i.input_shapes) for i in between
+                     if KINDS[i.kind].mean_of is not None)
+
+
+def settling_rate(chain: Chain) -> float | None:
+    """The factor per step in ``G`` a long stack of the chain's geometric-mean layers (each
+    with its step's mean pools) and mean bias settles into: ``chi_1`` at the fixed point ``q*``
+    of the variance map, where the inputs' mean square holds still; None where a norm resets
+    ``q`` at each step, so that no fixed point is reached.
 
     An activation odd about 0 whose values stay within its slope at 0 (``|phi(u)| <=
     phi'(0) |u|``: tanh) has the fixed point ``q* = 0`` wherever ``fan_in E[w^2] phi'(0)^2
     <= 1`` and the biases are 0 (the map stays below ``q``: the ordered phase and its
-    critical edge, Poole et al. 2016), so ``chi_1`` there is ``fan_out E[w^2] phi'(0)^2``,
-    without iterating: on the critical line ``q`` falls only as ``1 / (2 l)``."""
-    if _normed(bridges):
+    critical edge, Poole et al. 2016): there the stack is ever more linear, and ``G``, as in
+    a deep linear net, keeps its scale (1, without iterating: on the critical line ``q``
+    falls only as ``1 / (2 l)``)."""
+    if _norm_place(chain):
         return None
-    kind, rest = KINDS[activation], chain[1:]
+    kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
-    forward = math.exp(sum(math.log(_forward_factor(i)) for i in rest) / len(rest))
-    backward = math.exp(sum(math.log(_backward_factor(i)) for i in rest) / len(rest))
+    forward = math.exp(sum(math.log(_forward_factor(i) * _pooled(between))
+                           for i, between in zip(rest, chain.bridges)) / len(rest))
     biases = sum(_bias_square(i) for i in rest) / len(rest)
     # (within rounding: Glorot's 2 / (fan_in + fan_out) on equal fans is 1 to a few ulps)
     if kind.centre == 0 and biases == 0 and forward * dphi(0.0) ** 2 <= 1 + 1e-12:
-        return backward * dphi(0.0) ** 2
-    return meanfield.fixed_chi(forward, biases, phi, dphi) * backward / forward
+        return 1.0
+    return meanfield.fixed_chi(forward, biases, phi, dphi)
 
 
 def _factor_text(log_mean_square: float) -> str:
@@ -295,26 +377,15 @@ def _most_common(stack: Stack) -> LayerInfo:
 def _critical_advice(stack: Stack, init: str) -> str:
     """What to use at the critical line ``fan_in E[w^2] phi'(0)^2 = 1`` (tanh: 1), said
     against the stack's own init where that is the catalogue's critical one but for a gain
-    (PyTorch's gain=tanh, 5/3) or the share of products its zero padding takes."""
+    (PyTorch's gain=tanh, 5/3)."""
     info = _most_common(stack)
     written = _written_gain(info)
     gain = 1.0 if written is None else gains.gain(written)
-    if not math.isclose(gain, 1.0):
-        return (f"use {init}, without a gain ({_written_init(info)} scales Var(w) by gain^2 = "
-                f"{rounded_text(gain ** 2)}: a gain gives back what an activation takes from "
-                f"the forward signal, and {stack.activation} takes nothing near 0)")
-    rest = stack.layers[1:]
-    paper = math.exp(sum(math.log(signal.summed_terms(i) * signal.weight_second_moment(i))
-                         for i in rest) / len(rest))
-    share = math.exp(sum(math.log(signal.read_share(i)) for i in rest) / len(rest))
-    if not (math.isclose(paper, 1.0, rel_tol=0.05) and share < 0.99):
+    if math.isclose(gain, 1.0):
         return f"use {init}"
-    return (f"{info.weight_init.name} is critical on paper, but the zero padding of "
-            f"{info.output_shape[1]}x{info.output_shape[2]} maps leaves a layer "
-            f"{rounded_text(share)} of its products: a gain of 1 / sqrt({rounded_text(share)}) "
-            f"makes up for it ({info.weight_init.name}(gain="
-            f"{float_text(round(1 / math.sqrt(share), 3))})), or delta_orthogonal(gain=1), "
-            "whose only nonzero tap, the centre, never meets the padding")
+    return (f"use {init}, without a gain ({_written_init(info)} scales Var(w) by gain^2 = "
+            f"{rounded_text(gain ** 2)}: a gain gives back what an activation takes from "
+            f"the forward signal, and {stack.activation} takes nothing near 0)")
 
 
 def describe(stack: Stack) -> str:
@@ -326,26 +397,32 @@ def describe(stack: Stack) -> str:
     phase = "chaotic" if stack.rate > 1 else "ordered"
     act = stack.activation
     return (
-        f"the gradient's scale (root mean square) is estimated to "
-        f"{'grow' if grows else 'shrink'} {_factor_text(stack.log_total)} from the last to "
-        f"the first of the {len(stack.layers)} layers before {act} from '{first.name}' to "
-        f"'{last.name}' (mostly {inits}): by mean-field theory (Poole et al. 2016; Schoenholz "
-        f"et al. 2017) each of its {len(stack.chis)} steps back scales the gradient's mean "
-        f"square by chi_1 = fan_out E[w^2] E[{act}'(h)^2], here from "
-        f"{rounded_text(stack.chis[0])} (first step) to {rounded_text(stack.chis[-1])} (last), "
-        f"{rounded_text(mean_chi)} on average, and {rounded_text(stack.rate)} where a deeper "
-        f"stack settles: the {phase} phase, where the first layers learn "
-        f"{'far faster' if grows else 'far slower'} than the last")
+        f"the weights' gradient of '{first.name}' is estimated {_factor_text(stack.log_total)}"
+        f" {'larger' if grows else 'smaller'} than of '{last.name}' (root mean square of "
+        f"||dL/dW||^2 / fan_in), the first and last of {len(stack.layers)} layers before "
+        f"{act} (mostly {inits}): by mean-field theory (Poole et al. 2016; Schoenholz et al. "
+        f"2017) each step back scales the layer's output gradient ||dL/dh||^2 by fan_in E[w^2] "
+        f"E[{act}'(h)^2] and the input it multiplies by E[x^2] / E[{act}(h)^2]; its "
+        f"{len(stack.chis)} steps scale the weights' gradient by {rounded_text(stack.chis[0])} "
+        f"(first step) to {rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on "
+        f"average, and {rounded_text(stack.rate)} where a deeper stack settles: the {phase} "
+        f"phase, where one learning rate moves the first layers' weights "
+        f"{'far faster' if grows else 'far slower'} than the last's")
 
 
 def hint(stack: Stack) -> str:
-    """The init on the critical line before the stack's activation, where the gradient keeps
-    its scale but for a power of the depth; for an activation not odd about its centre
-    (sigmoid) no init both keeps it and leaves the units unsaturated."""
+    """The init on the critical line before the stack's activation, at and below which the
+    weights' gradient keeps its scale; for an activation not odd about its centre (sigmoid)
+    no init both keeps it and leaves the units unsaturated."""
     kind = KINDS[stack.activation]
     slope = kind.derivative(0.0)
+    if stack.normed == "before":
+        return _normed_before_advice(stack)
     if stack.normed:
         return _normed_advice(stack)
+    biases = _bias_advice(stack, slope) if kind.centre == 0 else None
+    if biases is not None:
+        return biases
     if kind.centre == 0:
         critical = 1 / slope ** 2
         init = (signal.suggested_init(stack.activation) if math.isclose(critical, 1.0)
@@ -354,13 +431,32 @@ def hint(stack: Stack) -> str:
                   else f"use {init}")
         return (f"the critical init before {stack.activation} is fan_in E[w^2] = 1 / "
                 f"{stack.activation}'(0)^2 = {rounded_text(critical)} at zero biases (Poole et "
-                f"al. 2016), where the gradient keeps its scale but for a power of the depth: "
-                f"{advice}; or add batchnorm")
+                f"al. 2016), at and below which the units stay near their linear part and the "
+                f"weights' gradients keep their scale as in a deep linear net: {advice}; or "
+                "add batchnorm")
     return (f"{stack.activation}'s slope is at most {rounded_text(slope)}, so each step back "
-            f"keeps at most fan_out E[w^2] x {rounded_text(slope ** 2)} of the gradient's mean "
+            f"keeps at most fan_in E[w^2] x {rounded_text(slope ** 2)} of the gradient's "
             "square, and weights large enough to make up for it saturate the units: in hidden "
             f"layers use tanh with {signal.suggested_init('tanh')}, or relu with "
             f"{signal.suggested_init('relu')}")
+
+
+def _bias_advice(stack: Stack, slope: float) -> str | None:
+    """Where the stack's weights (before an activation odd about 0) are at or below the
+    critical line at zero biases (``fan_in E[w^2] phi'(0)^2 <= 1``) and its biases are drawn or set apart from 0, the
+    biases are what move its gradient: ``sigma_b^2`` adds to every unit's ``q``, saturating
+    it, and moves the critical line to larger weights (Poole et al. 2016, Fig. 1). Telling
+    such a spec to use the init it already uses would lead nowhere; None for other stacks."""
+    info = _most_common(stack)
+    bias_square = _bias_square(info)
+    if bias_square == 0 or _forward_factor(info) * slope ** 2 > 1 + 1e-9:
+        return None
+    return (f"the weights ({_written_init(info)}) are at or below the critical line, fan_in "
+            f"E[w^2] {stack.activation}'(0)^2 <= 1; the biases' init ({info.bias_init.name}, "
+            f"{info.bias_init.short}, E[b^2] = {rounded_text(bias_square)}) is what moves the "
+            f"gradient: it adds to every unit's pre-activation and drives {stack.activation} "
+            "into its flat parts (Poole et al. 2016): start the biases at zeros (`bias zeros`) "
+            "or far below the weights' sums")
 
 
 def _normed_advice(stack: Stack) -> str:
@@ -370,42 +466,55 @@ def _normed_advice(stack: Stack) -> str:
     mean field theory of batch normalization": such stacks' gradients explode)."""
     act = stack.activation
     return (f"a norm after {act} gives each next layer inputs of unit mean square whatever the "
-            f"init, and divides the gradient's mean square by their variance on its way back: "
-            f"each step scales it by fan_out E[w^2] E[{act}'(h)^2] / Var({act}(h)) (Yang et "
+            f"init, and divides the gradient's square by their variance on its way back: "
+            f"each step scales it by fan_in E[w^2] E[{act}'(h)^2] / Var({act}(h)) (Yang et "
             "al. 2019), which smaller weights bring toward 1; or add residual connections")
+
+
+def _normed_before_advice(stack: Stack) -> str:
+    """A norm before each activation sets its input to unit mean square whatever the init,
+    so no init changes the steps: ``E[phi'(h)^2] / E[phi(h)^2]`` at ``h ~ N(0, 1)`` (tanh:
+    1.18, Yang et al. 2019's gradient explosion), times the ratio of the layers' weight
+    scales, which the weights' gradient of a layer after a norm is inverse to."""
+    act = stack.activation
+    step = math.exp(stack.log_total / len(stack.chis))
+    return (f"a norm before {act} gives it inputs of unit mean square whatever the init, so "
+            f"each step back scales the weights' gradient by E[{act}'(h)^2] / E[{act}(h)^2] at "
+            f"h ~ N(0, 1) (Yang et al. 2019; here {rounded_text(step)} a step) whatever the "
+            "weights' scale: fewer layers between shortcuts (residual connections), or the "
+            "norm after the activation, where smaller weights bring the steps toward 1")
 
 
 def stacks(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
            ) -> list[Stack]:
-    """Every stack of saturating layers (:func:`_chains`) with its mean-field factors."""
+    """Every stack of saturating layers (:func:`_chains`) with its factors."""
     moments = signal.second_moments(layers)
-    found = (stack_of(chain, act, moments[chain[0].name], bridges=bridges)
-             for chain, act, bridges in _chains(layers, used, after))
+    found = (stack_of(chain, moments[chain.layers[0].inputs[0]])
+             for chain in _chains(layers, used, after))
     return [stack for stack in found if stack is not None]
 
 
 def gradient_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:
-    """A warning for each stack whose gradient grows or shrinks past :data:`LIMIT`
-    (:meth:`Stack.passes`), at the first layer's weight init; not for a stack the signal
-    warning already points into. A chain whose settling rate cannot pass is left before its
-    integrals (a deep tanh net at the critical init: most of what check would spend)."""
+    """A warning for each stack whose weights' gradient differs past :data:`LIMIT` from its
+    first layer to its last (:meth:`Stack.passes`), at the first layer's weight init; not for
+    a stack the signal warning already points into. A chain whose settling rate cannot pass
+    is left before its integrals (a deep tanh net at the critical init: most of what check
+    would spend)."""
     after = consumers(spec)
-    rated = [(chain, act, bridges, settling_rate(chain, act, bridges))
-             for chain, act, bridges in _chains(layers, used, after)]
-    rated = [entry for entry in rated
-             if entry[3] is None or _phase_may_pass(len(entry[0]) - 1, entry[3])]
+    rated = [(chain, settling_rate(chain)) for chain in _chains(layers, used, after)]
+    rated = [(chain, rate) for chain, rate in rated
+             if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)]
     if not rated:
         return []
     moments = signal.second_moments(layers)
-    found = [stack_of(chain, act, moments[chain[0].name], rate, bridges)
-             for chain, act, bridges, rate in rated]
+    found = [stack_of(chain, moments[chain.layers[0].inputs[0]], rate) for chain, rate in rated]
     passing = [stack for stack in found if stack is not None and stack.passes()]
     if not passing:
         return []
     change = signal.largest_change(layers, used, after)
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
-    # tanh shrink the signal and the gradient alike (chi_1 = fan_in E[w^2] in its linear part)
+    # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)
     return [spec.error(describe(stack), stack.layers[0].name, "weight_init",
                        severity="warning", hint=hint(stack))
             for stack in passing if told not in {i.name for i in stack.layers}]

@@ -25,8 +25,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   ``normal(1000, 1e-5)`` starts nearly every float32 weight at one value;
 - the signal's scale shrinking or growing by more than 100x (see :mod:`cnnspec.check.signal`,
   warned by :mod:`cnnspec.check.scale`);
-- the gradient's scale growing or shrinking by more than 2x through a stack of tanh or sigmoid
-  layers, in the chaotic or ordered phase (see :mod:`cnnspec.check.gradient`);
+- the weights' gradient of a stack of tanh or sigmoid layers more than 2x larger or smaller at
+  its first layer than at its last, in the chaotic or ordered phase (see
+  :mod:`cnnspec.check.gradient`);
 - scores that start with a std above 5 under cross_entropy: the initial loss is then about
   std x E[max of K normals] nats, not ln K (:mod:`cnnspec.check.scale`);
 - a dropout directly before a batch norm, whose running variance then differs from what it

@@ -406,7 +406,7 @@ def moments(layers: list[LayerInfo], biases: bool = False
             q[info.name] = cross + (ins[0] - cross) / kind.mean_of(info.ir, info.input_shapes)
         elif kind.mean_of is not None and single in means:
             shared = 0.0 if source is None else source.shared
-            q[info.name] = _mean_pooled(ins[0], means[single], shared,
+            q[info.name] = mean_pooled(ins[0], means[single], shared,
                                         kind.mean_of(info.ir, info.input_shapes))
         entry = sums.get(info.name)
         # tanh or sigmoid of one sum keeps its kind's rule; of the largest of several, or of
@@ -475,7 +475,7 @@ def cross_moment(source: Sums | None, mean: float | None) -> float | None:
     return None if mean is None else mean * mean
 
 
-def _mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
+def mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
     """``E[x^2]`` of the mean of ``k`` values of second moment ``moment`` and mean ``mean``,
     a ``shared`` part of whose variance is the same for all (:class:`Sums`), the rest
     independent: the mean's square, the shared variance, and 1/k of the rest."""
