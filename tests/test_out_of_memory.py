@@ -4,6 +4,7 @@ programs took it) is an error saying so, never a traceback; a training it stops 
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -74,8 +75,13 @@ def test_check_counts_what_the_process_maps_beyond_what_it_uses(tmp_path):
     path.write_text("input 1x8x8\nflatten\ndense 10\n")
     limited = _check_under_address_limit(path, 150 << 20)
     assert limited.returncode == 2, limited.stderr
-    assert "more than the 0 B this process may use (its `ulimit -v` of 150.0 MiB, less the " \
-        in limited.stderr
+    assert "more than what its `ulimit -v` of 150.0 MiB leaves: nothing, as its libraries and " \
+        "BLAS threads map " in limited.stderr
+    # raised by what the hint says, the limit holds the process
+    raised_by = re.search(r"raise it by at least ([\d.]+) MiB", limited.stderr)
+    raised = _check_under_address_limit(path, (150 << 20) + int(float(raised_by[1]) * 2**20)
+                                        + (1 << 20))
+    assert raised.returncode == 0, raised.stderr
 
 
 def test_a_limit_on_mappings_leaves_what_the_libraries_and_blas_threads_do_not_map(
@@ -253,8 +259,8 @@ def test_commands_that_load_numpy_refuse_a_limit_that_cannot_hold_it(command):
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith(
         f"cnnspec: error: `cnnspec {command}` needs about 32.0 MiB for Python, its libraries "
-        "and their buffers alone, more than the 0 B this process may use (its `ulimit -v` of "
-        "97.7 MiB, less the ")
+        "and their buffers alone, more than what its `ulimit -v` of 97.7 MiB leaves: nothing, "
+        "as its libraries and BLAS threads map ")
     assert "hint: a limit below what the process itself takes cannot be met: raise it by at " \
         "least " in done.stderr
     assert "OpenBLAS" not in done.stderr and "Traceback" not in done.stderr
@@ -269,8 +275,8 @@ def test_numpy_that_cannot_be_mapped_under_a_limit_is_an_error_with_a_hint():
     first, hint = done.stderr.splitlines()
     assert first.startswith("cnnspec: error: NumPy could not be loaded: ")
     assert first.endswith("failed to map segment from shared object")
-    assert hint.startswith("hint: its libraries did not fit in the 0 B this process may use "
-                           "(its `ulimit -v` of 43.9 MiB, less the ")
+    assert hint.startswith("hint: its libraries did not fit in what its `ulimit -v` of 43.9 MiB "
+                           "leaves: nothing, as its libraries and BLAS threads map ")
     assert hint.endswith("raise the limit on this process's memory (`ulimit -v`), or close "
                          "other programs")
 

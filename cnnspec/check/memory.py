@@ -569,6 +569,10 @@ def _mapping_limit(soft: int, option: str, mapped: int) -> tuple[int, str]:
     leaves the process, beside what the process maps and does not use (``mapped`` and a BLAS
     buffer per core), with how a message names it."""
     reserved = mapped + MAPPED_PER_BLAS_THREAD * usable_cores()
+    if soft <= reserved:  # "the 0 B this process may use (...)" said nothing plainly
+        return soft - reserved, (f"what its `ulimit {option}` of {bytes_text(soft)} leaves: "
+                                 f"nothing, as its libraries and BLAS threads map "
+                                 f"{bytes_text(reserved)}")
     words = (f"the {{}} this process may use (its `ulimit {option}` of {bytes_text(soft)}, "
              f"less the {bytes_text(reserved)} its libraries and BLAS threads map)")
     return soft - reserved, words  # below 0 where the mappings take more than the limit
@@ -696,7 +700,7 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         # no smaller net or batch would fit: the limit is the problem, no place in the spec
         template = fewer_cores or literal(
             f"{task.name} takes up to about {bytes_text(memory.process)}; a limit below what "
-            "the process itself takes cannot be met")
+            f"the process itself takes cannot be met{_raise_by(memory.process, set_here)}")
         return [SpecError(runtime_beyond(task.name, memory.runtime, room), file=spec.path,
                           hint=library_worded(template), hint_template=template)]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
@@ -736,6 +740,16 @@ def runtime_beyond(name: str, runtime: int, room: str) -> str:
             f"buffers alone, more than {room}")
 
 
+def _raise_by(needed: int, set_here: bool) -> str:
+    """``: raise it by at least ...``, what ``needed`` bytes lack of the room the lowest limit
+    on this process leaves (:func:`_least_room`); "" for a limit the caller set
+    (``max_memory``), which is theirs to change."""
+    room = _least_room()
+    if set_here or room is None:
+        return ""
+    return f": raise it by at least {bytes_text(needed - room)}"
+
+
 def libraries_beyond_limit(name: str) -> LimitError | None:
     """Before NumPy is loaded, for a command that runs networks (``name``: "`cnnspec train`"):
     an error when the memory this process may use (:func:`machine_memory`, less what the
@@ -747,8 +761,8 @@ def libraries_beyond_limit(name: str) -> LimitError | None:
     if room is None or room >= NUMPY_BYTES:
         return None
     return LimitError(runtime_beyond(name, NUMPY_BYTES, room_text(max(room, 0))),
-                      hint="a limit below what the process itself takes cannot be met: raise "
-                           f"it by at least {bytes_text(NUMPY_BYTES - room)}")
+                      hint="a limit below what the process itself takes cannot be met"
+                           + _raise_by(NUMPY_BYTES, False))
 
 
 def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
