@@ -139,16 +139,22 @@ def summed_terms(info: LayerInfo) -> float:
     return info.macs / outputs if info.macs and outputs else info.fan_in
 
 
-def read_share(info: LayerInfo) -> float:
+def read_share(info: LayerInfo, depth: int | None = None) -> float:
     """The factor by which a conv's zero padding (``Kind.zero_padded``) scales the signal's
     second moment: its border outputs sum fewer products of the input than fan_in. Each tap
     weighs by its share of ``E[w^2]`` (even for a drawn init; all at the centre for
     delta-orthogonal and identity, which the padding never reaches; a fixed kernel's own
-    squares), axis by axis (:func:`_axis_share`). 1 without padding. On 8x8 maps a 3x3 ``pad
-    same`` layer's border outputs read 2/3 or 4/9 of their taps: through many such layers
-    the signal settles into a profile weaker at the borders, scaled by 0.92 a layer (on 4x4
-    maps 0.76: 200 layers take 1e-12 of its scale), where a delta-orthogonal kernel keeps it
-    whole."""
+    squares), axis by axis (:func:`_axis_share`). 1 without padding. ``depth``: the layer's
+    place in a stack of padded convs that keep the map's size (:func:`read_shares`), 1 for
+    the first, which reads a signal even across the positions; None for the factor of a
+    layer deep in such a stack. On 8x8 maps a 3x3 ``pad same`` layer's border outputs read
+    2/3 or 4/9 of their taps: the first scales the signal by 0.84; through many such layers
+    the signal settles into a profile weaker at the borders, which lose less of it, scaled
+    by 0.92 a layer (on 4x4 maps 0.69, then 0.76: 200 layers take 1e-12 of its scale),
+    where a delta-orthogonal kernel keeps it whole. A single 2x2 conv padded on one side
+    (``pad 0x1x0x1``) on 4x4 maps: 7/8 an axis, within 1.06x of the engine (float64,
+    Gaussian images, 20 seeds: specs/familiar.cnn's conv2), where a deep stack's 1/2 an
+    axis was 1.6x below it; one 3x3 ``pad same`` layer on 4x4 maps within 1.02x."""
     if not KINDS[info.kind].zero_padded or not info.pads or not any(info.pads):
         return 1.0
     (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
@@ -157,8 +163,33 @@ def read_share(info: LayerInfo) -> float:
     if init.nonzero_scale == 0 and init.tap_squares is not None:  # a fixed kernel of zeros
         return 1.0
     taps = CENTRE if init.distribution in ("delta_orthogonal", "identity") else init.tap_squares
-    return (_axis_share(h, ho, kh, sh, dh, info.pads[0], taps, 0)
-            * _axis_share(w, wo, kw, sw, dw, info.pads[2], taps, 1))
+    steps = STEADY_ITERATIONS + 1 if depth is None else min(depth, STEADY_ITERATIONS + 1)
+    return (_axis_share(h, ho, kh, sh, dh, info.pads[0], taps, 0, steps)
+            * _axis_share(w, wo, kw, sw, dw, info.pads[2], taps, 1, steps))
+
+
+def read_shares(layers: list[LayerInfo]) -> dict[str, float]:
+    """Every conv/dense layer's :func:`read_share` at its place in the net: the signal a
+    padded conv reads is even across the positions where it comes from the input, a pool,
+    a strided conv or a dense layer; through each padded conv that keeps the map's size it
+    grows weaker at the borders (an activation, a norm, a dropout or a 1x1 conv keep that
+    profile; a merge the least settled of its inputs'), so the k-th of a stack takes the
+    factor of the k-th power iteration (:func:`_axis_share`), the first its plain share."""
+    depth: dict[str, int] = {"input": 0}
+    shares: dict[str, float] = {}
+    for info in layers:
+        carried = min((depth.get(name, 0) for name in info.inputs), default=0)
+        kind = KINDS[info.kind]
+        depth[info.name] = 0
+        if is_weighted(info.kind):
+            keeps = (len(info.output_shape) == 3 and info.ir.get("stride") == [1, 1]
+                     and info.output_shape[1:] == info.input_shapes[0][1:])
+            padded = keeps and kind.zero_padded and bool(info.pads) and any(info.pads)
+            depth[info.name] = carried + padded if keeps else 0
+            shares[info.name] = read_share(info, depth[info.name] if padded else None)
+        elif kind.is_activation or kind.merge or kind.family in ("norm", "dropout"):
+            depth[info.name] = carried
+    return shares
 
 
 # How a conv weight's E[w^2] falls on its taps: all at the centre (delta-orthogonal and
@@ -181,16 +212,18 @@ def _share(taps: Taps, axis: int, kernel: int) -> Callable[[int], float]:
 
 @functools.lru_cache(maxsize=1024)
 def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, before: int,
-                taps: Taps, axis: int) -> float:
+                taps: Taps, axis: int, depth: int) -> float:
     """The padding's factor along one axis of ``size`` input positions (``before`` of padding
-    in front), the taps weighing by their shares of ``E[w^2]`` along it. Where the layer
-    keeps the size at stride 1 (a stack of them settles into one profile), the largest
-    eigenvalue of the map from the input positions' second moments to the output's (power
-    iteration: the steady state of He et al.'s variance recursion with the border's taps left
-    out); else the share averaged over the output positions, for a signal even across them.
-    Only the taps that meet the input are visited (:func:`cnnspec.shapes.tap_reads`)."""
+    in front), the taps weighing by their shares of ``E[w^2]`` along it, for the
+    ``depth``-th layer of a stack of such layers that keep the size at stride 1, on an input
+    even across the positions: the share averaged over the output positions for the first;
+    for the ``depth``-th, the ``depth``-th step of the power iteration of the map from the
+    input positions' second moments to the output's (He et al.'s variance recursion with the
+    border's taps left out), which tends to that map's largest eigenvalue (the steady
+    profile of a deep stack). A layer that changes the size takes the first's. Only the taps
+    that meet the input are visited (:func:`cnnspec.shapes.tap_reads`)."""
     share = _share(taps, axis, kernel)
-    if stride != 1 or out != size or size > STEADY_SIZE:
+    if stride != 1 or out != size or size > STEADY_SIZE or depth <= 1:
         return sum(share(i) * count for i, count
                    in tap_reads(size, out, kernel, stride, dilation, before).items()) / out
 
@@ -203,7 +236,7 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
     factor = sum(step) / out
     if factor == 0:  # no output reads the input (taps 3 apart about a 1-pixel map's centre)
         return 0.0
-    for _ in range(STEADY_ITERATIONS):
+    for _ in range(depth - 1):
         moments = [m / max(step) for m in step]
         step = propagated(moments)
         previous, factor = factor, sum(step) / sum(moments)
@@ -370,6 +403,7 @@ def moments(layers: list[LayerInfo], biases: bool = False
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     means: dict[str, float] = {}  # outputs whose mean is known, on the same scale as q
+    shares = read_shares(layers)
     for info in layers:
         ins = [q[name] for name in info.inputs]
         kind = KINDS[info.kind]
@@ -378,7 +412,7 @@ def moments(layers: list[LayerInfo], biases: bool = False
         if is_weighted(info.kind):
             ew2 = weight_second_moment(info)
             spread = (1.0 if ew2 is None else
-                      summed_terms(info) * ew2 * ins[0] * read_share(info))
+                      summed_terms(info) * ew2 * ins[0] * shares[info.name])
             bias_mean, bias_variance = (bias_moments(info) if biases and 0 < spread < math.inf
                                         else (0.0, 0.0))
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
@@ -546,7 +580,8 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    shares = [read_share(i) for i in weighted]
+    placed = read_shares(layers)
+    shares = [placed[i.name] for i in weighted]
     if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
         return None  # padding and kernel-tap warnings report it, not a scale
     acts, log_factors = _log_factors(weighted, layers, consumers)
@@ -601,7 +636,8 @@ def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str,
     if not weighted:
         return None
     _, log_factors = _log_factors(weighted, layers, consumers)
-    logs = [f + _log(read_share(i)) for i, f in zip(weighted, log_factors)]
+    shares = read_shares(layers)
+    logs = [f + _log(shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
