@@ -66,6 +66,7 @@ def test_json_output_shapes_are_chw(checked):
 def test_table_shows_window_shape_params_and_init(checked):
     table = summary_table(checked)
     lines = table.splitlines()
+    assert "Output (CxHxW)" in lines[2]  # the shape's order, said where it is read
     conv1 = next(line for line in lines if line.startswith("conv1 "))
     assert "3x3 s1 same" in conv1 and "16x8x8" in conv1 and "2,320" in conv1
     assert "he_normal  N(0, 0.118^2)  fan_in=144 fan_out=144" in conv1

@@ -110,7 +110,7 @@ def _step_memory_dict(memory) -> dict | None:
 
 # --- the table ---------------------------------------------------------------------------------
 
-HEADER = ("Layer", "Kind", "Window", "Output", "Params", "Signal", "Init")
+HEADER = ("Layer", "Kind", "Window", "Output (CxHxW)", "Params", "Signal", "Init")
 
 
 def _init_text(init: dict | None) -> str:
