@@ -522,7 +522,8 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
     """The Signal column is the mean over weight draws; a net of 16 channels scales its
     signal by a random factor each layer, and a typical one (the geometric mean over 12
     seeds' forward passes, float64) lies 3.9x below the column at plain30's 24th layer:
-    within the log-normal bound the note gives (6.5x), where the column alone says 1x."""
+    within the log-normal bound the note gives (6.5x), where the column alone says 1x. Not
+    said where nothing multiplies up (deep_tanh200: 5 * 200 / 16 would say 500x)."""
     import cnnspec
     from cnnspec.check.signal import log_spreads
     from cnnspec.check.summary import summary_table
@@ -541,7 +542,12 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
     typical = math.exp(sum(logs) / len(logs))
     below = math.exp(log_spreads(checked.layers)[layer] / 4)
     assert estimate[layer] / below < typical < estimate[layer] / 2, (typical, below)
-    assert "a typical net's scale lies up to" in summary_table(checked)
+    assert "a typical net's scale lies up to 10.4x below the column, at 'body_29_conv_relu'" \
+        in summary_table(checked)
+    # delta-orthogonal weights keep the norm and tanh pulls the scale to its fixed point:
+    # nothing multiplies up through deep_tanh200's 200 layers
+    tanh = cnnspec.load(path.parent / "deep_tanh200.cnn", for_training=False)
+    assert "typical net" not in summary_table(tanh)
 
 
 def test_the_helpers_of_the_signal_estimate_against_a_sample():

@@ -214,7 +214,9 @@ def _signal_notes(data: dict) -> list[str]:
     below the column (its mean over weight draws, :func:`cnnspec.check.signal.log_spreads`),
     and what a softmax's column means."""
     notes = []
-    widest = max(data["layers"], key=lambda layer: layer["signal_log_variance"], default=None)
+    # the output's few scores spread by their own count: the scores' lint speaks of them
+    inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
+    widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
     if widest is not None and math.exp(widest["signal_log_variance"] / 4) >= SPREAD_WORTH_SAYING:
         below = math.exp(widest["signal_log_variance"] / 4)
         notes.append(
