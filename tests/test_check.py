@@ -510,7 +510,7 @@ def test_a_softmax_column_is_the_root_mean_square_of_values_that_sum_to_one(tmp_
     assert 1 / 1.05 < estimate["probs"] / measured["probs"] < 1.05
     assert estimate["fc"] / measured["probs"] > 8
     checked = cnnspec.load(path, for_training=False)
-    assert "A softmax's values sum to 1 over its C channels (probs)" in summary_table(checked)
+    assert "Probabilities set their own scale (probs): a softmax's" in summary_table(checked)
     wide = tmp_path / "wide.cnn"
     wide.write_text(path.read_text().replace("dense 10", "dense 1000"))
     checked = cnnspec.load(wide, for_training=False)
@@ -552,9 +552,11 @@ def test_the_column_says_how_far_below_it_a_narrow_net_typically_lies(tmp_path):
 
 def test_the_helpers_of_the_signal_estimate_against_a_sample():
     """What positions sharing part of their sums share after tanh and hard swish
-    (function_cross), a ReLU of a ReLU's values plus a normal (the residual add), and the
-    sum of a softmax's squares, each against 400,000 draws."""
+    (function_cross), a ReLU of a ReLU's values plus a normal (the residual add), the sum of
+    a softmax's squares and a log-softmax's mean square, each against 400,000 draws (where
+    taking the input's scale, the log-softmax's was 2.9x below at q = 1 on 10 channels)."""
     from cnnspec.check.signal import _rectified_residual_moment, function_cross
+    from cnnspec.kinds import KINDS
     from cnnspec.kinds.catalogue import _softmax_square_sum
 
     rng = np.random.default_rng(2)
@@ -572,12 +574,17 @@ def test_the_helpers_of_the_signal_estimate_against_a_sample():
         values = np.where(y > 0, y, outer * y)
         assert _rectified_residual_moment(q, 0.0, 0.0, noise, outer) == pytest.approx(
             np.mean(values ** 2), rel=0.01), (q, noise, outer)
-    for q, channels in ((1.0, 10), (9.0, 10), (4.0, 100)):
+    for q, channels, bound in ((1.0, 10, 1.01), (9.0, 10, 1.05), (4.0, 100, 1.01)):
         z = np.sqrt(q) * rng.standard_normal((40_000, channels))
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        top = z.max(axis=1, keepdims=True)
+        logs = z - top - np.log(np.exp(z - top).sum(axis=1, keepdims=True))
+        p = np.exp(logs)
         assert _softmax_square_sum(q, channels) == pytest.approx(
             np.mean((p ** 2).sum(axis=1)), rel=0.02), (q, channels)
+        # the log-softmax's mean square: within ``bound`` in scale (above: Poincare's bound)
+        ratio = math.sqrt(KINDS["log_softmax"].signal({}, [q], [(channels,)])
+                          / np.mean(logs ** 2))
+        assert 1 / 1.01 < ratio < bound, (q, channels, ratio)
 
 
 def test_largest_of_a_function_against_a_sample():

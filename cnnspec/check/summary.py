@@ -227,10 +227,11 @@ def _signal_notes(data: dict) -> list[str]:
             f"typical net's scale lies up to {rounded_text(below)}x below the column, at "
             f"'{widest['name']}' (plain30's 16 channels: 3.9x at its 24th layer, where this "
             "bound says 6.5x).")
-    softmax = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
-    if softmax:
+    own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
+    if own:
         notes.append(
-            f"A softmax's values sum to 1 over its C channels ({', '.join(softmax)}): its "
-            "Signal is their root mean square, between 1/C (logits all alike) and 1/sqrt(C) "
-            "(one value near 1), whatever the scale of its input.")
+            f"Probabilities set their own scale ({', '.join(own)}): a softmax's values sum "
+            "to 1 over its C channels, so their root mean square lies between 1/C (logits all "
+            "alike) and 1/sqrt(C) (one value near 1); a log_softmax's are about -ln C, "
+            "their root mean square at least ln C, whatever the scale of its input.")
     return notes

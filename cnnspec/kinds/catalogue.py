@@ -734,9 +734,43 @@ _NORMAL_POINTS = [(z, w * math.exp(-z * z / 2) / math.sqrt(2 * math.pi))
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1),
                       signal_rule=_softmax_signal, sets_scale=True)
+def _log_softmax_signal(ir: dict, moments: list[float], shapes) -> float:
+    """``E[(z_i - L)^2]`` of a log-softmax's values, ``L = log sum e^z`` of logits taken as
+    independent ``N(0, q)`` over ``C`` channels: ``q - 2 q / C + E[L]^2 + Var(L)``, as
+    ``E[z_i L] = q E[p_i] = q / C`` (Stein's lemma, ``dL / dz_i = p_i``); ``E[L] = int (e^-t -
+    E[e^(-t S)]) dt / t`` (Frullani's integral of ``log S``), exact; ``Var(L)`` by the
+    Gaussian Poincare inequality's bound ``q E[sum p^2]`` (Chernoff 1981;
+    :func:`_softmax_square_sum`), which it reaches for small ``q``: against 20,000 draws
+    within 1% for ``q <= 1``, 2% in scale at ``q = 4`` and 8% above at ``q = 25``. At least
+    ``ln(C)^2``: the values are about ``-ln C`` whatever the logits' scale."""
+    q, channels = moments[0], shapes[0][0] if shapes else 1
+    if channels <= 1:
+        return 0.0
+    if not 0 < q <= 400:
+        return math.log(channels) ** 2 if q <= 0 else q  # a log-probability near -(max - z)
+    return (q - 2 * q / channels + _mean_log_sum(q, channels) ** 2
+            + q * _softmax_square_sum(q, channels))
+
+
+@functools.lru_cache(maxsize=256)
+def _mean_log_sum(q: float, channels: int) -> float:
+    """``E[log sum e^z]`` over ``channels`` independent ``N(0, q)`` logits (see
+    :func:`_log_softmax_signal`), by Simpson's rule over ``u = log t``."""
+    spread = math.sqrt(q)
+    low, high = -(math.log(channels) + 8 * spread + 8), 8 * spread + 8
+    total = 0.0
+    for u, weight in _simpson_points(low, high, 800):
+        t = math.exp(u)
+        each = sum(z_weight * math.exp(-min(t * math.exp(spread * z), 700.0))
+                   for z, z_weight in _NORMAL_POINTS)
+        total += weight * (math.exp(-t) - each ** channels)
+    return total
+
+
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "
                           "log-probabilities, what the nll loss takes",
-                          lambda ir: "nn.LogSoftmax(dim=1)", _unary("LogSoftmax", axis=1))
+                          lambda ir: "nn.LogSoftmax(dim=1)", _unary("LogSoftmax", axis=1),
+                          signal_rule=_log_softmax_signal, sets_scale=True)
 LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
     lambda ir: call("nn.LeakyReLU", ir["slope"]),

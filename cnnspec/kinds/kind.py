@@ -168,7 +168,8 @@ class Kind:
     it but for the ``1 / n`` its statistics take (:mod:`cnnspec.check.signal`). None for
     batch norm, whose statistics per channel take it all.
     ``sets_scale``: its values' scale is its own, not its input's (softmax's sum to 1 over
-    the channels): the signal's scale warnings leave it out.
+    the channels, log-softmax's are about ``-ln C``): the signal's scale warnings leave it
+    out.
     ``running_statistics``: it normalises by statistics of the batch while training and by
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
