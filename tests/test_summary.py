@@ -66,6 +66,7 @@ def test_json_output_shapes_are_chw(checked):
 def test_table_shows_window_shape_params_and_init(checked):
     table = summary_table(checked)
     lines = table.splitlines()
+    assert "Output (CxHxW)" in lines[2]  # the shape's order, said where it is read
     conv1 = next(line for line in lines if line.startswith("conv1 "))
     assert "3x3 s1 same" in conv1 and "16x8x8" in conv1 and "2,320" in conv1
     assert "he_normal  N(0, 0.118^2)  fan_in=144 fan_out=144" in conv1
@@ -120,10 +121,10 @@ def test_signal_column_follows_the_estimate(checked):
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
     # He: fan_in * Var(w) = 2 per conv, relu halves E[x^2]: back to the input's root mean
     # square after each pair (He et al. 2015, eq. 7), though the ReLU output's std is below
-    # it; less the share of the products that read the zero padding (check.signal.read_share)
-    from cnnspec.check.signal import read_share
+    # it; less the share of the products that read the zero padding (check.signal.read_shares)
+    from cnnspec.check.signal import read_shares
 
-    kept = read_share(checked.by_name["conv1"])
+    kept = read_shares(checked.layers)["conv1"]
     assert kept < 1
     assert layers["conv1"]["signal_std"] == pytest.approx(math.sqrt(2 * kept))
     assert layers["conv1_relu"]["signal_std"] == pytest.approx(math.sqrt(kept))
@@ -146,12 +147,12 @@ def test_the_signal_column_and_the_silenced_relu_warning_count_the_biases_alike(
     """A drawn bias adds its variance to its layer's mean square, a constant one its square;
     the warning about the ReLU a bias of -3 silences quotes the std of the sums the column
     holds less that square, both from one estimate (cnnspec.check.signal.moments)."""
-    from cnnspec.check.signal import read_share
+    from cnnspec.check.signal import read_shares
     from cnnspec.errors import rounded_text
 
     checked = check(parse(SILENCED, path="silenced.cnn"))
     layers = {layer["name"]: layer for layer in summary_dict(checked)["layers"]}
-    c1 = 2 * read_share(checked.by_name["c1"]) + 1  # He's 2 (on a unit input), and N(0, 1)'s 1
+    c1 = 2 * read_shares(checked.layers)["c1"] + 1  # He's 2 (on a unit input), and N(0, 1)'s 1
     assert layers["c1"]["signal_std"] == pytest.approx(math.sqrt(c1))
     assert layers["c1_relu"]["signal_std"] == pytest.approx(math.sqrt(c1 / 2))
     spread = math.sqrt(layers["c2"]["signal_std"] ** 2 - 9)

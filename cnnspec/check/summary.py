@@ -13,7 +13,7 @@ import math
 
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
-from cnnspec.check.signal import moments
+from cnnspec.check.signal import log_spreads, moments
 from cnnspec.errors import LIBRARY_NAMES, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
@@ -49,7 +49,7 @@ def init_dict(init: InitInfo | None, ir: dict | None) -> dict | None:
     return {**dataclasses.asdict(init), "ir": ir}
 
 
-def layer_dict(info: LayerInfo, signal_std: float) -> dict:
+def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float = 0.0) -> dict:
     ir = info.ir
     return {
         "name": info.name,
@@ -68,12 +68,14 @@ def layer_dict(info: LayerInfo, signal_std: float) -> dict:
         "init": {"weight": init_dict(info.weight_init, ir.get("weight_init")),
                  "bias": init_dict(info.bias_init, ir.get("bias_init"))},
         "signal_std": signal_std,
+        "signal_log_variance": signal_log_variance,
     }
 
 
 def summary_dict(checked: CheckedSpec) -> dict:
     """Everything the summary shows, as JSON-ready data (shapes as CHW lists)."""
     second = moments(checked.layers, biases=True)[0]
+    spread = log_spreads(checked.layers)
     return {
         "name": checked.ir["name"],
         "input_shape": list(checked.input_shape),
@@ -86,7 +88,8 @@ def summary_dict(checked: CheckedSpec) -> dict:
         "dtype": checked.dtype,
         "activation_memory_bytes": checked.activation_memory,
         "step_memory": _step_memory_dict(checked.step_memory),
-        "layers": [layer_dict(info, math.sqrt(second[info.name])) for info in checked.layers],
+        "layers": [layer_dict(info, math.sqrt(second[info.name]), spread[info.name])
+                   for info in checked.layers],
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
                       "column": w.span.column if w.span else None}
@@ -107,7 +110,7 @@ def _step_memory_dict(memory) -> dict | None:
 
 # --- the table ---------------------------------------------------------------------------------
 
-HEADER = ("Layer", "Kind", "Window", "Output", "Params", "Signal", "Init")
+HEADER = ("Layer", "Kind", "Window", "Output (CxHxW)", "Params", "Signal", "Init")
 
 
 def _init_text(init: dict | None) -> str:
@@ -198,4 +201,37 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
             "times its input's. `{init_report_command}` measures each layer's mean and std "
             "on the data.")
-    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, worded(note, names)])
+    notes = [worded(note, names), *_signal_notes(data)]
+    return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, *notes])
+
+
+# A typical net's scale this far below the column or more is worth a sentence.
+SPREAD_WORTH_SAYING = 1.25
+
+
+def _signal_notes(data: dict) -> list[str]:
+    """What the Signal column's note says of this net: how far a typical net's scale may lie
+    below the column (its mean over weight draws, :func:`cnnspec.check.signal.log_spreads`),
+    and what a softmax's column means."""
+    notes = []
+    # the output's few scores spread by their own count: the scores' lint speaks of them
+    inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
+    widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
+    if widest is not None and math.exp(widest["signal_log_variance"] / 4) >= SPREAD_WORTH_SAYING:
+        below = math.exp(widest["signal_log_variance"] / 4)
+        notes.append(
+            "The Signal column is the mean over weight draws; one net's scale is spread about "
+            "it log-normally, the more the narrower its layers (Hanin & Rolnick 2018: the "
+            "variance of the log of the mean square grows by about 5 / n a ReLU layer of n "
+            "channels, less in a conv, whose positions average some of it out): here a "
+            f"typical net's scale lies up to {rounded_text(below)}x below the column, at "
+            f"'{widest['name']}' (plain30's 16 channels: 3.9x at its 24th layer, where this "
+            "bound says 6.5x).")
+    own = [layer["name"] for layer in data["layers"] if KINDS[layer["kind"]].sets_scale]
+    if own:
+        notes.append(
+            f"Probabilities set their own scale ({', '.join(own)}): a softmax's values sum "
+            "to 1 over its C channels, so their root mean square lies between 1/C (logits all "
+            "alike) and 1/sqrt(C) (one value near 1); a log_softmax's are about -ln C, "
+            "their root mean square at least ln C, whatever the scale of its input.")
+    return notes

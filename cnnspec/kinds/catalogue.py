@@ -7,6 +7,7 @@ bias ``(out,)``; fans are :func:`cnnspec.init.fans.fans` of the weight's shape.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import math
 
@@ -587,7 +588,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 value_range: tuple[float, float] | None = None,
                 flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
                 gaussian_moment=None, increasing=None, derivative=None,
-                asymptote=None) -> Kind:
+                asymptote=None, signal_rule=None, sets_scale: bool = False) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -604,11 +605,15 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     ``asymptote``: ``(ir) -> (a, b)``, the limits of ``f(y) / y`` at ``+inf`` and ``-inf``
     (:attr:`Kind.asymptote`), for an activation neither bounded (``(0, 0)``) nor piecewise
     linear (``(1, s)``), whose limits are read from those.
+    ``signal_rule``: the signal rule itself, where the values are not one function of one
+    value each (softmax's depend on the channels'); ``sets_scale``: see :class:`Kind`.
     """
     if value_range is not None:  # f(y) / y -> 0 both ways
         asymptote = _bounded_asymptote
     signal_bound = math.inf if value_range is None else max(v * v for v in value_range)
-    if negative_slope is not None:
+    if signal_rule is not None:
+        signal = {"signal": signal_rule}
+    elif negative_slope is not None:
         signal = _piecewise_linear(negative_slope, signal_bound)
     elif gaussian_moment is not None:
         signal = {"signal": lambda ir, moments, shapes: gaussian_moment(ir, moments[0])}
@@ -625,7 +630,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
                   *(Example(((4, 3),), case) for case in cases)),
         libraries=libraries, value_range=value_range, flat_at_zero=flat_at_zero,
-        centre=centre, increasing=increasing, derivative=derivative)
+        centre=centre, increasing=increasing, derivative=derivative, sets_scale=sets_scale)
 
 
 def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
@@ -702,11 +707,91 @@ SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0), centre=0.5,
                       gaussian_moment=_sigmoid_moment,
                       increasing=_sigmoid, derivative=lambda t: _sigmoid(t) * (1 - _sigmoid(t)))
+def _softmax_signal(ir: dict, moments: list[float], shapes) -> float:
+    """``E[p^2]`` of a softmax's values, its logits over ``C`` channels taken as independent
+    ``N(0, q)``: they sum to 1, so the mean of their squares is ``E[sum p^2] / C``, between
+    ``1 / C^2`` (equal logits) and ``1 / C`` (one value 1), whatever the logits' scale. With
+    ``1 / S^2 = int t e^(-t S) dt`` for ``S = sum e^z``, ``E[sum p^2] = C int t E[e^(2z - t
+    e^z)] E[e^(-t e^z)]^(C - 1) dt``, each expectation over one normal (Simpson's rule, ``t
+    = e^u`` on a grid of ``u``): within 0.5% of 20,000 draws for 4, 10 and 100 channels and
+    ``q`` from 0.25 to 25."""
+    q, channels = moments[0], shapes[0][0] if shapes else 1
+    if channels <= 1 or q <= 0:
+        return 1.0 / channels ** 2 if channels else 0.0
+    return _softmax_square_sum(q, channels) / channels
+
+
+@functools.lru_cache(maxsize=256)
+def _softmax_square_sum(q: float, channels: int) -> float:
+    """``E[sum p^2]`` (see :func:`_softmax_signal`); 1 for logits so large that one value
+    takes all (their std above 20)."""
+    if q > 400:
+        return 1.0
+    spread = math.sqrt(q)
+    low, high = -(math.log(channels) + 8 * spread + 5), 8 * spread + 5
+    total = 0.0
+    for u, weight in _simpson_points(low, high, 400):
+        t = math.exp(u)
+        shifted = below = 0.0
+        for z, z_weight in _NORMAL_POINTS:
+            reach = t * math.exp(spread * z)
+            below += z_weight * math.exp(-min(reach, 700.0))
+            shifted += z_weight * math.exp(max(2 * spread * z - reach, -700.0))
+        total += weight * t * t * shifted * below ** (channels - 1)
+    return min(1.0, channels * total)
+
+
+def _simpson_points(low: float, high: float, panels: int) -> list[tuple[float, float]]:
+    """Simpson's rule on [``low``, ``high``] in ``panels`` (even) panels: points and weights."""
+    h = (high - low) / panels
+    return [(low + i * h, (1 if i in (0, panels) else 4 if i % 2 else 2) * h / 3)
+            for i in range(panels + 1)]
+
+
+# A standard normal's expectations by Simpson's rule on [-8, 8] (the mass beyond, 1e-15).
+_NORMAL_POINTS = [(z, w * math.exp(-z * z / 2) / math.sqrt(2 * math.pi))
+                  for z, w in _simpson_points(-8.0, 8.0, 96)]
+
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
-                      lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1))
+                      lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1),
+                      signal_rule=_softmax_signal, sets_scale=True)
+def _log_softmax_signal(ir: dict, moments: list[float], shapes) -> float:
+    """``E[(z_i - L)^2]`` of a log-softmax's values, ``L = log sum e^z`` of logits taken as
+    independent ``N(0, q)`` over ``C`` channels: ``q - 2 q / C + E[L]^2 + Var(L)``, as
+    ``E[z_i L] = q E[p_i] = q / C`` (Stein's lemma, ``dL / dz_i = p_i``); ``E[L] = int (e^-t -
+    E[e^(-t S)]) dt / t`` (Frullani's integral of ``log S``), exact; ``Var(L)`` by the
+    Gaussian Poincare inequality's bound ``q E[sum p^2]`` (Chernoff 1981;
+    :func:`_softmax_square_sum`), which it reaches for small ``q``: against 20,000 draws
+    within 1% for ``q <= 1``, 2% in scale at ``q = 4`` and 8% above at ``q = 25``. At least
+    ``ln(C)^2``: the values are about ``-ln C`` whatever the logits' scale."""
+    q, channels = moments[0], shapes[0][0] if shapes else 1
+    if channels <= 1:
+        return 0.0
+    if not 0 < q <= 400:
+        return math.log(channels) ** 2 if q <= 0 else q  # a log-probability near -(max - z)
+    return (q - 2 * q / channels + _mean_log_sum(q, channels) ** 2
+            + q * _softmax_square_sum(q, channels))
+
+
+@functools.lru_cache(maxsize=256)
+def _mean_log_sum(q: float, channels: int) -> float:
+    """``E[log sum e^z]`` over ``channels`` independent ``N(0, q)`` logits (see
+    :func:`_log_softmax_signal`), by Simpson's rule over ``u = log t``."""
+    spread = math.sqrt(q)
+    low, high = -(math.log(channels) + 8 * spread + 8), 8 * spread + 8
+    total = 0.0
+    for u, weight in _simpson_points(low, high, 800):
+        t = math.exp(u)
+        each = sum(z_weight * math.exp(-min(t * math.exp(spread * z), 700.0))
+                   for z, z_weight in _NORMAL_POINTS)
+        total += weight * (math.exp(-t) - each ** channels)
+    return total
+
+
 LOG_SOFTMAX = _activation("log_softmax", "x - log(sum(exp(x))) over the channels: "
                           "log-probabilities, what the nll loss takes",
-                          lambda ir: "nn.LogSoftmax(dim=1)", _unary("LogSoftmax", axis=1))
+                          lambda ir: "nn.LogSoftmax(dim=1)", _unary("LogSoftmax", axis=1),
+                          signal_rule=_log_softmax_signal, sets_scale=True)
 LEAKY_RELU = _activation(
     "leaky_relu", "x, or slope·x below 0 (Maas et al. 2013)",
     lambda ir: call("nn.LeakyReLU", ir["slope"]),
@@ -731,6 +816,19 @@ GELU_SECOND_MOMENT = 0.4252
 SILU_SECOND_MOMENT = 0.3558
 
 
+def _gelu(t: float) -> float:
+    """``t Phi(t)``, the exact form (the tanh form differs by less than 5e-4)."""
+    return 0.5 * t * math.erfc(-t / math.sqrt(2))
+
+
+def _silu(t: float) -> float:
+    return t * _sigmoid(t)
+
+
+def _hardswish(t: float) -> float:
+    return t * min(max(t + 3, 0.0), 6.0) / 6
+
+
 def _gelu_onnx(g, ir: dict, x: str) -> str:
     """x·Phi(x) = x (1 + erf(x / sqrt 2)) / 2, or the tanh form x (1 + tanh(sqrt(2 / pi)
     (x + c x^3))) / 2, c the engine's GELU_TANH_CUBIC (Hendrycks & Gimpel 2016); ONNX has Gelu
@@ -747,14 +845,15 @@ def _gelu_onnx(g, ir: dict, x: str) -> str:
 GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
     "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
-    signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero,
+    signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero, increasing=_gelu,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
     phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [],
     libraries=lambda ir: () if ir["approximate"] == "tanh" else ("scipy.special",))
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
-                   signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero)
+                   signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero,
+                   increasing=_silu)
 
 # E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
 # that it keeps ReLU's 1/2; hard swish is close to SiLU.
@@ -766,7 +865,7 @@ RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReL
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT,
-                        asymptote=_linear_above_zero)
+                        asymptote=_linear_above_zero, increasing=_hardswish)
 
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
 
@@ -926,8 +1025,8 @@ def _groupnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
     return g.op("Add", [scaled, g.param("bias", _channel_shape(ins[0]))])
 
 
-def _norm_kind(name: str, summary: str, infer, build, torch, onnx, *, fields=(),
-               positional=(),
+def _norm_kind(name: str, summary: str, infer, build, torch, onnx, pooled_channels, *,
+               fields=(), positional=(),
                usage: str = "", phrases=None, examples=(), aliases=()) -> Kind:
     """A normalisation by each example's own statistics: a scale (ones) and a shift (zeros),
     the same in training and evaluation, nothing shared across the batch; it resets the
@@ -938,7 +1037,7 @@ def _norm_kind(name: str, summary: str, infer, build, torch, onnx, *, fields=(),
         usage=usage or f"{name} [eps E] [frozen] [ACTIVATION]", aliases=aliases,
         takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,
         phrases=phrases or (lambda ir, pads: [f"eps {number_text(ir['eps'])}"]),
-        torch=torch, onnx=onnx, examples=examples)
+        torch=torch, onnx=onnx, examples=examples, pooled_channels=pooled_channels)
 
 
 LAYERNORM = _norm_kind(
@@ -949,7 +1048,8 @@ LAYERNORM = _norm_kind(
     lambda ir, ins, inf: call("nn.LayerNorm", list(ins[0]), eps=ir["eps"]),
     lambda g, ir, ins, inf, xs: g.op("LayerNormalization", [
         xs[0], g.param("weight"), g.param("bias")], axis=1, epsilon=ir["eps"]),
-    aliases=("ln",), examples=(Example(((3, 3, 2),)), Example(((5,),), {"eps": 1e-3})))
+    lambda ir, shape: shape[0], aliases=("ln",),
+    examples=(Example(((3, 3, 2),)), Example(((5,),), {"eps": 1e-3})))
 
 GROUPNORM = _norm_kind(
     "groupnorm", "normalises each example's channels in G groups, then scales and shifts each "
@@ -957,7 +1057,7 @@ GROUPNORM = _norm_kind(
     lambda b: L.GroupNorm(b.output_shape[0], b.ir["groups"], b.dtype, eps=b.ir["eps"],
                           trainable=b.ir["trainable"]),
     lambda ir, ins, inf: call("nn.GroupNorm", ir["groups"], ins[0][0], eps=ir["eps"]),
-    _groupnorm_onnx,
+    _groupnorm_onnx, lambda ir, shape: shape[0] // ir["groups"],
     fields=(F.count("groups", "number of groups", "the channels split into this many equal "
                     "runs, each normalised on its own, e.g. groupnorm 8 (32 in Wu & He)"),),
     positional=("groups",), usage="groupnorm G [eps E] [frozen] [ACTIVATION], e.g. groupnorm 4",
@@ -974,7 +1074,7 @@ INSTANCENORM = _norm_kind(
     lambda ir, ins, inf: call("nn.InstanceNorm2d", ins[0][0], eps=ir["eps"], affine=True),
     lambda g, ir, ins, inf, xs: g.op("InstanceNormalization", [
         xs[0], g.param("weight"), g.param("bias")], epsilon=ir["eps"]),
-    examples=(Example(((3, 3, 4),)),))
+    lambda ir, shape: 1, examples=(Example(((3, 3, 4),)),))
 
 
 def _add_infer(ir: dict, in_shapes) -> Inferred:

@@ -153,9 +153,12 @@ class Kind:
     is the largest of (its window's area; a global pool's whole map); ``mean_of`` the same
     for a mean pool. ``centre``: for an activation with ``f(y) - centre`` odd (tanh 0,
     sigmoid 1/2), the mean of its values where its input is symmetric about 0.
-    ``increasing``: the function of one value of an increasing activation without fields
-    that is not piecewise linear (tanh, sigmoid): the largest of a max pool's window of its
-    values is that function of the largest input, which the signal estimate integrates.
+    ``increasing``: the function of one value of an activation that is not piecewise linear
+    and increases (tanh, sigmoid), or increases above the one dip it has below 0 (gelu,
+    silu, hard swish: to -0.17, -0.28 and -0.375, at inputs of -0.75, -1.28 and -1.5; gelu
+    by its exact form): the largest of a max pool's window of its values is that function
+    of the largest input (but where the whole window lies below the dip: 3 in 1000 windows
+    of 4 for gelu), which the signal estimate integrates.
     ``derivative``: the slope of ``increasing`` at a value (tanh: ``1 - tanh^2``), largest
     at 0, for an activation that saturates on both sides: check's lint of the gradient
     through a stack of such layers (:mod:`cnnspec.check.gradient`) integrates its square.
@@ -164,6 +167,14 @@ class Kind:
     bounded one (0, 0)): a wide input's second moment ``E[f(y)^2] / E[y^2]`` tends to ``(a^2 +
     b^2) / 2``, which decides whether the mean-field variance map has a fixed point
     (:mod:`cnnspec.lab.meanfield`); None where ``f`` mixes units (softmax).
+    ``pooled_channels``: ``(ir, in_shape) -> n`` for a normalisation by each example's own
+    statistics, how many channels share them (layer norm: all C; group norm: a group's C /
+    G; instance norm: 1); what each channel's positions share (its mean over them) passes
+    it but for the ``1 / n`` its statistics take (:mod:`cnnspec.check.signal`). None for
+    batch norm, whose statistics per channel take it all.
+    ``sets_scale``: its values' scale is its own, not its input's (softmax's sum to 1 over
+    the channels, log-softmax's are about ``-ln C``): the signal's scale warnings leave it
+    out.
     ``running_statistics``: it normalises by statistics of the batch while training and by
     running estimates of them kept from training while evaluating (batch norm): what comes
     in at evaluation must be distributed as it was in training (check warns of a dropout
@@ -205,6 +216,8 @@ class Kind:
     derivative: Callable[[float], float] | None = None
     asymptote: Callable[[dict], tuple[float, float]] | None = None
     running_statistics: bool = False
+    pooled_channels: Callable[[dict, Shape], int] | None = None
+    sets_scale: bool = False
 
     @property
     def weighted(self) -> bool:
