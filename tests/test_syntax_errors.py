@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from cnnspec.check import check
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import parse, parse_init
 from cnnspec.lang.parser import parse_tree
@@ -938,6 +939,35 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     err = error_of(text % line)
     fixed = re.match(r"write `(.*)`$", err.hint)[1]
     parse_tree(text % fixed)  # no syntax error now
+
+
+# Keras' and PyTorch's keyword arguments on a layer's line: the hint's line is one the checker
+# takes, with what each keyword meant (`padding same kernel_initializer he_normal` was the hint
+# once, and the next check refused kernel_initializer).
+@pytest.mark.parametrize("line, fixed, fields", [
+    ("conv 32 3x3 padding='same' kernel_initializer='he_normal'",
+     "conv 32 3x3 padding same weight he_normal", {"weight_init": {"name": "he_normal"}}),
+    ("conv 32 3x3 strides=2 use_bias=False", "conv 32 3x3 stride 2 nobias",
+     {"stride": [2, 2], "bias": False}),
+    ("c1: conv 8 3x3 init='he_uniform' bias_initializer='ones'",
+     "c1: conv 8 3x3 weight he_uniform bias ones",
+     {"weight_init": {"name": "he_uniform"}, "bias_init": {"name": "ones"}}),
+    ("conv 8 3x3 kernel_initializer=normal(0, 0.01) activation='tanh'",
+     "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
+    ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
+    ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
+])
+def test_keyword_arguments_are_mended_by_their_hint(line, fixed, fields):
+    text = "input 1x8x8\n%s\nflatten\ndense 10\n"
+    err = error_of(text % line)
+    assert err.message == "'=' is only used inside parentheses"
+    assert re.match(r"write `(.*?)`; ", err.hint)[1] == fixed
+    spec = parse(text % fixed)
+    check(spec)  # no error
+    layer = spec.ir["layers"][0]
+    for name, value in fields.items():
+        want = value if not isinstance(value, dict) else {**layer[name], **value}
+        assert layer[name] == want, name
 
 
 @pytest.mark.parametrize("written", ["betas=(0.5, 0.99)", "eps=1e-7, betas=(0.5, 0.99)",
