@@ -211,8 +211,17 @@ CASES = [
     ('model "digits\ninput 1x8x8\n', "a string is never closed", 1, 7, "same line"),
     ('input 1x8x8\ntrain {\n  data npz("a.npz)\n}\n', "a string is never closed", 3, 12,
      "cannot span lines"),
-    ("model 'digits'\ninput 1x8x8\n", "strings are written in double quotes", 1, 7,
-     'npz\\("train.npz"\\)'),
+    # a name in single quotes is written bare: told to use double quotes, `model "digits"`
+    # and `weight "he_normal"` were refused next as strings where a name goes
+    ("model 'digits'\ninput 1x8x8\n", "^a name is written without quotes$", 1, 7,
+     '^write `model digits`; only a string, such as a file\'s path, is quoted'),
+    ("input 1x8x8\nconv 8 3x3 weight 'he_normal' bias 'zeros'  # 'x'\n",
+     "^a name is written without quotes$", 2, 19,
+     "^write `conv 8 3x3 weight he_normal bias zeros`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  data 'fashion-mnist'\n}\n",
+     "^a name is written without quotes$", 4, 8, "^write `data fashion-mnist`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
+     "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
     # arithmetic, which a spec does not compute: the number it comes to
@@ -968,6 +977,18 @@ def test_keyword_arguments_are_mended_by_their_hint(line, fixed, fields):
     for name, value in fields.items():
         want = value if not isinstance(value, dict) else {**layer[name], **value}
         assert layer[name] == want, name
+
+
+@pytest.mark.parametrize("text", [
+    "input 1x8x8\nconv 8 3x3 weight 'he_normal' relu\nflatten\ndense 10\n",
+    "input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer 'adam'  # 'x'\n}\n",
+])
+def test_a_name_in_single_quotes_is_mended_by_its_hint(text):
+    err = error_of(text)
+    fixed = re.match(r"write `(.*?)`; ", err.hint)[1]
+    lines = text.splitlines()
+    lines[err.span.line - 1] = fixed
+    check(parse("\n".join(lines) + "\n"))
 
 
 @pytest.mark.parametrize("written", ["betas=(0.5, 0.99)", "eps=1e-7, betas=(0.5, 0.99)",

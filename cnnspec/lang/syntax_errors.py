@@ -926,13 +926,25 @@ def _path_written(rest: str) -> str:
     return written.split()[0] if written else ""
 
 
+# A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
+QUOTED_NAME = re.compile(r"'([A-Za-z_][\w-]*)'")
+
+
 def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     """(message, hint) where the lexer stopped at a quote that starts no string: a '"' the
-    rest of its line never closes (a string cannot span lines), or a "'" (strings are in
-    double quotes); else None."""
+    rest of its line never closes (a string cannot span lines), or a "'" (a name in single
+    quotes is written bare; a string goes in double quotes); else None."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
         return None
-    rest = (_failing_line(exc, text) or "")[exc.column:]
+    line = _failing_line(exc, text) or ""
+    rest = line[exc.column:]
+    if exc.char == "'" and QUOTED_NAME.match("'" + rest):
+        # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
+        # to use double quotes, the next check refused the string where a name goes
+        unquoted = QUOTED_NAME.sub(r"\1", re.sub(r'\s*#[^"]*$', "", line)).strip()
+        return ("a name is written without quotes",
+                (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
+                 "double quotes: data npz(\"train.npz\")"))
     if exc.char == "'":
         return ("strings are written in double quotes",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")
