@@ -483,6 +483,11 @@ CASES = [
       "KERNEL")),
     ('input 1x8x8\nConv2D(16, 3, padding="same")\n', "^unknown layer kind 'Conv2D'$", 2, 1,
      "^this is Keras syntax; in cnnspec the layer is the line `conv 16 3 pad same`$"),
+    # ... with Python's False, which the language reads as a word (it left `nobias` out)
+    ("input 1x8x8\nConv2D(16, 3, use_bias=False)\n", "^unknown layer kind 'Conv2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 16 3 nobias`$"),
+    ("input 1x8x8\nConv2d(1, 16, 3, bias=False)\n", "^unknown layer kind 'Conv2d'$", 2, 1,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 16 3 nobias`$"),
     # after a cnnspec label (Python's annotation): the line keeps the label
     ("input 1x8x8\nconv1: nn.Conv2d(1, 6, 5)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch",
      2, 8, "^this is PyTorch syntax; in cnnspec the layer is the line `conv1: conv 6 5`$"),

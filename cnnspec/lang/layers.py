@@ -225,13 +225,20 @@ def _setting_with_colon(stmt: LayerStmt) -> SpecError | None:
     return outside_train(stmt.label, stmt.label_span, head.name)
 
 
+# The words Python reads as constants, not variables: `Conv2D(16, 3, use_bias=False)` is read
+# by this language as a call whose False is a word.
+PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
 def _foreign_call(head: Call, label: str | None):
     """A head written as a call, as Python would read it (a ``ForeignCall``): numbers,
-    sizes (3x3: Python's (3, 3)) and strings are values; a bare word would be a Python
-    variable, of no known value."""
+    sizes (3x3: Python's (3, 3)), strings and Python's constants (``use_bias=False``) are
+    values; another bare word would be a Python variable, of no known value."""
     def python(value: Value):
         if isinstance(value, Num):
             return value.value
+        if isinstance(value, Word) and value.name in PYTHON_CONSTANTS:
+            return PYTHON_CONSTANTS[value.name]
         if isinstance(value, Dims):
             return tuple(value.values)
         if isinstance(value, Str):
