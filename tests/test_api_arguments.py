@@ -77,6 +77,28 @@ def test_check_names_what_it_takes_and_checks_a_checked_spec_again():
     assert check(checked, dtype="float64").dtype == "float64"
 
 
+@pytest.mark.parametrize("call", [cnnspec.load, cnnspec.compile, cnnspec.summary,
+                                  lambda path: cnnspec.train(path, progress="none")])
+@pytest.mark.parametrize("line, message", [
+    ("conv 8 3x3 padding='same'", "'=' is only used inside parentheses"),  # the parser's
+    ("conv 8 9x9", "larger than its input"),  # the checker's
+])
+def test_every_mistake_in_a_spec_file_is_spec_errors_as_the_readme_says(tmp_path, call, line,
+                                                                        message):
+    """A syntax error was a bare SpecError, which `except SpecErrors` (the README's, the
+    docstring's) let through as a traceback; only the checker's mistakes were SpecErrors."""
+    from cnnspec.diagnostics import format_error
+    from cnnspec.errors import SpecErrors
+
+    path = tmp_path / "bad.cnn"
+    path.write_text(f"model bad\ninput 1x8x8\nconv 8 3x3\n{line}\n")
+    with pytest.raises(SpecErrors) as info:
+        call(str(path))
+    first = info.value.errors[0]
+    assert message in first.message and first.span.line == 4 and first.hint
+    assert format_error(first).startswith(f"{path}:4:")
+
+
 def test_a_name_longer_than_the_file_system_takes_is_an_input_error():
     with pytest.raises(InputError, match="cannot read"):
         cnnspec.load("a" * 5000 + ".cnn")

@@ -969,6 +969,45 @@ def test_unused_norm_and_activation_sugar_both_name_the_line_output(tmp_path):
                                 "activated output where 'a' is used, write 'a_relu'")
 
 
+SKIP_FROM_STEM = """model res
+input 1x8x8
+stem: conv 8 3x3 pad same relu
+a: conv 8 3x3 pad same relu
+b: conv 8 3x3 pad same%s
+sum: add <- %s, b
+r: relu
+flatten
+dense 10
+"""
+
+
+def test_a_skip_from_a_layer_before_its_relu_is_warned_of_with_the_activated_name():
+    """As Keras' `stem = Conv2D(8, 3, activation="relu")(x)` names the activated output, a
+    Keras user writes `add <- stem, b` for ResNet's skip; here it reads the conv before its
+    relu, while stem_relu (used by `a`) is what was meant. Nothing said so."""
+    (warning,) = check(parse(SKIP_FROM_STEM % ("", "stem"))).warnings
+    assert warning.message == ("'sum' reads 'stem', the conv before its relu; the line's "
+                               "activated output is 'stem_relu'")
+    assert warning.hint == ("write 'stem_relu' to read the activated output, what Keras' "
+                            "activation=... gives; keep 'stem' for values taken before the "
+                            "relu")
+    assert (warning.span.line, warning.span.column) == (6, 13)
+    # the activated output read: nothing to say; the line's first layer read by its own
+    # words (stem_relu) and a chain without an activation (`b: conv ... bn`): no warning
+    assert check(parse(SKIP_FROM_STEM % ("", "stem_relu"))).warnings == []
+    normed = (SKIP_FROM_STEM % (" nobias bn", "stem_relu")).replace(", b\n", ", b_bn\n")
+    assert check(parse(normed)).warnings == []
+
+
+def test_a_layer_before_its_norm_and_relu_read_in_a_repeat_block_names_the_blocks_words():
+    text = ("model res\ninput 1x8x8\nrepeat 2 as r {\n  a: conv 8 3x3 pad same nobias bn relu\n"
+            "  c: conv 8 3x3 pad same\n  s: add(a, c) relu\n}\nflatten\ndense 10\n")
+    warnings = check(parse(text)).warnings
+    assert [w.message for w in warnings] == [
+        f"'r_{i}_s' reads 'a', the conv before its bn and relu; the line's activated output is "
+        "'a_relu'" for i in (1, 2)]
+
+
 def test_identity_on_an_even_kernel_is_accepted():
     spec = model((2, 8, 8), [conv("a", 2, (2, 2), ["input"], padding="same",
                                   weight={"name": "identity"}),

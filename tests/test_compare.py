@@ -71,6 +71,34 @@ def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(ti
     assert format_table(again) == format_table(first)
 
 
+def test_a_variants_run_kept_with_keep_weights_opens_for_filters_and_eval(tiny, tmp_path,
+                                                                          capsys):
+    """A compare's runs kept no weights and the hint said to run "the same sweep" again with
+    --keep-weights, an option compare did not take: the filters of the zeros variant could
+    not be drawn. Now compare takes it, and the hint names compare."""
+    from cnnspec.cli import main
+    from cnnspec.training.run import load_run
+
+    out = tmp_path / "cmp"
+    first = compare(str(tiny), ["zeros"], epochs=1, jobs=1, out=out)
+    run = Path(first.variants[0].runs[0].out)
+    with pytest.raises(RunError, match="checkpoint.npz is missing") as info:
+        load_run(run)
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        "a compare's run keeps its weights only with --keep-weights: run the same compare "
+        "again with --keep-weights, and it trains the runs again to keep them")
+    with pytest.raises(RunError, match="spec.json is missing") as info:
+        load_run(out)
+    assert info.value.worded(OPTION_NAMES)[1].startswith(
+        "it is a compare's folder, whose runs kept no weights (only --keep-weights keeps them)")
+    assert main(["compare", str(tiny), "--init", "zeros", "--epochs", "1", "--jobs", "1",
+                 "--out", str(out), "--keep-weights"]) == 0
+    assert load_run(run).summary["test_acc"] == first.variants[0].runs[0].test_acc
+    capsys.readouterr()
+    assert main(["filters", str(run), "-o", str(tmp_path / "zeros.png")]) == 0
+    assert (tmp_path / "zeros.png").is_file()
+
+
 def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny, tmp_path,
                                                                             capsys):
     """compare trained in float32 only; --dtype float64 trains every run in it, as train's

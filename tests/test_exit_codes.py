@@ -401,6 +401,14 @@ def test_writing_over_an_input_exits_2_naming_both(argv, what, tmp_path, trained
       "(`cnnspec compare --help`")),
     (["eval", "{run}", "--top", "3"],
      "unknown option '--top'; --top is an option of predict, which eval does not take"),
+    # --init to a command that reads a spec (as Keras' kernel_initializer is passed): the
+    # spec's own line, which that command does read
+    (["train", "{spec}", "--init", "he_normal"],
+     ("--init is an option of init-report and compare, which train does not take; a spec's "
+      "own init is written in it: `default weight he_normal` for every layer, or `weight "
+      "he_normal` on a layer's line (`cnnspec train --help`")),
+    (["check", "{spec}", "--init", "zeros"], "which check does not take; a spec's own init"),
+    (["eval", "{run}", "--init", "zeros"], "which eval does not take (`cnnspec eval --help`"),
     # ... and their words for a device: there is none to choose; --cores where it is taken
     (["train", "{spec}", "--device", "cuda"],
      ("unknown option '--device'; cnnspec runs on the CPU, with NumPy: there is no device to "

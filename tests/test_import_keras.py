@@ -79,6 +79,20 @@ HEAD = (layer("Flatten", "flat", data_format="channels_last"),)
 # ---------------------------------------------------------------------------- the examples
 
 
+ROWS_PERMUTED = "# A Dense after Flatten sees the values in NCHW order here"
+
+
+@pytest.mark.parametrize("between, noted", [
+    (layer("Flatten", "flat", data_format="channels_last"), True),
+    (layer("GlobalAveragePooling2D", "gap", data_format="channels_last"), False),
+])
+def test_the_note_on_flattened_order_is_written_where_a_flatten_is(between, noted):
+    """Every import said a Dense after Flatten would need its rows permuted, also for a net
+    that has no Flatten (a global pool's output has one order in both layouts)."""
+    text = import_keras(json.dumps(sequential(conv(), between, dense())), "model.json").text
+    assert (ROWS_PERMUTED in text) == noted
+
+
 def test_mnist_convnet_has_keras_parameters_and_shapes():
     imported = import_file(CONVNET)
     checked = imported.checked
@@ -492,9 +506,9 @@ def test_cli_imports_keras_json(tmp_path, capsys):
 
 @pytest.mark.parametrize("config, shown", [
     # refused by the parser (a size beyond 2^31 - 1) and by the checker (a kernel too large)
-    ({"strides": [10**30, 1]}, ("imported.cnn:9:25: error: the size 100000000000... (31 "
+    ({"strides": [10**30, 1]}, ("imported.cnn:7:25: error: the size 100000000000... (31 "
      "digits) is too large")),
-    ({"kernel_size": [99, 99]}, "imported.cnn:9:14: error: the 99x99 kernel of conv 'conv'"),
+    ({"kernel_size": [99, 99]}, "imported.cnn:7:14: error: the 99x99 kernel of conv 'conv'"),
 ])
 def test_an_imported_spec_that_does_not_check_is_named_alike(config, shown, tmp_path, capsys):
     """Whether the parser or the checker refuses the written spec, the error names it

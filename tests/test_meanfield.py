@@ -601,6 +601,31 @@ def test_the_phase_diagrams_legend_lies_under_the_map_and_hides_no_measured_poin
     assert legend.get_window_extent(renderer).y1 <= ax.get_tightbbox(renderer).y0
 
 
+def test_tanhs_critical_point_is_the_top_of_the_map_not_a_region_without_fixed_point(
+        wide, tmp_path, monkeypatch):
+    """tanh has a fixed point everywhere (q* = 0 without biases). Its depth scale is infinite
+    at sigma_w 1, sigma_b 0, which the map took for "no fixed point": that cell was grey and
+    the legend spoke of a signal growing without bound and of chaos "or no fixed point"."""
+    from cnnspec.lab.critical_plots import plot_phase
+    from cnnspec.render import figure
+
+    report = phase_report(wide, grid=(2, 2), theory_grid=(12, 3))
+    column = report.sigma_w.index(1.0)
+    assert np.isnan(report.xi_c[0][column]) and report.chi_1[0][column] == pytest.approx(1)
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    plot_phase(report, tmp_path / "phase.png")
+    (fig,) = drawn
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "no fixed point q*: the signal grows without bound" not in labels
+    assert "χ₁ = 1, theory (order | chaos)" in labels
+    assert "measured χ₁ > 1 (chaotic)" in labels
+    values = np.ma.masked_invalid(fig.axes[0].collections[0].get_array())
+    values = values.reshape(len(report.sigma_b), len(report.sigma_w))
+    assert not values.mask.any()  # no grey cell
+    assert values[0, column] == max(10.0 * report.depth, 100.0)  # the top of the colours
+
+
 def test_the_phase_tables_write_numbers_as_a_spec_writes_them():
     """1e39, not 1e+39; 2e-7, not 2e-07, in the measured grid's columns; 0.00, not -0.00."""
     from cnnspec.lab.phase import MeasuredPoint, PhaseReport, format_phase

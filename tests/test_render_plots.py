@@ -340,6 +340,32 @@ def test_training_stats_steps_are_whole_numbers(tmp_path, monkeypatch):
         assert ticks and all(float(t).is_integer() for t in ticks)
 
 
+def test_a_relus_dead_units_line_has_the_colour_of_its_conv_in_the_other_panels(tmp_path,
+                                                                                monkeypatch):
+    """The ReLUs' panel spread its own shallow-to-deep colours over the ReLUs alone: with two
+    conv+ReLU layers before a dense output, conv2_relu took the colour of fc, not conv2's."""
+    from matplotlib.colors import to_hex
+
+    from cnnspec.lab.plots import plot_training_stats
+    from cnnspec.render import figure
+
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    layers = []
+    for name, kind in (("conv1", "conv"), ("conv1_relu", "relu"), ("pool1", "maxpool"),
+                       ("conv2", "conv"), ("conv2_relu", "relu"), ("flatten1", "flatten"),
+                       ("fc", "dense")):
+        dead = {"dead_frac": 0.5} if kind == "relu" else {}
+        layers.append({"name": name, "kind": kind, "act_std": 1.0, "grad_std": 0.01, **dead})
+    plot_training_stats([{"step": s, "layers": layers} for s in (0, 5)], tmp_path / "s.png")
+    act_ax, grad_ax, dead_ax = drawn[0].axes[:3]
+    colour = {line.get_label(): to_hex(line.get_color()) for line in act_ax.get_lines()}
+    assert len(set(colour.values())) == 3  # conv1, conv2, fc apart
+    assert colour == {line.get_label(): to_hex(line.get_color()) for line in grad_ax.get_lines()}
+    dead = {line.get_label(): to_hex(line.get_color()) for line in dead_ax.get_lines()}
+    assert dead == {"conv1_relu": colour["conv1"], "conv2_relu": colour["conv2"]}
+
+
 def test_features_long_caption_is_wrapped_to_the_figure(tmp_path, monkeypatch):
     from cnnspec.render import features
 

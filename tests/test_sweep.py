@@ -589,6 +589,23 @@ def test_the_accuracy_picture_is_titled_and_says_what_its_dots_and_line_are(name
         ax.get_tightbbox(renderer).y0 for ax in accuracy.axes)
 
 
+def test_a_settings_one_run_is_drawn_above_its_mean(named, tmp_path, monkeypatch):
+    """With one run a value, each dot lay under the mean's marker, the same point: the legend
+    named "a run" that the picture did not show."""
+    from cnnspec.render import figure
+
+    result = sweep(str(named), ["init=he_normal,zeros"], seeds=1, out=tmp_path / "s",
+                   executor=in_process)
+    drawn = []
+    monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
+    write_outputs(result)
+    ax = drawn[0].axes[0]
+    runs = ax.collections  # a scatter of each value's runs (the first one in the legend)
+    (mean,) = [line for line in ax.get_lines() if line.get_label() == "mean of the runs"]
+    assert [xy for c in runs for xy in c.get_offsets().tolist()] == mean.get_xydata().tolist()
+    assert all(c.get_zorder() > mean.get_zorder() for c in runs)
+
+
 def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
     out = tmp_path / "s"
     first = sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from cnnspec.check import check
 from cnnspec.errors import SpecError, SpecErrors
 from cnnspec.lang import parse, parse_init
 from cnnspec.lang.parser import parse_tree
@@ -210,8 +211,17 @@ CASES = [
     ('model "digits\ninput 1x8x8\n', "a string is never closed", 1, 7, "same line"),
     ('input 1x8x8\ntrain {\n  data npz("a.npz)\n}\n', "a string is never closed", 3, 12,
      "cannot span lines"),
-    ("model 'digits'\ninput 1x8x8\n", "strings are written in double quotes", 1, 7,
-     'npz\\("train.npz"\\)'),
+    # a name in single quotes is written bare: told to use double quotes, `model "digits"`
+    # and `weight "he_normal"` were refused next as strings where a name goes
+    ("model 'digits'\ninput 1x8x8\n", "^a name is written without quotes$", 1, 7,
+     '^write `model digits`; only a string, such as a file\'s path, is quoted'),
+    ("input 1x8x8\nconv 8 3x3 weight 'he_normal' bias 'zeros'  # 'x'\n",
+     "^a name is written without quotes$", 2, 19,
+     "^write `conv 8 3x3 weight he_normal bias zeros`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  data 'fashion-mnist'\n}\n",
+     "^a name is written without quotes$", 4, 8, "^write `data fashion-mnist`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  data npz('a.npz')\n}\n",
+     "^strings are written in double quotes$", 4, 12, 'npz\\("train.npz"\\)'),
     ("input 1x8x8\nconv 8 3x3 @\n", "unexpected character '@'", 2, 12, "comments start"),
     ("input 1×28×28\n", "unexpected character '×'", 1, 8, "^sizes are written with the letter x"),
     # arithmetic, which a spec does not compute: the number it comes to
@@ -473,6 +483,11 @@ CASES = [
       "KERNEL")),
     ('input 1x8x8\nConv2D(16, 3, padding="same")\n', "^unknown layer kind 'Conv2D'$", 2, 1,
      "^this is Keras syntax; in cnnspec the layer is the line `conv 16 3 pad same`$"),
+    # ... with Python's False, which the language reads as a word (it left `nobias` out)
+    ("input 1x8x8\nConv2D(16, 3, use_bias=False)\n", "^unknown layer kind 'Conv2D'$", 2, 1,
+     "^this is Keras syntax; in cnnspec the layer is the line `conv 16 3 nobias`$"),
+    ("input 1x8x8\nConv2d(1, 16, 3, bias=False)\n", "^unknown layer kind 'Conv2d'$", 2, 1,
+     "^this is PyTorch syntax; in cnnspec the layer is the line `conv 16 3 nobias`$"),
     # after a cnnspec label (Python's annotation): the line keeps the label
     ("input 1x8x8\nconv1: nn.Conv2d(1, 6, 5)\n", "^nn.Conv2d\\(...\\) is a layer as PyTorch",
      2, 8, "^this is PyTorch syntax; in cnnspec the layer is the line `conv1: conv 6 5`$"),
@@ -609,6 +624,11 @@ CASES = [
      "line 1"),
     ("input 1x8x8\n", "no layers", 1, 1, None),
     ("input 1x8x8\nconv 8 3\noutput c\n", "output names an undefined layer 'c'", 3, 8, None),
+    ("input 1x8x8\ndefault kernel_initializer he_normal\nconv 8 3\n",
+     "unknown default 'kernel_initializer'", 2, 9,
+     "^kernel_initializer is `default weight INIT` here, e.g. `default weight he_normal, "),
+    ("input 1x8x8\ndefault bias_init zeros\nconv 8 3\n", "unknown default 'bias_init'", 2, 9,
+     "^bias_init is `default bias INIT` here"),
     ("input 1x8x8\ndefault weights he_normal\nconv 8 3\n", "unknown default 'weights'", 2, 9,
      "did you mean weight\\?"),
     ("input 1x8x8\nconv 8 3\ntrain {\n  val_split 1\n}\n", "val_split.* \\[0, 1\\)", 4, 13,
@@ -938,6 +958,47 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
     err = error_of(text % line)
     fixed = re.match(r"write `(.*)`$", err.hint)[1]
     parse_tree(text % fixed)  # no syntax error now
+
+
+# Keras' and PyTorch's keyword arguments on a layer's line: the hint's line is one the checker
+# takes, with what each keyword meant (`padding same kernel_initializer he_normal` was the hint
+# once, and the next check refused kernel_initializer).
+@pytest.mark.parametrize("line, fixed, fields", [
+    ("conv 32 3x3 padding='same' kernel_initializer='he_normal'",
+     "conv 32 3x3 padding same weight he_normal", {"weight_init": {"name": "he_normal"}}),
+    ("conv 32 3x3 strides=2 use_bias=False", "conv 32 3x3 stride 2 nobias",
+     {"stride": [2, 2], "bias": False}),
+    ("c1: conv 8 3x3 init='he_uniform' bias_initializer='ones'",
+     "c1: conv 8 3x3 weight he_uniform bias ones",
+     {"weight_init": {"name": "he_uniform"}, "bias_init": {"name": "ones"}}),
+    ("conv 8 3x3 kernel_initializer=normal(0, 0.01) activation='tanh'",
+     "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
+    ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
+    ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
+])
+def test_keyword_arguments_are_mended_by_their_hint(line, fixed, fields):
+    text = "input 1x8x8\n%s\nflatten\ndense 10\n"
+    err = error_of(text % line)
+    assert err.message == "'=' is only used inside parentheses"
+    assert re.match(r"write `(.*?)`; ", err.hint)[1] == fixed
+    spec = parse(text % fixed)
+    check(spec)  # no error
+    layer = spec.ir["layers"][0]
+    for name, value in fields.items():
+        want = value if not isinstance(value, dict) else {**layer[name], **value}
+        assert layer[name] == want, name
+
+
+@pytest.mark.parametrize("text", [
+    "input 1x8x8\nconv 8 3x3 weight 'he_normal' relu\nflatten\ndense 10\n",
+    "input 1x8x8\nflatten\ndense 10\ntrain {\n  optimizer 'adam'  # 'x'\n}\n",
+])
+def test_a_name_in_single_quotes_is_mended_by_its_hint(text):
+    err = error_of(text)
+    fixed = re.match(r"write `(.*?)`; ", err.hint)[1]
+    lines = text.splitlines()
+    lines[err.span.line - 1] = fixed
+    check(parse("\n".join(lines) + "\n"))
 
 
 @pytest.mark.parametrize("written", ["betas=(0.5, 0.99)", "eps=1e-7, betas=(0.5, 0.99)",

@@ -97,7 +97,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + taps.unreached_taps(spec, infos)
             + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)
-            + lints.pinned_references(spec)
+            + lints.pinned_references(spec) + lints.before_activation_reads(spec, used)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
             + lints.val_split_fit(spec)
             + lints.cores_fit(spec)

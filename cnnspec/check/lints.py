@@ -634,6 +634,34 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
             f"'{written}' is used, write '{output}'")
 
 
+def before_activation_reads(spec: Spec, used: set[str]) -> list[SpecError]:
+    """A warning where a layer reads `a` of `a: conv 8 3 relu` (the conv before its relu, the
+    line's first layer) while the line's activated output `a_relu` is used too. In Keras `a =
+    Conv2D(8, 3, activation="relu")(x)` and in PyTorch `a = relu(conv(x))` name the activated
+    output, so a skip or branch written `<- a` reads the values before the relu (or norm),
+    seldom what was meant. Where `a_relu` is not used at all, :func:`unused_layers` says it."""
+    out: list[SpecError] = []
+    for layer in spec.ir["layers"]:
+        chain = _sugar_chain(layer["name"], spec)
+        if not chain or chain[-1]["name"] not in used \
+                or not KINDS[chain[-1]["kind"]].is_activation:
+            continue
+        words = " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
+        for reader in spec.ir["layers"]:
+            if reader is chain[0] or layer["name"] not in reader["inputs"]:
+                continue
+            written = _name_as_written(layer["name"], layer.get("group"), [reader])
+            output = _name_as_written(chain[-1]["name"], layer.get("group"), [reader])
+            out.append(spec.error(
+                f"'{reader['name']}' reads '{written}', the {layer['kind']} before its {words}; "
+                f"the line's activated output is '{output}'", reader["name"],
+                f"inputs[{reader['inputs'].index(layer['name'])}]", severity="warning",
+                hint=f"write '{output}' to read the activated output, what Keras' "
+                     f"activation=... gives; keep '{written}' for values taken before the "
+                     f"{words}"))
+    return out
+
+
 def _name_as_written(name: str, group: str | None, users: list[dict]) -> str:
     """``name``, a layer of the repeat block instance ``group``, as the layers ``users`` write
     it: inside the block (in its instance or a block nested in it) a name means the same

@@ -6,7 +6,16 @@ from pathlib import Path
 from cnnspec.check.checker import check
 from cnnspec.check.model import CheckedSpec
 from cnnspec.dtypes import DEFAULT_DTYPE
-from cnnspec.errors import MAX_WORD, InputError, SettingError, WordedInputError, literal, shortened
+from cnnspec.errors import (
+    MAX_WORD,
+    InputError,
+    SettingError,
+    SpecError,
+    SpecErrors,
+    WordedInputError,
+    literal,
+    shortened,
+)
 from cnnspec.given import given_path, shown
 from cnnspec.ir.spec import Spec
 from cnnspec.sourcefile import (
@@ -34,8 +43,17 @@ def given_spec_path(path, parameter: str = "path") -> Path:
 
 def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     """The parsed spec of a ``.cnn`` file, or the validated IR of a ``.json`` file (unchecked).
-    A ``path`` that is no path is a :class:`SettingError` (:func:`given_spec_path`)."""
+    A ``path`` that is no path is a :class:`SettingError` (:func:`given_spec_path`); a mistake
+    in the file is :class:`SpecErrors`, as the checker's are, so that a caller catches one
+    type for every mistake a spec holds (the parser stops at its first: a list of one)."""
     path = given_spec_path(path, parameter)
+    try:
+        return _read_spec(path)
+    except SpecError as exc:
+        raise SpecErrors([exc]) from None
+
+
+def _read_spec(path: Path) -> Spec:
     try:
         is_dir = path.is_dir()
     except OSError as exc:  # a name longer than the file system takes, say

@@ -308,7 +308,20 @@ def _other_commands_advice(name: str, command: str) -> str | None:
               and name in option_names(command_parser(every, other))]
     if not takers:
         return None
-    return f"{name} is an option of {listed(takers)}, which {command} does not take"
+    return (f"{name} is an option of {listed(takers)}, which {command} does not take"
+            + _own_init_advice(name, command))
+
+
+def _own_init_advice(name: str, command: str) -> str:
+    """For ``--init`` given to a command that reads a spec but tries no inits (``train
+    --init he_normal``, as a Keras user passes kernel_initializer): where the spec itself
+    says its init; else nothing."""
+    reads_spec = any(action.dest in ("spec", "specs") for action in
+                     command_parser(build_parser(command), command)._actions)
+    if name != OPTION_NAMES["inits"].flag or not reads_spec:
+        return ""
+    return ("; a spec's own init is written in it: `default weight he_normal` for every "
+            "layer, or `weight he_normal` on a layer's line")
 
 
 def option_names(command: argparse.ArgumentParser) -> list[str]:

@@ -194,6 +194,14 @@ def add_data_dir(parser: argparse.ArgumentParser, run_default: str = "") -> None
                         help=f"where downloaded datasets are cached (default {default})")
 
 
+def add_keep_weights(parser: argparse.ArgumentParser, each: str) -> None:
+    """``--keep-weights``, declared once for the commands that train many runs (sweep,
+    compare); ``each`` names one of them (a cell, a variant's run)."""
+    parser.add_argument("--keep-weights", action="store_true",
+                        help=f"keep {each}'s weights (checkpoint.npz, best.npz; a diverged "
+                        "run's diverged.npz), for eval, filters and features")
+
+
 def add_dtype(parser: argparse.ArgumentParser, what: str,
               default: str | None = DEFAULT_DTYPE) -> None:
     """``--dtype``, declared once for every command whose figures depend on the precision the

@@ -10,6 +10,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_keep_weights,
     add_spec,
     fraction,
     new_folder,
@@ -71,6 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="learning curves of all variants (default <out>/curves.png)")
     add_dtype(parser, "the precision every variant trains in, its data and weights, as "
               "`train --dtype`")
+    add_keep_weights(parser, "each variant's run")
     add_format(parser)
     add_data_dir(parser)
 
@@ -95,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
                              on_done=lambda result: print(
                                  describe_result(result, OPTION_NAMES), file=sys.stderr,
                                  flush=True),
-                             on_start=started, on_warnings=report, dtype=args.dtype)
+                             on_start=started, on_warnings=report, dtype=args.dtype,
+                             keep_weights=args.keep_weights)
     except KeyboardInterrupt:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)

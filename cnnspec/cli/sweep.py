@@ -10,6 +10,7 @@ from cnnspec.cli.arguments import (
     add_data_dir,
     add_dtype,
     add_format,
+    add_keep_weights,
     add_spec,
     new_folder,
     positive_int,
@@ -61,9 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dtype(parser, f"the precision every cell trains in, its data and weights, as `train "
               f"--dtype` (default {DEFAULT_DTYPE}; --set dtype=V1,V2 trains each cell in each)",
               default=None)
-    parser.add_argument("--keep-weights", action="store_true",
-                        help="keep each cell's weights (checkpoint.npz, best.npz; a diverged "
-                        "cell's diverged.npz)")
+    add_keep_weights(parser, "each cell")
     add_format(parser)
     add_data_dir(parser)
 

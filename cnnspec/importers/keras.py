@@ -682,9 +682,10 @@ def import_keras(text: str, path: str | None = None) -> Imported:
     model, output = read_model(doc, path)
     origin = path or "a Keras model"
     header = [(f"Imported from {origin} (Keras, channels_last (H, W, C) written as CxHxW) by "
-              "`cnnspec import`."),
-              ("A Dense after Flatten sees the values in NCHW order here: the same network, "
-              "but Keras weights would need their rows permuted.")]
+              "`cnnspec import`.")]
+    if any(line.kind == "flatten" for line in model.lines):  # a global pool's order is one
+        header.append("A Dense after Flatten sees the values in NCHW order here: the same "
+                      "network, but Keras weights would need their rows permuted.")
     data, why = fitting_data(model.input_shape, output_units(model.lines, output))
     compiled, notes = compile_settings(doc)
     if compiled:

@@ -24,13 +24,18 @@ def plot_phase(report, out_png) -> Path:
     fig = figure.new_figure(9.0, 5.6)
     ax = fig.subplots()
     sw, sb = np.asarray(report.sigma_w), np.asarray(report.sigma_b)
+    # q* exists where chi_1 does (the report holds NaN for both elsewhere); xi_c is NaN there
+    # too, and also where it is infinite, on the critical line itself (tanh at sigma_w 1,
+    # sigma_b 0), which is the top of the colours, not the grey of no fixed point
+    bounded = np.isfinite(np.asarray(report.chi_1, float))
     xi = np.asarray(report.xi_c, float)
-    xi = np.where(np.isfinite(xi) & (xi > 0), xi, np.nan)
     upper = max(10.0 * report.depth, 100.0)
+    xi = np.where(bounded & ~np.isfinite(xi), upper, xi)
+    xi = np.where(np.isfinite(xi) & (xi > 0), xi, np.nan)
     mesh = ax.pcolormesh(sw, sb, np.clip(xi, 0.3, upper), shading="nearest", cmap="viridis",
                          norm=LogNorm(vmin=0.3, vmax=upper))
     fig.colorbar(mesh, ax=ax, label="depth scale ξ_c (layers), theory")
-    unbounded = np.isnan(xi).any()
+    unbounded = not bounded.all()
     if unbounded:  # e.g. ReLU past sigma_w^2 = 2: the variance map has no fixed point
         ax.set_facecolor("#c8c8c8")
         ax.fill_between([], [], color="#c8c8c8",  # drawn nowhere: its entry in the legend

@@ -181,7 +181,7 @@ def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None
 def plot_training_stats(records: list[dict], out_png, title: str | None = None) -> Path:
     """Per-layer statistics against the training step: activation std and gradient std of each
     conv/dense layer (log scale), and the share of dead units of each ReLU; one line per layer,
-    coloured from shallow (light) to deep (dark).
+    coloured from shallow (light) to deep (dark), a ReLU as the layer before it.
 
     ``records`` are the lines of a run's ``stats.jsonl``: ``{"step": s, "layers": [...]}``
     with one :class:`LayerStats` dict per layer.
@@ -193,11 +193,12 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     layers = records[0]["layers"]
     weighted_names = [row["name"] for row in layers if is_weighted(row["kind"])]
     relu_names = [row["name"] for row in layers if row.get("dead_frac") is not None]
+    depth = _depths(layers)
     fig = figure.new_figure(14.0, 4.2)
     act_ax, grad_ax, dead_ax = fig.subplots(1, 3)
-    _per_layer_lines(act_ax, records, steps, weighted_names, "act_std", log=True)
-    _per_layer_lines(grad_ax, records, steps, weighted_names, "grad_std", log=True)
-    _per_layer_lines(dead_ax, records, steps, relu_names, "dead_frac", log=False)
+    _per_layer_lines(act_ax, records, steps, weighted_names, depth, "act_std", log=True)
+    _per_layer_lines(grad_ax, records, steps, weighted_names, depth, "grad_std", log=True)
+    _per_layer_lines(dead_ax, records, steps, relu_names, depth, "dead_frac", log=False)
     dead_ax.set_ylim(0.0, 1.0)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
@@ -217,12 +218,27 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
 _FULL_LEGEND = 8
 
 
-def _per_layer_lines(ax, records, steps, names: list[str], key: str, log: bool) -> None:
+def _depths(layers: list[dict]) -> dict[str, float]:
+    """Each layer's depth in [0, 1], its line's colour: a conv/dense layer's place among them
+    (0 the first, 1 the last), any other layer's that of the conv/dense layer before it. One
+    scale for the three panels, so that a ReLU's line has its conv's colour (counted among
+    the ReLUs alone, the last ReLU took the colour of the output layer of the other panels)."""
+    weighted = [row["name"] for row in layers if is_weighted(row["kind"])]
+    depth, last = {}, 0.0
+    for row in layers:
+        if row["name"] in weighted:
+            last = weighted.index(row["name"]) / max(len(weighted) - 1, 1)
+        depth[row["name"]] = last
+    return depth
+
+
+def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, float], key: str,
+                     log: bool) -> None:
     from matplotlib import colormaps  # Matplotlib loads only when drawing
 
     cmap = colormaps["viridis"]
-    for depth, name in enumerate(names):
-        colour = cmap(0.9 * (1.0 - depth / max(len(names) - 1, 1)))
+    for name in names:
+        colour = cmap(0.9 * (1.0 - depth[name]))
         values = [_row(r, name).get(key) for r in records]
         ax.plot(steps, _positive(values) if log else _floats(values), color=colour,
                 label=name)

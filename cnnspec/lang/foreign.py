@@ -45,6 +45,51 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor"}
 # Keras' initializer arguments, and the fields they set.
 INITIALIZERS = {"kernel_initializer": "weight_init", "bias_initializer": "bias_init"}
+# The words other libraries name an initializer with, alone (`init he_normal`: the weight's,
+# as most tutorials mean it) or after what it initialises (Keras' kernel_initializer, Haiku's
+# w_init and b_init).
+INITIALIZER_WORDS = ("initializer", "init", "initialiser", "initialization", "initialisation")
+
+
+def initializer_option(name: str) -> str | None:
+    """The option an initializer named so in another library is written with here:
+    ``weight`` for ``init`` and Keras' ``kernel_initializer`` (and ``weight_init``,
+    ``kernel_init``, ``w_init``), ``bias`` for ``bias_initializer`` and ``b_init``; None for a
+    name that names no initializer."""
+    if name.lower() in INITIALIZER_WORDS:
+        return "weight"
+    head, _, tail = name.lower().partition("_")
+    if tail not in INITIALIZER_WORDS:
+        return None
+    return {"kernel": "weight", "weight": "weight", "w": "weight", "bias": "bias",
+            "b": "bias"}.get(head)
+
+
+def keyword_written(kind: str | None, name: str, value: str) -> str:
+    """Python's keyword argument ``name=value`` on a line of a layer of ``kind`` (None where
+    the line names no kind) as the line writes it: Keras' ``activation='relu'`` as ``relu``,
+    ``kernel_initializer='he_normal'`` as ``weight he_normal``, ``strides=2`` as ``stride 2``,
+    ``use_bias=False`` as ``nobias`` (``True``: nothing, a layer has a bias), ``pool_size=2``
+    as ``2`` (a value the line gives in its place); a name the kind takes, or one not known
+    here, as ``name value``."""
+    if name in ("activation", "act"):
+        return value
+    record = KINDS.get(ALIASES.get(kind, kind)) if kind else None
+    if record is None or any(name in f.option for f in record.fields):
+        return f"{name} {value}".strip()
+    if name in ("use_bias", "bias") and value.lower() in ("false", "true"):
+        flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
+        return flags[0] if flags and value.lower() == "false" else ""
+    named = FIELDS.get(name, "")
+    if name == "kernel_size":  # a conv's kernel, a pool's window
+        named = next((f for f in KERNEL_FIELDS if f in record.field_map), "")
+    if named in record.positional:  # Keras' pool_size=2: the value alone, in its place
+        return value
+    field = record.field_map.get(named)
+    option = initializer_option(name) or (field.option[0] if field and field.option else name)
+    return f"{option} {value}".strip()
+
+
 # Classes that pass their input on unchanged: a spec writes no line for them.
 PASS_THROUGH = ("Identity",)
 # Adaptive pools to one value a channel are a spec's global pools.

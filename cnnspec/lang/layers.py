@@ -225,13 +225,20 @@ def _setting_with_colon(stmt: LayerStmt) -> SpecError | None:
     return outside_train(stmt.label, stmt.label_span, head.name)
 
 
+# The words Python reads as constants, not variables: `Conv2D(16, 3, use_bias=False)` is read
+# by this language as a call whose False is a word.
+PYTHON_CONSTANTS = {"True": True, "False": False, "None": None}
+
+
 def _foreign_call(head: Call, label: str | None):
     """A head written as a call, as Python would read it (a ``ForeignCall``): numbers,
-    sizes (3x3: Python's (3, 3)) and strings are values; a bare word would be a Python
-    variable, of no known value."""
+    sizes (3x3: Python's (3, 3)), strings and Python's constants (``use_bias=False``) are
+    values; another bare word would be a Python variable, of no known value."""
     def python(value: Value):
         if isinstance(value, Num):
             return value.value
+        if isinstance(value, Word) and value.name in PYTHON_CONSTANTS:
+            return PYTHON_CONSTANTS[value.name]
         if isinstance(value, Dims):
             return tuple(value.values)
         if isinstance(value, Str):
@@ -458,7 +465,9 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
-        initializes = _initializer_option(item.name)
+        from cnnspec.lang.foreign import initializer_option  # only for an unknown option
+
+        initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
                              f"is written `{initializes} INIT`", span=span,
@@ -534,26 +543,6 @@ def _capital_x(before: Value | None, item: Word | Call) -> SpecError | None:
     return SpecError(CAPITAL_X_MESSAGE, span=Span(before.span.line, before.span.column,
                                                   item.span.end_line, item.span.end_column),
                      hint=hint)
-
-
-# The words other libraries name an initializer with, alone (`init he_normal`: the weight's,
-# as most tutorials mean it) or after what it initialises (Keras' kernel_initializer, Haiku's
-# w_init and b_init).
-INITIALIZER_WORDS = ("initializer", "init", "initialiser", "initialization", "initialisation")
-
-
-def _initializer_option(name: str) -> str | None:
-    """The option an initializer named so in another library is written with here:
-    ``weight`` for ``init`` and Keras' ``kernel_initializer`` (and ``weight_init``,
-    ``kernel_init``, ``w_init``), ``bias`` for ``bias_initializer`` and ``b_init``; None for a
-    name that names no initializer."""
-    if name.lower() in INITIALIZER_WORDS:
-        return "weight"
-    head, _, tail = name.lower().partition("_")
-    if tail not in INITIALIZER_WORDS:
-        return None
-    return {"kernel": "weight", "weight": "weight", "w": "weight", "bias": "bias",
-            "b": "bias"}.get(head)
 
 
 def _init_written(after: Value | None, option: str) -> str:

@@ -243,8 +243,7 @@ class Resolver:
                     bias = read_bias_init(setting.value)
                 else:
                     raise SpecError(f"unknown default '{setting.key}'", span=setting.key_span,
-                                    hint=did_you_mean(setting.key, ["weight", "bias"],
-                                                      "defaults"))
+                                    hint=_default_hint(setting.key))
                 # where a layer's defaulted init came from, for the checker's errors about it
                 # ("default" is a keyword, so no layer is called so)
                 self.spans[("default", f"{setting.key}_init")] = setting.span
@@ -592,3 +591,15 @@ class Resolver:
             return names[-1]
         self.spans[("output", None)] = stmt.span
         return stmt.name
+
+
+def _default_hint(key: str) -> str:
+    """The hint for an unknown default: another library's name of an initializer (Keras'
+    kernel_initializer, `init`) rewritten as the default that sets it, else the closest."""
+    from cnnspec.lang.foreign import initializer_option  # only for an unknown default
+
+    option = initializer_option(key)
+    if option is not None:
+        return (f"{key} is `default {option} INIT` here, e.g. `default weight he_normal, bias "
+                "zeros`")
+    return did_you_mean(key, ["weight", "bias"], "defaults")

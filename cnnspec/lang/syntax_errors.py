@@ -90,27 +90,35 @@ def _without_equal(line: str, column: int) -> str:
     return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
 
 
-# An option written as a keyword argument (`stride=2`, `activation='relu'`), outside brackets.
-KEYWORD_OPTION = re.compile(r"""([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2)?""")
+# An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`),
+# outside brackets, with its value: quoted, or a bare word or number.
+KEYWORD_OPTION = re.compile(r"""([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([\w.+-]+))?""")
+# The kind a layer's line names: its first word, after the layer's label.
+LINE_KIND = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)")
 
 
 def _options_without_equal(line: str, column: int) -> str:
     """``line`` with each option written as Python's keyword argument at its outer level
-    rewritten as an option (`stride=2` as `stride 2`, `padding='same'` as `padding same`) and
-    Keras' `activation=relu` as the activation's name alone; the '=' inside brackets
+    rewritten as the layer's option (`stride=2` as `stride 2`, `padding='same'` as `padding
+    same`, Keras' `strides=2` as `stride 2`, `kernel_initializer='he_normal'` as `weight
+    he_normal`, `use_bias=False` as `nobias`, `activation=relu` as the activation's name
+    alone: :func:`cnnspec.lang.foreign.keyword_written`); the '=' inside brackets
     (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
+    from cnnspec.lang.foreign import keyword_written  # only on a syntax error
+
     code = re.sub(r'\s*#[^"]*$', "", line)
     depth, outer = 0, []
     for char in code:  # the brackets' text blanked, so that only outer '=' match
-        depth += char in "([" 
+        depth += char in "(["
         outer.append(char if depth == 0 else " ")
         depth -= char in ")]"
+    kind = LINE_KIND.match(code)
     pieces, end = [], 0
     for match in KEYWORD_OPTION.finditer("".join(outer)):
-        name = match[1]
-        value = match[3] if match[2] else ""
-        written = "" if name in ("activation", "act") else f"{name} "
-        pieces += [code[end:match.start()], written + value]
+        value = match[3] if match[2] else match[4] or ""
+        written = keyword_written(kind and kind[1], match[1], value)
+        before = code[end:match.start()]
+        pieces += [before if written else before.rstrip(), written]  # `use_bias=True`: gone
         end = match.end()
     return ("".join(pieces) + code[end:]).strip()
 
@@ -918,13 +926,25 @@ def _path_written(rest: str) -> str:
     return written.split()[0] if written else ""
 
 
+# A name in single quotes, as Python writes it: 'he_normal', 'fashion-mnist'.
+QUOTED_NAME = re.compile(r"'([A-Za-z_][\w-]*)'")
+
+
 def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     """(message, hint) where the lexer stopped at a quote that starts no string: a '"' the
-    rest of its line never closes (a string cannot span lines), or a "'" (strings are in
-    double quotes); else None."""
+    rest of its line never closes (a string cannot span lines), or a "'" (a name in single
+    quotes is written bare; a string goes in double quotes); else None."""
     if not isinstance(exc, UnexpectedCharacters) or exc.char not in "\"'":
         return None
-    rest = (_failing_line(exc, text) or "")[exc.column:]
+    line = _failing_line(exc, text) or ""
+    rest = line[exc.column:]
+    if exc.char == "'" and QUOTED_NAME.match("'" + rest):
+        # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
+        # to use double quotes, the next check refused the string where a name goes
+        unquoted = QUOTED_NAME.sub(r"\1", re.sub(r'\s*#[^"]*$', "", line)).strip()
+        return ("a name is written without quotes",
+                (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
+                 "double quotes: data npz(\"train.npz\")"))
     if exc.char == "'":
         return ("strings are written in double quotes",
                 "write \"...\" where a string goes, e.g. data npz(\"train.npz\")")

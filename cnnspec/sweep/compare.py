@@ -183,7 +183,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_done: Callable[[JobResult], None] | None = None, executor=None,
             on_start: Callable[[object, int, Path], None] | None = None,
             on_warnings: Callable[[list], None] | None = None,
-            dtype: str = DEFAULT_DTYPE) -> Comparison:
+            dtype: str = DEFAULT_DTYPE, keep_weights: bool = False) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
@@ -194,7 +194,9 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     folder)`` where ``n`` trainings are about to start and the folder they are recorded in,
     ``on_warnings`` check's warnings of the spec and those each init adds (``with --init
     "zeros": ...``), before anything trains. ``dtype`` is the one every training is in, as
-    ``train``'s (:data:`cnnspec.dtypes.DTYPES`).
+    ``train``'s (:data:`cnnspec.dtypes.DTYPES`). With ``keep_weights`` each run keeps its
+    weights, as a sweep's cell does, for ``eval``, ``filters`` and ``features`` (a run
+    recorded without them trains again).
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained.
@@ -228,7 +230,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
         done, _ = run_cells(
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
-            data_dir=data_dir,
+            data_dir=data_dir, keep_weights=keep_weights,
             on_done=(lambda cell, result: on_done(job_result(cell, result, folder)))
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),

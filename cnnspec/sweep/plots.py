@@ -26,7 +26,9 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
         for x, value in enumerate(values):
             accs = [r.val_acc for g in rows if g.settings.get(key) == value
                     for _, r in g.cells if r.val_acc is not None]
-            ax.scatter([x] * len(accs), accs, s=14, alpha=0.5, color="C0",
+            # above the line: a value's one run is its mean too, and under the mean's marker
+            # the legend's "a run" named a dot no one could see
+            ax.scatter([x] * len(accs), accs, s=14, alpha=0.5, color="C0", zorder=3,
                        label="a run" if x == 0 else None)
             means.append(mean_std(accs)[0])
         shown = [(x, m) for x, m in enumerate(means) if not math.isnan(m)]

@@ -45,7 +45,7 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.given import given_path
-from cnnspec.training.files import remove_stale_temporaries
+from cnnspec.training.files import read_json, remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -269,8 +269,9 @@ def _runs_inside_hint(path: Path) -> str:
                   if not child.name.startswith(".") and (child / SPEC_JSON).is_file()
                   and (child / CHECKPOINT).is_file())  # a sweep's cell keeps none by default
     if not runs and (path / SWEEP_JSON).is_file():
-        return ("it is a sweep's folder, whose cells kept no weights (only "
-                f"{{keep_weights:True}} keeps them): {_KEEP_WEIGHTS}")
+        command = _filled_by(path)
+        return (f"it is a {command}'s folder, whose {_TRAININGS[command]} kept no weights (only "
+                f"{{keep_weights:True}} keeps them): {_keep_weights(command)}")
     if not runs:
         return PASS_RUN_FOLDER
     listed = ", ".join(str(path / name) for name in runs[-3:])
@@ -338,18 +339,37 @@ def held_alone(folder: Path, busy: str, hint: str) -> Iterator[None]:
         os.close(fd)
 
 
-# What a sweep's cells that kept no weights need (a template: --keep-weights, keep_weights=True)
-_KEEP_WEIGHTS = ("run the same sweep again with {keep_weights:True}, and it trains the cells "
-                 "again to keep them")
+# What the trainings of the commands that fill a folder with them are called.
+_TRAININGS = {"sweep": "cells", "compare": "runs"}
+
+
+def _filled_by(folder: Path) -> str:
+    """The command that filled a sweep's ``folder``, as its ``sweep.json`` records it:
+    ``compare`` or ``sweep`` (also for a file that cannot be read: the more general)."""
+    try:
+        held = read_json(folder / SWEEP_JSON, what="sweep description")
+    except RunError:  # damaged: the hint still has a command
+        return "sweep"
+    command = held.get("command") if isinstance(held, dict) else None
+    return command if command in _TRAININGS else "sweep"
+
+
+def _keep_weights(command: str) -> str:
+    """What the runs of a ``command`` (sweep, compare) that kept no weights need (a template:
+    --keep-weights, keep_weights=True)."""
+    return (f"run the same {command} again with {{keep_weights:True}}, and it trains the "
+            f"{_TRAININGS[command]} again to keep them")
 
 
 def _no_checkpoint_hint(path: Path) -> str:
     """What to do about a folder with a spec but no weights (a :class:`WordedError`
-    template): a sweep's cell keeps them only with ``--keep-weights``, which the same sweep
-    run again with it adds."""
+    template): a sweep's cell or a compare's run keeps them only with ``--keep-weights``,
+    which the same command run again with it adds."""
     if (path.parent / SWEEP_JSON).is_file():
-        return ("a sweep's cell keeps its weights only with {keep_weights:True}: "
-                f"{_KEEP_WEIGHTS}")
+        command = _filled_by(path.parent)
+        what = "a compare's run" if command == "compare" else "a sweep's cell"
+        return (f"{what} keeps its weights only with {{keep_weights:True}}: "
+                f"{_keep_weights(command)}")
     return PASS_RUN_FOLDER
 
 
