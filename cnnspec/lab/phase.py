@@ -361,10 +361,6 @@ class PhaseReport:
         }
 
 
-def _nan_list(a: np.ndarray) -> list:
-    return np.where(np.isfinite(a), a, np.nan).tolist()
-
-
 def refuse_beyond_theory(grid: tuple[int, int], theory_grid: tuple[int, int]) -> None:
     """Refuse a measured grid finer than the theory's: its points are drawn on the theory's
     heat map, and each costs a network's forward passes (a 1000x1000 grid would run for days)."""
@@ -417,7 +413,8 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
     layer = chain.typical
     return PhaseReport(checked.ir["name"], chain.nonlinearity, len(chain.layers),
                        tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
-                       _nan_list(theory.xi_c), _nan_list(theory.chi_1), boundary, placed,
+                       # xi_c infinite on the critical line, NaN (with chi_1) where q* is not
+                       theory.xi_c.tolist(), theory.chi_1.tolist(), boundary, placed,
                        measured, measured_boundary(measured), chain.strided)
 
 
