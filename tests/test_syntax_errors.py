@@ -532,6 +532,15 @@ CASES = [
      "here `self.fc3`, then `log_softmax` \\("),
     ("input 1x8x8\nconv 8 3\nx = F.max_pool2d(F.relu(x), 2)\n", "forward\\(\\)", 3, 5,
      "here `relu`, then `maxpool 2`, e.g."),
+    # an init named with its Python module's path: the name alone, as the catalogue knows it
+    ("input 1x8x8\nconv 8 3x3 weight nn.init.kaiming_normal_\n", "^unexpected character '.'$",
+     2, 21, ("^a name is written without its module's path: write `kaiming_normal` in place of "
+     "`nn.init.kaiming_normal_`$")),
+    ("input 1x8x8\nconv 8 3x3 weight tf.keras.initializers.HeNormal()\n",
+     "^unexpected character '.'$", 2, 21, "write `he_normal` in place of "),
+    ("input 1x8x8\nc1: conv 8 3x3 weight init.orthogonal_(gain=2)  # o\n",
+     "^unexpected character '.'$", 2, 27, ("write `orthogonal\\(gain=2\\)` in place of "
+     "`init.orthogonal_\\(gain=2\\)`$")),
     # summary's Window column's shorthand, or Keras' padding value, copied into a spec
     ("input 1x8x8\nconv 8 3x3 s2\n", "^'s2' is not an option of conv: write `stride 2`$", 2, 12,
      "^an option is written by its name, then its value: `pad same`, `stride 2`"),

@@ -507,6 +507,7 @@ def syntax_error(exc: UnexpectedInput, lark: Lark, text: str, path: str | None, 
                          file=path)
     return SpecError(_plain_message(exc, lark, start), span=span,
                      hint=_arithmetic_hint(exc, text) or _dataset_path_hint(exc, text)
+                     or _dotted_name_hint(exc, text)
                      or (_bare_merge_inputs_hint(exc, text) if start == "start" else None)
                      or _plain_hint(exc, start, unclosed), file=path)
 
@@ -1048,6 +1049,33 @@ def _bare_merge_inputs_hint(exc: UnexpectedInput, text: str) -> str | None:
     if kind not in KINDS or not KINDS[kind].merge:
         return None
     return merge_inputs_hint(match.group(2), re.findall(r"\w+", match.group(3)), label)
+
+
+# A name with its module's path, as Python writes it: nn.init.kaiming_normal_,
+# tf.keras.initializers.HeNormal(), with its arguments if it has them.
+DOTTED_NAME = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+(?P<args>\([^()]*\))?")
+
+
+def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
+    """For a '.' inside a Python path (`weight nn.init.kaiming_normal_`): the name to write
+    alone, PyTorch's trailing '_' and Keras' CamelCase taken off where that names one of the
+    initializers (kaiming_normal, he_normal); None for any other error."""
+    from cnnspec.init.catalogue import ALIASES, INIT_NAMES  # only on a syntax error
+
+    if not isinstance(exc, UnexpectedCharacters) or exc.char != ".":
+        return None
+    line = _failing_line(exc, text) or ""
+    found = next((m for m in DOTTED_NAME.finditer(line)
+                  if m.start() < exc.column <= m.end()), None)
+    if found is None:
+        return None
+    last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
+    name = last.rpartition(".")[2]
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.rstrip("_")).lower()
+    known = snake if snake in INIT_NAMES or snake in ALIASES else name
+    args = "" if re.fullmatch(r"\(\s*\)", found["args"] or "()") else found["args"]
+    return f"a name is written without its module's path: write `{known}{args}` in place of " \
+        f"`{found[0]}`"
 
 
 def _plain_hint(exc: UnexpectedInput, start: str, unclosed) -> str:
