@@ -243,6 +243,11 @@ def test_chance_level_accuracy_gets_a_note_naming_what_to_try(tmp_path, tiny_sha
     assert len(note) == 1 and "no better than guessing among 10 classes (10%)" in note[0]
     assert "--lr" in note[0] and f"cnnspec init-report {tmp_path / 'spec.cnn'}" in note[0]
     assert chance_note({"classes": ten, "test_acc": 0.35}, tmp_path) == []
+    # check's warnings printed before training (a zeros init's identical filters) name the
+    # likelier cause than the learning rate
+    (warned,) = chance_note({"classes": ten, "test_acc": 0.10}, tmp_path, warned=2)
+    assert "The 2 warnings printed before training name the likelier cause" in warned
+    assert "--lr" not in warned and "init-report" in warned
     # one step an epoch (a batch of all the images): the steps, not the lr
     (few,) = chance_note({"classes": ten, "test_acc": 0.1, "steps": 2}, tmp_path)
     assert few.endswith("learned nothing in 2 steps, too few to learn from: train more "

@@ -100,6 +100,12 @@ def run(args: argparse.Namespace) -> int:
                                 seed=args.seed, data=args.data, cores=args.cores)
     options = {"data_dir": args.data_dir, "stats_every": args.stats,
                "progress": "none" if args.quiet else None}
+    warned: list = []  # check's warnings for the run, printed before it trains
+
+    def reported(warnings: list) -> None:
+        warned.extend(warnings)
+        report(warnings)
+
     try:
         if args.resume is not None:
             _refuse_out_elsewhere(args.out, args.resume)
@@ -108,14 +114,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             given = {key: getattr(args, key) for key in ("runs_dir", "dtype")
                      if getattr(args, key) is not None}  # else the library's defaults
-            result = cnnspec.train(args.spec, settings, args.out, on_warnings=report,
+            result = cnnspec.train(args.spec, settings, args.out, on_warnings=reported,
                                    weights_from=_weights_from(args), **given, **options)
     except Interrupted as exc:
         message, hint = exc.worded(OPTION_NAMES)
         print(f"cnnspec: {message}", file=sys.stderr)
         print(hint, file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(final_report(result, suggest_next=not args.quiet))
+    print(final_report(result, suggest_next=not args.quiet, warned=len(warned)))
     return 0
 
 
@@ -167,10 +173,11 @@ FEW_STEPS = 20
 FEW_IMAGES_PER_CLASS = 2
 
 
-def chance_note(summary: dict, path) -> list[str]:
+def chance_note(summary: dict, path, warned: int = 0) -> list[str]:
     """A line for the run in ``path`` when its test accuracy is no better than guessing (a
     learning rate so large the ReLUs died, or an init that passes no signal), else nothing:
-    10% on digits would otherwise read like a result."""
+    10% on digits would otherwise read like a result. ``warned``: how many of check's warnings
+    were printed before training, which then name the likelier cause."""
     from cnnspec.training import rundir  # kept out of --help's start-up
 
     classes = len(summary.get("classes") or ())
@@ -193,10 +200,13 @@ def chance_note(summary: dict, path) -> list[str]:
                  f"epochs{smaller}")]
     # the init first: a warning about it (identical filters, a vanishing signal) printed
     # before training is the likelier cause than the learning rate
-    note = (f"{guessing}. See what the init does to the signal with "
-            f"`{typed('init-report', spec)}` (and the warnings printed before "
-            f"training, if any), or try a lower --lr")
-    return [note]
+    report = f"`{typed('init-report', spec)}`"
+    if warned:
+        return [(f"{guessing}. The {'warning' if warned == 1 else f'{warned} warnings'} "
+                 f"printed before training name the likelier cause; {report} shows what the "
+                 "init does to the signal")]
+    return [(f"{guessing}. See what the init does to the signal with {report}, or try a lower "
+            "--lr")]
 
 
 def best_lines(summary: dict, training: dict) -> list[str]:
@@ -219,9 +229,10 @@ def best_lines(summary: dict, training: dict) -> list[str]:
     return lines
 
 
-def final_report(result, suggest_next: bool) -> str:
+def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     """The last lines of ``cnnspec train``: the test figures, the folder, and (unless
-    ``suggest_next`` is off, as with --quiet) the commands to try next."""
+    ``suggest_next`` is off, as with --quiet) the commands to try next; ``warned``: how many
+    warnings were printed before training (:func:`chance_note`)."""
     summary = result.summary
     path = result.path
     # the data named, as eval names it: a spec without a train block trains on digits,
@@ -230,7 +241,7 @@ def final_report(result, suggest_next: bool) -> str:
                 f"(loss {summary['test_loss']:.4f}, {summary['test_examples']} test images "
                 f"of {summary['data'].get('name')})  "
                 f"trained in {summary['train_seconds']:.1f}s")
-    lines = [accuracy, *chance_note(summary, path),
+    lines = [accuracy, *chance_note(summary, path, warned),
              *best_lines(summary, result.training)]
     lines.append(f"run folder: {shown_path(path)}")
     if not suggest_next:
