@@ -97,6 +97,9 @@ def test_a_variants_run_kept_with_keep_weights_opens_for_filters_and_eval(tiny, 
     capsys.readouterr()
     assert main(["filters", str(run), "-o", str(tmp_path / "zeros.png")]) == 0
     assert (tmp_path / "zeros.png").is_file()
+    # its initial weights are kept too: the filters at init beside the learned ones
+    assert main(["filters", str(run), "--compare-init", "-o", str(tmp_path / "both.png")]) == 0
+    assert (tmp_path / "both.png").is_file()
 
 
 def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny, tmp_path,

@@ -61,8 +61,9 @@ from cnnspec.training.settings import overridden_spec, recorded_ir
 HASH_CHARS = 10
 # With --keep-weights: what `cnnspec eval` and `load_run` need besides spec.json and summary.
 WEIGHT_FILES = (rundir.PREPROCESS, rundir.CHECKPOINT, rundir.BEST)
-# What a cell keeps with --keep-weights: those, and a diverged training's weights and batch.
-KEPT_FILES = (*WEIGHT_FILES, rundir.DIVERGED)
+# What a cell keeps with --keep-weights: those, its initial weights (`filters --compare-init`
+# draws them beside the trained ones) and a diverged training's weights and batch.
+KEPT_FILES = (*WEIGHT_FILES, rundir.INIT, rundir.DIVERGED)
 
 
 @dataclass
