@@ -604,6 +604,14 @@ def test_a_settings_one_run_is_drawn_above_its_mean(named, tmp_path, monkeypatch
     (mean,) = [line for line in ax.get_lines() if line.get_label() == "mean of the runs"]
     assert [xy for c in runs for xy in c.get_offsets().tolist()] == mean.get_xydata().tolist()
     assert all(c.get_zorder() > mean.get_zorder() for c in runs)
+    # inits are names: their means are markers, with no line that would read as values
+    # between them; swept numbers keep theirs
+    assert mean.get_linestyle() == "None"
+    result = sweep(str(named), ["lr=0.05,0.1"], seeds=1, out=tmp_path / "n", executor=in_process)
+    write_outputs(result)
+    (numbers,) = [line for fig in drawn[2:] for line in fig.axes[0].get_lines()
+                  if line.get_label() == "mean of the runs"]
+    assert numbers.get_linestyle() == "-"
 
 
 def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
