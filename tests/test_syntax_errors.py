@@ -478,6 +478,18 @@ CASES = [
      "^layers.Dense\\(...\\) is a layer as Keras writes it", 3, 7,
      "the line `dense 10 softmax`$"),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
+    # a model pasted whole: the layers after the first are answered in its hint, up to the
+    # first line that is none (blank and comment lines skipped)
+    (('model m\ninput 1x8x8\nlayers.Conv2D(32, (3, 3), activation="relu")\n'
+      "layers.MaxPooling2D((2, 2))\n\n# head\nlayers.Flatten()\n"
+      'layers.Dense(10, activation="softmax")\ndense 3\nlayers.Dense(2)\n'),
+     "^layers.Conv2D\\(...\\) is a layer as Keras writes it", 3, 1,
+     ("^this is Keras syntax; in cnnspec the layer is the line `conv 32 3x3 relu`; the Python "
+      "layers after it are, in cnnspec: line 4 `maxpool 2x2`, line 7 `flatten` and line 8 "
+      "`dense 10 softmax`$")),
+    ("input 1x8x8\nself.conv1 = nn.Conv2d(1, 6, 5)\nself.fc1 = nn.Linear(16 * 5 * 5, 120)\n",
+     "PyTorch", 2, 14, ("`conv1: conv 6 5`; the Python layers after it are, in cnnspec: line 3 "
+     "`fc1: dense 120`$")),
     ("input 1x8x8\nConv2D(filters, 3)\n", "^unknown layer kind 'Conv2D'$", 2, 1,
      ("^this is Keras syntax; a cnnspec layer is a line of its kind and values: conv FILTERS "
       "KERNEL")),

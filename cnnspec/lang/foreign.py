@@ -408,24 +408,39 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if call.name in PASS_THROUGH:
         return (f"this is {lib} syntax; {call.name} passes its input on unchanged: a spec "
                 "needs no line for it")
-    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
-        return f"this is {lib} syntax; in cnnspec the layer is the line `{call.args[0]}`"
     if snake_case(call.name).startswith(ADAPTIVE) and call.args[:1] not in ([1], [(1, 1)]):
         return (f"this is {lib} syntax; cnnspec pools to one value a channel (`global_avgpool`, "
                 "`global_maxpool`, as AdaptiveAvgPool2d(1)) or by a window (`avgpool 2`)")
     kind = foreign_kind(call.name)
+    line = translated_line(call)
+    if line is not None:
+        return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
     if kind is None:
         return None
-    if snake_case(call.name).startswith(ADAPTIVE):
-        call = ForeignCall(call.name, call.module, [], {}, call.columns, call.label)
-    line = cnnspec_line(kind, lib, call.args, call.kwargs)
-    refused = None if line is None else line_refusal(line)
-    if line is None or refused:
-        usage = KINDS[kind].usage or kind
-        return (f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: "
-                f"{usage}" + (f"; here {refused}" if refused else ""))
-    labelled = f"{call.label}: {line}" if call.label else line
-    return f"this is {lib} syntax; in cnnspec the layer is the line `{labelled}`"
+    written = cnnspec_line(kind, lib, call.args, call.kwargs)
+    refused = None if written is None else line_refusal(written)
+    usage = KINDS[kind].usage or kind
+    return (f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: "
+            f"{usage}" + (f"; here {refused}" if refused else ""))
+
+
+def translated_line(call: ForeignCall) -> str | None:
+    """The cnnspec line a Keras or PyTorch layer call is, labelled as the call's target is
+    named (`c1 = nn.Conv2d(...)`: `c1: conv ...`); None where it is none: cnnspec's own
+    kind, a container, a layer that passes its input on, values it cannot read."""
+    if not is_foreign(call.name, call.module) or call.name in CONTAINERS + PASS_THROUGH:
+        return None
+    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
+        return call.args[0]
+    kind = foreign_kind(call.name)
+    adaptive = snake_case(call.name).startswith(ADAPTIVE)
+    if kind is None or adaptive and call.args[:1] not in ([1], [(1, 1)]):
+        return None
+    args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
+    line = cnnspec_line(kind, library(call.name, call.module), args, kwargs)
+    if line is None or line_refusal(line):
+        return None
+    return f"{call.label}: {line}" if call.label else line
 
 
 def foreign_message(call: ForeignCall) -> str:

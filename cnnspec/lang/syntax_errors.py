@@ -796,7 +796,33 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
                          **hinted(literal(LOOP_HINT) if what in LOOPS else PYTHON_CODE_HINT))
     first, end = call.columns
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
-                     hint=hint, file=path)
+                     hint=hint + _following_layers(text, exc.line), file=path)
+
+
+# Python layers read on after a failing one, for the hint: a model pasted whole is answered
+# whole, not a check and an edit a line.
+FOLLOWING_LAYERS = 30
+
+
+def _following_layers(text: str, line_number: int) -> str:
+    """``; the Python layers after it are, in cnnspec: line 4 `maxpool 2` and line 5
+    `flatten```: the cnnspec line of each Keras or PyTorch layer call on the lines after
+    ``line_number`` (blank and comment lines skipped), up to the first line that is none;
+    "" where none follows."""
+    from cnnspec.lang.foreign import python_call, translated_line
+
+    found = []
+    for number, line in enumerate(source_lines(text)[line_number:], start=line_number + 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        call = python_call(line)
+        written = None if call is None else translated_line(call)
+        if written is None or len(found) == FOLLOWING_LAYERS:
+            break
+        found.append(f"line {number} `{written}`")
+    if not found:
+        return ""
+    return f"; the Python layers after it are, in cnnspec: {listed(found)}"
 
 
 # A size with a capital X (3X3): the lexer reads the number 3 and then a name, X3.
