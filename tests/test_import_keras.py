@@ -246,6 +246,12 @@ def test_he_normal_draws_keras_truncated_normal():
     std = math.sqrt(2 / (32 * 9))
     assert np.std(w) == pytest.approx(std, rel=0.03)
     assert np.abs(w).max() <= 2 * std / TRUNCATED_STD
+    # the spec says so at the layer, whose variance_scaling does not name it; a plain name's
+    # layer (glorot_uniform: the same draws in both) says nothing
+    lines = import_keras(json.dumps(doc)).text.splitlines()
+    (conv_line,) = [line for line in lines if line.startswith("conv:")]
+    assert conv_line.endswith("# Keras' he_normal, cut at 2 std (cnnspec's he_normal is not)")
+    assert not any("#" in line for line in lines if line.startswith("fc"))
 
 
 def test_functional_output_and_keras3_nodes():

@@ -243,6 +243,18 @@ def keras_init(obj, role: str, units: int, where: str, path: str | None) -> dict
                "Keras initializers cnnspec imports: " + ", ".join(INITIALIZERS), path)
 
 
+def _truncation_comment(cfg: Config) -> str | None:
+    """A comment for a layer whose Keras kernel initializer is a truncated normal under a
+    name cnnspec gives a plain normal (he_normal, glorot_normal, lecun_normal): its
+    ``variance_scaling(..., truncated_normal)`` is that init, which its line does not say."""
+    name, _ = keras_name(cfg.get("kernel_initializer", "glorot_uniform"))
+    scaled = SCALED.get(name)
+    if scaled is None or scaled[2] != "truncated_normal":
+        return None
+    plain = f"{name[:-len('normal')]}_normal"
+    return f"Keras' {plain}, cut at 2 std (cnnspec's {plain} is not)"
+
+
 def _inits(cfg: Config, units: int, has_bias: bool) -> dict:
     fields = {"weight_init": keras_init(cfg.get("kernel_initializer", "glorot_uniform"),
                                         "weight", units,
@@ -312,7 +324,8 @@ def read_conv2d(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
               "stride": _pair(cfg, "strides", 1), "padding": _padding(cfg),
               "dilation": _pair(cfg, "dilation_rate", 1), "groups": cfg.count("groups", 1),
               "bias": has_bias, **_inits(cfg, filters, has_bias)}
-    return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg))
+    return LayerLine(cfg.name, "conv", fields, activation=_activation(cfg),
+                     comment=_truncation_comment(cfg))
 
 
 def read_dense(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
@@ -324,7 +337,8 @@ def read_dense(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     units = cfg.count("units")
     has_bias = cfg.flag("use_bias", True)
     fields = {"units": units, "bias": has_bias, **_inits(cfg, units, has_bias)}
-    return LayerLine(cfg.name, "dense", fields, activation=_activation(cfg))
+    return LayerLine(cfg.name, "dense", fields, activation=_activation(cfg),
+                     comment=_truncation_comment(cfg))
 
 
 def read_pool(kind: str):
