@@ -36,7 +36,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
+from cnnspec.atomic import (
+    TEMP_SUFFIX,
+    NotWritten,
+    remove_stale_temporaries,
+    usual_permissions,
+)
 from cnnspec.errors import (
     RunError,
     SettingError,
@@ -45,7 +50,6 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.given import given_path
-from cnnspec.training.files import remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
