@@ -287,6 +287,25 @@ def test_a_run_folder_named_on_the_command_line_is_read_without_numpy(tmp_path, 
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+def test_a_command_that_draws_is_held_to_what_numpy_and_matplotlib_take(tmp_path):
+    """`cnnspec filters RUN -o f.png` under `ulimit -v` 200 MiB (two cores) passed the check
+    of what NumPy takes and ended with OpenBLAS's "Memory allocation still failed after 10
+    retries, giving up." alone, drawing the picture after matplotlib had taken the room: a
+    command that draws is held to what Python with NumPy and matplotlib take."""
+    from cnnspec.engine.splitting import usable_cores
+
+    mapped = memory.MAPPED_CODE_BYTES + memory.MAPPED_PER_BLAS_THREAD * usable_cores()
+    room = (memory.NUMPY_BYTES + memory.PROCESS_BYTES) // 2  # NumPy fits, matplotlib not
+    done = _cnnspec_under_address_limit((mapped + room) >> 10, "filters",
+                                        str(_run_folder(tmp_path)), "-o", str(tmp_path / "f.png"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("cnnspec: error: `cnnspec filters` needs about 80.0 MiB for "
+                                  "Python, its libraries and their buffers alone, more than the "
+                                  "56.0 MiB this process may use")
+    assert "OpenBLAS" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
 def test_numpy_that_cannot_be_mapped_under_a_limit_is_an_error_with_a_hint():
     """Where NumPy's libraries do not fit all the same (an estimate that fell short), the
     loader's error is said without NumPy's advice on installing it, and with the limit."""

@@ -736,19 +736,22 @@ def runtime_beyond(name: str, runtime: int, room: str) -> str:
             f"buffers alone, more than {room}")
 
 
-def libraries_beyond_limit(name: str) -> LimitError | None:
+def libraries_beyond_limit(name: str, draws: bool = False) -> LimitError | None:
     """Before NumPy is loaded, for a command that runs networks (``name``: "`cnnspec train`"):
     an error when the memory this process may use (:func:`machine_memory`, less what the
     libraries map under a limit on mappings) cannot hold Python with NumPy (NUMPY_BYTES), the
-    least any such command takes; else None. Under such a limit, importing NumPy fails in
+    least any such command takes, or, for a command that ``draws`` a picture, Python with NumPy
+    and matplotlib (PROCESS_BYTES); else None. Under such a limit, importing NumPy fails in
     OpenBLAS, which ends the process with a message of its own (it cannot allocate its
-    threads' buffers), or in the dynamic loader, before any check could speak."""
-    room = _least_room()
-    if room is None or room >= NUMPY_BYTES:
+    threads' buffers), or in the dynamic loader, before any check could speak; and drawing
+    with matplotlib loaded in the room NumPy alone takes fails the same way, at the first
+    product OpenBLAS computes for the picture."""
+    room, runtime = _least_room(), PROCESS_BYTES if draws else NUMPY_BYTES
+    if room is None or room >= runtime:
         return None
-    return LimitError(runtime_beyond(name, NUMPY_BYTES, room_text(max(room, 0))),
+    return LimitError(runtime_beyond(name, runtime, room_text(max(room, 0))),
                       hint="a limit below what the process itself takes cannot be met: raise "
-                           f"it by at least {bytes_text(NUMPY_BYTES - room)}")
+                           f"it by at least {bytes_text(runtime - room)}")
 
 
 def _batch_setting(spec: Spec, task: Task, batch: int) -> str:
