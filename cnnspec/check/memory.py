@@ -697,7 +697,8 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         template = fewer_cores or literal(
             f"{task.name} takes up to about {bytes_text(memory.process)}; a limit below what "
             "the process itself takes cannot be met")
-        return [SpecError(runtime_beyond(task.name, memory.runtime, room), file=spec.path,
+        return [SpecError(runtime_beyond(task.name, memory.runtime, limit, room),
+                          file=spec.path,
                           hint=library_worded(template), hint_template=template)]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
@@ -729,11 +730,13 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         hint_template=f"other programs may then run out of memory; {lower_warned}")]
 
 
-def runtime_beyond(name: str, runtime: int, room: str) -> str:
+def runtime_beyond(name: str, runtime: int, room: int, room_words: str) -> str:
     """The error of a process doing ``name`` ("training") whose ``runtime`` bytes alone, for
-    Python and its libraries, outweigh the ``room`` it has (worded: :func:`room_text`)."""
+    Python and its libraries, outweigh or fill the ``room`` bytes it has (worded
+    ``room_words``: :func:`room_text`); filled, it has none left for the network's arrays."""
+    beyond = "more than" if runtime > room else "all of"
     return (f"{name} needs about {bytes_text(runtime)} for Python, its libraries and their "
-            f"buffers alone, more than {room}")
+            f"buffers alone, {beyond} {room_words}")
 
 
 def libraries_beyond_limit(name: str, draws: bool = False) -> LimitError | None:
@@ -749,7 +752,7 @@ def libraries_beyond_limit(name: str, draws: bool = False) -> LimitError | None:
     room, runtime = _least_room(), PROCESS_BYTES if draws else NUMPY_BYTES
     if room is None or room >= runtime:
         return None
-    return LimitError(runtime_beyond(name, runtime, room_text(max(room, 0))),
+    return LimitError(runtime_beyond(name, runtime, room, room_text(max(room, 0))),
                       hint="a limit below what the process itself takes cannot be met: raise "
                            f"it by at least {bytes_text(runtime - room)}")
 
