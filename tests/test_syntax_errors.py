@@ -152,6 +152,12 @@ CASES = [
      "^a setting is written without '='$", 4, 13, "^write `optimizer adam`;"),
     ('input 1x8x8\nflatten\ntrain {\n  data: "fashion-mnist"\n}\n',
      "^a setting is written without ':'$", 4, 7, "^write `data fashion-mnist`;"),
+    # ... and a number too: `epochs '2'` was then told strings are written in double quotes
+    ("input 1x8x8\nflatten\ntrain {\n  epochs = '2'\n}\n",
+     "^a setting is written without '='$", 4, 10, "^write `epochs 2`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  lr: \"1e-3\", data: 'npz(\"a.npz\")'\n}\n",
+     "^training settings are written one to a line$", 4, 15,
+     "^write `lr 1e-3` and `data 'npz\\(\"a.npz\"\\)'` on lines"),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
@@ -1122,3 +1128,4 @@ def test_every_foreign_settings_line_is_read_by_the_train_block():
             line = foreign.line(value)
             if line is not None and not re.search(r"\bE\d?\b", line):
                 parse(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n  {line}\n}}\n")
+

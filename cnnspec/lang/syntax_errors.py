@@ -78,16 +78,21 @@ class FriendlyError:
         return f"write `{self.fix(line, exc.column)}`; {self.hint}"
 
 
+# A name or a number in quotes, as Python and YAML may quote a value (`optimizer = 'adam'`,
+# `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its quotes.
+QUOTED_WORD = re.compile(r"""(['"])([A-Za-z_][\w-]*|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\1""")
+
+
 def _without_equal(line: str, column: int) -> str:
     """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
-    0.1`` becomes ``lr 0.1``; a name in quotes, as Python and YAML may quote it, is written
-    bare (``optimizer = 'adam'``: ``optimizer adam``). A value left out (``epochs:``) is
-    written ``...``: the name alone is no line either."""
+    0.1`` becomes ``lr 0.1``; a name or number in quotes is written bare (``optimizer =
+    'adam'``: ``optimizer adam``). A value left out (``epochs:``) is written ``...``: the
+    name alone is no line either."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
     fixed = re.sub(r'\s*#[^"]*$', "", fixed)
     if not re.sub(r'\s*#[^"]*$', "", line[column:]).strip():
         fixed += " ..."
-    return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
+    return QUOTED_WORD.sub(r"\2", fixed)
 
 
 # An option written as a keyword argument (`stride=2`, `activation='relu'`), outside brackets.
@@ -621,9 +626,10 @@ def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
 
 def _setting_text(piece: str) -> str:
     """One setting as a line of the train block writes it: `epochs: 2,` becomes `epochs 2`;
-    a value in quotes is written bare, as _without_equal writes it."""
+    a name or number in quotes (QUOTED_WORD) is written bare, as _without_equal writes it."""
     key, rest = re.match(r"([A-Za-z_]\w*)\s*[:=]?\s*(.*)", piece.strip()).groups()
-    value = re.sub(r"""^(['"])([A-Za-z_][\w-]*)\1$""", r"\2", rest.rstrip(" ,;"))
+    value = rest.rstrip(" ,;")
+    value = QUOTED_WORD.sub(r"\2", value) if QUOTED_WORD.fullmatch(value) else value
     return f"{key} {value}" if value else f"{key} ..."
 
 
