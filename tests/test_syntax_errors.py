@@ -1129,3 +1129,32 @@ def test_every_foreign_settings_line_is_read_by_the_train_block():
             if line is not None and not re.search(r"\bE\d?\b", line):
                 parse(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n  {line}\n}}\n")
 
+
+def test_a_long_word_on_a_line_with_keyword_arguments_is_rewritten_at_once():
+    """`c: conv 4 3x3 init so"sss...s"bel_x act=relu` with a word of 100,000 letters took 57 s
+    to check: the keyword arguments' pattern was tried from every letter of the word, each try
+    running to its end. It is tried from the start of a word only."""
+    import time
+
+    word = "s" * 200_000
+    start = time.perf_counter()
+    err = error_of(f'input 1x8x8\nc: conv 4 3x3 init so"{word}"bel_x act=relu\nflatten\n')
+    assert time.perf_counter() - start < 5
+    assert err.message == "'=' is only used inside parentheses"
+    assert err.hint.startswith(f'write `c: conv 4 3x3 init so"{word}"bel_x relu`')
+
+
+@pytest.mark.parametrize("line", [
+    "  lr: 0.1" + " " * 100_000 + "x",  # the value's pattern tried from every space
+    "  lr = 0.1" + " " * 100_000 + "x",
+    "  lr: 0.1 " + "# a " * 30_000 + '"',  # the comment's pattern tried from every '#'
+])
+def test_a_train_line_with_a_long_run_of_spaces_or_comments_is_told_at_once(line):
+    """A setting's line with 100,000 spaces in it took minutes to check: the patterns that
+    find its value and its comment were tried from every space (or every '#')."""
+    import time
+
+    start = time.perf_counter()
+    err = error_of(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n{line}\n}}\n")
+    assert time.perf_counter() - start < 5
+    assert err.span.line == 5
