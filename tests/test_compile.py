@@ -9,7 +9,7 @@ import pytest
 import cnnspec
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError
 from cnnspec.lang import parse
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -355,3 +355,9 @@ def test_a_checked_spec_prints_as_one_line_and_summary_gives_the_commands_table(
     printed = capsys.readouterr().out
     assert cnnspec.summary(path) + "\n" == printed == cnnspec.summary(checked) + "\n"
     assert "float64" in cnnspec.summary(path, dtype="float64")
+    # a CheckedSpec's table is of the dtype it was checked for: another was ignored silently
+    assert cnnspec.summary(checked, dtype="float32") == cnnspec.summary(checked)
+    with pytest.raises(SettingError, match="^the spec was checked for float32, not float64$"):
+        cnnspec.summary(checked, dtype="float64")
+    with pytest.raises(SettingError, match="^dtype must be one of float32, float64, not "):
+        cnnspec.summary(checked, dtype="float16")
