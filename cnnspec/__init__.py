@@ -55,20 +55,27 @@ def load(path, strict: bool = False, max_memory: int | None = None,
                  dtype=dtype)
 
 
-def summary(spec, dtype: str = DEFAULT_DTYPE) -> str:
+def summary(spec, dtype: str | None = None) -> str:
     """The table ``cnnspec summary`` prints, as text (Keras' ``model.summary()``, torchinfo's
     ``summary``): per layer its window, output shape, parameters, signal and init with its
     formula; the totals and the memory of training. ``spec``: a ``CheckedSpec`` or a path,
-    checked as ``cnnspec summary`` checks it (a spec too large to train here is summarised;
-    a ``CheckedSpec`` is summarised in the dtype it was checked for).
+    checked as ``cnnspec summary`` checks it (a spec too large to train here is summarised)
+    for ``dtype`` (float32 when None). A ``CheckedSpec`` is summarised in the dtype it was
+    checked for: another ``dtype`` is an error, not a table of the wrong one.
     """
     from cnnspec.check.load import load as _load  # deferred: the parser, see above
     from cnnspec.check.model import CheckedSpec
     from cnnspec.check.summary import summary_table
+    from cnnspec.dtypes import given_dtype
+    from cnnspec.errors import SettingError
 
-    checked = spec if isinstance(spec, CheckedSpec) else _load(spec, for_training=False,
-                                                               dtype=dtype)
-    return summary_table(checked)
+    if not isinstance(spec, CheckedSpec):
+        spec = _load(spec, for_training=False, dtype=DEFAULT_DTYPE if dtype is None else dtype)
+    elif dtype is not None and given_dtype(dtype) != spec.dtype:
+        raise SettingError(f"the spec was checked for {spec.dtype}, not {given_dtype(dtype)}",
+                           hint=f"load it with cnnspec.load(path, dtype={given_dtype(dtype)!r}), "
+                                "or pass its path to summary")
+    return summary_table(spec)
 
 
 def compile(spec, seed: int | None = None, dtype: str = DEFAULT_DTYPE):

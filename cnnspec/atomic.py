@@ -3,18 +3,21 @@
 :func:`os.replace` is atomic on POSIX and Windows: a crash or Ctrl-C mid-write leaves either
 the old file or the new one, never half of one. A process killed mid-write (SIGKILL, power
 loss) leaves its temporary file behind; the name says whose it was
-(``.<target>.<pid>.<random>.tmp``), and
-:func:`cnnspec.training.files.remove_stale_temporaries` deletes those whose writer is no
-longer running. Every command that writes a file the user named (a run's files, an imported
-spec, a diagram, an export) writes it here.
+(``.<target>.<pid>.<random>.tmp``), and :func:`remove_stale_temporaries` deletes those whose
+writer is no longer running. Every command that writes a file the user named (a run's files, an
+imported spec, a diagram, an export) writes it here. Nothing here loads NumPy: a command line
+naming a run folder reads the folder's names (:mod:`cnnspec.training.rundir`) before it may
+load NumPy (:mod:`cnnspec.cli.loading`).
 """
 from __future__ import annotations
 
 import functools
 import os
 import re
+import shutil
 import stat
 import tempfile
+from collections.abc import Collection
 from pathlib import Path
 
 from cnnspec.errors import RunError, SettingError, literal
@@ -131,3 +134,42 @@ def write_bytes(path: Path, data: bytes) -> None:
 def write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` as UTF-8, atomically."""
     write_bytes(path, text.encode("utf-8"))
+
+
+def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
+                             targets: Collection[str] | None = None) -> list[Path]:
+    """Delete the entries of ``folder`` whose name matches ``pattern`` (by default: temporary
+    files of :func:`cnnspec.atomic.atomic_write`, of writes to one of ``targets``) and whose
+    writer (the ``pid`` in the name; a name without one is from before pids were recorded) is
+    no longer running, killed mid-write; returns what was removed. Best effort: what cannot be
+    removed (a read-only folder) stays."""
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = pattern.match(entry.name)
+        if match is None or _alive(match["pid"]):
+            continue
+        if targets is not None and match["target"] not in targets:
+            continue
+        try:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass  # gone already (another process cleaned it) or not ours to remove: leave it
+    return removed
+
+
+def _alive(pid: str | None) -> bool:
+    """Whether process ``pid`` is running (None, a name without a pid: no)."""
+    if pid is None:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or no way to tell): leave its files alone
+    return True

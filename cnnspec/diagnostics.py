@@ -58,6 +58,15 @@ def _shown(line: str) -> str:
                    else char for char in line)
 
 
+def _width(text: str) -> int:
+    """The columns ``text`` takes on a terminal: two for a wide character (Chinese, Japanese,
+    Korean, most emoji), none for a combining mark or a format character (a zero-width space),
+    one for any other; the caret line is padded to it, its spaces each one column."""
+    return sum(0 if unicodedata.category(char) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+               for char in text)
+
+
 def format_error(err: SpecError, text: str | None = None, names: dict | None = None) -> str:
     """The full message for one error or warning, without a trailing newline; ``names``: how
     the caller calls the settings a hint names (:meth:`SpecError.worded_hint`), else the
@@ -76,7 +85,8 @@ def format_error(err: SpecError, text: str | None = None, names: dict | None = N
             width = max(1, err.span.end_column - col)
         shown, col = _window(_shown(line), col)
         out.append(f"  {shown}")
-        out.append("  " + " " * (col - 1) + "^" * min(width, max(1, len(shown) - col + 1)))
+        carets = max(1, _width(shown[col - 1:col - 1 + width]))
+        out.append("  " + " " * _width(shown[:col - 1]) + "^" * carets)
     hint = err.hint if names is None else err.worded_hint(names)
     if hint:
         out.append(f"hint: {_quoted(hint)}")

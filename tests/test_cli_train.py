@@ -93,6 +93,22 @@ def test_a_spec_without_a_train_block_is_said_to_have_trained_on_digits(tmp_path
     assert first.startswith("test accuracy") and ", 360 test images of digits)" in first
 
 
+def test_one_test_image_is_counted_as_one(tmp_path, capsys, no_curves):
+    """An npz file with one test image was reported as "1 test images"."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "one.npz"
+    np.savez(data, x=rng.integers(0, 256, (20, 1, 8, 8), dtype=np.uint8),
+             y=rng.integers(0, 2, 20), x_test=np.zeros((1, 1, 8, 8), np.uint8),
+             y_test=np.array([1]))
+    spec = tmp_path / "one.cnn"
+    spec.write_text(f'input 1x8x8\nflatten\ndense 2\ntrain {{\n  data npz("{data}")\n}}\n')
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--epochs", "1",
+                 "--quiet"]) == 0
+    assert ", 1 test image of npz)" in capsys.readouterr().out.splitlines()[0]
+
+
 def test_nothing_to_train_exits_2_with_a_hint(capsys):
     assert main(["train"]) == 2
     err = capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 import cnnspec
 from cnnspec.check.checker import check
 from cnnspec.compiler import compile_spec
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, SettingError
 from cnnspec.lang import parse
 
 SPECS = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.cnn"))
@@ -263,6 +263,19 @@ def test_a_wrongly_shaped_input_is_a_run_error():
     assert "2x8x8" in info.value.hint
 
 
+@pytest.mark.parametrize(("x", "words"), [
+    (np.zeros((0, 2, 8, 8), np.float32), "a batch of one input or more, not (0, 2, 8, 8)"),
+    (np.zeros((1, 2, 8, 8), complex), "real numbers, not an array of dtype complex128"),
+    (np.full((1, 2, 8, 8), "a"), "real numbers, not an array of dtype <U1"),
+])
+def test_an_empty_or_non_numeric_input_is_a_run_error(x, words):
+    """model(x) of an empty batch ended in a reshape's ValueError inside a layer, of strings
+    in NumPy's conversion error, and of complex numbers in their real parts with a warning."""
+    model = compile_spec(_spec(SMALL), seed=0)
+    with pytest.raises(RunError, match=re.escape(words)):
+        model(x)
+
+
 def test_a_relu_fused_into_a_ceil_mode_max_pool_keeps_the_ceil_mode():
     spec = _spec("c: conv 3 3x3 pad same relu\np: maxpool 3 stride 2 ceil_mode true\n"
                  "f: flatten\nfc: dense 3")
@@ -342,3 +355,9 @@ def test_a_checked_spec_prints_as_one_line_and_summary_gives_the_commands_table(
     printed = capsys.readouterr().out
     assert cnnspec.summary(path) + "\n" == printed == cnnspec.summary(checked) + "\n"
     assert "float64" in cnnspec.summary(path, dtype="float64")
+    # a CheckedSpec's table is of the dtype it was checked for: another was ignored silently
+    assert cnnspec.summary(checked, dtype="float32") == cnnspec.summary(checked)
+    with pytest.raises(SettingError, match="^the spec was checked for float32, not float64$"):
+        cnnspec.summary(checked, dtype="float64")
+    with pytest.raises(SettingError, match="^dtype must be one of float32, float64, not "):
+        cnnspec.summary(checked, dtype="float16")

@@ -73,3 +73,19 @@ def test_a_hint_about_a_run_setting_names_it_as_the_caller_gave_it():
     assert format_error(err, names=OPTION_NAMES).splitlines() == [
         "net.cnn: error: batch too large", f"hint: e.g. `train {{ batch 8 }}`; --batch-size {said}"]
     assert format_error(SpecError("plain", hint="{x}"), names=OPTION_NAMES).endswith("hint: {x}")
+
+
+def test_the_caret_counts_wide_and_zero_width_characters_as_a_terminal_shows_them():
+    """A terminal gives a Chinese, Japanese or Korean character (or an emoji) two columns and
+    a zero-width space none: the caret stood two columns left of `epochs` after `日本`, one
+    column right of it after a zero-width space."""
+    text = 'train {\n\tdata npz("日本.npz") epochs: 2\n  lr\u200b 0.1 epochs 2\n}\n'
+    err = SpecError("one to a line", span=Span(2, 21, 2, 30), file="a.cnn")
+    shown, caret = format_error(err, text).splitlines()[1:3]
+    assert caret == " " * 2 + " " * 22 + "^" * 9  # 日本 take four columns, not two
+    assert shown == '   data npz("日本.npz") epochs: 2'
+    err = SpecError("one to a line", span=Span(3, 11, 3, 17), file="a.cnn")
+    caret = format_error(err, text).splitlines()[2]
+    assert caret == " " * 2 + " " * 9 + "^" * 6  # `  lr\u200b 0.1 `: nine columns
+    err = SpecError("bad name", span=Span(2, 12, 2, 14), file="a.cnn")
+    assert format_error(err, text).splitlines()[2] == " " * 2 + " " * 11 + "^" * 4

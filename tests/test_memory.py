@@ -598,6 +598,20 @@ def test_a_data_set_that_outweighs_the_step_is_the_error_and_the_hint(tmp_path, 
     assert error.span.line == 2 and "fewer filters" in error.hint
 
 
+def test_a_limit_that_python_and_its_libraries_fill_is_not_said_to_be_exceeded(tmp_path):
+    """Under `ulimit -v` 280 MiB (two cores) check said training "needs about 120.0 MiB for
+    Python, its libraries and their buffers alone, more than the 120.0 MiB this process may
+    use": a limit they fill exactly leaves the network nothing, and is said so."""
+    spec = tmp_path / "s.cnn"
+    spec.write_text("input 1x8x8\nflatten\ndense 10\n")
+    checked = cnnspec.load(spec)
+    memory = checked.step_memory
+    (filled,) = memory_problems(checked.spec, memory, memory.runtime)
+    assert filled.message.endswith(f"alone, all of the {bytes_text(memory.runtime)} limit set")
+    (beyond,) = memory_problems(checked.spec, memory, memory.runtime - 1)
+    assert ", more than the " in beyond.message
+
+
 def test_summary_summarises_a_spec_too_large_to_train_here(tmp_path, capsys, monkeypatch,
                                                            started_from_venv):
     """The memory error's hint sends the user to `cnnspec summary` (named as the program was

@@ -266,6 +266,51 @@ def test_commands_that_load_numpy_refuse_a_limit_that_cannot_hold_it(command):
     assert "OpenBLAS" not in done.stderr and "Traceback" not in done.stderr
 
 
+def _run_folder(tmp_path):
+    """A folder with a run's summary and spec, as the command line tells a run folder by."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / rundir.SUMMARY).write_text("{}")
+    (run / rundir.SPEC_CNN).write_text("input 1x8x8\nflatten\ndense 10\n")
+    return run
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+@pytest.mark.parametrize(("argv", "code", "said"), [
+    (["export", "{run}"], 2, "cnnspec: error: `cnnspec export` needs about "),
+    (["check", "{run}"], 2, "is a run folder, not a spec file; its spec is "),
+])
+def test_a_run_folder_named_on_the_command_line_is_read_without_numpy(tmp_path, argv, code,
+                                                                       said):
+    """`cnnspec export RUN` (and check's run folder named for its spec) under `ulimit -v
+    100000` ended in NumPy's ImportError traceback: telling the argument for a run folder
+    imported the run folder's module, which loaded NumPy before the limit was looked at."""
+    run = _run_folder(tmp_path)
+    done = _cnnspec_under_address_limit(TOO_LOW_KIB, *(word.format(run=run) for word in argv))
+    assert done.returncode == code, done.stderr
+    assert said in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
+def test_a_command_that_draws_is_held_to_what_numpy_and_matplotlib_take(tmp_path):
+    """`cnnspec filters RUN -o f.png` under `ulimit -v` 200 MiB (two cores) passed the check
+    of what NumPy takes and ended with OpenBLAS's "Memory allocation still failed after 10
+    retries, giving up." alone, drawing the picture after matplotlib had taken the room: a
+    command that draws is held to what Python with NumPy and matplotlib take."""
+    from cnnspec.engine.splitting import usable_cores
+
+    mapped = memory.MAPPED_CODE_BYTES + memory.MAPPED_PER_BLAS_THREAD * usable_cores()
+    room = (memory.NUMPY_BYTES + memory.PROCESS_BYTES) // 2  # NumPy fits, matplotlib not
+    done = _cnnspec_under_address_limit((mapped + room) >> 10, "filters",
+                                        str(_run_folder(tmp_path)), "-o", str(tmp_path / "f.png"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("cnnspec: error: `cnnspec filters` needs about 80.0 MiB for "
+                                  "Python, its libraries and their buffers alone, more than the "
+                                  "56.0 MiB this process may use")
+    assert "OpenBLAS" not in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ulimit -v as Linux has it")
 def test_numpy_that_cannot_be_mapped_under_a_limit_is_an_error_with_a_hint():
     """Where NumPy's libraries do not fit all the same (an estimate that fell short), the

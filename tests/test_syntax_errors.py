@@ -153,6 +153,12 @@ CASES = [
      "^a setting is written without '='$", 4, 13, "^write `optimizer adam`;"),
     ('input 1x8x8\nflatten\ntrain {\n  data: "fashion-mnist"\n}\n',
      "^a setting is written without ':'$", 4, 7, "^write `data fashion-mnist`;"),
+    # ... and a number too: `epochs '2'` was then told strings are written in double quotes
+    ("input 1x8x8\nflatten\ntrain {\n  epochs = '2'\n}\n",
+     "^a setting is written without '='$", 4, 10, "^write `epochs 2`;"),
+    ("input 1x8x8\nflatten\ntrain {\n  lr: \"1e-3\", data: 'npz(\"a.npz\")'\n}\n",
+     "^training settings are written one to a line$", 4, 15,
+     "^write `lr 1e-3` and `data 'npz\\(\"a.npz\"\\)'` on lines"),
     # a setting written as YAML writes it keeps its own hint
     ("input 1x8x8\nflatten\ntrain {\n  lr: 0.1\n}\n", "^a setting is written without ':'$",
      4, 5, "^write `lr 0.1`"),
@@ -1204,3 +1210,33 @@ def test_every_foreign_settings_line_is_read_by_the_train_block():
             line = foreign.line(value)
             if line is not None and not re.search(r"\bE\d?\b", line):
                 parse(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n  {line}\n}}\n")
+
+
+def test_a_long_word_on_a_line_with_keyword_arguments_is_rewritten_at_once():
+    """`c: conv 4 3x3 init so"sss...s"bel_x act=relu` with a word of 100,000 letters took 57 s
+    to check: the keyword arguments' pattern was tried from every letter of the word, each try
+    running to its end. It is tried from the start of a word only."""
+    import time
+
+    word = "s" * 200_000
+    start = time.perf_counter()
+    err = error_of(f'input 1x8x8\nc: conv 4 3x3 init so"{word}"bel_x act=relu\nflatten\n')
+    assert time.perf_counter() - start < 5
+    assert err.message == "'=' is only used inside parentheses"
+    assert err.hint.startswith(f'write `c: conv 4 3x3 init so"{word}"bel_x relu`')
+
+
+@pytest.mark.parametrize("line", [
+    "  lr: 0.1" + " " * 100_000 + "x",  # the value's pattern tried from every space
+    "  lr = 0.1" + " " * 100_000 + "x",
+    "  lr: 0.1 " + "# a " * 30_000 + '"',  # the comment's pattern tried from every '#'
+])
+def test_a_train_line_with_a_long_run_of_spaces_or_comments_is_told_at_once(line):
+    """A setting's line with 100,000 spaces in it took minutes to check: the patterns that
+    find its value and its comment were tried from every space (or every '#')."""
+    import time
+
+    start = time.perf_counter()
+    err = error_of(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n{line}\n}}\n")
+    assert time.perf_counter() - start < 5
+    assert err.span.line == 5

@@ -4,9 +4,10 @@ and the Caffe and Keras models ``cnnspec import`` reads.
 Every example spec (``specs/*.cnn``) and every spec-like example in the docs is mutated (tokens
 deleted, duplicated, swapped, replaced; numbers made huge, negative, fractional, NaN; brackets
 nested deep; unicode inserted; text cut short; lines spliced in from other specs; line
-endings made CRLF, CR or mixed; a byte-order mark added), and the IR that ``cnnspec export``
-writes for each is mutated too (keys deleted, types changed, huge values, deep nesting, long
-strings, names that would be paths). Each mutant goes through
+endings made CRLF, CR or mixed; a byte-order mark added; training settings put on one line
+and layer options written as keyword arguments, as other tools write them), and the IR that
+``cnnspec export`` writes for each is mutated too (keys deleted, types changed, huge values,
+deep nesting, long strings, names that would be paths). Each mutant goes through
 ``cnnspec check``, ``summary`` and ``export`` in this process, through ``cnnspec.cli.main``.
 A quarter of the spec cases of every stage below are generated instead (:func:`corner_spec`,
 a third of them then mutated): kernels wider than their input, paddings and strides far
@@ -267,9 +268,51 @@ def _line_endings(text, others, rng):
     return text.replace("\n", "\r\n" if how == "crlf" else "\r")
 
 
+def _written_as_elsewhere(text, others, rng):
+    """A line written as other tools and languages write it, the lines whose syntax hints
+    rewrite them: two or more of the train block's settings on one line, parted by commas,
+    ';' or spaces, each with ':', '=' or a space and its value maybe quoted (`train { data:
+    digits, epochs: 2 }`, `lr=0.1; epochs='2'`), or a layer's options as keyword arguments
+    (`conv 16 3x3 stride=2 padding='same' activation=relu`, `init he_normal`, `w_init=...`)."""
+    lines = text.split("\n")
+    opened = [k for k, line in enumerate(lines) if re.match(r"\s*train\s*\{\s*(#.*)?$", line)]
+    closed = [k for k, line in enumerate(lines) if line.strip() == "}" and opened and k > opened[0]]
+    if opened and closed and rng.random() < 0.5:
+        start, end = opened[0], closed[0]
+        settings = [k for k in range(start + 1, end) if re.match(r"\s*[a-z_]+\s+\S", lines[k])]
+        if len(settings) >= 2:
+            first = rng.randrange(len(settings) - 1)
+            chosen = settings[first:first + rng.randint(2, len(settings) - first)]
+            between, parted = rng.choice([": ", "=", " = ", " ", ":"]), rng.choice(
+                [", ", "; ", " ", ",", " ;"])
+            written = [re.sub(r"^\s*([a-z_]+)\s+(.*?)\s*(#.*)?$", lambda m: m[1] + between + (
+                f"'{m[2]}'" if rng.random() < 0.2 else m[2]), lines[k]) for k in chosen]
+            line = parted.join(written)
+            if rng.random() < 0.3:  # the whole block on one line
+                return "\n".join(lines[:start] + [f"train {{ {line} }}"] + lines[end + 1:])
+            return "\n".join(lines[:chosen[0]] + ["  " + line] + lines[chosen[-1] + 1:])
+    layers = [k for k, line in enumerate(lines)
+              if re.search(r"\b(stride|pad|dilation|weight|bias|relu|tanh)\b", line)
+              and "train" not in line and not line.lstrip().startswith(("#", "default"))]
+    if not layers:
+        return text
+    k = rng.choice(layers)
+    quote = rng.choice(["", "'", '"'])
+    line = re.sub(r"\b(stride|dilation|groups) +(\w+)", rf"\1={quote}\2{quote}", lines[k])
+    padding = rng.choice(["padding=", "pad = ", "pad="])
+    line = re.sub(r"\bpad +(\w+)", padding + rf"{quote}\1{quote}", line)
+    line = re.sub(r"\bweight +", rng.choice(["init ", "w_init=", "kernel_initializer=",
+                                             "weight="]), line)
+    line = re.sub(r"\bbias +", rng.choice(["b_init ", "bias_initializer=", "bias="]), line)
+    line = re.sub(r"\b(relu|tanh)\b(\s*(#.*)?)$", rng.choice(["activation=", "act=", "activation "])
+                  + rf"{quote}\1{quote}\2", line)
+    return "\n".join(lines[:k] + [line] + lines[k + 1:])
+
+
 SPEC_MUTATIONS = [_token_edit(_delete), _token_edit(_duplicate), _token_edit(_swap),
                   _token_edit(_replace), _token_edit(_odd_number), _token_edit(_odd_number),
-                  _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings]
+                  _deep_brackets, _unicode, _truncate, _splice, _long_word, _line_endings,
+                  _written_as_elsewhere]
 
 
 # -- generated corner specs -------------------------------------------------------------------

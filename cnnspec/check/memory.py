@@ -701,7 +701,8 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         template = fewer_cores or literal(
             f"{task.name} takes up to about {bytes_text(memory.process)}; a limit below what "
             f"the process itself takes cannot be met{_raise_by(memory.process, set_here)}")
-        return [SpecError(runtime_beyond(task.name, memory.runtime, room), file=spec.path,
+        return [SpecError(runtime_beyond(task.name, memory.runtime, limit, room),
+                          file=spec.path,
                           hint=library_worded(template), hint_template=template)]
     where, heaviest, lower, lower_warned = _what_weighs_most(spec, memory, task)
     parts = _parts_text(memory, task)
@@ -733,11 +734,13 @@ def memory_problems(spec: Spec, memory: MemoryEstimate, limit: int | None,
         hint_template=f"other programs may then run out of memory; {lower_warned}")]
 
 
-def runtime_beyond(name: str, runtime: int, room: str) -> str:
+def runtime_beyond(name: str, runtime: int, room: int, room_words: str) -> str:
     """The error of a process doing ``name`` ("training") whose ``runtime`` bytes alone, for
-    Python and its libraries, outweigh the ``room`` it has (worded: :func:`room_text`)."""
+    Python and its libraries, outweigh or fill the ``room`` bytes it has (worded
+    ``room_words``: :func:`room_text`); filled, it has none left for the network's arrays."""
+    beyond = "more than" if runtime > room else "all of"
     return (f"{name} needs about {bytes_text(runtime)} for Python, its libraries and their "
-            f"buffers alone, more than {room}")
+            f"buffers alone, {beyond} {room_words}")
 
 
 def _raise_by(needed: int, set_here: bool) -> str:
@@ -750,19 +753,22 @@ def _raise_by(needed: int, set_here: bool) -> str:
     return f": raise it by at least {bytes_text(needed - room)}"
 
 
-def libraries_beyond_limit(name: str) -> LimitError | None:
+def libraries_beyond_limit(name: str, draws: bool = False) -> LimitError | None:
     """Before NumPy is loaded, for a command that runs networks (``name``: "`cnnspec train`"):
     an error when the memory this process may use (:func:`machine_memory`, less what the
     libraries map under a limit on mappings) cannot hold Python with NumPy (NUMPY_BYTES), the
-    least any such command takes; else None. Under such a limit, importing NumPy fails in
+    least any such command takes, or, for a command that ``draws`` a picture, Python with NumPy
+    and matplotlib (PROCESS_BYTES); else None. Under such a limit, importing NumPy fails in
     OpenBLAS, which ends the process with a message of its own (it cannot allocate its
-    threads' buffers), or in the dynamic loader, before any check could speak."""
-    room = _least_room()
-    if room is None or room >= NUMPY_BYTES:
+    threads' buffers), or in the dynamic loader, before any check could speak; and drawing
+    with matplotlib loaded in the room NumPy alone takes fails the same way, at the first
+    product OpenBLAS computes for the picture."""
+    room, runtime = _least_room(), PROCESS_BYTES if draws else NUMPY_BYTES
+    if room is None or room >= runtime:
         return None
-    return LimitError(runtime_beyond(name, NUMPY_BYTES, room_text(max(room, 0))),
+    return LimitError(runtime_beyond(name, runtime, room, room_text(max(room, 0))),
                       hint="a limit below what the process itself takes cannot be met"
-                           + _raise_by(NUMPY_BYTES, False))
+                           + _raise_by(runtime, False))
 
 
 def _batch_setting(spec: Spec, task: Task, batch: int) -> str:

@@ -5,7 +5,8 @@ and ``run(args) -> int``, and ``OWN_OPTIONS`` where its options name a setting o
 :data:`OPTION_NAMES` does (init-report's ``--batch`` for train's ``--batch-size``). Modules import NumPy, the parser and friends inside ``run`` so that
 ``cnnspec --help`` starts fast; one whose ``run`` loads NumPy says so with ``LOADS_NUMPY =
 True``, and NumPy is loaded for it first (:mod:`cnnspec.cli.loading`: refused where the
-memory this process may use cannot hold it). User mistakes (:class:`SpecError`) exit 2, run-time failures
+memory this process may use cannot hold it, or it and matplotlib for one that always draws a
+picture, which says so with ``DRAWS = True``). User mistakes (:class:`SpecError`) exit 2, run-time failures
 (:class:`RunError`) exit 1; a traceback means a bug.
 """
 from __future__ import annotations
@@ -517,7 +518,7 @@ def _main(argv: list[str]) -> int:
             if getattr(module, "LOADS_NUMPY", False):
                 from cnnspec.cli.loading import numpy_loaded
 
-                numpy_loaded(args._command)
+                numpy_loaded(args._command, getattr(module, "DRAWS", False))
             return module.run(args)
     except (SpecError, SpecErrors) as exc:
         from cnnspec.diagnostics import format_error  # only on an error: --help stays fast

@@ -22,6 +22,7 @@ from cnnspec.cli.arguments import (
 from cnnspec.errors import EXIT_INTERRUPTED, shown_path
 
 LOADS_NUMPY = True
+DRAWS = True  # its pictures: matplotlib beside NumPy
 HELP = "train a spec under several weight inits (and seeds) and compare accuracy and curves"
 
 EPILOG = """\

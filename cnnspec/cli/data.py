@@ -12,6 +12,7 @@ from cnnspec.cli.arguments import (
 from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
+DRAWS = True  # its pictures: matplotlib beside NumPy
 HELP = "draw training images of each class of a spec's data, as loaded and augmented"
 
 

@@ -15,6 +15,7 @@ from cnnspec.cli.arguments import (
 from cnnspec.errors import InputError, shown_path
 
 LOADS_NUMPY = True
+DRAWS = True  # its pictures: matplotlib beside NumPy
 HELP = "draw an input image and the feature maps every conv layer makes of it"
 
 

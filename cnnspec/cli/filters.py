@@ -5,6 +5,7 @@ from cnnspec.cli.arguments import add_run, output_file, refuse_writing_over_inpu
 from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
+DRAWS = True  # its pictures: matplotlib beside NumPy
 HELP = "draw the kernels of a conv layer of a trained run as a grid of tiles"
 
 

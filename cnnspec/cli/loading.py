@@ -21,13 +21,14 @@ UNMAPPED = ("failed to map segment", "cannot allocate memory")
 ORIGINAL_ERROR = "Original error was:"
 
 
-def numpy_loaded(command: str) -> None:
+def numpy_loaded(command: str, draws: bool = False) -> None:
     """Import NumPy for the command ``command`` (``train``), unless it is loaded: raise a
-    :class:`cnnspec.errors.LimitError` where the memory this process may use cannot hold it,
-    and a :class:`RunError` where importing it runs out of memory all the same."""
+    :class:`cnnspec.errors.LimitError` where the memory this process may use cannot hold it
+    (and matplotlib, for a command that ``draws`` a picture), and a :class:`RunError` where
+    importing it runs out of memory all the same."""
     if "numpy" in sys.modules:
         return
-    refusal = libraries_beyond_limit(f"`cnnspec {command}`")
+    refusal = libraries_beyond_limit(f"`cnnspec {command}`", draws)
     if refusal is not None:
         raise refusal
     try:

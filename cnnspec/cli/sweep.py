@@ -19,6 +19,7 @@ from cnnspec.dtypes import DEFAULT_DTYPE
 from cnnspec.errors import EXIT_INTERRUPTED, EXIT_USAGE, counted, shown_path
 
 LOADS_NUMPY = True
+DRAWS = True  # its pictures: matplotlib beside NumPy
 HELP = "train a spec over a grid of settings, seeds and folds, on Dask (locally or a cluster)"
 
 EPILOG = """\

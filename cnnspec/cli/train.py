@@ -238,7 +238,8 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     # the data named, as eval names it: a spec without a train block trains on digits,
     # which nothing else the command prints says
     accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
-                f"(loss {summary['test_loss']:.4f}, {summary['test_examples']} test images "
+                f"(loss {summary['test_loss']:.4f}, "
+                f"{counted(summary['test_examples'], 'test image')} "
                 f"of {summary['data'].get('name')})  "
                 f"trained in {summary['train_seconds']:.1f}s")
     lines = [accuracy, *chance_note(summary, path, warned),

@@ -146,8 +146,9 @@ class Model:
 
     def forward(self, x) -> np.ndarray:
         """Run the network on ``x`` (N, C, H, W) or (N, F); returns the output layer's output."""
-        x = np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x)
         self._check_input(x)
+        x = x.astype(self.dtype, copy=False)
         split = self._can_split(x)
         if split != self._split:
             self._release_other_layers(split)
@@ -189,6 +190,14 @@ class Model:
                 f"the model takes inputs of shape (N, {', '.join(map(str, expected))}), "
                 f"not {tuple(x.shape)}",
                 hint=f"the spec's input line says {shape}; reshape or resize the data to match")
+        # a Python caller's mistakes, which NumPy would say as a reshape's ValueError deep in
+        # a layer (an empty batch) or not at all (complex numbers lose their imaginary part)
+        if x.ndim and not len(x):
+            raise RunError(f"the model takes a batch of one input or more, not {tuple(x.shape)}",
+                           hint="pass at least one input: an array (N, ...) with N >= 1")
+        if x.dtype.kind not in "biuf":
+            raise RunError(f"the model takes real numbers, not an array of dtype {x.dtype}",
+                           hint=f"convert the inputs, e.g. np.asarray(x, dtype=np.{self.dtype})")
 
     def loss(self, out, y) -> tuple[float, np.ndarray]:
         """``(loss, dout)`` of the spec's loss for ``out`` and integer labels ``y`` (N,)."""

@@ -78,21 +78,34 @@ class FriendlyError:
         return f"write `{self.fix(line, exc.column)}`; {self.hint}"
 
 
+def _without_comment(line: str) -> str:
+    """``line`` without its trailing comment and the spaces before it: from the first '#'
+    after the last '"' (a '#' in a string starts none). Found without a pattern tried from each
+    character, which took minutes on a line of 100,000 spaces."""
+    start = line.find("#", line.rfind('"') + 1)
+    return line if start < 0 else line[:start].rstrip()
+
+
+# A name or a number in quotes, as Python and YAML may quote a value (`optimizer = 'adam'`,
+# `epochs: "2"`): the spec writes it bare; a string (a file name) keeps its quotes.
+QUOTED_WORD = re.compile(r"""(['"])([A-Za-z_][\w-]*|[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\1""")
+
+
 def _without_equal(line: str, column: int) -> str:
     """``line`` without the '=' (or ':') at ``column`` and without a trailing comment: ``lr =
-    0.1`` becomes ``lr 0.1``; a name in quotes, as Python and YAML may quote it, is written
-    bare (``optimizer = 'adam'``: ``optimizer adam``). A value left out (``epochs:``) is
-    written ``...``: the name alone is no line either."""
+    0.1`` becomes ``lr 0.1``; a name or number in quotes is written bare (``optimizer =
+    'adam'``: ``optimizer adam``). A value left out (``epochs:``) is written ``...``: the
+    name alone is no line either."""
     fixed = f"{line[:column - 1].rstrip()} {line[column:].lstrip()}".strip()
-    fixed = re.sub(r'\s*#[^"]*$', "", fixed)
-    if not re.sub(r'\s*#[^"]*$', "", line[column:]).strip():
+    fixed = _without_comment(fixed)
+    if not _without_comment(line[column:]).strip():
         fixed += " ..."
-    return re.sub(r"""(['"])([A-Za-z_][\w-]*)\1""", r"\2", fixed)
+    return QUOTED_WORD.sub(r"\2", fixed)
 
 
 # An option written as a keyword argument (`stride=2`, `activation='relu'`, `use_bias=False`),
 # outside brackets, with its value: quoted, or a bare word or number.
-KEYWORD_OPTION = re.compile(r"""([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([\w.+-]+))?""")
+KEYWORD_OPTION = re.compile(r"""\b([A-Za-z_]\w*)\s*=\s*(?:(['"])([\w-]*)\2|([\w.+-]+))?""")
 # The kind a layer's line names: its first word, after the layer's label.
 LINE_KIND = re.compile(r"\s*(?:[A-Za-z_]\w*\s*:\s*)?([A-Za-z_]\w*)")
 
@@ -106,7 +119,7 @@ def _options_without_equal(line: str, column: int) -> str:
     (he_normal(mode=fan_out)) kept, and a trailing comment dropped."""
     from cnnspec.lang.foreign import keyword_written  # only on a syntax error
 
-    code = re.sub(r'\s*#[^"]*$', "", line)
+    code = _without_comment(line)
     depth, outer = 0, []
     for char in code:  # the brackets' text blanked, so that only outer '=' match
         depth += char in "(["
@@ -553,8 +566,12 @@ def _layer_in_train(exc: UnexpectedInput, text: str, path: str | None) -> SpecEr
                      hint=hint, file=path)
 
 
+# A setting's value on its line: up to a comment, without the spaces around it. Written to
+# pass a run of spaces once: a lazy `[^#]*?` before `\s*$` tried the rest of the line from
+# every space, and a line of 100,000 spaces took minutes.
+VALUE = r"(?P<value>(?:[^#\s](?:[^#]*[^#\s])?)?)"
 # A training setting's line: the key, its value, a comment.
-SETTING_LINE = re.compile(r"(?P<indent>\s*)(?P<key>[A-Za-z_]\w*)\s+(?P<value>[^#]*?)\s*(#.*)?$")
+SETTING_LINE = re.compile(rf"(?P<indent>\s*)(?P<key>[A-Za-z_]\w*)\s+{VALUE}\s*(#.*)?$")
 
 
 def _list_without_brackets(exc: UnexpectedInput, text: str,
@@ -612,7 +629,7 @@ def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
     line = _failing_line(exc, text)
     if not blocks or blocks[-1][0].type != "TRAIN" or line is None:
         return None
-    body = re.sub(r'\s*#[^"]*$', "", line)
+    body = _without_comment(line)
     opening = re.match(r"\s*train\s*\{", body)
     offset = opening.end() if opening else 0
     body = re.sub(r"\}\s*$", "", body[offset:])
@@ -630,9 +647,10 @@ def _settings_sharing_a_line(exc: UnexpectedInput, text: str,
 
 def _setting_text(piece: str) -> str:
     """One setting as a line of the train block writes it: `epochs: 2,` becomes `epochs 2`;
-    a value in quotes is written bare, as _without_equal writes it."""
+    a name or number in quotes (QUOTED_WORD) is written bare, as _without_equal writes it."""
     key, rest = re.match(r"([A-Za-z_]\w*)\s*[:=]?\s*(.*)", piece.strip()).groups()
-    value = re.sub(r"""^(['"])([A-Za-z_][\w-]*)\1$""", r"\2", rest.rstrip(" ,;"))
+    value = rest.rstrip(" ,;")
+    value = QUOTED_WORD.sub(r"\2", value) if QUOTED_WORD.fullmatch(value) else value
     return f"{key} {value}" if value else f"{key} ..."
 
 
@@ -676,8 +694,7 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
 
 # A setting as Caffe's solver (`base_lr: 0.01`, `lr_policy: "step"`) and Darknet's [net]
 # section (`steps=400,450`) write it: the key, a ':' or '=', the value, a comment.
-FOREIGN_SETTING = re.compile(r"\s*(?P<key>[A-Za-z_]\w*)\s*(?P<sep>[:=])?\s*(?P<value>[^#]*?)\s*"
-                             r"(#.*)?$")
+FOREIGN_SETTING = re.compile(rf"\s*(?P<key>[A-Za-z_]\w*)\s*(?P<sep>[:=])?\s*{VALUE}\s*(#.*)?$")
 
 
 def _foreign_setting(exc: UnexpectedInput, text: str, path: str | None) -> SpecError | None:

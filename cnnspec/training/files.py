@@ -2,7 +2,7 @@
 
 Every write goes through :func:`cnnspec.atomic.atomic_write` (a temporary file moved over the
 target: either the old file or the new one, never half of one), and
-:func:`remove_stale_temporaries` deletes the temporary files of writers killed mid-write.
+:func:`cnnspec.atomic.remove_stale_temporaries` deletes the temporary files of writers killed mid-write.
 Arrays are stored as ``.npz`` and read back by :mod:`cnnspec.data.arrayfiles` (no pickle,
 sizes checked before anything is allocated), so opening a run folder can never execute code
 or exhaust memory.
@@ -13,58 +13,15 @@ import csv
 import io
 import json
 import math
-import os
-import re
-import shutil
 import zipfile
-from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
-from cnnspec.atomic import TEMP_NAME, atomic_write, write_text
+from cnnspec.atomic import atomic_write, write_text
 from cnnspec.data import arrayfiles
 from cnnspec.data.arrayfiles import DamagedArray
 from cnnspec.errors import RunError, WordedError, literal
-
-
-def remove_stale_temporaries(folder: Path, pattern: re.Pattern = TEMP_NAME,
-                             targets: Collection[str] | None = None) -> list[Path]:
-    """Delete the entries of ``folder`` whose name matches ``pattern`` (by default: temporary
-    files of :func:`cnnspec.atomic.atomic_write`, of writes to one of ``targets``) and whose
-    writer (the ``pid`` in the name; a name without one is from before pids were recorded) is
-    no longer running, killed mid-write; returns what was removed. Best effort: what cannot be
-    removed (a read-only folder) stays."""
-    removed = []
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        match = pattern.match(entry.name)
-        if match is None or _alive(match["pid"]):
-            continue
-        if targets is not None and match["target"] not in targets:
-            continue
-        try:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-            removed.append(entry)
-        except OSError:
-            pass  # gone already (another process cleaned it) or not ours to remove: leave it
-    return removed
-
-
-def _alive(pid: str | None) -> bool:
-    """Whether process ``pid`` is running (None, a name without a pid: no)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, OSError):
-        return True  # someone else's process (or no way to tell): leave its files alone
-    return True
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

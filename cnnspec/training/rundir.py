@@ -36,7 +36,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnspec.atomic import TEMP_SUFFIX, NotWritten, usual_permissions
+from cnnspec.atomic import (
+    TEMP_SUFFIX,
+    NotWritten,
+    remove_stale_temporaries,
+    usual_permissions,
+)
 from cnnspec.errors import (
     RunError,
     SettingError,
@@ -45,7 +50,6 @@ from cnnspec.errors import (
     literal,
 )
 from cnnspec.given import given_path
-from cnnspec.training.files import read_json, remove_stale_temporaries
 
 SPEC_CNN = "spec.cnn"
 SPEC_JSON = "spec.json"
@@ -346,6 +350,9 @@ _TRAININGS = {"sweep": "cells", "compare": "runs"}
 def _filled_by(folder: Path) -> str:
     """The command that filled a sweep's ``folder``, as its ``sweep.json`` records it:
     ``compare`` or ``sweep`` (also for a file that cannot be read: the more general)."""
+    # here, not above: the run files' module loads NumPy, which naming a run folder need not
+    from cnnspec.training.files import read_json
+
     try:
         held = read_json(folder / SWEEP_JSON, what="sweep description")
     except RunError:  # damaged: the hint still has a command
