@@ -1980,3 +1980,29 @@ def test_a_norm_before_tanh_makes_the_stack_the_same_at_any_init_scale(init):
         stack_and_warnings("he_normal")
     assert stack.log_total == pytest.approx(reference.log_total, rel=1e-9)
     assert stack.normed == "before" and len(said) == len(reference_said) == 1
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid"])
+def test_a_stack_whose_weights_square_to_zero_is_checked_without_a_traceback(activation):
+    """delta_orthogonal(gain=1e-320): each weight's square underflows to 0, and the settling
+    rate took the log of 0 (a ValueError out of check); tanh's stack keeps its scale, as at
+    any weights below the critical line, sigmoid's passes nothing back."""
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    text = ("input 1x8x8\ndefault weight delta_orthogonal(gain=1e-320), bias zeros\n"
+            f"stem: conv 16 3x3 pad same {activation}\n"
+            f"repeat 30 {{\n  conv 16 3x3 pad same {activation}\n}}\nflatten\ndense 10\n")
+    warned = check(parse(text)).warnings
+    assert any("below float32's smallest normal number" in w.message for w in warned)
+
+
+def test_a_padding_profile_that_reads_nothing_after_a_step_is_a_share_of_zero():
+    """A 100-tap kernel of dilation 3 on a 5x5 map: the second step of the padding's profile
+    was all zeros, and dividing by its largest value raised ZeroDivisionError out of check."""
+    from cnnspec.check import check
+    from cnnspec.lang import parse
+
+    text = ("input 1x5x5\nconv 1 100 pad same dilation 3 weight delta_orthogonal(gain=1)\n"
+            "global_avgpool\ndense 3\ntrain {\n  data shapes(size=5, classes=[x, plus, o])\n}\n")
+    assert check(parse(text)).total_params == 10007

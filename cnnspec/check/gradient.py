@@ -121,6 +121,8 @@ class Stack:
 def _phase_may_pass(steps: int, rate: float) -> bool:
     """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, no
     total can make :meth:`Stack.passes` true, and its integrals need not be worked out."""
+    if rate <= 0:  # weights whose square underflows to 0: nothing passes back
+        return True
     return abs(steps * math.log(rate)) > 2 * math.log(LIMIT)
 
 
@@ -336,8 +338,10 @@ def settling_rate(chain: Chain) -> float | None:
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
-    forward = math.exp(sum(math.log(_forward_factor(i) * _pooled(between))
-                           for i, between in zip(rest, chain.bridges)) / len(rest))
+    factors = [_forward_factor(i) * _pooled(between) for i, between in zip(rest, chain.bridges)]
+    # a weight's square that underflows to 0 (gain=1e-320) passes nothing: their mean is 0
+    forward = 0.0 if min(factors) <= 0 else \
+        math.exp(sum(math.log(factor) for factor in factors) / len(factors))
     biases = sum(_bias_square(i) for i in rest) / len(rest)
     # (within rounding: Glorot's 2 / (fan_in + fan_out) on equal fans is 1 to a few ulps)
     if kind.centre == 0 and biases == 0 and forward * dphi(0.0) ** 2 <= 1 + 1e-12:

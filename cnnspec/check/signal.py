@@ -311,8 +311,10 @@ def _axis_share(size: int, out: int, kernel: int, stride: int, dilation: int, be
     if factor == 0:  # no output reads the input (taps 3 apart about a 1-pixel map's centre)
         return 0.0
     for _ in range(STEADY_ITERATIONS):
-        previous = factor
-        factor, step = _axis_read(tuple(m / max(step) for m in step), out, kernel, 1,
+        previous, peak = factor, max(step)
+        if peak == 0:  # the map sends every position to 0 (taps that meet only padding)
+            return 0.0
+        factor, step = _axis_read(tuple(m / peak for m in step), out, kernel, 1,
                                   dilation, before, share)
         if abs(factor - previous) < 1e-12:
             break
