@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from cnnspec.errors import RunError
+from cnnspec.ir.training_catalogue import written_number
 from cnnspec.lab.plots import plot_learning_curves
 from cnnspec.render import figure
 from cnnspec.sweep.results import Group, curve_label, mean_std
@@ -36,7 +37,8 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
             # a line between numbers shows a trend; between names (inits, optimizers) it
             # would read as values in between, which there are none of
             ax.plot(*zip(*shown), color="C1", marker="o", label="mean of the runs",
-                    linestyle="-" if all(_is_number(v) for v in values) else "none")
+                    linestyle="-" if all(written_number(v) is not None for v in values)
+                    else "none")
         ax.set_xticks(range(len(values)), values, rotation=20, fontsize=8)
         ax.set_xlim(-0.5, len(values) - 0.5)
         figure.accuracy_axis(ax)
@@ -54,12 +56,3 @@ def plot_group_curves(rows: list[Group], out_png, title: str | None = None) -> P
     """Learning curves, one line per group (diverged runs said in the legend)."""
     curves = {curve_label(g.label, g.diverged, len(g.cells)): g.curves() for g in rows}
     return plot_learning_curves(curves, out_png, title=title)
-
-
-def _is_number(text: str) -> bool:
-    """Whether a swept value's text is a number (0.01, 64, 1e-3), not a name."""
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
