@@ -125,9 +125,13 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
 
     assert timeless(run) == timeless(tmp_path / "t")
     trained = []
-    compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, dtype="float64",
-            on_done=trained.append)
-    assert trained == []
+    again = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, dtype="float64",
+                    on_done=trained.append)
+    assert trained == [] and (again.ran, again.skipped) == (0, 1)
+    # the command line says so, as a sweep run again does
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--dtype", "float64", "--out", str(out)]) == 0
+    assert f"1 run was recorded in {out} already; trained 0\n" in capsys.readouterr().err
     compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, on_done=trained.append)
     assert len(trained) == 1 and Path(trained[0].out) != run
     # the table says it under the runs' folder; a float32 one says nothing of it

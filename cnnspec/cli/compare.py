@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from cnnspec.cli.check import report
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.compare import compare, describe_result, format_table, plot
-    from cnnspec.sweep.results import stopped_message
+    from cnnspec.sweep.results import recorded_message, stopped_message
 
     refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
     folder = [None]  # named when the trainings start (see started)
@@ -104,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    recorded = recorded_message(comparison.skipped, comparison.ran, "run", comparison.out)
+    if recorded:
+        print(recorded, file=sys.stderr)
     curves = plot(comparison, args.output)
     # Flushed before the stderr line: see init_report.run.
     text = (dumps(comparison.to_dict(OPTION_NAMES)) if args.format == "json"

@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         describe_cell,
         format_table,
         read_results,
+        recorded_message,
         stopped_message,
     )
     from cnnspec.sweep.runner import plan, sweep, write_outputs
@@ -142,10 +143,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(stopped_message("sweep", "cell", folder[0], out is not None), file=sys.stderr)
         return EXIT_INTERRUPTED
-    if result.skipped:
-        print(f"{counted(result.skipped, 'cell')} {'was' if result.skipped == 1 else 'were'} "
-              f"recorded in {result.out} already; trained "
-              f"{result.ran}", file=sys.stderr)
+    recorded = recorded_message(result.skipped, result.ran, "cell", result.out)
+    if recorded:
+        print(recorded, file=sys.stderr)
     paths = write_outputs(result)
     # Flushed before the stderr lines: see init_report.run.
     text = (dumps(read_results(result.out)) if args.format == "json"

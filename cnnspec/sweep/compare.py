@@ -160,6 +160,8 @@ class Comparison:
     seconds: float
     name: str = ""  # the model's, as train names a run
     dtype: str = DEFAULT_DTYPE  # what every training was in
+    ran: int = 0  # the runs this call trained
+    skipped: int = 0  # and those its folder held already (a comparison run again into it)
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -227,7 +229,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                             automatic=out is None)
     started = time.perf_counter()
     with filled_alone(folder, describe(spec, [axis], seeds, None, (dtype,)), "compare"):
-        done, _ = run_cells(
+        done, ran = run_cells(
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
             data_dir=data_dir, keep_weights=keep_weights,
@@ -239,7 +241,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     results = [job_result(cell, result, folder) for cell, result in done]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in axis.texts]
-    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype)
+    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype, ran,
+                      len({cell.key for cell in cells}) - ran)
 
 
 # ---- output -------------------------------------------------------------------------------

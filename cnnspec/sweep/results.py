@@ -216,6 +216,16 @@ def recorded(out: Path) -> int:
     return len(recorded_folders(out))
 
 
+def recorded_message(skipped: int, ran: int, cell: str, folder: Path) -> str | None:
+    """What a sweep or comparison run again into ``folder`` says of the ``skipped`` ``cell``s
+    ("cell", "run") it found recorded there and the ``ran`` it trained; None where it found
+    none (a first run says nothing of it)."""
+    if not skipped:
+        return None
+    return (f"{counted(skipped, cell)} {'was' if skipped == 1 else 'were'} recorded in "
+            f"{folder} already; trained {ran}")
+
+
 def stopped_message(what: str, cell: str, folder: Path | None, named: bool) -> str:
     """What to tell a user whose Ctrl-C stopped a ``what`` ("sweep", "comparison") of
     ``cell``s ("cell", "run") that trains into ``folder`` (None before the folder was made;
