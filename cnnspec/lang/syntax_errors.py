@@ -1110,7 +1110,8 @@ def _dotted_name_hint(exc: UnexpectedInput, text: str) -> str | None:
     line = _failing_line(exc, text) or ""
     found = next((m for m in DOTTED_NAME.finditer(line)
                   if m.start() < exc.column <= m.end()), None)
-    if found is None:
+    # among a call's arguments a dotted word is a file's name: npz(train.npz) (its own hint)
+    if found is None or line[:found.start()].count("(") > line[:found.start()].count(")"):
         return None
     last = found[0][:found.start("args") - found.start()] if found["args"] else found[0]
     name = last.rpartition(".")[2]
