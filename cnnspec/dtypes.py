@@ -102,5 +102,7 @@ def given_dtype(dtype, setting: str = "{dtype}", example: str = "{dtype:float64}
         getattr(dtype, "name", None) or getattr(dtype, "__name__", None)
     if name in DTYPES:
         return name
+    lower = name.lower() if isinstance(name, str) else None  # FLOAT64, as C and Java write it
     raise SettingError(f"{setting} must be one of {', '.join(DTYPES)}, not "
-                       f"{shown(dtype)}", hint=f"e.g. {example}", invalid=True)
+                       f"{shown(dtype)}", invalid=True,
+                       hint=f"did you mean {lower}?" if lower in DTYPES else f"e.g. {example}")

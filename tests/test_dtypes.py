@@ -143,3 +143,17 @@ def test_features_reads_a_float64_runs_input_in_float64(float64_run, tmp_path, m
         expected = load_dataset(run.training["data"], 0, dtype="float64").x_test[1]
     assert main(["features", str(run.path), *chosen, "-o", str(tmp_path / "f.png")]) == 0
     np.testing.assert_array_equal(drawn[0], expected)
+
+
+def test_a_dtype_in_other_letters_is_answered_with_its_name():
+    """FLOAT64 (C's and Java's case) is refused as any other, with the name it means."""
+    from cnnspec.dtypes import given_dtype
+    from cnnspec.errors import SettingError
+
+    for written, meant in (("FLOAT64", "float64"), ("Float32", "float32")):
+        with pytest.raises(SettingError) as info:
+            given_dtype(written)
+        assert info.value.hint == f"did you mean {meant}?"
+    with pytest.raises(SettingError) as info:
+        given_dtype("float16")
+    assert info.value.hint == "e.g. dtype='float64'"
