@@ -120,6 +120,17 @@ def test_a_net_of_tiny_layers_is_within_the_estimate(fuzz, tmp_path):
     _assert_bounds(cnnspec.load(tmp_path / "tiny.cnn"), fuzz)
 
 
+def test_a_small_plan_conv_reading_mostly_padding_is_within_the_estimate(fuzz, tmp_path):
+    """A 7x7 conv of stride 50 and padding 40 on a 1x1 map: its input gradient's col2im holds
+    the padded planes of a chunk of images, which the small plan's footprint left out (a step
+    measured 1.87x its estimate; 0.99x counted)."""
+    (tmp_path / "padded.cnn").write_text(
+        "input 1x8x8\nb0: conv 4 3 stride 10\nb2: conv 1 7 pad 40 stride 50\nflatten\n"
+        "out: dense 3\ntrain {\n  data shapes(size=8, classes=[x, plus, o], count=24)\n"
+        "  batch 8\n}\n")
+    _assert_bounds(cnnspec.load(tmp_path / "padded.cnn"), fuzz)
+
+
 # -- each layer's footprint against the layer ----------------------------------------------------
 
 # What one layer's measurement may exceed its footprint by: its Python objects (cache tuples,

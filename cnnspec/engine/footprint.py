@@ -585,11 +585,12 @@ def _conv_small(geo: Geometry, n: int, itemsize: int) -> Footprint:
         dx_work = (back.c * n * back.hp * back.wp + slack
                    + back.c * back.taps * back_columns) * itemsize
         dx = geo.c * back_columns * itemsize
-    else:
-        dx, dx_work, _ = _conv_input_grad(geo, n, itemsize)
+        dx_temp = 0
+    else:  # its temporaries too: col2im's padded planes of a chunk of images (a stride above 1)
+        dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize)
     return Footprint(out=geo.f * columns * itemsize, work=work, dx=dx, shared=dx_work,
                      shared_key=(geo, n), backward_temp=geo.f * n * geo.ho * geo.wo * itemsize
-                     + 3 * rows * geo.f * itemsize, frees_cache=False,
+                     + max(3 * rows * geo.f * itemsize, dx_temp), frees_cache=False,
                      objects=PLAN_OBJECT_BYTES)
 
 
