@@ -221,10 +221,8 @@ def _chains(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
 
 def _bias_square(info: LayerInfo) -> float:
     """``E[b^2]`` of a layer's biases at init: 0 without them."""
-    bias = info.bias_init
-    if bias is None:
-        return 0.0
-    return (bias.mean or 0.0) ** 2 + (bias.std or 0.0) ** 2
+    mean, variance = signal.bias_moments(info)
+    return mean ** 2 + variance
 
 
 def _forward_factor(info: LayerInfo) -> float:

@@ -603,16 +603,23 @@ def _sugar_word(name: str, kind: str) -> tuple[str, str] | None:
     return None
 
 
-def _sugar_chain(base: str, spec: Spec) -> list[dict]:
-    """The layers the words at the end of ``base``'s line made, in order: each takes the one
-    before it alone and is named ``<base>_<word>`` (`a: conv 8 3 bn relu`: a_bn, a_relu)."""
-    chain, last = [], base
+def _sugar_chains(spec: Spec) -> dict[str, list[dict]]:
+    """For each line's name, the layers the words at the end of its line made, in order: each
+    takes the one before it alone and is named ``<base>_<word>`` (`a: conv 8 3 bn relu`: a_bn,
+    a_relu); found for every line in one pass over the layers."""
+    chains: dict[str, list[dict]] = {}
+    last: dict[str, str] = {}
     for layer in spec.ir["layers"]:
         made = _sugar_word(layer["name"], layer["kind"])
-        if layer["inputs"] == [last] and made and made[0] == base:
-            chain.append(layer)
-            last = layer["name"]
-    return chain
+        if made and layer["inputs"] == [last.get(made[0], made[0])]:
+            chains.setdefault(made[0], []).append(layer)
+            last[made[0]] = layer["name"]
+    return chains
+
+
+def _sugar_words(chain: list[dict]) -> str:
+    """The words a chain's layers were made from: ``relu``, ``bn and relu``."""
+    return " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
 
 
 def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
@@ -620,11 +627,11 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
     `a: conv 8 3 bn`) the name `a` is the conv *before* its relu (batch norm), so `add(a, b)`
     skips the generated `a_relu` (`a_bn`): the hint names the output of the whole line."""
     made = _sugar_word(layer["name"], layer["kind"])
-    chain = _sugar_chain(made[0], spec) if made and made[0] in used else []
+    chain = _sugar_chains(spec).get(made[0], []) if made and made[0] in used else []
     if layer not in chain:
         return "remove it, feed it into a later layer, or name the right `output`"
     base, end = made[0], chain[-1]
-    words = " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
+    words = _sugar_words(chain)
     what = "activated" if KINDS[end["kind"]].is_activation else "normalised"
     users = [other for other in spec.ir["layers"]
              if base in other["inputs"] and other is not chain[0]]
@@ -641,12 +648,13 @@ def before_activation_reads(spec: Spec, used: set[str]) -> list[SpecError]:
     output, so a skip or branch written `<- a` reads the values before the relu (or norm),
     seldom what was meant. Where `a_relu` is not used at all, :func:`unused_layers` says it."""
     out: list[SpecError] = []
+    chains = _sugar_chains(spec)
     for layer in spec.ir["layers"]:
-        chain = _sugar_chain(layer["name"], spec)
+        chain = chains.get(layer["name"], [])
         if not chain or chain[-1]["name"] not in used \
                 or not KINDS[chain[-1]["kind"]].is_activation:
             continue
-        words = " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
+        words = _sugar_words(chain)
         for reader in spec.ir["layers"]:
             if reader is chain[0] or layer["name"] not in reader["inputs"]:
                 continue

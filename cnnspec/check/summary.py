@@ -49,7 +49,7 @@ def init_dict(init: InitInfo | None, ir: dict | None) -> dict | None:
     return {**dataclasses.asdict(init), "ir": ir}
 
 
-def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float = 0.0) -> dict:
+def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float) -> dict:
     ir = info.ir
     return {
         "name": info.name,
@@ -217,8 +217,8 @@ def _signal_notes(data: dict) -> list[str]:
     # the output's few scores spread by their own count: the scores' lint speaks of them
     inner = [layer for layer in data["layers"] if layer["name"] != data["output"]]
     widest = max(inner, key=lambda layer: layer["signal_log_variance"], default=None)
-    if widest is not None and math.exp(widest["signal_log_variance"] / 4) >= SPREAD_WORTH_SAYING:
-        below = math.exp(widest["signal_log_variance"] / 4)
+    below = 0.0 if widest is None else math.exp(widest["signal_log_variance"] / 4)
+    if below >= SPREAD_WORTH_SAYING:
         notes.append(
             "The Signal column is the mean over weight draws; one net's scale is spread about "
             "it log-normally, the more the narrower its layers (Hanin & Rolnick 2018: the "

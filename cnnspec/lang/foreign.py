@@ -411,14 +411,14 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if snake_case(call.name).startswith(ADAPTIVE) and call.args[:1] not in ([1], [(1, 1)]):
         return (f"this is {lib} syntax; cnnspec pools to one value a channel (`global_avgpool`, "
                 "`global_maxpool`, as AdaptiveAvgPool2d(1)) or by a window (`avgpool 2`)")
+    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
+        return f"this is {lib} syntax; in cnnspec the layer is the line `{call.args[0]}`"
     kind = foreign_kind(call.name)
-    line = translated_line(call)
-    if line is not None:
-        return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
     if kind is None:
         return None
-    written = cnnspec_line(kind, lib, call.args, call.kwargs)
-    refused = None if written is None else line_refusal(written)
+    line, refused = _translation(call, kind)
+    if line is not None and not refused:
+        return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
     usage = KINDS[kind].usage or kind
     return (f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: "
             f"{usage}" + (f"; here {refused}" if refused else ""))
@@ -436,11 +436,20 @@ def translated_line(call: ForeignCall) -> str | None:
     adaptive = snake_case(call.name).startswith(ADAPTIVE)
     if kind is None or adaptive and call.args[:1] not in ([1], [(1, 1)]):
         return None
+    line, refused = _translation(call, kind)
+    return None if refused else line
+
+
+def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
+    """The cnnspec line of a foreign layer call of ``kind``, labelled (None where its values
+    cannot be read; an adaptive pool to one value a channel reads none), and what keeps it
+    from reading as a spec's layer (:func:`line_refusal`), or None."""
+    adaptive = snake_case(call.name).startswith(ADAPTIVE)
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
     line = cnnspec_line(kind, library(call.name, call.module), args, kwargs)
-    if line is None or line_refusal(line):
-        return None
-    return f"{call.label}: {line}" if call.label else line
+    if line is None:
+        return None, None
+    return (f"{call.label}: {line}" if call.label else line), line_refusal(line)
 
 
 def foreign_message(call: ForeignCall) -> str:

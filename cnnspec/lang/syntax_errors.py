@@ -985,7 +985,7 @@ def _quote_problem(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
     if exc.char == "'" and QUOTED_NAME.match("'" + rest):
         # Python's and YAML's quoted names (`optimizer 'adam'`, `weight 'he_normal'`): told
         # to use double quotes, the next check refused the string where a name goes
-        unquoted = QUOTED_NAME.sub(r"\1", re.sub(r'\s*#[^"]*$', "", line)).strip()
+        unquoted = QUOTED_NAME.sub(r"\1", _without_comment(line)).strip()
         return ("a name is written without quotes",
                 (f"write `{unquoted}`; only a string, such as a file's path, is quoted, in "
                  "double quotes: data npz(\"train.npz\")"))

@@ -40,7 +40,7 @@ from cnnspec.sweep.results import (
     percent,
     prepare_folder,
 )
-from cnnspec.sweep.runner import default_out, describe, run_cells
+from cnnspec.sweep.runner import default_out, describe, recorded_before, run_cells
 from cnnspec.training import rundir
 from cnnspec.training.settings import Settings, setting_keyword_hint
 
@@ -242,7 +242,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in axis.texts]
     return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype, ran,
-                      len({cell.key for cell in cells}) - ran)
+                      recorded_before(cells, ran))
 
 
 # ---- output -------------------------------------------------------------------------------

@@ -164,6 +164,13 @@ def checked_executor(executor):
                             "this process")
 
 
+def recorded_before(cells: list[Cell], ran: int) -> int:
+    """How many of ``cells`` their folder held already, of which :func:`run_cells` trained
+    ``ran``: counted by key, as it trains them (two values written two ways, lr=0.1,1e-1,
+    make one cell, trained once, which a fresh folder did not hold already)."""
+    return len({cell.key for cell in cells}) - ran
+
+
 def run_cells(cells: list[Cell], out: Path, executor=None, *,
               data_dir: str | None = None, keep_weights: bool = False,
               on_done: Callable[[Cell, CellResult], None] | None = None,
@@ -288,9 +295,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.key for a in axes]))
-    # Counted by training, as run_cells trains them: two values written two ways (lr=0.1,1e-1)
-    # make one cell, trained once, which a fresh folder did not hold already.
-    result.skipped = len({cell.key for cell in cells}) - result.ran
+    result.skipped = recorded_before(cells, result.ran)
     result.seconds = time.perf_counter() - started
     return result
 
