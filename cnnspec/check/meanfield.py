@@ -174,31 +174,23 @@ def chi_1(q, sw2, dphi, mean: Mean = gaussian_mean):
     return sw2 * mean(lambda u: dphi(u) ** 2, q)
 
 
-# A q rising past this many times 1 + sigma_b^2, under a map whose slope at infinity is 1 or
-# more, is taken to grow without bound (no fixed point); a bounded nonlinearity's q* is
-# sigma_b^2 and a little more, however large sigma_b is.
-UNBOUNDED = 1e8
-# A slope at infinity within this of 1 is taken as 1: sigma_w^2 read from an init is a square
-# root squared (he_normal's 2 to an ulp or two), and q would take 1e12 layers to tell.
-ROUNDING = 1e-12
 ZERO_Q = 1e-12  # a fixed point q* = 0 is given as this (the correlation map divides by q*)
 BISECTIONS = 60  # halvings of ln q between a root's brackets q and 2 q: to rounding
 
 
-def fixed_q(sw2: float, sb2: float, phi, q0: float = 1.0, far_slope: float = 0.0,
-            mean: Mean = gaussian_mean) -> float:
+def fixed_q(sw2: float, sb2: float, phi, q0: float = 1.0) -> float:
     """The fixed point ``q*`` the variance map's iterates from ``q0`` tend to: the first root
     of ``g(q) = q(l+1) - q`` on the side ``g`` points to, found by doubling (or halving) ``q``
     until ``g`` changes sign and bisecting ``ln q`` there. The map rises with ``q``, so the
     iterates approach that root and never pass it: it is their limit, however many layers
     they take (on tanh's critical point ``q`` falls only as ``1 / (2 l)``; 300 iterations
     left 0.0017 and ``chi_1`` 0.997). Falling with no root above :data:`ZERO_Q`: that (``q* =
-    0``). Rising with no root up to :data:`UNBOUNDED` times ``1 + sigma_b^2`` where
-    ``far_slope``, the map's slope at infinity (0 for a bounded ``phi``), is 1 or more: NaN;
-    below 1 a root lies further up, and the doubling goes on to it.
-    :func:`cnnspec.lab.meanfield.root_ahead` takes the same steps over arrays."""
+    0``). ``phi`` is bounded (check's stacks: tanh, sigmoid), so a rising map meets its root
+    (about ``sigma_b^2``) ahead; past floating point: NaN.
+    :func:`cnnspec.lab.meanfield.root_ahead` takes the same steps over arrays, for maps that
+    may grow without bound too."""
     def gap(q):
-        return variance_map(q, sw2, sb2, phi, mean) - q
+        return variance_map(q, sw2, sb2, phi) - q
 
     if q0 <= ZERO_Q:
         return q0
@@ -209,8 +201,7 @@ def fixed_q(sw2: float, sb2: float, phi, q0: float = 1.0, far_slope: float = 0.0
             break
         if ahead <= ZERO_Q:
             return ZERO_Q
-        if not math.isfinite(ahead) or (ahead > UNBOUNDED * (1 + sb2)
-                                        and far_slope >= 1 - ROUNDING):
+        if not math.isfinite(ahead):
             return math.nan
         q = ahead
     lo, hi = min(q, ahead), max(q, ahead)

@@ -82,7 +82,7 @@ from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo, TapSquares
 from cnnspec.kinds import KINDS, is_weighted
-from cnnspec.kinds.catalogue import piecewise_linear_factor
+from cnnspec.kinds.catalogue import piecewise_linear_factor, simpson
 from cnnspec.shapes import tap_reads, taps_reading
 
 LIMIT = 100.0  # warn when the scale (root mean square) changes by more than this factor
@@ -403,7 +403,7 @@ def largest_of_sums(k: int, shared: float, slope: float, offset: float = 0.0
                 a * above + bump - slope * (bump - a * below))
 
     second = first = 0.0
-    for m, weight in _simpson(-12.0, 12.0, 960, lambda m: _largest_density(k, m)):
+    for m, weight in simpson(-12.0, 12.0, 960, lambda m: _largest_density(k, m)):
         square, value = moments(m)
         second += weight * square
         first += weight * value
@@ -435,23 +435,15 @@ def largest_of_function(k: int, shared: float, q: float, function: str, offset: 
     if k == 1:  # M is one normal: with C, one normal of variance 1, over one axis
         shared = 0.0
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    shared_points = (_simpson(-8.0, 8.0, 48, _normal_density) if common
+    shared_points = (simpson(-8.0, 8.0, 48, _normal_density) if common
                      else ((0.0, 1.0),))
     second = first = 0.0
-    for m, weight in _simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)):
+    for m, weight in simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)):
         for c, shared_weight in shared_points:
             value = f(scale * (alone * m + common * c + offset))
             second += weight * shared_weight * value * value
             first += weight * shared_weight * value
     return second, first
-
-
-def _simpson(low: float, high: float, panels: int, density) -> tuple[tuple[float, float], ...]:
-    """Simpson's rule's points on [``low``, ``high``] in ``panels`` (even) panels, each with
-    its weight times ``density`` there: ``sum(w * g(x))`` is the integral of ``g * density``."""
-    h = (high - low) / panels
-    return tuple((low + i * h, (1 if i in (0, panels) else 4 if i % 2 else 2) * h / 3
-                  * density(low + i * h)) for i in range(panels + 1))
 
 
 def _largest_density(k: int, m: float) -> float:
@@ -624,7 +616,7 @@ def _rectified_residual_moment(q: float, slope: float, offset: float, noise: flo
     :func:`_rectified_residual`)."""
     scale, spread = math.sqrt(q), math.sqrt(noise)
     square = 0.0
-    for u, weight in _simpson(-12.0, 12.0, 480, _normal_density):
+    for u, weight in simpson(-12.0, 12.0, 480, _normal_density):
         x = scale * (u + offset)
         value = x if x > 0 else slope * x
         square += weight * noise * _shifted_normal_moments(value / spread, outer)[0]
@@ -751,9 +743,9 @@ def function_cross(q: float, shared: float, function: str, offset: float = 0.0) 
     then keeps: specs/familiar.cnn)."""
     f = KINDS[function].increasing
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    own_points = _simpson(-12.0, 12.0, 120, _normal_density)
+    own_points = simpson(-12.0, 12.0, 120, _normal_density)
     cross = 0.0
-    for c, weight in _simpson(-8.0, 8.0, 48, _normal_density):
+    for c, weight in simpson(-8.0, 8.0, 48, _normal_density):
         inner = sum(w * f(scale * (alone * m + common * c + offset)) for m, w in own_points)
         cross += weight * inner * inner
     return cross

@@ -730,7 +730,7 @@ def _softmax_square_sum(q: float, channels: int) -> float:
     spread = math.sqrt(q)
     low, high = -(math.log(channels) + 8 * spread + 5), 8 * spread + 5
     total = 0.0
-    for u, weight in _simpson_points(low, high, 400):
+    for u, weight in simpson(low, high, 400):
         t = math.exp(u)
         shifted = below = 0.0
         for z, z_weight in _NORMAL_POINTS:
@@ -741,16 +741,19 @@ def _softmax_square_sum(q: float, channels: int) -> float:
     return min(1.0, channels * total)
 
 
-def _simpson_points(low: float, high: float, panels: int) -> list[tuple[float, float]]:
-    """Simpson's rule on [``low``, ``high``] in ``panels`` (even) panels: points and weights."""
+def simpson(low: float, high: float, panels: int,
+            density=lambda x: 1.0) -> tuple[tuple[float, float], ...]:
+    """Simpson's rule's points on [``low``, ``high``] in ``panels`` (even) panels, each with
+    its weight times ``density`` there: ``sum(w * g(x))`` is the integral of ``g * density``
+    (of ``g`` alone by default). The signal estimate's integrals take it too."""
     h = (high - low) / panels
-    return [(low + i * h, (1 if i in (0, panels) else 4 if i % 2 else 2) * h / 3)
-            for i in range(panels + 1)]
+    return tuple((low + i * h, (1 if i in (0, panels) else 4 if i % 2 else 2) * h / 3
+                  * density(low + i * h)) for i in range(panels + 1))
 
 
 # A standard normal's expectations by Simpson's rule on [-8, 8] (the mass beyond, 1e-15).
 _NORMAL_POINTS = [(z, w * math.exp(-z * z / 2) / math.sqrt(2 * math.pi))
-                  for z, w in _simpson_points(-8.0, 8.0, 96)]
+                  for z, w in simpson(-8.0, 8.0, 96)]
 
 SOFTMAX = _activation("softmax", "exp(x) / sum(exp(x)) over the channels",
                       lambda ir: "nn.Softmax(dim=1)", _unary("Softmax", axis=1),
@@ -780,7 +783,7 @@ def _mean_log_sum(q: float, channels: int) -> float:
     spread = math.sqrt(q)
     low, high = -(math.log(channels) + 8 * spread + 8), 8 * spread + 8
     total = 0.0
-    for u, weight in _simpson_points(low, high, 800):
+    for u, weight in simpson(low, high, 800):
         t = math.exp(u)
         each = sum(z_weight * math.exp(-min(t * math.exp(spread * z), 700.0))
                    for z, z_weight in _NORMAL_POINTS)

@@ -60,9 +60,15 @@ from cnnspec.errors import SpecError
 from cnnspec.kinds import KINDS
 
 TINY_VARIANCE = 1e-300  # a normal this narrow is a point mass; its sqrt and 1 / sqrt stay finite
-# where q has no fixed point, what counts as q* = 0, the root's bisection: one rule for both
-UNBOUNDED, ROUNDING, ZERO_Q, BISECTIONS = (shared.UNBOUNDED, shared.ROUNDING, shared.ZERO_Q,
-                                           shared.BISECTIONS)
+# what counts as q* = 0 and the root's bisection: one rule for both
+ZERO_Q, BISECTIONS = shared.ZERO_Q, shared.BISECTIONS
+# A q rising past this many times 1 + sigma_b^2, under a map whose slope at infinity is 1 or
+# more, is taken to grow without bound (no fixed point); a bounded nonlinearity's q* is
+# sigma_b^2 and a little more, however large sigma_b is.
+UNBOUNDED = 1e8
+# A slope at infinity within this of 1 is taken as 1: sigma_w^2 read from an init is a square
+# root squared (he_normal's 2 to an ulp or two), and q would take 1e12 layers to tell.
+ROUNDING = 1e-12
 # chi_1 within this of 1 beside the edge of the unbounded region makes that edge the critical
 # line (ReLU's chi_1 there is 1 to rounding; the bisection leaves sigma_w within 4e-15 of it)
 CRITICAL_EDGE = 1e-6
@@ -410,13 +416,16 @@ def critical_sigma_w(sigma_b, act: Nonlinearity, low: float = 0.05, high: float 
         return np.where(np.isfinite(q), chi_1(np.where(np.isfinite(q), q, 1.0), sw ** 2, act),
                         np.inf)  # unbounded q: past the boundary
 
-    valid = (chi(lo) < 1) & (chi(hi) > 1)
+    chi_lo, chi_hi = chi(lo), chi(hi)  # each bracket's chi_1, kept as the brackets move
+    valid = (chi_lo < 1) & (chi_hi > 1)
     for _ in range(steps):
         mid = (lo + hi) / 2
-        below = chi(mid) < 1
+        at_mid = chi(mid)
+        below = at_mid < 1
         lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-    edge = np.isinf(chi(hi))  # an edge of the unbounded region, not a crossing of 1
-    valid &= ~edge | (np.abs(chi(lo) - 1) < CRITICAL_EDGE)
+        chi_lo, chi_hi = np.where(below, at_mid, chi_lo), np.where(below, chi_hi, at_mid)
+    edge = np.isinf(chi_hi)  # an edge of the unbounded region, not a crossing of 1
+    valid &= ~edge | (np.abs(chi_lo - 1) < CRITICAL_EDGE)
     return np.where(valid, (lo + hi) / 2, np.nan)
 
 
