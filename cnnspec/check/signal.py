@@ -526,13 +526,11 @@ def moments(layers: list[LayerInfo], biases: bool = False
         elif source is not None and kind.max_of is not None:
             sums[info.name] = dataclasses.replace(
                 source, k=source.k * kind.max_of(info.ir, info.input_shapes))
-        elif kind.mean_of is not None and cross_moment(source, None) is not None:
-            cross = cross_moment(source, None)
-            whole, apart = _mean_pool_weights(info)
-            q[info.name] = whole * cross + apart * (ins[0] - cross)
-        elif kind.mean_of is not None and single in means:
-            shared = 0.0 if source is None else source.shared
-            cross = means[single] ** 2 + shared * (ins[0] - means[single] ** 2)
+        elif kind.mean_of is not None and ((cross := cross_moment(source, None)) is not None
+                                           or single in means):
+            if cross is None:  # what the window's values share: their mean, and a part
+                shared = 0.0 if source is None else source.shared
+                cross = means[single] ** 2 + shared * (ins[0] - means[single] ** 2)
             whole, apart = _mean_pool_weights(info)
             q[info.name] = whole * cross + apart * (ins[0] - cross)
         entry = sums.get(info.name)
