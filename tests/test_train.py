@@ -250,6 +250,25 @@ def test_an_update_that_overflows_is_divergence_without_numpys_warnings(tmp_path
             train(write_spec(tmp_path, lr=1e38), run_dir=tmp_path / "r", **FAST)
 
 
+def test_an_inner_overflow_in_validation_shows_no_numpy_warning(tmp_path):
+    """A conv whose products overflow float32 (weights of 1e30 on biases of 1e30) before a tanh
+    brings them back: the steps ignored the overflow, but the validation pass printed NumPy's
+    "overflow encountered in matmul" above a finite validation loss."""
+    import warnings
+
+    path = tmp_path / "inner.cnn"
+    path.write_text("model inner\ninput 1x4x4\n"
+                    "a: conv 1 1 weight normal(5, 1) bias constant(1e30)\n"
+                    "b: conv 8 1 weight normal(0, 1e30) bias normal(0, 1) tanh\n"
+                    "flatten\nout: dense 3\n"
+                    "train {\n  data shapes(size=4, classes=[x, plus, o], count=24)\n"
+                    "  batch 4\n  epochs 1\n}\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        run = train(str(path), run_dir=tmp_path / "r", progress="none")
+    assert 0 < run.metrics[-1]["val_loss"] < float("inf")
+
+
 def test_on_step_is_called_after_every_step(tmp_path):
     seen = []
     run = train(write_spec(tmp_path), run_dir=tmp_path / "r",

@@ -16,7 +16,6 @@ dtype, the ceiling to read the layers' GFLOP/s against.
 from __future__ import annotations
 
 import statistics
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from time import perf_counter
@@ -24,6 +23,7 @@ from time import perf_counter
 import numpy as np
 
 from cnnspec.engine.blas import blas_threads
+from cnnspec.engine.overflow import overflow_reported_by_caller
 
 WARMUP = 2  # steps before timing: the first allocates every work buffer
 PEAK_SIZE = 1024  # the square product of matmul_peak (4 MB a float32 matrix)
@@ -109,11 +109,9 @@ def time_step(model, x: np.ndarray, y: np.ndarray, optimizer, lr: float,
     model.threads = 1
     clocks, losses, updates, plain = [], [], [], []
     # Random weights at the spec's lr may overflow over the steps (they train on one batch);
-    # the times stand, and the caller is told through ``finite`` rather than by NumPy's
-    # warnings. (A warnings filter, not np.errstate, which would not reach the engine's threads.)
+    # the times stand, and the caller is told through ``finite``.
     try:
-        with blas_threads(1), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with blas_threads(1), overflow_reported_by_caller():
             for _ in range(WARMUP):
                 _train_step(model, x, y, optimizer, lr)
             for _ in range(iterations):

@@ -6,10 +6,9 @@ with respect to it while ``record`` is on; this module turns those into :class:`
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.lab import model_access
 from cnnspec.lab.stats import LayerStats, layer_stats, std64
 
@@ -22,10 +21,8 @@ def probe(model, x: np.ndarray, y: np.ndarray) -> list[LayerStats]:
     model.record = True
     try:
         # A network whose values overflow shows NaN and infinity in its rows, and the report
-        # names the first such layer (report.describe_overflow), so NumPy's warnings would only
-        # repeat it. (A warnings filter, not np.errstate, which would not reach the threads.)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        # names the first such layer (report.describe_overflow).
+        with overflow_reported_by_caller():
             out = model.forward(x)
             _, dout = model.loss(out, y)
             model.backward(dout)

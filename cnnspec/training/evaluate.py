@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from cnnspec.check.training import scores_needed
 from cnnspec.data import load_dataset
 from cnnspec.errors import (
@@ -64,8 +62,7 @@ def evaluate(run: Run, data=None, data_dir=None) -> dict:
             f"trained on {list(run.classes)}",
             hint="evaluate on data with the same classes in the same order")
     x = run.prepare(dataset.x_test)
-    with np.errstate(over="ignore", invalid="ignore"):  # non-finite scores: said below
-        result = score(run.model, x, dataset.y_test)
+    result = score(run.model, x, dataset.y_test)  # non-finite scores: said below
     if not math.isfinite(result.loss):
         raise run.unusable_scores(f"the test split of '{dataset.name}'")
     matrix = confusion_matrix(dataset.y_test, result.predictions, len(dataset.classes))

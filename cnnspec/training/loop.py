@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from cnnspec.atomic import NotWritten
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import summed_terms, weight_log_second_moment
 from cnnspec.engine.optim import clip_gradients
+from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.engine.processes import WorkerLost
 from cnnspec.engine.schedules import Clock, lr_at
 from cnnspec.errors import WordedError, float_text, literal, out_of_memory, rounded_text
@@ -208,13 +208,9 @@ def _step(session: Session, x: np.ndarray, y: np.ndarray, lr: float):
     """One SGD step on the batch; ``(loss, correct)``, or ``(None, None)`` if the loss or the
     network's output is not finite (nothing is updated then)."""
     model = session.model
-    # Overflow is what divergence looks like; it is detected (a non-finite output or loss
-    # here, a non-finite weight after the update) and reported once, so NumPy's warnings
-    # about it would only repeat the message without the diagnosis: in the update too, where
-    # an lr of 1e300 overflows float32. (A warnings filter rather than np.errstate, which
-    # would not reach the engine's threads.)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+    # Divergence is detected here (a non-finite output or loss) and after the update (a
+    # non-finite weight: an lr of 1e300 overflows float32) and reported once.
+    with overflow_reported_by_caller():
         out = model.forward(x)
         loss, dout = model.loss(out, y)
         loss = float(loss)
@@ -373,8 +369,7 @@ def first_blowup(checked: CheckedSpec, model, x: np.ndarray) -> tuple[str, Layer
     was_recording = getattr(model, "record", False)
     model.record = True
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with overflow_reported_by_caller():
             model.forward(x)
         activations = dict(model.activations)
     finally:

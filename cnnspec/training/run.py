@@ -17,6 +17,7 @@ from cnnspec.data import Preprocessor
 from cnnspec.data.images import input_batch
 from cnnspec.diagnostics import format_error
 from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DATA_DTYPE, UNRECORDED_DTYPE
+from cnnspec.engine.overflow import overflow_reported_by_caller
 from cnnspec.errors import (
     InputError,
     RunError,
@@ -100,7 +101,7 @@ class Run:
         self.model.eval()
         # Damaged weights can overflow into NaN scores: callers report them (unusable_scores)
         # rather than NumPy's warnings.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with overflow_reported_by_caller():
             return self._probabilities(self.model.forward(self.prepare(x)))
 
     def _probabilities(self, out: np.ndarray) -> np.ndarray:

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cnnspec.engine.overflow import overflow_reported_by_caller
+
 EVAL_BATCH = 256  # big enough for BLAS to be efficient, small enough for 28x28 nets' memory
 
 
@@ -43,7 +45,8 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
     """Mean loss and accuracy of ``model`` on ``x`` (N, C, H, W), labels ``y`` (N,).
 
     Runs in eval mode (dropout off, batchnorm running statistics) and puts the model back in
-    the mode it was in. The loss is the mean over examples, accumulated in float64.
+    the mode it was in. The loss is the mean over examples, accumulated in float64; weights
+    that overflow make it non-finite, which the caller reports.
     """
     was_training = bool(model.training)
     model.eval()
@@ -53,8 +56,9 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
     try:
         for start in range(0, len(y), batch_size):
             stop = min(start + batch_size, len(y))
-            out = model.forward(x[start:stop])
-            loss, _ = model.loss(out, y[start:stop])
+            with overflow_reported_by_caller():
+                out = model.forward(x[start:stop])
+                loss, _ = model.loss(out, y[start:stop])
             loss_sum += float(loss) * (stop - start)
             predictions[start:stop] = predicted(out)
             ranks[start:stop] = true_ranks(out, y[start:stop])
