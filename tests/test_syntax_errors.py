@@ -442,6 +442,14 @@ CASES = [
     ("input 1x8x8\nconv 8 3x3 weight normal(0, 1, 2)\n", "at most 2 arguments, got 3", 2, 32,
      None),
     ("input 1x8x8\nconv 8 3x3 weight zeros(1)\n", "takes no arguments", 2, 25, None),
+    # Caffe's gaussian filler's fields on our blur kernel: "valid parameters: sigma" led to a
+    # blur of 0.01 pixels; the hint names the init Caffe's gaussian is
+    ("input 1x8x8\nconv 8 3x3 weight gaussian(std=0.01)\n",
+     "^initializer gaussian has no parameter 'std'$", 2, 28,
+     "^Caffe's `gaussian` filler, random N\\(0, std²\\), is `normal\\(0, std\\)` here"),
+    ("input 1x8x8\nconv 8 3x3 weight gaussian(0, 0.01)\n",
+     "^initializer gaussian takes at most 1 argument, got 2$", 2, 31,
+     "^write gaussian\\(sigma\\); Caffe's `gaussian` filler.* is `normal\\(0, std\\)` here"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mod=fan_out)\n", "no parameter 'mod'", 2, 29,
      "did you mean mode\\?"),
     ("input 1x8x8\nconv 8 3x3 weight he_normal(mode=fan_avg)\n", "unknown mode 'fan_avg'",
@@ -465,6 +473,36 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 relu use_bias false\n",
      "^'use_bias' is not an option of conv: a layer has a bias unless it says `nobias`$", 2, 18,
      "^for a layer without a bias write `nobias` in place of `use_bias false`"),
+    # Darknet's section and activation names as a layer's kind: the guess by spelling said
+    # concat, dropout and log_softmax
+    ("input 1x8x8\nflatten\nfc: connected 10\n", "^unknown layer kind 'connected'$", 3, 5,
+     "^Darknet's \\[connected\\] is `dense` here, a layer written on one line: dense UNITS"),
+    ("input 1x8x8\na: conv 8 3x3\nb: conv 8 3x3\nroute\n", "^unknown layer kind 'route'$",
+     4, 1, "^Darknet's \\[route\\] is `concat` here, naming the layers it takes"),
+    ("input 1x8x8\nconv 8 3x3\nlogistic\n", "^unknown layer kind 'logistic'$", 3, 1,
+     "^Darknet's logistic activation is `sigmoid` here, at the end of a layer's line"),
+    # Caffe's words for a layer's fields, written as options
+    ("input 1x8x8\nconv 16 3x3 relu bias_term false\n",
+     "^'bias_term' is not an option of conv: a layer has a bias unless it says `nobias`$", 2,
+     18, "^for a layer without a bias write `nobias` in place of `bias_term false`"),
+    ("input 1x8x8\nc1: conv num_output 16 kernel_size 3\n",
+     "^'num_output' is not an option of conv: a number of filters is written alone", 2, 10,
+     "^usage: conv FILTERS KERNEL"),
+    ("input 1x8x8\nflatten\nfc: dense num_output 10\n",
+     "^'num_output' is not an option of dense: a number of units is written alone", 3, 11,
+     "^usage: dense UNITS"),
+    ("input 1x8x8\nconv 16 3x3 group 2\n",
+     "^'group' is not an option of conv: it is written `groups`$", 2, 13,
+     "^write `groups 2`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 strides 2\n",
+     "^'strides' is not an option of conv: it is written `stride`$", 2, 13,
+     "^write `stride 2`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 weight_filler msra\n",
+     "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
+     13, "^write `weight msra`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 bias_filler constant(0.1)\n",
+     "^'bias_filler' is not an option of conv: an initializer is written `bias INIT`$", 2, 13,
+     "^write `bias constant\\(...\\)`"),
     # a size with a capital X: the number, then a name (X3)
     ("input 1x8x8\nconv 16 3X3 relu\n", "^sizes are written with a lowercase x$", 2, 9,
      "^write 3x3: sizes use a lowercase x"),
@@ -1002,6 +1040,12 @@ def test_a_list_written_without_brackets_is_mended_by_its_hint(line):
      "conv 8 3x3 weight normal(0, 0.01) tanh", {"weight_init": {"std": 0.01}}),
     ("conv filters=8 kernel_size=3 use_bias=True", "conv 8 3", {"filters": 8, "bias": True}),
     ("maxpool pool_size=2 strides=1", "maxpool 2 stride 1", {"size": [2, 2], "stride": [1, 1]}),
+    # Caffe's convolution_param and inner_product_param words: `num_output 16` was the hint
+    # once (no such option), and `group 2`, `bias_term false`
+    ("c1: conv num_output=16 kernel_size=3 stride=1 pad=1", "c1: conv 16 3 stride 1 pad 1",
+     {"filters": 16, "padding": [1, 1]}),
+    ("conv 16 3x3 group=1 bias_term=false", "conv 16 3x3 groups 1 nobias",
+     {"groups": 1, "bias": False}),
 ])
 def test_keyword_arguments_are_mended_by_their_hint(line, fixed, fields):
     text = "input 1x8x8\n%s\nflatten\ndense 10\n"

@@ -42,13 +42,20 @@ TORCH_ARGS = {
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
-          "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor"}
+          "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor",
+          "group": "groups"}  # Caffe's convolution_param names its groups `group`
+# Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
+# Caffe's num_output, for Convolution and InnerProduct alike.
+SIZE_NAMES = ("num_output",)
+# Names of the switch that leaves out a layer's bias: Keras' use_bias, Caffe's bias_term.
+BIAS_SWITCHES = ("use_bias", "bias", "bias_term")
 # Keras' initializer arguments, and the fields they set.
 INITIALIZERS = {"kernel_initializer": "weight_init", "bias_initializer": "bias_init"}
 # The words other libraries name an initializer with, alone (`init he_normal`: the weight's,
 # as most tutorials mean it) or after what it initialises (Keras' kernel_initializer, Haiku's
-# w_init and b_init).
-INITIALIZER_WORDS = ("initializer", "init", "initialiser", "initialization", "initialisation")
+# w_init and b_init, Caffe's weight_filler and bias_filler).
+INITIALIZER_WORDS = ("initializer", "init", "initialiser", "initialization", "initialisation",
+                     "filler")
 
 
 def initializer_option(name: str) -> str | None:
@@ -77,17 +84,27 @@ def keyword_written(kind: str | None, name: str, value: str) -> str:
     record = KINDS.get(ALIASES.get(kind, kind)) if kind else None
     if record is None or any(name in f.option for f in record.fields):
         return f"{name} {value}".strip()
-    if name in ("use_bias", "bias") and value.lower() in ("false", "true"):
+    if name in BIAS_SWITCHES and value.lower() in ("false", "true"):
         flags = [f.flag[0] for f in record.fields if f.name == "bias" and f.flag]
         return flags[0] if flags and value.lower() == "false" else ""
-    named = FIELDS.get(name, "")
-    if name == "kernel_size":  # a conv's kernel, a pool's window
-        named = next((f for f in KERNEL_FIELDS if f in record.field_map), "")
+    named = foreign_field(record, name) or ""
     if named in record.positional:  # Keras' pool_size=2: the value alone, in its place
         return value
     field = record.field_map.get(named)
     option = initializer_option(name) or (field.option[0] if field and field.option else name)
     return f"{option} {value}".strip()
+
+
+def foreign_field(record, name: str) -> str | None:
+    """The field of the layer kind ``record`` that another library's argument ``name`` sets
+    (Keras' ``kernel_size``: a conv's kernel, a pool's window; Caffe's ``num_output``: a
+    conv's filters, a dense layer's units; ``strides``, ``group``), or None."""
+    if name == "kernel_size":  # a conv's kernel, a pool's window
+        return next((f for f in KERNEL_FIELDS if f in record.field_map), None)
+    if name in SIZE_NAMES:
+        return record.size_field
+    named = FIELDS.get(name)
+    return named if named in record.field_map else None
 
 
 # Classes that pass their input on unchanged: a spec writes no line for them.
@@ -342,10 +359,8 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
         return None
     fields = {}
     for name, value in given.items():
-        field = FIELDS.get(name)
-        if name == "kernel_size":
-            field = next((f for f in KERNEL_FIELDS if f in record.field_map), None)
-        if field in record.field_map and _text(value) is not None:
+        field = foreign_field(record, name)
+        if field is not None and _text(value) is not None:
             fields[field] = value
     if any(name not in fields and record.field_map[name].required
            for name in record.positional):
@@ -529,6 +544,20 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
                 f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else ""))
     return f"a spec writes each layer on one line: this section is `{line}`{missing}"
+
+
+def darknet_word_hint(name: str) -> str | None:
+    """The hint for a Darknet section's or activation's name written as a layer's kind
+    (``connected``, ``route``, ``logistic``), where a guess by spelling led elsewhere
+    (``connected``: concat, ``route``: dropout, ``logistic``: log_softmax); None for
+    another word."""
+    if name in DARKNET_SECTIONS:
+        return darknet_hint(name, {})
+    activation = DARKNET_ACTIVATIONS.get(name)
+    if activation:
+        return (f"Darknet's {name} activation is `{activation}` here, at the end of a layer's "
+                f"line (`conv 16 3x3 {activation}`) or on a line of its own")
+    return None
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.

@@ -145,7 +145,13 @@ def read_init(value: Value, what: str = "initializer") -> dict:
                         or did_you_mean(value.name, list(CATALOGUE) + list(ALIASES),
                                         "initializers"))
     _foreign_params(value, CATALOGUE[name])
-    params = bind(value, CATALOGUE[name], f"initializer {value.name}")
+    try:
+        params = bind(value, CATALOGUE[name], f"initializer {value.name}")
+    except SpecError as err:  # `gaussian(0, 0.01)`: Caffe's gaussian, not a blur's sigma
+        elsewhere = catalogue.SAME_NAME_ELSEWHERE.get(name)
+        if elsewhere is None:
+            raise
+        raise SpecError(err.message, span=err.span, hint=f"{err.hint}; {elsewhere}") from None
     if name == "uniform" and params["low"] >= params["high"]:
         raise SpecError("uniform(low, high) needs low < high", span=value.span,
                         hint=f"swap them: uniform({float_text(params['high'])}, "
@@ -167,10 +173,14 @@ def _check_cut(value: Word | Call, params: dict) -> None:
 
 def _foreign_params(value: Word | Call, params: list) -> None:
     """A parameter another library gives an init (PyTorch's ``nonlinearity=``, Keras'
-    ``stddev=``) is an error whose hint says how it is written here."""
+    ``stddev=``) is an error whose hint says how it is written here; so is any parameter
+    of an init whose name means another init there (Caffe's ``gaussian(std=0.01)``, which
+    "valid parameters: sigma" would turn into a blur kernel)."""
     names = {p.name for p in params}
+    elsewhere = catalogue.SAME_NAME_ELSEWHERE.get(ALIASES.get(value.name, value.name))
     for kwarg in value.kwargs if isinstance(value, Call) else []:
-        hint = None if kwarg.name in names else catalogue.unknown_param_hint(kwarg.name)
+        hint = None if kwarg.name in names else (catalogue.unknown_param_hint(kwarg.name)
+                                                 or elsewhere)
         if hint:
             raise SpecError(f"initializer {value.name} has no parameter '{kwarg.name}'",
                             span=kwarg.name_span, hint=hint)

@@ -198,6 +198,10 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 
             hint = foreign_hint(_foreign_call(head, label)) or hint
+        else:  # Darknet's `connected 10`, `route`, `logistic`
+            from cnnspec.lang.foreign import darknet_word_hint
+
+            hint = darknet_word_hint(head.name) or hint
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
 
@@ -458,15 +462,16 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         fixed = _capital_x(before, item)
         if fixed is not None:
             return fixed
+        from cnnspec.lang.foreign import BIAS_SWITCHES, foreign_field, initializer_option
+
         flag = _no_bias_flag(kind)
-        if flag and item.name.lower().endswith("_bias"):  # Keras' use_bias
+        # Keras' use_bias, Caffe's bias_term
+        if flag and (item.name.lower().endswith("_bias") or item.name in BIAS_SWITCHES):
             return SpecError(f"'{item.name}' is not an option of {kind_name}: a layer has a "
                              f"bias unless it says `{flag}`", span=span,
                              hint=f"for a layer without a bias write `{flag}` in place of "
                              f"`{item.name} false`, e.g. `{kind_name} ... {flag}`; `bias INIT` "
                              "says how the bias starts, e.g. bias zeros")
-        from cnnspec.lang.foreign import initializer_option  # only for an unknown option
-
         initializes = initializer_option(item.name)
         if initializes in kind.options:  # Keras' kernel_initializer, bias_initializer
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an initializer "
@@ -474,9 +479,18 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              hint=f"write `{initializes} {_init_written(after, initializes)}`; "
                              f"{_usage(kind_name)}")
         positional = dict(kind.positional)
-        # `kernel`, Keras' `kernel_size` and `pool_size`, `units`
-        field_named = next((part for part in item.name.split("_") if part in positional),
+        # `kernel`, Keras' `kernel_size` and `pool_size`, `units`, Caffe's `num_output`
+        field_named = next((part for part in (foreign_field(kind.kind, item.name),
+                                              *item.name.split("_")) if part in positional),
                            None)
+        option = kind.kind.field_map.get(foreign_field(kind.kind, item.name) or "")
+        # Caffe's `group 2`: `groups 2` (a word the kind takes, `stride(2)`, is answered below)
+        if option is not None and option.option and item.name not in kind.options:
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: it is written "
+                             f"`{option.option[0]}`", span=span,
+                             hint=f"write `{option.option[0]} "
+                             f"{(after is not None and value_text(after)) or '...'}`; "
+                             f"{_usage(kind_name)}")
         if field_named is not None:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: "
                              f"{_describe_field(field_named)} is written alone, in its place",
