@@ -71,6 +71,25 @@ def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(ti
     assert format_table(again) == format_table(first)
 
 
+def test_a_comparison_over_other_inits_and_epochs_shows_every_run_of_its_folder(tiny,
+                                                                               tmp_path):
+    """A comparison into the folder of an earlier one showed its own variants alone: the
+    earlier runs are shown too, the settings they differ in named, and the spec changed
+    since is refused."""
+    out = tmp_path / "cmp"
+    first = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
+    again = compare(str(tiny), ["glorot_uniform", "he_normal"], epochs=2, jobs=1, out=out)
+    assert (again.ran, again.skipped, again.earlier) == (2, 0, 1)
+    assert [v.label for v in again.variants] == [
+        "glorot_uniform, epochs=2", "he_normal, epochs=2", "he_normal, epochs=1"]
+    assert again.variants[2].runs[0].metrics == first.variants[0].runs[0].metrics
+    same = compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
+    assert (same.ran, same.skipped, same.earlier) == (0, 1, 2)
+    tiny.write_text(tiny.read_text().replace("conv 4", "conv 6"))
+    with pytest.raises(RunError, match="the spec has changed since"):
+        compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out)
+
+
 def test_a_variants_run_kept_with_keep_weights_opens_for_filters_and_eval(tiny, tmp_path,
                                                                           capsys):
     """A compare's runs kept no weights and the hint said to run "the same sweep" again with
@@ -134,11 +153,19 @@ def test_a_float64_comparison_trains_every_run_as_train_dtype_float64_does(tiny,
     assert f"1 run was recorded in {out} already; trained 0\n" in capsys.readouterr().err
     compare(str(tiny), ["he_normal"], epochs=1, jobs=1, out=out, on_done=trained.append)
     assert len(trained) == 1 and Path(trained[0].out) != run
-    # the table says it under the runs' folder; a float32 one says nothing of it
+    # the folder's runs differ in their dtype: a column of the table says it
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--dtype", "float64", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split("  ")[0] for line in lines[1:3]) == [
+        "he_normal, dtype=float32", "he_normal, dtype=float64"]
+    assert lines[-1] == f"(1 seed per variant; runs in {out})"
+    # alone, the table says it under the runs' folder; a float32 one says nothing of it
+    alone = tmp_path / "alone"
+    assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
+                 "--dtype", "float64", "--out", str(alone)]) == 0
     assert capsys.readouterr().out.endswith(f"(1 seed per variant; trained in float64; runs in "
-                                            f"{out})\n")
+                                            f"{alone})\n")
     assert main(["compare", str(tiny), "--init", "he_normal", "--epochs", "1", "--jobs", "1",
                  "--out", str(out)]) == 0
     assert capsys.readouterr().out.endswith(f"(1 seed per variant; runs in {out})\n")

@@ -743,10 +743,11 @@ def test_the_same_specs_sweep_goes_on_over_other_settings_wherever_the_spec_is(n
 
 def test_a_sweep_over_no_setting_into_a_swept_folder_takes_away_its_accuracy_picture(named,
                                                                                     tmp_path):
-    """accuracy.png plots the swept settings: a sweep into the folder that sweeps none draws
-    no such picture, and leaves none of the earlier sweep's beside its own results."""
+    """accuracy.png plots the settings the folder's cells differ in: a sweep into the folder
+    whose cells then differ in none (lr=0.05 is the spec's: one cell) draws no such picture,
+    and leaves none of the earlier sweep's beside its own results."""
     out = tmp_path / "s"
-    write_outputs(sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process))
+    write_outputs(sweep(str(named), ["lr=0.05"], out=out, executor=in_process))
     assert (out / "accuracy.png").is_file()
     paths = write_outputs(sweep(str(named), [], out=out, executor=in_process))
     assert not (out / "accuracy.png").exists()
@@ -762,9 +763,113 @@ def test_a_description_written_before_it_named_its_command_is_taken_as_this_ones
     (out / "sweep.json").write_text(json.dumps(description))
     again = sweep(str(named), [], out=out, executor=in_process)
     assert (again.ran, again.skipped) == (0, 1)
-    (out / "sweep.json").write_text("{damaged")  # unreadable: rewritten, as before
-    sweep(str(named), [], out=out, executor=in_process)
     assert json.loads((out / "sweep.json").read_text())["command"] == "sweep"
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("{damaged", "cannot be read: Expecting property name enclosed in double quotes"),
+    ("[1]", "is damaged: it holds list, not an object"),
+    ('{"spec": 3}', "is damaged: its 'spec' is no file name"),
+    ('{"spec": "named.cnn", "command": "train"}',
+     "is damaged: its 'command' is none of sweep, compare"),
+    ('{"spec": "named.cnn", "spec_key": 1}', "is damaged: its 'spec_key' is no text"),
+])
+def test_a_damaged_sweep_description_is_said_so_and_changes_nothing(named, tmp_path, capsys,
+                                                                    text, problem):
+    """Taken as no description, as it was, another spec's sweep went on in the folder and
+    its table dropped the cells recorded there."""
+    out = tmp_path / "s"
+    sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    (out / "sweep.json").write_text(text)
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert info.value.message.startswith(f"sweep description {out / 'sweep.json'} {problem}")
+    assert info.value.hint == (f"repair or delete {out / 'sweep.json'}: a sweep (or "
+                               f"comparison) of the spec of the cells in {out} then goes on "
+                               "there and writes it again; every cell recorded there is kept")
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert (out / "sweep.json").read_text() == text
+    assert main(["compare", str(named), "--init", "he_normal", "--jobs", "1", "--out",
+                 str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error: sweep description" in err and "Traceback" not in err
+
+
+def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_path):
+    """Swept again over other settings (lr, then batch, then lr with more seeds, epochs and
+    a dtype), a folder's table held only the last sweep's cells: it shows them all, each
+    setting in which they differ a column, and a cell of identical settings is reused."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.01,0.1"], out=out, executor=in_process)
+    second = sweep(str(named), ["batch=32,64"], out=out, executor=in_process)
+    assert (second.ran, second.skipped, second.earlier) == (2, 0, 2)
+    assert second.columns == ["batch", "lr"]
+    assert {g.label: len(g.cells) for g in second.groups} == {
+        "batch=32, lr=0.05": 1, "batch=64, lr=0.05": 1, "batch=64, lr=0.01": 1,
+        "batch=64, lr=0.1": 1}
+    earlier = {cell.key: timeless(r.metrics) for cell, r in first.done}
+    assert {cell.key: timeless(r.metrics) for cell, r in second.done
+            if cell.key in earlier} == earlier  # read back as they trained
+    # lr=0.05 is the spec's: the cell batch=64 trained, reused under its new label
+    third = sweep(str(named), ["lr=0.05,0.1"], seeds=2, out=out, executor=in_process)
+    assert (third.ran, third.skipped, third.earlier) == (2, 2, 2)
+    assert {g.label: len(g.cells) for g in third.groups} == {
+        "lr=0.05, batch=32": 1, "lr=0.05, batch=64": 2, "lr=0.1, batch=64": 2,
+        "lr=0.01, batch=64": 1}
+    fourth = sweep(str(named), ["lr=0.1"], out=out, executor=in_process,
+                   settings=Settings(epochs=2), dtype="float64")
+    assert fourth.columns == ["lr", "batch", "epochs", "dtype"]
+    table = format_table(fourth.groups, fourth.columns, out, fourth.spread, fourth.trained_in)
+    lines = table.splitlines()
+    assert lines[0].split() == ["lr", "batch", "epochs", "dtype", "val", "acc", "%", "test",
+                                "acc", "%", "diverged", "runs"]
+    assert sorted(line.split()[:4] for line in lines[1:-1]) == [
+        ["0.01", "64", "1", "float32"], ["0.05", "32", "1", "float32"],
+        ["0.05", "64", "1", "float32"], ["0.1", "64", "1", "float32"],
+        ["0.1", "64", "2", "float64"]]
+    assert lines[-1] == f"(accuracies: mean +- std over the runs of each group; cells in {out})"
+    write_outputs(fourth)
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["cells"]) == 7 and results["settings"] == {"lr": ["0.1"]}
+    assert {c["epochs"] for c in results["cells"]} == {1, 2}
+    assert (out / "accuracy.png").is_file()
+
+
+def test_a_sweep_of_the_spec_changed_since_is_refused_before_it_changes_the_folder(
+        named, tmp_path):
+    """The same file with other layers (or another train block) into the folder of its
+    sweeps: its cells would have shown as the same groups as the spec's of before."""
+    out = tmp_path / "s"
+    sweep(str(named), ["lr=0.05,0.1"], out=out, executor=in_process)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    named.write_text(NAMED.replace("conv 4 3x3", "conv 6 3x3"))
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.3"], out=out, executor=in_process)
+    assert info.value.message == (f"{out} holds sweeps of named.cnn as it was written before: "
+                                  "the spec has changed since")
+    assert info.value.worded(OPTION_NAMES)[1] == (
+        f"give this sweep another folder as --out, or undo the change to go on in {out}; a "
+        "setting to try goes in as --set KEY=V1,V2, a layer's option too (--set "
+        "conv1.filters=8,16)")
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 2  # nothing trained
+    named.write_text(NAMED)  # undone: it goes on
+    assert sweep(str(named), ["lr=0.3"], out=out, executor=in_process).earlier == 2
+
+
+def test_a_damaged_cell_of_another_sweep_is_named_with_its_folder(named, tmp_path):
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    folder = out / first.done[0][0].folder
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["cell"]["seed"] = "zero"
+    (folder / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert info.value.message == (f"cell folder {folder} is damaged: its summary's cell seed "
+                                  "is no count")
+    assert info.value.hint.startswith(f"delete the folder {folder}: the sweep")
 
 
 def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):

@@ -181,6 +181,30 @@ def test_each_cell_trains_in_its_dtype_on_the_workers(cluster, tiny_digits_spec,
                                                                ("float64", "float64")]
 
 
+def test_a_sweep_over_other_settings_on_the_cluster_adds_its_cells_to_the_folders_table(
+        cluster, tiny_digits_spec, tmp_path, capsys):
+    """Run again into its --out with other settings, a sweep rewrote the table with its own
+    cells alone: it trains only its cells the folder lacks and shows every one it holds."""
+    address, _ = cluster
+    spec, out = str(tiny_digits_spec), tmp_path / "grown"
+    assert main(["sweep", spec, "--set", "lr=0.05,0.1", "--scheduler", address,
+                 "--out", str(out)]) == 0
+    first = _cells(out)
+    capsys.readouterr()
+    assert main(["sweep", spec, "--set", "lr=0.1,0.3", "--epochs", "1", "--scheduler", address,
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "training 1 cell on the Dask cluster at" in captured.err
+    assert f"1 cell was recorded in {out} already; trained 1" in captured.err
+    assert "the table also shows 1 cell recorded there before with other settings" in \
+        captured.err
+    rows = sorted(line.split()[0] for line in captured.out.splitlines()[1:-1])
+    assert captured.out.splitlines()[0].split()[0] == "lr" and rows == ["0.05", "0.1", "0.3"]
+    cells = _cells(out)
+    assert len(cells) == 3 and {k: cells[k] for k in first} == first  # none lost or retrained
+    assert len(json.loads((out / "results.json").read_text())["cells"]) == 3
+
+
 def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         cluster, tiny_digits_spec, tmp_path):
     address, _ = cluster

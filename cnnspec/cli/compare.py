@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=accuracy_fraction, default=0.9, metavar="ACC",
                         help="validation accuracy whose first epoch is reported (default 0.9)")
     parser.add_argument("--out", type=new_folder, metavar="DIR",
-                        help="folder for the run folders (default runs/compare-<spec-name>-<time>)")
+                        help="folder for the run folders (default runs/compare-<spec-name>-"
+                        "<time>); an earlier comparison's of the spec goes on there, its runs "
+                        "shown too")
     parser.add_argument("-o", "--output", type=output_file(".png"), metavar="FILE.png",
                         help="learning curves of all variants (default <out>/curves.png)")
     add_dtype(parser, "the precision every variant trains in, its data and weights, as "
@@ -104,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         print(stopped_message("comparison", "run", folder[0], args.out is not None),
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    recorded = recorded_message(comparison.skipped, comparison.ran, "run", comparison.out)
+    recorded = recorded_message(comparison.skipped, comparison.ran, "run", comparison.out,
+                                comparison.earlier)
     if recorded:
         print(recorded, file=sys.stderr)
     curves = plot(comparison, args.output)

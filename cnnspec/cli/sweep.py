@@ -34,7 +34,11 @@ KEY is a training setting (lr, batch, optimizer, weight_decay, schedule, epochs,
 bias (the default weight or bias init), LAYER.OPTION (conv1.filters, conv2.kernel,
 fc1.weight), or dtype (float32,float64: each cell trains in one, as train's --dtype); values
 are written as in a spec, separated by commas. Running the same sweep into the same --out
-again trains only the cells not recorded there yet.
+again trains only the cells not recorded there yet. A sweep of the same spec over other
+settings, seeds, folds, epochs or dtypes goes on in that --out too: it trains only its cells
+not recorded there (a cell of identical settings is reused), and the table shows every cell
+the folder holds, each setting in which they differ a column. A spec changed since (its
+layers or its train block) is refused there: sweep a change with --set, or give another --out.
 """
 
 
@@ -143,14 +147,14 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(stopped_message("sweep", "cell", folder[0], out is not None), file=sys.stderr)
         return EXIT_INTERRUPTED
-    recorded = recorded_message(result.skipped, result.ran, "cell", result.out)
+    recorded = recorded_message(result.skipped, result.ran, "cell", result.out, result.earlier)
     if recorded:
         print(recorded, file=sys.stderr)
     paths = write_outputs(result)
     # Flushed before the stderr lines: see init_report.run.
     text = (dumps(read_results(result.out)) if args.format == "json"
-            else format_table(result.groups, [a.key for a in result.axes], result.out,
-                              result.spread, result.dtypes))
+            else format_table(result.groups, result.columns, result.out, result.spread,
+                              result.trained_in))
     print(text, flush=True)
     print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
     return 0

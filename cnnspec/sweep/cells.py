@@ -80,6 +80,9 @@ class Cell:
     # the memory of a process training it, as check counts it (its settings' check found it)
     process: int = field(default=0, compare=False)
     dtype: str = DEFAULT_DTYPE
+    # the identity of the spec, as written, that the cell varies (spec_key_of); "" for a cell
+    # read back from a folder, whose spec its sweep.json names
+    spec_key: str = field(default="", compare=False)
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,8 +91,7 @@ class Cell:
         # earlier sweeps are found again.
         if self.dtype != UNRECORDED_DTYPE:
             identity["dtype"] = self.dtype
-        text = json.dumps(identity, sort_keys=True)
-        self.key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+        self.key = hashed(identity)
 
     @property
     def group(self) -> str:
@@ -130,6 +132,18 @@ class Cell:
         return {"key": self.key, "settings": dict(self.settings), "seed": self.seed,
                 "fold": None if self.fold is None else self.fold[0] + 1,
                 "folds": None if self.fold is None else self.fold[1]}
+
+
+def hashed(identity) -> str:
+    """The first :data:`HASH_CHARS` hex digits of the SHA-256 of ``identity`` as sorted JSON."""
+    text = json.dumps(identity, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def spec_key_of(spec: Spec) -> str:
+    """The identity of ``spec`` as written (its resolved IR, before a sweep's settings or a
+    run's options change it): the spec a sweep folder's cells vary."""
+    return hashed({"spec": recorded_ir(spec.ir)})
 
 
 def key_of(folder: str) -> str:
@@ -174,6 +188,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
         folds = refuse_count("folds", folds, 2, "e.g. {folds:5} for 5-fold cross-validation")
     # The spec must check on its own first (its mistakes located in its file); the --set
     # values then vary a valid spec.
+    spec_key = spec_key_of(spec)
     base = overridden_spec(spec, overrides or {})
     keys = [axis.key for axis in axes]  # as spelt: a swept dtype is named by its --set
     hint_of = (lambda error: swept_hint(error, base.overridden, keys)) if by_sets \
@@ -208,7 +223,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
             seeded["training"]["seed"] = seed
             for fold in ([None] if folds is None else [(i, folds) for i in range(folds)]):
                 cells.append(Cell(settings, seed, seeded, fold, checked.step_memory.process,
-                                  in_dtype))
+                                  in_dtype, spec_key))
     # The spec's own warnings and a value's are said where a cell gets them: a swept setting
     # whose every value differs from the spec's (--set lr=5) leaves the spec's lr to no cell.
     warnings = [warning for warning in own if warning in got]

@@ -29,16 +29,19 @@ from cnnspec.metrics import EPOCH, VAL_ACC
 from cnnspec.sweep.cells import Cell, CellResult, make_cells
 from cnnspec.sweep.concurrency import largest_process, refuse_beyond_memory, trainings_that_fit
 from cnnspec.sweep.executor import LocalExecutor
-from cnnspec.sweep.grid import Axis, compared_template, option_place, value_reader
+from cnnspec.sweep.grid import DTYPE, Axis, compared_template, option_place, value_reader
 from cnnspec.sweep.results import (
+    columns,
     curve_label,
     describe_cell,
     diverged_text,
+    earlier_cells,
     filled_alone,
     layout,
     mean_std,
     percent,
     prepare_folder,
+    shown_settings,
 )
 from cnnspec.sweep.runner import default_out, describe, recorded_before, run_cells
 from cnnspec.training import rundir
@@ -105,10 +108,20 @@ def init_axis(spec, inits: list[str | None]) -> Axis:
     return Axis(INIT, tuple(variant_label(init) for init in inits), tuple(values), tuple(places))
 
 
-def job_result(cell: Cell, result: CellResult, out: Path) -> JobResult:
-    return JobResult(dict(cell.settings)[INIT], cell.seed, result.metrics, result.test_acc,
-                     result.diverged, result.error, str(out / result.folder),
-                     result.hint_template)
+def job_result(cell: Cell, result: CellResult, out: Path, label: str | None = None
+               ) -> JobResult:
+    """``cell``'s run as the comparison reports it, under ``label`` (by default its init's)."""
+    return JobResult(label or dict(cell.settings)[INIT], cell.seed, result.metrics,
+                     result.test_acc, result.diverged, result.error,
+                     str(out / result.folder), result.hint_template)
+
+
+def variant_of(cell: Cell, keys: list[str]) -> str:
+    """The label of ``cell``'s variant among runs that differ in the settings ``keys``
+    (:func:`~cnnspec.sweep.results.columns`): its init, then any other setting it differs
+    in (``he_normal, epochs=2``)."""
+    return ", ".join(value if key == INIT else f"{key}={value}"
+                     for key, value in shown_settings(cell, keys).items())
 
 
 def describe_result(result: JobResult, names: dict = LIBRARY_NAMES) -> str:
@@ -162,6 +175,8 @@ class Comparison:
     dtype: str = DEFAULT_DTYPE  # what every training was in
     ran: int = 0  # the runs this call trained
     skipped: int = 0  # and those its folder held already (a comparison run again into it)
+    earlier: int = 0  # runs of other comparisons of the spec in its folder, in its table too
+    columns: list[str] = field(default_factory=lambda: [INIT])  # the settings runs differ in
 
     def curves(self) -> dict[str, list[list[dict]]]:
         """Per variant, the per-epoch metrics of each seed (for the learning-curve plot); the
@@ -228,7 +243,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     folder = prepare_folder(out if out is not None else default_out(parsed.ir["name"], "compare"),
                             automatic=out is None)
     started = time.perf_counter()
-    with filled_alone(folder, describe(spec, [axis], seeds, None, (dtype,)), "compare"):
+    description = describe(spec, [axis], seeds, None, (dtype,), cells[0].spec_key)
+    with filled_alone(folder, description, "compare"):
         done, ran = run_cells(
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
@@ -237,12 +253,15 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             command="compare", hint_of=compared_template)
+        earlier = earlier_cells(folder, cells)  # other comparisons' of the spec: shown too
     seconds = time.perf_counter() - started
-    results = [job_result(cell, result, folder) for cell, result in done]
+    keys = columns(done + earlier)
+    results = [job_result(cell, result, folder, variant_of(cell, keys))
+               for cell, result in done + earlier]
     rows = [summarize(label, [r for r in results if r.label == label], target)
-            for label in axis.texts]
+            for label in dict.fromkeys(r.label for r in results)]
     return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype, ran,
-                      recorded_before(cells, ran))
+                      recorded_before(cells, ran), len(earlier), keys)
 
 
 # ---- output -------------------------------------------------------------------------------
@@ -277,10 +296,15 @@ def format_table(comparison: Comparison) -> str:
                      percent(v.test_acc_mean, v.test_acc_std, v.seeds), _reach(v),
                      diverged_text(v.diverged, v.seeds)])
     lines = layout(header, rows)
-    seeds = comparison.variants[0].seeds if comparison.variants else 0
-    # float32 is every training's unless said: the line names another
-    trained = "" if comparison.dtype == DEFAULT_DTYPE else f"trained in {comparison.dtype}; "
-    if seeds == 1:
+    counts = {v.seeds for v in comparison.variants}
+    seeds = counts.pop() if len(counts) == 1 else None  # None: earlier runs had other seeds
+    # float32 is every training's unless said (or a column shows it): the line names another
+    trained = "" if comparison.dtype == DEFAULT_DTYPE or DTYPE in comparison.columns \
+        else f"trained in {comparison.dtype}; "
+    if seeds is None:
+        lines.append(f"(accuracies: mean +- std over each variant's seeds that did not "
+                     f"diverge; {trained}runs in {comparison.out})")
+    elif seeds == 1:
         lines.append(f"(1 seed per variant; {trained}runs in {comparison.out})")
     else:
         lines.append(f"({seeds} seeds per variant; accuracies: mean +- std over the seeds "

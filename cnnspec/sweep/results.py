@@ -2,9 +2,10 @@
 
 Layout::
 
-    sweep.json                 what was swept (spec, settings, seeds, folds, dtypes) and by
-                               which command (sweep, compare): the folder holds that spec's
-                               alone
+    sweep.json                 what was swept last (spec, settings, seeds, folds, dtypes), by
+                               which command (sweep, compare), and the identity of the spec
+                               as written (spec_key): the folder holds that spec's cells
+                               alone, of any sweeps (comparisons) of it
     <label>-<hash>/            one per cell (cnnspec.sweep.cells.Cell.folder)
         spec.json              the cell's resolved IR
         metrics.jsonl          one object per finished epoch
@@ -13,7 +14,9 @@ Layout::
                                a diverged cell's with what to try (HINT_TEMPLATE)
         preprocess.json, checkpoint.npz, best.npz    with --keep-weights
         diverged.npz           with --keep-weights, of a training that diverged
-    results.json, results.csv  per group: mean +- std over seeds and folds; per cell
+    results.json, results.csv  per group: mean +- std over seeds and folds; per cell; of
+                               every cell the folder holds, a setting that differs
+                               between them a column (:func:`columns`)
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
 A cell folder is written under a temporary name and renamed into place, so it is either
@@ -31,11 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
-from cnnspec.dtypes import DEFAULT_DTYPE
+from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
+from cnnspec.ir.training_catalogue import value_text
+from cnnspec.lang.training import KEY_ALIASES
 from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, key_of
+from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
 from cnnspec.sweep.grid import DTYPE
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
@@ -91,28 +96,74 @@ def filled_alone(out: Path, description: dict, command: str) -> Iterator[None]:
 
 
 def _refuse_another_spec(out: Path, description: dict, command: str) -> None:
-    """A folder holds the sweeps (or the comparisons) of one spec file: another spec's, or
-    another command's, would rewrite its results and pictures, and its cells would sit beside
+    """A folder holds the sweeps (or the comparisons) of one spec: another spec file's, the
+    same file changed since (its layers, inputs or training block), or another command's,
+    would rewrite its results and pictures with cells that answer another question beside
     the first's. The same spec swept again, over any settings, seeds or folds, goes on in it
-    (the cells it holds are not trained again). A description that cannot be read, or one
-    written before it named its command, is taken as this one's."""
-    try:
-        held = read_json(out / rundir.SWEEP_JSON, what="sweep description")
-    except RunError:
-        return
-    if not isinstance(held, dict) or not isinstance(held.get("spec"), str):
+    (the cells it holds are not trained again, and its table shows them all). A description
+    written before it named its command, or the spec's identity, is taken as this one's."""
+    held = read_description(out)
+    if held is None:
         return
     held_command = held.get("command", command)
     held_spec, spec = Path(held["spec"]).name, Path(description["spec"]).name
-    if held_spec == spec and held_command == command:
-        return
     held_noun = _NOUNS.get(held_command, held_command)
+    if held_spec == spec and held_command == command:
+        if held.get(SPEC_KEY, description[SPEC_KEY]) == description[SPEC_KEY]:
+            return
+        raise WordedError(f"{literal(str(out))} holds {held_noun}s of {literal(spec)} as it "
+                          "was written before: the spec has changed since",
+                          hint=f"give this {command} another folder as {{out}}, or undo the "
+                               f"change to go on in {literal(str(out))}"
+                               f"{_CHANGE_HINTS[command]}")
     other = f"not of {literal(spec)}" if held_command == command else f"not a {_NOUNS[command]}"
     raise WordedError(f"{literal(str(out))} holds a {held_noun} of {literal(held_spec)}, "
                       f"{other}",
                       hint=f"give this {command} another folder as {{out}}, or delete "
                            f"{literal(str(out))} to start afresh (a {held_noun} of "
                            f"{literal(held_spec)} goes on in it)")
+
+
+# In sweep.json: the identity of the spec as written (cnnspec.sweep.cells.spec_key_of).
+SPEC_KEY = "spec_key"
+# How to try a change of the spec in the folder of its sweeps (comparisons) instead.
+_CHANGE_HINTS = {"sweep": "; a setting to try goes in as {sets:KEY=V1,V2}, a layer's option "
+                          "too ({sets:conv1.filters=8,16})",
+                 "compare": "; the settings to try go in as {epochs}, {lr} or {batch_size}"}
+
+
+def read_description(out: Path) -> dict | None:
+    """The description (``sweep.json``) of the sweep folder ``out``, None where it has none;
+    one that cannot be read or holds no description is a :class:`RunError` saying what is
+    wrong with it: taken as no description, another spec's sweep would mix its cells with
+    the folder's."""
+    path = Path(out) / rundir.SWEEP_JSON
+    if not path.exists():
+        return None
+    hint = (f"repair or delete {path}: a sweep (or comparison) of the spec of the cells in "
+            f"{out} then goes on there and writes it again; every cell recorded there is kept")
+    try:
+        held = read_json(path, what="sweep description")
+    except RunError as exc:
+        raise RunError(exc.message, hint=hint) from None
+    problem = _description_problem(held)
+    if problem:
+        raise RunError(f"sweep description {path} is damaged: {problem}", hint=hint)
+    return held
+
+
+def _description_problem(held) -> str | None:
+    """What is wrong with ``held``, read from a ``sweep.json``; None when it is a
+    description."""
+    if not isinstance(held, dict):
+        return f"it holds {type(held).__name__}, not an object"
+    if not isinstance(held.get("spec"), str):
+        return "its 'spec' is no file name"
+    if held.get("command", "sweep") not in _NOUNS:
+        return f"its 'command' is none of {', '.join(_NOUNS)}"
+    if not isinstance(held.get(SPEC_KEY, ""), str):
+        return f"its {SPEC_KEY!r} is no text"
+    return None
 
 
 _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folder holds them
@@ -211,19 +262,126 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
                       hint_template=hint)
 
 
+def earlier_cells(out: Path, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:
+    """Every cell ``out`` holds that is none of ``cells`` (recorded by other sweeps, or
+    comparisons, of its spec), with its result, in the order of their folders: a sweep's
+    table shows every cell its folder holds."""
+    keys = {cell.key for cell in cells}
+    return [recorded_cell(folder) for key, folder in recorded_folders(out).items()
+            if key not in keys]
+
+
+def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
+    """The cell recorded in ``folder`` and its result, made again from its ``spec.json`` and
+    the settings, seed, fold and dtype its ``summary.json`` records; a folder whose files say
+    no such cell (or another cell than its name's) is a :class:`RunError` naming it."""
+    ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
+    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    fields = summary.get("cell") if isinstance(summary, dict) else None
+    problem = _fields_problem(fields)
+    if problem is None:
+        dtype = summary.get("dtype", UNRECORDED_DTYPE)
+        fold = None if fields["fold"] is None else (fields["fold"] - 1, fields["folds"])
+        cell = Cell(tuple(fields["settings"].items()), fields["seed"], ir, fold,
+                    dtype=dtype if dtype in DTYPES else UNRECORDED_DTYPE)
+        if not isinstance(ir, dict) or cell.key != key_of(folder.name):
+            problem = f"its {rundir.SPEC_JSON} is not the IR of the cell its name says"
+    if problem:
+        raise RunError(f"cell folder {folder} is damaged: {problem}",
+                       hint=f"delete the folder {folder}: the sweep (or comparison) that "
+                            "trained it trains it again into its folder")
+    return cell, read_recorded(folder, cell)
+
+
+def _fields_problem(fields) -> str | None:
+    """What is wrong with the ``cell`` object of a cell's ``summary.json`` (see
+    :meth:`Cell.fields`); None when it says a cell."""
+    def count(value, least):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    if not isinstance(fields, dict):
+        return "its summary names no cell"
+    settings = fields.get("settings")
+    if not isinstance(settings, dict) or not all(
+            isinstance(value, str) for value in settings.values()):
+        return "its summary's cell settings are no texts"
+    if not count(fields.get("seed"), 0):
+        return "its summary's cell seed is no count"
+    folds, fold = fields.get("folds"), fields.get("fold")
+    if not (folds is None and fold is None
+            or count(folds, 2) and count(fold, 1) and fold <= folds):
+        return "its summary's cell fold is not one of its folds"
+    return None
+
+
+# A setting a cell's sweep did not give, which it took from the spec as written (an init, a
+# layer's option), shown as this in a column other cells give.
+AS_WRITTEN = "as written"
+FOLDS = "folds"  # the column of the cells' k-fold cross-validation, where they differ in it
+
+
+def columns(done: list[tuple[Cell, CellResult]]) -> list[str]:
+    """The settings the table of ``done`` shows as columns: every one a cell's ``--set``
+    gave, in the order first given, then any other in which the cells differ (a training
+    setting another sweep gave to all its cells, as ``--epochs``; the dtype; the folds).
+    One sweep alone shows its swept settings."""
+    swept = list(dict.fromkeys(key for cell, _ in done for key, _ in cell.settings))
+    named = {KEY_ALIASES.get(key, key) for key in swept}
+    training = dict.fromkeys(key for cell, _ in done for key in cell.ir["training"])
+    others = [key for key in [*training, DTYPE, FOLDS]
+              if key not in named and key != "seed"]  # the seeds are each group's runs
+    return swept + [key for key in others
+                    if len({shown_value(cell, key) for cell, _ in done}) > 1]
+
+
+def shown_value(cell: Cell, key: str) -> str:
+    """The value of setting ``key`` the ``cell`` trained with, as its column shows it: as
+    its ``--set`` gave it, else as its IR holds it (:data:`AS_WRITTEN` where that is not
+    a training setting)."""
+    given = dict(cell.settings)
+    if key in given:
+        return given[key]
+    if key == DTYPE:
+        return cell.dtype
+    if key == FOLDS:
+        return "none" if cell.fold is None else str(cell.fold[1])
+    value = cell.ir["training"].get(KEY_ALIASES.get(key, key))
+    return AS_WRITTEN if value is None else _written(value)
+
+
+def _written(value) -> str:
+    """A training setting's IR value as the language writes it: ``0.1``, ``sgd(momentum=0.9)``."""
+    if not isinstance(value, dict):
+        return value_text(value)
+    args = ", ".join(f"{k}={_written(v)}" for k, v in value.items() if k != "name")
+    name = str(value.get("name", ""))
+    return f"{name}({args})" if args and name else name or args
+
+
+def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
+    """The values of the settings ``keys`` (:func:`columns`) that ``cell`` trained with."""
+    return {key: shown_value(cell, key) for key in keys}
+
+
 def recorded(out: Path) -> int:
     """How many cells a sweep folder holds."""
     return len(recorded_folders(out))
 
 
-def recorded_message(skipped: int, ran: int, cell: str, folder: Path) -> str | None:
+def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
+                     earlier: int = 0) -> str | None:
     """What a sweep or comparison run again into ``folder`` says of the ``skipped`` ``cell``s
-    ("cell", "run") it found recorded there and the ``ran`` it trained; None where it found
-    none (a first run says nothing of it)."""
-    if not skipped:
-        return None
-    return (f"{counted(skipped, cell)} {'was' if skipped == 1 else 'were'} recorded in "
-            f"{folder} already; trained {ran}")
+    ("cell", "run") it found recorded there and the ``ran`` it trained, and of the
+    ``earlier`` ones other sweeps (comparisons) recorded there, which its table shows too;
+    None where it found none (a first run says nothing of it)."""
+    lines = []
+    if skipped:
+        lines.append(f"{counted(skipped, cell)} {'was' if skipped == 1 else 'were'} recorded "
+                     f"in {folder} already; trained {ran}")
+    if earlier:
+        lines.append(f"the table also shows {counted(earlier, cell)} recorded there before "
+                     "with other settings")
+    return "\n".join(lines) or None
 
 
 def stopped_message(what: str, cell: str, folder: Path | None, named: bool) -> str:
@@ -300,18 +458,23 @@ class Group:
 
 
 def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
-    """The cells by group, best validation accuracy first (groups without one last)."""
+    """The cells by group (their values of the :func:`columns`), best validation accuracy
+    first (groups without one last)."""
+    keys = columns(done)
     by_label: dict[str, Group] = {}
     for cell, result in done:
-        group = by_label.setdefault(cell.group, Group(cell.group, dict(cell.settings)))
+        settings = shown_settings(cell, keys)
+        label = group_label(tuple(settings.items()))
+        group = by_label.setdefault(label, Group(label, settings))
         group.cells.append((cell, result))
     return sorted(by_label.values(),
                   key=lambda g: -g.val_acc[0] if not math.isnan(g.val_acc[0]) else math.inf)
 
 
-def cell_row(cell: Cell, result: CellResult) -> dict:
-    """One line of results.csv."""
-    return {**dict(cell.settings), "seed": cell.seed,
+def cell_row(cell: Cell, result: CellResult, keys: list[str]) -> dict:
+    """One line of results.csv: the cell's values of the settings ``keys``
+    (:func:`columns`), its seed, fold, dtype and figures."""
+    return {**shown_settings(cell, keys), "seed": cell.seed,
             "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
             "epochs": len(result.metrics), "diverged": result.diverged,
@@ -322,9 +485,11 @@ def write_results(out: Path, description: dict, rows: list[Group],
                   done: list[tuple[Cell, CellResult]]) -> tuple[Path, Path]:
     """results.json (groups and cells) and results.csv (a line per cell)."""
     out = Path(out)
+    keys = columns(done)
+    lines = [cell_row(c, r, keys) for c, r in done]
     write_json(out / RESULTS_JSON, {**description, "groups": [g.to_dict() for g in rows],
-                                    "cells": [cell_row(c, r) for c, r in done]})
-    write_csv(out / RESULTS_CSV, [cell_row(c, r) for c, r in done])
+                                    "cells": lines})
+    write_csv(out / RESULTS_CSV, lines)
     return out / RESULTS_JSON, out / RESULTS_CSV
 
 

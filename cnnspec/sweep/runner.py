@@ -29,7 +29,10 @@ from cnnspec.sweep.executor import DaskExecutor, default_workers
 from cnnspec.sweep.grid import DTYPE, Axis, parse_set, swept_dtypes, swept_template
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
+    SPEC_KEY,
     Group,
+    columns,
+    earlier_cells,
     filled_alone,
     groups,
     kept_weights,
@@ -45,8 +48,9 @@ from cnnspec.training.settings import Settings, given_settings, setting_keyword_
 
 @dataclass
 class Sweep:
-    """A sweep's outcome: every cell with its result (``done``), how many trained now
-    (``ran``) and how many were in the folder already (``skipped``)."""
+    """A sweep's outcome: every cell with its result (``done``: its own, then those other
+    sweeps of the spec recorded in its folder, ``earlier`` of them), how many trained now
+    (``ran``) and how many of its own were in the folder already (``skipped``)."""
 
     spec: str
     out: Path
@@ -58,29 +62,47 @@ class Sweep:
     done: list[tuple[Cell, CellResult]] = field(default_factory=list)
     ran: int = 0
     skipped: int = 0
+    earlier: int = 0
     seconds: float = 0.0
+    spec_key: str = ""  # the identity of the spec as written (cells.spec_key_of)
 
     @property
     def groups(self) -> list[Group]:
         return groups(self.done)
 
     @property
+    def columns(self) -> list[str]:
+        """The settings the table shows (:func:`~cnnspec.sweep.results.columns`)."""
+        return columns(self.done)
+
+    @property
     def spread(self) -> str:
         """What the +- of a group is over: ``"2 seeds"``, ``"5 folds"``, ``"2 seeds x 5
-        folds"``."""
+        folds"``; with cells of other sweeps whose groups ran other counts, each group's
+        runs."""
+        runs = self.seeds * (self.folds or 1)
+        if self.earlier and {len(g.cells) for g in self.groups} != {runs}:
+            return "the runs of each group"
         seeds = counted(self.seeds, "seed")
         return seeds if self.folds is None else f"{seeds} x {counted(self.folds, 'fold')}"
 
+    @property
+    def trained_in(self) -> tuple[str, ...]:
+        """The dtypes the cells of its table trained in (its own and its folder's others)."""
+        return dtypes_of([cell for cell, _ in self.done])
+
     def description(self) -> dict:
-        return describe(self.spec, self.axes, self.seeds, self.folds, self.dtypes)
+        return describe(self.spec, self.axes, self.seeds, self.folds, self.dtypes,
+                        self.spec_key)
 
 
 def describe(spec: str, axes: list[Axis], seeds: int, folds: int | None,
-             dtypes: tuple[str, ...]) -> dict:
+             dtypes: tuple[str, ...], spec_key: str) -> dict:
     """What ``sweep.json`` and ``results.json`` say the sweep was; ``dtypes``: what its cells
-    train in."""
+    train in; ``spec_key``: the identity of the spec as written (the folder holds its cells
+    alone)."""
     return {"spec": str(spec), "settings": {a.key: list(a.texts) for a in axes},
-            "seeds": seeds, "folds": folds, "dtypes": list(dtypes)}
+            "seeds": seeds, "folds": folds, "dtypes": list(dtypes), SPEC_KEY: spec_key}
 
 
 def dtypes_of(cells: list[Cell]) -> tuple[str, ...]:
@@ -284,7 +306,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
-    result = Sweep(str(spec), folder, axes, seeds, folds, name, dtypes_of(cells))
+    result = Sweep(str(spec), folder, axes, seeds, folds, name, dtypes_of(cells),
+                   spec_key=cells[0].spec_key)
     started = time.perf_counter()
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
@@ -295,6 +318,9 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.key for a in axes]))
+        earlier = earlier_cells(folder, cells)  # other sweeps' of the spec: the table's too
+    result.done += earlier
+    result.earlier = len(earlier)
     result.skipped = recorded_before(cells, result.ran)
     result.seconds = time.perf_counter() - started
     return result
@@ -306,11 +332,14 @@ def write_outputs(result: Sweep) -> list[Path]:
     rows = result.groups
     paths = list(write_results(result.out, result.description(), rows, result.done))
     accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
-    # A picture this sweep does not draw is taken away, not left from an earlier sweep into
-    # the folder: beside the new results it would show cells they no longer hold.
-    if result.axes:
+    # A picture this sweep does not draw (its folder's cells differ in no setting) is taken
+    # away, not left from an earlier sweep: its cells would be drawn apart the table's groups.
+    keys = result.columns
+    if keys:
+        values = [(key, list(dict.fromkeys(g.settings[key] for g in _in_cell_order(result))))
+                  for key in keys]
         paths.append(plot_accuracy_by_setting(
-            rows, [(a.key, list(a.texts)) for a in result.axes], accuracy,
+            rows, values, accuracy,
             title=f"{result.name}: sweep, validation accuracy by setting"))
     else:
         accuracy.unlink(missing_ok=True)
@@ -319,6 +348,12 @@ def write_outputs(result: Sweep) -> list[Path]:
     else:
         curves.unlink(missing_ok=True)
     return paths
+
+
+def _in_cell_order(result: Sweep) -> list[Group]:
+    """The groups of ``result`` in the order of its cells (a picture's values as given)."""
+    order = {id(cell): index for index, (cell, _) in enumerate(result.done)}
+    return sorted(result.groups, key=lambda g: min(order[id(cell)] for cell, _ in g.cells))
 
 
 ACCURACY_PNG = "accuracy.png"  # a sweep's validation accuracy against each swept setting
