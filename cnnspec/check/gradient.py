@@ -47,12 +47,25 @@ He init: 1.106 at ``q*``, 0.35 at ``q = 2``).
 A stack is a chain of conv or dense layers of symmetric drawn weights (any init but fixed
 kernels and LSUV), each read only by an activation with a ``derivative`` in the registry
 (tanh, sigmoid: both saturate), directly or through a norm (:func:`_pre_activation`), the
-activation read only by the next such layer, directly or through norms, flattens and mean
-pools (:func:`_through`); a max pool ends it (it passes the gradient to the largest value of
-each window, where tanh's slope is lowest, and gives its values a mean: an estimate taking
-the largest of each window's tanh and tanh' gave 0.5 to 0.7 of what the engine measures on
-LeNet-5 with max pools). A mean pool of ``k`` values divides ``||delta||^2`` by ``k`` and the
-mean square of tanh's values (mean 0) by ``k``: for ``G`` the two cancel (the first conv of
+activation read only by the next such layer, directly or through norms, flattens, mean pools
+and max pools (:func:`_through`; a max pool only where it takes the largest of the
+activation's own values, not of a mean pool's). A max pool passes each window's gradient whole
+to its largest value, so ``||delta||^2`` summed over its input is that over its output (per
+value, outputs over inputs), and the activation's slope counts there only: ``chi_1`` takes
+``E[phi'(Y)^2]`` for ``Y`` the largest of the window's sums (tanh's slope lowest there), and
+the next input ``E[phi(Y)^2]``, the sums sharing what the signal estimate says a channel's
+positions share (its input's mean, which a max pool's values give; :class:`signal.Sums`).
+Against the engine's backward pass (float64, 16 seeds): 3x3 tanh convs of 16 filters with 2x2
+pools, 3x3 pools of stride 2 and 2x2 pools of stride 1 between them, at std 0.01 and under
+he_normal, 0.73 to 1.08 of what it measures; sigmoid's 0.83 to 1.14; a global max pool after
+saturated tanh units (he_normal) 0.32 of it, both past :data:`LIMIT` (the largest of 64 values
+deep in tanh's flat part, whose slope there a spread of the channels' scales raises by
+orders: tests/test_check.py). ReLU has no ``derivative`` and makes no stack: a ReLU net's
+weights' gradients keep their ratio at any weight scale (its layers are homogeneous), and its
+init's scale is the signal warning's. A stack with max pools has no one map to settle into (the
+share of its sums changes step by step): its mean step stands for its phase. A mean pool of
+``k`` values divides ``||delta||^2`` by ``k`` and the mean square of tanh's values (mean 0)
+by ``k``: for ``G`` the two cancel (the first conv of
 LeNet-5's tanh layers over its last dense layer: 4.3 estimated, 3.6 measured). A norm after
 the activation sets the next input to unit mean square and divides ``||delta||^2`` by its
 input's variance (10 dense tanh layers under he_normal with a batchnorm after each: 14x
@@ -78,6 +91,7 @@ most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -156,9 +170,19 @@ def _activation_of(info: LayerInfo, by_name: dict[str, LayerInfo],
 
 def _bridges(info: LayerInfo) -> bool:
     """Whether ``info`` may stand between an activation and the next layer of a stack: a
-    norm, a flatten or a mean pool (:func:`_through`)."""
+    norm, a flatten, a mean pool or a max pool (:func:`_through`)."""
     kind = KINDS[info.kind]
-    return kind.family in ("norm", "reshape") or kind.mean_of is not None
+    return (kind.family in ("norm", "reshape") or kind.mean_of is not None
+            or kind.max_of is not None)
+
+
+def _routed(between: list[LayerInfo]) -> bool:
+    """Whether each max pool ``between`` takes the largest of the activation's own values
+    (through norms, which keep their order in a channel, and other max pools): after a mean
+    pool its window's largest is a mean's, which the estimate does not follow."""
+    means = [i for i, info in enumerate(between) if KINDS[info.kind].mean_of is not None]
+    maxes = [i for i, info in enumerate(between) if KINDS[info.kind].max_of is not None]
+    return not means or not maxes or max(maxes) < min(means)
 
 
 def _bridge(act: LayerInfo, by_name: dict[str, LayerInfo], after: dict[str, list[str]]
@@ -203,7 +227,7 @@ def _chains(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
         chain = Chain([info], "", [norms], [])
         while act is not None:
             nxt, between = _bridge(act, by_name, after)
-            if nxt is None or not _eligible(nxt):
+            if nxt is None or not _eligible(nxt) or not _routed(between):
                 break
             nxt_act, nxt_norms = _activation_of(nxt, by_name, after)
             if getattr(nxt_act, "kind", None) != act.kind:
@@ -245,17 +269,35 @@ def _pre_activation(info: LayerInfo, norms: list[LayerInfo], moment: float
     return q, backward
 
 
-def _through(between: list[LayerInfo], q: float, phi) -> tuple[float, float]:
+def _through(between: list[LayerInfo], q: float, activation: str,
+             sums: dict[str, signal.Sums]) -> tuple[float, float, float]:
     """The mean square the layers ``between`` (:func:`_bridges`) pass on of ``phi(h)``, ``h ~
-    N(0, q)``, and the factor by which they scale ``||dL/dh||^2`` on its way back: a norm sets
+    N(0, q)``, the factor by which they scale ``||dL/dh||^2`` on its way back, and the mean
+    square of the activation's slope where that gradient reaches ``h`` (``E[phi'(h)^2]``,
+    :func:`cnnspec.check.meanfield.chi_1`'s, where no max pool stands between). A norm sets
     the first to 1 and divides the second by its input's variance (``dx = (dy - mean(dy) -
     xhat mean(dy xhat)) / sd``, the two means a small share over a batch); a mean of ``k``
     values keeps the mean and divides the rest of the first by ``k``
     (:func:`cnnspec.check.signal.mean_pooled`: at init a window's values are sums of
     different weights), and the second by ``k`` (each value gets ``1 / k`` of the gradient of
     each of the windows it is in, about ``k`` of them over the map); a flatten only
-    reshapes."""
+    reshapes.
+
+    A max pool passes each output's gradient whole to the largest value of its window
+    (``dx[argmax] = dy``, the rest 0; Goodfellow et al. 2016, "Deep Learning", 9.3; the
+    engine's and PyTorch's max pool backward), so ``||dL/dx||^2`` summed over its input is
+    ``||dL/dy||^2`` summed over its output (per value, the outputs over the inputs times
+    what the routed one carried; windows that overlap add the gradients of the windows an
+    input wins, whose cross terms are 0 on average). Its values are ``phi`` of the largest
+    of each window's ``k`` sums, which share the part their input's mean gives
+    (:class:`cnnspec.check.signal.Sums`, as the signal estimate knows them: ``k`` and that
+    share), and the gradient passes back at that largest sum, where tanh's and sigmoid's
+    slopes are smallest: the third figure is ``E[phi'(Y)^2]`` for ``Y`` that largest
+    (:func:`cnnspec.check.signal.largest_of_function`), the first ``E[phi(Y)^2]``."""
+    kind = KINDS[activation]
+    phi, dphi = kind.increasing, kind.derivative
     moment, backward, mean = meanfield.variance_map(q, 1.0, 0.0, phi), 1.0, None
+    slope = meanfield.gaussian_mean(lambda u: dphi(u) ** 2, q)
     for info in between:
         kind = KINDS[info.kind]
         if kind.family == "reshape":
@@ -265,19 +307,28 @@ def _through(between: list[LayerInfo], q: float, phi) -> tuple[float, float]:
         if kind.family == "norm":
             backward /= moment - mean * mean
             moment, mean = signal.kind_signal(info.ir, [moment], info.input_shapes), 0.0
+        elif kind.max_of is not None:
+            values = dataclasses.replace(sums[info.name], q=q)
+            moment, mean = values.second_moment(), values.mean()
+            slope = signal.largest_of_function(values.k, values.shared, q, activation,
+                                               values.offset, slope=True)[0]
         else:
             k = kind.mean_of(info.ir, info.input_shapes)
             moment, backward = signal.mean_pooled(moment, mean, 0.0, k), backward / k
-    return moment, backward
+    return moment, backward, slope
 
 
-def stack_of(chain: Chain, first_moment: float, rate: float | None = None) -> Stack | None:
+def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
+             rate: float | None = None) -> Stack | None:
     """The factors of ``chain``'s steps back in the weights' gradient ``G`` (the module's
-    docstring), its first layer's input of mean square ``first_moment``; None where a moment
-    leaves floating point. ``rate``: the chain's :func:`settling_rate`, where it is known
-    already."""
-    kind = KINDS[chain.activation]
-    phi, dphi = kind.increasing, kind.derivative
+    docstring), its first layer's input of mean square ``first_moment``, the values the
+    signal estimate knows as sums ``sums`` (:func:`cnnspec.check.signal.estimate`'s); None
+    where a moment leaves floating point or a max pool's values are not known so. ``rate``:
+    the chain's :func:`settling_rate`, where it is known already."""
+    if any(KINDS[i.kind].max_of is not None
+           and getattr(sums.get(i.name), "function", None) != chain.activation
+           for between in chain.bridges for i in between):
+        return None
     layers = chain.layers
     moment = first_moment
     q, norm_back = _pre_activation(layers[0], chain.norms[0], moment)
@@ -285,11 +336,12 @@ def stack_of(chain: Chain, first_moment: float, rate: float | None = None) -> St
     for prev, nxt, norms, between in zip(layers, layers[1:], chain.norms[1:], chain.bridges):
         if not (0 <= q < math.inf and 0 < moment < math.inf):
             return None
-        passed, backward = _through(between, q, phi)
+        passed, backward, slope = _through(between, q, chain.activation, sums)
         if not 0 < passed < math.inf:
             return None
-        # G(prev) / G(nxt): ||dL/dh||^2 back through the step, times the inputs' mean squares
-        total = meanfield.chi_1(q, _forward_factor(nxt), dphi) * backward * norm_back
+        # G(prev) / G(nxt): ||dL/dh||^2 back through the step (chi_1, with the slope where
+        # the gradient reaches h), times the inputs' mean squares
+        total = _forward_factor(nxt) * slope * backward * norm_back
         chis.append(total * signal.read_share(prev) * moment
                     / (signal.read_share(nxt) * passed))
         moment = passed
@@ -324,7 +376,9 @@ def settling_rate(chain: Chain) -> float | None:
     """The factor per step in ``G`` a long stack of the chain's geometric-mean layers (each
     with its step's mean pools) and mean bias settles into: ``chi_1`` at the fixed point ``q*``
     of the variance map, where the inputs' mean square holds still; None where a norm resets
-    ``q`` at each step, so that no fixed point is reached.
+    ``q`` at each step, so that no fixed point is reached, or a max pool takes the largest
+    of values whose shared part changes from step to step (:func:`_through`): no one map to
+    iterate.
 
     An activation odd about 0 whose values stay within its slope at 0 (``|phi(u)| <=
     phi'(0) |u|``: tanh) has the fixed point ``q* = 0`` wherever ``fan_in E[w^2] phi'(0)^2
@@ -332,7 +386,8 @@ def settling_rate(chain: Chain) -> float | None:
     critical edge, Poole et al. 2016): there the stack is ever more linear, and ``G``, as in
     a deep linear net, keeps its scale (1, without iterating: on the critical line ``q``
     falls only as ``1 / (2 l)``)."""
-    if _norm_place(chain):
+    if _norm_place(chain) or any(KINDS[i.kind].max_of is not None
+                                 for between in chain.bridges for i in between):
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
@@ -490,8 +545,8 @@ def _normed_before_advice(stack: Stack) -> str:
 def stacks(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
            ) -> list[Stack]:
     """Every stack of saturating layers (:func:`_chains`) with its factors."""
-    moments = signal.second_moments(layers)
-    found = (stack_of(chain, moments[chain.layers[0].inputs[0]])
+    moments, _, sums = signal.estimate(layers)
+    found = (stack_of(chain, moments[chain.layers[0].inputs[0]], sums)
              for chain in _chains(layers, used, after))
     return [stack for stack in found if stack is not None]
 
@@ -508,8 +563,9 @@ def gradient_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[
              if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)]
     if not rated:
         return []
-    moments = signal.second_moments(layers)
-    found = [stack_of(chain, moments[chain.layers[0].inputs[0]], rate) for chain, rate in rated]
+    moments, _, sums = signal.estimate(layers)
+    found = [stack_of(chain, moments[chain.layers[0].inputs[0]], sums, rate)
+             for chain, rate in rated]
     passing = [stack for stack in found if stack is not None and stack.passes()]
     if not passing:
         return []

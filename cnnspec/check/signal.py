@@ -423,15 +423,16 @@ def _shifted_normal_moments(d: float, slope: float) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=1024)
-def largest_of_function(k: int, shared: float, q: float, function: str, offset: float = 0.0
-                        ) -> tuple[float, float]:
+def largest_of_function(k: int, shared: float, q: float, function: str, offset: float = 0.0,
+                        slope: bool = False) -> tuple[float, float]:
     """``(E[f(Y)^2], E[f(Y)])`` for ``Y = sqrt(q) X``, ``X`` as in :func:`largest_of_sums` and
-    ``f`` the increasing function of the activation kind ``function`` (``Kind.increasing``):
-    over ``M``'s density and ``C``'s by Simpson's rule (``f`` has no closed form against a
-    normal), ``M`` on [-12, 12] in 240 panels, ``C`` on [-8, 8] in 48 (the mass beyond, below
-    1e-15). tanh of one normal of variance 1: (0.394, 0), the integral Owen's closed form
-    (:mod:`cnnspec.kinds.catalogue`) approximates by 0.418."""
-    f = KINDS[function].increasing
+    ``f`` the increasing function of the activation kind ``function`` (``Kind.increasing``),
+    or with ``slope`` its derivative (``Kind.derivative``: what a max pool passes back through
+    the window's largest value): over ``M``'s density and ``C``'s by Simpson's rule (``f`` has
+    no closed form against a normal), ``M`` on [-12, 12] in 240 panels, ``C`` on [-8, 8] in 48
+    (the mass beyond, below 1e-15). tanh of one normal of variance 1: (0.394, 0), the integral
+    Owen's closed form (:mod:`cnnspec.kinds.catalogue`) approximates by 0.418."""
+    f = KINDS[function].derivative if slope else KINDS[function].increasing
     if k == 1:  # M is one normal: with C, one normal of variance 1, over one axis
         shared = 0.0
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
@@ -468,7 +469,18 @@ def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
 def moments(layers: list[LayerInfo], biases: bool = False
             ) -> tuple[dict[str, float], dict[str, float]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
-    mean ``E[x]`` of those whose mean the estimate knows (on the same scale). ``biases``: a
+    mean ``E[x]`` of those whose mean the estimate knows (on the same scale): :func:`estimate`'s
+    first two."""
+    q, means, _ = estimate(layers, biases)
+    return q, means
+
+
+def estimate(layers: list[LayerInfo], biases: bool = False
+             ) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
+    """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, the
+    mean ``E[x]`` of those whose mean the estimate knows (on the same scale), and the layers
+    whose values it knows as (functions of the largest of) symmetric sums: :class:`Sums`,
+    what a max pool takes the largest of. ``biases``: a
     conv or dense layer's biases are added to its sums (:func:`biased_sums`: their mean and
     variance, and what the activation after it passes); else they are taken as 0, as the
     scale warnings take them.
@@ -545,7 +557,7 @@ def moments(layers: list[LayerInfo], biases: bool = False
             means[info.name] = means[single]
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
-    return q, means
+    return q, means, sums
 
 
 def _joined(parts: list[Sums | None], weights: list[int], averaged: bool = False
@@ -704,8 +716,13 @@ def cross_moment(source: Sums | None, mean: float | None) -> float | None:
     a) rho + (1 - a)^2 (sqrt(1 - rho^2) + (pi - arccos rho) rho) / (2 pi)`` times ``q`` (the
     arc-cosine kernel of degree 1, Cho & Saul 2009; the covariance map of Xiao et al. 2018,
     eq. 2.6, for positions alike only in what their channel shares): a ReLU net's positions
-    grow more alike layer by layer, rho rising from 1/pi after the first. Else the mean's
-    square, where the mean is known (None where it is not)."""
+    grow more alike layer by layer, rho rising from 1/pi after the first. A function's values
+    (tanh, sigmoid) of sums that share a part, or their largest in each window of a max pool,
+    by :func:`function_cross`: a channel's shared part gives each channel a mean of its own,
+    which the pool's values keep (a tanh conv stack with 2x2 max pools at weights of std 0.01:
+    the third pool's mean square 1.4x above the engine's where that was taken as the mean's
+    square over all channels). Else the mean's square, where the mean is known (None where it
+    is not)."""
     if source is not None and source.k == 1 and not source.function and not source.offset \
             and math.isfinite(source.q):
         rho, a = source.shared, source.slope
@@ -715,10 +732,12 @@ def cross_moment(source: Sums | None, mean: float | None) -> float | None:
             return source.q * (a * a * rho + a * (1 - a) * rho + (1 - a) ** 2 * arc)
         except OverflowError:
             return None
-    if source is not None and source.k == 1 and source.function and source.shared > 1e-12 \
+    if source is not None and source.function and source.shared > 1e-12 \
             and math.isfinite(source.q):
-        cross = function_cross(source.q, source.shared, source.function, source.offset)
-        own_mean = largest_of_function(1, 0.0, source.q, source.function, source.offset)[1]
+        cross = function_cross(source.q, source.shared, source.function, source.offset,
+                               source.k)
+        own_mean = largest_of_function(source.k, source.shared, source.q, source.function,
+                                       source.offset)[1]
         return (cross - 2 * source.shift * own_mean + source.shift ** 2) / source.divisor ** 2
     return None if mean is None else mean * mean
 
@@ -732,16 +751,19 @@ def mean_pooled(moment: float, mean: float, shared: float, k: int) -> float:
 
 
 @functools.lru_cache(maxsize=1024)
-def function_cross(q: float, shared: float, function: str, offset: float = 0.0) -> float:
+def function_cross(q: float, shared: float, function: str, offset: float = 0.0, k: int = 1
+                   ) -> float:
     """``E[f(Y) f(Y')]`` for two sums ``Y, Y' = sqrt(q) (sqrt(shared) C + sqrt(1 - shared) M
-    + offset)`` of one channel that share ``C``, their own parts ``M`` independent, ``f`` the
+    + offset)`` of one channel that share ``C``, their own parts ``M`` independent (each the
+    largest of ``k`` standard normals, as in :class:`Sums`: a max pool's values), ``f`` the
     function of the activation kind ``function`` (``Kind.increasing``): the mean over ``C``
     of the square of ``f``'s mean over ``M``, by Simpson's rule as :func:`largest_of_function`
     (what positions of a channel share after tanh, or after a hard swish that a layer norm
     then keeps: specs/familiar.cnn)."""
     f = KINDS[function].increasing
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    own_points = simpson(-12.0, 12.0, 120, _normal_density)
+    own_points = (simpson(-12.0, 12.0, 120, _normal_density) if k == 1
+                  else simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)))
     cross = 0.0
     for c, weight in simpson(-8.0, 8.0, 48, _normal_density):
         inner = sum(w * f(scale * (alone * m + common * c + offset)) for m, w in own_points)
