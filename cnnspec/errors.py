@@ -122,6 +122,8 @@ class SpecError(Exception):
     ``span`` points into the ``.cnn`` source; ``json_path`` (e.g. ``$.layers[3].kernel``) is used
     for ``.json`` IR input, where there are no lines to point at. ``severity`` is ``"error"`` or
     ``"warning"``; warnings are reported the same way but do not fail a check unless ``--strict``.
+    ``copies``: the layers of a repeat block's copies the diagnostic holds for, in network order,
+    where the checker said it once for them all (:mod:`cnnspec.check.copies`); else empty.
     """
 
     message: str
@@ -134,6 +136,7 @@ class SpecError(Exception):
     # run was given (``--batch-size`` on the command line, ``batch_size=`` in the library);
     # ``hint`` is its library wording.
     hint_template: str | None = None
+    copies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -1012,9 +1012,10 @@ def test_a_layer_before_its_norm_and_relu_read_in_a_repeat_block_names_the_block
     text = ("model res\ninput 1x8x8\nrepeat 2 as r {\n  a: conv 8 3x3 pad same nobias bn relu\n"
             "  c: conv 8 3x3 pad same\n  s: add(a, c) relu\n}\nflatten\ndense 10\n")
     warnings = check(parse(text)).warnings
+    # each copy's warning alike: said once, for both
     assert [w.message for w in warnings] == [
-        f"'r_{i}_s' reads 'a', the conv before its bn and relu; the line's activated output is "
-        "'a_relu'" for i in (1, 2)]
+        ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) reads 'a', the conv before "
+         "its bn and relu; the line's activated output is 'a_relu'")]
 
 
 def test_identity_on_an_even_kernel_is_accepted():
@@ -1510,7 +1511,7 @@ def test_unused_sugar_in_a_repeat_block_is_named_as_where_it_is_used(after, writ
     text = ("input 1x8x8\nc0: conv 8 3x3 pad same relu\nrepeat 2 as r {\n"
             "  a: conv 8 3x3 pad same relu\n" + after + "dense 10\n")
     warning = next(w for w in check(parse(text)).warnings
-                   if w.message.startswith("layer 'r_2_a_relu' is not used"))
+                   if "'r_2_a_relu'" in w.message and "is not used" in w.message)
     assert warning.hint == (f"'{written}' names the layer before its relu; to use the "
                             f"activated output where '{written}' is used, write '{meant}'")
     # and the name the hint gives mends it

@@ -13,6 +13,7 @@ import math
 import os
 
 from cnnspec.check import gradient, lints, memory, scale, taps, training, twins
+from cnnspec.check.copies import folded
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
@@ -137,7 +138,9 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     the network, is a warning: nothing trains here.
 
     Raises one :class:`SpecErrors` with every error found (and the warnings, which ``strict``
-    turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``. ``strict``,
+    turns into errors); otherwise the warnings are in ``CheckedSpec.warnings``. Either way a
+    diagnostic that holds alike for several copies of a repeat block is one, which names them
+    (:func:`~cnnspec.check.copies.folded`). ``strict``,
     ``max_memory`` and ``dtype`` of the wrong kind are a :class:`SettingError` naming them.
     """
     spec = _given_spec(spec)
@@ -145,7 +148,7 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
     max_memory = given_bytes(max_memory, "max_memory")
     errors = structure_errors(spec)
     if errors:  # names and references must hold before shapes mean anything
-        raise SpecErrors(errors)
+        raise SpecErrors(folded(spec, errors))
     errors += lints.softmax_placement(spec) + training.settings_errors(spec, dtype)
     infos = _infer_all(spec, errors, dtype)
     warnings = []
@@ -169,8 +172,8 @@ def check(spec: Spec, strict: bool = False, max_memory: int | None = None,
         errors += [as_error(w) for w in warnings]
         warnings = []
     if errors:
-        raise SpecErrors(errors + warnings)
-    return _checked(spec, infos, warnings, step_memory, dtype)
+        raise SpecErrors(folded(spec, errors + warnings))
+    return _checked(spec, infos, folded(spec, warnings), step_memory, dtype)
 
 
 def _checked(spec: Spec, infos: list[LayerInfo], warnings: list[SpecError],

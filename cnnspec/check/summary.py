@@ -73,7 +73,9 @@ def layer_dict(info: LayerInfo, signal_std: float, signal_log_variance: float) -
 
 
 def summary_dict(checked: CheckedSpec) -> dict:
-    """Everything the summary shows, as JSON-ready data (shapes as CHW lists)."""
+    """Everything the summary shows, as JSON-ready data (shapes as CHW lists). A warning's
+    ``copies``: the layers of the repeat block's copies it holds for, when it is said once for
+    several (:mod:`cnnspec.check.copies`), else empty."""
     second = moments(checked.layers, biases=True)[0]
     spread = log_spreads(checked.layers)
     return {
@@ -92,7 +94,8 @@ def summary_dict(checked: CheckedSpec) -> dict:
                    for info in checked.layers],
         "warnings": [{"message": w.message, "hint": w.hint, "json_path": w.json_path,
                       "line": w.span.line if w.span else None,
-                      "column": w.span.column if w.span else None}
+                      "column": w.span.column if w.span else None,
+                      "copies": list(w.copies)}
                      for w in checked.warnings],
     }
 

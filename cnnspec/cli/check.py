@@ -1,9 +1,11 @@
 """``cnnspec check SPEC...``: check specs and report every error and warning.
 
-Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``); each
-spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout. Exit code 0 when
-every spec is valid, 2 when one has a mistake (or is missing), else 1 when one could not be
-read (a disk's error, no permission): every command's codes.
+Errors and warnings go to stderr in the compiler format (``file:line:col: error: ...``), one
+for each spot of the file (what holds alike for several copies of a repeat block is said once,
+naming them); each spec that passes gets one line ``SPEC: ok (N layers, P params)`` on stdout,
+with the number of warnings printed, if any. Exit code 0 when every spec is valid, 2 when one
+has a mistake (or is missing), else 1 when one could not be read (a disk's error, no
+permission): every command's codes.
 """
 from __future__ import annotations
 

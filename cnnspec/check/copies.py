@@ -1,0 +1,214 @@
+"""One diagnostic for each spot of a spec: what a repeat block's copies share, said once.
+
+A statement inside ``repeat 30 as blk { c: conv ... }`` makes a layer in every copy of the
+block (``blk_1_c`` .. ``blk_30_c``, :mod:`cnnspec.ir.instances`), and the checker checks each
+layer: an error or a warning that holds for every copy would be printed 30 times at the same
+source position, worded alike but for the copy's name. :func:`folded` makes such a run one
+diagnostic, whose message names the first and the last copy and which copies it holds for,
+and whose ``copies`` lists their layers.
+
+Diagnostics are one only when nothing but the copy's name tells them apart: the same
+severity, the same source span (so the same file, statement and field), and the same message
+and hint once each copy's layer name is written as its statement's. So a figure that differs
+from copy to copy (a signal factor that grows with depth) keeps them apart, and no folded
+message states a number that holds for one copy alone. A diagnostic without a source position
+is left as it is: in a ``.json`` IR every copy is a layer of its own, at its own JSON path.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+
+from cnnspec.errors import Span, SpecError, listed
+from cnnspec.ir.spec import Spec
+
+# A word of a message that may be a layer's name (`blk_3_c` in "conv 'blk_3_c': ...").
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Where a copy's name stood in a message once the name is set aside: its statement's number.
+STATEMENT_MARK = "\x00{}\x00"
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """A layer of a repeat block's copy: which statement made it (numbered in the network's
+    order), its name in the block, and which of the statement's copies it is (from 1)."""
+
+    statement: int
+    local: str
+    number: int
+
+
+@dataclass
+class _Copies:
+    """The layers of a spec's repeat blocks, by name, and how many copies each statement made."""
+
+    by_name: dict[str, _Copy]
+    totals: dict[int, int]
+
+
+def _copies(spec: Spec) -> _Copies:
+    """Every layer a statement inside a repeat block made. The copies of one statement share
+    its source position and their name in the block, whatever the blocks around them."""
+    statements: dict[tuple[Span | None, str], int] = {}
+    by_name: dict[str, _Copy] = {}
+    totals: dict[int, int] = {}
+    for layer in spec.ir["layers"]:
+        group, name = layer.get("group"), layer["name"]
+        if not group or not name.startswith(f"{group}_"):
+            continue
+        local = name[len(group) + 1:]
+        statement = statements.setdefault((spec.spans.get((name, None)), local), len(statements))
+        totals[statement] = totals.get(statement, 0) + 1
+        by_name[name] = _Copy(statement, local, totals[statement])
+    return _Copies(by_name, totals)
+
+
+def _texts(diagnostic: SpecError) -> tuple[str, str, str]:
+    return diagnostic.message, diagnostic.hint or "", diagnostic.hint_template or ""
+
+
+def _names(text: str, copies: _Copies) -> list[re.Match]:
+    """The words of ``text`` that name a copy's layer."""
+    return [match for match in WORD.finditer(text) if match.group() in copies.by_name]
+
+
+def _key(diagnostic: SpecError, copies: _Copies) -> tuple | None:
+    """What a diagnostic says with each copy's name set aside, and where: equal keys, one
+    diagnostic. None for one that is not folded (no source position, no copy named)."""
+    if diagnostic.span is None:
+        return None
+    texts = _texts(diagnostic)
+    if not any(_names(text, copies) for text in texts):
+        return None
+    set_aside = tuple(WORD.sub(lambda match: STATEMENT_MARK.format(
+        copies.by_name[match.group()].statement) if match.group() in copies.by_name
+        else match.group(), text) for text in texts)
+    return (diagnostic.severity, diagnostic.file, diagnostic.span, diagnostic.json_path,
+            set_aside)
+
+
+def _named(diagnostic: SpecError, copies: _Copies) -> list[str]:
+    """The copies' names in a diagnostic's message and hints, in order."""
+    return [match.group() for text in _texts(diagnostic) for match in _names(text, copies)]
+
+
+def _differing(members: list[SpecError], copies: _Copies) -> dict[int, list[str]] | None:
+    """For diagnostics alike but for their copies' names: where the names differ (their
+    places among the names each names, in order), and the names there, one list per place
+    in the order of ``members``. None where the names do not tell the members apart one to
+    one (a diagnostic given twice, one naming two layers of a statement where another names
+    one), so that they are left as they are."""
+    named = [_named(member, copies) for member in members]
+    places = [i for i in range(len(named[0])) if len({names[i] for names in named}) > 1]
+    by_statement: dict[int, list[tuple[str, ...]]] = {}
+    for i in places:
+        statement = copies.by_name[named[0][i]].statement
+        by_statement.setdefault(statement, []).append(tuple(names[i] for names in named))
+    if not places or any(len(set(columns)) > 1 or len(set(columns[0])) < len(members)
+                         for columns in by_statement.values()):
+        return None
+    return {i: [names[i] for names in named] for i in places}
+
+
+def _runs(numbers: list[int]) -> list[str]:
+    """``[1, 3, 4, 6, 7, 8]``: ``1``, ``3``, ``4``, ``6..8``; sorted numbers, written as a
+    range where three or more follow each other."""
+    runs: list[list[int]] = []
+    for number in numbers:
+        if runs and number == runs[-1][-1] + 1:
+            runs[-1].append(number)
+        else:
+            runs.append([number])
+    return [text for run in runs
+            for text in ([f"{run[0]}..{run[-1]}"] if len(run) > 2 else map(str, run))]
+
+
+def _which(numbers: list[int], total: int) -> str:
+    """``all 30 copies``, ``both copies``, ``copies 3..30 of 30``, ``copies 1, 3 and 5..30
+    of 30``."""
+    if len(numbers) == total:
+        return "both copies" if total == 2 else f"all {total} copies"
+    return f"copies {listed(_runs(numbers))} of {total}"
+
+
+def _ranges(names: list[str]) -> str:
+    """``'blk_1_c' .. 'blk_30_c'``, or ``'blk_1_c' and 'blk_3_c'`` for two: the first and
+    the last of ``names``, without their outer quotes (to be put around it)."""
+    return names[0] + ("' and '" if len(names) == 2 else "' .. '") + names[-1]
+
+
+def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | None
+              ) -> tuple[str, str | None]:
+    """``text`` with the names at ``places`` (their places among its names) written as
+    the range of the copies' names given there, the first followed by ``about`` (which copies
+    they are, if not said yet); and ``about`` if it is still to be said."""
+    out, end = [], 0
+    for place, match in enumerate(_names(text, copies)):
+        if place not in places:
+            continue
+        quoted = text[match.start() - 1:match.start()] == "'" == text[match.end():match.end() + 1]
+        out.append(text[end:match.start()] + (places[place] if quoted
+                                              else places[place].replace("'", "")))
+        end = match.end()
+        if about is not None:  # after the closing quote
+            close = "'" if quoted else ""
+            out.append(f"{close} ({about})")
+            end += len(close)
+            about = None
+    return "".join(out) + text[end:], about
+
+
+def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies
+          ) -> SpecError:
+    """One diagnostic for ``members``, whose copies' names differ at the places ``differ``:
+    the first member's (in network order), each name there written as the range of the
+    copies', the first name followed by which copies of its statement they are."""
+    first = min(differ)
+    order = sorted(range(len(members)), key=lambda i: copies.by_name[differ[first][i]].number)
+    own = [differ[first][i] for i in order]
+    copy = copies.by_name[own[0]]
+    about = (f"the repeat block's '{copy.local}' in "
+             f"{_which([copies.by_name[n].number for n in own], copies.totals[copy.statement])}")
+    shown = {place: _ranges([names[i] for i in order])
+             for place, names in differ.items()}
+    base = members[order[0]]
+    message, hint, template = _texts(base)
+    counts = [len(_names(text, copies)) for text in (message, hint, template)]
+
+    def places(k: int) -> dict[int, str]:
+        """The places of ``shown`` in the k-th text, counted from its first name."""
+        offset = sum(counts[:k])
+        return {place - offset: range_ for place, range_ in shown.items()
+                if offset <= place < offset + counts[k]}
+
+    message, rest = _replaced(message, places(0), copies, about)
+    # the hint and its template are two wordings of one text: each says which copies, if
+    # the message did not
+    hint = _replaced(hint, places(1), copies, rest)[0]
+    template = _replaced(template, places(2), copies, rest)[0]
+    return dataclasses.replace(base, message=message, hint=base.hint and hint,
+                               hint_template=base.hint_template and template, copies=tuple(own))
+
+
+def folded(spec: Spec, diagnostics: list[SpecError]) -> list[SpecError]:
+    """``diagnostics`` (errors and warnings, in the order found) with each set that differs
+    only in the repeat block copy it is about made one, in the place of its first."""
+    copies = _copies(spec)
+    if not copies.by_name:
+        return diagnostics
+    alike: dict[tuple, list[int]] = {}
+    for i, diagnostic in enumerate(diagnostics):
+        key = _key(diagnostic, copies)
+        if key is not None:
+            alike.setdefault(key, []).append(i)
+    out: dict[int, SpecError | None] = dict(enumerate(diagnostics))
+    for indices in alike.values():
+        members = [diagnostics[i] for i in indices]
+        differ = _differing(members, copies) if len(members) > 1 else None
+        if differ is None:
+            continue
+        out[indices[0]] = _fold(members, differ, copies)
+        for i in indices[1:]:
+            out[i] = None
+    return [diagnostic for diagnostic in out.values() if diagnostic is not None]

@@ -1,0 +1,224 @@
+"""A diagnostic that holds alike for several copies of a repeat block is said once, at its
+spot in the file, naming the copies (:mod:`cnnspec.check.copies`): in ``check``'s text, in
+``summary --format json``, in the library's warnings and errors, and before ``train``. Copies
+whose figures differ are never folded into one figure."""
+import json
+
+import pytest
+
+import cnnspec
+from cnnspec.check import check
+from cnnspec.check.copies import folded
+from cnnspec.cli import main
+from cnnspec.errors import SpecError, SpecErrors
+from cnnspec.lang import parse
+
+# 30 copies of a conv whose weights float32 holds as subnormal numbers: one warning each
+TINY = """\
+model tiny
+input 1x8x8
+repeat 30 as blk {
+  c: conv 4 3x3 pad same tanh weight normal(0, 1e-40)
+}
+flatten
+fc: dense 10
+"""
+UNDERFLOW = "the weight init N(0, 1e-40^2) makes weights of about 1e-40"
+NESTED = """\
+model nested
+input 1x8x8
+repeat 2 as stage {
+  repeat 3 as unit {
+    a: conv 4 3x3 pad same tanh weight normal(0, 1e-40)
+  }
+}
+flatten
+fc: dense 10
+"""
+# each copy's conv reads its own pool, and the pools halve the map: 4x4, 2x2, 1x1, 1x1, 1x1;
+# the 3x3 kernel is too large from copy 2 on, for a 2x2 map there and a 1x1 map after it
+SHRINKING = """\
+model shrinking
+input 1x8x8
+repeat 5 as b {
+  p: maxpool 2 pad same
+  c: conv 4 3x3 <- p
+  out: maxpool 1 <- p
+}
+flatten
+fc: dense 10
+"""
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text, name="net.cnn"):
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+def test_check_prints_one_warning_for_all_copies_with_its_caret_and_hint(write, capsys):
+    path = write(TINY)
+    assert main(["check", path]) == 0
+    out, err = capsys.readouterr()
+    said = [line for line in err.splitlines() if UNDERFLOW in line]
+    assert said == [
+        (f"{path}:4:31: warning: conv 'blk_1_c' .. 'blk_30_c' (the repeat block's 'c' in all 30 "
+         f"copies): {UNDERFLOW}, below float32's smallest normal number, 1.18e-38: in float32, "
+         "the dtype they are trained in, they start subnormal, with few significant bits, and "
+         "slow every product they enter")]
+    lines = err.splitlines()
+    at = lines.index(said[0])
+    assert lines[at + 1:at + 4] == [
+        "    c: conv 4 3x3 pad same tanh weight normal(0, 1e-40)",
+        "                                ^^^^^^^^^^^^^^^^^^^^^^^",
+        ("hint: make the weights at least 1.18e-38 in size (numpy.finfo('float32').tiny, the "
+         "smallest float32 with all its significant bits); he_normal sizes them from the layer's "
+         "fans, zeros starts every weight at exactly 0")]
+    # the count says what was printed: this warning and the signal's, not 31
+    assert err.count(": warning: ") == 2
+    assert out == f"{path}: ok (62 layers, 6,902 params; 2 warnings)\n"
+
+
+def test_strict_folds_the_errors_the_warnings_became(write, capsys):
+    path = write(TINY)
+    assert main(["check", "--strict", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count(": error: ") == 2 and ": warning: " not in err
+    assert f"{path}:4:31: error: conv 'blk_1_c' .. 'blk_30_c' (the repeat block's 'c' in all " \
+           f"30 copies): {UNDERFLOW}" in err
+
+
+def test_the_library_folds_warnings_and_lists_their_copies(write):
+    warning = next(w for w in cnnspec.load(write(TINY)).warnings if UNDERFLOW in w.message)
+    assert warning.copies == tuple(f"blk_{i}_c" for i in range(1, 31))
+    assert warning.severity == "warning" and (warning.span.line, warning.span.column) == (4, 31)
+    with pytest.raises(SpecErrors) as raised:
+        cnnspec.load(write(TINY), strict=True)
+    assert [len(error.copies) for error in raised.value.errors] == [30, 0]
+    assert str(raised.value).count(UNDERFLOW) == 1
+
+
+def test_summary_json_lists_the_copies_of_each_warning(write, capsys):
+    assert main(["summary", "--format", "json", write(TINY)]) == 0
+    out, err = capsys.readouterr()
+    warnings = json.loads(out)["warnings"]
+    assert [len(w["copies"]) for w in warnings] == [30, 0]  # the signal's is said once anyway
+    assert warnings[0]["copies"] == [f"blk_{i}_c" for i in range(1, 31)]
+    assert (warnings[0]["line"], warnings[0]["column"]) == (4, 31)
+    assert err.count(": warning: ") == 2  # and the text before it, folded alike
+
+
+def test_train_prints_the_folded_warnings_before_training(write, tmp_path, capsys):
+    spec = write(TINY.replace("repeat 30", "repeat 3"))
+    assert main(["train", spec, "--out", str(tmp_path / "run"), "--epochs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(UNDERFLOW) == 1
+    assert "conv 'blk_1_c' .. 'blk_3_c' (the repeat block's 'c' in all 3 copies)" in err
+
+
+def test_nested_blocks_fold_every_copy_of_the_innermost_statement(write, capsys):
+    path = write(NESTED)
+    assert main(["check", path]) == 0
+    err = capsys.readouterr().err
+    assert f"{path}:5:33: warning: conv 'stage_1_unit_1_a' .. 'stage_2_unit_3_a' (the repeat " \
+           f"block's 'a' in all 6 copies): {UNDERFLOW}" in err
+    assert err.count(UNDERFLOW) == 1
+    warning = next(w for w in cnnspec.load(path).warnings if UNDERFLOW in w.message)
+    assert warning.copies == tuple(f"stage_{i}_unit_{j}_a" for i in (1, 2) for j in (1, 2, 3))
+
+
+def test_copies_with_different_figures_are_not_folded_into_one(write, capsys):
+    path = write(SHRINKING)
+    assert main(["check", path]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert errors == [
+        (f"{path}:5:13: error: the 3x3 kernel of conv 'b_2_c' is larger than its input there: "
+         "2x2 (input 'b_2_p' gives 1x2x2)"),
+        # the copies whose figure is the same are one, each name of the copy a range
+        (f"{path}:5:13: error: the 3x3 kernel of conv 'b_3_c' .. 'b_5_c' (the repeat block's "
+         "'c' in copies 3..5 of 5) is larger than its input there: 1x1 (input 'b_3_p' .. "
+         "'b_5_p' gives 1x1x1)")]
+    with pytest.raises(SpecErrors) as raised:
+        cnnspec.load(path)
+    assert [error.copies for error in raised.value.errors] == [(), ("b_3_c", "b_4_c", "b_5_c")]
+
+
+def test_an_error_in_every_copy_is_said_once(write, capsys):
+    path = write("input 1x8x8\nrepeat 3 as b {\n  c: conv 4 9x9 <- input\n}\n"
+                 "flatten\ndense 10\n")
+    assert main(["check", path]) == 2
+    err = capsys.readouterr().err
+    assert err.count(": error: ") == 1
+    assert f"{path}:3:13: error: the 9x9 kernel of conv 'b_1_c' .. 'b_3_c' (the repeat " \
+           "block's 'c' in all 3 copies) is larger than its input there: 8x8" in err
+
+
+def test_some_copies_alike_are_named_by_their_numbers():
+    text = ("input 1x8x8\nrepeat 3 as b {\n  c: conv 4 3x3 pad same relu\n"
+            "  x: conv 4 3x3 pad same relu\n  s: add(c, b_1_c)\n}\nflatten\ndense 10\n")
+    said = [w.message for w in check(parse(text)).warnings if "is not used" in w.message]
+    # copy 1's relu is told apart by its hint (the full name 'b_1_c' from inside the block)
+    assert "layer 'b_2_c_relu' and 'b_3_c_relu' (the repeat block's 'c_relu' in copies 2 and 3 " \
+           "of 3) is not used: the output 'dense1' does not depend on it" in said
+    assert "layer 'b_1_c_relu' is not used: the output 'dense1' does not depend on it" in said
+
+
+def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
+    text = ("input 1x8x8\nconv 4 3x3 pad same relu\nrepeat 5 as blk {\n"
+            "  c: conv 4 3x3 pad same relu weight zeros\n}\nflatten\ndense 10\n")
+    [warning] = check(parse(text)).warnings
+    assert warning.message.startswith(
+        "all 4 filters of blk_1_c .. blk_5_c (the repeat block's 'c' in all 5 copies) start "
+        "identical (constant 0)")
+    assert ": blk_1_c .. blk_5_c never changes," in warning.message
+
+
+def _said_of(spec, numbers, **fields) -> list[SpecError]:
+    """A warning at the repeat block's conv for each copy of ``numbers``, naming it."""
+    span = spec.span_of("blk_1_c", "weight_init")
+    return [SpecError(f"conv 'blk_{i}_c': its weights start subnormal", span,
+                      severity="warning", file=spec.path, **fields) for i in numbers]
+
+
+def test_which_copies_are_written_as_ranges_of_three_or_more():
+    spec = parse(TINY, path="tiny.cnn")
+    chosen = [1, 3, 5, 6, 8, 9, *range(11, 31)]
+    [one] = folded(spec, _said_of(spec, chosen, hint="make them larger"))
+    assert one.message == ("conv 'blk_1_c' .. 'blk_30_c' (the repeat block's 'c' in copies 1, 3, "
+                           "5, 6, 8, 9 and 11..30 of 30): its weights start subnormal")
+    assert one.copies == tuple(f"blk_{i}_c" for i in chosen)
+    assert (one.span, one.hint, one.severity) == (spec.span_of("blk_1_c", "weight_init"),
+                                                  "make them larger", "warning")
+    [two] = folded(spec, _said_of(spec, [7, 2]))  # found in any order, said in the network's
+    assert two.message.startswith("conv 'blk_2_c' and 'blk_7_c' (the repeat block's 'c' in "
+                                  "copies 2 and 7 of 30): ")
+
+
+def test_diagnostics_at_other_spots_or_naming_two_copies_each_stay_apart():
+    spec = parse(TINY, path="tiny.cnn")
+    first, second = _said_of(spec, [1, 2])
+    elsewhere = SpecError(second.message, None, json_path="$.layers[2].weight_init",
+                          severity="warning")
+    assert folded(spec, [first, elsewhere]) == [first, elsewhere]
+    # another hint, or another severity: not the same diagnostic
+    for other in (_said_of(spec, [2], hint="another")[0], SpecError(
+            second.message, second.span, file=second.file)):
+        assert folded(spec, [first, other]) == [first, other]
+    # the same two copies named in both, in turn: which one is the copy it is about?
+    both = [SpecError(f"'blk_{a}_c' reads 'blk_{b}_c'", first.span, severity="warning")
+            for a, b in ((1, 2), (2, 1))]
+    assert folded(spec, both) == both
+    # one said twice: nothing tells them apart, and nothing is folded
+    assert folded(spec, [first, first]) == [first, first]
+
+
+def test_a_json_ir_keeps_a_warning_at_each_copys_own_path(write, tmp_path, capsys):
+    assert main(["export", write(TINY.replace("repeat 30", "repeat 3"))]) == 0
+    ir = tmp_path / "net.json"
+    ir.write_text(capsys.readouterr().out)
+    warnings = [w for w in cnnspec.load(ir).warnings if UNDERFLOW in w.message]
+    assert [w.json_path for w in warnings] == [f"$.layers[{i}].weight_init" for i in (0, 2, 4)]
+    assert all(w.copies == () for w in warnings)
