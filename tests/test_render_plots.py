@@ -76,7 +76,7 @@ def test_accuracy_axes_read_in_percent_as_the_tables_do():
     from cnnspec.render import figure
 
     ax = figure.new_figure(4, 3).subplots()
-    figure.accuracy_axis(ax)
+    figure.share_axis(ax)
     assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
     assert ax.get_ylim() == (0.0, 1.02)
 
