@@ -93,11 +93,31 @@ def test_the_curves_callback_reads_the_best_epoch_from_the_summary(tmp_path, mon
     from cnnspec.render import curves
 
     seen = {}
-    monkeypatch.setattr(curves, "plot_curves", lambda metrics, out, best_epoch, extended_after:
+    monkeypatch.setattr(curves, "plot_curves",
+                        lambda metrics, out, best_epoch, extended_after, title:
                         seen.update(best=best_epoch))
     (tmp_path / "summary.json").write_text(summary)
     curves.Curves().on_end(_metrics(), tmp_path, display=None)
     assert seen == {"best": best}
+
+
+@pytest.mark.parametrize("summary, title", [
+    ('{"spec": "digits", "classes": ["a"]}', "digits: loss and accuracy per epoch of run digits-1"),
+    ("{not json", "loss and accuracy per epoch of run digits-1"),
+    ('{"spec": ["x"], "classes": ["a"]}', "loss and accuracy per epoch of run digits-1"),
+])
+def test_the_curves_are_titled_with_the_spec_and_the_run(tmp_path, monkeypatch, summary,
+                                                         title):
+    """curves.png had no title: opened beside another run's, nothing said which run it drew."""
+    from cnnspec.render import curves
+
+    figures = []
+    monkeypatch.setattr(curves, "save_png", lambda fig, out: figures.append(fig) or Path(out))
+    run = tmp_path / "digits-1"
+    run.mkdir()
+    (run / "summary.json").write_text(summary)
+    curves.Curves().on_end(_metrics(), run, display=None)
+    assert figures[0]._suptitle.get_text() == title
 
 
 @pytest.mark.parametrize("extended, after", [

@@ -187,15 +187,24 @@ class Curves(Callback):
             display.message(f"note: curves.png not written: {exc.message}")
 
 
+def run_title(run_dir: Path, spec: object) -> str:
+    """The curves' title: the spec's name (``spec``, from the run's summary; left out where
+    it is no name) and the run's folder, which tells runs of one spec apart."""
+    what = f"loss and accuracy per epoch of run {Path(run_dir).name}"
+    return f"{spec}: {what}" if isinstance(spec, str) and spec else what
+
+
 def _marks(run_dir: Path) -> dict:
     """What the run's summary (written before the curves) says to mark: ``best_epoch`` (None
     without a validation split) and ``extended_after``, the epochs each extension started
-    after. A damaged summary leaves the curves without them."""
+    after, and the title. A damaged summary leaves the curves without them, titled with the
+    run's folder alone."""
     try:
         summary = read_summary(RunDir(Path(run_dir)))
     except RunError:
-        return {"best_epoch": None, "extended_after": ()}
-    return {"best_epoch": summary.get("best_epoch"),
+        return {"best_epoch": None, "extended_after": (), "title": run_title(run_dir, None)}
+    return {"title": run_title(run_dir, summary.get("spec")),
+            "best_epoch": summary.get("best_epoch"),
             "extended_after": tuple(e["from_epochs"] for e in summary.get("extended", ())
                                     if isinstance(e, dict)
                                     and isinstance(e.get("from_epochs"), int))}
