@@ -197,7 +197,8 @@ def test_filters_title_says_how_channels_are_shown():
     w = np.zeros((100, 4, 3, 3))
     assert "channels averaged" in default_title(w, "average", 64)
     assert "first 64 of 100 filters" in default_title(w, "side", 64)
-    assert "side by side" in default_title(w, "side", 64)
+    # which kernel is which channel: an RGB input's channels are red, green, blue in order
+    assert "channels side by side, 1 to 4 from left to right" in default_title(w, "side", 64)
     assert "averaged" not in default_title(np.zeros((2, 1, 3, 3)), "average", 2)
 
 
