@@ -23,16 +23,18 @@ def _positive(values: list[float | None]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
 
 
-def _log_label(label: str, values: list[float]) -> str:
-    """``label``, saying so when some of ``values`` (from :func:`_positive`) are gaps: a
-    variant whose signal is exactly 0 (all-zero weights) would otherwise be a legend entry
-    with no line."""
-    gaps = sum(math.isnan(v) for v in values)
-    if values and gaps == len(values):
-        return f"{label} (0 at every layer: not on a log scale)"
-    if gaps:
-        return f"{label} (0 at {gaps} of {len(values)} layers: not drawn)"
-    return label
+def _log_label(label: str, values: dict[str, list[float]]) -> str:
+    """``label``, saying so when some of ``values`` (each panel's, by its short name, from
+    :func:`_positive`) are gaps: a variant whose signal is exactly 0 (all-zero weights) would
+    otherwise be a legend entry with no line."""
+    notes = []
+    for what, drawn in values.items():
+        gaps = sum(math.isnan(v) for v in drawn)
+        if drawn and gaps == len(drawn):
+            notes.append(f"{what} 0 at every layer")
+        elif gaps:
+            notes.append(f"{what} 0 at {gaps} of {len(drawn)} layers")
+    return f"{label} ({', '.join(notes)}: not on the log scale)" if notes else label
 
 
 @dataclass(frozen=True)
@@ -72,16 +74,18 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
     its depth, log scale, one line per ``(label, stats)`` variant; writes a PNG."""
     if not variants:
         raise RunError("nothing to plot: no init variant was measured")
-    fig = figure.new_figure(10.0, 4.2)
+    fig = figure.new_figure(10.0, 4.6)
     act_ax, grad_ax = fig.subplots(1, 2)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for label, stats in variants:
+    for index, (label, stats) in enumerate(variants):
         depth = weighted(stats)
         xs = list(range(1, len(depth) + 1))
-        for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
-            values = _positive([getattr(s, key) for s in depth])
-            ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
+        values = {what: _positive([getattr(s, key) for s in depth])
+                  for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
+        for ax, drawn in zip((act_ax, grad_ax), values.values()):
+            ax.plot(xs, drawn, marker="o", markersize=3, color=f"C{index % 10}",
+                    label=_log_label(label, values))
     names = [s.name for s in weighted(variants[0][1])]
     for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
         if len(names) <= NAMED_DEPTHS:
@@ -95,7 +99,8 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         _statistic_axis(ax, key)
         figure.log_axis(ax)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    # one legend for both panels, under them: inside each, it could cover a variant's line
+    figure.legend_below(fig, act_ax, LEGEND_COLUMNS)
     if title:
         figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
