@@ -438,7 +438,7 @@ def test_the_stats_plot_is_titled_with_the_models_name(tiny, tmp_path, monkeypat
     model.backward(model.loss(out, np.array([0, 1]))[1])
     recorder.on_step(0, model)
     recorder.on_stop(model)
-    assert titles == [f"{model.checked.spec.name}: per-layer statistics"]
+    assert titles == [f"{model.checked.spec.name}: per-layer statistics of run {tmp_path.name}"]
 
 
 def test_init_report_of_an_all_lsuv_tanh_net(capsys):

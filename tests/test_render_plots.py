@@ -76,7 +76,7 @@ def test_accuracy_axes_read_in_percent_as_the_tables_do():
     from cnnspec.render import figure
 
     ax = figure.new_figure(4, 3).subplots()
-    figure.accuracy_axis(ax)
+    figure.share_axis(ax)
     assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
     assert ax.get_ylim() == (0.0, 1.02)
 
@@ -93,11 +93,31 @@ def test_the_curves_callback_reads_the_best_epoch_from_the_summary(tmp_path, mon
     from cnnspec.render import curves
 
     seen = {}
-    monkeypatch.setattr(curves, "plot_curves", lambda metrics, out, best_epoch, extended_after:
+    monkeypatch.setattr(curves, "plot_curves",
+                        lambda metrics, out, best_epoch, extended_after, title:
                         seen.update(best=best_epoch))
     (tmp_path / "summary.json").write_text(summary)
     curves.Curves().on_end(_metrics(), tmp_path, display=None)
     assert seen == {"best": best}
+
+
+@pytest.mark.parametrize("summary, title", [
+    ('{"spec": "digits", "classes": ["a"]}', "digits: loss and accuracy per epoch of run digits-1"),
+    ("{not json", "loss and accuracy per epoch of run digits-1"),
+    ('{"spec": ["x"], "classes": ["a"]}', "loss and accuracy per epoch of run digits-1"),
+])
+def test_the_curves_are_titled_with_the_spec_and_the_run(tmp_path, monkeypatch, summary,
+                                                         title):
+    """curves.png had no title: opened beside another run's, nothing said which run it drew."""
+    from cnnspec.render import curves
+
+    figures = []
+    monkeypatch.setattr(curves, "save_png", lambda fig, out: figures.append(fig) or Path(out))
+    run = tmp_path / "digits-1"
+    run.mkdir()
+    (run / "summary.json").write_text(summary)
+    curves.Curves().on_end(_metrics(), run, display=None)
+    assert figures[0]._suptitle.get_text() == title
 
 
 @pytest.mark.parametrize("extended, after", [
@@ -177,7 +197,8 @@ def test_filters_title_says_how_channels_are_shown():
     w = np.zeros((100, 4, 3, 3))
     assert "channels averaged" in default_title(w, "average", 64)
     assert "first 64 of 100 filters" in default_title(w, "side", 64)
-    assert "side by side" in default_title(w, "side", 64)
+    # which kernel is which channel: an RGB input's channels are red, green, blue in order
+    assert "channels side by side, 1 to 4 from left to right" in default_title(w, "side", 64)
     assert "averaged" not in default_title(np.zeros((2, 1, 3, 3)), "average", 2)
 
 
@@ -400,10 +421,11 @@ def test_depth_profile_names_a_signal_of_zeros_and_counts_layers_in_whole_number
     fig = drawn[0]
     fig.canvas.draw()
     act_ax, grad_ax = fig.axes
-    assert act_ax.get_legend_handles_labels()[1] == [
-        "he_normal", "zeros (0 at every layer: not on a log scale)"]
-    assert grad_ax.get_legend_handles_labels()[1] == [
-        "he_normal", "zeros (0 at 2 of 3 layers: not drawn)"]
+    # one legend under both panels (inside each, it could cover a line), its gaps said for each
+    assert not act_ax.get_legend() and not grad_ax.get_legend()
+    assert [text.get_text() for text in fig.legends[0].get_texts()] == [
+        "he_normal",
+        "zeros (activation 0 at every layer, gradient 0 at 2 of 3 layers: not on the log scale)"]
     assert _tick_labels(act_ax.xaxis) == ["c0", "c1", "c2"]  # a few layers: named
     assert act_ax.get_xlabel() == "conv/dense layer, by depth"
     drawn.clear()

@@ -75,8 +75,8 @@ def plot_phase(report, out_png) -> Path:
                     annotation_clip=False,  # an init at sigma_w 0 lies just off the axes
                     arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
                     bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
-    ax.set_xlabel("σ_w  (weight variance = σ_w² / fan_in)")
-    ax.set_ylabel("σ_b  (bias std)")
+    figure.axis_label(ax, "σ_w  (weight variance = σ_w² / fan_in)", "x")
+    figure.axis_label(ax, "σ_b  (bias std)")
     # The heat map's whole cells: "nearest" shading centres a cell on each grid point, so the
     # axes reach half a cell beyond the outer points, and the measured points on the grid's
     # edges (the measured span's ends are the theory's) are drawn whole inside the frame.
@@ -129,8 +129,8 @@ def plot_jacobian(report, out_png) -> Path:
                              f"{counted(variant.unresolved, 'value')} below")
     ax.axvline(1.0, color="black", lw=1, ls=":", label="σ² = 1 (an isometry)")
     figure.log_axis(ax, "x")
-    ax.set_xlabel("squared singular value σ² of the input-output Jacobian")
-    ax.set_ylabel("count")
+    figure.axis_label(ax, "squared singular value σ² of the input-output Jacobian", "x")
+    figure.axis_label(ax, "σ² values per bin")
     # under the histogram: inside, Matplotlib's "best" place covered one of the spectra
     figure.legend_below(fig, ax, columns=1)
     figure.figure_title(fig, f"{report.spec_name}: Jacobian to '{report.layer}' at init "

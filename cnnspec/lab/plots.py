@@ -8,6 +8,7 @@ layers), so every std axis is logarithmic; values that are zero or not finite ar
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnnspec.errors import RunError, WordedError
@@ -22,22 +23,44 @@ def _positive(values: list[float | None]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
 
 
-def _log_label(label: str, values: list[float]) -> str:
-    """``label``, saying so when some of ``values`` (from :func:`_positive`) are gaps: a
-    variant whose signal is exactly 0 (all-zero weights) would otherwise be a legend entry
-    with no line."""
-    gaps = sum(math.isnan(v) for v in values)
-    if values and gaps == len(values):
-        return f"{label} (0 at every layer: not on a log scale)"
-    if gaps:
-        return f"{label} (0 at {gaps} of {len(values)} layers: not drawn)"
-    return label
+def _log_label(label: str, values: dict[str, list[float]]) -> str:
+    """``label``, saying so when some of ``values`` (each panel's, by its short name, from
+    :func:`_positive`) are gaps: a variant whose signal is exactly 0 (all-zero weights) would
+    otherwise be a legend entry with no line."""
+    notes = []
+    for what, drawn in values.items():
+        gaps = sum(math.isnan(v) for v in drawn)
+        if drawn and gaps == len(drawn):
+            notes.append(f"{what} 0 at every layer")
+        elif gaps:
+            notes.append(f"{what} 0 at {gaps} of {len(drawn)} layers")
+    return f"{label} ({', '.join(notes)}: not on the log scale)" if notes else label
 
 
-# What the two per-layer statistics are: the std of each layer's output, and the std of the
-# loss's gradient with respect to that output (what backpropagation carries to the layer).
-ACT_STD_TITLE = "activation std"
-GRAD_STD_TITLE = "gradient std (∂loss/∂output)"
+@dataclass(frozen=True)
+class Statistic:
+    """How the pictures show a per-layer statistic: its panel's title, and its axis' label
+    (what the values are)."""
+
+    title: str
+    label: str
+
+
+# The per-layer statistics drawn: the std of each layer's output, the std of the loss's
+# gradient with respect to that output (what backpropagation carries to the layer), and the
+# share of a ReLU's outputs that are exactly 0.
+STATISTICS = {
+    "act_std": Statistic("activation std", "std of the layer's output"),
+    "grad_std": Statistic("gradient std (∂loss/∂output)", "std of ∂loss/∂(layer's output)"),
+    "dead_frac": Statistic("dead ReLU units (exact zeros)", "share of the ReLU's outputs at 0"),
+}
+
+
+def _statistic_axis(ax, key: str) -> None:
+    """``ax``'s title and y label for the statistic ``key`` of :data:`STATISTICS`."""
+    statistic = STATISTICS[key]
+    figure.axes_title(ax, statistic.title)
+    figure.axis_label(ax, statistic.label)
 
 
 # Up to this many conv/dense layers, the depth axis names each layer (conv1, fc2: which
@@ -51,31 +74,33 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
     its depth, log scale, one line per ``(label, stats)`` variant; writes a PNG."""
     if not variants:
         raise RunError("nothing to plot: no init variant was measured")
-    fig = figure.new_figure(10.0, 4.2)
+    fig = figure.new_figure(10.0, 4.6)
     act_ax, grad_ax = fig.subplots(1, 2)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for label, stats in variants:
+    for index, (label, stats) in enumerate(variants):
         depth = weighted(stats)
         xs = list(range(1, len(depth) + 1))
-        for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
-            values = _positive([getattr(s, key) for s in depth])
-            ax.plot(xs, values, marker="o", markersize=3, label=_log_label(label, values))
+        values = {what: _positive([getattr(s, key) for s in depth])
+                  for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
+        for ax, drawn in zip((act_ax, grad_ax), values.values()):
+            ax.plot(xs, drawn, marker="o", markersize=3, color=f"C{index % 10}",
+                    label=_log_label(label, values))
     names = [s.name for s in weighted(variants[0][1])]
-    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE)):
+    for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
         if len(names) <= NAMED_DEPTHS:
             long = max(map(len, names), default=0) > 5
             ax.set_xticks(range(1, len(names) + 1), names, rotation=30 if long else 0,
                           ha="right" if long else "center")
-            ax.set_xlabel("conv/dense layer, by depth")
+            figure.axis_label(ax, "conv/dense layer, by depth", "x")
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
-            ax.set_xlabel("depth (conv/dense layer)")
+            figure.axis_label(ax, "depth (conv/dense layer)", "x")
+        _statistic_axis(ax, key)
         figure.log_axis(ax)
-        ax.set_ylabel(what)
-        figure.axes_title(ax, what)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+    # one legend for both panels, under them: inside each, it could cover a variant's line
+    figure.legend_below(fig, act_ax, LEGEND_COLUMNS)
     if title:
         figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
@@ -139,12 +164,12 @@ def _epoch_axes(ax, key: str, title: str) -> None:
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
         ax.set_xlim(0.5, max(1, round(high)) + 0.5)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(TITLES.get(key, key))
+    figure.axis_label(ax, "epoch", "x")
+    figure.axis_label(ax, TITLES.get(key, key))
     if key.endswith("loss") and _has_positive(ax):  # a log axis of no point cannot be drawn
         figure.log_axis(ax)
     else:
-        figure.accuracy_axis(ax)
+        figure.share_axis(ax)
     figure.axes_title(ax, title)
     ax.grid(True, which="both", alpha=0.3)
 
@@ -180,8 +205,9 @@ def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None
 
 def plot_training_stats(records: list[dict], out_png, title: str | None = None) -> Path:
     """Per-layer statistics against the training step: activation std and gradient std of each
-    conv/dense layer (log scale), and the share of dead units of each ReLU; one line per layer,
-    coloured from shallow (light) to deep (dark), a ReLU as the layer before it.
+    conv/dense layer (log scale), and the share of dead units of each ReLU (a panel left out
+    where the network has no ReLU); one line per layer, coloured from shallow (light) to deep
+    (dark), a ReLU as the layer before it, and one legend under the panels.
 
     ``records`` are the lines of a run's ``stats.jsonl``: ``{"step": s, "layers": [...]}``
     with one :class:`LayerStats` dict per layer.
@@ -193,29 +219,42 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
     layers = records[0]["layers"]
     weighted_names = [row["name"] for row in layers if is_weighted(row["kind"])]
     relu_names = [row["name"] for row in layers if row.get("dead_frac") is not None]
+    panels = [("act_std", weighted_names), ("grad_std", weighted_names)]
+    if relu_names:  # a tanh net's dead-units panel was an empty frame from 0 to 1
+        panels.append(("dead_frac", relu_names))
     depth = _depths(layers)
-    fig = figure.new_figure(14.0, 4.2)
-    act_ax, grad_ax, dead_ax = fig.subplots(1, 3)
-    _per_layer_lines(act_ax, records, steps, weighted_names, depth, "act_std", log=True)
-    _per_layer_lines(grad_ax, records, steps, weighted_names, depth, "grad_std", log=True)
-    _per_layer_lines(dead_ax, records, steps, relu_names, depth, "dead_frac", log=False)
-    dead_ax.set_ylim(0.0, 1.0)
+    fig = figure.new_figure(_STATS_PANEL_INCHES * len(panels), 4.6)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for ax, what in ((act_ax, ACT_STD_TITLE), (grad_ax, GRAD_STD_TITLE),
-                     (dead_ax, "dead ReLU units (exact zeros)")):
+    for ax, (key, names) in zip(fig.subplots(1, len(panels)), panels):
+        _per_layer_lines(ax, records, steps, names, depth, key)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
-        ax.set_xlabel("step")
-        figure.axes_title(ax, what)
+        figure.axis_label(ax, "training step", "x")
+        _statistic_axis(ax, key)
         ax.grid(True, which="both", alpha=0.3)
+    _layer_legend(fig, fig.axes[0], relu_names)
     if title:
         figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
 
 
-# Up to this many layers each gets a legend entry; a deeper net names its first and last only,
-# so the legend does not cover the lines.
-_FULL_LEGEND = 8
+# The width of a panel of the training statistics, in inches.
+_STATS_PANEL_INCHES = 4.7
+# Up to this many layers each gets a legend entry, in rows of :data:`_LEGEND_ROW`; a deeper
+# net names its first and last only (the colours between run from one to the other).
+_FULL_LEGEND = 16
+_LEGEND_ROW = 8
+
+
+def _layer_legend(fig, ax, relu_names: list[str]) -> None:
+    """The legend of the conv/dense layers' lines of ``ax``, once under the panels (inside
+    each panel, it covered the lines of the first steps), saying how a ReLU's line is
+    coloured when there are ReLUs."""
+    count = len(ax.get_legend_handles_labels()[0])
+    keep = range(count) if count <= _FULL_LEGEND else (0, count - 1)
+    title = ("conv/dense layer, shallow to deep" + (" (a ReLU: the layer before it)"
+                                                    if relu_names else ""))
+    figure.legend_below(fig, ax, _LEGEND_ROW, keep=keep, title=title)
 
 
 def _depths(layers: list[dict]) -> dict[str, float]:
@@ -232,11 +271,14 @@ def _depths(layers: list[dict]) -> dict[str, float]:
     return depth
 
 
-def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, float], key: str,
-                     log: bool) -> None:
+def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, float],
+                     key: str) -> None:
+    """One line of statistic ``key`` per layer of ``names`` against the step, on a log axis
+    but for the dead units' share (percent)."""
     from matplotlib import colormaps  # Matplotlib loads only when drawing
 
     cmap = colormaps["viridis"]
+    log = key != "dead_frac"
     for name in names:
         colour = cmap(0.9 * (1.0 - depth[name]))
         values = [_row(r, name).get(key) for r in records]
@@ -244,11 +286,8 @@ def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, floa
                 label=name)
     if log:
         figure.log_axis(ax)
-    handles, labels = ax.get_legend_handles_labels()
-    if not handles:
-        return
-    keep = range(len(handles)) if len(handles) <= _FULL_LEGEND else (0, len(handles) - 1)
-    ax.legend([handles[i] for i in keep], [labels[i] for i in keep], fontsize=7)
+    else:
+        figure.share_axis(ax)
 
 
 def _floats(values: list[float | None]) -> list[float]:

@@ -62,9 +62,10 @@ class StatsRecorder(Callback):
         records = read_stats(self.path)
         if records:
             name = model.checked.spec.name if model.checked is not None else None
+            # the run's folder says which run, as a spec is trained again and again
+            what = f"per-layer statistics of run {self.path.parent.name}"
             plot_training_stats(records, self.path.with_name(STATS_PLOT),
-                                title=f"{name}: per-layer statistics" if name
-                                else "per-layer statistics")
+                                title=f"{name}: {what}" if name else what)
 
     def _write(self, step: int, model) -> None:
         # The model does not keep its input, so act_ratio is left out (None) here.

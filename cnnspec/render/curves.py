@@ -15,12 +15,13 @@ from cnnspec.errors import RunError
 from cnnspec.metrics import ACCURACIES, EPOCH, LOSSES, LR, TITLES
 from cnnspec.render import palette
 from cnnspec.render.figure import (
-    accuracy_axis,
     axes_title,
+    axis_label,
     figure_title,
     log_axis,
     new_figure,
     save_png,
+    share_axis,
     whole_epochs,
 )
 from cnnspec.training import rundir
@@ -63,8 +64,8 @@ def _plot_pair(ax, epochs, metrics, columns: tuple[str, str], label: str) -> Non
         values = _series(metrics, column)
         if _present(values):
             ax.plot(epochs, values, style, color=colour, marker="o", markersize=3, label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(label)
+    axis_label(ax, "epoch", "x")
+    axis_label(ax, label)
     ax.grid(True, alpha=0.3)
 
 
@@ -99,9 +100,9 @@ def _plot_lr(ax, epochs, metrics) -> None:
         return
     twin = ax.twinx()
     twin.plot(*epoch_steps(epochs, lr), ":", color=palette.LR_COLOUR, label=TITLES[LR])
-    twin.set_ylabel(TITLES[LR], color=palette.LR_COLOUR)
+    axis_label(twin, TITLES[LR])
+    twin.yaxis.label.set_color(palette.LR_COLOUR)
     twin.tick_params(axis="y", colors=palette.LR_COLOUR)
-    twin.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     lr_values = _finite(lr)
     if lr_values and min(lr_values) >= 0:
         twin.set_ylim(bottom=0, top=max(lr_values) * 1.1 or 1.0)
@@ -161,7 +162,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
     _mark_extensions(acc_ax, extended_after)
     acc_values = _finite([v for c in ACCURACIES for v in _series(metrics, c)])
     if acc_values and max(acc_values) <= 1.0:
-        accuracy_axis(acc_ax)
+        share_axis(acc_ax)
     axes_title(acc_ax, "accuracy")
     if acc_ax.get_legend_handles_labels()[0]:
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
@@ -186,15 +187,24 @@ class Curves(Callback):
             display.message(f"note: curves.png not written: {exc.message}")
 
 
+def run_title(run_dir: Path, spec: object) -> str:
+    """The curves' title: the spec's name (``spec``, from the run's summary; left out where
+    it is no name) and the run's folder, which tells runs of one spec apart."""
+    what = f"loss and accuracy per epoch of run {Path(run_dir).name}"
+    return f"{spec}: {what}" if isinstance(spec, str) and spec else what
+
+
 def _marks(run_dir: Path) -> dict:
     """What the run's summary (written before the curves) says to mark: ``best_epoch`` (None
     without a validation split) and ``extended_after``, the epochs each extension started
-    after. A damaged summary leaves the curves without them."""
+    after, and the title. A damaged summary leaves the curves without them, titled with the
+    run's folder alone."""
     try:
         summary = read_summary(RunDir(Path(run_dir)))
     except RunError:
-        return {"best_epoch": None, "extended_after": ()}
-    return {"best_epoch": summary.get("best_epoch"),
+        return {"best_epoch": None, "extended_after": (), "title": run_title(run_dir, None)}
+    return {"title": run_title(run_dir, summary.get("spec")),
+            "best_epoch": summary.get("best_epoch"),
             "extended_after": tuple(e["from_epochs"] for e in summary.get("extended", ())
                                     if isinstance(e, dict)
                                     and isinstance(e.get("from_epochs"), int))}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import logging
 import math
 from pathlib import Path
@@ -24,14 +25,17 @@ from cnnspec.render.backend import PNG_DPI
 logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
-def legend_below(fig, ax, columns: int) -> None:
+def legend_below(fig, ax, columns: int, keep=None, title: str | None = None) -> None:
     """One legend of ``ax``'s labelled artists for the whole of ``fig``, under its panels,
     where it can hide nothing drawn (``fig`` made with the constrained layout, which makes
-    room for it); ``columns`` entries to a row at most."""
+    room for it); ``columns`` entries to a row at most. ``keep`` picks the entries by their
+    places (all by default); ``title`` heads the legend."""
     handles, labels = ax.get_legend_handles_labels()
+    if keep is not None:
+        handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
     if handles:
         fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
-                   ncol=min(columns, len(handles)))
+                   ncol=min(columns, len(handles)), title=title, title_fontsize=8)
 
 
 def balanced_fill(text: str, width: float, measure=len) -> str:
@@ -278,13 +282,70 @@ def new_figure(width: float, height: float, layout: str | None = "constrained"):
     return fig
 
 
+def axis_label(ax, text: str, which: str = "y") -> None:
+    """Label ``which`` axis of ``ax`` with what it plots: every picture's axes are labelled
+    here. While the axis is linear, the power of ten its ticks share is written in the label,
+    "learning rate (×10⁻⁴)" over ticks 1, 2, 3, where Matplotlib draws it apart, a "1e-4" at
+    the axis' end that ran into the panel's title or the panel beside, and read as part of
+    neither. Ticks written otherwise (a log axis, :func:`log_axis`; percent,
+    :func:`share_axis`; names), before or after, keep their formatter, and the label stays
+    ``text``."""
+    from matplotlib.ticker import ScalarFormatter  # Matplotlib loads only when drawing
+
+    axis = getattr(ax, f"{which}axis")
+    axis.set_label_text(text)
+    factor_in_label = _factor_in_label_formatter()
+    if type(axis.get_major_formatter()) in (ScalarFormatter, factor_in_label):
+        axis.set_major_formatter(factor_in_label(text))
+
+
+# The powers of ten a linear axis writes its ticks without a factor: 0.001 to 9999.
+_PLAIN_POWERS = (-3, 4)
+_SUPERSCRIPTS = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def factor_text(power: int) -> str:
+    """The label's note of a power of ten shared by the ticks: `` (×10⁻⁴)``; empty for 10⁰."""
+    return f" (×10{str(power).translate(_SUPERSCRIPTS)})" if power else ""
+
+
+@functools.cache
+def _factor_in_label_formatter():
+    """Matplotlib's linear tick formatter, its common power of ten moved into the axis label
+    and its offset (ticks 2.3026, 2.3027 written as +2.3 and 0.0026, 0.0027) left out: a tick
+    reads as the value it marks (a class made on first use: Matplotlib loads with the first
+    picture)."""
+    from matplotlib.ticker import ScalarFormatter
+
+    class FactorInLabel(ScalarFormatter):
+        def __init__(self, label: str):
+            super().__init__(useOffset=False, useMathText=False)
+            self.set_powerlimits(_PLAIN_POWERS)
+            self.label = label
+
+        def set_locs(self, locs):
+            # the ticks are placed as the figure is laid out, before the label is measured;
+            # the factor is read from the offset text ("1e-4" or empty without math text),
+            # the one public place that says it
+            super().set_locs(locs)
+            factor = super().get_offset().replace("\N{MINUS SIGN}", "-")
+            power = int(factor.partition("e")[2]) if factor else 0
+            self.axis.set_label_text(self.label + factor_text(power))
+
+        def get_offset(self):
+            return ""
+
+    return FactorInLabel
+
+
 # Ticks between powers of ten in this range read as plain numbers on a log axis.
 _PLAIN_TICKS = (1e-3, 1e4)
 
 
-def accuracy_axis(ax) -> None:
-    """An accuracy axis from 0 to a little above 1, so that a curve at 1 is not hidden under
-    the frame, its ticks in percent as the tables beside the pictures print accuracies."""
+def share_axis(ax) -> None:
+    """An axis of a share (an accuracy, the dead units of a ReLU) from 0 to a little above 1,
+    so that a curve at 1 is not hidden under the frame, its ticks in percent as the tables
+    beside the pictures print accuracies."""
     from matplotlib.ticker import PercentFormatter  # Matplotlib loads only when drawing
 
     ax.set_ylim(0.0, 1.02)
@@ -363,17 +424,26 @@ def _plain_number(value: float) -> str:
 # reaches at most 2 of them (some ticks), every one within 1 decade.
 _LABELLED_BETWEEN = (2, 1)
 
-# Every tick of a decade labelled puts 0.9 and 1 a twenty-second of a decade apart
-# (log10(10 / 9) = 0.046): they need a label's height (its width across an x axis) and a
-# little air between them, else a short panel's 1, 0.9, 0.8 and 0.7 run into one another.
-_CLOSEST_OF_ALL = math.log10(10 / 9)
+# The ticks of a decade a log axis labels, from every one to fewer: where the labels of one
+# set would touch, the next, and the powers of ten alone after the last. Every tick labelled puts 0.9 and 1 a
+# twenty-second of a decade apart (log10(10 / 9) = 0.046), and Matplotlib's 1, 2, 3, 4, 6
+# puts 3 and 4 an eighth of a decade apart: a short panel's 1, 0.9, 0.8 and 0.7 ran into one
+# another, and a gradient std's 3×10⁻⁵ into its 4×10⁻⁵.
+_TICK_SETS = (tuple(range(1, 11)), _LABELLED_COEFFICIENTS, (1, 3, 10))
+# A label's extent along the axis and a fifth of it again between the closest two.
 _LABEL_SPACING = 1.2
 
 
-def _room_for_every_tick(axis, decades: float) -> bool:
-    """Whether ``axis`` is long enough for a label at every tick of its ``decades``: at
-    its size as laid out, each label's extent along it (the font's size on a y axis, three
-    characters of it on an x axis) and a fifth of that again between the closest two."""
+def _closest(coefficients: tuple[int, ...]) -> float:
+    """The least distance between two neighbouring ticks of ``coefficients``, in decades."""
+    return min(math.log10(b / a) for a, b in itertools.pairwise(coefficients))
+
+
+def _room_for_ticks(axis, decades: float, coefficients: tuple[int, ...]) -> bool:
+    """Whether ``axis`` is long enough for a label at each tick of ``coefficients`` over its
+    ``decades``: at its size as laid out, each label's extent along it (the font's size on a
+    y axis, three characters of it on an x axis) and a fifth of that again between the
+    closest two."""
     axes = axis.axes
     if axes is None or decades <= 0:
         return True
@@ -384,7 +454,7 @@ def _room_for_every_tick(axis, decades: float) -> bool:
     # call this formatter again)
     size = axis.majorTicks[0].label1.get_fontsize()
     extent = size if axis.axis_name == "y" else 3 * 0.6 * size
-    return points_per_decade * _CLOSEST_OF_ALL >= _LABEL_SPACING * extent
+    return points_per_decade * _closest(coefficients) >= _LABEL_SPACING * extent
 
 
 @functools.cache
@@ -397,13 +467,16 @@ def _plain_log_formatter():
     class PlainBetweenDecades(LogFormatterSciNotation):
         def set_locs(self, locs=None):
             super().set_locs(locs)
-            # Matplotlib labels every tick of an axis within a decade, however short the
-            # axis: where they would touch, the ticks of an axis of one to two decades
+            # Matplotlib labels every tick of an axis within a decade, and 1, 2, 3, 4, 6 of
+            # one of one to two, however short the axis: where they would touch, fewer
             low, high = sorted(self.axis.get_view_interval()) if self.axis else (0, 0)
-            if (self._sublabels is not None
-                    and len(self._sublabels) > len(_LABELLED_COEFFICIENTS) and low > 0
-                    and not _room_for_every_tick(self.axis, math.log10(high / low))):
-                self._sublabels = set(_LABELLED_COEFFICIENTS)
+            if self._sublabels is None or len(self._sublabels) < 2 or low <= 0:
+                return
+            decades = math.log10(high / low)
+            fitting = (set(coefficients) for coefficients in _TICK_SETS
+                       if len(coefficients) <= len(self._sublabels)
+                       and _room_for_ticks(self.axis, decades, coefficients))
+            self._sublabels = next(fitting, {1})  # {1}: Matplotlib's powers of ten alone
 
         def __call__(self, x, pos=None):
             exponent = math.log10(abs(x)) if x else 0.5

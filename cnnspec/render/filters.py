@@ -73,7 +73,9 @@ def default_title(weights: np.ndarray, channels: str, shown: int) -> str:
     count = f"{out} {noun}" if shown == out else f"first {shown} of {out} {noun}"
     if cin == 1:
         return f"{count} {kh}x{kw}, 1 input channel"
-    how = "channels averaged" if channels == "average" else "channels side by side"
+    # which kernel of a side-by-side tile is which channel (an RGB input's red, green, blue)
+    how = ("channels averaged" if channels == "average"
+           else f"channels side by side, 1 to {cin} from left to right")
     return f"{count} {kh}x{kw}, {cin} input channels ({how})"
 
 

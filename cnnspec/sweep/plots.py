@@ -41,9 +41,9 @@ def plot_accuracy_by_setting(rows: list[Group], axes: list[tuple[str, list[str]]
                     else "none")
         ax.set_xticks(range(len(values)), values, rotation=20, fontsize=8)
         ax.set_xlim(-0.5, len(values) - 0.5)
-        figure.accuracy_axis(ax)
-        ax.set_xlabel(key)
-        ax.set_ylabel("validation accuracy")
+        figure.share_axis(ax)
+        figure.axis_label(ax, key, "x")
+        figure.axis_label(ax, "validation accuracy")
         ax.grid(True, alpha=0.3)
     # one legend for every panel (they draw alike), under them, where it hides no run
     figure.legend_below(fig, panels[0], columns=2)

@@ -1,0 +1,224 @@
+"""The pictures' layout, read from the Matplotlib figures themselves: every axis says what it
+plots, no text runs into another or off the picture, and a legend hides no line."""
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from drawn_text import overlapping_texts, texts_outside
+
+from cnnspec.lab.plots import (
+    STATISTICS,
+    plot_depth_profile,
+    plot_learning_curves,
+    plot_training_stats,
+)
+from cnnspec.lab.stats import LayerStats
+from cnnspec.render import curves, features, figure, filters
+from cnnspec.sweep.cells import CellResult
+from cnnspec.sweep.plots import plot_accuracy_by_setting
+from cnnspec.sweep.results import Group
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the pictures draw, kept instead of written."""
+    figures = []
+
+    def keep(fig, out):
+        figures.append(fig)
+        return Path(out)
+
+    for module in (figure, curves, filters, features):
+        monkeypatch.setattr(module, "save_png", keep)
+    return figures
+
+
+def _epochs(lr=3e-4, loss=2.0, count=5):
+    return [{"epoch": e, "train_loss": loss / e, "val_loss": 1.1 * loss / e,
+             "train_acc": 1 - 0.5 / e, "val_acc": 1 - 0.6 / e, "lr": lr * 0.9 ** e}
+            for e in range(1, count + 1)]
+
+
+def _stats_records(relu: bool = True, layers: int = 5, steps: int = 9):
+    """stats.jsonl records of ``layers`` conv layers (each followed by a ReLU with
+    ``relu``), their gradient stds spread over two and a half decades (2.5e-5 to 6e-3)."""
+    rows = []
+    for i in range(layers):
+        rows.append({"name": f"conv{i + 1}", "kind": "conv", "act_std": 0.3 + 0.4 * i,
+                     "grad_std": 2.5e-5 * 240 ** (i / max(layers - 1, 1))})
+        if relu:
+            rows.append({"name": f"conv{i + 1}_relu", "kind": "relu", "act_std": 0.5,
+                         "grad_std": 1e-3, "dead_frac": 0.4 + 0.05 * i})
+    return [{"step": 10 * s, "layers": rows} for s in range(steps)]
+
+
+def _depth_stats(scale):
+    return [LayerStats(f"conv{i}", "conv", 0.0, scale ** i, scale ** i, None, None, None,
+                       scale ** -i / 100, None) for i in range(1, 9)]
+
+
+def _group(lr, acc):
+    return Group(label=f"lr={lr}", settings={"lr": lr},
+                 cells=[(None, CellResult(f"lr={lr}", [{"epoch": 1, "val_acc": acc}], {}))])
+
+
+PICTURES = {
+    "curves, small lr": lambda tmp: curves.plot_curves(_epochs(3e-4), tmp / "c.png",
+                                                         best_epoch=3, title="digits: run"),
+    "curves, tiny linear loss": lambda tmp: curves.plot_curves(
+        [dict(r, train_loss=1e-4 + 1e-6 * i, val_loss=1.1e-4 + 1e-6 * i)
+         for i, r in enumerate(_epochs())], tmp / "c.png"),
+    "training stats": lambda tmp: plot_training_stats(_stats_records(), tmp / "s.png",
+                                                       title="net: per-layer statistics"),
+    "training stats, no ReLU": lambda tmp: plot_training_stats(
+        _stats_records(relu=False), tmp / "s.png", title="net: per-layer statistics"),
+    "training stats, 30 layers": lambda tmp: plot_training_stats(
+        _stats_records(layers=30), tmp / "s.png"),
+    "depth profile": lambda tmp: plot_depth_profile(
+        [("he_normal", _depth_stats(1.1)), ("normal(0, 0.01)", _depth_stats(0.1))],
+        tmp / "d.png", title="net: signal through depth at init"),
+    "learning curves": lambda tmp: plot_learning_curves(
+        {"he_normal": [_epochs(), _epochs(loss=2.2)], "zeros": [_epochs(loss=2.3)]},
+        tmp / "l.png", title="net: inits compared"),
+    "accuracy by setting": lambda tmp: plot_accuracy_by_setting(
+        [_group("0.001", 0.8), _group("0.002", 0.9)], [("lr", ["0.001", "0.002"])],
+        tmp / "a.png", title="net: sweep, validation accuracy by setting"),
+    "one filter": lambda tmp: filters.plot_filters(
+        np.ones((1, 1, 3, 3)), tmp / "f.png", title="x_detector: xk (frozen), init literal"),
+    "RGB filters side by side": lambda tmp: filters.plot_filters(
+        np.random.default_rng(0).normal(size=(8, 3, 5, 5)), tmp / "f.png", channels="side",
+        initial=np.random.default_rng(1).normal(size=(8, 3, 5, 5)), title="rgb: conv1"),
+    "64 filters": lambda tmp: filters.plot_filters(
+        np.random.default_rng(0).normal(size=(64, 32, 3, 3)), tmp / "f.png",
+        title="digits: conv3, init he_normal"),
+    "feature maps": lambda tmp: features.plot_features(
+        np.random.default_rng(0).random((3, 16, 16)),
+        {"conv1 + relu": np.random.default_rng(1).normal(size=(8, 16, 16)),
+         "conv2 + relu": np.random.default_rng(2).normal(size=(64, 8, 8))},
+        tmp / "e.png", title="rgb: test image 1, true class x; predicted x (52%)"),
+}
+
+
+@pytest.mark.parametrize("picture", PICTURES)
+def test_no_text_of_a_picture_overlaps_another_or_leaves_it(tmp_path, drawn, picture):
+    PICTURES[picture](tmp_path)
+    [fig] = drawn
+    assert overlapping_texts(fig) == []
+    assert texts_outside(fig) == []
+
+
+@pytest.mark.parametrize("picture", [name for name in PICTURES
+                                     if "filter" not in name and "feature" not in name])
+def test_every_axis_of_a_plot_says_what_it_plots(tmp_path, drawn, picture):
+    """stats.png's panels had no y label: a std of what, a share of what."""
+    PICTURES[picture](tmp_path)
+    for ax in drawn[0].axes:
+        if ax.get_lines():  # a twin axis (the learning rate's) shares its panel's x axis
+            assert ax.get_ylabel() and (ax.get_xlabel() or not ax.xaxis.get_visible())
+
+
+def test_a_small_learning_rate_writes_its_power_of_ten_in_its_label(tmp_path, drawn):
+    """The learning rate's axis drew Matplotlib's "1e-4" above its end, beside the panel's
+    title, where it read as part of neither: the power is in the label, the offset empty."""
+    curves.plot_curves(_epochs(3e-4), tmp_path / "c.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    lr_axis = next(ax.yaxis for ax in fig.axes if ax.get_ylabel().startswith("learning rate"))
+    assert lr_axis.get_label_text() == "learning rate (×10⁻⁴)"
+    assert lr_axis.offsetText.get_text() == ""
+    ticks = [label.get_text() for label in lr_axis.get_ticklabels() if label.get_text()]
+    assert ticks and all("e" not in tick and float(tick) < 10 for tick in ticks), ticks
+
+
+def test_a_loss_on_a_linear_axis_keeps_whole_values_in_its_ticks(tmp_path, drawn):
+    """A loss from 1.00e-4 to 1.14e-4 (a linear axis: it spans less than 30x) reads
+    1.00 ... 1.14 under "loss (×10⁻⁴)", and a rate of 0.02 is written as it is."""
+    curves.plot_curves([dict(r, train_loss=1e-4 + 1e-6 * i, val_loss=1.1e-4 + 1e-6 * i,
+                             lr=0.02) for i, r in enumerate(_epochs())], tmp_path / "c.png")
+    fig = drawn[0]
+    fig.canvas.draw()
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "loss (×10⁻⁴)" in labels and "learning rate" in labels, labels
+
+
+def test_an_axis_label_keeps_ticks_written_otherwise(tmp_path):
+    """Percent ticks, a log axis and named ticks keep their formatter, before or after."""
+    ax_share, ax_log, ax_names = figure.new_figure(6, 2).subplots(1, 3)
+    figure.share_axis(ax_share)
+    figure.axis_label(ax_share, "accuracy")
+    figure.axis_label(ax_log, "std")
+    ax_log.plot([1, 2], [1e-3, 1e2])
+    figure.log_axis(ax_log)
+    ax_names.set_xticks([0, 1], ["a", "b"])
+    figure.axis_label(ax_names, "layer", "x")
+    ax_share.figure.canvas.draw()
+    assert ax_share.yaxis.get_major_formatter()(0.5, 0) == "50%"
+    assert ax_log.get_ylabel() == "std"
+    assert [label.get_text() for label in ax_names.get_xticklabels()] == ["a", "b"]
+
+
+@pytest.mark.parametrize("power, text", [(-4, " (×10⁻⁴)"), (5, " (×10⁵)"), (0, "")])
+def test_a_power_of_ten_is_written_as_a_factor(power, text):
+    assert figure.factor_text(power) == text
+
+
+def test_training_stats_label_each_statistic_and_leave_out_an_empty_panel(tmp_path, drawn):
+    """lenet5 (tanh) drew a "dead ReLU units" panel with nothing in it, an empty frame."""
+    plot_training_stats(_stats_records(relu=False), tmp_path / "s.png")
+    plot_training_stats(_stats_records(), tmp_path / "s.png")
+    without, with_relu = drawn
+    assert [ax.get_ylabel() for ax in without.axes] == [
+        STATISTICS["act_std"].label, STATISTICS["grad_std"].label]
+    assert [ax.get_ylabel() for ax in with_relu.axes] == [
+        STATISTICS[key].label for key in ("act_std", "grad_std", "dead_frac")]
+    assert with_relu.axes[2].yaxis.get_major_formatter()(0.5, 0) == "50%"
+
+
+def test_training_stats_have_one_legend_under_the_panels(tmp_path, drawn):
+    """The legend of each panel sat inside it, over the lines of the first steps; the lines
+    have the same colours in every panel, so one legend under them names them all."""
+    plot_training_stats(_stats_records(), tmp_path / "s.png")
+    plot_training_stats(_stats_records(layers=30), tmp_path / "s.png")
+    for fig in drawn:
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        assert not any(ax.get_legend() for ax in fig.axes)
+        [legend] = fig.legends
+        panels_bottom = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes)
+        assert legend.get_window_extent(renderer).y1 <= panels_bottom
+        assert "a ReLU: the layer before it" in legend.get_title().get_text()
+    names = [[text.get_text() for text in fig.legends[0].get_texts()] for fig in drawn]
+    assert names == [[f"conv{i}" for i in range(1, 6)], ["conv1", "conv30"]]
+
+
+def test_a_short_log_axis_over_two_decades_labels_fewer_ticks(tmp_path):
+    """A gradient std from 2.5e-5 to 6e-3 on a short panel: Matplotlib labels 1, 2, 3, 4 and
+    6 of each decade, and 3×10⁻⁵ ran into 4×10⁻⁵; there, 1 and 3 of each."""
+    fig = figure.new_figure(4.0, 2.6)
+    ax = fig.subplots()
+    ax.plot([0, 1], [2.5e-5, 6e-3])
+    figure.log_axis(ax)
+    fig.canvas.draw()
+    assert overlapping_texts(fig) == []
+    labelled = [loc for loc, label in zip(ax.yaxis.get_minorticklocs(),
+                                          ax.yaxis.get_ticklabels(which="minor"))
+                if label.get_text() and 2.5e-5 <= loc <= 6e-3]
+    assert {round(loc / 10 ** math.floor(math.log10(loc))) for loc in labelled} == {3}
+
+
+def test_the_stats_picture_names_the_run(tmp_path, monkeypatch):
+    """Runs of one spec drew stats.png titled alike: the run's folder tells them apart."""
+    from cnnspec.lab import recorder
+
+    titles = []
+    monkeypatch.setattr(recorder, "plot_training_stats",
+                        lambda records, path, title: titles.append(title))
+    run = tmp_path / "digits-20260101-120000"
+    run.mkdir()
+    (run / recorder.STATS_FILE).write_text(json.dumps(_stats_records()[0]) + "\n")
+    stats = recorder.StatsRecorder(every=1)
+    stats.path = run / recorder.STATS_FILE
+    stats.on_stop(type("Model", (), {"record": True, "checked": None})())
+    assert titles == ["per-layer statistics of run digits-20260101-120000"]
