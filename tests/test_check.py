@@ -896,7 +896,8 @@ def test_unused_layers_warn():
     spec = model((1, 8, 8), [conv("side", 4, (3, 3), ["input"]),
                              simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
     (warning,) = check(spec).warnings
-    assert warning.message == "layer 'side' is not used: the output 'out' does not depend on it"
+    assert warning.message == ("layer 'side' is not used: no path leads from there to the "
+                               "output 'out'")
     assert warning.json_path == "$.layers[0]"
     assert warning.hint.startswith("remove it")
 
@@ -1014,7 +1015,7 @@ def test_a_layer_before_its_norm_and_relu_read_in_a_repeat_block_names_the_block
     warnings = check(parse(text)).warnings
     # each copy's warning alike: said once, for both
     assert [w.message for w in warnings] == [
-        ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) reads 'a', the conv before "
+        ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) read 'a', the conv before "
          "its bn and relu; the line's activated output is 'a_relu'")]
 
 
@@ -1511,7 +1512,7 @@ def test_unused_sugar_in_a_repeat_block_is_named_as_where_it_is_used(after, writ
     text = ("input 1x8x8\nc0: conv 8 3x3 pad same relu\nrepeat 2 as r {\n"
             "  a: conv 8 3x3 pad same relu\n" + after + "dense 10\n")
     warning = next(w for w in check(parse(text)).warnings
-                   if "'r_2_a_relu'" in w.message and "is not used" in w.message)
+                   if "'r_2_a_relu'" in w.message and " not used" in w.message)
     assert warning.hint == (f"'{written}' names the layer before its relu; to use the "
                             f"activated output where '{written}' is used, write '{meant}'")
     # and the name the hint gives mends it
