@@ -1613,6 +1613,36 @@ def test_scores_that_start_large_are_said_with_the_loss_a_forward_pass_finds(tmp
     assert 1 / 1.3 < 58.7 / np.mean(stds) < 1.3, stds
 
 
+RESIDUAL_SCORES = ("input 1x8x8\ndefault weight he_normal\nstem: conv 8 3x3 pad same relu\n"
+                   "repeat 10 as res {\n  a: conv 8 3x3 pad same relu\n"
+                   "  b: conv 8 3x3 pad same%s\n  sum: add(b, in) relu\n}\nflatten\n"
+                   "head: dense 10\n")
+
+
+def test_scores_built_up_by_residual_adds_are_not_blamed_on_one_init():
+    """Ten He-initialised residual blocks: each add sums two branches of one mean square, so
+    the scores start at a std of about 40, while the largest factor of one layer, the head's,
+    is 1.41x. The warning named that layer as "most of the scale", and its hint (scale this
+    init down) would not have brought the scores near 1; the last layer of each branch started
+    at 0 (Fixup, Zhang et al. 2019) does, and nothing is said then."""
+    (warning,) = [w for w in check(parse(RESIDUAL_SCORES % "")).warnings
+                  if "softmax starts saturated" in w.message]
+    assert "Most of the scale" not in warning.message
+    assert ("No one layer raises most of it: the largest factor is dense 'head' (N(0, 0.0625^2)):"
+            " fan_in * E[w^2] * activation factor = 2, 1.41x the scale; the layers before it "
+            "build up the rest, ") in warning.message
+    assert "each add sums its branches' mean squares" in warning.message
+    assert warning.hint.startswith("start the last layer of each residual branch small or at 0")
+    started_at_zero = check(parse(RESIDUAL_SCORES % " weight zeros")).warnings
+    assert not [w for w in started_at_zero if "softmax starts saturated" in w.message]
+    # without adds: a factor a little above 1 in every layer of a plain stack
+    plain = check(parse("input 1x8x8\nrepeat 16 as body {\n  conv 8 3x3 pad same relu weight "
+                        "he_normal(gain=1.7)\n}\nflatten\nfc: dense 10\n")).warnings
+    (warning,) = [w for w in plain if "softmax starts saturated" in w.message]
+    assert "No one layer raises most of it" in warning.message and "add" not in warning.message
+    assert warning.hint.startswith("keep each layer's factor near 1")
+
+
 def test_scores_raised_by_a_fixed_kernel_are_answered_with_a_norm_not_another_init(tmp_path):
     """specs/edges.cnn's frozen Sobel kernels raise its scores: no init scales them, so the
     hint is a batchnorm after them, which check then finds enough."""
