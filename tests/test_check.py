@@ -896,7 +896,8 @@ def test_unused_layers_warn():
     spec = model((1, 8, 8), [conv("side", 4, (3, 3), ["input"]),
                              simple("flat", "flatten", ["input"]), dense("out", 10, ["flat"])])
     (warning,) = check(spec).warnings
-    assert warning.message == "layer 'side' is not used: the output 'out' does not depend on it"
+    assert warning.message == ("layer 'side' is not used: no path leads from there to the "
+                               "output 'out'")
     assert warning.json_path == "$.layers[0]"
     assert warning.hint.startswith("remove it")
 
@@ -1014,7 +1015,7 @@ def test_a_layer_before_its_norm_and_relu_read_in_a_repeat_block_names_the_block
     warnings = check(parse(text)).warnings
     # each copy's warning alike: said once, for both
     assert [w.message for w in warnings] == [
-        ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) reads 'a', the conv before "
+        ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) read 'a', the conv before "
          "its bn and relu; the line's activated output is 'a_relu'")]
 
 
@@ -1511,7 +1512,7 @@ def test_unused_sugar_in_a_repeat_block_is_named_as_where_it_is_used(after, writ
     text = ("input 1x8x8\nc0: conv 8 3x3 pad same relu\nrepeat 2 as r {\n"
             "  a: conv 8 3x3 pad same relu\n" + after + "dense 10\n")
     warning = next(w for w in check(parse(text)).warnings
-                   if "'r_2_a_relu'" in w.message and "is not used" in w.message)
+                   if "'r_2_a_relu'" in w.message and " not used" in w.message)
     assert warning.hint == (f"'{written}' names the layer before its relu; to use the "
                             f"activated output where '{written}' is used, write '{meant}'")
     # and the name the hint gives mends it
@@ -1610,6 +1611,36 @@ def test_scores_that_start_large_are_said_with_the_loss_a_forward_pass_finds(tmp
         low, high = LargeScores("fc", 10, stds[-1], None).loss_bounds()
         assert 0.9 * low <= loss <= 1.1 * high, (seed, loss, low, high)
     assert 1 / 1.3 < 58.7 / np.mean(stds) < 1.3, stds
+
+
+RESIDUAL_SCORES = ("input 1x8x8\ndefault weight he_normal\nstem: conv 8 3x3 pad same relu\n"
+                   "repeat 10 as res {\n  a: conv 8 3x3 pad same relu\n"
+                   "  b: conv 8 3x3 pad same%s\n  sum: add(b, in) relu\n}\nflatten\n"
+                   "head: dense 10\n")
+
+
+def test_scores_built_up_by_residual_adds_are_not_blamed_on_one_init():
+    """Ten He-initialised residual blocks: each add sums two branches of one mean square, so
+    the scores start at a std of about 40, while the largest factor of one layer, the head's,
+    is 1.41x. The warning named that layer as "most of the scale", and its hint (scale this
+    init down) would not have brought the scores near 1; the last layer of each branch started
+    at 0 (Fixup, Zhang et al. 2019) does, and nothing is said then."""
+    (warning,) = [w for w in check(parse(RESIDUAL_SCORES % "")).warnings
+                  if "softmax starts saturated" in w.message]
+    assert "Most of the scale" not in warning.message
+    assert ("No one layer raises most of it: the largest factor is dense 'head' (N(0, 0.0625^2)):"
+            " fan_in * E[w^2] * activation factor = 2, 1.41x the scale; the layers before it "
+            "build up the rest, ") in warning.message
+    assert "each add sums its branches' mean squares" in warning.message
+    assert warning.hint.startswith("start the last layer of each residual branch small or at 0")
+    started_at_zero = check(parse(RESIDUAL_SCORES % " weight zeros")).warnings
+    assert not [w for w in started_at_zero if "softmax starts saturated" in w.message]
+    # without adds: a factor a little above 1 in every layer of a plain stack
+    plain = check(parse("input 1x8x8\nrepeat 16 as body {\n  conv 8 3x3 pad same relu weight "
+                        "he_normal(gain=1.7)\n}\nflatten\nfc: dense 10\n")).warnings
+    (warning,) = [w for w in plain if "softmax starts saturated" in w.message]
+    assert "No one layer raises most of it" in warning.message and "add" not in warning.message
+    assert warning.hint.startswith("keep each layer's factor near 1")
 
 
 def test_scores_raised_by_a_fixed_kernel_are_answered_with_a_norm_not_another_init(tmp_path):

@@ -68,7 +68,7 @@ def test_init_report_says_which_init_option_a_warning_comes_from(tmp_path, capsy
                  "--init", "he_normal", "--init", "zeros"]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if ": warning: " in line]
     assert warnings == [
-        f"{spec}:3:1: warning: layer 'side' is not used: the output 'fc' does not depend on it",
+        f"{spec}:3:1: warning: layer 'side' is not used: no path leads from there to the output 'fc'",
         (f'{spec}:2:1: warning: with --init "zeros": all 8 filters of c1 start identical '
          "(constant 0), and with biases of 0 every input to its relu is 0, where it passes no "
          "gradient: c1 never changes, so symmetry never breaks")]

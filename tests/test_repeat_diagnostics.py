@@ -159,11 +159,11 @@ def test_an_error_in_every_copy_is_said_once(write, capsys):
 def test_some_copies_alike_are_named_by_their_numbers():
     text = ("input 1x8x8\nrepeat 3 as b {\n  c: conv 4 3x3 pad same relu\n"
             "  x: conv 4 3x3 pad same relu\n  s: add(c, b_1_c)\n}\nflatten\ndense 10\n")
-    said = [w.message for w in check(parse(text)).warnings if "is not used" in w.message]
+    said = [w.message for w in check(parse(text)).warnings if " not used" in w.message]
     # copy 1's relu is told apart by its hint (the full name 'b_1_c' from inside the block)
     assert "layer 'b_2_c_relu' and 'b_3_c_relu' (the repeat block's 'c_relu' in copies 2 and 3 " \
-           "of 3) is not used: the output 'dense1' does not depend on it" in said
-    assert "layer 'b_1_c_relu' is not used: the output 'dense1' does not depend on it" in said
+           "of 3) are not used: no path leads from there to the output 'dense1'" in said
+    assert "layer 'b_1_c_relu' is not used: no path leads from there to the output 'dense1'" in said
 
 
 def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
@@ -173,7 +173,7 @@ def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
     assert warning.message.startswith(
         "all 4 filters of blk_1_c .. blk_5_c (the repeat block's 'c' in all 5 copies) start "
         "identical (constant 0)")
-    assert ": blk_1_c .. blk_5_c never changes," in warning.message
+    assert ": blk_1_c .. blk_5_c never change," in warning.message
 
 
 def _said_of(spec, numbers, **fields) -> list[SpecError]:
@@ -195,6 +195,26 @@ def test_which_copies_are_written_as_ranges_of_three_or_more():
     [two] = folded(spec, _said_of(spec, [7, 2]))  # found in any order, said in the network's
     assert two.message.startswith("conv 'blk_2_c' and 'blk_7_c' (the repeat block's 'c' in "
                                   "copies 2 and 7 of 30): ")
+
+
+@pytest.mark.parametrize(("said", "folded_as"), [
+    # a range that is the subject takes the plural of the verb after its copies
+    ("'blk_{i}_c' reads 'x'", "'blk_1_c' .. 'blk_3_c' ({about}) read 'x'"),
+    ("layer 'blk_{i}_c' is not used", "layer 'blk_1_c' .. 'blk_3_c' ({about}) are not used"),
+    ("ties: blk_{i}_c never changes", "ties: blk_1_c .. blk_3_c ({about}) never change"),
+    ("so 'blk_{i}_c' passes 0", "so 'blk_1_c' .. 'blk_3_c' ({about}) pass 0"),
+    ("'blk_{i}_c' has 4 filters", "'blk_1_c' .. 'blk_3_c' ({about}) have 4 filters"),
+    # after a preposition the range is not the subject, nor before a colon
+    ("the kernel of conv 'blk_{i}_c' is larger",
+     "the kernel of conv 'blk_1_c' .. 'blk_3_c' ({about}) is larger"),
+    ("conv 'blk_{i}_c': it is small", "conv 'blk_1_c' .. 'blk_3_c' ({about}): it is small"),
+])
+def test_a_folded_diagnostic_agrees_with_its_plural_subject(said, folded_as):
+    spec = parse(TINY, path="tiny.cnn")
+    span = spec.span_of("blk_1_c", "weight_init")
+    [one] = folded(spec, [SpecError(said.format(i=i), span, severity="warning")
+                          for i in (1, 2, 3)])
+    assert one.message == folded_as.format(about="the repeat block's 'c' in copies 1..3 of 30")
 
 
 def test_diagnostics_at_other_spots_or_naming_two_copies_each_stay_apart():

@@ -280,7 +280,7 @@ def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_
     assert set(said) == set(warned)
     for name, symmetric in warned.items():
         assert ("symmetry never breaks" in said[name].message) == symmetric
-        assert ("layers before it" in said[name].message) == (name == "c1" and "c0" in lines)
+        assert ("to the layers before" in said[name].message) == (name == "c1" and "c0" in lines)
     model = compile_spec(checked, seed=0, dtype="float64")
     before = {k: v.copy() for k, v in model.params().items()}
     _train(model, STEPS)

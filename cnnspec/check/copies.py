@@ -143,20 +143,55 @@ def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | N
     """``text`` with the names at ``places`` (their places among its names) written as
     the range of the copies' names given there, the first followed by ``about`` (which copies
     they are, if not said yet); and ``about`` if it is still to be said."""
-    out, end = [], 0
+    out, end, subject = [], 0, False
     for place, match in enumerate(_names(text, copies)):
         if place not in places:
             continue
         quoted = text[match.start() - 1:match.start()] == "'" == text[match.end():match.end() + 1]
-        out.append(text[end:match.start()] + (places[place] if quoted
-                                              else places[place].replace("'", "")))
+        out.append(_agreeing(text[end:match.start()], subject) + (
+            places[place] if quoted else places[place].replace("'", "")))
+        subject = _is_subject(text[:match.start() - quoted])
         end = match.end()
         if about is not None:  # after the closing quote
             close = "'" if quoted else ""
             out.append(f"{close} ({about})")
             end += len(close)
             about = None
-    return "".join(out) + text[end:], about
+    return "".join(out) + _agreeing(text[end:], subject), about
+
+
+# A copy's name stands as a sentence's subject where it opens the text or a clause (after a
+# colon, semicolon or comma), alone or after one word: its kind ("layer 'b_1_c' is not used").
+# After a preposition ("the kernel of conv 'b_1_c' is larger") the verb has another subject.
+SUBJECT_BEFORE = re.compile(r"(?:^|[:;,] )(?:[a-z_]+ )?$")
+# The verb after a subject, its adverb first ("never changes").
+VERB = re.compile(r"^ ((?:never|also|still|only|then) )?([a-z]+)\b")
+IRREGULAR_PLURALS = {"is": "are", "has": "have", "does": "do", "was": "were"}
+
+
+def _is_subject(before: str) -> bool:
+    """Whether a name after ``before`` (its opening quote set aside) is the subject of the verb
+    that follows it."""
+    return SUBJECT_BEFORE.search(before) is not None
+
+
+def _agreeing(after: str, plural: bool) -> str:
+    """``after``, the text that follows a range of copies' names, with the verb it opens in the
+    plural where the range is its subject: the range names several layers, and the message
+    was written of one ("'r_1_s' and 'r_2_s' read 'a'", not "reads")."""
+    match = VERB.match(after) if plural else None
+    if match is None:
+        return after
+    verb = match.group(2)
+    if verb in IRREGULAR_PLURALS:
+        verb = IRREGULAR_PLURALS[verb]
+    elif re.search(r"(?:ss|sh|ch|x|z)es$", verb):
+        verb = verb[:-2]
+    elif verb.endswith("ies"):
+        verb = verb[:-3] + "y"
+    elif verb.endswith("s") and not verb.endswith("ss"):
+        verb = verb[:-1]
+    return after[:match.start(2)] + verb + after[match.end(2):]
 
 
 def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies

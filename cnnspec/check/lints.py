@@ -256,7 +256,7 @@ def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
     above 0 (none, or one constant of 0 or less), read only by activations whose gradient is
     0 there (``Kind.flat_at_zero``: relu, relu6). Every output is then the bias, where the
     activation passes nothing back, so the layer never changes, whatever the lr, and no
-    gradient reaches what lies before it through it. By name, with the activations."""
+    gradient passes back to what lies before it. By name, with the activations."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     dead = {}
     for info in layers:
@@ -355,7 +355,7 @@ def _dead_fate(info: LayerInfo, readers: list[str], by_name: dict[str, LayerInfo
     else:
         target = listed([f"{by_name[r].kind} '{r}'" for r in readers])
     tie = ", so symmetry never breaks" if symmetric else ""
-    before = (", and no gradient reaches the layers before it through it"
+    before = (", and no gradient passes back to the layers before"
               if _learns_before(info.name, by_name) else "")
     return (f"{start} every input to {target} is {float_text(value)}, where it passes no "
             f"gradient: {info.name} never changes{tie}{before}")
@@ -729,8 +729,9 @@ def pinned_references(spec: Spec) -> list[SpecError]:
 
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
     output = spec.ir["output"]
-    return [spec.error(f"layer '{layer['name']}' is not used: the output '{output}' does not "
-                       "depend on it", layer["name"], severity="warning",
+    # no pronoun for the layer: said of several repeat block copies at once, "it" would be wrong
+    return [spec.error(f"layer '{layer['name']}' is not used: no path leads from there to the "
+                       f"output '{output}'", layer["name"], severity="warning",
                        hint=_unused_hint(layer, used, spec))
             for layer in spec.ir["layers"] if layer["name"] not in used]
 

@@ -52,6 +52,7 @@ class LargeScores:
     classes: int
     std: float
     source: signal.Source
+    adds: bool = False  # whether an add before the scores sums branches
 
     def loss_bounds(self) -> tuple[float, float]:
         """The expected initial cross-entropy of ``classes`` scores ``s Z_k``, ``Z_k``
@@ -83,12 +84,36 @@ class LargeScores:
 
     def warning(self, spec: Spec) -> SpecError:
         info = self.source.layer
+        scale = math.sqrt(self.source.factor)
+        factor = (f"{info.kind} '{info.name}' ({info.weight_init.short}): fan_in * E[w^2] * "
+                  f"activation factor = {rounded_text(self.source.factor)}")
+        if self._source_explains(scale):
+            return spec.error(
+                f"{self.loss_sentence()}. Most of the scale comes from {factor}, "
+                f"{rounded_text(scale)}x the scale", info.name, "weight_init",
+                severity="warning", hint=f"{self._scale_advice()}, and {SMALL_LAST_LAYER}")
+        # no one init raises it: the scale builds up over the layers, and advice to scale
+        # the largest factor's init down would not bring the scores near 1
+        built = (" (each add sums its branches' mean squares: x + F(x) doubles that of x "
+                 "where F keeps it)" if self.adds else "")
         return spec.error(
-            f"{self.loss_sentence()}. Most of the scale comes from {info.kind} '{info.name}' "
-            f"({info.weight_init.short}): fan_in * E[w^2] * activation factor = "
-            f"{rounded_text(self.source.factor)}, {rounded_text(math.sqrt(self.source.factor))}x "
-            "the scale", info.name, "weight_init", severity="warning",
-            hint=f"{self._scale_advice()}, and {SMALL_LAST_LAYER}")
+            f"{self.loss_sentence()}. No one layer raises most of it: the largest factor is "
+            f"{factor}, {rounded_text(scale)}x the scale; the layers before it build up the "
+            f"rest, {rounded_text(self.std / scale)}x{built}", info.name, "weight_init",
+            severity="warning", hint=f"{self._build_up_advice()}; and {SMALL_LAST_LAYER}")
+
+    def _source_explains(self, scale: float) -> bool:
+        """Whether the source's factor makes at least half the scores' std, on a log scale."""
+        return scale > 1 and math.log(scale) >= 0.5 * math.log(self.std)
+
+    def _build_up_advice(self) -> str:
+        """How to keep a scale that builds up over many layers from reaching the scores."""
+        if self.adds:
+            return ("start the last layer of each residual branch small or at 0, so that x + F(x) "
+                    "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start its "
+                    "batchnorm's scale at 0), or add batchnorm")
+        return ("keep each layer's factor near 1 (he_normal before relu, lecun_normal or "
+                "glorot_normal before others), or add batchnorm")
 
     def _scale_advice(self) -> str:
         """How to bring the source's scale down: a drawn init scaled to its fans; a kernel the
@@ -117,4 +142,5 @@ def _large_scores(spec: Spec, layers: list[LayerInfo], used: set[str],
     source = signal.largest_source(layers, used, after, info.name)
     if not LARGEST_SCORE_STD < std < math.inf or source is None:
         return None
-    return LargeScores(info.name, info.output_shape[0], std, source)
+    adds = any(other.kind == "add" and other.name in used for other in layers)
+    return LargeScores(info.name, info.output_shape[0], std, source, adds)
