@@ -11,7 +11,7 @@ import pytest
 from cnnspec.check import check
 from cnnspec.check.gradient import LIMIT as GRADIENT_LIMIT
 from cnnspec.check.graph import consumers
-from cnnspec.check.signal import LIMIT
+from cnnspec.check.signal import LIMIT, Estimate
 from cnnspec.errors import Command, SpecErrors
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import defaults as training_defaults
@@ -1723,7 +1723,7 @@ def _only_stack(spec, checked):
     from cnnspec.check import gradient
 
     used = {layer["name"] for layer in spec.ir["layers"]}
-    (stack,) = gradient.stacks(checked.layers, used, consumers(spec))
+    (stack,) = gradient.stacks(Estimate(checked.layers), used, consumers(spec))
     return stack
 
 
@@ -1914,7 +1914,7 @@ def test_a_max_pool_still_ends_a_stack():
                  + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
     checked = check(spec)
     used = {layer["name"] for layer in spec.ir["layers"]}
-    assert [len(s.layers) for s in gradient.stacks(checked.layers, used,
+    assert [len(s.layers) for s in gradient.stacks(Estimate(checked.layers), used,
                                                    consumers(spec))] == [2, 2]
 
 

@@ -403,7 +403,7 @@ def largest_of_sums(k: int, shared: float, slope: float, offset: float = 0.0
                 a * above + bump - slope * (bump - a * below))
 
     second = first = 0.0
-    for m, weight in simpson(-12.0, 12.0, 960, lambda m: _largest_density(k, m)):
+    for m, weight in _largest_points(k, -12.0, 12.0, 960):
         square, value = moments(m)
         second += weight * square
         first += weight * value
@@ -435,15 +435,23 @@ def largest_of_function(k: int, shared: float, q: float, function: str, offset: 
     if k == 1:  # M is one normal: with C, one normal of variance 1, over one axis
         shared = 0.0
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    shared_points = (simpson(-8.0, 8.0, 48, _normal_density) if common
-                     else ((0.0, 1.0),))
+    shared_points = _largest_points(1, -8.0, 8.0, 48) if common else ((0.0, 1.0),)
     second = first = 0.0
-    for m, weight in simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)):
+    for m, weight in _largest_points(k, -12.0, 12.0, 240):
         for c, shared_weight in shared_points:
             value = f(scale * (alone * m + common * c + offset))
             second += weight * shared_weight * value * value
             first += weight * shared_weight * value
     return second, first
+
+
+@functools.lru_cache(maxsize=64)
+def _largest_points(k: int, low: float, high: float, panels: int
+                    ) -> tuple[tuple[float, float], ...]:
+    """Simpson's points on [``low``, ``high``] weighted by :func:`_largest_density` (``k =
+    1``: a normal's density), the same for every integral over them: worked out once, where
+    a 200-layer tanh net's estimate worked them out again for each layer."""
+    return simpson(low, high, panels, lambda m: _largest_density(k, m))
 
 
 def _largest_density(k: int, m: float) -> float:
@@ -460,12 +468,47 @@ def _normal_cdf(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2))
 
 
+class Estimate:
+    """The signal estimate of one net's layers, each part worked out once, when first read:
+    every warning of one check reads the same (a 200-layer net's check worked out the
+    moments 5 times and the read shares 7, once for each warning that asked). Held by the
+    check that makes it, so nothing of one spec's estimate reaches another's."""
+
+    def __init__(self, layers: list[LayerInfo]):
+        self.layers = layers
+
+    @functools.cached_property
+    def read_shares(self) -> dict[str, float]:
+        """:func:`read_shares`."""
+        return read_shares(self.layers)
+
+    @functools.cached_property
+    def moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with every bias taken as 0, as the scale warnings take them."""
+        return moments(self.layers, shares=self.read_shares)
+
+    @functools.cached_property
+    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with the biases counted, as the Signal column counts them: the
+        same as without where every bias starts at 0."""
+        if all(bias_moments(info) == (0.0, 0.0) for info in self.layers
+               if is_weighted(info.kind)):
+            return self.moments
+        return moments(self.layers, biases=True, shares=self.read_shares)
+
+    @property
+    def second_moments(self) -> dict[str, float]:
+        """:func:`second_moments`."""
+        return self.moments[0]
+
+
 def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
     return moments(layers)[0]
 
 
-def moments(layers: list[LayerInfo], biases: bool = False
+def moments(layers: list[LayerInfo], biases: bool = False,
+            shares: dict[str, float] | None = None
             ) -> tuple[dict[str, float], dict[str, float]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
     mean ``E[x]`` of those whose mean the estimate knows (on the same scale). ``biases``: a
@@ -474,13 +517,14 @@ def moments(layers: list[LayerInfo], biases: bool = False
     scale warnings take them.
 
     The bias is on the input's scale, taken as unit mean square: on the spec's data after
-    ``standardize``, as the lints that count it read it."""
+    ``standardize``, as the lints that count it read it. ``shares``: the layers'
+    :func:`read_shares`, where they are worked out already (:class:`Estimate`)."""
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     # outputs whose mean is known, on the same scale as q: the input's 0 (standardized data)
     means: dict[str, float] = {"input": 0.0}
     residuals: dict[str, tuple[Sums, float]] = {}  # adds of one rectified input and sums
-    shares = read_shares(layers)
+    shares = read_shares(layers) if shares is None else shares
     for info in layers:
         ins = [q[name] for name in info.inputs]
         kind = KINDS[info.kind]
@@ -614,7 +658,7 @@ def _rectified_residual_moment(q: float, slope: float, offset: float, noise: flo
     :func:`_rectified_residual`)."""
     scale, spread = math.sqrt(q), math.sqrt(noise)
     square = 0.0
-    for u, weight in simpson(-12.0, 12.0, 480, _normal_density):
+    for u, weight in _largest_points(1, -12.0, 12.0, 480):
         x = scale * (u + offset)
         value = x if x > 0 else slope * x
         square += weight * noise * _shifted_normal_moments(value / spread, outer)[0]
@@ -741,9 +785,9 @@ def function_cross(q: float, shared: float, function: str, offset: float = 0.0) 
     then keeps: specs/familiar.cnn)."""
     f = KINDS[function].increasing
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    own_points = simpson(-12.0, 12.0, 120, _normal_density)
+    own_points = _largest_points(1, -12.0, 12.0, 120)
     cross = 0.0
-    for c, weight in simpson(-8.0, 8.0, 48, _normal_density):
+    for c, weight in _largest_points(1, -8.0, 8.0, 48):
         inner = sum(w * f(scale * (alone * m + common * c + offset)) for m, w in own_points)
         cross += weight * inner * inner
     return cross
@@ -843,11 +887,11 @@ def _log(value: float) -> float:
     return math.log(value) if value > 0 else -math.inf
 
 
-def largest_change(layers: list[LayerInfo], used: set[str],
+def largest_change(estimate: Estimate, used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
     """Where the signal's scale changes most; None if no weight layer decides it, a weight is
     all 0 (which the constant-init warning reports) or a conv reads only its padding."""
-    q = second_moments(layers)
+    layers, q = estimate.layers, estimate.second_moments
     # a softmax's scale is its own (its values sum to 1), not what the weights made it
     order = [info for info in layers if info.name in used and not KINDS[info.kind].sets_scale]
     if any(is_weighted(info.kind) and weight_log_second_moment(info) == -math.inf
@@ -864,8 +908,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    placed = read_shares(layers)
-    shares = [placed[i.name] for i in weighted]
+    shares = [estimate.read_shares[i.name] for i in weighted]
     if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
         return None  # padding and kernel-tap warnings report it, not a scale
     acts, log_factors = _log_factors(weighted, layers, consumers)
@@ -909,10 +952,11 @@ class Source:
     factor: float
 
 
-def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str, list[str]],
+def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list[str]],
                    target: str) -> Source | None:
     """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
     ``target`` itself) whose factor raises the mean square most; None if none is weighted."""
+    layers = estimate.layers
     order = [info for info in layers if info.name in used]
     end = next(i for i, info in enumerate(order) if info.name == target)
     upto = order[_last_reset(order[:end]) + 1: end + 1]
@@ -920,8 +964,7 @@ def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str,
     if not weighted:
         return None
     _, log_factors = _log_factors(weighted, layers, consumers)
-    shares = read_shares(layers)
-    logs = [f + _log(shares[i.name]) for i, f in zip(weighted, log_factors)]
+    logs = [f + _log(estimate.read_shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
