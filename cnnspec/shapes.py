@@ -11,6 +11,8 @@ its leading padding (PyTorch's rule: no window starts in trailing padding).
 """
 from __future__ import annotations
 
+import math
+
 Padding = tuple[int, int, int, int]  # (top, bottom, left, right)
 
 
@@ -192,3 +194,23 @@ def reaching_taps(size: int, out: int, kernel: int, stride: int, dilation: int,
     kernel."""
     lowest = before - (out - 1) * stride  # the smallest tap * dilation the last output reads
     return range(max(0, -(-lowest // dilation)), min(kernel, (before + size - 1) // dilation + 1))
+
+
+def upsampling_reads(size: int, factor: int, mode: str) -> tuple[tuple[tuple[int, float], ...],
+                                                                 ...]:
+    """Along one axis of ``size`` pixels upsampled ``factor`` times, the input pixels each
+    output index mixes and their weights (PyTorch's ``nn.Upsample``): ``nearest`` copies pixel
+    ``y // factor``; ``bilinear`` (``align_corners=False``) reads the source position
+    ``max((y + 0.5) / factor - 0.5, 0)`` (pixel centres line up; PyTorch's
+    ``area_pixel_compute_source_index``) and mixes the two pixels around it linearly, the last
+    one repeated past the edge (both of its reads then the same pixel). The engine's
+    interpolation and the checker's signal estimate both read it."""
+    if mode == "nearest":
+        return tuple(((y // factor, 1.0),) for y in range(size * factor))
+    reads = []
+    for y in range(size * factor):
+        source = max((y + 0.5) / factor - 0.5, 0.0)
+        low = math.floor(source)
+        weight = source - low
+        reads.append(((low, 1.0 - weight), (min(low + 1, size - 1), weight)))
+    return tuple(reads)

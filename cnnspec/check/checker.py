@@ -12,7 +12,7 @@ import dataclasses
 import math
 import os
 
-from cnnspec.check import gradient, lints, memory, scale, taps, training, twins
+from cnnspec.check import gradient, lints, memory, scale, signal, taps, training, twins
 from cnnspec.check.copies import folded
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
@@ -88,13 +88,15 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
-    return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, infos)
+    estimate = signal.Estimate(infos)  # the signal's moments, worked out once for every lint
+    return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
-            + scale.signal_scale(spec, infos, used) + gradient.gradient_scale(spec, infos, used)
+            + scale.signal_scale(spec, estimate, used)
+            + gradient.gradient_scale(spec, estimate, used)
             + lints.unused_layers(spec, used)
             + lints.layers_below_train(spec)
-            + lints.dropout_before_batchnorm(spec, infos)
+            + lints.dropout_before_batchnorm(spec, estimate)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + taps.unreached_taps(spec, infos)
             + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)

@@ -249,19 +249,22 @@ def _bias_square(info: LayerInfo) -> float:
     return mean ** 2 + variance
 
 
-def _forward_factor(info: LayerInfo) -> float:
-    """``fan_in E[w^2]`` with the padding's share: the variance map's ``sigma_w^2``, and the
-    factor of ``||dL/dh||^2`` back through the layer's weights."""
-    return signal.summed_terms(info) * signal.weight_second_moment(info) * signal.read_share(info)
+def _forward_factor(info: LayerInfo, share: float | None = None) -> float:
+    """``fan_in E[w^2]`` with the padding's share (``share``, where it is at hand): the
+    variance map's ``sigma_w^2``, and the factor of ``||dL/dh||^2`` back through the layer's
+    weights."""
+    share = signal.read_share(info) if share is None else share
+    return signal.summed_terms(info) * signal.weight_second_moment(info) * share
 
 
-def _pre_activation(info: LayerInfo, norms: list[LayerInfo], moment: float
+def _pre_activation(info: LayerInfo, factor: float, norms: list[LayerInfo], moment: float
                     ) -> tuple[float, float]:
     """The second moment ``q`` of the values ``info``'s activation reads, for an input of
-    mean square ``moment``, and the factor of ``||dL/dh||^2`` from there back to the layer's
-    output: 1, or through the ``norms`` between them 1 over their input's variance (the
-    bias, the same for a whole channel, the batch statistics take out)."""
-    variance = _forward_factor(info) * moment
+    mean square ``moment`` and the layer's :func:`_forward_factor` ``factor``, and the factor
+    of ``||dL/dh||^2`` from there back to the layer's output: 1, or through the ``norms``
+    between them 1 over their input's variance (the bias, the same for a whole channel, the
+    batch statistics take out)."""
+    variance = factor * moment
     q, backward = variance + _bias_square(info), 1.0
     for norm in norms:
         backward = backward / variance if variance > 0 else math.inf
@@ -330,10 +333,14 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
            for between in chain.bridges for i in between):
         return None
     layers = chain.layers
+    # each layer's padding share and forward factor, once: every step reads them twice
+    shares = [signal.read_share(info) for info in layers]
+    factors = [_forward_factor(info, share) for info, share in zip(layers, shares)]
     moment = first_moment
-    q, norm_back = _pre_activation(layers[0], chain.norms[0], moment)
+    q, norm_back = _pre_activation(layers[0], factors[0], chain.norms[0], moment)
     chis = []
-    for prev, nxt, norms, between in zip(layers, layers[1:], chain.norms[1:], chain.bridges):
+    for step, (nxt, norms, between) in enumerate(zip(layers[1:], chain.norms[1:],
+                                                     chain.bridges)):
         if not (0 <= q < math.inf and 0 < moment < math.inf):
             return None
         passed, backward, slope = _through(between, q, chain.activation, sums)
@@ -341,11 +348,10 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
             return None
         # G(prev) / G(nxt): ||dL/dh||^2 back through the step (chi_1, with the slope where
         # the gradient reaches h), times the inputs' mean squares
-        total = _forward_factor(nxt) * slope * backward * norm_back
-        chis.append(total * signal.read_share(prev) * moment
-                    / (signal.read_share(nxt) * passed))
+        total = factors[step + 1] * slope * backward * norm_back
+        chis.append(total * shares[step] * moment / (shares[step + 1] * passed))
         moment = passed
-        q, norm_back = _pre_activation(nxt, norms, moment)
+        q, norm_back = _pre_activation(nxt, factors[step + 1], norms, moment)
     if not all(0 < chi < math.inf for chi in chis):
         return None
     if rate is None:
@@ -542,34 +548,36 @@ def _normed_before_advice(stack: Stack) -> str:
             "norm after the activation, where smaller weights bring the steps toward 1")
 
 
-def stacks(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
+def stacks(estimate: signal.Estimate, used: set[str], after: dict[str, list[str]]
            ) -> list[Stack]:
     """Every stack of saturating layers (:func:`_chains`) with its factors."""
-    moments, _, sums = signal.estimate(layers)
-    found = (stack_of(chain, moments[chain.layers[0].inputs[0]], sums)
-             for chain in _chains(layers, used, after))
+    moments = estimate.second_moments
+    found = (stack_of(chain, moments[chain.layers[0].inputs[0]], estimate.sums)
+             for chain in _chains(estimate.layers, used, after))
     return [stack for stack in found if stack is not None]
 
 
-def gradient_scale(spec: Spec, layers: list[LayerInfo], used: set[str]) -> list[SpecError]:
+def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
+                   ) -> list[SpecError]:
     """A warning for each stack whose weights' gradient differs past :data:`LIMIT` from its
     first layer to its last (:meth:`Stack.passes`), at the first layer's weight init; not for
     a stack the signal warning already points into. A chain whose settling rate cannot pass
     is left before its integrals (a deep tanh net at the critical init: most of what check
     would spend)."""
     after = consumers(spec)
-    rated = [(chain, settling_rate(chain)) for chain in _chains(layers, used, after)]
+    rated = [(chain, settling_rate(chain))
+             for chain in _chains(estimate.layers, used, after)]
     rated = [(chain, rate) for chain, rate in rated
              if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)]
     if not rated:
         return []
-    moments, _, sums = signal.estimate(layers)
-    found = [stack_of(chain, moments[chain.layers[0].inputs[0]], sums, rate)
+    moments = estimate.second_moments
+    found = [stack_of(chain, moments[chain.layers[0].inputs[0]], estimate.sums, rate)
              for chain, rate in rated]
     passing = [stack for stack in found if stack is not None and stack.passes()]
     if not passing:
         return []
-    change = signal.largest_change(layers, used, after)
+    change = signal.largest_change(estimate, used, after)
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
     # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)

@@ -277,7 +277,7 @@ def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
 LEAST_ALIVE = 0.05
 
 
-def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each trainable conv/dense layer whose constant negative bias puts nearly
     all its outputs below 0, read only by activations flat there (``Kind.flat_at_zero``).
 
@@ -288,9 +288,9 @@ def silenced_starts(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
     symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
     starts nearly dead (a weight of 0 too: :func:`dead_starts`, which never changes)."""
+    layers = estimate.layers
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    unbiased = signal.second_moments(layers)
-    moments = signal.moments(layers, biases=True)[0]
+    unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
     out = []
     for info in layers:
         weight, bias = info.weight_init, info.bias_init
@@ -779,15 +779,16 @@ def variance_shift(p: float, shared: float) -> float:
     return (1 - shared) / (1 / (1 - p) - shared)
 
 
-def dropout_before_batchnorm(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each dropout read by a batch norm (``Kind.running_statistics``),
     directly or through reshapes only: the running variance it learns in training is that of
     the dropped, rescaled values, larger than the variance of what comes at evaluation
     (:func:`variance_shift`), so its outputs shrink there. The mean square and mean of the
     dropout's input are the signal estimate's (a mean it does not know is taken as 0, the
     smallest shift)."""
+    layers = estimate.layers
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    moments, means = signal.moments(layers)
+    moments, means = estimate.moments
     out = []
     for info in layers:
         if KINDS[info.kind].family != "dropout":

@@ -52,13 +52,24 @@ layer by layer (:func:`cross_moment`, the arc-cosine kernel), so a mean pool aft
 them keeps more than their mean's square. Against the engine on Gaussian images, each pool
 of specs/ that reads such values moves the scale within 1.1x of what it measures (the
 pool's own factor; plain30's 4x4 mean pool 0.82x when the positions were taken as alike
-only in their mean); specs/familiar.cnn's global max pool after a layer norm 0.91x. Not
-carried: a max pool after a residual add or an upsampling keeps the scale it is given, and
-a channel dropout is taken as dropping values apart, where a channel's positions share its
-mask (familiar.cnn's mean pool after one 0.91x). A padded mean pool averages fewer values at
-the borders (:func:`_mean_pool_weights`). Dropout, while training, raises the second moment
-by ``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every layer's
-estimate is within 1.05x of a forward pass (tests/test_check.py).
+only in their mean); specs/familiar.cnn's global max pool after a layer norm 0.91x.
+Neighbours may share more than their channel does (:data:`Near`, :class:`Crosses`): an
+upsampling's outputs are copies or mixes of the same pixels (:func:`_resampled`: bilinear's
+mixes also keep less of the variance), which the convs after it keep, as alike ``d`` apart
+as their inputs ``stride * d`` apart (a transposed conv's only a stride apart:
+:func:`_read_near`), and which a pool's window then reads; specs/encoder_decoder.cnn's
+global mean pool after its bilinear decoder 1.01x of the engine over 20 seeds' weights
+(1.10x over 80), 0.72x (0.79x) when only what a channel shares was carried; its bilinear
+upsampling 1.00x (1.05x), where taking it to keep the scale was 1.09x (1.14x). A channel
+dropout's mask is one for all of a channel's positions, so what they share grows with their
+second moment (``Kind.cross_signal``): a 2x2 mean pool after a dropout2d of p = 0.5 within
+1.01x of the engine, 0.87x when taken as dropping values apart (familiar.cnn's 3x3 one, of
+p = 0.1: its own factor 0.94x, 0.92x; the rest is its max pool's overlapping windows, whose
+neighbours are alike, not carried). Not carried: a max pool after a residual add keeps the
+scale it is given. A padded mean pool averages fewer values at the borders
+(:func:`_mean_pool_weights`). Dropout, while training, raises the second moment by
+``1 / (1 - p)``. On ``specs/digits.cnn`` with Gaussian images every layer's estimate is
+within 1.05x of a forward pass (tests/test_check.py).
 
 Batch normalisation and LSUV reset the scale to 1. ``add`` sums the second moments of its
 inputs (independent branches), ``concat`` averages them over channels. Fixed kernels (literals,
@@ -330,6 +341,35 @@ STEADY_ITERATIONS = 200
 STEADY_SIZE = 64
 
 
+# What two positions of one channel have in common at small displacements ``(dy, dx)``
+# (``dy, dx >= 0``, not both 0; the same either way along an axis), where it differs from
+# what the whole channel shares: an upsampling's copies and mixes, a transposed conv's
+# outputs a stride apart, and what the convs after them keep. A correlation of two sums
+# in :class:`Sums`, a cross moment ``E[x_p x_p']`` of values in :class:`Crosses`; sorted by
+# displacement.
+Near = tuple[tuple[tuple[int, int], float], ...]
+
+
+@dataclass(frozen=True)
+class Crosses:
+    """``E[x_p x_p']`` of two positions ``p != p'`` of one channel of a layer's values:
+    ``far`` where they are far apart (what the whole channel shares: :func:`cross_moment`),
+    ``near`` at small displacements where it differs (:data:`Near`); ``q`` each one's own
+    second moment. Known where the values are sums (:func:`_sums_crosses`) and carried where
+    they are not: through dropout (``Kind.cross_signal``), upsampling (:func:`_resampled`)
+    and a concat (:func:`_concatenated`)."""
+
+    q: float
+    far: float
+    near: Near = ()
+
+    def at(self, dy: int, dx: int) -> float:
+        """``E[x_p x_p']`` at displacement ``(dy, dx)``."""
+        if dy == dx == 0:
+            return self.q
+        return dict(self.near).get((abs(dy), abs(dx)), self.far)
+
+
 @dataclass(frozen=True)
 class Sums:
     """A layer's values as ``f(sqrt(q) (sqrt(shared) C + sqrt(1 - shared) M))``: ``M`` the
@@ -340,7 +380,8 @@ class Sums:
     the ``increasing`` function of the activation kind ``function`` (tanh, sigmoid).
     ``offset``: a constant bias added to every sum, in units of ``sqrt(q)``. ``shift`` and
     ``divisor``: a function's values less ``shift``, over ``divisor`` (a layer or group
-    norm of them, :func:`_normed`)."""
+    norm of them, :func:`_normed`). ``near``: the correlation of two sums of a channel at
+    small displacements, where it is more (or less) than ``shared`` (:data:`Near`)."""
 
     q: float
     slope: float = 1.0
@@ -350,6 +391,7 @@ class Sums:
     offset: float = 0.0
     shift: float = 0.0
     divisor: float = 1.0
+    near: Near = ()
 
     def second_moment(self) -> float:
         if self.function:
@@ -403,7 +445,7 @@ def largest_of_sums(k: int, shared: float, slope: float, offset: float = 0.0
                 a * above + bump - slope * (bump - a * below))
 
     second = first = 0.0
-    for m, weight in simpson(-12.0, 12.0, 960, lambda m: _largest_density(k, m)):
+    for m, weight in _largest_points(k, -12.0, 12.0, 960):
         square, value = moments(m)
         second += weight * square
         first += weight * value
@@ -436,15 +478,23 @@ def largest_of_function(k: int, shared: float, q: float, function: str, offset: 
     if k == 1:  # M is one normal: with C, one normal of variance 1, over one axis
         shared = 0.0
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    shared_points = (simpson(-8.0, 8.0, 48, _normal_density) if common
-                     else ((0.0, 1.0),))
+    shared_points = _largest_points(1, -8.0, 8.0, 48) if common else ((0.0, 1.0),)
     second = first = 0.0
-    for m, weight in simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)):
+    for m, weight in _largest_points(k, -12.0, 12.0, 240):
         for c, shared_weight in shared_points:
             value = f(scale * (alone * m + common * c + offset))
             second += weight * shared_weight * value * value
             first += weight * shared_weight * value
     return second, first
+
+
+@functools.lru_cache(maxsize=64)
+def _largest_points(k: int, low: float, high: float, panels: int
+                    ) -> tuple[tuple[float, float], ...]:
+    """Simpson's points on [``low``, ``high``] weighted by :func:`_largest_density` (``k =
+    1``: a normal's density), the same for every integral over them: worked out once, where
+    a 200-layer tanh net's estimate worked them out again for each layer."""
+    return simpson(low, high, panels, lambda m: _largest_density(k, m))
 
 
 def _largest_density(k: int, m: float) -> float:
@@ -461,21 +511,68 @@ def _normal_cdf(z: float) -> float:
     return 0.5 * math.erfc(-z / math.sqrt(2))
 
 
+class Estimate:
+    """The signal estimate of one net's layers, each part worked out once, when first read:
+    every warning of one check reads the same (a 200-layer net's check worked out the
+    moments 5 times and the read shares 7, once for each warning that asked). Held by the
+    check that makes it, so nothing of one spec's estimate reaches another's."""
+
+    def __init__(self, layers: list[LayerInfo]):
+        self.layers = layers
+
+    @functools.cached_property
+    def read_shares(self) -> dict[str, float]:
+        """:func:`read_shares`."""
+        return read_shares(self.layers)
+
+    @functools.cached_property
+    def _unbiased(self) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
+        """:func:`estimate` with every bias taken as 0, as the scale warnings take them."""
+        return estimate(self.layers, shares=self.read_shares)
+
+    @property
+    def moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with every bias taken as 0, as the scale warnings take them."""
+        return self._unbiased[:2]
+
+    @property
+    def sums(self) -> dict[str, Sums]:
+        """The layers whose values the estimate knows as :class:`Sums` (:func:`estimate`'s
+        third), every bias taken as 0."""
+        return self._unbiased[2]
+
+    @functools.cached_property
+    def biased_moments(self) -> tuple[dict[str, float], dict[str, float]]:
+        """:func:`moments` with the biases counted, as the Signal column counts them: the
+        same as without where every bias starts at 0."""
+        if all(bias_moments(info) == (0.0, 0.0) for info in self.layers
+               if is_weighted(info.kind)):
+            return self.moments
+        return moments(self.layers, biases=True, shares=self.read_shares)
+
+    @property
+    def second_moments(self) -> dict[str, float]:
+        """:func:`second_moments`."""
+        return self.moments[0]
+
+
 def second_moments(layers: list[LayerInfo]) -> dict[str, float]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order."""
     return moments(layers)[0]
 
 
-def moments(layers: list[LayerInfo], biases: bool = False
+def moments(layers: list[LayerInfo], biases: bool = False,
+            shares: dict[str, float] | None = None
             ) -> tuple[dict[str, float], dict[str, float]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, and the
     mean ``E[x]`` of those whose mean the estimate knows (on the same scale): :func:`estimate`'s
     first two."""
-    q, means, _ = estimate(layers, biases)
+    q, means, _ = estimate(layers, biases, shares)
     return q, means
 
 
-def estimate(layers: list[LayerInfo], biases: bool = False
+def estimate(layers: list[LayerInfo], biases: bool = False,
+             shares: dict[str, float] | None = None
              ) -> tuple[dict[str, float], dict[str, float], dict[str, Sums]]:
     """``E[x^2]`` of every layer's output relative to the input's (1), in IR order, the
     mean ``E[x]`` of those whose mean the estimate knows (on the same scale), and the layers
@@ -486,13 +583,27 @@ def estimate(layers: list[LayerInfo], biases: bool = False
     scale warnings take them.
 
     The bias is on the input's scale, taken as unit mean square: on the spec's data after
-    ``standardize``, as the lints that count it read it."""
+    ``standardize``, as the lints that count it read it. ``shares``: the layers'
+    :func:`read_shares`, where they are worked out already (:class:`Estimate`)."""
     q: dict[str, float] = {"input": 1.0}
     sums: dict[str, Sums] = {}  # outputs known as (functions of) symmetric sums
     # outputs whose mean is known, on the same scale as q: the input's 0 (standardized data)
     means: dict[str, float] = {"input": 0.0}
     residuals: dict[str, tuple[Sums, float]] = {}  # adds of one rectified input and sums
-    shares = read_shares(layers)
+    # what positions of a channel share, of outputs that are not sums (dropout, upsampling)
+    crosses: dict[str, Crosses] = {}
+    shares = read_shares(layers) if shares is None else shares
+
+    def crosses_of(name: str | None, mean_alone: bool = True) -> Crosses | None:
+        """What positions of ``name``'s channels have in common; where only their mean is
+        known, its square (``mean_alone``)."""
+        if name in crosses:
+            return crosses[name]
+        found = _sums_crosses(sums.get(name), q.get(name))
+        if found is None and mean_alone and name in means:
+            return Crosses(q[name], means[name] ** 2)
+        return found
+
     for info in layers:
         ins = [q[name] for name in info.inputs]
         kind = KINDS[info.kind]
@@ -508,9 +619,10 @@ def estimate(layers: list[LayerInfo], biases: bool = False
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
             # (a fixed kernel's too)
             if ew2 is not None and (info.weight_init.symmetric or means.get(single) == 0):
-                cross = cross_moment(source, means.get(single))
-                shared = 0.0 if cross is None or not ins[0] else min(1.0, cross / ins[0])
-                sums[info.name] = biased_sums(spread, shared, bias_mean, bias_variance)
+                found = crosses_of(single)
+                shared = 0.0 if found is None or not ins[0] else min(1.0, found.far / ins[0])
+                shared, near = _read_near(info, found, shared, ins[0])
+                sums[info.name] = biased_sums(spread, shared, bias_mean, bias_variance, near)
                 means[info.name] = bias_mean
             continue
         q[info.name] = kind_signal(info.ir, ins, info.input_shapes)
@@ -531,20 +643,39 @@ def estimate(layers: list[LayerInfo], biases: bool = False
             means[info.name] = 0.0
         elif source is not None and not source.function and kind.negative_slope is not None:
             sums[info.name] = Sums(source.q, source.slope * kind.negative_slope(info.ir),
-                                   source.k, source.shared, offset=source.offset)
+                                   source.k, source.shared, offset=source.offset,
+                                   near=source.near)
         elif (source is not None and not source.function and source.slope == 1
               and kind.increasing is not None and math.isfinite(source.q)):
             sums[info.name] = dataclasses.replace(source, function=info.kind)
         elif source is not None and kind.max_of is not None:
+            # a window's values alike by what they share on average (equally correlated)
             sums[info.name] = dataclasses.replace(
-                source, k=source.k * kind.max_of(info.ir, info.input_shapes))
-        elif kind.mean_of is not None and ((cross := cross_moment(source, None)) is not None
-                                           or single in means):
-            if cross is None:  # what the window's values share: their mean, and a part
+                source, k=source.k * kind.max_of(info.ir, info.input_shapes), near=(),
+                shared=_window_mean(source.shared, source.near, _window(info)))
+        elif kind.mean_of is not None and (
+                (found := crosses_of(single, mean_alone=False)) is not None or single in means):
+            if found is not None:
+                cross = _window_mean(found.far, found.near, _window(info))
+            else:  # what the window's values share: their mean, and a part
                 shared = 0.0 if source is None else source.shared
                 cross = means[single] ** 2 + shared * (ins[0] - means[single] ** 2)
             whole, apart = _mean_pool_weights(info)
             q[info.name] = whole * cross + apart * (ins[0] - cross)
+            if found is not None and len(info.output_shape) == 3:  # windows far apart
+                crosses[info.name] = Crosses(q[info.name], found.far)
+        elif kind.cross_signal is not None and (found := crosses_of(single)) is not None:
+            crosses[info.name] = Crosses(
+                q[info.name], kind.cross_signal(info.ir, found.far),
+                tuple((d, kind.cross_signal(info.ir, c)) for d, c in found.near))
+        elif kind.resample is not None and (found := crosses_of(single)) is not None:
+            crosses[info.name] = _resampled(info, kind, found)
+            q[info.name] = crosses[info.name].q
+        elif info.kind == "concat" and len(info.output_shape) == 3 and all(
+                crosses_of(name) is not None for name in info.inputs):
+            crosses[info.name] = _concatenated(
+                [crosses_of(name) for name in info.inputs],
+                [shape[0] for shape in info.input_shapes], q[info.name])
         entry = sums.get(info.name)
         # an increasing function of sums by the integral, not its kind's rule: tanh's 0.394
         # at q = 1 where Owen's form gives 0.418; gelu's and silu's at any q, where their
@@ -558,6 +689,132 @@ def estimate(layers: list[LayerInfo], biases: bool = False
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
     return q, means, sums
+
+
+def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
+    """What positions of a channel of values of second moment ``moment`` have in common where
+    they are (functions of) :class:`Sums` whose :func:`cross_moment` is known: at a small
+    displacement the same function of the sums' correlation there (their :data:`Near`)."""
+    far = cross_moment(source, None)
+    if far is None or moment is None:
+        return None
+    near = ((d, cross_moment(dataclasses.replace(source, shared=rho), None))
+            for d, rho in source.near)
+    return Crosses(moment, far, tuple((d, c) for d, c in near if c is not None))
+
+
+def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: float
+               ) -> tuple[float, Near]:
+    """What a conv's sums share, over all of a channel (``shared``, of its input's cross
+    moment far apart) and with neighbours (:data:`Near`), from what its input's positions have
+    in common (``found``, of second moment ``moment``). Two sums read the input through the
+    same taps of independent weights: a conv's sums ``d`` apart are as alike as its inputs
+    ``stride * d`` apart (He et al.'s independence, the covariance map of Xiao et al. 2018,
+    eq. 2.6, away from the borders). A transposed conv's outputs read the same taps only a
+    whole stride apart (``d = stride * D``: as alike as the inputs ``D`` apart); other pairs
+    meet different taps, independent at init however much their patches overlap, so of all
+    pairs of a channel ``1 / (sh * sw)`` share what the input shares: its share of ``shared``
+    (a ReLU's values then share about as much as the mean over pairs, the arc-cosine kernel
+    being nearly linear below 1/2)."""
+    reach = KINDS[info.kind].reach
+    # a fixed kernel's taps are not independent: what its sums share is left as it was
+    if len(info.output_shape) != 3 or reach is None or not info.weight_init.random or \
+            found is None and reach(info.ir, info.input_shapes[0]).stride is not None:
+        return shared, ()
+    strided = reach(info.ir, info.input_shapes[0]).stride
+    rows, columns = (max((d[axis] for d, _ in found.near), default=0) if found else 0
+                     for axis in (0, 1))
+
+    def correlation(dy: int, dx: int) -> float:
+        if found is None:
+            return shared
+        return min(1.0, found.at(dy, dx) / moment) if moment else 0.0
+
+    if strided is not None:  # a conv: outputs d apart read inputs stride * d apart
+        sh, sw = strided
+        near = [((dy // sh, dx // sw), correlation(dy, dx)) for (dy, dx), _ in found.near
+                if dy % sh == 0 and dx % sw == 0]
+        return shared, tuple(sorted(near))
+    sh, sw = info.ir["stride"]
+    spread = shared / (sh * sw)
+    near = [((dy, dx), correlation(dy // sh, dx // sw) if dy % sh == dx % sw == 0 else 0.0)
+            for dy in range(sh * (rows + 1)) for dx in range(sw * (columns + 1)) if dy or dx]
+    return spread, tuple((d, rho) for d, rho in near if rho != spread)
+
+
+def _window(info: LayerInfo) -> tuple[int, int]:
+    """The rows and columns of a pool's window: its size, or a global pool's whole map."""
+    return tuple(info.ir["size"]) if "size" in info.ir else tuple(info.input_shapes[0][1:])
+
+
+def _window_mean(far: float, near: Near, window: tuple[int, int]) -> float:
+    """The mean over the pairs of distinct positions of an ``a x b`` window of what they have
+    in common: ``far``, but at the displacements of ``near``, each met by ``(a - dy) (b -
+    dx)`` pairs either way along each axis."""
+    a, b = window
+    pairs = a * b * (a * b - 1)
+    if not near or not pairs:
+        return far
+    extra = sum((2 if dy else 1) * (2 if dx else 1) * (a - dy) * (b - dx) * (value - far)
+                for (dy, dx), value in near if dy < a and dx < b)
+    return far + extra / pairs
+
+
+def _resampled(info: LayerInfo, kind, found: Crosses) -> Crosses:
+    """What positions of an upsampling's output have in common, and its second moment: each
+    output is a fixed mix ``sum_i a_i x_i`` of input pixels (``Kind.resample``), so two of
+    them ``d`` apart have ``E[z z'] = sum a_i a'_j E[x_i x_j]`` in common, axis by axis the
+    weights of the input pairs ``D`` apart averaged over the outputs (:func:`_pair_weights`).
+    Nearest upsampling by ``s`` copies each value to ``s x s`` outputs: outputs ``d`` apart
+    along an axis are copies for ``1 - d / s`` of the pairs (``d < s``), which a conv after
+    it keeps (:func:`_read_near`) and a mean pool reads; bilinear's ``1/4, 3/4`` mixes
+    (factor 2) keep ``5/8`` of an axis's variance where neighbours are independent, all of
+    it where they are alike, and spread what they share over ``2 s`` outputs."""
+    (_, h, w), (_, ho, wo) = info.input_shapes[0], info.output_shape
+    rows, columns = (
+        _pair_weights(kind.resample(info.ir, axis, size),
+                      max((d[axis] for d, _ in found.near), default=0))
+        for axis, size in ((0, h), (1, w)))
+    apart = {(0, 0)} | {d for d, _ in found.near}  # where the input's pairs differ from far
+
+    def cross(dy: int, dx: int) -> float:
+        return found.far + sum(
+            weight_y * weight_x * (found.at(y, x) - found.far)
+            for y, weight_y in rows[dy].items() for x, weight_x in columns[dx].items()
+            if (y, x) in apart)
+
+    near = (((dy, dx), cross(dy, dx)) for dy in range(min(len(rows), ho))
+            for dx in range(min(len(columns), wo)) if dy or dx)
+    return Crosses(cross(0, 0), found.far, tuple((d, c) for d, c in near if c != found.far))
+
+
+def _pair_weights(reads: tuple, reach: int) -> list[dict[int, float]]:
+    """Along one axis of an upsampling (``reads``: each output's input pixels and weights),
+    for outputs ``d = 0, 1, ...`` apart: the weight ``a_i a'_j`` of the input pairs ``|i -
+    j| = D`` apart, summed over each output pair's reads and averaged over the pairs; ``d``
+    up to where no pair is ``reach`` or fewer apart."""
+    tables = []
+    for d in range(len(reads)):
+        table: dict[int, float] = {}
+        pairs = len(reads) - d
+        for y in range(pairs):
+            for i, a in reads[y]:
+                for j, b in reads[y + d]:
+                    table[abs(i - j)] = table.get(abs(i - j), 0.0) + a * b / pairs
+        if min(table) > reach:
+            break
+        tables.append(table)
+    return tables
+
+
+def _concatenated(parts: list[Crosses], channels: list[int], moment: float) -> Crosses:
+    """A concat's channels have in common what each input's have: their mean over the
+    channels."""
+    total = sum(channels)
+    near = sorted({d for part in parts for d, _ in part.near})
+    return Crosses(moment, sum(c * part.far for c, part in zip(channels, parts)) / total,
+                   tuple((d, sum(c * part.at(*d) for c, part in zip(channels, parts)) / total)
+                         for d in near))
 
 
 def _joined(parts: list[Sums | None], weights: list[int], averaged: bool = False
@@ -584,7 +841,10 @@ def _joined(parts: list[Sums | None], weights: list[int], averaged: bool = False
     if not 0 < q < math.inf:
         return None
     shared = sum(w * p.q * p.shared for w, p in zip(weights, parts)) / total / q
-    return dataclasses.replace(first, q=q, shared=shared)
+    near = sorted({d for p in parts for d, _ in p.near})
+    return dataclasses.replace(first, q=q, shared=shared, near=tuple(
+        (d, sum(w * p.q * dict(p.near).get(d, p.shared) for w, p in zip(weights, parts))
+         / total / q) for d in near))
 
 
 def _residual(parts: list[Sums | None]) -> tuple[Sums, float] | None:
@@ -626,7 +886,7 @@ def _rectified_residual_moment(q: float, slope: float, offset: float, noise: flo
     :func:`_rectified_residual`)."""
     scale, spread = math.sqrt(q), math.sqrt(noise)
     square = 0.0
-    for u, weight in simpson(-12.0, 12.0, 480, _normal_density):
+    for u, weight in _largest_points(1, -12.0, 12.0, 480):
         x = scale * (u + offset)
         value = x if x > 0 else slope * x
         square += weight * noise * _shifted_normal_moments(value / spread, outer)[0]
@@ -687,18 +947,21 @@ def bias_moments(info: LayerInfo) -> tuple[float, float]:
     return bias.mean or 0.0, 0.0 if bias.constant else (bias.std or 0.0) ** 2
 
 
-def biased_sums(spread: float, shared: float, mean: float, variance: float) -> Sums:
+def biased_sums(spread: float, shared: float, mean: float, variance: float,
+                near: Near = ()) -> Sums:
     """A weighted layer's outputs as :class:`Sums`: its sums of second moment ``spread``, a
-    ``shared`` part of it the same at every position of a channel, plus biases of ``mean``
-    and ``variance``. A drawn bias is one value per channel, the same at every position of
-    it: it joins the shared part (a max pool's window sees one bias, not ``k``), its
-    variance joining the sums' (over the channels, sum and bias add as independent
-    normals); its mean is the offset every sum is shifted by."""
+    ``shared`` part of it the same at every position of a channel (``near``: the part
+    neighbours share, :data:`Near`), plus biases of ``mean`` and ``variance``. A drawn bias
+    is one value per channel, the same at every position of it: it joins the shared part (a
+    max pool's window sees one bias, not ``k``), its variance joining the sums' (over the
+    channels, sum and bias add as independent normals); its mean is the offset every sum is
+    shifted by."""
     total = spread + variance
     if not 0 < total < math.inf:
-        return Sums(spread, shared=shared)
+        return Sums(spread, shared=shared, near=near)
     return Sums(total, shared=(shared * spread + variance) / total,
-                offset=mean / math.sqrt(total))
+                offset=mean / math.sqrt(total),
+                near=tuple((d, (rho * spread + variance) / total) for d, rho in near))
 
 
 def constant_bias(info: LayerInfo) -> float:
@@ -762,10 +1025,10 @@ def function_cross(q: float, shared: float, function: str, offset: float = 0.0, 
     then keeps: specs/familiar.cnn)."""
     f = KINDS[function].increasing
     scale, alone, common = math.sqrt(q), math.sqrt(1 - shared), math.sqrt(shared)
-    own_points = (simpson(-12.0, 12.0, 120, _normal_density) if k == 1
-                  else simpson(-12.0, 12.0, 240, lambda m: _largest_density(k, m)))
+    own_points = (_largest_points(1, -12.0, 12.0, 120) if k == 1
+                  else _largest_points(k, -12.0, 12.0, 240))
     cross = 0.0
-    for c, weight in simpson(-8.0, 8.0, 48, _normal_density):
+    for c, weight in _largest_points(1, -8.0, 8.0, 48):
         inner = sum(w * f(scale * (alone * m + common * c + offset)) for m, w in own_points)
         cross += weight * inner * inner
     return cross
@@ -865,11 +1128,11 @@ def _log(value: float) -> float:
     return math.log(value) if value > 0 else -math.inf
 
 
-def largest_change(layers: list[LayerInfo], used: set[str],
+def largest_change(estimate: Estimate, used: set[str],
                    consumers: dict[str, list[str]]) -> SignalChange | None:
     """Where the signal's scale changes most; None if no weight layer decides it, a weight is
     all 0 (which the constant-init warning reports) or a conv reads only its padding."""
-    q = second_moments(layers)
+    layers, q = estimate.layers, estimate.second_moments
     # a softmax's scale is its own (its values sum to 1), not what the weights made it
     order = [info for info in layers if info.name in used and not KINDS[info.kind].sets_scale]
     if any(is_weighted(info.kind) and weight_log_second_moment(info) == -math.inf
@@ -886,8 +1149,7 @@ def largest_change(layers: list[LayerInfo], used: set[str],
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    placed = read_shares(layers)
-    shares = [placed[i.name] for i in weighted]
+    shares = [estimate.read_shares[i.name] for i in weighted]
     if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
         return None  # padding and kernel-tap warnings report it, not a scale
     acts, log_factors = _log_factors(weighted, layers, consumers)
@@ -931,10 +1193,11 @@ class Source:
     factor: float
 
 
-def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str, list[str]],
+def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list[str]],
                    target: str) -> Source | None:
     """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
     ``target`` itself) whose factor raises the mean square most; None if none is weighted."""
+    layers = estimate.layers
     order = [info for info in layers if info.name in used]
     end = next(i for i, info in enumerate(order) if info.name == target)
     upto = order[_last_reset(order[:end]) + 1: end + 1]
@@ -942,8 +1205,7 @@ def largest_source(layers: list[LayerInfo], used: set[str], consumers: dict[str,
     if not weighted:
         return None
     _, log_factors = _log_factors(weighted, layers, consumers)
-    shares = read_shares(layers)
-    logs = [f + _log(shares[i.name]) for i, f in zip(weighted, log_factors)]
+    logs = [f + _log(estimate.read_shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 

@@ -3,10 +3,9 @@
 ``nearest``: output pixel ``(y, x)`` is input pixel ``(y // fh, x // fw)``, a broadcast view
 copied once; its gradient sums each ``fh x fw`` block.
 
-``bilinear`` (``align_corners=False``): each axis separately, output index ``y`` reads the
-source position ``max((y + 0.5) / f - 0.5, 0)`` (pixel centres line up; PyTorch's
-``area_pixel_compute_source_index``) and mixes the two input pixels around it linearly, the
-last one repeated past the edge. An axis is so a matrix ``A`` (n·f, n) with two weights a row,
+``bilinear`` (``align_corners=False``): each axis separately, output index ``y`` mixes the
+two input pixels around its source position linearly (:func:`cnnspec.shapes.upsampling_reads`,
+which the signal estimate reads too). An axis is so a matrix ``A`` (n·f, n) with two weights a row,
 and ``out = A_h @ x @ A_w.T`` (two batched matrix products over the N·C planes); the gradient
 is ``dx = A_h.T @ dout @ A_w``.
 """
@@ -15,6 +14,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+
+from cnnspec.shapes import upsampling_reads
 
 
 def nearest_forward(x, factor):
@@ -34,15 +35,14 @@ def nearest_backward(dout, cache):
 
 @functools.lru_cache(maxsize=64)
 def _interpolation(size: int, factor: int, dtype: str) -> np.ndarray:
-    """The (size*factor, size) matrix of linear interpolation along one axis (read-only)."""
+    """The (size*factor, size) matrix of linear interpolation along one axis (read-only), of
+    :func:`cnnspec.shapes.upsampling_reads`' two reads an output."""
+    reads = upsampling_reads(size, factor, "bilinear")
     out = np.arange(size * factor)
-    source = np.maximum((out + 0.5) / factor - 0.5, 0.0)
-    low = np.floor(source).astype(int)
-    high = np.minimum(low + 1, size - 1)
-    weight_high = source - low
     matrix = np.zeros((size * factor, size), dtype=dtype)
-    np.add.at(matrix, (out, low), 1.0 - weight_high)
-    np.add.at(matrix, (out, high), weight_high)
+    for tap in (0, 1):  # each output's low pixel, then its high one (the same at the edge)
+        np.add.at(matrix, (out, [read[tap][0] for read in reads]),
+                  np.array([read[tap][1] for read in reads]))
     matrix.flags.writeable = False
     return matrix
 

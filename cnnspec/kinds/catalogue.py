@@ -561,6 +561,8 @@ UPSAMPLE = Kind(
     phrases=lambda ir, pads: [f"x{step_text(ir['factor'])} {ir['mode']}"],
     compact=lambda ir: f"x{step_text(ir['factor'])} {ir['mode']}",
     torch=_upsample_torch, onnx=_upsample_onnx, linear=True,
+    resample=lambda ir, axis, size: shapes.upsampling_reads(size, ir["factor"][axis],
+                                                            ir["mode"]),
     examples=(Example(((2, 3, 4),), {"factor": [2, 2]}),
               Example(((2, 3, 2),), {"factor": [2, 3]}),
               Example(((2, 3, 4),), {"factor": [2, 2], "mode": "bilinear"}),
@@ -907,6 +909,12 @@ def _dropout_signal(ir: dict, moments: list[float], shapes) -> float:
     return moments[0] / (1 - ir["p"])
 
 
+def _channel_dropout_cross(ir: dict, cross: float) -> float:
+    """Two positions of one channel share its mask (Tompson et al. 2015): ``E[m^2] = 1 / (1
+    - p)`` scales what they have in common as it scales each one's second moment."""
+    return cross / (1 - ir["p"])
+
+
 DROPOUT = Kind(
     "dropout", "zeroes each value with probability p while training (inverted dropout)",
     "dropout", infer=_same_shape, build=lambda b: L.Dropout(b.ir["p"], b.dropout_rng),
@@ -915,6 +923,7 @@ DROPOUT = Kind(
                      high_open=True, words="dropout probability"),),
     positional=("p",), usage="dropout P with 0 <= P < 1, e.g. dropout 0.25",
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}"], signal=_dropout_signal,
+    cross_signal=lambda ir, cross: cross,  # two positions' own masks: E[m m'] = 1
     torch=lambda ir, ins, inf: call("nn.Dropout", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),  # evaluation keeps every value
     examples=(Example(((3, 2, 2),), {"p": 0.0}),))
@@ -932,6 +941,7 @@ DROPOUT2D = Kind(
     build=lambda b: L.Dropout2d(b.ir["p"], b.dropout_rng),
     fields=DROPOUT.fields, positional=("p",),
     usage="dropout2d P with 0 <= P < 1, e.g. dropout2d 0.1", signal=_dropout_signal,
+    cross_signal=_channel_dropout_cross,
     phrases=lambda ir, pads: [f"p = {number_text(ir['p'])}, whole channels"],
     torch=lambda ir, ins, inf: call("nn.Dropout2d", ir["p"]),
     onnx=lambda g, ir, ins, inf, xs: g.op("Identity", xs),

@@ -172,6 +172,15 @@ class Kind:
     G; instance norm: 1); what each channel's positions share (its mean over them) passes
     it but for the ``1 / n`` its statistics take (:mod:`cnnspec.check.signal`). None for
     batch norm, whose statistics per channel take it all.
+    ``resample``: ``(ir, axis, size) -> reads`` for a kind whose every output is a fixed mix
+    of its input's pixels of one channel, axis by axis (upsampling): for each output index
+    along ``axis`` (0: rows, 1: columns) of an input ``size`` long, the input indices it reads
+    and their weights (:func:`cnnspec.shapes.upsampling_reads`); the signal estimate works out
+    from it what neighbouring outputs have in common (:mod:`cnnspec.check.signal`).
+    ``cross_signal``: ``(ir, cross) -> cross`` for a kind that multiplies its input by a
+    random mask (dropout), how ``E[x_p x_p']`` of two positions of one channel changes
+    through it: kept where each value has its own mask of mean 1, grown as the second moment
+    where a whole channel shares one (dropout2d).
     ``sets_scale``: its values' scale is its own, not its input's (softmax's sum to 1 over
     the channels, log-softmax's are about ``-ln C``): the signal's scale warnings leave it
     out.
@@ -217,6 +226,8 @@ class Kind:
     asymptote: Callable[[dict], tuple[float, float]] | None = None
     running_statistics: bool = False
     pooled_channels: Callable[[dict, Shape], int] | None = None
+    resample: Callable[[dict, int, int], tuple] | None = None
+    cross_signal: Callable[[dict, float], float] | None = None
     sets_scale: bool = False
 
     @property
