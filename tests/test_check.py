@@ -3,6 +3,7 @@
 The expected numbers are computed by hand in the comments, not by the formulas under test.
 """
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -1832,7 +1833,8 @@ def test_a_tanh_stack_at_or_below_the_critical_line_keeps_its_weights_gradient(w
 
 @pytest.mark.parametrize("activation, weight, depth, warned, tolerance", [
     ("tanh", HE, 20, True, 0.25), ("tanh", HE, 50, True, 0.3), ("tanh", NORMAL_01, 20, True, 0.25),
-    ("tanh", GLOROT, 20, False, 0.25), ("sigmoid", HE, 6, True, 0.25)])
+    ("tanh", GLOROT, 20, False, 0.25), ("sigmoid", HE, 6, True, 0.25),
+    ("sigmoid", HE, 3, True, 0.25)])
 def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
         activation, weight, depth, warned, tolerance):
     """The estimate of the first layer's weights' gradient over the last's, through a stack of
@@ -1842,7 +1844,9 @@ def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
     part, Hanin & Rolnick 2018: 190 estimated, 260 measured); the warning fires where its
     square root passes 2 and the stack's phase does too. He init before tanh: 9.4 at 20
     layers (9.3 measured: ||dL/dh||^2 grows 2.9x and the input the first layer multiplies, the
-    data, has 3.3x the mean square of tanh's values); Glorot, on the critical line: 1.4."""
+    data, has 3.3x the mean square of tanh's values); Glorot, on the critical line: 1.4. One
+    init for all layers is what the warning blames, even where one layer's steps are all of
+    the factor (the middle of three sigmoid layers): no layer's scale departs."""
     spec = _dense_stack(activation, weight, depth)
     checked = check(spec)
     estimated = math.exp(_only_stack(spec, checked).log_total)
@@ -1855,6 +1859,10 @@ def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
         assert said[0].json_path == "$.layers[1].weight_init"  # d0's, the stack's first
         assert said[0].message.startswith("the weights' gradient of 'd0' is estimated ")
         assert f"than of 'd{depth - 1}'" in said[0].message
+        # one init for all: its steps share the factor, and the init is what is blamed
+        assert "most of it is one layer's weights" not in said[0].message
+        assert said[0].hint.startswith(f"the critical init before {activation}" if
+                                       activation == "tanh" else f"{activation}'s slope")
 
 
 NARROWING = "1024 512 256 128 64"
@@ -1953,6 +1961,65 @@ def test_a_stack_goes_on_through_a_norm_or_flatten_as_the_engine_shows(
         assert said[0].hint.startswith(f"{hint} gives ")
 
 
+LENET = (Path(__file__).resolve().parents[1] / "specs" / "lenet5.cnn").read_text().replace(
+    "data shapes(size=32)", 'data npz(path="d.npz")')
+
+
+def _with_weight(text, layer, weight):
+    """``text`` with ``weight`` written on the line of ``layer`` (after its activation)."""
+    changed, count = re.subn(rf"^({layer}: [^#\n]*?(?:tanh|sigmoid))", rf"\1 weight {weight}",
+                             text, flags=re.MULTILINE)
+    assert count == 1
+    return changed
+
+
+def _tanh_stack(kind, depth):
+    """``depth`` tanh layers under lecun_normal, convs of 16 filters on 3x16x16 or dense layers
+    of 128 units, named c0.. or d0.., and a dense head."""
+    name, layer = ("c", "conv 16 3x3 pad same") if kind == "conv" else ("d", "dense 128")
+    shape, flat = ("3x16x16", "") if kind == "conv" else ("1x16x16", "flatten\n")
+    return (f"input {shape}\ndefault weight lecun_normal\n{flat}"
+            + "".join(f"{name}{i}: {layer} tanh\n" for i in range(depth))
+            + ("flatten\n" if kind == "conv" else "") + "out: dense 10\n"
+            "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
+
+
+@pytest.mark.parametrize("text, first, last, bad, steps", [
+    (_with_weight(LENET, "conv2", "normal(0, 10)"), "conv1", "fc2", "conv2",
+     ("(from 'conv2' to 'conv1', 5.46e4, and from 'fc1' to 'conv2', 0.0015) scale the weights' "
+      "gradient by 82.1 (9.06x in root mean square) of the 66.4 of all 3 steps")),
+    (_with_weight(LENET, "fc2", "normal(0, 10)"), "conv1", "fc2", "fc2",
+     ("(from 'fc2' to 'fc1', 7.8e3) scales the weights' gradient by 7.8e3 (88.3x in root mean "
+      "square) of the 4.37e4 of all 3 steps")),
+    (_with_weight(_tanh_stack("conv", 6), "c3", "normal(0, 3)"), "c0", "c5", "c3", ""),
+    (_with_weight(_tanh_stack("dense", 6), "d2", "normal(0, 3)"), "d0", "d5", "d2", ""),
+    (_with_weight(_tanh_stack("dense", 6), "d5", "normal(0, 3)"), "d0", "d5", "d5", "")])
+def test_the_gradient_warning_names_the_layer_whose_weights_make_most_of_it(
+        text, first, last, bad, steps):
+    """LeNet-5 with fc2's weights of std 10 was warned that conv1's weights' gradient is 209x
+    fc2's, at conv1's init with lecun_normal as the cure, where the last step back alone,
+    fc2's scale, is 7.8e3 of its 4.37e4 (mean square). Where the steps a layer joins make
+    more than half of the total and its fan_in E[w^2] departs from the others', the warning
+    names that layer, at its init, with its scale and its steps' factor, and the hint is for
+    it: a bad middle conv (whose large weights saturate its units: the step into it is large,
+    the step out small by less) and a bad middle or last dense layer, each estimated within
+    25% of the engine's backward pass."""
+    spec = parse(text)
+    checked = check(spec)
+    stack = _only_stack(spec, checked)
+    measured = _measured_weight_gradient_ratio(checked, first, last, seeds=8, batch=32)
+    assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
+    (said,) = _gradient_warnings(checked)
+    assert said.message.startswith(f"the weights' gradient of '{first}' is estimated ")
+    assert f", and most of it is one layer's weights: '{bad}' (normal, N(0, " in said.message
+    assert steps in said.message
+    row = text.splitlines()[said.span.line - 1]
+    assert row.startswith(f"{bad}:") and row[said.span.column - 1:].startswith("weight normal(0, ")
+    assert said.hint.startswith(f"'{bad}''s fan_in E[w^2] of ")
+    assert said.hint.endswith("use lecun_normal (Var(w) = 1 / fan_in) or glorot_normal "
+                              "(Glorot & Bengio 2010) on its line")
+
+
 def test_a_mean_pool_carries_a_stack_and_the_engine_agrees():
     """LeNet-5's tanh layers (conv, avgpool, conv, avgpool, dense, dense) were three stacks cut
     at the pools, where the gradient per value of h falls 16x (each of 4 values gets a quarter
@@ -1962,10 +2029,8 @@ def test_a_mean_pool_carries_a_stack_and_the_engine_agrees():
     of the engine's (16 seeds: 6 filters give a wide spread) under Glorot (4.3, 3.6
     measured: the first conv's weights start small, fan_in E[w^2] = 0.29) and He (1.4, 1.3);
     the pools put the stack below the critical line, and specs/lenet5.cnn is not warned."""
-    lenet = (Path(__file__).resolve().parents[1] / "specs" / "lenet5.cnn").read_text()
     for init in ("glorot_uniform", "he_normal"):
-        text = lenet.replace("default weight glorot_uniform", f"default weight {init}")
-        variant = parse(text.replace("data shapes(size=32)", 'data npz(path="d.npz")'))
+        variant = parse(LENET.replace("default weight glorot_uniform", f"default weight {init}"))
         checked = check(variant)
         stack = _only_stack(variant, checked)
         assert [i.name for i in stack.layers] == ["conv1", "conv2", "fc1", "fc2"]

@@ -87,12 +87,17 @@ mean square: one learning rate then moves the first layer's weights twice (or ha
 as the last layer's. Under he_normal before tanh it is passed from 15 dense layers on, and
 from 19 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the
 gradient (1.08 a step where the stack settles); under He init sigmoid, whose slope is at
-most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on.
+most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on. The
+warning stands at the first layer's init, and its hint is the stack's init; where one layer
+whose ``fan_in E[w^2]`` departs from the others' makes most of the factor (:func:`culprit`:
+LeNet-5 with fc2's weights of std 10, the last step 7.8e3 of 4.4e4, 4.5e4 measured), it
+stands at that layer's init, says its steps' factor, and its hint is for that layer.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass
 
@@ -408,6 +413,57 @@ def settling_rate(chain: Chain) -> float | None:
     return meanfield.fixed_chi(forward, biases, phi, dphi)
 
 
+@dataclass
+class Culprit:
+    """The layer of a stack whose own weights make most of its factor (:func:`culprit`): the
+    ``steps`` it joins (indices into the stack's ``chis``: the step back into it and the one
+    out of it), and its ``fan_in E[w^2]`` beside the median of the other layers'
+    (``scale``, ``others``)."""
+
+    layer: LayerInfo
+    steps: list[int]
+    scale: float
+    others: float
+
+
+def _log_forward_factor(info: LayerInfo) -> float:
+    """The log of :func:`_forward_factor`, from the log of ``E[w^2]``, which a weight's square
+    that underflows keeps."""
+    terms = signal.summed_terms(info) * signal.read_share(info)
+    return signal.weight_log_second_moment(info) + math.log(terms)
+
+
+def culprit(stack: Stack) -> Culprit | None:
+    """The layer whose own weights make most of a plain stack's factor, or None where its
+    steps share it.
+
+    A step back joins two layers, and in tanh's linear part its factor is the ratio of their
+    ``fan_in E[w^2]``: the product over the stack is the last layer's over the first's (as in
+    a linear net) times the phase's rate. Weights that saturate a layer's units make the step
+    into it large (``||dL/dh||^2`` is multiplied by its ``fan_in E[w^2]``) and the step out of
+    it small by less (``E[tanh'(h)^2]`` falls as ``1 / sqrt(q)``): a middle layer's large
+    weights leave a factor of their own. A layer is named when the steps it joins make more
+    than half of the total (in log, the same way) and its ``fan_in E[w^2]`` departs from the
+    median of the other layers' past :data:`LIMIT` (in mean square); of several, the one
+    that departs the most. Under one init of fan-scaled variance no layer departs, and the
+    stack's init stays the one to blame. A stack of one step, or with norms (whose inputs'
+    variance cancels the weights' scale), names none."""
+    if len(stack.chis) < 2 or stack.normed or stack.log_total == 0:
+        return None
+    logs = [math.log(chi) for chi in stack.chis]
+    scales = [_log_forward_factor(info) for info in stack.layers]
+    found = []
+    for j in range(len(stack.layers)):
+        steps = [i for i in (j - 1, j) if 0 <= i < len(logs)]
+        others = statistics.median(scales[:j] + scales[j + 1:])
+        apart = abs(scales[j] - others)
+        if (sum(logs[i] for i in steps) / stack.log_total > 1 / 2
+                and apart > 2 * math.log(LIMIT)):
+            found.append((apart, Culprit(stack.layers[j], steps, _forward_factor(
+                stack.layers[j]), math.exp(others))))
+    return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
 def _factor_text(log_mean_square: float) -> str:
     """The root mean square's factor ``exp(|log| / 2)``, or a power of 2 beyond floats."""
     log_factor = abs(log_mean_square) / 2
@@ -431,17 +487,17 @@ def _written_init(info: LayerInfo) -> str:
             else f"{info.weight_init.name}(gain={gains.gain_text(written)})")
 
 
-def _most_common(stack: Stack) -> LayerInfo:
-    """A layer of the stack's most common init, as written."""
-    init = Counter(_written_init(i) for i in stack.layers).most_common(1)[0][0]
-    return next(i for i in stack.layers if _written_init(i) == init)
+def _most_common(layers: list[LayerInfo]) -> LayerInfo:
+    """A layer of the most common init among ``layers``, as written."""
+    init = Counter(_written_init(i) for i in layers).most_common(1)[0][0]
+    return next(i for i in layers if _written_init(i) == init)
 
 
 def _critical_advice(stack: Stack, init: str) -> str:
     """What to use at the critical line ``fan_in E[w^2] phi'(0)^2 = 1`` (tanh: 1), said
     against the stack's own init where that is the catalogue's critical one but for a gain
     (PyTorch's gain=tanh, 5/3)."""
-    info = _most_common(stack)
+    info = _most_common(stack.layers)
     written = _written_gain(info)
     gain = 1.0 if written is None else gains.gain(written)
     if math.isclose(gain, 1.0):
@@ -452,44 +508,79 @@ def _critical_advice(stack: Stack, init: str) -> str:
 
 
 def describe(stack: Stack) -> str:
-    """The warning's sentence: how much, over which layers, and the factors behind it."""
+    """The warning's sentence: how much, over which layers, and the factors behind it (those of
+    the layer that makes most of it, where one does: :func:`culprit`)."""
     first, last = stack.layers[0], stack.layers[-1]
     grows = stack.log_total > 0
-    inits = _written_init(_most_common(stack))
+    act = stack.activation
+    head = (f"the weights' gradient of '{first.name}' is estimated "
+            f"{_factor_text(stack.log_total)} {'larger' if grows else 'smaller'} than of "
+            f"'{last.name}' (root mean square of ||dL/dW||^2 / fan_in), the first and last of "
+            f"{len(stack.layers)} layers before {act}")
+    theory = (f"by mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) each step back "
+              f"scales the layer's output gradient ||dL/dh||^2 by fan_in E[w^2] E[{act}'(h)^2] "
+              f"and the input it multiplies by E[x^2] / E[{act}(h)^2]")
+    named = culprit(stack)
+    if named is not None:
+        return f"{head}, and most of it is one layer's weights: {_culprit_text(stack, named)}" \
+            f" ({theory})"
+    inits = _written_init(_most_common(stack.layers))
     mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
-    act = stack.activation
     return (
-        f"the weights' gradient of '{first.name}' is estimated {_factor_text(stack.log_total)}"
-        f" {'larger' if grows else 'smaller'} than of '{last.name}' (root mean square of "
-        f"||dL/dW||^2 / fan_in), the first and last of {len(stack.layers)} layers before "
-        f"{act} (mostly {inits}): by mean-field theory (Poole et al. 2016; Schoenholz et al. "
-        f"2017) each step back scales the layer's output gradient ||dL/dh||^2 by fan_in E[w^2] "
-        f"E[{act}'(h)^2] and the input it multiplies by E[x^2] / E[{act}(h)^2]; its "
-        f"{len(stack.chis)} steps scale the weights' gradient by {rounded_text(stack.chis[0])} "
-        f"(first step) to {rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on "
-        f"average, and {rounded_text(stack.rate)} where a deeper stack settles: the {phase} "
-        f"phase, where one learning rate moves the first layers' weights "
+        f"{head} (mostly {inits}): {theory}; its {len(stack.chis)} steps scale the weights' "
+        f"gradient by {rounded_text(stack.chis[0])} (first step) to "
+        f"{rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on average, and "
+        f"{rounded_text(stack.rate)} where a deeper stack settles: the {phase} phase, where one "
+        f"learning rate moves the first layers' weights "
         f"{'far faster' if grows else 'far slower'} than the last's")
+
+
+def _culprit_text(stack: Stack, named: Culprit) -> str:
+    """The named layer's init and scale against the others', and its steps' share."""
+    info = named.layer
+    others = [i for i in stack.layers if i is not info]
+    steps = [f"from '{stack.layers[i + 1].name}' to '{stack.layers[i].name}', "
+             f"{rounded_text(stack.chis[i])}" for i in named.steps]
+    log_own = sum(math.log(stack.chis[i]) for i in named.steps)
+    return (f"'{info.name}' ({_written_init(info)}, {info.weight_init.short}) has fan_in "
+            f"E[w^2] = {rounded_text(named.scale)}, where the stack's other layers have "
+            f"{rounded_text(named.others)} (median; mostly {_written_init(_most_common(others))}),"
+            f" and the {'steps' if len(steps) > 1 else 'step'} back through it "
+            f"({', and '.join(steps)}) {'scale' if len(steps) > 1 else 'scales'} the weights' "
+            f"gradient by "
+            f"{rounded_text(math.exp(log_own))} ({_factor_text(log_own)} in root mean square) "
+            f"of the {rounded_text(math.exp(stack.log_total))} of all {len(stack.chis)} steps")
+
+
+def _critical_init(activation: str) -> tuple[float, str]:
+    """``fan_in E[w^2]`` on the critical line before an activation odd about 0 (``1 /
+    phi'(0)^2``), and the init that draws it."""
+    critical = 1 / KINDS[activation].derivative(0.0) ** 2
+    init = (signal.suggested_init(activation) if math.isclose(critical, 1.0)
+            else f"he_normal(gain={float_text(round(math.sqrt(critical), 4))})")
+    return critical, init
 
 
 def hint(stack: Stack) -> str:
     """The init on the critical line before the stack's activation, at and below which the
     weights' gradient keeps its scale; for an activation not odd about its centre (sigmoid)
-    no init both keeps it and leaves the units unsaturated."""
+    no init both keeps it and leaves the units unsaturated. Where one layer makes most of
+    the factor (:func:`culprit`), the init for that layer."""
     kind = KINDS[stack.activation]
     slope = kind.derivative(0.0)
     if stack.normed == "before":
         return _normed_before_advice(stack)
     if stack.normed:
         return _normed_advice(stack)
+    named = culprit(stack)
+    if named is not None:
+        return _culprit_advice(stack, named.layer)
     biases = _bias_advice(stack, slope) if kind.centre == 0 else None
     if biases is not None:
         return biases
     if kind.centre == 0:
-        critical = 1 / slope ** 2
-        init = (signal.suggested_init(stack.activation) if math.isclose(critical, 1.0)
-                else f"he_normal(gain={float_text(round(math.sqrt(critical), 4))})")
+        critical, init = _critical_init(stack.activation)
         advice = (_critical_advice(stack, init) if math.isclose(critical, 1.0)
                   else f"use {init}")
         return (f"the critical init before {stack.activation} is fan_in E[w^2] = 1 / "
@@ -504,13 +595,27 @@ def hint(stack: Stack) -> str:
             f"{signal.suggested_init('relu')}")
 
 
+def _culprit_advice(stack: Stack, info: LayerInfo) -> str:
+    """The init for the one layer that makes most of a stack's factor: the critical one
+    before an activation odd about 0, else the other layers' own."""
+    act = stack.activation
+    if KINDS[act].centre == 0:
+        critical, init = _critical_init(act)
+        return (f"'{info.name}''s fan_in E[w^2] of {rounded_text(_forward_factor(info))} is "
+                f"far off the critical init before {act}, 1 / {act}'(0)^2 = "
+                f"{rounded_text(critical)} (Poole et al. 2016): use {init} on its line")
+    others = _most_common([i for i in stack.layers if i is not info])
+    return (f"give '{info.name}' weights of the other layers' scale: their "
+            f"{_written_init(others)}, on its line")
+
+
 def _bias_advice(stack: Stack, slope: float) -> str | None:
     """Where the stack's weights (before an activation odd about 0) are at or below the
     critical line at zero biases (``fan_in E[w^2] phi'(0)^2 <= 1``) and its biases are drawn or set apart from 0, the
     biases are what move its gradient: ``sigma_b^2`` adds to every unit's ``q``, saturating
     it, and moves the critical line to larger weights (Poole et al. 2016, Fig. 1). Telling
     such a spec to use the init it already uses would lead nowhere; None for other stacks."""
-    info = _most_common(stack)
+    info = _most_common(stack.layers)
     bias_square = _bias_square(info)
     if bias_square == 0 or _forward_factor(info) * slope ** 2 > 1 + 1e-9:
         return None
@@ -560,7 +665,8 @@ def stacks(estimate: signal.Estimate, used: set[str], after: dict[str, list[str]
 def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
                    ) -> list[SpecError]:
     """A warning for each stack whose weights' gradient differs past :data:`LIMIT` from its
-    first layer to its last (:meth:`Stack.passes`), at the first layer's weight init; not for
+    first layer to its last (:meth:`Stack.passes`), at the weight init of the layer that makes
+    most of it (:func:`culprit`) or else of its first layer; not for
     a stack the signal warning already points into. A chain whose settling rate cannot pass
     is left before its integrals (a deep tanh net at the critical init: most of what check
     would spend)."""
@@ -581,6 +687,13 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
     # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)
-    return [spec.error(describe(stack), stack.layers[0].name, "weight_init",
+    return [spec.error(describe(stack), _blamed(stack).name, "weight_init",
                        severity="warning", hint=hint(stack))
             for stack in passing if told not in {i.name for i in stack.layers}]
+
+
+def _blamed(stack: Stack) -> LayerInfo:
+    """The layer a stack's warning points at: the one that makes most of its factor, else
+    its first, whose weights' gradient it compares."""
+    named = culprit(stack)
+    return stack.layers[0] if named is None else named.layer
