@@ -1364,3 +1364,33 @@ def test_caffes_loss_layer_named_loss_is_told_the_loss_it_is_here():
     block = re.search(r"e\.g\. (train \{ .* \}) \(Caffe's SoftmaxWithLoss is cross_entropy "
                       r"here\)$", err.hint)[1]
     check(parse(text.format(block.replace("{ ", "{\n  ").replace(" }", "\n}"))))
+
+
+@pytest.mark.parametrize("written, option, span", [
+    ("lr_mult 1 2", "lr_mult [1, 2]", (24, 27)),  # "the number 2 is out of place"
+    ("decay_mult 1 0 relu", "decay_mult [1, 0]", (27, 30)),
+    ("lr_mult 0.5 1e-1", "lr_mult [0.5, 1e-1]", (24, 32)),
+])
+def test_caffes_multipliers_written_without_brackets_are_told_the_list(written, option, span):
+    text = "input 1x8x8\nc: conv 16 3x3 %s\nflatten\ndense 10\n"
+    err = error_of(text % written)
+    name = option.split()[0]
+    assert err.message == f"the values of {name} are written as a list, in brackets"
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, *span)
+    assert err.hint.startswith(f"write `{option}`: multiples of the "), err.hint
+    fixed = written.replace(option.replace("[", "").replace(",", "").replace("]", ""), option)
+    layer = parse(text % fixed).ir["layers"][0]
+    check(parse(text % fixed))
+    assert layer[name] == [float(v) for v in option[len(name) + 2:-1].split(", ")]
+
+
+@pytest.mark.parametrize("written, fixed", [
+    ("lr_mult 1, 2", "lr_mult [1, 2]"),  # was told `lr_mult 1 2`, which is refused again
+    ("lr_mult 0.5, 1 decay_mult 1,0", "lr_mult [0.5, 1] decay_mult [1, 0]"),  # was `0.5 1`
+])
+def test_caffes_multipliers_with_commas_are_told_the_list(written, fixed):
+    text = "input 1x8x8\nc: conv 16 3x3 %s\nflatten\ndense 10\n"
+    err = error_of(text % written)
+    assert err.message == "a list of values is written in brackets"
+    assert err.hint == f"write `c: conv 16 3x3 {fixed}`"
+    check(parse(text % fixed))

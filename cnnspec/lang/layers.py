@@ -33,6 +33,7 @@ from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     CAPITAL_X_MESSAGE,
+    LIST_TYPES,
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
     capital_x_hint,
@@ -372,9 +373,32 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 raise _out_of_order(err, item, field_name, slots, layer.kind) from None
             _set(layer, field_name, value, item, item, display)
         else:
-            raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None,
-                              items[i + 1] if i + 1 < len(items) else None)
+            raise _list_without_brackets(items, i, kind) or _unexpected(
+                item, kind, layer.kind, display, items[i - 1] if i else None,
+                items[i + 1] if i + 1 < len(items) else None)
         i += 1
+
+
+def _list_without_brackets(items: list[Value], i: int, kind: Syntax) -> SpecError | None:
+    """``lr_mult 1 2``: the numbers of an option that takes a list (Caffe's multipliers of
+    the weight's and the bias's rate, ``lr_mult [1, 2]``) written without its brackets, the
+    second (``items[i]``) read as out of place; the error for them all, else None."""
+    start = i - 1
+    while start > 0 and isinstance(items[start], Num):
+        start -= 1
+    option = items[start]
+    if start == i - 1 or not isinstance(option, Word) or option.name not in kind.options \
+            or kind.kind.field_map[kind.options[option.name][0]].type not in LIST_TYPES:
+        return None
+    end = i
+    while end + 1 < len(items) and isinstance(items[end + 1], Num):
+        end += 1
+    numbers = [item.text for item in items[start + 1:end + 1]]
+    field = kind.kind.field_map[kind.options[option.name][0]]
+    return SpecError(f"the values of {option.name} are written as a list, in brackets",
+                     span=Span(items[start + 1].span.line, items[start + 1].span.column,
+                               items[end].span.end_line, items[end].span.end_column),
+                     hint=f"write `{option.name} [{', '.join(numbers)}]`: {field.hint}")
 
 
 # Words other libraries and formats give a bias to say there is none: Keras' use_bias=False,
