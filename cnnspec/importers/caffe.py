@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors, float_text
 from cnnspec.importers.caffe_solver import (
-    BATCH_NOTE,
+    BATCH_FROM_DATA,
+    BATCH_FROM_INPUT,
     EPOCH_IMAGES_HINT,
+    batch_note,
     refuse_solver_as_net,
     solver_settings,
 )
@@ -73,6 +75,7 @@ class Net:
     lines: list[LayerLine] = field(default_factory=list)
     input_shape: tuple[int, int, int] | None = None
     batch: int | None = None
+    batch_from: str = ""  # where the net gives its batch (caffe_solver.batch_note's words)
     data_hint: str | None = None
     preprocess: Setting | None = None
     augment: Setting | None = None
@@ -546,7 +549,8 @@ def _set_input(layer: Layer, dims: list[int], where: Span) -> None:
         raise layer.error("a second input is not supported", where,
                           "cnnspec's networks have one input")
     layer.net.input_shape = (dims[1], dims[2], dims[3])
-    layer.net.batch = layer.net.batch or (dims[0] if dims[0] > 1 else None)
+    if dims[0] > 1:  # a first dim of 1: one image, not a training batch
+        layer.net.batch, layer.net.batch_from = dims[0], BATCH_FROM_INPUT
     layer.net.blobs[layer.top()] = Blob("input", False)
 
 
@@ -565,7 +569,7 @@ def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
     layer.net.data_hint = next((name for word, name in DATASET_WORDS.items()
                                 if word in source.lower()), None)
     _set_input(layer, [batch or 1, *shape], layer.msg.span)
-    layer.net.batch = batch
+    layer.net.batch, layer.net.batch_from = batch, BATCH_FROM_DATA
 
 
 def _transform(layer: Layer) -> None:
@@ -757,11 +761,11 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
             training.append(extra)
     if solver is not None:
         header.append(f"Training settings from the solver {solver_path or ''}".rstrip() + ".")
-        result = solver_settings(solver, solver_path, net.batch, epoch_images)
+        result = solver_settings(solver, solver_path, net.batch, epoch_images, net.batch_from)
         training += result.settings
         net.notes += result.notes
     elif net.batch:
-        training.append(Setting("batch", str(net.batch), BATCH_NOTE))
+        training.append(Setting("batch", str(net.batch), batch_note(net.batch_from)))
     if net.loss:
         training.append(Setting("loss", caffe_loss(), f"Caffe's {CAFFE_LOSS}"))
     defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
