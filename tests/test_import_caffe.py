@@ -258,6 +258,17 @@ def test_solver_policies_and_optimizers():
         assert {k: training["optimizer"][k] for k in args} == pytest.approx(args)
 
 
+def test_the_importer_and_the_languages_hints_read_one_table_of_caffes_types():
+    """The importer reads each type as the kind a spec's hint names for it (`fc: InnerProduct
+    10`: dense), from one table."""
+    from cnnspec.importers.caffe import READERS
+    from cnnspec.lang.foreign import CAFFE_KINDS, caffe_word_hint
+
+    assert set(READERS) == set(CAFFE_KINDS)
+    for caffe, kind in CAFFE_KINDS.items():
+        assert caffe_word_hint(caffe).startswith(f"Caffe's {caffe} is `{kind}` here")
+
+
 # ---------------------------------------------------------------------------- errors
 
 
@@ -661,3 +672,20 @@ def test_the_warnings_of_an_imported_model_are_located_in_the_file_written(tmp_p
     assert "all 8 filters of up start identical (bilinear 2x2)" in "\n".join(warnings)
     assert main(["import", str(source), "-o", "-"]) == 0
     assert "imported.cnn:" in capsys.readouterr().err
+
+
+DATA_LAYER = ('layer { name: "d" type: "Data" top: "data" top: "label" data_param { '
+              'source: "mnist_lmdb" batch_size: 32 } }\n')
+
+
+@pytest.mark.parametrize("solver", [None, "base_lr: 0.01\n"])
+@pytest.mark.parametrize("text, said", [
+    (DATA_LAYER + conv(), "# Caffe's images per iteration (the Data layer's batch_size)"),
+    (net(conv(), shape=(64, 3, 8, 8)), "# Caffe's images per iteration (the input's N)"),
+])
+def test_the_batch_says_whether_the_data_layer_or_the_input_gave_it(text, said, solver):
+    """Its comment named both, `(the Data layer's batch_size, or the input's N)`, where the
+    net gave one."""
+    imported = import_prototxt(text, input_shape=(3, 8, 8), solver=solver)
+    [line] = [line for line in imported.text.splitlines() if line.strip().startswith("batch ")]
+    assert line.endswith(said), line

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnspec.cli import main
-from cnnspec.errors import SpecError
+from cnnspec.errors import SpecError, rounded_text
 from cnnspec.lab import meanfield as mf
 from cnnspec.lab.phase import measure_points, phase_report
 
@@ -495,6 +495,66 @@ def test_cli_phase_json_and_picture(wide, tmp_path, capsys):
     assert "critical line chi_1 = 1" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("init, phase, said", [
+    ("lecun_normal", "critical", "nothing to change"),
+    # sigma_w = 0.01 * sqrt(64) = 0.08: ordered; chaotic at sigma_w = 0.5 * 8 = 4
+    ("normal(0, 0.01)", "ordered", "two inputs' signals grow alike and gradients vanish"),
+    ("normal(0, 0.5)", "chaotic", "two inputs' signals decorrelate and gradients grow"),
+])
+def test_the_phase_report_says_where_the_specs_init_lies_and_what_to_change(
+        tmp_path, capsys, init, phase, said):
+    """The table gave chi_1 and a phase per init, but no word on the spec's own: the
+    verdict is read from the same figures, in the text and in the JSON."""
+    spec = tmp_path / "wide.cnn"
+    spec.write_text(WIDE.replace("lecun_normal", init))
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2", "--format", "json"]) == 0
+    got = json.loads(capsys.readouterr().out)["verdict"]
+    own = next(p for p in got_inits(spec) if p.label.startswith("spec ("))
+    assert got["phase"] == own.phase == phase
+    assert got["chi_1"] == own.chi_1 and got["hidden_layers"] == 24
+    assert got["depth_in_xi_c"] == 24 / own.xi_c  # 0 on the critical line (xi_c infinite)
+    assert main(["init-report", str(spec), "--phase", "--grid", "2x2"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == got["text"]
+    assert last.startswith(f"verdict: the spec's init ({init.split('(')[0]}) is {phase} on "
+                           f"this net"), last
+    assert said in last
+    if phase != "critical":  # lecun_normal is at sigma_w = 1, the critical point at sigma_b 0
+        assert got["critical_inits"][0].startswith("glorot_uniform, glorot_normal, lecun")
+        assert last.endswith(f"at the critical point of this net: {got['critical_inits'][0]}")
+        assert f"chi_1 = {rounded_text(own.chi_1, 3)}" in last
+
+
+def got_inits(spec):
+    return phase_report(spec, grid=(2, 2)).inits
+
+
+def test_a_phase_verdict_without_a_named_init_at_the_critical_point_gives_the_std():
+    from cnnspec.lab.phase import InitPoint, PhaseReport, verdict
+
+    own = InitPoint("spec (normal)", 0.08, 0.5, 0.01, 0.2)
+    report = PhaseReport("net", "tanh", 24, (64, 64, 1, 1), 64, [0.0], [0.0, 1.0], [[]], [[]],
+                         [(0.0, 1.0), (1.0, 2.0)], [own], [], [], spec_init="normal")
+    text = verdict(report).text
+    # the theory's critical sigma_w at sigma_b 0.5, halfway between its rows: 1.5
+    assert text.endswith("at the critical point of this net: weights normal(0, 0.188) "
+                         "(sigma_w = 1.500)"), text
+    report.boundary = [(0.0, 1.0)]
+    assert verdict(report).text.endswith("no sigma_w in the diagram's span puts this net at "
+                                         "the critical point at sigma_b = 0.500")
+    report.inits = [InitPoint("spec (normal)", 3.0, 0.5, 1.01, 120.0)]
+    assert verdict(report).text == (
+        "verdict: the spec's init (normal) is critical on this net (chi_1 = 1.01, xi_c = 120): "
+        "two inputs' signals stay apart and gradients keep their size, and its 24 hidden "
+        "layers are 0.2 xi_c (a net trains to depths of a few); nothing to change")
+    report.inits = [InitPoint("spec (normal)", 3.0, 0.5, float("inf"), float("nan"))]
+    assert verdict(report).text.startswith("verdict: the spec's init (normal) is unbounded on "
+                                           "this net: q grows layer after layer")
+    report.inits = []
+    assert verdict(report).phase == "unplaced"
+    assert "has no place on the diagram" in verdict(report).text
+
+
 def test_cli_phase_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["init-report", str(wide_path(tmp_path)), "--phase", "--grid", "8"])
@@ -639,7 +699,8 @@ def test_the_phase_tables_write_numbers_as_a_spec_writes_them():
     report = PhaseReport("net", "tanh", 3, (4, 4, 3, 3), 36, [], [], [], [], [], [], points, [])
     text = format_phase(report)
     assert "e+" not in text and "e-0" not in text
-    grid = text.splitlines()[-3:]
+    *grid, blank, said = text.splitlines()[-5:]  # the grid, then the verdict
+    assert blank == "" and said.startswith("verdict: ")
     assert grid[0].split()[-2:] == ["1", "2e5"]
     assert grid[1].split()[-2:] == ["1e39/2e-7", "1.5/1.25"]
     assert grid[2].split()[-1] == "0.00/0.00"  # a correlation rounded to 0 has no sign

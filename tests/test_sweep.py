@@ -292,6 +292,28 @@ def test_a_setting_given_twice_is_a_mistake(named, tmp_path):
         "--set lr=0.2: lr is given more than once"
 
 
+def test_a_setting_spelt_two_ways_is_one_setting(named, tmp_path):
+    """`batch=32` in one sweep and `batch_size=64` in the next, into one folder, were two
+    columns of one setting; in one sweep they were not told given twice."""
+    out = tmp_path / "s"
+    sweep(str(named), ["batch=32"], out=out, executor=in_process)
+    second = sweep(str(named), ["batch_size=64"], out=out, executor=in_process)
+    assert second.columns == ["batch_size"]
+    assert {g.label for g in second.groups} == {"batch_size=32", "batch_size=64"}
+    assert parse_set("learning_rate=0.1", parse(NAMED)).key == "lr"
+    with pytest.raises(SettingError) as caught:
+        sweep(str(named), ["batch=8", "batch_size=16"], out=tmp_path / "t",
+              executor=in_process)
+    assert caught.value.message == \
+        "sets=['batch_size=16']: batch_size is given more than once"
+
+
+def test_a_value_of_an_alias_is_named_as_the_set_spelt_it(named, tmp_path, capsys):
+    code = main(["sweep", str(named), "--set", "batch=0", "--out", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2 and '--set "batch=0"' in err and "batch_size=0" not in err, err
+
+
 # ---- cells ---------------------------------------------------------------------------------
 
 def test_cells_are_the_grid_times_seeds_times_folds_each_with_its_own_identity(spec):
@@ -804,10 +826,10 @@ def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_p
     first = sweep(str(named), ["lr=0.01,0.1"], out=out, executor=in_process)
     second = sweep(str(named), ["batch=32,64"], out=out, executor=in_process)
     assert (second.ran, second.skipped, second.earlier) == (2, 0, 2)
-    assert second.columns == ["batch", "lr"]
+    assert second.columns == ["batch_size", "lr"]  # as the catalogue names it
     assert {g.label: len(g.cells) for g in second.groups} == {
-        "batch=32, lr=0.05": 1, "batch=64, lr=0.05": 1, "batch=64, lr=0.01": 1,
-        "batch=64, lr=0.1": 1}
+        "batch_size=32, lr=0.05": 1, "batch_size=64, lr=0.05": 1,
+        "batch_size=64, lr=0.01": 1, "batch_size=64, lr=0.1": 1}
     earlier = {cell.key: timeless(r.metrics) for cell, r in first.done}
     assert {cell.key: timeless(r.metrics) for cell, r in second.done
             if cell.key in earlier} == earlier  # read back as they trained
@@ -815,14 +837,15 @@ def test_a_sweep_over_other_settings_shows_every_cell_of_the_folder(named, tmp_p
     third = sweep(str(named), ["lr=0.05,0.1"], seeds=2, out=out, executor=in_process)
     assert (third.ran, third.skipped, third.earlier) == (2, 2, 2)
     assert {g.label: len(g.cells) for g in third.groups} == {
-        "lr=0.05, batch=32": 1, "lr=0.05, batch=64": 2, "lr=0.1, batch=64": 2,
-        "lr=0.01, batch=64": 1}
+        "lr=0.05, batch_size=32": 1, "lr=0.05, batch_size=64": 2,
+        "lr=0.1, batch_size=64": 2, "lr=0.01, batch_size=64": 1}
     fourth = sweep(str(named), ["lr=0.1"], out=out, executor=in_process,
                    settings=Settings(epochs=2), dtype="float64")
-    assert fourth.columns == ["lr", "batch", "epochs", "dtype"]
+    assert fourth.columns == ["lr", "batch_size", "epochs", "dtype"]
     table = format_table(fourth.groups, fourth.columns, out, fourth.spread, fourth.trained_in)
     lines = table.splitlines()
-    assert lines[0].split() == ["lr", "batch", "epochs", "dtype", "val", "acc", "%", "test",
+    assert lines[0].split() == ["lr", "batch_size", "epochs", "dtype", "val", "acc", "%",
+                                "test",
                                 "acc", "%", "diverged", "runs"]
     assert sorted(line.split()[:4] for line in lines[1:-1]) == [
         ["0.01", "64", "1", "float32"], ["0.05", "32", "1", "float32"],

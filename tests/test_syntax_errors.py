@@ -1284,3 +1284,113 @@ def test_a_train_line_with_a_long_run_of_spaces_or_comments_is_told_at_once(line
     err = error_of(f"input 1x8x8\nflatten\ndense 10\ntrain {{\n{line}\n}}\n")
     assert time.perf_counter() - start < 5
     assert err.span.line == 5
+
+
+# Caffe's layer types written as a layer's kind (`InnerProduct` got no hint, `deconvolution`
+# "did you mean dropout?", `SoftmaxWithLoss` softmax): the spec around the line (`{}`), the
+# line and the kind the hint names, in Caffe's capitals and in lower case.
+CAFFE_TYPE_LINES = [
+    ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct 10", "dense"),
+    ("input 1x8x8\nflatten\n{}\n", "fc: innerproduct 10 relu", "dense"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: Convolution 16 3x3 pad same", "conv"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "p: Pooling 2", "maxpool"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "LRN", "batchnorm"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "r: ReLU", "relu"),
+    ("input 1x8x8\nflatten\ndense 10\n{}\n", "Dropout 0.3", "dropout"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "BatchNorm", "batchnorm"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "Scale", "batchnorm"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "up: Deconvolution 4 2 stride 2",
+     "conv_transpose"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "deconvolution 4 2", "conv_transpose"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "m: Eltwise", "add"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "m: Concat", "concat"),
+]
+
+
+@pytest.mark.parametrize("context, line, kind", CAFFE_TYPE_LINES)
+def test_a_caffe_layer_type_written_as_a_kind_is_answered_with_a_line_that_checks(
+        context, line, kind):
+    text = context.format(line)
+    err = error_of(text)
+    written = line.partition(": ")[2] or line
+    assert err.message == f"unknown layer kind '{written.split()[0]}'"
+    assert (err.span.line, err.span.column) == (text.splitlines().index(line) + 1,
+                                                line.index(written) + 1)
+    fixed = re.search(r"write `(.*?)`", err.hint)[1]
+    assert fixed.partition(": ")[2].startswith(kind) or fixed.startswith(kind), err.hint
+    check(parse(text.replace(line, fixed)))  # no error
+
+
+def test_caffes_softmax_with_loss_is_the_train_blocks_loss_and_the_output_raw_scores():
+    text = "input 1x8x8\nflatten\ndense 10\n{}\n"
+    err = error_of(text.format("prob: SoftmaxWithLoss"))
+    assert err.message == "unknown layer kind 'SoftmaxWithLoss'"
+    assert "did you mean" not in err.hint and "raw scores" in err.hint, err.hint
+    setting = re.search(r"write `(.*?)` in `train \{ \}` and remove this line", err.hint)[1]
+    assert setting == "loss cross_entropy"
+    check(parse(text.format(f"train {{\n  {setting}\n}}")))
+
+
+def test_caffes_layers_that_a_spec_leaves_out_are_said_to_be_removed():
+    err = error_of("input 1x8x8\nflatten\ndense 10\nacc: Accuracy\n")
+    assert err.hint == ("Caffe's Accuracy layer has no line here: cnnspec reports the accuracy "
+                        "of every run; remove this line")
+
+
+def test_a_caffe_type_whose_values_make_no_line_is_told_its_kinds_usage():
+    """`Convolution num_output 16` would be written into no line that checks."""
+    hint = error_of("input 1x8x8\nConvolution num_output 16\n").hint
+    assert hint.startswith("Caffe's Convolution is `conv` here, a layer written on one line: "
+                           "conv FILTERS KERNEL"), hint
+    assert "; here 'num_output' is not an option of conv" in hint and "write" not in hint
+    hint = error_of("input 1x8x8\nflatten\nInnerProduct 10 weight normal(0, 0.01)\n").hint
+    assert hint.startswith("Caffe's InnerProduct is `dense` here, a layer written on one line: "
+                           "dense UNITS"), hint
+
+
+def test_scale_in_lower_case_is_still_an_inits_argument():
+    """Only Caffe's capitals make `Scale` a layer type; `scale` alone is variance_scaling's."""
+    assert "variance_scaling(scale=" in error_of("input 1x8x8\nscale\n").hint
+
+
+def test_caffes_loss_layer_named_loss_is_told_the_loss_it_is_here():
+    """`loss: SoftmaxWithLoss`, as Caffe names its loss layer, was told `train { loss
+    SoftmaxWithLoss }`, which the train block refuses."""
+    text = "input 1x8x8\nflatten\ndense 10\n{}\n"
+    err = error_of(text.format("loss: SoftmaxWithLoss"))
+    assert err.message == "training setting 'loss' outside the train block"
+    block = re.search(r"e\.g\. (train \{ .* \}) \(Caffe's SoftmaxWithLoss is cross_entropy "
+                      r"here\)$", err.hint)[1]
+    check(parse(text.format(block.replace("{ ", "{\n  ").replace(" }", "\n}"))))
+
+
+@pytest.mark.parametrize("written, option, span", [
+    ("lr_mult 1 2", "lr_mult [1, 2]", (24, 27)),  # "the number 2 is out of place"
+    ("decay_mult 1 0 relu", "decay_mult [1, 0]", (27, 30)),
+    ("lr_mult 0.5 1e-1", "lr_mult [0.5, 1e-1]", (24, 32)),
+])
+def test_caffes_multipliers_written_without_brackets_are_told_the_list(written, option, span):
+    text = "input 1x8x8\nc: conv 16 3x3 %s\nflatten\ndense 10\n"
+    err = error_of(text % written)
+    name = option.split()[0]
+    assert err.message == f"the values of {name} are written as a list, in brackets"
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, *span)
+    assert err.hint.startswith(f"write `{option}`: multiples of the "), err.hint
+    fixed = written.replace(option.replace("[", "").replace(",", "").replace("]", ""), option)
+    layer = parse(text % fixed).ir["layers"][0]
+    check(parse(text % fixed))
+    assert layer[name] == [float(v) for v in option[len(name) + 2:-1].split(", ")]
+
+
+@pytest.mark.parametrize("written, fixed", [
+    ("lr_mult 1, 2", "lr_mult [1, 2]"),  # was told `lr_mult 1 2`, which is refused again
+    ("lr_mult 0.5, 1 decay_mult 1,0", "lr_mult [0.5, 1] decay_mult [1, 0]"),  # was `0.5 1`
+])
+def test_caffes_multipliers_with_commas_are_told_the_list(written, fixed):
+    text = "input 1x8x8\nc: conv 16 3x3 %s\nflatten\ndense 10\n"
+    err = error_of(text % written)
+    assert err.message == "a list of values is written in brackets"
+    assert err.hint == f"write `c: conv 16 3x3 {fixed}`"
+    check(parse(text % fixed))

@@ -13,7 +13,7 @@ import pytest
 
 import cnnspec
 from cnnspec import load, load_run
-from cnnspec.cli import COMMANDS, OPTION_NAMES, main
+from cnnspec.cli import COMMANDS, OPTION_NAMES, main, typed
 from cnnspec.errors import WordedError, WordedInputError, out_of_memory
 from cnnspec.render.run_pictures import pick_conv_layer
 from cnnspec.training.rundir import open_run_dir
@@ -146,8 +146,28 @@ def test_the_summary_names_init_report_as_typed(tmp_path, capsys, started_from_v
     spec.write_text(CONV_FREE)
     assert main(["summary", str(spec)]) == 0
     out = capsys.readouterr().out
-    assert "`.venv/bin/cnnspec init-report` measures each layer's mean and std" in out
+    # the whole command, its spec too, as train's hint names it (typed)
+    assert f"`.venv/bin/cnnspec init-report {spec}` measures each layer's mean and std" in out
+    assert f"`{typed('init-report', spec)}` measures" in out
     assert not BARE_COMMAND.search(out)
+
+
+def test_the_summary_names_init_report_as_typed_when_run_by_python(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Started as `python -m cnnspec`, where cnnspec is not on PATH: the interpreter, as
+    every hint names the program then."""
+    from cnnspec import cli
+
+    monkeypatch.setattr(cli.sys, "argv", ["/x/cnnspec/__main__.py"])
+    monkeypatch.setattr(cli.shutil, "which", lambda name: None)
+    monkeypatch.chdir(tmp_path)
+    Path("net.cnn").write_text(CONV_FREE)
+    assert main(["summary", "net.cnn"]) == 0
+    out = capsys.readouterr().out
+    assert cli.invoked_as().endswith(" -m cnnspec")
+    # as train's hint names it (typed), the other hints the program (invoked_as)
+    assert f"`{typed('init-report', 'net.cnn')}` measures" in out
+    assert f"`{cli.invoked_as()} init-report net.cnn` measures" in out
 
 
 def test_a_sweep_without_dask_names_itself_as_typed(tmp_path, capsys, monkeypatch,

@@ -14,7 +14,7 @@ import math
 from cnnspec.check.memory import bytes_text, data_text
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import log_spreads, moments
-from cnnspec.errors import LIBRARY_NAMES, rounded_text, worded
+from cnnspec.errors import LIBRARY_NAMES, literal, rounded_text, worded
 from cnnspec.init.info import InitInfo
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.text import step_text
@@ -202,10 +202,17 @@ def summary_table(checked: CheckedSpec, names: dict = LIBRARY_NAMES) -> str:
             "after a mean pool their mean, a window's values alike only in what their "
             "channel shares (its bias, its input's mean; on images, whose neighbouring "
             "pixels are alike, pools change it less); dropout's mean square is 1 / (1 - p) "
-            "times its input's. `{init_report_command}` measures each layer's mean and std "
-            "on the data.")
+            f"times its input's. `{_init_report(checked.spec.path)}` measures each layer's "
+            "mean and std on the data.")
     notes = [worded(note, names), *_signal_notes(data)]
     return "\n".join([title, rule, line(HEADER), rule, *body, rule, *totals, *notes])
+
+
+def _init_report(path: str | None) -> str:
+    """The template of the init-report command for the spec at ``path`` (the command alone
+    for a spec read from no file), named as the program was started (the template's
+    ``init_report_command``, as every hint names a command)."""
+    return "{init_report_command" + (f":{literal(path)}" if path else "") + "}"
 
 
 # A typical net's scale this far below the column or more is worth a sentence.

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 
 from cnnspec.errors import Span, SpecError, SpecErrors, float_text
 from cnnspec.importers.caffe_solver import (
-    BATCH_NOTE,
+    BATCH_FROM_DATA,
+    BATCH_FROM_INPUT,
     EPOCH_IMAGES_HINT,
+    batch_note,
     refuse_solver_as_net,
     solver_settings,
 )
@@ -39,6 +41,14 @@ from cnnspec.importers.spec_writer import (
 )
 from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.kinds import KINDS
+from cnnspec.lang.foreign import (
+    CAFFE_KINDS,
+    CAFFE_LEFT_OUT,
+    CAFFE_LOSS,
+    CAFFE_POOLS,
+    CAFFE_REPLACED,
+    caffe_loss,
+)
 
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
@@ -65,6 +75,7 @@ class Net:
     lines: list[LayerLine] = field(default_factory=list)
     input_shape: tuple[int, int, int] | None = None
     batch: int | None = None
+    batch_from: str = ""  # where the net gives its batch (caffe_solver.batch_note's words)
     data_hint: str | None = None
     preprocess: Setting | None = None
     augment: Setting | None = None
@@ -275,7 +286,7 @@ def _pair(msg: Message, name: str, default: int, layer: Layer, repeated: bool) -
     return values * 2 if len(values) == 1 else values
 
 
-def read_conv(layer: Layer, kind: str) -> None:
+def read_conv(layer: Layer) -> None:
     cp = layer.param("convolution_param", required=True)
     outputs = cp.scalar("num_output", "count")
     if outputs is None:
@@ -300,7 +311,7 @@ def read_conv(layer: Layer, kind: str) -> None:
         fields["bias_init"] = filler_init(cp.message("bias_filler"), "bias", outputs,
                                           layer.net.path)
     _default_only(cp, layer, {"axis": 1, "engine": None, "force_nd_im2col": False})
-    layer.one_input(kind, fields, flat=False)
+    layer.one_input(CAFFE_KINDS[layer.type], fields, flat=False)
 
 
 def _default_only(msg: Message, layer: Layer, fields: dict) -> None:
@@ -341,20 +352,20 @@ def read_inner_product(layer: Layer) -> None:
                          comment="Caffe's InnerProduct flattens its input itself")
         layer.net.add(flat, bottom, bottom + "\0flat", True)
         bottom = bottom + "\0flat"
-    line = LayerLine(layer.net.names.make(layer.name), "dense", fields)
+    line = LayerLine(layer.net.names.make(layer.name), CAFFE_KINDS[layer.type], fields)
     layer.net.add(line, bottom, layer.top(), True)
 
 
 def read_pooling(layer: Layer) -> None:
     pp = layer.param("pooling_param")
     method = pp.scalar("pool", "enum", "MAX")
-    if method not in ("MAX", "AVE"):
+    if method not in CAFFE_POOLS:
         raise layer.error(f"{method} pooling is not supported", pp.one("pool").value.span,
-                          "cnnspec pools by MAX or AVE")
-    word = "max" if method == "MAX" else "avg"
+                          f"cnnspec pools by {' or '.join(CAFFE_POOLS)}")
+    kind = CAFFE_POOLS[method]
     if pp.scalar("global_pooling", "bool", False):
         _default_only(pp, layer, {"engine": None})
-        layer.one_input(f"global_{word}pool", flat=True)
+        layer.one_input(f"global_{kind}", flat=True)
         return
     size = _pair(pp, "kernel_size", 0, layer, repeated=False)
     if 0 in size:
@@ -369,24 +380,24 @@ def read_pooling(layer: Layer) -> None:
               "padding": _pair(pp, "pad", 0, layer, repeated=False),
               "ceil_mode": rounding == "CEIL"}
     _default_only(pp, layer, {"engine": None})
-    layer.one_input(f"{word}pool", fields)
+    layer.one_input(kind, fields)
 
 
-def read_activation(kind: str, param: str | None = None, field_name: str | None = None,
+def read_activation(param: str, field_name: str | None = None,
                     caffe_field: str | None = None, default: float = 0.0):
-    """A reader for an activation; ``param``/``caffe_field`` a Caffe value that sets the
-    kind's ``field_name`` (ReLU's negative_slope makes it a leaky ReLU)."""
+    """A reader for an activation, of the kind its type is; ``param``/``caffe_field`` a
+    Caffe value that sets the kind's ``field_name`` (ReLU's negative_slope makes it a leaky
+    ReLU)."""
 
     def read(layer: Layer) -> None:
-        fields, chosen = {}, kind
-        if param:
-            msg = layer.param(param)
-            value = msg.scalar(caffe_field, "number", default)
-            if kind == "relu" and value != 0:
-                chosen, fields = "leaky_relu", {"slope": value}
-            elif field_name:
-                fields = {field_name: value}
-            _default_only(msg, layer, {"engine": None})
+        fields, chosen = {}, CAFFE_KINDS[layer.type]
+        msg = layer.param(param)
+        value = msg.scalar(caffe_field, "number", default)
+        if chosen == "relu" and value != 0:
+            chosen, fields = "leaky_relu", {"slope": value}
+        elif field_name:
+            fields = {field_name: value}
+        _default_only(msg, layer, {"engine": None})
         layer.one_input(chosen, fields)
 
     return read
@@ -407,14 +418,14 @@ def read_prelu(layer: Layer) -> None:
                           pp.one("channel_shared").span, "cnnspec's prelu learns one slope "
                           "per channel; remove channel_shared")
     _default_only(pp, layer, {})
-    layer.one_input("prelu")
+    layer.one_input(CAFFE_KINDS[layer.type])
 
 
 def read_dropout(layer: Layer) -> None:
     dp = layer.param("dropout_param")
     p = dp.scalar("dropout_ratio", "number", 0.5)
     _default_only(dp, layer, {"scale_train": True})
-    layer.one_input("dropout", {"p": p})
+    layer.one_input(CAFFE_KINDS[layer.type], {"p": p})
 
 
 def read_batchnorm(layer: Layer) -> None:
@@ -425,8 +436,8 @@ def read_batchnorm(layer: Layer) -> None:
     bp.one("use_global_stats")  # Caffe's train/test switch: cnnspec's own training flag
     layer.msg.messages("param")  # lr_mult 0 on the statistics: they are no parameters here
     _default_only(bp, layer, {})
-    layer.one_input("batchnorm", fields, comment="Caffe's BatchNorm without a Scale: no "
-                    "learned scale or shift")
+    layer.one_input(CAFFE_KINDS[layer.type], fields,
+                    comment="Caffe's BatchNorm without a Scale: no learned scale or shift")
 
 
 def read_scale(layer: Layer) -> None:
@@ -435,7 +446,7 @@ def read_scale(layer: Layer) -> None:
     bottom = layer.bottom()
     line = next((ln for ln in layer.net.lines if ln.name == layer.net.blobs[bottom].layer),
                 None)
-    if line is None or line.kind != "batchnorm" or line.fields["trainable"]:
+    if line is None or line.kind != CAFFE_KINDS[layer.type] or line.fields["trainable"]:
         raise layer.error(f"a Scale layer is supported only after a BatchNorm ('{layer.name}' "
                           "follows none)", hint="cnnspec's batchnorm learns a scale and a "
                           "shift per channel; a free-standing Scale has no kind here")
@@ -462,42 +473,40 @@ def read_scale(layer: Layer) -> None:
     layer.net.blobs[layer.top()] = layer.net.blobs[bottom]
 
 
-def read_merge(kind: str):
-    def read(layer: Layer) -> None:
-        if kind == "concat":
-            cp = layer.param("concat_param")
-            _default_only(cp, layer, {"axis": 1, "concat_dim": 1})
-        else:
-            ep = layer.param("eltwise_param")
-            operation = ep.scalar("operation", "enum", "SUM")
-            if operation != "SUM":
-                raise layer.error(f"Eltwise {operation} is not supported",
-                                  ep.one("operation").value.span,
-                                  "cnnspec's add is Caffe's Eltwise SUM")
-            coeffs = ep.scalars("coeff", "number")
-            if any(c != 1 for c in coeffs):
-                raise layer.error("Eltwise coefficients other than 1 are not supported",
-                                  ep.all("coeff")[0].span, "cnnspec's add sums its inputs")
-            _default_only(ep, layer, {"stable_prod_grad": True})
-        bottoms = [layer.bottom(i) for i in range(len(layer.bottoms))]
-        if len(bottoms) < 2:
-            raise layer.error(f"{layer.type} layer '{layer.name}' needs two or more bottoms",
-                              hint='e.g. bottom: "a" bottom: "b"')
-        line = LayerLine(layer.net.names.make(layer.name), kind,
-                         inputs=[layer.net.blobs[b].layer for b in bottoms])
-        layer.net.add(line, None, layer.top(), layer.net.blobs[bottoms[0]].flat)
-
-    return read
+def read_merge(layer: Layer) -> None:
+    kind = CAFFE_KINDS[layer.type]
+    if kind == "concat":
+        cp = layer.param("concat_param")
+        _default_only(cp, layer, {"axis": 1, "concat_dim": 1})
+    else:
+        ep = layer.param("eltwise_param")
+        operation = ep.scalar("operation", "enum", "SUM")
+        if operation != "SUM":
+            raise layer.error(f"Eltwise {operation} is not supported",
+                              ep.one("operation").value.span,
+                              "cnnspec's add is Caffe's Eltwise SUM")
+        coeffs = ep.scalars("coeff", "number")
+        if any(c != 1 for c in coeffs):
+            raise layer.error("Eltwise coefficients other than 1 are not supported",
+                              ep.all("coeff")[0].span, "cnnspec's add sums its inputs")
+        _default_only(ep, layer, {"stable_prod_grad": True})
+    bottoms = [layer.bottom(i) for i in range(len(layer.bottoms))]
+    if len(bottoms) < 2:
+        raise layer.error(f"{layer.type} layer '{layer.name}' needs two or more bottoms",
+                          hint='e.g. bottom: "a" bottom: "b"')
+    line = LayerLine(layer.net.names.make(layer.name), kind,
+                     inputs=[layer.net.blobs[b].layer for b in bottoms])
+    layer.net.add(line, None, layer.top(), layer.net.blobs[bottoms[0]].flat)
 
 
 def read_flatten(layer: Layer) -> None:
     _default_only(layer.param("flatten_param"), layer, {"axis": 1, "end_axis": -1})
-    layer.one_input("flatten", flat=True)
+    layer.one_input(CAFFE_KINDS[layer.type], flat=True)
 
 
 def read_softmax(layer: Layer) -> None:
     _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
-    layer.one_input("softmax")
+    layer.one_input(CAFFE_KINDS[layer.type])
 
 
 def read_softmax_loss(layer: Layer) -> None:
@@ -512,17 +521,15 @@ def read_softmax_loss(layer: Layer) -> None:
                           layer.msg.one("loss_weight").span, "with one loss it scales the "
                           "gradients: multiply the solver's base_lr by it instead")
     layer.net.loss = True
-    layer.net.notes.append(f"{layer.name} (SoftmaxWithLoss) is the cross_entropy loss of the "
+    layer.net.notes.append(f"{layer.name} ({layer.type}) is the {caffe_loss()} loss of the "
                            "train block")
 
 
-def read_skipped(why: str):
-    def read(layer: Layer) -> None:
-        for entry in layer.msg.entries:  # the whole layer is left out, and said so
-            layer.msg.all(entry.name)
-        layer.net.notes.append(f"{layer.name} ({layer.type}) left out: {why}")
-
-    return read
+def read_skipped(layer: Layer) -> None:
+    for entry in layer.msg.entries:  # the whole layer is left out, and said so
+        layer.msg.all(entry.name)
+    layer.net.notes.append(f"{layer.name} ({layer.type}) left out: "
+                           f"{CAFFE_LEFT_OUT[layer.type]}")
 
 
 def read_input(layer: Layer) -> None:
@@ -542,7 +549,8 @@ def _set_input(layer: Layer, dims: list[int], where: Span) -> None:
         raise layer.error("a second input is not supported", where,
                           "cnnspec's networks have one input")
     layer.net.input_shape = (dims[1], dims[2], dims[3])
-    layer.net.batch = layer.net.batch or (dims[0] if dims[0] > 1 else None)
+    if dims[0] > 1:  # a first dim of 1: one image, not a training batch
+        layer.net.batch, layer.net.batch_from = dims[0], BATCH_FROM_INPUT
     layer.net.blobs[layer.top()] = Blob("input", False)
 
 
@@ -561,7 +569,7 @@ def read_data(layer: Layer, shape: tuple[int, int, int] | None) -> None:
     layer.net.data_hint = next((name for word, name in DATASET_WORDS.items()
                                 if word in source.lower()), None)
     _set_input(layer, [batch or 1, *shape], layer.msg.span)
-    layer.net.batch = batch
+    layer.net.batch, layer.net.batch_from = batch, BATCH_FROM_DATA
 
 
 def _transform(layer: Layer) -> None:
@@ -588,32 +596,28 @@ def _transform(layer: Layer) -> None:
     _no_unused(tp, layer, "transform_param")
 
 
-LAYERS = {
-    "Convolution": lambda layer: read_conv(layer, "conv"),
-    "Deconvolution": lambda layer: read_conv(layer, "conv_transpose"),
+# How each type is read; the kind it becomes is CAFFE_KINDS' (one table, which the language's
+# hints read too).
+READERS = {
+    "Convolution": read_conv,
+    "Deconvolution": read_conv,
     "InnerProduct": read_inner_product,
     "Pooling": read_pooling,
-    "ReLU": read_activation("relu", "relu_param", None, "negative_slope"),
-    "TanH": read_activation("tanh", "tanh_param"),
-    "Sigmoid": read_activation("sigmoid", "sigmoid_param"),
-    "ELU": read_activation("elu", "elu_param", "alpha", "alpha", 1.0),
+    "ReLU": read_activation("relu_param", None, "negative_slope"),
+    "TanH": read_activation("tanh_param"),
+    "Sigmoid": read_activation("sigmoid_param"),
+    "ELU": read_activation("elu_param", "alpha", "alpha", 1.0),
     "PReLU": read_prelu,
     "Dropout": read_dropout,
     "BatchNorm": read_batchnorm,
     "Scale": read_scale,
-    "Concat": read_merge("concat"),
-    "Eltwise": read_merge("add"),
+    "Concat": read_merge,
+    "Eltwise": read_merge,
     "Flatten": read_flatten,
     "Softmax": read_softmax,
-    "SoftmaxWithLoss": read_softmax_loss,
-    "Accuracy": read_skipped("cnnspec reports the accuracy of every run"),
-    "Silence": read_skipped("it only discards blobs"),
-    "Input": read_input,
 }
-UNSUPPORTED_HINTS = {
-    "LRN": "cnnspec has no local response normalisation; batchnorm is its usual replacement "
-           "(Ioffe & Szegedy 2015)",
-}
+LAYERS = {**READERS, CAFFE_LOSS: read_softmax_loss,
+          **dict.fromkeys(CAFFE_LEFT_OUT, read_skipped), "Input": read_input}
 
 
 # ---------------------------------------------------------------------------- the net
@@ -662,7 +666,7 @@ def _read_layer(msg: Message, net: Net, shape) -> None:
         LAYERS[type_name](layer)
     else:
         where = msg.one("type").value.span
-        hint = UNSUPPORTED_HINTS.get(type_name) or (
+        hint = CAFFE_REPLACED.get(type_name, (None, None))[1] or (
             "layer types cnnspec imports: Data, " + ", ".join(LAYERS))
         if type_name in ("ImageData", "HDF5Data", "MemoryData", "WindowData"):
             hint = ("replace it by an Input layer of the images' shape: layer { name: \"data\" "
@@ -757,13 +761,13 @@ def import_prototxt(text: str, path: str | None = None, *, solver: str | None = 
             training.append(extra)
     if solver is not None:
         header.append(f"Training settings from the solver {solver_path or ''}".rstrip() + ".")
-        result = solver_settings(solver, solver_path, net.batch, epoch_images)
+        result = solver_settings(solver, solver_path, net.batch, epoch_images, net.batch_from)
         training += result.settings
         net.notes += result.notes
     elif net.batch:
-        training.append(Setting("batch", str(net.batch), BATCH_NOTE))
+        training.append(Setting("batch", str(net.batch), batch_note(net.batch_from)))
     if net.loss:
-        training.append(Setting("loss", "cross_entropy", "Caffe's SoftmaxWithLoss"))
+        training.append(Setting("loss", caffe_loss(), f"Caffe's {CAFFE_LOSS}"))
     defaults = common_inits([line for line in net.lines if "weight_init" in line.fields])
     header += [f"- {note}" for note in net.notes]
     name = model_name(net_msg.scalar("name", "string") if net_msg.one("name") else None, path)

@@ -23,7 +23,18 @@ class Solver:
     notes: list[str]
 
 
-BATCH_NOTE = "Caffe's images per iteration (the Data layer's batch_size, or the input's N)"
+# Where a net says how many images Caffe's iteration takes, as the batch setting's comment
+# names it.
+BATCH_FROM_DATA = "the Data layer's batch_size"
+BATCH_FROM_INPUT = "the input's N"
+
+
+def batch_note(source: str = "") -> str:
+    """The batch setting's comment: Caffe's images per iteration, and where the net gives
+    them (``source``: :data:`BATCH_FROM_DATA` or :data:`BATCH_FROM_INPUT`; "" unsaid)."""
+    return "Caffe's images per iteration" + (f" ({source})" if source else "")
+
+
 POLICIES = ("fixed", "step", "multistep", "exp", "inv", "poly")
 # Solver fields that concern Caffe's own running (testing, logging, snapshots, devices).
 SOLVER_IGNORED = ("net", "train_net", "test_net", "test_iter", "test_interval", "display",
@@ -52,10 +63,11 @@ def refuse_solver_as_net(msg: Message, path: str | None) -> None:
 
 
 def solver_settings(text: str, path: str | None, batch: int | None,
-                    epoch_images: int | None) -> Solver:
+                    epoch_images: int | None, batch_from: str = "") -> Solver:
     """The train block's settings from a Caffe solver. ``batch`` is the images per iteration
-    (the train Data layer's batch_size, or an Input's N), ``epoch_images`` the images one epoch
-    trains on; without it, what Caffe counts in iterations cannot become epochs."""
+    (the train Data layer's batch_size, or an Input's N: ``batch_from`` says which, in the
+    words of :func:`batch_note`), ``epoch_images`` the images one epoch trains on; without it,
+    what Caffe counts in iterations cannot become epochs."""
     msg = parse_prototxt(text, path)
     _refuse_net_as_solver(msg, path)
     per_epoch = math.ceil(epoch_images / batch) if epoch_images and batch else None
@@ -74,7 +86,7 @@ def solver_settings(text: str, path: str | None, batch: int | None,
     settings = [*read(lambda msg: [_optimizer(msg, path)]), *read(_rate_and_decay, path),
                 *read(_schedule, path, iterations)]
     if batch:
-        settings.append(Setting("batch", str(batch), BATCH_NOTE))
+        settings.append(Setting("batch", str(batch), batch_note(batch_from)))
     notes = []
     max_iter = read(lambda msg: [msg.scalar("max_iter", "count")])
     max_iter = max_iter[0] if max_iter else None

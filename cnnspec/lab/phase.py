@@ -54,6 +54,8 @@ THEORY_GRID = (56, 21)  # sigma_w x sigma_b points of the theory's heat map
 # fixed kernels, data-driven, or a general form whose place depends on its arguments).
 PLACED_FAMILIES = ("scaled", "matrix")
 NOT_PLACED = ("variance_scaling", "identity")
+# The label of the spec's own init on the diagram: "spec (he_normal)".
+SPEC_LABEL = "spec"
 
 
 @dataclass
@@ -145,7 +147,7 @@ def named_inits(path, chain: Chain, extra: list[str] | None = None) -> list[tupl
     # The spec's own init is placed when it is zero-mean with a variance (not LSUV, a fixed
     # kernel or a non-zero constant).
     if layer.weight_init is not None and _placeable(layer.weight_init):
-        found.append((f"spec ({layer.weight_init.name})", _sigma_w_drawn(layer)))
+        found.append((f"{SPEC_LABEL} ({layer.weight_init.name})", _sigma_w_drawn(layer)))
     for text in extra or ():
         drawn = load_variant(path, text).checked.by_name[layer.name]
         if not _placeable(drawn.weight_init):
@@ -345,6 +347,7 @@ class PhaseReport:
     measured: list[MeasuredPoint]
     measured_boundary: list[tuple[float, float]]
     strided: list[str] = field(default_factory=list)  # hidden layers with a stride above 1
+    spec_init: str = ""  # the typical hidden layer's init, as the catalogue names it
 
     def to_dict(self) -> dict:
         return {
@@ -358,6 +361,7 @@ class PhaseReport:
             "measured": [p.to_dict() for p in self.measured],
             "measured_boundary": [{"sigma_b": b, "sigma_w": w}
                                   for b, w in self.measured_boundary],
+            "verdict": verdict(self).to_dict(),
         }
 
 
@@ -415,7 +419,92 @@ def phase_report(path, inits: list[str] | None = None, grid: tuple[int, int] = M
                        tuple(layer.weight_shape), layer.fan_in, sw.tolist(), sb.tolist(),
                        # xi_c infinite on the critical line, NaN (with chi_1) where q* is not
                        theory.xi_c.tolist(), theory.chi_1.tolist(), boundary, placed,
-                       measured, measured_boundary(measured), chain.strided)
+                       measured, measured_boundary(measured), chain.strided,
+                       layer.weight_init.name if layer.weight_init is not None else "")
+
+
+# ---- the verdict -------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    """Where the spec's own init lies on the diagram and what puts the net at the critical
+    point, read from the report's figures: the init's point (None where it has no place on
+    the diagram), the depth in depth scales, the named inits that sit at the critical point,
+    and the theory's critical ``sigma_w`` at the init's ``sigma_b`` (NaN where the row has
+    none) as the weights' std on the typical layer."""
+
+    init: str
+    point: InitPoint | None
+    depth: int
+    critical_inits: list[str]
+    critical_sigma_w: float
+    critical_std: float
+
+    @property
+    def phase(self) -> str:
+        return "unplaced" if self.point is None else self.point.phase
+
+    @property
+    def depth_scales(self) -> float:
+        """The hidden layers in depth scales ``xi_c`` (0 on the critical line's infinite one;
+        a net trains to depths of a few, Schoenholz et al. 2017); NaN without a depth scale."""
+        xi = self.point.xi_c if self.point is not None else np.nan
+        return self.depth / xi if xi > 0 else np.nan  # NaN > 0 is False
+
+    @property
+    def text(self) -> str:
+        if self.point is None:
+            return (f"verdict: the spec's init ({self.init or 'none'}) is not drawn with mean 0 "
+                    "and a variance of its own, so it has no place on the diagram; "
+                    + self._change())
+        p, said = self.point, f"verdict: the spec's init ({self.init}) is {self.phase}"
+        figures = f"chi_1 = {_num(p.chi_1)}, xi_c = {_num(p.xi_c)}"
+        depth = (f"its {self.depth} hidden layers are {_num(self.depth_scales)} xi_c (a net "
+                 "trains to depths of a few)")
+        if self.phase == "critical":
+            through = (f" through all {self.depth} hidden layers" if self.depth_scales == 0
+                       else f", and {depth}")
+            return (f"{said} on this net ({figures}): two inputs' signals stay apart and "
+                    f"gradients keep their size{through}; nothing to change")
+        if self.phase == "unbounded":
+            return (f"{said} on this net: q grows layer after layer with no fixed point; "
+                    + self._change())
+        how = ("two inputs' signals grow alike and gradients vanish" if self.phase == "ordered"
+               else "two inputs' signals decorrelate and gradients grow")
+        return f"{said} on this net ({figures}): {how} over ~xi_c layers, and {depth}; " \
+            + self._change()
+
+    def _change(self) -> str:
+        if self.critical_inits:
+            return f"at the critical point of this net: {', '.join(self.critical_inits)}"
+        sigma_b = self.point.sigma_b if self.point is not None else 0.0
+        if np.isnan(self.critical_sigma_w):
+            return (f"no sigma_w in the diagram's span puts this net at the critical point at "
+                    f"sigma_b = {_sigma(sigma_b)}")
+        return (f"at the critical point of this net: weights normal(0, "
+                f"{rounded_text(self.critical_std, 3)}) (sigma_w = "
+                f"{_sigma(self.critical_sigma_w)})")
+
+    def to_dict(self) -> dict:
+        return {"init": self.init, "phase": self.phase,
+                "chi_1": None if self.point is None else self.point.chi_1,
+                "xi_c": None if self.point is None else self.point.xi_c,
+                "hidden_layers": self.depth, "depth_in_xi_c": self.depth_scales,
+                "critical_inits": self.critical_inits,
+                "critical_sigma_w": self.critical_sigma_w,
+                "critical_std": self.critical_std, "text": self.text}
+
+
+def verdict(report: PhaseReport) -> Verdict:
+    """The :class:`Verdict` on the spec's init, from ``report``'s own figures."""
+    own = next((p for p in report.inits if p.label.startswith(f"{SPEC_LABEL} (")), None)
+    critical = [p.label for p in sorted(report.inits, key=lambda p: abs(p.chi_1 - 1))
+                if p.phase == "critical" and p is not own]
+    sigma_b = own.sigma_b if own is not None else \
+        next((p.sigma_b for p in report.inits), 0.0)
+    sigma_w = boundary_at(report, sigma_b)
+    return Verdict(report.spec_init, own, report.depth, critical, sigma_w,
+                   sigma_w / np.sqrt(report.fan_in))
 
 
 # ---- output -------------------------------------------------------------------------------------
@@ -498,4 +587,5 @@ def format_phase(report: PhaseReport) -> str:
             f"{_num(p.chi_1) + '/' + _num(p.chi_1_theory):>14}" for p in row))
         lines.append(f"  {'':>7}  c       " + "".join(
             f"{_corr(p.c_last) + '/' + _corr(p.c_last_theory):>14}" for p in row))
+    lines += ["", verdict(report).text]
     return "\n".join(lines)

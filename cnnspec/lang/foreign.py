@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from cnnspec.init.catalogue import INIT_NAMES
+from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
 from cnnspec.lang.suggest import snake_case
 
@@ -558,6 +559,89 @@ def darknet_word_hint(name: str) -> str | None:
         return (f"Darknet's {name} activation is `{activation}` here, at the end of a layer's "
                 f"line (`conv 16 3x3 {activation}`) or on a line of its own")
     return None
+
+
+# Caffe's layer types (caffe.proto's LayerParameter type) that are a layer kind here, and the
+# kind: the Caffe importer (cnnspec.importers.caffe) reads each type as this kind, and a type
+# written as a spec's kind is answered with it (caffe_word_hint). Pooling pools by MAX unless
+# its pool says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale
+# and shift; Eltwise is its SUM.
+CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
+CAFFE_KINDS = {"Convolution": "conv", "Deconvolution": "conv_transpose",
+               "InnerProduct": "dense", "Pooling": CAFFE_POOLS["MAX"], "ReLU": "relu",
+               "TanH": "tanh", "Sigmoid": "sigmoid", "ELU": "elu", "PReLU": "prelu",
+               "Dropout": "dropout", "BatchNorm": "batchnorm", "Scale": "batchnorm",
+               "Concat": "concat", "Eltwise": "add", "Flatten": "flatten", "Softmax": "softmax"}
+# What else a type's line here needs said: where it differs from the kind's own line.
+CAFFE_NOTES = {
+    "InnerProduct": "Caffe's InnerProduct flattens its input itself; a dense layer takes a flat "
+                    "one, so a feature map goes through a `flatten` line first",
+    "Pooling": "Caffe's pool: AVE is `avgpool`, and global_pooling `global_maxpool` or "
+               "`global_avgpool`",
+    "ReLU": "with Caffe's negative_slope it is `leaky_relu(SLOPE)`",
+    "BatchNorm": "a batchnorm learns the scale and shift of Caffe's Scale layer after it",
+    "Scale": "a batchnorm learns its own scale and shift: after a `batchnorm` line, remove "
+             "this one",
+}
+# Caffe's types that another kind stands in for, and why (the importer refuses them so).
+CAFFE_REPLACED = {"LRN": ("batchnorm", ("cnnspec has no local response normalisation; "
+                                        "batchnorm is its usual replacement (Ioffe & Szegedy "
+                                        "2015)"))}
+# Caffe's types that are no layer of a net here, and why (the importer leaves them out so).
+CAFFE_LEFT_OUT = {"Accuracy": "cnnspec reports the accuracy of every run",
+                  "Silence": "it only discards blobs"}
+# Caffe's loss layer: the loss of the train block (the losses' catalogue names the one).
+CAFFE_LOSS = "SoftmaxWithLoss"
+
+
+def caffe_loss() -> str:
+    """The loss Caffe's SoftmaxWithLoss is here, as the losses' catalogue names it."""
+    return next(entry.name for entry in LOSSES.values()
+                for name, _ in entry.foreign if name == CAFFE_LOSS.lower())
+
+
+# Every Caffe type above in lower case, as a spec's words are compared with it.
+_CAFFE_TYPES = {name.lower(): name for name in
+                (*CAFFE_KINDS, *CAFFE_REPLACED, *CAFFE_LEFT_OUT, CAFFE_LOSS)}
+
+
+def caffe_type(word: str) -> str | None:
+    """The Caffe layer type ``word`` names in any case (``InnerProduct``, ``innerproduct``),
+    or None."""
+    return _CAFFE_TYPES.get(word.lower())
+
+
+def caffe_word_hint(name: str, label: str | None = None, values: str | None = "") -> str | None:
+    """The hint for a Caffe layer type written as a layer's kind (``fc: InnerProduct 10``),
+    where a guess by spelling led elsewhere (``deconvolution``: dropout; ``SoftmaxWithLoss``:
+    softmax) or nowhere: the kind it is here and the line to write, the line's ``label`` and
+    ``values`` (as written after the type; None where they cannot be rewritten: the kind's
+    usage) kept; None for another word."""
+    caffe = caffe_type(name)
+    if caffe is None:
+        return None
+    if caffe == CAFFE_LOSS:
+        loss = caffe_loss()
+        return (f"Caffe's {caffe} is the loss, which a spec sets in its train block, `train "
+                f"{{ loss {loss} }}`: {loss} applies the softmax itself, so the net's output "
+                f"stays its raw scores; write `loss {loss}` in `train {{ }}` and remove this "
+                "line")
+    if caffe in CAFFE_LEFT_OUT:
+        return (f"Caffe's {caffe} layer has no line here: {CAFFE_LEFT_OUT[caffe]}; remove this "
+                "line")
+    kind, why = CAFFE_REPLACED.get(caffe) or (CAFFE_KINDS[caffe], CAFFE_NOTES.get(caffe))
+    named = f"{label}: " if label else ""
+    if KINDS[kind].merge:  # its inputs are the layers named, which Caffe's bottoms are
+        return (f"Caffe's {caffe} is `{kind}` here, naming the layers it takes (Caffe's "
+                f"bottoms): write `{named}{kind}(a, b)` with their names")
+    line = f"{kind} {values or ''}".strip()
+    refused = None if values is None else line_refusal(line)
+    said = f"Caffe's {caffe} is `{kind}` here" if caffe in CAFFE_KINDS else why
+    if values is None or refused:  # values a hint does not rewrite, or that make no line
+        return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}"
+                + (f"; here {refused}" if refused else ""))
+    return (f"{said}: write `{named}{line}`"
+            + (f" ({why})" if why and caffe in CAFFE_KINDS else ""))
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.

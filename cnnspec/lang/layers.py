@@ -33,6 +33,7 @@ from cnnspec.lang.inits import read_bias_init, read_init
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     CAPITAL_X_MESSAGE,
+    LIST_TYPES,
     REPEAT_LABEL,
     REPEAT_LABEL_HINT,
     capital_x_hint,
@@ -173,20 +174,25 @@ class ReadLayer:
 STATEMENT_KEYWORDS = ("model", "input", "default", "output", "repeat", "train")
 
 
-def read_kind(head: Word | Call, label: str | None = None, written: str | None = None) -> str:
+def read_kind(head: Word | Call, label: str | None = None, written: str | None = None,
+              items: list[Value] = ()) -> str:
     """The kind ``head`` names (an alias read as its kind); an unknown one is a SpecError,
-    whose hint for another library's call is the cnnspec line (``label: conv 16 3``), and for
-    a training setting the train block's line (``written``: the one value after it)."""
+    whose hint for another library's call or layer type is the cnnspec line (``label: conv 16
+    3``, with the values ``items`` after the type), and for a training setting the train
+    block's line (``written``: the one value after it)."""
     name = ALIASES.get(head.name, head.name)
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
+        caffe = None if isinstance(head, Call) else _caffe_hint(head.name, label, items)
         if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
+        elif caffe is not None and not head.name.islower():  # `Scale`, in Caffe's capitals
+            hint = caffe
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
@@ -198,12 +204,24 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 
             hint = foreign_hint(_foreign_call(head, label)) or hint
-        else:  # Darknet's `connected 10`, `route`, `logistic`
+        else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
             from cnnspec.lang.foreign import darknet_word_hint
 
-            hint = darknet_word_hint(head.name) or hint
+            hint = darknet_word_hint(head.name) or caffe or hint
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
     return name
+
+
+def _caffe_hint(name: str, label: str | None, items: list[Value]) -> str | None:
+    """The hint for Caffe's layer type ``name`` written as a kind, with the values ``items``
+    after it (:func:`~cnnspec.lang.foreign.caffe_word_hint`; a call or a list among them,
+    which a hint does not rewrite, leaves the kind's usage); None for another word."""
+    from cnnspec.lang.foreign import caffe_type, caffe_word_hint  # only for an unknown kind
+
+    if caffe_type(name) is None:
+        return None
+    texts = [value_text(item) for item in items]  # None for a call or a list
+    return caffe_word_hint(name, label, None if None in texts else " ".join(texts))
 
 
 def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecError | None:
@@ -286,7 +304,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     if misread is not None:
         raise misread
     written = value_text(stmt.items[0]) if len(stmt.items) == 1 else None
-    kind_name = read_kind(stmt.head, stmt.label, written)
+    kind_name = read_kind(stmt.head, stmt.label, written, stmt.items)
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
@@ -355,9 +373,32 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 raise _out_of_order(err, item, field_name, slots, layer.kind) from None
             _set(layer, field_name, value, item, item, display)
         else:
-            raise _unexpected(item, kind, layer.kind, display, items[i - 1] if i else None,
-                              items[i + 1] if i + 1 < len(items) else None)
+            raise _list_without_brackets(items, i, kind) or _unexpected(
+                item, kind, layer.kind, display, items[i - 1] if i else None,
+                items[i + 1] if i + 1 < len(items) else None)
         i += 1
+
+
+def _list_without_brackets(items: list[Value], i: int, kind: Syntax) -> SpecError | None:
+    """``lr_mult 1 2``: the numbers of an option that takes a list (Caffe's multipliers of
+    the weight's and the bias's rate, ``lr_mult [1, 2]``) written without its brackets, the
+    second (``items[i]``) read as out of place; the error for them all, else None."""
+    start = i - 1
+    while start > 0 and isinstance(items[start], Num):
+        start -= 1
+    option = items[start]
+    if start == i - 1 or not isinstance(option, Word) or option.name not in kind.options \
+            or kind.kind.field_map[kind.options[option.name][0]].type not in LIST_TYPES:
+        return None
+    end = i
+    while end + 1 < len(items) and isinstance(items[end + 1], Num):
+        end += 1
+    numbers = [item.text for item in items[start + 1:end + 1]]
+    field = kind.kind.field_map[kind.options[option.name][0]]
+    return SpecError(f"the values of {option.name} are written as a list, in brackets",
+                     span=Span(items[start + 1].span.line, items[start + 1].span.column,
+                               items[end].span.end_line, items[end].span.end_column),
+                     hint=f"write `{option.name} [{', '.join(numbers)}]`: {field.hint}")
 
 
 # Words other libraries and formats give a bias to say there is none: Keras' use_bias=False,

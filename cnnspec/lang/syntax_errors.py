@@ -867,8 +867,10 @@ def _capital_x(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
 
 
 SIZE_FORM = "sizes are written with 'x' and no spaces, 3x3 or 1x28x28"
-# Whole numbers parted by commas, as a tuple without its brackets: 3, 3 or 1,28,28.
-COMMA_NUMBERS = re.compile(r"[0-9]+(?:\s*,\s*[0-9]+)+")
+# Numbers parted by commas, as a tuple without its brackets: 3, 3 or 1,28,28, or a list's
+# (`lr_mult 0.5, 1`), each whole: the 5 of 0.5 is none of them.
+NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+COMMA_NUMBERS = re.compile(rf"(?<![\w.]){NUMBER}(?:\s*,\s*{NUMBER})+")
 
 
 def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:
@@ -891,28 +893,41 @@ def _size_with_commas(exc: UnexpectedInput, text: str) -> tuple[str, str] | None
     code = line.split("#", 1)[0].rstrip()
     failing, fixed, end = None, "", match.end("first")
     for numbers in COMMA_NUMBERS.finditer(code, match.end("first")):
-        values = re.findall(r"[0-9]+", numbers[0])
-        size = kind is None or _size_field(kind, code[match.end("first"):numbers.start()])
-        fixed += code[end:numbers.start()] + ("x" if size else " ").join(values)
+        values = re.findall(NUMBER, numbers[0])
+        before = code[match.end("first"):numbers.start()]
+        form = "size" if kind is None or _size_field(kind, before) else \
+            "list" if _field_type(kind, before) in LIST_TYPES else "values"
+        written = {"size": "x".join(values), "list": f"[{', '.join(values)}]"}
+        fixed += code[end:numbers.start()] + written.get(form, " ".join(values))
         end = numbers.end()
         if numbers.start() < exc.column <= numbers.end():
-            failing = size
+            failing = form
     if failing is None:
         return None
     fixed = (code[:match.end("first")] + fixed + code[end:]).strip()
-    if failing:
+    if failing == "size":
         return TUPLE_SIZE, f"write `{fixed}`: {SIZE_FORM}"
+    if failing == "list":  # `lr_mult 1, 2`: the option's list, in brackets
+        return ("a list of values is written in brackets", f"write `{fixed}`")
     return ("a layer's values are parted by spaces, not commas", f"write `{fixed}`")
+
+
+def _field_type(kind, before: str) -> str | None:
+    """The type of the field whose option is the last of the words ``before`` (what follows
+    a layer's kind on its line, up to a value), or None where they end in no option."""
+    words = before.split()
+    return next((field.type for field in kind.fields if words and words[-1] in field.option),
+                None)
 
 
 def _size_field(kind, before: str) -> bool:
     """Whether the value a layer of ``kind`` has after the words ``before`` (what follows its
     kind on the line) is a size: the value of an option that takes one (``stride``), or a
     positional value that is one (conv's second, a pool's first)."""
+    option = _field_type(kind, before)
+    if option is not None:
+        return option in SIZE_TYPES
     words = before.split()
-    for field in kind.fields:
-        if words and words[-1] in field.option:
-            return field.type in SIZE_TYPES
     if any(word in field.option for field in kind.fields for word in words):
         return False
     return len(words) < len(kind.positional) and \
@@ -921,6 +936,9 @@ def _size_field(kind, before: str) -> bool:
 
 # The field types written as a size (3x3): a kernel or window, a padding, an output padding.
 SIZE_TYPES = ("pair", "padding", "margin")
+# The field types whose values are written as a list in brackets: Caffe's multipliers of the
+# weight's and the bias's rate (`lr_mult [1, 2]`).
+LIST_TYPES = ("mults",)
 
 
 def _stray_character(exc: UnexpectedInput, text: str) -> tuple[str, str] | None:

@@ -61,9 +61,12 @@ def _outside_train(name: str, text: str | None) -> tuple[str, str] | None:
     outside = f"training setting '{name}' outside the train block"
     inside = "training settings go inside the train block, `train { ... }`"
     key = _our_key(name)
-    if key is not None:
+    if key is not None:  # `loss: SoftmaxWithLoss`, Caffe's loss layer: its entry's name
+        named = _foreign_entry(key, text)
+        value = named[0] if named else text or "..."
         return outside, (f"'{key}' is a training setting: write it inside the train block, "
-                         f"e.g. train {{ {key} {text or '...'} }}")
+                         f"e.g. train {{ {key} {value} }}"
+                         + (f" ({named[1]} is {named[0]} here)" if named else ""))
     foreign = foreign_key_hint(name, text)
     if foreign is not None:
         return outside, f"{inside}; {foreign}"
@@ -73,6 +76,15 @@ def _outside_train(name: str, text: str | None) -> tuple[str, str] | None:
     return (f"'{name}' on a line of its own, among the layers",
             option if argument is None
             else f"{option}; or, if it is meant for training, {inside}: {argument}")
+
+
+def _foreign_entry(key: str, text: str | None) -> tuple[str, str] | None:
+    """The entry of ``key``'s catalogue that another library names ``text`` (Caffe's
+    SoftmaxWithLoss: the loss cross_entropy), and that library's name for it; else None."""
+    catalogue = KEYS[KEY_ALIASES.get(key, key)].catalogue or {}
+    return next(((entry.name, there) for entry in catalogue.values()
+                 for foreign, there in entry.foreign
+                 if text is not None and foreign == text.lower()), None)
 
 
 def _our_key(name: str) -> str | None:

@@ -190,7 +190,7 @@ def make_cells(spec: Spec, axes: list[Axis], seeds: int = 1, folds: int | None =
     # values then vary a valid spec.
     spec_key = spec_key_of(spec)
     base = overridden_spec(spec, overrides or {})
-    keys = [axis.key for axis in axes]  # as spelt: a swept dtype is named by its --set
+    keys = [axis.spelt for axis in axes]  # a swept dtype is named by its --set
     hint_of = (lambda error: swept_hint(error, base.overridden, keys)) if by_sets \
         else compared_hint
     alone = widest(swept_dtypes(axes, dtype))

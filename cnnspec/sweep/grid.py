@@ -59,18 +59,26 @@ DEFAULT_INITS = {"init": "weight_init", "bias": "bias_init"}
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept setting: ``key`` as written, the values as written (``texts``) and as IR
-    values (``values``; None keeps the spec's own)."""
+    """One swept setting: ``key`` as the training catalogue names it (:func:`setting_key`),
+    the values as written (``texts``) and as IR values (``values``; None keeps the spec's
+    own)."""
 
     key: str
     texts: tuple[str, ...]
     values: tuple
     # Where each value was given when not by a --set (compare's own --init options).
     places: tuple[str, ...] = ()
+    # The key as the --set spelt it, where that is an alias of ``key`` (batch: batch_size).
+    alias: str = ""
+
+    @property
+    def spelt(self) -> str:
+        """The key as the user spelt it, which the messages about its values name."""
+        return self.alias or self.key
 
     def option(self) -> str:
         """The ``--set`` option that gave this axis, as the user wrote it."""
-        return f"--set {self.key}={','.join(self.texts)}"
+        return f"--set {self.spelt}={','.join(self.texts)}"
 
     def value_text(self, index: int) -> str:
         """Value ``index`` as the user gave it: its own option (``--init "zeros"``), else
@@ -92,6 +100,13 @@ def split_values(text: str) -> list[str]:
             start = i + 1
     values.append(text[start:].strip())
     return values
+
+
+def setting_key(key: str) -> str:
+    """A ``--set`` key as the training catalogue names the setting (``batch``:
+    ``batch_size``, ``learning_rate``: ``lr``), so that one setting has one name in a sweep's
+    cells, labels and columns however a run spelt it; any other key as written."""
+    return KEY_ALIASES.get(key, key)
 
 
 def option_place(option: str, text: str) -> str:
@@ -123,7 +138,9 @@ def parse_set(option: str, spec: Spec) -> Axis:
             given_dtype(text, f"{given}: {DTYPE}", "{sets:dtype=float32,float64}")
             for text in texts))
     read = value_reader(key, spec.ir, where)
-    return Axis(key, tuple(texts), tuple(read(text) for text in texts))
+    named = setting_key(key)
+    return Axis(named, tuple(texts), tuple(read(text) for text in texts),
+                alias="" if named == key else key)
 
 
 def swept_dtypes(axes: list[Axis], dtype: str) -> tuple[str, ...]:
@@ -154,7 +171,7 @@ def value_reader(key: str, ir: dict, where: str):
     elif "." in key:
         reader = _layer_option_reader(key, ir, where)
     else:
-        name = KEY_ALIASES.get(key, key)
+        name = setting_key(key)
         if name not in READERS:
             known = [k for k in ["init", "bias", "LAYER.OPTION", DTYPE, *READERS,
                                  *KEY_ALIASES] if k not in NOT_SWEPT]
@@ -223,7 +240,7 @@ def apply(ir: dict, key: str, value) -> dict:
         if field in layer.get("default_inits", ()):
             layer["default_inits"] = [f for f in layer["default_inits"] if f != field]
     else:
-        ir["training"][KEY_ALIASES.get(key, key)] = copy.deepcopy(value)
+        ir["training"][setting_key(key)] = copy.deepcopy(value)
     return ir
 
 
@@ -239,8 +256,8 @@ def check_value(spec: Spec, axis: Axis, index: int, check):
         if axis.places:  # an option of its own, which names the value
             raise SpecError(first.message, file=axis.places[index],
                             **compared_hint(first)) from None
-        raise SpecError(f"{axis.key}={axis.texts[index]}: {first.message}",
-                        file=axis.option(), **swept_hint(first, spec.overridden, [axis.key])
+        raise SpecError(f"{axis.spelt}={axis.texts[index]}: {first.message}",
+                        file=axis.option(), **swept_hint(first, spec.overridden, [axis.spelt])
                         ) from None
 
 
@@ -269,7 +286,7 @@ def swept_template(template: str, given=frozenset(), keys=()) -> str:
     as train's ``--dtype``, which a sweep takes as well)."""
     spelt = {setting: setting for setting in READERS if setting not in given}
     for key in keys:
-        spelt[KEY_ALIASES.get(key, key)] = key
+        spelt[setting_key(key)] = key
     return reworded(template, {setting: _as_set(written) for setting, written in spelt.items()})
 
 

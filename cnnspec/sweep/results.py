@@ -38,10 +38,9 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
-from cnnspec.lang.training import KEY_ALIASES
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
-from cnnspec.sweep.grid import DTYPE
+from cnnspec.sweep.grid import DTYPE, setting_key
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.loop import diverged_files
@@ -282,7 +281,9 @@ def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
     if problem is None:
         dtype = summary.get("dtype", UNRECORDED_DTYPE)
         fold = None if fields["fold"] is None else (fields["fold"] - 1, fields["folds"])
-        cell = Cell(tuple(fields["settings"].items()), fields["seed"], ir, fold,
+        # named as a sweep names them now: an earlier one kept `batch` as it was spelt
+        settings = tuple((setting_key(key), text) for key, text in fields["settings"].items())
+        cell = Cell(settings, fields["seed"], ir, fold,
                     dtype=dtype if dtype in DTYPES else UNRECORDED_DTYPE)
         if not isinstance(ir, dict) or cell.key != key_of(folder.name):
             problem = f"its {rundir.SPEC_JSON} is not the IR of the cell its name says"
@@ -326,10 +327,9 @@ def columns(done: list[tuple[Cell, CellResult]]) -> list[str]:
     setting another sweep gave to all its cells, as ``--epochs``; the dtype; the folds).
     One sweep alone shows its swept settings."""
     swept = list(dict.fromkeys(key for cell, _ in done for key, _ in cell.settings))
-    named = {KEY_ALIASES.get(key, key) for key in swept}
     training = dict.fromkeys(key for cell, _ in done for key in cell.ir["training"])
     others = [key for key in [*training, DTYPE, FOLDS]
-              if key not in named and key != "seed"]  # the seeds are each group's runs
+              if key not in swept and key != "seed"]  # the seeds are each group's runs
     return swept + [key for key in others
                     if len({shown_value(cell, key) for cell, _ in done}) > 1]
 
@@ -345,7 +345,7 @@ def shown_value(cell: Cell, key: str) -> str:
         return cell.dtype
     if key == FOLDS:
         return "none" if cell.fold is None else str(cell.fold[1])
-    value = cell.ir["training"].get(KEY_ALIASES.get(key, key))
+    value = cell.ir["training"].get(setting_key(key))
     return AS_WRITTEN if value is None else _written(value)
 
 

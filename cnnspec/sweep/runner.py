@@ -131,7 +131,7 @@ def plan(spec: str, sets: list[str] | str, seeds: int = 1, folds: int | None = N
     axes = [parse_set(option, parsed) for option in sets]
     again = [i for i, axis in enumerate(axes) if axis.key in {a.key for a in axes[:i]}]
     if again:  # a mistake in what was asked: named at the second setting, not the spec
-        key = literal(shortened(axes[again[0]].key))
+        key = literal(shortened(axes[again[0]].spelt))
         raise SettingError(f"{{sets:{literal(shortened(sets[again[0]]))}}}: {key} is given "
                            "more than once", invalid=True,
                            hint=f"give all its values in one, separated by commas: "
@@ -317,7 +317,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
-            hint_of=lambda template: swept_template(template, given, [a.key for a in axes]))
+            hint_of=lambda template: swept_template(template, given, [a.spelt for a in axes]))
         earlier = earlier_cells(folder, cells)  # other sweeps' of the spec: the table's too
     result.done += earlier
     result.earlier = len(earlier)
