@@ -1,12 +1,13 @@
 """The lab's commands end to end: ``init-report``, ``compare`` and ``train --stats``."""
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
 
 from cnnspec.cli import main
-from cnnspec.errors import counted
+from cnnspec.errors import counted, rounded_text
 from cnnspec.lab.recorder import read_stats
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -516,3 +517,61 @@ def test_init_report_shows_both_cut_points_of_a_truncated_normal_cut_off_centre(
     centred = next(line for line in table if line.startswith("centred "))
     assert off[:end].endswith(" -0.5..2") and centred[:end].endswith(" 0.2")
     assert len(off) == len(centred)
+
+
+# A Fixup-style residual net (Zhang, Dauphin & Ma 2019): each branch's last conv starts at
+# zero, so each block starts as the identity and the branches' `b` outputs are 0.
+FIXUP = """\
+model fixup
+input 1x16x16
+stem: conv 8 3x3 pad same relu
+repeat {blocks} as r {{
+  a: conv 8 3x3 pad same relu
+  b: conv 8 3x3 pad same weight {last}
+  sum: add(b, in) relu
+}}
+global_avgpool
+head: dense 4
+train {{
+  data shapes(size=16, classes=[x, plus, o, square])
+}}
+"""
+
+
+@pytest.mark.parametrize("last", ["zeros", "he_normal"])
+def test_init_report_follows_the_signal_along_the_main_path_of_a_residual_net(
+        tmp_path, capsys, last):
+    """The signal line compares the layers every path from the input to the output passes
+    (the stem and the adds), not a branch's last conv, which a Fixup net starts at 0 while
+    the identity path carries the signal on (the head's std was 0.9, the line said x0)."""
+    spec = tmp_path / "fixup.cnn"
+    spec.write_text(FIXUP.format(blocks=10, last=last))
+    assert main(["init-report", str(spec), "--batch", "16", "--format", "json"]) == 0
+    (variant,) = json.loads(capsys.readouterr().out)["variants"]
+    rows = {row["name"]: row for row in variant["layers"]}
+    signal = variant["signal"]
+    assert (signal["layers"], signal["first"], signal["last"]) == (11, "stem", "r_10_sum")
+    assert (signal["branch_layers"], signal["merges"]) == (20, 10)
+    assert signal["act_change"] == pytest.approx(
+        rows["r_10_sum"]["act_std"] / rows["stem"]["act_std"])
+    assert signal["grad_change"] == pytest.approx(
+        rows["stem"]["grad_std"] / rows["r_10_sum"]["grad_std"])
+    if last == "zeros":  # every block passes its input on unchanged
+        assert rows["r_10_b"]["act_std"] == 0 and signal["act_change"] > 0.3
+        assert rows["r_10_sum"]["act_std"] == pytest.approx(rows["stem_relu"]["act_std"])
+    assert main(["init-report", str(spec), "--batch", "16"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert line.startswith(
+        f"signal: activation std x{rounded_text(signal['act_change'], 3)} from the first to "
+        "the last of 11 hidden conv/dense layers and merges every path from the input to the "
+        "output passes, stem to r_10_sum (x")
+    assert "; 20 conv/dense layers in branches left out)" in line
+
+
+def test_the_signal_line_of_a_plain_stack_still_counts_its_hidden_layers(capsys):
+    assert main(["init-report", str(SPECS / "plain30.cnn"), "--input", "gaussian",
+                 "--batch", "2"]) == 0
+    line = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(r"signal: activation std x\S+ from the first to the last of 30 hidden "
+                        r"conv/dense layers \(x\S+ per layer\); gradient std x\S+ on the way "
+                        r"back; \d+% of ReLU outputs zero", line)

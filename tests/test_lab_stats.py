@@ -119,3 +119,17 @@ def test_the_signal_line_writes_numbers_as_a_spec_writes_them():
 
     text = describe_signal(summarize_signal(_depth([1.0, 1e20, 1e40, 1.0])))
     assert "activation std x1e40 from the first" in text and "(x1e20 per layer)" in text
+
+
+def test_the_signal_summary_follows_the_main_path_and_counts_what_it_leaves_out():
+    """A branch's conv that starts at 0 is no signal of 0: the add after it carries the
+    other path's values on. Only layers on every path (and merges there) are compared."""
+    rows = [LayerStats(name, kind, 0.0, std, std, None, None, None, grad, None)
+            for name, kind, std, grad in [("stem", "conv", 2.0, 0.5), ("b", "conv", 0.0, 0.1),
+                                          ("sum", "add", 1.0, 0.25), ("head", "dense", 3.0, 9.0)]]
+    summary = summarize_signal(rows, main_path={"stem", "sum", "head"})
+    assert (summary.layers, summary.first, summary.last) == (2, "stem", "sum")
+    assert (summary.branch_layers, summary.merges) == (1, 1)
+    assert summary.act_change == pytest.approx(0.5) and summary.grad_change == pytest.approx(2)
+    # every layer on the path: the plain reading, in which b's 0 ends the signal
+    assert summarize_signal(rows[:2] + rows[3:]).act_change == 0.0

@@ -1362,3 +1362,14 @@ def test_a_sweep_and_a_comparison_are_named_after_the_model_as_train_names_a_run
     monkeypatch.setattr(figure, "save_png", lambda fig, out: drawn.append(fig) or out)
     plot(comparison)
     assert drawn[0]._suptitle.get_text() == "named: inits compared"
+
+
+def test_a_layer_option_or_default_another_sweep_gave_shows_the_specs_own(named, tmp_path):
+    """A cell that took a swept layer option or default bias from the spec shows the value
+    its IR holds, written as the language writes it and marked as the spec's."""
+    out = tmp_path / "s"
+    sweep(str(named), ["conv1.kernel=5x5"], out=out, executor=in_process)
+    second = sweep(str(named), ["bias=constant(0.1)"], out=out, executor=in_process)
+    assert second.columns == ["bias", "conv1.kernel"]
+    assert sorted(tuple(g.settings.values()) for g in second.groups) == [
+        ("constant(0.1)", "3x3 (spec)"), ("zeros (spec)", "5x5")]

@@ -205,6 +205,30 @@ def test_a_sweep_over_other_settings_on_the_cluster_adds_its_cells_to_the_folder
     assert len(json.loads((out / "results.json").read_text())["cells"]) == 3
 
 
+def test_a_cell_another_sweep_gave_no_init_shows_the_init_it_trained_with(
+        cluster, tmp_path, capsys):
+    """Swept over init, then over lr into the same folder: the lr cells, which took the
+    spec's default init, were shown "as written" in the init column; they show the init
+    their recorded IR holds, marked as the spec's, as results.csv does."""
+    address, _ = cluster
+    spec = tmp_path / "defaults.cnn"
+    spec.write_text("model defaults\ninput 1x8x8\ndefault weight lecun_normal\n"
+                    "conv 4 3x3 relu\nflatten\ndense 10\n"
+                    "train {\n  data digits\n  epochs 1\n  batch 64\n  lr 0.05\n}\n")
+    out = tmp_path / "mixed"
+    for sets in ("init=he_normal", "lr=0.1"):
+        capsys.readouterr()
+        assert main(["sweep", str(spec), "--set", sets, "--scheduler", address,
+                     "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()  # the second sweep's table
+    assert lines[0].split()[:2] == ["lr", "init"]
+    rows = {line.split()[0]: line.split()[1:3] for line in lines[1:-1]}
+    assert rows["0.05"][0] == "he_normal" and rows["0.1"] == ["lecun_normal", "(spec)"]
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted((c["lr"], c["init"]) for c in cells) == [("0.05", "he_normal"),
+                                                           ("0.1", "lecun_normal (spec)")]
+
+
 def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         cluster, tiny_digits_spec, tmp_path):
     address, _ = cluster

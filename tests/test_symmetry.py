@@ -440,3 +440,55 @@ def test_a_bias_before_thins_the_next_layers_sums_and_its_bias_then_silences_it(
     said = float(re.search(r"about ([0-9.]+) for inputs", warning.message).group(1))
     assert sums.std() == pytest.approx(said, rel=0.15)
     assert np.mean(sums + params["h2.bias"] > 0) < 0.05
+
+
+# A residual block on a drawn stem c0 whose branch ends in b, and what reads the add: whether
+# check warns that b's filters start identical, and whether one SGD step sets them wholly
+# apart (every two filters as far apart as the filters are large) as NumPy finds.
+RESIDUAL = ("c0: conv 4 3x3 pad same relu\na: conv 4 3x3 pad same {a}\n"
+            "b: conv 4 3x3 pad same weight {b}\ns: add(b, c0_relu){after}\nflatten\nfc: dense 10\n")
+RESIDUAL_CASES = [
+    # Fixup: the branch starts at 0; the identity path makes the sum (and the ReLU's masks)
+    # differ by channel, so each filter's gradient dout_f x a's output is its own
+    ({"a": "relu", "b": "zeros", "after": " relu"}, False, True),
+    ({"a": "relu", "b": "zeros", "after": "\nc: conv 4 3x3 pad same relu"}, False, True),
+    # a constant other than 0 starts the filters as one, which the same gradients only nudge
+    ({"a": "relu", "b": "constant(0.1)", "after": " relu"}, True, False),
+    # a's output is 0 too: b's gradient dout_f x 0 is 0, and b stays as it started
+    ({"a": "weight zeros", "b": "zeros", "after": " relu"}, True, False),
+    # a constant conv reading the add sends every channel one gradient at the first step
+    ({"a": "relu", "b": "zeros", "after": "\nc: conv 4 3x3 pad same weight constant(0.1) relu"},
+     True, False),
+]
+
+
+@pytest.mark.parametrize("parts, warned, parted", RESIDUAL_CASES)
+def test_a_residual_branch_started_at_zero_is_warned_of_as_one_sgd_step_finds(
+        tmp_path, parts, warned, parted):
+    """Not warned: the last conv of a residual branch started at zero (Fixup, Zhang, Dauphin &
+    Ma 2019), whose filters one step sets as far apart as a random init would; warned: a
+    constant start other than 0, or a zero branch whose gradient cannot differ by channel."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "residual.cnn"
+    path.write_text("input 1x8x8\n" + RESIDUAL.format(**parts))
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if w.message.startswith("all 4 filters of b start")]
+    assert len(said) == warned
+    model = compile_spec(checked, seed=0, dtype="float64")
+    _train(model, 1)
+    w = _filters(model, "b").reshape(4, -1)
+    gaps = [np.linalg.norm(w[i] - w[j]) for i in range(4) for j in range(i)]
+    assert (min(gaps) > 0.5 * np.linalg.norm(w, axis=1).max()) == parted
+
+
+def test_a_zero_conv_before_its_relu_is_still_warned_of_beside_a_residual_one(tmp_path):
+    """Zero weights read by their own ReLU get no gradient at all, in a branch or not."""
+    import cnnspec
+
+    path = tmp_path / "dead.cnn"
+    path.write_text("input 1x8x8\n" + RESIDUAL.format(a="weight zeros relu", b="zeros",
+                                                       after=" relu"))
+    (warning,) = [w for w in cnnspec.load(path).warnings if " of a start " in w.message]
+    assert "a never changes" in warning.message

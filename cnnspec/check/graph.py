@@ -74,3 +74,32 @@ def consumers(spec: Spec) -> dict[str, list[str]]:
         for ref in layer["inputs"]:
             out.setdefault(ref, []).append(layer["name"])
     return out
+
+
+def main_path(spec: Spec) -> list[str]:
+    """The layers every path from the input to the output passes, in order: in a plain
+    stack every layer; in a residual network the stem, each add and what follows it, and the
+    head, not the layers of a branch that an identity path bypasses.
+
+    Layers in IR order are topologically sorted, and among the layers the output uses a
+    layer lies on every path exactly when no edge jumps over it (a path that avoids it must
+    step from a layer before it to one after it); the sweep counts, for each position, the
+    edges that span it."""
+    used = used_layers(spec)
+    order = [INPUT] + [layer["name"] for layer in spec.ir["layers"] if layer["name"] in used]
+    position = {name: i for i, name in enumerate(order)}
+    spans = [0] * (len(order) + 1)  # +1 at an edge's first position it jumps, -1 past its last
+    for layer in spec.ir["layers"]:
+        if layer["name"] not in used:
+            continue
+        end = position[layer["name"]]
+        for ref in layer["inputs"]:
+            if position[ref] + 1 < end:
+                spans[position[ref] + 1] += 1
+                spans[end] -= 1
+    path, jumped = [], 0
+    for i, name in enumerate(order):
+        jumped += spans[i]
+        if i and not jumped:
+            path.append(name)
+    return path

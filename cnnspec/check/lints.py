@@ -12,7 +12,9 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   channels differ (their values then differ), or a group norm or grouped conv after a
   concat (which mixes in other channels); the warning names it. A layer with no conv/dense
   layer after it is exempt: the loss tells its units apart (each has its own target), which
-  is why a zero-initialised classifier head trains;
+  is why a zero-initialised classifier head trains; so is the last layer of a residual branch
+  started at zero (Fixup), whose filters the first step sets wholly apart
+  (:func:`residual_zero_starts`);
 - a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
   its ReLU's 0 at init (:func:`silenced_starts`);
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
@@ -245,10 +247,52 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]
     """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     alike = alike_channels(spec, layers)
-    return {info.name: tie_breakers(info.name, by_name, after, alike) for info in layers
-            if is_weighted(info.kind) and info.ir["trainable"]
-            and identical_filters(info) >= 2
-            and _feeds_a_weight_layer(info.name, by_name, after)}
+    starts = {info.name: tie_breakers(info.name, by_name, after, alike) for info in layers
+              if is_weighted(info.kind) and info.ir["trainable"]
+              and identical_filters(info) >= 2
+              and _feeds_a_weight_layer(info.name, by_name, after)}
+    zero_last = residual_zero_starts(spec, layers, starts, alike)
+    return {name: breakers for name, breakers in starts.items() if name not in zero_last}
+
+
+def _sets_apart_at_once(info: LayerInfo) -> bool:
+    """Whether a tie breaker (:func:`tie_breakers`) sends each channel a gradient of its own
+    at the first step: any but a conv or dense layer weighing its inputs alike, which does so
+    only once it has learned different weights for them, a step later."""
+    return not is_weighted(info.kind) or not _alike(info.weight_init, _axes(info)[1])
+
+
+def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, list[str]],
+                         alike: set[str]) -> set[str]:
+    """Of the layers ``starts`` (name -> tie breakers) whose filters start identical, those
+    that are the last layer of a residual branch started at zero, whose filters are told
+    apart, fully, at the first step: Fixup (Zhang, Dauphin & Ma 2019) and SkipInit start each
+    block as the identity this way, as a zero last batch-norm scale does (Goyal et al. 2017).
+
+    Filter ``f`` of a layer gets the gradient ``dW_f = sum over positions of dout_f x input``.
+    With every weight 0 they start as nothing, not as one filter: after the first step they
+    are ``-lr dW_f``, as different as the gradients ``dout_f`` of the channels, where the
+    input is not 0. Those differ when the layer is read only by adds of another input that
+    is not 0 and whose channels differ (the identity path: the sum's values differ by
+    channel, and are not 0), and a tie breaker after them tells the channels apart at once
+    (:func:`_sets_apart_at_once`: the ReLU after the add, whose masks differ). A constant
+    other than 0 starts every filter as one, which the same gradients only nudge apart, and
+    stays warned."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    q = signal.moments(layers, biases=True)[0]
+    found = set()
+    for name, breakers in starts.items():
+        info, readers = by_name[name], after.get(name, [])
+        if not (info.weight_init.scale == 0 and readers
+                and all(q.get(ref, 0.0) > 0 for ref in info.inputs)):
+            continue
+        beside = [[ref for ref in by_name[r].inputs if ref != name] for r in readers]
+        if (all(by_name[r].kind == "add" for r in readers)
+                and all(any(ref not in alike and q.get(ref, 0.0) > 0 for ref in refs)
+                        for refs in beside)
+                and any(_sets_apart_at_once(by_name[b]) for b in breakers)):
+            found.add(name)
+    return found
 
 
 def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:

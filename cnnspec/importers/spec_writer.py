@@ -106,6 +106,12 @@ def _value(f: Field, value) -> str:
     return number_text(value)
 
 
+def field_text(kind: str, name: str, value) -> str:
+    """The IR value of field ``name`` of a layer of ``kind`` as the language writes it:
+    ``3x3``, ``same``, ``he_normal(mode=fan_out)``."""
+    return _value(KINDS[kind].field_map[name], value)
+
+
 def layer_text(line: LayerLine) -> str:
     """``name: kind POSITIONAL... OPTIONS... [ACTIVATION] [<- inputs]``, every option the
     kind's own word, defaults left out."""

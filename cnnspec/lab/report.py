@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cnnspec.check.graph import main_path
 from cnnspec.check.memory import SMALLER_BATCH, training_batch
 from cnnspec.compiler import compile_spec
 from cnnspec.dtypes import DEFAULT_DTYPE
@@ -39,10 +40,17 @@ class VariantReport:
     # An --init variant's: the layers it set the weight init of, and those that kept their own.
     sets: list[str] | None = None
     keeps: list[str] = field(default_factory=list)
+    # The layers every path from the input to the output passes (None: all of them), along
+    # which the signal line compares (check.graph.main_path).
+    main_path: list[str] | None = None
+
+    @property
+    def signal(self) -> SignalSummary:
+        return summarize_signal(self.layers, self.main_path)
 
     def to_dict(self) -> dict:
         out = {"init": self.label, "input_std": self.input_std,
-               "signal": summarize_signal(self.layers).to_dict()}
+               "signal": self.signal.to_dict()}
         if self.sets is not None:
             out["init_sets"], out["init_keeps"] = self.sets, self.keeps
         if self.lsuv:
@@ -74,7 +82,7 @@ def measure(variant: Variant, batch: Batch, seed: int, dtype: str = DEFAULT_DTYP
     model = compile_spec(variant.checked, seed=seed, dtype=dtype)
     steps = lsuv(model, batch.x)
     return VariantReport(variant.label, std64(batch.x), probe(model, batch.x, batch.y), steps,
-                         variant.sets, variant.keeps)
+                         variant.sets, variant.keeps, main_path(variant.checked.spec))
 
 
 def init_report(path, inits: list[str] | None = None, input_kind: str = "data",
@@ -152,7 +160,7 @@ def format_table(report: InitReport) -> str:
                                    for i, (c, w) in enumerate(zip(r, widths))))
         if variant.lsuv:
             lines.append(describe_lsuv(variant.lsuv))
-        lines.append(describe_signal(summarize_signal(variant.layers)))
+        lines.append(describe_signal(variant.signal))
         overflow = describe_overflow(variant.layers)
         if overflow:
             lines.append(overflow)
@@ -182,25 +190,44 @@ def describe_overflow(layers) -> str | None:
 
 
 def describe_signal(summary: SignalSummary) -> str:
-    """One line on the signal's fate across the hidden conv/dense layers."""
+    """One line on the signal's fate along the main path (:class:`SignalSummary`)."""
+    points = _points_text(summary)
     if summary.act_change is None and summary.layers >= 2:
         # Only a first layer with std 0 leaves two or more layers without a ratio: e.g. all
         # weights zero, where every unit computes the same nothing (the lesson of zeros.cnn).
-        text = ("signal: the first hidden conv/dense layer outputs a constant (std 0), so no "
-                "signal reaches the layers after it")
+        first = ("the first hidden conv/dense layer" if points == _PLAIN
+                 else f"the first of the {points}, {summary.first},")
+        text = (f"signal: {first} outputs a constant (std 0), so no signal reaches the layers "
+                "after it")
         if summary.dead_mean is not None:
             text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
         return text
     if summary.act_change is None:
-        return "signal: fewer than two hidden conv/dense layers, nothing to compare"
+        return f"signal: fewer than two {points}, nothing to compare"
+    ends = "" if points == _PLAIN else f", {summary.first} to {summary.last}"
+    left_out = ("" if not summary.branch_layers else
+                f"; {counted(summary.branch_layers, 'conv/dense layer')} in branches left out")
     text = (f"signal: activation std x{rounded_text(summary.act_change, 3)} from the first to "
-            f"the last of {summary.layers} hidden conv/dense layers "
-            f"(x{rounded_text(summary.act_per_layer, 3)} per layer)")
+            f"the last of {summary.layers} {points}{ends} "
+            f"(x{rounded_text(summary.act_per_layer, 3)} per layer{left_out})")
     if summary.grad_change is not None:
         text += f"; gradient std x{rounded_text(summary.grad_change, 3)} on the way back"
     if summary.dead_mean is not None:
         text += f"; {100 * summary.dead_mean:.0f}% of ReLU outputs zero"
     return text
+
+
+_PLAIN = "hidden conv/dense layers"
+
+
+def _points_text(summary: SignalSummary) -> str:
+    """What the signal line compares: the hidden conv/dense layers of a plain stack, else the
+    conv/dense layers and merges on the main path, which the line says is what every path
+    from the input to the output passes."""
+    if not summary.branch_layers and not summary.merges:
+        return _PLAIN
+    return ("hidden conv/dense layers and merges every path from the input to the output "
+            "passes")
 
 
 def describe_lsuv(steps) -> str:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from cnnspec.kinds import is_weighted
+from cnnspec.kinds import KINDS, is_weighted
 
 # Layer kinds whose output is a ReLU's: their exact zeros are the "dead" units of the batch.
 RELU_KINDS = ("relu",)
@@ -132,6 +132,11 @@ def _ratio(std: float, input_std: float | None) -> float | None:
     return std / input_std if input_std > 0 else float("nan")
 
 
+def is_merge(kind: str) -> bool:
+    """Whether a layer of ``kind`` joins paths (an add, a concat)."""
+    return KINDS[kind].merge
+
+
 def weighted(stats: list[LayerStats]) -> list[LayerStats]:
     """The conv and dense layers only, in order: the depth axis of He et al.'s analysis."""
     return [s for s in stats if is_weighted(s.kind)]
@@ -152,16 +157,24 @@ def per_layer_factor(stats: list[LayerStats]) -> float:
 
 @dataclass
 class SignalSummary:
-    """How the signal changes through the hidden conv/dense layers, forward and back.
+    """How the signal changes along the network's main path, forward and back.
 
-    The output layer is left out: its output is the logits and its gradient the loss's own, and
-    between it and the hidden layers there is often a pooling that rescales every value alike,
-    which would hide what the hidden layers do to the signal. ``layers``: the hidden layers
-    compared; ``act_change``: the last hidden layer's ``act_std`` over the first's;
-    ``act_per_layer``: its geometric mean per layer (:func:`per_layer_factor`);
-    ``grad_change``: the first hidden layer's ``grad_std`` over the last's (how much the gradient
-    shrinks or grows on its way back); ``dead_mean``: the mean share of dead units over the ReLU
-    layers (None without ReLUs).
+    The points compared are the hidden conv/dense layers and the merges (adds, concats) that
+    every path from the input to the output passes (:func:`cnnspec.check.graph.main_path`):
+    in a plain stack every hidden conv/dense layer; in a residual network the stem and each
+    add, where the signal of the identity path and the branch meet. A branch's own layers are
+    left out: an identity path carries the signal past them, and a branch whose last conv
+    starts at zero (Fixup: Zhang, Dauphin & Ma 2019) would read as a signal of 0 that the
+    network never has. The output layer is left out too: its output is the logits and its
+    gradient the loss's own, and between it and the hidden layers there is often a pooling
+    that rescales every value alike, which would hide what the hidden layers do to the signal.
+
+    ``layers``: the points compared, ``first`` and ``last`` their ends; ``branch_layers``:
+    the hidden conv/dense layers left out, off the main path; ``act_change``: the last
+    point's ``act_std`` over the first's; ``act_per_layer``: its geometric mean per step
+    (:func:`per_layer_factor`); ``grad_change``: the first point's ``grad_std`` over the
+    last's (how much the gradient shrinks or grows on its way back); ``dead_mean``: the mean
+    share of dead units over the ReLU layers (None without ReLUs).
     """
 
     layers: int
@@ -169,13 +182,32 @@ class SignalSummary:
     act_per_layer: float | None
     grad_change: float | None
     dead_mean: float | None
+    first: str | None = None
+    last: str | None = None
+    branch_layers: int = 0
+    merges: int = 0  # of the points compared, the adds and concats
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def summarize_signal(stats: list[LayerStats]) -> SignalSummary:
-    hidden = weighted(stats)[:-1]
+def _hidden_points(stats: list[LayerStats], main_path) -> tuple[list[LayerStats], int]:
+    """The points :class:`SignalSummary` compares (``main_path``: the names of the layers
+    every path passes; None: every layer), and how many hidden conv/dense layers lie off it.
+    Only what comes before the output's conv/dense layer is hidden."""
+    depth = weighted(stats)
+    if not depth:
+        return [], 0
+    end = stats.index(depth[-1])
+    on_path = (lambda s: True) if main_path is None else (lambda s: s.name in main_path)
+    points = [s for s in stats[:end] if on_path(s) and (is_weighted(s.kind) or is_merge(s.kind))]
+    return points, sum(1 for s in depth[:-1] if not on_path(s))
+
+
+def summarize_signal(stats: list[LayerStats], main_path=None) -> SignalSummary:
+    """The :class:`SignalSummary` of ``stats`` (in network order) along ``main_path``, the
+    names of the layers every path from the input to the output passes (None: all)."""
+    hidden, off_path = _hidden_points(stats, main_path)
     act_change = act_per_layer = grad_change = None
     if len(hidden) >= 2 and hidden[0].act_std > 0:
         act_change = hidden[-1].act_std / hidden[0].act_std
@@ -185,4 +217,7 @@ def summarize_signal(stats: list[LayerStats]) -> SignalSummary:
             grad_change = first / last
     dead = [s.dead_frac for s in stats if s.dead_frac is not None]
     return SignalSummary(len(hidden), act_change, act_per_layer, grad_change,
-                         sum(dead) / len(dead) if dead else None)
+                         sum(dead) / len(dead) if dead else None,
+                         hidden[0].name if hidden else None,
+                         hidden[-1].name if hidden else None, off_path,
+                         sum(1 for s in hidden if is_merge(s.kind)))

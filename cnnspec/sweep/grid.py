@@ -35,6 +35,7 @@ from cnnspec.errors import (
     shortened,
     without_alternatives,
 )
+from cnnspec.importers.spec_writer import field_text, init_text
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import foreign_key_hint
 from cnnspec.lab.variants import refuse_changing_nothing, with_default_weight
@@ -217,6 +218,25 @@ def layer_options(kind: str) -> dict:
     syntax = KINDS[kind]
     return {**{name: (name, reader) for name, reader in syntax.positional},
             **syntax.options}
+
+
+def written_value(ir: dict, key: str) -> str | None:
+    """What ``ir`` holds for the ``--set`` key ``key`` of a model-wide default init (``init``,
+    ``bias``) or a layer's option (``LAYER.OPTION``), as the language writes it: the init of
+    the layers that take the default (each init once, `` / `` between several), or the
+    layer's value; None for another key, where no layer takes the default, or the IR has no
+    such layer or value (a layer without a bias)."""
+    if key in DEFAULT_INITS:
+        field = DEFAULT_INITS[key]
+        texts = dict.fromkeys(init_text(layer[field]) for layer in ir["layers"]
+                              if field in layer.get("default_inits", ()) and field in layer)
+        return " / ".join(texts) or None
+    layer_name, dot, word = key.partition(".")
+    layer = next((layer for layer in ir["layers"] if layer["name"] == layer_name), None)
+    if not dot or layer is None or word not in layer_options(layer["kind"]):
+        return None
+    field = layer_options(layer["kind"])[word][0]
+    return field_text(layer["kind"], field, layer[field]) if field in layer else None
 
 
 def apply(ir: dict, key: str, value) -> dict:

@@ -40,7 +40,7 @@ from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
 from cnnspec.metrics import VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
-from cnnspec.sweep.grid import DTYPE, setting_key
+from cnnspec.sweep.grid import DEFAULT_INITS, DTYPE, setting_key, written_value
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
 from cnnspec.training.loop import diverged_files
@@ -316,8 +316,10 @@ def _fields_problem(fields) -> str | None:
 
 
 # A setting a cell's sweep did not give, which it took from the spec as written (an init, a
-# layer's option), shown as this in a column other cells give.
+# layer's option), shown as this in a column other cells give where its IR does not say it.
 AS_WRITTEN = "as written"
+# ... and after the value its IR holds, where it does: ``he_normal (spec)``.
+FROM_SPEC = "(spec)"
 FOLDS = "folds"  # the column of the cells' k-fold cross-validation, where they differ in it
 
 
@@ -336,8 +338,9 @@ def columns(done: list[tuple[Cell, CellResult]]) -> list[str]:
 
 def shown_value(cell: Cell, key: str) -> str:
     """The value of setting ``key`` the ``cell`` trained with, as its column shows it: as
-    its ``--set`` gave it, else as its IR holds it (:data:`AS_WRITTEN` where that is not
-    a training setting)."""
+    its ``--set`` gave it, else as its IR holds it: a training setting's value, and the
+    spec's default init or a layer's option marked :data:`FROM_SPEC` (:data:`AS_WRITTEN`
+    where the IR does not say it)."""
     given = dict(cell.settings)
     if key in given:
         return given[key]
@@ -345,6 +348,9 @@ def shown_value(cell: Cell, key: str) -> str:
         return cell.dtype
     if key == FOLDS:
         return "none" if cell.fold is None else str(cell.fold[1])
+    if key in DEFAULT_INITS or "." in key:
+        written = written_value(cell.ir, key)
+        return AS_WRITTEN if written is None else f"{written} {FROM_SPEC}"
     value = cell.ir["training"].get(setting_key(key))
     return AS_WRITTEN if value is None else _written(value)
 
