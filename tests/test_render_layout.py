@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawn_text import overlapping_texts, texts_outside
+from drawn_text import label_problems, overlapping_texts, texts_outside
 
+from cnnspec.lab.critical_plots import plot_phase
+from cnnspec.lab.phase import phase_report
 from cnnspec.lab.plots import (
     STATISTICS,
     plot_depth_profile,
@@ -222,3 +224,80 @@ def test_the_stats_picture_names_the_run(tmp_path, monkeypatch):
     stats.path = run / recorder.STATS_FILE
     stats.on_stop(type("Model", (), {"record": True, "checked": None})())
     assert titles == ["per-layer statistics of run digits-20260101-120000"]
+
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+BIASED_RELU = """model a_relu_network_with_biases_and_a_name_as_long_as_its_title_can_hold
+input 16x4x4
+default weight he_normal, bias normal(0, 0.3)
+repeat 6 as body {
+  conv 16 1x1 relu
+}
+global_avgpool
+head: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+# Phase diagrams of ReLU and tanh nets, their named inits at sigma_b 0 and in the middle of
+# the map, four of them crowded within a tenth of sigma_w, one off the map, and a title as
+# wide as the figure (the key beside the map ran into it).
+PHASE_DIAGRAMS = {
+    "digits (relu)": ("digits.cnn", (5, 3), []),
+    "digits, crowded, one off the map": ("digits.cnn", (12, 9), [
+        "normal(0, 0.1)", "normal(0, 0.12)", "uniform(-0.3, 0.3)", "normal(0, 3)"]),
+    "deep_tanh200": ("deep_tanh200.cnn", (4, 5), []),
+    "lenet5 (tanh)": ("lenet5.cnn", (8, 5), []),
+    "plain30 (relu)": ("plain30.cnn", (3, 3), []),
+    "relu with biases, long name": (BIASED_RELU, (5, 5), ["normal(0, 0.45)"]),
+}
+
+
+def _phase_diagram(tmp_path, drawn, name):
+    spec, grid, inits = PHASE_DIAGRAMS[name]
+    path = SPECS / spec
+    if not spec.endswith(".cnn"):
+        path = tmp_path / "net.cnn"
+        path.write_text(spec)
+    report = phase_report(path, inits, grid=grid)
+    plot_phase(report, tmp_path / "phase.png")
+    return report, drawn[0]
+
+
+@pytest.mark.parametrize("name", PHASE_DIAGRAMS)
+def test_the_phase_diagrams_labels_cover_nothing_drawn(tmp_path, drawn, name):
+    """The named inits' labels sat at fixed heights over their stars: on digits, the leader
+    lines of torch_default, orthogonal and glorot crossed the labels of delta_orthogonal,
+    glorot and orthogonal, and lecun's white box covered the measured chi_1 = 1 line; on
+    deep_tanh200 the spec's box covered the theory's critical line. Each init is numbered
+    beside its star now, where the number covers no line, marker or other label."""
+    _, fig = _phase_diagram(tmp_path, drawn, name)
+    ax = fig.axes[0]
+    assert ax.texts  # the labels are there to be checked
+    assert label_problems(ax) == []
+    assert overlapping_texts(fig) == []
+    assert texts_outside(fig) == []
+    frame = ax.get_window_extent(fig.canvas.get_renderer())
+    for label in ax.texts:
+        box = label.get_bbox_patch().get_window_extent()
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), label
+
+
+def test_the_phase_diagrams_key_names_each_number_on_the_map(tmp_path, drawn):
+    """The key beside the map names the inits in the order of their numbers, left to right
+    on the map, an init beyond the map's right edge with its sigma_w."""
+    report, fig = _phase_diagram(tmp_path, drawn, "digits, crowded, one off the map")
+    ax = fig.axes[0]
+    numbers = sorted(ax.texts, key=lambda label: int(label.get_text()))
+    places = [label.xy[0] for label in numbers]
+    assert [label.get_text() for label in numbers] == [
+        str(n) for n in range(1, len(report.inits) + 1)]
+    assert places == sorted(places)
+    key = fig.axes[1].get_legend()  # the column beside the map and its colour bar
+    assert key.get_title().get_text() == "named inits (★ on the map)"
+    names = [text.get_text().replace("\n", " ") for text in key.get_texts()]
+    inits = sorted(report.inits, key=lambda p: p.sigma_w)
+    assert [name.split(" (σ_w")[0] for name in names] == [p.label for p in inits]
+    assert names[-1] == "normal(0, 3) (σ_w 9, off the map)"
+    assert [handle.get_marker() for handle in key.legend_handles] == [
+        f"${n}$" for n in range(1, len(inits) + 1)]
