@@ -12,14 +12,16 @@ from cnnspec.lab.critical_plots import plot_phase
 from cnnspec.lab.phase import phase_report
 from cnnspec.lab.plots import (
     STATISTICS,
+    plot_curve_panels,
     plot_depth_profile,
     plot_learning_curves,
     plot_training_stats,
+    variant_styles,
 )
 from cnnspec.lab.stats import LayerStats
 from cnnspec.render import curves, features, figure, filters
 from cnnspec.sweep.cells import CellResult
-from cnnspec.sweep.plots import plot_accuracy_by_setting
+from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import Group
 
 
@@ -301,3 +303,95 @@ def test_the_phase_diagrams_key_names_each_number_on_the_map(tmp_path, drawn):
     assert names[-1] == "normal(0, 3) (σ_w 9, off the map)"
     assert [handle.get_marker() for handle in key.legend_handles] == [
         f"${n}$" for n in range(1, len(inits) + 1)]
+
+
+def _chance(epochs=2, loss=2.3026):
+    """Per-epoch metrics of a net that stays at chance (zeros, or a tiny normal): the same
+    curves whatever the init."""
+    return [{"epoch": e, "val_acc": 0.049, "train_loss": loss} for e in range(1, epochs + 1)]
+
+
+def _lines(ax) -> dict[str, object]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def _shows_under(top, under) -> bool:
+    """Whether ``under`` shows where ``top`` is drawn over it: ``top`` drawn later, thinner
+    (``under`` shows at its sides), dashed (and in its gaps), with a smaller marker (and
+    around it)."""
+    axes_lines = top.axes.get_lines()
+    return (axes_lines.index(top) > axes_lines.index(under)
+            and top.get_linewidth() < under.get_linewidth()
+            and top.get_linestyle() not in ("-", "None")
+            and top.get_markersize() < under.get_markersize())
+
+
+def test_a_comparisons_variants_with_the_same_curves_both_show(tmp_path, drawn):
+    """compare --init zeros --init "normal(0, 0.01)" on digits: both stay at chance, their
+    curves are the same, and the second was drawn over the first, which no one could see. It
+    is drawn thinner and dashed over it now, and the legend says they are the same."""
+    plot_learning_curves({"zeros": [_chance()], "normal(0, 0.01)": [_chance(loss=2.3027)]},
+                         tmp_path / "c.png", title="digits: inits compared")
+    [fig] = drawn
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "zeros", "normal(0, 0.01) (same curves as zeros)"]
+    for ax in fig.axes:
+        lines = _lines(ax)
+        assert _shows_under(lines["normal(0, 0.01) (same curves as zeros)"], lines["zeros"])
+        assert lines["zeros"].get_color() != lines[
+            "normal(0, 0.01) (same curves as zeros)"].get_color()
+    assert overlapping_texts(fig) == [] and texts_outside(fig) == []
+
+
+def test_a_sweeps_groups_with_the_same_curves_both_show(tmp_path, drawn):
+    """sweep's curves.png draws its groups as compare draws its variants: three groups at
+    chance, each after the first said to be the first's and drawn thinner than the one under
+    it; a group that learns is neither."""
+    def group(label, metrics):
+        return Group(label=label, settings={"init": label},
+                     cells=[(None, CellResult(label, metrics, {}))])
+
+    learns = [{"epoch": e, "val_acc": 0.3 * e, "train_loss": 2.0 / e} for e in (1, 2)]
+    plot_group_curves([group("init=he_normal", learns), group("init=zeros", _chance()),
+                       group("init=normal(0, 0.01)", _chance()),
+                       group("init=constant(0)", _chance())], tmp_path / "curves.png")
+    [fig] = drawn
+    lines = _lines(fig.axes[0])
+    assert list(lines) == ["init=he_normal", "init=zeros",
+                           "init=normal(0, 0.01) (same curves as init=zeros)",
+                           "init=constant(0) (same curves as init=zeros)"]
+    first, second, third = list(lines.values())[1:]
+    assert _shows_under(second, first) and _shows_under(third, first)
+    assert third.get_linewidth() < second.get_linewidth()
+
+
+def test_curves_apart_are_not_called_the_same_and_keep_their_own_styles(tmp_path, drawn):
+    """Two variants 1% apart are two curves; four variants have four line styles and four
+    markers besides their colours."""
+    runs = {name: [[{"epoch": 1, "val_acc": 0.5 * scale, "train_loss": 1.0 * scale},
+                    {"epoch": 2, "val_acc": 0.6 * scale, "train_loss": 0.8 * scale}]]
+            for name, scale in (("a", 1.0), ("b", 1.01), ("c", 0.5), ("d", 0.25))}
+    plot_learning_curves(runs, tmp_path / "c.png")
+    lines = list(_lines(drawn[0].axes[0]).values())
+    assert [line.get_label() for line in lines] == ["a", "b", "c", "d"]
+    assert len({line.get_marker() for line in lines}) == 4
+    assert len({line.get_linewidth() for line in lines}) == 1  # none drawn over another
+    # (Matplotlib names every dash pattern "--": the patterns the lines were drawn with)
+    styles = variant_styles([line.get_label() for line in lines], {})
+    assert len({str(style["linestyle"]) for style in styles.values()}) == 4
+
+
+def test_side_by_side_comparisons_call_curves_the_same_only_if_they_are_in_every_panel(
+        tmp_path, drawn):
+    """He et al.'s figure drawn as two columns: a variant is the same as another only where
+    every column says so (at 30 layers all three stay at chance; at 22 one learns)."""
+    learns = [{"epoch": e, "val_acc": 0.3 * e, "train_loss": 2.0 / e} for e in (1, 2)]
+    plot_curve_panels({"22 layers": {"he": [learns], "glorot": [_chance()],
+                                     "zeros": [_chance()]},
+                       "30 layers": {"he": [_chance()], "glorot": [_chance()],
+                                     "zeros": [_chance()]}}, tmp_path / "p.png")
+    [fig] = drawn
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "he", "glorot", "zeros (same curves as glorot)"]
