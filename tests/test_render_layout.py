@@ -6,18 +6,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawn_text import overlapping_texts, texts_outside
+from drawn_text import label_problems, overlapping_texts, texts_outside
 
+from cnnspec.lab.critical_plots import plot_phase
+from cnnspec.lab.phase import phase_report
 from cnnspec.lab.plots import (
     STATISTICS,
+    plot_curve_panels,
     plot_depth_profile,
     plot_learning_curves,
     plot_training_stats,
+    variant_styles,
 )
 from cnnspec.lab.stats import LayerStats
 from cnnspec.render import curves, features, figure, filters
 from cnnspec.sweep.cells import CellResult
-from cnnspec.sweep.plots import plot_accuracy_by_setting
+from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import Group
 
 
@@ -222,3 +226,172 @@ def test_the_stats_picture_names_the_run(tmp_path, monkeypatch):
     stats.path = run / recorder.STATS_FILE
     stats.on_stop(type("Model", (), {"record": True, "checked": None})())
     assert titles == ["per-layer statistics of run digits-20260101-120000"]
+
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+BIASED_RELU = """model a_relu_network_with_biases_and_a_name_as_long_as_its_title_can_hold
+input 16x4x4
+default weight he_normal, bias normal(0, 0.3)
+repeat 6 as body {
+  conv 16 1x1 relu
+}
+global_avgpool
+head: dense 10
+train {
+  data npz(path="unused.npz")
+}
+"""
+# Phase diagrams of ReLU and tanh nets, their named inits at sigma_b 0 and in the middle of
+# the map, four of them crowded within a tenth of sigma_w, one off the map, and a title as
+# wide as the figure (the key beside the map ran into it).
+PHASE_DIAGRAMS = {
+    "digits (relu)": ("digits.cnn", (5, 3), []),
+    "digits, crowded, one off the map": ("digits.cnn", (12, 9), [
+        "normal(0, 0.1)", "normal(0, 0.12)", "uniform(-0.3, 0.3)", "normal(0, 3)"]),
+    "deep_tanh200": ("deep_tanh200.cnn", (4, 5), []),
+    "lenet5 (tanh)": ("lenet5.cnn", (8, 5), []),
+    "plain30 (relu)": ("plain30.cnn", (3, 3), []),
+    "relu with biases, long name": (BIASED_RELU, (5, 5), ["normal(0, 0.45)"]),
+}
+
+
+def _phase_diagram(tmp_path, drawn, name):
+    spec, grid, inits = PHASE_DIAGRAMS[name]
+    path = SPECS / spec
+    if not spec.endswith(".cnn"):
+        path = tmp_path / "net.cnn"
+        path.write_text(spec)
+    report = phase_report(path, inits, grid=grid)
+    plot_phase(report, tmp_path / "phase.png")
+    return report, drawn[0]
+
+
+@pytest.mark.parametrize("name", PHASE_DIAGRAMS)
+def test_the_phase_diagrams_labels_cover_nothing_drawn(tmp_path, drawn, name):
+    """The named inits' labels sat at fixed heights over their stars: on digits, the leader
+    lines of torch_default, orthogonal and glorot crossed the labels of delta_orthogonal,
+    glorot and orthogonal, and lecun's white box covered the measured chi_1 = 1 line; on
+    deep_tanh200 the spec's box covered the theory's critical line. Each init is numbered
+    beside its star now, where the number covers no line, marker or other label."""
+    _, fig = _phase_diagram(tmp_path, drawn, name)
+    ax = fig.axes[0]
+    assert ax.texts  # the labels are there to be checked
+    assert label_problems(ax) == []
+    assert overlapping_texts(fig) == []
+    assert texts_outside(fig) == []
+    frame = ax.get_window_extent(fig.canvas.get_renderer())
+    for label in ax.texts:
+        box = label.get_bbox_patch().get_window_extent()
+        assert frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1), label
+
+
+def test_the_phase_diagrams_key_names_each_number_on_the_map(tmp_path, drawn):
+    """The key beside the map names the inits in the order of their numbers, left to right
+    on the map, an init beyond the map's right edge with its sigma_w."""
+    report, fig = _phase_diagram(tmp_path, drawn, "digits, crowded, one off the map")
+    ax = fig.axes[0]
+    numbers = sorted(ax.texts, key=lambda label: int(label.get_text()))
+    places = [label.xy[0] for label in numbers]
+    assert [label.get_text() for label in numbers] == [
+        str(n) for n in range(1, len(report.inits) + 1)]
+    assert places == sorted(places)
+    key = fig.axes[1].get_legend()  # the column beside the map and its colour bar
+    assert key.get_title().get_text() == "named inits (★ on the map)"
+    names = [text.get_text().replace("\n", " ") for text in key.get_texts()]
+    inits = sorted(report.inits, key=lambda p: p.sigma_w)
+    assert [name.split(" (σ_w")[0] for name in names] == [p.label for p in inits]
+    assert names[-1] == "normal(0, 3) (σ_w 9, off the map)"
+    assert [handle.get_marker() for handle in key.legend_handles] == [
+        f"${n}$" for n in range(1, len(inits) + 1)]
+
+
+def _chance(epochs=2, loss=2.3026):
+    """Per-epoch metrics of a net that stays at chance (zeros, or a tiny normal): the same
+    curves whatever the init."""
+    return [{"epoch": e, "val_acc": 0.049, "train_loss": loss} for e in range(1, epochs + 1)]
+
+
+def _lines(ax) -> dict[str, object]:
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def _shows_under(top, under) -> bool:
+    """Whether ``under`` shows where ``top`` is drawn over it: ``top`` drawn later, thinner
+    (``under`` shows at its sides), dashed (and in its gaps), with a smaller marker (and
+    around it)."""
+    axes_lines = top.axes.get_lines()
+    return (axes_lines.index(top) > axes_lines.index(under)
+            and top.get_linewidth() < under.get_linewidth()
+            and top.get_linestyle() not in ("-", "None")
+            and top.get_markersize() < under.get_markersize())
+
+
+def test_a_comparisons_variants_with_the_same_curves_both_show(tmp_path, drawn):
+    """compare --init zeros --init "normal(0, 0.01)" on digits: both stay at chance, their
+    curves are the same, and the second was drawn over the first, which no one could see. It
+    is drawn thinner and dashed over it now, and the legend says they are the same."""
+    plot_learning_curves({"zeros": [_chance()], "normal(0, 0.01)": [_chance(loss=2.3027)]},
+                         tmp_path / "c.png", title="digits: inits compared")
+    [fig] = drawn
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "zeros", "normal(0, 0.01) (same curves as zeros)"]
+    for ax in fig.axes:
+        lines = _lines(ax)
+        assert _shows_under(lines["normal(0, 0.01) (same curves as zeros)"], lines["zeros"])
+        assert lines["zeros"].get_color() != lines[
+            "normal(0, 0.01) (same curves as zeros)"].get_color()
+    assert overlapping_texts(fig) == [] and texts_outside(fig) == []
+
+
+def test_a_sweeps_groups_with_the_same_curves_both_show(tmp_path, drawn):
+    """sweep's curves.png draws its groups as compare draws its variants: three groups at
+    chance, each after the first said to be the first's and drawn thinner than the one under
+    it; a group that learns is neither."""
+    def group(label, metrics):
+        return Group(label=label, settings={"init": label},
+                     cells=[(None, CellResult(label, metrics, {}))])
+
+    learns = [{"epoch": e, "val_acc": 0.3 * e, "train_loss": 2.0 / e} for e in (1, 2)]
+    plot_group_curves([group("init=he_normal", learns), group("init=zeros", _chance()),
+                       group("init=normal(0, 0.01)", _chance()),
+                       group("init=constant(0)", _chance())], tmp_path / "curves.png")
+    [fig] = drawn
+    lines = _lines(fig.axes[0])
+    assert list(lines) == ["init=he_normal", "init=zeros",
+                           "init=normal(0, 0.01) (same curves as init=zeros)",
+                           "init=constant(0) (same curves as init=zeros)"]
+    first, second, third = list(lines.values())[1:]
+    assert _shows_under(second, first) and _shows_under(third, first)
+    assert third.get_linewidth() < second.get_linewidth()
+
+
+def test_curves_apart_are_not_called_the_same_and_keep_their_own_styles(tmp_path, drawn):
+    """Two variants 1% apart are two curves; four variants have four line styles and four
+    markers besides their colours."""
+    runs = {name: [[{"epoch": 1, "val_acc": 0.5 * scale, "train_loss": 1.0 * scale},
+                    {"epoch": 2, "val_acc": 0.6 * scale, "train_loss": 0.8 * scale}]]
+            for name, scale in (("a", 1.0), ("b", 1.01), ("c", 0.5), ("d", 0.25))}
+    plot_learning_curves(runs, tmp_path / "c.png")
+    lines = list(_lines(drawn[0].axes[0]).values())
+    assert [line.get_label() for line in lines] == ["a", "b", "c", "d"]
+    assert len({line.get_marker() for line in lines}) == 4
+    assert len({line.get_linewidth() for line in lines}) == 1  # none drawn over another
+    # (Matplotlib names every dash pattern "--": the patterns the lines were drawn with)
+    styles = variant_styles([line.get_label() for line in lines], {})
+    assert len({str(style["linestyle"]) for style in styles.values()}) == 4
+
+
+def test_side_by_side_comparisons_call_curves_the_same_only_if_they_are_in_every_panel(
+        tmp_path, drawn):
+    """He et al.'s figure drawn as two columns: a variant is the same as another only where
+    every column says so (at 30 layers all three stay at chance; at 22 one learns)."""
+    learns = [{"epoch": e, "val_acc": 0.3 * e, "train_loss": 2.0 / e} for e in (1, 2)]
+    plot_curve_panels({"22 layers": {"he": [learns], "glorot": [_chance()],
+                                     "zeros": [_chance()]},
+                       "30 layers": {"he": [_chance()], "glorot": [_chance()],
+                                     "zeros": [_chance()]}}, tmp_path / "p.png")
+    [fig] = drawn
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "he", "glorot", "zeros (same curves as glorot)"]

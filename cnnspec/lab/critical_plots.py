@@ -3,26 +3,31 @@ singular values of the input-output Jacobian (``init-report --jacobian``). Matpl
 through :mod:`cnnspec.render.figure`, imported when a picture is drawn."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from cnnspec.errors import counted, rounded_text
 from cnnspec.render import figure
+from cnnspec.render.placement import place_labels
 
 
 def plot_phase(report, out_png) -> Path:
     """Heat map of the depth scale ``xi_c`` (log colour) over ``(sigma_w, sigma_b)`` with the
     critical line ``chi_1 = 1`` of the theory, the boundary measured on the network, the
     measured points (circle: ordered, triangle: chaotic or growing, by the measured ``chi_1``)
-    and the named inits, labelled. Where ``q*`` does not exist the map is grey, and the
+    and the named inits, numbered beside their stars where the numbers cover nothing drawn
+    (:func:`cnnspec.render.placement.place_labels`) and named in a key beside the map. Where ``q*`` does not exist the map is grey, and the
     theory's line there is the edge of that region, on which ``chi_1`` tends to 1 (ReLU with
     biases), so its label names both neighbours."""
     from matplotlib.colors import LogNorm
     from matplotlib.patheffects import Normal, Stroke
 
-    fig = figure.new_figure(9.0, 5.6)
-    ax = fig.subplots()
+    fig = figure.new_figure(11.0, 5.6)
+    # the map, its colour bar, and the key of the named inits beside them (the layout widens
+    # the key's column to its text)
+    ax, key_ax = fig.subplots(1, 2, width_ratios=(6, 1))
     sw, sb = np.asarray(report.sigma_w), np.asarray(report.sigma_b)
     # q* exists where chi_1 does (the report holds NaN for both elsewhere); xi_c is NaN there
     # too, and also where it is infinite, on the critical line itself (tanh at sigma_w 1,
@@ -62,19 +67,16 @@ def plot_phase(report, out_png) -> Path:
     ax.scatter([], [], marker="^", color="orange",
                label="measured χ₁ > 1 (chaotic; in grey: growing)" if unbounded
                else "measured χ₁ > 1 (chaotic)")
-    # Left to right, each label a level above the one before, four levels: neighbours apart.
-    for index, p in enumerate(sorted(report.inits, key=lambda p: p.sigma_w)):
-        # An init beyond the map's widest span is marked at its right edge, its sigma_w named.
-        beyond = p.sigma_w > sw[-1]
-        x = sw[-1] if beyond else p.sigma_w
-        label = f"{p.label} (σ_w = {rounded_text(p.sigma_w, 3)}, off the map)" if beyond else p.label
-        ax.scatter(x, p.sigma_b, marker=">" if beyond else "*", s=160, color="red",
-                   edgecolor="black", zorder=5, clip_on=False)
-        ax.annotate(_wrap(label), (x, p.sigma_b), xytext=(6, 14 + 44 * (index % 4)),
-                    textcoords="offset points", fontsize=7.5, color="black", zorder=6,
-                    annotation_clip=False,  # an init at sigma_w 0 lies just off the axes
-                    arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "black"},
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.85, "lw": 0})
+    # The named inits, left to right, each numbered on the map and named in a key beside it:
+    # their names, at their places, covered the lines and markers around them, and the
+    # leader lines of four inits within a tenth of sigma_w crossed one another's labels.
+    inits = sorted(report.inits, key=lambda p: p.sigma_w)
+    # an init beyond the map's widest span is marked at its right edge (the key names its
+    # sigma_w)
+    places = [(min(p.sigma_w, sw[-1]), p.sigma_b) for p in inits]
+    for p, (x, y) in zip(inits, places):
+        ax.scatter(x, y, marker=">" if p.sigma_w > sw[-1] else "*", s=INIT_MARKER_SIZE,
+                   color="red", edgecolor="black", zorder=5, clip_on=False)
     figure.axis_label(ax, "σ_w  (weight variance = σ_w² / fan_in)", "x")
     figure.axis_label(ax, "σ_b  (bias std)")
     # The heat map's whole cells: "nearest" shading centres a cell on each grid point, so the
@@ -86,13 +88,43 @@ def plot_phase(report, out_png) -> Path:
     # under the map: inside it, the legends hid measured points (those at sigma_b 0 under
     # the grey region's, at the chaotic end of a ReLU net's map)
     figure.legend_below(fig, ax, columns=3)
+    _init_key(key_ax, inits, sw[-1])
     figure.figure_title(fig, f"{report.spec_name}: {report.nonlinearity}, {report.depth} "
                         f"hidden layers (fan_in {report.fan_in}): order-to-chaos phase diagram",
                         fontsize=10)
+    # last: the labels are placed in the finished layout, around what is drawn
+    place_labels(ax, places, [str(number) for number in range(1, len(inits) + 1)],
+                 marker_points=math.sqrt(INIT_MARKER_SIZE) / 2, fontsize=8,
+                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "alpha": 0.9, "lw": 0})
     return figure.save_png(fig, out_png)
 
 
-def _wrap(label: str, width: int = 34) -> str:
+# The named inits' markers, in points squared (Matplotlib's scatter size).
+INIT_MARKER_SIZE = 160
+
+
+def _init_key(key_ax, inits, right_edge: float) -> None:
+    """The key of the named inits in ``key_ax``, beside the map, under the figure's title (a
+    legend of the figure's, at its top right, ran into a long title): each one's number, as on
+    the map, its name and its sigma_w (an init beyond the map's right edge said to be off
+    it)."""
+    from matplotlib.lines import Line2D  # Matplotlib loads only when drawing
+
+    key_ax.set_axis_off()
+    if not inits:
+        return
+    handles = [Line2D([], [], marker=f"${number}$", linestyle="none", color="black",
+                      markersize=6 + 2 * len(str(number)))
+               for number in range(1, len(inits) + 1)]
+    labels = [_wrap(f"{p.label} (σ_w {rounded_text(p.sigma_w, 3)}"
+                    + (", off the map)" if p.sigma_w > right_edge else ")"))
+              for p in inits]
+    key_ax.legend(handles, labels, loc="upper left", borderaxespad=0, fontsize=8,
+                  frameon=False, title="named inits (★ on the map)", title_fontsize=8,
+                  alignment="left")
+
+
+def _wrap(label: str, width: int = 30) -> str:
     """A comma-separated label broken into lines of about ``width`` characters."""
     lines, line = [], ""
     for part in label.split(", "):

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from cnnspec.errors import RunError, WordedError
 from cnnspec.kinds import is_weighted
 from cnnspec.lab.stats import LayerStats, weighted
@@ -109,7 +111,9 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
 def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
                          title: str | None = None) -> Path:
     """Validation accuracy (left) and training loss (right) per epoch, one line per variant:
-    the mean over seeds, with the band between the lowest and highest seed shaded.
+    the mean over seeds, with the band between the lowest and highest seed shaded. Each
+    variant has its own line style, and one whose curves are another's is drawn over them and
+    says so in the legend (:func:`variant_looks`).
 
     ``curves`` maps a variant label to one list of per-epoch metric dicts per seed.
     """
@@ -117,15 +121,94 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         raise RunError("nothing to plot: no variant finished an epoch")
     fig = figure.new_figure(10.0, 4.2)
     acc_ax, loss_ax = fig.subplots(1, 2)
-    for index, (label, runs) in enumerate(curves.items()):
-        colour = f"C{index % 10}"
-        _band(acc_ax, runs, VAL_ACC, label, colour)
-        _band(loss_ax, runs, TRAIN_LOSS, label, colour)
+    looks = variant_looks([curves], (VAL_ACC, TRAIN_LOSS))
+    for label, runs in curves.items():
+        _band(acc_ax, runs, VAL_ACC, *looks[label])
+        _band(loss_ax, runs, TRAIN_LOSS, *looks[label])
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
     _legend_below(fig, acc_ax)
     _title(fig, title, [curves])
     return figure.save_png(fig, out_png)
+
+
+def variant_looks(curves_list: list[dict[str, list[list[dict]]]],
+                  keys: tuple[str, ...]) -> dict[str, tuple[str, dict]]:
+    """Each variant's name in the legend and its style (:func:`variant_styles`): "(same curves
+    as X)" where its curves are another's (:func:`same_curves`), drawn over them, where they
+    were one line with two names."""
+    labels = _variant_labels(curves_list)
+    same = same_curves(curves_list, keys)
+    styles = variant_styles(labels, same)
+    return {label: (f"{label} (same curves as {same[label]})" if label in same else label,
+                    styles[label]) for label in labels}
+
+
+def _variant_labels(curves_list: list[dict[str, list[list[dict]]]]) -> list[str]:
+    """The variants of every comparison of ``curves_list``, each once, in their order."""
+    return list(dict.fromkeys(label for curves in curves_list for label in curves))
+
+
+# How near two curves are to be drawn as one: a thousandth of their values.
+SAME_WITHIN = 1e-3
+
+
+def same_curves(curves_list: list[dict[str, list[list[dict]]]],
+                keys: tuple[str, ...]) -> dict[str, str]:
+    """The variants whose drawn curves (the mean over their runs of each metric of ``keys``,
+    in every comparison of ``curves_list``) are those of a variant before them, each mapped to
+    the first such: equal within :data:`SAME_WITHIN`, under a pixel apart as drawn."""
+    def drawn(label: str) -> list[list[float]]:
+        return [_mean_curve(curves.get(label, []), key)[1] for curves in curves_list
+                for key in keys]
+
+    labels = _variant_labels(curves_list)
+    found: dict[str, str] = {}
+    for later, label in enumerate(labels):
+        mine = drawn(label)
+        if not any(mine):
+            continue  # no epoch finished: nothing drawn to coincide
+        for other in labels[:later]:
+            theirs = drawn(other)
+            if other not in found and all(
+                    len(a) == len(b) and np.allclose(a, b, rtol=SAME_WITHIN, atol=1e-9,
+                                                     equal_nan=True)
+                    for a, b in zip(mine, theirs)):
+                found[label] = other
+                break
+    return found
+
+
+# The line styles of the variants of a comparison, beside their colours: solid, dashed, dotted
+# and dash-dotted in turn, each with its own marker, so that curves running close stay apart.
+_DASHES = ("-", (0, (6, 2)), (0, (1.5, 1.5)), (0, (6, 2, 1.5, 2)))
+_MARKERS = ("o", "s", "^", "D")
+_WIDTH, _MARKER_SIZE = 1.8, 4.5
+# A variant whose curves are another's (two inits that both stay at chance draw the same
+# curves, and the second hid the first) is drawn over them thinner, with a smaller marker and
+# in dashes, the other's colour showing at its sides, around its markers and in its gaps; the
+# next such copy thinner again.
+_COPY_DASHES = (0, (3, 2))
+_COPY_SHRINK = 0.6
+
+
+def variant_styles(labels: list[str], same: dict[str, str]) -> dict[str, dict]:
+    """The colour, line style and marker (Matplotlib line properties) of each variant of
+    ``labels``, in their order; those in ``same`` (:func:`same_curves`) drawn over the curves
+    they share. Every picture that draws variants side by side draws them so."""
+    styles: dict[str, dict] = {}
+    for index, label in enumerate(labels):
+        turn = index % len(_DASHES)
+        style = {"color": f"C{index % 10}", "linestyle": _DASHES[turn], "linewidth": _WIDTH,
+                 "marker": _MARKERS[turn], "markersize": _MARKER_SIZE}
+        if label in same:
+            first = same[label]
+            copies = 1 + sum(same.get(before) == first for before in labels[:index])
+            shrink = _COPY_SHRINK ** copies
+            style.update(linestyle=_COPY_DASHES, linewidth=_WIDTH * shrink,
+                         markersize=_MARKER_SIZE * shrink)
+        styles[label] = style
+    return styles
 
 
 # Variants per row of the legend under the learning curves: long labels (a sweep's
@@ -181,15 +264,10 @@ def _has_positive(ax) -> bool:
                for v in map(float, line.get_ydata()))
 
 
-def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None:
-    """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it."""
+def _mean_curve(runs: list[list[dict]], key: str):
+    """The epochs (1, 2, ...) and, per epoch, the mean, lowest and highest of ``key`` over
+    ``runs`` (NaN at an epoch where no run has a finite value)."""
     length = max((len(run) for run in runs), default=0)
-    if length == 0:
-        # Every seed blew up in its first epoch: no point to draw, but the legend must still
-        # name the variant, or it silently vanishes from the comparison.
-        ax.plot([], [], marker="x", linestyle="none", color=colour,
-                label=f"{label}: no epoch finished")
-        return
     epochs, means, lows, highs = [], [], [], []
     for e in range(length):
         values = [run[e].get(key) for run in runs if e < len(run)]
@@ -198,9 +276,22 @@ def _band(ax, runs: list[list[dict]], key: str, label: str, colour: str) -> None
         means.append(sum(values) / len(values) if values else math.nan)
         lows.append(min(values) if values else math.nan)
         highs.append(max(values) if values else math.nan)
-    ax.plot(epochs, means, marker="o", markersize=3, color=colour, label=label)
+    return epochs, means, lows, highs
+
+
+def _band(ax, runs: list[list[dict]], key: str, label: str, style: dict) -> None:
+    """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it, drawn
+    in ``style`` (:func:`variant_styles`)."""
+    epochs, means, lows, highs = _mean_curve(runs, key)
+    if not epochs:
+        # Every seed blew up in its first epoch: no point to draw, but the legend must still
+        # name the variant, or it silently vanishes from the comparison.
+        ax.plot([], [], marker="x", linestyle="none", color=style["color"],
+                label=f"{label}: no epoch finished")
+        return
+    ax.plot(epochs, means, label=label, **style)
     if len(runs) > 1:
-        ax.fill_between(epochs, lows, highs, color=colour, alpha=0.15, linewidth=0)
+        ax.fill_between(epochs, lows, highs, color=style["color"], alpha=0.15, linewidth=0)
 
 
 def plot_training_stats(records: list[dict], out_png, title: str | None = None) -> Path:
@@ -306,9 +397,9 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
                       title: str | None = None) -> Path:
     """One column per comparison (say, one per depth) and one row per metric in ``keys``, each
     with one line per variant: the metric per epoch, the mean over seeds and the min..max band
-    of the seeds, as :func:`plot_learning_curves` draws it. A variant keeps its colour in
-    every panel, so the columns read as He et al. 2015's Figs. 2 and 3 side by side (the 22-
-    and the 30-layer net, each under two inits).
+    of the seeds, as :func:`plot_learning_curves` draws it. A variant keeps its colour and
+    line style in every panel, so the columns read as He et al. 2015's Figs. 2 and 3 side by
+    side (the 22- and the 30-layer net, each under two inits).
 
     ``panels`` maps a column title to the ``curves`` of :func:`plot_learning_curves`.
     """
@@ -316,13 +407,12 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
         raise RunError("nothing to plot: no comparison was given")
     fig = figure.new_figure(4.6 * len(panels), 3.4 * len(keys))
     grid = fig.subplots(len(keys), len(panels), squeeze=False)
-    colours: dict[str, str] = {}
+    looks = variant_looks(list(panels.values()), keys)
     for column, (panel, curves) in enumerate(panels.items()):
         for row, key in enumerate(keys):
             ax = grid[row][column]
             for label, runs in curves.items():
-                colour = colours.setdefault(label, f"C{len(colours) % 10}")
-                _band(ax, runs, key, label, colour)
+                _band(ax, runs, key, *looks[label])
             _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
     _legend_below(fig, grid[0][0])
     _title(fig, title, list(panels.values()))
