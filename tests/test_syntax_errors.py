@@ -1394,3 +1394,78 @@ def test_caffes_multipliers_with_commas_are_told_the_list(written, fixed):
     assert err.message == "a list of values is written in brackets"
     assert err.hint == f"write `c: conv 16 3x3 {fixed}`"
     check(parse(text % fixed))
+
+
+# A value without an option word written after an option, a flag, a norm or the activation:
+# `conv 16 lr_mult 1 2` read the 2 as a 2x2 kernel. The spec around the line (`{}`), the line,
+# the column of the value and the line the hint writes, which checks.
+POSITIONAL_AFTER_OPTION = [
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 stride 2 3x3 relu", 21,
+     "c: conv 16 3x3 stride 2 relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv stride 2 16 3x3", 15, "conv 16 3x3 stride 2"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 relu 3x3", 14, "conv 16 3x3 relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 nobias 3", 16, "conv 16 3 nobias"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 bn 3x3 relu", 15,
+     "c: conv 16 3x3 bn relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 weight normal(0, 0.01) 3x3", 32,
+     "conv 16 3x3 weight normal(0, 0.01)"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 stride 2 3x3 <- input", 21,
+     "c: conv 16 3x3 stride 2 <- input"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv_transpose 4 stride 2 2", 27,
+     "conv_transpose 4 2 stride 2"),
+    ("input 1x8x8\nflatten\n{}\n", "dense weight he_normal 10", 24, "dense 10 weight he_normal"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "maxpool stride 2 2", 18, "maxpool 2 stride 2"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "avgpool ceil_mode true 2", 24,
+     "avgpool 2 ceil_mode true"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "upsample mode bilinear 2", 24,
+     "upsample 2 mode bilinear"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "groupnorm eps 0.001 2", 21,
+     "groupnorm 2 eps 0.001"),
+]
+
+
+@pytest.mark.parametrize("context, line, column, fixed", POSITIONAL_AFTER_OPTION)
+def test_a_value_after_an_option_is_out_of_place_and_told_the_line(context, line, column,
+                                                                    fixed):
+    text = context.format(line)
+    err = error_of(text)
+    assert re.search(r" after `.+` is out of place in \w+ layer '\w+'$", err.message), err.message
+    assert (err.span.line, err.span.column) == (text.splitlines().index(line) + 1, column)
+    assert err.hint == ("values without an option word come right after the kind, before its "
+                        f"options: write `{fixed}`")
+    check(parse(text.replace(line, fixed)))  # no error
+
+
+@pytest.mark.parametrize("line, column, field", [
+    ("c: conv 16 lr_mult 1 2", 22, "kernel size"),
+    ("c: conv 16 decay_mult 1 0 relu", 25, "kernel size"),
+])
+def test_a_number_after_a_multiplier_is_no_kernel_and_told_the_list(line, column, field):
+    """`c: conv 16 lr_mult 1 2` passed check with a 2x2 kernel and lr_mult 1."""
+    text = f"input 1x8x8\n{line}\nflatten\ndense 10\n"
+    err = error_of(text)
+    option, first, second = line.split()[3:6]
+    assert err.message == (f"the number {second} after `{option} {first}` is out of place in "
+                           "conv layer 'c'")
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, column, column + 1)
+    assert err.hint.startswith(f"a value after an option is not read as the {field}: values "
+                               "without an option word come right after the kind (usage: conv "
+                               "FILTERS KERNEL"), err.hint
+    assert f"; for {option}'s two values write `{option} [{first}, {second}]`: " in err.hint
+    check(parse(text.replace(f"{first} {second}", f"[{first}, {second}]").replace(
+        "conv 16", "conv 16 3x3")))
+
+
+def test_a_dense_layers_units_after_a_multiplier_are_told_so():
+    err = error_of("input 1x8x8\nflatten\nd: dense lr_mult 1 10\n")
+    assert err.message == "the number 10 after `lr_mult 1` is out of place in dense layer 'd'"
+    assert err.hint.startswith("a value after an option is not read as the number of units")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("dropout p 0.5 0.3", "dropout probability of 'dropout1' is given twice"),
+    ("leaky_relu slope 0.2 0.3", "slope of 'leaky_relu1' is given twice"),
+])
+def test_a_value_after_the_option_that_gave_it_is_told_given_twice(line, message):
+    err = error_of(f"input 1x8x8\nflatten\ndense 10\n{line}\n")
+    assert err.message == message

@@ -26,6 +26,27 @@ def source_text(value: Value, column: int = 0, line_ends: list[int] | None = Non
     return _list_text(value, column, line_ends)
 
 
+def one_line(value: Value) -> str:
+    """``value`` as canonical source on one line, as a hint quotes it: a matrix's rows side
+    by side (``[[1, 0], [0, 1]]``)."""
+    if isinstance(value, ListLit) and _is_matrix(value):
+        return "[" + ", ".join("[" + ", ".join(x.text for x in row.items) + "]"
+                               for row in value.items) + "]"
+    if isinstance(value, ListLit):
+        return "[" + ", ".join(one_line(item) for item in value.items) + "]"
+    if isinstance(value, Call):
+        return value.name + "(" + ", ".join(
+            [one_line(arg) for arg in value.args]
+            + [f"{kwarg.name}={one_line(kwarg.value)}" for kwarg in value.kwargs]) + ")"
+    return source_text(value)
+
+
+def line_text(values: list[Value]) -> str:
+    """``values`` as a line writes them, one after another, each on one line
+    (:func:`one_line`)."""
+    return " ".join(one_line(value) for value in values)
+
+
 def _call_text(call: Call, column: int, line_ends: list[int]) -> str:
     out = call.name + "("
     parts = []
