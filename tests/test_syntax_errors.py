@@ -1306,6 +1306,21 @@ CAFFE_TYPE_LINES = [
      "m: Eltwise", "add"),
     ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
      "m: Concat", "concat"),
+    # the line's values kept, a call and a list among them (they were left to the usage)
+    ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct 10 weight normal(0, 0.01)", "dense"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: Convolution 4 2 weight [[1, 0], [0, 1]]",
+     "conv"),
+    # the type called as a function (it got the list of every kind): its arguments in their
+    # places, Caffe's num_output and kernel_size too, and the values after it kept
+    ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct(10)", "dense"),
+    ("input 1x8x8\nflatten\n{}\n", "fc: innerproduct(num_output=10, weight=normal(0, 0.01)) relu",
+     "dense"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n",
+     "c: Convolution(kernel_size=3, num_output=16, stride=2, pad=1, bias_term=false) relu",
+     "conv"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "p: Pooling(2)", "maxpool"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "m: Eltwise(a, b)", "add"),
 ]
 
 
@@ -1315,7 +1330,8 @@ def test_a_caffe_layer_type_written_as_a_kind_is_answered_with_a_line_that_check
     text = context.format(line)
     err = error_of(text)
     written = line.partition(": ")[2] or line
-    assert err.message == f"unknown layer kind '{written.split()[0]}'"
+    kind_written = re.match(r"\w+", written)[0]  # the type, without a call's arguments
+    assert err.message == f"unknown layer kind '{kind_written}'"
     assert (err.span.line, err.span.column) == (text.splitlines().index(line) + 1,
                                                 line.index(written) + 1)
     fixed = re.search(r"write `(.*?)`", err.hint)[1]
@@ -1345,9 +1361,21 @@ def test_a_caffe_type_whose_values_make_no_line_is_told_its_kinds_usage():
     assert hint.startswith("Caffe's Convolution is `conv` here, a layer written on one line: "
                            "conv FILTERS KERNEL"), hint
     assert "; here 'num_output' is not an option of conv" in hint and "write" not in hint
-    hint = error_of("input 1x8x8\nflatten\nInnerProduct 10 weight normal(0, 0.01)\n").hint
+    hint = error_of("input 1x8x8\nflatten\nInnerProduct 10 weight gaussian\n").hint
     assert hint.startswith("Caffe's InnerProduct is `dense` here, a layer written on one line: "
                            "dense UNITS"), hint
+    assert hint.endswith("; here initializer gaussian needs a value for 'sigma'"), hint
+
+
+@pytest.mark.parametrize("line", [
+    "c: Convolution(kernel_size=3)",  # a kernel with no filters
+    "fc: InnerProduct(10, num_output=20)",  # the units twice
+])
+def test_a_caffe_type_called_with_values_out_of_place_is_told_its_kinds_usage(line):
+    err = error_of(f"input 1x8x8\nflatten\n{line}\n")
+    kind_written = re.match(r"\w+: (\w+)", line)[1]
+    assert err.message == f"unknown layer kind '{kind_written}'"
+    assert "a layer written on one line: " in err.hint and "write" not in err.hint, err.hint
 
 
 def test_scale_in_lower_case_is_still_an_inits_argument():

@@ -30,7 +30,7 @@ from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
-from cnnspec.lang.source_text import line_text
+from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     CAPITAL_X_MESSAGE,
@@ -185,14 +185,15 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
-        caffe = None if isinstance(head, Call) else _caffe_hint(head.name, label, items)
+        caffe = _caffe_hint(head, label, items)
         if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
-        elif caffe is not None and not head.name.islower():  # `Scale`, in Caffe's capitals
+        elif caffe is not None and not head.name.islower() and isinstance(head, Word):
+            # `Scale`, in Caffe's capitals
             hint = caffe
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
@@ -201,10 +202,11 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
 
             raise SpecError(f"unknown layer kind '{head.name}'", span=span, **hinted(
                 f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"))
-        elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
+        elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line; else
+            # Caffe's type called as a function, `InnerProduct(10)`
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 
-            hint = foreign_hint(_foreign_call(head, label)) or hint
+            hint = foreign_hint(_foreign_call(head, label)) or caffe or hint
         else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
             from cnnspec.lang.foreign import darknet_word_hint
 
@@ -213,16 +215,28 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
-def _caffe_hint(name: str, label: str | None, items: list[Value]) -> str | None:
-    """The hint for Caffe's layer type ``name`` written as a kind, with the values ``items``
-    after it (:func:`~cnnspec.lang.foreign.caffe_word_hint`; a call or a list among them,
-    which a hint does not rewrite, leaves the kind's usage); None for another word."""
-    from cnnspec.lang.foreign import caffe_type, caffe_word_hint  # only for an unknown kind
+def _caffe_hint(head: Word | Call, label: str | None, items: list[Value]) -> str | None:
+    """The hint for Caffe's layer type written as a kind (``fc: InnerProduct 10``), or called
+    as a function (``fc: InnerProduct(10)``), with the values ``items`` after it
+    (:func:`~cnnspec.lang.foreign.caffe_word_hint`: the line of its kind here, the label and
+    values kept); None for another name."""
+    from cnnspec.lang.foreign import caffe_call_values, caffe_type, caffe_word_hint
 
-    if caffe_type(name) is None:
+    if caffe_type(head.name) is None:  # only for an unknown kind
         return None
-    texts = [value_text(item) for item in items]  # None for a call or a list
-    return caffe_word_hint(name, label, None if None in texts else " ".join(texts))
+    values: str | None = _written(items)
+    if isinstance(head, Call):
+        called = caffe_call_values(head.name, [_written([arg]) for arg in head.args],
+                                   {kwarg.name: _written([kwarg.value]) for kwarg in head.kwargs})
+        values = None if called is None else f"{called} {values}".strip()
+    return caffe_word_hint(head.name, label, values)
+
+
+def _written(values: list[Value]) -> str:
+    """``values`` as a hint's line writes them: as written, a string without its quotes
+    (Caffe quotes its words: ``pool: "MAX"``)."""
+    return " ".join(value.value if isinstance(value, Str) else one_line(value)
+                    for value in values)
 
 
 def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecError | None:
