@@ -563,7 +563,8 @@ def darknet_word_hint(name: str) -> str | None:
 
 # Caffe's layer types (caffe.proto's LayerParameter type) that are a layer kind here, and the
 # kind: the Caffe importer (cnnspec.importers.caffe) reads each type as this kind, and a type
-# written as a spec's kind is answered with it (caffe_word_hint). Pooling pools by MAX unless
+# written as a spec's kind is answered with it (caffe_word_hint); docs/importing.md's table of
+# the types is generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless
 # its pool says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale
 # and shift; Eltwise is its SUM.
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
