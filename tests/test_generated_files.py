@@ -25,6 +25,30 @@ def test_the_language_reference_holds_the_catalogue_table():
     assert shipped == init_table(), "run python tools/generate.py"
 
 
+def test_the_import_page_holds_the_caffe_type_table():
+    """The table of Caffe's layer types was written by hand beside the type -> kind table
+    the importer and the language's hints read (cnnspec/lang/foreign.py)."""
+    from cnnspec.importers import caffe_docs
+
+    page = (ROOT / "docs" / "importing.md").read_text(encoding="utf-8")
+    assert between_markers(page, *caffe_docs.LAYER_MARKERS) == caffe_docs.layer_table(), (
+        "run python tools/generate.py")
+
+
+def test_the_caffe_type_table_has_a_row_for_each_type_the_importer_reads():
+    import re
+
+    from cnnspec.importers import caffe_docs
+    from cnnspec.importers.caffe import LAYERS
+    from cnnspec.lang.foreign import CAFFE_KINDS, CAFFE_REPLACED
+
+    table = caffe_docs.layer_table()
+    written = set(re.findall(r"^\| `(\w+)`", table, re.MULTILINE))
+    assert written == {*LAYERS, "Data", *CAFFE_REPLACED}
+    assert set(caffe_docs.NOTES) <= set(CAFFE_KINDS)  # no note for a type it does not list
+    assert "| `Eltwise` | `add(a, b)` |" in table and "| `Flatten` | `flatten` | |" in table
+
+
 def test_the_parser_is_generated_from_the_shipped_grammar():
     import lark
 

@@ -1306,6 +1306,21 @@ CAFFE_TYPE_LINES = [
      "m: Eltwise", "add"),
     ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
      "m: Concat", "concat"),
+    # the line's values kept, a call and a list among them (they were left to the usage)
+    ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct 10 weight normal(0, 0.01)", "dense"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: Convolution 4 2 weight [[1, 0], [0, 1]]",
+     "conv"),
+    # the type called as a function (it got the list of every kind): its arguments in their
+    # places, Caffe's num_output and kernel_size too, and the values after it kept
+    ("input 1x8x8\nflatten\n{}\n", "fc: InnerProduct(10)", "dense"),
+    ("input 1x8x8\nflatten\n{}\n", "fc: innerproduct(num_output=10, weight=normal(0, 0.01)) relu",
+     "dense"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n",
+     "c: Convolution(kernel_size=3, num_output=16, stride=2, pad=1, bias_term=false) relu",
+     "conv"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "p: Pooling(2)", "maxpool"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "m: Eltwise(a, b)", "add"),
 ]
 
 
@@ -1315,7 +1330,8 @@ def test_a_caffe_layer_type_written_as_a_kind_is_answered_with_a_line_that_check
     text = context.format(line)
     err = error_of(text)
     written = line.partition(": ")[2] or line
-    assert err.message == f"unknown layer kind '{written.split()[0]}'"
+    kind_written = re.match(r"\w+", written)[0]  # the type, without a call's arguments
+    assert err.message == f"unknown layer kind '{kind_written}'"
     assert (err.span.line, err.span.column) == (text.splitlines().index(line) + 1,
                                                 line.index(written) + 1)
     fixed = re.search(r"write `(.*?)`", err.hint)[1]
@@ -1345,9 +1361,21 @@ def test_a_caffe_type_whose_values_make_no_line_is_told_its_kinds_usage():
     assert hint.startswith("Caffe's Convolution is `conv` here, a layer written on one line: "
                            "conv FILTERS KERNEL"), hint
     assert "; here 'num_output' is not an option of conv" in hint and "write" not in hint
-    hint = error_of("input 1x8x8\nflatten\nInnerProduct 10 weight normal(0, 0.01)\n").hint
+    hint = error_of("input 1x8x8\nflatten\nInnerProduct 10 weight gaussian\n").hint
     assert hint.startswith("Caffe's InnerProduct is `dense` here, a layer written on one line: "
                            "dense UNITS"), hint
+    assert hint.endswith("; here initializer gaussian needs a value for 'sigma'"), hint
+
+
+@pytest.mark.parametrize("line", [
+    "c: Convolution(kernel_size=3)",  # a kernel with no filters
+    "fc: InnerProduct(10, num_output=20)",  # the units twice
+])
+def test_a_caffe_type_called_with_values_out_of_place_is_told_its_kinds_usage(line):
+    err = error_of(f"input 1x8x8\nflatten\n{line}\n")
+    kind_written = re.match(r"\w+: (\w+)", line)[1]
+    assert err.message == f"unknown layer kind '{kind_written}'"
+    assert "a layer written on one line: " in err.hint and "write" not in err.hint, err.hint
 
 
 def test_scale_in_lower_case_is_still_an_inits_argument():
@@ -1394,3 +1422,78 @@ def test_caffes_multipliers_with_commas_are_told_the_list(written, fixed):
     assert err.message == "a list of values is written in brackets"
     assert err.hint == f"write `c: conv 16 3x3 {fixed}`"
     check(parse(text % fixed))
+
+
+# A value without an option word written after an option, a flag, a norm or the activation:
+# `conv 16 lr_mult 1 2` read the 2 as a 2x2 kernel. The spec around the line (`{}`), the line,
+# the column of the value and the line the hint writes, which checks.
+POSITIONAL_AFTER_OPTION = [
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 stride 2 3x3 relu", 21,
+     "c: conv 16 3x3 stride 2 relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv stride 2 16 3x3", 15, "conv 16 3x3 stride 2"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 relu 3x3", 14, "conv 16 3x3 relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 nobias 3", 16, "conv 16 3 nobias"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 bn 3x3 relu", 15,
+     "c: conv 16 3x3 bn relu"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv 16 weight normal(0, 0.01) 3x3", 32,
+     "conv 16 3x3 weight normal(0, 0.01)"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "c: conv 16 stride 2 3x3 <- input", 21,
+     "c: conv 16 3x3 stride 2 <- input"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "conv_transpose 4 stride 2 2", 27,
+     "conv_transpose 4 2 stride 2"),
+    ("input 1x8x8\nflatten\n{}\n", "dense weight he_normal 10", 24, "dense 10 weight he_normal"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "maxpool stride 2 2", 18, "maxpool 2 stride 2"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "avgpool ceil_mode true 2", 24,
+     "avgpool 2 ceil_mode true"),
+    ("input 1x8x8\n{}\nflatten\ndense 10\n", "upsample mode bilinear 2", 24,
+     "upsample 2 mode bilinear"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "groupnorm eps 0.001 2", 21,
+     "groupnorm 2 eps 0.001"),
+]
+
+
+@pytest.mark.parametrize("context, line, column, fixed", POSITIONAL_AFTER_OPTION)
+def test_a_value_after_an_option_is_out_of_place_and_told_the_line(context, line, column,
+                                                                    fixed):
+    text = context.format(line)
+    err = error_of(text)
+    assert re.search(r" after `.+` is out of place in \w+ layer '\w+'$", err.message), err.message
+    assert (err.span.line, err.span.column) == (text.splitlines().index(line) + 1, column)
+    assert err.hint == ("values without an option word come right after the kind, before its "
+                        f"options: write `{fixed}`")
+    check(parse(text.replace(line, fixed)))  # no error
+
+
+@pytest.mark.parametrize("line, column, field", [
+    ("c: conv 16 lr_mult 1 2", 22, "kernel size"),
+    ("c: conv 16 decay_mult 1 0 relu", 25, "kernel size"),
+])
+def test_a_number_after_a_multiplier_is_no_kernel_and_told_the_list(line, column, field):
+    """`c: conv 16 lr_mult 1 2` passed check with a 2x2 kernel and lr_mult 1."""
+    text = f"input 1x8x8\n{line}\nflatten\ndense 10\n"
+    err = error_of(text)
+    option, first, second = line.split()[3:6]
+    assert err.message == (f"the number {second} after `{option} {first}` is out of place in "
+                           "conv layer 'c'")
+    assert (err.span.line, err.span.column, err.span.end_column) == (2, column, column + 1)
+    assert err.hint.startswith(f"a value after an option is not read as the {field}: values "
+                               "without an option word come right after the kind (usage: conv "
+                               "FILTERS KERNEL"), err.hint
+    assert f"; for {option}'s two values write `{option} [{first}, {second}]`: " in err.hint
+    check(parse(text.replace(f"{first} {second}", f"[{first}, {second}]").replace(
+        "conv 16", "conv 16 3x3")))
+
+
+def test_a_dense_layers_units_after_a_multiplier_are_told_so():
+    err = error_of("input 1x8x8\nflatten\nd: dense lr_mult 1 10\n")
+    assert err.message == "the number 10 after `lr_mult 1` is out of place in dense layer 'd'"
+    assert err.hint.startswith("a value after an option is not read as the number of units")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("dropout p 0.5 0.3", "dropout probability of 'dropout1' is given twice"),
+    ("leaky_relu slope 0.2 0.3", "slope of 'leaky_relu1' is given twice"),
+])
+def test_a_value_after_the_option_that_gave_it_is_told_given_twice(line, message):
+    err = error_of(f"input 1x8x8\nflatten\ndense 10\n{line}\n")
+    assert err.message == message

@@ -2,10 +2,12 @@
 IR's JSON Schema (cnnspec/ir/schema.json, ``$defs/layer``, ``$defs/init``, ``$defs/optimizer``,
 ``$defs/schedule`` and ``$defs/training``), the tables of layer kinds, initializers and
 training settings in docs/language.md and docs/ir.md, the export tables in docs/interop.md,
-and the parser generated from the grammar (cnnspec/lang/standalone.py, with Lark).
+the table of Caffe's layer types in docs/importing.md, and the parser generated from the
+grammar (cnnspec/lang/standalone.py, with Lark).
 
 Run it after changing cnnspec/kinds, cnnspec/init/catalogue.py,
-cnnspec/ir/training_catalogue.py or grammar/cnnspec.lark; tests fail while any of these is
+cnnspec/ir/training_catalogue.py, the Caffe tables of cnnspec/lang/foreign.py and
+cnnspec/importers/caffe_docs.py or grammar/cnnspec.lark; tests fail while any of these is
 stale.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 from pathlib import Path
 
 from cnnspec.exporters import docs as export_docs
+from cnnspec.importers import caffe_docs
 from cnnspec.init.docs import init_table
 from cnnspec.init.schema import init_schema
 from cnnspec.ir.datasets_schema import data_schema
@@ -68,9 +71,13 @@ def main() -> None:
                                    *export_docs.MAPPING_MARKERS)
     page = replace_between_markers(page, export_docs.init_table(), *export_docs.INIT_MARKERS)
     write_if_changed(interop_path, page)
+    importing_path = ROOT / "docs" / "importing.md"
+    page = importing_path.read_text(encoding="utf-8")
+    page = replace_between_markers(page, caffe_docs.layer_table(), *caffe_docs.LAYER_MARKERS)
+    write_if_changed(importing_path, page)
     write_if_changed(ROOT / GENERATED, standalone_source())
-    print(f"wrote {schema_path.relative_to(ROOT)}, {docs_path.relative_to(ROOT)}, "
-          f"{ir_docs_path.relative_to(ROOT)}, {interop_path.relative_to(ROOT)} and {GENERATED}")
+    written = [schema_path, docs_path, ir_docs_path, interop_path, importing_path]
+    print(f"wrote {', '.join(str(path.relative_to(ROOT)) for path in written)} and {GENERATED}")
 
 
 if __name__ == "__main__":

@@ -23,25 +23,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnnspec.lang.ast import (
-    Call,
     DefaultStmt,
-    Dims,
     InputStmt,
     LayerStmt,
-    ListLit,
     ModelStmt,
-    Num,
     OutputStmt,
     RepeatStmt,
     Setting,
-    Str,
     TrainStmt,
-    Value,
-    Word,
     to_ast,
 )
 from cnnspec.lang.parser import parse_with_comments
 from cnnspec.lang.resolve import no_input_line
+from cnnspec.lang.source_text import source_text
 
 INDENT = "  "
 
@@ -77,67 +71,6 @@ def format_source(text: str, path: str | None = None) -> str:
     return _render(_train_block_last(elements))
 
 
-# -- values -------------------------------------------------------------------------------------
-
-
-def value_text(value: Value, column: int = 0, line_ends: list[int] | None = None) -> str:
-    """``value`` as canonical source; a multi-row matrix continues on lines indented to sit
-    under its first row (``column`` is where the value starts). For each line break it writes,
-    the source line of what ends the line before it is appended to ``line_ends``, in the
-    order of the output: where a comment that followed a row goes."""
-    line_ends = [] if line_ends is None else line_ends
-    if isinstance(value, (Num, Dims)):
-        return value.text
-    if isinstance(value, Word):
-        return value.name
-    if isinstance(value, Str):
-        return f'"{value.value}"'
-    if isinstance(value, Call):
-        return _call_text(value, column, line_ends)
-    return _list_text(value, column, line_ends)
-
-
-def _call_text(call: Call, column: int, line_ends: list[int]) -> str:
-    out = call.name + "("
-    parts = []
-    for arg in call.args:
-        parts.append(value_text(arg, column + len(out) + len(", ".join(parts)), line_ends))
-    for kwarg in call.kwargs:
-        prefix = kwarg.name + "="
-        start = column + len(out) + len(", ".join(parts)) + (2 if parts else 0) + len(prefix)
-        parts.append(prefix + value_text(kwarg.value, start, line_ends))
-    return out + ", ".join(parts) + ")"
-
-
-def _list_text(lst: ListLit, column: int, line_ends: list[int]) -> str:
-    if lst.items and all(isinstance(item, ListLit) for item in lst.items):
-        if all(_is_number_row(item) for item in lst.items) and len(lst.items) > 1:
-            line_ends += [row.span.end_line for row in lst.items[:-1]]
-            return _matrix_text(lst, column)
-        if len(lst.items) > 1:
-            rows = []
-            for item in lst.items:  # an item's own line breaks come before the one after it
-                rows.append(value_text(item, column + 1, line_ends))
-                line_ends.append(item.span.end_line)
-            line_ends.pop()  # none after the last item
-            return "[" + (",\n" + " " * (column + 1)).join(rows) + "]"
-    inner = ", ".join(value_text(item, column + 1, line_ends) for item in lst.items)
-    return f"[{inner}]"
-
-
-def _is_number_row(value: Value) -> bool:
-    return isinstance(value, ListLit) and all(isinstance(x, Num) for x in value.items)
-
-
-def _matrix_text(lst: ListLit, column: int) -> str:
-    """Rows of numbers, one per line, columns right-aligned when the rows are equally long."""
-    rows = [[x.text for x in row.items] for row in lst.items]
-    if len({len(r) for r in rows}) == 1:
-        widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-        rows = [[x.rjust(w) for x, w in zip(r, widths)] for r in rows]
-    return "[" + (",\n" + " " * (column + 1)).join("[" + ", ".join(r) + "]" for r in rows) + "]"
-
-
 # -- statements ---------------------------------------------------------------------------------
 
 
@@ -146,7 +79,7 @@ def _statement(stmt, depth: int) -> list[Element]:
     if isinstance(stmt, ModelStmt):
         return [Element(f"model {stmt.name}", depth, span.line, span.end_line)]
     if isinstance(stmt, InputStmt):
-        return [Element(f"input {value_text(stmt.value)}", depth, span.line, span.end_line)]
+        return [Element(f"input {source_text(stmt.value)}", depth, span.line, span.end_line)]
     if isinstance(stmt, OutputStmt):
         return [Element(f"output {stmt.name}", depth, span.line, span.end_line)]
     if isinstance(stmt, DefaultStmt):
@@ -158,7 +91,7 @@ def _statement(stmt, depth: int) -> list[Element]:
         text = _layer_text(stmt, depth, ends)
         return [Element(text, depth, span.line, span.end_line, line_ends=ends)]
     if isinstance(stmt, RepeatStmt):
-        header = f"repeat {value_text(stmt.count)}" + (f" as {stmt.name}" if stmt.name else "")
+        header = f"repeat {source_text(stmt.count)}" + (f" as {stmt.name}" if stmt.name else "")
         body = [e for layer in stmt.layers for e in _statement(layer, depth + 1)]
         return _block(header, body, stmt, depth)
     if isinstance(stmt, TrainStmt):
@@ -183,15 +116,15 @@ def _setting_element(setting: Setting, depth: int) -> Element:
 
 def _setting_text(setting: Setting, depth: int, line_ends: list[int]) -> str:
     prefix = setting.key + " "
-    return prefix + value_text(setting.value, len(INDENT) * depth + len(prefix), line_ends)
+    return prefix + source_text(setting.value, len(INDENT) * depth + len(prefix), line_ends)
 
 
 def _layer_text(stmt: LayerStmt, depth: int, line_ends: list[int]) -> str:
     out = f"{stmt.label}: " if stmt.label else ""
     column = len(INDENT) * depth
-    out += value_text(stmt.head, column + len(out), line_ends)
+    out += source_text(stmt.head, column + len(out), line_ends)
     for item in stmt.items:
-        out += " " + value_text(item, _column_after(out, column) + 1, line_ends)
+        out += " " + source_text(item, _column_after(out, column) + 1, line_ends)
     if stmt.inputs:
         out += " <- " + ", ".join(ref.name for ref in stmt.inputs)
     return out

@@ -563,7 +563,8 @@ def darknet_word_hint(name: str) -> str | None:
 
 # Caffe's layer types (caffe.proto's LayerParameter type) that are a layer kind here, and the
 # kind: the Caffe importer (cnnspec.importers.caffe) reads each type as this kind, and a type
-# written as a spec's kind is answered with it (caffe_word_hint). Pooling pools by MAX unless
+# written as a spec's kind is answered with it (caffe_word_hint); docs/importing.md's table of
+# the types is generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless
 # its pool says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale
 # and shift; Eltwise is its SUM.
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
@@ -642,6 +643,35 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
                 + (f"; here {refused}" if refused else ""))
     return (f"{said}: write `{named}{line}`"
             + (f" ({why})" if why and caffe in CAFFE_KINDS else ""))
+
+
+def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str | None:
+    """The values of the line of Caffe's type ``name`` called as a function, from the texts
+    of its arguments (``InnerProduct(10)``: ``10``; ``Convolution(num_output=16,
+    kernel_size=3, stride=2)``: ``16 3 stride 2``): the arguments in order, a keyword that
+    names a value written in its place (Caffe's num_output, kernel_size) put there, the rest
+    as the kind's line writes them (:func:`keyword_written`). None where the values in place
+    leave a gap (a kernel with no filters) or give one twice, and for a type that is no kind
+    here (its hint needs no values)."""
+    kind = CAFFE_KINDS.get(caffe_type(name) or "")
+    if kind is None:
+        return None
+    record = KINDS[kind]
+    placed = dict(zip(record.positional, args))
+    options = []
+    for keyword, text in kwargs.items():
+        field = keyword if keyword in record.positional else foreign_field(record, keyword)
+        if field in placed:
+            return None
+        if field in record.positional:
+            placed[field] = text
+        else:
+            options.append(keyword_written(kind, keyword, text))
+    in_place = list(itertools.takewhile(lambda field: field in placed, record.positional))
+    if len(in_place) < len(placed):
+        return None
+    values = [placed[field] for field in in_place] + args[len(record.positional):] + options
+    return " ".join(value for value in values if value)
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.

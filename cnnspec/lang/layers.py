@@ -30,6 +30,7 @@ from cnnspec.lang import values as read
 from cnnspec.lang.ast import Call, Dims, LayerStmt, ListLit, Num, Str, Value, Word, describe
 from cnnspec.lang.calls import Param, bind
 from cnnspec.lang.inits import read_bias_init, read_init
+from cnnspec.lang.source_text import line_text, one_line
 from cnnspec.lang.suggest import did_you_mean
 from cnnspec.lang.syntax_errors import (
     CAPITAL_X_MESSAGE,
@@ -184,14 +185,15 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
-        caffe = None if isinstance(head, Call) else _caffe_hint(head.name, label, items)
+        caffe = _caffe_hint(head, label, items)
         if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
-        elif caffe is not None and not head.name.islower():  # `Scale`, in Caffe's capitals
+        elif caffe is not None and not head.name.islower() and isinstance(head, Word):
+            # `Scale`, in Caffe's capitals
             hint = caffe
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
@@ -200,10 +202,11 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
 
             raise SpecError(f"unknown layer kind '{head.name}'", span=span, **hinted(
                 f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"))
-        elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line
+        elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line; else
+            # Caffe's type called as a function, `InnerProduct(10)`
             from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
 
-            hint = foreign_hint(_foreign_call(head, label)) or hint
+            hint = foreign_hint(_foreign_call(head, label)) or caffe or hint
         else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
             from cnnspec.lang.foreign import darknet_word_hint
 
@@ -212,16 +215,28 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
-def _caffe_hint(name: str, label: str | None, items: list[Value]) -> str | None:
-    """The hint for Caffe's layer type ``name`` written as a kind, with the values ``items``
-    after it (:func:`~cnnspec.lang.foreign.caffe_word_hint`; a call or a list among them,
-    which a hint does not rewrite, leaves the kind's usage); None for another word."""
-    from cnnspec.lang.foreign import caffe_type, caffe_word_hint  # only for an unknown kind
+def _caffe_hint(head: Word | Call, label: str | None, items: list[Value]) -> str | None:
+    """The hint for Caffe's layer type written as a kind (``fc: InnerProduct 10``), or called
+    as a function (``fc: InnerProduct(10)``), with the values ``items`` after it
+    (:func:`~cnnspec.lang.foreign.caffe_word_hint`: the line of its kind here, the label and
+    values kept); None for another name."""
+    from cnnspec.lang.foreign import caffe_call_values, caffe_type, caffe_word_hint
 
-    if caffe_type(name) is None:
+    if caffe_type(head.name) is None:  # only for an unknown kind
         return None
-    texts = [value_text(item) for item in items]  # None for a call or a list
-    return caffe_word_hint(name, label, None if None in texts else " ".join(texts))
+    values: str | None = _written(items)
+    if isinstance(head, Call):
+        called = caffe_call_values(head.name, [_written([arg]) for arg in head.args],
+                                   {kwarg.name: _written([kwarg.value]) for kwarg in head.kwargs})
+        values = None if called is None else f"{called} {values}".strip()
+    return caffe_word_hint(head.name, label, values)
+
+
+def _written(values: list[Value]) -> str:
+    """``values`` as a hint's line writes them: as written, a string without its quotes
+    (Caffe quotes its words: ``pool: "MAX"``)."""
+    return " ".join(value.value if isinstance(value, Str) else one_line(value)
+                    for value in values)
 
 
 def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecError | None:
@@ -310,7 +325,7 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     items = list(stmt.items)
     if isinstance(stmt.head, Call):
         items = _call_items(stmt.head, kind, layer) + items
-    _read_items(items, kind, layer, display)
+    _read_items(items, kind, layer, display, stmt)
     for name in kind.required:
         if layer.fields[name] is None:
             raise SpecError(f"{kind_name} layer {display} needs {_describe_field(name)}",
@@ -341,8 +356,11 @@ def _call_items(head: Call, kind: Syntax, layer: ReadLayer) -> list[Value]:
     return items
 
 
-def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str) -> None:
+def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str,
+                stmt: LayerStmt) -> None:
     slots = list(kind.positional)
+    placed: list[int] = []  # the items read as positional values
+    named: tuple[int, int] | None = None  # the first and last item of the last option or word
     i = 0
     while i < len(items):
         item = items[i]
@@ -356,6 +374,7 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
                 _refuse_bias_off(item, items[i + 1], kind, layer.kind, display)
             _set(layer, field_name, reader(items[i + 1], f"the {word} of {display}"),
                  item, items[i + 1], display)
+            named = (i, i + 1)
             i += 2
             continue
         if word in kind.flags:
@@ -366,17 +385,80 @@ def _read_items(items: list[Value], kind: Syntax, layer: ReadLayer, display: str
         elif kind.kind.weighted and isinstance(item, Word) and item.name in NORM_SUGAR:
             _set_norm(layer, item, display)
         elif slots and (isinstance(item, (Num, Dims)) or _chooses(kind, slots[0], item)):
+            # `conv 16 lr_mult 1 2`: the 2 is no kernel (a field its option gave already,
+            # `dropout p 0.5 0.3`, is told given twice)
+            if named is not None and slots[0][0] not in layer.spans:
+                raise _positional_after(items, i, named, kind, slots, placed, stmt, display)
             field_name, reader = slots.pop(0)
             try:
                 value = reader(item, f"the {_field_words(field_name)} of {display}")
             except SpecError as err:
                 raise _out_of_order(err, item, field_name, slots, layer.kind) from None
             _set(layer, field_name, value, item, item, display)
+            placed.append(i)
+            i += 1
+            continue
         else:
             raise _list_without_brackets(items, i, kind) or _unexpected(
                 item, kind, layer.kind, display, items[i - 1] if i else None,
                 items[i + 1] if i + 1 < len(items) else None)
+        named = (i, i)
         i += 1
+
+
+def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: Syntax,
+                      slots: list[tuple[str, Reader]], placed: list[int], stmt: LayerStmt,
+                      display: str) -> SpecError:
+    """The error for ``items[i]``, a value without an option word (a filter count, a kernel
+    size) written after the option, flag, activation or norm ``items[named[0]:named[1] + 1]``.
+    A layer's values come right after its kind, as every kind's usage writes them: read
+    anywhere, ``conv 16 lr_mult 1 2`` made the 2 of Caffe's two multipliers a 2x2 kernel."""
+    item, kind_name = items[i], kind.kind.name
+    before = items[i - 1]
+    if isinstance(before, Word) and ACTIVATIONS.get(before.name) and isinstance(item, Num):
+        # `conv 16 leaky_relu 0.2`: the activation's parameter, as the end of a line has it
+        return _unexpected(item, kind, kind_name, display, before, None)
+    after = line_text(items[named[0]:named[1] + 1])
+    message = (f"{describe(item)} after `{after}` is out of place in {kind_name} layer "
+               f"{display}")
+    option = items[named[0]]
+    field = (kind.kind.field_map[kind.options[option.name][0]]
+             if isinstance(option, Word) and option.name in kind.options else None)
+    if field is not None and field.type in LIST_TYPES and named[1] == i - 1 \
+            and isinstance(item, Num):  # `lr_mult 1 2`: Caffe's two multipliers
+        numbers = ", ".join(value.text for value in items[named[1]:i + 1])
+        return SpecError(message, span=item.span, hint=(
+            f"a value after an option is not read as the {_field_words(slots[0][0])}: values "
+            f"without an option word come right after the kind ({_usage(kind_name)}); for "
+            f"{option.name}'s two values write `{option.name} [{numbers}]`: {field.hint}"))
+    return SpecError(message, span=item.span, hint=(
+        "values without an option word come right after the kind, before its options: write "
+        f"`{_moved_forward(items, i, kind, slots, placed, stmt)}`"))
+
+
+def _moved_forward(items: list[Value], i: int, kind: Syntax, slots: list[tuple[str, Reader]],
+                   placed: list[int], stmt: LayerStmt) -> str:
+    """``stmt``'s line with the values without an option word from ``items[i]`` on (as many
+    as the kind has ``slots`` left) moved to follow the ones read before them (``placed``)."""
+    values = [items[k] for k in placed]
+    rest: list[Value] = []
+    j = 0
+    while j < len(items):
+        item = items[j]
+        if isinstance(item, Word) and item.name in kind.options:
+            rest += items[j:j + 2]
+            j += 2
+            continue
+        moving = len(values) - len(placed)
+        if j >= i and moving < len(slots) and (
+                isinstance(item, (Num, Dims)) or _chooses(kind, slots[moving], item)):
+            values.append(item)
+        elif j not in placed:
+            rest.append(item)
+        j += 1
+    label = f"{stmt.label}: " if stmt.label else ""
+    inputs = f" <- {', '.join(word.name for word in stmt.inputs)}" if stmt.inputs else ""
+    return f"{label}{stmt.head.name} {line_text(values + rest)}{inputs}"
 
 
 def _list_without_brackets(items: list[Value], i: int, kind: Syntax) -> SpecError | None:
