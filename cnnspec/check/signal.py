@@ -1292,17 +1292,23 @@ def _log_factors(weighted: list[LayerInfo], estimate: Estimate,
 
 @dataclass
 class Source:
-    """The conv/dense layer that raises the signal most on its way to a layer since the last
-    reset, and by how much its factor (with its padding's share) scales the mean square."""
+    """What raises the signal most on its way to a layer since the last reset, and by how
+    much it scales the mean square: a conv/dense layer's factor (with its padding's share),
+    or the residual adds' (``adds``: how many, ``layer`` the last), each the growth of its
+    sum over its largest input, multiplied."""
 
     layer: LayerInfo
     factor: float
+    adds: int = 0
 
 
 def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list[str]],
                    target: str) -> Source | None:
     """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
-    ``target`` itself) whose factor raises the mean square most; None if none is weighted."""
+    ``target`` itself) whose factor raises the mean square most, or the adds on that way
+    together where they raise it more (ten He-initialised residual blocks: each add of x and
+    F(x) of one mean square doubles it, 2^10 together, while no layer's factor is above 2);
+    None if no layer is weighted."""
     layers = estimate.layers
     order = [info for info in layers if info.name in used]
     end = next(i for i, info in enumerate(order) if info.name == target)
@@ -1313,6 +1319,11 @@ def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list
     _, log_factors = _log_factors(weighted, estimate, consumers)
     logs = [f + _log(estimate.read_shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
+    adds = [i for i in upto if i.kind == "add"]
+    q = estimate.second_moments
+    grown = sum(_log(q[i.name]) - max(_log(q[name]) for name in i.inputs) for i in adds)
+    if adds and grown > logs[top]:
+        return Source(adds[-1], math.exp(min(grown, 700.0)), len(adds))
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
 
