@@ -31,6 +31,10 @@ def signal_scale(spec: Spec, estimate: signal.Estimate, used: set[str]) -> list[
                        hint=hint)] + ([scores.warning(spec)] if scores else [])
 
 
+# The advice for a scale that residual adds build up, each x + F(x) summing its branches.
+RESIDUAL_ADVICE = ("start the last layer of each residual branch small or at 0, so that x + F(x) "
+                   "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start its "
+                   "batchnorm's scale at 0), or add batchnorm")
 # The advice for scores that start large, whatever raised them.
 SMALL_LAST_LAYER = ("start the last layer small (glorot_uniform, or normal(0, 0.01)) so that "
                     "the loss starts near ln K")
@@ -84,6 +88,15 @@ class LargeScores:
     def warning(self, spec: Spec) -> SpecError:
         info = self.source.layer
         scale = math.sqrt(self.source.factor)
+        if self.source.adds:
+            adds = (f"the residual adds: {self.source.adds} of them, the last '{info.name}', "
+                    "each sums its branches' mean squares (x + F(x) doubles that of x where F "
+                    f"keeps it), together {rounded_text(self.source.factor)}x the mean square, "
+                    f"{rounded_text(scale)}x the scale")
+            built = ("Most of the scale comes from" if self._source_explains(scale) else
+                     "No one layer raises most of it; the largest part comes from")
+            return spec.error(f"{self.loss_sentence()}. {built} {adds}", info.name,
+                              severity="warning", hint=f"{RESIDUAL_ADVICE}; and {SMALL_LAST_LAYER}")
         factor = (f"{info.kind} '{info.name}' ({info.weight_init.short}): fan_in * E[w^2] * "
                   f"activation factor = {rounded_text(self.source.factor)}")
         if self._source_explains(scale):
@@ -108,9 +121,7 @@ class LargeScores:
     def _build_up_advice(self) -> str:
         """How to keep a scale that builds up over many layers from reaching the scores."""
         if self.adds:
-            return ("start the last layer of each residual branch small or at 0, so that x + F(x) "
-                    "starts near x (Fixup, Zhang et al. 2019; Goyal et al. 2017 start its "
-                    "batchnorm's scale at 0), or add batchnorm")
+            return RESIDUAL_ADVICE
         return ("keep each layer's factor near 1 (he_normal before relu, lecun_normal or "
                 "glorot_normal before others), or add batchnorm")
 

@@ -593,6 +593,9 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
     # what positions of a channel share, of outputs that are not sums (dropout, upsampling)
     crosses: dict[str, Crosses] = {}
     shares = read_shares(layers) if shares is None else shares
+    # outputs whose channels are copies of one another (a fixed kernel alike in every filter;
+    # one channel), which the sums of the next fixed kernel add coherently
+    copies: set[str] = {"input"} if layers and layers[0].input_shapes[0][0] == 1 else set()
 
     def crosses_of(name: str | None, mean_alone: bool = True) -> Crosses | None:
         """What positions of ``name``'s channels have in common; where only their mean is
@@ -613,8 +616,22 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             ew2 = weight_second_moment(info)
             spread = (1.0 if ew2 is None else
                       summed_terms(info) * ew2 * ins[0] * shares[info.name])
+            fixed = (_fixed_sums(info, ins[0], means[single], crosses_of(single),
+                                 single in copies, shares[info.name])
+                     if single in means and ew2 is not None else None)
+            if fixed is not None:
+                spread = fixed.second_moment()
             bias_mean, bias_variance = (bias_moments(info) if biases and 0 < spread < math.inf
                                         else (0.0, 0.0))
+            if fixed is not None:
+                q[info.name] = spread + bias_mean * (bias_mean + 2 * fixed.mean())
+                sums[info.name] = biased_sums(fixed.q, fixed.shared,
+                                              fixed.mean() + bias_mean, bias_variance)
+                q[info.name] += bias_variance
+                means[info.name] = fixed.mean() + bias_mean
+                if 0 in info.weight_init.alike_axes and not bias_variance:
+                    copies.add(info.name)
+                continue
             q[info.name] = spread + bias_mean * bias_mean + bias_variance
             # symmetric sums: of weights drawn symmetric about 0, or of an input of mean 0
             # (a fixed kernel's too)
@@ -676,6 +693,9 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             crosses[info.name] = _concatenated(
                 [crosses_of(name) for name in info.inputs],
                 [shape[0] for shape in info.input_shapes], q[info.name])
+        if single in copies and (kind.is_activation or kind.family == "norm"
+                                 or kind.max_of is not None or kind.mean_of is not None):
+            copies.add(info.name)
         entry = sums.get(info.name)
         # an increasing function of sums by the integral, not its kind's rule: tanh's 0.394
         # at q = 1 where Owen's form gives 0.418; gelu's and silu's at any q, where their
@@ -689,6 +709,74 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
         elif kind.centre is not None and means.get(single) == 0:
             means[info.name] = kind.centre
     return q, means, sums
+
+
+@dataclass(frozen=True)
+class FixedSums:
+    """The sums of a fixed kernel (:func:`_fixed_sums`): ``q`` their variance about ``mean``
+    (a channel's mean, ``mean`` the same in every channel, the rest of the channels' means
+    spread in the ``shared`` part of ``q``)."""
+
+    q: float
+    average: float
+    shared: float
+
+    def mean(self) -> float:
+        return self.average
+
+    def second_moment(self) -> float:
+        return self.q + self.average ** 2
+
+
+def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | None,
+                copies: bool, share: float) -> FixedSums | None:
+    """The sums of a conv or dense layer whose kernel the spec fixes with values that do not
+    sum to 0 (``constant(c)``, a box filter, a literal), on an input of second moment
+    ``moment`` and mean ``mean``: the kernel is the same whatever the draw, so its sums add
+    the input's mean coherently, ``E[z] = sum(w) E[x]`` (a constant 0.1 on 72 inputs: 7.2 x
+    the mean, which after a ReLU is not 0), and whatever else its inputs share. For ``z =
+    sum_i w_i x_i``, ``E[z^2] = sum_ij w_i w_j E[x_i x_j]``, each pair's cross moment taken
+    as its kind's mean: the mean's square between channels (alike in their mean only),
+    ``cross``, what two positions of a window share (:func:`_window_mean`), within one; so
+    ``E[z^2] = sum(w)^2 mean^2 + channels (cross - mean^2) + sum(w^2) (q - cross)``
+    (:class:`cnnspec.init.info.KernelSums`' sums: ``channels`` adds each channel's sum
+    squared). Where the input's channels are copies of one another (after a kernel alike in
+    every filter), the taps of all channels add as one: ``sum(w)^2 cross + taps (q -
+    cross)``. The zero padding takes its share (``share``, :func:`read_shares`) of what adds
+    apart and its square of what adds coherently, the border sums reading fewer taps. None
+    for a drawn kernel, one that sums to 0, or a transposed conv (its outputs sum different
+    taps)."""
+    totals, reach = info.weight_init.sums, KINDS[info.kind].reach
+    if totals is None or not totals.whole or reach is None:
+        return None
+    reads = reach(info.ir, info.input_shapes[0])
+    if reads.window is not None and reads.stride is None:
+        return None
+    far = mean * mean if found is None else found.far
+    cross = (_window_mean(far, found.near, tuple(info.ir["kernel"]))
+             if found is not None and reads.window is not None
+             and tuple(info.ir["dilation"]) == (1, 1) else far)
+    # the parts apart from the mean, each at least 0: a mean far above the spread (a deep
+    # stack of such kernels) leaves their difference to rounding
+    own, common = max(0.0, moment - cross), max(0.0, cross - mean * mean)
+    channel_far = max(0.0, far - mean * mean)
+    spread_of_means = (totals.whole - totals.mean ** 2) * mean * mean  # filters' sums apart
+    if copies:
+        apart, together, far_part = totals.taps * own, totals.whole * common, \
+            totals.whole * channel_far
+    else:
+        apart = summed_terms(info) * weight_second_moment(info) * own
+        together, far_part = totals.channels * common, totals.channels * channel_far
+    average = share * totals.mean * mean
+    variance = share * apart + share * share * (together + spread_of_means)
+    if not 0 < variance < math.inf:
+        # all its values one number but for rounding: as sums of that mean, of a spread
+        # below floating point's resolution of it
+        variance = (average * 1e-16) ** 2
+        if not 0 < variance < math.inf:
+            return None
+    shared = min(1.0, share * share * (far_part + spread_of_means) / variance)
+    return FixedSums(variance, average, shared)
 
 
 def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
@@ -1100,6 +1188,9 @@ class SignalChange:
     activation: str  # the activation most layers of init_name feed
     slope: float | None = None  # that activation's slope, for leaky_relu
     log_read_share: float = 0.0  # log of the geometric mean of read_share (zero padding)
+    # the largest sum of the weights of init_name's kernels, where they are fixed and add up
+    # the mean of what they read (:func:`_fixed_sums`), which sets their factor; else None
+    kernel_sum: float | None = None
 
     @property
     def padding_decides(self) -> bool:
@@ -1152,7 +1243,7 @@ def largest_change(estimate: Estimate, used: set[str],
     shares = [estimate.read_shares[i.name] for i in weighted]
     if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
         return None  # padding and kernel-tap warnings report it, not a scale
-    acts, log_factors = _log_factors(weighted, layers, consumers)
+    acts, log_factors = _log_factors(weighted, estimate, consumers)
     log_shares = [math.log(share) for share in shares]
     names = [i.weight_init.name for i in weighted]
     init_name = _init_deciding(names, log_factors)
@@ -1161,6 +1252,7 @@ def largest_change(estimate: Estimate, used: set[str],
     deciding = [k for k, name in enumerate(names) if name == init_name]
     kinds = [acts[k]["kind"] for k in deciding]
     activation = max(kinds, key=kinds.count)
+    summing = [weighted[k] for k in deciding if adds_mean(weighted[k], estimate)]
     return SignalChange(
         start=order[reset].name if reset >= 0 else "input", layer=worst.name,
         std_ratio=math.sqrt(q[worst.name]),
@@ -1170,33 +1262,53 @@ def largest_change(estimate: Estimate, used: set[str],
         layers=len(weighted), activation=activation,
         slope=next((acts[k]["slope"] for k in deciding if acts[k]["kind"] == "leaky_relu"),
                    None),
-        log_read_share=sum(log_shares) / len(log_shares))
+        log_read_share=sum(log_shares) / len(log_shares),
+        kernel_sum=max((math.sqrt(i.weight_init.sums.whole) for i in summing), default=None))
 
 
-def _log_factors(weighted: list[LayerInfo], layers: list[LayerInfo],
+def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
+    """Whether a conv/dense layer's kernel is fixed, sums to other than 0 and reads an input
+    whose mean the estimate knows is not 0: its sums add that mean up (:func:`_fixed_sums`),
+    which no ``fan_in * E[w^2]`` says."""
+    sums, means = info.weight_init.sums, estimate.moments[1]
+    return sums is not None and sums.whole != 0 and bool(means.get(info.inputs[0]))
+
+
+def _log_factors(weighted: list[LayerInfo], estimate: Estimate,
                  consumers: dict[str, list[str]]) -> tuple[list[dict], list[float]]:
     """The activation each conv/dense layer of ``weighted`` feeds, and the log of its factor
     ``fan_in * E[w^2] * activation factor``: in logs, as a factor of weights of 1e-200 is below
-    floating point's range."""
-    by_name = {info.name: info for info in layers}
+    floating point's range. A fixed kernel that adds up its input's mean (:func:`adds_mean`)
+    is not scaled by that: its factor is the estimate's, from its input to its activation's
+    output, over its padding's share (said apart)."""
+    by_name = {info.name: info for info in estimate.layers}
     acts = [_following_activation(i, by_name, consumers) for i in weighted]
-    return acts, [math.log(summed_terms(i)) + weight_log_second_moment(i)
+    q = estimate.second_moments
+    return acts, [_log(q[a.get("name", i.name)]) - _log(q[i.inputs[0]])
+                  - _log(estimate.read_shares[i.name]) if adds_mean(i, estimate) else
+                  math.log(summed_terms(i)) + weight_log_second_moment(i)
                   + _log(activation_factor(a)) for i, a in zip(weighted, acts)]
 
 
 @dataclass
 class Source:
-    """The conv/dense layer that raises the signal most on its way to a layer since the last
-    reset, and by how much its factor (with its padding's share) scales the mean square."""
+    """What raises the signal most on its way to a layer since the last reset, and by how
+    much it scales the mean square: a conv/dense layer's factor (with its padding's share),
+    or the residual adds' (``adds``: how many, ``layer`` the last), each the growth of its
+    sum over its largest input, multiplied."""
 
     layer: LayerInfo
     factor: float
+    adds: int = 0
 
 
 def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list[str]],
                    target: str) -> Source | None:
     """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
-    ``target`` itself) whose factor raises the mean square most; None if none is weighted."""
+    ``target`` itself) whose factor raises the mean square most, or the adds on that way
+    together where they raise it more (ten He-initialised residual blocks: each add of x and
+    F(x) of one mean square doubles it, 2^10 together, while no layer's factor is above 2);
+    None if no layer is weighted."""
     layers = estimate.layers
     order = [info for info in layers if info.name in used]
     end = next(i for i, info in enumerate(order) if info.name == target)
@@ -1204,9 +1316,14 @@ def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    _, log_factors = _log_factors(weighted, layers, consumers)
+    _, log_factors = _log_factors(weighted, estimate, consumers)
     logs = [f + _log(estimate.read_shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
+    adds = [i for i in upto if i.kind == "add"]
+    q = estimate.second_moments
+    grown = sum(_log(q[i.name]) - max(_log(q[name]) for name in i.inputs) for i in adds)
+    if adds and grown > logs[top]:
+        return Source(adds[-1], math.exp(min(grown, 700.0)), len(adds))
     return Source(weighted[top], math.exp(min(logs[top], 700.0)))
 
 
@@ -1265,10 +1382,14 @@ def describe_change(change: SignalChange) -> str:
     per_layer = (rounded_text(factor) if 0 < factor < math.inf
                  else f"2^{log2_per_layer:,.0f}" if finite_factor
                  else "beyond floating point's range")
+    each = (f"each scale its mean square by fan_in * E[w^2] * activation factor = {per_layer} "
+            "on average" if change.kernel_sum is None else
+            f"each of fixed values that sum to as much as {rounded_text(change.kernel_sum)}, which "
+            f"add up its input's mean (E[z] = sum(w) E[x]) and what its inputs share, and scale "
+            f"its mean square by {per_layer} on average")
     return (f"the signal's scale (root mean square) is estimated to {verb} {amount} from "
             f"{start} to '{change.layer}': {change.layers} conv/dense layer(s), mostly "
-            f"with init {change.init_name} before {change.activation}, each scale its mean square "
-            f"by fan_in * E[w^2] * activation factor = {per_layer} on average"
+            f"with init {change.init_name} before {change.activation}, {each}"
             + (f", and by the share of their products that read the input, not its zero "
                f"padding, = {rounded_text(math.exp(change.log_read_share))}"
                if change.log_read_share < math.log(0.995) else ""))

@@ -21,7 +21,7 @@ from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
-from cnnspec.init.info import InitInfo, TapSquares
+from cnnspec.init.info import InitInfo, KernelSums, TapSquares
 from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import VarianceScaling
@@ -62,7 +62,13 @@ def _constant(init, shape, fan_in, fan_out) -> InitInfo:
     return InitInfo(init["name"], "constant", f"constant {float_text(value)}",
                     f"every element = {float_text(value)}",
                     mean=value, std=0.0, fan_in=fan_in, fan_out=fan_out, constant=True,
-                    alike_axes=(0, 1))
+                    alike_axes=(0, 1), sums=_constant_sums(value, shape))
+
+
+def _constant_sums(value: float, shape: tuple[int, ...]) -> KernelSums | None:
+    """:func:`kernel_sums` of a weight whose every value is ``value``: one filter's taps."""
+    taps = math.prod(shape[2:])
+    return kernel_sums([value] * taps, (1, 1, *shape[2:]), shape)
 
 
 def _against_fans(shape, fan_in: int, mean: float, std: float) -> str:
@@ -331,7 +337,28 @@ def _kernel(init, shape, fan_in, fan_out) -> InitInfo:
                     alike_axes=tuple(axis for axis in range(min(2, len(shape)))
                                      if alike_along(values, placement, axis)),
                     relative_square=sum(squares) / len(squares),
-                    tap_squares=_tap_squares(squares, shape) if len(shape) == 4 else None)
+                    tap_squares=_tap_squares(squares, shape) if len(shape) == 4 else None,
+                    sums=kernel_sums(numbers, placement, shape))
+
+
+def kernel_sums(numbers: list[float], placement: tuple[int, ...],
+                shape: tuple[int, ...]) -> KernelSums | None:
+    """:class:`KernelSums` of a fixed weight of ``shape`` (OIHW, or a dense one's (out, in))
+    whose ``numbers`` (row-major) broadcast from ``placement`` onto it; None for a bias. A
+    value placed once for all of ``repeat`` input channels counts in each of their sums."""
+    if len(shape) < 2:
+        return None
+    filters, placed, taps = placement[0], placement[1], math.prod(placement[2:])
+    repeat = shape[1] // placed
+    whole = channels = tap_sums = mean = 0.0
+    for f in range(filters):
+        rows = [numbers[(f * placed + c) * taps:(f * placed + c + 1) * taps]
+                for c in range(placed)]
+        total = repeat * sum(map(sum, rows))
+        whole, mean = whole + total * total, mean + total
+        channels += repeat * sum(sum(row) ** 2 for row in rows)
+        tap_sums += sum((repeat * sum(column)) ** 2 for column in zip(*rows))
+    return KernelSums(whole / filters, channels / filters, tap_sums / filters, mean / filters)
 
 
 def _tap_squares(squares: list[float], shape: tuple[int, ...]) -> TapSquares:

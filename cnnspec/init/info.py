@@ -19,6 +19,24 @@ class TapSquares:
 
 
 @dataclass(frozen=True)
+class KernelSums:
+    """What a fixed weight (a constant, a literal, a named kernel) adds up to, each a mean over
+    its filters (or units) of a square: ``whole``, of the sum of all of a filter's values
+    (``sum w``, which multiplies the mean of what it reads); ``channels``, of the sums over
+    each input channel's taps, squared and added over the channels; ``taps``, of the sums
+    over the input channels at each tap, squared and added over the taps; ``mean``, the mean
+    over the filters of their sums, not squared (filters summing to 1 and -1 give their
+    layer a mean of 0 and each channel a mean of its own). A dense weight's inputs are its
+    channels, of one tap each. The signal estimate's second moment of the sums of a fixed
+    kernel (:mod:`cnnspec.check.signal`) reads them."""
+
+    whole: float
+    channels: float
+    taps: float
+    mean: float
+
+
+@dataclass(frozen=True)
 class InitInfo:
     """The description of one parameter's initialisation.
 
@@ -61,6 +79,8 @@ class InitInfo:
     # which a 100000x1 kernel has many of. None elsewhere.
     relative_square: float | None = None
     tap_squares: TapSquares | None = None
+    # A fixed weight's sums (:class:`KernelSums`); None for a drawn one or a bias.
+    sums: KernelSums | None = None
 
     @property
     def symmetric(self) -> bool:
