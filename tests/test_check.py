@@ -2020,6 +2020,30 @@ def test_the_gradient_warning_names_the_layer_whose_weights_make_most_of_it(
                               "(Glorot & Bengio 2010) on its line")
 
 
+def test_a_layer_on_the_critical_line_is_not_named_among_layers_off_it():
+    """Four dense tanh layers of std 0.3 (fan_in E[w^2] = 11.5, chaotic) but a first under
+    lecun_normal (1, the critical init): the first layer's weights' gradient is 45x the last's
+    (46x measured), and the first step, into the layers of std 0.3, makes the most of it. That
+    first layer departs from the others' 11.5, and was named, at its lecun_normal, with the
+    hint to use lecun_normal on its line. It is the one layer on the critical line: the
+    warning blames the stack's init, at the first layer of it, with the critical init as the
+    hint."""
+    text = _with_weight(_tanh_stack("dense", 4).replace(
+        "default weight lecun_normal", "default weight normal(0, 0.3)"), "d0", "lecun_normal")
+    spec = parse(text)
+    checked = check(spec)
+    stack = _only_stack(spec, checked)
+    measured = _measured_weight_gradient_ratio(checked, "d0", "d3", seeds=8, batch=32)
+    assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
+    assert measured > GRADIENT_LIMIT ** 2
+    (said,) = _gradient_warnings(checked)
+    assert "most of it is one layer's weights" not in said.message
+    assert "the first and last of 4 layers before tanh (mostly normal)" in said.message
+    assert text.splitlines()[said.span.line - 1].startswith("d1: dense 128 tanh")
+    assert said.hint.startswith("the critical init before tanh is fan_in E[w^2] = 1 ")
+    assert "use lecun_normal (Var(w) = 1 / fan_in) or glorot_normal" in said.hint
+
+
 def test_a_mean_pool_carries_a_stack_and_the_engine_agrees():
     """LeNet-5's tanh layers (conv, avgpool, conv, avgpool, dense, dense) were three stacks cut
     at the pools, where the gradient per value of h falls 16x (each of 4 values gets a quarter

@@ -444,10 +444,12 @@ def culprit(stack: Stack) -> Culprit | None:
     it small by less (``E[tanh'(h)^2]`` falls as ``1 / sqrt(q)``): a middle layer's large
     weights leave a factor of their own. A layer is named when the steps it joins make more
     than half of the total (in log, the same way) and its ``fan_in E[w^2]`` departs from the
-    median of the other layers' past :data:`LIMIT` (in mean square); of several, the one
-    that departs the most. Under one init of fan-scaled variance no layer departs, and the
-    stack's init stays the one to blame. A stack of one step, or with norms (whose inputs'
-    variance cancels the weights' scale), names none."""
+    median of the other layers' past :data:`LIMIT` (in mean square), and from the critical
+    line past it too (:func:`_off_critical`: a layer on it among others off it is not the
+    one to mend, and the hint's critical init on its line would be its own); of several,
+    the one that departs the most. Under one init of fan-scaled variance no layer departs,
+    and the stack's init stays the one to blame. A stack of one step, or with norms (whose
+    inputs' variance cancels the weights' scale), names none."""
     if len(stack.chis) < 2 or stack.normed or stack.log_total == 0:
         return None
     logs = [math.log(chi) for chi in stack.chis]
@@ -458,10 +460,19 @@ def culprit(stack: Stack) -> Culprit | None:
         others = statistics.median(scales[:j] + scales[j + 1:])
         apart = abs(scales[j] - others)
         if (sum(logs[i] for i in steps) / stack.log_total > 1 / 2
-                and apart > 2 * math.log(LIMIT)):
+                and apart > 2 * math.log(LIMIT) and _off_critical(scales[j], stack.activation)):
             found.append((apart, Culprit(stack.layers[j], steps, _forward_factor(
                 stack.layers[j]), math.exp(others))))
     return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def _off_critical(log_scale: float, activation: str) -> bool:
+    """Whether a layer's log ``fan_in E[w^2]`` (``log_scale``) is off the critical line
+    before ``activation`` (:func:`_critical_init`) past :data:`LIMIT` (in mean square); true
+    before an activation not odd about 0 (sigmoid), which has none."""
+    if KINDS[activation].centre != 0:
+        return True
+    return abs(log_scale - math.log(_critical_init(activation)[0])) > 2 * math.log(LIMIT)
 
 
 def _factor_text(log_mean_square: float) -> str:
@@ -694,6 +705,7 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
 
 def _blamed(stack: Stack) -> LayerInfo:
     """The layer a stack's warning points at: the one that makes most of its factor, else
-    its first, whose weights' gradient it compares."""
+    the first of the stack's most common init, which the hint's cure is for (the first
+    layer, whose weights' gradient it compares, under one init)."""
     named = culprit(stack)
-    return stack.layers[0] if named is None else named.layer
+    return _most_common(stack.layers) if named is None else named.layer
