@@ -80,22 +80,34 @@ phase the stack settles into does too: ``G``'s factor a step where ``q`` settles
 fixed point ``q*`` of the variance map of the stack's geometric-mean weights, with its
 pools; ``chi_1`` there, the inputs' mean square holding still), raised to the stack's steps.
 That second test leaves out every tanh stack whose ``q*`` is 0 (its ``G`` keeps its scale)
-and what a single layer's own scale makes of the ends: Glorot's weights on a first dense
-layer from 64 inputs to 1024 units (``fan_in E[w^2] = 0.12``) take 12x the last's ``G``, as a
-linear net's layer does whose weights are smaller than the rest. :data:`LIMIT` is 2 in root
-mean square: one learning rate then moves the first layer's weights twice (or half) as fast
-as the last layer's. Under he_normal before tanh it is passed from 15 dense layers on, and
-from 19 ``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the
-gradient (1.08 a step where the stack settles); under He init sigmoid, whose slope is at
-most 1/4, shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on. The
-warning stands at the first layer's init, and its hint is the stack's init; where one layer
-whose ``fan_in E[w^2]`` departs from the others' makes most of the factor (:func:`culprit`:
-LeNet-5 with fc2's weights of std 10, the last step 7.8e3 of 4.4e4, 4.5e4 measured), it
-stands at that layer's init, says its steps' factor, and its hint is for that layer.
+and what one init makes of a layer's shape: Glorot's weights on a first dense layer from 64
+inputs to 1024 units (``fan_in E[w^2] = 0.12``) take 12x the last's ``G``, as a linear net's
+layer does whose weights are smaller than the rest. It does not leave out a layer given an
+init of its own: the settling rate takes the geometric mean of the layers' scales, which
+spreads one layer's over every step, while that layer's steps keep their factor. Six dense
+tanh layers under lecun_normal with the last's weights of std 1 (``fan_in E[w^2] = 128``):
+``G`` 170x (185x measured by the engine's backward pass), the phase over the stack 2.4; with
+12 and 24 layers 176x and 178x, the phase 1.7 and 1.3. So a layer whose init as written no
+other layer of the stack has, whose ``fan_in E[w^2]`` departs from the critical line and from
+the others' median past :data:`LIMIT` (:func:`_alone`) and whose steps make most of a total
+past it (:func:`culprit`) is warned whatever the phase: LeNet-5 with conv1's weights of std
+10, ``G`` 0.0129 (0.0128 measured), or fc2's of std 1, 437x (467x); a middle layer's too (the
+third of those six with std 1: 5.2x, 5.1x). :data:`LIMIT` is 2 in root mean square: one
+learning rate then moves the first layer's weights twice (or half) as fast as the last
+layer's. Under he_normal before tanh it is passed from 15 dense layers on, and from 19 ``pad
+same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the gradient (1.08 a
+step where the stack settles); under He init sigmoid, whose slope is at most 1/4, shrinks
+``G`` by 10x a step (the ordered phase), past it from 2 layers on. The warning stands at the
+init of the first of the stack's layers of its most common init, and its hint is that init's
+cure; where one layer whose ``fan_in E[w^2]`` departs from the others' (and from the critical
+line) makes most of the factor (:func:`culprit`: LeNet-5 with fc2's weights of std 10, the
+last step 7.8e3 of 4.4e4, 4.5e4 measured), it stands at that layer's init, says its steps'
+factor, and its hint is for that layer.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import statistics
 from collections import Counter
@@ -130,16 +142,25 @@ class Stack:
         return sum(math.log(chi) for chi in self.chis)
 
     def passes(self) -> bool:
-        """Whether the total and the phase's own rate over as many steps both pass
-        :data:`LIMIT` (in mean square), the same way."""
+        """Whether the total passes :data:`LIMIT` (in mean square) and either the phase's own
+        rate over as many steps passes it the same way, or the layer that makes most of the
+        total (:func:`culprit`) has a scale of its own (:func:`_alone`): its factor is that
+        layer's, which no settling of the others' undoes (the module's docstring)."""
         bound = 2 * math.log(LIMIT)
         phase = len(self.chis) * math.log(self.rate)
-        return (min(self.log_total, phase) > bound) or (max(self.log_total, phase) < -bound)
+        if (min(self.log_total, phase) > bound) or (max(self.log_total, phase) < -bound):
+            return True
+        if abs(self.log_total) <= bound:
+            return False
+        named = culprit(self)
+        return named is not None and any(self.layers[j] is named.layer
+                                         for j in _alone(self.layers, self.activation))
 
 
 def _phase_may_pass(steps: int, rate: float) -> bool:
-    """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, no
-    total can make :meth:`Stack.passes` true, and its integrals need not be worked out."""
+    """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, only
+    a layer of a scale of its own (:func:`_alone`) can make :meth:`Stack.passes` true, and a
+    chain without one need not have its integrals worked out."""
     if rate <= 0:  # weights whose square underflows to 0: nothing passes back
         return True
     return abs(steps * math.log(rate)) > 2 * math.log(LIMIT)
@@ -444,10 +465,12 @@ def culprit(stack: Stack) -> Culprit | None:
     it small by less (``E[tanh'(h)^2]`` falls as ``1 / sqrt(q)``): a middle layer's large
     weights leave a factor of their own. A layer is named when the steps it joins make more
     than half of the total (in log, the same way) and its ``fan_in E[w^2]`` departs from the
-    median of the other layers' past :data:`LIMIT` (in mean square); of several, the one
-    that departs the most. Under one init of fan-scaled variance no layer departs, and the
-    stack's init stays the one to blame. A stack of one step, or with norms (whose inputs'
-    variance cancels the weights' scale), names none."""
+    median of the other layers' past :data:`LIMIT` (in mean square), and from the critical
+    line past it too (:func:`_off_critical`: a layer on it among others off it is not the
+    one to mend, and the hint's critical init on its line would be its own); of several,
+    the one that departs the most. Under one init of fan-scaled variance no layer departs,
+    and the stack's init stays the one to blame. A stack of one step, or with norms (whose
+    inputs' variance cancels the weights' scale), names none."""
     if len(stack.chis) < 2 or stack.normed or stack.log_total == 0:
         return None
     logs = [math.log(chi) for chi in stack.chis]
@@ -458,10 +481,42 @@ def culprit(stack: Stack) -> Culprit | None:
         others = statistics.median(scales[:j] + scales[j + 1:])
         apart = abs(scales[j] - others)
         if (sum(logs[i] for i in steps) / stack.log_total > 1 / 2
-                and apart > 2 * math.log(LIMIT)):
+                and apart > 2 * math.log(LIMIT) and _off_critical(scales[j], stack.activation)):
             found.append((apart, Culprit(stack.layers[j], steps, _forward_factor(
                 stack.layers[j]), math.exp(others))))
     return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def _off_critical(log_scale: float, activation: str) -> bool:
+    """Whether a layer's log ``fan_in E[w^2]`` (``log_scale``) is off the critical line
+    before ``activation`` (:func:`_critical_init`) past :data:`LIMIT` (in mean square); true
+    before an activation not odd about 0 (sigmoid), which has none."""
+    if KINDS[activation].centre != 0:
+        return True
+    return abs(log_scale - math.log(_critical_init(activation)[0])) > 2 * math.log(LIMIT)
+
+
+def _alone(layers: list[LayerInfo], activation: str) -> list[int]:
+    """The layers of a stack (indices) whose weights' scale is their own: an init as written
+    (with its arguments) that no other layer of the stack has, and a ``fan_in E[w^2]`` off
+    the critical line (:func:`_off_critical`) that departs from the median of the others'
+    past :data:`LIMIT` (in mean square), as :func:`culprit` asks of the layer it names. A
+    departure that one init makes of a layer's shape (Glorot's first layer from 64 inputs
+    to 1024 units) is that init's, and the stack's phase judges it."""
+    if len(layers) < 3:
+        return []
+    inits = [json.dumps(info.ir["weight_init"], sort_keys=True) for info in layers]
+    counts = Counter(inits)
+    found: list[int] = []
+    scales: list[float] = []  # every layer's, worked out once a lone one is off the line
+    for j in (j for j, init in enumerate(inits) if counts[init] == 1):
+        own = _log_forward_factor(layers[j])
+        if not _off_critical(own, activation):
+            continue
+        scales = scales or [_log_forward_factor(info) for info in layers]
+        if abs(own - statistics.median(scales[:j] + scales[j + 1:])) > 2 * math.log(LIMIT):
+            found.append(j)
+    return found
 
 
 def _factor_text(log_mean_square: float) -> str:
@@ -611,10 +666,11 @@ def _culprit_advice(stack: Stack, info: LayerInfo) -> str:
 
 def _bias_advice(stack: Stack, slope: float) -> str | None:
     """Where the stack's weights (before an activation odd about 0) are at or below the
-    critical line at zero biases (``fan_in E[w^2] phi'(0)^2 <= 1``) and its biases are drawn or set apart from 0, the
-    biases are what move its gradient: ``sigma_b^2`` adds to every unit's ``q``, saturating
-    it, and moves the critical line to larger weights (Poole et al. 2016, Fig. 1). Telling
-    such a spec to use the init it already uses would lead nowhere; None for other stacks."""
+    critical line at zero biases (``fan_in E[w^2] phi'(0)^2 <= 1``) and its biases are drawn
+    or set apart from 0, the biases are what move its gradient: ``sigma_b^2`` adds to every
+    unit's ``q``, saturating it, and moves the critical line to larger weights (Poole et al.
+    2016, Fig. 1). Telling such a spec to use the init it already uses would lead nowhere;
+    None for other stacks."""
     info = _most_common(stack.layers)
     bias_square = _bias_square(info)
     if bias_square == 0 or _forward_factor(info) * slope ** 2 > 1 + 1e-9:
@@ -666,15 +722,17 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
                    ) -> list[SpecError]:
     """A warning for each stack whose weights' gradient differs past :data:`LIMIT` from its
     first layer to its last (:meth:`Stack.passes`), at the weight init of the layer that makes
-    most of it (:func:`culprit`) or else of its first layer; not for
-    a stack the signal warning already points into. A chain whose settling rate cannot pass
+    most of it (:func:`culprit`) or else of its first layer of its most common init
+    (:func:`_blamed`); not for a stack the signal warning already points into. A chain whose
+    settling rate cannot pass and that has no layer of a scale of its own (:func:`_alone`)
     is left before its integrals (a deep tanh net at the critical init: most of what check
     would spend)."""
     after = consumers(spec)
     rated = [(chain, settling_rate(chain))
              for chain in _chains(estimate.layers, used, after)]
     rated = [(chain, rate) for chain, rate in rated
-             if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)]
+             if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)
+             or _alone(chain.layers, chain.activation)]
     if not rated:
         return []
     moments = estimate.second_moments
@@ -694,6 +752,7 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
 
 def _blamed(stack: Stack) -> LayerInfo:
     """The layer a stack's warning points at: the one that makes most of its factor, else
-    its first, whose weights' gradient it compares."""
+    the first of the stack's most common init, which the hint's cure is for (the first
+    layer, whose weights' gradient it compares, under one init)."""
     named = culprit(stack)
-    return stack.layers[0] if named is None else named.layer
+    return _most_common(stack.layers) if named is None else named.layer
