@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from cnnspec.atomic import write_bytes
-from cnnspec.errors import RunError
+from cnnspec.errors import RunError, escaped_controls
 from cnnspec.render.backend import PNG_DPI
 
 # Matplotlib's warnings about its own set-up stay off the terminal; its errors do not. It
@@ -187,8 +187,10 @@ def figure_title(fig, text: str, fontsize=None, **kwargs):
 
 def title_lines(text: str, figure_inches: float, points: float) -> str:
     """``text`` broken as :func:`figure_title` breaks it on a figure ``figure_inches`` wide:
-    for a figure that makes room for its title's lines before it is made."""
-    return fitted(text, figure_inches - 2 * TITLE_MARGIN_INCHES, points)
+    for a figure that makes room for its title's lines before it is made. Its control
+    characters are written as escapes (a run folder's name may hold any): no font has a
+    glyph for them, and Matplotlib warns of each one it cannot draw."""
+    return fitted(escaped_controls(text), figure_inches - 2 * TITLE_MARGIN_INCHES, points)
 
 
 def axes_title(ax, text: str, fontsize=None, **kwargs):
