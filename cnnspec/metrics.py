@@ -24,3 +24,14 @@ FIGURES = (TRAIN_LOSS, TRAIN_ACC, VAL_LOSS, VAL_ACC)
 # How a picture's axis names a column.
 TITLES = {TRAIN_LOSS: "training loss", TRAIN_ACC: "training accuracy",
           VAL_LOSS: "validation loss", VAL_ACC: "validation accuracy", LR: "learning rate"}
+
+
+# Where a loss is written in scientific notation: an init of std 1e18 trains to a loss of 1e37,
+# which four decimals write as 38 digits and a point.
+FIXED_LOSS_LIMIT = 1e6
+
+
+def loss_text(loss: float) -> str:
+    """A loss (or a monitored figure) as the progress line and the reports write it: four
+    decimals, ``5.8271e+37`` at or beyond :data:`FIXED_LOSS_LIMIT`."""
+    return f"{loss:.4f}" if abs(loss) < FIXED_LOSS_LIMIT else f"{loss:.4e}"

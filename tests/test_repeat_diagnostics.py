@@ -204,6 +204,10 @@ def test_which_copies_are_written_as_ranges_of_three_or_more():
     ("ties: blk_{i}_c never changes", "ties: blk_1_c .. blk_3_c ({about}) never change"),
     ("so 'blk_{i}_c' passes 0", "so 'blk_1_c' .. 'blk_3_c' ({about}) pass 0"),
     ("'blk_{i}_c' has 4 filters", "'blk_1_c' .. 'blk_3_c' ({about}) have 4 filters"),
+    # a figure of the subject's in parentheses before the verb (the dropout before a batch
+    # norm's "(p = 0.5) comes directly before")
+    ("dropout 'blk_{i}_c' (p = 0.5) comes first",
+     "dropout 'blk_1_c' .. 'blk_3_c' ({about}) (p = 0.5) come first"),
     # after a preposition the range is not the subject, nor before a colon
     ("the kernel of conv 'blk_{i}_c' is larger",
      "the kernel of conv 'blk_1_c' .. 'blk_3_c' ({about}) is larger"),

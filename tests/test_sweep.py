@@ -965,15 +965,58 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     ("[1, 2]", "it holds no object of the cell's figures"),
     ('{"diverged": true, "hint_template": "try {lr"}', "'hint_template' is no hint"),
     ('{"diverged": true, "hint_template": 5}', "'hint_template' is no hint"),
+    ('{"test_acc": "abc"}', "its 'test_acc' is no number"),
+    ('{"diverged": "maybe"}', "its 'diverged' is neither true nor false"),
+    ('{"diverged": true, "message": 3}', "its 'message' is no text"),
 ])
 def test_a_recorded_cell_with_a_damaged_summary_is_said_so(named, tmp_path, text, words):
-    """Read back by the same sweep run again, it ended in an AttributeError or ValueError."""
+    """Read back by the same sweep run again, it ended in an AttributeError or ValueError
+    (a test_acc of "abc": a TypeError in the table's mean)."""
     first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     folder = tmp_path / "s" / first.done[0][0].folder
     (folder / "summary.json").write_text(text)
     with pytest.raises(RunError, match="is damaged: " + re.escape(words)) as info:
         sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     assert info.value.hint.startswith(f"delete the folder {folder}:")
+
+
+@pytest.mark.parametrize("text, words", [
+    ('{"epoch": 1, "val_acc": "y"}\n',
+     "cell metrics {metrics} is damaged: row 1's 'val_acc' is no number"),
+    ('{"epoch": 1}\n[1]\n', "{metrics}:2: not a JSON object but list"),
+    ("{bad\n", "{metrics}:1: not a JSON object"),
+])
+def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, words):
+    """A value that is no number ended in a ValueError where the curves were drawn, and a
+    line that is no object was told that metrics.csv holds the same rows, which a cell's
+    folder has not."""
+    first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    folder = tmp_path / "s" / first.done[0][0].folder
+    (folder / "metrics.jsonl").write_text(text)
+    with pytest.raises(RunError) as info:
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    assert info.value.message.startswith(words.format(metrics=folder / "metrics.jsonl"))
+    assert info.value.hint.startswith(f"delete the folder {folder}:")
+
+
+@pytest.mark.parametrize("left", [[], ["spec.json", "metrics.jsonl"]])
+def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, tmp_path,
+                                                                        left):
+    """A cell folder emptied or without its summary.json (half copied, its summary deleted)
+    was trained again by every run into the folder and never recorded: the folder of its
+    name stood in the way."""
+    out = tmp_path / "s"
+    first = sweep(str(named), [], out=out, executor=in_process)
+    folder = out / first.done[0][0].folder
+    for path in folder.iterdir():
+        if path.name not in left:
+            path.unlink()
+    again = sweep(str(named), [], out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (1, 0)
+    assert (folder / "summary.json").is_file()
+    third = sweep(str(named), [], out=out, executor=in_process)
+    assert (third.ran, third.skipped) == (0, 1)
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
 
 
 def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):

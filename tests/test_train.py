@@ -371,6 +371,24 @@ def test_nested_state_round_trips_through_flat_arrays():
     assert back["nothing"] is None and back["name"] == "sgd"
 
 
+def test_a_huge_loss_is_written_in_scientific_notation(tmp_path, capsys):
+    """An init of std 1e18 trains without overflowing to a loss of 1e37, which four decimals
+    wrote as 38 digits and a point, in the epoch lines, the report and eval's."""
+    row = {"epoch": 1, "train_loss": 3.9391e37, "train_acc": 0.166, "val_loss": 2.2195e37,
+           "val_acc": 0.194, "lr": 0.001, "seconds": 0.2, "images_per_s": 6758.0}
+    assert "train loss 3.9391e+37 acc" in format_epoch(row, 2)
+    assert "val loss 2.2195e+37 acc" in format_epoch(row, 2)
+    spec = tmp_path / "huge.cnn"
+    spec.write_text("model huge\ninput 1x8x8\nflatten\nfc: dense 10 weight normal(0, 1e18)\n"
+                    "train {\n  data digits\n  epochs 1\n  lr 0.001\n}\n")
+    assert main(["train", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert main(["eval", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"\(loss \d\.\d{4}e\+\d\d, 360 test images", out), out
+    assert re.search(r"by val_loss \(\d\.\d{4}e\+\d\d\)", out), out
+    assert re.search(r"^loss \d\.\d{4}e\+\d\d  accuracy", out, re.MULTILINE), out
+
+
 def test_epoch_lines_and_display_choice(capsys):
     row = {"epoch": 3, "train_loss": 0.5, "train_acc": 0.8, "val_loss": None, "val_acc": None,
            "lr": 0.1, "seconds": 1.5, "images_per_s": 1000.0}

@@ -164,8 +164,9 @@ def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | N
 # colon, semicolon or comma), alone or after one word: its kind ("layer 'b_1_c' is not used").
 # After a preposition ("the kernel of conv 'b_1_c' is larger") the verb has another subject.
 SUBJECT_BEFORE = re.compile(r"(?:^|[:;,] )(?:[a-z_]+ )?$")
-# The verb after a subject, its adverb first ("never changes").
-VERB = re.compile(r"^ ((?:never|also|still|only|then) )?([a-z]+)\b")
+# The verb after a subject, its adverb first ("never changes"), a figure of the subject's in
+# parentheses before them ("dropout 'b_1_d' .. 'b_4_d' (...) (p = 0.5) come directly before").
+VERB = re.compile(r"^ (?:\([^()]*\) )?((?:never|also|still|only|then) )?([a-z]+)\b")
 IRREGULAR_PLURALS = {"is": "are", "has": "have", "does": "do", "was": "were"}
 
 

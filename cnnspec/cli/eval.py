@@ -8,6 +8,7 @@ from cnnspec.cli import typed
 from cnnspec.cli.arguments import add_data_dir, add_run, add_weights_and_format, weights_chosen
 from cnnspec.data.names import valid_forms
 from cnnspec.errors import counted
+from cnnspec.metrics import loss_text
 
 LOADS_NUMPY = True
 HELP = ("evaluate a trained run: test loss, accuracy (top-k too), per-class precision and "
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"data: {result['data'].get('name')} "
           f"(test split, {counted(result['examples'], 'image')})")
     top = "".join(f"  top-{k} {100 * acc:.2f}%" for k, acc in result["top_k_accuracy"].items())
-    print(f"loss {result['loss']:.4f}  accuracy {100 * result['accuracy']:.2f}%{top}")
+    print(f"loss {loss_text(result['loss'])}  accuracy {100 * result['accuracy']:.2f}%{top}")
     print(format_per_class(result["per_class"]))
     print("confusion matrix (rows: true class, columns: predicted):")
     print(format_confusion(result["confusion"], result["classes"]))

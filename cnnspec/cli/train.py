@@ -31,6 +31,7 @@ from cnnspec.errors import (
     shown_path,
 )
 from cnnspec.ir.training_catalogue import KEYS
+from cnnspec.metrics import loss_text
 
 LOADS_NUMPY = True
 HELP = "train a spec on its dataset; writes a run folder (checkpoint, metrics, curves)"
@@ -220,7 +221,7 @@ def best_lines(summary: dict, training: dict) -> list[str]:
                      f"(early_stop {training['early_stop']})")
     if summary.get("best_epoch"):
         line = (f"best epoch {summary['best_epoch']} by {summary['monitor']} "
-                f"({summary['best_value']:.4f})")
+                f"({loss_text(summary['best_value'])})")
         if summary["best_epoch"] == summary.get("epochs_done"):  # the figures above are its own
             lines.append(f"{line}, the last, kept in best.npz: eval and predict use it")
         else:
@@ -238,7 +239,7 @@ def final_report(result, suggest_next: bool, warned: int = 0) -> str:
     # the data named, as eval names it: a spec without a train block trains on digits,
     # which nothing else the command prints says
     accuracy = (f"test accuracy {100 * summary['test_acc']:.2f}%  "
-                f"(loss {summary['test_loss']:.4f}, "
+                f"(loss {loss_text(summary['test_loss'])}, "
                 f"{counted(summary['test_examples'], 'test image')} "
                 f"of {summary['data'].get('name')})  "
                 f"trained in {summary['train_seconds']:.1f}s")

@@ -191,7 +191,10 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     final = Path(out) / cell.folder
     existing = recorded_folders(out).get(cell.key)
     replaced = existing is not None and bool(result.files) and not kept_weights(existing)
-    if (existing is not None or final.exists()) and not replaced:
+    # a folder of the cell's name without its summary records nothing (its summary deleted,
+    # its files half copied): kept, it would leave the cell to be trained again every time
+    unrecorded = existing is None and final.is_dir()
+    if existing is not None and not replaced or final.exists() and not final.is_dir():
         result.folder = (existing or final).name
         return False
     if replaced:
@@ -213,7 +216,7 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
         for name, data in result.files.items():
             write_bytes(tmp / name, data)
         write_json(tmp / rundir.SUMMARY, result.summary)
-        if replaced:
+        if replaced or unrecorded:
             _replace(final, tmp)
         else:
             os.rename(tmp, final)
@@ -246,19 +249,61 @@ def _replace(final: Path, tmp: Path) -> None:
 
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
-    the rest)."""
+    the rest); a summary or metrics file whose figures are not the numbers a training writes
+    is a :class:`RunError` naming the folder to delete: its table and curves would read them
+    as numbers."""
+    hint = (f"delete the folder {folder}: the same command run again into its folder trains "
+            "that cell again")
     path = folder / rundir.SUMMARY
-    summary = read_json(path, what="cell summary")
-    hint = summary.get(HINT_TEMPLATE) if isinstance(summary, dict) else None
-    if not isinstance(summary, dict) or not (hint is None or is_template(hint)):
-        what = (f"{HINT_TEMPLATE!r} is no hint" if isinstance(summary, dict)
-                else "it holds no object of the cell's figures")
-        raise RunError(f"cell summary {path} is damaged: {what}",
-                       hint=f"delete the folder {folder}: the same command run again into "
-                            "its folder trains that cell again")
-    return CellResult(cell.key, read_jsonl(folder / rundir.METRICS), summary,
-                      bool(summary.get("diverged")), summary.get("message"), folder=folder.name,
-                      hint_template=hint)
+    try:
+        summary = read_json(path, what="cell summary")
+        metrics = read_jsonl(folder / rundir.METRICS)
+    except RunError as exc:
+        raise RunError(exc.message, hint=hint) from None
+    problem = _summary_problem(summary) or _metrics_problem(metrics)
+    if problem:
+        file, what = problem
+        raise RunError(f"cell {_FILE_NOUNS[file]} {folder / file} is damaged: {what}",
+                       hint=hint)
+    return CellResult(cell.key, metrics, summary, bool(summary.get("diverged")),
+                      summary.get("message"), folder=folder.name,
+                      hint_template=summary.get(HINT_TEMPLATE))
+
+
+_FILE_NOUNS = {rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
+
+
+def _is_figure(value) -> bool:
+    """Whether a recorded figure is a number or null (a figure not measured: no validation
+    split; a loss that was not finite)."""
+    return value is None or isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _summary_problem(summary) -> tuple[str, str] | None:
+    """The file and what is wrong with a cell's ``summary.json`` as read; None when it holds
+    the figures a sweep reads."""
+    if not isinstance(summary, dict):
+        return rundir.SUMMARY, "it holds no object of the cell's figures"
+    hint = summary.get(HINT_TEMPLATE)
+    if not (hint is None or is_template(hint)):
+        return rundir.SUMMARY, f"{HINT_TEMPLATE!r} is no hint"
+    if not _is_figure(summary.get("test_acc")):
+        return rundir.SUMMARY, "its 'test_acc' is no number"
+    if not isinstance(summary.get("diverged", False), bool):
+        return rundir.SUMMARY, "its 'diverged' is neither true nor false"
+    if not isinstance(summary.get("message", ""), (str, type(None))):
+        return rundir.SUMMARY, "its 'message' is no text"
+    return None
+
+
+def _metrics_problem(metrics: list[dict]) -> tuple[str, str] | None:
+    """The file and what is wrong with a cell's metrics rows; None when every figure is a
+    number."""
+    for number, row in enumerate(metrics, start=1):
+        wrong = [key for key, value in row.items() if not _is_figure(value)]
+        if wrong:
+            return rundir.METRICS, f"row {number}'s {wrong[0]!r} is no number"
+    return None
 
 
 def earlier_cells(out: Path, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:

@@ -20,6 +20,7 @@ from cnnspec.metrics import (
     TRAIN_LOSS,
     VAL_ACC,
     VAL_LOSS,
+    loss_text,
 )
 
 FALLBACK_COLUMNS, FALLBACK_ROWS = 100, 24
@@ -35,10 +36,10 @@ def _columns(stream) -> int:
 def format_epoch(row: dict, epochs: int) -> str:
     """One line for a finished epoch, e.g. ``epoch  3/20  train 0.412 (87.1%)  val ...``."""
     width = len(str(epochs))
-    text = (f"epoch {row[EPOCH]:>{width}}/{epochs}  train loss {row[TRAIN_LOSS]:.4f} "
+    text = (f"epoch {row[EPOCH]:>{width}}/{epochs}  train loss {loss_text(row[TRAIN_LOSS])} "
             f"acc {100 * row[TRAIN_ACC]:5.1f}%")
     if row.get(VAL_LOSS) is not None:
-        text += f"  val loss {row[VAL_LOSS]:.4f} acc {100 * row[VAL_ACC]:5.1f}%"
+        text += f"  val loss {loss_text(row[VAL_LOSS])} acc {100 * row[VAL_ACC]:5.1f}%"
     # fixed widths, so that the columns stay put from epoch to epoch (0.02 to 0.000489 under a
     # cosine schedule: 8 characters as %.3g writes it, 1.23e-05 too)
     return text + (f"  lr {row[LR]:<8.3g}  {row[SECONDS]:5.1f}s  "
@@ -97,7 +98,7 @@ class BarDisplay(LineDisplay):
                         nrows=None if sized else FALLBACK_ROWS, unit="batch")
 
     def step(self, loss: float, acc: float) -> None:
-        self.bar.set_postfix_str(f"loss {loss:.4f} acc {100 * acc:.1f}%", refresh=False)
+        self.bar.set_postfix_str(f"loss {loss_text(loss)} acc {100 * acc:.1f}%", refresh=False)
         self.bar.update(1)
 
     def end_epoch(self, row: dict, epochs: int) -> None:
