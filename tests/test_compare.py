@@ -375,9 +375,10 @@ def test_a_variant_that_never_finished_an_epoch_stays_in_the_legend(tmp_path, mo
     finished = [{"epoch": 1, "val_acc": 0.5, "train_loss": 1.0}]
     plots.plot_learning_curves({"he_normal": [finished], "normal(std=3) (1/1 diverged)": [[]]},
                                tmp_path / "c.png")
-    for ax in drawn[0].axes:
-        labels = ax.get_legend_handles_labels()[1]
-        assert labels == ["he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
+    (legend,) = drawn[0].legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "he_normal", "normal(std=3) (1/1 diverged): no epoch finished"]
+    assert legend.legend_handles[1].get_marker() == "x"
 
 
 def test_the_legend_of_the_curves_lies_under_the_panels_and_hides_no_line(tmp_path,

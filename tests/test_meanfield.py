@@ -5,6 +5,8 @@ theory against a measurement on a real network."""
 import itertools
 import json
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -859,3 +861,24 @@ def test_check_warns_of_a_stack_under_huge_biases_as_the_quadrature_does(monkeyp
     monkeypatch.setattr(shared, "SATURATED_Q", math.inf)
     assert limited == [w.message for w in check(parse(text)).warnings]
     assert any("the weights' gradient of" in message for message in limited)
+
+
+@pytest.mark.slow
+def test_the_phase_tables_of_the_docs_are_what_init_report_prints(capsys, monkeypatch):
+    """docs/critical-init.md's tables of `init-report specs/deep_tanh200.cnn --phase` (the named
+    inits and the critical line), its header abridged at "...": the page gave xi_c = 5e11 at
+    the critical point after the command had come to print inf."""
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "critical-init.md").read_text(encoding="utf-8")
+    command = "cnnspec init-report specs/deep_tanh200.cnn --phase"
+    assert f"    {command} -o phase.png" in page
+    block = re.search(r"^```\n(named inits on this network.*?)^```$", page,
+                      flags=re.DOTALL | re.MULTILINE)[1]
+    monkeypatch.chdir(root)
+    assert main(command.split()[1:]) == 0
+    printed = capsys.readouterr().out.split("\n")
+    header, *rows = block.rstrip("\n").split("\n")
+    start = next(i for i, line in enumerate(printed) if line.startswith("named inits"))
+    assert printed[start].startswith(header.removesuffix("...):"))
+    assert printed[start + 1:start + 1 + len(rows)] == rows
+    assert "      inf  critical   spec (delta_orthogonal)" in block

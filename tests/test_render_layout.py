@@ -63,6 +63,12 @@ def _depth_stats(scale):
                        scale ** -i / 100, None) for i in range(1, 9)]
 
 
+def _no_signal():
+    """All-zero weights' profile: no activation, a gradient at the last layer only."""
+    return [LayerStats(f"conv{i}", "conv", 0.0, 0.0, 0.0, None, None, None,
+                       1e-3 if i == 8 else 0.0, None) for i in range(1, 9)]
+
+
 def _group(lr, acc):
     return Group(label=f"lr={lr}", settings={"lr": lr},
                  cells=[(None, CellResult(f"lr={lr}", [{"epoch": 1, "val_acc": acc}], {}))])
@@ -83,6 +89,12 @@ PICTURES = {
     "depth profile": lambda tmp: plot_depth_profile(
         [("he_normal", _depth_stats(1.1)), ("normal(0, 0.01)", _depth_stats(0.1))],
         tmp / "d.png", title="net: signal through depth at init"),
+    "depth profile, long notes": lambda tmp: plot_depth_profile(
+        [("he_normal", _depth_stats(1.1)), ("zeros", _no_signal()),
+         ("constant(0)", _no_signal()), ("glorot_normal", _depth_stats(0.9))],
+        tmp / "d.png", title="net: signal through depth at init"),
+    "depth profile, all zeros": lambda tmp: plot_depth_profile(
+        [("zeros", _no_signal()), ("constant(0)", _no_signal())], tmp / "d.png"),
     "learning curves": lambda tmp: plot_learning_curves(
         {"he_normal": [_epochs(), _epochs(loss=2.2)], "zeros": [_epochs(loss=2.3)]},
         tmp / "l.png", title="net: inits compared"),
@@ -338,9 +350,8 @@ def test_a_comparisons_variants_with_the_same_curves_both_show(tmp_path, drawn):
         "zeros", "normal(0, 0.01) (same curves as zeros)"]
     for ax in fig.axes:
         lines = _lines(ax)
-        assert _shows_under(lines["normal(0, 0.01) (same curves as zeros)"], lines["zeros"])
-        assert lines["zeros"].get_color() != lines[
-            "normal(0, 0.01) (same curves as zeros)"].get_color()
+        assert _shows_under(lines["normal(0, 0.01)"], lines["zeros"])
+        assert lines["zeros"].get_color() != lines["normal(0, 0.01)"].get_color()
     assert overlapping_texts(fig) == [] and texts_outside(fig) == []
 
 
@@ -358,9 +369,12 @@ def test_a_sweeps_groups_with_the_same_curves_both_show(tmp_path, drawn):
                        group("init=constant(0)", _chance())], tmp_path / "curves.png")
     [fig] = drawn
     lines = _lines(fig.axes[0])
-    assert list(lines) == ["init=he_normal", "init=zeros",
-                           "init=normal(0, 0.01) (same curves as init=zeros)",
-                           "init=constant(0) (same curves as init=zeros)"]
+    assert list(lines) == ["init=he_normal", "init=zeros", "init=normal(0, 0.01)",
+                           "init=constant(0)"]
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "init=he_normal", "init=zeros", "init=normal(0, 0.01) (same curves as init=zeros)",
+        "init=constant(0) (same curves as init=zeros)"]
     first, second, third = list(lines.values())[1:]
     assert _shows_under(second, first) and _shows_under(third, first)
     assert third.get_linewidth() < second.get_linewidth()
@@ -395,3 +409,72 @@ def test_side_by_side_comparisons_call_curves_the_same_only_if_they_are_in_every
     (legend,) = fig.legends
     assert [text.get_text() for text in legend.get_texts()] == [
         "he", "glorot", "zeros (same curves as glorot)"]
+
+
+def test_side_by_side_comparisons_name_every_variant_once(tmp_path, drawn):
+    """The legend was read off the first column: a variant first drawn in a later one was
+    left out. Every variant is named once, and one that finished no epoch in one column says
+    where."""
+    learns = [{"epoch": e, "val_acc": 0.3 * e, "train_loss": 2.0 / e} for e in (1, 2)]
+    plot_curve_panels({"a": {"he": [learns]},
+                       "b": {"he": [learns], "zeros": [_chance()], "tiny": [[]]},
+                       "c": {"tiny": [_chance(loss=1.0)]}}, tmp_path / "p.png")
+    [fig] = drawn
+    (legend,) = fig.legends
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "he", "zeros", "tiny (no epoch finished in b)"]
+    styles = variant_styles(["he", "zeros", "tiny"], {})
+    for handle, style in zip(legend.legend_handles, styles.values()):
+        assert (handle.get_color(), handle.get_marker()) == (style["color"], style["marker"])
+    assert overlapping_texts(fig) == [] and texts_outside(fig) == []
+
+
+def _profile(act, grad):
+    return [LayerStats(f"conv{i}", "conv", 0.0, a, a, None, None, None, g, None)
+            for i, (a, g) in enumerate(zip(act, grad), start=1)]
+
+
+def test_a_depth_profile_draws_variants_as_the_learning_curves_do(tmp_path, drawn):
+    """init-report --init zeros --init "constant(0)" drew both as solid lines with round
+    markers, the second over the first: the profiles now have the learning curves' styles,
+    and the copy is drawn over the first thinner, dashed, and named as its copy."""
+    he = _profile([1.0, 1.1, 0.9], [1e-3, 2e-3, 5e-3])
+    zeros = _profile([0.0, 0.0, 0.0], [0.0, 0.0, 5e-3])
+    plot_depth_profile([("he_normal", he), ("zeros", zeros), ("constant(0)", zeros),
+                        ("glorot_normal", _profile([0.5, 0.4, 0.3], [1e-4, 2e-4, 5e-3]))],
+                       tmp_path / "d.png")
+    [fig] = drawn
+    (legend,) = fig.legends
+    gaps = "activation 0 at every layer, gradient 0 at 2 of 3 layers: not on the log scale"
+    assert [text.get_text().replace("\n", " ") for text in legend.get_texts()] == [
+        "he_normal", f"zeros ({gaps})", f"constant(0) (same curves as zeros; {gaps})",
+        "glorot_normal"]
+    styles = variant_styles(["he_normal", "zeros", "constant(0)", "glorot_normal"],
+                            {"constant(0)": "zeros"})
+    for ax in fig.axes:
+        lines = ax.get_lines()
+        assert _shows_under(lines[2], lines[1])
+        for line, style in zip(lines, styles.values()):
+            assert (line.get_color(), line.get_marker()) == (style["color"], style["marker"])
+
+
+def test_a_depth_profile_of_no_signal_at_all_says_so(tmp_path, drawn):
+    """Every variant's activation std 0 at every layer: its log axis had nothing to span, and
+    init-report ended in Matplotlib's "Data cannot be log-scaled" traceback."""
+    zeros = _profile([0.0, 0.0, 0.0], [0.0, 0.0, 5e-3])
+    plot_depth_profile([("zeros", zeros), ("constant(0)", zeros)], tmp_path / "d.png")
+    [fig] = drawn
+    act_ax, grad_ax = fig.axes
+    assert [text.get_text() for text in act_ax.texts] == [
+        "0 at every layer under every init:\nnothing to show on a log scale"]
+    assert grad_ax.get_yscale() == "log" and not grad_ax.texts
+    assert act_ax.get_xlim() == grad_ax.get_xlim() == (0.5, 3.5)
+    assert overlapping_texts(fig) == [] and texts_outside(fig) == []
+
+
+def test_a_deep_profile_marks_some_layers_only(tmp_path, drawn):
+    """A marker at each of 200 layers drew a band of markers in which no line style showed."""
+    plot_depth_profile([("he_normal", _profile([1.0] * 200, [1e-3] * 200))], tmp_path / "d.png")
+    [fig] = drawn
+    line = fig.axes[0].get_lines()[0]
+    assert len(line.get_xydata()[::line.get_markevery()]) <= 25

@@ -25,20 +25,6 @@ def _positive(values: list[float | None]) -> list[float]:
     return [v if v is not None and math.isfinite(v) and v > 0 else math.nan for v in values]
 
 
-def _log_label(label: str, values: dict[str, list[float]]) -> str:
-    """``label``, saying so when some of ``values`` (each panel's, by its short name, from
-    :func:`_positive`) are gaps: a variant whose signal is exactly 0 (all-zero weights) would
-    otherwise be a legend entry with no line."""
-    notes = []
-    for what, drawn in values.items():
-        gaps = sum(math.isnan(v) for v in drawn)
-        if drawn and gaps == len(drawn):
-            notes.append(f"{what} 0 at every layer")
-        elif gaps:
-            notes.append(f"{what} 0 at {gaps} of {len(drawn)} layers")
-    return f"{label} ({', '.join(notes)}: not on the log scale)" if notes else label
-
-
 @dataclass(frozen=True)
 class Statistic:
     """How the pictures show a per-layer statistic: its panel's title, and its axis' label
@@ -73,21 +59,25 @@ NAMED_DEPTHS = 12
 def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                        title: str | None = None) -> Path:
     """Activation std (left) and gradient std (right) of each conv/dense layer's output against
-    its depth, log scale, one line per ``(label, stats)`` variant; writes a PNG."""
+    its depth, log scale, one line per ``(label, stats)`` variant in the styles of the
+    learning curves (:func:`variant_looks`): a variant whose profile is another's (zeros and
+    ``constant(0)``) is drawn over it and says so in the legend; writes a PNG."""
     if not variants:
         raise RunError("nothing to plot: no init variant was measured")
     fig = figure.new_figure(10.0, 4.6)
     act_ax, grad_ax = fig.subplots(1, 2)
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
-    for index, (label, stats) in enumerate(variants):
-        depth = weighted(stats)
-        xs = list(range(1, len(depth) + 1))
-        values = {what: _positive([getattr(s, key) for s in depth])
-                  for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
-        for ax, drawn in zip((act_ax, grad_ax), values.values()):
-            ax.plot(xs, drawn, marker="o", markersize=3, color=f"C{index % 10}",
-                    label=_log_label(label, values))
+    drawn = {label: {what: _positive([getattr(s, key) for s in weighted(stats)])
+                     for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
+             for label, stats in variants}
+    looks = variant_looks(list(drawn), coinciding({label: list(values.values())
+                                                   for label, values in drawn.items()}))
+    for label, values in drawn.items():
+        notes, style = looks[label]
+        for ax, ys in zip((act_ax, grad_ax), values.values()):
+            ax.plot(range(1, len(ys) + 1), ys, label=label, **_depth_marks(style, len(ys)))
+        looks[label] = (notes + _gap_notes(values), style)
     names = [s.name for s in weighted(variants[0][1])]
     for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
         if len(names) <= NAMED_DEPTHS:
@@ -98,14 +88,54 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
             figure.axis_label(ax, "depth (conv/dense layer)", "x")
+        ax.set_xlim(0.5, len(names) + 0.5)  # the same in both panels, drawn or not
         _statistic_axis(ax, key)
-        figure.log_axis(ax)
+        _log_axis_of_stds(ax)
         ax.grid(True, which="both", alpha=0.3)
     # one legend for both panels, under them: inside each, it could cover a variant's line
-    figure.legend_below(fig, act_ax, LEGEND_COLUMNS)
+    _variant_legend(fig, looks)
     if title:
         figure.figure_title(fig, title)
     return figure.save_png(fig, out_png)
+
+
+# The most markers a variant's line of the depth profile carries: one at every layer of a
+# 200-layer net made a thick band of them, in which the lines' styles could not be told apart.
+_DEPTH_MARKERS = 25
+
+
+def _depth_marks(style: dict, layers: int) -> dict:
+    """``style`` (:func:`variant_styles`) with a marker at every layer of a shallow net, and
+    at every n-th layer of a deep one (:data:`_DEPTH_MARKERS`)."""
+    return {**style, "markevery": max(1, math.ceil(layers / _DEPTH_MARKERS))}
+
+
+def _log_axis_of_stds(ax) -> None:
+    """``ax`` on a log scale where a line of it has a value above 0; where none has (every
+    variant's std 0 at every layer: all-zero weights), a panel that says so, its log scale
+    having nothing to span."""
+    if _has_positive(ax):
+        figure.log_axis(ax)
+        return
+    from matplotlib.ticker import NullLocator  # Matplotlib loads only when drawing
+
+    ax.yaxis.set_major_locator(NullLocator())
+    ax.text(0.5, 0.5, "0 at every layer under every init:\nnothing to show on a log scale",
+            transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.35")
+
+
+def _gap_notes(values: dict[str, list[float]]) -> list[str]:
+    """What a variant's legend says of the gaps in ``values`` (each panel's, by its short name,
+    from :func:`_positive`): a variant whose signal is exactly 0 (all-zero weights) would
+    otherwise be a legend entry with no line."""
+    notes = []
+    for what, drawn in values.items():
+        gaps = sum(math.isnan(v) for v in drawn)
+        if drawn and gaps == len(drawn):
+            notes.append(f"{what} 0 at every layer")
+        elif gaps:
+            notes.append(f"{what} 0 at {gaps} of {len(drawn)} layers")
+    return [f"{', '.join(notes)}: not on the log scale"] if notes else []
 
 
 def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
@@ -121,27 +151,72 @@ def plot_learning_curves(curves: dict[str, list[list[dict]]], out_png,
         raise RunError("nothing to plot: no variant finished an epoch")
     fig = figure.new_figure(10.0, 4.2)
     acc_ax, loss_ax = fig.subplots(1, 2)
-    looks = variant_looks([curves], (VAL_ACC, TRAIN_LOSS))
+    looks = _curve_looks([curves], (VAL_ACC, TRAIN_LOSS))
     for label, runs in curves.items():
-        _band(acc_ax, runs, VAL_ACC, *looks[label])
-        _band(loss_ax, runs, TRAIN_LOSS, *looks[label])
+        _band(acc_ax, runs, VAL_ACC, label, looks[label][1])
+        _band(loss_ax, runs, TRAIN_LOSS, label, looks[label][1])
     _epoch_axes(acc_ax, VAL_ACC, TITLES[VAL_ACC])
     _epoch_axes(loss_ax, TRAIN_LOSS, TITLES[TRAIN_LOSS])
-    _legend_below(fig, acc_ax)
+    _unfinished_notes(looks, {"": curves})
+    _variant_legend(fig, looks)
     _title(fig, title, [curves])
     return figure.save_png(fig, out_png)
 
 
-def variant_looks(curves_list: list[dict[str, list[list[dict]]]],
-                  keys: tuple[str, ...]) -> dict[str, tuple[str, dict]]:
-    """Each variant's name in the legend and its style (:func:`variant_styles`): "(same curves
-    as X)" where its curves are another's (:func:`same_curves`), drawn over them, where they
-    were one line with two names."""
-    labels = _variant_labels(curves_list)
-    same = same_curves(curves_list, keys)
+def variant_looks(labels: list[str], same: dict[str, str]) -> dict[str, tuple[list[str], dict]]:
+    """Each variant's notes for the legend and its style (:func:`variant_styles`), in the
+    order of ``labels``: "same curves as X" where its lines are another's (``same``, from
+    :func:`coinciding`), drawn over them, where they were one line with two names. Every
+    picture that draws variants side by side (learning curves, depth profiles) reads its
+    looks here, and names them with :func:`_variant_legend`."""
     styles = variant_styles(labels, same)
-    return {label: (f"{label} (same curves as {same[label]})" if label in same else label,
-                    styles[label]) for label in labels}
+    return {label: ([f"same curves as {same[label]}"] if label in same else [], styles[label])
+            for label in labels}
+
+
+def _curve_looks(curves_list: list[dict[str, list[list[dict]]]],
+                 keys: tuple[str, ...]) -> dict[str, tuple[list[str], dict]]:
+    """:func:`variant_looks` of the variants of every comparison of ``curves_list``, their
+    curves of ``keys`` compared (:func:`same_curves`)."""
+    return variant_looks(_variant_labels(curves_list), same_curves(curves_list, keys))
+
+
+def _variant_legend(fig, looks: dict[str, tuple[list[str], dict]]) -> None:
+    """One legend under the panels of ``fig`` naming every variant of ``looks`` once, in its
+    style, with its notes: every panel draws the same variants in the same styles, and a
+    legend read off one panel left out the variants that panel does not draw. A variant with
+    nothing drawn anywhere (no epoch finished) is named beside a cross in its colour. Inside
+    a panel the legend covered the middle of the accuracy panel, where a slow variant's line
+    runs."""
+    from matplotlib.lines import Line2D  # Matplotlib loads only when drawing
+
+    handles, labels = [], []
+    for label, (notes, style) in looks.items():
+        if NOTHING_DRAWN in notes:
+            handles.append(Line2D([], [], marker="x", linestyle="none", color=style["color"]))
+            labels.append(f"{label}: {NOTHING_DRAWN}")
+        else:
+            handles.append(Line2D([], [], **style))
+            labels.append(f"{label} ({'; '.join(notes)})" if notes else label)
+    figure.legend_of(fig, handles, labels, LEGEND_COLUMNS)
+
+
+# The note of a variant of which no picture draws anything: every run of it blew up in its
+# first epoch.
+NOTHING_DRAWN = "no epoch finished"
+
+
+def _unfinished_notes(looks: dict[str, tuple[list[str], dict]],
+                      panels: dict[str, dict[str, list[list[dict]]]]) -> None:
+    """Note in ``looks`` each variant that finished no epoch in some comparison of ``panels``
+    (by its name): in all it appears in, :data:`NOTHING_DRAWN`; in some, which."""
+    for label, (notes, style) in looks.items():
+        missing = [panel for panel, curves in panels.items()
+                   if label in curves and not any(curves[label])]
+        if len(missing) == sum(label in curves for curves in panels.values()):
+            notes.append(NOTHING_DRAWN)
+        elif missing:
+            notes.append(f"{NOTHING_DRAWN} in {', '.join(missing)}")
 
 
 def _variant_labels(curves_list: list[dict[str, list[list[dict]]]]) -> list[str]:
@@ -157,20 +232,26 @@ def same_curves(curves_list: list[dict[str, list[list[dict]]]],
                 keys: tuple[str, ...]) -> dict[str, str]:
     """The variants whose drawn curves (the mean over their runs of each metric of ``keys``,
     in every comparison of ``curves_list``) are those of a variant before them, each mapped to
-    the first such: equal within :data:`SAME_WITHIN`, under a pixel apart as drawn."""
-    def drawn(label: str) -> list[list[float]]:
-        return [_mean_curve(curves.get(label, []), key)[1] for curves in curves_list
-                for key in keys]
+    the first such (:func:`coinciding`)."""
+    return coinciding({label: [_mean_curve(curves.get(label, []), key)[1]
+                               for curves in curves_list for key in keys]
+                       for label in _variant_labels(curves_list)})
 
-    labels = _variant_labels(curves_list)
+
+def coinciding(drawn: dict[str, list[list[float]]]) -> dict[str, str]:
+    """The variants of ``drawn`` (each label's lines, as drawn: NaN a gap) whose every line is
+    that of a variant before them, each mapped to the first such: equal within
+    :data:`SAME_WITHIN`, under a pixel apart as drawn. A variant with nothing drawn (only
+    gaps) coincides with none."""
+    labels = list(drawn)
     found: dict[str, str] = {}
     for later, label in enumerate(labels):
-        mine = drawn(label)
-        if not any(mine):
-            continue  # no epoch finished: nothing drawn to coincide
+        mine = drawn[label]
+        if not any(np.isfinite(v).any() for v in map(np.asarray, mine) if len(v)):
+            continue  # nothing drawn to coincide
         for other in labels[:later]:
-            theirs = drawn(other)
-            if other not in found and all(
+            theirs = drawn[other]
+            if other not in found and len(mine) == len(theirs) and all(
                     len(a) == len(b) and np.allclose(a, b, rtol=SAME_WITHIN, atol=1e-9,
                                                      equal_nan=True)
                     for a, b in zip(mine, theirs)):
@@ -211,16 +292,10 @@ def variant_styles(labels: list[str], same: dict[str, str]) -> dict[str, dict]:
     return styles
 
 
-# Variants per row of the legend under the learning curves: long labels (a sweep's
-# "init=normal(0, 0.01), lr=0.01") still fit the figure's width three to a row.
+# Variants per row of the legend under the variants' panels at most: a sweep's
+# "init=normal(0, 0.01), lr=0.01" fits the figure's width three to a row (longer labels, with
+# their notes, take fewer: :func:`cnnspec.render.figure.legend_of`).
 LEGEND_COLUMNS = 3
-
-
-def _legend_below(fig, ax) -> None:
-    """One legend for every panel of ``fig``, under them: every panel draws the same variants
-    in the same colours (``ax`` any of them). Inside a panel it covered the middle of the
-    accuracy panel, where a slow variant's line runs."""
-    figure.legend_below(fig, ax, LEGEND_COLUMNS)
 
 
 def band_note(curves_list: list[dict[str, list[list[dict]]]]) -> str:
@@ -242,7 +317,7 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
 
 def _epoch_axes(ax, key: str, title: str) -> None:
     """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
-    accuracy from 0 to 1 (the legend is the figure's: :func:`_legend_below`)."""
+    accuracy from 0 to 1 (the legend is the figure's: :func:`_variant_legend`)."""
     figure.whole_epochs(ax)
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
@@ -281,13 +356,10 @@ def _mean_curve(runs: list[list[dict]], key: str):
 
 def _band(ax, runs: list[list[dict]], key: str, label: str, style: dict) -> None:
     """Mean of ``key`` over the seeds' runs per epoch, and the min..max band around it, drawn
-    in ``style`` (:func:`variant_styles`)."""
+    in ``style`` (:func:`variant_styles`) as the variant ``label``; nothing where every run
+    blew up in its first epoch (the legend says so: :func:`_unfinished_notes`)."""
     epochs, means, lows, highs = _mean_curve(runs, key)
     if not epochs:
-        # Every seed blew up in its first epoch: no point to draw, but the legend must still
-        # name the variant, or it silently vanishes from the comparison.
-        ax.plot([], [], marker="x", linestyle="none", color=style["color"],
-                label=f"{label}: no epoch finished")
         return
     ax.plot(epochs, means, label=label, **style)
     if len(runs) > 1:
@@ -407,13 +479,14 @@ def plot_curve_panels(panels: dict[str, dict[str, list[list[dict]]]], out_png,
         raise RunError("nothing to plot: no comparison was given")
     fig = figure.new_figure(4.6 * len(panels), 3.4 * len(keys))
     grid = fig.subplots(len(keys), len(panels), squeeze=False)
-    looks = variant_looks(list(panels.values()), keys)
+    looks = _curve_looks(list(panels.values()), keys)
     for column, (panel, curves) in enumerate(panels.items()):
         for row, key in enumerate(keys):
             ax = grid[row][column]
             for label, runs in curves.items():
-                _band(ax, runs, key, *looks[label])
+                _band(ax, runs, key, label, looks[label][1])
             _epoch_axes(ax, key, f"{panel}: {TITLES.get(key, key)}")
-    _legend_below(fig, grid[0][0])
+    _unfinished_notes(looks, panels)
+    _variant_legend(fig, looks)
     _title(fig, title, list(panels.values()))
     return figure.save_png(fig, out_png)

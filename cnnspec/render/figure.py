@@ -26,16 +26,57 @@ logging.getLogger("matplotlib").setLevel(logging.ERROR)
 
 
 def legend_below(fig, ax, columns: int, keep=None, title: str | None = None) -> None:
-    """One legend of ``ax``'s labelled artists for the whole of ``fig``, under its panels,
-    where it can hide nothing drawn (``fig`` made with the constrained layout, which makes
-    room for it); ``columns`` entries to a row at most. ``keep`` picks the entries by their
-    places (all by default); ``title`` heads the legend."""
+    """One legend of ``ax``'s labelled artists for the whole of ``fig``, under its panels
+    (:func:`legend_of`). ``keep`` picks the entries by their places (all by default)."""
     handles, labels = ax.get_legend_handles_labels()
     if keep is not None:
         handles, labels = [handles[i] for i in keep], [labels[i] for i in keep]
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False,
-                   ncol=min(columns, len(handles)), title=title, title_fontsize=8)
+    legend_of(fig, handles, labels, columns, title)
+
+
+# A legend's font, in points.
+LEGEND_POINTS = 8.0
+
+
+def legend_of(fig, handles, labels: list[str], columns: int, title: str | None = None) -> None:
+    """One legend of ``handles`` named ``labels`` for the whole of ``fig``, under its panels,
+    where it can hide nothing drawn (``fig`` made with the constrained layout, which makes
+    room for it); ``columns`` entries to a row at most, fewer where the rows would be wider
+    than the figure (three long labels to a row ran off both its sides), and a label wider
+    than the figure alone broken into lines. ``title`` heads the legend."""
+    if not handles:
+        return
+    room = fig.get_figwidth() - 2 * TITLE_MARGIN_INCHES
+    labels = [fitted(label, room - _LEGEND_HANDLE_EMS * LEGEND_POINTS / 72, LEGEND_POINTS)
+              for label in labels]
+    fig.legend(handles, labels, loc="outside lower center", fontsize=LEGEND_POINTS,
+               frameon=False, ncol=_legend_columns(labels, min(columns, len(handles)), room),
+               handlelength=_LEGEND_HANDLE_EMS - _LEGEND_PAD_EMS, title=title,
+               title_fontsize=LEGEND_POINTS)
+
+
+# What a legend entry takes beside its text, in ems of its font: its handle, long enough to
+# show a dash-dotted line's pattern on both sides of its marker (Matplotlib's 2 ems showed a
+# dash and a dot, and a dashed line as solid), and the space after it (Matplotlib's 0.8);
+# and what lies between two columns (Matplotlib's column spacing, 2).
+_LEGEND_HANDLE_EMS, _LEGEND_PAD_EMS, _LEGEND_COLUMN_EMS = 4.3, 0.8, 2.0
+
+
+def _legend_columns(labels: list[str], columns: int, room: float) -> int:
+    """The most columns, at most ``columns``, whose rows of ``labels`` fit ``room`` inches as
+    Matplotlib arranges them: down each column in turn, the first columns one entry longer
+    where the entries do not divide evenly (measured as the pictures are drawn)."""
+    em = LEGEND_POINTS / 72
+    entries = [max(text_inches(line, LEGEND_POINTS) for line in label.split("\n"))
+               + _LEGEND_HANDLE_EMS * em for label in labels]
+    for count in range(columns, 1, -1):
+        rows, longer = divmod(len(entries), count)
+        ends = list(itertools.accumulate([rows + 1] * longer + [rows] * (count - longer)))
+        widths = [max(entries[start:end], default=0.0)
+                  for start, end in zip([0, *ends[:-1]], ends)]
+        if sum(widths) + (count - 1) * _LEGEND_COLUMN_EMS * em <= room:
+            return count
+    return 1
 
 
 def balanced_fill(text: str, width: float, measure=len) -> str:
