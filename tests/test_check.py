@@ -895,9 +895,24 @@ def test_dropout_after_identical_filters_tells_them_apart():
     spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=ZEROS),
                              simple("drop", "dropout", ["a"], p=0.5),
                              simple("flat", "flatten", ["drop"]),
-                             dense("out", 10, ["flat"], weight=ZEROS)])
+                             dense("out", 10, ["flat"])])
     (warning,) = check(spec).warnings
     assert warning.message.endswith("come back through drop")
+
+
+def test_a_zero_head_after_zero_filters_leaves_them_as_they_start():
+    """Zeros through the dropout make the head's input 0, so its zero weights stay 0, and
+    no gradient comes back past them: the dropout tells nothing apart."""
+    spec = model((1, 8, 8), [conv("a", 4, (3, 3), ["input"], weight=ZEROS),
+                             simple("drop", "dropout", ["a"], p=0.5),
+                             simple("flat", "flatten", ["drop"]),
+                             dense("out", 10, ["flat"], weight=ZEROS)])
+    said, head = check(spec).warnings
+    assert said.message.endswith("no gradient comes back past 'out', whose weights are 0 and "
+                                 "stay 0: a never changes, so symmetry never breaks")
+    assert head.message.startswith("every weight of dense out starts at 0 (constant 0), and its "
+                                   "input is the zero output of 'a'")
+    assert head.hint == "start 'a', which makes the zeros, with a random init such as he_normal"
 
 
 def test_caffes_gaussian_filler_is_named_beside_the_blur_kernel():

@@ -276,6 +276,28 @@ def test_filters_told_apart_later_are_not_said_to_stay_identical(tmp_path):
     assert "the filters start identical" in source and "stay so" not in source
 
 
+@pytest.mark.parametrize("lines", [
+    # b reads a's zeros, and a's gradient comes back through b's weights of 0
+    ("c0: conv 4 3x3 pad same relu\na: conv 4 3x3 pad same weight zeros\n"
+     "b: conv 4 3x3 pad same weight zeros\ns: add(b, c0_relu) relu\n"),
+    # c2's output is its bias of 0, where its relu passes no gradient back to c1
+    ("c0: conv 4 3x3 pad same relu\nc1: conv 4 3x3 pad same weight zeros\n"
+     "c2: conv 4 3x3 pad same relu\n"),
+])
+def test_filters_that_never_change_are_said_to_stay_identical(tmp_path, lines):
+    """A layer whose weights never change keeps its filters identical, whatever would tell
+    them apart after it: drawn as check warns."""
+    path = tmp_path / "still.cnn"
+    path.write_text("input 1x8x8\n" + lines + "flatten\nfc: dense 10\n")
+    checked = cnnspec.load(path)
+    source = build_graph(checked).source
+    flagged = [line for line in source.splitlines() if "the filters start identical" in line]
+    said = [w for w in checked.warnings if " start identical " in w.message]
+    assert len(flagged) == len(said) > 0
+    assert all("start identical and stay so" in line for line in flagged)
+    assert all("symmetry never breaks" in w.message for w in said)
+
+
 def test_constant_weights_are_flagged_and_missing_bias_said():
     zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
     flagged = [line.split(" [")[0].strip() for line in zeros.splitlines()

@@ -492,3 +492,96 @@ def test_a_zero_conv_before_its_relu_is_still_warned_of_beside_a_residual_one(tm
                                                        after=" relu"))
     (warning,) = [w for w in cnnspec.load(path).warnings if " of a start " in w.message]
     assert "a never changes" in warning.message
+
+
+# What check says of a layer whose filters start identical or whose weights start at 0, read
+# from its warning: that the whole layer never changes, that its weights never do (its bias
+# learns), that only the gradients of the layers after it tell its filters apart, or that
+# they stay identical.
+FATES = (("{} never changes", "never changes"),
+         ("{}'s weights never change", "weights never change"),
+         ("told apart only by", "told apart"), ("symmetry never breaks", "stay identical"))
+
+
+def _said_fates(checked) -> dict[str, str]:
+    said = {}
+    for warning in checked.warnings:
+        found = re.match(r"(?:all \d+ filters of|every weight of \w+) (\w+) ", warning.message)
+        if found:
+            name = found.group(1)
+            said[name] = next(fate for words, fate in FATES
+                              if words.format(name) in warning.message)
+    return said
+
+
+def _found_fate(name: str, before: dict, after: dict) -> str:
+    """What SGD did to layer ``name``'s parameters, in the words of :data:`FATES`."""
+    weight, bias = f"{name}.weight", f"{name}.bias"
+    if np.array_equal(before[weight], after[weight]):
+        return ("never changes" if bias not in after or np.array_equal(before[bias], after[bias])
+                else "weights never change")
+    w = after[weight]
+    return "stay identical" if np.allclose(w, w[:1], rtol=0, atol=1e-12) else "told apart"
+
+
+STEM = "c0: conv 4 3x3 pad same relu\n"
+BRANCH = "s: add({}, c0_relu) relu\n"
+# A spec's layers (after the input, before `flatten` and `fc: dense 10`) and what check says
+# of the layers named (None: nothing), which 6 steps of SGD in float64 must bear out.
+EXACT_CASES = [
+    # two zero convs in a branch: b reads a's zeros (dW_b = dout x 0), and a's gradient
+    # comes back through b's weights, which stay 0
+    (STEM + "a: conv 4 3x3 pad same weight zeros\nb: conv 4 3x3 pad same weight zeros\n"
+     + BRANCH.format("b"), {"a": "never changes", "b": "weights never change"}),
+    # c2 reads c1's zeros: its output is its bias, 0, where its relu passes no gradient
+    (STEM + "c1: conv 4 3x3 pad same weight zeros\nc2: conv 4 3x3 pad same relu\n",
+     {"c1": "never changes"}),
+    # Fixup: the last conv of a residual branch started at zero learns, each filter its own
+    (STEM + "a: conv 4 3x3 pad same relu\nb: conv 4 3x3 pad same weight zeros\n"
+     + BRANCH.format("b"), {"b": None}),
+    (STEM + "c1: conv 4 3x3 pad same weight zeros relu\n", {"c1": "never changes"}),
+    # tanh(0) = 0 with slope 1, sigmoid(0) = 1/2: the gradient gets through to c1; but
+    # tanh passes the zeros on, and a relu after c2 then reads c2's bias of 0 alone
+    (STEM + "c1: conv 4 3x3 pad same weight zeros tanh\nc2: conv 4 3x3 pad same\n",
+     {"c1": "told apart"}),
+    (STEM + "c1: conv 4 3x3 pad same weight zeros tanh\nc2: conv 4 3x3 pad same relu\n",
+     {"c1": "never changes"}),
+    (STEM + "c1: conv 4 3x3 pad same weight zeros sigmoid\nc2: conv 4 3x3 pad same relu\n",
+     {"c1": "told apart"}),
+    # but tanh passes a's zeros on to b; sigmoid makes them 1/2, which b learns from, each
+    # filter its own, while weighing a's channels alike: a learns, its filters tied
+    (STEM + "a: conv 4 3x3 pad same weight zeros tanh\nb: conv 4 3x3 pad same weight zeros\n"
+     + BRANCH.format("b"), {"a": "never changes", "b": "weights never change"}),
+    (STEM + "a: conv 4 3x3 pad same weight zeros sigmoid\n"
+     "b: conv 4 3x3 pad same weight zeros\n" + BRANCH.format("b"),
+     {"a": "stay identical", "b": None}),
+    # a batch norm of zeros outputs its shift, 0, where the relu after it passes nothing;
+    # before a tanh it passes the gradient back (divided by sqrt(eps))
+    (STEM + "c1: conv 4 3x3 pad same weight zeros\nn: batchnorm relu\n"
+     "c2: conv 4 3x3 pad same relu\n", {"c1": "never changes"}),
+    (STEM + "c1: conv 4 3x3 pad same weight zeros\nn: batchnorm tanh\n"
+     "c2: conv 4 3x3 pad same\n", {"c1": "told apart"}),
+    # a chain of three: the first two get no gradient, the last reads zeros
+    (STEM + "a: conv 4 3x3 pad same weight zeros\nb: conv 4 3x3 pad same weight zeros\n"
+     "c: conv 4 3x3 pad same weight zeros\n" + BRANCH.format("c"),
+     {"a": "never changes", "b": "never changes", "c": "weights never change"}),
+]
+
+
+@pytest.mark.parametrize("lines, fates", EXACT_CASES)
+def test_what_check_says_of_zero_and_tied_starts_is_what_sgd_does(tmp_path, lines, fates):
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "exact.cnn"
+    path.write_text("input 1x8x8\n" + lines + "flatten\nfc: dense 10\n")
+    checked = cnnspec.load(path)
+    assert _said_fates(checked) == {k: v for k, v in fates.items() if v is not None}
+    model = compile_spec(checked, seed=0, dtype="float64")
+    before = {k: v.copy() for k, v in model.params().items()}
+    _train(model, STEPS)
+    after = model.params()
+    assert all(np.isfinite(v).all() for v in after.values())
+    # a layer said nothing of is told apart (a zero start that learns)
+    assert {name: _found_fate(name, before, after) for name in fates} == {
+        name: fate or "told apart" for name, fate in fates.items()}

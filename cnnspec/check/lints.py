@@ -14,7 +14,13 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   layer after it is exempt: the loss tells its units apart (each has its own target), which
   is why a zero-initialised classifier head trains; so is the last layer of a residual branch
   started at zero (Fixup), whose filters the first step sets wholly apart
-  (:func:`residual_zero_starts`);
+  (:func:`residual_zero_starts`); where the layer's weights never change, it says so;
+- a trainable conv/dense layer whose weights start at 0 and never change
+  (:func:`still_zero_starts`), and why: its input is exactly 0 (``dW = dout x input``), or no
+  gradient reaches it (a ReLU after it reads only a bias of 0 or less, the weights of a layer
+  after it are 0 and stay so). Which outputs are exactly one number, which gradients are
+  exactly 0 and which parameters never change is worked out once, by
+  :mod:`cnnspec.check.exact`, for these warnings and the diagram;
 - a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
   its ReLU's 0 at init (:func:`silenced_starts`);
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
@@ -79,6 +85,7 @@ import math
 from collections.abc import Iterator
 
 from cnnspec.check import signal
+from cnnspec.check.exact import WEIGHT, Exact, Stop, exact, starts_at_zero, zero_source
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
@@ -195,9 +202,12 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
-                 alike: set[str], beside_others: bool = False) -> list[str]:
+                 alike: set[str], beside_others: bool = False,
+                 facts: Exact | None = None) -> list[str]:
     """The layers after ``name`` that can give its channels different gradients
-    (``beside_others``: ``name`` is a concat, whose channels lie beside others already).
+    (``beside_others``: ``name`` is a concat, whose channels lie beside others already;
+    ``facts``: :func:`cnnspec.check.exact.exact`, whose readers that pass no gradient back are
+    no way for one to come).
 
     Channels that start alike stay alike only while everything that reads them treats them
     alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
@@ -227,6 +237,8 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
         seen.add(state)
         nxt, before, beside_others, mixed = state
         info = by_name[nxt]
+        if facts is not None and facts.stop(info, before) is not None:
+            continue
         if _tells_apart(info, beside_others, mixed):
             if nxt not in breakers:  # reached in more than one state
                 breakers.append(nxt)
@@ -238,20 +250,26 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     return breakers
 
 
-def symmetric_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
+def symmetric_starts(spec: Spec, layers: list[LayerInfo],
+                     facts: Exact | None = None) -> dict[str, list[str]]:
     """The trainable hidden conv/dense layers with 2+ filters that start identical, by name,
-    each with its :func:`tie_breakers` (none: its filters stay identical).
+    each with its :func:`tie_breakers` (none: its filters stay identical, as they do where
+    its weights never change, ``facts``: :func:`cnnspec.check.exact.exact`, worked out here
+    when not given).
 
     An output layer is left out: its units' gradients differ with the targets, so a constant
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
     """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
+    facts = exact(spec, layers) if facts is None else facts
     alike = alike_channels(spec, layers)
-    starts = {info.name: tie_breakers(info.name, by_name, after, alike) for info in layers
+    starts = {info.name: ([] if (info.name, WEIGHT) in facts.still
+                          else tie_breakers(info.name, by_name, after, alike, facts=facts))
+              for info in layers
               if is_weighted(info.kind) and info.ir["trainable"]
               and identical_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
-    zero_last = residual_zero_starts(spec, layers, starts, alike)
+    zero_last = residual_zero_starts(spec, layers, starts, alike, facts)
     return {name: breakers for name, breakers in starts.items() if name not in zero_last}
 
 
@@ -263,7 +281,7 @@ def _sets_apart_at_once(info: LayerInfo) -> bool:
 
 
 def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, list[str]],
-                         alike: set[str]) -> set[str]:
+                         alike: set[str], facts: Exact) -> set[str]:
     """Of the layers ``starts`` (name -> tie breakers) whose filters start identical, those
     that are the last layer of a residual branch started at zero, whose filters are told
     apart, fully, at the first step: Fixup (Zhang, Dauphin & Ma 2019) and SkipInit start each
@@ -272,48 +290,35 @@ def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, 
     Filter ``f`` of a layer gets the gradient ``dW_f = sum over positions of dout_f x input``.
     With every weight 0 they start as nothing, not as one filter: after the first step they
     are ``-lr dW_f``, as different as the gradients ``dout_f`` of the channels, where the
-    input is not 0. Those differ when the layer is read only by adds of another input that
-    is not 0 and whose channels differ (the identity path: the sum's values differ by
-    channel, and are not 0), and a tie breaker after them tells the channels apart at once
+    input is not 0 (``facts``: :func:`cnnspec.check.exact.exact`, whose weights that never
+    change are not of this kind). Those differ when the layer is read only by adds of another
+    input that is not 0 and whose channels differ (the identity path: the sum's values differ
+    by channel, and are not 0), and a tie breaker after them tells the channels apart at once
     (:func:`_sets_apart_at_once`: the ReLU after the add, whose masks differ). A constant
     other than 0 starts every filter as one, which the same gradients only nudge apart, and
     stays warned."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
-    q = signal.moments(layers, biases=True)[0]
     found = set()
     for name, breakers in starts.items():
         info, readers = by_name[name], after.get(name, [])
-        if not (info.weight_init.scale == 0 and readers
-                and all(q.get(ref, 0.0) > 0 for ref in info.inputs)):
+        if not starts_at_zero(info) or not readers or (name, WEIGHT) in facts.still:
             continue
         beside = [[ref for ref in by_name[r].inputs if ref != name] for r in readers]
         if (all(by_name[r].kind == "add" for r in readers)
-                and all(any(ref not in alike and q.get(ref, 0.0) > 0 for ref in refs)
+                and all(any(ref not in alike and not facts.is_zero(ref) for ref in refs)
                         for refs in beside)
                 and any(_sets_apart_at_once(by_name[b]) for b in breakers)):
             found.add(name)
     return found
 
 
-def dead_starts(spec: Spec, layers: list[LayerInfo]) -> dict[str, list[str]]:
-    """The trainable conv/dense layers that start with no gradient: every weight 0 and no bias
-    above 0 (none, or one constant of 0 or less), read only by activations whose gradient is
-    0 there (``Kind.flat_at_zero``: relu, relu6). Every output is then the bias, where the
-    activation passes nothing back, so the layer never changes, whatever the lr, and no
-    gradient passes back to what lies before it. By name, with the activations."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
-    dead = {}
-    for info in layers:
-        weight, bias = info.weight_init, info.bias_init
-        if not (is_weighted(info.kind) and info.ir["trainable"] and weight is not None
-                and weight.scale == 0):
-            continue
-        if bias is not None and not (bias.constant and bias.mean <= 0):
-            continue
-        readers = after.get(info.name, [])
-        if readers and all(KINDS[by_name[r].kind].flat_at_zero for r in readers):
-            dead[info.name] = readers
-    return dead
+def still_zero_starts(layers: list[LayerInfo], facts: Exact) -> list[str]:
+    """The trainable conv/dense layers whose every weight starts at 0 and never changes
+    (``facts``: :func:`cnnspec.check.exact.exact`): their input is exactly 0, or no gradient
+    reaches them (a ReLU after them reads only their bias of 0 or less, or the weights of a
+    layer after them are 0 too), whatever the lr."""
+    return [info.name for info in layers
+            if starts_at_zero(info) and info.ir["trainable"] and (info.name, WEIGHT) in facts.still]
 
 
 # A layer whose ReLU passes less than this share of its inputs at init (one in 20) learns from
@@ -331,7 +336,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     it counted: a ReLU a negative bias thins passes less on to the next layer), plus the
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
     symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
-    starts nearly dead (a weight of 0 too: :func:`dead_starts`, which never changes)."""
+    starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never changes)."""
     layers = estimate.layers
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
@@ -386,43 +391,92 @@ def _learns_before(name: str, by_name: dict[str, LayerInfo]) -> bool:
                for n in _reached(by_name[name].inputs, lambda n: by_name[n].inputs))
 
 
-def _dead_fate(info: LayerInfo, readers: list[str], by_name: dict[str, LayerInfo],
-               symmetric: bool) -> str:
-    """What a layer of :func:`dead_starts` comes to: its activations' input, and that it (and,
-    through it, what lies before it) never changes; ``symmetric``: its filters also start
-    identical, which then stay so."""
-    bias = info.bias_init
-    value = 0.0 if bias is None else bias.mean
-    start = "with no bias" if bias is None else f"with biases of {float_text(value)}"
-    if all(r == f"{info.name}_{by_name[r].kind}" for r in readers):  # `conv 8 3x3 relu`
-        target = f"its {by_name[readers[0]].kind}"
+def _activation_text(reader: LayerInfo, name: str) -> str:
+    """An activation as a warning about layer ``name`` names it: ``its relu`` where it is the
+    one ending ``name``'s line (``conv 8 3x3 relu``), ``c2's relu`` another line's, else by
+    kind and name."""
+    for owner in reader.inputs:
+        if reader.name == f"{owner}_{reader.kind}":
+            return f"its {reader.kind}" if owner == name else f"{owner}'s {reader.kind}"
+    return f"{reader.kind} '{reader.name}'"
+
+
+def _stops_text(info: LayerInfo, stops: tuple[Stop, ...],
+                by_name: dict[str, LayerInfo]) -> str:
+    """Why no gradient reaches layer ``info`` (:class:`cnnspec.check.exact.Stop` s): layers
+    after it whose weights are 0, activations flat at the one number every input to them
+    is (that of ``info``'s own biases, where they read it)."""
+    parts = []
+    zeros = [f"'{stop.reader}'" for stop in stops if stop.value is None]
+    if zeros:
+        parts.append(f"no gradient comes back past {listed(zeros)}, whose weights are 0 and "
+                     "stay 0")
+    flat = {}
+    for stop in stops:
+        if stop.value is not None:
+            flat.setdefault(stop.value, []).append(by_name[stop.reader])
+    for value, readers in flat.items():
+        start = ""
+        if any(info.name in r.inputs for r in readers):  # the number is its bias
+            start = ("with no bias " if info.bias_init is None
+                     else f"with biases of {float_text(value)} ")
+        pronoun = "it passes" if len(readers) == 1 else "they pass"
+        parts.append(f"{start}every input to "
+                     f"{listed([_activation_text(r, info.name) for r in readers])} is "
+                     f"{float_text(value)}, where {pronoun} no gradient")
+    return "; ".join(parts)
+
+
+def _still_fate(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo],
+                symmetric: bool) -> str:
+    """Why the weights of ``info`` never change (:func:`cnnspec.check.exact.exact`): no
+    gradient reaches it, or its input is exactly 0; that the whole layer never changes where
+    its bias does not either, and that it passes no gradient back to what lies before it;
+    ``symmetric``: its filters also start identical, which then stay so."""
+    if info.name in facts.silent:
+        why = _stops_text(info, facts.silent[info.name], by_name)
     else:
-        target = listed([f"{by_name[r].kind} '{r}'" for r in readers])
+        source = zero_source(info.inputs[0], facts, by_name)
+        why = (f"its input is the zero output of '{source}', so the gradient of its weights "
+               "(its output's gradient times its input) is 0")
+    subject = (f"{info.name} never changes" if facts.unchanged(info)
+               else f"{info.name}'s weights never change")
     tie = ", so symmetry never breaks" if symmetric else ""
-    before = (", and no gradient passes back to the layers before"
-              if _learns_before(info.name, by_name) else "")
-    return (f"{start} every input to {target} is {float_text(value)}, where it passes no "
-            f"gradient: {info.name} never changes{tie}{before}")
+    before = (", and no gradient passes back through it to the layers before"
+              if facts.passes_nothing_back(info) and _learns_before(info.name, by_name) else "")
+    return f"{why}: {subject}{tie}{before}"
+
+
+def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) -> str | None:
+    """Where the weights of ``info`` never change only because its input is 0, what to mend:
+    the layer that makes the zeros (with an input that is not 0, a zero start learns: a
+    zero-initialised classifier head, the last conv of a residual branch)."""
+    if info.name in facts.silent or (info.name, WEIGHT) not in facts.still:
+        return None
+    return (f"start '{zero_source(info.inputs[0], facts, by_name)}', which makes the zeros, with "
+            "a random init such as he_normal")
 
 
 def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
-    only the layers after it can; and for each layer of :func:`dead_starts`, that it never
-    changes (said in the same warning where its filters also start identical: no gradient
-    comes back to tell them apart)."""
-    out = []
+    only the layers after it can; and for each layer of :func:`still_zero_starts`, that its
+    weights never change, and why (said in the same warning where its filters also start
+    identical: no gradient comes back to tell them apart). Every layer whose weights never
+    change is said to (:func:`cnnspec.check.exact.exact`), not to be told apart."""
+    said = {}
     by_name = {info.name: info for info in layers}
-    dead = dead_starts(spec, layers)
-    symmetric = symmetric_starts(spec, layers)
-    for name, readers in dead.items():
+    facts = exact(spec, layers)
+    symmetric = symmetric_starts(spec, layers, facts)
+    for name in still_zero_starts(layers, facts):
         if name not in symmetric:
             info = by_name[name]
-            out.append(spec.error(
+            said[name] = spec.error(
                 f"every weight of {info.kind} {name} starts at 0 "
-                f"({info.weight_init.short}), and {_dead_fate(info, readers, by_name, False)}",
+                f"({info.weight_init.short}), and {_still_fate(info, facts, by_name, False)}",
                 name, "weight_init", severity="warning",
-                hint="use a random init such as he_normal (a bias of 0 is fine then)"))
+                hint=_still_hint(info, facts, by_name)
+                or "use a random init such as he_normal (a bias of 0 is fine then)")
     for name, breakers in symmetric.items():
         info = by_name[name]
         what, count = KINDS[info.kind].noun, identical_filters(info)
@@ -439,20 +493,20 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                    "per input channel")
             hint = ("identity passes the input through only where the output has no more "
                     "channels than the input; use orthogonal or he_normal here")
-        if name in dead:
-            fate = f", and {_dead_fate(info, dead[name], by_name, True)}"
+        if (name, WEIGHT) in facts.still:
+            fate = f", and {_still_fate(info, facts, by_name, True)}"
         elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
                     f"gradients that come back through {listed(breakers)}")
         else:
             fate = (", so they get identical gradients and stay identical: symmetry never "
                     "breaks")
-        clash = SAME_NAME_ELSEWHERE.get(info.weight_init.name)
-        out.append(spec.error(
+        hint = "; ".join(filter(None, [hint, _still_hint(info, facts, by_name),
+                                       SAME_NAME_ELSEWHERE.get(info.weight_init.name)]))
+        said[name] = spec.error(
             f"{which} start identical ({how}){fate}",
-            info.name, "weight_init", severity="warning",
-            hint=f"{hint}; {clash}" if clash else hint))
-    return out
+            info.name, "weight_init", severity="warning", hint=hint)
+    return [said[info.name] for info in layers if info.name in said]  # in the network's order
 
 
 def _reach(info: LayerInfo) -> Reach | None:
