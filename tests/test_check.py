@@ -1045,8 +1045,8 @@ def test_a_skip_from_a_layer_before_its_relu_is_warned_of_with_the_activated_nam
     Keras user writes `add <- stem, b` for ResNet's skip; here it reads the conv before its
     relu, while stem_relu (used by `a`) is what was meant. Nothing said so."""
     (warning,) = check(parse(SKIP_FROM_STEM % ("", "stem"))).warnings
-    assert warning.message == ("'sum' reads 'stem', the conv before its relu; the line's "
-                               "activated output is 'stem_relu'")
+    assert warning.message == ("'sum' reads 'stem', the conv before the relu of that line, "
+                               "whose activated output is 'stem_relu'")
     assert warning.hint == ("write 'stem_relu' to read the activated output, what Keras' "
                             "activation=... gives; keep 'stem' for values taken before the "
                             "relu")
@@ -1065,7 +1065,7 @@ def test_a_layer_before_its_norm_and_relu_read_in_a_repeat_block_names_the_block
     # each copy's warning alike: said once, for both
     assert [w.message for w in warnings] == [
         ("'r_1_s' and 'r_2_s' (the repeat block's 's' in both copies) read 'a', the conv before "
-         "its bn and relu; the line's activated output is 'a_relu'")]
+         "the bn and relu of that line, whose activated output is 'a_relu'")]
 
 
 def test_identity_on_an_even_kernel_is_accepted():
@@ -1900,7 +1900,7 @@ def test_the_gradient_estimate_of_a_saturating_stack_matches_a_backward_pass(
         assert said[0].message.startswith("the weights' gradient of 'd0' is estimated ")
         assert f"than of 'd{depth - 1}'" in said[0].message
         # one init for all: its steps share the factor, and the init is what is blamed
-        assert "most of it is one layer's weights" not in said[0].message
+        assert "most of that factor is one layer's weights" not in said[0].message
         assert said[0].hint.startswith(f"the critical init before {activation}" if
                                        activation == "tanh" else f"{activation}'s slope")
 
@@ -2082,7 +2082,7 @@ def test_the_gradient_warning_names_the_layer_whose_weights_make_most_of_it(
             and phase * stack.log_total > 0) == phase_passes
     (said,) = _gradient_warnings(checked)
     assert said.message.startswith(f"the weights' gradient of '{first}' is estimated ")
-    assert f", and most of it is one layer's weights: '{bad}' (normal, N(0, " in said.message
+    assert f", and most of that factor is one layer's weights: '{bad}' (normal, N(0, " in said.message
     assert steps in said.message
     row = text.splitlines()[said.span.line - 1]
     assert row.startswith(f"{bad}:") and row[said.span.column - 1:].startswith("weight normal(0, ")
@@ -2108,7 +2108,7 @@ def test_a_layer_on_the_critical_line_is_not_named_among_layers_off_it():
     assert math.exp(stack.log_total) == pytest.approx(measured, rel=0.25)
     assert measured > GRADIENT_LIMIT ** 2
     (said,) = _gradient_warnings(checked)
-    assert "most of it is one layer's weights" not in said.message
+    assert "most of that factor is one layer's weights" not in said.message
     assert "the first and last of 4 layers before tanh (mostly normal)" in said.message
     assert text.splitlines()[said.span.line - 1].startswith("d1: dense 128 tanh")
     assert said.hint.startswith("the critical init before tanh is fan_in E[w^2] = 1 ")

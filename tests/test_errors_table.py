@@ -15,9 +15,9 @@ TAIL = "flatten\ndense 10\n"
 CHECK_CASES = [  # shapes, kernels and the layer graph: found by the checker
     # an init from the `default` line that a later layer cannot take: the line named
     ("default_kernel_on_dense", HEAD + "default weight sobel_x\nconv 4 3x3\n" + TAIL,
-     "(the layer takes its weight init from the `default weight` on line 2)", 5, 1),
+     "(its weight init comes from the `default weight` on line 2)", 5, 1),
     ("default_literal_on_dense", HEAD + "default weight [[1, 0], [0, 1]]\nconv 4 2x2\n" + TAIL,
-     ("expected a 10x196 matrix (units x inputs) (the layer takes its weight init from the "
+     ("expected a 10x196 matrix (units x inputs) (its weight init comes from the "
      "`default weight` on line 2)"), 5, 1),
     ("kernel_larger_than_input", HEAD + "conv 4 3x3\nconv 4 7x7\n" + TAIL,
      "7x7 kernel of conv 'conv2' is larger than its input there: 6x6", 3, 8),

@@ -50,6 +50,10 @@ def conv(params: str = "", name: str = "c", bottom: str = "data", extra: str = "
             f'{extra} convolution_param {{ num_output: {outputs} kernel_size: 3 {params} }} }}')
 
 
+def layer(name: str, kind: str, params: str) -> str:
+    return f'layer {{ name: "{name}" type: "{kind}" bottom: "data" top: "{name}" {params} }}'
+
+
 # ---------------------------------------------------------------------------- LeNet
 
 
@@ -272,6 +276,15 @@ def test_the_importer_and_the_languages_hints_read_one_table_of_caffes_types():
 # ---------------------------------------------------------------------------- errors
 
 
+def test_a_parameter_at_any_value_is_read_and_changes_nothing():
+    """BatchNorm's use_global_stats, Caffe's switch between training and testing, and a
+    layer's engine are cnnspec's own choice."""
+    text = net(layer("b", "BatchNorm", "batch_norm_param { use_global_stats: true }"),
+               layer("r", "ReLU", "relu_param { engine: CUDNN }").replace('"data"', '"b"', 1))
+    assert import_prototxt(text, "net.prototxt").checked.spec.ir["layers"][0]["kind"] \
+        == "batchnorm"
+
+
 def test_unsupported_layer_is_located_with_a_hint():
     text = net(conv(), 'layer { name: "n" type: "LRN" bottom: "c" top: "n" }')
     [err] = errors_of(text)
@@ -366,6 +379,11 @@ def test_malformed_prototxt_is_located(text, message, where):
      "Concat layer 'm' needs two or more bottoms"),
     ([('layer { name: "d" type: "Data" top: "x" transform_param { crop_size: 4 } '
       "data_param { batch_size: 2 } }")], "crop_size is not supported"),
+    # a parameter read only at its default, as the type's entry declares it
+    ([layer("f", "Flatten", "flatten_param { axis: 2 }")],
+     "axis 2 is not supported in Flatten layer 'f'"),
+    ([layer("d", "Dropout", "dropout_param { scale_train: false }")],
+     "scale_train False is not supported in Dropout layer 'd'"),
 ])
 def test_unsupported_settings_are_errors(layers, message):
     assert any(message in err.message for err in errors_of(net(*layers), input_shape=(1, 8, 8)))
@@ -425,10 +443,6 @@ def test_every_mistake_in_the_solver_is_reported_at_once():
              "say how many images an iteration takes")),
         (4, "the solver type 'ADADELTA' is not supported"),
         (5, "the solver field 'foo' is not supported")]
-
-
-def layer(name: str, kind: str, params: str) -> str:
-    return f'layer {{ name: "{name}" type: "{kind}" bottom: "data" top: "{name}" {params} }}'
 
 
 @pytest.mark.parametrize(("layers", "solver", "misspelt", "meant"), [

@@ -3,6 +3,7 @@ spot in the file, naming the copies (:mod:`cnnspec.check.copies`): in ``check``'
 ``summary --format json``, in the library's warnings and errors, and before ``train``. Copies
 whose figures differ are never folded into one figure."""
 import json
+import re
 
 import pytest
 
@@ -139,7 +140,7 @@ def test_copies_with_different_figures_are_not_folded_into_one(write, capsys):
          "2x2 (input 'b_2_p' gives 1x2x2)"),
         # the copies whose figure is the same are one, each name of the copy a range
         (f"{path}:5:13: error: the 3x3 kernel of conv 'b_3_c' .. 'b_5_c' (the repeat block's "
-         "'c' in copies 3..5 of 5) is larger than its input there: 1x1 (input 'b_3_p' .. "
+         "'c' in copies 3..5 of 5) is larger than their input there: 1x1 (input 'b_3_p' .. "
          "'b_5_p' gives 1x1x1)")]
     with pytest.raises(SpecErrors) as raised:
         cnnspec.load(path)
@@ -153,7 +154,7 @@ def test_an_error_in_every_copy_is_said_once(write, capsys):
     err = capsys.readouterr().err
     assert err.count(": error: ") == 1
     assert f"{path}:3:13: error: the 9x9 kernel of conv 'b_1_c' .. 'b_3_c' (the repeat " \
-           "block's 'c' in all 3 copies) is larger than its input there: 8x8" in err
+           "block's 'c' in all 3 copies) is larger than their input there: 8x8" in err
 
 
 def test_some_copies_alike_are_named_by_their_numbers():
@@ -188,7 +189,7 @@ def test_which_copies_are_written_as_ranges_of_three_or_more():
     chosen = [1, 3, 5, 6, 8, 9, *range(11, 31)]
     [one] = folded(spec, _said_of(spec, chosen, hint="make them larger"))
     assert one.message == ("conv 'blk_1_c' .. 'blk_30_c' (the repeat block's 'c' in copies 1, 3, "
-                           "5, 6, 8, 9 and 11..30 of 30): its weights start subnormal")
+                           "5, 6, 8, 9 and 11..30 of 30): their weights start subnormal")
     assert one.copies == tuple(f"blk_{i}_c" for i in chosen)
     assert (one.span, one.hint, one.severity) == (spec.span_of("blk_1_c", "weight_init"),
                                                   "make them larger", "warning")
@@ -211,7 +212,20 @@ def test_which_copies_are_written_as_ranges_of_three_or_more():
     # after a preposition the range is not the subject, nor before a colon
     ("the kernel of conv 'blk_{i}_c' is larger",
      "the kernel of conv 'blk_1_c' .. 'blk_3_c' ({about}) is larger"),
-    ("conv 'blk_{i}_c': it is small", "conv 'blk_1_c' .. 'blk_3_c' ({about}): it is small"),
+    # the pronouns after a range that is the text's first layer refer to several layers: "it"
+    # before its verb is "they", after a preposition or as an object "them"
+    ("conv 'blk_{i}_c': it is small", "conv 'blk_1_c' .. 'blk_3_c' ({about}): they are small"),
+    ("conv 'blk_{i}_c': its weights, a norm after it and it itself",
+     ("conv 'blk_1_c' .. 'blk_3_c' ({about}): their weights, a norm after them and them "
+     "themselves")),
+    ("concat 'blk_{i}_c' reads 'x': the channels it takes never change",
+     "concat 'blk_1_c' .. 'blk_3_c' ({about}) read 'x': the channels they take never change"),
+    ("the kernel of 'blk_{i}_c': a batchnorm after it brings its outputs, and leave it little",
+     ("the kernel of 'blk_1_c' .. 'blk_3_c' ({about}): a batchnorm after them brings their "
+     "outputs, and leave them little")),
+    # a layer named before the range is the one the pronouns refer to
+    ("'fc' reads 'blk_{i}_c', the dense layer after its flatten",
+     "'fc' reads 'blk_1_c' .. 'blk_3_c' ({about}), the dense layer after its flatten"),
 ])
 def test_a_folded_diagnostic_agrees_with_its_plural_subject(said, folded_as):
     spec = parse(TINY, path="tiny.cnn")
@@ -246,3 +260,57 @@ def test_a_json_ir_keeps_a_warning_at_each_copys_own_path(write, tmp_path, capsy
     warnings = [w for w in cnnspec.load(ir).warnings if UNDERFLOW in w.message]
     assert [w.json_path for w in warnings] == [f"$.layers[{i}].weight_init" for i in (0, 2, 4)]
     assert all(w.copies == () for w in warnings)
+
+
+def _diagnostics(text: str) -> list[SpecError]:
+    try:
+        return check(parse(text)).warnings
+    except SpecErrors as raised:
+        return raised.errors
+
+
+def _block(*lines: str, before: str = "", after: str = "flatten\nfc: dense 10\n") -> str:
+    body = "".join(f"  {line}\n" for line in lines)
+    return f"input 1x8x8\n{before}repeat 3 as blk {{\n{body}}}\n{after}"
+
+
+# Every lint that refers back to the layer it names with it, its or itself, fired alike in
+# each copy of a repeat block: folded, the pronouns speak of the several layers the range
+# names ("the channels it takes" was left after "concat 'blk_1_s' .. 'blk_3_s' ... read").
+PRONOUN_LINTS = [
+    (_block("a: conv 4 3x3 pad same", "s: concat(a, a)"),
+     "the 4 channels they take the second time only repeat those they take the first"),
+    (_block("c: conv 4 3x3 pad same relu", "d: dropout 0.5", "n: batchnorm"),
+     "in training they scale the kept values"),
+    (_block("c: conv 4 3x3 pad same relu weight zeros"),
+     "every input to their relu is 0, where they pass no gradient"),
+    (_block("c: conv 4 3x3 pad 3 relu", "p: avgpool 5 stride 1"),
+     ("where their 3x3 kernel reaches 2: 2 rows and 2 columns of their output read only the "
+     "padding's zeros (they hold their bias alone)")),
+    (_block("c: conv 4 3x3 pad same relu", before="p0: maxpool 8\n"),
+     "only 1 of the 9 taps of their 3x3 kernel meet their 1x1 input"),
+    (_block("c: conv 4 3x3 pad same relu bias constant(-5) <- input"),
+     "their biases start at -5, 3.86 times the std of their sums"),
+    (_block("c: conv 4 3x3 pad same relu weight normal(1, 1e-9)", "n: batchnorm"),
+     "spreads their weights by a std of 1e-9"),
+    (_block("d: dense 10 <- f", before="default weight sobel_x\nconv 4 3x3 pad same\nf: flatten\n",
+            after="fc: dense 10\n"),
+     "(their weight init comes from the `default weight` on line 2)"),
+    (_block("a: conv 4 3x3 pad same tanh", "b: conv 4 3x3 pad same tanh weight normal(0, 3)",
+            "c: conv 4 3x3 pad same tanh", "d: conv 4 3x3 pad same tanh", "n: batchnorm",
+            "r: conv 1 1x1 relu"),
+     "the steps back through them"),
+    (_block("c: conv 4 3x3 pad same relu", "s: softmax"),
+     "are not the output layer, but the loss cross_entropy already applies softmax"),
+]
+
+
+@pytest.mark.parametrize("text, said", PRONOUN_LINTS)
+def test_a_folded_lint_refers_back_to_its_copies_in_the_plural(text, said):
+    folded_ones = [d for d in _diagnostics(text) if len(d.copies) > 1]
+    matching = [d for d in folded_ones if said in d.message]
+    assert len(matching) == 1, [d.message for d in folded_ones]
+    one = matching[0]
+    for written in (one.message, one.hint or ""):
+        if any(name in written for name in one.copies):  # a text the fold wrote plural
+            assert re.search(r"\b(it|its|itself)\b", written) is None, written

@@ -1339,6 +1339,81 @@ def test_a_caffe_layer_type_written_as_a_kind_is_answered_with_a_line_that_check
     check(parse(text.replace(line, fixed)))  # no error
 
 
+# Caffe's types called with Caffe's own parameters (they were answered as Keras': "this is
+# Keras syntax", the usage for `dropout_ratio`, variance_scaling's `scale` for Scale, "a list
+# is out of place" for a kernel per axis): the spec around the line, the line, the line to
+# write.
+CAFFE_CALLS = [
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "BatchNorm(use_global_stats=true)",
+     "batchnorm"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "m: Concat(axis=1)", "m: concat(a, b)"),
+    ("input 1x8x8\nconv 4 3x3\n{}\ndense 10\n", "Flatten(axis=1)", "flatten"),
+    ("input 1x8x8\nflatten\ndense 10\n{}\n", "Dropout(dropout_ratio=0.5)", "dropout 0.5"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "Scale(bias_term=true)",
+     "batchnorm"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "scale(bias_term=true)",
+     "batchnorm"),  # its parameter makes it Caffe's in any case
+    ("input 1x8x8\n{}\nflatten\ndense 10\n",
+     "c: Convolution(num_output=16, kernel_size=[3, 5])", "c: conv 16 3x5"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "ELU(alpha=0.5)", "elu 0.5"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "Sigmoid(engine=CAFFE)", "sigmoid"),
+]
+
+
+@pytest.mark.parametrize("context, line, fixed", CAFFE_CALLS)
+def test_a_caffe_type_called_with_its_parameters_is_answered_as_caffes(context, line, fixed):
+    text = context.format(line)
+    hint = error_of(text).hint
+    caffe = re.match(r"(\w+: )?(\w+)", line)[2]
+    assert hint.startswith(f"Caffe's {caffe[0].upper()}") and "Keras" not in hint, hint
+    assert re.search(r"write `(.*?)`", hint)[1] == fixed, hint
+    check(parse(text.replace(line, fixed)))  # no error
+
+
+def test_a_caffe_parameter_at_another_value_than_its_default_is_told_the_usage():
+    """Only Caffe's default of a parameter is what the kind does without a word."""
+    hint = error_of("input 1x8x8\nconv 4 3x3\nFlatten(axis=2)\ndense 10\n").hint
+    assert hint == ("Caffe's Flatten is `flatten` here, a layer written on one line: flatten; "
+                    "here flatten takes no options, but got 'axis'")
+
+
+# A name Caffe shares with Keras' or PyTorch's classes, called with no keyword to tell whose:
+# both libraries' answer, each line of which checks; with the other library's keyword, that
+# library's.
+SHARED_CALLS = [
+    ("input 1x8x8\nflatten\ndense 10\n{}\n", "Dropout(0.5)"),
+    ("input 1x8x8\nconv 4 3x3\n{}\ndense 10\n", "f: Flatten()"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "BatchNorm()"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "ReLU()"),
+    ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
+     "Concat()"),
+]
+
+
+@pytest.mark.parametrize("context, line", SHARED_CALLS)
+def test_a_name_caffe_shares_called_with_no_keyword_is_answered_as_both(context, line):
+    text = context.format(line)
+    hint = error_of(text).hint
+    assert hint.startswith("this is Keras or Caffe syntax; "), hint
+    lines = re.findall(r"(?:the line|write) `(.*?)`", hint)
+    assert lines, hint
+    for fixed in lines:
+        check(parse(text.replace(line, fixed)))  # no error
+
+
+@pytest.mark.parametrize("line, fixed", [
+    ("Dropout(rate=0.5)", "dropout 0.5"),  # Keras' rate
+    ("Dropout(p=0.5)", "dropout 0.5"),  # PyTorch's p
+    ("BatchNorm(epsilon=0.001)", "batchnorm"),  # Keras' epsilon (Caffe's is eps)
+])
+def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(line, fixed):
+    text = f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"
+    hint = error_of(text).hint
+    assert hint == f"this is Keras syntax; in cnnspec the layer is the line `{fixed}`"
+    check(parse(text.replace(line, fixed)))
+
+
 def test_caffes_softmax_with_loss_is_the_train_blocks_loss_and_the_output_raw_scores():
     text = "input 1x8x8\nflatten\ndense 10\n{}\n"
     err = error_of(text.format("prob: SoftmaxWithLoss"))

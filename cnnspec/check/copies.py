@@ -7,6 +7,13 @@ source position, worded alike but for the copy's name. :func:`folded` makes such
 diagnostic, whose message names the first and the last copy and which copies it holds for,
 and whose ``copies`` lists their layers.
 
+A folded text speaks of several layers where it was written of one: a range that is a
+sentence's subject takes the plural of its verb ("'blk_1_c' .. 'blk_3_c' read", not "reads"),
+and where the text's first layer is a range, the pronouns after it are plural too ("its" is
+"their", "it" "they" or "them", "itself" "themselves"). A diagnostic that names a layer refers
+back with it, its and itself only to the layers it names (its own, the layers it reads), and
+to anything else (an init, a loss, the stack of layers) by a noun, so that rule holds.
+
 Diagnostics are one only when nothing but the copy's name tells them apart: the same
 severity, the same source span (so the same file, statement and field), and the same message
 and hint once each copy's layer name is written as its statement's. So a figure that differs
@@ -41,10 +48,12 @@ class _Copy:
 
 @dataclass
 class _Copies:
-    """The layers of a spec's repeat blocks, by name, and how many copies each statement made."""
+    """The layers of a spec's repeat blocks, by name, and how many copies each statement made;
+    the names of all its layers."""
 
     by_name: dict[str, _Copy]
     totals: dict[int, int]
+    layers: frozenset[str]
 
 
 def _copies(spec: Spec) -> _Copies:
@@ -61,7 +70,7 @@ def _copies(spec: Spec) -> _Copies:
         statement = statements.setdefault((spec.spans.get((name, None)), local), len(statements))
         totals[statement] = totals.get(statement, 0) + 1
         by_name[name] = _Copy(statement, local, totals[statement])
-    return _Copies(by_name, totals)
+    return _Copies(by_name, totals, frozenset(layer["name"] for layer in spec.ir["layers"]))
 
 
 def _texts(diagnostic: SpecError) -> tuple[str, str, str]:
@@ -144,12 +153,14 @@ def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | N
     the range of the copies' names given there, the first followed by ``about`` (which copies
     they are, if not said yet); and ``about`` if it is still to be said."""
     out, end, subject = [], 0, False
+    plural = _opens_with_range(text, places, copies)
     for place, match in enumerate(_names(text, copies)):
         if place not in places:
             continue
         quoted = text[match.start() - 1:match.start()] == "'" == text[match.end():match.end() + 1]
-        out.append(_agreeing(text[end:match.start()], subject) + (
-            places[place] if quoted else places[place].replace("'", "")))
+        out.append(_plural_pronouns(_agreeing(text[end:match.start()], subject),
+                                    plural and place > 0)
+                   + (places[place] if quoted else places[place].replace("'", "")))
         subject = _is_subject(text[:match.start() - quoted])
         end = match.end()
         if about is not None:  # after the closing quote
@@ -157,7 +168,15 @@ def _replaced(text: str, places: dict[int, str], copies: _Copies, about: str | N
             out.append(f"{close} ({about})")
             end += len(close)
             about = None
-    return "".join(out) + _agreeing(text[end:], subject), about
+    return "".join(out) + _plural_pronouns(_agreeing(text[end:], subject), plural), about
+
+
+def _opens_with_range(text: str, places: dict[int, str], copies: _Copies) -> bool:
+    """Whether the first layer ``text`` names is written as a range of copies (its first copy's
+    name, at place 0, is among ``places``): the layer its pronouns refer back to is several."""
+    first = next((match.group() for match in WORD.finditer(text)
+                  if match.group() in copies.layers), None)
+    return 0 in places and first in copies.by_name
 
 
 # A copy's name stands as a sentence's subject where it opens the text or a clause (after a
@@ -193,6 +212,47 @@ def _agreeing(after: str, plural: bool) -> str:
     elif verb.endswith("s") and not verb.endswith("ss"):
         verb = verb[:-1]
     return after[:match.start(2)] + verb + after[match.end(2):]
+
+
+# The pronouns that refer back to a layer, and their plurals; "it" is "they" before its verb
+# ("the channels it takes": "they take") and "them" after a preposition or as an object ("a
+# batchnorm after it brings", "leave it little input").
+PRONOUN = re.compile(r"\b(its|itself|it)\b")
+PLURAL_PRONOUNS = {"its": "their", "itself": "themselves", "it": "them"}
+PREPOSITIONS = ("after", "before", "through", "to", "of", "from", "with", "by", "into", "on",
+                "in", "for", "about")
+# The modal verbs, which open a verb phrase after "it" as a verb in -s does ("it would").
+MODALS = ("can", "could", "may", "might", "must", "would", "will", "should")
+
+
+def _plural_pronouns(text: str, plural: bool) -> str:
+    """``text``, a part of a folded text after its first layer, with the pronouns that refer
+    back to that layer in the plural where it is a range (``plural``)."""
+    if not plural:
+        return text
+    out = []
+    while (match := PRONOUN.search(text)) is not None:
+        word, after = match.group(), text[match.end():]
+        before = text[:match.start()].split()
+        out.append(text[:match.start()])
+        if word == "it" and not (before and before[-1] in PREPOSITIONS) and _opens_verb(after):
+            out.append("they")
+            text = _agreeing(after, True)
+        else:
+            out.append(PLURAL_PRONOUNS[word])
+            text = after
+    return "".join(out) + text
+
+
+def _opens_verb(after: str) -> bool:
+    """Whether ``after``, the text after "it", opens with its verb ("takes", "is", "would",
+    "never changes"), not an object ("little input") or a clause's end."""
+    match = VERB.match(after)
+    if match is None:
+        return False
+    word = match.group(2)
+    return word in IRREGULAR_PLURALS or word in MODALS or (word.endswith("s")
+                                                            and not word.endswith("ss"))
 
 
 def _fold(members: list[SpecError], differ: dict[int, list[str]], copies: _Copies

@@ -574,16 +574,16 @@ def describe(stack: Stack) -> str:
             f"{len(stack.layers)} layers before {act}")
     theory = (f"by mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) each step back "
               f"scales the layer's output gradient ||dL/dh||^2 by fan_in E[w^2] E[{act}'(h)^2] "
-              f"and the input it multiplies by E[x^2] / E[{act}(h)^2]")
+              f"and the input that gradient multiplies by E[x^2] / E[{act}(h)^2]")
     named = culprit(stack)
     if named is not None:
-        return f"{head}, and most of it is one layer's weights: {_culprit_text(stack, named)}" \
+        return f"{head}, and most of that factor is one layer's weights: {_culprit_text(stack, named)}" \
             f" ({theory})"
     inits = _written_init(_most_common(stack.layers))
     mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
     return (
-        f"{head} (mostly {inits}): {theory}; its {len(stack.chis)} steps scale the weights' "
+        f"{head} (mostly {inits}): {theory}; the stack's {len(stack.chis)} steps scale the weights' "
         f"gradient by {rounded_text(stack.chis[0])} (first step) to "
         f"{rounded_text(stack.chis[-1])} (last), {rounded_text(mean_chi)} on average, and "
         f"{rounded_text(stack.rate)} where a deeper stack settles: the {phase} phase, where one "

@@ -45,7 +45,7 @@ def init_error(spec: Spec, layer: dict, field: str, problem: str,
     line = spec.spans.get(("default", field))
     written = f"the `default {word}` on line {line.line}" if line else f"the default {word}"
     own = "weight he_normal" if word == "weight" else "bias zeros"
-    return spec.error(f"{message} (the layer takes its {word} init from {written})",
+    return spec.error(f"{message} (its {word} init comes from {written})",
                       layer["name"], field,
                       hint=f"give this layer an init of its own, e.g. `{own}` at the end of "
                            f"its line, or write the default's init on the layers it fits "

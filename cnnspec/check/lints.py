@@ -759,8 +759,8 @@ def before_activation_reads(spec: Spec, used: set[str]) -> list[SpecError]:
             written = _name_as_written(layer["name"], layer.get("group"), [reader])
             output = _name_as_written(chain[-1]["name"], layer.get("group"), [reader])
             out.append(spec.error(
-                f"'{reader['name']}' reads '{written}', the {layer['kind']} before its {words}; "
-                f"the line's activated output is '{output}'", reader["name"],
+                f"'{reader['name']}' reads '{written}', the {layer['kind']} before the {words} of "
+                f"that line, whose activated output is '{output}'", reader["name"],
                 f"inputs[{reader['inputs'].index(layer['name'])}]", severity="warning",
                 hint=f"write '{output}' to read the activated output, what Keras' "
                      f"activation=... gives; keep '{written}' for values taken before the "
@@ -907,7 +907,7 @@ def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[Spec
         out.append(spec.error(
             f"{info.kind} '{info.name}' (p = {float_text(p)}) comes directly before "
             f"{listed([f'{n.kind} {n.name!r}' for n in norms])}: in training it scales the "
-            f"kept values by 1 / (1 - p), and the batch norm keeps their variance as its "
+            f"kept values by 1 / (1 - p), and the batch norm keeps their variance as the "
             f"running variance; at evaluation the dropout passes every value unscaled, and "
             f"their variance is {rounded_text(ratio)} of that (Li et al. 2019: variance "
             f"shift{known}), so the batch norm's outputs shrink to "
@@ -923,8 +923,8 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
     if spec.ir["training"].get("loss") != "cross_entropy":  # a missing loss: settings_errors
         return []
     return [spec.error(
-        f"softmax '{layer['name']}' is not the output layer, but the loss cross_entropy applies "
-        "softmax to the output itself: the scores would be squashed twice", layer["name"],
+        f"softmax '{layer['name']}' is not the output layer, but the loss cross_entropy already "
+        "applies softmax to the output: the scores would be squashed twice", layer["name"],
         hint="remove it (cross_entropy takes raw scores) or make it the last layer")
         for layer in spec.ir["layers"]
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]

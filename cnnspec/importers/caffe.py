@@ -47,6 +47,7 @@ from cnnspec.lang.foreign import (
     CAFFE_LOSS,
     CAFFE_POOLS,
     CAFFE_REPLACED,
+    CAFFE_TYPES,
     caffe_loss,
 )
 
@@ -310,12 +311,14 @@ def read_conv(layer: Layer) -> None:
     if has_bias:
         fields["bias_init"] = filler_init(cp.message("bias_filler"), "bias", outputs,
                                           layer.net.path)
-    _default_only(cp, layer, {"axis": 1, "engine": None, "force_nd_im2col": False})
+    _default_only(cp, layer)
     layer.one_input(CAFFE_KINDS[layer.type], fields, flat=False)
 
 
-def _default_only(msg: Message, layer: Layer, fields: dict) -> None:
-    """Fields cnnspec reads only at their default (None: any value, e.g. Caffe's engine)."""
+def _default_only(msg: Message, layer: Layer, fields: dict | None = None) -> None:
+    """Fields cnnspec reads only at their default (None: any value, e.g. Caffe's engine): by
+    default those the layer's type declares (CAFFE_TYPES)."""
+    fields = CAFFE_TYPES[layer.type].defaults if fields is None else fields
     for name, default in fields.items():
         entry = msg.one(name)
         if entry is None or default is None:
@@ -345,7 +348,7 @@ def read_inner_product(layer: Layer) -> None:
     if has_bias:
         fields["bias_init"] = filler_init(ip.message("bias_filler"), "bias", outputs,
                                           layer.net.path)
-    _default_only(ip, layer, {"axis": 1, "transpose": False})
+    _default_only(ip, layer)
     bottom = layer.bottom()
     if not layer.net.blobs[bottom].flat:  # Caffe's inner product flattens (C, H, W) itself
         flat = LayerLine(layer.net.names.make(f"{layer.name}_flatten"), "flatten",
@@ -364,7 +367,7 @@ def read_pooling(layer: Layer) -> None:
                           f"cnnspec pools by {' or '.join(CAFFE_POOLS)}")
     kind = CAFFE_POOLS[method]
     if pp.scalar("global_pooling", "bool", False):
-        _default_only(pp, layer, {"engine": None})
+        _default_only(pp, layer)
         layer.one_input(f"global_{kind}", flat=True)
         return
     size = _pair(pp, "kernel_size", 0, layer, repeated=False)
@@ -379,7 +382,7 @@ def read_pooling(layer: Layer) -> None:
     fields = {"size": size, "stride": _pair(pp, "stride", 1, layer, repeated=False),
               "padding": _pair(pp, "pad", 0, layer, repeated=False),
               "ceil_mode": rounding == "CEIL"}
-    _default_only(pp, layer, {"engine": None})
+    _default_only(pp, layer)
     layer.one_input(kind, fields)
 
 
@@ -397,7 +400,7 @@ def read_activation(param: str, field_name: str | None = None,
             chosen, fields = "leaky_relu", {"slope": value}
         elif field_name:
             fields = {field_name: value}
-        _default_only(msg, layer, {"engine": None})
+        _default_only(msg, layer)
         layer.one_input(chosen, fields)
 
     return read
@@ -417,14 +420,14 @@ def read_prelu(layer: Layer) -> None:
         raise layer.error(f"PReLU layer '{layer.name}' shares one slope across channels",
                           pp.one("channel_shared").span, "cnnspec's prelu learns one slope "
                           "per channel; remove channel_shared")
-    _default_only(pp, layer, {})
+    _default_only(pp, layer)
     layer.one_input(CAFFE_KINDS[layer.type])
 
 
 def read_dropout(layer: Layer) -> None:
     dp = layer.param("dropout_param")
     p = dp.scalar("dropout_ratio", "number", 0.5)
-    _default_only(dp, layer, {"scale_train": True})
+    _default_only(dp, layer)
     layer.one_input(CAFFE_KINDS[layer.type], {"p": p})
 
 
@@ -433,9 +436,8 @@ def read_batchnorm(layer: Layer) -> None:
     fraction = bp.scalar("moving_average_fraction", "number", 0.999)
     fields = {"eps": bp.scalar("eps", "number", 1e-5), "momentum": round(1 - fraction, 12),
               "trainable": False}
-    bp.one("use_global_stats")  # Caffe's train/test switch: cnnspec's own training flag
     layer.msg.messages("param")  # lr_mult 0 on the statistics: they are no parameters here
-    _default_only(bp, layer, {})
+    _default_only(bp, layer)  # use_global_stats, Caffe's train/test switch, is ours
     layer.one_input(CAFFE_KINDS[layer.type], fields,
                     comment="Caffe's BatchNorm without a Scale: no learned scale or shift")
 
@@ -467,7 +469,7 @@ def read_scale(layer: Layer) -> None:
             raise layer.error("lr_mult and decay_mult on a batch norm's scale are not "
                               "supported", spec.span, "remove the param blocks")
         _no_unused(spec, layer, "param")
-    _default_only(sp, layer, {"axis": 1, "num_axes": 1})
+    _default_only(sp, layer)
     line.fields["trainable"] = True
     line.comment = "Caffe's BatchNorm and the Scale layer after it"
     layer.net.blobs[layer.top()] = layer.net.blobs[bottom]
@@ -476,8 +478,7 @@ def read_scale(layer: Layer) -> None:
 def read_merge(layer: Layer) -> None:
     kind = CAFFE_KINDS[layer.type]
     if kind == "concat":
-        cp = layer.param("concat_param")
-        _default_only(cp, layer, {"axis": 1, "concat_dim": 1})
+        _default_only(layer.param("concat_param"), layer)
     else:
         ep = layer.param("eltwise_param")
         operation = ep.scalar("operation", "enum", "SUM")
@@ -489,7 +490,7 @@ def read_merge(layer: Layer) -> None:
         if any(c != 1 for c in coeffs):
             raise layer.error("Eltwise coefficients other than 1 are not supported",
                               ep.all("coeff")[0].span, "cnnspec's add sums its inputs")
-        _default_only(ep, layer, {"stable_prod_grad": True})
+        _default_only(ep, layer)
     bottoms = [layer.bottom(i) for i in range(len(layer.bottoms))]
     if len(bottoms) < 2:
         raise layer.error(f"{layer.type} layer '{layer.name}' needs two or more bottoms",
@@ -500,19 +501,19 @@ def read_merge(layer: Layer) -> None:
 
 
 def read_flatten(layer: Layer) -> None:
-    _default_only(layer.param("flatten_param"), layer, {"axis": 1, "end_axis": -1})
+    _default_only(layer.param("flatten_param"), layer)
     layer.one_input(CAFFE_KINDS[layer.type], flat=True)
 
 
 def read_softmax(layer: Layer) -> None:
-    _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
+    _default_only(layer.param("softmax_param"), layer)
     layer.one_input(CAFFE_KINDS[layer.type])
 
 
 def read_softmax_loss(layer: Layer) -> None:
     """The cross_entropy loss on the scores of bottom 0; bottom 1 is the label."""
     layer.bottom()
-    _default_only(layer.param("softmax_param"), layer, {"axis": 1, "engine": None})
+    _default_only(layer.param("softmax_param"), layer, CAFFE_TYPES["Softmax"].defaults)
     lp = layer.param("loss_param")
     _default_only(lp, layer, {"normalization": "VALID", "normalize": None})
     weight = layer.msg.scalar("loss_weight", "number", 1)

@@ -10,6 +10,7 @@ left out: the line is a hint, and the kind's usage says the rest.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 import math
 import re
@@ -44,7 +45,8 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
           "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor",
-          "group": "groups"}  # Caffe's convolution_param names its groups `group`
+          "group": "groups",  # Caffe's convolution_param names its groups `group`
+          "dropout_ratio": "p"}
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
 # Caffe's num_output, for Convolution and InnerProduct alike.
 SIZE_NAMES = ("num_output",)
@@ -432,12 +434,16 @@ def foreign_hint(call: ForeignCall) -> str | None:
     kind = foreign_kind(call.name)
     if kind is None:
         return None
-    line, refused = _translation(call, kind)
+    return f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
+
+
+def _kind_answer(kind: str, line: str | None, refused: str | None) -> str:
+    """What a foreign call of ``kind`` is here: its ``line`` (None where its values cannot be
+    read), or the kind's usage and what ``refused`` the line."""
     if line is not None and not refused:
-        return f"this is {lib} syntax; in cnnspec the layer is the line `{line}`"
-    usage = KINDS[kind].usage or kind
-    return (f"this is {lib} syntax; a cnnspec layer is a line of its kind and values: "
-            f"{usage}" + (f"; here {refused}" if refused else ""))
+        return f"in cnnspec the layer is the line `{line}`"
+    return (f"a cnnspec layer is a line of its kind and values: {KINDS[kind].usage or kind}"
+            + (f"; here {refused}" if refused else ""))
 
 
 def translated_line(call: ForeignCall) -> str | None:
@@ -561,18 +567,67 @@ def darknet_word_hint(name: str) -> str | None:
     return None
 
 
-# Caffe's layer types (caffe.proto's LayerParameter type) that are a layer kind here, and the
-# kind: the Caffe importer (cnnspec.importers.caffe) reads each type as this kind, and a type
-# written as a spec's kind is answered with it (caffe_word_hint); docs/importing.md's table of
-# the types is generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless
-# its pool says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale
-# and shift; Eltwise is its SUM.
+# Caffe's layer types (caffe.proto's LayerParameter type) that are a layer kind here: the
+# kind, and the parameters of the type's *_param block (caffe.proto). The Caffe importer
+# (cnnspec.importers.caffe) reads each type as its kind and refuses a parameter read only at
+# its default when it is not; a type written as a spec's kind is answered with it
+# (caffe_word_hint), and a type called as a function is told from Keras' and PyTorch's class
+# of the same name by its parameters (called_as); docs/importing.md's table of the types is
+# generated from these (cnnspec/importers/caffe_docs.py). Pooling pools by MAX unless its pool
+# says AVE (CAFFE_POOLS); Scale, after a BatchNorm, is the batchnorm's learned scale and
+# shift; Eltwise is its SUM.
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
-CAFFE_KINDS = {"Convolution": "conv", "Deconvolution": "conv_transpose",
-               "InnerProduct": "dense", "Pooling": CAFFE_POOLS["MAX"], "ReLU": "relu",
-               "TanH": "tanh", "Sigmoid": "sigmoid", "ELU": "elu", "PReLU": "prelu",
-               "Dropout": "dropout", "BatchNorm": "batchnorm", "Scale": "batchnorm",
-               "Concat": "concat", "Eltwise": "add", "Flatten": "flatten", "Softmax": "softmax"}
+
+
+@dataclass(frozen=True)
+class CaffeType:
+    """What a Caffe layer type is here: its ``kind``, the ``parameters`` whose values its
+    fields take, and those it takes only at Caffe's ``defaults`` (None: at any value, which
+    changes nothing here, as ``engine``, or which cnnspec sets itself, as BatchNorm's
+    ``use_global_stats``, Caffe's switch between training and testing)."""
+
+    kind: str
+    parameters: tuple[str, ...] = ()
+    defaults: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def all_parameters(self) -> tuple[str, ...]:
+        """Every parameter of the type's *_param block that cnnspec reads."""
+        return (*self.parameters, *self.defaults)
+
+
+# Caffe's sizes: one value, or one per axis, or each axis named (kernel_h, kernel_w)
+_CAFFE_SIZES = ("kernel_size", "kernel_h", "kernel_w", "stride", "stride_h", "stride_w", "pad",
+                "pad_h", "pad_w")
+_CAFFE_CONV = CaffeType("conv", ("num_output", *_CAFFE_SIZES, "dilation",
+                                 "group", "bias_term", "weight_filler", "bias_filler"),
+                        {"axis": 1, "engine": None, "force_nd_im2col": False})
+_CAFFE_ACTIVATION = {"engine": None}
+CAFFE_TYPES = {
+    "Convolution": _CAFFE_CONV,
+    "Deconvolution": CaffeType("conv_transpose", _CAFFE_CONV.parameters, _CAFFE_CONV.defaults),
+    "InnerProduct": CaffeType("dense", ("num_output", "bias_term", "weight_filler",
+                                        "bias_filler"), {"axis": 1, "transpose": False}),
+    "Pooling": CaffeType(CAFFE_POOLS["MAX"], ("pool", *_CAFFE_SIZES,
+                                              "global_pooling", "round_mode"),
+                         {"engine": None}),
+    "ReLU": CaffeType("relu", ("negative_slope",), _CAFFE_ACTIVATION),
+    "TanH": CaffeType("tanh", (), _CAFFE_ACTIVATION),
+    "Sigmoid": CaffeType("sigmoid", (), _CAFFE_ACTIVATION),
+    "ELU": CaffeType("elu", ("alpha",)),
+    "PReLU": CaffeType("prelu", ("filler", "channel_shared")),
+    "Dropout": CaffeType("dropout", ("dropout_ratio",), {"scale_train": True}),
+    "BatchNorm": CaffeType("batchnorm", ("moving_average_fraction", "eps"),
+                           {"use_global_stats": None}),
+    "Scale": CaffeType("batchnorm", ("bias_term", "filler", "bias_filler"),
+                       {"axis": 1, "num_axes": 1}),
+    "Concat": CaffeType("concat", (), {"axis": 1, "concat_dim": 1}),
+    "Eltwise": CaffeType("add", ("operation", "coeff"), {"stable_prod_grad": True}),
+    "Flatten": CaffeType("flatten", (), {"axis": 1, "end_axis": -1}),
+    "Softmax": CaffeType("softmax", (), {"axis": 1, "engine": None}),
+}
+# The kind of each type, as the importer and the docs' table read it.
+CAFFE_KINDS = {caffe: entry.kind for caffe, entry in CAFFE_TYPES.items()}
 # What else a type's line here needs said: where it differs from the kind's own line.
 CAFFE_NOTES = {
     "InnerProduct": "Caffe's InnerProduct flattens its input itself; a dense layer takes a flat "
@@ -638,11 +693,11 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
     line = f"{kind} {values or ''}".strip()
     refused = None if values is None else line_refusal(line)
     said = f"Caffe's {caffe} is `{kind}` here" if caffe in CAFFE_KINDS else why
+    note = f" ({why})" if why and caffe in CAFFE_KINDS else ""
     if values is None or refused:  # values a hint does not rewrite, or that make no line
-        return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}"
+        return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}{note}"
                 + (f"; here {refused}" if refused else ""))
-    return (f"{said}: write `{named}{line}`"
-            + (f" ({why})" if why and caffe in CAFFE_KINDS else ""))
+    return f"{said}: write `{named}{line}`{note}"
 
 
 def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str | None:
@@ -653,13 +708,15 @@ def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str
     as the kind's line writes them (:func:`keyword_written`). None where the values in place
     leave a gap (a kernel with no filters) or give one twice, and for a type that is no kind
     here (its hint needs no values)."""
-    kind = CAFFE_KINDS.get(caffe_type(name) or "")
-    if kind is None:
+    entry = CAFFE_TYPES.get(caffe_type(name) or "")
+    if entry is None:
         return None
-    record = KINDS[kind]
+    kind, record = entry.kind, KINDS[entry.kind]
     placed = dict(zip(record.positional, args))
     options = []
     for keyword, text in kwargs.items():
+        if keyword in entry.defaults and _caffe_default(text, entry.defaults[keyword]):
+            continue  # Concat(axis=1): what the kind does without a word
         field = keyword if keyword in record.positional else foreign_field(record, keyword)
         if field in placed:
             return None
@@ -672,6 +729,50 @@ def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str
         return None
     values = [placed[field] for field in in_place] + args[len(record.positional):] + options
     return " ".join(value for value in values if value)
+
+
+def _caffe_default(text: str, default) -> bool:
+    """Whether ``text``, a Caffe parameter's value as written, is its ``default`` (None: any
+    value is, as :class:`CaffeType` says)."""
+    if default is None:
+        return True
+    if isinstance(default, bool):
+        return text.lower() == str(default).lower()
+    try:
+        return float(text) == default
+    except ValueError:
+        return False
+
+
+def called_as(name: str, keywords: list[str]) -> str | None:
+    """Whose layer a call of ``name`` with these keyword arguments is, where ``name`` is
+    Caffe's layer type: ``Caffe`` for a call with a parameter the type takes
+    (``Dropout(dropout_ratio=0.5)``, ``Concat(axis=1)``) or a type no Keras or PyTorch class
+    is named as (``InnerProduct(10)``), ``either`` for a name both use called with no
+    keyword (``Dropout(0.5)``, ``Flatten()``); None for another call (``Dropout(rate=0.5)``)
+    or name."""
+    caffe = caffe_type(name)
+    if caffe is None:
+        return None
+    entry = CAFFE_TYPES.get(caffe)
+    if foreign_kind(name) is None or entry is not None and any(
+            keyword in entry.all_parameters for keyword in keywords):
+        return "Caffe"
+    return None if keywords else "either"
+
+
+def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
+    """The hint for a call that may be Keras' or PyTorch's class or Caffe's type of the same
+    name (:func:`called_as`: ``Dropout(0.5)``, ``Flatten()``): the line both mean, or each
+    library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``)."""
+    lib, kind = library(call.name, call.module), foreign_kind(call.name)
+    line, refused = _translation(call, kind)
+    caffe_line = f"{CAFFE_KINDS[caffe_type(call.name)]} {values or ''}".strip()
+    said = f"this is {lib} or Caffe syntax"
+    if line is not None and not refused and values is not None \
+            and line == (f"{call.label}: {caffe_line}" if call.label else caffe_line):
+        return f"{said}; in cnnspec the layer is the line `{line}`"
+    return f"{said}; as {lib} writes it, {_kind_answer(kind, line, refused)}; {caffe_hint}"
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.

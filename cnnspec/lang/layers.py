@@ -192,8 +192,7 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             hint = f"`{head.name}` starts a statement of its own, which takes no label"
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
-        elif caffe is not None and not head.name.islower() and isinstance(head, Word):
-            # `Scale`, in Caffe's capitals
+        elif caffe is not None and _caffes(head):  # `Scale`, `Dropout(dropout_ratio=0.5)`
             hint = caffe
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
@@ -203,10 +202,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             raise SpecError(f"unknown layer kind '{head.name}'", span=span, **hinted(
                 f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"))
         elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line; else
-            # Caffe's type called as a function, `InnerProduct(10)`
-            from cnnspec.lang.foreign import foreign_hint  # only for a kind that is unknown
-
-            hint = foreign_hint(_foreign_call(head, label)) or caffe or hint
+            # Caffe's type called as a function, `innerproduct(10)`
+            hint = _called_hint(head, label, items, caffe) or hint
         else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
             from cnnspec.lang.foreign import darknet_word_hint
 
@@ -215,21 +212,60 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     return name
 
 
+def _caffes(head: Word | Call) -> bool:
+    """Whether ``head``, Caffe's layer type, is answered as Caffe's before any other reading
+    of its name (a training setting's, an init argument's): a word in Caffe's capitals
+    (``Scale``), a call in them of a type no Keras or PyTorch class is named as (``Scale()``),
+    or a call with the type's own parameters, in any case (``scale(bias_term=true)``)."""
+    from cnnspec.lang.foreign import called_as
+
+    if isinstance(head, Word):
+        return not head.name.islower()
+    return called_as(head.name, [kwarg.name for kwarg in head.kwargs]) == "Caffe" and (
+        not head.name.islower() or bool(head.kwargs))
+
+
+def _called_hint(head: Call, label: str | None, items: list[Value],
+                 caffe: str | None) -> str | None:
+    """The hint for an unknown kind called as a function: Caffe's type (``caffe``, its hint)
+    or Keras' or PyTorch's class, told apart by the call's keyword arguments
+    (:func:`~cnnspec.lang.foreign.called_as`), or both where a call of a name they share
+    uses none (``Dropout(0.5)``); None for a call that names no layer."""
+    from cnnspec.lang.foreign import called_as, either_hint, foreign_hint
+
+    written_as = called_as(head.name, [kwarg.name for kwarg in head.kwargs])
+    if written_as == "Caffe":
+        return caffe
+    call = _foreign_call(head, label)
+    if written_as == "either":
+        return either_hint(call, _caffe_values(head, items), caffe)
+    return foreign_hint(call) or caffe
+
+
 def _caffe_hint(head: Word | Call, label: str | None, items: list[Value]) -> str | None:
     """The hint for Caffe's layer type written as a kind (``fc: InnerProduct 10``), or called
     as a function (``fc: InnerProduct(10)``), with the values ``items`` after it
     (:func:`~cnnspec.lang.foreign.caffe_word_hint`: the line of its kind here, the label and
     values kept); None for another name."""
-    from cnnspec.lang.foreign import caffe_call_values, caffe_type, caffe_word_hint
+    from cnnspec.lang.foreign import caffe_type, caffe_word_hint
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
-    values: str | None = _written(items)
-    if isinstance(head, Call):
-        called = caffe_call_values(head.name, [_written([arg]) for arg in head.args],
-                                   {kwarg.name: _written([kwarg.value]) for kwarg in head.kwargs})
-        values = None if called is None else f"{called} {values}".strip()
-    return caffe_word_hint(head.name, label, values)
+    return caffe_word_hint(head.name, label, _caffe_values(head, items))
+
+
+def _caffe_values(head: Word | Call, items: list[Value]) -> str | None:
+    """The values of the line Caffe's type ``head`` is, with ``items`` after it: a call's
+    arguments in their places (:func:`~cnnspec.lang.foreign.caffe_call_values`; None where
+    they leave a gap), then the items as written."""
+    from cnnspec.lang.foreign import caffe_call_values
+
+    values = _written(items)
+    if not isinstance(head, Call):
+        return values
+    called = caffe_call_values(head.name, [_argument(arg) for arg in head.args],
+                               {kwarg.name: _argument(kwarg.value) for kwarg in head.kwargs})
+    return None if called is None else f"{called} {values}".strip()
 
 
 def _written(values: list[Value]) -> str:
@@ -237,6 +273,15 @@ def _written(values: list[Value]) -> str:
     (Caffe quotes its words: ``pool: "MAX"``)."""
     return " ".join(value.value if isinstance(value, Str) else one_line(value)
                     for value in values)
+
+
+def _argument(value: Value) -> str:
+    """A call's argument as a hint's line writes it: a list of whole numbers as a size, as
+    Caffe repeats its sizes one per axis (``kernel_size=[3, 5]``: 3x5); else as written."""
+    if isinstance(value, ListLit) and value.items and all(
+            isinstance(item, Num) and isinstance(item.value, int) for item in value.items):
+        return "x".join(item.text for item in value.items)
+    return _written([value])
 
 
 def _setting_error(head: Word | Call, written: str | None, span: Span) -> SpecError | None:
