@@ -948,7 +948,7 @@ def test_unused_layers_warn():
     assert warning.message == ("layer 'side' is not used: no path leads from there to the "
                                "output 'out'")
     assert warning.json_path == "$.layers[0]"
-    assert warning.hint.startswith("remove it")
+    assert warning.hint.startswith("remove the line")
 
 
 BELOW_TRAIN = "model m\ninput 1x8x8\nconv 8 3x3 relu\nflatten\ntrain {\n  epochs 1\n}\n"

@@ -167,6 +167,24 @@ def test_some_copies_alike_are_named_by_their_numbers():
     assert "layer 'b_1_c_relu' is not used: no path leads from there to the output 'dense1'" in said
 
 
+@pytest.mark.parametrize("body, train", [
+    ("  c: conv 4 3x3 pad same relu <- input\n", ""),  # unused copies
+    ("  c: conv 4 3x3 pad same relu\n  s: softmax\n", "train {\n  loss cross_entropy\n}\n"),
+    ("  c: conv 4 3x3 pad same relu\n  d: dropout 0.5\n  n: batchnorm\n", "")])
+def test_a_folded_diagnostics_hint_reads_for_several_layers(body, train):
+    """A hint names no layer and refers back to the message's: "remove it" of several copies
+    read wrong, so these hints name what they mean ("remove the softmax")."""
+    text = f"input 1x8x8\nrepeat 3 as blk {{\n{body}}}\nflatten\nfc: dense 10\n{train}"
+    try:
+        said = check(parse(text)).warnings
+    except SpecErrors as errors:  # the stray softmax is an error
+        said = errors.errors
+    several = [w for w in said if len(w.copies) > 1]
+    assert several
+    for warning in several:
+        assert not re.search(r"\b(it|its|itself)\b", warning.hint), warning.hint
+
+
 def test_a_name_said_twice_is_a_range_each_time_and_described_once(write):
     text = ("input 1x8x8\nconv 4 3x3 pad same relu\nrepeat 5 as blk {\n"
             "  c: conv 4 3x3 pad same relu weight zeros\n}\nflatten\ndense 10\n")

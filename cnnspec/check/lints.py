@@ -727,7 +727,7 @@ def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
     made = _sugar_word(layer["name"], layer["kind"])
     chain = _sugar_chains(spec).get(made[0], []) if made and made[0] in used else []
     if layer not in chain:
-        return "remove it, feed it into a later layer, or name the right `output`"
+        return "remove the line, feed the layer into a later one, or name the right `output`"
     base, end = made[0], chain[-1]
     words = _sugar_words(chain)
     what = "activated" if KINDS[end["kind"]].is_activation else "normalised"
@@ -914,8 +914,8 @@ def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[Spec
             f"{rounded_text(math.sqrt(ratio))} of their training scale and the layers after "
             "it see values they never trained on",
             info.name, "p", severity="warning",
-            hint="put the dropout after the last batch norm (before the classifier), or leave "
-                 "it out: batch norm regularises too"))
+            hint="put the dropout after the last batch norm (before the classifier), or drop "
+                 "the dropout: batch norm regularises too"))
     return out
 
 
@@ -925,7 +925,8 @@ def softmax_placement(spec: Spec) -> list[SpecError]:
     return [spec.error(
         f"softmax '{layer['name']}' is not the output layer, but the loss cross_entropy already "
         "applies softmax to the output: the scores would be squashed twice", layer["name"],
-        hint="remove it (cross_entropy takes raw scores) or make it the last layer")
+        hint="remove the softmax (cross_entropy takes raw scores) or make the softmax the "
+             "last layer")
         for layer in spec.ir["layers"]
         if layer["kind"] == "softmax" and layer["name"] != spec.ir["output"]]
 
