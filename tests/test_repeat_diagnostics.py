@@ -227,6 +227,12 @@ def test_which_copies_are_written_as_ranges_of_three_or_more():
     # norm's "(p = 0.5) comes directly before")
     ("dropout 'blk_{i}_c' (p = 0.5) comes first",
      "dropout 'blk_1_c' .. 'blk_3_c' ({about}) (p = 0.5) come first"),
+    # ... which may hold parentheses of its own (an init's figure, N(0, 3^2)); one left open
+    # leaves no verb to agree
+    ("conv 'blk_{i}_c' (normal, N(0, 3^2)) has fan_in 298",
+     "conv 'blk_1_c' .. 'blk_3_c' ({about}) (normal, N(0, 3^2)) have fan_in 298"),
+    ("conv 'blk_{i}_c' (normal, N(0, 3^2) has fan_in 298",
+     "conv 'blk_1_c' .. 'blk_3_c' ({about}) (normal, N(0, 3^2) has fan_in 298"),
     # after a preposition the range is not the subject, nor before a colon
     ("the kernel of conv 'blk_{i}_c' is larger",
      "the kernel of conv 'blk_1_c' .. 'blk_3_c' ({about}) is larger"),
@@ -251,6 +257,17 @@ def test_a_folded_diagnostic_agrees_with_its_plural_subject(said, folded_as):
     [one] = folded(spec, [SpecError(said.format(i=i), span, severity="warning")
                           for i in (1, 2, 3)])
     assert one.message == folded_as.format(about="the repeat block's 'c' in copies 1..3 of 30")
+
+
+def test_a_later_range_agrees_with_its_verb_past_a_nested_figure():
+    # the second range a text names is written without the copies it names, its closing
+    # quote right before the figure and the verb
+    text = _block("a: conv 4 3x3 pad same tanh",
+                  "b: conv 4 3x3 pad same tanh weight normal(0, 3)",
+                  "c: conv 4 3x3 pad same tanh", "d: conv 4 3x3 pad same tanh",
+                  "n: batchnorm", "r: conv 1 1x1 relu")
+    [one] = [d for d in _diagnostics(text) if "(normal, N(0, 3^2))" in d.message]
+    assert "'blk_1_b' .. 'blk_3_b' (normal, N(0, 3^2)) have fan_in" in one.message
 
 
 def test_diagnostics_at_other_spots_or_naming_two_copies_each_stay_apart():

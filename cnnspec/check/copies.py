@@ -183,10 +183,29 @@ def _opens_with_range(text: str, places: dict[int, str], copies: _Copies) -> boo
 # colon, semicolon or comma), alone or after one word: its kind ("layer 'b_1_c' is not used").
 # After a preposition ("the kernel of conv 'b_1_c' is larger") the verb has another subject.
 SUBJECT_BEFORE = re.compile(r"(?:^|[:;,] )(?:[a-z_]+ )?$")
-# The verb after a subject, its adverb first ("never changes"), a figure of the subject's in
-# parentheses before them ("dropout 'b_1_d' .. 'b_4_d' (...) (p = 0.5) come directly before").
-VERB = re.compile(r"^ (?:\([^()]*\) )?((?:never|also|still|only|then) )?([a-z]+)\b")
+# The verb after a subject, its adverb first ("never changes"), after any figure of the
+# subject's in parentheses (:func:`_verb`).
+VERB = re.compile(r" ((?:never|also|still|only|then) )?([a-z]+)\b")
 IRREGULAR_PLURALS = {"is": "are", "has": "have", "does": "do", "was": "were"}
+
+
+def _verb(after: str) -> re.Match | None:
+    """The verb ``after`` opens with (:data:`VERB`), past the closing quote of its subject's
+    name (a range's first name has it written with the copies it names) and a figure of its
+    subject's in parentheses ("dropout 'b_1_d' .. 'b_4_d' (p = 0.5) come directly before"),
+    which may hold parentheses of its own ("'b_1_b' .. 'b_3_b' (normal, N(0, 3^2)) have");
+    None where no verb opens it."""
+    start = 1 if after.startswith("'") else 0
+    if after.startswith(" (", start):
+        depth = 0
+        for i in range(start, len(after)):
+            depth += {"(": 1, ")": -1}.get(after[i], 0)
+            if depth == 0 and after[i] == ")":
+                start = i + 1
+                break
+        else:  # a parenthesis left open: no verb after it
+            return None
+    return VERB.match(after, start)
 
 
 def _is_subject(before: str) -> bool:
@@ -199,7 +218,7 @@ def _agreeing(after: str, plural: bool) -> str:
     """``after``, the text that follows a range of copies' names, with the verb it opens in the
     plural where the range is its subject: the range names several layers, and the message
     was written of one ("'r_1_s' and 'r_2_s' read 'a'", not "reads")."""
-    match = VERB.match(after) if plural else None
+    match = _verb(after) if plural else None
     if match is None:
         return after
     verb = match.group(2)
@@ -247,7 +266,7 @@ def _plural_pronouns(text: str, plural: bool) -> str:
 def _opens_verb(after: str) -> bool:
     """Whether ``after``, the text after "it", opens with its verb ("takes", "is", "would",
     "never changes"), not an object ("little input") or a clause's end."""
-    match = VERB.match(after)
+    match = _verb(after)
     if match is None:
         return False
     word = match.group(2)
