@@ -1379,39 +1379,82 @@ def test_a_caffe_parameter_at_another_value_than_its_default_is_told_the_usage()
 
 
 # A name Caffe shares with Keras' or PyTorch's classes, called with no keyword to tell whose:
-# both libraries' answer, each line of which checks; with the other library's keyword, that
-# library's.
+# every library's answer that has a class of the name (PyTorch's as the kinds' export builds
+# them, Keras' as its importer reads them), each line of which checks; with the other
+# library's keyword, that library's.
 SHARED_CALLS = [
-    ("input 1x8x8\nflatten\ndense 10\n{}\n", "Dropout(0.5)"),
-    ("input 1x8x8\nconv 4 3x3\n{}\ndense 10\n", "f: Flatten()"),
-    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "BatchNorm()"),
-    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "ReLU()"),
+    ("input 1x8x8\nflatten\ndense 10\n{}\n", "Dropout(0.5)", "PyTorch, Keras or Caffe"),
+    ("input 1x8x8\nconv 4 3x3\n{}\ndense 10\n", "f: Flatten()", "PyTorch, Keras or Caffe"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "BatchNorm()", "Keras or Caffe"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "ReLU()", "PyTorch, Keras or Caffe"),
+    # Keras has no Tanh or Sigmoid layer (its Activation('tanh') is one)
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "Tanh()", "PyTorch or Caffe"),
+    ("input 1x8x8\nconv 4 3x3\n{}\nflatten\ndense 10\n", "Sigmoid()", "PyTorch or Caffe"),
     ("input 1x8x8\na: conv 4 3x3 pad same\nb: conv 4 3x3 pad same\n{}\nflatten\ndense 10\n",
-     "Concat()"),
+     "Concat()", "Keras or Caffe"),
 ]
 
 
-@pytest.mark.parametrize("context, line", SHARED_CALLS)
-def test_a_name_caffe_shares_called_with_no_keyword_is_answered_as_both(context, line):
+@pytest.mark.parametrize("context, line, whose", SHARED_CALLS)
+def test_a_name_caffe_shares_called_with_no_keyword_is_answered_as_both(context, line, whose):
     text = context.format(line)
     hint = error_of(text).hint
-    assert hint.startswith("this is Keras or Caffe syntax; "), hint
+    assert hint.startswith(f"this is {whose} syntax; "), hint
     lines = re.findall(r"(?:the line|write) `(.*?)`", hint)
     assert lines, hint
     for fixed in lines:
         check(parse(text.replace(line, fixed)))  # no error
 
 
-@pytest.mark.parametrize("line, fixed", [
-    ("Dropout(rate=0.5)", "dropout 0.5"),  # Keras' rate
-    ("Dropout(p=0.5)", "dropout 0.5"),  # PyTorch's p
-    ("BatchNorm(epsilon=0.001)", "batchnorm"),  # Keras' epsilon (Caffe's is eps)
+@pytest.mark.parametrize("line, whose, fixed", [
+    ("Dropout(rate=0.5)", "Keras", "dropout 0.5"),  # Keras' rate
+    ("Dropout(p=0.5)", "PyTorch", "dropout 0.5"),  # PyTorch's p
+    ("BatchNorm(epsilon=0.001)", "Keras", "batchnorm eps 0.001"),  # Caffe's is eps
 ])
-def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(line, fixed):
+def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(line, whose,
+                                                                               fixed):
     text = f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"
     hint = error_of(text).hint
-    assert hint == f"this is Keras syntax; in cnnspec the layer is the line `{fixed}`"
+    assert hint == f"this is {whose} syntax; in cnnspec the layer is the line `{fixed}`"
     check(parse(text.replace(line, fixed)))
+
+
+# Caffe's parameters that choose the kind (Pooling's pool and global_pooling, ReLU's
+# negative_slope) or that a field takes in another meaning (BatchNorm's
+# moving_average_fraction, the share of the old statistics kept: momentum = 1 - it), and
+# Keras' momentum (the same share), answered with the line they make.
+@pytest.mark.parametrize("line, fixed", [
+    ("Pooling(pool=AVE, kernel_size=2)", "avgpool 2"),
+    ("Pooling(pool=MAX, kernel_size=2, stride=2)", "maxpool 2 stride 2"),
+    ("Pooling(pool=AVE, global_pooling=true)", "global_avgpool"),
+    ("Pooling(global_pooling=true)", "global_maxpool"),
+    ("ReLU(negative_slope=0.1)", "leaky_relu 0.1"),
+    ("ReLU(negative_slope=0)", "relu"),
+    ("BatchNorm(moving_average_fraction=0.999)", "batchnorm momentum 0.001"),
+    ("BatchNormalization(momentum=0.99)", "batchnorm momentum 0.01"),
+    ("BatchNorm(momentum=0.8)", "batchnorm momentum 0.2"),
+    ("nn.BatchNorm2d(4, momentum=0.2)", "batchnorm momentum 0.2"),  # PyTorch's is ours
+])
+def test_a_foreign_layers_parameters_are_converted_to_the_line_they_make(line, fixed):
+    text = f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"
+    hint = error_of(text).hint
+    assert f"`{fixed}`" in hint, hint
+    check(parse(text.replace(line, fixed)))
+
+
+def test_a_converted_momentum_says_which_momentum_the_language_means():
+    for line, whose in (("BatchNorm(moving_average_fraction=0.999)",
+                         "1 - Caffe's moving_average_fraction"),
+                        ("BatchNormalization(momentum=0.99)", "1 - Keras' momentum")):
+        hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
+        assert "a batchnorm's momentum is PyTorch's, the weight of each new batch" in hint
+        assert whose in hint
+
+
+def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
+    hint = error_of("input 1x8x8\nPooling(pool=STOCHASTIC, kernel_size=2)\nflatten\n"
+                    "dense 10\n").hint
+    assert "write `" not in hint and "unknown option 'pool'" in hint, hint
 
 
 def test_caffes_softmax_with_loss_is_the_train_blocks_loss_and_the_output_raw_scores():

@@ -8,13 +8,13 @@ operators some padding or output padding adds too.
 """
 from __future__ import annotations
 
-import re
 import string
 
 from cnnspec.exporters.onnx_graph import OPSET
 from cnnspec.init.catalogue import INITS
 from cnnspec.kinds import KINDS
 from cnnspec.kinds.docs import begin_marker, end_marker
+from cnnspec.kinds.torch_code import torch_modules
 
 MAPPING_TABLE = ("export mapping", "cnnspec/kinds and cnnspec/init/catalogue.py")
 INIT_TABLE = ("init export", "cnnspec/init/catalogue.py")
@@ -42,16 +42,11 @@ class _Recorder:
 
 def _uses(kind) -> tuple[list[str], list[str]]:
     """The PyTorch modules and the ONNX operators of a kind over its registry cases."""
-    modules: list[str] = []
     ops: list[str] = []
     for example in kind.examples:
         ir, shapes = kind.example_ir(example), [tuple(s) for s in example.inputs]
-        inferred = kind.infer(ir, shapes)
-        module = re.match(r"[\w.]+", kind.torch(ir, shapes, inferred)).group(0)
-        if module not in modules:
-            modules.append(module)
-        kind.onnx(_Recorder(ops), ir, shapes, inferred, ir["inputs"])
-    return modules, ops
+        kind.onnx(_Recorder(ops), ir, shapes, kind.infer(ir, shapes), ir["inputs"])
+    return torch_modules(kind), ops
 
 
 def mapping_table() -> str:

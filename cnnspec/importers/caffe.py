@@ -50,6 +50,7 @@ from cnnspec.lang.foreign import (
     CAFFE_TYPES,
     caffe_loss,
 )
+from cnnspec.lang.foreign import caffe_field as caffe_field_of  # a reader's own is a name
 
 # Caffe's variance_norm -> the fan a scaled filler divides by, as cnnspec's `mode` names it.
 VARIANCE_NORM = {"FAN_IN": "fan_in", "FAN_OUT": "fan_out", "AVERAGE": "fan_avg"}
@@ -365,10 +366,11 @@ def read_pooling(layer: Layer) -> None:
     if method not in CAFFE_POOLS:
         raise layer.error(f"{method} pooling is not supported", pp.one("pool").value.span,
                           f"cnnspec pools by {' or '.join(CAFFE_POOLS)}")
-    kind = CAFFE_POOLS[method]
-    if pp.scalar("global_pooling", "bool", False):
+    whole = pp.scalar("global_pooling", "bool", False)
+    kind = CAFFE_TYPES[layer.type].kind_for({"pool": method, "global_pooling": whole})
+    if whole:
         _default_only(pp, layer)
-        layer.one_input(f"global_{kind}", flat=True)
+        layer.one_input(kind, flat=True)
         return
     size = _pair(pp, "kernel_size", 0, layer, repeated=False)
     if 0 in size:
@@ -386,20 +388,18 @@ def read_pooling(layer: Layer) -> None:
     layer.one_input(kind, fields)
 
 
-def read_activation(param: str, field_name: str | None = None,
-                    caffe_field: str | None = None, default: float = 0.0):
-    """A reader for an activation, of the kind its type is; ``param``/``caffe_field`` a
-    Caffe value that sets the kind's ``field_name`` (ReLU's negative_slope makes it a leaky
-    ReLU)."""
+def read_activation(param: str, caffe_field: str | None = None, default: float = 0.0):
+    """A reader for an activation, of the kind its type's values choose (CAFFE_TYPES: ReLU's
+    negative_slope makes it a leaky ReLU); ``param``/``caffe_field`` a Caffe value that sets
+    the field of the kind it names (ELU's alpha, a leaky ReLU's slope)."""
 
     def read(layer: Layer) -> None:
-        fields, chosen = {}, CAFFE_KINDS[layer.type]
         msg = layer.param(param)
-        value = msg.scalar(caffe_field, "number", default)
-        if chosen == "relu" and value != 0:
-            chosen, fields = "leaky_relu", {"slope": value}
-        elif field_name:
-            fields = {field_name: value}
+        values = {caffe_field: msg.scalar(caffe_field, "number", default)} if caffe_field \
+            else {}
+        chosen = CAFFE_TYPES[layer.type].kind_for(values)
+        fields = {caffe_field_of(KINDS[chosen], name): value for name, value in values.items()
+                  if caffe_field_of(KINDS[chosen], name)}
         _default_only(msg, layer)
         layer.one_input(chosen, fields)
 
@@ -433,8 +433,9 @@ def read_dropout(layer: Layer) -> None:
 
 def read_batchnorm(layer: Layer) -> None:
     bp = layer.param("batch_norm_param")
-    fraction = bp.scalar("moving_average_fraction", "number", 0.999)
-    fields = {"eps": bp.scalar("eps", "number", 1e-5), "momentum": round(1 - fraction, 12),
+    field, convert = CAFFE_TYPES[layer.type].converted["moving_average_fraction"]
+    fields = {"eps": bp.scalar("eps", "number", 1e-5),
+              field: convert(bp.scalar("moving_average_fraction", "number", 0.999)),
               "trainable": False}
     layer.msg.messages("param")  # lr_mult 0 on the statistics: they are no parameters here
     _default_only(bp, layer)  # use_global_stats, Caffe's train/test switch, is ours
@@ -604,10 +605,10 @@ READERS = {
     "Deconvolution": read_conv,
     "InnerProduct": read_inner_product,
     "Pooling": read_pooling,
-    "ReLU": read_activation("relu_param", None, "negative_slope"),
+    "ReLU": read_activation("relu_param", "negative_slope"),
     "TanH": read_activation("tanh_param"),
     "Sigmoid": read_activation("sigmoid_param"),
-    "ELU": read_activation("elu_param", "alpha", "alpha", 1.0),
+    "ELU": read_activation("elu_param", "alpha", 1.0),
     "PReLU": read_prelu,
     "Dropout": read_dropout,
     "BatchNorm": read_batchnorm,

@@ -49,6 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
+from cnnspec.lang.foreign import KERAS_CLASSES, KERAS_CONVERTED
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -405,7 +406,7 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     for key in ("renorm", "synchronized", "fused"):
         cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
     fields = {"eps": cfg.number("epsilon", 1e-3),
-              "momentum": round(1 - cfg.number("momentum", 0.99), 12),  # Keras keeps, PyTorch adds
+              "momentum": KERAS_CONVERTED["momentum"][0](cfg.number("momentum", 0.99)),
               "trainable": center}
     return LayerLine(cfg.name, "batchnorm", fields)
 
@@ -467,22 +468,18 @@ def read_merge(kind: str):
     return read
 
 
-LAYERS = {
-    "Conv2D": read_conv2d, "Convolution2D": read_conv2d,
-    "Dense": read_dense,
-    "MaxPooling2D": read_pool("maxpool"), "MaxPool2D": read_pool("maxpool"),
-    "AveragePooling2D": read_pool("avgpool"), "AvgPool2D": read_pool("avgpool"),
-    "GlobalAveragePooling2D": read_global("global_avgpool"),
-    "GlobalAvgPool2D": read_global("global_avgpool"),
-    "GlobalMaxPooling2D": read_global("global_maxpool"),
-    "GlobalMaxPool2D": read_global("global_maxpool"),
-    "Flatten": read_flatten,
-    "Dropout": read_dropout("dropout"), "SpatialDropout2D": read_dropout("dropout2d"),
-    "BatchNormalization": read_batchnorm,
-    "Activation": read_activation, "ReLU": read_relu, "LeakyReLU": read_leaky_relu,
-    "ELU": read_elu, "Softmax": read_softmax,
-    "Add": read_merge("add"), "Concatenate": read_merge("concat"),
+# How each kind a Keras class is (KERAS_CLASSES, which the language's hints read too) is read;
+# Activation reads the kind its argument names.
+READERS = {
+    "conv": read_conv2d, "dense": read_dense, "maxpool": read_pool("maxpool"),
+    "avgpool": read_pool("avgpool"), "global_avgpool": read_global("global_avgpool"),
+    "global_maxpool": read_global("global_maxpool"), "flatten": read_flatten,
+    "dropout": read_dropout("dropout"), "dropout2d": read_dropout("dropout2d"),
+    "batchnorm": read_batchnorm, None: read_activation, "relu": read_relu,
+    "leaky_relu": read_leaky_relu, "elu": read_elu, "softmax": read_softmax,
+    "add": read_merge("add"), "concat": read_merge("concat"),
 }
+LAYERS = {cls: READERS[kind] for cls, kind in KERAS_CLASSES.items()}
 FLAT_MAKERS = ("flatten", "dense", "global_avgpool", "global_maxpool")
 
 

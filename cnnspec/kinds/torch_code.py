@@ -10,6 +10,7 @@ one. Building the text needs no PyTorch.
 from __future__ import annotations
 
 import math
+import re
 
 from cnnspec.init.torch_code import copied_source
 
@@ -36,6 +37,19 @@ def call(function: str, *args, **kwargs) -> str:
     parts = [py(a) for a in args] + [f"{key}={py(value)}" for key, value in kwargs.items()
                                      if TORCH_DEFAULTS.get(key) != py(value)]
     return f"{function}({', '.join(parts)})"
+
+
+def torch_modules(kind) -> list[str]:
+    """The PyTorch modules ``kind.torch`` builds over the kind's registry cases, as its text
+    names them (``nn.Conv2d``, ``PaddedConv2d``; ``nn.BatchNorm2d`` and ``nn.BatchNorm1d``),
+    each once, in the order first met."""
+    modules: list[str] = []
+    for example in kind.examples:
+        ir, shapes = kind.example_ir(example), [tuple(s) for s in example.inputs]
+        module = re.match(r"[\w.]+", kind.torch(ir, shapes, kind.infer(ir, shapes))).group(0)
+        if module not in modules:
+            modules.append(module)
+    return modules
 
 
 def helpers_source() -> str:

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import itertools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
+from cnnspec.kinds.text import number_text
+from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
@@ -41,12 +45,45 @@ TORCH_ARGS = {
     "dropout": ("p",),
     "leaky_relu": ("negative_slope",),
 }
+# The layer classes of keras.layers that cnnspec reads, and the kind each is (None:
+# Activation, whose argument names the kind): the Keras importer reads each so, and a hint
+# tells a class called on a spec's line as Keras' by it.
+KERAS_CLASSES = {
+    "Conv2D": "conv", "Convolution2D": "conv", "Dense": "dense",
+    "MaxPooling2D": "maxpool", "MaxPool2D": "maxpool",
+    "AveragePooling2D": "avgpool", "AvgPool2D": "avgpool",
+    "GlobalAveragePooling2D": "global_avgpool", "GlobalAvgPool2D": "global_avgpool",
+    "GlobalMaxPooling2D": "global_maxpool", "GlobalMaxPool2D": "global_maxpool",
+    "Flatten": "flatten", "Dropout": "dropout", "SpatialDropout2D": "dropout2d",
+    "BatchNormalization": "batchnorm", "Activation": None, "ReLU": "relu",
+    "LeakyReLU": "leaky_relu", "ELU": "elu", "Softmax": "softmax", "Add": "add",
+    "Concatenate": "concat"}
 FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "out_features": "units", "pool_size": "size", "rate": "p", "p": "p",
           "strides": "stride", "stride": "stride", "padding": "padding",
           "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
-          "dropout_ratio": "p"}
+          "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps"}
+
+
+def momentum_kept(kept: float) -> float:
+    """A batchnorm's momentum here, which is PyTorch's (the weight of each new batch in the
+    running statistics, ``running = (1 - m) * running + m * batch``), for another library's
+    fraction ``kept`` of the old statistics that each batch keeps (Caffe's
+    moving_average_fraction, 0.999 by default; Keras' momentum, 0.99): ``1 - kept``, rounded
+    so that 1 - 0.99 reads 0.01."""
+    return round(1 - kept, 12)
+
+
+def momentum_note(whose: str) -> str:
+    """What a batchnorm's momentum converted from ``whose`` fraction kept is."""
+    return (f"a batchnorm's momentum is PyTorch's, the weight of each new batch in the "
+            f"running statistics: 1 - {whose}, the share of them each batch keeps")
+
+
+# Keras' arguments whose values mean another thing than the field's of the same name: the
+# field's value for each, and what a hint says of it (the Keras importer reads them so too).
+KERAS_CONVERTED = {"momentum": (momentum_kept, momentum_note("Keras' momentum"))}
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
 # Caffe's num_output, for Convolution and InnerProduct alike.
 SIZE_NAMES = ("num_output",)
@@ -350,6 +387,31 @@ def library(name: str, module: str) -> str:
     return "PyTorch" if torch else "Keras"
 
 
+@functools.cache
+def _torch_classes() -> frozenset[str]:
+    """The classes of torch.nn that the kinds' PyTorch counterparts build (``Tanh``,
+    ``Conv2d``, ``BatchNorm2d``: :func:`~cnnspec.kinds.torch_code.torch_modules`)."""
+    return frozenset(module.removeprefix("nn.") for kind in KINDS.values()
+                     for module in torch_modules(kind) if module.startswith("nn."))
+
+
+def libraries(name: str, module: str) -> list[str]:
+    """The libraries whose layer class a call of ``name`` is: by its module where one is
+    written (:func:`library`); else each that has a class of that name, PyTorch (the torch.nn
+    classes the kinds' export builds) and Keras (:data:`KERAS_CLASSES`), ``ReLU`` both's and
+    ``Tanh`` PyTorch's alone; by its spelling (:func:`library`) where neither has one."""
+    if module:
+        return [library(name, module)]
+    found = [lib for lib, classes in (("PyTorch", _torch_classes()), ("Keras", KERAS_CLASSES))
+             if name in classes]
+    return found or [library(name, module)]
+
+
+def either_of(names: list[str]) -> str:
+    """``PyTorch``, ``PyTorch or Keras``, ``PyTorch, Keras or Caffe``."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
+
+
 def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     """The cnnspec line for a layer of ``kind`` called with these Python values, or None
     when a value it needs (a conv's filters, a group norm's groups) cannot be read."""
@@ -357,6 +419,9 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     # the channels, which a spec infers)
     signature = (TORCH_ARGS if lib == "PyTorch" else KERAS_ARGS).get(kind, ())
     given = {**dict(zip(signature, args)), **kwargs}
+    if lib == "Keras":
+        given = {name: KERAS_CONVERTED[name][0](value) if name in KERAS_CONVERTED
+                 and _is_number(value) else value for name, value in given.items()}
     record = KINDS[kind]
     if record.merge:  # its inputs are layer names, which a Python call does not give
         return None
@@ -389,6 +454,11 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     return " ".join(words)
 
 
+def _is_number(value) -> bool:
+    """Whether a Python value is a number (True and False are not, to a layer)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _text(value) -> str | None:
     """A Python value as a cnnspec value: 3 -> 3, (3, 3) -> 3x3, "same" -> same."""
     if isinstance(value, bool):
@@ -419,7 +489,7 @@ def foreign_hint(call: ForeignCall) -> str | None:
     names no layer kind or is cnnspec's own."""
     if not is_foreign(call.name, call.module):
         return None
-    lib = library(call.name, call.module)
+    lib = either_of(_libraries_of(call))
     if call.name in CONTAINERS:
         return (f"this is {lib} syntax; a spec needs no container: it lists the layers "
                 "themselves, one per line in their order, e.g. `conv1: conv 16 3x3 relu`")
@@ -434,7 +504,36 @@ def foreign_hint(call: ForeignCall) -> str | None:
     kind = foreign_kind(call.name)
     if kind is None:
         return None
-    return f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
+    return (f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
+            + _converted_note(call, kind))
+
+
+def _converted_note(call: ForeignCall, kind: str) -> str:
+    """What a hint says of the arguments of a Keras call that a field of ``kind`` takes in
+    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum), in parentheses; ""
+    for a call with none."""
+    if _library_of(call) != "Keras":
+        return ""
+    notes = [note for name, (_, note) in KERAS_CONVERTED.items()
+             if name in call.kwargs and foreign_field(KINDS[kind], name)]
+    return "".join(f" ({note})" for note in notes)
+
+
+def _library_of(call: ForeignCall) -> str:
+    """The library whose signature a call's arguments are read by: the first whose call it
+    is (:func:`_libraries_of`)."""
+    return _libraries_of(call)[0]
+
+
+def _libraries_of(call: ForeignCall) -> list[str]:
+    """The libraries whose class a call is (:func:`libraries`), of several those whose
+    signature names one of its keywords where one does (``Dropout(rate=0.5)``: Keras')."""
+    libs = libraries(call.name, call.module)
+    kind = foreign_kind(call.name)
+    signatures = {"PyTorch": TORCH_ARGS, "Keras": KERAS_ARGS}
+    named = [lib for lib in libs if any(keyword in signatures[lib].get(kind, ())
+                                        for keyword in call.kwargs)]
+    return named or libs
 
 
 def _kind_answer(kind: str, line: str | None, refused: str | None) -> str:
@@ -468,7 +567,7 @@ def _translation(call: ForeignCall, kind: str) -> tuple[str | None, str | None]:
     from reading as a spec's layer (:func:`line_refusal`), or None."""
     adaptive = snake_case(call.name).startswith(ADAPTIVE)
     args, kwargs = ([], {}) if adaptive else (call.args, call.kwargs)
-    line = cnnspec_line(kind, library(call.name, call.module), args, kwargs)
+    line = cnnspec_line(kind, _library_of(call), args, kwargs)
     if line is None:
         return None, None
     return (f"{call.label}: {line}" if call.label else line), line_refusal(line)
@@ -479,7 +578,8 @@ def foreign_message(call: ForeignCall) -> str:
     answers): a layer or a container of layers, as that library writes it."""
     what = "a container of layers" if call.name in CONTAINERS else "a layer"
     called = ".".join(filter(None, (call.module, call.name)))
-    return f"{called}(...) is {what} as {library(call.name, call.module)} writes it, not a cnnspec line"
+    return (f"{called}(...) is {what} as {either_of(_libraries_of(call))} "
+            "writes it, not a cnnspec line")
 
 
 # Darknet's .cfg sections (``[convolutional]`` and its ``key=value`` lines): the layer kind
@@ -579,16 +679,44 @@ def darknet_word_hint(name: str) -> str | None:
 CAFFE_POOLS = {"MAX": "maxpool", "AVE": "avgpool"}
 
 
+def _caffe_pool_kind(values: dict) -> str | None:
+    """The kind of Caffe's Pooling with these values: a max pool unless its pool says AVE
+    (None for one that is no pool here, STOCHASTIC), over each whole channel where its
+    global_pooling says so."""
+    kind = CAFFE_POOLS.get(values.get("pool", "MAX"))
+    return f"global_{kind}" if kind and values.get("global_pooling") is True else kind
+
+
+def _caffe_relu_kind(values: dict) -> str:
+    """The kind of Caffe's ReLU with these values: a leaky ReLU where its negative_slope is
+    not 0 (relu_layer.cpp multiplies a negative input by it)."""
+    return "leaky_relu" if values.get("negative_slope", 0) != 0 else "relu"
+
+
 @dataclass(frozen=True)
 class CaffeType:
     """What a Caffe layer type is here: its ``kind``, the ``parameters`` whose values its
     fields take, and those it takes only at Caffe's ``defaults`` (None: at any value, which
     changes nothing here, as ``engine``, or which cnnspec sets itself, as BatchNorm's
-    ``use_global_stats``, Caffe's switch between training and testing)."""
+    ``use_global_stats``, Caffe's switch between training and testing).
+
+    ``choose``: for a type whose parameters ``choosers`` choose the kind (Pooling's pool AVE:
+    an avgpool), ``(values) -> kind`` from the parameters' values as Python's (``"AVE"``,
+    ``True``, ``0.1``), None where they choose none here. ``converted``: the parameters whose
+    values a field takes in another meaning, each ``parameter -> (field, (value) -> the
+    field's value)``. The importer and the language's hints both read a type's line so."""
 
     kind: str
     parameters: tuple[str, ...] = ()
     defaults: dict = dataclasses.field(default_factory=dict)
+    choosers: tuple[str, ...] = ()
+    choose: Callable[[dict], str | None] | None = None
+    converted: dict = dataclasses.field(default_factory=dict)
+
+    def kind_for(self, values: dict) -> str:
+        """The kind of a layer of this type whose parameters have ``values`` (those left out
+        at Caffe's defaults): the one they choose, else the type's own."""
+        return (self.choose(values) if self.choose else None) or self.kind
 
     @property
     def all_parameters(self) -> tuple[str, ...]:
@@ -610,15 +738,17 @@ CAFFE_TYPES = {
                                         "bias_filler"), {"axis": 1, "transpose": False}),
     "Pooling": CaffeType(CAFFE_POOLS["MAX"], ("pool", *_CAFFE_SIZES,
                                               "global_pooling", "round_mode"),
-                         {"engine": None}),
-    "ReLU": CaffeType("relu", ("negative_slope",), _CAFFE_ACTIVATION),
+                         {"engine": None}, ("pool", "global_pooling"), _caffe_pool_kind),
+    "ReLU": CaffeType("relu", ("negative_slope",), _CAFFE_ACTIVATION, ("negative_slope",),
+                      _caffe_relu_kind),
     "TanH": CaffeType("tanh", (), _CAFFE_ACTIVATION),
     "Sigmoid": CaffeType("sigmoid", (), _CAFFE_ACTIVATION),
     "ELU": CaffeType("elu", ("alpha",)),
     "PReLU": CaffeType("prelu", ("filler", "channel_shared")),
     "Dropout": CaffeType("dropout", ("dropout_ratio",), {"scale_train": True}),
     "BatchNorm": CaffeType("batchnorm", ("moving_average_fraction", "eps"),
-                           {"use_global_stats": None}),
+                           {"use_global_stats": None}, converted={
+                               "moving_average_fraction": ("momentum", momentum_kept)}),
     "Scale": CaffeType("batchnorm", ("bias_term", "filler", "bias_filler"),
                        {"axis": 1, "num_axes": 1}),
     "Concat": CaffeType("concat", (), {"axis": 1, "concat_dim": 1}),
@@ -634,8 +764,9 @@ CAFFE_NOTES = {
                     "one, so a feature map goes through a `flatten` line first",
     "Pooling": "Caffe's pool: AVE is `avgpool`, and global_pooling `global_maxpool` or "
                "`global_avgpool`",
-    "ReLU": "with Caffe's negative_slope it is `leaky_relu(SLOPE)`",
-    "BatchNorm": "a batchnorm learns the scale and shift of Caffe's Scale layer after it",
+    "ReLU": "with Caffe's negative_slope it is `leaky_relu SLOPE`",
+    "BatchNorm": "a batchnorm learns the scale and shift of Caffe's Scale layer after it; "
+                 + momentum_note("Caffe's moving_average_fraction"),
     "Scale": "a batchnorm learns its own scale and shift: after a `batchnorm` line, remove "
              "this one",
 }
@@ -667,12 +798,14 @@ def caffe_type(word: str) -> str | None:
     return _CAFFE_TYPES.get(word.lower())
 
 
-def caffe_word_hint(name: str, label: str | None = None, values: str | None = "") -> str | None:
+def caffe_word_hint(name: str, label: str | None = None, values: str | None = "",
+                    chosen: str | None = None) -> str | None:
     """The hint for a Caffe layer type written as a layer's kind (``fc: InnerProduct 10``),
     where a guess by spelling led elsewhere (``deconvolution``: dropout; ``SoftmaxWithLoss``:
     softmax) or nowhere: the kind it is here and the line to write, the line's ``label`` and
     ``values`` (as written after the type; None where they cannot be rewritten: the kind's
-    usage) kept; None for another word."""
+    usage) kept, of the kind its parameters ``chosen`` where they choose one
+    (:func:`caffe_call_kind`); None for another word."""
     caffe = caffe_type(name)
     if caffe is None:
         return None
@@ -686,13 +819,16 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
         return (f"Caffe's {caffe} layer has no line here: {CAFFE_LEFT_OUT[caffe]}; remove this "
                 "line")
     kind, why = CAFFE_REPLACED.get(caffe) or (CAFFE_KINDS[caffe], CAFFE_NOTES.get(caffe))
+    if chosen not in (None, kind):  # Pooling(pool=AVE): the note's choice is made
+        kind, why = chosen, None
     named = f"{label}: " if label else ""
     if KINDS[kind].merge:  # its inputs are the layers named, which Caffe's bottoms are
         return (f"Caffe's {caffe} is `{kind}` here, naming the layers it takes (Caffe's "
                 f"bottoms): write `{named}{kind}(a, b)` with their names")
     line = f"{kind} {values or ''}".strip()
     refused = None if values is None else line_refusal(line)
-    said = f"Caffe's {caffe} is `{kind}` here" if caffe in CAFFE_KINDS else why
+    with_these = " with these parameters" if kind != CAFFE_KINDS.get(caffe, kind) else ""
+    said = f"Caffe's {caffe}{with_these} is `{kind}` here" if caffe in CAFFE_KINDS else why
     note = f" ({why})" if why and caffe in CAFFE_KINDS else ""
     if values is None or refused:  # values a hint does not rewrite, or that make no line
         return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}{note}"
@@ -700,24 +836,55 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
     return f"{said}: write `{named}{line}`{note}"
 
 
-def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str | None:
-    """The values of the line of Caffe's type ``name`` called as a function, from the texts
-    of its arguments (``InnerProduct(10)``: ``10``; ``Convolution(num_output=16,
-    kernel_size=3, stride=2)``: ``16 3 stride 2``): the arguments in order, a keyword that
-    names a value written in its place (Caffe's num_output, kernel_size) put there, the rest
-    as the kind's line writes them (:func:`keyword_written`). None where the values in place
-    leave a gap (a kernel with no filters) or give one twice, and for a type that is no kind
-    here (its hint needs no values)."""
+def caffe_call_kind(name: str, kwargs: dict[str, str]) -> str | None:
+    """The kind of Caffe's type ``name`` called with keyword arguments of these texts, as its
+    parameters choose it (:class:`CaffeType`: ``Pooling(pool=AVE)``, an avgpool;
+    ``ReLU(negative_slope=0.1)``, a leaky_relu); None for a type that is no kind here."""
     entry = CAFFE_TYPES.get(caffe_type(name) or "")
     if entry is None:
         return None
-    kind, record = entry.kind, KINDS[entry.kind]
+    return entry.kind_for({keyword: _caffe_value(text) for keyword, text in kwargs.items()})
+
+
+def _caffe_value(text: str):
+    """A Caffe parameter's value as written, as the importer reads it: true and false as
+    Python's, a number as a float, a word (MAX) as it is."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str | None:
+    """The values of the line of Caffe's type ``name`` called as a function, from the texts
+    of its arguments (``InnerProduct(10)``: ``10``; ``Convolution(num_output=16,
+    kernel_size=3, stride=2)``: ``16 3 stride 2``), for the kind they choose
+    (:func:`caffe_call_kind`): the arguments in order, a keyword that names a value written in
+    its place (Caffe's num_output, kernel_size) put there, one that chose the kind and sets
+    none of its fields (Pooling's pool) left out, one the type converts (BatchNorm's
+    moving_average_fraction) converted, the rest as the kind's line writes them
+    (:func:`keyword_written`). None where the values in place leave a gap (a kernel with no
+    filters) or give one twice, and for a type that is no kind here (its hint needs no
+    values)."""
+    entry = CAFFE_TYPES.get(caffe_type(name) or "")
+    if entry is None:
+        return None
+    values = {keyword: _caffe_value(text) for keyword, text in kwargs.items()}
+    kind = entry.kind_for(values)
+    record = KINDS[kind]
     placed = dict(zip(record.positional, args))
     options = []
     for keyword, text in kwargs.items():
         if keyword in entry.defaults and _caffe_default(text, entry.defaults[keyword]):
             continue  # Concat(axis=1): what the kind does without a word
-        field = keyword if keyword in record.positional else foreign_field(record, keyword)
+        field = caffe_field(record, keyword)
+        if keyword in entry.choosers and field is None and entry.choose(values):
+            continue  # Pooling's pool=AVE: said by the kind (STOCHASTIC is no kind's)
+        if keyword in entry.converted and isinstance(values[keyword], float):
+            field, convert = entry.converted[keyword]
+            keyword, text = field, number_text(convert(values[keyword]))
         if field in placed:
             return None
         if field in record.positional:
@@ -729,6 +896,14 @@ def caffe_call_values(name: str, args: list[str], kwargs: dict[str, str]) -> str
         return None
     values = [placed[field] for field in in_place] + args[len(record.positional):] + options
     return " ".join(value for value in values if value)
+
+
+def caffe_field(record, parameter: str) -> str | None:
+    """The field of the layer kind ``record`` that Caffe's ``parameter`` sets: one of the
+    same name that the kind's line writes in its place (ELU's alpha), else as another
+    library's argument of that name would (:func:`foreign_field`: negative_slope, a leaky
+    ReLU's slope), or None."""
+    return parameter if parameter in record.positional else foreign_field(record, parameter)
 
 
 def _caffe_default(text: str, default) -> bool:
@@ -765,10 +940,11 @@ def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
     """The hint for a call that may be Keras' or PyTorch's class or Caffe's type of the same
     name (:func:`called_as`: ``Dropout(0.5)``, ``Flatten()``): the line both mean, or each
     library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``)."""
-    lib, kind = library(call.name, call.module), foreign_kind(call.name)
+    libs, kind = _libraries_of(call), foreign_kind(call.name)
+    lib = either_of(libs)
     line, refused = _translation(call, kind)
     caffe_line = f"{CAFFE_KINDS[caffe_type(call.name)]} {values or ''}".strip()
-    said = f"this is {lib} or Caffe syntax"
+    said = f"this is {either_of([*libs, 'Caffe'])} syntax"
     if line is not None and not refused and values is not None \
             and line == (f"{call.label}: {caffe_line}" if call.label else caffe_line):
         return f"{said}; in cnnspec the layer is the line `{line}`"

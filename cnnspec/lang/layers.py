@@ -247,11 +247,13 @@ def _caffe_hint(head: Word | Call, label: str | None, items: list[Value]) -> str
     as a function (``fc: InnerProduct(10)``), with the values ``items`` after it
     (:func:`~cnnspec.lang.foreign.caffe_word_hint`: the line of its kind here, the label and
     values kept); None for another name."""
-    from cnnspec.lang.foreign import caffe_type, caffe_word_hint
+    from cnnspec.lang.foreign import caffe_call_kind, caffe_type, caffe_word_hint
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
-    return caffe_word_hint(head.name, label, _caffe_values(head, items))
+    chosen = caffe_call_kind(head.name, _keyword_texts(head)) if isinstance(head, Call) \
+        else None
+    return caffe_word_hint(head.name, label, _caffe_values(head, items), chosen)
 
 
 def _caffe_values(head: Word | Call, items: list[Value]) -> str | None:
@@ -264,8 +266,13 @@ def _caffe_values(head: Word | Call, items: list[Value]) -> str | None:
     if not isinstance(head, Call):
         return values
     called = caffe_call_values(head.name, [_argument(arg) for arg in head.args],
-                               {kwarg.name: _argument(kwarg.value) for kwarg in head.kwargs})
+                               _keyword_texts(head))
     return None if called is None else f"{called} {values}".strip()
+
+
+def _keyword_texts(head: Call) -> dict[str, str]:
+    """A call's keyword arguments, each as a hint's line writes its value (:func:`_argument`)."""
+    return {kwarg.name: _argument(kwarg.value) for kwarg in head.kwargs}
 
 
 def _written(values: list[Value]) -> str:
