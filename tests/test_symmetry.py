@@ -260,6 +260,16 @@ DEAD_CASES = [
     # a single unit (no filters to be alike)
     ("flatten\nh: dense 1 weight zeros relu\nfc: dense 10\n", {"h": False},
      {"h.weight", "h.bias", "fc.weight"}),
+    # other flat spots: hard swish's dip at -1.5 and its floor below -3 (which gives 0, so fc
+    # reads zeros), relu6 from 6 on, gelu where its slope is below float64's smallest number
+    (("c1: conv 4 3x3 pad same weight zeros bias constant(-1.5) hardswish\nflatten\n"
+     "fc: dense 10\n"), {"c1": True}, {"c1.weight", "c1.bias"}),
+    (("c1: conv 4 3x3 pad same weight zeros bias constant(-4) hardswish\nflatten\n"
+     "fc: dense 10\n"), {"c1": True}, {"c1.weight", "c1.bias", "fc.weight"}),
+    ("c1: conv 4 3x3 pad same weight zeros bias constant(7) relu6\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "c1.bias"}),
+    ("c1: conv 4 3x3 pad same weight zeros bias constant(-40) gelu\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "c1.bias", "fc.weight"}),
 ]
 
 
@@ -293,6 +303,9 @@ def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_
     "c1: conv 4 3x3 pad same weight zeros leaky_relu\nflatten\nfc: dense 10\n",
     "c1: conv 4 3x3 pad same weight zeros relu\nc2: conv 4 3x3 pad same <- c1\nflatten\n"
     + "fc: dense 10\n",
+    # hard swish's slope at -1 is 1/6; gelu's at -5 is small, not 0
+    "c1: conv 4 3x3 pad same weight zeros bias constant(-1) hardswish\nflatten\nfc: dense 10\n",
+    "c1: conv 4 3x3 pad same weight zeros bias constant(-5) gelu\nflatten\nfc: dense 10\n",
 ])
 def test_a_zero_layer_whose_gradient_gets_through_is_not_said_to_never_change(tmp_path, lines):
     """A positive bias, a leaky ReLU, or a reader that is not a ReLU: the layer learns."""
@@ -555,6 +568,9 @@ EXACT_CASES = [
     (STEM + "a: conv 4 3x3 pad same weight zeros sigmoid\n"
      "b: conv 4 3x3 pad same weight zeros\n" + BRANCH.format("b"),
      {"a": "stay identical", "b": None}),
+    # elu(0) = 0 with slope 1, as tanh: b reads a's zeros, and a gets nothing back past b
+    (STEM + "a: conv 4 3x3 pad same weight zeros elu\nb: conv 4 3x3 pad same weight zeros\n"
+     + BRANCH.format("b"), {"a": "never changes", "b": "weights never change"}),
     # a batch norm of zeros outputs its shift, 0, where the relu after it passes nothing;
     # before a tanh it passes the gradient back (divided by sqrt(eps))
     (STEM + "c1: conv 4 3x3 pad same weight zeros\nn: batchnorm relu\n"

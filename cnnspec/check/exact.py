@@ -9,14 +9,15 @@ activation's is ``f'(x) dout``. So exact zeros stop learning in two ways:
 - a layer whose input is exactly 0 gets no weight gradient (a norm no gradient for its
   scale: its normalised input is 0 too);
 - no gradient reaches a layer whose every reader passes none back: a conv or dense layer whose
-  weights are 0 and stay 0, or an activation flat where its input is
-  (:attr:`Kind.flat_at_zero`: relu and relu6 give 0 at 0 and below, as the engine's mask
-  ``x > 0`` does; relu6 above 6 too), or a reader no gradient reaches itself.
+  weights are 0 and stay 0, or an activation flat at the one number its input is (its
+  :attr:`Kind.slope_at` there is 0: relu's at 0 and below, as the engine's mask ``x > 0``
+  takes it, relu6's from 6 on too, hard swish's at -1.5 and below -3, gelu's far below 0),
+  or a reader no gradient reaches itself.
 
 An output is exactly one number where the parameters making it never change: a conv or dense
 layer whose weights are 0 and stay 0, or whose input is exactly 0, outputs its bias (a
 constant bias's value, 0 without one); a norm of an input of 0 outputs its shift; an
-activation of one number is that number's image (:func:`_activated`); zeros stay zeros through
+activation of one number is that number's image (:attr:`Kind.value_at`); zeros stay zeros through
 pools, reshapes, dropout and merges, and an add sums numbers.
 
 The facts hold each other up (a zero output stops the gradient that would change the zero
@@ -103,25 +104,20 @@ def _bias_value(info: LayerInfo, still: set[tuple[str, str]]) -> float | None:
 
 
 def _activated(info: LayerInfo, y: float, still: set[tuple[str, str]]) -> float | None:
-    """What an activation gives for the input ``y``: ``y`` above 0 and ``s y`` below for a
-    piecewise linear one (clipped to its range: relu6), its function for a smooth one that
-    the registry gives (:attr:`Kind.increasing`); None where neither says (elu, softmax), and
-    below 0 for prelu, whose slope learns."""
+    """What an activation gives for the input ``y`` (:attr:`Kind.value_at`); None for one that
+    mixes channels (softmax), and below 0 for prelu while its slopes learn."""
     kind = KINDS[info.kind]
-    if kind.negative_slope is not None:
-        if y < 0 and info.weight_init is not None and (info.name, WEIGHT) not in still:
-            return None
-        value = y if y > 0 else kind.negative_slope(info.ir) * y
-        low, high = kind.value_range or (-float("inf"), float("inf"))
-        return min(max(value, low), high)
-    return kind.increasing(y) if kind.increasing is not None else None
+    if kind.value_at is None:
+        return None
+    if y < 0 and info.weight_init is not None and (info.name, WEIGHT) not in still:
+        return None
+    return kind.value_at(info.ir, y)
 
 
 def _flat(info: LayerInfo, y: float) -> bool:
-    """Whether an activation's gradient is 0 at the input ``y`` (relu's at 0 and below)."""
+    """Whether an activation's gradient is 0 at the input ``y`` (:attr:`Kind.slope_at`)."""
     kind = KINDS[info.kind]
-    high = kind.value_range[1] if kind.value_range else float("inf")
-    return kind.flat_at_zero and (y <= 0 or y >= high)
+    return kind.slope_at is not None and kind.slope_at(info.ir, y) == 0
 
 
 def _value(info: LayerInfo, values: dict[str, float],
