@@ -346,6 +346,11 @@ TWIN_CASES = [
     (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
      "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
      "c: conv 4 3x3 pad same relu\n"), False),
+    # a drawn conv after the concat would weigh the halves apart, but no gradient reaches it
+    # (d's weights are 0 and stay 0, before a relu that reads only d's bias of 0)
+    (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
+     "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same relu\nd: conv 4 3x3 pad same weight zeros relu\n"), True),
     # frozen twins never change, whatever gradient reaches them
     (("a: conv 3 3x3 pad same weight sobel_x frozen relu <- input\n"
      "b: conv 3 3x3 pad same weight sobel_x frozen relu <- input\ns: concat(a_relu, b_relu)\n"

@@ -457,16 +457,18 @@ def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) ->
             "a random init such as he_normal")
 
 
-def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def constant_weights(spec: Spec, layers: list[LayerInfo],
+                     facts: Exact | None = None) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
     only the layers after it can; and for each layer of :func:`still_zero_starts`, that its
     weights never change, and why (said in the same warning where its filters also start
     identical: no gradient comes back to tell them apart). Every layer whose weights never
-    change is said to (:func:`cnnspec.check.exact.exact`), not to be told apart."""
+    change is said to (``facts``: :func:`cnnspec.check.exact.exact`, worked out here when not
+    given), not to be told apart."""
     said = {}
     by_name = {info.name: info for info in layers}
-    facts = exact(spec, layers)
+    facts = exact(spec, layers) if facts is None else facts
     symmetric = symmetric_starts(spec, layers, facts)
     for name in still_zero_starts(layers, facts):
         if name not in symmetric:
