@@ -606,3 +606,42 @@ def test_what_check_says_of_zero_and_tied_starts_is_what_sgd_does(tmp_path, line
     # a layer said nothing of is told apart (a zero start that learns)
     assert {name: _found_fate(name, before, after) for name in fates} == {
         name: fate or "told apart" for name, fate in fates.items()}
+
+
+@pytest.mark.parametrize("lines, name, share", [
+    (("c0: conv 4 3x3 pad same relu\nc1: conv 8 3x3 pad same weight zeros bias normal(0, 1) "
+     "relu\nflatten\n"), "c1", 50),
+    ("flatten\nc1: dense 8 weight zeros bias uniform(-1, 7) relu6\n", "c1", 25),
+    # tanh passes a gradient at every bias: every unit learns
+    ("flatten\nc1: dense 8 weight zeros bias normal(0, 1) tanh\n", "c1", None),
+])
+def test_zero_weights_with_drawn_biases_leave_the_channels_on_a_flat_spot_as_sgd_does(
+        tmp_path, lines, name, share):
+    """Each channel of zero weights outputs its own bias: where the relu (relu6) after it is
+    flat there, the channel's filter and bias never change, and the others learn, each filter
+    its own; check says so, with the share the bias's distribution puts there."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "drawn.cnn"
+    path.write_text("input 1x8x8\n" + lines + "fc: dense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if "outputs its bias alone" in w.message]
+    assert len(said) == (share is not None)
+    model = compile_spec(checked, seed=0, dtype="float64")
+    before = {k: v.copy() for k, v in model.params().items()}
+    _train(model, STEPS)
+    after = model.params()
+    bias = before[f"{name}.bias"]
+    weight = after[f"{name}.weight"].reshape(len(bias), -1)
+    still = (weight == 0).all(axis=1) & (after[f"{name}.bias"] == bias)
+    flat = (bias <= 0) | (bias >= 6) if share is not None else np.zeros(len(bias), bool)
+    assert still.tolist() == flat.tolist()
+    moved = weight[~still]
+    assert len({tuple(row) for row in moved}) == len(moved) > 0  # each learns its own
+    if share is not None:
+        assert flat.any()
+        (warning,) = said
+        assert f"about {share}% of its 8 " in warning.message
+        assert warning.span.line == lines.count("\n", 0, lines.index(f"{name}: ")) + 2
+        assert warning.hint.startswith("use a random init")

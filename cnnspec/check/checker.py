@@ -91,7 +91,8 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     used = used_layers(spec)
     estimate = signal.Estimate(infos)  # the signal's moments, worked out once for every lint
     facts = exact(spec, infos)  # what holds at every step, for every lint that reads it
-    return (lints.constant_weights(spec, infos, facts) + lints.silenced_starts(spec, estimate)
+    return (lints.constant_weights(spec, infos, facts) + lints.flat_channels(spec, infos, facts)
+            + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
             + scale.signal_scale(spec, estimate, used)

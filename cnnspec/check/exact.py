@@ -25,9 +25,17 @@ weights making it), so they are the greatest fixed point: every parameter is fir
 stay as it starts, and those shown to get a gradient are dropped until none is. What is left
 holds at every step by induction: a parameter that gets no gradient keeps its value under
 plain SGD, momentum and Adam alike. Nothing is said of layers the output does not use.
+
+Biases that differ by channel (drawn) make no one number, but the same argument holds per
+channel: a channel of a conv or dense layer whose weights start at 0 outputs its bias alone
+while its filter stays 0, and where every reader of the layer is an activation flat there
+(relu at a bias of 0 or less) the channel gets no gradient, so its filter and bias never
+change (:func:`flat_channel_share`: how many such channels to expect). The other channels
+learn, each filter from a gradient of its own; the engine bears both out.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cnnspec.check.graph import INPUT, consumers, used_layers
@@ -200,6 +208,33 @@ def exact(spec: Spec, layers: list[LayerInfo]) -> Exact:
         if kept == still:
             return Exact(values, silent, still)
         still = kept
+
+
+def flat_channel_share(info: LayerInfo, readers: list[LayerInfo]) -> float | None:
+    """For a conv/dense layer ``info`` whose weights start at 0 and whose biases are drawn,
+    read only by ``readers``, activations flat at 0 and below (:attr:`Kind.flat_at_zero`;
+    relu6 from 6 on too): the chance that a channel's bias is drawn where they are all flat,
+    so that the channel never changes (the module's docstring); None where the readers are
+    not all such, and NaN where the bias's distribution is not one whose share is worked out
+    here (a normal or a uniform)."""
+    kinds = [KINDS[r.kind] for r in readers]
+    if not readers or not all(kind.flat_at_zero for kind in kinds):
+        return None
+    high = min(kind.value_range[1] if kind.value_range else math.inf for kind in kinds)
+    return _share_at_most(info.bias_init, 0.0) + 1 - _share_at_most(info.bias_init, high)
+
+
+def _share_at_most(init, x: float) -> float:
+    """``P(b <= x)`` for a value ``b`` drawn by ``init``: a normal's CDF, a uniform's share of
+    its range; NaN for other draws."""
+    if x == math.inf:
+        return 1.0
+    if init.distribution == "normal":
+        return 0.5 * math.erfc((init.mean - x) / (init.std * math.sqrt(2)))
+    if init.distribution == "uniform":
+        low, high = (init.mean + side * math.sqrt(3) * init.std for side in (-1, 1))
+        return min(max((x - low) / (high - low), 0.0), 1.0)
+    return math.nan
 
 
 def zero_source(name: str, facts: Exact, by_name: dict[str, LayerInfo]) -> str:
