@@ -369,3 +369,39 @@ def test_the_activation_facts_the_signal_estimate_reads_are_the_engines(name, ca
     if kind.centre is not None:
         np.testing.assert_allclose(layer.forward([-y], True) - kind.centre,
                                    kind.centre - out, rtol=1e-12, atol=1e-15)
+
+
+# Inputs where activations bend, clip or round flat in float64: the corners of relu, relu6 and
+# hard swish, hard swish's dip at -1.5, and the far tails where elu, gelu, silu, tanh and
+# sigmoid round their slope to exactly 0.
+BENDS = (0.0, -0.0, 1e-300, -1e-300, -3.0, -1.5, 3.0, 6.0, -7.5, -19.0, -38.0, -38.5, -39.0,
+         -40.0, -41.0, 19.0, 20.0, 40.0)
+
+
+@pytest.mark.parametrize("name, case", [(n, i) for n, i in CASES
+                                        if KINDS[n].is_activation])
+def test_an_activations_value_and_slope_at_a_point_are_the_engines(name, case):
+    """``value_at`` and ``slope_at`` against the engine's forward and backward in float64 at a
+    grid of points and at :data:`BENDS`, exactly 0 where the engine's are (check reads a slope
+    of 0 as stopping every gradient, a value of 0 as zeros passed on); every activation that
+    works value by value has them (softmax and log-softmax mix channels), and
+    ``flat_at_zero`` is a slope of 0 at 0 and below."""
+    kind = KINDS[name]
+    if kind.asymptote is None:  # mixes the channels: no value of one input alone
+        assert kind.value_at is None and kind.slope_at is None
+        return
+    example = kind.examples[case]
+    ir, shape = kind.example_ir(example), tuple(example.inputs[0])
+    points = np.concatenate([np.linspace(-60, 60, 961), BENDS])
+    y = np.resize(points, (-(-points.size // math.prod(shape)), *shape))
+    layer = kind.build(Build(ir, shape, None, None, None, np.dtype("float64"),
+                             np.random.default_rng(0)))
+    out = layer.forward([y], True)
+    (dx,), _ = layer.backward(np.ones_like(out))
+    values = np.vectorize(lambda v: kind.value_at(ir, float(v)))(y)
+    slopes = np.vectorize(lambda v: kind.slope_at(ir, float(v)))(y)
+    # (the engine's forms, 1 - tanh^2 say, cancel to a few ulps of 1 in the tails)
+    np.testing.assert_allclose(values, out, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(slopes, dx, rtol=1e-9, atol=1e-14)
+    assert (out[values == 0] == 0).all() and (dx[slopes == 0] == 0).all()
+    assert kind.flat_at_zero == all(kind.slope_at(ir, v) == 0 for v in points if v <= 0)

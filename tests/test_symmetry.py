@@ -260,6 +260,16 @@ DEAD_CASES = [
     # a single unit (no filters to be alike)
     ("flatten\nh: dense 1 weight zeros relu\nfc: dense 10\n", {"h": False},
      {"h.weight", "h.bias", "fc.weight"}),
+    # other flat spots: hard swish's dip at -1.5 and its floor below -3 (which gives 0, so fc
+    # reads zeros), relu6 from 6 on, gelu where its slope is below float64's smallest number
+    (("c1: conv 4 3x3 pad same weight zeros bias constant(-1.5) hardswish\nflatten\n"
+     "fc: dense 10\n"), {"c1": True}, {"c1.weight", "c1.bias"}),
+    (("c1: conv 4 3x3 pad same weight zeros bias constant(-4) hardswish\nflatten\n"
+     "fc: dense 10\n"), {"c1": True}, {"c1.weight", "c1.bias", "fc.weight"}),
+    ("c1: conv 4 3x3 pad same weight zeros bias constant(7) relu6\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "c1.bias"}),
+    ("c1: conv 4 3x3 pad same weight zeros bias constant(-40) gelu\nflatten\nfc: dense 10\n",
+     {"c1": True}, {"c1.weight", "c1.bias", "fc.weight"}),
 ]
 
 
@@ -293,6 +303,9 @@ def test_a_layer_starting_at_zero_before_a_relu_never_changes_as_check_says(tmp_
     "c1: conv 4 3x3 pad same weight zeros leaky_relu\nflatten\nfc: dense 10\n",
     "c1: conv 4 3x3 pad same weight zeros relu\nc2: conv 4 3x3 pad same <- c1\nflatten\n"
     + "fc: dense 10\n",
+    # hard swish's slope at -1 is 1/6; gelu's at -5 is small, not 0
+    "c1: conv 4 3x3 pad same weight zeros bias constant(-1) hardswish\nflatten\nfc: dense 10\n",
+    "c1: conv 4 3x3 pad same weight zeros bias constant(-5) gelu\nflatten\nfc: dense 10\n",
 ])
 def test_a_zero_layer_whose_gradient_gets_through_is_not_said_to_never_change(tmp_path, lines):
     """A positive bias, a leaky ReLU, or a reader that is not a ReLU: the layer learns."""
@@ -333,6 +346,11 @@ TWIN_CASES = [
     (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
      "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
      "c: conv 4 3x3 pad same relu\n"), False),
+    # a drawn conv after the concat would weigh the halves apart, but no gradient reaches it
+    # (d's weights are 0 and stay 0, before a relu that reads only d's bias of 0)
+    (("a: conv 3 3x3 pad same weight x_kernel relu <- input\n"
+     "b: conv 3 3x3 pad same weight x_kernel relu <- input\ns: concat(a_relu, b_relu)\n"
+     "c: conv 4 3x3 pad same relu\nd: conv 4 3x3 pad same weight zeros relu\n"), True),
     # frozen twins never change, whatever gradient reaches them
     (("a: conv 3 3x3 pad same weight sobel_x frozen relu <- input\n"
      "b: conv 3 3x3 pad same weight sobel_x frozen relu <- input\ns: concat(a_relu, b_relu)\n"
@@ -555,6 +573,9 @@ EXACT_CASES = [
     (STEM + "a: conv 4 3x3 pad same weight zeros sigmoid\n"
      "b: conv 4 3x3 pad same weight zeros\n" + BRANCH.format("b"),
      {"a": "stay identical", "b": None}),
+    # elu(0) = 0 with slope 1, as tanh: b reads a's zeros, and a gets nothing back past b
+    (STEM + "a: conv 4 3x3 pad same weight zeros elu\nb: conv 4 3x3 pad same weight zeros\n"
+     + BRANCH.format("b"), {"a": "never changes", "b": "weights never change"}),
     # a batch norm of zeros outputs its shift, 0, where the relu after it passes nothing;
     # before a tanh it passes the gradient back (divided by sqrt(eps))
     (STEM + "c1: conv 4 3x3 pad same weight zeros\nn: batchnorm relu\n"
@@ -585,3 +606,42 @@ def test_what_check_says_of_zero_and_tied_starts_is_what_sgd_does(tmp_path, line
     # a layer said nothing of is told apart (a zero start that learns)
     assert {name: _found_fate(name, before, after) for name in fates} == {
         name: fate or "told apart" for name, fate in fates.items()}
+
+
+@pytest.mark.parametrize("lines, name, share", [
+    (("c0: conv 4 3x3 pad same relu\nc1: conv 8 3x3 pad same weight zeros bias normal(0, 1) "
+     "relu\nflatten\n"), "c1", 50),
+    ("flatten\nc1: dense 8 weight zeros bias uniform(-1, 7) relu6\n", "c1", 25),
+    # tanh passes a gradient at every bias: every unit learns
+    ("flatten\nc1: dense 8 weight zeros bias normal(0, 1) tanh\n", "c1", None),
+])
+def test_zero_weights_with_drawn_biases_leave_the_channels_on_a_flat_spot_as_sgd_does(
+        tmp_path, lines, name, share):
+    """Each channel of zero weights outputs its own bias: where the relu (relu6) after it is
+    flat there, the channel's filter and bias never change, and the others learn, each filter
+    its own; check says so, with the share the bias's distribution puts there."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "drawn.cnn"
+    path.write_text("input 1x8x8\n" + lines + "fc: dense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if "outputs its bias alone" in w.message]
+    assert len(said) == (share is not None)
+    model = compile_spec(checked, seed=0, dtype="float64")
+    before = {k: v.copy() for k, v in model.params().items()}
+    _train(model, STEPS)
+    after = model.params()
+    bias = before[f"{name}.bias"]
+    weight = after[f"{name}.weight"].reshape(len(bias), -1)
+    still = (weight == 0).all(axis=1) & (after[f"{name}.bias"] == bias)
+    flat = (bias <= 0) | (bias >= 6) if share is not None else np.zeros(len(bias), bool)
+    assert still.tolist() == flat.tolist()
+    moved = weight[~still]
+    assert len({tuple(row) for row in moved}) == len(moved) > 0  # each learns its own
+    if share is not None:
+        assert flat.any()
+        (warning,) = said
+        assert f"about {share}% of its 8 " in warning.message
+        assert warning.span.line == lines.count("\n", 0, lines.index(f"{name}: ")) + 2
+        assert warning.hint.startswith("use a random init")

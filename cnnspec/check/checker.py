@@ -14,6 +14,7 @@ import os
 
 from cnnspec.check import gradient, lints, memory, scale, signal, taps, training, twins
 from cnnspec.check.copies import folded
+from cnnspec.check.exact import exact
 from cnnspec.check.graph import INPUT, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
@@ -89,7 +90,9 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
     estimate = signal.Estimate(infos)  # the signal's moments, worked out once for every lint
-    return (lints.constant_weights(spec, infos) + lints.silenced_starts(spec, estimate)
+    facts = exact(spec, infos)  # what holds at every step, for every lint that reads it
+    return (lints.constant_weights(spec, infos, facts) + lints.flat_channels(spec, infos, facts)
+            + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
             + scale.signal_scale(spec, estimate, used)
@@ -99,7 +102,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.dropout_before_batchnorm(spec, estimate)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + taps.unreached_taps(spec, infos)
-            + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos)
+            + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos, facts)
             + lints.pinned_references(spec) + lints.before_activation_reads(spec, used)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
             + lints.val_split_fit(spec)

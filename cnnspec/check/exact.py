@@ -9,14 +9,15 @@ activation's is ``f'(x) dout``. So exact zeros stop learning in two ways:
 - a layer whose input is exactly 0 gets no weight gradient (a norm no gradient for its
   scale: its normalised input is 0 too);
 - no gradient reaches a layer whose every reader passes none back: a conv or dense layer whose
-  weights are 0 and stay 0, or an activation flat where its input is
-  (:attr:`Kind.flat_at_zero`: relu and relu6 give 0 at 0 and below, as the engine's mask
-  ``x > 0`` does; relu6 above 6 too), or a reader no gradient reaches itself.
+  weights are 0 and stay 0, or an activation flat at the one number its input is (its
+  :attr:`Kind.slope_at` there is 0: relu's at 0 and below, as the engine's mask ``x > 0``
+  takes it, relu6's from 6 on too, hard swish's at -1.5 and below -3, gelu's far below 0),
+  or a reader no gradient reaches itself.
 
 An output is exactly one number where the parameters making it never change: a conv or dense
 layer whose weights are 0 and stay 0, or whose input is exactly 0, outputs its bias (a
 constant bias's value, 0 without one); a norm of an input of 0 outputs its shift; an
-activation of one number is that number's image (:func:`_activated`); zeros stay zeros through
+activation of one number is that number's image (:attr:`Kind.value_at`); zeros stay zeros through
 pools, reshapes, dropout and merges, and an add sums numbers.
 
 The facts hold each other up (a zero output stops the gradient that would change the zero
@@ -24,9 +25,17 @@ weights making it), so they are the greatest fixed point: every parameter is fir
 stay as it starts, and those shown to get a gradient are dropped until none is. What is left
 holds at every step by induction: a parameter that gets no gradient keeps its value under
 plain SGD, momentum and Adam alike. Nothing is said of layers the output does not use.
+
+Biases that differ by channel (drawn) make no one number, but the same argument holds per
+channel: a channel of a conv or dense layer whose weights start at 0 outputs its bias alone
+while its filter stays 0, and where every reader of the layer is an activation flat there
+(relu at a bias of 0 or less) the channel gets no gradient, so its filter and bias never
+change (:func:`flat_channel_share`: how many such channels to expect). The other channels
+learn, each filter from a gradient of its own; the engine bears both out.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from cnnspec.check.graph import INPUT, consumers, used_layers
@@ -103,25 +112,20 @@ def _bias_value(info: LayerInfo, still: set[tuple[str, str]]) -> float | None:
 
 
 def _activated(info: LayerInfo, y: float, still: set[tuple[str, str]]) -> float | None:
-    """What an activation gives for the input ``y``: ``y`` above 0 and ``s y`` below for a
-    piecewise linear one (clipped to its range: relu6), its function for a smooth one that
-    the registry gives (:attr:`Kind.increasing`); None where neither says (elu, softmax), and
-    below 0 for prelu, whose slope learns."""
+    """What an activation gives for the input ``y`` (:attr:`Kind.value_at`); None for one that
+    mixes channels (softmax), and below 0 for prelu while its slopes learn."""
     kind = KINDS[info.kind]
-    if kind.negative_slope is not None:
-        if y < 0 and info.weight_init is not None and (info.name, WEIGHT) not in still:
-            return None
-        value = y if y > 0 else kind.negative_slope(info.ir) * y
-        low, high = kind.value_range or (-float("inf"), float("inf"))
-        return min(max(value, low), high)
-    return kind.increasing(y) if kind.increasing is not None else None
+    if kind.value_at is None:
+        return None
+    if y < 0 and info.weight_init is not None and (info.name, WEIGHT) not in still:
+        return None
+    return kind.value_at(info.ir, y)
 
 
 def _flat(info: LayerInfo, y: float) -> bool:
-    """Whether an activation's gradient is 0 at the input ``y`` (relu's at 0 and below)."""
+    """Whether an activation's gradient is 0 at the input ``y`` (:attr:`Kind.slope_at`)."""
     kind = KINDS[info.kind]
-    high = kind.value_range[1] if kind.value_range else float("inf")
-    return kind.flat_at_zero and (y <= 0 or y >= high)
+    return kind.slope_at is not None and kind.slope_at(info.ir, y) == 0
 
 
 def _value(info: LayerInfo, values: dict[str, float],
@@ -204,6 +208,33 @@ def exact(spec: Spec, layers: list[LayerInfo]) -> Exact:
         if kept == still:
             return Exact(values, silent, still)
         still = kept
+
+
+def flat_channel_share(info: LayerInfo, readers: list[LayerInfo]) -> float | None:
+    """For a conv/dense layer ``info`` whose weights start at 0 and whose biases are drawn,
+    read only by ``readers``, activations flat at 0 and below (:attr:`Kind.flat_at_zero`;
+    relu6 from 6 on too): the chance that a channel's bias is drawn where they are all flat,
+    so that the channel never changes (the module's docstring); None where the readers are
+    not all such, and NaN where the bias's distribution is not one whose share is worked out
+    here (a normal or a uniform)."""
+    kinds = [KINDS[r.kind] for r in readers]
+    if not readers or not all(kind.flat_at_zero for kind in kinds):
+        return None
+    high = min(kind.value_range[1] if kind.value_range else math.inf for kind in kinds)
+    return _share_at_most(info.bias_init, 0.0) + 1 - _share_at_most(info.bias_init, high)
+
+
+def _share_at_most(init, x: float) -> float:
+    """``P(b <= x)`` for a value ``b`` drawn by ``init``: a normal's CDF, a uniform's share of
+    its range; NaN for other draws."""
+    if x == math.inf:
+        return 1.0
+    if init.distribution == "normal":
+        return 0.5 * math.erfc((init.mean - x) / (init.std * math.sqrt(2)))
+    if init.distribution == "uniform":
+        low, high = (init.mean + side * math.sqrt(3) * init.std for side in (-1, 1))
+        return min(max((x - low) / (high - low), 0.0), 1.0)
+    return math.nan
 
 
 def zero_source(name: str, facts: Exact, by_name: dict[str, LayerInfo]) -> str:

@@ -21,6 +21,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   after it are 0 and stay so). Which outputs are exactly one number, which gradients are
   exactly 0 and which parameters never change is worked out once, by
   :mod:`cnnspec.check.exact`, for these warnings and the diagram;
+- a trainable conv/dense layer whose weights start at 0 and whose biases are drawn, read only
+  by ReLUs: the channels whose bias is drawn at 0 or less never change (:func:`flat_channels`);
 - a trainable conv/dense layer whose negative constant bias puts nearly all its outputs below
   its ReLU's 0 at init (:func:`silenced_starts`);
 - an init of a conv/dense layer whose values are below the smallest normal number of the dtype
@@ -85,7 +87,15 @@ import math
 from collections.abc import Iterator
 
 from cnnspec.check import signal
-from cnnspec.check.exact import WEIGHT, Exact, Stop, exact, starts_at_zero, zero_source
+from cnnspec.check.exact import (
+    WEIGHT,
+    Exact,
+    Stop,
+    exact,
+    flat_channel_share,
+    starts_at_zero,
+    zero_source,
+)
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
@@ -312,6 +322,46 @@ def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, 
     return found
 
 
+RANDOM_WEIGHTS_HINT = "use a random init such as he_normal (a bias of 0 is fine then)"
+
+
+def flat_channels(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
+    """A warning for each trainable conv/dense layer whose weights start at 0 and whose
+    biases are drawn, read only by activations flat at 0 and below (relu, relu6): each
+    channel outputs its bias alone while its filter is 0, so a channel whose bias is drawn
+    at 0 or less gets no gradient and never changes (:func:`cnnspec.check.exact
+    .flat_channel_share`, ``facts``: :func:`cnnspec.check.exact.exact`; a layer whose
+    weights never change at all is said by :func:`constant_weights`)."""
+    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    out = []
+    for info in layers:
+        bias = info.bias_init
+        if not (starts_at_zero(info) and info.ir["trainable"] and bias is not None
+                and bias.random and (info.name, WEIGHT) not in facts.still):
+            continue
+        readers = [by_name[r] for r in after.get(info.name, []) if r in by_name]
+        share = flat_channel_share(info, readers)
+        if share is None or share == 0:
+            continue
+        high = min(KINDS[r.kind].value_range[1] if KINDS[r.kind].value_range else math.inf
+                   for r in readers)
+        where = "0 or less" + (f" or {float_text(high)} or more" if high < math.inf else "")
+        noun = KINDS[info.kind].noun
+        expected = ("" if math.isnan(share) else
+                    f": about {rounded_text(100 * share, 2)}% of its {info.output_shape[0]} "
+                    f"{noun}, as {bias.short} draws their biases")
+        pronoun = "it passes" if len(readers) == 1 else "they pass"
+        out.append(spec.error(
+            f"every weight of {info.kind} {info.name} starts at 0 ({info.weight_init.short}) "
+            f"and its biases are drawn ({bias.short}), so each of its {noun} outputs its bias "
+            f"alone until it learns; at a bias of {where} "
+            f"{listed([_activation_text(r, info.name) for r in readers])} is flat, where "
+            f"{pronoun} no gradient: the {noun} whose bias is drawn there never change, nor do "
+            f"their biases{expected}", info.name, "bias_init", severity="warning",
+            hint=RANDOM_WEIGHTS_HINT))
+    return out
+
+
 def still_zero_starts(layers: list[LayerInfo], facts: Exact) -> list[str]:
     """The trainable conv/dense layers whose every weight starts at 0 and never changes
     (``facts``: :func:`cnnspec.check.exact.exact`): their input is exactly 0, or no gradient
@@ -457,16 +507,18 @@ def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) ->
             "a random init such as he_normal")
 
 
-def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def constant_weights(spec: Spec, layers: list[LayerInfo],
+                     facts: Exact | None = None) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
     only the layers after it can; and for each layer of :func:`still_zero_starts`, that its
     weights never change, and why (said in the same warning where its filters also start
     identical: no gradient comes back to tell them apart). Every layer whose weights never
-    change is said to (:func:`cnnspec.check.exact.exact`), not to be told apart."""
+    change is said to (``facts``: :func:`cnnspec.check.exact.exact`, worked out here when not
+    given), not to be told apart."""
     said = {}
     by_name = {info.name: info for info in layers}
-    facts = exact(spec, layers)
+    facts = exact(spec, layers) if facts is None else facts
     symmetric = symmetric_starts(spec, layers, facts)
     for name in still_zero_starts(layers, facts):
         if name not in symmetric:
@@ -476,7 +528,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
                 f"({info.weight_init.short}), and {_still_fate(info, facts, by_name, False)}",
                 name, "weight_init", severity="warning",
                 hint=_still_hint(info, facts, by_name)
-                or "use a random init such as he_normal (a bias of 0 is fine then)")
+                or RANDOM_WEIGHTS_HINT)
     for name, breakers in symmetric.items():
         info = by_name[name]
         what, count = KINDS[info.kind].noun, identical_filters(info)

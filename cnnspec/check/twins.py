@@ -24,8 +24,10 @@ gradient reaches every pair:
 - a concat puts the twins' channels side by side, and the layers after it may weigh them
   differently: they get the same gradient only where nothing after the concat tells channels
   apart (:func:`cnnspec.check.lints.tie_breakers`: a drawn conv or dense layer reading them
-  weighs each channel with weights of its own, dropout masks each channel its own way) and no
-  channel reaches the loss as it is (each output unit has a target of its own). A conv or
+  weighs each channel with weights of its own, dropout masks each channel its own way; but
+  not one that sends no gradient back, :mod:`cnnspec.check.exact`: a drawn conv no gradient
+  reaches) and no channel reaches the loss as it is (each output unit has a target of its
+  own). A conv or
   dense layer weighing every input channel alike (a constant) sends every channel the same
   gradient, and its weights on two equal channels get equal gradients, so it stays so.
 
@@ -35,6 +37,7 @@ an earlier one.
 """
 from __future__ import annotations
 
+from cnnspec.check.exact import Exact, exact
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.lints import alike_channels, tie_breakers
 from cnnspec.check.model import LayerInfo
@@ -105,19 +108,21 @@ def _reaches_loss(merge: str, spec: Spec, by_name: dict[str, LayerInfo],
 
 def _same_gradients(merge: LayerInfo, pairs: list[tuple[str, str]], spec: Spec,
                     by_name: dict[str, LayerInfo], after: dict[str, list[str]],
-                    alike: set[str]) -> bool:
+                    alike: set[str], facts: Exact) -> bool:
     """Whether every pair of twin layers gets the same gradient at every step (see the
-    module's docstring); ``alike``: :func:`cnnspec.check.lints.alike_channels`."""
+    module's docstring); ``alike``: :func:`cnnspec.check.lints.alike_channels`, ``facts``:
+    :func:`cnnspec.check.exact.exact`."""
     if any(len(after.get(name, [])) != 1 for pair in pairs for name in pair):
         return False
     if merge.kind == "add":
         return True
-    return (not tie_breakers(merge.name, by_name, after, alike, beside_others=True)
+    return (not tie_breakers(merge.name, by_name, after, alike, beside_others=True,
+                             facts=facts)
             and not _reaches_loss(merge.name, spec, by_name, after))
 
 
 def _copied(merge: LayerInfo, spec: Spec, by_name: dict[str, LayerInfo],
-            after: dict[str, list[str]], alike: set[str]
+            after: dict[str, list[str]], alike: set[str], facts: Exact
             ) -> list[tuple[int, int, list[tuple[str, str]]]]:
     """``(i, j, pairs)`` for each input ``j`` of the merge that equals an earlier input ``i``
     at every step (the first such ``i``), with the pairs of twin layers between them."""
@@ -126,7 +131,7 @@ def _copied(merge: LayerInfo, spec: Spec, by_name: dict[str, LayerInfo],
         for i, first in enumerate(merge.inputs[:j]):
             pairs = twin_pairs(first, second, by_name)
             if pairs is not None and (not _learns(pairs, by_name) or _same_gradients(
-                    merge, pairs, spec, by_name, after, alike)):
+                    merge, pairs, spec, by_name, after, alike, facts)):
                 copies.append((i, j, pairs))
                 break
     return copies
@@ -180,11 +185,14 @@ def _warning(spec: Spec, merge: LayerInfo, i: int, j: int, pairs: list[tuple[str
         f"{fate}{extra}", merge.name, f"inputs[{j}]", severity="warning", hint=hint)
 
 
-def twin_branches(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def twin_branches(spec: Spec, layers: list[LayerInfo],
+                  facts: Exact | None = None) -> list[SpecError]:
     """A warning for each input of a concat or add that repeats an earlier input at every
-    step of training (see the module's docstring)."""
+    step of training (see the module's docstring); ``facts``:
+    :func:`cnnspec.check.exact.exact`, worked out here when not given."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     alike = alike_channels(spec, layers)
+    facts = exact(spec, layers) if facts is None else facts
     return [_warning(spec, info, i, j, pairs, by_name)
             for info in layers if KINDS[info.kind].merge
-            for i, j, pairs in _copied(info, spec, by_name, after, alike)]
+            for i, j, pairs in _copied(info, spec, by_name, after, alike, facts)]

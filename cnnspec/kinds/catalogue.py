@@ -589,8 +589,9 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
                 cases: tuple[dict, ...] = (), libraries=lambda ir: (),
                 value_range: tuple[float, float] | None = None,
                 flat_at_zero: bool = False, negative_slope=None, centre: float | None = None,
-                gaussian_moment=None, increasing=None, derivative=None,
-                asymptote=None, signal_rule=None, sets_scale: bool = False) -> Kind:
+                gaussian_moment=None, increasing=None, derivative=None, value_at=None,
+                slope_at=None, asymptote=None, signal_rule=None,
+                sets_scale: bool = False) -> Kind:
     """An elementwise activation; its fields are the keyword arguments of its engine op.
 
     ``torch(ir) -> str``: its PyTorch module's source; ``onnx(g, ir, x) -> str``: its ONNX
@@ -609,6 +610,11 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     linear (``(1, s)``), whose limits are read from those.
     ``signal_rule``: the signal rule itself, where the values are not one function of one
     value each (softmax's depend on the channels'); ``sets_scale``: see :class:`Kind`.
+    ``value_at``/``slope_at``: see :class:`Kind` (a piecewise linear one's come with
+    ``negative_slope``). Each is written in a form exact to float64's relative precision
+    far out in its tails (``sech^2`` for tanh's slope, not ``1 - tanh^2``), so that it is 0
+    only where the true value is below float64's smallest number: there the engine's form is
+    0 too, whatever ulps its library's ``tanh`` and ``exp`` differ by.
     """
     if value_range is not None:  # f(y) / y -> 0 both ways
         asymptote = _bounded_asymptote
@@ -616,7 +622,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
     if signal_rule is not None:
         signal = {"signal": signal_rule}
     elif negative_slope is not None:
-        signal = _piecewise_linear(negative_slope, signal_bound)
+        signal = _piecewise_linear(negative_slope, signal_bound, value_range)
     elif gaussian_moment is not None:
         signal = {"signal": lambda ir, moments, shapes: gaussian_moment(ir, moments[0])}
     else:
@@ -626,7 +632,7 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         name, summary, "activation", infer=_same_shape,
         build=lambda b: L.activation(name, **{f.name: b.ir[f.name] for f in fields}),
         fields=fields, positional=tuple(f.name for f in fields[:1]), usage=usage,
-        **{"asymptote": asymptote, **signal},
+        **{"asymptote": asymptote, "value_at": value_at, "slope_at": slope_at, **signal},
         phrases=phrases or (lambda ir, pads: []), torch=lambda ir, ins, inf: torch(ir),
         onnx=lambda g, ir, ins, inf, xs: onnx(g, ir, xs[0]),
         examples=(Example(((3, 2, 2),), {f.name: f.default for f in fields}),
@@ -635,12 +641,24 @@ def _activation(name: str, summary: str, torch, onnx, signal_factor=lambda ir: 1
         centre=centre, increasing=increasing, derivative=derivative, sets_scale=sets_scale)
 
 
-def _piecewise_linear(negative_slope, bound: float = math.inf) -> dict:
+def _piecewise_linear(negative_slope, bound: float = math.inf,
+                      value_range: tuple[float, float] | None = None) -> dict:
     """The :class:`Kind` fields of an activation that is ``y`` above 0 and ``s·y`` below,
-    ``negative_slope(ir) -> s``: that function, the signal rule it gives
+    ``negative_slope(ir) -> s``, clipped to ``value_range`` (relu6): that function and its
+    slope (:attr:`Kind.value_at`, as the engine's masks take it: ``s`` at 0, 0 where the value
+    is clipped or at a bound: relu6 at 0 and from 6 on), the signal rule it gives
     (:func:`piecewise_linear_factor`, the second moment at most ``bound``) and, unbounded, its
     asymptote ``(1, s)``: the function itself."""
-    fields = {"negative_slope": negative_slope,
+    low, high = value_range or (-math.inf, math.inf)
+
+    def value_at(ir: dict, y: float) -> float:
+        return min(max(y if y > 0 else negative_slope(ir) * y, low), high)
+
+    def slope_at(ir: dict, y: float) -> float:
+        inside = low < (y if y > 0 else negative_slope(ir) * y) < high
+        return (1.0 if y > 0 else negative_slope(ir)) if inside else 0.0
+
+    fields = {"negative_slope": negative_slope, "value_at": value_at, "slope_at": slope_at,
               "signal": lambda ir, moments, shapes:
               min(piecewise_linear_factor(negative_slope(ir)) * moments[0], bound)}
     if bound == math.inf:
@@ -702,13 +720,30 @@ def _sigmoid(t: float) -> float:
     return 0.5 + 0.5 * math.tanh(t / 2)
 
 
+def _sigmoid_tail(y: float) -> float:
+    """``sigmoid(y)`` exact to float64's relative precision for a large ``-y`` too, where
+    ``1/2 + tanh(y/2)/2`` cancels to 0: ``e^y / (1 + e^y)`` below 0."""
+    if y >= 0:
+        return 1 / (1 + math.exp(-y))
+    e = math.exp(y)
+    return e / (1 + e)
+
+
+def _sigmoid_slope(ir: dict, y: float) -> float:
+    """``sigmoid(y) sigmoid(-y)``, exact far out on both sides."""
+    return _sigmoid_tail(y) * _sigmoid_tail(-y)
+
+
 TANH = _activation("tanh", "tanh(x)", lambda ir: "nn.Tanh()", _unary("Tanh"),
                    value_range=(-1.0, 1.0), centre=0.0, gaussian_moment=_tanh_moment,
-                   increasing=math.tanh, derivative=lambda t: 1 - math.tanh(t) ** 2)
+                   increasing=math.tanh, derivative=lambda t: 1 - math.tanh(t) ** 2,
+                   value_at=lambda ir, y: math.tanh(y),
+                   slope_at=lambda ir, y: 4 * _sigmoid_slope(ir, 2 * y))  # sech^2
 SIGMOID = _activation("sigmoid", "1 / (1 + exp(-x))", lambda ir: "nn.Sigmoid()",
                       _unary("Sigmoid"), value_range=(0.0, 1.0), centre=0.5,
                       gaussian_moment=_sigmoid_moment,
-                      increasing=_sigmoid, derivative=lambda t: _sigmoid(t) * (1 - _sigmoid(t)))
+                      increasing=_sigmoid, derivative=lambda t: _sigmoid(t) * (1 - _sigmoid(t)),
+                      value_at=lambda ir, y: _sigmoid_tail(y), slope_at=_sigmoid_slope)
 def _softmax_signal(ir: dict, moments: list[float], shapes) -> float:
     """``E[p^2]`` of a softmax's values, its logits over ``C`` channels taken as independent
     ``N(0, q)``: they sum to 1, so the mean of their squares is ``E[sum p^2] / C``, between
@@ -806,6 +841,16 @@ LEAKY_RELU = _activation(
                      "or 0.2", low=0),),
     usage="leaky_relu [SLOPE], e.g. leaky_relu 0.2", cases=({"slope": 0.2},),
     phrases=lambda ir, pads: [f"slope {number_text(ir['slope'])}"])
+def _elu_value(ir: dict, y: float) -> float:
+    return y if y > 0 else ir["alpha"] * math.expm1(y)
+
+
+def _elu_slope(ir: dict, y: float) -> float:
+    """1 above 0, ``alpha exp(y)`` at 0 and below (the engine's ``alpha (exp(y) - 1) + alpha``
+    rounds it to 0 from about -38 on; this form, only past -745)."""
+    return 1.0 if y > 0 else ir["alpha"] * math.exp(y)
+
+
 ELU = _activation(
     "elu", "x, or alpha·(exp(x) - 1) below 0 (Clevert et al. 2016)",
     lambda ir: call("nn.ELU", ir["alpha"]),
@@ -813,6 +858,7 @@ ELU = _activation(
     fields=(F.number("alpha", 1.0, "the value large negative inputs approach is -alpha, "
                      "e.g. 1.0", low=0, low_open=True),),
     usage="elu [ALPHA]", cases=({"alpha": 0.7},), asymptote=_linear_above_zero,
+    value_at=_elu_value, slope_at=_elu_slope,
     phrases=lambda ir, pads: [f"alpha {number_text(ir['alpha'])}"])
 
 # E[f(y)^2] for y ~ N(0, 1), by numerical integration (scipy.integrate.quad). Unlike ReLU's
@@ -826,12 +872,54 @@ def _gelu(t: float) -> float:
     return 0.5 * t * math.erfc(-t / math.sqrt(2))
 
 
+def _gelu_value(ir: dict, y: float) -> float:
+    """GELU of either form (the exact one :func:`_gelu`, the tanh one :func:`_gelu_tanh`)."""
+    return _gelu_tanh(y)[0] if ir["approximate"] == "tanh" else _gelu(y)
+
+
+def _gelu_slope(ir: dict, y: float) -> float:
+    """GELU's slope ``Phi(y) + y phi(y)`` (the tanh form's: :func:`_gelu_tanh`): 0 only where
+    both terms are below float64's smallest number (below about -38.5), ``y`` held within
+    the engine's GELU_FLAT for the density as the engine holds it."""
+    if ir["approximate"] == "tanh":
+        return _gelu_tanh(y)[1]
+    near = min(max(y, -activations.GELU_FLAT), activations.GELU_FLAT)
+    density = math.exp(-0.5 * near * near) / math.sqrt(2 * math.pi)
+    return 0.5 * math.erfc(-y / math.sqrt(2)) + near * density
+
+
+def _gelu_tanh(y: float) -> tuple[float, float]:
+    """GELU's tanh form ``y/2 (1 + t)``, ``t = tanh(u)``, ``u = sqrt(2/pi) (y + c y^3)``
+    (``c``: the engine's GELU_TANH_CUBIC; ``y`` within GELU_FLAT in ``u``, as the engine
+    holds it), and its slope ``(1 + t) / 2 + y/2 (1 - t^2) du/dy``; with ``1 + t = 2
+    sigmoid(2u)`` and ``1 - t^2 = 4 sigmoid(2u) sigmoid(-2u)``, which do not cancel far
+    below 0."""
+    c, k = activations.GELU_TANH_CUBIC, math.sqrt(2 / math.pi)
+    near = min(max(y, -activations.GELU_FLAT), activations.GELU_FLAT)
+    u = k * (near + c * near ** 3)
+    half_up, half_down = _sigmoid_tail(2 * u), _sigmoid_tail(-2 * u)  # (1 + t) / 2, (1 - t) / 2
+    return (y * half_up,
+            half_up + 2 * near * half_up * half_down * k * (1 + 3 * c * near * near))
+
+
 def _silu(t: float) -> float:
     return t * _sigmoid(t)
 
 
+def _silu_slope(ir: dict, y: float) -> float:
+    """``s (1 + y (1 - s))``, ``s = sigmoid(y)``."""
+    s = _sigmoid_tail(y)
+    return s * (1 + y * (1 - s))
+
+
 def _hardswish(t: float) -> float:
     return t * min(max(t + 3, 0.0), 6.0) / 6
+
+
+def _hardswish_slope(ir: dict, y: float) -> float:
+    """As PyTorch defines it, and the engine: 0 below -3, ``y / 3 + 1/2`` on [-3, 3] (0 at
+    -1.5, -1/2 at -3), 1 above."""
+    return 0.0 if y < -3 else y * (1 / 3) + 0.5 if y <= 3 else 1.0
 
 
 def _gelu_onnx(g, ir: dict, x: str) -> str:
@@ -851,6 +939,7 @@ GELU = _activation(
     "gelu", "x·Phi(x), Phi the normal CDF (Hendrycks & Gimpel 2016); approximate=tanh: their "
     "tanh form", lambda ir: call("nn.GELU", approximate=ir["approximate"]), _gelu_onnx,
     signal_factor=lambda ir: GELU_SECOND_MOMENT, asymptote=_linear_above_zero, increasing=_gelu,
+    value_at=_gelu_value, slope_at=_gelu_slope,
     fields=(F.choice("approximate", ("none", "tanh"), "none"),),
     usage="gelu [approximate none|tanh], e.g. gelu", cases=({"approximate": "tanh"},),
     phrases=lambda ir, pads: ["tanh form"] if ir["approximate"] == "tanh" else [],
@@ -858,7 +947,8 @@ GELU = _activation(
 SILU = _activation("silu", "x·sigmoid(x) (Elfwing et al. 2018; swish)",
                    lambda ir: "nn.SiLU()", lambda g, ir, x: g.op("Mul", [x, g.op("Sigmoid", [x])]),
                    signal_factor=lambda ir: SILU_SECOND_MOMENT, asymptote=_linear_above_zero,
-                   increasing=_silu)
+                   increasing=_silu, value_at=lambda ir, y: y * _sigmoid_tail(y),
+                   slope_at=_silu_slope)
 
 # E[f(y)^2] for y ~ N(0, 1), integrated numerically like GELU's: ReLU6 clips so rarely there
 # that it keeps ReLU's 1/2; hard swish is close to SiLU.
@@ -870,7 +960,8 @@ RELU6 = _activation("relu6", "min(max(x, 0), 6) (MobileNet)", lambda ir: "nn.ReL
 HARDSWISH = _activation("hardswish", "x·relu6(x + 3) / 6 (Howard et al. 2019, MobileNetV3)",
                         lambda ir: "nn.Hardswish()", _unary("HardSwish"),
                         signal_factor=lambda ir: HARDSWISH_SECOND_MOMENT,
-                        asymptote=_linear_above_zero, increasing=_hardswish)
+                        asymptote=_linear_above_zero, increasing=_hardswish,
+                        value_at=lambda ir, y: _hardswish(y), slope_at=_hardswish_slope)
 
 PRELU_INIT = 0.25  # PyTorch's nn.PReLU default (He et al. 2015 start from 0.25 too)
 

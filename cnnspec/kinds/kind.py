@@ -159,6 +159,16 @@ class Kind:
     by its exact form): the largest of a max pool's window of its values is that function
     of the largest input (but where the whole window lies below the dip: 3 in 1000 windows
     of 4 for gelu), which the signal estimate integrates.
+    ``value_at``/``slope_at``: ``(ir, y) -> float`` for an elementwise activation, what it
+    gives for the input ``y`` and its slope there as the engine's backward pass takes it, in
+    float64 (at a corner, the engine's side: relu's slope at 0 is 0, leaky_relu's its slope,
+    relu6's at 6 is 0, hardswish's at -3 is -1/2; prelu at its starting slope): check works
+    out from them what a layer of one number everywhere gives and whether a gradient gets
+    through (:mod:`cnnspec.check.exact`: a slope of exactly 0 stops every gradient: relu's at
+    0 and below, relu6's there and from 6 on, hard swish's at -1.5 and below -3; a smooth
+    one's only where its true value is below float64's smallest number, as gelu's below
+    -38.5, so that the engine's is 0 there too). None for softmax and log-softmax, which mix
+    channels.
     ``derivative``: the slope of ``increasing`` at a value (tanh: ``1 - tanh^2``), largest
     at 0, for an activation that saturates on both sides: check's lint of the gradient
     through a stack of such layers (:mod:`cnnspec.check.gradient`) integrates its square.
@@ -223,6 +233,8 @@ class Kind:
     centre: float | None = None
     increasing: Callable[[float], float] | None = None
     derivative: Callable[[float], float] | None = None
+    value_at: Callable[[dict, float], float] | None = None
+    slope_at: Callable[[dict, float], float] | None = None
     asymptote: Callable[[dict], tuple[float, float]] | None = None
     running_statistics: bool = False
     pooled_channels: Callable[[dict, Shape], int] | None = None
