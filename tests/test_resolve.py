@@ -485,3 +485,18 @@ def test_a_model_name_too_long_is_reported_in_its_file_with_the_other_mistakes(t
     errors = caught.value.errors
     assert [(e.file, e.span.line) for e in errors] == [(str(path), 1), (str(path), 4)]
     assert errors[0].message == "the model name is 101 characters long, more than 100"
+
+
+def test_a_bias_literal_is_the_irs_literal_on_the_bias_and_trains_with_its_values():
+    """docs/ir.md gives a bias a literal of its own shape; the language refused one ('a kernel
+    literal must be 2-D') though the IR, check and the engine took it."""
+    from cnnspec.check.checker import check
+    from cnnspec.compiler import compile_spec
+
+    text = ("model f\ninput 1x8x8\nflatten\n"
+            "h: dense 4 bias [-0.1, 0.2, -0.3, 0.4] relu\nfc: dense 10\n")
+    layer = layers(text)["h"]
+    assert layer["bias_init"] == {"name": "literal", "values": [-0.1, 0.2, -0.3, 0.4]}
+    model = compile_spec(check(parse(text)), seed=0)
+    assert model.params()["h.bias"].tolist() == pytest.approx([-0.1, 0.2, -0.3, 0.4])
+

@@ -96,6 +96,17 @@ def read_kernel_literal(value: Value) -> list:
     return nested
 
 
+def read_bias_literal(value: ListLit) -> list:
+    """A bias literal: a flat list of numbers, one for each unit or filter."""
+    nested = _nested(value)
+    if _depth(nested) != 1:
+        raise SpecError(
+            f"a bias literal is a flat list, one number for each unit or filter, not "
+            f"{_depth(nested)}-D", span=value.span,
+            hint="write its values in one list: bias [0.1, 0, -0.1, 0.2]")
+    return nested
+
+
 def _nested(value: Value) -> list | float:
     """The list as plain Python data; ragged lists and non-numbers are errors."""
     if isinstance(value, Num):
@@ -187,7 +198,10 @@ def _foreign_params(value: Word | Call, params: list) -> None:
 
 
 def read_bias_init(value: Value) -> dict:
-    """An init for a bias vector: only the element-wise ones make sense there."""
+    """An init for a bias vector: the element-wise ones, or a literal list of its values
+    (one a unit or filter, as the IR's literal on a bias)."""
+    if isinstance(value, ListLit):
+        return {"name": "literal", "values": read_bias_literal(value)}
     init = read_init(value, "the bias initializer")
     if init["name"] not in BIAS_INITS:
         raise SpecError(f"'{init['name']}' cannot initialise a bias",
