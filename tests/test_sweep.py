@@ -709,6 +709,30 @@ def test_ctrl_c_while_a_cell_is_recorded_leaves_no_half_written_folder(named, tm
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
 
 
+def test_ctrl_c_while_a_cell_is_recorded_waits_for_its_folder(named, tmp_path, monkeypatch):
+    """A real Ctrl-C as the cell's files are written: the cell had trained, and its folder,
+    cut short and removed, lost the training; now the folder is finished first."""
+    import signal
+
+    from cnnspec.sweep import results
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    cell, res = result.done[0]
+    (tmp_path / "s" / cell.folder).rename(tmp_path / "moved")
+    writing = results.write_jsonl
+
+    def ctrl_c(*args):
+        signal.raise_signal(signal.SIGINT)
+        return writing(*args)
+
+    monkeypatch.setattr(results, "write_jsonl", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        record(tmp_path / "s", cell, res)
+    assert {p.name for p in (tmp_path / "s" / cell.folder).iterdir()} == {
+        "spec.json", "metrics.jsonl", "summary.json"}
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
+
+
 def test_a_cell_that_cannot_be_recorded_is_named_as_its_folder(named, tmp_path, monkeypatch):
     """A full disk while a cell is recorded: the error names the cell and its folder (not
     the hidden one it was written into, which is removed) and says how to go on."""
@@ -965,7 +989,12 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     ("[1, 2]", "it holds no object of the cell's figures"),
     ('{"diverged": true, "hint_template": "try {lr"}', "'hint_template' is no hint"),
     ('{"diverged": true, "hint_template": 5}', "'hint_template' is no hint"),
-    ('{"test_acc": "abc"}', "its 'test_acc' is no number"),
+    ('{"test_acc": "abc"}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": NaN}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": 1e999}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": 1.5}', "its 'test_acc' is no accuracy"),
+    ('{"epochs_done": "1"}', "'epochs_done' is '1', not an integer"),
+    ('{"classes": [0]}', "'classes' must be a list of names"),
     ('{"diverged": "maybe"}', "its 'diverged' is neither true nor false"),
     ('{"diverged": true, "message": 3}', "its 'message' is no text"),
 ])
@@ -982,14 +1011,25 @@ def test_a_recorded_cell_with_a_damaged_summary_is_said_so(named, tmp_path, text
 
 @pytest.mark.parametrize("text, words", [
     ('{"epoch": 1, "val_acc": "y"}\n',
-     "cell metrics {metrics} is damaged: row 1's 'val_acc' is no number"),
+     "cell metrics {metrics} is damaged: row 1's 'val_acc' is no accuracy"),
     ('{"epoch": 1}\n[1]\n', "{metrics}:2: not a JSON object but list"),
+    ('{"epoch": 1, "val_loss": NaN}\n', ("cell metrics {metrics} is damaged: row 1's 'val_loss' "
+                                       "is no number")),
+    ('{"epoch": 1, "train_loss": -Infinity}\n', ("cell metrics {metrics} is damaged: row 1's "
+                                               "'train_loss' is no number")),
+    ('{"epoch": 1, "val_acc": 2}\n', ("cell metrics {metrics} is damaged: row 1's 'val_acc' is "
+                                    "no accuracy")),
+    ("", "cell metrics {metrics} is damaged: it holds 0 epochs, its summary says 1"),
+    ('{"epoch": 1}\n{"epoch": 2}\n', ("cell metrics {metrics} is damaged: it holds 2 epochs, "
+                                     "its summary says 1")),
     ("{bad\n", "{metrics}:1: not a JSON object"),
 ])
 def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, words):
     """A value that is no number ended in a ValueError where the curves were drawn, and a
     line that is no object was told that metrics.csv holds the same rows, which a cell's
-    folder has not."""
+    folder has not. A figure that is not finite, an accuracy beyond 1, or rows that are not
+    the epochs the summary says the cell trained (an emptied file showed "-" for its
+    accuracy) are damage too."""
     first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     folder = tmp_path / "s" / first.done[0][0].folder
     (folder / "metrics.jsonl").write_text(text)
@@ -999,12 +1039,15 @@ def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, 
     assert info.value.hint.startswith(f"delete the folder {folder}:")
 
 
-@pytest.mark.parametrize("left", [[], ["spec.json", "metrics.jsonl"]])
+@pytest.mark.parametrize("left", [[], ["spec.json", "metrics.jsonl"],
+                                  ["spec.json", "summary.json"],
+                                  ["metrics.jsonl", "summary.json"]])
 def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, tmp_path,
                                                                         left):
     """A cell folder emptied or without its summary.json (half copied, its summary deleted)
     was trained again by every run into the folder and never recorded: the folder of its
-    name stood in the way."""
+    name stood in the way. One without its metrics.jsonl (or spec.json) is no record either:
+    its accuracy was shown as "-", as if it had no validation split."""
     out = tmp_path / "s"
     first = sweep(str(named), [], out=out, executor=in_process)
     folder = out / first.done[0][0].folder
@@ -1017,6 +1060,24 @@ def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, 
     third = sweep(str(named), [], out=out, executor=in_process)
     assert (third.ran, third.skipped) == (0, 1)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert {p.name for p in folder.iterdir()} == {"spec.json", "metrics.jsonl", "summary.json"}
+    assert timeless(third.done[0][1].metrics) == timeless(first.done[0][1].metrics)
+
+
+def test_an_incomplete_cell_folder_of_another_name_gives_way_to_the_cell_trained_again(
+        named, tmp_path):
+    """The same cell under another label (its value written another way), its metrics
+    deleted: trained again into the cell's own folder, the incomplete one is not left
+    beside it for every later run to step over."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    folder = out / first.done[0][0].folder
+    other = out / f"lr=1e-1_seed0-{first.done[0][0].key}"
+    folder.rename(other)
+    (other / "metrics.jsonl").unlink()
+    again = sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert again.ran == 1
+    assert sorted(p.name for p in out.iterdir()) == [folder.name, "sweep.json"]
 
 
 def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):

@@ -20,8 +20,9 @@ Layout::
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
 A cell folder is written under a temporary name and renamed into place, so it is either
-complete or absent: a cell whose folder exists is finished, and a result that arrives twice
-(a task retried after its worker died) is recorded once.
+complete or absent: a cell whose folder holds its spec, metrics and summary is finished (one
+that lost any of them is trained again into it), and a result that arrives twice (a task
+retried after its worker died) is recorded once.
 """
 from __future__ import annotations
 
@@ -38,12 +39,14 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
-from cnnspec.metrics import VAL_ACC
+from cnnspec.metrics import ACCURACIES, VAL_ACC
 from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
 from cnnspec.sweep.grid import DEFAULT_INITS, DTYPE, setting_key, written_value
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+from cnnspec.training.interrupts import interrupts_held
 from cnnspec.training.loop import diverged_files
+from cnnspec.training.run import summary_problem
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -168,14 +171,37 @@ def _description_problem(held) -> str | None:
 _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folder holds them
 
 
+# The files that make a cell folder a record of its cell: one without any of them (its
+# metrics deleted, half copied) records nothing, and its cell is trained again into it.
+RECORD_FILES = (rundir.SPEC_JSON, rundir.METRICS, rundir.SUMMARY)
+
+
+def cell_folders(out: Path) -> list[Path]:
+    """Every cell folder in ``out``, complete or not (not the hidden ones being written)."""
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    return [p for p in sorted(out.iterdir()) if not p.name.startswith(".") and p.is_dir()]
+
+
+def is_recorded(folder: Path) -> bool:
+    """Whether ``folder`` holds every file of :data:`RECORD_FILES`."""
+    return all((folder / name).is_file() for name in RECORD_FILES)
+
+
 def recorded_folders(out: Path) -> dict[str, Path]:
     """Cell key -> folder of every cell ``out`` holds. A cell is found by its key alone: the
     same IR given under another label (an init written two ways) is the same cell."""
-    out = Path(out)
-    if not out.is_dir():
-        return {}
-    return {key_of(p.name): p for p in sorted(out.iterdir())
-            if not p.name.startswith(".") and (p / rundir.SUMMARY).is_file()}
+    return {key_of(p.name): p for p in cell_folders(out) if is_recorded(p)}
+
+
+def left_to_train(cells: list[Cell], out: Path, keep_weights: bool = False) -> list[Cell]:
+    """The cells of ``cells`` that ``out`` does not hold finished, each key once: with
+    ``keep_weights``, one recorded without its weights trains again, to keep them."""
+    finished = {key for key, folder in recorded_folders(out).items()
+                if not keep_weights or kept_weights(folder)}
+    unique = {cell.key: cell for cell in cells}
+    return [cell for key, cell in unique.items() if key not in finished]
 
 
 def kept_weights(folder: Path) -> bool:
@@ -187,13 +213,25 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     """Write the folder of a finished cell (atomically: a temp folder renamed into place)
     and name it in ``result.folder``; False when it was recorded already. A cell recorded
     without its weights is replaced by one that brings them (``--keep-weights`` given to a
-    sweep that had run without it): the same training, now with its weights."""
-    final = Path(out) / cell.folder
+    sweep that had run without it): the same training, now with its weights. A Ctrl-C (or
+    SIGTERM) while it writes acts once the folder is in place: the cell has trained, and
+    cut short, its training would be lost."""
+    with interrupts_held():
+        return _record(Path(out), cell, result)
+
+
+def _record(out: Path, cell: Cell, result: CellResult) -> bool:
+    final = out / cell.folder
     existing = recorded_folders(out).get(cell.key)
     replaced = existing is not None and bool(result.files) and not kept_weights(existing)
-    # a folder of the cell's name without its summary records nothing (its summary deleted,
-    # its files half copied): kept, it would leave the cell to be trained again every time
+    # a folder of the cell's without one of RECORD_FILES records nothing (its summary or
+    # metrics deleted, its files half copied): kept, it would leave the cell to be trained
+    # again every time; one of another name (the cell's value written another way) would
+    # stay beside it, incomplete
     unrecorded = existing is None and final.is_dir()
+    incomplete = [] if existing is not None else [
+        folder for folder in cell_folders(out) if key_of(folder.name) == cell.key
+        and folder != final]
     if existing is not None and not replaced or final.exists() and not final.is_dir():
         result.folder = (existing or final).name
         return False
@@ -207,7 +245,7 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
                           HINT_TEMPLATE: result.hint_template}
     command = cell.command(final)
     result.summary = {**result.summary, **({"command": command} if command else {})}
-    tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
+    tmp = out / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
@@ -231,6 +269,8 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
                            hint=f"free some space or make {out} writable, then run the same "
                            "sweep again: the cells recorded so far are kept") from None
         raise
+    for folder in incomplete:
+        shutil.rmtree(folder, ignore_errors=True)
     return True
 
 
@@ -250,8 +290,8 @@ def _replace(final: Path, tmp: Path) -> None:
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest); a summary or metrics file whose figures are not the numbers a training writes
-    is a :class:`RunError` naming the folder to delete: its table and curves would read them
-    as numbers."""
+    (or whose metrics hold other epochs than its summary says) is a :class:`RunError` naming
+    the folder to delete: its table and curves would read them as numbers."""
     hint = (f"delete the folder {folder}: the same command run again into its folder trains "
             "that cell again")
     path = folder / rundir.SUMMARY
@@ -260,7 +300,7 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
         metrics = read_jsonl(folder / rundir.METRICS)
     except RunError as exc:
         raise RunError(exc.message, hint=hint) from None
-    problem = _summary_problem(summary) or _metrics_problem(metrics)
+    problem = _summary_problem(summary) or _metrics_problem(metrics, summary)
     if problem:
         file, what = problem
         raise RunError(f"cell {_FILE_NOUNS[file]} {folder / file} is damaged: {what}",
@@ -273,10 +313,18 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
 _FILE_NOUNS = {rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
 
 
-def _is_figure(value) -> bool:
-    """Whether a recorded figure is a number or null (a figure not measured: no validation
-    split; a loss that was not finite)."""
-    return value is None or isinstance(value, (int, float)) and not isinstance(value, bool)
+def _is_figure(value, key: str = "") -> bool:
+    """Whether a recorded figure is a finite number or null (a figure not measured: no
+    validation split; a loss that was not finite, which training records as null); one of
+    ``key`` :data:`~cnnspec.metrics.ACCURACIES` (or ``test_acc``) a share, in [0, 1]."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and (key not in _SHARES or 0 <= value <= 1)
+
+
+_SHARES = (*ACCURACIES, "test_acc")  # the figures that are shares of the images classed right
 
 
 def _summary_problem(summary) -> tuple[str, str] | None:
@@ -287,22 +335,29 @@ def _summary_problem(summary) -> tuple[str, str] | None:
     hint = summary.get(HINT_TEMPLATE)
     if not (hint is None or is_template(hint)):
         return rundir.SUMMARY, f"{HINT_TEMPLATE!r} is no hint"
-    if not _is_figure(summary.get("test_acc")):
-        return rundir.SUMMARY, "its 'test_acc' is no number"
+    if not _is_figure(summary.get("test_acc"), "test_acc"):
+        return rundir.SUMMARY, "its 'test_acc' is no accuracy"
     if not isinstance(summary.get("diverged", False), bool):
         return rundir.SUMMARY, "its 'diverged' is neither true nor false"
     if not isinstance(summary.get("message", ""), (str, type(None))):
         return rundir.SUMMARY, "its 'message' is no text"
-    return None
+    problem = summary_problem(summary)  # as any run's summary is read
+    return None if problem is None else (rundir.SUMMARY, problem)
 
 
-def _metrics_problem(metrics: list[dict]) -> tuple[str, str] | None:
+def _metrics_problem(metrics: list[dict], summary: dict) -> tuple[str, str] | None:
     """The file and what is wrong with a cell's metrics rows; None when every figure is a
-    number."""
+    finite number (an accuracy a share) and there is a row for each epoch its ``summary``
+    says it trained (a summary written before it said so is taken at its word)."""
     for number, row in enumerate(metrics, start=1):
-        wrong = [key for key, value in row.items() if not _is_figure(value)]
+        wrong = [key for key, value in row.items() if not _is_figure(value, key)]
         if wrong:
-            return rundir.METRICS, f"row {number}'s {wrong[0]!r} is no number"
+            what = "accuracy" if wrong[0] in _SHARES else "number"
+            return rundir.METRICS, f"row {number}'s {wrong[0]!r} is no {what}"
+    epochs = summary.get("epochs_done", len(metrics))
+    if epochs != len(metrics):
+        return rundir.METRICS, (f"it holds {counted(len(metrics), 'epoch')}, its summary says "
+                                f"{epochs}")
     return None
 
 

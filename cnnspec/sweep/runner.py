@@ -35,7 +35,7 @@ from cnnspec.sweep.results import (
     earlier_cells,
     filled_alone,
     groups,
-    kept_weights,
+    left_to_train,
     prepare_folder,
     read_recorded,
     record,
@@ -199,8 +199,9 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
               on_start: Callable[[object, int], None] | None = None, command: str = "sweep",
               hint_of: Callable[[str], str] | None = None
               ) -> tuple[list[tuple[Cell, CellResult]], int]:
-    """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
-    executor for a number of tasks; default a local Dask cluster) and record them; return
+    """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold finished
+    yet (:func:`~cnnspec.sweep.results.left_to_train`) on ``executor`` (a callable returning
+    the executor for a number of tasks; default a local Dask cluster) and record them; return
     every cell with its result, in the order of ``cells``, and how many trained now.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives, its hint after a divergence worded by ``hint_of`` (a template as
@@ -209,11 +210,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     naming it (:func:`cells_failed`; the ``command`` that trains them, ``sweep`` or
     ``compare``, is what to run again)."""
     # Two cells with one IR (a value written two ways) are one training.
-    unique = {cell.key: cell for cell in cells}
-    finished = recorded_folders(out)
-    if keep_weights:  # a cell recorded without its weights trains again, to keep them
-        finished = {key: folder for key, folder in finished.items() if kept_weights(folder)}
-    todo = [cell for cell in unique.values() if cell.key not in finished]
+    todo = left_to_train(cells, out, keep_weights)
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, CellResult]] = []
     if todo:
