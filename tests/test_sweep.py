@@ -1253,7 +1253,10 @@ def test_ctrl_c_stops_the_sweep_says_where_its_results_are_and_a_rerun_finishes(
     args = ["sweep", str(named), "--set", "lr=0.05,0.1,0.2", "--out", str(out)]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert f"1 cell is recorded in {out}" in err and "run the same command again" in err
+    assert err.splitlines()[-2:] == [
+        (f"cnnspec: sweep stopped; 1 of its 3 cells is recorded in {out}, 2 are left to train: "
+        "lr=0.1, seed 0; lr=0.2, seed 0"),
+        "hint: run the same command again to train the rest"]
     monkeypatch.setattr(executors, "DaskExecutor", Quiet)
     assert main(args) == 0
     assert "1 cell was recorded" in capsys.readouterr().err
@@ -1477,3 +1480,85 @@ def test_a_layer_option_or_default_another_sweep_gave_shows_the_specs_own(named,
     assert second.columns == ["bias", "conv1.kernel"]
     assert sorted(tuple(g.settings.values()) for g in second.groups) == [
         ("constant(0.1)", "3x3 (spec)"), ("zeros (spec)", "5x5")]
+
+
+class ClosedByCtrlC(Quiet):
+    """A local executor that a Ctrl-C stops as it closes, once every cell has trained (as a
+    Dask cluster's close takes a while after the last cell)."""
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("format", ["table", "json"])
+def test_ctrl_c_after_the_last_cell_writes_the_results(named, tmp_path, capsys, monkeypatch,
+                                                      format):
+    """It said the sweep stopped and to run it again "to train the rest", though none was
+    left, and wrote no results.json until it was run again."""
+    monkeypatch.setattr(executors, "DaskExecutor", ClosedByCtrlC)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    out = tmp_path / "s"
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", "--out", str(out),
+                 "--format", format]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
+        f"cnnspec: stopped after every cell of the sweep had trained: its results are written "
+        f"in {out}")
+    assert "recorded in" not in captured.err and "hint" not in captured.err
+    for name in ("results.json", "results.csv", "accuracy.png", "curves.png"):
+        assert (out / name).is_file()
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted(cell["lr"] for cell in cells) == ["0.05", "0.1"]
+    if format == "json":
+        assert json.loads(captured.out)["cells"] == cells
+    else:
+        assert captured.out.splitlines()[0].split()[:3] == ["lr", "val", "acc"]
+
+
+def test_ctrl_c_while_the_results_are_written_lets_them_be_written(named, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A real Ctrl-C as the pictures are drawn: the results were cut short (results.json
+    written, the pictures not), and the command said it was interrupted."""
+    import signal
+
+    from cnnspec.sweep import runner
+
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    drawing = runner.plot_group_curves
+
+    def ctrl_c(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return drawing(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "plot_group_curves", ctrl_c)
+    out = tmp_path / "s"
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert (out / "curves.png").is_file() and "0.05" in captured.out
+    assert captured.err.splitlines()[-1].startswith("cnnspec: stopped after every cell of the "
+                                                    "sweep had trained: ")
+
+
+def test_a_stopped_sweep_names_the_cells_left_and_how_many_more(named, tmp_path):
+    """The library hears a SweepStopped, a KeyboardInterrupt that says which cells are left;
+    the message names a few of them and counts the rest."""
+    from cnnspec.sweep.results import SweepStopped, stopped_message
+
+    out = tmp_path / "s"
+    with pytest.raises(SweepStopped) as info:
+        sweep(str(named), ["lr=0.01,0.02,0.03,0.04,0.05,0.06,0.07"], out=out,
+              executor=Interrupting())
+    stop = info.value
+    assert isinstance(stop, KeyboardInterrupt)
+    assert (stop.out, stop.cells, len(stop.left)) == (out, 7, 6)
+    assert [p.name for p in out.iterdir() if p.is_dir()] == ["lr=0.01_seed0-" + next(
+        cell.key for cell in plan(str(named), ["lr=0.01"])[1])]
+    assert stopped_message("sweep", "cell", stop, named=False).splitlines() == [
+        (f"cnnspec: sweep stopped; 1 of its 7 cells is recorded in {out}, 6 are left to train: "
+        "lr=0.02, seed 0; lr=0.03, seed 0; lr=0.04, seed 0; lr=0.05, seed 0; and 2 more"),
+        f"hint: run the same command again with --out {out} to train the rest"]
+    again = sweep(str(named), ["lr=0.01,0.02,0.03,0.04,0.05,0.06,0.07"], out=out,
+                  executor=in_process)
+    assert (again.ran, again.skipped) == (6, 1)

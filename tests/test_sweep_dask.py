@@ -247,10 +247,13 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         assert process.wait(timeout=START_TIMEOUT) == 130
     finally:
         process.kill()
-    assert re.search(rf"\d+ (cell is|cells are) recorded in {re.escape(str(out))}", err) and "run the same command again" in err
+    said = re.search(rf"(\d+) of its 24 cells (is|are) recorded in {re.escape(str(out))}, "
+                     r"(\d+) (is|are) left to train: lr=", err)
+    assert said and "run the same command again" in err, err
     assert "Traceback" not in err
     recorded = [p for p in out.iterdir() if p.is_dir()]
     assert 1 <= len(recorded) < 24
+    assert (int(said[1]), int(said[3])) == (len(recorded), 24 - len(recorded))
     with distributed.Client(address, timeout=START_TIMEOUT) as client:
         # (A lambda travels by value; the scheduler cannot import this test module.)
         tasks = lambda: client.run_on_scheduler(
@@ -324,6 +327,41 @@ def test_a_stop_signal_ends_a_local_cluster_sweep_with_its_own_words_only(stop, 
     lines = [line for line in err.splitlines() if ": val acc" not in line]  # cells done
     assert len(lines) == 2 and lines[0].startswith("cnnspec: sweep stopped; "), err
     assert lines[1] == "hint: run the same command again to train the rest", err
+    assert _ended_within(30, process.pid)  # the cluster's workers too
+
+
+def test_ctrl_c_after_the_last_cell_writes_the_results(tiny_digits_spec, tmp_path):
+    """Ctrl-C at the terminal (the whole process group) as the last cell's line is printed,
+    while the local cluster closes: the sweep said it stopped, that its 4 cells were recorded
+    and to run it again "to train the rest", and wrote no results. Now every cell having
+    trained, it writes them and says so, and ends as it would have."""
+    from test_compare import _ended_within
+
+    out = tmp_path / "done"
+    command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
+               "lr=0.01,0.02,0.03,0.04", "--workers", "2", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env(), start_new_session=True)
+    try:
+        cells = 0
+        for line in process.stderr:
+            cells += ": val acc" in line
+            if cells == 4:
+                os.killpg(process.pid, signal.SIGINT)
+                break
+        err = process.stderr.read()
+        table = process.stdout.read()
+        assert process.wait(timeout=START_TIMEOUT) == 0, err
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert err.splitlines()[-1] == ("cnnspec: stopped after every cell of the sweep had "
+                                    f"trained: its results are written in {out}"), err
+    assert "Traceback" not in err and "hint" not in err
+    assert sorted(line.split()[0] for line in table.splitlines()[1:5]) == [
+        "0.01", "0.02", "0.03", "0.04"]
+    assert len(json.loads((out / "results.json").read_text())["cells"]) == 4
+    assert (out / "accuracy.png").is_file() and (out / "curves.png").is_file()
     assert _ended_within(30, process.pid)  # the cluster's workers too
 
 

@@ -469,11 +469,6 @@ def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
     return {key: shown_value(cell, key) for key in keys}
 
 
-def recorded(out: Path) -> int:
-    """How many cells a sweep folder holds."""
-    return len(recorded_folders(out))
-
-
 def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
                      earlier: int = 0) -> str | None:
     """What a sweep or comparison run again into ``folder`` says of the ``skipped`` ``cell``s
@@ -490,18 +485,59 @@ def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
     return "\n".join(lines) or None
 
 
-def stopped_message(what: str, cell: str, folder: Path | None, named: bool) -> str:
+class SweepStopped(KeyboardInterrupt):
+    """A sweep (or comparison) stopped by Ctrl-C or SIGTERM once its folder ``out`` was
+    taken up: of its ``cells`` (how many distinct ones), ``left`` are those ``out`` does not
+    hold finished. With none left every cell had trained: the same call again into ``out``
+    trains nothing and returns the results. A ``KeyboardInterrupt``, as the Ctrl-C was."""
+
+    def __init__(self, out: Path, cells: int, left: list[Cell]) -> None:
+        super().__init__(f"stopped with {len(left)} of {cells} cells left to train in {out}")
+        self.out, self.cells, self.left = Path(out), cells, left
+
+
+@contextmanager
+def stops_said(out: Path, cells: list[Cell], keep_weights: bool = False) -> Iterator[None]:
+    """Within the block, a Ctrl-C (a ``KeyboardInterrupt``) becomes a :class:`SweepStopped`
+    saying which of ``cells`` are left to train in ``out`` (:func:`left_to_train`)."""
+    try:
+        yield
+    except SweepStopped:
+        raise
+    except KeyboardInterrupt:
+        raise SweepStopped(out, len({cell.key for cell in cells}),
+                           left_to_train(cells, out, keep_weights)) from None
+
+
+# How many of the cells a stopped sweep left to train its message names; "and N more" after.
+LEFT_NAMED = 4
+
+
+def stopped_message(what: str, cell: str, stop: SweepStopped | None, named: bool) -> str:
     """What to tell a user whose Ctrl-C stopped a ``what`` ("sweep", "comparison") of
-    ``cell``s ("cell", "run") that trains into ``folder`` (None before the folder was made;
-    ``named``: chosen with ``--out``): the ones it holds, and how to train the rest (the same
-    command skips them)."""
-    if folder is None:
+    ``cell``s ("cell", "run") with some left to train (``stop``; None when it stopped before
+    its folder was taken up; ``named``: the folder was chosen with ``--out``): how many its
+    folder holds, which are left, and how to train them (the same command skips the
+    others)."""
+    if stop is None:
         return f"cnnspec: {what} stopped before any of its {cell}s trained"
-    again = "the same command again" if named else f"the same command again with --out {folder}"
-    held = recorded(folder)
-    return (f"cnnspec: {what} stopped; {counted(held, cell)} {'is' if held == 1 else 'are'} "
-            f"recorded in {folder}\n"
+    again = "the same command again" if named else \
+        f"the same command again with --out {stop.out}"
+    held, left = stop.cells - len(stop.left), len(stop.left)
+    labels = "; ".join(each.label for each in stop.left[:LEFT_NAMED])
+    if left > LEFT_NAMED:
+        labels += f"; and {left - LEFT_NAMED} more"
+    return (f"cnnspec: {what} stopped; {held} of its {counted(stop.cells, cell)} "
+            f"{'is' if held == 1 else 'are'} recorded in {stop.out}, {left} "
+            f"{'is' if left == 1 else 'are'} left to train: {labels}\n"
             f"hint: run {again} to train the rest")
+
+
+def finished_message(what: str, cell: str, out: Path) -> str:
+    """What a ``what`` ("sweep", "comparison") of ``cell``s ("cell", "run") says, after its
+    results, of a Ctrl-C that came once every cell had trained: it stopped no training."""
+    return (f"cnnspec: stopped after every {cell} of the {what} had trained: its results are "
+            f"written in {out}")
 
 
 def read_results(out: Path) -> dict:

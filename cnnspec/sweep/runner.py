@@ -40,6 +40,7 @@ from cnnspec.sweep.results import (
     read_recorded,
     record,
     recorded_folders,
+    stops_said,
     write_results,
 )
 from cnnspec.training import rundir
@@ -298,6 +299,10 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
     ``dtype`` is the one every cell trains in, as ``train``'s (default float32), unless
     ``sets`` sweeps it (``"dtype=float32,float64"``).
+
+    A Ctrl-C (or SIGTERM) once the folder is made raises
+    :class:`~cnnspec.sweep.results.SweepStopped`, which says the cells left to train; with
+    none left, the same call again into its folder trains nothing and returns the sweep.
     """
     checked_executor(executor)  # before anything is made
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
@@ -309,7 +314,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
     given = given_settings(settings).overrides(WIDEST_DTYPE)
-    with filled_alone(folder, result.description(), "sweep"):
+    with stops_said(folder, cells, keep_weights), \
+            filled_alone(folder, result.description(), "sweep"):
         result.done, result.ran = run_cells(
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
