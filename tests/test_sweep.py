@@ -919,6 +919,39 @@ def test_a_damaged_cell_of_another_sweep_is_named_with_its_folder(named, tmp_pat
     assert info.value.hint.startswith(f"delete the folder {folder}: the sweep")
 
 
+@pytest.mark.parametrize("damage, words", [
+    (("spec.json", "{bad"), "cell spec {folder}/spec.json cannot be read: "),
+    (("summary.json", "{bad"), "cell summary {folder}/summary.json cannot be read: "),
+    (("metrics.jsonl", None), "cell folder {folder} is damaged: it has no metrics.jsonl"),
+    (("spec.json", None), "cell folder {folder} is damaged: it has no spec.json"),
+])
+def test_an_unreadable_or_incomplete_cell_of_another_sweep_is_named_with_its_folder(
+        named, tmp_path, damage, words):
+    """Its unreadable spec or summary was hinted "the file is damaged; train again", which
+    the sweep run cannot do, and a cell of it without its metrics (or spec, or summary) was
+    left out of the table unsaid. Stray folders beside the cells are no cells."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    (out / "notes").mkdir()
+    folder = out / first.done[0][0].folder
+    name, text = damage
+    if text is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_text(text)
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert info.value.message.startswith(words.format(folder=folder))
+    assert info.value.hint.startswith(f"delete the folder {folder}: the sweep")
+    if text is None:  # the sweep it was trains it again, and then the other goes on
+        assert sweep(str(named), ["lr=0.05"], out=out, executor=in_process).ran == 1
+        assert sweep(str(named), ["lr=0.1"], out=out, executor=in_process).earlier == 1
+    else:  # ... and says the same
+        with pytest.raises(RunError) as info:
+            sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+        assert info.value.message.startswith(words.format(folder=folder))
+
+
 def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):
     """On the command line (compare: no Dask needed), the refusal is a run's (exit 1), as a
     folder another sweep is filling is."""
@@ -1036,6 +1069,23 @@ def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, 
     with pytest.raises(RunError) as info:
         sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     assert info.value.message.startswith(words.format(metrics=folder / "metrics.jsonl"))
+    assert info.value.hint.startswith(f"delete the folder {folder}:")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[1]", "is damaged: it is not the IR of the cell its folder records"),
+    ("{}", "is damaged: it is not the IR of the cell its folder records"),
+    ("{bad", "cannot be read: "),
+])
+def test_a_recorded_cell_whose_spec_is_not_its_ir_is_said_so(named, tmp_path, text, words):
+    """Its sweep run again did not read it, and took the cell as recorded; a sweep of other
+    settings into the folder then refused it as another sweep's damaged cell."""
+    first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    folder = tmp_path / "s" / first.done[0][0].folder
+    (folder / "spec.json").write_text(text)
+    with pytest.raises(RunError) as info:
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    assert info.value.message.startswith(f"cell spec {folder / 'spec.json'} {words}")
     assert info.value.hint.startswith(f"delete the folder {folder}:")
 
 

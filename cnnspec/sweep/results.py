@@ -31,7 +31,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
@@ -40,7 +40,14 @@ from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
 from cnnspec.metrics import ACCURACIES, VAL_ACC
-from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
+from cnnspec.sweep.cells import (
+    HASH_CHARS,
+    WEIGHT_FILES,
+    Cell,
+    CellResult,
+    group_label,
+    key_of,
+)
 from cnnspec.sweep.grid import DEFAULT_INITS, DTYPE, setting_key, written_value
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
@@ -290,17 +297,19 @@ def _replace(final: Path, tmp: Path) -> None:
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest); a summary or metrics file whose figures are not the numbers a training writes
-    (or whose metrics hold other epochs than its summary says) is a :class:`RunError` naming
-    the folder to delete: its table and curves would read them as numbers."""
+    (or whose metrics hold other epochs than its summary says), or a spec that is not the
+    cell's IR, is a :class:`RunError` naming the folder to delete: its table and curves would
+    read them as numbers, and another sweep into the folder would refuse the cell."""
     hint = (f"delete the folder {folder}: the same command run again into its folder trains "
             "that cell again")
-    path = folder / rundir.SUMMARY
     try:
-        summary = read_json(path, what="cell summary")
+        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
+        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
         metrics = read_jsonl(folder / rundir.METRICS)
     except RunError as exc:
         raise RunError(exc.message, hint=hint) from None
-    problem = _summary_problem(summary) or _metrics_problem(metrics, summary)
+    problem = (_spec_problem(ir, cell) or _summary_problem(summary)
+               or _metrics_problem(metrics, summary))
     if problem:
         file, what = problem
         raise RunError(f"cell {_FILE_NOUNS[file]} {folder / file} is damaged: {what}",
@@ -310,7 +319,15 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
                       hint_template=summary.get(HINT_TEMPLATE))
 
 
-_FILE_NOUNS = {rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
+_FILE_NOUNS = {rundir.SPEC_JSON: "spec", rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
+
+
+def _spec_problem(ir, cell: Cell) -> tuple[str, str] | None:
+    """The file and what is wrong with a cell's ``spec.json`` as read; None when it is the
+    IR ``cell`` trains (its key is the IR's hash)."""
+    if isinstance(ir, dict) and replace(cell, ir=ir).key == cell.key:
+        return None
+    return rundir.SPEC_JSON, "it is not the IR of the cell its folder records"
 
 
 def _is_figure(value, key: str = "") -> bool:
@@ -364,18 +381,42 @@ def _metrics_problem(metrics: list[dict], summary: dict) -> tuple[str, str] | No
 def earlier_cells(out: Path, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:
     """Every cell ``out`` holds that is none of ``cells`` (recorded by other sweeps, or
     comparisons, of its spec), with its result, in the order of their folders: a sweep's
-    table shows every cell its folder holds."""
+    table shows every cell its folder holds. Such a cell's folder without one of its files
+    is a :class:`RunError` naming it, not left out of the table unsaid: this sweep cannot
+    train it again."""
     keys = {cell.key for cell in cells}
+    for folder in cell_folders(out):
+        missing = [name for name in RECORD_FILES if not (folder / name).is_file()]
+        if missing and key_of(folder.name) not in keys and _named_as_cell(folder.name):
+            raise _damaged_earlier(folder, f"cell folder {folder} is damaged: it has no "
+                                           f"{missing[0]}")
     return [recorded_cell(folder) for key, folder in recorded_folders(out).items()
             if key not in keys]
+
+
+def _named_as_cell(name: str) -> bool:
+    """Whether a folder's ``name`` ends in a cell's key (:meth:`Cell.folder`)."""
+    key = key_of(name)
+    return key != name and len(key) == HASH_CHARS and all(c in "0123456789abcdef" for c in key)
+
+
+def _damaged_earlier(folder: Path, message: str) -> RunError:
+    """The error ``message`` for the folder of another sweep's cell that cannot be read
+    back."""
+    return RunError(message, hint=f"delete the folder {folder}: the sweep (or comparison) that trained "
+                         "it trains it again into its folder")
 
 
 def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
     """The cell recorded in ``folder`` and its result, made again from its ``spec.json`` and
     the settings, seed, fold and dtype its ``summary.json`` records; a folder whose files say
-    no such cell (or another cell than its name's) is a :class:`RunError` naming it."""
-    ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
-    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    no such cell (or another cell than its name's), or cannot be read, is a
+    :class:`RunError` naming it."""
+    try:
+        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
+        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    except RunError as exc:
+        raise _damaged_earlier(folder, exc.message) from None  # names the file
     fields = summary.get("cell") if isinstance(summary, dict) else None
     problem = _fields_problem(fields)
     if problem is None:
@@ -388,9 +429,7 @@ def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
         if not isinstance(ir, dict) or cell.key != key_of(folder.name):
             problem = f"its {rundir.SPEC_JSON} is not the IR of the cell its name says"
     if problem:
-        raise RunError(f"cell folder {folder} is damaged: {problem}",
-                       hint=f"delete the folder {folder}: the sweep (or comparison) that "
-                            "trained it trains it again into its folder")
+        raise _damaged_earlier(folder, f"cell folder {folder} is damaged: {problem}")
     return cell, read_recorded(folder, cell)
 
 
