@@ -1612,3 +1612,33 @@ def test_a_stopped_sweep_names_the_cells_left_and_how_many_more(named, tmp_path)
     again = sweep(str(named), ["lr=0.01,0.02,0.03,0.04,0.05,0.06,0.07"], out=out,
                   executor=in_process)
     assert (again.ran, again.skipped) == (6, 1)
+
+
+class StoppedAfterOne(LocalExecutor):
+    """Two local processes; a Ctrl-C to this process alone (the pool's processes, which do
+    not hear it, go on with their cells) once the first cell is in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(2)
+
+    def results(self, fn, tasks):
+        each = super().results(fn, tasks)
+        yield next(each)
+        raise KeyboardInterrupt
+
+
+def test_cells_that_finish_as_the_sweep_stops_are_recorded(named, tmp_path):
+    """The pool waited for the cells its processes were training to finish, then dropped
+    them: each was trained again by the next run."""
+    out = tmp_path / "s"
+    sets = ["lr=0.05,0.1,0.2"]
+    with pytest.raises(KeyboardInterrupt) as info:
+        sweep(str(named), sets, out=out, executor=StoppedAfterOne())
+    recorded = [p for p in out.iterdir() if p.is_dir()]
+    assert len(recorded) >= 2  # the first, and the one training beside it
+    assert len(info.value.left) == 3 - len(recorded)
+    again = sweep(str(named), sets, out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (3 - len(recorded), len(recorded))
+    alone = sweep(str(named), sets, out=tmp_path / "alone", executor=in_process)
+    assert [timeless(r.metrics) for _, r in again.done] == [timeless(r.metrics)
+                                                           for _, r in alone.done]

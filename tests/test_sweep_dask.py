@@ -261,6 +261,35 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
 
 
+class _StoppedOnceAllFinish(DaskExecutor):
+    """A Ctrl-C once the first cell is in, by when the cluster has finished every cell: the
+    results of the others wait in the cluster, not yet handed over."""
+
+    def results(self, fn, tasks):
+        each = super().results(fn, tasks)
+        yield next(each)
+        distributed.wait(self._futures, timeout=START_TIMEOUT)
+        raise KeyboardInterrupt
+
+
+def test_cells_the_cluster_finished_as_the_sweep_stops_are_recorded(cluster, tiny_digits_spec,
+                                                                     tmp_path):
+    """Cancelled with the rest as the sweep stopped, their trainings were lost and done
+    again by the next run."""
+    from cnnspec.sweep.results import SweepStopped
+
+    address, _ = cluster
+    out = tmp_path / "stopped"
+    with pytest.raises(SweepStopped) as info:
+        sweep(str(tiny_digits_spec), ["lr=0.01,0.02,0.03,0.04"], out=out,
+              executor=lambda n: _StoppedOnceAllFinish(address))
+    assert info.value.left == [] and info.value.cells == 4
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 4
+    again = sweep(str(tiny_digits_spec), ["lr=0.01,0.02,0.03,0.04"], out=out,
+                  executor=lambda n: LocalExecutor(1))
+    assert (again.ran, again.skipped) == (0, 4)
+
+
 @pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Connection refused"),
                                           ("tcp://no-such-host.invalid:8786", "Errno")])
 def test_a_scheduler_that_is_not_there_is_a_clear_error(address, why):

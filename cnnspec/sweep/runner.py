@@ -219,20 +219,33 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
             if on_start:
                 on_start(running, len(todo))
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
-            for task, result in running.results(run_cell, tasks):
-                if result.failed:
-                    failed.append((task.cell, _worded_for(result, hint_of)))
-                    continue
-                record(out, task.cell, result)  # its hint as training words it (see below)
-                results[task.cell.key] = _worded_for(result, hint_of)
-                if on_done:
-                    on_done(task.cell, result)
+            try:
+                for task, result in running.results(run_cell, tasks):
+                    if result.failed:
+                        failed.append((task.cell, _worded_for(result, hint_of)))
+                        continue
+                    record(out, task.cell, result)  # its hint as training words it (below)
+                    results[task.cell.key] = _worded_for(result, hint_of)
+                    if on_done:
+                        on_done(task.cell, result)
+            except KeyboardInterrupt:
+                _record_finished(running, out)
+                raise
     if failed:
         raise cells_failed(failed, len(todo), out, command)
     folders = recorded_folders(out)
     done = [(cell, results.get(cell.key)
              or _worded_for(read_recorded(folders[cell.key], cell), hint_of)) for cell in cells]
     return done, len(todo)
+
+
+def _record_finished(running, out: Path) -> None:
+    """Record the cells ``running`` (an executor stopped by a Ctrl-C) finished but had not
+    handed over yet (its ``finished()``, where it has one): stopped, it would drop them, and
+    their trainings would be done again."""
+    for task, result in getattr(running, "finished", tuple)():
+        if not result.failed:
+            record(out, task.cell, result)
 
 
 def _worded_for(result: CellResult, hint_of: Callable[[str], str] | None) -> CellResult:
