@@ -507,8 +507,8 @@ def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_e
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert "Traceback" not in err
-    assert re.search(rf"\d+ (run is|runs are) recorded in {re.escape(str(out))}\nhint: run the same "
-                     "command again", err)
+    assert re.search(rf"\d+ of its 6 runs (is|are) recorded in {re.escape(str(out))}, \d+ "
+                     r"(is|are) left to train: init=.*\nhint: run the same command again", err)
     assert _ended_within(10, process.pid)  # no worker of any kind is left
     assert main(arguments) == 0
     assert len([p for p in out.iterdir() if p.is_dir()]) == 6  # and no half-written one
@@ -580,3 +580,55 @@ def test_the_hint_of_runs_that_could_not_train_offers_no_data_a_comparison_is_no
     err = capsys.readouterr().err
     assert err.endswith("hint: write `input 1x9x9`, or train on data of shape 1x8x8: "
                         "`data digits` in the train block\n")
+
+
+class _StoppedAt:
+    """A local executor in this process that a Ctrl-C stops: as it hands over the run
+    ``at`` (counted from 0), or as it closes, once every run has trained (``at`` None)."""
+
+    def __init__(self, at):
+        from cnnspec.sweep.executor import LocalExecutor
+
+        self.executor, self.at = LocalExecutor(1), at
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.at is None and exc == (None, None, None):
+            raise KeyboardInterrupt
+
+    def results(self, fn, tasks):
+        for i, pair in enumerate(self.executor.results(fn, tasks)):
+            if i == self.at:
+                raise KeyboardInterrupt
+            yield pair
+
+
+def test_ctrl_c_after_the_last_run_writes_the_comparison(tiny, tmp_path, capsys, monkeypatch):
+    """As a sweep's: said to be stopped, "run the same command again to train the rest",
+    with no run left and no table or curves written; now they are, and a comparison stopped
+    with runs left names them. The checks' warnings are said once."""
+    from cnnspec.cli import main
+    from cnnspec.sweep import compare as comparing
+
+    out = tmp_path / "cmp"
+    arguments = ["compare", str(tiny), "--init", "he_normal", "--init", "zeros", "--epochs",
+                 "1", "--out", str(out)]
+    monkeypatch.setattr(comparing, "LocalExecutor", lambda jobs: _StoppedAt(1))
+    assert main(arguments) == 130
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        (f"cnnspec: comparison stopped; 1 of its 2 runs is recorded in {out}, 1 is left to "
+        "train: init=zeros, seed 0"),
+        "hint: run the same command again to train the rest"]
+    monkeypatch.setattr(comparing, "LocalExecutor", lambda jobs: _StoppedAt(None))
+    assert main(arguments) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
+        f"cnnspec: stopped after every run of the comparison had trained: its results are "
+        f"written in {out}")
+    assert captured.err.count("zeros") == 2  # its warning, and its run: trained once, said once
+    assert "recorded in" not in captured.err
+    assert [line.split()[0] for line in captured.out.splitlines()[1:3]] == ["he_normal",
+                                                                           "zeros"]
+    assert (out / "curves.png").is_file()

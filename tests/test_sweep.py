@@ -709,6 +709,30 @@ def test_ctrl_c_while_a_cell_is_recorded_leaves_no_half_written_folder(named, tm
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sweep.json"]
 
 
+def test_ctrl_c_while_a_cell_is_recorded_waits_for_its_folder(named, tmp_path, monkeypatch):
+    """A real Ctrl-C as the cell's files are written: the cell had trained, and its folder,
+    cut short and removed, lost the training; now the folder is finished first."""
+    import signal
+
+    from cnnspec.sweep import results
+
+    result = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    cell, res = result.done[0]
+    (tmp_path / "s" / cell.folder).rename(tmp_path / "moved")
+    writing = results.write_jsonl
+
+    def ctrl_c(*args):
+        signal.raise_signal(signal.SIGINT)
+        return writing(*args)
+
+    monkeypatch.setattr(results, "write_jsonl", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        record(tmp_path / "s", cell, res)
+    assert {p.name for p in (tmp_path / "s" / cell.folder).iterdir()} == {
+        "spec.json", "metrics.jsonl", "summary.json"}
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [cell.folder, "sweep.json"]
+
+
 def test_a_cell_that_cannot_be_recorded_is_named_as_its_folder(named, tmp_path, monkeypatch):
     """A full disk while a cell is recorded: the error names the cell and its folder (not
     the hidden one it was written into, which is removed) and says how to go on."""
@@ -895,6 +919,39 @@ def test_a_damaged_cell_of_another_sweep_is_named_with_its_folder(named, tmp_pat
     assert info.value.hint.startswith(f"delete the folder {folder}: the sweep")
 
 
+@pytest.mark.parametrize("damage, words", [
+    (("spec.json", "{bad"), "cell spec {folder}/spec.json cannot be read: "),
+    (("summary.json", "{bad"), "cell summary {folder}/summary.json cannot be read: "),
+    (("metrics.jsonl", None), "cell folder {folder} is damaged: it has no metrics.jsonl"),
+    (("spec.json", None), "cell folder {folder} is damaged: it has no spec.json"),
+])
+def test_an_unreadable_or_incomplete_cell_of_another_sweep_is_named_with_its_folder(
+        named, tmp_path, damage, words):
+    """Its unreadable spec or summary was hinted "the file is damaged; train again", which
+    the sweep run cannot do, and a cell of it without its metrics (or spec, or summary) was
+    left out of the table unsaid. Stray folders beside the cells are no cells."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+    (out / "notes").mkdir()
+    folder = out / first.done[0][0].folder
+    name, text = damage
+    if text is None:
+        (folder / name).unlink()
+    else:
+        (folder / name).write_text(text)
+    with pytest.raises(RunError) as info:
+        sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert info.value.message.startswith(words.format(folder=folder))
+    assert info.value.hint.startswith(f"delete the folder {folder}: the sweep")
+    if text is None:  # the sweep it was trains it again, and then the other goes on
+        assert sweep(str(named), ["lr=0.05"], out=out, executor=in_process).ran == 1
+        assert sweep(str(named), ["lr=0.1"], out=out, executor=in_process).earlier == 1
+    else:  # ... and says the same
+        with pytest.raises(RunError) as info:
+            sweep(str(named), ["lr=0.05"], out=out, executor=in_process)
+        assert info.value.message.startswith(words.format(folder=folder))
+
+
 def test_a_comparison_into_a_sweeps_folder_is_exit_1_with_the_hint(named, tmp_path, capsys):
     """On the command line (compare: no Dask needed), the refusal is a run's (exit 1), as a
     folder another sweep is filling is."""
@@ -965,7 +1022,12 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     ("[1, 2]", "it holds no object of the cell's figures"),
     ('{"diverged": true, "hint_template": "try {lr"}', "'hint_template' is no hint"),
     ('{"diverged": true, "hint_template": 5}', "'hint_template' is no hint"),
-    ('{"test_acc": "abc"}', "its 'test_acc' is no number"),
+    ('{"test_acc": "abc"}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": NaN}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": 1e999}', "its 'test_acc' is no accuracy"),
+    ('{"test_acc": 1.5}', "its 'test_acc' is no accuracy"),
+    ('{"epochs_done": "1"}', "'epochs_done' is '1', not an integer"),
+    ('{"classes": [0]}', "'classes' must be a list of names"),
     ('{"diverged": "maybe"}', "its 'diverged' is neither true nor false"),
     ('{"diverged": true, "message": 3}', "its 'message' is no text"),
 ])
@@ -982,14 +1044,25 @@ def test_a_recorded_cell_with_a_damaged_summary_is_said_so(named, tmp_path, text
 
 @pytest.mark.parametrize("text, words", [
     ('{"epoch": 1, "val_acc": "y"}\n',
-     "cell metrics {metrics} is damaged: row 1's 'val_acc' is no number"),
+     "cell metrics {metrics} is damaged: row 1's 'val_acc' is no accuracy"),
     ('{"epoch": 1}\n[1]\n', "{metrics}:2: not a JSON object but list"),
+    ('{"epoch": 1, "val_loss": NaN}\n', ("cell metrics {metrics} is damaged: row 1's 'val_loss' "
+                                       "is no number")),
+    ('{"epoch": 1, "train_loss": -Infinity}\n', ("cell metrics {metrics} is damaged: row 1's "
+                                               "'train_loss' is no number")),
+    ('{"epoch": 1, "val_acc": 2}\n', ("cell metrics {metrics} is damaged: row 1's 'val_acc' is "
+                                    "no accuracy")),
+    ("", "cell metrics {metrics} is damaged: it holds 0 epochs, its summary says 1"),
+    ('{"epoch": 1}\n{"epoch": 2}\n', ("cell metrics {metrics} is damaged: it holds 2 epochs, "
+                                     "its summary says 1")),
     ("{bad\n", "{metrics}:1: not a JSON object"),
 ])
 def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, words):
     """A value that is no number ended in a ValueError where the curves were drawn, and a
     line that is no object was told that metrics.csv holds the same rows, which a cell's
-    folder has not."""
+    folder has not. A figure that is not finite, an accuracy beyond 1, or rows that are not
+    the epochs the summary says the cell trained (an emptied file showed "-" for its
+    accuracy) are damage too."""
     first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
     folder = tmp_path / "s" / first.done[0][0].folder
     (folder / "metrics.jsonl").write_text(text)
@@ -999,12 +1072,32 @@ def test_a_recorded_cell_with_damaged_metrics_is_said_so(named, tmp_path, text, 
     assert info.value.hint.startswith(f"delete the folder {folder}:")
 
 
-@pytest.mark.parametrize("left", [[], ["spec.json", "metrics.jsonl"]])
+@pytest.mark.parametrize("text, words", [
+    ("[1]", "is damaged: it is not the IR of the cell its folder records"),
+    ("{}", "is damaged: it is not the IR of the cell its folder records"),
+    ("{bad", "cannot be read: "),
+])
+def test_a_recorded_cell_whose_spec_is_not_its_ir_is_said_so(named, tmp_path, text, words):
+    """Its sweep run again did not read it, and took the cell as recorded; a sweep of other
+    settings into the folder then refused it as another sweep's damaged cell."""
+    first = sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    folder = tmp_path / "s" / first.done[0][0].folder
+    (folder / "spec.json").write_text(text)
+    with pytest.raises(RunError) as info:
+        sweep(str(named), [], out=tmp_path / "s", executor=in_process)
+    assert info.value.message.startswith(f"cell spec {folder / 'spec.json'} {words}")
+    assert info.value.hint.startswith(f"delete the folder {folder}:")
+
+
+@pytest.mark.parametrize("left", [[], ["spec.json", "metrics.jsonl"],
+                                  ["spec.json", "summary.json"],
+                                  ["metrics.jsonl", "summary.json"]])
 def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, tmp_path,
                                                                         left):
     """A cell folder emptied or without its summary.json (half copied, its summary deleted)
     was trained again by every run into the folder and never recorded: the folder of its
-    name stood in the way."""
+    name stood in the way. One without its metrics.jsonl (or spec.json) is no record either:
+    its accuracy was shown as "-", as if it had no validation split."""
     out = tmp_path / "s"
     first = sweep(str(named), [], out=out, executor=in_process)
     folder = out / first.done[0][0].folder
@@ -1017,6 +1110,24 @@ def test_a_cell_folder_without_its_summary_is_trained_again_and_recorded(named, 
     third = sweep(str(named), [], out=out, executor=in_process)
     assert (third.ran, third.skipped) == (0, 1)
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    assert {p.name for p in folder.iterdir()} == {"spec.json", "metrics.jsonl", "summary.json"}
+    assert timeless(third.done[0][1].metrics) == timeless(first.done[0][1].metrics)
+
+
+def test_an_incomplete_cell_folder_of_another_name_gives_way_to_the_cell_trained_again(
+        named, tmp_path):
+    """The same cell under another label (its value written another way), its metrics
+    deleted: trained again into the cell's own folder, the incomplete one is not left
+    beside it for every later run to step over."""
+    out = tmp_path / "s"
+    first = sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    folder = out / first.done[0][0].folder
+    other = out / f"lr=1e-1_seed0-{first.done[0][0].key}"
+    folder.rename(other)
+    (other / "metrics.jsonl").unlink()
+    again = sweep(str(named), ["lr=0.1"], out=out, executor=in_process)
+    assert again.ran == 1
+    assert sorted(p.name for p in out.iterdir()) == [folder.name, "sweep.json"]
 
 
 def test_kept_weights_make_a_cell_a_run_that_loads(named, tmp_path):
@@ -1192,7 +1303,10 @@ def test_ctrl_c_stops_the_sweep_says_where_its_results_are_and_a_rerun_finishes(
     args = ["sweep", str(named), "--set", "lr=0.05,0.1,0.2", "--out", str(out)]
     assert main(args) == 130
     err = capsys.readouterr().err
-    assert f"1 cell is recorded in {out}" in err and "run the same command again" in err
+    assert err.splitlines()[-2:] == [
+        (f"cnnspec: sweep stopped; 1 of its 3 cells is recorded in {out}, 2 are left to train: "
+        "lr=0.1, seed 0; lr=0.2, seed 0"),
+        "hint: run the same command again to train the rest"]
     monkeypatch.setattr(executors, "DaskExecutor", Quiet)
     assert main(args) == 0
     assert "1 cell was recorded" in capsys.readouterr().err
@@ -1416,3 +1530,115 @@ def test_a_layer_option_or_default_another_sweep_gave_shows_the_specs_own(named,
     assert second.columns == ["bias", "conv1.kernel"]
     assert sorted(tuple(g.settings.values()) for g in second.groups) == [
         ("constant(0.1)", "3x3 (spec)"), ("zeros (spec)", "5x5")]
+
+
+class ClosedByCtrlC(Quiet):
+    """A local executor that a Ctrl-C stops as it closes, once every cell has trained (as a
+    Dask cluster's close takes a while after the last cell)."""
+
+    def __exit__(self, *exc):
+        super().__exit__(*exc)
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("format", ["table", "json"])
+def test_ctrl_c_after_the_last_cell_writes_the_results(named, tmp_path, capsys, monkeypatch,
+                                                      format):
+    """It said the sweep stopped and to run it again "to train the rest", though none was
+    left, and wrote no results.json until it was run again."""
+    monkeypatch.setattr(executors, "DaskExecutor", ClosedByCtrlC)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    out = tmp_path / "s"
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", "--out", str(out),
+                 "--format", format]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[-1] == (
+        f"cnnspec: stopped after every cell of the sweep had trained: its results are written "
+        f"in {out}")
+    assert "recorded in" not in captured.err and "hint" not in captured.err
+    for name in ("results.json", "results.csv", "accuracy.png", "curves.png"):
+        assert (out / name).is_file()
+    cells = json.loads((out / "results.json").read_text())["cells"]
+    assert sorted(cell["lr"] for cell in cells) == ["0.05", "0.1"]
+    if format == "json":
+        assert json.loads(captured.out)["cells"] == cells
+    else:
+        assert captured.out.splitlines()[0].split()[:3] == ["lr", "val", "acc"]
+
+
+def test_ctrl_c_while_the_results_are_written_lets_them_be_written(named, tmp_path, capsys,
+                                                                   monkeypatch):
+    """A real Ctrl-C as the pictures are drawn: the results were cut short (results.json
+    written, the pictures not), and the command said it was interrupted."""
+    import signal
+
+    from cnnspec.sweep import runner
+
+    monkeypatch.setattr(executors, "DaskExecutor", Quiet)
+    monkeypatch.setattr(executors, "dask_available", lambda: True)  # cells run here
+    drawing = runner.plot_group_curves
+
+    def ctrl_c(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return drawing(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "plot_group_curves", ctrl_c)
+    out = tmp_path / "s"
+    assert main(["sweep", str(named), "--set", "lr=0.05,0.1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert (out / "curves.png").is_file() and "0.05" in captured.out
+    assert captured.err.splitlines()[-1].startswith("cnnspec: stopped after every cell of the "
+                                                    "sweep had trained: ")
+
+
+def test_a_stopped_sweep_names_the_cells_left_and_how_many_more(named, tmp_path):
+    """The library hears a SweepStopped, a KeyboardInterrupt that says which cells are left;
+    the message names a few of them and counts the rest."""
+    from cnnspec.sweep.results import SweepStopped, stopped_message
+
+    out = tmp_path / "s"
+    with pytest.raises(SweepStopped) as info:
+        sweep(str(named), ["lr=0.01,0.02,0.03,0.04,0.05,0.06,0.07"], out=out,
+              executor=Interrupting())
+    stop = info.value
+    assert isinstance(stop, KeyboardInterrupt)
+    assert (stop.out, stop.cells, len(stop.left)) == (out, 7, 6)
+    assert [p.name for p in out.iterdir() if p.is_dir()] == ["lr=0.01_seed0-" + next(
+        cell.key for cell in plan(str(named), ["lr=0.01"])[1])]
+    assert stopped_message("sweep", "cell", stop, named=False).splitlines() == [
+        (f"cnnspec: sweep stopped; 1 of its 7 cells is recorded in {out}, 6 are left to train: "
+        "lr=0.02, seed 0; lr=0.03, seed 0; lr=0.04, seed 0; lr=0.05, seed 0; and 2 more"),
+        f"hint: run the same command again with --out {out} to train the rest"]
+    again = sweep(str(named), ["lr=0.01,0.02,0.03,0.04,0.05,0.06,0.07"], out=out,
+                  executor=in_process)
+    assert (again.ran, again.skipped) == (6, 1)
+
+
+class StoppedAfterOne(LocalExecutor):
+    """Two local processes; a Ctrl-C to this process alone (the pool's processes, which do
+    not hear it, go on with their cells) once the first cell is in."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(2)
+
+    def results(self, fn, tasks):
+        each = super().results(fn, tasks)
+        yield next(each)
+        raise KeyboardInterrupt
+
+
+def test_cells_that_finish_as_the_sweep_stops_are_recorded(named, tmp_path):
+    """The pool waited for the cells its processes were training to finish, then dropped
+    them: each was trained again by the next run."""
+    out = tmp_path / "s"
+    sets = ["lr=0.05,0.1,0.2"]
+    with pytest.raises(KeyboardInterrupt) as info:
+        sweep(str(named), sets, out=out, executor=StoppedAfterOne())
+    recorded = [p for p in out.iterdir() if p.is_dir()]
+    assert len(recorded) >= 2  # the first, and the one training beside it
+    assert len(info.value.left) == 3 - len(recorded)
+    again = sweep(str(named), sets, out=out, executor=in_process)
+    assert (again.ran, again.skipped) == (3 - len(recorded), len(recorded))
+    alone = sweep(str(named), sets, out=tmp_path / "alone", executor=in_process)
+    assert [timeless(r.metrics) for _, r in again.done] == [timeless(r.metrics)
+                                                           for _, r in alone.done]

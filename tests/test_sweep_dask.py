@@ -247,15 +247,47 @@ def test_ctrl_c_cancels_the_sweeps_tasks_and_says_where_its_cells_are(
         assert process.wait(timeout=START_TIMEOUT) == 130
     finally:
         process.kill()
-    assert re.search(rf"\d+ (cell is|cells are) recorded in {re.escape(str(out))}", err) and "run the same command again" in err
+    said = re.search(rf"(\d+) of its 24 cells (is|are) recorded in {re.escape(str(out))}, "
+                     r"(\d+) (is|are) left to train: lr=", err)
+    assert said and "run the same command again" in err, err
     assert "Traceback" not in err
     recorded = [p for p in out.iterdir() if p.is_dir()]
     assert 1 <= len(recorded) < 24
+    assert (int(said[1]), int(said[3])) == (len(recorded), 24 - len(recorded))
     with distributed.Client(address, timeout=START_TIMEOUT) as client:
         # (A lambda travels by value; the scheduler cannot import this test module.)
         tasks = lambda: client.run_on_scheduler(
             lambda dask_scheduler: len(dask_scheduler.tasks))
         _wait_for(lambda: tasks() == 0, "the cancelling of the sweep's tasks")
+
+
+class _StoppedOnceAllFinish(DaskExecutor):
+    """A Ctrl-C once the first cell is in, by when the cluster has finished every cell: the
+    results of the others wait in the cluster, not yet handed over."""
+
+    def results(self, fn, tasks):
+        each = super().results(fn, tasks)
+        yield next(each)
+        distributed.wait(self._futures, timeout=START_TIMEOUT)
+        raise KeyboardInterrupt
+
+
+def test_cells_the_cluster_finished_as_the_sweep_stops_are_recorded(cluster, tiny_digits_spec,
+                                                                     tmp_path):
+    """Cancelled with the rest as the sweep stopped, their trainings were lost and done
+    again by the next run."""
+    from cnnspec.sweep.results import SweepStopped
+
+    address, _ = cluster
+    out = tmp_path / "stopped"
+    with pytest.raises(SweepStopped) as info:
+        sweep(str(tiny_digits_spec), ["lr=0.01,0.02,0.03,0.04"], out=out,
+              executor=lambda n: _StoppedOnceAllFinish(address))
+    assert info.value.left == [] and info.value.cells == 4
+    assert len([p for p in out.iterdir() if p.is_dir()]) == 4
+    again = sweep(str(tiny_digits_spec), ["lr=0.01,0.02,0.03,0.04"], out=out,
+                  executor=lambda n: LocalExecutor(1))
+    assert (again.ran, again.skipped) == (0, 4)
 
 
 @pytest.mark.parametrize("address, why", [("tcp://127.0.0.1:9", "Connection refused"),
@@ -324,6 +356,41 @@ def test_a_stop_signal_ends_a_local_cluster_sweep_with_its_own_words_only(stop, 
     lines = [line for line in err.splitlines() if ": val acc" not in line]  # cells done
     assert len(lines) == 2 and lines[0].startswith("cnnspec: sweep stopped; "), err
     assert lines[1] == "hint: run the same command again to train the rest", err
+    assert _ended_within(30, process.pid)  # the cluster's workers too
+
+
+def test_ctrl_c_after_the_last_cell_writes_the_results(tiny_digits_spec, tmp_path):
+    """Ctrl-C at the terminal (the whole process group) as the last cell's line is printed,
+    while the local cluster closes: the sweep said it stopped, that its 4 cells were recorded
+    and to run it again "to train the rest", and wrote no results. Now every cell having
+    trained, it writes them and says so, and ends as it would have."""
+    from test_compare import _ended_within
+
+    out = tmp_path / "done"
+    command = [sys.executable, "-m", "cnnspec", "sweep", str(tiny_digits_spec), "--set",
+               "lr=0.01,0.02,0.03,0.04", "--workers", "2", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_env(), start_new_session=True)
+    try:
+        cells = 0
+        for line in process.stderr:
+            cells += ": val acc" in line
+            if cells == 4:
+                os.killpg(process.pid, signal.SIGINT)
+                break
+        err = process.stderr.read()
+        table = process.stdout.read()
+        assert process.wait(timeout=START_TIMEOUT) == 0, err
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert err.splitlines()[-1] == ("cnnspec: stopped after every cell of the sweep had "
+                                    f"trained: its results are written in {out}"), err
+    assert "Traceback" not in err and "hint" not in err
+    assert sorted(line.split()[0] for line in table.splitlines()[1:5]) == [
+        "0.01", "0.02", "0.03", "0.04"]
+    assert len(json.loads((out / "results.json").read_text())["cells"]) == 4
+    assert (out / "accuracy.png").is_file() and (out / "curves.png").is_file()
     assert _ended_within(30, process.pid)  # the cluster's workers too
 
 

@@ -19,7 +19,7 @@ from cnnspec.cli.arguments import (
     positive_int,
     refuse_writing_over_inputs,
 )
-from cnnspec.errors import EXIT_INTERRUPTED, shown_path
+from cnnspec.errors import shown_path
 
 LOADS_NUMPY = True
 DRAWS = True  # its pictures: matplotlib beside NumPy
@@ -83,37 +83,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
     from cnnspec.cli.check import report
+    from cnnspec.cli.sweep import stopped_or_reported
     from cnnspec.lab.jsonout import dumps
     from cnnspec.sweep.compare import compare, describe_result, format_table, plot
-    from cnnspec.sweep.results import recorded_message, stopped_message
 
     refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
-    folder = [None]  # named when the trainings start (see started)
+    warned = []  # the checks' warnings are said once, not again by a comparison finished
 
-    def started(_running, _n: int, where: Path) -> None:
-        folder[0] = where
+    def compared(folder: Path | None):
+        on_warnings = None if warned else report
+        warned.append(True)
+        return compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
+                       jobs=args.jobs, out=folder, target=args.target,
+                       data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
+                       on_done=lambda result: print(
+                           describe_result(result, OPTION_NAMES), file=sys.stderr,
+                           flush=True),
+                       on_warnings=on_warnings, dtype=args.dtype,
+                       keep_weights=args.keep_weights)
 
-    try:
-        comparison = compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
-                             jobs=args.jobs, out=args.out, target=args.target,
-                             data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
-                             on_done=lambda result: print(
-                                 describe_result(result, OPTION_NAMES), file=sys.stderr,
-                                 flush=True),
-                             on_start=started, on_warnings=report, dtype=args.dtype,
-                             keep_weights=args.keep_weights)
-    except KeyboardInterrupt:
-        print(stopped_message("comparison", "run", folder[0], args.out is not None),
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    recorded = recorded_message(comparison.skipped, comparison.ran, "run", comparison.out,
-                                comparison.earlier)
-    if recorded:
-        print(recorded, file=sys.stderr)
-    curves = plot(comparison, args.output)
-    # Flushed before the stderr line: see init_report.run.
-    text = (dumps(comparison.to_dict(OPTION_NAMES)) if args.format == "json"
-            else format_table(comparison))
-    print(text, flush=True)
-    print(f"wrote {shown_path(curves)}", file=sys.stderr)
-    return 0
+    def reported(comparison) -> None:
+        curves = plot(comparison, args.output)
+        # Flushed before the stderr line: see init_report.run.
+        text = (dumps(comparison.to_dict(OPTION_NAMES)) if args.format == "json"
+                else format_table(comparison))
+        print(text, flush=True)
+        print(f"wrote {shown_path(curves)}", file=sys.stderr)
+
+    return stopped_or_reported(compared, args.out, reported, "comparison", "run")

@@ -90,13 +90,7 @@ def run(args: argparse.Namespace) -> int:
         dask_available,
         default_workers,
     )
-    from cnnspec.sweep.results import (
-        describe_cell,
-        format_table,
-        read_results,
-        recorded_message,
-        stopped_message,
-    )
+    from cnnspec.sweep.results import describe_cell, format_table, read_results
     from cnnspec.sweep.runner import plan, sweep, write_outputs
     from cnnspec.training.settings import Settings
 
@@ -114,9 +108,8 @@ def run(args: argparse.Namespace) -> int:
               f"installed\nhint: {INSTALL_HINT}", file=sys.stderr)
         return EXIT_USAGE
     # Without --out the folder is named when the sweep starts (numbered if another sweep took
-    # the name in the same second); started() hears it.
+    # the name in the same second).
     out = Path(args.out) if args.out else None
-    folder = [out]
 
     process = 0  # the memory of the heaviest cell's training, where they share this machine
     if args.scheduler is None:
@@ -129,33 +122,73 @@ def run(args: argparse.Namespace) -> int:
                             workers=args.workers or default_workers(n, process))
 
     def started(running, n: int, where: Path) -> None:
-        folder[0] = where
         precision = f" in {args.dtype}" if args.dtype not in (None, DEFAULT_DTYPE) else ""
         print(f"training {counted(n, 'cell')}{precision} {running.description}",
               file=sys.stderr, flush=True)
         if running.dashboard:
             print(f"dashboard: {running.dashboard}", file=sys.stderr, flush=True)
 
+    def swept(folder: Path | None):
+        return sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
+                     settings=settings, out=folder, planned=planned, dtype=args.dtype,
+                     executor=executor, data_dir=args.data_dir,
+                     keep_weights=args.keep_weights, on_start=started,
+                     on_done=lambda cell, res: print(
+                         describe_cell(cell.label, res, res.worded_hint(OPTION_NAMES)),
+                         file=sys.stderr, flush=True))
+
+    def reported(result) -> None:
+        paths = write_outputs(result)
+        # Flushed before the stderr lines: see init_report.run.
+        text = (dumps(read_results(result.out)) if args.format == "json"
+                else format_table(result.groups, result.columns, result.out, result.spread,
+                                  result.trained_in))
+        print(text, flush=True)
+        print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
+
+    return stopped_or_reported(swept, out, reported, "sweep", "cell")
+
+
+def stopped_or_reported(trained, out: Path | None, reported, what: str, cell: str) -> int:
+    """Train with ``trained(out)`` (a sweep's or a comparison's, of ``what`` and its ``cell``s)
+    and print its outcome with ``reported``; the exit code. A Ctrl-C that leaves cells to
+    train says which and how to train them; one after every cell had trained stops no
+    training: the results are written (``trained`` again into its folder trains nothing) and
+    the command ends as it would have, saying so. Once every cell has trained, a Ctrl-C waits
+    for the results to be written."""
+    from cnnspec.sweep.results import (
+        SweepStopped,
+        finished_message,
+        recorded_message,
+        stopped_message,
+    )
+    from cnnspec.training.interrupts import interrupts_held
+
+    finishing = None  # the folder of cells all trained when a Ctrl-C came
     try:
-        result = sweep(args.spec, args.sets, seeds=args.seeds, folds=args.folds,
-                       settings=settings, out=out, planned=planned, dtype=args.dtype,
-                       executor=executor, data_dir=args.data_dir,
-                       keep_weights=args.keep_weights, on_start=started,
-                       on_done=lambda cell, res: print(
-                           describe_cell(cell.label, res, res.worded_hint(OPTION_NAMES)),
-                           file=sys.stderr, flush=True))
-    except KeyboardInterrupt:
-        print(stopped_message("sweep", "cell", folder[0], out is not None), file=sys.stderr)
+        result = trained(out)
+    except SweepStopped as stop:
+        if stop.left:
+            print(stopped_message(what, cell, stop, out is not None), file=sys.stderr)
+            return EXIT_INTERRUPTED
+        finishing = stop.out
+    except KeyboardInterrupt:  # before its folder was taken up
+        print(stopped_message(what, cell, None, out is not None), file=sys.stderr)
         return EXIT_INTERRUPTED
-    recorded = recorded_message(result.skipped, result.ran, "cell", result.out, result.earlier)
-    if recorded:
-        print(recorded, file=sys.stderr)
-    paths = write_outputs(result)
-    # Flushed before the stderr lines: see init_report.run.
-    text = (dumps(read_results(result.out)) if args.format == "json"
-            else format_table(result.groups, result.columns, result.out, result.spread,
-                              result.trained_in))
-    print(text, flush=True)
-    print("wrote " + ", ".join(shown_path(p) for p in paths), file=sys.stderr)
+    try:
+        with interrupts_held():  # delivered once the results are written, then ignored
+            if finishing is not None:
+                result = trained(finishing)  # its cells are recorded: it trains none
+            else:
+                recorded = recorded_message(result.skipped, result.ran, cell, result.out,
+                                            result.earlier)
+                if recorded:
+                    print(recorded, file=sys.stderr)
+            reported(result)
+    except KeyboardInterrupt:
+        if finishing is None:
+            finishing = result.out
+    if finishing is not None:
+        print(finished_message(what, cell, finishing), file=sys.stderr)
     return 0
 

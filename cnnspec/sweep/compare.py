@@ -42,6 +42,7 @@ from cnnspec.sweep.results import (
     percent,
     prepare_folder,
     shown_settings,
+    stops_said,
 )
 from cnnspec.sweep.runner import default_out, describe, recorded_before, run_cells
 from cnnspec.training import rundir
@@ -188,7 +189,8 @@ class Comparison:
         """The comparison as JSON holds it; a diverged run's hint worded by ``names`` (see
         :meth:`JobResult.worded_hint`)."""
         return {"spec": self.spec, "target": self.target, "seconds": self.seconds,
-                "dtype": self.dtype, "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
+                "dtype": self.dtype,
+                "variants": [{**asdict(v), "runs": [r.to_dict(names) for r in v.runs]}
                              for v in self.variants]}
 
 
@@ -216,7 +218,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     recorded without them trains again).
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
-    fails at once rather than after the first variants trained.
+    fails at once rather than after the first variants trained. A Ctrl-C (or SIGTERM) once
+    the folder is made raises :class:`~cnnspec.sweep.results.SweepStopped`, as a sweep's.
     """
     seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
                          "1 and 2")
@@ -244,7 +247,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
                             automatic=out is None)
     started = time.perf_counter()
     description = describe(spec, [axis], seeds, None, (dtype,), cells[0].spec_key)
-    with filled_alone(folder, description, "compare"):
+    with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
         done, ran = run_cells(
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),

@@ -10,7 +10,9 @@
   finished task's result once.
 
 ``results(tasks)`` yields ``(task, result)`` as the cells finish, in any order. Leaving the
-executor (``with``) cancels what has not started and stops what it started, also on Ctrl-C.
+executor (``with``) cancels what has not started and stops what it started, also on Ctrl-C;
+before, ``finished()`` yields the results of the tasks that finished but were not yielded
+(the sweep records them: their trainings are done).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import multiprocessing.resource_tracker
 import os
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -98,6 +101,8 @@ class LocalExecutor:
         self.description = ("in this process" if workers <= 1
                             else f"in {workers} local processes")
         self._pool: ProcessPoolExecutor | None = None
+        self._futures: dict = {}
+        self._yielded: set = set()
 
     def __enter__(self):
         return self
@@ -115,9 +120,22 @@ class LocalExecutor:
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                          initializer=_start_worker)
         with workers_start_deaf_to_ctrl_c():  # the pool starts its processes on a submit
-            futures = {self._pool.submit(fn, task): task for task in tasks}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+            self._futures = {self._pool.submit(fn, task): task for task in tasks}
+        for future in as_completed(self._futures):
+            self._yielded.add(future)
+            yield self._futures[future], future.result()
+
+    def finished(self) -> Iterator[tuple[object, object]]:
+        """The tasks that finished (or finish now: a worker process not stopped by the
+        Ctrl-C, sent to this process alone, ends its task first) but were not yielded, with
+        their results; those that did not start are cancelled."""
+        if self._pool is None:
+            return
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for future, task in self._futures.items():
+            if (future not in self._yielded and not future.cancelled()
+                    and future.exception() is None):
+                yield task, future.result()
 
 
 def dask_available() -> bool:
@@ -218,6 +236,8 @@ class DaskExecutor:
 
         self._cluster = None
         self._futures: list = []
+        self._tasks: dict = {}  # future key -> task
+        self._yielded: set = set()  # the keys of the futures results() yielded
         self._stopping = ExitStack()  # Dask's loggers quieted from a stop signal to close()
         try:
             if scheduler is None:
@@ -305,7 +325,7 @@ class DaskExecutor:
         self._futures = [self.client.submit(fn, task, key=f"cnnspec-cell-{sweep}-{i}",
                                             pure=False)
                          for i, task in enumerate(tasks)]
-        by_key = {future.key: task for future, task in zip(self._futures, tasks)}
+        self._tasks = {future.key: task for future, task in zip(self._futures, tasks)}
         for future in dask_completed(self._futures):
             try:
                 result = future.result()
@@ -314,5 +334,21 @@ class DaskExecutor:
                                hint="look at the workers' logs; the cells finished so far "
                                "are recorded, run the same sweep again to finish the rest"
                                ) from None
-            yield by_key[future.key], result
+            self._yielded.add(future.key)
+            yield self._tasks[future.key], result
+
+    def finished(self) -> Iterator[tuple[object, object]]:
+        """The tasks the cluster has finished but :meth:`results` did not yield, with their
+        results, as far as they arrive within :data:`PROBE_SECONDS` in all (a stopping sweep
+        does not wait on a cluster that does not answer, or on a worker that died)."""
+        deadline = time.monotonic() + PROBE_SECONDS
+        for future in self._futures:
+            left = deadline - time.monotonic()
+            if future.key in self._yielded or future.status != "finished" or left <= 0:
+                continue
+            result = None
+            with suppress(Exception):  # gone or late: its cell trains again next time
+                result = future.result(timeout=left)
+            if result is not None:
+                yield self._tasks[future.key], result
 

@@ -20,8 +20,9 @@ Layout::
     accuracy.png, curves.png   validation accuracy against each swept setting; curves
 
 A cell folder is written under a temporary name and renamed into place, so it is either
-complete or absent: a cell whose folder exists is finished, and a result that arrives twice
-(a task retried after its worker died) is recorded once.
+complete or absent: a cell whose folder holds its spec, metrics and summary is finished (one
+that lost any of them is trained again into it), and a result that arrives twice (a task
+retried after its worker died) is recorded once.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cnnspec.atomic import NotWritten, write_bytes
@@ -38,12 +39,21 @@ from cnnspec.dtypes import DEFAULT_DTYPE, DTYPES, UNRECORDED_DTYPE
 from cnnspec.errors import RunError, WordedError, counted, is_template, literal
 from cnnspec.given import given_path
 from cnnspec.ir.training_catalogue import value_text
-from cnnspec.metrics import VAL_ACC
-from cnnspec.sweep.cells import WEIGHT_FILES, Cell, CellResult, group_label, key_of
+from cnnspec.metrics import ACCURACIES, VAL_ACC
+from cnnspec.sweep.cells import (
+    HASH_CHARS,
+    WEIGHT_FILES,
+    Cell,
+    CellResult,
+    group_label,
+    key_of,
+)
 from cnnspec.sweep.grid import DEFAULT_INITS, DTYPE, setting_key, written_value
 from cnnspec.training import rundir
 from cnnspec.training.files import read_json, read_jsonl, write_csv, write_json, write_jsonl
+from cnnspec.training.interrupts import interrupts_held
 from cnnspec.training.loop import diverged_files
+from cnnspec.training.run import summary_problem
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -168,14 +178,37 @@ def _description_problem(held) -> str | None:
 _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folder holds them
 
 
+# The files that make a cell folder a record of its cell: one without any of them (its
+# metrics deleted, half copied) records nothing, and its cell is trained again into it.
+RECORD_FILES = (rundir.SPEC_JSON, rundir.METRICS, rundir.SUMMARY)
+
+
+def cell_folders(out: Path) -> list[Path]:
+    """Every cell folder in ``out``, complete or not (not the hidden ones being written)."""
+    out = Path(out)
+    if not out.is_dir():
+        return []
+    return [p for p in sorted(out.iterdir()) if not p.name.startswith(".") and p.is_dir()]
+
+
+def is_recorded(folder: Path) -> bool:
+    """Whether ``folder`` holds every file of :data:`RECORD_FILES`."""
+    return all((folder / name).is_file() for name in RECORD_FILES)
+
+
 def recorded_folders(out: Path) -> dict[str, Path]:
     """Cell key -> folder of every cell ``out`` holds. A cell is found by its key alone: the
     same IR given under another label (an init written two ways) is the same cell."""
-    out = Path(out)
-    if not out.is_dir():
-        return {}
-    return {key_of(p.name): p for p in sorted(out.iterdir())
-            if not p.name.startswith(".") and (p / rundir.SUMMARY).is_file()}
+    return {key_of(p.name): p for p in cell_folders(out) if is_recorded(p)}
+
+
+def left_to_train(cells: list[Cell], out: Path, keep_weights: bool = False) -> list[Cell]:
+    """The cells of ``cells`` that ``out`` does not hold finished, each key once: with
+    ``keep_weights``, one recorded without its weights trains again, to keep them."""
+    finished = {key for key, folder in recorded_folders(out).items()
+                if not keep_weights or kept_weights(folder)}
+    unique = {cell.key: cell for cell in cells}
+    return [cell for key, cell in unique.items() if key not in finished]
 
 
 def kept_weights(folder: Path) -> bool:
@@ -187,13 +220,25 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
     """Write the folder of a finished cell (atomically: a temp folder renamed into place)
     and name it in ``result.folder``; False when it was recorded already. A cell recorded
     without its weights is replaced by one that brings them (``--keep-weights`` given to a
-    sweep that had run without it): the same training, now with its weights."""
-    final = Path(out) / cell.folder
+    sweep that had run without it): the same training, now with its weights. A Ctrl-C (or
+    SIGTERM) while it writes acts once the folder is in place: the cell has trained, and
+    cut short, its training would be lost."""
+    with interrupts_held():
+        return _record(Path(out), cell, result)
+
+
+def _record(out: Path, cell: Cell, result: CellResult) -> bool:
+    final = out / cell.folder
     existing = recorded_folders(out).get(cell.key)
     replaced = existing is not None and bool(result.files) and not kept_weights(existing)
-    # a folder of the cell's name without its summary records nothing (its summary deleted,
-    # its files half copied): kept, it would leave the cell to be trained again every time
+    # a folder of the cell's without one of RECORD_FILES records nothing (its summary or
+    # metrics deleted, its files half copied): kept, it would leave the cell to be trained
+    # again every time; one of another name (the cell's value written another way) would
+    # stay beside it, incomplete
     unrecorded = existing is None and final.is_dir()
+    incomplete = [] if existing is not None else [
+        folder for folder in cell_folders(out) if key_of(folder.name) == cell.key
+        and folder != final]
     if existing is not None and not replaced or final.exists() and not final.is_dir():
         result.folder = (existing or final).name
         return False
@@ -207,7 +252,7 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
                           HINT_TEMPLATE: result.hint_template}
     command = cell.command(final)
     result.summary = {**result.summary, **({"command": command} if command else {})}
-    tmp = Path(out) / f".{cell.folder}.{os.getpid()}.tmp"
+    tmp = out / f".{cell.folder}.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         tmp.mkdir()
@@ -231,6 +276,8 @@ def record(out: Path, cell: Cell, result: CellResult) -> bool:
                            hint=f"free some space or make {out} writable, then run the same "
                            "sweep again: the cells recorded so far are kept") from None
         raise
+    for folder in incomplete:
+        shutil.rmtree(folder, ignore_errors=True)
     return True
 
 
@@ -250,17 +297,19 @@ def _replace(final: Path, tmp: Path) -> None:
 def read_recorded(folder: Path, cell: Cell) -> CellResult:
     """The result of a cell recorded earlier in ``folder`` (a resumed sweep reports it with
     the rest); a summary or metrics file whose figures are not the numbers a training writes
-    is a :class:`RunError` naming the folder to delete: its table and curves would read them
-    as numbers."""
+    (or whose metrics hold other epochs than its summary says), or a spec that is not the
+    cell's IR, is a :class:`RunError` naming the folder to delete: its table and curves would
+    read them as numbers, and another sweep into the folder would refuse the cell."""
     hint = (f"delete the folder {folder}: the same command run again into its folder trains "
             "that cell again")
-    path = folder / rundir.SUMMARY
     try:
-        summary = read_json(path, what="cell summary")
+        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
+        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
         metrics = read_jsonl(folder / rundir.METRICS)
     except RunError as exc:
         raise RunError(exc.message, hint=hint) from None
-    problem = _summary_problem(summary) or _metrics_problem(metrics)
+    problem = (_spec_problem(ir, cell) or _summary_problem(summary)
+               or _metrics_problem(metrics, summary))
     if problem:
         file, what = problem
         raise RunError(f"cell {_FILE_NOUNS[file]} {folder / file} is damaged: {what}",
@@ -270,13 +319,29 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
                       hint_template=summary.get(HINT_TEMPLATE))
 
 
-_FILE_NOUNS = {rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
+_FILE_NOUNS = {rundir.SPEC_JSON: "spec", rundir.SUMMARY: "summary", rundir.METRICS: "metrics"}
 
 
-def _is_figure(value) -> bool:
-    """Whether a recorded figure is a number or null (a figure not measured: no validation
-    split; a loss that was not finite)."""
-    return value is None or isinstance(value, (int, float)) and not isinstance(value, bool)
+def _spec_problem(ir, cell: Cell) -> tuple[str, str] | None:
+    """The file and what is wrong with a cell's ``spec.json`` as read; None when it is the
+    IR ``cell`` trains (its key is the IR's hash)."""
+    if isinstance(ir, dict) and replace(cell, ir=ir).key == cell.key:
+        return None
+    return rundir.SPEC_JSON, "it is not the IR of the cell its folder records"
+
+
+def _is_figure(value, key: str = "") -> bool:
+    """Whether a recorded figure is a finite number or null (a figure not measured: no
+    validation split; a loss that was not finite, which training records as null); one of
+    ``key`` :data:`~cnnspec.metrics.ACCURACIES` (or ``test_acc``) a share, in [0, 1]."""
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and (key not in _SHARES or 0 <= value <= 1)
+
+
+_SHARES = (*ACCURACIES, "test_acc")  # the figures that are shares of the images classed right
 
 
 def _summary_problem(summary) -> tuple[str, str] | None:
@@ -287,40 +352,71 @@ def _summary_problem(summary) -> tuple[str, str] | None:
     hint = summary.get(HINT_TEMPLATE)
     if not (hint is None or is_template(hint)):
         return rundir.SUMMARY, f"{HINT_TEMPLATE!r} is no hint"
-    if not _is_figure(summary.get("test_acc")):
-        return rundir.SUMMARY, "its 'test_acc' is no number"
+    if not _is_figure(summary.get("test_acc"), "test_acc"):
+        return rundir.SUMMARY, "its 'test_acc' is no accuracy"
     if not isinstance(summary.get("diverged", False), bool):
         return rundir.SUMMARY, "its 'diverged' is neither true nor false"
     if not isinstance(summary.get("message", ""), (str, type(None))):
         return rundir.SUMMARY, "its 'message' is no text"
-    return None
+    problem = summary_problem(summary)  # as any run's summary is read
+    return None if problem is None else (rundir.SUMMARY, problem)
 
 
-def _metrics_problem(metrics: list[dict]) -> tuple[str, str] | None:
+def _metrics_problem(metrics: list[dict], summary: dict) -> tuple[str, str] | None:
     """The file and what is wrong with a cell's metrics rows; None when every figure is a
-    number."""
+    finite number (an accuracy a share) and there is a row for each epoch its ``summary``
+    says it trained (a summary written before it said so is taken at its word)."""
     for number, row in enumerate(metrics, start=1):
-        wrong = [key for key, value in row.items() if not _is_figure(value)]
+        wrong = [key for key, value in row.items() if not _is_figure(value, key)]
         if wrong:
-            return rundir.METRICS, f"row {number}'s {wrong[0]!r} is no number"
+            what = "accuracy" if wrong[0] in _SHARES else "number"
+            return rundir.METRICS, f"row {number}'s {wrong[0]!r} is no {what}"
+    epochs = summary.get("epochs_done", len(metrics))
+    if epochs != len(metrics):
+        return rundir.METRICS, (f"it holds {counted(len(metrics), 'epoch')}, its summary says "
+                                f"{epochs}")
     return None
 
 
 def earlier_cells(out: Path, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:
     """Every cell ``out`` holds that is none of ``cells`` (recorded by other sweeps, or
     comparisons, of its spec), with its result, in the order of their folders: a sweep's
-    table shows every cell its folder holds."""
+    table shows every cell its folder holds. Such a cell's folder without one of its files
+    is a :class:`RunError` naming it, not left out of the table unsaid: this sweep cannot
+    train it again."""
     keys = {cell.key for cell in cells}
+    for folder in cell_folders(out):
+        missing = [name for name in RECORD_FILES if not (folder / name).is_file()]
+        if missing and key_of(folder.name) not in keys and _named_as_cell(folder.name):
+            raise _damaged_earlier(folder, f"cell folder {folder} is damaged: it has no "
+                                           f"{missing[0]}")
     return [recorded_cell(folder) for key, folder in recorded_folders(out).items()
             if key not in keys]
+
+
+def _named_as_cell(name: str) -> bool:
+    """Whether a folder's ``name`` ends in a cell's key (:meth:`Cell.folder`)."""
+    key = key_of(name)
+    return key != name and len(key) == HASH_CHARS and all(c in "0123456789abcdef" for c in key)
+
+
+def _damaged_earlier(folder: Path, message: str) -> RunError:
+    """The error ``message`` for the folder of another sweep's cell that cannot be read
+    back."""
+    return RunError(message, hint=f"delete the folder {folder}: the sweep (or comparison) that trained "
+                         "it trains it again into its folder")
 
 
 def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
     """The cell recorded in ``folder`` and its result, made again from its ``spec.json`` and
     the settings, seed, fold and dtype its ``summary.json`` records; a folder whose files say
-    no such cell (or another cell than its name's) is a :class:`RunError` naming it."""
-    ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
-    summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    no such cell (or another cell than its name's), or cannot be read, is a
+    :class:`RunError` naming it."""
+    try:
+        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
+        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+    except RunError as exc:
+        raise _damaged_earlier(folder, exc.message) from None  # names the file
     fields = summary.get("cell") if isinstance(summary, dict) else None
     problem = _fields_problem(fields)
     if problem is None:
@@ -333,9 +429,7 @@ def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
         if not isinstance(ir, dict) or cell.key != key_of(folder.name):
             problem = f"its {rundir.SPEC_JSON} is not the IR of the cell its name says"
     if problem:
-        raise RunError(f"cell folder {folder} is damaged: {problem}",
-                       hint=f"delete the folder {folder}: the sweep (or comparison) that "
-                            "trained it trains it again into its folder")
+        raise _damaged_earlier(folder, f"cell folder {folder} is damaged: {problem}")
     return cell, read_recorded(folder, cell)
 
 
@@ -414,11 +508,6 @@ def shown_settings(cell: Cell, keys: list[str]) -> dict[str, str]:
     return {key: shown_value(cell, key) for key in keys}
 
 
-def recorded(out: Path) -> int:
-    """How many cells a sweep folder holds."""
-    return len(recorded_folders(out))
-
-
 def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
                      earlier: int = 0) -> str | None:
     """What a sweep or comparison run again into ``folder`` says of the ``skipped`` ``cell``s
@@ -435,18 +524,59 @@ def recorded_message(skipped: int, ran: int, cell: str, folder: Path,
     return "\n".join(lines) or None
 
 
-def stopped_message(what: str, cell: str, folder: Path | None, named: bool) -> str:
+class SweepStopped(KeyboardInterrupt):
+    """A sweep (or comparison) stopped by Ctrl-C or SIGTERM once its folder ``out`` was
+    taken up: of its ``cells`` (how many distinct ones), ``left`` are those ``out`` does not
+    hold finished. With none left every cell had trained: the same call again into ``out``
+    trains nothing and returns the results. A ``KeyboardInterrupt``, as the Ctrl-C was."""
+
+    def __init__(self, out: Path, cells: int, left: list[Cell]) -> None:
+        super().__init__(f"stopped with {len(left)} of {cells} cells left to train in {out}")
+        self.out, self.cells, self.left = Path(out), cells, left
+
+
+@contextmanager
+def stops_said(out: Path, cells: list[Cell], keep_weights: bool = False) -> Iterator[None]:
+    """Within the block, a Ctrl-C (a ``KeyboardInterrupt``) becomes a :class:`SweepStopped`
+    saying which of ``cells`` are left to train in ``out`` (:func:`left_to_train`)."""
+    try:
+        yield
+    except SweepStopped:
+        raise
+    except KeyboardInterrupt:
+        raise SweepStopped(out, len({cell.key for cell in cells}),
+                           left_to_train(cells, out, keep_weights)) from None
+
+
+# How many of the cells a stopped sweep left to train its message names; "and N more" after.
+LEFT_NAMED = 4
+
+
+def stopped_message(what: str, cell: str, stop: SweepStopped | None, named: bool) -> str:
     """What to tell a user whose Ctrl-C stopped a ``what`` ("sweep", "comparison") of
-    ``cell``s ("cell", "run") that trains into ``folder`` (None before the folder was made;
-    ``named``: chosen with ``--out``): the ones it holds, and how to train the rest (the same
-    command skips them)."""
-    if folder is None:
+    ``cell``s ("cell", "run") with some left to train (``stop``; None when it stopped before
+    its folder was taken up; ``named``: the folder was chosen with ``--out``): how many its
+    folder holds, which are left, and how to train them (the same command skips the
+    others)."""
+    if stop is None:
         return f"cnnspec: {what} stopped before any of its {cell}s trained"
-    again = "the same command again" if named else f"the same command again with --out {folder}"
-    held = recorded(folder)
-    return (f"cnnspec: {what} stopped; {counted(held, cell)} {'is' if held == 1 else 'are'} "
-            f"recorded in {folder}\n"
+    again = "the same command again" if named else \
+        f"the same command again with --out {stop.out}"
+    held, left = stop.cells - len(stop.left), len(stop.left)
+    labels = "; ".join(each.label for each in stop.left[:LEFT_NAMED])
+    if left > LEFT_NAMED:
+        labels += f"; and {left - LEFT_NAMED} more"
+    return (f"cnnspec: {what} stopped; {held} of its {counted(stop.cells, cell)} "
+            f"{'is' if held == 1 else 'are'} recorded in {stop.out}, {left} "
+            f"{'is' if left == 1 else 'are'} left to train: {labels}\n"
             f"hint: run {again} to train the rest")
+
+
+def finished_message(what: str, cell: str, out: Path) -> str:
+    """What a ``what`` ("sweep", "comparison") of ``cell``s ("cell", "run") says, after its
+    results, of a Ctrl-C that came once every cell had trained: it stopped no training."""
+    return (f"cnnspec: stopped after every {cell} of the {what} had trained: its results are "
+            f"written in {out}")
 
 
 def read_results(out: Path) -> dict:

@@ -35,11 +35,12 @@ from cnnspec.sweep.results import (
     earlier_cells,
     filled_alone,
     groups,
-    kept_weights,
+    left_to_train,
     prepare_folder,
     read_recorded,
     record,
     recorded_folders,
+    stops_said,
     write_results,
 )
 from cnnspec.training import rundir
@@ -199,8 +200,9 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
               on_start: Callable[[object, int], None] | None = None, command: str = "sweep",
               hint_of: Callable[[str], str] | None = None
               ) -> tuple[list[tuple[Cell, CellResult]], int]:
-    """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold yet on ``executor`` (a callable returning the
-    executor for a number of tasks; default a local Dask cluster) and record them; return
+    """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold finished
+    yet (:func:`~cnnspec.sweep.results.left_to_train`) on ``executor`` (a callable returning
+    the executor for a number of tasks; default a local Dask cluster) and record them; return
     every cell with its result, in the order of ``cells``, and how many trained now.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives, its hint after a divergence worded by ``hint_of`` (a template as
@@ -209,11 +211,7 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
     naming it (:func:`cells_failed`; the ``command`` that trains them, ``sweep`` or
     ``compare``, is what to run again)."""
     # Two cells with one IR (a value written two ways) are one training.
-    unique = {cell.key: cell for cell in cells}
-    finished = recorded_folders(out)
-    if keep_weights:  # a cell recorded without its weights trains again, to keep them
-        finished = {key: folder for key, folder in finished.items() if kept_weights(folder)}
-    todo = [cell for cell in unique.values() if cell.key not in finished]
+    todo = left_to_train(cells, out, keep_weights)
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, CellResult]] = []
     if todo:
@@ -221,20 +219,33 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
             if on_start:
                 on_start(running, len(todo))
             tasks = [Task(cell, data_dir, keep_weights) for cell in todo]
-            for task, result in running.results(run_cell, tasks):
-                if result.failed:
-                    failed.append((task.cell, _worded_for(result, hint_of)))
-                    continue
-                record(out, task.cell, result)  # its hint as training words it (see below)
-                results[task.cell.key] = _worded_for(result, hint_of)
-                if on_done:
-                    on_done(task.cell, result)
+            try:
+                for task, result in running.results(run_cell, tasks):
+                    if result.failed:
+                        failed.append((task.cell, _worded_for(result, hint_of)))
+                        continue
+                    record(out, task.cell, result)  # its hint as training words it (below)
+                    results[task.cell.key] = _worded_for(result, hint_of)
+                    if on_done:
+                        on_done(task.cell, result)
+            except KeyboardInterrupt:
+                _record_finished(running, out)
+                raise
     if failed:
         raise cells_failed(failed, len(todo), out, command)
     folders = recorded_folders(out)
     done = [(cell, results.get(cell.key)
              or _worded_for(read_recorded(folders[cell.key], cell), hint_of)) for cell in cells]
     return done, len(todo)
+
+
+def _record_finished(running, out: Path) -> None:
+    """Record the cells ``running`` (an executor stopped by a Ctrl-C) finished but had not
+    handed over yet (its ``finished()``, where it has one): stopped, it would drop them, and
+    their trainings would be done again."""
+    for task, result in getattr(running, "finished", tuple)():
+        if not result.failed:
+            record(out, task.cell, result)
 
 
 def _worded_for(result: CellResult, hint_of: Callable[[str], str] | None) -> CellResult:
@@ -301,6 +312,10 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     those each setting adds (``with lr=1.0: ...``), as ``train``'s ``on_warnings`` is.
     ``dtype`` is the one every cell trains in, as ``train``'s (default float32), unless
     ``sets`` sweeps it (``"dtype=float32,float64"``).
+
+    A Ctrl-C (or SIGTERM) once the folder is made raises
+    :class:`~cnnspec.sweep.results.SweepStopped`, which says the cells left to train; with
+    none left, the same call again into its folder trains nothing and returns the sweep.
     """
     checked_executor(executor)  # before anything is made
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
@@ -312,7 +327,8 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
     given = given_settings(settings).overrides(WIDEST_DTYPE)
-    with filled_alone(folder, result.description(), "sweep"):
+    with stops_said(folder, cells, keep_weights), \
+            filled_alone(folder, result.description(), "sweep"):
         result.done, result.ran = run_cells(
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,

@@ -293,28 +293,35 @@ def read_summary(run: RunDir) -> dict:
     if not isinstance(summary, dict):
         raise _damaged_summary(f"run summary {run.summary} holds {type(summary).__name__} "
                                f"{reprlib.repr(summary)}, not an object of the run's figures")
+    problem = summary_problem(summary)
+    if problem:
+        raise _damaged_summary(f"run summary {run.summary}: {problem}")
+    missing = [key for key in SUMMARY_REQUIRED if key not in summary]
+    if missing:
+        raise _damaged_summary(f"run summary {run.summary} has no {missing[0]!r}")
+    return summary
+
+
+def summary_problem(summary: dict) -> str | None:
+    """What is wrong with the fields of the object a ``summary.json`` holds (``"'steps' is
+    -1, below 0"``); None when each is what training writes (see :data:`SUMMARY_TYPES`). A
+    sweep's cell summary is a run's summary too."""
     for key, kinds in SUMMARY_TYPES.items():
         if key not in summary:
             continue
         value = summary[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            raise _damaged_summary(f"run summary {run.summary}: {key!r} is "
-                                   f"{reprlib.repr(value)}, not "
-                                   f"{' or '.join(_type_name(k) for k in kinds)}")
+            return (f"{key!r} is {reprlib.repr(value)}, not "
+                    f"{' or '.join(_type_name(k) for k in kinds)}")
         if key in SUMMARY_LEAST and value is not None and value < SUMMARY_LEAST[key]:
-            raise _damaged_summary(f"run summary {run.summary}: {key!r} is {value}, below "
-                                   f"{SUMMARY_LEAST[key]}")
+            return f"{key!r} is {value}, below {SUMMARY_LEAST[key]}"
     for key in ("dtype", "data_dtype"):
         if summary.get(key, DEFAULT_DTYPE) not in DTYPES:
-            raise _damaged_summary(f"run summary {run.summary}: {key!r} is "
-                                   f"{reprlib.repr(summary[key])}, not one of "
-                                   f"{', '.join(DTYPES)}")
+            return (f"{key!r} is {reprlib.repr(summary[key])}, not one of "
+                    f"{', '.join(DTYPES)}")
     if not all(isinstance(name, str) for name in summary.get("classes", [])):
-        raise _damaged_summary(f"run summary {run.summary}: 'classes' must be a list of names")
-    missing = [key for key in SUMMARY_REQUIRED if key not in summary]
-    if missing:
-        raise _damaged_summary(f"run summary {run.summary} has no {missing[0]!r}")
-    return summary
+        return "'classes' must be a list of names"
+    return None
 
 
 def run_fold(summary: dict, run: RunDir) -> tuple[int, int] | None:
