@@ -627,7 +627,9 @@ def test_ctrl_c_after_the_last_run_writes_the_comparison(tiny, tmp_path, capsys,
     assert captured.err.splitlines()[-1] == (
         f"cnnspec: stopped after every run of the comparison had trained: its results are "
         f"written in {out}")
-    assert captured.err.count("zeros") == 2  # its warning, and its run: trained once, said once
+    # its warnings said once, and its run trained and reported once
+    assert captured.err.count('with --init "zeros": all 4 filters') == 1
+    assert captured.err.count("zeros, seed 0:") == 1
     assert "recorded in" not in captured.err
     assert [line.split()[0] for line in captured.out.splitlines()[1:3]] == ["he_normal",
                                                                            "zeros"]
