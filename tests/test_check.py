@@ -2370,10 +2370,11 @@ def test_a_constant_kernel_adds_up_the_mean_of_what_it_reads_as_the_engine_does(
     channel, add as one (signal._fixed_sums). 20 such layers grow the scale 1e15x (x7 a
     layer, the padding's share of 0.977 in it); taken as fan_in * E[w^2] * 1/2 = 0.36 a
     layer, the estimate shrank it 1e5x. Against the engine (float64, Gaussian images, 3
-    seeds): every layer within 1.3x (0.80x at body_1_conv, whose window reads the stem's
-    ReLU values, alike where the stem's windows overlap, which a fixed kernel's sums do not
-    carry; 0.92x from body_12 on; the dense scores 1.07x), where the old estimate was 1e-19x
-    at the last conv; and the warning says the scale grows, with the figure."""
+    seeds): every layer within 1.3x (0.91x at body_2_conv, 1.03x from body_12 on; the dense
+    scores 1.21x), where the old estimate was 1e-19x at the last conv; body_1_conv, whose
+    window reads the stem's ReLU values, alike where the stem's windows overlap (the
+    kernel's autocorrelation, KernelSums.lags), within 1.1x (1.05x; 0.80x where a fixed
+    kernel's sums did not carry it); and the warning says the scale grows, with the figure."""
     import cnnspec
 
     path = tmp_path / "constnet.cnn"
@@ -2381,8 +2382,35 @@ def test_a_constant_kernel_adds_up_the_mean_of_what_it_reads_as_the_engine_does(
     estimate, measured = _estimated_and_measured_scales(str(path), tmp_path, batch=8)
     for name, scale in measured.items():
         assert 1 / 1.3 < estimate[name] / scale < 1.3, (name, estimate[name], scale)
+    assert 1 / 1.1 < estimate["body_1_conv"] / measured["body_1_conv"] < 1.1
     assert measured["body_19_conv_relu"] > 1e14
     (warning,) = [w for w in cnnspec.load(path).warnings if "signal's scale" in w.message]
-    assert "estimated to grow 2.4e17x (2^57.7) from the input to 'dense1'" in warning.message
+    assert "estimated to grow 2.57e17x (2^57.8) from the input to 'dense1'" in warning.message
     assert "fixed values that sum to as much as 205" in warning.message
     assert "E[z] = sum(w) E[x]" in warning.message
+
+
+def test_a_fixed_kernels_autocorrelation_adds_the_products_of_its_taps_d_apart():
+    """KernelSums.lags against every pair of taps of a random 4x5 kernel on 2 channels: at
+    ``(dy, dx)`` the products of taps that far apart, ``(dy, dx)`` and ``(dy, -dx)`` averaged,
+    added over the channels; ``tap_lags`` the same of the channels' sums at each tap."""
+    from cnnspec.init.describe import kernel_sums
+
+    values = list(np.random.default_rng(0).standard_normal(40))
+    found = kernel_sums(values, (1, 2, 4, 5), (1, 2, 4, 5))
+    taps = [(y, x) for y in range(4) for x in range(5)]
+
+    def lag(kernel, dy, dx):
+        pairs = [(a, b) for a in taps for b in taps
+                 if b[0] - a[0] == dy and abs(b[1] - a[1]) == dx]
+        ways = 2 if dx else 1  # either way along the row; (0, dx) meets each pair twice
+        return sum(kernel[a[0] * 5 + a[1]] * kernel[b[0] * 5 + b[1]] for a, b in pairs) / ways
+
+    channels = (values[:20], values[20:])
+    summed = [a + b for a, b in zip(*channels)]
+    assert [d for d, _ in found.lags] == [(0, 1), (0, 2), (1, 0), (1, 1), (1, 2), (2, 0),
+                                          (2, 1), (2, 2)]
+    for (dy, dx), value in found.lags:
+        assert value == pytest.approx(sum(lag(c, dy, dx) for c in channels)), (dy, dx)
+    for (dy, dx), value in found.tap_lags:
+        assert value == pytest.approx(lag(summed, dy, dx)), (dy, dx)

@@ -626,7 +626,8 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             if fixed is not None:
                 q[info.name] = spread + bias_mean * (bias_mean + 2 * fixed.mean())
                 sums[info.name] = biased_sums(fixed.q, fixed.shared,
-                                              fixed.mean() + bias_mean, bias_variance)
+                                              fixed.mean() + bias_mean, bias_variance,
+                                              fixed.near)
                 q[info.name] += bias_variance
                 means[info.name] = fixed.mean() + bias_mean
                 if 0 in info.weight_init.alike_axes and not bias_variance:
@@ -715,11 +716,13 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
 class FixedSums:
     """The sums of a fixed kernel (:func:`_fixed_sums`): ``q`` their variance about ``mean``
     (a channel's mean, ``mean`` the same in every channel, the rest of the channels' means
-    spread in the ``shared`` part of ``q``)."""
+    spread in the ``shared`` part of ``q``), ``near`` what two of them share at small
+    displacements, where their windows overlap (:data:`Near`)."""
 
     q: float
     average: float
     shared: float
+    near: Near = ()
 
     def mean(self) -> float:
         return self.average
@@ -743,9 +746,14 @@ def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | No
     squared). Where the input's channels are copies of one another (after a kernel alike in
     every filter), the taps of all channels add as one: ``sum(w)^2 cross + taps (q -
     cross)``. The zero padding takes its share (``share``, :func:`read_shares`) of what adds
-    apart and its square of what adds coherently, the border sums reading fewer taps. None
-    for a drawn kernel, one that sums to 0, or a transposed conv (its outputs sum different
-    taps)."""
+    apart and its square of what adds coherently, the border sums reading fewer taps. Two
+    sums ``d`` apart read the same inputs where their windows overlap: of what adds apart,
+    they share the kernel's autocorrelation there (``KernelSums.lags``, ``sum_i w_i
+    w_(i+d)``, over ``sum_i w_i^2``; its ``tap_lags`` on copies), the next layer's windows
+    reading it (:data:`Near`): the first body conv of tests/test_check.py's constant stack,
+    reading its stem's ReLU values, within 1.05x of the engine, 0.80x when its windows'
+    values were taken as alike only in what their channel shares. None for a drawn kernel, one that sums to 0, or a transposed conv
+    (its outputs sum different taps)."""
     totals, reach = info.weight_init.sums, KINDS[info.kind].reach
     if totals is None or not totals.whole or reach is None:
         return None
@@ -776,7 +784,10 @@ def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | No
         if not 0 < variance < math.inf:
             return None
     shared = min(1.0, share * share * (far_part + spread_of_means) / variance)
-    return FixedSums(variance, average, shared)
+    lags = (totals.tap_lags if copies else totals.lags) if reads.window is not None else ()
+    near = tuple((d, min(1.0, shared + share * lag * own / variance)) for d, lag in lags)
+    return FixedSums(variance, average, shared, tuple((d, rho) for d, rho in near
+                                                      if rho != shared))
 
 
 def _sums_crosses(source: Sums | None, moment: float | None) -> Crosses | None:
