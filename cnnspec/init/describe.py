@@ -21,7 +21,7 @@ from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init.catalogue import BY_NAME, KERNEL_NAMES, canonical
 from cnnspec.init.fans import fans as fans_of
 from cnnspec.init.gains import gain, gain_text
-from cnnspec.init.info import InitInfo, KernelSums, TapSquares
+from cnnspec.init.info import LAG_REACH, InitInfo, KernelSums, TapSquares
 from cnnspec.init.kernels import LAYOUTS, alike_along, flat, kernel_values, nested_shape
 from cnnspec.init.presets import PRESETS
 from cnnspec.init.scaling import VarianceScaling
@@ -350,7 +350,11 @@ def kernel_sums(numbers: list[float], placement: tuple[int, ...],
         return None
     filters, placed, taps = placement[0], placement[1], math.prod(placement[2:])
     repeat = shape[1] // placed
+    # the autocorrelation needs the kernel's own rows and columns of taps
+    spatial = tuple(shape[2:]) if len(shape) == 4 and placement[2:] == shape[2:] else None
     whole = channels = tap_sums = mean = 0.0
+    lags: dict[tuple[int, int], float] = {}
+    tap_lags: dict[tuple[int, int], float] = {}
     for f in range(filters):
         rows = [numbers[(f * placed + c) * taps:(f * placed + c + 1) * taps]
                 for c in range(placed)]
@@ -358,7 +362,35 @@ def kernel_sums(numbers: list[float], placement: tuple[int, ...],
         whole, mean = whole + total * total, mean + total
         channels += repeat * sum(sum(row) ** 2 for row in rows)
         tap_sums += sum((repeat * sum(column)) ** 2 for column in zip(*rows))
-    return KernelSums(whole / filters, channels / filters, tap_sums / filters, mean / filters)
+        if spatial is not None:
+            for row in rows:
+                _add_lags(lags, row, spatial, repeat / filters)
+            _add_lags(tap_lags, [repeat * sum(column) for column in zip(*rows)], spatial,
+                      1 / filters)
+    return KernelSums(whole / filters, channels / filters, tap_sums / filters, mean / filters,
+                      tuple(sorted(lags.items())), tuple(sorted(tap_lags.items())))
+
+
+def _add_lags(lags: dict[tuple[int, int], float], values: list[float],
+              spatial: tuple[int, int], weight: float) -> None:
+    """Add ``weight`` times a ``kh x kw`` kernel's autocorrelation (``values`` row-major) to
+    ``lags``: at each ``(dy, dx)`` below :data:`LAG_REACH`, ``dy, dx >= 0`` not both 0, the
+    products of its taps that far apart, ``(dy, dx)`` and ``(dy, -dx)`` averaged
+    (:class:`KernelSums`). Each displacement is one pass over the taps (a 100000x1 kernel's
+    all pairs would be 10^10)."""
+    kh, kw = spatial
+    for dy in range(min(kh, LAG_REACH)):
+        for dx in range(min(kw, LAG_REACH)):
+            if not dy and not dx:
+                continue
+            ways = (dx,) if not dy or not dx else (dx, -dx)
+            products = 0.0
+            for step in ways:
+                offset = dy * kw + step  # taps (y, x) and (y + dy, x + step), row-major
+                products += sum(values[i] * values[i + offset]
+                                for i in range(max(0, -offset), len(values) - max(0, offset))
+                                if 0 <= i % kw + step < kw)
+            lags[(dy, dx)] = lags.get((dy, dx), 0.0) + weight * products / len(ways)
 
 
 def _tap_squares(squares: list[float], shape: tuple[int, ...]) -> TapSquares:

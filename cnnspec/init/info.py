@@ -18,6 +18,12 @@ class TapSquares:
     columns: tuple[float, ...]
 
 
+# The displacements a fixed kernel's autocorrelation is kept for, along each axis: below 3,
+# what a 3x3 window of the next layer reads of its neighbours (a wider one reads the rest as
+# what the whole channel shares).
+LAG_REACH = 3
+
+
 @dataclass(frozen=True)
 class KernelSums:
     """What a fixed weight (a constant, a literal, a named kernel) adds up to, each a mean over
@@ -28,12 +34,21 @@ class KernelSums:
     over the filters of their sums, not squared (filters summing to 1 and -1 give their
     layer a mean of 0 and each channel a mean of its own). A dense weight's inputs are its
     channels, of one tap each. The signal estimate's second moment of the sums of a fixed
-    kernel (:mod:`cnnspec.check.signal`) reads them."""
+    kernel (:mod:`cnnspec.check.signal`) reads them. ``lags``: a conv kernel's autocorrelation
+    over displacements ``(dy, dx)`` (both at least 0, not both 0), ``sum_i w_i w_(i+d)`` over
+    the pairs of taps ``d`` apart, either way along each axis (the mean of ``(dy, dx)`` and
+    ``(dy, -dx)``), added over the input channels: how alike two of its sums ``d`` apart are
+    on an input whose positions are independent (overlapping windows share inputs);
+    ``tap_lags`` the same over the sums of the input channels at each tap (an input whose
+    channels are copies of one another). Up to :data:`LAG_REACH` along each axis; empty for
+    a dense weight or a 1x1 kernel."""
 
     whole: float
     channels: float
     taps: float
     mean: float
+    lags: tuple[tuple[tuple[int, int], float], ...] = ()
+    tap_lags: tuple[tuple[tuple[int, int], float], ...] = ()
 
 
 @dataclass(frozen=True)
