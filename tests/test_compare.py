@@ -492,7 +492,7 @@ def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_e
     out = tmp_path / "cmp"
     arguments = ["compare", str(tiny_shapes_spec), "--init", "he_normal", "--init",
                  "glorot_uniform", "--init", "normal(std=0.1)", "--seeds", "2", "--epochs",
-                 "20", "--jobs", "2", "--out", str(out)]
+                 "40", "--jobs", "2", "--out", str(out)]
     process = subprocess.Popen([sys.executable, "-m", "cnnspec", *arguments],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
@@ -502,13 +502,21 @@ def test_ctrl_c_stops_parallel_trainings_says_where_their_runs_are_and_a_rerun_e
                 os.killpg(process.pid, getattr(signal, sent))
                 break
         err = process.stderr.read()
-        assert process.wait(timeout=60) == 130, err
+        code = process.wait(timeout=60)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert "Traceback" not in err
-    assert re.search(rf"\d+ of its 6 runs (is|are) recorded in {re.escape(str(out))}, \d+ "
-                     r"(is|are) left to train: init=.*\nhint: run the same command again", err)
+    # On a loaded machine the signal may land after the last run: then the comparison is
+    # whole, and it is written and said so (exit 0) rather than stopped.
+    if code == 0:
+        assert err.endswith("cnnspec: stopped after every run of the comparison had trained: "
+                            f"its results are written in {out}\n"), err
+    else:
+        assert code == 130, err
+        assert re.search(rf"\d+ of its 6 runs (is|are) recorded in {re.escape(str(out))}, \d+ "
+                         r"(is|are) left to train: init=.*\nhint: run the same command again",
+                         err)
     assert _ended_within(10, process.pid)  # no worker of any kind is left
     assert main(arguments) == 0
     assert len([p for p in out.iterdir() if p.is_dir()]) == 6  # and no half-written one
