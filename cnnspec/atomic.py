@@ -170,6 +170,6 @@ def _alive(pid: str | None) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OverflowError, OSError):
+    except (OverflowError, OSError):  # PermissionError among them
         return True  # someone else's process (or no way to tell): leave its files alone
     return True

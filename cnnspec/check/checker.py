@@ -90,7 +90,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
     estimate = signal.Estimate(infos)  # the signal's moments, worked out once for every lint
-    facts = exact(spec, infos)  # what holds at every step, for every lint that reads it
+    facts = exact(spec, infos, used)  # what holds at every step, for every lint that reads it
     return (lints.constant_weights(spec, infos, facts) + lints.flat_channels(spec, infos, facts)
             + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)

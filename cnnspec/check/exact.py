@@ -162,11 +162,11 @@ def _stop(reader: LayerInfo, source: str, values: dict[str, float],
     return silent.get(reader.name)
 
 
-def _silent(spec: Spec, layers: list[LayerInfo], values: dict[str, float],
+def _silent(spec: Spec, layers: list[LayerInfo], by_name: dict[str, LayerInfo],
+            after: dict[str, list[str]], values: dict[str, float],
             still: set[tuple[str, str]], used: set[str]) -> dict[str, tuple[Stop, ...]]:
     """The layers no gradient reaches, each with what stops it (readers after the layers they
-    read, so each reader is settled first)."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    read, so each reader is settled first); ``after``: each layer's readers."""
     silent: dict[str, tuple[Stop, ...]] = {}
     for info in reversed(layers):
         readers = [by_name[r] for r in after.get(info.name, []) if r in used]
@@ -186,9 +186,10 @@ def _no_gradient(info: LayerInfo, part: str, values: dict[str, float],
     return part == WEIGHT and values.get(info.inputs[0]) == 0
 
 
-def exact(spec: Spec, layers: list[LayerInfo]) -> Exact:
-    """The :class:`Exact` facts of a network (the module docstring)."""
-    used = used_layers(spec)
+def exact(spec: Spec, layers: list[LayerInfo], used: set[str] | None = None) -> Exact:
+    """The :class:`Exact` facts of a network (the module docstring); ``used``: its
+    :func:`cnnspec.check.graph.used_layers`, where they are worked out already."""
+    used = used_layers(spec) if used is None else used
     layers = [info for info in layers if info.name in used]
     by_name = {info.name: info for info in layers}
     still = {(info.name, part) for info in layers for part in _parts(info)}
@@ -197,13 +198,14 @@ def exact(spec: Spec, layers: list[LayerInfo]) -> Exact:
         # is frozen stays
         return Exact({}, {}, {key for key in still if _no_gradient(by_name[key[0]], key[1],
                                                                    {}, {})})
+    after = consumers(spec)
     while True:
         values: dict[str, float] = {}
         for info in layers:
             value = _value(info, values, still)
             if value is not None:
                 values[info.name] = value
-        silent = _silent(spec, layers, values, still, used)
+        silent = _silent(spec, layers, by_name, after, values, still, used)
         kept = {key for key in still if _no_gradient(by_name[key[0]], key[1], values, silent)}
         if kept == still:
             return Exact(values, silent, still)

@@ -326,7 +326,7 @@ def _through(between: list[LayerInfo], q: float, activation: str,
     kind = KINDS[activation]
     phi, dphi = kind.increasing, kind.derivative
     moment, backward, mean = meanfield.variance_map(q, 1.0, 0.0, phi), 1.0, None
-    slope = meanfield.gaussian_mean(lambda u: dphi(u) ** 2, q)
+    slope = meanfield.chi_1(q, 1.0, dphi)  # E[phi'(h)^2]
     for info in between:
         kind = KINDS[info.kind]
         if kind.family == "reshape":

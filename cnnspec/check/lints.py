@@ -212,8 +212,8 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
 
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
-                 alike: set[str], beside_others: bool = False,
-                 facts: Exact | None = None) -> list[str]:
+                 alike: set[str], beside_others: bool = False, *,
+                 facts: Exact) -> list[str]:
     """The layers after ``name`` that can give its channels different gradients
     (``beside_others``: ``name`` is a concat, whose channels lie beside others already;
     ``facts``: :func:`cnnspec.check.exact.exact`, whose readers that pass no gradient back are
@@ -247,7 +247,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
         seen.add(state)
         nxt, before, beside_others, mixed = state
         info = by_name[nxt]
-        if facts is not None and facts.stop(info, before) is not None:
+        if facts.stop(info, before) is not None:
             continue
         if _tells_apart(info, beside_others, mixed):
             if nxt not in breakers:  # reached in more than one state
@@ -507,18 +507,16 @@ def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) ->
             "a random init such as he_normal")
 
 
-def constant_weights(spec: Spec, layers: list[LayerInfo],
-                     facts: Exact | None = None) -> list[SpecError]:
+def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
     only the layers after it can; and for each layer of :func:`still_zero_starts`, that its
     weights never change, and why (said in the same warning where its filters also start
     identical: no gradient comes back to tell them apart). Every layer whose weights never
-    change is said to (``facts``: :func:`cnnspec.check.exact.exact`, worked out here when not
-    given), not to be told apart."""
+    change is said to (``facts``: :func:`cnnspec.check.exact.exact`), not to be told
+    apart."""
     said = {}
     by_name = {info.name: info for info in layers}
-    facts = exact(spec, layers) if facts is None else facts
     symmetric = symmetric_starts(spec, layers, facts)
     for name in still_zero_starts(layers, facts):
         if name not in symmetric:
@@ -772,12 +770,13 @@ def _sugar_words(chain: list[dict]) -> str:
     return " and ".join(_sugar_word(link["name"], link["kind"])[1] for link in chain)
 
 
-def _unused_hint(layer: dict, used: set[str], spec: Spec) -> str:
+def _unused_hint(layer: dict, used: set[str], spec: Spec, chains: dict[str, list[dict]]
+                 ) -> str:
     """How to fix an unused layer. The common case is sugar: in `a: conv 8 3 relu` (or
     `a: conv 8 3 bn`) the name `a` is the conv *before* its relu (batch norm), so `add(a, b)`
     skips the generated `a_relu` (`a_bn`): the hint names the output of the whole line."""
     made = _sugar_word(layer["name"], layer["kind"])
-    chain = _sugar_chains(spec).get(made[0], []) if made and made[0] in used else []
+    chain = chains.get(made[0], []) if made and made[0] in used else []
     if layer not in chain:
         return "remove the line, feed the layer into a later one, or name the right `output`"
     base, end = made[0], chain[-1]
@@ -878,11 +877,11 @@ def pinned_references(spec: Spec) -> list[SpecError]:
 
 
 def unused_layers(spec: Spec, used: set[str]) -> list[SpecError]:
-    output = spec.ir["output"]
+    output, chains = spec.ir["output"], _sugar_chains(spec)
     # no pronoun for the layer: said of several repeat block copies at once, "it" would be wrong
     return [spec.error(f"layer '{layer['name']}' is not used: no path leads from there to the "
                        f"output '{output}'", layer["name"], severity="warning",
-                       hint=_unused_hint(layer, used, spec))
+                       hint=_unused_hint(layer, used, spec, chains))
             for layer in spec.ir["layers"] if layer["name"] not in used]
 
 

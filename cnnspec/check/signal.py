@@ -616,9 +616,11 @@ def estimate(layers: list[LayerInfo], biases: bool = False,
             ew2 = weight_second_moment(info)
             spread = (1.0 if ew2 is None else
                       summed_terms(info) * ew2 * ins[0] * shares[info.name])
+            # a drawn kernel's sums are not fixed: what its input shares is not worked out
             fixed = (_fixed_sums(info, ins[0], means[single], crosses_of(single),
                                  single in copies, shares[info.name])
-                     if single in means and ew2 is not None else None)
+                     if info.weight_init.sums is not None and single in means
+                     and ew2 is not None else None)
             if fixed is not None:
                 spread = fixed.second_moment()
             bias_mean, bias_variance = (bias_moments(info) if biases and 0 < spread < math.inf
@@ -752,8 +754,8 @@ def _fixed_sums(info: LayerInfo, moment: float, mean: float, found: Crosses | No
     w_(i+d)``, over ``sum_i w_i^2``; its ``tap_lags`` on copies), the next layer's windows
     reading it (:data:`Near`): the first body conv of tests/test_check.py's constant stack,
     reading its stem's ReLU values, within 1.05x of the engine, 0.80x when its windows'
-    values were taken as alike only in what their channel shares. None for a drawn kernel, one that sums to 0, or a transposed conv
-    (its outputs sum different taps)."""
+    values were taken as alike only in what their channel shares. None for a drawn kernel,
+    one that sums to 0, or a transposed conv (its outputs sum different taps)."""
     totals, reach = info.weight_init.sums, KINDS[info.kind].reach
     if totals is None or not totals.whole or reach is None:
         return None
@@ -817,10 +819,11 @@ def _read_near(info: LayerInfo, found: Crosses | None, shared: float, moment: fl
     being nearly linear below 1/2)."""
     reach = KINDS[info.kind].reach
     # a fixed kernel's taps are not independent: what its sums share is left as it was
-    if len(info.output_shape) != 3 or reach is None or not info.weight_init.random or \
-            found is None and reach(info.ir, info.input_shapes[0]).stride is not None:
+    if len(info.output_shape) != 3 or reach is None or not info.weight_init.random:
         return shared, ()
     strided = reach(info.ir, info.input_shapes[0]).stride
+    if found is None and strided is not None:
+        return shared, ()
     rows, columns = (max((d[axis] for d, _ in found.near), default=0) if found else 0
                      for axis in (0, 1))
 

@@ -37,7 +37,7 @@ an earlier one.
 """
 from __future__ import annotations
 
-from cnnspec.check.exact import Exact, exact
+from cnnspec.check.exact import Exact
 from cnnspec.check.graph import INPUT, consumers
 from cnnspec.check.lints import alike_channels, tie_breakers
 from cnnspec.check.model import LayerInfo
@@ -185,14 +185,12 @@ def _warning(spec: Spec, merge: LayerInfo, i: int, j: int, pairs: list[tuple[str
         f"{fate}{extra}", merge.name, f"inputs[{j}]", severity="warning", hint=hint)
 
 
-def twin_branches(spec: Spec, layers: list[LayerInfo],
-                  facts: Exact | None = None) -> list[SpecError]:
+def twin_branches(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
     """A warning for each input of a concat or add that repeats an earlier input at every
     step of training (see the module's docstring); ``facts``:
-    :func:`cnnspec.check.exact.exact`, worked out here when not given."""
+    :func:`cnnspec.check.exact.exact`."""
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     alike = alike_channels(spec, layers)
-    facts = exact(spec, layers) if facts is None else facts
     return [_warning(spec, info, i, j, pairs, by_name)
             for info in layers if KINDS[info.kind].merge
             for i, j, pairs in _copied(info, spec, by_name, after, alike, facts)]

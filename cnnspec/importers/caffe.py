@@ -398,8 +398,8 @@ def read_activation(param: str, caffe_field: str | None = None, default: float =
         values = {caffe_field: msg.scalar(caffe_field, "number", default)} if caffe_field \
             else {}
         chosen = CAFFE_TYPES[layer.type].kind_for(values)
-        fields = {caffe_field_of(KINDS[chosen], name): value for name, value in values.items()
-                  if caffe_field_of(KINDS[chosen], name)}
+        fields = {field: value for name, value in values.items()
+                  if (field := caffe_field_of(KINDS[chosen], name))}
         _default_only(msg, layer)
         layer.one_input(chosen, fields)
 

@@ -49,7 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
-from cnnspec.lang.foreign import KERAS_CLASSES, KERAS_CONVERTED
+from cnnspec.lang.foreign import KERAS_CLASSES, momentum_kept
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -406,7 +406,8 @@ def read_batchnorm(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     for key in ("renorm", "synchronized", "fused"):
         cfg.only(key, [False, None], "cnnspec's batchnorm is the plain one")
     fields = {"eps": cfg.number("epsilon", 1e-3),
-              "momentum": KERAS_CONVERTED["momentum"][0](cfg.number("momentum", 0.99)),
+              # Keras' momentum keeps that much of the average; the language's takes of the batch
+              "momentum": momentum_kept(cfg.number("momentum", 0.99)),
               "trainable": center}
     return LayerLine(cfg.name, "batchnorm", fields)
 

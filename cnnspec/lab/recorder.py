@@ -22,6 +22,7 @@ from cnnspec.ir.training_catalogue import refuse_count
 from cnnspec.lab.jsonout import dumps
 from cnnspec.lab.plots import plot_training_stats
 from cnnspec.lab.probe import collect
+from cnnspec.render.curves import run_title
 from cnnspec.training.callbacks import Callback
 
 STATS_FILE = "stats.jsonl"
@@ -62,10 +63,8 @@ class StatsRecorder(Callback):
         records = read_stats(self.path)
         if records:
             name = model.checked.spec.name if model.checked is not None else None
-            # the run's folder says which run, as a spec is trained again and again
-            what = f"per-layer statistics of run {self.path.parent.name}"
             plot_training_stats(records, self.path.with_name(STATS_PLOT),
-                                title=f"{name}: {what}" if name else what)
+                                title=run_title(self.path.parent, name, "per-layer statistics"))
 
     def _write(self, step: int, model) -> None:
         # The model does not keep its input, so act_ratio is left out (None) here.

@@ -187,10 +187,11 @@ class Curves(Callback):
             display.message(f"note: curves.png not written: {exc.message}")
 
 
-def run_title(run_dir: Path, spec: object) -> str:
-    """The curves' title: the spec's name (``spec``, from the run's summary; left out where
-    it is no name) and the run's folder, which tells runs of one spec apart."""
-    what = f"loss and accuracy per epoch of run {Path(run_dir).name}"
+def run_title(run_dir: Path, spec: object, what: str = "loss and accuracy per epoch") -> str:
+    """A run's picture's title, the curves' by default: the spec's name (``spec``, from the
+    run's summary; left out where it is no name), ``what`` it draws and the run's folder,
+    which tells runs of one spec apart."""
+    what = f"{what} of run {Path(run_dir).name}"
     return f"{spec}: {what}" if isinstance(spec, str) and spec else what
 
 

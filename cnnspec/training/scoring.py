@@ -54,14 +54,14 @@ def score(model, x: np.ndarray, y: np.ndarray, batch_size: int = EVAL_BATCH) -> 
     predictions = np.empty(len(y), dtype=np.int64)
     ranks = np.empty(len(y), dtype=np.int64)
     try:
-        for start in range(0, len(y), batch_size):
-            stop = min(start + batch_size, len(y))
-            with overflow_reported_by_caller():
+        with overflow_reported_by_caller():
+            for start in range(0, len(y), batch_size):
+                stop = min(start + batch_size, len(y))
                 out = model.forward(x[start:stop])
                 loss, _ = model.loss(out, y[start:stop])
-            loss_sum += float(loss) * (stop - start)
-            predictions[start:stop] = predicted(out)
-            ranks[start:stop] = true_ranks(out, y[start:stop])
+                loss_sum += float(loss) * (stop - start)
+                predictions[start:stop] = predicted(out)
+                ranks[start:stop] = true_ranks(out, y[start:stop])
     finally:
         model.release()  # the caches of batches of EVAL_BATCH: no backward pass reads them
         if was_training:
