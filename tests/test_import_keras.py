@@ -23,7 +23,7 @@ from cnnspec.errors import RunError, SpecError, SpecErrors
 from cnnspec.importers import import_file
 from cnnspec.importers.keras import import_keras
 from cnnspec.init.scaling import TRUNCATED_STD
-from cnnspec.lang import format_source
+from cnnspec.lang import format_source, parse
 
 CONVNET = DATA / "mnist_convnet.json"
 EVERY = DATA / "every_layer_keras2.json"
@@ -642,3 +642,31 @@ def test_docs_table_every_mapped_class_initializer_and_activation():
     aliases = {"Convolution2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "GlobalMaxPool2D"}
     for name in [*(set(LAYERS) - aliases), *INITIALIZERS, *ACTIVATIONS]:
         assert f"`{name}`" in docs, name
+
+
+# Keras' ReLU is the kind its arguments choose (lang.foreign.KERAS_CHOSEN): the importer makes
+# it, and a spec's line that calls the class is told to write it.
+@pytest.mark.parametrize("config, kind", [
+    ({}, "relu"),
+    ({"max_value": 6.0}, "relu6"),
+    ({"max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}, "relu6"),
+    ({"negative_slope": 0.1}, "leaky_relu"),
+    ({"max_value": None, "negative_slope": 0.0}, "relu"),
+])
+def test_a_relu_is_imported_as_the_kind_a_specs_hint_names(config, kind):
+    doc = sequential(conv(), layer("ReLU", "r", **config), *HEAD, dense())
+    layers = import_keras(json.dumps(doc), "model.json").checked.spec.ir["layers"]
+    assert {layer["name"]: layer["kind"] for layer in layers}["r"] == kind
+    call = ", ".join(f"{key}={value}" for key, value in config.items())
+    with pytest.raises(SpecError) as caught:
+        parse(f"input 1x8x8\nconv 4 3x3\nr: layers.ReLU({call})\nflatten\ndense 10\n")
+    assert caught.value.hint.startswith(f"this is Keras syntax; in cnnspec the layer is the "
+                                        f"line `r: {kind}"), caught.value.hint
+
+
+def test_a_relu_capped_elsewhere_than_6_is_told_the_same_by_importer_and_hint():
+    [error] = errors_of(sequential(conv(), layer("ReLU", "r", max_value=4.0), *HEAD, dense()))
+    with pytest.raises(SpecError) as caught:
+        parse("input 1x8x8\nconv 4 3x3\nr: layers.ReLU(max_value=4)\nflatten\ndense 10\n")
+    assert error.hint in caught.value.hint and "relu6" in error.hint
+    assert "`r: relu" not in caught.value.hint  # no line: no kind is that ReLU

@@ -1437,6 +1437,8 @@ def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(
     ("BatchNormalization(momentum=0.99)", "batchnorm momentum 0.01"),
     ("BatchNorm(momentum=0.8)", "batchnorm momentum 0.2"),
     ("nn.BatchNorm2d(4, momentum=0.2)", "batchnorm momentum 0.2"),  # PyTorch's is ours
+    ("ReLU(max_value=6)", "relu6"),  # Keras' cap, which its importer makes relu6 too
+    ("layers.ReLU(max_value=6.0, negative_slope=0)", "relu6"),
 ])
 def test_a_foreign_layers_parameters_are_converted_to_the_line_they_make(line, fixed):
     text = f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"

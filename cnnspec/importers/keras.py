@@ -49,7 +49,7 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
-from cnnspec.lang.foreign import KERAS_CLASSES, momentum_kept
+from cnnspec.lang.foreign import KERAS_CHOSEN, KERAS_CLASSES, keras_kind, momentum_kept
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -424,13 +424,11 @@ def read_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:
     cfg.only("threshold", [0, 0.0], "cnnspec's relu has no threshold")
     slope = cfg.number("negative_slope", 0.0)
     top = cfg.number("max_value") if cfg.values.get("max_value") is not None else None
-    if top is not None and (top != 6 or slope):
+    kind = keras_kind("relu", {"max_value": top, "negative_slope": slope})
+    if kind is None:
         raise cfg.error(f"ReLU '{cfg.name}' with max_value {top} is not supported",
-                        "max_value", "cnnspec has relu6 (max_value 6)")
-    if top == 6:
-        return LayerLine(cfg.name, "relu6")
-    return LayerLine(cfg.name, "leaky_relu", {"slope": slope}) if slope else \
-        LayerLine(cfg.name, "relu")
+                        "max_value", KERAS_CHOSEN["relu"][1])
+    return LayerLine(cfg.name, kind, {"slope": slope} if kind == "leaky_relu" else {})
 
 
 def read_leaky_relu(model: Model, cfg: Config, inputs: list[str]) -> LayerLine:

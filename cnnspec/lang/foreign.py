@@ -36,6 +36,7 @@ KERAS_ARGS = {
     "avgpool": ("pool_size", "strides", "padding"),
     "dropout": ("rate",),
     "leaky_relu": ("negative_slope",),
+    "relu": ("max_value", "negative_slope", "threshold"),
 }
 TORCH_ARGS = {
     "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
@@ -84,6 +85,26 @@ def momentum_note(whose: str) -> str:
 # Keras' arguments whose values mean another thing than the field's of the same name: the
 # field's value for each, and what a hint says of it (the Keras importer reads them so too).
 KERAS_CONVERTED = {"momentum": (momentum_kept, momentum_note("Keras' momentum"))}
+
+
+def _keras_relu_kind(values: dict) -> str | None:
+    """The kind of Keras' ReLU with these arguments (keras.layers.ReLU: ``x`` capped at
+    max_value, ``negative_slope * x`` below threshold; one left out or None at its default:
+    no cap, 0, 0): relu6 for a cap of 6 alone, leaky_relu for a slope alone, relu for
+    neither; None where they make no kind here (another cap, a cap with a slope, a
+    threshold)."""
+    top, slope = values.get("max_value"), values.get("negative_slope") or 0
+    if values.get("threshold") or top is not None and (top != 6 or slope):
+        return None
+    return "relu6" if top is not None else "leaky_relu" if slope else "relu"
+
+
+# Keras' classes whose arguments choose the kind they are (``ReLU(max_value=6)``: relu6), by
+# the kind of the class: ``(values) -> kind`` (None: no kind here), and what is said of the
+# values that make none. The Keras importer reads them so, and a hint writes their line so.
+KERAS_CHOSEN = {"relu": (_keras_relu_kind, ("cnnspec caps a ReLU at 6 alone: relu6 is Keras' "
+                                            "ReLU(max_value=6), leaky_relu its "
+                                            "negative_slope, and neither takes a threshold"))}
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
 # Caffe's num_output, for Convolution and InnerProduct alike.
 SIZE_NAMES = ("num_output",)
@@ -414,14 +435,15 @@ def either_of(names: list[str]) -> str:
 
 def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     """The cnnspec line for a layer of ``kind`` called with these Python values, or None
-    when a value it needs (a conv's filters, a group norm's groups) cannot be read."""
-    # a kind without a signature above is read from its keywords only (BatchNorm2d(16):
-    # the channels, which a spec infers)
-    signature = (TORCH_ARGS if lib == "PyTorch" else KERAS_ARGS).get(kind, ())
-    given = {**dict(zip(signature, args)), **kwargs}
+    when a value it needs (a conv's filters, a group norm's groups) cannot be read, or, for
+    a Keras class whose values choose its kind (:func:`keras_kind`), where they choose none."""
+    given = _given(kind, lib, args, kwargs)
     if lib == "Keras":
         given = {name: KERAS_CONVERTED[name][0](value) if name in KERAS_CONVERTED
                  and _is_number(value) else value for name, value in given.items()}
+        kind = keras_kind(kind, given)
+        if kind is None:
+            return None
     record = KINDS[kind]
     if record.merge:  # its inputs are layer names, which a Python call does not give
         return None
@@ -452,6 +474,23 @@ def cnnspec_line(kind: str, lib: str, args: list, kwargs: dict) -> str | None:
     if isinstance(activation, str) and activation in ACTIVATIONS and record.takes_activation:
         words.append(activation)
     return " ".join(words)
+
+
+def _given(kind: str, lib: str, args: list, kwargs: dict) -> dict:
+    """The arguments of ``lib``'s class of ``kind`` by name: the leading ones by the class's
+    signature (:data:`KERAS_ARGS`, :data:`TORCH_ARGS`), then the keywords."""
+    # a kind without a signature above is read from its keywords only (BatchNorm2d(16):
+    # the channels, which a spec infers)
+    signature = (TORCH_ARGS if lib == "PyTorch" else KERAS_ARGS).get(kind, ())
+    return {**dict(zip(signature, args)), **kwargs}
+
+
+def keras_kind(kind: str, values: dict) -> str | None:
+    """The kind a Keras class of ``kind`` called with arguments of these ``values`` is, as
+    they choose it (:data:`KERAS_CHOSEN`: ``ReLU(max_value=6)``, a relu6); None where they
+    make no kind here."""
+    chosen = KERAS_CHOSEN.get(kind)
+    return kind if chosen is None else chosen[0](values)
 
 
 def _is_number(value) -> bool:
@@ -510,12 +549,15 @@ def foreign_hint(call: ForeignCall) -> str | None:
 
 def _converted_note(call: ForeignCall, kind: str) -> str:
     """What a hint says of the arguments of a Keras call that a field of ``kind`` takes in
-    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum), in parentheses; ""
-    for a call with none."""
+    another meaning (:data:`KERAS_CONVERTED`: a batchnorm's momentum) or that choose no kind
+    here (:data:`KERAS_CHOSEN`: ReLU's max_value 4), in parentheses; "" for a call with
+    none."""
     if _library_of(call) != "Keras":
         return ""
     notes = [note for name, (_, note) in KERAS_CONVERTED.items()
              if name in call.kwargs and foreign_field(KINDS[kind], name)]
+    if keras_kind(kind, _given(kind, "Keras", call.args, call.kwargs)) is None:
+        notes.append(KERAS_CHOSEN[kind][1])
     return "".join(f" ({note})" for note in notes)
 
 
