@@ -500,6 +500,9 @@ CASES = [
     ("input 1x8x8\nconv 16 3x3 strides 2\n",
      "^'strides' is not an option of conv: it is written `stride`$", 2, 13,
      "^write `stride 2`; usage: conv"),
+    ("input 1x8x8\nconv 16 3x3 dilation_rate 2\n",  # Keras' Conv2D
+     "^'dilation_rate' is not an option of conv: it is written `dilation`$", 2, 13,
+     "^write `dilation 2`; usage: conv"),
     ("input 1x8x8\nconv 16 3x3 weight_filler msra\n",
      "^'weight_filler' is not an option of conv: an initializer is written `weight INIT`$", 2,
      13, "^write `weight msra`; usage: conv"),
@@ -1378,7 +1381,8 @@ def test_a_caffe_parameter_at_another_value_than_its_default_is_told_the_usage()
     """Only Caffe's default of a parameter is what the kind does without a word."""
     hint = error_of("input 1x8x8\nconv 4 3x3\nFlatten(axis=2)\ndense 10\n").hint
     assert hint == ("Caffe's Flatten is `flatten` here, a layer written on one line: flatten; "
-                    "here flatten takes no options, but got 'axis'")
+                    "here 'axis' is not an option of flatten: it is a parameter of Caffe's "
+                    "Flatten")
 
 
 # A name Caffe shares with Keras' or PyTorch's classes, called with no keyword to tell whose:
@@ -1459,7 +1463,7 @@ def test_a_converted_momentum_says_which_momentum_the_language_means():
 def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
     hint = error_of("input 1x8x8\nPooling(pool=STOCHASTIC, kernel_size=2)\nflatten\n"
                     "dense 10\n").hint
-    assert "write `" not in hint and "unknown option 'pool'" in hint, hint
+    assert "write `" not in hint and "'pool' is not an option of maxpool" in hint, hint
 
 
 def test_caffes_softmax_with_loss_is_the_train_blocks_loss_and_the_output_raw_scores():
@@ -1620,3 +1624,48 @@ def test_a_dense_layers_units_after_a_multiplier_are_told_so():
 def test_a_value_after_the_option_that_gave_it_is_told_given_twice(line, message):
     err = error_of(f"input 1x8x8\nflatten\ndense 10\n{line}\n")
     assert err.message == message
+
+
+# Other libraries' parameters written as a cnnspec layer's options (they got "unknown option"
+# and the list of every option): whose they are, at their name, and the words of the line
+# that means them, from lang/foreign.py's tables (the line, whose, what the hint writes, the
+# line mended by it).
+FOREIGN_OPTIONS = [
+    ("batchnorm moving_average_fraction 0.999", "a parameter of Caffe's BatchNorm",
+     "write `momentum 0.001` in its place (a batchnorm's momentum is PyTorch's",
+     "batchnorm momentum 0.001"),
+    ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
+     "remove `use_global_stats false`", "batchnorm"),
+    ("relu negative_slope 0.1", "a parameter of Caffe's ReLU",
+     ("is `leaky_relu` here: write `leaky_relu` in place of `relu`, and `0.1` in place of "
+     "`negative_slope 0.1`"), "leaky_relu 0.1"),
+    ("maxpool 2 pool AVE", "a parameter of Caffe's Pooling",
+     "write `avgpool` in place of `maxpool`, and remove `pool AVE`", "avgpool 2"),
+    ("maxpool 2 pool STOCHASTIC", "a parameter of Caffe's Pooling",
+     "cnnspec has no layer for Caffe's Pooling with pool STOCHASTIC", None),
+    ("conv 4 3x3 pad_h 1", "a parameter of Caffe's Convolution",
+     "written as one size here: `pad HxW`", "conv 4 3x3 pad 1x0"),
+    ("conv 4 3x3 axis 1", "a parameter of Caffe's Convolution",
+     "`conv` does what Caffe's axis 1 does: remove `axis 1`", "conv 4 3x3"),
+    ("flatten axis 2", "a parameter of Caffe's Flatten",
+     "`flatten` does what Caffe's axis 1 does; another axis has no counterpart here", None),
+    ("relu max_value 6", "an argument of Keras' ReLU",
+     "write `relu6` in place of `relu max_value 6`", "relu6"),
+    ("relu max_value 4", "an argument of Keras' ReLU", "cnnspec caps a ReLU at 6 alone", None),
+    ("conv 4 3x3 in_channels 1", "an argument of PyTorch's nn.Conv2d",
+     "a spec infers it from the layer's input: remove `in_channels 1`", "conv 4 3x3"),
+]
+
+
+@pytest.mark.parametrize("line, whose, hint, fixed", FOREIGN_OPTIONS)
+def test_another_librarys_parameter_written_as_an_option_is_told_whose_and_the_words(
+        line, whose, hint, fixed):
+    kind, name = line.split()[0], next(word for word in line.split() if "_" in word
+                                       or word in ("pool", "axis"))
+    text = f"input 1x8x8\nconv 4 3x3 pad same\n{line}\nflatten\ndense 10\n"
+    err = error_of(text)
+    assert err.message == f"'{name}' is not an option of {kind}: it is {whose}"
+    assert (err.span.line, err.span.column) == (3, line.index(f" {name} ") + 2)
+    assert hint in err.hint, err.hint
+    if fixed is not None:
+        check(parse(text.replace(line, fixed)))  # no error

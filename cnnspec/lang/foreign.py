@@ -64,7 +64,8 @@ FIELDS = {"filters": "filters", "out_channels": "filters", "units": "units",
           "strides": "stride", "stride": "stride", "padding": "padding",
           "negative_slope": "slope", "alpha": "slope", "scale_factor": "factor",
           "group": "groups",  # Caffe's convolution_param names its groups `group`
-          "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps"}
+          "dropout_ratio": "p", "momentum": "momentum", "eps": "eps", "epsilon": "eps",
+          "dilation_rate": "dilation"}
 
 
 def momentum_kept(kept: float) -> float:
@@ -946,6 +947,95 @@ def caffe_field(record, parameter: str) -> str | None:
     library's argument of that name would (:func:`foreign_field`: negative_slope, a leaky
     ReLU's slope), or None."""
     return parameter if parameter in record.positional else foreign_field(record, parameter)
+
+
+def foreign_option(kind: str, name: str, value: str | None) -> tuple[str, str] | None:
+    """What another library's parameter ``name``, written as an option of a layer of
+    ``kind`` with the value written ``value`` (None: none is), is here, as ``(whose it is,
+    the hint)``, read from the tables above: Caffe's parameter that a field takes in another
+    meaning (BatchNorm's moving_average_fraction: ``momentum``), that chooses another kind
+    (ReLU's negative_slope, Pooling's pool), that gives one side of a size (``pad_h``) or that
+    Caffe reads only at its default (``use_global_stats``); Keras' argument that chooses
+    another kind (ReLU's max_value); an argument a spec infers from the layer's input
+    (PyTorch's in_channels). None for any other name."""
+    written = value if value is not None else "..."
+    for caffe, entry in CAFFE_TYPES.items():
+        chosen = entry.kind_for({name: _caffe_value(written)})
+        if name in entry.all_parameters and kind in (entry.kind, chosen):
+            answer = _caffe_option(caffe, entry, kind, name, written)
+            if answer is not None:
+                return f"a parameter of Caffe's {caffe}", answer
+    libs = [lib for lib, args in (("Keras", KERAS_ARGS), ("PyTorch", TORCH_ARGS))
+            if name in args.get(kind, ())]
+    if "Keras" in libs and kind in KERAS_CHOSEN:
+        number = _caffe_value(written)
+        chosen = keras_kind(kind, {name: number})
+        said = f"an argument of Keras' {_class_of('Keras', kind)}"
+        if chosen is None or not isinstance(number, float):
+            return said, KERAS_CHOSEN[kind][1]
+        return said, (f"{_class_of('Keras', kind)}({name}={written}) is `{chosen}` here: "
+                      f"write `{chosen}` in place of `{kind} {name} {written}`")
+    if libs and foreign_field(KINDS[kind], name) is None:
+        classes = " and ".join(f"{lib}'s {_class_of(lib, kind)}" for lib in libs)
+        return (f"an argument of {classes}", ("a spec infers it from the layer's input: "
+                f"remove `{name} {written}`"))
+    return None
+
+
+def _class_of(lib: str, kind: str) -> str:
+    """The class of ``lib`` (Keras or PyTorch) that is a layer of ``kind``
+    (:data:`KERAS_CLASSES`; the torch.nn module the kind's export builds), its first of
+    several."""
+    if lib == "Keras":
+        return next(cls for cls, its in KERAS_CLASSES.items() if its == kind)
+    return torch_modules(KINDS[kind])[0]
+
+
+def _caffe_option(caffe: str, entry: CaffeType, kind: str, name: str,
+                  written: str) -> str | None:
+    """The hint for Caffe's parameter ``name`` of the type ``caffe`` (its ``entry``),
+    written with the value ``written`` on a line of ``kind`` (:func:`foreign_option`), or
+    None for one not answered so."""
+    value = _caffe_value(written)
+    record = KINDS[kind]
+    if name in entry.converted:
+        field, convert = entry.converted[name]
+        number = number_text(convert(value)) if isinstance(value, float) else "..."
+        whose = "Caffe's " + name
+        return (f"write `{field} {number}` in its place"
+                + (f" ({momentum_note(whose)})" if field == "momentum" else ""))
+    if name in entry.choosers:
+        chosen = entry.choose({name: value})
+        if chosen is None:  # Pooling's pool STOCHASTIC
+            return f"cnnspec has no layer for Caffe's {caffe} with {name} {written}"
+        if chosen == kind:
+            return f"`{kind}` says it already: remove `{name} {written}`"
+        values = caffe_call_values(caffe, [], {name: written})
+        moved = f"`{values}` in place of `{name} {written}`" if values \
+            else f"remove `{name} {written}`"
+        return (f"Caffe's {caffe} with {name} {written} is `{chosen}` here: write `{chosen}` "
+                f"in place of `{kind}`, and {moved}")
+    stem, _, axis = name.rpartition("_")
+    field = record.field_map.get(caffe_field(record, stem) or "") or next(
+        (f for f in record.fields if stem in f.option), None)  # pad_h: the option pad
+    if axis in ("h", "w") and field is not None:
+        where = f"`{field.option[0]} HxW`" if field.option else "HxW, in its place"
+        return f"Caffe's {stem}_h and {stem}_w are written as one size here: {where}"
+    if name in entry.defaults:
+        default = entry.defaults[name]
+        if default is None:
+            return f"cnnspec sets it itself or it changes nothing here: remove `{name} {written}`"
+        if not _caffe_default(written, default):  # Flatten's axis 2
+            return (f"`{kind}` does what Caffe's {name} {_caffe_text(default)} does; another "
+                    f"{name} has no counterpart here")
+        return (f"`{kind}` does what Caffe's {name} {_caffe_text(default)} does: remove "
+                f"`{name} {written}`")
+    return None
+
+
+def _caffe_text(value) -> str:
+    """A Caffe parameter's value as Caffe writes it: true and false in lower case."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _caffe_default(text: str, default) -> bool:

@@ -637,7 +637,12 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
         fixed = _capital_x(before, item)
         if fixed is not None:
             return fixed
-        from cnnspec.lang.foreign import BIAS_SWITCHES, foreign_field, initializer_option
+        from cnnspec.lang.foreign import (
+            BIAS_SWITCHES,
+            foreign_field,
+            foreign_option,
+            initializer_option,
+        )
 
         flag = _no_bias_flag(kind)
         # Keras' use_bias, Caffe's bias_term
@@ -670,6 +675,10 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return SpecError(f"'{item.name}' is not an option of {kind_name}: "
                              f"{_describe_field(field_named)} is written alone, in its place",
                              span=span, hint=_usage(kind_name))
+        foreign = foreign_option(kind_name, item.name, after and value_text(after))
+        if foreign is not None:  # Caffe's moving_average_fraction, PyTorch's in_channels
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: it is "
+                             f"{foreign[0]}", span=span, hint=foreign[1])
         if item.name in ("activation", "act") and kind.activation:
             return SpecError(f"'{item.name}' is not an option of {kind_name}: an activation is "
                              "written by its name alone, at the end of the line", span=span,
