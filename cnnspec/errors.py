@@ -137,6 +137,9 @@ class SpecError(Exception):
     # ``hint`` is its library wording.
     hint_template: str | None = None
     copies: tuple[str, ...] = ()
+    # The statement the hint tells to write in place of the one on the span's line (Caffe's
+    # `conv1: Convolution 8 11`: `conv1: conv 8 11`), which the loader checks there.
+    rewrite: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

@@ -2429,3 +2429,27 @@ def test_a_fixed_kernels_autocorrelation_adds_the_products_of_its_taps_d_apart()
         assert value == pytest.approx(sum(lag(c, dy, dx) for c in channels)), (dy, dx)
     for (dy, dx), value in found.tap_lags:
         assert value == pytest.approx(lag(summed, dy, dx)), (dy, dx)
+
+
+# A Caffe layer type written as a kind is answered with the line of its kind here; that line
+# is checked in the spec's place, as a native line is, and the error stays at the user's line.
+@pytest.mark.parametrize("line, column, written, refused", [
+    ("conv1: Convolution 8 11", 8, "conv1: conv 8 11",
+     "the 11x11 kernel of conv 'conv1' is larger than its input there: 8x8"),
+    ("  p: Pooling(pool=AVE, kernel_size=16)", 6, "p: avgpool 16",
+     "the 16x16 window of avgpool 'p' is larger than its input there: 8x8"),
+    ("fc: InnerProduct 10", 5, "fc: dense 10", "dense layer 'fc' needs a flat input"),
+    ("conv1: Convolution 8 3", 8, "conv1: conv 8 3", None),  # it fits: the hint alone
+])
+def test_a_caffe_lines_rewrite_is_checked_where_the_line_stands(tmp_path, capsys, line,
+                                                                 column, written, refused):
+    from cnnspec.cli import main
+
+    path = tmp_path / "caffe.cnn"
+    path.write_text(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:2:{column}: error: unknown layer kind"), err
+    assert f"write `{written}`" in err and "Traceback" not in err, err
+    said = "; but in this spec that line is refused: "
+    assert (said + refused in err) if refused else (said not in err), err

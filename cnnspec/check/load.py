@@ -1,6 +1,7 @@
 """``load``: a ``.cnn`` spec or ``.json`` IR file, parsed (or validated) and checked."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from cnnspec.check.checker import check
@@ -26,6 +27,8 @@ from cnnspec.sourcefile import (
     import_first,
     missing_file,
     not_a_file,
+    read_spec_text,
+    source_lines,
 )
 
 
@@ -50,7 +53,35 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     try:
         return _read_spec(path)
     except SpecError as exc:
-        raise SpecErrors([exc]) from None
+        raise SpecErrors([rewrite_checked(exc, path)]) from None
+
+
+def rewrite_checked(error: SpecError, path: Path) -> SpecError:
+    """``error``, whose hint tells to write another line in place of the one it points at
+    (``error.rewrite``: Caffe's ``conv1: Convolution 8 11`` as ``conv1: conv 8 11``), with
+    what the checker says of that line in the spec's place, where it refuses it: the shapes
+    and parameters a line written so gets (an 11x11 kernel on an 8x8 input), which a line
+    read alone cannot be checked for. The error keeps its place, the user's line."""
+    if error.rewrite is None or error.span is None:
+        return error
+    from cnnspec.lang import parse  # Lark: only for a .cnn file, whose error this is
+
+    lines = source_lines(read_spec_text(path), keepends=True)
+    written = lines[error.span.line - 1]
+    lines[error.span.line - 1] = written[:len(written) - len(written.lstrip())] + \
+        error.rewrite + "\n"
+    try:
+        check(parse("".join(lines), str(path)), for_training=False)
+    except (SpecError, SpecErrors) as exc:
+        refused = [found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
+                   if found.span is not None and found.span.line == error.span.line]
+    else:
+        return error
+    if not refused:
+        return error
+    why = refused[0].message + (f" ({refused[0].hint})" if refused[0].hint else "")
+    return dataclasses.replace(error, hint=f"{error.hint}; but in this spec that line is "
+                                           f"refused: {why}")
 
 
 def _read_spec(path: Path) -> Spec:

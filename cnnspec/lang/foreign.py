@@ -843,12 +843,20 @@ def caffe_type(word: str) -> str | None:
 
 def caffe_word_hint(name: str, label: str | None = None, values: str | None = "",
                     chosen: str | None = None) -> str | None:
+    """The hint of :func:`caffe_answer`, or None."""
+    answer = caffe_answer(name, label, values, chosen)
+    return None if answer is None else answer[0]
+
+
+def caffe_answer(name: str, label: str | None = None, values: str | None = "",
+                 chosen: str | None = None) -> tuple[str, str | None] | None:
     """The hint for a Caffe layer type written as a layer's kind (``fc: InnerProduct 10``),
     where a guess by spelling led elsewhere (``deconvolution``: dropout; ``SoftmaxWithLoss``:
     softmax) or nowhere: the kind it is here and the line to write, the line's ``label`` and
     ``values`` (as written after the type; None where they cannot be rewritten: the kind's
     usage) kept, of the kind its parameters ``chosen`` where they choose one
-    (:func:`caffe_call_kind`); None for another word."""
+    (:func:`caffe_call_kind`); with the line it tells to write in place of the user's (None
+    where it tells none), which the checker tries in its place. None for another word."""
     caffe = caffe_type(name)
     if caffe is None:
         return None
@@ -857,17 +865,17 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
         return (f"Caffe's {caffe} is the loss, which a spec sets in its train block, `train "
                 f"{{ loss {loss} }}`: {loss} applies the softmax itself, so the net's output "
                 f"stays its raw scores; write `loss {loss}` in `train {{ }}` and remove this "
-                "line")
+                "line"), None
     if caffe in CAFFE_LEFT_OUT:
         return (f"Caffe's {caffe} layer has no line here: {CAFFE_LEFT_OUT[caffe]}; remove this "
-                "line")
+                "line"), None
     kind, why = CAFFE_REPLACED.get(caffe) or (CAFFE_KINDS[caffe], CAFFE_NOTES.get(caffe))
     if chosen not in (None, kind):  # Pooling(pool=AVE): the note's choice is made
         kind, why = chosen, None
     named = f"{label}: " if label else ""
     if KINDS[kind].merge:  # its inputs are the layers named, which Caffe's bottoms are
         return (f"Caffe's {caffe} is `{kind}` here, naming the layers it takes (Caffe's "
-                f"bottoms): write `{named}{kind}(a, b)` with their names")
+                f"bottoms): write `{named}{kind}(a, b)` with their names"), None
     line = f"{kind} {values or ''}".strip()
     refused = None if values is None else line_refusal(line)
     with_these = " with these parameters" if kind != CAFFE_KINDS.get(caffe, kind) else ""
@@ -875,8 +883,8 @@ def caffe_word_hint(name: str, label: str | None = None, values: str | None = ""
     note = f" ({why})" if why and caffe in CAFFE_KINDS else ""
     if values is None or refused:  # values a hint does not rewrite, or that make no line
         return (f"{said}, a layer written on one line: {KINDS[kind].usage or kind}{note}"
-                + (f"; here {refused}" if refused else ""))
-    return f"{said}: write `{named}{line}`{note}"
+                + (f"; here {refused}" if refused else "")), None
+    return f"{said}: write `{named}{line}`{note}", f"{named}{line}"
 
 
 def caffe_call_kind(name: str, kwargs: dict[str, str]) -> str | None:

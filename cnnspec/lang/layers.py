@@ -185,7 +185,7 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
-        caffe = _caffe_hint(head, label, items)
+        caffe, rewrite = _caffe_hint(head, label, items) or (None, None)
         if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
@@ -208,7 +208,9 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
             from cnnspec.lang.foreign import darknet_word_hint
 
             hint = darknet_word_hint(head.name) or caffe or hint
-        raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint)
+        # the line a Caffe type's hint writes is checked in the spec's place (check.load)
+        raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint,
+                        rewrite=rewrite if hint == caffe else None)
     return name
 
 
@@ -242,18 +244,19 @@ def _called_hint(head: Call, label: str | None, items: list[Value],
     return foreign_hint(call) or caffe
 
 
-def _caffe_hint(head: Word | Call, label: str | None, items: list[Value]) -> str | None:
+def _caffe_hint(head: Word | Call, label: str | None,
+                items: list[Value]) -> tuple[str, str | None] | None:
     """The hint for Caffe's layer type written as a kind (``fc: InnerProduct 10``), or called
-    as a function (``fc: InnerProduct(10)``), with the values ``items`` after it
-    (:func:`~cnnspec.lang.foreign.caffe_word_hint`: the line of its kind here, the label and
-    values kept); None for another name."""
-    from cnnspec.lang.foreign import caffe_call_kind, caffe_type, caffe_word_hint
+    as a function (``fc: InnerProduct(10)``), with the values ``items`` after it, and the line
+    it tells to write (:func:`~cnnspec.lang.foreign.caffe_answer`: the line of its kind here,
+    the label and values kept); None for another name."""
+    from cnnspec.lang.foreign import caffe_answer, caffe_call_kind, caffe_type
 
     if caffe_type(head.name) is None:  # only for an unknown kind
         return None
     chosen = caffe_call_kind(head.name, _keyword_texts(head)) if isinstance(head, Call) \
         else None
-    return caffe_word_hint(head.name, label, _caffe_values(head, items), chosen)
+    return caffe_answer(head.name, label, _caffe_values(head, items), chosen)
 
 
 def _caffe_values(head: Word | Call, items: list[Value]) -> str | None:
