@@ -217,6 +217,18 @@ class Chain:
         return ""
 
     @functools.cached_property
+    def shares(self) -> list[float]:
+        """Each layer's share of its products that its zero padding leaves
+        (:func:`cnnspec.check.signal.read_share`)."""
+        return [signal.read_share(info) for info in self.layers]
+
+    @functools.cached_property
+    def forward_factors(self) -> list[float]:
+        """Each layer's :func:`_forward_factor`, which :func:`stack_of` and
+        :func:`settling_rate` both read."""
+        return [_forward_factor(info, share) for info, share in zip(self.layers, self.shares)]
+
+    @functools.cached_property
     def log_scales(self) -> list[float]:
         """Each layer's log ``fan_in E[w^2]`` (:func:`_log_forward_factor`), which
         :attr:`alone` and :attr:`Stack.culprit` both weigh."""
@@ -323,8 +335,8 @@ class Stack:
             if (sum(logs[i] for i in steps) / self.log_total > 1 / 2
                     and apart > 2 * math.log(LIMIT)
                     and _off_critical(scales[j], self.activation)):
-                found.append((apart, Culprit(self.layers[j], steps, _forward_factor(
-                    self.layers[j]), math.exp(others))))
+                found.append((apart, Culprit(self.layers[j], steps,
+                                             self.chain.forward_factors[j], math.exp(others))))
         return max(found, key=lambda pair: pair[0])[1] if found else None
 
 
@@ -445,10 +457,7 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
            and getattr(sums.get(i.name), "function", None) != chain.activation
            for between in chain.bridges for i in between):
         return None
-    layers = chain.layers
-    # each layer's padding share and forward factor, once: every step reads them twice
-    shares = [signal.read_share(info) for info in layers]
-    factors = [_forward_factor(info, share) for info, share in zip(layers, shares)]
+    layers, shares, factors = chain.layers, chain.shares, chain.forward_factors
     moment = first_moment
     q, norm_back = _pre_activation(layers[0], factors[0], chain.norms[0], moment)
     chis = []
@@ -500,7 +509,8 @@ def settling_rate(chain: Chain) -> float | None:
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
-    factors = [_forward_factor(i) * _pooled(between) for i, between in zip(rest, chain.bridges)]
+    factors = [factor * _pooled(between)
+               for factor, between in zip(chain.forward_factors[1:], chain.bridges)]
     # a weight's square that underflows to 0 (gain=1e-320) passes nothing: their mean is 0
     forward = 0.0 if min(factors) <= 0 else \
         math.exp(sum(math.log(factor) for factor in factors) / len(factors))
