@@ -68,10 +68,11 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def listed(words) -> str:
-    """``a``, ``a and b``, ``a, b and c``: the words of a sequence as a sentence lists them."""
+def listed(words, conjunction: str = "and") -> str:
+    """``a``, ``a and b``, ``a, b and c``: the words of a sequence as a sentence lists them,
+    the last two joined by ``conjunction`` (``a, b or c`` for the choices a message offers)."""
     words = list(words)
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
 def escaped_controls(text: str, keep: str = "\n") -> str:

@@ -1887,7 +1887,7 @@ def _only_stack(spec, checked):
     from cnnspec.check import gradient
 
     used = {layer["name"] for layer in spec.ir["layers"]}
-    (stack,) = gradient.stacks(Estimate(checked.layers), used, consumers(spec))
+    (stack,) = gradient.stacks(Estimate(checked.layers, used, consumers(spec)))
     return stack
 
 
@@ -1908,7 +1908,7 @@ def test_a_tanh_stack_at_or_below_the_critical_line_keeps_its_weights_gradient(w
     spec = _dense_stack("tanh", weight, 20)
     checked = check(spec)
     used = {layer["name"] for layer in spec.ir["layers"]}
-    (chain,) = gradient._chains(checked.layers, used, consumers(spec))
+    (chain,) = gradient._chains(Estimate(checked.layers, used, consumers(spec)))
     assert gradient.settling_rate(chain) == 1.0
     sw2 = gradient._forward_factor(chain.layers[1])
     iterated = meanfield.fixed_chi(sw2, 0.0, np.tanh, lambda u: 1 - np.tanh(u) ** 2)
@@ -2279,8 +2279,8 @@ def test_a_max_pool_after_a_mean_pool_ends_a_stack():
                  + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
     checked = check(spec)
     used = {layer["name"] for layer in spec.ir["layers"]}
-    assert [len(s.layers) for s in gradient.stacks(Estimate(checked.layers), used,
-                                                   consumers(spec))] == [2, 2]
+    assert [len(s.layers) for s in gradient.stacks(Estimate(checked.layers, used,
+                                                            consumers(spec)))] == [2, 2]
 
 
 def test_the_gradient_hint_says_what_keeps_the_critical_init_from_a_stack_that_names_it(

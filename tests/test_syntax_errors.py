@@ -576,6 +576,9 @@ CASES = [
      "Identity passes its input on unchanged: a spec needs no line for it$"),
     ('input 1x8x8\nconv 8 3\nActivation("relu")\n', "^unknown layer kind 'Activation'$", 3, 1,
      "the line `relu`$"),
+    # Keras' Activation given no activation's name: the kinds, not a traceback
+    ("input 1x8x8\nconv 8 3\nActivation([1])\n", "^unknown layer kind 'Activation'$", 3, 1,
+     "^valid layer kinds: add, "),
     ('input 1x8x8\nConv2D(32, (3, 3), kernel_initializer="HeNormal", bias_initializer="zeros")\n',
      "Keras writes it", 2, 1, "the line `conv 32 3x3 weight he_normal bias zeros`$"),
     ("input 1x8x8\nconv 8 3\nnn.LeakyReLU(0.1)\n", "PyTorch writes it", 3, 1,

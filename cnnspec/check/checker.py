@@ -15,7 +15,7 @@ import os
 from cnnspec.check import gradient, lints, memory, scale, signal, taps, training, twins
 from cnnspec.check.copies import folded
 from cnnspec.check.exact import exact
-from cnnspec.check.graph import INPUT, structure_errors, used_layers
+from cnnspec.check.graph import INPUT, consumers, structure_errors, used_layers
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
@@ -89,14 +89,15 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
     used = used_layers(spec)
-    estimate = signal.Estimate(infos)  # the signal's moments, worked out once for every lint
+    # the signal's moments, worked out once for every lint
+    estimate = signal.Estimate(infos, used, consumers(spec))
     facts = exact(spec, infos, used)  # what holds at every step, for every lint that reads it
     return (lints.constant_weights(spec, infos, facts) + lints.flat_channels(spec, infos, facts)
             + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
-            + scale.signal_scale(spec, estimate, used)
-            + gradient.gradient_scale(spec, estimate, used)
+            + scale.signal_scale(spec, estimate)
+            + gradient.gradient_scale(spec, estimate)
             + lints.unused_layers(spec, used)
             + lints.layers_below_train(spec)
             + lints.dropout_before_batchnorm(spec, estimate)

@@ -89,24 +89,25 @@ tanh layers under lecun_normal with the last's weights of std 1 (``fan_in E[w^2]
 ``G`` 170x (185x measured by the engine's backward pass), the phase over the stack 2.4; with
 12 and 24 layers 176x and 178x, the phase 1.7 and 1.3. So a layer whose init as written no
 other layer of the stack has, whose ``fan_in E[w^2]`` departs from the critical line and from
-the others' median past :data:`LIMIT` (:func:`_alone`) and whose steps make most of a total
-past it (:func:`culprit`) is warned whatever the phase: LeNet-5 with conv1's weights of std
-10, ``G`` 0.0129 (0.0128 measured), or fc2's of std 1, 437x (467x); a middle layer's too (the
-third of those six with std 1: 5.2x, 5.1x). :data:`LIMIT` is 2 in root mean square: one
-learning rate then moves the first layer's weights twice (or half) as fast as the last
-layer's. Under he_normal before tanh it is passed from 15 dense layers on, and from 19 ``pad
-same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the gradient (1.08 a
-step where the stack settles); under He init sigmoid, whose slope is at most 1/4, shrinks
-``G`` by 10x a step (the ordered phase), past it from 2 layers on. The warning stands at the
-init of the first of the stack's layers of its most common init, and its hint is that init's
-cure; where one layer whose ``fan_in E[w^2]`` departs from the others' (and from the critical
-line) makes most of the factor (:func:`culprit`: LeNet-5 with fc2's weights of std 10, the
-last step 7.8e3 of 4.4e4, 4.5e4 measured), it stands at that layer's init, says its steps'
-factor, and its hint is for that layer.
+the others' median past :data:`LIMIT` (:attr:`Chain.alone`) and whose steps make most of a
+total past it (:attr:`Stack.culprit`) is warned whatever the phase: LeNet-5 with conv1's
+weights of std 10, ``G`` 0.0129 (0.0128 measured), or fc2's of std 1, 437x (467x); a middle
+layer's too (the third of those six with std 1: 5.2x, 5.1x). :data:`LIMIT` is 2 in root mean
+square: one learning rate then moves the first layer's weights twice (or half) as fast as the
+last layer's. Under he_normal before tanh it is passed from 15 dense layers on, and from 19
+``pad same`` 3x3 convs on 8x8 maps, whose padding takes a share of ``q`` and of the gradient
+(1.08 a step where the stack settles); under He init sigmoid, whose slope is at most 1/4,
+shrinks ``G`` by 10x a step (the ordered phase), past it from 2 layers on. The warning stands
+at the init of the first of the stack's layers of its most common init, and its hint is that
+init's cure; where one layer whose ``fan_in E[w^2]`` departs from the others' (and from the
+critical line) makes most of the factor (:attr:`Stack.culprit`: LeNet-5 with fc2's weights of
+std 10, the last step 7.8e3 of 4.4e4, 4.5e4 measured), it stands at that layer's init, says
+its steps' factor, and its hint is for that layer.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import statistics
@@ -114,7 +115,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 from cnnspec.check import meanfield, signal
-from cnnspec.check.graph import consumers
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import SpecError, float_text, rounded_text
 from cnnspec.init import catalogue, gains
@@ -124,42 +124,9 @@ from cnnspec.kinds import KINDS, is_weighted
 LIMIT = 2.0  # warn when G's root mean square, first layer over last, passes this factor
 
 
-@dataclass
-class Stack:
-    """A chain of conv/dense layers, each read only by ``activation``, and the factors of its
-    steps back in the weights' gradient ``G`` (``chis``, the first step's nearest the input:
-    ``chi_1`` times the inputs' mean squares' ratio, the module's docstring)."""
-
-    layers: list[LayerInfo]
-    activation: str
-    chis: list[float]
-    rate: float  # G's factor per step at the fixed point, where a long stack settles
-    normed: str = ""  # a norm "before" or "after" its activation resets q at each step
-
-    @property
-    def log_total(self) -> float:
-        """The log of the first layer's weights' gradient ``G`` over the last's."""
-        return sum(math.log(chi) for chi in self.chis)
-
-    def passes(self) -> bool:
-        """Whether the total passes :data:`LIMIT` (in mean square) and either the phase's own
-        rate over as many steps passes it the same way, or the layer that makes most of the
-        total (:func:`culprit`) has a scale of its own (:func:`_alone`): its factor is that
-        layer's, which no settling of the others' undoes (the module's docstring)."""
-        bound = 2 * math.log(LIMIT)
-        phase = len(self.chis) * math.log(self.rate)
-        if (min(self.log_total, phase) > bound) or (max(self.log_total, phase) < -bound):
-            return True
-        if abs(self.log_total) <= bound:
-            return False
-        named = culprit(self)
-        return named is not None and any(self.layers[j] is named.layer
-                                         for j in _alone(self.layers, self.activation))
-
-
 def _phase_may_pass(steps: int, rate: float) -> bool:
     """Whether ``steps`` at the settling ``rate`` pass :data:`LIMIT` either way: if not, only
-    a layer of a scale of its own (:func:`_alone`) can make :meth:`Stack.passes` true, and a
+    a layer of a scale of its own (:attr:`Chain.alone`) can make :meth:`Stack.passes` true, and a
     chain without one need not have its integrals worked out."""
     if rate <= 0:  # weights whose square underflows to 0: nothing passes back
         return True
@@ -239,14 +206,146 @@ class Chain:
     norms: list[list[LayerInfo]]
     bridges: list[list[LayerInfo]]
 
+    @functools.cached_property
+    def normed(self) -> str:
+        """Where a norm stands, resetting ``q`` at each step: "before" its activation (in
+        some step), else "after" it, or "" where none does."""
+        if any(self.norms):
+            return "before"
+        if any(KINDS[i.kind].family == "norm" for between in self.bridges for i in between):
+            return "after"
+        return ""
 
-def _chains(layers: list[LayerInfo], used: set[str], after: dict[str, list[str]]
-            ) -> list[Chain]:
-    """Each maximal stack (two layers or more)."""
-    by_name = {info.name: info for info in layers}
+    @functools.cached_property
+    def shares(self) -> list[float]:
+        """Each layer's share of its products that its zero padding leaves
+        (:func:`cnnspec.check.signal.read_share`)."""
+        return [signal.read_share(info) for info in self.layers]
+
+    @functools.cached_property
+    def forward_factors(self) -> list[float]:
+        """Each layer's :func:`_forward_factor`, which :func:`stack_of` and
+        :func:`settling_rate` both read."""
+        return [_forward_factor(info, share) for info, share in zip(self.layers, self.shares)]
+
+    @functools.cached_property
+    def log_scales(self) -> list[float]:
+        """Each layer's log ``fan_in E[w^2]`` (:func:`_log_forward_factor`), which
+        :attr:`alone` and :attr:`Stack.culprit` both weigh."""
+        return [_log_forward_factor(info) for info in self.layers]
+
+    @functools.cached_property
+    def alone(self) -> list[int]:
+        """The layers (indices) whose weights' scale is their own: an init as written (with
+        its arguments) that no other layer of the chain has, and a ``fan_in E[w^2]`` off the
+        critical line (:func:`_off_critical`) that departs from the median of the others'
+        past :data:`LIMIT` (in mean square), as :attr:`Stack.culprit` asks of the layer it
+        names. A departure that one init makes of a layer's shape (Glorot's first layer from
+        64 inputs to 1024 units) is that init's, and the stack's phase judges it."""
+        if len(self.layers) < 3:
+            return []
+        inits = [json.dumps(info.ir["weight_init"], sort_keys=True) for info in self.layers]
+        counts = Counter(inits)
+        scales = self.log_scales
+        return [j for j, init in enumerate(inits)
+                if counts[init] == 1 and _off_critical(scales[j], self.activation)
+                and abs(scales[j] - statistics.median(scales[:j] + scales[j + 1:]))
+                > 2 * math.log(LIMIT)]
+
+
+@dataclass
+class Stack:
+    """A chain of conv/dense layers, each read only by its activation (:class:`Chain`), and
+    the factors of its steps back in the weights' gradient ``G`` (``chis``, the first step's
+    nearest the input: ``chi_1`` times the inputs' mean squares' ratio, the module's
+    docstring)."""
+
+    chain: Chain
+    chis: list[float]
+    rate: float  # G's factor per step at the fixed point, where a long stack settles
+
+    @property
+    def layers(self) -> list[LayerInfo]:
+        return self.chain.layers
+
+    @property
+    def activation(self) -> str:
+        return self.chain.activation
+
+    @property
+    def normed(self) -> str:
+        """:attr:`Chain.normed`."""
+        return self.chain.normed
+
+    @functools.cached_property
+    def most_common(self) -> LayerInfo:
+        """A layer of the stack's most common init (:func:`_most_common`), which its
+        sentence, hint and place read."""
+        return _most_common(self.layers)
+
+    @functools.cached_property
+    def log_total(self) -> float:
+        """The log of the first layer's weights' gradient ``G`` over the last's."""
+        return sum(math.log(chi) for chi in self.chis)
+
+    def passes(self) -> bool:
+        """Whether the total passes :data:`LIMIT` (in mean square) and either the phase's own
+        rate over as many steps passes it the same way, or the layer that makes most of the
+        total (:attr:`culprit`) has a scale of its own (:attr:`Chain.alone`): its factor is
+        that layer's, which no settling of the others' undoes (the module's docstring)."""
+        bound = 2 * math.log(LIMIT)
+        phase = len(self.chis) * math.log(self.rate)
+        if (min(self.log_total, phase) > bound) or (max(self.log_total, phase) < -bound):
+            return True
+        if abs(self.log_total) <= bound:
+            return False
+        named = self.culprit
+        return named is not None and any(self.layers[j] is named.layer
+                                         for j in self.chain.alone)
+
+    @functools.cached_property
+    def culprit(self) -> Culprit | None:
+        """The layer whose own weights make most of a plain stack's factor, or None where its
+        steps share it; worked out once, as the warning's test, sentence, hint and place all
+        read it.
+
+        A step back joins two layers, and in tanh's linear part its factor is the ratio of
+        their ``fan_in E[w^2]``: the product over the stack is the last layer's over the
+        first's (as in a linear net) times the phase's rate. Weights that saturate a layer's
+        units make the step into it large (``||dL/dh||^2`` is multiplied by its ``fan_in
+        E[w^2]``) and the step out of it small by less (``E[tanh'(h)^2]`` falls as ``1 /
+        sqrt(q)``): a middle layer's large weights leave a factor of their own. A layer is
+        named when the steps it joins make more than half of the total (in log, the same
+        way) and its ``fan_in E[w^2]`` departs from the median of the other layers' past
+        :data:`LIMIT` (in mean square), and from the critical line past it too
+        (:func:`_off_critical`: a layer on it among others off it is not the one to mend,
+        and the hint's critical init on its line would be its own); of several, the one that
+        departs the most. Under one init of fan-scaled variance no layer departs, and the
+        stack's init stays the one to blame. A stack of one step, or with norms (whose
+        inputs' variance cancels the weights' scale), names none."""
+        if len(self.chis) < 2 or self.normed or self.log_total == 0:
+            return None
+        logs = [math.log(chi) for chi in self.chis]
+        scales = self.chain.log_scales
+        found = []
+        for j in range(len(self.layers)):
+            steps = [i for i in (j - 1, j) if 0 <= i < len(logs)]
+            others = statistics.median(scales[:j] + scales[j + 1:])
+            apart = abs(scales[j] - others)
+            if (sum(logs[i] for i in steps) / self.log_total > 1 / 2
+                    and apart > 2 * math.log(LIMIT)
+                    and _off_critical(scales[j], self.activation)):
+                found.append((apart, Culprit(self.layers[j], steps,
+                                             self.chain.forward_factors[j], math.exp(others))))
+        return max(found, key=lambda pair: pair[0])[1] if found else None
+
+
+def _chains(estimate: signal.Estimate) -> list[Chain]:
+    """Each maximal stack (two layers or more) among the layers the output uses."""
+    by_name, used, after = estimate.by_name, estimate.used, estimate.consumers
     taken: set[str] = set()
     chains = []
-    for info in layers:
+    for info in estimate.layers:
         if info.name in taken or info.name not in used or not _eligible(info):
             continue
         act, norms = _activation_of(info, by_name, after)
@@ -358,10 +457,7 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
            and getattr(sums.get(i.name), "function", None) != chain.activation
            for between in chain.bridges for i in between):
         return None
-    layers = chain.layers
-    # each layer's padding share and forward factor, once: every step reads them twice
-    shares = [signal.read_share(info) for info in layers]
-    factors = [_forward_factor(info, share) for info, share in zip(layers, shares)]
+    layers, shares, factors = chain.layers, chain.shares, chain.forward_factors
     moment = first_moment
     q, norm_back = _pre_activation(layers[0], factors[0], chain.norms[0], moment)
     chis = []
@@ -383,19 +479,9 @@ def stack_of(chain: Chain, first_moment: float, sums: dict[str, signal.Sums],
     if rate is None:
         rate = settling_rate(chain)
     # a norm sets every step it ends to its own q: each repeats, and the mean is the rate
-    return Stack(layers, chain.activation, chis,
+    return Stack(chain, chis,
                  math.exp(sum(math.log(chi) for chi in chis) / len(chis)) if rate is None
-                 else rate, _norm_place(chain))
-
-
-def _norm_place(chain: Chain) -> str:
-    """Where a norm stands in a stack: "before" its activation (in some step), else "after"
-    it, or "" where none does."""
-    if any(chain.norms):
-        return "before"
-    if any(KINDS[i.kind].family == "norm" for between in chain.bridges for i in between):
-        return "after"
-    return ""
+                 else rate)
 
 
 def _pooled(between: list[LayerInfo]) -> float:
@@ -418,12 +504,13 @@ def settling_rate(chain: Chain) -> float | None:
     critical edge, Poole et al. 2016): there the stack is ever more linear, and ``G``, as in
     a deep linear net, keeps its scale (1, without iterating: on the critical line ``q``
     falls only as ``1 / (2 l)``)."""
-    if _norm_place(chain) or any(KINDS[i.kind].max_of is not None
+    if chain.normed or any(KINDS[i.kind].max_of is not None
                                  for between in chain.bridges for i in between):
         return None
     kind, rest = KINDS[chain.activation], chain.layers[1:]
     phi, dphi = kind.increasing, kind.derivative
-    factors = [_forward_factor(i) * _pooled(between) for i, between in zip(rest, chain.bridges)]
+    factors = [factor * _pooled(between)
+               for factor, between in zip(chain.forward_factors[1:], chain.bridges)]
     # a weight's square that underflows to 0 (gain=1e-320) passes nothing: their mean is 0
     forward = 0.0 if min(factors) <= 0 else \
         math.exp(sum(math.log(factor) for factor in factors) / len(factors))
@@ -436,10 +523,10 @@ def settling_rate(chain: Chain) -> float | None:
 
 @dataclass
 class Culprit:
-    """The layer of a stack whose own weights make most of its factor (:func:`culprit`): the
-    ``steps`` it joins (indices into the stack's ``chis``: the step back into it and the one
-    out of it), and its ``fan_in E[w^2]`` beside the median of the other layers'
-    (``scale``, ``others``)."""
+    """The layer of a stack whose own weights make most of its factor
+    (:attr:`Stack.culprit`): the ``steps`` it joins (indices into the stack's ``chis``: the
+    step back into it and the one out of it), and its ``fan_in E[w^2]`` beside the median
+    of the other layers' (``scale``, ``others``)."""
 
     layer: LayerInfo
     steps: list[int]
@@ -454,39 +541,6 @@ def _log_forward_factor(info: LayerInfo) -> float:
     return signal.weight_log_second_moment(info) + math.log(terms)
 
 
-def culprit(stack: Stack) -> Culprit | None:
-    """The layer whose own weights make most of a plain stack's factor, or None where its
-    steps share it.
-
-    A step back joins two layers, and in tanh's linear part its factor is the ratio of their
-    ``fan_in E[w^2]``: the product over the stack is the last layer's over the first's (as in
-    a linear net) times the phase's rate. Weights that saturate a layer's units make the step
-    into it large (``||dL/dh||^2`` is multiplied by its ``fan_in E[w^2]``) and the step out of
-    it small by less (``E[tanh'(h)^2]`` falls as ``1 / sqrt(q)``): a middle layer's large
-    weights leave a factor of their own. A layer is named when the steps it joins make more
-    than half of the total (in log, the same way) and its ``fan_in E[w^2]`` departs from the
-    median of the other layers' past :data:`LIMIT` (in mean square), and from the critical
-    line past it too (:func:`_off_critical`: a layer on it among others off it is not the
-    one to mend, and the hint's critical init on its line would be its own); of several,
-    the one that departs the most. Under one init of fan-scaled variance no layer departs,
-    and the stack's init stays the one to blame. A stack of one step, or with norms (whose
-    inputs' variance cancels the weights' scale), names none."""
-    if len(stack.chis) < 2 or stack.normed or stack.log_total == 0:
-        return None
-    logs = [math.log(chi) for chi in stack.chis]
-    scales = [_log_forward_factor(info) for info in stack.layers]
-    found = []
-    for j in range(len(stack.layers)):
-        steps = [i for i in (j - 1, j) if 0 <= i < len(logs)]
-        others = statistics.median(scales[:j] + scales[j + 1:])
-        apart = abs(scales[j] - others)
-        if (sum(logs[i] for i in steps) / stack.log_total > 1 / 2
-                and apart > 2 * math.log(LIMIT) and _off_critical(scales[j], stack.activation)):
-            found.append((apart, Culprit(stack.layers[j], steps, _forward_factor(
-                stack.layers[j]), math.exp(others))))
-    return max(found, key=lambda pair: pair[0])[1] if found else None
-
-
 def _off_critical(log_scale: float, activation: str) -> bool:
     """Whether a layer's log ``fan_in E[w^2]`` (``log_scale``) is off the critical line
     before ``activation`` (:func:`_critical_init`) past :data:`LIMIT` (in mean square); true
@@ -494,29 +548,6 @@ def _off_critical(log_scale: float, activation: str) -> bool:
     if KINDS[activation].centre != 0:
         return True
     return abs(log_scale - math.log(_critical_init(activation)[0])) > 2 * math.log(LIMIT)
-
-
-def _alone(layers: list[LayerInfo], activation: str) -> list[int]:
-    """The layers of a stack (indices) whose weights' scale is their own: an init as written
-    (with its arguments) that no other layer of the stack has, and a ``fan_in E[w^2]`` off
-    the critical line (:func:`_off_critical`) that departs from the median of the others'
-    past :data:`LIMIT` (in mean square), as :func:`culprit` asks of the layer it names. A
-    departure that one init makes of a layer's shape (Glorot's first layer from 64 inputs
-    to 1024 units) is that init's, and the stack's phase judges it."""
-    if len(layers) < 3:
-        return []
-    inits = [json.dumps(info.ir["weight_init"], sort_keys=True) for info in layers]
-    counts = Counter(inits)
-    found: list[int] = []
-    scales: list[float] = []  # every layer's, worked out once a lone one is off the line
-    for j in (j for j, init in enumerate(inits) if counts[init] == 1):
-        own = _log_forward_factor(layers[j])
-        if not _off_critical(own, activation):
-            continue
-        scales = scales or [_log_forward_factor(info) for info in layers]
-        if abs(own - statistics.median(scales[:j] + scales[j + 1:])) > 2 * math.log(LIMIT):
-            found.append(j)
-    return found
 
 
 def _factor_text(log_mean_square: float) -> str:
@@ -552,7 +583,7 @@ def _critical_advice(stack: Stack, init: str) -> str:
     """What to use at the critical line ``fan_in E[w^2] phi'(0)^2 = 1`` (tanh: 1), said
     against the stack's own init where that is the catalogue's critical one but for a gain
     (PyTorch's gain=tanh, 5/3)."""
-    info = _most_common(stack.layers)
+    info = stack.most_common
     written = _written_gain(info)
     gain = 1.0 if written is None else gains.gain(written)
     if math.isclose(gain, 1.0):
@@ -564,7 +595,7 @@ def _critical_advice(stack: Stack, init: str) -> str:
 
 def describe(stack: Stack) -> str:
     """The warning's sentence: how much, over which layers, and the factors behind it (those of
-    the layer that makes most of it, where one does: :func:`culprit`)."""
+    the layer that makes most of it, where one does: :attr:`Stack.culprit`)."""
     first, last = stack.layers[0], stack.layers[-1]
     grows = stack.log_total > 0
     act = stack.activation
@@ -575,11 +606,11 @@ def describe(stack: Stack) -> str:
     theory = (f"by mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) each step back "
               f"scales the layer's output gradient ||dL/dh||^2 by fan_in E[w^2] E[{act}'(h)^2] "
               f"and the input that gradient multiplies by E[x^2] / E[{act}(h)^2]")
-    named = culprit(stack)
+    named = stack.culprit
     if named is not None:
         return f"{head}, and most of that factor is one layer's weights: {_culprit_text(stack, named)}" \
             f" ({theory})"
-    inits = _written_init(_most_common(stack.layers))
+    inits = _written_init(stack.most_common)
     mean_chi = math.exp(stack.log_total / len(stack.chis))
     phase = "chaotic" if stack.rate > 1 else "ordered"
     return (
@@ -621,14 +652,14 @@ def hint(stack: Stack) -> str:
     """The init on the critical line before the stack's activation, at and below which the
     weights' gradient keeps its scale; for an activation not odd about its centre (sigmoid)
     no init both keeps it and leaves the units unsaturated. Where one layer makes most of
-    the factor (:func:`culprit`), the init for that layer."""
+    the factor (:attr:`Stack.culprit`), the init for that layer."""
     kind = KINDS[stack.activation]
     slope = kind.derivative(0.0)
     if stack.normed == "before":
         return _normed_before_advice(stack)
     if stack.normed:
         return _normed_advice(stack)
-    named = culprit(stack)
+    named = stack.culprit
     if named is not None:
         return _culprit_advice(stack, named.layer)
     biases = _bias_advice(stack, slope) if kind.centre == 0 else None
@@ -671,7 +702,7 @@ def _bias_advice(stack: Stack, slope: float) -> str | None:
     unit's ``q``, saturating it, and moves the critical line to larger weights (Poole et al.
     2016, Fig. 1). Telling such a spec to use the init it already uses would lead nowhere;
     None for other stacks."""
-    info = _most_common(stack.layers)
+    info = stack.most_common
     bias_square = _bias_square(info)
     if bias_square == 0 or _forward_factor(info) * slope ** 2 > 1 + 1e-9:
         return None
@@ -709,30 +740,26 @@ def _normed_before_advice(stack: Stack) -> str:
             "norm after the activation, where smaller weights bring the steps toward 1")
 
 
-def stacks(estimate: signal.Estimate, used: set[str], after: dict[str, list[str]]
-           ) -> list[Stack]:
+def stacks(estimate: signal.Estimate) -> list[Stack]:
     """Every stack of saturating layers (:func:`_chains`) with its factors."""
     moments = estimate.second_moments
     found = (stack_of(chain, moments[chain.layers[0].inputs[0]], estimate.sums)
-             for chain in _chains(estimate.layers, used, after))
+             for chain in _chains(estimate))
     return [stack for stack in found if stack is not None]
 
 
-def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
-                   ) -> list[SpecError]:
+def gradient_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each stack whose weights' gradient differs past :data:`LIMIT` from its
     first layer to its last (:meth:`Stack.passes`), at the weight init of the layer that makes
-    most of it (:func:`culprit`) or else of its first layer of its most common init
+    most of it (:attr:`Stack.culprit`) or else of its first layer of its most common init
     (:func:`_blamed`); not for a stack the signal warning already points into. A chain whose
-    settling rate cannot pass and that has no layer of a scale of its own (:func:`_alone`)
+    settling rate cannot pass and that has no layer of a scale of its own (:attr:`Chain.alone`)
     is left before its integrals (a deep tanh net at the critical init: most of what check
     would spend)."""
-    after = consumers(spec)
-    rated = [(chain, settling_rate(chain))
-             for chain in _chains(estimate.layers, used, after)]
+    rated = [(chain, settling_rate(chain)) for chain in _chains(estimate)]
     rated = [(chain, rate) for chain, rate in rated
              if rate is None or _phase_may_pass(len(chain.layers) - 1, rate)
-             or _alone(chain.layers, chain.activation)]
+             or chain.alone]
     if not rated:
         return []
     moments = estimate.second_moments
@@ -741,7 +768,7 @@ def gradient_scale(spec: Spec, estimate: signal.Estimate, used: set[str]
     passing = [stack for stack in found if stack is not None and stack.passes()]
     if not passing:
         return []
-    change = signal.largest_change(estimate, used, after)
+    change = estimate.change
     told = change.first_weight_layer if signal.is_too_large(change) else None
     # where the signal warning points at the same layer, it says it: weights too small for
     # sigmoid shrink the signal and the weights' gradient alike (by fan_in E[w^2] / 16 a step)
@@ -754,5 +781,5 @@ def _blamed(stack: Stack) -> LayerInfo:
     """The layer a stack's warning points at: the one that makes most of its factor, else
     the first of the stack's most common init, which the hint's cure is for (the first
     layer, whose weights' gradient it compares, under one init)."""
-    named = culprit(stack)
-    return _most_common(stack.layers) if named is None else named.layer
+    named = stack.culprit
+    return stack.most_common if named is None else named.layer

@@ -387,8 +387,7 @@ def silenced_starts(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     bias ``b``: the ReLU passes ``P(s + b > 0) = Phi(b / sqrt(q))`` of them (He et al. 2015's
     symmetric sums), and only those send a gradient back. Below :data:`LEAST_ALIVE`, the layer
     starts nearly dead (a weight of 0 too: :func:`still_zero_starts`, which never changes)."""
-    layers = estimate.layers
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     unbiased, moments = estimate.second_moments, estimate.biased_moments[0]
     out = []
     for info in layers:
@@ -935,8 +934,7 @@ def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[Spec
     (:func:`variance_shift`), so its outputs shrink there. The mean square and mean of the
     dropout's input are the signal estimate's (a mean it does not know is taken as 0, the
     smallest shift)."""
-    layers = estimate.layers
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     moments, means = estimate.moments
     out = []
     for info in layers:

@@ -8,18 +8,16 @@ import math
 from dataclasses import dataclass
 
 from cnnspec.check import signal
-from cnnspec.check.graph import consumers
 from cnnspec.errors import SpecError, rounded_text
 from cnnspec.ir.spec import Spec
 
 
-def signal_scale(spec: Spec, estimate: signal.Estimate, used: set[str]) -> list[SpecError]:
+def signal_scale(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """The signal's scale changing 100x or more (:func:`cnnspec.check.signal.largest_change`),
     and scores that start too large for the loss (:func:`_large_scores`); where the first
     grows the scale to the scores themselves, one warning says both."""
-    after = consumers(spec)
-    change = signal.largest_change(estimate, used, after)
-    scores = _large_scores(spec, estimate, used, after)
+    change = estimate.change
+    scores = _large_scores(spec, estimate)
     if not signal.is_too_large(change):
         return [scores.warning(spec)] if scores else []
     message, hint = signal.describe_change(change), signal.change_hint(change)
@@ -136,11 +134,10 @@ class LargeScores:
                 "after it brings its outputs to unit scale")
 
 
-def _large_scores(spec: Spec, estimate: signal.Estimate, used: set[str],
-                  after: dict[str, list[str]]) -> LargeScores | None:
+def _large_scores(spec: Spec, estimate: signal.Estimate) -> LargeScores | None:
     """The scores cross_entropy takes (the output, or the input of an output softmax, which
     the loss fuses) when their estimated std is above :data:`LARGEST_SCORE_STD`."""
-    by_name = {info.name: info for info in estimate.layers}
+    by_name = estimate.by_name
     info = by_name.get(spec.ir["output"])
     if spec.ir["training"].get("loss") != "cross_entropy" or info is None:
         return None
@@ -149,8 +146,8 @@ def _large_scores(spec: Spec, estimate: signal.Estimate, used: set[str],
     if len(info.output_shape) != 1 or info.output_shape[0] < 2:
         return None
     std = math.sqrt(estimate.second_moments[info.name])
-    source = signal.largest_source(estimate, used, after, info.name)
+    source = signal.largest_source(estimate, info.name)
     if not LARGEST_SCORE_STD < std < math.inf or source is None:
         return None
-    adds = any(other.kind == "add" and other.name in used for other in estimate.layers)
+    adds = any(other.kind == "add" and other.name in estimate.used for other in estimate.layers)
     return LargeScores(info.name, info.output_shape[0], std, source, adds)

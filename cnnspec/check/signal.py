@@ -515,10 +515,23 @@ class Estimate:
     """The signal estimate of one net's layers, each part worked out once, when first read:
     every warning of one check reads the same (a 200-layer net's check worked out the
     moments 5 times and the read shares 7, once for each warning that asked). Held by the
-    check that makes it, so nothing of one spec's estimate reaches another's."""
+    check that makes it, so nothing of one spec's estimate reaches another's. ``used``: the
+    layers the output depends on; ``consumers``: the layers that read each layer
+    (:mod:`cnnspec.check.graph`'s)."""
 
-    def __init__(self, layers: list[LayerInfo]):
-        self.layers = layers
+    def __init__(self, layers: list[LayerInfo], used: set[str],
+                 consumers: dict[str, list[str]]):
+        self.layers, self.used, self.consumers = layers, used, consumers
+
+    @functools.cached_property
+    def by_name(self) -> dict[str, LayerInfo]:
+        """Each layer by its name."""
+        return {info.name: info for info in self.layers}
+
+    @functools.cached_property
+    def change(self) -> SignalChange | None:
+        """:func:`largest_change`, which the scale and the gradient warnings both read."""
+        return largest_change(self)
 
     @functools.cached_property
     def read_shares(self) -> dict[str, float]:
@@ -1269,13 +1282,14 @@ def _log(value: float) -> float:
     return math.log(value) if value > 0 else -math.inf
 
 
-def largest_change(estimate: Estimate, used: set[str],
-                   consumers: dict[str, list[str]]) -> SignalChange | None:
+def largest_change(estimate: Estimate) -> SignalChange | None:
     """Where the signal's scale changes most; None if no weight layer decides it, a weight is
-    all 0 (which the constant-init warning reports) or a conv reads only its padding."""
+    all 0 (which the constant-init warning reports) or a conv reads only its padding. Read
+    it as :attr:`Estimate.change`, worked out once."""
     layers, q = estimate.layers, estimate.second_moments
     # a softmax's scale is its own (its values sum to 1), not what the weights made it
-    order = [info for info in layers if info.name in used and not KINDS[info.kind].sets_scale]
+    order = [info for info in layers
+             if info.name in estimate.used and not KINDS[info.kind].sets_scale]
     if any(is_weighted(info.kind) and weight_log_second_moment(info) == -math.inf
            for info in order):
         return None
@@ -1293,7 +1307,7 @@ def largest_change(estimate: Estimate, used: set[str],
     shares = [estimate.read_shares[i.name] for i in weighted]
     if 0 in shares:  # a conv reading only its padding passes nothing of the input on: the
         return None  # padding and kernel-tap warnings report it, not a scale
-    acts, log_factors = _log_factors(weighted, estimate, consumers)
+    acts, log_factors = _log_factors(weighted, estimate)
     log_shares = [math.log(share) for share in shares]
     names = [i.weight_init.name for i in weighted]
     init_name = _init_deciding(names, log_factors)
@@ -1324,15 +1338,14 @@ def adds_mean(info: LayerInfo, estimate: Estimate) -> bool:
     return sums is not None and sums.whole != 0 and bool(means.get(info.inputs[0]))
 
 
-def _log_factors(weighted: list[LayerInfo], estimate: Estimate,
-                 consumers: dict[str, list[str]]) -> tuple[list[dict], list[float]]:
+def _log_factors(weighted: list[LayerInfo], estimate: Estimate
+                 ) -> tuple[list[dict], list[float]]:
     """The activation each conv/dense layer of ``weighted`` feeds, and the log of its factor
     ``fan_in * E[w^2] * activation factor``: in logs, as a factor of weights of 1e-200 is below
     floating point's range. A fixed kernel that adds up its input's mean (:func:`adds_mean`)
     is not scaled by that: its factor is the estimate's, from its input to its activation's
     output, over its padding's share (said apart)."""
-    by_name = {info.name: info for info in estimate.layers}
-    acts = [_following_activation(i, by_name, consumers) for i in weighted]
+    acts = [_following_activation(i, estimate.by_name, estimate.consumers) for i in weighted]
     q = estimate.second_moments
     return acts, [_log(q[a.get("name", i.name)]) - _log(q[i.inputs[0]])
                   - _log(estimate.read_shares[i.name]) if adds_mean(i, estimate) else
@@ -1352,21 +1365,19 @@ class Source:
     adds: int = 0
 
 
-def largest_source(estimate: Estimate, used: set[str], consumers: dict[str, list[str]],
-                   target: str) -> Source | None:
+def largest_source(estimate: Estimate, target: str) -> Source | None:
     """The conv/dense layer since the last batchnorm or LSUV layer before ``target`` (or
     ``target`` itself) whose factor raises the mean square most, or the adds on that way
     together where they raise it more (ten He-initialised residual blocks: each add of x and
     F(x) of one mean square doubles it, 2^10 together, while no layer's factor is above 2);
     None if no layer is weighted."""
-    layers = estimate.layers
-    order = [info for info in layers if info.name in used]
+    order = [info for info in estimate.layers if info.name in estimate.used]
     end = next(i for i, info in enumerate(order) if info.name == target)
     upto = order[_last_reset(order[:end]) + 1: end + 1]
     weighted = [i for i in upto if is_weighted(i.kind) and not _is_reset(i)]
     if not weighted:
         return None
-    _, log_factors = _log_factors(weighted, estimate, consumers)
+    _, log_factors = _log_factors(weighted, estimate)
     logs = [f + _log(estimate.read_shares[i.name]) for i, f in zip(weighted, log_factors)]
     top = max(range(len(weighted)), key=lambda i: logs[i])
     adds = [i for i in upto if i.kind == "add"]

@@ -6,6 +6,7 @@ defaults written out.
 """
 from __future__ import annotations
 
+from cnnspec.errors import listed
 from cnnspec.ir.datasets import DATASETS, SHAPE_CLASSES, Arg, DatasetKind
 from cnnspec.ir.limits import MAX_INT
 
@@ -40,7 +41,7 @@ def data_schema() -> dict:
     """The ``$defs/data`` schema: one if/then per dataset."""
     names = list(DATASETS)
     return {
-        "description": "a dataset: " + ", ".join(names[:-1]) + " or " + names[-1],
+        "description": f"a dataset: {listed(names, 'or')}",
         "type": "object",
         "required": ["name"],
         "properties": {"name": {"enum": names}},

@@ -7,7 +7,7 @@ Every argument is required: the IR is resolved, defaults written out.
 """
 from __future__ import annotations
 
-from cnnspec.errors import SCHEMA_HINTS
+from cnnspec.errors import SCHEMA_HINTS, listed
 from cnnspec.ir.training_catalogue import (
     FOREIGN_KEY_NAMES,
     KEYS,
@@ -24,10 +24,6 @@ DESCRIBED = {"optimizer": "an optimizer", "schedule": "a learning-rate schedule"
              "transform": "a data augmentation"}
 
 
-def _names(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-
-
 def _entry_schema(entry: Entry) -> dict:
     properties = {"name": {"const": entry.name}}
     properties.update({a.name: a.schema() for a in entry.args})
@@ -39,7 +35,7 @@ def _entry_schema(entry: Entry) -> dict:
 def catalogue_schema(key: str, catalogue: dict[str, Entry]) -> dict:
     """The schema of an object naming an entry of ``catalogue``: one if/then per name."""
     return {
-        "description": f"{DESCRIBED[key]}: {_names(list(catalogue))}",
+        "description": f"{DESCRIBED[key]}: {listed(catalogue, 'or')}",
         "type": "object",
         "required": ["name"],
         "properties": {"name": _names_schema(catalogue)},

@@ -539,13 +539,22 @@ def foreign_hint(call: ForeignCall) -> str | None:
     if snake_case(call.name).startswith(ADAPTIVE) and call.args[:1] not in ([1], [(1, 1)]):
         return (f"this is {lib} syntax; cnnspec pools to one value a channel (`global_avgpool`, "
                 "`global_maxpool`, as AdaptiveAvgPool2d(1)) or by a window (`avgpool 2`)")
-    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
-        return f"this is {lib} syntax; in cnnspec the layer is the line `{call.args[0]}`"
+    activation = _named_activation(call)
+    if activation is not None:
+        return f"this is {lib} syntax; in cnnspec the layer is the line `{activation}`"
     kind = foreign_kind(call.name)
     if kind is None:
         return None
     return (f"this is {lib} syntax; {_kind_answer(kind, *_translation(call, kind))}"
             + _converted_note(call, kind))
+
+
+def _named_activation(call: ForeignCall) -> str | None:
+    """The activation Keras' ``Activation("relu")`` names, a line of its own here; None for
+    another call, or an argument that names none (``Activation([1])``)."""
+    if call.name != "Activation" or not call.args or not isinstance(call.args[0], str):
+        return None
+    return call.args[0] if call.args[0] in ACTIVATIONS else None
 
 
 def _converted_note(call: ForeignCall, kind: str) -> str:
@@ -594,8 +603,9 @@ def translated_line(call: ForeignCall) -> str | None:
     kind, a container, a layer that passes its input on, values it cannot read."""
     if not is_foreign(call.name, call.module) or call.name in CONTAINERS + PASS_THROUGH:
         return None
-    if call.name == "Activation" and call.args and call.args[0] in ACTIVATIONS:
-        return call.args[0]
+    activation = _named_activation(call)
+    if activation is not None:
+        return activation
     kind = foreign_kind(call.name)
     adaptive = snake_case(call.name).startswith(ADAPTIVE)
     if kind is None or adaptive and call.args[:1] not in ([1], [(1, 1)]):

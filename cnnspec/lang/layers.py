@@ -477,9 +477,8 @@ def _positional_after(items: list[Value], i: int, named: tuple[int, int], kind: 
     message = (f"{describe(item)} after `{after}` is out of place in {kind_name} layer "
                f"{display}")
     option = items[named[0]]
-    field = (kind.kind.field_map[kind.options[option.name][0]]
-             if isinstance(option, Word) and option.name in kind.options else None)
-    if field is not None and field.type in LIST_TYPES and named[1] == i - 1 \
+    field = _list_field(option, kind)
+    if field is not None and named[1] == i - 1 \
             and isinstance(item, Num):  # `lr_mult 1 2`: Caffe's two multipliers
         numbers = ", ".join(value.text for value in items[named[1]:i + 1])
         return SpecError(message, span=item.span, hint=(
@@ -516,6 +515,15 @@ def _moved_forward(items: list[Value], i: int, kind: Syntax, slots: list[tuple[s
     return f"{label}{stmt.head.name} {line_text(values + rest)}{inputs}"
 
 
+def _list_field(option: Value, kind: Syntax) -> Field | None:
+    """The field of a list type (``lr_mult``'s, Caffe's two multipliers) that ``option``, an
+    option word of ``kind``, fills; None for any other value."""
+    if not isinstance(option, Word) or option.name not in kind.options:
+        return None
+    field = kind.kind.field_map[kind.options[option.name][0]]
+    return field if field.type in LIST_TYPES else None
+
+
 def _list_without_brackets(items: list[Value], i: int, kind: Syntax) -> SpecError | None:
     """``lr_mult 1 2``: the numbers of an option that takes a list (Caffe's multipliers of
     the weight's and the bias's rate, ``lr_mult [1, 2]``) written without its brackets, the
@@ -524,14 +532,13 @@ def _list_without_brackets(items: list[Value], i: int, kind: Syntax) -> SpecErro
     while start > 0 and isinstance(items[start], Num):
         start -= 1
     option = items[start]
-    if start == i - 1 or not isinstance(option, Word) or option.name not in kind.options \
-            or kind.kind.field_map[kind.options[option.name][0]].type not in LIST_TYPES:
+    field = _list_field(option, kind)
+    if start == i - 1 or field is None:
         return None
     end = i
     while end + 1 < len(items) and isinstance(items[end + 1], Num):
         end += 1
     numbers = [item.text for item in items[start + 1:end + 1]]
-    field = kind.kind.field_map[kind.options[option.name][0]]
     return SpecError(f"the values of {option.name} are written as a list, in brackets",
                      span=Span(items[start + 1].span.line, items[start + 1].span.column,
                                items[end].span.end_line, items[end].span.end_column),

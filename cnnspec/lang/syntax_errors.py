@@ -334,10 +334,7 @@ def _readable(name: str, parser_terminals: dict) -> str:
 
 
 def _expected_list(expected: set[str], parser_terminals: dict) -> str:
-    names = sorted({_readable(name, parser_terminals) for name in expected})
-    if len(names) == 1:
-        return names[0]
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    return listed(sorted({_readable(name, parser_terminals) for name in expected}), "or")
 
 
 def _end(start: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from cnnspec.errors import Span, SpecError
+from cnnspec.errors import Span, SpecError, listed
 from cnnspec.init.catalogue import BY_NAME as INITS
 from cnnspec.ir.training_catalogue import KEY_ALIASES, KEYS, foreign_key_hint, written_value
 from cnnspec.kinds import KINDS
@@ -163,7 +163,7 @@ def _argument_hint(name: str, text: str | None) -> str | None:
         args = [(entry.name, arg) for entry in entries for arg in entry.args if arg.name == name]
         if args:
             owners = [owner for owner, _ in args]
-            named = ", ".join(owners[:-1]) + " or " + owners[-1] if owners[1:] else owners[0]
+            named = listed(owners, "or")
             # a value the argument refuses (`patience x`) is not written into its line
             fits = _plain(text) is not None and args[0][1].problem(written_value(text)) is None
             return (f"{name} is an argument of the {key.name} ({named}), written in its "
