@@ -477,4 +477,16 @@ def test_a_deep_profile_marks_some_layers_only(tmp_path, drawn):
     plot_depth_profile([("he_normal", _profile([1.0] * 200, [1e-3] * 200))], tmp_path / "d.png")
     [fig] = drawn
     line = fig.axes[0].get_lines()[0]
-    assert len(line.get_xydata()[::line.get_markevery()]) <= 25
+    assert len(line.get_markevery()) <= 25
+
+
+def test_a_lone_point_of_a_depth_profile_is_marked(tmp_path, drawn):
+    """A layer whose neighbours are not on the log scale (0) drew a line of zero length, which
+    is nothing: the gradient of the last of 32 layers, which a marker every other layer
+    missed."""
+    gradients = [0.0] * 31 + [7e-3]
+    plot_depth_profile([("zeros", _profile([1.0] * 32, gradients))], tmp_path / "d.png")
+    [fig] = drawn
+    line = fig.axes[1].get_lines()[0]
+    assert 31 in line.get_markevery()
+    assert line.get_marker() not in ("", "None", None)

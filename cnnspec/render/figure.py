@@ -403,6 +403,15 @@ def whole_epochs(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+def lone_points(values) -> list[int]:
+    """The indices of the finite ``values`` of a line with no finite neighbour: a series of
+    one point, or a point between gaps (NaN), is a line of zero length, which Matplotlib draws
+    as nothing; a marker there is all that shows it."""
+    finite = [v is not None and math.isfinite(v) for v in values]
+    return [i for i, here in enumerate(finite)
+            if here and not any(finite[j] for j in (i - 1, i + 1) if 0 <= j < len(finite))]
+
+
 def log_axis(ax, which: str = "y") -> None:
     """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
     plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
