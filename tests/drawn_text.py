@@ -80,11 +80,15 @@ def label_problems(ax) -> list[str]:
 
 
 def _ticks_in_view(axis):
-    low, high = sorted(axis.get_view_interval())
+    # within a billionth of the view as the axis scales it: on a log axis from 1e-4 to 1e6 a
+    # billionth of the values' span took in the tick at 1e-6, beyond the view
+    scaled = axis.get_transform().transform
+    low, high = sorted(scaled(axis.get_view_interval()))
     span = (high - low) * 1e-9
     for locs, labels in ((axis.get_majorticklocs(), axis.get_majorticklabels()),
                          (axis.get_minorticklocs(), axis.get_minorticklabels())):
-        yield from (label for loc, label in zip(locs, labels) if low - span <= loc <= high + span)
+        yield from (label for loc, label in zip(locs, labels)
+                    if low - span <= scaled(loc) <= high + span)
 
 
 def overlapping_texts(fig) -> list[tuple[str, str]]:

@@ -625,3 +625,24 @@ def test_a_damaged_input_cannot_be_read(tmp_path, finished, capsys, name, data, 
     extra = ["-o", str(tmp_path / "f.png")] if command == "features" else []
     fails_with(capsys, [command, str(finished), str(tmp_path / name), *extra],
                f"cannot read {tmp_path / name} as ", words, "hint: ", code=2)
+
+
+@pytest.mark.parametrize("field, value, text", [
+    ("test_acc", float("nan"), "'test_acc' is NaN"),
+    ("test_loss", float("inf"), "'test_loss' is Infinity"),
+    ("best_value", float("-inf"), "'best_value' is -Infinity"),
+    ("wall_seconds", float("nan"), "'wall_seconds' is NaN"),
+    ("data", {"name": "shapes", "noise": float("nan")}, "'data.noise' is NaN"),
+])
+@pytest.mark.parametrize("command", ["eval", "resume"])
+def test_a_summary_with_nan_is_damaged(interrupted, capsys, field, value, text, command):
+    """Training writes strict JSON (a figure that overflowed is null), but Python's reader
+    takes NaN and Infinity: eval read them as figures, and a resumed run summed its time
+    into NaN and wrote it back as null."""
+    summary = json.loads((interrupted / rundir.SUMMARY).read_text())
+    summary[field] = value
+    (interrupted / rundir.SUMMARY).write_text(json.dumps(summary))
+    argv = (["eval", str(interrupted)] if command == "eval"
+            else ["train", "--resume", str(interrupted), "--quiet"])
+    fails_with(capsys, argv, f"run summary {interrupted / rundir.SUMMARY}: {text}, not a "
+               "finite number", "damaged")

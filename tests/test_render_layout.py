@@ -477,4 +477,37 @@ def test_a_deep_profile_marks_some_layers_only(tmp_path, drawn):
     plot_depth_profile([("he_normal", _profile([1.0] * 200, [1e-3] * 200))], tmp_path / "d.png")
     [fig] = drawn
     line = fig.axes[0].get_lines()[0]
-    assert len(line.get_xydata()[::line.get_markevery()]) <= 25
+    assert len(line.get_markevery()) <= 25
+
+
+def test_a_lone_point_of_a_depth_profile_is_marked(tmp_path, drawn):
+    """A layer whose neighbours are not on the log scale (0) drew a line of zero length, which
+    is nothing: the gradient of the last of 32 layers, which a marker every other layer
+    missed."""
+    gradients = [0.0] * 31 + [7e-3]
+    plot_depth_profile([("zeros", _profile([1.0] * 32, gradients))], tmp_path / "d.png")
+    [fig] = drawn
+    line = fig.axes[1].get_lines()[0]
+    assert 31 in line.get_markevery()
+    assert line.get_marker() not in ("", "None", None)
+
+
+@pytest.mark.parametrize("values, ends", [
+    ([3e-5, 2e-2], (1e-5, 1e-1)),  # autoscaled to 2e-5..3e-2: labels 1e-4 .. 1e-2 only
+    ([0.7, 300.0], (0.1, 1e3)),
+    ([2e-3, 5e-35], (None, None)),  # some powers of ten labelled: every 4th, 5th, ...
+])
+def test_both_ends_of_a_log_axis_over_many_decades_are_labelled(values, ends):
+    """Across more than two powers of ten only the powers are labelled: the highest value
+    (or the lowest) stood beyond the last label, and could not be read off."""
+    fig = figure.new_figure(5.0, 4.6)
+    ax = fig.subplots()
+    ax.plot([1, 2], values)
+    figure.log_axis(ax)
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    labelled = [loc for loc, label in zip(ax.yaxis.get_majorticklocs(),
+                                          ax.yaxis.get_majorticklabels())
+                if label.get_text() and low * (1 - 1e-9) <= loc <= high * (1 + 1e-9)]
+    assert min(labelled) <= min(values) and max(labelled) >= max(values)
+    assert ends == (None, None) or (low, high) == pytest.approx(ends)

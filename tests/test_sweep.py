@@ -1026,6 +1026,8 @@ def test_a_diverged_cell_names_what_its_folder_keeps_and_its_hint_as_a_set(named
     ('{"test_acc": NaN}', "its 'test_acc' is no accuracy"),
     ('{"test_acc": 1e999}', "its 'test_acc' is no accuracy"),
     ('{"test_acc": 1.5}', "its 'test_acc' is no accuracy"),
+    ('{"best_value": NaN}', "'best_value' is NaN, not a finite number"),
+    ('{"wall_seconds": Infinity}', "'wall_seconds' is Infinity, not a finite number"),
     ('{"epochs_done": "1"}', "'epochs_done' is '1', not an integer"),
     ('{"classes": [0]}', "'classes' must be a list of names"),
     ('{"diverged": "maybe"}', "its 'diverged' is neither true nor false"),

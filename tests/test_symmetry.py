@@ -645,3 +645,38 @@ def test_zero_weights_with_drawn_biases_leave_the_channels_on_a_flat_spot_as_sgd
         assert f"about {share}% of its 8 " in warning.message
         assert warning.span.line == lines.count("\n", 0, lines.index(f"{name}: ")) + 2
         assert warning.hint.startswith("use a random init")
+
+
+@pytest.mark.parametrize("weight, after, stays", [
+    # the frozen constant kernel weighs conv1's channels alike: each filter gets the same
+    # gradient, whatever its bias, and their weights stay one
+    ("zeros", "b: conv 4 3x3 pad same weight constant(0.1) frozen", True),
+    ("constant(0.1)", "b: conv 4 3x3 pad same weight constant(0.1) frozen relu", True),
+    ("zeros", "p: avgpool 2\nb: conv 4 3x3 pad same weight sobel_x frozen", True),
+    # the biases make conv1's channels differ: a relu's masks, or a trainable constant conv's
+    # weights learned from them, tell the filters apart
+    ("constant(0.1)", "r: relu\nb: conv 4 3x3 pad same weight constant(0.1) frozen", False),
+    ("zeros", "b: conv 4 3x3 pad same weight constant(0.1)", False),
+])
+def test_filters_alike_but_for_drawn_biases_are_said_to_stay_so_as_sgd_finds(
+        tmp_path, weight, after, stays):
+    """Drawn biases set the filters' outputs apart, not their gradients: where everything
+    after them weighs their channels alike and is linear, check said nothing, but their
+    weights stay identical."""
+    import cnnspec
+    from cnnspec.compiler import compile_spec
+
+    path = tmp_path / "biased.cnn"
+    path.write_text(f"input 1x8x8\nconv1: conv 4 3x3 pad same weight {weight} "
+                    f"bias normal(0, 1)\n{after}\nflatten\ndense 10\n")
+    checked = cnnspec.load(path)
+    said = [w for w in checked.warnings if " of conv1 start identical" in w.message]
+    assert len(said) == stays
+    if stays:
+        assert "only their biases, drawn N(0, 1^2), differ" in said[0].message
+        assert said[0].message.endswith("symmetry never breaks")
+    model = compile_spec(checked, seed=0, dtype="float64")
+    _train(model, STEPS)
+    w = _filters(model, "conv1")
+    assert np.isfinite(w).all()
+    assert np.allclose(w, w[:1], rtol=0, atol=1e-12) == stays

@@ -9,8 +9,10 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   stay identical, so the layer never has more than one distinct filter (the "symmetry
   breaking" argument for random init); a drawn layer or dropout after it tells them apart,
   and so does a layer that is not linear or a trainable one after an add of a branch whose
-  channels differ (their values then differ), or a group norm or grouped conv after a
-  concat (which mixes in other channels); the warning names it. A layer with no conv/dense
+  channels differ (their values then differ, as drawn biases make them: filters alike but
+  for their biases are said only where nothing after them tells them apart), or a group norm
+  or grouped conv after a concat (which mixes in other channels); the warning names it. A
+  layer with no conv/dense
   layer after it is exempt: the loss tells its units apart (each has its own target), which
   is why a zero-initialised classifier head trains; so is the last layer of a residual branch
   started at zero (Fixup), whose filters the first step sets wholly apart
@@ -160,15 +162,25 @@ def _groups(info: LayerInfo) -> int:
 
 
 def identical_filters(info: LayerInfo) -> int:
-    """How many filters (units) of a conv/dense layer start exactly alike: all of them under a
-    constant init or a fixed kernel written once for every filter (sobel_x, a 2-D literal),
-    with biases alike too, or in a grouped conv those of one group (each group reads channels
-    of its own, which differ after a drawn layer; a depthwise conv has none alike); under
+    """How many filters (units) of a conv/dense layer start exactly alike, biases too: those
+    of :func:`alike_filters` where the biases are alike, none where they are drawn (their
+    outputs then differ by channel)."""
+    return 0 if _drawn_biases(info) else alike_filters(info)
+
+
+def _drawn_biases(info: LayerInfo) -> bool:
+    """Whether the biases of a conv/dense layer start at values that differ by filter."""
+    return info.bias_init is not None and not info.bias_init.constant
+
+
+def alike_filters(info: LayerInfo) -> int:
+    """How many filters (units) of a conv/dense layer start with exactly alike weights: all
+    of them under a constant init or a fixed kernel written once for every filter (sobel_x, a
+    2-D literal), or in a grouped conv those of one group (each group reads channels of its
+    own, which differ after a drawn layer; a depthwise conv has none alike); under
     ``identity``, those beyond the input's channels (filter i is a delta on channel i only
     for i < in, so a 1 -> 8 channel conv starts with 7 all-zero filters)."""
     out = info.output_shape[0]
-    if info.bias_init is not None and not info.bias_init.constant:
-        return 0  # drawn biases already tell the filters apart
     if _alike(info.weight_init, _axes(info)[0]):
         return out // _groups(info)
     if info.weight_init.distribution == "identity":
@@ -213,11 +225,12 @@ def _tells_apart(info: LayerInfo, beside_others: bool, mixed: bool) -> bool:
 
 def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list[str]],
                  alike: set[str], beside_others: bool = False, *,
-                 facts: Exact) -> list[str]:
+                 facts: Exact, mixed: bool = False) -> list[str]:
     """The layers after ``name`` that can give its channels different gradients
     (``beside_others``: ``name`` is a concat, whose channels lie beside others already;
-    ``facts``: :func:`cnnspec.check.exact.exact`, whose readers that pass no gradient back are
-    no way for one to come).
+    ``mixed``: their values differ already, as drawn biases make them; ``facts``:
+    :func:`cnnspec.check.exact.exact`, whose readers that pass no gradient back are no way for
+    one to come).
 
     Channels that start alike stay alike only while everything that reads them treats them
     alike: elementwise layers, pools and norms do, and so does a conv or dense layer that
@@ -238,7 +251,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     """
     # (layer, the layer before it on the way, whether a concat put other channels beside
     # these, whether an add mixed other values into them)
-    todo = [(n, name, beside_others, False) for n in after.get(name, [])]
+    todo = [(n, name, beside_others, mixed) for n in after.get(name, [])]
     seen, breakers = set(), []
     while todo:
         state = todo.pop(0)
@@ -269,18 +282,25 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo],
 
     An output layer is left out: its units' gradients differ with the targets, so a constant
     start breaks symmetry there (batchnorm's constant scale is per channel and harmless too).
+    Filters whose weights start alike under drawn biases output values that differ by channel,
+    which a layer after them that is not linear, or learns, tells apart as it would after an
+    add (:func:`tie_breakers`' ``mixed``); only where none does, a frozen constant kernel
+    after them say (which weighs them alike and passes each the same gradient), are they
+    listed: their weights then stay identical, whatever their biases.
     """
     by_name, after = {info.name: info for info in layers}, consumers(spec)
     facts = exact(spec, layers) if facts is None else facts
     alike = alike_channels(spec, layers)
     starts = {info.name: ([] if (info.name, WEIGHT) in facts.still
-                          else tie_breakers(info.name, by_name, after, alike, facts=facts))
+                          else tie_breakers(info.name, by_name, after, alike, facts=facts,
+                                            mixed=_drawn_biases(info)))
               for info in layers
               if is_weighted(info.kind) and info.ir["trainable"]
-              and identical_filters(info) >= 2
+              and alike_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
     zero_last = residual_zero_starts(spec, layers, starts, alike, facts)
-    return {name: breakers for name, breakers in starts.items() if name not in zero_last}
+    return {name: breakers for name, breakers in starts.items() if name not in zero_last
+            and not (breakers and _drawn_biases(by_name[name]))}
 
 
 def _sets_apart_at_once(info: LayerInfo) -> bool:
@@ -528,12 +548,14 @@ def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[
                 or RANDOM_WEIGHTS_HINT)
     for name, breakers in symmetric.items():
         info = by_name[name]
-        what, count = KINDS[info.kind].noun, identical_filters(info)
+        what, count = KINDS[info.kind].noun, alike_filters(info)
         if info.weight_init.distribution != "identity":
             groups = _groups(info)
             which = (f"all {count} {what} of {info.name}" if groups == 1
                      else f"the {count} {what} of each of {info.name}'s {groups} groups")
             how = info.weight_init.short
+            if _drawn_biases(info):
+                how += f"; only their biases, drawn {info.bias_init.short}, differ"
             hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
                     "meant to stay fixed)")
         else:
@@ -547,6 +569,9 @@ def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[
         elif breakers:
             fate = (f": they compute the same output and start as one, told apart only by the "
                     f"gradients that come back through {listed(breakers)}")
+        elif _drawn_biases(info):
+            fate = (": every layer after it weighs them alike, so they get identical gradients "
+                    "and their weights stay identical: symmetry never breaks")
         else:
             fate = (", so they get identical gradients and stay identical: symmetry never "
                     "breaks")

@@ -76,7 +76,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
     for label, values in drawn.items():
         notes, style = looks[label]
         for ax, ys in zip((act_ax, grad_ax), values.values()):
-            ax.plot(range(1, len(ys) + 1), ys, label=label, **_depth_marks(style, len(ys)))
+            ax.plot(range(1, len(ys) + 1), ys, label=label, **_depth_marks(style, ys))
         looks[label] = (notes + _gap_notes(values), style)
     names = [s.name for s in weighted(variants[0][1])]
     for ax, key in ((act_ax, "act_std"), (grad_ax, "grad_std")):
@@ -104,10 +104,13 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
 _DEPTH_MARKERS = 25
 
 
-def _depth_marks(style: dict, layers: int) -> dict:
+def _depth_marks(style: dict, ys: list[float]) -> dict:
     """``style`` (:func:`variant_styles`) with a marker at every layer of a shallow net, and
-    at every n-th layer of a deep one (:data:`_DEPTH_MARKERS`)."""
-    return {**style, "markevery": max(1, math.ceil(layers / _DEPTH_MARKERS))}
+    at every n-th layer of a deep one (:data:`_DEPTH_MARKERS`), of the values ``ys``; and at
+    each value between gaps (:func:`cnnspec.render.figure.lone_points`), which only a marker
+    shows."""
+    every = range(0, len(ys), max(1, math.ceil(len(ys) / _DEPTH_MARKERS)))
+    return {**style, "markevery": sorted({*every, *figure.lone_points(ys)})}
 
 
 def _log_axis_of_stds(ax) -> None:

@@ -403,6 +403,15 @@ def whole_epochs(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
 
 
+def lone_points(values) -> list[int]:
+    """The indices of the finite ``values`` of a line with no finite neighbour: a series of
+    one point, or a point between gaps (NaN), is a line of zero length, which Matplotlib draws
+    as nothing; a marker there is all that shows it."""
+    finite = [v is not None and math.isfinite(v) for v in values]
+    return [i for i, here in enumerate(finite)
+            if here and not any(finite[j] for j in (i - 1, i + 1) if 0 <= j < len(finite))]
+
+
 def log_axis(ax, which: str = "y") -> None:
     """Make ``which`` axis of ``ax`` logarithmic, its ticks between powers of ten written as
     plain numbers (2, 0.3) where Matplotlib writes 2×10⁰ and 3×10⁻¹: an axis spanning less
@@ -451,6 +460,36 @@ def _ends_at_labelled_ticks(ax, which: str) -> None:
         low = bottom
     if (low, high) != ends:  # else left to autoscale, as it was
         getattr(ax, f"set_{which}lim")(low, high)
+    if _powers_of_ten_within(low, high) > _LABELLED_BETWEEN[0]:
+        _ends_at_labelled_decades(ax, which, data_low, data_high)
+
+
+def _powers_of_ten_within(low: float, high: float) -> int:
+    """How many powers of ten lie in ``low``..``high`` (> 0), as Matplotlib's log formatter
+    counts them: beyond :data:`_LABELLED_BETWEEN`'s first, it labels them alone."""
+    return math.floor(math.log10(high)) - math.floor(math.nextafter(math.log10(low), -math.inf))
+
+
+def _ends_at_labelled_decades(ax, which: str, data_low: float, data_high: float) -> None:
+    """Widen a log axis holding more powers of ten than ticks between them are labelled on,
+    where the powers of ten alone are (every one, or every n-th: Matplotlib's locator thins
+    them to fit), to the labelled ones at or beyond the data ``data_low``..``data_high``: a
+    gradient std from 3e-5 to 0.02 under a top label of 0.01 could not be read off. A wider
+    axis may be thinned further, so the ends are found again until they hold."""
+    axis = getattr(ax, f"{which}axis")
+    for _ in range(_WIDENINGS):
+        low, high = getattr(ax, f"get_{which}lim")()
+        ticks = axis.get_major_locator().tick_values(low, high)
+        top = min((t for t in ticks if t >= data_high * (1 - 1e-9)), default=high)
+        bottom = max((t for t in ticks if 0 < t <= data_low * (1 + 1e-9)), default=low)
+        if bottom >= low and top <= high:
+            return
+        getattr(ax, f"set_{which}lim")(min(low, bottom), max(high, top))
+
+
+# How often :func:`_ends_at_labelled_decades` widens an axis at most: once, and once again
+# where the wider axis is labelled at fewer powers of ten.
+_WIDENINGS = 3
 
 
 def _decade(value: float) -> float:

@@ -65,6 +65,22 @@ def json_safe(value):
     return value
 
 
+def non_finite_at(value, at: str = "") -> tuple[str, float] | None:
+    """Where ``value`` (as JSON gives it) holds its first NaN or infinite float, written
+    ``best_value`` or ``extended[0].from_epochs``, and that float; None when it holds none.
+    The files cnnspec writes hold none (:func:`json_safe`), but Python's JSON reader takes
+    ``NaN`` and ``Infinity``: one in a file read back is damage."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return at, value
+    if isinstance(value, dict):
+        items = ((f"{at}.{key}" if at else str(key), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{at}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    return next(filter(None, (non_finite_at(item, where) for where, item in items)), None)
+
+
 def write_json(path: Path, obj) -> None:
     """Write ``obj`` as indented (strict) JSON, atomically."""
     text = json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n"

@@ -1,6 +1,7 @@
 """A finished (or interrupted) training run, opened from its folder."""
 from __future__ import annotations
 
+import json
 import math
 import reprlib
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ from cnnspec.errors import (
 from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
-from cnnspec.training.files import read_json, read_jsonl
+from cnnspec.training.files import non_finite_at, read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
 from cnnspec.training.state import BEST_EPOCH_KEY, load_weights, steps_into_epoch
 
@@ -306,6 +307,10 @@ def summary_problem(summary: dict) -> str | None:
     """What is wrong with the fields of the object a ``summary.json`` holds (``"'steps' is
     -1, below 0"``); None when each is what training writes (see :data:`SUMMARY_TYPES`). A
     sweep's cell summary is a run's summary too."""
+    non_finite = non_finite_at(summary)
+    if non_finite:  # shown later, it would pass for a figure; summed on resume, spread
+        where, value = non_finite
+        return f"{where!r} is {json.dumps(value)}, not a finite number"
     for key, kinds in SUMMARY_TYPES.items():
         if key not in summary:
             continue
