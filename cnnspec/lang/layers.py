@@ -223,7 +223,8 @@ def _caffes(head: Word | Call) -> bool:
 
     if isinstance(head, Word):
         return not head.name.islower()
-    return called_as(head.name, [kwarg.name for kwarg in head.kwargs]) == "Caffe" and (
+    keywords = [kwarg.name for kwarg in head.kwargs]
+    return called_as(head.name, keywords, len(head.args)) == "Caffe" and (
         not head.name.islower() or bool(head.kwargs))
 
 
@@ -235,7 +236,7 @@ def _called_hint(head: Call, label: str | None, items: list[Value],
     uses none (``Dropout(0.5)``); None for a call that names no layer."""
     from cnnspec.lang.foreign import called_as, either_hint, foreign_hint
 
-    written_as = called_as(head.name, [kwarg.name for kwarg in head.kwargs])
+    written_as = called_as(head.name, [kwarg.name for kwarg in head.kwargs], len(head.args))
     if written_as == "Caffe":
         return caffe
     call = _foreign_call(head, label)
@@ -649,9 +650,11 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return fixed
         from cnnspec.lang.foreign import (
             BIAS_SWITCHES,
+            KERAS_REGULARIZERS,
             foreign_field,
             foreign_option,
             initializer_option,
+            regularizer_hint,
         )
 
         flag = _no_bias_flag(kind)
@@ -668,6 +671,11 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"is written `{initializes} INIT`", span=span,
                              hint=f"write `{initializes} {_init_written(after, initializes)}`; "
                              f"{_usage(kind_name)}")
+        if item.name in KERAS_REGULARIZERS and kind.kind.weighted:  # before its `kernel`
+            written = f"{item.name} {one_line(after)}" if after is not None else item.name
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
+                             "argument of Keras' layers", span=span,
+                             hint=regularizer_hint(item.name, _l2_factor(after), written))
         positional = dict(kind.positional)
         # `kernel`, Keras' `kernel_size` and `pool_size`, `units`, Caffe's `num_output`
         field_named = next((part for part in (foreign_field(kind.kind, item.name),
@@ -716,6 +724,23 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+def _l2_factor(value: Value | None) -> float | None:
+    """The factor of Keras' L2 regularizer as a layer's option writes it: ``l2`` (Keras'
+    default), ``l2(0.001)`` or ``L2(l2=0.001)``; None for another (``l1``), which cnnspec's
+    weight decay cannot do."""
+    from cnnspec.lang.foreign import KERAS_L2_DEFAULT
+
+    if isinstance(value, Word) and value.name.lower() == "l2":
+        return KERAS_L2_DEFAULT
+    if not isinstance(value, Call) or value.name.lower() != "l2":
+        return None
+    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
+    if not given:
+        return KERAS_L2_DEFAULT
+    factor = given[0]
+    return float(factor.value) if isinstance(factor, Num) and factor.value > 0 else None
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3
