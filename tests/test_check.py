@@ -2453,3 +2453,23 @@ def test_a_caffe_lines_rewrite_is_checked_where_the_line_stands(tmp_path, capsys
     assert f"write `{written}`" in err and "Traceback" not in err, err
     said = "; but in this spec that line is refused: "
     assert (said + refused in err) if refused else (said not in err), err
+
+
+# A batchnorm momentum is PyTorch's, the weight of each batch: Keras' 0.99 (the share kept)
+# written as it makes the running statistics nearly the last batch's alone.
+@pytest.mark.parametrize("momentum, kept", [(0.99, "0.01"), (0.9, "0.1"), (0.6, "0.4")])
+def test_a_batchnorm_momentum_above_a_half_is_warned_with_kerass_meaning(momentum, kept):
+    checked = check(parse(f"input 1x8x8\nconv 4 3x3\nbn: batchnorm momentum {momentum}\n"
+                          "flatten\ndense 10\n"))
+    warned = [w for w in checked.warnings if "momentum" in w.message]
+    assert len(warned) == 1, [w.message for w in checked.warnings]
+    assert warned[0].message.startswith(f"batchnorm 'bn' has momentum {momentum}, the weight "
+                                        "of each batch in the running statistics")
+    assert (warned[0].span.line, warned[0].span.column) == (3, 15)
+    assert f"write `momentum {kept}` (1 - {momentum})" in warned[0].hint, warned[0].hint
+
+
+@pytest.mark.parametrize("line", ["batchnorm momentum 0.5", "batchnorm", "batchnorm momentum 0.01"])
+def test_a_batchnorm_momentum_of_a_half_or_less_is_not_warned(line):
+    checked = check(parse(f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"))
+    assert not [w for w in checked.warnings if "momentum" in w.message]
