@@ -526,7 +526,9 @@ CASES = [
       "nobias`$")),
     ("input 1x8x8\nconv 8 3\n  x = layers.Dense(10, activation='softmax')(x)\n",
      "^layers.Dense\\(...\\) is a layer as Keras writes it", 3, 7,
-     "the line `dense 10 softmax`$"),
+     # the line, tried where the call stands, after a conv: refused there
+     ("the line `dense 10 softmax`; but in this spec that line is refused: dense layer "
+      "'dense1' needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)

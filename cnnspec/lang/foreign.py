@@ -748,24 +748,42 @@ def darknet_section(lines: list[str]) -> tuple[str, dict[str, str]] | None:
     return header[1], keys
 
 
+def darknet_extent(lines: list[str]) -> int:
+    """How many of ``lines`` the Darknet section whose header is the first holds: the header
+    and the ``key=value``, blank and comment lines right after it."""
+    count = 1
+    for line in lines[1:]:
+        code = line.split("#", 1)[0].strip()
+        if code.startswith("[") or code and "=" not in code:
+            break
+        count += 1
+    return count
+
+
 def darknet_hint(section: str, keys: dict[str, str]) -> str:
+    """The hint of :func:`darknet_answer`."""
+    return darknet_answer(section, keys)[0]
+
+
+def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]:
     """What a Darknet section is in a spec: the line of its layer, with the values its
-    ``key=value`` lines give; the input and train block for ``[net]``."""
+    ``key=value`` lines give; the input and train block for ``[net]``. With the line it tells
+    to write in the section's place (None where it tells none)."""
     if section in DARKNET_NET:
         # a size that is no whole number from 1 (height=abc, channels=0) is left to be written
         shape = "x".join(keys[k] if re.fullmatch(r"[1-9][0-9]{0,8}", keys.get(k, ""))
                          else k.upper() for k in ("channels", "height", "width"))
         return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
                 "training keys (batch, learning_rate, max_batches, ...) are settings of "
-                "`train { }`, one a line, e.g. `batch 64`")
+                "`train { }`, one a line, e.g. `batch 64`"), None
     kind = DARKNET_SECTIONS.get(section)
     if kind is None:
         return (f"cnnspec has no layer for Darknet's [{section}]; a spec's layers are one "
                 f"line each, of the kinds {', '.join(sorted(set(DARKNET_SECTIONS.values())))} "
-                "and more (docs/language.md)")
+                "and more (docs/language.md)"), None
     if KINDS[kind].merge:
         return (f"Darknet's [{section}] is `{kind}` here, naming the layers it takes, e.g. "
-                f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)")
+                f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)"), None
     activation = keys.get("activation", DARKNET_DEFAULT_ACTIVATION)
     missing = (f" (Darknet's {activation} activation has no counterpart here)"
                if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
@@ -777,8 +795,8 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
                "spec reads") if unread else None if line is None else line_refusal(line)
     if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
-                f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else ""))
-    return f"a spec writes each layer on one line: this section is `{line}`{missing}"
+                f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else "")), None
+    return f"a spec writes each layer on one line: this section is `{line}`{missing}", line
 
 
 def darknet_word_hint(name: str) -> str | None:
@@ -1175,10 +1193,13 @@ def called_as(name: str, keywords: list[str], values: int = 0) -> str | None:
     return "either"
 
 
-def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
+def either_answer(call: ForeignCall, values: str | None,
+                  caffe_hint: str) -> tuple[str, str | None]:
     """The hint for a call that may be Keras' or PyTorch's class or Caffe's type of the same
     name (:func:`called_as`: ``Dropout(0.5)``, ``Flatten()``): the line both mean, or each
-    library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``)."""
+    library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``);
+    with the line both mean, which it tells to write in place of the user's (None where they
+    differ)."""
     libs, kind = _libraries_of(call), foreign_kind(call.name)
     lib = either_of(libs)
     line, refused = _translation(call, kind)
@@ -1186,8 +1207,8 @@ def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
     said = f"this is {either_of([*libs, 'Caffe'])} syntax"
     if line is not None and not refused and values is not None \
             and line == (f"{call.label}: {caffe_line}" if call.label else caffe_line):
-        return f"{said}; in cnnspec the layer is the line `{line}`"
-    return f"{said}; as {lib} writes it, {_kind_answer(kind, line, refused)}; {caffe_hint}"
+        return f"{said}; in cnnspec the layer is the line `{line}`", line
+    return f"{said}; as {lib} writes it, {_kind_answer(kind, line, refused)}; {caffe_hint}", None
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.
