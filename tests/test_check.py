@@ -2431,25 +2431,67 @@ def test_a_fixed_kernels_autocorrelation_adds_the_products_of_its_taps_d_apart()
         assert value == pytest.approx(lag(summed, dy, dx)), (dy, dx)
 
 
-# A Caffe layer type written as a kind is answered with the line of its kind here; that line
-# is checked in the spec's place, as a native line is, and the error stays at the user's line.
-@pytest.mark.parametrize("line, column, written, refused", [
-    ("conv1: Convolution 8 11", 8, "conv1: conv 8 11",
-     "the 11x11 kernel of conv 'conv1' is larger than its input there: 8x8"),
-    ("  p: Pooling(pool=AVE, kernel_size=16)", 6, "p: avgpool 16",
-     "the 16x16 window of avgpool 'p' is larger than its input there: 8x8"),
-    ("fc: InnerProduct 10", 5, "fc: dense 10", "dense layer 'fc' needs a flat input"),
-    ("conv1: Convolution 8 3", 8, "conv1: conv 8 3", None),  # it fits: the hint alone
-])
-def test_a_caffe_lines_rewrite_is_checked_where_the_line_stands(tmp_path, capsys, line,
-                                                                 column, written, refused):
-    from cnnspec.cli import main
+# Another library's layer (a Caffe type written as a kind, a Keras or PyTorch call, a Darknet
+# section) is answered with the line of its kind here; that line is checked in the spec's
+# place, with the user's `<- inputs`, as a native line is, and the error stays at the user's
+# line: by the command and by the library's parse alike.
+REWRITES = [
+    ("conv1: Convolution 8 11", 8, "unknown layer kind", "write `conv1: conv 8 11`",
+     "the 11x11 kernel of conv 'conv1' is larger than its input there: 4x4"),
+    ("  p: Pooling(pool=AVE, kernel_size=16)", 6, "unknown layer kind", "write `p: avgpool 16`",
+     "the 16x16 window of avgpool 'p' is larger than its input there: 4x4"),
+    ("fc: InnerProduct 10", 5, "unknown layer kind", "write `fc: dense 10`",
+     "dense layer 'fc' needs a flat input"),
+    ("conv1: Convolution 8 3", 8, "unknown layer kind", "write `conv1: conv 8 3`", None),
+    ("c: Conv2D(8, 11)", 4, "unknown layer kind", "the line `c: conv 8 11`",
+     "the 11x11 kernel of conv 'c' is larger than its input there: 4x4"),
+    ("c: Conv2D(8, 11) <- input", 4, "unknown layer kind", "the line `c: conv 8 11`",
+     "the 11x11 kernel of conv 'c' is larger than its input there: 8x8 (input 'input' gives"),
+    ("c1: nn.Conv2d(1, 8, 11)", 5, "nn.Conv2d(...) is a layer", "the line `c1: conv 8 11`",
+     "the 11x11 kernel of conv 'c1' is larger than its input there: 4x4"),
+    ("Dense(10)", 1, "unknown layer kind", "the line `dense 10`",
+     "dense layer 'dense1' needs a flat input"),
+    ("[convolutional]\nfilters=8\nsize=11\n\nactivation=relu", 1, "'[convolutional]' is a",
+     "this section is `conv 8 11 relu`",
+     "the 11x11 kernel of conv 'conv2' is larger than its input there: 4x4"),
+]
 
-    path = tmp_path / "caffe.cnn"
-    path.write_text(f"input 1x8x8\n{line}\nflatten\ndense 10\n")
+
+@pytest.mark.parametrize("line, column, message, written, refused", REWRITES)
+def test_another_librarys_lines_rewrite_is_checked_where_the_line_stands(
+        tmp_path, capsys, line, column, message, written, refused):
+    from cnnspec.cli import main
+    from cnnspec.errors import SpecError
+
+    path = tmp_path / "foreign.cnn"
+    text = f"input 1x8x8\na: conv 4 5x5\n{line}\nflatten\ndense 10\n"
+    path.write_text(text)
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"{path}:2:{column}: error: unknown layer kind"), err
-    assert f"write `{written}`" in err and "Traceback" not in err, err
+    assert err.startswith(f"{path}:3:{column}: error: {message}"), err
+    assert written in err and "Traceback" not in err, err
     said = "; but in this spec that line is refused: "
     assert (said + refused in err) if refused else (said not in err), err
+    with pytest.raises(SpecError) as raised:  # the library's parse says the same
+        check(parse(text, str(path)))
+    assert raised.value.hint in err.replace("\n", " ")
+
+
+# A batchnorm momentum is PyTorch's, the weight of each batch: Keras' 0.99 (the share kept)
+# written as it makes the running statistics nearly the last batch's alone.
+@pytest.mark.parametrize("momentum, kept", [(0.99, "0.01"), (0.9, "0.1"), (0.6, "0.4")])
+def test_a_batchnorm_momentum_above_a_half_is_warned_with_kerass_meaning(momentum, kept):
+    checked = check(parse(f"input 1x8x8\nconv 4 3x3\nbn: batchnorm momentum {momentum}\n"
+                          "flatten\ndense 10\n"))
+    warned = [w for w in checked.warnings if "momentum" in w.message]
+    assert len(warned) == 1, [w.message for w in checked.warnings]
+    assert warned[0].message.startswith(f"batchnorm 'bn' has momentum {momentum}, the weight "
+                                        "of each batch in the running statistics")
+    assert (warned[0].span.line, warned[0].span.column) == (3, 15)
+    assert f"write `momentum {kept}` (1 - {momentum})" in warned[0].hint, warned[0].hint
+
+
+@pytest.mark.parametrize("line", ["batchnorm momentum 0.5", "batchnorm", "batchnorm momentum 0.01"])
+def test_a_batchnorm_momentum_of_a_half_or_less_is_not_warned(line):
+    checked = check(parse(f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"))
+    assert not [w for w in checked.warnings if "momentum" in w.message]

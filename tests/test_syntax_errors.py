@@ -526,7 +526,9 @@ CASES = [
       "nobias`$")),
     ("input 1x8x8\nconv 8 3\n  x = layers.Dense(10, activation='softmax')(x)\n",
      "^layers.Dense\\(...\\) is a layer as Keras writes it", 3, 7,
-     "the line `dense 10 softmax`$"),
+     # the line, tried where the call stands, after a conv: refused there
+     ("the line `dense 10 softmax`; but in this spec that line is refused: dense layer "
+      "'dense1' needs a flat input")),
     ("input 1x8x8\nconv 8 3\nnn.BatchNorm2d(8)\n", "PyTorch", 3, 1, "the line `batchnorm`$"),
     # a model pasted whole: the layers after the first are answered in its hint, up to the
     # first line that is none (blank and comment lines skipped)
@@ -1446,12 +1448,25 @@ def test_a_name_caffe_shares_called_with_anothers_keyword_is_answered_as_theirs(
     ("nn.BatchNorm2d(4, momentum=0.2)", "batchnorm momentum 0.2"),  # PyTorch's is ours
     ("ReLU(max_value=6)", "relu6"),  # Keras' cap, which its importer makes relu6 too
     ("layers.ReLU(max_value=6.0, negative_slope=0)", "relu6"),
+    ("ReLU(6)", "relu6"),  # a number: Keras' max_value (PyTorch's ReLU takes only inplace)
+    ("nn.ReLU(True)", "relu"),  # PyTorch's inplace
 ])
 def test_a_foreign_layers_parameters_are_converted_to_the_line_they_make(line, fixed):
     text = f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n"
     hint = error_of(text).hint
     assert f"`{fixed}`" in hint, hint
     check(parse(text.replace(line, fixed)))
+
+
+# Keras' ReLU whose values make no kind here: told so as Keras', not read by another
+# library's signature (ReLU(4) as PyTorch's, a relu) or keywords (negative_slope as Caffe's).
+@pytest.mark.parametrize("line", ["ReLU(4)", "ReLU(negative_slope=0.2, max_value=6)",
+                                  "ReLU(6, 0.1)"])
+def test_a_keras_relu_of_no_kind_here_is_told_the_importers_reason(line):
+    hint = error_of(f"input 1x8x8\nconv 4 3x3\n{line}\nflatten\ndense 10\n").hint
+    assert hint.startswith("this is Keras syntax; "), hint
+    assert "cnnspec caps a ReLU at 6 alone" in hint and "`relu`" not in hint, hint
+    assert "Caffe" not in hint, hint
 
 
 def test_a_converted_momentum_says_which_momentum_the_language_means():
@@ -1657,6 +1672,21 @@ FOREIGN_OPTIONS = [
     ("relu max_value 4", "an argument of Keras' ReLU", "cnnspec caps a ReLU at 6 alone", None),
     ("conv 4 3x3 in_channels 1", "an argument of PyTorch's nn.Conv2d",
      "a spec infers it from the layer's input: remove `in_channels 1`", "conv 4 3x3"),
+    ("batchnorm num_features 4", "an argument of PyTorch's nn.BatchNorm2d",
+     "remove `num_features 4`", "batchnorm"),
+    ("batchnorm affine false", "an argument of PyTorch's nn.BatchNorm2d",
+     "write `frozen` in place of `affine false`", "batchnorm frozen"),
+    ("batchnorm track_running_stats false", "an argument of PyTorch's nn.BatchNorm2d",
+     "remove `track_running_stats false`: cnnspec's batchnorm keeps running statistics",
+     "batchnorm"),
+    ("batchnorm center false", "an argument of Keras' BatchNormalization",
+     "learn no shift (it stays 0)", "batchnorm"),
+    ("batchnorm scale false", "an argument of Keras' BatchNormalization",
+     "learn no scale (it stays 1)", "batchnorm frozen"),
+    ("relu inplace true", "an argument of PyTorch's nn.ReLU", "remove `inplace true`",
+     "relu"),
+    ("dropout 0.5 inplace true", "an argument of PyTorch's nn.Dropout",
+     "remove `inplace true`", "dropout 0.5"),
 ]
 
 
@@ -1664,7 +1694,8 @@ FOREIGN_OPTIONS = [
 def test_another_librarys_parameter_written_as_an_option_is_told_whose_and_the_words(
         line, whose, hint, fixed):
     kind, name = line.split()[0], next(word for word in line.split() if "_" in word
-                                       or word in ("pool", "axis"))
+                                       or word in ("pool", "axis", "affine", "center",
+                                                   "scale", "inplace"))
     text = f"input 1x8x8\nconv 4 3x3 pad same\n{line}\nflatten\ndense 10\n"
     err = error_of(text)
     assert err.message == f"'{name}' is not an option of {kind}: it is {whose}"
@@ -1672,3 +1703,26 @@ def test_another_librarys_parameter_written_as_an_option_is_told_whose_and_the_w
     assert hint in err.hint, err.hint
     if fixed is not None:
         check(parse(text.replace(line, fixed)))  # no error
+
+
+# Keras' regularizer arguments, whose `kernel` read as the kernel size: the train block's
+# weight_decay (2 * l2) and the layer's decay_mult that keeps it to what Keras regularizes.
+@pytest.mark.parametrize("option, decay, mult", [
+    ("kernel_regularizer l2", "0.02", "[1, 0]"),  # Keras' default factor 0.01
+    ("kernel_regularizer l2(0.0005)", "0.001", "[1, 0]"),
+    ("bias_regularizer L2(l2=0.003)", "0.006", "[0, 1]"),
+])
+def test_a_keras_regularizer_is_told_the_weight_decay_and_decay_mult(option, decay, mult):
+    text = "input 1x8x8\nconv 8 3x3 {}\nflatten\ndense 10\n"
+    err = error_of(text.format(option))
+    name = option.split()[0]
+    assert err.message == f"'{name}' is not an option of conv: it is an argument of Keras' layers"
+    assert (err.span.line, err.span.column) == (2, 12)
+    assert f"`weight_decay {decay}`" in err.hint, err.hint
+    assert f"write `decay_mult {mult}` in place of `{option}`" in err.hint, err.hint
+    check(parse(text.format(f"decay_mult {mult}") + f"train {{\n  weight_decay {decay}\n}}\n"))
+
+
+def test_a_keras_regularizer_that_is_no_l2_is_told_weight_decay_is_l2_only():
+    err = error_of("input 1x8x8\nconv 8 3x3 kernel_regularizer l1\nflatten\ndense 10\n")
+    assert "weight decay is L2 only" in err.hint and "remove `kernel_regularizer l1`" in err.hint

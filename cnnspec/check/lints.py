@@ -44,6 +44,8 @@ Warnings (``severity="warning"``; ``--strict`` makes them errors):
   std x E[max of K normals] nats, not ln K (:mod:`cnnspec.check.scale`);
 - a dropout directly before a batch norm, whose running variance then differs from what it
   sees at evaluation (:func:`variance_shift`);
+- a batch norm whose momentum is above 0.5: its running statistics are nearly the last
+  batch's, most likely Keras' share kept written as PyTorch's weight of each batch;
 - layers the output does not use;
 - a layer written below the train block (:func:`layers_below_train`);
 - an output ending in a ReLU (flat below 0) where the loss takes raw scores;
@@ -121,6 +123,7 @@ from cnnspec.ir.instances import (
 from cnnspec.ir.spec import Spec
 from cnnspec.ir.training_catalogue import KEYS, SCHEDULES, whole_weight_decay
 from cnnspec.kinds import KINDS, Reach, is_weighted
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
 from cnnspec.kinds.text import pads_text, pair_text, step_text
 from cnnspec.shapes import shape_text
 
@@ -950,6 +953,38 @@ def variance_shift(p: float, shared: float) -> float:
     values of mean 0, ``(1 - 1/pi) / (2 - 1/pi) = 0.405`` for a ReLU of symmetric sums
     (mean ``sqrt(q / (2 pi))``, mean square ``q / 2``: shared ``1/pi``) at p = 0.5."""
     return (1 - shared) / (1 / (1 - p) - shared)
+
+
+# A batchnorm momentum above this weighs each batch more than all the running statistics
+# kept before it: most likely Keras' or Caffe's share kept (0.99, 0.999) written as PyTorch's.
+HIGH_MOMENTUM = 0.5
+
+
+def batchnorm_momentum(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+    """A warning for each layer with running statistics whose momentum (PyTorch's meaning,
+    :data:`~cnnspec.kinds.catalogue.BATCHNORM_MOMENTUM`) is above :data:`HIGH_MOMENTUM`: its
+    running statistics are nearly the last batch's alone, so evaluation normalises by one
+    batch. Keras' momentum 0.99 is 1 - 0.99 = 0.01 here
+    (:func:`~cnnspec.lang.foreign.momentum_kept`)."""
+    out = []
+    for info in layers:
+        momentum = info.ir.get("momentum")
+        if not KINDS[info.kind].running_statistics or momentum is None \
+                or momentum <= HIGH_MOMENTUM:
+            continue
+        from cnnspec.lang.foreign import momentum_kept  # the language's, loaded if warned
+
+        kept = momentum_kept(momentum)
+        out.append(spec.error(
+            f"{info.kind} '{info.name}' has momentum {float_text(momentum)}, "
+            f"{BATCHNORM_MOMENTUM}: each batch makes {rounded_text(100 * momentum)}% of its "
+            "running mean and variance, so evaluation normalises by little more than the last "
+            "training batch's statistics", info.name, "momentum", severity="warning",
+            hint=f"Keras' momentum and Caffe's moving_average_fraction are the share kept: "
+                 f"for theirs of {float_text(momentum)} write `momentum {float_text(kept)}` "
+                 f"(1 - {float_text(momentum)}); PyTorch's default is "
+                 f"{float_text(KINDS[info.kind].field_map['momentum'].default)}"))
+    return out
 
 
 def dropout_before_batchnorm(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:

@@ -27,7 +27,6 @@ from cnnspec.sourcefile import (
     import_first,
     missing_file,
     not_a_file,
-    read_spec_text,
     source_lines,
 )
 
@@ -53,25 +52,25 @@ def read_spec(path: str | Path, parameter: str = "path") -> Spec:
     try:
         return _read_spec(path)
     except SpecError as exc:
-        raise SpecErrors([rewrite_checked(exc, path)]) from None
+        raise SpecErrors([exc]) from None
 
 
-def rewrite_checked(error: SpecError, path: Path) -> SpecError:
+def rewrite_checked(error: SpecError, text: str, path: str | None, parse) -> SpecError:
     """``error``, whose hint tells to write another line in place of the one it points at
-    (``error.rewrite``: Caffe's ``conv1: Convolution 8 11`` as ``conv1: conv 8 11``), with
-    what the checker says of that line in the spec's place, where it refuses it: the shapes
-    and parameters a line written so gets (an 11x11 kernel on an 8x8 input), which a line
-    read alone cannot be checked for. The error keeps its place, the user's line."""
-    if error.rewrite is None or error.span is None:
-        return error
-    from cnnspec.lang import parse  # Lark: only for a .cnn file, whose error this is
-
-    lines = source_lines(read_spec_text(path), keepends=True)
-    written = lines[error.span.line - 1]
-    lines[error.span.line - 1] = written[:len(written) - len(written.lstrip())] + \
-        error.rewrite + "\n"
+    (``error.rewrite``: Caffe's ``conv1: Convolution 8 11`` as ``conv1: conv 8 11``, Keras'
+    ``Conv2D(8, 11)``), with what the checker says of that line in the spec's place, where
+    it refuses it: the shapes and parameters a line written so gets (an 11x11 kernel on an
+    8x8 input), which a line read alone cannot be checked for. The spec's ``text`` is read
+    with ``parse`` (the language's, which raised ``error``); the error keeps its place, the
+    user's line. The checker tries every such line so (:func:`cnnspec.errors.try_rewrites_with`)."""
+    lines = source_lines(text, keepends=True)
+    first = error.span.line - 1
+    replaced = error.rewrite.split("\n")
+    written = lines[first]
+    indent = written[:len(written) - len(written.lstrip())]
+    lines[first:first + len(replaced)] = [indent + line + "\n" for line in replaced]
     try:
-        check(parse("".join(lines), str(path)), for_training=False)
+        check(parse("".join(lines), path), for_training=False)
     except (SpecError, SpecErrors) as exc:
         refused = [found for found in (exc.errors if isinstance(exc, SpecErrors) else [exc])
                    if found.span is not None and found.span.line == error.span.line]

@@ -49,7 +49,16 @@ from cnnspec.importers.spec_writer import (
 from cnnspec.init.catalogue import KERAS_SCALE
 from cnnspec.ir.io import parse_json
 from cnnspec.kinds import KINDS
-from cnnspec.lang.foreign import KERAS_CHOSEN, KERAS_CLASSES, keras_kind, momentum_kept
+from cnnspec.lang.foreign import (
+    KERAS_CHOSEN,
+    KERAS_CLASSES,
+    KERAS_L2_DEFAULT,
+    KERAS_REGULARIZERS,
+    keras_kind,
+    l2_note,
+    l2_weight_decay,
+    momentum_kept,
+)
 from cnnspec.sourcefile import is_keras_model
 
 # Keras activation names -> cnnspec activation kinds (with their fields); "linear" is none.
@@ -653,18 +662,12 @@ def _read_layer(model: Model, layer, at: str, sequential: bool, previous: str | 
     return cfg.name
 
 
-# Keras' default factor of a regularizer named by a string ("l2"), in Keras 2 and 3.
-KERAS_L2_DEFAULT = 0.01
-
-
 def _weight_decay_hint(key: str, value) -> str | None:
     """For an L2 regularizer on a layer's kernel or bias, the train block's ``weight_decay``
-    that does its work, with the factor converted; None for anything else. Keras' L2(l2) adds
-    l2 * ||w||^2 to the loss, whose gradient is 2 * l2 * w; cnnspec's weight_decay wd adds
-    wd * w to the gradient (the gradient of wd/2 * ||w||^2, as PyTorch's and Caffe's), so
-    wd = 2 * l2. It is not converted by itself: weight_decay is one setting for every
-    parameter, where Keras regularizes layer by layer."""
-    if key not in ("kernel_regularizer", "bias_regularizer"):
+    that does its work, with the factor converted (:func:`~cnnspec.lang.foreign.
+    l2_weight_decay`); None for anything else. It is not converted by itself: weight_decay
+    is one setting for every parameter, where Keras regularizes layer by layer."""
+    if key not in KERAS_REGULARIZERS:
         return None  # activity_regularizer penalises outputs: no weight decay does that
     name, config = keras_name(value)
     l2 = config.get("l2", KERAS_L2_DEFAULT) if name in ("l2", "l1l2") else None
@@ -677,11 +680,8 @@ def _weight_decay_hint(key: str, value) -> str | None:
     spared = (" and `decay_bias false` (the regularizer spares the biases)"
               if key == "kernel_regularizer" else "")
     return (f"L2 regularization is the train block's weight_decay, for every layer at once: "
-            f"Keras' L2 adds l2 * ||w||^2 to the loss (gradient 2 * l2 * w), weight_decay "
-            f"adds weight_decay * w to the gradient (adamw decouples it), so l2 "
-            f"{number_text(l2)} is weight_decay {number_text(2 * l2)}; remove the "
-            f"regularizer and write `weight_decay {number_text(2 * l2)}`{spared} in the "
-            f"train block")
+            f"{l2_note(l2)}; remove the regularizer and write `weight_decay "
+            f"{number_text(l2_weight_decay(l2))}`{spared} in the train block")
 
 
 def import_keras(text: str, path: str | None = None) -> Imported:

@@ -1068,14 +1068,18 @@ def _batchnorm_onnx(g, ir: dict, ins, inf, xs: list[str]) -> str:
         "weight", "bias", "running_mean", "running_var"))], epsilon=ir["eps"])
 
 
+# What a batchnorm's momentum is: PyTorch's (torch.nn.BatchNorm2d), ``running = (1 - m) *
+# running + m * batch``, where Keras' and Caffe's are the share kept, 1 - m.
+BATCHNORM_MOMENTUM = "the weight of each batch in the running statistics (PyTorch's meaning)"
+
+
 BATCHNORM = Kind(
     "batchnorm", "normalises each channel by its batch statistics, then scales and shifts",
     "norm", infer=_per_channel_norm_infer,
     build=lambda b: L.BatchNorm(b.output_shape[0], b.dtype, momentum=b.ir["momentum"],
                                 eps=b.ir["eps"], trainable=b.ir["trainable"]),
     fields=(NORM_EPS,
-            F.number("momentum", 0.1, "the weight of each batch in the running statistics "
-                     "(PyTorch's meaning), e.g. 0.1", low=0, high=1),
+            F.number("momentum", 0.1, f"{BATCHNORM_MOMENTUM}, e.g. 0.1", low=0, high=1),
             F.TRAINABLE),
     usage="batchnorm [eps E] [momentum M] [frozen] [ACTIVATION]",
     aliases=("bn",), takes_activation=True, fixed_inits=NORM_INITS, signal=_norm_signal,

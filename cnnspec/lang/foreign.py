@@ -26,9 +26,9 @@ from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
 
 # The leading arguments of the classes, in their order, as their documentation gives them
-# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout; torch.nn.Conv2d, Linear, MaxPool2d,
-# Dropout), and the field each fills here (FIELDS). An argument without a field (PyTorch's
-# in_channels and in_features) is one a spec infers from the layer's input.
+# (keras.layers.Conv2D, Dense, MaxPooling2D, Dropout, BatchNormalization; torch.nn.Conv2d,
+# Linear, MaxPool2d, Dropout, ReLU, BatchNorm2d), and the field each fills here (FIELDS). An
+# argument without a field is said by UNFIELDED.
 KERAS_ARGS = {
     "conv": ("filters", "kernel_size", "strides", "padding"),
     "dense": ("units",),
@@ -37,15 +37,40 @@ KERAS_ARGS = {
     "dropout": ("rate",),
     "leaky_relu": ("negative_slope",),
     "relu": ("max_value", "negative_slope", "threshold"),
+    "batchnorm": ("axis", "momentum", "epsilon", "center", "scale"),
 }
 TORCH_ARGS = {
     "conv": ("in_channels", "out_channels", "kernel_size", "stride", "padding"),
     "dense": ("in_features", "out_features"),
     "maxpool": ("kernel_size", "stride", "padding"),
     "avgpool": ("kernel_size", "stride", "padding"),
-    "dropout": ("p",),
-    "leaky_relu": ("negative_slope",),
+    "dropout": ("p", "inplace"),
+    "leaky_relu": ("negative_slope", "inplace"),
+    "relu": ("inplace",),
+    "batchnorm": ("num_features", "eps", "momentum", "affine", "track_running_stats"),
 }
+_INFERRED = "a spec infers it from the layer's input: remove `{written}`"
+# The arguments above that no field takes, and what a hint says of one written as an option
+# (``{written}``: the name and value as written). PyTorch's inplace and affine and Keras'
+# center and scale are switches: a number in their place is another library's argument.
+UNFIELDED = {
+    "in_channels": _INFERRED, "in_features": _INFERRED, "num_features": _INFERRED,
+    "inplace": ("inplace=True makes PyTorch overwrite the layer's input to save memory, with "
+                "the same values; remove `{written}`: cnnspec writes each layer's output anew"),
+    "affine": ("affine=False makes PyTorch's batch norm learn no scale and shift (they stay 1 "
+               "and 0): write `frozen` in place of `{written}`, which holds them so; remove "
+               "`{written}` for affine=True, cnnspec's default"),
+    "track_running_stats": ("track_running_stats=False makes PyTorch normalise by the batch's "
+                            "statistics in evaluation too; remove `{written}`: cnnspec's "
+                            "batchnorm keeps running statistics and evaluates with them"),
+    "center": ("center=False makes Keras' batch norm learn no shift (it stays 0); cnnspec's "
+               "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
+               "and scale False together): remove `{written}`, or write `frozen` for both"),
+    "scale": ("scale=False makes Keras' batch norm learn no scale (it stays 1); cnnspec's "
+              "batchnorm learns its scale and shift unless `frozen`, which holds both (center "
+              "and scale False together): remove `{written}`, or write `frozen` for both"),
+}
+SWITCHES = ("inplace", "affine", "track_running_stats", "center", "scale")
 # The layer classes of keras.layers that cnnspec reads, and the kind each is (None:
 # Activation, whose argument names the kind): the Keras importer reads each so, and a hint
 # tells a class called on a spec's line as Keras' by it.
@@ -106,6 +131,43 @@ def _keras_relu_kind(values: dict) -> str | None:
 KERAS_CHOSEN = {"relu": (_keras_relu_kind, ("cnnspec caps a ReLU at 6 alone: relu6 is Keras' "
                                             "ReLU(max_value=6), leaky_relu its "
                                             "negative_slope, and neither takes a threshold"))}
+# Keras' default factor of a regularizer named by a string ("l2"), in Keras 2 and 3.
+KERAS_L2_DEFAULT = 0.01
+# Keras' arguments that regularize a layer's parameters, and the layer's decay_mult that
+# decays the same ones here (the weight's and the bias' multiple of weight_decay).
+KERAS_REGULARIZERS = {"kernel_regularizer": "[1, 0]", "bias_regularizer": "[0, 1]"}
+
+
+def l2_weight_decay(l2: float) -> float:
+    """The weight_decay that does the work of Keras' ``L2(l2)``: Keras adds
+    ``l2 * ||w||^2`` to the loss, whose gradient is ``2 * l2 * w``; cnnspec's weight_decay
+    ``wd`` adds ``wd * w`` to the gradient (the gradient of ``wd/2 * ||w||^2``, as PyTorch's
+    and Caffe's), so ``wd = 2 * l2``."""
+    return 2 * l2
+
+
+def l2_note(l2: float) -> str:
+    """What a hint says of Keras' ``L2(l2)`` as weight decay (:func:`l2_weight_decay`)."""
+    return (f"Keras' L2 adds l2 * ||w||^2 to the loss (gradient 2 * l2 * w), weight_decay "
+            f"adds weight_decay * w to the gradient (adamw decouples it), so l2 "
+            f"{number_text(l2)} is weight_decay {number_text(l2_weight_decay(l2))}")
+
+
+def regularizer_hint(name: str, l2: float | None, written: str) -> str:
+    """The hint for Keras' regularizer argument ``name`` written as a layer's option with
+    the L2 factor ``l2`` (None for a regularizer that is no L2: cnnspec's weight decay is
+    L2 only), ``written`` as the user wrote it: the train block's weight_decay, and the
+    layer's decay_mult that keeps it to the parameters Keras regularizes."""
+    if l2 is None:
+        return ("cnnspec's weight decay is L2 only (`weight_decay` in the train block, scaled "
+                f"per layer by `decay_mult`): remove `{written}`")
+    decay = number_text(l2_weight_decay(l2))
+    return (f"weight decay is the train block's `weight_decay {decay}` ({l2_note(l2)}), for "
+            f"every layer; write `decay_mult {KERAS_REGULARIZERS[name]}` in place of "
+            f"`{written}` to decay only what Keras' {name} does, and `decay_mult [0, 0]` on the "
+            "layers Keras does not regularize")
+
+
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
 # Caffe's num_output, for Convolution and InnerProduct alike.
 SIZE_NAMES = ("num_output",)
@@ -582,10 +644,23 @@ def _libraries_of(call: ForeignCall) -> list[str]:
     signature names one of its keywords where one does (``Dropout(rate=0.5)``: Keras')."""
     libs = libraries(call.name, call.module)
     kind = foreign_kind(call.name)
-    signatures = {"PyTorch": TORCH_ARGS, "Keras": KERAS_ARGS}
-    named = [lib for lib in libs if any(keyword in signatures[lib].get(kind, ())
+    named = [lib for lib in libs if any(keyword in _SIGNATURES[lib].get(kind, ())
                                         for keyword in call.kwargs)]
-    return named or libs
+    return named or [lib for lib in libs if _reads_values(lib, kind, call.args)] or libs
+
+
+_SIGNATURES = {"PyTorch": TORCH_ARGS, "Keras": KERAS_ARGS}
+
+
+def _reads_values(lib: str, kind: str | None, args: list) -> bool:
+    """Whether ``lib``'s class of ``kind`` takes these positional values by its signature:
+    a number cannot be a switch (``ReLU(6)`` is Keras' max_value, PyTorch's ReLU takes only
+    inplace). A class without a signature above is taken to read them."""
+    signature = _SIGNATURES[lib].get(kind)
+    if signature is None:
+        return True
+    return len(args) <= len(signature) and not any(
+        _is_number(value) and name in SWITCHES for name, value in zip(signature, args))
 
 
 def _kind_answer(kind: str, line: str | None, refused: str | None) -> str:
@@ -673,24 +748,42 @@ def darknet_section(lines: list[str]) -> tuple[str, dict[str, str]] | None:
     return header[1], keys
 
 
+def darknet_extent(lines: list[str]) -> int:
+    """How many of ``lines`` the Darknet section whose header is the first holds: the header
+    and the ``key=value``, blank and comment lines right after it."""
+    count = 1
+    for line in lines[1:]:
+        code = line.split("#", 1)[0].strip()
+        if code.startswith("[") or code and "=" not in code:
+            break
+        count += 1
+    return count
+
+
 def darknet_hint(section: str, keys: dict[str, str]) -> str:
+    """The hint of :func:`darknet_answer`."""
+    return darknet_answer(section, keys)[0]
+
+
+def darknet_answer(section: str, keys: dict[str, str]) -> tuple[str, str | None]:
     """What a Darknet section is in a spec: the line of its layer, with the values its
-    ``key=value`` lines give; the input and train block for ``[net]``."""
+    ``key=value`` lines give; the input and train block for ``[net]``. With the line it tells
+    to write in the section's place (None where it tells none)."""
     if section in DARKNET_NET:
         # a size that is no whole number from 1 (height=abc, channels=0) is left to be written
         shape = "x".join(keys[k] if re.fullmatch(r"[1-9][0-9]{0,8}", keys.get(k, ""))
                          else k.upper() for k in ("channels", "height", "width"))
         return (f"Darknet's [{section}] section is a spec's `input {shape}` line, and its "
                 "training keys (batch, learning_rate, max_batches, ...) are settings of "
-                "`train { }`, one a line, e.g. `batch 64`")
+                "`train { }`, one a line, e.g. `batch 64`"), None
     kind = DARKNET_SECTIONS.get(section)
     if kind is None:
         return (f"cnnspec has no layer for Darknet's [{section}]; a spec's layers are one "
                 f"line each, of the kinds {', '.join(sorted(set(DARKNET_SECTIONS.values())))} "
-                "and more (docs/language.md)")
+                "and more (docs/language.md)"), None
     if KINDS[kind].merge:
         return (f"Darknet's [{section}] is `{kind}` here, naming the layers it takes, e.g. "
-                f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)")
+                f"`{kind}(a, b)` (Darknet's layers=/from= count back from this section)"), None
     activation = keys.get("activation", DARKNET_DEFAULT_ACTIVATION)
     missing = (f" (Darknet's {activation} activation has no counterpart here)"
                if KINDS[kind].takes_activation and activation not in DARKNET_ACTIVATIONS
@@ -702,8 +795,8 @@ def darknet_hint(section: str, keys: dict[str, str]) -> str:
                "spec reads") if unread else None if line is None else line_refusal(line)
     if line is None or refused:  # a value it needs is not given (a conv's size=), or wrong
         return (f"Darknet's [{section}] is `{kind}` here, a layer written on one line: "
-                f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else ""))
-    return f"a spec writes each layer on one line: this section is `{line}`{missing}"
+                f"{KINDS[kind].usage or kind}" + (f"; here {refused}" if refused else "")), None
+    return f"a spec writes each layer on one line: this section is `{line}`{missing}", line
 
 
 def darknet_word_hint(name: str) -> str | None:
@@ -993,11 +1086,15 @@ def foreign_option(kind: str, name: str, value: str | None) -> tuple[str, str] |
             return said, KERAS_CHOSEN[kind][1]
         return said, (f"{_class_of('Keras', kind)}({name}={written}) is `{chosen}` here: "
                       f"write `{chosen}` in place of `{kind} {name} {written}`")
-    if libs and foreign_field(KINDS[kind], name) is None:
-        classes = " and ".join(f"{lib}'s {_class_of(lib, kind)}" for lib in libs)
-        return (f"an argument of {classes}", ("a spec infers it from the layer's input: "
-                f"remove `{name} {written}`"))
+    if libs and foreign_field(KINDS[kind], name) is None and name in UNFIELDED:
+        classes = " and ".join(f"{_possessive(lib)} {_class_of(lib, kind)}" for lib in libs)
+        return f"an argument of {classes}", UNFIELDED[name].format(written=f"{name} {written}")
     return None
+
+
+def _possessive(lib: str) -> str:
+    """``PyTorch's``, ``Keras'``."""
+    return f"{lib}'" if lib.endswith("s") else f"{lib}'s"
 
 
 def _class_of(lib: str, kind: str) -> str:
@@ -1069,27 +1166,40 @@ def _caffe_default(text: str, default) -> bool:
         return False
 
 
-def called_as(name: str, keywords: list[str]) -> str | None:
-    """Whose layer a call of ``name`` with these keyword arguments is, where ``name`` is
-    Caffe's layer type: ``Caffe`` for a call with a parameter the type takes
-    (``Dropout(dropout_ratio=0.5)``, ``Concat(axis=1)``) or a type no Keras or PyTorch class
-    is named as (``InnerProduct(10)``), ``either`` for a name both use called with no
-    keyword (``Dropout(0.5)``, ``Flatten()``); None for another call (``Dropout(rate=0.5)``)
-    or name."""
+def called_as(name: str, keywords: list[str], values: int = 0) -> str | None:
+    """Whose layer a call of ``name`` with these keyword arguments and ``values`` positional
+    ones is, where ``name`` is Caffe's layer type: ``Caffe`` for a call with a parameter the
+    type takes and no argument only Keras' or PyTorch's class takes (``Dropout(
+    dropout_ratio=0.5)``, ``Concat(axis=1)``) or a type no Keras or PyTorch class is named as
+    (``InnerProduct(10)``), ``either`` for a name both use called with no keyword
+    (``Dropout(0.5)``, ``Flatten()``); None for another call (``Dropout(rate=0.5)``,
+    ``ReLU(negative_slope=0.2, max_value=6)``; ``ReLU(6)``, a value where Caffe's type takes
+    none) or name."""
     caffe = caffe_type(name)
     if caffe is None:
         return None
     entry = CAFFE_TYPES.get(caffe)
-    if foreign_kind(name) is None or entry is not None and any(
-            keyword in entry.all_parameters for keyword in keywords):
+    kind = foreign_kind(name)
+    if kind is None:
         return "Caffe"
-    return None if keywords else "either"
+    if entry is None:
+        return None if keywords else "either"
+    others = {*KERAS_ARGS.get(kind, ()), *TORCH_ARGS.get(kind, ())} - set(entry.all_parameters)
+    if any(keyword in entry.all_parameters for keyword in keywords) and not any(
+            keyword in others for keyword in keywords):
+        return "Caffe"
+    if keywords or values and not KINDS[entry.kind].positional:
+        return None
+    return "either"
 
 
-def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
+def either_answer(call: ForeignCall, values: str | None,
+                  caffe_hint: str) -> tuple[str, str | None]:
     """The hint for a call that may be Keras' or PyTorch's class or Caffe's type of the same
     name (:func:`called_as`: ``Dropout(0.5)``, ``Flatten()``): the line both mean, or each
-    library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``)."""
+    library's answer where they differ (``caffe_hint``, for the Caffe type's ``values``);
+    with the line both mean, which it tells to write in place of the user's (None where they
+    differ)."""
     libs, kind = _libraries_of(call), foreign_kind(call.name)
     lib = either_of(libs)
     line, refused = _translation(call, kind)
@@ -1097,8 +1207,8 @@ def either_hint(call: ForeignCall, values: str | None, caffe_hint: str) -> str:
     said = f"this is {either_of([*libs, 'Caffe'])} syntax"
     if line is not None and not refused and values is not None \
             and line == (f"{call.label}: {caffe_line}" if call.label else caffe_line):
-        return f"{said}; in cnnspec the layer is the line `{line}`"
-    return f"{said}; as {lib} writes it, {_kind_answer(kind, line, refused)}; {caffe_hint}"
+        return f"{said}; in cnnspec the layer is the line `{line}`", line
+    return f"{said}; as {lib} writes it, {_kind_answer(kind, line, refused)}; {caffe_hint}", None
 
 
 # The label a layer line is read under by line_refusal, left out of what it says.

@@ -185,7 +185,8 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
     if name not in KINDS:
         span = head.name_span if isinstance(head, Call) else head.span
         hint = did_you_mean(head.name, KINDS, "layer kinds")
-        caffe, rewrite = _caffe_hint(head, label, items) or (None, None)
+        caffe, caffe_line = _caffe_hint(head, label, items) or (None, None)
+        rewrite = None  # the line the hint tells to write in place of the user's, if any
         if head.name == "repeat":  # `c1: repeat 3` with no '{' after it parses as a layer
             raise SpecError(REPEAT_LABEL, span=span, hint=REPEAT_LABEL_HINT)
         if head.name in STATEMENT_KEYWORDS:  # read as a layer's kind only after a label
@@ -193,7 +194,7 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
         elif head.name.lower() in STATEMENT_KEYWORDS:  # `Input 1x28x28`: a keyword in capitals
             hint = f"keywords are lower case: {head.name.lower()}"
         elif caffe is not None and _caffes(head):  # `Scale`, `Dropout(dropout_ratio=0.5)`
-            hint = caffe
+            hint, rewrite = caffe, caffe_line
         elif (setting := _setting_error(head, written, span)) is not None:  # `base_lr 0.01`
             raise setting
         elif keyword.iskeyword(head.name):  # `return x`, `import torch`: a model's source
@@ -203,15 +204,27 @@ def read_kind(head: Word | Call, label: str | None = None, written: str | None =
                 f"`{head.name}` is Python, not cnnspec: {PYTHON_CODE_HINT}"))
         elif isinstance(head, Call):  # `Conv2D(16, 3, padding="same")`, Keras' line; else
             # Caffe's type called as a function, `innerproduct(10)`
-            hint = _called_hint(head, label, items, caffe) or hint
+            called, rewrite = _called_hint(head, label, items, caffe, caffe_line)
+            hint = called or hint
         else:  # Darknet's `connected 10`, `route`, `logistic`; Caffe's `innerproduct 10`
             from cnnspec.lang.foreign import darknet_word_hint
 
-            hint = darknet_word_hint(head.name) or caffe or hint
-        # the line a Caffe type's hint writes is checked in the spec's place (check.load)
+            darknet = darknet_word_hint(head.name)
+            hint, rewrite = (darknet, None) if darknet else (caffe, caffe_line) if caffe \
+                else (hint, None)
+        # the line another library's hint writes is checked in the spec's place (lang.parse)
         raise SpecError(f"unknown layer kind '{head.name}'", span=span, hint=hint,
-                        rewrite=rewrite if hint == caffe else None)
+                        rewrite=rewrite)
     return name
+
+
+def _with_inputs(error: SpecError, inputs: list[Word] | None) -> SpecError:
+    """``error`` whose line to write in place of the user's (``error.rewrite``) takes the
+    user's ``<- inputs`` as the line does."""
+    if error.rewrite is None or not inputs:
+        return error
+    taken = ", ".join(word.name for word in inputs)
+    return dataclasses.replace(error, rewrite=f"{error.rewrite} <- {taken}")
 
 
 def _caffes(head: Word | Call) -> bool:
@@ -223,25 +236,28 @@ def _caffes(head: Word | Call) -> bool:
 
     if isinstance(head, Word):
         return not head.name.islower()
-    return called_as(head.name, [kwarg.name for kwarg in head.kwargs]) == "Caffe" and (
+    keywords = [kwarg.name for kwarg in head.kwargs]
+    return called_as(head.name, keywords, len(head.args)) == "Caffe" and (
         not head.name.islower() or bool(head.kwargs))
 
 
-def _called_hint(head: Call, label: str | None, items: list[Value],
-                 caffe: str | None) -> str | None:
-    """The hint for an unknown kind called as a function: Caffe's type (``caffe``, its hint)
-    or Keras' or PyTorch's class, told apart by the call's keyword arguments
+def _called_hint(head: Call, label: str | None, items: list[Value], caffe: str | None,
+                 caffe_line: str | None) -> tuple[str | None, str | None]:
+    """The hint for an unknown kind called as a function, and the line it tells to write in
+    place of the user's (None where it tells none): Caffe's type (``caffe``, its hint, and
+    ``caffe_line``) or Keras' or PyTorch's class, told apart by the call's keyword arguments
     (:func:`~cnnspec.lang.foreign.called_as`), or both where a call of a name they share
-    uses none (``Dropout(0.5)``); None for a call that names no layer."""
-    from cnnspec.lang.foreign import called_as, either_hint, foreign_hint
+    uses none (``Dropout(0.5)``); no hint for a call that names no layer."""
+    from cnnspec.lang.foreign import called_as, either_answer, foreign_hint, translated_line
 
-    written_as = called_as(head.name, [kwarg.name for kwarg in head.kwargs])
+    written_as = called_as(head.name, [kwarg.name for kwarg in head.kwargs], len(head.args))
     if written_as == "Caffe":
-        return caffe
+        return caffe, caffe_line
     call = _foreign_call(head, label)
     if written_as == "either":
-        return either_hint(call, _caffe_values(head, items), caffe)
-    return foreign_hint(call) or caffe
+        return either_answer(call, _caffe_values(head, items), caffe)
+    hint = foreign_hint(call)
+    return (hint, translated_line(call)) if hint is not None else (caffe, caffe_line)
 
 
 def _caffe_hint(head: Word | Call, label: str | None,
@@ -374,7 +390,10 @@ def read_layer(stmt: LayerStmt, display: str) -> ReadLayer:
     if misread is not None:
         raise misread
     written = value_text(stmt.items[0]) if len(stmt.items) == 1 else None
-    kind_name = read_kind(stmt.head, stmt.label, written, stmt.items)
+    try:
+        kind_name = read_kind(stmt.head, stmt.label, written, stmt.items)
+    except SpecError as error:
+        raise _with_inputs(error, stmt.inputs) from None
     kind = KINDS[kind_name]
     layer = ReadLayer(kind_name, dict(kind.fields), {})
     items = list(stmt.items)
@@ -649,9 +668,11 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
             return fixed
         from cnnspec.lang.foreign import (
             BIAS_SWITCHES,
+            KERAS_REGULARIZERS,
             foreign_field,
             foreign_option,
             initializer_option,
+            regularizer_hint,
         )
 
         flag = _no_bias_flag(kind)
@@ -668,6 +689,11 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                              f"is written `{initializes} INIT`", span=span,
                              hint=f"write `{initializes} {_init_written(after, initializes)}`; "
                              f"{_usage(kind_name)}")
+        if item.name in KERAS_REGULARIZERS and kind.kind.weighted:  # before its `kernel`
+            written = f"{item.name} {one_line(after)}" if after is not None else item.name
+            return SpecError(f"'{item.name}' is not an option of {kind_name}: it is an "
+                             "argument of Keras' layers", span=span,
+                             hint=regularizer_hint(item.name, _l2_factor(after), written))
         positional = dict(kind.positional)
         # `kernel`, Keras' `kernel_size` and `pool_size`, `units`, Caffe's `num_output`
         field_named = next((part for part in (foreign_field(kind.kind, item.name),
@@ -716,6 +742,23 @@ def _unexpected(item: Value, kind: Syntax, kind_name: str, display: str,
                          span=item.span, hint=_usage(kind_name))
     return SpecError(f"{kind_name} takes no values, but got {describe(item)}", span=item.span,
                      hint=_usage(kind_name))
+
+
+def _l2_factor(value: Value | None) -> float | None:
+    """The factor of Keras' L2 regularizer as a layer's option writes it: ``l2`` (Keras'
+    default), ``l2(0.001)`` or ``L2(l2=0.001)``; None for another (``l1``), which cnnspec's
+    weight decay cannot do."""
+    from cnnspec.lang.foreign import KERAS_L2_DEFAULT
+
+    if isinstance(value, Word) and value.name.lower() == "l2":
+        return KERAS_L2_DEFAULT
+    if not isinstance(value, Call) or value.name.lower() != "l2":
+        return None
+    given = [*value.args, *(kwarg.value for kwarg in value.kwargs if kwarg.name == "l2")]
+    if not given:
+        return KERAS_L2_DEFAULT
+    factor = given[0]
+    return float(factor.value) if isinstance(factor, Num) and factor.value > 0 else None
 
 
 # A padding or stride written bare, as Keras' padding='same' or summary's Window column (`3x3

@@ -661,7 +661,8 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     """The error for a Darknet section (``[convolutional]`` and its ``key=value`` lines) or a
     Caffe prototxt written where the spec's lines go: what it is, and the spec's line for the
     section or the command that imports the prototxt; None for any other line."""
-    from cnnspec.lang.foreign import darknet_hint, darknet_section  # only on a syntax error
+    # only on a syntax error
+    from cnnspec.lang.foreign import darknet_answer, darknet_extent, darknet_section
 
     line = _failing_line(exc, text)
     if line is None:
@@ -670,8 +671,12 @@ def _other_format(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
     span = Span(exc.line, start, exc.line, len(line.split("#", 1)[0].rstrip()) + 1)
     section = darknet_section(source_lines(text)[exc.line - 1:])
     if section is not None:
+        hint, line = darknet_answer(*section)
+        # the section's key=value lines go with it, as blank lines that keep the numbers after
+        extent = darknet_extent(source_lines(text)[exc.line - 1:])
         return SpecError(f"'[{section[0]}]' is a Darknet section header, not a cnnspec line",
-                         span=span, hint=darknet_hint(*section), file=path)
+                         span=span, hint=hint, file=path,
+                         rewrite=None if line is None else line + "\n" * (extent - 1))
     caffe = CAFFE_BLOCK.match(line) or CAFFE_FIELD.match(line) and any(
         CAFFE_BLOCK.match(other) for other in source_lines(text))
     if not caffe:
@@ -787,6 +792,7 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
         forward_line,
         python_call,
         python_code,
+        translated_line,
     )
 
     line = _failing_line(exc, text)
@@ -809,8 +815,11 @@ def _foreign_line(exc: UnexpectedInput, text: str, path: str | None) -> SpecErro
                          file=path,
                          **hinted(literal(LOOP_HINT) if what in LOOPS else PYTHON_CODE_HINT))
     first, end = call.columns
+    following = _following_layers(text, exc.line)
+    # a model pasted whole is rewritten whole: one line tried in its place says little
     return SpecError(foreign_message(call), span=Span(exc.line, first + 1, exc.line, end + 1),
-                     hint=hint + _following_layers(text, exc.line), file=path)
+                     hint=hint + following, file=path,
+                     rewrite=None if following else translated_line(call))
 
 
 # Python layers read on after a failing one, for the hint: a model pasted whole is answered
