@@ -35,7 +35,6 @@ from cnnspec.sweep.results import (
     curve_label,
     describe_cell,
     diverged_text,
-    earlier_cells,
     filled_alone,
     layout,
     mean_std,
@@ -248,7 +247,7 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     started = time.perf_counter()
     description = describe(spec, [axis], seeds, None, (dtype,), cells[0].spec_key)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
-        done, ran = run_cells(
+        done, ran, earlier = run_cells(  # earlier: other comparisons' of the spec, shown too
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
             data_dir=data_dir, keep_weights=keep_weights,
@@ -256,7 +255,6 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             command="compare", hint_of=compared_template)
-        earlier = earlier_cells(folder, cells)  # other comparisons' of the spec: shown too
     seconds = time.perf_counter() - started
     keys = columns(done + earlier)
     results = [job_result(cell, result, folder, variant_of(cell, keys))
