@@ -653,6 +653,20 @@ def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
         timeless(r.metrics) for _, r in first.done]
 
 
+def test_a_sweeps_report_works_out_its_columns_once(named, tmp_path, monkeypatch):
+    """The table, results.json and .csv and the pictures read one tabulation of the cells
+    (Sweep.table): the columns and the groups are not worked out again for each."""
+    from cnnspec.sweep import results
+
+    result = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process)
+    worked_out = []
+    columns = results.columns
+    monkeypatch.setattr(results, "columns", lambda done: worked_out.append(done) or columns(done))
+    write_outputs(result)
+    format_table(result.groups, result.columns, result.out, result.spread, result.trained_in)
+    assert worked_out == [result.done]
+
+
 def test_a_sweep_lists_its_folder_as_often_however_many_cells_it_records(named, tmp_path,
                                                                          monkeypatch):
     """The cell folders are listed once a step (what is left to train, the cells of other

@@ -687,37 +687,58 @@ class Group:
                 "cells": [r.folder for _, r in self.cells]}
 
 
-def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
-    """The cells by group (their values of the :func:`columns`), best validation accuracy
-    first (groups without one last)."""
+@dataclass
+class Table:
+    """What the report of the cells ``done`` shows, worked out once (:func:`tabulate`): the
+    settings that are its :func:`columns`, each cell's values of them (``settings``, in the
+    order of ``done``), the groups, best validation accuracy first (groups without one
+    last), and each column's values in the order the cells first give them (``values``).
+    The table, results.json and results.csv and the pictures all read it."""
+
+    done: list[tuple[Cell, CellResult]]
+    columns: list[str]
+    settings: list[dict[str, str]]
+    groups: list[Group]
+    values: dict[str, list[str]]
+
+
+def tabulate(done: list[tuple[Cell, CellResult]]) -> Table:
+    """The :class:`Table` of ``done``: the cells by group (their values of the columns)."""
     keys = columns(done)
-    by_label: dict[str, Group] = {}
-    for cell, result in done:
-        settings = shown_settings(cell, keys)
-        label = group_label(tuple(settings.items()))
-        group = by_label.setdefault(label, Group(label, settings))
-        group.cells.append((cell, result))
-    return sorted(by_label.values(),
-                  key=lambda g: -g.val_acc[0] if not math.isnan(g.val_acc[0]) else math.inf)
+    settings = [shown_settings(cell, keys) for cell, _ in done]
+    by_label: dict[str, Group] = {}  # in the order of their first cells
+    for (cell, result), shown in zip(done, settings):
+        label = group_label(tuple(shown.items()))
+        by_label.setdefault(label, Group(label, shown)).cells.append((cell, result))
+    rows = sorted(by_label.values(), key=_best_first)
+    values = {key: list(dict.fromkeys(g.settings[key] for g in by_label.values()))
+              for key in keys}
+    return Table(done, keys, settings, rows, values)
 
 
-def cell_row(cell: Cell, result: CellResult, keys: list[str]) -> dict:
-    """One line of results.csv: the cell's values of the settings ``keys``
-    (:func:`columns`), its seed, fold, dtype and figures."""
-    return {**shown_settings(cell, keys), "seed": cell.seed,
+def _best_first(group: Group) -> float:
+    """The order of ``group`` in a table: best mean validation accuracy first, none last."""
+    mean = group.val_acc[0]  # worked out once: a mean over the group's cells
+    return math.inf if math.isnan(mean) else -mean
+
+
+def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
+    """One line of results.csv: the cell's values of the columns (``settings``), its seed,
+    fold, dtype and figures."""
+    return {**settings, "seed": cell.seed,
             "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
             "epochs": len(result.metrics), "diverged": result.diverged,
             "folder": result.folder}
 
 
-def write_results(out: Path, description: dict, rows: list[Group],
-                  done: list[tuple[Cell, CellResult]]) -> tuple[Path, Path]:
-    """results.json (groups and cells) and results.csv (a line per cell)."""
+def write_results(out: Path, description: dict, table: Table) -> tuple[Path, Path]:
+    """results.json (groups and cells) and results.csv (a line per cell) of ``table``."""
     out = Path(out)
-    keys = columns(done)
-    lines = [cell_row(c, r, keys) for c, r in done]
-    write_json(out / RESULTS_JSON, {**description, "groups": [g.to_dict() for g in rows],
+    lines = [cell_row(cell, result, settings)
+             for (cell, result), settings in zip(table.done, table.settings)]
+    write_json(out / RESULTS_JSON, {**description,
+                                    "groups": [g.to_dict() for g in table.groups],
                                     "cells": lines})
     write_csv(out / RESULTS_CSV, lines)
     return out / RESULTS_JSON, out / RESULTS_CSV

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
@@ -32,14 +33,14 @@ from cnnspec.sweep.results import (
     SPEC_KEY,
     CellFolders,
     Group,
-    columns,
+    Table,
     earlier_cells,
     filled_alone,
-    groups,
     prepare_folder,
     read_recorded,
     record,
     stops_said,
+    tabulate,
     write_results,
 )
 from cnnspec.training import rundir
@@ -66,14 +67,20 @@ class Sweep:
     seconds: float = 0.0
     spec_key: str = ""  # the identity of the spec as written (cells.spec_key_of)
 
+    @cached_property
+    def table(self) -> Table:
+        """What its report shows of ``done``, worked out once, when first read
+        (:func:`~cnnspec.sweep.results.tabulate`)."""
+        return tabulate(self.done)
+
     @property
     def groups(self) -> list[Group]:
-        return groups(self.done)
+        return self.table.groups
 
     @property
     def columns(self) -> list[str]:
         """The settings the table shows (:func:`~cnnspec.sweep.results.columns`)."""
-        return columns(self.done)
+        return self.table.columns
 
     @property
     def spread(self) -> str:
@@ -346,31 +353,23 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
 def write_outputs(result: Sweep) -> list[Path]:
     """results.json, results.csv and the pictures (accuracy against each swept setting, when
     a setting was swept; the curves of each group, when an epoch finished)."""
-    rows = result.groups
-    paths = list(write_results(result.out, result.description(), rows, result.done))
+    table = result.table
+    paths = list(write_results(result.out, result.description(), table))
     accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
     # A picture this sweep does not draw (its folder's cells differ in no setting) is taken
     # away, not left from an earlier sweep: its cells would be drawn apart the table's groups.
-    keys = result.columns
-    if keys:
-        values = [(key, list(dict.fromkeys(g.settings[key] for g in _in_cell_order(result))))
-                  for key in keys]
+    if table.columns:
         paths.append(plot_accuracy_by_setting(
-            rows, values, accuracy,
+            table.groups, list(table.values.items()), accuracy,
             title=f"{result.name}: sweep, validation accuracy by setting"))
     else:
         accuracy.unlink(missing_ok=True)
     if any(r.metrics for _, r in result.done):
-        paths.append(plot_group_curves(rows, curves, title=f"{result.name}: sweep"))
+        paths.append(plot_group_curves(table.groups, curves, title=f"{result.name}: sweep"))
     else:
         curves.unlink(missing_ok=True)
     return paths
 
-
-def _in_cell_order(result: Sweep) -> list[Group]:
-    """The groups of ``result`` in the order of its cells (a picture's values as given)."""
-    order = {id(cell): index for index, (cell, _) in enumerate(result.done)}
-    return sorted(result.groups, key=lambda g: min(order[id(cell)] for cell, _ in g.cells))
 
 
 ACCURACY_PNG = "accuracy.png"  # a sweep's validation accuracy against each swept setting
