@@ -14,6 +14,7 @@ from cnnspec.sweep.compare import (
     describe_result,
     epochs_to_reach,
     format_table,
+    plan_comparison,
     plot,
     summarize,
 )
@@ -69,6 +70,25 @@ def test_a_rerun_into_the_same_folder_trains_nothing_and_gives_the_same_table(ti
                     on_done=trained.append)
     assert trained == []
     assert format_table(again) == format_table(first)
+
+
+def test_a_planned_comparison_trains_its_plan_and_checks_the_spec_no_more(tiny, tmp_path):
+    """compare(planned=...) trains what plan_comparison made, as compare alone trains it (in
+    the plan's dtype): the spec is not read again, nor its warnings said again (a comparison
+    finished after a Ctrl-C said them twice)."""
+    said = []
+    planned = plan_comparison(str(tiny), ["he_normal", "zeros"], epochs=1, dtype="float64",
+                              on_warnings=said.append)
+    assert len(said) == 1  # the zeros conv's
+    alone = compare(str(tiny), ["he_normal", "zeros"], epochs=1, jobs=1, dtype="float64",
+                    out=tmp_path / "alone")
+    tiny.unlink()
+    result = compare(str(tiny), ["he_normal", "zeros"], epochs=1, jobs=1,
+                     out=tmp_path / "planned", on_warnings=said.append, planned=planned)
+    assert len(said) == 1
+    assert (result.ran, result.dtype) == (2, "float64")
+    assert format_table(result).splitlines()[:-1] == format_table(alone).splitlines()[:-1]
+    assert "trained in float64" in format_table(result).splitlines()[-1]
 
 
 def test_a_comparison_over_other_inits_and_epochs_shows_every_run_of_its_folder(tiny,

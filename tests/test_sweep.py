@@ -653,6 +653,62 @@ def test_a_rerun_trains_only_the_cells_the_folder_lacks(named, tmp_path):
         timeless(r.metrics) for _, r in first.done]
 
 
+def test_a_sweeps_report_works_out_its_columns_once(named, tmp_path, monkeypatch):
+    """The table, results.json and .csv and the pictures read one tabulation of the cells
+    (Sweep.table): the columns and the groups are not worked out again for each."""
+    from cnnspec.sweep import results
+
+    result = sweep(str(named), ["lr=0.05,0.1"], out=tmp_path / "s", executor=in_process)
+    worked_out = []
+    columns = results.columns
+    monkeypatch.setattr(results, "columns", lambda done: worked_out.append(done) or columns(done))
+    write_outputs(result)
+    format_table(result.groups, result.columns, result.out, result.spread, result.trained_in)
+    assert worked_out == [result.done]
+
+
+def test_a_sweep_lists_its_folder_as_often_however_many_cells_it_records(named, tmp_path,
+                                                                         monkeypatch):
+    """The cell folders are listed once a step (what is left to train, the cells of other
+    sweeps), not again for every cell recorded."""
+    import pathlib
+
+    listed = []
+    iterdir = pathlib.Path.iterdir
+
+    def listing(self):
+        listed.append(self)
+        return iterdir(self)
+
+    monkeypatch.setattr(pathlib.Path, "iterdir", listing)
+
+    def listings(values: str, out: pathlib.Path) -> int:
+        listed.clear()
+        sweep(str(named), [f"lr={values}"], out=out, executor=in_process)
+        return listed.count(out)
+
+    assert listings("0.05", tmp_path / "one") == listings("0.05,0.1,0.2", tmp_path / "three")
+
+
+def test_a_cell_recorded_into_a_listing_of_its_folder_is_noted_there(named, tmp_path):
+    """record(folders=...): the listing a sweep made knows the folder recorded into it, so
+    the same result arriving twice is recorded once without listing the folder again."""
+    import shutil
+
+    from cnnspec.sweep.results import CellFolders
+
+    out = tmp_path / "s"
+    cell, res = sweep(str(named), [], out=out, executor=in_process).done[0]
+    shutil.rmtree(out / cell.folder)
+    folders = CellFolders(out)
+    assert folders.left_to_train([cell]) == [cell]
+    assert record(out, cell, res, folders) is True
+    assert folders.recorded(cell.key) == out / cell.folder
+    assert folders.left_to_train([cell]) == []
+    assert record(out, cell, res, folders) is False
+    assert sorted(p.name for p in out.iterdir()) == [cell.folder, "sweep.json"]
+
+
 def test_one_value_written_two_ways_is_one_training_and_none_was_recorded_before(named,
                                                                                  tmp_path):
     """lr=0.1 and lr=1e-1 are one cell, trained once: a fresh folder was said to have held

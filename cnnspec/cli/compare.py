@@ -82,25 +82,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # deferred: training (NumPy) loads when the command runs (`cnnspec --help` stays fast)
+    from functools import cache
+
     from cnnspec.cli.check import report
     from cnnspec.cli.sweep import stopped_or_reported
     from cnnspec.lab.jsonout import dumps
-    from cnnspec.sweep.compare import compare, describe_result, format_table, plot
+    from cnnspec.sweep.compare import (
+        compare,
+        describe_result,
+        format_table,
+        plan_comparison,
+        plot,
+    )
 
     refuse_writing_over_inputs([("-o", args.output)], [("the spec", args.spec)])
-    warned = []  # the checks' warnings are said once, not again by a comparison finished
+
+    # Planned once, by the first comparison (a Ctrl-C as the spec is checked stops it before
+    # any run trained): one finished after a Ctrl-C does not say the checks' warnings again.
+    @cache
+    def planned():
+        return plan_comparison(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
+                               lr=args.lr, batch_size=args.batch_size, on_warnings=report,
+                               dtype=args.dtype)
 
     def compared(folder: Path | None):
-        on_warnings = None if warned else report
-        warned.append(True)
         return compare(args.spec, args.inits, epochs=args.epochs, seeds=args.seeds,
                        jobs=args.jobs, out=folder, target=args.target,
                        data_dir=args.data_dir, lr=args.lr, batch_size=args.batch_size,
                        on_done=lambda result: print(
                            describe_result(result, OPTION_NAMES), file=sys.stderr,
                            flush=True),
-                       on_warnings=on_warnings, dtype=args.dtype,
-                       keep_weights=args.keep_weights)
+                       dtype=args.dtype, keep_weights=args.keep_weights, planned=planned())
 
     def reported(comparison) -> None:
         curves = plot(comparison, args.output)

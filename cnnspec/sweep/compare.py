@@ -35,7 +35,6 @@ from cnnspec.sweep.results import (
     curve_label,
     describe_cell,
     diverged_text,
-    earlier_cells,
     filled_alone,
     layout,
     mean_std,
@@ -194,6 +193,32 @@ class Comparison:
                              for v in self.variants]}
 
 
+def plan_comparison(spec: str, inits: list[str | None], epochs: int | None = None,
+                    seeds: int = 1, lr: float | None = None, batch_size: int | None = None,
+                    on_warnings: Callable[[list], None] | None = None,
+                    dtype: str = DEFAULT_DTYPE) -> tuple[list[Axis], list[Cell]]:
+    """The ``init`` axis of the variants and every run of the comparison, each checked;
+    nothing trains. The arguments are :func:`compare`'s; ``on_warnings`` hears the checks'
+    warnings (:func:`cnnspec.sweep.cells.make_cells`)."""
+    seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
+                         "1 and 2")
+    variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
+    dtype = given_dtype(dtype)
+    again = [v for i, v in enumerate(variants) if v in variants[:i]]
+    if again:  # a mistake in what was asked: named as the caller gave it, not at the spec
+        # (None, the spec as written, is no text to quote: the library's alone)
+        given = "{inits} gives None, the spec as written," if again[0] is None else \
+            f"{{inits:{literal(shortened(again[0]))}}} is given"
+        raise SettingError(f"{given} more than once",
+                           hint="name each init variant once; use {seeds:K} for repeated runs",
+                           invalid=True)
+    parsed = read_spec(spec, "spec")
+    axis = init_axis(parsed, variants)
+    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
+    return [axis], make_cells(parsed, [axis], seeds, None, overrides, on_warnings,
+                              dtype=dtype)
+
+
 @keywords_checked("compare", setting_keyword_hint)  # compare(learning_rate=0.1): lr=0.1
 def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds: int = 1,
             jobs: int | None = None, out: str | Path | None = None,
@@ -202,7 +227,8 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             on_done: Callable[[JobResult], None] | None = None, executor=None,
             on_start: Callable[[object, int, Path], None] | None = None,
             on_warnings: Callable[[list], None] | None = None,
-            dtype: str = DEFAULT_DTYPE, keep_weights: bool = False) -> Comparison:
+            dtype: str = DEFAULT_DTYPE, keep_weights: bool = False,
+            planned: tuple[list[Axis], list[Cell]] | None = None) -> Comparison:
     """Train ``spec`` once per init variant and seed; returns the summarised comparison.
 
     ``epochs``, ``lr`` and ``batch_size`` override the spec's training settings for every
@@ -215,40 +241,29 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
     "zeros": ...``), before anything trains. ``dtype`` is the one every training is in, as
     ``train``'s (:data:`cnnspec.dtypes.DTYPES`). With ``keep_weights`` each run keeps its
     weights, as a sweep's cell does, for ``eval``, ``filters`` and ``features`` (a run
-    recorded without them trains again).
+    recorded without them trains again). ``planned``: what :func:`plan_comparison` made of
+    these arguments, where the caller has it already (the spec is not read or checked again,
+    and ``on_warnings`` not called).
 
     Every variant is checked before any training starts, so a typo in the last ``--init``
     fails at once rather than after the first variants trained. A Ctrl-C (or SIGTERM) once
     the folder is made raises :class:`~cnnspec.sweep.results.SweepStopped`, as a sweep's.
     """
-    seeds = refuse_count("seeds", seeds, 1, "e.g. {seeds:3} trains every variant with seeds 0, "
-                         "1 and 2")
-    variants = given_texts(inits, "inits", "he_normal", spec_as_written=True) or [None]
     target = _given_target(target)
-    dtype = given_dtype(dtype)
     if jobs is not None:
         jobs = refuse_count("jobs", jobs, 1, "e.g. {jobs:2} trains two variants at once")
-    again = [v for i, v in enumerate(variants) if v in variants[:i]]
-    if again:  # a mistake in what was asked: named as the caller gave it, not at the spec
-        # (None, the spec as written, is no text to quote: the library's alone)
-        given = "{inits} gives None, the spec as written," if again[0] is None else \
-            f"{{inits:{literal(shortened(again[0]))}}} is given"
-        raise SettingError(f"{given} more than once",
-                           hint="name each init variant once; use {seeds:K} for repeated runs",
-                           invalid=True)
-    parsed = read_spec(spec, "spec")
-    axis = init_axis(parsed, variants)
-    overrides = Settings(epochs=epochs, lr=lr, batch_size=batch_size).overrides(dtype)
-    cells = make_cells(parsed, [axis], seeds, None, overrides, on_warnings, dtype=dtype)
+    axes, cells = planned or plan_comparison(spec, inits, epochs, seeds, lr, batch_size,
+                                             on_warnings, dtype)
+    name, dtype = cells[0].ir["name"], cells[0].dtype
     process = largest_process(cells)
     if jobs is not None and executor is None:
         refuse_beyond_memory(jobs, process, "jobs", spec)
-    folder = prepare_folder(out if out is not None else default_out(parsed.ir["name"], "compare"),
+    folder = prepare_folder(out if out is not None else default_out(name, "compare"),
                             automatic=out is None)
     started = time.perf_counter()
-    description = describe(spec, [axis], seeds, None, (dtype,), cells[0].spec_key)
+    description = describe(spec, axes, seeds, None, (dtype,), cells[0].spec_key)
     with stops_said(folder, cells, keep_weights), filled_alone(folder, description, "compare"):
-        done, ran = run_cells(
+        done, ran, earlier = run_cells(  # earlier: other comparisons' of the spec, shown too
             cells, folder,
             executor or (lambda n: LocalExecutor(jobs or default_jobs(n, process))),
             data_dir=data_dir, keep_weights=keep_weights,
@@ -256,14 +271,13 @@ def compare(spec: str, inits: list[str | None], epochs: int | None = None, seeds
             if on_done else None,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             command="compare", hint_of=compared_template)
-        earlier = earlier_cells(folder, cells)  # other comparisons' of the spec: shown too
     seconds = time.perf_counter() - started
     keys = columns(done + earlier)
     results = [job_result(cell, result, folder, variant_of(cell, keys))
                for cell, result in done + earlier]
     rows = [summarize(label, [r for r in results if r.label == label], target)
             for label in dict.fromkeys(r.label for r in results)]
-    return Comparison(str(spec), target, folder, rows, seconds, parsed.ir["name"], dtype, ran,
+    return Comparison(str(spec), target, folder, rows, seconds, name, dtype, ran,
                       recorded_before(cells, ran), len(earlier), keys)
 
 

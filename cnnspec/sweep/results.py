@@ -183,32 +183,59 @@ _NOUNS = {"sweep": "sweep", "compare": "comparison"}  # the commands, as a folde
 RECORD_FILES = (rundir.SPEC_JSON, rundir.METRICS, rundir.SUMMARY)
 
 
-def cell_folders(out: Path) -> list[Path]:
-    """Every cell folder in ``out``, complete or not (not the hidden ones being written)."""
-    out = Path(out)
-    if not out.is_dir():
-        return []
-    return [p for p in sorted(out.iterdir()) if not p.name.startswith(".") and p.is_dir()]
+class CellFolders:
+    """The cell folders of the sweep folder ``out`` (not the hidden ones being written),
+    listed once: each with the first of :data:`RECORD_FILES` it lacks (None: it records its
+    cell), and by cell key. :func:`record` notes the folders it writes and removes, so that
+    a sweep lists its folder once, not once for every cell it records."""
 
+    def __init__(self, out: Path) -> None:
+        self.out = Path(out)
+        # in the order of their names; the folders recorded since at the end
+        self.lacking: dict[Path, str | None] = {}
+        self._of_key: dict[str, list[Path]] = {}
+        for folder in sorted(self.out.iterdir()) if self.out.is_dir() else []:
+            if not folder.name.startswith(".") and folder.is_dir():
+                self._add(folder, next((name for name in RECORD_FILES
+                                        if not (folder / name).is_file()), None))
 
-def is_recorded(folder: Path) -> bool:
-    """Whether ``folder`` holds every file of :data:`RECORD_FILES`."""
-    return all((folder / name).is_file() for name in RECORD_FILES)
+    def _add(self, folder: Path, lacks: str | None) -> None:
+        self.lacking[folder] = lacks
+        self._of_key.setdefault(key_of(folder.name), []).append(folder)
 
+    def of_key(self, key: str) -> list[Path]:
+        """Every folder of the cell ``key``, complete or not."""
+        return list(self._of_key.get(key, ()))
 
-def recorded_folders(out: Path) -> dict[str, Path]:
-    """Cell key -> folder of every cell ``out`` holds. A cell is found by its key alone: the
-    same IR given under another label (an init written two ways) is the same cell."""
-    return {key_of(p.name): p for p in cell_folders(out) if is_recorded(p)}
+    def recorded(self, key: str) -> Path | None:
+        """The folder that records the cell ``key``, None where none does. A cell is found
+        by its key alone: the same IR given under another label (an init written two ways)
+        is the same cell."""
+        return next((folder for folder in reversed(self._of_key.get(key, ()))
+                     if self.lacking[folder] is None), None)
 
+    def by_key(self) -> dict[str, Path]:
+        """Cell key -> folder of every cell the folder records."""
+        return {key_of(folder.name): folder for folder, lacks in self.lacking.items()
+                if lacks is None}
 
-def left_to_train(cells: list[Cell], out: Path, keep_weights: bool = False) -> list[Cell]:
-    """The cells of ``cells`` that ``out`` does not hold finished, each key once: with
-    ``keep_weights``, one recorded without its weights trains again, to keep them."""
-    finished = {key for key, folder in recorded_folders(out).items()
-                if not keep_weights or kept_weights(folder)}
-    unique = {cell.key: cell for cell in cells}
-    return [cell for key, cell in unique.items() if key not in finished]
+    def left_to_train(self, cells: list[Cell], keep_weights: bool = False) -> list[Cell]:
+        """The cells of ``cells`` not recorded finished, each key once: with
+        ``keep_weights``, one recorded without its weights trains again, to keep them."""
+        unique = {cell.key: cell for cell in cells}
+        return [cell for key, cell in unique.items()
+                if (folder := self.recorded(key)) is None
+                or keep_weights and not kept_weights(folder)]
+
+    def wrote(self, folder: Path, removed: list[Path]) -> None:
+        """Note that :func:`record` wrote the cell folder ``folder`` and removed ``removed``."""
+        for gone in removed:
+            del self.lacking[gone]
+            self._of_key[key_of(gone.name)].remove(gone)
+        if folder in self.lacking:
+            self.lacking[folder] = None
+        else:
+            self._add(folder, None)
 
 
 def kept_weights(folder: Path) -> bool:
@@ -216,20 +243,23 @@ def kept_weights(folder: Path) -> bool:
     return any((Path(folder) / name).is_file() for name in WEIGHT_FILES)
 
 
-def record(out: Path, cell: Cell, result: CellResult) -> bool:
+def record(out: Path, cell: Cell, result: CellResult,
+           folders: CellFolders | None = None) -> bool:
     """Write the folder of a finished cell (atomically: a temp folder renamed into place)
-    and name it in ``result.folder``; False when it was recorded already. A cell recorded
-    without its weights is replaced by one that brings them (``--keep-weights`` given to a
-    sweep that had run without it): the same training, now with its weights. A Ctrl-C (or
-    SIGTERM) while it writes acts once the folder is in place: the cell has trained, and
-    cut short, its training would be lost."""
+    and name it in ``result.folder``; False when it was recorded already. ``folders``: the
+    cell folders of ``out`` as a sweep listed them (every record into it notes its own);
+    by default listed now. A cell recorded without its weights is replaced by one that
+    brings them (``--keep-weights`` given to a sweep that had run without it): the same
+    training, now with its weights. A Ctrl-C (or SIGTERM) while it writes acts once the
+    folder is in place: the cell has trained, and cut short, its training would be lost."""
     with interrupts_held():
-        return _record(Path(out), cell, result)
+        return _record(Path(out), cell, result,
+                       CellFolders(out) if folders is None else folders)
 
 
-def _record(out: Path, cell: Cell, result: CellResult) -> bool:
+def _record(out: Path, cell: Cell, result: CellResult, folders: CellFolders) -> bool:
     final = out / cell.folder
-    existing = recorded_folders(out).get(cell.key)
+    existing = folders.recorded(cell.key)
     replaced = existing is not None and bool(result.files) and not kept_weights(existing)
     # a folder of the cell's without one of RECORD_FILES records nothing (its summary or
     # metrics deleted, its files half copied): kept, it would leave the cell to be trained
@@ -237,8 +267,7 @@ def _record(out: Path, cell: Cell, result: CellResult) -> bool:
     # stay beside it, incomplete
     unrecorded = existing is None and final.is_dir()
     incomplete = [] if existing is not None else [
-        folder for folder in cell_folders(out) if key_of(folder.name) == cell.key
-        and folder != final]
+        folder for folder in folders.of_key(cell.key) if folder != final]
     if existing is not None and not replaced or final.exists() and not final.is_dir():
         result.folder = (existing or final).name
         return False
@@ -278,6 +307,7 @@ def _record(out: Path, cell: Cell, result: CellResult) -> bool:
         raise
     for folder in incomplete:
         shutil.rmtree(folder, ignore_errors=True)
+    folders.wrote(final, incomplete)
     return True
 
 
@@ -300,16 +330,36 @@ def read_recorded(folder: Path, cell: Cell) -> CellResult:
     (or whose metrics hold other epochs than its summary says), or a spec that is not the
     cell's IR, is a :class:`RunError` naming the folder to delete: its table and curves would
     read them as numbers, and another sweep into the folder would refuse the cell."""
-    hint = (f"delete the folder {folder}: the same command run again into its folder trains "
+    ir, summary = _spec_and_summary(folder, _trained_again_hint(folder))
+    return _recorded_result(folder, cell, summary, _spec_problem(ir, cell))
+
+
+def _trained_again_hint(folder: Path) -> str:
+    return (f"delete the folder {folder}: the same command run again into its folder trains "
             "that cell again")
+
+
+def _spec_and_summary(folder: Path, hint: str) -> tuple:
+    """The ``spec.json`` and ``summary.json`` of the cell folder ``folder``, as read; one
+    that cannot be read is a :class:`RunError` naming it, with ``hint``."""
     try:
-        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
-        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
+        return (read_json(folder / rundir.SPEC_JSON, what="cell spec"),
+                read_json(folder / rundir.SUMMARY, what="cell summary"))
+    except RunError as exc:
+        raise RunError(exc.message, hint=hint) from None
+
+
+def _recorded_result(folder: Path, cell: Cell, summary,
+                     spec_problem: tuple[str, str] | None = None) -> CellResult:
+    """The result of ``cell``, recorded in ``folder`` whose ``summary.json`` holds
+    ``summary`` (read already, as its ``spec.json``, whose ``spec_problem`` the caller
+    found): its metrics are read, and its figures checked (:func:`read_recorded`)."""
+    hint = _trained_again_hint(folder)
+    try:
         metrics = read_jsonl(folder / rundir.METRICS)
     except RunError as exc:
         raise RunError(exc.message, hint=hint) from None
-    problem = (_spec_problem(ir, cell) or _summary_problem(summary)
-               or _metrics_problem(metrics, summary))
+    problem = spec_problem or _summary_problem(summary) or _metrics_problem(metrics, summary)
     if problem:
         file, what = problem
         raise RunError(f"cell {_FILE_NOUNS[file]} {folder / file} is damaged: {what}",
@@ -378,19 +428,18 @@ def _metrics_problem(metrics: list[dict], summary: dict) -> tuple[str, str] | No
     return None
 
 
-def earlier_cells(out: Path, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:
-    """Every cell ``out`` holds that is none of ``cells`` (recorded by other sweeps, or
-    comparisons, of its spec), with its result, in the order of their folders: a sweep's
-    table shows every cell its folder holds. Such a cell's folder without one of its files
-    is a :class:`RunError` naming it, not left out of the table unsaid: this sweep cannot
-    train it again."""
+def earlier_cells(folders: CellFolders, cells: list[Cell]) -> list[tuple[Cell, CellResult]]:
+    """Every cell the sweep folder of ``folders`` holds that is none of ``cells`` (recorded
+    by other sweeps, or comparisons, of its spec), with its result, in the order of their
+    folders: a sweep's table shows every cell its folder holds. Such a cell's folder without
+    one of its files is a :class:`RunError` naming it, not left out of the table unsaid:
+    this sweep cannot train it again."""
     keys = {cell.key for cell in cells}
-    for folder in cell_folders(out):
-        missing = [name for name in RECORD_FILES if not (folder / name).is_file()]
-        if missing and key_of(folder.name) not in keys and _named_as_cell(folder.name):
+    for folder, lacks in folders.lacking.items():
+        if lacks and key_of(folder.name) not in keys and _named_as_cell(folder.name):
             raise _damaged_earlier(folder, f"cell folder {folder} is damaged: it has no "
-                                           f"{missing[0]}")
-    return [recorded_cell(folder) for key, folder in recorded_folders(out).items()
+                                           f"{lacks}")
+    return [recorded_cell(folder) for key, folder in folders.by_key().items()
             if key not in keys]
 
 
@@ -403,8 +452,12 @@ def _named_as_cell(name: str) -> bool:
 def _damaged_earlier(folder: Path, message: str) -> RunError:
     """The error ``message`` for the folder of another sweep's cell that cannot be read
     back."""
-    return RunError(message, hint=f"delete the folder {folder}: the sweep (or comparison) that trained "
-                         "it trains it again into its folder")
+    return RunError(message, hint=_earlier_hint(folder))
+
+
+def _earlier_hint(folder: Path) -> str:
+    return (f"delete the folder {folder}: the sweep (or comparison) that trained it trains it "
+            "again into its folder")
 
 
 def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
@@ -412,11 +465,7 @@ def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
     the settings, seed, fold and dtype its ``summary.json`` records; a folder whose files say
     no such cell (or another cell than its name's), or cannot be read, is a
     :class:`RunError` naming it."""
-    try:
-        ir = read_json(folder / rundir.SPEC_JSON, what="cell spec")
-        summary = read_json(folder / rundir.SUMMARY, what="cell summary")
-    except RunError as exc:
-        raise _damaged_earlier(folder, exc.message) from None  # names the file
+    ir, summary = _spec_and_summary(folder, _earlier_hint(folder))  # its error names the file
     fields = summary.get("cell") if isinstance(summary, dict) else None
     problem = _fields_problem(fields)
     if problem is None:
@@ -430,7 +479,7 @@ def recorded_cell(folder: Path) -> tuple[Cell, CellResult]:
             problem = f"its {rundir.SPEC_JSON} is not the IR of the cell its name says"
     if problem:
         raise _damaged_earlier(folder, f"cell folder {folder} is damaged: {problem}")
-    return cell, read_recorded(folder, cell)
+    return cell, _recorded_result(folder, cell, summary)  # its spec.json is the cell's IR
 
 
 def _fields_problem(fields) -> str | None:
@@ -538,14 +587,14 @@ class SweepStopped(KeyboardInterrupt):
 @contextmanager
 def stops_said(out: Path, cells: list[Cell], keep_weights: bool = False) -> Iterator[None]:
     """Within the block, a Ctrl-C (a ``KeyboardInterrupt``) becomes a :class:`SweepStopped`
-    saying which of ``cells`` are left to train in ``out`` (:func:`left_to_train`)."""
+    saying which of ``cells`` are left to train in ``out`` (:meth:`CellFolders.left_to_train`)."""
     try:
         yield
     except SweepStopped:
         raise
     except KeyboardInterrupt:
         raise SweepStopped(out, len({cell.key for cell in cells}),
-                           left_to_train(cells, out, keep_weights)) from None
+                           CellFolders(out).left_to_train(cells, keep_weights)) from None
 
 
 # How many of the cells a stopped sweep left to train its message names; "and N more" after.
@@ -638,37 +687,58 @@ class Group:
                 "cells": [r.folder for _, r in self.cells]}
 
 
-def groups(done: list[tuple[Cell, CellResult]]) -> list[Group]:
-    """The cells by group (their values of the :func:`columns`), best validation accuracy
-    first (groups without one last)."""
+@dataclass
+class Table:
+    """What the report of the cells ``done`` shows, worked out once (:func:`tabulate`): the
+    settings that are its :func:`columns`, each cell's values of them (``settings``, in the
+    order of ``done``), the groups, best validation accuracy first (groups without one
+    last), and each column's values in the order the cells first give them (``values``).
+    The table, results.json and results.csv and the pictures all read it."""
+
+    done: list[tuple[Cell, CellResult]]
+    columns: list[str]
+    settings: list[dict[str, str]]
+    groups: list[Group]
+    values: dict[str, list[str]]
+
+
+def tabulate(done: list[tuple[Cell, CellResult]]) -> Table:
+    """The :class:`Table` of ``done``: the cells by group (their values of the columns)."""
     keys = columns(done)
-    by_label: dict[str, Group] = {}
-    for cell, result in done:
-        settings = shown_settings(cell, keys)
-        label = group_label(tuple(settings.items()))
-        group = by_label.setdefault(label, Group(label, settings))
-        group.cells.append((cell, result))
-    return sorted(by_label.values(),
-                  key=lambda g: -g.val_acc[0] if not math.isnan(g.val_acc[0]) else math.inf)
+    settings = [shown_settings(cell, keys) for cell, _ in done]
+    by_label: dict[str, Group] = {}  # in the order of their first cells
+    for (cell, result), shown in zip(done, settings):
+        label = group_label(tuple(shown.items()))
+        by_label.setdefault(label, Group(label, shown)).cells.append((cell, result))
+    rows = sorted(by_label.values(), key=_best_first)
+    values = {key: list(dict.fromkeys(g.settings[key] for g in by_label.values()))
+              for key in keys}
+    return Table(done, keys, settings, rows, values)
 
 
-def cell_row(cell: Cell, result: CellResult, keys: list[str]) -> dict:
-    """One line of results.csv: the cell's values of the settings ``keys``
-    (:func:`columns`), its seed, fold, dtype and figures."""
-    return {**shown_settings(cell, keys), "seed": cell.seed,
+def _best_first(group: Group) -> float:
+    """The order of ``group`` in a table: best mean validation accuracy first, none last."""
+    mean = group.val_acc[0]  # worked out once: a mean over the group's cells
+    return math.inf if math.isnan(mean) else -mean
+
+
+def cell_row(cell: Cell, result: CellResult, settings: dict[str, str]) -> dict:
+    """One line of results.csv: the cell's values of the columns (``settings``), its seed,
+    fold, dtype and figures."""
+    return {**settings, "seed": cell.seed,
             "fold": None if cell.fold is None else cell.fold[0] + 1, "dtype": cell.dtype,
             "val_acc": result.val_acc, "test_acc": result.test_acc,
             "epochs": len(result.metrics), "diverged": result.diverged,
             "folder": result.folder}
 
 
-def write_results(out: Path, description: dict, rows: list[Group],
-                  done: list[tuple[Cell, CellResult]]) -> tuple[Path, Path]:
-    """results.json (groups and cells) and results.csv (a line per cell)."""
+def write_results(out: Path, description: dict, table: Table) -> tuple[Path, Path]:
+    """results.json (groups and cells) and results.csv (a line per cell) of ``table``."""
     out = Path(out)
-    keys = columns(done)
-    lines = [cell_row(c, r, keys) for c, r in done]
-    write_json(out / RESULTS_JSON, {**description, "groups": [g.to_dict() for g in rows],
+    lines = [cell_row(cell, result, settings)
+             for (cell, result), settings in zip(table.done, table.settings)]
+    write_json(out / RESULTS_JSON, {**description,
+                                    "groups": [g.to_dict() for g in table.groups],
                                     "cells": lines})
     write_csv(out / RESULTS_CSV, lines)
     return out / RESULTS_JSON, out / RESULTS_CSV

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
@@ -30,17 +31,16 @@ from cnnspec.sweep.grid import DTYPE, Axis, parse_set, swept_dtypes, swept_templ
 from cnnspec.sweep.plots import plot_accuracy_by_setting, plot_group_curves
 from cnnspec.sweep.results import (
     SPEC_KEY,
+    CellFolders,
     Group,
-    columns,
+    Table,
     earlier_cells,
     filled_alone,
-    groups,
-    left_to_train,
     prepare_folder,
     read_recorded,
     record,
-    recorded_folders,
     stops_said,
+    tabulate,
     write_results,
 )
 from cnnspec.training import rundir
@@ -67,14 +67,20 @@ class Sweep:
     seconds: float = 0.0
     spec_key: str = ""  # the identity of the spec as written (cells.spec_key_of)
 
+    @cached_property
+    def table(self) -> Table:
+        """What its report shows of ``done``, worked out once, when first read
+        (:func:`~cnnspec.sweep.results.tabulate`)."""
+        return tabulate(self.done)
+
     @property
     def groups(self) -> list[Group]:
-        return groups(self.done)
+        return self.table.groups
 
     @property
     def columns(self) -> list[str]:
         """The settings the table shows (:func:`~cnnspec.sweep.results.columns`)."""
-        return columns(self.done)
+        return self.table.columns
 
     @property
     def spread(self) -> str:
@@ -199,19 +205,22 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
               on_done: Callable[[Cell, CellResult], None] | None = None,
               on_start: Callable[[object, int], None] | None = None, command: str = "sweep",
               hint_of: Callable[[str], str] | None = None
-              ) -> tuple[list[tuple[Cell, CellResult]], int]:
+              ) -> tuple[list[tuple[Cell, CellResult]], int, list[tuple[Cell, CellResult]]]:
     """Train the cells ``out`` (a folder :func:`prepare_folder` made) does not hold finished
-    yet (:func:`~cnnspec.sweep.results.left_to_train`) on ``executor`` (a callable returning
-    the executor for a number of tasks; default a local Dask cluster) and record them; return
-    every cell with its result, in the order of ``cells``, and how many trained now.
+    yet (:meth:`~cnnspec.sweep.results.CellFolders.left_to_train`) on ``executor`` (a
+    callable returning the executor for a number of tasks; default a local Dask cluster) and
+    record them; return every cell with its result, in the order of ``cells``, how many
+    trained now, and the cells other sweeps (or comparisons) of the spec recorded in ``out``
+    (:func:`~cnnspec.sweep.results.earlier_cells`), which its table shows too.
     ``on_start(executor, n)`` hears where ``n`` cells are about to train, ``on_done`` of each
     result as it arrives, its hint after a divergence worded by ``hint_of`` (a template as
     the caller is given settings: a sweep's ``{sets:lr=0.05}``). A cell that could not train
     (its data, say) is not recorded; the sweep goes on and then raises :class:`RunError`
     naming it (:func:`cells_failed`; the ``command`` that trains them, ``sweep`` or
     ``compare``, is what to run again)."""
+    folders = CellFolders(out)  # listed once: each record notes its folder there
     # Two cells with one IR (a value written two ways) are one training.
-    todo = left_to_train(cells, out, keep_weights)
+    todo = folders.left_to_train(cells, keep_weights)
     results: dict[str, CellResult] = {}
     failed: list[tuple[Cell, CellResult]] = []
     if todo:
@@ -224,28 +233,31 @@ def run_cells(cells: list[Cell], out: Path, executor=None, *,
                     if result.failed:
                         failed.append((task.cell, _worded_for(result, hint_of)))
                         continue
-                    record(out, task.cell, result)  # its hint as training words it (below)
+                    # its hint as training words it (below)
+                    record(out, task.cell, result, folders)
                     results[task.cell.key] = _worded_for(result, hint_of)
                     if on_done:
                         on_done(task.cell, result)
             except KeyboardInterrupt:
-                _record_finished(running, out)
+                _record_finished(running, out, folders)
                 raise
     if failed:
         raise cells_failed(failed, len(todo), out, command)
-    folders = recorded_folders(out)
-    done = [(cell, results.get(cell.key)
-             or _worded_for(read_recorded(folders[cell.key], cell), hint_of)) for cell in cells]
-    return done, len(todo)
+    for cell in cells:  # those recorded before, each read once
+        if cell.key not in results:
+            results[cell.key] = _worded_for(
+                read_recorded(folders.recorded(cell.key), cell), hint_of)
+    done = [(cell, results[cell.key]) for cell in cells]
+    return done, len(todo), earlier_cells(folders, cells)
 
 
-def _record_finished(running, out: Path) -> None:
+def _record_finished(running, out: Path, folders: CellFolders) -> None:
     """Record the cells ``running`` (an executor stopped by a Ctrl-C) finished but had not
-    handed over yet (its ``finished()``, where it has one): stopped, it would drop them, and
-    their trainings would be done again."""
+    handed over yet (its ``finished()``, where it has one) in ``out``, whose cell folders
+    are ``folders``: stopped, it would drop them, and their trainings would be done again."""
     for task, result in getattr(running, "finished", tuple)():
         if not result.failed:
-            record(out, task.cell, result)
+            record(out, task.cell, result, folders)
 
 
 def _worded_for(result: CellResult, hint_of: Callable[[str], str] | None) -> CellResult:
@@ -321,55 +333,43 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
-    result = Sweep(str(spec), folder, axes, seeds, folds, name, dtypes_of(cells),
-                   spec_key=cells[0].spec_key)
+    dtypes, spec_key = dtypes_of(cells), cells[0].spec_key
     started = time.perf_counter()
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
     given = given_settings(settings).overrides(WIDEST_DTYPE)
     with stops_said(folder, cells, keep_weights), \
-            filled_alone(folder, result.description(), "sweep"):
-        result.done, result.ran = run_cells(
+            filled_alone(folder, describe(spec, axes, seeds, folds, dtypes, spec_key), "sweep"):
+        done, ran, earlier = run_cells(  # earlier: other sweeps' of the spec, the table's too
             cells, folder, executor, data_dir=data_dir, keep_weights=keep_weights,
             on_done=on_done,
             on_start=on_start and (lambda running, n: on_start(running, n, folder)),
             hint_of=lambda template: swept_template(template, given, [a.spelt for a in axes]))
-        earlier = earlier_cells(folder, cells)  # other sweeps' of the spec: the table's too
-    result.done += earlier
-    result.earlier = len(earlier)
-    result.skipped = recorded_before(cells, result.ran)
-    result.seconds = time.perf_counter() - started
-    return result
+    return Sweep(str(spec), folder, axes, seeds, folds, name, dtypes, done=done + earlier,
+                 ran=ran, skipped=recorded_before(cells, ran), earlier=len(earlier),
+                 seconds=time.perf_counter() - started, spec_key=spec_key)
 
 
 def write_outputs(result: Sweep) -> list[Path]:
     """results.json, results.csv and the pictures (accuracy against each swept setting, when
     a setting was swept; the curves of each group, when an epoch finished)."""
-    rows = result.groups
-    paths = list(write_results(result.out, result.description(), rows, result.done))
+    table = result.table
+    paths = list(write_results(result.out, result.description(), table))
     accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
     # A picture this sweep does not draw (its folder's cells differ in no setting) is taken
     # away, not left from an earlier sweep: its cells would be drawn apart the table's groups.
-    keys = result.columns
-    if keys:
-        values = [(key, list(dict.fromkeys(g.settings[key] for g in _in_cell_order(result))))
-                  for key in keys]
+    if table.columns:
         paths.append(plot_accuracy_by_setting(
-            rows, values, accuracy,
+            table.groups, list(table.values.items()), accuracy,
             title=f"{result.name}: sweep, validation accuracy by setting"))
     else:
         accuracy.unlink(missing_ok=True)
     if any(r.metrics for _, r in result.done):
-        paths.append(plot_group_curves(rows, curves, title=f"{result.name}: sweep"))
+        paths.append(plot_group_curves(table.groups, curves, title=f"{result.name}: sweep"))
     else:
         curves.unlink(missing_ok=True)
     return paths
 
-
-def _in_cell_order(result: Sweep) -> list[Group]:
-    """The groups of ``result`` in the order of its cells (a picture's values as given)."""
-    order = {id(cell): index for index, (cell, _) in enumerate(result.done)}
-    return sorted(result.groups, key=lambda g: min(order[id(cell)] for cell, _ in g.cells))
 
 
 ACCURACY_PNG = "accuracy.png"  # a sweep's validation accuracy against each swept setting
