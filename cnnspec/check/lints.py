@@ -173,6 +173,15 @@ def _drawn_biases(info: LayerInfo) -> bool:
     return info.bias_init is not None and not info.bias_init.constant
 
 
+def biases_apart(info: LayerInfo) -> str | None:
+    """What alone sets apart the filters of a conv/dense layer whose weights start alike, where
+    its biases are drawn (:func:`_drawn_biases`): "only their biases, drawn N(0, 1^2),
+    differ"; None where they are not."""
+    if not _drawn_biases(info):
+        return None
+    return f"only their biases, drawn {info.bias_init.short}, differ"
+
+
 def alike_filters(info: LayerInfo) -> int:
     """How many filters (units) of a conv/dense layer start with exactly alike weights: all
     of them under a constant init or a fixed kernel written once for every filter (sobel_x, a
@@ -553,9 +562,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[
             groups = _groups(info)
             which = (f"all {count} {what} of {info.name}" if groups == 1
                      else f"the {count} {what} of each of {info.name}'s {groups} groups")
-            how = info.weight_init.short
-            if _drawn_biases(info):
-                how += f"; only their biases, drawn {info.bias_init.short}, differ"
+            how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
             hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
                     "meant to stay fixed)")
         else:
