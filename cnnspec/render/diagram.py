@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cnnspec.check.lints import biases_apart, symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.render import palette
@@ -336,7 +337,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     plan = collapse_plan(checked, unit_list, detail)
     # layer -> whether its filters stay identical, for the layers whose filters start so
     identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec, checked.layers).items()}
+                 in symmetric_starts(checked.spec,
+                                     Estimate.of(checked.spec, checked.layers)).items()}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]
