@@ -11,7 +11,6 @@ import pytest
 
 from cnnspec.check import check
 from cnnspec.check.gradient import LIMIT as GRADIENT_LIMIT
-from cnnspec.check.graph import consumers
 from cnnspec.check.signal import LIMIT, Estimate
 from cnnspec.errors import Command, SpecErrors
 from cnnspec.ir.spec import Spec
@@ -1886,8 +1885,7 @@ def _gradient_warnings(checked):
 def _only_stack(spec, checked):
     from cnnspec.check import gradient
 
-    used = {layer["name"] for layer in spec.ir["layers"]}
-    (stack,) = gradient.stacks(Estimate(checked.layers, used, consumers(spec)))
+    (stack,) = gradient.stacks(Estimate.of(spec, checked.layers))
     return stack
 
 
@@ -1907,8 +1905,7 @@ def test_a_tanh_stack_at_or_below_the_critical_line_keeps_its_weights_gradient(w
 
     spec = _dense_stack("tanh", weight, 20)
     checked = check(spec)
-    used = {layer["name"] for layer in spec.ir["layers"]}
-    (chain,) = gradient._chains(Estimate(checked.layers, used, consumers(spec)))
+    (chain,) = gradient._chains(Estimate.of(spec, checked.layers))
     assert gradient.settling_rate(chain) == 1.0
     sw2 = gradient._forward_factor(chain.layers[1])
     iterated = meanfield.fixed_chi(sw2, 0.0, np.tanh, lambda u: 1 - np.tanh(u) ** 2)
@@ -2278,9 +2275,7 @@ def test_a_max_pool_after_a_mean_pool_ends_a_stack():
                  + "conv 8 3x3 pad same tanh\n" * 2 + "flatten\ndense 10\n"
                  + "train {\n data npz(path=\"d.npz\")\n preprocess none\n}\n")
     checked = check(spec)
-    used = {layer["name"] for layer in spec.ir["layers"]}
-    assert [len(s.layers) for s in gradient.stacks(Estimate(checked.layers, used,
-                                                            consumers(spec)))] == [2, 2]
+    assert [len(s.layers) for s in gradient.stacks(Estimate.of(spec, checked.layers))] == [2, 2]
 
 
 def test_the_gradient_hint_says_what_keeps_the_critical_init_from_a_stack_that_names_it(

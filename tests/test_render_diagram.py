@@ -298,6 +298,37 @@ def test_filters_that_never_change_are_said_to_stay_identical(tmp_path, lines):
     assert all("symmetry never breaks" in w.message for w in said)
 
 
+# a layer a whose weights start identical, and a frozen constant layer after it that weighs
+# its outputs alike: nothing tells a's filters apart, whatever their biases
+BIASED_CONV = ("a: conv 4 3x3 pad same weight zeros {}\n"
+               "b: conv 4 3x3 pad same weight constant(0.1) frozen\nflatten\n")
+BIASED_DENSE = "flatten\na: dense 4 weight zeros {}\nb: dense 4 weight constant(0.1) frozen\n"
+
+
+@pytest.mark.parametrize("detail", ["full", "minimal"])
+@pytest.mark.parametrize("layers, bias, noun, note", [
+    (BIASED_CONV, "bias normal(0, 1)", "filters", "only their biases, drawn N(0, 1^2), differ"),
+    (BIASED_CONV, "", "filters", None),
+    (BIASED_DENSE, "bias uniform(-1, 1)", "units", "only their biases, drawn U(-1, 1), differ"),
+])
+def test_filters_alike_but_for_drawn_biases_are_drawn_as_check_says(tmp_path, detail, layers,
+                                                                   bias, noun, note):
+    """Filters whose weights start identical and stay so under drawn biases: the diagram said
+    the filters start identical, which their biases deny; it says what check says, that their
+    weights do and only their biases differ."""
+    path = tmp_path / "biased.cnn"
+    path.write_text("input 1x8x8\n" + layers.format(bias) + "fc: dense 10\n")
+    checked = cnnspec.load(path)
+    (said,) = [w.message for w in checked.warnings if " of a start identical" in w.message]
+    source = build_graph(checked, detail=detail).source.replace("&#x27;", "'")
+    (node,) = [line for line in source.splitlines() if line.strip().startswith("a [")]
+    if note is None:
+        assert f"the {noun} start identical and stay so" in node and "biases" not in node
+    else:
+        assert f"the {noun}' weights start identical and stay so" in node
+        assert note in node and note in said
+
+
 def test_constant_weights_are_flagged_and_missing_bias_said():
     zeros = build_graph(cnnspec.load(SPEC_DIR / "zeros.cnn")).source
     flagged = [line.split(" [")[0].strip() for line in zeros.splitlines()

@@ -492,6 +492,33 @@ def test_a_lone_point_of_a_depth_profile_is_marked(tmp_path, drawn):
     assert line.get_marker() not in ("", "None", None)
 
 
+@pytest.mark.parametrize("steps, zeroed, lone", [
+    (1, [], [0]),  # one step recorded
+    (6, [2, 4], [3, 5]),  # a step between gaps, and the last after one
+    (5, [1, 3], [0, 2, 4]),
+    (4, [], []),
+])
+def test_a_lone_point_of_the_training_stats_is_marked(tmp_path, drawn, steps, zeroed, lone):
+    """A run that recorded one step drew three empty panels: each layer's line was one point,
+    of zero length; so was a step between gaps (an activation std of 0, off the log axis)."""
+    records = _stats_records(steps=steps)
+    for step in zeroed:
+        records[step] = {**records[step], "layers": [
+            {**row, "act_std": 0.0} for row in records[step]["layers"]]}
+    plot_training_stats(records, tmp_path / "s.png")
+    [fig] = drawn
+    for line in fig.axes[0].get_lines():
+        assert line.get_marker() not in ("", "None", None)
+        assert list(line.get_markevery()) == lone
+    # the ReLUs' panel keeps its values at every step
+    assert [list(line.get_markevery()) for line in fig.axes[2].get_lines()] == (
+        [[0]] * 5 if steps == 1 else [[]] * 5)
+    # and the step axis has whole steps only: one step got ticks at -0.045, -0.03, ...
+    low, high = fig.axes[0].get_xlim()
+    shown = [tick for tick in fig.axes[0].get_xticks() if low <= tick <= high]
+    assert shown and all(float(tick).is_integer() for tick in shown)
+
+
 @pytest.mark.parametrize("values, ends", [
     ([3e-5, 2e-2], (1e-5, 1e-1)),  # autoscaled to 2e-5..3e-2: labels 1e-4 .. 1e-2 only
     ([0.7, 300.0], (0.1, 1e3)),

@@ -15,7 +15,7 @@ import os
 from cnnspec.check import gradient, lints, memory, scale, signal, taps, training, twins
 from cnnspec.check.copies import folded
 from cnnspec.check.exact import exact
-from cnnspec.check.graph import INPUT, consumers, structure_errors, used_layers
+from cnnspec.check.graph import INPUT, structure_errors
 from cnnspec.check.inits import describe_inits
 from cnnspec.check.layers import check_held, infer
 from cnnspec.check.model import CheckedSpec, LayerInfo
@@ -88,11 +88,12 @@ def _infer_all(spec: Spec, errors: list[SpecError], dtype: str) -> list[LayerInf
 
 def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]:
     """Lints of a spec without errors (so every layer has its LayerInfo), trained in ``dtype``."""
-    used = used_layers(spec)
-    # the signal's moments, worked out once for every lint
-    estimate = signal.Estimate(infos, used, consumers(spec))
-    facts = exact(spec, infos, used)  # what holds at every step, for every lint that reads it
-    return (lints.constant_weights(spec, infos, facts) + lints.flat_channels(spec, infos, facts)
+    # the layer graph and the signal's moments, worked out once for every lint
+    estimate = signal.Estimate.of(spec, infos)
+    used = estimate.used
+    facts = exact(spec, estimate)  # what holds at every step, for every lint that reads it
+    return (lints.constant_weights(spec, estimate, facts)
+            + lints.flat_channels(spec, estimate, facts)
             + lints.silenced_starts(spec, estimate)
             + lints.underflowing_inits(spec, infos, dtype)
             + lints.lost_spreads(spec, infos, dtype)
@@ -104,7 +105,7 @@ def _warnings(spec: Spec, infos: list[LayerInfo], dtype: str) -> list[SpecError]
             + lints.batchnorm_momentum(spec, infos)
             + lints.bounded_output(spec, infos) + lints.padding_beyond_reach(spec, infos)
             + taps.unreached_taps(spec, infos)
-            + lints.stacked_linear(spec, infos) + twins.twin_branches(spec, infos, facts)
+            + lints.stacked_linear(spec, estimate) + twins.twin_branches(spec, estimate, facts)
             + lints.pinned_references(spec) + lints.before_activation_reads(spec, used)
             + lints.schedule_fit(spec) + lints.decay_fit(spec) + lints.augment_fit(spec)
             + lints.val_split_fit(spec)

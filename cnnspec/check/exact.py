@@ -38,8 +38,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cnnspec.check.graph import INPUT, consumers, used_layers
+from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
+from cnnspec.check.signal import Estimate
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 
@@ -186,11 +187,12 @@ def _no_gradient(info: LayerInfo, part: str, values: dict[str, float],
     return part == WEIGHT and values.get(info.inputs[0]) == 0
 
 
-def exact(spec: Spec, layers: list[LayerInfo], used: set[str] | None = None) -> Exact:
-    """The :class:`Exact` facts of a network (the module docstring); ``used``: its
-    :func:`cnnspec.check.graph.used_layers`, where they are worked out already."""
-    used = used_layers(spec) if used is None else used
-    layers = [info for info in layers if info.name in used]
+def exact(spec: Spec, estimate: Estimate) -> Exact:
+    """The :class:`Exact` facts of a network (the module docstring): of the layers of
+    ``estimate`` (:class:`cnnspec.check.signal.Estimate`) that its output uses, along the
+    layer graph the estimate holds."""
+    used, after = estimate.used, estimate.consumers
+    layers = [info for info in estimate.layers if info.name in used]
     by_name = {info.name: info for info in layers}
     still = {(info.name, part) for info in layers for part in _parts(info)}
     if not any(starts_at_zero(info) for info in layers):
@@ -198,7 +200,6 @@ def exact(spec: Spec, layers: list[LayerInfo], used: set[str] | None = None) -> 
         # is frozen stays
         return Exact({}, {}, {key for key in still if _no_gradient(by_name[key[0]], key[1],
                                                                    {}, {})})
-    after = consumers(spec)
     while True:
         values: dict[str, float] = {}
         for info in layers:

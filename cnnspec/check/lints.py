@@ -100,7 +100,7 @@ from cnnspec.check.exact import (
     starts_at_zero,
     zero_source,
 )
-from cnnspec.check.graph import INPUT, consumers
+from cnnspec.check.graph import INPUT
 from cnnspec.check.model import LayerInfo
 from cnnspec.dtypes import FORMATS
 from cnnspec.engine.splitting import MIN_PART, splits, usable_cores
@@ -174,6 +174,15 @@ def identical_filters(info: LayerInfo) -> int:
 def _drawn_biases(info: LayerInfo) -> bool:
     """Whether the biases of a conv/dense layer start at values that differ by filter."""
     return info.bias_init is not None and not info.bias_init.constant
+
+
+def biases_apart(info: LayerInfo) -> str | None:
+    """What alone sets apart the filters of a conv/dense layer whose weights start alike, where
+    its biases are drawn (:func:`_drawn_biases`): "only their biases, drawn N(0, 1^2),
+    differ"; None where they are not."""
+    if not _drawn_biases(info):
+        return None
+    return f"only their biases, drawn {info.bias_init.short}, differ"
 
 
 def alike_filters(info: LayerInfo) -> int:
@@ -276,7 +285,7 @@ def tie_breakers(name: str, by_name: dict[str, LayerInfo], after: dict[str, list
     return breakers
 
 
-def symmetric_starts(spec: Spec, layers: list[LayerInfo],
+def symmetric_starts(spec: Spec, estimate: signal.Estimate,
                      facts: Exact | None = None) -> dict[str, list[str]]:
     """The trainable hidden conv/dense layers with 2+ filters that start identical, by name,
     each with its :func:`tie_breakers` (none: its filters stay identical, as they do where
@@ -291,8 +300,8 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo],
     after them say (which weighs them alike and passes each the same gradient), are they
     listed: their weights then stay identical, whatever their biases.
     """
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
-    facts = exact(spec, layers) if facts is None else facts
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
+    facts = exact(spec, estimate) if facts is None else facts
     alike = alike_channels(spec, layers)
     starts = {info.name: ([] if (info.name, WEIGHT) in facts.still
                           else tie_breakers(info.name, by_name, after, alike, facts=facts,
@@ -301,7 +310,7 @@ def symmetric_starts(spec: Spec, layers: list[LayerInfo],
               if is_weighted(info.kind) and info.ir["trainable"]
               and alike_filters(info) >= 2
               and _feeds_a_weight_layer(info.name, by_name, after)}
-    zero_last = residual_zero_starts(spec, layers, starts, alike, facts)
+    zero_last = residual_zero_starts(estimate, starts, alike, facts)
     return {name: breakers for name, breakers in starts.items() if name not in zero_last
             and not (breakers and _drawn_biases(by_name[name]))}
 
@@ -313,7 +322,7 @@ def _sets_apart_at_once(info: LayerInfo) -> bool:
     return not is_weighted(info.kind) or not _alike(info.weight_init, _axes(info)[1])
 
 
-def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, list[str]],
+def residual_zero_starts(estimate: signal.Estimate, starts: dict[str, list[str]],
                          alike: set[str], facts: Exact) -> set[str]:
     """Of the layers ``starts`` (name -> tie breakers) whose filters start identical, those
     that are the last layer of a residual branch started at zero, whose filters are told
@@ -330,7 +339,7 @@ def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, 
     (:func:`_sets_apart_at_once`: the ReLU after the add, whose masks differ). A constant
     other than 0 starts every filter as one, which the same gradients only nudge apart, and
     stays warned."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    by_name, after = estimate.by_name, estimate.consumers
     found = set()
     for name, breakers in starts.items():
         info, readers = by_name[name], after.get(name, [])
@@ -348,14 +357,14 @@ def residual_zero_starts(spec: Spec, layers: list[LayerInfo], starts: dict[str, 
 RANDOM_WEIGHTS_HINT = "use a random init such as he_normal (a bias of 0 is fine then)"
 
 
-def flat_channels(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
+def flat_channels(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:
     """A warning for each trainable conv/dense layer whose weights start at 0 and whose
     biases are drawn, read only by activations flat at 0 and below (relu, relu6): each
     channel outputs its bias alone while its filter is 0, so a channel whose bias is drawn
     at 0 or less gets no gradient and never changes (:func:`cnnspec.check.exact
     .flat_channel_share`, ``facts``: :func:`cnnspec.check.exact.exact`; a layer whose
     weights never change at all is said by :func:`constant_weights`)."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     out = []
     for info in layers:
         bias = info.bias_init
@@ -529,7 +538,7 @@ def _still_hint(info: LayerInfo, facts: Exact, by_name: dict[str, LayerInfo]) ->
             "a random init such as he_normal")
 
 
-def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
+def constant_weights(spec: Spec, estimate: signal.Estimate, facts: Exact) -> list[SpecError]:
     """A warning for each layer of :func:`symmetric_starts`: that the symmetry never breaks
     where nothing after the layer can tell its filters apart (:func:`tie_breakers`), or that
     only the layers after it can; and for each layer of :func:`still_zero_starts`, that its
@@ -538,8 +547,8 @@ def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[
     change is said to (``facts``: :func:`cnnspec.check.exact.exact`), not to be told
     apart."""
     said = {}
-    by_name = {info.name: info for info in layers}
-    symmetric = symmetric_starts(spec, layers, facts)
+    layers, by_name = estimate.layers, estimate.by_name
+    symmetric = symmetric_starts(spec, estimate, facts)
     for name in still_zero_starts(layers, facts):
         if name not in symmetric:
             info = by_name[name]
@@ -556,9 +565,7 @@ def constant_weights(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[
             groups = _groups(info)
             which = (f"all {count} {what} of {info.name}" if groups == 1
                      else f"the {count} {what} of each of {info.name}'s {groups} groups")
-            how = info.weight_init.short
-            if _drawn_biases(info):
-                how += f"; only their biases, drawn {info.bias_init.short}, differ"
+            how = "; ".join(filter(None, [info.weight_init.short, biases_apart(info)]))
             hint = ("use a random init such as he_normal (or freeze the layer if the kernel is "
                     "meant to stay fixed)")
         else:
@@ -622,7 +629,7 @@ def _one_map(first: Reach, second: Reach, direct: bool) -> tuple[str, str]:
     return "", "one layer"
 
 
-def stacked_linear(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
+def stacked_linear(spec: Spec, estimate: signal.Estimate) -> list[SpecError]:
     """A warning for each trainable conv, transposed conv or dense layer (:attr:`Kind.reach`)
     whose output only such layers read, with nothing but linear layers between
     (:attr:`Kind.linear`: a flatten, a concat, an add, an average pool, ...; no activation,
@@ -632,7 +639,7 @@ def stacked_linear(spec: Spec, layers: list[LayerInfo]) -> list[SpecError]:
     of each window); a max pool's choice of the largest value does not. Not warned: the
     output layer, a pair one of which is frozen (:func:`_reach`) and a factorisation
     (:func:`_factorised`: a separable conv)."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     linear = {info.name for info in layers if KINDS[info.kind].linear}
     out = []
     for info in layers:

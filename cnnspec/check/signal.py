@@ -89,9 +89,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cnnspec.check import graph
 from cnnspec.check.model import LayerInfo
 from cnnspec.errors import float_text, rounded_text
 from cnnspec.init.info import InitInfo, TapSquares
+from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.kinds.catalogue import piecewise_linear_factor, simpson
 from cnnspec.shapes import tap_reads, taps_reading
@@ -517,11 +519,18 @@ class Estimate:
     moments 5 times and the read shares 7, once for each warning that asked). Held by the
     check that makes it, so nothing of one spec's estimate reaches another's. ``used``: the
     layers the output depends on; ``consumers``: the layers that read each layer
-    (:mod:`cnnspec.check.graph`'s)."""
+    (:mod:`cnnspec.check.graph`'s), the layer graph every lint of the check reads, built once
+    (:meth:`of`)."""
 
     def __init__(self, layers: list[LayerInfo], used: set[str],
                  consumers: dict[str, list[str]]):
         self.layers, self.used, self.consumers = layers, used, consumers
+
+    @classmethod
+    def of(cls, spec: Spec, layers: list[LayerInfo]) -> Estimate:
+        """The estimate of ``layers``, the checked layers of ``spec``, with the layer graph
+        every lint of a check reads: what the output uses, and what reads each layer."""
+        return cls(layers, graph.used_layers(spec), graph.consumers(spec))
 
     @functools.cached_property
     def by_name(self) -> dict[str, LayerInfo]:

@@ -38,9 +38,10 @@ an earlier one.
 from __future__ import annotations
 
 from cnnspec.check.exact import Exact
-from cnnspec.check.graph import INPUT, consumers
+from cnnspec.check.graph import INPUT
 from cnnspec.check.lints import alike_channels, tie_breakers
 from cnnspec.check.model import LayerInfo
+from cnnspec.check.signal import Estimate
 from cnnspec.errors import SpecError, counted
 from cnnspec.ir.spec import Spec
 from cnnspec.kinds import KINDS, is_weighted
@@ -185,11 +186,11 @@ def _warning(spec: Spec, merge: LayerInfo, i: int, j: int, pairs: list[tuple[str
         f"{fate}{extra}", merge.name, f"inputs[{j}]", severity="warning", hint=hint)
 
 
-def twin_branches(spec: Spec, layers: list[LayerInfo], facts: Exact) -> list[SpecError]:
+def twin_branches(spec: Spec, estimate: Estimate, facts: Exact) -> list[SpecError]:
     """A warning for each input of a concat or add that repeats an earlier input at every
     step of training (see the module's docstring); ``facts``:
     :func:`cnnspec.check.exact.exact`."""
-    by_name, after = {info.name: info for info in layers}, consumers(spec)
+    layers, by_name, after = estimate.layers, estimate.by_name, estimate.consumers
     alike = alike_channels(spec, layers)
     return [_warning(spec, info, i, j, pairs, by_name)
             for info in layers if KINDS[info.kind].merge

@@ -66,7 +66,6 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
         raise RunError("nothing to plot: no init variant was measured")
     fig = figure.new_figure(10.0, 4.6)
     act_ax, grad_ax = fig.subplots(1, 2)
-    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     drawn = {label: {what: _positive([getattr(s, key) for s in weighted(stats)])
                      for what, key in (("activation", "act_std"), ("gradient", "grad_std"))}
@@ -86,7 +85,7 @@ def plot_depth_profile(variants: list[tuple[str, list[LayerStats]]], out_png,
                           ha="right" if long else "center")
             figure.axis_label(ax, "conv/dense layer, by depth", "x")
         else:
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # depth counts layers
+            figure.whole_numbers(ax)  # depth counts layers
             figure.axis_label(ax, "depth (conv/dense layer)", "x")
         ax.set_xlim(0.5, len(names) + 0.5)  # the same in both panels, drawn or not
         _statistic_axis(ax, key)
@@ -321,7 +320,7 @@ def _title(fig, title: str | None, curves_list: list[dict[str, list[list[dict]]]
 def _epoch_axes(ax, key: str, title: str) -> None:
     """An axis of a per-epoch metric: whole epochs along x; a loss on a log scale, an
     accuracy from 0 to 1 (the legend is the figure's: :func:`_variant_legend`)."""
-    figure.whole_epochs(ax)
+    figure.whole_numbers(ax)
     low, high = ax.get_xlim()
     if high - low < 2:  # one or two epochs: whole epochs, not ticks at 0.96, 0.98, ...
         ax.set_xlim(0.5, max(1, round(high)) + 0.5)
@@ -390,11 +389,9 @@ def plot_training_stats(records: list[dict], out_png, title: str | None = None) 
         panels.append(("dead_frac", relu_names))
     depth = _depths(layers)
     fig = figure.new_figure(_STATS_PANEL_INCHES * len(panels), 4.6)
-    from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
-
     for ax, (key, names) in zip(fig.subplots(1, len(panels)), panels):
         _per_layer_lines(ax, records, steps, names, depth, key)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "step 2.5"
+        figure.whole_numbers(ax)  # no "step 2.5"
         figure.axis_label(ax, "training step", "x")
         _statistic_axis(ax, key)
         ax.grid(True, which="both", alpha=0.3)
@@ -440,7 +437,9 @@ def _depths(layers: list[dict]) -> dict[str, float]:
 def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, float],
                      key: str) -> None:
     """One line of statistic ``key`` per layer of ``names`` against the step, on a log axis
-    but for the dead units' share (percent)."""
+    but for the dead units' share (percent); a marker at each value between gaps, and at the
+    one value of a run that recorded one step (:func:`cnnspec.render.figure.lone_points`),
+    which a line alone would not show."""
     from matplotlib import colormaps  # Matplotlib loads only when drawing
 
     cmap = colormaps["viridis"]
@@ -448,8 +447,9 @@ def _per_layer_lines(ax, records, steps, names: list[str], depth: dict[str, floa
     for name in names:
         colour = cmap(0.9 * (1.0 - depth[name]))
         values = [_row(r, name).get(key) for r in records]
-        ax.plot(steps, _positive(values) if log else _floats(values), color=colour,
-                label=name)
+        ys = _positive(values) if log else _floats(values)
+        ax.plot(steps, ys, color=colour, label=name, marker="o", markersize=4,
+                markevery=figure.lone_points(ys))
     if log:
         figure.log_axis(ax)
     else:

@@ -22,7 +22,7 @@ from cnnspec.render.figure import (
     new_figure,
     save_png,
     share_axis,
-    whole_epochs,
+    whole_numbers,
 )
 from cnnspec.training import rundir
 from cnnspec.training.callbacks import Callback
@@ -168,7 +168,7 @@ def plot_curves(metrics: list[dict], out_png, title: str | None = None,
         _legend_below(acc_ax, *acc_ax.get_legend_handles_labels())
 
     for ax in (loss_ax, acc_ax):
-        whole_epochs(ax)
+        whole_numbers(ax)
     if title:
         figure_title(fig, title)
     return save_png(fig, out_png)

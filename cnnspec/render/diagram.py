@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from cnnspec.check.lints import symmetric_starts
+from cnnspec.check.lints import biases_apart, symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
+from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
 from cnnspec.kinds import KINDS, is_weighted
 from cnnspec.render import palette
@@ -119,10 +120,22 @@ def _header(unit: Unit, frozen: bool) -> str:
 
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
 # filters start as copies of each other, and where nothing after them tells them apart every
-# filter gets the same gradient and they stay copies (the symmetry random inits break).
+# filter gets the same gradient and they stay copies (the symmetry random inits break). Where
+# drawn biases differ, the copies are the filters' weights (check.lints.biases_apart).
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
+
+
+def _symmetry_rows(layer: LayerInfo, symmetric: bool) -> list[str]:
+    """The warning that the filters of ``layer`` start identical (``symmetric``: and stay so),
+    with what alone sets them apart where its biases are drawn, worded as `cnnspec check`
+    words it."""
+    apart = biases_apart(layer)
+    noun = KINDS[layer.kind].noun
+    text = SYMMETRY_WARNING.format(f"{noun}' weights" if apart else noun)
+    rows = [text + (SYMMETRY_STAYS if symmetric else "")] + ([apart] if apart else [])
+    return [_row(row, colour=WARNING_COLOUR) for row in rows]
 
 
 def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> list[str]:
@@ -130,9 +143,7 @@ def _init_rows(layer: LayerInfo, with_bias: bool, symmetric: bool | None) -> lis
     if layer.weight_init is not None:
         rows.append(_row("W: " + init_text(layer.weight_init)))
         if symmetric is not None:
-            text = SYMMETRY_WARNING.format(KINDS[layer.kind].noun)
-            rows.append(_row(text + (SYMMETRY_STAYS if symmetric else ""),
-                             colour=WARNING_COLOUR))
+            rows += _symmetry_rows(layer, symmetric)
         if is_fixed(layer.weight_init):
             kernels = kernels_html(layer)
             if kernels:
@@ -326,7 +337,8 @@ def build_graph(checked: CheckedSpec, rankdir: str = "TB", detail: str = "full")
     plan = collapse_plan(checked, unit_list, detail)
     # layer -> whether its filters stay identical, for the layers whose filters start so
     identical = {name: not breakers for name, breakers
-                 in symmetric_starts(checked.spec, checked.layers).items()}
+                 in symmetric_starts(checked.spec,
+                                     Estimate.of(checked.spec, checked.layers)).items()}
     for group, members in _clusters(unit_list):
         if group in plan.summaries:
             node_id, text = plan.summaries[group]

@@ -395,9 +395,10 @@ def share_axis(ax) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
 
 
-def whole_epochs(ax) -> None:
-    """Ticks of ``ax``'s x axis at whole epochs only, one at least: a run of one epoch got
-    ticks at 0.96, 0.98, ... (Matplotlib's integer locator wants two ticks, else gives up)."""
+def whole_numbers(ax) -> None:
+    """Ticks of ``ax``'s x axis at whole numbers only (epochs, steps, layers), one at least: a
+    run of one epoch got ticks at 0.96, 0.98, ..., one recorded step ticks at -0.045, -0.03,
+    ... (Matplotlib's integer locator wants two ticks, else gives up)."""
     from matplotlib.ticker import MaxNLocator  # Matplotlib loads only when drawing
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

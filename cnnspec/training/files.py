@@ -65,6 +65,11 @@ def json_safe(value):
     return value
 
 
+# A number in a JSON file cnnspec reads back: JSON gives ints for floats that happen to be
+# whole, so a float field accepts ints.
+NUMBER = (int, float)
+
+
 def non_finite_at(value, at: str = "") -> tuple[str, float] | None:
     """Where ``value`` (as JSON gives it) holds its first NaN or infinite float, written
     ``best_value`` or ``extended[0].from_epochs``, and that float; None when it holds none.

@@ -31,7 +31,7 @@ from cnnspec.errors import (
 from cnnspec.given import given_choice
 from cnnspec.ir.spec import Spec
 from cnnspec.training import rundir
-from cnnspec.training.files import non_finite_at, read_json, read_jsonl
+from cnnspec.training.files import NUMBER, non_finite_at, read_json, read_jsonl
 from cnnspec.training.rundir import RunDir, open_run_dir
 from cnnspec.training.state import BEST_EPOCH_KEY, load_weights, steps_into_epoch
 
@@ -262,7 +262,6 @@ def as_checked(spec, dtype: str = DEFAULT_DTYPE) -> CheckedSpec:
     return check(read_spec(str(spec)), dtype=dtype, for_training=False)
 
 
-NUMBER = (int, float)
 # The types of the summary.json fields a run is opened or resumed with (a missing field is
 # fine: older runs lack some); anything else is a damaged file, said before it is used.
 SUMMARY_TYPES = {

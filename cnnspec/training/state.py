@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from cnnspec.errors import RunError
-from cnnspec.training.files import read_npz, write_npz
+from cnnspec.training.files import NUMBER, non_finite_at, read_npz, write_npz
 from cnnspec.training.rundir import RunDir
 
 SEP = "/"
@@ -108,9 +108,7 @@ class Position:
         self.epoch_seconds = self.step_seconds = 0.0
 
 
-# The types each Position field must have in a saved checkpoint (JSON gives ints for
-# floats that happen to be whole, so floats accept ints).
-NUMBER = (int, float)
+# The types each Position field must have in a saved checkpoint.
 POSITION_REQUIRED = ("epoch", "batch", "step")
 POSITION_TYPES = {
     "epoch": (int,), "batch": (int,), "step": (int,), "loss_sum": NUMBER, "correct": (int,),
@@ -266,6 +264,11 @@ def _position(state: dict, source, keys: tuple[str, str, str]) -> tuple[Position
         if kind == (int,) and value < 0:  # counts and indices: a negative one is damage
             raise RunError(f"training state in {source}: position field {name!r} is "
                            f"{value}, below 0", hint=damaged)
+        # Training saves no NaN or infinity; resumed, one would be summed into the epoch's
+        # loss and time, or beat no epoch as the best.
+        if float in kind and non_finite_at(value):
+            raise RunError(f"training state in {source}: position field {name!r} is "
+                           f"{json.dumps(value)}, not a finite number", hint=damaged)
     # Every position ever saved has these: without them the defaults would restart the run
     # at epoch 0 over its trained weights, as if nothing were wrong.
     missing = [name for name in POSITION_REQUIRED if name not in fields]
