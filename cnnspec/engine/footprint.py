@@ -718,6 +718,16 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 # ResNet-small step, with the fused ReLUs' masks recomputed: 23.0 ms, the unblocked kernels
 # before 18.8 ms).
 NORM_CACHE_SHARE = 2
+# A block may hold this many values a row of its arrays (as many whole channels as fit),
+# however small the cache: each step over a block is a NumPy call of a few microseconds' fixed cost, which one channel of a small
+# L2's share does not pay for. On an AMD EPYC (Zen 3, 512 KiB L2: blocks of one channel of
+# ResNet-small's 32x16x16, 16K values), forward+backward with the ReLU, batch 64, one thread,
+# best of 25, ms, without a floor / 2**16 / 2**17 / 2**18 / whole tensor: 32x16x16
+# 0.49+1.37 / 0.41+0.80 / 0.37+0.70 / 0.34+0.63 / 0.33+0.59, 16x32x32 0.84+1.83 / 0.82+1.75 /
+# 0.76+1.49 / 0.66+1.31 / 0.62+1.20; at batch 256 the whole tensor fell back (1.66+3.61 against
+# 1.85+3.28 at 2**17). 2**17 float32 values a row of 4 arrays is the block NORM_CACHE_SHARE = 1
+# gives on the Intel Xeon's 2 MiB L2 above, measured as fast as the smaller ones there.
+NORM_MIN_BLOCK_VALUES = 2 ** 17
 NORM_FORWARD_ARRAYS = 2  # input, centred values (the output is made whole, after)
 NORM_BACKWARD_ARRAYS = 3  # output gradient, centred values, input gradient
 NORM_RELU_ARRAYS = 4  # those and a fused ReLU's masked gradient
@@ -739,9 +749,10 @@ NORM_PART_VECTORS = 9
 
 def norm_block_channels(channels: int, values: int, itemsize: int, arrays: int) -> int:
     """Channels per block of a batch norm pass over ``arrays`` arrays of ``channels`` rows of
-    ``values`` values of ``itemsize`` bytes (see ``NORM_CACHE_SHARE``): at least one, at
-    most ``channels``."""
-    room = chunk_bytes() // (NORM_CACHE_SHARE * arrays)
+    ``values`` values of ``itemsize`` bytes (see ``NORM_CACHE_SHARE``), or as many as
+    ``NORM_MIN_BLOCK_VALUES`` values hold where that is more: at least one, at most
+    ``channels``."""
+    room = max(chunk_bytes() // (NORM_CACHE_SHARE * arrays), NORM_MIN_BLOCK_VALUES * itemsize)
     return max(1, min(channels, room // max(1, values * itemsize)))
 
 
