@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from cnnspec.engine import conv, conv_tuned, footprint, phases, row_taps
+from cnnspec.engine import chunking, conv, conv_tuned, footprint, phases, row_taps
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
@@ -75,6 +75,7 @@ def test_tuned_equals_reference_over_the_grid(monkeypatch, limits, index, kernel
     if limits == "tiny":
         monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
         monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 64 * 2 ** 10)
+        monkeypatch.setattr(chunking, "PHASE_MIN_VALUES", 0)  # phases by one image too
     c, f = CHANNELS[index % len(CHANNELS)]
     n = BATCHES[(index // len(CHANNELS)) % len(BATCHES)]
     pads = _pads(pad, kernel, dilation)
@@ -195,6 +196,30 @@ def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     assert calls["phases.input_grad"] == 1 and calls["col2im"] == 1
     _path_case((8, 8), 4, 2, (1, 1), (1, 1), (1, 0, 0, 1), work={})  # padding past the reach
     assert calls["_input_grad_col2im"] == 4 and calls["col2im_block"] == 6
+
+
+@pytest.mark.parametrize("floor_images, step", [(0, 1), (1, 1), (2, 2), (3, 3), (5, 5), (9, 5)])
+def test_phase_input_gradient_chunks_grow_to_the_floor(monkeypatch, floor_images, step):
+    """Stride 2 (3 -> 2, 3x3 on 8x8, padded 10x10: planes of 5x5, 4x4 outputs, 27 rows of
+    3*5 + 4 = 19 columns an image), five images with thresholds that make each image a chunk:
+    PHASE_MIN_VALUES worth ``floor_images`` images makes the chunks that large (a shorter last
+    one), never more than the batch; values and gradients those of the reference."""
+    rows, length = 27, 19
+    assert phases.planes(conv_tuned.window((8, 8), (3, 3), (2, 2), (1, 1, 1, 1))).length == length
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+    monkeypatch.setattr(chunking, "PHASE_MIN_VALUES", floor_images * rows * length)
+    steps = []
+    original = phases.input_grad
+
+    def spy(dout, w, win, x_shape, step_, scratch):
+        steps.append(step_)
+        return original(dout, w, win, x_shape, step_, scratch)
+
+    monkeypatch.setattr(phases, "input_grad", spy)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, 3, 2, (3, 3), dtype, hw=(8, 8))
+        _compare(x, w, b, (2, 2), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
+    assert steps == [step] * 4  # dtypes, repeats
 
 
 @pytest.mark.parametrize("images", [1, 2, 3, 5])

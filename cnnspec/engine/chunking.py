@@ -84,6 +84,16 @@ KEEP_BYTES = 2 ** 25
 # 21 (two) alternating rounds in one process (AMD EPYC, Zen 4, 1 MiB L2, OpenBLAS 0.3.31):
 # LeNet-5 batch 64 1.11 and 1.07, batch 256 1.09 and 1.11.
 BLOCKED_IMAGES = 4
+# The input gradient of a strided convolution phase by phase (cnnspec.engine.phases) takes
+# chunks of as many images as PHASE_MIN_VALUES values of its column gradient hold where the
+# im2col rule allows fewer: a chunk is some twenty NumPy calls (the fold of each tap onto its
+# phase, the copies in and out), which a chunk of one image does not pay for. ResNet-small's
+# stride-2 layer (16 -> 32, 3x3, 32x32: 144 x 271 values an image), dx, batch 64, one thread,
+# best of 15 interleaved rounds, ms, images a chunk 1 / 2 / 3 / 4 / 6 / 8 / 16 / 64:
+# 9.18 / 7.34 / 6.44 / 6.31 / 5.58 / 6.05 / 5.85 / 6.48 (AMD EPYC, Zen 3, 512 KiB L2, where
+# the rule gives 1). 2**18 float32 values are the columns the rule's byte limit allows a
+# core of 2 MiB L2 (six images of that layer).
+PHASE_MIN_VALUES = 2 ** 18
 
 
 def calibration_off() -> bool:
@@ -123,6 +133,14 @@ def column_bytes(cache_bytes: int) -> int:
     """The most bytes of im2col columns a chunk holds where a core's L2 cache holds
     ``cache_bytes`` (``COLUMNS_SHARE``)."""
     return cache_bytes // COLUMNS_SHARE
+
+
+def phase_images(step: int, rows: int, length: int, n: int) -> int:
+    """Images per chunk of the phase-by-phase input gradient whose column gradient has
+    ``rows`` rows and ``length`` columns an image, where the im2col rule (:func:`chunk_step`)
+    gives ``step``: as many as ``PHASE_MIN_VALUES`` values hold where that is more, at most
+    ``n``."""
+    return max(step, min(n, PHASE_MIN_VALUES // (rows * length)))
 
 
 def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],

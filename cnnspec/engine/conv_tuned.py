@@ -57,6 +57,7 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     KEEP_BYTES,
     THIN_ROWS,
     chunk_step,
+    phase_images,
     row_tap_images,
     row_tap_values,
     runs_by_rows,
@@ -541,7 +542,9 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
     if phases.applies(win):
-        step = images_per_chunk(w[0].size, phases.planes(win).length, n, dout.itemsize)
+        length = phases.planes(win).length
+        step = phase_images(images_per_chunk(w[0].size, length, n, dout.itemsize), w[0].size,
+                            length, n)
         return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))

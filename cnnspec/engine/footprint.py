@@ -29,6 +29,7 @@ from cnnspec.engine.chunking import (
     THIN_ROWS,
     chunk_bytes,
     chunk_step,
+    phase_images,
     row_tap_images,
     row_tap_values,
     runs_by_rows,
@@ -553,7 +554,7 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
         # the phases' planes, a chunk of images each; no temporaries
         phases, (hq, wq), length = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp),
                                                 (geo.ho, geo.wo))
-        step = chunk_images(rows, length, n, itemsize)
+        step = phase_images(chunk_images(rows, length, n, itemsize), rows, length, n)
         values = (geo.f + rows) * length + phases * geo.c * hq * wq
         return dx, values * step * itemsize, 0
     if geo.stride != (1, 1):  # col2im of each chunk's column gradient
