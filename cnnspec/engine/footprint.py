@@ -33,6 +33,7 @@ from cnnspec.engine.chunking import (
     row_tap_images,
     row_tap_values,
     runs_by_rows,
+    strided_values,
 )
 from cnnspec.shapes import ceil_mode_pads
 
@@ -297,17 +298,19 @@ def _column_limits() -> tuple[int, int]:
     return min(limits), max(limits)
 
 
-def chunk_image_range(rows: int, size: int, n: int, itemsize: int) -> tuple[int, int]:
+def chunk_image_range(rows: int, size: int, n: int, itemsize: int, least_values: int = 0
+                      ) -> tuple[int, int]:
     """The fewest and the most images a chunk of im2col columns (``rows`` rows, ``size``
-    columns an image) holds, whatever column limit calibration picks."""
+    columns an image; ``least_values`` as :func:`cnnspec.engine.chunking.chunk_step`'s) holds,
+    whatever column limit calibration picks."""
     least, most = _column_limits()
-    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), least),
-            chunk_step(rows, size, n, itemsize, chunk_bytes(), most))
+    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), least, least_values),
+            chunk_step(rows, size, n, itemsize, chunk_bytes(), most, least_values))
 
 
-def chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
+def chunk_images(rows: int, size: int, n: int, itemsize: int, least_values: int = 0) -> int:
     """The most images a chunk may hold, whatever the calibrated column limit."""
-    return chunk_image_range(rows, size, n, itemsize)[1]
+    return chunk_image_range(rows, size, n, itemsize, least_values)[1]
 
 
 def _one_chunk(rows: int, size: int, n: int, itemsize: int) -> tuple[bool, bool]:
@@ -524,11 +527,11 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     if rows < THIN_ROWS and whole <= KEEP_BYTES:  # kept for the weight gradient
         work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
-        wide = _wide(geo)
-        step = chunk_images(rows, wide, n, itemsize)
+        wide, least = _wide(geo), strided_values(geo.stride)
+        step = chunk_images(rows, wide, n, itemsize, least)
         work = (rows + geo.f) * wide * step * itemsize
         size = geo.ho * geo.wo
-        grad_work = rows * size * chunk_images(rows, size, n, itemsize) * itemsize
+        grad_work = rows * size * chunk_images(rows, size, n, itemsize, least) * itemsize
         grad_temp = 2 * rows * geo.f * itemsize
     dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
     return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
