@@ -95,7 +95,7 @@ BLOCKED_IMAGES = 4
 # 5.22 / 4.71 / 4.44 / 4.35 / 4.33, weight gradient 4.45 / 3.90 / 3.67 / 3.52 / 3.39; input
 # gradient (1 / 2 / 4 / 6 / 8 / 16 / 64, wall time) 9.18 / 7.34 / 6.31 / 5.58 / 6.05 / 5.85 /
 # 6.48. 2**18 float32 values are the byte limit of a core with 2 MiB of L2 (COLUMNS_SHARE),
-# where the rule already gave those chunks: only small-L2 machines see a change.
+# where the rule already gave those chunks: in float32 only smaller L2 caches see a change.
 STRIDED_MIN_VALUES = 2 ** 18
 
 
