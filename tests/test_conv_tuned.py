@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 import pytest
 
-from cnnspec.engine import conv, conv_tuned, footprint, phases, row_taps
+from cnnspec.engine import chunking, conv, conv_tuned, footprint, phases, row_taps
 from cnnspec.engine.calibrate import Thresholds
 from cnnspec.engine.chunking import COLUMN_CANDIDATES, COLUMNS_SHARE, chunk_bytes
 
@@ -75,6 +75,7 @@ def test_tuned_equals_reference_over_the_grid(monkeypatch, limits, index, kernel
     if limits == "tiny":
         monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
         monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 64 * 2 ** 10)
+        monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", 0)  # strided: one image a chunk too
     c, f = CHANNELS[index % len(CHANNELS)]
     n = BATCHES[(index // len(CHANNELS)) % len(BATCHES)]
     pads = _pads(pad, kernel, dilation)
@@ -197,6 +198,60 @@ def test_input_gradient_paths_on_both_sides_of_the_ratio(calls, chunked):
     assert calls["_input_grad_col2im"] == 4 and calls["col2im_block"] == 6
 
 
+@pytest.mark.parametrize("floor_images, step", [(0, 1), (1, 1), (2, 2), (3, 3), (5, 5), (9, 5)])
+def test_phase_input_gradient_chunks_grow_to_the_floor(monkeypatch, floor_images, step):
+    """Stride 2 (3 -> 2, 3x3 on 8x8, padded 10x10: planes of 5x5, 4x4 outputs, 27 rows of
+    3*5 + 4 = 19 columns an image), five images with thresholds that make each image a chunk:
+    STRIDED_MIN_VALUES worth ``floor_images`` images makes the chunks that large (a shorter last
+    one), never more than the batch; values and gradients those of the reference."""
+    rows, length = 27, 19
+    assert phases.planes(conv_tuned.window((8, 8), (3, 3), (2, 2), (1, 1, 1, 1))).length == length
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * rows * length)
+    steps = []
+    original = phases.input_grad
+
+    def spy(dout, w, win, x_shape, step_, scratch):
+        steps.append(step_)
+        return original(dout, w, win, x_shape, step_, scratch)
+
+    monkeypatch.setattr(phases, "input_grad", spy)
+    for dtype in (np.float64, np.float32):
+        x, w, b = _arrays(5, 3, 2, (3, 3), dtype, hw=(8, 8))
+        _compare(x, w, b, (2, 2), (1, 1, 1, 1), (1, 1), work={}, repeat=2)
+    assert steps == [step] * 4  # dtypes, repeats
+
+
+@pytest.mark.parametrize("floor_images, step", [(0, 1), (2, 2), (3, 3), (4, 4), (9, 4)])
+@pytest.mark.parametrize("stride", [(2, 2), (2, 1)])
+def test_strided_columns_grow_to_the_floor_within_the_column_limit(monkeypatch, floor_images,
+                                                                   step, stride):
+    """A strided layer's im2col chunks (4 -> 3, 3x3 on 8x8 padded by 1: 36 rows, 16 or 32
+    columns an image; five images, thresholds that allow one image a chunk by bytes and 64
+    columns): STRIDED_MIN_VALUES worth ``floor_images`` images makes them that large, up to
+    the column limit; the forward pass and the weight gradient build as many chunks, and
+    values and gradients are the reference's. A stride-1 layer's chunks keep the byte
+    limit."""
+    size = 16 if stride == (2, 2) else 32  # 4x4 or 4x8 outputs
+    limit = 64 // size
+    monkeypatch.setattr(conv_tuned, "thresholds", lambda: TINY)
+    monkeypatch.setattr(chunking, "STRIDED_MIN_VALUES", floor_images * 36 * size)
+    built = []
+    original = conv_tuned.im2col
+
+    def spy(xp, win, out=None):
+        built.append(xp.shape[1])
+        return original(xp, win, out=out)
+
+    monkeypatch.setattr(conv_tuned, "im2col", spy)
+    x, w, b = _arrays(5, 4, 3, (3, 3), np.float64, hw=(8, 8))
+    _compare(x, w, b, stride, (1, 1, 1, 1), (1, 1), work={})
+    images = min(step, limit)
+    chunks = [images] * (5 // images) + [5 % images] * (5 % images > 0)
+    assert built == chunks * 2  # forward, weight gradient
+    assert conv_tuned.images_per_chunk(36, size, 5, 8, chunking.strided_values((1, 1))) == 1
+
+
 @pytest.mark.parametrize("images", [1, 2, 3, 5])
 def test_col2im_input_gradient_in_chunks(monkeypatch, calls, images):
     """The input gradient by col2im folded block by block (F > C, stride 1): five images in
@@ -296,7 +351,7 @@ def test_batch_last_blocks_over_a_grid(monkeypatch, calls, keep, c, f, kernel, s
     kept-columns limit, against the reference: by kernel rows at stride 1, else by columns;
     the input gradient on blocks too where it is a transposed convolution with enough rows
     (F*kh*kw), by kernel rows where the forward ran so and it is not."""
-    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     monkeypatch.setattr(conv_tuned, "KEEP_BYTES", 2 ** 30 if keep else 0)
@@ -324,7 +379,7 @@ def test_kernel_rows_ignore_what_a_longer_batch_left_in_the_last_blocks_spare_sl
     """Blocks of two images: six images, the sixth infinite, then five in the same buffers,
     whose last block's spare slot still holds the sixth: the gradients are the reference's
     (the slot is zeroed, where infinity times a zero gradient would be NaN)."""
-    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize: min(n, 2))
+    monkeypatch.setattr(conv_tuned, "images_per_chunk", lambda rows, size, n, itemsize, least=0: min(n, 2))
     monkeypatch.setattr(conv_tuned, "_row_tap_step", lambda values, n, itemsize: min(n, 2))
     monkeypatch.setattr(conv_tuned, "BLOCKED_IMAGES", 2)
     x, w, b = _arrays(6, 6, 16, (5, 5), dtype, hw=(9, 8))

@@ -11,6 +11,13 @@ from cnnspec.engine import footprint, norm
 SHAPES = [(5, 3, 4, 3), (2, 6, 5, 5), (7, 4), (1, 5, 2, 7)]
 
 
+@pytest.fixture(autouse=True)
+def no_block_floor(monkeypatch):
+    """Blocks sized by the cache alone: the floor of NORM_MIN_BLOCK_VALUES would make each of
+    these small shapes one block."""
+    monkeypatch.setattr(footprint, "NORM_MIN_BLOCK_VALUES", 0)
+
+
 def _reference(x, gamma, beta, mean, var, training, relu, dout, momentum=0.1, eps=1e-5):
     """out, running mean and variance, dx, dgamma, dbeta by Ioffe & Szegedy's formulas."""
     axes = (0, 2, 3) if x.ndim == 4 else (0,)
@@ -73,6 +80,17 @@ def test_the_grid_has_several_blocks():
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(footprint, "chunk_bytes", lambda size=block_bytes: size)
             assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == blocks
+
+
+def test_blocks_grow_to_the_floor(monkeypatch):
+    """However small the cache, a block holds as many whole channels as NORM_MIN_BLOCK_VALUES
+    values a row take: of 50 values, two with a floor of 100 (one with 99), three with 150,
+    all six with 1000."""
+    monkeypatch.setattr(footprint, "chunk_bytes", lambda: 1)
+    rows = np.zeros((6, 50))
+    for floor, blocks in ((100, 3), (99, 6), (150, 2), (1000, 1), (0, 6)):
+        monkeypatch.setattr(footprint, "NORM_MIN_BLOCK_VALUES", floor)
+        assert len(norm._channel_blocks(rows, footprint.NORM_RELU_ARRAYS)) == blocks
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -84,6 +84,19 @@ KEEP_BYTES = 2 ** 25
 # 21 (two) alternating rounds in one process (AMD EPYC, Zen 4, 1 MiB L2, OpenBLAS 0.3.31):
 # LeNet-5 batch 64 1.11 and 1.07, batch 256 1.09 and 1.11.
 BLOCKED_IMAGES = 4
+# A strided convolution's chunks hold as many images as STRIDED_MIN_VALUES values take where
+# the byte limit allows fewer: its im2col columns (still within the column limit) and its
+# column gradient phase by phase (cnnspec.engine.phases; there whatever the column limit, as
+# its planes' shifted adds are not thin products). At stride 2 an image's products are short
+# (ResNet-small's stride-2 layer, 16 -> 32, 3x3, 32x32: 144 x 256 columns, 144 x 271 for dx)
+# and each chunk pays its NumPy calls (the phases' fold: some twenty). On an AMD EPYC (Zen 3,
+# 512 KiB L2), where the byte limit gives that layer one image, batch 64, one thread, best of
+# 9-15 interleaved rounds, ms, images a chunk 1 / 2 / 4 / 7 / 16: forward (CPU time)
+# 5.22 / 4.71 / 4.44 / 4.35 / 4.33, weight gradient 4.45 / 3.90 / 3.67 / 3.52 / 3.39; input
+# gradient (1 / 2 / 4 / 6 / 8 / 16 / 64, wall time) 9.18 / 7.34 / 6.31 / 5.58 / 6.05 / 5.85 /
+# 6.48. 2**18 float32 values are the byte limit of a core with 2 MiB of L2 (COLUMNS_SHARE),
+# where the rule already gave those chunks: in float32 only smaller L2 caches see a change.
+STRIDED_MIN_VALUES = 2 ** 18
 
 
 def calibration_off() -> bool:
@@ -125,6 +138,21 @@ def column_bytes(cache_bytes: int) -> int:
     return cache_bytes // COLUMNS_SHARE
 
 
+def strided_values(stride: tuple[int, int]) -> int:
+    """The values a chunk of a convolution of ``stride`` may hold whatever its cache
+    (``STRIDED_MIN_VALUES`` above stride 1, else none): :func:`chunk_step`'s
+    ``least_values``."""
+    return 0 if tuple(stride) == (1, 1) else STRIDED_MIN_VALUES
+
+
+def phase_images(step: int, rows: int, length: int, n: int) -> int:
+    """Images per chunk of the phase-by-phase input gradient whose column gradient has
+    ``rows`` rows and ``length`` columns an image, where the im2col rule (:func:`chunk_step`)
+    gives ``step``: as many as ``STRIDED_MIN_VALUES`` values hold where that is more, at most
+    ``n``."""
+    return max(step, min(n, STRIDED_MIN_VALUES // (rows * length)))
+
+
 def row_tap_values(c: int, f: int, kw: int, padded_hw: tuple[int, int],
                    out_hw: tuple[int, int]) -> tuple[int, int]:
     """Values an image of a block of the row-tap convolution (:mod:`cnnspec.engine.row_taps`)
@@ -159,10 +187,12 @@ def runs_by_rows(stride: tuple[int, int], step: int, n: int, least: int = BLOCKE
 
 
 def chunk_step(rows: int, size: int, n: int, itemsize: int, cache_bytes: int,
-               limit_columns: int) -> int:
+               limit_columns: int, least_values: int = 0) -> int:
     """Images per chunk of im2col columns (``rows`` rows, ``size`` columns per image of
     ``itemsize``-byte values) of a batch of ``n``: at least one, at most ``n``, otherwise as
-    many as fit both limits, :func:`column_bytes` of ``cache_bytes`` and ``limit_columns``
-    (the tuned convolution's rule, its limits calibrated)."""
-    by_bytes = column_bytes(cache_bytes) // (rows * size * itemsize)
+    many as fit both limits, :func:`column_bytes` of ``cache_bytes`` (or ``least_values``
+    values where more: :func:`strided_values`) and ``limit_columns`` (the tuned convolution's
+    rule, its limits calibrated)."""
+    room = max(column_bytes(cache_bytes), least_values * itemsize)
+    by_bytes = room // (rows * size * itemsize)
     return min(n, max(1, min(by_bytes, limit_columns // size)))

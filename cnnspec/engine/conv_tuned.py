@@ -57,9 +57,11 @@ from cnnspec.engine.chunking import (  # tests set them here, where read
     KEEP_BYTES,
     THIN_ROWS,
     chunk_step,
+    phase_images,
     row_tap_images,
     row_tap_values,
     runs_by_rows,
+    strided_values,
 )
 from cnnspec.engine.footprint import (
     SMALL_GEMM_MADDS,
@@ -541,7 +543,9 @@ def _input_grad_col2im(dout, dout_c, w, win: Window, x_shape, work) -> np.ndarra
     if win.stride == (1, 1):
         return _input_grad_blocks(dout, w, win, x_shape, scratch)
     if phases.applies(win):
-        step = images_per_chunk(w[0].size, phases.planes(win).length, n, dout.itemsize)
+        length = phases.planes(win).length
+        step = phase_images(images_per_chunk(w[0].size, length, n, dout.itemsize), w[0].size,
+                            length, n)
         return phases.input_grad(dout, w, win, x_shape, step, scratch)
     if dout_c is None:
         dout_c = np.ascontiguousarray(dout.transpose(1, 0, 2, 3))
@@ -599,7 +603,7 @@ def _chunk_columns(xp, win: Window, work, wide: bool = False):
     rows = c * win.kernel[0] * win.kernel[1]
     size = wide_columns(xp, win) if wide else win.out_hw[0] * win.out_hw[1]
     build = im2col_wide if wide else im2col
-    step = images_per_chunk(rows, size, n, xp.dtype.itemsize)
+    step = images_per_chunk(rows, size, n, xp.dtype.itemsize, strided_values(win.stride))
     flat = work_buffer(work, "cols", (rows * size * step,), xp.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
@@ -607,12 +611,15 @@ def _chunk_columns(xp, win: Window, work, wide: bool = False):
         yield start, stop, build(xp[:, start:stop], win, out=cols)
 
 
-def images_per_chunk(rows: int, size: int, n: int, itemsize: int) -> int:
+def images_per_chunk(rows: int, size: int, n: int, itemsize: int, least_values: int = 0
+                     ) -> int:
     """Images per chunk for an im2col matrix of ``rows`` rows and ``size`` columns per image
     of ``itemsize``-byte values: at least one, at most ``n``, otherwise as many as fit both
-    limits of :func:`thresholds`."""
+    limits of :func:`thresholds` (the byte limit raised to ``least_values`` values where
+    that is more: :func:`cnnspec.engine.chunking.strided_values`)."""
     limits = thresholds()
-    return chunk_step(rows, size, n, itemsize, limits.chunk_bytes, limits.chunk_columns)
+    return chunk_step(rows, size, n, itemsize, limits.chunk_bytes, limits.chunk_columns,
+                      least_values)
 
 
 def _small_plan(x, w, win: Window, work) -> SmallPlan | None:

@@ -29,9 +29,11 @@ from cnnspec.engine.chunking import (
     THIN_ROWS,
     chunk_bytes,
     chunk_step,
+    phase_images,
     row_tap_images,
     row_tap_values,
     runs_by_rows,
+    strided_values,
 )
 from cnnspec.shapes import ceil_mode_pads
 
@@ -296,17 +298,19 @@ def _column_limits() -> tuple[int, int]:
     return min(limits), max(limits)
 
 
-def chunk_image_range(rows: int, size: int, n: int, itemsize: int) -> tuple[int, int]:
+def chunk_image_range(rows: int, size: int, n: int, itemsize: int, least_values: int = 0
+                      ) -> tuple[int, int]:
     """The fewest and the most images a chunk of im2col columns (``rows`` rows, ``size``
-    columns an image) holds, whatever column limit calibration picks."""
+    columns an image; ``least_values`` as :func:`cnnspec.engine.chunking.chunk_step`'s) holds,
+    whatever column limit calibration picks."""
     least, most = _column_limits()
-    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), least),
-            chunk_step(rows, size, n, itemsize, chunk_bytes(), most))
+    return (chunk_step(rows, size, n, itemsize, chunk_bytes(), least, least_values),
+            chunk_step(rows, size, n, itemsize, chunk_bytes(), most, least_values))
 
 
-def chunk_images(rows: int, size: int, n: int, itemsize: int) -> int:
+def chunk_images(rows: int, size: int, n: int, itemsize: int, least_values: int = 0) -> int:
     """The most images a chunk may hold, whatever the calibrated column limit."""
-    return chunk_image_range(rows, size, n, itemsize)[1]
+    return chunk_image_range(rows, size, n, itemsize, least_values)[1]
 
 
 def _one_chunk(rows: int, size: int, n: int, itemsize: int) -> tuple[bool, bool]:
@@ -523,11 +527,11 @@ def _conv_im2col(geo: Geometry, n: int, itemsize: int, with_dx: bool) -> Footpri
     if rows < THIN_ROWS and whole <= KEEP_BYTES:  # kept for the weight gradient
         work, grad_temp, grad_work = whole, (n + 2) * rows * geo.f * itemsize, 0
     else:  # wide columns and their product per chunk; built again (not wide) for the gradient
-        wide = _wide(geo)
-        step = chunk_images(rows, wide, n, itemsize)
+        wide, least = _wide(geo), strided_values(geo.stride)
+        step = chunk_images(rows, wide, n, itemsize, least)
         work = (rows + geo.f) * wide * step * itemsize
         size = geo.ho * geo.wo
-        grad_work = rows * size * chunk_images(rows, size, n, itemsize) * itemsize
+        grad_work = rows * size * chunk_images(rows, size, n, itemsize, least) * itemsize
         grad_temp = 2 * rows * geo.f * itemsize
     dx, dx_work, dx_temp = _conv_input_grad(geo, n, itemsize) if with_dx else (0, 0, 0)
     return Footprint(out=out, keeps_input=not any(geo.pads), work=padded + work,
@@ -553,7 +557,7 @@ def _conv_input_grad(geo: Geometry, n: int, itemsize: int) -> tuple[int, int, in
         # the phases' planes, a chunk of images each; no temporaries
         phases, (hq, wq), length = phase_planes(geo.kernel, geo.stride, (geo.hp, geo.wp),
                                                 (geo.ho, geo.wo))
-        step = chunk_images(rows, length, n, itemsize)
+        step = phase_images(chunk_images(rows, length, n, itemsize), rows, length, n)
         values = (geo.f + rows) * length + phases * geo.c * hq * wq
         return dx, values * step * itemsize, 0
     if geo.stride != (1, 1):  # col2im of each chunk's column gradient
@@ -718,6 +722,16 @@ def _upsample(x, out, n, in_shapes, itemsize) -> Footprint:
 # ResNet-small step, with the fused ReLUs' masks recomputed: 23.0 ms, the unblocked kernels
 # before 18.8 ms).
 NORM_CACHE_SHARE = 2
+# A block may hold this many values a row of its arrays (as many whole channels as fit),
+# however small the cache: each step over a block is a NumPy call of a few microseconds' fixed cost, which one channel of a small
+# L2's share does not pay for. On an AMD EPYC (Zen 3, 512 KiB L2: blocks of one channel of
+# ResNet-small's 32x16x16, 16K values), forward+backward with the ReLU, batch 64, one thread,
+# best of 25, ms, without a floor / 2**16 / 2**17 / 2**18 / whole tensor: 32x16x16
+# 0.49+1.37 / 0.41+0.80 / 0.37+0.70 / 0.34+0.63 / 0.33+0.59, 16x32x32 0.84+1.83 / 0.82+1.75 /
+# 0.76+1.49 / 0.66+1.31 / 0.62+1.20; at batch 256 the whole tensor fell back (1.66+3.61 against
+# 1.85+3.28 at 2**17). 2**17 float32 values a row of 4 arrays is the block NORM_CACHE_SHARE = 1
+# gives on the Intel Xeon's 2 MiB L2 above, measured as fast as the smaller ones there.
+NORM_MIN_BLOCK_VALUES = 2 ** 17
 NORM_FORWARD_ARRAYS = 2  # input, centred values (the output is made whole, after)
 NORM_BACKWARD_ARRAYS = 3  # output gradient, centred values, input gradient
 NORM_RELU_ARRAYS = 4  # those and a fused ReLU's masked gradient
@@ -739,9 +753,10 @@ NORM_PART_VECTORS = 9
 
 def norm_block_channels(channels: int, values: int, itemsize: int, arrays: int) -> int:
     """Channels per block of a batch norm pass over ``arrays`` arrays of ``channels`` rows of
-    ``values`` values of ``itemsize`` bytes (see ``NORM_CACHE_SHARE``): at least one, at
-    most ``channels``."""
-    room = chunk_bytes() // (NORM_CACHE_SHARE * arrays)
+    ``values`` values of ``itemsize`` bytes (see ``NORM_CACHE_SHARE``), or as many as
+    ``NORM_MIN_BLOCK_VALUES`` values hold where that is more: at least one, at most
+    ``channels``."""
+    room = max(chunk_bytes() // (NORM_CACHE_SHARE * arrays), NORM_MIN_BLOCK_VALUES * itemsize)
     return max(1, min(channels, room // max(1, values * itemsize)))
 
 
