@@ -65,6 +65,7 @@ def conv_transpose2d_forward(x, w, b, groups, stride, dilation, crop, out_hw):
         np.matmul(w_t, x_g[:, :, pixels], out=cols)
         full = col2im(cols.reshape(f * kh * kw, -1), win, f, images.stop - images.start)
         out[images, :, out_part[0], out_part[1]] = full[:, :, full_part[0], full_part[1]]
+        del full  # else the next chunk's span is made while this one's is still held
     if b is not None:
         out += b[:, None, None]
     return out, (x_g, w, b is not None, x.shape, geometry)
