@@ -1,8 +1,8 @@
 """The tuned convolution's thresholds: measured quickly, kept once per machine, the first
 writer's file used by everyone, and fallback constants where measuring or keeping fails."""
+import inspect
 import json
 import math
-import time
 
 import pytest
 
@@ -25,11 +25,25 @@ def cache_home(tmp_path, monkeypatch):
     calibrate.thresholds.cache_clear()
 
 
-def test_measuring_is_fast_and_picks_a_candidate():
+def _calibration_madds() -> int:
+    """The multiply-adds of one calibration: each candidate's forward pass and weight and
+    input gradients (none for a first layer) on each calibration layer, in every round and
+    the untimed one before them."""
+    rounds = inspect.signature(conv_tuned.time_columns).parameters["rounds"].default
+    madds = 0
+    for images, channels, filters, kernel, size, pad in conv_tuned.CALIBRATION_LAYERS:
+        out = size + 2 * pad - kernel + 1
+        products = 2 if channels <= 3 else 3
+        madds += products * images * filters * out * out * channels * kernel * kernel
+    return madds * (rounds + 1) * len(calibrate.COLUMN_CANDIDATES)
+
+
+def test_measuring_is_a_little_work_and_picks_a_candidate():
+    # A first use measures once per machine: its work is bounded here, in multiply-adds (a
+    # tenth of a second at 40 GFLOP/s), not in seconds, which the machine's load decides.
+    assert _calibration_madds() <= 2 * 10 ** 9
     with blas_threads(1):
-        start = time.perf_counter()
         found = calibrate.measure(conv_tuned.time_columns)
-        assert time.perf_counter() - start < 1
     assert found.chunk_columns in calibrate.COLUMN_CANDIDATES
     assert found.chunk_bytes >= 2 ** 15 and found.source == "measured"
 
