@@ -5,7 +5,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -234,8 +233,7 @@ def test_check_every_shipped_spec(capsys):
 
 
 HELP_PROBE = """
-import sys, time
-start = time.perf_counter()
+import sys
 from cnnspec import load
 from cnnspec.cli import main
 from cnnspec.errors import InputError
@@ -243,24 +241,21 @@ try:
     main(["--help"])
 except SystemExit:
     pass
-elapsed = time.perf_counter() - start
 heavy = [m for m in ("numpy", "lark", "matplotlib", "jsonschema", "torch") if m in sys.modules]
-print("PROBE", elapsed, ",".join(heavy))
+print("PROBE", ",".join(heavy))
 """
 
 
-def test_help_starts_fast_without_heavy_imports():
-    start = time.perf_counter()
+def test_help_starts_without_heavy_imports():
+    # What makes --help start fast is what it does not import; its time is tools/bench.py's
+    # start-up figure, not a unit test's.
     result = subprocess.run([sys.executable, "-c", HELP_PROBE], capture_output=True, text=True,
                             timeout=60, check=False)
-    wall = time.perf_counter() - start
     assert result.returncode == 0, result.stderr
     assert "check" in result.stdout and "summary" in result.stdout and "export" in result.stdout
     probe = next(line for line in result.stdout.splitlines() if line.startswith("PROBE"))
-    _, elapsed, heavy = (probe.split(" ") + [""])[:3]
+    heavy = (probe.split(" ") + [""])[1]
     assert heavy == "", f"--help imported {heavy}"
-    assert float(elapsed) < 1.0
-    assert wall < 5.0  # the interpreter itself included, generously
 
 
 @pytest.mark.parametrize("command", ["check", "summary", "export"])
