@@ -39,6 +39,7 @@ from cnnspec.sweep.results import (
     prepare_folder,
     read_recorded,
     record,
+    results_document,
     stops_said,
     tabulate,
     write_results,
@@ -72,6 +73,12 @@ class Sweep:
         """What its report shows of ``done``, worked out once, when first read
         (:func:`~cnnspec.sweep.results.tabulate`)."""
         return tabulate(self.done)
+
+    @cached_property
+    def results(self) -> dict:
+        """What results.json holds (:func:`~cnnspec.sweep.results.results_document`): made
+        once, so the file and the command's JSON output are the one object."""
+        return results_document(self.description(), self.table)
 
     @property
     def groups(self) -> list[Group]:
@@ -354,7 +361,7 @@ def write_outputs(result: Sweep) -> list[Path]:
     """results.json, results.csv and the pictures (accuracy against each swept setting, when
     a setting was swept; the curves of each group, when an epoch finished)."""
     table = result.table
-    paths = list(write_results(result.out, result.description(), table))
+    paths = list(write_results(result.out, result.results))
     accuracy, curves = result.out / ACCURACY_PNG, result.out / rundir.CURVES
     # A picture this sweep does not draw (its folder's cells differ in no setting) is taken
     # away, not left from an earlier sweep: its cells would be drawn apart the table's groups.
