@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 
 from cnnspec.check.load import read_spec
-from cnnspec.dtypes import DEFAULT_DTYPE, WIDEST_DTYPE, given_dtype
+from cnnspec.dtypes import DEFAULT_DTYPE, given_dtype
 from cnnspec.errors import (
     SettingError,
     WordedError,
@@ -337,6 +337,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     none left, the same call again into its folder trains nothing and returns the sweep.
     """
     checked_executor(executor)  # before anything is made
+    settings = given_settings(settings)
     axes, cells = planned or plan(spec, sets, seeds, folds, settings, on_warnings, dtype)
     name = cells[0].ir["name"]
     folder = prepare_folder(out if out is not None else default_out(name), automatic=out is None)
@@ -344,7 +345,7 @@ def sweep(spec: str, sets: list[str] = (), *, seeds: int = 1, folds: int | None 
     started = time.perf_counter()
     # Named as given; the rest as --set gives them. Only their names are read here: plan held
     # their values to the dtypes the cells train in.
-    given = given_settings(settings).overrides(WIDEST_DTYPE)
+    given = settings.named
     with stops_said(folder, cells, keep_weights), \
             filled_alone(folder, describe(spec, axes, seeds, folds, dtypes, spec_key), "sweep"):
         done, ran, earlier = run_cells(  # earlier: other sweeps' of the spec, the table's too
