@@ -1726,3 +1726,14 @@ def test_a_keras_regularizer_is_told_the_weight_decay_and_decay_mult(option, dec
 def test_a_keras_regularizer_that_is_no_l2_is_told_weight_decay_is_l2_only():
     err = error_of("input 1x8x8\nconv 8 3x3 kernel_regularizer l1\nflatten\ndense 10\n")
     assert "weight decay is L2 only" in err.hint and "remove `kernel_regularizer l1`" in err.hint
+
+
+def test_a_keras_regularizer_with_no_value_is_told_what_to_write():
+    """It was told weight decay is L2 only and to remove it, as if it were Keras' L1."""
+    err = error_of("input 1x8x8\nconv 8 3x3 bias_regularizer\nflatten\ndense 10\n")
+    assert err.message == ("'bias_regularizer' is not an option of conv: it is an argument of "
+                           "Keras' layers")
+    assert "L2 only" not in err.hint, err.hint
+    assert err.hint.startswith("weight decay is the train block's `weight_decay` for every "
+                               "layer (Keras' L2(l2) is weight_decay 2 * l2); write "
+                               "`decay_mult [0, 1]` in place of `bias_regularizer`"), err.hint

@@ -163,9 +163,23 @@ def regularizer_hint(name: str, l2: float | None, written: str) -> str:
                 f"per layer by `decay_mult`): remove `{written}`")
     decay = number_text(l2_weight_decay(l2))
     return (f"weight decay is the train block's `weight_decay {decay}` ({l2_note(l2)}), for "
-            f"every layer; write `decay_mult {KERAS_REGULARIZERS[name]}` in place of "
-            f"`{written}` to decay only what Keras' {name} does, and `decay_mult [0, 0]` on the "
-            "layers Keras does not regularize")
+            f"every layer; {_decay_mult_text(name, written)}")
+
+
+def bare_regularizer_hint(name: str) -> str:
+    """The hint for Keras' regularizer argument ``name`` written as a layer's option with no
+    value: no factor to turn into a weight decay, so how an L2 factor becomes one."""
+    return (f"weight decay is the train block's `weight_decay` for every layer (Keras' "
+            f"L2(l2) is weight_decay {number_text(l2_weight_decay(1))} * l2); "
+            f"{_decay_mult_text(name, name)}")
+
+
+def _decay_mult_text(name: str, written: str) -> str:
+    """How a layer keeps the weight decay to what Keras' regularizer ``name`` (``written`` as
+    the user wrote it) regularizes."""
+    return (f"write `decay_mult {KERAS_REGULARIZERS[name]}` in place of `{written}` to decay "
+            f"only what Keras' {name} does, and `decay_mult [0, 0]` on the layers Keras does "
+            "not regularize")
 
 
 # Names of a layer's size (a conv's filters, a dense layer's units) that fit either kind:
