@@ -1474,8 +1474,9 @@ def test_a_converted_momentum_says_which_momentum_the_language_means():
                          "1 - Caffe's moving_average_fraction"),
                         ("BatchNormalization(momentum=0.99)", "1 - Keras' momentum")):
         hint = error_of(f"input 1x8x8\n{line}\nflatten\ndense 10\n").hint
-        assert "a batchnorm's momentum is PyTorch's, the weight of each new batch" in hint
-        assert whose in hint
+        # the catalogue's words, which the high-momentum warning says too
+        assert ("a batchnorm's momentum is the weight of each batch in the running "
+                f"statistics (PyTorch's meaning): {whose}, the share of them") in hint, hint
 
 
 def test_a_caffe_pool_that_is_no_kind_here_is_not_written_as_a_max_pool():
@@ -1650,7 +1651,7 @@ def test_a_value_after_the_option_that_gave_it_is_told_given_twice(line, message
 # line mended by it).
 FOREIGN_OPTIONS = [
     ("batchnorm moving_average_fraction 0.999", "a parameter of Caffe's BatchNorm",
-     "write `momentum 0.001` in its place (a batchnorm's momentum is PyTorch's",
+     "write `momentum 0.001` in its place (a batchnorm's momentum is the weight of each batch",
      "batchnorm momentum 0.001"),
     ("batchnorm use_global_stats false", "a parameter of Caffe's BatchNorm",
      "remove `use_global_stats false`", "batchnorm"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from cnnspec.init.catalogue import INIT_NAMES
 from cnnspec.ir.training_catalogue import LOSSES
 from cnnspec.kinds import ACTIVATIONS, ALIASES, KINDS
+from cnnspec.kinds.catalogue import BATCHNORM_MOMENTUM
 from cnnspec.kinds.text import number_text
 from cnnspec.kinds.torch_code import torch_modules
 from cnnspec.lang.suggest import snake_case
@@ -103,9 +104,10 @@ def momentum_kept(kept: float) -> float:
 
 
 def momentum_note(whose: str) -> str:
-    """What a batchnorm's momentum converted from ``whose`` fraction kept is."""
-    return (f"a batchnorm's momentum is PyTorch's, the weight of each new batch in the "
-            f"running statistics: 1 - {whose}, the share of them each batch keeps")
+    """What a batchnorm's momentum converted from ``whose`` fraction kept is: its meaning as
+    the kind's catalogue words it (:data:`~cnnspec.kinds.catalogue.BATCHNORM_MOMENTUM`)."""
+    return (f"a batchnorm's momentum is {BATCHNORM_MOMENTUM}: 1 - {whose}, the share of them "
+            "each batch keeps")
 
 
 # Keras' arguments whose values mean another thing than the field's of the same name: the
