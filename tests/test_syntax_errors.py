@@ -1738,3 +1738,19 @@ def test_a_keras_regularizer_with_no_value_is_told_what_to_write():
     assert err.hint.startswith("weight decay is the train block's `weight_decay` for every "
                                "layer (Keras' L2(l2) is weight_decay 2 * l2); write "
                                "`decay_mult [0, 1]` in place of `bias_regularizer`"), err.hint
+
+
+def test_the_language_alone_tries_a_rewritten_line_as_with_the_checker_imported():
+    """A program that imported cnnspec.lang and not cnnspec.check got the hint without what
+    the checker says of the line it writes."""
+    import subprocess
+    import sys
+
+    text = "input 1x8x8\nconv 8 3\n  x = layers.Dense(10, activation='softmax')(x)\n"
+    code = ("import sys\nfrom cnnspec.errors import SpecError\nfrom cnnspec.lang import parse\n"
+            "assert 'cnnspec.check' not in sys.modules\n"
+            f"try:\n parse({text!r})\nexcept SpecError as e:\n print(e.hint)")
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+    assert fresh.stdout.strip() == error_of(text).hint
+    assert "; but in this spec that line is refused: dense layer" in fresh.stdout
