@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
+from cnnspec.check.alike import biases_apart
 from cnnspec.check.graph import consumers
-from cnnspec.check.lints import biases_apart, symmetric_starts
+from cnnspec.check.lints import symmetric_starts
 from cnnspec.check.model import CheckedSpec, LayerInfo
 from cnnspec.check.signal import Estimate
 from cnnspec.errors import RunError
@@ -115,7 +116,7 @@ def _header(unit: Unit, frozen: bool) -> str:
 # Shown under the layers `cnnspec check` warns about (check.lints.symmetric_starts): their
 # filters start as copies of each other, and where nothing after them tells them apart every
 # filter gets the same gradient and they stay copies (the symmetry random inits break). Where
-# drawn biases differ, the copies are the filters' weights (check.lints.biases_apart).
+# drawn biases differ, the copies are the filters' weights (check.alike.biases_apart).
 SYMMETRY_WARNING = "the {} start identical"
 SYMMETRY_STAYS = " and stay so"
 WARNING_COLOUR = "#b2182b"
